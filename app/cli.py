@@ -1,0 +1,72 @@
+"""The ``yjrisk`` command line: serve, migrate, seed demo data, mint dev tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from app.core.config import get_settings
+from app.core.migrate import upgrade
+from app.core.security import ROLES, mint_dev_token
+
+cli = typer.Typer(no_args_is_help=True, help="yjrisk: youth justice risk policy service")
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply every Alembic migration to the configured database."""
+    upgrade(get_settings().database_url)
+    typer.echo("migrations applied")
+
+
+@cli.command()
+def token(
+    role: Annotated[list[str], typer.Option("--role", "-r", help="a role; repeat for several")],
+    sub: Annotated[str, typer.Option(help="staff id (the token's sub)")],
+    service: Annotated[str | None, typer.Option(help="service slug (not for admin)")] = None,
+    hours: Annotated[int, typer.Option(min=1, max=24 * 7)] = 8,
+) -> None:
+    """Mint a dev/test HS256 token for a role, staff id and service."""
+    unknown = set(role) - ROLES
+    if unknown:
+        raise typer.BadParameter(f"unknown roles: {sorted(unknown)}; known: {sorted(ROLES)}")
+    typer.echo(mint_dev_token(get_settings(), sub=sub, roles=role, service=service,
+                              ttl_seconds=hours * 3600))
+
+
+@cli.command("seed-demo")
+def seed_demo(print_tokens: bool = True) -> None:
+    """Create the demo services and cases (idempotent) and print a token per role."""
+    from app.demo import seed
+
+    settings = get_settings()
+    summary = asyncio.run(seed(settings))
+    if print_tokens:
+        typer.echo(json.dumps(summary, indent=2))
+
+
+@cli.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+) -> None:
+    """Run the API with uvicorn (migrating first)."""
+    import uvicorn
+
+    if migrate_first:
+        upgrade(get_settings().database_url)
+    uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
+                proxy_headers=True)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Service settings, read from the environment (prefix ``YJ_``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_HS256_SECRET_BYTES = 32
+RELAXED_ENVS = frozenset({"dev", "test"})
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or incomplete for the environment."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; nothing secret has a usable default outside dev/test."""
+
+    model_config = SettingsConfigDict(env_prefix="YJ_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "staging", "production"] = "dev"
+    database_url: str = "sqlite+aiosqlite:///./yjrisk.db"
+    database_echo: bool = False
+    jwt_secret: str | None = None
+    jwt_issuer: str = "yjrisk"
+    jwt_audience: str = "yjrisk-api"
+    jwks_url: str | None = None
+    jwks_cache_seconds: int = Field(default=600, ge=10)
+    jwks_timeout_seconds: float = Field(default=5.0, gt=0)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    extra_closure_days: list[date] = Field(default_factory=list)
+    idempotency_key_ttl_hours: int = Field(default=72, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _secure_outside_dev(self) -> Settings:
+        """Refuse an unsafe token configuration outside dev and test."""
+        if self.env in RELAXED_ENVS:
+            return self
+        secret_ok = (
+            self.jwt_secret is not None
+            and len(self.jwt_secret.encode()) >= MIN_HS256_SECRET_BYTES
+        )
+        if self.jwks_url is None and not secret_ok:
+            raise ConfigError(
+                f"YJ_ENV={self.env}: set YJ_JWKS_URL (RS256/ES256) or a YJ_JWT_SECRET of at "
+                f"least {MIN_HS256_SECRET_BYTES} bytes; refusing to start"
+            )
+        if self.jwt_secret is not None and not secret_ok:
+            raise ConfigError(f"YJ_ENV={self.env}: YJ_JWT_SECRET is too short; refusing to start")
+        return self
+
+    @property
+    def hs256_enabled(self) -> bool:
+        """HS256 is accepted only with a secret and, outside dev/test, a long one."""
+        if not self.jwt_secret:
+            return False
+        if self.env in RELAXED_ENVS:
+            return True
+        return len(self.jwt_secret.encode()) >= MIN_HS256_SECRET_BYTES
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is the embedded SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

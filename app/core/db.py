@@ -1,0 +1,77 @@
+"""Database engine, sessions and the per-request unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.config import Settings
+from app.core.errors import Conflict, PreconditionFailed
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+metadata: MetaData = SQLModel.metadata
+
+
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    """Create the async engine for the configured URL (SQLite embedded or PostgreSQL)."""
+    kwargs: dict[str, Any] = {"echo": settings.database_echo, "pool_pre_ping": True}
+    if not settings.is_sqlite:
+        kwargs.update(pool_size=10, max_overflow=10)
+    engine = create_async_engine(settings.database_url, **kwargs)
+    if settings.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def unit_of_work(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """Yield a session; commit once at the end, roll back on any error.
+
+    Services only flush. Conflicts surfacing at commit become 409/412 problems.
+    """
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except StaleDataError as exc:
+            await session.rollback()
+            raise PreconditionFailed(
+                "The resource was changed by someone else; fetch it again and retry."
+            ) from exc
+        except IntegrityError as exc:
+            await session.rollback()
+            raise Conflict("The write conflicts with an existing record.") from exc
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,107 @@
+"""The one place that decides what a principal may see and do on a case.
+
+Every case query goes through :func:`visible_cases_clause`; every case-level action through
+:func:`case_role_for`. Records of another service, and cases the caller may not see, are
+indistinguishable from unknown ids (404).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Forbidden, NotFound
+from app.core.security import STAFF_ROLES, Principal
+from app.domain.cases_table import Case
+from app.domain.services import Service, get_service_by_slug
+
+SERVICE_WIDE_READERS = ("duty_manager", "chair")
+MANAGERS = ("line_manager", "duty_manager")
+
+
+async def service_of(session: AsyncSession, principal: Principal) -> Service:
+    """The service the token belongs to; 403 for a token of an unknown service."""
+    if principal.service is None:
+        raise Forbidden("Your token is not bound to a service.")
+    service = await get_service_by_slug(session, principal.service)
+    if service is None:
+        raise Forbidden("Your token's service is not known here.")
+    return service
+
+
+def require_roles(principal: Principal, roles: Iterable[str], what: str) -> None:
+    """403 unless the token carries one of ``roles``."""
+    if not principal.has(*roles):
+        raise Forbidden(f"Your role may not {what}.")
+
+
+def visible_cases_clause(principal: Principal, service_id: uuid.UUID) -> Any:
+    """A WHERE clause selecting exactly the cases the principal may read."""
+    same_service = col(Case.service_id) == service_id
+    if principal.has(*SERVICE_WIDE_READERS):
+        return same_service
+    ors = []
+    if principal.has("case_holder"):
+        ors.append(col(Case.case_holder_id) == principal.sub)
+    if principal.has("line_manager"):
+        ors.append(col(Case.line_manager_id) == principal.sub)
+    if principal.has("panel_admin"):
+        ors.append(col(Case.on_register).is_(True))
+    if not ors:
+        return sa.false()
+    return sa.and_(same_service, sa.or_(*ors))
+
+
+def case_relations(principal: Principal, case: Case) -> set[str]:
+    """The roles by which the principal stands in relation to this case."""
+    relations: set[str] = set()
+    if principal.has("case_holder") and case.case_holder_id == principal.sub:
+        relations.add("case_holder")
+    if principal.has("line_manager") and case.line_manager_id == principal.sub:
+        relations.add("line_manager")
+    for role in ("duty_manager", "chair", "panel_admin"):
+        if principal.has(role):
+            relations.add(role)
+    return relations
+
+
+def case_role_for(principal: Principal, case: Case, allowed: Iterable[str], what: str) -> str:
+    """The role under which the principal may act on the case (first allowed wins), or 403."""
+    relations = case_relations(principal, case)
+    for role in allowed:
+        if role in relations:
+            return role
+    raise Forbidden(f"You may not {what} on this case.")
+
+
+async def get_visible_case(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[Service, Case]:
+    """Load a case the principal may read within their service; 404 otherwise."""
+    if not principal.roles & STAFF_ROLES:
+        raise Forbidden("Your role cannot read case data.")
+    service = await service_of(session, principal)
+    query = select(Case).where(Case.id == case_id, visible_cases_clause(principal, service.id))
+    if for_update:
+        query = query.with_for_update()
+    case = (await session.exec(query)).first()
+    if case is None:
+        raise NotFound("No such case.")
+    return service, case
+
+
+async def get_case_in_service(
+    session: AsyncSession, service_id: uuid.UUID, case_id: uuid.UUID
+) -> Case:
+    """A case of the given service regardless of caseload (for feeds and integrations)."""
+    case = (
+        await session.exec(select(Case).where(Case.id == case_id, Case.service_id == service_id))
+    ).first()
+    if case is None:
+        raise NotFound("No such case.")
+    return case

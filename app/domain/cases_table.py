@@ -1,0 +1,101 @@
+"""The case table (kept apart from the case services to keep imports one-way)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.domain.common import JSONType, enum_column, new_id, utcnow
+
+
+class Intervention(enum.StrEnum):
+    """The kind of work the service does with the child."""
+
+    prevention = "prevention"
+    community_resolution = "community_resolution"
+    youth_caution = "youth_caution"
+    youth_conditional_caution = "youth_conditional_caution"
+    court_order = "court_order"
+    bail = "bail"
+    remand = "remand"
+    pre_sentence_report = "pre_sentence_report"
+    targeted = "targeted"
+
+
+STATUTORY_INTERVENTIONS = frozenset(
+    {Intervention.court_order, Intervention.bail, Intervention.remand}
+)
+
+
+class CscStatus(enum.StrEnum):
+    """Children's social care involvement: none, child in need, child in care, protection plan."""
+
+    none = "none"
+    cin = "cin"
+    cic = "cic"
+    cp = "cp"
+
+
+class ContactLevel(enum.StrEnum):
+    """Frequency of contact (Wokingham, W11)."""
+
+    fortnightly = "fortnightly"
+    weekly = "weekly"
+    twice_weekly = "twice_weekly"
+    three_times_weekly = "three_times_weekly"
+
+
+_version = sa.Column("version", sa.Integer, nullable=False)
+
+
+class Case(SQLModel, table=True):
+    """A child's case within one service, with its current ratings and register state."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "service_id", "external_system", "external_id", name="uq_case_external_ref"
+        ),
+        sa.Index("ix_case_service_holder", "service_id", "case_holder_id"),
+        sa.Index("ix_case_service_manager", "service_id", "line_manager_id"),
+        sa.Index("ix_case_service_created", "service_id", "created_at", "id"),
+        sa.CheckConstraint("mappa_category IS NULL OR mappa_category BETWEEN 1 AND 3",
+                           name="mappa_category_range"),
+        sa.CheckConstraint("mappa_level IS NULL OR mappa_level BETWEEN 1 AND 3",
+                           name="mappa_level_range"),
+    )
+    __mapper_args__ = {"version_id_col": _version}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    external_system: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=128)
+    given_name: str = Field(max_length=100)
+    family_name: str = Field(max_length=100)
+    date_of_birth: date
+    case_holder_id: str = Field(max_length=128)
+    line_manager_id: str = Field(max_length=128)
+    intervention: Intervention = Field(sa_column=enum_column(Intervention))
+    statutory: bool
+    csc_status: CscStatus = Field(sa_column=enum_column(CscStatus))
+    weapon_related: bool = False
+    mappa_category: int | None = None
+    mappa_level: int | None = None
+    expected_release_date: date | None = None
+    in_custody: bool = False
+    volunteer_attached: bool = False
+    opened_at: datetime
+    closed_at: datetime | None = None
+    ratings: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    on_register: bool = Field(default=False, index=True)
+    contact_level: ContactLevel | None = Field(
+        default=None, sa_column=enum_column(ContactLevel, nullable=True)
+    )
+    version: int = Field(default=1, sa_column=_version)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,62 @@
+"""Small shared pieces of the domain: ids, clocks, JSON columns, enum columns."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from app.core.errors import Unprocessable
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    """A fresh random id."""
+    return uuid.uuid4()
+
+
+def enum_column(enum_cls: type[enum.Enum], nullable: bool = False, **kw: Any) -> sa.Column[Any]:
+    """A portable enum column: VARCHAR with a CHECK constraint, values stored as strings."""
+    return sa.Column(
+        sa.Enum(
+            enum_cls,
+            native_enum=False,
+            length=32,
+            create_constraint=True,
+            values_callable=lambda e: [m.value for m in e],
+            name=f"{enum_cls.__name__.lower()}",
+            validate_strings=True,
+        ),
+        nullable=nullable,
+        **kw,
+    )
+
+
+def resolve_occurred_at(value: datetime | None, now: datetime | None = None) -> datetime:
+    """Default ``occurred_at`` to now; refuse one more than five minutes in the future."""
+    now = now or utcnow()
+    if value is None:
+        return now
+    if value.tzinfo is None:
+        raise Unprocessable(
+            "occurred_at must carry a UTC offset.",
+            errors=[{"loc": "body.occurred_at", "msg": "timezone offset required"}],
+        )
+    if value - now > FUTURE_TOLERANCE:
+        raise Unprocessable(
+            "occurred_at is in the future.",
+            slug="occurred-in-future",
+            errors=[{"loc": "body.occurred_at", "msg": "more than 5 minutes in the future"}],
+        )
+    return value.astimezone(UTC)

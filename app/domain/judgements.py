@@ -1,0 +1,238 @@
+"""Risk judgements (ROSH, SWB, LoR): validated by the pack, answered with next steps."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.security import Principal
+from app.domain import policy
+from app.domain.access import MANAGERS, case_role_for, get_visible_case
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.outbox import emit
+from app.domain.services import Service
+
+
+class RiskDomain(enum.StrEnum):
+    """The three domains of risk."""
+
+    rosh = "rosh"
+    swb = "swb"
+    lor = "lor"
+
+
+class Level(enum.StrEnum):
+    """Rating levels (LoR has no very_high: rule M7)."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    very_high = "very_high"
+
+
+class Impact(enum.StrEnum):
+    """ROSH impact (M1)."""
+
+    slight = "slight"
+    minor = "minor"
+    medium = "medium"
+    major = "major"
+    critical = "critical"
+
+
+class Likelihood(enum.StrEnum):
+    """ROSH likelihood (M1)."""
+
+    unlikely = "unlikely"
+    possible = "possible"
+    likely = "likely"
+    very_likely = "very_likely"
+    almost_certain = "almost_certain"
+
+
+class Setting(enum.StrEnum):
+    """Where the harm would happen (M1)."""
+
+    community = "community"
+    custody = "custody"
+
+
+class Judgement(SQLModel, table=True):
+    """One recorded judgement; the history of a case's ratings."""
+
+    __tablename__ = "judgement"
+    __table_args__ = (sa.Index("ix_judgement_case_occurred", "case_id", "occurred_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    case_id: uuid.UUID = Field(foreign_key="case.id")
+    domain: RiskDomain = Field(sa_column=enum_column(RiskDomain))
+    level: Level = Field(sa_column=enum_column(Level))
+    previous_level: str | None = Field(default=None, max_length=16)
+    matrix_level: str | None = Field(default=None, max_length=16)
+    impact: str | None = Field(default=None, max_length=16)
+    likelihood: str | None = Field(default=None, max_length=16)
+    setting: str | None = Field(default=None, max_length=16)
+    rationale: str | None = Field(default=None, max_length=8000)
+    victims: list[str] = Field(default_factory=list, sa_type=JSONType)
+    assessment_id: uuid.UUID | None = None
+    panel_item_id: uuid.UUID | None = None
+    occurred_at: datetime
+    recorded_by: str = Field(max_length=128)
+    recorded_role: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+Victim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class JudgementCreate(BaseModel):
+    """Body of ``POST /v1/cases/{id}/judgements``."""
+
+    model_config = ConfigDict(extra="forbid")
+    domain: RiskDomain
+    level: Level
+    impact: Impact | None = None
+    likelihood: Likelihood | None = None
+    setting: Setting | None = None
+    rationale: Annotated[str, StringConstraints(max_length=8000)] | None = None
+    victims: Annotated[list[Victim], PField(max_length=50)] | None = None
+    assessment_id: uuid.UUID | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class JudgementOut(BaseModel):
+    """A judgement with the matrix level beside the recorded level."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    domain: RiskDomain
+    level: Level
+    matrix_level: str | None
+    previous_level: str | None
+    impact: str | None
+    likelihood: str | None
+    setting: str | None
+    rationale: str | None
+    victims: list[str]
+    assessment_id: uuid.UUID | None
+    panel_item_id: uuid.UUID | None
+    occurred_at: datetime
+    recorded_by: str
+    recorded_role: str
+    created_at: datetime
+
+
+def judgement_out(j: Judgement) -> JudgementOut:
+    """Shape a judgement for the API."""
+    return JudgementOut.model_validate(j, from_attributes=True)
+
+
+def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dict[str, Any]:
+    """The engine's view of a judgement being recorded."""
+    return {
+        "domain": str(body.domain),
+        "level": str(body.level),
+        "impact": str(body.impact) if body.impact else None,
+        "likelihood": str(body.likelihood) if body.likelihood else None,
+        "setting": str(body.setting) if body.setting else None,
+        "rationale": body.rationale,
+        "victims": list(body.victims or []),
+        "via_panel_decision": via_panel_decision,
+    }
+
+
+async def apply_judgement(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    body: JudgementCreate,
+    *,
+    role: str,
+    panel_item_id: uuid.UUID | None = None,
+) -> tuple[Judgement, policy.PolicyResult]:
+    """Check a judgement against the pack, store it, update current ratings, derive steps."""
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
+    previous = (case.ratings or {}).get(str(body.domain)) or {}
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("judgement_recorded", occurred_at, case.id, principal, data, role),
+        role=role,
+    )
+    evaluation = result.evaluation
+    judgement = Judgement(
+        service_id=service.id, case_id=case.id, domain=body.domain, level=body.level,
+        previous_level=previous.get("level"),
+        matrix_level=evaluation.matrix_level if evaluation else None,
+        impact=data["impact"], likelihood=data["likelihood"], setting=data["setting"],
+        rationale=body.rationale, victims=data["victims"], assessment_id=body.assessment_id,
+        panel_item_id=panel_item_id, occurred_at=occurred_at, recorded_by=principal.sub,
+        recorded_role=role,
+    )
+    session.add(judgement)
+    _set_current_rating(case, judgement)
+    case.updated_at = utcnow()
+    session.add(case)
+    await session.flush()
+    await record_audit(
+        session, principal, "judgement.record", "judgement", judgement.id,
+        service_id=service.id, case_id=case.id, role=role,
+        change=body.model_dump(mode="json", exclude_none=True),
+    )
+    await emit(session, "judgement.recorded", judgement.id, service_id=service.id,
+               payload={"case_id": str(case.id), "domain": str(body.domain),
+                        "level": str(body.level)})
+    return judgement, result
+
+
+def _set_current_rating(case: Case, judgement: Judgement) -> None:
+    ratings = dict(case.ratings or {})
+    current = ratings.get(str(judgement.domain))
+    # A back-filled judgement older than the current one goes into the history only.
+    if current and datetime.fromisoformat(current["recorded_at"]) > judgement.occurred_at:
+        return
+    ratings[str(judgement.domain)] = {
+        "level": str(judgement.level),
+        "recorded_at": judgement.occurred_at.isoformat(),
+        "judgement_id": str(judgement.id),
+    }
+    case.ratings = ratings  # reassigned so the JSON column change is tracked
+
+
+async def record_judgement(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    body: JudgementCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[Judgement, policy.PolicyResult]:
+    """Record a judgement on a case the caller holds or manages."""
+    service, case = await get_visible_case(session, principal, case_id)
+    role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
+    return await apply_judgement(session, ctx, service, case, principal, body, role=role)
+
+
+async def list_judgements(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> list[Judgement]:
+    """The case's judgement history, newest first."""
+    _, case = await get_visible_case(session, principal, case_id)
+    rows = await session.exec(
+        select(Judgement)
+        .where(Judgement.case_id == case.id)
+        .order_by(col(Judgement.occurred_at).desc(), col(Judgement.created_at).desc())
+    )
+    return list(rows.all())

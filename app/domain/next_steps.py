@@ -1,0 +1,166 @@
+"""Reading and completing next steps, under the same access policy as cases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.security import STAFF_ROLES, Principal
+from app.domain import policy
+from app.domain.access import service_of, visible_cases_clause
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import resolve_occurred_at, utcnow
+from app.domain.outbox import emit
+from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
+
+# Who may stand in for whom when completing a step: a duty manager covers a line manager.
+COVER = {"line_manager": ("duty_manager",)}
+MAX_PAGE = 200
+
+
+class StepFilters(BaseModel):
+    """Query filters of ``GET /v1/next-steps``."""
+
+    case_id: uuid.UUID | None = None
+    assignee: str | None = None
+    actor: str | None = None
+    status: StepStatus | None = StepStatus.open
+    overdue: bool = False
+    offset: int = 0
+    limit: int = 50
+
+
+class StepComplete(BaseModel):
+    """Body of ``POST /v1/next-steps/{id}/complete``."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=4000)
+    occurred_at: AwareDatetime | None = None
+
+
+def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
+    """Steps the principal may see: on visible cases, assigned to them, or role-wide for them."""
+    visible_case_ids = select(Case.id).where(visible_cases_clause(principal, service_id))
+    return sa.and_(
+        col(Step.service_id) == service_id,
+        sa.or_(
+            col(Step.case_id).in_(visible_case_ids),
+            col(Step.assignee_id) == principal.sub,
+            sa.and_(col(Step.assignee_id).is_(None), col(Step.actor).in_(principal.roles)),
+        ),
+    )
+
+
+async def list_steps(
+    session: AsyncSession, principal: Principal, filters: StepFilters, now: datetime | None = None
+) -> tuple[list[Step], int | None]:
+    """Steps the caller may see, filtered, soonest due first (undated last)."""
+    if not principal.roles & STAFF_ROLES:
+        raise Forbidden("Your role cannot read next steps.")
+    service = await service_of(session, principal)
+    query = select(Step).where(visible_steps_clause(principal, service.id))
+    if filters.case_id is not None:
+        query = query.where(Step.case_id == filters.case_id)
+    if filters.assignee is not None:
+        if filters.assignee != "me":
+            raise Unprocessable("assignee accepts only 'me'.",
+                                errors=[{"loc": "query.assignee", "msg": "only 'me'"}])
+        query = query.where(Step.assignee_id == principal.sub)
+    if filters.actor is not None:
+        query = query.where(Step.actor == filters.actor)
+    if filters.status is not None:
+        query = query.where(Step.status == filters.status)
+    if filters.overdue:
+        query = query.where(Step.status == StepStatus.open,
+                            col(Step.due_at) < (now or utcnow()))
+    query = query.order_by(
+        col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at), col(Step.id)
+    ).offset(filters.offset).limit(filters.limit + 1)
+    rows = list((await session.exec(query)).all())
+    more = len(rows) > filters.limit
+    return rows[: filters.limit], (filters.offset + filters.limit) if more else None
+
+
+def may_complete(principal: Principal, step: Step) -> str:
+    """The role under which the principal may complete the step, else 403."""
+    if step.assignee_id is not None and step.assignee_id == principal.sub:
+        return step.actor if principal.has(step.actor) else next(iter(sorted(principal.roles)))
+    if step.assignee_id is None and principal.has(step.actor):
+        return step.actor
+    for cover in COVER.get(step.actor, ()):
+        if principal.has(cover):
+            return cover
+    raise Forbidden("Only the assignee, or a holder of the step's role, may complete it.")
+
+
+async def complete_step(
+    session: AsyncSession,
+    principal: Principal,
+    step_id: uuid.UUID,
+    body: StepComplete,
+    ctx: policy.PolicyContext,
+) -> tuple[Step, policy.PolicyResult]:
+    """Mark a step done (with its note) and run what completion triggers (S16, W8, recurrence)."""
+    service = await service_of(session, principal)
+    step = (await session.exec(
+        select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
+    )).first()
+    if step is None:
+        raise NotFound("No such step.")
+    role = may_complete(principal, step)
+    if step.status != StepStatus.open:
+        raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    return step, await close_step(
+        session, ctx, service, step, principal, role, occurred_at, note=body.note
+    )
+
+
+async def close_step(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    step: Step,
+    principal: Principal,
+    role: str,
+    occurred_at: datetime,
+    *,
+    note: str | None = None,
+    status: StepStatus = StepStatus.done,
+    satisfied_by: tuple[str, uuid.UUID] | None = None,
+) -> policy.PolicyResult:
+    """Close a step and feed ``step_completed`` to the engine, all in this unit of work."""
+    step.status = status
+    step.completed_at = occurred_at
+    step.completed_by = principal.sub
+    step.completion_note = note
+    if satisfied_by:
+        step.satisfied_by_type, step.satisfied_by_id = satisfied_by
+    session.add(step)
+    await session.flush()
+    case = (await session.exec(select(Case).where(Case.id == step.case_id))).one()
+    await record_audit(
+        session, principal, f"step.{status}", "step", step.id, service_id=service.id,
+        case_id=case.id, role=role, change={"code": step.code, "note": note},
+        reason=note,
+    )
+    await emit(session, "step.completed", step.id, service_id=service.id,
+               payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
+    if status != StepStatus.done:
+        return await policy.current(session, case)
+    data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
+            "due_at": step.due_at, "completed_by_role": role, "actor": step.actor}
+    return await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("step_completed", occurred_at, case.id, principal, data, role),
+        role=role,
+    )

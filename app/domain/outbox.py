@@ -1,0 +1,42 @@
+"""The transactional outbox: outgoing events written with the write, dispatched later."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain.common import JSONType, new_id, utcnow
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event for other systems, committed atomically with the write that caused it."""
+
+    __tablename__ = "outbox_event"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id", index=True)
+    type: str = Field(max_length=64)
+    entity_id: uuid.UUID
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow)
+    dispatched_at: datetime | None = Field(default=None, index=True)
+
+
+async def emit(
+    session: AsyncSession,
+    event_type: str,
+    entity_id: uuid.UUID,
+    *,
+    service_id: uuid.UUID | None,
+    payload: dict[str, Any] | None = None,
+) -> OutboxEvent:
+    """Queue an outgoing event in the current unit of work."""
+    event = OutboxEvent(
+        service_id=service_id, type=event_type, entity_id=entity_id, payload=payload or {}
+    )
+    session.add(event)
+    return event

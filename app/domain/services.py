@@ -1,0 +1,100 @@
+"""Services (tenants): one youth justice team running one policy pack."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain.audit import record_audit
+from app.domain.common import new_id, utcnow
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+
+
+class Service(SQLModel, table=True):
+    """A youth justice service; every other record belongs to exactly one."""
+
+    __tablename__ = "service"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    slug: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    name: str = Field(max_length=200)
+    policy_pack: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ServiceCreate(BaseModel):
+    """Body of ``POST /v1/services``."""
+
+    model_config = ConfigDict(extra="forbid")
+    slug: str = PField(pattern=SLUG_PATTERN, max_length=64)
+    name: str = PField(min_length=1, max_length=200)
+    policy_pack: str = PField(min_length=1, max_length=64)
+
+
+class ServiceOut(BaseModel):
+    """A service as the API shows it."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    policy_pack: str
+    created_at: datetime
+
+
+def to_out(service: Service) -> ServiceOut:
+    """Shape a service for the API."""
+    return ServiceOut.model_validate(service, from_attributes=True)
+
+
+async def create_service(
+    session: AsyncSession, principal: Principal, body: ServiceCreate, known_packs: set[str]
+) -> Service:
+    """Create a service under a known policy pack; 409 on a taken slug."""
+    if body.policy_pack not in known_packs:
+        raise Unprocessable(
+            f"Unknown policy pack {body.policy_pack!r}.",
+            slug="unknown-policy-pack",
+            errors=[{"loc": "body.policy_pack", "msg": f"one of {sorted(known_packs)}"}],
+        )
+    taken = await session.exec(select(Service.id).where(Service.slug == body.slug))
+    if taken.first() is not None:
+        raise Conflict(f"The slug {body.slug!r} is taken.", slug="slug-taken")
+    service = Service(slug=body.slug, name=body.name, policy_pack=body.policy_pack)
+    session.add(service)
+    await session.flush()
+    await record_audit(
+        session, principal, "service.create", "service", service.id,
+        service_id=service.id, change=body.model_dump(),
+    )
+    return service
+
+
+async def get_service_by_slug(session: AsyncSession, slug: str) -> Service | None:
+    """Look a service up by slug."""
+    result = await session.exec(select(Service).where(Service.slug == slug))
+    return result.first()
+
+
+async def read_service(session: AsyncSession, principal: Principal, slug: str) -> Service:
+    """A service for an admin or for staff of that same service; 404 otherwise."""
+    if not principal.has("admin") and principal.service != slug:
+        raise NotFound("No such service.")
+    if not (principal.has("admin") or principal.roles & {
+        "case_holder", "line_manager", "duty_manager", "chair", "panel_admin"
+    }):
+        raise Forbidden("Your role cannot read services.")
+    service = await get_service_by_slug(session, slug)
+    if service is None:
+        raise NotFound("No such service.")
+    return service
+
+
+__all__ = ["Service", "ServiceCreate", "ServiceOut", "create_service", "read_service"]

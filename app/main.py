@@ -1,0 +1,91 @@
+"""The application factory: settings, lifespan (engine, packs, keys), middleware, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from app.core.config import Settings, get_settings
+from app.core.db import build_engine, session_factory
+from app.core.logging import AccessLogMiddleware, configure_logging
+from app.core.problems import RequestGuardMiddleware, install_problem_handlers
+from app.core.security import JWKSCache, TokenVerifier
+from app.domain.policy import PolicyContext
+from app.routers import cases, health, judgements, services, steps
+from app.routers import policy as policy_routes
+from app.workflows.calendar import WorkingCalendar
+from app.workflows.packs import load_packs
+
+API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
+
+Every write answers `{data, next_steps}`: the mandated next steps (who must do what, by when,
+and which paragraph of the team's written policy says so). Errors are RFC 9457
+`application/problem+json`. Authenticate with `Authorization: Bearer <JWT>`.
+"""
+
+
+def build_policy_context(settings: Settings) -> PolicyContext:
+    """Load and validate every pack (fails start-up on a malformed one) and the calendar."""
+    return PolicyContext(
+        packs=load_packs(), calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    jwks_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the ASGI app; nothing touches the database until the lifespan starts."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    policy_ctx = build_policy_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = build_engine(settings)
+        app.state.engine = engine
+        app.state.session_factory = session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="yjrisk",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.policy = policy_ctx
+    jwks = None
+    if settings.jwks_url:
+        jwks = JWKSCache(
+            settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_timeout_seconds,
+            transport=jwks_transport,
+        )
+    app.state.verifier = TokenVerifier(settings, jwks)
+    install_problem_handlers(app)
+    for router in (
+        health.router, services.router, cases.router, judgements.router, steps.router,
+        policy_routes.router,
+    ):
+        app.include_router(router)
+    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(
+        app
+    ).expose(app, include_in_schema=False)
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory app.main:app_factory``."""
+    return create_app()

@@ -1,0 +1,93 @@
+"""Cases: open, read, list the caseload, change under If-Match."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import cases as svc
+from app.domain.access import MANAGERS, get_visible_case, require_roles
+from app.domain.audit import AuditOut, case_audit
+from app.routers.envelopes import Page, Read, Written
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+
+@router.post("", status_code=201, response_model=Written[svc.CaseOut])
+async def open_case(
+    body: svc.CaseCreate, request: Request, response: Response, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.CaseOut]:
+    """Open a case; answers the steps its opening mandates."""
+    require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open cases")
+    service, case, result = await svc.create_case(
+        session, principal, body, request.app.state.policy
+    )
+    response.headers["ETag"] = svc.etag_of(case)
+    response.headers["Location"] = f"/v1/cases/{case.id}"
+    return Written(data=svc.case_out(case, service, result.next_steps),
+                   next_steps=result.next_steps)
+
+
+@router.get("", response_model=Page[svc.CaseOut])
+async def list_cases(
+    session: Session,
+    principal: CurrentPrincipal,
+    case_holder_id: Annotated[str | None, Query(max_length=128)] = None,
+    on_register: bool | None = None,
+    external_system: Annotated[str | None, Query(max_length=64)] = None,
+    external_id: Annotated[str | None, Query(max_length=128)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
+) -> Page[svc.CaseOut]:
+    """The caller's visible caseload (filters: holder, register, external ref)."""
+    filters = svc.CaseFilters(
+        case_holder_id=case_holder_id, on_register=on_register, external_system=external_system,
+        external_id=external_id, cursor=cursor, limit=limit,
+    )
+    service, cases, next_cursor = await svc.list_cases(session, principal, filters)
+    out = [svc.case_out(c, service, await svc.policy.open_steps_out(session, c.id))
+           for c in cases]
+    return Page(data=out, next_cursor=next_cursor)
+
+
+@router.get("/{case_id}", response_model=Read[svc.CaseOut])
+async def read_case(
+    case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal
+) -> Read[svc.CaseOut]:
+    """A case with its current ratings, register state, contact level and open steps."""
+    service, case, steps = await svc.read_case(session, principal, case_id)
+    response.headers["ETag"] = svc.etag_of(case)
+    return Read(data=svc.case_out(case, service, steps))
+
+
+@router.patch("/{case_id}", response_model=Written[svc.CaseOut])
+async def patch_case(
+    case_id: uuid.UUID,
+    body: svc.CasePatch,
+    request: Request,
+    response: Response,
+    session: Session,
+    principal: CurrentPrincipal,
+    if_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> Written[svc.CaseOut]:
+    """Change a case (If-Match required); the change re-runs the policy rules."""
+    service, case, result = await svc.patch_case(
+        session, principal, case_id, body, if_match, request.app.state.policy
+    )
+    response.headers["ETag"] = svc.etag_of(case)
+    return Written(data=svc.case_out(case, service, result.next_steps),
+                   next_steps=result.next_steps)
+
+
+@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]])
+async def audit(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[list[AuditOut]]:
+    """Every write on the case: who, role, what, when (managers and chairs)."""
+    require_roles(principal, (*MANAGERS, "chair"), "read the audit trail")
+    _, case = await get_visible_case(session, principal, case_id)
+    return Read(data=await case_audit(session, case.id))

@@ -1,0 +1,37 @@
+"""Risk judgements on a case."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import judgements as svc
+from app.routers.envelopes import Read, Written
+
+router = APIRouter(prefix="/v1/cases/{case_id}/judgements", tags=["judgements"])
+
+
+@router.post("", status_code=201, response_model=Written[svc.JudgementOut])
+async def record(
+    case_id: uuid.UUID,
+    body: svc.JudgementCreate,
+    request: Request,
+    session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.JudgementOut]:
+    """Record a judgement; answers it with `matrix_level` and the mandated next steps."""
+    judgement, result = await svc.record_judgement(
+        session, principal, case_id, body, request.app.state.policy
+    )
+    return Written(data=svc.judgement_out(judgement), next_steps=result.next_steps)
+
+
+@router.get("", response_model=Read[list[svc.JudgementOut]])
+async def history(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[list[svc.JudgementOut]]:
+    """The case's judgement history, newest first."""
+    rows = await svc.list_judgements(session, principal, case_id)
+    return Read(data=[svc.judgement_out(j) for j in rows])

@@ -1,0 +1,38 @@
+"""Services (tenants): platform administration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from app.core.deps import CurrentPrincipal, Session, require_any_role
+from app.core.security import Principal
+from app.domain.services import SLUG_PATTERN, ServiceCreate, ServiceOut, create_service, to_out
+from app.domain.services import read_service as read_service_
+from app.routers.envelopes import Read, Written
+
+router = APIRouter(prefix="/v1/services", tags=["services"])
+
+
+@router.post("", status_code=201, response_model=Written[ServiceOut])
+async def create(
+    body: ServiceCreate,
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(require_any_role("admin"))],
+) -> Written[ServiceOut]:
+    """Create a service running one policy pack (admin)."""
+    packs = set(request.app.state.policy.packs)
+    service = await create_service(session, principal, body, packs)
+    return Written(data=to_out(service))
+
+
+@router.get("/{slug}", response_model=Read[ServiceOut])
+async def read(
+    slug: Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)],
+    session: Session,
+    principal: CurrentPrincipal,
+) -> Read[ServiceOut]:
+    """A service, for an admin or its own staff."""
+    return Read(data=to_out(await read_service_(session, principal, slug)))

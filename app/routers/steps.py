@@ -1,0 +1,50 @@
+"""Next steps: the caller's to-do list across cases, and completing a step."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import next_steps as svc
+from app.domain.steps import StepOut, StepStatus, step_out
+from app.routers.envelopes import Page, Written
+
+router = APIRouter(prefix="/v1/next-steps", tags=["next steps"])
+
+
+@router.get("", response_model=Page[StepOut])
+async def list_next_steps(
+    session: Session,
+    principal: CurrentPrincipal,
+    case_id: uuid.UUID | None = None,
+    assignee: Annotated[str | None, Query(pattern="^me$")] = None,
+    actor: Annotated[str | None, Query(max_length=32)] = None,
+    status: StepStatus | None = StepStatus.open,
+    overdue: bool = False,
+    cursor: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
+) -> Page[StepOut]:
+    """Steps the caller may see (filters: case, assignee=me, actor, status, overdue)."""
+    filters = svc.StepFilters(case_id=case_id, assignee=assignee, actor=actor, status=status,
+                              overdue=overdue, offset=cursor, limit=limit)
+    steps, next_offset = await svc.list_steps(session, principal, filters)
+    return Page(data=[step_out(s) for s in steps],
+                next_cursor=str(next_offset) if next_offset is not None else None)
+
+
+@router.post("/{step_id}/complete", response_model=Written[StepOut])
+async def complete(
+    step_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    principal: CurrentPrincipal,
+    body: svc.StepComplete | None = None,
+) -> Written[StepOut]:
+    """Complete a step (its assignee, or a holder of its role); a note is kept."""
+    step, result = await svc.complete_step(
+        session, principal, step_id, body or svc.StepComplete(), request.app.state.policy
+    )
+    return Written(data=step_out(step), next_steps=result.next_steps)

@@ -1,0 +1,184 @@
+"""Authentication attacks: every forged, expired or confused token is refused with 401."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.api import forge
+from tests.conftest import TEST_SECRET, Tenant
+
+
+def bearer(token: str) -> dict[str, str]:
+    """An Authorization header."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def assert_401(client: httpx.AsyncClient, token: str) -> None:
+    """The token is refused as unauthenticated with a problem document."""
+    r = await client.get("/v1/cases", headers=bearer(token))
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/unauthenticated")
+    assert token not in r.text
+
+
+async def test_valid_token_reads_caseload(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """Control: a genuine token works, so the refusals below are about the token."""
+    token = forge.hs256(forge.claims(service=somerset.slug), TEST_SECRET.encode())
+    r = await client.get("/v1/cases", headers=bearer(token))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"data": [], "next_cursor": None}
+
+
+async def test_missing_token_is_401(client: httpx.AsyncClient) -> None:
+    """No Authorization header."""
+    r = await client.get("/v1/cases")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.", "x" * 9000],
+)
+async def test_malformed_tokens_are_401(client: httpx.AsyncClient, token: str) -> None:
+    """Garbage in the bearer slot."""
+    await assert_401(client, token)
+
+
+async def test_alg_none_is_refused(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """An unsigned token is never accepted."""
+    await assert_401(client, forge.unsigned(forge.claims(service=somerset.slug)))
+
+
+async def test_bad_signature_is_refused(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """A genuine token whose payload was edited (role escalation) fails verification."""
+    good = forge.hs256(forge.claims(service=somerset.slug), TEST_SECRET.encode())
+    head, _, sig = good.split(".")
+    evil = forge.b64url(
+        __import__("json").dumps(forge.claims(service=somerset.slug, roles=["chair"])).encode()
+    )
+    await assert_401(client, f"{head}.{evil}.{sig}")
+
+
+async def test_wrong_secret_is_refused(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """Signed with another secret."""
+    await assert_401(client, forge.hs256(forge.claims(service=somerset.slug), b"not-the-secret"))
+
+
+async def test_expired_is_refused(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """Expired beyond the leeway."""
+    past = int(time.time()) - 3600
+    token = forge.hs256(
+        forge.claims(service=somerset.slug, iat=past - 600, exp=past), TEST_SECRET.encode()
+    )
+    await assert_401(client, token)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"aud": "someone-else"}, {"iss": "evil-idp"}, {"exp": None}, {"sub": None},
+     {"aud": None}, {"iss": None}, {"roles": None}, {"roles": []}, {"roles": ["superuser"]},
+     {"roles": "case_holder"}],
+)
+async def test_wrong_or_missing_claims_are_refused(
+    client: httpx.AsyncClient, somerset: Tenant, override: dict[str, Any]
+) -> None:
+    """Wrong audience or issuer, missing exp/sub/aud/iss/roles, unknown roles."""
+    token = forge.hs256(forge.claims(service=somerset.slug, **override), TEST_SECRET.encode())
+    if override.get("exp", 1) is None:
+        payload = forge.claims(service=somerset.slug)
+        payload.pop("exp")
+        token = forge.hs256(payload, TEST_SECRET.encode())
+    await assert_401(client, token)
+
+
+async def test_role_without_permission_is_403(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """A valid token whose role may not open cases."""
+    r = await client.post(
+        "/v1/cases", json={}, headers=somerset.auth("panel_admin")
+    )
+    assert r.status_code in (403, 422)
+    r = await client.post(
+        "/v1/services", json={"slug": "x-evil", "name": "x", "policy_pack": "somerset-yjt-2023"},
+        headers=somerset.auth("chair"),
+    )
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+# --- Production mode: RS256 keys from a JWKS, and the python-jose key-confusion CVE -------------
+
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+KID = "idp-key-1"
+
+
+@pytest.fixture
+async def jwks_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in production-style mode: JWKS keys, no usable HS256 secret."""
+    fetches = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetches["n"] += 1
+        return httpx.Response(200, json={"keys": [forge.rsa_jwk(RSA_KEY, KID)]})
+
+    settings = Settings(
+        env="production", database_url=database_url, jwks_url="https://idp.test/jwks",
+        jwt_secret=None, log_level="WARNING",
+    )
+    app = create_app(settings, jwks_transport=httpx.MockTransport(handler))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
+            c.fetches = fetches  # type: ignore[attr-defined]
+            yield c
+
+
+async def test_rs256_from_jwks_is_accepted(
+    jwks_client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Control: a token signed by the identity provider's key works."""
+    token = forge.rs256(forge.claims(service=somerset.slug), RSA_KEY, KID)
+    r = await jwks_client.get("/v1/cases", headers=bearer(token))
+    assert r.status_code == 200, r.text
+
+
+async def test_CVE_2026_85394_der_public_key_as_hmac_secret_is_refused(
+    jwks_client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """HS256 signed with the JWKS public key's DER (or PEM) bytes: refused, kid or not."""
+    payload = forge.claims(service=somerset.slug, roles=["duty_manager"])
+    for secret in (forge.public_der(RSA_KEY), forge.public_pem(RSA_KEY)):
+        for header in ({}, {"kid": KID}):
+            await assert_401(jwks_client, forge.hs256(payload, secret, header))
+
+
+async def test_alg_none_and_unknown_kid_refused_in_jwks_mode(
+    jwks_client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """``alg: none``, a key from elsewhere, and an unknown kid."""
+    payload = forge.claims(service=somerset.slug)
+    await assert_401(jwks_client, forge.unsigned(payload))
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    await assert_401(jwks_client, forge.rs256(payload, other, KID))
+    await assert_401(jwks_client, forge.rs256(payload, other, "unknown-kid"))
+
+
+def test_production_refuses_to_start_without_keys() -> None:
+    """Outside dev/test, no JWKS and a missing or short secret stop start-up."""
+    from app.core.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        Settings(env="production", jwt_secret=None, jwks_url=None)
+    with pytest.raises(ConfigError):
+        Settings(env="production", jwt_secret="short", jwks_url=None)
+    assert Settings(env="production", jwt_secret="s" * 32).hs256_enabled

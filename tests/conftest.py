@@ -1,0 +1,168 @@
+"""Test fixtures: a throwaway database per run (SQLite, or PostgreSQL with YJ_TEST_DB=postgres),
+schema built by the migrations, the app in-process over ASGI, and a fresh service per test so
+that no test depends on another's rows."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from app.core.config import Settings
+from app.core.migrate import upgrade
+from app.core.security import mint_dev_token
+from app.main import create_app
+
+TEST_SECRET = "test-secret-" + "x" * 40
+PG_ADMIN_DSN = os.environ.get("YJ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKEND = os.environ.get("YJ_TEST_DB", "sqlite")
+
+
+def _in_thread(fn: Any, *args: Any) -> Any:
+    """Run blocking set-up (which may call asyncio.run) away from the test event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def _pg_reachable() -> bool:
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        await conn.close()
+
+    try:
+        _in_thread(asyncio.run, probe())
+    except Exception:  # noqa: BLE001 - any failure means unreachable
+        return False
+    return True
+
+
+def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    _in_thread(asyncio.run, run())
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database for this run, migrated to head."""
+    if BACKEND == "postgres":
+        if not _pg_reachable():
+            if os.environ.get("CI") == "true":
+                pytest.fail("PostgreSQL is not reachable and CI=true: failing, not skipping")
+            pytest.skip("PostgreSQL is not reachable")
+        name = f"yjrisk_test_{uuid.uuid4().hex[:12]}"
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        url = f"{base}/{name}"
+        try:
+            _in_thread(upgrade, url)
+            yield url
+        finally:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'yjrisk-test.db'}"
+            _in_thread(upgrade, url)
+            yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    """Test settings: HS256 with a test secret, the throwaway database."""
+    return Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET, log_json=True,
+                    log_level="WARNING")
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    """The app with its lifespan running."""
+    application = create_app(settings)
+    async with LifespanManager(application) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
+        yield c
+
+
+@dataclass
+class Tenant:
+    """A fresh service for one test, with helpers to mint tokens and open cases."""
+
+    slug: str
+    pack: str
+    settings: Settings
+    client: httpx.AsyncClient
+
+    def token(self, role: str, sub: str | None = None, **kw: Any) -> str:
+        """A valid HS256 token for this service."""
+        return mint_dev_token(
+            self.settings, sub=sub or f"{role}-1", roles=[role], service=self.slug, **kw
+        )
+
+    def auth(self, role: str, sub: str | None = None) -> dict[str, str]:
+        """Authorization header for a role (sub defaults to '<role>-1')."""
+        return {"Authorization": f"Bearer {self.token(role, sub)}"}
+
+    async def open_case(self, **overrides: Any) -> dict[str, Any]:
+        """Open a case held by case_holder-1 and managed by line_manager-1."""
+        body: dict[str, Any] = {
+            "child": {"given_name": "Sam", "family_name": "Taylor", "date_of_birth": "2010-05-01"},
+            "case_holder_id": "case_holder-1",
+            "line_manager_id": "line_manager-1",
+            "intervention": "court_order",
+            "csc_status": "none",
+            "opened_at": "2026-03-02T09:00:00Z",
+        }
+        body.update(overrides)
+        r = await self.client.post("/v1/cases", json=body, headers=self.auth("line_manager"))
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+async def make_tenant(client: httpx.AsyncClient, settings: Settings, pack: str) -> Tenant:
+    """Create a service with a unique slug under ``pack``."""
+    slug = f"t-{uuid.uuid4().hex[:10]}"
+    admin = mint_dev_token(settings, sub="admin-1", roles=["admin"], service=None)
+    r = await client.post(
+        "/v1/services",
+        json={"slug": slug, "name": f"Test {slug}", "policy_pack": pack},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert r.status_code == 201, r.text
+    return Tenant(slug=slug, pack=pack, settings=settings, client=client)
+
+
+@pytest.fixture
+async def somerset(client: httpx.AsyncClient, settings: Settings) -> Tenant:
+    """A fresh Somerset-pack service."""
+    return await make_tenant(client, settings, "somerset-yjt-2023")
+
+
+@pytest.fixture
+async def wokingham(client: httpx.AsyncClient, settings: Settings) -> Tenant:
+    """A fresh Wokingham-pack service."""
+    return await make_tenant(client, settings, "wokingham-pyjs-2024")
