@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from typing import Annotated
 
 import typer
@@ -61,6 +62,48 @@ def serve(
         upgrade(get_settings().database_url)
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
                 proxy_headers=True)
+
+
+async def _escalation(loop_seconds: float | None) -> int:
+    import app.domain.tables  # noqa: F401 - every table on the metadata, as in the API process
+    from app.core.db import build_engine, session_factory
+    from app.domain import escalation
+
+    settings = get_settings()
+    engine = build_engine(settings)
+    try:
+        factory = session_factory(engine)
+        if loop_seconds is None:
+            return await escalation.run_pass(factory)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)  # finish the current pass, then exit
+        await escalation.run_forever(factory, loop_seconds, stop)
+        return 0
+    finally:
+        await engine.dispose()
+
+
+@cli.command()
+def tick() -> None:
+    """Run one overdue-escalation pass and exit (for cron or a one-off)."""
+    from app.core.logging import configure_logging
+
+    configure_logging(get_settings().log_level, get_settings().log_json)
+    typer.echo(f"escalated {asyncio.run(_escalation(None))} overdue steps")
+
+
+@cli.command()
+def worker(
+    interval: Annotated[float, typer.Option(min=1, help="seconds between passes")] = 60,
+) -> None:
+    """Run the overdue-escalation worker loop (safe to run several on PostgreSQL)."""
+    from app.core.logging import configure_logging
+
+    configure_logging(get_settings().log_level, get_settings().log_json)
+    asyncio.run(_escalation(interval))
+    typer.echo("worker stopped")
 
 
 def main() -> None:

@@ -16,7 +16,18 @@ from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.problems import RequestGuardMiddleware, install_problem_handlers
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.policy import PolicyContext
-from app.routers import cases, health, judgements, services, steps
+from app.routers import (
+    assessments,
+    cases,
+    events,
+    health,
+    judgements,
+    oversight,
+    panels,
+    referrals,
+    services,
+    steps,
+)
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.packs import load_packs
@@ -74,7 +85,8 @@ def create_app(
     install_problem_handlers(app)
     for router in (
         health.router, services.router, cases.router, judgements.router, steps.router,
-        policy_routes.router,
+        policy_routes.router, referrals.router, panels.router,
+        assessments.router, events.router, oversight.router,
     ):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(

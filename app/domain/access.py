@@ -51,7 +51,11 @@ def visible_cases_clause(principal: Principal, service_id: uuid.UUID) -> Any:
     if principal.has("line_manager"):
         ors.append(col(Case.line_manager_id) == principal.sub)
     if principal.has("panel_admin"):
+        from app.domain.panels import PanelItem  # panels import this module
+
+        on_a_panel = select(PanelItem.case_id).where(PanelItem.service_id == service_id)
         ors.append(col(Case.on_register).is_(True))
+        ors.append(col(Case.id).in_(on_a_panel))
     if not ors:
         return sa.false()
     return sa.and_(same_service, sa.or_(*ors))

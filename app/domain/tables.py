@@ -1,10 +1,20 @@
 """Imports every table so the metadata (and Alembic) sees the whole schema."""
 
+from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
 from app.domain.cases_table import Case
+from app.domain.events import CaseEvent
+from app.domain.feeds import IdempotencyRecord
 from app.domain.judgements import Judgement
 from app.domain.outbox import OutboxEvent
+from app.domain.oversight import OversightEntry
+from app.domain.panels import Panel, PanelItem
+from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step
 
-__all__ = ["AuditEntry", "Case", "Judgement", "OutboxEvent", "Service", "Step"]
+__all__ = [
+    "Assessment", "CaseEvent", "OversightEntry",
+    "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent", "Panel", "PanelItem",
+    "Referral", "Service", "Step",
+]

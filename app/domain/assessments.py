@@ -1,0 +1,384 @@
+"""Assessments (AssetPlus, mini-asset, fact finding, lead professional): draft, submit,
+countersign or return, each run through the pack (S3, S4, S16, W2, W3)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain import policy
+from app.domain.access import MANAGERS, case_role_for, get_visible_case, service_of
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.next_steps import close_step
+from app.domain.outbox import emit
+from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
+
+Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+
+# The steps each act is the very thing asked for: doing the act closes them (linked to it).
+SATISFIED_BY_SUBMIT = ("complete_assessment", "review_assessment")
+SATISFIED_BY_COUNTERSIGN = ("countersign_assessment",)
+
+
+class AssessmentType(enum.StrEnum):
+    """The assessment tool used."""
+
+    asset_plus = "asset_plus"
+    mini_asset = "mini_asset"
+    fact_finding = "fact_finding"
+    lead_professional = "lead_professional"
+
+
+class AssessmentStage(enum.StrEnum):
+    """The stage of the intervention the assessment is for."""
+
+    start = "start"
+    review = "review"
+    closure = "closure"
+    transfer = "transfer"
+
+
+class AssessmentStatus(enum.StrEnum):
+    """Lifecycle: a draft is submitted, then countersigned or returned for changes."""
+
+    draft = "draft"
+    submitted = "submitted"
+    returned = "returned"
+    countersigned = "countersigned"
+
+
+# Transitions as data: the action, the states it may start from, and the state it leads to.
+TRANSITIONS: dict[str, tuple[tuple[AssessmentStatus, ...], AssessmentStatus]] = {
+    "submit": ((AssessmentStatus.draft, AssessmentStatus.returned), AssessmentStatus.submitted),
+    "countersign": ((AssessmentStatus.submitted,), AssessmentStatus.countersigned),
+    "return": ((AssessmentStatus.submitted,), AssessmentStatus.returned),
+}
+
+
+class Assessment(SQLModel, table=True):
+    """One assessment of a case, with who wrote, submitted and countersigned it, and when."""
+
+    __tablename__ = "assessment"
+    __table_args__ = (sa.Index("ix_assessment_case_created", "case_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    case_id: uuid.UUID = Field(foreign_key="case.id")
+    type: AssessmentType = Field(sa_column=enum_column(AssessmentType))
+    stage: AssessmentStage = Field(sa_column=enum_column(AssessmentStage))
+    status: AssessmentStatus = Field(
+        default=AssessmentStatus.draft,
+        sa_column=enum_column(AssessmentStatus, server_default="draft"),
+    )
+    author_id: str = Field(max_length=128)
+    occurred_at: datetime
+    submitted_at: datetime | None = None
+    countersigned_at: datetime | None = None
+    countersigned_by: str | None = Field(default=None, max_length=128)
+    returned_at: datetime | None = None
+    feedback: str | None = Field(default=None, max_length=8000)
+    history: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentCreate(BaseModel):
+    """Body of ``POST /v1/cases/{id}/assessments`` (a draft)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: AssessmentType
+    stage: AssessmentStage
+    occurred_at: AwareDatetime | None = None
+
+
+class AssessmentSubmit(BaseModel):
+    """Body of ``POST /v1/assessments/{id}/submit`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    occurred_at: AwareDatetime | None = None
+
+
+class AssessmentFeedback(BaseModel):
+    """Body of countersign and return: the manager's written feedback."""
+
+    model_config = ConfigDict(extra="forbid")
+    feedback: Feedback
+    occurred_at: AwareDatetime | None = None
+
+
+class AssessmentOut(BaseModel):
+    """An assessment as the API shows it."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    type: AssessmentType
+    stage: AssessmentStage
+    status: AssessmentStatus
+    author_id: str
+    occurred_at: datetime
+    submitted_at: datetime | None
+    countersigned_at: datetime | None
+    countersigned_by: str | None
+    returned_at: datetime | None
+    feedback: str | None
+    history: list[dict[str, Any]]
+    created_at: datetime
+
+
+def assessment_out(a: Assessment) -> AssessmentOut:
+    """Shape an assessment for the API."""
+    return AssessmentOut.model_validate(a, from_attributes=True)
+
+
+async def create_assessment(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    body: AssessmentCreate,
+) -> tuple[Assessment, policy.PolicyResult]:
+    """Start a draft assessment on a case the caller holds."""
+    service, case = await get_visible_case(session, principal, case_id)
+    role = case_role_for(principal, case, ("case_holder",), "write assessments")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    assessment = Assessment(
+        service_id=service.id, case_id=case.id, type=body.type, stage=body.stage,
+        author_id=principal.sub, occurred_at=occurred_at,
+        history=[_entry("create", AssessmentStatus.draft, principal, role, occurred_at)],
+    )
+    session.add(assessment)
+    await session.flush()
+    await record_audit(
+        session, principal, "assessment.create", "assessment", assessment.id,
+        service_id=service.id, case_id=case.id, role=role,
+        change=body.model_dump(mode="json", exclude_none=True),
+    )
+    await emit(session, "assessment.created", assessment.id, service_id=service.id,
+               payload={"case_id": str(case.id), "type": str(body.type)})
+    return assessment, await policy.current(session, case)
+
+
+async def load_assessment(
+    session: AsyncSession, principal: Principal, assessment_id: uuid.UUID
+) -> tuple[Service, Case, Assessment]:
+    """An assessment on a case the principal may see, in their service; 404 otherwise."""
+    service = await service_of(session, principal)
+    assessment = (await session.exec(
+        select(Assessment).where(Assessment.id == assessment_id,
+                                 Assessment.service_id == service.id)
+    )).first()
+    if assessment is None:
+        raise NotFound("No such assessment.")
+    _, case = await get_visible_case(session, principal, assessment.case_id)
+    return service, case, assessment
+
+
+async def submit_assessment(
+    session: AsyncSession,
+    principal: Principal,
+    assessment_id: uuid.UUID,
+    body: AssessmentSubmit,
+    ctx: policy.PolicyContext,
+) -> tuple[Assessment, policy.PolicyResult]:
+    """Submit a draft (or a returned assessment) for countersignature (S4, W2)."""
+    service, case, assessment = await load_assessment(session, principal, assessment_id)
+    role = case_role_for(principal, case, ("case_holder",), "submit assessments")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    _move(assessment, "submit", principal, role, occurred_at)
+    assessment.submitted_at = occurred_at
+    return assessment, await _after_act(
+        session, ctx, service, case, principal, role, assessment, occurred_at,
+        "submit", SATISFIED_BY_SUBMIT, None,
+    )
+
+
+async def countersign_assessment(
+    session: AsyncSession,
+    principal: Principal,
+    assessment_id: uuid.UUID,
+    body: AssessmentFeedback,
+    ctx: policy.PolicyContext,
+) -> tuple[Assessment, policy.PolicyResult]:
+    """Countersign a submitted assessment with feedback (S3, W3; S16 for a duty manager)."""
+    service, case, assessment = await load_assessment(session, principal, assessment_id)
+    role = _manager_role(principal, case, assessment, "countersign")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    _move(assessment, "countersign", principal, role, occurred_at, body.feedback)
+    assessment.countersigned_at = occurred_at
+    assessment.countersigned_by = principal.sub
+    assessment.feedback = body.feedback
+    return assessment, await _after_act(
+        session, ctx, service, case, principal, role, assessment, occurred_at,
+        "countersign", SATISFIED_BY_COUNTERSIGN, body.feedback,
+    )
+
+
+async def return_assessment(
+    session: AsyncSession,
+    principal: Principal,
+    assessment_id: uuid.UUID,
+    body: AssessmentFeedback,
+    ctx: policy.PolicyContext,
+) -> tuple[Assessment, policy.PolicyResult]:
+    """Send a submitted assessment back to its author for changes; it must be resubmitted."""
+    service, case, assessment = await load_assessment(session, principal, assessment_id)
+    role = _manager_role(principal, case, assessment, "return")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    _move(assessment, "return", principal, role, occurred_at, body.feedback)
+    assessment.returned_at = occurred_at
+    assessment.feedback = body.feedback
+    return assessment, await _after_act(
+        session, ctx, service, case, principal, role, assessment, occurred_at,
+        "return", (), body.feedback,
+    )
+
+
+def _manager_role(
+    principal: Principal, case: Case, assessment: Assessment, what: str
+) -> str:
+    """The case's line manager or a duty manager, never the author (403 otherwise)."""
+    if assessment.author_id == principal.sub:
+        raise Forbidden(f"The author of an assessment may not {what} it.",
+                        slug="author-may-not-countersign")
+    return case_role_for(principal, case, MANAGERS, f"{what} assessments")
+
+
+def _entry(
+    action: str, to: AssessmentStatus, principal: Principal, role: str, at: datetime,
+    feedback: str | None = None,
+) -> dict[str, Any]:
+    entry = {"action": action, "to": to.value, "by": principal.sub, "role": role,
+             "at": at.isoformat()}
+    return {**entry, "feedback": feedback} if feedback else entry
+
+
+def _move(
+    assessment: Assessment, action: str, principal: Principal, role: str, at: datetime,
+    feedback: str | None = None,
+) -> None:
+    allowed_from, to = TRANSITIONS[action]
+    if assessment.status not in allowed_from:
+        raise Conflict(
+            f"An assessment that is {assessment.status} cannot be {action}ed.",
+            slug="illegal-assessment-transition",
+            extra={"assessment_status": str(assessment.status),
+                   "allowed_from": [s.value for s in allowed_from]},
+        )
+    if at < assessment.occurred_at:
+        raise Unprocessable(
+            "occurred_at is before the assessment was started.",
+            errors=[{"loc": "body.occurred_at", "msg": "before the assessment's occurred_at"}],
+        )
+    assessment.status = to
+    # Reassigned, not appended, so the JSON column change is tracked.
+    assessment.history = [*assessment.history, _entry(action, to, principal, role, at, feedback)]
+
+
+async def _after_act(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    assessment: Assessment,
+    occurred_at: datetime,
+    action: str,
+    satisfies: tuple[str, ...],
+    feedback: str | None,
+) -> policy.PolicyResult:
+    """Close the steps the act satisfies, run the engine, audit and emit (one transaction)."""
+    session.add(assessment)
+    await session.flush()
+    satisfied = await _satisfy_steps(
+        session, ctx, service, case, principal, role, assessment, occurred_at, satisfies
+    )
+    trigger = {"submit": "assessment_submitted", "countersign": "assessment_countersigned",
+               "return": "assessment_returned"}[action]
+    data = {"type": str(assessment.type), "stage": str(assessment.stage),
+            "assessment_id": str(assessment.id)}
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event(trigger, occurred_at, assessment.id, principal, data, role),
+        role=role,
+    )
+    if satisfied is not None:
+        result = satisfied.merge(result)
+    await record_audit(
+        session, principal, f"assessment.{action}", "assessment", assessment.id,
+        service_id=service.id, case_id=case.id, role=role,
+        change={"status": str(assessment.status), **({"feedback": feedback} if feedback else {})},
+        reason=feedback,
+    )
+    await emit(session, f"assessment.{assessment.status}", assessment.id, service_id=service.id,
+               payload={"case_id": str(case.id), "type": str(assessment.type),
+                        "stage": str(assessment.stage)})
+    return result
+
+
+async def _satisfy_steps(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    assessment: Assessment,
+    occurred_at: datetime,
+    codes: tuple[str, ...],
+) -> policy.PolicyResult | None:
+    """Close the case's open steps that this act is the very thing for, linked to it."""
+    if not codes:
+        return None
+    rows = await session.exec(
+        select(Step).where(Step.case_id == case.id, Step.status == StepStatus.open,
+                           col(Step.code).in_(codes))
+    )
+    result = None
+    for step in rows.all():
+        more = await close_step(
+            session, ctx, service, step, principal, role, occurred_at,
+            note=f"Satisfied by {assessment.type} assessment {assessment.id}",
+            satisfied_by=("assessment", assessment.id),
+        )
+        result = more if result is None else result.merge(more)
+    return result
+
+
+async def check_belongs_to_case(
+    session: AsyncSession, case: Case, assessment_id: uuid.UUID | None
+) -> None:
+    """422 unless the assessment a judgement names is one of this case's."""
+    if assessment_id is None:
+        return
+    found = (await session.exec(
+        select(Assessment.id).where(Assessment.id == assessment_id,
+                                    Assessment.case_id == case.id)
+    )).first()
+    if found is None:
+        raise Unprocessable(
+            "The assessment named is not one of this case's.",
+            errors=[{"loc": "body.assessment_id", "msg": "not an assessment of this case"}],
+        )
+
+
+async def list_case_assessments(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> list[Assessment]:
+    """The case's assessments, newest first."""
+    _, case = await get_visible_case(session, principal, case_id)
+    rows = await session.exec(
+        select(Assessment).where(Assessment.case_id == case.id)
+        .order_by(col(Assessment.created_at).desc())
+    )
+    return list(rows.all())

@@ -1,0 +1,178 @@
+"""Overdue escalation: open steps past their due time get exactly one escalation step each.
+
+A pass locks a batch of overdue, not-yet-escalated steps (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several workers share the work without waiting on or repeating each other; on
+SQLite the lock is a no-op and one worker runs), creates one ``escalate_overdue_step`` per step,
+stamps ``escalated_at`` and writes the audit entry and outgoing event in the same transaction.
+The unique open-step index on (case, code, subject) is the last guard against a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime
+
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.security import Principal
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import utcnow
+from app.domain.outbox import emit
+from app.domain.steps import Step, StepStatus
+
+ESCALATION_CODE = "escalate_overdue_step"
+WORKER = Principal(sub="system:escalation-worker", roles=frozenset({"system"}), service=None)
+WORKER_ROLE = "system"
+BATCH_SIZE = 100
+log = structlog.get_logger("yjrisk.escalation")
+
+
+def escalation_actor(overdue: Step) -> str:
+    """Who takes the escalation: the line manager, or the duty manager over a line manager."""
+    return "duty_manager" if overdue.actor == "line_manager" else "line_manager"
+
+
+def escalation_for(overdue: Step, case: Case, now: datetime) -> Step:
+    """The escalation step for an overdue step (traceable to the overdue step's policy ref)."""
+    actor = escalation_actor(overdue)
+    due = overdue.due_at.isoformat() if overdue.due_at else "?"
+    return Step(
+        service_id=overdue.service_id, case_id=overdue.case_id, code=ESCALATION_CODE,
+        rule_id=overdue.rule_id, title=f"Escalate overdue step: {overdue.title}"[:300],
+        actor=actor, assignee_id=case.line_manager_id if actor == "line_manager" else None,
+        due_at=None, urgent=True, policy_pack=overdue.policy_pack,
+        policy_ref=overdue.policy_ref, subject_id=overdue.id,
+        note=(f"{overdue.code} ({overdue.actor}, assignee {overdue.assignee_id or 'any'}) "
+              f"was due {due} and is still open."),
+        created_at=now,
+    )
+
+
+async def overdue_batch(
+    session: AsyncSession,
+    now: datetime,
+    limit: int = BATCH_SIZE,
+    service_id: uuid.UUID | None = None,
+) -> list[Step]:
+    """Lock up to ``limit`` open, overdue, unescalated steps that no other worker holds."""
+    query = select(Step).where(
+        Step.status == StepStatus.open,
+        col(Step.due_at) < now,
+        col(Step.escalated_at).is_(None),
+        Step.code != ESCALATION_CODE,
+    )
+    if service_id is not None:
+        query = query.where(Step.service_id == service_id)
+    query = query.order_by(col(Step.due_at), col(Step.id)).limit(limit)
+    rows = await session.exec(query.with_for_update(skip_locked=True))
+    return list(rows.all())
+
+
+async def _insert_once(session: AsyncSession, step: Step) -> bool:
+    """Insert the step unless an open one with its case, code and subject exists."""
+    bind = session.get_bind()
+    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    values = {c.name: getattr(step, c.name) for c in Step.__table__.columns}  # type: ignore[attr-defined]
+    stmt = dialect_insert(Step).values(**values).on_conflict_do_nothing()
+    result = await session.execute(stmt.returning(col(Step.id)))
+    return result.scalar_one_or_none() is not None
+
+
+async def escalate(session: AsyncSession, overdue: Step, now: datetime) -> Step | None:
+    """Create the escalation for one locked overdue step and stamp it (flush only)."""
+    case = (await session.exec(select(Case).where(Case.id == overdue.case_id))).one()
+    escalation = escalation_for(overdue, case, now)
+    created = await _insert_once(session, escalation)
+    overdue.escalated_at = now
+    session.add(overdue)
+    await session.flush()
+    if not created:
+        return None
+    await record_audit(
+        session, WORKER, "step.escalate", "step", escalation.id, service_id=overdue.service_id,
+        case_id=overdue.case_id, role=WORKER_ROLE, at=now,
+        change={"overdue_step_id": str(overdue.id), "code": overdue.code,
+                "due_at": overdue.due_at.isoformat() if overdue.due_at else None,
+                "escalated_to": escalation.actor},
+    )
+    await emit(session, "step.escalated", escalation.id, service_id=overdue.service_id,
+               payload={"case_id": str(overdue.case_id), "overdue_step_id": str(overdue.id),
+                        "code": overdue.code, "actor": escalation.actor})
+    return escalation
+
+
+async def retire_stale(
+    session: AsyncSession, now: datetime, service_id: uuid.UUID | None = None
+) -> int:
+    """Supersede open escalations whose overdue step has since been closed (flush only)."""
+    overdue = aliased(Step)
+    query = (
+        select(Step)
+        .join(overdue, col(overdue.id) == col(Step.subject_id))
+        .where(Step.code == ESCALATION_CODE, Step.status == StepStatus.open,
+               overdue.status != StepStatus.open)
+    )
+    if service_id is not None:
+        query = query.where(Step.service_id == service_id)
+    rows = await session.exec(query.with_for_update(skip_locked=True, of=Step))
+    stale = list(rows.all())
+    for step in stale:
+        step.status = StepStatus.superseded
+        step.completed_at = now
+        step.note = f"{step.note}\nSuperseded: the overdue step was closed."
+        session.add(step)
+        await record_audit(
+            session, WORKER, "step.supersede", "step", step.id, service_id=step.service_id,
+            case_id=step.case_id, role=WORKER_ROLE, at=now,
+            change={"code": step.code, "status": "superseded"},
+        )
+    await session.flush()
+    return len(stale)
+
+
+async def run_pass(
+    factory: async_sessionmaker[AsyncSession],
+    now: datetime | None = None,
+    *,
+    service_id: uuid.UUID | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """One pass: escalate every overdue step, a batch per transaction; answer how many."""
+    now = now or utcnow()
+    total = 0
+    async with factory() as session, session.begin():
+        await retire_stale(session, now, service_id)
+    while True:
+        async with factory() as session, session.begin():
+            batch = await overdue_batch(session, now, batch_size, service_id)
+            for step in batch:
+                total += await escalate(session, step, now) is not None
+        if len(batch) < batch_size:
+            break
+    if total:
+        log.info("escalation.pass", escalated=total)
+    return total
+
+
+async def run_forever(
+    factory: async_sessionmaker[AsyncSession],
+    interval_seconds: float,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """The worker loop: a pass every ``interval_seconds`` until ``stop`` is set."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await run_pass(factory)
+        except Exception:  # noqa: BLE001 - a failed pass is retried next interval
+            log.exception("escalation.pass_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)

@@ -1,0 +1,239 @@
+"""Case events: things that happened to the child (incidents, charges, custody, transfers),
+stored with who recorded them and when, and fed to the engine as ``case_event``."""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Unprocessable
+from app.core.security import Principal
+from app.domain import policy
+from app.domain.access import (
+    MANAGERS,
+    case_role_for,
+    get_case_in_service,
+    get_visible_case,
+    require_roles,
+    service_of,
+)
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.judgements import Level
+from app.domain.outbox import emit
+from app.domain.services import Service
+
+MAX_DETAILS_CHARS = 32_000
+
+
+class CaseEventType(enum.StrEnum):
+    """What happened (``api-v1.md``)."""
+
+    change_of_circumstances = "change_of_circumstances"
+    new_incident = "new_incident"
+    exploitation_concern = "exploitation_concern"
+    trafficking_concern = "trafficking_concern"
+    risk_to_staff = "risk_to_staff"
+    charged = "charged"
+    death = "death"
+    custody_entry = "custody_entry"
+    custody_release = "custody_release"
+    transfer_in = "transfer_in"
+    transfer_out = "transfer_out"
+    partner_action_not_secured = "partner_action_not_secured"
+
+
+# Events whose deadline is counted towards a date the event names.
+NEEDS_TRANSFER_DATE = frozenset({CaseEventType.transfer_out})
+# Events that change where the child is: the case's ``in_custody`` follows them.
+IN_CUSTODY_AFTER = {CaseEventType.custody_entry: True, CaseEventType.custody_release: False}
+
+
+class CaseEvent(SQLModel, table=True):
+    """One event on a case: what, when it happened, who recorded it and under which role."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (sa.Index("ix_case_event_case_occurred", "case_id", "occurred_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    case_id: uuid.UUID = Field(foreign_key="case.id")
+    type: CaseEventType = Field(sa_column=enum_column(CaseEventType))
+    occurred_at: datetime
+    may_raise_to_high: bool = False
+    transfer_date: date | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    recorded_by: str = Field(max_length=128)
+    recorded_role: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IncomingRatings(BaseModel):
+    """The ratings a transferring-in case arrives with (S25)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rosh: Level | None = None
+    swb: Level | None = None
+
+
+class CaseEventCreate(BaseModel):
+    """Body of ``POST /v1/cases/{id}/events``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: CaseEventType
+    occurred_at: AwareDatetime | None = None
+    may_raise_to_high: bool = False
+    details: dict[str, Any] | None = None
+    transfer_date: date | None = None
+    incoming_ratings: IncomingRatings | None = None
+    release_address_other_area: bool | None = None
+
+
+class CaseEventOut(BaseModel):
+    """A case event as the API shows it."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    type: CaseEventType
+    occurred_at: datetime
+    may_raise_to_high: bool
+    transfer_date: date | None
+    details: dict[str, Any]
+    recorded_by: str
+    recorded_role: str
+    created_at: datetime
+
+
+def case_event_out(e: CaseEvent) -> CaseEventOut:
+    """Shape a case event for the API."""
+    return CaseEventOut.model_validate(e, from_attributes=True)
+
+
+def _validate(body: CaseEventCreate) -> dict[str, Any]:
+    details = dict(body.details or {})
+    if len(json.dumps(details, default=str)) > MAX_DETAILS_CHARS:
+        raise Unprocessable("details is too large (32 kB at most).",
+                            errors=[{"loc": "body.details", "msg": "at most 32 kB"}])
+    if body.type in NEEDS_TRANSFER_DATE and body.transfer_date is None:
+        raise Unprocessable(
+            "A transfer out needs the transfer date (the handover call is due before it).",
+            errors=[{"loc": "body.transfer_date", "msg": "required for transfer_out"}],
+        )
+    if body.incoming_ratings is not None:
+        details["incoming_ratings"] = body.incoming_ratings.model_dump(mode="json")
+    if body.release_address_other_area is not None:
+        details["release_address_other_area"] = body.release_address_other_area
+    return details
+
+
+def event_data(event: CaseEvent) -> dict[str, Any]:
+    """The engine's view of a case event (``case_event`` trigger)."""
+    details = event.details or {}
+    data: dict[str, Any] = {
+        "type": str(event.type),
+        "event_id": str(event.id),
+        "may_raise_to_high": event.may_raise_to_high,
+        "transfer_date": event.transfer_date,
+        "details": details,
+    }
+    if "incoming_ratings" in details:
+        data["incoming_ratings"] = details["incoming_ratings"]
+    if "release_address_other_area" in details:
+        data["release_address_other_area"] = details["release_address_other_area"]
+    return data
+
+
+async def _case_and_role(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> tuple[Service, Case, str]:
+    """Staff act on cases they hold or manage; a feed on any case of its service."""
+    if principal.has("feed") and not principal.has("case_holder", *MANAGERS):
+        service = await service_of(session, principal)
+        return service, await get_case_in_service(session, service.id, case_id), "feed"
+    require_roles(principal, ("case_holder", *MANAGERS), "record case events")
+    service, case = await get_visible_case(session, principal, case_id)
+    role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record events")
+    return service, case, role
+
+
+async def record_event(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    body: CaseEventCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[CaseEvent, policy.PolicyResult]:
+    """Store an event on the case and run the rules it triggers (subject: the event)."""
+    service, case, role = await _case_and_role(session, principal, case_id)
+    details = _validate(body)
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    event = CaseEvent(
+        service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
+        may_raise_to_high=body.may_raise_to_high, transfer_date=body.transfer_date,
+        details=details, recorded_by=principal.sub, recorded_role=role,
+    )
+    session.add(event)
+    await session.flush()
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("case_event", occurred_at, event.id, principal, event_data(event), role),
+        role=role,
+    )
+    more = await _follow_custody(session, ctx, service, case, principal, event, role)
+    if more is not None:
+        result = result.merge(more)
+    await record_audit(
+        session, principal, "case_event.record", "case_event", event.id,
+        service_id=service.id, case_id=case.id, role=role,
+        change=body.model_dump(mode="json", exclude_none=True),
+    )
+    await emit(session, "case_event.recorded", event.id, service_id=service.id,
+               payload={"case_id": str(case.id), "type": str(body.type)})
+    return event, result
+
+
+async def _follow_custody(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    event: CaseEvent,
+    role: str,
+) -> policy.PolicyResult | None:
+    """Custody entry/release sets the case's ``in_custody``: a case change like any other."""
+    in_custody = IN_CUSTODY_AFTER.get(event.type)
+    if in_custody is None or case.in_custody == in_custody:
+        return None
+    changes = {"in_custody": [case.in_custody, in_custody]}
+    case.in_custody = in_custody
+    case.updated_at = utcnow()
+    session.add(case)
+    await session.flush()
+    return await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("case_changed", event.occurred_at, case.id, principal,
+                     {"changes": changes}, role),
+        role=role,
+    )
+
+
+async def list_events(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> list[CaseEvent]:
+    """The case's events, newest first."""
+    _, case = await get_visible_case(session, principal, case_id)
+    rows = await session.exec(
+        select(CaseEvent).where(CaseEvent.case_id == case.id)
+        .order_by(col(CaseEvent.occurred_at).desc(), col(CaseEvent.created_at).desc())
+    )
+    return list(rows.all())

@@ -1,0 +1,265 @@
+"""Automated referral feeds (EMRAC, MAPPA) with Idempotency-Key (IETF httpapi draft).
+
+Race safety comes from a unique constraint, not a read-then-write: each delivery inserts its
+key with ``INSERT ... ON CONFLICT DO NOTHING`` inside the same transaction that creates the
+referral. A concurrent delivery of the same key blocks on the unique index until the first one
+commits (PostgreSQL), or on the database write lock (SQLite), and then finds the stored answer
+and replays it. Keys expire after ``YJ_IDEMPOTENCY_KEY_TTL_HOURS`` (72 hours by default).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PField
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, DomainError, NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain import policy
+from app.domain.access import service_of
+from app.domain.audit import record_audit
+from app.domain.cases import ExternalRef
+from app.domain.cases_table import Case
+from app.domain.common import JSONType, new_id, utcnow
+from app.domain.referrals import (
+    ReferralCreate,
+    ReferralKind,
+    ReferralStatus,
+    create_referral_for_case,
+    referral_out,
+)
+
+MAX_KEY_LENGTH = 255
+
+
+class FeedSource(enum.StrEnum):
+    """The automated feeds."""
+
+    emrac = "emrac"
+    mappa = "mappa"
+
+
+KINDS_BY_SOURCE = {
+    FeedSource.emrac: frozenset({ReferralKind.emrac, ReferralKind.nrm}),
+    FeedSource.mappa: frozenset({ReferralKind.mappa_h, ReferralKind.mappa_a}),
+}
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """One Idempotency-Key per service and feed, with the request's digest and stored answer."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        sa.UniqueConstraint("service_id", "source", "key", name="uq_idempotency_key_scope"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    source: str = Field(max_length=32)
+    key: str = Field(max_length=MAX_KEY_LENGTH)
+    request_digest: str = Field(max_length=64)
+    response_status: int | None = None
+    response_body: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    resource_id: uuid.UUID | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class FeedReferral(BaseModel):
+    """Body of ``POST /v1/feeds/{source}/referrals``."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_external_ref: ExternalRef
+    kind: ReferralKind
+    received_at: AwareDatetime
+    details: dict[str, Any] = PField(default_factory=dict)
+
+
+class MappaUpdate(BaseModel):
+    """What a MAPPA feed message may set on the case (inside ``details``)."""
+
+    model_config = ConfigDict(extra="ignore")
+    mappa_category: Annotated[int, PField(ge=1, le=3)] | None = None
+    mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
+    expected_release_date: date | None = None
+
+
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
+
+
+class FeedAnswer(BaseModel):
+    """What the feed endpoint answers: status and body (first delivery or replay)."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def request_digest(source: str, body: FeedReferral) -> str:
+    """SHA-256 of the canonical request, to tell a replay from a reuse of the key."""
+    canonical = json.dumps({"source": source, **body.model_dump(mode="json")},
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _insert_key(dialect: str, values: dict[str, Any]) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (module.insert(IdempotencyRecord).values(**values)
+            .on_conflict_do_nothing(index_elements=["service_id", "source", "key"])
+            .returning(IdempotencyRecord.id))  # type: ignore[arg-type]
+
+
+async def _claim_key(
+    session: AsyncSession, service_id: uuid.UUID, source: str, key: str, digest: str,
+    ttl: timedelta,
+) -> uuid.UUID | None:
+    """Insert the key; None when another delivery already holds it."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    values = {"id": new_id(), "service_id": service_id, "source": source, "key": key,
+              "request_digest": digest, "created_at": now, "expires_at": now + ttl}
+    claimed = (await session.execute(_insert_key(dialect, values))).scalar_one_or_none()
+    if claimed is not None:
+        return claimed  # type: ignore[no-any-return]
+    # An expired key may be reused: remove it (only if still expired) and claim again.
+    removed = await session.execute(
+        sa.delete(IdempotencyRecord).where(
+            IdempotencyRecord.service_id == service_id, IdempotencyRecord.source == source,  # type: ignore[arg-type]
+            IdempotencyRecord.key == key, IdempotencyRecord.expires_at < now,  # type: ignore[arg-type]
+        )
+    )
+    if removed.rowcount:  # type: ignore[attr-defined]
+        return (await session.execute(_insert_key(dialect, values))).scalar_one_or_none()  # type: ignore[no-any-return]
+    return None
+
+
+async def _replay(
+    session: AsyncSession, service_id: uuid.UUID, source: str, key: str, digest: str
+) -> FeedAnswer:
+    record = (await session.exec(select(IdempotencyRecord).where(
+        IdempotencyRecord.service_id == service_id, IdempotencyRecord.source == source,
+        IdempotencyRecord.key == key,
+    ))).first()
+    if record is None or record.response_body is None:
+        raise Conflict("A delivery with this Idempotency-Key is still being processed; retry.",
+                       slug="idempotency-key-in-flight")
+    if record.request_digest != digest:
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request body.",
+            slug="idempotency-key-reused",
+        )
+    return FeedAnswer(status=200, body=record.response_body, replayed=True)
+
+
+async def _find_case(session: AsyncSession, service_id: uuid.UUID, ref: ExternalRef) -> Case:
+    case = (await session.exec(select(Case).where(
+        Case.service_id == service_id, Case.external_system == ref.system,
+        Case.external_id == ref.id,
+    ))).first()
+    if case is None:
+        raise NotFound(f"No case with external reference {ref.system}/{ref.id}.")
+    return case
+
+
+async def receive(
+    session: AsyncSession,
+    principal: Principal,
+    source: FeedSource,
+    key: str | None,
+    body: FeedReferral,
+    ctx: policy.PolicyContext,
+    ttl: timedelta,
+) -> FeedAnswer:
+    """Take one feed delivery: first time 201 with the referral, replays 200 with the same."""
+    if not key:
+        raise DomainError("Send an Idempotency-Key header with every feed delivery.",
+                          slug="idempotency-key-required", title="Idempotency-Key required")
+    if len(key) > MAX_KEY_LENGTH:
+        raise DomainError("The Idempotency-Key is too long (255 characters at most).",
+                          slug="idempotency-key-invalid", title="Invalid Idempotency-Key")
+    if body.kind not in KINDS_BY_SOURCE[source]:
+        raise Unprocessable(
+            f"The {source} feed cannot send {body.kind} referrals.",
+            errors=[{"loc": "body.kind",
+                     "msg": f"one of {sorted(k.value for k in KINDS_BY_SOURCE[source])}"}],
+        )
+    service = await service_of(session, principal)
+    digest = request_digest(source.value, body)
+    claimed = await _claim_key(session, service.id, source.value, key, digest, ttl)
+    if claimed is None:
+        return await _replay(session, service.id, source.value, key, digest)
+    case = await _find_case(session, service.id, body.case_external_ref)
+    result = None
+    if source == FeedSource.mappa:
+        result = await _apply_mappa_update(session, ctx, service, case, principal, body)
+    referral, created = await create_referral_for_case(
+        session, ctx, service, case, principal, "feed",
+        ReferralCreate(kind=body.kind, details=body.details, occurred_at=body.received_at),
+        source=f"feed:{source.value}", status=ReferralStatus.received,
+    )
+    result = created if result is None else result.merge(created)
+    answer = {"data": referral_out(referral).model_dump(mode="json"),
+              "next_steps": [s.model_dump(mode="json") for s in result.next_steps]}
+    record = await session.get(IdempotencyRecord, claimed)
+    assert record is not None
+    record.response_status, record.response_body, record.resource_id = 201, answer, referral.id
+    session.add(record)
+    await session.flush()
+    return FeedAnswer(status=201, body=answer, replayed=False)
+
+
+async def _apply_mappa_update(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Any,
+    case: Case,
+    principal: Principal,
+    body: FeedReferral,
+) -> policy.PolicyResult | None:
+    try:
+        update = MappaUpdate.model_validate(body.details)
+    except ValueError as exc:
+        raise Unprocessable("details carries an invalid MAPPA category, level or date.",
+                            errors=[{"loc": "body.details", "msg": str(exc)[:300]}]) from exc
+    changes: dict[str, list[Any]] = {}
+    for field in ("mappa_category", "mappa_level", "expected_release_date"):
+        new = getattr(update, field)
+        if new is not None and getattr(case, field) != new:
+            changes[field] = [getattr(case, field), new]
+            setattr(case, field, new)
+    if not changes:
+        return None
+    if case.mappa_level is not None and case.mappa_category is None:
+        raise Unprocessable("A MAPPA level needs a MAPPA category.",
+                            errors=[{"loc": "body.details.mappa_level", "msg": "no category"}])
+    case.updated_at = utcnow()
+    session.add(case)
+    await session.flush()
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("case_changed", body.received_at, case.id, principal,
+                     {"changes": changes}, "feed"),
+        role="feed",
+    )
+    await record_audit(session, principal, "case.update", "case", case.id,
+                       service_id=service.id, case_id=case.id, role="feed",
+                       change={k: str(v[1]) for k, v in changes.items()})
+    return result
+
+
+async def purge_expired_keys(session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete expired Idempotency-Keys (run by the worker)."""
+    result = await session.execute(
+        sa.delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < (now or utcnow()))  # type: ignore[arg-type]
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

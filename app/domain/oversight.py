@@ -1,0 +1,204 @@
+"""Management oversight: managers' entries on a case (which may satisfy a step the policy lets
+an oversight entry satisfy), and waiving a step with a reason."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain import policy
+from app.domain.access import (
+    MANAGERS,
+    case_role_for,
+    get_visible_case,
+    require_roles,
+    service_of,
+)
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import new_id, resolve_occurred_at, utcnow
+from app.domain.next_steps import close_step
+from app.domain.outbox import emit
+from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class OversightEntry(SQLModel, table=True):
+    """A manager's recorded oversight of a case (and the step it satisfied, if any)."""
+
+    __tablename__ = "oversight_entry"
+    __table_args__ = (sa.Index("ix_oversight_entry_case_occurred", "case_id", "occurred_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    case_id: uuid.UUID = Field(foreign_key="case.id")
+    note: str = Field(sa_type=sa.Text)
+    author_id: str = Field(max_length=128)
+    author_role: str = Field(max_length=32)
+    satisfies_step_id: uuid.UUID | None = Field(default=None, foreign_key="step.id")
+    occurred_at: datetime
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OversightCreate(BaseModel):
+    """Body of ``POST /v1/cases/{id}/oversight``."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: Note
+    satisfies_step_id: uuid.UUID | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class StepWaive(BaseModel):
+    """Body of ``POST /v1/next-steps/{id}/waive``: why the step is not needed."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+    occurred_at: AwareDatetime | None = None
+
+
+class OversightOut(BaseModel):
+    """An oversight entry as the API shows it."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    note: str
+    author_id: str
+    author_role: str
+    satisfies_step_id: uuid.UUID | None
+    occurred_at: datetime
+    created_at: datetime
+
+
+def oversight_out(entry: OversightEntry) -> OversightOut:
+    """Shape an oversight entry for the API."""
+    return OversightOut.model_validate(entry, from_attributes=True)
+
+
+# Steps the written policy lets a management oversight entry stand for, by pack and (rule,
+# code). The packs carry no such field yet, so the list lives here, each with its paragraph:
+# Wokingham "Assessment Reviews" (W6: review the Asset+ "or a defensible management oversight
+# entry" saying why not); Somerset 4.5 (S11: "the line manager will add management oversight on
+# CMS to evidence that the case has been discussed").
+OVERSIGHT_MAY_SATISFY: dict[str, frozenset[tuple[str, str]]] = {
+    "wokingham-pyjs-2024": frozenset({("W6", "review_assessment")}),
+    "somerset-yjt-2023": frozenset({("S11", "monthly_manager_review")}),
+}
+
+
+def oversight_may_satisfy(pack_id: str, step: Step) -> bool:
+    """Whether the policy lets a management oversight entry stand for this step."""
+    return (step.rule_id, step.code) in OVERSIGHT_MAY_SATISFY.get(pack_id, frozenset())
+
+
+async def _step_to_satisfy(
+    session: AsyncSession, service: Service, case: Case, step_id: uuid.UUID
+) -> Step:
+    step = (await session.exec(
+        select(Step).where(Step.id == step_id, Step.case_id == case.id)
+    )).first()
+    if step is None:
+        raise Unprocessable(
+            "The step named is not one of this case's.",
+            errors=[{"loc": "body.satisfies_step_id", "msg": "not a step of this case"}],
+        )
+    if step.status != StepStatus.open:
+        raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
+    if not oversight_may_satisfy(service.policy_pack, step):
+        raise Unprocessable(
+            f"The policy does not let an oversight entry stand for {step.code} "
+            f"({step.policy_pack} {step.policy_ref}).",
+            slug="not-satisfiable-by-oversight",
+            errors=[{"loc": "body.satisfies_step_id",
+                     "msg": "this step cannot be satisfied by an oversight entry"}],
+        )
+    return step
+
+
+async def record_oversight(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    body: OversightCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[OversightEntry, policy.PolicyResult]:
+    """Record a manager's oversight entry; close the step it stands for, if any."""
+    require_roles(principal, MANAGERS, "record management oversight")
+    service, case = await get_visible_case(session, principal, case_id)
+    role = case_role_for(principal, case, MANAGERS, "record management oversight")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    step = None
+    if body.satisfies_step_id is not None:
+        step = await _step_to_satisfy(session, service, case, body.satisfies_step_id)
+    entry = OversightEntry(
+        service_id=service.id, case_id=case.id, note=body.note, author_id=principal.sub,
+        author_role=role, satisfies_step_id=body.satisfies_step_id, occurred_at=occurred_at,
+    )
+    session.add(entry)
+    await session.flush()
+    await record_audit(
+        session, principal, "oversight.record", "oversight_entry", entry.id,
+        service_id=service.id, case_id=case.id, role=role,
+        change=body.model_dump(mode="json", exclude_none=True), reason=body.note[:2000],
+    )
+    await emit(session, "oversight.recorded", entry.id, service_id=service.id,
+               payload={"case_id": str(case.id),
+                        "satisfies_step_id": str(step.id) if step else None})
+    if step is None:
+        return entry, await policy.current(session, case)
+    result = await close_step(
+        session, ctx, service, step, principal, role, occurred_at,
+        note=f"Satisfied by management oversight entry {entry.id}",
+        satisfied_by=("oversight", entry.id),
+    )
+    return entry, result
+
+
+async def list_oversight(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> list[OversightEntry]:
+    """The case's oversight entries, newest first."""
+    _, case = await get_visible_case(session, principal, case_id)
+    rows = await session.exec(
+        select(OversightEntry).where(OversightEntry.case_id == case.id)
+        .order_by(col(OversightEntry.occurred_at).desc())
+    )
+    return list(rows.all())
+
+
+async def waive_step(
+    session: AsyncSession,
+    principal: Principal,
+    step_id: uuid.UUID,
+    body: StepWaive,
+    ctx: policy.PolicyContext,
+) -> tuple[Step, policy.PolicyResult]:
+    """A manager waives an open step with a reason (status ``waived``; reason in the audit)."""
+    require_roles(principal, MANAGERS, "waive steps")
+    service = await service_of(session, principal)
+    step = (await session.exec(
+        select(Step).where(Step.id == step_id, Step.service_id == service.id)
+    )).first()
+    if step is None:
+        raise NotFound("No such step.")
+    _, case = await get_visible_case(session, principal, step.case_id)
+    role = case_role_for(principal, case, MANAGERS, "waive steps")
+    if step.status != StepStatus.open:
+        raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    result = await close_step(
+        session, ctx, service, step, principal, role, occurred_at,
+        note=f"Waived: {body.reason}", status=StepStatus.waived,
+    )
+    return step, result

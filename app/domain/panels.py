@@ -1,0 +1,320 @@
+"""Panels (Somerset MARP, Wokingham High-Risk Panel): scheduling, items and decisions."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain import policy
+from app.domain.access import require_roles, service_of
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import JSONType, enum_column, new_id, utcnow
+from app.domain.judgements import JudgementCreate, Level, RiskDomain, apply_judgement
+from app.domain.outbox import emit
+from app.domain.referrals import Referral
+from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
+from app.workflows.types import ScheduledPanel
+
+StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+SCHEDULERS = ("chair", "panel_admin")
+
+
+class PanelKind(enum.StrEnum):
+    """Somerset's MARP or Wokingham's High-Risk Panel."""
+
+    marp = "marp"
+    high_risk_panel = "high_risk_panel"
+
+
+class Panel(SQLModel, table=True):
+    """A scheduled panel meeting."""
+
+    __tablename__ = "panel"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
+    kind: PanelKind = Field(sa_column=enum_column(PanelKind))
+    scheduled_for: datetime = Field(index=True)
+    chair_id: str = Field(max_length=128)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PanelItem(SQLModel, table=True):
+    """A case on a panel's agenda, with its presenter and, once made, the decision."""
+
+    __tablename__ = "panel_item"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    panel_id: uuid.UUID = Field(foreign_key="panel.id", index=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    presenter_id: str = Field(max_length=128)
+    referral_id: uuid.UUID | None = Field(default=None, foreign_key="referral.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=128)
+    decision: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+
+
+class PanelCreate(BaseModel):
+    """Body of ``POST /v1/panels``."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: PanelKind
+    scheduled_for: AwareDatetime
+    chair_id: StaffId
+
+
+class PanelItemCreate(BaseModel):
+    """Body of ``POST /v1/panels/{id}/items``."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_id: uuid.UUID
+    presenter_id: StaffId
+    referral_id: uuid.UUID | None = None
+
+
+class PanelAction(BaseModel):
+    """An action agreed by the panel: it becomes a step for its owner."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                  max_length=300)]
+    owner_id: StaffId
+    due_date: date
+
+
+class PanelDecisionCreate(BaseModel):
+    """Body of ``POST /v1/panels/{id}/items/{item_id}/decision``."""
+
+    model_config = ConfigDict(extra="forbid")
+    rosh_level: Level | None = None
+    swb_level: Level | None = None
+    actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(default_factory=list)
+    review_date: date | None = None
+    mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
+    minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    occurred_at: AwareDatetime | None = None
+
+
+class PanelItemOut(BaseModel):
+    """A panel item."""
+
+    id: uuid.UUID
+    panel_id: uuid.UUID
+    case_id: uuid.UUID
+    presenter_id: str
+    referral_id: uuid.UUID | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision: dict[str, Any] | None
+
+
+class PanelOut(BaseModel):
+    """A panel with its items."""
+
+    id: uuid.UUID
+    kind: PanelKind
+    scheduled_for: datetime
+    chair_id: str
+    created_by: str
+    items: list[PanelItemOut]
+
+
+def item_out(item: PanelItem) -> PanelItemOut:
+    """Shape a panel item."""
+    return PanelItemOut.model_validate(item, from_attributes=True)
+
+
+def panel_out(panel: Panel, items: list[PanelItem]) -> PanelOut:
+    """Shape a panel."""
+    return PanelOut(id=panel.id, kind=panel.kind, scheduled_for=panel.scheduled_for,
+                    chair_id=panel.chair_id, created_by=panel.created_by,
+                    items=[item_out(i) for i in items])
+
+
+async def load_scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
+    """The service's panels, for ``next-panel`` deadlines."""
+    rows = await session.exec(select(Panel).where(Panel.service_id == service.id)
+                              .order_by(col(Panel.scheduled_for)))
+    return [ScheduledPanel(id=p.id, kind=p.kind.value, scheduled_for=p.scheduled_for)
+            for p in rows.all()]
+
+
+policy.register_panel_loader(load_scheduled_panels)
+
+
+async def create_panel(
+    session: AsyncSession, principal: Principal, body: PanelCreate, ctx: policy.PolicyContext
+) -> Panel:
+    """Schedule a panel; steps waiting for a panel date get one (``next-panel``)."""
+    require_roles(principal, SCHEDULERS, "schedule panels")
+    service = await service_of(session, principal)
+    panel = Panel(service_id=service.id, kind=body.kind, scheduled_for=body.scheduled_for,
+                  chair_id=body.chair_id, created_by=principal.sub)
+    session.add(panel)
+    await session.flush()
+    await record_audit(session, principal, "panel.create", "panel", panel.id,
+                       service_id=service.id, change=body.model_dump(mode="json"))
+    await emit(session, "panel.scheduled", panel.id, service_id=service.id,
+               payload={"kind": body.kind.value, "scheduled_for": body.scheduled_for.isoformat()})
+    waiting = await session.exec(
+        select(Case).where(Case.service_id == service.id, col(Case.id).in_(
+            select(Step.case_id).where(Step.service_id == service.id,
+                                       Step.status == StepStatus.open,
+                                       col(Step.awaiting_panel_date).is_(True))))
+    )
+    for case in waiting.all():
+        await policy.run(
+            session, ctx, service, case, principal,
+            # A panel recorded after the fact still gives waiting steps its date.
+            policy.event("panel_scheduled", min(utcnow(), panel.scheduled_for), panel.id,
+                         principal,
+                         {"panel_id": str(panel.id), "kind": body.kind.value},
+                         _scheduler_role(principal)),
+            role=_scheduler_role(principal),
+        )
+    return panel
+
+
+def _scheduler_role(principal: Principal) -> str:
+    return "chair" if principal.has("chair") else "panel_admin"
+
+
+async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
+                      ) -> tuple[Service, Panel]:
+    require_roles(principal, (*SCHEDULERS, "line_manager", "duty_manager"), "read panels")
+    service = await service_of(session, principal)
+    panel = (await session.exec(select(Panel).where(Panel.id == panel_id,
+                                                    Panel.service_id == service.id))).first()
+    if panel is None:
+        raise NotFound("No such panel.")
+    return service, panel
+
+
+async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
+                     ) -> tuple[Panel, list[PanelItem]]:
+    """A panel with its items."""
+    _, panel = await _load_panel(session, principal, panel_id)
+    items = await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
+                               .order_by(col(PanelItem.created_at)))
+    return panel, list(items.all())
+
+
+async def list_panels(session: AsyncSession, principal: Principal, upcoming_only: bool
+                      ) -> list[tuple[Panel, list[PanelItem]]]:
+    """The service's panels, soonest first (upcoming only by default)."""
+    require_roles(principal, (*SCHEDULERS, "line_manager", "duty_manager"), "read panels")
+    service = await service_of(session, principal)
+    query = select(Panel).where(Panel.service_id == service.id)
+    if upcoming_only:
+        query = query.where(col(Panel.scheduled_for) >= utcnow())
+    panels = list((await session.exec(query.order_by(col(Panel.scheduled_for)))).all())
+    out = []
+    for panel in panels:
+        items = await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id))
+        out.append((panel, list(items.all())))
+    return out
+
+
+async def add_item(
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate
+) -> PanelItem:
+    """Put a case of the service on the panel's agenda."""
+    require_roles(principal, SCHEDULERS, "add panel items")
+    service, panel = await _load_panel(session, principal, panel_id)
+    case = (await session.exec(select(Case).where(Case.id == body.case_id,
+                                                  Case.service_id == service.id))).first()
+    if case is None:
+        raise NotFound("No such case.")
+    if body.referral_id is not None:
+        referral = (await session.exec(select(Referral).where(
+            Referral.id == body.referral_id, Referral.case_id == case.id))).first()
+        if referral is None:
+            raise Unprocessable("The referral does not belong to this case.",
+                                errors=[{"loc": "body.referral_id", "msg": "unknown referral"}])
+    item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
+                     presenter_id=body.presenter_id, referral_id=body.referral_id)
+    session.add(item)
+    await session.flush()
+    await record_audit(session, principal, "panel.item.add", "panel_item", item.id,
+                       service_id=service.id, case_id=case.id,
+                       change=body.model_dump(mode="json"))
+    return item
+
+
+async def decide(
+    session: AsyncSession,
+    principal: Principal,
+    panel_id: uuid.UUID,
+    item_id: uuid.UUID,
+    body: PanelDecisionCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[PanelItem, policy.PolicyResult]:
+    """Record the panel's decision on an item: confirmed ratings, actions, review date."""
+    require_roles(principal, ("chair",), "record panel decisions")
+    service, panel = await _load_panel(session, principal, panel_id)
+    item = (await session.exec(select(PanelItem).where(PanelItem.id == item_id,
+                                                       PanelItem.panel_id == panel.id))).first()
+    if item is None:
+        raise NotFound("No such panel item.")
+    if item.presenter_id == principal.sub:
+        raise Forbidden(
+            "The presenter of a case cannot chair its decision; another panel member must "
+            "chair this item (Somerset 7.1.5).", slug="presenter-cannot-chair",
+        )
+    if item.decided_at is not None:
+        raise Conflict("This item already has a decision.", slug="already-decided")
+    case = (await session.exec(select(Case).where(Case.id == item.case_id))).one()
+    occurred_at = body.occurred_at or utcnow()
+    result: policy.PolicyResult | None = None
+    for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
+        if level is None:
+            continue
+        _, judged = await apply_judgement(
+            session, ctx, service, case, principal,
+            JudgementCreate(domain=domain, level=level, occurred_at=occurred_at,
+                            rationale=f"Confirmed by panel {panel.id}"),
+            role="chair", panel_item_id=item.id,
+        )
+        result = judged if result is None else result.merge(judged)
+    if body.mappa_level is not None and case.mappa_category is not None:
+        case.mappa_level = body.mappa_level
+        session.add(case)
+    data = {
+        "rosh_level": body.rosh_level.value if body.rosh_level else None,
+        "swb_level": body.swb_level.value if body.swb_level else None,
+        "actions": [{**a.model_dump(mode="json"), "subject_id": str(uuid.uuid4())}
+                    for a in body.actions],
+        "review_date": body.review_date,
+        "mappa_level": body.mappa_level,
+        "panel_kind": panel.kind.value,
+    }
+    decided = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("panel_decision", occurred_at, item.id, principal, data, "chair"),
+        role="chair",
+    )
+    result = decided if result is None else result.merge(decided)
+    item.decided_at, item.decided_by = occurred_at, principal.sub
+    item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
+    session.add(item)
+    await session.flush()
+    await record_audit(session, principal, "panel.decision", "panel_item", item.id,
+                       service_id=service.id, case_id=case.id, role="chair",
+                       change=item.decision)
+    await emit(session, "panel.decision", item.id, service_id=service.id,
+               payload={"case_id": str(case.id), "panel_id": str(panel.id)})
+    return item, result

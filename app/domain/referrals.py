@@ -1,0 +1,410 @@
+"""Referrals to panels and other agencies, with their lifecycle as data.
+
+Allowed moves, who may make them and the hint shown to users live in :data:`TRANSITIONS`, a
+table the API publishes (``GET /v1/referrals/transitions``), not in ``if`` chains.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain import policy
+from app.domain.access import MANAGERS, case_role_for, get_visible_case, service_of
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.next_steps import close_step
+from app.domain.outbox import emit
+from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
+
+
+class ReferralKind(enum.StrEnum):
+    """Where a referral goes."""
+
+    panel = "panel"
+    mappa_h = "mappa_h"
+    mappa_a = "mappa_a"
+    emrac = "emrac"
+    marf = "marf"
+    nrm = "nrm"
+    child_protection = "child_protection"
+    serious_incident = "serious_incident"
+
+
+class ReferralStatus(enum.StrEnum):
+    """Lifecycle states."""
+
+    draft = "draft"
+    submitted = "submitted"
+    quality_assured = "quality_assured"
+    sent = "sent"
+    received = "received"
+    accepted = "accepted"
+    declined = "declined"
+    withdrawn = "withdrawn"
+
+
+MAPPA_FORMS = frozenset({ReferralKind.mappa_h, ReferralKind.mappa_a})
+HOLDER_AND_MANAGERS = ("case_holder", *MANAGERS)
+DECIDERS = (*MANAGERS, "chair")
+
+# Which open steps a referral of each kind satisfies when it is made.
+SATISFIES: dict[ReferralKind, tuple[str, ...]] = {
+    ReferralKind.panel: ("refer_to_panel", "request_high_risk_panel"),
+    ReferralKind.mappa_h: ("mappa_h_notification",),
+    ReferralKind.mappa_a: ("mappa_a_referral",),
+    ReferralKind.emrac: ("submit_to_triage",),
+    ReferralKind.marf: ("marf_referral",),
+    ReferralKind.nrm: ("nrm_referral",),
+    ReferralKind.child_protection: ("child_protection_referral",),
+    ReferralKind.serious_incident: ("notify_serious_incident",),
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One allowed move: the action, from which states, to which, by whom, and a hint."""
+
+    action: str
+    sources: frozenset[ReferralStatus]
+    target: ReferralStatus
+    roles: tuple[str, ...]
+    hint: str
+    kinds: frozenset[ReferralKind] | None = None  # None: every kind
+
+    def as_dict(self) -> dict[str, Any]:
+        """The transition as data for the API."""
+        return {
+            "action": self.action,
+            "from": sorted(s.value for s in self.sources),
+            "to": self.target.value,
+            "roles": list(self.roles),
+            "kinds": sorted(k.value for k in self.kinds) if self.kinds else None,
+            "hint": self.hint,
+        }
+
+
+S = ReferralStatus
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("submit", frozenset({S.draft}), S.submitted, HOLDER_AND_MANAGERS,
+               "Submit the completed referral for sending (and, for MAPPA forms, for a "
+               "manager's quality assurance)."),
+    Transition("quality-assure", frozenset({S.submitted}), S.quality_assured, MANAGERS,
+               "A manager quality-assures a MAPPA form before it is sent "
+               "(Wokingham: Referrals into MAPPA).", kinds=MAPPA_FORMS),
+    Transition("send", frozenset({S.submitted, S.quality_assured}), S.sent,
+               HOLDER_AND_MANAGERS,
+               "Mark the referral as sent to the receiving panel or agency; a MAPPA form "
+               "needs quality assurance first."),
+    Transition("accept", frozenset({S.sent, S.received}), S.accepted, (*DECIDERS, "panel_admin"),
+               "The receiving panel or agency accepted the referral."),
+    Transition("decline", frozenset({S.sent, S.received}), S.declined,
+               (*DECIDERS, "panel_admin"),
+               "The receiving panel or agency declined the referral; record why in the note."),
+    Transition("withdraw", frozenset({S.draft, S.submitted, S.quality_assured, S.sent,
+                                      S.received}), S.withdrawn, HOLDER_AND_MANAGERS,
+               "Withdraw a referral that is no longer needed; record why in the note."),
+)
+TRANSITIONS_BY_ACTION = {t.action: t for t in TRANSITIONS}
+
+
+class Referral(SQLModel, table=True):
+    """A referral from a case to a panel or agency (or received from a feed)."""
+
+    __tablename__ = "referral"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    kind: ReferralKind = Field(sa_column=enum_column(ReferralKind))
+    status: ReferralStatus = Field(sa_column=enum_column(ReferralStatus))
+    source: str = Field(default="api", max_length=32)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    occurred_at: datetime
+    created_by: str = Field(max_length=128)
+    quality_assured_by: str | None = Field(default=None, max_length=128)
+    quality_assured_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    history: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+
+
+class ReferralCreate(BaseModel):
+    """Body of ``POST /v1/cases/{id}/referrals``."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ReferralKind
+    details: dict[str, Any] = PField(default_factory=dict)
+    occurred_at: AwareDatetime | None = None
+
+
+class ReferralAction(BaseModel):
+    """Body of ``POST /v1/referrals/{id}/{action}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = PField(default=None, max_length=4000)
+    details: dict[str, Any] | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class ReferralOut(BaseModel):
+    """A referral as the API shows it, with the actions now open to it."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    kind: ReferralKind
+    status: ReferralStatus
+    source: str
+    details: dict[str, Any]
+    occurred_at: datetime
+    created_by: str
+    quality_assured_by: str | None
+    quality_assured_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    history: list[dict[str, Any]]
+    allowed_actions: list[str]
+
+
+def referral_out(referral: Referral) -> ReferralOut:
+    """Shape a referral for the API."""
+    allowed = [t.action for t in TRANSITIONS if referral.status in t.sources
+               and (t.kinds is None or referral.kind in t.kinds)]
+    return ReferralOut(
+        id=referral.id, case_id=referral.case_id, kind=referral.kind, status=referral.status,
+        source=referral.source, details=referral.details, occurred_at=referral.occurred_at,
+        created_by=referral.created_by, quality_assured_by=referral.quality_assured_by,
+        quality_assured_at=referral.quality_assured_at, created_at=referral.created_at,
+        updated_at=referral.updated_at, history=referral.history, allowed_actions=allowed,
+    )
+
+
+def _check_detail_sizes(details: dict[str, Any]) -> None:
+    import json
+
+    if len(json.dumps(details, default=str)) > 32_000:
+        raise Unprocessable("details is too large (32 kB at most).",
+                            errors=[{"loc": "body.details", "msg": "at most 32 kB"}])
+
+
+def pack_flag(pack: Any, name: str) -> bool:
+    """A boolean switch of a pack (false when the pack does not set it)."""
+    value = getattr(pack, name, None)
+    if value is None:
+        value = (getattr(pack, "options", None) or {}).get(name)
+    return bool(value)
+
+
+def check_panel_views(service: Service, referral: Referral, ctx: policy.PolicyContext) -> None:
+    """A panel referral carries the child's and carer's views or why they were not sought (6.2)."""
+    if referral.kind != ReferralKind.panel:
+        return
+    if not pack_flag(ctx.pack_for(service), "panel_referral_requires_views"):
+        return
+    d = referral.details or {}
+    has_views = bool(str(d.get("child_views", "")).strip()) and bool(
+        str(d.get("carer_views", "")).strip())
+    has_reason = bool(str(d.get("views_not_sought_reason", "")).strip())
+    if not (has_views or has_reason):
+        raise Unprocessable(
+            "A panel referral needs the child's and carer's views, or the reason they could "
+            "not be sought safely (Somerset 6.2).",
+            slug="views-required",
+            errors=[{"loc": "body.details.child_views", "msg": "required (or a reason)"},
+                    {"loc": "body.details.carer_views", "msg": "required (or a reason)"},
+                    {"loc": "body.details.views_not_sought_reason",
+                     "msg": "required when views were not sought"}],
+            extra={"rules": ["S8"], "policy": {"ref": "6.2"}},
+        )
+
+
+async def satisfy_steps(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    referral: Referral,
+    codes: tuple[str, ...],
+) -> policy.PolicyResult | None:
+    """Close the case's open steps that this referral is the act for."""
+    if not codes:
+        return None
+    rows = await session.exec(
+        select(Step).where(Step.case_id == case.id, Step.status == StepStatus.open,
+                           col(Step.code).in_(codes))
+    )
+    result = None
+    for step in rows.all():
+        more = await close_step(
+            session, ctx, service, step, principal, role, referral.occurred_at,
+            note=f"Satisfied by {referral.kind} referral {referral.id}",
+            satisfied_by=("referral", referral.id),
+        )
+        result = more if result is None else result.merge(more)
+    return result
+
+
+async def create_referral_for_case(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    body: ReferralCreate,
+    *,
+    source: str = "api",
+    status: ReferralStatus = ReferralStatus.draft,
+) -> tuple[Referral, policy.PolicyResult]:
+    """Make a referral, satisfy the steps that asked for it, and run the engine."""
+    _check_detail_sizes(body.details)
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    referral = Referral(
+        service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
+        details=body.details, occurred_at=occurred_at, created_by=principal.sub,
+        history=[{"action": "create", "to": status.value, "by": principal.sub, "role": role,
+                  "at": occurred_at.isoformat()}],
+    )
+    session.add(referral)
+    await session.flush()
+    satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
+                                    SATISFIES.get(body.kind, ()))
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("referral_created", occurred_at, referral.id, principal,
+                     {"kind": body.kind.value, "source": source}, role),
+        role=role,
+    )
+    if satisfied is not None:
+        result = satisfied.merge(result)
+    await record_audit(
+        session, principal, "referral.create", "referral", referral.id,
+        service_id=service.id, case_id=case.id, role=role,
+        change={"kind": body.kind.value, "status": status.value, "source": source,
+                "details": body.details},
+    )
+    await emit(session, "referral.created", referral.id, service_id=service.id,
+               payload={"case_id": str(case.id), "kind": body.kind.value, "source": source})
+    return referral, result
+
+
+async def create_referral(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    body: ReferralCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[Referral, policy.PolicyResult]:
+    """``POST /v1/cases/{id}/referrals``: holder or managers."""
+    service, case = await get_visible_case(session, principal, case_id)
+    role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
+    return await create_referral_for_case(session, ctx, service, case, principal, role, body)
+
+
+async def load_referral(
+    session: AsyncSession, principal: Principal, referral_id: uuid.UUID
+) -> tuple[Service, Case, Referral]:
+    """A referral on a case the principal may see, in their service; 404 otherwise."""
+    service = await service_of(session, principal)
+    referral = (await session.exec(
+        select(Referral).where(Referral.id == referral_id, Referral.service_id == service.id)
+    )).first()
+    if referral is None:
+        raise NotFound("No such referral.")
+    _, case = await get_visible_case(session, principal, referral.case_id)
+    return service, case, referral
+
+
+async def list_case_referrals(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> list[Referral]:
+    """The case's referrals, newest first."""
+    _, case = await get_visible_case(session, principal, case_id)
+    rows = await session.exec(select(Referral).where(Referral.case_id == case.id)
+                              .order_by(col(Referral.created_at).desc()))
+    return list(rows.all())
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    referral_id: uuid.UUID,
+    action: str,
+    body: ReferralAction,
+    ctx: policy.PolicyContext,
+) -> tuple[Referral, policy.PolicyResult]:
+    """Apply a lifecycle action, checked against :data:`TRANSITIONS`; 409 on an illegal move."""
+    move = TRANSITIONS_BY_ACTION.get(action)
+    if move is None:
+        raise NotFound(f"No referral action {action!r}.")
+    service, case, referral = await load_referral(session, principal, referral_id)
+    role = case_role_for(principal, case, move.roles, f"{action} this referral")
+    if move.kinds is not None and referral.kind not in move.kinds:
+        raise Conflict(f"{action} does not apply to a {referral.kind} referral.",
+                       slug="illegal-transition")
+    if referral.status not in move.sources:
+        raise Conflict(
+            f"Cannot {action} a referral that is {referral.status}.",
+            slug="illegal-transition",
+            extra={"allowed_actions": referral_out(referral).allowed_actions},
+        )
+    if action == "send" and referral.kind in MAPPA_FORMS and referral.quality_assured_at is None:
+        raise Conflict(
+            "A MAPPA form cannot be sent before a manager has quality-assured it "
+            "(Wokingham: Referrals into MAPPA).",
+            slug="quality-assurance-required",
+            extra={"rules": ["W18"]},
+        )
+    if body.details:
+        _check_detail_sizes(body.details)
+        referral.details = {**referral.details, **body.details}
+    if action in ("submit", "send"):
+        check_panel_views(service, referral, ctx)
+    if action == "quality-assure" and referral.created_by == principal.sub:
+        raise Forbidden("The author of a MAPPA form cannot quality-assure it.")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    previous = referral.status
+    referral.status = move.target
+    if action == "quality-assure":
+        referral.quality_assured_by, referral.quality_assured_at = principal.sub, occurred_at
+    referral.history = [*referral.history, {
+        "action": action, "from": previous.value, "to": move.target.value, "by": principal.sub,
+        "role": role, "at": occurred_at.isoformat(), "note": body.note}]
+    referral.updated_at = utcnow()
+    session.add(referral)
+    await session.flush()
+    satisfied = None
+    if action == "quality-assure":
+        satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
+                                        ("quality_assure_mappa_form",))
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("referral_transition", occurred_at, referral.id, principal,
+                     {"kind": referral.kind.value, "action": action,
+                      "to_status": move.target.value}, role),
+        role=role,
+    )
+    if satisfied is not None:
+        result = satisfied.merge(result)
+    await record_audit(
+        session, principal, f"referral.{action}", "referral", referral.id,
+        service_id=service.id, case_id=case.id, role=role, reason=body.note,
+        change={"from": previous.value, "to": move.target.value, "note": body.note},
+    )
+    await emit(session, f"referral.{move.target.value}", referral.id, service_id=service.id,
+               payload={"case_id": str(case.id), "kind": referral.kind.value})
+    return referral, result

@@ -1,0 +1,80 @@
+"""Assessments: draft, submit, countersign, return for changes."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import assessments as svc
+from app.routers.envelopes import Read, Written
+
+router = APIRouter(tags=["assessments"])
+
+
+@router.post("/v1/cases/{case_id}/assessments", status_code=201,
+             response_model=Written[svc.AssessmentOut])
+async def create(
+    case_id: uuid.UUID, body: svc.AssessmentCreate, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.AssessmentOut]:
+    """Start a draft assessment on a case you hold."""
+    assessment, result = await svc.create_assessment(session, principal, case_id, body)
+    return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)
+
+
+@router.get("/v1/cases/{case_id}/assessments", response_model=Read[list[svc.AssessmentOut]])
+async def list_for_case(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[list[svc.AssessmentOut]]:
+    """The case's assessments, newest first."""
+    rows = await svc.list_case_assessments(session, principal, case_id)
+    return Read(data=[svc.assessment_out(a) for a in rows])
+
+
+@router.get("/v1/assessments/{assessment_id}", response_model=Read[svc.AssessmentOut])
+async def read(
+    assessment_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[svc.AssessmentOut]:
+    """One assessment with its history."""
+    _, _, assessment = await svc.load_assessment(session, principal, assessment_id)
+    return Read(data=svc.assessment_out(assessment))
+
+
+@router.post("/v1/assessments/{assessment_id}/submit", response_model=Written[svc.AssessmentOut])
+async def submit(
+    assessment_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
+    body: svc.AssessmentSubmit | None = None,
+) -> Written[svc.AssessmentOut]:
+    """Submit an assessment for countersignature (twice: 409)."""
+    assessment, result = await svc.submit_assessment(
+        session, principal, assessment_id, body or svc.AssessmentSubmit(),
+        request.app.state.policy,
+    )
+    return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)
+
+
+@router.post("/v1/assessments/{assessment_id}/countersign",
+             response_model=Written[svc.AssessmentOut])
+async def countersign(
+    assessment_id: uuid.UUID, body: svc.AssessmentFeedback, request: Request, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.AssessmentOut]:
+    """Countersign with feedback (the case's line manager or a duty manager; not the author)."""
+    assessment, result = await svc.countersign_assessment(
+        session, principal, assessment_id, body, request.app.state.policy
+    )
+    return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)
+
+
+@router.post("/v1/assessments/{assessment_id}/return", response_model=Written[svc.AssessmentOut])
+async def return_for_changes(
+    assessment_id: uuid.UUID, body: svc.AssessmentFeedback, request: Request, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.AssessmentOut]:
+    """Send back to the author for changes with feedback (required); resubmission needed."""
+    assessment, result = await svc.return_assessment(
+        session, principal, assessment_id, body, request.app.state.policy
+    )
+    return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)

@@ -1,0 +1,48 @@
+"""Management oversight entries, and waiving a step with a reason."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import oversight as svc
+from app.domain.steps import StepOut, step_out
+from app.routers.envelopes import Read, Written
+
+router = APIRouter(tags=["management oversight"])
+
+
+@router.post("/v1/cases/{case_id}/oversight", status_code=201,
+             response_model=Written[svc.OversightOut])
+async def record(
+    case_id: uuid.UUID, body: svc.OversightCreate, request: Request, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.OversightOut]:
+    """Record management oversight (managers); it may satisfy a step the policy allows."""
+    entry, result = await svc.record_oversight(
+        session, principal, case_id, body, request.app.state.policy
+    )
+    return Written(data=svc.oversight_out(entry), next_steps=result.next_steps)
+
+
+@router.get("/v1/cases/{case_id}/oversight", response_model=Read[list[svc.OversightOut]])
+async def history(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[list[svc.OversightOut]]:
+    """The case's oversight entries, newest first."""
+    rows = await svc.list_oversight(session, principal, case_id)
+    return Read(data=[svc.oversight_out(e) for e in rows])
+
+
+@router.post("/v1/next-steps/{step_id}/waive", response_model=Written[StepOut])
+async def waive(
+    step_id: uuid.UUID, body: svc.StepWaive, request: Request, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[StepOut]:
+    """Waive an open step (managers) with a reason, kept in the audit trail."""
+    step, result = await svc.waive_step(
+        session, principal, step_id, body, request.app.state.policy
+    )
+    return Written(data=step_out(step), next_steps=result.next_steps)

@@ -1,0 +1,62 @@
+"""Panels: schedule, agenda items, decisions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import panels as svc
+from app.routers.envelopes import Page, Read, Written
+
+router = APIRouter(prefix="/v1/panels", tags=["panels"])
+
+
+@router.post("", status_code=201, response_model=Written[svc.PanelOut])
+async def create(
+    body: svc.PanelCreate, request: Request, session: Session, principal: CurrentPrincipal
+) -> Written[svc.PanelOut]:
+    """Schedule a panel (chair, panel admin); waiting `next-panel` steps get its date."""
+    panel = await svc.create_panel(session, principal, body, request.app.state.policy)
+    return Written(data=svc.panel_out(panel, []))
+
+
+@router.get("", response_model=Page[svc.PanelOut])
+async def list_panels(
+    session: Session, principal: CurrentPrincipal, upcoming: bool = True
+) -> Page[svc.PanelOut]:
+    """The service's panels, soonest first (upcoming only unless `upcoming=false`)."""
+    rows = await svc.list_panels(session, principal, upcoming)
+    return Page(data=[svc.panel_out(p, items) for p, items in rows])
+
+
+@router.get("/{panel_id}", response_model=Read[svc.PanelOut])
+async def read(
+    panel_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[svc.PanelOut]:
+    """A panel and its agenda."""
+    panel, items = await svc.read_panel(session, principal, panel_id)
+    return Read(data=svc.panel_out(panel, items))
+
+
+@router.post("/{panel_id}/items", status_code=201, response_model=Written[svc.PanelItemOut])
+async def add_item(
+    panel_id: uuid.UUID, body: svc.PanelItemCreate, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.PanelItemOut]:
+    """Put a case on the agenda with its presenter (and optionally its referral)."""
+    item = await svc.add_item(session, principal, panel_id, body)
+    return Written(data=svc.item_out(item))
+
+
+@router.post("/{panel_id}/items/{item_id}/decision", response_model=Written[svc.PanelItemOut])
+async def decide(
+    panel_id: uuid.UUID, item_id: uuid.UUID, body: svc.PanelDecisionCreate, request: Request,
+    session: Session, principal: CurrentPrincipal,
+) -> Written[svc.PanelItemOut]:
+    """Record the decision (chair; not the item's presenter): ratings, actions, review date."""
+    item, result = await svc.decide(
+        session, principal, panel_id, item_id, body, request.app.state.policy
+    )
+    return Written(data=svc.item_out(item), next_steps=result.next_steps)

@@ -1,0 +1,98 @@
+"""Referrals: made on a case, moved through their lifecycle, and received from feeds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request
+from starlette.responses import JSONResponse
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import feeds
+from app.domain import referrals as svc
+from app.domain.access import require_roles
+from app.routers.envelopes import Read, Written
+
+router = APIRouter(tags=["referrals"])
+ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
+
+
+@router.post("/v1/cases/{case_id}/referrals", status_code=201,
+             response_model=Written[svc.ReferralOut])
+async def create(
+    case_id: uuid.UUID, body: svc.ReferralCreate, request: Request, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.ReferralOut]:
+    """Make a referral (a draft); it satisfies the step that asked for it."""
+    referral, result = await svc.create_referral(
+        session, principal, case_id, body, request.app.state.policy
+    )
+    return Written(data=svc.referral_out(referral), next_steps=result.next_steps)
+
+
+@router.get("/v1/cases/{case_id}/referrals", response_model=Read[list[svc.ReferralOut]])
+async def list_for_case(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[list[svc.ReferralOut]]:
+    """The case's referrals, newest first."""
+    rows = await svc.list_case_referrals(session, principal, case_id)
+    return Read(data=[svc.referral_out(r) for r in rows])
+
+
+@router.get("/v1/referrals/transitions", response_model=Read[list[dict[str, Any]]])
+async def transitions(principal: CurrentPrincipal) -> Read[list[dict[str, Any]]]:
+    """The referral lifecycle as data: actions, from/to states, roles, hints."""
+    return Read(data=[t.as_dict() for t in svc.TRANSITIONS])
+
+
+@router.get("/v1/referrals/{referral_id}", response_model=Read[svc.ReferralOut])
+async def read(
+    referral_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[svc.ReferralOut]:
+    """A referral with the actions now open to it."""
+    _, _, referral = await svc.load_referral(session, principal, referral_id)
+    return Read(data=svc.referral_out(referral))
+
+
+@router.post("/v1/referrals/{referral_id}/{action}", response_model=Written[svc.ReferralOut])
+async def act(
+    referral_id: uuid.UUID,
+    action: Annotated[str, Path(pattern=ACTION_PATTERN)],
+    request: Request,
+    session: Session,
+    principal: CurrentPrincipal,
+    body: svc.ReferralAction | None = None,
+) -> Written[svc.ReferralOut]:
+    """Move a referral: submit, quality-assure, send, accept, decline, withdraw (409 if illegal)."""
+    referral, result = await svc.transition(
+        session, principal, referral_id, action, body or svc.ReferralAction(),
+        request.app.state.policy,
+    )
+    return Written(data=svc.referral_out(referral), next_steps=result.next_steps)
+
+
+@router.post(
+    "/v1/feeds/{source}/referrals",
+    status_code=201,
+    response_model=Written[svc.ReferralOut],
+    responses={200: {"description": "A replay: the first delivery's answer, unchanged"}},
+)
+async def feed_delivery(
+    source: feeds.FeedSource,
+    body: feeds.FeedReferral,
+    request: Request,
+    session: Session,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=512)] = None,
+) -> JSONResponse:
+    """Receive a referral from the EMRAC or MAPPA feed; Idempotency-Key required."""
+    require_roles(principal, ("feed",), "deliver feed referrals")
+    settings = request.app.state.settings
+    answer = await feeds.receive(
+        session, principal, source, idempotency_key, body, request.app.state.policy,
+        timedelta(hours=settings.idempotency_key_ttl_hours),
+    )
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)

@@ -1,0 +1,158 @@
+"""Overdue escalation: one escalate_overdue_step per overdue step, idempotent, race-safe."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.config import Settings
+from app.core.db import build_engine, session_factory
+from app.domain import escalation
+from app.domain.services import Service
+from app.domain.steps import Step
+from tests.api.test_assessments import case_steps, the_step
+from tests.api.test_events import judge
+from tests.conftest import BACKEND, Tenant
+
+SOMERSET = "somerset-yjt-2023"
+
+
+Factory = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def factory(settings: Settings) -> AsyncIterator[Factory]:
+    """Sessions on the test database, as the worker process would open them."""
+    engine = build_engine(settings)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def service_id(factory: Factory, t: Tenant) -> uuid.UUID:
+    """The tenant's service id (so a pass touches only this test's rows)."""
+    async with factory() as session:
+        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
+        return service.id
+
+
+async def tick(factory: Factory, t: Tenant, now: datetime | None = None) -> int:
+    """One escalation pass over the tenant's steps."""
+    return await escalation.run_pass(factory, now, service_id=await service_id(factory, t))
+
+
+def escalations(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The escalation steps in a list."""
+    return [s for s in steps if s["code"] == "escalate_overdue_step"]
+
+
+async def test_overdue_case_holder_step_escalates_to_line_manager(
+    factory: Factory, client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """S1's AssetPlus, due 30 March, still open: one escalation for the line manager."""
+    case = (await somerset.open_case())["data"]
+    overdue = the_step(await case_steps(somerset, case["id"]), "complete_assessment")
+    assert overdue["due_at"] == "2026-03-30T08:00:00Z"
+    assert await tick(factory, somerset, datetime(2026, 3, 30, 7, 59, tzinfo=UTC)) == 0
+    assert await tick(factory, somerset) == 1
+    [step] = escalations(await case_steps(somerset, case["id"]))
+    assert step["actor"] == "line_manager"
+    assert step["assignee_id"] == "line_manager-1"
+    assert step["subject_id"] == overdue["id"]
+    assert step["due_at"] is None
+    assert step["urgent"] is True
+    assert step["policy"] == {"pack": SOMERSET, "ref": "2.1", "rule": "S1"}
+    assert "2026-03-30T08:00:00" in step["note"]
+    assert await tick(factory, somerset) == 0
+    assert len(escalations(await case_steps(somerset, case["id"]))) == 1
+    audit = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("line_manager"))
+    escalated = [e for e in audit.json()["data"] if e["action"] == "step.escalate"]
+    assert [(e["actor"], e["role"]) for e in escalated] == [("system:escalation-worker", "system")]
+
+
+async def test_overdue_line_manager_step_escalates_to_duty_manager(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """S5's 24-hour discussion with the line manager, missed: the duty manager is told."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
+    discuss = the_step(await case_steps(somerset, case["id"]), "discuss_with_manager")
+    assert discuss["due_at"] == "2026-04-16T10:00:00Z"
+    assert await tick(factory, somerset, datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)) == 1
+    assert await tick(factory, somerset, datetime(2026, 4, 16, 10, 0, 1, tzinfo=UTC)) == 1
+    [step] = [s for s in escalations(await case_steps(somerset, case["id"]))
+              if s["subject_id"] == discuss["id"]]
+    assert step["actor"] == "duty_manager"
+    assert step["assignee_id"] is None
+    assert step["due_at"] is None
+    assert step["urgent"] is True
+    assert step["policy"] == {"pack": SOMERSET, "ref": "3.1", "rule": "S5"}
+
+
+async def test_undated_and_closed_steps_are_not_escalated(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """Steps without a due time, and steps already done, are never escalated."""
+    case = (await somerset.open_case(intervention="prevention"))["data"]  # S2: no timescale
+    assert await tick(factory, somerset) == 0
+    statutory = (await somerset.open_case())["data"]
+    step = the_step(await case_steps(somerset, statutory["id"]), "complete_assessment")
+    r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete", json={},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    assert await tick(factory, somerset) == 0
+    assert escalations(await case_steps(somerset, case["id"])) == []
+
+
+async def test_escalation_retired_when_the_overdue_step_closes(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """Once the overdue step is done, the next pass supersedes its escalation."""
+    case = (await somerset.open_case())["data"]
+    overdue = the_step(await case_steps(somerset, case["id"]), "complete_assessment")
+    assert await tick(factory, somerset) == 1
+    r = await somerset.client.post(f"/v1/next-steps/{overdue['id']}/complete", json={},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    await tick(factory, somerset)
+    assert escalations(await case_steps(somerset, case["id"])) == []
+    [retired] = escalations(await case_steps(somerset, case["id"], "superseded"))
+    assert retired["subject_id"] == overdue["id"]
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="row locks (SKIP LOCKED) need PostgreSQL")
+async def test_two_workers_escalate_each_overdue_step_once(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """Two concurrent passes over the same overdue steps: exactly one escalation each."""
+    cases = [(await somerset.open_case())["data"] for _ in range(6)]
+    for case in cases[:3]:
+        await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
+    sid = await service_id(factory, somerset)
+    async with factory() as session:
+        overdue_ids = set((await session.exec(
+            select(Step.id).where(Step.service_id == sid, Step.status == "open",
+                                  col(Step.due_at) < datetime.now(UTC))
+        )).all())
+    results = await asyncio.gather(
+        *(escalation.run_pass(factory, service_id=sid, batch_size=batch)
+          for batch in (1, 2))
+    )
+    assert len(overdue_ids) >= 12
+    assert sum(results) == len(overdue_ids)
+    async with factory() as session:
+        subjects = list((await session.exec(
+            select(Step.subject_id).where(Step.service_id == sid,
+                                          Step.code == escalation.ESCALATION_CODE)
+        )).all())
+    assert sorted(map(str, subjects)) == sorted(map(str, overdue_ids))

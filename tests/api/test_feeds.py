@@ -1,0 +1,125 @@
+"""Automated feeds: Idempotency-Key semantics, race safety, and the MAPPA case update."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+
+from tests.conftest import Tenant
+
+
+def delivery(ref: str, kind: str = "emrac", **details: object) -> dict:
+    """A feed message for the case with IYSS reference ``ref``."""
+    return {"case_external_ref": {"system": "IYSS", "id": ref}, "kind": kind,
+            "received_at": "2026-06-05T10:15:00+01:00", "details": details}
+
+
+def feed_headers(tenant: Tenant, key: str | None) -> dict[str, str]:
+    """Feed token plus the key."""
+    headers = tenant.auth("feed", "feed-emrac")
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+async def test_feed_requires_idempotency_key(client: httpx.AsyncClient, wokingham: Tenant) -> None:
+    """400 problem without the header; nothing is stored."""
+    await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-1"})
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-1"),
+                          headers=feed_headers(wokingham, None))
+    assert r.status_code == 400, r.text
+    assert r.json()["type"].endswith("/idempotency-key-required")
+
+
+async def test_replay_returns_first_answer(client: httpx.AsyncClient, wokingham: Tenant) -> None:
+    """First delivery 201; the same key and body 200 with the same referral id."""
+    case = (await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-2"}))["data"]
+    key = str(uuid.uuid4())
+    first = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-2", note="x"),
+                              headers=feed_headers(wokingham, key))
+    assert first.status_code == 201, first.text
+    again = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-2", note="x"),
+                              headers=feed_headers(wokingham, key))
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    assert first.json()["data"]["status"] == "received"
+    listed = await client.get(f"/v1/cases/{case['id']}/referrals",
+                              headers=wokingham.auth("case_holder"))
+    assert len(listed.json()["data"]) == 1
+
+
+async def test_same_key_other_body_is_422(client: httpx.AsyncClient, wokingham: Tenant) -> None:
+    """Reusing a key for a different message is refused, and the first stays."""
+    await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-3"})
+    key = str(uuid.uuid4())
+    first = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-3", n=1),
+                              headers=feed_headers(wokingham, key))
+    assert first.status_code == 201
+    other = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-3", n=2),
+                              headers=feed_headers(wokingham, key))
+    assert other.status_code == 422, other.text
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+
+
+async def test_unknown_case_is_404_and_key_not_burnt(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """An unknown case is 404; once the case exists the same key works."""
+    key = str(uuid.uuid4())
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-404"),
+                          headers=feed_headers(wokingham, key))
+    assert r.status_code == 404, r.text
+    await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-404"})
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-404"),
+                          headers=feed_headers(wokingham, key))
+    assert r.status_code == 201, r.text
+
+
+async def test_16_concurrent_deliveries_make_one_referral(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """A retrying feed: 16 deliveries of one key at once, exactly one referral, one id."""
+    case = (await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-16"}))["data"]
+    key = str(uuid.uuid4())
+    answers = await asyncio.gather(*[
+        client.post("/v1/feeds/emrac/referrals", json=delivery("F-16"),
+                    headers=feed_headers(wokingham, key))
+        for _ in range(16)
+    ])
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(201) == 1, [a.text for a in answers]
+    assert set(statuses) <= {200, 201, 409}, statuses
+    ids = {a.json()["data"]["id"] for a in answers if a.status_code in (200, 201)}
+    assert len(ids) == 1
+    listed = await client.get(f"/v1/cases/{case['id']}/referrals",
+                              headers=wokingham.auth("case_holder"))
+    assert len(listed.json()["data"]) == 1
+
+
+async def test_feed_kind_must_match_source_and_role(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """The EMRAC feed cannot send MAPPA forms; staff tokens cannot use feeds."""
+    await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-5"})
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-5", kind="mappa_h"),
+                          headers=feed_headers(wokingham, "k-5"))
+    assert r.status_code == 422
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-5"),
+                          headers={**wokingham.auth("case_holder"), "Idempotency-Key": "k-6"})
+    assert r.status_code == 403
+    r = await client.post("/v1/feeds/unknown/referrals", json=delivery("F-5"),
+                          headers=feed_headers(wokingham, "k-7"))
+    assert r.status_code == 422
+
+
+async def test_feed_cannot_reach_another_services_case(
+    client: httpx.AsyncClient, wokingham: Tenant, somerset: Tenant
+) -> None:
+    """A feed token of one service never finds another service's case."""
+    await somerset.open_case(external_ref={"system": "IYSS", "id": "F-X"})
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-X"),
+                          headers=feed_headers(wokingham, "k-x"))
+    assert r.status_code == 404

@@ -1,0 +1,120 @@
+"""Referrals: lifecycle as data, the MAPPA quality-assurance gate (W18), panel views (6.2)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import Tenant
+
+
+async def make_referral(client: httpx.AsyncClient, tenant: Tenant, case_id: str, kind: str,
+                        **details: object) -> dict:
+    """Create a referral as the case holder."""
+    r = await client.post(f"/v1/cases/{case_id}/referrals",
+                          json={"kind": kind, "details": details},
+                          headers=tenant.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def act(client: httpx.AsyncClient, tenant: Tenant, referral_id: str, action: str,
+              role: str = "case_holder", sub: str | None = None, **body: object
+              ) -> httpx.Response:
+    """Apply a lifecycle action."""
+    return await client.post(f"/v1/referrals/{referral_id}/{action}", json=body,
+                             headers=tenant.auth(role, sub))
+
+
+async def test_W18_mappa_form_cannot_be_sent_before_quality_assurance(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """A MAPPA form: drafted → W18 step for the line manager; send before QA → 409."""
+    case = (await wokingham.open_case())["data"]
+    created = await make_referral(client, wokingham, case["id"], "mappa_h")
+    referral = created["data"]
+    qa = [s for s in created["next_steps"] if s["code"] == "quality_assure_mappa_form"]
+    assert len(qa) == 1
+    assert qa[0]["actor"] == "line_manager"
+    assert qa[0]["assignee_id"] == "line_manager-1"
+    assert qa[0]["due_at"] is None
+    assert qa[0]["policy"] == {"pack": "wokingham-pyjs-2024", "ref": "Referrals into MAPPA",
+                               "rule": "W18"}
+    assert (await act(client, wokingham, referral["id"], "submit")).status_code == 200
+    blocked = await act(client, wokingham, referral["id"], "send")
+    assert blocked.status_code == 409, blocked.text
+    assert blocked.json()["type"].endswith("/quality-assurance-required")
+    assert (await act(client, wokingham, referral["id"], "quality-assure")).status_code == 403
+    done = await act(client, wokingham, referral["id"], "quality-assure", "line_manager")
+    assert done.status_code == 200, done.text
+    assert "quality_assure_mappa_form" not in {s["code"] for s in done.json()["next_steps"]}
+    sent = await act(client, wokingham, referral["id"], "send")
+    assert sent.status_code == 200
+    assert sent.json()["data"]["status"] == "sent"
+
+
+async def test_illegal_transitions_are_409(client: httpx.AsyncClient, wokingham: Tenant) -> None:
+    """Accepting a draft, or sending a withdrawn referral, is refused."""
+    case = (await wokingham.open_case())["data"]
+    referral = (await make_referral(client, wokingham, case["id"], "marf"))["data"]
+    assert referral["allowed_actions"] == ["submit", "withdraw"]
+    r = await act(client, wokingham, referral["id"], "accept", "line_manager")
+    assert r.status_code == 409
+    assert r.json()["type"].endswith("/illegal-transition")
+    assert (await act(client, wokingham, referral["id"], "withdraw", note="dup")).status_code == 200
+    assert (await act(client, wokingham, referral["id"], "submit")).status_code == 409
+    assert (await act(client, wokingham, referral["id"], "fly")).status_code == 422
+
+
+async def test_transitions_are_published_as_data(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """The lifecycle table is readable: actions, states, roles, hints."""
+    r = await client.get("/v1/referrals/transitions", headers=wokingham.auth("case_holder"))
+    actions = {t["action"]: t for t in r.json()["data"]}
+    assert set(actions) == {"submit", "quality-assure", "send", "accept", "decline", "withdraw"}
+    assert actions["quality-assure"]["kinds"] == ["mappa_a", "mappa_h"]
+    assert actions["send"]["hint"]
+
+
+async def test_somerset_panel_referral_needs_views_or_reason(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """6.2: submitting a MARP referral without the views or a reason is 422."""
+    case = (await somerset.open_case())["data"]
+    referral = (await make_referral(client, somerset, case["id"], "panel"))["data"]
+    r = await act(client, somerset, referral["id"], "submit")
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/views-required")
+    ok = await act(client, somerset, referral["id"], "submit",
+                   details={"views_not_sought_reason": "Contact would increase risk to the child"})
+    assert ok.status_code == 200, ok.text
+
+
+async def test_referral_satisfies_the_step_that_asked_for_it(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A high ROSH asks for refer_to_panel; the panel referral closes it, linked."""
+    case = (await somerset.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements",
+                          json={"domain": "rosh", "level": "high",
+                                "occurred_at": "2026-06-01T10:00:00Z"},
+                          headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    assert "refer_to_panel" in {s["code"] for s in r.json()["next_steps"]}
+    created = await make_referral(client, somerset, case["id"], "panel",
+                                  child_views="Wants to stay at home", carer_views="Agrees")
+    assert "refer_to_panel" not in {s["code"] for s in created["next_steps"]}
+    done = await client.get("/v1/next-steps", params={"case_id": case["id"], "status": "done"},
+                            headers=somerset.auth("case_holder"))
+    closed = [s for s in done.json()["data"] if s["code"] == "refer_to_panel"]
+    assert closed[0]["satisfied_by"] == {"type": "referral", "id": created["data"]["id"]}
+
+
+async def test_another_holder_cannot_touch_a_referral(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """Another case holder's referral is 404."""
+    case = (await wokingham.open_case())["data"]
+    referral = (await make_referral(client, wokingham, case["id"], "nrm"))["data"]
+    r = await act(client, wokingham, referral["id"], "submit", "case_holder", "case_holder-2")
+    assert r.status_code == 404
