@@ -1,0 +1,95 @@
+"""Working days in England and Wales, and the Europe/London day boundaries deadlines end on.
+
+Bank holidays come from the maintained ``holidays`` library (``GB`` with subdivision ``ENG``:
+Easter Monday and the late-summer holiday only come with it), never from a hand table; short-notice
+closures (a one-off bank holiday, an office closure) are added through ``extra_closures``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+LONDON = ZoneInfo("Europe/London")
+END_OF_DAY = time(23, 59, 59)
+
+
+def require_aware(moment: datetime, name: str = "datetime") -> datetime:
+    """Refuse naive datetimes: every instant the engine handles carries its offset."""
+    if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {moment.isoformat()}")
+    return moment
+
+
+def london_date(moment: datetime) -> date:
+    """The calendar date in Europe/London of an aware instant."""
+    return require_aware(moment).astimezone(LONDON).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """23:59:59 Europe/London on ``day``, as an aware UTC datetime."""
+    return datetime.combine(day, END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
+
+
+def start_of_day(day: date) -> datetime:
+    """00:00 Europe/London on ``day``, as an aware UTC datetime."""
+    return datetime.combine(day, time(0, 0), tzinfo=LONDON).astimezone(UTC)
+
+
+class WorkingCalendar:
+    """Working days: Monday to Friday, minus England-and-Wales bank holidays and extra closures."""
+
+    def __init__(self, extra_closures: Iterable[date] = ()) -> None:
+        self._extra = frozenset(
+            d.date() if isinstance(d, datetime) else d for d in extra_closures
+        )
+        self._bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
+        self._cache: dict[date, bool] = {}
+
+    @property
+    def extra_closures(self) -> frozenset[date]:
+        """The configured closure dates on top of the bank holidays."""
+        return self._extra
+
+    def is_bank_holiday(self, day: date) -> bool:
+        """Whether ``day`` is an England-and-Wales bank holiday (per the holidays library)."""
+        return day in self._bank_holidays
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether ``day`` is a working day (weekday, not a bank holiday, not a closure)."""
+        known = self._cache.get(day)
+        if known is None:
+            known = day.weekday() < 5 and day not in self._extra and not self.is_bank_holiday(day)
+            self._cache[day] = known
+        return known
+
+    def add_working_days(self, day: date, n: int) -> date:
+        """The ``n``th working day after ``day`` (``day`` itself when ``n`` is 0)."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        current = day
+        while n > 0:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                n -= 1
+        return current
+
+    def next_working_day_on_or_after(self, day: date) -> date:
+        """``day`` if it is a working day, else the first working day after it."""
+        return day if self.is_working_day(day) else self.add_working_days(day, 1)
+
+    def last_working_day_of_week(self, day: date) -> date | None:
+        """The last working day of ``day``'s Monday-to-Sunday week, or None if it has none."""
+        monday = day - timedelta(days=day.weekday())
+        for offset in range(6, -1, -1):
+            candidate = monday + timedelta(days=offset)
+            if self.is_working_day(candidate):
+                return candidate
+        return None
+
+    def end_of_day(self, day: date) -> datetime:
+        """23:59:59 Europe/London on ``day``, as an aware UTC datetime."""
+        return end_of_day(day)

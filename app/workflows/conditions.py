@@ -1,0 +1,391 @@
+"""The pack condition language: small, declarative predicates over (event, case before, case after).
+
+A condition is a TOML table. Combinators: ``all = [c, ...]``, ``any = [c, ...]``, ``not = c``; a
+table with several keys means ``all`` of them. Every other key is an atom; an unknown atom (or a bad
+argument) fails pack validation. ``case = { ... }`` / ``after = { ... }`` group state atoms, so
+``{ case = { statutory = true } }`` is ``{ "case.statutory" = true }``.
+
+Event atoms (about the triggering event and its data):
+
+- ``trigger_in = [..]``: ``event.trigger`` is one of these.
+- ``actor_role_in = [..]``: the role of the person acting.
+- ``event_type_in = [..]``: ``case_event`` type (``new_incident``, ``charged``, ...).
+- ``event_flag = "key"``: ``data[key]`` is truthy (``may_raise_to_high``,
+  ``release_address_other_area``).
+- ``incoming_rating_in = {domains, levels}``: a transfer-in's ``incoming_ratings`` has one of the
+  domains at one of the levels.
+- ``judgement_domain_in = [..]`` / ``level_in = [..]`` / ``level_below = "medium"``: the recorded
+  judgement's domain / level.
+- ``level_changed = true``: the recorded level differs from the previous known level of that domain
+  (unknown -> known counts as a change).
+- ``level_lowered_from = [..]``: the previous level was one of these and the new one is lower.
+- ``level_differs_from_matrix = true``: ROSH with impact and likelihood whose level is not the
+  matrix level (M1/M2, "professional gut").
+- ``via_panel_decision = true``: the judgement is recorded as a panel decision.
+- ``assessment_type_in``, ``assessment_stage_in``: of an assessment event.
+- ``referral_kind_in``, ``referral_action_in``, ``referral_status_in``: of a referral event.
+- ``completed_step_code_in``, ``completed_step_actor_in``, ``completed_by_role_in``: of a
+  ``step_completed`` event.
+- ``changed = [fields]``: a ``case_changed`` event changed one of these fields.
+- ``changed_to = {field, values}``: it changed ``field`` to one of ``values``.
+- ``decision_has_actions = true``, ``decision_mappa_level_in = [..]``, ``panel_kind_in = [..]``:
+  of a ``panel_decision`` event.
+
+State atoms, prefixed ``case.`` (the case before the event) or ``after.`` (after it: the judgement,
+panel decision or case change applied; register recomputed):
+
+- ``statutory``, ``weapon_related``, ``in_custody``, ``volunteer_attached``, ``on_register``,
+  ``mappa_eligible`` (category set), ``has_release_date``: ``= true`` / ``= false``.
+- ``intervention_in``, ``csc_status_in`` (``none``, ``cin``, ``cic``, ``cp``),
+  ``mappa_category_in``, ``mappa_level_in``: membership.
+- ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.
+- ``ratings_known = [domains]``: every listed domain has a known (non-null) level.
+- ``open_or_closed_within_days = N``: the case is open, or closed no more than N days before the
+  event.
+
+``holds`` conditions (whether an open step is still justified) may use only ``after.`` atoms.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from app.workflows.types import LEVEL_RANK, CaseSnapshot, WorkflowEvent
+
+LevelName = Literal["low", "medium", "high", "very_high"]
+DomainName = Literal["rosh", "swb", "lor"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a condition sees: the event, the case before it and the case after it."""
+
+    event: WorkflowEvent
+    before: CaseSnapshot
+    after: CaseSnapshot
+    matrix_level: str | None = None
+
+
+Predicate = Callable[[Context], bool]
+
+
+class ConditionError(ValueError):
+    """A condition in a pack is malformed (unknown atom, bad argument)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A compiled condition: the raw table (for messages and docs) and its predicate."""
+
+    raw: Any
+    test: Predicate
+
+    def __call__(self, ctx: Context) -> bool:
+        """Evaluate the condition."""
+        return self.test(ctx)
+
+
+class RatingArg(BaseModel):
+    """``{domains, levels}``: some domain at some level."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    domains: tuple[DomainName, ...]
+    levels: tuple[LevelName, ...]
+
+
+class ChangedToArg(BaseModel):
+    """``{field, values}``: a case field changed to one of the values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    field: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One atom of the language: its argument type and how it builds a predicate."""
+
+    name: str
+    arg: TypeAdapter[Any]
+    build: Callable[[Any], Predicate]
+    state: bool = False
+
+
+_ATOMS: dict[str, Atom] = {}
+_STRS: TypeAdapter[Any] = TypeAdapter(tuple[str, ...])
+_INTS: TypeAdapter[Any] = TypeAdapter(tuple[int, ...])
+_BOOL: TypeAdapter[Any] = TypeAdapter(bool)
+_STR: TypeAdapter[Any] = TypeAdapter(str)
+_INT: TypeAdapter[Any] = TypeAdapter(int)
+_LEVELS: TypeAdapter[Any] = TypeAdapter(tuple[LevelName, ...])
+_LEVEL: TypeAdapter[Any] = TypeAdapter(LevelName)
+_DOMAINS: TypeAdapter[Any] = TypeAdapter(tuple[DomainName, ...])
+_RATING: TypeAdapter[Any] = TypeAdapter(RatingArg)
+_CHANGED_TO: TypeAdapter[Any] = TypeAdapter(ChangedToArg)
+
+
+def _event_atom(name: str, arg: TypeAdapter[Any]) -> Callable[[Callable[[Any], Predicate]], Any]:
+    def register(build: Callable[[Any], Predicate]) -> Callable[[Any], Predicate]:
+        _ATOMS[name] = Atom(name, arg, build)
+        return build
+
+    return register
+
+
+def _data(ctx: Context, key: str) -> Any:
+    return ctx.event.data.get(key)
+
+
+def _member(key: str) -> Callable[[Any], Predicate]:
+    def build(values: tuple[Any, ...]) -> Predicate:
+        allowed = frozenset(values)
+        return lambda ctx: _data(ctx, key) in allowed
+
+    return build
+
+
+# Membership atoms: atom name -> (event data key, argument type).
+_MEMBERSHIP: dict[str, tuple[str, TypeAdapter[Any]]] = {
+    "event_type_in": ("type", _STRS),
+    "judgement_domain_in": ("domain", _DOMAINS),
+    "level_in": ("level", _LEVELS),
+    "assessment_type_in": ("type", _STRS),
+    "assessment_stage_in": ("stage", _STRS),
+    "referral_kind_in": ("kind", _STRS),
+    "referral_action_in": ("action", _STRS),
+    "referral_status_in": ("to_status", _STRS),
+    "completed_step_code_in": ("code", _STRS),
+    "completed_step_actor_in": ("actor", _STRS),
+    "completed_by_role_in": ("completed_by_role", _STRS),
+    "panel_kind_in": ("panel_kind", _STRS),
+}
+for _name, (_key, _adapter) in _MEMBERSHIP.items():
+    _ATOMS[_name] = Atom(_name, _adapter, _member(_key))
+
+
+@_event_atom("trigger_in", _STRS)
+def _trigger_in(values: tuple[str, ...]) -> Predicate:
+    return lambda ctx: ctx.event.trigger in values
+
+
+@_event_atom("actor_role_in", _STRS)
+def _actor_role_in(values: tuple[str, ...]) -> Predicate:
+    return lambda ctx: ctx.event.actor_role in values
+
+
+@_event_atom("event_flag", _STR)
+def _event_flag(key: str) -> Predicate:
+    return lambda ctx: bool(_data(ctx, key))
+
+
+@_event_atom("via_panel_decision", _BOOL)
+def _via_panel(expected: bool) -> Predicate:
+    return lambda ctx: bool(_data(ctx, "via_panel_decision")) is expected
+
+
+@_event_atom("incoming_rating_in", _RATING)
+def _incoming_rating_in(arg: RatingArg) -> Predicate:
+    def test(ctx: Context) -> bool:
+        incoming = _data(ctx, "incoming_ratings") or {}
+        return any(incoming.get(d) in arg.levels for d in arg.domains)
+
+    return test
+
+
+def previous_level(ctx: Context) -> str | None:
+    """The recorded domain's level before the judgement (None when unknown)."""
+    return ctx.before.ratings.get(str(_data(ctx, "domain")))
+
+
+@_event_atom("level_below", _LEVEL)
+def _level_below(threshold: str) -> Predicate:
+    rank = LEVEL_RANK[threshold]
+    return lambda ctx: LEVEL_RANK.get(str(_data(ctx, "level")), rank) < rank
+
+
+@_event_atom("level_changed", _BOOL)
+def _level_changed(expected: bool) -> Predicate:
+    return lambda ctx: (_data(ctx, "level") != previous_level(ctx)) is expected
+
+
+@_event_atom("level_lowered_from", _LEVELS)
+def _level_lowered_from(levels: tuple[str, ...]) -> Predicate:
+    def test(ctx: Context) -> bool:
+        before = previous_level(ctx)
+        now = LEVEL_RANK.get(str(_data(ctx, "level")))
+        return before in levels and now is not None and now < LEVEL_RANK[str(before)]
+
+    return test
+
+
+@_event_atom("level_differs_from_matrix", _BOOL)
+def _level_differs(expected: bool) -> Predicate:
+    def test(ctx: Context) -> bool:
+        differs = ctx.matrix_level is not None and _data(ctx, "level") != ctx.matrix_level
+        return differs is expected
+
+    return test
+
+
+def _changes(ctx: Context) -> Mapping[str, Sequence[Any]]:
+    changes = _data(ctx, "changes")
+    return changes if isinstance(changes, Mapping) else {}
+
+
+@_event_atom("changed", _STRS)
+def _changed(fields: tuple[str, ...]) -> Predicate:
+    return lambda ctx: any(f in _changes(ctx) for f in fields)
+
+
+@_event_atom("changed_to", _CHANGED_TO)
+def _changed_to(arg: ChangedToArg) -> Predicate:
+    def test(ctx: Context) -> bool:
+        pair = _changes(ctx).get(arg.field)
+        return pair is not None and len(pair) == 2 and pair[0] != pair[1] and pair[1] in arg.values
+
+    return test
+
+
+@_event_atom("decision_has_actions", _BOOL)
+def _has_actions(expected: bool) -> Predicate:
+    return lambda ctx: bool(_data(ctx, "actions")) is expected
+
+
+@_event_atom("decision_mappa_level_in", _INTS)
+def _decision_mappa(levels: tuple[int, ...]) -> Predicate:
+    return lambda ctx: _data(ctx, "mappa_level") in levels
+
+
+# State atoms: each is built on a case snapshot and registered twice, as case.* and after.*.
+StateBuild = Callable[[Any], Callable[[CaseSnapshot, Context], bool]]
+_STATE: dict[str, tuple[TypeAdapter[Any], StateBuild]] = {}
+
+
+def _flag(field: str) -> StateBuild:
+    def build(expected: bool) -> Callable[[CaseSnapshot, Context], bool]:
+        return lambda case, ctx: bool(getattr(case, field)) is expected
+
+    return build
+
+
+def _in(field: str) -> StateBuild:
+    def build(values: tuple[Any, ...]) -> Callable[[CaseSnapshot, Context], bool]:
+        allowed = frozenset(values)
+        return lambda case, ctx: getattr(case, field) in allowed
+
+    return build
+
+
+def _any_rating_in(arg: RatingArg) -> Callable[[CaseSnapshot, Context], bool]:
+    return lambda case, ctx: any(case.ratings.get(d) in arg.levels for d in arg.domains)
+
+
+def _ratings_known(domains: tuple[str, ...]) -> Callable[[CaseSnapshot, Context], bool]:
+    return lambda case, ctx: all(case.ratings.get(d) is not None for d in domains)
+
+
+def _within_days(days: int) -> Callable[[CaseSnapshot, Context], bool]:
+    window = timedelta(days=days)
+
+    def test(case: CaseSnapshot, ctx: Context) -> bool:
+        return case.closed_at is None or ctx.event.occurred_at - case.closed_at <= window
+
+    return test
+
+
+for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register"):
+    _STATE[_field] = (_BOOL, _flag(_field))
+for _field in ("intervention", "csc_status"):
+    _STATE[f"{_field}_in"] = (_STRS, _in(_field))
+for _field in ("mappa_category", "mappa_level"):
+    _STATE[f"{_field}_in"] = (_INTS, _in(_field))
+_STATE["mappa_eligible"] = (
+    _BOOL, lambda e: lambda case, ctx: (case.mappa_category is not None) is e
+)
+_STATE["has_release_date"] = (
+    _BOOL, lambda e: lambda case, ctx: (case.expected_release_date is not None) is e
+)
+_STATE["any_rating_in"] = (_RATING, _any_rating_in)
+_STATE["ratings_known"] = (_DOMAINS, _ratings_known)
+_STATE["open_or_closed_within_days"] = (_INT, _within_days)
+
+
+def _bind(build: StateBuild, after: bool) -> Callable[[Any], Predicate]:
+    def bound(arg: Any) -> Predicate:
+        test = build(arg)
+        if after:
+            return lambda ctx: test(ctx.after, ctx)
+        return lambda ctx: test(ctx.before, ctx)
+
+    return bound
+
+
+for _name, (_adapter, _build) in _STATE.items():
+    _ATOMS[f"case.{_name}"] = Atom(f"case.{_name}", _adapter, _bind(_build, False), state=True)
+    _ATOMS[f"after.{_name}"] = Atom(f"after.{_name}", _adapter, _bind(_build, True), state=True)
+
+
+def atom_names() -> tuple[str, ...]:
+    """Every atom name the language knows."""
+    return tuple(sorted(_ATOMS))
+
+
+def always(ctx: Context) -> bool:
+    """The empty condition: always true."""
+    return True
+
+
+def compile_condition(raw: Any, where: str = "condition", *, after_only: bool = False) -> Condition:
+    """Validate and compile a condition table; ConditionError says where and what is wrong."""
+    return Condition(raw, _compile(raw, where, after_only))
+
+
+def _compile(raw: Any, where: str, after_only: bool) -> Predicate:
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConditionError(f"{where}: a condition must be a non-empty table, got {raw!r}")
+    parts = [_compile_key(str(k), v, f"{where}.{k}", after_only) for k, v in raw.items()]
+    if len(parts) == 1:
+        return parts[0]
+    return lambda ctx: all(p(ctx) for p in parts)
+
+
+def _compile_key(key: str, value: Any, where: str, after_only: bool) -> Predicate:
+    if key in ("all", "any"):
+        if not isinstance(value, list) or not value:
+            raise ConditionError(f"{where}: '{key}' takes a non-empty list of conditions")
+        parts = [_compile(v, f"{where}[{i}]", after_only) for i, v in enumerate(value)]
+        if key == "all":
+            return lambda ctx: all(p(ctx) for p in parts)
+        return lambda ctx: any(p(ctx) for p in parts)
+    if key == "not":
+        inner = _compile(value, where, after_only)
+        return lambda ctx: not inner(ctx)
+    if key in ("case", "after") and isinstance(value, Mapping):
+        return _compile({f"{key}.{k}": v for k, v in value.items()}, where, after_only)
+    return _compile_atom(key, value, where, after_only)
+
+
+def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> Predicate:
+    atom = _ATOMS.get(name)
+    if atom is None:
+        near = difflib.get_close_matches(name, _ATOMS, n=3)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise ConditionError(f"{where}: unknown condition atom '{name}'{hint}")
+    if after_only and not name.startswith("after."):
+        raise ConditionError(f"{where}: 'holds' may only use after.* atoms, not '{name}'")
+    try:
+        arg = atom.arg.validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ConditionError(
+            f"{where}: bad argument {value!r} for '{name}': {first['msg']}"
+            + (f" at {loc}" if loc else "")
+        ) from None
+    return atom.build(arg)

@@ -1,0 +1,225 @@
+"""Deadline forms (``policy-rules.md``) turned into due instants, always aware UTC.
+
+Forms: ``+Nh`` (clock hours), ``+Nwd`` (end of the Nth working day after the event's London day),
+``next-wd`` (= ``+1wd``), ``+1wd-in-week``, ``+Nd`` / ``+Nw`` / ``+Nm`` (calendar, on London local
+wall time; months clamp to month end), ``every Nm`` (first due ``+Nm``, then recurring),
+``immediately``, ``next-panel``, ``release-6m``, ``review-date``, ``before-transfer``, ``due-date``,
+``none``.
+
+``+1wd-in-week`` on a non-working day (weekend, bank holiday): the worker can act on the next
+working day at the earliest, so it is due at the end of the first working day after the event
+(plain ``+1wd``); the in-week cap only applies to events known on a working day.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdcal
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+from app.workflows.calendar import (
+    LONDON,
+    WorkingCalendar,
+    end_of_day,
+    london_date,
+    require_aware,
+    start_of_day,
+)
+from app.workflows.types import ScheduledPanel
+
+NAMED_FORMS = (
+    "next-wd",
+    "+1wd-in-week",
+    "immediately",
+    "next-panel",
+    "release-6m",
+    "review-date",
+    "before-transfer",
+    "due-date",
+    "none",
+)
+_OFFSET = re.compile(r"^\+(?P<n>\d{1,3})(?P<unit>h|wd|d|w|m)$")
+_EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
+
+
+@dataclass(frozen=True)
+class Due:
+    """A computed deadline: when, whether urgent, whether waiting for a panel date, and why."""
+
+    due_at: datetime | None
+    urgent: bool = False
+    awaiting_panel_date: bool = False
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineInputs:
+    """Everything a deadline form may need besides the calendar."""
+
+    occurred_at: datetime
+    panels: Sequence[ScheduledPanel] = ()
+    panel_kind: str | None = None
+    expected_release_date: date | None = None
+    review_date: date | None = None
+    transfer_date: date | None = None
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class ParsedForm:
+    """A validated deadline form: a named form, or an offset of ``n`` units."""
+
+    text: str
+    kind: str
+    n: int = 0
+    recurrence: str | None = None
+
+
+@lru_cache(maxsize=256)
+def parse_form(text: str) -> ParsedForm:
+    """Parse a deadline form; ValueError names an unknown one."""
+    if text in NAMED_FORMS:
+        if text == "next-wd":
+            return ParsedForm(text, "wd", 1)
+        return ParsedForm(text, text)
+    match = _OFFSET.match(text)
+    if match:
+        return ParsedForm(text, match["unit"], int(match["n"]))
+    match = _EVERY.match(text)
+    if match:
+        n, unit = int(match["n"]), match["unit"]
+        return ParsedForm(text, unit, n, recurrence=f"{n}{unit}")
+    allowed = ", ".join(("+Nh", "+Nwd", "+Nd", "+Nw", "+Nm", "every Nm", *NAMED_FORMS))
+    raise ValueError(f"unknown deadline form {text!r} (allowed: {allowed})")
+
+
+def is_valid_form(text: str) -> bool:
+    """Whether ``text`` is a deadline form the engine understands."""
+    try:
+        parse_form(text)
+    except ValueError:
+        return False
+    return True
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar months on a date, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, _stdcal.monthrange(year, month)[1]))
+
+
+def shift_local(moment: datetime, *, days: int = 0, months: int = 0) -> datetime:
+    """Move an instant by calendar days/months on London wall time; returns aware UTC."""
+    local = require_aware(moment).astimezone(LONDON).replace(tzinfo=None)
+    moved_day = add_months(local.date(), months) + timedelta(days=days)
+    wall = datetime.combine(moved_day, local.time())
+    return wall.replace(tzinfo=LONDON).astimezone(UTC)
+
+
+def add_period(moment: datetime, recurrence: str) -> datetime:
+    """Add a recurrence period such as ``1m``, ``2w`` or ``10d`` on London wall time."""
+    form = parse_form(f"+{recurrence}")
+    return _calendar_offset(moment, form.kind, form.n)
+
+
+def _calendar_offset(moment: datetime, unit: str, n: int) -> datetime:
+    if unit == "d":
+        return shift_local(moment, days=n)
+    if unit == "w":
+        return shift_local(moment, days=7 * n)
+    if unit == "m":
+        return shift_local(moment, months=n)
+    raise ValueError(f"not a calendar unit: {unit}")
+
+
+def in_week_due(day: date, calendar: WorkingCalendar) -> date:
+    """``+1wd-in-week`` as a date: next working day, capped at the week's last working day."""
+    following = calendar.add_working_days(day, 1)
+    if not calendar.is_working_day(day):
+        return following
+    last = calendar.last_working_day_of_week(day)
+    return following if last is None else min(following, last)
+
+
+def next_panel(
+    panels: Sequence[ScheduledPanel], kind: str | None, after: datetime
+) -> ScheduledPanel | None:
+    """The first panel of ``kind`` scheduled at or after ``after`` (ties broken by id)."""
+    candidates = [
+        p for p in panels if (kind is None or p.kind == kind) and p.scheduled_for >= after
+    ]
+    return min(candidates, key=lambda p: (p.scheduled_for, str(p.id)), default=None)
+
+
+def compute_due(form: str, inputs: DeadlineInputs, calendar: WorkingCalendar) -> Due:
+    """The deadline a form gives for an event (``policy-rules.md``, Deadline forms)."""
+    parsed = parse_form(form)
+    occurred = require_aware(inputs.occurred_at, "occurred_at").astimezone(UTC)
+    kind = parsed.kind
+    if kind == "h":
+        return Due(occurred + timedelta(hours=parsed.n))
+    if kind == "wd":
+        return Due(end_of_day(calendar.add_working_days(london_date(occurred), parsed.n)))
+    if kind in ("d", "w", "m"):
+        return Due(_calendar_offset(occurred, kind, parsed.n))
+    return _NAMED[kind](inputs, occurred, calendar)
+
+
+def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    return Due(occurred, urgent=True)
+
+
+def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    return Due(end_of_day(in_week_due(london_date(occurred), cal)))
+
+
+def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    panel = next_panel(inputs.panels, inputs.panel_kind, occurred)
+    if panel is None:
+        kind = inputs.panel_kind or "panel"
+        return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
+    return Due(require_aware(panel.scheduled_for).astimezone(UTC))
+
+
+def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    if inputs.expected_release_date is None:
+        return Due(None, note="Six months before release: no expected release date recorded.")
+    return Due(end_of_day(add_months(inputs.expected_release_date, -6)))
+
+
+def _review_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    if inputs.review_date is None:
+        return Due(None, note="Due on the review date: none was set.")
+    return Due(end_of_day(inputs.review_date))
+
+
+def _before_transfer(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    if inputs.transfer_date is None:
+        return Due(None, note="Due before the transfer: no transfer date given.")
+    return Due(start_of_day(inputs.transfer_date))
+
+
+def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    if inputs.due_date is None:
+        return Due(None, note="No due date given.")
+    return Due(end_of_day(inputs.due_date))
+
+
+def _none(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    return Due(None)
+
+
+_NAMED = {
+    "immediately": _immediately,
+    "+1wd-in-week": _in_week,
+    "next-panel": _next_panel,
+    "release-6m": _release_6m,
+    "review-date": _review_date,
+    "before-transfer": _before_transfer,
+    "due-date": _due_date,
+    "none": _none,
+}

@@ -1,0 +1,422 @@
+"""Policy packs: one TOML file per local policy, validated on load (see ``packs/README.md``).
+
+A pack holds the step rules (trigger, condition, step, actor, deadline, policy paragraph, ``holds``,
+recurrence), the write checks (M2-M7, S20), the ROSH matrix (M1), the register definition and the
+contact-level table (W11). A new authority is a new file; the engine does not change.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from app.workflows.conditions import Condition, ConditionError, Context, compile_condition
+from app.workflows.deadlines import parse_form
+from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
+
+PACK_DIR = Path(__file__).parent / "packs"
+# Triggers whose event subject is the case itself (the rest: the event/referral/item record).
+CASE_SUBJECT_TRIGGERS = frozenset(
+    {"case_opened", "judgement_recorded", "case_changed", "step_completed"}
+)
+ContactLevel = Literal["fortnightly", "weekly", "twice_weekly", "three_times_weekly"]
+
+
+class PackError(Exception):
+    """A pack file is missing, unreadable or malformed; the message names the file and field."""
+
+
+def _condition(raw: Any) -> Condition:
+    if isinstance(raw, Condition):
+        return raw
+    try:
+        return compile_condition(raw, "condition")
+    except ConditionError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _holds_condition(raw: Any) -> Condition:
+    if isinstance(raw, Condition):
+        return raw
+    try:
+        return compile_condition(raw, "holds", after_only=True)
+    except ConditionError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _form(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"a deadline form must be a string, got a {type(raw).__name__}")
+    parse_form(raw)
+    return raw
+
+
+def _triggers(raw: Any) -> tuple[str, ...]:
+    values = (raw,) if isinstance(raw, str) else tuple(raw)
+    unknown = [t for t in values if t not in TRIGGERS]
+    if unknown or not values:
+        raise ValueError(f"unknown trigger(s) {unknown or values!r}; known: {', '.join(TRIGGERS)}")
+    return values
+
+
+def _raw(condition: Condition) -> Any:
+    return condition.raw
+
+
+# Conditions serialize back to the table they were written as (GET /v1/policy-packs shows them).
+When = Annotated[Condition, BeforeValidator(_condition), PlainSerializer(_raw)]
+Holds = Annotated[Condition, BeforeValidator(_holds_condition), PlainSerializer(_raw)]
+Form = Annotated[str, BeforeValidator(_form)]
+Triggers = Annotated[tuple[str, ...], BeforeValidator(_triggers)]
+RuleId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,7}[a-z]?$", max_length=16)]
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Actor = Annotated[str, Field(pattern=r"^[a-z][a-z_]*$", max_length=32)]
+Ref = Annotated[str, Field(min_length=1, max_length=64)]
+Title = Annotated[str, Field(min_length=1, max_length=300)]
+Period = Annotated[str, Field(pattern=r"^[1-9][0-9]?[dwm]$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, populate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+
+class ConditionalForm(_Strict):
+    """One branch of a conditional deadline: the form to use when the condition holds."""
+
+    when: When | None = None
+    form: Form
+
+
+class Rule(_Strict):
+    """One pack line: on a trigger, when a condition holds, a step for an actor by a deadline."""
+
+    id: RuleId
+    trigger: Triggers
+    when: When | None = None
+    code: Code
+    title: Title
+    actor: Actor
+    deadline: Form | tuple[ConditionalForm, ...]
+    ref: Ref
+    holds: Holds | None = None
+    recurrence: Period | None = None
+    note: str | None = Field(default=None, max_length=1000)
+    for_each: Literal["actions"] | None = None
+    subject: Literal["event", "case"] = "event"
+    dedupe: Literal["subject", "case"] = "subject"
+    supersedes_previous: bool = False
+    refresh_due: bool = False
+    refresh_only: bool = False
+
+    @field_validator("deadline")
+    @classmethod
+    def _fallback_last(cls, value: Any) -> Any:
+        if isinstance(value, tuple):
+            if not value:
+                raise ValueError("a conditional deadline needs at least one branch")
+            if value[-1].when is not None:
+                raise ValueError("the last branch of a conditional deadline must have no 'when'")
+        return value
+
+    @model_validator(mode="after")
+    def _for_each_needs_decision(self) -> Rule:
+        if self.for_each and self.trigger != ("panel_decision",):
+            raise ValueError("for_each = 'actions' only applies to the panel_decision trigger")
+        return self
+
+    @property
+    def period(self) -> str | None:
+        """The recurrence period (``1m``), from ``recurrence`` or an ``every Nm`` deadline."""
+        if self.recurrence:
+            return self.recurrence
+        if isinstance(self.deadline, str):
+            return parse_form(self.deadline).recurrence
+        return None
+
+    @property
+    def subject_kinds(self) -> frozenset[str]:
+        """Whether this line's steps are about the case, an event record, or either."""
+        if self.subject == "case":
+            return frozenset({"case"})
+        return frozenset(
+            "case" if t in CASE_SUBJECT_TRIGGERS else "event" for t in self.trigger
+        )
+
+    def form_for(self, ctx: Context) -> str:
+        """The deadline form that applies in this context."""
+        if isinstance(self.deadline, str):
+            return self.deadline
+        for branch in self.deadline:
+            if branch.when is None or branch.when(ctx):
+                return branch.form
+        return "none"
+
+
+class Acknowledge(_Strict):
+    """The step a check creates when a deviation is accepted with a rationale."""
+
+    code: Code
+    title: Title
+    actor: Actor
+    deadline: Form = "none"
+    note: str | None = None
+
+
+class Check(_Strict):
+    """A write check (M2-M7, S20): when the condition holds, a field is required or refused."""
+
+    id: RuleId
+    trigger: Triggers = ("judgement_recorded",)
+    when: When
+    requires: str | None = None
+    status: Literal[409, 422] = 422
+    type_slug: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    title: Title
+    detail: str
+    ref: Ref
+    loc: str | None = None
+    acknowledge: Acknowledge | None = None
+    _ack_rule: Rule | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        """Turn the acknowledgement into an ordinary rule line."""
+        if self.acknowledge is not None:
+            ack = self.acknowledge
+            self._ack_rule = Rule(
+                id=self.id, trigger=self.trigger, code=ack.code, title=ack.title,
+                actor=ack.actor, deadline=ack.deadline, ref=self.ref, note=ack.note,
+            )
+
+    @property
+    def ack_rule(self) -> Rule | None:
+        """The acknowledgement step as a rule line, if the check has one."""
+        return self._ack_rule
+
+    @property
+    def error_loc(self) -> str:
+        """Where the missing field goes in a 422 ``errors`` entry."""
+        return self.loc or f"body.{self.requires or 'level'}"
+
+
+class Matrix(_Strict):
+    """M1: the impact x likelihood matrix giving ROSH ``matrix_level``."""
+
+    rule_id: RuleId = "M1"
+    ref: Ref
+    impacts: tuple[str, ...]
+    likelihoods: tuple[str, ...]
+    levels: dict[str, Level | dict[str, Level]]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Matrix:
+        missing = [i for i in self.impacts if i not in self.levels]
+        extra = [i for i in self.levels if i not in self.impacts]
+        if missing or extra:
+            raise ValueError(f"matrix levels: missing impacts {missing}, unknown impacts {extra}")
+        for impact, row in self.levels.items():
+            if isinstance(row, dict) and set(row) != set(self.likelihoods):
+                raise ValueError(
+                    f"matrix levels.{impact}: must give a level for each of {self.likelihoods}"
+                )
+        return self
+
+    def level(self, impact: str | None, likelihood: str | None) -> str | None:
+        """The matrix level, or None when impact or likelihood is missing or unknown."""
+        row = self.levels.get(impact or "")
+        if row is None or likelihood not in self.likelihoods:
+            return None
+        return row if isinstance(row, str) else row[str(likelihood)]
+
+
+class Register(_Strict):
+    """Which cases are on the register (Somerset 9), evaluated on the case after each event."""
+
+    rule_id: RuleId
+    ref: Ref
+    when: Holds
+    deregistered_by: RuleId | None = None
+    deregistered_ref: Ref | None = None
+
+
+class ContactBand(_Strict):
+    """One band of the contact table: the first band whose condition holds wins."""
+
+    level: ContactLevel
+    when: Holds
+
+
+class ContactTable(_Strict):
+    """W11: contact frequency from the ratings."""
+
+    rule_id: RuleId
+    ref: Ref
+    bands: tuple[ContactBand, ...]
+
+
+class Pack(_Strict):
+    """A local policy as data: rules, checks, matrix, register and contact table."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+    title: str
+    authority: str
+    source: str
+    panel_kind: str | None = None
+    matrix: Matrix | None = None
+    register_def: Register | None = Field(default=None, alias="register")
+    contact: ContactTable | None = None
+    options: dict[str, bool | int | str] = Field(default_factory=dict)
+    checks: tuple[Check, ...] = ()
+    rules: tuple[Rule, ...]
+    _by_trigger: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
+    _by_id: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
+    _by_code: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any) -> None:
+        """Index the rule lines by trigger, id and step code."""
+        lines = list(self.rules) + [c.ack_rule for c in self.checks if c.ack_rule is not None]
+        for rule in self.rules:
+            for trigger in rule.trigger:
+                self._by_trigger[trigger] = (*self._by_trigger.get(trigger, ()), rule)
+        for rule in lines:
+            self._by_id[rule.id] = (*self._by_id.get(rule.id, ()), rule)
+            self._by_code[rule.code] = (*self._by_code.get(rule.code, ()), rule)
+
+    def option(self, name: str, default: bool | int | str | None = None) -> bool | int | str | None:
+        """A service-side switch the pack sets in ``[options]`` (``default`` when unset)."""
+        return self.options.get(name, default)
+
+    def rule(self, rule_id: str) -> Rule:
+        """The first line of a rule (KeyError if the pack has none)."""
+        lines = self.lines(rule_id)
+        if not lines:
+            raise KeyError(f"pack {self.id} has no rule {rule_id}")
+        return lines[0]
+
+    def lines(self, rule_id: str) -> tuple[Rule, ...]:
+        """Every line of a rule id (a rule may create several steps)."""
+        return self._by_id.get(rule_id, ())
+
+    def rules_for(self, trigger: str) -> tuple[Rule, ...]:
+        """The step lines listening to a trigger, in pack order."""
+        return self._by_trigger.get(trigger, ())
+
+    def lines_for_code(self, code: str) -> tuple[Rule, ...]:
+        """Every line (checks' acknowledgements included) that creates steps with this code."""
+        return self._by_code.get(code, ())
+
+    def rule_ids(self) -> tuple[str, ...]:
+        """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
+        ids = [r.id for r in self.rules] + [c.id for c in self.checks]
+        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact) if x is not None]
+        if self.register_def is not None and self.register_def.deregistered_by:
+            ids.append(self.register_def.deregistered_by)
+        return tuple(dict.fromkeys(ids))
+
+
+def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
+    lines: dict[str, str] = {}
+    for error in exc.errors():
+        # Drop union-branch tags ("tuple[ConditionalForm, ...]"); report a field once.
+        loc = [str(p) for p in error["loc"] if "[" not in str(p)]
+        label = ".".join(loc)
+        if len(loc) > 1 and loc[0] in ("rules", "checks") and loc[1].isdigit():
+            items = raw.get(loc[0]) or []
+            index = int(loc[1])
+            if index < len(items) and isinstance(items[index], Mapping) and "id" in items[index]:
+                label += f" (rule {items[index]['id']})"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if label not in lines or lines[label].endswith(_UNION_NOISE):
+            lines[label] = f"{label}: {message}"
+    noisy = [k for k, v in lines.items() if v.endswith(_UNION_NOISE)]
+    for label in noisy:
+        if any(other != label and other.startswith(label.split(" (")[0]) for other in lines):
+            del lines[label]
+    return "; ".join(lines.values())
+
+
+# Messages from the union branch that does not match the input's shape (string vs list).
+_UNION_NOISE = ("Input should be a valid tuple", "must be a string, got a list")
+
+
+def load_pack(path: Path) -> Pack:
+    """Read and validate one pack file; PackError names the file and the bad field."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PackError(f"{path}: cannot read pack file: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PackError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        pack = Pack.model_validate(raw)
+    except ValidationError as exc:
+        raise PackError(f"{path}: invalid pack: {_describe(exc, raw)}") from None
+    if pack.id != path.stem:
+        raise PackError(f"{path}: id: pack id {pack.id!r} must match the file name {path.stem!r}")
+    return pack
+
+
+def load_packs(directory: Path | None = None) -> dict[str, Pack]:
+    """Every ``*.toml`` pack in a directory (default: the bundled packs), keyed by pack id."""
+    folder = Path(directory) if directory is not None else PACK_DIR
+    packs: dict[str, Pack] = {}
+    for path in sorted(folder.glob("*.toml")):
+        pack = load_pack(path)
+        packs[pack.id] = pack
+    if not packs:
+        raise PackError(f"{folder}: no policy packs (*.toml) found")
+    return packs
+
+
+def matrix_level(pack: Pack, impact: str | None, likelihood: str | None) -> str | None:
+    """M1: the pack's matrix level for a ROSH impact and likelihood (None if either is missing)."""
+    return pack.matrix.level(impact, likelihood) if pack.matrix is not None else None
+
+
+_NOBODY = UUID(int=0)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Context:
+    """A context for after-only conditions (holds, register, contact) on a case state."""
+    event = event or WorkflowEvent("state", _EPOCH, after.case_id, "system")
+    return Context(event, after, after)
+
+
+def contact_level(pack: Pack, ratings: Mapping[str, str | None]) -> str | None:
+    """W11: the contact frequency the pack sets for these ratings (None where it sets none)."""
+    if pack.contact is None:
+        return None
+    case = CaseSnapshot(
+        _NOBODY, "", False, "none", ratings={d: ratings.get(d) for d in DOMAINS}
+    )
+    return contact_level_for(pack, state_context(case))
+
+
+def contact_level_for(pack: Pack, ctx: Context) -> str | None:
+    """W11 on a prepared after-state context."""
+    if pack.contact is None:
+        return None
+    for band in pack.contact.bands:
+        if band.when(ctx):
+            return band.level
+    return None

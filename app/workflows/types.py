@@ -1,0 +1,134 @@
+"""Value types the policy engine takes and returns (frozen, no I/O, aware datetimes, UUID ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+Level = Literal["low", "medium", "high", "very_high"]
+Domain = Literal["rosh", "swb", "lor"]
+IntentAction = Literal["create", "keep", "supersede", "update_due"]
+
+LEVELS: tuple[str, ...] = ("low", "medium", "high", "very_high")
+DOMAINS: tuple[str, ...] = ("rosh", "swb", "lor")
+LEVEL_RANK: Mapping[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
+
+TRIGGERS: tuple[str, ...] = (
+    "case_opened",
+    "judgement_recorded",
+    "case_changed",
+    "assessment_submitted",
+    "assessment_countersigned",
+    "assessment_returned",
+    "case_event",
+    "referral_created",
+    "referral_transition",
+    "panel_decision",
+    "panel_scheduled",
+    "step_completed",
+)
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """A step that is open on the case, as the engine needs to see it."""
+
+    id: UUID
+    code: str
+    rule_id: str
+    subject_id: UUID
+    due_at: datetime | None
+    awaiting_panel_date: bool
+    deadline_form: str | None
+    actor: str
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    """The engine's read-only view of a case before the event."""
+
+    case_id: UUID
+    intervention: str
+    statutory: bool
+    csc_status: str
+    weapon_related: bool = False
+    mappa_category: int | None = None
+    mappa_level: int | None = None
+    expected_release_date: date | None = None
+    in_custody: bool = False
+    volunteer_attached: bool = False
+    ratings: Mapping[str, str | None] = field(default_factory=dict)
+    on_register: bool = False
+    closed_at: datetime | None = None
+    open_steps: tuple[OpenStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduledPanel:
+    """A panel meeting on the service's calendar (``marp`` or ``high_risk_panel``)."""
+
+    id: UUID
+    kind: str
+    scheduled_for: datetime
+
+
+@dataclass(frozen=True)
+class WorkflowEvent:
+    """Something that happened, with the data its trigger carries."""
+
+    trigger: str
+    occurred_at: datetime
+    subject_id: UUID
+    actor_role: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepIntent:
+    """What the database side should do with one step: create, keep, supersede or re-date it."""
+
+    action: IntentAction
+    rule_id: str
+    code: str
+    title: str
+    actor: str
+    subject_id: UUID
+    due_at: datetime | None
+    urgent: bool
+    awaiting_panel_date: bool
+    policy_pack: str
+    policy_ref: str
+    deadline_form: str | None = None
+    recurrence: str | None = None
+    note: str | None = None
+    assignee_id: str | None = None
+    step_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A write the policy refuses: 422, or 409 for M6 (panel approval required)."""
+
+    rule_id: str
+    status: int
+    type_slug: str
+    title: str
+    detail: str
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the engine derived from one event; nothing is applied when violations exist."""
+
+    violations: tuple[Violation, ...]
+    intents: tuple[StepIntent, ...]
+    matrix_level: str | None
+    ratings_after: Mapping[str, str | None]
+    on_register_after: bool
+    register_change: Literal["registered", "deregistered"] | None
+    contact_level: str | None
+    acknowledgements: tuple[str, ...] = ()

@@ -1,0 +1,156 @@
+"""Helpers for the engine tests: real London dates, case snapshots, events, intent lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from app.workflows.calendar import WorkingCalendar
+from app.workflows.engine import evaluate
+from app.workflows.packs import Pack, load_packs
+from app.workflows.types import (
+    CaseSnapshot,
+    Evaluation,
+    OpenStep,
+    ScheduledPanel,
+    StepIntent,
+    WorkflowEvent,
+)
+
+LONDON = ZoneInfo("Europe/London")
+CASE_ID = UUID("00000000-0000-4000-8000-00000000ca5e")
+EVENT_ID = UUID("00000000-0000-4000-8000-0000000e0e01")
+SOMERSET = "somerset-yjt-2023"
+WOKINGHAM = "wokingham-pyjs-2024"
+
+# Friday 28 August 2026, 15:30 BST, before the late-summer bank holiday (Mon 31 August).
+FRI_BEFORE_BANK_HOLIDAY = datetime(2026, 8, 28, 15, 30, tzinfo=LONDON)
+# Thursday 2 April 2026, before Good Friday (3 April) and Easter Monday (6 April).
+THU_BEFORE_GOOD_FRIDAY = datetime(2026, 4, 2, 11, 0, tzinfo=LONDON)
+# Christmas Eve 2026 (Thursday); Boxing Day is observed on Monday 28 December.
+CHRISTMAS_EVE = datetime(2026, 12, 24, 9, 15, tzinfo=LONDON)
+
+
+def lon(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """An aware Europe/London datetime."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=LONDON)
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """An aware UTC datetime."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+@cache
+def packs() -> dict[str, Pack]:
+    """The bundled packs, loaded once per test session."""
+    return load_packs()
+
+
+@cache
+def calendar() -> WorkingCalendar:
+    """The England-and-Wales working calendar without extra closures."""
+    return WorkingCalendar()
+
+
+def case(**overrides: Any) -> CaseSnapshot:
+    """A statutory court-order case with no ratings, not open to social care."""
+    base = CaseSnapshot(
+        case_id=CASE_ID, intervention="court_order", statutory=True, csc_status="none",
+        ratings={"rosh": None, "swb": None, "lor": None},
+    )
+    return replace(base, **overrides)
+
+
+def rated(
+    rosh: str | None = None, swb: str | None = None, lor: str | None = None
+) -> dict[str, str | None]:
+    """A ratings mapping."""
+    return {"rosh": rosh, "swb": swb, "lor": lor}
+
+
+def event(
+    trigger: str, at: datetime, subject: UUID = CASE_ID, *, role: str = "case_holder",
+    **data: Any,
+) -> WorkflowEvent:
+    """An engine event."""
+    return WorkflowEvent(trigger=trigger, occurred_at=at, subject_id=subject, actor_role=role,
+                         data=data)
+
+
+def judgement(domain: str, level: str, at: datetime, **data: Any) -> WorkflowEvent:
+    """A judgement_recorded event on the test case."""
+    body: dict[str, Any] = {"domain": domain, "level": level, "via_panel_decision": False}
+    body.update(data)
+    return event("judgement_recorded", at, **body)
+
+
+def run(
+    pack_id: str, ev: WorkflowEvent, snapshot: CaseSnapshot | None = None,
+    panels: Sequence[ScheduledPanel] = (),
+) -> Evaluation:
+    """Evaluate an event under a bundled pack (and check every returned instant is UTC)."""
+    result = evaluate(ev, snapshot or case(), packs()[pack_id], calendar(), panels)
+    for intent in result.intents:
+        assert intent.due_at is None or intent.due_at.utcoffset() == timedelta(0), intent
+        assert intent.due_at is None or intent.due_at.tzinfo is UTC, intent
+    return result
+
+
+def intents(ev: Evaluation, action: str | None = None, code: str | None = None) -> list[StepIntent]:
+    """Intents filtered by action and code."""
+    return [i for i in ev.intents
+            if (action is None or i.action == action) and (code is None or i.code == code)]
+
+
+def created(ev: Evaluation, code: str) -> StepIntent:
+    """The one create intent for a step code."""
+    found = intents(ev, "create", code)
+    assert len(found) == 1, f"expected one create of {code}, got {ev.intents}"
+    return found[0]
+
+
+def codes(ev: Evaluation, action: str = "create") -> set[str]:
+    """The step codes of intents with this action."""
+    return {i.code for i in ev.intents if i.action == action}
+
+
+def assert_step(
+    intent: StepIntent, *, rule: str, code: str, actor: str, due: datetime | None, pack: str,
+    ref: str, urgent: bool = False, awaiting: bool = False,
+) -> None:
+    """Check a step intent field by field (due to the second, and always in UTC)."""
+    assert (intent.rule_id, intent.code, intent.actor) == (rule, code, actor)
+    assert intent.due_at == due
+    if intent.due_at is not None:
+        assert intent.due_at.utcoffset() == timedelta(0)
+    assert (intent.urgent, intent.awaiting_panel_date) == (urgent, awaiting)
+    assert (intent.policy_pack, intent.policy_ref) == (pack, ref)
+
+
+def open_step(intent: StepIntent, step_id: UUID) -> OpenStep:
+    """What the database side would hold after applying a create intent."""
+    return OpenStep(
+        id=step_id, code=intent.code, rule_id=intent.rule_id, subject_id=intent.subject_id,
+        due_at=intent.due_at, awaiting_panel_date=intent.awaiting_panel_date,
+        deadline_form=intent.deadline_form, actor=intent.actor,
+    )
+
+
+def panel(at: datetime, kind: str = "marp", ident: int = 1) -> ScheduledPanel:
+    """A scheduled panel."""
+    return ScheduledPanel(id=UUID(int=ident), kind=kind, scheduled_for=at)
+
+
+def end_of(day: date, bst: bool) -> datetime:
+    """23:59:59 London on ``day`` in UTC, given whether BST is in force."""
+    return utc(day.year, day.month, day.day, 22 if bst else 23, 59, 59)

@@ -1,0 +1,234 @@
+"""The working calendar and the deadline forms, on real dates, plus calendar properties."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.workflows.calendar import LONDON, WorkingCalendar, end_of_day, london_date, start_of_day
+from app.workflows.deadlines import (
+    DeadlineInputs,
+    add_months,
+    compute_due,
+    in_week_due,
+    is_valid_form,
+    parse_form,
+)
+from app.workflows.types import ScheduledPanel
+from tests.workflows.support import (
+    CHRISTMAS_EVE,
+    FRI_BEFORE_BANK_HOLIDAY,
+    THU_BEFORE_GOOD_FRIDAY,
+    calendar,
+    end_of,
+    lon,
+    utc,
+)
+
+
+def due(form: str, at: datetime, **inputs: object) -> datetime | None:
+    """The due instant of a form for an event at ``at``."""
+    return compute_due(form, DeadlineInputs(occurred_at=at, **inputs), calendar()).due_at  # type: ignore[arg-type]
+
+
+def test_bank_holidays_come_from_the_library_for_england_and_wales() -> None:
+    """Bank holidays come from the library for england and wales."""
+    cal = calendar()
+    for holiday in (date(2026, 4, 3), date(2026, 4, 6), date(2026, 5, 4), date(2026, 5, 25),
+                    date(2026, 8, 31), date(2026, 12, 25), date(2026, 12, 28)):
+        assert not cal.is_working_day(holiday), holiday
+    assert cal.is_working_day(date(2026, 12, 24))
+    assert cal.is_working_day(date(2026, 12, 29))
+    assert not cal.is_working_day(date(2026, 8, 29))  # Saturday
+
+
+def test_extra_closures_are_not_working_days() -> None:
+    """Extra closures are not working days."""
+    cal = WorkingCalendar(extra_closures=[date(2026, 9, 1)])
+    assert not cal.is_working_day(date(2026, 9, 1))
+    assert cal.add_working_days(date(2026, 8, 28), 1) == date(2026, 9, 2)
+    assert cal.extra_closures == frozenset({date(2026, 9, 1)})
+
+
+def test_end_of_day_is_2259_utc_in_summer_time_and_2359_in_winter() -> None:
+    """End of day is 2259 utc in summer time and 2359 in winter."""
+    assert end_of_day(date(2026, 3, 28)) == utc(2026, 3, 28, 23, 59, 59)
+    assert end_of_day(date(2026, 3, 29)) == utc(2026, 3, 29, 22, 59, 59)
+    assert end_of_day(date(2026, 10, 24)) == utc(2026, 10, 24, 22, 59, 59)
+    assert end_of_day(date(2026, 10, 25)) == utc(2026, 10, 25, 23, 59, 59)
+    assert calendar().end_of_day(date(2026, 7, 1)).tzinfo == UTC
+    assert start_of_day(date(2026, 7, 1)) == utc(2026, 6, 30, 23)
+
+
+def test_last_working_day_of_week() -> None:
+    """Last working day of week."""
+    cal = calendar()
+    assert cal.last_working_day_of_week(date(2026, 8, 25)) == date(2026, 8, 28)
+    assert cal.last_working_day_of_week(date(2026, 3, 31)) == date(2026, 4, 2)  # Easter week
+    assert cal.last_working_day_of_week(date(2026, 12, 21)) == date(2026, 12, 24)
+    assert cal.last_working_day_of_week(date(2026, 12, 30)) == date(2026, 12, 31)
+    week = [date(2026, 6, 1) + timedelta(days=i) for i in range(5)]
+    closed = WorkingCalendar(extra_closures=week)
+    assert closed.last_working_day_of_week(date(2026, 6, 3)) is None
+
+
+def test_plus_24h_is_clock_hours_even_across_the_march_clock_change() -> None:
+    """Plus 24h is clock hours even across the march clock change."""
+    at = lon(2026, 3, 28, 12)  # GMT; BST starts at 01:00 UTC on Sunday 29 March
+    assert due("+24h", at) == utc(2026, 3, 29, 12)
+    assert due("+24h", FRI_BEFORE_BANK_HOLIDAY) == utc(2026, 8, 29, 14, 30)
+
+
+def test_calendar_days_keep_the_london_wall_time_across_clock_changes() -> None:
+    """Calendar days keep the london wall time across clock changes."""
+    assert due("+1d", lon(2026, 3, 28, 12)) == utc(2026, 3, 29, 11)  # 12:00 BST
+    assert due("+1w", lon(2026, 10, 20, 9)) == utc(2026, 10, 27, 9)  # 09:00 GMT
+
+
+def test_working_days_skip_weekends_and_bank_holidays() -> None:
+    """Working days skip weekends and bank holidays."""
+    assert due("+2wd", FRI_BEFORE_BANK_HOLIDAY) == end_of(date(2026, 9, 2), bst=True)
+    assert due("+2wd", THU_BEFORE_GOOD_FRIDAY) == end_of(date(2026, 4, 8), bst=True)
+    assert due("next-wd", CHRISTMAS_EVE) == end_of(date(2026, 12, 29), bst=False)
+    assert due("+1wd", lon(2026, 3, 27, 17)) == end_of(date(2026, 3, 30), bst=True)
+    assert due("+1wd", lon(2026, 10, 23, 17)) == end_of(date(2026, 10, 26), bst=False)
+
+
+def test_event_day_is_taken_in_london_not_utc() -> None:
+    # 23:30 UTC on Thursday 2 April is already Friday (Good Friday) in London.
+    """Event day is taken in london not utc."""
+    late = datetime(2026, 4, 2, 23, 30, tzinfo=UTC)
+    assert london_date(late) == date(2026, 4, 3)
+    assert due("+1wd", late) == end_of(date(2026, 4, 7), bst=True)
+
+
+def test_one_working_day_in_week() -> None:
+    """One working day in week."""
+    assert due("+1wd-in-week", lon(2026, 10, 20, 16)) == end_of(date(2026, 10, 21), bst=True)
+    assert due("+1wd-in-week", FRI_BEFORE_BANK_HOLIDAY) == end_of(date(2026, 8, 28), bst=True)
+    assert due("+1wd-in-week", THU_BEFORE_GOOD_FRIDAY) == end_of(date(2026, 4, 2), bst=True)
+    assert due("+1wd-in-week", lon(2026, 8, 30, 12)) == end_of(date(2026, 9, 1), bst=True)
+    assert due("+1wd-in-week", lon(2026, 4, 3, 12)) == end_of(date(2026, 4, 7), bst=True)
+    assert in_week_due(date(2026, 12, 30), calendar()) == date(2026, 12, 31)
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2026, 8, 31), 6, date(2027, 2, 28)),
+        (date(2027, 8, 31), -6, date(2027, 2, 28)),
+        (date(2026, 12, 15), 1, date(2027, 1, 15)),
+        (date(2026, 3, 31), -1, date(2026, 2, 28)),
+    ],
+)
+def test_month_steps_clamp_to_the_month_end(start: date, months: int, expected: date) -> None:
+    """Month steps clamp to the month end."""
+    assert add_months(start, months) == expected
+
+
+def test_plus_one_month_from_31_january() -> None:
+    """Plus one month from 31 january."""
+    assert due("+1m", lon(2026, 1, 31, 14, 5)) == utc(2026, 2, 28, 14, 5)
+    assert due("every 1m", lon(2026, 1, 31, 14, 5)) == utc(2026, 2, 28, 14, 5)
+    assert parse_form("every 1m").recurrence == "1m"
+
+
+def test_named_forms() -> None:
+    """Named forms."""
+    first = ScheduledPanel(UUID(int=1), "marp", lon(2026, 9, 3, 10))
+    other = ScheduledPanel(UUID(int=2), "high_risk_panel", lon(2026, 9, 1, 10))
+    at = FRI_BEFORE_BANK_HOLIDAY
+    immediate = compute_due("immediately", DeadlineInputs(at), calendar())
+    assert immediate.due_at == utc(2026, 8, 28, 14, 30)
+    assert immediate.urgent
+    assert due("next-panel", at, panels=[other, first], panel_kind="marp") == utc(2026, 9, 3, 9)
+    waiting = compute_due("next-panel", DeadlineInputs(at, panel_kind="marp"), calendar())
+    assert waiting.due_at is None
+    assert waiting.awaiting_panel_date
+    assert due("release-6m", at, expected_release_date=date(2027, 3, 31)) == end_of(
+        date(2026, 9, 30), bst=True)
+    assert compute_due("release-6m", DeadlineInputs(at), calendar()).note
+    assert due("review-date", at, review_date=date(2026, 12, 24)) == utc(2026, 12, 24, 23, 59, 59)
+    assert due("before-transfer", at, transfer_date=date(2026, 10, 26)) == utc(2026, 10, 26)
+    assert due("due-date", at, due_date=date(2026, 10, 25)) == utc(2026, 10, 25, 23, 59, 59)
+    assert due("none", at) is None
+
+
+@pytest.mark.parametrize("form", ["+3 days", "2wd", "every week", "asap", "+1y", ""])
+def test_unknown_forms_are_rejected(form: str) -> None:
+    """Unknown forms are rejected."""
+    assert not is_valid_form(form)
+    with pytest.raises(ValueError, match="unknown deadline form"):
+        parse_form(form)
+
+
+# --- properties ------------------------------------------------------------------------------
+
+instants = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=instants, n=st.integers(min_value=1, max_value=15))
+def test_working_day_deadline_lands_on_a_working_day_after_the_event(at: datetime, n: int) -> None:
+    """Working day deadline lands on a working day after the event."""
+    deadline = due(f"+{n}wd", at)
+    assert deadline is not None
+    assert deadline.tzinfo == UTC
+    local_day = deadline.astimezone(LONDON).date()
+    assert calendar().is_working_day(local_day)
+    assert local_day.weekday() < 5
+    assert not calendar().is_bank_holiday(local_day)
+    assert deadline > at
+    assert deadline.astimezone(LONDON).time().isoformat() == "23:59:59"
+
+
+@settings(max_examples=200, deadline=None)
+@given(at=instants, n=st.integers(min_value=1, max_value=10))
+def test_working_day_deadlines_are_monotonic_in_n(at: datetime, n: int) -> None:
+    """Working day deadlines are monotonic in n."""
+    earlier, later = due(f"+{n}wd", at), due(f"+{n + 1}wd", at)
+    assert earlier is not None
+    assert later is not None
+    assert earlier < later
+
+
+@settings(max_examples=200, deadline=None)
+@given(at=instants)
+def test_in_week_deadline_is_a_working_day_no_later_than_next_working_day(at: datetime) -> None:
+    """In week deadline is a working day no later than next working day."""
+    in_week, next_wd = due("+1wd-in-week", at), due("+1wd", at)
+    assert in_week is not None
+    assert next_wd is not None
+    assert at <= in_week <= next_wd
+    assert calendar().is_working_day(in_week.astimezone(LONDON).date())
+
+
+@settings(max_examples=200, deadline=None)
+@given(at=instants, hours=st.integers(min_value=1, max_value=72))
+def test_clock_hours_are_exact(at: datetime, hours: int) -> None:
+    """Clock hours are exact."""
+    assert due(f"+{hours}h", at) == at + timedelta(hours=hours)
+    assert due("+24h", at.astimezone(LONDON)) == at + timedelta(hours=24)
+
+
+@settings(max_examples=200, deadline=None)
+@given(at=instants, months=st.integers(min_value=1, max_value=24))
+def test_month_deadlines_never_precede_the_event_and_keep_wall_time(
+    at: datetime, months: int
+) -> None:
+    """Month deadlines never precede the event and keep wall time."""
+    deadline = due(f"+{months}m", at)
+    assert deadline is not None
+    assert deadline > at
+    wall_in, wall_out = at.astimezone(LONDON), deadline.astimezone(LONDON)
+    assert wall_out.day <= wall_in.day
+    if wall_in.fold == 0 and wall_out.utcoffset() == wall_in.utcoffset():
+        assert wall_out.time() == wall_in.time()

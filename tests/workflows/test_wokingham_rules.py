@@ -1,0 +1,413 @@
+"""Wokingham PYJS (wokingham-pyjs-2024): one test per rule, on real England-and-Wales dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from app.workflows.types import WorkflowEvent
+from tests.workflows.support import (
+    CASE_ID,
+    CHRISTMAS_EVE,
+    EVENT_ID,
+    FRI_BEFORE_BANK_HOLIDAY,
+    THU_BEFORE_GOOD_FRIDAY,
+    WOKINGHAM,
+    assert_step,
+    case,
+    codes,
+    created,
+    end_of,
+    event,
+    intents,
+    judgement,
+    lon,
+    open_step,
+    rated,
+    run,
+    utc,
+)
+
+W = WOKINGHAM
+ITEM_ID = UUID("00000000-0000-4000-8000-00000000a1e3")
+REFERRAL_ID = UUID("00000000-0000-4000-8000-0000000ef0a1")
+VICTIMS = {"victims": ["ex-partner"]}
+
+
+def incident(at: datetime, kind: str = "new_incident", **data: Any) -> WorkflowEvent:
+    """A case_event on its own event id."""
+    return event("case_event", at, EVENT_ID, type=kind, may_raise_to_high=False, **data)
+
+
+@pytest.mark.parametrize(
+    ("intervention", "statutory", "title_part"),
+    [
+        ("prevention", False, "mini-asset"),
+        ("community_resolution", False, "mini-asset"),
+        ("youth_caution", False, "Asset+"),
+        ("youth_conditional_caution", False, "Asset+"),
+        ("court_order", True, "Asset+"),
+        ("bail", True, "Asset+"),
+        ("remand", True, "Asset+"),
+        ("pre_sentence_report", True, "Asset+"),
+        ("targeted", False, "lead professional"),
+    ],
+)
+def test_W1_assessment_type_follows_the_intervention(
+    intervention: str, statutory: bool, title_part: str
+) -> None:
+    """W1: assessment type follows the intervention."""
+    ev = run(W, event("case_opened", FRI_BEFORE_BANK_HOLIDAY),
+             case(intervention=intervention, statutory=statutory))
+    step = created(ev, "complete_assessment")
+    assert_step(step, rule="W1", code="complete_assessment", actor="case_holder", due=None,
+                pack=W, ref="Assessment type")
+    assert title_part in step.title
+
+
+def test_W2_submitted_assessment_countersigned_with_feedback() -> None:
+    """W2: submitted assessment countersigned with feedback."""
+    ev = run(W, event("assessment_submitted", CHRISTMAS_EVE, EVENT_ID, type="mini_asset",
+                      stage="start"))
+    step = created(ev, "countersign_assessment")
+    assert_step(step, rule="W2", code="countersign_assessment", actor="line_manager", due=None,
+                pack=W, ref="Assessment Reviews, Management oversight")
+    assert step.note
+    assert "not complete until countersigned" in step.note
+
+
+def test_W3_statutory_review_in_six_months_or_three_when_high() -> None:
+    """W3: statutory review in six months or three when high."""
+    signed = event("assessment_countersigned", lon(2026, 1, 31, 9, 30), EVENT_ID,
+                   role="line_manager", type="asset_plus", stage="start")
+    ev = run(W, signed, case(ratings=rated(rosh="medium", swb="low", lor="medium")))
+    # 31 January + 6 months = 31 July (BST): 08:30Z.
+    assert_step(created(ev, "review_assessment"), rule="W3", code="review_assessment",
+                actor="case_holder", due=utc(2026, 7, 31, 8, 30), pack=W, ref="Assessment Reviews")
+    high = run(W, signed, case(ratings=rated(rosh="low", swb="high", lor="low")))
+    # + 3 months from 31 January clamps to 30 April (BST): 08:30Z.
+    assert created(high, "review_assessment").due_at == utc(2026, 4, 30, 8, 30)
+    out_of_court = run(W, signed, case(intervention="youth_caution", statutory=False))
+    assert "review_assessment" not in codes(out_of_court)
+
+
+def test_W4_incident_on_a_tuesday_is_recorded_by_end_of_wednesday() -> None:
+    """W4: incident on a tuesday is recorded by end of wednesday."""
+    ev = run(W, incident(lon(2026, 10, 20, 16)))
+    assert_step(created(ev, "record_incident"), rule="W4", code="record_incident",
+                actor="case_holder", due=end_of(date(2026, 10, 21), bst=True), pack=W,
+                ref="Internal and External Controls")
+
+
+def test_W4_incident_on_a_friday_is_recorded_that_friday() -> None:
+    """W4: incident on a friday is recorded that friday."""
+    ev = run(W, incident(FRI_BEFORE_BANK_HOLIDAY, "change_of_circumstances"))
+    assert created(ev, "record_incident").due_at == end_of(date(2026, 8, 28), bst=True)
+
+
+def test_W4_incident_before_good_friday_is_recorded_that_thursday() -> None:
+    """W4: incident before good friday is recorded that thursday."""
+    ev = run(W, incident(THU_BEFORE_GOOD_FRIDAY))
+    assert created(ev, "record_incident").due_at == end_of(date(2026, 4, 2), bst=True)
+
+
+def test_W4_incident_on_christmas_eve_is_recorded_that_day() -> None:
+    """W4: incident on christmas eve is recorded that day."""
+    ev = run(W, incident(CHRISTMAS_EVE))
+    assert created(ev, "record_incident").due_at == end_of(date(2026, 12, 24), bst=False)
+
+
+def test_W4_incident_known_on_a_saturday_is_due_the_next_working_day() -> None:
+    """W4: incident known on a saturday is due the next working day."""
+    ev = run(W, incident(lon(2026, 8, 29, 10)))
+    # Monday 31 August is the late-summer bank holiday: Tuesday 1 September.
+    assert created(ev, "record_incident").due_at == end_of(date(2026, 9, 1), bst=True)
+
+
+def test_W4_two_incidents_need_two_record_incident_steps() -> None:
+    """W4: two incidents need two record incident steps."""
+    first = created(run(W, incident(lon(2026, 10, 20, 16))), "record_incident")
+    snapshot = case(open_steps=(open_step(first, UUID(int=1)),))
+    second = run(W, event("case_event", lon(2026, 10, 21, 9), UUID(int=99), type="new_incident"),
+                 snapshot)
+    assert created(second, "record_incident").subject_id == UUID(int=99)
+
+
+def test_W5_incident_reported_to_line_manager_immediately() -> None:
+    """W5: incident reported to line manager immediately."""
+    ev = run(W, incident(FRI_BEFORE_BANK_HOLIDAY))
+    assert_step(created(ev, "report_to_line_manager"), rule="W5", code="report_to_line_manager",
+                actor="case_holder", due=utc(2026, 8, 28, 14, 30), pack=W,
+                ref="Internal and External Controls", urgent=True)
+
+
+def test_W6_statutory_case_reviews_asset_plus_within_three_weeks() -> None:
+    """W6: statutory case reviews asset plus within three weeks."""
+    ev = run(W, incident(lon(2026, 10, 9, 12)))
+    # 9 October (BST) + 3 weeks = 30 October (GMT), same wall time: 12:00Z.
+    assert_step(created(ev, "review_assessment"), rule="W6", code="review_assessment",
+                actor="case_holder", due=utc(2026, 10, 30, 12), pack=W, ref="Assessment Reviews")
+    diversion = run(W, incident(lon(2026, 10, 9, 12)),
+                    case(intervention="community_resolution", statutory=False))
+    assert "review_assessment" not in codes(diversion)
+
+
+def test_W7_high_rosh_requests_high_risk_panel_within_two_working_days() -> None:
+    """W7: high rosh requests high risk panel within two working days."""
+    ev = run(W, judgement("rosh", "high", FRI_BEFORE_BANK_HOLIDAY, **VICTIMS))
+    # Friday 28 August: Monday is a bank holiday, so Tuesday (1) and Wednesday (2).
+    assert_step(created(ev, "request_high_risk_panel"), rule="W7",
+                code="request_high_risk_panel", actor="case_holder",
+                due=end_of(date(2026, 9, 2), bst=True), pack=W, ref="High Risk Panel")
+
+
+def test_W7_event_that_may_raise_to_high_requests_a_panel() -> None:
+    """W7: event that may raise to high requests a panel."""
+    ev = run(W, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID, type="new_incident",
+                      may_raise_to_high=True))
+    step = created(ev, "request_high_risk_panel")
+    assert_step(step, rule="W7", code="request_high_risk_panel", actor="case_holder",
+                due=end_of(date(2026, 4, 8), bst=True), pack=W, ref="High Risk Panel")
+    assert step.subject_id == EVENT_ID
+
+
+def test_W8_requested_panel_is_held_by_the_chair_within_a_week() -> None:
+    """W8: requested panel is held by the chair within a week."""
+    data: dict[str, Any] = {
+        "code": "request_high_risk_panel", "rule_id": "W7", "step_id": str(UUID(int=2)),
+        "due_at": end_of(date(2026, 9, 2), bst=True), "completed_by_role": "case_holder",
+        "actor": "case_holder",
+    }
+    ev = run(W, event("step_completed", lon(2026, 9, 1, 11), **data))
+    step = created(ev, "hold_high_risk_panel")
+    assert_step(step, rule="W8", code="hold_high_risk_panel", actor="chair",
+                due=utc(2026, 9, 8, 10), pack=W, ref="High Risk Panel, Management oversight")
+    # The panel referral that satisfied the request does not open a second one.
+    snapshot = case(open_steps=(open_step(step, UUID(int=8)),))
+    referral = run(W, event("referral_created", lon(2026, 9, 1, 11), REFERRAL_ID, kind="panel"),
+                   snapshot)
+    assert [i.action for i in intents(referral, code="hold_high_risk_panel")] == ["keep"]
+
+
+def test_W8_panel_referral_alone_asks_the_chair_to_hold_the_panel() -> None:
+    """W8: panel referral alone asks the chair to hold the panel."""
+    ev = run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="panel"))
+    step = created(ev, "hold_high_risk_panel")
+    assert step.subject_id == REFERRAL_ID
+    assert step.due_at == utc(2026, 12, 31, 9, 15)
+
+
+def test_W9_high_swb_not_open_to_social_care_needs_a_marf_within_two_working_days() -> None:
+    """W9: high swb not open to social care needs a marf within two working days."""
+    ev = run(W, judgement("swb", "high", CHRISTMAS_EVE))
+    # Christmas Day, weekend, Boxing Day observed Monday 28: Tuesday 29 (1), Wednesday 30 (2).
+    assert_step(created(ev, "marf_referral"), rule="W9", code="marf_referral",
+                actor="case_holder", due=end_of(date(2026, 12, 30), bst=False), pack=W,
+                ref="Management of Safety and Well-being concerns")
+
+
+def test_W10_high_swb_open_to_social_care_aligns_with_their_plan() -> None:
+    """W10: high swb open to social care aligns with their plan."""
+    ev = run(W, judgement("swb", "very_high", CHRISTMAS_EVE), case(csc_status="cic"))
+    assert_step(created(ev, "align_with_social_care_plan"), rule="W10",
+                code="align_with_social_care_plan", actor="case_holder", due=None, pack=W,
+                ref="Management of Safety and Well-being concerns")
+    assert "marf_referral" not in codes(ev)
+
+
+@pytest.mark.parametrize(
+    ("before", "domain", "level", "expected"),
+    [
+        (rated(rosh="low", swb="low"), "lor", "low", "fortnightly"),
+        (rated(rosh="low", swb="medium"), "lor", "low", "fortnightly"),
+        (rated(rosh="low", swb="low"), "lor", "medium", "weekly"),
+        (rated(rosh="low", lor="low"), "swb", "high", "twice_weekly"),
+        (rated(rosh="high", swb="low", lor="low"), "swb", "very_high", "three_times_weekly"),
+        (rated(), "lor", "low", None),
+    ],
+)
+def test_W11_contact_level_from_the_three_domains(
+    before: dict[str, str | None], domain: str, level: str, expected: str | None
+) -> None:
+    """W11: contact level from the three domains."""
+    ev = run(W, judgement(domain, level, CHRISTMAS_EVE, **VICTIMS), case(ratings=before))
+    assert ev.violations == ()
+    assert ev.contact_level == expected
+
+
+def test_W12_medium_or_above_in_any_domain_updates_the_risk_management_plan() -> None:
+    """W12: medium or above in any domain updates the risk management plan."""
+    ev = run(W, judgement("lor", "medium", CHRISTMAS_EVE))
+    assert_step(created(ev, "update_risk_management_plan"), rule="W12",
+                code="update_risk_management_plan", actor="case_holder", due=None, pack=W,
+                ref="Management of Likelihood of (re-)offending")
+    rosh = run(W, judgement("rosh", "medium", CHRISTMAS_EVE, **VICTIMS))
+    assert created(rosh, "update_risk_management_plan").policy_ref == (
+        "Management of Risk of Serious Harm")
+
+
+def test_W13_exploitation_concern_open_to_social_care_is_discussed_with_social_worker() -> None:
+    """W13: exploitation concern open to social care is discussed with social worker."""
+    ev = run(W, incident(CHRISTMAS_EVE, "exploitation_concern"), case(csc_status="cin"))
+    assert_step(created(ev, "discuss_with_social_worker"), rule="W13",
+                code="discuss_with_social_worker", actor="case_holder", due=None, pack=W,
+                ref="Contextual Safeguarding")
+    assert "complete_exploitation_tool" not in codes(ev)
+
+
+def test_W14_exploitation_concern_not_open_to_social_care_tool_then_triage() -> None:
+    """W14: exploitation concern not open to social care tool then triage."""
+    ev = run(W, incident(CHRISTMAS_EVE, "exploitation_concern"))
+    assert_step(created(ev, "complete_exploitation_tool"), rule="W14",
+                code="complete_exploitation_tool", actor="case_holder", due=None, pack=W,
+                ref="Contextual Safeguarding")
+    assert_step(created(ev, "submit_to_triage"), rule="W14", code="submit_to_triage",
+                actor="case_holder", due=None, pack=W, ref="Contextual Safeguarding")
+
+
+def test_W15_trafficking_concern_goes_to_the_nrm() -> None:
+    """W15: trafficking concern goes to the nrm."""
+    ev = run(W, incident(CHRISTMAS_EVE, "trafficking_concern"))
+    assert_step(created(ev, "nrm_referral"), rule="W15", code="nrm_referral",
+                actor="case_holder", due=None, pack=W, ref="Contextual Safeguarding")
+
+
+def test_W16_category_1_notifies_central_mappa_unit_immediately() -> None:
+    """W16: category 1 notifies central mappa unit immediately."""
+    ev = run(W, event("case_changed", CHRISTMAS_EVE, changes={"mappa_category": [None, 1]}),
+             case(mappa_category=1))
+    assert_step(created(ev, "mappa_h_notification"), rule="W16", code="mappa_h_notification",
+                actor="case_holder", due=utc(2026, 12, 24, 9, 15), pack=W,
+                ref="Referrals into MAPPA", urgent=True)
+
+
+def test_W16_category_2_in_custody_six_months_before_release() -> None:
+    """W16: category 2 in custody six months before release."""
+    snapshot = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 8, 31))
+    ev = run(W, event("case_changed", CHRISTMAS_EVE, changes={"mappa_category": [None, 2]}),
+             snapshot)
+    # 31 August 2027 - 6 months = 28 February 2027 (clamped), end of day GMT.
+    assert_step(created(ev, "mappa_h_notification"), rule="W16", code="mappa_h_notification",
+                actor="case_holder", due=end_of(date(2027, 2, 28), bst=False), pack=W,
+                ref="Referrals into MAPPA")
+
+
+def test_W16_release_date_recorded_later_redates_the_open_notification() -> None:
+    """W16: release date recorded later redates the open notification."""
+    undated_case = case(mappa_category=2, in_custody=True)
+    first = created(run(W, event("case_changed", CHRISTMAS_EVE,
+                                 changes={"mappa_category": [None, 2]}), undated_case),
+                    "mappa_h_notification")
+    assert first.due_at is None
+    assert first.note
+    assert "no expected release date" in first.note
+    snapshot = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 10, 1),
+                    open_steps=(open_step(first, UUID(int=16)),))
+    later = run(W, event("case_changed", lon(2027, 1, 4, 9),
+                         changes={"expected_release_date": [None, "2027-10-01"]}), snapshot)
+    update = intents(later, "update_due", "mappa_h_notification")
+    assert [(u.step_id, u.due_at) for u in update] == [
+        (UUID(int=16), end_of(date(2027, 4, 1), bst=True))]
+    # With no open notification, a release-date change creates nothing.
+    none_open = run(W, event("case_changed", lon(2027, 1, 4, 9),
+                             changes={"expected_release_date": [None, "2027-10-01"]}),
+                    case(mappa_category=2, in_custody=True))
+    assert "mappa_h_notification" not in codes(none_open)
+
+
+def test_W17_expected_mappa_level_2_needs_a_mappa_a_referral() -> None:
+    """W17: expected mappa level 2 needs a mappa a referral."""
+    ev = run(W, event("case_changed", CHRISTMAS_EVE, changes={"mappa_level": [None, 2]}),
+             case(mappa_category=2, mappa_level=2))
+    step = created(ev, "mappa_a_referral")
+    assert_step(step, rule="W17", code="mappa_a_referral", actor="case_holder", due=None,
+                pack=W, ref="Referrals into MAPPA")
+    assert step.subject_id == CASE_ID
+
+
+def test_W18_mappa_form_drafted_is_quality_assured_by_a_manager() -> None:
+    """W18: mappa form drafted is quality assured by a manager."""
+    ev = run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="mappa_h"))
+    step = created(ev, "quality_assure_mappa_form")
+    assert_step(step, rule="W18", code="quality_assure_mappa_form", actor="line_manager",
+                due=None, pack=W, ref="Referrals into MAPPA")
+    assert step.subject_id == REFERRAL_ID
+    assert codes(run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="nrm"))) == set()
+
+
+def test_W19_mappa_level_1_reviewed_monthly_at_the_high_risk_panel() -> None:
+    """W19: mappa level 1 reviewed monthly at the high risk panel."""
+    ev = run(W, event("case_changed", lon(2026, 1, 31, 12), changes={"mappa_level": [None, 1]}),
+             case(mappa_category=3, mappa_level=1))
+    step = created(ev, "high_risk_panel_review")
+    assert_step(step, rule="W19", code="high_risk_panel_review", actor="chair",
+                due=utc(2026, 2, 28, 12), pack=W, ref="Referrals into MAPPA")
+    assert step.recurrence == "1m"
+    done: dict[str, Any] = {
+        "code": "high_risk_panel_review", "rule_id": "W19", "step_id": str(UUID(int=19)),
+        "due_at": step.due_at, "completed_by_role": "chair", "actor": "chair",
+    }
+    nxt = run(W, event("step_completed", lon(2026, 2, 26, 15), role="chair", **done),
+              case(mappa_category=3, mappa_level=1))
+    assert created(nxt, "high_risk_panel_review").due_at == utc(2026, 3, 28, 12)
+    ended = run(W, event("step_completed", lon(2026, 2, 26, 15), role="chair", **done),
+                case(mappa_category=3, mappa_level=2))
+    assert "high_risk_panel_review" not in codes(ended)
+
+
+def test_W20_release_address_in_another_area_notifies_the_receiving_yjs() -> None:
+    """W20: release address in another area notifies the receiving yjs."""
+    ev = run(W, incident(CHRISTMAS_EVE, "custody_release", release_address_other_area=True))
+    assert_step(created(ev, "notify_receiving_yjs"), rule="W20", code="notify_receiving_yjs",
+                actor="case_holder", due=None, pack=W, ref="Referrals into MAPPA")
+
+
+def test_W21_risk_to_staff_recorded_next_working_day_across_the_october_clock_change() -> None:
+    """W21: risk to staff recorded next working day across the october clock change."""
+    ev = run(W, incident(lon(2026, 10, 23, 17, 45), "risk_to_staff"))
+    # Friday 23 October (BST) -> Monday 26 October, the first working day on GMT: 23:59:59Z.
+    assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
+                actor="case_holder", due=utc(2026, 10, 26, 23, 59, 59), pack=W,
+                ref="Risk to staff")
+
+
+def test_W22_high_risk_panel_decision_minutes_plan_and_actions() -> None:
+    """W22: high risk panel decision minutes plan and actions."""
+    actions = [{"description": "CAMHS consultation", "owner_id": "camhs-2",
+                "due_date": "2026-03-29"}]
+    ev = run(W, event("panel_decision", lon(2026, 3, 26, 10), ITEM_ID, role="chair",
+                      rosh_level="high", actions=actions, panel_kind="high_risk_panel"),
+             case(ratings=rated(rosh="high")))
+    assert_step(created(ev, "upload_panel_minutes"), rule="W22", code="upload_panel_minutes",
+                actor="case_holder", due=None, pack=W, ref="High Risk Panel")
+    assert_step(created(ev, "update_risk_management_plan"), rule="W22",
+                code="update_risk_management_plan", actor="case_holder", due=None, pack=W,
+                ref="High Risk Panel")
+    action = created(ev, "panel_action")
+    # 29 March 2026 is the day BST starts: end of day is 22:59:59Z.
+    assert_step(action, rule="W22", code="panel_action", actor="action_owner",
+                due=end_of(date(2026, 3, 29), bst=True), pack=W, ref="High Risk Panel")
+    assert action.assignee_id == "camhs-2"
+
+
+def test_W23_any_level_change_including_lor_is_shared_with_child_and_family() -> None:
+    """W23: any level change including lor is shared with child and family."""
+    ev = run(W, judgement("lor", "high", CHRISTMAS_EVE), case(ratings=rated(lor="medium")))
+    assert_step(created(ev, "inform_child_and_carer"), rule="W23", code="inform_child_and_carer",
+                actor="case_holder", due=None, pack=W, ref="Risk Management")
+    same = run(W, judgement("lor", "medium", CHRISTMAS_EVE), case(ratings=rated(lor="medium")))
+    assert "inform_child_and_carer" not in codes(same)
+
+
+def test_REG_wokingham_register_and_registration_change() -> None:
+    """REG: wokingham register and registration change."""
+    ev = run(W, judgement("rosh", "very_high", CHRISTMAS_EVE, **VICTIMS))
+    assert ev.register_change == "registered"
+    assert ev.on_register_after is True
+    assert ev.ratings_after == {"rosh": "very_high", "swb": None, "lor": None}
+    assert "request_high_risk_panel" in codes(ev)
+    assert CASE_ID == created(
+        ev, "request_high_risk_panel").subject_id
