@@ -82,7 +82,7 @@ async def _insert_once(session: AsyncSession, step: Step) -> bool:
     dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
     values = {c.name: getattr(step, c.name) for c in Step.__table__.columns}  # type: ignore[attr-defined]
     stmt = dialect_insert(Step).values(**values).on_conflict_do_nothing()
-    result = await session.execute(stmt.returning(col(Step.id)))
+    result = await (await session.connection()).execute(stmt.returning(col(Step.id)))
     return result.scalar_one_or_none() is not None
 
 

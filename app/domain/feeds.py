@@ -128,18 +128,19 @@ async def _claim_key(
     dialect = session.get_bind().dialect.name
     values = {"id": new_id(), "service_id": service_id, "source": source, "key": key,
               "request_digest": digest, "created_at": now, "expires_at": now + ttl}
-    claimed = (await session.execute(_insert_key(dialect, values))).scalar_one_or_none()
+    conn = await session.connection()
+    claimed = (await conn.execute(_insert_key(dialect, values))).scalar_one_or_none()
     if claimed is not None:
         return claimed  # type: ignore[no-any-return]
     # An expired key may be reused: remove it (only if still expired) and claim again.
-    removed = await session.execute(
+    removed = await conn.execute(
         sa.delete(IdempotencyRecord).where(
             IdempotencyRecord.service_id == service_id, IdempotencyRecord.source == source,  # type: ignore[arg-type]
             IdempotencyRecord.key == key, IdempotencyRecord.expires_at < now,  # type: ignore[arg-type]
         )
     )
     if removed.rowcount:  # type: ignore[attr-defined]
-        return (await session.execute(_insert_key(dialect, values))).scalar_one_or_none()  # type: ignore[no-any-return]
+        return (await conn.execute(_insert_key(dialect, values))).scalar_one_or_none()  # type: ignore[no-any-return]
     return None
 
 
@@ -259,7 +260,8 @@ async def _apply_mappa_update(
 
 async def purge_expired_keys(session: AsyncSession, now: datetime | None = None) -> int:
     """Delete expired Idempotency-Keys (run by the worker)."""
-    result = await session.execute(
+    conn = await session.connection()
+    result = await conn.execute(
         sa.delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < (now or utcnow()))  # type: ignore[arg-type]
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
