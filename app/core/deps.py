@@ -19,6 +19,8 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT issued for yjrisk (see
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async for session in unit_of_work(request.app.state.session_factory):
+        # Writes lock the case they touch (app.domain.access.lock_case) before reading it.
+        session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
         yield session
 
 

@@ -83,17 +83,45 @@ def case_role_for(principal: Principal, case: Case, allowed: Iterable[str], what
     raise Forbidden(f"You may not {what} on this case.")
 
 
+async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """Serialise writes on one case for the rest of this unit of work.
+
+    Two writes on a case (a judgement and an event, say) must not both read the same version and
+    then race: PostgreSQL takes a row lock (``SELECT ... FOR UPDATE``); SQLite, which has no row
+    locks, takes its database write lock now with a no-op UPDATE, before the case is read.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        conn = await session.connection()
+        await conn.execute(sa.update(Case).where(col(Case.id) == case_id)
+                           .values(id=Case.id))  # type: ignore[arg-type]
+    else:
+        await session.exec(select(Case.id).where(Case.id == case_id).with_for_update())
+
+
+def is_write(session: AsyncSession) -> bool:
+    """Whether the session belongs to a write request (set by the unit of work)."""
+    return bool(session.info.get("write"))
+
+
+async def load_case(
+    session: AsyncSession, case_id: uuid.UUID, *where: Any, lock: bool | None = None
+) -> Case | None:
+    """Load a case (locked for writes), optionally filtered."""
+    if lock if lock is not None else is_write(session):
+        await lock_case(session, case_id)
+    query = select(Case).where(Case.id == case_id, *where)
+    return (await session.exec(query.execution_options(populate_existing=True))).first()
+
+
 async def get_visible_case(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[Service, Case]:
-    """Load a case the principal may read within their service; 404 otherwise."""
+    """Load a case the principal may read within their service (locked in writes); 404 otherwise."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read case data.")
     service = await service_of(session, principal)
-    query = select(Case).where(Case.id == case_id, visible_cases_clause(principal, service.id))
-    if for_update:
-        query = query.with_for_update()
-    case = (await session.exec(query)).first()
+    case = await load_case(session, case_id, visible_cases_clause(principal, service.id),
+                           lock=True if for_update else None)
     if case is None:
         raise NotFound("No such case.")
     return service, case
@@ -103,9 +131,7 @@ async def get_case_in_service(
     session: AsyncSession, service_id: uuid.UUID, case_id: uuid.UUID
 ) -> Case:
     """A case of the given service regardless of caseload (for feeds and integrations)."""
-    case = (
-        await session.exec(select(Case).where(Case.id == case_id, Case.service_id == service_id))
-    ).first()
+    case = await load_case(session, case_id, col(Case.service_id) == service_id)
     if case is None:
         raise NotFound("No such case.")
     return case

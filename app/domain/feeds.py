@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, DomainError, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import service_of
+from app.domain.access import load_case, service_of
 from app.domain.audit import record_audit
 from app.domain.cases import ExternalRef
 from app.domain.cases_table import Case
@@ -163,10 +163,11 @@ async def _replay(
 
 
 async def _find_case(session: AsyncSession, service_id: uuid.UUID, ref: ExternalRef) -> Case:
-    case = (await session.exec(select(Case).where(
+    case_id = (await session.exec(select(Case.id).where(
         Case.service_id == service_id, Case.external_system == ref.system,
         Case.external_id == ref.id,
     ))).first()
+    case = await load_case(session, case_id) if case_id is not None else None
     if case is None:
         raise NotFound(f"No case with external reference {ref.system}/{ref.id}.")
     return case

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
-from app.domain.access import service_of, visible_cases_clause
+from app.domain.access import load_case, lock_case, service_of, visible_cases_clause
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import resolve_occurred_at, utcnow
@@ -117,6 +117,8 @@ async def complete_step(
     if step is None:
         raise NotFound("No such step.")
     role = may_complete(principal, step)
+    await lock_case(session, step.case_id)
+    await session.refresh(step)  # another write may have closed it while we waited
     if step.status != StepStatus.open:
         raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
     occurred_at = resolve_occurred_at(body.occurred_at)
@@ -147,7 +149,8 @@ async def close_step(
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
     session.add(step)
     await session.flush()
-    case = (await session.exec(select(Case).where(Case.id == step.case_id))).one()
+    case = await load_case(session, step.case_id)
+    assert case is not None
     await record_audit(
         session, principal, f"step.{status}", "step", step.id, service_id=service.id,
         case_id=case.id, role=role, change={"code": step.code, "note": note},

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import require_roles, service_of
+from app.domain.access import load_case, require_roles, service_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, utcnow
@@ -275,9 +275,11 @@ async def decide(
             "The presenter of a case cannot chair its decision; another panel member must "
             "chair this item (Somerset 7.1.5).", slug="presenter-cannot-chair",
         )
+    case = await load_case(session, item.case_id)
+    assert case is not None
+    await session.refresh(item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
         raise Conflict("This item already has a decision.", slug="already-decided")
-    case = (await session.exec(select(Case).where(Case.id == item.case_id))).one()
     occurred_at = body.occurred_at or utcnow()
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
