@@ -27,8 +27,8 @@ from app.domain.cases_table import Case
 from app.domain.common import new_id, resolve_occurred_at, utcnow
 from app.domain.next_steps import close_step
 from app.domain.outbox import emit
-from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.workflows.packs import Pack
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -91,19 +91,14 @@ def oversight_out(entry: OversightEntry) -> OversightOut:
 # Wokingham "Assessment Reviews" (W6: review the Asset+ "or a defensible management oversight
 # entry" saying why not); Somerset 4.5 (S11: "the line manager will add management oversight on
 # CMS to evidence that the case has been discussed").
-OVERSIGHT_MAY_SATISFY: dict[str, frozenset[tuple[str, str]]] = {
-    "wokingham-pyjs-2024": frozenset({("W6", "review_assessment")}),
-    "somerset-yjt-2023": frozenset({("S11", "monthly_manager_review")}),
-}
-
-
-def oversight_may_satisfy(pack_id: str, step: Step) -> bool:
-    """Whether the policy lets a management oversight entry stand for this step."""
-    return (step.rule_id, step.code) in OVERSIGHT_MAY_SATISFY.get(pack_id, frozenset())
+def oversight_may_satisfy(pack: Pack, step: Step) -> bool:
+    """Whether the pack lets a management oversight entry stand for this step."""
+    return any(line.code == step.code and line.satisfiable_by_oversight
+               for line in pack.lines(step.rule_id))
 
 
 async def _step_to_satisfy(
-    session: AsyncSession, service: Service, case: Case, step_id: uuid.UUID
+    session: AsyncSession, pack: Pack, case: Case, step_id: uuid.UUID
 ) -> Step:
     step = (await session.exec(
         select(Step).where(Step.id == step_id, Step.case_id == case.id)
@@ -115,7 +110,7 @@ async def _step_to_satisfy(
         )
     if step.status != StepStatus.open:
         raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
-    if not oversight_may_satisfy(service.policy_pack, step):
+    if not oversight_may_satisfy(pack, step):
         raise Unprocessable(
             f"The policy does not let an oversight entry stand for {step.code} "
             f"({step.policy_pack} {step.policy_ref}).",
@@ -140,7 +135,9 @@ async def record_oversight(
     occurred_at = resolve_occurred_at(body.occurred_at)
     step = None
     if body.satisfies_step_id is not None:
-        step = await _step_to_satisfy(session, service, case, body.satisfies_step_id)
+        step = await _step_to_satisfy(
+            session, ctx.pack_for(service), case, body.satisfies_step_id
+        )
     entry = OversightEntry(
         service_id=service.id, case_id=case.id, note=body.note, author_id=principal.sub,
         author_role=role, satisfies_step_id=body.satisfies_step_id, occurred_at=occurred_at,

@@ -126,6 +126,9 @@ class Rule(_Strict):
     supersedes_previous: bool = False
     refresh_due: bool = False
     refresh_only: bool = False
+    # The policy accepts a management oversight entry in place of this step (W6 "defensible
+    # management oversight entry", S11 "add management oversight on CMS").
+    satisfiable_by_oversight: bool = False
 
     @field_validator("deadline")
     @classmethod
