@@ -201,7 +201,7 @@ async def run(
     created, superseded = [], []
     for intent in evaluation.intents:
         if intent.action == "create":
-            created.append(_create_step(case, service, intent))
+            created.append(_create_step(case, service, intent, principal, wf_event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
@@ -237,10 +237,17 @@ def assignee_for(case: Case, intent: StepIntent) -> str | None:
     return getattr(case, attr) if attr else None
 
 
-def _create_step(case: Case, service: Service, intent: StepIntent) -> Step:
+def _create_step(
+    case: Case, service: Service, intent: StepIntent, principal: Principal,
+    wf_event: WorkflowEvent,
+) -> Step:
+    assignee = assignee_for(case, intent)
+    if assignee is None and intent.actor == wf_event.actor_role == "duty_manager":
+        # S16: the duty manager who acted is the one who must advise the line manager.
+        assignee = principal.sub
     return Step(
         service_id=service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
-        title=intent.title, actor=intent.actor, assignee_id=assignee_for(case, intent),
+        title=intent.title, actor=intent.actor, assignee_id=assignee,
         due_at=intent.due_at, urgent=intent.urgent,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,

@@ -147,7 +147,7 @@ async def test_S16_duty_manager_countersign_advises_line_manager(somerset: Tenan
     assert r.status_code == 200, r.text
     advise = the_step(r.json()["next_steps"], "advise_line_manager")
     assert advise["actor"] == "duty_manager"
-    assert advise["assignee_id"] is None
+    assert advise["assignee_id"] == "duty_manager-1"  # the duty manager who acted
     assert advise["due_at"] is None
     assert advise["urgent"] is False
     assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
