@@ -39,7 +39,10 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 def build_engine(settings: Settings) -> AsyncEngine:
     """Create the async engine for the configured URL (SQLite embedded or PostgreSQL)."""
-    kwargs: dict[str, Any] = {"echo": settings.database_echo, "pool_pre_ping": True}
+    # hide_parameters: SQL errors never carry row values (names, dates of birth) into logs.
+    kwargs: dict[str, Any] = {
+        "echo": settings.database_echo, "pool_pre_ping": True, "hide_parameters": True,
+    }
     if not settings.is_sqlite:
         kwargs.update(pool_size=10, max_overflow=10)
     engine = create_async_engine(settings.database_url, **kwargs)
