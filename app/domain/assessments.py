@@ -20,10 +20,9 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case, service
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
-from app.domain.next_steps import close_step
+from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
@@ -300,8 +299,10 @@ async def _after_act(
     """Close the steps the act satisfies, run the engine, audit and emit (one transaction)."""
     session.add(assessment)
     await session.flush()
-    satisfied = await _satisfy_steps(
-        session, ctx, service, case, principal, role, assessment, occurred_at, satisfies
+    satisfied = await satisfy_open_steps(
+        session, ctx, service, case, principal, role, occurred_at, satisfies,
+        ("assessment", assessment.id),
+        f"Satisfied by {assessment.type} assessment {assessment.id}",
     )
     trigger = {"submit": "assessment_submitted", "countersign": "assessment_countersigned",
                "return": "assessment_returned"}[action]
@@ -323,35 +324,6 @@ async def _after_act(
     await emit(session, f"assessment.{assessment.status}", assessment.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(assessment.type),
                         "stage": str(assessment.stage)})
-    return result
-
-
-async def _satisfy_steps(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    assessment: Assessment,
-    occurred_at: datetime,
-    codes: tuple[str, ...],
-) -> policy.PolicyResult | None:
-    """Close the case's open steps that this act is the very thing for, linked to it."""
-    if not codes:
-        return None
-    rows = await session.exec(
-        select(Step).where(Step.case_id == case.id, Step.status == StepStatus.open,
-                           col(Step.code).in_(codes))
-    )
-    result = None
-    for step in rows.all():
-        more = await close_step(
-            session, ctx, service, step, principal, role, occurred_at,
-            note=f"Satisfied by {assessment.type} assessment {assessment.id}",
-            satisfied_by=("assessment", assessment.id),
-        )
-        result = more if result is None else result.merge(more)
     return result
 
 

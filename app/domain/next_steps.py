@@ -167,3 +167,30 @@ async def close_step(
         policy.event("step_completed", occurred_at, case.id, principal, data, role),
         role=role,
     )
+
+
+async def satisfy_open_steps(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    occurred_at: datetime,
+    codes: tuple[str, ...],
+    act: tuple[str, uuid.UUID],
+    note: str,
+) -> policy.PolicyResult | None:
+    """Close the case's open steps of ``codes`` that this act is the very thing for, linked."""
+    if not codes:
+        return None
+    rows = await session.exec(
+        select(Step).where(Step.case_id == case.id, Step.status == StepStatus.open,
+                           col(Step.code).in_(codes))
+    )
+    result = None
+    for step in rows.all():
+        more = await close_step(session, ctx, service, step, principal, role, occurred_at,
+                                note=note, satisfied_by=act)
+        result = more if result is None else result.merge(more)
+    return result

@@ -24,10 +24,9 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case, service
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
-from app.domain.next_steps import close_step
+from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
 
 
 class ReferralKind(enum.StrEnum):
@@ -241,21 +240,10 @@ async def satisfy_steps(
     codes: tuple[str, ...],
 ) -> policy.PolicyResult | None:
     """Close the case's open steps that this referral is the act for."""
-    if not codes:
-        return None
-    rows = await session.exec(
-        select(Step).where(Step.case_id == case.id, Step.status == StepStatus.open,
-                           col(Step.code).in_(codes))
+    return await satisfy_open_steps(
+        session, ctx, service, case, principal, role, referral.occurred_at, codes,
+        ("referral", referral.id), f"Satisfied by {referral.kind} referral {referral.id}",
     )
-    result = None
-    for step in rows.all():
-        more = await close_step(
-            session, ctx, service, step, principal, role, referral.occurred_at,
-            note=f"Satisfied by {referral.kind} referral {referral.id}",
-            satisfied_by=("referral", referral.id),
-        )
-        result = more if result is None else result.merge(more)
-    return result
 
 
 async def create_referral_for_case(
