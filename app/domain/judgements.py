@@ -22,6 +22,7 @@ from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.workflows.types import Evaluation
 
 
 class RiskDomain(enum.StrEnum):
@@ -169,12 +170,17 @@ async def apply_judgement(
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     previous = (case.ratings or {}).get(str(body.domain)) or {}
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("judgement_recorded", occurred_at, case.id, principal, data, role),
-        role=role,
-    )
-    evaluation = result.evaluation
+    wf_event = policy.event("judgement_recorded", occurred_at, case.id, principal, data, role)
+    backfill = _is_backfill(previous, occurred_at)
+    evaluation: Evaluation | None
+    if backfill:
+        # Older than the current rating: it goes into the history only. It is still checked
+        # on its own terms (M2-M5, M7), but changes no current rating, register or step.
+        evaluation = policy.validate_alone(ctx, service, case, wf_event, str(body.domain))
+        result = await policy.current(session, case)
+    else:
+        result = await policy.run(session, ctx, service, case, principal, wf_event, role=role)
+        evaluation = result.evaluation
     judgement = Judgement(
         service_id=service.id, case_id=case.id, domain=body.domain, level=body.level,
         previous_level=previous.get("level"),
@@ -190,7 +196,8 @@ async def apply_judgement(
     session.add(case)
     await session.flush()
     await record_audit(
-        session, principal, "judgement.record", "judgement", judgement.id,
+        session, principal, "judgement.backfill" if backfill else "judgement.record",
+        "judgement", judgement.id,
         service_id=service.id, case_id=case.id, role=role,
         change=body.model_dump(mode="json", exclude_none=True),
     )
@@ -198,6 +205,12 @@ async def apply_judgement(
                payload={"case_id": str(case.id), "domain": str(body.domain),
                         "level": str(body.level)})
     return judgement, result
+
+
+def _is_backfill(current: dict[str, Any], occurred_at: datetime) -> bool:
+    """Whether a judgement predates the current rating of its domain."""
+    recorded = current.get("recorded_at")
+    return bool(recorded) and datetime.fromisoformat(str(recorded)) > occurred_at
 
 
 def _set_current_rating(case: Case, judgement: Judgement) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -163,6 +163,18 @@ def evaluate_for(
     return evaluate(
         wf_event, snapshot(case, open_steps), ctx.pack_for(service), ctx.calendar, panels
     )
+
+
+def validate_alone(
+    ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
+) -> Evaluation:
+    """Check a back-filled judgement on its own: as if its domain were unknown and the case off
+    the register and without open steps; raise its violations, apply nothing."""
+    current = snapshot(case, ())
+    alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
+    evaluation = evaluate(wf_event, alone, ctx.pack_for(service), ctx.calendar, ())
+    raise_violations(evaluation)
+    return evaluation
 
 
 def raise_violations(evaluation: Evaluation) -> None:
