@@ -1002,3 +1002,21 @@ async def test_concurrent_high_judgements_one_set_of_steps(somerset: Tenant) -> 
     for code in ("refer_to_panel", "discuss_with_manager", "monthly_manager_review",
                  "countersign_risk_plan", "seek_child_and_carer_views"):
         assert len([s for s in steps if s["code"] == code]) == 1, code
+
+
+async def test_S16_duty_manager_judgement_advises_the_line_manager(somerset: Tenant) -> None:
+    """A duty manager recording a judgement in the line manager's place must advise them."""
+    case = (await somerset.open_case())["data"]
+    r = await judge(somerset, case["id"], role="duty_manager", sub="dm-7", domain="rosh",
+                    level="high", occurred_at="2026-08-28T15:30:00+01:00")
+    assert r.status_code == 201, r.text
+    advise = the_step(r.json()["next_steps"], "advise_line_manager")
+    assert advise["actor"] == "duty_manager"
+    assert advise["assignee_id"] == "dm-7"
+    assert advise["due_at"] is None
+    assert advise["urgent"] is False
+    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    again = await judge(somerset, case["id"], role="duty_manager", sub="dm-7", domain="swb",
+                        level="medium", occurred_at="2026-08-28T16:00:00+01:00")
+    advising = [s for s in again.json()["next_steps"] if s["code"] == "advise_line_manager"]
+    assert [s["id"] for s in advising] == [advise["id"]]  # one open advice per case
