@@ -27,7 +27,7 @@ from app.domain.services import Service
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
 # The steps each act is the very thing asked for: doing the act closes them (linked to it).
-SATISFIED_BY_SUBMIT = ("complete_assessment", "review_assessment")
+SATISFIED_BY_SUBMIT = ("complete_assessment", "review_assessment", "resubmit_assessment")
 SATISFIED_BY_COUNTERSIGN = ("countersign_assessment",)
 
 

@@ -274,9 +274,16 @@ async def test_return_needs_resubmission(client: httpx.AsyncClient, somerset: Te
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "returned"
     assert r.json()["data"]["feedback"] == "Please evidence the victim work."
+    resubmit = the_step(r.json()["next_steps"], "resubmit_assessment")
+    assert resubmit["actor"] == "case_holder"
+    assert resubmit["assignee_id"] == "case_holder-1"
+    assert resubmit["due_at"] is None
+    assert resubmit["policy"] == {"pack": SOMERSET, "ref": "5, 3.1", "rule": "S4"}
+    assert resubmit["subject_id"] == assessment_id
     assert_problem(await countersign(somerset, assessment_id), 409)
     again = await submit(somerset, assessment_id, "2026-03-17T09:00:00Z")
     assert again.status_code == 200, again.text
+    assert "resubmit_assessment" not in codes(again.json()["next_steps"])
     assert the_step(again.json()["next_steps"], "countersign_assessment")["subject_id"] == (
         assessment_id)
     signed = await countersign(somerset, assessment_id, "2026-03-18T14:30:00Z")

@@ -224,8 +224,9 @@ def test_unrelated_case_change_and_unknown_trigger_data_are_harmless() -> None:
     assert ev.intents == ()
     assert ev.violations == ()
     returned = run(SOMERSET, event("assessment_returned", CHRISTMAS_EVE, EVENT_ID,
-                                   type="asset_plus", stage="start"))
-    assert returned.intents == ()
+                                   type="asset_plus", stage="start", unknown_key="ignored"))
+    assert [(i.code, i.rule_id, i.subject_id) for i in returned.intents] == [
+        ("resubmit_assessment", "S4", EVENT_ID)]
 
 
 def test_workflows_package_is_pure() -> None:
