@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -11,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import unit_of_work
-from app.core.errors import Forbidden, NotAuthenticated
+from app.core.errors import Forbidden, NotAuthenticated, Unprocessable
 from app.core.security import Principal, TokenVerifier
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued for yjrisk (see api-v1.md)")
@@ -59,3 +60,48 @@ def require_any_role(*roles: str) -> Callable[[Principal], Principal]:
         return principal
 
     return gate  # type: ignore[return-value]
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _unstorable(value: Any, loc: str, depth: int = 0) -> tuple[str, str] | None:
+    """The first value (location, reason) in parsed JSON that no record can hold, if any."""
+    if depth > MAX_JSON_DEPTH:
+        return loc, f"nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return loc, "text must not contain U+0000"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return loc, "text must be valid Unicode (no lone surrogates)"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return loc, "numbers must be finite"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _unstorable(key, f"{loc} (a key)", depth + 1) or _unstorable(
+                item, f"{loc}.{key}", depth + 1)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if found := _unstorable(item, f"{loc}.{index}", depth + 1):
+                return found
+    return None
+
+
+async def reject_unstorable_input(request: Request) -> None:
+    """422 for input the database cannot store or JSON cannot carry back: U+0000 or lone
+    surrogates in text, NaN/Infinity, nesting deeper than ``MAX_JSON_DEPTH`` (app-wide)."""
+    found = next(((f"query.{k}", "text must not contain U+0000")
+                  for k, v in request.query_params.multi_items() if "\x00" in k + v), None)
+    if found is None and await request.body():
+        try:
+            body = await request.json()  # already parsed (and cached) by FastAPI
+        except (ValueError, RecursionError):
+            return  # not JSON: the route refuses it or does not read it
+        found = _unstorable(body, "body")
+    if found:
+        raise Unprocessable("The request holds a value that cannot be stored; see errors.",
+                            errors=[{"loc": found[0], "msg": found[1]}])

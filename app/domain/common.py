@@ -14,6 +14,10 @@ from app.core.errors import Unprocessable
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# No record of this service is dated outside these; at the edges of Python's calendar (years 1
+# and 9999) converting to UTC or to London time overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def utcnow() -> datetime:
@@ -58,5 +62,15 @@ def resolve_occurred_at(value: datetime | None, now: datetime | None = None) -> 
             "occurred_at is in the future.",
             slug="occurred-in-future",
             errors=[{"loc": "body.occurred_at", "msg": "more than 5 minutes in the future"}],
+        )
+    return require_plausible(value, "occurred_at")
+
+
+def require_plausible(value: datetime, field: str) -> datetime:
+    """``value`` in UTC; 422 for an aware moment before 1900 or from 2200 on."""
+    if not EARLIEST <= value < LATEST:
+        raise Unprocessable(
+            f"{field} must be between 1900 and 2199.",
+            errors=[{"loc": f"body.{field}", "msg": "outside 1900-01-01 to 2199-12-31"}],
         )
     return value.astimezone(UTC)

@@ -18,7 +18,7 @@ from app.domain import policy
 from app.domain.access import load_case, require_roles, service_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, utcnow
+from app.domain.common import JSONType, enum_column, new_id, require_plausible, utcnow
 from app.domain.judgements import JudgementCreate, Level, RiskDomain, apply_judgement
 from app.domain.outbox import emit
 from app.domain.referrals import Referral
@@ -162,6 +162,7 @@ async def create_panel(
     """Schedule a panel; steps waiting for a panel date get one (``next-panel``)."""
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
+    require_plausible(body.scheduled_for, "scheduled_for")
     panel = Panel(service_id=service.id, kind=body.kind, scheduled_for=body.scheduled_for,
                   chair_id=body.chair_id, created_by=principal.sub)
     session.add(panel)
