@@ -18,8 +18,16 @@ from app.domain import policy
 from app.domain.access import load_case, require_roles, service_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, require_plausible, utcnow
+from app.domain.common import (
+    JSONType,
+    enum_column,
+    new_id,
+    require_plausible,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.judgements import JudgementCreate, Level, RiskDomain, apply_judgement
+from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.referrals import Referral
 from app.domain.services import Service
@@ -28,6 +36,7 @@ from app.workflows.types import ScheduledPanel
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
+PANEL_SATISFIES = ("hold_high_risk_panel", "attend_panel_review", "high_risk_panel_review")
 
 
 class PanelKind(enum.StrEnum):
@@ -281,8 +290,13 @@ async def decide(
     await session.refresh(item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
         raise Conflict("This item already has a decision.", slug="already-decided")
-    occurred_at = body.occurred_at or utcnow()
-    result: policy.PolicyResult | None = None
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    # The panel sitting on the case is the act earlier steps asked for: holding the requested
+    # High-Risk Panel (W8), the review it booked last time (S20), the monthly review (W19).
+    result = await satisfy_open_steps(
+        session, ctx, service, case, principal, "chair", occurred_at, PANEL_SATISFIES,
+        ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
+    )
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
             continue

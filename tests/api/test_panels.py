@@ -153,3 +153,151 @@ async def test_register_readable_by_panel_admin_not_case_holder(
     panels = await client.get("/v1/panels", params={"upcoming": "false"},
                               headers=somerset.auth("panel_admin"))
     assert panels.status_code == 200
+
+
+def step_named(steps: list[dict], code: str) -> dict:
+    """The one step with this code."""
+    found = [s for s in steps if s["code"] == code]
+    assert len(found) == 1, (code, [s["code"] for s in steps])
+    return found[0]
+
+
+async def open_steps(client: httpx.AsyncClient, tenant: Tenant, case_id: str,
+                     status: str = "open") -> list[dict]:
+    """The case's steps with a status, as the line manager sees them."""
+    r = await client.get("/v1/next-steps", params={"case_id": case_id, "status": status},
+                         headers=tenant.auth("line_manager"))
+    return r.json()["data"]
+
+
+async def test_W8_panel_request_asks_the_chair_to_hold_the_panel_within_a_week(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """A High-Risk Panel referral → hold_high_risk_panel for the chair, +1w; the decision closes it."""
+    case = (await wokingham.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/referrals",
+                          json={"kind": "panel", "occurred_at": "2026-08-28T15:30:00+01:00"},
+                          headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    hold = step_named(r.json()["next_steps"], "hold_high_risk_panel")
+    assert hold["actor"] == "chair"
+    assert hold["assignee_id"] is None
+    assert hold["due_at"] == "2026-09-04T14:30:00Z"
+    assert hold["policy"] == {"pack": "wokingham-pyjs-2024",
+                              "ref": "High Risk Panel, Management oversight", "rule": "W8"}
+    panel = await schedule(client, wokingham, "2026-09-03T10:00:00+01:00", "high_risk_panel")
+    item = await add_item(client, wokingham, panel["id"], case["id"])
+    r = await client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "medium", "minutes": "Plan agreed", "actions": [],
+              "occurred_at": "2026-09-03T11:00:00+01:00"},
+        headers=wokingham.auth("chair", "chair-1"),
+    )
+    assert r.status_code == 200, r.text
+    done = step_named(await open_steps(client, wokingham, case["id"], "done"),
+                      "hold_high_risk_panel")
+    assert done["satisfied_by"] == {"type": "panel_item", "id": item["id"]}
+
+
+async def test_W22_high_risk_panel_decision_minutes_and_plan(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """After the panel the case worker uploads the minutes and updates the risk plan."""
+    case = (await wokingham.open_case())["data"]
+    panel = await schedule(client, wokingham, "2026-09-03T10:00:00+01:00", "high_risk_panel")
+    item = await add_item(client, wokingham, panel["id"], case["id"])
+    r = await client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
+              "actions": [{"description": "Joint visit with police", "owner_id": "pc-17",
+                           "due_date": "2026-09-10"}],
+              "occurred_at": "2026-09-03T11:00:00+01:00"},
+        headers=wokingham.auth("chair", "chair-1"),
+    )
+    assert r.status_code == 200, r.text
+    steps = r.json()["next_steps"]
+    minutes = step_named(steps, "upload_panel_minutes")
+    assert minutes["actor"] == "case_holder"
+    assert minutes["assignee_id"] == "case_holder-1"
+    assert minutes["policy"] == {"pack": "wokingham-pyjs-2024", "ref": "High Risk Panel",
+                                 "rule": "W22"}
+    action = step_named(steps, "panel_action")
+    assert action["assignee_id"] == "pc-17"
+    assert action["due_at"] == "2026-09-10T22:59:59Z"
+
+
+async def test_S22_panel_decides_mappa_level_2(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """A MARP decision of MAPPA level 2 for a very high ROSH case → mappa_a_referral."""
+    case = (await somerset.open_case(mappa_category=2))["data"]
+    r = await judge(client, somerset, case["id"], domain="rosh", level="very_high",
+                    occurred_at="2026-06-01T10:00:00+01:00")
+    assert r.status_code == 201, r.text
+    panel = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case["id"])
+    r = await client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "very_high", "mappa_level": 2, "review_date": "2026-07-08",
+              "minutes": "Refer to MAPPA level 2", "actions": [],
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"),
+    )
+    assert r.status_code == 200, r.text
+    referral = step_named(r.json()["next_steps"], "mappa_a_referral")
+    assert referral["actor"] == "case_holder"
+    assert referral["assignee_id"] == "case_holder-1"
+    assert referral["due_at"] is None
+    assert referral["policy"] == {"pack": "somerset-yjt-2023", "ref": "7.1.9, 8.3.3",
+                                  "rule": "S22"}
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
+    assert got["data"]["mappa_level"] == 2
+
+
+async def test_S17_mappa_category_1_via_the_mappa_feed(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A MAPPA feed message setting category 1 re-runs the rules: MARP referral and form H."""
+    await somerset.open_case(external_ref={"system": "IYSS", "id": "M-1"})
+    r = await client.post(
+        "/v1/feeds/mappa/referrals",
+        json={"case_external_ref": {"system": "IYSS", "id": "M-1"}, "kind": "mappa_h",
+              "received_at": "2026-06-05T10:15:00+01:00", "details": {"mappa_category": 1}},
+        headers={**somerset.auth("feed", "mappa-feed"), "Idempotency-Key": "mappa-000001"},
+    )
+    assert r.status_code == 201, r.text
+    steps = r.json()["next_steps"]
+    refer = step_named(steps, "refer_to_panel")
+    assert refer["actor"] == "case_holder"
+    assert refer["assignee_id"] == "case_holder-1"
+    assert refer["awaiting_panel_date"] is True
+    assert refer["policy"] == {"pack": "somerset-yjt-2023", "ref": "7", "rule": "S17"}
+    # The feed's own MAPPA H referral is the notification S17 asks for.
+    assert "mappa_h_notification" not in {s["code"] for s in steps}
+
+
+async def test_panel_decision_closes_the_review_it_booked(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """S20: the review booked by one decision is satisfied by the next decision on the case."""
+    case = await high_case(client, somerset)
+    first = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    item = await add_item(client, somerset, first["id"], case["id"])
+    r = await client.post(
+        f"/v1/panels/{first['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "Review in July",
+              "actions": [], "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"),
+    )
+    review = step_named(r.json()["next_steps"], "attend_panel_review")
+    second = await schedule(client, somerset, "2026-07-08T14:00:00+01:00")
+    item2 = await add_item(client, somerset, second["id"], case["id"])
+    r = await client.post(
+        f"/v1/panels/{second['id']}/items/{item2['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-08-05", "minutes": "Still high",
+              "actions": [], "occurred_at": "2026-07-08T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"),
+    )
+    assert r.status_code == 200, r.text
+    reviews = [s for s in r.json()["next_steps"] if s["code"] == "attend_panel_review"]
+    assert [s["due_at"] for s in reviews] == ["2026-08-05T22:59:59Z"]
+    done = {s["id"] for s in await open_steps(client, somerset, case["id"], "done")}
+    assert review["id"] in done
