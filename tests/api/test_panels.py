@@ -173,7 +173,7 @@ async def open_steps(client: httpx.AsyncClient, tenant: Tenant, case_id: str,
 async def test_W8_panel_request_asks_the_chair_to_hold_the_panel_within_a_week(
     client: httpx.AsyncClient, wokingham: Tenant
 ) -> None:
-    """A High-Risk Panel referral → hold_high_risk_panel for the chair, +1w; the decision closes it."""
+    """A High-Risk Panel referral: the chair holds it within a week; the decision closes it."""
     case = (await wokingham.open_case())["data"]
     r = await client.post(f"/v1/cases/{case['id']}/referrals",
                           json={"kind": "panel", "occurred_at": "2026-08-28T15:30:00+01:00"},
