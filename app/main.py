@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
-from app.core.deps import reject_unstorable_input
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.problems import RequestGuardMiddleware, install_problem_handlers
 from app.core.security import JWKSCache, TokenVerifier
@@ -73,7 +72,6 @@ def create_app(
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(reject_unstorable_input)],
     )
     app.state.settings = settings
     app.state.policy = policy_ctx

@@ -45,7 +45,10 @@ async def _principal(
     if len(token) > 8192:
         raise NotAuthenticated("The bearer token is too long.")
     verifier: TokenVerifier = request.app.state.verifier
-    return await verifier.verify(token)
+    principal = await verifier.verify(token)
+    # Only once the caller is known: a stranger learns nothing about input rules (401 first).
+    await reject_unstorable_input(request)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
@@ -93,7 +96,8 @@ def _unstorable(value: Any, loc: str, depth: int = 0) -> tuple[str, str] | None:
 
 async def reject_unstorable_input(request: Request) -> None:
     """422 for input the database cannot store or JSON cannot carry back: U+0000 or lone
-    surrogates in text, NaN/Infinity, nesting deeper than ``MAX_JSON_DEPTH`` (app-wide)."""
+    surrogates in text, NaN/Infinity, nesting deeper than ``MAX_JSON_DEPTH`` (every
+    authenticated request, checked right after the token)."""
     found = next(((f"query.{k}", "text must not contain U+0000")
                   for k, v in request.query_params.multi_items() if "\x00" in k + v), None)
     if found is None and await request.body():

@@ -37,7 +37,7 @@ from app.domain.cases_table import (
     CscStatus,
     Intervention,
 )
-from app.domain.common import resolve_occurred_at, utcnow
+from app.domain.common import PlausibleDate, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import StepOut
@@ -62,7 +62,7 @@ class Child(BaseModel):
     model_config = ConfigDict(extra="forbid")
     given_name: Name
     family_name: Name
-    date_of_birth: date
+    date_of_birth: PlausibleDate
 
 
 class CaseCreate(BaseModel):
@@ -79,7 +79,7 @@ class CaseCreate(BaseModel):
     weapon_related: bool = False
     mappa_category: Annotated[int, Field(ge=1, le=3)] | None = None
     mappa_level: Annotated[int, Field(ge=1, le=3)] | None = None
-    expected_release_date: date | None = None
+    expected_release_date: PlausibleDate | None = None
     in_custody: bool = False
     volunteer_attached: bool = False
     opened_at: AwareDatetime | None = None
@@ -92,7 +92,7 @@ class CasePatch(BaseModel):
     csc_status: CscStatus | None = None
     mappa_category: Annotated[int, Field(ge=1, le=3)] | None = None
     mappa_level: Annotated[int, Field(ge=1, le=3)] | None = None
-    expected_release_date: date | None = None
+    expected_release_date: PlausibleDate | None = None
     in_custody: bool | None = None
     volunteer_attached: bool | None = None
     weapon_related: bool | None = None

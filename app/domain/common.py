@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import AfterValidator
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.core.errors import Unprocessable
@@ -18,6 +19,16 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # and 9999) converting to UTC or to London time overflows.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _plausible_date(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("must be between 1900-01-01 and 2199-12-31")
+    return value
+
+
+# A calendar date a request may carry (birth, release, review, transfer, action due dates).
+PlausibleDate = Annotated[date, AfterValidator(_plausible_date)]
 
 
 def utcnow() -> datetime:

@@ -27,7 +27,14 @@ from app.domain.access import (
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.common import (
+    JSONType,
+    PlausibleDate,
+    enum_column,
+    new_id,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.judgements import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -93,7 +100,7 @@ class CaseEventCreate(BaseModel):
     occurred_at: AwareDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
-    transfer_date: date | None = None
+    transfer_date: PlausibleDate | None = None
     incoming_ratings: IncomingRatings | None = None
     release_address_other_area: bool | None = None
 

@@ -13,7 +13,7 @@ import enum
 import hashlib
 import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ from app.domain.access import load_case, service_of
 from app.domain.audit import record_audit
 from app.domain.cases import ExternalRef
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, new_id, utcnow
+from app.domain.common import JSONType, PlausibleDate, new_id, utcnow
 from app.domain.referrals import (
     ReferralCreate,
     ReferralKind,
@@ -91,7 +91,7 @@ class MappaUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     mappa_category: Annotated[int, PField(ge=1, le=3)] | None = None
     mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
-    expected_release_date: date | None = None
+    expected_release_date: PlausibleDate | None = None
 
 
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]

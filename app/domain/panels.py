@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
@@ -20,6 +20,7 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
+    PlausibleDate,
     enum_column,
     new_id,
     require_plausible,
@@ -102,7 +103,7 @@ class PanelAction(BaseModel):
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                   max_length=300)]
     owner_id: StaffId
-    due_date: date
+    due_date: PlausibleDate
 
 
 class PanelDecisionCreate(BaseModel):
@@ -112,7 +113,7 @@ class PanelDecisionCreate(BaseModel):
     rosh_level: Level | None = None
     swb_level: Level | None = None
     actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(default_factory=list)
-    review_date: date | None = None
+    review_date: PlausibleDate | None = None
     mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
     minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
     occurred_at: AwareDatetime | None = None

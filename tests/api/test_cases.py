@@ -134,6 +134,9 @@ BAD_BODIES = [
     ("future birth", {"child": {"given_name": "A", "family_name": "B",
                                 "date_of_birth": "2999-01-01"}}, 422),
     ("unknown field", {"colour": "blue"}, 422),
+    ("birth in year 1", {"child": {"given_name": "A", "family_name": "B",
+                                   "date_of_birth": "0001-01-01"}}, 422),
+    ("release in 9999", {"expected_release_date": "9999-12-31"}, 422),
     ("wrong type", {"weapon_related": "very"}, 422),
     ("mappa out of range", {"mappa_category": 4}, 422),
 ]
