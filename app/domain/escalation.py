@@ -25,6 +25,7 @@ from app.core.security import Principal
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
+from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
 
@@ -150,6 +151,8 @@ async def run_pass(
     total = 0
     async with factory() as session, session.begin():
         await retire_stale(session, now, service_id)
+        if service_id is None:
+            await purge_expired_keys(session, now)  # feed Idempotency-Keys past their TTL
     while True:
         async with factory() as session, session.begin():
             batch = await overdue_batch(session, now, batch_size, service_id)

@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 
+from app.core.config import Settings
 from tests.conftest import Tenant
 
 
@@ -123,3 +124,33 @@ async def test_feed_cannot_reach_another_services_case(
     r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-X"),
                           headers=feed_headers(wokingham, "k-x"))
     assert r.status_code == 404
+
+
+async def test_expired_keys_are_purged_and_may_be_reused(
+    settings: Settings, client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """After the TTL (72 h) the worker purges a key; a new message may then use it."""
+    from datetime import timedelta
+
+    from app.core.db import build_engine, session_factory
+    from app.domain.common import utcnow
+    from app.domain.feeds import purge_expired_keys
+
+    await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-TTL"})
+    key = str(uuid.uuid4())
+    first = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-TTL", n=1),
+                              headers=feed_headers(wokingham, key))
+    assert first.status_code == 201
+    engine = build_engine(settings)
+    factory = session_factory(engine)
+    try:
+        async with factory() as session, session.begin():
+            assert await purge_expired_keys(session, utcnow() + timedelta(hours=1)) == 0
+        async with factory() as session, session.begin():
+            assert await purge_expired_keys(session, utcnow() + timedelta(hours=73)) >= 1
+    finally:
+        await engine.dispose()
+    second = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-TTL", n=2),
+                               headers=feed_headers(wokingham, key))
+    assert second.status_code == 201, second.text
+    assert second.json()["data"]["id"] != first.json()["data"]["id"]
