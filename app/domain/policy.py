@@ -132,6 +132,23 @@ async def open_steps_out(session: AsyncSession, case_id: uuid.UUID) -> list[Step
     return [step_out(s) for s in await open_steps_of(session, case_id)]
 
 
+async def open_steps_by_case(
+    session: AsyncSession, case_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[StepOut]]:
+    """Open steps of many cases in one query (lists and the register), soonest due first."""
+    by_case: dict[uuid.UUID, list[StepOut]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return by_case
+    rows = await session.exec(
+        select(Step)
+        .where(col(Step.case_id).in_(case_ids), Step.status == StepStatus.open)
+        .order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at))
+    )
+    for step in rows.all():
+        by_case[step.case_id].append(step_out(step))
+    return by_case
+
+
 async def current(session: AsyncSession, case: Case) -> PolicyResult:
     """A result for a write that changed nothing the policy looks at."""
     return PolicyResult(next_steps=await open_steps_out(session, case.id))

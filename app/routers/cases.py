@@ -49,8 +49,8 @@ async def list_cases(
         external_id=external_id, cursor=cursor, limit=limit,
     )
     service, cases, next_cursor = await svc.list_cases(session, principal, filters)
-    out = [svc.case_out(c, service, await svc.policy.open_steps_out(session, c.id))
-           for c in cases]
+    steps = await svc.policy.open_steps_by_case(session, [c.id for c in cases])
+    out = [svc.case_out(c, service, steps[c.id]) for c in cases]
     return Page(data=out, next_cursor=next_cursor)
 
 

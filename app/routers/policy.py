@@ -55,5 +55,7 @@ async def register(session: Session, principal: CurrentPrincipal) -> Page[CaseOu
         .where(visible_cases_clause(principal, service.id), Case.on_register.is_(True))  # type: ignore[attr-defined]
         .order_by(Case.created_at)  # type: ignore[arg-type]
     )
-    data = [case_out(c, service, await policy.open_steps_out(session, c.id)) for c in rows]
+    cases = list(rows.all())
+    steps = await policy.open_steps_by_case(session, [c.id for c in cases])
+    data = [case_out(c, service, steps[c.id]) for c in cases]
     return Page(data=data, next_cursor=None)
