@@ -15,7 +15,8 @@ COPY --from=builder /opt/venv /opt/venv
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
-ENV PATH="/opt/venv/bin:$PATH" PYTHONUNBUFFERED=1 YJ_ENV=production
+# PYTHONPATH: the copied tree (with alembic.ini and migrations/ beside app/) is what runs.
+ENV PATH="/opt/venv/bin:$PATH" PYTHONPATH=/srv/yjrisk PYTHONUNBUFFERED=1 YJ_ENV=production
 USER yjrisk
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
