@@ -33,11 +33,18 @@ from app.domain.outbox import emit
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.workflows.calendar import LONDON
 from app.workflows.types import ScheduledPanel
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
-PANEL_SATISFIES = ("hold_high_risk_panel", "attend_panel_review", "high_risk_panel_review")
+# The case was brought to the panel (S7/S17/S25, W7), its views are past seeking (6.2: before
+# the initial panel), the panel was held (W8), the booked review (S20/W22) and the monthly
+# MAPPA level 1 review (W19) took place.
+PANEL_SATISFIES = (
+    "refer_to_panel", "request_high_risk_panel", "seek_child_and_carer_views",
+    "hold_high_risk_panel", "attend_panel_review", "high_risk_panel_review",
+)
 
 
 class PanelKind(enum.StrEnum):
@@ -173,6 +180,12 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_plausible(body.scheduled_for, "scheduled_for")
+    expected = ctx.pack_for(service).panel_kind
+    if body.kind.value != expected:
+        raise Unprocessable(
+            f"This service's policy runs {expected} panels, not {body.kind.value}.",
+            slug="wrong-panel-kind", errors=[{"loc": "body.kind", "msg": f"must be {expected}"}],
+        )
     panel = Panel(service_id=service.id, kind=body.kind, scheduled_for=body.scheduled_for,
                   chair_id=body.chair_id, created_by=principal.sub)
     session.add(panel)
@@ -266,6 +279,22 @@ async def add_item(
     return item
 
 
+def _check_decision(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
+    """Refuse a decision that cannot stand: a review before the panel, MAPPA without category."""
+    day = occurred_at.astimezone(LONDON).date()
+    errors = []
+    if body.review_date is not None and body.review_date <= day:
+        errors.append({"loc": "body.review_date", "msg": "must be after the panel's date"})
+    errors += [{"loc": f"body.actions.{i}.due_date", "msg": "must not be before the panel"}
+               for i, action in enumerate(body.actions) if action.due_date < day]
+    if body.mappa_level is not None and case.mappa_category is None:
+        errors.append({"loc": "body.mappa_level",
+                       "msg": "the case has no MAPPA category: record it first (PATCH the case)"})
+    if errors:
+        raise Unprocessable("The decision cannot be recorded as it stands; see errors.",
+                            errors=errors)
+
+
 async def decide(
     session: AsyncSession,
     principal: Principal,
@@ -292,12 +321,8 @@ async def decide(
     if item.decided_at is not None:
         raise Conflict("This item already has a decision.", slug="already-decided")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    # The panel sitting on the case is the act earlier steps asked for: holding the requested
-    # High-Risk Panel (W8), the review it booked last time (S20), the monthly review (W19).
-    result = await satisfy_open_steps(
-        session, ctx, service, case, principal, "chair", occurred_at, PANEL_SATISFIES,
-        ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
-    )
+    _check_decision(body, case, occurred_at)
+    result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
             continue
@@ -308,9 +333,19 @@ async def decide(
             role="chair", panel_item_id=item.id,
         )
         result = judged if result is None else result.merge(judged)
-    if body.mappa_level is not None and case.mappa_category is not None:
+    if body.mappa_level is not None:
         case.mappa_level = body.mappa_level
         session.add(case)
+    # The panel sitting on the case is the act earlier steps asked for (after the confirmed
+    # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
+    # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
+    codes = PANEL_SATISFIES + (("identify_mappa_level",) if body.mappa_level else ())
+    satisfied = await satisfy_open_steps(
+        session, ctx, service, case, principal, "chair", occurred_at, codes,
+        ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
+    )
+    if satisfied is not None:
+        result = satisfied if result is None else result.merge(satisfied)
     data = {
         "rosh_level": body.rosh_level.value if body.rosh_level else None,
         "swb_level": body.swb_level.value if body.swb_level else None,

@@ -27,6 +27,7 @@ from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
 
 
 class ReferralKind(enum.StrEnum):
@@ -70,6 +71,20 @@ SATISFIES: dict[ReferralKind, tuple[str, ...]] = {
     ReferralKind.child_protection: ("child_protection_referral",),
     ReferralKind.serious_incident: ("notify_serious_incident",),
 }
+
+
+# The act by which a referral counts as made, and so satisfies the step that asked for it: a
+# MARP/High-Risk Panel referral once it is submitted to the panel administrator (3.2.3), a
+# referral to another agency once it is sent. A draft satisfies nothing; a referral that is
+# withdrawn or declined gives its steps back.
+PANEL_REFERRAL_MADE_BY = "submit"
+AGENCY_REFERRAL_MADE_BY = "send"
+UNDONE_BY = frozenset({"withdraw", "decline"})
+
+
+def made_by(kind: ReferralKind) -> str:
+    """The action that makes a referral of this kind."""
+    return PANEL_REFERRAL_MADE_BY if kind == ReferralKind.panel else AGENCY_REFERRAL_MADE_BY
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,9 @@ class ReferralOut(BaseModel):
 def referral_out(referral: Referral) -> ReferralOut:
     """Shape a referral for the API."""
     allowed = [t.action for t in TRANSITIONS if referral.status in t.sources
-               and (t.kinds is None or referral.kind in t.kinds)]
+               and (t.kinds is None or referral.kind in t.kinds)
+               and not (t.action == "send" and referral.kind in MAPPA_FORMS
+                        and referral.quality_assured_at is None)]
     return ReferralOut(
         id=referral.id, case_id=referral.case_id, kind=referral.kind, status=referral.status,
         source=referral.source, details=referral.details, occurred_at=referral.occurred_at,
@@ -229,6 +246,49 @@ def check_panel_views(service: Service, referral: Referral, ctx: policy.PolicyCo
         )
 
 
+def views_satisfied(referral: Referral) -> tuple[str, ...]:
+    """A panel referral carrying the child's and carer's views (or why not) is that step's act."""
+    if referral.kind != ReferralKind.panel:
+        return ()
+    d = referral.details or {}
+    views = bool(str(d.get("child_views", "")).strip()) and bool(
+        str(d.get("carer_views", "")).strip())
+    return ("seek_child_and_carer_views",) if views or str(
+        d.get("views_not_sought_reason", "")).strip() else ()
+
+
+async def reopen_steps_satisfied_by(
+    session: AsyncSession, referral: Referral, action: str
+) -> list[Step]:
+    """A withdrawn or declined referral no longer answers the steps it closed: reopen them."""
+    rows = await session.exec(select(Step).where(
+        Step.case_id == referral.case_id, Step.status == StepStatus.done,
+        Step.satisfied_by_type == "referral", Step.satisfied_by_id == referral.id,
+    ))
+    reopened = []
+    for done in rows.all():
+        still_open = (await session.exec(select(Step.id).where(
+            Step.case_id == done.case_id, Step.code == done.code,
+            Step.subject_id == done.subject_id, Step.status == StepStatus.open,
+        ))).first()
+        if still_open is not None:
+            continue
+        step = Step(
+            service_id=done.service_id, case_id=done.case_id, code=done.code,
+            rule_id=done.rule_id, title=done.title, actor=done.actor,
+            assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
+            awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
+            recurrence=done.recurrence, policy_pack=done.policy_pack,
+            policy_ref=done.policy_ref, subject_id=done.subject_id,
+            note=f"Re-opened: the {referral.kind} referral {referral.id} that satisfied it was "
+                 f"{'withdrawn' if action == 'withdraw' else 'declined'}.",
+        )
+        session.add(step)
+        reopened.append(step)
+    await session.flush()
+    return reopened
+
+
 async def satisfy_steps(
     session: AsyncSession,
     ctx: policy.PolicyContext,
@@ -269,12 +329,15 @@ async def create_referral_for_case(
     )
     session.add(referral)
     await session.flush()
-    satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                    SATISFIES.get(body.kind, ()))
+    satisfied = None
+    if status == ReferralStatus.received:  # a referral that arrived made (from a feed)
+        satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
+                                        SATISFIES.get(body.kind, ()))
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_created", occurred_at, referral.id, principal,
-                     {"kind": body.kind.value, "source": source}, role),
+                     {"kind": body.kind.value, "source": source,
+                      "from_feed": source.startswith("feed:")}, role),
         role=role,
     )
     if satisfied is not None:
@@ -375,10 +438,15 @@ async def transition(
     referral.updated_at = utcnow()
     session.add(referral)
     await session.flush()
-    satisfied = None
+    codes: tuple[str, ...] = ()
     if action == "quality-assure":
-        satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                        ("quality_assure_mappa_form",))
+        codes = ("quality_assure_mappa_form",)
+    elif action == made_by(referral.kind):
+        codes = SATISFIES.get(referral.kind, ()) + views_satisfied(referral)
+    satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
+                                    codes)
+    if action in UNDONE_BY:
+        await reopen_steps_satisfied_by(session, referral, action)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_transition", occurred_at, referral.id, principal,

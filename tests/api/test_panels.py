@@ -128,13 +128,15 @@ async def test_presenting_chair_cannot_decide(client: httpx.AsyncClient, somerse
     item = await add_item(client, somerset, panel["id"], case["id"], presenter="chair-1")
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "x", "actions": []},
+        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "x", "actions": [],
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
         headers=somerset.auth("chair", "chair-1"),
     )
     assert r.status_code == 403, r.text
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "x", "actions": []},
+        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "x", "actions": [],
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
         headers=somerset.auth("chair", "chair-2"),
     )
     assert r.status_code == 200, r.text
@@ -301,3 +303,54 @@ async def test_panel_decision_closes_the_review_it_booked(
     assert [s["due_at"] for s in reviews] == ["2026-08-05T22:59:59Z"]
     done = {s["id"] for s in await open_steps(client, somerset, case["id"], "done")}
     assert review["id"] in done
+
+
+async def test_decision_that_cannot_stand_is_422_and_stores_nothing(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """A review before the panel, an action due before it, MAPPA level without category."""
+    case = (await wokingham.open_case())["data"]
+    panel = await schedule(client, wokingham, "2026-10-14T10:00:00+01:00", "high_risk_panel")
+    item = await add_item(client, wokingham, panel["id"], case["id"])
+    url = f"/v1/panels/{panel['id']}/items/{item['id']}/decision"
+    body = {"rosh_level": "high", "minutes": "x", "occurred_at": "2026-10-14T11:00:00+01:00",
+            "review_date": "2026-10-01", "mappa_level": 1,
+            "actions": [{"description": "Visit", "owner_id": "cw", "due_date": "2026-10-13"}]}
+    r = await client.post(url, json=body, headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 422, r.text
+    locs = {e["loc"] for e in r.json()["errors"]}
+    assert locs == {"body.review_date", "body.actions.0.due_date", "body.mappa_level"}
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=wokingham.auth("chair"))).json()
+    assert got["data"]["ratings"]["rosh"] is None
+    assert got["data"]["mappa_level"] is None
+
+
+async def test_panel_kind_must_be_the_services(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """Wokingham runs the High-Risk Panel, not a MARP."""
+    r = await client.post("/v1/panels", json={"kind": "marp", "chair_id": "chair-1",
+                                              "scheduled_for": "2026-10-14T10:00:00+01:00"},
+                          headers=wokingham.auth("panel_admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/wrong-panel-kind")
+
+
+async def test_panel_decision_closes_referral_steps_left_open(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A case brought to the MARP without a referral: refer_to_panel, views, MAPPA level close."""
+    case = (await somerset.open_case(mappa_category=2))["data"]
+    await judge(client, somerset, case["id"], domain="rosh", level="very_high",
+                occurred_at="2026-10-01T10:00:00+01:00")
+    panel = await schedule(client, somerset, "2026-10-14T10:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case["id"])
+    r = await client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "very_high", "mappa_level": 2, "review_date": "2026-11-11",
+              "minutes": "MAPPA 2", "actions": [], "occurred_at": "2026-10-14T11:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"),
+    )
+    assert r.status_code == 200, r.text
+    codes = {s["code"] for s in r.json()["next_steps"]}
+    assert not codes & {"refer_to_panel", "seek_child_and_carer_views", "identify_mappa_level"}

@@ -93,7 +93,7 @@ async def test_somerset_panel_referral_needs_views_or_reason(
 async def test_referral_satisfies_the_step_that_asked_for_it(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """A high ROSH asks for refer_to_panel; the panel referral closes it, linked."""
+    """A high ROSH asks for refer_to_panel; a draft does not close it, submitting does (3.2.3)."""
     case = (await somerset.open_case())["data"]
     r = await client.post(f"/v1/cases/{case['id']}/judgements",
                           json={"domain": "rosh", "level": "high",
@@ -103,11 +103,51 @@ async def test_referral_satisfies_the_step_that_asked_for_it(
     assert "refer_to_panel" in {s["code"] for s in r.json()["next_steps"]}
     created = await make_referral(client, somerset, case["id"], "panel",
                                   child_views="Wants to stay at home", carer_views="Agrees")
-    assert "refer_to_panel" not in {s["code"] for s in created["next_steps"]}
+    assert "refer_to_panel" in {s["code"] for s in created["next_steps"]}  # a draft only
+    submitted = await act(client, somerset, created["data"]["id"], "submit")
+    assert submitted.status_code == 200, submitted.text
+    codes = {s["code"] for s in submitted.json()["next_steps"]}
+    assert "refer_to_panel" not in codes
+    assert "seek_child_and_carer_views" not in codes  # the views are in the form (6.2)
     done = await client.get("/v1/next-steps", params={"case_id": case["id"], "status": "done"},
                             headers=somerset.auth("case_holder"))
     closed = [s for s in done.json()["data"] if s["code"] == "refer_to_panel"]
     assert closed[0]["satisfied_by"] == {"type": "referral", "id": created["data"]["id"]}
+
+
+async def test_withdrawn_referral_gives_the_step_back(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A submitted panel referral later withdrawn: refer_to_panel is open again, same deadline."""
+    case = (await somerset.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements",
+                          json={"domain": "swb", "level": "high",
+                                "occurred_at": "2026-06-01T10:00:00Z"},
+                          headers=somerset.auth("case_holder"))
+    before = next(s for s in r.json()["next_steps"] if s["code"] == "refer_to_panel")
+    referral = (await make_referral(client, somerset, case["id"], "panel",
+                                    views_not_sought_reason="Would raise the risk"))["data"]
+    assert (await act(client, somerset, referral["id"], "submit")).status_code == 200
+    withdrawn = await act(client, somerset, referral["id"], "withdraw", note="Sent in error")
+    assert withdrawn.status_code == 200, withdrawn.text
+    again = next(s for s in withdrawn.json()["next_steps"] if s["code"] == "refer_to_panel")
+    assert again["id"] != before["id"]
+    assert again["status"] == "open"
+    assert again["policy"] == before["policy"]
+    assert again["awaiting_panel_date"] is True
+    assert "withdrawn" in again["note"]
+
+
+async def test_mappa_form_send_is_not_offered_before_quality_assurance(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """allowed_actions only lists what would succeed: no send before quality assurance."""
+    case = (await wokingham.open_case())["data"]
+    referral = (await make_referral(client, wokingham, case["id"], "mappa_a"))["data"]
+    submitted = (await act(client, wokingham, referral["id"], "submit")).json()["data"]
+    assert "send" not in submitted["allowed_actions"]
+    assured = await act(client, wokingham, referral["id"], "quality-assure", "line_manager")
+    assert "send" in assured.json()["data"]["allowed_actions"]
 
 
 async def test_another_holder_cannot_touch_a_referral(
