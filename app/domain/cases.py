@@ -207,7 +207,7 @@ async def create_case(
     """Open a case; answer with the steps its opening mandates (S1/S2, W1)."""
     service = await service_of(session, principal)
     now = utcnow()
-    opened_at = resolve_occurred_at(body.opened_at, now)
+    opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     if principal.has("case_holder") and not principal.has("line_manager", "duty_manager", "feed"):
         if body.case_holder_id != principal.sub:
@@ -334,7 +334,9 @@ def _check_if_match(case: Case, if_match: str | None) -> None:
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the case's ETag to change it.")
     tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
-    if "*" not in tags and etag_of(case) not in tags:
+    if "*" in tags:  # would skip the lost-update check this header exists for
+        raise PreconditionRequired("Send the case's ETag in If-Match, not '*'.")
+    if etag_of(case) not in tags:
         raise PreconditionFailed(
             "The case has changed since you read it; fetch it again and retry.",
             extra={"current_etag": etag_of(case)},
@@ -363,6 +365,8 @@ async def patch_case(
             "These fields cannot be null.",
             errors=[{"loc": f"body.{k}", "msg": "may not be null"} for k in bad],
         )
+    if sent.get("closed_at") is not None:
+        sent["closed_at"] = _closing_time(case, sent["closed_at"])
     changes = _apply_changes(case, sent)
     if not changes:
         return service, case, await policy.current(session, case)
@@ -374,6 +378,9 @@ async def patch_case(
         policy.event("case_changed", occurred_at, case.id, principal, {"changes": changes}),
         role=role,
     )
+    if "closed_at" in changes and case.closed_at is not None:
+        result = result.merge(await policy.supersede_all_open(
+            session, service, case, principal, role, "the case was closed"))
     await record_audit(
         session, principal, "case.update", "case", case.id, service_id=service.id,
         case_id=case.id, change={k: v[1] for k, v in _json_changes(changes).items()}, role=role,
@@ -381,6 +388,17 @@ async def patch_case(
     await emit(session, "case.updated", case.id, service_id=service.id,
                payload={"case_id": str(case.id), "fields": sorted(changes)})
     return service, case, result
+
+
+def _closing_time(case: Case, closed_at: datetime) -> datetime:
+    """A closure time that is not in the future and not before the case opened."""
+    closed_at = resolve_occurred_at(closed_at, field="closed_at")
+    if closed_at < case.opened_at:
+        raise Unprocessable(
+            "A case cannot close before it opened.",
+            errors=[{"loc": "body.closed_at", "msg": f"before opened_at {case.opened_at}"}],
+        )
+    return closed_at
 
 
 def _apply_changes(case: Case, sent: dict[str, Any]) -> dict[str, list[Any]]:

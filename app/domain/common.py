@@ -58,23 +58,25 @@ def enum_column(enum_cls: type[enum.Enum], nullable: bool = False, **kw: Any) ->
     )
 
 
-def resolve_occurred_at(value: datetime | None, now: datetime | None = None) -> datetime:
+def resolve_occurred_at(
+    value: datetime | None, now: datetime | None = None, field: str = "occurred_at"
+) -> datetime:
     """Default ``occurred_at`` to now; refuse one more than five minutes in the future."""
     now = now or utcnow()
     if value is None:
         return now
     if value.tzinfo is None:
         raise Unprocessable(
-            "occurred_at must carry a UTC offset.",
-            errors=[{"loc": "body.occurred_at", "msg": "timezone offset required"}],
+            f"{field} must carry a UTC offset.",
+            errors=[{"loc": f"body.{field}", "msg": "timezone offset required"}],
         )
     if value - now > FUTURE_TOLERANCE:
         raise Unprocessable(
-            "occurred_at is in the future.",
+            f"{field} is in the future.",
             slug="occurred-in-future",
-            errors=[{"loc": "body.occurred_at", "msg": "more than 5 minutes in the future"}],
+            errors=[{"loc": f"body.{field}", "msg": "more than 5 minutes in the future"}],
         )
-    return require_plausible(value, "occurred_at")
+    return require_plausible(value, field)
 
 
 def require_plausible(value: datetime, field: str) -> datetime:

@@ -13,6 +13,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
@@ -167,6 +168,11 @@ async def apply_judgement(
 ) -> tuple[Judgement, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps."""
     occurred_at = resolve_occurred_at(body.occurred_at)
+    if occurred_at.date() < case.date_of_birth:
+        raise Unprocessable(
+            "A judgement cannot predate the child's birth.",
+            errors=[{"loc": "body.occurred_at", "msg": "before the child's date of birth"}],
+        )
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     previous = (case.ratings or {}).get(str(body.domain)) or {}

@@ -250,6 +250,21 @@ async def run(
     )
 
 
+async def supersede_all_open(
+    session: AsyncSession, service: Service, case: Case, principal: Principal, role: str,
+    reason: str,
+) -> PolicyResult:
+    """Close every open step of the case as superseded (e.g. the case was closed)."""
+    open_steps = await open_steps_of(session, case.id)
+    for step in open_steps:
+        step.status = StepStatus.superseded
+        step.note = _append(step.note, f"Superseded: {reason}")
+        session.add(step)
+    await session.flush()
+    await _audit_steps(session, principal, service, case, [], open_steps, role)
+    return PolicyResult(next_steps=[], superseded=open_steps)
+
+
 def apply_derived(case: Case, evaluation: Evaluation) -> None:
     """Copy what the engine derived (register, contact level) onto the case."""
     case.on_register = evaluation.on_register_after

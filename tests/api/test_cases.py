@@ -192,3 +192,56 @@ async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     assert "http_request" in metrics.text
+
+
+async def test_closing_a_case_supersedes_its_open_steps(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A closed case leaves no open step to escalate; closing before opening is refused."""
+    case = (await somerset.open_case())["data"]
+    assert case["open_steps"]
+    url, auth = f"/v1/cases/{case['id']}", somerset.auth("line_manager")
+    early = await client.patch(url, json={"closed_at": "2026-03-01T09:00:00Z"},
+                               headers={**auth, "If-Match": '"1"'})
+    body = assert_problem(early, 422)
+    assert body["errors"][0]["loc"] == "body.closed_at"
+    r = await client.patch(url, json={"closed_at": "2026-06-30T16:00:00+01:00"},
+                           headers={**auth, "If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    assert r.json()["next_steps"] == []
+    assert r.json()["data"]["closed_at"] == "2026-06-30T15:00:00Z"
+    gone = await client.get("/v1/next-steps", params={"case_id": case["id"],
+                                                      "status": "superseded"}, headers=auth)
+    assert {s["code"] for s in gone.json()["data"]} >= {"complete_assessment"}
+    assert all("the case was closed" in s["note"] for s in gone.json()["data"])
+
+
+async def test_if_match_star_is_not_an_etag(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """'*' would skip the lost-update check: 428, send the ETag."""
+    case = (await somerset.open_case())["data"]
+    r = await client.patch(f"/v1/cases/{case['id']}", json={"csc_status": "cin"},
+                           headers={**somerset.auth("line_manager"), "If-Match": "*"})
+    assert_problem(r, 428)
+
+
+async def test_future_opened_at_names_the_field(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The problem points at opened_at, the field sent."""
+    r = await client.post("/v1/cases", headers=somerset.auth("line_manager"), json={
+        "child": {"given_name": "A", "family_name": "B", "date_of_birth": "2010-01-01"},
+        "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+        "intervention": "bail", "csc_status": "none", "opened_at": "2099-01-01T00:00:00Z"})
+    assert assert_problem(r, 422)["errors"][0]["loc"] == "body.opened_at"
+
+
+async def test_judgement_before_birth_is_refused(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A judgement dated before the child was born cannot be right."""
+    case = (await somerset.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements",
+                          json={"domain": "lor", "level": "low",
+                                "occurred_at": "1999-01-01T00:00:00Z"},
+                          headers=somerset.auth("case_holder"))
+    assert assert_problem(r, 422)["errors"][0]["loc"] == "body.occurred_at"
