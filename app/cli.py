@@ -64,22 +64,25 @@ def serve(
                 proxy_headers=True)
 
 
-async def _escalation(loop_seconds: float | None) -> int:
+async def _escalation(loop_seconds: float | None, webhook_seconds: float = 5) -> int:
     import app.domain.tables  # noqa: F401 - every table on the metadata, as in the API process
     from app.core.db import build_engine, session_factory
-    from app.domain import escalation
+    from app.domain import escalation, webhooks
 
     settings = get_settings()
     engine = build_engine(settings)
     try:
         factory = session_factory(engine)
         if loop_seconds is None:
-            return await escalation.run_pass(factory)
+            escalated = await escalation.run_pass(factory)
+            await webhooks.run_pass(factory)  # then deliver what the pass (and writes) queued
+            return escalated
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)  # finish the current pass, then exit
-        await escalation.run_forever(factory, loop_seconds, stop)
+        await asyncio.gather(escalation.run_forever(factory, loop_seconds, stop),
+                             webhooks.run_forever(factory, webhook_seconds, stop))
         return 0
     finally:
         await engine.dispose()
@@ -87,7 +90,7 @@ async def _escalation(loop_seconds: float | None) -> int:
 
 @cli.command()
 def tick() -> None:
-    """Run one overdue-escalation pass and exit (for cron or a one-off)."""
+    """Run one overdue-escalation pass and one webhook delivery pass, then exit (cron)."""
     from app.core.logging import configure_logging
 
     configure_logging(get_settings().log_level, get_settings().log_json)
@@ -97,12 +100,15 @@ def tick() -> None:
 @cli.command()
 def worker(
     interval: Annotated[float, typer.Option(min=1, help="seconds between passes")] = 60,
+    webhook_interval: Annotated[
+        float, typer.Option(min=0.5, help="seconds between webhook delivery passes")] = 5,
 ) -> None:
-    """Run the overdue-escalation worker loop (safe to run several on PostgreSQL)."""
+    """Run the overdue-escalation and webhook delivery loops (safe to run several on
+    PostgreSQL)."""
     from app.core.logging import configure_logging
 
     configure_logging(get_settings().log_level, get_settings().log_json)
-    asyncio.run(_escalation(interval))
+    asyncio.run(_escalation(interval, webhook_interval))
     typer.echo("worker stopped")
 
 

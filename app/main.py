@@ -27,6 +27,7 @@ from app.routers import (
     referrals,
     services,
     steps,
+    webhooks,
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
@@ -86,7 +87,7 @@ def create_app(
     for router in (
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
-        assessments.router, events.router, oversight.router,
+        assessments.router, events.router, oversight.router, webhooks.router,
     ):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(

@@ -12,9 +12,10 @@ from app.domain.panels import Panel, PanelItem
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step
+from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Assessment", "CaseEvent", "OversightEntry",
     "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent", "Panel", "PanelItem",
-    "Referral", "Service", "Step",
+    "Referral", "Service", "Step", "WebhookDelivery", "WebhookSubscription",
 ]

@@ -66,8 +66,9 @@ class Fuzz:
     snapshot: dict[str, Any] = field(default_factory=dict)
 
     def token(self, path: str, method: str) -> str:
-        """A valid token for the operation: admin for creating services, feed for feeds."""
-        if method == "POST" and path == "/v1/services":
+        """A valid token for the operation: admin for creating services and for webhooks,
+        feed for feeds."""
+        if (method == "POST" and path == "/v1/services") or "/webhooks" in path:
             return mint_dev_token(self.settings, sub="fuzz-admin", roles=["admin"], service=None)
         roles = [*STAFF, "feed"] if path.startswith("/v1/feeds/") else STAFF
         return mint_dev_token(self.settings, sub=STAFF_SUB, roles=roles, service=self.slug)

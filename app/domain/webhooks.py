@@ -1,0 +1,660 @@
+"""Outgoing webhooks: subscriptions per service and signed delivery of the outbox.
+
+Every write appends an ``outbox_event`` in its own transaction; a dispatcher pass delivers
+them to the service's subscribers as Standard Webhooks 1.0 requests (``webhook-id`` = the
+delivery id, stable across retries; ``webhook-timestamp``; ``webhook-signature: v1,<base64
+HMAC-SHA256 of id.timestamp.body>`` with the subscription's ``whsec_`` secret).
+
+A pass has two phases, both safe with several workers on PostgreSQL:
+
+* **fan-out**: lock a batch of undispatched outbox events (``FOR UPDATE SKIP LOCKED``), insert
+  one ``webhook_delivery`` per matching active subscription (``ON CONFLICT DO NOTHING`` on the
+  unique (event, subscription) pair) and stamp ``dispatched_at``, in one transaction;
+* **send**: claim a batch of due pending deliveries (``FOR UPDATE SKIP LOCKED``), push their
+  ``next_attempt_at`` one lease ahead and count the attempt, and commit: no row lock is held
+  while the HTTP requests run. The results are recorded in another short transaction, each
+  guarded by the attempt number it was claimed with, so a worker whose lease ran out can never
+  overwrite the outcome of the worker that took the delivery over.
+
+2xx is delivered; 410 Gone deactivates the subscription; anything else (or no answer within
+10 s) is retried after 30 s, 2 min, 10 min, 1 h, then every 6 h, and given up after
+``MAX_ATTEMPTS`` attempts. On SQLite row locks are a no-op: run one worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import enum
+import ipaddress
+import json
+import random
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import httpx
+import sqlalchemy as sa
+import structlog
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PField
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from standardwebhooks import Webhook
+
+from app.core.config import RELAXED_ENVS
+from app.core.errors import NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain.assessments import AssessmentStatus
+from app.domain.audit import record_audit
+from app.domain.common import JSONType, enum_column, new_id, utcnow
+from app.domain.outbox import OutboxEvent
+from app.domain.referrals import ReferralStatus
+from app.domain.services import Service, get_service_by_slug
+
+log = structlog.get_logger("yjrisk.webhooks")
+
+WILDCARD = "*"
+# Every outbox type a subscriber may ask for (tests/api/test_webhooks.py checks that every
+# literal ``emit(...)`` type in app/ is listed here).
+EVENT_TYPES: frozenset[str] = frozenset({
+    "case.opened", "case.updated", "case_event.recorded", "judgement.recorded",
+    "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
+    "step.completed", "step.escalated", "assessment.created",
+    *(f"referral.{s.value}" for s in ReferralStatus),
+    *(f"assessment.{s.value}" for s in AssessmentStatus),
+})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+HOST_PATTERN = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?|[0-9a-f:.]+")
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+SEND_TIMEOUT_SECONDS = 10.0
+# Delay before the next attempt after the n-th failed one; MAX_ATTEMPTS attempts in all.
+RETRY_DELAYS = (
+    timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1),
+    timedelta(hours=6), timedelta(hours=6), timedelta(hours=6),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+RETRY_JITTER = 0.1  # up to 10 % later, so a receiver's outage does not end in a stampede
+LEASE = timedelta(minutes=5)  # a claimed delivery is not claimed again before this
+BATCH_SIZE = 50
+CONCURRENCY = 10
+USER_AGENT = "yjrisk-webhooks/1.0"
+MAX_ERROR_LENGTH = 200
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Lifecycle of one delivery."""
+
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """An integrator's endpoint for a service's outgoing events, with its signing secret."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
+    url: str = Field(max_length=2048)
+    event_types: list[str] = Field(default_factory=list, sa_type=JSONType)
+    description: str | None = Field(default=None, max_length=500)
+    # Needed in clear to sign (HMAC); shown once at creation, never returned or logged again.
+    secret: str = Field(max_length=128)
+    active: bool = True
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+    deactivated_at: datetime | None = None
+    deactivated_reason: str | None = Field(default=None, max_length=64)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One outbox event on its way to one subscription."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("outbox_event_id", "subscription_id",
+                            name="uq_webhook_delivery_event_subscription"),
+        sa.Index("ix_webhook_delivery_status_next_attempt", "status", "next_attempt_at"),
+        sa.Index("ix_webhook_delivery_subscription_created", "subscription_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    subscription_id: uuid.UUID = Field(foreign_key="webhook_subscription.id")
+    outbox_event_id: uuid.UUID = Field(foreign_key="outbox_event.id")
+    event_type: str = Field(max_length=64)
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.pending,
+        sa_column=enum_column(DeliveryStatus, server_default="pending"),
+    )
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=MAX_ERROR_LENGTH)
+    delivered_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookCreate(BaseModel):
+    """Body of ``POST /v1/services/{slug}/webhooks``."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+    event_types: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+        PField(min_length=1, max_length=64,
+               description='Outbox event types (e.g. "judgement.recorded"), or ["*"] for all.'),
+    ]
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class WebhookOut(BaseModel):
+    """A subscription as the API shows it (never with its secret)."""
+
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    active: bool
+    created_by: str
+    created_at: datetime
+    deactivated_at: datetime | None
+    deactivated_reason: str | None
+
+
+class WebhookCreated(WebhookOut):
+    """A new subscription with its signing secret: shown this once only."""
+
+    secret: str = PField(description="Standard Webhooks secret (whsec_<base64>); shown once.")
+
+
+class DeliveryOut(BaseModel):
+    """One delivery attempt record of an event to a subscription."""
+
+    id: uuid.UUID = PField(description="Also the webhook-id header of every attempt.")
+    event_id: uuid.UUID
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+def webhook_out(subscription: WebhookSubscription) -> WebhookOut:
+    """Shape a subscription for the API (no secret)."""
+    return WebhookOut.model_validate(subscription, from_attributes=True)
+
+
+def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
+    """Shape a delivery for the API."""
+    return DeliveryOut.model_validate(
+        {**delivery.model_dump(), "event_id": delivery.outbox_event_id})
+
+
+def new_secret() -> str:
+    """A fresh Standard Webhooks signing secret (``whsec_`` + base64 of 32 random bytes)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def _bad_url(msg: str) -> Unprocessable:
+    return Unprocessable(f"The webhook URL is not allowed: {msg}.", slug="webhook-url-refused",
+                         errors=[{"loc": "body.url", "msg": msg}])
+
+
+def check_url(url: str, env: str) -> str:
+    """The URL if a subscription may use it: https to a public host (plain http only to
+    127.0.0.1/localhost in dev and test); 422 otherwise."""
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii").lower()  # IDNA names stay in punycode
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:  # IDNAError is a ValueError
+        raise _bad_url("not a valid URL") from exc
+    local_dev = env in RELAXED_ENVS and host in LOCAL_HOSTS
+    if not HOST_PATTERN.fullmatch(host) or any(c.isspace() or ord(c) < 32 for c in url):
+        raise _bad_url("it needs a valid host name and no whitespace")
+    if port is not None and not 0 < port < 65536:
+        raise _bad_url("the port must be 1 to 65535")
+    if parsed.userinfo or parsed.fragment:
+        raise _bad_url("credentials and fragments are not allowed in it")
+    if parsed.scheme != "https" and not (parsed.scheme == "http" and local_dev):
+        raise _bad_url("use https (plain http only to localhost in dev/test)")
+    if not local_dev and not _public_host(host):
+        raise _bad_url("it must name a public host")
+    return str(parsed)
+
+
+def _public_host(host: str) -> bool:
+    """Whether the host is a name or a globally routable address (no loopback, private,
+    link-local such as cloud metadata, or reserved addresses)."""
+    host = host.rstrip(".")
+    if host in LOCAL_HOSTS or host.endswith((".localhost", ".internal", ".local")):
+        return False
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        # A DNS name with a real top-level label: single labels resolve inside the network,
+        # and numeric ones ("127.1", "2130706433") are shorthand IPv4 addresses to resolvers.
+        last = host.rsplit(".", 1)[-1]
+        return "." in host and not (last.isdigit() or last.startswith("0x"))
+    return address.is_global
+
+
+def check_event_types(event_types: Sequence[str]) -> list[str]:
+    """The distinct, sorted event types, or ``["*"]``; 422 for an unknown type."""
+    if WILDCARD in event_types:
+        if len(set(event_types)) > 1:
+            raise Unprocessable('"*" subscribes to everything; send it alone.',
+                                errors=[{"loc": "body.event_types", "msg": '"*" alone'}])
+        return [WILDCARD]
+    unknown = sorted(set(event_types) - EVENT_TYPES)
+    if unknown:
+        raise Unprocessable(
+            f"Unknown event types: {', '.join(unknown)}.", slug="unknown-event-type",
+            errors=[{"loc": "body.event_types", "msg": f"one of {sorted(EVENT_TYPES)} or *"}])
+    return sorted(set(event_types))
+
+
+def matches(subscription: WebhookSubscription, event_type: str) -> bool:
+    """Whether the subscription wants events of this type."""
+    return WILDCARD in subscription.event_types or event_type in subscription.event_types
+
+
+async def service_for_admin(session: AsyncSession, principal: Principal, slug: str) -> Service:
+    """The service an admin manages webhooks of (an admin token bound to another service
+    learns nothing: 404)."""
+    if principal.service is not None and principal.service != slug:
+        raise NotFound("No such service.")
+    service = await get_service_by_slug(session, slug)
+    if service is None:
+        raise NotFound("No such service.")
+    return service
+
+
+async def create_subscription(
+    session: AsyncSession, principal: Principal, slug: str, body: WebhookCreate, env: str
+) -> WebhookSubscription:
+    """Subscribe an endpoint to the service's events (admin); audited, secret made here."""
+    service = await service_for_admin(session, principal, slug)
+    subscription = WebhookSubscription(
+        service_id=service.id, url=check_url(body.url, env),
+        event_types=check_event_types(body.event_types), description=body.description,
+        secret=new_secret(), created_by=principal.sub,
+    )
+    session.add(subscription)
+    await session.flush()
+    await record_audit(
+        session, principal, "webhook.create", "webhook_subscription", subscription.id,
+        service_id=service.id,
+        change={"url": subscription.url, "event_types": subscription.event_types,
+                "description": subscription.description},
+    )
+    return subscription
+
+
+async def list_subscriptions(
+    session: AsyncSession, principal: Principal, slug: str
+) -> list[WebhookSubscription]:
+    """The service's subscriptions, active and deactivated, oldest first."""
+    service = await service_for_admin(session, principal, slug)
+    rows = await session.exec(
+        select(WebhookSubscription).where(WebhookSubscription.service_id == service.id)
+        .order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id)))
+    return list(rows.all())
+
+
+async def subscription_of(
+    session: AsyncSession, principal: Principal, slug: str, subscription_id: uuid.UUID,
+    *, lock: bool = False,
+) -> WebhookSubscription:
+    """One subscription of the service; 404 for another service's or an unknown id."""
+    service = await service_for_admin(session, principal, slug)
+    query = select(WebhookSubscription).where(
+        WebhookSubscription.id == subscription_id, WebhookSubscription.service_id == service.id)
+    if lock:
+        query = query.with_for_update()
+    subscription = (await session.exec(query)).first()
+    if subscription is None:
+        raise NotFound("No such webhook subscription.")
+    return subscription
+
+
+async def deactivate_subscription(
+    session: AsyncSession, principal: Principal, slug: str, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    """Deactivate a subscription and give up its pending deliveries (admin; audited once)."""
+    subscription = await subscription_of(session, principal, slug, subscription_id, lock=True)
+    if not subscription.active:
+        return subscription
+    now = utcnow()
+    _deactivate(subscription, now, "deleted")
+    session.add(subscription)
+    await session.flush()
+    await _fail_pending(session, subscription.id, "subscription deactivated")
+    await record_audit(
+        session, principal, "webhook.delete", "webhook_subscription", subscription.id,
+        service_id=subscription.service_id, change={"active": False, "url": subscription.url},
+    )
+    return subscription
+
+
+def _deactivate(subscription: WebhookSubscription, now: datetime, reason: str) -> None:
+    subscription.active = False
+    subscription.deactivated_at = now
+    subscription.deactivated_reason = reason
+
+
+async def _fail_pending(session: AsyncSession, subscription_id: uuid.UUID, error: str) -> None:
+    """Give up every pending delivery of a subscription (flush only)."""
+    stmt = (sa.update(WebhookDelivery)
+            .where(col(WebhookDelivery.subscription_id) == subscription_id,
+                   col(WebhookDelivery.status) == DeliveryStatus.pending)
+            .values(status=DeliveryStatus.failed, next_attempt_at=None, last_error=error))
+    await (await session.connection()).execute(stmt)
+
+
+async def list_deliveries(
+    session: AsyncSession, principal: Principal, slug: str, subscription_id: uuid.UUID,
+    limit: int, status: DeliveryStatus | None = None,
+) -> list[WebhookDelivery]:
+    """A subscription's most recent deliveries, newest first."""
+    subscription = await subscription_of(session, principal, slug, subscription_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    query = query.order_by(col(WebhookDelivery.created_at).desc(),
+                           col(WebhookDelivery.id).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+# The dispatcher ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery claimed for one attempt, with all it needs to be sent without the database."""
+
+    delivery_id: uuid.UUID
+    subscription_id: uuid.UUID
+    attempt: int
+    url: str
+    secret: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the receiver answered (a status code) or why there was no answer."""
+
+    status_code: int | None
+    error: str | None
+
+
+@dataclass
+class PassResult:
+    """What one dispatcher pass did."""
+
+    fanned_out: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def _insert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def fan_out(
+    session: AsyncSession, now: datetime, limit: int = BATCH_SIZE,
+    service_id: uuid.UUID | None = None,
+) -> int:
+    """Lock a batch of undispatched outbox events, queue a delivery per matching active
+    subscription and mark them dispatched (flush only); answer how many events."""
+    query = select(OutboxEvent).where(col(OutboxEvent.dispatched_at).is_(None))
+    if service_id is not None:
+        query = query.where(OutboxEvent.service_id == service_id)
+    query = query.order_by(col(OutboxEvent.created_at), col(OutboxEvent.id)).limit(limit)
+    events = list((await session.exec(query.with_for_update(skip_locked=True))).all())
+    if not events:
+        return 0
+    services = {e.service_id for e in events if e.service_id is not None}
+    subscriptions = (await session.exec(select(WebhookSubscription).where(
+        col(WebhookSubscription.service_id).in_(services),
+        col(WebhookSubscription.active).is_(True)))).all() if services else []
+    rows = [
+        {"id": new_id(), "service_id": s.service_id, "subscription_id": s.id,
+         "outbox_event_id": e.id, "event_type": e.type, "status": DeliveryStatus.pending,
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for e in events for s in subscriptions
+        if s.service_id == e.service_id and matches(s, e.type)
+    ]
+    conn = await session.connection()
+    if rows:
+        await conn.execute(_insert(session)(WebhookDelivery).values(rows).on_conflict_do_nothing())
+    await conn.execute(sa.update(OutboxEvent)
+                       .where(col(OutboxEvent.id).in_([e.id for e in events]))
+                       .values(dispatched_at=now))
+    return len(events)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def event_body(event: OutboxEvent, slug: str) -> str:
+    """The JSON body sent for an outbox event (the exact bytes that are signed)."""
+    data = {**(event.payload or {}), "service": slug, "entity_id": str(event.entity_id),
+            "event_id": str(event.id)}
+    return json.dumps({"type": event.type, "timestamp": _iso(event.created_at), "data": data},
+                      separators=(",", ":"), sort_keys=True)
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int = BATCH_SIZE,
+    service_id: uuid.UUID | None = None,
+) -> tuple[int, list[Claimed]]:
+    """Lock a batch of due pending deliveries, lease them (``next_attempt_at`` one lease ahead,
+    the attempt counted) and answer (rows locked, those to send); commit before sending.
+    Deliveries of a deactivated subscription, or out of attempts, are given up instead."""
+    query = (
+        select(WebhookDelivery, WebhookSubscription, OutboxEvent, Service.slug)
+        .join(WebhookSubscription,
+              col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id))
+        .join(OutboxEvent, col(OutboxEvent.id) == col(WebhookDelivery.outbox_event_id))
+        .join(Service, col(Service.id) == col(WebhookDelivery.service_id))
+        .where(WebhookDelivery.status == DeliveryStatus.pending,
+               col(WebhookDelivery.next_attempt_at) <= now)
+    )
+    if service_id is not None:
+        query = query.where(WebhookDelivery.service_id == service_id)
+    query = query.order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+    rows = (await session.exec(
+        query.limit(limit).with_for_update(skip_locked=True, of=WebhookDelivery))).all()
+    claimed: list[Claimed] = []
+    for delivery, subscription, event, slug in rows:
+        if not subscription.active or delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.failed, None
+            delivery.last_error = ("subscription deactivated" if not subscription.active
+                                   else "gave up: the last attempt's worker was lost")
+        else:
+            delivery.attempts += 1
+            delivery.next_attempt_at = now + LEASE
+            claimed.append(Claimed(delivery.id, subscription.id, delivery.attempts,
+                                   subscription.url, subscription.secret, event_body(event, slug)))
+        session.add(delivery)
+    await session.flush()
+    return len(rows), claimed
+
+
+def signed_headers(claimed: Claimed, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers for one attempt at ``at``."""
+    signature = Webhook(claimed.secret).sign(str(claimed.delivery_id), at, claimed.body)
+    return {
+        "webhook-id": str(claimed.delivery_id),
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+async def send(client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
+    """POST one signed delivery (10 s in all); the response body is never read nor stored."""
+    headers = signed_headers(claimed, utcnow())
+    try:
+        # httpx's timeout is per network operation; this bounds the whole attempt too.
+        async with asyncio.timeout(SEND_TIMEOUT_SECONDS), client.stream(
+            "POST", claimed.url, content=claimed.body.encode(), headers=headers
+        ) as response:
+            return Outcome(response.status_code, None)
+    except (httpx.TimeoutException, TimeoutError):
+        return Outcome(None, f"no answer within {SEND_TIMEOUT_SECONDS:g} s")
+    except httpx.HTTPError as exc:
+        return Outcome(None, f"{type(exc).__name__}")
+    except Exception as exc:  # noqa: BLE001 - one bad endpoint must not stop the pass
+        return Outcome(None, f"unexpected {type(exc).__name__}")
+
+
+def next_delay(attempt: int) -> timedelta:
+    """How long after the ``attempt``-th failed attempt the next one is due (with jitter)."""
+    base = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]
+    return base * (1 + random.uniform(0, RETRY_JITTER))  # timing only, not a secret
+
+
+def _error_text(outcome: Outcome) -> str:
+    if outcome.error is not None:
+        return outcome.error[:MAX_ERROR_LENGTH]
+    if outcome.status_code is not None and 300 <= outcome.status_code < 400:
+        return f"HTTP {outcome.status_code} (redirects are not followed)"
+    return f"HTTP {outcome.status_code}"
+
+
+async def record(
+    session: AsyncSession, claimed: Claimed, outcome: Outcome, now: datetime
+) -> DeliveryStatus | None:
+    """Store an attempt's outcome, unless another worker has taken the delivery over since
+    (then ``None``); 410 Gone deactivates the subscription (flush only)."""
+    code = outcome.status_code
+    values: dict[str, Any] = {"last_attempt_at": now, "last_status_code": code}
+    if code is not None and 200 <= code < 300:
+        status = DeliveryStatus.delivered
+        values.update(delivered_at=now, next_attempt_at=None, last_error=None)
+    elif code == 410 or claimed.attempt >= MAX_ATTEMPTS:
+        status = DeliveryStatus.failed
+        values.update(next_attempt_at=None, last_error=_error_text(outcome))
+    else:
+        status = DeliveryStatus.pending
+        values.update(next_attempt_at=now + next_delay(claimed.attempt),
+                      last_error=_error_text(outcome))
+    stmt = (sa.update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == claimed.delivery_id,
+                   col(WebhookDelivery.status) == DeliveryStatus.pending,
+                   col(WebhookDelivery.attempts) == claimed.attempt)
+            .values(status=status, **values))
+    result = await (await session.connection()).execute(stmt)
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        return None
+    if code == 410:
+        await _gone(session, claimed.subscription_id, now)
+    return status
+
+
+async def _gone(session: AsyncSession, subscription_id: uuid.UUID, now: datetime) -> None:
+    """The receiver answered 410 Gone: deactivate the subscription and its pending work."""
+    subscription = await session.get(WebhookSubscription, subscription_id, with_for_update=True)
+    if subscription is None or not subscription.active:
+        return
+    _deactivate(subscription, now, "receiver answered 410 Gone")
+    session.add(subscription)
+    await session.flush()
+    await _fail_pending(session, subscription_id, "subscription deactivated (410 Gone)")
+    log.warning("webhooks.subscription_gone", subscription_id=str(subscription_id))
+
+
+def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=transport, timeout=SEND_TIMEOUT_SECONDS,
+                             follow_redirects=False, trust_env=False)
+
+
+async def _send_all(client: httpx.AsyncClient, batch: list[Claimed]) -> list[Outcome]:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(claimed: Claimed) -> Outcome:
+        async with gate:
+            return await send(client, claimed)
+
+    return await asyncio.gather(*(one(c) for c in batch))
+
+
+async def run_pass(
+    factory: async_sessionmaker[AsyncSession],
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    now: datetime | None = None,
+    service_id: uuid.UUID | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> PassResult:
+    """One pass: fan the outbox out to subscriptions, then send every due delivery."""
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    result = PassResult()
+    while True:
+        async with factory() as session, session.begin():
+            events = await fan_out(session, clock(), batch_size, service_id)
+        result.fanned_out += events
+        if events < batch_size:
+            break
+    async with _client(transport) as client:
+        while True:
+            async with factory() as session, session.begin():
+                locked, batch = await claim_due(session, clock(), batch_size, service_id)
+            if not locked:
+                break
+            outcomes = await _send_all(client, batch)
+            async with factory() as session, session.begin():
+                for claimed, outcome in zip(batch, outcomes, strict=True):
+                    _count(result, await record(session, claimed, outcome, clock()))
+    if result.delivered or result.retrying or result.failed:
+        log.info("webhooks.pass", fanned_out=result.fanned_out, delivered=result.delivered,
+                 retrying=result.retrying, failed=result.failed)
+    return result
+
+
+def _count(result: PassResult, status: DeliveryStatus | None) -> None:
+    if status is DeliveryStatus.delivered:
+        result.delivered += 1
+    elif status is DeliveryStatus.pending:
+        result.retrying += 1
+    elif status is DeliveryStatus.failed:
+        result.failed += 1
+
+
+async def run_forever(
+    factory: async_sessionmaker[AsyncSession],
+    interval_seconds: float,
+    stop: asyncio.Event | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> None:
+    """The delivery loop: a pass every ``interval_seconds`` until ``stop`` is set."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await run_pass(factory, transport)
+        except Exception:  # noqa: BLE001 - a failed pass is retried next interval
+            log.exception("webhooks.pass_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)

@@ -1,0 +1,56 @@
+"""Webhook subscriptions of a service and their deliveries (admin)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from app.core.deps import Session, require_any_role, settings_of
+from app.core.security import Principal
+from app.domain import webhooks as svc
+from app.domain.services import SLUG_PATTERN
+from app.routers.envelopes import Page, Read, Written
+
+router = APIRouter(prefix="/v1/services/{slug}/webhooks", tags=["webhooks"])
+Slug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)]
+Admin = Annotated[Principal, Depends(require_any_role("admin"))]
+
+
+@router.post("", status_code=201, response_model=Written[svc.WebhookCreated])
+async def create(
+    slug: Slug, body: svc.WebhookCreate, request: Request, session: Session, principal: Admin,
+) -> Written[svc.WebhookCreated]:
+    """Subscribe an endpoint to the service's events; the answer shows the signing secret once."""
+    env = settings_of(request).env
+    subscription = await svc.create_subscription(session, principal, slug, body, env)
+    out = svc.webhook_out(subscription)
+    return Written(data=svc.WebhookCreated(**out.model_dump(), secret=subscription.secret))
+
+
+@router.get("", response_model=Page[svc.WebhookOut])
+async def list_webhooks(slug: Slug, session: Session, principal: Admin) -> Page[svc.WebhookOut]:
+    """The service's webhook subscriptions (never their secrets)."""
+    rows = await svc.list_subscriptions(session, principal, slug)
+    return Page(data=[svc.webhook_out(s) for s in rows])
+
+
+@router.delete("/{webhook_id}", response_model=Read[svc.WebhookOut])
+async def delete(
+    slug: Slug, webhook_id: uuid.UUID, session: Session, principal: Admin
+) -> Read[svc.WebhookOut]:
+    """Deactivate a subscription; its pending deliveries are given up."""
+    subscription = await svc.deactivate_subscription(session, principal, slug, webhook_id)
+    return Read(data=svc.webhook_out(subscription))
+
+
+@router.get("/{webhook_id}/deliveries", response_model=Page[svc.DeliveryOut])
+async def deliveries(
+    slug: Slug, webhook_id: uuid.UUID, session: Session, principal: Admin,
+    status: svc.DeliveryStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[svc.DeliveryOut]:
+    """The subscription's most recent deliveries, newest first, with their status."""
+    rows = await svc.list_deliveries(session, principal, slug, webhook_id, limit, status)
+    return Page(data=[svc.delivery_out(d) for d in rows])
