@@ -40,8 +40,8 @@ panel decision or case change applied; register recomputed):
   ``mappa_category_in``, ``mappa_level_in``: membership.
 - ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.
 - ``ratings_known = [domains]``: every listed domain has a known (non-null) level.
-- ``open_or_closed_within_days = N``: the case is open, or closed no more than N days before the
-  event.
+- ``open_or_closed_within_days = N``: the case is open, or the event's Europe/London calendar date
+  is on or before the closure's London date + N days (calendar days, not clock time).
 
 ``holds`` conditions (whether an open step is still justified) may use only ``after.`` atoms.
 """
@@ -56,6 +56,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from app.workflows.calendar import london_date
 from app.workflows.types import LEVEL_RANK, CaseSnapshot, WorkflowEvent
 
 LevelName = Literal["low", "medium", "high", "very_high"]
@@ -294,7 +295,11 @@ def _within_days(days: int) -> Callable[[CaseSnapshot, Context], bool]:
     window = timedelta(days=days)
 
     def test(case: CaseSnapshot, ctx: Context) -> bool:
-        return case.closed_at is None or ctx.event.occurred_at - case.closed_at <= window
+        # Calendar days in Europe/London, not clock time: an event whose London date is on or
+        # before the closure's London date + N days qualifies (S23 "up to 20 days").
+        if case.closed_at is None:
+            return True
+        return london_date(ctx.event.occurred_at) <= london_date(case.closed_at) + window
 
     return test
 

@@ -6,6 +6,9 @@ wall time; months clamp to month end), ``every Nm`` (first due ``+Nm``, then rec
 ``immediately``, ``next-panel``, ``release-6m``, ``review-date``, ``before-transfer``, ``due-date``,
 ``none``.
 
+``release-6m`` whose six-month point (end of that London day) is already past at the event is due
+at the event itself, urgent, with a note giving the date it passed: never before the event.
+
 ``+1wd-in-week`` on a non-working day (weekend, bank holiday): the worker can act on the next
 working day at the earliest, so it is due at the end of the first working day after the event
 (plain ``+1wd``); the in-week cap only applies to events known on a working day.
@@ -188,7 +191,13 @@ def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
 def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     if inputs.expected_release_date is None:
         return Due(None, note="Six months before release: no expected release date recorded.")
-    return Due(end_of_day(add_months(inputs.expected_release_date, -6)))
+    point = add_months(inputs.expected_release_date, -6)
+    due = end_of_day(point)
+    if due < occurred:
+        # Never due before the event: the six-month point has passed, so it is due now.
+        return Due(occurred, urgent=True, note=(
+            f"Six months before release passed on {point.isoformat()}: due at once."))
+    return Due(due)
 
 
 def _review_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:

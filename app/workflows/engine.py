@@ -3,8 +3,9 @@
 No database, no HTTP, no clock (``occurred_at`` comes with the event); deterministic. Order of
 work: derive the case after the event, run the pack's checks (any violation: nothing else is
 returned), plan the steps of every matching rule line (create, or keep an open one with the same
-code and subject), recurrences on completion, re-dating on a newly scheduled panel, and finally
-supersede open steps whose ``holds`` condition no longer holds.
+code and subject), recurrences on completion, re-dating on a newly scheduled panel, superseding
+the open steps about a referral that is withdrawn or declined, and finally supersede open steps
+whose ``holds`` condition no longer holds.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ _INT_FIELDS = ("mappa_category", "mappa_level")
 _BOOL_FIELDS = ("volunteer_attached", "in_custody", "weapon_related", "statutory")
 _STR_FIELDS = ("csc_status", "intervention")
 _DATE_FIELDS = ("expected_release_date",)
+# A referral moved to one of these is undone: open steps about it (its subject) are superseded.
+UNDONE_REFERRAL_STATUSES = frozenset({"withdrawn", "declined"})
 
 
 def evaluate(
@@ -68,6 +71,8 @@ def evaluate(
         plan.recur()
     if event.trigger == "panel_scheduled":
         plan.redate_awaiting_panel()
+    if event.trigger == "referral_transition":
+        plan.supersede_for_undone_referral()
     plan.supersede_unjustified()
     on_register = ctx.after.on_register
     change: Literal["registered", "deregistered"] | None = None
@@ -295,7 +300,11 @@ class _Plan:
         form = rule.form_for(self.ctx)
         if rule.refresh_due:
             due = compute_due(form, self._inputs(instance), self.calendar)
-            if due.due_at != existing.due_at:
+            # A point already passed (due now, urgent) never moves an earlier due date later.
+            before, now_due = _utc(existing.due_at), due.due_at
+            overdue = due.urgent and before is not None and now_due is not None \
+                and before <= now_due
+            if due.due_at != existing.due_at and not overdue:
                 self.intents.append(replace(
                     self._intent("update_due", rule, instance, due, form),
                     subject_id=existing.subject_id, step_id=existing.id,
@@ -366,6 +375,16 @@ class _Plan:
                 policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
                 note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
             ))
+
+    def supersede_for_undone_referral(self) -> None:
+        """A referral withdrawn or declined: the open steps about it (subject) are not needed."""
+        event = self.ctx.event
+        status = str(event.data.get("to_status") or "")
+        if status not in UNDONE_REFERRAL_STATUSES:
+            return
+        for step in self.open_steps:
+            if step.subject_id == event.subject_id and step.id not in self.touched:
+                self._supersede(step, f"the referral it is about was {status}")
 
     @property
     def _hold_ctx(self) -> Context:

@@ -178,9 +178,15 @@ async def test_W8_panel_request_asks_the_chair_to_hold_the_panel_within_a_week(
     """A High-Risk Panel referral: the chair holds it within a week; the decision closes it."""
     case = (await wokingham.open_case())["data"]
     r = await client.post(f"/v1/cases/{case['id']}/referrals",
-                          json={"kind": "panel", "occurred_at": "2026-08-28T15:30:00+01:00"},
+                          json={"kind": "panel", "occurred_at": "2026-08-28T14:00:00+01:00"},
                           headers=wokingham.auth("case_holder"))
     assert r.status_code == 201, r.text
+    # W8 asks the chair to hold the panel once the referral is submitted, not when drafted.
+    assert "hold_high_risk_panel" not in {s["code"] for s in r.json()["next_steps"]}
+    r = await client.post(f"/v1/referrals/{r.json()['data']['id']}/submit",
+                          json={"occurred_at": "2026-08-28T15:30:00+01:00"},
+                          headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
     hold = step_named(r.json()["next_steps"], "hold_high_risk_panel")
     assert hold["actor"] == "chair"
     assert hold["assignee_id"] is None

@@ -422,3 +422,30 @@ def test_REG_somerset_register_follows_rosh_and_swb() -> None:
     assert lor.on_register_after is False
     assert lor.register_change is None
     assert lor.contact_level is None  # Somerset sets no contact table
+
+
+def test_S14_new_incident_on_medium_case_reviewed_next_working_day() -> None:
+    """S14: a new incident (a significant change, 2.1) also needs AssetPlus reviewed (4.2)."""
+    ev = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID, type="new_incident",
+                      may_raise_to_high=False), case(ratings=rated(swb="high")))
+    # Good Friday and Easter Monday are bank holidays: Tuesday 7 April, end of day BST.
+    assert_step(created(ev, "review_assessment"), rule="S14", code="review_assessment",
+                actor="case_holder", due=end_of(date(2026, 4, 7), bst=True), pack=S, ref="4.2")
+    low_case = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID, type="new_incident"),
+                   case(ratings=rated(rosh="low", swb="low")))
+    assert "review_assessment" not in codes(low_case)
+
+
+def test_S23_twenty_days_after_closure_are_london_calendar_days() -> None:
+    """S23: closed 1 Oct 2026 17:00: a charge late on 21 Oct London qualifies, 22 Oct does not."""
+    closed = case(closed_at=lon(2026, 10, 1, 17))
+    late_on_day_20 = run(S, event("case_event", lon(2026, 10, 21, 23, 30), EVENT_ID,
+                                  type="charged"), closed)
+    assert {"inform_service_manager", "notify_serious_incident"} <= codes(late_on_day_20)
+    assert created(late_on_day_20, "inform_service_manager").due_at == utc(2026, 10, 21, 22, 30)
+    day_21 = run(S, event("case_event", lon(2026, 10, 22, 0, 30), EVENT_ID, type="charged"),
+                 closed)
+    assert codes(day_21) == set()
+    # Before the closure (an event recorded late) still qualifies.
+    assert "inform_service_manager" in codes(run(
+        S, event("case_event", lon(2026, 9, 30, 9), EVENT_ID, type="death"), closed))

@@ -187,14 +187,20 @@ def test_W8_requested_panel_is_held_by_the_chair_within_a_week() -> None:
                 due=utc(2026, 9, 8, 10), pack=W, ref="High Risk Panel, Management oversight")
     # The panel referral that satisfied the request does not open a second one.
     snapshot = case(open_steps=(open_step(step, UUID(int=8)),))
-    referral = run(W, event("referral_created", lon(2026, 9, 1, 11), REFERRAL_ID, kind="panel"),
-                   snapshot)
+    referral = run(W, submitted(lon(2026, 9, 1, 11)), snapshot)
     assert [i.action for i in intents(referral, code="hold_high_risk_panel")] == ["keep"]
 
 
+def submitted(at: datetime, action: str = "submit", to_status: str = "submitted",
+              kind: str = "panel") -> WorkflowEvent:
+    """A referral_transition event on the test referral."""
+    return event("referral_transition", at, REFERRAL_ID, kind=kind, action=action,
+                 to_status=to_status)
+
+
 def test_W8_panel_referral_alone_asks_the_chair_to_hold_the_panel() -> None:
-    """W8: panel referral alone asks the chair to hold the panel."""
-    ev = run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="panel"))
+    """W8: a submitted panel referral alone asks the chair to hold the panel."""
+    ev = run(W, submitted(CHRISTMAS_EVE))
     step = created(ev, "hold_high_risk_panel")
     assert step.subject_id == REFERRAL_ID
     assert step.due_at == utc(2026, 12, 31, 9, 15)
@@ -222,7 +228,7 @@ def test_W10_high_swb_open_to_social_care_aligns_with_their_plan() -> None:
     ("before", "domain", "level", "expected"),
     [
         (rated(rosh="low", swb="low"), "lor", "low", "fortnightly"),
-        (rated(rosh="low", swb="medium"), "lor", "low", "fortnightly"),
+        (rated(rosh="low", swb="medium"), "lor", "low", "weekly"),
         (rated(rosh="low", swb="low"), "lor", "medium", "weekly"),
         (rated(rosh="low", lor="low"), "swb", "high", "twice_weekly"),
         (rated(rosh="high", swb="low", lor="low"), "swb", "very_high", "three_times_weekly"),
@@ -379,7 +385,8 @@ def test_W22_high_risk_panel_decision_minutes_plan_and_actions() -> None:
     actions = [{"description": "CAMHS consultation", "owner_id": "camhs-2",
                 "due_date": "2026-03-29"}]
     ev = run(W, event("panel_decision", lon(2026, 3, 26, 10), ITEM_ID, role="chair",
-                      rosh_level="high", actions=actions, panel_kind="high_risk_panel"),
+                      rosh_level="high", actions=actions, panel_kind="high_risk_panel",
+                      review_date=date(2026, 4, 23)),
              case(ratings=rated(rosh="high")))
     assert_step(created(ev, "upload_panel_minutes"), rule="W22", code="upload_panel_minutes",
                 actor="case_holder", due=None, pack=W, ref="High Risk Panel")
@@ -411,3 +418,228 @@ def test_REG_wokingham_register_and_registration_change() -> None:
     assert "request_high_risk_panel" in codes(ev)
     assert CASE_ID == created(
         ev, "request_high_risk_panel").subject_id
+
+
+# --- QA policy fixes ---------------------------------------------------------------------------
+
+HIGH_PANEL: dict[str, Any] = {"actions": [], "panel_kind": "high_risk_panel"}
+
+
+def test_W22_decision_leaving_high_needs_a_review_date() -> None:
+    """W22: "including when should the child be discussed again at the panel": 422 without."""
+    for levels in ({"rosh_level": "high"}, {"swb_level": "very_high"}):
+        refused = run(W, event("panel_decision", lon(2026, 9, 3, 11), ITEM_ID, role="chair",
+                               **levels, **HIGH_PANEL), case(ratings=rated(rosh="high")))
+        assert [(v.rule_id, v.status, v.type_slug) for v in refused.violations] == [
+            ("W22", 422, "review-date-required")]
+        assert refused.violations[0].errors[0][0] == "body.review_date"
+        assert refused.intents == ()
+    # A decision leaving both below high needs no review date, and books no panel review.
+    lowered = run(W, event("panel_decision", lon(2026, 9, 3, 11), ITEM_ID, role="chair",
+                           rosh_level="medium", swb_level="low", **HIGH_PANEL),
+                  case(ratings=rated(rosh="high", swb="low")))
+    assert lowered.violations == ()
+    assert "attend_panel_review" not in codes(lowered)
+
+
+def test_W22_review_date_books_the_panel_review_held_while_high() -> None:
+    """W22: with a review date, the case holder brings the child back then; held while high."""
+    ev = run(W, event("panel_decision", lon(2026, 9, 3, 11), ITEM_ID, role="chair",
+                      rosh_level="high", review_date=date(2026, 10, 1), **HIGH_PANEL),
+             case(ratings=rated(rosh="high")))
+    review = created(ev, "attend_panel_review")
+    # 1 October 2026 is BST: end of day is 22:59:59Z.
+    assert_step(review, rule="W22", code="attend_panel_review", actor="case_holder",
+                due=end_of(date(2026, 10, 1), bst=True), pack=W, ref="High Risk Panel")
+    assert review.deadline_form == "review-date"
+    snapshot = case(ratings=rated(rosh="high"), open_steps=(open_step(review, UUID(int=22)),))
+    # The next panel decision with a new review date replaces it.
+    again = run(W, event("panel_decision", lon(2026, 10, 1, 11), UUID(int=222), role="chair",
+                         rosh_level="high", review_date=date(2026, 11, 5), **HIGH_PANEL),
+                snapshot)
+    assert created(again, "attend_panel_review").due_at == end_of(date(2026, 11, 5), bst=False)
+    assert [i.step_id for i in intents(again, "supersede", "attend_panel_review")] == [
+        UUID(int=22)]
+    # ROSH back to low (no SWB high): the review is no longer held.
+    lowered = run(W, judgement("rosh", "low", lon(2026, 9, 20, 10)), snapshot)
+    assert [i.step_id for i in intents(lowered, "supersede", "attend_panel_review")] == [
+        UUID(int=22)]
+
+
+@pytest.mark.parametrize("kind", ["charged", "death"])
+def test_W4_W5_charge_or_death_is_a_new_incident_of_concern(kind: str) -> None:
+    """W4/W5: a charge or a death is recorded within a working day and reported at once."""
+    # Tuesday 20 October 2026, 16:00 BST.
+    ev = run(W, incident(lon(2026, 10, 20, 16), kind))
+    assert_step(created(ev, "record_incident"), rule="W4", code="record_incident",
+                actor="case_holder", due=end_of(date(2026, 10, 21), bst=True), pack=W,
+                ref="Internal and External Controls")
+    assert_step(created(ev, "report_to_line_manager"), rule="W5",
+                code="report_to_line_manager", actor="case_holder", due=utc(2026, 10, 20, 15),
+                pack=W, ref="Internal and External Controls", urgent=True)
+
+
+def test_W6_charge_on_a_statutory_case_reviews_asset_plus_within_three_weeks() -> None:
+    """W6: a charge on a statutory case: Asset+ reviewed within three weeks (not on a death)."""
+    ev = run(W, incident(lon(2026, 10, 9, 12), "charged"))
+    # 9 October (BST) + 3 weeks = 30 October (GMT), same wall time: 12:00Z.
+    assert_step(created(ev, "review_assessment"), rule="W6", code="review_assessment",
+                actor="case_holder", due=utc(2026, 10, 30, 12), pack=W, ref="Assessment Reviews")
+    assert "review_assessment" not in codes(run(W, incident(lon(2026, 10, 9, 12), "death")))
+    diversion = run(W, incident(lon(2026, 10, 9, 12), "charged"),
+                    case(intervention="community_resolution", statutory=False))
+    assert "review_assessment" not in codes(diversion)
+
+
+def csc_change(old: str, new: str, at: datetime) -> WorkflowEvent:
+    """A case_changed event on csc_status."""
+    return event("case_changed", at, changes={"csc_status": [old, new]})
+
+
+def test_W9_marf_superseded_when_the_child_becomes_open_to_social_care() -> None:
+    """W9/W10: opening to social care supersedes the MARF and aligns with the social care plan."""
+    marf = created(run(W, judgement("swb", "high", CHRISTMAS_EVE)), "marf_referral")
+    snapshot = case(ratings=rated(swb="high"), open_steps=(open_step(marf, UUID(int=9)),))
+    ev = run(W, csc_change("none", "cp", lon(2026, 12, 29, 10)), snapshot)
+    superseded = intents(ev, "supersede", "marf_referral")
+    assert [(i.step_id, i.rule_id) for i in superseded] == [(UUID(int=9), "W9")]
+    align = created(ev, "align_with_social_care_plan")
+    assert_step(align, rule="W10", code="align_with_social_care_plan", actor="case_holder",
+                due=None, pack=W, ref="Management of Safety and Well-being concerns")
+    assert align.subject_id == CASE_ID
+
+
+def test_W10_social_care_status_change_realigns_only_when_swb_high() -> None:
+    """W10: csc_status to cin/cic/cp with SWB high/very high aligns; SWB medium does not."""
+    for status in ("cin", "cic", "cp"):
+        ev = run(W, csc_change("none", status, CHRISTMAS_EVE),
+                 case(ratings=rated(swb="very_high")))
+        assert "align_with_social_care_plan" in codes(ev), status
+    medium = run(W, csc_change("none", "cin", CHRISTMAS_EVE), case(ratings=rated(swb="medium")))
+    assert "align_with_social_care_plan" not in codes(medium)
+    # Closed by social care while SWB is high: the alignment ends and a MARF is needed again.
+    align = created(run(W, judgement("swb", "high", CHRISTMAS_EVE), case(csc_status="cin")),
+                    "align_with_social_care_plan")
+    snapshot = case(csc_status="cin", ratings=rated(swb="high"),
+                    open_steps=(open_step(align, UUID(int=10)),))
+    closed = run(W, csc_change("cin", "none", CHRISTMAS_EVE), snapshot)
+    assert [i.step_id for i in intents(closed, "supersede", "align_with_social_care_plan")] == [
+        UUID(int=10)]
+    # Christmas Day, weekend, Boxing Day observed Monday 28: Tuesday 29 (1), Wednesday 30 (2).
+    assert_step(created(closed, "marf_referral"), rule="W9", code="marf_referral",
+                actor="case_holder", due=end_of(date(2026, 12, 30), bst=False), pack=W,
+                ref="Management of Safety and Well-being concerns")
+
+
+def test_M4_still_asks_a_rationale_for_swb_below_the_social_care_starting_level() -> None:
+    """M4 is untouched by the csc_status re-evaluation (W9/W10)."""
+    refused = run(W, judgement("swb", "medium", CHRISTMAS_EVE), case(csc_status="cp"))
+    assert [v.rule_id for v in refused.violations] == ["M4"]
+    ok = run(W, judgement("swb", "medium", CHRISTMAS_EVE, rationale="Stable placement"),
+             case(csc_status="cp"))
+    assert ok.violations == ()
+    assert "acknowledge_rating_rationale" in codes(ok)
+
+
+def test_W11_swb_medium_is_weekly_not_fortnightly() -> None:
+    """W11: fortnightly is "Low risk across all three domains"; any medium is weekly."""
+    for ratings in (rated(rosh="low", swb="medium", lor="low"),
+                    rated(rosh="medium", swb="low", lor="low"),
+                    rated(rosh="low", swb="low", lor="medium")):
+        ev = run(W, event("case_changed", CHRISTMAS_EVE, changes={}), case(ratings=ratings))
+        assert ev.contact_level == "weekly", ratings
+    low = run(W, event("case_changed", CHRISTMAS_EVE, changes={}),
+              case(ratings=rated(rosh="low", swb="low", lor="low")))
+    assert low.contact_level == "fortnightly"
+
+
+def test_W16_six_month_point_already_past_is_due_at_the_event_and_urgent() -> None:
+    """W16: release-6m already past at the event: due at the event, urgent, with a note."""
+    snapshot = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 3, 31))
+    ev = run(W, event("case_changed", CHRISTMAS_EVE, changes={"mappa_category": [None, 2]}),
+             snapshot)
+    step = created(ev, "mappa_h_notification")
+    # 31 March 2027 - 6 months = 30 September 2026, already past on Christmas Eve 2026.
+    assert_step(step, rule="W16", code="mappa_h_notification", actor="case_holder",
+                due=utc(2026, 12, 24, 9, 15), pack=W, ref="Referrals into MAPPA", urgent=True)
+    assert step.note
+    assert "passed on 2026-09-30" in step.note
+    # The six-month point on the event's own day is not past: due at the end of that day.
+    today = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 6, 24))
+    same_day = created(run(W, event("case_changed", CHRISTMAS_EVE,
+                                    changes={"mappa_category": [None, 2]}), today),
+                       "mappa_h_notification")
+    assert (same_day.due_at, same_day.urgent) == (end_of(date(2026, 12, 24), bst=False), False)
+
+
+def test_W16_earlier_release_date_never_redates_the_notification_before_the_event() -> None:
+    """W16: a release date brought forward past the six-month point re-dates it to the event."""
+    first = created(run(W, event("case_changed", CHRISTMAS_EVE,
+                                 changes={"mappa_category": [None, 2]}),
+                            case(mappa_category=2, in_custody=True,
+                                 expected_release_date=date(2027, 10, 1))),
+                    "mappa_h_notification")
+    snapshot = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 5, 3),
+                    open_steps=(open_step(first, UUID(int=16)),))
+    later = run(W, event("case_changed", lon(2027, 1, 4, 9),
+                         changes={"expected_release_date": ["2027-10-01", "2027-05-03"]}),
+                snapshot)
+    update = intents(later, "update_due", "mappa_h_notification")
+    # 3 May 2027 - 6 months = 3 November 2026: past on 4 January 2027, so due at the event.
+    assert [(u.step_id, u.due_at, u.urgent) for u in update] == [
+        (UUID(int=16), utc(2027, 1, 4, 9), True)]
+
+
+def test_W18_mappa_referral_from_the_feed_is_not_quality_assured_here() -> None:
+    """W18: only forms the service drafts are quality-assured, not feed deliveries."""
+    feed = run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="mappa_a",
+                        source="feed:mappa", from_feed=True))
+    assert "quality_assure_mappa_form" not in codes(feed)
+    drafted = run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="mappa_a",
+                           source="api", from_feed=False))
+    assert created(drafted, "quality_assure_mappa_form").rule_id == "W18"
+
+
+def test_W8_a_draft_or_a_sent_panel_referral_does_not_ask_for_the_panel() -> None:
+    """W8: the panel referral asks the chair to hold the panel when submitted, not drafted."""
+    draft = run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="panel",
+                         from_feed=False))
+    assert "hold_high_risk_panel" not in codes(draft)
+    sent = run(W, submitted(CHRISTMAS_EVE, "send", "sent"))
+    assert "hold_high_risk_panel" not in codes(sent)
+    other_kind = run(W, submitted(CHRISTMAS_EVE, kind="marf"))
+    assert "hold_high_risk_panel" not in codes(other_kind)
+
+
+@pytest.mark.parametrize(("action", "status"), [("withdraw", "withdrawn"), ("decline", "declined")])
+def test_W8_withdrawn_or_declined_referral_supersedes_the_steps_about_it(
+    action: str, status: str
+) -> None:
+    """W8/W18: a referral withdrawn or declined supersedes the open steps whose subject it is."""
+    hold = created(run(W, submitted(CHRISTMAS_EVE)), "hold_high_risk_panel")
+    qa = created(run(W, event("referral_created", CHRISTMAS_EVE, REFERRAL_ID, kind="mappa_h",
+                              from_feed=False)), "quality_assure_mappa_form")
+    minutes = created(run(W, incident(CHRISTMAS_EVE)), "record_incident")
+    snapshot = case(open_steps=(open_step(hold, UUID(int=81)), open_step(qa, UUID(int=18)),
+                                open_step(minutes, UUID(int=4))))
+    ev = run(W, submitted(lon(2026, 12, 29, 10), action, status), snapshot)
+    gone = intents(ev, "supersede")
+    assert sorted(i.step_id for i in gone if i.step_id) == [UUID(int=18), UUID(int=81)]
+    assert all(i.note and status in i.note for i in gone)
+    assert not intents(ev, "create")
+
+
+def test_W16_overdue_notification_is_not_moved_later_by_a_new_release_date() -> None:
+    """W16: an already overdue notification keeps its date when the point is still past."""
+    first = created(run(W, event("case_changed", CHRISTMAS_EVE,
+                                 changes={"mappa_category": [None, 2]}),
+                            case(mappa_category=2, in_custody=True,
+                                 expected_release_date=date(2027, 3, 31))),
+                    "mappa_h_notification")
+    assert first.due_at == utc(2026, 12, 24, 9, 15)
+    snapshot = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 4, 30),
+                    open_steps=(open_step(first, UUID(int=16)),))
+    later = run(W, event("case_changed", lon(2027, 1, 4, 9),
+                         changes={"expected_release_date": ["2027-03-31", "2027-04-30"]}),
+                snapshot)
+    assert [i.action for i in intents(later, code="mappa_h_notification")] == ["keep"]
