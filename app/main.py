@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -13,7 +14,12 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
 from app.core.logging import AccessLogMiddleware, configure_logging
-from app.core.problems import RequestGuardMiddleware, install_problem_handlers
+from app.core.problems import (
+    Problem,
+    RequestGuardMiddleware,
+    install_problem_handlers,
+    problem_responses,
+)
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.policy import PolicyContext
 from app.routers import (
@@ -89,7 +95,10 @@ def create_app(
         policy_routes.router, referrals.router, panels.router,
         assessments.router, events.router, oversight.router, webhooks.router,
     ):
-        app.include_router(router)
+        # Every /v1 route documents its problem+json errors (health has none).
+        responses = {} if router is health.router else problem_responses()
+        app.include_router(router, responses=responses)
+    _document_problems(app)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(
         app
     ).expose(app, include_in_schema=False)
@@ -97,6 +106,22 @@ def create_app(
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put the Problem schema the error responses refer to into the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in components:
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(problem.pop("$defs", {}))
+            components["Problem"] = problem
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_factory() -> FastAPI:

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -120,6 +121,49 @@ async def _on_operational(request: Request, exc: Exception) -> JSONResponse:
     )
     response.headers["Retry-After"] = "1"
     return response
+
+
+class ProblemError(BaseModel):
+    """One field-level error of a 422 problem."""
+
+    loc: str
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed JSON, or a missing Idempotency-Key on a feed",
+    401: "No valid bearer token",
+    403: "The token's role may not do this",
+    404: "Unknown, or not yours to see (another service's ids are 404 too)",
+    409: "Conflicts with the current state (duplicate, illegal transition, panel approval)",
+    413: "Request body too large",
+    415: "Body is not application/json",
+    422: "Refused by validation or by a policy rule (the problem names the rule)",
+}
+
+
+def problem_responses(*extra: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting the problem+json errors of an API route."""
+    codes = sorted({*_DESCRIPTIONS, *extra})
+    return {
+        code: {
+            "description": _DESCRIPTIONS.get(code, HTTPStatus(code).phrase),
+            "content": {PROBLEM_MEDIA_TYPE: {
+                "schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in codes
+    }
 
 
 def install_problem_handlers(app: FastAPI) -> None:

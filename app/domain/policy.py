@@ -227,7 +227,9 @@ async def run(
     raise_violations(evaluation)
     apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps}
-    created, superseded = [], []
+    created: list[Step] = []
+    superseded: list[Step] = []
+    updated: list[Step] = []
     for intent in evaluation.intents:
         if intent.action == "create":
             created.append(_create_step(case, service, intent, principal, wf_event))
@@ -239,7 +241,10 @@ async def run(
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
-    for step in created + superseded:
+            step.urgent = intent.urgent
+            step.note = _append(step.note, intent.note) if intent.note else step.note
+            updated.append(step)
+    for step in created + superseded + updated:
         session.add(step)
     session.add(case)
     await session.flush()

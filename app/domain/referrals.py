@@ -298,10 +298,11 @@ async def satisfy_steps(
     role: str,
     referral: Referral,
     codes: tuple[str, ...],
+    occurred_at: datetime,
 ) -> policy.PolicyResult | None:
-    """Close the case's open steps that this referral is the act for."""
+    """Close the case's open steps that this referral is the act for, at the act's time."""
     return await satisfy_open_steps(
-        session, ctx, service, case, principal, role, referral.occurred_at, codes,
+        session, ctx, service, case, principal, role, occurred_at, codes,
         ("referral", referral.id), f"Satisfied by {referral.kind} referral {referral.id}",
     )
 
@@ -332,7 +333,7 @@ async def create_referral_for_case(
     satisfied = None
     if status == ReferralStatus.received:  # a referral that arrived made (from a feed)
         satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                        SATISFIES.get(body.kind, ()))
+                                        SATISFIES.get(body.kind, ()), occurred_at)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_created", occurred_at, referral.id, principal,
@@ -438,15 +439,8 @@ async def transition(
     referral.updated_at = utcnow()
     session.add(referral)
     await session.flush()
-    codes: tuple[str, ...] = ()
-    if action == "quality-assure":
-        codes = ("quality_assure_mappa_form",)
-    elif action == made_by(referral.kind):
-        codes = SATISFIES.get(referral.kind, ()) + views_satisfied(referral)
-    satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                    codes)
-    if action in UNDONE_BY:
-        await reopen_steps_satisfied_by(session, referral, action)
+    # The engine first (a submitted panel referral asks the chair to hold the panel, about this
+    # referral; a withdrawn one supersedes what was about it), then the steps this act answers.
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_transition", occurred_at, referral.id, principal,
@@ -454,8 +448,18 @@ async def transition(
                       "to_status": move.target.value}, role),
         role=role,
     )
+    codes: tuple[str, ...] = ()
+    if action == "quality-assure":
+        codes = ("quality_assure_mappa_form",)
+    elif action == made_by(referral.kind):
+        codes = SATISFIES.get(referral.kind, ()) + views_satisfied(referral)
+    satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
+                                    codes, occurred_at)
     if satisfied is not None:
-        result = satisfied.merge(result)
+        result = result.merge(satisfied)
+    if action in UNDONE_BY:
+        await reopen_steps_satisfied_by(session, referral, action)
+        result = result.merge(await policy.current(session, case))
     await record_audit(
         session, principal, f"referral.{action}", "referral", referral.id,
         service_id=service.id, case_id=case.id, role=role, reason=body.note,

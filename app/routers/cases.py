@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.problems import problem_responses
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, get_visible_case, require_roles
 from app.domain.audit import AuditOut, case_audit
@@ -64,7 +65,8 @@ async def read_case(
     return Read(data=svc.case_out(case, service, steps))
 
 
-@router.patch("/{case_id}", response_model=Written[svc.CaseOut])
+@router.patch("/{case_id}", response_model=Written[svc.CaseOut],
+              responses=problem_responses(412, 428))
 async def patch_case(
     case_id: uuid.UUID,
     body: svc.CasePatch,

@@ -158,3 +158,26 @@ async def test_another_holder_cannot_touch_a_referral(
     referral = (await make_referral(client, wokingham, case["id"], "nrm"))["data"]
     r = await act(client, wokingham, referral["id"], "submit", "case_holder", "case_holder-2")
     assert r.status_code == 404
+
+
+async def test_W8_withdrawn_referral_after_a_request_leaves_no_hold_open(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """High ROSH asks for a panel (W7); the submitted referral asks the chair to hold it (W8);
+    withdrawn, the request is open again and the chair's hold is superseded."""
+    case = (await wokingham.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements",
+                          json={"domain": "rosh", "level": "high", "victims": ["a peer"],
+                                "occurred_at": "2026-09-01T10:00:00+01:00"},
+                          headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    referral = (await make_referral(client, wokingham, case["id"], "panel"))["data"]
+    submitted = await act(client, wokingham, referral["id"], "submit",
+                          occurred_at="2026-09-02T09:00:00+01:00")
+    codes = {s["code"]: s for s in submitted.json()["next_steps"]}
+    assert "request_high_risk_panel" not in codes
+    assert codes["hold_high_risk_panel"]["due_at"] == "2026-09-09T08:00:00Z"  # +1w from submit
+    withdrawn = await act(client, wokingham, referral["id"], "withdraw", note="wrong child")
+    codes = {s["code"] for s in withdrawn.json()["next_steps"]}
+    assert "request_high_risk_panel" in codes
+    assert "hold_high_risk_panel" not in codes
