@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.core.security import Principal
+from app.core.security import STAFF_ROLES, Principal
 from app.domain.audit import record_audit
 from app.domain.common import new_id, utcnow
 
@@ -87,9 +87,7 @@ async def read_service(session: AsyncSession, principal: Principal, slug: str) -
     """A service for an admin or for staff of that same service; 404 otherwise."""
     if not principal.has("admin") and principal.service != slug:
         raise NotFound("No such service.")
-    if not (principal.has("admin") or principal.roles & {
-        "case_holder", "line_manager", "duty_manager", "chair", "panel_admin"
-    }):
+    if not (principal.has("admin") or principal.roles & STAFF_ROLES):
         raise Forbidden("Your role cannot read services.")
     service = await get_service_by_slug(session, slug)
     if service is None:
