@@ -101,3 +101,27 @@ async def test_token_for_unknown_service_is_403(
     token = mint_dev_token(somerset.settings, sub="x", roles=["chair"], service="no-such-svc")
     r = await client.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
+
+
+async def test_services_admin_and_own_staff_only(
+    client: httpx.AsyncClient, somerset: Tenant, wokingham: Tenant
+) -> None:
+    """Admin creates services (409 on a taken slug, 422 on an unknown pack); staff read theirs."""
+    from app.core.security import mint_dev_token
+
+    admin = {"Authorization": "Bearer " + mint_dev_token(
+        somerset.settings, sub="admin-1", roles=["admin"], service=None)}
+    taken = await client.post("/v1/services", headers=admin, json={
+        "slug": somerset.slug, "name": "Again", "policy_pack": "somerset-yjt-2023"})
+    assert taken.status_code == 409
+    unknown = await client.post("/v1/services", headers=admin, json={
+        "slug": "x-unknown-pack", "name": "X", "policy_pack": "nowhere-2030"})
+    assert unknown.status_code == 422
+    own = await client.get(f"/v1/services/{somerset.slug}", headers=somerset.auth("chair"))
+    assert own.status_code == 200
+    assert own.json()["data"]["policy_pack"] == "somerset-yjt-2023"
+    other = await client.get(f"/v1/services/{somerset.slug}", headers=wokingham.auth("chair"))
+    assert other.status_code == 404
+    assert (await client.get(f"/v1/services/{somerset.slug}", headers=admin)).status_code == 200
+    feed = await client.get(f"/v1/services/{somerset.slug}", headers=somerset.auth("feed"))
+    assert feed.status_code == 403
