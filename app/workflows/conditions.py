@@ -19,6 +19,7 @@ Event atoms (about the triggering event and its data):
 - ``level_changed = true``: the recorded level differs from the previous known level of that domain
   (unknown -> known counts as a change).
 - ``level_lowered_from = [..]``: the previous level was one of these and the new one is lower.
+- ``impact_in = [..]``: the ROSH judgement's impact (M1)
 - ``level_differs_from_matrix = true``: ROSH with impact and likelihood whose level is not the
   matrix level (M1/M2, "professional gut").
 - ``via_panel_decision = true``: the judgement is recorded as a panel decision.
@@ -165,6 +166,7 @@ _MEMBERSHIP: dict[str, tuple[str, TypeAdapter[Any]]] = {
     "completed_step_actor_in": ("actor", _STRS),
     "completed_by_role_in": ("completed_by_role", _STRS),
     "panel_kind_in": ("panel_kind", _STRS),
+    "impact_in": ("impact", _STRS),
 }
 for _name, (_key, _adapter) in _MEMBERSHIP.items():
     _ATOMS[_name] = Atom(_name, _adapter, _member(_key))

@@ -449,3 +449,18 @@ def test_S23_twenty_days_after_closure_are_london_calendar_days() -> None:
     # Before the closure (an event recorded late) still qualifies.
     assert "inform_service_manager" in codes(run(
         S, event("case_event", lon(2026, 9, 30, 9), EVENT_ID, type="death"), closed))
+
+
+def test_M1_somerset_major_or_critical_impact_is_never_low_rosh() -> None:
+    """2.3: a potential major or critical impact triggers medium, high or very high ROSH."""
+    for impact in ("major", "critical"):
+        refused = run(S, judgement("rosh", "low", CHRISTMAS_EVE, impact=impact,
+                                   likelihood="unlikely"))
+        assert [(v.rule_id, v.status, v.type_slug) for v in refused.violations] == [
+            ("M1", 422, "level-below-impact-floor")]
+        assert refused.intents == ()
+    ok = run(S, judgement("rosh", "medium", CHRISTMAS_EVE, impact="major", likelihood="possible"))
+    assert ok.violations == ()
+    assert ok.matrix_level == "medium"
+    assert run(S, judgement("rosh", "low", CHRISTMAS_EVE, impact="medium",
+                            likelihood="likely")).violations == ()
