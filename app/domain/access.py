@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
 from app.domain.cases_table import Case
 from app.domain.services import Service, get_service_by_slug
@@ -59,6 +59,13 @@ def visible_cases_clause(principal: Principal, service_id: uuid.UUID) -> Any:
     if not ors:
         return sa.false()
     return sa.and_(same_service, sa.or_(*ors))
+
+
+def require_open_case(case: Case, what: str) -> None:
+    """409 for a write on a closed case (only what the policy reaches past closure is allowed)."""
+    if case.closed_at is not None:
+        raise Conflict(f"The case is closed: cannot {what}.", slug="case-closed",
+                       extra={"closed_at": case.closed_at.isoformat()})
 
 
 def case_relations(principal: Principal, case: Case) -> set[str]:

@@ -16,19 +16,35 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import MANAGERS, case_role_for, get_visible_case, service_of
+from app.domain.access import (
+    MANAGERS,
+    case_role_for,
+    get_visible_case,
+    require_open_case,
+    service_of,
+)
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.workflows.packs import Pack
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
 # The steps each act is the very thing asked for: doing the act closes them (linked to it).
-SATISFIED_BY_SUBMIT = ("complete_assessment", "review_assessment", "resubmit_assessment")
+COMPLETES = ("complete_assessment", "review_assessment")  # the assessment asked for
+SATISFIED_BY_SUBMIT = ("resubmit_assessment",)
 SATISFIED_BY_COUNTERSIGN = ("countersign_assessment",)
+
+
+def satisfied_by(pack: Pack, action: str) -> tuple[str, ...]:
+    """The step codes an act closes: the assessment counts as done on submission, or only once
+    countersigned where the pack says so (Wokingham: "not complete until countersigned")."""
+    on = pack.option("assessment_complete_on", "submit")
+    base = SATISFIED_BY_SUBMIT if action == "submit" else SATISFIED_BY_COUNTERSIGN
+    return base + (COMPLETES if on == action else ())
 
 
 class AssessmentType(enum.StrEnum):
@@ -148,6 +164,7 @@ async def create_assessment(
 ) -> tuple[Assessment, policy.PolicyResult]:
     """Start a draft assessment on a case the caller holds."""
     service, case = await get_visible_case(session, principal, case_id)
+    require_open_case(case, "start an assessment")
     role = case_role_for(principal, case, ("case_holder",), "write assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
     assessment = Assessment(
@@ -197,7 +214,7 @@ async def submit_assessment(
     assessment.submitted_at = occurred_at
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", SATISFIED_BY_SUBMIT, None,
+        "submit", satisfied_by(ctx.pack_for(service), "submit"), None,
     )
 
 
@@ -218,7 +235,7 @@ async def countersign_assessment(
     assessment.feedback = body.feedback
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "countersign", SATISFIED_BY_COUNTERSIGN, body.feedback,
+        "countersign", satisfied_by(ctx.pack_for(service), "countersign"), body.feedback,
     )
 
 

@@ -22,6 +22,7 @@ from app.domain.access import (
     case_role_for,
     get_case_in_service,
     get_visible_case,
+    require_open_case,
     require_roles,
     service_of,
 )
@@ -159,6 +160,10 @@ def event_data(event: CaseEvent) -> dict[str, Any]:
     return data
 
 
+# Events the policy still acts on after closure (S23: charge or death within 20 days).
+AFTER_CLOSURE = frozenset({"charged", "death"})
+
+
 async def _case_and_role(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID
 ) -> tuple[Service, Case, str]:
@@ -181,6 +186,8 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
+    if str(body.type) not in AFTER_CLOSURE:
+        require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)
     event = CaseEvent(

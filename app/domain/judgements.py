@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import MANAGERS, case_role_for, get_visible_case
+from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
 from app.domain.assessments import check_belongs_to_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
@@ -243,6 +243,7 @@ async def record_judgement(
     """Record a judgement on a case the caller holds or manages."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
+    require_open_case(case, "record a judgement")
     return await apply_judgement(session, ctx, service, case, principal, body, role=role)
 
 

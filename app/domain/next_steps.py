@@ -158,8 +158,10 @@ async def close_step(
     )
     await emit(session, "step.completed", step.id, service_id=service.id,
                payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
-    if status != StepStatus.done:
+    if status != StepStatus.done and not step.recurrence:
         return await policy.current(session, case)
+    # A recurring step ("every 1m") comes round again whether this occurrence was done or
+    # waived, for as long as its condition holds.
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
             "due_at": step.due_at, "completed_by_role": role, "actor": step.actor}
     return await policy.run(

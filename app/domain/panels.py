@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import load_case, require_roles, service_of
+from app.domain.access import load_case, require_open_case, require_roles, service_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -38,13 +38,12 @@ from app.workflows.types import ScheduledPanel
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
-# The case was brought to the panel (S7/S17/S25, W7), its views are past seeking (6.2: before
-# the initial panel), the panel was held (W8), the booked review (S20/W22) and the monthly
-# MAPPA level 1 review (W19) took place.
-PANEL_SATISFIES = (
-    "refer_to_panel", "request_high_risk_panel", "seek_child_and_carer_views",
-    "hold_high_risk_panel", "attend_panel_review", "high_risk_panel_review",
-)
+# What a panel decision is the act for, in two passes: first the case was brought to the panel
+# (S7/S17/S25, W7) and its views are past seeking (6.2: before the initial panel); then, since
+# closing a W7 request asks the chair to hold the panel (W8), the panel was held (W8), the
+# booked review (S20/W22) and the monthly MAPPA level 1 review (W19) took place.
+PANEL_SATISFIES_FIRST = ("refer_to_panel", "request_high_risk_panel", "seek_child_and_carer_views")
+PANEL_SATISFIES_THEN = ("hold_high_risk_panel", "attend_panel_review", "high_risk_panel_review")
 
 
 class PanelKind(enum.StrEnum):
@@ -263,6 +262,7 @@ async def add_item(
                                                   Case.service_id == service.id))).first()
     if case is None:
         raise NotFound("No such case.")
+    require_open_case(case, "put it on a panel")
     if body.referral_id is not None:
         referral = (await session.exec(select(Referral).where(
             Referral.id == body.referral_id, Referral.case_id == case.id))).first()
@@ -339,13 +339,14 @@ async def decide(
     # The panel sitting on the case is the act earlier steps asked for (after the confirmed
     # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
-    codes = PANEL_SATISFIES + (("identify_mappa_level",) if body.mappa_level else ())
-    satisfied = await satisfy_open_steps(
-        session, ctx, service, case, principal, "chair", occurred_at, codes,
-        ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
-    )
-    if satisfied is not None:
-        result = satisfied if result is None else result.merge(satisfied)
+    mappa = ("identify_mappa_level",) if body.mappa_level else ()
+    for codes in (PANEL_SATISFIES_FIRST + mappa, PANEL_SATISFIES_THEN):
+        satisfied = await satisfy_open_steps(
+            session, ctx, service, case, principal, "chair", occurred_at, codes,
+            ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
+        )
+        if satisfied is not None:
+            result = satisfied if result is None else result.merge(satisfied)
     data = {
         "rosh_level": body.rosh_level.value if body.rosh_level else None,
         "swb_level": body.swb_level.value if body.swb_level else None,

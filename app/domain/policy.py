@@ -272,7 +272,8 @@ async def supersede_all_open(
 
 def apply_derived(case: Case, evaluation: Evaluation) -> None:
     """Copy what the engine derived (register, contact level) onto the case."""
-    case.on_register = evaluation.on_register_after
+    # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated.
+    case.on_register = evaluation.on_register_after and case.closed_at is None
     case.contact_level = (
         ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
     )

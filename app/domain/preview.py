@@ -14,6 +14,7 @@ from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.common import resolve_occurred_at
 from app.domain.judgements import JudgementCreate, judgement_event_data
+from app.workflows.types import TRIGGERS
 
 
 class PreviewRequest(BaseModel):
@@ -69,6 +70,29 @@ class PreviewOut(BaseModel):
     contact_level: str | None
 
 
+# A judgement is previewed through ``judgement`` (validated like the write); the others by name.
+PREVIEW_TRIGGERS = tuple(t for t in TRIGGERS if t != "judgement_recorded")
+
+
+def _subject(body: PreviewRequest, case_id: uuid.UUID) -> uuid.UUID:
+    """The event's subject: ``data.subject_id`` if given (a UUID), else the case or a new id."""
+    from app.core.errors import Unprocessable
+
+    if body.trigger not in PREVIEW_TRIGGERS:
+        raise Unprocessable(
+            f"Unknown trigger {body.trigger!r}; preview a judgement with 'judgement'.",
+            errors=[{"loc": "body.trigger", "msg": f"one of {list(PREVIEW_TRIGGERS)}"}],
+        )
+    raw = body.data.get("subject_id")
+    if raw is None:
+        return case_id if body.trigger in ("case_changed", "step_completed") else uuid.uuid4()
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError as exc:
+        raise Unprocessable("data.subject_id must be a UUID.",
+                            errors=[{"loc": "body.data.subject_id", "msg": "not a UUID"}]) from exc
+
+
 async def preview(
     session: AsyncSession, principal: Principal, body: PreviewRequest, ctx: policy.PolicyContext
 ) -> PreviewOut:
@@ -86,9 +110,8 @@ async def preview(
                           judgement_event_data(body.judgement, False), role)
     else:
         occurred = resolve_occurred_at(body.occurred_at)
-        subject = uuid.UUID(str(body.data.get("subject_id"))) if body.data.get("subject_id") \
-            else uuid.uuid4()
-        wf = policy.event(str(body.trigger), occurred, subject, principal, body.data, role)
+        wf = policy.event(str(body.trigger), occurred, _subject(body, case.id), principal,
+                          body.data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
     ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels)

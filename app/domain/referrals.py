@@ -20,7 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import MANAGERS, case_role_for, get_visible_case, service_of
+from app.domain.access import (
+    MANAGERS,
+    case_role_for,
+    get_visible_case,
+    require_open_case,
+    service_of,
+)
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
@@ -364,6 +370,8 @@ async def create_referral(
     """``POST /v1/cases/{id}/referrals``: holder or managers."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
+    if body.kind != ReferralKind.serious_incident:  # CSPPI notification reaches past closure
+        require_open_case(case, "make a referral")
     return await create_referral_for_case(session, ctx, service, case, principal, role, body)
 
 

@@ -330,3 +330,18 @@ async def test_judgement_assessment_id_must_belong_to_the_case(
                            headers=somerset.auth("case_holder"))
     assert ok.status_code == 201, ok.text
     assert ok.json()["data"]["assessment_id"] == mine["id"]
+
+
+async def test_W2_wokingham_assessment_complete_only_when_countersigned(
+    wokingham: Tenant,
+) -> None:
+    """Wokingham, "not considered complete until it has been counter signed": submit leaves
+    complete_assessment open; the countersignature closes it (Somerset closes it on submit)."""
+    case, body = await submitted(wokingham)
+    assert "complete_assessment" in codes(body["next_steps"])
+    r = await countersign(wokingham, body["data"]["id"])
+    assert r.status_code == 200, r.text
+    assert "complete_assessment" not in codes(r.json()["next_steps"])
+    done = the_step(await case_steps(wokingham, case["id"], "done"), "complete_assessment")
+    assert done["satisfied_by"] == {"type": "assessment", "id": body["data"]["id"]}
+    assert done["completed_at"] == "2026-03-18T14:30:00Z"
