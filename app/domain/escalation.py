@@ -36,9 +36,15 @@ BATCH_SIZE = 100
 log = structlog.get_logger("yjrisk.escalation")
 
 
+# Who takes an overdue step's escalation: the line manager; the duty manager over a line
+# manager; the service's senior managers (chairs, who "take escalations", 3.3) over a chair's or
+# the panel administrator's step, never someone junior to the step's owner.
+ESCALATES_TO = {"line_manager": "duty_manager", "chair": "chair", "panel_admin": "chair"}
+
+
 def escalation_actor(overdue: Step) -> str:
-    """Who takes the escalation: the line manager, or the duty manager over a line manager."""
-    return "duty_manager" if overdue.actor == "line_manager" else "line_manager"
+    """Who takes the escalation of an overdue step."""
+    return ESCALATES_TO.get(overdue.actor, "line_manager")
 
 
 def escalation_for(overdue: Step, case: Case, now: datetime) -> Step:

@@ -156,3 +156,25 @@ async def test_two_workers_escalate_each_overdue_step_once(
                                           Step.code == escalation.ESCALATION_CODE)
         )).all())
     assert sorted(map(str, subjects)) == sorted(map(str, overdue_ids))
+
+
+async def test_overdue_chair_step_escalates_to_the_chairs_not_down(
+    factory: Factory, wokingham: Tenant
+) -> None:
+    """W8's panel, not held within a week: the senior managers (chairs) are told."""
+    case = (await wokingham.open_case())["data"]
+    auth = wokingham.auth("case_holder")
+    r = await wokingham.client.post(f"/v1/cases/{case['id']}/referrals",
+                                    json={"kind": "panel"}, headers=auth)
+    referral = r.json()["data"]
+    r = await wokingham.client.post(f"/v1/referrals/{referral['id']}/submit",
+                                    json={"occurred_at": "2026-09-01T10:00:00+01:00"},
+                                    headers=auth)
+    hold = the_step(r.json()["next_steps"], "hold_high_risk_panel")
+    assert hold["due_at"] == "2026-09-08T09:00:00Z"
+    assert await tick(factory, wokingham, datetime(2026, 9, 9, 9, 0, tzinfo=UTC)) >= 1
+    [step] = [s for s in escalations(await case_steps(wokingham, case["id"]))
+              if s["subject_id"] == hold["id"]]
+    assert step["actor"] == "chair"
+    assert step["assignee_id"] is None
+    assert step["policy"]["rule"] == "W8"
