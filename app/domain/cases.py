@@ -37,7 +37,7 @@ from app.domain.cases_table import (
     CscStatus,
     Intervention,
 )
-from app.domain.common import PlausibleDate, resolve_occurred_at, utcnow
+from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import StepOut
@@ -194,11 +194,7 @@ def _check_child(body: CaseCreate, now: datetime) -> None:
             "The child's date of birth is in the future.",
             errors=[{"loc": "body.child.date_of_birth", "msg": "must not be in the future"}],
         )
-    if body.mappa_level is not None and body.mappa_category is None:
-        raise Unprocessable(
-            "A MAPPA level needs a MAPPA category.",
-            errors=[{"loc": "body.mappa_level", "msg": "set mappa_category first"}],
-        )
+    require_mappa_category(body.mappa_category, body.mappa_level)
 
 
 async def create_case(
@@ -408,11 +404,7 @@ def _apply_changes(case: Case, sent: dict[str, Any]) -> dict[str, list[Any]]:
         if old != new:
             changes[field] = [old, new]
             setattr(case, field, new)
-    if case.mappa_level is not None and case.mappa_category is None:
-        raise Unprocessable(
-            "A MAPPA level needs a MAPPA category.",
-            errors=[{"loc": "body.mappa_level", "msg": "set mappa_category first"}],
-        )
+    require_mappa_category(case.mappa_category, case.mappa_level)
     return changes
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -29,6 +30,25 @@ def _plausible_date(value: date) -> date:
 
 # A calendar date a request may carry (birth, release, review, transfer, action due dates).
 PlausibleDate = Annotated[date, AfterValidator(_plausible_date)]
+
+
+MAX_DETAILS_CHARS = 32_000
+
+
+def check_details_size(details: dict[str, Any]) -> None:
+    """422 for a free-form ``details`` object over 32 kB (as JSON)."""
+    if len(json.dumps(details, default=str)) > MAX_DETAILS_CHARS:
+        raise Unprocessable("details is too large (32 kB at most).",
+                            errors=[{"loc": "body.details", "msg": "at most 32 kB"}])
+
+
+def require_mappa_category(
+    category: int | None, level: int | None, loc: str = "body.mappa_level"
+) -> None:
+    """422 for a MAPPA level on a case with no MAPPA category."""
+    if level is not None and category is None:
+        raise Unprocessable("A MAPPA level needs a MAPPA category.",
+                            errors=[{"loc": loc, "msg": "set mappa_category first"}])
 
 
 def utcnow() -> datetime:

@@ -4,7 +4,6 @@ stored with who recorded them and when, and fed to the engine as ``case_event``.
 from __future__ import annotations
 
 import enum
-import json
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -31,6 +30,7 @@ from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
     PlausibleDate,
+    check_details_size,
     enum_column,
     new_id,
     resolve_occurred_at,
@@ -39,8 +39,6 @@ from app.domain.common import (
 from app.domain.judgements import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
-
-MAX_DETAILS_CHARS = 32_000
 
 
 class CaseEventType(enum.StrEnum):
@@ -128,9 +126,7 @@ def case_event_out(e: CaseEvent) -> CaseEventOut:
 
 def _validate(body: CaseEventCreate) -> dict[str, Any]:
     details = dict(body.details or {})
-    if len(json.dumps(details, default=str)) > MAX_DETAILS_CHARS:
-        raise Unprocessable("details is too large (32 kB at most).",
-                            errors=[{"loc": "body.details", "msg": "at most 32 kB"}])
+    check_details_size(details)
     if body.type in NEEDS_TRANSFER_DATE and body.transfer_date is None:
         raise Unprocessable(
             "A transfer out needs the transfer date (the handover call is due before it).",

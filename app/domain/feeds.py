@@ -30,7 +30,7 @@ from app.domain.access import load_case, service_of
 from app.domain.audit import record_audit
 from app.domain.cases import ExternalRef
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, PlausibleDate, new_id, utcnow
+from app.domain.common import JSONType, PlausibleDate, new_id, require_mappa_category, utcnow
 from app.domain.referrals import (
     ReferralCreate,
     ReferralKind,
@@ -241,9 +241,7 @@ async def _apply_mappa_update(
             setattr(case, field, new)
     if not changes:
         return None
-    if case.mappa_level is not None and case.mappa_category is None:
-        raise Unprocessable("A MAPPA level needs a MAPPA category.",
-                            errors=[{"loc": "body.details.mappa_level", "msg": "no category"}])
+    require_mappa_category(case.mappa_category, case.mappa_level, "body.details.mappa_level")
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()

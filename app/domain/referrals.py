@@ -29,7 +29,14 @@ from app.domain.access import (
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.common import (
+    JSONType,
+    check_details_size,
+    enum_column,
+    new_id,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -213,33 +220,21 @@ def referral_out(referral: Referral) -> ReferralOut:
     )
 
 
-def _check_detail_sizes(details: dict[str, Any]) -> None:
-    import json
-
-    if len(json.dumps(details, default=str)) > 32_000:
-        raise Unprocessable("details is too large (32 kB at most).",
-                            errors=[{"loc": "body.details", "msg": "at most 32 kB"}])
-
-
-def pack_flag(pack: Any, name: str) -> bool:
-    """A boolean switch of a pack (false when the pack does not set it)."""
-    value = getattr(pack, name, None)
-    if value is None:
-        value = (getattr(pack, "options", None) or {}).get(name)
-    return bool(value)
+def has_panel_views(referral: Referral) -> bool:
+    """A panel referral carries the child's and carer's views, or why they were not sought."""
+    d = referral.details or {}
+    views = bool(str(d.get("child_views", "")).strip()) and bool(
+        str(d.get("carer_views", "")).strip())
+    return views or bool(str(d.get("views_not_sought_reason", "")).strip())
 
 
 def check_panel_views(service: Service, referral: Referral, ctx: policy.PolicyContext) -> None:
     """A panel referral carries the child's and carer's views or why they were not sought (6.2)."""
     if referral.kind != ReferralKind.panel:
         return
-    if not pack_flag(ctx.pack_for(service), "panel_referral_requires_views"):
+    if not ctx.pack_for(service).option("panel_referral_requires_views", False):
         return
-    d = referral.details or {}
-    has_views = bool(str(d.get("child_views", "")).strip()) and bool(
-        str(d.get("carer_views", "")).strip())
-    has_reason = bool(str(d.get("views_not_sought_reason", "")).strip())
-    if not (has_views or has_reason):
+    if not has_panel_views(referral):
         raise Unprocessable(
             "A panel referral needs the child's and carer's views, or the reason they could "
             "not be sought safely (Somerset 6.2).",
@@ -254,13 +249,9 @@ def check_panel_views(service: Service, referral: Referral, ctx: policy.PolicyCo
 
 def views_satisfied(referral: Referral) -> tuple[str, ...]:
     """A panel referral carrying the child's and carer's views (or why not) is that step's act."""
-    if referral.kind != ReferralKind.panel:
+    if referral.kind != ReferralKind.panel or not has_panel_views(referral):
         return ()
-    d = referral.details or {}
-    views = bool(str(d.get("child_views", "")).strip()) and bool(
-        str(d.get("carer_views", "")).strip())
-    return ("seek_child_and_carer_views",) if views or str(
-        d.get("views_not_sought_reason", "")).strip() else ()
+    return ("seek_child_and_carer_views",)
 
 
 async def reopen_steps_satisfied_by(
@@ -326,7 +317,7 @@ async def create_referral_for_case(
     status: ReferralStatus = ReferralStatus.draft,
 ) -> tuple[Referral, policy.PolicyResult]:
     """Make a referral, satisfy the steps that asked for it, and run the engine."""
-    _check_detail_sizes(body.details)
+    check_details_size(body.details)
     occurred_at = resolve_occurred_at(body.occurred_at)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
@@ -430,7 +421,7 @@ async def transition(
             extra={"rules": ["W18"]},
         )
     if body.details:
-        _check_detail_sizes(body.details)
+        check_details_size(body.details)
         referral.details = {**referral.details, **body.details}
     if action in ("submit", "send"):
         check_panel_views(service, referral, ctx)
