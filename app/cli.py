@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +15,9 @@ from app.core.migrate import upgrade
 from app.core.security import ROLES, mint_dev_token
 
 cli = typer.Typer(no_args_is_help=True, help="yjrisk: youth justice risk policy service")
+pack_cli = typer.Typer(no_args_is_help=True,
+                       help="Tools for a policy pack's owner: check, render, test.")
+cli.add_typer(pack_cli, name="pack")
 
 
 @cli.command()
@@ -58,6 +62,14 @@ def serve(
     """Run the API with uvicorn (migrating first)."""
     import uvicorn
 
+    from app.main import build_policy_context
+    from app.workflows.packs import PackError
+
+    try:  # every pack checked before anything starts: an invalid one stops the service here
+        build_policy_context(get_settings())
+    except PackError as exc:
+        typer.echo(f"yjrisk: refusing to start: {exc}", err=True)
+        raise typer.Exit(1) from None
     if migrate_first:
         upgrade(get_settings().database_url)
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
@@ -110,6 +122,25 @@ def worker(
     configure_logging(get_settings().log_level, get_settings().log_json)
     asyncio.run(_escalation(interval, webhook_interval))
     typer.echo("worker stopped")
+
+
+@pack_cli.command("check")
+def pack_check(
+    files: Annotated[list[Path], typer.Argument(help="pack files (*.toml)")],
+    source: Annotated[Path | None, typer.Option(
+        help="the policy's text, to check every ref against it (default: the pack's "
+             "'source' file next to the pack, if there)")] = None,
+) -> None:
+    """Check packs: one line per problem (file: rule: field: severity: message); exit 1 on an
+    error."""
+    from app.workflows.pack_tools import check_files
+
+    lines, failed = check_files(files, source)
+    for line in lines:
+        typer.echo(line)
+    if failed:
+        raise typer.Exit(1)
+    typer.echo(f"{len(files)} pack(s) checked: no errors")
 
 
 def main() -> None:

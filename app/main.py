@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
@@ -37,7 +38,7 @@ from app.routers import (
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
-from app.workflows.packs import load_packs
+from app.workflows.packs import load_all_packs
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
@@ -48,9 +49,16 @@ and which paragraph of the team's written policy says so). Errors are RFC 9457
 
 
 def build_policy_context(settings: Settings) -> PolicyContext:
-    """Load and validate every pack (fails start-up on a malformed one) and the calendar."""
+    """Load and check every pack, bundled and in ``YJ_PACKS_DIR`` (PackError, so no start-up,
+    on an invalid one; warnings are logged), and the working calendar."""
+    packs = load_all_packs(settings.packs_dir)
+    log = structlog.get_logger("yjrisk.packs")
+    for pack in packs.values():
+        for problem in pack.warnings:
+            log.warning("pack.warning", pack=pack.id, rule=problem.rule, field=problem.field,
+                        message=problem.message)
     return PolicyContext(
-        packs=load_packs(), calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
+        packs=packs, calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
     )
 
 

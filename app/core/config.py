@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
+    # A folder of extra policy packs (*.toml) besides the bundled ones, each checked at start-up.
+    packs_dir: Path | None = None
     log_level: str = "INFO"
     log_json: bool = True
 
