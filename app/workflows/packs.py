@@ -32,6 +32,7 @@ from app.workflows.pack_check import Problem, check_pack
 from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
 from app.workflows.vocabulary import (
     CLOSING_ACTS,
+    CORE,
     CORE_EVENT_TYPES,
     CORE_REFERRAL_KINDS,
     Escalation,
@@ -395,6 +396,19 @@ class Pack(_Strict):
     def step_codes(self) -> tuple[str, ...]:
         """Every step code a line of this pack creates."""
         return tuple(self._by_code)
+
+    def vocabulary(self) -> dict[str, Any]:
+        """The words a write to a service under this pack may use (core and the pack's own), as
+        ``GET /v1/policy-packs/{id}`` publishes them for integrators' forms."""
+        return {
+            "event_types": list(self.event_type_ids()),
+            "referral_kinds": [self.referral_kind(k).model_dump(mode="json")
+                               for k in self.referral_kind_ids()],
+            "panel_kinds": [self.panel(k).model_dump(mode="json") for k in self.panel_kind_ids()],
+            "facts": [f.model_dump(mode="json") for f in self.facts],
+            "scores": [s.model_dump(mode="json") for s in self.scores],
+            **{name: list(words) for name, words in CORE.items()},
+        }
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
