@@ -68,11 +68,12 @@ async def _escalation(loop_seconds: float | None, webhook_seconds: float = 5) ->
     import app.domain.tables  # noqa: F401 - every table on the metadata, as in the API process
     from app.core.db import build_engine, session_factory
     from app.domain import escalation, webhooks
+    from app.domain.history import RecordedSession
 
     settings = get_settings()
     engine = build_engine(settings)
     try:
-        factory = session_factory(engine)
+        factory = session_factory(engine, RecordedSession)
         if loop_seconds is None:
             escalated = await escalation.run_pass(factory)
             await webhooks.run_pass(factory)  # then deliver what the pass (and writes) queued

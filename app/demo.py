@@ -9,6 +9,7 @@ from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.core.security import Principal, mint_dev_token
 from app.domain.cases import CaseCreate, create_case
+from app.domain.history import RecordedSession
 from app.domain.services import ServiceCreate, create_service, get_service_by_slug
 from app.main import build_policy_context
 
@@ -34,7 +35,7 @@ DEMO_CHILDREN = [
 async def seed(settings: Settings) -> dict[str, Any]:
     """Create what is missing and return the tokens to paste."""
     engine = build_engine(settings)
-    factory = session_factory(engine)
+    factory = session_factory(engine, RecordedSession)
     ctx = build_policy_context(settings)
     admin = Principal(sub="demo-seed", roles=frozenset({"admin"}), service=None)
     try:

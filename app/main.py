@@ -21,6 +21,7 @@ from app.core.problems import (
     problem_responses,
 )
 from app.core.security import JWKSCache, TokenVerifier
+from app.domain.history import RecordedSession
 from app.domain.policy import PolicyContext
 from app.routers import (
     assessments,
@@ -31,6 +32,7 @@ from app.routers import (
     oversight,
     panels,
     referrals,
+    reports,
     services,
     steps,
     webhooks,
@@ -68,7 +70,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(settings)
         app.state.engine = engine
-        app.state.session_factory = session_factory(engine)
+        app.state.session_factory = session_factory(engine, RecordedSession)
         try:
             yield
         finally:
@@ -94,6 +96,7 @@ def create_app(
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
         assessments.router, events.router, oversight.router, webhooks.router,
+        reports.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()

@@ -2,9 +2,11 @@
 
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
+from app.domain.calendar_feeds import CalendarFeed
 from app.domain.cases_table import Case
 from app.domain.events import CaseEvent
 from app.domain.feeds import IdempotencyRecord
+from app.domain.history import RecordChange
 from app.domain.judgements import Judgement
 from app.domain.outbox import OutboxEvent
 from app.domain.oversight import OversightEntry
@@ -16,6 +18,7 @@ from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Assessment", "CaseEvent", "OversightEntry",
-    "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent", "Panel", "PanelItem",
-    "Referral", "Service", "Step", "WebhookDelivery", "WebhookSubscription",
+    "AuditEntry", "CalendarFeed", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent",
+    "Panel", "PanelItem",
+    "RecordChange", "Referral", "Service", "Step", "WebhookDelivery", "WebhookSubscription",
 ]

@@ -1,0 +1,61 @@
+"""Helpers for the management-oversight tests (timeliness, the case as it stood, calendars)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Tenant
+
+PROBLEM = "application/problem+json"
+
+
+async def post_event(t: Tenant, case_id: str, **body: Any) -> dict[str, Any]:
+    """Record an event as the case holder; answers the write's body."""
+    r = await t.client.post(f"/v1/cases/{case_id}/events", json=body,
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def open_steps(t: Tenant, case_id: str, status: str = "open") -> dict[str, dict[str, Any]]:
+    """The case's steps with a status, by code, as a chair sees them."""
+    r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": status},
+                           headers=t.auth("chair"))
+    assert r.status_code == 200, r.text
+    return {s["code"]: s for s in r.json()["data"]}
+
+
+async def complete(t: Tenant, step: dict[str, Any], occurred_at: str,
+                   role: str = "case_holder", sub: str | None = None) -> dict[str, Any]:
+    """Complete a step, back-dated to ``occurred_at``."""
+    r = await t.client.post(f"/v1/next-steps/{step['id']}/complete",
+                            json={"occurred_at": occurred_at, "note": "done"},
+                            headers=t.auth(role, sub))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def waive(t: Tenant, step: dict[str, Any], manager: str, occurred_at: str) -> None:
+    """A line manager waives a step with a reason."""
+    r = await t.client.post(f"/v1/next-steps/{step['id']}/waive",
+                            json={"reason": "Covered at the panel.", "occurred_at": occurred_at},
+                            headers=t.auth("line_manager", manager))
+    assert r.status_code == 200, r.text
+
+
+async def close_case(t: Tenant, case_id: str, closed_at: str, manager: str) -> dict[str, Any]:
+    """Close a case as its line manager (If-Match from a fresh read)."""
+    headers = t.auth("line_manager", manager)
+    read = await t.client.get(f"/v1/cases/{case_id}", headers=headers)
+    assert read.status_code == 200, read.text
+    r = await t.client.patch(f"/v1/cases/{case_id}",
+                             json={"closed_at": closed_at},
+                             headers={**headers, "If-Match": read.headers["ETag"]})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def report(t: Tenant, role: str = "chair", sub: str | None = None,
+                 **params: Any) -> Any:
+    """GET the timeliness report."""
+    return await t.client.get("/v1/reports/timeliness", params=params, headers=t.auth(role, sub))
