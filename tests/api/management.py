@@ -59,3 +59,29 @@ async def report(t: Tenant, role: str = "chair", sub: str | None = None,
                  **params: Any) -> Any:
     """GET the timeliness report."""
     return await t.client.get("/v1/reports/timeliness", params=params, headers=t.auth(role, sub))
+
+
+async def case_at(t: Tenant, case_id: str, as_of: str | None, role: str = "line_manager",
+                  sub: str | None = None, **params: Any) -> Any:
+    """GET the case (as of an instant when given)."""
+    query = {**({"as_of": as_of} if as_of else {}), **params}
+    return await t.client.get(f"/v1/cases/{case_id}", params=query, headers=t.auth(role, sub))
+
+
+async def judgement(t: Tenant, case_id: str, **body: Any) -> dict[str, Any]:
+    """Record a judgement as the case holder; the judgement."""
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def patch_case(t: Tenant, case_id: str, body: dict[str, Any],
+                     role: str = "line_manager") -> dict[str, Any]:
+    """PATCH the case with a fresh ETag."""
+    headers = t.auth(role)
+    read = await t.client.get(f"/v1/cases/{case_id}", headers=headers)
+    r = await t.client.patch(f"/v1/cases/{case_id}", json=body,
+                             headers={**headers, "If-Match": read.headers["ETag"]})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
