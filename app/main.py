@@ -25,6 +25,7 @@ from app.domain.history import RecordedSession
 from app.domain.policy import PolicyContext
 from app.routers import (
     assessments,
+    calendar,
     cases,
     events,
     health,
@@ -96,7 +97,7 @@ def create_app(
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
         assessments.router, events.router, oversight.router, webhooks.router,
-        reports.router,
+        reports.router, calendar.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
+    # Services (slugs) whose calendar feeds may show the child's name; others show only the
+    # case's external reference (data minimisation: a phone's calendar is not a case system).
+    calendar_child_names_services: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = True
 

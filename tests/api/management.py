@@ -9,10 +9,11 @@ from tests.conftest import Tenant
 PROBLEM = "application/problem+json"
 
 
-async def post_event(t: Tenant, case_id: str, **body: Any) -> dict[str, Any]:
+async def post_event(t: Tenant, case_id: str, holder: str = "case_holder-1",
+                     **body: Any) -> dict[str, Any]:
     """Record an event as the case holder; answers the write's body."""
     r = await t.client.post(f"/v1/cases/{case_id}/events", json=body,
-                            headers=t.auth("case_holder"))
+                            headers=t.auth("case_holder", holder))
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
