@@ -36,6 +36,7 @@ from app.routers import (
     reports,
     services,
     steps,
+    ui,
     webhooks,
 )
 from app.routers import policy as policy_routes
@@ -102,6 +103,8 @@ def create_app(
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()
         app.include_router(router, responses=responses)
+    app.include_router(ui.router)
+    app.mount("/ui/static", ui.static_files, name="ui-static")
     _document_problems(app)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(
         app

@@ -13,60 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.api.management import (
-    PROBLEM,
-    close_case,
-    complete,
-    open_steps,
-    post_event,
-    report,
-    waive,
-)
+from tests.api.management import PROBLEM, march_service, report
 from tests.conftest import Tenant, make_tenant
 
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
 ZERO = {"due": 0, "on_time": 0, "late": 0, "open_overdue": 0, "no_timescale": 0, "waived": 0}
-
-
-async def march_service(t: Tenant) -> None:
-    """Three cases whose March steps give known figures.
-
-    Case A (team line_manager-1), incident Tue 10 March 11:00 GMT:
-      W4 due Wed 11 March 23:59:59, done 20:00 that day: on time;
-      W5 due at once (10 March 11:00), done Thu 12 March 11:00: late by 2.00 days;
-      W6 due 31 March 10:00 UTC (11:00 BST), never done: open overdue (> 90 days);
-      W13 (exploitation concern, 10 March) has no timescale.
-    Case B (team line_manager-2), incident Mon 16 March 09:00 GMT:
-      W4 due Tue 17 March 23:59:59, done Thu 19 March 11:59:59: late by 1.50 days;
-      W5 waived by the line manager; W6 due 6 April: outside March.
-    Case C (team line_manager-1), incident Mon 2 March, closed on 5 March: its steps are
-      superseded and left out.
-    Cases opened on 5 January: their W1 steps (no timescale) fall in January, outside March.
-    """
-    a = (await t.open_case(opened_at="2026-01-05T10:00:00Z", csc_status="cin"))["data"]
-    await post_event(t, a["id"], type="new_incident", occurred_at="2026-03-10T11:00:00Z")
-    await post_event(t, a["id"], type="exploitation_concern", occurred_at="2026-03-10T12:00:00Z")
-    steps = await open_steps(t, a["id"])
-    assert steps["record_incident"]["due_at"] == "2026-03-11T23:59:59Z"
-    assert steps["report_to_line_manager"]["due_at"] == "2026-03-10T11:00:00Z"
-    assert steps["review_assessment"]["due_at"] == "2026-03-31T10:00:00Z"
-    assert steps["discuss_with_social_worker"]["due_at"] is None
-    await complete(t, steps["record_incident"], "2026-03-11T20:00:00Z")
-    await complete(t, steps["report_to_line_manager"], "2026-03-12T11:00:00Z")
-
-    b = (await t.open_case(opened_at="2026-01-05T10:00:00Z",
-                           line_manager_id="line_manager-2"))["data"]
-    await post_event(t, b["id"], type="new_incident", occurred_at="2026-03-16T09:00:00Z")
-    steps = await open_steps(t, b["id"])
-    assert steps["record_incident"]["due_at"] == "2026-03-17T23:59:59Z"
-    assert steps["review_assessment"]["due_at"] == "2026-04-06T08:00:00Z"
-    await complete(t, steps["record_incident"], "2026-03-19T11:59:59Z")
-    await waive(t, steps["report_to_line_manager"], "line_manager-2", "2026-03-16T10:00:00Z")
-
-    c = (await t.open_case(opened_at="2026-01-05T10:00:00Z"))["data"]
-    await post_event(t, c["id"], type="new_incident", occurred_at="2026-03-02T10:00:00Z")
-    await close_case(t, c["id"], "2026-03-05T10:00:00Z", "line_manager-1")
-    assert await open_steps(t, c["id"]) == {}
 
 
 def figures(row: dict[str, Any]) -> dict[str, Any]:
