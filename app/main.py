@@ -11,6 +11,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
 from app.core.logging import AccessLogMiddleware, configure_logging
@@ -62,6 +63,7 @@ def create_app(
     """Build the ASGI app; nothing touches the database until the lifespan starts."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    clock.configure(settings)
     policy_ctx = build_policy_context(settings)
 
     @asynccontextmanager
