@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.core import clock
@@ -48,6 +49,9 @@ and which paragraph of the team's written policy says so). Errors are RFC 9457
 """
 
 
+DOCS_ASSETS_URL = "/docs-assets"
+
+
 def build_policy_context(settings: Settings) -> PolicyContext:
     """Load and validate every pack (fails start-up on a malformed one) and the calendar."""
     return PolicyContext(
@@ -76,11 +80,14 @@ def create_app(
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their assets served by the service itself
+    # (fastapi-offline bundles them), so the docs work on networks without a CDN.
+    app = FastAPIOffline(
         title="yjrisk",
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
     )
     app.state.settings = settings
     app.state.policy = policy_ctx
