@@ -21,6 +21,7 @@ from app.core.problems import (
     problem_responses,
 )
 from app.core.security import JWKSCache, TokenVerifier
+from app.domain.access_log import AccessLogWriter
 from app.domain.policy import PolicyContext
 from app.routers import (
     assessments,
@@ -69,9 +70,13 @@ def create_app(
         engine = build_engine(settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        app.state.access_log = AccessLogWriter(app.state.session_factory,
+                                               settings.access_log_flush_seconds)
+        app.state.access_log.start()
         try:
             yield
         finally:
+            await app.state.access_log.stop()  # reads noted so far are written, not lost
             await engine.dispose()
 
     app = FastAPI(
