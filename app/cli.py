@@ -64,6 +64,26 @@ def serve(
                 proxy_headers=True)
 
 
+async def _audit_heads() -> list[dict[str, object]]:
+    from app.core.db import build_engine, session_factory
+    from app.domain.audit import chain_heads
+
+    engine = build_engine(get_settings())
+    try:
+        async with session_factory(engine)() as session:
+            return list(await chain_heads(session))
+    finally:
+        await engine.dispose()
+
+
+@cli.command("audit-head")
+def audit_head() -> None:
+    """Print the newest hash of every audit chain, one JSON object per line, for anchoring
+    outside the database (see README, "Anchoring the audit chain")."""
+    for head in asyncio.run(_audit_heads()):
+        typer.echo(json.dumps(head, sort_keys=True))
+
+
 async def _escalation(loop_seconds: float | None, webhook_seconds: float = 5) -> int:
     import app.domain.tables  # noqa: F401 - every table on the metadata, as in the API process
     from app.core.db import build_engine, session_factory

@@ -25,6 +25,7 @@ from app.domain.access_log import AccessLogWriter
 from app.domain.policy import PolicyContext
 from app.routers import (
     assessments,
+    audit,
     cases,
     events,
     health,
@@ -98,7 +99,7 @@ def create_app(
     for router in (
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
-        assessments.router, events.router, oversight.router, webhooks.router,
+        assessments.router, events.router, oversight.router, webhooks.router, audit.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()

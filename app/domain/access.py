@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
+from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
 from app.domain.services import Service, get_service_by_slug
 
@@ -168,3 +169,20 @@ async def get_case_in_service(
     if case is None:
         raise NotFound("No such case.")
     return case
+
+
+async def audit_chains_for(
+    session: AsyncSession, principal: Principal, slug: str | None
+) -> list[str] | None:
+    """The audit chains a verifier may check: an admin's every chain (None) or the named
+    service's; a chair's own service's; 404 for another or an unknown slug."""
+    if principal.has("admin"):
+        if slug is None:
+            return None
+        scoped = await get_service_by_slug(session, slug)
+    else:
+        own = await service_of(session, principal)
+        scoped = own if slug in (None, own.slug) else None
+    if scoped is None:
+        raise NotFound("No such service.")
+    return [chain_of(scoped.id)]

@@ -213,6 +213,20 @@ def _seal(sync: SyncSession) -> None:
     sync.flush()
 
 
+async def chain_heads(session: AsyncSession) -> list[dict[str, Any]]:
+    """The newest entry of every chain: ``{chain, seq, hash, at}`` (what an operator anchors
+    outside the database)."""
+    last = (select(AuditEntry.chain, sa.func.max(AuditEntry.seq).label("seq"))
+            .group_by(col(AuditEntry.chain)).subquery())
+    rows = await session.exec(
+        select(AuditEntry).join(last, sa.and_(col(AuditEntry.chain) == last.c.chain,
+                                              col(AuditEntry.seq) == last.c.seq))
+        .order_by(col(AuditEntry.chain))
+    )
+    return [{"chain": e.chain, "seq": e.seq, "hash": e.hash, "at": e.at.isoformat()}
+            for e in rows]
+
+
 class VerifyOut(BaseModel):
     """The result of checking hash chains: all intact, how many entries, the first bad one."""
 
