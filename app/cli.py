@@ -54,14 +54,15 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (uvicorn)")] = 1,
 ) -> None:
-    """Run the API with uvicorn (migrating first)."""
+    """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port."""
     import uvicorn
 
     if migrate_first:
         upgrade(get_settings().database_url)
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
-                proxy_headers=True)
+                proxy_headers=True, workers=workers)
 
 
 async def _audit_heads() -> list[dict[str, object]]:

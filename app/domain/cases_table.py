@@ -72,6 +72,8 @@ class Case(SQLModel, table=True):
         sa.Index("ix_case_service_manager", "service_id", "line_manager_id"),
         sa.Index("ix_case_service_created", "service_id", "created_at", "id"),
         sa.Index("ix_case_service_dob", "service_id", "date_of_birth"),
+        sa.Index("ix_case_register_service", "service_id", "created_at",
+                 sqlite_where=sa.text("on_register"), postgresql_where=sa.text("on_register")),
         sa.CheckConstraint("mappa_category IS NULL OR mappa_category BETWEEN 1 AND 3",
                            name="mappa_category_range"),
         sa.CheckConstraint("mappa_level IS NULL OR mappa_level BETWEEN 1 AND 3",

@@ -4,8 +4,8 @@ Existing audit entries are chained here, per service, in the order they were wri
 (``at``, then ``id``), with the same canonical form as ``app.domain.audit.canonical_entry``
 (copied, not imported: a migration must not change when the app does).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29 23:49:53.633008
 """
 import hashlib
@@ -19,8 +19,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = '0006'
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
