@@ -191,21 +191,45 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (uvicorn)")] = 1,
 ) -> None:
-    """Run the API with uvicorn (migrating first)."""
+    """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port."""
     settings = _settings()
     if migrate_first:
         _migrate(settings)
     else:
         _require_schema(settings)
-    _serve(host, port)
+    _serve(host, port, workers=workers)
 
 
-def _serve(host: str, port: int, *, access_log: bool = True) -> None:
+def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
     import uvicorn
 
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
-                proxy_headers=True, log_level="info" if access_log else "warning")
+                proxy_headers=True, log_level="info" if access_log else "warning",
+                workers=workers)
+
+
+async def _audit_heads() -> list[dict[str, object]]:
+    from app.core.db import build_engine, session_factory
+    from app.domain.audit import chain_heads
+
+    engine = build_engine(_settings())
+    try:
+        async with session_factory(engine)() as session:
+            return list(await chain_heads(session))
+    finally:
+        await engine.dispose()
+
+
+@cli.command("audit-head")
+def audit_head() -> None:
+    """Print the newest hash of every audit chain, one JSON object per line, for anchoring
+    outside the database (see README, "Anchoring the audit chain")."""
+    settings = _settings()
+    _require_schema(settings)
+    for head in _run_db(settings, _audit_heads()):
+        typer.echo(json.dumps(head, sort_keys=True))
 
 
 async def _escalation(
