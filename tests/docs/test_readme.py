@@ -8,6 +8,7 @@ fails), with ``http://127.0.0.1:8000`` pointed at that port. Checked per block:
 
 - each ``curl`` answers the status listed by a ``<!-- expect: 201 200 -->`` line right after the
   block (one per request, in order), or any ``2xx`` where there is none;
+- a block marked ``<!-- expect: not run -->`` (an operator's production example) is skipped;
 - a ``json`` block that follows (before the next ``bash`` block) describes the last request's
   answer: every field shown must be there with that value. Ids shown (UUIDs) stand for any id,
   ``created_at``/``updated_at`` for any UTC time, a string holding ``…`` for any value,
@@ -39,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCUMENTED_BASE = "http://127.0.0.1:8000"
 NEWCOMER_COMMANDS = ("bash scripts/dev.sh", "bash scripts/test.sh")
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n(?:<!-- expect: ([\d ]+) -->\n)?", re.M | re.S)
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n(?:<!-- expect: ([\w ]+) -->\n)?", re.M | re.S)
+NOT_RUN = "not run"  # an operator's example for production, not for the dev server
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 ANY_TIME_KEYS = {"created_at", "updated_at"}
 # Records each curl's headers and body in $YJ_CALLS, numbered, without changing what it prints.
@@ -60,6 +62,7 @@ class Block:
     line: int
     expect: list[int] | None
     answer: str | None = None  # the json block shown after a bash block
+    run: bool = True
 
 
 def readme_blocks() -> list[Block]:
@@ -67,9 +70,10 @@ def readme_blocks() -> list[Block]:
     source = README.read_text()
     blocks: list[Block] = []
     for match in FENCE.finditer(source):
-        expect = [int(code) for code in match.group(3).split()] if match.group(3) else None
+        marker = (match.group(3) or "").strip()
+        expect = [int(code) for code in marker.split()] if marker and marker != NOT_RUN else None
         line = source.count("\n", 0, match.start()) + 1
-        block = Block(match.group(1), match.group(2), line, expect)
+        block = Block(match.group(1), match.group(2), line, expect, run=marker != NOT_RUN)
         if block.lang == "json" and blocks and blocks[-1].lang == "bash":
             blocks[-1].answer = block.text
         blocks.append(block)
@@ -79,7 +83,7 @@ def readme_blocks() -> list[Block]:
 def example_blocks() -> list[Block]:
     """The bash blocks a reader runs against the dev server (all but the two commands)."""
     return [b for b in readme_blocks()
-            if b.lang == "bash" and b.text.strip() not in NEWCOMER_COMMANDS]
+            if b.lang == "bash" and b.run and b.text.strip() not in NEWCOMER_COMMANDS]
 
 
 def _free_port() -> int:
