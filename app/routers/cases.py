@@ -15,6 +15,7 @@ from app.domain import case_history as history
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, get_visible_case, require_roles
 from app.domain.audit import AuditOut, case_audit
+from app.domain.restriction import access_view
 from app.routers.envelopes import Page, Read, Written
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -82,7 +83,9 @@ async def read_case(
         return Read(data=await history.case_as_of(session, principal, case_id, as_of))
     service, case, steps = await svc.read_case(session, principal, case_id)
     response.headers["ETag"] = svc.etag_of(case)
-    return Read(data=history.CaseAsOf(**svc.case_out(case, service, steps).model_dump()))
+    access = await access_view(session, principal, case)
+    return Read(data=history.CaseAsOf(
+        **svc.case_out(case, service, steps, access).model_dump()))
 
 
 @router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]])
@@ -106,12 +109,17 @@ async def patch_case(
     principal: CurrentPrincipal,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Written[svc.CaseOut]:
-    """Change a case (If-Match required); the change re-runs the policy rules."""
+    """Change a case (If-Match required); the change re-runs the policy rules.
+
+    Managers may restrict the case with `access: {allowed_staff: [...]}` or
+    `{excluded_staff: [...]}` (`access: null` lifts it): staff without access then get 404
+    everywhere, as if the case did not exist."""
     service, case, result = await svc.patch_case(
         session, principal, case_id, body, if_match, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
-    return Written(data=svc.case_out(case, service, result.next_steps),
+    access = await access_view(session, principal, case)
+    return Written(data=svc.case_out(case, service, result.next_steps, access),
                    next_steps=result.next_steps)
 
 
