@@ -297,6 +297,7 @@ def _create_step(
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
         policy_ref=intent.policy_ref, subject_id=intent.subject_id, note=intent.note,
+        raised_at=wf_event.occurred_at,
     )
 
 

@@ -1,10 +1,13 @@
 """Imports every table so the metadata (and Alembic) sees the whole schema."""
 
+from app.domain.access_log import AccessLogEntry
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
-from app.domain.cases_table import Case
+from app.domain.calendar_feeds import CalendarFeed
+from app.domain.cases_table import Case, CaseAccessStaff
 from app.domain.events import CaseEvent
 from app.domain.feeds import IdempotencyRecord
+from app.domain.history import RecordChange
 from app.domain.judgements import Judgement
 from app.domain.outbox import OutboxEvent
 from app.domain.oversight import OversightEntry
@@ -15,7 +18,8 @@ from app.domain.steps import Step
 from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
-    "Assessment", "CaseEvent", "OversightEntry",
-    "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent", "Panel", "PanelItem",
-    "Referral", "Service", "Step", "WebhookDelivery", "WebhookSubscription",
+    "AccessLogEntry", "Assessment", "CalendarFeed", "CaseAccessStaff", "CaseEvent",
+    "OversightEntry", "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent",
+    "Panel", "PanelItem", "RecordChange", "Referral", "Service", "Step", "WebhookDelivery",
+    "WebhookSubscription",
 ]

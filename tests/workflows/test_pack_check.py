@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli import cli, main
 from app.core.config import Settings
 from app.main import build_policy_context
 from app.workflows.pack_check import check_pack
@@ -142,21 +142,24 @@ def test_service_refuses_to_start_on_an_invalid_pack_and_says_why(tmp_path: Path
 
 
 def test_serve_refuses_to_start_on_an_invalid_pack(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``yjrisk serve`` exits 1 before migrating or listening, saying which pack is wrong."""
+    """``yjrisk serve`` stops before migrating or listening, saying which pack is wrong."""
     _variant(tmp_path, TYPO_PANEL, name="reading-yjs-2026")
     monkeypatch.setenv("YJ_PACKS_DIR", str(tmp_path))
+    monkeypatch.setenv("YJ_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/never.db")
     from app.core.config import get_settings
 
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(cli, ["serve", "--no-migrate"])
+        status = main(["serve", "--no-migrate"])
     finally:
         get_settings.cache_clear()
-    assert result.exit_code == 1
-    assert "refusing to start" in result.output
-    assert "unknown panel kind 'rmm'" in result.output
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("yjrisk: refusing to start: ")
+    assert "unknown panel kind 'rmm'" in err
+    assert not (tmp_path / "never.db").exists()
 
 
 def test_a_bundled_pack_id_in_packs_dir_is_refused(tmp_path: Path) -> None:
