@@ -231,7 +231,7 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    scores = check_scores(ctx.pack_for(service), body.scores)
+    scores = check_scores(ctx.pack_for(service, occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
     if scores:
@@ -240,7 +240,7 @@ async def submit_assessment(
         session.add(case)
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", satisfied_by(ctx.pack_for(service), "submit"), None,
+        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit"), None,
     )
 
 
@@ -261,7 +261,8 @@ async def countersign_assessment(
     assessment.feedback = body.feedback
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "countersign", satisfied_by(ctx.pack_for(service), "countersign"), body.feedback,
+        "countersign", satisfied_by(ctx.pack_for(service, occurred_at), "countersign"),
+        body.feedback,
     )
 
 

@@ -390,7 +390,8 @@ async def patch_case(
         )
     if sent.get("closed_at") is not None:
         sent["closed_at"] = _closing_time(case, sent["closed_at"])
-    fact_changes = _apply_facts(case, ctx.pack_for(service), sent.pop("facts", None) or {})
+    pack = ctx.pack_for(service, occurred_at)
+    fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if access_sent:
         restriction_changed = await set_access(session, case, body.access)

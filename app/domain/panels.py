@@ -140,7 +140,7 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_plausible(body.scheduled_for, "scheduled_for")
-    allowed = ctx.pack_for(service).panel_kind_ids()
+    allowed = ctx.pack_for(service, body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
             f"This service's policy holds no {body.kind} panels.",
@@ -290,7 +290,7 @@ async def decide(
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     service, panel = await _load_panel(session, principal, panel_id)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
     kind = pack.panel(panel.kind)
     chair = kind.chair_role
     require_roles(principal, (chair,), "record panel decisions")

@@ -21,12 +21,13 @@ from app.core.errors import DomainError
 from app.core.security import Principal
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
+from app.domain.common import utcnow
 from app.domain.panels_table import load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.engine import evaluate
-from app.workflows.packs import Pack
+from app.workflows.packs import Pack, version_at
 from app.workflows.types import (
     CaseSnapshot,
     Evaluation,
@@ -45,10 +46,22 @@ class PolicyContext:
 
     packs: Mapping[str, Pack]
     calendar: WorkingCalendar
+    # Every version of each pack, oldest first (default: just the one in ``packs``).
+    versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
 
-    def pack_for(self, service: Service) -> Pack:
-        """The pack the service runs under."""
-        return self.packs[service.policy_pack]
+    def pack_for(self, service: Service, at: datetime | None = None) -> Pack:
+        """The version of the service's pack in force at ``at`` (an aware time; default now):
+        an act is judged by the policy in force when it happened."""
+        found = self.versions.get(service.policy_pack)
+        if not found:
+            return self.packs[service.policy_pack]
+        return version_at(found, at or utcnow())
+
+    def versions_of(self, pack_id: str) -> tuple[Pack, ...]:
+        """Every version of a pack, oldest first (empty for an unknown id)."""
+        if pack_id in self.versions:
+            return self.versions[pack_id]
+        return (self.packs[pack_id],) if pack_id in self.packs else ()
 
 
 @dataclass
@@ -172,9 +185,8 @@ def evaluate_for(
     panels: Sequence[ScheduledPanel],
 ) -> Evaluation:
     """Run the engine (pure) for a case and event."""
-    return evaluate(
-        wf_event, snapshot(case, open_steps), ctx.pack_for(service), ctx.calendar, panels
-    )
+    pack = ctx.pack_for(service, wf_event.occurred_at)
+    return evaluate(wf_event, snapshot(case, open_steps), pack, ctx.calendar, panels)
 
 
 def validate_alone(
@@ -184,7 +196,8 @@ def validate_alone(
     the register and without open steps; raise its violations, apply nothing."""
     current = snapshot(case, ())
     alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service), ctx.calendar, ())
+    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, wf_event.occurred_at),
+                          ctx.calendar, ())
     raise_violations(evaluation)
     return evaluation
 
@@ -296,7 +309,8 @@ def _create_step(
         due_at=intent.due_at, urgent=intent.urgent,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
-        policy_ref=intent.policy_ref, subject_id=intent.subject_id, note=intent.note,
+        policy_version=intent.policy_version, policy_ref=intent.policy_ref,
+        subject_id=intent.subject_id, note=intent.note,
         raised_at=wf_event.occurred_at,
     )
 

@@ -283,6 +283,7 @@ async def reopen_steps_satisfied_by(
             assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
             awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
             recurrence=done.recurrence, policy_pack=done.policy_pack,
+            policy_version=done.policy_version,
             policy_ref=done.policy_ref, subject_id=done.subject_id,
             note=f"Re-opened: the {referral.kind} referral {referral.id} that satisfied it was "
                  f"{'withdrawn' if action == 'withdraw' else 'declined'}.",
@@ -326,7 +327,7 @@ async def create_referral_for_case(
     """Make a referral, satisfy the steps that asked for it, and run the engine."""
     check_details_size(body.details)
     occurred_at = resolve_occurred_at(body.occurred_at)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_for(service, occurred_at)
     check_kind(pack, body.kind)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
@@ -415,7 +416,7 @@ async def transition(
     if move is None:
         raise NotFound(f"No referral action {action!r}.")
     service, case, referral = await load_referral(session, principal, referral_id)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
     if not move.applies_to(referral.kind, pack):
         raise Conflict(f"{action} does not apply to a {referral.kind} referral.",

@@ -344,7 +344,8 @@ class _Plan:
             action=action, rule_id=rule.id, code=rule.code, title=instance.title,
             actor=rule.actor, subject_id=instance.subject_id, due_at=due.due_at,
             urgent=due.urgent, awaiting_panel_date=due.awaiting_panel_date,
-            policy_pack=self.pack.id, policy_ref=rule.ref, deadline_form=form,
+            policy_pack=self.pack.id, policy_version=self.pack.version, policy_ref=rule.ref,
+            deadline_form=form,
             recurrence=rule.period, note=note, assignee_id=instance.assignee_id,
         )
 
@@ -380,6 +381,7 @@ class _Plan:
                 title=rule.title if rule else step.code, actor=step.actor,
                 subject_id=step.subject_id, due_at=when, urgent=False,
                 awaiting_panel_date=False, policy_pack=self.pack.id,
+                policy_version=self.pack.version,
                 policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
                 note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
             ))
@@ -431,6 +433,7 @@ class _Plan:
             title=rule.title if rule else step.code, actor=step.actor,
             subject_id=step.subject_id, due_at=_utc(step.due_at), urgent=False,
             awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.pack.id,
+            policy_version=self.pack.version,
             policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
             note=f"Superseded: {reason}", step_id=step.id,
         ))
