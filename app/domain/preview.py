@@ -40,7 +40,7 @@ class PreviewStep(BaseModel):
     due_at: datetime | None
     urgent: bool
     awaiting_panel_date: bool
-    policy: dict[str, str]
+    policy: dict[str, str | None]
     subject_id: uuid.UUID
     step_id: uuid.UUID | None
     note: str | None
