@@ -14,6 +14,7 @@ import contextlib
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -72,7 +73,9 @@ async def overdue_batch(
     """Lock up to ``limit`` open, overdue, unescalated steps that no other worker holds."""
     query = select(Step).where(
         Step.status == StepStatus.open,
-        col(Step.due_at) < now,
+        # overdue_at: the due time, or for a step due "immediately" the end of that working
+        # day; steps written before it existed fall back to their due time.
+        sa.func.coalesce(col(Step.overdue_at), col(Step.due_at)) < now,
         col(Step.escalated_at).is_(None),
         Step.code != ESCALATION_CODE,
     )

@@ -39,6 +39,7 @@ from app.domain.common import (
 from app.domain.judgements import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.timing import require_within_case
 
 
 class CaseEventType(enum.StrEnum):
@@ -186,6 +187,7 @@ async def record_event(
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         may_raise_to_high=body.may_raise_to_high, transfer_date=body.transfer_date,

@@ -12,7 +12,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import load_case, require_open_case, require_roles, service_of
@@ -33,6 +33,8 @@ from app.domain.outbox import emit
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_not_before, require_within_case
+from app.domain.transitions import conflicting, reload
 from app.workflows.calendar import LONDON
 from app.workflows.types import ScheduledPanel
 
@@ -317,10 +319,13 @@ async def decide(
         )
     case = await load_case(session, item.case_id)
     assert case is not None
-    await session.refresh(item)  # a concurrent decision on this item has committed by now
+    await reload(session, item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
-        raise Conflict("This item already has a decision.", slug="already-decided")
+        raise conflicting("panel item", "decide", "decided",
+                          item_out(item).model_dump(mode="json"))
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
+    require_not_before(occurred_at, panel.scheduled_for, "the panel's scheduled_for")
     _check_decision(body, case, occurred_at)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):

@@ -38,6 +38,7 @@ class Step(SQLModel, table=True):
             postgresql_where=sa.text("status = 'open'"),
         ),
         sa.Index("ix_step_service_status_due", "service_id", "status", "due_at"),
+        sa.Index("ix_step_status_overdue", "status", "overdue_at"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -61,6 +62,12 @@ class Step(SQLModel, table=True):
     subject_id: uuid.UUID
     note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
+    # When the act that raised the step happened (its event's occurred_at; a back-filled event
+    # raises a step dated in the past): no completion or waiver may predate it.
+    raised_at: datetime | None = None
+    # When the step counts as overdue for escalation: its due time, except that a step due
+    # "immediately" (urgent) is late only after the end of that working day (Europe/London).
+    overdue_at: datetime | None = Field(default=None)
     completed_at: datetime | None = None
     completed_by: str | None = Field(default=None, max_length=128)
     completion_note: str | None = Field(default=None, max_length=4000)
@@ -94,6 +101,8 @@ class StepOut(BaseModel):
     subject_id: uuid.UUID
     note: str | None
     created_at: datetime
+    raised_at: datetime | None = None
+    overdue_at: datetime | None = None
     completed_at: datetime | None
     completed_by: str | None = None
     completion_note: str | None = None
@@ -112,6 +121,7 @@ def step_out(step: Step) -> StepOut:
         awaiting_panel_date=step.awaiting_panel_date, status=str(step.status),
         policy=PolicyRef(pack=step.policy_pack, ref=step.policy_ref, rule=step.rule_id),
         subject_id=step.subject_id, note=step.note, created_at=step.created_at,
+        raised_at=step.raised_at or step.created_at, overdue_at=step.overdue_at or step.due_at,
         completed_at=step.completed_at, completed_by=step.completed_by,
         completion_note=step.completion_note, satisfied_by=satisfied,
     )

@@ -67,7 +67,8 @@ WILDCARD = "*"
 EVENT_TYPES: frozenset[str] = frozenset({
     "case.opened", "case.updated", "case_event.recorded", "judgement.recorded",
     "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
-    "step.completed", "step.escalated", "assessment.created",
+    "step.completed", "step.escalated", "step.reassigned", "assessment.created",
+    "case.closed", "case.reopened",
     *(f"referral.{s.value}" for s in ReferralStatus),
     *(f"assessment.{s.value}" for s in AssessmentStatus),
 })

@@ -348,11 +348,17 @@ class _Plan:
                 continue
             if rule.holds is not None and not rule.holds(self._hold_ctx):
                 return
-            base = _as_datetime(data.get("due_at")) or self.ctx.event.occurred_at
-            due = Due(add_period(base, rule.period))
+            due = self._next_occurrence(rule.period)
             instance = _Instance(self.ctx.event.subject_id, rule.title)
             self._step(rule, instance, due)
             return
+
+    def _next_occurrence(self, period: str) -> Due:
+        """Due one period after the act that completed the last occurrence (the completion's
+        ``occurred_at``), whether it was done early or late (policy-rules.md, ``every 1m``,
+        corrected): an early review never pushes the next one out, a late one never leaves
+        the next already overdue. Counted from the act, never the wall clock (back-filling)."""
+        return Due(add_period(self.ctx.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:
         """A panel was scheduled: ``next-panel`` steps get its date if it is now the next one."""

@@ -302,7 +302,8 @@ async def test_S23_serious_incident_while_open(somerset: Tenant, event_type: str
 async def test_S23_within_20_days_of_closure_only(somerset: Tenant) -> None:
     """S23: up to 20 days after the end of supervision, and not after."""
     case = (await somerset.open_case())["data"]
-    await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z"})
+    await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z",
+                                         "closure_reason": "Order ended"})
     inside = await post_event(somerset, case["id"], type="death",
                               occurred_at="2026-06-21T12:00:00Z", role="line_manager")
     assert {"inform_service_manager", "notify_serious_incident"} <= codes(event_steps(inside))

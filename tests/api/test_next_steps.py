@@ -221,7 +221,8 @@ async def test_complete_twice_is_409(somerset: Tenant) -> None:
     assert (await complete(somerset, step["id"], "line_manager")).status_code == 200
     r = await complete(somerset, step["id"], "line_manager", note="again")
     body = assert_problem(r, 409)
-    assert body["type"].endswith("/step-not-open")
+    assert body["type"].endswith("/conflicting-transition")
+    assert body["current_status"] == "done"
 
 
 async def test_complete_superseded_step_is_409(wokingham: Tenant) -> None:
