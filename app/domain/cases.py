@@ -366,7 +366,7 @@ def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
         role = case_role_for(principal, case, CLOSERS, "close or reopen the case")
     if REASSIGNMENT.keys() & sent.keys():
         role = case_role_for(principal, case, MANAGERS, "reassign the case")
-    if sent.keys() - {"closed_at", *REASONS, *REASSIGNMENT} or role is None:
+    if sent.keys() - {"closed_at", "occurred_at", *REASONS, *REASSIGNMENT} or role is None:
         role = case_role_for(principal, case, EDITORS, "change the case")
     return role
 

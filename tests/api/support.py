@@ -81,3 +81,19 @@ async def complete(t: Tenant, step_id: str, role: str, sub: str | None = None,
     """Complete a step."""
     return await t.client.post(f"/v1/next-steps/{step_id}/complete", json=body,
                                headers=t.auth(role, sub))
+
+
+async def outbox_types(settings: Any, case_id: str) -> list[str]:
+    """The outgoing event types written for a case (payload ``case_id``), oldest first."""
+    from sqlmodel import col, select
+
+    from app.core.db import build_engine, session_factory
+    from app.domain.outbox import OutboxEvent
+
+    engine = build_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.created_at)))
+            return [e.type for e in rows.all() if (e.payload or {}).get("case_id") == case_id]
+    finally:
+        await engine.dispose()
