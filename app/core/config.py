@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
+    access_log_flush_seconds: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -40,6 +40,13 @@ from app.domain.cases_table import (
 )
 from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
+from app.domain.restriction import (
+    AccessOut,
+    CaseAccess,
+    check_holders_keep_access,
+    set_access,
+    staff_of,
+)
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut
 from app.domain.timing import require_after_birth, require_not_before, require_within_case
@@ -105,6 +112,7 @@ class CasePatch(BaseModel):
     closure_reason: Reason | None = None
     reopen_reason: Reason | None = None
     occurred_at: AwareDatetime | None = None
+    access: CaseAccess | None = None
 
 
 NOT_NULLABLE = {"csc_status", "in_custody", "volunteer_attached", "weapon_related",
@@ -158,6 +166,9 @@ class CaseOut(BaseModel):
     on_register: bool
     contact_level: ContactLevel | None
     open_steps: list[StepOut]
+    restricted: bool
+    access: AccessOut | None = Field(
+        default=None, description="The access list of a restricted case (managers and chairs)")
     version: int
 
 
@@ -177,8 +188,10 @@ def etag_of(case: Case) -> str:
     return f'"{case.version}"'
 
 
-def case_out(case: Case, service: Service, open_steps: list[StepOut]) -> CaseOut:
-    """Shape a case for the API."""
+def case_out(
+    case: Case, service: Service, open_steps: list[StepOut], access: AccessOut | None = None
+) -> CaseOut:
+    """Shape a case for the API (``access`` only for callers who may see the list)."""
     ext = (
         ExternalRef(system=case.external_system, id=case.external_id)
         if case.external_system and case.external_id else None
@@ -195,7 +208,8 @@ def case_out(case: Case, service: Service, open_steps: list[StepOut]) -> CaseOut
         in_custody=case.in_custody, volunteer_attached=case.volunteer_attached,
         opened_at=case.opened_at, closed_at=case.closed_at, ratings=RatingsOut(**ratings),
         on_register=case.on_register, contact_level=case.contact_level,
-        open_steps=open_steps, version=case.version,
+        open_steps=open_steps, restricted=case.access_mode is not None, access=access,
+        version=case.version,
     )
 
 
@@ -366,7 +380,10 @@ def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
         role = case_role_for(principal, case, CLOSERS, "close or reopen the case")
     if REASSIGNMENT.keys() & sent.keys():
         role = case_role_for(principal, case, MANAGERS, "reassign the case")
-    if sent.keys() - {"closed_at", "occurred_at", *REASONS, *REASSIGNMENT} or role is None:
+    if "access" in sent:
+        role = case_role_for(principal, case, MANAGERS, "restrict the case")
+    if sent.keys() - {"closed_at", "occurred_at", "access", *REASONS, *REASSIGNMENT} \
+            or role is None:
         role = case_role_for(principal, case, EDITORS, "change the case")
     return role
 
@@ -404,6 +421,8 @@ async def patch_case(
     _check_if_match(case, if_match)
     occurred_at = resolve_occurred_at(sent.pop("occurred_at", None))
     require_within_case(case, occurred_at)
+    access_sent = "access" in sent
+    sent.pop("access", None)
     bad = sorted(k for k in NOT_NULLABLE & sent.keys() if sent[k] is None)
     if bad:
         raise Unprocessable(
@@ -418,11 +437,22 @@ async def patch_case(
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
     changes = _apply_changes(case, sent)
-    if not changes:
+    if access_sent:
+        restriction_changed = await set_access(session, case, body.access)
+    else:
+        restriction_changed = False
+        if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
+            check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
+                                      "body.case_holder_id")
+    if not changes and not restriction_changed:
         return service, case, CasePatched(await policy.current(session, case))
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
+    if restriction_changed:
+        await _record_restriction(session, principal, service, case, role)
+    if not changes:
+        return service, case, CasePatched(await policy.current(session, case))
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
     moved = await policy.reassign_open_steps(session, service, case, principal, role, moves)
@@ -475,6 +505,21 @@ async def _close_or_reopen(
                payload={"case_id": str(case.id), "at": at.isoformat(), "reason": reason,
                         "role": role})
     return result
+
+
+async def _record_restriction(
+    session: AsyncSession, principal: Principal, service: Service, case: Case, role: str
+) -> None:
+    """Audit and announce setting or lifting a restriction (no names in the outgoing event)."""
+    restricted = case.access_mode is not None
+    staff = await staff_of(session, case)
+    await record_audit(
+        session, principal, "case.restrict" if restricted else "case.unrestrict", "case",
+        case.id, service_id=service.id, case_id=case.id, role=role,
+        change={"access": {"mode": case.access_mode, "staff": staff} if restricted else None},
+    )
+    await emit(session, "case.access_changed", case.id, service_id=service.id,
+               payload={"case_id": str(case.id), "restricted": restricted})
 
 
 def _closing_time(case: Case, closed_at: datetime) -> datetime:

@@ -14,7 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
-from app.domain.access import load_case, lock_case, service_of, visible_cases_clause
+from app.domain.access import (
+    load_case,
+    lock_case,
+    service_of,
+    visible_cases_clause,
+)
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import resolve_occurred_at, utcnow

@@ -15,7 +15,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import load_case, require_open_case, require_roles, service_of
+from app.domain.access import (
+    accessible_case_ids,
+    load_case,
+    require_open_case,
+    require_roles,
+    restriction_clause,
+    service_of,
+)
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -232,9 +239,11 @@ async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uui
 async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
                      ) -> tuple[Panel, list[PanelItem]]:
     """A panel with its items."""
-    _, panel = await _load_panel(session, principal, panel_id)
-    items = await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
-                               .order_by(col(PanelItem.created_at)))
+    service, panel = await _load_panel(session, principal, panel_id)
+    items = await session.exec(select(PanelItem).where(
+        PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+    ).order_by(col(PanelItem.created_at)))
     return panel, list(items.all())
 
 
@@ -249,7 +258,10 @@ async def list_panels(session: AsyncSession, principal: Principal, upcoming_only
     panels = list((await session.exec(query.order_by(col(Panel.scheduled_for)))).all())
     out = []
     for panel in panels:
-        items = await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id))
+        items = await session.exec(select(PanelItem).where(
+            PanelItem.panel_id == panel.id,
+            col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+        ))
         out.append((panel, list(items.all())))
     return out
 
@@ -261,7 +273,8 @@ async def add_item(
     require_roles(principal, SCHEDULERS, "add panel items")
     service, panel = await _load_panel(session, principal, panel_id)
     case = (await session.exec(select(Case).where(Case.id == body.case_id,
-                                                  Case.service_id == service.id))).first()
+                                                  Case.service_id == service.id,
+                                                  restriction_clause(principal)))).first()
     if case is None:
         raise NotFound("No such case.")
     require_open_case(case, "put it on a panel")
@@ -308,8 +321,10 @@ async def decide(
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     require_roles(principal, ("chair",), "record panel decisions")
     service, panel = await _load_panel(session, principal, panel_id)
-    item = (await session.exec(select(PanelItem).where(PanelItem.id == item_id,
-                                                       PanelItem.panel_id == panel.id))).first()
+    item = (await session.exec(select(PanelItem).where(
+        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+    ))).first()
     if item is None:
         raise NotFound("No such panel item.")
     if item.presenter_id == principal.sub:

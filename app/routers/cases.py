@@ -12,6 +12,7 @@ from app.core.problems import problem_responses
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, get_visible_case, require_roles
 from app.domain.audit import AuditOut, case_audit
+from app.domain.restriction import access_view
 from app.domain.steps import step_out
 from app.routers.envelopes import CaseWritten, Page, Read, Written
 
@@ -63,7 +64,8 @@ async def read_case(
     """A case with its current ratings, register state, contact level and open steps."""
     service, case, steps = await svc.read_case(session, principal, case_id)
     response.headers["ETag"] = svc.etag_of(case)
-    return Read(data=svc.case_out(case, service, steps))
+    access = await access_view(session, principal, case)
+    return Read(data=svc.case_out(case, service, steps, access))
 
 
 @router.patch("/{case_id}", response_model=CaseWritten[svc.CaseOut],
@@ -79,13 +81,18 @@ async def patch_case(
 ) -> CaseWritten[svc.CaseOut]:
     """Change a case (If-Match required); the change re-runs the policy rules. Reassigning
     moves the role's open steps (listed in ``reassigned_steps``); closing (``closure_reason``)
-    and reopening (``reopen_reason``) are the line manager's, a duty manager's or a chair's."""
+    and reopening (``reopen_reason``) are the line manager's, a duty manager's or a chair's.
+
+    Managers may restrict the case with `access: {allowed_staff: [...]}` or
+    `{excluded_staff: [...]}` (`access: null` lifts it): staff without access then get 404
+    everywhere, as if the case did not exist."""
     service, case, patched = await svc.patch_case(
         session, principal, case_id, body, if_match, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
+    access = await access_view(session, principal, case)
     steps = patched.result.next_steps
-    return CaseWritten(data=svc.case_out(case, service, steps), next_steps=steps,
+    return CaseWritten(data=svc.case_out(case, service, steps, access), next_steps=steps,
                        reassigned_steps=[step_out(s) for s in patched.reassigned])
 
 

@@ -13,7 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.support import assert_problem, complete, judge, patch_case, steps_of, the_step
+from tests.api.integrity_support import (
+    assert_problem,
+    complete,
+    judge,
+    patch_case,
+    steps_of,
+    the_step,
+)
 from tests.conftest import Tenant
 
 BEFORE_BIRTH = "2005-06-01T10:00:00Z"  # the test child was born on 1 May 2010

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.support import (
+from tests.api.integrity_support import (
     WOKINGHAM,
     assert_problem,
     audit_of,

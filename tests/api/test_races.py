@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.support import assert_problem, audit_of, judge, steps_of
+from tests.api.integrity_support import assert_problem, audit_of, judge, steps_of
 from tests.conftest import Tenant
 
 ROUNDS = 20

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.support import (
+from tests.api.integrity_support import (
     assert_problem,
     audit_of,
     complete,

@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.domain import escalation
 from app.domain.services import Service
-from tests.api.support import complete, judge, patch_case, steps_of, the_step
+from tests.api.integrity_support import complete, judge, patch_case, steps_of, the_step
 from tests.conftest import Tenant
 
 Factory = async_sessionmaker[AsyncSession]
