@@ -440,11 +440,16 @@ async def transition(
     await session.flush()
     # The engine first (a submitted panel referral asks the chair to hold the panel, about this
     # referral; a withdrawn one supersedes what was about it), then the steps this act answers.
+    data: dict[str, Any] = {"kind": referral.kind.value, "action": action,
+                            "to_status": move.target.value}
+    if action in UNDONE_BY:
+        # The steps this referral did are undone with it: reasons they gave go too.
+        data["undone_records"] = [str(i) for i in (await session.exec(select(Step.id).where(
+            Step.case_id == case.id, Step.satisfied_by_type == "referral",
+            Step.satisfied_by_id == referral.id))).all()]
     result = await policy.run(
         session, ctx, service, case, principal,
-        policy.event("referral_transition", occurred_at, referral.id, principal,
-                     {"kind": referral.kind.value, "action": action,
-                      "to_status": move.target.value}, role),
+        policy.event("referral_transition", occurred_at, referral.id, principal, data, role),
         role=role,
     )
     codes: tuple[str, ...] = ()

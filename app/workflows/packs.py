@@ -326,6 +326,11 @@ class Pack(_Strict):
         """Every line (checks' acknowledgements included) that creates steps with this code."""
         return self._by_code.get(code, ())
 
+    def case_wide(self, code: str) -> bool:
+        """Whether a step code is one duty per case: any line for it says ``dedupe = "case"``,
+        so every line asking for it adds its reason to the one open step."""
+        return any(r.dedupe == "case" for r in self.lines_for_code(code))
+
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
