@@ -32,6 +32,7 @@ from app.routers import (
     panels,
     referrals,
     services,
+    staff,
     steps,
     webhooks,
 )
@@ -93,7 +94,7 @@ def create_app(
     for router in (
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
-        assessments.router, events.router, oversight.router, webhooks.router,
+        assessments.router, events.router, oversight.router, webhooks.router, staff.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()

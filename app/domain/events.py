@@ -75,6 +75,9 @@ class CaseEvent(SQLModel, table=True):
     case_id: uuid.UUID = Field(foreign_key="case.id")
     type: CaseEventType = Field(sa_column=enum_column(CaseEventType))
     occurred_at: datetime
+    # When it became known to the worker (default: when it happened); policy clocks that count
+    # from knowledge use it (Wokingham "becomes known to the PYJS worker").
+    known_at: datetime | None = None
     may_raise_to_high: bool = False
     transfer_date: date | None = None
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
@@ -97,6 +100,7 @@ class CaseEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: CaseEventType
     occurred_at: AwareDatetime | None = None
+    known_at: AwareDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
     transfer_date: PlausibleDate | None = None
@@ -111,6 +115,7 @@ class CaseEventOut(BaseModel):
     case_id: uuid.UUID
     type: CaseEventType
     occurred_at: datetime
+    known_at: datetime | None
     may_raise_to_high: bool
     transfer_date: date | None
     details: dict[str, Any]

@@ -1,5 +1,6 @@
 """Imports every table so the metadata (and Alembic) sees the whole schema."""
 
+from app.domain.absences import StaffAbsence
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
 from app.domain.cases_table import Case
@@ -17,5 +18,5 @@ from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 __all__ = [
     "Assessment", "CaseEvent", "OversightEntry",
     "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent", "Panel", "PanelItem",
-    "Referral", "Service", "Step", "WebhookDelivery", "WebhookSubscription",
+    "Referral", "Service", "StaffAbsence", "Step", "WebhookDelivery", "WebhookSubscription",
 ]

@@ -67,7 +67,7 @@ WILDCARD = "*"
 EVENT_TYPES: frozenset[str] = frozenset({
     "case.opened", "case.updated", "case_event.recorded", "judgement.recorded",
     "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
-    "step.completed", "step.escalated", "assessment.created",
+    "step.completed", "step.escalated", "assessment.created", "staff.absence_recorded",
     *(f"referral.{s.value}" for s in ReferralStatus),
     *(f"assessment.{s.value}" for s in AssessmentStatus),
 })
