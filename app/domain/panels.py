@@ -38,12 +38,17 @@ from app.workflows.types import ScheduledPanel
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
-# What a panel decision is the act for, in two passes: first the case was brought to the panel
-# (S7/S17/S25, W7) and its views are past seeking (6.2: before the initial panel); then, since
-# closing a W7 request asks the chair to hold the panel (W8), the panel was held (W8), the
-# booked review (S20/W22) and the monthly MAPPA level 1 review (W19) took place.
-PANEL_SATISFIES_FIRST = ("refer_to_panel", "request_high_risk_panel", "seek_child_and_carer_views")
-PANEL_SATISFIES_THEN = ("hold_high_risk_panel", "attend_panel_review", "high_risk_panel_review")
+# A step is closed by the act that does it, credited to whoever did that act. Putting the case
+# on a panel's agenda is the act a request/referral asked for, when none was recorded (S7, S17,
+# S25, W7): credited to whoever put it there.
+ON_AGENDA_SATISFIES = ("refer_to_panel", "request_high_risk_panel")
+# At the decision: a request or the child's views still open were overtaken, not done by the chair
+# (6.2: views are sought before the initial panel): superseded, with the reason.
+PANEL_OVERTAKES = ("refer_to_panel", "request_high_risk_panel", "seek_child_and_carer_views")
+# The chair's acts: holding the requested panel (W8), the monthly MAPPA level 1 review (W19).
+PANEL_SATISFIES_CHAIR = ("hold_high_risk_panel", "high_risk_panel_review")
+# The presenter's act: bringing the child back on the booked review date (S20/W22).
+PANEL_SATISFIES_PRESENTER = ("attend_panel_review",)
 
 
 class PanelKind(enum.StrEnum):
@@ -253,13 +258,14 @@ async def list_panels(session: AsyncSession, principal: Principal, upcoming_only
 
 
 async def add_item(
-    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate
-) -> PanelItem:
-    """Put a case of the service on the panel's agenda."""
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[PanelItem, policy.PolicyResult]:
+    """Put a case of the service on the panel's agenda; answers the case's open steps (a
+    request for the panel not yet recorded is done by this act, credited to its author)."""
     require_roles(principal, SCHEDULERS, "add panel items")
     service, panel = await _load_panel(session, principal, panel_id)
-    case = (await session.exec(select(Case).where(Case.id == body.case_id,
-                                                  Case.service_id == service.id))).first()
+    case = await load_case(session, body.case_id, Case.service_id == service.id, lock=True)
     if case is None:
         raise NotFound("No such case.")
     require_open_case(case, "put it on a panel")
@@ -276,7 +282,16 @@ async def add_item(
     await record_audit(session, principal, "panel.item.add", "panel_item", item.id,
                        service_id=service.id, case_id=case.id,
                        change=body.model_dump(mode="json"))
-    return item
+    role = _scheduler_role(principal)
+    local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
+    satisfied = await satisfy_open_steps(
+        session, ctx, service, case, principal, role, resolve_occurred_at(None),
+        ON_AGENDA_SATISFIES, ("panel_item", item.id),
+        f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) by "
+        f"{principal.sub}",
+    )
+    return item, satisfied.merge(await policy.current(session, case)) if satisfied \
+        else await policy.current(session, case)
 
 
 def _check_decision(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
@@ -340,10 +355,19 @@ async def decide(
     # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
     mappa = ("identify_mappa_level",) if body.mappa_level else ()
-    for codes in (PANEL_SATISFIES_FIRST + mappa, PANEL_SATISFIES_THEN):
+    act = ("panel_item", item.id)
+    passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
+        (PANEL_OVERTAKES, None, StepStatus.superseded,
+         f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
+        (PANEL_SATISFIES_CHAIR + mappa, None, StepStatus.done,
+         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+        (PANEL_SATISFIES_PRESENTER, item.presenter_id, StepStatus.done,
+         f"The case was presented at the {panel.kind} (item {item.id}) by {item.presenter_id}"),
+    )
+    for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
-            session, ctx, service, case, principal, "chair", occurred_at, codes,
-            ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
+            session, ctx, service, case, principal, "chair", occurred_at, codes, act, note,
+            credited_to=credit, status=status,
         )
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)
