@@ -153,12 +153,26 @@ def event_data(event: CaseEvent) -> dict[str, Any]:
         "may_raise_to_high": event.may_raise_to_high,
         "transfer_date": event.transfer_date,
         "details": details,
+        "known_at": event.known_at or event.occurred_at,
     }
     if "incoming_ratings" in details:
         data["incoming_ratings"] = details["incoming_ratings"]
     if "release_address_other_area" in details:
         data["release_address_other_area"] = details["release_address_other_area"]
     return data
+
+
+def _known_at(body: CaseEventCreate, occurred_at: datetime) -> datetime:
+    """When the event became known to the worker: default when it happened; never before it
+    happened, nor more than five minutes in the future (422)."""
+    known_at = resolve_occurred_at(body.known_at, field="known_at") if body.known_at \
+        else occurred_at
+    if known_at < occurred_at:
+        raise Unprocessable(
+            "known_at is before occurred_at: an event cannot become known before it happened.",
+            errors=[{"loc": "body.known_at", "msg": "must be at or after occurred_at"}],
+        )
+    return known_at
 
 
 # Events the policy still acts on after closure (S23: charge or death within 20 days).
@@ -191,8 +205,10 @@ async def record_event(
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)
+    known_at = _known_at(body, occurred_at)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
+        known_at=known_at,
         may_raise_to_high=body.may_raise_to_high, transfer_date=body.transfer_date,
         details=details, recorded_by=principal.sub, recorded_role=role,
     )

@@ -320,7 +320,7 @@ class _Plan:
             self._keep(rule, instance, existing)
             return
         form = rule.form_for(self.ctx)
-        due = due or compute_due(form, self._inputs(instance), self.calendar)
+        due = due or compute_due(form, self._inputs(instance, rule), self.calendar)
         self.planned[key] = len(self.intents)
         self.intents.append(self._intent("create", rule, instance, due, form))
         if rule.supersedes_previous:
@@ -338,7 +338,7 @@ class _Plan:
         if any(_same_reason(reason, r) for r in planned.reasons):
             return
         form = rule.form_for(self.ctx)
-        due = compute_due(form, self._inputs(instance), self.calendar)
+        due = compute_due(form, self._inputs(instance, rule), self.calendar)
         merged = replace(planned, reasons=(*planned.reasons, reason))
         if _sooner(due, planned.due_at, planned.awaiting_panel_date):
             merged = replace(merged, due_at=due.due_at, urgent=due.urgent or planned.urgent,
@@ -356,7 +356,7 @@ class _Plan:
         if not rule.refresh_due:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
-            due = compute_due(form, self._inputs(instance), self.calendar)
+            due = compute_due(form, self._inputs(instance, rule), self.calendar)
             if _sooner(due, _utc(existing.due_at), existing.awaiting_panel_date):
                 self.intents.append(replace(
                     self._intent("update_due", rule, instance, due, form),
@@ -364,7 +364,7 @@ class _Plan:
                 ))
                 return
         if rule.refresh_due:
-            due = compute_due(form, self._inputs(instance), self.calendar)
+            due = compute_due(form, self._inputs(instance, rule), self.calendar)
             # A point already passed (due now, urgent) never moves an earlier due date later.
             before, now_due = _utc(existing.due_at), due.due_at
             overdue = due.urgent and before is not None and now_due is not None \
@@ -381,10 +381,14 @@ class _Plan:
             subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
         ))
 
-    def _inputs(self, instance: _Instance) -> DeadlineInputs:
+    def _inputs(self, instance: _Instance, rule: Rule | None = None) -> DeadlineInputs:
         data = self.ctx.event.data
+        start = self.ctx.event.occurred_at
+        if rule is not None and rule.counts_from == "known":
+            start = _as_datetime(data.get("known_at")) or start
         return DeadlineInputs(
-            occurred_at=self.ctx.event.occurred_at, panels=self.panels,
+            occurred_at=start, panels=self.panels,
+            absences=self.case.case_holder_absences,
             panel_kind=self.pack.panel_kind,
             expected_release_date=self.ctx.after.expected_release_date,
             review_date=_as_date(data.get("review_date")),

@@ -129,6 +129,9 @@ class Rule(_Strict):
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
+    # Whose clock: ``occurred`` (when it happened) or ``known`` (when it became known to the
+    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker").
+    counts_from: Literal["occurred", "known"] = "occurred"
 
     @field_validator("deadline")
     @classmethod

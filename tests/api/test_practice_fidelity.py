@@ -343,3 +343,92 @@ async def test_adding_a_case_to_a_panel_answers_its_open_steps(wokingham: Tenant
     assert {s["code"] for s in added["next_steps"]} == {
         s["code"] for s in await open_steps(wokingham, week.case_id)}
     assert "update_risk_management_plan" in {s["code"] for s in added["next_steps"]}
+
+
+# --- item 12: "becomes known" and "the last day before a prolonged absence" -----------------
+
+
+async def test_W4_W5_W6_clocks_count_from_when_the_incident_became_known(
+    wokingham: Tenant,
+) -> None:
+    """W4-W6: "Where there is a change of circumstances, context or a new incident of concern
+    becomes known to the PYJS worker, this must be recorded on the IYSS case management system
+    within one working day and immediately be reported to the line manager"; "the Asset+ should
+    be reviewed within three weeks of the new event becoming known to the case worker". Happened
+    Monday 24 August, known Thursday 27 August 10:00."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-27T10:00:00+01:00")
+    assert body["data"]["known_at"] == "2026-08-27T09:00:00Z"
+    steps = {s["code"]: s for s in body["next_steps"]}
+    assert (steps["record_incident"]["due_at"], steps["record_incident"]["policy"]["rule"]) == (
+        "2026-08-28T22:59:59Z", "W4")
+    assert (steps["report_to_line_manager"]["due_at"],
+            steps["report_to_line_manager"]["urgent"]) == ("2026-08-27T09:00:00Z", True)
+    assert steps["review_assessment"]["due_at"] == "2026-09-17T09:00:00Z"
+
+
+async def test_W4_known_at_defaults_to_occurred_at(wokingham: Tenant) -> None:
+    """W4: without known_at the incident became known when it happened (Monday 24 August ->
+    recorded by the end of Tuesday 25 August)."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-24T10:00:00+01:00")
+    assert body["data"]["known_at"] == "2026-08-24T09:00:00Z"
+    record = steps_of(body["next_steps"], "record_incident")[0]
+    assert record["due_at"] == "2026-08-25T22:59:59Z"
+
+
+async def test_known_at_before_occurred_at_is_422(wokingham: Tenant) -> None:
+    """An event cannot become known before it happened."""
+    week = await FidelityWeek.start(wokingham)
+    r = await wokingham.client.post(f"/v1/cases/{week.case_id}/events", json={
+        "type": "new_incident", "occurred_at": "2026-08-26T10:00:00+01:00",
+        "known_at": "2026-08-25T10:00:00+01:00"}, headers=wokingham.auth("case_holder"))
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["errors"]] == ["body.known_at"]
+
+
+async def test_W4_last_working_day_before_annual_leave_is_like_a_friday(
+    wokingham: Tenant,
+) -> None:
+    """W4: "If the incident becomes known to the worker on a Friday or the last day before a
+    prolonged absence (for example, the last working day before annual leave), it must be
+    recorded and reported to their line manager before the end of the working week." The case
+    holder is on leave from Thursday 27 August; known Wednesday 26 August 15:00 -> due that
+    Wednesday, not Thursday."""
+    week = await FidelityWeek.start(wokingham)
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-27", "ends_on": "2026-09-04", "reason": "annual leave"},
+        headers=wokingham.auth("line_manager"))
+    assert r.status_code == 201, r.text
+    assert r.json()["data"]["staff_id"] == "case_holder-1"
+    body = await week.incident("2026-08-26T15:00:00+01:00")
+    record = steps_of(body["next_steps"], "record_incident")[0]
+    assert (record["due_at"], record["actor"], record["policy"]["ref"]) == (
+        "2026-08-26T22:59:59Z", "case_holder", "Internal and External Controls")
+
+
+async def test_W4_leave_after_the_next_working_day_changes_nothing(wokingham: Tenant) -> None:
+    """W4: leave that starts after the next working day does not shorten the one working day."""
+    week = await FidelityWeek.start(wokingham)
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-28", "ends_on": "2026-09-04"},
+        headers=wokingham.auth("duty_manager"))
+    assert r.status_code == 201, r.text
+    body = await week.incident("2026-08-26T15:00:00+01:00")
+    assert steps_of(body["next_steps"], "record_incident")[0]["due_at"] == "2026-08-27T22:59:59Z"
+
+
+@pytest.mark.parametrize("role", ["case_holder", "chair", "panel_admin"])
+async def test_only_managers_record_absences(wokingham: Tenant, role: str) -> None:
+    """Absences are recorded by managers (403 for others)."""
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-27", "ends_on": "2026-09-04"}, headers=wokingham.auth(role))
+    assert r.status_code == 403, r.text
+
+
+async def test_absence_ending_before_it_starts_is_422(wokingham: Tenant) -> None:
+    """An absence's last day cannot precede its first."""
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-09-04", "ends_on": "2026-08-27"},
+        headers=wokingham.auth("line_manager"))
+    assert r.status_code == 422, r.text
