@@ -39,8 +39,16 @@ from app.domain.cases_table import (
 )
 from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
+from app.domain.restriction import (
+    AccessOut,
+    CaseAccess,
+    check_holders_keep_access,
+    set_access,
+    staff_of,
+)
 from app.domain.services import Service
 from app.domain.steps import StepOut
+from app.workflows.packs import Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -99,7 +107,12 @@ class CasePatch(BaseModel):
     case_holder_id: StaffId | None = None
     line_manager_id: StaffId | None = None
     closed_at: AwareDatetime | None = None
+    facts: dict[Annotated[str, StringConstraints(max_length=32)], Any] | None = Field(
+        default=None, max_length=50,
+        description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
+                    " by name; null unsets one; facts not sent are kept")
     occurred_at: AwareDatetime | None = None
+    access: CaseAccess | None = None
 
 
 NOT_NULLABLE = {"csc_status", "in_custody", "volunteer_attached", "weapon_related",
@@ -144,9 +157,15 @@ class CaseOut(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     ratings: RatingsOut
+    facts: dict[str, Any] = Field(default_factory=dict, description="the pack's case facts")
+    scores: dict[str, Any] = Field(default_factory=dict,
+                                   description="the latest assessment score of each name")
     on_register: bool
     contact_level: ContactLevel | None
     open_steps: list[StepOut]
+    restricted: bool
+    access: AccessOut | None = Field(
+        default=None, description="The access list of a restricted case (managers and chairs)")
     version: int
 
 
@@ -166,8 +185,10 @@ def etag_of(case: Case) -> str:
     return f'"{case.version}"'
 
 
-def case_out(case: Case, service: Service, open_steps: list[StepOut]) -> CaseOut:
-    """Shape a case for the API."""
+def case_out(
+    case: Case, service: Service, open_steps: list[StepOut], access: AccessOut | None = None
+) -> CaseOut:
+    """Shape a case for the API (``access`` only for callers who may see the list)."""
     ext = (
         ExternalRef(system=case.external_system, id=case.external_id)
         if case.external_system and case.external_id else None
@@ -183,8 +204,10 @@ def case_out(case: Case, service: Service, open_steps: list[StepOut]) -> CaseOut
         mappa_level=case.mappa_level, expected_release_date=case.expected_release_date,
         in_custody=case.in_custody, volunteer_attached=case.volunteer_attached,
         opened_at=case.opened_at, closed_at=case.closed_at, ratings=RatingsOut(**ratings),
+        facts=dict(case.facts or {}), scores=dict(case.scores or {}),
         on_register=case.on_register, contact_level=case.contact_level,
-        open_steps=open_steps, version=case.version,
+        open_steps=open_steps, restricted=case.access_mode is not None, access=access,
+        version=case.version,
     )
 
 
@@ -353,8 +376,12 @@ async def patch_case(
     _check_if_match(case, if_match)
     sent = body.model_dump(exclude_unset=True)
     occurred_at = resolve_occurred_at(sent.pop("occurred_at", None))
+    access_sent = "access" in sent
+    sent.pop("access", None)
     if REASSIGNMENT & sent.keys() and role not in MANAGERS:
         raise Forbidden("Only a manager can reassign a case.")
+    if access_sent and role not in MANAGERS:
+        raise Forbidden("Only a manager can restrict a case.")
     bad = sorted(k for k in NOT_NULLABLE & sent.keys() if sent[k] is None)
     if bad:
         raise Unprocessable(
@@ -363,12 +390,24 @@ async def patch_case(
         )
     if sent.get("closed_at") is not None:
         sent["closed_at"] = _closing_time(case, sent["closed_at"])
-    changes = _apply_changes(case, sent)
-    if not changes:
+    fact_changes = _apply_facts(case, ctx.pack_for(service), sent.pop("facts", None) or {})
+    changes = {**_apply_changes(case, sent), **fact_changes}
+    if access_sent:
+        restriction_changed = await set_access(session, case, body.access)
+    else:
+        restriction_changed = False
+        if case.access_mode is not None and REASSIGNMENT & changes.keys():
+            check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
+                                      "body.case_holder_id")
+    if not changes and not restriction_changed:
         return service, case, await policy.current(session, case)
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
+    if restriction_changed:
+        await _record_restriction(session, principal, service, case, role)
+    if not changes:
+        return service, case, await policy.current(session, case)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("case_changed", occurred_at, case.id, principal, {"changes": changes}),
@@ -386,6 +425,21 @@ async def patch_case(
     return service, case, result
 
 
+async def _record_restriction(
+    session: AsyncSession, principal: Principal, service: Service, case: Case, role: str
+) -> None:
+    """Audit and announce setting or lifting a restriction (no names in the outgoing event)."""
+    restricted = case.access_mode is not None
+    staff = await staff_of(session, case)
+    await record_audit(
+        session, principal, "case.restrict" if restricted else "case.unrestrict", "case",
+        case.id, service_id=service.id, case_id=case.id, role=role,
+        change={"access": {"mode": case.access_mode, "staff": staff} if restricted else None},
+    )
+    await emit(session, "case.access_changed", case.id, service_id=service.id,
+               payload={"case_id": str(case.id), "restricted": restricted})
+
+
 def _closing_time(case: Case, closed_at: datetime) -> datetime:
     """A closure time that is not in the future and not before the case opened."""
     closed_at = resolve_occurred_at(closed_at, field="closed_at")
@@ -395,6 +449,38 @@ def _closing_time(case: Case, closed_at: datetime) -> datetime:
             errors=[{"loc": "body.closed_at", "msg": f"before opened_at {case.opened_at}"}],
         )
     return closed_at
+
+
+def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the case facts sent (each declared by the pack, of its type); 422 listing the allowed
+    facts or values. Changes are keyed ``facts.<name>`` (the engine's ``changed`` atoms)."""
+    errors, parsed = [], {}
+    for name, value in sent.items():
+        fact = pack.fact(name)
+        if fact is None:
+            allowed = ", ".join(f.id for f in pack.facts) or "none"
+            errors.append({"loc": f"body.facts.{name}",
+                           "msg": f"not a case fact of this service's policy (allowed: {allowed})"})
+            continue
+        try:
+            parsed[name] = fact.parse(value)
+        except ValueError as exc:
+            errors.append({"loc": f"body.facts.{name}", "msg": str(exc)})
+    if errors:
+        raise Unprocessable("The case facts do not match the service's policy.",
+                            slug="invalid-facts", errors=errors)
+    facts = dict(case.facts or {})
+    changes = {}
+    for name, value in parsed.items():
+        if facts.get(name) != value:
+            changes[f"facts.{name}"] = [facts.get(name), value]
+        if value is None:
+            facts.pop(name, None)
+        else:
+            facts[name] = value
+    if changes:
+        case.facts = facts  # reassigned, so the JSON column change is tracked
+    return changes
 
 
 def _apply_changes(case: Case, sent: dict[str, Any]) -> dict[str, list[Any]]:

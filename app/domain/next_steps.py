@@ -14,7 +14,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
-from app.domain.access import load_case, lock_case, service_of, visible_cases_clause
+from app.domain.access import (
+    accessible_case_ids,
+    load_case,
+    lock_case,
+    service_of,
+    visible_cases_clause,
+)
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import resolve_occurred_at, utcnow
@@ -48,10 +54,12 @@ class StepComplete(BaseModel):
 
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
-    """Steps the principal may see: on visible cases, assigned to them, or role-wide for them."""
+    """Steps the principal may see: on visible cases, assigned to them, or role-wide for them;
+    never on a restricted case that shuts them out."""
     visible_case_ids = select(Case.id).where(visible_cases_clause(principal, service_id))
     return sa.and_(
         col(Step.service_id) == service_id,
+        col(Step.case_id).in_(accessible_case_ids(principal, service_id)),
         sa.or_(
             col(Step.case_id).in_(visible_case_ids),
             col(Step.assignee_id) == principal.sub,
@@ -88,6 +96,19 @@ async def list_steps(
     rows = list((await session.exec(query)).all())
     more = len(rows) > filters.limit
     return rows[: filters.limit], (filters.offset + filters.limit) if more else None
+
+
+async def read_step(session: AsyncSession, principal: Principal, step_id: uuid.UUID) -> Step:
+    """A step the caller may see; 404 otherwise (as for an unknown id)."""
+    if not principal.roles & STAFF_ROLES:
+        raise Forbidden("Your role cannot read next steps.")
+    service = await service_of(session, principal)
+    step = (await session.exec(
+        select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
+    )).first()
+    if step is None:
+        raise NotFound("No such step.")
+    return step
 
 
 def may_complete(principal: Principal, step: Step) -> str:

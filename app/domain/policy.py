@@ -23,6 +23,7 @@ from app.core.security import Principal
 from app.domain.absences import absences_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
+from app.domain.panels_table import load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar, london_date
@@ -108,6 +109,9 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
         on_register=case.on_register,
         closed_at=case.closed_at,
+        facts=dict(case.facts or {}),
+        scores=dict(case.scores or {}),
+        date_of_birth=case.date_of_birth,
         open_steps=tuple(
             OpenStep(
                 id=s.id, code=s.code, rule_id=s.rule_id, subject_id=s.subject_id,
@@ -158,17 +162,8 @@ async def current(session: AsyncSession, case: Case) -> PolicyResult:
 
 
 async def scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
-    """The service's scheduled panels, for ``next-panel`` deadlines (none until panels exist)."""
-    loader = _PANEL_LOADER.get("load")
-    return await loader(session, service) if loader else []
-
-
-_PANEL_LOADER: dict[str, Any] = {}
-
-
-def register_panel_loader(loader: Any) -> None:
-    """Let the panels module supply scheduled panels without a circular import."""
-    _PANEL_LOADER["load"] = loader
+    """The service's scheduled panels, for ``next-panel`` deadlines."""
+    return await load_scheduled_panels(session, service.id)
 
 
 def evaluate_for(
@@ -190,7 +185,7 @@ _PANEL_ITEM = sa.table("panel_item", sa.column("case_id", sa.Uuid()),
                        sa.column("decided_at", sa.DateTime(timezone=True)))
 
 
-async def case_facts(
+async def snapshot_extras(
     session: AsyncSession, case: Case, occurred_at: datetime
 ) -> dict[str, Any]:
     """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
@@ -245,8 +240,8 @@ async def run(
     """Evaluate the event and apply its intents in the current unit of work."""
     open_steps = await open_steps_of(session, case.id)
     panels = await scheduled_panels(session, service)
-    facts = await case_facts(session, case, wf_event.occurred_at)
-    evaluation = evaluate_for(ctx, service, case, open_steps, wf_event, panels, **facts)
+    extras = await snapshot_extras(session, case, wf_event.occurred_at)
+    evaluation = evaluate_for(ctx, service, case, open_steps, wf_event, panels, **extras)
     raise_violations(evaluation)
     apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps}
@@ -338,6 +333,7 @@ def _create_step(
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
         policy_ref=intent.policy_ref, subject_id=intent.subject_id, note=intent.note,
         reasons=[dict(r) for r in intent.reasons],
+        raised_at=wf_event.occurred_at,
     )
 
 

@@ -72,6 +72,10 @@ class CaseSnapshot:
     # The case holder's absences (London dates, inclusive) from the event's day on: an absence
     # ends their working week early for ``+1wd-in-week``.
     case_holder_absences: tuple[tuple[date, date], ...] = ()
+    # The pack's typed case facts and the latest assessment scores, by name.
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    scores: Mapping[str, int] = field(default_factory=dict)
+    date_of_birth: date | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.support import with_matrix
+from tests.api.fidelity_support import with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant

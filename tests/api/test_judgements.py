@@ -23,7 +23,7 @@ import pytest
 
 import app.domain.common as common
 from app.core.config import Settings
-from tests.api.support import with_matrix
+from tests.api.fidelity_support import with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant, make_tenant

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.support import with_matrix
+from tests.api.fidelity_support import with_matrix
 from tests.conftest import Tenant
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.support import FidelityWeek, open_steps, steps_of
+from tests.api.fidelity_support import FidelityWeek, open_steps, steps_of
 from tests.conftest import Tenant
 
 WOKINGHAM = "wokingham-pyjs-2024"
