@@ -40,6 +40,7 @@ from app.routers import (
     referrals,
     reports,
     services,
+    staff,
     steps,
     ui,
     webhooks,
@@ -123,7 +124,7 @@ def create_app(
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
         assessments.router, events.router, oversight.router, webhooks.router, audit.router,
-        reports.router, calendar.router,
+        reports.router, calendar.router, staff.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()

@@ -90,7 +90,11 @@ async def overdue_batch(
     """Lock up to ``limit`` open, overdue, unescalated steps that no other worker holds."""
     query = select(Step).where(
         Step.status == StepStatus.open,
+        # overdue_at: the due time, or for a step due "immediately" the end of that working
+        # day (never earlier than due_at, so the due_at range keeps the queue index usable);
+        # steps written without it fall back to their due time.
         col(Step.due_at) < now,
+        sa.func.coalesce(col(Step.overdue_at), col(Step.due_at)) < now,
         col(Step.escalated_at).is_(None),
         Step.code != ESCALATION_CODE,
     )

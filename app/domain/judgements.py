@@ -13,7 +13,6 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
@@ -23,6 +22,7 @@ from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.timing import require_within_case
 from app.workflows.types import Evaluation
 
 
@@ -168,13 +168,11 @@ async def apply_judgement(
 ) -> tuple[Judgement, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps."""
     occurred_at = resolve_occurred_at(body.occurred_at)
-    if occurred_at.date() < case.date_of_birth:
-        raise Unprocessable(
-            "A judgement cannot predate the child's birth.",
-            errors=[{"loc": "body.occurred_at", "msg": "before the child's date of birth"}],
-        )
+    require_within_case(case, occurred_at)
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
+    judgement_id = new_id()
+    data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = policy.event("judgement_recorded", occurred_at, case.id, principal, data, role)
     backfill = _is_backfill(previous, occurred_at)
@@ -188,7 +186,8 @@ async def apply_judgement(
         result = await policy.run(session, ctx, service, case, principal, wf_event, role=role)
         evaluation = result.evaluation
     judgement = Judgement(
-        service_id=service.id, case_id=case.id, domain=body.domain, level=body.level,
+        id=judgement_id, service_id=service.id, case_id=case.id, domain=body.domain,
+        level=body.level,
         previous_level=previous.get("level"),
         matrix_level=evaluation.matrix_level if evaluation else None,
         impact=data["impact"], likelihood=data["likelihood"], setting=data["setting"],

@@ -11,7 +11,7 @@ from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import (
@@ -37,15 +37,21 @@ from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_not_before, require_within_case
+from app.domain.transitions import conflicting, reload
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
-# What a panel decision is the act for comes from the pack, in two passes (``[closures]``):
-# ``panel_decision`` (and ``panel_decision_mappa`` when it sets a MAPPA level) first, e.g. the case
-# was brought to the panel; then ``panel_decision_then``, the acts that closing the first may ask
-# for (a closed request asks the chair to hold the panel; the panel was held).
+# What a panel decision is the act for comes from the pack, in passes (``[closures]``), each
+# credited to whoever did the act (a step is never closed in someone else's name):
+# ``panel_decision_overtakes``: steps the sitting made moot without doing them (a request or the
+# child's views still open): superseded, with the reason; ``panel_decision`` (and
+# ``panel_decision_mappa`` when it sets a MAPPA level) then ``panel_decision_then``: the chair's
+# acts (the panel held); ``panel_decision_presenter``: the presenter's (the child brought back on
+# the booked review date). ``panel_item_added``: putting the case on the agenda answers a request
+# not otherwise recorded, credited to whoever put it there.
 
 
 KindLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
@@ -221,14 +227,15 @@ async def list_panels(session: AsyncSession, principal: Principal, upcoming_only
 
 
 async def add_item(
-    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate
-) -> PanelItem:
-    """Put a case of the service on the panel's agenda."""
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[PanelItem, policy.PolicyResult]:
+    """Put a case of the service on the panel's agenda; answers the case's open steps (a
+    request for the panel not yet recorded is done by this act, credited to its author)."""
     require_roles(principal, SCHEDULERS, "add panel items")
     service, panel = await _load_panel(session, principal, panel_id)
-    case = (await session.exec(select(Case).where(Case.id == body.case_id,
-                                                  Case.service_id == service.id,
-                                                  restriction_clause(principal)))).first()
+    case = await load_case(session, body.case_id, Case.service_id == service.id,
+                           restriction_clause(principal), lock=True)
     if case is None:
         raise NotFound("No such case.")
     require_open_case(case, "put it on a panel")
@@ -245,7 +252,16 @@ async def add_item(
     await record_audit(session, principal, "panel.item.add", "panel_item", item.id,
                        service_id=service.id, case_id=case.id,
                        change=body.model_dump(mode="json"))
-    return item
+    role = _scheduler_role(principal)
+    local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
+    satisfied = await satisfy_open_steps(
+        session, ctx, service, case, principal, role, resolve_occurred_at(None),
+        ctx.pack_for(service).closes("panel_item_added"), ("panel_item", item.id),
+        f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) by "
+        f"{principal.sub}",
+    )
+    return item, satisfied.merge(await policy.current(session, case)) if satisfied \
+        else await policy.current(session, case)
 
 
 def _check_decision(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
@@ -307,10 +323,13 @@ async def decide(
         )
     case = await load_case(session, item.case_id)
     assert case is not None
-    await session.refresh(item)  # a concurrent decision on this item has committed by now
+    await reload(session, item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
-        raise Conflict("This item already has a decision.", slug="already-decided")
+        raise conflicting("panel item", "decide", "decided",
+                          item_out(item).model_dump(mode="json"))
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
+    require_not_before(occurred_at, panel.scheduled_for, "the panel's scheduled_for")
     _check_decision(body, case, occurred_at)
     _check_attendance(body, kind)
     result: policy.PolicyResult | None = None
@@ -331,10 +350,21 @@ async def decide(
     # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
     mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
-    for codes in (pack.closes("panel_decision") + mappa, pack.closes("panel_decision_then")):
+    act = ("panel_item", item.id)
+    passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
+        (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
+         f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
+        (pack.closes("panel_decision") + mappa, None, StepStatus.done,
+         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+        (pack.closes("panel_decision_then"), None, StepStatus.done,
+         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+        (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
+         f"The case was presented at the {panel.kind} (item {item.id}) by {item.presenter_id}"),
+    )
+    for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
-            session, ctx, service, case, principal, chair, occurred_at, codes,
-            ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
+            session, ctx, service, case, principal, chair, occurred_at, codes, act, note,
+            credited_to=credit, status=status,
         )
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)

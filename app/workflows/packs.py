@@ -148,6 +148,9 @@ class Rule(_Strict):
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
+    # Whose clock: ``occurred`` (when it happened) or ``known`` (when it became known to the
+    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker").
+    counts_from: Literal["occurred", "known"] = "occurred"
 
     @field_validator("deadline")
     @classmethod
@@ -297,6 +300,7 @@ class ContactTable(_Strict):
 ClosingAct = Literal[
     "assessment_submit", "assessment_countersign", "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
+    "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 
@@ -441,6 +445,11 @@ class Pack(_Strict):
     def lines_for_code(self, code: str) -> tuple[Rule, ...]:
         """Every line (checks' acknowledgements included) that creates steps with this code."""
         return self._by_code.get(code, ())
+
+    def case_wide(self, code: str) -> bool:
+        """Whether a step code is one duty per case: any line for it says ``dedupe = "case"``,
+        so every line asking for it adds its reason to the one open step."""
+        return any(r.dedupe == "case" for r in self.lines_for_code(code))
 
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""

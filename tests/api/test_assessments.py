@@ -260,10 +260,13 @@ async def test_return_without_feedback_is_422(client: httpx.AsyncClient, somerse
 
 
 async def test_submit_twice_is_409(somerset: Tenant) -> None:
-    """A submitted assessment cannot be submitted again."""
+    """A submitted assessment cannot be submitted again: the first submission won (409
+    conflicting-transition, with the current state)."""
     _, body = await submitted(somerset)
     problem = assert_problem(await submit(somerset, body["data"]["id"]), 409)
-    assert problem["type"].endswith("illegal-assessment-transition")
+    assert problem["type"].endswith("/conflicting-transition")
+    assert problem["current_status"] == "submitted"
+    assert problem["current"]["id"] == body["data"]["id"]
 
 
 async def test_return_needs_resubmission(client: httpx.AsyncClient, somerset: Tenant) -> None:

@@ -165,7 +165,9 @@ async def test_overdue_chair_step_escalates_to_the_chairs_not_down(
     case = (await wokingham.open_case())["data"]
     auth = wokingham.auth("case_holder")
     r = await wokingham.client.post(f"/v1/cases/{case['id']}/referrals",
-                                    json={"kind": "panel"}, headers=auth)
+                                    json={"kind": "panel",
+                                          "occurred_at": "2026-09-01T09:00:00+01:00"},
+                                    headers=auth)
     referral = r.json()["data"]
     r = await wokingham.client.post(f"/v1/referrals/{referral['id']}/submit",
                                     json={"occurred_at": "2026-09-01T10:00:00+01:00"},

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.fidelity_support import with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant
@@ -31,7 +32,8 @@ async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str) -> No
     """Record a judgement (with victims, as Wokingham's M5 requires at medium and above)."""
     r = await t.client.post(
         f"/v1/cases/{case_id}/judgements",
-        json={"domain": domain, "level": level, "occurred_at": at, "victims": ["public"]},
+        json=with_matrix(t.pack, {"domain": domain, "level": level, "occurred_at": at,
+                                  "victims": ["public"]}),
         headers=t.auth("case_holder"),
     )
     assert r.status_code == 201, r.text
@@ -313,7 +315,8 @@ async def test_S23_serious_incident_while_open(somerset: Tenant, event_type: str
 async def test_S23_within_20_days_of_closure_only(somerset: Tenant) -> None:
     """S23: up to 20 days after the end of supervision, and not after."""
     case = (await somerset.open_case())["data"]
-    await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z"})
+    await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z",
+                                         "closure_reason": "Order ended"})
     inside = await post_event(somerset, case["id"], type="death",
                               occurred_at="2026-06-21T12:00:00Z", role="line_manager")
     assert {"inform_service_manager", "notify_serious_incident"} <= codes(event_steps(inside))

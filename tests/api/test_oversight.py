@@ -120,7 +120,7 @@ async def test_S11_monthly_manager_review_recurs_when_completed(somerset: Tenant
     assert r.status_code == 201, r.text
     second = the_step(r.json()["next_steps"], "monthly_manager_review")
     assert second["id"] != first["id"]
-    assert second["due_at"] == "2026-06-15T10:00:00Z"  # a month after the previous due date
+    assert second["due_at"] == "2026-06-14T15:00:00Z"  # a month after the oversight entry
     assert second["assignee_id"] == "line_manager-1"
     assert second["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.5", "rule": "S11"}
     done = await somerset.client.post(f"/v1/next-steps/{second['id']}/complete",
@@ -128,7 +128,7 @@ async def test_S11_monthly_manager_review_recurs_when_completed(somerset: Tenant
                                       headers=somerset.auth("line_manager"))
     assert done.status_code == 200, done.text
     third = the_step(done.json()["next_steps"], "monthly_manager_review")
-    assert third["due_at"] == "2026-07-15T10:00:00Z"
+    assert third["due_at"] == "2026-07-20T09:00:00Z"  # late: a month after the late review
 
 
 async def test_S16_duty_manager_monthly_review_advises_line_manager(somerset: Tenant) -> None:
@@ -167,7 +167,7 @@ async def test_W19_monthly_panel_review_recurs_and_stops(
                           headers=wokingham.auth("chair"))
     assert r.status_code == 200, r.text
     second = the_step(r.json()["next_steps"], "high_risk_panel_review")
-    assert second["due_at"] == "2026-07-05T10:00:00Z"
+    assert second["due_at"] == "2026-07-04T16:00:00Z"  # a month after the panel review
     body = await patch(wokingham, case["id"], {"mappa_level": 2,
                                                "occurred_at": "2026-06-10T10:00:00Z"})
     assert "high_risk_panel_review" not in codes(body["next_steps"])
@@ -182,9 +182,10 @@ async def test_S11_waiving_one_monthly_review_keeps_the_next_coming(somerset: Te
     await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
     first = the_step(await case_steps(somerset, case["id"]), "monthly_manager_review")
     r = await somerset.client.post(f"/v1/next-steps/{first['id']}/waive",
-                                   json={"reason": "Discussed at the MARP this month instead"},
+                                   json={"reason": "Discussed at the MARP this month instead",
+                                         "occurred_at": "2026-05-10T10:00:00Z"},
                                    headers=somerset.auth("line_manager"))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "waived"
     following = the_step(r.json()["next_steps"], "monthly_manager_review")
-    assert following["due_at"] == "2026-06-15T10:00:00Z"
+    assert following["due_at"] == "2026-06-10T10:00:00Z"  # a month after the waiver

@@ -91,7 +91,8 @@ async def test_W22_decision_lowering_to_medium_needs_no_review_date(
 async def test_S23_twenty_days_after_closure_are_london_calendar_days(somerset: Tenant) -> None:
     """S23: closed 1 Oct 2026 17:00 BST; a charge at 23:30 on 21 Oct qualifies, 22 Oct not."""
     case = (await somerset.open_case())["data"]
-    await patch(somerset, case["id"], {"closed_at": "2026-10-01T17:00:00+01:00"})
+    await patch(somerset, case["id"], {"closed_at": "2026-10-01T17:00:00+01:00",
+                                             "closure_reason": "Order ended"})
     inside = await post_event(somerset, case["id"], type="charged",
                               occurred_at="2026-10-21T23:30:00+01:00", role="line_manager")
     assert {"inform_service_manager", "notify_serious_incident"} <= codes(event_steps(inside))
