@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +24,7 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
 from app.domain.common import utcnow
 from app.domain.outbox import emit
-from app.domain.panels_table import load_scheduled_panels
+from app.domain.panels_table import PanelItem, load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
@@ -196,19 +195,14 @@ def evaluate_for(
                     panels)
 
 
-# The panel item table, read without importing the panels module (which imports this one).
-_PANEL_ITEM = sa.table("panel_item", sa.column("case_id", sa.Uuid()),
-                       sa.column("decided_at", sa.DateTime(timezone=True)))
-
-
 async def snapshot_extras(
     session: AsyncSession, case: Case, occurred_at: datetime
 ) -> dict[str, Any]:
     """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
     and the case holder's absences from the day before the event on."""
     booked = (await session.exec(
-        sa.select(sa.literal(1)).select_from(_PANEL_ITEM)  # type: ignore[call-overload]
-        .where(_PANEL_ITEM.c.case_id == case.id, _PANEL_ITEM.c.decided_at.is_(None)).limit(1)
+        select(PanelItem.id).where(PanelItem.case_id == case.id,
+                                   col(PanelItem.decided_at).is_(None)).limit(1)
     )).first()
     since = london_date(occurred_at) - timedelta(days=1)
     absences = await absences_of(session, case.service_id, case.case_holder_id, since)
