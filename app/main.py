@@ -86,7 +86,7 @@ def create_app(
     if settings.jwks_url:
         jwks = JWKSCache(
             settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_timeout_seconds,
-            transport=jwks_transport,
+            transport=jwks_transport, min_refresh_seconds=settings.jwks_min_refresh_seconds,
         )
     app.state.verifier = TokenVerifier(settings, jwks)
     install_problem_handlers(app)

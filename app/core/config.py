@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwks_cache_seconds: int = Field(default=600, ge=10)
     jwks_timeout_seconds: float = Field(default=5.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=1)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     extra_closure_days: list[date] = Field(default_factory=list)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_MEDIA_TYPE, DomainError, problem_body
+from app.core.errors import PROBLEM_MEDIA_TYPE, DomainError, ServiceUnavailable, problem_body
 
 log = structlog.get_logger("yjrisk.errors")
 
@@ -62,6 +62,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, ServiceUnavailable):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
     return JSONResponse(
         exc.problem(request.url.path),
         status_code=exc.status,
