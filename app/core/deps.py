@@ -35,7 +35,7 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def _principal(
+async def _verified_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -45,8 +45,15 @@ async def _principal(
     if len(token) > 8192:
         raise NotAuthenticated("The bearer token is too long.")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = await verifier.verify(token)
-    # Only once the caller is known: a stranger learns nothing about input rules (401 first).
+    return await verifier.verify(token)
+
+
+VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]
+
+
+async def _principal(request: Request, principal: VerifiedPrincipal) -> Principal:
+    # Only once the caller is known and their role gate passed (route gates depend on the
+    # verified principal alone): a stranger learns nothing about input rules (401, 403 first).
     await reject_unstorable_input(request)
     return principal
 
@@ -55,9 +62,10 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 def require_any_role(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that admits only tokens carrying one of ``roles`` (403 otherwise)."""
+    """A dependency that admits only tokens carrying one of ``roles`` (403 otherwise); it runs
+    before any input check when declared in the route's ``dependencies``."""
 
-    async def gate(principal: CurrentPrincipal) -> Principal:
+    async def gate(principal: VerifiedPrincipal) -> Principal:
         if not principal.has(*roles):
             raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
         return principal

@@ -26,6 +26,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    require_may_open,
     service_of,
     visible_cases_clause,
 )
@@ -205,9 +206,7 @@ async def create_case(
     now = utcnow()
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
-    if principal.has("case_holder") and not principal.has("line_manager", "duty_manager", "feed"):
-        if body.case_holder_id != principal.sub:
-            raise Forbidden("A case holder can only open cases they hold.")
+    require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
         await _refuse_duplicate_ref(session, service.id, body.external_ref)
     statutory = (

@@ -49,7 +49,8 @@ class StepComplete(BaseModel):
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
     """Steps the principal may see: on visible cases, assigned to them, or role-wide for them."""
-    visible_case_ids = select(Case.id).where(visible_cases_clause(principal, service_id))
+    visible_case_ids = select(Case.id).where(
+        visible_cases_clause(principal, service_id, panel_view=True))
     return sa.and_(
         col(Step.service_id) == service_id,
         sa.or_(

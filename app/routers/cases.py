@@ -10,20 +10,21 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
 from app.domain import cases as svc
-from app.domain.access import MANAGERS, get_visible_case, require_roles
+from app.domain.access import get_visible_case
 from app.domain.audit import AuditOut, case_audit
 from app.routers.envelopes import Page, Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
-@router.post("", status_code=201, response_model=Written[svc.CaseOut])
+@router.post("", status_code=201, response_model=Written[svc.CaseOut],
+             dependencies=[gate("case.create")])
 async def open_case(
     body: svc.CaseCreate, request: Request, response: Response, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.CaseOut]:
     """Open a case; answers the steps its opening mandates."""
-    require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open cases")
     service, case, result = await svc.create_case(
         session, principal, body, request.app.state.policy
     )
@@ -33,7 +34,8 @@ async def open_case(
                    next_steps=result.next_steps)
 
 
-@router.get("", response_model=Page[svc.CaseOut])
+@router.get("", response_model=Page[svc.CaseOut],
+             dependencies=[gate("case.list")])
 async def list_cases(
     session: Session,
     principal: CurrentPrincipal,
@@ -55,7 +57,8 @@ async def list_cases(
     return Page(data=out, next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", response_model=Read[svc.CaseOut])
+@router.get("/{case_id}", response_model=Read[svc.CaseOut],
+             dependencies=[gate("case.read")])
 async def read_case(
     case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal
 ) -> Read[svc.CaseOut]:
@@ -66,7 +69,8 @@ async def read_case(
 
 
 @router.patch("/{case_id}", response_model=Written[svc.CaseOut],
-              responses=problem_responses(412, 428))
+              responses=problem_responses(412, 428),
+             dependencies=[gate("case.change")])
 async def patch_case(
     case_id: uuid.UUID,
     body: svc.CasePatch,
@@ -85,11 +89,11 @@ async def patch_case(
                    next_steps=result.next_steps)
 
 
-@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]])
+@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]],
+             dependencies=[gate("case.audit")])
 async def audit(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[AuditOut]]:
     """Every write on the case: who, role, what, when (managers and chairs)."""
-    require_roles(principal, (*MANAGERS, "chair"), "read the audit trail")
     _, case = await get_visible_case(session, principal, case_id)
     return Read(data=await case_audit(session, case.id))

@@ -11,11 +11,13 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
 from app.domain.steps import StepOut, StepStatus, step_out
 from app.routers.envelopes import Page, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/next-steps", tags=["next steps"])
 
 
-@router.get("", response_model=Page[StepOut])
+@router.get("", response_model=Page[StepOut],
+             dependencies=[gate("step.list")])
 async def list_next_steps(
     session: Session,
     principal: CurrentPrincipal,
@@ -35,7 +37,8 @@ async def list_next_steps(
                 next_cursor=str(next_offset) if next_offset is not None else None)
 
 
-@router.post("/{step_id}/complete", response_model=Written[StepOut])
+@router.post("/{step_id}/complete", response_model=Written[StepOut],
+             dependencies=[gate("step.complete")])
 async def complete(
     step_id: uuid.UUID,
     request: Request,
