@@ -58,10 +58,17 @@ def serve(
     """Run the API with uvicorn (migrating first)."""
     import uvicorn
 
+    from app.core.http import protocol_with_header_timeout
+
     if migrate_first:
         upgrade(get_settings().database_url)
+    settings = get_settings()
+    # Slow clients are cut off: the request head must arrive within YJ_HTTP_HEADER_TIMEOUT_SECONDS
+    # and an idle keep-alive connection closes after YJ_HTTP_KEEP_ALIVE_SECONDS.
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
-                proxy_headers=True)
+                proxy_headers=True, access_log=False,
+                http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+                timeout_keep_alive=settings.http_keep_alive_seconds)
 
 
 async def _escalation(loop_seconds: float | None, webhook_seconds: float = 5) -> int:

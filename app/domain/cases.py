@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -274,15 +275,32 @@ async def read_case(
     return service, case, await policy.open_steps_out(session, case.id)
 
 
+_CURSOR_ALPHABET = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
+_CURSOR_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at in UTC, case id) a caseload cursor stands for: base64url of
+    ``<RFC 3339 with offset>|<uuid>``, within 2000..2200; 422 for anything else (a timestamp
+    without an offset, a bad UUID, padding or foreign characters)."""
+    invalid = Unprocessable(
+        "The cursor is not valid; use the next_cursor of the previous page.",
+        slug="invalid-cursor", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}])
+    if not _CURSOR_ALPHABET.fullmatch(cursor):
+        raise invalid
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        at, _, ident = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(ident)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        at_text, sep, ident = raw.partition("|")
+        at, case_id = datetime.fromisoformat(at_text), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Unprocessable(
-            "The cursor is not valid.", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}]
-        ) from exc
+        raise invalid from exc
+    if not sep or at.tzinfo is None or at.utcoffset() is None:
+        raise invalid
+    at = at.astimezone(UTC)
+    if not _CURSOR_EARLIEST <= at < _CURSOR_LATEST:
+        raise invalid
+    return at, case_id
 
 
 def _encode_cursor(case: Case) -> str:
@@ -328,7 +346,9 @@ async def list_cases(
 def _check_if_match(case: Case, if_match: str | None) -> None:
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the case's ETag to change it.")
-    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"1") never
+    # matches, even when its opaque part equals the case's version.
+    tags = [t.strip() for t in if_match.split(",")]
     if "*" in tags:  # would skip the lost-update check this header exists for
         raise PreconditionRequired("Send the case's ETag in If-Match, not '*'.")
     if etag_of(case) not in tags:
