@@ -54,8 +54,9 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (uvicorn)")] = 1,
 ) -> None:
-    """Run the API with uvicorn (migrating first)."""
+    """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port."""
     import uvicorn
 
     from app.core.http import protocol_with_header_timeout
@@ -66,9 +67,29 @@ def serve(
     # Slow clients are cut off: the request head must arrive within YJ_HTTP_HEADER_TIMEOUT_SECONDS
     # and an idle keep-alive connection closes after YJ_HTTP_KEEP_ALIVE_SECONDS.
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
-                proxy_headers=True, access_log=False,
+                proxy_headers=True, access_log=False, workers=workers,
                 http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
                 timeout_keep_alive=settings.http_keep_alive_seconds)
+
+
+async def _audit_heads() -> list[dict[str, object]]:
+    from app.core.db import build_engine, session_factory
+    from app.domain.audit import chain_heads
+
+    engine = build_engine(get_settings())
+    try:
+        async with session_factory(engine)() as session:
+            return list(await chain_heads(session))
+    finally:
+        await engine.dispose()
+
+
+@cli.command("audit-head")
+def audit_head() -> None:
+    """Print the newest hash of every audit chain, one JSON object per line, for anchoring
+    outside the database (see README, "Anchoring the audit chain")."""
+    for head in asyncio.run(_audit_heads()):
+        typer.echo(json.dumps(head, sort_keys=True))
 
 
 async def _escalation(loop_seconds: float | None, webhook_seconds: float = 5) -> int:

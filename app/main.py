@@ -24,9 +24,11 @@ from app.core.problems import (
     problem_responses,
 )
 from app.core.security import JWKSCache, TokenVerifier
+from app.domain.access_log import AccessLogWriter
 from app.domain.policy import PolicyContext
 from app.routers import (
     assessments,
+    audit,
     cases,
     events,
     health,
@@ -72,9 +74,13 @@ def create_app(
         engine = build_engine(settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        app.state.access_log = AccessLogWriter(app.state.session_factory,
+                                               settings.access_log_flush_seconds)
+        app.state.access_log.start()
         try:
             yield
         finally:
+            await app.state.access_log.stop()  # reads noted so far are written, not lost
             await engine.dispose()
 
     app = FastAPI(
@@ -96,7 +102,7 @@ def create_app(
     for router in (
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
-        assessments.router, events.router, oversight.router, webhooks.router,
+        assessments.router, events.router, oversight.router, webhooks.router, audit.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()

@@ -7,6 +7,7 @@ open steps and (2) a Wokingham new-incident event flagged ``may_raise_to_high``.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -75,7 +76,8 @@ def wokingham_scenario() -> tuple[WorkflowEvent, CaseSnapshot, list[ScheduledPan
     return event, case, []
 
 
-def measure(label: str, call: Callable[[], Evaluation], seconds: float) -> float:
+def measure(label: str, call: Callable[[], Evaluation], seconds: float, quiet: bool = False
+            ) -> float:
     """Run ``call`` repeatedly for about ``seconds``; print and return evaluations per second."""
     for _ in range(200):  # warm caches (holiday years, form parsing)
         call()
@@ -89,27 +91,44 @@ def measure(label: str, call: Callable[[], Evaluation], seconds: float) -> float
         if now >= deadline:
             break
     rate = count / (now - start)
-    print(f"{label:<52} {rate:>10,.0f} evaluations/s  ({1e6 / rate:6.1f} µs each)")
+    if not quiet:
+        print(f"{label:<52} {rate:>10,.0f} evaluations/s  ({1e6 / rate:6.1f} µs each)")
     return rate
 
 
 def main() -> None:
-    """Load the packs and print the engine's throughput for both scenarios."""
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
+    """Load the packs and print the engine's throughput for both scenarios.
+
+    ``--json`` prints ``{"scenario": evaluations_per_second, ...}`` only; a bare number argument
+    is the seconds each scenario runs (default 3).
+    """
+    as_json = "--json" in sys.argv[1:]
+    numbers = [a for a in sys.argv[1:] if a != "--json"]
+    seconds = float(numbers[0]) if numbers else 3.0
     started = time.perf_counter()
     packs = load_packs()
-    print(f"loaded {len(packs)} packs in {(time.perf_counter() - started) * 1000:.1f} ms")
+    load_ms = (time.perf_counter() - started) * 1000
+    if not as_json:
+        print(f"loaded {len(packs)} packs in {load_ms:.1f} ms")
     calendar = WorkingCalendar()
     s_event, s_case, s_panels = somerset_scenario()
     w_event, w_case, w_panels = wokingham_scenario()
     somerset, wokingham = packs["somerset-yjt-2023"], packs["wokingham-pyjs-2024"]
     s_eval = evaluate(s_event, s_case, somerset, calendar, s_panels)
     w_eval = evaluate(w_event, w_case, wokingham, calendar, w_panels)
-    print(f"somerset intents: {len(s_eval.intents)}, wokingham intents: {len(w_eval.intents)}")
-    measure("somerset-yjt-2023 high ROSH judgement (4 open steps)",
-            lambda: evaluate(s_event, s_case, somerset, calendar, s_panels), seconds)
-    measure("wokingham-pyjs-2024 new incident (may_raise_to_high)",
-            lambda: evaluate(w_event, w_case, wokingham, calendar, w_panels), seconds)
+    if not as_json:
+        print(f"somerset intents: {len(s_eval.intents)}, "
+              f"wokingham intents: {len(w_eval.intents)}")
+    rates = {
+        "somerset_high_rosh_judgement": measure(
+            "somerset-yjt-2023 high ROSH judgement (4 open steps)",
+            lambda: evaluate(s_event, s_case, somerset, calendar, s_panels), seconds, as_json),
+        "wokingham_new_incident": measure(
+            "wokingham-pyjs-2024 new incident (may_raise_to_high)",
+            lambda: evaluate(w_event, w_case, wokingham, calendar, w_panels), seconds, as_json),
+    }
+    if as_json:
+        print(json.dumps({k: round(v) for k, v in rates.items()}))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
+    access_log_flush_seconds: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
 

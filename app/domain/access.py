@@ -9,6 +9,11 @@ Three layers, each in one place:
 
 Records of another service, and cases the caller may not see, are indistinguishable from
 unknown ids (404).
+
+Restricted cases (issue 13): a manager may limit a case to named staff (``allowed``) or shut named
+staff out (``excluded``). :func:`restriction_clause` applies that on top of the role rules, for
+every staff role including chairs, so every route that reaches a case through this module (the
+case, lists, the register, steps, panels, audit, previews) answers 404 to staff without access.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
-from app.domain.cases_table import Case
+from app.domain.audit import chain_of
+from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
 from app.domain.services import Service, get_service_by_slug
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
@@ -49,6 +55,7 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "case.read": CASE_FILE_READERS,
     "case.change": (*HOLDER_AND_MANAGERS, "chair"),
     "case.audit": (*MANAGERS, "chair"),
+    "audit.verify": ("chair", "admin"),
     "assessment.write": ("case_holder",),
     "assessment.review": MANAGERS,
     "assessment.read": CASE_FILE_READERS,
@@ -103,16 +110,37 @@ def require_roles(principal: Principal, roles: Iterable[str], what: str) -> None
         raise Forbidden(f"Your role may not {what}.")
 
 
+def restriction_clause(principal: Principal) -> Any:
+    """A WHERE clause on ``case``: the case is unrestricted, or its access list lets this staff
+    member in (named in ``allowed``, not named in ``excluded``)."""
+    named = sa.exists().where(
+        col(CaseAccessStaff.case_id) == col(Case.id),
+        col(CaseAccessStaff.staff_id) == principal.sub,
+    )
+    return sa.or_(
+        col(Case.access_mode).is_(None),
+        sa.and_(col(Case.access_mode) == AccessMode.allowed, named),
+        sa.and_(col(Case.access_mode) == AccessMode.excluded, ~named),
+    )
+
+
+def accessible_case_ids(principal: Principal, service_id: uuid.UUID) -> Any:
+    """A subquery of the service's case ids whose restriction does not shut the principal out
+    (for records reached other than through a caseload: steps, panel items)."""
+    return select(Case.id).where(col(Case.service_id) == service_id,
+                                 restriction_clause(principal))
+
+
 def visible_cases_clause(
     principal: Principal, service_id: uuid.UUID, *, panel_view: bool = False
 ) -> Any:
-    """A WHERE clause selecting exactly the cases the principal may read.
+    """A WHERE clause selecting exactly the cases the principal may read (role and restriction).
 
     The case file by default; ``panel_view=True`` adds what a panel administrator handles (the
     register, cases on a panel's agenda, cases with a live panel referral) for the
     panel-facing reads (register, panels, panel referrals, to-do steps).
     """
-    same_service = col(Case.service_id) == service_id
+    same_service = sa.and_(col(Case.service_id) == service_id, restriction_clause(principal))
     if principal.has(*SERVICE_WIDE_READERS):
         return same_service
     ors = []
@@ -241,3 +269,20 @@ async def get_case_in_service(
     if case is None:
         raise NotFound("No such case.")
     return case
+
+
+async def audit_chains_for(
+    session: AsyncSession, principal: Principal, slug: str | None
+) -> list[str] | None:
+    """The audit chains a verifier may check: an admin's every chain (None) or the named
+    service's; a chair's own service's; 404 for another or an unknown slug."""
+    if principal.has("admin"):
+        if slug is None:
+            return None
+        scoped = await get_service_by_slug(session, slug)
+    else:
+        own = await service_of(session, principal)
+        scoped = own if slug in (None, own.slug) else None
+    if scoped is None:
+        raise NotFound("No such service.")
+    return [chain_of(scoped.id)]

@@ -1,15 +1,31 @@
-"""The audit trail: every write appends an entry in the same transaction as the write."""
+"""The audit trail: every write appends an entry in the same transaction as the write.
+
+Tamper evidence (issue 13): entries form one hash chain per service (``chain`` = the service id,
+or ``platform`` for entries of no service). Each entry stores its position ``seq``, the hash of
+the entry before it, and ``hash = SHA-256(prev_hash || canonical JSON of the entry)``. The chain
+is extended at commit time, under a lock that serialises every writer of that chain: PostgreSQL
+takes a transaction-scoped advisory lock keyed by the chain; SQLite holds its database write
+lock (the entries are flushed first). Taking the lock last, just before the commit, means no
+other lock is ever requested while it is held (no deadlock with the case locks), and a unique
+``(chain, seq)`` constraint refuses a fork even if the lock were bypassed.
+
+Verification (:func:`verify_chains`) recomputes every hash in order. It finds any edited,
+inserted or deleted entry except the removal of the newest ones; for that, an operator anchors
+the latest hash outside the database (see the README, "Anchoring the audit chain").
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy import event
+from sqlalchemy.orm import Session as SyncSession
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +37,10 @@ class AuditEntry(SQLModel, table=True):
     """Who did what to which record, when, with a digest of the change."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (sa.Index("ix_audit_entry_case_at", "case_id", "at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_entry_case_at", "case_id", "at"),
+        sa.UniqueConstraint("chain", "seq", name="uq_audit_entry_chain_seq"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id", index=True)
@@ -35,6 +54,11 @@ class AuditEntry(SQLModel, table=True):
     changed_fields: list[str] = Field(default_factory=list, sa_type=JSONType)
     reason: str | None = Field(default=None, max_length=2000)
     digest: str = Field(max_length=64)
+    # Hash chain (set at commit; never null once committed).
+    chain: str = Field(max_length=36)
+    seq: int | None = None
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class AuditOut(BaseModel):
@@ -50,6 +74,7 @@ class AuditOut(BaseModel):
     fields: list[str]
     reason: str | None
     digest: str
+    hash: str | None
 
 
 def digest_of(change: Any) -> str:
@@ -93,8 +118,10 @@ async def record_audit(
         reason=reason,
         digest=digest_of(change),
         at=at or utcnow(),
+        chain=chain_of(service_id),
     )
     session.add(entry)
+    _queue_for_sealing(session, entry)
     return entry
 
 
@@ -107,7 +134,134 @@ async def case_audit(session: AsyncSession, case_id: uuid.UUID) -> list[AuditOut
         AuditOut(
             id=e.id, actor=e.actor_sub, role=e.actor_role, action=e.action,
             entity_type=e.entity_type, entity_id=e.entity_id, at=e.at, fields=e.changed_fields,
-            reason=e.reason, digest=e.digest,
+            reason=e.reason, digest=e.digest, hash=e.hash,
         )
         for e in rows
     ]
+
+
+GENESIS = "0" * 64
+PLATFORM_CHAIN = "platform"
+_UNSEALED = "audit_unsealed"
+
+
+def chain_of(service_id: uuid.UUID | None) -> str:
+    """The chain an entry belongs to: its service's id, or ``platform``."""
+    return str(service_id) if service_id is not None else PLATFORM_CHAIN
+
+
+def canonical_entry(entry: AuditEntry) -> bytes:
+    """The canonical JSON of an entry's content (sorted keys, no spaces, UTC times to the
+    microsecond), which its hash covers: every column but ``prev_hash`` and ``hash``."""
+    at = entry.at.astimezone(UTC).isoformat(timespec="microseconds")
+    content = {
+        "id": str(entry.id), "chain": entry.chain, "seq": entry.seq,
+        "service_id": str(entry.service_id) if entry.service_id else None,
+        "case_id": str(entry.case_id) if entry.case_id else None,
+        "actor_sub": entry.actor_sub, "actor_role": entry.actor_role, "action": entry.action,
+        "entity_type": entry.entity_type, "entity_id": str(entry.entity_id), "at": at,
+        "changed_fields": list(entry.changed_fields), "reason": entry.reason,
+        "digest": entry.digest,
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
+    """``SHA-256(prev_hash || canonical JSON of the entry)`` as 64 hex digits."""
+    return hashlib.sha256(prev_hash.encode() + canonical_entry(entry)).hexdigest()
+
+
+def _advisory_key(chain: str) -> int:
+    """A signed 64-bit PostgreSQL advisory lock key for a chain."""
+    digest = hashlib.sha256(f"yjrisk-audit:{chain}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _queue_for_sealing(session: AsyncSession, entry: AuditEntry) -> None:
+    """Remember the entry; the first one of a session hooks the sealing onto its commit."""
+    sync = session.sync_session
+    if _UNSEALED not in sync.info:
+        sync.info[_UNSEALED] = []
+        if not event.contains(sync, "before_commit", _seal):
+            event.listen(sync, "before_commit", _seal)
+    sync.info[_UNSEALED].append(entry)
+
+
+def _seal(sync: SyncSession) -> None:
+    """Extend each chain with this transaction's entries, under the chain's lock (runs just
+    before the commit, inside the async session's greenlet, so blocking calls are fine)."""
+    pending: list[AuditEntry] = sync.info.pop(_UNSEALED, [])
+    if not pending:
+        return
+    sync.flush()  # the entries are written first: on SQLite this holds the write lock
+    postgres = sync.get_bind().dialect.name == "postgresql"
+    for chain in sorted({e.chain for e in pending}):  # one lock order for every writer
+        if postgres:
+            sync.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                         {"key": _advisory_key(chain)})
+        head = sync.execute(
+            sa.select(AuditEntry.seq, AuditEntry.hash)  # type: ignore[call-overload]
+            .where(col(AuditEntry.chain) == chain, col(AuditEntry.seq).is_not(None))
+            .order_by(col(AuditEntry.seq).desc()).limit(1)
+        ).first()
+        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+        for entry in (e for e in pending if e.chain == chain):
+            seq += 1
+            entry.seq, entry.prev_hash = seq, prev
+            entry.hash = prev = chain_hash(prev, entry)
+    sync.flush()
+
+
+async def chain_heads(session: AsyncSession) -> list[dict[str, Any]]:
+    """The newest entry of every chain: ``{chain, seq, hash, at}`` (what an operator anchors
+    outside the database)."""
+    last = (select(AuditEntry.chain, sa.func.max(AuditEntry.seq).label("seq"))
+            .group_by(col(AuditEntry.chain)).subquery())
+    rows = await session.exec(
+        select(AuditEntry).join(last, sa.and_(col(AuditEntry.chain) == last.c.chain,
+                                              col(AuditEntry.seq) == last.c.seq))
+        .order_by(col(AuditEntry.chain))
+    )
+    return [{"chain": e.chain, "seq": e.seq, "hash": e.hash, "at": e.at.isoformat()}
+            for e in rows]
+
+
+class VerifyOut(BaseModel):
+    """The result of checking hash chains: all intact, how many entries, the first bad one."""
+
+    ok: bool
+    checked: int
+    first_broken_id: uuid.UUID | None
+
+
+async def verify_chains(
+    session: AsyncSession, chains: list[str] | None, batch: int = 1000
+) -> VerifyOut:
+    """Recompute the chains (all when ``chains`` is None) in ``seq`` order; the first entry
+    whose position, predecessor or hash does not match is named."""
+    if chains is None:
+        chains = list((await session.exec(select(AuditEntry.chain).distinct())).all())
+    checked = 0
+    for chain in sorted(chains):
+        expected_seq, prev, after = 1, GENESIS, 0
+        while True:
+            rows = list((await session.exec(
+                select(AuditEntry).where(AuditEntry.chain == chain,
+                                         col(AuditEntry.seq) > after)
+                .order_by(col(AuditEntry.seq)).limit(batch)
+            )).all())
+            for entry in rows:
+                checked += 1
+                if (entry.seq != expected_seq or entry.prev_hash != prev
+                        or entry.hash != chain_hash(prev, entry)):
+                    return VerifyOut(ok=False, checked=checked, first_broken_id=entry.id)
+                expected_seq, prev = expected_seq + 1, entry.hash
+            if len(rows) < batch:
+                break
+            after = rows[-1].seq or 0
+        unsealed = await session.exec(select(AuditEntry.id).where(
+            AuditEntry.chain == chain, col(AuditEntry.seq).is_(None)).limit(1))
+        if (stray := unsealed.first()) is not None:
+            return VerifyOut(ok=False, checked=checked + 1, first_broken_id=stray)
+    return VerifyOut(ok=True, checked=checked, first_broken_id=None)

@@ -41,6 +41,13 @@ from app.domain.cases_table import (
 )
 from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
+from app.domain.restriction import (
+    AccessOut,
+    CaseAccess,
+    check_holders_keep_access,
+    set_access,
+    staff_of,
+)
 from app.domain.services import Service
 from app.domain.steps import StepOut
 
@@ -102,6 +109,7 @@ class CasePatch(BaseModel):
     line_manager_id: StaffId | None = None
     closed_at: AwareDatetime | None = None
     occurred_at: AwareDatetime | None = None
+    access: CaseAccess | None = None
 
 
 NOT_NULLABLE = {"csc_status", "in_custody", "volunteer_attached", "weapon_related",
@@ -149,6 +157,9 @@ class CaseOut(BaseModel):
     on_register: bool
     contact_level: ContactLevel | None
     open_steps: list[StepOut]
+    restricted: bool
+    access: AccessOut | None = Field(
+        default=None, description="The access list of a restricted case (managers and chairs)")
     version: int
 
 
@@ -168,8 +179,10 @@ def etag_of(case: Case) -> str:
     return f'"{case.version}"'
 
 
-def case_out(case: Case, service: Service, open_steps: list[StepOut]) -> CaseOut:
-    """Shape a case for the API."""
+def case_out(
+    case: Case, service: Service, open_steps: list[StepOut], access: AccessOut | None = None
+) -> CaseOut:
+    """Shape a case for the API (``access`` only for callers who may see the list)."""
     ext = (
         ExternalRef(system=case.external_system, id=case.external_id)
         if case.external_system and case.external_id else None
@@ -186,7 +199,8 @@ def case_out(case: Case, service: Service, open_steps: list[StepOut]) -> CaseOut
         in_custody=case.in_custody, volunteer_attached=case.volunteer_attached,
         opened_at=case.opened_at, closed_at=case.closed_at, ratings=RatingsOut(**ratings),
         on_register=case.on_register, contact_level=case.contact_level,
-        open_steps=open_steps, version=case.version,
+        open_steps=open_steps, restricted=case.access_mode is not None, access=access,
+        version=case.version,
     )
 
 
@@ -372,8 +386,12 @@ async def patch_case(
     _check_if_match(case, if_match)
     sent = body.model_dump(exclude_unset=True)
     occurred_at = resolve_occurred_at(sent.pop("occurred_at", None))
+    access_sent = "access" in sent
+    sent.pop("access", None)
     if REASSIGNMENT & sent.keys() and role not in MANAGERS:
         raise Forbidden("Only a manager can reassign a case.")
+    if access_sent and role not in MANAGERS:
+        raise Forbidden("Only a manager can restrict a case.")
     bad = sorted(k for k in NOT_NULLABLE & sent.keys() if sent[k] is None)
     if bad:
         raise Unprocessable(
@@ -383,11 +401,22 @@ async def patch_case(
     if sent.get("closed_at") is not None:
         sent["closed_at"] = _closing_time(case, sent["closed_at"])
     changes = _apply_changes(case, sent)
-    if not changes:
+    if access_sent:
+        restriction_changed = await set_access(session, case, body.access)
+    else:
+        restriction_changed = False
+        if case.access_mode is not None and REASSIGNMENT & changes.keys():
+            check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
+                                      "body.case_holder_id")
+    if not changes and not restriction_changed:
         return service, case, await policy.current(session, case)
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
+    if restriction_changed:
+        await _record_restriction(session, principal, service, case, role)
+    if not changes:
+        return service, case, await policy.current(session, case)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("case_changed", occurred_at, case.id, principal, {"changes": changes}),
@@ -403,6 +432,21 @@ async def patch_case(
     await emit(session, "case.updated", case.id, service_id=service.id,
                payload={"case_id": str(case.id), "fields": sorted(changes)})
     return service, case, result
+
+
+async def _record_restriction(
+    session: AsyncSession, principal: Principal, service: Service, case: Case, role: str
+) -> None:
+    """Audit and announce setting or lifting a restriction (no names in the outgoing event)."""
+    restricted = case.access_mode is not None
+    staff = await staff_of(session, case)
+    await record_audit(
+        session, principal, "case.restrict" if restricted else "case.unrestrict", "case",
+        case.id, service_id=service.id, case_id=case.id, role=role,
+        change={"access": {"mode": case.access_mode, "staff": staff} if restricted else None},
+    )
+    await emit(session, "case.access_changed", case.id, service_id=service.id,
+               payload={"case_id": str(case.id), "restricted": restricted})
 
 
 def _closing_time(case: Case, closed_at: datetime) -> datetime:

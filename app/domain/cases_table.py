@@ -50,6 +50,13 @@ class ContactLevel(enum.StrEnum):
     three_times_weekly = "three_times_weekly"
 
 
+class AccessMode(enum.StrEnum):
+    """How a restricted case limits who sees it: only the listed staff, or all but them."""
+
+    allowed = "allowed"
+    excluded = "excluded"
+
+
 _version = sa.Column("version", sa.Integer, nullable=False)
 
 
@@ -64,6 +71,9 @@ class Case(SQLModel, table=True):
         sa.Index("ix_case_service_holder", "service_id", "case_holder_id"),
         sa.Index("ix_case_service_manager", "service_id", "line_manager_id"),
         sa.Index("ix_case_service_created", "service_id", "created_at", "id"),
+        sa.Index("ix_case_service_dob", "service_id", "date_of_birth"),
+        sa.Index("ix_case_register_service", "service_id", "created_at",
+                 sqlite_where=sa.text("on_register"), postgresql_where=sa.text("on_register")),
         sa.CheckConstraint("mappa_category IS NULL OR mappa_category BETWEEN 1 AND 3",
                            name="mappa_category_range"),
         sa.CheckConstraint("mappa_level IS NULL OR mappa_level BETWEEN 1 AND 3",
@@ -96,6 +106,18 @@ class Case(SQLModel, table=True):
     contact_level: ContactLevel | None = Field(
         default=None, sa_column=enum_column(ContactLevel, nullable=True)
     )
+    access_mode: AccessMode | None = Field(
+        default=None, sa_column=enum_column(AccessMode, nullable=True)
+    )
     version: int = Field(default=1, sa_column=_version)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CaseAccessStaff(SQLModel, table=True):
+    """A staff member named by a restricted case's access list (allowed or excluded)."""
+
+    __tablename__ = "case_access_staff"
+
+    case_id: uuid.UUID = Field(foreign_key="case.id", primary_key=True)
+    staff_id: str = Field(max_length=128, primary_key=True)

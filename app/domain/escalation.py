@@ -3,7 +3,8 @@
 A pass locks a batch of overdue, not-yet-escalated steps (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so several workers share the work without waiting on or repeating each other; on
 SQLite the lock is a no-op and one worker runs), creates one ``escalate_overdue_step`` per step,
-stamps ``escalated_at`` and writes the audit entry and outgoing event in the same transaction.
+stamps ``escalated_at`` and writes the audit entries and outgoing events in the same transaction:
+set-wise, a few statements per batch rather than per step.
 The unique open-step index on (case, code, subject) is the last guard against a duplicate.
 """
 
@@ -14,6 +15,7 @@ import contextlib
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -32,7 +34,7 @@ from app.domain.steps import Step, StepStatus
 ESCALATION_CODE = "escalate_overdue_step"
 WORKER = Principal(sub="system:escalation-worker", roles=frozenset({"system"}), service=None)
 WORKER_ROLE = "system"
-BATCH_SIZE = 100
+BATCH_SIZE = 500  # rows per transaction; x 25 columns stays under SQLite's 32,766 variables
 log = structlog.get_logger("yjrisk.escalation")
 
 
@@ -83,37 +85,48 @@ async def overdue_batch(
     return list(rows.all())
 
 
-async def _insert_once(session: AsyncSession, step: Step) -> bool:
-    """Insert the step unless an open one with its case, code and subject exists."""
+async def escalate_batch(session: AsyncSession, batch: list[Step], now: datetime) -> int:
+    """Escalate a locked batch of overdue steps set-wise (flush only); answer how many.
+
+    One query loads the batch's cases, one multi-row ``INSERT ... ON CONFLICT DO NOTHING
+    RETURNING`` creates the escalations (the unique open-step index drops any duplicate), one
+    ``UPDATE`` stamps ``escalated_at`` on the whole batch, and the audit entries and outgoing
+    events of the escalations actually created are flushed together with them.
+    """
+    if not batch:
+        return 0
+    case_ids = {step.case_id for step in batch}
+    cases = {c.id: c for c in (await session.exec(
+        select(Case).where(col(Case.id).in_(case_ids)))).all()}
+    escalations = {step.id: escalation_for(step, cases[step.case_id], now) for step in batch}
     bind = session.get_bind()
     dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
-    values = {c.name: getattr(step, c.name) for c in Step.__table__.columns}  # type: ignore[attr-defined]
-    stmt = dialect_insert(Step).values(**values).on_conflict_do_nothing()
-    result = await (await session.connection()).execute(stmt.returning(col(Step.id)))
-    return result.scalar_one_or_none() is not None
-
-
-async def escalate(session: AsyncSession, overdue: Step, now: datetime) -> Step | None:
-    """Create the escalation for one locked overdue step and stamp it (flush only)."""
-    case = (await session.exec(select(Case).where(Case.id == overdue.case_id))).one()
-    escalation = escalation_for(overdue, case, now)
-    created = await _insert_once(session, escalation)
-    overdue.escalated_at = now
-    session.add(overdue)
+    columns = [c.name for c in Step.__table__.columns]  # type: ignore[attr-defined]
+    rows = [{name: getattr(e, name) for name in columns} for e in escalations.values()]
+    connection = await session.connection()
+    inserted = await connection.execute(
+        dialect_insert(Step).values(rows).on_conflict_do_nothing()
+        .returning(col(Step.subject_id)))
+    created = {row[0] for row in inserted}
+    await connection.execute(
+        sa.update(Step).where(col(Step.id).in_([step.id for step in batch]))
+        .values(escalated_at=now))
+    for overdue in batch:
+        if overdue.id not in created:
+            continue
+        escalation = escalations[overdue.id]
+        await record_audit(
+            session, WORKER, "step.escalate", "step", escalation.id,
+            service_id=overdue.service_id, case_id=overdue.case_id, role=WORKER_ROLE, at=now,
+            change={"overdue_step_id": str(overdue.id), "code": overdue.code,
+                    "due_at": overdue.due_at.isoformat() if overdue.due_at else None,
+                    "escalated_to": escalation.actor},
+        )
+        await emit(session, "step.escalated", escalation.id, service_id=overdue.service_id,
+                   payload={"case_id": str(overdue.case_id), "overdue_step_id": str(overdue.id),
+                            "code": overdue.code, "actor": escalation.actor})
     await session.flush()
-    if not created:
-        return None
-    await record_audit(
-        session, WORKER, "step.escalate", "step", escalation.id, service_id=overdue.service_id,
-        case_id=overdue.case_id, role=WORKER_ROLE, at=now,
-        change={"overdue_step_id": str(overdue.id), "code": overdue.code,
-                "due_at": overdue.due_at.isoformat() if overdue.due_at else None,
-                "escalated_to": escalation.actor},
-    )
-    await emit(session, "step.escalated", escalation.id, service_id=overdue.service_id,
-               payload={"case_id": str(overdue.case_id), "overdue_step_id": str(overdue.id),
-                        "code": overdue.code, "actor": escalation.actor})
-    return escalation
+    return len(created)
 
 
 async def retire_stale(
@@ -162,8 +175,7 @@ async def run_pass(
     while True:
         async with factory() as session, session.begin():
             batch = await overdue_batch(session, now, batch_size, service_id)
-            for step in batch:
-                total += await escalate(session, step, now) is not None
+            total += await escalate_batch(session, batch, now)
         if len(batch) < batch_size:
             break
     if total:

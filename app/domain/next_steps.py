@@ -14,7 +14,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
-from app.domain.access import load_case, lock_case, service_of, visible_cases_clause
+from app.domain.access import (
+    accessible_case_ids,
+    load_case,
+    lock_case,
+    service_of,
+    visible_cases_clause,
+)
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import resolve_occurred_at, utcnow
@@ -48,11 +54,14 @@ class StepComplete(BaseModel):
 
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
-    """Steps the principal may see: on visible cases, assigned to them, or role-wide for them."""
+    """Steps the principal may see: on visible cases (panel view: a panel administrator's
+    to-do list covers the cases the panel handles), assigned to them, or role-wide for them;
+    never on a restricted case that shuts them out."""
     visible_case_ids = select(Case.id).where(
         visible_cases_clause(principal, service_id, panel_view=True))
     return sa.and_(
         col(Step.service_id) == service_id,
+        col(Step.case_id).in_(accessible_case_ids(principal, service_id)),
         sa.or_(
             col(Step.case_id).in_(visible_case_ids),
             col(Step.assignee_id) == principal.sub,

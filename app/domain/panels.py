@@ -17,9 +17,11 @@ from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
+    accessible_case_ids,
     load_case,
     require_open_case,
     require_roles,
+    restriction_clause,
     roles_for,
     service_of,
     visible_cases_clause,
@@ -258,10 +260,13 @@ async def visible_item_cases(session: AsyncSession, principal: Principal, servic
 
 async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
                      ) -> tuple[Panel, list[PanelItem], set[uuid.UUID]]:
-    """A panel with its items and the ids of the items' cases the principal may see."""
+    """A panel with its items (none on a restricted case that shuts the principal out) and the
+    ids of the items' cases the principal may see."""
     service, panel = await _load_panel(session, principal, panel_id)
-    items = list((await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
-                                     .order_by(col(PanelItem.created_at)))).all())
+    items = list((await session.exec(select(PanelItem).where(
+        PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+    ).order_by(col(PanelItem.created_at)))).all())
     return panel, items, await visible_item_cases(session, principal, service, items)
 
 
@@ -278,8 +283,10 @@ async def list_panels(session: AsyncSession, principal: Principal, upcoming_only
     out = []
     every_item: list[PanelItem] = []
     for panel in panels:
-        items = list((await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
-                                         .order_by(col(PanelItem.created_at)))).all())
+        items = list((await session.exec(select(PanelItem).where(
+            PanelItem.panel_id == panel.id,
+            col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+        ).order_by(col(PanelItem.created_at)))).all())
         every_item += items
         out.append((panel, items))
     return out, await visible_item_cases(session, principal, service, every_item)
@@ -292,7 +299,8 @@ async def add_item(
     require_roles(principal, SCHEDULERS, "add panel items")
     service, panel = await _load_panel(session, principal, panel_id)
     case = (await session.exec(select(Case).where(Case.id == body.case_id,
-                                                  Case.service_id == service.id))).first()
+                                                  Case.service_id == service.id,
+                                                  restriction_clause(principal)))).first()
     if case is None:
         raise NotFound("No such case.")
     require_open_case(case, "put it on a panel")
@@ -363,8 +371,10 @@ async def decide(
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     require_roles(principal, ("chair",), "record panel decisions")
     service, panel = await _load_panel(session, principal, panel_id)
-    item = (await session.exec(select(PanelItem).where(PanelItem.id == item_id,
-                                                       PanelItem.panel_id == panel.id))).first()
+    item = (await session.exec(select(PanelItem).where(
+        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+    ))).first()
     if item is None:
         raise NotFound("No such panel item.")
     if item.presenter_id == principal.sub:

@@ -38,6 +38,13 @@ class Step(SQLModel, table=True):
             postgresql_where=sa.text("status = 'open'"),
         ),
         sa.Index("ix_step_service_status_due", "service_id", "status", "due_at"),
+        # The queues and the escalation scan at national scale (migration 0005).
+        sa.Index("ix_step_open_assignee_due", "assignee_id", "due_at",
+                 sqlite_where=sa.text("status = 'open'"),
+                 postgresql_where=sa.text("status = 'open'")),
+        sa.Index("ix_step_open_unescalated_due", "due_at", "id",
+                 sqlite_where=sa.text("status = 'open' AND escalated_at IS NULL"),
+                 postgresql_where=sa.text("status = 'open' AND escalated_at IS NULL")),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

@@ -1,8 +1,9 @@
 """Imports every table so the metadata (and Alembic) sees the whole schema."""
 
+from app.domain.access_log import AccessLogEntry
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
-from app.domain.cases_table import Case
+from app.domain.cases_table import Case, CaseAccessStaff
 from app.domain.events import CaseEvent
 from app.domain.feeds import IdempotencyRecord
 from app.domain.judgements import Judgement
@@ -15,7 +16,7 @@ from app.domain.steps import Step
 from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
-    "Assessment", "CaseEvent", "OversightEntry",
+    "AccessLogEntry", "Assessment", "CaseAccessStaff", "CaseEvent", "OversightEntry",
     "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent", "Panel", "PanelItem",
     "Referral", "Service", "Step", "WebhookDelivery", "WebhookSubscription",
 ]

@@ -65,7 +65,8 @@ WILDCARD = "*"
 # Every outbox type a subscriber may ask for (tests/api/test_webhooks.py checks that every
 # literal ``emit(...)`` type in app/ is listed here).
 EVENT_TYPES: frozenset[str] = frozenset({
-    "case.opened", "case.updated", "case_event.recorded", "judgement.recorded",
+    "case.opened", "case.updated", "case.access_changed", "case_event.recorded",
+    "judgement.recorded",
     "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
     "step.completed", "step.escalated", "assessment.created",
     *(f"referral.{s.value}" for s in ReferralStatus),

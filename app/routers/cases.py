@@ -12,6 +12,7 @@ from app.core.problems import problem_responses
 from app.domain import cases as svc
 from app.domain.access import get_visible_case
 from app.domain.audit import AuditOut, case_audit
+from app.domain.restriction import access_view
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import gate
 
@@ -65,7 +66,8 @@ async def read_case(
     """A case with its current ratings, register state, contact level and open steps."""
     service, case, steps = await svc.read_case(session, principal, case_id)
     response.headers["ETag"] = svc.etag_of(case)
-    return Read(data=svc.case_out(case, service, steps))
+    access = await access_view(session, principal, case)
+    return Read(data=svc.case_out(case, service, steps, access))
 
 
 @router.patch("/{case_id}", response_model=Written[svc.CaseOut],
@@ -80,12 +82,17 @@ async def patch_case(
     principal: CurrentPrincipal,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Written[svc.CaseOut]:
-    """Change a case (If-Match required); the change re-runs the policy rules."""
+    """Change a case (If-Match required); the change re-runs the policy rules.
+
+    Managers may restrict the case with `access: {allowed_staff: [...]}` or
+    `{excluded_staff: [...]}` (`access: null` lifts it): staff without access then get 404
+    everywhere, as if the case did not exist."""
     service, case, result = await svc.patch_case(
         session, principal, case_id, body, if_match, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
-    return Written(data=svc.case_out(case, service, result.next_steps),
+    access = await access_view(session, principal, case)
+    return Written(data=svc.case_out(case, service, result.next_steps, access),
                    next_steps=result.next_steps)
 
 

@@ -35,6 +35,7 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("GET", "/v1/cases/{case_id}"): (CASE_FILE, 404),
     ("PATCH", "/v1/cases/{case_id}"): (CASE_FILE, 404),
     ("GET", "/v1/cases/{case_id}/audit"): ((*MANAGERS, "chair"), 404),
+    ("GET", "/v1/audit/verify"): (("chair", "admin"), 200),
     ("GET", "/v1/cases/{case_id}/judgements"): (CASE_FILE, 404),
     ("POST", "/v1/cases/{case_id}/judgements"): (HOLDER_AND_MANAGERS, 422),
     ("GET", "/v1/cases/{case_id}/assessments"): (CASE_FILE, 404),

@@ -1,0 +1,141 @@
+"""The read audit: who read which case record, under which role, when, in which request.
+
+Kept apart from the write audit (``audit_entry``): reads are many and are not part of the
+record's history. A read is only appended to an in-memory buffer (no database round trip on the
+read path); a background task writes the buffer in one multi-row INSERT every
+``YJ_ACCESS_LOG_FLUSH_SECONDS`` (or sooner when ``MAX_BUFFER`` entries wait), and the app's
+shutdown flushes what is left, so a clean shutdown loses nothing. A crash can lose at most the
+last interval's reads of that process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.security import Principal
+from app.domain.audit import acting_role
+from app.domain.common import new_id, utcnow
+
+log = logging.getLogger(__name__)
+MAX_BUFFER = 500
+# While the database is unreachable, keep at most this many reads waiting (then drop the
+# oldest, loudly) rather than grow without bound.
+MAX_BACKLOG = 50_000
+
+
+class AccessLogEntry(SQLModel, table=True):
+    """One read of a case record: who, role, what, when, request id."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (sa.Index("ix_access_log_case_at", "case_id", "at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    case_id: uuid.UUID | None = Field(default=None)
+    actor_sub: str = Field(max_length=128)
+    actor_role: str = Field(max_length=64)
+    what: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow)
+    request_id: str | None = Field(default=None, max_length=64)
+
+
+class AccessLogOut(BaseModel):
+    """A read as the case's managers and chairs see it."""
+
+    id: uuid.UUID
+    actor: str
+    role: str
+    what: str
+    at: datetime
+    request_id: str | None
+
+
+class AccessLogWriter:
+    """Buffers reads and writes them in batches from a background task (one per process)."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], interval: float) -> None:
+        self._factory = factory
+        self._interval = interval
+        self._buffer: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def record(
+        self, principal: Principal, service_id: uuid.UUID, case_id: uuid.UUID | None, what: str,
+        request_id: str | None, role: str | None = None,
+    ) -> None:
+        """Note a read (no I/O: appended to the buffer)."""
+        self._buffer.append({
+            "id": new_id(), "service_id": service_id, "case_id": case_id,
+            "actor_sub": principal.sub, "actor_role": acting_role(principal, role),
+            "what": what, "at": utcnow(), "request_id": (request_id or None) and request_id[:64],
+        })
+        if len(self._buffer) >= MAX_BUFFER:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        """How many reads wait to be written."""
+        return len(self._buffer)
+
+    async def flush(self) -> int:
+        """Write every buffered read in one transaction; how many were written."""
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+            if not batch:
+                return 0
+            try:
+                async with self._factory() as session, session.begin():
+                    conn = await session.connection()
+                    await conn.execute(sa.insert(AccessLogEntry), batch)
+            except Exception:
+                self._buffer = (batch + self._buffer)[-MAX_BACKLOG:]
+                log.exception("access log: batch not written; kept for the next attempt")
+                raise
+            return len(batch)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            with contextlib.suppress(Exception):  # logged in flush; retried next interval
+                await self.flush()
+
+    def start(self) -> None:
+        """Start the background writer."""
+        self._task = asyncio.create_task(self._run(), name="access-log-writer")
+
+    async def stop(self) -> None:
+        """Stop the background writer and write what is left (clean shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):  # logged in flush
+            await self.flush()
+
+
+async def case_access_log(
+    session: AsyncSession, case_id: uuid.UUID, limit: int = 1000
+) -> list[AccessLogOut]:
+    """The reads of a case, newest first (at most ``limit``)."""
+    rows = await session.exec(
+        select(AccessLogEntry).where(AccessLogEntry.case_id == case_id)
+        .order_by(col(AccessLogEntry.at).desc()).limit(limit)
+    )
+    return [AccessLogOut(id=r.id, actor=r.actor_sub, role=r.actor_role, what=r.what, at=r.at,
+                         request_id=r.request_id) for r in rows]

@@ -1,0 +1,110 @@
+"""Restricted cases: a manager limits a case to named staff, or shuts named staff out.
+
+The access list is enforced in :mod:`app.domain.access` (one WHERE clause for every route);
+this module validates and stores it, and shows it to those who may know it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Unprocessable
+from app.core.security import Principal
+from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
+
+StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+StaffList = Annotated[list[StaffId], Field(min_length=1, max_length=200)]
+# Who is shown the access list itself (others only see that the case is restricted): the list
+# can say who is a relative of the child.
+LIST_READERS = ("line_manager", "duty_manager", "chair")
+
+
+class CaseAccess(BaseModel):
+    """``access`` in ``PATCH /v1/cases/{id}``: exactly one of the two lists (null lifts it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed_staff: StaffList | None = None
+    excluded_staff: StaffList | None = None
+
+    @model_validator(mode="after")
+    def _one_list(self) -> CaseAccess:
+        if (self.allowed_staff is None) == (self.excluded_staff is None):
+            raise ValueError("give exactly one of allowed_staff or excluded_staff")
+        return self
+
+    @property
+    def mode(self) -> AccessMode:
+        """Which of the two lists this is."""
+        return AccessMode.allowed if self.allowed_staff is not None else AccessMode.excluded
+
+    @property
+    def staff(self) -> list[str]:
+        """The named staff, de-duplicated, sorted."""
+        return sorted(set(self.allowed_staff or self.excluded_staff or []))
+
+
+class AccessOut(BaseModel):
+    """A restricted case's access list (shown to managers and chairs)."""
+
+    mode: AccessMode
+    staff: list[str]
+
+
+async def staff_of(session: AsyncSession, case: Case) -> list[str]:
+    """The staff ids on the case's access list, sorted (empty when unrestricted)."""
+    rows = await session.exec(select(CaseAccessStaff.staff_id)
+                              .where(CaseAccessStaff.case_id == case.id)
+                              .order_by(col(CaseAccessStaff.staff_id)))
+    return list(rows.all())
+
+
+async def access_view(
+    session: AsyncSession, principal: Principal, case: Case
+) -> AccessOut | None:
+    """The access list for managers and chairs; None when unrestricted or for other roles."""
+    if case.access_mode is None or not principal.has(*LIST_READERS):
+        return None
+    return AccessOut(mode=case.access_mode, staff=await staff_of(session, case))
+
+
+def check_holders_keep_access(
+    mode: AccessMode | None, staff: list[str], case: Case, loc: str
+) -> None:
+    """422 when the case holder or line manager would lose access to their own case (their
+    steps would be owned by someone who cannot see them)."""
+    if mode is None:
+        return
+    holders = {"case_holder_id": case.case_holder_id, "line_manager_id": case.line_manager_id}
+    shut_out = sorted(
+        field for field, who in holders.items()
+        if (who in staff) != (mode == AccessMode.allowed)
+    )
+    if shut_out:
+        raise Unprocessable(
+            "The case holder and line manager must keep access to the case; reassign first.",
+            slug="restriction-shuts-out-holder",
+            errors=[{"loc": loc, "msg": f"would shut out the case's {f.removesuffix('_id')}"}
+                    for f in shut_out],
+        )
+
+
+async def set_access(session: AsyncSession, case: Case, access: CaseAccess | None) -> bool:
+    """Store the access list (None lifts the restriction); whether anything changed."""
+    old_mode, old_staff = case.access_mode, await staff_of(session, case)
+    new_mode = access.mode if access else None
+    new_staff = access.staff if access else []
+    check_holders_keep_access(new_mode, new_staff, case, f"body.access.{new_mode}_staff")
+    if (old_mode, old_staff) == (new_mode, new_staff):
+        return False
+    conn = await session.connection()
+    await conn.execute(sa.delete(CaseAccessStaff).where(
+        col(CaseAccessStaff.case_id) == case.id))
+    for staff_id in new_staff:
+        session.add(CaseAccessStaff(case_id=case.id, staff_id=staff_id))
+    case.access_mode = new_mode
+    return True
