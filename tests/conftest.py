@@ -18,10 +18,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from app.core.config import Settings
-from app.core.migrate import upgrade
-from app.core.security import mint_dev_token
-from app.main import create_app
+# A developer's .env (written by scripts/dev.sh) must not leak into the tests' settings.
+os.environ["YJ_ENV_FILE"] = ""
+
+from app.core.config import Settings  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.core.security import mint_dev_token  # noqa: E402
+from app.main import create_app  # noqa: E402
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PG_ADMIN_DSN = os.environ.get("YJ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

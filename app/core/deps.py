@@ -22,6 +22,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async for session in unit_of_work(request.app.state.session_factory):
         # Writes lock the case they touch (app.domain.access.lock_case) before reading it.
         session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
+        # Who made a change, for the field-change history (set once the token is verified).
+        session.info["request_state"] = request.state
         yield session
 
 
@@ -45,7 +47,9 @@ async def _verified_principal(
     if len(token) > 8192:
         raise NotAuthenticated("The bearer token is too long.")
     verifier: TokenVerifier = request.app.state.verifier
-    return await verifier.verify(token)
+    principal = await verifier.verify(token)
+    request.state.principal_sub = principal.sub
+    return principal
 
 
 VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]

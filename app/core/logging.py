@@ -102,7 +102,8 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
 
 def route_template(scope: Scope) -> str:
     """The matched route's template (``/v1/cases/{case_id}``), never the request's own path:
-    ids, slugs and free text in a path are request values and stay out of the logs."""
+    ids, slugs, free text and credentials (a calendar feed's token) in a path are request
+    values and stay out of the logs."""
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(path) if path else "<unmatched>"

@@ -175,6 +175,8 @@ async def apply_judgement(
         )
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
+    judgement_id = new_id()
+    data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = policy.event("judgement_recorded", occurred_at, case.id, principal, data, role)
     backfill = _is_backfill(previous, occurred_at)
@@ -188,7 +190,8 @@ async def apply_judgement(
         result = await policy.run(session, ctx, service, case, principal, wf_event, role=role)
         evaluation = result.evaluation
     judgement = Judgement(
-        service_id=service.id, case_id=case.id, domain=body.domain, level=body.level,
+        id=judgement_id, service_id=service.id, case_id=case.id, domain=body.domain,
+        level=body.level,
         previous_level=previous.get("level"),
         matrix_level=evaluation.matrix_level if evaluation else None,
         impact=data["impact"], likelihood=data["likelihood"], setting=data["setting"],

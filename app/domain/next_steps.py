@@ -100,6 +100,19 @@ async def list_steps(
     return rows[: filters.limit], (filters.offset + filters.limit) if more else None
 
 
+async def read_step(session: AsyncSession, principal: Principal, step_id: uuid.UUID) -> Step:
+    """A step the caller may see; 404 otherwise (as for an unknown id)."""
+    if not principal.roles & STAFF_ROLES:
+        raise Forbidden("Your role cannot read next steps.")
+    service = await service_of(session, principal)
+    step = (await session.exec(
+        select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
+    )).first()
+    if step is None:
+        raise NotFound("No such step.")
+    return step
+
+
 def may_complete(principal: Principal, step: Step) -> str:
     """The role under which the principal may complete the step, else 403."""
     if step.assignee_id is not None and step.assignee_id == principal.sub:
@@ -149,11 +162,16 @@ async def close_step(
     note: str | None = None,
     status: StepStatus = StepStatus.done,
     satisfied_by: tuple[str, uuid.UUID] | None = None,
+    credited_to: str | None = None,
 ) -> policy.PolicyResult:
-    """Close a step and feed ``step_completed`` to the engine, all in this unit of work."""
+    """Close a step and feed ``step_completed`` to the engine, all in this unit of work.
+
+    ``credited_to`` names who did the act that closes it when that is not the person recording
+    it (an assessment's author when a manager's countersignature completes it): a step is never
+    closed in someone else's name."""
     step.status = status
     step.completed_at = occurred_at
-    step.completed_by = principal.sub
+    step.completed_by = credited_to or principal.sub
     step.completion_note = note
     if satisfied_by:
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
@@ -173,6 +191,7 @@ async def close_step(
     # A recurring step ("every 1m") comes round again whether this occurrence was done or
     # waived, for as long as its condition holds.
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
+            "record_id": str(step.id),
             "due_at": step.due_at, "completed_by_role": role, "actor": step.actor}
     return await policy.run(
         session, ctx, service, case, principal,
@@ -192,8 +211,13 @@ async def satisfy_open_steps(
     codes: tuple[str, ...],
     act: tuple[str, uuid.UUID],
     note: str,
+    *,
+    credited_to: str | None = None,
+    status: StepStatus = StepStatus.done,
 ) -> policy.PolicyResult | None:
-    """Close the case's open steps of ``codes`` that this act is the very thing for, linked."""
+    """Close the case's open steps of ``codes`` that this act is the very thing for, linked
+    (``done``, credited to whoever did the act; ``superseded`` where the act made the step
+    moot without doing it)."""
     if not codes:
         return None
     rows = await session.exec(
@@ -203,6 +227,7 @@ async def satisfy_open_steps(
     result = None
     for step in rows.all():
         more = await close_step(session, ctx, service, step, principal, role, occurred_at,
-                                note=note, satisfied_by=act)
+                                note=note, satisfied_by=act, credited_to=credited_to,
+                                status=status)
         result = more if result is None else result.merge(more)
     return result

@@ -11,19 +11,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import DomainError
 from app.core.security import Principal
+from app.domain.absences import absences_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
+from app.domain.panels_table import load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
-from app.workflows.calendar import WorkingCalendar
+from app.workflows.calendar import WorkingCalendar, london_date
 from app.workflows.engine import evaluate
 from app.workflows.packs import Pack
 from app.workflows.types import (
@@ -106,11 +109,15 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
         on_register=case.on_register,
         closed_at=case.closed_at,
+        facts=dict(case.facts or {}),
+        scores=dict(case.scores or {}),
+        date_of_birth=case.date_of_birth,
         open_steps=tuple(
             OpenStep(
                 id=s.id, code=s.code, rule_id=s.rule_id, subject_id=s.subject_id,
                 due_at=s.due_at, awaiting_panel_date=s.awaiting_panel_date,
                 deadline_form=s.deadline_form, actor=s.actor,
+                reasons=tuple(s.reasons or ()),
             )
             for s in open_steps
         ),
@@ -155,17 +162,8 @@ async def current(session: AsyncSession, case: Case) -> PolicyResult:
 
 
 async def scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
-    """The service's scheduled panels, for ``next-panel`` deadlines (none until panels exist)."""
-    loader = _PANEL_LOADER.get("load")
-    return await loader(session, service) if loader else []
-
-
-_PANEL_LOADER: dict[str, Any] = {}
-
-
-def register_panel_loader(loader: Any) -> None:
-    """Let the panels module supply scheduled panels without a circular import."""
-    _PANEL_LOADER["load"] = loader
+    """The service's scheduled panels, for ``next-panel`` deadlines."""
+    return await load_scheduled_panels(session, service.id)
 
 
 def evaluate_for(
@@ -175,11 +173,30 @@ def evaluate_for(
     open_steps: Sequence[Step],
     wf_event: WorkflowEvent,
     panels: Sequence[ScheduledPanel],
+    **extra: Any,
 ) -> Evaluation:
-    """Run the engine (pure) for a case and event."""
-    return evaluate(
-        wf_event, snapshot(case, open_steps), ctx.pack_for(service), ctx.calendar, panels
-    )
+    """Run the engine (pure) for a case and event (``extra``: further snapshot fields)."""
+    snap = replace(snapshot(case, open_steps), **extra)
+    return evaluate(wf_event, snap, ctx.pack_for(service), ctx.calendar, panels)
+
+
+# The panel item table, read without importing the panels module (which imports this one).
+_PANEL_ITEM = sa.table("panel_item", sa.column("case_id", sa.Uuid()),
+                       sa.column("decided_at", sa.DateTime(timezone=True)))
+
+
+async def snapshot_extras(
+    session: AsyncSession, case: Case, occurred_at: datetime
+) -> dict[str, Any]:
+    """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
+    and the case holder's absences from the day before the event on."""
+    booked = (await session.exec(
+        sa.select(sa.literal(1)).select_from(_PANEL_ITEM)  # type: ignore[call-overload]
+        .where(_PANEL_ITEM.c.case_id == case.id, _PANEL_ITEM.c.decided_at.is_(None)).limit(1)
+    )).first()
+    since = london_date(occurred_at) - timedelta(days=1)
+    absences = await absences_of(session, case.service_id, case.case_holder_id, since)
+    return {"on_panel_agenda": booked is not None, "case_holder_absences": absences}
 
 
 def validate_alone(
@@ -223,7 +240,8 @@ async def run(
     """Evaluate the event and apply its intents in the current unit of work."""
     open_steps = await open_steps_of(session, case.id)
     panels = await scheduled_panels(session, service)
-    evaluation = evaluate_for(ctx, service, case, open_steps, wf_event, panels)
+    extras = await snapshot_extras(session, case, wf_event.occurred_at)
+    evaluation = evaluate_for(ctx, service, case, open_steps, wf_event, panels, **extras)
     raise_violations(evaluation)
     apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps}
@@ -242,6 +260,18 @@ async def run(
             step = by_id[intent.step_id]
             step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
             step.urgent = intent.urgent
+            step.deadline_form = intent.deadline_form or step.deadline_form
+            step.note = _append(step.note, intent.note) if intent.note else step.note
+            _add_reasons(step, intent)
+            updated.append(step)
+        elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
+            _add_reasons(by_id[intent.step_id], intent)
+            updated.append(by_id[intent.step_id])
+        elif intent.action == "drop_reason" and intent.step_id in by_id:
+            step = by_id[intent.step_id]
+            gone = {str((r.get("record") or {}).get("id")) for r in intent.reasons}
+            step.reasons = [r for r in step.reasons or ()
+                            if str((r.get("record") or {}).get("id")) not in gone]
             step.note = _append(step.note, intent.note) if intent.note else step.note
             updated.append(step)
     for step in created + superseded + updated:
@@ -302,7 +332,21 @@ def _create_step(
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
         policy_ref=intent.policy_ref, subject_id=intent.subject_id, note=intent.note,
+        reasons=[dict(r) for r in intent.reasons],
+        raised_at=wf_event.occurred_at,
     )
+
+
+def _add_reasons(step: Step, intent: StepIntent) -> None:
+    """One duty, one step: a further reason for an open step is added to it, not a new step."""
+    have = list(step.reasons or ())
+    if not have:  # stored before reasons were kept: its own rule is its first reason
+        have = [{"rule": step.rule_id, "pack": step.policy_pack, "ref": step.policy_ref,
+                 "trigger": None, "record": {"type": "subject", "id": str(step.subject_id)}}]
+    for reason in intent.reasons:
+        if dict(reason) not in have:
+            have.append(dict(reason))
+    step.reasons = have  # reassigned so the JSON column change is tracked
 
 
 def _append(note: str | None, more: str) -> str:

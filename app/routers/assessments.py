@@ -18,11 +18,12 @@ router = APIRouter(tags=["assessments"])
              response_model=Written[svc.AssessmentOut],
              dependencies=[gate("assessment.write")])
 async def create(
-    case_id: uuid.UUID, body: svc.AssessmentCreate, session: Session,
+    case_id: uuid.UUID, body: svc.AssessmentCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.AssessmentOut]:
     """Start a draft assessment on a case you hold."""
-    assessment, result = await svc.create_assessment(session, principal, case_id, body)
+    assessment, result = await svc.create_assessment(
+        session, principal, case_id, body, request.app.state.policy)
     return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)
 
 

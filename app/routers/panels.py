@@ -47,12 +47,14 @@ async def read(
 @router.post("/{panel_id}/items", status_code=201, response_model=Written[svc.PanelItemOut],
              dependencies=[gate("panel.add_item")])
 async def add_item(
-    panel_id: uuid.UUID, body: svc.PanelItemCreate, session: Session,
+    panel_id: uuid.UUID, body: svc.PanelItemCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
-    """Put a case on the agenda with its presenter (and optionally its referral)."""
-    item = await svc.add_item(session, principal, panel_id, body)
-    return Written(data=svc.item_out(item))
+    """Put a case on the agenda with its presenter (and optionally its referral); answers the
+    case's open steps."""
+    item, result = await svc.add_item(session, principal, panel_id, body,
+                                      request.app.state.policy)
+    return Written(data=svc.item_out(item), next_steps=result.next_steps)
 
 
 @router.post("/{panel_id}/items/{item_id}/decision", response_model=Written[svc.PanelItemOut],

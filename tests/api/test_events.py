@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.fidelity_support import with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant
@@ -31,7 +32,8 @@ async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str) -> No
     """Record a judgement (with victims, as Wokingham's M5 requires at medium and above)."""
     r = await t.client.post(
         f"/v1/cases/{case_id}/judgements",
-        json={"domain": domain, "level": level, "occurred_at": at, "victims": ["public"]},
+        json=with_matrix(t.pack, {"domain": domain, "level": level, "occurred_at": at,
+                                  "victims": ["public"]}),
         headers=t.auth("case_holder"),
     )
     assert r.status_code == 201, r.text

@@ -23,6 +23,7 @@ import pytest
 
 import app.domain.common as common
 from app.core.config import Settings
+from tests.api.fidelity_support import with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant, make_tenant
@@ -66,8 +67,8 @@ async def tenant(request: pytest.FixtureRequest, client: httpx.AsyncClient,
 async def judge(t: Tenant, case_id: str, role: str = "case_holder", sub: str | None = None,
                 **body: Any) -> httpx.Response:
     """POST a judgement on the case."""
-    return await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
-                               headers=t.auth(role, sub))
+    return await t.client.post(f"/v1/cases/{case_id}/judgements",
+                               json=with_matrix(t.pack, body), headers=t.auth(role, sub))
 
 
 async def judged(t: Tenant, case_id: str, **body: Any) -> dict[str, Any]:

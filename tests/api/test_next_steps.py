@@ -31,7 +31,7 @@ async def high_case(t: Tenant, at: str = "2026-06-01T10:00:00+01:00",
     case = (await t.open_case(opened_at=opened_at))["data"]
     body: dict[str, Any] = {"domain": "rosh", "level": "high", "occurred_at": at}
     if t.pack == WOKINGHAM:
-        body["victims"] = ["public"]
+        body.update(victims=["public"], impact="major", likelihood="likely")
     r = await t.client.post(f"/v1/cases/{case['id']}/judgements", json=body,
                             headers=t.auth("case_holder"))
     assert r.status_code == 201, r.text
@@ -230,7 +230,8 @@ async def test_complete_superseded_step_is_409(wokingham: Tenant) -> None:
     request_step = the_step(steps, "request_high_risk_panel")
     r = await wokingham.client.post(
         f"/v1/cases/{case['id']}/judgements",
-        json={"domain": "rosh", "level": "low", "occurred_at": "2026-06-01T12:00:00+01:00"},
+        json={"domain": "rosh", "level": "low", "impact": "minor", "likelihood": "likely",
+              "occurred_at": "2026-06-01T12:00:00+01:00"},
         headers=wokingham.auth("case_holder"))
     assert r.status_code == 201, r.text
     assert_problem(await complete(wokingham, request_step["id"], "case_holder"), 409)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import httpx
 
+from tests.api.fidelity_support import with_matrix
 from tests.conftest import Tenant
 
 
 async def judge(client: httpx.AsyncClient, tenant: Tenant, case_id: str, **body: object
                 ) -> httpx.Response:
     """Record a judgement as the case holder."""
-    return await client.post(f"/v1/cases/{case_id}/judgements", json=body,
+    return await client.post(f"/v1/cases/{case_id}/judgements",
+                             json=with_matrix(tenant.pack, dict(body)),
                              headers=tenant.auth("case_holder"))
 
 

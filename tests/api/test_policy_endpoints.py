@@ -172,7 +172,8 @@ async def test_preview_violation_shows_the_rule(wokingham: Tenant) -> None:
     case = (await wokingham.open_case())["data"]
     before = await state(wokingham, case["id"])
     r = await preview(wokingham, {"case_id": case["id"], "judgement": {
-        "domain": "rosh", "level": "high", "occurred_at": FRI_BH}})
+        "domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+        "occurred_at": FRI_BH}})
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert data["valid"] is False

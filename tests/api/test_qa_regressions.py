@@ -30,6 +30,7 @@ async def test_W8_a_panel_decision_does_not_ask_to_hold_the_panel_just_held(
     case = (await wokingham.open_case())["data"]
     r = await client.post(f"/v1/cases/{case['id']}/judgements",
                           json={"domain": "rosh", "level": "high", "victims": ["a peer"],
+                                "impact": "major", "likelihood": "likely",
                                 "occurred_at": "2026-10-05T10:00:00+01:00"},
                           headers=wokingham.auth("case_holder"))
     assert r.status_code == 201, r.text

@@ -168,6 +168,7 @@ async def test_W8_withdrawn_referral_after_a_request_leaves_no_hold_open(
     case = (await wokingham.open_case())["data"]
     r = await client.post(f"/v1/cases/{case['id']}/judgements",
                           json={"domain": "rosh", "level": "high", "victims": ["a peer"],
+                                "impact": "major", "likelihood": "likely",
                                 "occurred_at": "2026-09-01T10:00:00+01:00"},
                           headers=wokingham.auth("case_holder"))
     assert r.status_code == 201, r.text

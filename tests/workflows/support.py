@@ -87,9 +87,19 @@ def event(
                          data=data)
 
 
+# An impact and likelihood whose matrix level (M1) is the level itself.
+MATRIX_FOR = {
+    "low": ("medium", "likely"), "medium": ("major", "possible"), "high": ("major", "likely"),
+    "very_high": ("major", "almost_certain"),
+}
+
+
 def judgement(domain: str, level: str, at: datetime, **data: Any) -> WorkflowEvent:
-    """A judgement_recorded event on the test case."""
+    """A judgement_recorded event on the test case; a ROSH judgement given neither impact nor
+    likelihood states the pair whose matrix level is its level (Wokingham M1 requires them)."""
     body: dict[str, Any] = {"domain": domain, "level": level, "via_panel_decision": False}
+    if domain == "rosh" and level in MATRIX_FOR and not {"impact", "likelihood"} & set(data):
+        body["impact"], body["likelihood"] = MATRIX_FOR[level]
     body.update(data)
     return event("judgement_recorded", at, **body)
 
