@@ -23,10 +23,10 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import CscStatus, Intervention
 from app.domain.common import PlausibleDate, check_details_size, resolve_occurred_at
-from app.domain.events import CaseEventType, IncomingRatings
+from app.domain.events import IncomingRatings
 from app.domain.judgements import JudgementCreate, Level, judgement_event_data
-from app.domain.panels import PanelAction, PanelKind
-from app.domain.referrals import ReferralKind, ReferralStatus
+from app.domain.panels import PanelAction
+from app.domain.referrals import KindLabel, ReferralStatus
 from app.workflows.types import TRIGGERS
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -75,7 +75,7 @@ class AssessmentData(_TriggerData):
 class CaseEventData(_TriggerData):
     """``case_event``."""
 
-    type: CaseEventType
+    type: KindLabel  # a core event type or one the service's pack declares
     may_raise_to_high: bool = False
     transfer_date: PlausibleDate | None = None
     details: dict[str, Any] = Field(default_factory=dict)
@@ -86,7 +86,7 @@ class CaseEventData(_TriggerData):
 class ReferralCreatedData(_TriggerData):
     """``referral_created``."""
 
-    kind: ReferralKind
+    kind: KindLabel
     source: Annotated[str, StringConstraints(max_length=32)] = "api"
     from_feed: bool = False
 
@@ -94,7 +94,7 @@ class ReferralCreatedData(_TriggerData):
 class ReferralTransitionData(_TriggerData):
     """``referral_transition``."""
 
-    kind: ReferralKind
+    kind: KindLabel
     action: Literal["submit", "quality-assure", "send", "accept", "decline", "withdraw"]
     to_status: ReferralStatus
 
@@ -107,14 +107,14 @@ class PanelDecisionData(_TriggerData):
     actions: Annotated[list[PanelAction], Field(max_length=50)] = Field(default_factory=list)
     review_date: PlausibleDate | None = None
     mappa_level: MappaLevel | None = None
-    panel_kind: PanelKind
+    panel_kind: KindLabel
 
 
 class PanelScheduledData(_TriggerData):
     """``panel_scheduled``."""
 
     panel_id: uuid.UUID
-    kind: PanelKind
+    kind: KindLabel
 
 
 class StepCompletedData(_TriggerData):

@@ -90,7 +90,8 @@ async def read_case(
         **svc.case_out(case, service, steps, access).model_dump()))
 
 
-@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]])
+@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]],
+            dependencies=[gate("case.timeline")])
 async def timeline(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[history.TimelineEntry]]:

@@ -53,7 +53,7 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("POST", "/v1/next-steps/{step_id}/complete"): (STAFF, 404),
     ("GET", "/v1/cases/{case_id}/referrals"): (STAFF, 404),
     ("POST", "/v1/cases/{case_id}/referrals"): (HOLDER_AND_MANAGERS, 422),
-    ("GET", "/v1/referrals/transitions"): (ROLES, 200),
+    ("GET", "/v1/referrals/transitions"): ((*STAFF, "feed"), 200),
     ("GET", "/v1/referrals/{referral_id}"): (STAFF, 404),
     ("POST", "/v1/feeds/{source}/referrals"): (("feed",), 422),
     ("GET", "/v1/panels"): (("chair", "panel_admin", *MANAGERS), 200),
@@ -65,6 +65,13 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("GET", "/v1/policy-packs"): (ROLES, 200),
     ("GET", "/v1/policy-packs/{pack_id}"): (ROLES, 200),
     ("POST", "/v1/workflow/preview"): ((*HOLDER_AND_MANAGERS, "chair"), 422),
+    ("GET", "/v1/cases/{case_id}/timeline"): (CASE_FILE, 404),
+    ("GET", "/v1/next-steps/{step_id}"): (STAFF, 404),
+    ("GET", "/v1/reports/timeliness"): (("line_manager", "duty_manager", "chair"), 422),
+    ("GET", "/v1/me/calendar-feeds"): (STAFF, 200),
+    ("POST", "/v1/me/calendar-feeds"): (STAFF, 201),
+    ("DELETE", "/v1/me/calendar-feeds/{feed_id}"): (STAFF, 404),
+    ("POST", "/v1/staff/{staff_id}/absences"): (MANAGERS, 422),
 }
 REFERRAL_ACTIONS = {
     "submit": HOLDER_AND_MANAGERS, "quality-assure": MANAGERS, "send": HOLDER_AND_MANAGERS,
@@ -90,7 +97,8 @@ async def test_every_v1_route_is_in_the_role_matrix(client: httpx.AsyncClient) -
     operations = {(m.upper(), p) for p, ops in r.json()["paths"].items() if p.startswith("/v1")
                   for m in ops}
     operations.discard(("POST", "/v1/referrals/{referral_id}/{action}"))
-    assert operations == set(MATRIX)
+    operations.discard(("GET", "/v1/calendar/{token}.ics"))  # the URL's token is the credential
+    assert operations == set(MATRIX), "add the new route here, and a gate(...) on it"
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
@@ -107,7 +115,7 @@ async def test_route_answers_each_role_exactly(
         expected = status if role in allowed else 403
         assert r.status_code == expected, (role, r.text)
         assert r.headers["content-type"].startswith(
-            "application/json" if expected == 200 else "application/problem+json")
+            "application/json" if expected in (200, 201) else "application/problem+json")
 
 
 @pytest.mark.parametrize("action", sorted(REFERRAL_ACTIONS))
