@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
@@ -262,13 +262,38 @@ async def add_item(
         else await policy.current(session, case)
 
 
-def _check_decision(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
-    """Refuse a decision that cannot stand: a review before the panel, MAPPA without category."""
-    day = occurred_at.astimezone(LONDON).date()
+def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None = None
+                  ) -> datetime:
+    """When the decision was made: ``occurred_at``, by default the panel's start (minutes are
+    written up after the meeting). 409 for a decision before the panel starts, naming both."""
+    start = panel.scheduled_for.astimezone(UTC)
+    if body.occurred_at is None:
+        moment = now or utcnow()
+        if moment < start:
+            raise Conflict(
+                f"The panel starts at {start.isoformat()}: its decision cannot be recorded "
+                f"before then (it is now {moment.isoformat()}).", slug="decision-before-panel",
+                extra={"panel_starts_at": start.isoformat()})
+        return start
+    occurred_at = resolve_occurred_at(body.occurred_at, now)
+    if occurred_at < start:
+        raise Conflict(
+            f"The decision is dated {occurred_at.isoformat()}, before the panel starts at "
+            f"{start.isoformat()}.", slug="decision-before-panel",
+            extra={"panel_starts_at": start.isoformat()})
+    return occurred_at
+
+
+def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
+    """Refuse a decision that cannot stand: a review or action before the panel's (London) date,
+    MAPPA without category; each error names the comparison made."""
+    day = panel.scheduled_for.astimezone(LONDON).date()
     errors = []
     if body.review_date is not None and body.review_date <= day:
-        errors.append({"loc": "body.review_date", "msg": "must be after the panel's date"})
-    errors += [{"loc": f"body.actions.{i}.due_date", "msg": "must not be before the panel"}
+        errors.append({"loc": "body.review_date",
+                       "msg": f"must be after the panel's date ({day.isoformat()})"})
+    errors += [{"loc": f"body.actions.{i}.due_date",
+                "msg": f"must not be before the panel's date ({day.isoformat()})"}
                for i, action in enumerate(body.actions) if action.due_date < day]
     if body.mappa_level is not None and case.mappa_category is None:
         errors.append({"loc": "body.mappa_level",
@@ -324,8 +349,8 @@ async def decide(
     await session.refresh(item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
         raise Conflict("This item already has a decision.", slug="already-decided")
-    occurred_at = resolve_occurred_at(body.occurred_at)
-    _check_decision(body, case, occurred_at)
+    occurred_at = decision_time(body, panel)
+    _check_decision(body, case, panel)
     _check_attendance(body, kind)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):

@@ -336,10 +336,10 @@ async def create_referral_for_case(
     )
     session.add(referral)
     await session.flush()
-    satisfied = None
-    if status == ReferralStatus.received:  # a referral that arrived made (from a feed)
-        satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                        pack.referral_kind(body.kind).closes, occurred_at)
+    # A referral received from a feed (MAPPA, EMRAC) is a message to the service, not the
+    # service's own act: it closes none of the steps that ask the service to refer or notify
+    # (Wokingham: "The PYJS should notify the Central MAPPA Unit ... using the MAPPA H form").
+    satisfied: policy.PolicyResult | None = None
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_created", occurred_at, referral.id, principal,

@@ -432,3 +432,102 @@ async def test_absence_ending_before_it_starts_is_422(wokingham: Tenant) -> None
         "starts_on": "2026-09-04", "ends_on": "2026-08-27"},
         headers=wokingham.auth("line_manager"))
     assert r.status_code == 422, r.text
+
+
+# --- item 8: a message from MAPPA is not the service's own notification ---------------------
+
+
+async def test_W16_mappa_h_received_from_the_feed_leaves_the_notification_open(
+    wokingham: Tenant,
+) -> None:
+    """W16: "The PYJS should notify the Central MAPPA Unit ... of all MAPPA eligible young people
+    using the MAPPA H form": a MAPPA H received through the MAPPA feed is MAPPA's message, not the
+    service's notification, so the case holder's step stays open."""
+    case = (await wokingham.open_case(external_ref={"system": "IYSS", "id": "W16-feed"},
+                                      mappa_category=1,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")
+    assert [(s["actor"], s["due_at"], s["urgent"]) for s in notify] == [
+        ("case_holder", "2026-08-24T08:00:00Z", True)]
+    r = await wokingham.client.post(
+        "/v1/feeds/mappa/referrals",
+        json={"case_external_ref": {"system": "IYSS", "id": "W16-feed"}, "kind": "mappa_h",
+              "received_at": "2026-08-25T10:15:00+01:00", "details": {}},
+        headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": "w16-feed-0001"})
+    assert r.status_code == 201, r.text
+    still = steps_of(r.json()["next_steps"], "mappa_h_notification")
+    assert [s["id"] for s in still] == [notify[0]["id"]]
+    assert all(s["code"] != "quality_assure_mappa_form" for s in r.json()["next_steps"])
+
+
+# --- item 11: panel decisions are dated at the panel ----------------------------------------
+
+
+async def test_W22_decision_without_occurred_at_is_dated_at_the_panels_start(
+    wokingham: Tenant,
+) -> None:
+    """W22: "At the end of the Panel, a specific action plan and risk classification should be
+    agreed, including when should the child be discussed again": minutes written up after the
+    meeting date the decision at the panel's start (Tuesday 1 September 2026, 14:00 BST), so a
+    review date after the panel is accepted and the review is due at its end."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.request_and_book_panel()
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2026-09-29", "minutes": "Discussed.",
+              "actions": [{"description": "Curfew check", "owner_id": "case_holder-1",
+                           "due_date": "2026-09-08"}]},
+        headers=wokingham.auth("chair"))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["decided_at"] == "2026-09-01T13:00:00Z"
+    review = steps_of(r.json()["next_steps"], "attend_panel_review")
+    assert [(s["due_at"], s["policy"]["rule"]) for s in review] == [
+        ("2026-09-29T22:59:59Z", "W22")]
+    judgements = await wokingham.client.get(f"/v1/cases/{week.case_id}/judgements",
+                                            headers=wokingham.auth("line_manager"))
+    assert judgements.json()["data"][0]["occurred_at"] == "2026-09-01T13:00:00Z"
+
+
+async def test_W22_decision_dated_before_the_panel_starts_is_409(wokingham: Tenant) -> None:
+    """W22: a decision is made at the panel: dated before it starts it is 409, naming both."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.request_and_book_panel()
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2026-09-29", "minutes": "Early.",
+              "occurred_at": "2026-09-01T13:30:00+01:00"}, headers=wokingham.auth("chair"))
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert problem["type"].endswith("/decision-before-panel")
+    assert "2026-09-01T12:30:00+00:00" in problem["detail"]
+    assert "2026-09-01T13:00:00+00:00" in problem["detail"]
+
+
+async def test_W22_decision_on_a_panel_not_yet_started_is_409(wokingham: Tenant) -> None:
+    """W22: a panel booked for next year has not sat: its decision cannot be recorded now."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.book_panel(at="2027-09-01T14:00:00+01:00")
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2027-09-29", "minutes": "Not yet."},
+        headers=wokingham.auth("chair"))
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/decision-before-panel")
+    assert r.json()["panel_starts_at"] == "2027-09-01T13:00:00+00:00"
+
+
+async def test_W22_review_date_error_names_the_panels_date(wokingham: Tenant) -> None:
+    """W22: a review date on or before the panel's own date is 422, naming that date."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.request_and_book_panel()
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2026-09-01", "minutes": "Discussed.",
+              "occurred_at": "2026-09-02T10:00:00+01:00"}, headers=wokingham.auth("chair"))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "body.review_date",
+                                   "msg": "must be after the panel's date (2026-09-01)"}]
