@@ -48,6 +48,7 @@ from app.domain.restriction import (
 )
 from app.domain.services import Service
 from app.domain.steps import StepOut
+from app.workflows.calendar import london_date
 from app.workflows.packs import Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -88,7 +89,9 @@ class CaseCreate(BaseModel):
     mappa_category: Annotated[int, Field(ge=1, le=3)] | None = None
     mappa_level: Annotated[int, Field(ge=1, le=3)] | None = None
     expected_release_date: PlausibleDate | None = None
-    in_custody: bool = False
+    in_custody: bool | None = Field(
+        default=None, description="default: true when expected_release_date is after the "
+                                  "opening date (a future release date means custody)")
     volunteer_attached: bool = False
     opened_at: AwareDatetime | None = None
 
@@ -246,7 +249,8 @@ async def create_case(
         line_manager_id=body.line_manager_id, intervention=body.intervention,
         statutory=statutory, csc_status=body.csc_status, weapon_related=body.weapon_related,
         mappa_category=body.mappa_category, mappa_level=body.mappa_level,
-        expected_release_date=body.expected_release_date, in_custody=body.in_custody,
+        expected_release_date=body.expected_release_date,
+        in_custody=custody_implied(body.in_custody, body.expected_release_date, opened_at),
         volunteer_attached=body.volunteer_attached, opened_at=opened_at,
     )
     session.add(case)
@@ -362,6 +366,16 @@ def _check_if_match(case: Case, if_match: str | None) -> None:
         )
 
 
+def custody_implied(
+    stated: bool | None, release_date: date | None, at: datetime
+) -> bool:
+    """``in_custody`` as stated, else whether the expected release date is after ``at``'s
+    Europe/London date (a child with a future release date is in custody)."""
+    if stated is not None:
+        return stated
+    return release_date is not None and release_date > london_date(at)
+
+
 async def patch_case(
     session: AsyncSession,
     principal: Principal,
@@ -390,6 +404,10 @@ async def patch_case(
         )
     if sent.get("closed_at") is not None:
         sent["closed_at"] = _closing_time(case, sent["closed_at"])
+    if sent.get("expected_release_date") is not None and "in_custody" not in sent:
+        # A future release date means the child is in custody unless the request says otherwise.
+        if custody_implied(None, sent["expected_release_date"], occurred_at):
+            sent["in_custody"] = True
     fact_changes = _apply_facts(case, ctx.pack_for(service), sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if access_sent:

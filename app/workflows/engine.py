@@ -408,7 +408,8 @@ class _Plan:
         self, action: Literal["create", "keep", "supersede", "update_due"], rule: Rule,
         instance: _Instance, due: Due, form: str | None,
     ) -> StepIntent:
-        note = "\n".join(n for n in (rule.note, due.note) if n) or None
+        notes = (rule.note, rule.branch_note(self.ctx), due.note)
+        note = "\n".join(n for n in notes if n) or None
         return StepIntent(
             action=action, rule_id=rule.id, code=rule.code, title=instance.title,
             actor=rule.actor, subject_id=instance.subject_id, due_at=due.due_at,

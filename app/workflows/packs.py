@@ -122,6 +122,9 @@ class ConditionalForm(_Strict):
 
     when: When | None = None
     form: Form
+    # Carried on the step when this branch applies: where no deadline can be computed, the step
+    # says what is missing (e.g. "not recorded as in custody").
+    note: str | None = Field(default=None, max_length=500)
 
 
 class Rule(_Strict):
@@ -193,6 +196,15 @@ class Rule(_Strict):
             if branch.when is None or branch.when(ctx):
                 return branch.form
         return "none"
+
+    def branch_note(self, ctx: Context) -> str | None:
+        """The note of the conditional deadline branch that applies, if it has one."""
+        if isinstance(self.deadline, str):
+            return None
+        for branch in self.deadline:
+            if branch.when is None or branch.when(ctx):
+                return branch.note
+        return None
 
 
 class Acknowledge(_Strict):

@@ -531,3 +531,65 @@ async def test_W22_review_date_error_names_the_panels_date(wokingham: Tenant) ->
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"loc": "body.review_date",
                                    "msg": "must be after the panel's date (2026-09-01)"}]
+
+
+# --- item 10: a release date means custody; a missing deadline says why ---------------------
+
+
+async def test_W16_category_2_with_a_future_release_date_is_due_six_months_before(
+    wokingham: Tenant,
+) -> None:
+    """W16: "Category 2 referrals (i.e. for children in custody), the referral into MAPPA must be
+    completed six months prior to their release into the community": a case opened with a future
+    release date (1 June 2027) and no in_custody is in custody; due end of 1 December 2026."""
+    case = (await wokingham.open_case(mappa_category=2, expected_release_date="2027-06-01",
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    assert case["in_custody"] is True
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")
+    assert [(s["actor"], s["due_at"], s["urgent"], s["policy"]["rule"]) for s in notify] == [
+        ("case_holder", "2026-12-01T23:59:59Z", False, "W16")]
+
+
+async def test_W16_release_date_stated_not_in_custody_says_why_there_is_no_deadline(
+    wokingham: Tenant,
+) -> None:
+    """W16: where the request says the child is not in custody, no deadline can be computed, and
+    the step's note says what is missing."""
+    case = (await wokingham.open_case(mappa_category=2, expected_release_date="2027-06-01",
+                                      in_custody=False,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")[0]
+    assert notify["due_at"] is None
+    assert "not recorded as in custody" in notify["note"]
+
+
+async def test_W16_release_date_patched_later_implies_custody_and_dates_the_step(
+    wokingham: Tenant,
+) -> None:
+    """W16: the release date recorded later (PATCH, no in_custody) puts the child in custody and
+    dates the open notification six months before release."""
+    case = (await wokingham.open_case(mappa_category=2,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    first = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")[0]
+    assert first["due_at"] is None
+    assert "not recorded as in custody" in first["note"]
+    url = f"/v1/cases/{case['id']}"
+    etag = (await wokingham.client.get(url, headers=wokingham.auth("line_manager"))).headers[
+        "etag"]
+    r = await wokingham.client.patch(url, json={"expected_release_date": "2027-06-01",
+                                                "occurred_at": "2026-08-26T10:00:00+01:00"},
+                                     headers={**wokingham.auth("line_manager"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["in_custody"] is True
+    notify = steps_of(r.json()["next_steps"], "mappa_h_notification")
+    assert [(s["id"], s["due_at"]) for s in notify] == [(first["id"], "2026-12-01T23:59:59Z")]
+
+
+async def test_W16_category_3_says_the_policy_sets_no_timescale(wokingham: Tenant) -> None:
+    """W16: "notify ... all MAPPA eligible young people using the MAPPA H form" names no
+    timescale for category 3: due_at null, and the note says so."""
+    case = (await wokingham.open_case(mappa_category=3,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")[0]
+    assert notify["due_at"] is None
+    assert "no timescale" in notify["note"]
