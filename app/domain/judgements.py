@@ -17,7 +17,7 @@ from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
-from app.domain.assessments import check_belongs_to_case
+from app.domain.assessments import assessment_pending, check_belongs_to_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
@@ -177,6 +177,8 @@ async def apply_judgement(
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()
     data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
+    # Clocks that run from the assessment's completion wait for its countersignature (W9).
+    data["assessment_pending"] = await assessment_pending(session, body.assessment_id)
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = policy.event("judgement_recorded", occurred_at, case.id, principal, data, role)
     backfill = _is_backfill(previous, occurred_at)

@@ -361,7 +361,9 @@ class _Plan:
         form = rule.form_for(self.ctx)
         reason = self._reason(rule)
         fresh = () if any(_same_reason(reason, r) for r in existing.reasons) else (reason,)
-        if not rule.refresh_due:
+        if rule.refresh_undated_only and existing.due_at is not None:
+            pass  # already dated: this act is not what it was waiting for
+        elif not rule.refresh_due:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
             due = compute_due(form, self._inputs(instance, rule), self.calendar)
@@ -371,7 +373,7 @@ class _Plan:
                     subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
                 ))
                 return
-        if rule.refresh_due:
+        if rule.refresh_due and not (rule.refresh_undated_only and existing.due_at is not None):
             due = compute_due(form, self._inputs(instance, rule), self.calendar)
             # A point already passed (due now, urgent) never moves an earlier due date later.
             before, now_due = _utc(existing.due_at), due.due_at

@@ -147,6 +147,8 @@ class Rule(_Strict):
     supersedes_previous: bool = False
     refresh_due: bool = False
     refresh_only: bool = False
+    # Re-date only an open step that has no due date yet (one waiting for this act).
+    refresh_undated_only: bool = False
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False

@@ -593,3 +593,40 @@ async def test_W16_category_3_says_the_policy_sets_no_timescale(wokingham: Tenan
     notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")[0]
     assert notify["due_at"] is None
     assert "no timescale" in notify["note"]
+
+
+# --- item 7: the MARF clock -----------------------------------------------------------------
+
+
+async def test_W9_marf_clock_starts_when_the_assessment_is_countersigned(
+    wokingham: Tenant,
+) -> None:
+    """W9: "If a child with high or very high SWB concerns is not already open to Children Social
+    Care, within two working days of the assessment being completed the PYJS case worker must
+    complete a MARF referral"; "An assessment ... is not considered complete until it has been
+    counter signed by a line manager". SWB high with the Asset+ on Tuesday 25 August; countersigned
+    Friday 28 August -> due end of Wednesday 2 September (Monday 31 August is a bank holiday)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    body = await week.swb("high", rationale=None)
+    marf = steps_of(body["next_steps"], "marf_referral")
+    assert [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in marf] == [
+        ("case_holder", None, "W9")]
+    assert "countersigned" in marf[0]["note"]
+    signed = await week.countersign(at="2026-08-28T11:00:00+01:00")
+    marf = steps_of(signed["next_steps"], "marf_referral")
+    assert [(s["id"], s["due_at"]) for s in marf] == [(marf[0]["id"], "2026-09-02T22:59:59Z")]
+    assert [r["trigger"] for r in marf[0]["reasons"]] == [
+        "judgement_recorded", "assessment_countersigned"]
+
+
+async def test_W9_marf_without_an_assessment_runs_from_the_judgement(wokingham: Tenant) -> None:
+    """W9: a SWB judgement recorded outside an assessment starts the two working days at once
+    (Friday 28 August 2026 -> Wednesday 2 September, over the bank holiday)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    body = await week.judge({"domain": "swb", "level": "high",
+                             "occurred_at": "2026-08-28T10:00:00+01:00"})
+    marf = steps_of(body["next_steps"], "marf_referral")
+    assert [s["due_at"] for s in marf] == ["2026-09-02T22:59:59Z"]
+    signed = await week.countersign(at="2026-09-01T11:00:00+01:00")
+    assert [s["due_at"] for s in steps_of(signed["next_steps"], "marf_referral")] == [
+        "2026-09-02T22:59:59Z"]
