@@ -630,3 +630,36 @@ async def test_W9_marf_without_an_assessment_runs_from_the_judgement(wokingham: 
     signed = await week.countersign(at="2026-09-01T11:00:00+01:00")
     assert [s["due_at"] for s in steps_of(signed["next_steps"], "marf_referral")] == [
         "2026-09-02T22:59:59Z"]
+
+
+# --- item 9: serious incidents in Wokingham -------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", ["charged", "death"])
+async def test_W24_serious_incident_notification_for_management(
+    wokingham: Tenant, event_type: str
+) -> None:
+    """W24 (Management oversight): "Management reporting of serious incidents in line with YJB
+    guidance": a child charged (or who dies) while open asks management (the chair) to notify the
+    YJB; the national timescale is not set locally, so due_at is null with a note."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.post(f"/v1/cases/{week.case_id}/events",
+                           {"type": event_type, "occurred_at": "2026-08-28T15:00:00+01:00"})
+    notify = steps_of(body["next_steps"], "notify_serious_incident")
+    assert [(s["actor"], s["assignee_id"], s["due_at"], s["policy"]) for s in notify] == [
+        ("chair", None, None,
+         {"pack": WOKINGHAM, "ref": "Management oversight", "rule": "W24"})]
+    assert "YJB serious incidents notification SOP" in notify[0]["note"]
+    report = steps_of(body["next_steps"], "report_to_line_manager")
+    assert [(s["due_at"], s["urgent"]) for s in report] == [("2026-08-28T14:00:00Z", True)]
+    done = await week.complete(notify[0]["id"], "chair")
+    assert steps_of(done["next_steps"], "notify_serious_incident") == []
+    closed = await week.step(notify[0]["id"])
+    assert (closed["status"], closed["completed_by"]) == ("done", "chair-1")
+
+
+async def test_W24_not_for_an_ordinary_incident(wokingham: Tenant) -> None:
+    """W24: a new incident that is not a charge or death is no serious incident notification."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-28T15:00:00+01:00")
+    assert steps_of(body["next_steps"], "notify_serious_incident") == []
