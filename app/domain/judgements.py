@@ -21,8 +21,10 @@ from app.domain.assessments import assessment_pending, check_belongs_to_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.next_steps import close_step
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
 from app.workflows.types import Evaluation
 
 
@@ -189,8 +191,12 @@ async def apply_judgement(
         evaluation = policy.validate_alone(ctx, service, case, wf_event, str(body.domain))
         result = await policy.current(session, case)
     else:
+        reviewed = await close_rating_reviews(
+            session, ctx, service, case, principal, role, occurred_at, previous, judgement_id)
         result = await policy.run(session, ctx, service, case, principal, wf_event, role=role)
         evaluation = result.evaluation
+        if reviewed is not None:
+            result = reviewed.merge(result)
     judgement = Judgement(
         id=judgement_id, service_id=service.id, case_id=case.id, domain=body.domain,
         level=body.level,
@@ -216,6 +222,35 @@ async def apply_judgement(
                payload={"case_id": str(case.id), "domain": str(body.domain),
                         "level": str(body.level)})
     return judgement, result
+
+
+async def close_rating_reviews(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    occurred_at: datetime,
+    previous: dict[str, Any],
+    judgement_id: uuid.UUID,
+) -> policy.PolicyResult | None:
+    """The next judgement in a domain is the review its current rating was asked for (the pack's
+    ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name."""
+    rated = previous.get("judgement_id")
+    codes = ctx.pack_for(service).closes("rating_replaced")
+    if not rated or not codes:
+        return None
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.open, col(Step.code).in_(codes),
+        Step.subject_id == uuid.UUID(str(rated))))
+    result = None
+    for step in rows.all():
+        more = await close_step(session, ctx, service, step, principal, role, occurred_at,
+                                note=f"Reviewed by judgement {judgement_id}",
+                                satisfied_by=("judgement", judgement_id))
+        result = more if result is None else result.merge(more)
+    return result
 
 
 def _is_backfill(current: dict[str, Any], occurred_at: datetime) -> bool:

@@ -272,6 +272,11 @@ class _Plan:
 
     def _instances(self, rule: Rule) -> Iterator[_Instance]:
         event = self.ctx.event
+        if rule.subject.startswith("rating:"):
+            rating = _as_uuid(self.case.rating_ids.get(rule.subject.removeprefix("rating:")))
+            if rating is not None:
+                yield _Instance(rating, rule.title)
+            return
         if rule.for_each != "actions":
             subject = self.case.case_id if rule.subject == "case" else event.subject_id
             yield _Instance(subject, rule.title)

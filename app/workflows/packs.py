@@ -142,7 +142,9 @@ class Rule(_Strict):
     recurrence: Period | None = None
     note: str | None = Field(default=None, max_length=1000)
     for_each: Literal["actions"] | None = None
-    subject: Literal["event", "case"] = "event"
+    # ``rating:<domain>``: the step is about the current rating of that domain (its judgement);
+    # no current rating, no step (a floor review of a rating not yet made).
+    subject: Literal["event", "case", "rating:rosh", "rating:swb", "rating:lor"] = "event"
     dedupe: Literal["subject", "case"] = "subject"
     supersedes_previous: bool = False
     refresh_due: bool = False
@@ -186,6 +188,8 @@ class Rule(_Strict):
         """Whether this line's steps are about the case, an event record, or either."""
         if self.subject == "case":
             return frozenset({"case"})
+        if self.subject.startswith("rating:"):
+            return frozenset({"event"})
         return frozenset(
             "case" if t in CASE_SUBJECT_TRIGGERS else "event" for t in self.trigger
         )
@@ -314,6 +318,7 @@ ClosingAct = Literal[
     "assessment_submit", "assessment_countersign", "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
+    "rating_replaced",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 

@@ -663,3 +663,88 @@ async def test_W24_not_for_an_ordinary_incident(wokingham: Tenant) -> None:
     week = await FidelityWeek.start(wokingham)
     body = await week.incident("2026-08-28T15:00:00+01:00")
     assert steps_of(body["next_steps"], "notify_serious_incident") == []
+
+
+# --- item 6: floors apply when the facts change ---------------------------------------------
+
+
+async def _patch(t: Tenant, case_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    url = f"/v1/cases/{case_id}"
+    etag = (await t.client.get(url, headers=t.auth("line_manager"))).headers["etag"]
+    r = await t.client.patch(url, json=body, headers={**t.auth("line_manager"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_M4_child_put_on_a_cp_plan_asks_to_review_a_lower_swb(wokingham: Tenant) -> None:
+    """M4: "a child who is on a Child Protection plan is likely to have a starting SWB concern of
+    at least high": SWB medium, then a CP plan (Thursday 27 August) asks the case holder to review
+    the SWB rating; the next SWB judgement closes it, in the recorder's name."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    swb = await week.swb("medium", rationale=None)
+    changed = await _patch(wokingham, week.case_id, {
+        "csc_status": "cp", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    review = steps_of(changed["next_steps"], "review_rating")
+    assert [(s["actor"], s["assignee_id"], s["due_at"], s["policy"], s["subject_id"])
+            for s in review] == [
+        ("case_holder", "case_holder-1", None,
+         {"pack": WOKINGHAM, "ref": "SWB for children open to Children Social Care",
+          "rule": "M4"}, swb["data"]["id"])]
+    again = await week.judge({"domain": "swb", "level": "high",
+                              "occurred_at": "2026-08-28T10:00:00+01:00"})
+    assert steps_of(again["next_steps"], "review_rating") == []
+    closed = await week.step(review[0]["id"])
+    assert (closed["status"], closed["completed_by"], closed["satisfied_by"]["type"]) == (
+        "done", "case_holder-1", "judgement")
+
+
+async def test_M4_cin_floor_is_medium(wokingham: Tenant) -> None:
+    """M4: "For children in care (CIC) or children in need (CIN) ... at least medium": SWB medium
+    meets it (no review); SWB low does not."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await week.swb("medium", rationale=None)
+    changed = await _patch(wokingham, week.case_id, {
+        "csc_status": "cin", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert steps_of(changed["next_steps"], "review_rating") == []
+    other = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await other.swb("low", rationale=None)
+    changed = await _patch(wokingham, other.case_id, {
+        "csc_status": "cic", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert [s["policy"]["rule"] for s in steps_of(changed["next_steps"], "review_rating")] == [
+        "M4"]
+
+
+async def test_M3_case_found_weapon_related_asks_to_review_a_low_rosh(wokingham: Tenant) -> None:
+    """M3: "a child who is involved with weapon related offending or incidents is likely to have
+    a starting ROSH of at least medium": ROSH low, then weapon_related set, asks for a ROSH review
+    citing "ROSH for knife offences"; an SWB judgement does not close it, a ROSH one does."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    rosh = await week.rosh("low", "2026-08-25T10:00:00+01:00")
+    changed = await _patch(wokingham, week.case_id, {
+        "weapon_related": True, "occurred_at": "2026-08-27T10:00:00+01:00"})
+    review = steps_of(changed["next_steps"], "review_rating")
+    assert [(s["policy"]["rule"], s["policy"]["ref"], s["subject_id"]) for s in review] == [
+        ("M3", "ROSH for knife offences", rosh["data"]["id"])]
+    swb = await week.swb("low", rationale=None)
+    assert [s["id"] for s in steps_of(swb["next_steps"], "review_rating")] == [review[0]["id"]]
+    again = await week.rosh("medium", "2026-08-28T10:00:00+01:00")
+    assert steps_of(again["next_steps"], "review_rating") == []
+
+
+async def test_M3_review_is_superseded_when_the_fact_is_withdrawn(wokingham: Tenant) -> None:
+    """M3: the weapon flag recorded in error and removed: the review is no longer justified."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await week.rosh("low", "2026-08-25T10:00:00+01:00")
+    await _patch(wokingham, week.case_id, {"weapon_related": True,
+                                           "occurred_at": "2026-08-27T10:00:00+01:00"})
+    undone = await _patch(wokingham, week.case_id, {"weapon_related": False,
+                                                    "occurred_at": "2026-08-27T11:00:00+01:00"})
+    assert steps_of(undone["next_steps"], "review_rating") == []
+
+
+async def test_M4_unknown_rating_asks_for_no_floor_review(wokingham: Tenant) -> None:
+    """M4: with no SWB rating yet there is nothing to review (the first judgement is checked)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    changed = await _patch(wokingham, week.case_id, {
+        "csc_status": "cp", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert steps_of(changed["next_steps"], "review_rating") == []
