@@ -13,7 +13,6 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
@@ -25,6 +24,7 @@ from app.domain.next_steps import close_step
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_within_case
 from app.workflows.types import Evaluation
 
 
@@ -170,11 +170,7 @@ async def apply_judgement(
 ) -> tuple[Judgement, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps."""
     occurred_at = resolve_occurred_at(body.occurred_at)
-    if occurred_at.date() < case.date_of_birth:
-        raise Unprocessable(
-            "A judgement cannot predate the child's birth.",
-            errors=[{"loc": "body.occurred_at", "msg": "before the child's date of birth"}],
-        )
+    require_within_case(case, occurred_at)
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()

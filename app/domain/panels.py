@@ -37,6 +37,8 @@ from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_within_case
+from app.domain.transitions import conflicting, reload
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
@@ -144,7 +146,7 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_plausible(body.scheduled_for, "scheduled_for")
-    allowed = ctx.pack_for(service).panel_kind_ids()
+    allowed = ctx.pack_for(service, body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
             f"This service's policy holds no {body.kind} panels.",
@@ -273,15 +275,23 @@ def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None 
             raise Conflict(
                 f"The panel starts at {start.isoformat()}: its decision cannot be recorded "
                 f"before then (it is now {moment.isoformat()}).", slug="decision-before-panel",
-                extra={"panel_starts_at": start.isoformat()})
+                extra=_before_panel(start))
         return start
     occurred_at = resolve_occurred_at(body.occurred_at, now)
     if occurred_at < start:
         raise Conflict(
             f"The decision is dated {occurred_at.isoformat()}, before the panel starts at "
             f"{start.isoformat()}.", slug="decision-before-panel",
-            extra={"panel_starts_at": start.isoformat()})
+            errors=[{"loc": "body.occurred_at",
+                     "msg": f"must not be before the panel's scheduled_for ({start.isoformat()})"}],
+            extra=_before_panel(start))
     return occurred_at
+
+
+def _before_panel(start: datetime) -> dict[str, object]:
+    when = start.isoformat()
+    return {"panel_starts_at": when,
+            "bound": {"field": "occurred_at", "name": "the panel's scheduled_for", "value": when}}
 
 
 def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
@@ -329,7 +339,7 @@ async def decide(
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     service, panel = await _load_panel(session, principal, panel_id)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
     kind = pack.panel(panel.kind)
     chair = kind.chair_role
     require_roles(principal, (chair,), "record panel decisions")
@@ -346,10 +356,13 @@ async def decide(
         )
     case = await load_case(session, item.case_id)
     assert case is not None
-    await session.refresh(item)  # a concurrent decision on this item has committed by now
+    await reload(session, item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
-        raise Conflict("This item already has a decision.", slug="already-decided")
+        raise conflicting("panel item", "decide", "decided",
+                          item_out(item).model_dump(mode="json"))
+    # Dated at the panel's start by default; before it starts, 409 (names both moments).
     occurred_at = decision_time(body, panel)
+    require_within_case(case, occurred_at)
     _check_decision(body, case, panel)
     _check_attendance(body, kind)
     result: policy.PolicyResult | None = None

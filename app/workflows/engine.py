@@ -421,7 +421,8 @@ class _Plan:
             action=action, rule_id=rule.id, code=rule.code, title=instance.title,
             actor=rule.actor, subject_id=instance.subject_id, due_at=due.due_at,
             urgent=due.urgent, awaiting_panel_date=due.awaiting_panel_date,
-            policy_pack=self.pack.id, policy_ref=rule.ref, deadline_form=form,
+            policy_pack=self.pack.id, policy_version=self.pack.version, policy_ref=rule.ref,
+            deadline_form=form,
             recurrence=rule.period, note=note, assignee_id=instance.assignee_id,
             reasons=(self._reason(rule),),
         )
@@ -434,11 +435,17 @@ class _Plan:
                 continue
             if rule.holds is not None and not rule.holds(self._hold_ctx):
                 return
-            base = _as_datetime(data.get("due_at")) or self.ctx.event.occurred_at
-            due = Due(add_period(base, rule.period))
+            due = self._next_occurrence(rule.period)
             instance = _Instance(self.ctx.event.subject_id, rule.title)
             self._step(rule, instance, due)
             return
+
+    def _next_occurrence(self, period: str) -> Due:
+        """Due one period after the act that completed the last occurrence (the completion's
+        ``occurred_at``), whether it was done early or late (policy-rules.md, ``every 1m``,
+        corrected): an early review never pushes the next one out, a late one never leaves
+        the next already overdue. Counted from the act, never the wall clock (back-filling)."""
+        return Due(add_period(self.ctx.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:
         """A panel was scheduled: ``next-panel`` steps get its date if it is now the next one."""
@@ -458,6 +465,7 @@ class _Plan:
                 title=rule.title if rule else step.code, actor=step.actor,
                 subject_id=step.subject_id, due_at=when, urgent=False,
                 awaiting_panel_date=False, policy_pack=self.pack.id,
+                policy_version=self.pack.version,
                 policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
                 note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
             ))
@@ -540,6 +548,7 @@ class _Plan:
             title=rule.title if rule else step.code, actor=step.actor,
             subject_id=step.subject_id, due_at=_utc(step.due_at), urgent=False,
             awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.pack.id,
+            policy_version=self.pack.version,
             policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
             note=f"Superseded: {reason}", step_id=step.id,
         ))

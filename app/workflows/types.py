@@ -116,6 +116,7 @@ class StepIntent:
     policy_pack: str
     policy_ref: str
     deadline_form: str | None = None
+    policy_version: str | None = None
     recurrence: str | None = None
     note: str | None = None
     assignee_id: str | None = None

@@ -39,7 +39,8 @@ async def test_W12_W22_one_risk_management_plan_step_carries_every_reason(
     plan = plans[0]
     assert (plan["actor"], plan["assignee_id"], plan["due_at"]) == (
         "case_holder", "case_holder-1", None)
-    assert plan["policy"] == {"pack": WOKINGHAM, "ref": "Management of Risk of Serious Harm",
+    assert plan["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Management of Risk of Serious Harm",
                               "rule": "W12"}
     reasons = {(r["rule"], r["ref"], r["record"]["type"]) for r in plan["reasons"]}
     assert reasons == {
@@ -195,7 +196,8 @@ async def test_W22_minutes_are_shared_by_the_chair(wokingham: Tenant) -> None:
     assert [(s["actor"], s["assignee_id"], s["due_at"], s["urgent"], s["policy"], s["subject_id"])
             for s in share] == [
         ("chair", None, None, False,
-         {"pack": WOKINGHAM, "ref": "High Risk Panel", "rule": "W22"}, week.item_id)]
+         {"pack": WOKINGHAM, "version": "1.0",
+          "ref": "High Risk Panel", "rule": "W22"}, week.item_id)]
     upload = steps_of(body["next_steps"], "upload_panel_minutes")
     assert [s["actor"] for s in upload] == ["case_holder"]
 
@@ -648,7 +650,7 @@ async def test_W24_serious_incident_notification_for_management(
     notify = steps_of(body["next_steps"], "notify_serious_incident")
     assert [(s["actor"], s["assignee_id"], s["due_at"], s["policy"]) for s in notify] == [
         ("chair", None, None,
-         {"pack": WOKINGHAM, "ref": "Management oversight", "rule": "W24"})]
+         {"pack": WOKINGHAM, "version": "1.0", "ref": "Management oversight", "rule": "W24"})]
     assert "YJB serious incidents notification SOP" in notify[0]["note"]
     report = steps_of(body["next_steps"], "report_to_line_manager")
     assert [(s["due_at"], s["urgent"]) for s in report] == [("2026-08-28T14:00:00Z", True)]
@@ -688,8 +690,9 @@ async def test_M4_child_put_on_a_cp_plan_asks_to_review_a_lower_swb(wokingham: T
     assert [(s["actor"], s["assignee_id"], s["due_at"], s["policy"], s["subject_id"])
             for s in review] == [
         ("case_holder", "case_holder-1", None,
-         {"pack": WOKINGHAM, "ref": "SWB for children open to Children Social Care",
-          "rule": "M4"}, swb["data"]["id"])]
+         {"pack": WOKINGHAM, "version": "1.0",
+          "ref": "SWB for children open to Children Social Care", "rule": "M4"},
+         swb["data"]["id"])]
     again = await week.judge({"domain": "swb", "level": "high",
                               "occurred_at": "2026-08-28T10:00:00+01:00"})
     assert steps_of(again["next_steps"], "review_rating") == []

@@ -164,10 +164,11 @@ def test_serve_refuses_to_start_on_an_invalid_pack(
     assert not (tmp_path / "never.db").exists()
 
 
-def test_a_bundled_pack_id_in_packs_dir_is_refused(tmp_path: Path) -> None:
-    """A folder pack may not silently replace a bundled one."""
+def test_a_bundled_pack_version_in_packs_dir_is_refused(tmp_path: Path) -> None:
+    """A folder pack may not silently replace a bundled one: a revision is a new version."""
     _variant(tmp_path)
-    with pytest.raises(PackError, match="already bundled"):
+    with pytest.raises(PackError, match="version '1.0' is loaded twice; a revised policy needs "
+                                        "a new version"):
         load_all_packs(tmp_path)
 
 
