@@ -50,7 +50,7 @@ from app.routers import (
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
-from app.workflows.packs import load_all_packs
+from app.workflows.packs import latest, load_versions
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
@@ -66,14 +66,16 @@ DOCS_ASSETS_URL = "/docs-assets"
 def build_policy_context(settings: Settings) -> PolicyContext:
     """Load and check every pack, bundled and in ``YJ_PACKS_DIR`` (PackError, so no start-up,
     on an invalid one; warnings are logged), and the working calendar."""
-    packs = load_all_packs(settings.packs_dir)
+    versions = load_versions(None, settings.packs_dir)
     log = structlog.get_logger("yjrisk.packs")
-    for pack in packs.values():
-        for problem in pack.warnings:
-            log.warning("pack.warning", pack=pack.id, rule=problem.rule, field=problem.field,
-                        message=problem.message)
+    for found in versions.values():
+        for pack in found:
+            for problem in pack.warnings:
+                log.warning("pack.warning", pack=pack.id, version=pack.version,
+                            rule=problem.rule, field=problem.field, message=problem.message)
     return PolicyContext(
-        packs=packs, calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
+        packs=latest(versions), versions=versions,
+        calendar=WorkingCalendar(extra_closures=settings.extra_closure_days),
     )
 
 

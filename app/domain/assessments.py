@@ -21,6 +21,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    is_write,
     require_open_case,
     service_of,
 )
@@ -31,6 +32,8 @@ from app.domain.next_steps import close_step, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_not_before, require_within_case
+from app.domain.transitions import check_move, reload
 from app.workflows.packs import Pack
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
@@ -191,6 +194,7 @@ async def create_assessment(
     require_open_case(case, "start an assessment")
     role = case_role_for(principal, case, ("case_holder",), "write assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
     assessment = Assessment(
         service_id=service.id, case_id=case.id, type=body.type, stage=body.stage,
         author_id=principal.sub, occurred_at=occurred_at,
@@ -227,6 +231,8 @@ async def load_assessment(
     if assessment is None:
         raise NotFound("No such assessment.")
     _, case = await get_visible_case(session, principal, assessment.case_id)
+    if is_write(session):
+        await reload(session, assessment)  # the case is locked now: its state after any racer
     return service, case, assessment
 
 
@@ -241,7 +247,7 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    scores = check_scores(ctx.pack_for(service), body.scores)
+    scores = check_scores(ctx.pack_for(service, occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
     if scores:
@@ -250,7 +256,7 @@ async def submit_assessment(
         session.add(case)
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", satisfied_by(ctx.pack_for(service), "submit"), None,
+        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit"), None,
     )
 
 
@@ -271,7 +277,8 @@ async def countersign_assessment(
     assessment.feedback = body.feedback
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "countersign", satisfied_by(ctx.pack_for(service), "countersign"), body.feedback,
+        "countersign", satisfied_by(ctx.pack_for(service, occurred_at), "countersign"),
+        body.feedback,
     )
 
 
@@ -319,18 +326,24 @@ def _move(
     feedback: str | None = None,
 ) -> None:
     allowed_from, to = TRANSITIONS[action]
-    if assessment.status not in allowed_from:
-        raise Conflict(
+    history = assessment.history or []
+    check_move(
+        what="assessment", action=action, current=str(assessment.status),
+        allowed_from={s.value for s in allowed_from},
+        previous=history[-2]["to"] if len(history) >= 2 else None,
+        current_record=assessment_out(assessment).model_dump(mode="json"),
+        illegal=Conflict(
             f"An assessment that is {assessment.status} cannot be {action}ed.",
             slug="illegal-assessment-transition",
             extra={"assessment_status": str(assessment.status),
                    "allowed_from": [s.value for s in allowed_from]},
-        )
-    if at < assessment.occurred_at:
-        raise Unprocessable(
-            "occurred_at is before the assessment was started.",
-            errors=[{"loc": "body.occurred_at", "msg": "before the assessment's occurred_at"}],
-        )
+        ),
+    )
+    require_not_before(at, assessment.occurred_at, "the assessment's occurred_at")
+    if history:  # nor before the move it follows (submitted before it was countersigned)
+        last = history[-1]
+        require_not_before(at, datetime.fromisoformat(last["at"]),
+                           f"the assessment's last move ({last['action']})")
     assessment.status = to
     # Reassigned, not appended, so the JSON column change is tracked.
     assessment.history = [*assessment.history, _entry(action, to, principal, role, at, feedback)]
@@ -448,6 +461,15 @@ async def endorse_judgements(
         result = more if result is None else result.merge(more)
     await session.flush()
     return result
+
+
+async def assessment_pending(session: AsyncSession, assessment_id: uuid.UUID | None) -> bool:
+    """Whether a judgement's assessment is not yet complete (countersigned); False without one."""
+    if assessment_id is None:
+        return False
+    status = (await session.exec(
+        select(Assessment.status).where(Assessment.id == assessment_id))).first()
+    return status is not None and status != AssessmentStatus.countersigned
 
 
 async def check_belongs_to_case(

@@ -39,6 +39,7 @@ from app.domain.common import (
 from app.domain.judgements import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.timing import require_within_case
 from app.workflows.packs import Pack
 
 
@@ -219,11 +220,12 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    check_event_type(ctx.pack_for(service), body.type)
+    check_event_type(ctx.pack_for(service, resolve_occurred_at(body.occurred_at)), body.type)
     if str(body.type) not in AFTER_CLOSURE:
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
     known_at = _known_at(body, occurred_at)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,

@@ -11,11 +11,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
 from app.domain.access import (
-    accessible_case_ids,
     load_case,
     lock_case,
     service_of,
@@ -26,7 +25,9 @@ from app.domain.cases_table import Case
 from app.domain.common import resolve_occurred_at, utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import Step, StepStatus, step_out
+from app.domain.timing import require_not_before
+from app.domain.transitions import conflicting, reload
 
 # Who may stand in for whom when completing a step: a duty manager covers a line manager.
 COVER = {"line_manager": ("duty_manager",)}
@@ -54,20 +55,13 @@ class StepComplete(BaseModel):
 
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
-    """Steps the principal may see: on visible cases (panel view: a panel administrator's
-    to-do list covers the cases the panel handles), assigned to them, or role-wide for them;
-    never on a restricted case that shuts them out."""
+    """Steps the principal may see: exactly the steps of the cases they may see now (for a
+    panel administrator, the cases the panel handles: their to-do list)."""
+    # A step is the case's business: whoever may not see the case now (reassigned away, another
+    # team) neither lists nor completes its steps, even one still naming them.
     visible_case_ids = select(Case.id).where(
         visible_cases_clause(principal, service_id, panel_view=True))
-    return sa.and_(
-        col(Step.service_id) == service_id,
-        col(Step.case_id).in_(accessible_case_ids(principal, service_id)),
-        sa.or_(
-            col(Step.case_id).in_(visible_case_ids),
-            col(Step.assignee_id) == principal.sub,
-            sa.and_(col(Step.assignee_id).is_(None), col(Step.actor).in_(principal.roles)),
-        ),
-    )
+    return sa.and_(col(Step.service_id) == service_id, col(Step.case_id).in_(visible_case_ids))
 
 
 async def list_steps(
@@ -91,7 +85,8 @@ async def list_steps(
         query = query.where(Step.status == filters.status)
     if filters.overdue:
         query = query.where(Step.status == StepStatus.open,
-                            col(Step.due_at) < (now or utcnow()))
+                            sa.func.coalesce(col(Step.overdue_at), col(Step.due_at))
+                            < (now or utcnow()))
     query = query.order_by(
         col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at), col(Step.id)
     ).offset(filters.offset).limit(filters.limit + 1)
@@ -141,13 +136,24 @@ async def complete_step(
         raise NotFound("No such step.")
     role = may_complete(principal, step)
     await lock_case(session, step.case_id)
-    await session.refresh(step)  # another write may have closed it while we waited
-    if step.status != StepStatus.open:
-        raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
+    await reload(session, step)  # another write may have closed it while we waited
+    require_open_step(step, "complete")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_step_act_time(step, occurred_at)
     return step, await close_step(
         session, ctx, service, step, principal, role, occurred_at, note=body.note
     )
+
+
+def require_open_step(step: Step, action: str) -> None:
+    """409 ``conflicting-transition`` unless the step is still open (it was open once)."""
+    if step.status != StepStatus.open:
+        raise conflicting("step", action, str(step.status), step_out(step).model_dump(mode="json"))
+
+
+def require_step_act_time(step: Step, at: datetime) -> None:
+    """422 for a completion or waiver dated before the step arose."""
+    require_not_before(at, step.raised_at or step.created_at, "the step's raised_at")
 
 
 async def close_step(

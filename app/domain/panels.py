@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
@@ -40,6 +40,8 @@ from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_within_case
+from app.domain.transitions import conflicting, reload
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
@@ -155,7 +157,7 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_plausible(body.scheduled_for, "scheduled_for")
-    allowed = ctx.pack_for(service).panel_kind_ids()
+    allowed = ctx.pack_for(service, body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
             f"This service's policy holds no {body.kind} panels.",
@@ -314,13 +316,46 @@ async def _require_panel_route(
         errors=[{"loc": "body.case_id", "msg": "no live panel referral and not on the register"}])
 
 
-def _check_decision(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
-    """Refuse a decision that cannot stand: a review before the panel, MAPPA without category."""
-    day = occurred_at.astimezone(LONDON).date()
+def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None = None
+                  ) -> datetime:
+    """When the decision was made: ``occurred_at``, by default the panel's start (minutes are
+    written up after the meeting). 409 for a decision before the panel starts, naming both."""
+    start = panel.scheduled_for.astimezone(UTC)
+    if body.occurred_at is None:
+        moment = now or utcnow()
+        if moment < start:
+            raise Conflict(
+                f"The panel starts at {start.isoformat()}: its decision cannot be recorded "
+                f"before then (it is now {moment.isoformat()}).", slug="decision-before-panel",
+                extra=_before_panel(start))
+        return start
+    occurred_at = resolve_occurred_at(body.occurred_at, now)
+    if occurred_at < start:
+        raise Conflict(
+            f"The decision is dated {occurred_at.isoformat()}, before the panel starts at "
+            f"{start.isoformat()}.", slug="decision-before-panel",
+            errors=[{"loc": "body.occurred_at",
+                     "msg": f"must not be before the panel's scheduled_for ({start.isoformat()})"}],
+            extra=_before_panel(start))
+    return occurred_at
+
+
+def _before_panel(start: datetime) -> dict[str, object]:
+    when = start.isoformat()
+    return {"panel_starts_at": when,
+            "bound": {"field": "occurred_at", "name": "the panel's scheduled_for", "value": when}}
+
+
+def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
+    """Refuse a decision that cannot stand: a review or action before the panel's (London) date,
+    MAPPA without category; each error names the comparison made."""
+    day = panel.scheduled_for.astimezone(LONDON).date()
     errors = []
     if body.review_date is not None and body.review_date <= day:
-        errors.append({"loc": "body.review_date", "msg": "must be after the panel's date"})
-    errors += [{"loc": f"body.actions.{i}.due_date", "msg": "must not be before the panel"}
+        errors.append({"loc": "body.review_date",
+                       "msg": f"must be after the panel's date ({day.isoformat()})"})
+    errors += [{"loc": f"body.actions.{i}.due_date",
+                "msg": f"must not be before the panel's date ({day.isoformat()})"}
                for i, action in enumerate(body.actions) if action.due_date < day]
     if body.mappa_level is not None and case.mappa_category is None:
         errors.append({"loc": "body.mappa_level",
@@ -356,7 +391,7 @@ async def decide(
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     service, panel = await _load_panel(session, principal, panel_id)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
     kind = pack.panel(panel.kind)
     chair = kind.chair_role
     require_roles(principal, (chair,), "record panel decisions")
@@ -373,11 +408,14 @@ async def decide(
         )
     case = await load_case(session, item.case_id)
     assert case is not None
-    await session.refresh(item)  # a concurrent decision on this item has committed by now
+    await reload(session, item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
-        raise Conflict("This item already has a decision.", slug="already-decided")
-    occurred_at = resolve_occurred_at(body.occurred_at)
-    _check_decision(body, case, occurred_at)
+        raise conflicting("panel item", "decide", "decided",
+                          item_out(item).model_dump(mode="json"))
+    # Dated at the panel's start by default; before it starts, 409 (names both moments).
+    occurred_at = decision_time(body, panel)
+    require_within_case(case, occurred_at)
+    _check_decision(body, case, panel)
     _check_attendance(body, kind)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):

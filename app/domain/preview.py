@@ -166,7 +166,7 @@ class PreviewStep(BaseModel):
     due_at: datetime | None
     urgent: bool
     awaiting_panel_date: bool
-    policy: dict[str, str]
+    policy: dict[str, str | None]
     subject_id: uuid.UUID
     step_id: uuid.UUID | None
     note: str | None
@@ -255,7 +255,8 @@ async def preview(
                            actor=i.actor, assignee_id=policy.assignee_for(case, i),
                            due_at=i.due_at, urgent=i.urgent,
                            awaiting_panel_date=i.awaiting_panel_date,
-                           policy={"pack": i.policy_pack, "ref": i.policy_ref},
+                           policy={"pack": i.policy_pack, "version": i.policy_version,
+                                   "ref": i.policy_ref, "rule": i.rule_id},
                            subject_id=i.subject_id, step_id=i.step_id, note=i.note)
                for i in ev.intents],
         matrix_level=ev.matrix_level, ratings_after=dict(ev.ratings_after),

@@ -16,7 +16,8 @@ from app.domain import cases as svc
 from app.domain.access import get_visible_case
 from app.domain.audit import AuditOut, case_audit
 from app.domain.restriction import access_view
-from app.routers.envelopes import Page, Read, Written
+from app.domain.steps import step_out
+from app.routers.envelopes import CaseWritten, Page, Read, Written
 from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -101,9 +102,8 @@ async def timeline(
     return Read(data=await history.timeline(session, principal, case_id))
 
 
-@router.patch("/{case_id}", response_model=Written[svc.CaseOut],
-              responses=problem_responses(412, 428),
-             dependencies=[gate("case.change")])
+@router.patch("/{case_id}", response_model=CaseWritten[svc.CaseOut],
+              responses=problem_responses(412, 428), dependencies=[gate("case.change")])
 async def patch_case(
     case_id: uuid.UUID,
     body: svc.CasePatch,
@@ -112,19 +112,22 @@ async def patch_case(
     session: Session,
     principal: CurrentPrincipal,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
-) -> Written[svc.CaseOut]:
-    """Change a case (If-Match required); the change re-runs the policy rules.
+) -> CaseWritten[svc.CaseOut]:
+    """Change a case (If-Match required); the change re-runs the policy rules. Reassigning
+    moves the role's open steps (listed in ``reassigned_steps``); closing (``closure_reason``)
+    and reopening (``reopen_reason``) are the line manager's, a duty manager's or a chair's.
 
     Managers may restrict the case with `access: {allowed_staff: [...]}` or
     `{excluded_staff: [...]}` (`access: null` lifts it): staff without access then get 404
     everywhere, as if the case did not exist."""
-    service, case, result = await svc.patch_case(
+    service, case, patched = await svc.patch_case(
         session, principal, case_id, body, if_match, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
     access = await access_view(session, principal, case)
-    return Written(data=svc.case_out(case, service, result.next_steps, access),
-                   next_steps=result.next_steps)
+    steps = patched.result.next_steps
+    return CaseWritten(data=svc.case_out(case, service, steps, access), next_steps=steps,
+                       reassigned_steps=[step_out(s) for s in patched.reassigned])
 
 
 @router.get("/{case_id}/audit", response_model=Read[list[AuditOut]],

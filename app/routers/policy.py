@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlmodel import select
 
 from app.core.deps import CurrentPrincipal, Session
@@ -31,17 +31,26 @@ async def list_packs(request: Request, principal: CurrentPrincipal) -> Read[list
 @router.get("/v1/policy-packs/{pack_id}", response_model=Read[dict[str, Any]],
              dependencies=[gate("policy.read")])
 async def read_pack(
-    pack_id: Annotated[str, Path(max_length=64)], request: Request, principal: CurrentPrincipal
+    pack_id: Annotated[str, Path(max_length=64)], request: Request, principal: CurrentPrincipal,
+    version: Annotated[str | None, Query(max_length=16, description="a version of the pack "
+                                                                   "(default: the newest)")] = None,
 ) -> Read[dict[str, Any]]:
-    """One policy pack, rule by rule, with the paragraph each rule comes from, its vocabulary
-    (the words writes may use: core and the pack's own) and the check's warnings."""
-    pack = request.app.state.policy.packs.get(pack_id)
-    if pack is None:
+    """One policy pack (its newest version, or ``version``), rule by rule, with the paragraph
+    each rule comes from, its vocabulary (the words writes may use: core and the pack's own),
+    the check's warnings and every version with the date it comes into force."""
+    found = request.app.state.policy.versions_of(pack_id)
+    if not found:
         raise NotFound("No such policy pack.")
+    pack = found[-1] if version is None else next((v for v in found if v.version == version), None)
+    if pack is None:
+        raise NotFound("No such version of this policy pack.")
     return Read(data={
         **pack.model_dump(mode="json"), "vocabulary": pack.vocabulary(),
         "warnings": [{"rule": w.rule, "field": w.field, "message": w.message}
                      for w in pack.warnings],
+        "versions": [{"version": v.version, "title": v.title,
+                      "effective_from": v.effective_from.isoformat() if v.effective_from
+                      else None} for v in found],
     })
 
 

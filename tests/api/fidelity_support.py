@@ -113,7 +113,8 @@ class FidelityWeek:
     async def request_and_book_panel(self) -> dict[str, Any]:
         """The case holder submits a panel referral (Wed 26 Aug); the chair books the panel for
         Tuesday 1 September 14:00 and puts the case on it."""
-        referral = await self.post(f"/v1/cases/{self.case_id}/referrals", {"kind": "panel"})
+        referral = await self.post(f"/v1/cases/{self.case_id}/referrals",
+                                   {"kind": "panel", "occurred_at": "2026-08-26T11:00:00+01:00"})
         await self.post(f"/v1/referrals/{referral['data']['id']}/submit",
                         {"occurred_at": "2026-08-26T12:00:00+01:00"}, status=200)
         return await self.book_panel(role="chair")

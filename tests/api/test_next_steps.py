@@ -221,7 +221,8 @@ async def test_complete_twice_is_409(somerset: Tenant) -> None:
     assert (await complete(somerset, step["id"], "line_manager")).status_code == 200
     r = await complete(somerset, step["id"], "line_manager", note="again")
     body = assert_problem(r, 409)
-    assert body["type"].endswith("/step-not-open")
+    assert body["type"].endswith("/conflicting-transition")
+    assert body["current_status"] == "done"
 
 
 async def test_complete_superseded_step_is_409(wokingham: Tenant) -> None:
@@ -251,7 +252,7 @@ async def test_S16_duty_manager_completing_line_manager_step_advises(somerset: T
     assert advise["assignee_id"] == "duty_manager-1"
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
     open_ = await listed(somerset, "duty_manager", case_id=case["id"])
     assert the_step(open_, "advise_line_manager")["id"] == advise["id"]
 
