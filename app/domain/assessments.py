@@ -465,6 +465,15 @@ async def endorse_judgements(
     return result
 
 
+async def assessment_pending(session: AsyncSession, assessment_id: uuid.UUID | None) -> bool:
+    """Whether a judgement's assessment is not yet complete (countersigned); False without one."""
+    if assessment_id is None:
+        return False
+    status = (await session.exec(
+        select(Assessment.status).where(Assessment.id == assessment_id))).first()
+    return status is not None and status != AssessmentStatus.countersigned
+
+
 async def check_belongs_to_case(
     session: AsyncSession, case: Case, assessment_id: uuid.UUID | None
 ) -> None:

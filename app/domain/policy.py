@@ -121,6 +121,7 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         in_custody=case.in_custody,
         volunteer_attached=case.volunteer_attached,
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
+        rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
         closed_at=case.closed_at,
         facts=dict(case.facts or {}),

@@ -123,6 +123,9 @@ class ConditionalForm(_Strict):
 
     when: When | None = None
     form: Form
+    # Carried on the step when this branch applies: where no deadline can be computed, the step
+    # says what is missing (e.g. "not recorded as in custody").
+    note: str | None = Field(default=None, max_length=500)
 
 
 class Rule(_Strict):
@@ -140,11 +143,15 @@ class Rule(_Strict):
     recurrence: Period | None = None
     note: str | None = Field(default=None, max_length=1000)
     for_each: Literal["actions"] | None = None
-    subject: Literal["event", "case"] = "event"
+    # ``rating:<domain>``: the step is about the current rating of that domain (its judgement);
+    # no current rating, no step (a floor review of a rating not yet made).
+    subject: Literal["event", "case", "rating:rosh", "rating:swb", "rating:lor"] = "event"
     dedupe: Literal["subject", "case"] = "subject"
     supersedes_previous: bool = False
     refresh_due: bool = False
     refresh_only: bool = False
+    # Re-date only an open step that has no due date yet (one waiting for this act).
+    refresh_undated_only: bool = False
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
@@ -182,6 +189,8 @@ class Rule(_Strict):
         """Whether this line's steps are about the case, an event record, or either."""
         if self.subject == "case":
             return frozenset({"case"})
+        if self.subject.startswith("rating:"):
+            return frozenset({"event"})
         return frozenset(
             "case" if t in CASE_SUBJECT_TRIGGERS else "event" for t in self.trigger
         )
@@ -194,6 +203,15 @@ class Rule(_Strict):
             if branch.when is None or branch.when(ctx):
                 return branch.form
         return "none"
+
+    def branch_note(self, ctx: Context) -> str | None:
+        """The note of the conditional deadline branch that applies, if it has one."""
+        if isinstance(self.deadline, str):
+            return None
+        for branch in self.deadline:
+            if branch.when is None or branch.when(ctx):
+                return branch.note
+        return None
 
 
 class Acknowledge(_Strict):
@@ -302,6 +320,7 @@ ClosingAct = Literal[
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
+    "rating_replaced",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 

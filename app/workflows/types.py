@@ -67,6 +67,8 @@ class CaseSnapshot:
     on_register: bool = False
     closed_at: datetime | None = None
     open_steps: tuple[OpenStep, ...] = ()
+    # The judgement id of each current rating (``rating:<domain>`` step subjects).
+    rating_ids: Mapping[str, str | None] = field(default_factory=dict)
     # The case is on a panel's agenda with no decision yet (a panel is booked for it).
     on_panel_agenda: bool = False
     # The case holder's absences (London dates, inclusive) from the event's day on: an absence
