@@ -292,3 +292,44 @@ async def test_X11_weekly_panel_with_attendance_rules(
         "case_holder", "2026-09-02T22:59:59Z", "5.4")
     review = step(r.json()["next_steps"], "attend_risk_panel_review")
     assert review["policy"]["ref"] == "5.3"
+
+
+async def test_facts_from_the_attackers_side(
+    client: httpx.AsyncClient, example: Tenant, settings: Any
+) -> None:
+    """Facts follow the case's access rules: another service's case is 404, a role that may
+    not change the case is 403, another case holder's case is 404; nothing is written."""
+    case = (await example.open_case())["data"]
+    url = f"/v1/cases/{case['id']}"
+    etag = (await client.get(url, headers=example.auth("line_manager"))).headers["etag"]
+    body = {"facts": {"dangerousness_criteria_met": True}}
+    other = await make_tenant(client, settings, EXAMPLE)
+    r = await client.patch(url, json=body, headers={**other.auth("line_manager"),
+                                                    "If-Match": etag})
+    assert r.status_code == 404
+    r = await client.patch(url, json=body, headers={**example.auth("panel_admin"),
+                                                    "If-Match": etag})
+    assert r.status_code == 403
+    r = await client.patch(url, json=body, headers={**example.auth("case_holder", "cw-other"),
+                                                    "If-Match": etag})
+    assert r.status_code == 404
+    after = (await client.get(url, headers=example.auth("line_manager"))).json()["data"]
+    assert (after["facts"], after["on_register"]) == ({}, False)
+
+
+@pytest.mark.parametrize("facts", [
+    {"offence_category": [{"nested": 1}]},
+    {"offence_category": "sexual"},
+    {"dangerousness_criteria_met": "yes"},
+    {"previous_custodial_sentences": 2.5},
+    {"previous_custodial_sentences": True},
+    {"x" * 40: 1},
+])
+async def test_malformed_facts_are_422_never_500(
+    client: httpx.AsyncClient, example: Tenant, facts: dict[str, Any]
+) -> None:
+    """Wrong shapes and types are refused as problems naming the field."""
+    case = (await example.open_case())["data"]
+    r = await patch(example, case["id"], {"facts": facts})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
