@@ -333,3 +333,26 @@ async def test_malformed_facts_are_422_never_500(
     r = await patch(example, case["id"], {"facts": facts})
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_which_acts_reach_past_closure_is_the_packs(
+    client: httpx.AsyncClient, example: Tenant, somerset: Tenant
+) -> None:
+    """Somerset 12 (S23): "any child who is charged with any notifiable offence or dies whilst
+    relevant to our service (up to 20 days following the end of supervision)": a charge may be
+    recorded on a closed Somerset case; the example pack declares no such thing (409), while
+    its serious incident notification, like Somerset's, reaches past closure."""
+    close = {"closed_at": "2026-09-10T16:00:00+01:00", "closure_reason": "Order completed",
+             "occurred_at": "2026-09-10T16:00:00+01:00"}
+    charged = {"type": "charged", "occurred_at": "2026-09-14T10:00:00+01:00"}
+    for tenant, status in ((somerset, 201), (example, 409)):
+        case = (await tenant.open_case())["data"]
+        r = await patch(tenant, case["id"], close)
+        assert r.status_code == 200, r.text
+        r = await event(tenant, case["id"], **charged)
+        assert r.status_code == status, r.text
+        notify = await client.post(f"/v1/cases/{case['id']}/referrals",
+                                   headers=tenant.auth("case_holder"),
+                                   json={"kind": "serious_incident",
+                                         "occurred_at": "2026-09-14T11:00:00+01:00"})
+        assert notify.status_code == 201, notify.text
