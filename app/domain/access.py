@@ -12,6 +12,7 @@ case, lists, the register, steps, panels, audit, previews) answers 404 to staff 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -130,6 +131,35 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
                            .values(id=Case.id))  # type: ignore[arg-type]
     else:
         await session.exec(select(Case.id).where(Case.id == case_id).with_for_update())
+
+
+async def lock_external_ref(
+    session: AsyncSession, service_id: uuid.UUID, system: str, external_id: str
+) -> None:
+    """Serialise creates and updates by one external reference for this unit of work, so two
+    deliveries of a new case cannot both create it: PostgreSQL takes an advisory lock keyed
+    by the reference; SQLite takes its database write lock now."""
+    if session.get_bind().dialect.name == "sqlite":
+        conn = await session.connection()
+        await conn.execute(sa.update(Service).where(col(Service.id) == service_id)
+                           .values(id=Service.id))  # type: ignore[arg-type]
+        return
+    digest = hashlib.sha256(f"case-ref:{service_id}:{system}:{external_id}".encode()).digest()
+    await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
+        int.from_bytes(digest[:8], "big", signed=True))))
+
+
+async def may_see_case(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, case_id: uuid.UUID
+) -> bool:
+    """Whether the principal may know this case exists: staff, if it is visible to them; a
+    feed, if it is not restricted."""
+    if principal.roles & STAFF_ROLES:
+        where = visible_cases_clause(principal, service_id)
+    else:
+        where = sa.and_(col(Case.service_id) == service_id, col(Case.access_mode).is_(None))
+    found = await session.exec(select(Case.id).where(col(Case.id) == case_id, where))
+    return found.first() is not None
 
 
 def is_write(session: AsyncSession) -> bool:

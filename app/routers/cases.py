@@ -5,33 +5,65 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, get_visible_case, require_roles
 from app.domain.audit import AuditOut, case_audit
+from app.domain.duplicates import PossibleDuplicate
 from app.domain.restriction import access_view
 from app.routers.envelopes import Page, Read, Written
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
+SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE)]
+IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE)]
 
 
-@router.post("", status_code=201, response_model=Written[svc.CaseOut])
+class CaseWritten(Written[svc.CaseOut]):
+    """A case write; on a create, other cases that may be about the same child (a warning)."""
+
+    possible_duplicates: list[PossibleDuplicate] = []
+
+
+@router.post("", status_code=201, response_model=CaseWritten)
 async def open_case(
     body: svc.CaseCreate, request: Request, response: Response, session: Session,
     principal: CurrentPrincipal,
-) -> Written[svc.CaseOut]:
-    """Open a case; answers the steps its opening mandates."""
+) -> CaseWritten:
+    """Open a case; answers the steps its opening mandates, and `possible_duplicates`: cases
+    you may see with the same date of birth and a similar name (409 names `existing_case_id`
+    for a taken external reference)."""
     require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open cases")
     service, case, result = await svc.create_case(
         session, principal, body, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
     response.headers["Location"] = f"/v1/cases/{case.id}"
-    return Written(data=svc.case_out(case, service, result.next_steps),
-                   next_steps=result.next_steps)
+    return CaseWritten(data=svc.case_out(case, service, result.next_steps),
+                       next_steps=result.next_steps,
+                       possible_duplicates=await svc.duplicates_of(session, principal, case))
+
+
+@router.put("/by-external-ref/{system}/{external_id}", response_model=CaseWritten,
+            responses={201: {"model": CaseWritten, "description": "Created"}})
+async def upsert_case(
+    system: SystemPart, external_id: IdPart, body: svc.CaseUpsert, request: Request,
+    response: Response, session: Session, principal: CurrentPrincipal,
+) -> CaseWritten:
+    """Create (201) or update (200) the case a case management system knows by this reference;
+    the same body again is 200 and writes nothing (no step, no audit entry)."""
+    require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open or change cases")
+    ref = svc.ExternalRef(system=system, id=external_id)
+    done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy)
+    response.status_code = 201 if done.created else 200
+    response.headers["ETag"] = svc.etag_of(done.case)
+    response.headers["Location"] = f"/v1/cases/{done.case.id}"
+    return CaseWritten(data=svc.case_out(done.case, done.service, done.result.next_steps),
+                       next_steps=done.result.next_steps,
+                       possible_duplicates=done.possible_duplicates)
 
 
 @router.get("", response_model=Page[svc.CaseOut])
