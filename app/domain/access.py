@@ -188,7 +188,20 @@ async def get_visible_case(
                            lock=True if for_update else None)
     if case is None:
         raise NotFound("No such case.")
+    note_read(session, principal, case)
     return service, case
+
+
+def note_read(session: AsyncSession, principal: Principal, case: Case) -> None:
+    """Note a read request's access to a case in the access log, once per request (no I/O:
+    the writer buffers it; see app.domain.access_log)."""
+    read = session.info.get("read_log")
+    noted: set[uuid.UUID] = session.info.setdefault("read_log_cases", set())
+    if read is None or case.id in noted:
+        return
+    noted.add(case.id)
+    role = ",".join(sorted(case_relations(principal, case))) or None
+    read.writer.record(principal, case.service_id, case.id, read.what, read.request_id, role)
 
 
 async def get_case_in_service(

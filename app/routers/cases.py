@@ -10,7 +10,8 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
 from app.domain import cases as svc
-from app.domain.access import MANAGERS, get_visible_case, require_roles
+from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_roles
+from app.domain.access_log import AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
 from app.domain.duplicates import PossibleDuplicate
 from app.domain.restriction import access_view
@@ -132,3 +133,17 @@ async def audit(
     require_roles(principal, (*MANAGERS, "chair"), "read the audit trail")
     _, case = await get_visible_case(session, principal, case_id)
     return Read(data=await case_audit(session, case.id))
+
+
+@router.get("/{case_id}/access-log", response_model=Read[list[AccessLogOut]])
+async def access_log(
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
+) -> Read[list[AccessLogOut]]:
+    """Reads of the case, newest first: who, role, what, when, request id (the case's line
+    manager, duty managers, chairs)."""
+    readers = (*MANAGERS, "chair")
+    require_roles(principal, readers, "read the access log")
+    _, case = await get_visible_case(session, principal, case_id)
+    case_role_for(principal, case, readers, "read the access log")
+    await request.app.state.access_log.flush()  # this process's latest reads too
+    return Read(data=await case_access_log(session, case.id))
