@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
@@ -15,6 +16,7 @@ from app.domain.access_log import AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
 from app.domain.duplicates import PossibleDuplicate
 from app.domain.restriction import access_view
+from app.domain.subject_access import EXPORTERS, SubjectAccessExport, export, to_html
 from app.routers.envelopes import Page, Read, Written
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -147,3 +149,21 @@ async def access_log(
     case_role_for(principal, case, readers, "read the access log")
     await request.app.state.access_log.flush()  # this process's latest reads too
     return Read(data=await case_access_log(session, case.id))
+
+
+@router.get("/{case_id}/subject-access-export", response_model=Read[SubjectAccessExport],
+            responses={200: {"content": {"text/html": {}}}})
+async def subject_access_export(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal,
+    format: Annotated[Literal["json", "html"], Query()] = "json",
+    redact: bool = True,
+) -> Read[SubjectAccessExport] | HTMLResponse:
+    """Everything held about the child across their cases (managers, chairs): records,
+    judgements, assessments, events, referrals, panels, steps, audit; third-party personal
+    data redacted and listed unless `redact=false`. The export itself is audited;
+    `format=html` prints cleanly."""
+    require_roles(principal, EXPORTERS, "export the case file")
+    doc = await export(session, principal, case_id, redact=redact)
+    if format == "html":
+        return HTMLResponse(to_html(doc))
+    return Read(data=doc)
