@@ -218,6 +218,7 @@ th, td { border: 1px solid #999; padding: 2pt 4pt; vertical-align: top; text-ali
 th { background: #eee; width: 28%; }
 .redacted { background: #000; color: #fff; padding: 0 3pt; }
 .meta { color: #333; }
+.entry + .entry { margin-top: .6em; }
 @page { size: A4; margin: 18mm 15mm; }
 @media print {
   body { margin: 0; }
@@ -236,7 +237,9 @@ def _cell(value: Any) -> str:
                        for k, v in value.items())
         return f"<table>{rows}</table>"
     if isinstance(value, list):
-        return "&nbsp;" if not value else "".join(f"<div>{_cell(v)}</div>" for v in value)
+        if not value:
+            return "<p>None recorded.</p>"
+        return "".join(f"<div class='entry'>{_cell(v)}</div>" for v in value)
     if value is None:
         return "&mdash;"
     text = html.escape(str(value))
