@@ -1,25 +1,124 @@
-"""The ``yjrisk`` command line: serve, migrate, seed demo data, mint dev tokens."""
+"""The ``yjrisk`` command line: serve, migrate, seed demo data, mint dev tokens, run the worker.
+
+Settings come from ``YJ_*`` variables and the ``.env`` that ``scripts/dev.sh`` writes, so every
+command run in the project folder after it uses the dev server's database and secret. A mistake
+the user can fix (bad settings, a database not migrated or not reachable, a bad option) prints one
+line, ``yjrisk: ...``, on stderr and exits 2; never a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import signal
-from typing import Annotated
+import sys
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 
-from app.core.config import get_settings
-from app.core.migrate import upgrade
+from app.core import clock
+from app.core.config import ConfigError, Settings, get_settings
+from app.core.migrate import current_revisions, head_revisions, sqlite_path, upgrade
 from app.core.security import ROLES, mint_dev_token
 
-cli = typer.Typer(no_args_is_help=True, help="yjrisk: youth justice risk policy service")
+cli = typer.Typer(no_args_is_help=True, help="yjrisk: youth justice risk policy service",
+                  pretty_exceptions_enable=False, add_completion=False)
+
+T = TypeVar("T")
+USER_ERROR_EXIT = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit status 2."""
+
+
+def _settings() -> Settings:
+    """The settings, or a one-line UserError naming what is wrong with them."""
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "YJ_" + "_".join(str(p) for p in first.get("loc", ())).upper()
+        raise UserError(f"setting {name} is invalid: {first.get('msg', 'invalid')}") from None
+    clock.configure(settings)
+    return settings
+
+
+def _where(database_url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def _run_db(settings: Settings, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` on the event loop, turning database failures into one-line UserErrors."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return asyncio.run(work)
+    except DBAPIError as exc:
+        reason = (str(exc.orig) or type(exc.orig).__name__).splitlines()[0]
+        if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+            raise UserError(f"the database at {_where(settings.database_url)} is not migrated "
+                            f"({reason}); run: yjrisk migrate") from None
+        raise UserError(f"database error at {_where(settings.database_url)}: {reason}") from None
+    except OSError as exc:  # asyncpg: connection refused, unknown host
+        raise UserError(f"cannot reach the database at {_where(settings.database_url)}: "
+                        f"{exc.strerror or exc}") from None
+
+
+def _require_schema(settings: Settings) -> None:
+    """UserError unless the database exists and is migrated to this checkout's head."""
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.is_file():
+        raise UserError(f"no database at {path} (YJ_DATABASE_URL); start the dev server with "
+                        "scripts/dev.sh, or run: yjrisk migrate")
+
+    async def revisions() -> set[str]:
+        from app.core.db import build_engine
+
+        engine = build_engine(settings)
+        try:
+            return await current_revisions(engine)
+        finally:
+            await engine.dispose()
+
+    current, head = _run_db(settings, revisions()), head_revisions()
+    if current != head:
+        stamped = ", ".join(sorted(current)) or "none"
+        raise UserError(f"the database at {_where(settings.database_url)} is not migrated "
+                        f"(revision {stamped}, this code needs {', '.join(sorted(head))}); "
+                        "run: yjrisk migrate")
+
+
+def _migrate(settings: Settings) -> None:
+    """Apply the migrations, as one-line UserErrors when that cannot be done."""
+    from alembic.util.exc import CommandError
+
+    try:
+        _run_db(settings, asyncio.to_thread(upgrade, settings.database_url))
+    except CommandError as exc:
+        raise UserError(f"cannot migrate {_where(settings.database_url)}: "
+                        f"{str(exc).splitlines()[0]}") from None
+if TYPE_CHECKING:
+    from app.workflows.packs import Pack
+
+pack_cli = typer.Typer(no_args_is_help=True,
+                       help="Tools for a policy pack's owner: check, render, test.")
+cli.add_typer(pack_cli, name="pack")
 
 
 @cli.command()
 def migrate() -> None:
     """Apply every Alembic migration to the configured database."""
-    upgrade(get_settings().database_url)
+    _migrate(_settings())
     typer.echo("migrations applied")
 
 
@@ -33,8 +132,13 @@ def token(
     """Mint a dev/test HS256 token for a role, staff id and service."""
     unknown = set(role) - ROLES
     if unknown:
-        raise typer.BadParameter(f"unknown roles: {sorted(unknown)}; known: {sorted(ROLES)}")
-    typer.echo(mint_dev_token(get_settings(), sub=sub, roles=role, service=service,
+        raise UserError(f"unknown role {sorted(unknown)[0]!r}; known roles: "
+                        f"{', '.join(sorted(ROLES))}")
+    settings = _settings()
+    if settings.env not in {"dev", "test"} or not settings.jwt_secret:
+        raise UserError("dev tokens need YJ_ENV=dev or test and YJ_JWT_SECRET; run "
+                        "scripts/dev.sh in the project folder first (it writes .env)")
+    typer.echo(mint_dev_token(settings, sub=sub, roles=role, service=service,
                               ttl_seconds=hours * 3600))
 
 
@@ -43,10 +147,49 @@ def seed_demo(print_tokens: bool = True) -> None:
     """Create the demo services and cases (idempotent) and print a token per role."""
     from app.demo import seed
 
-    settings = get_settings()
-    summary = asyncio.run(seed(settings))
+    settings = _settings()
+    _require_schema(settings)
+    summary = _run_db(settings, seed(settings))
     if print_tokens:
         typer.echo(json.dumps(summary, indent=2))
+
+
+@cli.command()
+def dev(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Set up and run the dev server (what scripts/dev.sh runs): write .env, migrate, seed, serve.
+
+    ``.env`` gets the dev secret, the SQLite database in ``.dev/`` and the demo clock (15:35 London
+    on Friday 28 August 2026 from now on); tokens for both demo services go to
+    ``.dev/tokens.json``.
+    """
+    from app.demo import DEMO_SERVICES, seed, write_dev_env
+
+    Path(".dev").mkdir(exist_ok=True)
+    write_dev_env(Path(".env"), real_now=datetime.now(UTC))
+    get_settings.cache_clear()
+    settings = _settings()
+    if settings.env != "dev":
+        raise UserError(f"YJ_ENV={settings.env} is set: the dev server runs only with YJ_ENV=dev")
+    _migrate(settings)
+    summary = _run_db(settings, seed(settings))
+    tokens_file = Path(".dev/tokens.json")
+    tokens_file.write_text(json.dumps(summary, indent=2) + "\n")
+    tokens_file.chmod(0o600)
+    somerset = summary["tokens_for_service_somerset"]
+    base = f"http://{host}:{port}"
+    lines = [f"yjrisk: database {_where(settings.database_url)} migrated; demo services "
+             f"{', '.join(s[0] for s in DEMO_SERVICES)} seeded; demo clock: "
+             "Friday 28 August 2026, 15:35 London time",
+             'Tokens for the demo service "somerset" (all services: .dev/tokens.json):']
+    lines += [f"  {role:<13}{value}" for role, value in somerset.items()]
+    lines += [f"yjrisk: serving on {base}  (API docs: {base}/docs; Ctrl+C stops)",
+              "  More tokens: .venv/bin/yjrisk token --role chair --sub chair-kim "
+              "--service wokingham"]
+    typer.echo("\n".join(lines))
+    _serve(host, port, access_log=False)
 
 
 @cli.command()
@@ -56,20 +199,48 @@ def serve(
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
     workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (uvicorn)")] = 1,
 ) -> None:
-    """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port."""
+    """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port.
+    Every policy pack (bundled and ``YJ_PACKS_DIR``) is checked first: an invalid one stops it."""
+    settings = _settings()
+    _check_packs(settings)
+    if migrate_first:
+        _migrate(settings)
+    else:
+        _require_schema(settings)
+    _serve(host, port, workers=workers)
+
+
+def _check_packs(settings: Settings) -> None:
+    """UserError naming the file, rule and field unless every pack loads and checks clean."""
+    from app.main import build_policy_context
+    from app.workflows.packs import PackError
+
+    try:
+        build_policy_context(settings)
+    except PackError as exc:
+        raise UserError(f"refusing to start: {exc}") from None
+
+
+def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
     import uvicorn
 
-    if migrate_first:
-        upgrade(get_settings().database_url)
+    from app.core.http import protocol_with_header_timeout
+
+    settings = _settings()
+    # Slow clients are cut off: the request head must arrive within YJ_HTTP_HEADER_TIMEOUT_SECONDS
+    # and an idle keep-alive connection closes after YJ_HTTP_KEEP_ALIVE_SECONDS.
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
-                proxy_headers=True, workers=workers)
+                proxy_headers=True, log_level="info" if access_log else "warning",
+                workers=workers, access_log=False,
+                http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+                timeout_keep_alive=settings.http_keep_alive_seconds)
 
 
 async def _audit_heads() -> list[dict[str, object]]:
     from app.core.db import build_engine, session_factory
     from app.domain.audit import chain_heads
 
-    engine = build_engine(get_settings())
+    engine = build_engine(_settings())
     try:
         async with session_factory(engine)() as session:
             return list(await chain_heads(session))
@@ -81,19 +252,23 @@ async def _audit_heads() -> list[dict[str, object]]:
 def audit_head() -> None:
     """Print the newest hash of every audit chain, one JSON object per line, for anchoring
     outside the database (see README, "Anchoring the audit chain")."""
-    for head in asyncio.run(_audit_heads()):
+    settings = _settings()
+    _require_schema(settings)
+    for head in _run_db(settings, _audit_heads()):
         typer.echo(json.dumps(head, sort_keys=True))
 
 
-async def _escalation(loop_seconds: float | None, webhook_seconds: float = 5) -> int:
+async def _escalation(
+    settings: Settings, loop_seconds: float | None, webhook_seconds: float = 5
+) -> int:
     import app.domain.tables  # noqa: F401 - every table on the metadata, as in the API process
     from app.core.db import build_engine, session_factory
     from app.domain import escalation, webhooks
+    from app.domain.history import RecordedSession
 
-    settings = get_settings()
     engine = build_engine(settings)
     try:
-        factory = session_factory(engine)
+        factory = session_factory(engine, RecordedSession)
         if loop_seconds is None:
             escalated = await escalation.run_pass(factory)
             await webhooks.run_pass(factory)  # then deliver what the pass (and writes) queued
@@ -114,8 +289,10 @@ def tick() -> None:
     """Run one overdue-escalation pass and one webhook delivery pass, then exit (cron)."""
     from app.core.logging import configure_logging
 
-    configure_logging(get_settings().log_level, get_settings().log_json)
-    typer.echo(f"escalated {asyncio.run(_escalation(None))} overdue steps")
+    settings = _settings()
+    _require_schema(settings)
+    configure_logging(settings.log_level, settings.log_json)
+    typer.echo(f"escalated {_run_db(settings, _escalation(settings, None))} overdue steps")
 
 
 @cli.command()
@@ -124,19 +301,111 @@ def worker(
     webhook_interval: Annotated[
         float, typer.Option(min=0.5, help="seconds between webhook delivery passes")] = 5,
 ) -> None:
-    """Run the overdue-escalation and webhook delivery loops (safe to run several on
-    PostgreSQL)."""
+    """Run the overdue-escalation and webhook delivery loops (several may run on PostgreSQL)."""
     from app.core.logging import configure_logging
 
-    configure_logging(get_settings().log_level, get_settings().log_json)
-    asyncio.run(_escalation(interval, webhook_interval))
+    settings = _settings()
+    _require_schema(settings)
+    configure_logging(settings.log_level, settings.log_json)
+    _run_db(settings, _escalation(settings, interval, webhook_interval))
     typer.echo("worker stopped")
 
 
-def main() -> None:
-    """Console entry point."""
-    cli()
+@pack_cli.command("check")
+def pack_check(
+    files: Annotated[list[Path], typer.Argument(help="pack files (*.toml)")],
+    source: Annotated[Path | None, typer.Option(
+        help="the policy's text, to check every ref against it (default: the pack's "
+             "'source' file next to the pack, if there)")] = None,
+) -> None:
+    """Check packs: one line per problem (file: rule: field: severity: message); exit 1 on an
+    error."""
+    from app.workflows.pack_tools import check_files
+
+    lines, failed = check_files(files, source)
+    for line in lines:
+        typer.echo(line)
+    if failed:
+        raise typer.Exit(1)
+    typer.echo(f"{len(files)} pack(s) checked: no errors")
+
+
+def _pack_arg(pack: str) -> Pack:
+    """A pack file, or the id of a bundled pack; UserError when it does not load."""
+    from app.workflows.packs import PACK_DIR, PackError, load_pack
+
+    path = Path(pack)
+    if not path.is_file() and (PACK_DIR / f"{pack}.toml").is_file():
+        path = PACK_DIR / f"{pack}.toml"
+    try:
+        return load_pack(path)
+    except PackError as exc:
+        raise UserError(str(exc)) from None
+
+
+@pack_cli.command("render")
+def pack_render(
+    file: Annotated[str, typer.Argument(help="a pack file, or a bundled pack's id")],
+    fmt: Annotated[str, typer.Option("--format", help="html or md")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
+) -> None:
+    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline)."""
+    from app.workflows.render import render_html, render_markdown
+
+    if fmt not in ("html", "md"):
+        raise UserError(f"--format must be html or md, not {fmt!r}")
+    pack = _pack_arg(file)
+    text = render_html(pack) if fmt == "html" else render_markdown(pack)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@pack_cli.command("test")
+def pack_test(
+    pack: Annotated[str, typer.Argument(help="a pack file, or a bundled pack's id")],
+    scenarios: Annotated[list[Path], typer.Argument(help="scenario files (*.toml)")],
+) -> None:
+    """Run scenario files against a pack: one line per scenario; exit 1 if any fails."""
+    from app.workflows.calendar import WorkingCalendar
+    from app.workflows.scenarios import ScenarioError, run_file
+
+    loaded = _pack_arg(pack)
+    calendar = WorkingCalendar(extra_closures=_settings().extra_closure_days)
+    failed = 0
+    for path in scenarios:
+        try:
+            outcomes = run_file(path, loaded, calendar)
+        except ScenarioError as exc:
+            raise UserError(str(exc)) from None
+        for outcome in outcomes:
+            typer.echo(f"{path}: {'ok  ' if outcome.passed else 'FAIL'} {outcome.name}")
+            for failure in outcome.failures:
+                typer.echo(f"    {failure}")
+            failed += not outcome.passed
+    if failed:
+        typer.echo(f"{failed} scenario(s) failed")
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run a command; user errors become one line and exit status 2."""
+    command = typer.main.get_command(cli)
+    try:
+        result = command.main(args=argv, prog_name="yjrisk", standalone_mode=False)
+    except UserError as exc:
+        typer.echo(f"yjrisk: {exc}", err=True)
+        return USER_ERROR_EXIT
+    except typer.TyperException as exc:  # usage errors (typer vendors click)
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            typer.echo(f"yjrisk: {exc.format_message()}", err=True)
+        return USER_ERROR_EXIT
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("yjrisk: aborted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,14 +1,25 @@
-"""Demo data for a newcomer: a service per policy pack, a few cases, a token per role."""
+"""Demo data for a newcomer: a service per policy pack, a few cases, a token per role.
+
+Everything is dated on a fixed demo calendar so the README's worked examples give the same answers
+on any real day: the cases opened in August 2026 and ``scripts/dev.sh`` starts the dev server's
+clock at 15:35 London time on Friday 28 August 2026, the Friday before the late-summer bank
+holiday (``DEMO_CLOCK_START``; see ``app.core.clock``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from dotenv import dotenv_values, set_key
 
 from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.core.security import Principal, mint_dev_token
 from app.domain.cases import CaseCreate, create_case
+from app.domain.history import RecordedSession
 from app.domain.services import ServiceCreate, create_service, get_service_by_slug
 from app.main import build_policy_context
 
@@ -24,17 +35,49 @@ DEMO_STAFF = {
     "panel_admin": "pa-lee",
     "feed": "feed-iyss",
 }
+# (given name, family name, date of birth, intervention, CSC status, opened at, London time)
 DEMO_CHILDREN = [
-    ("Jordan", "Reed", "2009-02-14", "court_order", "none"),
-    ("Casey", "Morgan", "2010-07-30", "youth_conditional_caution", "cp"),
-    ("Riley", "Hughes", "2011-11-03", "prevention", "cin"),
+    ("Jordan", "Reed", "2009-02-14", "court_order", "none", "2026-08-04T09:30:00+01:00"),
+    ("Casey", "Morgan", "2010-07-30", "youth_conditional_caution", "cp",
+     "2026-08-10T11:00:00+01:00"),
+    ("Riley", "Hughes", "2011-11-03", "prevention", "cin", "2026-08-17T14:00:00+01:00"),
 ]
+# The dev server's clock starts here on every start (Friday 28 August 2026, 15:35 London).
+DEMO_CLOCK_START = datetime(2026, 8, 28, 14, 35, tzinfo=UTC)
+DEV_DATABASE_URL = "sqlite+aiosqlite:///./.dev/yjrisk.db"
+TOKEN_TTL_SECONDS = 7 * 24 * 3600
+
+
+def write_dev_env(env_file: Path, *, real_now: datetime) -> None:
+    """Write the dev settings into ``env_file`` (a ``.env``), keeping any other lines in it.
+
+    Keeps an existing secret and database URL (so earlier tokens and data stay valid) and sets the
+    demo clock to ``DEMO_CLOCK_START`` at ``real_now`` (aware, UTC).
+    """
+    current = dotenv_values(env_file) if env_file.exists() else {}
+    legacy_secret = Path(".dev/jwt-secret")
+    secret = current.get("YJ_JWT_SECRET") or (
+        legacy_secret.read_text().strip() if legacy_secret.is_file() else ""
+    ) or secrets.token_urlsafe(48)
+    if not env_file.exists():
+        env_file.write_text("# Written by scripts/dev.sh for local development only; never "
+                            "commit or deploy it.\n")
+        env_file.chmod(0o600)
+    values = {
+        "YJ_ENV": "dev",
+        "YJ_JWT_SECRET": secret,
+        "YJ_DATABASE_URL": current.get("YJ_DATABASE_URL") or DEV_DATABASE_URL,
+        "YJ_DEMO_CLOCK_START": DEMO_CLOCK_START.isoformat().replace("+00:00", "Z"),
+        "YJ_DEMO_CLOCK_SET_AT": real_now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    for key, value in values.items():
+        set_key(env_file, key, value, quote_mode="never")
 
 
 async def seed(settings: Settings) -> dict[str, Any]:
     """Create what is missing and return the tokens to paste."""
     engine = build_engine(settings)
-    factory = session_factory(engine)
+    factory = session_factory(engine, RecordedSession)
     ctx = build_policy_context(settings)
     admin = Principal(sub="demo-seed", roles=frozenset({"admin"}), service=None)
     try:
@@ -47,8 +90,7 @@ async def seed(settings: Settings) -> dict[str, Any]:
                     )
                     manager = Principal(sub=DEMO_STAFF["line_manager"],
                                         roles=frozenset({"line_manager"}), service=slug)
-                    opened = datetime.now(UTC) - timedelta(days=3)
-                    for given, family, dob, intervention, csc in DEMO_CHILDREN:
+                    for given, family, dob, intervention, csc, opened in DEMO_CHILDREN:
                         body = CaseCreate.model_validate({
                             "external_ref": {"system": "IYSS", "id": f"{slug}-{given.lower()}"},
                             "child": {"given_name": given, "family_name": family,
@@ -56,18 +98,20 @@ async def seed(settings: Settings) -> dict[str, Any]:
                             "case_holder_id": DEMO_STAFF["case_holder"],
                             "line_manager_id": DEMO_STAFF["line_manager"],
                             "intervention": intervention, "csc_status": csc,
-                            "opened_at": opened.isoformat(),
+                            "opened_at": opened,
                         })
                         await create_case(session, manager, body, ctx)
                     await session.commit()
     finally:
         await engine.dispose()
-    tokens = {
-        role: mint_dev_token(settings, sub=sub, roles=[role], service="somerset",
-                             ttl_seconds=7 * 24 * 3600)
-        for role, sub in DEMO_STAFF.items()
-    }
-    tokens["admin"] = mint_dev_token(settings, sub="admin-1", roles=["admin"], service=None,
-                                     ttl_seconds=7 * 24 * 3600)
-    return {"services": [s[0] for s in DEMO_SERVICES], "staff": DEMO_STAFF,
-            "tokens_for_service_somerset": tokens}
+    admin_token = mint_dev_token(settings, sub="admin-1", roles=["admin"], service=None,
+                                 ttl_seconds=TOKEN_TTL_SECONDS)
+    summary: dict[str, Any] = {"services": [s[0] for s in DEMO_SERVICES], "staff": DEMO_STAFF}
+    for slug, _name, _pack in DEMO_SERVICES:
+        tokens = {
+            role: mint_dev_token(settings, sub=sub, roles=[role], service=slug,
+                                 ttl_seconds=TOKEN_TTL_SECONDS)
+            for role, sub in DEMO_STAFF.items()
+        }
+        summary[f"tokens_for_service_{slug}"] = {**tokens, "admin": admin_token}
+    return summary

@@ -7,25 +7,33 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.middleware.cors import CORSMiddleware
 
+from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
+from app.core.http import HttpMethodsMiddleware
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.problems import (
     Problem,
     RequestGuardMiddleware,
+    UnhandledErrorMiddleware,
     install_problem_handlers,
     problem_responses,
 )
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
+from app.domain.history import RecordedSession
 from app.domain.policy import PolicyContext
 from app.routers import (
     assessments,
     audit,
+    calendar,
     cases,
     events,
     health,
@@ -33,13 +41,16 @@ from app.routers import (
     oversight,
     panels,
     referrals,
+    reports,
     services,
+    staff,
     steps,
+    ui,
     webhooks,
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
-from app.workflows.packs import load_packs
+from app.workflows.packs import latest, load_versions
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
@@ -49,10 +60,22 @@ and which paragraph of the team's written policy says so). Errors are RFC 9457
 """
 
 
+DOCS_ASSETS_URL = "/docs-assets"
+
+
 def build_policy_context(settings: Settings) -> PolicyContext:
-    """Load and validate every pack (fails start-up on a malformed one) and the calendar."""
+    """Load and check every pack, bundled and in ``YJ_PACKS_DIR`` (PackError, so no start-up,
+    on an invalid one; warnings are logged), and the working calendar."""
+    versions = load_versions(None, settings.packs_dir)
+    log = structlog.get_logger("yjrisk.packs")
+    for found in versions.values():
+        for pack in found:
+            for problem in pack.warnings:
+                log.warning("pack.warning", pack=pack.id, version=pack.version,
+                            rule=problem.rule, field=problem.field, message=problem.message)
     return PolicyContext(
-        packs=load_packs(), calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
+        packs=latest(versions), versions=versions,
+        calendar=WorkingCalendar(extra_closures=settings.extra_closure_days),
     )
 
 
@@ -64,13 +87,14 @@ def create_app(
     """Build the ASGI app; nothing touches the database until the lifespan starts."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    clock.configure(settings)
     policy_ctx = build_policy_context(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(settings)
         app.state.engine = engine
-        app.state.session_factory = session_factory(engine)
+        app.state.session_factory = session_factory(engine, RecordedSession)
         app.state.access_log = AccessLogWriter(app.state.session_factory,
                                                settings.access_log_flush_seconds)
         app.state.access_log.start()
@@ -80,11 +104,14 @@ def create_app(
             await app.state.access_log.stop()  # reads noted so far are written, not lost
             await engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their assets served by the service itself
+    # (fastapi-offline bundles them), so the docs work on networks without a CDN.
+    app = FastAPIOffline(
         title="yjrisk",
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
     )
     app.state.settings = settings
     app.state.policy = policy_ctx
@@ -92,7 +119,7 @@ def create_app(
     if settings.jwks_url:
         jwks = JWKSCache(
             settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_timeout_seconds,
-            transport=jwks_transport,
+            transport=jwks_transport, min_refresh_seconds=settings.jwks_min_refresh_seconds,
         )
     app.state.verifier = TokenVerifier(settings, jwks)
     install_problem_handlers(app)
@@ -100,17 +127,33 @@ def create_app(
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
         assessments.router, events.router, oversight.router, webhooks.router, audit.router,
+        reports.router, calendar.router, staff.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()
         app.include_router(router, responses=responses)
+    app.include_router(ui.router)
+    app.mount("/ui/static", ui.static_files, name="ui-static")
     _document_problems(app)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(
         app
     ).expose(app, include_in_schema=False)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMethodsMiddleware, router=app.router)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    if settings.cors_origins:
+        # Browser front ends: only the configured origins; bearer tokens, never cookies.
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key",
+                           "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID",
+                            "Idempotent-Replayed"],
+            max_age=600,
+        )
     return app
 
 

@@ -18,10 +18,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from app.core.config import Settings
-from app.core.migrate import upgrade
-from app.core.security import mint_dev_token
-from app.main import create_app
+# A developer's .env (written by scripts/dev.sh) must not leak into the tests' settings.
+os.environ["YJ_ENV_FILE"] = ""
+
+from app.core.config import Settings  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.core.security import mint_dev_token  # noqa: E402
+from app.main import create_app  # noqa: E402
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PG_ADMIN_DSN = os.environ.get("YJ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -128,7 +131,7 @@ class Tenant:
         return {"Authorization": f"Bearer {self.token(role, sub)}"}
 
     async def open_case(self, **overrides: Any) -> dict[str, Any]:
-        """Open a case held by case_holder-1 and managed by line_manager-1."""
+        """Open a case held by case_holder-1 and managed by line_manager-1 (as its manager)."""
         body: dict[str, Any] = {
             "child": {"given_name": "Sam", "family_name": "Taylor", "date_of_birth": "2010-05-01"},
             "case_holder_id": "case_holder-1",
@@ -138,7 +141,9 @@ class Tenant:
             "opened_at": "2026-03-02T09:00:00Z",
         }
         body.update(overrides)
-        r = await self.client.post("/v1/cases", json=body, headers=self.auth("line_manager"))
+        # Opened by the case's own line manager (a manager opens cases for their team).
+        manager = self.auth("line_manager", str(body["line_manager_id"]))
+        r = await self.client.post("/v1/cases", json=body, headers=manager)
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
 

@@ -1,13 +1,21 @@
-"""Service settings, read from the environment (prefix ``YJ_``)."""
+"""Service settings, read from the environment (prefix ``YJ_``) and a ``.env`` file.
+
+The ``.env`` file is read from the current folder (``YJ_ENV_FILE`` names another; empty for none):
+``scripts/dev.sh`` writes one there, so every ``yjrisk`` command run in the project folder uses
+the dev server's database, secret and demo clock. Real environment variables win over the file.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import os
+from datetime import date, datetime
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_HS256_SECRET_BYTES = 32
 RELAXED_ENVS = frozenset({"dev", "test"})
@@ -20,7 +28,10 @@ class ConfigError(RuntimeError):
 class Settings(BaseSettings):
     """Every knob of the service; nothing secret has a usable default outside dev/test."""
 
-    model_config = SettingsConfigDict(env_prefix="YJ_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="YJ_", env_file=os.environ.get("YJ_ENV_FILE", ".env") or None,
+        env_file_encoding="utf-8", extra="ignore",
+    )
 
     env: Literal["dev", "test", "staging", "production"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./yjrisk.db"
@@ -31,13 +42,39 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwks_cache_seconds: int = Field(default=600, ge=10)
     jwks_timeout_seconds: float = Field(default=5.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=1)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
+    # A folder of extra policy packs (*.toml) besides the bundled ones, each checked at start-up.
+    packs_dir: Path | None = None
+    # Services (slugs) whose calendar feeds may show the child's name; others show only the
+    # case's external reference (data minimisation: a phone's calendar is not a case system).
+    calendar_child_names_services: list[str] = Field(default_factory=list)
     access_log_flush_seconds: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
+    # Demo calendar (YJ_ENV=dev only, written by scripts/dev.sh): the service's clock reads
+    # demo_clock_start at the real instant demo_clock_set_at and runs on from there.
+    demo_clock_start: datetime | None = None
+    demo_clock_set_at: datetime | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``YJ_CORS_ORIGINS`` as a JSON list or comma-separated origins."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
 
     @model_validator(mode="after")
     def _secure_outside_dev(self) -> Settings:

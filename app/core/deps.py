@@ -35,6 +35,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async for session in unit_of_work(request.app.state.session_factory):
         # Writes lock the case they touch (app.domain.access.lock_case) before reading it.
         session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
+        # Who made a change, for the field-change history (set once the token is verified).
+        session.info["request_state"] = request.state
         writer = getattr(request.app.state, "access_log", None)
         if not session.info["write"] and writer is not None:
             # Reads of a case record are noted in the access log (app.domain.access_log) by
@@ -57,7 +59,7 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def _principal(
+async def _verified_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -68,7 +70,16 @@ async def _principal(
         raise NotAuthenticated("The bearer token is too long.")
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(token)
-    # Only once the caller is known: a stranger learns nothing about input rules (401 first).
+    request.state.principal_sub = principal.sub
+    return principal
+
+
+VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]
+
+
+async def _principal(request: Request, principal: VerifiedPrincipal) -> Principal:
+    # Only once the caller is known and their role gate passed (route gates depend on the
+    # verified principal alone): a stranger learns nothing about input rules (401, 403 first).
     await reject_unstorable_input(request)
     return principal
 
@@ -77,9 +88,10 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 def require_any_role(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that admits only tokens carrying one of ``roles`` (403 otherwise)."""
+    """A dependency that admits only tokens carrying one of ``roles`` (403 otherwise); it runs
+    before any input check when declared in the route's ``dependencies``."""
 
-    async def gate(principal: CurrentPrincipal) -> Principal:
+    async def gate(principal: VerifiedPrincipal) -> Principal:
         if not principal.has(*roles):
             raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
         return principal

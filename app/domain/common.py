@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from pydantic import AfterValidator
 from sqlalchemy.dialects.postgresql import JSONB
 
+from app.core import clock
 from app.core.errors import Unprocessable
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -52,8 +53,8 @@ def require_mappa_category(
 
 
 def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
+    """The current time, aware, in UTC (on the demo calendar in dev: ``app.core.clock``)."""
+    return clock.now()
 
 
 def new_id() -> uuid.UUID:

@@ -41,8 +41,10 @@ from app.domain.events import CaseEvent, case_event_out
 from app.domain.judgements import Judgement, judgement_out
 from app.domain.oversight import OversightEntry, oversight_out
 from app.domain.panels import Panel, PanelItem
+from app.domain.policy import PolicyContext
 from app.domain.referrals import Referral, referral_out
 from app.domain.steps import Step, step_out
+from app.workflows.packs import Pack
 
 REDACTED = "[redacted: third-party personal data]"
 EXPORTERS = (*MANAGERS, "chair")
@@ -154,7 +156,7 @@ def _case_record(case: Case) -> dict[str, Any]:
     }
 
 
-async def _case_file(session: AsyncSession, case: Case) -> dict[str, Any]:
+async def _case_file(session: AsyncSession, case: Case, pack: Pack) -> dict[str, Any]:
     judgements = await _rows(session, Judgement, case.id, col(Judgement.occurred_at))
     return {
         "case": _case_record(case),
@@ -163,7 +165,7 @@ async def _case_file(session: AsyncSession, case: Case) -> dict[str, Any]:
             session, Assessment, case.id, col(Assessment.occurred_at))],
         "events": [case_event_out(e).model_dump(mode="json") for e in await _rows(
             session, CaseEvent, case.id, col(CaseEvent.occurred_at))],
-        "referrals": [referral_out(r).model_dump(mode="json") for r in await _rows(
+        "referrals": [referral_out(r, pack).model_dump(mode="json") for r in await _rows(
             session, Referral, case.id, col(Referral.occurred_at))],
         "oversight": [oversight_out(o).model_dump(mode="json") for o in await _rows(
             session, OversightEntry, case.id, col(OversightEntry.occurred_at))],
@@ -175,7 +177,8 @@ async def _case_file(session: AsyncSession, case: Case) -> dict[str, Any]:
 
 
 async def export(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, redact: bool = True,
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: PolicyContext, *,
+    redact: bool = True,
 ) -> SubjectAccessExport:
     """Everything held about the case's child across their cases the requester may see
     (managers and chairs; 404 for a case they may not see, 403 for another role); the export
@@ -183,7 +186,8 @@ async def export(
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, EXPORTERS, "export the case file")
     cases = await _childs_cases(session, principal, case)
-    files = [await _case_file(session, c) for c in cases]
+    pack = ctx.pack_for(service)
+    files = [await _case_file(session, c, pack) for c in cases]
     victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]
     redactor = _Redactor(victims, redact)
     files = [redactor.walk(f, f"cases[{i}]") for i, f in enumerate(files)]

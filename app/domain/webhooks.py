@@ -49,6 +49,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook
 
+from app.core import clock
 from app.core.config import RELAXED_ENVS
 from app.core.errors import NotFound, Unprocessable
 from app.core.security import Principal
@@ -68,7 +69,8 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "case.opened", "case.updated", "case.access_changed", "case_event.recorded",
     "judgement.recorded",
     "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
-    "step.completed", "step.escalated", "assessment.created",
+    "step.completed", "step.escalated", "step.reassigned", "assessment.created",
+    "case.closed", "case.reopened", "staff.absence_recorded",
     *(f"referral.{s.value}" for s in ReferralStatus),
     *(f"assessment.{s.value}" for s in AssessmentStatus),
 })
@@ -516,7 +518,7 @@ def signed_headers(claimed: Claimed, at: datetime) -> dict[str, str]:
 
 async def send(client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
     """POST one signed delivery (10 s in all); the response body is never read nor stored."""
-    headers = signed_headers(claimed, utcnow())
+    headers = signed_headers(claimed, clock.real_now())  # receivers check it against real time
     try:
         # httpx's timeout is per network operation; this bounds the whole attempt too.
         async with asyncio.timeout(SEND_TIMEOUT_SECONDS), client.stream(

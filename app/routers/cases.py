@@ -5,19 +5,24 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from pydantic import AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.errors import Unprocessable
 from app.core.problems import problem_responses
+from app.domain import case_history as history
 from app.domain import cases as svc
-from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_roles
+from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.access_log import AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
 from app.domain.duplicates import PossibleDuplicate
 from app.domain.restriction import access_view
-from app.domain.subject_access import EXPORTERS, SubjectAccessExport, export, to_html
-from app.routers.envelopes import Page, Read, Written
+from app.domain.steps import step_out
+from app.domain.subject_access import SubjectAccessExport, export, to_html
+from app.routers.envelopes import CaseWritten, Page, Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
@@ -25,51 +30,53 @@ SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SP
 IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE)]
 
 
-class CaseWritten(Written[svc.CaseOut]):
-    """A case write; on a create, other cases that may be about the same child (a warning)."""
+class CaseOpened(Written[svc.CaseOut]):
+    """A case opened (or upserted): on a create, other cases that may be about the same child
+    (a warning, the case is opened all the same)."""
 
     possible_duplicates: list[PossibleDuplicate] = []
 
 
-@router.post("", status_code=201, response_model=CaseWritten)
+@router.post("", status_code=201, response_model=CaseOpened,
+             dependencies=[gate("case.create")])
 async def open_case(
     body: svc.CaseCreate, request: Request, response: Response, session: Session,
     principal: CurrentPrincipal,
-) -> CaseWritten:
+) -> CaseOpened:
     """Open a case; answers the steps its opening mandates, and `possible_duplicates`: cases
     you may see with the same date of birth and a similar name (409 names `existing_case_id`
     for a taken external reference)."""
-    require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open cases")
     service, case, result = await svc.create_case(
         session, principal, body, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
     response.headers["Location"] = f"/v1/cases/{case.id}"
-    return CaseWritten(data=svc.case_out(case, service, result.next_steps),
-                       next_steps=result.next_steps,
-                       possible_duplicates=await svc.duplicates_of(session, principal, case))
+    return CaseOpened(data=svc.case_out(case, service, result.next_steps),
+                      next_steps=result.next_steps,
+                      possible_duplicates=await svc.duplicates_of(session, principal, case))
 
 
-@router.put("/by-external-ref/{system}/{external_id}", response_model=CaseWritten,
-            responses={201: {"model": CaseWritten, "description": "Created"}})
+@router.put("/by-external-ref/{system}/{external_id}", response_model=CaseOpened,
+            responses={201: {"model": CaseOpened, "description": "Created"}},
+            dependencies=[gate("case.upsert")])
 async def upsert_case(
     system: SystemPart, external_id: IdPart, body: svc.CaseUpsert, request: Request,
     response: Response, session: Session, principal: CurrentPrincipal,
-) -> CaseWritten:
+) -> CaseOpened:
     """Create (201) or update (200) the case a case management system knows by this reference;
     the same body again is 200 and writes nothing (no step, no audit entry)."""
-    require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open or change cases")
     ref = svc.ExternalRef(system=system, id=external_id)
     done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy)
     response.status_code = 201 if done.created else 200
     response.headers["ETag"] = svc.etag_of(done.case)
     response.headers["Location"] = f"/v1/cases/{done.case.id}"
-    return CaseWritten(data=svc.case_out(done.case, done.service, done.result.next_steps),
-                       next_steps=done.result.next_steps,
-                       possible_duplicates=done.possible_duplicates)
+    return CaseOpened(data=svc.case_out(done.case, done.service, done.result.next_steps),
+                      next_steps=done.result.next_steps,
+                      possible_duplicates=done.possible_duplicates)
 
 
-@router.get("", response_model=Page[svc.CaseOut])
+@router.get("", response_model=Page[svc.CaseOut],
+             dependencies=[gate("case.list")])
 async def list_cases(
     session: Session,
     principal: CurrentPrincipal,
@@ -91,19 +98,48 @@ async def list_cases(
     return Page(data=out, next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", response_model=Read[svc.CaseOut])
+def _only_as_of(request: Request, _principal: CurrentPrincipal) -> None:
+    """422 for any query parameter other than ``as_of`` (it used to be ignored silently)."""
+    unknown = sorted({k for k in request.query_params if k != "as_of"})
+    if unknown or len(request.query_params.getlist("as_of")) > 1:
+        raise Unprocessable(
+            "Unknown or repeated query parameter; this route takes only as_of.",
+            errors=[{"loc": "query", "msg": "only one as_of is accepted"}],
+        )
+
+
+@router.get("/{case_id}", response_model=Read[history.CaseAsOf],
+            dependencies=[gate("case.read"), Depends(_only_as_of)])
 async def read_case(
-    case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal
-) -> Read[svc.CaseOut]:
-    """A case with its current ratings, register state, contact level and open steps."""
+    case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal,
+    as_of: Annotated[AwareDatetime | None, Query(
+        description="RFC 3339 instant: the case as this service held it then (record time)",
+    )] = None,
+) -> Read[history.CaseAsOf]:
+    """A case with its ratings, register state, contact level and open steps (now, or as of
+    an instant: `as_of` in the answer)."""
+    if as_of is not None:
+        return Read(data=await history.case_as_of(session, principal, case_id, as_of))
     service, case, steps = await svc.read_case(session, principal, case_id)
     response.headers["ETag"] = svc.etag_of(case)
     access = await access_view(session, principal, case)
-    return Read(data=svc.case_out(case, service, steps, access))
+    return Read(data=history.CaseAsOf(
+        **svc.case_out(case, service, steps, access).model_dump()))
 
 
-@router.patch("/{case_id}", response_model=Written[svc.CaseOut],
-              responses=problem_responses(412, 428))
+@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]],
+            dependencies=[gate("case.timeline")])
+async def timeline(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[list[history.TimelineEntry]]:
+    """Everything that happened on the case in time order: judgements, events, assessment and
+    referral transitions, oversight, panel decisions, field changes, steps created and closed,
+    each with who and why."""
+    return Read(data=await history.timeline(session, principal, case_id))
+
+
+@router.patch("/{case_id}", response_model=CaseWritten[svc.CaseOut],
+              responses=problem_responses(412, 428), dependencies=[gate("case.change")])
 async def patch_case(
     case_id: uuid.UUID,
     body: svc.CasePatch,
@@ -112,49 +148,52 @@ async def patch_case(
     session: Session,
     principal: CurrentPrincipal,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
-) -> Written[svc.CaseOut]:
-    """Change a case (If-Match required); the change re-runs the policy rules.
+) -> CaseWritten[svc.CaseOut]:
+    """Change a case (If-Match required); the change re-runs the policy rules. Reassigning
+    moves the role's open steps (listed in ``reassigned_steps``); closing (``closure_reason``)
+    and reopening (``reopen_reason``) are the line manager's, a duty manager's or a chair's.
 
     Managers may restrict the case with `access: {allowed_staff: [...]}` or
     `{excluded_staff: [...]}` (`access: null` lifts it): staff without access then get 404
     everywhere, as if the case did not exist."""
-    service, case, result = await svc.patch_case(
+    service, case, patched = await svc.patch_case(
         session, principal, case_id, body, if_match, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
     access = await access_view(session, principal, case)
-    return Written(data=svc.case_out(case, service, result.next_steps, access),
-                   next_steps=result.next_steps)
+    steps = patched.result.next_steps
+    return CaseWritten(data=svc.case_out(case, service, steps, access), next_steps=steps,
+                       reassigned_steps=[step_out(s) for s in patched.reassigned])
 
 
-@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]])
+@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]],
+             dependencies=[gate("case.audit")])
 async def audit(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[AuditOut]]:
     """Every write on the case: who, role, what, when (managers and chairs)."""
-    require_roles(principal, (*MANAGERS, "chair"), "read the audit trail")
     _, case = await get_visible_case(session, principal, case_id)
     return Read(data=await case_audit(session, case.id))
 
 
-@router.get("/{case_id}/access-log", response_model=Read[list[AccessLogOut]])
+@router.get("/{case_id}/access-log", response_model=Read[list[AccessLogOut]],
+            dependencies=[gate("case.access_log")])
 async def access_log(
     case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[list[AccessLogOut]]:
     """Reads of the case, newest first: who, role, what, when, request id (the case's line
     manager, duty managers, chairs)."""
-    readers = (*MANAGERS, "chair")
-    require_roles(principal, readers, "read the access log")
     _, case = await get_visible_case(session, principal, case_id)
-    case_role_for(principal, case, readers, "read the access log")
+    case_role_for(principal, case, (*MANAGERS, "chair"), "read the access log")
     await request.app.state.access_log.flush()  # this process's latest reads too
     return Read(data=await case_access_log(session, case.id))
 
 
 @router.get("/{case_id}/subject-access-export", response_model=Read[SubjectAccessExport],
-            responses={200: {"content": {"text/html": {}}}})
+            responses={200: {"content": {"text/html": {}}}},
+            dependencies=[gate("case.subject_access_export")])
 async def subject_access_export(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal,
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
     format: Annotated[Literal["json", "html"], Query()] = "json",
     redact: bool = True,
 ) -> Read[SubjectAccessExport] | HTMLResponse:
@@ -162,8 +201,7 @@ async def subject_access_export(
     judgements, assessments, events, referrals, panels, steps, audit; third-party personal
     data redacted and listed unless `redact=false`. The export itself is audited;
     `format=html` prints cleanly."""
-    require_roles(principal, EXPORTERS, "export the case file")
-    doc = await export(session, principal, case_id, redact=redact)
+    doc = await export(session, principal, case_id, request.app.state.policy, redact=redact)
     if format == "html":
         return HTMLResponse(to_html(doc))
     return Read(data=doc)

@@ -1,0 +1,141 @@
+"""The ``yjrisk`` command line as a user meets it: run in a folder, reading that folder's ``.env``.
+
+Each test runs the command line's entry point in a fresh folder with no ``YJ_`` variables (as a
+user's shell after ``scripts/dev.sh``) and the settings reading ``.env`` as the installed command
+does (the suite otherwise ignores a developer's ``.env``); ``tests/docs/test_readme.py`` runs the
+installed console script itself. User errors must be one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.cli import main
+from app.core import clock
+from app.core.config import Settings, get_settings
+from app.demo import write_dev_env
+
+
+@dataclass
+class Done:
+    """What a command did: its exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def yjrisk(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    """``yjrisk(folder, *args, **env)``: run the CLI in ``folder`` with only ``env`` set."""
+
+    def run(folder: Path, *args: str, **env: str) -> Done:
+        with monkeypatch.context() as patch:
+            patch.chdir(folder)
+            for name in [k for k in os.environ if k.startswith("YJ_")]:
+                patch.delenv(name)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            patch.setitem(Settings.model_config, "env_file", ".env")
+            get_settings.cache_clear()
+            root = logging.getLogger()
+            handlers, level = list(root.handlers), root.level
+            try:
+                code = main(list(args))
+            finally:
+                get_settings.cache_clear()
+                root.handlers[:] = handlers  # tick configures logging onto captured stderr
+                root.setLevel(level)
+        out = capsys.readouterr()
+        return Done(code, out.out, out.err)
+
+    yield run
+    clock.configure(Settings(env="test", _env_file=None))  # type: ignore[call-arg]
+
+
+def assert_one_line_user_error(done: Done, *words: str) -> None:
+    """Exit status 2, nothing on stdout, one line on stderr starting ``yjrisk:``."""
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("yjrisk: ")
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.fixture
+def dev_folder(tmp_path: Path, yjrisk: Any) -> Path:
+    """A folder with the .env that scripts/dev.sh writes and its database migrated."""
+    write_dev_env(tmp_path / ".env", real_now=datetime.now(UTC))
+    assert yjrisk(tmp_path, "migrate").returncode == 0
+    return tmp_path
+
+
+def test_every_command_uses_the_dev_env_database_and_secret(
+    dev_folder: Path, yjrisk: Any
+) -> None:
+    """After dev set-up, tick and token work in the folder with no variables set, on
+    .dev/yjrisk.db, and leave no stray ./yjrisk.db behind."""
+    tick = yjrisk(dev_folder, "tick")
+    assert tick.returncode == 0, tick.stderr
+    assert tick.stdout.strip() == "escalated 0 overdue steps"
+    token = yjrisk(dev_folder, "token", "--role", "chair", "--sub", "chair-kim",
+                "--service", "wokingham")
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.count(".") == 2  # one JWT
+    assert (dev_folder / ".dev" / "yjrisk.db").is_file()
+    assert not (dev_folder / "yjrisk.db").exists()
+
+
+def test_tick_without_a_database_is_one_line_and_creates_nothing(
+    tmp_path: Path, yjrisk: Any
+) -> None:
+    """No .env and no database: one line naming the fix, exit 2, no empty database made."""
+    done = yjrisk(tmp_path, "tick")
+    assert_one_line_user_error(done, "no database", "yjrisk migrate")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tick_on_an_unmigrated_database_says_run_migrate(tmp_path: Path, yjrisk: Any) -> None:
+    """A database file with no tables: one line telling to run ``yjrisk migrate``."""
+    (tmp_path / "empty.db").write_bytes(b"")
+    done = yjrisk(tmp_path, "tick", YJ_DATABASE_URL="sqlite+aiosqlite:///./empty.db")
+    assert_one_line_user_error(done, "not migrated", "run: yjrisk migrate")
+
+
+def test_token_without_a_secret_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
+    """No secret configured: one line pointing at scripts/dev.sh, exit 2."""
+    done = yjrisk(tmp_path, "token", "--role", "chair", "--sub", "chair-kim")
+    assert_one_line_user_error(done, "YJ_JWT_SECRET", "scripts/dev.sh")
+
+
+def test_unknown_role_and_missing_option_are_one_line(tmp_path: Path, yjrisk: Any) -> None:
+    """Bad options: one line each, exit 2, no usage box."""
+    write_dev_env(tmp_path / ".env", real_now=datetime.now(UTC))
+    dev_folder = tmp_path
+    assert_one_line_user_error(
+        yjrisk(dev_folder, "token", "--role", "superuser", "--sub", "x"), "unknown role")
+    assert_one_line_user_error(yjrisk(dev_folder, "token", "--sub", "x"), "--role")
+
+
+def test_invalid_settings_are_one_line(tmp_path: Path, yjrisk: Any) -> None:
+    """A bad YJ_ENV and an unsafe production configuration: one line each, exit 2."""
+    assert_one_line_user_error(yjrisk(tmp_path, "tick", YJ_ENV="prod"), "YJ_ENV")
+    assert_one_line_user_error(yjrisk(tmp_path, "tick", YJ_ENV="production"), "YJ_JWKS_URL")
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
+    """A PostgreSQL URL nobody listens on: one line, exit 2, no password shown."""
+    done = yjrisk(tmp_path, "tick",
+               YJ_DATABASE_URL="postgresql+asyncpg://yj:hunter2@127.0.0.1:1/yjrisk")
+    assert_one_line_user_error(done, "cannot reach the database")
+    assert "hunter2" not in done.stderr

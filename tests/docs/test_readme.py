@@ -1,0 +1,217 @@
+"""The README's examples, run as a newcomer would, against a live dev server.
+
+A fresh folder gets the project's ``.venv`` and nothing else; ``yjrisk dev`` (what
+``scripts/dev.sh`` runs after installing) writes ``.env``, migrates a fresh SQLite database, seeds
+the demo data and serves on a free port. Then every fenced ``bash`` block of README.md runs, in
+order, each in its own ``bash -euo pipefail`` (so a block that leans on another's variables
+fails), with ``http://127.0.0.1:8000`` pointed at that port. Checked per block:
+
+- each ``curl`` answers the status listed by a ``<!-- expect: 201 200 -->`` line right after the
+  block (one per request, in order), or any ``2xx`` where there is none;
+- a block marked ``<!-- expect: not run -->`` (an operator's production example) is skipped;
+- a ``json`` block that follows (before the next ``bash`` block) describes the last request's
+  answer: every field shown must be there with that value. Ids shown (UUIDs) stand for any id,
+  ``created_at``/``updated_at`` for any UTC time, a string holding ``…`` for any value,
+  ``"...": "..."`` for more fields, and ``"…"`` in a list for more items.
+
+The two newcomer commands are checked too: exactly two in "Two commands", and ``.ci/run`` runs
+exactly the README's test command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCUMENTED_BASE = "http://127.0.0.1:8000"
+NEWCOMER_COMMANDS = ("bash scripts/dev.sh", "bash scripts/test.sh")
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n(?:<!-- expect: ([\w ]+) -->\n)?", re.M | re.S)
+NOT_RUN = "not run"  # an operator's example for production, not for the dev server
+UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+ANY_TIME_KEYS = {"created_at", "updated_at"}
+# Records each curl's headers and body in $YJ_CALLS, numbered, without changing what it prints.
+CURL_RECORDER = """
+curl() {
+  local n; n=$(( $(cat "$YJ_CALLS/n" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$YJ_CALLS/n"
+  command curl -D "$YJ_CALLS/$n.head" "$@" | tee "$YJ_CALLS/$n.body"
+}
+"""
+
+
+@dataclass
+class Block:
+    """One fenced block of the README: its language, text, line and expected statuses."""
+
+    lang: str
+    text: str
+    line: int
+    expect: list[int] | None
+    answer: str | None = None  # the json block shown after a bash block
+    run: bool = True
+
+
+def readme_blocks() -> list[Block]:
+    """Every fenced block of README.md, each bash block with the json block that follows it."""
+    source = README.read_text()
+    blocks: list[Block] = []
+    for match in FENCE.finditer(source):
+        marker = (match.group(3) or "").strip()
+        expect = [int(code) for code in marker.split()] if marker and marker != NOT_RUN else None
+        line = source.count("\n", 0, match.start()) + 1
+        block = Block(match.group(1), match.group(2), line, expect, run=marker != NOT_RUN)
+        if block.lang == "json" and blocks and blocks[-1].lang == "bash":
+            blocks[-1].answer = block.text
+        blocks.append(block)
+    return blocks
+
+
+def example_blocks() -> list[Block]:
+    """The bash blocks a reader runs against the dev server (all but the two commands)."""
+    return [b for b in readme_blocks()
+            if b.lang == "bash" and b.run and b.text.strip() not in NEWCOMER_COMMANDS]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any YJ_ setting of the test run (the server reads its .env)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YJ_")}
+    return {**env, **extra}
+
+
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A fresh folder with the project's .venv and a live ``yjrisk dev`` server in it."""
+    folder = tmp_path_factory.mktemp("newcomer")
+    (folder / ".venv").symlink_to(Path(sys.prefix))  # the venv running the tests
+    port = _free_port()
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(folder / ".venv/bin/yjrisk"), "dev", "--port", str(port)],
+        cwd=folder, env=_clean_env(), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the dev server did not start:\n{(folder / 'server.log').read_text()}")
+            time.sleep(0.2)
+        yield folder, base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def matches(expected: Any, actual: Any, key: str = "") -> bool:
+    """Whether ``actual`` has every field ``expected`` shows (see the module docstring)."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return False
+        shown = {k: v for k, v in expected.items() if k != "..."}
+        return all(k in actual and matches(v, actual[k], k) for k, v in shown.items())
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return False
+        items = [e for e in expected if e != "…"]
+        if len(items) < len(expected):  # "…": at least these, in any order
+            return all(any(matches(e, a) for a in actual) for e in items)
+        return len(items) == len(actual) and all(
+            matches(e, a) for e, a in zip(items, actual, strict=True))
+    if isinstance(expected, str):
+        if "…" in expected:
+            return actual is not None
+        if _is_uuid(expected):
+            return isinstance(actual, str) and _is_uuid(actual)
+        if key in ANY_TIME_KEYS:
+            return isinstance(actual, str) and UTC_TIME.match(actual) is not None
+    return bool(expected == actual)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _status(head: Path) -> int:
+    lines = [ln for ln in head.read_text().splitlines() if ln.startswith("HTTP/")]
+    return int(lines[-1].split()[1])
+
+
+def test_readme_has_exactly_two_newcomer_commands_and_ci_runs_the_test_one() -> None:
+    """The README's "Two commands" section holds exactly the start and the test command, and
+    .ci/run runs exactly that test command."""
+    section = README.read_text().split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    commands = [m.group(2).strip() for m in FENCE.finditer(section)]
+    assert commands == list(NEWCOMER_COMMANDS)
+    ci = [ln.strip() for ln in (ROOT / ".ci/run").read_text().splitlines()
+          if ln.strip() and not ln.startswith("#") and not ln.startswith(("set ", "cd "))]
+    assert ci == [f"exec {NEWCOMER_COMMANDS[1]}"]
+
+
+def test_readme_python_examples_compile() -> None:
+    """Every fenced python block of the README is valid Python."""
+    for block in readme_blocks():
+        if block.lang == "python":
+            compile(block.text, f"README.md:{block.line}", "exec")
+
+
+def test_readme_examples_run_against_a_live_dev_server(dev_server: tuple[Path, str]) -> None:
+    """Every bash example of the README answers what the README says, in order."""
+    folder, base = dev_server
+    examples = example_blocks()
+    assert len(examples) >= 5, "the README's examples were not found"
+    for number, block in enumerate(examples):
+        calls = folder / f"calls-{number}"
+        calls.mkdir()
+        script = CURL_RECORDER + block.text.replace(DOCUMENTED_BASE, base)
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=folder, capture_output=True,
+            text=True, timeout=60, env=_clean_env(YJ_CALLS=str(calls)),
+        )
+        where = f"README.md line {block.line}"
+        assert done.returncode == 0, f"{where} failed:\n{done.stderr}\n{done.stdout}"
+        count = int((calls / "n").read_text()) if (calls / "n").exists() else 0
+        statuses = [_status(calls / f"{n}.head") for n in range(1, count + 1)]
+        if block.expect is not None:
+            assert statuses == block.expect, f"{where}: statuses {statuses}"
+        else:
+            assert all(200 <= s < 300 for s in statuses), f"{where}: statuses {statuses}"
+        if block.answer is not None:
+            assert count, f"{where}: a JSON answer is shown but no request was made"
+            actual = json.loads((calls / f"{count}.body").read_text())
+            assert matches(json.loads(block.answer), actual), (
+                f"{where}: the answer differs from the README's:\n"
+                f"{json.dumps(actual, indent=1)[:4000]}")
