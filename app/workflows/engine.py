@@ -353,7 +353,7 @@ class _Plan:
         form = rule.form_for(self.ctx)
         due = compute_due(form, self._inputs(instance, rule), self.calendar)
         merged = replace(planned, reasons=(*planned.reasons, reason))
-        if _sooner(due, planned.due_at, planned.awaiting_panel_date):
+        if _sooner(due, planned.due_at):
             merged = replace(merged, due_at=due.due_at, urgent=due.urgent or planned.urgent,
                              awaiting_panel_date=due.awaiting_panel_date, deadline_form=form)
         self.intents[index] = merged
@@ -372,7 +372,7 @@ class _Plan:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
             due = compute_due(form, self._inputs(instance, rule), self.calendar)
-            if _sooner(due, _utc(existing.due_at), existing.awaiting_panel_date):
+            if _sooner(due, _utc(existing.due_at)):
                 self.intents.append(replace(
                     self._intent("update_due", rule, instance, due, form),
                     subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
@@ -565,7 +565,7 @@ def _same_reason(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
         _record_id(one) == _record_id(other)
 
 
-def _sooner(due: Due, current: datetime | None, awaiting: bool) -> bool:
+def _sooner(due: Due, current: datetime | None) -> bool:
     """Whether a newly computed deadline is sooner than the step's current one (a dated
     deadline is sooner than none, or than one still waiting for a panel date)."""
     if due.due_at is None:

@@ -751,3 +751,37 @@ async def test_M4_unknown_rating_asks_for_no_floor_review(wokingham: Tenant) -> 
     changed = await _patch(wokingham, week.case_id, {
         "csc_status": "cp", "occurred_at": "2026-08-27T10:00:00+01:00"})
     assert steps_of(changed["next_steps"], "review_rating") == []
+
+
+# --- the whole week -------------------------------------------------------------------------
+
+
+async def test_the_week_ends_with_one_open_step_per_duty(wokingham: Tenant) -> None:
+    """The issue's week, as the workers live it: Asset+, ROSH high with the matrix and SWB,
+    countersignature, an incident on Friday 28 August (before the bank holiday), a High-Risk Panel
+    requested, booked and held, a decision, MAPPA category 2 with a release date. Every duty is
+    one open step (record_incident and report_to_line_manager are per incident), and nothing
+    the chair did closed a step in someone else's name."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.swb("high", rationale=None)
+    await week.countersign()
+    await week.request_and_book_panel()
+    await week.incident("2026-08-28T15:00:00+01:00", may_raise_to_high=True)
+    await week.decide(rosh_level="high", review_date="2026-09-29")
+    await _patch(wokingham, week.case_id, {"mappa_category": 2,
+                                           "expected_release_date": "2027-06-01",
+                                           "occurred_at": "2026-09-02T10:00:00+01:00"})
+    steps = await week.open_steps()
+    codes = [s["code"] for s in steps]
+    assert sorted(c for c in set(codes) if codes.count(c) > 1) == []
+    assert {"update_risk_management_plan", "review_assessment", "attend_panel_review",
+            "share_panel_minutes", "upload_panel_minutes", "mappa_h_notification"} <= set(codes)
+    assert "request_high_risk_panel" not in codes
+    notify = steps_of(steps, "mappa_h_notification")[0]
+    assert notify["due_at"] == "2026-12-01T23:59:59Z"
+    for step in await week.done_steps():
+        if step["actor"] == "case_holder":
+            assert step["completed_by"] == "case_holder-1", step
+        if step["actor"] == "chair":
+            assert step["completed_by"] == "chair-1", step
