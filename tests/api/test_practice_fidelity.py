@@ -275,15 +275,16 @@ async def test_M1_somerset_rosh_may_omit_the_matrix(somerset: Tenant) -> None:
 
 
 @pytest.mark.parametrize("intervention", ["court_order", "bail", "remand"])
-@pytest.mark.parametrize("stage", ["closure", "transfer"])
+@pytest.mark.parametrize(("stage", "tool"), [
+    ("closure", "mini_asset"), ("transfer", "mini_asset"), ("closure", "fact_finding")])
 async def test_W3_mini_asset_closure_of_a_statutory_case_is_422(
-    wokingham: Tenant, intervention: str, stage: str
+    wokingham: Tenant, intervention: str, stage: str, tool: str
 ) -> None:
     """W3: "all statutory Orders, bail and remand cases must have a closure Asset+ or, where
     relevant, a Transfer to Probation Asset+"."""
     case = (await wokingham.open_case(intervention=intervention))["data"]
     r = await wokingham.client.post(f"/v1/cases/{case['id']}/assessments", json={
-        "type": "mini_asset", "stage": stage, "occurred_at": "2026-08-25T10:00:00+01:00"},
+        "type": tool, "stage": stage, "occurred_at": "2026-08-25T10:00:00+01:00"},
         headers=wokingham.auth("case_holder"))
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("/asset-plus-required")
