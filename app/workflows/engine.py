@@ -313,12 +313,22 @@ class _Plan:
         """Why a line asks for its step: rule, paragraph, trigger and triggering record."""
         event = self.ctx.event
         record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
+        counted = self._start(rule)
         return {
             "rule": rule.id, "pack": self.pack.id, "ref": rule.ref, "trigger": event.trigger,
             "record": {"type": TRIGGER_RECORD.get(event.trigger, event.trigger),
                        "id": str(record_id)},
             "at": require_aware(event.occurred_at).astimezone(UTC).isoformat(),
+            # The moment its deadline counts from (``known_at`` for ``counts_from = "known"``).
+            "counted_from": require_aware(counted).astimezone(UTC).isoformat(),
         }
+
+    def _start(self, rule: Rule | None) -> datetime:
+        """The moment a line's deadline counts from: the event, or when it became known."""
+        start = self.ctx.event.occurred_at
+        if rule is not None and rule.counts_from == "known":
+            start = _as_datetime(self.ctx.event.data.get("known_at")) or start
+        return start
 
     def _step(self, rule: Rule, instance: _Instance, due: Due | None = None) -> None:
         key = self._key(rule, instance.subject_id)
@@ -398,11 +408,8 @@ class _Plan:
 
     def _inputs(self, instance: _Instance, rule: Rule | None = None) -> DeadlineInputs:
         data = self.ctx.event.data
-        start = self.ctx.event.occurred_at
-        if rule is not None and rule.counts_from == "known":
-            start = _as_datetime(data.get("known_at")) or start
         return DeadlineInputs(
-            occurred_at=start, panels=self.panels,
+            occurred_at=self._start(rule), panels=self.panels,
             absences=self.case.case_holder_absences,
             panel_kind=self.pack.panel_kind,
             expected_release_date=self.ctx.after.expected_release_date,

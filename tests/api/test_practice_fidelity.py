@@ -786,3 +786,24 @@ async def test_the_week_ends_with_one_open_step_per_duty(wokingham: Tenant) -> N
             assert step["completed_by"] == "case_holder-1", step
         if step["actor"] == "chair":
             assert step["completed_by"] == "chair-1", step
+
+
+async def test_W4_leave_recorded_after_the_incident_brings_its_deadline_forward(
+    wokingham: Tenant,
+) -> None:
+    """W4: "the last working day before annual leave" holds for a step already open: the
+    incident known Wednesday 26 August (due Thursday), then leave from Thursday recorded: due
+    Wednesday; a step not cut short (W6, three weeks) keeps its date."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-26T15:00:00+01:00")
+    record = steps_of(body["next_steps"], "record_incident")[0]
+    assert record["due_at"] == "2026-08-27T22:59:59Z"
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-27", "ends_on": "2026-09-04"},
+        headers=wokingham.auth("line_manager"))
+    assert r.status_code == 201, r.text
+    steps = {s["code"]: s for s in await week.open_steps()}
+    assert steps["record_incident"]["id"] == record["id"]
+    assert steps["record_incident"]["due_at"] == "2026-08-26T22:59:59Z"
+    assert "absence" in steps["record_incident"]["note"]
+    assert steps["review_assessment"]["due_at"] == "2026-09-16T14:00:00Z"
