@@ -3,9 +3,10 @@
 No database, no HTTP, no clock (``occurred_at`` comes with the event); deterministic. Order of
 work: derive the case after the event, run the pack's checks (any violation: nothing else is
 returned), plan the steps of every matching rule line (create, or keep an open one with the same
-code and subject), recurrences on completion, re-dating on a newly scheduled panel, superseding
-the open steps about a referral that is withdrawn or declined, and finally supersede open steps
-whose ``holds`` condition no longer holds.
+code and subject, or the case's one open step for a case-wide duty: the kept step gains the
+line's reason and the sooner deadline), recurrences on completion, re-dating on a newly scheduled
+panel, taking a withdrawn or declined referral's reasons off the open steps (superseding those
+left with none), and finally supersede open steps none of whose reasons still holds.
 """
 
 from __future__ import annotations
