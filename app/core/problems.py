@@ -39,11 +39,12 @@ _SLUGS = {
 
 
 def problem_response(
-    status: int, detail: str | None = None, *, slug: str | None = None, **kw: Any
+    status: int, detail: str | None = None, *, instance: str, slug: str | None = None,
+    **kw: Any,
 ) -> JSONResponse:
-    """A problem+json response for a bare status code."""
-    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    body = problem_body(status, slug or _SLUGS.get(status, "error"), title, detail, **kw)
+    """A problem+json response for a bare status code; ``instance`` is the request's path."""
+    body = problem_body(status, slug or _SLUGS.get(status, "error"), detail, instance=instance,
+                        **kw)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -96,7 +97,8 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-    return problem_response(500, "An unexpected error occurred; it has been logged.")
+    return problem_response(500, "An unexpected error occurred; it has been logged.",
+                            instance=request.url.path)
 
 
 async def _on_stale(request: Request, exc: Exception) -> JSONResponse:
@@ -137,7 +139,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    instance: str | None = None
+    instance: str
     errors: list[ProblemError] | None = None
 
 
@@ -217,7 +219,7 @@ class RequestGuardMiddleware:
 
     @staticmethod
     async def _reject(scope: Scope, send: Send, status: int, detail: str) -> None:
-        body = problem_body(status, _SLUGS[status], HTTPStatus(status).phrase, detail)
+        body = problem_body(status, _SLUGS[status], detail, instance=scope.get("path", "/"))
         payload = json.dumps(body).encode()
         await send({
             "type": "http.response.start",

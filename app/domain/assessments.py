@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +25,15 @@ from app.domain.access import (
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.common import (
+    JSONType,
+    UtcDatetime,
+    enum_column,
+    iso_utc,
+    new_id,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -114,14 +122,14 @@ class AssessmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: AssessmentType
     stage: AssessmentStage
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class AssessmentSubmit(BaseModel):
     """Body of ``POST /v1/assessments/{id}/submit`` (optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class AssessmentFeedback(BaseModel):
@@ -129,7 +137,7 @@ class AssessmentFeedback(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     feedback: Feedback
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class AssessmentOut(BaseModel):
@@ -274,7 +282,7 @@ def _entry(
     feedback: str | None = None,
 ) -> dict[str, Any]:
     entry = {"action": action, "to": to.value, "by": principal.sub, "role": role,
-             "at": at.isoformat()}
+             "at": iso_utc(at)}
     return {**entry, "feedback": feedback} if feedback else entry
 
 
@@ -285,7 +293,7 @@ def _move(
     allowed_from, to = TRANSITIONS[action]
     if assessment.status not in allowed_from:
         raise Conflict(
-            f"An assessment that is {assessment.status} cannot be {action}ed.",
+            f"An assessment that is {assessment.status} cannot be {to}.",
             slug="illegal-assessment-transition",
             extra={"assessment_status": str(assessment.status),
                    "allowed_from": [s.value for s in allowed_from]},

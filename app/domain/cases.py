@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,7 +37,13 @@ from app.domain.cases_table import (
     CscStatus,
     Intervention,
 )
-from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
+from app.domain.common import (
+    PlausibleDate,
+    UtcDatetime,
+    require_mappa_category,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.outbox import emit
 from app.domain.restriction import (
     AccessOut,
@@ -89,7 +95,7 @@ class CaseCreate(BaseModel):
     expected_release_date: PlausibleDate | None = None
     in_custody: bool = False
     volunteer_attached: bool = False
-    opened_at: AwareDatetime | None = None
+    opened_at: UtcDatetime | None = None
 
 
 class CasePatch(BaseModel):
@@ -105,8 +111,8 @@ class CasePatch(BaseModel):
     weapon_related: bool | None = None
     case_holder_id: StaffId | None = None
     line_manager_id: StaffId | None = None
-    closed_at: AwareDatetime | None = None
-    occurred_at: AwareDatetime | None = None
+    closed_at: UtcDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     access: CaseAccess | None = None
 
 

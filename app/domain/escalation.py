@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.security import Principal
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import iso_utc, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
@@ -52,7 +52,7 @@ def escalation_actor(overdue: Step) -> str:
 def escalation_for(overdue: Step, case: Case, now: datetime) -> Step:
     """The escalation step for an overdue step (traceable to the overdue step's policy ref)."""
     actor = escalation_actor(overdue)
-    due = overdue.due_at.isoformat() if overdue.due_at else "?"
+    due = iso_utc(overdue.due_at) if overdue.due_at else "?"
     return Step(
         service_id=overdue.service_id, case_id=overdue.case_id, code=ESCALATION_CODE,
         rule_id=overdue.rule_id, title=f"Escalate overdue step: {overdue.title}"[:300],
@@ -119,7 +119,7 @@ async def escalate_batch(session: AsyncSession, batch: list[Step], now: datetime
             session, WORKER, "step.escalate", "step", escalation.id,
             service_id=overdue.service_id, case_id=overdue.case_id, role=WORKER_ROLE, at=now,
             change={"overdue_step_id": str(overdue.id), "code": overdue.code,
-                    "due_at": overdue.due_at.isoformat() if overdue.due_at else None,
+                    "due_at": iso_utc(overdue.due_at) if overdue.due_at else None,
                     "escalated_to": escalation.actor},
         )
         await emit(session, "step.escalated", escalation.id, service_id=overdue.service_id,

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,7 +28,9 @@ from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
     PlausibleDate,
+    UtcDatetime,
     enum_column,
+    iso_utc,
     new_id,
     require_plausible,
     resolve_occurred_at,
@@ -96,7 +98,7 @@ class PanelCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: PanelKind
-    scheduled_for: AwareDatetime
+    scheduled_for: UtcDatetime
     chair_id: StaffId
 
 
@@ -129,7 +131,7 @@ class PanelDecisionCreate(BaseModel):
     review_date: PlausibleDate | None = None
     mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
     minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class PanelItemOut(BaseModel):
@@ -199,7 +201,7 @@ async def create_panel(
     await record_audit(session, principal, "panel.create", "panel", panel.id,
                        service_id=service.id, change=body.model_dump(mode="json"))
     await emit(session, "panel.scheduled", panel.id, service_id=service.id,
-               payload={"kind": body.kind.value, "scheduled_for": body.scheduled_for.isoformat()})
+               payload={"kind": body.kind.value, "scheduled_for": iso_utc(body.scheduled_for)})
     waiting = await session.exec(
         select(Case).where(Case.service_id == service.id, col(Case.id).in_(
             select(Step.case_id).where(Step.service_id == service.id,

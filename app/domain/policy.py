@@ -21,6 +21,7 @@ from app.core.errors import DomainError
 from app.core.security import Principal
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
+from app.domain.common import iso_utc
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar
@@ -203,7 +204,6 @@ def raise_violations(evaluation: Evaluation) -> None:
     raise PolicyViolation(
         first.detail,
         slug=first.type_slug,
-        title=first.title,
         status=first.status,
         errors=errors or None,
         extra={"rules": [v.rule_id for v in evaluation.violations]},
@@ -325,5 +325,5 @@ async def _audit_steps(
             session, principal, action, "step", step.id, service_id=service.id,
             case_id=case.id, role=role,
             change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": step.due_at.isoformat() if step.due_at else None},
+                    "due_at": iso_utc(step.due_at) if step.due_at else None},
         )

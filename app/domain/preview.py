@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
-from app.domain.common import resolve_occurred_at
+from app.domain.common import UtcDatetime, resolve_occurred_at
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.workflows.types import TRIGGERS
 
@@ -25,7 +25,7 @@ class PreviewRequest(BaseModel):
     judgement: JudgementCreate | None = None
     trigger: str | None = Field(default=None, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class PreviewStep(BaseModel):
@@ -97,7 +97,7 @@ async def preview(
     session: AsyncSession, principal: Principal, body: PreviewRequest, ctx: policy.PolicyContext
 ) -> PreviewOut:
     """Evaluate without writing (the caller's session is never flushed)."""
-    from app.core.errors import PROBLEM_BASE, Unprocessable
+    from app.core.errors import PROBLEM_BASE, Unprocessable, status_title
 
     service, case = await get_visible_case(session, principal, body.case_id)
     role = case_role_for(principal, case, ("case_holder", *MANAGERS, "chair"), "preview")
@@ -118,7 +118,8 @@ async def preview(
     return PreviewOut(
         valid=not ev.violations,
         violations=[PreviewViolation(rule=v.rule_id, status=v.status,
-                                     type=PROBLEM_BASE + v.type_slug, title=v.title,
+                                     type=PROBLEM_BASE + v.type_slug,
+                                     title=status_title(v.status),
                                      detail=v.detail,
                                      errors=[{"loc": a, "msg": b} for a, b in v.errors])
                     for v in ev.violations],
