@@ -19,6 +19,7 @@ from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.core.security import Principal, mint_dev_token
 from app.domain.cases import CaseCreate, create_case
+from app.domain.history import RecordedSession
 from app.domain.services import ServiceCreate, create_service, get_service_by_slug
 from app.main import build_policy_context
 
@@ -76,7 +77,7 @@ def write_dev_env(env_file: Path, *, real_now: datetime) -> None:
 async def seed(settings: Settings) -> dict[str, Any]:
     """Create what is missing and return the tokens to paste."""
     engine = build_engine(settings)
-    factory = session_factory(engine)
+    factory = session_factory(engine, RecordedSession)
     ctx = build_policy_context(settings)
     admin = Principal(sub="demo-seed", roles=frozenset({"admin"}), service=None)
     try:

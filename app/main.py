@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -24,10 +25,12 @@ from app.core.problems import (
 )
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
+from app.domain.history import RecordedSession
 from app.domain.policy import PolicyContext
 from app.routers import (
     assessments,
     audit,
+    calendar,
     cases,
     events,
     health,
@@ -35,13 +38,15 @@ from app.routers import (
     oversight,
     panels,
     referrals,
+    reports,
     services,
     steps,
+    ui,
     webhooks,
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
-from app.workflows.packs import load_packs
+from app.workflows.packs import load_all_packs
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
@@ -67,9 +72,16 @@ DOCS_ASSETS_URL = "/docs-assets"
 
 
 def build_policy_context(settings: Settings) -> PolicyContext:
-    """Load and validate every pack (fails start-up on a malformed one) and the calendar."""
+    """Load and check every pack, bundled and in ``YJ_PACKS_DIR`` (PackError, so no start-up,
+    on an invalid one; warnings are logged), and the working calendar."""
+    packs = load_all_packs(settings.packs_dir)
+    log = structlog.get_logger("yjrisk.packs")
+    for pack in packs.values():
+        for problem in pack.warnings:
+            log.warning("pack.warning", pack=pack.id, rule=problem.rule, field=problem.field,
+                        message=problem.message)
     return PolicyContext(
-        packs=load_packs(), calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
+        packs=packs, calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
     )
 
 
@@ -88,7 +100,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(settings)
         app.state.engine = engine
-        app.state.session_factory = session_factory(engine)
+        app.state.session_factory = session_factory(engine, RecordedSession)
         app.state.access_log = AccessLogWriter(app.state.session_factory,
                                                settings.access_log_flush_seconds)
         app.state.access_log.start()
@@ -121,10 +133,13 @@ def create_app(
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
         assessments.router, events.router, oversight.router, webhooks.router, audit.router,
+        reports.router, calendar.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()
         app.include_router(router, responses=responses)
+    app.include_router(ui.router)
+    app.mount("/ui/static", ui.static_files, name="ui-static")
     _document_problems(app)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(
         app

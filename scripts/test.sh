@@ -8,6 +8,14 @@ echo "== ruff"
 ruff check .
 echo "== mypy"
 mypy app
+echo "== chromium (for the page tests)"
+if ! bash scripts/ensure-chromium.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "chromium could not be installed and CI=true: failing" >&2
+    exit 1
+  fi
+  echo "chromium unavailable: the page tests will skip (they are required when CI=true)"
+fi
 echo "== tests on SQLite"
 YJ_TEST_DB=sqlite python -m pytest -q "$@"
 echo "== tests on PostgreSQL"

@@ -22,6 +22,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async for session in unit_of_work(request.app.state.session_factory):
         # Writes lock the case they touch (app.domain.access.lock_case) before reading it.
         session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
+        # Who made a change, for the field-change history (set once the token is verified).
+        session.info["request_state"] = request.state
         yield session
 
 
@@ -46,6 +48,7 @@ async def _principal(
         raise NotAuthenticated("The bearer token is too long.")
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(token)
+    request.state.principal_sub = principal.sub
     # Only once the caller is known: a stranger learns nothing about input rules (401 first).
     await reject_unstorable_input(request)
     return principal

@@ -56,6 +56,16 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+def _loggable_path(path: str) -> str:
+    """The path to log: a calendar feed's path is its credential, so it never is."""
+    if path.startswith(CALENDAR_PREFIX):
+        return CALENDAR_PREFIX + "{token}.ics"
+    return path
+
+
+CALENDAR_PREFIX = "/v1/calendar/"
+
+
 class AccessLogMiddleware:
     """One log line per request: method, path (no query string), status, duration."""
 
@@ -83,7 +93,7 @@ class AccessLogMiddleware:
             self.log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=_loggable_path(scope["path"]),
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
             )

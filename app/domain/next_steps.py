@@ -98,6 +98,19 @@ async def list_steps(
     return rows[: filters.limit], (filters.offset + filters.limit) if more else None
 
 
+async def read_step(session: AsyncSession, principal: Principal, step_id: uuid.UUID) -> Step:
+    """A step the caller may see; 404 otherwise (as for an unknown id)."""
+    if not principal.roles & STAFF_ROLES:
+        raise Forbidden("Your role cannot read next steps.")
+    service = await service_of(session, principal)
+    step = (await session.exec(
+        select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
+    )).first()
+    if step is None:
+        raise NotFound("No such step.")
+    return step
+
+
 def may_complete(principal: Principal, step: Step) -> str:
     """The role under which the principal may complete the step, else 403."""
     if step.assignee_id is not None and step.assignee_id == principal.sub:

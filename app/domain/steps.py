@@ -38,6 +38,10 @@ class Step(SQLModel, table=True):
             postgresql_where=sa.text("status = 'open'"),
         ),
         sa.Index("ix_step_service_status_due", "service_id", "status", "due_at"),
+        # The timeliness report reads a service's steps by due date, or by when they were
+        # raised for steps without a timescale.
+        sa.Index("ix_step_service_due", "service_id", "due_at"),
+        sa.Index("ix_step_service_raised", "service_id", "raised_at"),
         # The queues and the escalation scan at national scale (migration 0005).
         sa.Index("ix_step_open_assignee_due", "assignee_id", "due_at",
                  sqlite_where=sa.text("status = 'open'"),
@@ -68,6 +72,8 @@ class Step(SQLModel, table=True):
     subject_id: uuid.UUID
     note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
+    # When the act that raised the step happened (its occurred_at; back-dated acts say so).
+    raised_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
     completed_by: str | None = Field(default=None, max_length=128)
     completion_note: str | None = Field(default=None, max_length=4000)

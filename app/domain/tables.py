@@ -3,20 +3,23 @@
 from app.domain.access_log import AccessLogEntry
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
+from app.domain.calendar_feeds import CalendarFeed
 from app.domain.cases_table import Case, CaseAccessStaff
 from app.domain.events import CaseEvent
 from app.domain.feeds import IdempotencyRecord
+from app.domain.history import RecordChange
 from app.domain.judgements import Judgement
 from app.domain.outbox import OutboxEvent
 from app.domain.oversight import OversightEntry
-from app.domain.panels import Panel, PanelItem
+from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step
 from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
-    "AccessLogEntry", "Assessment", "CaseAccessStaff", "CaseEvent", "OversightEntry",
-    "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent", "Panel", "PanelItem",
-    "Referral", "Service", "Step", "WebhookDelivery", "WebhookSubscription",
+    "AccessLogEntry", "Assessment", "CalendarFeed", "CaseAccessStaff", "CaseEvent",
+    "OversightEntry", "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent",
+    "Panel", "PanelItem", "RecordChange", "Referral", "Service", "Step", "WebhookDelivery",
+    "WebhookSubscription",
 ]

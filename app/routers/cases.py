@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.errors import Unprocessable
 from app.core.problems import problem_responses
+from app.domain import case_history as history
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, get_visible_case, require_roles
 from app.domain.audit import AuditOut, case_audit
@@ -56,15 +59,43 @@ async def list_cases(
     return Page(data=out, next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", response_model=Read[svc.CaseOut])
+def _only_as_of(request: Request, _principal: CurrentPrincipal) -> None:
+    """422 for any query parameter other than ``as_of`` (it used to be ignored silently)."""
+    unknown = sorted({k for k in request.query_params if k != "as_of"})
+    if unknown or len(request.query_params.getlist("as_of")) > 1:
+        raise Unprocessable(
+            "Unknown or repeated query parameter; this route takes only as_of.",
+            errors=[{"loc": "query", "msg": "only one as_of is accepted"}],
+        )
+
+
+@router.get("/{case_id}", response_model=Read[history.CaseAsOf],
+            dependencies=[Depends(_only_as_of)])
 async def read_case(
-    case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal
-) -> Read[svc.CaseOut]:
-    """A case with its current ratings, register state, contact level and open steps."""
+    case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal,
+    as_of: Annotated[AwareDatetime | None, Query(
+        description="RFC 3339 instant: the case as this service held it then (record time)",
+    )] = None,
+) -> Read[history.CaseAsOf]:
+    """A case with its ratings, register state, contact level and open steps (now, or as of
+    an instant: `as_of` in the answer)."""
+    if as_of is not None:
+        return Read(data=await history.case_as_of(session, principal, case_id, as_of))
     service, case, steps = await svc.read_case(session, principal, case_id)
     response.headers["ETag"] = svc.etag_of(case)
     access = await access_view(session, principal, case)
-    return Read(data=svc.case_out(case, service, steps, access))
+    return Read(data=history.CaseAsOf(
+        **svc.case_out(case, service, steps, access).model_dump()))
+
+
+@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]])
+async def timeline(
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Read[list[history.TimelineEntry]]:
+    """Everything that happened on the case in time order: judgements, events, assessment and
+    referral transitions, oversight, panel decisions, field changes, steps created and closed,
+    each with who and why."""
+    return Read(data=await history.timeline(session, principal, case_id))
 
 
 @router.patch("/{case_id}", response_model=Written[svc.CaseOut],

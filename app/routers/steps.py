@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
 from app.domain.steps import StepOut, StepStatus, step_out
-from app.routers.envelopes import Page, Written
+from app.routers.envelopes import Page, Read, Written
 
 router = APIRouter(prefix="/v1/next-steps", tags=["next steps"])
 
@@ -33,6 +33,13 @@ async def list_next_steps(
     steps, next_offset = await svc.list_steps(session, principal, filters)
     return Page(data=[step_out(s) for s in steps],
                 next_cursor=str(next_offset) if next_offset is not None else None)
+
+
+@router.get("/{step_id}", response_model=Read[StepOut])
+async def read_step(step_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+                    ) -> Read[StepOut]:
+    """One step the caller may see (calendar entries link here); 404 otherwise."""
+    return Read(data=step_out(await svc.read_step(session, principal, step_id)))
 
 
 @router.post("/{step_id}/complete", response_model=Written[StepOut])

@@ -1,0 +1,277 @@
+"""The case as it stood at an instant, and its timeline, rebuilt from what the service stores.
+
+``as_of`` is record time: the answer is what this service held at that instant (a back-dated
+act recorded later is not in it; an act counts once it was both recorded and had happened).
+Case fields are rolled back through :class:`~app.domain.history.RecordChange`; ratings come
+from the judgement history; steps from their creation time and recorded status changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+from pydantic import BaseModel
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import NotFound, Unprocessable
+from app.core.security import Principal
+from app.domain.access import get_visible_case
+from app.domain.assessments import Assessment
+from app.domain.audit import AuditEntry
+from app.domain.cases import CaseOut, case_out
+from app.domain.cases_table import Case
+from app.domain.common import FUTURE_TOLERANCE, utcnow
+from app.domain.events import CaseEvent
+from app.domain.history import UNTRACKED, RecordChange, to_json
+from app.domain.judgements import Judgement
+from app.domain.oversight import OversightEntry
+from app.domain.panels import PanelItem
+from app.domain.referrals import Referral
+from app.domain.steps import Step, StepOut, StepStatus, step_out
+
+
+class CaseAsOf(CaseOut):
+    """A case as the API shows it, with the instant it stood so (null: now)."""
+
+    as_of: datetime | None = None
+
+
+class TimelineEntry(BaseModel):
+    """One thing that happened on a case: when (and when recorded), what, who, why."""
+
+    at: datetime
+    recorded_at: datetime | None
+    kind: str
+    action: str
+    entity_id: uuid.UUID
+    by: str | None
+    role: str | None
+    why: str | None
+    details: dict[str, Any]
+
+
+def check_as_of(as_of: datetime, now: datetime | None = None) -> datetime:
+    """422 for an instant in the future (beyond the 5-minute clock tolerance)."""
+    if as_of > (now or utcnow()) + FUTURE_TOLERANCE:
+        raise Unprocessable("as_of is in the future.",
+                            errors=[{"loc": "query.as_of", "msg": "must not be in the future"}])
+    return as_of
+
+
+async def case_as_of(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, as_of: datetime
+) -> CaseAsOf:
+    """The case as this service held it at ``as_of`` (record time); 404 if not visible now or
+    not yet recorded then; 422 for a future instant."""
+    check_as_of(as_of)
+    service, case = await get_visible_case(session, principal, case_id)
+    if case.created_at > as_of:
+        raise NotFound("The case was not yet recorded at that time.")
+    changes = list((await session.exec(
+        select(RecordChange).where(RecordChange.case_id == case.id,
+                                   col(RecordChange.recorded_at) > as_of)
+        .order_by(col(RecordChange.recorded_at).desc(), col(RecordChange.id))
+    )).all())
+    fields = _case_fields_at(
+        case, [c for c in changes if c.entity_type == "case" and not c.created])
+    has_history = (await session.exec(
+        select(RecordChange.id).where(RecordChange.entity_id == case.id,
+                                      col(RecordChange.created).is_(True))
+    )).first() is not None
+    if not has_history:  # recorded before field history was kept: ratings from judgements
+        fields["ratings"] = await _ratings_from_judgements(session, case.id, as_of)
+    steps = await _steps_open_at(session, case.id, as_of,
+                                 [c for c in changes if c.entity_type == "step"])
+    view = SimpleNamespace(**fields)
+    out = case_out(cast(Case, view), service, steps)
+    return CaseAsOf(**out.model_dump(), as_of=as_of)
+
+
+def _case_fields_at(case: Case, later: Iterable[RecordChange]) -> dict[str, Any]:
+    """The case's column values rolled back through the changes recorded after the instant
+    (newest first)."""
+    fields: dict[str, Any] = {name: getattr(case, name) for name in Case.model_fields}
+    for change in later:
+        for name, (old, _new) in change.changes.items():
+            if name in fields and name not in UNTRACKED:
+                fields[name] = old
+    return fields
+
+
+async def _ratings_from_judgements(
+    session: AsyncSession, case_id: uuid.UUID, as_of: datetime
+) -> dict[str, Any]:
+    rows = await session.exec(
+        select(Judgement).where(Judgement.case_id == case_id,
+                                col(Judgement.created_at) <= as_of,
+                                col(Judgement.occurred_at) <= as_of)
+        .order_by(col(Judgement.occurred_at), col(Judgement.created_at))
+    )
+    ratings: dict[str, Any] = {}
+    for j in rows.all():  # the latest by occurred_at wins, as for current ratings
+        ratings[str(j.domain)] = {"level": str(j.level), "recorded_at": j.occurred_at,
+                                  "judgement_id": j.id}
+    return ratings
+
+
+async def _steps_open_at(
+    session: AsyncSession, case_id: uuid.UUID, as_of: datetime, later: list[RecordChange]
+) -> list[StepOut]:
+    """Steps created by the instant whose status then (rolled back) was open, soonest due
+    first, with the due date and assignee they had then."""
+    rows = (await session.exec(
+        select(Step).where(Step.case_id == case_id, col(Step.created_at) <= as_of)
+    )).all()
+    by_step: dict[uuid.UUID, list[RecordChange]] = {}
+    for change in later:
+        by_step.setdefault(change.entity_id, []).append(change)
+    out: list[StepOut] = []
+    for step in rows:
+        shown = step_out(step).model_dump()
+        for change in by_step.get(step.id, []):  # newest first
+            for name, (old, _new) in change.changes.items():
+                if name in shown:
+                    shown[name] = old
+        if shown["status"] != StepStatus.open.value:
+            continue
+        shown.update(completed_at=None, completed_by=None, completion_note=None,
+                     satisfied_by=None)
+        out.append(StepOut.model_validate(shown))
+    return sorted(out, key=lambda s: (s.due_at is None, s.due_at or as_of, s.created_at))
+
+
+async def timeline(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> list[TimelineEntry]:
+    """Everything recorded on the case in time order (by when it happened, then when it was
+    recorded): opening, field changes, judgements, events, assessment and referral
+    transitions, oversight, panel decisions, steps created and closed; who and why."""
+    _, case = await get_visible_case(session, principal, case_id)
+    entries = [TimelineEntry(
+        at=case.opened_at, recorded_at=case.created_at, kind="case", action="opened",
+        entity_id=case.id, by=None, role=None, why=None,
+        details={"intervention": case.intervention.value},
+    )]
+    for load in (_judgements, _events, _assessments, _referrals, _oversight, _decisions,
+                 _field_changes, _steps):
+        entries += await load(session, case.id)
+    return sorted(entries, key=lambda e: (e.at, e.recorded_at or e.at))
+
+
+async def _rows(session: AsyncSession, model: Any, case_id: uuid.UUID) -> list[Any]:
+    return list((await session.exec(select(model).where(model.case_id == case_id))).all())
+
+
+async def _judgements(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    return [TimelineEntry(
+        at=j.occurred_at, recorded_at=j.created_at, kind="judgement", action="recorded",
+        entity_id=j.id, by=j.recorded_by, role=j.recorded_role, why=j.rationale,
+        details={"domain": str(j.domain), "level": str(j.level),
+                 "previous_level": j.previous_level, "matrix_level": j.matrix_level,
+                 "panel_item_id": str(j.panel_item_id) if j.panel_item_id else None},
+    ) for j in await _rows(session, Judgement, case_id)]
+
+
+async def _events(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    return [TimelineEntry(
+        at=e.occurred_at, recorded_at=e.created_at, kind="event", action=str(e.type),
+        entity_id=e.id, by=e.recorded_by, role=e.recorded_role, why=None,
+        details={"details": e.details, "may_raise_to_high": e.may_raise_to_high},
+    ) for e in await _rows(session, CaseEvent, case_id)]
+
+
+def _history(kind: str, entity_id: uuid.UUID, recorded: datetime | None,
+             history: list[dict[str, Any]], why_key: str) -> list[TimelineEntry]:
+    return [TimelineEntry(
+        at=datetime.fromisoformat(h["at"]), recorded_at=recorded if h["action"] == "create"
+        else None, kind=kind, action=h["action"], entity_id=entity_id, by=h.get("by"),
+        role=h.get("role"), why=h.get(why_key),
+        details={k: h[k] for k in ("from", "to") if k in h},
+    ) for h in history]
+
+
+async def _assessments(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    out: list[TimelineEntry] = []
+    for a in await _rows(session, Assessment, case_id):
+        for entry in _history("assessment", a.id, a.created_at, a.history, "feedback"):
+            entry.details.update(type=str(a.type), stage=str(a.stage))
+            out.append(entry)
+    return out
+
+
+async def _referrals(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    out: list[TimelineEntry] = []
+    for r in await _rows(session, Referral, case_id):
+        for entry in _history("referral", r.id, r.created_at, r.history, "note"):
+            entry.details["referral_kind"] = str(r.kind)
+            out.append(entry)
+    return out
+
+
+async def _oversight(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    return [TimelineEntry(
+        at=o.occurred_at, recorded_at=o.created_at, kind="oversight", action="recorded",
+        entity_id=o.id, by=o.author_id, role=o.author_role, why=o.note,
+        details={"satisfies_step_id": str(o.satisfies_step_id) if o.satisfies_step_id
+                 else None},
+    ) for o in await _rows(session, OversightEntry, case_id)]
+
+
+async def _decisions(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    return [TimelineEntry(
+        at=i.decided_at, recorded_at=None, kind="panel_decision", action="decided",
+        entity_id=i.id, by=i.decided_by, role="chair",
+        why=(i.decision or {}).get("minutes"),
+        details={"panel_id": str(i.panel_id), "decision": i.decision},
+    ) for i in await _rows(session, PanelItem, case_id) if i.decided_at is not None]
+
+
+async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    rows = await session.exec(select(RecordChange).where(
+        RecordChange.case_id == case_id, RecordChange.entity_type == "case",
+        col(RecordChange.created).is_(False)))
+    return [TimelineEntry(
+        at=c.recorded_at, recorded_at=c.recorded_at, kind="case", action="fields_changed",
+        entity_id=c.entity_id, by=c.actor_sub, role=None, why=None,
+        details={"changes": c.changes},
+    ) for c in rows.all()]
+
+
+STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "waived",
+                "step.supersede": "superseded"}
+
+
+async def _steps(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    """Steps created and closed, who acted (from the audit trail) and why."""
+    steps = {s.id: s for s in await _rows(session, Step, case_id)}
+    audits = (await session.exec(select(AuditEntry).where(
+        AuditEntry.case_id == case_id, AuditEntry.entity_type == "step",
+        col(AuditEntry.action).in_(STEP_ACTIONS)))).all()
+    out: list[TimelineEntry] = []
+    for a in audits:
+        step = steps.get(a.entity_id)
+        if step is None:
+            continue
+        action = STEP_ACTIONS[a.action]
+        at = (step.raised_at if action == "created"
+              else step.completed_at if action in ("done", "waived") and step.completed_at
+              else a.at)
+        why = a.reason if action != "superseded" else _superseded_reason(step.note)
+        out.append(TimelineEntry(
+            at=at, recorded_at=a.at, kind="step", action=action, entity_id=step.id,
+            by=a.actor_sub, role=a.actor_role, why=why,
+            details={"code": step.code, "title": step.title, "rule": step.rule_id,
+                     "policy_ref": step.policy_ref, "actor": step.actor,
+                     "assignee_id": step.assignee_id, "due_at": to_json(step.due_at)},
+        ))
+    return out
+
+
+def _superseded_reason(note: str | None) -> str | None:
+    lines = [ln for ln in (note or "").splitlines() if ln.startswith("Superseded: ")]
+    return lines[-1].removeprefix("Superseded: ") if lines else None

@@ -1,0 +1,110 @@
+"""Field-change history of cases and steps, so a case can be shown as it stood at any instant.
+
+Every flush of a session made by :class:`RecordedSession` (the app's sessions) appends one
+:class:`RecordChange` row per changed case or step, with the old and new value of each field,
+the recording time (UTC, wall clock) and the staff id of the request. It runs inside the same
+transaction as the change, whichever service made it, so no code path can forget it.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Field, Session, SQLModel
+
+from app.domain.cases_table import Case
+from app.domain.common import JSONType, iso_utc, new_id, utcnow
+from app.domain.steps import Step
+
+# Bookkeeping columns whose change says nothing about the case.
+UNTRACKED = frozenset({"id", "service_id", "version", "created_at", "updated_at"})
+STEP_TRACKED = ("status", "due_at", "assignee_id", "urgent", "awaiting_panel_date")
+
+
+class RecordChange(SQLModel, table=True):
+    """One recorded change of a case or a step: field -> [old, new] (JSON values)."""
+
+    __tablename__ = "record_change"
+    __table_args__ = (
+        sa.Index("ix_record_change_case_recorded", "case_id", "recorded_at"),
+        sa.Index("ix_record_change_entity", "entity_id", "recorded_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID
+    case_id: uuid.UUID
+    entity_type: str = Field(max_length=16)
+    entity_id: uuid.UUID
+    recorded_at: datetime = Field(default_factory=utcnow)
+    actor_sub: str | None = Field(default=None, max_length=128)
+    created: bool = False
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+
+
+def to_json(value: Any) -> Any:
+    """A column value as JSON (enums by value, dates and times in ISO 8601)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return iso_utc(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _changes(obj: Any, fields: Any, created: bool) -> dict[str, list[Any]]:
+    state = sa.inspect(obj)
+    out: dict[str, list[Any]] = {}
+    for name in fields:
+        if created:
+            value = getattr(obj, name, None)
+            if value is not None:
+                out[name] = [None, to_json(value)]
+            continue
+        hist = state.attrs[name].history
+        if not hist.has_changes():
+            continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else None
+        if to_json(old) != to_json(new):
+            out[name] = [to_json(old), to_json(new)]
+    return out
+
+
+def _case_fields() -> list[str]:
+    return [c.key for c in sa.inspect(Case).column_attrs if c.key not in UNTRACKED]
+
+
+class RecordedSession(Session):
+    """The app's session class: it records case and step field changes on every flush."""
+
+
+@event.listens_for(RecordedSession, "before_flush")
+def _record(session: Session, _ctx: Any, _instances: Any) -> None:
+    actor = getattr(session.info.get("request_state"), "principal_sub", None)
+    now = utcnow()
+    for obj, created in [(o, True) for o in session.new] + [(o, False) for o in session.dirty]:
+        if isinstance(obj, Case):
+            fields: Any = _case_fields()
+            case_id = obj.id
+        elif isinstance(obj, Step) and not created:  # a new step is dated by created_at
+            fields, case_id = STEP_TRACKED, obj.case_id
+        else:
+            continue
+        if obj.id is None or case_id is None:
+            continue
+        changes = _changes(obj, fields, created)
+        if not changes and not created:
+            continue
+        session.add(RecordChange(
+            service_id=obj.service_id, case_id=case_id,
+            entity_type="case" if isinstance(obj, Case) else "step", entity_id=obj.id,
+            recorded_at=now, actor_sub=actor, created=created, changes=changes,
+        ))

@@ -1,0 +1,325 @@
+"""Management reports: how timely a service (or a line manager's team) has been against each
+rule of its own policy, and how old its overdue steps are.
+
+The counting is done by the database in one grouped query (plus, on SQLite only, one query for
+the median), so the report stays fast on millions of steps.
+"""
+
+from __future__ import annotations
+
+import enum
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Unprocessable
+from app.core.security import Principal
+from app.domain.access import SERVICE_WIDE_READERS, require_roles, service_of
+from app.domain.cases_table import Case
+from app.domain.common import utcnow
+from app.domain.steps import Step, StepStatus
+from app.workflows.packs import Pack
+
+LONDON = ZoneInfo("Europe/London")
+MAX_MONTHS = 120
+REPORT_READERS = (*SERVICE_WIDE_READERS, "line_manager")
+# Overdue ageing: (label, lowest whole days overdue, highest or None).
+AGEING_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("0_7", 0, 7), ("8_28", 8, 28), ("29_90", 29, 90), ("over_90", 91, None),
+)
+
+TIMELINESS_DEFINITIONS = """\
+**Who:** chairs and duty managers see the whole service; a line manager sees their own team
+(the cases whose `line_manager_id` is theirs). Restricted cases are counted, never identified
+(no row names a case or a child).
+
+**Which steps:** the service's steps whose `due_at` falls between `from` and `to` (inclusive
+London dates); a step without a timescale (no `due_at`) counts by the London date of the act
+that raised it (that act's `occurred_at`).
+
+**Definitions:**
+- `due`: steps with a `due_at` in the period (open or done; superseded and waived left out).
+- `on_time`: done steps completed at or before `due_at`, judged by the completing act's
+  `occurred_at` (a back-dated act counts on the date it says it happened).
+- `late`: done steps completed after `due_at`.
+- `open_overdue`: steps still open whose `due_at` has passed (at the time of the request).
+- `no_timescale`: open or done steps that carry no `due_at` (counted apart, not in `due`).
+- `waived`: steps a manager waived (counted apart, not in `due` nor in the rate).
+- Superseded steps (the policy withdrew them) are left out altogether.
+- `on_time_rate` = `on_time / (on_time + late + open_overdue)`, null when that is 0; steps
+  open and not yet due are not judged yet.
+- `median_days_late`: the median of `completed_at - due_at` over the late steps, in clock days
+  (24 h), two decimals; null when none were late.
+- `month`: the Europe/London calendar month (`YYYY-MM`) of `due_at` (for steps
+  without a timescale, of the act that raised them).
+- `team`: the case's current `line_manager_id`.
+- `pack`, `version`, `rule`, `code`: the policy pack, its version (null while packs carry none),
+  the rule id and the step code.
+
+**Grouping:** `group_by` may be given several times (`rule`, `team`, `month`); fields not
+grouped on are null. Without `group_by` there is one row for the whole scope.
+
+**Overdue ageing** (`ageing`): the open overdue steps of the same rows, by whole days overdue
+(24 h each) at the time of the request: `0-7`, `8-28`, `29-90`, `over_90`; each row's bands sum
+to its `open_overdue`.
+"""
+
+
+class GroupBy(enum.StrEnum):
+    """What a timeliness row may be grouped on."""
+
+    rule = "rule"
+    team = "team"
+    month = "month"
+
+
+class TimelinessRow(BaseModel):
+    """One row of the timeliness report (see the route's definitions)."""
+
+    pack: str | None
+    version: str | None
+    rule: str | None
+    code: str | None
+    team: str | None
+    month: str | None
+    due: int
+    on_time: int
+    late: int
+    open_overdue: int
+    no_timescale: int
+    waived: int
+    on_time_rate: float | None
+    median_days_late: float | None
+
+
+class AgeingRow(BaseModel):
+    """Open overdue steps of one row, by whole days overdue."""
+
+    pack: str | None
+    rule: str | None
+    code: str | None
+    team: str | None
+    month: str | None
+    days_0_7: int
+    days_8_28: int
+    days_29_90: int
+    days_over_90: int
+
+
+class TimelinessReport(BaseModel):
+    """The timeliness report: its scope, rows and overdue ageing."""
+
+    service: str
+    scope: str
+    date_from: date
+    date_to: date
+    group_by: list[GroupBy]
+    generated_at: datetime
+    rows: list[TimelinessRow]
+    ageing: list[AgeingRow]
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """A validated request for the report."""
+
+    date_from: date
+    date_to: date
+    group_by: tuple[GroupBy, ...]
+
+
+def check_query(date_from: date, date_to: date, group_by: Sequence[GroupBy]) -> ReportQuery:
+    """Validate the period (from <= to, at most 120 months); 422 otherwise."""
+    if date_to < date_from:
+        raise Unprocessable("`to` is before `from`.",
+                            errors=[{"loc": "query.to", "msg": "must not be before from"}])
+    if _months_between(date_from, date_to) > MAX_MONTHS:
+        raise Unprocessable("The period is too long (120 months at most).",
+                            errors=[{"loc": "query.to", "msg": "at most 120 months after from"}])
+    return ReportQuery(date_from, date_to, tuple(dict.fromkeys(group_by)))
+
+
+def _months_between(a: date, b: date) -> int:
+    return (b.year - a.year) * 12 + b.month - a.month + 1
+
+
+def london_midnight(day: date) -> datetime:
+    """The instant (aware) a Europe/London calendar day starts."""
+    return datetime.combine(day, time(0), tzinfo=LONDON)
+
+
+def _month_starts(date_from: date, date_to: date) -> list[tuple[str, datetime]]:
+    """Each London month touching the period, with the instant it starts (first one clipped)."""
+    out = []
+    year, month = date_from.year, date_from.month
+    while (year, month) <= (date_to.year, date_to.month):
+        out.append((f"{year:04d}-{month:02d}", london_midnight(date(year, month, 1))))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _month_expr(when: Any, date_from: date, date_to: date) -> Any:
+    """London month of ``when`` as 'YYYY-MM', from precomputed UTC boundaries (both databases,
+    no time-zone support needed in SQL, index-friendly)."""
+    starts = _month_starts(date_from, date_to)
+    whens = [(when < starts[i + 1][1], label) for i, (label, _) in enumerate(starts[:-1])]
+    return sa.case(*whens, else_=starts[-1][0]) if whens else sa.literal(starts[-1][0])
+
+
+def _days_late(dialect: str) -> Any:
+    """``completed_at - due_at`` in days (24 h), per dialect."""
+    if dialect == "sqlite":
+        return sa.func.julianday(col(Step.completed_at)) - sa.func.julianday(col(Step.due_at))
+    return sa.extract("epoch", col(Step.completed_at) - col(Step.due_at)) / 86400.0
+
+
+def _count(*conditions: Any) -> Any:
+    return sa.func.sum(sa.case((sa.and_(*conditions), 1), else_=0))
+
+
+async def timeliness(
+    session: AsyncSession,
+    principal: Principal,
+    query: ReportQuery,
+    packs: dict[str, Pack] | Any,
+    now: datetime | None = None,
+) -> TimelinessReport:
+    """The timeliness report for the caller's scope (service, or own team); 403 for others."""
+    require_roles(principal, REPORT_READERS, "read the timeliness report")
+    service = await service_of(session, principal)
+    now = now or utcnow()
+    whole_service = principal.has(*SERVICE_WIDE_READERS)
+    start = london_midnight(query.date_from)
+    end = london_midnight(query.date_to + timedelta(days=1))
+    dialect = session.get_bind().dialect.name
+
+    status, due_at, completed = col(Step.status), col(Step.due_at), col(Step.completed_at)
+    dated, undated = due_at.is_not(None), due_at.is_(None)
+    counted = status.in_((StepStatus.open, StepStatus.done))
+    done = status == StepStatus.done
+    is_open = status == StepStatus.open
+    late_cond = sa.and_(done, dated, completed > due_at)
+    keys = _group_keys(query, Step, start, end)
+    measures = [
+        _count(counted, dated).label("due"),
+        _count(done, dated, completed <= due_at).label("on_time"),
+        _count(late_cond).label("late"),
+        _count(is_open, dated, due_at < now).label("open_overdue"),
+        _count(counted, undated).label("no_timescale"),
+        _count(status == StepStatus.waived).label("waived"),
+    ]
+    for label, low, high in AGEING_BANDS:
+        conds = [is_open, dated, due_at <= now - timedelta(days=low), due_at < now]
+        if high is not None:
+            conds.append(due_at > now - timedelta(days=high + 1))
+        measures.append(_count(*conds).label(f"age_{label}"))
+    if dialect == "postgresql":
+        late_days = sa.case((late_cond, _days_late(dialect)), else_=None)
+        measures.append(sa.func.percentile_cont(0.5).within_group(late_days).label("median"))
+    where = [
+        col(Step.service_id) == service.id,
+        status != StepStatus.superseded,
+        sa.or_(
+            sa.and_(due_at >= start, due_at < end),
+            sa.and_(undated, col(Step.raised_at) >= start, col(Step.raised_at) < end),
+        ),
+    ]
+    if not whole_service:
+        where.append(col(Case.line_manager_id) == principal.sub)
+    stmt = (
+        sa.select(*[k for _, k in keys], *measures)
+        .select_from(Step).join(Case, col(Case.id) == col(Step.case_id))
+        .where(*where)
+    )
+    if keys:
+        stmt = stmt.group_by(*[k for _, k in keys]).order_by(*[k for _, k in keys])
+    rows = (await (await session.connection()).execute(stmt)).mappings().all()
+    medians = (await _sqlite_medians(session, keys, where, late_cond)
+               if dialect != "postgresql" else None)
+    return TimelinessReport(
+        service=service.slug, scope="service" if whole_service else f"team:{principal.sub}",
+        date_from=query.date_from, date_to=query.date_to, group_by=list(query.group_by),
+        generated_at=now, rows=[_row(r, keys, packs, medians) for r in rows],
+        ageing=[_ageing(r, keys) for r in rows if (r["open_overdue"] or 0) > 0],
+    )
+
+
+def _group_keys(
+    query: ReportQuery, step: type[Step], start: datetime, end: datetime
+) -> list[tuple[str, Any]]:
+    keys: list[tuple[str, Any]] = []
+    for group in query.group_by:
+        if group == GroupBy.rule:
+            keys += [("pack", col(step.policy_pack).label("pack")),
+                     ("rule", col(step.rule_id).label("rule")),
+                     ("code", col(step.code).label("code"))]
+        elif group == GroupBy.team:
+            keys.append(("team", col(Case.line_manager_id).label("team")))
+        else:
+            when = sa.func.coalesce(col(step.due_at), col(step.raised_at))
+            keys.append(("month", _month_expr(when, query.date_from, query.date_to)
+                         .label("month")))
+    return keys
+
+
+async def _sqlite_medians(
+    session: AsyncSession, keys: list[tuple[str, Any]], where: list[Any], late_cond: Any
+) -> dict[tuple[Any, ...], float]:
+    """Median days late per group, computed here (SQLite has no percentile aggregate)."""
+    stmt = (
+        sa.select(*[k for _, k in keys], _days_late("sqlite").label("days"))
+        .select_from(Step).join(Case, col(Case.id) == col(Step.case_id))
+        .where(*where, late_cond)
+    )
+    by_group: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for r in (await (await session.connection()).execute(stmt)).mappings():
+        by_group[tuple(r[name] for name, _ in keys)].append(float(r["days"]))
+    return {group: statistics.median(days) for group, days in by_group.items()}
+
+
+def _row(
+    r: Any, keys: list[tuple[str, Any]], packs: Any,
+    medians: dict[tuple[Any, ...], float] | None,
+) -> TimelinessRow:
+    names = {name for name, _ in keys}
+    on_time, late, overdue = (int(r["on_time"] or 0), int(r["late"] or 0),
+                              int(r["open_overdue"] or 0))
+    judged = on_time + late + overdue
+    median = (r["median"] if medians is None
+              else medians.get(tuple(r[name] for name, _ in keys)))
+    pack_id = r["pack"] if "pack" in names else None
+    pack = packs.get(pack_id) if pack_id else None
+    return TimelinessRow(
+        pack=pack_id, version=getattr(pack, "version", None) if pack else None,
+        rule=r["rule"] if "rule" in names else None,
+        code=r["code"] if "code" in names else None,
+        team=r["team"] if "team" in names else None,
+        month=r["month"] if "month" in names else None,
+        due=int(r["due"] or 0), on_time=on_time, late=late, open_overdue=overdue,
+        no_timescale=int(r["no_timescale"] or 0), waived=int(r["waived"] or 0),
+        on_time_rate=round(on_time / judged, 4) if judged else None,
+        median_days_late=round(float(median), 2) if median is not None else None,
+    )
+
+
+def _ageing(r: Any, keys: list[tuple[str, Any]]) -> AgeingRow:
+    names = {name for name, _ in keys}
+    return AgeingRow(
+        pack=r["pack"] if "pack" in names else None,
+        rule=r["rule"] if "rule" in names else None,
+        code=r["code"] if "code" in names else None,
+        team=r["team"] if "team" in names else None,
+        month=r["month"] if "month" in names else None,
+        days_0_7=int(r["age_0_7"] or 0), days_8_28=int(r["age_8_28"] or 0),
+        days_29_90=int(r["age_29_90"] or 0), days_over_90=int(r["age_over_90"] or 0),
+    )
+

@@ -1,0 +1,61 @@
+"""Personal calendar feeds of open steps (iCalendar), and their management."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi import APIRouter, Request, Response
+
+from app.core.deps import CurrentPrincipal, Session
+from app.core.errors import NotFound
+from app.domain import calendar_feeds as svc
+from app.routers.envelopes import Read
+
+router = APIRouter(tags=["calendar"])
+TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.post("/v1/me/calendar-feeds", status_code=201, response_model=Read[svc.CalendarFeedOut])
+async def create_feed(
+    request: Request, session: Session, principal: CurrentPrincipal
+) -> Read[svc.CalendarFeedOut]:
+    """A personal, unguessable, revocable iCalendar URL of your open steps (shown only now:
+    keep it like a password; subscribe to it from your calendar)."""
+    feed, token = await svc.create_feed(session, principal)
+    return Read(data=svc.feed_out(feed, f"{_base(request)}/v1/calendar/{token}.ics"))
+
+
+@router.get("/v1/me/calendar-feeds", response_model=Read[list[svc.CalendarFeedOut]])
+async def list_feeds(session: Session, principal: CurrentPrincipal
+                     ) -> Read[list[svc.CalendarFeedOut]]:
+    """Your live calendar feeds (their URLs are never shown again)."""
+    return Read(data=[svc.feed_out(f) for f in await svc.list_feeds(session, principal)])
+
+
+@router.delete("/v1/me/calendar-feeds/{feed_id}", status_code=204)
+async def revoke_feed(feed_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+                      ) -> Response:
+    """Revoke one of your feeds: its URL answers 404 at once."""
+    await svc.revoke_feed(session, principal, feed_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/calendar/{token}.ics", response_class=Response,
+            responses={200: {"content": {"text/calendar": {}},
+                             "description": "RFC 5545 calendar (VTODO per open step)"}})
+async def calendar(token: str, request: Request, session: Session) -> Response:
+    """Your open steps as iCalendar (the URL is the credential: no bearer header); DUE in
+    Europe/London, urgent steps PRIORITY 1; 404 for an unknown or revoked feed."""
+    if not TOKEN.fullmatch(token):
+        raise NotFound("No such calendar.")
+    service, items = await svc.feed_steps(session, token)
+    names = service.slug in request.app.state.settings.calendar_child_names_services
+    body = svc.to_ical(service, items, _base(request), names)
+    return Response(body, media_type="text/calendar; charset=utf-8",
+                    headers={"Cache-Control": "private, no-store",
+                             "Referrer-Policy": "no-referrer"})

@@ -1,0 +1,31 @@
+"""Management reports: timeliness against the service's own policy."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import reports as svc
+from app.routers.envelopes import Read
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+@router.get("/timeliness", response_model=Read[svc.TimelinessReport],
+            summary="Timeliness against the policy, and overdue ageing",
+            description=svc.TIMELINESS_DEFINITIONS)
+async def timeliness(
+    request: Request,
+    session: Session,
+    principal: CurrentPrincipal,
+    date_from: Annotated[date, Query(alias="from", description="First London date (inclusive)")],
+    date_to: Annotated[date, Query(alias="to", description="Last London date (inclusive)")],
+    group_by: Annotated[list[svc.GroupBy] | None, Query(max_length=3)] = None,
+) -> Read[svc.TimelinessReport]:
+    """On-time rates per rule, team and month, and the ageing of overdue steps."""
+    query = svc.check_query(date_from, date_to, group_by or [])
+    return Read(data=await svc.timeliness(session, principal, query,
+                                          request.app.state.policy.packs))

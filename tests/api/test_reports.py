@@ -1,0 +1,140 @@
+"""The timeliness report (issue 14, part 1): figures worked out by hand from back-dated acts.
+
+Wokingham, "Internal and External Controls": a new incident is reported to the line manager
+immediately (W5) and recorded within a working day, within the week (W4); a statutory case
+reviews its assessment within three weeks (W6, "Assessment Reviews"). Contextual Safeguarding:
+an exploitation concern on a child open to social care is discussed with the social worker (W13,
+no timescale).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.management import PROBLEM, march_service, report
+from tests.conftest import Tenant, make_tenant
+
+MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
+ZERO = {"due": 0, "on_time": 0, "late": 0, "open_overdue": 0, "no_timescale": 0, "waived": 0}
+
+
+def figures(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's counts, rate and median."""
+    keys = (*ZERO, "on_time_rate", "median_days_late")
+    return {k: row[k] for k in keys}
+
+
+async def test_timeliness_whole_service_by_hand(wokingham: Tenant) -> None:
+    """A chair sees the whole service: 4 due, 1 on time, 2 late, 1 overdue; rate 1/4."""
+    await march_service(wokingham)
+    r = await report(wokingham, **MARCH)
+    assert r.status_code == 200, r.text
+    body = r.json()["data"]
+    assert body["scope"] == "service"
+    [total] = body["rows"]
+    assert figures(total) == {"due": 4, "on_time": 1, "late": 2, "open_overdue": 1,
+                              "no_timescale": 1, "waived": 1, "on_time_rate": 0.25,
+                              "median_days_late": 1.75}
+    assert (total["rule"], total["team"], total["month"]) == (None, None, None)
+    [ageing] = body["ageing"]
+    assert (ageing["days_0_7"], ageing["days_8_28"], ageing["days_29_90"],
+            ageing["days_over_90"]) == (0, 0, 0, 1)
+
+
+async def test_timeliness_by_rule_by_hand(wokingham: Tenant) -> None:
+    """Per rule: W4 half on time (median 1.5 days late), W5 late 2 days and one waived, W6
+    overdue, W13 without timescale."""
+    await march_service(wokingham)
+    r = await report(wokingham, **MARCH, group_by="rule")
+    rows = {row["rule"]: row for row in r.json()["data"]["rows"]}
+    assert sorted(rows) == ["W13", "W4", "W5", "W6"]
+    assert figures(rows["W4"]) == {**ZERO, "due": 2, "on_time": 1, "late": 1,
+                                   "on_time_rate": 0.5, "median_days_late": 1.5}
+    assert figures(rows["W5"]) == {**ZERO, "due": 1, "late": 1, "waived": 1,
+                                   "on_time_rate": 0.0, "median_days_late": 2.0}
+    assert figures(rows["W6"]) == {**ZERO, "due": 1, "open_overdue": 1,
+                                   "on_time_rate": 0.0, "median_days_late": None}
+    assert figures(rows["W13"]) == {**ZERO, "no_timescale": 1, "on_time_rate": None,
+                                    "median_days_late": None}
+    assert rows["W4"]["code"] == "record_incident"
+    assert rows["W4"]["pack"] == "wokingham-pyjs-2024"
+    assert [a["rule"] for a in r.json()["data"]["ageing"]] == ["W6"]
+
+
+async def test_timeliness_by_team_and_month_by_hand(wokingham: Tenant) -> None:
+    """Per team and London month: line_manager-1 1 of 3 on time; line_manager-2 none of 1."""
+    await march_service(wokingham)
+    r = await report(wokingham, **MARCH, group_by=["team", "month"])
+    rows = {(row["team"], row["month"]): row for row in r.json()["data"]["rows"]}
+    assert sorted(rows) == [("line_manager-1", "2026-03"), ("line_manager-2", "2026-03")]
+    assert figures(rows[("line_manager-1", "2026-03")]) == {
+        "due": 3, "on_time": 1, "late": 1, "open_overdue": 1, "no_timescale": 1, "waived": 0,
+        "on_time_rate": 0.3333, "median_days_late": 2.0}
+    assert figures(rows[("line_manager-2", "2026-03")]) == {
+        **ZERO, "due": 1, "late": 1, "waived": 1, "on_time_rate": 0.0, "median_days_late": 1.5}
+
+
+async def test_timeliness_period_is_london_dates(wokingham: Tenant) -> None:
+    """W6 due 31 March 10:00 UTC is in March; a period ending 30 March leaves it out, and a
+    January period holds only the W1 steps raised when the cases opened (no timescale)."""
+    await march_service(wokingham)
+    r = await report(wokingham, **{"from": "2026-03-01", "to": "2026-03-30"})
+    assert figures(r.json()["data"]["rows"][0])["open_overdue"] == 0
+    r = await report(wokingham, **{"from": "2026-01-01", "to": "2026-01-31"}, group_by="rule")
+    rows = r.json()["data"]["rows"]
+    assert [(row["rule"], row["no_timescale"], row["due"]) for row in rows] == [("W1", 2, 0)]
+
+
+async def test_line_manager_sees_only_their_team(wokingham: Tenant) -> None:
+    """A line manager's report counts only the cases they manage (restricted ones included)."""
+    await march_service(wokingham)
+    r = await report(wokingham, "line_manager", "line_manager-2", **MARCH)
+    body = r.json()["data"]
+    assert body["scope"] == "team:line_manager-2"
+    assert figures(body["rows"][0]) == {**ZERO, "due": 1, "late": 1, "waived": 1,
+                                        "on_time_rate": 0.0, "median_days_late": 1.5}
+    r = await report(wokingham, "line_manager", "line_manager-9", **MARCH, group_by="team")
+    assert r.json()["data"]["rows"] == []
+    duty = await report(wokingham, "duty_manager", **MARCH)
+    assert duty.json()["data"]["rows"][0]["due"] == 4
+
+
+async def test_another_service_sees_none_of_it(client: Any, settings: Any,
+                                               wokingham: Tenant) -> None:
+    """A chair of another service gets its own (empty) figures, never these."""
+    await march_service(wokingham)
+    other = await make_tenant(client, settings, "wokingham-pyjs-2024")
+    r = await report(other, **MARCH)
+    assert figures(r.json()["data"]["rows"][0]) == {**ZERO, "on_time_rate": None,
+                                                    "median_days_late": None}
+    assert r.json()["data"]["ageing"] == []
+
+
+@pytest.mark.parametrize("role", ["case_holder", "panel_admin", "feed"])
+async def test_report_refused_to_other_roles(wokingham: Tenant, role: str) -> None:
+    """Case holders, panel administrators and feeds may not read the report (403)."""
+    r = await report(wokingham, role, **MARCH)
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize("params", [
+    {"from": "2026-03-31", "to": "2026-03-01"},
+    {"from": "2026-03-01"},
+    {"from": "2026-03-01", "to": "2026-13-01"},
+    {**MARCH, "group_by": "case"},
+    {"from": "2010-01-01", "to": "2026-03-01"},
+])
+async def test_report_bad_query_is_422(wokingham: Tenant, params: dict[str, Any]) -> None:
+    """A reversed, missing or malformed period, an unknown grouping, over 120 months: 422."""
+    r = await report(wokingham, **params)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_report_needs_a_token(wokingham: Tenant) -> None:
+    """No token: 401."""
+    r = await wokingham.client.get("/v1/reports/timeliness", params=MARCH)
+    assert r.status_code == 401
