@@ -317,7 +317,8 @@ def _replay_pack(pack: Pack) -> Pack:
 
 
 def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
-    """The current state as events: each known rating recorded, then the MAPPA fields set."""
+    """The current state as events: each known rating recorded, then the MAPPA fields and the
+    pack's case facts set."""
     levels = {d: (v or {}).get("level") for d, v in (case.ratings or {}).items()}
     events = [
         WorkflowEvent(
@@ -328,8 +329,10 @@ def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
         )
         for domain in DOMAINS if levels.get(domain)
     ]
-    changes = {f: [None, getattr(case, f)] for f in REPLAYED_FIELDS
-               if getattr(case, f) is not None}
+    changes: dict[str, list[Any]] = {f: [None, getattr(case, f)] for f in REPLAYED_FIELDS
+                                     if getattr(case, f) is not None}
+    changes.update({f"facts.{k}": [None, v] for k, v in (case.facts or {}).items()
+                    if v is not None})
     if changes:
         events.append(WorkflowEvent(trigger="case_changed", occurred_at=at, subject_id=case.id,
                                     actor_role=role, data={"changes": changes, "replay": True}))
