@@ -247,7 +247,7 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    scores = check_scores(ctx.pack_for(service), body.scores)
+    scores = check_scores(ctx.pack_for(service, occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
     if scores:
@@ -256,7 +256,7 @@ async def submit_assessment(
         session.add(case)
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", satisfied_by(ctx.pack_for(service), "submit"), None,
+        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit"), None,
     )
 
 
@@ -277,7 +277,8 @@ async def countersign_assessment(
     assessment.feedback = body.feedback
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "countersign", satisfied_by(ctx.pack_for(service), "countersign"), body.feedback,
+        "countersign", satisfied_by(ctx.pack_for(service, occurred_at), "countersign"),
+        body.feedback,
     )
 
 
@@ -409,10 +410,9 @@ async def _after_act(
     return result
 
 
-# Wokingham: "By signing off the assessment, the line manager will effectively endorse the
-# judgement": countersigning closes the rationale acknowledgements of the judgements recorded with
-# that assessment (M2-M4).
-ENDORSED_BY_COUNTERSIGN = ("acknowledge_rating_rationale",)
+# Which steps a countersignature endorses is the pack's (``[closures]``
+# ``assessment_countersign_endorses``; Wokingham: "By signing off the assessment, the line manager
+# will effectively endorse the judgement": the rationale acknowledgements, M2-M4).
 # The judgement table's ids, read without importing the judgements module (which imports this).
 _JUDGEMENT = sa.table("judgement", sa.column("id", sa.Uuid()), sa.column("case_id", sa.Uuid()),
                       sa.column("assessment_id", sa.Uuid()))
@@ -431,6 +431,9 @@ async def endorse_judgements(
     """Close the acknowledgement steps whose every reason is a judgement recorded with this
     assessment (credited to the countersigning manager); where only some are, those reasons
     are taken off the step and it stays open for the others."""
+    endorsed = ctx.pack_for(service, occurred_at).closes("assessment_countersign_endorses")
+    if not endorsed:
+        return None
     ids = {str(j) for j in (await session.exec(
         sa.select(_JUDGEMENT.c.id).where(  # type: ignore[call-overload]
             _JUDGEMENT.c.case_id == case.id, _JUDGEMENT.c.assessment_id == assessment.id)
@@ -439,7 +442,7 @@ async def endorse_judgements(
         return None
     rows = await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.open,
-        col(Step.code).in_(ENDORSED_BY_COUNTERSIGN)))
+        col(Step.code).in_(endorsed)))
     result = None
     for step in rows.all():
         reasons = list(step.reasons or ())
@@ -460,6 +463,15 @@ async def endorse_judgements(
         result = more if result is None else result.merge(more)
     await session.flush()
     return result
+
+
+async def assessment_pending(session: AsyncSession, assessment_id: uuid.UUID | None) -> bool:
+    """Whether a judgement's assessment is not yet complete (countersigned); False without one."""
+    if assessment_id is None:
+        return False
+    status = (await session.exec(
+        select(Assessment.status).where(Assessment.id == assessment_id))).first()
+    return status is not None and status != AssessmentStatus.countersigned
 
 
 async def check_belongs_to_case(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -16,7 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import (
     Conflict,
-    Forbidden,
     PreconditionFailed,
     PreconditionRequired,
     Unprocessable,
@@ -27,6 +27,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    require_may_open,
     service_of,
     visible_cases_clause,
 )
@@ -50,6 +51,7 @@ from app.domain.restriction import (
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut
 from app.domain.timing import require_after_birth, require_not_before, require_within_case
+from app.workflows.calendar import london_date
 from app.workflows.packs import Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -91,7 +93,9 @@ class CaseCreate(BaseModel):
     mappa_category: Annotated[int, Field(ge=1, le=3)] | None = None
     mappa_level: Annotated[int, Field(ge=1, le=3)] | None = None
     expected_release_date: PlausibleDate | None = None
-    in_custody: bool = False
+    in_custody: bool | None = Field(
+        default=None, description="default: true when expected_release_date is after the "
+                                  "opening date (a future release date means custody)")
     volunteer_attached: bool = False
     opened_at: AwareDatetime | None = None
 
@@ -240,9 +244,7 @@ async def create_case(
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
-    if principal.has("case_holder") and not principal.has("line_manager", "duty_manager", "feed"):
-        if body.case_holder_id != principal.sub:
-            raise Forbidden("A case holder can only open cases they hold.")
+    require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
         await _refuse_duplicate_ref(session, service.id, body.external_ref)
     statutory = (
@@ -258,7 +260,8 @@ async def create_case(
         line_manager_id=body.line_manager_id, intervention=body.intervention,
         statutory=statutory, csc_status=body.csc_status, weapon_related=body.weapon_related,
         mappa_category=body.mappa_category, mappa_level=body.mappa_level,
-        expected_release_date=body.expected_release_date, in_custody=body.in_custody,
+        expected_release_date=body.expected_release_date,
+        in_custody=custody_implied(body.in_custody, body.expected_release_date, opened_at),
         volunteer_attached=body.volunteer_attached, opened_at=opened_at,
     )
     session.add(case)
@@ -310,15 +313,32 @@ async def read_case(
     return service, case, await policy.open_steps_out(session, case.id)
 
 
+_CURSOR_ALPHABET = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
+_CURSOR_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at in UTC, case id) a caseload cursor stands for: base64url of
+    ``<RFC 3339 with offset>|<uuid>``, within 2000..2200; 422 for anything else (a timestamp
+    without an offset, a bad UUID, padding or foreign characters)."""
+    invalid = Unprocessable(
+        "The cursor is not valid; use the next_cursor of the previous page.",
+        slug="invalid-cursor", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}])
+    if not _CURSOR_ALPHABET.fullmatch(cursor):
+        raise invalid
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        at, _, ident = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(ident)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        at_text, sep, ident = raw.partition("|")
+        at, case_id = datetime.fromisoformat(at_text), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Unprocessable(
-            "The cursor is not valid.", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}]
-        ) from exc
+        raise invalid from exc
+    if not sep or at.tzinfo is None or at.utcoffset() is None:
+        raise invalid
+    at = at.astimezone(UTC)
+    if not _CURSOR_EARLIEST <= at < _CURSOR_LATEST:
+        raise invalid
+    return at, case_id
 
 
 def _encode_cursor(case: Case) -> str:
@@ -364,7 +384,9 @@ async def list_cases(
 def _check_if_match(case: Case, if_match: str | None) -> None:
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the case's ETag to change it.")
-    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"1") never
+    # matches, even when its opaque part equals the case's version.
+    tags = [t.strip() for t in if_match.split(",")]
     if "*" in tags:  # would skip the lost-update check this header exists for
         raise PreconditionRequired("Send the case's ETag in If-Match, not '*'.")
     if etag_of(case) not in tags:
@@ -372,6 +394,16 @@ def _check_if_match(case: Case, if_match: str | None) -> None:
             "The case has changed since you read it; fetch it again and retry.",
             extra={"current_etag": etag_of(case)},
         )
+
+
+def custody_implied(
+    stated: bool | None, release_date: date | None, at: datetime
+) -> bool:
+    """``in_custody`` as stated, else whether the expected release date is after ``at``'s
+    Europe/London date (a child with a future release date is in custody)."""
+    if stated is not None:
+        return stated
+    return release_date is not None and release_date > london_date(at)
 
 
 @dataclass
@@ -445,7 +477,12 @@ async def patch_case(
         sent["closed_at"] = _closing_time(case, sent["closed_at"])
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
-    fact_changes = _apply_facts(case, ctx.pack_for(service), sent.pop("facts", None) or {})
+    if sent.get("expected_release_date") is not None and "in_custody" not in sent:
+        # A future release date means the child is in custody unless the request says otherwise.
+        if custody_implied(None, sent["expected_release_date"], occurred_at):
+            sent["in_custody"] = True
+    pack = ctx.pack_for(service, occurred_at)
+    fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if access_sent:
         restriction_changed = await set_access(session, case, body.access)

@@ -73,6 +73,7 @@ def escalation_for(
         rule_id=overdue.rule_id, title=f"Escalate overdue step: {overdue.title}"[:300],
         actor=actor, assignee_id=case.line_manager_id if actor == "line_manager" else None,
         due_at=None, urgent=True, policy_pack=overdue.policy_pack,
+        policy_version=overdue.policy_version,
         policy_ref=overdue.policy_ref, subject_id=overdue.id,
         note=(f"{overdue.code} ({overdue.actor}, assignee {overdue.assignee_id or 'any'}) "
               f"was due {due} and is still open."),

@@ -220,7 +220,7 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    check_event_type(ctx.pack_for(service), body.type)
+    check_event_type(ctx.pack_for(service, resolve_occurred_at(body.occurred_at)), body.type)
     if str(body.type) not in AFTER_CLOSURE:
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)

@@ -55,10 +55,12 @@ class StepComplete(BaseModel):
 
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
-    """Steps the principal may see: exactly the steps of the cases they may see now."""
+    """Steps the principal may see: exactly the steps of the cases they may see now (for a
+    panel administrator, the cases the panel handles: their to-do list)."""
     # A step is the case's business: whoever may not see the case now (reassigned away, another
     # team) neither lists nor completes its steps, even one still naming them.
-    visible_case_ids = select(Case.id).where(visible_cases_clause(principal, service_id))
+    visible_case_ids = select(Case.id).where(
+        visible_cases_clause(principal, service_id, panel_view=True))
     return sa.and_(col(Step.service_id) == service_id, col(Step.case_id).in_(visible_case_ids))
 
 

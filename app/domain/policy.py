@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,13 +22,14 @@ from app.core.security import Principal
 from app.domain.absences import absences_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
+from app.domain.common import utcnow
 from app.domain.outbox import emit
-from app.domain.panels_table import load_scheduled_panels
+from app.domain.panels_table import PanelItem, load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
 from app.workflows.engine import evaluate
-from app.workflows.packs import Pack
+from app.workflows.packs import Pack, version_at
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -49,10 +49,22 @@ class PolicyContext:
 
     packs: Mapping[str, Pack]
     calendar: WorkingCalendar
+    # Every version of each pack, oldest first (default: just the one in ``packs``).
+    versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
 
-    def pack_for(self, service: Service) -> Pack:
-        """The pack the service runs under."""
-        return self.packs[service.policy_pack]
+    def pack_for(self, service: Service, at: datetime | None = None) -> Pack:
+        """The version of the service's pack in force at ``at`` (an aware time; default now):
+        an act is judged by the policy in force when it happened."""
+        found = self.versions.get(service.policy_pack)
+        if not found:
+            return self.packs[service.policy_pack]
+        return version_at(found, at or utcnow())
+
+    def versions_of(self, pack_id: str) -> tuple[Pack, ...]:
+        """Every version of a pack, oldest first (empty for an unknown id)."""
+        if pack_id in self.versions:
+            return self.versions[pack_id]
+        return (self.packs[pack_id],) if pack_id in self.packs else ()
 
 
 @dataclass
@@ -109,6 +121,7 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         in_custody=case.in_custody,
         volunteer_attached=case.volunteer_attached,
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
+        rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
         closed_at=case.closed_at,
         facts=dict(case.facts or {}),
@@ -179,12 +192,8 @@ def evaluate_for(
 ) -> Evaluation:
     """Run the engine (pure) for a case and event (``extra``: further snapshot fields)."""
     snap = replace(snapshot(case, open_steps), **extra)
-    return evaluate(wf_event, snap, ctx.pack_for(service), ctx.calendar, panels)
-
-
-# The panel item table, read without importing the panels module (which imports this one).
-_PANEL_ITEM = sa.table("panel_item", sa.column("case_id", sa.Uuid()),
-                       sa.column("decided_at", sa.DateTime(timezone=True)))
+    return evaluate(wf_event, snap, ctx.pack_for(service, wf_event.occurred_at), ctx.calendar,
+                    panels)
 
 
 async def snapshot_extras(
@@ -193,8 +202,8 @@ async def snapshot_extras(
     """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
     and the case holder's absences from the day before the event on."""
     booked = (await session.exec(
-        sa.select(sa.literal(1)).select_from(_PANEL_ITEM)  # type: ignore[call-overload]
-        .where(_PANEL_ITEM.c.case_id == case.id, _PANEL_ITEM.c.decided_at.is_(None)).limit(1)
+        select(PanelItem.id).where(PanelItem.case_id == case.id,
+                                   col(PanelItem.decided_at).is_(None)).limit(1)
     )).first()
     since = london_date(occurred_at) - timedelta(days=1)
     absences = await absences_of(session, case.service_id, case.case_holder_id, since)
@@ -208,7 +217,8 @@ def validate_alone(
     the register and without open steps; raise its violations, apply nothing."""
     current = snapshot(case, ())
     alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service), ctx.calendar, ())
+    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, wf_event.occurred_at),
+                          ctx.calendar, ())
     raise_violations(evaluation)
     return evaluation
 
@@ -473,7 +483,8 @@ def _create_step(
         due_at=intent.due_at, urgent=intent.urgent,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
-        policy_ref=intent.policy_ref, subject_id=intent.subject_id, note=intent.note,
+        policy_version=intent.policy_version, policy_ref=intent.policy_ref,
+        subject_id=intent.subject_id, note=intent.note,
         reasons=[dict(r) for r in intent.reasons],
         raised_at=wf_event.occurred_at,
         overdue_at=overdue_at_for(intent.due_at, intent.urgent, ctx.calendar),

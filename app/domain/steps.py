@@ -70,6 +70,8 @@ class Step(SQLModel, table=True):
         default=StepStatus.open, sa_column=enum_column(StepStatus, server_default="open")
     )
     policy_pack: str = Field(max_length=64)
+    # The pack version in force when the step was made (null: made before versions existed).
+    policy_version: str | None = Field(default=None, max_length=16)
     policy_ref: str = Field(max_length=64)
     subject_id: uuid.UUID
     note: str | None = Field(default=None, max_length=2000)
@@ -95,6 +97,7 @@ class PolicyRef(BaseModel):
     """Where in the written policy a step comes from."""
 
     pack: str
+    version: str | None = None
     ref: str
     rule: str
 
@@ -176,7 +179,8 @@ def step_out(step: Step, now: datetime | None = None) -> StepOut:
         id=step.id, case_id=step.case_id, code=step.code, title=step.title, actor=step.actor,
         assignee_id=step.assignee_id, due_at=step.due_at, urgent=step.urgent,
         awaiting_panel_date=step.awaiting_panel_date, status=str(step.status),
-        policy=PolicyRef(pack=step.policy_pack, ref=step.policy_ref, rule=step.rule_id),
+        policy=PolicyRef(pack=step.policy_pack, version=step.policy_version,
+                         ref=step.policy_ref, rule=step.rule_id),
         subject_id=step.subject_id, note=step.note, created_at=step.created_at,
         raised_at=step.raised_at, overdue_at=step.overdue_at or step.due_at,
         completed_at=step.completed_at, completed_by=step.completed_by,

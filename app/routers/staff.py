@@ -9,12 +9,14 @@ from fastapi import APIRouter, Path
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import absences as svc
 from app.routers.envelopes import Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 StaffId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
-@router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut])
+@router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut],
+             dependencies=[gate("absence.record")])
 async def record_absence(
     staff_id: StaffId, body: svc.AbsenceCreate, session: Session, principal: CurrentPrincipal
 ) -> Written[svc.AbsenceOut]:

@@ -272,6 +272,11 @@ class _Plan:
 
     def _instances(self, rule: Rule) -> Iterator[_Instance]:
         event = self.ctx.event
+        if rule.subject.startswith("rating:"):
+            rating = _as_uuid(self.case.rating_ids.get(rule.subject.removeprefix("rating:")))
+            if rating is not None:
+                yield _Instance(rating, rule.title)
+            return
         if rule.for_each != "actions":
             subject = self.case.case_id if rule.subject == "case" else event.subject_id
             yield _Instance(subject, rule.title)
@@ -361,7 +366,9 @@ class _Plan:
         form = rule.form_for(self.ctx)
         reason = self._reason(rule)
         fresh = () if any(_same_reason(reason, r) for r in existing.reasons) else (reason,)
-        if not rule.refresh_due:
+        if rule.refresh_undated_only and existing.due_at is not None:
+            pass  # already dated: this act is not what it was waiting for
+        elif not rule.refresh_due:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
             due = compute_due(form, self._inputs(instance, rule), self.calendar)
@@ -371,7 +378,7 @@ class _Plan:
                     subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
                 ))
                 return
-        if rule.refresh_due:
+        if rule.refresh_due and not (rule.refresh_undated_only and existing.due_at is not None):
             due = compute_due(form, self._inputs(instance, rule), self.calendar)
             # A point already passed (due now, urgent) never moves an earlier due date later.
             before, now_due = _utc(existing.due_at), due.due_at
@@ -408,12 +415,14 @@ class _Plan:
         self, action: Literal["create", "keep", "supersede", "update_due"], rule: Rule,
         instance: _Instance, due: Due, form: str | None,
     ) -> StepIntent:
-        note = "\n".join(n for n in (rule.note, due.note) if n) or None
+        notes = (rule.note, rule.branch_note(self.ctx), due.note)
+        note = "\n".join(n for n in notes if n) or None
         return StepIntent(
             action=action, rule_id=rule.id, code=rule.code, title=instance.title,
             actor=rule.actor, subject_id=instance.subject_id, due_at=due.due_at,
             urgent=due.urgent, awaiting_panel_date=due.awaiting_panel_date,
-            policy_pack=self.pack.id, policy_ref=rule.ref, deadline_form=form,
+            policy_pack=self.pack.id, policy_version=self.pack.version, policy_ref=rule.ref,
+            deadline_form=form,
             recurrence=rule.period, note=note, assignee_id=instance.assignee_id,
             reasons=(self._reason(rule),),
         )
@@ -456,6 +465,7 @@ class _Plan:
                 title=rule.title if rule else step.code, actor=step.actor,
                 subject_id=step.subject_id, due_at=when, urgent=False,
                 awaiting_panel_date=False, policy_pack=self.pack.id,
+                policy_version=self.pack.version,
                 policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
                 note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
             ))
@@ -538,6 +548,7 @@ class _Plan:
             title=rule.title if rule else step.code, actor=step.actor,
             subject_id=step.subject_id, due_at=_utc(step.due_at), urgent=False,
             awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.pack.id,
+            policy_version=self.pack.version,
             policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
             note=f"Superseded: {reason}", step_id=step.id,
         ))

@@ -67,6 +67,8 @@ class CaseSnapshot:
     on_register: bool = False
     closed_at: datetime | None = None
     open_steps: tuple[OpenStep, ...] = ()
+    # The judgement id of each current rating (``rating:<domain>`` step subjects).
+    rating_ids: Mapping[str, str | None] = field(default_factory=dict)
     # The case is on a panel's agenda with no decision yet (a panel is booked for it).
     on_panel_agenda: bool = False
     # The case holder's absences (London dates, inclusive) from the event's day on: an absence
@@ -80,7 +82,7 @@ class CaseSnapshot:
 
 @dataclass(frozen=True)
 class ScheduledPanel:
-    """A panel meeting on the service's calendar (``marp`` or ``high_risk_panel``)."""
+    """A panel meeting on the service's calendar, of one of its pack's panel kinds."""
 
     id: UUID
     kind: str
@@ -114,6 +116,7 @@ class StepIntent:
     policy_pack: str
     policy_ref: str
     deadline_form: str | None = None
+    policy_version: str | None = None
     recurrence: str | None = None
     note: str | None = None
     assignee_id: str | None = None

@@ -171,8 +171,9 @@ async def test_assessment_countersigned_before_it_was_submitted_is_422(somerset:
     assert assert_problem(early, 422)["bound"]["name"] == "the assessment's last move (submit)"
 
 
-async def test_panel_decision_before_the_panel_started_is_422(somerset: Tenant) -> None:
-    """A decision dated before the panel's scheduled start is refused, and nothing decided."""
+async def test_panel_decision_before_the_panel_started_is_409(somerset: Tenant) -> None:
+    """A decision dated before the panel's scheduled start is refused (409, issue 10: a decision
+    is made at the panel), and nothing decided."""
     case, _ = await steps_from_june(somerset)
     r = await somerset.client.post("/v1/panels", json={
         "kind": "marp", "scheduled_for": "2026-06-10T10:00:00+01:00", "chair_id": "chair-1"},
@@ -184,7 +185,7 @@ async def test_panel_decision_before_the_panel_started_is_422(somerset: Tenant) 
     r = await somerset.client.post(f"/v1/panels/{panel_id}/items/{item_id}/decision", json={
         "minutes": "Kept high", "review_date": "2026-07-10",
         "occurred_at": "2026-06-10T08:00:00+01:00"}, headers=somerset.auth("chair"))
-    assert assert_problem(r, 422)["bound"]["name"] == "the panel's scheduled_for"
+    assert assert_problem(r, 409)["bound"]["name"] == "the panel's scheduled_for"
     panel = (await somerset.client.get(f"/v1/panels/{panel_id}", headers=somerset.auth("chair"))
              ).json()["data"]
     assert [i["decided_at"] for i in panel["items"]] == [None]

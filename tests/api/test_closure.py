@@ -93,7 +93,8 @@ async def test_reopening_opens_every_mandated_step_once(
     discuss = the_step(body["next_steps"], "discuss_with_manager")
     assert discuss["due_at"] == "2026-09-16T09:00:00Z"  # +24h from the reopening
     assert discuss["assignee_id"] == "line_manager-1"
-    assert discuss["policy"] == {"pack": "somerset-yjt-2023", "ref": "3.1", "rule": "S5"}
+    assert discuss["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
+                                 "ref": "3.1", "rule": "S5"}
     review = the_step(body["next_steps"], "monthly_manager_review")
     assert review["due_at"] == "2026-10-15T09:00:00Z"
     assert the_step(body["next_steps"], "refer_to_panel")["assignee_id"] == "case_holder-1"

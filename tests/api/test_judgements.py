@@ -106,7 +106,8 @@ def assert_step(
     assert step["urgent"] is urgent
     assert step["awaiting_panel_date"] is awaiting
     assert step["status"] == "open"
-    assert step["policy"] == {"pack": pack, "ref": ref, "rule": rule}
+    version = "1.0" if pack == "wokingham-pyjs-2024" else "1"
+    assert step["policy"] == {"pack": pack, "version": version, "ref": ref, "rule": rule}
 
 
 def problem_type(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
@@ -876,7 +877,8 @@ async def test_wokingham_rosh_high_then_low_supersedes_panel_request(wokingham: 
     step = the_step(superseded, "request_high_risk_panel")
     assert step["id"] == request_step["id"]
     assert step["status"] == "superseded"
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "High Risk Panel", "rule": "W7"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "High Risk Panel", "rule": "W7"}
 
 
 async def test_ratings_are_null_never_low_when_unknown(somerset: Tenant) -> None:
@@ -1018,7 +1020,7 @@ async def test_S16_duty_manager_judgement_advises_the_line_manager(somerset: Ten
     assert advise["assignee_id"] == "dm-7"
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
     again = await judge(somerset, case["id"], role="duty_manager", sub="dm-7", domain="swb",
                         level="medium", occurred_at="2026-08-28T16:00:00+01:00")
     advising = [s for s in again.json()["next_steps"] if s["code"] == "advise_line_manager"]

@@ -252,7 +252,7 @@ async def test_S16_duty_manager_completing_line_manager_step_advises(somerset: T
     assert advise["assignee_id"] == "duty_manager-1"
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
     open_ = await listed(somerset, "duty_manager", case_id=case["id"])
     assert the_step(open_, "advise_line_manager")["id"] == advise["id"]
 

@@ -45,7 +45,8 @@ async def test_W6_oversight_entry_stands_for_the_review(
     done = the_step(await case_steps(wokingham, case["id"], "done"), "review_assessment")
     assert done["satisfied_by"] == {"type": "oversight", "id": entry["id"]}
     assert done["completed_by"] == "line_manager-1"
-    assert done["policy"] == {"pack": WOKINGHAM, "ref": "Assessment Reviews", "rule": "W6"}
+    assert done["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Assessment Reviews", "rule": "W6"}
     audit = await client.get(f"/v1/cases/{case['id']}/audit",
                              headers=wokingham.auth("line_manager"))
     recorded = [e for e in audit.json()["data"] if e["action"] == "oversight.record"]
@@ -112,7 +113,7 @@ async def test_S11_monthly_manager_review_recurs_when_completed(somerset: Tenant
     assert first["assignee_id"] == "line_manager-1"
     assert first["due_at"] == "2026-05-15T10:00:00Z"
     assert first["urgent"] is False
-    assert first["policy"] == {"pack": SOMERSET, "ref": "4.5", "rule": "S11"}
+    assert first["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.5", "rule": "S11"}
     r = await oversight(somerset, case["id"], satisfies_step_id=first["id"],
                         note="Reviewed with the case holder in supervision.",
                         occurred_at="2026-05-14T15:00:00Z")
@@ -121,7 +122,7 @@ async def test_S11_monthly_manager_review_recurs_when_completed(somerset: Tenant
     assert second["id"] != first["id"]
     assert second["due_at"] == "2026-06-14T15:00:00Z"  # a month after the oversight entry
     assert second["assignee_id"] == "line_manager-1"
-    assert second["policy"] == {"pack": SOMERSET, "ref": "4.5", "rule": "S11"}
+    assert second["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.5", "rule": "S11"}
     done = await somerset.client.post(f"/v1/next-steps/{second['id']}/complete",
                                       json={"occurred_at": "2026-06-20T09:00:00Z"},
                                       headers=somerset.auth("line_manager"))
@@ -144,7 +145,7 @@ async def test_S16_duty_manager_monthly_review_advises_line_manager(somerset: Te
     assert advise["assignee_id"] == "duty_manager-1"  # the duty manager who acted
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
 
 
 async def test_W19_monthly_panel_review_recurs_and_stops(
@@ -159,7 +160,8 @@ async def test_W19_monthly_panel_review_recurs_and_stops(
     assert first["assignee_id"] is None
     assert first["due_at"] == "2026-06-05T10:00:00Z"
     assert first["urgent"] is False
-    assert first["policy"] == {"pack": WOKINGHAM, "ref": "Referrals into MAPPA", "rule": "W19"}
+    assert first["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                               "ref": "Referrals into MAPPA", "rule": "W19"}
     r = await client.post(f"/v1/next-steps/{first['id']}/complete",
                           json={"occurred_at": "2026-06-04T16:00:00Z", "note": "Panel held."},
                           headers=wokingham.auth("chair"))

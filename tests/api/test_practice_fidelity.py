@@ -39,7 +39,8 @@ async def test_W12_W22_one_risk_management_plan_step_carries_every_reason(
     plan = plans[0]
     assert (plan["actor"], plan["assignee_id"], plan["due_at"]) == (
         "case_holder", "case_holder-1", None)
-    assert plan["policy"] == {"pack": WOKINGHAM, "ref": "Management of Risk of Serious Harm",
+    assert plan["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Management of Risk of Serious Harm",
                               "rule": "W12"}
     reasons = {(r["rule"], r["ref"], r["record"]["type"]) for r in plan["reasons"]}
     assert reasons == {
@@ -195,7 +196,8 @@ async def test_W22_minutes_are_shared_by_the_chair(wokingham: Tenant) -> None:
     assert [(s["actor"], s["assignee_id"], s["due_at"], s["urgent"], s["policy"], s["subject_id"])
             for s in share] == [
         ("chair", None, None, False,
-         {"pack": WOKINGHAM, "ref": "High Risk Panel", "rule": "W22"}, week.item_id)]
+         {"pack": WOKINGHAM, "version": "1.0",
+          "ref": "High Risk Panel", "rule": "W22"}, week.item_id)]
     upload = steps_of(body["next_steps"], "upload_panel_minutes")
     assert [s["actor"] for s in upload] == ["case_holder"]
 
@@ -432,3 +434,320 @@ async def test_absence_ending_before_it_starts_is_422(wokingham: Tenant) -> None
         "starts_on": "2026-09-04", "ends_on": "2026-08-27"},
         headers=wokingham.auth("line_manager"))
     assert r.status_code == 422, r.text
+
+
+# --- item 8: a message from MAPPA is not the service's own notification ---------------------
+
+
+async def test_W16_mappa_h_received_from_the_feed_leaves_the_notification_open(
+    wokingham: Tenant,
+) -> None:
+    """W16: "The PYJS should notify the Central MAPPA Unit ... of all MAPPA eligible young people
+    using the MAPPA H form": a MAPPA H received through the MAPPA feed is MAPPA's message, not the
+    service's notification, so the case holder's step stays open."""
+    case = (await wokingham.open_case(external_ref={"system": "IYSS", "id": "W16-feed"},
+                                      mappa_category=1,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")
+    assert [(s["actor"], s["due_at"], s["urgent"]) for s in notify] == [
+        ("case_holder", "2026-08-24T08:00:00Z", True)]
+    r = await wokingham.client.post(
+        "/v1/feeds/mappa/referrals",
+        json={"case_external_ref": {"system": "IYSS", "id": "W16-feed"}, "kind": "mappa_h",
+              "received_at": "2026-08-25T10:15:00+01:00", "details": {}},
+        headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": "w16-feed-0001"})
+    assert r.status_code == 201, r.text
+    still = steps_of(r.json()["next_steps"], "mappa_h_notification")
+    assert [s["id"] for s in still] == [notify[0]["id"]]
+    assert all(s["code"] != "quality_assure_mappa_form" for s in r.json()["next_steps"])
+
+
+# --- item 11: panel decisions are dated at the panel ----------------------------------------
+
+
+async def test_W22_decision_without_occurred_at_is_dated_at_the_panels_start(
+    wokingham: Tenant,
+) -> None:
+    """W22: "At the end of the Panel, a specific action plan and risk classification should be
+    agreed, including when should the child be discussed again": minutes written up after the
+    meeting date the decision at the panel's start (Tuesday 1 September 2026, 14:00 BST), so a
+    review date after the panel is accepted and the review is due at its end."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.request_and_book_panel()
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2026-09-29", "minutes": "Discussed.",
+              "actions": [{"description": "Curfew check", "owner_id": "case_holder-1",
+                           "due_date": "2026-09-08"}]},
+        headers=wokingham.auth("chair"))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["decided_at"] == "2026-09-01T13:00:00Z"
+    review = steps_of(r.json()["next_steps"], "attend_panel_review")
+    assert [(s["due_at"], s["policy"]["rule"]) for s in review] == [
+        ("2026-09-29T22:59:59Z", "W22")]
+    judgements = await wokingham.client.get(f"/v1/cases/{week.case_id}/judgements",
+                                            headers=wokingham.auth("line_manager"))
+    assert judgements.json()["data"][0]["occurred_at"] == "2026-09-01T13:00:00Z"
+
+
+async def test_W22_decision_dated_before_the_panel_starts_is_409(wokingham: Tenant) -> None:
+    """W22: a decision is made at the panel: dated before it starts it is 409, naming both."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.request_and_book_panel()
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2026-09-29", "minutes": "Early.",
+              "occurred_at": "2026-09-01T13:30:00+01:00"}, headers=wokingham.auth("chair"))
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert problem["type"].endswith("/decision-before-panel")
+    assert "2026-09-01T12:30:00+00:00" in problem["detail"]
+    assert "2026-09-01T13:00:00+00:00" in problem["detail"]
+
+
+async def test_W22_decision_on_a_panel_not_yet_started_is_409(wokingham: Tenant) -> None:
+    """W22: a panel booked for next year has not sat: its decision cannot be recorded now."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.book_panel(at="2027-09-01T14:00:00+01:00")
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2027-09-29", "minutes": "Not yet."},
+        headers=wokingham.auth("chair"))
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/decision-before-panel")
+    assert r.json()["panel_starts_at"] == "2027-09-01T13:00:00+00:00"
+
+
+async def test_W22_review_date_error_names_the_panels_date(wokingham: Tenant) -> None:
+    """W22: a review date on or before the panel's own date is 422, naming that date."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.request_and_book_panel()
+    r = await wokingham.client.post(
+        f"/v1/panels/{week.panel_id}/items/{week.item_id}/decision",
+        json={"rosh_level": "high", "review_date": "2026-09-01", "minutes": "Discussed.",
+              "occurred_at": "2026-09-02T10:00:00+01:00"}, headers=wokingham.auth("chair"))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "body.review_date",
+                                   "msg": "must be after the panel's date (2026-09-01)"}]
+
+
+# --- item 10: a release date means custody; a missing deadline says why ---------------------
+
+
+async def test_W16_category_2_with_a_future_release_date_is_due_six_months_before(
+    wokingham: Tenant,
+) -> None:
+    """W16: "Category 2 referrals (i.e. for children in custody), the referral into MAPPA must be
+    completed six months prior to their release into the community": a case opened with a future
+    release date (1 June 2027) and no in_custody is in custody; due end of 1 December 2026."""
+    case = (await wokingham.open_case(mappa_category=2, expected_release_date="2027-06-01",
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    assert case["in_custody"] is True
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")
+    assert [(s["actor"], s["due_at"], s["urgent"], s["policy"]["rule"]) for s in notify] == [
+        ("case_holder", "2026-12-01T23:59:59Z", False, "W16")]
+
+
+async def test_W16_release_date_stated_not_in_custody_says_why_there_is_no_deadline(
+    wokingham: Tenant,
+) -> None:
+    """W16: where the request says the child is not in custody, no deadline can be computed, and
+    the step's note says what is missing."""
+    case = (await wokingham.open_case(mappa_category=2, expected_release_date="2027-06-01",
+                                      in_custody=False,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")[0]
+    assert notify["due_at"] is None
+    assert "not recorded as in custody" in notify["note"]
+
+
+async def test_W16_release_date_patched_later_implies_custody_and_dates_the_step(
+    wokingham: Tenant,
+) -> None:
+    """W16: the release date recorded later (PATCH, no in_custody) puts the child in custody and
+    dates the open notification six months before release."""
+    case = (await wokingham.open_case(mappa_category=2,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    first = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")[0]
+    assert first["due_at"] is None
+    assert "not recorded as in custody" in first["note"]
+    url = f"/v1/cases/{case['id']}"
+    etag = (await wokingham.client.get(url, headers=wokingham.auth("line_manager"))).headers[
+        "etag"]
+    r = await wokingham.client.patch(url, json={"expected_release_date": "2027-06-01",
+                                                "occurred_at": "2026-08-26T10:00:00+01:00"},
+                                     headers={**wokingham.auth("line_manager"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["in_custody"] is True
+    notify = steps_of(r.json()["next_steps"], "mappa_h_notification")
+    assert [(s["id"], s["due_at"]) for s in notify] == [(first["id"], "2026-12-01T23:59:59Z")]
+
+
+async def test_W16_category_3_says_the_policy_sets_no_timescale(wokingham: Tenant) -> None:
+    """W16: "notify ... all MAPPA eligible young people using the MAPPA H form" names no
+    timescale for category 3: due_at null, and the note says so."""
+    case = (await wokingham.open_case(mappa_category=3,
+                                      opened_at="2026-08-24T09:00:00+01:00"))["data"]
+    notify = steps_of(await open_steps(wokingham, case["id"]), "mappa_h_notification")[0]
+    assert notify["due_at"] is None
+    assert "no timescale" in notify["note"]
+
+
+# --- item 7: the MARF clock -----------------------------------------------------------------
+
+
+async def test_W9_marf_clock_starts_when_the_assessment_is_countersigned(
+    wokingham: Tenant,
+) -> None:
+    """W9: "If a child with high or very high SWB concerns is not already open to Children Social
+    Care, within two working days of the assessment being completed the PYJS case worker must
+    complete a MARF referral"; "An assessment ... is not considered complete until it has been
+    counter signed by a line manager". SWB high with the Asset+ on Tuesday 25 August; countersigned
+    Friday 28 August -> due end of Wednesday 2 September (Monday 31 August is a bank holiday)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    body = await week.swb("high", rationale=None)
+    marf = steps_of(body["next_steps"], "marf_referral")
+    assert [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in marf] == [
+        ("case_holder", None, "W9")]
+    assert "countersigned" in marf[0]["note"]
+    signed = await week.countersign(at="2026-08-28T11:00:00+01:00")
+    marf = steps_of(signed["next_steps"], "marf_referral")
+    assert [(s["id"], s["due_at"]) for s in marf] == [(marf[0]["id"], "2026-09-02T22:59:59Z")]
+    assert [r["trigger"] for r in marf[0]["reasons"]] == [
+        "judgement_recorded", "assessment_countersigned"]
+
+
+async def test_W9_marf_without_an_assessment_runs_from_the_judgement(wokingham: Tenant) -> None:
+    """W9: a SWB judgement recorded outside an assessment starts the two working days at once
+    (Friday 28 August 2026 -> Wednesday 2 September, over the bank holiday)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    body = await week.judge({"domain": "swb", "level": "high",
+                             "occurred_at": "2026-08-28T10:00:00+01:00"})
+    marf = steps_of(body["next_steps"], "marf_referral")
+    assert [s["due_at"] for s in marf] == ["2026-09-02T22:59:59Z"]
+    signed = await week.countersign(at="2026-09-01T11:00:00+01:00")
+    assert [s["due_at"] for s in steps_of(signed["next_steps"], "marf_referral")] == [
+        "2026-09-02T22:59:59Z"]
+
+
+# --- item 9: serious incidents in Wokingham -------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", ["charged", "death"])
+async def test_W24_serious_incident_notification_for_management(
+    wokingham: Tenant, event_type: str
+) -> None:
+    """W24 (Management oversight): "Management reporting of serious incidents in line with YJB
+    guidance": a child charged (or who dies) while open asks management (the chair) to notify the
+    YJB; the national timescale is not set locally, so due_at is null with a note."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.post(f"/v1/cases/{week.case_id}/events",
+                           {"type": event_type, "occurred_at": "2026-08-28T15:00:00+01:00"})
+    notify = steps_of(body["next_steps"], "notify_serious_incident")
+    assert [(s["actor"], s["assignee_id"], s["due_at"], s["policy"]) for s in notify] == [
+        ("chair", None, None,
+         {"pack": WOKINGHAM, "version": "1.0", "ref": "Management oversight", "rule": "W24"})]
+    assert "YJB serious incidents notification SOP" in notify[0]["note"]
+    report = steps_of(body["next_steps"], "report_to_line_manager")
+    assert [(s["due_at"], s["urgent"]) for s in report] == [("2026-08-28T14:00:00Z", True)]
+    done = await week.complete(notify[0]["id"], "chair")
+    assert steps_of(done["next_steps"], "notify_serious_incident") == []
+    closed = await week.step(notify[0]["id"])
+    assert (closed["status"], closed["completed_by"]) == ("done", "chair-1")
+
+
+async def test_W24_not_for_an_ordinary_incident(wokingham: Tenant) -> None:
+    """W24: a new incident that is not a charge or death is no serious incident notification."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-28T15:00:00+01:00")
+    assert steps_of(body["next_steps"], "notify_serious_incident") == []
+
+
+# --- item 6: floors apply when the facts change ---------------------------------------------
+
+
+async def _patch(t: Tenant, case_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    url = f"/v1/cases/{case_id}"
+    etag = (await t.client.get(url, headers=t.auth("line_manager"))).headers["etag"]
+    r = await t.client.patch(url, json=body, headers={**t.auth("line_manager"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_M4_child_put_on_a_cp_plan_asks_to_review_a_lower_swb(wokingham: Tenant) -> None:
+    """M4: "a child who is on a Child Protection plan is likely to have a starting SWB concern of
+    at least high": SWB medium, then a CP plan (Thursday 27 August) asks the case holder to review
+    the SWB rating; the next SWB judgement closes it, in the recorder's name."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    swb = await week.swb("medium", rationale=None)
+    changed = await _patch(wokingham, week.case_id, {
+        "csc_status": "cp", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    review = steps_of(changed["next_steps"], "review_rating")
+    assert [(s["actor"], s["assignee_id"], s["due_at"], s["policy"], s["subject_id"])
+            for s in review] == [
+        ("case_holder", "case_holder-1", None,
+         {"pack": WOKINGHAM, "version": "1.0",
+          "ref": "SWB for children open to Children Social Care", "rule": "M4"},
+         swb["data"]["id"])]
+    again = await week.judge({"domain": "swb", "level": "high",
+                              "occurred_at": "2026-08-28T10:00:00+01:00"})
+    assert steps_of(again["next_steps"], "review_rating") == []
+    closed = await week.step(review[0]["id"])
+    assert (closed["status"], closed["completed_by"], closed["satisfied_by"]["type"]) == (
+        "done", "case_holder-1", "judgement")
+
+
+async def test_M4_cin_floor_is_medium(wokingham: Tenant) -> None:
+    """M4: "For children in care (CIC) or children in need (CIN) ... at least medium": SWB medium
+    meets it (no review); SWB low does not."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await week.swb("medium", rationale=None)
+    changed = await _patch(wokingham, week.case_id, {
+        "csc_status": "cin", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert steps_of(changed["next_steps"], "review_rating") == []
+    other = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await other.swb("low", rationale=None)
+    changed = await _patch(wokingham, other.case_id, {
+        "csc_status": "cic", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert [s["policy"]["rule"] for s in steps_of(changed["next_steps"], "review_rating")] == [
+        "M4"]
+
+
+async def test_M3_case_found_weapon_related_asks_to_review_a_low_rosh(wokingham: Tenant) -> None:
+    """M3: "a child who is involved with weapon related offending or incidents is likely to have
+    a starting ROSH of at least medium": ROSH low, then weapon_related set, asks for a ROSH review
+    citing "ROSH for knife offences"; an SWB judgement does not close it, a ROSH one does."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    rosh = await week.rosh("low", "2026-08-25T10:00:00+01:00")
+    changed = await _patch(wokingham, week.case_id, {
+        "weapon_related": True, "occurred_at": "2026-08-27T10:00:00+01:00"})
+    review = steps_of(changed["next_steps"], "review_rating")
+    assert [(s["policy"]["rule"], s["policy"]["ref"], s["subject_id"]) for s in review] == [
+        ("M3", "ROSH for knife offences", rosh["data"]["id"])]
+    swb = await week.swb("low", rationale=None)
+    assert [s["id"] for s in steps_of(swb["next_steps"], "review_rating")] == [review[0]["id"]]
+    again = await week.rosh("medium", "2026-08-28T10:00:00+01:00")
+    assert steps_of(again["next_steps"], "review_rating") == []
+
+
+async def test_M3_review_is_superseded_when_the_fact_is_withdrawn(wokingham: Tenant) -> None:
+    """M3: the weapon flag recorded in error and removed: the review is no longer justified."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await week.rosh("low", "2026-08-25T10:00:00+01:00")
+    await _patch(wokingham, week.case_id, {"weapon_related": True,
+                                           "occurred_at": "2026-08-27T10:00:00+01:00"})
+    undone = await _patch(wokingham, week.case_id, {"weapon_related": False,
+                                                    "occurred_at": "2026-08-27T11:00:00+01:00"})
+    assert steps_of(undone["next_steps"], "review_rating") == []
+
+
+async def test_M4_unknown_rating_asks_for_no_floor_review(wokingham: Tenant) -> None:
+    """M4: with no SWB rating yet there is nothing to review (the first judgement is checked)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    changed = await _patch(wokingham, week.case_id, {
+        "csc_status": "cp", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert steps_of(changed["next_steps"], "review_rating") == []

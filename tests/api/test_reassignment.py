@@ -148,7 +148,8 @@ async def test_duty_manager_acts_on_a_reassigned_case(somerset: Tenant) -> None:
     assert r.json()["data"]["completed_by"] == "dm-pat"
     advise = the_step(r.json()["next_steps"], "advise_line_manager")
     assert advise["assignee_id"] == "dm-pat"
-    assert advise["policy"] == {"pack": "somerset-yjt-2023", "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
+                                "ref": "2.2, 3.1", "rule": "S16"}
     countersign = the_step(r.json()["next_steps"], "countersign_risk_plan")
     assert countersign["assignee_id"] == "lm-kim"
     assert_problem(await complete(somerset, countersign["id"], "line_manager", "lm-sam"), 404)

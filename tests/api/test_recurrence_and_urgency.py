@@ -68,7 +68,8 @@ async def test_S11_reviews_completed_early_are_due_a_month_after_each_review(
     assert second["due_at"] == "2026-10-02T13:00:00Z"
     assert second["actor"] == "line_manager"
     assert second["assignee_id"] == "line_manager-1"
-    assert second["policy"] == {"pack": "somerset-yjt-2023", "ref": "4.5", "rule": "S11"}
+    assert second["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
+                                "ref": "4.5", "rule": "S11"}
     third = await review_done(somerset, second, "2026-09-03T09:30:00+01:00")
     assert third["due_at"] == "2026-10-03T08:30:00Z"
 
@@ -113,7 +114,8 @@ async def test_W19_panel_review_is_due_a_month_after_the_review_held(wokingham: 
     assert first["due_at"] == "2026-02-20T10:00:00Z"
     assert first["actor"] == "chair"
     assert first["assignee_id"] is None
-    assert first["policy"] == {"pack": "wokingham-pyjs-2024", "ref": "Referrals into MAPPA",
+    assert first["policy"] == {"pack": "wokingham-pyjs-2024", "version": "1.0",
+                               "ref": "Referrals into MAPPA",
                                "rule": "W19"}
     second = await review_done(wokingham, first, "2026-01-31T15:00:00Z", role="chair")
     assert second["due_at"] == "2026-02-28T15:00:00Z"

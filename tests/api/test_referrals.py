@@ -39,7 +39,8 @@ async def test_W18_mappa_form_cannot_be_sent_before_quality_assurance(
     assert qa[0]["actor"] == "line_manager"
     assert qa[0]["assignee_id"] == "line_manager-1"
     assert qa[0]["due_at"] is None
-    assert qa[0]["policy"] == {"pack": "wokingham-pyjs-2024", "ref": "Referrals into MAPPA",
+    assert qa[0]["policy"] == {"pack": "wokingham-pyjs-2024", "version": "1.0",
+                               "ref": "Referrals into MAPPA",
                                "rule": "W18"}
     assert (await act(client, wokingham, referral["id"], "submit")).status_code == 200
     blocked = await act(client, wokingham, referral["id"], "send")

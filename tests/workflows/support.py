@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.engine import evaluate
-from app.workflows.packs import Pack, load_packs
+from app.workflows.packs import PACK_DIR, Pack, load_packs
 from app.workflows.types import (
     CaseSnapshot,
     Evaluation,
@@ -164,3 +165,20 @@ def panel(at: datetime, kind: str = "marp", ident: int = 1) -> ScheduledPanel:
 def end_of(day: date, bst: bool) -> datetime:
     """23:59:59 London on ``day`` in UTC, given whether BST is in force."""
     return utc(day.year, day.month, day.day, 22 if bst else 23, 59, 59)
+
+
+V1_HEADER = 'version = "1.0"\neffective_from = 2024-03-01\n'
+
+
+def revision(tmp_path: Path, version: str = "2.0", effective: str = "2026-09-01",
+             name: str | None = None) -> Path:
+    """Wokingham's pack revised: W21 (risk to staff) now due immediately, para renamed."""
+    text = (PACK_DIR / f"{WOKINGHAM}.toml").read_text()
+    assert V1_HEADER in text
+    text = text.replace(V1_HEADER, f'version = "{version}"\neffective_from = {effective}\n')
+    old = 'deadline = "next-wd"\nref = "Risk to staff"'
+    assert old in text
+    text = text.replace(old, 'deadline = "immediately"\nref = "Risk to staff and other children"')
+    path = tmp_path / f"{name or WOKINGHAM + '@' + version}.toml"
+    path.write_text(text)
+    return path
