@@ -139,4 +139,10 @@ async def test_problems_have_one_title_per_status_and_an_instance(
     assert (await client.post(submit, headers=holder, json={})).status_code == 200
     twice = await client.post(submit, headers=holder, json={})
     assert_problem(twice, 409, submit)
-    assert twice.json()["detail"] == "An assessment that is submitted cannot be submitted."
+    assert "submited" not in twice.json()["detail"]
+    draft = (await client.post(f"/v1/cases/{case_id}/assessments", headers=holder,
+                               json={"type": "asset_plus", "stage": "review"})).json()
+    countersign = f"/v1/assessments/{draft['data']['id']}/countersign"
+    early = await client.post(countersign, headers=manager, json={"feedback": "Good"})
+    assert_problem(early, 409, countersign)
+    assert early.json()["detail"] == "An assessment that is draft cannot be countersigned."
