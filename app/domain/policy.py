@@ -22,7 +22,7 @@ from app.core.security import Principal
 from app.domain.absences import absences_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
-from app.domain.common import utcnow
+from app.domain.common import iso_utc, utcnow
 from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem, load_scheduled_panels
 from app.domain.services import Service
@@ -232,7 +232,6 @@ def raise_violations(evaluation: Evaluation) -> None:
     raise PolicyViolation(
         first.detail,
         slug=first.type_slug,
-        title=first.title,
         status=first.status,
         errors=errors or None,
         extra={"rules": [v.rule_id for v in evaluation.violations]},
@@ -327,7 +326,8 @@ def _replay_pack(pack: Pack) -> Pack:
 
 
 def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
-    """The current state as events: each known rating recorded, then the MAPPA fields set."""
+    """The current state as events: each known rating recorded, then the MAPPA fields and the
+    pack's case facts set."""
     levels = {d: (v or {}).get("level") for d, v in (case.ratings or {}).items()}
     events = [
         WorkflowEvent(
@@ -338,8 +338,10 @@ def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
         )
         for domain in DOMAINS if levels.get(domain)
     ]
-    changes = {f: [None, getattr(case, f)] for f in REPLAYED_FIELDS
-               if getattr(case, f) is not None}
+    changes: dict[str, list[Any]] = {f: [None, getattr(case, f)] for f in REPLAYED_FIELDS
+                                     if getattr(case, f) is not None}
+    changes.update({f"facts.{k}": [None, v] for k, v in (case.facts or {}).items()
+                    if v is not None})
     if changes:
         events.append(WorkflowEvent(trigger="case_changed", occurred_at=at, subject_id=case.id,
                                     actor_role=role, data={"changes": changes, "replay": True}))
@@ -520,5 +522,5 @@ async def _audit_steps(
             session, principal, action, "step", step.id, service_id=service.id,
             case_id=case.id, role=role,
             change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": step.due_at.isoformat() if step.due_at else None},
+                    "due_at": iso_utc(step.due_at) if step.due_at else None},
         )
