@@ -12,14 +12,17 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.middleware.cors import CORSMiddleware
 
 from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
+from app.core.http import HttpMethodsMiddleware
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.problems import (
     Problem,
     RequestGuardMiddleware,
+    UnhandledErrorMiddleware,
     install_problem_handlers,
     problem_responses,
 )
@@ -52,8 +55,20 @@ from app.workflows.packs import latest, load_versions
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
 Every write answers `{data, next_steps}`: the mandated next steps (who must do what, by when,
-and which paragraph of the team's written policy says so). Errors are RFC 9457
-`application/problem+json`. Authenticate with `Authorization: Bearer <JWT>`.
+and which paragraph of the team's written policy says so). Authenticate with
+`Authorization: Bearer <JWT>`.
+
+**Times.** Send RFC 3339 date-times with an offset (`2026-08-28T15:30:00+01:00`; a time without
+one is refused). Every time in an answer is in UTC with `Z` (`2026-08-28T14:30:00Z`), whether it
+echoes the request or is read back; dates are ISO dates (`2026-08-28`).
+
+**Errors** are RFC 9457 `application/problem+json` with `type` (what went wrong: tell problems
+apart by it), `title` (always the RFC 9110 reason phrase of the status, e.g. `Unprocessable
+Content` for every 422), `status`, `detail`, `instance` (the request path) and, for 422, `errors`
+(`[{loc, msg}]`).
+
+A guide for integrators (identity provider, case upsert, feeds, webhooks, pagination, errors,
+versioning) is `docs/integrating.md` in the repository.
 """
 
 
@@ -116,7 +131,7 @@ def create_app(
     if settings.jwks_url:
         jwks = JWKSCache(
             settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_timeout_seconds,
-            transport=jwks_transport,
+            transport=jwks_transport, min_refresh_seconds=settings.jwks_min_refresh_seconds,
         )
     app.state.verifier = TokenVerifier(settings, jwks)
     install_problem_handlers(app)
@@ -136,8 +151,21 @@ def create_app(
         app
     ).expose(app, include_in_schema=False)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMethodsMiddleware, router=app.router)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    if settings.cors_origins:
+        # Browser front ends: only the configured origins; bearer tokens, never cookies.
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key",
+                           "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID",
+                            "Idempotent-Replayed"],
+            max_age=600,
+        )
     return app
 
 

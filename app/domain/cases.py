@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import (
     Conflict,
-    Forbidden,
     PreconditionFailed,
     PreconditionRequired,
     Unprocessable,
@@ -27,6 +27,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    require_may_open,
     service_of,
     visible_cases_clause,
 )
@@ -38,7 +39,13 @@ from app.domain.cases_table import (
     CscStatus,
     Intervention,
 )
-from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
+from app.domain.common import (
+    PlausibleDate,
+    UtcDatetime,
+    require_mappa_category,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.outbox import emit
 from app.domain.restriction import (
     AccessOut,
@@ -96,7 +103,7 @@ class CaseCreate(BaseModel):
         default=None, description="default: true when expected_release_date is after the "
                                   "opening date (a future release date means custody)")
     volunteer_attached: bool = False
-    opened_at: AwareDatetime | None = None
+    opened_at: UtcDatetime | None = None
 
 
 class CasePatch(BaseModel):
@@ -112,14 +119,14 @@ class CasePatch(BaseModel):
     weapon_related: bool | None = None
     case_holder_id: StaffId | None = None
     line_manager_id: StaffId | None = None
-    closed_at: AwareDatetime | None = None
+    closed_at: UtcDatetime | None = None
     closure_reason: Reason | None = None
     reopen_reason: Reason | None = None
     facts: dict[Annotated[str, StringConstraints(max_length=32)], Any] | None = Field(
         default=None, max_length=50,
         description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
                     " by name; null unsets one; facts not sent are kept")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     access: CaseAccess | None = None
 
 
@@ -243,9 +250,7 @@ async def create_case(
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
-    if principal.has("case_holder") and not principal.has("line_manager", "duty_manager", "feed"):
-        if body.case_holder_id != principal.sub:
-            raise Forbidden("A case holder can only open cases they hold.")
+    require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
         await _refuse_duplicate_ref(session, service.id, body.external_ref)
     statutory = (
@@ -314,15 +319,32 @@ async def read_case(
     return service, case, await policy.open_steps_out(session, case.id)
 
 
+_CURSOR_ALPHABET = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
+_CURSOR_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at in UTC, case id) a caseload cursor stands for: base64url of
+    ``<RFC 3339 with offset>|<uuid>``, within 2000..2200; 422 for anything else (a timestamp
+    without an offset, a bad UUID, padding or foreign characters)."""
+    invalid = Unprocessable(
+        "The cursor is not valid; use the next_cursor of the previous page.",
+        slug="invalid-cursor", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}])
+    if not _CURSOR_ALPHABET.fullmatch(cursor):
+        raise invalid
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        at, _, ident = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(ident)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        at_text, sep, ident = raw.partition("|")
+        at, case_id = datetime.fromisoformat(at_text), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Unprocessable(
-            "The cursor is not valid.", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}]
-        ) from exc
+        raise invalid from exc
+    if not sep or at.tzinfo is None or at.utcoffset() is None:
+        raise invalid
+    at = at.astimezone(UTC)
+    if not _CURSOR_EARLIEST <= at < _CURSOR_LATEST:
+        raise invalid
+    return at, case_id
 
 
 def _encode_cursor(case: Case) -> str:
@@ -368,7 +390,9 @@ async def list_cases(
 def _check_if_match(case: Case, if_match: str | None) -> None:
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the case's ETag to change it.")
-    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"1") never
+    # matches, even when its opaque part equals the case's version.
+    tags = [t.strip() for t in if_match.split(",")]
     if "*" in tags:  # would skip the lost-update check this header exists for
         raise PreconditionRequired("Send the case's ETag in If-Match, not '*'.")
     if etag_of(case) not in tags:

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,17 +15,22 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import (
+    LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
     load_case,
     require_open_case,
     require_roles,
     restriction_clause,
+    roles_for,
     service_of,
+    visible_cases_clause,
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     PlausibleDate,
+    UtcDatetime,
+    iso_utc,
     require_plausible,
     resolve_occurred_at,
     utcnow,
@@ -34,7 +39,7 @@ from app.domain.judgements import JudgementCreate, Level, RiskDomain, apply_judg
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
-from app.domain.referrals import Referral
+from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
@@ -63,7 +68,7 @@ class PanelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: KindLabel = PField(description="a panel kind of the service's pack "
                                          "(GET /v1/policy-packs/{id}: panel_kinds)")
-    scheduled_for: AwareDatetime
+    scheduled_for: UtcDatetime
     chair_id: StaffId
 
 
@@ -100,15 +105,17 @@ class PanelDecisionCreate(BaseModel):
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
                     "required_attendance must be there)")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class PanelItemOut(BaseModel):
-    """A panel item."""
+    """A panel item; ``case_id``, ``referral_id`` and ``decision`` (the minutes) are null for a
+    reader who may not see the item's case (``case_visible`` false)."""
 
     id: uuid.UUID
     panel_id: uuid.UUID
-    case_id: uuid.UUID
+    case_visible: bool = True
+    case_id: uuid.UUID | None
     presenter_id: str
     referral_id: uuid.UUID | None
     decided_at: datetime | None
@@ -127,16 +134,22 @@ class PanelOut(BaseModel):
     items: list[PanelItemOut]
 
 
-def item_out(item: PanelItem) -> PanelItemOut:
-    """Shape a panel item."""
-    return PanelItemOut.model_validate(item, from_attributes=True)
+def item_out(item: PanelItem, case_visible: bool = True) -> PanelItemOut:
+    """Shape a panel item, hiding its case and minutes from a reader who may not see the case."""
+    out = PanelItemOut.model_validate(item, from_attributes=True)
+    if not case_visible:
+        out = out.model_copy(update={"case_visible": False, "case_id": None,
+                                     "referral_id": None, "decision": None})
+    return out
 
 
-def panel_out(panel: Panel, items: list[PanelItem]) -> PanelOut:
-    """Shape a panel."""
+def panel_out(panel: Panel, items: list[PanelItem],
+              visible_case_ids: set[uuid.UUID] | None = None) -> PanelOut:
+    """Shape a panel; items whose case is not in ``visible_case_ids`` (when given) are redacted."""
     return PanelOut(id=panel.id, kind=panel.kind, scheduled_for=panel.scheduled_for,
                     chair_id=panel.chair_id, created_by=panel.created_by,
-                    items=[item_out(i) for i in items])
+                    items=[item_out(i, visible_case_ids is None or i.case_id in visible_case_ids)
+                           for i in items])
 
 
 async def create_panel(
@@ -161,7 +174,7 @@ async def create_panel(
     await record_audit(session, principal, "panel.create", "panel", panel.id,
                        service_id=service.id, change=body.model_dump(mode="json"))
     await emit(session, "panel.scheduled", panel.id, service_id=service.id,
-               payload={"kind": body.kind, "scheduled_for": body.scheduled_for.isoformat()})
+               payload={"kind": body.kind, "scheduled_for": iso_utc(body.scheduled_for)})
     waiting = await session.exec(
         select(Case).where(Case.service_id == service.id, col(Case.id).in_(
             select(Step.case_id).where(Step.service_id == service.id,
@@ -187,7 +200,7 @@ def _scheduler_role(principal: Principal) -> str:
 
 async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
                       ) -> tuple[Service, Panel]:
-    require_roles(principal, (*SCHEDULERS, "line_manager", "duty_manager"), "read panels")
+    require_roles(principal, roles_for("panel.read"), "read panels")
     service = await service_of(session, principal)
     panel = (await session.exec(select(Panel).where(Panel.id == panel_id,
                                                     Panel.service_id == service.id))).first()
@@ -196,34 +209,51 @@ async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uui
     return service, panel
 
 
+async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
+                             items: list[PanelItem]) -> set[uuid.UUID]:
+    """Which of the items' cases the principal may see (chairs and panel administrators of the
+    service see every case on a panel; a line manager only their team's)."""
+    case_ids = {item.case_id for item in items}
+    if not case_ids:
+        return set()
+    rows = await session.exec(select(Case.id).where(
+        col(Case.id).in_(case_ids),
+        visible_cases_clause(principal, service.id, panel_view=True)))
+    return set(rows.all())
+
+
 async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
-                     ) -> tuple[Panel, list[PanelItem]]:
-    """A panel with its items."""
+                     ) -> tuple[Panel, list[PanelItem], set[uuid.UUID]]:
+    """A panel with its items (none on a restricted case that shuts the principal out) and the
+    ids of the items' cases the principal may see."""
     service, panel = await _load_panel(session, principal, panel_id)
-    items = await session.exec(select(PanelItem).where(
+    items = list((await session.exec(select(PanelItem).where(
         PanelItem.panel_id == panel.id,
         col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
-    ).order_by(col(PanelItem.created_at)))
-    return panel, list(items.all())
+    ).order_by(col(PanelItem.created_at)))).all())
+    return panel, items, await visible_item_cases(session, principal, service, items)
 
 
 async def list_panels(session: AsyncSession, principal: Principal, upcoming_only: bool
-                      ) -> list[tuple[Panel, list[PanelItem]]]:
-    """The service's panels, soonest first (upcoming only by default)."""
-    require_roles(principal, (*SCHEDULERS, "line_manager", "duty_manager"), "read panels")
+                      ) -> tuple[list[tuple[Panel, list[PanelItem]]], set[uuid.UUID]]:
+    """The service's panels, soonest first (upcoming only by default), and the ids of the
+    items' cases the principal may see."""
+    require_roles(principal, roles_for("panel.read"), "read panels")
     service = await service_of(session, principal)
     query = select(Panel).where(Panel.service_id == service.id)
     if upcoming_only:
         query = query.where(col(Panel.scheduled_for) >= utcnow())
     panels = list((await session.exec(query.order_by(col(Panel.scheduled_for)))).all())
     out = []
+    every_item: list[PanelItem] = []
     for panel in panels:
-        items = await session.exec(select(PanelItem).where(
+        items = list((await session.exec(select(PanelItem).where(
             PanelItem.panel_id == panel.id,
             col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
-        ))
-        out.append((panel, list(items.all())))
-    return out
+        ).order_by(col(PanelItem.created_at)))).all())
+        every_item += items
+        out.append((panel, items))
+    return out, await visible_item_cases(session, principal, service, every_item)
 
 
 async def add_item(
@@ -239,12 +269,7 @@ async def add_item(
     if case is None:
         raise NotFound("No such case.")
     require_open_case(case, "put it on a panel")
-    if body.referral_id is not None:
-        referral = (await session.exec(select(Referral).where(
-            Referral.id == body.referral_id, Referral.case_id == case.id))).first()
-        if referral is None:
-            raise Unprocessable("The referral does not belong to this case.",
-                                errors=[{"loc": "body.referral_id", "msg": "unknown referral"}])
+    await _require_panel_route(session, case, body.referral_id)
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
     session.add(item)
@@ -262,6 +287,35 @@ async def add_item(
     )
     return item, satisfied.merge(await policy.current(session, case)) if satisfied \
         else await policy.current(session, case)
+
+
+async def _require_panel_route(
+    session: AsyncSession, case: Case, referral_id: uuid.UUID | None
+) -> None:
+    """A case comes onto a panel only through a live panel referral (made, not withdrawn or
+    declined; Somerset 3.2.3, Wokingham's High-Risk Panel request) or by being on the register
+    (ROSH or SWB high/very high, Somerset 9); a named referral must be a panel referral of this
+    case that is still standing. 422 otherwise."""
+    panel_referrals = select(Referral).where(Referral.case_id == case.id,
+                                             Referral.kind == ReferralKind.panel)
+    if referral_id is not None:
+        standing = panel_referrals.where(
+            Referral.id == referral_id,
+            col(Referral.status).not_in([ReferralStatus.withdrawn, ReferralStatus.declined]))
+        if (await session.exec(standing)).first() is None:
+            raise Unprocessable(
+                "The referral is not a standing panel referral of this case.",
+                slug="not-referred",
+                errors=[{"loc": "body.referral_id",
+                         "msg": "must be this case's panel referral, not withdrawn or declined"}])
+    live = [ReferralStatus(s) for s in LIVE_PANEL_REFERRAL_STATES]
+    if case.on_register or (await session.exec(
+            panel_referrals.where(col(Referral.status).in_(live)))).first() is not None:
+        return
+    raise Unprocessable(
+        "A case goes onto a panel only with a panel referral or when it is on the register.",
+        slug="not-referred",
+        errors=[{"loc": "body.case_id", "msg": "no live panel referral and not on the register"}])
 
 
 def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None = None

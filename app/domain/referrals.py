@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,14 +26,17 @@ from app.domain.access import (
     get_visible_case,
     is_write,
     require_open_case,
+    roles_for,
     service_of,
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
+    UtcDatetime,
     check_details_size,
     enum_column,
+    iso_utc,
     new_id,
     resolve_occurred_at,
     utcnow,
@@ -116,24 +119,26 @@ class Transition:
 
 S = ReferralStatus
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("submit", frozenset({S.draft}), S.submitted, HOLDER_AND_MANAGERS,
+    Transition("submit", frozenset({S.draft}), S.submitted, roles_for("referral.submit"),
                "Submit the completed referral for sending (and, for MAPPA forms, for a "
                "manager's quality assurance)."),
-    Transition("quality-assure", frozenset({S.submitted}), S.quality_assured, MANAGERS,
+    Transition("quality-assure", frozenset({S.submitted}), S.quality_assured,
+               roles_for("referral.quality-assure"),
                "A manager quality-assures the form before it is sent, for the kinds the "
                "service's pack gates (Wokingham: MAPPA forms, Referrals into MAPPA).",
                quality_assured_kinds_only=True),
     Transition("send", frozenset({S.submitted, S.quality_assured}), S.sent,
-               HOLDER_AND_MANAGERS,
+               roles_for("referral.send"),
                "Mark the referral as sent to the receiving panel or agency; a kind the pack "
                "gates needs quality assurance first."),
-    Transition("accept", frozenset({S.sent, S.received}), S.accepted, (*DECIDERS, "panel_admin"),
+    Transition("accept", frozenset({S.sent, S.received}), S.accepted,
+               roles_for("referral.accept"),
                "The receiving panel or agency accepted the referral."),
     Transition("decline", frozenset({S.sent, S.received}), S.declined,
-               (*DECIDERS, "panel_admin"),
+               roles_for("referral.decline"),
                "The receiving panel or agency declined the referral; record why in the note."),
     Transition("withdraw", frozenset({S.draft, S.submitted, S.quality_assured, S.sent,
-                                      S.received}), S.withdrawn, HOLDER_AND_MANAGERS,
+                                      S.received}), S.withdrawn, roles_for("referral.withdraw"),
                "Withdraw a referral that is no longer needed; record why in the note."),
 )
 TRANSITIONS_BY_ACTION = {t.action: t for t in TRANSITIONS}
@@ -168,7 +173,7 @@ class ReferralCreate(BaseModel):
     kind: KindLabel = PField(description="a core kind (ReferralKind) or one the service's pack "
                                          "declares (GET /v1/policy-packs/{id})")
     details: dict[str, Any] = PField(default_factory=dict)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class ReferralAction(BaseModel):
@@ -177,7 +182,7 @@ class ReferralAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = PField(default=None, max_length=4000)
     details: dict[str, Any] | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class ReferralOut(BaseModel):
@@ -339,7 +344,7 @@ async def create_referral_for_case(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
         details=body.details, occurred_at=occurred_at, created_by=principal.sub,
         history=[{"action": "create", "to": status.value, "by": principal.sub, "role": role,
-                  "at": occurred_at.isoformat()}],
+                  "at": iso_utc(occurred_at)}],
     )
     session.add(referral)
     await session.flush()
@@ -387,14 +392,16 @@ async def create_referral(
 async def load_referral(
     session: AsyncSession, principal: Principal, referral_id: uuid.UUID
 ) -> tuple[Service, Case, Referral]:
-    """A referral on a case the principal may see, in their service; 404 otherwise."""
+    """A referral on a case the principal may see, in their service; 404 otherwise (a panel
+    administrator sees panel referrals of the cases the panel handles, nothing else)."""
     service = await service_of(session, principal)
     referral = (await session.exec(
         select(Referral).where(Referral.id == referral_id, Referral.service_id == service.id)
     )).first()
     if referral is None:
         raise NotFound("No such referral.")
-    _, case = await get_visible_case(session, principal, referral.case_id)
+    _, case = await get_visible_case(session, principal, referral.case_id,
+                                     panel_view=referral.kind == ReferralKind.panel)
     if is_write(session):
         await reload(session, referral)  # the case is locked now: its state after any racer
     return service, case, referral
@@ -441,6 +448,8 @@ async def transition(
     service, case, referral = await load_referral(session, principal, referral_id)
     pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
+    if role == "panel_admin" and referral.kind != ReferralKind.panel:
+        raise Forbidden("A panel administrator records the outcome of panel referrals only.")
     if not move.applies_to(referral.kind, pack):
         raise Conflict(f"{action} does not apply to a {referral.kind} referral.",
                        slug="illegal-transition")
@@ -477,7 +486,7 @@ async def transition(
         referral.quality_assured_by, referral.quality_assured_at = principal.sub, occurred_at
     referral.history = [*referral.history, {
         "action": action, "from": previous.value, "to": move.target.value, "by": principal.sub,
-        "role": role, "at": occurred_at.isoformat(), "note": body.note}]
+        "role": role, "at": iso_utc(occurred_at), "note": body.note}]
     referral.updated_at = utcnow()
     session.add(referral)
     await session.flush()

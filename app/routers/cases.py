@@ -13,22 +13,23 @@ from app.core.errors import Unprocessable
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
-from app.domain.access import MANAGERS, get_visible_case, require_roles
+from app.domain.access import get_visible_case
 from app.domain.audit import AuditOut, case_audit
 from app.domain.restriction import access_view
 from app.domain.steps import step_out
 from app.routers.envelopes import CaseWritten, Page, Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
-@router.post("", status_code=201, response_model=Written[svc.CaseOut])
+@router.post("", status_code=201, response_model=Written[svc.CaseOut],
+             dependencies=[gate("case.create")])
 async def open_case(
     body: svc.CaseCreate, request: Request, response: Response, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.CaseOut]:
     """Open a case; answers the steps its opening mandates."""
-    require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open cases")
     service, case, result = await svc.create_case(
         session, principal, body, request.app.state.policy
     )
@@ -38,7 +39,8 @@ async def open_case(
                    next_steps=result.next_steps)
 
 
-@router.get("", response_model=Page[svc.CaseOut])
+@router.get("", response_model=Page[svc.CaseOut],
+             dependencies=[gate("case.list")])
 async def list_cases(
     session: Session,
     principal: CurrentPrincipal,
@@ -71,7 +73,7 @@ def _only_as_of(request: Request, _principal: CurrentPrincipal) -> None:
 
 
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],
-            dependencies=[Depends(_only_as_of)])
+            dependencies=[gate("case.read"), Depends(_only_as_of)])
 async def read_case(
     case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal,
     as_of: Annotated[AwareDatetime | None, Query(
@@ -89,7 +91,8 @@ async def read_case(
         **svc.case_out(case, service, steps, access).model_dump()))
 
 
-@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]])
+@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]],
+            dependencies=[gate("case.timeline")])
 async def timeline(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[history.TimelineEntry]]:
@@ -100,7 +103,7 @@ async def timeline(
 
 
 @router.patch("/{case_id}", response_model=CaseWritten[svc.CaseOut],
-              responses=problem_responses(412, 428))
+              responses=problem_responses(412, 428), dependencies=[gate("case.change")])
 async def patch_case(
     case_id: uuid.UUID,
     body: svc.CasePatch,
@@ -127,11 +130,11 @@ async def patch_case(
                        reassigned_steps=[step_out(s) for s in patched.reassigned])
 
 
-@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]])
+@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]],
+             dependencies=[gate("case.audit")])
 async def audit(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[AuditOut]]:
     """Every write on the case: who, role, what, when (managers and chairs)."""
-    require_roles(principal, (*MANAGERS, "chair"), "read the audit trail")
     _, case = await get_visible_case(session, principal, case_id)
     return Read(data=await case_audit(session, case.id))

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import reports as svc
 from app.routers.envelopes import Read
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
 @router.get("/timeliness", response_model=Read[svc.TimelinessReport],
+            dependencies=[gate("report.timeliness")],
             summary="Timeliness against the policy, and overdue ageing",
             description=svc.TIMELINESS_DEFINITIONS)
 async def timeliness(

@@ -10,12 +10,14 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import absences as svc
 from app.domain.staff import record_staff_absence
 from app.routers.envelopes import Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 StaffId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
-@router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut])
+@router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut],
+             dependencies=[gate("absence.record")])
 async def record_absence(
     staff_id: StaffId, body: svc.AbsenceCreate, request: Request, session: Session,
     principal: CurrentPrincipal,

@@ -261,6 +261,7 @@ class _Plan:
         # (code, duty subject) -> index of the create intent planned for it (None: kept/none).
         self.planned: dict[tuple[str, UUID], int | None] = {}
         self.touched: set[UUID] = set()
+        self._event_reason: tuple[str, dict[str, str], str] | None = None
         done = _as_uuid(ctx.event.data.get("step_id")) if ctx.event.trigger == "step_completed" \
             else None
         self.completed: UUID | None = done
@@ -312,17 +313,21 @@ class _Plan:
 
     def _reason(self, rule: Rule) -> dict[str, Any]:
         """Why a line asks for its step: rule, paragraph, trigger and triggering record."""
-        event = self.ctx.event
-        record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
-        counted = self._start(rule)
-        return {
-            "rule": rule.id, "pack": self.pack.id, "ref": rule.ref, "trigger": event.trigger,
-            "record": {"type": TRIGGER_RECORD.get(event.trigger, event.trigger),
-                       "id": str(record_id)},
-            "at": require_aware(event.occurred_at).astimezone(UTC).isoformat(),
-            # The moment its deadline counts from (``known_at`` for ``counts_from = "known"``).
-            "counted_from": require_aware(counted).astimezone(UTC).isoformat(),
-        }
+        if self._event_reason is None:  # the same for every line of this evaluation
+            event = self.ctx.event
+            record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
+            self._event_reason = (
+                event.trigger,
+                {"type": TRIGGER_RECORD.get(event.trigger, event.trigger), "id": str(record_id)},
+                require_aware(event.occurred_at).astimezone(UTC).isoformat(),
+            )
+        trigger, record, at = self._event_reason
+        # ``counted_from``: the moment its deadline counts from (``known_at`` for lines with
+        # ``counts_from = "known"``).
+        counted = at if rule.counts_from != "known" else \
+            require_aware(self._start(rule)).astimezone(UTC).isoformat()
+        return {"rule": rule.id, "pack": self.pack.id, "ref": rule.ref, "trigger": trigger,
+                "record": dict(record), "at": at, "counted_from": counted}
 
     def _start(self, rule: Rule | None) -> datetime:
         """The moment a line's deadline counts from: the event, or when it became known."""

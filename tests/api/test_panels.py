@@ -36,6 +36,21 @@ async def add_item(client: httpx.AsyncClient, tenant: Tenant, panel_id: str, cas
     return r.json()["data"]
 
 
+async def refer_to_panel(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> dict:
+    """Make (create and submit) a panel referral: the way a case not on the register comes
+    onto a panel's agenda."""
+    views = {"child_views": "Wants to be heard", "carer_views": "Supportive"}
+    r = await client.post(f"/v1/cases/{case_id}/referrals", json={"kind": "panel",
+                                                                   "details": views},
+                          headers=tenant.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]
+    r = await client.post(f"/v1/referrals/{referral['id']}/submit",
+                          headers=tenant.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
 async def high_case(client: httpx.AsyncClient, tenant: Tenant) -> dict:
     """A Somerset case with ROSH high (on the register)."""
     case = (await tenant.open_case())["data"]
@@ -215,6 +230,7 @@ async def test_W22_high_risk_panel_decision_minutes_and_plan(
     """After the panel the case worker uploads the minutes and updates the risk plan."""
     case = (await wokingham.open_case())["data"]
     panel = await schedule(client, wokingham, "2026-09-03T10:00:00+01:00", "high_risk_panel")
+    await refer_to_panel(client, wokingham, case["id"])
     item = await add_item(client, wokingham, panel["id"], case["id"])
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
@@ -324,6 +340,7 @@ async def test_decision_that_cannot_stand_is_422_and_stores_nothing(
     """A review before the panel, an action due before it, MAPPA level without category."""
     case = (await wokingham.open_case())["data"]
     panel = await schedule(client, wokingham, "2026-10-14T10:00:00+01:00", "high_risk_panel")
+    await refer_to_panel(client, wokingham, case["id"])
     item = await add_item(client, wokingham, panel["id"], case["id"])
     url = f"/v1/panels/{panel['id']}/items/{item['id']}/decision"
     body = {"rosh_level": "high", "minutes": "x", "occurred_at": "2026-10-14T11:00:00+01:00",
