@@ -32,6 +32,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
 from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
+from app.domain.common import iso_utc
 from app.domain.services import Service, get_service_by_slug
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
@@ -200,7 +201,7 @@ def require_open_case(case: Case, what: str) -> None:
     """409 for a write on a closed case (only what the policy reaches past closure is allowed)."""
     if case.closed_at is not None:
         raise Conflict(f"The case is closed: cannot {what}.", slug="case-closed",
-                       extra={"closed_at": case.closed_at.isoformat()})
+                       extra={"closed_at": iso_utc(case.closed_at)})
 
 
 def case_relations(principal: Principal, case: Case) -> set[str]:

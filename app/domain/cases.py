@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,7 +44,13 @@ from app.domain.cases_table import (
     CscStatus,
     Intervention,
 )
-from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
+from app.domain.common import (
+    PlausibleDate,
+    UtcDatetime,
+    require_mappa_category,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.outbox import emit
 from app.domain.restriction import (
@@ -103,7 +109,7 @@ class CaseUpsert(BaseModel):
         default=None, description="default: true when expected_release_date is after the "
                                   "opening date (a future release date means custody)")
     volunteer_attached: bool = False
-    opened_at: AwareDatetime | None = None
+    opened_at: UtcDatetime | None = None
 
 
 class CaseCreate(CaseUpsert):
@@ -125,14 +131,14 @@ class CasePatch(BaseModel):
     weapon_related: bool | None = None
     case_holder_id: StaffId | None = None
     line_manager_id: StaffId | None = None
-    closed_at: AwareDatetime | None = None
+    closed_at: UtcDatetime | None = None
     closure_reason: Reason | None = None
     reopen_reason: Reason | None = None
     facts: dict[Annotated[str, StringConstraints(max_length=32)], Any] | None = Field(
         default=None, max_length=50,
         description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
                     " by name; null unsets one; facts not sent are kept")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     access: CaseAccess | None = None
 
 
