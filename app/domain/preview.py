@@ -242,7 +242,8 @@ async def preview(
         wf = policy.event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
-    ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels)
+    extras = await policy.snapshot_extras(session, case, occurred)
+    ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels, **extras)
     return PreviewOut(
         valid=not ev.violations,
         violations=[PreviewViolation(rule=v.rule_id, status=v.status,
