@@ -20,6 +20,7 @@ exactly the README's test command.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -100,15 +101,25 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    """A fresh folder with the project's .venv and a live ``yjrisk dev`` server in it."""
+    """A fresh folder with the project's .venv and a live dev server in it, started by
+    ``bash scripts/dev.sh`` itself (its install step finds the venv up to date) when the venv
+    was made by the scripts, else by ``yjrisk dev`` (what dev.sh runs after installing)."""
     folder = tmp_path_factory.mktemp("newcomer")
-    (folder / ".venv").symlink_to(Path(sys.prefix))  # the venv running the tests
+    venv = Path(sys.prefix)  # the venv running the tests
+    (folder / ".venv").symlink_to(venv)
+    (folder / "scripts").mkdir()
+    for name in ("scripts/dev.sh", "scripts/_venv.sh", "pyproject.toml"):
+        (folder / name).write_bytes((ROOT / name).read_bytes())
+    stamp = venv / ".yjrisk-installed"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    by_script = stamp.is_file() and stamp.read_text().strip() == want
     port = _free_port()
+    command = (["bash", "scripts/dev.sh"] if by_script
+               else [str(folder / ".venv/bin/yjrisk"), "dev", "--port", str(port)])
     log = (folder / "server.log").open("w")
     server = subprocess.Popen(
-        [str(folder / ".venv/bin/yjrisk"), "dev", "--port", str(port)],
-        cwd=folder, env=_clean_env(), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        command, cwd=folder, env=_clean_env(PORT=str(port)), stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -190,6 +201,18 @@ def test_python_and_json_examples_of_the_readme_and_guides_parse() -> None:
                 compile(block.text, where, "exec")
             elif block.lang == "json":
                 json.loads(block.text)
+
+
+def test_dev_start_is_quiet(dev_server: tuple[Path, str]) -> None:
+    """Before serving requests the dev start prints a few lines: a summary, a token per role,
+    where it serves; no installer noise, warning or traceback."""
+    folder, base = dev_server
+    text = (folder / "server.log").read_text()
+    start = text.split("\n{", 1)[0].splitlines()  # up to the first JSON request log line
+    assert len(start) <= 15, text
+    assert any(f"serving on {base}" in line for line in start), text
+    assert "Traceback" not in text
+    assert not [line for line in start if "warning" in line.lower()], text
 
 
 def test_readme_examples_run_against_a_live_dev_server(dev_server: tuple[Path, str]) -> None:
