@@ -195,7 +195,7 @@ async def test_W22_minutes_are_shared_by_the_chair(wokingham: Tenant) -> None:
     share = steps_of(body["next_steps"], "share_panel_minutes")
     assert [(s["actor"], s["assignee_id"], s["due_at"], s["urgent"], s["policy"], s["subject_id"])
             for s in share] == [
-        ("chair", None, None, False,
+        ("chair", "chair-1", None, False,
          {"pack": WOKINGHAM, "version": "1.0",
           "ref": "High Risk Panel", "rule": "W22"}, week.item_id)]
     upload = steps_of(body["next_steps"], "upload_panel_minutes")
