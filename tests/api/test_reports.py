@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.api.management import PROBLEM, march_service, report
+from tests.api.support import restrict
 from tests.conftest import Tenant, make_tenant
 
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -138,3 +139,23 @@ async def test_report_needs_a_token(wokingham: Tenant) -> None:
     """No token: 401."""
     r = await wokingham.client.get("/v1/reports/timeliness", params=MARCH)
     assert r.status_code == 401
+
+
+async def test_restricted_cases_are_counted_not_identified(client: Any, wokingham: Tenant) -> None:
+    """A case the chair is shut out of still counts in the chair's and its line manager's
+    figures; no row names a case."""
+    await march_service(wokingham)
+    cases = (await wokingham.client.get("/v1/cases", headers=wokingham.auth("chair"))).json()
+    for case in cases["data"]:
+        r = await restrict(client, wokingham, case["id"], {"excluded_staff": ["chair-1"]},
+                           wokingham.auth("line_manager", case["line_manager_id"]))
+        assert r.status_code == 200, r.text
+    assert (await wokingham.client.get("/v1/cases", headers=wokingham.auth("chair"))
+            ).json()["data"] == []
+    body = (await report(wokingham, **MARCH, group_by="rule")).json()["data"]
+    assert sum(row["due"] for row in body["rows"]) == 4
+    assert sum(row["late"] for row in body["rows"]) == 2
+    for row in body["rows"] + body["ageing"]:
+        assert not {"case_id", "case", "child"} & row.keys()
+    mine = (await report(wokingham, "line_manager", "line_manager-2", **MARCH)).json()["data"]
+    assert mine["rows"][0]["late"] == 1
