@@ -107,6 +107,9 @@ def _migrate(settings: Settings) -> None:
     except CommandError as exc:
         raise UserError(f"cannot migrate {_where(settings.database_url)}: "
                         f"{str(exc).splitlines()[0]}") from None
+pack_cli = typer.Typer(no_args_is_help=True,
+                       help="Tools for a policy pack's owner: check, render, test.")
+cli.add_typer(pack_cli, name="pack")
 
 
 @cli.command()
@@ -193,13 +196,26 @@ def serve(
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
     workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (uvicorn)")] = 1,
 ) -> None:
-    """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port."""
+    """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port.
+    Every policy pack (bundled and ``YJ_PACKS_DIR``) is checked first: an invalid one stops it."""
     settings = _settings()
+    _check_packs(settings)
     if migrate_first:
         _migrate(settings)
     else:
         _require_schema(settings)
     _serve(host, port, workers=workers)
+
+
+def _check_packs(settings: Settings) -> None:
+    """UserError naming the file, rule and field unless every pack loads and checks clean."""
+    from app.main import build_policy_context
+    from app.workflows.packs import PackError
+
+    try:
+        build_policy_context(settings)
+    except PackError as exc:
+        raise UserError(f"refusing to start: {exc}") from None
 
 
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
@@ -283,6 +299,25 @@ def worker(
     configure_logging(settings.log_level, settings.log_json)
     _run_db(settings, _escalation(settings, interval, webhook_interval))
     typer.echo("worker stopped")
+
+
+@pack_cli.command("check")
+def pack_check(
+    files: Annotated[list[Path], typer.Argument(help="pack files (*.toml)")],
+    source: Annotated[Path | None, typer.Option(
+        help="the policy's text, to check every ref against it (default: the pack's "
+             "'source' file next to the pack, if there)")] = None,
+) -> None:
+    """Check packs: one line per problem (file: rule: field: severity: message); exit 1 on an
+    error."""
+    from app.workflows.pack_tools import check_files
+
+    lines, failed = check_files(files, source)
+    for line in lines:
+        typer.echo(line)
+    if failed:
+        raise typer.Exit(1)
+    typer.echo(f"{len(files)} pack(s) checked: no errors")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -45,7 +46,7 @@ from app.routers import (
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
-from app.workflows.packs import load_packs
+from app.workflows.packs import load_all_packs
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
@@ -59,9 +60,16 @@ DOCS_ASSETS_URL = "/docs-assets"
 
 
 def build_policy_context(settings: Settings) -> PolicyContext:
-    """Load and validate every pack (fails start-up on a malformed one) and the calendar."""
+    """Load and check every pack, bundled and in ``YJ_PACKS_DIR`` (PackError, so no start-up,
+    on an invalid one; warnings are logged), and the working calendar."""
+    packs = load_all_packs(settings.packs_dir)
+    log = structlog.get_logger("yjrisk.packs")
+    for pack in packs.values():
+        for problem in pack.warnings:
+            log.warning("pack.warning", pack=pack.id, rule=problem.rule, field=problem.field,
+                        message=problem.message)
     return PolicyContext(
-        packs=load_packs(), calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
+        packs=packs, calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
+    # A folder of extra policy packs (*.toml) besides the bundled ones, each checked at start-up.
+    packs_dir: Path | None = None
     # Services (slugs) whose calendar feeds may show the child's name; others show only the
     # case's external reference (data minimisation: a phone's calendar is not a case system).
     calendar_child_names_services: list[str] = Field(default_factory=list)

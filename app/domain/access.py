@@ -24,6 +24,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
 from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
+from app.domain.panels_table import PanelItem
 from app.domain.services import Service, get_service_by_slug
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
@@ -78,8 +79,6 @@ def visible_cases_clause(principal: Principal, service_id: uuid.UUID) -> Any:
     if principal.has("line_manager"):
         ors.append(col(Case.line_manager_id) == principal.sub)
     if principal.has("panel_admin"):
-        from app.domain.panels import PanelItem  # panels import this module
-
         on_a_panel = select(PanelItem.case_id).where(PanelItem.service_id == service_id)
         ors.append(col(Case.on_register).is_(True))
         ors.append(col(Case.id).in_(on_a_panel))

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,18 +34,31 @@ from app.workflows.packs import Pack
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
-# The steps each act is the very thing asked for: doing the act closes them (linked to it).
-COMPLETES = ("complete_assessment", "review_assessment")  # the assessment asked for
-SATISFIED_BY_SUBMIT = ("resubmit_assessment",)
-SATISFIED_BY_COUNTERSIGN = ("countersign_assessment",)
-
-
 def satisfied_by(pack: Pack, action: str) -> tuple[str, ...]:
-    """The step codes an act closes: the assessment counts as done on submission, or only once
-    countersigned where the pack says so (Wokingham: "not complete until countersigned")."""
-    on = pack.option("assessment_complete_on", "submit")
-    base = SATISFIED_BY_SUBMIT if action == "submit" else SATISFIED_BY_COUNTERSIGN
-    return base + (COMPLETES if on == action else ())
+    """The step codes an act closes, from the pack's ``[closures]`` (``assessment_submit``,
+    ``assessment_countersign``): e.g. Wokingham's assessment is "not complete until
+    countersigned", Somerset's is done on submission."""
+    return pack.closes(f"assessment_{action}")
+
+
+def check_scores(pack: Pack, scores: dict[str, Any]) -> dict[str, int]:
+    """The scores, each a score the pack declares within its range; 422 listing what is allowed."""
+    errors = []
+    for name, value in scores.items():
+        declared = pack.score(name)
+        if declared is None:
+            allowed = ", ".join(s.id for s in pack.scores) or "none"
+            errors.append({"loc": f"body.scores.{name}",
+                           "msg": f"not a score of this service's policy (allowed: {allowed})"})
+            continue
+        try:
+            declared.parse(value)
+        except ValueError as exc:
+            errors.append({"loc": f"body.scores.{name}", "msg": str(exc)})
+    if errors:
+        raise Unprocessable("The assessment's scores do not match the service's policy.",
+                            slug="invalid-scores", errors=errors)
+    return dict(scores)
 
 
 class AssessmentType(enum.StrEnum):
@@ -105,6 +119,8 @@ class Assessment(SQLModel, table=True):
     returned_at: datetime | None = None
     feedback: str | None = Field(default=None, max_length=8000)
     history: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # Section scores the service's pack declares (``[[scores]]``), given on submission.
+    scores: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -122,6 +138,10 @@ class AssessmentSubmit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     occurred_at: AwareDatetime | None = None
+    scores: dict[Annotated[str, StringConstraints(max_length=32)], int] = PField(
+        default_factory=dict, max_length=50,
+        description="section scores the service's pack declares (GET /v1/policy-packs/{id}: "
+                    "scores), each within its range")
 
 
 class AssessmentFeedback(BaseModel):
@@ -148,6 +168,7 @@ class AssessmentOut(BaseModel):
     returned_at: datetime | None
     feedback: str | None
     history: list[dict[str, Any]]
+    scores: dict[str, Any]
     created_at: datetime
 
 
@@ -210,8 +231,13 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    scores = check_scores(ctx.pack_for(service), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
+    if scores:
+        assessment.scores = scores
+        case.scores = {**(case.scores or {}), **scores}  # the latest score of each name
+        session.add(case)
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
         "submit", satisfied_by(ctx.pack_for(service), "submit"), None,
@@ -324,7 +350,7 @@ async def _after_act(
     trigger = {"submit": "assessment_submitted", "countersign": "assessment_countersigned",
                "return": "assessment_returned"}[action]
     data = {"type": str(assessment.type), "stage": str(assessment.stage),
-            "assessment_id": str(assessment.id)}
+            "assessment_id": str(assessment.id), "scores": dict(assessment.scores or {})}
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event(trigger, occurred_at, assessment.id, principal, data, role),

@@ -48,6 +48,7 @@ from app.domain.restriction import (
 )
 from app.domain.services import Service
 from app.domain.steps import StepOut
+from app.workflows.packs import Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -106,6 +107,10 @@ class CasePatch(BaseModel):
     case_holder_id: StaffId | None = None
     line_manager_id: StaffId | None = None
     closed_at: AwareDatetime | None = None
+    facts: dict[Annotated[str, StringConstraints(max_length=32)], Any] | None = Field(
+        default=None, max_length=50,
+        description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
+                    " by name; null unsets one; facts not sent are kept")
     occurred_at: AwareDatetime | None = None
     access: CaseAccess | None = None
 
@@ -152,6 +157,9 @@ class CaseOut(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     ratings: RatingsOut
+    facts: dict[str, Any] = Field(default_factory=dict, description="the pack's case facts")
+    scores: dict[str, Any] = Field(default_factory=dict,
+                                   description="the latest assessment score of each name")
     on_register: bool
     contact_level: ContactLevel | None
     open_steps: list[StepOut]
@@ -196,6 +204,7 @@ def case_out(
         mappa_level=case.mappa_level, expected_release_date=case.expected_release_date,
         in_custody=case.in_custody, volunteer_attached=case.volunteer_attached,
         opened_at=case.opened_at, closed_at=case.closed_at, ratings=RatingsOut(**ratings),
+        facts=dict(case.facts or {}), scores=dict(case.scores or {}),
         on_register=case.on_register, contact_level=case.contact_level,
         open_steps=open_steps, restricted=case.access_mode is not None, access=access,
         version=case.version,
@@ -381,7 +390,8 @@ async def patch_case(
         )
     if sent.get("closed_at") is not None:
         sent["closed_at"] = _closing_time(case, sent["closed_at"])
-    changes = _apply_changes(case, sent)
+    fact_changes = _apply_facts(case, ctx.pack_for(service), sent.pop("facts", None) or {})
+    changes = {**_apply_changes(case, sent), **fact_changes}
     if access_sent:
         restriction_changed = await set_access(session, case, body.access)
     else:
@@ -439,6 +449,38 @@ def _closing_time(case: Case, closed_at: datetime) -> datetime:
             errors=[{"loc": "body.closed_at", "msg": f"before opened_at {case.opened_at}"}],
         )
     return closed_at
+
+
+def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the case facts sent (each declared by the pack, of its type); 422 listing the allowed
+    facts or values. Changes are keyed ``facts.<name>`` (the engine's ``changed`` atoms)."""
+    errors, parsed = [], {}
+    for name, value in sent.items():
+        fact = pack.fact(name)
+        if fact is None:
+            allowed = ", ".join(f.id for f in pack.facts) or "none"
+            errors.append({"loc": f"body.facts.{name}",
+                           "msg": f"not a case fact of this service's policy (allowed: {allowed})"})
+            continue
+        try:
+            parsed[name] = fact.parse(value)
+        except ValueError as exc:
+            errors.append({"loc": f"body.facts.{name}", "msg": str(exc)})
+    if errors:
+        raise Unprocessable("The case facts do not match the service's policy.",
+                            slug="invalid-facts", errors=errors)
+    facts = dict(case.facts or {})
+    changes = {}
+    for name, value in parsed.items():
+        if facts.get(name) != value:
+            changes[f"facts.{name}"] = [facts.get(name), value]
+        if value is None:
+            facts.pop(name, None)
+        else:
+            facts[name] = value
+    if changes:
+        case.facts = facts  # reassigned, so the JSON column change is tracked
+    return changes
 
 
 def _apply_changes(case: Case, sent: dict[str, Any]) -> dict[str, list[Any]]:

@@ -102,6 +102,10 @@ class Case(SQLModel, table=True):
     opened_at: datetime
     closed_at: datetime | None = None
     ratings: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # The case facts the service's pack declares (``[[facts]]``), set by PATCH ``facts``, and
+    # the latest submitted assessment score of each name (``[[scores]]``).
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    scores: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     on_register: bool = Field(default=False, index=True)
     contact_level: ContactLevel | None = Field(
         default=None, sa_column=enum_column(ContactLevel, nullable=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 
 import sqlalchemy as sa
 import structlog
@@ -23,6 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.config import get_settings
 from app.core.security import Principal
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
@@ -30,6 +33,8 @@ from app.domain.common import utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
+from app.workflows.packs import Pack, load_all_packs
+from app.workflows.vocabulary import Escalation
 
 ESCALATION_CODE = "escalate_overdue_step"
 WORKER = Principal(sub="system:escalation-worker", roles=frozenset({"system"}), service=None)
@@ -38,20 +43,30 @@ BATCH_SIZE = 500  # rows per transaction; x 25 columns stays under SQLite's 32,7
 log = structlog.get_logger("yjrisk.escalation")
 
 
-# Who takes an overdue step's escalation: the line manager; the duty manager over a line
-# manager; the service's senior managers (chairs, who "take escalations", 3.3) over a chair's or
-# the panel administrator's step, never someone junior to the step's owner.
-ESCALATES_TO = {"line_manager": "duty_manager", "chair": "chair", "panel_admin": "chair"}
+# Who takes an overdue step's escalation is the pack's (``[escalation]``, e.g. Somerset: the
+# line manager; the duty manager over a line manager; the senior managers who "take
+# escalations", 3.3, over a chair's or the panel administrator's step). A step of a pack no
+# longer loaded falls back to the line manager: an escalation is never dropped.
+FALLBACK = Escalation()
 
 
-def escalation_actor(overdue: Step) -> str:
-    """Who takes the escalation of an overdue step."""
-    return ESCALATES_TO.get(overdue.actor, "line_manager")
+@cache
+def bundled_and_folder_packs() -> Mapping[str, Pack]:
+    """The packs of this process's settings (bundled and ``YJ_PACKS_DIR``), loaded once."""
+    return load_all_packs(get_settings().packs_dir)
 
 
-def escalation_for(overdue: Step, case: Case, now: datetime) -> Step:
+def escalation_actor(overdue: Step, packs: Mapping[str, Pack]) -> str:
+    """Who takes the escalation of an overdue step, by the pack the step was made under."""
+    pack = packs.get(overdue.policy_pack)
+    return (pack.escalation if pack is not None else FALLBACK).target(overdue.actor)
+
+
+def escalation_for(
+    overdue: Step, case: Case, now: datetime, packs: Mapping[str, Pack] | None = None
+) -> Step:
     """The escalation step for an overdue step (traceable to the overdue step's policy ref)."""
-    actor = escalation_actor(overdue)
+    actor = escalation_actor(overdue, packs if packs is not None else bundled_and_folder_packs())
     due = overdue.due_at.isoformat() if overdue.due_at else "?"
     return Step(
         service_id=overdue.service_id, case_id=overdue.case_id, code=ESCALATION_CODE,
@@ -85,7 +100,10 @@ async def overdue_batch(
     return list(rows.all())
 
 
-async def escalate_batch(session: AsyncSession, batch: list[Step], now: datetime) -> int:
+async def escalate_batch(
+    session: AsyncSession, batch: list[Step], now: datetime,
+    packs: Mapping[str, Pack] | None = None,
+) -> int:
     """Escalate a locked batch of overdue steps set-wise (flush only); answer how many.
 
     One query loads the batch's cases, one multi-row ``INSERT ... ON CONFLICT DO NOTHING
@@ -98,7 +116,8 @@ async def escalate_batch(session: AsyncSession, batch: list[Step], now: datetime
     case_ids = {step.case_id for step in batch}
     cases = {c.id: c for c in (await session.exec(
         select(Case).where(col(Case.id).in_(case_ids)))).all()}
-    escalations = {step.id: escalation_for(step, cases[step.case_id], now) for step in batch}
+    escalations = {step.id: escalation_for(step, cases[step.case_id], now, packs)
+                   for step in batch}
     bind = session.get_bind()
     dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
     columns = [c.name for c in Step.__table__.columns]  # type: ignore[attr-defined]
@@ -164,6 +183,7 @@ async def run_pass(
     *,
     service_id: uuid.UUID | None = None,
     batch_size: int = BATCH_SIZE,
+    packs: Mapping[str, Pack] | None = None,
 ) -> int:
     """One pass: escalate every overdue step, a batch per transaction; answer how many."""
     now = now or utcnow()
@@ -175,7 +195,7 @@ async def run_pass(
     while True:
         async with factory() as session, session.begin():
             batch = await overdue_batch(session, now, batch_size, service_id)
-            total += await escalate_batch(session, batch, now)
+            total += await escalate_batch(session, batch, now, packs)
         if len(batch) < batch_size:
             break
     if total:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,7 +32,6 @@ from app.domain.common import (
     JSONType,
     PlausibleDate,
     check_details_size,
-    enum_column,
     new_id,
     resolve_occurred_at,
     utcnow,
@@ -39,6 +39,7 @@ from app.domain.common import (
 from app.domain.judgements import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.workflows.packs import Pack
 
 
 class CaseEventType(enum.StrEnum):
@@ -58,10 +59,13 @@ class CaseEventType(enum.StrEnum):
     partner_action_not_secured = "partner_action_not_secured"
 
 
+EventTypeLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
 # Events whose deadline is counted towards a date the event names.
 NEEDS_TRANSFER_DATE = frozenset({CaseEventType.transfer_out})
 # Events that change where the child is: the case's ``in_custody`` follows them.
-IN_CUSTODY_AFTER = {CaseEventType.custody_entry: True, CaseEventType.custody_release: False}
+IN_CUSTODY_AFTER: dict[str, bool] = {
+    CaseEventType.custody_entry: True, CaseEventType.custody_release: False,
+}
 
 
 class CaseEvent(SQLModel, table=True):
@@ -73,7 +77,8 @@ class CaseEvent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID = Field(foreign_key="service.id")
     case_id: uuid.UUID = Field(foreign_key="case.id")
-    type: CaseEventType = Field(sa_column=enum_column(CaseEventType))
+    # A core type (CaseEventType) or one the service's pack declares; checked on write.
+    type: str = Field(max_length=32)
     occurred_at: datetime
     may_raise_to_high: bool = False
     transfer_date: date | None = None
@@ -95,7 +100,8 @@ class CaseEventCreate(BaseModel):
     """Body of ``POST /v1/cases/{id}/events``."""
 
     model_config = ConfigDict(extra="forbid")
-    type: CaseEventType
+    type: EventTypeLabel = PField(description="a core type (CaseEventType) or one the service's "
+                                              "pack declares (GET /v1/policy-packs/{id})")
     occurred_at: AwareDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
@@ -109,7 +115,7 @@ class CaseEventOut(BaseModel):
 
     id: uuid.UUID
     case_id: uuid.UUID
-    type: CaseEventType
+    type: str
     occurred_at: datetime
     may_raise_to_high: bool
     transfer_date: date | None
@@ -156,6 +162,18 @@ def event_data(event: CaseEvent) -> dict[str, Any]:
     return data
 
 
+def check_event_type(pack: Pack, event_type: str) -> None:
+    """422 listing the allowed types unless the service's pack knows this event type."""
+    allowed = pack.event_type_ids()
+    if event_type not in allowed:
+        raise Unprocessable(
+            f"This service's policy has no event type {event_type!r}.",
+            slug="unknown-event-type",
+            errors=[{"loc": "body.type", "msg": f"must be one of: {', '.join(allowed)}"}],
+            extra={"allowed": list(allowed)},
+        )
+
+
 # Events the policy still acts on after closure (S23: charge or death within 20 days).
 AFTER_CLOSURE = frozenset({"charged", "death"})
 
@@ -182,6 +200,7 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
+    check_event_type(ctx.pack_for(service), body.type)
     if str(body.type) not in AFTER_CLOSURE:
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)

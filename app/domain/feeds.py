@@ -206,11 +206,11 @@ async def receive(
         result = await _apply_mappa_update(session, ctx, service, case, principal, body)
     referral, created = await create_referral_for_case(
         session, ctx, service, case, principal, "feed",
-        ReferralCreate(kind=body.kind, details=body.details, occurred_at=body.received_at),
+        ReferralCreate(kind=body.kind.value, details=body.details, occurred_at=body.received_at),
         source=f"feed:{source.value}", status=ReferralStatus.received,
     )
     result = created if result is None else result.merge(created)
-    answer = {"data": referral_out(referral).model_dump(mode="json"),
+    answer = {"data": referral_out(referral, ctx.pack_for(service)).model_dump(mode="json"),
               "next_steps": [s.model_dump(mode="json") for s in result.next_steps]}
     record = await session.get(IdempotencyRecord, claimed)
     assert record is not None

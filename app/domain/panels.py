@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -26,10 +25,7 @@ from app.domain.access import (
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
-    JSONType,
     PlausibleDate,
-    enum_column,
-    new_id,
     require_plausible,
     resolve_occurred_at,
     utcnow,
@@ -37,65 +33,30 @@ from app.domain.common import (
 from app.domain.judgements import JudgementCreate, Level, RiskDomain, apply_judgement
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
+from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.workflows.calendar import LONDON
-from app.workflows.types import ScheduledPanel
+from app.workflows.vocabulary import PanelKind
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
-# What a panel decision is the act for, in two passes: first the case was brought to the panel
-# (S7/S17/S25, W7) and its views are past seeking (6.2: before the initial panel); then, since
-# closing a W7 request asks the chair to hold the panel (W8), the panel was held (W8), the
-# booked review (S20/W22) and the monthly MAPPA level 1 review (W19) took place.
-PANEL_SATISFIES_FIRST = ("refer_to_panel", "request_high_risk_panel", "seek_child_and_carer_views")
-PANEL_SATISFIES_THEN = ("hold_high_risk_panel", "attend_panel_review", "high_risk_panel_review")
+# What a panel decision is the act for comes from the pack, in two passes (``[closures]``):
+# ``panel_decision`` (and ``panel_decision_mappa`` when it sets a MAPPA level) first, e.g. the case
+# was brought to the panel; then ``panel_decision_then``, the acts that closing the first may ask
+# for (a closed request asks the chair to hold the panel; the panel was held).
 
 
-class PanelKind(enum.StrEnum):
-    """Somerset's MARP or Wokingham's High-Risk Panel."""
-
-    marp = "marp"
-    high_risk_panel = "high_risk_panel"
-
-
-class Panel(SQLModel, table=True):
-    """A scheduled panel meeting."""
-
-    __tablename__ = "panel"
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
-    kind: PanelKind = Field(sa_column=enum_column(PanelKind))
-    scheduled_for: datetime = Field(index=True)
-    chair_id: str = Field(max_length=128)
-    created_by: str = Field(max_length=128)
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class PanelItem(SQLModel, table=True):
-    """A case on a panel's agenda, with its presenter and, once made, the decision."""
-
-    __tablename__ = "panel_item"
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    service_id: uuid.UUID = Field(foreign_key="service.id")
-    panel_id: uuid.UUID = Field(foreign_key="panel.id", index=True)
-    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
-    presenter_id: str = Field(max_length=128)
-    referral_id: uuid.UUID | None = Field(default=None, foreign_key="referral.id")
-    created_at: datetime = Field(default_factory=utcnow)
-    decided_at: datetime | None = None
-    decided_by: str | None = Field(default=None, max_length=128)
-    decision: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+KindLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
 
 
 class PanelCreate(BaseModel):
     """Body of ``POST /v1/panels``."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: PanelKind
+    kind: KindLabel = PField(description="a panel kind of the service's pack "
+                                         "(GET /v1/policy-packs/{id}: panel_kinds)")
     scheduled_for: AwareDatetime
     chair_id: StaffId
 
@@ -129,6 +90,10 @@ class PanelDecisionCreate(BaseModel):
     review_date: PlausibleDate | None = None
     mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
     minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    attendees: Annotated[list[KindLabel], PField(max_length=50)] = PField(
+        default_factory=list,
+        description="who attended, as the panel kind's invitees name them (its "
+                    "required_attendance must be there)")
     occurred_at: AwareDatetime | None = None
 
 
@@ -149,7 +114,7 @@ class PanelOut(BaseModel):
     """A panel with its items."""
 
     id: uuid.UUID
-    kind: PanelKind
+    kind: str
     scheduled_for: datetime
     chair_id: str
     created_by: str
@@ -168,17 +133,6 @@ def panel_out(panel: Panel, items: list[PanelItem]) -> PanelOut:
                     items=[item_out(i) for i in items])
 
 
-async def load_scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
-    """The service's panels, for ``next-panel`` deadlines."""
-    rows = await session.exec(select(Panel).where(Panel.service_id == service.id)
-                              .order_by(col(Panel.scheduled_for)))
-    return [ScheduledPanel(id=p.id, kind=p.kind.value, scheduled_for=p.scheduled_for)
-            for p in rows.all()]
-
-
-policy.register_panel_loader(load_scheduled_panels)
-
-
 async def create_panel(
     session: AsyncSession, principal: Principal, body: PanelCreate, ctx: policy.PolicyContext
 ) -> Panel:
@@ -186,11 +140,13 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_plausible(body.scheduled_for, "scheduled_for")
-    expected = ctx.pack_for(service).panel_kind
-    if body.kind.value != expected:
+    allowed = ctx.pack_for(service).panel_kind_ids()
+    if body.kind not in allowed:
         raise Unprocessable(
-            f"This service's policy runs {expected} panels, not {body.kind.value}.",
-            slug="wrong-panel-kind", errors=[{"loc": "body.kind", "msg": f"must be {expected}"}],
+            f"This service's policy holds no {body.kind} panels.",
+            slug="wrong-panel-kind",
+            errors=[{"loc": "body.kind", "msg": f"must be one of: {', '.join(allowed)}"}],
+            extra={"allowed": list(allowed)},
         )
     panel = Panel(service_id=service.id, kind=body.kind, scheduled_for=body.scheduled_for,
                   chair_id=body.chair_id, created_by=principal.sub)
@@ -199,7 +155,7 @@ async def create_panel(
     await record_audit(session, principal, "panel.create", "panel", panel.id,
                        service_id=service.id, change=body.model_dump(mode="json"))
     await emit(session, "panel.scheduled", panel.id, service_id=service.id,
-               payload={"kind": body.kind.value, "scheduled_for": body.scheduled_for.isoformat()})
+               payload={"kind": body.kind, "scheduled_for": body.scheduled_for.isoformat()})
     waiting = await session.exec(
         select(Case).where(Case.service_id == service.id, col(Case.id).in_(
             select(Step.case_id).where(Step.service_id == service.id,
@@ -212,7 +168,7 @@ async def create_panel(
             # A panel recorded after the fact still gives waiting steps its date.
             policy.event("panel_scheduled", min(utcnow(), panel.scheduled_for), panel.id,
                          principal,
-                         {"panel_id": str(panel.id), "kind": body.kind.value},
+                         {"panel_id": str(panel.id), "kind": body.kind},
                          _scheduler_role(principal)),
             role=_scheduler_role(principal),
         )
@@ -308,6 +264,22 @@ def _check_decision(body: PanelDecisionCreate, case: Case, occurred_at: datetime
                             errors=errors)
 
 
+def _check_attendance(body: PanelDecisionCreate, kind: PanelKind) -> None:
+    """422 for attendees the panel kind does not invite, or a required attendee missing."""
+    errors = []
+    if kind.invitees:
+        errors += [{"loc": f"body.attendees.{i}",
+                    "msg": f"not an invitee of the {kind.id}: one of {', '.join(kind.invitees)}"}
+                   for i, who in enumerate(body.attendees) if who not in kind.invitees]
+    missing = [who for who in kind.required_attendance if who not in body.attendees]
+    if missing:
+        errors.append({"loc": "body.attendees",
+                       "msg": f"the {kind.title} needs {', '.join(missing)} to attend"})
+    if errors:
+        raise Unprocessable("The panel's attendance does not meet its terms of reference.",
+                            slug="panel-attendance", errors=errors)
+
+
 async def decide(
     session: AsyncSession,
     principal: Principal,
@@ -317,18 +289,21 @@ async def decide(
     ctx: policy.PolicyContext,
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
-    require_roles(principal, ("chair",), "record panel decisions")
     service, panel = await _load_panel(session, principal, panel_id)
+    pack = ctx.pack_for(service)
+    kind = pack.panel(panel.kind)
+    chair = kind.chair_role
+    require_roles(principal, (chair,), "record panel decisions")
     item = (await session.exec(select(PanelItem).where(
         PanelItem.id == item_id, PanelItem.panel_id == panel.id,
         col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
     ))).first()
     if item is None:
         raise NotFound("No such panel item.")
-    if item.presenter_id == principal.sub:
+    if not kind.presenter_may_chair and item.presenter_id == principal.sub:
         raise Forbidden(
             "The presenter of a case cannot chair its decision; another panel member must "
-            "chair this item (Somerset 7.1.5).", slug="presenter-cannot-chair",
+            f"chair this item ({pack.id}).", slug="presenter-cannot-chair",
         )
     case = await load_case(session, item.case_id)
     assert case is not None
@@ -337,6 +312,7 @@ async def decide(
         raise Conflict("This item already has a decision.", slug="already-decided")
     occurred_at = resolve_occurred_at(body.occurred_at)
     _check_decision(body, case, occurred_at)
+    _check_attendance(body, kind)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
@@ -345,7 +321,7 @@ async def decide(
             session, ctx, service, case, principal,
             JudgementCreate(domain=domain, level=level, occurred_at=occurred_at,
                             rationale=f"Confirmed by panel {panel.id}"),
-            role="chair", panel_item_id=item.id,
+            role=chair, panel_item_id=item.id,
         )
         result = judged if result is None else result.merge(judged)
     if body.mappa_level is not None:
@@ -354,10 +330,10 @@ async def decide(
     # The panel sitting on the case is the act earlier steps asked for (after the confirmed
     # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
-    mappa = ("identify_mappa_level",) if body.mappa_level else ()
-    for codes in (PANEL_SATISFIES_FIRST + mappa, PANEL_SATISFIES_THEN):
+    mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
+    for codes in (pack.closes("panel_decision") + mappa, pack.closes("panel_decision_then")):
         satisfied = await satisfy_open_steps(
-            session, ctx, service, case, principal, "chair", occurred_at, codes,
+            session, ctx, service, case, principal, chair, occurred_at, codes,
             ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
         )
         if satisfied is not None:
@@ -369,12 +345,13 @@ async def decide(
                     for a in body.actions],
         "review_date": body.review_date,
         "mappa_level": body.mappa_level,
-        "panel_kind": panel.kind.value,
+        "panel_kind": panel.kind,
+        "attendees": list(body.attendees),
     }
     decided = await policy.run(
         session, ctx, service, case, principal,
-        policy.event("panel_decision", occurred_at, item.id, principal, data, "chair"),
-        role="chair",
+        policy.event("panel_decision", occurred_at, item.id, principal, data, chair),
+        role=chair,
     )
     result = decided if result is None else result.merge(decided)
     item.decided_at, item.decided_by = occurred_at, principal.sub
@@ -382,7 +359,7 @@ async def decide(
     session.add(item)
     await session.flush()
     await record_audit(session, principal, "panel.decision", "panel_item", item.id,
-                       service_id=service.id, case_id=case.id, role="chair",
+                       service_id=service.id, case_id=case.id, role=chair,
                        change=item.decision)
     await emit(session, "panel.decision", item.id, service_id=service.id,
                payload={"case_id": str(case.id), "panel_id": str(panel.id)})

@@ -21,6 +21,7 @@ from app.core.errors import DomainError
 from app.core.security import Principal
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
+from app.domain.panels_table import load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar
@@ -106,6 +107,9 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
         on_register=case.on_register,
         closed_at=case.closed_at,
+        facts=dict(case.facts or {}),
+        scores=dict(case.scores or {}),
+        date_of_birth=case.date_of_birth,
         open_steps=tuple(
             OpenStep(
                 id=s.id, code=s.code, rule_id=s.rule_id, subject_id=s.subject_id,
@@ -155,17 +159,8 @@ async def current(session: AsyncSession, case: Case) -> PolicyResult:
 
 
 async def scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
-    """The service's scheduled panels, for ``next-panel`` deadlines (none until panels exist)."""
-    loader = _PANEL_LOADER.get("load")
-    return await loader(session, service) if loader else []
-
-
-_PANEL_LOADER: dict[str, Any] = {}
-
-
-def register_panel_loader(loader: Any) -> None:
-    """Let the panels module supply scheduled panels without a circular import."""
-    _PANEL_LOADER["load"] = loader
+    """The service's scheduled panels, for ``next-panel`` deadlines."""
+    return await load_scheduled_panels(session, service.id)
 
 
 def evaluate_for(

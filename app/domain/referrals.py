@@ -10,9 +10,9 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +41,7 @@ from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.workflows.packs import Pack
 
 
 class ReferralKind(enum.StrEnum):
@@ -69,35 +70,14 @@ class ReferralStatus(enum.StrEnum):
     withdrawn = "withdrawn"
 
 
-MAPPA_FORMS = frozenset({ReferralKind.mappa_h, ReferralKind.mappa_a})
 HOLDER_AND_MANAGERS = ("case_holder", *MANAGERS)
 DECIDERS = (*MANAGERS, "chair")
-
-# Which open steps a referral of each kind satisfies when it is made.
-SATISFIES: dict[ReferralKind, tuple[str, ...]] = {
-    ReferralKind.panel: ("refer_to_panel", "request_high_risk_panel"),
-    ReferralKind.mappa_h: ("mappa_h_notification",),
-    ReferralKind.mappa_a: ("mappa_a_referral",),
-    ReferralKind.emrac: ("submit_to_triage",),
-    ReferralKind.marf: ("marf_referral",),
-    ReferralKind.nrm: ("nrm_referral",),
-    ReferralKind.child_protection: ("child_protection_referral",),
-    ReferralKind.serious_incident: ("notify_serious_incident",),
-}
-
-
-# The act by which a referral counts as made, and so satisfies the step that asked for it: a
-# MARP/High-Risk Panel referral once it is submitted to the panel administrator (3.2.3), a
-# referral to another agency once it is sent. A draft satisfies nothing; a referral that is
-# withdrawn or declined gives its steps back.
-PANEL_REFERRAL_MADE_BY = "submit"
-AGENCY_REFERRAL_MADE_BY = "send"
+# A referral moved by one of these actions is undone: it gives back the steps it closed.
 UNDONE_BY = frozenset({"withdraw", "decline"})
-
-
-def made_by(kind: ReferralKind) -> str:
-    """The action that makes a referral of this kind."""
-    return PANEL_REFERRAL_MADE_BY if kind == ReferralKind.panel else AGENCY_REFERRAL_MADE_BY
+# Which act makes a referral (and so closes the steps that asked for it), which kinds pass a
+# manager's quality assurance, and which need the child's views, are the pack's
+# (``[[referral_kinds]]``: ``made_by``, ``closes``, ``quality_assurance``, ``requires_views``).
+KindLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
 
 
 @dataclass(frozen=True)
@@ -109,16 +89,24 @@ class Transition:
     target: ReferralStatus
     roles: tuple[str, ...]
     hint: str
-    kinds: frozenset[ReferralKind] | None = None  # None: every kind
+    # Only kinds the pack gates by a manager's quality assurance (None: every kind).
+    quality_assured_kinds_only: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        """The transition as data for the API."""
+    def applies_to(self, kind: str, pack: Pack) -> bool:
+        """Whether this move exists for a referral of this kind under this pack."""
+        return not self.quality_assured_kinds_only or pack.referral_kind(kind).quality_assurance
+
+    def as_dict(self, pack: Pack) -> dict[str, Any]:
+        """The transition as data for the API (``kinds``: the kinds it applies to under this
+        pack, None for every kind)."""
+        kinds = sorted(k for k in pack.referral_kind_ids() if self.applies_to(k, pack)) \
+            if self.quality_assured_kinds_only else None
         return {
             "action": self.action,
             "from": sorted(s.value for s in self.sources),
             "to": self.target.value,
             "roles": list(self.roles),
-            "kinds": sorted(k.value for k in self.kinds) if self.kinds else None,
+            "kinds": kinds,
             "hint": self.hint,
         }
 
@@ -129,12 +117,13 @@ TRANSITIONS: tuple[Transition, ...] = (
                "Submit the completed referral for sending (and, for MAPPA forms, for a "
                "manager's quality assurance)."),
     Transition("quality-assure", frozenset({S.submitted}), S.quality_assured, MANAGERS,
-               "A manager quality-assures a MAPPA form before it is sent "
-               "(Wokingham: Referrals into MAPPA).", kinds=MAPPA_FORMS),
+               "A manager quality-assures the form before it is sent, for the kinds the "
+               "service's pack gates (Wokingham: MAPPA forms, Referrals into MAPPA).",
+               quality_assured_kinds_only=True),
     Transition("send", frozenset({S.submitted, S.quality_assured}), S.sent,
                HOLDER_AND_MANAGERS,
-               "Mark the referral as sent to the receiving panel or agency; a MAPPA form "
-               "needs quality assurance first."),
+               "Mark the referral as sent to the receiving panel or agency; a kind the pack "
+               "gates needs quality assurance first."),
     Transition("accept", frozenset({S.sent, S.received}), S.accepted, (*DECIDERS, "panel_admin"),
                "The receiving panel or agency accepted the referral."),
     Transition("decline", frozenset({S.sent, S.received}), S.declined,
@@ -155,7 +144,8 @@ class Referral(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID = Field(foreign_key="service.id")
     case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
-    kind: ReferralKind = Field(sa_column=enum_column(ReferralKind))
+    # A core kind (ReferralKind) or one the service's pack declares; checked on write.
+    kind: str = Field(max_length=32)
     status: ReferralStatus = Field(sa_column=enum_column(ReferralStatus))
     source: str = Field(default="api", max_length=32)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
@@ -172,7 +162,8 @@ class ReferralCreate(BaseModel):
     """Body of ``POST /v1/cases/{id}/referrals``."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: ReferralKind
+    kind: KindLabel = PField(description="a core kind (ReferralKind) or one the service's pack "
+                                         "declares (GET /v1/policy-packs/{id})")
     details: dict[str, Any] = PField(default_factory=dict)
     occurred_at: AwareDatetime | None = None
 
@@ -191,7 +182,7 @@ class ReferralOut(BaseModel):
 
     id: uuid.UUID
     case_id: uuid.UUID
-    kind: ReferralKind
+    kind: str
     status: ReferralStatus
     source: str
     details: dict[str, Any]
@@ -205,12 +196,17 @@ class ReferralOut(BaseModel):
     allowed_actions: list[str]
 
 
-def referral_out(referral: Referral) -> ReferralOut:
-    """Shape a referral for the API."""
+def needs_quality_assurance(pack: Pack, referral: Referral) -> bool:
+    """The pack gates this kind by a manager's quality assurance and it has not had it yet."""
+    return pack.referral_kind(referral.kind).quality_assurance and \
+        referral.quality_assured_at is None
+
+
+def referral_out(referral: Referral, pack: Pack) -> ReferralOut:
+    """Shape a referral for the API, with the actions its pack now allows."""
     allowed = [t.action for t in TRANSITIONS if referral.status in t.sources
-               and (t.kinds is None or referral.kind in t.kinds)
-               and not (t.action == "send" and referral.kind in MAPPA_FORMS
-                        and referral.quality_assured_at is None)]
+               and t.applies_to(referral.kind, pack)
+               and not (t.action == "send" and needs_quality_assurance(pack, referral))]
     return ReferralOut(
         id=referral.id, case_id=referral.case_id, kind=referral.kind, status=referral.status,
         source=referral.source, details=referral.details, occurred_at=referral.occurred_at,
@@ -228,11 +224,10 @@ def has_panel_views(referral: Referral) -> bool:
     return views or bool(str(d.get("views_not_sought_reason", "")).strip())
 
 
-def check_panel_views(service: Service, referral: Referral, ctx: policy.PolicyContext) -> None:
-    """A panel referral carries the child's and carer's views or why they were not sought (6.2)."""
-    if referral.kind != ReferralKind.panel:
-        return
-    if not ctx.pack_for(service).option("panel_referral_requires_views", False):
+def check_panel_views(pack: Pack, referral: Referral) -> None:
+    """A kind the pack says ``requires_views`` carries the child's and carer's views, or why they
+    were not sought (Somerset 6.2); 422 otherwise."""
+    if not pack.referral_kind(referral.kind).requires_views:
         return
     if not has_panel_views(referral):
         raise Unprocessable(
@@ -247,11 +242,23 @@ def check_panel_views(service: Service, referral: Referral, ctx: policy.PolicyCo
         )
 
 
-def views_satisfied(referral: Referral) -> tuple[str, ...]:
-    """A panel referral carrying the child's and carer's views (or why not) is that step's act."""
-    if referral.kind != ReferralKind.panel or not has_panel_views(referral):
+def views_satisfied(pack: Pack, referral: Referral) -> tuple[str, ...]:
+    """A panel referral carrying the child's and carer's views (or why not) is the act for the
+    pack's ``referral_views`` closures."""
+    if not pack.referral_kind(referral.kind).to_panel or not has_panel_views(referral):
         return ()
-    return ("seek_child_and_carer_views",)
+    return pack.closes("referral_views")
+
+
+def check_kind(pack: Pack, kind: str) -> None:
+    """422 listing the allowed kinds unless the service's pack knows this referral kind."""
+    allowed = pack.referral_kind_ids()
+    if kind not in allowed:
+        raise Unprocessable(
+            f"This service's policy has no referral kind {kind!r}.", slug="unknown-referral-kind",
+            errors=[{"loc": "body.kind", "msg": f"must be one of: {', '.join(allowed)}"}],
+            extra={"allowed": list(allowed)},
+        )
 
 
 async def reopen_steps_satisfied_by(
@@ -319,6 +326,8 @@ async def create_referral_for_case(
     """Make a referral, satisfy the steps that asked for it, and run the engine."""
     check_details_size(body.details)
     occurred_at = resolve_occurred_at(body.occurred_at)
+    pack = ctx.pack_for(service)
+    check_kind(pack, body.kind)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
         details=body.details, occurred_at=occurred_at, created_by=principal.sub,
@@ -330,11 +339,11 @@ async def create_referral_for_case(
     satisfied = None
     if status == ReferralStatus.received:  # a referral that arrived made (from a feed)
         satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                        SATISFIES.get(body.kind, ()), occurred_at)
+                                        pack.referral_kind(body.kind).closes, occurred_at)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_created", occurred_at, referral.id, principal,
-                     {"kind": body.kind.value, "source": source,
+                     {"kind": body.kind, "source": source,
                       "from_feed": source.startswith("feed:")}, role),
         role=role,
     )
@@ -343,11 +352,11 @@ async def create_referral_for_case(
     await record_audit(
         session, principal, "referral.create", "referral", referral.id,
         service_id=service.id, case_id=case.id, role=role,
-        change={"kind": body.kind.value, "status": status.value, "source": source,
+        change={"kind": body.kind, "status": status.value, "source": source,
                 "details": body.details},
     )
     await emit(session, "referral.created", referral.id, service_id=service.id,
-               payload={"case_id": str(case.id), "kind": body.kind.value, "source": source})
+               payload={"case_id": str(case.id), "kind": body.kind, "source": source})
     return referral, result
 
 
@@ -357,13 +366,15 @@ async def create_referral(
     case_id: uuid.UUID,
     body: ReferralCreate,
     ctx: policy.PolicyContext,
-) -> tuple[Referral, policy.PolicyResult]:
-    """``POST /v1/cases/{id}/referrals``: holder or managers."""
+) -> tuple[ReferralOut, policy.PolicyResult]:
+    """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
     if body.kind != ReferralKind.serious_incident:  # CSPPI notification reaches past closure
         require_open_case(case, "make a referral")
-    return await create_referral_for_case(session, ctx, service, case, principal, role, body)
+    referral, result = await create_referral_for_case(
+        session, ctx, service, case, principal, role, body)
+    return referral_out(referral, ctx.pack_for(service)), result
 
 
 async def load_referral(
@@ -381,13 +392,14 @@ async def load_referral(
 
 
 async def list_case_referrals(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[Referral]:
-    """The case's referrals, newest first."""
-    _, case = await get_visible_case(session, principal, case_id)
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: policy.PolicyContext
+) -> list[ReferralOut]:
+    """The case's referrals, newest first, as the API shows them."""
+    service, case = await get_visible_case(session, principal, case_id)
     rows = await session.exec(select(Referral).where(Referral.case_id == case.id)
                               .order_by(col(Referral.created_at).desc()))
-    return list(rows.all())
+    pack = ctx.pack_for(service)
+    return [referral_out(r, pack) for r in rows.all()]
 
 
 async def transition(
@@ -397,34 +409,36 @@ async def transition(
     action: str,
     body: ReferralAction,
     ctx: policy.PolicyContext,
-) -> tuple[Referral, policy.PolicyResult]:
+) -> tuple[ReferralOut, policy.PolicyResult]:
     """Apply a lifecycle action, checked against :data:`TRANSITIONS`; 409 on an illegal move."""
     move = TRANSITIONS_BY_ACTION.get(action)
     if move is None:
         raise NotFound(f"No referral action {action!r}.")
     service, case, referral = await load_referral(session, principal, referral_id)
+    pack = ctx.pack_for(service)
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
-    if move.kinds is not None and referral.kind not in move.kinds:
+    if not move.applies_to(referral.kind, pack):
         raise Conflict(f"{action} does not apply to a {referral.kind} referral.",
                        slug="illegal-transition")
     if referral.status not in move.sources:
         raise Conflict(
             f"Cannot {action} a referral that is {referral.status}.",
             slug="illegal-transition",
-            extra={"allowed_actions": referral_out(referral).allowed_actions},
+            extra={"allowed_actions": referral_out(referral, pack).allowed_actions},
         )
-    if action == "send" and referral.kind in MAPPA_FORMS and referral.quality_assured_at is None:
+    if action == "send" and needs_quality_assurance(pack, referral):
         raise Conflict(
-            "A MAPPA form cannot be sent before a manager has quality-assured it "
-            "(Wokingham: Referrals into MAPPA).",
+            f"A {referral.kind} form cannot be sent before a manager has quality-assured it "
+            f"({pack.id}).",
             slug="quality-assurance-required",
-            extra={"rules": ["W18"]},
+            extra={"rules": sorted({r.id for code in pack.closes("referral_quality_assure")
+                                    for r in pack.lines_for_code(code)})},
         )
     if body.details:
         check_details_size(body.details)
         referral.details = {**referral.details, **body.details}
     if action in ("submit", "send"):
-        check_panel_views(service, referral, ctx)
+        check_panel_views(pack, referral)
     if action == "quality-assure" and referral.created_by == principal.sub:
         raise Forbidden("The author of a MAPPA form cannot quality-assure it.")
     occurred_at = resolve_occurred_at(body.occurred_at)
@@ -443,15 +457,16 @@ async def transition(
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_transition", occurred_at, referral.id, principal,
-                     {"kind": referral.kind.value, "action": action,
+                     {"kind": referral.kind, "action": action,
                       "to_status": move.target.value}, role),
         role=role,
     )
     codes: tuple[str, ...] = ()
+    kind = pack.referral_kind(referral.kind)
     if action == "quality-assure":
-        codes = ("quality_assure_mappa_form",)
-    elif action == made_by(referral.kind):
-        codes = SATISFIES.get(referral.kind, ()) + views_satisfied(referral)
+        codes = pack.closes("referral_quality_assure")
+    elif action == kind.made_by:
+        codes = kind.closes + views_satisfied(pack, referral)
     satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
                                     codes, occurred_at)
     if satisfied is not None:
@@ -465,5 +480,5 @@ async def transition(
         change={"from": previous.value, "to": move.target.value, "note": body.note},
     )
     await emit(session, f"referral.{move.target.value}", referral.id, service_id=service.id,
-               payload={"case_id": str(case.id), "kind": referral.kind.value})
-    return referral, result
+               payload={"case_id": str(case.id), "kind": referral.kind})
+    return referral_out(referral, pack), result

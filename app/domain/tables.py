@@ -11,7 +11,7 @@ from app.domain.history import RecordChange
 from app.domain.judgements import Judgement
 from app.domain.outbox import OutboxEvent
 from app.domain.oversight import OversightEntry
-from app.domain.panels import Panel, PanelItem
+from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral
 from app.domain.services import Service
 from app.domain.steps import Step

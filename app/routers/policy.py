@@ -30,11 +30,16 @@ async def list_packs(request: Request, principal: CurrentPrincipal) -> Read[list
 async def read_pack(
     pack_id: Annotated[str, Path(max_length=64)], request: Request, principal: CurrentPrincipal
 ) -> Read[dict[str, Any]]:
-    """One policy pack, rule by rule, with the paragraph each rule comes from."""
+    """One policy pack, rule by rule, with the paragraph each rule comes from, its vocabulary
+    (the words writes may use: core and the pack's own) and the check's warnings."""
     pack = request.app.state.policy.packs.get(pack_id)
     if pack is None:
         raise NotFound("No such policy pack.")
-    return Read(data=pack.model_dump(mode="json"))
+    return Read(data={
+        **pack.model_dump(mode="json"), "vocabulary": pack.vocabulary(),
+        "warnings": [{"rule": w.rule, "field": w.field, "message": w.message}
+                     for w in pack.warnings],
+    })
 
 
 @router.post("/v1/workflow/preview", response_model=Read[PreviewOut])

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import feeds
 from app.domain import referrals as svc
-from app.domain.access import require_roles
+from app.domain.access import require_roles, service_of
 from app.routers.envelopes import Read, Written
 
 router = APIRouter(tags=["referrals"])
@@ -29,31 +29,36 @@ async def create(
     referral, result = await svc.create_referral(
         session, principal, case_id, body, request.app.state.policy
     )
-    return Written(data=svc.referral_out(referral), next_steps=result.next_steps)
+    return Written(data=referral, next_steps=result.next_steps)
 
 
 @router.get("/v1/cases/{case_id}/referrals", response_model=Read[list[svc.ReferralOut]])
 async def list_for_case(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[list[svc.ReferralOut]]:
     """The case's referrals, newest first."""
-    rows = await svc.list_case_referrals(session, principal, case_id)
-    return Read(data=[svc.referral_out(r) for r in rows])
+    return Read(data=await svc.list_case_referrals(session, principal, case_id,
+                                                   request.app.state.policy))
 
 
 @router.get("/v1/referrals/transitions", response_model=Read[list[dict[str, Any]]])
-async def transitions(principal: CurrentPrincipal) -> Read[list[dict[str, Any]]]:
-    """The referral lifecycle as data: actions, from/to states, roles, hints."""
-    return Read(data=[t.as_dict() for t in svc.TRANSITIONS])
+async def transitions(
+    request: Request, session: Session, principal: CurrentPrincipal
+) -> Read[list[dict[str, Any]]]:
+    """The referral lifecycle as data under the caller's service's pack: actions, from/to
+    states, roles, the kinds a gated action applies to, hints."""
+    service = await service_of(session, principal)
+    pack = request.app.state.policy.pack_for(service)
+    return Read(data=[t.as_dict(pack) for t in svc.TRANSITIONS])
 
 
 @router.get("/v1/referrals/{referral_id}", response_model=Read[svc.ReferralOut])
 async def read(
-    referral_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    referral_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[svc.ReferralOut]:
     """A referral with the actions now open to it."""
-    _, _, referral = await svc.load_referral(session, principal, referral_id)
-    return Read(data=svc.referral_out(referral))
+    service, _, referral = await svc.load_referral(session, principal, referral_id)
+    return Read(data=svc.referral_out(referral, request.app.state.policy.pack_for(service)))
 
 
 @router.post("/v1/referrals/{referral_id}/{action}", response_model=Written[svc.ReferralOut])
@@ -70,7 +75,7 @@ async def act(
         session, principal, referral_id, action, body or svc.ReferralAction(),
         request.app.state.policy,
     )
-    return Written(data=svc.referral_out(referral), next_steps=result.next_steps)
+    return Written(data=referral, next_steps=result.next_steps)
 
 
 @router.post(

@@ -44,6 +44,18 @@ panel decision or case change applied; register recomputed):
 - ``open_or_closed_within_days = N``: the case is open, or the event's Europe/London calendar date
   is on or before the closure's London date + N days (calendar days, not clock time).
 
+Comparisons (``Compare``: any of ``eq``, ``ne``, ``in``, ``lt``, ``lte``, ``gt``, ``gte``,
+``contains_any``, ``set``; all given must hold; an unset value satisfies only ``set = false``):
+
+- ``child_age = {gte = 10, lt = 14}``: the child's age in whole years on the event's
+  Europe/London date (derived from the date of birth).
+- ``attendees_include = [..]``: a ``panel_decision`` whose recorded attendees include every one
+  of these (panel attendance).
+- ``case.fact`` / ``after.fact = {name = "dangerousness_criteria_met", eq = true}``: a typed case
+  fact the pack declares (``[[facts]]``); ``contains_any`` for list facts.
+- ``case.score`` / ``after.score = {name = "asset_plus_harm_section", gte = 2}``: the latest
+  assessment score of that name (``[[scores]]``); on an assessment event ``after.`` sees its scores.
+
 ``holds`` conditions (whether an open step is still justified) may use only ``after.`` atoms.
 """
 
@@ -55,7 +67,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.workflows.calendar import london_date
 from app.workflows.types import LEVEL_RANK, CaseSnapshot, WorkflowEvent
@@ -109,6 +121,47 @@ class ChangedToArg(BaseModel):
     values: tuple[Any, ...]
 
 
+class Compare(BaseModel):
+    """A typed comparison; every operator given must hold (none given: the value is set)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    eq: bool | int | str | None = None
+    ne: bool | int | str | None = None
+    in_: tuple[int | str, ...] | None = Field(default=None, alias="in")
+    lt: int | None = None
+    lte: int | None = None
+    gt: int | None = None
+    gte: int | None = None
+    contains_any: tuple[str, ...] | None = None
+    set: bool | None = None
+
+    def test(self, value: Any) -> bool:
+        """Whether the value satisfies every operator given."""
+        if value is None:
+            return self.set is False
+        if self.set is False:
+            return False
+        numeric = isinstance(value, int) and not isinstance(value, bool)
+        checks = (
+            self.eq is None or value == self.eq,
+            self.ne is None or value != self.ne,
+            self.in_ is None or value in self.in_,
+            self.lt is None or (numeric and value < self.lt),
+            self.lte is None or (numeric and value <= self.lte),
+            self.gt is None or (numeric and value > self.gt),
+            self.gte is None or (numeric and value >= self.gte),
+            self.contains_any is None or (
+                isinstance(value, list | tuple) and any(v in value for v in self.contains_any)),
+        )
+        return all(checks)
+
+
+class NamedCompare(Compare):
+    """A comparison on a named fact or score: ``{name, eq/in/lt/.../set}``."""
+
+    name: str
+
+
 @dataclass(frozen=True)
 class Atom:
     """One atom of the language: its argument type and how it builds a predicate."""
@@ -130,6 +183,8 @@ _LEVEL: TypeAdapter[Any] = TypeAdapter(LevelName)
 _DOMAINS: TypeAdapter[Any] = TypeAdapter(tuple[DomainName, ...])
 _RATING: TypeAdapter[Any] = TypeAdapter(RatingArg)
 _CHANGED_TO: TypeAdapter[Any] = TypeAdapter(ChangedToArg)
+_COMPARE: TypeAdapter[Any] = TypeAdapter(Compare)
+_NAMED: TypeAdapter[Any] = TypeAdapter(NamedCompare)
 
 
 def _event_atom(name: str, arg: TypeAdapter[Any]) -> Callable[[Callable[[Any], Predicate]], Any]:
@@ -265,6 +320,29 @@ def _decision_mappa(levels: tuple[int, ...]) -> Predicate:
     return lambda ctx: _data(ctx, "mappa_level") in levels
 
 
+def child_age(ctx: Context) -> int | None:
+    """The child's age in whole years on the event's Europe/London date (None: no birth date)."""
+    born = ctx.before.date_of_birth
+    if born is None:
+        return None
+    on = london_date(ctx.event.occurred_at)
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+@_event_atom("child_age", _COMPARE)
+def _child_age(compare: Compare) -> Predicate:
+    return lambda ctx: compare.test(child_age(ctx))
+
+
+@_event_atom("attendees_include", _STRS)
+def _attendees_include(names: tuple[str, ...]) -> Predicate:
+    def test(ctx: Context) -> bool:
+        attended = _data(ctx, "attendees") or ()
+        return all(n in attended for n in names)
+
+    return test
+
+
 # State atoms: each is built on a case snapshot and registered twice, as case.* and after.*.
 StateBuild = Callable[[Any], Callable[[CaseSnapshot, Context], bool]]
 _STATE: dict[str, tuple[TypeAdapter[Any], StateBuild]] = {}
@@ -321,6 +399,12 @@ _STATE["has_release_date"] = (
 _STATE["any_rating_in"] = (_RATING, _any_rating_in)
 _STATE["ratings_known"] = (_DOMAINS, _ratings_known)
 _STATE["open_or_closed_within_days"] = (_INT, _within_days)
+_STATE["fact"] = (
+    _NAMED, lambda arg: lambda case, ctx: arg.test(case.facts.get(arg.name))
+)
+_STATE["score"] = (
+    _NAMED, lambda arg: lambda case, ctx: arg.test(case.scores.get(arg.name))
+)
 
 
 def _bind(build: StateBuild, after: bool) -> Callable[[Any], Predicate]:

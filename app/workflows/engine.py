@@ -117,6 +117,8 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
         return case, after
     if event.trigger == "case_changed":
         return _apply_changes(case, data.get("changes") or {})
+    if event.trigger.startswith("assessment_") and isinstance(data.get("scores"), Mapping):
+        return case, replace(case, scores={**case.scores, **data["scores"]})
     return case, case
 
 
@@ -125,12 +127,18 @@ def _apply_changes(
 ) -> tuple[CaseSnapshot, CaseSnapshot]:
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
+    old_facts, new_facts = dict(case.facts), dict(case.facts)
     for field, pair in changes.items():
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            continue
+        if field.startswith("facts."):  # a pack-declared case fact (PATCH ``facts``)
+            old_facts[field[6:]], new_facts[field[6:]] = pair[0], pair[1]
+            continue
         reader = _FIELD_READERS.get(field)
-        if reader is None or not isinstance(pair, list | tuple) or len(pair) != 2:
+        if reader is None:
             continue
         old[field], new[field] = reader(pair[0]), reader(pair[1])
-    return replace(case, **old), replace(case, **new)
+    return (replace(case, **old, facts=old_facts), replace(case, **new, facts=new_facts))
 
 
 def _level(value: Any) -> str | None:

@@ -28,7 +28,20 @@ from pydantic import (
 
 from app.workflows.conditions import Condition, ConditionError, Context, compile_condition
 from app.workflows.deadlines import parse_form
+from app.workflows.pack_check import Problem, check_pack
 from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
+from app.workflows.vocabulary import (
+    CLOSING_ACTS,
+    CORE,
+    CORE_EVENT_TYPES,
+    CORE_REFERRAL_KINDS,
+    Escalation,
+    EventType,
+    Fact,
+    PanelKind,
+    ReferralKind,
+    Score,
+)
 
 PACK_DIR = Path(__file__).parent / "packs"
 # Triggers whose event subject is the case itself (the rest: the event/referral/item record).
@@ -39,7 +52,12 @@ ContactLevel = Literal["fortnightly", "weekly", "twice_weekly", "three_times_wee
 
 
 class PackError(Exception):
-    """A pack file is missing, unreadable or malformed; the message names the file and field."""
+    """A pack file is missing, unreadable or malformed; the message names the file and field,
+    and ``problems`` holds one :class:`Problem` per fault (``yjrisk pack check`` prints them)."""
+
+    def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (Problem("error", "-", "-", message),)
 
 
 def _condition(raw: Any) -> Condition:
@@ -275,14 +293,30 @@ class ContactTable(_Strict):
     bands: tuple[ContactBand, ...]
 
 
+ClosingAct = Literal[
+    "assessment_submit", "assessment_countersign", "referral_quality_assure", "referral_views",
+    "panel_decision", "panel_decision_then", "panel_decision_mappa",
+]
+assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
+
+
 class Pack(_Strict):
-    """A local policy as data: rules, checks, matrix, register and contact table."""
+    """A local policy as data: vocabulary, rules, checks, matrix, register and contact table."""
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
     title: str
     authority: str
     source: str
     panel_kind: str | None = None
+    # The pack's own words on top of the contract's core (packs/README.md "Vocabulary").
+    event_types: tuple[EventType, ...] = ()
+    referral_kinds: tuple[ReferralKind, ...] = ()
+    panel_kinds: tuple[PanelKind, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    scores: tuple[Score, ...] = ()
+    # Which acts close which open steps (besides a referral kind's own ``closes``).
+    closures: dict[ClosingAct, tuple[Code, ...]] = Field(default_factory=dict)
+    escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
     contact: ContactTable | None = None
@@ -292,6 +326,7 @@ class Pack(_Strict):
     _by_trigger: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
     _by_id: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
     _by_code: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
+    _warnings: tuple[Problem, ...] = PrivateAttr(default=())
 
     def model_post_init(self, context: Any) -> None:
         """Index the rule lines by trigger, id and step code."""
@@ -302,6 +337,83 @@ class Pack(_Strict):
         for rule in lines:
             self._by_id[rule.id] = (*self._by_id.get(rule.id, ()), rule)
             self._by_code[rule.code] = (*self._by_code.get(rule.code, ()), rule)
+
+    @model_validator(mode="after")
+    def _unique_vocabulary(self) -> Pack:
+        for name in ("event_types", "referral_kinds", "panel_kinds", "facts", "scores"):
+            ids = [item.id for item in getattr(self, name)]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{name}: {dupes} declared twice")
+        clash = sorted({e.id for e in self.event_types} & set(CORE_EVENT_TYPES))
+        if clash:
+            raise ValueError(f"event_types: {clash} are core event types already")
+        return self
+
+    def event_type_ids(self) -> tuple[str, ...]:
+        """Every event type a case of this service may record: the core's and the pack's."""
+        return (*CORE_EVENT_TYPES, *(e.id for e in self.event_types))
+
+    def referral_kind_ids(self) -> tuple[str, ...]:
+        """Every referral kind this service may make: the core's and the pack's."""
+        own = tuple(k.id for k in self.referral_kinds if k.id not in CORE_REFERRAL_KINDS)
+        return (*CORE_REFERRAL_KINDS, *own)
+
+    def referral_kind(self, kind: str) -> ReferralKind:
+        """How this pack treats a referral kind (a core kind it does not describe: closes nothing,
+        made by sending, no gates)."""
+        for declared in self.referral_kinds:
+            if declared.id == kind:
+                return declared
+        return ReferralKind(id=kind)
+
+    def panel_kind_ids(self) -> tuple[str, ...]:
+        """Every panel kind this service holds."""
+        ids = tuple(p.id for p in self.panel_kinds)
+        if self.panel_kind and self.panel_kind not in ids:
+            ids = (self.panel_kind, *ids)
+        return ids
+
+    def panel(self, kind: str) -> PanelKind:
+        """How this pack runs a panel kind (an undescribed kind: chair role, nobody required)."""
+        for declared in self.panel_kinds:
+            if declared.id == kind:
+                return declared
+        return PanelKind(id=kind, title=kind.replace("_", " "))
+
+    def fact(self, name: str) -> Fact | None:
+        """A declared case fact by id."""
+        return next((f for f in self.facts if f.id == name), None)
+
+    def score(self, name: str) -> Score | None:
+        """A declared assessment score by id."""
+        return next((s for s in self.scores if s.id == name), None)
+
+    def closes(self, act: str) -> tuple[str, ...]:
+        """The step codes an act closes under this pack (``[closures]``)."""
+        return self.closures.get(act, ())  # type: ignore[call-overload]
+
+    def step_codes(self) -> tuple[str, ...]:
+        """Every step code a line of this pack creates."""
+        return tuple(self._by_code)
+
+    def vocabulary(self) -> dict[str, Any]:
+        """The words a write to a service under this pack may use (core and the pack's own), as
+        ``GET /v1/policy-packs/{id}`` publishes them for integrators' forms."""
+        return {
+            "event_types": list(self.event_type_ids()),
+            "referral_kinds": [self.referral_kind(k).model_dump(mode="json")
+                               for k in self.referral_kind_ids()],
+            "panel_kinds": [self.panel(k).model_dump(mode="json") for k in self.panel_kind_ids()],
+            "facts": [f.model_dump(mode="json") for f in self.facts],
+            "scores": [s.model_dump(mode="json") for s in self.scores],
+            **{name: list(words) for name, words in CORE.items()},
+        }
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What the check on load found worth a warning (never an error: those refuse the pack)."""
+        return self._warnings
 
     def option(self, name: str, default: bool | int | str | None = None) -> bool | int | str | None:
         """A service-side switch the pack sets in ``[options]`` (``default`` when unset)."""
@@ -335,33 +447,41 @@ class Pack(_Strict):
         return tuple(dict.fromkeys(ids))
 
 
-def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
-    lines: dict[str, str] = {}
+def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ...]:
+    found: dict[str, Problem] = {}
     for error in exc.errors():
         # Drop union-branch tags ("tuple[ConditionalForm, ...]"); report a field once.
         loc = [str(p) for p in error["loc"] if "[" not in str(p)]
-        label = ".".join(loc)
+        label = ".".join(loc) or "-"
+        rule = "-"
         if len(loc) > 1 and loc[0] in ("rules", "checks") and loc[1].isdigit():
             items = raw.get(loc[0]) or []
             index = int(loc[1])
             if index < len(items) and isinstance(items[index], Mapping) and "id" in items[index]:
-                label += f" (rule {items[index]['id']})"
+                rule = str(items[index]["id"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        if label not in lines or lines[label].endswith(_UNION_NOISE):
-            lines[label] = f"{label}: {message}"
-    noisy = [k for k, v in lines.items() if v.endswith(_UNION_NOISE)]
+        if label not in found or found[label].message.endswith(_UNION_NOISE):
+            found[label] = Problem("error", rule, label, message)
+    noisy = [k for k, v in found.items() if v.message.endswith(_UNION_NOISE)]
     for label in noisy:
-        if any(other != label and other.startswith(label.split(" (")[0]) for other in lines):
-            del lines[label]
-    return "; ".join(lines.values())
+        if any(other != label and other.startswith(label) for other in found):
+            del found[label]
+    return tuple(found.values())
+
+
+def _summary(problems: tuple[Problem, ...]) -> str:
+    return "; ".join(
+        f"{p.field}{'' if p.rule == '-' else f' (rule {p.rule})'}: {p.message}" for p in problems
+    )
 
 
 # Messages from the union branch that does not match the input's shape (string vs list).
 _UNION_NOISE = ("Input should be a valid tuple", "must be a string, got a list")
 
 
-def load_pack(path: Path) -> Pack:
-    """Read and validate one pack file; PackError names the file and the bad field."""
+def read_pack(path: Path) -> Pack:
+    """Read and validate one pack file's shape (no vocabulary check); PackError names the file
+    and the bad field."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -372,9 +492,23 @@ def load_pack(path: Path) -> Pack:
     try:
         pack = Pack.model_validate(raw)
     except ValidationError as exc:
-        raise PackError(f"{path}: invalid pack: {_describe(exc, raw)}") from None
+        problems = _describe(exc, raw)
+        raise PackError(f"{path}: invalid pack: {_summary(problems)}", problems) from None
     if pack.id != path.stem:
-        raise PackError(f"{path}: id: pack id {pack.id!r} must match the file name {path.stem!r}")
+        message = f"pack id {pack.id!r} must match the file name {path.stem!r}"
+        raise PackError(f"{path}: id: {message}", (Problem("error", "-", "id", message),))
+    return pack
+
+
+def load_pack(path: Path, source_text: str | None = None) -> Pack:
+    """Read, validate and check one pack file (values against its vocabulary, and its refs
+    against ``source_text`` when given); PackError lists every error, file, rule and field."""
+    pack = read_pack(path)
+    problems = check_pack(pack, source_text)
+    errors = tuple(p for p in problems if p.severity == "error")
+    if errors:
+        raise PackError(f"{path}: invalid pack: {_summary(errors)}", errors)
+    pack._warnings = tuple(problems)
     return pack
 
 
@@ -387,6 +521,23 @@ def load_packs(directory: Path | None = None) -> dict[str, Pack]:
         packs[pack.id] = pack
     if not packs:
         raise PackError(f"{folder}: no policy packs (*.toml) found")
+    return packs
+
+
+def load_all_packs(extra_dir: Path | None = None) -> dict[str, Pack]:
+    """The bundled packs plus every pack in ``extra_dir`` (``YJ_PACKS_DIR``), each checked;
+    PackError on any invalid pack or on a pack id given twice."""
+    packs = load_packs()
+    if extra_dir is None:
+        return packs
+    folder = Path(extra_dir)
+    if not folder.is_dir():
+        raise PackError(f"{folder}: YJ_PACKS_DIR is not a directory")
+    for pack_id, pack in load_packs(folder).items():
+        if pack_id in packs:
+            raise PackError(f"{folder / (pack_id + '.toml')}: id: pack {pack_id!r} is already "
+                            "bundled; a revised policy needs a new pack id or version")
+        packs[pack_id] = pack
     return packs
 
 

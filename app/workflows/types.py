@@ -64,6 +64,10 @@ class CaseSnapshot:
     on_register: bool = False
     closed_at: datetime | None = None
     open_steps: tuple[OpenStep, ...] = ()
+    # The pack's typed case facts and the latest assessment scores, by name.
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    scores: Mapping[str, int] = field(default_factory=dict)
+    date_of_birth: date | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from app.workflows.conditions import atom_names
 from app.workflows.engine import evaluate
-from app.workflows.packs import PackError, contact_level, load_pack, load_packs
+from app.workflows.packs import PACK_DIR, PackError, contact_level, load_pack, load_packs
 from tests.workflows.support import (
     EVENT_ID,
     FRI_BEFORE_BANK_HOLIDAY,
@@ -94,7 +94,9 @@ deadline = [
 def test_bundled_packs_load_and_implement_the_whole_catalogue() -> None:
     """Bundled packs load and implement the whole catalogue."""
     loaded = load_packs()
-    assert set(loaded) == {SOMERSET, WOKINGHAM}
+    # Every bundled file is a pack (the two seeds, the fictional example, any added later).
+    assert set(loaded) == {p.stem for p in PACK_DIR.glob("*.toml")}
+    assert {SOMERSET, WOKINGHAM, "example-yjs"} <= set(loaded)
     somerset = {f"S{n}" for n in range(1, 29)} | {"M1", "M6", "M7"}
     wokingham = {f"W{n}" for n in range(1, 24)} | {f"M{n}" for n in (1, 2, 3, 4, 5, 7)}
     assert somerset <= set(loaded[SOMERSET].rule_ids())
@@ -212,12 +214,25 @@ def test_packs_serialize_to_json_and_validate_back() -> None:
     for pack in packs().values():
         dumped = pack.model_dump(mode="json")
         assert "register" in dumped
-        assert dumped["rules"][0]["when"] == pack.rules[0].when.raw  # type: ignore[union-attr]
+        first = next(i for i, r in enumerate(pack.rules) if r.when is not None)
+        assert dumped["rules"][first]["when"] == pack.rules[first].when.raw  # type: ignore[union-attr]
         again = type(pack).model_validate(dumped)
         assert again.rule_ids() == pack.rule_ids()
 
 
-def test_pack_options_are_service_switches() -> None:
-    """Somerset 6.2 asks for the child's and carer's views on a panel referral; Wokingham not."""
-    assert packs()[SOMERSET].option("panel_referral_requires_views") is True
-    assert packs()[WOKINGHAM].option("panel_referral_requires_views", False) is False
+def test_local_behaviour_is_pack_data_not_code() -> None:
+    """Somerset 6.2 asks for the child's and carer's views on a panel referral, 7.1.5 keeps the
+    presenting manager out of the chair; Wokingham gates MAPPA forms by quality assurance
+    ("Referrals into MAPPA") and counts an assessment done on countersignature. Each is the
+    pack's data, and the other pack does not inherit it."""
+    somerset, wokingham = packs()[SOMERSET], packs()[WOKINGHAM]
+    assert somerset.referral_kind("panel").requires_views is True
+    assert wokingham.referral_kind("panel").requires_views is False
+    assert somerset.panel("marp").presenter_may_chair is False
+    assert wokingham.panel("high_risk_panel").presenter_may_chair is True
+    assert wokingham.referral_kind("mappa_h").quality_assurance is True
+    assert somerset.referral_kind("mappa_h").quality_assurance is False
+    assert "complete_assessment" in wokingham.closes("assessment_countersign")
+    assert "complete_assessment" in somerset.closes("assessment_submit")
+    assert somerset.escalation.target("line_manager") == "duty_manager"
+    assert wokingham.escalation.target("panel_admin") == "chair"

@@ -1,0 +1,56 @@
+"""The panel tables (kept apart from the panel services, so that access and policy can read them
+without importing the services that import access and policy)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain.common import JSONType, new_id, utcnow
+from app.workflows.types import ScheduledPanel
+
+
+class Panel(SQLModel, table=True):
+    """A scheduled panel meeting of one of the kinds the service's pack declares."""
+
+    __tablename__ = "panel"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
+    # A panel kind of the service's pack (``[[panel_kinds]]``), checked on write.
+    kind: str = Field(max_length=32)
+    scheduled_for: datetime = Field(index=True)
+    chair_id: str = Field(max_length=128)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PanelItem(SQLModel, table=True):
+    """A case on a panel's agenda, with its presenter and, once made, the decision."""
+
+    __tablename__ = "panel_item"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    panel_id: uuid.UUID = Field(foreign_key="panel.id", index=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    presenter_id: str = Field(max_length=128)
+    referral_id: uuid.UUID | None = Field(default=None, foreign_key="referral.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=128)
+    decision: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+
+
+async def load_scheduled_panels(
+    session: AsyncSession, service_id: uuid.UUID
+) -> list[ScheduledPanel]:
+    """The service's panels, soonest first, for ``next-panel`` deadlines."""
+    rows = await session.exec(select(Panel).where(Panel.service_id == service_id)
+                              .order_by(col(Panel.scheduled_for)))
+    return [ScheduledPanel(id=p.id, kind=p.kind, scheduled_for=p.scheduled_for)
+            for p in rows.all()]

@@ -1,0 +1,310 @@
+"""Checking a pack's words, not just its grammar.
+
+The pydantic models in ``packs.py`` check shapes (keys, atoms, deadline forms). This module checks
+every value against the vocabulary the pack may use (the contract's core plus the pack's own):
+an ``event_type_in = ["new_incidnet"]`` is an error with a "did you mean", because a rule that can
+never fire is a silent hole in a child's protection. It warns about step codes nothing can close,
+actors no role holds, and (given the policy's text) ``ref``s the policy does not contain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from app.workflows.types import TRIGGERS
+from app.workflows.vocabulary import (
+    ACTING_ROLES,
+    ACTORS,
+    ASSESSMENT_STAGES,
+    ASSESSMENT_TYPES,
+    CASE_FIELDS,
+    CSC_STATUSES,
+    EVENT_FLAGS,
+    IMPACTS,
+    INTERVENTIONS,
+    REFERRAL_ACTIONS,
+    REFERRAL_STATUSES,
+    STAFF_ROLES,
+    suggest,
+)
+
+if TYPE_CHECKING:  # packs.py runs the checker on load; the checker only reads its types
+    from app.workflows.packs import Pack, Rule
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a pack: how bad, which rule, which field, what is wrong."""
+
+    severity: Severity
+    rule: str
+    field: str
+    message: str
+
+    def line(self, file: str) -> str:
+        """``file: rule: field: severity: message`` (one line, for ``yjrisk pack check``)."""
+        return f"{file}: {self.rule}: {self.field}: {self.severity}: {self.message}"
+
+
+# Which vocabulary an atom's values come from (state atoms without their case./after. prefix).
+ATOM_VOCABULARY: dict[str, str] = {
+    "event_type_in": "event_types",
+    "referral_kind_in": "referral_kinds",
+    "referral_action_in": "referral_actions",
+    "referral_status_in": "referral_statuses",
+    "completed_step_code_in": "step_codes",
+    "completed_step_actor_in": "actors",
+    "completed_by_role_in": "acting_roles",
+    "actor_role_in": "acting_roles",
+    "panel_kind_in": "panel_kinds",
+    "assessment_type_in": "assessment_types",
+    "assessment_stage_in": "assessment_stages",
+    "trigger_in": "triggers",
+    "impact_in": "impacts",
+    "event_flag": "event_flags",
+    "changed": "case_fields",
+    "intervention_in": "interventions",
+    "csc_status_in": "csc_statuses",
+    "attendees_include": "invitees",
+}
+
+
+def vocabulary_of(pack: Pack) -> dict[str, tuple[str, ...]]:
+    """Every word list a value in this pack is checked against."""
+    impacts = pack.matrix.impacts if pack.matrix is not None else IMPACTS
+    return {
+        "event_types": pack.event_type_ids(),
+        "referral_kinds": pack.referral_kind_ids(),
+        "referral_actions": REFERRAL_ACTIONS,
+        "referral_statuses": REFERRAL_STATUSES,
+        "step_codes": pack.step_codes(),
+        "actors": ACTORS,
+        "acting_roles": ACTING_ROLES,
+        "panel_kinds": pack.panel_kind_ids(),
+        "assessment_types": ASSESSMENT_TYPES,
+        "assessment_stages": ASSESSMENT_STAGES,
+        "triggers": TRIGGERS,
+        "impacts": tuple(impacts),
+        "event_flags": EVENT_FLAGS,
+        "case_fields": (*CASE_FIELDS, *(f"facts.{f.id}" for f in pack.facts)),
+        "interventions": INTERVENTIONS,
+        "csc_statuses": CSC_STATUSES,
+        "invitees": tuple(dict.fromkeys(i for p in pack.panel_kinds for i in p.invitees)),
+        "facts": tuple(f.id for f in pack.facts),
+        "scores": tuple(s.id for s in pack.scores),
+    }
+
+
+def check_pack(pack: Pack, source_text: str | None = None) -> list[Problem]:
+    """Every problem in a loaded pack: errors (values outside the vocabulary) and warnings."""
+    checker = _Checker(pack, vocabulary_of(pack))
+    checker.run()
+    if source_text is not None:
+        checker.refs(source_text)
+    return checker.problems
+
+
+class _Checker:
+    def __init__(self, pack: Pack, vocab: dict[str, tuple[str, ...]]) -> None:
+        self.pack, self.vocab = pack, vocab
+        self.problems: list[Problem] = []
+
+    def add(self, severity: Severity, rule: str, field: str, message: str) -> None:
+        self.problems.append(Problem(severity, rule, field, message))
+
+    def word(self, kind: str, value: Any, rule: str, field: str,
+             severity: Severity = "error") -> None:
+        allowed = self.vocab[kind]
+        if value in allowed:
+            return
+        label = kind.replace("_", " ").rstrip("s")
+        self.add(severity, rule, field,
+                 f"unknown {label} {value!r}{suggest(str(value), allowed)}")
+
+    def run(self) -> None:
+        pack = self.pack
+        if pack.panel_kind is not None and pack.panel_kinds:
+            ids = [p.id for p in pack.panel_kinds]
+            if pack.panel_kind not in ids:
+                self.add("error", "-", "panel_kind",
+                         f"{pack.panel_kind!r} is not one of the pack's panel_kinds "
+                         f"{ids}{suggest(pack.panel_kind, ids)}")
+        for where, condition, rule in self._conditions():
+            for name, value, field in _atoms(condition, where):
+                self._atom(name, value, rule, field)
+        for index, line in enumerate(pack.rules):
+            self._actor(line.actor, line.id, f"rules.{index}.actor", line)
+        for index, check in enumerate(pack.checks):
+            if check.acknowledge is not None:
+                self._actor(check.acknowledge.actor, check.id,
+                            f"checks.{index}.acknowledge.actor", None)
+        self._closures()
+        self._escalation()
+        self._unclosable()
+
+    def _conditions(self) -> Iterator[tuple[str, Any, str]]:
+        pack = self.pack
+        for i, line in enumerate(pack.rules):
+            if line.when is not None:
+                yield f"rules.{i}.when", line.when.raw, line.id
+            if line.holds is not None:
+                yield f"rules.{i}.holds", line.holds.raw, line.id
+            if not isinstance(line.deadline, str):
+                for j, branch in enumerate(line.deadline):
+                    if branch.when is not None:
+                        yield f"rules.{i}.deadline.{j}.when", branch.when.raw, line.id
+        for i, check in enumerate(pack.checks):
+            yield f"checks.{i}.when", check.when.raw, check.id
+        if pack.register_def is not None:
+            yield "register.when", pack.register_def.when.raw, pack.register_def.rule_id
+        if pack.contact is not None:
+            for j, band in enumerate(pack.contact.bands):
+                yield f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id
+
+    def _atom(self, name: str, value: Any, rule: str, field: str) -> None:
+        bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
+        if bare in ("fact", "score") and isinstance(value, Mapping):
+            self._named(bare, value, rule, field)
+            return
+        if bare == "changed_to" and isinstance(value, Mapping):
+            self._changed_to(value, rule, field)
+            return
+        kind = ATOM_VOCABULARY.get(bare)
+        if kind is None:
+            return
+        values = [value] if isinstance(value, str) else list(value or ())
+        for index, item in enumerate(values):
+            at = field if isinstance(value, str) else f"{field}.{index}"
+            self.word(kind, item, rule, at)
+
+    def _named(self, kind: str, arg: Mapping[str, Any], rule: str, field: str) -> None:
+        name = str(arg.get("name"))
+        self.word(f"{kind}s", name, rule, f"{field}.name")
+        fact = self.pack.fact(name) if kind == "fact" else None
+        if fact is None or fact.type not in ("enum", "list"):
+            return
+        for op in ("eq", "ne", "in", "contains_any"):
+            raw = arg.get(op)
+            for item in ([raw] if isinstance(raw, str) else list(raw or ())):
+                if item not in fact.values:
+                    self.add("error", rule, f"{field}.{op}",
+                             f"{item!r} is not a value of fact {name!r} "
+                             f"({', '.join(fact.values)}){suggest(str(item), fact.values)}")
+
+    def _changed_to(self, arg: Mapping[str, Any], rule: str, field: str) -> None:
+        name = str(arg.get("field"))
+        self.word("case_fields", name, rule, f"{field}.field")
+        allowed: tuple[Any, ...] | None = CASE_FIELDS.get(name)
+        fact = self.pack.fact(name[6:]) if name.startswith("facts.") else None
+        if fact is not None and fact.type == "enum":
+            allowed = fact.values
+        elif fact is not None and fact.type == "boolean":
+            allowed = (True, False)
+        if allowed is None:
+            return
+        for index, item in enumerate(arg.get("values") or ()):
+            if item not in allowed:
+                self.add("error", rule, f"{field}.values.{index}",
+                         f"{item!r} is not a value of {name} "
+                         f"({', '.join(map(str, allowed))}){suggest(str(item), map(str, allowed))}")
+
+    def _actor(self, actor: str, rule: str, field: str, line: Rule | None) -> None:
+        if actor == "action_owner" and line is not None and line.for_each != "actions":
+            self.add("warning", rule, field,
+                     "actor 'action_owner' names nobody outside a for_each = 'actions' line")
+            return
+        if actor not in ACTORS:
+            self.add("warning", rule, field,
+                     f"no role holds actor {actor!r}: nobody may complete these steps"
+                     f"{suggest(actor, ACTORS)}")
+
+    def _closures(self) -> None:
+        codes = self.vocab["step_codes"]
+        for act, closed in self.pack.closures.items():
+            for index, code in enumerate(closed):
+                if code not in codes:
+                    self.add("warning", "-", f"closures.{act}.{index}",
+                             f"no rule creates step code {code!r}, so this closes nothing"
+                             f"{suggest(code, codes)}")
+        for i, kind in enumerate(self.pack.referral_kinds):
+            for index, code in enumerate(kind.closes):
+                if code not in codes:
+                    self.add("warning", "-", f"referral_kinds.{i}.closes.{index}",
+                             f"no rule creates step code {code!r}, so this closes nothing"
+                             f"{suggest(code, codes)}")
+
+    def _escalation(self) -> None:
+        esc = self.pack.escalation
+        targets = [("escalation.default", esc.default)]
+        targets += [(f"escalation.to.{k}", v) for k, v in esc.to.items()]
+        for field, role in targets:
+            if role not in STAFF_ROLES:
+                self.add("error", "-", field, f"escalations would go to {role!r}, a role "
+                         f"nobody holds{suggest(role, STAFF_ROLES)}")
+        for actor in esc.to:
+            if actor not in ACTORS:
+                self.add("warning", "-", f"escalation.to.{actor}",
+                         f"no step has actor {actor!r}{suggest(actor, ACTORS)}")
+
+    def _unclosable(self) -> None:
+        closed_by_act = {c for codes in self.pack.closures.values() for c in codes}
+        closed_by_act |= {c for k in self.pack.referral_kinds for c in k.closes}
+        seen: set[str] = set()
+        for index, line in enumerate(self.pack.rules):
+            if line.code in seen:
+                continue
+            seen.add(line.code)
+            lines = self.pack.lines_for_code(line.code)
+            completable = any(r.actor in ACTORS for r in lines)
+            supersedable = any(r.holds is not None or r.supersedes_previous for r in lines)
+            if not (completable or supersedable or line.code in closed_by_act):
+                self.add("warning", line.id, f"rules.{index}.code",
+                         f"nothing can close step code {line.code!r}: no role holds its actor, "
+                         "no act closes it and no 'holds' ends it")
+
+    def refs(self, text: str) -> None:
+        """Warn for every ``ref`` part (comma-separated) the policy's text does not contain."""
+        flat = re.sub(r"\s+", " ", text).casefold()
+        items: list[tuple[str, str, str]] = []
+        items += [(r.id, f"rules.{i}.ref", r.ref) for i, r in enumerate(self.pack.rules)]
+        items += [(c.id, f"checks.{i}.ref", c.ref) for i, c in enumerate(self.pack.checks)]
+        for name in ("matrix", "register_def", "contact"):
+            part = getattr(self.pack, name)
+            if part is not None:
+                items.append((part.rule_id, f"{name.removesuffix('_def')}.ref", part.ref))
+        for rule, field, ref in items:
+            for piece in (p.strip() for p in ref.split(",")):
+                if piece and not _ref_in(piece, flat):
+                    self.add("warning", rule, field,
+                             f"ref {piece!r} is not found in the policy's text")
+
+
+def _ref_in(piece: str, flat: str) -> bool:
+    if re.fullmatch(r"\d+(\.\d+)*", piece):
+        # A paragraph number: "3.2" must not match inside "13.2" or "3.21".
+        return re.search(rf"(?<![\d.]){re.escape(piece)}(?![\d])", flat) is not None
+    words = re.escape(re.sub(r"\s+", " ", piece).casefold())
+    return re.search(rf"(?<!\w){words}(?!\w)", flat) is not None
+
+
+def _atoms(raw: Any, where: str) -> Iterator[tuple[str, Any, str]]:
+    """Every (atom, argument, field path) in a condition table, through all/any/not/case/after."""
+    if not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        field = f"{where}.{key}"
+        if key in ("all", "any") and isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _atoms(item, f"{field}.{index}")
+        elif key == "not":
+            yield from _atoms(value, field)
+        elif key in ("case", "after") and isinstance(value, Mapping):
+            for inner, arg in value.items():
+                yield f"{key}.{inner}", arg, f"{field}.{inner}"
+        else:
+            yield str(key), value, field

@@ -1,0 +1,221 @@
+"""The words a pack may use: the contract's core vocabulary, and the pack's own on top of it.
+
+The core is what ``shared/spec/api-v1.md`` fixes for every service (event types, referral kinds,
+interventions, roles...). A pack adds its own event types, referral kinds (with the acts that
+close their steps), panel kinds (chair role, cadence, invitees, attendance), typed case facts and
+assessment scores; the service validates every write against the union, and
+``GET /v1/policy-packs/{id}`` publishes it so integrators can build forms.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.workflows.types import DOMAINS, LEVELS, TRIGGERS
+
+# --- the contract's core (api-v1.md) ---------------------------------------------------------
+
+CORE_EVENT_TYPES: tuple[str, ...] = (
+    "change_of_circumstances", "new_incident", "exploitation_concern", "trafficking_concern",
+    "risk_to_staff", "charged", "death", "custody_entry", "custody_release", "transfer_in",
+    "transfer_out", "partner_action_not_secured",
+)
+CORE_REFERRAL_KINDS: tuple[str, ...] = (
+    "panel", "mappa_h", "mappa_a", "emrac", "marf", "nrm", "child_protection", "serious_incident",
+)
+INTERVENTIONS: tuple[str, ...] = (
+    "prevention", "community_resolution", "youth_caution", "youth_conditional_caution",
+    "court_order", "bail", "remand", "pre_sentence_report", "targeted",
+)
+CSC_STATUSES: tuple[str, ...] = ("none", "cin", "cic", "cp")
+ASSESSMENT_TYPES: tuple[str, ...] = (
+    "asset_plus", "mini_asset", "fact_finding", "lead_professional",
+)
+ASSESSMENT_STAGES: tuple[str, ...] = ("start", "review", "closure", "transfer")
+REFERRAL_ACTIONS: tuple[str, ...] = (
+    "submit", "quality-assure", "send", "accept", "decline", "withdraw",
+)
+REFERRAL_STATUSES: tuple[str, ...] = (
+    "draft", "submitted", "quality_assured", "sent", "received", "accepted", "declined",
+    "withdrawn",
+)
+# Staff roles a token may carry (app/core/security.py STAFF_ROLES; a test keeps them equal).
+STAFF_ROLES: tuple[str, ...] = ("case_holder", "line_manager", "duty_manager", "chair",
+                                "panel_admin")
+# Who may be asked to do a step: a staff role, or the owner a panel named for an action.
+ACTORS: tuple[str, ...] = (*STAFF_ROLES, "action_owner")
+# Roles an event can be recorded under (staff, machine feeds, the system itself).
+ACTING_ROLES: tuple[str, ...] = (*STAFF_ROLES, "feed", "system")
+IMPACTS: tuple[str, ...] = ("slight", "minor", "medium", "major", "critical")
+# Event data keys a rule may test with ``event_flag``.
+EVENT_FLAGS: tuple[str, ...] = ("may_raise_to_high", "release_address_other_area", "from_feed")
+# Case fields a ``case_changed`` event can report, with the values each may take (None: any).
+CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {
+    "csc_status": CSC_STATUSES,
+    "intervention": INTERVENTIONS,
+    "mappa_category": (1, 2, 3),
+    "mappa_level": (1, 2, 3),
+    "statutory": (True, False),
+    "weapon_related": (True, False),
+    "in_custody": (True, False),
+    "volunteer_attached": (True, False),
+    "expected_release_date": None,
+}
+# Acts (besides a referral's own lifecycle) that close open steps, named in ``[closures]``.
+CLOSING_ACTS: tuple[str, ...] = (
+    "assessment_submit", "assessment_countersign", "referral_quality_assure", "referral_views",
+    "panel_decision", "panel_decision_then", "panel_decision_mappa",
+)
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Text = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventType(_Strict):
+    """A case event type the pack adds to the core."""
+
+    id: Name
+    title: Text
+
+
+class ReferralKind(_Strict):
+    """A referral kind: how it is made, which steps making it closes, the gates it passes."""
+
+    id: Name
+    title: Text | None = None
+    made_by: Literal["submit", "send"] = "send"
+    closes: tuple[Code, ...] = ()
+    # Wokingham "Referrals into MAPPA": a manager quality-assures the form before it is sent.
+    quality_assurance: bool = False
+    # Somerset 6.2: the child's and parent/carer's views are sought before the panel.
+    requires_views: bool = False
+    # The referral asks a panel to hear the case (it can be put on a panel's agenda).
+    to_panel: bool = False
+
+
+class PanelKind(_Strict):
+    """A panel the service holds: who chairs, how often, who is invited, who must attend."""
+
+    id: Name
+    title: Text
+    chair_role: Literal["chair", "line_manager", "duty_manager"] = "chair"
+    cadence: Text | None = None
+    invitees: tuple[Name, ...] = ()
+    required_attendance: tuple[Name, ...] = ()
+    # Somerset 7.1.5: the manager presenting a case does not chair its decision.
+    presenter_may_chair: bool = True
+
+    @model_validator(mode="after")
+    def _attendance_invited(self) -> PanelKind:
+        missing = [a for a in self.required_attendance if a not in self.invitees]
+        if missing:
+            raise ValueError(f"required_attendance {missing} must also be invitees")
+        return self
+
+
+class Fact(_Strict):
+    """A typed case fact, stored per case and set through ``PATCH /v1/cases/{id}`` ``facts``."""
+
+    id: Name
+    title: Text
+    type: Literal["boolean", "enum", "integer", "date", "list"]
+    values: tuple[Name, ...] = ()
+    min: int | None = None
+    max: int | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Fact:
+        if self.type in ("enum", "list") and not self.values:
+            raise ValueError(f"a {self.type} fact needs 'values'")
+        if self.type not in ("enum", "list") and self.values:
+            raise ValueError(f"a {self.type} fact takes no 'values'")
+        if (self.min is not None or self.max is not None) and self.type != "integer":
+            raise ValueError("'min'/'max' apply to integer facts only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is above 'max'")
+        return self
+
+    def parse(self, value: Any) -> Any:
+        """The stored form of a value (ValueError naming the allowed values when it is wrong)."""
+        if value is None:
+            return None
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return value
+        if self.type == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError("must be a whole number")
+            if (self.min is not None and value < self.min) or (
+                    self.max is not None and value > self.max):
+                raise ValueError(f"must be between {self.min} and {self.max}")
+            return value
+        if self.type == "date":
+            try:
+                return date.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise ValueError("must be an ISO date (YYYY-MM-DD)") from None
+        if self.type == "enum":
+            if value not in self.values:
+                raise ValueError(f"must be one of {', '.join(self.values)}")
+            return value
+        if not isinstance(value, list) or any(v not in self.values for v in value):
+            raise ValueError(f"must be a list of {', '.join(self.values)}")
+        return sorted(set(value), key=self.values.index)
+
+
+class Score(_Strict):
+    """A named assessment score with its range (e.g. an Asset+ section rated 0-4)."""
+
+    id: Name
+    title: Text
+    min: int = 0
+    max: int
+
+    @model_validator(mode="after")
+    def _range(self) -> Score:
+        if self.min > self.max:
+            raise ValueError("'min' is above 'max'")
+        return self
+
+    def parse(self, value: Any) -> int:
+        """A valid score (ValueError giving the range)."""
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+                self.min <= value <= self.max):
+            raise ValueError(f"must be a whole number from {self.min} to {self.max}")
+        return value
+
+
+class Escalation(_Strict):
+    """Who takes an overdue step's escalation, by the overdue step's actor."""
+
+    default: Name = "line_manager"
+    to: dict[Name, Name] = Field(default_factory=dict)
+
+    def target(self, actor: str) -> str:
+        """The role that takes the escalation of a step owed by ``actor``."""
+        return self.to.get(actor, self.default)
+
+
+def suggest(value: str, allowed: Iterable[str]) -> str:
+    """`` (did you mean x?)`` for a near miss among ``allowed`` (difflib), else ``""``."""
+    near = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+
+
+CORE = {
+    "triggers": TRIGGERS, "levels": LEVELS, "domains": DOMAINS, "interventions": INTERVENTIONS,
+    "csc_statuses": CSC_STATUSES, "assessment_types": ASSESSMENT_TYPES,
+    "assessment_stages": ASSESSMENT_STAGES, "referral_actions": REFERRAL_ACTIONS,
+    "referral_statuses": REFERRAL_STATUSES, "roles": STAFF_ROLES, "actors": ACTORS,
+}

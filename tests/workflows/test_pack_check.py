@@ -1,0 +1,195 @@
+"""Checking a pack's words: values against the vocabulary, did-you-mean, warnings, refs, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli, main
+from app.core.config import Settings
+from app.main import build_policy_context
+from app.workflows.pack_check import check_pack
+from app.workflows.packs import PACK_DIR, PackError, load_all_packs, load_pack, read_pack
+
+SEEDS = PACK_DIR / "sources"  # copies of shared/seeds, the policies the packs restate
+WOKINGHAM_FILE = PACK_DIR / "wokingham-pyjs-2024.toml"
+SOMERSET_FILE = PACK_DIR / "somerset-yjt-2023.toml"
+
+
+def _variant(tmp_path: Path, *edits: tuple[str, str], name: str = "wokingham-pyjs-2024") -> Path:
+    """The Wokingham pack with text replaced (each edit must apply), written under tmp_path."""
+    text = WOKINGHAM_FILE.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text.replace('id = "wokingham-pyjs-2024"', f'id = "{name}"'))
+    return path
+
+
+TYPO_EVENT = ('when = { event_type_in = ["change_of_circumstances", "new_incident", "charged", '
+              '"death"] }', 'when = { event_type_in = ["change_of_circumstances", '
+              '"new_incidnet", "charged", "death"] }')
+TYPO_ACTOR = ('title = "Report the change of circumstances / new incident to the line manager"\n'
+              'actor = "case_holder"', 'title = "Report the change of circumstances / new '
+              'incident to the line manager"\nactor = "yot_manager"')
+TYPO_PANEL = ('{ panel_kind_in = ["high_risk_panel"] },\n  { after', '{ panel_kind_in = ["rmm"] },'
+              '\n  { after')
+
+
+def test_bundled_packs_have_no_problems_and_every_ref_is_in_the_seed() -> None:
+    """Both bundled packs check clean, refs included, against their seeds' own text."""
+    for path, seed in ((SOMERSET_FILE, "somerset-yjt-risk-policy-2023.txt"),
+                       (WOKINGHAM_FILE, "wokingham-pyjs-risk-policy-2024.txt")):
+        assert check_pack(read_pack(path), (SEEDS / seed).read_text()) == []
+
+
+def test_misspelt_event_type_is_an_error_with_did_you_mean(tmp_path: Path) -> None:
+    """``event_type_in = ["new_incidnet"]`` no longer loads as a rule that never fires."""
+    path = _variant(tmp_path, TYPO_EVENT)
+    with pytest.raises(PackError) as caught:
+        load_pack(path)
+    problem = caught.value.problems[0]
+    assert (problem.severity, problem.rule, problem.field) == (
+        "error", "W4", "rules.6.when.event_type_in.1")
+    assert problem.message == "unknown event type 'new_incidnet' (did you mean 'new_incident'?)"
+
+
+def test_unknown_panel_kind_in_a_condition_is_an_error(tmp_path: Path) -> None:
+    """``panel_kind_in = ["rmm"]`` names no panel the pack holds."""
+    path = _variant(tmp_path, TYPO_PANEL)
+    with pytest.raises(PackError, match=r"unknown panel kind 'rmm'"):
+        load_pack(path)
+
+
+def test_actor_no_role_holds_is_a_warning_with_did_you_mean(tmp_path: Path) -> None:
+    """``actor = "yot_manager"`` loads, with a warning naming the step nobody may complete."""
+    pack = load_pack(_variant(tmp_path, TYPO_ACTOR))
+    lines = [p.line("f") for p in pack.warnings]
+    assert lines == [
+        "f: W5: rules.7.actor: warning: no role holds actor 'yot_manager': nobody may complete "
+        "these steps (did you mean 'duty_manager' or 'line_manager'?)",
+        "f: W5: rules.7.code: warning: nothing can close step code 'report_to_line_manager': "
+        "no role holds its actor, no act closes it and no 'holds' ends it",
+    ]
+
+
+def test_ref_missing_from_the_policy_text_is_a_warning(tmp_path: Path) -> None:
+    """A ref the seed does not contain (a near miss of a heading) is reported, with its rule."""
+    path = _variant(tmp_path, ('ref = "Risk to staff"', 'ref = "Risk to staf"'))
+    text = (SEEDS / "wokingham-pyjs-risk-policy-2024.txt").read_text()
+    problems = check_pack(read_pack(path), text)
+    assert [p.line("f") for p in problems] == [
+        "f: W21: rules.30.ref: warning: ref 'Risk to staf' is not found in the policy's text"]
+
+
+def test_paragraph_refs_match_whole_numbers_only() -> None:
+    """Somerset "3.2" is not found inside "13.2" or "3.21"."""
+    pack = read_pack(SOMERSET_FILE)
+    messages = {p.message for p in check_pack(pack, "13.2 and 3.21 only")}
+    assert "ref '3.2' is not found in the policy's text" in messages
+    assert "ref '3.2' is not found in the policy's text" not in {
+        p.message for p in check_pack(pack, "see 3.2 and 3.21")}
+
+
+def test_cli_pack_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) -> None:
+    """``yjrisk pack check FILE...``: file, rule id, field, message; exit 1 on an error."""
+    bad = _variant(tmp_path, TYPO_EVENT, TYPO_ACTOR)
+    result = CliRunner().invoke(cli, ["pack", "check", str(bad), str(SOMERSET_FILE)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{bad}: W4: rules.6.when.event_type_in.1: error: unknown event type 'new_incidnet' "
+        "(did you mean 'new_incident'?)",
+        f"{bad}: W5: rules.7.actor: warning: no role holds actor 'yot_manager': nobody may "
+        "complete these steps (did you mean 'duty_manager' or 'line_manager'?)",
+        f"{bad}: W5: rules.7.code: warning: nothing can close step code "
+        "'report_to_line_manager': no role holds its actor, no act closes it and no 'holds' "
+        "ends it",
+    ]
+
+
+def test_cli_pack_check_reports_shape_errors_per_field(tmp_path: Path) -> None:
+    """A malformed rule (bad deadline form) is one line naming its rule and field."""
+    bad = _variant(tmp_path, ('deadline = "+1wd-in-week"', 'deadline = "+1 working day"'))
+    result = CliRunner().invoke(cli, ["pack", "check", str(bad)])
+    assert result.exit_code == 1
+    assert len(result.output.splitlines()) == 1
+    assert result.output.startswith(f"{bad}: W4: rules.6.deadline: error: ")
+
+
+def test_cli_pack_check_clean_packs_exit_0() -> None:
+    """The bundled packs check clean."""
+    result = CliRunner().invoke(cli, ["pack", "check", str(SOMERSET_FILE), str(WOKINGHAM_FILE)])
+    assert (result.exit_code, result.output) == (0, "2 pack(s) checked: no errors\n")
+
+
+def test_packs_dir_adds_packs_besides_the_bundled_ones(tmp_path: Path) -> None:
+    """``YJ_PACKS_DIR``: a checked pack in the folder is served beside the bundled packs."""
+    _variant(tmp_path, name="reading-yjs-2026")
+    ctx = build_policy_context(Settings(packs_dir=tmp_path))
+    assert {"somerset-yjt-2023", "wokingham-pyjs-2024", "reading-yjs-2026"} <= set(ctx.packs)
+
+
+def test_service_refuses_to_start_on_an_invalid_pack_and_says_why(tmp_path: Path) -> None:
+    """An invalid pack in ``YJ_PACKS_DIR`` stops start-up with the file, rule and field."""
+    _variant(tmp_path, TYPO_EVENT, name="reading-yjs-2026")
+    with pytest.raises(PackError, match=r"reading-yjs-2026\.toml: invalid pack: "
+                                        r"rules\.6\.when\.event_type_in\.1 \(rule W4\): unknown "
+                                        r"event type 'new_incidnet'"):
+        build_policy_context(Settings(packs_dir=tmp_path))
+
+
+def test_serve_refuses_to_start_on_an_invalid_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``yjrisk serve`` stops before migrating or listening, saying which pack is wrong."""
+    _variant(tmp_path, TYPO_PANEL, name="reading-yjs-2026")
+    monkeypatch.setenv("YJ_PACKS_DIR", str(tmp_path))
+    monkeypatch.setenv("YJ_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/never.db")
+    from app.core.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        status = main(["serve", "--no-migrate"])
+    finally:
+        get_settings.cache_clear()
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("yjrisk: refusing to start: ")
+    assert "unknown panel kind 'rmm'" in err
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_a_bundled_pack_id_in_packs_dir_is_refused(tmp_path: Path) -> None:
+    """A folder pack may not silently replace a bundled one."""
+    _variant(tmp_path)
+    with pytest.raises(PackError, match="already bundled"):
+        load_all_packs(tmp_path)
+
+
+def test_missing_packs_dir_is_refused(tmp_path: Path) -> None:
+    """A ``YJ_PACKS_DIR`` that is not a folder stops start-up."""
+    with pytest.raises(PackError, match="not a directory"):
+        load_all_packs(tmp_path / "nowhere")
+
+
+def test_core_vocabulary_is_the_contracts() -> None:
+    """The core words a pack is checked against are the API's own enums and roles."""
+    from app.core.security import STAFF_ROLES
+    from app.domain.assessments import AssessmentStage, AssessmentType
+    from app.domain.cases_table import CscStatus, Intervention
+    from app.domain.events import CaseEventType
+    from app.domain.referrals import TRANSITIONS, ReferralKind, ReferralStatus
+    from app.workflows import vocabulary as v
+
+    assert v.CORE_EVENT_TYPES == tuple(CaseEventType)
+    assert v.CORE_REFERRAL_KINDS == tuple(ReferralKind)
+    assert v.REFERRAL_STATUSES == tuple(ReferralStatus)
+    assert v.REFERRAL_ACTIONS == tuple(t.action for t in TRANSITIONS)
+    assert v.INTERVENTIONS == tuple(Intervention)
+    assert v.CSC_STATUSES == tuple(CscStatus)
+    assert v.ASSESSMENT_TYPES == tuple(AssessmentType)
+    assert v.ASSESSMENT_STAGES == tuple(AssessmentStage)
+    assert set(v.STAFF_ROLES) == set(STAFF_ROLES)
