@@ -25,6 +25,7 @@ from app.domain.panels_table import load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar
+from app.workflows.deadlines import late_after
 from app.workflows.engine import evaluate
 from app.workflows.packs import Pack
 from app.workflows.types import (
@@ -239,6 +240,8 @@ async def run(
             step.urgent = intent.urgent
             step.note = _append(step.note, intent.note) if intent.note else step.note
             updated.append(step)
+    for step in created + updated:
+        step.late_after = late_after(step.due_at, step.deadline_form, ctx.calendar)
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)

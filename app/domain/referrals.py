@@ -280,7 +280,8 @@ async def reopen_steps_satisfied_by(
         step = Step(
             service_id=done.service_id, case_id=done.case_id, code=done.code,
             rule_id=done.rule_id, title=done.title, actor=done.actor,
-            assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
+            assignee_id=done.assignee_id, due_at=done.due_at, late_after=done.late_after,
+            urgent=done.urgent,
             awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
             recurrence=done.recurrence, policy_pack=done.policy_pack,
             policy_ref=done.policy_ref, subject_id=done.subject_id,

@@ -60,6 +60,9 @@ class Step(SQLModel, table=True):
     actor: str = Field(max_length=32)
     assignee_id: str | None = Field(default=None, max_length=128, index=True)
     due_at: datetime | None = Field(default=None)
+    # When the step becomes late (due_at, but the end of that working day for "immediately");
+    # null for steps recorded before migration 0009 outside "immediately" (then due_at counts).
+    late_after: datetime | None = Field(default=None)
     urgent: bool = False
     awaiting_panel_date: bool = False
     deadline_form: str | None = Field(default=None, max_length=32)

@@ -232,3 +232,17 @@ _NAMED = {
     "due-date": _due_date,
     "none": _none,
 }
+
+
+def late_after(
+    due_at: datetime | None, deadline_form: str | None, calendar: WorkingCalendar
+) -> datetime | None:
+    """The instant after which a step counts as late or overdue (UTC, aware), or None without
+    a due time: ``due_at`` itself, except for ``immediately`` (policy-rules.md: not late the
+    moment it is created, only after the end of that working day, 23:59:59 Europe/London; a
+    step raised on a weekend or bank holiday has until the end of the next working day)."""
+    if due_at is None:
+        return None
+    if deadline_form != "immediately":
+        return due_at
+    return end_of_day(calendar.next_working_day_on_or_after(london_date(due_at)))
