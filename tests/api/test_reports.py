@@ -196,3 +196,16 @@ async def test_W5_immediately_is_late_only_after_that_working_day(
     r = await report(wokingham, **{"from": "2026-01-01", "to": "2026-12-31"}, group_by="rule")
     row = next(r for r in r.json()["data"]["rows"] if r["rule"] == "W5")
     assert (row["due"], row["on_time"], row["late"]) == (1, on_time, 1 - on_time)
+
+
+async def test_month_is_the_london_month_of_due_at(wokingham: Tenant) -> None:
+    """An incident at 23:30 UTC on 31 March 2026 (00:30 BST on 1 April): its W5 step is due
+    then, so it belongs to April, in April's period and not March's."""
+    case = (await wokingham.open_case(opened_at="2026-01-05T10:00:00Z"))["data"]
+    await post_event(wokingham, case["id"], type="new_incident", occurred_at="2026-03-31T23:30:00Z")
+    r = await report(wokingham, **{"from": "2026-03-01", "to": "2026-04-30"},
+                     group_by=["rule", "month"])
+    w5 = [(row["month"], row["due"]) for row in r.json()["data"]["rows"] if row["rule"] == "W5"]
+    assert w5 == [("2026-04", 1)]
+    march = await report(wokingham, **MARCH, group_by="rule")
+    assert [row["rule"] for row in march.json()["data"]["rows"]] == []
