@@ -21,4 +21,5 @@ USER yjrisk
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
 # Migrations run as a separate release step: `docker run IMAGE yjrisk migrate`.
-CMD ["uvicorn", "app.main:app_factory", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-access-log"]
+# `yjrisk serve` runs uvicorn with the header-read and keep-alive timeouts from the settings.
+CMD ["yjrisk", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-migrate"]

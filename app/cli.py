@@ -15,7 +15,7 @@ import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -107,6 +107,9 @@ def _migrate(settings: Settings) -> None:
     except CommandError as exc:
         raise UserError(f"cannot migrate {_where(settings.database_url)}: "
                         f"{str(exc).splitlines()[0]}") from None
+if TYPE_CHECKING:
+    from app.workflows.packs import Pack
+
 pack_cli = typer.Typer(no_args_is_help=True,
                        help="Tools for a policy pack's owner: check, render, test.")
 cli.add_typer(pack_cli, name="pack")
@@ -221,9 +224,16 @@ def _check_packs(settings: Settings) -> None:
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
     import uvicorn
 
+    from app.core.http import protocol_with_header_timeout
+
+    settings = _settings()
+    # Slow clients are cut off: the request head must arrive within YJ_HTTP_HEADER_TIMEOUT_SECONDS
+    # and an idle keep-alive connection closes after YJ_HTTP_KEEP_ALIVE_SECONDS.
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
                 proxy_headers=True, log_level="info" if access_log else "warning",
-                workers=workers)
+                workers=workers, access_log=False,
+                http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+                timeout_keep_alive=settings.http_keep_alive_seconds)
 
 
 async def _audit_heads() -> list[dict[str, object]]:
@@ -318,6 +328,65 @@ def pack_check(
     if failed:
         raise typer.Exit(1)
     typer.echo(f"{len(files)} pack(s) checked: no errors")
+
+
+def _pack_arg(pack: str) -> Pack:
+    """A pack file, or the id of a bundled pack; UserError when it does not load."""
+    from app.workflows.packs import PACK_DIR, PackError, load_pack
+
+    path = Path(pack)
+    if not path.is_file() and (PACK_DIR / f"{pack}.toml").is_file():
+        path = PACK_DIR / f"{pack}.toml"
+    try:
+        return load_pack(path)
+    except PackError as exc:
+        raise UserError(str(exc)) from None
+
+
+@pack_cli.command("render")
+def pack_render(
+    file: Annotated[str, typer.Argument(help="a pack file, or a bundled pack's id")],
+    fmt: Annotated[str, typer.Option("--format", help="html or md")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
+) -> None:
+    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline)."""
+    from app.workflows.render import render_html, render_markdown
+
+    if fmt not in ("html", "md"):
+        raise UserError(f"--format must be html or md, not {fmt!r}")
+    pack = _pack_arg(file)
+    text = render_html(pack) if fmt == "html" else render_markdown(pack)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@pack_cli.command("test")
+def pack_test(
+    pack: Annotated[str, typer.Argument(help="a pack file, or a bundled pack's id")],
+    scenarios: Annotated[list[Path], typer.Argument(help="scenario files (*.toml)")],
+) -> None:
+    """Run scenario files against a pack: one line per scenario; exit 1 if any fails."""
+    from app.workflows.calendar import WorkingCalendar
+    from app.workflows.scenarios import ScenarioError, run_file
+
+    loaded = _pack_arg(pack)
+    calendar = WorkingCalendar(extra_closures=_settings().extra_closure_days)
+    failed = 0
+    for path in scenarios:
+        try:
+            outcomes = run_file(path, loaded, calendar)
+        except ScenarioError as exc:
+            raise UserError(str(exc)) from None
+        for outcome in outcomes:
+            typer.echo(f"{path}: {'ok  ' if outcome.passed else 'FAIL'} {outcome.name}")
+            for failure in outcome.failures:
+                typer.echo(f"    {failure}")
+            failed += not outcome.passed
+    if failed:
+        typer.echo(f"{failed} scenario(s) failed")
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

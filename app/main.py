@@ -12,14 +12,17 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.middleware.cors import CORSMiddleware
 
 from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
+from app.core.http import HttpMethodsMiddleware
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.problems import (
     Problem,
     RequestGuardMiddleware,
+    UnhandledErrorMiddleware,
     install_problem_handlers,
     problem_responses,
 )
@@ -40,13 +43,14 @@ from app.routers import (
     referrals,
     reports,
     services,
+    staff,
     steps,
     ui,
     webhooks,
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
-from app.workflows.packs import load_all_packs
+from app.workflows.packs import latest, load_versions
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
@@ -62,14 +66,16 @@ DOCS_ASSETS_URL = "/docs-assets"
 def build_policy_context(settings: Settings) -> PolicyContext:
     """Load and check every pack, bundled and in ``YJ_PACKS_DIR`` (PackError, so no start-up,
     on an invalid one; warnings are logged), and the working calendar."""
-    packs = load_all_packs(settings.packs_dir)
+    versions = load_versions(None, settings.packs_dir)
     log = structlog.get_logger("yjrisk.packs")
-    for pack in packs.values():
-        for problem in pack.warnings:
-            log.warning("pack.warning", pack=pack.id, rule=problem.rule, field=problem.field,
-                        message=problem.message)
+    for found in versions.values():
+        for pack in found:
+            for problem in pack.warnings:
+                log.warning("pack.warning", pack=pack.id, version=pack.version,
+                            rule=problem.rule, field=problem.field, message=problem.message)
     return PolicyContext(
-        packs=packs, calendar=WorkingCalendar(extra_closures=settings.extra_closure_days)
+        packs=latest(versions), versions=versions,
+        calendar=WorkingCalendar(extra_closures=settings.extra_closure_days),
     )
 
 
@@ -113,7 +119,7 @@ def create_app(
     if settings.jwks_url:
         jwks = JWKSCache(
             settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_timeout_seconds,
-            transport=jwks_transport,
+            transport=jwks_transport, min_refresh_seconds=settings.jwks_min_refresh_seconds,
         )
     app.state.verifier = TokenVerifier(settings, jwks)
     install_problem_handlers(app)
@@ -121,7 +127,7 @@ def create_app(
         health.router, services.router, cases.router, judgements.router, steps.router,
         policy_routes.router, referrals.router, panels.router,
         assessments.router, events.router, oversight.router, webhooks.router, audit.router,
-        reports.router, calendar.router,
+        reports.router, calendar.router, staff.router,
     ):
         # Every /v1 route documents its problem+json errors (health has none).
         responses = {} if router is health.router else problem_responses()
@@ -133,8 +139,21 @@ def create_app(
         app
     ).expose(app, include_in_schema=False)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMethodsMiddleware, router=app.router)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    if settings.cors_origins:
+        # Browser front ends: only the configured origins; bearer tokens, never cookies.
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key",
+                           "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID",
+                            "Idempotent-Replayed"],
+            max_age=600,
+        )
     return app
 
 

@@ -131,7 +131,7 @@ class Tenant:
         return {"Authorization": f"Bearer {self.token(role, sub)}"}
 
     async def open_case(self, **overrides: Any) -> dict[str, Any]:
-        """Open a case held by case_holder-1 and managed by line_manager-1."""
+        """Open a case held by case_holder-1 and managed by line_manager-1 (as its manager)."""
         body: dict[str, Any] = {
             "child": {"given_name": "Sam", "family_name": "Taylor", "date_of_birth": "2010-05-01"},
             "case_holder_id": "case_holder-1",
@@ -141,7 +141,9 @@ class Tenant:
             "opened_at": "2026-03-02T09:00:00Z",
         }
         body.update(overrides)
-        r = await self.client.post("/v1/cases", json=body, headers=self.auth("line_manager"))
+        # Opened by the case's own line manager (a manager opens cases for their team).
+        manager = self.auth("line_manager", str(body["line_manager_id"]))
+        r = await self.client.post("/v1/cases", json=body, headers=manager)
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
 

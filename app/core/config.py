@@ -7,14 +7,15 @@ the dev server's database, secret and demo clock. Real environment variables win
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_HS256_SECRET_BYTES = 32
 RELAXED_ENVS = frozenset({"dev", "test"})
@@ -41,8 +42,15 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwks_cache_seconds: int = Field(default=600, ge=10)
     jwks_timeout_seconds: float = Field(default=5.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=1)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
     # A folder of extra policy packs (*.toml) besides the bundled ones, each checked at start-up.
@@ -57,6 +65,16 @@ class Settings(BaseSettings):
     # demo_clock_start at the real instant demo_clock_set_at and runs on from there.
     demo_clock_start: datetime | None = None
     demo_clock_set_at: datetime | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``YJ_CORS_ORIGINS`` as a JSON list or comma-separated origins."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
 
     @model_validator(mode="after")
     def _secure_outside_dev(self) -> Settings:

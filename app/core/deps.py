@@ -37,7 +37,7 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def _principal(
+async def _verified_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -49,7 +49,15 @@ async def _principal(
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(token)
     request.state.principal_sub = principal.sub
-    # Only once the caller is known: a stranger learns nothing about input rules (401 first).
+    return principal
+
+
+VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]
+
+
+async def _principal(request: Request, principal: VerifiedPrincipal) -> Principal:
+    # Only once the caller is known and their role gate passed (route gates depend on the
+    # verified principal alone): a stranger learns nothing about input rules (401, 403 first).
     await reject_unstorable_input(request)
     return principal
 
@@ -58,9 +66,10 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 def require_any_role(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that admits only tokens carrying one of ``roles`` (403 otherwise)."""
+    """A dependency that admits only tokens carrying one of ``roles`` (403 otherwise); it runs
+    before any input check when declared in the route's ``dependencies``."""
 
-    async def gate(principal: CurrentPrincipal) -> Principal:
+    async def gate(principal: VerifiedPrincipal) -> Principal:
         if not principal.has(*roles):
             raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
         return principal

@@ -80,6 +80,13 @@ class PreconditionRequired(DomainError):
     status, slug, title = 428, "precondition-required", "Precondition required"
 
 
+class ServiceUnavailable(DomainError):
+    """503: a dependency (database, identity provider) is unavailable; retry after a while."""
+
+    status, slug, title = 503, "unavailable", "Service unavailable"
+    retry_after_seconds = 5
+
+
 class Unprocessable(DomainError):
     """422: well-formed but refused by a rule."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -12,6 +13,7 @@ import structlog
 from asgi_correlation_id import correlation_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 _REDACT = {"authorization", "token", "jwt", "password", "secret", "given_name", "family_name",
            "date_of_birth"}
 
@@ -30,6 +32,46 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[st
     return event_dict
 
 
+def safe_traceback(exc: BaseException) -> str:
+    """A traceback with frames (file, line, function) and exception type names only: exception
+    messages can quote request values (``invalid literal for int(): 'x'``) or stored rows, so
+    they never reach a log line."""
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)
+        lines += [f"  {f.filename}:{f.lineno} in {f.name}" for f in frames]
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+        if current is not None:
+            lines.append("caused by:")
+    return "\n".join(lines)
+
+
+def _safe_exc_info(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    exc_info = event_dict.pop("exc_info", None)
+    exc: BaseException | None = None
+    if isinstance(exc_info, BaseException):
+        exc = exc_info
+    elif isinstance(exc_info, tuple):
+        exc = exc_info[1]
+    elif exc_info:
+        exc = sys.exc_info()[1]
+    if exc is not None:
+        event_dict["exception"] = safe_traceback(exc)
+    return event_dict
+
+
+class SafeFormatter(logging.Formatter):
+    """Stdlib log records (uvicorn, SQLAlchemy's pool) with exception messages left out."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - the stdlib's name
+        """Frames and exception types only (see :func:`safe_traceback`)."""
+        return safe_traceback(ei[1]) if ei and ei[1] is not None else ""
+
+
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     """Route stdlib and structlog output through one JSON renderer on stdout."""
     renderer = (
@@ -42,7 +84,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_request_id,
             _redact,
-            structlog.processors.format_exc_info,
+            _safe_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -52,22 +94,23 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(message)s", force=True)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(SafeFormatter("%(message)s"))
     # uvicorn's access log prints query strings; ours prints the path only.
     logging.getLogger("uvicorn.access").disabled = True
 
 
-def _loggable_path(path: str) -> str:
-    """The path to log: a calendar feed's path is its credential, so it never is."""
-    if path.startswith(CALENDAR_PREFIX):
-        return CALENDAR_PREFIX + "{token}.ics"
-    return path
-
-
-CALENDAR_PREFIX = "/v1/calendar/"
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/v1/cases/{case_id}``), never the request's own path:
+    ids, slugs, free text and credentials (a calendar feed's token) in a path are request
+    values and stay out of the logs."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else "<unmatched>"
 
 
 class AccessLogMiddleware:
-    """One log line per request: method, path (no query string), status, duration."""
+    """One log line per request: method, route template (no ids, no query), status, duration."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -92,8 +135,8 @@ class AccessLogMiddleware:
         finally:
             self.log.info(
                 "request",
-                method=scope["method"],
-                path=_loggable_path(scope["path"]),
+                method=scope["method"] if scope["method"] in _METHODS else "<other>",
+                path=route_template(scope),
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
             )

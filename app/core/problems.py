@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -10,13 +11,17 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_MEDIA_TYPE, DomainError, problem_body
+from app.core.errors import PROBLEM_MEDIA_TYPE, DomainError, ServiceUnavailable, problem_body
+from app.core.logging import route_template, safe_traceback
+
+RETRY_AFTER_SECONDS = 2
 
 log = structlog.get_logger("yjrisk.errors")
 
@@ -62,6 +67,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, ServiceUnavailable):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
     return JSONResponse(
         exc.problem(request.url.path),
         status_code=exc.status,
@@ -94,8 +101,58 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+# SQLSTATE classes that mean "the database is not there for us right now": connection
+# exceptions (08), operator intervention (57: shutdown, statement timeout), too many
+# connections (53300), serialisation of a lock wait cut short (55P03 lock_not_available).
+_UNAVAILABLE_SQLSTATES = ("08", "57", "53300", "55P03")
+_UNAVAILABLE_NAMES = frozenset({
+    "ConnectionDoesNotExistError", "ConnectionFailureError", "ConnectionRejectionError",
+    "PostgresConnectionError", "TooManyConnectionsError", "QueryCanceledError",
+    "CannotConnectNowError", "InterfaceError", "InternalClientError",
+})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the database is unreachable, gone, frozen or
+    out of connections, rather than a bug: refused/reset/closed connections, pool exhaustion,
+    connect/statement timeouts. Those are answered 503 with Retry-After."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | SATimeoutError
+                      | OSError | TimeoutError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = str(getattr(current, "sqlstate", "") or "")
+        if sqlstate and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(current).__name__ in _UNAVAILABLE_NAMES:
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (
+            current.__cause__ or current.__context__)
+    return False
+
+
+def unavailable_response(instance: str | None = None) -> JSONResponse:
+    """503 problem with Retry-After: the database is unavailable; the request changed nothing."""
+    response = problem_response(
+        503, "The database is busy or unavailable; nothing was changed. Retry shortly.",
+        slug="unavailable", instance=instance,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    if database_unavailable(exc):
+        log.warning("database_unavailable", route=route_template(request.scope),
+                    error_type=type(exc).__name__)
+        return unavailable_response(request.url.path)
+    log.error("unhandled_error", route=route_template(request.scope),
+              error_type=type(exc).__name__, exception=safe_traceback(exc))
     return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 
@@ -107,20 +164,10 @@ async def _on_stale(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
-    log.info("integrity_conflict", path=request.url.path)
+    log.info("integrity_conflict", route=route_template(request.scope))
     return problem_response(
         409, "The write conflicts with an existing record.", instance=request.url.path
     )
-
-
-async def _on_operational(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database_unavailable", path=request.url.path, error_type=type(exc).__name__)
-    response = problem_response(
-        503, "The database is busy or unavailable; retry shortly.", slug="unavailable",
-        instance=request.url.path,
-    )
-    response.headers["Retry-After"] = "1"
-    return response
 
 
 class ProblemError(BaseModel):
@@ -171,10 +218,47 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(StaleDataError, _on_stale)
     app.add_exception_handler(IntegrityError, _on_integrity)
-    app.add_exception_handler(OperationalError, _on_operational)
+    for db_error in (DBAPIError, SATimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(db_error, _on_unexpected)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+class UnhandledErrorMiddleware:
+    """The last line: any exception that escaped the handlers is answered (503 for a database
+    fault, else 500) instead of propagating to the server, which would log the exception's
+    message and drop the client's keep-alive connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; answer what it could not."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - answered, logged without its message
+            unavailable = database_unavailable(exc)
+            log.log(logging.WARNING if unavailable else logging.ERROR,
+                    "database_unavailable" if unavailable else "unhandled_error",
+                    route=route_template(scope), error_type=type(exc).__name__,
+                    exception=None if unavailable else safe_traceback(exc))
+            if started:
+                return  # the answer is on its way; nothing more can be said on this response
+            response = unavailable_response() if unavailable else problem_response(
+                500, "An unexpected error occurred; it has been logged.")
+            await response(scope, receive, send)
 
 
 class RequestGuardMiddleware:
@@ -207,13 +291,23 @@ class RequestGuardMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    # An HTTPException passes through FastAPI's body reading untouched (any
+                    # other exception there becomes a 400): a chunked body over the limit is 413.
+                    raise _BodyTooLarge(413, "The request body is too large.")
             return message
 
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
-            await self._reject(scope, send, 413, "The request body is too large.")
+            if not started:
+                await self._reject(scope, send, 413, "The request body is too large.")
 
     @staticmethod
     async def _reject(scope: Scope, send: Send, status: int, detail: str) -> None:
@@ -230,5 +324,5 @@ class RequestGuardMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLarge(StarletteHTTPException):
     pass

@@ -17,16 +17,24 @@ the issuer, with ``exp``, ``iss``, ``aud`` and ``sub`` required.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import math
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from jose import jwk, jwt
+import structlog
+from jose import jwk, jws, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
 from app.core.config import Settings
-from app.core.errors import NotAuthenticated
+from app.core.errors import NotAuthenticated, ServiceUnavailable
+
+log = structlog.get_logger("yjrisk.security")
 
 ROLES = frozenset(
     {"case_holder", "line_manager", "duty_manager", "chair", "panel_admin", "admin", "feed"}
@@ -60,35 +68,56 @@ class Principal:
 
 
 class JWKSCache:
-    """Fetches the identity provider's JWKS with httpx, caches it, refreshes on an unknown kid."""
+    """The identity provider's JWKS, fetched with httpx and cached; one bad key spoils nothing.
+
+    Each JWK is built on its own (RFC 7517 §5: unusable members are ignored), so a malformed or
+    foreign key is skipped and logged while tokens signed by the good keys keep working. The set
+    is refetched when older than ``ttl`` or on an unknown ``kid``, but never more than once per
+    ``min_refresh_seconds`` whatever the outcome of the last attempt. When the provider is
+    unreachable the cached keys stay in use; with no usable key at all the answer is 503.
+    """
 
     def __init__(
         self, url: str, ttl_seconds: int, timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None, *,
+        min_refresh_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.ttl = ttl_seconds
         self.timeout = timeout
         self.transport = transport
+        self.min_refresh_seconds = min_refresh_seconds
+        self.clock = clock
         self._keys: dict[str, tuple[str, Any]] = {}
-        self._fetched_at = 0.0
+        self._loaded_at: float | None = None
+        self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> tuple[str, Any]:
-        """The (pinned algorithm, public key) for ``kid``, refreshing once if it is unknown."""
-        stale = time.monotonic() - self._fetched_at > self.ttl
-        if stale or kid not in self._keys:
-            await self._refresh(force=kid not in self._keys)
+        """The (pinned algorithm, public key) for ``kid``; 401 if unknown, 503 with no keys."""
+        if kid not in self._keys or self._stale():
+            await self._refresh()
+        if not self._keys:
+            raise ServiceUnavailable("The identity provider's signing keys are unavailable.")
         if kid not in self._keys:
             raise NotAuthenticated("The token was signed with an unknown key.")
         return self._keys[kid]
 
-    async def _refresh(self, force: bool) -> None:
+    def _stale(self) -> bool:
+        return self._loaded_at is None or self.clock() - self._loaded_at > self.ttl
+
+    def _may_attempt(self) -> bool:
+        last = self._attempted_at
+        return last is None or self.clock() - last >= self.min_refresh_seconds
+
+    async def _refresh(self) -> None:
         async with self._lock:
-            # Another request may have refreshed while we waited; a forced refresh is rate
-            # limited to one per few seconds so forged kids cannot hammer the provider.
-            if time.monotonic() - self._fetched_at < (5 if force else self.ttl):
+            # Rate limit every attempt, failed or not, so forged kids cannot hammer the provider;
+            # a request that waited on the lock finds the attempt already made.
+            if not self._may_attempt():
                 return
+            self._attempted_at = self.clock()
             try:
                 async with httpx.AsyncClient(
                     timeout=self.timeout, transport=self.transport
@@ -97,25 +126,92 @@ class JWKSCache:
                     response.raise_for_status()
                     document = response.json()
             except (httpx.HTTPError, ValueError) as exc:
-                if not self._keys:
-                    raise NotAuthenticated("The identity provider's keys are unavailable.") from exc
+                log.warning("jwks_fetch_failed", error_type=type(exc).__name__,
+                            cached_keys=len(self._keys))
                 return
-            self._keys = _parse_jwks(document)
-            self._fetched_at = time.monotonic()
+            if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+                log.warning("jwks_malformed", cached_keys=len(self._keys))
+                return
+            self._keys = parse_jwks(document["keys"])
+            self._loaded_at = self.clock()
 
 
-def _parse_jwks(document: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+_EC_COORDINATE_BYTES = 32  # P-256
+_MIN_RSA_BITS = 2048
+
+
+def _b64url_uint(value: Any, name: str) -> bytes:
+    """The bytes of a base64url (no padding) JWK member; ValueError when it is not one."""
+    if not isinstance(value, str) or not _B64URL.fullmatch(value) or len(value) % 4 == 1:
+        raise ValueError(f"'{name}' is not base64url")
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    if not raw or int.from_bytes(raw, "big") == 0:
+        raise ValueError(f"'{name}' is empty or zero")
+    return raw
+
+
+def _public_jwk(entry: Any) -> tuple[str, dict[str, str]]:
+    """The pinned algorithm and the public members of one JWK; ValueError if it is unusable.
+
+    Only RSA (RS256, >= 2048 bits) and EC P-256 (ES256) signing keys qualify; symmetric ``oct``
+    keys are refused outright (their bytes must never become an HMAC secret), as are keys meant
+    for encryption, for another algorithm, or carrying private members.
+    """
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    kty, kid = entry.get("kty"), entry.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > 256:
+        raise ValueError("no usable kid")
+    alg = ASYMMETRIC_ALGORITHMS.get(kty) if isinstance(kty, str) else None
+    if alg is None:
+        raise ValueError("key type is not RSA or EC")
+    if entry.get("use", "sig") != "sig":
+        raise ValueError("not a signing key")
+    ops = entry.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        raise ValueError("key_ops does not allow verify")
+    if entry.get("alg", alg) != alg:
+        raise ValueError("alg does not match the key type")
+    if "d" in entry:
+        raise ValueError("a private key was published")
+    if kty == "RSA":
+        n, e = _b64url_uint(entry.get("n"), "n"), _b64url_uint(entry.get("e"), "e")
+        if int.from_bytes(n, "big").bit_length() < _MIN_RSA_BITS:
+            raise ValueError("RSA modulus shorter than 2048 bits")
+        if int.from_bytes(e, "big") < 3 or not int.from_bytes(e, "big") % 2:
+            raise ValueError("RSA exponent is not an odd number >= 3")
+        return alg, {"kty": "RSA", "n": entry["n"], "e": entry["e"]}
+    if entry.get("crv") != "P-256":
+        raise ValueError("EC key is not on P-256")
+    for member in ("x", "y"):
+        if len(_b64url_uint(entry.get(member), member)) > _EC_COORDINATE_BYTES:
+            raise ValueError(f"'{member}' is too long for P-256")
+    return alg, {"kty": "EC", "crv": "P-256", "x": entry["x"], "y": entry["y"]}
+
+
+def parse_jwks(entries: list[Any]) -> dict[str, tuple[str, Any]]:
+    """kid → (pinned algorithm, public key) for every usable JWK; the others are logged and
+    skipped (RFC 7517 §5), and a kid published twice is dropped as ambiguous."""
     keys: dict[str, tuple[str, Any]] = {}
-    for entry in document.get("keys", []):
-        kty, kid = entry.get("kty"), entry.get("kid")
-        alg = ASYMMETRIC_ALGORITHMS.get(kty or "")
-        if not kid or alg is None or entry.get("use", "sig") != "sig":
-            continue  # symmetric ("oct") or unusable keys are never accepted from a JWKS
-        if entry.get("alg") not in (None, alg):
+    duplicated: set[str] = set()
+    for index, entry in enumerate(entries[:100]):
+        try:
+            alg, public = _public_jwk(entry)
+            key = jwk.construct(public, algorithm=alg)
+            if not key.is_public():
+                raise ValueError("not a public key")
+        except Exception as exc:  # noqa: BLE001 - any failure makes just this key unusable
+            reason = str(exc) if isinstance(exc, ValueError) else "the key could not be built"
+            log.warning("jwks_key_skipped", index=index, reason=reason[:120])
             continue
-        if kty == "EC" and entry.get("crv") != "P-256":
+        kid = entry["kid"]
+        if kid in keys or kid in duplicated:
+            duplicated.add(kid)
+            keys.pop(kid, None)
+            log.warning("jwks_key_skipped", index=index, reason="kid published twice")
             continue
-        keys[kid] = (alg, jwk.construct(entry, algorithm=alg))
+        keys[kid] = (alg, key)
     return keys
 
 
@@ -127,7 +223,8 @@ class TokenVerifier:
         self.jwks = jwks
         if self.jwks is None and settings.jwks_url:
             self.jwks = JWKSCache(
-                settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_timeout_seconds
+                settings.jwks_url, settings.jwks_cache_seconds, settings.jwks_timeout_seconds,
+                min_refresh_seconds=settings.jwks_min_refresh_seconds,
             )
 
     async def verify(self, token: str) -> Principal:
@@ -136,10 +233,17 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except JOSEError as exc:
             raise NotAuthenticated("The bearer token is malformed.") from exc
+        if "crit" in header:
+            # RFC 7515 §4.1.11: a recipient must refuse extensions it does not understand, and
+            # this verifier understands none.
+            raise NotAuthenticated("The token requires header extensions this service refuses.")
         algorithm, key = await self._key_for(header)
         if header.get("alg") != algorithm:
             raise NotAuthenticated("The token's algorithm is not allowed for its key.")
         try:
+            # Signature first, then the claim types, and only then python-jose's claim checks,
+            # which would coerce "1700000000" or true into a time (or crash on a list).
+            _check_claim_types(jws.verify(token, key, algorithms=[algorithm]))
             claims = jwt.decode(
                 token,
                 key,
@@ -154,6 +258,8 @@ class TokenVerifier:
             raise NotAuthenticated("The token's issuer, audience or claims are wrong.") from exc
         except JOSEError as exc:
             raise NotAuthenticated("The token's signature is not valid.") from exc
+        except (TypeError, ValueError) as exc:  # defence in depth: never a 500 for a token
+            raise NotAuthenticated("The token's claims are malformed.") from exc
         return _principal(claims)
 
     async def _key_for(self, header: dict[str, Any]) -> tuple[str, Any]:
@@ -168,15 +274,36 @@ class TokenVerifier:
         raise NotAuthenticated("The token's algorithm is not accepted here.")
 
 
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _is_json_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_claim_types(payload: bytes) -> None:
+    """401 unless the verified payload is a JSON object whose ``exp``/``nbf``/``iat`` are JSON
+    numbers (RFC 7519 §2 NumericDate; python-jose would take "1700000000" or true)."""
+    try:
+        claims = json.loads(payload)
+    except ValueError as exc:
+        raise NotAuthenticated("The token's payload is not JSON.") from exc
+    if not isinstance(claims, dict):
+        raise NotAuthenticated("The token's payload is not a JSON object.")
+    for name in _TIME_CLAIMS:
+        if name in claims and not _is_json_number(claims[name]):
+            raise NotAuthenticated(f"The token's '{name}' claim is not a number.")
+
+
 def _principal(claims: dict[str, Any]) -> Principal:
     sub, roles, service = claims.get("sub"), claims.get("roles"), claims.get("service")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 128:
         raise NotAuthenticated("The token's subject is missing or invalid.")
-    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
-        raise NotAuthenticated("The token carries no roles.")
-    known = frozenset(roles) & ROLES
-    if not known:
-        raise NotAuthenticated("The token carries no known role.")
+    if not isinstance(roles, list) or not roles or len(roles) > len(ROLES):
+        raise NotAuthenticated("The token's roles must be a list of role names.")
+    if not all(isinstance(r, str) and r in ROLES for r in roles):
+        raise NotAuthenticated("The token carries an unknown role.")
+    known = frozenset(roles)
     if service is not None and (not isinstance(service, str) or len(service) > 64):
         raise NotAuthenticated("The token's service claim is invalid.")
     if service is None and known != {"admin"}:

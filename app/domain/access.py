@@ -1,8 +1,14 @@
 """The one place that decides what a principal may see and do on a case.
 
-Every case query goes through :func:`visible_cases_clause`; every case-level action through
-:func:`case_role_for`. Records of another service, and cases the caller may not see, are
-indistinguishable from unknown ids (404).
+Three layers, each in one place:
+
+* :data:`ROLE_TABLE`: which token roles may call which route at all (routers declare it as a
+  dependency, so a role that may never act gets 403 before its body is validated);
+* :func:`visible_cases_clause`: the one query deciding which cases a principal may see;
+* :func:`case_role_for`: the role under which the principal acts on one case.
+
+Records of another service, and cases the caller may not see, are indistinguishable from
+unknown ids (404).
 
 Restricted cases (issue 13): a manager may limit a case to named staff (``allowed``) or shut named
 staff out (``excluded``). :func:`restriction_clause` applies that on top of the role rules, for
@@ -13,7 +19,8 @@ case, lists, the register, steps, panels, audit, previews) answers 404 to staff 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,11 +31,72 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
 from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
-from app.domain.panels_table import PanelItem
 from app.domain.services import Service, get_service_by_slug
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
 MANAGERS = ("line_manager", "duty_manager")
+HOLDER_AND_MANAGERS = ("case_holder", *MANAGERS)
+STAFF = ("case_holder", "line_manager", "duty_manager", "chair", "panel_admin")
+# The case file (the case, its judgements, assessments, events, referrals, oversight): staff
+# who hold, manage or chair. A panel administrator sees the panel-facing summary only: the
+# register and the panels' agendas (api-v1: "read the register and panel lists").
+CASE_FILE_READERS = ("case_holder", "line_manager", "duty_manager", "chair")
+PANEL_SCHEDULERS = ("chair", "panel_admin")
+EVERY_ROLE = (*STAFF, "admin", "feed")
+
+# Who may call each route at all: one row per act. Object-level rules (whose case, which
+# referral kind, who authored what) are checked after the case is loaded.
+ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "service.create": ("admin",),
+    "service.read": ("admin", *STAFF),
+    "webhook.manage": ("admin",),
+    "case.create": (*HOLDER_AND_MANAGERS, "feed"),
+    "case.list": STAFF,
+    "case.read": CASE_FILE_READERS,
+    "case.change": (*HOLDER_AND_MANAGERS, "chair"),
+    "case.audit": (*MANAGERS, "chair"),
+    "audit.verify": ("chair", "admin"),
+    "assessment.write": ("case_holder",),
+    "assessment.review": MANAGERS,
+    "assessment.read": CASE_FILE_READERS,
+    "judgement.record": HOLDER_AND_MANAGERS,
+    "judgement.read": CASE_FILE_READERS,
+    "event.record": (*HOLDER_AND_MANAGERS, "feed"),
+    "event.read": CASE_FILE_READERS,
+    "oversight.record": MANAGERS,
+    "oversight.read": CASE_FILE_READERS,
+    "step.waive": MANAGERS,
+    "step.list": STAFF,
+    "calendar.manage": STAFF,
+    "report.timeliness": (*SERVICE_WIDE_READERS, "line_manager"),
+    "absence.record": MANAGERS,
+    "case.timeline": CASE_FILE_READERS,
+    "step.read": STAFF,
+    "step.complete": STAFF,
+    "referral.create": HOLDER_AND_MANAGERS,
+    "referral.read": STAFF,
+    "referral.transitions": (*STAFF, "feed"),
+    "referral.submit": HOLDER_AND_MANAGERS,
+    "referral.quality-assure": MANAGERS,
+    "referral.send": HOLDER_AND_MANAGERS,
+    "referral.accept": (*MANAGERS, "chair", "panel_admin"),
+    "referral.decline": (*MANAGERS, "chair", "panel_admin"),
+    "referral.withdraw": HOLDER_AND_MANAGERS,
+    "feed.deliver": ("feed",),
+    "panel.schedule": PANEL_SCHEDULERS,
+    "panel.read": (*PANEL_SCHEDULERS, *MANAGERS),
+    "panel.add_item": PANEL_SCHEDULERS,
+    "panel.decide": ("chair",),
+    "register.read": (*PANEL_SCHEDULERS, *MANAGERS),
+    "policy.read": EVERY_ROLE,
+    "workflow.preview": (*HOLDER_AND_MANAGERS, "chair"),
+})
+
+
+def roles_for(act: str) -> tuple[str, ...]:
+    """The token roles that may attempt ``act`` (a key of :data:`ROLE_TABLE`); KeyError if
+    the act is unknown, so a route cannot silently go ungated."""
+    return ROLE_TABLE[act]
 
 
 async def service_of(session: AsyncSession, principal: Principal) -> Service:
@@ -68,8 +136,15 @@ def accessible_case_ids(principal: Principal, service_id: uuid.UUID) -> Any:
                                  restriction_clause(principal))
 
 
-def visible_cases_clause(principal: Principal, service_id: uuid.UUID) -> Any:
-    """A WHERE clause selecting exactly the cases the principal may read (role and restriction)."""
+def visible_cases_clause(
+    principal: Principal, service_id: uuid.UUID, *, panel_view: bool = False
+) -> Any:
+    """A WHERE clause selecting exactly the cases the principal may read (role and restriction).
+
+    The case file by default; ``panel_view=True`` adds what a panel administrator handles (the
+    register, cases on a panel's agenda, cases with a live panel referral) for the
+    panel-facing reads (register, panels, panel referrals, to-do steps).
+    """
     same_service = sa.and_(col(Case.service_id) == service_id, restriction_clause(principal))
     if principal.has(*SERVICE_WIDE_READERS):
         return same_service
@@ -78,13 +153,43 @@ def visible_cases_clause(principal: Principal, service_id: uuid.UUID) -> Any:
         ors.append(col(Case.case_holder_id) == principal.sub)
     if principal.has("line_manager"):
         ors.append(col(Case.line_manager_id) == principal.sub)
-    if principal.has("panel_admin"):
-        on_a_panel = select(PanelItem.case_id).where(PanelItem.service_id == service_id)
+    if panel_view and principal.has("panel_admin"):
         ors.append(col(Case.on_register).is_(True))
-        ors.append(col(Case.id).in_(on_a_panel))
+        ors.append(col(Case.id).in_(_panel_case_ids(service_id)))
     if not ors:
         return sa.false()
     return sa.and_(same_service, sa.or_(*ors))
+
+
+# A panel referral that has been made (submitted to the panel administrator, 3.2.3) and is
+# neither withdrawn nor declined brings its case to the panel administrator.
+LIVE_PANEL_REFERRAL_STATES = ("submitted", "quality_assured", "sent", "received", "accepted")
+
+
+def _panel_case_ids(service_id: uuid.UUID) -> Any:
+    """Ids of the service's cases on a panel's agenda or with a live panel referral."""
+    panel_item = sa.table("panel_item", sa.column("case_id"), sa.column("service_id"))
+    referral = sa.table("referral", sa.column("case_id"), sa.column("service_id"),
+                        sa.column("kind"), sa.column("status"))
+    on_a_panel = sa.select(panel_item.c.case_id).where(panel_item.c.service_id == service_id)
+    referred = sa.select(referral.c.case_id).where(
+        referral.c.service_id == service_id, referral.c.kind == "panel",
+        referral.c.status.in_(LIVE_PANEL_REFERRAL_STATES))
+    return sa.union(on_a_panel, referred)
+
+
+def require_may_open(principal: Principal, case_holder_id: str, line_manager_id: str) -> None:
+    """403 unless the principal may open a case with these holders: a case holder only a case
+    they hold, a line manager only for their team (they manage it), duty managers and feeds
+    any case of the service."""
+    if principal.has("duty_manager", "feed"):
+        return
+    if principal.has("line_manager") and line_manager_id == principal.sub:
+        return
+    if principal.has("case_holder") and case_holder_id == principal.sub:
+        return
+    raise Forbidden("You may open only cases you hold (or, as a line manager, that you manage).",
+                    slug="not-your-case")
 
 
 def require_open_case(case: Case, what: str) -> None:
@@ -147,14 +252,15 @@ async def load_case(
 
 
 async def get_visible_case(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False,
+    panel_view: bool = False,
 ) -> tuple[Service, Case]:
     """Load a case the principal may read within their service (locked in writes); 404 otherwise."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read case data.")
     service = await service_of(session, principal)
-    case = await load_case(session, case_id, visible_cases_clause(principal, service.id),
-                           lock=True if for_update else None)
+    clause = visible_cases_clause(principal, service.id, panel_view=panel_view)
+    case = await load_case(session, case_id, clause, lock=True if for_update else None)
     if case is None:
         raise NotFound("No such case.")
     return service, case

@@ -21,15 +21,19 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    is_write,
     require_open_case,
     service_of,
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
-from app.domain.next_steps import satisfy_open_steps
+from app.domain.next_steps import close_step, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_not_before, require_within_case
+from app.domain.transitions import check_move, reload
 from app.workflows.packs import Pack
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
@@ -182,12 +186,15 @@ async def create_assessment(
     principal: Principal,
     case_id: uuid.UUID,
     body: AssessmentCreate,
+    ctx: policy.PolicyContext,
 ) -> tuple[Assessment, policy.PolicyResult]:
-    """Start a draft assessment on a case the caller holds."""
+    """Start a draft assessment on a case the caller holds; the pack may refuse the tool for
+    the stage (Wokingham W3: a statutory case closes with an Asset+, 422)."""
     service, case = await get_visible_case(session, principal, case_id)
     require_open_case(case, "start an assessment")
     role = case_role_for(principal, case, ("case_holder",), "write assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
     assessment = Assessment(
         service_id=service.id, case_id=case.id, type=body.type, stage=body.stage,
         author_id=principal.sub, occurred_at=occurred_at,
@@ -202,7 +209,14 @@ async def create_assessment(
     )
     await emit(session, "assessment.created", assessment.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(body.type)})
-    return assessment, await policy.current(session, case)
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("assessment_created", occurred_at, assessment.id, principal,
+                     {"type": str(body.type), "stage": str(body.stage),
+                      "assessment_id": str(assessment.id)}, role),
+        role=role,
+    )
+    return assessment, result
 
 
 async def load_assessment(
@@ -217,6 +231,8 @@ async def load_assessment(
     if assessment is None:
         raise NotFound("No such assessment.")
     _, case = await get_visible_case(session, principal, assessment.case_id)
+    if is_write(session):
+        await reload(session, assessment)  # the case is locked now: its state after any racer
     return service, case, assessment
 
 
@@ -231,7 +247,7 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    scores = check_scores(ctx.pack_for(service), body.scores)
+    scores = check_scores(ctx.pack_for(service, occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
     if scores:
@@ -240,7 +256,7 @@ async def submit_assessment(
         session.add(case)
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", satisfied_by(ctx.pack_for(service), "submit"), None,
+        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit"), None,
     )
 
 
@@ -261,7 +277,8 @@ async def countersign_assessment(
     assessment.feedback = body.feedback
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "countersign", satisfied_by(ctx.pack_for(service), "countersign"), body.feedback,
+        "countersign", satisfied_by(ctx.pack_for(service, occurred_at), "countersign"),
+        body.feedback,
     )
 
 
@@ -309,18 +326,24 @@ def _move(
     feedback: str | None = None,
 ) -> None:
     allowed_from, to = TRANSITIONS[action]
-    if assessment.status not in allowed_from:
-        raise Conflict(
+    history = assessment.history or []
+    check_move(
+        what="assessment", action=action, current=str(assessment.status),
+        allowed_from={s.value for s in allowed_from},
+        previous=history[-2]["to"] if len(history) >= 2 else None,
+        current_record=assessment_out(assessment).model_dump(mode="json"),
+        illegal=Conflict(
             f"An assessment that is {assessment.status} cannot be {action}ed.",
             slug="illegal-assessment-transition",
             extra={"assessment_status": str(assessment.status),
                    "allowed_from": [s.value for s in allowed_from]},
-        )
-    if at < assessment.occurred_at:
-        raise Unprocessable(
-            "occurred_at is before the assessment was started.",
-            errors=[{"loc": "body.occurred_at", "msg": "before the assessment's occurred_at"}],
-        )
+        ),
+    )
+    require_not_before(at, assessment.occurred_at, "the assessment's occurred_at")
+    if history:  # nor before the move it follows (submitted before it was countersigned)
+        last = history[-1]
+        require_not_before(at, datetime.fromisoformat(last["at"]),
+                           f"the assessment's last move ({last['action']})")
     assessment.status = to
     # Reassigned, not appended, so the JSON column change is tracked.
     assessment.history = [*assessment.history, _entry(action, to, principal, role, at, feedback)]
@@ -342,11 +365,28 @@ async def _after_act(
     """Close the steps the act satisfies, run the engine, audit and emit (one transaction)."""
     session.add(assessment)
     await session.flush()
+    act = ("assessment", assessment.id)
+    note = f"Satisfied by {assessment.type} assessment {assessment.id}"
+    # The assessment itself is its author's work, even when a countersignature completes it:
+    # the case holder's steps it closes are credited to the author, the rest to whoever acted.
+    pack = ctx.pack_for(service)
+    authors = tuple(c for c in satisfies
+                    if any(r.actor == "case_holder" for r in pack.lines_for_code(c)))
     satisfied = await satisfy_open_steps(
-        session, ctx, service, case, principal, role, occurred_at, satisfies,
-        ("assessment", assessment.id),
-        f"Satisfied by {assessment.type} assessment {assessment.id}",
+        session, ctx, service, case, principal, role, occurred_at, authors, act, note,
+        credited_to=assessment.author_id,
     )
+    mine = await satisfy_open_steps(
+        session, ctx, service, case, principal, role, occurred_at,
+        tuple(c for c in satisfies if c not in authors), act, note,
+    )
+    if mine is not None:
+        satisfied = mine if satisfied is None else satisfied.merge(mine)
+    if action == "countersign":
+        endorsed = await endorse_judgements(
+            session, ctx, service, case, principal, role, occurred_at, assessment)
+        if endorsed is not None:
+            satisfied = endorsed if satisfied is None else satisfied.merge(endorsed)
     trigger = {"submit": "assessment_submitted", "countersign": "assessment_countersigned",
                "return": "assessment_returned"}[action]
     data = {"type": str(assessment.type), "stage": str(assessment.stage),
@@ -368,6 +408,70 @@ async def _after_act(
                payload={"case_id": str(case.id), "type": str(assessment.type),
                         "stage": str(assessment.stage)})
     return result
+
+
+# Which steps a countersignature endorses is the pack's (``[closures]``
+# ``assessment_countersign_endorses``; Wokingham: "By signing off the assessment, the line manager
+# will effectively endorse the judgement": the rationale acknowledgements, M2-M4).
+# The judgement table's ids, read without importing the judgements module (which imports this).
+_JUDGEMENT = sa.table("judgement", sa.column("id", sa.Uuid()), sa.column("case_id", sa.Uuid()),
+                      sa.column("assessment_id", sa.Uuid()))
+
+
+async def endorse_judgements(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    occurred_at: datetime,
+    assessment: Assessment,
+) -> policy.PolicyResult | None:
+    """Close the acknowledgement steps whose every reason is a judgement recorded with this
+    assessment (credited to the countersigning manager); where only some are, those reasons
+    are taken off the step and it stays open for the others."""
+    endorsed = ctx.pack_for(service, occurred_at).closes("assessment_countersign_endorses")
+    if not endorsed:
+        return None
+    ids = {str(j) for j in (await session.exec(
+        sa.select(_JUDGEMENT.c.id).where(  # type: ignore[call-overload]
+            _JUDGEMENT.c.case_id == case.id, _JUDGEMENT.c.assessment_id == assessment.id)
+    )).scalars().all()}
+    if not ids:
+        return None
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(endorsed)))
+    result = None
+    for step in rows.all():
+        reasons = list(step.reasons or ())
+        mine = [r for r in reasons if str((r.get("record") or {}).get("id")) in ids]
+        if not mine:
+            continue
+        if len(mine) < len(reasons):
+            step.reasons = [r for r in reasons if r not in mine]
+            step.note = "\n".join(x for x in (step.note, (
+                f"Judgement(s) endorsed by the countersignature of assessment {assessment.id}"))
+                if x)
+            session.add(step)
+            continue
+        more = await close_step(
+            session, ctx, service, step, principal, role, occurred_at,
+            note=f"Endorsed by countersigning assessment {assessment.id}",
+            satisfied_by=("assessment", assessment.id))
+        result = more if result is None else result.merge(more)
+    await session.flush()
+    return result
+
+
+async def assessment_pending(session: AsyncSession, assessment_id: uuid.UUID | None) -> bool:
+    """Whether a judgement's assessment is not yet complete (countersigned); False without one."""
+    if assessment_id is None:
+        return False
+    status = (await session.exec(
+        select(Assessment.status).where(Assessment.id == assessment_id))).first()
+    return status is not None and status != AssessmentStatus.countersigned
 
 
 async def check_belongs_to_case(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -15,7 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import (
     Conflict,
-    Forbidden,
     PreconditionFailed,
     PreconditionRequired,
     Unprocessable,
@@ -26,6 +27,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    require_may_open,
     service_of,
     visible_cases_clause,
 )
@@ -47,10 +49,13 @@ from app.domain.restriction import (
     staff_of,
 )
 from app.domain.services import Service
-from app.domain.steps import StepOut
+from app.domain.steps import Step, StepOut
+from app.domain.timing import require_after_birth, require_not_before, require_within_case
+from app.workflows.calendar import london_date
 from app.workflows.packs import Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 MAX_PAGE = 200
@@ -88,7 +93,9 @@ class CaseCreate(BaseModel):
     mappa_category: Annotated[int, Field(ge=1, le=3)] | None = None
     mappa_level: Annotated[int, Field(ge=1, le=3)] | None = None
     expected_release_date: PlausibleDate | None = None
-    in_custody: bool = False
+    in_custody: bool | None = Field(
+        default=None, description="default: true when expected_release_date is after the "
+                                  "opening date (a future release date means custody)")
     volunteer_attached: bool = False
     opened_at: AwareDatetime | None = None
 
@@ -107,6 +114,8 @@ class CasePatch(BaseModel):
     case_holder_id: StaffId | None = None
     line_manager_id: StaffId | None = None
     closed_at: AwareDatetime | None = None
+    closure_reason: Reason | None = None
+    reopen_reason: Reason | None = None
     facts: dict[Annotated[str, StringConstraints(max_length=32)], Any] | None = Field(
         default=None, max_length=50,
         description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
@@ -117,7 +126,13 @@ class CasePatch(BaseModel):
 
 NOT_NULLABLE = {"csc_status", "in_custody", "volunteer_attached", "weapon_related",
                 "case_holder_id", "line_manager_id"}
-REASSIGNMENT = {"case_holder_id", "line_manager_id"}
+# Reassignment: the field, and the actor whose steps follow it to the new person.
+REASSIGNMENT = {"case_holder_id": "case_holder", "line_manager_id": "line_manager"}
+# Closing and reopening a case are managers' acts (the case's line manager, a duty manager, a
+# chair); a case holder may not close their own case.
+CLOSERS = ("line_manager", "duty_manager", "chair")
+EDITORS = ("case_holder", *MANAGERS)
+REASONS = ("closure_reason", "reopen_reason")
 
 
 class RatingOut(BaseModel):
@@ -228,9 +243,8 @@ async def create_case(
     now = utcnow()
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
-    if principal.has("case_holder") and not principal.has("line_manager", "duty_manager", "feed"):
-        if body.case_holder_id != principal.sub:
-            raise Forbidden("A case holder can only open cases they hold.")
+    require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
+    require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
         await _refuse_duplicate_ref(session, service.id, body.external_ref)
     statutory = (
@@ -246,7 +260,8 @@ async def create_case(
         line_manager_id=body.line_manager_id, intervention=body.intervention,
         statutory=statutory, csc_status=body.csc_status, weapon_related=body.weapon_related,
         mappa_category=body.mappa_category, mappa_level=body.mappa_level,
-        expected_release_date=body.expected_release_date, in_custody=body.in_custody,
+        expected_release_date=body.expected_release_date,
+        in_custody=custody_implied(body.in_custody, body.expected_release_date, opened_at),
         volunteer_attached=body.volunteer_attached, opened_at=opened_at,
     )
     session.add(case)
@@ -298,15 +313,32 @@ async def read_case(
     return service, case, await policy.open_steps_out(session, case.id)
 
 
+_CURSOR_ALPHABET = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
+_CURSOR_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at in UTC, case id) a caseload cursor stands for: base64url of
+    ``<RFC 3339 with offset>|<uuid>``, within 2000..2200; 422 for anything else (a timestamp
+    without an offset, a bad UUID, padding or foreign characters)."""
+    invalid = Unprocessable(
+        "The cursor is not valid; use the next_cursor of the previous page.",
+        slug="invalid-cursor", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}])
+    if not _CURSOR_ALPHABET.fullmatch(cursor):
+        raise invalid
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        at, _, ident = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(ident)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        at_text, sep, ident = raw.partition("|")
+        at, case_id = datetime.fromisoformat(at_text), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Unprocessable(
-            "The cursor is not valid.", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}]
-        ) from exc
+        raise invalid from exc
+    if not sep or at.tzinfo is None or at.utcoffset() is None:
+        raise invalid
+    at = at.astimezone(UTC)
+    if not _CURSOR_EARLIEST <= at < _CURSOR_LATEST:
+        raise invalid
+    return at, case_id
 
 
 def _encode_cursor(case: Case) -> str:
@@ -352,7 +384,9 @@ async def list_cases(
 def _check_if_match(case: Case, if_match: str | None) -> None:
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the case's ETag to change it.")
-    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"1") never
+    # matches, even when its opaque part equals the case's version.
+    tags = [t.strip() for t in if_match.split(",")]
     if "*" in tags:  # would skip the lost-update check this header exists for
         raise PreconditionRequired("Send the case's ETag in If-Match, not '*'.")
     if etag_of(case) not in tags:
@@ -362,6 +396,55 @@ def _check_if_match(case: Case, if_match: str | None) -> None:
         )
 
 
+def custody_implied(
+    stated: bool | None, release_date: date | None, at: datetime
+) -> bool:
+    """``in_custody`` as stated, else whether the expected release date is after ``at``'s
+    Europe/London date (a child with a future release date is in custody)."""
+    if stated is not None:
+        return stated
+    return release_date is not None and release_date > london_date(at)
+
+
+@dataclass
+class CasePatched:
+    """What a PATCH did: the policy result and the open steps it moved to new holders."""
+
+    result: policy.PolicyResult
+    reassigned: list[Step] = field(default_factory=list)
+
+
+def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
+    """The role the PATCH is made under; 403 for a field the caller's role may not change."""
+    role = None
+    if "closed_at" in sent:
+        role = case_role_for(principal, case, CLOSERS, "close or reopen the case")
+    if REASSIGNMENT.keys() & sent.keys():
+        role = case_role_for(principal, case, MANAGERS, "reassign the case")
+    if "access" in sent:
+        role = case_role_for(principal, case, MANAGERS, "restrict the case")
+    if sent.keys() - {"closed_at", "occurred_at", "access", *REASONS, *REASSIGNMENT} \
+            or role is None:
+        role = case_role_for(principal, case, EDITORS, "change the case")
+    return role
+
+
+def _check_reasons(case: Case, sent: dict[str, Any]) -> None:
+    """A closure needs ``closure_reason``, a reopening ``reopen_reason``; neither goes alone."""
+    closing = "closed_at" in sent and sent["closed_at"] is not None
+    reopening = "closed_at" in sent and sent["closed_at"] is None and case.closed_at is not None
+    errors = []
+    for name, needed in (("closure_reason", closing), ("reopen_reason", reopening)):
+        if needed and not sent.get(name):
+            errors.append({"loc": f"body.{name}", "msg": "required"})
+        if not needed and name in sent:
+            act = "closing" if name == "closure_reason" else "reopening"
+            errors.append({"loc": f"body.{name}", "msg": f"only with {act} the case"})
+    if errors:
+        raise Unprocessable("Closing and reopening a case each need their reason.",
+                            errors=errors)
+
+
 async def patch_case(
     session: AsyncSession,
     principal: Principal,
@@ -369,60 +452,106 @@ async def patch_case(
     body: CasePatch,
     if_match: str | None,
     ctx: policy.PolicyContext,
-) -> tuple[Service, Case, policy.PolicyResult]:
-    """Change a case under optimistic locking; the change re-runs the policy rules."""
+) -> tuple[Service, Case, CasePatched]:
+    """Change a case under optimistic locking (the case is locked first); the change re-runs
+    the policy. Reassigning moves the open steps of that role; closing supersedes every open
+    step; reopening re-runs the policy for the case's current state."""
     service, case = await get_visible_case(session, principal, case_id)
-    role = case_role_for(principal, case, ("case_holder", *MANAGERS), "change the case")
-    _check_if_match(case, if_match)
     sent = body.model_dump(exclude_unset=True)
+    role = _patch_role(principal, case, sent)
+    _check_if_match(case, if_match)
     occurred_at = resolve_occurred_at(sent.pop("occurred_at", None))
+    require_within_case(case, occurred_at)
     access_sent = "access" in sent
     sent.pop("access", None)
-    if REASSIGNMENT & sent.keys() and role not in MANAGERS:
-        raise Forbidden("Only a manager can reassign a case.")
-    if access_sent and role not in MANAGERS:
-        raise Forbidden("Only a manager can restrict a case.")
     bad = sorted(k for k in NOT_NULLABLE & sent.keys() if sent[k] is None)
     if bad:
         raise Unprocessable(
             "These fields cannot be null.",
             errors=[{"loc": f"body.{k}", "msg": "may not be null"} for k in bad],
         )
+    _check_reasons(case, sent)
+    reasons = {k: sent.pop(k) for k in REASONS if k in sent}
+    was_closed_at = case.closed_at
     if sent.get("closed_at") is not None:
         sent["closed_at"] = _closing_time(case, sent["closed_at"])
-    fact_changes = _apply_facts(case, ctx.pack_for(service), sent.pop("facts", None) or {})
+    elif "closed_at" in sent and was_closed_at is not None:
+        require_not_before(occurred_at, was_closed_at, "the case's closed_at")
+    if sent.get("expected_release_date") is not None and "in_custody" not in sent:
+        # A future release date means the child is in custody unless the request says otherwise.
+        if custody_implied(None, sent["expected_release_date"], occurred_at):
+            sent["in_custody"] = True
+    pack = ctx.pack_for(service, occurred_at)
+    fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if access_sent:
         restriction_changed = await set_access(session, case, body.access)
     else:
         restriction_changed = False
-        if case.access_mode is not None and REASSIGNMENT & changes.keys():
+        if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
             check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
                                       "body.case_holder_id")
     if not changes and not restriction_changed:
-        return service, case, await policy.current(session, case)
+        return service, case, CasePatched(await policy.current(session, case))
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
     if restriction_changed:
         await _record_restriction(session, principal, service, case, role)
     if not changes:
-        return service, case, await policy.current(session, case)
+        return service, case, CasePatched(await policy.current(session, case))
+    moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
+             for f in REASSIGNMENT if f in changes}
+    moved = await policy.reassign_open_steps(session, service, case, principal, role, moves)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("case_changed", occurred_at, case.id, principal, {"changes": changes}),
         role=role,
     )
-    if "closed_at" in changes and case.closed_at is not None:
-        result = result.merge(await policy.supersede_all_open(
-            session, service, case, principal, role, "the case was closed"))
+    if "closed_at" in changes:
+        result = result.merge(await _close_or_reopen(
+            session, ctx, service, case, principal, role, occurred_at, reasons))
     await record_audit(
         session, principal, "case.update", "case", case.id, service_id=service.id,
         case_id=case.id, change={k: v[1] for k, v in _json_changes(changes).items()}, role=role,
     )
     await emit(session, "case.updated", case.id, service_id=service.id,
                payload={"case_id": str(case.id), "fields": sorted(changes)})
-    return service, case, result
+    return service, case, CasePatched(result, moved)
+
+
+async def _close_or_reopen(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    occurred_at: datetime,
+    reasons: dict[str, str],
+) -> policy.PolicyResult:
+    """Closing supersedes every open step; reopening opens what the current state mandates.
+    Either is audited with its reason and announced (``case.closed`` / ``case.reopened``)."""
+    if case.closed_at is not None:
+        result = await policy.supersede_all_open(
+            session, service, case, principal, role, "the case was closed")
+        action, reason = "close", reasons["closure_reason"]
+    else:
+        result = await policy.rerun_for_current_state(
+            session, ctx, service, case, principal, occurred_at, role)
+        action, reason = "reopen", reasons["reopen_reason"]
+    at = case.closed_at or occurred_at
+    await record_audit(
+        session, principal, f"case.{action}", "case", case.id, service_id=service.id,
+        case_id=case.id, role=role, reason=reason,
+        change={"at": at.isoformat(), "reason": reason,
+                "steps": [str(s.id) for s in result.created + result.superseded]},
+    )
+    event_type = {"close": "case.closed", "reopen": "case.reopened"}[action]
+    await emit(session, event_type, case.id, service_id=service.id,
+               payload={"case_id": str(case.id), "at": at.isoformat(), "reason": reason,
+                        "role": role})
+    return result
 
 
 async def _record_restriction(
@@ -443,11 +572,7 @@ async def _record_restriction(
 def _closing_time(case: Case, closed_at: datetime) -> datetime:
     """A closure time that is not in the future and not before the case opened."""
     closed_at = resolve_occurred_at(closed_at, field="closed_at")
-    if closed_at < case.opened_at:
-        raise Unprocessable(
-            "A case cannot close before it opened.",
-            errors=[{"loc": "body.closed_at", "msg": f"before opened_at {case.opened_at}"}],
-        )
+    require_within_case(case, closed_at, "closed_at")
     return closed_at
 
 
@@ -485,11 +610,11 @@ def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list
 
 def _apply_changes(case: Case, sent: dict[str, Any]) -> dict[str, list[Any]]:
     changes: dict[str, list[Any]] = {}
-    for field, new in sent.items():
-        old = getattr(case, field)
+    for name, new in sent.items():
+        old = getattr(case, name)
         if old != new:
-            changes[field] = [old, new]
-            setattr(case, field, new)
+            changes[name] = [old, new]
+            setattr(case, name, new)
     require_mappa_category(case.mappa_category, case.mappa_level)
     return changes
 

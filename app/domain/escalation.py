@@ -73,6 +73,7 @@ def escalation_for(
         rule_id=overdue.rule_id, title=f"Escalate overdue step: {overdue.title}"[:300],
         actor=actor, assignee_id=case.line_manager_id if actor == "line_manager" else None,
         due_at=None, urgent=True, policy_pack=overdue.policy_pack,
+        policy_version=overdue.policy_version,
         policy_ref=overdue.policy_ref, subject_id=overdue.id,
         note=(f"{overdue.code} ({overdue.actor}, assignee {overdue.assignee_id or 'any'}) "
               f"was due {due} and is still open."),
@@ -89,7 +90,11 @@ async def overdue_batch(
     """Lock up to ``limit`` open, overdue, unescalated steps that no other worker holds."""
     query = select(Step).where(
         Step.status == StepStatus.open,
+        # overdue_at: the due time, or for a step due "immediately" the end of that working
+        # day (never earlier than due_at, so the due_at range keeps the queue index usable);
+        # steps written without it fall back to their due time.
         col(Step.due_at) < now,
+        sa.func.coalesce(col(Step.overdue_at), col(Step.due_at)) < now,
         col(Step.escalated_at).is_(None),
         Step.code != ESCALATION_CODE,
     )

@@ -39,6 +39,7 @@ from app.domain.common import (
 from app.domain.judgements import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.timing import require_within_case
 from app.workflows.packs import Pack
 
 
@@ -80,6 +81,9 @@ class CaseEvent(SQLModel, table=True):
     # A core type (CaseEventType) or one the service's pack declares; checked on write.
     type: str = Field(max_length=32)
     occurred_at: datetime
+    # When it became known to the worker (default: when it happened); policy clocks that count
+    # from knowledge use it (Wokingham "becomes known to the PYJS worker").
+    known_at: datetime | None = None
     may_raise_to_high: bool = False
     transfer_date: date | None = None
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
@@ -103,6 +107,7 @@ class CaseEventCreate(BaseModel):
     type: EventTypeLabel = PField(description="a core type (CaseEventType) or one the service's "
                                               "pack declares (GET /v1/policy-packs/{id})")
     occurred_at: AwareDatetime | None = None
+    known_at: AwareDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
     transfer_date: PlausibleDate | None = None
@@ -117,6 +122,7 @@ class CaseEventOut(BaseModel):
     case_id: uuid.UUID
     type: str
     occurred_at: datetime
+    known_at: datetime | None
     may_raise_to_high: bool
     transfer_date: date | None
     details: dict[str, Any]
@@ -154,12 +160,26 @@ def event_data(event: CaseEvent) -> dict[str, Any]:
         "may_raise_to_high": event.may_raise_to_high,
         "transfer_date": event.transfer_date,
         "details": details,
+        "known_at": event.known_at or event.occurred_at,
     }
     if "incoming_ratings" in details:
         data["incoming_ratings"] = details["incoming_ratings"]
     if "release_address_other_area" in details:
         data["release_address_other_area"] = details["release_address_other_area"]
     return data
+
+
+def _known_at(body: CaseEventCreate, occurred_at: datetime) -> datetime:
+    """When the event became known to the worker: default when it happened; never before it
+    happened, nor more than five minutes in the future (422)."""
+    known_at = resolve_occurred_at(body.known_at, field="known_at") if body.known_at \
+        else occurred_at
+    if known_at < occurred_at:
+        raise Unprocessable(
+            "known_at is before occurred_at: an event cannot become known before it happened.",
+            errors=[{"loc": "body.known_at", "msg": "must be at or after occurred_at"}],
+        )
+    return known_at
 
 
 def check_event_type(pack: Pack, event_type: str) -> None:
@@ -200,13 +220,16 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    check_event_type(ctx.pack_for(service), body.type)
+    check_event_type(ctx.pack_for(service, resolve_occurred_at(body.occurred_at)), body.type)
     if str(body.type) not in AFTER_CLOSURE:
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
+    known_at = _known_at(body, occurred_at)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
+        known_at=known_at,
         may_raise_to_high=body.may_raise_to_high, transfer_date=body.transfer_date,
         details=details, recorded_by=principal.sub, recorded_role=role,
     )

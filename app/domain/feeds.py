@@ -30,7 +30,14 @@ from app.domain.access import load_case, service_of
 from app.domain.audit import record_audit
 from app.domain.cases import ExternalRef
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, PlausibleDate, new_id, require_mappa_category, utcnow
+from app.domain.common import (
+    JSONType,
+    PlausibleDate,
+    new_id,
+    require_mappa_category,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.referrals import (
     ReferralCreate,
     ReferralKind,
@@ -38,6 +45,7 @@ from app.domain.referrals import (
     create_referral_for_case,
     referral_out,
 )
+from app.domain.timing import require_within_case
 
 MAX_KEY_LENGTH = 255
 
@@ -201,6 +209,10 @@ async def receive(
     if claimed is None:
         return await _replay(session, service.id, source.value, key, digest)
     case = await _find_case(session, service.id, body.case_external_ref)
+    # Deadlines count from received_at: it may not predate the child or the case (nor be in
+    # the future), whatever the feed sends.
+    require_within_case(case, resolve_occurred_at(body.received_at, field="received_at"),
+                        "received_at")
     result = None
     if source == FeedSource.mappa:
         result = await _apply_mappa_update(session, ctx, service, case, principal, body)
@@ -208,6 +220,7 @@ async def receive(
         session, ctx, service, case, principal, "feed",
         ReferralCreate(kind=body.kind.value, details=body.details, occurred_at=body.received_at),
         source=f"feed:{source.value}", status=ReferralStatus.received,
+        time_field="received_at",
     )
     result = created if result is None else result.merge(created)
     answer = {"data": referral_out(referral, ctx.pack_for(service)).model_dump(mode="json"),

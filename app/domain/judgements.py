@@ -13,16 +13,18 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
-from app.domain.assessments import check_belongs_to_case
+from app.domain.assessments import assessment_pending, check_belongs_to_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.next_steps import close_step
 from app.domain.outbox import emit
 from app.domain.services import Service
+from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_within_case
 from app.workflows.types import Evaluation
 
 
@@ -168,13 +170,13 @@ async def apply_judgement(
 ) -> tuple[Judgement, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps."""
     occurred_at = resolve_occurred_at(body.occurred_at)
-    if occurred_at.date() < case.date_of_birth:
-        raise Unprocessable(
-            "A judgement cannot predate the child's birth.",
-            errors=[{"loc": "body.occurred_at", "msg": "before the child's date of birth"}],
-        )
+    require_within_case(case, occurred_at)
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
+    judgement_id = new_id()
+    data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
+    # Clocks that run from the assessment's completion wait for its countersignature (W9).
+    data["assessment_pending"] = await assessment_pending(session, body.assessment_id)
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = policy.event("judgement_recorded", occurred_at, case.id, principal, data, role)
     backfill = _is_backfill(previous, occurred_at)
@@ -185,10 +187,15 @@ async def apply_judgement(
         evaluation = policy.validate_alone(ctx, service, case, wf_event, str(body.domain))
         result = await policy.current(session, case)
     else:
+        reviewed = await close_rating_reviews(
+            session, ctx, service, case, principal, role, occurred_at, previous, judgement_id)
         result = await policy.run(session, ctx, service, case, principal, wf_event, role=role)
         evaluation = result.evaluation
+        if reviewed is not None:
+            result = reviewed.merge(result)
     judgement = Judgement(
-        service_id=service.id, case_id=case.id, domain=body.domain, level=body.level,
+        id=judgement_id, service_id=service.id, case_id=case.id, domain=body.domain,
+        level=body.level,
         previous_level=previous.get("level"),
         matrix_level=evaluation.matrix_level if evaluation else None,
         impact=data["impact"], likelihood=data["likelihood"], setting=data["setting"],
@@ -211,6 +218,35 @@ async def apply_judgement(
                payload={"case_id": str(case.id), "domain": str(body.domain),
                         "level": str(body.level)})
     return judgement, result
+
+
+async def close_rating_reviews(
+    session: AsyncSession,
+    ctx: policy.PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    occurred_at: datetime,
+    previous: dict[str, Any],
+    judgement_id: uuid.UUID,
+) -> policy.PolicyResult | None:
+    """The next judgement in a domain is the review its current rating was asked for (the pack's
+    ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name."""
+    rated = previous.get("judgement_id")
+    codes = ctx.pack_for(service).closes("rating_replaced")
+    if not rated or not codes:
+        return None
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.open, col(Step.code).in_(codes),
+        Step.subject_id == uuid.UUID(str(rated))))
+    result = None
+    for step in rows.all():
+        more = await close_step(session, ctx, service, step, principal, role, occurred_at,
+                                note=f"Reviewed by judgement {judgement_id}",
+                                satisfied_by=("judgement", judgement_id))
+        result = more if result is None else result.merge(more)
+    return result
 
 
 def _is_backfill(current: dict[str, Any], occurred_at: datetime) -> bool:

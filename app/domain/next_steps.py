@@ -11,11 +11,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
 from app.domain.access import (
-    accessible_case_ids,
     load_case,
     lock_case,
     service_of,
@@ -26,7 +25,9 @@ from app.domain.cases_table import Case
 from app.domain.common import resolve_occurred_at, utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import Step, StepStatus, step_out
+from app.domain.timing import require_not_before
+from app.domain.transitions import conflicting, reload
 
 # Who may stand in for whom when completing a step: a duty manager covers a line manager.
 COVER = {"line_manager": ("duty_manager",)}
@@ -54,18 +55,13 @@ class StepComplete(BaseModel):
 
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
-    """Steps the principal may see: on visible cases, assigned to them, or role-wide for them;
-    never on a restricted case that shuts them out."""
-    visible_case_ids = select(Case.id).where(visible_cases_clause(principal, service_id))
-    return sa.and_(
-        col(Step.service_id) == service_id,
-        col(Step.case_id).in_(accessible_case_ids(principal, service_id)),
-        sa.or_(
-            col(Step.case_id).in_(visible_case_ids),
-            col(Step.assignee_id) == principal.sub,
-            sa.and_(col(Step.assignee_id).is_(None), col(Step.actor).in_(principal.roles)),
-        ),
-    )
+    """Steps the principal may see: exactly the steps of the cases they may see now (for a
+    panel administrator, the cases the panel handles: their to-do list)."""
+    # A step is the case's business: whoever may not see the case now (reassigned away, another
+    # team) neither lists nor completes its steps, even one still naming them.
+    visible_case_ids = select(Case.id).where(
+        visible_cases_clause(principal, service_id, panel_view=True))
+    return sa.and_(col(Step.service_id) == service_id, col(Step.case_id).in_(visible_case_ids))
 
 
 async def list_steps(
@@ -89,7 +85,8 @@ async def list_steps(
         query = query.where(Step.status == filters.status)
     if filters.overdue:
         query = query.where(Step.status == StepStatus.open,
-                            col(Step.due_at) < (now or utcnow()))
+                            sa.func.coalesce(col(Step.overdue_at), col(Step.due_at))
+                            < (now or utcnow()))
     query = query.order_by(
         col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at), col(Step.id)
     ).offset(filters.offset).limit(filters.limit + 1)
@@ -139,13 +136,24 @@ async def complete_step(
         raise NotFound("No such step.")
     role = may_complete(principal, step)
     await lock_case(session, step.case_id)
-    await session.refresh(step)  # another write may have closed it while we waited
-    if step.status != StepStatus.open:
-        raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
+    await reload(session, step)  # another write may have closed it while we waited
+    require_open_step(step, "complete")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_step_act_time(step, occurred_at)
     return step, await close_step(
         session, ctx, service, step, principal, role, occurred_at, note=body.note
     )
+
+
+def require_open_step(step: Step, action: str) -> None:
+    """409 ``conflicting-transition`` unless the step is still open (it was open once)."""
+    if step.status != StepStatus.open:
+        raise conflicting("step", action, str(step.status), step_out(step).model_dump(mode="json"))
+
+
+def require_step_act_time(step: Step, at: datetime) -> None:
+    """422 for a completion or waiver dated before the step arose."""
+    require_not_before(at, step.raised_at or step.created_at, "the step's raised_at")
 
 
 async def close_step(
@@ -160,11 +168,16 @@ async def close_step(
     note: str | None = None,
     status: StepStatus = StepStatus.done,
     satisfied_by: tuple[str, uuid.UUID] | None = None,
+    credited_to: str | None = None,
 ) -> policy.PolicyResult:
-    """Close a step and feed ``step_completed`` to the engine, all in this unit of work."""
+    """Close a step and feed ``step_completed`` to the engine, all in this unit of work.
+
+    ``credited_to`` names who did the act that closes it when that is not the person recording
+    it (an assessment's author when a manager's countersignature completes it): a step is never
+    closed in someone else's name."""
     step.status = status
     step.completed_at = occurred_at
-    step.completed_by = principal.sub
+    step.completed_by = credited_to or principal.sub
     step.completion_note = note
     if satisfied_by:
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
@@ -184,6 +197,7 @@ async def close_step(
     # A recurring step ("every 1m") comes round again whether this occurrence was done or
     # waived, for as long as its condition holds.
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
+            "record_id": str(step.id),
             "due_at": step.due_at, "completed_by_role": role, "actor": step.actor}
     return await policy.run(
         session, ctx, service, case, principal,
@@ -203,8 +217,13 @@ async def satisfy_open_steps(
     codes: tuple[str, ...],
     act: tuple[str, uuid.UUID],
     note: str,
+    *,
+    credited_to: str | None = None,
+    status: StepStatus = StepStatus.done,
 ) -> policy.PolicyResult | None:
-    """Close the case's open steps of ``codes`` that this act is the very thing for, linked."""
+    """Close the case's open steps of ``codes`` that this act is the very thing for, linked
+    (``done``, credited to whoever did the act; ``superseded`` where the act made the step
+    moot without doing it)."""
     if not codes:
         return None
     rows = await session.exec(
@@ -214,6 +233,7 @@ async def satisfy_open_steps(
     result = None
     for step in rows.all():
         more = await close_step(session, ctx, service, step, principal, role, occurred_at,
-                                note=note, satisfied_by=act)
+                                note=note, satisfied_by=act, credited_to=credited_to,
+                                status=status)
         result = more if result is None else result.merge(more)
     return result

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.errors import NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import (
@@ -25,9 +25,11 @@ from app.domain.access import (
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import new_id, resolve_occurred_at, utcnow
-from app.domain.next_steps import close_step
+from app.domain.next_steps import close_step, require_open_step, require_step_act_time
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_within_case
+from app.domain.transitions import reload
 from app.workflows.packs import Pack
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
@@ -108,8 +110,7 @@ async def _step_to_satisfy(
             "The step named is not one of this case's.",
             errors=[{"loc": "body.satisfies_step_id", "msg": "not a step of this case"}],
         )
-    if step.status != StepStatus.open:
-        raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
+    require_open_step(step, "satisfy")
     if not oversight_may_satisfy(pack, step):
         raise Unprocessable(
             f"The policy does not let an oversight entry stand for {step.code} "
@@ -133,11 +134,13 @@ async def record_oversight(
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, MANAGERS, "record management oversight")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_within_case(case, occurred_at)
     step = None
     if body.satisfies_step_id is not None:
         step = await _step_to_satisfy(
             session, ctx.pack_for(service), case, body.satisfies_step_id
         )
+        require_step_act_time(step, occurred_at)
     entry = OversightEntry(
         service_id=service.id, case_id=case.id, note=body.note, author_id=principal.sub,
         author_role=role, satisfies_step_id=body.satisfies_step_id, occurred_at=occurred_at,
@@ -191,9 +194,10 @@ async def waive_step(
         raise NotFound("No such step.")
     _, case = await get_visible_case(session, principal, step.case_id)
     role = case_role_for(principal, case, MANAGERS, "waive steps")
-    if step.status != StepStatus.open:
-        raise Conflict(f"The step is already {step.status}.", slug="step-not-open")
+    await reload(session, step)  # the case is locked now: the step's state after any racer
+    require_open_step(step, "waive")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_step_act_time(step, occurred_at)
     result = await close_step(
         session, ctx, service, step, principal, role, occurred_at,
         note=f"Waived: {body.reason}", status=StepStatus.waived,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
@@ -15,12 +15,15 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import (
+    LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
     load_case,
     require_open_case,
     require_roles,
     restriction_clause,
+    roles_for,
     service_of,
+    visible_cases_clause,
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
@@ -34,18 +37,24 @@ from app.domain.judgements import JudgementCreate, Level, RiskDomain, apply_judg
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
-from app.domain.referrals import Referral
+from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_within_case
+from app.domain.transitions import conflicting, reload
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
-# What a panel decision is the act for comes from the pack, in two passes (``[closures]``):
-# ``panel_decision`` (and ``panel_decision_mappa`` when it sets a MAPPA level) first, e.g. the case
-# was brought to the panel; then ``panel_decision_then``, the acts that closing the first may ask
-# for (a closed request asks the chair to hold the panel; the panel was held).
+# What a panel decision is the act for comes from the pack, in passes (``[closures]``), each
+# credited to whoever did the act (a step is never closed in someone else's name):
+# ``panel_decision_overtakes``: steps the sitting made moot without doing them (a request or the
+# child's views still open): superseded, with the reason; ``panel_decision`` (and
+# ``panel_decision_mappa`` when it sets a MAPPA level) then ``panel_decision_then``: the chair's
+# acts (the panel held); ``panel_decision_presenter``: the presenter's (the child brought back on
+# the booked review date). ``panel_item_added``: putting the case on the agenda answers a request
+# not otherwise recorded, credited to whoever put it there.
 
 
 KindLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
@@ -98,11 +107,13 @@ class PanelDecisionCreate(BaseModel):
 
 
 class PanelItemOut(BaseModel):
-    """A panel item."""
+    """A panel item; ``case_id``, ``referral_id`` and ``decision`` (the minutes) are null for a
+    reader who may not see the item's case (``case_visible`` false)."""
 
     id: uuid.UUID
     panel_id: uuid.UUID
-    case_id: uuid.UUID
+    case_visible: bool = True
+    case_id: uuid.UUID | None
     presenter_id: str
     referral_id: uuid.UUID | None
     decided_at: datetime | None
@@ -121,16 +132,22 @@ class PanelOut(BaseModel):
     items: list[PanelItemOut]
 
 
-def item_out(item: PanelItem) -> PanelItemOut:
-    """Shape a panel item."""
-    return PanelItemOut.model_validate(item, from_attributes=True)
+def item_out(item: PanelItem, case_visible: bool = True) -> PanelItemOut:
+    """Shape a panel item, hiding its case and minutes from a reader who may not see the case."""
+    out = PanelItemOut.model_validate(item, from_attributes=True)
+    if not case_visible:
+        out = out.model_copy(update={"case_visible": False, "case_id": None,
+                                     "referral_id": None, "decision": None})
+    return out
 
 
-def panel_out(panel: Panel, items: list[PanelItem]) -> PanelOut:
-    """Shape a panel."""
+def panel_out(panel: Panel, items: list[PanelItem],
+              visible_case_ids: set[uuid.UUID] | None = None) -> PanelOut:
+    """Shape a panel; items whose case is not in ``visible_case_ids`` (when given) are redacted."""
     return PanelOut(id=panel.id, kind=panel.kind, scheduled_for=panel.scheduled_for,
                     chair_id=panel.chair_id, created_by=panel.created_by,
-                    items=[item_out(i) for i in items])
+                    items=[item_out(i, visible_case_ids is None or i.case_id in visible_case_ids)
+                           for i in items])
 
 
 async def create_panel(
@@ -140,7 +157,7 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_plausible(body.scheduled_for, "scheduled_for")
-    allowed = ctx.pack_for(service).panel_kind_ids()
+    allowed = ctx.pack_for(service, body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
             f"This service's policy holds no {body.kind} panels.",
@@ -181,7 +198,7 @@ def _scheduler_role(principal: Principal) -> str:
 
 async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
                       ) -> tuple[Service, Panel]:
-    require_roles(principal, (*SCHEDULERS, "line_manager", "duty_manager"), "read panels")
+    require_roles(principal, roles_for("panel.read"), "read panels")
     service = await service_of(session, principal)
     panel = (await session.exec(select(Panel).where(Panel.id == panel_id,
                                                     Panel.service_id == service.id))).first()
@@ -190,54 +207,67 @@ async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uui
     return service, panel
 
 
+async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
+                             items: list[PanelItem]) -> set[uuid.UUID]:
+    """Which of the items' cases the principal may see (chairs and panel administrators of the
+    service see every case on a panel; a line manager only their team's)."""
+    case_ids = {item.case_id for item in items}
+    if not case_ids:
+        return set()
+    rows = await session.exec(select(Case.id).where(
+        col(Case.id).in_(case_ids),
+        visible_cases_clause(principal, service.id, panel_view=True)))
+    return set(rows.all())
+
+
 async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID
-                     ) -> tuple[Panel, list[PanelItem]]:
-    """A panel with its items."""
+                     ) -> tuple[Panel, list[PanelItem], set[uuid.UUID]]:
+    """A panel with its items (none on a restricted case that shuts the principal out) and the
+    ids of the items' cases the principal may see."""
     service, panel = await _load_panel(session, principal, panel_id)
-    items = await session.exec(select(PanelItem).where(
+    items = list((await session.exec(select(PanelItem).where(
         PanelItem.panel_id == panel.id,
         col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
-    ).order_by(col(PanelItem.created_at)))
-    return panel, list(items.all())
+    ).order_by(col(PanelItem.created_at)))).all())
+    return panel, items, await visible_item_cases(session, principal, service, items)
 
 
 async def list_panels(session: AsyncSession, principal: Principal, upcoming_only: bool
-                      ) -> list[tuple[Panel, list[PanelItem]]]:
-    """The service's panels, soonest first (upcoming only by default)."""
-    require_roles(principal, (*SCHEDULERS, "line_manager", "duty_manager"), "read panels")
+                      ) -> tuple[list[tuple[Panel, list[PanelItem]]], set[uuid.UUID]]:
+    """The service's panels, soonest first (upcoming only by default), and the ids of the
+    items' cases the principal may see."""
+    require_roles(principal, roles_for("panel.read"), "read panels")
     service = await service_of(session, principal)
     query = select(Panel).where(Panel.service_id == service.id)
     if upcoming_only:
         query = query.where(col(Panel.scheduled_for) >= utcnow())
     panels = list((await session.exec(query.order_by(col(Panel.scheduled_for)))).all())
     out = []
+    every_item: list[PanelItem] = []
     for panel in panels:
-        items = await session.exec(select(PanelItem).where(
+        items = list((await session.exec(select(PanelItem).where(
             PanelItem.panel_id == panel.id,
             col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
-        ))
-        out.append((panel, list(items.all())))
-    return out
+        ).order_by(col(PanelItem.created_at)))).all())
+        every_item += items
+        out.append((panel, items))
+    return out, await visible_item_cases(session, principal, service, every_item)
 
 
 async def add_item(
-    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate
-) -> PanelItem:
-    """Put a case of the service on the panel's agenda."""
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate,
+    ctx: policy.PolicyContext,
+) -> tuple[PanelItem, policy.PolicyResult]:
+    """Put a case of the service on the panel's agenda; answers the case's open steps (a
+    request for the panel not yet recorded is done by this act, credited to its author)."""
     require_roles(principal, SCHEDULERS, "add panel items")
     service, panel = await _load_panel(session, principal, panel_id)
-    case = (await session.exec(select(Case).where(Case.id == body.case_id,
-                                                  Case.service_id == service.id,
-                                                  restriction_clause(principal)))).first()
+    case = await load_case(session, body.case_id, Case.service_id == service.id,
+                           restriction_clause(principal), lock=True)
     if case is None:
         raise NotFound("No such case.")
     require_open_case(case, "put it on a panel")
-    if body.referral_id is not None:
-        referral = (await session.exec(select(Referral).where(
-            Referral.id == body.referral_id, Referral.case_id == case.id))).first()
-        if referral is None:
-            raise Unprocessable("The referral does not belong to this case.",
-                                errors=[{"loc": "body.referral_id", "msg": "unknown referral"}])
+    await _require_panel_route(session, case, body.referral_id)
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
     session.add(item)
@@ -245,16 +275,87 @@ async def add_item(
     await record_audit(session, principal, "panel.item.add", "panel_item", item.id,
                        service_id=service.id, case_id=case.id,
                        change=body.model_dump(mode="json"))
-    return item
+    role = _scheduler_role(principal)
+    local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
+    satisfied = await satisfy_open_steps(
+        session, ctx, service, case, principal, role, resolve_occurred_at(None),
+        ctx.pack_for(service).closes("panel_item_added"), ("panel_item", item.id),
+        f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) by "
+        f"{principal.sub}",
+    )
+    return item, satisfied.merge(await policy.current(session, case)) if satisfied \
+        else await policy.current(session, case)
 
 
-def _check_decision(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
-    """Refuse a decision that cannot stand: a review before the panel, MAPPA without category."""
-    day = occurred_at.astimezone(LONDON).date()
+async def _require_panel_route(
+    session: AsyncSession, case: Case, referral_id: uuid.UUID | None
+) -> None:
+    """A case comes onto a panel only through a live panel referral (made, not withdrawn or
+    declined; Somerset 3.2.3, Wokingham's High-Risk Panel request) or by being on the register
+    (ROSH or SWB high/very high, Somerset 9); a named referral must be a panel referral of this
+    case that is still standing. 422 otherwise."""
+    panel_referrals = select(Referral).where(Referral.case_id == case.id,
+                                             Referral.kind == ReferralKind.panel)
+    if referral_id is not None:
+        standing = panel_referrals.where(
+            Referral.id == referral_id,
+            col(Referral.status).not_in([ReferralStatus.withdrawn, ReferralStatus.declined]))
+        if (await session.exec(standing)).first() is None:
+            raise Unprocessable(
+                "The referral is not a standing panel referral of this case.",
+                slug="not-referred",
+                errors=[{"loc": "body.referral_id",
+                         "msg": "must be this case's panel referral, not withdrawn or declined"}])
+    live = [ReferralStatus(s) for s in LIVE_PANEL_REFERRAL_STATES]
+    if case.on_register or (await session.exec(
+            panel_referrals.where(col(Referral.status).in_(live)))).first() is not None:
+        return
+    raise Unprocessable(
+        "A case goes onto a panel only with a panel referral or when it is on the register.",
+        slug="not-referred",
+        errors=[{"loc": "body.case_id", "msg": "no live panel referral and not on the register"}])
+
+
+def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None = None
+                  ) -> datetime:
+    """When the decision was made: ``occurred_at``, by default the panel's start (minutes are
+    written up after the meeting). 409 for a decision before the panel starts, naming both."""
+    start = panel.scheduled_for.astimezone(UTC)
+    if body.occurred_at is None:
+        moment = now or utcnow()
+        if moment < start:
+            raise Conflict(
+                f"The panel starts at {start.isoformat()}: its decision cannot be recorded "
+                f"before then (it is now {moment.isoformat()}).", slug="decision-before-panel",
+                extra=_before_panel(start))
+        return start
+    occurred_at = resolve_occurred_at(body.occurred_at, now)
+    if occurred_at < start:
+        raise Conflict(
+            f"The decision is dated {occurred_at.isoformat()}, before the panel starts at "
+            f"{start.isoformat()}.", slug="decision-before-panel",
+            errors=[{"loc": "body.occurred_at",
+                     "msg": f"must not be before the panel's scheduled_for ({start.isoformat()})"}],
+            extra=_before_panel(start))
+    return occurred_at
+
+
+def _before_panel(start: datetime) -> dict[str, object]:
+    when = start.isoformat()
+    return {"panel_starts_at": when,
+            "bound": {"field": "occurred_at", "name": "the panel's scheduled_for", "value": when}}
+
+
+def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
+    """Refuse a decision that cannot stand: a review or action before the panel's (London) date,
+    MAPPA without category; each error names the comparison made."""
+    day = panel.scheduled_for.astimezone(LONDON).date()
     errors = []
     if body.review_date is not None and body.review_date <= day:
-        errors.append({"loc": "body.review_date", "msg": "must be after the panel's date"})
-    errors += [{"loc": f"body.actions.{i}.due_date", "msg": "must not be before the panel"}
+        errors.append({"loc": "body.review_date",
+                       "msg": f"must be after the panel's date ({day.isoformat()})"})
+    errors += [{"loc": f"body.actions.{i}.due_date",
+                "msg": f"must not be before the panel's date ({day.isoformat()})"}
                for i, action in enumerate(body.actions) if action.due_date < day]
     if body.mappa_level is not None and case.mappa_category is None:
         errors.append({"loc": "body.mappa_level",
@@ -290,7 +391,7 @@ async def decide(
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     service, panel = await _load_panel(session, principal, panel_id)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
     kind = pack.panel(panel.kind)
     chair = kind.chair_role
     require_roles(principal, (chair,), "record panel decisions")
@@ -307,11 +408,14 @@ async def decide(
         )
     case = await load_case(session, item.case_id)
     assert case is not None
-    await session.refresh(item)  # a concurrent decision on this item has committed by now
+    await reload(session, item)  # a concurrent decision on this item has committed by now
     if item.decided_at is not None:
-        raise Conflict("This item already has a decision.", slug="already-decided")
-    occurred_at = resolve_occurred_at(body.occurred_at)
-    _check_decision(body, case, occurred_at)
+        raise conflicting("panel item", "decide", "decided",
+                          item_out(item).model_dump(mode="json"))
+    # Dated at the panel's start by default; before it starts, 409 (names both moments).
+    occurred_at = decision_time(body, panel)
+    require_within_case(case, occurred_at)
+    _check_decision(body, case, panel)
     _check_attendance(body, kind)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
@@ -331,10 +435,21 @@ async def decide(
     # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
     mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
-    for codes in (pack.closes("panel_decision") + mappa, pack.closes("panel_decision_then")):
+    act = ("panel_item", item.id)
+    passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
+        (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
+         f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
+        (pack.closes("panel_decision") + mappa, None, StepStatus.done,
+         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+        (pack.closes("panel_decision_then"), None, StepStatus.done,
+         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+        (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
+         f"The case was presented at the {panel.kind} (item {item.id}) by {item.presenter_id}"),
+    )
+    for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
-            session, ctx, service, case, principal, chair, occurred_at, codes,
-            ("panel_item", item.id), f"Satisfied by the {panel.kind} decision on item {item.id}",
+            session, ctx, service, case, principal, chair, occurred_at, codes, act, note,
+            credited_to=credit, status=status,
         )
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -19,16 +19,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import DomainError
 from app.core.security import Principal
+from app.domain.absences import absences_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
-from app.domain.panels_table import load_scheduled_panels
+from app.domain.common import utcnow
+from app.domain.outbox import emit
+from app.domain.panels_table import PanelItem, load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
-from app.workflows.calendar import WorkingCalendar
-from app.workflows.deadlines import late_after
+from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
 from app.workflows.engine import evaluate
-from app.workflows.packs import Pack
+from app.workflows.packs import Pack, version_at
 from app.workflows.types import (
+    DOMAINS,
     CaseSnapshot,
     Evaluation,
     OpenStep,
@@ -46,10 +49,22 @@ class PolicyContext:
 
     packs: Mapping[str, Pack]
     calendar: WorkingCalendar
+    # Every version of each pack, oldest first (default: just the one in ``packs``).
+    versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
 
-    def pack_for(self, service: Service) -> Pack:
-        """The pack the service runs under."""
-        return self.packs[service.policy_pack]
+    def pack_for(self, service: Service, at: datetime | None = None) -> Pack:
+        """The version of the service's pack in force at ``at`` (an aware time; default now):
+        an act is judged by the policy in force when it happened."""
+        found = self.versions.get(service.policy_pack)
+        if not found:
+            return self.packs[service.policy_pack]
+        return version_at(found, at or utcnow())
+
+    def versions_of(self, pack_id: str) -> tuple[Pack, ...]:
+        """Every version of a pack, oldest first (empty for an unknown id)."""
+        if pack_id in self.versions:
+            return self.versions[pack_id]
+        return (self.packs[pack_id],) if pack_id in self.packs else ()
 
 
 @dataclass
@@ -106,6 +121,7 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         in_custody=case.in_custody,
         volunteer_attached=case.volunteer_attached,
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
+        rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
         closed_at=case.closed_at,
         facts=dict(case.facts or {}),
@@ -116,6 +132,7 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
                 id=s.id, code=s.code, rule_id=s.rule_id, subject_id=s.subject_id,
                 due_at=s.due_at, awaiting_panel_date=s.awaiting_panel_date,
                 deadline_form=s.deadline_form, actor=s.actor,
+                reasons=tuple(s.reasons or ()),
             )
             for s in open_steps
         ),
@@ -171,11 +188,26 @@ def evaluate_for(
     open_steps: Sequence[Step],
     wf_event: WorkflowEvent,
     panels: Sequence[ScheduledPanel],
+    **extra: Any,
 ) -> Evaluation:
-    """Run the engine (pure) for a case and event."""
-    return evaluate(
-        wf_event, snapshot(case, open_steps), ctx.pack_for(service), ctx.calendar, panels
-    )
+    """Run the engine (pure) for a case and event (``extra``: further snapshot fields)."""
+    snap = replace(snapshot(case, open_steps), **extra)
+    return evaluate(wf_event, snap, ctx.pack_for(service, wf_event.occurred_at), ctx.calendar,
+                    panels)
+
+
+async def snapshot_extras(
+    session: AsyncSession, case: Case, occurred_at: datetime
+) -> dict[str, Any]:
+    """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
+    and the case holder's absences from the day before the event on."""
+    booked = (await session.exec(
+        select(PanelItem.id).where(PanelItem.case_id == case.id,
+                                   col(PanelItem.decided_at).is_(None)).limit(1)
+    )).first()
+    since = london_date(occurred_at) - timedelta(days=1)
+    absences = await absences_of(session, case.service_id, case.case_holder_id, since)
+    return {"on_panel_agenda": booked is not None, "case_holder_absences": absences}
 
 
 def validate_alone(
@@ -185,7 +217,8 @@ def validate_alone(
     the register and without open steps; raise its violations, apply nothing."""
     current = snapshot(case, ())
     alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service), ctx.calendar, ())
+    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, wf_event.occurred_at),
+                          ctx.calendar, ())
     raise_violations(evaluation)
     return evaluation
 
@@ -219,8 +252,25 @@ async def run(
     """Evaluate the event and apply its intents in the current unit of work."""
     open_steps = await open_steps_of(session, case.id)
     panels = await scheduled_panels(session, service)
-    evaluation = evaluate_for(ctx, service, case, open_steps, wf_event, panels)
+    extras = await snapshot_extras(session, case, wf_event.occurred_at)
+    evaluation = evaluate_for(ctx, service, case, open_steps, wf_event, panels, **extras)
     raise_violations(evaluation)
+    return await _apply(session, ctx, service, case, principal, wf_event, evaluation,
+                        open_steps, role)
+
+
+async def _apply(
+    session: AsyncSession,
+    ctx: PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    wf_event: WorkflowEvent,
+    evaluation: Evaluation,
+    open_steps: Sequence[Step],
+    role: str | None,
+) -> PolicyResult:
+    """Apply an evaluation's derived state and step intents (flush, audit the steps)."""
     apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps}
     created: list[Step] = []
@@ -228,7 +278,7 @@ async def run(
     updated: list[Step] = []
     for intent in evaluation.intents:
         if intent.action == "create":
-            created.append(_create_step(case, service, intent, principal, wf_event))
+            created.append(_create_step(case, service, intent, principal, wf_event, ctx))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
@@ -238,10 +288,21 @@ async def run(
             step = by_id[intent.step_id]
             step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
             step.urgent = intent.urgent
+            step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, ctx.calendar)
+            step.deadline_form = intent.deadline_form or step.deadline_form
+            step.note = _append(step.note, intent.note) if intent.note else step.note
+            _add_reasons(step, intent)
+            updated.append(step)
+        elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
+            _add_reasons(by_id[intent.step_id], intent)
+            updated.append(by_id[intent.step_id])
+        elif intent.action == "drop_reason" and intent.step_id in by_id:
+            step = by_id[intent.step_id]
+            gone = {str((r.get("record") or {}).get("id")) for r in intent.reasons}
+            step.reasons = [r for r in step.reasons or ()
+                            if str((r.get("record") or {}).get("id")) not in gone]
             step.note = _append(step.note, intent.note) if intent.note else step.note
             updated.append(step)
-    for step in created + updated:
-        step.late_after = late_after(step.due_at, step.deadline_form, ctx.calendar)
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)
@@ -251,6 +312,113 @@ async def run(
         next_steps=await open_steps_out(session, case.id),
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+_REPLAY_PACKS: dict[str, Pack] = {}
+
+
+def _replay_pack(pack: Pack) -> Pack:
+    """The pack without its write checks: a replay re-derives steps from records that were
+    checked when they were written, it records nothing new."""
+    replay = _REPLAY_PACKS.get(pack.id)
+    if replay is None or replay.rules is not pack.rules:
+        replay = _REPLAY_PACKS[pack.id] = pack.model_copy(update={"checks": ()})
+    return replay
+
+
+def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
+    """The current state as events: each known rating recorded, then the MAPPA fields set."""
+    levels = {d: (v or {}).get("level") for d, v in (case.ratings or {}).items()}
+    events = [
+        WorkflowEvent(
+            trigger="judgement_recorded", occurred_at=at, subject_id=case.id, actor_role=role,
+            data={"domain": domain, "level": levels[domain], "impact": None, "likelihood": None,
+                  "setting": None, "rationale": None, "victims": [],
+                  "via_panel_decision": False, "replay": True},
+        )
+        for domain in DOMAINS if levels.get(domain)
+    ]
+    changes = {f: [None, getattr(case, f)] for f in REPLAYED_FIELDS
+               if getattr(case, f) is not None}
+    if changes:
+        events.append(WorkflowEvent(trigger="case_changed", occurred_at=at, subject_id=case.id,
+                                    actor_role=role, data={"changes": changes, "replay": True}))
+    return events
+
+
+REPLAYED_FIELDS = ("mappa_category", "mappa_level")
+
+
+async def rerun_for_current_state(
+    session: AsyncSession,
+    ctx: PolicyContext,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    occurred_at: datetime,
+    role: str,
+) -> PolicyResult:
+    """Run the pack for the case's current state (ratings, register, flags, MAPPA fields) as
+    if it were established at ``occurred_at`` (a reopening): every step mandated now is open
+    once (an open one is kept, never duplicated), deadlines counted from ``occurred_at``.
+
+    The case is taken from "nothing known" (no ratings, off the register) to its current
+    state one event at a time: each current rating as a judgement, then the MAPPA fields.
+    """
+    pack = _replay_pack(ctx.pack_for(service))
+    panels = await scheduled_panels(session, service)
+    ratings: dict[str, str | None] = dict.fromkeys(DOMAINS)
+    on_register = False
+    result = await current(session, case)
+    extras = await snapshot_extras(session, case, occurred_at)
+    for wf_event in _replay_events(case, occurred_at, role):
+        open_steps = await open_steps_of(session, case.id)
+        before = replace(snapshot(case, open_steps), ratings=dict(ratings),
+                         on_register=on_register, **extras)
+        evaluation = evaluate(wf_event, before, pack, ctx.calendar, panels)
+        result = result.merge(await _apply(session, ctx, service, case, principal, wf_event,
+                                           evaluation, open_steps, role))
+        ratings = dict(evaluation.ratings_after)
+        on_register = evaluation.on_register_after
+    return result
+
+
+async def reassign_open_steps(
+    session: AsyncSession,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    moves: Mapping[str, tuple[str, str]],
+) -> list[Step]:
+    """Move the case's open steps whose assignee came from a role to that role's new holder.
+
+    ``moves`` maps an actor (``case_holder``, ``line_manager``) to (old staff id, new staff
+    id). Each moved step is audited (``step.reassign``, from and to) and announced
+    (``step.reassigned``) in this unit of work.
+    """
+    moved: list[Step] = []
+    for actor, (old, new) in moves.items():
+        rows = await session.exec(select(Step).where(
+            Step.case_id == case.id, Step.status == StepStatus.open, Step.actor == actor,
+            Step.assignee_id == old,
+        ))
+        for step in rows.all():
+            step.assignee_id = new
+            step.note = _append(step.note, f"Reassigned: {actor} changed from {old} to {new}")
+            session.add(step)
+            moved.append(step)
+            await record_audit(
+                session, principal, "step.reassign", "step", step.id, service_id=service.id,
+                case_id=case.id, role=role, reason=f"{actor} changed from {old} to {new}",
+                change={"code": step.code, "actor": actor,
+                        "assignee_id": {"from": old, "to": new}},
+            )
+            await emit(session, "step.reassigned", step.id, service_id=service.id,
+                       payload={"case_id": str(case.id), "step_id": str(step.id),
+                                "code": step.code, "actor": actor, "from": old, "to": new})
+    await session.flush()
+    return moved
 
 
 async def supersede_all_open(
@@ -285,9 +453,22 @@ def assignee_for(case: Case, intent: StepIntent) -> str | None:
     return getattr(case, attr) if attr else None
 
 
+def overdue_at_for(
+    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar
+) -> datetime | None:
+    """When a step counts as overdue for escalation (aware UTC): its due time, but a step due
+    at once (``immediately``, flagged urgent) only after the end (23:59:59 Europe/London) of
+    that working day, or of the next working day when it fell on a weekend or bank holiday
+    (policy-rules.md, "immediately")."""
+    if due_at is None or not urgent:
+        return due_at
+    day = calendar.next_working_day_on_or_after(london_date(due_at))
+    return end_of_day(day)
+
+
 def _create_step(
     case: Case, service: Service, intent: StepIntent, principal: Principal,
-    wf_event: WorkflowEvent,
+    wf_event: WorkflowEvent, ctx: PolicyContext,
 ) -> Step:
     assignee = assignee_for(case, intent)
     if assignee is None and intent.actor == wf_event.actor_role == "duty_manager":
@@ -299,9 +480,24 @@ def _create_step(
         due_at=intent.due_at, urgent=intent.urgent,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
-        policy_ref=intent.policy_ref, subject_id=intent.subject_id, note=intent.note,
+        policy_version=intent.policy_version, policy_ref=intent.policy_ref,
+        subject_id=intent.subject_id, note=intent.note,
+        reasons=[dict(r) for r in intent.reasons],
         raised_at=wf_event.occurred_at,
+        overdue_at=overdue_at_for(intent.due_at, intent.urgent, ctx.calendar),
     )
+
+
+def _add_reasons(step: Step, intent: StepIntent) -> None:
+    """One duty, one step: a further reason for an open step is added to it, not a new step."""
+    have = list(step.reasons or ())
+    if not have:  # stored before reasons were kept: its own rule is its first reason
+        have = [{"rule": step.rule_id, "pack": step.policy_pack, "ref": step.policy_ref,
+                 "trigger": None, "record": {"type": "subject", "id": str(step.subject_id)}}]
+    for reason in intent.reasons:
+        if dict(reason) not in have:
+            have.append(dict(reason))
+    step.reasons = have  # reassigned so the JSON column change is tracked
 
 
 def _append(note: str | None, more: str) -> str:

@@ -4,17 +4,143 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.errors import PROBLEM_BASE, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
-from app.domain.common import resolve_occurred_at
-from app.domain.judgements import JudgementCreate, judgement_event_data
+from app.domain.assessments import AssessmentStage, AssessmentType
+from app.domain.cases_table import CscStatus, Intervention
+from app.domain.common import PlausibleDate, check_details_size, resolve_occurred_at
+from app.domain.events import IncomingRatings
+from app.domain.judgements import JudgementCreate, Level, judgement_event_data
+from app.domain.panels import PanelAction
+from app.domain.referrals import KindLabel, ReferralStatus
 from app.workflows.types import TRIGGERS
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Role = Literal["case_holder", "line_manager", "duty_manager", "chair", "panel_admin", "admin",
+               "feed"]
+MappaLevel = Annotated[int, Field(ge=1, le=3)]
+MappaCategory = Annotated[int, Field(ge=1, le=4)]
+
+
+class _TriggerData(BaseModel):
+    """What every preview trigger's ``data`` may carry: the event's subject."""
+
+    model_config = ConfigDict(extra="forbid")
+    subject_id: uuid.UUID | None = None
+
+
+class CaseChanges(BaseModel):
+    """``case_changed`` changes: each field as ``[before, after]``."""
+
+    model_config = ConfigDict(extra="forbid")
+    mappa_category: tuple[MappaCategory | None, MappaCategory | None] | None = None
+    mappa_level: tuple[MappaLevel | None, MappaLevel | None] | None = None
+    volunteer_attached: tuple[bool, bool] | None = None
+    in_custody: tuple[bool, bool] | None = None
+    weapon_related: tuple[bool, bool] | None = None
+    statutory: tuple[bool, bool] | None = None
+    csc_status: tuple[CscStatus, CscStatus] | None = None
+    intervention: tuple[Intervention, Intervention] | None = None
+    expected_release_date: tuple[PlausibleDate | None, PlausibleDate | None] | None = None
+
+
+class CaseChangedData(_TriggerData):
+    """``case_changed``."""
+
+    changes: CaseChanges
+
+
+class AssessmentData(_TriggerData):
+    """``assessment_submitted`` / ``_countersigned`` / ``_returned``."""
+
+    type: AssessmentType
+    stage: AssessmentStage
+    assessment_id: uuid.UUID | None = None
+
+
+class CaseEventData(_TriggerData):
+    """``case_event``."""
+
+    type: KindLabel  # a core event type or one the service's pack declares
+    may_raise_to_high: bool = False
+    transfer_date: PlausibleDate | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    incoming_ratings: IncomingRatings | None = None
+    release_address_other_area: bool | None = None
+
+
+class ReferralCreatedData(_TriggerData):
+    """``referral_created``."""
+
+    kind: KindLabel
+    source: Annotated[str, StringConstraints(max_length=32)] = "api"
+    from_feed: bool = False
+
+
+class ReferralTransitionData(_TriggerData):
+    """``referral_transition``."""
+
+    kind: KindLabel
+    action: Literal["submit", "quality-assure", "send", "accept", "decline", "withdraw"]
+    to_status: ReferralStatus
+
+
+class PanelDecisionData(_TriggerData):
+    """``panel_decision``."""
+
+    rosh_level: Level | None = None
+    swb_level: Level | None = None
+    actions: Annotated[list[PanelAction], Field(max_length=50)] = Field(default_factory=list)
+    review_date: PlausibleDate | None = None
+    mappa_level: MappaLevel | None = None
+    panel_kind: KindLabel
+
+
+class PanelScheduledData(_TriggerData):
+    """``panel_scheduled``."""
+
+    panel_id: uuid.UUID
+    kind: KindLabel
+
+
+class StepCompletedData(_TriggerData):
+    """``step_completed``."""
+
+    code: Code
+    rule_id: Code
+    step_id: uuid.UUID | None = None
+    due_at: AwareDatetime | None = None
+    completed_by_role: Role | None = None
+    actor: Role | None = None
+
+
+TRIGGER_DATA: dict[str, type[_TriggerData]] = {
+    "case_opened": _TriggerData,
+    "case_changed": CaseChangedData,
+    "assessment_submitted": AssessmentData,
+    "assessment_countersigned": AssessmentData,
+    "assessment_returned": AssessmentData,
+    "case_event": CaseEventData,
+    "referral_created": ReferralCreatedData,
+    "referral_transition": ReferralTransitionData,
+    "panel_decision": PanelDecisionData,
+    "panel_scheduled": PanelScheduledData,
+    "step_completed": StepCompletedData,
+}
 
 
 class PreviewRequest(BaseModel):
@@ -40,7 +166,7 @@ class PreviewStep(BaseModel):
     due_at: datetime | None
     urgent: bool
     awaiting_panel_date: bool
-    policy: dict[str, str]
+    policy: dict[str, str | None]
     subject_id: uuid.UUID
     step_id: uuid.UUID | None
     note: str | None
@@ -74,31 +200,34 @@ class PreviewOut(BaseModel):
 PREVIEW_TRIGGERS = tuple(t for t in TRIGGERS if t != "judgement_recorded")
 
 
-def _subject(body: PreviewRequest, case_id: uuid.UUID) -> uuid.UUID:
-    """The event's subject: ``data.subject_id`` if given (a UUID), else the case or a new id."""
-    from app.core.errors import Unprocessable
-
-    if body.trigger not in PREVIEW_TRIGGERS:
+def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, dict[str, Any]]:
+    """The event's subject and its ``data``, validated by the trigger's model; 422 with errors
+    (``body.data.<field>``) for an unknown trigger or data the trigger cannot carry."""
+    model = TRIGGER_DATA.get(str(body.trigger))
+    if model is None:
         raise Unprocessable(
-            f"Unknown trigger {body.trigger!r}; preview a judgement with 'judgement'.",
+            "Unknown trigger; preview a judgement with 'judgement'.",
             errors=[{"loc": "body.trigger", "msg": f"one of {list(PREVIEW_TRIGGERS)}"}],
         )
-    raw = body.data.get("subject_id")
-    if raw is None:
-        return case_id if body.trigger in ("case_changed", "step_completed") else uuid.uuid4()
     try:
-        return uuid.UUID(str(raw))
-    except ValueError as exc:
-        raise Unprocessable("data.subject_id must be a UUID.",
-                            errors=[{"loc": "body.data.subject_id", "msg": "not a UUID"}]) from exc
+        data = model.model_validate(body.data)
+    except ValidationError as exc:
+        errors = [{"loc": ".".join(["body", "data", *map(str, e["loc"])]), "msg": e["msg"]}
+                  for e in exc.errors(include_input=False, include_url=False)]
+        raise Unprocessable("The trigger's data does not match its shape; see errors.",
+                            errors=errors) from exc
+    if isinstance(data, CaseEventData):
+        check_details_size(data.details)
+    subject = data.subject_id
+    if subject is None:
+        subject = case_id if body.trigger in ("case_changed", "step_completed") else uuid.uuid4()
+    return subject, data.model_dump(mode="json", exclude={"subject_id"}, exclude_none=True)
 
 
 async def preview(
     session: AsyncSession, principal: Principal, body: PreviewRequest, ctx: policy.PolicyContext
 ) -> PreviewOut:
     """Evaluate without writing (the caller's session is never flushed)."""
-    from app.core.errors import PROBLEM_BASE, Unprocessable
-
     service, case = await get_visible_case(session, principal, body.case_id)
     role = case_role_for(principal, case, ("case_holder", *MANAGERS, "chair"), "preview")
     if (body.judgement is None) == (body.trigger is None):
@@ -110,8 +239,8 @@ async def preview(
                           judgement_event_data(body.judgement, False), role)
     else:
         occurred = resolve_occurred_at(body.occurred_at)
-        wf = policy.event(str(body.trigger), occurred, _subject(body, case.id), principal,
-                          body.data, role)
+        subject, data = trigger_data(body, case.id)
+        wf = policy.event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
     ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels)
@@ -126,7 +255,8 @@ async def preview(
                            actor=i.actor, assignee_id=policy.assignee_for(case, i),
                            due_at=i.due_at, urgent=i.urgent,
                            awaiting_panel_date=i.awaiting_panel_date,
-                           policy={"pack": i.policy_pack, "ref": i.policy_ref},
+                           policy={"pack": i.policy_pack, "version": i.policy_version,
+                                   "ref": i.policy_ref, "rule": i.rule_id},
                            subject_id=i.subject_id, step_id=i.step_id, note=i.note)
                for i in ev.intents],
         matrix_level=ev.matrix_level, ratings_after=dict(ev.ratings_after),

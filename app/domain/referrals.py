@@ -24,7 +24,9 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    is_write,
     require_open_case,
+    roles_for,
     service_of,
 )
 from app.domain.audit import record_audit
@@ -41,6 +43,8 @@ from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_not_before, require_within_case
+from app.domain.transitions import check_move, reload
 from app.workflows.packs import Pack
 
 
@@ -113,24 +117,26 @@ class Transition:
 
 S = ReferralStatus
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("submit", frozenset({S.draft}), S.submitted, HOLDER_AND_MANAGERS,
+    Transition("submit", frozenset({S.draft}), S.submitted, roles_for("referral.submit"),
                "Submit the completed referral for sending (and, for MAPPA forms, for a "
                "manager's quality assurance)."),
-    Transition("quality-assure", frozenset({S.submitted}), S.quality_assured, MANAGERS,
+    Transition("quality-assure", frozenset({S.submitted}), S.quality_assured,
+               roles_for("referral.quality-assure"),
                "A manager quality-assures the form before it is sent, for the kinds the "
                "service's pack gates (Wokingham: MAPPA forms, Referrals into MAPPA).",
                quality_assured_kinds_only=True),
     Transition("send", frozenset({S.submitted, S.quality_assured}), S.sent,
-               HOLDER_AND_MANAGERS,
+               roles_for("referral.send"),
                "Mark the referral as sent to the receiving panel or agency; a kind the pack "
                "gates needs quality assurance first."),
-    Transition("accept", frozenset({S.sent, S.received}), S.accepted, (*DECIDERS, "panel_admin"),
+    Transition("accept", frozenset({S.sent, S.received}), S.accepted,
+               roles_for("referral.accept"),
                "The receiving panel or agency accepted the referral."),
     Transition("decline", frozenset({S.sent, S.received}), S.declined,
-               (*DECIDERS, "panel_admin"),
+               roles_for("referral.decline"),
                "The receiving panel or agency declined the referral; record why in the note."),
     Transition("withdraw", frozenset({S.draft, S.submitted, S.quality_assured, S.sent,
-                                      S.received}), S.withdrawn, HOLDER_AND_MANAGERS,
+                                      S.received}), S.withdrawn, roles_for("referral.withdraw"),
                "Withdraw a referral that is no longer needed; record why in the note."),
 )
 TRANSITIONS_BY_ACTION = {t.action: t for t in TRANSITIONS}
@@ -280,11 +286,12 @@ async def reopen_steps_satisfied_by(
         step = Step(
             service_id=done.service_id, case_id=done.case_id, code=done.code,
             rule_id=done.rule_id, title=done.title, actor=done.actor,
-            assignee_id=done.assignee_id, due_at=done.due_at, late_after=done.late_after,
-            urgent=done.urgent,
+            assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
             awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
             recurrence=done.recurrence, policy_pack=done.policy_pack,
+            policy_version=done.policy_version,
             policy_ref=done.policy_ref, subject_id=done.subject_id,
+            raised_at=done.raised_at, overdue_at=done.overdue_at,
             note=f"Re-opened: the {referral.kind} referral {referral.id} that satisfied it was "
                  f"{'withdrawn' if action == 'withdraw' else 'declined'}.",
         )
@@ -323,11 +330,13 @@ async def create_referral_for_case(
     *,
     source: str = "api",
     status: ReferralStatus = ReferralStatus.draft,
+    time_field: str = "occurred_at",
 ) -> tuple[Referral, policy.PolicyResult]:
     """Make a referral, satisfy the steps that asked for it, and run the engine."""
     check_details_size(body.details)
-    occurred_at = resolve_occurred_at(body.occurred_at)
-    pack = ctx.pack_for(service)
+    occurred_at = resolve_occurred_at(body.occurred_at, field=time_field)
+    require_within_case(case, occurred_at, time_field)
+    pack = ctx.pack_for(service, occurred_at)
     check_kind(pack, body.kind)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
@@ -337,10 +346,10 @@ async def create_referral_for_case(
     )
     session.add(referral)
     await session.flush()
-    satisfied = None
-    if status == ReferralStatus.received:  # a referral that arrived made (from a feed)
-        satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                        pack.referral_kind(body.kind).closes, occurred_at)
+    # A referral received from a feed (MAPPA, EMRAC) is a message to the service, not the
+    # service's own act: it closes none of the steps that ask the service to refer or notify
+    # (Wokingham: "The PYJS should notify the Central MAPPA Unit ... using the MAPPA H form").
+    satisfied: policy.PolicyResult | None = None
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("referral_created", occurred_at, referral.id, principal,
@@ -381,14 +390,18 @@ async def create_referral(
 async def load_referral(
     session: AsyncSession, principal: Principal, referral_id: uuid.UUID
 ) -> tuple[Service, Case, Referral]:
-    """A referral on a case the principal may see, in their service; 404 otherwise."""
+    """A referral on a case the principal may see, in their service; 404 otherwise (a panel
+    administrator sees panel referrals of the cases the panel handles, nothing else)."""
     service = await service_of(session, principal)
     referral = (await session.exec(
         select(Referral).where(Referral.id == referral_id, Referral.service_id == service.id)
     )).first()
     if referral is None:
         raise NotFound("No such referral.")
-    _, case = await get_visible_case(session, principal, referral.case_id)
+    _, case = await get_visible_case(session, principal, referral.case_id,
+                                     panel_view=referral.kind == ReferralKind.panel)
+    if is_write(session):
+        await reload(session, referral)  # the case is locked now: its state after any racer
     return service, case, referral
 
 
@@ -401,6 +414,21 @@ async def list_case_referrals(
                               .order_by(col(Referral.created_at).desc()))
     pack = ctx.pack_for(service)
     return [referral_out(r, pack) for r in rows.all()]
+
+
+def _previous_status(referral: Referral) -> str | None:
+    """The state the referral was in before its latest move (None if it never moved)."""
+    last = (referral.history or [{}])[-1]
+    return str(last["from"]) if "from" in last else None
+
+
+def _check_act_time(referral: Referral, at: datetime) -> None:
+    """A move is dated neither before the referral nor before the move it follows."""
+    require_not_before(at, referral.occurred_at, "the referral's occurred_at")
+    last = (referral.history or [{}])[-1]
+    if last.get("at"):
+        require_not_before(at, datetime.fromisoformat(str(last["at"])),
+                           f"the referral's last move ({last.get('action')})")
 
 
 async def transition(
@@ -416,17 +444,23 @@ async def transition(
     if move is None:
         raise NotFound(f"No referral action {action!r}.")
     service, case, referral = await load_referral(session, principal, referral_id)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
+    if role == "panel_admin" and referral.kind != ReferralKind.panel:
+        raise Forbidden("A panel administrator records the outcome of panel referrals only.")
     if not move.applies_to(referral.kind, pack):
         raise Conflict(f"{action} does not apply to a {referral.kind} referral.",
                        slug="illegal-transition")
-    if referral.status not in move.sources:
-        raise Conflict(
+    check_move(
+        what=f"{referral.kind} referral", action=action, current=referral.status.value,
+        allowed_from={s.value for s in move.sources}, previous=_previous_status(referral),
+        current_record=referral_out(referral, pack).model_dump(mode="json"),
+        illegal=Conflict(
             f"Cannot {action} a referral that is {referral.status}.",
             slug="illegal-transition",
             extra={"allowed_actions": referral_out(referral, pack).allowed_actions},
-        )
+        ),
+    )
     if action == "send" and needs_quality_assurance(pack, referral):
         raise Conflict(
             f"A {referral.kind} form cannot be sent before a manager has quality-assured it "
@@ -443,6 +477,7 @@ async def transition(
     if action == "quality-assure" and referral.created_by == principal.sub:
         raise Forbidden("The author of a MAPPA form cannot quality-assure it.")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    _check_act_time(referral, occurred_at)
     previous = referral.status
     referral.status = move.target
     if action == "quality-assure":
@@ -455,11 +490,16 @@ async def transition(
     await session.flush()
     # The engine first (a submitted panel referral asks the chair to hold the panel, about this
     # referral; a withdrawn one supersedes what was about it), then the steps this act answers.
+    data: dict[str, Any] = {"kind": referral.kind, "action": action,
+                            "to_status": move.target.value}
+    if action in UNDONE_BY:
+        # The steps this referral did are undone with it: reasons they gave go too.
+        data["undone_records"] = [str(i) for i in (await session.exec(select(Step.id).where(
+            Step.case_id == case.id, Step.satisfied_by_type == "referral",
+            Step.satisfied_by_id == referral.id))).all()]
     result = await policy.run(
         session, ctx, service, case, principal,
-        policy.event("referral_transition", occurred_at, referral.id, principal,
-                     {"kind": referral.kind, "action": action,
-                      "to_status": move.target.value}, role),
+        policy.event("referral_transition", occurred_at, referral.id, principal, data, role),
         role=role,
     )
     codes: tuple[str, ...] = ()

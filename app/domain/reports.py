@@ -27,7 +27,6 @@ from app.domain.access import SERVICE_WIDE_READERS, require_roles, service_of
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
 from app.domain.steps import Step, StepStatus
-from app.workflows.packs import Pack
 
 LONDON = ZoneInfo("Europe/London")
 MAX_MONTHS = 120
@@ -64,8 +63,8 @@ that raised it (that act's `occurred_at`).
 - `month`: the Europe/London calendar month (`YYYY-MM`) of `due_at` (for steps
   without a timescale, of the act that raised them).
 - `team`: the case's current `line_manager_id`.
-- `pack`, `version`, `rule`, `code`: the policy pack, its version (null while packs carry none),
-  the rule id and the step code.
+- `pack`, `version`, `rule`, `code`: the policy pack and the version of it the step was raised
+  under (null for steps raised before packs carried versions), the rule id and the step code.
 
 **Grouping:** `group_by` may be given several times (`rule`, `team`, `month`); fields not
 grouped on are null. Without `group_by` there is one row for the whole scope.
@@ -178,9 +177,9 @@ def _month_expr(when: Any, date_from: date, date_to: date) -> Any:
 
 
 def _days_late(dialect: str) -> Any:
-    """``completed_at`` minus the step's deadline (``late_after``, else ``due_at``) in days
+    """``completed_at`` minus the step's deadline (``overdue_at``, else ``due_at``) in days
     (24 h), per dialect."""
-    deadline = sa.func.coalesce(col(Step.late_after), col(Step.due_at))
+    deadline = sa.func.coalesce(col(Step.overdue_at), col(Step.due_at))
     if dialect == "sqlite":
         return sa.func.julianday(col(Step.completed_at)) - sa.func.julianday(deadline)
     return sa.extract("epoch", col(Step.completed_at) - deadline) / 86400.0
@@ -194,7 +193,6 @@ async def timeliness(
     session: AsyncSession,
     principal: Principal,
     query: ReportQuery,
-    packs: dict[str, Pack] | Any,
     now: datetime | None = None,
 ) -> TimelinessReport:
     """The timeliness report for the caller's scope (service, or own team); 403 for others."""
@@ -207,7 +205,8 @@ async def timeliness(
     dialect = session.get_bind().dialect.name
 
     status, due_at, completed = col(Step.status), col(Step.due_at), col(Step.completed_at)
-    deadline = sa.func.coalesce(col(Step.late_after), due_at)
+    # When the step became late: due_at, but the end of that working day for "immediately".
+    deadline = sa.func.coalesce(col(Step.overdue_at), due_at)
     dated, undated = due_at.is_not(None), due_at.is_(None)
     counted = status.in_((StepStatus.open, StepStatus.done))
     done = status == StepStatus.done
@@ -253,7 +252,7 @@ async def timeliness(
     return TimelinessReport(
         service=service.slug, scope="service" if whole_service else f"team:{principal.sub}",
         date_from=query.date_from, date_to=query.date_to, group_by=list(query.group_by),
-        generated_at=now, rows=[_row(r, keys, packs, medians) for r in rows],
+        generated_at=now, rows=[_row(r, keys, medians) for r in rows],
         ageing=[_ageing(r, keys) for r in rows if (r["open_overdue"] or 0) > 0],
     )
 
@@ -265,6 +264,7 @@ def _group_keys(
     for group in query.group_by:
         if group == GroupBy.rule:
             keys += [("pack", col(step.policy_pack).label("pack")),
+                     ("version", col(step.policy_version).label("version")),
                      ("rule", col(step.rule_id).label("rule")),
                      ("code", col(step.code).label("code"))]
         elif group == GroupBy.team:
@@ -292,7 +292,7 @@ async def _sqlite_medians(
 
 
 def _row(
-    r: Any, keys: list[tuple[str, Any]], packs: Any,
+    r: Any, keys: list[tuple[str, Any]],
     medians: dict[tuple[Any, ...], float] | None,
 ) -> TimelinessRow:
     names = {name for name, _ in keys}
@@ -301,10 +301,9 @@ def _row(
     judged = on_time + late + overdue
     median = (r["median"] if medians is None
               else medians.get(tuple(r[name] for name, _ in keys)))
-    pack_id = r["pack"] if "pack" in names else None
-    pack = packs.get(pack_id) if pack_id else None
     return TimelinessRow(
-        pack=pack_id, version=getattr(pack, "version", None) if pack else None,
+        pack=r["pack"] if "pack" in names else None,
+        version=r["version"] if "version" in names else None,
         rule=r["rule"] if "rule" in names else None,
         code=r["code"] if "code" in names else None,
         team=r["team"] if "team" in names else None,

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import Field, SQLModel
 
-from app.domain.common import enum_column, new_id, utcnow
+from app.domain.common import JSONType, enum_column, new_id, utcnow
+from app.workflows.calendar import end_of_day, london_date
 
 
 class StepStatus(enum.StrEnum):
@@ -38,6 +39,7 @@ class Step(SQLModel, table=True):
             postgresql_where=sa.text("status = 'open'"),
         ),
         sa.Index("ix_step_service_status_due", "service_id", "status", "due_at"),
+        sa.Index("ix_step_status_overdue", "status", "overdue_at"),
         # The timeliness report reads a service's steps by due date, or by when they were
         # raised for steps without a timescale.
         sa.Index("ix_step_service_due", "service_id", "due_at"),
@@ -60,9 +62,6 @@ class Step(SQLModel, table=True):
     actor: str = Field(max_length=32)
     assignee_id: str | None = Field(default=None, max_length=128, index=True)
     due_at: datetime | None = Field(default=None)
-    # When the step becomes late (due_at, but the end of that working day for "immediately");
-    # null for steps recorded before migration 0009 outside "immediately" (then due_at counts).
-    late_after: datetime | None = Field(default=None)
     urgent: bool = False
     awaiting_panel_date: bool = False
     deadline_form: str | None = Field(default=None, max_length=32)
@@ -71,26 +70,54 @@ class Step(SQLModel, table=True):
         default=StepStatus.open, sa_column=enum_column(StepStatus, server_default="open")
     )
     policy_pack: str = Field(max_length=64)
+    # The pack version in force when the step was made (null: made before versions existed).
+    policy_version: str | None = Field(default=None, max_length=16)
     policy_ref: str = Field(max_length=64)
     subject_id: uuid.UUID
     note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
-    # When the act that raised the step happened (its occurred_at; back-dated acts say so).
+    # When the act that raised the step happened (its occurred_at; back-dated acts say so):
+    # no completion or waiver may predate it.
     raised_at: datetime = Field(default_factory=utcnow)
+    # When the step counts as overdue for escalation: its due time, except that a step due
+    # "immediately" (urgent) is late only after the end of that working day (Europe/London).
+    overdue_at: datetime | None = Field(default=None)
     completed_at: datetime | None = None
     completed_by: str | None = Field(default=None, max_length=128)
     completion_note: str | None = Field(default=None, max_length=4000)
     satisfied_by_type: str | None = Field(default=None, max_length=32)
     satisfied_by_id: uuid.UUID | None = None
     escalated_at: datetime | None = None
+    # Every reason the step is open for (one duty, one step): ``{rule, pack, ref, trigger,
+    # record: {type, id}, at}``; the first is the one ``policy`` shows.
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
 
 
 class PolicyRef(BaseModel):
     """Where in the written policy a step comes from."""
 
     pack: str
+    version: str | None = None
     ref: str
     rule: str
+
+
+class StepRecord(BaseModel):
+    """The record that gave a step a reason (a judgement, event, assessment, referral...)."""
+
+    type: str
+    id: str
+
+
+class StepReason(BaseModel):
+    """One reason a step is open: the rule and paragraph, and the record that triggered it."""
+
+    rule: str
+    pack: str
+    ref: str
+    trigger: str | None = None
+    record: StepRecord | None = None
+    at: datetime | None = None
 
 
 class StepOut(BaseModel):
@@ -110,14 +137,40 @@ class StepOut(BaseModel):
     subject_id: uuid.UUID
     note: str | None
     created_at: datetime
+    raised_at: datetime | None = None
+    overdue_at: datetime | None = None
     completed_at: datetime | None
     completed_by: str | None = None
     completion_note: str | None = None
     satisfied_by: dict[str, Any] | None = None
+    reasons: list[StepReason] = []
+    overdue: bool = False
 
 
-def step_out(step: Step) -> StepOut:
-    """Shape a step for the API."""
+def is_overdue(step: Step, now: datetime | None = None) -> bool:
+    """Open and past its due time; a step due ``immediately`` (urgent, due at the event) is late
+    only once the Europe/London day it fell due on has ended."""
+    if step.status != StepStatus.open or step.due_at is None:
+        return False
+    moment = now or utcnow()
+    if step.overdue_at is not None:  # the escalation rule (working days), set with due_at
+        return step.overdue_at < moment
+    due = step.due_at
+    if step.deadline_form == "immediately":
+        due = end_of_day(london_date(due))
+    return due < moment
+
+
+def reasons_of(step: Step) -> list[dict[str, Any]]:
+    """The step's reasons; a step stored before reasons were kept shows its own rule."""
+    if step.reasons:
+        return list(step.reasons)
+    return [{"rule": step.rule_id, "pack": step.policy_pack, "ref": step.policy_ref,
+             "record": {"type": "subject", "id": str(step.subject_id)}}]
+
+
+def step_out(step: Step, now: datetime | None = None) -> StepOut:
+    """Shape a step for the API (``overdue`` as of ``now``, default the wall clock)."""
     satisfied = (
         {"type": step.satisfied_by_type, "id": str(step.satisfied_by_id)}
         if step.satisfied_by_type else None
@@ -126,8 +179,12 @@ def step_out(step: Step) -> StepOut:
         id=step.id, case_id=step.case_id, code=step.code, title=step.title, actor=step.actor,
         assignee_id=step.assignee_id, due_at=step.due_at, urgent=step.urgent,
         awaiting_panel_date=step.awaiting_panel_date, status=str(step.status),
-        policy=PolicyRef(pack=step.policy_pack, ref=step.policy_ref, rule=step.rule_id),
+        policy=PolicyRef(pack=step.policy_pack, version=step.policy_version,
+                         ref=step.policy_ref, rule=step.rule_id),
         subject_id=step.subject_id, note=step.note, created_at=step.created_at,
+        raised_at=step.raised_at, overdue_at=step.overdue_at or step.due_at,
         completed_at=step.completed_at, completed_by=step.completed_by,
         completion_note=step.completion_note, satisfied_by=satisfied,
+        reasons=[StepReason.model_validate(r) for r in reasons_of(step)],
+        overdue=is_overdue(step, now),
     )

@@ -1,5 +1,6 @@
 """Imports every table so the metadata (and Alembic) sees the whole schema."""
 
+from app.domain.absences import StaffAbsence
 from app.domain.access_log import AccessLogEntry
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
@@ -20,6 +21,6 @@ from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 __all__ = [
     "AccessLogEntry", "Assessment", "CalendarFeed", "CaseAccessStaff", "CaseEvent",
     "OversightEntry", "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent",
-    "Panel", "PanelItem", "RecordChange", "Referral", "Service", "Step", "WebhookDelivery",
-    "WebhookSubscription",
+    "Panel", "PanelItem", "RecordChange", "Referral", "Service", "StaffAbsence", "Step",
+    "WebhookDelivery", "WebhookSubscription",
 ]

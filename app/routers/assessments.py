@@ -9,22 +9,26 @@ from fastapi import APIRouter, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import assessments as svc
 from app.routers.envelopes import Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(tags=["assessments"])
 
 
 @router.post("/v1/cases/{case_id}/assessments", status_code=201,
-             response_model=Written[svc.AssessmentOut])
+             response_model=Written[svc.AssessmentOut],
+             dependencies=[gate("assessment.write")])
 async def create(
-    case_id: uuid.UUID, body: svc.AssessmentCreate, session: Session,
+    case_id: uuid.UUID, body: svc.AssessmentCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.AssessmentOut]:
     """Start a draft assessment on a case you hold."""
-    assessment, result = await svc.create_assessment(session, principal, case_id, body)
+    assessment, result = await svc.create_assessment(
+        session, principal, case_id, body, request.app.state.policy)
     return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)
 
 
-@router.get("/v1/cases/{case_id}/assessments", response_model=Read[list[svc.AssessmentOut]])
+@router.get("/v1/cases/{case_id}/assessments", response_model=Read[list[svc.AssessmentOut]],
+             dependencies=[gate("assessment.read")])
 async def list_for_case(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[svc.AssessmentOut]]:
@@ -33,7 +37,8 @@ async def list_for_case(
     return Read(data=[svc.assessment_out(a) for a in rows])
 
 
-@router.get("/v1/assessments/{assessment_id}", response_model=Read[svc.AssessmentOut])
+@router.get("/v1/assessments/{assessment_id}", response_model=Read[svc.AssessmentOut],
+             dependencies=[gate("assessment.read")])
 async def read(
     assessment_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[svc.AssessmentOut]:
@@ -42,7 +47,8 @@ async def read(
     return Read(data=svc.assessment_out(assessment))
 
 
-@router.post("/v1/assessments/{assessment_id}/submit", response_model=Written[svc.AssessmentOut])
+@router.post("/v1/assessments/{assessment_id}/submit", response_model=Written[svc.AssessmentOut],
+             dependencies=[gate("assessment.write")])
 async def submit(
     assessment_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
     body: svc.AssessmentSubmit | None = None,
@@ -56,7 +62,8 @@ async def submit(
 
 
 @router.post("/v1/assessments/{assessment_id}/countersign",
-             response_model=Written[svc.AssessmentOut])
+             response_model=Written[svc.AssessmentOut],
+             dependencies=[gate("assessment.review")])
 async def countersign(
     assessment_id: uuid.UUID, body: svc.AssessmentFeedback, request: Request, session: Session,
     principal: CurrentPrincipal,
@@ -68,7 +75,8 @@ async def countersign(
     return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)
 
 
-@router.post("/v1/assessments/{assessment_id}/return", response_model=Written[svc.AssessmentOut])
+@router.post("/v1/assessments/{assessment_id}/return", response_model=Written[svc.AssessmentOut],
+             dependencies=[gate("assessment.review")])
 async def return_for_changes(
     assessment_id: uuid.UUID, body: svc.AssessmentFeedback, request: Request, session: Session,
     principal: CurrentPrincipal,

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from app.core.deps import Session, require_any_role
-from app.core.security import Principal
+from app.core.deps import CurrentPrincipal, Session
 from app.domain.access import audit_chains_for
 from app.domain.audit import VerifyOut, verify_chains
 from app.routers.envelopes import Read
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-@router.get("/verify", response_model=Read[VerifyOut])
+@router.get("/verify", response_model=Read[VerifyOut], dependencies=[gate("audit.verify")])
 async def verify(
     session: Session,
-    principal: Annotated[Principal, Depends(require_any_role("chair", "admin"))],
+    principal: CurrentPrincipal,
     service: Annotated[str | None, Query(max_length=64, description="admin: one service")] = None,
 ) -> Read[VerifyOut]:
     """Recompute the audit hash chain: a chair checks their service's, an admin every chain

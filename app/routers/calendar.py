@@ -12,6 +12,7 @@ from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
 from app.domain import calendar_feeds as svc
 from app.routers.envelopes import Read
+from app.routers.gates import gate
 
 router = APIRouter(tags=["calendar"])
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
@@ -21,7 +22,8 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-@router.post("/v1/me/calendar-feeds", status_code=201, response_model=Read[svc.CalendarFeedOut])
+@router.post("/v1/me/calendar-feeds", status_code=201, response_model=Read[svc.CalendarFeedOut],
+             dependencies=[gate("calendar.manage")])
 async def create_feed(
     request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[svc.CalendarFeedOut]:
@@ -31,14 +33,16 @@ async def create_feed(
     return Read(data=svc.feed_out(feed, f"{_base(request)}/v1/calendar/{token}.ics"))
 
 
-@router.get("/v1/me/calendar-feeds", response_model=Read[list[svc.CalendarFeedOut]])
+@router.get("/v1/me/calendar-feeds", response_model=Read[list[svc.CalendarFeedOut]],
+            dependencies=[gate("calendar.manage")])
 async def list_feeds(session: Session, principal: CurrentPrincipal
                      ) -> Read[list[svc.CalendarFeedOut]]:
     """Your live calendar feeds (their URLs are never shown again)."""
     return Read(data=[svc.feed_out(f) for f in await svc.list_feeds(session, principal)])
 
 
-@router.delete("/v1/me/calendar-feeds/{feed_id}", status_code=204)
+@router.delete("/v1/me/calendar-feeds/{feed_id}", status_code=204,
+               dependencies=[gate("calendar.manage")])
 async def revoke_feed(feed_id: uuid.UUID, session: Session, principal: CurrentPrincipal
                       ) -> Response:
     """Revoke one of your feeds: its URL answers 404 at once."""

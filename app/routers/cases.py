@@ -13,21 +13,23 @@ from app.core.errors import Unprocessable
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
-from app.domain.access import MANAGERS, get_visible_case, require_roles
+from app.domain.access import get_visible_case
 from app.domain.audit import AuditOut, case_audit
 from app.domain.restriction import access_view
-from app.routers.envelopes import Page, Read, Written
+from app.domain.steps import step_out
+from app.routers.envelopes import CaseWritten, Page, Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
-@router.post("", status_code=201, response_model=Written[svc.CaseOut])
+@router.post("", status_code=201, response_model=Written[svc.CaseOut],
+             dependencies=[gate("case.create")])
 async def open_case(
     body: svc.CaseCreate, request: Request, response: Response, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.CaseOut]:
     """Open a case; answers the steps its opening mandates."""
-    require_roles(principal, ("case_holder", *MANAGERS, "feed"), "open cases")
     service, case, result = await svc.create_case(
         session, principal, body, request.app.state.policy
     )
@@ -37,7 +39,8 @@ async def open_case(
                    next_steps=result.next_steps)
 
 
-@router.get("", response_model=Page[svc.CaseOut])
+@router.get("", response_model=Page[svc.CaseOut],
+             dependencies=[gate("case.list")])
 async def list_cases(
     session: Session,
     principal: CurrentPrincipal,
@@ -70,7 +73,7 @@ def _only_as_of(request: Request, _principal: CurrentPrincipal) -> None:
 
 
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],
-            dependencies=[Depends(_only_as_of)])
+            dependencies=[gate("case.read"), Depends(_only_as_of)])
 async def read_case(
     case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal,
     as_of: Annotated[AwareDatetime | None, Query(
@@ -88,7 +91,8 @@ async def read_case(
         **svc.case_out(case, service, steps, access).model_dump()))
 
 
-@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]])
+@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]],
+            dependencies=[gate("case.timeline")])
 async def timeline(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[history.TimelineEntry]]:
@@ -98,8 +102,8 @@ async def timeline(
     return Read(data=await history.timeline(session, principal, case_id))
 
 
-@router.patch("/{case_id}", response_model=Written[svc.CaseOut],
-              responses=problem_responses(412, 428))
+@router.patch("/{case_id}", response_model=CaseWritten[svc.CaseOut],
+              responses=problem_responses(412, 428), dependencies=[gate("case.change")])
 async def patch_case(
     case_id: uuid.UUID,
     body: svc.CasePatch,
@@ -108,26 +112,29 @@ async def patch_case(
     session: Session,
     principal: CurrentPrincipal,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
-) -> Written[svc.CaseOut]:
-    """Change a case (If-Match required); the change re-runs the policy rules.
+) -> CaseWritten[svc.CaseOut]:
+    """Change a case (If-Match required); the change re-runs the policy rules. Reassigning
+    moves the role's open steps (listed in ``reassigned_steps``); closing (``closure_reason``)
+    and reopening (``reopen_reason``) are the line manager's, a duty manager's or a chair's.
 
     Managers may restrict the case with `access: {allowed_staff: [...]}` or
     `{excluded_staff: [...]}` (`access: null` lifts it): staff without access then get 404
     everywhere, as if the case did not exist."""
-    service, case, result = await svc.patch_case(
+    service, case, patched = await svc.patch_case(
         session, principal, case_id, body, if_match, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
     access = await access_view(session, principal, case)
-    return Written(data=svc.case_out(case, service, result.next_steps, access),
-                   next_steps=result.next_steps)
+    steps = patched.result.next_steps
+    return CaseWritten(data=svc.case_out(case, service, steps, access), next_steps=steps,
+                       reassigned_steps=[step_out(s) for s in patched.reassigned])
 
 
-@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]])
+@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]],
+             dependencies=[gate("case.audit")])
 async def audit(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[AuditOut]]:
     """Every write on the case: who, role, what, when (managers and chairs)."""
-    require_roles(principal, (*MANAGERS, "chair"), "read the audit trail")
     _, case = await get_visible_case(session, principal, case_id)
     return Read(data=await case_audit(session, case.id))

@@ -29,3 +29,9 @@ class Written(BaseModel, Generic[T]):
 
     data: T
     next_steps: list[StepOut] = []
+
+
+class CaseWritten(Written[T], Generic[T]):
+    """A case write: also the open steps it moved to a new case holder or line manager."""
+
+    reassigned_steps: list[StepOut] = []

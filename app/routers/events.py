@@ -9,11 +9,13 @@ from fastapi import APIRouter, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import events as svc
 from app.routers.envelopes import Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases/{case_id}/events", tags=["case events"])
 
 
-@router.post("", status_code=201, response_model=Written[svc.CaseEventOut])
+@router.post("", status_code=201, response_model=Written[svc.CaseEventOut],
+             dependencies=[gate("event.record")])
 async def record(
     case_id: uuid.UUID, body: svc.CaseEventCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
@@ -25,7 +27,8 @@ async def record(
     return Written(data=svc.case_event_out(event), next_steps=result.next_steps)
 
 
-@router.get("", response_model=Read[list[svc.CaseEventOut]])
+@router.get("", response_model=Read[list[svc.CaseEventOut]],
+             dependencies=[gate("event.read")])
 async def history(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[svc.CaseEventOut]]:

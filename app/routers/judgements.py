@@ -9,11 +9,13 @@ from fastapi import APIRouter, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import judgements as svc
 from app.routers.envelopes import Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases/{case_id}/judgements", tags=["judgements"])
 
 
-@router.post("", status_code=201, response_model=Written[svc.JudgementOut])
+@router.post("", status_code=201, response_model=Written[svc.JudgementOut],
+             dependencies=[gate("judgement.record")])
 async def record(
     case_id: uuid.UUID,
     body: svc.JudgementCreate,
@@ -28,7 +30,8 @@ async def record(
     return Written(data=svc.judgement_out(judgement), next_steps=result.next_steps)
 
 
-@router.get("", response_model=Read[list[svc.JudgementOut]])
+@router.get("", response_model=Read[list[svc.JudgementOut]],
+             dependencies=[gate("judgement.read")])
 async def history(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[svc.JudgementOut]]:

@@ -10,12 +10,14 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import oversight as svc
 from app.domain.steps import StepOut, step_out
 from app.routers.envelopes import Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(tags=["management oversight"])
 
 
 @router.post("/v1/cases/{case_id}/oversight", status_code=201,
-             response_model=Written[svc.OversightOut])
+             response_model=Written[svc.OversightOut],
+             dependencies=[gate("oversight.record")])
 async def record(
     case_id: uuid.UUID, body: svc.OversightCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
@@ -27,7 +29,8 @@ async def record(
     return Written(data=svc.oversight_out(entry), next_steps=result.next_steps)
 
 
-@router.get("/v1/cases/{case_id}/oversight", response_model=Read[list[svc.OversightOut]])
+@router.get("/v1/cases/{case_id}/oversight", response_model=Read[list[svc.OversightOut]],
+             dependencies=[gate("oversight.read")])
 async def history(
     case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[list[svc.OversightOut]]:
@@ -36,7 +39,8 @@ async def history(
     return Read(data=[svc.oversight_out(e) for e in rows])
 
 
-@router.post("/v1/next-steps/{step_id}/waive", response_model=Written[StepOut])
+@router.post("/v1/next-steps/{step_id}/waive", response_model=Written[StepOut],
+             dependencies=[gate("step.waive")])
 async def waive(
     step_id: uuid.UUID, body: svc.StepWaive, request: Request, session: Session,
     principal: CurrentPrincipal,

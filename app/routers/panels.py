@@ -9,11 +9,13 @@ from fastapi import APIRouter, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import panels as svc
 from app.routers.envelopes import Page, Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/panels", tags=["panels"])
 
 
-@router.post("", status_code=201, response_model=Written[svc.PanelOut])
+@router.post("", status_code=201, response_model=Written[svc.PanelOut],
+             dependencies=[gate("panel.schedule")])
 async def create(
     body: svc.PanelCreate, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Written[svc.PanelOut]:
@@ -22,35 +24,41 @@ async def create(
     return Written(data=svc.panel_out(panel, []))
 
 
-@router.get("", response_model=Page[svc.PanelOut])
+@router.get("", response_model=Page[svc.PanelOut],
+             dependencies=[gate("panel.read")])
 async def list_panels(
     session: Session, principal: CurrentPrincipal, upcoming: bool = True
 ) -> Page[svc.PanelOut]:
     """The service's panels, soonest first (upcoming only unless `upcoming=false`)."""
-    rows = await svc.list_panels(session, principal, upcoming)
-    return Page(data=[svc.panel_out(p, items) for p, items in rows])
+    rows, visible = await svc.list_panels(session, principal, upcoming)
+    return Page(data=[svc.panel_out(p, items, visible) for p, items in rows])
 
 
-@router.get("/{panel_id}", response_model=Read[svc.PanelOut])
+@router.get("/{panel_id}", response_model=Read[svc.PanelOut],
+             dependencies=[gate("panel.read")])
 async def read(
     panel_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> Read[svc.PanelOut]:
     """A panel and its agenda."""
-    panel, items = await svc.read_panel(session, principal, panel_id)
-    return Read(data=svc.panel_out(panel, items))
+    panel, items, visible = await svc.read_panel(session, principal, panel_id)
+    return Read(data=svc.panel_out(panel, items, visible))
 
 
-@router.post("/{panel_id}/items", status_code=201, response_model=Written[svc.PanelItemOut])
+@router.post("/{panel_id}/items", status_code=201, response_model=Written[svc.PanelItemOut],
+             dependencies=[gate("panel.add_item")])
 async def add_item(
-    panel_id: uuid.UUID, body: svc.PanelItemCreate, session: Session,
+    panel_id: uuid.UUID, body: svc.PanelItemCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
-    """Put a case on the agenda with its presenter (and optionally its referral)."""
-    item = await svc.add_item(session, principal, panel_id, body)
-    return Written(data=svc.item_out(item))
+    """Put a case on the agenda with its presenter (and optionally its referral); answers the
+    case's open steps."""
+    item, result = await svc.add_item(session, principal, panel_id, body,
+                                      request.app.state.policy)
+    return Written(data=svc.item_out(item), next_steps=result.next_steps)
 
 
-@router.post("/{panel_id}/items/{item_id}/decision", response_model=Written[svc.PanelItemOut])
+@router.post("/{panel_id}/items/{item_id}/decision", response_model=Written[svc.PanelItemOut],
+             dependencies=[gate("panel.decide")])
 async def decide(
     panel_id: uuid.UUID, item_id: uuid.UUID, body: svc.PanelDecisionCreate, request: Request,
     session: Session, principal: CurrentPrincipal,

@@ -4,45 +4,58 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlmodel import select
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
 from app.domain import policy
-from app.domain.access import MANAGERS, require_roles, service_of, visible_cases_clause
+from app.domain.access import service_of, visible_cases_clause
 from app.domain.cases import CaseOut, case_out
 from app.domain.cases_table import Case
 from app.domain.preview import PreviewOut, PreviewRequest, preview
 from app.routers.envelopes import Page, Read
+from app.routers.gates import gate
 
 router = APIRouter(tags=["policy"])
 
 
-@router.get("/v1/policy-packs", response_model=Read[list[dict[str, Any]]])
+@router.get("/v1/policy-packs", response_model=Read[list[dict[str, Any]]],
+             dependencies=[gate("policy.read")])
 async def list_packs(request: Request, principal: CurrentPrincipal) -> Read[list[dict[str, Any]]]:
     """Every policy pack the service knows, as data (rules, matrix, floors)."""
     packs = request.app.state.policy.packs
     return Read(data=[packs[k].model_dump(mode="json") for k in sorted(packs)])
 
 
-@router.get("/v1/policy-packs/{pack_id}", response_model=Read[dict[str, Any]])
+@router.get("/v1/policy-packs/{pack_id}", response_model=Read[dict[str, Any]],
+             dependencies=[gate("policy.read")])
 async def read_pack(
-    pack_id: Annotated[str, Path(max_length=64)], request: Request, principal: CurrentPrincipal
+    pack_id: Annotated[str, Path(max_length=64)], request: Request, principal: CurrentPrincipal,
+    version: Annotated[str | None, Query(max_length=16, description="a version of the pack "
+                                                                   "(default: the newest)")] = None,
 ) -> Read[dict[str, Any]]:
-    """One policy pack, rule by rule, with the paragraph each rule comes from, its vocabulary
-    (the words writes may use: core and the pack's own) and the check's warnings."""
-    pack = request.app.state.policy.packs.get(pack_id)
-    if pack is None:
+    """One policy pack (its newest version, or ``version``), rule by rule, with the paragraph
+    each rule comes from, its vocabulary (the words writes may use: core and the pack's own),
+    the check's warnings and every version with the date it comes into force."""
+    found = request.app.state.policy.versions_of(pack_id)
+    if not found:
         raise NotFound("No such policy pack.")
+    pack = found[-1] if version is None else next((v for v in found if v.version == version), None)
+    if pack is None:
+        raise NotFound("No such version of this policy pack.")
     return Read(data={
         **pack.model_dump(mode="json"), "vocabulary": pack.vocabulary(),
         "warnings": [{"rule": w.rule, "field": w.field, "message": w.message}
                      for w in pack.warnings],
+        "versions": [{"version": v.version, "title": v.title,
+                      "effective_from": v.effective_from.isoformat() if v.effective_from
+                      else None} for v in found],
     })
 
 
-@router.post("/v1/workflow/preview", response_model=Read[PreviewOut])
+@router.post("/v1/workflow/preview", response_model=Read[PreviewOut],
+             dependencies=[gate("workflow.preview")])
 async def workflow_preview(
     body: PreviewRequest, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[PreviewOut]:
@@ -50,14 +63,15 @@ async def workflow_preview(
     return Read(data=await preview(session, principal, body, request.app.state.policy))
 
 
-@router.get("/v1/register", response_model=Page[CaseOut])
+@router.get("/v1/register", response_model=Page[CaseOut],
+             dependencies=[gate("register.read")])
 async def register(session: Session, principal: CurrentPrincipal) -> Page[CaseOut]:
     """Cases with ROSH or SWB high/very high (Somerset 9), for chairs, panel admins, managers."""
-    require_roles(principal, ("chair", "panel_admin", *MANAGERS), "read the register")
     service = await service_of(session, principal)
     rows = await session.exec(
         select(Case)
-        .where(visible_cases_clause(principal, service.id), Case.on_register.is_(True))  # type: ignore[attr-defined]
+        .where(visible_cases_clause(principal, service.id, panel_view=True),
+               Case.on_register.is_(True))  # type: ignore[attr-defined]
         .order_by(Case.created_at)  # type: ignore[arg-type]
     )
     cases = list(rows.all())

@@ -12,15 +12,17 @@ from starlette.responses import JSONResponse
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import feeds
 from app.domain import referrals as svc
-from app.domain.access import require_roles, service_of
+from app.domain.access import service_of
 from app.routers.envelopes import Read, Written
+from app.routers.gates import gate, referral_action_gate
 
 router = APIRouter(tags=["referrals"])
 ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
 
 @router.post("/v1/cases/{case_id}/referrals", status_code=201,
-             response_model=Written[svc.ReferralOut])
+             response_model=Written[svc.ReferralOut],
+             dependencies=[gate("referral.create")])
 async def create(
     case_id: uuid.UUID, body: svc.ReferralCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
@@ -32,7 +34,8 @@ async def create(
     return Written(data=referral, next_steps=result.next_steps)
 
 
-@router.get("/v1/cases/{case_id}/referrals", response_model=Read[list[svc.ReferralOut]])
+@router.get("/v1/cases/{case_id}/referrals", response_model=Read[list[svc.ReferralOut]],
+             dependencies=[gate("referral.read")])
 async def list_for_case(
     case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[list[svc.ReferralOut]]:
@@ -41,7 +44,8 @@ async def list_for_case(
                                                    request.app.state.policy))
 
 
-@router.get("/v1/referrals/transitions", response_model=Read[list[dict[str, Any]]])
+@router.get("/v1/referrals/transitions", response_model=Read[list[dict[str, Any]]],
+            dependencies=[gate("referral.transitions")])
 async def transitions(
     request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[list[dict[str, Any]]]:
@@ -52,7 +56,8 @@ async def transitions(
     return Read(data=[t.as_dict(pack) for t in svc.TRANSITIONS])
 
 
-@router.get("/v1/referrals/{referral_id}", response_model=Read[svc.ReferralOut])
+@router.get("/v1/referrals/{referral_id}", response_model=Read[svc.ReferralOut],
+             dependencies=[gate("referral.read")])
 async def read(
     referral_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[svc.ReferralOut]:
@@ -61,7 +66,8 @@ async def read(
     return Read(data=svc.referral_out(referral, request.app.state.policy.pack_for(service)))
 
 
-@router.post("/v1/referrals/{referral_id}/{action}", response_model=Written[svc.ReferralOut])
+@router.post("/v1/referrals/{referral_id}/{action}", response_model=Written[svc.ReferralOut],
+             dependencies=[referral_action_gate])
 async def act(
     referral_id: uuid.UUID,
     action: Annotated[str, Path(pattern=ACTION_PATTERN)],
@@ -81,6 +87,7 @@ async def act(
 @router.post(
     "/v1/feeds/{source}/referrals",
     status_code=201,
+    dependencies=[gate("feed.deliver")],
     response_model=Written[svc.ReferralOut],
     responses={200: {"description": "A replay: the first delivery's answer, unchanged"}},
 )
@@ -93,7 +100,6 @@ async def feed_delivery(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=512)] = None,
 ) -> JSONResponse:
     """Receive a referral from the EMRAC or MAPPA feed; Idempotency-Key required."""
-    require_roles(principal, ("feed",), "deliver feed referrals")
     settings = request.app.state.settings
     answer = await feeds.receive(
         session, principal, source, idempotency_key, body, request.app.state.policy,

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 
-from app.core.deps import CurrentPrincipal, Session, require_any_role
-from app.core.security import Principal
+from app.core.deps import CurrentPrincipal, Session
 from app.domain.services import SLUG_PATTERN, ServiceCreate, ServiceOut, create_service, to_out
 from app.domain.services import read_service as read_service_
 from app.routers.envelopes import Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
 
-@router.post("", status_code=201, response_model=Written[ServiceOut])
+@router.post("", status_code=201, response_model=Written[ServiceOut],
+             dependencies=[gate("service.create")])
 async def create(
     body: ServiceCreate,
     request: Request,
     session: Session,
-    principal: Annotated[Principal, Depends(require_any_role("admin"))],
+    principal: CurrentPrincipal,
 ) -> Written[ServiceOut]:
     """Create a service running one policy pack (admin)."""
     packs = set(request.app.state.policy.packs)
@@ -28,7 +29,8 @@ async def create(
     return Written(data=to_out(service))
 
 
-@router.get("/{slug}", response_model=Read[ServiceOut])
+@router.get("/{slug}", response_model=Read[ServiceOut],
+             dependencies=[gate("service.read")])
 async def read(
     slug: Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)],
     session: Session,

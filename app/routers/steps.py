@@ -11,11 +11,13 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
 from app.domain.steps import StepOut, StepStatus, step_out
 from app.routers.envelopes import Page, Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/next-steps", tags=["next steps"])
 
 
-@router.get("", response_model=Page[StepOut])
+@router.get("", response_model=Page[StepOut],
+             dependencies=[gate("step.list")])
 async def list_next_steps(
     session: Session,
     principal: CurrentPrincipal,
@@ -35,14 +37,15 @@ async def list_next_steps(
                 next_cursor=str(next_offset) if next_offset is not None else None)
 
 
-@router.get("/{step_id}", response_model=Read[StepOut])
+@router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read")])
 async def read_step(step_id: uuid.UUID, session: Session, principal: CurrentPrincipal
                     ) -> Read[StepOut]:
     """One step the caller may see (calendar entries link here); 404 otherwise."""
     return Read(data=step_out(await svc.read_step(session, principal, step_id)))
 
 
-@router.post("/{step_id}/complete", response_model=Written[StepOut])
+@router.post("/{step_id}/complete", response_model=Written[StepOut],
+             dependencies=[gate("step.complete")])
 async def complete(
     step_id: uuid.UUID,
     request: Request,

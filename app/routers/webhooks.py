@@ -5,20 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from app.core.deps import Session, require_any_role, settings_of
-from app.core.security import Principal
+from app.core.deps import CurrentPrincipal, Session, settings_of
 from app.domain import webhooks as svc
 from app.domain.services import SLUG_PATTERN
 from app.routers.envelopes import Page, Read, Written
+from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/services/{slug}/webhooks", tags=["webhooks"])
 Slug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)]
-Admin = Annotated[Principal, Depends(require_any_role("admin"))]
+Admin = CurrentPrincipal
 
 
-@router.post("", status_code=201, response_model=Written[svc.WebhookCreated])
+@router.post("", status_code=201, response_model=Written[svc.WebhookCreated],
+             dependencies=[gate("webhook.manage")])
 async def create(
     slug: Slug, body: svc.WebhookCreate, request: Request, session: Session, principal: Admin,
 ) -> Written[svc.WebhookCreated]:
@@ -29,14 +30,16 @@ async def create(
     return Written(data=svc.WebhookCreated(**out.model_dump(), secret=subscription.secret))
 
 
-@router.get("", response_model=Page[svc.WebhookOut])
+@router.get("", response_model=Page[svc.WebhookOut],
+             dependencies=[gate("webhook.manage")])
 async def list_webhooks(slug: Slug, session: Session, principal: Admin) -> Page[svc.WebhookOut]:
     """The service's webhook subscriptions (never their secrets)."""
     rows = await svc.list_subscriptions(session, principal, slug)
     return Page(data=[svc.webhook_out(s) for s in rows])
 
 
-@router.delete("/{webhook_id}", response_model=Read[svc.WebhookOut])
+@router.delete("/{webhook_id}", response_model=Read[svc.WebhookOut],
+             dependencies=[gate("webhook.manage")])
 async def delete(
     slug: Slug, webhook_id: uuid.UUID, session: Session, principal: Admin
 ) -> Read[svc.WebhookOut]:
@@ -45,7 +48,8 @@ async def delete(
     return Read(data=svc.webhook_out(subscription))
 
 
-@router.get("/{webhook_id}/deliveries", response_model=Page[svc.DeliveryOut])
+@router.get("/{webhook_id}/deliveries", response_model=Page[svc.DeliveryOut],
+             dependencies=[gate("webhook.manage")])
 async def deliveries(
     slug: Slug, webhook_id: uuid.UUID, session: Session, principal: Admin,
     status: svc.DeliveryStatus | None = None,

@@ -36,7 +36,9 @@ State atoms, prefixed ``case.`` (the case before the event) or ``after.`` (after
 panel decision or case change applied; register recomputed):
 
 - ``statutory``, ``weapon_related``, ``in_custody``, ``volunteer_attached``, ``on_register``,
-  ``mappa_eligible`` (category set), ``has_release_date``: ``= true`` / ``= false``.
+  ``mappa_eligible`` (category set), ``has_release_date``, ``on_panel_agenda`` (booked on a panel
+  not yet decided): ``= true`` / ``= false``.
+- ``open_step_in = [codes]``: the case has an open step with one of these codes.
 - ``intervention_in``, ``csc_status_in`` (``none``, ``cin``, ``cic``, ``cp``),
   ``mappa_category_in``, ``mappa_level_in``: membership.
 - ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.
@@ -384,7 +386,8 @@ def _within_days(days: int) -> Callable[[CaseSnapshot, Context], bool]:
     return test
 
 
-for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register"):
+for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register",
+               "on_panel_agenda"):
     _STATE[_field] = (_BOOL, _flag(_field))
 for _field in ("intervention", "csc_status"):
     _STATE[f"{_field}_in"] = (_STRS, _in(_field))
@@ -399,6 +402,9 @@ _STATE["has_release_date"] = (
 _STATE["any_rating_in"] = (_RATING, _any_rating_in)
 _STATE["ratings_known"] = (_DOMAINS, _ratings_known)
 _STATE["open_or_closed_within_days"] = (_INT, _within_days)
+_STATE["open_step_in"] = (
+    _STRS, lambda codes: lambda case, ctx: any(s.code in codes for s in case.open_steps)
+)
 _STATE["fact"] = (
     _NAMED, lambda arg: lambda case, ctx: arg.test(case.facts.get(arg.name))
 )

@@ -69,6 +69,8 @@ class DeadlineInputs:
     review_date: date | None = None
     transfer_date: date | None = None
     due_date: date | None = None
+    # The worker's absences (London dates, inclusive): an absence ends their working week early.
+    absences: Sequence[tuple[date, date]] = ()
 
 
 @dataclass(frozen=True)
@@ -139,13 +141,23 @@ def _calendar_offset(moment: datetime, unit: str, n: int) -> datetime:
     raise ValueError(f"not a calendar unit: {unit}")
 
 
-def in_week_due(day: date, calendar: WorkingCalendar) -> date:
-    """``+1wd-in-week`` as a date: next working day, capped at the week's last working day."""
+def in_week_due(
+    day: date, calendar: WorkingCalendar, absences: Sequence[tuple[date, date]] = ()
+) -> date:
+    """``+1wd-in-week`` as a date: next working day, capped at the week's last working day and
+    at the worker's last working day before an absence (Wokingham: "the last working day before
+    annual leave")."""
     following = calendar.add_working_days(day, 1)
     if not calendar.is_working_day(day):
         return following
     last = calendar.last_working_day_of_week(day)
-    return following if last is None else min(following, last)
+    cap = following if last is None else min(following, last)
+    for starts, ends in absences:
+        if starts <= day <= ends:
+            continue  # known while away: counted from the day itself, as for anyone
+        if day < starts <= following:
+            cap = min(cap, day)  # the day itself is the last working day before the absence
+    return cap
 
 
 def next_panel(
@@ -177,7 +189,7 @@ def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalenda
 
 
 def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    return Due(end_of_day(in_week_due(london_date(occurred), cal)))
+    return Due(end_of_day(in_week_due(london_date(occurred), cal, inputs.absences)))
 
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
@@ -232,17 +244,3 @@ _NAMED = {
     "due-date": _due_date,
     "none": _none,
 }
-
-
-def late_after(
-    due_at: datetime | None, deadline_form: str | None, calendar: WorkingCalendar
-) -> datetime | None:
-    """The instant after which a step counts as late or overdue (UTC, aware), or None without
-    a due time: ``due_at`` itself, except for ``immediately`` (policy-rules.md: not late the
-    moment it is created, only after the end of that working day, 23:59:59 Europe/London; a
-    step raised on a weekend or bank holiday has until the end of the next working day)."""
-    if due_at is None:
-        return None
-    if deadline_form != "immediately":
-        return due_at
-    return end_of_day(calendar.next_working_day_on_or_after(london_date(due_at)))

@@ -38,6 +38,17 @@ _STR_FIELDS = ("csc_status", "intervention")
 _DATE_FIELDS = ("expected_release_date",)
 # A referral moved to one of these is undone: open steps about it (its subject) are superseded.
 UNDONE_REFERRAL_STATUSES = frozenset({"withdrawn", "declined"})
+# The kind of record each trigger is about: a step's reasons name it (``record``), so a step
+# asked for by several triggers shows every triggering record. ``data["record_id"]`` names the
+# record when it is not the event's subject (a judgement is about the case).
+TRIGGER_RECORD = {
+    "case_opened": "case", "judgement_recorded": "judgement", "case_changed": "case",
+    "assessment_created": "assessment",
+    "assessment_submitted": "assessment", "assessment_countersigned": "assessment",
+    "assessment_returned": "assessment", "case_event": "event", "referral_created": "referral",
+    "referral_transition": "referral", "panel_decision": "panel_item",
+    "panel_scheduled": "panel", "step_completed": "step",
+}
 
 
 def evaluate(
@@ -246,7 +257,8 @@ class _Plan:
         self.ctx, self.pack, self.calendar, self.panels = ctx, pack, calendar, panels
         self.case = ctx.before
         self.intents: list[StepIntent] = []
-        self.planned: set[tuple[str, UUID]] = set()
+        # (code, duty subject) -> index of the create intent planned for it (None: kept/none).
+        self.planned: dict[tuple[str, UUID], int | None] = {}
         self.touched: set[UUID] = set()
         done = _as_uuid(ctx.event.data.get("step_id")) if ctx.event.trigger == "step_completed" \
             else None
@@ -260,6 +272,11 @@ class _Plan:
 
     def _instances(self, rule: Rule) -> Iterator[_Instance]:
         event = self.ctx.event
+        if rule.subject.startswith("rating:"):
+            rating = _as_uuid(self.case.rating_ids.get(rule.subject.removeprefix("rating:")))
+            if rating is not None:
+                yield _Instance(rating, rule.title)
+            return
         if rule.for_each != "actions":
             subject = self.case.case_id if rule.subject == "case" else event.subject_id
             yield _Instance(subject, rule.title)
@@ -274,18 +291,41 @@ class _Plan:
             yield _Instance(subject, title, None if owner is None else str(owner),
                             _as_date(action.get("due_date")))
 
+    def _case_wide(self, rule: Rule) -> bool:
+        """One duty per case for this code (``dedupe = "case"`` on any of its lines)."""
+        return rule.dedupe == "case" or self.pack.case_wide(rule.code)
+
+    def _key(self, rule: Rule, subject: UUID) -> tuple[str, UUID]:
+        if self._case_wide(rule) and not rule.supersedes_previous:
+            return rule.code, self.case.case_id
+        return rule.code, subject
+
     def _existing(self, rule: Rule, subject: UUID) -> OpenStep | None:
         same = [s for s in self.open_steps if s.code == rule.code]
         for step in same:
             if step.subject_id == subject:
                 return step
-        return same[0] if same and rule.dedupe == "case" else None
+        # A line that replaces earlier steps of its code (a new review date) never merges.
+        wide = self._case_wide(rule) and not rule.supersedes_previous
+        return same[0] if same and wide else None
+
+    def _reason(self, rule: Rule) -> dict[str, Any]:
+        """Why a line asks for its step: rule, paragraph, trigger and triggering record."""
+        event = self.ctx.event
+        record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
+        return {
+            "rule": rule.id, "pack": self.pack.id, "ref": rule.ref, "trigger": event.trigger,
+            "record": {"type": TRIGGER_RECORD.get(event.trigger, event.trigger),
+                       "id": str(record_id)},
+            "at": require_aware(event.occurred_at).astimezone(UTC).isoformat(),
+        }
 
     def _step(self, rule: Rule, instance: _Instance, due: Due | None = None) -> None:
-        key = (rule.code, instance.subject_id)
+        key = self._key(rule, instance.subject_id)
         if key in self.planned:
+            self._add_reason(self.planned[key], rule, instance)
             return
-        self.planned.add(key)
+        self.planned[key] = None
         existing = self._existing(rule, instance.subject_id)
         if existing is None and rule.refresh_only:
             return
@@ -293,21 +333,53 @@ class _Plan:
             self._keep(rule, instance, existing)
             return
         form = rule.form_for(self.ctx)
-        due = due or compute_due(form, self._inputs(instance), self.calendar)
+        due = due or compute_due(form, self._inputs(instance, rule), self.calendar)
+        self.planned[key] = len(self.intents)
         self.intents.append(self._intent("create", rule, instance, due, form))
         if rule.supersedes_previous:
             for step in self.open_steps:
                 if step.code == rule.code and step.id not in self.touched:
                     self._supersede(step, f"replaced by a new {rule.code} ({rule.id})")
 
+    def _add_reason(self, index: int | None, rule: Rule, instance: _Instance) -> None:
+        """A second line asks, in the same event, for a step already planned: one step, both
+        reasons, the sooner deadline."""
+        if index is None:
+            return
+        planned = self.intents[index]
+        reason = self._reason(rule)
+        if any(_same_reason(reason, r) for r in planned.reasons):
+            return
+        form = rule.form_for(self.ctx)
+        due = compute_due(form, self._inputs(instance, rule), self.calendar)
+        merged = replace(planned, reasons=(*planned.reasons, reason))
+        if _sooner(due, planned.due_at, planned.awaiting_panel_date):
+            merged = replace(merged, due_at=due.due_at, urgent=due.urgent or planned.urgent,
+                             awaiting_panel_date=due.awaiting_panel_date, deadline_form=form)
+        self.intents[index] = merged
+
     def _keep(self, rule: Rule, instance: _Instance, existing: OpenStep) -> None:
-        self.planned.add((existing.code, existing.subject_id))
+        self.planned[(existing.code, existing.subject_id)] = None
         if existing.id in self.touched:
             return
         self.touched.add(existing.id)
         form = rule.form_for(self.ctx)
-        if rule.refresh_due:
-            due = compute_due(form, self._inputs(instance), self.calendar)
+        reason = self._reason(rule)
+        fresh = () if any(_same_reason(reason, r) for r in existing.reasons) else (reason,)
+        if rule.refresh_undated_only and existing.due_at is not None:
+            pass  # already dated: this act is not what it was waiting for
+        elif not rule.refresh_due:
+            # The same duty asked for again: one open step carrying every reason, due at the
+            # sooner of its deadlines (never later than it already was).
+            due = compute_due(form, self._inputs(instance, rule), self.calendar)
+            if _sooner(due, _utc(existing.due_at), existing.awaiting_panel_date):
+                self.intents.append(replace(
+                    self._intent("update_due", rule, instance, due, form),
+                    subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
+                ))
+                return
+        if rule.refresh_due and not (rule.refresh_undated_only and existing.due_at is not None):
+            due = compute_due(form, self._inputs(instance, rule), self.calendar)
             # A point already passed (due now, urgent) never moves an earlier due date later.
             before, now_due = _utc(existing.due_at), due.due_at
             overdue = due.urgent and before is not None and now_due is not None \
@@ -315,19 +387,23 @@ class _Plan:
             if due.due_at != existing.due_at and not overdue:
                 self.intents.append(replace(
                     self._intent("update_due", rule, instance, due, form),
-                    subject_id=existing.subject_id, step_id=existing.id,
+                    subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
                 ))
                 return
         kept = Due(_utc(existing.due_at), awaiting_panel_date=existing.awaiting_panel_date)
         self.intents.append(replace(
             self._intent("keep", rule, instance, kept, existing.deadline_form),
-            subject_id=existing.subject_id, step_id=existing.id,
+            subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
         ))
 
-    def _inputs(self, instance: _Instance) -> DeadlineInputs:
+    def _inputs(self, instance: _Instance, rule: Rule | None = None) -> DeadlineInputs:
         data = self.ctx.event.data
+        start = self.ctx.event.occurred_at
+        if rule is not None and rule.counts_from == "known":
+            start = _as_datetime(data.get("known_at")) or start
         return DeadlineInputs(
-            occurred_at=self.ctx.event.occurred_at, panels=self.panels,
+            occurred_at=start, panels=self.panels,
+            absences=self.case.case_holder_absences,
             panel_kind=self.pack.panel_kind,
             expected_release_date=self.ctx.after.expected_release_date,
             review_date=_as_date(data.get("review_date")),
@@ -339,13 +415,16 @@ class _Plan:
         self, action: Literal["create", "keep", "supersede", "update_due"], rule: Rule,
         instance: _Instance, due: Due, form: str | None,
     ) -> StepIntent:
-        note = "\n".join(n for n in (rule.note, due.note) if n) or None
+        notes = (rule.note, rule.branch_note(self.ctx), due.note)
+        note = "\n".join(n for n in notes if n) or None
         return StepIntent(
             action=action, rule_id=rule.id, code=rule.code, title=instance.title,
             actor=rule.actor, subject_id=instance.subject_id, due_at=due.due_at,
             urgent=due.urgent, awaiting_panel_date=due.awaiting_panel_date,
-            policy_pack=self.pack.id, policy_ref=rule.ref, deadline_form=form,
+            policy_pack=self.pack.id, policy_version=self.pack.version, policy_ref=rule.ref,
+            deadline_form=form,
             recurrence=rule.period, note=note, assignee_id=instance.assignee_id,
+            reasons=(self._reason(rule),),
         )
 
     def recur(self) -> None:
@@ -356,11 +435,17 @@ class _Plan:
                 continue
             if rule.holds is not None and not rule.holds(self._hold_ctx):
                 return
-            base = _as_datetime(data.get("due_at")) or self.ctx.event.occurred_at
-            due = Due(add_period(base, rule.period))
+            due = self._next_occurrence(rule.period)
             instance = _Instance(self.ctx.event.subject_id, rule.title)
             self._step(rule, instance, due)
             return
+
+    def _next_occurrence(self, period: str) -> Due:
+        """Due one period after the act that completed the last occurrence (the completion's
+        ``occurred_at``), whether it was done early or late (policy-rules.md, ``every 1m``,
+        corrected): an early review never pushes the next one out, a late one never leaves
+        the next already overdue. Counted from the act, never the wall clock (back-filling)."""
+        return Due(add_period(self.ctx.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:
         """A panel was scheduled: ``next-panel`` steps get its date if it is now the next one."""
@@ -380,6 +465,7 @@ class _Plan:
                 title=rule.title if rule else step.code, actor=step.actor,
                 subject_id=step.subject_id, due_at=when, urgent=False,
                 awaiting_panel_date=False, policy_pack=self.pack.id,
+                policy_version=self.pack.version,
                 policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
                 note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
             ))
@@ -390,9 +476,29 @@ class _Plan:
         status = str(event.data.get("to_status") or "")
         if status not in UNDONE_REFERRAL_STATUSES:
             return
+        undone = str(event.subject_id)
+        # The referral, and the steps it had done (a completed request gave a hold its reason).
+        gone = {undone, *(str(i) for i in event.data.get("undone_records") or ())}
         for step in self.open_steps:
-            if step.subject_id == event.subject_id and step.id not in self.touched:
-                self._supersede(step, f"the referral it is about was {status}")
+            if step.id in self.touched:
+                continue
+            about = tuple(r for r in step.reasons if _record_id(r) in gone)
+            if step.subject_id != event.subject_id and not about:
+                continue
+            if any(_record_id(r) not in gone for r in step.reasons):
+                # Asked for for other reasons too: it stays open, without this one.
+                self.touched.add(step.id)
+                self.intents.append(StepIntent(
+                    action="drop_reason", rule_id=step.rule_id, code=step.code,
+                    title=step.code, actor=step.actor, subject_id=step.subject_id,
+                    due_at=_utc(step.due_at), urgent=False,
+                    awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.pack.id,
+                    policy_ref="", deadline_form=step.deadline_form,
+                    note=f"No longer asked for by the referral {undone}: it was {status}",
+                    step_id=step.id, reasons=about,
+                ))
+                continue
+            self._supersede(step, f"the referral it is about was {status}")
 
     @property
     def _hold_ctx(self) -> Context:
@@ -414,13 +520,24 @@ class _Plan:
                 self._supersede(step, "the condition that required it no longer holds")
 
     def _justified(self, step: OpenStep, kind: str, hold_ctx: Context) -> bool:
-        lines = [r for r in self.pack.lines_for_code(step.code) if kind in r.subject_kinds]
-        own = [r for r in lines if r.id == step.rule_id and not r.refresh_only]
+        """Whether any reason the step is open for still holds (a step without recorded
+        reasons: its own rule's lines for its kind of subject)."""
+        every = self.pack.lines_for_code(step.code)
+        own: list[Rule] = []
+        if step.reasons:
+            for reason in step.reasons:
+                # The rule's line for that trigger; a recurrence (step_completed): its lines.
+                same = [r for r in every if r.id == reason.get("rule") and not r.refresh_only]
+                own += [r for r in same if reason.get("trigger") in r.trigger] or same
+            lines = every
+        else:
+            lines = tuple(r for r in every if kind in r.subject_kinds)
+            own = [r for r in lines if r.id == step.rule_id and not r.refresh_only]
         if not own:
             return True  # not a line this pack knows for this subject: leave it alone
         if any(r.holds is None or r.holds(hold_ctx) for r in own):
             return True
-        others = [r for r in lines if r.id != step.rule_id and r.holds is not None]
+        others = [r for r in lines if r not in own and r.holds is not None]
         return any(r.holds is not None and r.holds(hold_ctx) for r in others)
 
     def _supersede(self, step: OpenStep, reason: str) -> None:
@@ -431,6 +548,26 @@ class _Plan:
             title=rule.title if rule else step.code, actor=step.actor,
             subject_id=step.subject_id, due_at=_utc(step.due_at), urgent=False,
             awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.pack.id,
+            policy_version=self.pack.version,
             policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
             note=f"Superseded: {reason}", step_id=step.id,
         ))
+
+
+def _record_id(reason: Mapping[str, Any]) -> str | None:
+    record = reason.get("record") or {}
+    return None if record.get("id") is None else str(record["id"])
+
+
+def _same_reason(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """The same rule line for the same triggering record."""
+    return all(one.get(k) == other.get(k) for k in ("rule", "trigger", "ref")) and \
+        _record_id(one) == _record_id(other)
+
+
+def _sooner(due: Due, current: datetime | None, awaiting: bool) -> bool:
+    """Whether a newly computed deadline is sooner than the step's current one (a dated
+    deadline is sooner than none, or than one still waiting for a panel date)."""
+    if due.due_at is None:
+        return False
+    return current is None or due.due_at < current

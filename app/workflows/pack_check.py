@@ -71,6 +71,7 @@ ATOM_VOCABULARY: dict[str, str] = {
     "intervention_in": "interventions",
     "csc_status_in": "csc_statuses",
     "attendees_include": "invitees",
+    "open_step_in": "step_codes",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.workflows.calendar import london_date
 from app.workflows.conditions import Condition, ConditionError, Context, compile_condition
 from app.workflows.deadlines import parse_form
 from app.workflows.pack_check import Problem, check_pack
@@ -122,6 +123,9 @@ class ConditionalForm(_Strict):
 
     when: When | None = None
     form: Form
+    # Carried on the step when this branch applies: where no deadline can be computed, the step
+    # says what is missing (e.g. "not recorded as in custody").
+    note: str | None = Field(default=None, max_length=500)
 
 
 class Rule(_Strict):
@@ -139,14 +143,21 @@ class Rule(_Strict):
     recurrence: Period | None = None
     note: str | None = Field(default=None, max_length=1000)
     for_each: Literal["actions"] | None = None
-    subject: Literal["event", "case"] = "event"
+    # ``rating:<domain>``: the step is about the current rating of that domain (its judgement);
+    # no current rating, no step (a floor review of a rating not yet made).
+    subject: Literal["event", "case", "rating:rosh", "rating:swb", "rating:lor"] = "event"
     dedupe: Literal["subject", "case"] = "subject"
     supersedes_previous: bool = False
     refresh_due: bool = False
     refresh_only: bool = False
+    # Re-date only an open step that has no due date yet (one waiting for this act).
+    refresh_undated_only: bool = False
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
+    # Whose clock: ``occurred`` (when it happened) or ``known`` (when it became known to the
+    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker").
+    counts_from: Literal["occurred", "known"] = "occurred"
 
     @field_validator("deadline")
     @classmethod
@@ -178,6 +189,8 @@ class Rule(_Strict):
         """Whether this line's steps are about the case, an event record, or either."""
         if self.subject == "case":
             return frozenset({"case"})
+        if self.subject.startswith("rating:"):
+            return frozenset({"event"})
         return frozenset(
             "case" if t in CASE_SUBJECT_TRIGGERS else "event" for t in self.trigger
         )
@@ -190,6 +203,15 @@ class Rule(_Strict):
             if branch.when is None or branch.when(ctx):
                 return branch.form
         return "none"
+
+    def branch_note(self, ctx: Context) -> str | None:
+        """The note of the conditional deadline branch that applies, if it has one."""
+        if isinstance(self.deadline, str):
+            return None
+        for branch in self.deadline:
+            if branch.when is None or branch.when(ctx):
+                return branch.note
+        return None
 
 
 class Acknowledge(_Strict):
@@ -294,8 +316,11 @@ class ContactTable(_Strict):
 
 
 ClosingAct = Literal[
-    "assessment_submit", "assessment_countersign", "referral_quality_assure", "referral_views",
+    "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
+    "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
+    "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
+    "rating_replaced",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 
@@ -304,6 +329,9 @@ class Pack(_Strict):
     """A local policy as data: vocabulary, rules, checks, matrix, register and contact table."""
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+    # A revised policy is a new version of the same pack id, in force from its date.
+    version: Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.-]*$", max_length=16)] = "1"
+    effective_from: date | None = None
     title: str
     authority: str
     source: str
@@ -438,6 +466,11 @@ class Pack(_Strict):
         """Every line (checks' acknowledgements included) that creates steps with this code."""
         return self._by_code.get(code, ())
 
+    def case_wide(self, code: str) -> bool:
+        """Whether a step code is one duty per case: any line for it says ``dedupe = "case"``,
+        so every line asking for it adds its reason to the one open step."""
+        return any(r.dedupe == "case" for r in self.lines_for_code(code))
+
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
@@ -494,8 +527,9 @@ def read_pack(path: Path) -> Pack:
     except ValidationError as exc:
         problems = _describe(exc, raw)
         raise PackError(f"{path}: invalid pack: {_summary(problems)}", problems) from None
-    if pack.id != path.stem:
-        message = f"pack id {pack.id!r} must match the file name {path.stem!r}"
+    if path.stem not in (pack.id, f"{pack.id}@{pack.version}"):
+        message = (f"pack id {pack.id!r} must match the file name {path.stem!r} (or name the "
+                   f"file {pack.id}@{pack.version}.toml)")
         raise PackError(f"{path}: id: {message}", (Problem("error", "-", "id", message),))
     return pack
 
@@ -512,33 +546,74 @@ def load_pack(path: Path, source_text: str | None = None) -> Pack:
     return pack
 
 
-def load_packs(directory: Path | None = None) -> dict[str, Pack]:
-    """Every ``*.toml`` pack in a directory (default: the bundled packs), keyed by pack id."""
+Versions = dict[str, tuple["Pack", ...]]
+
+
+def _pack_files(folder: Path) -> list[tuple[Path, Pack]]:
+    return [(path, load_pack(path)) for path in sorted(folder.glob("*.toml"))]
+
+
+def _add_versions(versions: Versions, found: list[tuple[Path, Pack]]) -> None:
+    """Add packs to their pack id's versions, ordered by ``effective_from``; PackError on a
+    version given twice or two versions in force from the same date."""
+    for path, pack in found:
+        have = versions.get(pack.id, ())
+        if any(v.version == pack.version for v in have):
+            raise PackError(f"{path}: version: {pack.id} version {pack.version!r} is loaded "
+                            "twice; a revised policy needs a new version")
+        merged = (*have, pack)
+        if len(merged) > 1 and any(v.effective_from is None for v in merged):
+            raise PackError(f"{path}: effective_from: {pack.id} has several versions, so every "
+                            "version needs effective_from (the date it comes into force)")
+        dates = [v.effective_from for v in merged]
+        if len(set(dates)) != len(dates):
+            raise PackError(f"{path}: effective_from: two versions of {pack.id} come into "
+                            "force on the same date")
+        versions[pack.id] = tuple(sorted(merged, key=lambda v: v.effective_from or date.min))
+
+
+def load_versions(directory: Path | None = None, extra_dir: Path | None = None) -> Versions:
+    """Every version of every pack: the bundled ones (or ``directory``) plus ``extra_dir``
+    (``YJ_PACKS_DIR``), each checked, by pack id, oldest first; PackError on any problem."""
     folder = Path(directory) if directory is not None else PACK_DIR
-    packs: dict[str, Pack] = {}
-    for path in sorted(folder.glob("*.toml")):
-        pack = load_pack(path)
-        packs[pack.id] = pack
-    if not packs:
+    versions: Versions = {}
+    _add_versions(versions, _pack_files(folder))
+    if not versions:
         raise PackError(f"{folder}: no policy packs (*.toml) found")
-    return packs
+    if extra_dir is not None:
+        extra = Path(extra_dir)
+        if not extra.is_dir():
+            raise PackError(f"{extra}: YJ_PACKS_DIR is not a directory")
+        _add_versions(versions, _pack_files(extra))
+    return versions
+
+
+def latest(versions: Versions) -> dict[str, Pack]:
+    """The newest version of each pack (the one in force last), by pack id."""
+    return {pack_id: found[-1] for pack_id, found in versions.items()}
+
+
+def version_at(versions: tuple[Pack, ...], moment: datetime) -> Pack:
+    """The version in force at ``moment``: the last whose ``effective_from`` (a Europe/London
+    date) is on or before the moment's London date; before the first, the first."""
+    day = london_date(moment)
+    current = versions[0]
+    for version in versions:
+        if version.effective_from is None or version.effective_from <= day:
+            current = version
+    return current
+
+
+def load_packs(directory: Path | None = None) -> dict[str, Pack]:
+    """Every ``*.toml`` pack in a directory (default: the bundled packs), keyed by pack id
+    (the newest version of each)."""
+    return latest(load_versions(directory))
 
 
 def load_all_packs(extra_dir: Path | None = None) -> dict[str, Pack]:
-    """The bundled packs plus every pack in ``extra_dir`` (``YJ_PACKS_DIR``), each checked;
-    PackError on any invalid pack or on a pack id given twice."""
-    packs = load_packs()
-    if extra_dir is None:
-        return packs
-    folder = Path(extra_dir)
-    if not folder.is_dir():
-        raise PackError(f"{folder}: YJ_PACKS_DIR is not a directory")
-    for pack_id, pack in load_packs(folder).items():
-        if pack_id in packs:
-            raise PackError(f"{folder / (pack_id + '.toml')}: id: pack {pack_id!r} is already "
-                            "bundled; a revised policy needs a new pack id or version")
-        packs[pack_id] = pack
-    return packs
+    """The bundled packs plus every pack in ``extra_dir`` (``YJ_PACKS_DIR``), each checked,
+    the newest version of each; PackError on any invalid pack or a version given twice."""
+    return latest(load_versions(None, extra_dir))
 
 
 def matrix_level(pack: Pack, impact: str | None, likelihood: str | None) -> str | None:

@@ -10,7 +10,7 @@ from uuid import UUID
 
 Level = Literal["low", "medium", "high", "very_high"]
 Domain = Literal["rosh", "swb", "lor"]
-IntentAction = Literal["create", "keep", "supersede", "update_due"]
+IntentAction = Literal["create", "keep", "supersede", "update_due", "drop_reason"]
 
 LEVELS: tuple[str, ...] = ("low", "medium", "high", "very_high")
 DOMAINS: tuple[str, ...] = ("rosh", "swb", "lor")
@@ -18,6 +18,7 @@ LEVEL_RANK: Mapping[str, int] = {level: rank for rank, level in enumerate(LEVELS
 
 TRIGGERS: tuple[str, ...] = (
     "case_opened",
+    "assessment_created",
     "judgement_recorded",
     "case_changed",
     "assessment_submitted",
@@ -44,6 +45,8 @@ class OpenStep:
     awaiting_panel_date: bool
     deadline_form: str | None
     actor: str
+    # Every reason the step is open for: ``{rule, pack, ref, trigger, record: {type, id}, at}``.
+    reasons: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,13 @@ class CaseSnapshot:
     on_register: bool = False
     closed_at: datetime | None = None
     open_steps: tuple[OpenStep, ...] = ()
+    # The judgement id of each current rating (``rating:<domain>`` step subjects).
+    rating_ids: Mapping[str, str | None] = field(default_factory=dict)
+    # The case is on a panel's agenda with no decision yet (a panel is booked for it).
+    on_panel_agenda: bool = False
+    # The case holder's absences (London dates, inclusive) from the event's day on: an absence
+    # ends their working week early for ``+1wd-in-week``.
+    case_holder_absences: tuple[tuple[date, date], ...] = ()
     # The pack's typed case facts and the latest assessment scores, by name.
     facts: Mapping[str, Any] = field(default_factory=dict)
     scores: Mapping[str, int] = field(default_factory=dict)
@@ -72,7 +82,7 @@ class CaseSnapshot:
 
 @dataclass(frozen=True)
 class ScheduledPanel:
-    """A panel meeting on the service's calendar (``marp`` or ``high_risk_panel``)."""
+    """A panel meeting on the service's calendar, of one of its pack's panel kinds."""
 
     id: UUID
     kind: str
@@ -106,10 +116,15 @@ class StepIntent:
     policy_pack: str
     policy_ref: str
     deadline_form: str | None = None
+    policy_version: str | None = None
     recurrence: str | None = None
     note: str | None = None
     assignee_id: str | None = None
     step_id: UUID | None = None
+    # Why this step is asked for (create), or the further reasons an open one now also carries
+    # (keep / update_due): ``{rule, pack, ref, trigger, record: {type, id}, at}``. For
+    # ``drop_reason``: the reasons about the record that no longer count.
+    reasons: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

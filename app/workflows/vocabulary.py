@@ -53,7 +53,9 @@ ACTORS: tuple[str, ...] = (*STAFF_ROLES, "action_owner")
 ACTING_ROLES: tuple[str, ...] = (*STAFF_ROLES, "feed", "system")
 IMPACTS: tuple[str, ...] = ("slight", "minor", "medium", "major", "critical")
 # Event data keys a rule may test with ``event_flag``.
-EVENT_FLAGS: tuple[str, ...] = ("may_raise_to_high", "release_address_other_area", "from_feed")
+EVENT_FLAGS: tuple[str, ...] = (
+    "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
+)
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {
     "csc_status": CSC_STATUSES,
@@ -68,8 +70,11 @@ CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {
 }
 # Acts (besides a referral's own lifecycle) that close open steps, named in ``[closures]``.
 CLOSING_ACTS: tuple[str, ...] = (
-    "assessment_submit", "assessment_countersign", "referral_quality_assure", "referral_views",
+    "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
+    "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
+    "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
+    "rating_replaced",
 )
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]

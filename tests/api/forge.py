@@ -80,3 +80,28 @@ def public_pem(key: rsa.RSAPrivateKey) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def es256(payload: dict, key: Any, kid: str, header: dict | None = None) -> str:
+    """A genuine ES256 token (raw r||s signature, RFC 7518 §3.4)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    signing_input = _segments({"alg": "ES256", "typ": "JWT", "kid": kid, **(header or {})},
+                              payload)
+    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    return signing_input.decode() + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def ec_jwk(key: Any, kid: str) -> dict[str, str]:
+    """The public JWK of an EC P-256 key."""
+    numbers = key.public_key().public_numbers()
+    return {"kty": "EC", "kid": kid, "use": "sig", "alg": "ES256", "crv": "P-256",
+            "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big"))}
+
+
+def rs256_with_header(payload: dict, key: rsa.RSAPrivateKey, kid: str, header: dict) -> str:
+    """A genuine RS256 token with extra header members (``crit`` and friends)."""
+    signing_input = _segments({"alg": "RS256", "typ": "JWT", "kid": kid, **header}, payload)
+    sig = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return signing_input.decode() + "." + b64url(sig)

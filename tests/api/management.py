@@ -50,7 +50,7 @@ async def close_case(t: Tenant, case_id: str, closed_at: str, manager: str) -> d
     read = await t.client.get(f"/v1/cases/{case_id}", headers=headers)
     assert read.status_code == 200, read.text
     r = await t.client.patch(f"/v1/cases/{case_id}",
-                             json={"closed_at": closed_at},
+                             json={"closed_at": closed_at, "closure_reason": "Order ended"},
                              headers={**headers, "If-Match": read.headers["ETag"]})
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]

@@ -88,7 +88,7 @@ async def test_S4_submit_creates_countersign_step_and_closes_complete_assessment
     assert step["assignee_id"] == "line_manager-1"
     assert step["due_at"] is None
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": SOMERSET, "ref": "5, 3.1", "rule": "S4"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "5, 3.1", "rule": "S4"}
     assert step["subject_id"] == assessment["id"]
     assert "complete_assessment" not in codes(body["next_steps"])
     done = the_step(await case_steps(somerset, case["id"], "done"), "complete_assessment")
@@ -110,7 +110,7 @@ async def test_S3_countersign_schedules_review_in_12_weeks(somerset: Tenant) -> 
     assert review["assignee_id"] == "case_holder-1"
     assert review["due_at"] == "2026-06-10T13:30:00Z"  # 14:30 London wall clock, now BST
     assert review["urgent"] is False
-    assert review["policy"] == {"pack": SOMERSET, "ref": "2.1", "rule": "S3"}
+    assert review["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.1", "rule": "S3"}
     assert "countersign_assessment" not in codes(signed["next_steps"])
     done = the_step(await case_steps(somerset, case["id"], "done"), "countersign_assessment")
     assert done["satisfied_by"] == {"type": "assessment", "id": assessment_id}
@@ -150,7 +150,7 @@ async def test_S16_duty_manager_countersign_advises_line_manager(somerset: Tenan
     assert advise["assignee_id"] == "duty_manager-1"  # the duty manager who acted
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
     assert advise["subject_id"] == case["id"]
 
 
@@ -170,7 +170,8 @@ async def test_W2_submit_creates_countersign_step(wokingham: Tenant) -> None:
     assert step["due_at"] is None
     assert step["urgent"] is False
     assert step["policy"] == {
-        "pack": WOKINGHAM, "ref": "Assessment Reviews, Management oversight", "rule": "W2"}
+        "pack": WOKINGHAM, "version": "1.0",
+"ref": "Assessment Reviews, Management oversight", "rule": "W2"}
 
 
 async def test_W3_statutory_review_in_six_months_clamped(wokingham: Tenant) -> None:
@@ -183,7 +184,8 @@ async def test_W3_statutory_review_in_six_months_clamped(wokingham: Tenant) -> N
     assert review["assignee_id"] == "case_holder-1"
     assert review["due_at"] == "2026-09-30T10:00:00Z"
     assert review["urgent"] is False
-    assert review["policy"] == {"pack": WOKINGHAM, "ref": "Assessment Reviews", "rule": "W3"}
+    assert review["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                                "ref": "Assessment Reviews", "rule": "W3"}
 
 
 async def test_W3_high_domain_review_in_three_months(wokingham: Tenant) -> None:
@@ -201,7 +203,8 @@ async def test_W3_high_domain_review_in_three_months(wokingham: Tenant) -> None:
     review = the_step(r.json()["next_steps"], "review_assessment")
     assert review["due_at"] == "2026-04-30T09:00:00Z"
     assert review["assignee_id"] == "case_holder-1"
-    assert review["policy"] == {"pack": WOKINGHAM, "ref": "Assessment Reviews", "rule": "W3"}
+    assert review["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                                "ref": "Assessment Reviews", "rule": "W3"}
 
 
 async def test_W3_no_review_for_a_prevention_case(wokingham: Tenant) -> None:
@@ -257,10 +260,13 @@ async def test_return_without_feedback_is_422(client: httpx.AsyncClient, somerse
 
 
 async def test_submit_twice_is_409(somerset: Tenant) -> None:
-    """A submitted assessment cannot be submitted again."""
+    """A submitted assessment cannot be submitted again: the first submission won (409
+    conflicting-transition, with the current state)."""
     _, body = await submitted(somerset)
     problem = assert_problem(await submit(somerset, body["data"]["id"]), 409)
-    assert problem["type"].endswith("illegal-assessment-transition")
+    assert problem["type"].endswith("/conflicting-transition")
+    assert problem["current_status"] == "submitted"
+    assert problem["current"]["id"] == body["data"]["id"]
 
 
 async def test_return_needs_resubmission(client: httpx.AsyncClient, somerset: Tenant) -> None:
@@ -278,7 +284,7 @@ async def test_return_needs_resubmission(client: httpx.AsyncClient, somerset: Te
     assert resubmit["actor"] == "case_holder"
     assert resubmit["assignee_id"] == "case_holder-1"
     assert resubmit["due_at"] is None
-    assert resubmit["policy"] == {"pack": SOMERSET, "ref": "5, 3.1", "rule": "S4"}
+    assert resubmit["policy"] == {"pack": SOMERSET, "version": "1", "ref": "5, 3.1", "rule": "S4"}
     assert resubmit["subject_id"] == assessment_id
     assert_problem(await countersign(somerset, assessment_id), 409)
     again = await submit(somerset, assessment_id, "2026-03-17T09:00:00Z")

@@ -57,7 +57,8 @@ async def test_refused_judgement_stores_nothing(
     case = (await wokingham.open_case())["data"]
     before = await snapshot(client, wokingham, case["id"])
     r = await client.post(f"/v1/cases/{case['id']}/judgements",
-                          json={"domain": "rosh", "level": "high"},
+                          json={"domain": "rosh", "level": "high", "impact": "major",
+                                "likelihood": "likely"},
                           headers=wokingham.auth("case_holder"))
     assert r.status_code == 422
     assert r.json()["type"].endswith("/victims-required")

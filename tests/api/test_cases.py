@@ -201,11 +201,13 @@ async def test_closing_a_case_supersedes_its_open_steps(
     case = (await somerset.open_case())["data"]
     assert case["open_steps"]
     url, auth = f"/v1/cases/{case['id']}", somerset.auth("line_manager")
-    early = await client.patch(url, json={"closed_at": "2026-03-01T09:00:00Z"},
+    early = await client.patch(url, json={"closed_at": "2026-03-01T09:00:00Z",
+                                     "closure_reason": "x"},
                                headers={**auth, "If-Match": '"1"'})
     body = assert_problem(early, 422)
     assert body["errors"][0]["loc"] == "body.closed_at"
-    r = await client.patch(url, json={"closed_at": "2026-06-30T16:00:00+01:00"},
+    r = await client.patch(url, json={"closed_at": "2026-06-30T16:00:00+01:00",
+                                 "closure_reason": "Order ended"},
                            headers={**auth, "If-Match": '"1"'})
     assert r.status_code == 200, r.text
     assert r.json()["next_steps"] == []

@@ -71,7 +71,7 @@ async def test_overdue_case_holder_step_escalates_to_line_manager(
     assert step["subject_id"] == overdue["id"]
     assert step["due_at"] is None
     assert step["urgent"] is True
-    assert step["policy"] == {"pack": SOMERSET, "ref": "2.1", "rule": "S1"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.1", "rule": "S1"}
     assert "2026-03-30T08:00:00" in step["note"]
     assert await tick(factory, somerset) == 0
     assert len(escalations(await case_steps(somerset, case["id"]))) == 1
@@ -96,7 +96,7 @@ async def test_overdue_line_manager_step_escalates_to_duty_manager(
     assert step["assignee_id"] is None
     assert step["due_at"] is None
     assert step["urgent"] is True
-    assert step["policy"] == {"pack": SOMERSET, "ref": "3.1", "rule": "S5"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "3.1", "rule": "S5"}
 
 
 async def test_undated_and_closed_steps_are_not_escalated(
@@ -165,7 +165,9 @@ async def test_overdue_chair_step_escalates_to_the_chairs_not_down(
     case = (await wokingham.open_case())["data"]
     auth = wokingham.auth("case_holder")
     r = await wokingham.client.post(f"/v1/cases/{case['id']}/referrals",
-                                    json={"kind": "panel"}, headers=auth)
+                                    json={"kind": "panel",
+                                          "occurred_at": "2026-09-01T09:00:00+01:00"},
+                                    headers=auth)
     referral = r.json()["data"]
     r = await wokingham.client.post(f"/v1/referrals/{referral['id']}/submit",
                                     json={"occurred_at": "2026-09-01T10:00:00+01:00"},

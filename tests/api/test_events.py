@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.fidelity_support import with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant
@@ -31,7 +32,8 @@ async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str) -> No
     """Record a judgement (with victims, as Wokingham's M5 requires at medium and above)."""
     r = await t.client.post(
         f"/v1/cases/{case_id}/judgements",
-        json={"domain": domain, "level": level, "occurred_at": at, "victims": ["public"]},
+        json=with_matrix(t.pack, {"domain": domain, "level": level, "occurred_at": at,
+                                  "victims": ["public"]}),
         headers=t.auth("case_holder"),
     )
     assert r.status_code == 201, r.text
@@ -80,7 +82,8 @@ async def test_W4_record_incident_within_the_week(
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] == due_at
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Internal and External Controls",
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Internal and External Controls",
                               "rule": "W4"}
 
 
@@ -102,7 +105,8 @@ async def test_W5_report_to_line_manager_immediately(wokingham: Tenant) -> None:
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] == "2026-08-28T14:00:00Z"
     assert step["urgent"] is True
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Internal and External Controls",
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Internal and External Controls",
                               "rule": "W5"}
 
 
@@ -116,7 +120,8 @@ async def test_W6_statutory_review_within_three_weeks(wokingham: Tenant) -> None
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] == "2026-09-18T14:00:00Z"
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Assessment Reviews", "rule": "W6"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Assessment Reviews", "rule": "W6"}
 
 
 async def test_W6_not_for_non_statutory_cases(wokingham: Tenant) -> None:
@@ -134,7 +139,8 @@ async def test_W7_incident_that_may_raise_to_high(wokingham: Tenant) -> None:
                             occurred_at="2026-08-28T14:00:00Z")
     step = the_step(event_steps(body), "request_high_risk_panel")
     assert step["due_at"] == "2026-09-02T22:59:59Z"  # Tue 1 and Wed 2 Sept (Mon 31 closed)
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "High Risk Panel", "rule": "W7"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "High Risk Panel", "rule": "W7"}
 
 
 async def test_two_incidents_two_sets_of_steps(wokingham: Tenant) -> None:
@@ -160,7 +166,8 @@ async def test_W13_exploitation_open_to_social_care(wokingham: Tenant) -> None:
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] is None
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Contextual Safeguarding", "rule": "W13"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Contextual Safeguarding", "rule": "W13"}
 
 
 async def test_W14_exploitation_not_open_to_social_care(wokingham: Tenant) -> None:
@@ -175,7 +182,8 @@ async def test_W14_exploitation_not_open_to_social_care(wokingham: Tenant) -> No
         assert step["assignee_id"] == "case_holder-1"
         assert step["due_at"] is None
         assert step["urgent"] is False
-        assert step["policy"] == {"pack": WOKINGHAM, "ref": "Contextual Safeguarding",
+        assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                                  "ref": "Contextual Safeguarding",
                                   "rule": "W14"}
 
 
@@ -189,7 +197,8 @@ async def test_W15_trafficking_concern_nrm_referral(wokingham: Tenant) -> None:
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] is None
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Contextual Safeguarding", "rule": "W15"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Contextual Safeguarding", "rule": "W15"}
     assert body["data"]["details"] == {"grounds": "reasonable"}
 
 
@@ -203,7 +212,8 @@ async def test_W16_category_2_in_custody_six_months_before_release(wokingham: Te
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] == "2026-09-15T22:59:59Z"
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Referrals into MAPPA", "rule": "W16"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Referrals into MAPPA", "rule": "W16"}
 
 
 async def test_W16_category_1_immediately(wokingham: Tenant) -> None:
@@ -214,7 +224,8 @@ async def test_W16_category_1_immediately(wokingham: Tenant) -> None:
     step = the_step(body["next_steps"], "mappa_h_notification")
     assert step["due_at"] == "2026-05-05T10:00:00Z"
     assert step["urgent"] is True
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Referrals into MAPPA", "rule": "W16"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Referrals into MAPPA", "rule": "W16"}
 
 
 async def test_W20_release_address_in_another_area(wokingham: Tenant) -> None:
@@ -227,7 +238,8 @@ async def test_W20_release_address_in_another_area(wokingham: Tenant) -> None:
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] is None
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Referrals into MAPPA", "rule": "W20"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Referrals into MAPPA", "rule": "W20"}
     r = await wokingham.client.get(f"/v1/cases/{case['id']}", headers=wokingham.auth("case_holder"))
     assert r.json()["data"]["in_custody"] is False
 
@@ -250,7 +262,8 @@ async def test_W21_risk_to_staff_next_working_day(wokingham: Tenant) -> None:
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] == "2026-09-01T22:59:59Z"
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "Risk to staff", "rule": "W21"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Risk to staff", "rule": "W21"}
 
 
 # --- Somerset -------------------------------------------------------------------------------
@@ -266,7 +279,7 @@ async def test_S14_change_of_circumstances_medium_risk(somerset: Tenant) -> None
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] == "2026-09-01T22:59:59Z"
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": SOMERSET, "ref": "4.2", "rule": "S14"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.2", "rule": "S14"}
 
 
 async def test_S14_not_below_medium(somerset: Tenant) -> None:
@@ -289,20 +302,21 @@ async def test_S23_serious_incident_while_open(somerset: Tenant, event_type: str
     assert inform["assignee_id"] == "case_holder-1"
     assert inform["due_at"] == "2026-06-12T09:30:00Z"
     assert inform["urgent"] is True
-    assert inform["policy"] == {"pack": SOMERSET, "ref": "12", "rule": "S23"}
+    assert inform["policy"] == {"pack": SOMERSET, "version": "1", "ref": "12", "rule": "S23"}
     notify = the_step(event_steps(body), "notify_serious_incident")
     assert notify["actor"] == "chair"
     assert notify["assignee_id"] is None
     assert notify["due_at"] is None
     assert notify["urgent"] is False
-    assert notify["policy"] == {"pack": SOMERSET, "ref": "12", "rule": "S23"}
+    assert notify["policy"] == {"pack": SOMERSET, "version": "1", "ref": "12", "rule": "S23"}
     assert "national" in notify["note"].lower()
 
 
 async def test_S23_within_20_days_of_closure_only(somerset: Tenant) -> None:
     """S23: up to 20 days after the end of supervision, and not after."""
     case = (await somerset.open_case())["data"]
-    await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z"})
+    await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z",
+                                         "closure_reason": "Order ended"})
     inside = await post_event(somerset, case["id"], type="death",
                               occurred_at="2026-06-21T12:00:00Z", role="line_manager")
     assert {"inform_service_manager", "notify_serious_incident"} <= codes(event_steps(inside))
@@ -322,7 +336,7 @@ async def test_S24_partner_action_not_secured(somerset: Tenant) -> None:
     assert step["assignee_id"] == "line_manager-1"
     assert step["due_at"] is None
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": SOMERSET, "ref": "3.3", "rule": "S24"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "3.3", "rule": "S24"}
     assert body["data"]["recorded_role"] == "line_manager"
 
 
@@ -337,7 +351,7 @@ async def test_S25_transfer_in_high_refers_to_next_marp(somerset: Tenant) -> Non
     assert step["due_at"] is None
     assert step["awaiting_panel_date"] is True
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": SOMERSET, "ref": "13.3", "rule": "S25"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "13.3", "rule": "S25"}
 
 
 async def test_S25_not_for_a_low_transfer_in(somerset: Tenant) -> None:
@@ -360,7 +374,7 @@ async def test_S26_transfer_out_handover_call_before_transfer(somerset: Tenant) 
     assert step["assignee_id"] == "line_manager-1"
     assert step["due_at"] == "2026-09-13T23:00:00Z"  # 00:00 BST on 14 September
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": SOMERSET, "ref": "13.4.3", "rule": "S26"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "13.4.3", "rule": "S26"}
 
 
 async def test_S26_transfer_out_needs_a_date(client: httpx.AsyncClient, somerset: Tenant) -> None:
@@ -384,7 +398,7 @@ async def test_S27_secure_estate_handover(somerset: Tenant, event_type: str) -> 
     assert step["due_at"] is None
     assert step["urgent"] is False
     ref = "14.3" if event_type == "custody_entry" else "14.4"
-    assert step["policy"] == {"pack": SOMERSET, "ref": ref, "rule": "S27"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": ref, "rule": "S27"}
     r = await somerset.client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("case_holder"))
     assert r.json()["data"]["in_custody"] is (event_type == "custody_entry")
 
@@ -403,7 +417,7 @@ async def test_S28_level_change_with_a_volunteer_attached(somerset: Tenant) -> N
     assert step["assignee_id"] == "case_holder-1"
     assert step["due_at"] is None
     assert step["urgent"] is False
-    assert step["policy"] == {"pack": SOMERSET, "ref": "16.2", "rule": "S28"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "16.2", "rule": "S28"}
     assert step["subject_id"] == case["id"]
 
 

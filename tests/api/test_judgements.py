@@ -23,6 +23,7 @@ import pytest
 
 import app.domain.common as common
 from app.core.config import Settings
+from tests.api.fidelity_support import with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant, make_tenant
@@ -66,8 +67,8 @@ async def tenant(request: pytest.FixtureRequest, client: httpx.AsyncClient,
 async def judge(t: Tenant, case_id: str, role: str = "case_holder", sub: str | None = None,
                 **body: Any) -> httpx.Response:
     """POST a judgement on the case."""
-    return await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
-                               headers=t.auth(role, sub))
+    return await t.client.post(f"/v1/cases/{case_id}/judgements",
+                               json=with_matrix(t.pack, body), headers=t.auth(role, sub))
 
 
 async def judged(t: Tenant, case_id: str, **body: Any) -> dict[str, Any]:
@@ -105,7 +106,8 @@ def assert_step(
     assert step["urgent"] is urgent
     assert step["awaiting_panel_date"] is awaiting
     assert step["status"] == "open"
-    assert step["policy"] == {"pack": pack, "ref": ref, "rule": rule}
+    version = "1.0" if pack == "wokingham-pyjs-2024" else "1"
+    assert step["policy"] == {"pack": pack, "version": version, "ref": ref, "rule": rule}
 
 
 def problem_type(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
@@ -528,8 +530,10 @@ async def test_S11_monthly_manager_review(somerset: Tenant, occurred_at: str, du
                 due_at=due_at, pack=SOMERSET, ref="4.5", rule="S11")
 
 
-async def test_S11_recurs_one_month_after_the_previous_due_date(somerset: Tenant) -> None:
-    """S11: completing the review creates the next one, a month after the previous due date."""
+async def test_S11_recurs_one_month_after_the_completing_review(somerset: Tenant) -> None:
+    """S11: "review all cases where there is a High or Very High ROSH and/or Safety and
+    Well-Being rating with case holders at least monthly" (4.5): the next review is due a
+    month after the review that completed the last one."""
     case = (await somerset.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]
     body = await judged(somerset, case["id"], domain="swb", level="high",
                         occurred_at="2026-01-31T10:00:00Z")
@@ -541,9 +545,9 @@ async def test_S11_recurs_one_month_after_the_previous_due_date(somerset: Tenant
     assert r.status_code == 200, r.text
     nxt = the_step(r.json()["next_steps"], "monthly_manager_review")
     assert nxt["id"] != review["id"]
-    # 28 Feb + 1 month = 28 Mar (still GMT: BST starts on 29 March).
+    # Reviewed 26 Feb 15:00 + 1 month = 26 Mar 15:00 (still GMT: BST starts on 29 March).
     assert_step(nxt, code="monthly_manager_review", actor="line_manager",
-                assignee="line_manager-1", due_at="2026-03-28T10:00:00Z", pack=SOMERSET,
+                assignee="line_manager-1", due_at="2026-03-26T15:00:00Z", pack=SOMERSET,
                 ref="4.5", rule="S11")
 
 
@@ -873,7 +877,8 @@ async def test_wokingham_rosh_high_then_low_supersedes_panel_request(wokingham: 
     step = the_step(superseded, "request_high_risk_panel")
     assert step["id"] == request_step["id"]
     assert step["status"] == "superseded"
-    assert step["policy"] == {"pack": WOKINGHAM, "ref": "High Risk Panel", "rule": "W7"}
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "High Risk Panel", "rule": "W7"}
 
 
 async def test_ratings_are_null_never_low_when_unknown(somerset: Tenant) -> None:
@@ -1015,7 +1020,7 @@ async def test_S16_duty_manager_judgement_advises_the_line_manager(somerset: Ten
     assert advise["assignee_id"] == "dm-7"
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
     again = await judge(somerset, case["id"], role="duty_manager", sub="dm-7", domain="swb",
                         level="medium", occurred_at="2026-08-28T16:00:00+01:00")
     advising = [s for s in again.json()["next_steps"] if s["code"] == "advise_line_manager"]

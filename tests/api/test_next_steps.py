@@ -31,7 +31,7 @@ async def high_case(t: Tenant, at: str = "2026-06-01T10:00:00+01:00",
     case = (await t.open_case(opened_at=opened_at))["data"]
     body: dict[str, Any] = {"domain": "rosh", "level": "high", "occurred_at": at}
     if t.pack == WOKINGHAM:
-        body["victims"] = ["public"]
+        body.update(victims=["public"], impact="major", likelihood="likely")
     r = await t.client.post(f"/v1/cases/{case['id']}/judgements", json=body,
                             headers=t.auth("case_holder"))
     assert r.status_code == 201, r.text
@@ -221,7 +221,8 @@ async def test_complete_twice_is_409(somerset: Tenant) -> None:
     assert (await complete(somerset, step["id"], "line_manager")).status_code == 200
     r = await complete(somerset, step["id"], "line_manager", note="again")
     body = assert_problem(r, 409)
-    assert body["type"].endswith("/step-not-open")
+    assert body["type"].endswith("/conflicting-transition")
+    assert body["current_status"] == "done"
 
 
 async def test_complete_superseded_step_is_409(wokingham: Tenant) -> None:
@@ -230,7 +231,8 @@ async def test_complete_superseded_step_is_409(wokingham: Tenant) -> None:
     request_step = the_step(steps, "request_high_risk_panel")
     r = await wokingham.client.post(
         f"/v1/cases/{case['id']}/judgements",
-        json={"domain": "rosh", "level": "low", "occurred_at": "2026-06-01T12:00:00+01:00"},
+        json={"domain": "rosh", "level": "low", "impact": "minor", "likelihood": "likely",
+              "occurred_at": "2026-06-01T12:00:00+01:00"},
         headers=wokingham.auth("case_holder"))
     assert r.status_code == 201, r.text
     assert_problem(await complete(wokingham, request_step["id"], "case_holder"), 409)
@@ -250,7 +252,7 @@ async def test_S16_duty_manager_completing_line_manager_step_advises(somerset: T
     assert advise["assignee_id"] == "duty_manager-1"
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
     open_ = await listed(somerset, "duty_manager", case_id=case["id"])
     assert the_step(open_, "advise_line_manager")["id"] == advise["id"]
 

@@ -45,7 +45,8 @@ async def test_W6_oversight_entry_stands_for_the_review(
     done = the_step(await case_steps(wokingham, case["id"], "done"), "review_assessment")
     assert done["satisfied_by"] == {"type": "oversight", "id": entry["id"]}
     assert done["completed_by"] == "line_manager-1"
-    assert done["policy"] == {"pack": WOKINGHAM, "ref": "Assessment Reviews", "rule": "W6"}
+    assert done["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Assessment Reviews", "rule": "W6"}
     audit = await client.get(f"/v1/cases/{case['id']}/audit",
                              headers=wokingham.auth("line_manager"))
     recorded = [e for e in audit.json()["data"] if e["action"] == "oversight.record"]
@@ -112,22 +113,22 @@ async def test_S11_monthly_manager_review_recurs_when_completed(somerset: Tenant
     assert first["assignee_id"] == "line_manager-1"
     assert first["due_at"] == "2026-05-15T10:00:00Z"
     assert first["urgent"] is False
-    assert first["policy"] == {"pack": SOMERSET, "ref": "4.5", "rule": "S11"}
+    assert first["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.5", "rule": "S11"}
     r = await oversight(somerset, case["id"], satisfies_step_id=first["id"],
                         note="Reviewed with the case holder in supervision.",
                         occurred_at="2026-05-14T15:00:00Z")
     assert r.status_code == 201, r.text
     second = the_step(r.json()["next_steps"], "monthly_manager_review")
     assert second["id"] != first["id"]
-    assert second["due_at"] == "2026-06-15T10:00:00Z"  # a month after the previous due date
+    assert second["due_at"] == "2026-06-14T15:00:00Z"  # a month after the oversight entry
     assert second["assignee_id"] == "line_manager-1"
-    assert second["policy"] == {"pack": SOMERSET, "ref": "4.5", "rule": "S11"}
+    assert second["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.5", "rule": "S11"}
     done = await somerset.client.post(f"/v1/next-steps/{second['id']}/complete",
                                       json={"occurred_at": "2026-06-20T09:00:00Z"},
                                       headers=somerset.auth("line_manager"))
     assert done.status_code == 200, done.text
     third = the_step(done.json()["next_steps"], "monthly_manager_review")
-    assert third["due_at"] == "2026-07-15T10:00:00Z"
+    assert third["due_at"] == "2026-07-20T09:00:00Z"  # late: a month after the late review
 
 
 async def test_S16_duty_manager_monthly_review_advises_line_manager(somerset: Tenant) -> None:
@@ -144,7 +145,7 @@ async def test_S16_duty_manager_monthly_review_advises_line_manager(somerset: Te
     assert advise["assignee_id"] == "duty_manager-1"  # the duty manager who acted
     assert advise["due_at"] is None
     assert advise["urgent"] is False
-    assert advise["policy"] == {"pack": SOMERSET, "ref": "2.2, 3.1", "rule": "S16"}
+    assert advise["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.2, 3.1", "rule": "S16"}
 
 
 async def test_W19_monthly_panel_review_recurs_and_stops(
@@ -159,13 +160,14 @@ async def test_W19_monthly_panel_review_recurs_and_stops(
     assert first["assignee_id"] is None
     assert first["due_at"] == "2026-06-05T10:00:00Z"
     assert first["urgent"] is False
-    assert first["policy"] == {"pack": WOKINGHAM, "ref": "Referrals into MAPPA", "rule": "W19"}
+    assert first["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                               "ref": "Referrals into MAPPA", "rule": "W19"}
     r = await client.post(f"/v1/next-steps/{first['id']}/complete",
                           json={"occurred_at": "2026-06-04T16:00:00Z", "note": "Panel held."},
                           headers=wokingham.auth("chair"))
     assert r.status_code == 200, r.text
     second = the_step(r.json()["next_steps"], "high_risk_panel_review")
-    assert second["due_at"] == "2026-07-05T10:00:00Z"
+    assert second["due_at"] == "2026-07-04T16:00:00Z"  # a month after the panel review
     body = await patch(wokingham, case["id"], {"mappa_level": 2,
                                                "occurred_at": "2026-06-10T10:00:00Z"})
     assert "high_risk_panel_review" not in codes(body["next_steps"])
@@ -180,9 +182,10 @@ async def test_S11_waiving_one_monthly_review_keeps_the_next_coming(somerset: Te
     await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
     first = the_step(await case_steps(somerset, case["id"]), "monthly_manager_review")
     r = await somerset.client.post(f"/v1/next-steps/{first['id']}/waive",
-                                   json={"reason": "Discussed at the MARP this month instead"},
+                                   json={"reason": "Discussed at the MARP this month instead",
+                                         "occurred_at": "2026-05-10T10:00:00Z"},
                                    headers=somerset.auth("line_manager"))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "waived"
     following = the_step(r.json()["next_steps"], "monthly_manager_review")
-    assert following["due_at"] == "2026-06-15T10:00:00Z"
+    assert following["due_at"] == "2026-06-10T10:00:00Z"  # a month after the waiver

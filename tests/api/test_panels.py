@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import httpx
 
+from tests.api.fidelity_support import with_matrix
 from tests.conftest import Tenant
 
 
 async def judge(client: httpx.AsyncClient, tenant: Tenant, case_id: str, **body: object
                 ) -> httpx.Response:
     """Record a judgement as the case holder."""
-    return await client.post(f"/v1/cases/{case_id}/judgements", json=body,
+    return await client.post(f"/v1/cases/{case_id}/judgements",
+                             json=with_matrix(tenant.pack, dict(body)),
                              headers=tenant.auth("case_holder"))
 
 
@@ -32,6 +34,21 @@ async def add_item(client: httpx.AsyncClient, tenant: Tenant, panel_id: str, cas
                           headers=tenant.auth("panel_admin"))
     assert r.status_code == 201, r.text
     return r.json()["data"]
+
+
+async def refer_to_panel(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> dict:
+    """Make (create and submit) a panel referral: the way a case not on the register comes
+    onto a panel's agenda."""
+    views = {"child_views": "Wants to be heard", "carer_views": "Supportive"}
+    r = await client.post(f"/v1/cases/{case_id}/referrals", json={"kind": "panel",
+                                                                   "details": views},
+                          headers=tenant.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]
+    r = await client.post(f"/v1/referrals/{referral['id']}/submit",
+                          headers=tenant.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
 
 
 async def high_case(client: httpx.AsyncClient, tenant: Tenant) -> dict:
@@ -107,7 +124,7 @@ async def test_S20_decision_keeping_high_needs_review_date(
     steps = {s["code"]: s for s in r.json()["next_steps"]}
     review = steps["attend_panel_review"]
     assert review["due_at"] == "2026-07-08T22:59:59Z"
-    assert review["policy"] == {"pack": "somerset-yjt-2023", "ref": "7.1.6, 7.2.3",
+    assert review["policy"] == {"pack": "somerset-yjt-2023", "version": "1", "ref": "7.1.6, 7.2.3",
                                 "rule": "S20"}
     assert steps["complete_review_stage"]["actor"] == "case_holder"
     assert steps["countersign_assessment"]["assignee_id"] == "line_manager-1"
@@ -191,7 +208,7 @@ async def test_W8_panel_request_asks_the_chair_to_hold_the_panel_within_a_week(
     assert hold["actor"] == "chair"
     assert hold["assignee_id"] is None
     assert hold["due_at"] == "2026-09-04T14:30:00Z"
-    assert hold["policy"] == {"pack": "wokingham-pyjs-2024",
+    assert hold["policy"] == {"pack": "wokingham-pyjs-2024", "version": "1.0",
                               "ref": "High Risk Panel, Management oversight", "rule": "W8"}
     panel = await schedule(client, wokingham, "2026-09-03T10:00:00+01:00", "high_risk_panel")
     item = await add_item(client, wokingham, panel["id"], case["id"])
@@ -213,6 +230,7 @@ async def test_W22_high_risk_panel_decision_minutes_and_plan(
     """After the panel the case worker uploads the minutes and updates the risk plan."""
     case = (await wokingham.open_case())["data"]
     panel = await schedule(client, wokingham, "2026-09-03T10:00:00+01:00", "high_risk_panel")
+    await refer_to_panel(client, wokingham, case["id"])
     item = await add_item(client, wokingham, panel["id"], case["id"])
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
@@ -227,7 +245,8 @@ async def test_W22_high_risk_panel_decision_minutes_and_plan(
     minutes = step_named(steps, "upload_panel_minutes")
     assert minutes["actor"] == "case_holder"
     assert minutes["assignee_id"] == "case_holder-1"
-    assert minutes["policy"] == {"pack": "wokingham-pyjs-2024", "ref": "High Risk Panel",
+    assert minutes["policy"] == {"pack": "wokingham-pyjs-2024", "version": "1.0",
+                                 "ref": "High Risk Panel",
                                  "rule": "W22"}
     action = step_named(steps, "panel_action")
     assert action["assignee_id"] == "pc-17"
@@ -254,7 +273,8 @@ async def test_S22_panel_decides_mappa_level_2(client: httpx.AsyncClient, somers
     assert referral["actor"] == "case_holder"
     assert referral["assignee_id"] == "case_holder-1"
     assert referral["due_at"] is None
-    assert referral["policy"] == {"pack": "somerset-yjt-2023", "ref": "7.1.9, 8.3.3",
+    assert referral["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
+                                  "ref": "7.1.9, 8.3.3",
                                   "rule": "S22"}
     got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
     assert got["data"]["mappa_level"] == 2
@@ -277,9 +297,12 @@ async def test_S17_mappa_category_1_via_the_mappa_feed(
     assert refer["actor"] == "case_holder"
     assert refer["assignee_id"] == "case_holder-1"
     assert refer["awaiting_panel_date"] is True
-    assert refer["policy"] == {"pack": "somerset-yjt-2023", "ref": "7", "rule": "S17"}
-    # The feed's own MAPPA H referral is the notification S17 asks for.
-    assert "mappa_h_notification" not in {s["code"] for s in steps}
+    assert refer["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
+                               "ref": "7", "rule": "S17"}
+    # 7: "the MAPPAs co-ordinator is notified of our involvement in managing case through
+    # completion of MAPPAs form H by case holder": a message from MAPPA is not that notification.
+    notify = step_named(steps, "mappa_h_notification")
+    assert (notify["status"], notify["actor"]) == ("open", "case_holder")
 
 
 async def test_panel_decision_closes_the_review_it_booked(
@@ -317,6 +340,7 @@ async def test_decision_that_cannot_stand_is_422_and_stores_nothing(
     """A review before the panel, an action due before it, MAPPA level without category."""
     case = (await wokingham.open_case())["data"]
     panel = await schedule(client, wokingham, "2026-10-14T10:00:00+01:00", "high_risk_panel")
+    await refer_to_panel(client, wokingham, case["id"])
     item = await add_item(client, wokingham, panel["id"], case["id"])
     url = f"/v1/panels/{panel['id']}/items/{item['id']}/decision"
     body = {"rosh_level": "high", "minutes": "x", "occurred_at": "2026-10-14T11:00:00+01:00",

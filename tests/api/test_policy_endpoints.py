@@ -139,7 +139,7 @@ async def test_preview_judgement_returns_steps_and_writes_nothing(somerset: Tena
     assert discuss["assignee_id"] == "line_manager-1"
     assert discuss["due_at"] == "2026-08-29T14:30:00Z"
     assert discuss["urgent"] is False
-    assert discuss["policy"] == {"pack": SOMERSET, "ref": "3.1"}
+    assert discuss["policy"] == {"pack": SOMERSET, "version": "1", "ref": "3.1", "rule": "S5"}
     refer = steps[("refer_to_panel", "create")]
     assert refer["rule"] == "S7"
     assert refer["due_at"] is None
@@ -172,7 +172,8 @@ async def test_preview_violation_shows_the_rule(wokingham: Tenant) -> None:
     case = (await wokingham.open_case())["data"]
     before = await state(wokingham, case["id"])
     r = await preview(wokingham, {"case_id": case["id"], "judgement": {
-        "domain": "rosh", "level": "high", "occurred_at": FRI_BH}})
+        "domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+        "occurred_at": FRI_BH}})
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert data["valid"] is False

@@ -64,7 +64,8 @@ async def test_W22_high_risk_panel_leaving_high_needs_a_review_date(
     assert review["actor"] == "case_holder"
     assert review["assignee_id"] == "case_holder-1"
     assert review["due_at"] == "2026-10-01T22:59:59Z"
-    assert review["policy"] == {"pack": WOKINGHAM, "ref": "High Risk Panel", "rule": "W22"}
+    assert review["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                                "ref": "High Risk Panel", "rule": "W22"}
 
 
 async def test_W22_decision_lowering_to_medium_needs_no_review_date(
@@ -90,7 +91,8 @@ async def test_W22_decision_lowering_to_medium_needs_no_review_date(
 async def test_S23_twenty_days_after_closure_are_london_calendar_days(somerset: Tenant) -> None:
     """S23: closed 1 Oct 2026 17:00 BST; a charge at 23:30 on 21 Oct qualifies, 22 Oct not."""
     case = (await somerset.open_case())["data"]
-    await patch(somerset, case["id"], {"closed_at": "2026-10-01T17:00:00+01:00"})
+    await patch(somerset, case["id"], {"closed_at": "2026-10-01T17:00:00+01:00",
+                                             "closure_reason": "Order ended"})
     inside = await post_event(somerset, case["id"], type="charged",
                               occurred_at="2026-10-21T23:30:00+01:00", role="line_manager")
     assert {"inform_service_manager", "notify_serious_incident"} <= codes(event_steps(inside))
@@ -110,7 +112,7 @@ async def test_S14_new_incident_on_a_medium_case_reviews_assetplus(somerset: Ten
                             occurred_at="2026-04-02T11:00:00+01:00")
     step = the_step(event_steps(body), "review_assessment")
     assert step["due_at"] == "2026-04-07T22:59:59Z"
-    assert step["policy"] == {"pack": SOMERSET, "ref": "4.2", "rule": "S14"}
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.2", "rule": "S14"}
 
 
 # --- W4, W5, W6 -------------------------------------------------------------------------------
@@ -153,7 +155,7 @@ async def test_W9_W10_social_care_status_change_reevaluates_swb_steps(wokingham:
     assert "marf_referral" not in open_now
     assert "align_with_social_care_plan" in open_now
     align = the_step(body["next_steps"], "align_with_social_care_plan")
-    assert align["policy"] == {"pack": WOKINGHAM,
+    assert align["policy"] == {"pack": WOKINGHAM, "version": "1.0",
                                "ref": "Management of Safety and Well-being concerns",
                                "rule": "W10"}
     superseded = the_step(await case_steps(wokingham, case["id"], "superseded"), "marf_referral")
@@ -230,7 +232,8 @@ async def test_W8_submitted_panel_referral_asks_the_chair_and_withdrawal_superse
                                       "2026-10-20T10:00:00+01:00")
     hold = the_step(submitted["next_steps"], "hold_high_risk_panel")
     assert hold["subject_id"] == referral_id
-    assert hold["policy"] == {"pack": WOKINGHAM, "ref": "High Risk Panel, Management oversight",
+    assert hold["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "High Risk Panel, Management oversight",
                               "rule": "W8"}
     assert hold["due_at"] == "2026-10-27T10:00:00Z"  # + 1 week on London wall time, now GMT
     await referral_action(wokingham, referral_id, "withdraw", "2026-10-21T10:00:00+01:00")

@@ -30,6 +30,7 @@ async def test_W8_a_panel_decision_does_not_ask_to_hold_the_panel_just_held(
     case = (await wokingham.open_case())["data"]
     r = await client.post(f"/v1/cases/{case['id']}/judgements",
                           json={"domain": "rosh", "level": "high", "victims": ["a peer"],
+                                "impact": "major", "likelihood": "likely",
                                 "occurred_at": "2026-10-05T10:00:00+01:00"},
                           headers=wokingham.auth("case_holder"))
     assert r.status_code == 201, r.text
@@ -61,7 +62,8 @@ async def test_a_closed_case_is_off_the_register_and_takes_no_new_judgements(
     assert r.status_code == 201, r.text
     etag = (await client.get(f"/v1/cases/{case['id']}", headers=auth)).headers["etag"]
     r = await client.patch(f"/v1/cases/{case['id']}",
-                           json={"closed_at": "2026-06-30T16:00:00+01:00"},
+                           json={"closed_at": "2026-06-30T16:00:00+01:00",
+                                 "closure_reason": "Order ended"},
                            headers={**auth, "If-Match": etag})
     assert r.status_code == 200, r.text
     assert r.json()["data"]["on_register"] is False

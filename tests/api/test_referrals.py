@@ -8,10 +8,12 @@ from tests.conftest import Tenant
 
 
 async def make_referral(client: httpx.AsyncClient, tenant: Tenant, case_id: str, kind: str,
-                        **details: object) -> dict:
-    """Create a referral as the case holder."""
-    r = await client.post(f"/v1/cases/{case_id}/referrals",
-                          json={"kind": kind, "details": details},
+                        occurred_at: str | None = None, **details: object) -> dict:
+    """Create a referral as the case holder (now, or at ``occurred_at``)."""
+    body: dict[str, object] = {"kind": kind, "details": details}
+    if occurred_at is not None:
+        body["occurred_at"] = occurred_at
+    r = await client.post(f"/v1/cases/{case_id}/referrals", json=body,
                           headers=tenant.auth("case_holder"))
     assert r.status_code == 201, r.text
     return r.json()
@@ -37,7 +39,8 @@ async def test_W18_mappa_form_cannot_be_sent_before_quality_assurance(
     assert qa[0]["actor"] == "line_manager"
     assert qa[0]["assignee_id"] == "line_manager-1"
     assert qa[0]["due_at"] is None
-    assert qa[0]["policy"] == {"pack": "wokingham-pyjs-2024", "ref": "Referrals into MAPPA",
+    assert qa[0]["policy"] == {"pack": "wokingham-pyjs-2024", "version": "1.0",
+                               "ref": "Referrals into MAPPA",
                                "rule": "W18"}
     assert (await act(client, wokingham, referral["id"], "submit")).status_code == 200
     blocked = await act(client, wokingham, referral["id"], "send")
@@ -168,10 +171,12 @@ async def test_W8_withdrawn_referral_after_a_request_leaves_no_hold_open(
     case = (await wokingham.open_case())["data"]
     r = await client.post(f"/v1/cases/{case['id']}/judgements",
                           json={"domain": "rosh", "level": "high", "victims": ["a peer"],
+                                "impact": "major", "likelihood": "likely",
                                 "occurred_at": "2026-09-01T10:00:00+01:00"},
                           headers=wokingham.auth("case_holder"))
     assert r.status_code == 201, r.text
-    referral = (await make_referral(client, wokingham, case["id"], "panel"))["data"]
+    referral = (await make_referral(client, wokingham, case["id"], "panel",
+                                    occurred_at="2026-09-02T08:00:00+01:00"))["data"]
     submitted = await act(client, wokingham, referral["id"], "submit",
                           occurred_at="2026-09-02T09:00:00+01:00")
     codes = {s["code"]: s for s in submitted.json()["next_steps"]}

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.engine import evaluate
-from app.workflows.packs import Pack, load_packs
+from app.workflows.packs import PACK_DIR, Pack, load_packs
 from app.workflows.types import (
     CaseSnapshot,
     Evaluation,
@@ -87,9 +88,19 @@ def event(
                          data=data)
 
 
+# An impact and likelihood whose matrix level (M1) is the level itself.
+MATRIX_FOR = {
+    "low": ("medium", "likely"), "medium": ("major", "possible"), "high": ("major", "likely"),
+    "very_high": ("major", "almost_certain"),
+}
+
+
 def judgement(domain: str, level: str, at: datetime, **data: Any) -> WorkflowEvent:
-    """A judgement_recorded event on the test case."""
+    """A judgement_recorded event on the test case; a ROSH judgement given neither impact nor
+    likelihood states the pair whose matrix level is its level (Wokingham M1 requires them)."""
     body: dict[str, Any] = {"domain": domain, "level": level, "via_panel_decision": False}
+    if domain == "rosh" and level in MATRIX_FOR and not {"impact", "likelihood"} & set(data):
+        body["impact"], body["likelihood"] = MATRIX_FOR[level]
     body.update(data)
     return event("judgement_recorded", at, **body)
 
@@ -154,3 +165,20 @@ def panel(at: datetime, kind: str = "marp", ident: int = 1) -> ScheduledPanel:
 def end_of(day: date, bst: bool) -> datetime:
     """23:59:59 London on ``day`` in UTC, given whether BST is in force."""
     return utc(day.year, day.month, day.day, 22 if bst else 23, 59, 59)
+
+
+V1_HEADER = 'version = "1.0"\neffective_from = 2024-03-01\n'
+
+
+def revision(tmp_path: Path, version: str = "2.0", effective: str = "2026-09-01",
+             name: str | None = None) -> Path:
+    """Wokingham's pack revised: W21 (risk to staff) now due immediately, para renamed."""
+    text = (PACK_DIR / f"{WOKINGHAM}.toml").read_text()
+    assert V1_HEADER in text
+    text = text.replace(V1_HEADER, f'version = "{version}"\neffective_from = {effective}\n')
+    old = 'deadline = "next-wd"\nref = "Risk to staff"'
+    assert old in text
+    text = text.replace(old, 'deadline = "immediately"\nref = "Risk to staff and other children"')
+    path = tmp_path / f"{name or WOKINGHAM + '@' + version}.toml"
+    path.write_text(text)
+    return path

@@ -160,8 +160,10 @@ def test_panel_scheduled_of_another_kind_changes_nothing() -> None:
     assert intents(ev, "update_due") == []
 
 
-def test_recurrence_is_one_month_after_the_completed_due_date_even_if_done_late() -> None:
-    """Recurrence is one month after the completed due date even if done late."""
+def test_recurrence_is_one_month_after_the_completing_act_when_done_late() -> None:
+    """Recurrence counts from the act that completed the last occurrence (policy-rules.md,
+    ``every 1m``, corrected): done late, the next is a month after the late act, never
+    already overdue."""
     done: dict[str, Any] = {
         "code": "monthly_manager_review", "rule_id": "S11", "step_id": str(UUID(int=5)),
         "due_at": "2026-03-31T09:00:00+00:00", "completed_by_role": "line_manager",
@@ -174,8 +176,8 @@ def test_recurrence_is_one_month_after_the_completed_due_date_even_if_done_late(
     ev = run(SOMERSET, event("step_completed", lon(2026, 4, 3, 12), role="line_manager",
                              **done), snapshot)
     nxt = created(ev, "monthly_manager_review")
-    # 31 March 10:00 BST + 1 month = 30 April 10:00 BST (clamped).
-    assert nxt.due_at == utc(2026, 4, 30, 9)
+    # Completed 3 April 12:00 BST (due 31 March): next due 3 May 12:00 BST.
+    assert nxt.due_at == utc(2026, 5, 3, 11)
     assert nxt.recurrence == "1m"
     assert intents(ev, "supersede") == []
     assert intents(ev, "keep") == []

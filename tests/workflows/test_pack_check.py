@@ -80,9 +80,11 @@ def test_ref_missing_from_the_policy_text_is_a_warning(tmp_path: Path) -> None:
     """A ref the seed does not contain (a near miss of a heading) is reported, with its rule."""
     path = _variant(tmp_path, ('ref = "Risk to staff"', 'ref = "Risk to staf"'))
     text = (SEEDS / "wokingham-pyjs-risk-policy-2024.txt").read_text()
-    problems = check_pack(read_pack(path), text)
+    pack = read_pack(path)
+    problems = check_pack(pack, text)
+    index = next(i for i, r in enumerate(pack.rules) if r.ref == "Risk to staf")
     assert [p.line("f") for p in problems] == [
-        "f: W21: rules.30.ref: warning: ref 'Risk to staf' is not found in the policy's text"]
+        f"f: W21: rules.{index}.ref: warning: ref 'Risk to staf' is not found in the policy's text"]
 
 
 def test_paragraph_refs_match_whole_numbers_only() -> None:
@@ -162,10 +164,11 @@ def test_serve_refuses_to_start_on_an_invalid_pack(
     assert not (tmp_path / "never.db").exists()
 
 
-def test_a_bundled_pack_id_in_packs_dir_is_refused(tmp_path: Path) -> None:
-    """A folder pack may not silently replace a bundled one."""
+def test_a_bundled_pack_version_in_packs_dir_is_refused(tmp_path: Path) -> None:
+    """A folder pack may not silently replace a bundled one: a revision is a new version."""
     _variant(tmp_path)
-    with pytest.raises(PackError, match="already bundled"):
+    with pytest.raises(PackError, match="version '1.0' is loaded twice; a revised policy needs "
+                                        "a new version"):
         load_all_packs(tmp_path)
 
 
@@ -193,3 +196,22 @@ def test_core_vocabulary_is_the_contracts() -> None:
     assert v.ASSESSMENT_TYPES == tuple(AssessmentType)
     assert v.ASSESSMENT_STAGES == tuple(AssessmentStage)
     assert set(v.STAFF_ROLES) == set(STAFF_ROLES)
+
+
+def test_no_step_code_or_pack_id_has_a_meaning_in_python() -> None:
+    """Local policy lives in the packs: no step code a bundled pack creates, and no pack id,
+    is written as a string in the domain or the routers (Python knows mechanisms only)."""
+    import ast
+
+    from app.workflows.packs import load_packs
+
+    loaded = load_packs()
+    words = {code for pack in loaded.values() for code in pack.step_codes()} | set(loaded)
+    root = PACK_DIR.parents[1]
+    found = []
+    for folder in ("domain", "routers"):
+        for path in sorted((root / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and node.value in words:
+                    found.append(f"{path.name}:{node.lineno}: {node.value}")
+    assert found == []

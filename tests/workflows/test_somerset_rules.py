@@ -170,7 +170,9 @@ def test_S11_monthly_manager_review_from_the_31st_clamps_to_february() -> None:
 
 
 def test_S11_completion_creates_the_next_month_while_high() -> None:
-    """S11: completion creates the next month while high."""
+    """S11: "review all cases where there is a High or Very High ROSH and/or Safety and
+    Well-Being rating with case holders at least monthly" (4.5): completed early, the next is
+    due a month after the review itself, not a month after the due date."""
     data: dict[str, Any] = {
         "code": "monthly_manager_review", "rule_id": "S11", "step_id": str(UUID(int=3)),
         "due_at": utc(2026, 2, 28, 10), "completed_by_role": "line_manager",
@@ -179,8 +181,9 @@ def test_S11_completion_creates_the_next_month_while_high() -> None:
     ev = run(S, event("step_completed", lon(2026, 2, 20, 16), role="line_manager", **data),
              case(**ON_REGISTER))
     nxt = created(ev, "monthly_manager_review")
+    # Reviewed 20 Feb 16:00 GMT (due 28 Feb): next due 20 March 16:00 GMT.
     assert_step(nxt, rule="S11", code="monthly_manager_review", actor="line_manager",
-                due=utc(2026, 3, 28, 10), pack=S, ref="4.5")
+                due=utc(2026, 3, 20, 16), pack=S, ref="4.5")
     low = run(S, event("step_completed", lon(2026, 2, 20, 16), role="line_manager", **data),
               case(ratings=rated(rosh="medium", swb="low")))
     assert "monthly_manager_review" not in codes(low)

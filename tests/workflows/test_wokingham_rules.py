@@ -358,7 +358,8 @@ def test_W19_mappa_level_1_reviewed_monthly_at_the_high_risk_panel() -> None:
     }
     nxt = run(W, event("step_completed", lon(2026, 2, 26, 15), role="chair", **done),
               case(mappa_category=3, mappa_level=1))
-    assert created(nxt, "high_risk_panel_review").due_at == utc(2026, 3, 28, 12)
+    # Reviewed 26 Feb 15:00 GMT: next due a month after the review, 26 March 15:00 GMT.
+    assert created(nxt, "high_risk_panel_review").due_at == utc(2026, 3, 26, 15)
     ended = run(W, event("step_completed", lon(2026, 2, 26, 15), role="chair", **done),
                 case(mappa_category=3, mappa_level=2))
     assert "high_risk_panel_review" not in codes(ended)

@@ -1,0 +1,112 @@
+"""Staff absences (annual leave and other prolonged absences), recorded by managers.
+
+Wokingham "Internal and External Controls": an incident that becomes known to the worker "on a
+Friday or the last day before a prolonged absence (for example, the last working day before
+annual leave)" is recorded and reported before the end of the working week: an absence ends the
+worker's working week early for ``+1wd-in-week`` deadlines.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Unprocessable
+from app.core.security import Principal
+from app.domain.access import MANAGERS, require_roles, service_of
+from app.domain.audit import record_audit
+from app.domain.common import PlausibleDate, new_id, utcnow
+from app.domain.outbox import emit
+
+MAX_ABSENCE_DAYS = 366
+
+
+class StaffAbsence(SQLModel, table=True):
+    """A period (London dates, both inclusive) when a member of staff is away."""
+
+    __tablename__ = "staff_absence"
+    __table_args__ = (sa.Index("ix_staff_absence_staff", "service_id", "staff_id", "ends_on"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    staff_id: str = Field(max_length=128)
+    starts_on: date
+    ends_on: date
+    reason: str | None = Field(default=None, max_length=200)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AbsenceCreate(BaseModel):
+    """Body of ``POST /v1/staff/{id}/absences``: first and last day away (inclusive)."""
+
+    model_config = ConfigDict(extra="forbid")
+    starts_on: PlausibleDate
+    ends_on: PlausibleDate
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AbsenceCreate:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on must be on or after starts_on")
+        if (self.ends_on - self.starts_on).days >= MAX_ABSENCE_DAYS:
+            raise ValueError(f"an absence is at most {MAX_ABSENCE_DAYS} days")
+        return self
+
+
+class AbsenceOut(BaseModel):
+    """A recorded absence."""
+
+    id: uuid.UUID
+    staff_id: str
+    starts_on: date
+    ends_on: date
+    reason: str | None
+    created_by: str
+    created_at: datetime
+
+
+def absence_out(absence: StaffAbsence) -> AbsenceOut:
+    """Shape an absence for the API."""
+    return AbsenceOut.model_validate(absence, from_attributes=True)
+
+
+async def record_absence(
+    session: AsyncSession, principal: Principal, staff_id: str, body: AbsenceCreate
+) -> StaffAbsence:
+    """Record a staff absence in the manager's own service (managers only; 403 otherwise)."""
+    require_roles(principal, MANAGERS, "record staff absences")
+    service = await service_of(session, principal)
+    if not staff_id.strip() or len(staff_id) > 128:
+        raise Unprocessable("Not a staff id.", errors=[{"loc": "path.staff_id", "msg": "invalid"}])
+    absence = StaffAbsence(service_id=service.id, staff_id=staff_id, starts_on=body.starts_on,
+                           ends_on=body.ends_on, reason=body.reason, created_by=principal.sub)
+    session.add(absence)
+    await session.flush()
+    await record_audit(session, principal, "staff.absence", "staff_absence", absence.id,
+                       service_id=service.id, change=body.model_dump(mode="json"))
+    await emit(session, "staff.absence_recorded", absence.id, service_id=service.id,
+               payload={"staff_id": staff_id, "starts_on": body.starts_on.isoformat(),
+                        "ends_on": body.ends_on.isoformat()})
+    return absence
+
+
+async def absences_of(
+    session: AsyncSession, service_id: uuid.UUID, staff_id: str | None, since: date
+) -> tuple[tuple[date, date], ...]:
+    """The staff member's absences ending on or after ``since`` (London dates, inclusive)."""
+    if not staff_id:
+        return ()
+    rows = await session.exec(
+        select(StaffAbsence).where(StaffAbsence.service_id == service_id,
+                                   StaffAbsence.staff_id == staff_id,
+                                   col(StaffAbsence.ends_on) >= since)
+        .order_by(col(StaffAbsence.starts_on))
+    )
+    return tuple((a.starts_on, a.ends_on) for a in rows.all())

@@ -1,0 +1,46 @@
+"""When an act may be dated: never before what it belongs to.
+
+Every write that records something that happened carries a time (``occurred_at``; a feed's
+``received_at``; a case's ``opened_at`` and ``closed_at``). Besides "not more than five minutes in
+the future" (``app.domain.common.resolve_occurred_at``), an act may not predate the child's birth,
+the case's opening, the step it completes, the referral it moves, or the panel that decides.
+Each refusal is a 422 naming the field and the bound.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from app.core.errors import Unprocessable
+from app.domain.cases_table import Case
+from app.workflows.calendar import start_of_day
+
+
+def _refuse(field: str, what: str, bound: datetime | date) -> Unprocessable:
+    when = bound.isoformat()
+    return Unprocessable(
+        f"{field} is before {what} ({when}).",
+        slug="occurred-before-bound",
+        errors=[{"loc": f"body.{field}", "msg": f"must not be before {what} ({when})"}],
+        extra={"bound": {"field": field, "name": what, "value": when}},
+    )
+
+
+def require_not_before(
+    at: datetime, bound: datetime, what: str, field: str = "occurred_at"
+) -> None:
+    """422 when ``at`` (aware) is before ``bound`` (aware); ``what`` names the bound."""
+    if at < bound:
+        raise _refuse(field, what, bound)
+
+
+def require_after_birth(at: datetime, date_of_birth: date, field: str = "occurred_at") -> None:
+    """422 when ``at`` falls before the child's date of birth (the day starts 00:00 London)."""
+    if at < start_of_day(date_of_birth):
+        raise _refuse(field, "the child's date of birth", date_of_birth)
+
+
+def require_within_case(case: Case, at: datetime, field: str = "occurred_at") -> None:
+    """422 when an act on the case predates the child's birth or the case's opening."""
+    require_after_birth(at, case.date_of_birth, field)
+    require_not_before(at, case.opened_at, "the case's opened_at", field)

@@ -1,0 +1,26 @@
+"""Staff: absences that end a worker's working week early (Wokingham in-week deadlines)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.core.deps import CurrentPrincipal, Session
+from app.domain import absences as svc
+from app.routers.envelopes import Written
+from app.routers.gates import gate
+
+router = APIRouter(prefix="/v1/staff", tags=["staff"])
+StaffId = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut],
+             dependencies=[gate("absence.record")])
+async def record_absence(
+    staff_id: StaffId, body: svc.AbsenceCreate, session: Session, principal: CurrentPrincipal
+) -> Written[svc.AbsenceOut]:
+    """Record a staff absence (managers); in-week deadlines end on the last working day
+    before it."""
+    absence = await svc.record_absence(session, principal, staff_id, body)
+    return Written(data=svc.absence_out(absence), next_steps=[])

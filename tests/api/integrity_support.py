@@ -1,0 +1,97 @@
+"""Helpers for the API tests of the record's integrity (reassignment, closure, races, dates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlmodel import col, select
+
+from app.core.db import build_engine, session_factory
+from app.domain.outbox import OutboxEvent
+from tests.conftest import Tenant
+
+SOMERSET = "somerset-yjt-2023"
+WOKINGHAM = "wokingham-pyjs-2024"
+
+
+def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with exactly this status; its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status
+    return body
+
+
+def the_step(steps: list[dict[str, Any]], code: str) -> dict[str, Any]:
+    """The one step with this code (fails on none or several)."""
+    found = [s for s in steps if s["code"] == code]
+    assert len(found) == 1, (code, [s["code"] for s in steps])
+    return found[0]
+
+
+def codes(steps: list[dict[str, Any]]) -> list[str]:
+    """The step codes, sorted (duplicates kept, so a duplicate shows)."""
+    return sorted(s["code"] for s in steps)
+
+
+async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
+                role: str = "case_holder", sub: str | None = None) -> dict[str, Any]:
+    """Record a judgement (with victims, which Wokingham's M5 needs at medium and above)."""
+    body: dict[str, Any] = {"domain": domain, "level": level, "occurred_at": at}
+    if t.pack == WOKINGHAM:
+        body["victims"] = ["public"]
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+                            headers=t.auth(role, sub))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def etag(t: Tenant, case_id: str) -> str:
+    """The case's current ETag (read as a duty manager, who sees every case)."""
+    r = await t.client.get(f"/v1/cases/{case_id}", headers=t.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+    return r.headers["etag"]
+
+
+async def patch_case(t: Tenant, case_id: str, body: dict[str, Any], role: str = "line_manager",
+                     sub: str | None = None) -> httpx.Response:
+    """PATCH the case with its current ETag."""
+    tag = await etag(t, case_id)
+    return await t.client.patch(f"/v1/cases/{case_id}", json=body,
+                                headers={**t.auth(role, sub), "If-Match": tag})
+
+
+async def steps_of(t: Tenant, case_id: str, status: str = "open") -> list[dict[str, Any]]:
+    """The case's steps in a status (read as a duty manager)."""
+    r = await t.client.get("/v1/next-steps",
+                           params={"case_id": case_id, "status": status, "limit": 200},
+                           headers=t.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def audit_of(t: Tenant, case_id: str) -> list[dict[str, Any]]:
+    """The case's write audit, oldest first (read as a duty manager)."""
+    r = await t.client.get(f"/v1/cases/{case_id}/audit", headers=t.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def complete(t: Tenant, step_id: str, role: str, sub: str | None = None,
+                   **body: Any) -> httpx.Response:
+    """Complete a step."""
+    return await t.client.post(f"/v1/next-steps/{step_id}/complete", json=body,
+                               headers=t.auth(role, sub))
+
+
+async def outbox_types(settings: Any, case_id: str) -> list[str]:
+    """The outgoing event types written for a case (payload ``case_id``), oldest first."""
+    engine = build_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.created_at)))
+            return [e.type for e in rows.all() if (e.payload or {}).get("case_id") == case_id]
+    finally:
+        await engine.dispose()

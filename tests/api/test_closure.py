@@ -1,0 +1,160 @@
+"""Closing and reopening a case: managers' acts with reasons; reopening re-runs the policy.
+
+Closing supersedes every open step (a closed case is no longer managed here, and off the
+register: Somerset 9). Reopening runs the service's pack for the case's current state (ratings,
+register, MAPPA fields) with the reopening as the event: every step mandated now is open again,
+once, with deadlines counted from the reopening.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.api.integrity_support import (
+    WOKINGHAM,
+    assert_problem,
+    audit_of,
+    codes,
+    judge,
+    outbox_types,
+    patch_case,
+    steps_of,
+    the_step,
+)
+from tests.conftest import Tenant
+
+CLOSE = {"closed_at": "2026-09-10T16:00:00+01:00", "closure_reason": "Order completed"}
+REOPEN = {"closed_at": None, "reopen_reason": "Breach: returned to court",
+          "occurred_at": "2026-09-15T10:00:00+01:00"}
+# Somerset, ROSH high (S5-S8, S11-S13): what the policy mandates for the case as it stands.
+SOMERSET_HIGH = ["countersign_risk_plan", "discuss_with_manager", "inform_child_and_carer",
+                 "monthly_manager_review", "refer_to_panel", "seek_child_and_carer_views",
+                 "update_intervention_plan"]
+
+
+async def high_case(t: Tenant) -> dict[str, Any]:
+    """A case with ROSH high recorded on 1 September 2026."""
+    case = (await t.open_case(opened_at="2026-09-01T09:00:00+01:00"))["data"]
+    await judge(t, case["id"], "rosh", "high", "2026-09-01T11:00:00+01:00")
+    return case
+
+
+@pytest.mark.parametrize("body", [CLOSE, REOPEN], ids=["close", "reopen"])
+async def test_case_holder_may_not_close_or_reopen(somerset: Tenant, body: dict) -> None:
+    """Closing and reopening are managers' acts: the case holder gets 403."""
+    case = await high_case(somerset)
+    if body is REOPEN:
+        assert (await patch_case(somerset, case["id"], CLOSE)).status_code == 200
+    assert_problem(await patch_case(somerset, case["id"], body, role="case_holder"), 403)
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [({"closed_at": "2026-09-10T16:00:00+01:00"}, "body.closure_reason"),
+     ({"closure_reason": "Order completed"}, "body.closure_reason"),
+     ({"closed_at": None}, "body.reopen_reason")],
+    ids=["close-without-reason", "reason-without-closing", "reopen-without-reason"],
+)
+async def test_closing_and_reopening_need_their_reason(
+    somerset: Tenant, body: dict, loc: str
+) -> None:
+    """A closure carries closure_reason, a reopening reopen_reason (422 naming the field)."""
+    case = await high_case(somerset)
+    if body.get("closed_at", "x") is None:
+        assert (await patch_case(somerset, case["id"], CLOSE)).status_code == 200
+    problem = assert_problem(await patch_case(somerset, case["id"], body), 422)
+    assert [e["loc"] for e in problem["errors"]] == [loc]
+
+
+@pytest.mark.parametrize(("role", "sub"), [("line_manager", "line_manager-1"),
+                                           ("duty_manager", "dm-pat"), ("chair", "chair-ann")])
+async def test_reopening_opens_every_mandated_step_once(
+    settings: Any, somerset: Tenant, role: str, sub: str
+) -> None:
+    """The issue's reproduction: closed then reopened, the ROSH-high case is back on the
+    register with every step its policy mandates, once, due from the reopening (S5 +24h,
+    S11 a month); both acts are audited with their reasons and announced."""
+    case = await high_case(somerset)
+    closed = await patch_case(somerset, case["id"], CLOSE, role=role, sub=sub)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["next_steps"] == []
+    assert closed.json()["data"]["on_register"] is False
+    r = await patch_case(somerset, case["id"], REOPEN, role=role, sub=sub)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["data"]["closed_at"] is None
+    assert body["data"]["on_register"] is True
+    mandated = [c for c in codes(body["next_steps"]) if c != "advise_line_manager"]
+    assert mandated == SOMERSET_HIGH
+    assert codes(await steps_of(somerset, case["id"])) == codes(body["next_steps"])
+    discuss = the_step(body["next_steps"], "discuss_with_manager")
+    assert discuss["due_at"] == "2026-09-16T09:00:00Z"  # +24h from the reopening
+    assert discuss["assignee_id"] == "line_manager-1"
+    assert discuss["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
+                                 "ref": "3.1", "rule": "S5"}
+    review = the_step(body["next_steps"], "monthly_manager_review")
+    assert review["due_at"] == "2026-10-15T09:00:00Z"
+    assert the_step(body["next_steps"], "refer_to_panel")["assignee_id"] == "case_holder-1"
+    # S16: a duty manager acting for the line manager must advise them.
+    assert ("advise_line_manager" in codes(body["next_steps"])) == (role == "duty_manager")
+    audit = {e["action"]: e for e in await audit_of(somerset, case["id"])}
+    assert audit["case.close"]["reason"] == "Order completed"
+    assert audit["case.reopen"]["reason"] == "Breach: returned to court"
+    assert audit["case.reopen"]["role"] == role
+    events = await outbox_types(settings, case["id"])
+    assert events.count("case.closed") == events.count("case.reopened") == 1
+
+
+async def test_reopening_never_duplicates_a_step_still_open(somerset: Tenant) -> None:
+    """Closed, charged within 20 days (S23 reaches past closure), reopened: S23's steps stay
+    once, and the mandated steps come back once each."""
+    case = await high_case(somerset)
+    assert (await patch_case(somerset, case["id"], CLOSE)).status_code == 200
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/events",
+                                   json={"type": "charged",
+                                         "occurred_at": "2026-09-12T10:00:00+01:00"},
+                                   headers=somerset.auth("line_manager"))
+    assert r.status_code == 201, r.text
+    r = await patch_case(somerset, case["id"], REOPEN)
+    assert r.status_code == 200, r.text
+    counts = Counter(s["code"] for s in r.json()["next_steps"])
+    assert counts["inform_service_manager"] == 1
+    assert set(counts.values()) == {1}
+    assert set(SOMERSET_HIGH) <= set(counts)
+
+
+async def test_W16_W19_reopening_a_mappa_case_restores_its_mappa_steps(wokingham: Tenant) -> None:
+    """Wokingham, MAPPA category 1 level 1, SWB high, not open to social care: reopened, the
+    MAPPA H notification (W16, immediately), the monthly High-Risk Panel review (W19) and the
+    MARF (W9) are open again."""
+    case = (await wokingham.open_case(opened_at="2026-09-01T09:00:00+01:00",
+                                      mappa_category=1, mappa_level=1))["data"]
+    await judge(wokingham, case["id"], "swb", "high", "2026-09-01T11:00:00+01:00")
+    assert (await patch_case(wokingham, case["id"], CLOSE)).status_code == 200
+    r = await patch_case(wokingham, case["id"], REOPEN)
+    assert r.status_code == 200, r.text
+    steps = r.json()["next_steps"]
+    notify = the_step(steps, "mappa_h_notification")
+    assert notify["due_at"] == "2026-09-15T09:00:00Z"
+    assert notify["urgent"] is True
+    assert notify["policy"]["rule"] == "W16"
+    review = the_step(steps, "high_risk_panel_review")
+    assert review["due_at"] == "2026-10-15T09:00:00Z"
+    assert review["policy"]["rule"] == "W19"
+    assert the_step(steps, "marf_referral")["policy"]["rule"] == "W9"
+    assert len(codes(steps)) == len(set(codes(steps)))
+    assert wokingham.pack == WOKINGHAM
+
+
+async def test_reopening_cannot_predate_the_closure(somerset: Tenant) -> None:
+    """A reopening dated before the closure is 422 naming occurred_at and the bound."""
+    case = await high_case(somerset)
+    assert (await patch_case(somerset, case["id"], CLOSE)).status_code == 200
+    r = await patch_case(somerset, case["id"], {**REOPEN,
+                                                "occurred_at": "2026-09-09T10:00:00+01:00"})
+    problem = assert_problem(r, 422)
+    assert problem["errors"][0]["loc"] == "body.occurred_at"
+    assert "closed_at" in problem["errors"][0]["msg"]

@@ -1,0 +1,80 @@
+"""Versioned packs over HTTP: a service moves to a revised policy by date, with no redeploy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import make_tenant
+from tests.workflows.support import WOKINGHAM, revision
+
+
+@pytest.fixture
+async def revised_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An app whose YJ_PACKS_DIR holds Wokingham's (fictional) version 2.0, in force from
+    1 September 2026, beside the bundled version 1.0."""
+    revision(tmp_path)
+    app = create_app(settings.model_copy(update={"packs_dir": tmp_path}))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
+            yield c
+
+
+def staff_step(answer: dict[str, Any]) -> dict[str, Any]:
+    """The W21 step of a write's answer."""
+    return next(s for s in answer["next_steps"] if s["code"] == "record_risk_to_staff")
+
+
+async def test_W21_acts_are_judged_by_the_version_in_force_when_they_happened(
+    revised_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Wokingham "Risk to staff" is recorded by the next working day under version 1.0; a risk
+    that happened on 28 August, recorded late, is still judged by 1.0; one on 2 September by
+    2.0 (immediately). Each step cites {pack, version, ref, rule}."""
+    t = await make_tenant(revised_client, settings, WOKINGHAM)
+    case = (await t.open_case())["data"]
+    url = f"/v1/cases/{case['id']}/events"
+    before = await revised_client.post(url, headers=t.auth("case_holder"), json={
+        "type": "risk_to_staff", "occurred_at": "2026-08-28T15:30:00+01:00"})
+    assert before.status_code == 201, before.text
+    step = staff_step(before.json())
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0", "ref": "Risk to staff",
+                              "rule": "W21"}
+    assert (step["due_at"], step["urgent"]) == ("2026-09-01T22:59:59Z", False)
+    other = (await t.open_case())["data"]
+    after = await revised_client.post(f"/v1/cases/{other['id']}/events",
+                                      headers=t.auth("case_holder"), json={
+                                          "type": "risk_to_staff",
+                                          "occurred_at": "2026-09-02T10:00:00+01:00"})
+    assert after.status_code == 201, after.text
+    step = staff_step(after.json())
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "2.0",
+                              "ref": "Risk to staff and other children", "rule": "W21"}
+    assert (step["due_at"], step["urgent"]) == ("2026-09-02T09:00:00Z", True)
+
+
+async def test_policy_pack_lists_its_versions(
+    revised_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """GET /v1/policy-packs/{id}: the newest version, every version with its date; ?version=."""
+    t = await make_tenant(revised_client, settings, WOKINGHAM)
+    r = await revised_client.get(f"/v1/policy-packs/{WOKINGHAM}", headers=t.auth("chair"))
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["version"] == "2.0"
+    assert [(v["version"], v["effective_from"]) for v in data["versions"]] == [
+        ("1.0", "2024-03-01"), ("2.0", "2026-09-01")]
+    old = await revised_client.get(f"/v1/policy-packs/{WOKINGHAM}", params={"version": "1.0"},
+                                   headers=t.auth("chair"))
+    assert (old.status_code, old.json()["data"]["version"]) == (200, "1.0")
+    missing = await revised_client.get(f"/v1/policy-packs/{WOKINGHAM}",
+                                       params={"version": "9"}, headers=t.auth("chair"))
+    assert missing.status_code == 404

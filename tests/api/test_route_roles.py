@@ -1,0 +1,318 @@
+"""Issue 9 part 4: who may call each route is declared on the route, from one role table, and
+answered before the body is validated; object-level access to panels, panel referrals and new
+cases, tested from the attacker's side. Every assertion pins one status."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.security import mint_dev_token
+from tests.conftest import Tenant
+
+ROLES = ("case_holder", "line_manager", "duty_manager", "chair", "panel_admin", "admin", "feed")
+STAFF = ("case_holder", "line_manager", "duty_manager", "chair", "panel_admin")
+CASE_FILE = ("case_holder", "line_manager", "duty_manager", "chair")
+HOLDER_AND_MANAGERS = ("case_holder", "line_manager", "duty_manager")
+MANAGERS = ("line_manager", "duty_manager")
+
+# (method, path) → (roles that pass the gate, their status with unknown ids and a body of {}).
+# Every other role gets 403 before anything else happens. Written out here, independently of
+# app.domain.access.ROLE_TABLE, from api-v1.md's "who" column.
+MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
+    ("POST", "/v1/services"): (("admin",), 422),
+    ("GET", "/v1/services/{slug}"): (("admin", *STAFF), 200),
+    ("GET", "/v1/services/{slug}/webhooks"): (("admin",), 200),
+    ("POST", "/v1/services/{slug}/webhooks"): (("admin",), 422),
+    ("DELETE", "/v1/services/{slug}/webhooks/{webhook_id}"): (("admin",), 404),
+    ("GET", "/v1/services/{slug}/webhooks/{webhook_id}/deliveries"): (("admin",), 404),
+    ("GET", "/v1/cases"): (STAFF, 200),
+    ("POST", "/v1/cases"): ((*HOLDER_AND_MANAGERS, "feed"), 422),
+    ("GET", "/v1/cases/{case_id}"): (CASE_FILE, 404),
+    ("PATCH", "/v1/cases/{case_id}"): (CASE_FILE, 404),
+    ("GET", "/v1/cases/{case_id}/audit"): ((*MANAGERS, "chair"), 404),
+    ("GET", "/v1/audit/verify"): (("chair", "admin"), 200),
+    ("GET", "/v1/cases/{case_id}/judgements"): (CASE_FILE, 404),
+    ("POST", "/v1/cases/{case_id}/judgements"): (HOLDER_AND_MANAGERS, 422),
+    ("GET", "/v1/cases/{case_id}/assessments"): (CASE_FILE, 404),
+    ("POST", "/v1/cases/{case_id}/assessments"): (("case_holder",), 422),
+    ("GET", "/v1/assessments/{assessment_id}"): (CASE_FILE, 404),
+    ("POST", "/v1/assessments/{assessment_id}/submit"): (("case_holder",), 404),
+    ("POST", "/v1/assessments/{assessment_id}/countersign"): (MANAGERS, 422),
+    ("POST", "/v1/assessments/{assessment_id}/return"): (MANAGERS, 422),
+    ("GET", "/v1/cases/{case_id}/events"): (CASE_FILE, 404),
+    ("POST", "/v1/cases/{case_id}/events"): ((*HOLDER_AND_MANAGERS, "feed"), 422),
+    ("GET", "/v1/cases/{case_id}/oversight"): (CASE_FILE, 404),
+    ("POST", "/v1/cases/{case_id}/oversight"): (MANAGERS, 422),
+    ("POST", "/v1/next-steps/{step_id}/waive"): (MANAGERS, 422),
+    ("GET", "/v1/next-steps"): (STAFF, 200),
+    ("POST", "/v1/next-steps/{step_id}/complete"): (STAFF, 404),
+    ("GET", "/v1/cases/{case_id}/referrals"): (STAFF, 404),
+    ("POST", "/v1/cases/{case_id}/referrals"): (HOLDER_AND_MANAGERS, 422),
+    ("GET", "/v1/referrals/transitions"): ((*STAFF, "feed"), 200),
+    ("GET", "/v1/referrals/{referral_id}"): (STAFF, 404),
+    ("POST", "/v1/feeds/{source}/referrals"): (("feed",), 422),
+    ("GET", "/v1/panels"): (("chair", "panel_admin", *MANAGERS), 200),
+    ("POST", "/v1/panels"): (("chair", "panel_admin"), 422),
+    ("GET", "/v1/panels/{panel_id}"): (("chair", "panel_admin", *MANAGERS), 404),
+    ("POST", "/v1/panels/{panel_id}/items"): (("chair", "panel_admin"), 422),
+    ("POST", "/v1/panels/{panel_id}/items/{item_id}/decision"): (("chair",), 422),
+    ("GET", "/v1/register"): (("chair", "panel_admin", *MANAGERS), 200),
+    ("GET", "/v1/policy-packs"): (ROLES, 200),
+    ("GET", "/v1/policy-packs/{pack_id}"): (ROLES, 200),
+    ("POST", "/v1/workflow/preview"): ((*HOLDER_AND_MANAGERS, "chair"), 422),
+    ("GET", "/v1/cases/{case_id}/timeline"): (CASE_FILE, 404),
+    ("GET", "/v1/next-steps/{step_id}"): (STAFF, 404),
+    ("GET", "/v1/reports/timeliness"): (("line_manager", "duty_manager", "chair"), 422),
+    ("GET", "/v1/me/calendar-feeds"): (STAFF, 200),
+    ("POST", "/v1/me/calendar-feeds"): (STAFF, 201),
+    ("DELETE", "/v1/me/calendar-feeds/{feed_id}"): (STAFF, 404),
+    ("POST", "/v1/staff/{staff_id}/absences"): (MANAGERS, 422),
+}
+REFERRAL_ACTIONS = {
+    "submit": HOLDER_AND_MANAGERS, "quality-assure": MANAGERS, "send": HOLDER_AND_MANAGERS,
+    "accept": (*MANAGERS, "chair", "panel_admin"), "decline": (*MANAGERS, "chair", "panel_admin"),
+    "withdraw": HOLDER_AND_MANAGERS,
+}
+
+
+def _auth(tenant: Tenant, role: str, sub: str | None = None) -> dict[str, str]:
+    token = mint_dev_token(tenant.settings, sub=sub or f"{role}-1", roles=[role],
+                           service=None if role == "admin" else tenant.slug)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _concrete(path: str, tenant: Tenant) -> str:
+    fixed = {"slug": tenant.slug, "source": "emrac", "pack_id": "somerset-yjt-2023"}
+    return re.sub(r"\{([a-z_]+)\}", lambda m: fixed.get(m[1], str(uuid.uuid4())), path)
+
+
+async def test_every_v1_route_is_in_the_role_matrix(client: httpx.AsyncClient) -> None:
+    """No route escapes this test (a new route must be added here with its roles)."""
+    r = await client.get("/openapi.json")
+    operations = {(m.upper(), p) for p, ops in r.json()["paths"].items() if p.startswith("/v1")
+                  for m in ops}
+    operations.discard(("POST", "/v1/referrals/{referral_id}/{action}"))
+    operations.discard(("GET", "/v1/calendar/{token}.ics"))  # the URL's token is the credential
+    assert operations == set(MATRIX), "add the new route here, and a gate(...) on it"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
+async def test_route_answers_each_role_exactly(
+    client: httpx.AsyncClient, somerset: Tenant, method: str, path: str
+) -> None:
+    """Roles outside the route's row: 403 problem even with an empty body ({}); the roles in
+    it reach validation or the lookup (422 for {}, 404 for unknown ids, 200 for lists)."""
+    allowed, status = MATRIX[(method, path)]
+    url = _concrete(path, somerset)
+    body: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}
+    for role in ROLES:
+        r = await client.request(method, url, headers=_auth(somerset, role), **body)
+        expected = status if role in allowed else 403
+        assert r.status_code == expected, (role, r.text)
+        assert r.headers["content-type"].startswith(
+            "application/json" if expected in (200, 201) else "application/problem+json")
+
+
+@pytest.mark.parametrize("action", sorted(REFERRAL_ACTIONS))
+async def test_referral_action_answers_each_role_exactly(
+    client: httpx.AsyncClient, somerset: Tenant, action: str
+) -> None:
+    """Each lifecycle action's roles come from the same table (404 for an unknown referral)."""
+    url = f"/v1/referrals/{uuid.uuid4()}/{action}"
+    for role in ROLES:
+        r = await client.post(url, json={}, headers=_auth(somerset, role))
+        assert r.status_code == (404 if role in REFERRAL_ACTIONS[action] else 403), role
+
+
+async def _register_case(client: httpx.AsyncClient, tenant: Tenant, **kw: Any) -> dict[str, Any]:
+    case = (await tenant.open_case(**kw))["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements",
+                          json={"domain": "rosh", "level": "high",
+                                "occurred_at": "2026-06-01T10:00:00+01:00"},
+                          headers=tenant.auth("case_holder", case["case_holder_id"]))
+    assert r.status_code == 201, r.text
+    return case  # type: ignore[no-any-return]
+
+
+async def test_panel_admin_posting_empty_judgement_is_403_not_422(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The attack from the issue: on a case the panel administrator handles (on the register),
+    ``{}`` to judgements is 403 before validation; so is a well-formed judgement."""
+    case = await _register_case(client, somerset)
+    url = f"/v1/cases/{case['id']}/judgements"
+    for body in ({}, {"domain": "rosh", "level": "low"}, {"x": "\u0000"}):
+        r = await client.post(url, json=body, headers=somerset.auth("panel_admin"))
+        assert r.status_code == 403, r.text
+
+
+async def test_panel_admin_reads_panel_summary_not_case_file(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Panel administrator: the register and the panel agenda, never the case file (the case,
+    its judgements, assessments, events, oversight, audit)."""
+    case = await _register_case(client, somerset)
+    admin = somerset.auth("panel_admin")
+    r = await client.get("/v1/register", headers=admin)
+    assert r.status_code == 200
+    assert case["id"] in {c["id"] for c in r.json()["data"]}
+    for suffix in ("", "/judgements", "/assessments", "/events", "/oversight", "/audit"):
+        r = await client.get(f"/v1/cases/{case['id']}{suffix}", headers=admin)
+        assert r.status_code == 403, suffix
+    r = await client.get("/v1/cases", headers=admin)
+    assert r.status_code == 200
+    assert r.json()["data"] == []
+
+
+async def _schedule(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
+    r = await client.post("/v1/panels", json={"kind": "marp", "chair_id": "chair-1",
+                                              "scheduled_for": "2026-11-02T10:00:00Z"},
+                          headers=tenant.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def _referral(client: httpx.AsyncClient, tenant: Tenant, case: dict[str, Any], kind: str,
+                    *actions: str) -> dict[str, Any]:
+    holder = tenant.auth("case_holder", case["case_holder_id"])
+    details = {"child_views": "heard", "carer_views": "heard"} if kind == "panel" else {}
+    r = await client.post(f"/v1/cases/{case['id']}/referrals",
+                          json={"kind": kind, "details": details}, headers=holder)
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]
+    for action in actions:
+        r = await client.post(f"/v1/referrals/{referral['id']}/{action}", json={},
+                              headers=holder)
+        assert r.status_code == 200, (action, r.text)
+        referral = r.json()["data"]
+    return referral  # type: ignore[no-any-return]
+
+
+async def _add(client: httpx.AsyncClient, tenant: Tenant, panel: dict[str, Any], case_id: str,
+               referral_id: str | None = None) -> httpx.Response:
+    body = {"case_id": case_id, "presenter_id": "case_holder-1", "referral_id": referral_id}
+    return await client.post(f"/v1/panels/{panel['id']}/items", json=body,
+                             headers=tenant.auth("panel_admin"))
+
+
+async def test_case_goes_onto_a_panel_only_when_referred_or_on_register(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Somerset 3.2.3: referrals to MARP are submitted to the panel administrator; a case the
+    panel was never asked about (no live panel referral, not on the register) is 422, and so
+    is naming another kind of referral or a withdrawn one."""
+    panel = await _schedule(client, somerset)
+    plain = (await somerset.open_case())["data"]
+    r = await _add(client, somerset, panel, plain["id"])
+    assert r.status_code == 422
+    assert r.json()["type"].endswith("/not-referred")
+    draft = await _referral(client, somerset, plain, "panel")
+    assert (await _add(client, somerset, panel, plain["id"], draft["id"])).status_code == 422
+    cp = await _referral(client, somerset, plain, "child_protection", "submit", "send")
+    assert (await _add(client, somerset, panel, plain["id"], cp["id"])).status_code == 422
+    withdrawn = await _referral(client, somerset, plain, "panel", "submit", "withdraw")
+    assert (await _add(client, somerset, panel, plain["id"],
+                       withdrawn["id"])).status_code == 422
+    made = await _referral(client, somerset, plain, "panel", "submit")
+    assert (await _add(client, somerset, panel, plain["id"], made["id"])).status_code == 201
+    registered = await _register_case(client, somerset)
+    assert (await _add(client, somerset, panel, registered["id"])).status_code == 201
+
+
+async def test_panel_admin_records_outcomes_of_panel_referrals_only(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A child protection referral's outcome is not the panel administrator's to record (not
+    even on a register case the panel handles); a panel referral's is."""
+    case = await _register_case(client, somerset)
+    admin = somerset.auth("panel_admin")
+    cp = await _referral(client, somerset, case, "child_protection", "submit", "send")
+    for action in ("accept", "decline"):
+        r = await client.post(f"/v1/referrals/{cp['id']}/{action}", json={}, headers=admin)
+        assert r.status_code == 404, r.text
+    r = await client.get(f"/v1/referrals/{cp['id']}", headers=admin)
+    assert r.status_code == 404
+    dual = {"Authorization": "Bearer " + mint_dev_token(
+        somerset.settings, sub="pa-2", roles=["case_holder", "panel_admin"],
+        service=somerset.slug)}
+    r = await client.post(f"/v1/referrals/{cp['id']}/accept", json={}, headers=dual)
+    assert r.status_code == 404
+    panel_ref = await _referral(client, somerset, case, "panel", "submit", "send")
+    r = await client.get(f"/v1/referrals/{panel_ref['id']}", headers=admin)
+    assert r.status_code == 200
+    r = await client.post(f"/v1/referrals/{panel_ref['id']}/accept", json={}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "accepted"
+    r = await client.get(f"/v1/referrals/{cp['id']}", headers=somerset.auth("chair"))
+    assert r.json()["data"]["status"] == "sent"
+
+
+async def test_panel_admin_on_own_case_still_cannot_decide_other_referrals(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A token holding case_holder and panel_admin, on a case it holds: accepting its child
+    protection referral is 403 (the only role that could accept is panel_admin)."""
+    case = await _register_case(client, somerset, case_holder_id="pa-holder")
+    cp = await _referral(client, somerset, case, "child_protection", "submit", "send")
+    dual = {"Authorization": "Bearer " + mint_dev_token(
+        somerset.settings, sub="pa-holder", roles=["case_holder", "panel_admin"],
+        service=somerset.slug)}
+    r = await client.post(f"/v1/referrals/{cp['id']}/accept", json={}, headers=dual)
+    assert r.status_code == 403, r.text
+
+
+async def test_panel_items_hide_other_teams_cases_and_minutes(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A line manager of another team sees the agenda item but not its case id, referral or
+    minutes; the case's own manager, chairs and panel administrators see all."""
+    case = await _register_case(client, somerset)
+    panel = await _schedule(client, somerset)
+    item = (await _add(client, somerset, panel, case["id"])).json()["data"]
+    r = await client.post(f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+                          json={"minutes": "Confidential minutes", "rosh_level": "high",
+                                "review_date": "2026-12-01",
+                                "occurred_at": "2026-11-02T11:00:00Z"},
+                          headers=somerset.auth("chair", "chair-9"))
+    assert r.status_code == 200, r.text
+    other = somerset.auth("line_manager", "line_manager-2")
+    for url in (f"/v1/panels/{panel['id']}", "/v1/panels?upcoming=false"):
+        r = await client.get(url, headers=other)
+        assert r.status_code == 200
+        text = r.text
+        assert case["id"] not in text
+        assert "Confidential minutes" not in text
+    seen = (await client.get(f"/v1/panels/{panel['id']}", headers=other)).json()["data"]
+    assert seen["items"][0]["case_visible"] is False
+    assert seen["items"][0]["decision"] is None
+    for headers in (somerset.auth("line_manager"), somerset.auth("chair"),
+                    somerset.auth("panel_admin"), somerset.auth("duty_manager")):
+        got = (await client.get(f"/v1/panels/{panel['id']}", headers=headers)).json()["data"]
+        assert got["items"][0]["case_id"] == case["id"]
+        assert got["items"][0]["decision"]["minutes"] == "Confidential minutes"
+
+
+@pytest.mark.parametrize(("role", "sub", "holder", "manager", "status"), [
+    ("case_holder", "cw-1", "cw-1", "lm-9", 201),
+    ("case_holder", "cw-1", "cw-2", "lm-9", 403),
+    ("line_manager", "lm-1", "cw-2", "lm-1", 201),
+    ("line_manager", "lm-1", "cw-2", "lm-2", 403),
+    ("duty_manager", "dm-1", "cw-2", "lm-2", 201),
+    ("feed", "feed-iyss", "cw-2", "lm-2", 201),
+])
+async def test_who_may_open_a_case_for_whom(
+    client: httpx.AsyncClient, somerset: Tenant, role: str, sub: str, holder: str,
+    manager: str, status: int,
+) -> None:
+    """A case holder opens only cases they hold (else the creator could not even read what
+    they made); a line manager for their team; duty managers and feeds for the service."""
+    body = {"child": {"given_name": "A", "family_name": "B", "date_of_birth": "2010-01-01"},
+            "case_holder_id": holder, "line_manager_id": manager,
+            "intervention": "court_order", "csc_status": "none"}
+    r = await client.post("/v1/cases", json=body, headers=somerset.auth(role, sub))
+    assert r.status_code == status, r.text
