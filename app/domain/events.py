@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +31,7 @@ from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
     PlausibleDate,
+    UtcDatetime,
     check_details_size,
     new_id,
     resolve_occurred_at,
@@ -106,8 +107,8 @@ class CaseEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: EventTypeLabel = PField(description="a core type (CaseEventType) or one the service's "
                                               "pack declares (GET /v1/policy-packs/{id})")
-    occurred_at: AwareDatetime | None = None
-    known_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
+    known_at: UtcDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
     transfer_date: PlausibleDate | None = None
