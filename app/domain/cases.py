@@ -48,6 +48,7 @@ from app.domain.cases_table import (
 from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
+    iso_utc,
     require_mappa_category,
     resolve_occurred_at,
     utcnow,
@@ -667,12 +668,12 @@ async def _close_or_reopen(
     await record_audit(
         session, principal, f"case.{action}", "case", case.id, service_id=service.id,
         case_id=case.id, role=role, reason=reason,
-        change={"at": at.isoformat(), "reason": reason,
+        change={"at": iso_utc(at), "reason": reason,
                 "steps": [str(s.id) for s in result.created + result.superseded]},
     )
     event_type = {"close": "case.closed", "reopen": "case.reopened"}[action]
     await emit(session, event_type, case.id, service_id=service.id,
-               payload={"case_id": str(case.id), "at": at.isoformat(), "reason": reason,
+               payload={"case_id": str(case.id), "at": iso_utc(at), "reason": reason,
                         "role": role})
     return result
 
