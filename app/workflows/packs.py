@@ -384,14 +384,19 @@ class Pack(_Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{name}: {dupes} declared twice")
-        clash = sorted({e.id for e in self.event_types} & set(CORE_EVENT_TYPES))
-        if clash:
-            raise ValueError(f"event_types: {clash} are core event types already")
         return self
 
     def event_type_ids(self) -> tuple[str, ...]:
         """Every event type a case of this service may record: the core's and the pack's."""
-        return (*CORE_EVENT_TYPES, *(e.id for e in self.event_types))
+        own = tuple(e.id for e in self.event_types if e.id not in CORE_EVENT_TYPES)
+        return (*CORE_EVENT_TYPES, *own)
+
+    def event_type(self, event_type: str) -> EventType:
+        """How this pack treats an event type (an undescribed core type: not after closure)."""
+        for declared in self.event_types:
+            if declared.id == event_type:
+                return declared
+        return EventType(id=event_type, title=event_type.replace("_", " "))
 
     def referral_kind_ids(self) -> tuple[str, ...]:
         """Every referral kind this service may make: the core's and the pack's."""
