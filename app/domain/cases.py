@@ -32,6 +32,7 @@ from app.domain.access import (
     get_visible_case,
     lock_external_ref,
     may_see_case,
+    note_read,
     require_may_open,
     service_of,
     visible_cases_clause,
@@ -499,6 +500,8 @@ async def list_cases(
     query = query.order_by(Case.created_at, Case.id).limit(limit + 1)  # type: ignore[arg-type]
     rows = list((await session.exec(query)).all())
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    for case in rows[:limit]:
+        note_read(session, principal, case)
     return service, rows[:limit], next_cursor
 
 

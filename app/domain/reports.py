@@ -23,7 +23,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
 from app.core.security import Principal
-from app.domain.access import SERVICE_WIDE_READERS, require_roles, service_of
+from app.domain.access import (
+    SERVICE_WIDE_READERS,
+    note_service_read,
+    require_roles,
+    service_of,
+)
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
 from app.domain.steps import Step, StepStatus
@@ -198,6 +203,7 @@ async def timeliness(
     """The timeliness report for the caller's scope (service, or own team); 403 for others."""
     require_roles(principal, REPORT_READERS, "read the timeliness report")
     service = await service_of(session, principal)
+    note_service_read(session, principal, service.id)
     now = now or utcnow()
     whole_service = principal.has(*SERVICE_WIDE_READERS)
     start = london_midnight(query.date_from)
