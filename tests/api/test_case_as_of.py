@@ -21,6 +21,7 @@ from tests.api.management import (
     post_event,
     waive,
 )
+from tests.api.support import restrict
 from tests.conftest import Tenant
 
 
@@ -169,3 +170,34 @@ async def test_timeline_in_time_order_with_who_and_why(wokingham: Tenant) -> Non
     assert change["details"]["changes"]["csc_status"] == ["none", "cin"]
     assert change["by"] == "line_manager-1"
     assert entries.index(event) < entries.index(waived) < entries.index(judged)
+
+
+async def test_restricted_case_past_and_timeline_are_404(client: Any, somerset: Tenant) -> None:
+    """Staff shut out of a case get 404 for its past and its timeline, as for the case now."""
+    case = (await somerset.open_case())["data"]
+    t0 = now()
+    r = await restrict(client, somerset, case["id"], {"excluded_staff": ["chair-1"]})
+    assert r.status_code == 200, r.text
+    assert (await case_at(somerset, case["id"], t0, "chair")).status_code == 404
+    r = await somerset.client.get(f"/v1/cases/{case['id']}/timeline",
+                                  headers=somerset.auth("chair"))
+    assert r.status_code == 404
+    assert (await case_at(somerset, case["id"], t0, "line_manager")).status_code == 200
+
+
+async def test_as_of_before_a_reassignment_shows_the_old_holder(wokingham: Tenant) -> None:
+    """After the case moves to another case holder (and its open steps with it), the case as
+    it stood before shows the old holder on the case and on the steps."""
+    case = (await wokingham.open_case())["data"]
+    await post_event(wokingham, case["id"], type="new_incident", occurred_at="2026-08-28T14:00:00Z")
+    t0 = now()
+    await patch_case(wokingham, case["id"], {"case_holder_id": "case_holder-2"})
+    current = (await case_at(wokingham, case["id"], None)).json()["data"]
+    assert current["case_holder_id"] == "case_holder-2"
+    assert current["open_steps"][0]["assignee_id"] == "case_holder-2"
+    then = (await case_at(wokingham, case["id"], t0)).json()["data"]
+    assert then["case_holder_id"] == "case_holder-1"
+    holders = {s["code"]: s["assignee_id"] for s in then["open_steps"]
+               if s["actor"] == "case_holder"}
+    assert holders["record_incident"] == "case_holder-1"
+    assert set(holders.values()) == {"case_holder-1"}
