@@ -1,5 +1,10 @@
-"""Subject access export (issue 13, part 4). Somerset 6.4: "the child has the right to access
-their case file in line with GDPR"."""
+"""Subject access export (issue 13, part 4).
+
+Somerset 6.4: "Practitioners must remain aware that the child has the right to access their case
+file in line with GDPR legislation. This may be particularly relevant where concerns relating to
+the child and/or their parent/carer may place them or others at risk." Hence third parties are
+redacted by default.
+"""
 
 from __future__ import annotations
 
