@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +27,15 @@ from app.domain.access import (
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.common import (
+    JSONType,
+    UtcDatetime,
+    enum_column,
+    iso_utc,
+    new_id,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.next_steps import close_step, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -38,11 +46,15 @@ from app.workflows.packs import Pack
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
-def satisfied_by(pack: Pack, action: str) -> tuple[str, ...]:
+def satisfied_by(pack: Pack, action: str, stage: str | None = None) -> tuple[str, ...]:
     """The step codes an act closes, from the pack's ``[closures]`` (``assessment_submit``,
-    ``assessment_countersign``): e.g. Wokingham's assessment is "not complete until
-    countersigned", Somerset's is done on submission."""
-    return pack.closes(f"assessment_{action}")
+    ``assessment_countersign``, and ``assessment_submit_review`` for a review stage): e.g.
+    Wokingham's assessment is "not complete until countersigned", Somerset's is done on
+    submission, and a submitted Review Stage is the one 7.1.3 asks for after a MARP."""
+    codes = pack.closes(f"assessment_{action}")
+    if action == "submit" and stage == AssessmentStage.review:
+        codes += tuple(c for c in pack.closes("assessment_submit_review") if c not in codes)
+    return codes
 
 
 def check_scores(pack: Pack, scores: dict[str, Any]) -> dict[str, int]:
@@ -134,14 +146,14 @@ class AssessmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: AssessmentType
     stage: AssessmentStage
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class AssessmentSubmit(BaseModel):
     """Body of ``POST /v1/assessments/{id}/submit`` (optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     scores: dict[Annotated[str, StringConstraints(max_length=32)], int] = PField(
         default_factory=dict, max_length=50,
         description="section scores the service's pack declares (GET /v1/policy-packs/{id}: "
@@ -153,7 +165,7 @@ class AssessmentFeedback(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     feedback: Feedback
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class AssessmentOut(BaseModel):
@@ -256,7 +268,8 @@ async def submit_assessment(
         session.add(case)
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit"), None,
+        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit", assessment.stage),
+        None,
     )
 
 
@@ -317,7 +330,7 @@ def _entry(
     feedback: str | None = None,
 ) -> dict[str, Any]:
     entry = {"action": action, "to": to.value, "by": principal.sub, "role": role,
-             "at": at.isoformat()}
+             "at": iso_utc(at)}
     return {**entry, "feedback": feedback} if feedback else entry
 
 
@@ -333,7 +346,7 @@ def _move(
         previous=history[-2]["to"] if len(history) >= 2 else None,
         current_record=assessment_out(assessment).model_dump(mode="json"),
         illegal=Conflict(
-            f"An assessment that is {assessment.status} cannot be {action}ed.",
+            f"An assessment that is {assessment.status} cannot be {to}.",
             slug="illegal-assessment-transition",
             extra={"assessment_status": str(assessment.status),
                    "allowed_from": [s.value for s in allowed_from]},

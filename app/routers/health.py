@@ -24,5 +24,6 @@ async def readyz(request: Request) -> JSONResponse:
         async with request.app.state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means not ready
-        return problem_response(503, "The database is not reachable.", slug="not-ready")
+        return problem_response(503, "The database is not reachable.", slug="not-ready",
+                                instance=request.url.path)
     return JSONResponse({"status": "ready"})
