@@ -167,6 +167,7 @@ def dev(
     """
     from app.demo import DEMO_SERVICES, seed, write_dev_env
 
+    _require_free_port(host, port)
     Path(".dev").mkdir(exist_ok=True)
     write_dev_env(Path(".env"), real_now=datetime.now(UTC))
     get_settings.cache_clear()
@@ -190,6 +191,19 @@ def dev(
               "--service wokingham"]
     typer.echo("\n".join(lines))
     _serve(host, port, access_log=False)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """UserError when ``host:port`` cannot be bound (another server already listens there)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); stop the other "
+                            "server or pick another port: PORT=8001 bash scripts/dev.sh") from None
 
 
 @cli.command()

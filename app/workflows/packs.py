@@ -150,6 +150,9 @@ class Rule(_Strict):
     supersedes_previous: bool = False
     refresh_due: bool = False
     refresh_only: bool = False
+    # The event data key naming the step's assignee (``panel_chair_id``: the panel's own chair);
+    # unset or empty: the case's holder or line manager by actor, else anyone in the role.
+    assignee_from: Literal["panel_chair_id"] | None = None
     # Re-date only an open step that has no due date yet (one waiting for this act).
     refresh_undated_only: bool = False
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
@@ -320,7 +323,7 @@ ClosingAct = Literal[
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced",
+    "rating_replaced", "assessment_submit_review",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,3 +140,14 @@ def test_unreachable_database_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
                YJ_DATABASE_URL="postgresql+asyncpg://yj:hunter2@127.0.0.1:1/yjrisk")
     assert_one_line_user_error(done, "cannot reach the database")
     assert "hunter2" not in done.stderr
+
+
+def test_dev_on_a_busy_port_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
+    """A second dev server on the same port: one line naming the port and the way out."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = yjrisk(tmp_path, "dev", "--port", str(port))
+    assert_one_line_user_error(done, f"127.0.0.1:{port}", "PORT=")
+    assert not (tmp_path / ".env").exists()
