@@ -9,7 +9,13 @@ import pytest
 
 from app.cli import main
 from app.workflows.packs import PACK_DIR, load_packs
-from app.workflows.render import deadline_words, render_html, render_markdown, sections
+from app.workflows.render import (
+    deadline_words,
+    local_sentences,
+    render_html,
+    render_markdown,
+    sections,
+)
 from app.workflows.scenarios import run_file
 from tests.workflows.support import calendar
 
@@ -110,8 +116,21 @@ def test_render_html_matches_markdown_sentence_count() -> None:
     pack = load_packs()["wokingham-pyjs-2024"]
     lines = [line for line in render_markdown(pack).splitlines() if line.startswith("- ")]
     expected = sum(len(r.trigger) for r in pack.rules) + sum(len(c.trigger) for c in pack.checks)
+    expected += len(local_sentences(pack))
     assert len(lines) == expected
     assert render_html(pack).count("<li>") == expected
+
+
+def test_render_states_local_behaviour_in_words() -> None:
+    """Wokingham's MAPPA gate and the example's weekly panel read as sentences."""
+    wokingham = local_sentences(load_packs()["wokingham-pyjs-2024"])
+    assert ("MAPPA H notification: counts as made once sent; making it closes: mappa h "
+            "notification; a manager must quality-assure it before it is sent.") in wokingham
+    example = local_sentences(load_packs()["example-yjs"])
+    assert any(s.startswith("The Risk Panel is chaired by the panel chair (senior manager), "
+                            "weekly on Thursday;") and s.endswith(
+                                "whoever presents a case does not chair its decision.")
+               for s in example)
 
 
 def _one_user_error(status: int, capsys: pytest.CaptureFixture[str]) -> str:
