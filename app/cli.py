@@ -42,6 +42,8 @@ def _settings() -> Settings:
         settings = get_settings()
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise UserError("the settings file (.env, or YJ_ENV_FILE) is not UTF-8 text") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "YJ_" + "_".join(str(p) for p in first.get("loc", ())).upper()
@@ -138,8 +140,41 @@ def token(
     if settings.env not in {"dev", "test"} or not settings.jwt_secret:
         raise UserError("dev tokens need YJ_ENV=dev or test and YJ_JWT_SECRET; run "
                         "scripts/dev.sh in the project folder first (it writes .env)")
+    staff_roles = sorted(set(role) - {"admin"})
+    if staff_roles and service is None:
+        raise UserError(f"role {staff_roles[0]} needs --service SLUG (only an admin token has "
+                        "no service)")
+    if service is not None:
+        _require_service(settings, service)
     typer.echo(mint_dev_token(settings, sub=sub, roles=role, service=service,
                               ttl_seconds=hours * 3600))
+
+
+def _require_service(settings: Settings, slug: str) -> None:
+    """UserError unless the configured database holds a service with this slug (a token for
+    another service would only be refused by the API)."""
+    _require_schema(settings)
+
+    async def slugs() -> list[str]:
+        from sqlmodel import select
+        from sqlmodel.ext.asyncio.session import AsyncSession
+
+        from app.core.db import build_engine
+        from app.domain.services import Service
+
+        engine = build_engine(settings)
+        try:
+            async with AsyncSession(engine) as session:
+                return sorted((await session.exec(select(Service.slug))).all())
+        finally:
+            await engine.dispose()
+
+    known = _run_db(settings, slugs())
+    if slug not in known:
+        shown = slug if len(slug) <= 64 and slug.isprintable() else "given"
+        raise UserError(f"no service {shown!r} in the database at "
+                        f"{_where(settings.database_url)}; services: "
+                        f"{', '.join(known) or 'none (run: yjrisk seed-demo)'}")
 
 
 @cli.command("seed-demo")
@@ -335,8 +370,12 @@ def pack_check(
     """Check packs: one line per problem (file: rule: field: severity: message); exit 1 on an
     error."""
     from app.workflows.pack_tools import check_files
+    from app.workflows.packs import PackFileUnreadable
 
-    lines, failed = check_files(files, source)
+    try:
+        lines, failed = check_files(files, source)
+    except PackFileUnreadable as exc:
+        raise UserError(str(exc)) from None
     for line in lines:
         typer.echo(line)
     if failed:
@@ -373,7 +412,10 @@ def pack_render(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
 @pack_cli.command("test")

@@ -89,6 +89,7 @@ def test_every_command_uses_the_dev_env_database_and_secret(
     tick = yjrisk(dev_folder, "tick")
     assert tick.returncode == 0, tick.stderr
     assert tick.stdout.strip() == "escalated 0 overdue steps"
+    assert yjrisk(dev_folder, "seed-demo", "--no-print-tokens").returncode == 0
     token = yjrisk(dev_folder, "token", "--role", "chair", "--sub", "chair-kim",
                 "--service", "wokingham")
     assert token.returncode == 0, token.stderr
@@ -126,6 +127,21 @@ def test_unknown_role_and_missing_option_are_one_line(tmp_path: Path, yjrisk: An
     assert_one_line_user_error(
         yjrisk(dev_folder, "token", "--role", "superuser", "--sub", "x"), "unknown role")
     assert_one_line_user_error(yjrisk(dev_folder, "token", "--sub", "x"), "--role")
+
+
+def test_token_needs_an_existing_service_for_a_staff_role(
+    dev_folder: Path, yjrisk: Any
+) -> None:
+    """Attack A L8: a staff-role token without --service, or for a service the configured
+    database does not hold, would only be refused by the API (401/403): one line, exit 2."""
+    assert_one_line_user_error(
+        yjrisk(dev_folder, "token", "--role", "chair", "--sub", "x"),
+        "role chair needs --service")
+    assert_one_line_user_error(
+        yjrisk(dev_folder, "token", "--role", "case_holder", "--sub", "x", "--service", "nosuch"),
+        "no service 'nosuch'", "none (run: yjrisk seed-demo)")
+    admin = yjrisk(dev_folder, "token", "--role", "admin", "--sub", "admin-1")
+    assert admin.returncode == 0, admin.stderr
 
 
 def test_invalid_settings_are_one_line(tmp_path: Path, yjrisk: Any) -> None:
