@@ -410,10 +410,9 @@ async def _after_act(
     return result
 
 
-# Wokingham: "By signing off the assessment, the line manager will effectively endorse the
-# judgement": countersigning closes the rationale acknowledgements of the judgements recorded with
-# that assessment (M2-M4).
-ENDORSED_BY_COUNTERSIGN = ("acknowledge_rating_rationale",)
+# Which steps a countersignature endorses is the pack's (``[closures]``
+# ``assessment_countersign_endorses``; Wokingham: "By signing off the assessment, the line manager
+# will effectively endorse the judgement": the rationale acknowledgements, M2-M4).
 # The judgement table's ids, read without importing the judgements module (which imports this).
 _JUDGEMENT = sa.table("judgement", sa.column("id", sa.Uuid()), sa.column("case_id", sa.Uuid()),
                       sa.column("assessment_id", sa.Uuid()))
@@ -432,6 +431,9 @@ async def endorse_judgements(
     """Close the acknowledgement steps whose every reason is a judgement recorded with this
     assessment (credited to the countersigning manager); where only some are, those reasons
     are taken off the step and it stays open for the others."""
+    endorsed = ctx.pack_for(service, occurred_at).closes("assessment_countersign_endorses")
+    if not endorsed:
+        return None
     ids = {str(j) for j in (await session.exec(
         sa.select(_JUDGEMENT.c.id).where(  # type: ignore[call-overload]
             _JUDGEMENT.c.case_id == case.id, _JUDGEMENT.c.assessment_id == assessment.id)
@@ -440,7 +442,7 @@ async def endorse_judgements(
         return None
     rows = await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.open,
-        col(Step.code).in_(ENDORSED_BY_COUNTERSIGN)))
+        col(Step.code).in_(endorsed)))
     result = None
     for step in rows.all():
         reasons = list(step.reasons or ())

@@ -27,7 +27,7 @@ from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus, step_out
 from app.domain.timing import require_not_before
-from app.domain.transitions import conflicting, reload
+from app.domain.transitions import conflicting
 
 # Who may stand in for whom when completing a step: a duty manager covers a line manager.
 COVER = {"line_manager": ("duty_manager",)}
@@ -134,9 +134,17 @@ async def complete_step(
     )).first()
     if step is None:
         raise NotFound("No such step.")
-    role = may_complete(principal, step)
+    may_complete(principal, step)  # 403 before waiting on the lock
     await lock_case(session, step.case_id)
-    await reload(session, step)  # another write may have closed it while we waited
+    # Re-checked under the lock: another write may have closed the step, or moved it or the
+    # case to someone else (reassignment), while we waited.
+    step = (await session.exec(
+        select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
+        .execution_options(populate_existing=True)
+    )).first()
+    if step is None:
+        raise NotFound("No such step.")
+    role = may_complete(principal, step)
     require_open_step(step, "complete")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_step_act_time(step, occurred_at)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +24,7 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
 from app.domain.common import utcnow
 from app.domain.outbox import emit
-from app.domain.panels_table import load_scheduled_panels
+from app.domain.panels_table import PanelItem, load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
@@ -197,19 +196,14 @@ def evaluate_for(
                     panels)
 
 
-# The panel item table, read without importing the panels module (which imports this one).
-_PANEL_ITEM = sa.table("panel_item", sa.column("case_id", sa.Uuid()),
-                       sa.column("decided_at", sa.DateTime(timezone=True)))
-
-
 async def snapshot_extras(
     session: AsyncSession, case: Case, occurred_at: datetime
 ) -> dict[str, Any]:
     """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
     and the case holder's absences from the day before the event on."""
     booked = (await session.exec(
-        sa.select(sa.literal(1)).select_from(_PANEL_ITEM)  # type: ignore[call-overload]
-        .where(_PANEL_ITEM.c.case_id == case.id, _PANEL_ITEM.c.decided_at.is_(None)).limit(1)
+        select(PanelItem.id).where(PanelItem.case_id == case.id,
+                                   col(PanelItem.decided_at).is_(None)).limit(1)
     )).first()
     since = london_date(occurred_at) - timedelta(days=1)
     absences = await absences_of(session, case.service_id, case.case_holder_id, since)
@@ -333,7 +327,8 @@ def _replay_pack(pack: Pack) -> Pack:
 
 
 def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
-    """The current state as events: each known rating recorded, then the MAPPA fields set."""
+    """The current state as events: each known rating recorded, then the MAPPA fields and the
+    pack's case facts set."""
     levels = {d: (v or {}).get("level") for d, v in (case.ratings or {}).items()}
     events = [
         WorkflowEvent(
@@ -344,8 +339,10 @@ def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
         )
         for domain in DOMAINS if levels.get(domain)
     ]
-    changes = {f: [None, getattr(case, f)] for f in REPLAYED_FIELDS
-               if getattr(case, f) is not None}
+    changes: dict[str, list[Any]] = {f: [None, getattr(case, f)] for f in REPLAYED_FIELDS
+                                     if getattr(case, f) is not None}
+    changes.update({f"facts.{k}": [None, v] for k, v in (case.facts or {}).items()
+                    if v is not None})
     if changes:
         events.append(WorkflowEvent(trigger="case_changed", occurred_at=at, subject_id=case.id,
                                     actor_role=role, data={"changes": changes, "replay": True}))

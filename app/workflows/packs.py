@@ -316,7 +316,8 @@ class ContactTable(_Strict):
 
 
 ClosingAct = Literal[
-    "assessment_submit", "assessment_countersign", "referral_quality_assure", "referral_views",
+    "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
+    "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
     "rating_replaced",

@@ -82,7 +82,7 @@ class CaseSnapshot:
 
 @dataclass(frozen=True)
 class ScheduledPanel:
-    """A panel meeting on the service's calendar (``marp`` or ``high_risk_panel``)."""
+    """A panel meeting on the service's calendar, of one of its pack's panel kinds."""
 
     id: UUID
     kind: str

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.integrity_support import assert_problem, audit_of, judge, steps_of
+from tests.api.integrity_support import assert_problem, audit_of, etag, judge, steps_of
 from tests.conftest import Tenant
 
 ROUNDS = 20
@@ -282,3 +282,38 @@ async def test_race_close_against_reassign(somerset: Tenant) -> None:
                    if e["action"] in ("case.update", "case.close")]
         assert [e["action"] for e in updates] == (["case.close", "case.update"] if closed
                                                   else ["case.update"])
+
+
+async def test_race_reassignment_against_the_old_holder_completing(somerset: Tenant) -> None:
+    """The case holder changes while the old holder completes one of their steps. The PATCH
+    always wins its round; the completion either came first (done by the old holder, nothing
+    left to move) or is refused with 404 (re-checked under the lock: the step and the case
+    are the new holder's now), never a step completed by someone who no longer holds it."""
+    first = 0
+    for _ in range(ROUNDS):
+        case = (await somerset.open_case())["data"]
+        body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+        refer = next(s for s in body["next_steps"] if s["code"] == "refer_to_panel")
+        tag = await etag(somerset, case["id"])
+        patch, done = await asyncio.gather(
+            somerset.client.patch(f"/v1/cases/{case['id']}",
+                                  json={"case_holder_id": "case_holder-2"},
+                                  headers={**somerset.auth("line_manager"), "If-Match": tag}),
+            somerset.client.post(f"/v1/next-steps/{refer['id']}/complete", json={},
+                                 headers=somerset.auth("case_holder")),
+        )
+        assert patch.status_code == 200, patch.text
+        moved = {s["id"] for s in patch.json()["reassigned_steps"]}
+        steps = {s["id"]: s for status in ("open", "done")
+                 for s in await steps_of(somerset, case["id"], status)}
+        if done.status_code == 200:
+            first += 1
+            assert refer["id"] not in moved
+            assert steps[refer["id"]]["status"] == "done"
+            assert steps[refer["id"]]["completed_by"] == "case_holder-1"
+        else:
+            assert_problem(done, 404)
+            assert refer["id"] in moved
+            assert steps[refer["id"]]["status"] == "open"
+            assert steps[refer["id"]]["assignee_id"] == "case_holder-2"
+    assert 0 <= first <= ROUNDS

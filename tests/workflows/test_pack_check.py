@@ -196,3 +196,22 @@ def test_core_vocabulary_is_the_contracts() -> None:
     assert v.ASSESSMENT_TYPES == tuple(AssessmentType)
     assert v.ASSESSMENT_STAGES == tuple(AssessmentStage)
     assert set(v.STAFF_ROLES) == set(STAFF_ROLES)
+
+
+def test_no_step_code_or_pack_id_has_a_meaning_in_python() -> None:
+    """Local policy lives in the packs: no step code a bundled pack creates, and no pack id,
+    is written as a string in the domain or the routers (Python knows mechanisms only)."""
+    import ast
+
+    from app.workflows.packs import load_packs
+
+    loaded = load_packs()
+    words = {code for pack in loaded.values() for code in pack.step_codes()} | set(loaded)
+    root = PACK_DIR.parents[1]
+    found = []
+    for folder in ("domain", "routers"):
+        for path in sorted((root / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and node.value in words:
+                    found.append(f"{path.name}:{node.lineno}: {node.value}")
+    assert found == []
