@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
+from app.core.docs_pages import DocsPageHeadersMiddleware
 from app.core.http import HttpMethodsMiddleware
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.problems import (
@@ -55,8 +56,20 @@ from app.workflows.packs import latest, load_versions
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
 Every write answers `{data, next_steps}`: the mandated next steps (who must do what, by when,
-and which paragraph of the team's written policy says so). Errors are RFC 9457
-`application/problem+json`. Authenticate with `Authorization: Bearer <JWT>`.
+and which paragraph of the team's written policy says so). Authenticate with
+`Authorization: Bearer <JWT>`.
+
+**Times.** Send RFC 3339 date-times with an offset (`2026-08-28T15:30:00+01:00`; a time without
+one is refused). Every time in an answer is in UTC with `Z` (`2026-08-28T14:30:00Z`), whether it
+echoes the request or is read back; dates are ISO dates (`2026-08-28`).
+
+**Errors** are RFC 9457 `application/problem+json` with `type` (what went wrong: tell problems
+apart by it), `title` (always the RFC 9110 reason phrase of the status, e.g. `Unprocessable
+Content` for every 422), `status`, `detail`, `instance` (the request path) and, for 422, `errors`
+(`[{loc, msg}]`).
+
+A guide for integrators (identity provider, case upsert, feeds, webhooks, pagination, errors,
+versioning) is `docs/integrating.md` in the repository.
 """
 
 
@@ -139,6 +152,7 @@ def create_app(
         app
     ).expose(app, include_in_schema=False)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(DocsPageHeadersMiddleware, paths=frozenset({"/docs", "/redoc"}))
     app.add_middleware(HttpMethodsMiddleware, router=app.router)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(UnhandledErrorMiddleware)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jsonschema_rs
+from asgi_correlation_id import correlation_id
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +17,17 @@ from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.core.errors import Forbidden, NotAuthenticated, Unprocessable
 from app.core.security import Principal, TokenVerifier
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What the access log needs to know about a read request: the writer, the request id
+    and the route ("GET /v1/cases/{case_id}")."""
+
+    writer: Any
+    request_id: str | None
+    what: str
+
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued for yjrisk (see api-v1.md)")
 
@@ -25,6 +38,15 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
         # Who made a change, for the field-change history (set once the token is verified).
         session.info["request_state"] = request.state
+        writer = getattr(request.app.state, "access_log", None)
+        if not session.info["write"] and writer is not None:
+            # Reads of a case record are noted in the access log (app.domain.access_log) by
+            # the one function that loads a visible case.
+            route = request.scope.get("route")
+            session.info["read_log"] = ReadContext(
+                writer=writer, request_id=correlation_id.get(),
+                what=f"{request.method} {getattr(route, 'path', request.url.path)}"[:64],
+            )
         yield session
 
 

@@ -8,20 +8,51 @@ from typing import Any
 PROBLEM_BASE = "https://yjrisk.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
+# One title per status: the reason phrases of RFC 9110 section 15 (Python's ``HTTPStatus`` still
+# says "Unprocessable Entity" and "Request Entity Too Large" before 3.13). The problem ``type``
+# tells problems of one status apart; the title never does.
+STATUS_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def status_title(status: int) -> str:
+    """The problem title of an HTTP status (RFC 9110 reason phrase; a class name if unlisted)."""
+    from http import HTTPStatus
+
+    if status in STATUS_TITLES:
+        return STATUS_TITLES[status]
+    if status in HTTPStatus._value2member_map_:
+        return HTTPStatus(status).phrase
+    return "Client Error" if 400 <= status < 500 else "Server Error"
+
 
 class DomainError(Exception):
     """A refusal the client can act on; rendered as problem+json with ``status``."""
 
     status: int = 400
     slug: str = "bad-request"
-    title: str = "Bad request"
 
     def __init__(
         self,
         detail: str,
         *,
         slug: str | None = None,
-        title: str | None = None,
         status: int | None = None,
         errors: Sequence[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
@@ -30,54 +61,58 @@ class DomainError(Exception):
         self.detail = detail
         if slug is not None:
             self.slug = slug
-        if title is not None:
-            self.title = title
         if status is not None:
             self.status = status
         self.errors = list(errors or [])
         self.extra = dict(extra or {})
 
-    def problem(self, instance: str | None = None) -> dict[str, Any]:
-        """The RFC 9457 body of this error."""
+    @property
+    def title(self) -> str:
+        """The problem title: the one title of this error's status."""
+        return status_title(self.status)
+
+    def problem(self, instance: str) -> dict[str, Any]:
+        """The RFC 9457 body of this error; ``instance`` is the request's path."""
         return problem_body(
-            self.status, self.slug, self.title, self.detail, instance, self.errors, self.extra
+            self.status, self.slug, self.detail, instance=instance, errors=self.errors,
+            extra=self.extra,
         )
 
 
 class NotAuthenticated(DomainError):
     """401: no usable credentials."""
 
-    status, slug, title = 401, "unauthenticated", "Authentication required"
+    status, slug = 401, "unauthenticated"
 
 
 class Forbidden(DomainError):
     """403: authenticated but not allowed."""
 
-    status, slug, title = 403, "forbidden", "Forbidden"
+    status, slug = 403, "forbidden"
 
 
 class NotFound(DomainError):
     """404: unknown, or not the caller's to know about."""
 
-    status, slug, title = 404, "not-found", "Not found"
+    status, slug = 404, "not-found"
 
 
 class Conflict(DomainError):
     """409: the request conflicts with the current state."""
 
-    status, slug, title = 409, "conflict", "Conflict"
+    status, slug = 409, "conflict"
 
 
 class PreconditionFailed(DomainError):
     """412: the If-Match ETag is stale."""
 
-    status, slug, title = 412, "precondition-failed", "Precondition failed"
+    status, slug = 412, "precondition-failed"
 
 
 class PreconditionRequired(DomainError):
     """428: a conditional header is required."""
 
-    status, slug, title = 428, "precondition-required", "Precondition required"
+    status, slug = 428, "precondition-required"
 
 
 class ServiceUnavailable(DomainError):
@@ -90,27 +125,28 @@ class ServiceUnavailable(DomainError):
 class Unprocessable(DomainError):
     """422: well-formed but refused by a rule."""
 
-    status, slug, title = 422, "validation-error", "Unprocessable content"
+    status, slug = 422, "validation-error"
 
 
 def problem_body(
     status: int,
     slug: str,
-    title: str,
     detail: str | None = None,
-    instance: str | None = None,
+    *,
+    instance: str,
     errors: Sequence[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build a problem+json document."""
+    """Build a problem+json document: ``type``, the status's one ``title``, ``status``,
+    ``detail``, ``instance`` (the request path), and ``errors``/extra members when given."""
+    title = status_title(status)
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
         "title": title,
         "status": status,
         "detail": detail or title,
+        "instance": instance,
     }
-    if instance:
-        body["instance"] = instance
     if errors:
         body["errors"] = list(errors)
     if extra:

@@ -44,11 +44,12 @@ _SLUGS = {
 
 
 def problem_response(
-    status: int, detail: str | None = None, *, slug: str | None = None, **kw: Any
+    status: int, detail: str | None = None, *, instance: str, slug: str | None = None,
+    **kw: Any,
 ) -> JSONResponse:
-    """A problem+json response for a bare status code."""
-    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    body = problem_body(status, slug or _SLUGS.get(status, "error"), title, detail, **kw)
+    """A problem+json response for a bare status code; ``instance`` is the request's path."""
+    body = problem_body(status, slug or _SLUGS.get(status, "error"), detail, instance=instance,
+                        **kw)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -136,7 +137,7 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def unavailable_response(instance: str | None = None) -> JSONResponse:
+def unavailable_response(instance: str) -> JSONResponse:
     """503 problem with Retry-After: the database is unavailable; the request changed nothing."""
     response = problem_response(
         503, "The database is busy or unavailable; nothing was changed. Retry shortly.",
@@ -153,7 +154,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         return unavailable_response(request.url.path)
     log.error("unhandled_error", route=route_template(request.scope),
               error_type=type(exc).__name__, exception=safe_traceback(exc))
-    return problem_response(500, "An unexpected error occurred; it has been logged.")
+    return problem_response(500, "An unexpected error occurred; it has been logged.",
+                            instance=request.url.path)
 
 
 async def _on_stale(request: Request, exc: Exception) -> JSONResponse:
@@ -184,7 +186,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    instance: str | None = None
+    instance: str
     errors: list[ProblemError] | None = None
 
 
@@ -256,8 +258,9 @@ class UnhandledErrorMiddleware:
                     exception=None if unavailable else safe_traceback(exc))
             if started:
                 return  # the answer is on its way; nothing more can be said on this response
-            response = unavailable_response() if unavailable else problem_response(
-                500, "An unexpected error occurred; it has been logged.")
+            path = str(scope.get("path", "/"))
+            response = unavailable_response(path) if unavailable else problem_response(
+                500, "An unexpected error occurred; it has been logged.", instance=path)
             await response(scope, receive, send)
 
 
@@ -311,7 +314,7 @@ class RequestGuardMiddleware:
 
     @staticmethod
     async def _reject(scope: Scope, send: Send, status: int, detail: str) -> None:
-        body = problem_body(status, _SLUGS[status], HTTPStatus(status).phrase, detail)
+        body = problem_body(status, _SLUGS[status], detail, instance=scope.get("path", "/"))
         payload = json.dumps(body).encode()
         await send({
             "type": "http.response.start",

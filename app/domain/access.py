@@ -18,6 +18,7 @@ case, lists, the register, steps, panels, audit, previews) answers 404 to staff 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -31,6 +32,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
 from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
+from app.domain.common import iso_utc
 from app.domain.panels_table import PanelItem
 from app.domain.services import Service, get_service_by_slug
 
@@ -56,6 +58,9 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "case.read": CASE_FILE_READERS,
     "case.change": (*HOLDER_AND_MANAGERS, "chair"),
     "case.audit": (*MANAGERS, "chair"),
+    "case.upsert": (*HOLDER_AND_MANAGERS, "feed"),
+    "case.access_log": (*MANAGERS, "chair"),
+    "case.subject_access_export": (*MANAGERS, "chair"),
     "audit.verify": ("chair", "admin"),
     "assessment.write": ("case_holder",),
     "assessment.review": MANAGERS,
@@ -197,7 +202,7 @@ def require_open_case(case: Case, what: str) -> None:
     """409 for a write on a closed case (only what the policy reaches past closure is allowed)."""
     if case.closed_at is not None:
         raise Conflict(f"The case is closed: cannot {what}.", slug="case-closed",
-                       extra={"closed_at": case.closed_at.isoformat()})
+                       extra={"closed_at": iso_utc(case.closed_at)})
 
 
 def case_relations(principal: Principal, case: Case) -> set[str]:
@@ -237,6 +242,35 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
         await session.exec(select(Case.id).where(Case.id == case_id).with_for_update())
 
 
+async def lock_external_ref(
+    session: AsyncSession, service_id: uuid.UUID, system: str, external_id: str
+) -> None:
+    """Serialise creates and updates by one external reference for this unit of work, so two
+    deliveries of a new case cannot both create it: PostgreSQL takes an advisory lock keyed
+    by the reference; SQLite takes its database write lock now."""
+    if session.get_bind().dialect.name == "sqlite":
+        conn = await session.connection()
+        await conn.execute(sa.update(Service).where(col(Service.id) == service_id)
+                           .values(id=Service.id))  # type: ignore[arg-type]
+        return
+    digest = hashlib.sha256(f"case-ref:{service_id}:{system}:{external_id}".encode()).digest()
+    await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
+        int.from_bytes(digest[:8], "big", signed=True))))
+
+
+async def may_see_case(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, case_id: uuid.UUID
+) -> bool:
+    """Whether the principal may know this case exists: staff, if it is visible to them; a
+    feed, if it is not restricted."""
+    if principal.roles & STAFF_ROLES:
+        where = visible_cases_clause(principal, service_id)
+    else:
+        where = sa.and_(col(Case.service_id) == service_id, col(Case.access_mode).is_(None))
+    found = await session.exec(select(Case.id).where(col(Case.id) == case_id, where))
+    return found.first() is not None
+
+
 def is_write(session: AsyncSession) -> bool:
     """Whether the session belongs to a write request (set by the unit of work)."""
     return bool(session.info.get("write"))
@@ -264,7 +298,28 @@ async def get_visible_case(
     case = await load_case(session, case_id, clause, lock=True if for_update else None)
     if case is None:
         raise NotFound("No such case.")
+    note_read(session, principal, case)
     return service, case
+
+
+def note_read(session: AsyncSession, principal: Principal, case: Case) -> None:
+    """Note a read request's access to a case in the access log, once per request (no I/O:
+    the writer buffers it; see app.domain.access_log)."""
+    read = session.info.get("read_log")
+    noted: set[uuid.UUID] = session.info.setdefault("read_log_cases", set())
+    if read is None or case.id in noted:
+        return
+    noted.add(case.id)
+    role = ",".join(sorted(case_relations(principal, case))) or None
+    read.writer.record(principal, case.service_id, case.id, read.what, read.request_id, role)
+
+
+def note_service_read(session: AsyncSession, principal: Principal, service_id: uuid.UUID
+                      ) -> None:
+    """Note a read request's service-wide read (a report: no one case) in the access log."""
+    read = session.info.get("read_log")
+    if read is not None:
+        read.writer.record(principal, service_id, None, read.what, read.request_id)
 
 
 async def get_case_in_service(

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +27,15 @@ from app.domain.access import (
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.common import (
+    JSONType,
+    UtcDatetime,
+    enum_column,
+    iso_utc,
+    new_id,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.next_steps import close_step, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -134,14 +142,14 @@ class AssessmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: AssessmentType
     stage: AssessmentStage
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class AssessmentSubmit(BaseModel):
     """Body of ``POST /v1/assessments/{id}/submit`` (optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     scores: dict[Annotated[str, StringConstraints(max_length=32)], int] = PField(
         default_factory=dict, max_length=50,
         description="section scores the service's pack declares (GET /v1/policy-packs/{id}: "
@@ -153,7 +161,7 @@ class AssessmentFeedback(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     feedback: Feedback
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class AssessmentOut(BaseModel):
@@ -317,7 +325,7 @@ def _entry(
     feedback: str | None = None,
 ) -> dict[str, Any]:
     entry = {"action": action, "to": to.value, "by": principal.sub, "role": role,
-             "at": at.isoformat()}
+             "at": iso_utc(at)}
     return {**entry, "feedback": feedback} if feedback else entry
 
 
@@ -333,7 +341,7 @@ def _move(
         previous=history[-2]["to"] if len(history) >= 2 else None,
         current_record=assessment_out(assessment).model_dump(mode="json"),
         illegal=Conflict(
-            f"An assessment that is {assessment.status} cannot be {action}ed.",
+            f"An assessment that is {assessment.status} cannot be {to}.",
             slug="illegal-assessment-transition",
             extra={"assessment_status": str(assessment.status),
                    "allowed_from": [s.value for s in allowed_from]},

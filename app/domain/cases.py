@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -11,22 +12,27 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import (
     Conflict,
+    Forbidden,
     PreconditionFailed,
     PreconditionRequired,
     Unprocessable,
 )
-from app.core.security import Principal
+from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
+    get_case_in_service,
     get_visible_case,
+    lock_external_ref,
+    may_see_case,
+    note_read,
     require_may_open,
     service_of,
     visible_cases_clause,
@@ -39,7 +45,15 @@ from app.domain.cases_table import (
     CscStatus,
     Intervention,
 )
-from app.domain.common import PlausibleDate, require_mappa_category, resolve_occurred_at, utcnow
+from app.domain.common import (
+    PlausibleDate,
+    UtcDatetime,
+    iso_utc,
+    require_mappa_category,
+    resolve_occurred_at,
+    utcnow,
+)
+from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.outbox import emit
 from app.domain.restriction import (
     AccessOut,
@@ -78,11 +92,11 @@ class Child(BaseModel):
     date_of_birth: PlausibleDate
 
 
-class CaseCreate(BaseModel):
-    """Body of ``POST /v1/cases``."""
+class CaseUpsert(BaseModel):
+    """Body of ``PUT /v1/cases/by-external-ref/{system}/{id}``: the case as the case
+    management system holds it (the reference comes from the path)."""
 
     model_config = ConfigDict(extra="forbid")
-    external_ref: ExternalRef | None = None
     child: Child
     case_holder_id: StaffId
     line_manager_id: StaffId
@@ -97,7 +111,13 @@ class CaseCreate(BaseModel):
         default=None, description="default: true when expected_release_date is after the "
                                   "opening date (a future release date means custody)")
     volunteer_attached: bool = False
-    opened_at: AwareDatetime | None = None
+    opened_at: UtcDatetime | None = None
+
+
+class CaseCreate(CaseUpsert):
+    """Body of ``POST /v1/cases``."""
+
+    external_ref: ExternalRef | None = None
 
 
 class CasePatch(BaseModel):
@@ -113,14 +133,14 @@ class CasePatch(BaseModel):
     weapon_related: bool | None = None
     case_holder_id: StaffId | None = None
     line_manager_id: StaffId | None = None
-    closed_at: AwareDatetime | None = None
+    closed_at: UtcDatetime | None = None
     closure_reason: Reason | None = None
     reopen_reason: Reason | None = None
     facts: dict[Annotated[str, StringConstraints(max_length=32)], Any] | None = Field(
         default=None, max_length=50,
         description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
                     " by name; null unsets one; facts not sent are kept")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     access: CaseAccess | None = None
 
 
@@ -226,7 +246,7 @@ def case_out(
     )
 
 
-def _check_child(body: CaseCreate, now: datetime) -> None:
+def _check_child(body: CaseUpsert, now: datetime) -> None:
     if body.child.date_of_birth > now.date():
         raise Unprocessable(
             "The child's date of birth is in the future.",
@@ -246,7 +266,7 @@ async def create_case(
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
-        await _refuse_duplicate_ref(session, service.id, body.external_ref)
+        await _refuse_duplicate_ref(session, principal, service.id, body.external_ref)
     statutory = (
         body.statutory if body.statutory is not None
         else body.intervention in STATUTORY_INTERVENTIONS
@@ -288,9 +308,9 @@ async def create_case(
     return service, case, result
 
 
-async def _refuse_duplicate_ref(
+async def _case_id_by_ref(
     session: AsyncSession, service_id: uuid.UUID, ref: ExternalRef
-) -> None:
+) -> uuid.UUID | None:
     existing = await session.exec(
         select(Case.id).where(
             Case.service_id == service_id,
@@ -298,11 +318,113 @@ async def _refuse_duplicate_ref(
             Case.external_id == ref.id,
         )
     )
-    if existing.first() is not None:
-        raise Conflict(
-            f"A case with external reference {ref.system}/{ref.id} already exists.",
-            slug="duplicate-external-ref",
-        )
+    return existing.first()
+
+
+async def _refuse_duplicate_ref(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, ref: ExternalRef
+) -> None:
+    """409 naming ``existing_case_id`` (only to a caller who may see that case)."""
+    existing = await _case_id_by_ref(session, service_id, ref)
+    if existing is None:
+        return
+    extra = ({"existing_case_id": str(existing)}
+             if await may_see_case(session, principal, service_id, existing) else {})
+    raise Conflict(
+        f"A case with external reference {ref.system}/{ref.id} already exists.",
+        slug="duplicate-external-ref", extra=extra,
+    )
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """What an upsert did: created (201) or updated (200), and the warnings for a create."""
+
+    created: bool
+    service: Service
+    case: Case
+    result: policy.PolicyResult
+    possible_duplicates: list[PossibleDuplicate] = dataclasses.field(default_factory=list)
+
+
+async def upsert_case(
+    session: AsyncSession, principal: Principal, ref: ExternalRef, body: CaseUpsert,
+    ctx: policy.PolicyContext,
+) -> Upserted:
+    """Create (201) or update (200) the case with this external reference, serialised per
+    reference; an update runs the policy on what changed and, when nothing did, writes
+    nothing (no step, no audit entry, no event)."""
+    service = await service_of(session, principal)
+    await lock_external_ref(session, service.id, ref.system, ref.id)
+    existing = await _case_id_by_ref(session, service.id, ref)
+    if existing is None:
+        create = CaseCreate(external_ref=ref, **body.model_dump())
+        service, case, result = await create_case(session, principal, create, ctx)
+        return Upserted(created=True, service=service, case=case, result=result,
+                        possible_duplicates=await duplicates_of(session, principal, case))
+    if principal.roles & STAFF_ROLES:
+        service, case = await get_visible_case(session, principal, existing, for_update=True)
+        role = case_role_for(principal, case, ("case_holder", *MANAGERS), "change the case")
+    else:
+        case, role = await get_case_in_service(session, service.id, existing), "feed"
+    result = await _update_from_system(session, principal, service, case, role, body, ctx)
+    return Upserted(created=False, service=service, case=case, result=result)
+
+
+def _upsert_fields(body: CaseUpsert) -> dict[str, Any]:
+    sent = body.model_dump(exclude={"child", "opened_at", "statutory"})
+    sent.update(given_name=body.child.given_name, family_name=body.child.family_name,
+                date_of_birth=body.child.date_of_birth)
+    sent["statutory"] = (body.statutory if body.statutory is not None
+                         else body.intervention in STATUTORY_INTERVENTIONS)
+    # Unstated (null) required facts such as in_custody stay as the case has them.
+    return {k: v for k, v in sent.items() if v is not None or k not in NOT_NULLABLE}
+
+
+async def _update_from_system(
+    session: AsyncSession, principal: Principal, service: Service, case: Case, role: str,
+    body: CaseUpsert, ctx: policy.PolicyContext,
+) -> policy.PolicyResult:
+    """Apply the fields that differ, then the policy on exactly those changes."""
+    _check_child(body, utcnow())
+    if body.opened_at is not None and body.opened_at != case.opened_at:
+        raise Unprocessable("opened_at cannot change once the case is open.",
+                            errors=[{"loc": "body.opened_at", "msg": "differs from the case"}])
+    sent = {k: v for k, v in _upsert_fields(body).items() if getattr(case, k) != v}
+    if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
+        raise Forbidden("Only a manager can reassign a case.")
+    changes = _apply_changes(case, sent)
+    if not changes:
+        return await policy.current(session, case)
+    if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
+        check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
+                                  "body.case_holder_id")
+    case.updated_at = utcnow()
+    session.add(case)
+    await session.flush()
+    moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
+             for f in REASSIGNMENT if f in changes}
+    await policy.reassign_open_steps(session, service, case, principal, role, moves)
+    result = await policy.run(
+        session, ctx, service, case, principal,
+        policy.event("case_changed", utcnow(), case.id, principal, {"changes": changes}, role),
+        role=role,
+    )
+    await record_audit(
+        session, principal, "case.update", "case", case.id, service_id=service.id,
+        case_id=case.id, change={k: v[1] for k, v in _json_changes(changes).items()}, role=role,
+    )
+    await emit(session, "case.updated", case.id, service_id=service.id,
+               payload={"case_id": str(case.id), "fields": sorted(changes)})
+    return result
+
+
+async def duplicates_of(
+    session: AsyncSession, principal: Principal, case: Case
+) -> list[PossibleDuplicate]:
+    """Other cases the caller may see that may be about the same child (a warning)."""
+    return await possible_duplicates(session, principal, case.service_id, case.given_name,
+                                     case.family_name, case.date_of_birth, exclude=case.id)
 
 
 async def read_case(
@@ -378,6 +500,8 @@ async def list_cases(
     query = query.order_by(Case.created_at, Case.id).limit(limit + 1)  # type: ignore[arg-type]
     rows = list((await session.exec(query)).all())
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    for case in rows[:limit]:
+        note_read(session, principal, case)
     return service, rows[:limit], next_cursor
 
 
@@ -544,12 +668,12 @@ async def _close_or_reopen(
     await record_audit(
         session, principal, f"case.{action}", "case", case.id, service_id=service.id,
         case_id=case.id, role=role, reason=reason,
-        change={"at": at.isoformat(), "reason": reason,
+        change={"at": iso_utc(at), "reason": reason,
                 "steps": [str(s.id) for s in result.created + result.superseded]},
     )
     event_type = {"close": "case.closed", "reopen": "case.reopened"}[action]
     await emit(session, event_type, case.id, service_id=service.id,
-               payload={"case_id": str(case.id), "at": at.isoformat(), "reason": reason,
+               payload={"case_id": str(case.id), "at": iso_utc(at), "reason": reason,
                         "role": role})
     return result
 

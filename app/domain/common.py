@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AfterValidator
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.core import clock
@@ -50,6 +50,27 @@ def require_mappa_category(
     if level is not None and category is None:
         raise Unprocessable("A MAPPA level needs a MAPPA category.",
                             errors=[{"loc": loc, "msg": "set mappa_category first"}])
+
+
+def iso_utc(moment: datetime) -> str:
+    """An aware moment as RFC 3339 in UTC with ``Z`` (the one form of every time we answer)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_utc(moment: datetime) -> datetime:
+    """An aware moment converted to UTC (a request's offset is not kept nor echoed).
+
+    Raises ValueError (a 422 at the API edge) for a year outside 1900-2199, where converting
+    could overflow; ``require_plausible`` checks the exact bounds later.
+    """
+    if not EARLIEST.year <= moment.year < LATEST.year:
+        raise ValueError("outside 1900-01-01 to 2199-12-31")
+    return moment.astimezone(UTC)
+
+
+# Every time a request sends: RFC 3339 with an offset, converted to UTC on the way in, so every
+# answer (echoed or read back) gives it in UTC with ``Z``.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 
 def utcnow() -> datetime:

@@ -29,7 +29,7 @@ from app.core.config import get_settings
 from app.core.security import Principal
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import iso_utc, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
@@ -67,7 +67,7 @@ def escalation_for(
 ) -> Step:
     """The escalation step for an overdue step (traceable to the overdue step's policy ref)."""
     actor = escalation_actor(overdue, packs if packs is not None else bundled_and_folder_packs())
-    due = overdue.due_at.isoformat() if overdue.due_at else "?"
+    due = iso_utc(overdue.due_at) if overdue.due_at else "?"
     return Step(
         service_id=overdue.service_id, case_id=overdue.case_id, code=ESCALATION_CODE,
         rule_id=overdue.rule_id, title=f"Escalate overdue step: {overdue.title}"[:300],
@@ -143,7 +143,7 @@ async def escalate_batch(
             session, WORKER, "step.escalate", "step", escalation.id,
             service_id=overdue.service_id, case_id=overdue.case_id, role=WORKER_ROLE, at=now,
             change={"overdue_step_id": str(overdue.id), "code": overdue.code,
-                    "due_at": overdue.due_at.isoformat() if overdue.due_at else None,
+                    "due_at": iso_utc(overdue.due_at) if overdue.due_at else None,
                     "escalated_to": escalation.actor},
         )
         await emit(session, "step.escalated", escalation.id, service_id=overdue.service_id,

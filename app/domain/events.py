@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +31,7 @@ from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
     PlausibleDate,
+    UtcDatetime,
     check_details_size,
     new_id,
     resolve_occurred_at,
@@ -106,8 +107,8 @@ class CaseEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: EventTypeLabel = PField(description="a core type (CaseEventType) or one the service's "
                                               "pack declares (GET /v1/policy-packs/{id})")
-    occurred_at: AwareDatetime | None = None
-    known_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
+    known_at: UtcDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
     transfer_date: PlausibleDate | None = None
@@ -194,8 +195,8 @@ def check_event_type(pack: Pack, event_type: str) -> None:
         )
 
 
-# Events the policy still acts on after closure (S23: charge or death within 20 days).
-AFTER_CLOSURE = frozenset({"charged", "death"})
+# Which events the policy still acts on after closure is the pack's (``after_closure`` on an
+# event type: Somerset S23, a charge or death within 20 days).
 
 
 async def _case_and_role(
@@ -220,8 +221,9 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    check_event_type(ctx.pack_for(service, resolve_occurred_at(body.occurred_at)), body.type)
-    if str(body.type) not in AFTER_CLOSURE:
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    check_event_type(pack, body.type)
+    if not pack.event_type(body.type).after_closure:
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)

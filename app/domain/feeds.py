@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
@@ -33,6 +33,7 @@ from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
     PlausibleDate,
+    UtcDatetime,
     new_id,
     require_mappa_category,
     resolve_occurred_at,
@@ -89,7 +90,7 @@ class FeedReferral(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_external_ref: ExternalRef
     kind: ReferralKind
-    received_at: AwareDatetime
+    received_at: UtcDatetime
     details: dict[str, Any] = PField(default_factory=dict)
 
 
@@ -193,10 +194,10 @@ async def receive(
     """Take one feed delivery: first time 201 with the referral, replays 200 with the same."""
     if not key:
         raise DomainError("Send an Idempotency-Key header with every feed delivery.",
-                          slug="idempotency-key-required", title="Idempotency-Key required")
+                          slug="idempotency-key-required")
     if len(key) > MAX_KEY_LENGTH:
         raise DomainError("The Idempotency-Key is too long (255 characters at most).",
-                          slug="idempotency-key-invalid", title="Invalid Idempotency-Key")
+                          slug="idempotency-key-invalid")
     if body.kind not in KINDS_BY_SOURCE[source]:
         raise Unprocessable(
             f"The {source} feed cannot send {body.kind} referrals.",

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlmodel import Field, Session, SQLModel
 
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, new_id, utcnow
+from app.domain.common import JSONType, iso_utc, new_id, utcnow
 from app.domain.steps import Step
 
 # Bookkeeping columns whose change says nothing about the case.
@@ -50,7 +50,9 @@ def to_json(value: Any) -> Any:
     """A column value as JSON (enums by value, dates and times in ISO 8601)."""
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return iso_utc(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +19,15 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case, require
 from app.domain.assessments import assessment_pending, check_belongs_to_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import JSONType, enum_column, new_id, resolve_occurred_at, utcnow
+from app.domain.common import (
+    JSONType,
+    UtcDatetime,
+    enum_column,
+    iso_utc,
+    new_id,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.next_steps import close_step
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -113,7 +121,7 @@ class JudgementCreate(BaseModel):
     rationale: Annotated[str, StringConstraints(max_length=8000)] | None = None
     victims: Annotated[list[Victim], PField(max_length=50)] | None = None
     assessment_id: uuid.UUID | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class JudgementOut(BaseModel):
@@ -263,7 +271,7 @@ def _set_current_rating(case: Case, judgement: Judgement) -> None:
         return
     ratings[str(judgement.domain)] = {
         "level": str(judgement.level),
-        "recorded_at": judgement.occurred_at.isoformat(),
+        "recorded_at": iso_utc(judgement.occurred_at),
         "judgement_id": str(judgement.id),
     }
     case.ratings = ratings  # reassigned so the JSON column change is tracked

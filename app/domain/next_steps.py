@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +22,7 @@ from app.domain.access import (
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import resolve_occurred_at, utcnow
+from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus, step_out
@@ -51,7 +51,7 @@ class StepComplete(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(default=None, max_length=4000)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:

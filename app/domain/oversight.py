@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +24,7 @@ from app.domain.access import (
 )
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import new_id, resolve_occurred_at, utcnow
+from app.domain.common import UtcDatetime, new_id, resolve_occurred_at, utcnow
 from app.domain.next_steps import close_step, require_open_step, require_step_act_time
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
@@ -59,7 +59,7 @@ class OversightCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: Note
     satisfies_step_id: uuid.UUID | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class StepWaive(BaseModel):
@@ -67,7 +67,7 @@ class StepWaive(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: Reason
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class OversightOut(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,6 +29,8 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     PlausibleDate,
+    UtcDatetime,
+    iso_utc,
     require_plausible,
     resolve_occurred_at,
     utcnow,
@@ -66,7 +68,7 @@ class PanelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: KindLabel = PField(description="a panel kind of the service's pack "
                                          "(GET /v1/policy-packs/{id}: panel_kinds)")
-    scheduled_for: AwareDatetime
+    scheduled_for: UtcDatetime
     chair_id: StaffId
 
 
@@ -103,7 +105,7 @@ class PanelDecisionCreate(BaseModel):
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
                     "required_attendance must be there)")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class PanelItemOut(BaseModel):
@@ -172,7 +174,7 @@ async def create_panel(
     await record_audit(session, principal, "panel.create", "panel", panel.id,
                        service_id=service.id, change=body.model_dump(mode="json"))
     await emit(session, "panel.scheduled", panel.id, service_id=service.id,
-               payload={"kind": body.kind, "scheduled_for": body.scheduled_for.isoformat()})
+               payload={"kind": body.kind, "scheduled_for": iso_utc(body.scheduled_for)})
     waiting = await session.exec(
         select(Case).where(Case.service_id == service.id, col(Case.id).in_(
             select(Step.case_id).where(Step.service_id == service.id,

@@ -22,7 +22,7 @@ from app.core.security import Principal
 from app.domain.absences import absences_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, ContactLevel
-from app.domain.common import utcnow
+from app.domain.common import iso_utc, utcnow
 from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem, load_scheduled_panels
 from app.domain.services import Service
@@ -232,7 +232,6 @@ def raise_violations(evaluation: Evaluation) -> None:
     raise PolicyViolation(
         first.detail,
         slug=first.type_slug,
-        title=first.title,
         status=first.status,
         errors=errors or None,
         extra={"rules": [v.rule_id for v in evaluation.violations]},
@@ -276,7 +275,11 @@ async def _apply(
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
+    changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     for intent in evaluation.intents:
+        if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
+                and (intent.reasons or intent.action == "update_due"):
+            changes.append((by_id[intent.step_id], intent))
         if intent.action == "create":
             created.append(_create_step(case, service, intent, principal, wf_event, ctx))
         elif intent.action == "supersede" and intent.step_id in by_id:
@@ -308,6 +311,15 @@ async def _apply(
     session.add(case)
     await session.flush()
     await _audit_steps(session, principal, service, case, created, superseded, role)
+    for step, intent in changes:
+        # One duty, one step: what a further reason (or its withdrawal) did to the open step.
+        await record_audit(
+            session, principal, "step.reason" if intent.action != "update_due" else "step.redate",
+            "step", step.id, service_id=service.id, case_id=case.id, role=role,
+            change={"code": step.code, "action": intent.action,
+                    "due_at": iso_utc(step.due_at) if step.due_at else None,
+                    "reasons": [dict(r) for r in intent.reasons]},
+        )
     return PolicyResult(
         next_steps=await open_steps_out(session, case.id),
         created=created, superseded=superseded, evaluation=evaluation,
@@ -491,6 +503,10 @@ def _create_step(
     )
 
 
+# A long-open duty (a risk management plan asked for by every judgement) keeps this many reasons.
+MAX_REASONS = 50
+
+
 def _add_reasons(step: Step, intent: StepIntent) -> None:
     """One duty, one step: a further reason for an open step is added to it, not a new step."""
     have = list(step.reasons or ())
@@ -500,6 +516,8 @@ def _add_reasons(step: Step, intent: StepIntent) -> None:
     for reason in intent.reasons:
         if dict(reason) not in have:
             have.append(dict(reason))
+    if len(have) > MAX_REASONS:  # the first reason and the latest ones; the audit keeps all
+        have = have[:1] + have[-(MAX_REASONS - 1):]
     step.reasons = have  # reassigned so the JSON column change is tracked
 
 
@@ -523,5 +541,5 @@ async def _audit_steps(
             session, principal, action, "step", step.id, service_id=service.id,
             case_id=case.id, role=role,
             change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": step.due_at.isoformat() if step.due_at else None},
+                    "due_at": iso_utc(step.due_at) if step.due_at else None},
         )

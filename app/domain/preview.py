@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,13 +15,13 @@ from pydantic import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import PROBLEM_BASE, Unprocessable
+from app.core.errors import PROBLEM_BASE, Unprocessable, status_title
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import CscStatus, Intervention
-from app.domain.common import PlausibleDate, check_details_size, resolve_occurred_at
+from app.domain.common import PlausibleDate, UtcDatetime, check_details_size, resolve_occurred_at
 from app.domain.events import IncomingRatings
 from app.domain.judgements import JudgementCreate, Level, judgement_event_data
 from app.domain.panels import PanelAction
@@ -123,7 +122,7 @@ class StepCompletedData(_TriggerData):
     code: Code
     rule_id: Code
     step_id: uuid.UUID | None = None
-    due_at: AwareDatetime | None = None
+    due_at: UtcDatetime | None = None
     completed_by_role: Role | None = None
     actor: Role | None = None
 
@@ -151,7 +150,7 @@ class PreviewRequest(BaseModel):
     judgement: JudgementCreate | None = None
     trigger: str | None = Field(default=None, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class PreviewStep(BaseModel):
@@ -243,11 +242,13 @@ async def preview(
         wf = policy.event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
-    ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels)
+    extras = await policy.snapshot_extras(session, case, occurred)
+    ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels, **extras)
     return PreviewOut(
         valid=not ev.violations,
         violations=[PreviewViolation(rule=v.rule_id, status=v.status,
-                                     type=PROBLEM_BASE + v.type_slug, title=v.title,
+                                     type=PROBLEM_BASE + v.type_slug,
+                                     title=status_title(v.status),
                                      detail=v.detail,
                                      errors=[{"loc": a, "msg": b} for a, b in v.errors])
                     for v in ev.violations],

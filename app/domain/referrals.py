@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,8 +33,10 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
+    UtcDatetime,
     check_details_size,
     enum_column,
+    iso_utc,
     new_id,
     resolve_occurred_at,
     utcnow,
@@ -171,7 +173,7 @@ class ReferralCreate(BaseModel):
     kind: KindLabel = PField(description="a core kind (ReferralKind) or one the service's pack "
                                          "declares (GET /v1/policy-packs/{id})")
     details: dict[str, Any] = PField(default_factory=dict)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class ReferralAction(BaseModel):
@@ -180,7 +182,7 @@ class ReferralAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = PField(default=None, max_length=4000)
     details: dict[str, Any] | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 class ReferralOut(BaseModel):
@@ -342,7 +344,7 @@ async def create_referral_for_case(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
         details=body.details, occurred_at=occurred_at, created_by=principal.sub,
         history=[{"action": "create", "to": status.value, "by": principal.sub, "role": role,
-                  "at": occurred_at.isoformat()}],
+                  "at": iso_utc(occurred_at)}],
     )
     session.add(referral)
     await session.flush()
@@ -380,7 +382,8 @@ async def create_referral(
     """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
-    if body.kind != ReferralKind.serious_incident:  # CSPPI notification reaches past closure
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    if not pack.referral_kind(body.kind).after_closure:  # e.g. a CSPPI notification
         require_open_case(case, "make a referral")
     referral, result = await create_referral_for_case(
         session, ctx, service, case, principal, role, body)
@@ -484,7 +487,7 @@ async def transition(
         referral.quality_assured_by, referral.quality_assured_at = principal.sub, occurred_at
     referral.history = [*referral.history, {
         "action": action, "from": previous.value, "to": move.target.value, "by": principal.sub,
-        "role": role, "at": occurred_at.isoformat(), "note": body.note}]
+        "role": role, "at": iso_utc(occurred_at), "note": body.note}]
     referral.updated_at = utcnow()
     session.add(referral)
     await session.flush()

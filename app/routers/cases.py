@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
@@ -13,30 +14,65 @@ from app.core.errors import Unprocessable
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
-from app.domain.access import get_visible_case
+from app.domain.access import MANAGERS, case_role_for, get_visible_case
+from app.domain.access_log import AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
+from app.domain.duplicates import PossibleDuplicate
 from app.domain.restriction import access_view
 from app.domain.steps import step_out
+from app.domain.subject_access import SubjectAccessExport, export, to_html
 from app.routers.envelopes import CaseWritten, Page, Read, Written
 from app.routers.gates import gate
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
+SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE)]
+IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE)]
 
 
-@router.post("", status_code=201, response_model=Written[svc.CaseOut],
+class CaseOpened(Written[svc.CaseOut]):
+    """A case opened (or upserted): on a create, other cases that may be about the same child
+    (a warning, the case is opened all the same)."""
+
+    possible_duplicates: list[PossibleDuplicate] = []
+
+
+@router.post("", status_code=201, response_model=CaseOpened,
              dependencies=[gate("case.create")])
 async def open_case(
     body: svc.CaseCreate, request: Request, response: Response, session: Session,
     principal: CurrentPrincipal,
-) -> Written[svc.CaseOut]:
-    """Open a case; answers the steps its opening mandates."""
+) -> CaseOpened:
+    """Open a case; answers the steps its opening mandates, and `possible_duplicates`: cases
+    you may see with the same date of birth and a similar name (409 names `existing_case_id`
+    for a taken external reference)."""
     service, case, result = await svc.create_case(
         session, principal, body, request.app.state.policy
     )
     response.headers["ETag"] = svc.etag_of(case)
     response.headers["Location"] = f"/v1/cases/{case.id}"
-    return Written(data=svc.case_out(case, service, result.next_steps),
-                   next_steps=result.next_steps)
+    return CaseOpened(data=svc.case_out(case, service, result.next_steps),
+                      next_steps=result.next_steps,
+                      possible_duplicates=await svc.duplicates_of(session, principal, case))
+
+
+@router.put("/by-external-ref/{system}/{external_id}", response_model=CaseOpened,
+            responses={201: {"model": CaseOpened, "description": "Created"}},
+            dependencies=[gate("case.upsert")])
+async def upsert_case(
+    system: SystemPart, external_id: IdPart, body: svc.CaseUpsert, request: Request,
+    response: Response, session: Session, principal: CurrentPrincipal,
+) -> CaseOpened:
+    """Create (201) or update (200) the case a case management system knows by this reference;
+    the same body again is 200 and writes nothing (no step, no audit entry)."""
+    ref = svc.ExternalRef(system=system, id=external_id)
+    done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy)
+    response.status_code = 201 if done.created else 200
+    response.headers["ETag"] = svc.etag_of(done.case)
+    response.headers["Location"] = f"/v1/cases/{done.case.id}"
+    return CaseOpened(data=svc.case_out(done.case, done.service, done.result.next_steps),
+                      next_steps=done.result.next_steps,
+                      possible_duplicates=done.possible_duplicates)
 
 
 @router.get("", response_model=Page[svc.CaseOut],
@@ -138,3 +174,34 @@ async def audit(
     """Every write on the case: who, role, what, when (managers and chairs)."""
     _, case = await get_visible_case(session, principal, case_id)
     return Read(data=await case_audit(session, case.id))
+
+
+@router.get("/{case_id}/access-log", response_model=Read[list[AccessLogOut]],
+            dependencies=[gate("case.access_log")])
+async def access_log(
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
+) -> Read[list[AccessLogOut]]:
+    """Reads of the case, newest first: who, role, what, when, request id (the case's line
+    manager, duty managers, chairs)."""
+    _, case = await get_visible_case(session, principal, case_id)
+    case_role_for(principal, case, (*MANAGERS, "chair"), "read the access log")
+    await request.app.state.access_log.flush()  # this process's latest reads too
+    return Read(data=await case_access_log(session, case.id))
+
+
+@router.get("/{case_id}/subject-access-export", response_model=Read[SubjectAccessExport],
+            responses={200: {"content": {"text/html": {}}}},
+            dependencies=[gate("case.subject_access_export")])
+async def subject_access_export(
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
+    format: Annotated[Literal["json", "html"], Query()] = "json",
+    redact: bool = True,
+) -> Read[SubjectAccessExport] | HTMLResponse:
+    """Everything held about the child across their cases (managers, chairs): records,
+    judgements, assessments, events, referrals, panels, steps, audit; third-party personal
+    data redacted and listed unless `redact=false`. The export itself is audited;
+    `format=html` prints cleanly."""
+    doc = await export(session, principal, case_id, request.app.state.policy, redact=redact)
+    if format == "html":
+        return HTMLResponse(to_html(doc))
+    return Read(data=doc)

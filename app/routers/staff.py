@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import absences as svc
+from app.domain.staff import record_staff_absence
 from app.routers.envelopes import Written
 from app.routers.gates import gate
 
@@ -18,9 +19,11 @@ StaffId = Annotated[str, Path(min_length=1, max_length=128)]
 @router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut],
              dependencies=[gate("absence.record")])
 async def record_absence(
-    staff_id: StaffId, body: svc.AbsenceCreate, session: Session, principal: CurrentPrincipal
+    staff_id: StaffId, body: svc.AbsenceCreate, request: Request, session: Session,
+    principal: CurrentPrincipal,
 ) -> Written[svc.AbsenceOut]:
     """Record a staff absence (managers); in-week deadlines end on the last working day
-    before it."""
-    absence = await svc.record_absence(session, principal, staff_id, body)
+    before it, including those of the worker's steps already open (brought forward)."""
+    absence, _ = await record_staff_absence(session, principal, staff_id, body,
+                                            request.app.state.policy)
     return Written(data=svc.absence_out(absence), next_steps=[])

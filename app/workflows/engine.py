@@ -3,9 +3,10 @@
 No database, no HTTP, no clock (``occurred_at`` comes with the event); deterministic. Order of
 work: derive the case after the event, run the pack's checks (any violation: nothing else is
 returned), plan the steps of every matching rule line (create, or keep an open one with the same
-code and subject), recurrences on completion, re-dating on a newly scheduled panel, superseding
-the open steps about a referral that is withdrawn or declined, and finally supersede open steps
-whose ``holds`` condition no longer holds.
+code and subject, or the case's one open step for a case-wide duty: the kept step gains the
+line's reason and the sooner deadline), recurrences on completion, re-dating on a newly scheduled
+panel, taking a withdrawn or declined referral's reasons off the open steps (superseding those
+left with none), and finally supersede open steps none of whose reasons still holds.
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ class _Plan:
         # (code, duty subject) -> index of the create intent planned for it (None: kept/none).
         self.planned: dict[tuple[str, UUID], int | None] = {}
         self.touched: set[UUID] = set()
+        self._event_reason: tuple[str, dict[str, str], str] | None = None
         done = _as_uuid(ctx.event.data.get("step_id")) if ctx.event.trigger == "step_completed" \
             else None
         self.completed: UUID | None = done
@@ -311,14 +313,28 @@ class _Plan:
 
     def _reason(self, rule: Rule) -> dict[str, Any]:
         """Why a line asks for its step: rule, paragraph, trigger and triggering record."""
-        event = self.ctx.event
-        record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
-        return {
-            "rule": rule.id, "pack": self.pack.id, "ref": rule.ref, "trigger": event.trigger,
-            "record": {"type": TRIGGER_RECORD.get(event.trigger, event.trigger),
-                       "id": str(record_id)},
-            "at": require_aware(event.occurred_at).astimezone(UTC).isoformat(),
-        }
+        if self._event_reason is None:  # the same for every line of this evaluation
+            event = self.ctx.event
+            record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
+            self._event_reason = (
+                event.trigger,
+                {"type": TRIGGER_RECORD.get(event.trigger, event.trigger), "id": str(record_id)},
+                require_aware(event.occurred_at).astimezone(UTC).isoformat(),
+            )
+        trigger, record, at = self._event_reason
+        # ``counted_from``: the moment its deadline counts from (``known_at`` for lines with
+        # ``counts_from = "known"``).
+        counted = at if rule.counts_from != "known" else \
+            require_aware(self._start(rule)).astimezone(UTC).isoformat()
+        return {"rule": rule.id, "pack": self.pack.id, "ref": rule.ref, "trigger": trigger,
+                "record": dict(record), "at": at, "counted_from": counted}
+
+    def _start(self, rule: Rule | None) -> datetime:
+        """The moment a line's deadline counts from: the event, or when it became known."""
+        start = self.ctx.event.occurred_at
+        if rule is not None and rule.counts_from == "known":
+            start = _as_datetime(self.ctx.event.data.get("known_at")) or start
+        return start
 
     def _step(self, rule: Rule, instance: _Instance, due: Due | None = None) -> None:
         key = self._key(rule, instance.subject_id)
@@ -353,7 +369,7 @@ class _Plan:
         form = rule.form_for(self.ctx)
         due = compute_due(form, self._inputs(instance, rule), self.calendar)
         merged = replace(planned, reasons=(*planned.reasons, reason))
-        if _sooner(due, planned.due_at, planned.awaiting_panel_date):
+        if _sooner(due, planned.due_at):
             merged = replace(merged, due_at=due.due_at, urgent=due.urgent or planned.urgent,
                              awaiting_panel_date=due.awaiting_panel_date, deadline_form=form)
         self.intents[index] = merged
@@ -372,7 +388,7 @@ class _Plan:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
             due = compute_due(form, self._inputs(instance, rule), self.calendar)
-            if _sooner(due, _utc(existing.due_at), existing.awaiting_panel_date):
+            if _sooner(due, _utc(existing.due_at)):
                 self.intents.append(replace(
                     self._intent("update_due", rule, instance, due, form),
                     subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
@@ -398,11 +414,8 @@ class _Plan:
 
     def _inputs(self, instance: _Instance, rule: Rule | None = None) -> DeadlineInputs:
         data = self.ctx.event.data
-        start = self.ctx.event.occurred_at
-        if rule is not None and rule.counts_from == "known":
-            start = _as_datetime(data.get("known_at")) or start
         return DeadlineInputs(
-            occurred_at=start, panels=self.panels,
+            occurred_at=self._start(rule), panels=self.panels,
             absences=self.case.case_holder_absences,
             panel_kind=self.pack.panel_kind,
             expected_release_date=self.ctx.after.expected_release_date,
@@ -565,7 +578,7 @@ def _same_reason(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
         _record_id(one) == _record_id(other)
 
 
-def _sooner(due: Due, current: datetime | None, awaiting: bool) -> bool:
+def _sooner(due: Due, current: datetime | None) -> bool:
     """Whether a newly computed deadline is sooner than the step's current one (a dated
     deadline is sooner than none, or than one still waiting for a panel date)."""
     if due.due_at is None:

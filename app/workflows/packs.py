@@ -355,9 +355,11 @@ class Pack(_Strict):
     _by_id: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
     _by_code: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
     _warnings: tuple[Problem, ...] = PrivateAttr(default=())
+    _case_wide: frozenset[str] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, context: Any) -> None:
-        """Index the rule lines by trigger, id and step code."""
+        """Index the rule lines by trigger, id and step code (once, at load: the engine looks
+        them up on every evaluation)."""
         lines = list(self.rules) + [c.ack_rule for c in self.checks if c.ack_rule is not None]
         for rule in self.rules:
             for trigger in rule.trigger:
@@ -365,6 +367,12 @@ class Pack(_Strict):
         for rule in lines:
             self._by_id[rule.id] = (*self._by_id.get(rule.id, ()), rule)
             self._by_code[rule.code] = (*self._by_code.get(rule.code, ()), rule)
+        self._case_wide = frozenset(r.code for r in lines if r.dedupe == "case")
+
+    def _index(self, name: str) -> Any:
+        # Private attributes live in ``__pydantic_private__``; reading the slot directly skips
+        # BaseModel.__getattr__, which the engine would otherwise pay on every lookup.
+        return self.__pydantic_private__[name]  # type: ignore[index]
 
     @model_validator(mode="after")
     def _unique_vocabulary(self) -> Pack:
@@ -373,14 +381,19 @@ class Pack(_Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{name}: {dupes} declared twice")
-        clash = sorted({e.id for e in self.event_types} & set(CORE_EVENT_TYPES))
-        if clash:
-            raise ValueError(f"event_types: {clash} are core event types already")
         return self
 
     def event_type_ids(self) -> tuple[str, ...]:
         """Every event type a case of this service may record: the core's and the pack's."""
-        return (*CORE_EVENT_TYPES, *(e.id for e in self.event_types))
+        own = tuple(e.id for e in self.event_types if e.id not in CORE_EVENT_TYPES)
+        return (*CORE_EVENT_TYPES, *own)
+
+    def event_type(self, event_type: str) -> EventType:
+        """How this pack treats an event type (an undescribed core type: not after closure)."""
+        for declared in self.event_types:
+            if declared.id == event_type:
+                return declared
+        return EventType(id=event_type, title=event_type.replace("_", " "))
 
     def referral_kind_ids(self) -> tuple[str, ...]:
         """Every referral kind this service may make: the core's and the pack's."""
@@ -456,20 +469,20 @@ class Pack(_Strict):
 
     def lines(self, rule_id: str) -> tuple[Rule, ...]:
         """Every line of a rule id (a rule may create several steps)."""
-        return self._by_id.get(rule_id, ())
+        return self._index("_by_id").get(rule_id, ())
 
     def rules_for(self, trigger: str) -> tuple[Rule, ...]:
         """The step lines listening to a trigger, in pack order."""
-        return self._by_trigger.get(trigger, ())
+        return self._index("_by_trigger").get(trigger, ())
 
     def lines_for_code(self, code: str) -> tuple[Rule, ...]:
         """Every line (checks' acknowledgements included) that creates steps with this code."""
-        return self._by_code.get(code, ())
+        return self._index("_by_code").get(code, ())
 
     def case_wide(self, code: str) -> bool:
         """Whether a step code is one duty per case: any line for it says ``dedupe = "case"``,
         so every line asking for it adds its reason to the one open step."""
-        return any(r.dedupe == "case" for r in self.lines_for_code(code))
+        return code in self._index("_case_wide")
 
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""

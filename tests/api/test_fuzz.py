@@ -158,11 +158,13 @@ def assert_standard(response: Any, where: str) -> None:
     status = response.status_code
     text = response.text
     assert status < 500 or status == 503, f"{status} server error\n{where}\n{text[:2000]}"
-    if status < 400:
-        if status != 204:
-            response.json()  # a 2xx answer is JSON
-        return
     ctype = _header(response, "content-type").split(";")[0].strip()
+    if status < 400:
+        if ctype == "text/html":  # a page asked for (subject access export, format=html)
+            assert text.startswith("<!doctype html>"), f"{status} page\n{where}"
+        elif status != 204:
+            response.json()  # any other 2xx answer is JSON
+        return
     assert ctype == "application/problem+json", f"{status} as {ctype!r}\n{where}\n{text[:2000]}"
     body = response.json()
     assert isinstance(body, dict), f"problem is not an object\n{where}\n{text[:2000]}"

@@ -275,15 +275,16 @@ async def test_M1_somerset_rosh_may_omit_the_matrix(somerset: Tenant) -> None:
 
 
 @pytest.mark.parametrize("intervention", ["court_order", "bail", "remand"])
-@pytest.mark.parametrize("stage", ["closure", "transfer"])
+@pytest.mark.parametrize(("stage", "tool"), [
+    ("closure", "mini_asset"), ("transfer", "mini_asset"), ("closure", "fact_finding")])
 async def test_W3_mini_asset_closure_of_a_statutory_case_is_422(
-    wokingham: Tenant, intervention: str, stage: str
+    wokingham: Tenant, intervention: str, stage: str, tool: str
 ) -> None:
     """W3: "all statutory Orders, bail and remand cases must have a closure Asset+ or, where
     relevant, a Transfer to Probation Asset+"."""
     case = (await wokingham.open_case(intervention=intervention))["data"]
     r = await wokingham.client.post(f"/v1/cases/{case['id']}/assessments", json={
-        "type": "mini_asset", "stage": stage, "occurred_at": "2026-08-25T10:00:00+01:00"},
+        "type": tool, "stage": stage, "occurred_at": "2026-08-25T10:00:00+01:00"},
         headers=wokingham.auth("case_holder"))
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("/asset-plus-required")
@@ -751,3 +752,58 @@ async def test_M4_unknown_rating_asks_for_no_floor_review(wokingham: Tenant) -> 
     changed = await _patch(wokingham, week.case_id, {
         "csc_status": "cp", "occurred_at": "2026-08-27T10:00:00+01:00"})
     assert steps_of(changed["next_steps"], "review_rating") == []
+
+
+# --- the whole week -------------------------------------------------------------------------
+
+
+async def test_the_week_ends_with_one_open_step_per_duty(wokingham: Tenant) -> None:
+    """The issue's week, as the workers live it: Asset+, ROSH high with the matrix and SWB,
+    countersignature, an incident on Friday 28 August (before the bank holiday), a High-Risk Panel
+    requested, booked and held, a decision, MAPPA category 2 with a release date. Every duty is
+    one open step (record_incident and report_to_line_manager are per incident), and nothing
+    the chair did closed a step in someone else's name."""
+    week = await FidelityWeek.start(wokingham)
+    await week.rosh_high()
+    await week.swb("high", rationale=None)
+    await week.countersign()
+    await week.request_and_book_panel()
+    await week.incident("2026-08-28T15:00:00+01:00", may_raise_to_high=True)
+    await week.decide(rosh_level="high", review_date="2026-09-29")
+    await _patch(wokingham, week.case_id, {"mappa_category": 2,
+                                           "expected_release_date": "2027-06-01",
+                                           "occurred_at": "2026-09-02T10:00:00+01:00"})
+    steps = await week.open_steps()
+    codes = [s["code"] for s in steps]
+    assert sorted(c for c in set(codes) if codes.count(c) > 1) == []
+    assert {"update_risk_management_plan", "review_assessment", "attend_panel_review",
+            "share_panel_minutes", "upload_panel_minutes", "mappa_h_notification"} <= set(codes)
+    assert "request_high_risk_panel" not in codes
+    notify = steps_of(steps, "mappa_h_notification")[0]
+    assert notify["due_at"] == "2026-12-01T23:59:59Z"
+    for step in await week.done_steps():
+        if step["actor"] == "case_holder":
+            assert step["completed_by"] == "case_holder-1", step
+        if step["actor"] == "chair":
+            assert step["completed_by"] == "chair-1", step
+
+
+async def test_W4_leave_recorded_after_the_incident_brings_its_deadline_forward(
+    wokingham: Tenant,
+) -> None:
+    """W4: "the last working day before annual leave" holds for a step already open: the
+    incident known Wednesday 26 August (due Thursday), then leave from Thursday recorded: due
+    Wednesday; a step not cut short (W6, three weeks) keeps its date."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-26T15:00:00+01:00")
+    record = steps_of(body["next_steps"], "record_incident")[0]
+    assert record["due_at"] == "2026-08-27T22:59:59Z"
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-27", "ends_on": "2026-09-04"},
+        headers=wokingham.auth("line_manager"))
+    assert r.status_code == 201, r.text
+    steps = {s["code"]: s for s in await week.open_steps()}
+    assert steps["record_incident"]["id"] == record["id"]
+    assert steps["record_incident"]["due_at"] == "2026-08-26T22:59:59Z"
+    assert "absence" in steps["record_incident"]["note"]
+    assert steps["review_assessment"]["due_at"] == "2026-09-16T14:00:00Z"

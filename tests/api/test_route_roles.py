@@ -36,6 +36,10 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("PATCH", "/v1/cases/{case_id}"): (CASE_FILE, 404),
     ("GET", "/v1/cases/{case_id}/audit"): ((*MANAGERS, "chair"), 404),
     ("GET", "/v1/audit/verify"): (("chair", "admin"), 200),
+    ("PUT", "/v1/cases/by-external-ref/{system}/{external_id}"):
+        ((*HOLDER_AND_MANAGERS, "feed"), 422),
+    ("GET", "/v1/cases/{case_id}/access-log"): ((*MANAGERS, "chair"), 404),
+    ("GET", "/v1/cases/{case_id}/subject-access-export"): ((*MANAGERS, "chair"), 404),
     ("GET", "/v1/cases/{case_id}/judgements"): (CASE_FILE, 404),
     ("POST", "/v1/cases/{case_id}/judgements"): (HOLDER_AND_MANAGERS, 422),
     ("GET", "/v1/cases/{case_id}/assessments"): (CASE_FILE, 404),

@@ -65,9 +65,9 @@ class Block:
     run: bool = True
 
 
-def readme_blocks() -> list[Block]:
-    """Every fenced block of README.md, each bash block with the json block that follows it."""
-    source = README.read_text()
+def readme_blocks(document: Path = README) -> list[Block]:
+    """Every fenced block of a Markdown file, each bash block with the json block after it."""
+    source = document.read_text()
     blocks: list[Block] = []
     for match in FENCE.finditer(source):
         marker = (match.group(3) or "").strip()
@@ -181,11 +181,15 @@ def test_readme_has_exactly_two_newcomer_commands_and_ci_runs_the_test_one() -> 
     assert ci == [f"exec {NEWCOMER_COMMANDS[1]}"]
 
 
-def test_readme_python_examples_compile() -> None:
-    """Every fenced python block of the README is valid Python."""
-    for block in readme_blocks():
-        if block.lang == "python":
-            compile(block.text, f"README.md:{block.line}", "exec")
+def test_python_and_json_examples_of_the_readme_and_guides_parse() -> None:
+    """Every fenced python block of README.md and docs/*.md compiles; every json block parses."""
+    for document in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in readme_blocks(document):
+            where = f"{document.name}:{block.line}"
+            if block.lang == "python":
+                compile(block.text, where, "exec")
+            elif block.lang == "json":
+                json.loads(block.text)
 
 
 def test_readme_examples_run_against_a_live_dev_server(dev_server: tuple[Path, str]) -> None:

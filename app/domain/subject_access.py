@@ -1,0 +1,274 @@
+"""Subject access export: everything the service holds about a child (Somerset 6.4: "the child
+has the right to access their case file in line with GDPR").
+
+The child's cases are the requested case and every other case of the service the requester may
+see with the same date of birth and the same name (after folding case, accents, hyphens and
+spaces, in either order). For each: the case record, judgements with rationales, assessments,
+events, referrals, oversight notes, panel items and decisions, steps and the write audit.
+
+Third-party personal data is redacted by default and every redaction is listed in
+``redactions`` (path and reason): named victims; values under keys that name other people in
+free-form ``details`` (``THIRD_PARTY_KEYS``, or any object marked ``"third_party": true``); and,
+in free text anywhere in the export, the names recorded as victims.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.security import Principal
+from app.domain.access import (
+    MANAGERS,
+    case_role_for,
+    get_visible_case,
+    visible_cases_clause,
+)
+from app.domain.assessments import Assessment, assessment_out
+from app.domain.audit import case_audit, record_audit
+from app.domain.cases_table import Case
+from app.domain.common import iso_utc, utcnow
+from app.domain.duplicates import compare
+from app.domain.events import CaseEvent, case_event_out
+from app.domain.judgements import Judgement, judgement_out
+from app.domain.oversight import OversightEntry, oversight_out
+from app.domain.panels import Panel, PanelItem
+from app.domain.policy import PolicyContext
+from app.domain.referrals import Referral, referral_out
+from app.domain.steps import Step, step_out
+from app.workflows.packs import Pack
+
+REDACTED = "[redacted: third-party personal data]"
+EXPORTERS = (*MANAGERS, "chair")
+SAME_CHILD = {"same_name", "same_name_ignoring_case_accents_and_punctuation",
+              "given_and_family_names_swapped"}
+THIRD_PARTY_KEYS = frozenset({
+    "victim", "victims", "victim_name", "victim_names", "other_child", "other_children",
+    "third_party", "third_parties", "witness", "witnesses", "associate", "associates",
+    "co_defendant", "co_defendants", "family_members", "reporter", "referrer_name",
+})
+# Fields of a case's own record that hold free text (where victims' names are looked for).
+FREE_TEXT = frozenset({"rationale", "note", "notes", "minutes", "feedback", "completion_note",
+                       "description", "summary", "reason", "text"})
+
+
+class SubjectAccessExport(BaseModel):
+    """The export: who asked, when, the child, their cases, and what was redacted."""
+
+    generated_at: datetime
+    generated_by: str
+    service: str
+    redacted: bool
+    child: dict[str, Any]
+    cases: list[dict[str, Any]]
+    redactions: list[dict[str, str]]
+    notes: list[str]
+
+
+class _Redactor:
+    """Replaces third-party data with ``REDACTED`` and remembers where and why."""
+
+    def __init__(self, names: Iterable[str], active: bool) -> None:
+        self.active = active
+        self.done: list[dict[str, str]] = []
+        words = sorted({n.strip() for n in names if len(n.strip()) >= 2}, key=len, reverse=True)
+        self._names = (re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+                       if words else None)
+
+    def _mark(self, path: str, reason: str) -> str:
+        self.done.append({"path": path, "reason": reason})
+        return REDACTED
+
+    def walk(self, value: Any, path: str, key: str = "") -> Any:
+        """The value with third-party data redacted (a copy)."""
+        if not self.active:
+            return value
+        if key in THIRD_PARTY_KEYS and value not in (None, [], {}, ""):
+            return self._mark(path, f"third-party personal data ({key})")
+        if isinstance(value, dict):
+            if value.get("third_party") is True:
+                return self._mark(path, "marked as third-party")
+            return {k: self.walk(v, f"{path}.{k}", k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.walk(v, f"{path}[{i}]", key) for i, v in enumerate(value)]
+        if isinstance(value, str) and self._names is not None and self._names.search(value):
+            self.done.append({"path": path, "reason": "names a third party (a recorded victim)"})
+            return self._names.sub(REDACTED, value)
+        return value
+
+
+async def _childs_cases(
+    session: AsyncSession, principal: Principal, case: Case
+) -> list[Case]:
+    """The requested case and the other cases of the service the requester may see that are
+    about the same child (same birth date, same name), oldest first."""
+    rows = await session.exec(select(Case).where(
+        visible_cases_clause(principal, case.service_id),
+        col(Case.date_of_birth) == case.date_of_birth,
+    ).order_by(col(Case.opened_at), col(Case.id)))
+    same = []
+    for other in rows:
+        _, reasons = compare(case.given_name, case.family_name, other.given_name,
+                             other.family_name)
+        if other.id == case.id or SAME_CHILD & set(reasons):
+            same.append(other)
+    return same
+
+
+async def _rows(session: AsyncSession, table: Any, case_id: uuid.UUID, order: Any) -> list[Any]:
+    result = await session.exec(select(table).where(table.case_id == case_id).order_by(order))
+    return list(result.all())
+
+
+async def _panel_items(session: AsyncSession, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await session.exec(
+        select(PanelItem, Panel).join(Panel, col(Panel.id) == col(PanelItem.panel_id))
+        .where(PanelItem.case_id == case_id).order_by(col(Panel.scheduled_for))
+    )
+    return [{"id": str(item.id), "panel": {"id": str(panel.id), "kind": panel.kind,
+                                           "scheduled_for": iso_utc(panel.scheduled_for),
+                                           "chair_id": panel.chair_id},
+             "presenter_id": item.presenter_id, "decided_at": item.decided_at,
+             "decided_by": item.decided_by, "decision": item.decision}
+            for item, panel in rows]
+
+
+def _case_record(case: Case) -> dict[str, Any]:
+    return {
+        "id": str(case.id), "external_ref": (
+            {"system": case.external_system, "id": case.external_id}
+            if case.external_system else None),
+        "intervention": case.intervention, "statutory": case.statutory,
+        "csc_status": case.csc_status, "case_holder_id": case.case_holder_id,
+        "line_manager_id": case.line_manager_id, "mappa_category": case.mappa_category,
+        "mappa_level": case.mappa_level, "in_custody": case.in_custody,
+        "expected_release_date": case.expected_release_date, "opened_at": case.opened_at,
+        "closed_at": case.closed_at, "ratings": case.ratings, "on_register": case.on_register,
+        "contact_level": case.contact_level, "restricted": case.access_mode is not None,
+    }
+
+
+async def _case_file(session: AsyncSession, case: Case, pack: Pack) -> dict[str, Any]:
+    judgements = await _rows(session, Judgement, case.id, col(Judgement.occurred_at))
+    return {
+        "case": _case_record(case),
+        "judgements": [judgement_out(j).model_dump(mode="json") for j in judgements],
+        "assessments": [assessment_out(a).model_dump(mode="json") for a in await _rows(
+            session, Assessment, case.id, col(Assessment.occurred_at))],
+        "events": [case_event_out(e).model_dump(mode="json") for e in await _rows(
+            session, CaseEvent, case.id, col(CaseEvent.occurred_at))],
+        "referrals": [referral_out(r, pack).model_dump(mode="json") for r in await _rows(
+            session, Referral, case.id, col(Referral.occurred_at))],
+        "oversight": [oversight_out(o).model_dump(mode="json") for o in await _rows(
+            session, OversightEntry, case.id, col(OversightEntry.occurred_at))],
+        "panel_items": await _panel_items(session, case.id),
+        "steps": [step_out(s).model_dump(mode="json") for s in await _rows(
+            session, Step, case.id, col(Step.created_at))],
+        "audit": [a.model_dump(mode="json") for a in await case_audit(session, case.id)],
+    }
+
+
+async def export(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: PolicyContext, *,
+    redact: bool = True,
+) -> SubjectAccessExport:
+    """Everything held about the case's child across their cases the requester may see
+    (managers and chairs; 404 for a case they may not see, 403 for another role); the export
+    is itself recorded in the write audit of each case it covers."""
+    service, case = await get_visible_case(session, principal, case_id)
+    role = case_role_for(principal, case, EXPORTERS, "export the case file")
+    cases = await _childs_cases(session, principal, case)
+    pack = ctx.pack_for(service)
+    files = [await _case_file(session, c, pack) for c in cases]
+    victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]
+    redactor = _Redactor(victims, redact)
+    files = [redactor.walk(f, f"cases[{i}]") for i, f in enumerate(files)]
+    for c in cases:
+        await record_audit(
+            session, principal, "case.subject_access_export", "case", c.id,
+            service_id=service.id, case_id=c.id, role=role,
+            change={"requested_for": str(case.id), "redacted": redact,
+                    "cases": [str(x.id) for x in cases]},
+        )
+    return SubjectAccessExport(
+        generated_at=utcnow(), generated_by=principal.sub,
+        service=service.slug, redacted=redact,
+        child={"given_name": case.given_name, "family_name": case.family_name,
+               "date_of_birth": case.date_of_birth.isoformat()},
+        cases=files, redactions=redactor.done,
+        notes=[
+            "Third-party personal data is redacted by default; each redaction is listed.",
+            "Only cases the requester may see are included (restricted cases they are "
+            "excluded from are not).",
+            "This export is recorded in the audit trail of every case it covers.",
+        ],
+    )
+
+
+_PRINT_CSS = """
+body { font: 11pt/1.4 Georgia, 'Times New Roman', serif; margin: 2em; color: #000; }
+h1 { font-size: 18pt; } h2 { font-size: 14pt; border-bottom: 1px solid #444; }
+h3 { font-size: 12pt; margin-bottom: .2em; }
+table { border-collapse: collapse; width: 100%; margin: .3em 0 1em; }
+th, td { border: 1px solid #999; padding: 2pt 4pt; vertical-align: top; text-align: left; }
+th { background: #eee; width: 28%; }
+.redacted { background: #000; color: #fff; padding: 0 3pt; }
+.meta { color: #333; }
+.entry + .entry { margin-top: .6em; }
+@page { size: A4; margin: 18mm 15mm; }
+@media print {
+  body { margin: 0; }
+  h2 { break-before: page; } h2:first-of-type { break-before: auto; }
+  table, tr, h3 { break-inside: avoid; }
+  a { color: #000; text-decoration: none; }
+}
+"""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        if not value:
+            return "&nbsp;"
+        rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{_cell(v)}</td></tr>"
+                       for k, v in value.items())
+        return f"<table>{rows}</table>"
+    if isinstance(value, list):
+        if not value:
+            return "<p>None recorded.</p>"
+        return "".join(f"<div class='entry'>{_cell(v)}</div>" for v in value)
+    if value is None:
+        return "&mdash;"
+    text = html.escape(str(value))
+    marked = html.escape(REDACTED)
+    return text.replace(marked, f'<span class="redacted">{marked}</span>')
+
+
+def to_html(doc: SubjectAccessExport) -> str:
+    """The export as a self-contained HTML page that prints cleanly (A4, one case a page)."""
+    data = doc.model_dump(mode="json")
+    child = data["child"]
+    title = f"Subject access export: {child['given_name']} {child['family_name']}"
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class='meta'>Born {html.escape(child['date_of_birth'])}. Service "
+             f"{html.escape(data['service'])}. Generated {html.escape(data['generated_at'])} "
+             f"by {html.escape(data['generated_by'])}. Redacted: "
+             f"{'yes' if data['redacted'] else 'no'}.</p>",
+             "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in data["notes"]) + "</ul>"]
+    for i, case_file in enumerate(data["cases"], start=1):
+        parts.append(f"<h2>Case {i}: {html.escape(case_file['case']['id'])}</h2>")
+        for section, content in case_file.items():
+            parts.append(f"<h3>{html.escape(section.replace('_', ' ').capitalize())}</h3>")
+            parts.append(_cell(content))
+    parts.append("<h2>Redactions</h2>" + _cell(data["redactions"] or ["None."]))
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{_PRINT_CSS}</style></head>"
+            f"<body>{''.join(parts)}</body></html>")
+

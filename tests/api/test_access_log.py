@@ -1,0 +1,124 @@
+"""The read audit (issue 13, part 2): reads of a case's record in an access log, apart from
+the write audit, buffered, and never lost on a clean shutdown."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from sqlmodel import col, select
+
+from app.core.config import Settings
+from app.domain.access_log import AccessLogEntry
+from app.main import create_app
+from tests.api.support import Factory, db  # noqa: F401 - fixture
+from tests.conftest import Tenant
+
+
+def _rid() -> dict[str, str]:
+    return {"X-Request-ID": uuid.uuid4().hex}
+
+
+async def _log(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> list[dict[str, Any]]:
+    r = await client.get(f"/v1/cases/{case_id}/access-log", headers=tenant.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_reads_are_logged_with_who_role_what_and_request_id(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The case holder reads the case and its judgements, a chair reads the audit: each read
+    is in the access log with its actor, the role they read under, the route and the request
+    id; the write that came before is not."""
+    case = (await somerset.open_case())["data"]
+    base = f"/v1/cases/{case['id']}"
+    r = await client.post(f"{base}/judgements", json={"domain": "lor", "level": "medium"},
+                          headers=somerset.auth("case_holder"))
+    assert r.status_code == 201
+    reads = [
+        (f"{base}", somerset.auth("case_holder"), "GET /v1/cases/{case_id}"),
+        (f"{base}/judgements", somerset.auth("case_holder"),
+         "GET /v1/cases/{case_id}/judgements"),
+        (f"{base}/audit", somerset.auth("chair"), "GET /v1/cases/{case_id}/audit"),
+    ]
+    expected = []
+    for url, headers, what in reads:
+        rid = _rid()
+        assert (await client.get(url, headers={**headers, **rid})).status_code == 200
+        expected.append((what, rid["X-Request-ID"]))
+    log = await _log(client, somerset, case["id"])
+    assert log[0]["what"] == "GET /v1/cases/{case_id}/access-log"
+    assert [(e["what"], e["request_id"]) for e in log[1:]] == expected[::-1]
+    assert [(e["actor"], e["role"]) for e in log[1:]] == [
+        ("chair-1", "chair"), ("case_holder-1", "case_holder"), ("case_holder-1", "case_holder")]
+    assert all(e["what"].startswith("GET ") for e in log)
+
+
+async def test_access_log_is_for_the_cases_managers_and_chairs(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The case holder gets 403; another team's line manager 404 (cannot see the case); a
+    duty manager and a chair may read it."""
+    case = (await somerset.open_case())["data"]
+    url = f"/v1/cases/{case['id']}/access-log"
+    assert (await client.get(url, headers=somerset.auth("case_holder"))).status_code == 403
+    other = somerset.auth("line_manager", "line_manager-2")
+    assert (await client.get(url, headers=other)).status_code == 404
+    for role in ("duty_manager", "chair"):
+        assert (await client.get(url, headers=somerset.auth(role))).status_code == 200
+
+
+async def test_buffered_reads_are_written_on_a_clean_shutdown(
+    client: httpx.AsyncClient, db: Factory, somerset: Tenant, settings: Settings  # noqa: F811
+) -> None:
+    """A second API process with a one-minute flush interval: its reads are only buffered
+    until it shuts down cleanly, and then they are all in the database."""
+    case = (await somerset.open_case())["data"]
+    slow = create_app(settings.model_copy(update={"access_log_flush_seconds": 60}))
+    rids = []
+    async with LifespanManager(slow) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://p2.test") as c2:
+            for _ in range(3):
+                rids.append(_rid())
+                r = await c2.get(f"/v1/cases/{case['id']}",
+                                 headers={**somerset.auth("case_holder"), **rids[-1]})
+                assert r.status_code == 200
+        assert slow.state.access_log.pending == 3
+        async with db() as session:
+            written = (await session.exec(select(AccessLogEntry).where(
+                AccessLogEntry.case_id == uuid.UUID(case["id"])))).all()
+        assert written == []
+    async with db() as session:
+        rows = (await session.exec(select(AccessLogEntry.request_id).where(
+            AccessLogEntry.case_id == uuid.UUID(case["id"]))
+            .order_by(col(AccessLogEntry.at)))).all()
+    assert list(rows) == [r["X-Request-ID"] for r in rids]
+
+
+async def test_caseload_register_and_report_reads_are_logged(
+    client: httpx.AsyncClient, db: Factory, somerset: Tenant  # noqa: F811
+) -> None:
+    """A case shown in the caseload or on the register is a read of that case; the timeliness
+    report is a service-wide read (no case)."""
+    case = (await somerset.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements", headers=somerset.auth(
+        "case_holder"), json={"domain": "rosh", "level": "high"})
+    assert r.status_code == 201
+    assert (await client.get("/v1/cases", headers=somerset.auth("case_holder"))).status_code \
+        == 200
+    assert (await client.get("/v1/register", headers=somerset.auth("chair"))).status_code == 200
+    rid = _rid()
+    r = await client.get("/v1/reports/timeliness", params={"from": "2026-01-01",
+                                                           "to": "2026-01-31"},
+                         headers={**somerset.auth("chair"), **rid})
+    assert r.status_code == 200
+    log = await _log(client, somerset, case["id"])
+    assert [e["what"] for e in log[1:]] == ["GET /v1/register", "GET /v1/cases"]
+    async with db() as session:
+        report = (await session.exec(select(AccessLogEntry).where(
+            AccessLogEntry.request_id == rid["X-Request-ID"]))).one()
+    assert (report.case_id, report.what) == (None, "GET /v1/reports/timeliness")

@@ -1,0 +1,118 @@
+"""Subject access export (issue 13, part 4). Somerset 6.4: "the child has the right to access
+their case file in line with GDPR"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from app.domain.subject_access import REDACTED
+from tests.api.support import restrict
+from tests.conftest import Tenant
+
+VICTIM = "Ella Stonebridge"
+DOB = "2010-09-09"
+
+
+@pytest.fixture
+async def child(client: httpx.AsyncClient, somerset: Tenant) -> dict[str, Any]:
+    """Two cases of one child (the name typed differently), and another child born the same
+    day; the first case names a victim in a judgement, its rationale and an event."""
+    first = (await somerset.open_case(
+        child={"given_name": "Liam", "family_name": "Hart", "date_of_birth": DOB},
+        opened_at="2026-01-05T09:00:00Z"))["data"]
+    second = (await somerset.open_case(
+        child={"given_name": "LIAM", "family_name": "hart", "date_of_birth": DOB},
+        opened_at="2026-02-05T09:00:00Z"))["data"]
+    other = (await somerset.open_case(
+        child={"given_name": "Noah", "family_name": "Price", "date_of_birth": DOB}))["data"]
+    holder = somerset.auth("case_holder")
+    r = await client.post(f"/v1/cases/{first['id']}/judgements", headers=holder, json={
+        "domain": "rosh", "level": "medium", "victims": [VICTIM],
+        "rationale": f"Threatened {VICTIM} outside school."})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/v1/cases/{first['id']}/events", headers=holder, json={
+        "type": "new_incident", "details": {"victim_name": VICTIM, "place": "bus stop"}})
+    assert r.status_code == 201, r.text
+    return {"first": first, "second": second, "other": other}
+
+
+def _url(case_id: str) -> str:
+    return f"/v1/cases/{case_id}/subject-access-export"
+
+
+async def test_export_covers_the_childs_cases_with_third_parties_redacted(
+    client: httpx.AsyncClient, somerset: Tenant, child: dict[str, Any]
+) -> None:
+    """Both of the child's cases (not the other child's), with judgements, events, steps and
+    the write audit; the victim's name appears nowhere and each redaction is listed."""
+    r = await client.get(_url(child["first"]["id"]), headers=somerset.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    doc = r.json()["data"]
+    assert [c["case"]["id"] for c in doc["cases"]] == [child["first"]["id"],
+                                                        child["second"]["id"]]
+    assert doc["redacted"] is True
+    assert VICTIM not in r.text
+    first = doc["cases"][0]
+    assert first["judgements"][0]["victims"] == REDACTED
+    assert first["judgements"][0]["rationale"] == f"Threatened {REDACTED} outside school."
+    event = next(e for e in first["events"] if e["type"] == "new_incident")
+    assert event["details"] == {"victim_name": REDACTED, "place": "bus stop"}
+    assert {d["path"] for d in doc["redactions"]} >= {
+        "cases[0].judgements[0].victims", "cases[0].judgements[0].rationale"}
+    assert first["steps"]
+    assert "case.create" in [e["action"] for e in first["audit"]]
+
+
+async def test_export_is_audited_on_every_case_it_covers(
+    client: httpx.AsyncClient, somerset: Tenant, child: dict[str, Any]
+) -> None:
+    """Each case of the export gets a ``case.subject_access_export`` audit entry."""
+    r = await client.get(_url(child["first"]["id"]), headers=somerset.auth("chair"))
+    assert r.status_code == 200
+    for key in ("first", "second"):
+        audit = (await client.get(f"/v1/cases/{child[key]['id']}/audit",
+                                  headers=somerset.auth("chair"))).json()["data"]
+        assert audit[-1]["action"] == "case.subject_access_export"
+        assert audit[-1]["actor"] == "chair-1"
+
+
+async def test_unredacted_on_request_and_only_for_managers_and_chairs(
+    client: httpx.AsyncClient, somerset: Tenant, child: dict[str, Any]
+) -> None:
+    """``redact=false`` shows the victim; the case holder may not export (403)."""
+    url = _url(child["first"]["id"])
+    r = await client.get(url, params={"redact": "false"}, headers=somerset.auth("chair"))
+    assert VICTIM in r.text
+    assert r.json()["data"]["redactions"] == []
+    assert (await client.get(url, headers=somerset.auth("case_holder"))).status_code == 403
+
+
+async def test_html_export_prints_cleanly_and_marks_redactions(
+    client: httpx.AsyncClient, somerset: Tenant, child: dict[str, Any]
+) -> None:
+    """format=html is a self-contained page with print CSS (A4, a case a page), redactions
+    shown as such, and no third-party name."""
+    r = await client.get(_url(child["first"]["id"]), params={"format": "html"},
+                         headers=somerset.auth("line_manager"))
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert "@media print" in r.text
+    assert "@page { size: A4" in r.text
+    assert '<span class="redacted">' in r.text
+    assert VICTIM not in r.text
+    assert "Liam Hart" in r.text
+
+
+async def test_a_restricted_case_of_the_child_is_left_out_for_excluded_staff(
+    client: httpx.AsyncClient, somerset: Tenant, child: dict[str, Any]
+) -> None:
+    """A duty manager excluded from the second case exports only the first."""
+    r = await restrict(client, somerset, child["second"]["id"],
+                       {"excluded_staff": ["duty_manager-7"]})
+    assert r.status_code == 200
+    r = await client.get(_url(child["first"]["id"]),
+                         headers=somerset.auth("duty_manager", "duty_manager-7"))
+    assert [c["case"]["id"] for c in r.json()["data"]["cases"]] == [child["first"]["id"]]

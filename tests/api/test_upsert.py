@@ -1,0 +1,124 @@
+"""Idempotent upsert by external reference (issue 13, part 5): IYSS pushes cases in and must
+never create two."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.conftest import Tenant
+
+BODY: dict[str, Any] = {
+    "child": {"given_name": "Kai", "family_name": "Morgan", "date_of_birth": "2009-11-12"},
+    "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+    "intervention": "court_order", "csc_status": "none",
+    "opened_at": "2026-03-02T09:00:00Z",
+}
+
+
+def _url(ref: str) -> str:
+    return f"/v1/cases/by-external-ref/iyss/{ref}"
+
+
+async def _audit(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> list[dict]:
+    r = await client.get(f"/v1/cases/{case_id}/audit", headers=tenant.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_put_creates_then_the_same_body_writes_nothing(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """First PUT 201 with the opening's steps; the same body again 200: same version, same
+    open steps, no new audit entry."""
+    feed = somerset.auth("feed", "iyss-connector")
+    first = await client.put(_url("Y-1001"), json=BODY, headers=feed)
+    assert first.status_code == 201, first.text
+    case = first.json()["data"]
+    assert case["external_ref"] == {"system": "iyss", "id": "Y-1001"}
+    assert first.headers["Location"] == f"/v1/cases/{case['id']}"
+    audit_before = await _audit(client, somerset, case["id"])
+    again = await client.put(_url("Y-1001"), json=BODY, headers=feed)
+    assert again.status_code == 200, again.text
+    assert again.json()["data"]["version"] == case["version"]
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert [s["id"] for s in again.json()["next_steps"]] == [s["id"] for s in case["open_steps"]]
+    assert await _audit(client, somerset, case["id"]) == audit_before
+
+
+async def test_put_with_a_change_updates_and_runs_the_policy_on_it(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A changed field is applied (200), audited once as ``case.update`` naming that field,
+    and the case's version moves on."""
+    feed = somerset.auth("feed", "iyss-connector")
+    created = (await client.put(_url("Y-1002"), json=BODY, headers=feed)).json()["data"]
+    changed = {**BODY, "csc_status": "cp"}
+    r = await client.put(_url("Y-1002"), json=changed, headers=feed)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["csc_status"] == "cp"
+    assert r.json()["data"]["version"] == created["version"] + 1
+    audit = await _audit(client, somerset, created["id"])
+    assert [(e["action"], e["fields"]) for e in audit][-1] == ("case.update", ["csc_status"])
+    assert (await client.put(_url("Y-1002"), json=changed, headers=feed)).status_code == 200
+    assert len(await _audit(client, somerset, created["id"])) == len(audit)
+
+
+async def test_second_post_with_the_reference_is_409_naming_the_case(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """POST /v1/cases with a taken external reference stays 409 and names existing_case_id
+    to a caller who may see that case; a case holder who may not see it gets the 409 without
+    the id."""
+    created = (await client.put(_url("Y-1003"), json=BODY,
+                                headers=somerset.auth("line_manager"))).json()["data"]
+    post = {**BODY, "external_ref": {"system": "iyss", "id": "Y-1003"}}
+    r = await client.post("/v1/cases", json=post, headers=somerset.auth("line_manager"))
+    assert r.status_code == 409
+    assert r.json()["existing_case_id"] == created["id"]
+    stranger = somerset.auth("case_holder", "case_holder-2")
+    r = await client.post("/v1/cases", json={**post, "case_holder_id": "case_holder-2"},
+                          headers=stranger)
+    assert r.status_code == 409
+    assert "existing_case_id" not in r.json()
+
+
+async def test_concurrent_puts_of_a_new_reference_create_one_case(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Two deliveries of the same new case at once: one 201, one 200, one case."""
+    feed = somerset.auth("feed", "iyss-connector")
+    answers = await asyncio.gather(*(client.put(_url("Y-1004"), json=BODY, headers=feed)
+                                     for _ in range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert len({a.json()["data"]["id"] for a in answers}) == 1
+    listed = await client.get("/v1/cases", params={"external_system": "iyss",
+                                                   "external_id": "Y-1004"},
+                              headers=somerset.auth("duty_manager"))
+    assert len(listed.json()["data"]) == 1
+
+
+async def test_put_on_a_case_the_caller_may_not_see_is_404(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Another case holder cannot change (or learn of) the case through its reference."""
+    await client.put(_url("Y-1005"), json=BODY, headers=somerset.auth("line_manager"))
+    r = await client.put(_url("Y-1005"), json={**BODY, "case_holder_id": "case_holder-2"},
+                         headers=somerset.auth("case_holder", "case_holder-2"))
+    assert r.status_code == 404
+
+
+async def test_put_refuses_a_changed_opening_date_and_edge_spaces(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """opened_at cannot be moved by an upsert (422); a reference with edge spaces is 422."""
+    feed = somerset.auth("feed", "iyss-connector")
+    await client.put(_url("Y-1006"), json=BODY, headers=feed)
+    r = await client.put(_url("Y-1006"), json={**BODY, "opened_at": "2026-03-03T09:00:00Z"},
+                         headers=feed)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == "body.opened_at"
+    r = await client.put(_url("%20Y-1006"), json=BODY, headers=feed)
+    assert r.status_code == 422
