@@ -92,8 +92,12 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """Test settings: HS256 with a test secret, the throwaway database."""
+    # The access log is written when read (GET .../access-log) and at shutdown, not by its
+    # background task: between tests the event loop stands still, and a write transaction
+    # frozen half-way would hold SQLite's write lock against synchronous fixtures (test_fuzz).
     return Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET, log_json=True,
-                    log_level="WARNING")
+                    log_level="WARNING", access_log_flush_seconds=3600,
+                    access_log_batch=1_000_000)
 
 
 @pytest.fixture(scope="session")

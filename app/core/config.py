@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     # Services (slugs) whose calendar feeds may show the child's name; others show only the
     # case's external reference (data minimisation: a phone's calendar is not a case system).
     calendar_child_names_services: list[str] = Field(default_factory=list)
-    access_log_flush_seconds: float = Field(default=1.0, gt=0, le=60)
+    access_log_flush_seconds: float = Field(default=1.0, gt=0, le=3600)
+    access_log_batch: int = Field(default=500, ge=1, le=1_000_000)
     log_level: str = "INFO"
     log_json: bool = True
     # Demo calendar (YJ_ENV=dev only, written by scripts/dev.sh): the service's clock reads

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.core.errors import Forbidden, NotAuthenticated, Unprocessable
+from app.core.query_guard import refuse_unknown_query
 from app.core.security import Principal, TokenVerifier
 
 
@@ -82,6 +83,7 @@ async def _principal(request: Request, principal: VerifiedPrincipal) -> Principa
     # Only once the caller is known and their role gate passed (route gates depend on the
     # verified principal alone): a stranger learns nothing about input rules (401, 403 first).
     await reject_unstorable_input(request)
+    await refuse_unknown_query(request)
     return principal
 
 

@@ -61,6 +61,10 @@ class PackError(Exception):
         self.problems = problems or (Problem("error", "-", "-", message),)
 
 
+class PackFileUnreadable(PackError):
+    """The file is missing, not a file, or not UTF-8 text: a user error, not a pack fault."""
+
+
 def _condition(raw: Any) -> Condition:
     if isinstance(raw, Condition):
         return raw
@@ -150,6 +154,9 @@ class Rule(_Strict):
     supersedes_previous: bool = False
     refresh_due: bool = False
     refresh_only: bool = False
+    # The event data key naming the step's assignee (``panel_chair_id``: the panel's own chair);
+    # unset or empty: the case's holder or line manager by actor, else anyone in the role.
+    assignee_from: Literal["panel_chair_id"] | None = None
     # Re-date only an open step that has no due date yet (one waiting for this act).
     refresh_undated_only: bool = False
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
@@ -320,7 +327,7 @@ ClosingAct = Literal[
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced",
+    "rating_replaced", "assessment_submit_review",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 
@@ -525,6 +532,11 @@ def _summary(problems: tuple[Problem, ...]) -> str:
 _UNION_NOISE = ("Input should be a valid tuple", "must be a string, got a list")
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """One line for a file that is not UTF-8 text: where the first bad byte is."""
+    return f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8"
+
+
 def read_pack(path: Path) -> Pack:
     """Read and validate one pack file's shape (no vocabulary check); PackError names the file
     and the bad field."""
@@ -532,7 +544,9 @@ def read_pack(path: Path) -> Pack:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise PackError(f"{path}: cannot read pack file: {exc}") from exc
+        raise PackFileUnreadable(f"{path}: cannot read pack file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PackFileUnreadable(f"{path}: not a text file: {not_utf8(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PackError(f"{path}: not valid TOML: {exc}") from exc
     try:

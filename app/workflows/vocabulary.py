@@ -74,7 +74,7 @@ CLOSING_ACTS: tuple[str, ...] = (
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced",
+    "rating_replaced", "assessment_submit_review",
 )
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
