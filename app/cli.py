@@ -273,7 +273,7 @@ def _check_packs(settings: Settings) -> None:
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
     import uvicorn
 
-    from app.core.http import protocol_with_header_timeout
+    from app.core.http import SettingsH11Protocol
 
     settings = _settings()
     # Slow clients are cut off: the request head must arrive within YJ_HTTP_HEADER_TIMEOUT_SECONDS
@@ -281,7 +281,7 @@ def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
                 proxy_headers=True, log_level="info" if access_log else "warning",
                 workers=workers, access_log=False,
-                http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+                http=SettingsH11Protocol,
                 timeout_keep_alive=settings.http_keep_alive_seconds)
 
 
