@@ -264,6 +264,12 @@ class UnhandledErrorMiddleware:
             await response(scope, receive, send)
 
 
+def _bearer_shaped(authorization: str) -> bool:
+    """Whether an Authorization header has the ``Bearer <token>`` shape (RFC 6750 §2.1)."""
+    scheme, _, token = authorization.partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
 class RequestGuardMiddleware:
     """Refuses oversized bodies (413) and non-JSON write bodies (415) before any handler runs."""
 
@@ -277,6 +283,14 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope.get("path", "").startswith("/v1/") and not _bearer_shaped(
+                headers.get("authorization", "")):
+            # Every /v1 write needs a bearer token: say so before judging the body (a stranger
+            # learns nothing about what a body should look like). The token itself, and the
+            # role, are checked by the route's dependencies, also before the body is validated.
+            await self._reject(scope, send, 401, "A bearer token is required.",
+                               extra_headers=[(b"www-authenticate", b"Bearer")])
+            return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await self._reject(scope, send, 413, "The request body is too large.")
@@ -313,7 +327,8 @@ class RequestGuardMiddleware:
                 await self._reject(scope, send, 413, "The request body is too large.")
 
     @staticmethod
-    async def _reject(scope: Scope, send: Send, status: int, detail: str) -> None:
+    async def _reject(scope: Scope, send: Send, status: int, detail: str,
+                      extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
         body = problem_body(status, _SLUGS[status], detail, instance=scope.get("path", "/"))
         payload = json.dumps(body).encode()
         await send({
@@ -322,6 +337,7 @@ class RequestGuardMiddleware:
             "headers": [
                 (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(payload)).encode()),
+                *(extra_headers or []),
             ],
         })
         await send({"type": "http.response.body", "body": payload})

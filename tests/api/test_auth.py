@@ -217,3 +217,29 @@ async def test_control_characters_in_identity_claims_are_refused(
         claims = forge.claims(service=somerset.slug)
         claims[field] = (claims["sub"] if field == "sub" else somerset.slug) + control
         await assert_401(client, forge.hs256(claims, TEST_SECRET.encode()))
+
+
+async def test_writes_without_a_token_are_401_before_the_body_is_judged(
+    client: httpx.AsyncClient,
+) -> None:
+    """A stranger sending a malformed, non-JSON or oversized body to any /v1 write gets 401
+    (with ``WWW-Authenticate: Bearer``), never the 400/413/415 that would describe the body."""
+    spec = (await client.get("/openapi.json")).json()
+    bodies = [
+        ({"content-type": "application/json"}, b"{garb"),
+        ({"content-type": "text/plain"}, b"hello"),
+        ({"content-type": "application/json"}, b"x" * (2 * 1024 * 1024)),
+    ]
+    checked = 0
+    for path, ops in spec["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        concrete = path.replace("{", "").replace("}", "")  # ids need not exist for a 401
+        for method in {"post", "put", "patch"} & set(ops):
+            for headers, body in bodies:
+                r = await client.request(method.upper(), concrete, headers=headers, content=body)
+                assert r.status_code == 401, (method, path, r.status_code)
+                assert r.headers["www-authenticate"] == "Bearer"
+                assert r.json()["type"].endswith("/unauthenticated")
+                checked += 1
+    assert checked >= 30
