@@ -43,7 +43,7 @@ from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
-from app.domain.transitions import conflicting, reload
+from app.domain.transitions import conflicting
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
@@ -408,9 +408,15 @@ async def decide(
             "The presenter of a case cannot chair its decision; another panel member must "
             f"chair this item ({pack.id}).", slug="presenter-cannot-chair",
         )
-    case = await load_case(session, item.case_id)
-    assert case is not None
-    await reload(session, item)  # a concurrent decision on this item has committed by now
+    case = await load_case(session, item.case_id, lock=True)
+    # Re-checked under the case's lock: a restriction may have shut the chair out, or another
+    # decision on this item committed, while we waited (404 as for a case never seen).
+    item = (await session.exec(select(PanelItem).where(
+        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+    ).execution_options(populate_existing=True))).first()
+    if item is None or case is None:
+        raise NotFound("No such panel item.")
     if item.decided_at is not None:
         raise conflicting("panel item", "decide", "decided",
                           item_out(item).model_dump(mode="json"))
