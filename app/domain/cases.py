@@ -654,11 +654,20 @@ async def _close_or_reopen(
     Either is audited with its reason and announced (``case.closed`` / ``case.reopened``)."""
     if case.closed_at is not None:
         result = await policy.supersede_all_open(
-            session, service, case, principal, role, "the case was closed")
+            session, service, case, principal, role, "the case was closed", closure=True)
         action, reason = "close", reasons["closure_reason"]
     else:
+        # The duties open at the closure come back as they were (original due dates: an
+        # overdue step is not laundered by a close and reopen), then the policy adds what
+        # the case's current state mandates and is not open (never a duplicate).
+        reinstated = await policy.reinstate_closed_steps(
+            session, service, case, principal, role, "the case was reopened")
         result = await policy.rerun_for_current_state(
-            session, ctx, service, case, principal, occurred_at, role)
+            session, ctx, service, case, principal, occurred_at, role,
+            frozenset(s.id for s in reinstated))
+        result = policy.PolicyResult(
+            next_steps=result.next_steps, created=reinstated + result.created,
+            superseded=result.superseded, evaluation=result.evaluation)
         action, reason = "reopen", reasons["reopen_reason"]
     at = case.closed_at or occurred_at
     await record_audit(
