@@ -9,7 +9,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -443,6 +443,49 @@ async def reassign_open_steps(
 # A step superseded because its case was closed carries this marker (``satisfied_by_type``,
 # with the case's id): reopening the case reinstates exactly these steps.
 CLOSURE_MARK = "case_closure"
+
+
+async def rehome_shut_out_steps(
+    session: AsyncSession,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    shut_out: Callable[[str], bool],
+) -> list[Step]:
+    """Move the case's open steps whose assignee may no longer see the case (``shut_out``:
+    excluded by a restriction, or no longer its holder) to someone who may: a case holder's
+    or line manager's step to the role's current holder, any other step to its role
+    (unassigned: any holder of the actor's role who may see the case completes it). Each is
+    audited (``step.reassign``) and announced (``step.reassigned``) like a reassignment."""
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.open,
+        col(Step.assignee_id).is_not(None)).order_by(col(Step.created_at), col(Step.id)))
+    moved: list[Step] = []
+    for step in list(rows.all()):
+        old = step.assignee_id
+        if old is None or not shut_out(old):
+            continue
+        attr = ACTOR_FIELDS.get(step.actor)
+        new = getattr(case, attr) if attr else None
+        if new is not None and shut_out(new):
+            new = None
+        step.assignee_id = new
+        to = new or f"any {step.actor}"
+        step.note = _append(step.note, f"Reassigned: {old} may no longer see the case; to {to}")
+        session.add(step)
+        moved.append(step)
+        await record_audit(
+            session, principal, "step.reassign", "step", step.id, service_id=service.id,
+            case_id=case.id, role=role, reason=f"{old} may no longer see the case; to {to}",
+            change={"code": step.code, "actor": step.actor,
+                    "assignee_id": {"from": old, "to": new}},
+        )
+        await emit(session, "step.reassigned", step.id, service_id=service.id,
+                   payload={"case_id": str(case.id), "step_id": str(step.id),
+                            "code": step.code, "actor": step.actor, "from": old, "to": new})
+    await session.flush()
+    return moved
 
 
 async def supersede_all_open(
