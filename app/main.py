@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
+from app.core.docs_pages import DocsPageHeadersMiddleware
 from app.core.http import HttpMethodsMiddleware
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.core.problems import (
@@ -151,6 +152,7 @@ def create_app(
         app
     ).expose(app, include_in_schema=False)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(DocsPageHeadersMiddleware, paths=frozenset({"/docs", "/redoc"}))
     app.add_middleware(HttpMethodsMiddleware, router=app.router)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(UnhandledErrorMiddleware)

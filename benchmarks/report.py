@@ -25,7 +25,6 @@ from app.core.migrate import upgrade
 from app.core.security import Principal
 from app.domain import reports
 from app.domain.history import RecordedSession
-from app.workflows.packs import load_packs
 
 PG_ADMIN = os.environ.get("YJ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -81,7 +80,6 @@ async def measure(url: str, slug: str, runs: int) -> None:
     """Time the report for a chair and a line manager, per grouping."""
     engine = create_async_engine(url)
     factory = session_factory(engine, RecordedSession)
-    packs = load_packs()
     chair = Principal(sub="chair-1", roles=frozenset({"chair"}), service=slug)
     manager = Principal(sub="manager-7", roles=frozenset({"line_manager"}), service=slug)
     year = (date(2025, 1, 1), date(2025, 12, 31))
@@ -92,7 +90,7 @@ async def measure(url: str, slug: str, runs: int) -> None:
             for _ in range(runs):
                 async with factory() as session:
                     t0 = time.perf_counter()
-                    out = await reports.timeliness(session, principal, query, packs)
+                    out = await reports.timeliness(session, principal, query)
                     times.append((time.perf_counter() - t0) * 1000)
             print(f"{who:13} group_by={','.join(groups) or '-':11} rows={len(out.rows):4} "
                   f"{min(times):8.1f}-{max(times):8.1f} ms")

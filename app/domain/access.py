@@ -313,6 +313,14 @@ def note_read(session: AsyncSession, principal: Principal, case: Case) -> None:
     read.writer.record(principal, case.service_id, case.id, read.what, read.request_id, role)
 
 
+def note_service_read(session: AsyncSession, principal: Principal, service_id: uuid.UUID
+                      ) -> None:
+    """Note a read request's service-wide read (a report: no one case) in the access log."""
+    read = session.info.get("read_log")
+    if read is not None:
+        read.writer.record(principal, service_id, None, read.what, read.request_id)
+
+
 async def get_case_in_service(
     session: AsyncSession, service_id: uuid.UUID, case_id: uuid.UUID
 ) -> Case:

@@ -46,11 +46,15 @@ from app.workflows.packs import Pack
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
-def satisfied_by(pack: Pack, action: str) -> tuple[str, ...]:
+def satisfied_by(pack: Pack, action: str, stage: str | None = None) -> tuple[str, ...]:
     """The step codes an act closes, from the pack's ``[closures]`` (``assessment_submit``,
-    ``assessment_countersign``): e.g. Wokingham's assessment is "not complete until
-    countersigned", Somerset's is done on submission."""
-    return pack.closes(f"assessment_{action}")
+    ``assessment_countersign``, and ``assessment_submit_review`` for a review stage): e.g.
+    Wokingham's assessment is "not complete until countersigned", Somerset's is done on
+    submission, and a submitted Review Stage is the one 7.1.3 asks for after a MARP."""
+    codes = pack.closes(f"assessment_{action}")
+    if action == "submit" and stage == AssessmentStage.review:
+        codes += tuple(c for c in pack.closes("assessment_submit_review") if c not in codes)
+    return codes
 
 
 def per_assessment_codes(pack: Pack) -> frozenset[str]:
@@ -271,7 +275,8 @@ async def submit_assessment(
         session.add(case)
     return assessment, await _after_act(
         session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit"), None,
+        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit", assessment.stage),
+        None,
     )
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from icalendar import Calendar, Todo
+from icalendar import Calendar, Event, Todo
 from pydantic import BaseModel
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +26,7 @@ from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 
 LONDON = ZoneInfo("Europe/London")
+EVENT_LENGTH = timedelta(minutes=15)
 
 
 class CalendarFeed(SQLModel, table=True):
@@ -144,10 +145,12 @@ def case_label(case: Case, with_names: bool) -> str:
 
 
 def to_ical(
-    service: Service, items: list[tuple[Step, Case]], base_url: str, with_names: bool
+    service: Service, items: list[tuple[Step, Case]], base_url: str, with_names: bool,
+    *, as_events: bool = False,
 ) -> bytes:
     """An RFC 5545 calendar: one VTODO per step, DUE in Europe/London, urgent ones PRIORITY 1
-    (others 5), a link to the step."""
+    (others 5), a link to the step. ``as_events``: for clients that show only events, a
+    15-minute VEVENT ending at each due time instead (steps without a due time left out)."""
     cal = Calendar()
     cal.add("prodid", "-//yjrisk//next steps//EN")
     cal.add("version", "2.0")
@@ -155,14 +158,23 @@ def to_ical(
     cal.add("x-wr-timezone", "Europe/London")
     stamp = utcnow()
     for step, case in items:
-        todo = Todo()
+        if as_events and step.due_at is None:
+            continue
+        todo: Todo | Event = Event() if as_events else Todo()
         todo.add("uid", f"{step.id}@yjrisk")
         todo.add("dtstamp", stamp)
         todo.add("summary", f"{step.title} - {case_label(case, with_names)}")
         if step.due_at is not None:
-            todo.add("due", step.due_at.astimezone(LONDON))
+            due = step.due_at.astimezone(LONDON)
+            if as_events:
+                todo.add("dtstart", due - EVENT_LENGTH)
+                todo.add("dtend", due)
+            else:
+                todo.add("due", due)
+                todo.add("status", "NEEDS-ACTION")
         todo.add("priority", 1 if step.urgent else 5)
-        todo.add("status", "NEEDS-ACTION")
+        if step.urgent:
+            todo.add("categories", ["URGENT"])
         todo.add("url", f"{base_url}/v1/next-steps/{step.id}")
         todo.add("description", f"Policy: {step.policy_pack} {step.policy_ref} "
                                 f"(rule {step.rule_id}). Actor: {step.actor}.")

@@ -33,6 +33,7 @@ from app.domain.access import (
     get_visible_case,
     lock_external_ref,
     may_see_case,
+    note_read,
     require_may_open,
     service_of,
     visible_cases_clause,
@@ -49,6 +50,7 @@ from app.domain.cases_table import (
 from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
+    iso_utc,
     require_mappa_category,
     resolve_occurred_at,
     utcnow,
@@ -500,6 +502,8 @@ async def list_cases(
     query = query.order_by(Case.created_at, Case.id).limit(limit + 1)  # type: ignore[arg-type]
     rows = list((await session.exec(query)).all())
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    for case in rows[:limit]:
+        note_read(session, principal, case)
     return service, rows[:limit], next_cursor
 
 
@@ -710,12 +714,12 @@ async def _close_or_reopen(
     await record_audit(
         session, principal, f"case.{action}", "case", case.id, service_id=service.id,
         case_id=case.id, role=role, reason=reason,
-        change={"at": at.isoformat(), "reason": reason,
+        change={"at": iso_utc(at), "reason": reason,
                 "steps": [str(s.id) for s in result.created + result.superseded]},
     )
     event_type = {"close": "case.closed", "reopen": "case.reopened"}[action]
     await emit(session, event_type, case.id, service_id=service.id,
-               payload={"case_id": str(case.id), "at": at.isoformat(), "reason": reason,
+               payload={"case_id": str(case.id), "at": iso_utc(at), "reason": reason,
                         "role": role})
     return result
 

@@ -195,8 +195,8 @@ def check_event_type(pack: Pack, event_type: str) -> None:
         )
 
 
-# Events the policy still acts on after closure (S23: charge or death within 20 days).
-AFTER_CLOSURE = frozenset({"charged", "death"})
+# Which events the policy still acts on after closure is the pack's (``after_closure`` on an
+# event type: Somerset S23, a charge or death within 20 days).
 
 
 async def _case_and_role(
@@ -221,8 +221,9 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    check_event_type(ctx.pack_for(service, resolve_occurred_at(body.occurred_at)), body.type)
-    if str(body.type) not in AFTER_CLOSURE:
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    check_event_type(pack, body.type)
+    if not pack.event_type(body.type).after_closure:
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)

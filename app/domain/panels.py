@@ -477,6 +477,7 @@ async def decide(
         "review_date": body.review_date,
         "mappa_level": body.mappa_level,
         "panel_kind": panel.kind,
+        "panel_chair_id": panel.chair_id,
         "attendees": list(body.attendees),
     }
     decided = await policy.run(

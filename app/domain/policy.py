@@ -319,7 +319,7 @@ async def _apply(
             session, principal, "step.reason" if intent.action != "update_due" else "step.redate",
             "step", step.id, service_id=service.id, case_id=case.id, role=role,
             change={"code": step.code, "action": intent.action,
-                    "due_at": step.due_at.isoformat() if step.due_at else None,
+                    "due_at": iso_utc(step.due_at) if step.due_at else None,
                     "reasons": [dict(r) for r in intent.reasons]},
         )
     return PolicyResult(

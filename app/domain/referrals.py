@@ -382,7 +382,8 @@ async def create_referral(
     """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
-    if body.kind != ReferralKind.serious_incident:  # CSPPI notification reaches past closure
+    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    if not pack.referral_kind(body.kind).after_closure:  # e.g. a CSPPI notification
         require_open_case(case, "make a referral")
     referral, result = await create_referral_for_case(
         session, ctx, service, case, principal, role, body)

@@ -23,11 +23,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
 from app.core.security import Principal
-from app.domain.access import SERVICE_WIDE_READERS, require_roles, service_of
+from app.domain.access import (
+    SERVICE_WIDE_READERS,
+    note_service_read,
+    require_roles,
+    service_of,
+)
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
 from app.domain.steps import Step, StepStatus
-from app.workflows.packs import Pack
 
 LONDON = ZoneInfo("Europe/London")
 MAX_MONTHS = 120
@@ -49,28 +53,30 @@ that raised it (that act's `occurred_at`).
 **Definitions:**
 - `due`: steps with a `due_at` in the period (open or done; superseded and waived left out).
 - `on_time`: done steps completed at or before `due_at`, judged by the completing act's
-  `occurred_at` (a back-dated act counts on the date it says it happened).
-- `late`: done steps completed after `due_at`.
-- `open_overdue`: steps still open whose `due_at` has passed (at the time of the request).
+  `occurred_at` (a back-dated act counts on the date it says it happened). A step due
+  `immediately` is late only after the end of that working day (23:59:59 Europe/London; the
+  next working day's end when raised on a weekend or bank holiday), as the rules catalogue says.
+- `late`: done steps completed after that deadline.
+- `open_overdue`: steps still open whose deadline has passed (at the time of the request).
 - `no_timescale`: open or done steps that carry no `due_at` (counted apart, not in `due`).
 - `waived`: steps a manager waived (counted apart, not in `due` nor in the rate).
 - Superseded steps (the policy withdrew them) are left out altogether.
 - `on_time_rate` = `on_time / (on_time + late + open_overdue)`, null when that is 0; steps
   open and not yet due are not judged yet.
-- `median_days_late`: the median of `completed_at - due_at` over the late steps, in clock days
-  (24 h), two decimals; null when none were late.
+- `median_days_late`: the median of `completed_at` minus the deadline over the late steps, in
+  clock days (24 h), two decimals; null when none were late.
 - `month`: the Europe/London calendar month (`YYYY-MM`) of `due_at` (for steps
   without a timescale, of the act that raised them).
 - `team`: the case's current `line_manager_id`.
-- `pack`, `version`, `rule`, `code`: the policy pack, its version (null while packs carry none),
-  the rule id and the step code.
+- `pack`, `version`, `rule`, `code`: the policy pack and the version of it the step was raised
+  under (null for steps raised before packs carried versions), the rule id and the step code.
 
 **Grouping:** `group_by` may be given several times (`rule`, `team`, `month`); fields not
 grouped on are null. Without `group_by` there is one row for the whole scope.
 
-**Overdue ageing** (`ageing`): the open overdue steps of the same rows, by whole days overdue
-(24 h each) at the time of the request: `0-7`, `8-28`, `29-90`, `over_90`; each row's bands sum
-to its `open_overdue`.
+**Overdue ageing** (`ageing`): the open overdue steps of the same rows, by whole days past
+their deadline (24 h each) at the time of the request: `0-7`, `8-28`, `29-90`, `over_90`; each
+row's bands sum to its `open_overdue`.
 """
 
 
@@ -176,10 +182,12 @@ def _month_expr(when: Any, date_from: date, date_to: date) -> Any:
 
 
 def _days_late(dialect: str) -> Any:
-    """``completed_at - due_at`` in days (24 h), per dialect."""
+    """``completed_at`` minus the step's deadline (``overdue_at``, else ``due_at``) in days
+    (24 h), per dialect."""
+    deadline = sa.func.coalesce(col(Step.overdue_at), col(Step.due_at))
     if dialect == "sqlite":
-        return sa.func.julianday(col(Step.completed_at)) - sa.func.julianday(col(Step.due_at))
-    return sa.extract("epoch", col(Step.completed_at) - col(Step.due_at)) / 86400.0
+        return sa.func.julianday(col(Step.completed_at)) - sa.func.julianday(deadline)
+    return sa.extract("epoch", col(Step.completed_at) - deadline) / 86400.0
 
 
 def _count(*conditions: Any) -> Any:
@@ -190,12 +198,12 @@ async def timeliness(
     session: AsyncSession,
     principal: Principal,
     query: ReportQuery,
-    packs: dict[str, Pack] | Any,
     now: datetime | None = None,
 ) -> TimelinessReport:
     """The timeliness report for the caller's scope (service, or own team); 403 for others."""
     require_roles(principal, REPORT_READERS, "read the timeliness report")
     service = await service_of(session, principal)
+    note_service_read(session, principal, service.id)
     now = now or utcnow()
     whole_service = principal.has(*SERVICE_WIDE_READERS)
     start = london_midnight(query.date_from)
@@ -203,24 +211,26 @@ async def timeliness(
     dialect = session.get_bind().dialect.name
 
     status, due_at, completed = col(Step.status), col(Step.due_at), col(Step.completed_at)
+    # When the step became late: due_at, but the end of that working day for "immediately".
+    deadline = sa.func.coalesce(col(Step.overdue_at), due_at)
     dated, undated = due_at.is_not(None), due_at.is_(None)
     counted = status.in_((StepStatus.open, StepStatus.done))
     done = status == StepStatus.done
     is_open = status == StepStatus.open
-    late_cond = sa.and_(done, dated, completed > due_at)
+    late_cond = sa.and_(done, dated, completed > deadline)
     keys = _group_keys(query, Step, start, end)
     measures = [
         _count(counted, dated).label("due"),
-        _count(done, dated, completed <= due_at).label("on_time"),
+        _count(done, dated, completed <= deadline).label("on_time"),
         _count(late_cond).label("late"),
-        _count(is_open, dated, due_at < now).label("open_overdue"),
+        _count(is_open, dated, deadline < now).label("open_overdue"),
         _count(counted, undated).label("no_timescale"),
         _count(status == StepStatus.waived).label("waived"),
     ]
     for label, low, high in AGEING_BANDS:
-        conds = [is_open, dated, due_at <= now - timedelta(days=low), due_at < now]
+        conds = [is_open, dated, deadline <= now - timedelta(days=low), deadline < now]
         if high is not None:
-            conds.append(due_at > now - timedelta(days=high + 1))
+            conds.append(deadline > now - timedelta(days=high + 1))
         measures.append(_count(*conds).label(f"age_{label}"))
     if dialect == "postgresql":
         late_days = sa.case((late_cond, _days_late(dialect)), else_=None)
@@ -248,7 +258,7 @@ async def timeliness(
     return TimelinessReport(
         service=service.slug, scope="service" if whole_service else f"team:{principal.sub}",
         date_from=query.date_from, date_to=query.date_to, group_by=list(query.group_by),
-        generated_at=now, rows=[_row(r, keys, packs, medians) for r in rows],
+        generated_at=now, rows=[_row(r, keys, medians) for r in rows],
         ageing=[_ageing(r, keys) for r in rows if (r["open_overdue"] or 0) > 0],
     )
 
@@ -260,6 +270,7 @@ def _group_keys(
     for group in query.group_by:
         if group == GroupBy.rule:
             keys += [("pack", col(step.policy_pack).label("pack")),
+                     ("version", col(step.policy_version).label("version")),
                      ("rule", col(step.rule_id).label("rule")),
                      ("code", col(step.code).label("code"))]
         elif group == GroupBy.team:
@@ -287,7 +298,7 @@ async def _sqlite_medians(
 
 
 def _row(
-    r: Any, keys: list[tuple[str, Any]], packs: Any,
+    r: Any, keys: list[tuple[str, Any]],
     medians: dict[tuple[Any, ...], float] | None,
 ) -> TimelinessRow:
     names = {name for name, _ in keys}
@@ -296,10 +307,9 @@ def _row(
     judged = on_time + late + overdue
     median = (r["median"] if medians is None
               else medians.get(tuple(r[name] for name, _ in keys)))
-    pack_id = r["pack"] if "pack" in names else None
-    pack = packs.get(pack_id) if pack_id else None
     return TimelinessRow(
-        pack=pack_id, version=getattr(pack, "version", None) if pack else None,
+        pack=r["pack"] if "pack" in names else None,
+        version=r["version"] if "version" in names else None,
         rule=r["rule"] if "rule" in names else None,
         code=r["code"] if "code" in names else None,
         team=r["team"] if "team" in names else None,

@@ -18,6 +18,7 @@ from app.domain import policy
 from app.domain.absences import AbsenceCreate, StaffAbsence, absences_of, record_absence
 from app.domain.access import lock_case
 from app.domain.audit import record_audit
+from app.domain.common import iso_utc
 from app.domain.steps import Step, StepStatus
 from app.workflows.calendar import end_of_day, london_date
 from app.workflows.deadlines import in_week_due
@@ -44,7 +45,7 @@ async def record_staff_absence(
             await record_audit(
                 session, principal, "step.redate", "step", step.id,
                 service_id=step.service_id, case_id=step.case_id,
-                change={"code": step.code, "due_at": step.due_at.isoformat() if step.due_at
+                change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
                         else None, "absence_id": str(absence.id)})
             moved.append(step)
     await session.flush()

@@ -35,7 +35,7 @@ from app.domain.access import (
 from app.domain.assessments import Assessment, assessment_out
 from app.domain.audit import case_audit, record_audit
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import iso_utc, utcnow
 from app.domain.duplicates import compare
 from app.domain.events import CaseEvent, case_event_out
 from app.domain.judgements import Judgement, judgement_out
@@ -134,7 +134,7 @@ async def _panel_items(session: AsyncSession, case_id: uuid.UUID) -> list[dict[s
         .where(PanelItem.case_id == case_id).order_by(col(Panel.scheduled_for))
     )
     return [{"id": str(item.id), "panel": {"id": str(panel.id), "kind": panel.kind,
-                                           "scheduled_for": panel.scheduled_for.isoformat(),
+                                           "scheduled_for": iso_utc(panel.scheduled_for),
                                            "chair_id": panel.chair_id},
              "presenter_id": item.presenter_id, "decided_at": item.decided_at,
              "decided_by": item.decided_by, "decision": item.decision}

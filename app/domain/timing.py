@@ -13,11 +13,12 @@ from datetime import date, datetime
 
 from app.core.errors import Unprocessable
 from app.domain.cases_table import Case
+from app.domain.common import iso_utc
 from app.workflows.calendar import start_of_day
 
 
 def _refuse(field: str, what: str, bound: datetime | date) -> Unprocessable:
-    when = bound.isoformat()
+    when = iso_utc(bound) if isinstance(bound, datetime) else bound.isoformat()
     return Unprocessable(
         f"{field} is before {what} ({when}).",
         slug="occurred-before-bound",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
@@ -52,14 +53,18 @@ async def revoke_feed(feed_id: uuid.UUID, session: Session, principal: CurrentPr
 @router.get("/v1/calendar/{token}.ics", response_class=Response,
             responses={200: {"content": {"text/calendar": {}},
                              "description": "RFC 5545 calendar (VTODO per open step)"}})
-async def calendar(token: str, request: Request, session: Session) -> Response:
+async def calendar(
+    token: str, request: Request, session: Session,
+    format: Annotated[Literal["todos", "events"], Query(
+        description="todos (VTODO with DUE) or events (VEVENT ending at the due time)")] = "todos",
+) -> Response:
     """Your open steps as iCalendar (the URL is the credential: no bearer header); DUE in
     Europe/London, urgent steps PRIORITY 1; 404 for an unknown or revoked feed."""
     if not TOKEN.fullmatch(token):
         raise NotFound("No such calendar.")
     service, items = await svc.feed_steps(session, token)
     names = service.slug in request.app.state.settings.calendar_child_names_services
-    body = svc.to_ical(service, items, _base(request), names)
+    body = svc.to_ical(service, items, _base(request), names, as_events=format == "events")
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, no-store",
                              "Referrer-Policy": "no-referrer"})

@@ -10,7 +10,7 @@ from sqlmodel import select
 from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
 from app.domain import policy
-from app.domain.access import service_of, visible_cases_clause
+from app.domain.access import note_read, service_of, visible_cases_clause
 from app.domain.cases import CaseOut, case_out
 from app.domain.cases_table import Case
 from app.domain.preview import PreviewOut, PreviewRequest, preview
@@ -75,6 +75,8 @@ async def register(session: Session, principal: CurrentPrincipal) -> Page[CaseOu
         .order_by(Case.created_at)  # type: ignore[arg-type]
     )
     cases = list(rows.all())
+    for case in cases:
+        note_read(session, principal, case)
     steps = await policy.open_steps_by_case(session, [c.id for c in cases])
     data = [case_out(c, service, steps[c.id]) for c in cases]
     return Page(data=data, next_cursor=None)

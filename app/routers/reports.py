@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import reports as svc
@@ -20,7 +20,6 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
             summary="Timeliness against the policy, and overdue ageing",
             description=svc.TIMELINESS_DEFINITIONS)
 async def timeliness(
-    request: Request,
     session: Session,
     principal: CurrentPrincipal,
     date_from: Annotated[date, Query(alias="from", description="First London date (inclusive)")],
@@ -29,5 +28,4 @@ async def timeliness(
 ) -> Read[svc.TimelinessReport]:
     """On-time rates per rule, team and month, and the ageing of overdue steps."""
     query = svc.check_query(date_from, date_to, group_by or [])
-    return Read(data=await svc.timeliness(session, principal, query,
-                                          request.app.state.policy.packs))
+    return Read(data=await svc.timeliness(session, principal, query))

@@ -281,7 +281,8 @@ class _Plan:
             return
         if rule.for_each != "actions":
             subject = self.case.case_id if rule.subject == "case" else event.subject_id
-            yield _Instance(subject, rule.title)
+            named = event.data.get(rule.assignee_from) if rule.assignee_from else None
+            yield _Instance(subject, rule.title, str(named) if named else None)
             return
         for index, action in enumerate(event.data.get("actions") or ()):
             subject = _as_uuid(action.get("subject_id")) or uuid5(

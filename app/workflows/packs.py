@@ -150,6 +150,9 @@ class Rule(_Strict):
     supersedes_previous: bool = False
     refresh_due: bool = False
     refresh_only: bool = False
+    # The event data key naming the step's assignee (``panel_chair_id``: the panel's own chair);
+    # unset or empty: the case's holder or line manager by actor, else anyone in the role.
+    assignee_from: Literal["panel_chair_id"] | None = None
     # Re-date only an open step that has no due date yet (one waiting for this act).
     refresh_undated_only: bool = False
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
@@ -320,7 +323,7 @@ ClosingAct = Literal[
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced",
+    "rating_replaced", "assessment_submit_review",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 
@@ -381,14 +384,19 @@ class Pack(_Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{name}: {dupes} declared twice")
-        clash = sorted({e.id for e in self.event_types} & set(CORE_EVENT_TYPES))
-        if clash:
-            raise ValueError(f"event_types: {clash} are core event types already")
         return self
 
     def event_type_ids(self) -> tuple[str, ...]:
         """Every event type a case of this service may record: the core's and the pack's."""
-        return (*CORE_EVENT_TYPES, *(e.id for e in self.event_types))
+        own = tuple(e.id for e in self.event_types if e.id not in CORE_EVENT_TYPES)
+        return (*CORE_EVENT_TYPES, *own)
+
+    def event_type(self, event_type: str) -> EventType:
+        """How this pack treats an event type (an undescribed core type: not after closure)."""
+        for declared in self.event_types:
+            if declared.id == event_type:
+                return declared
+        return EventType(id=event_type, title=event_type.replace("_", " "))
 
     def referral_kind_ids(self) -> tuple[str, ...]:
         """Every referral kind this service may make: the core's and the pack's."""

@@ -23,7 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.engine import evaluate
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack
-from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, ScheduledPanel, WorkflowEvent
+from app.workflows.types import (
+    DOMAINS,
+    TRIGGERS,
+    CaseSnapshot,
+    OpenStep,
+    ScheduledPanel,
+    WorkflowEvent,
+)
 
 _NS = UUID("6f1c2a52-8d0b-4c51-9a53-0a6b8d4b7e10")
 CASE_ID = uuid5(_NS, "case")
@@ -36,6 +43,17 @@ class ScenarioError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenStepState(_Strict):
+    """A step already open on the case (its subject is the case unless ``about_event``)."""
+
+    code: str
+    rule: str
+    actor: str = "case_holder"
+    due: datetime | None = None
+    deadline_form: str | None = None
+    about_event: bool = False
 
 
 class CaseState(_Strict):
@@ -55,6 +73,7 @@ class CaseState(_Strict):
     date_of_birth: date | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
     scores: dict[str, int] = Field(default_factory=dict)
+    open_steps: tuple[OpenStepState, ...] = ()
 
     def snapshot(self) -> CaseSnapshot:
         """The engine's view of this case."""
@@ -67,6 +86,12 @@ class CaseState(_Strict):
             ratings={d: self.ratings.get(d) for d in DOMAINS},  # type: ignore[call-overload]
             on_register=self.on_register, facts=dict(self.facts), scores=dict(self.scores),
             date_of_birth=self.date_of_birth,
+            open_steps=tuple(
+                OpenStep(id=uuid5(_NS, f"step{i}"), code=s.code, rule_id=s.rule,
+                         subject_id=uuid5(_NS, "earlier event") if s.about_event else CASE_ID,
+                         due_at=s.due, awaiting_panel_date=False,
+                         deadline_form=s.deadline_form, actor=s.actor)
+                for i, s in enumerate(self.open_steps)),
         )
 
 
@@ -90,6 +115,8 @@ class Expected(_Strict):
     """A step the act must ask for; only the fields given are compared."""
 
     code: str
+    # What happens to the step (default: asked for: created, kept open or re-dated).
+    action: Literal["create", "keep", "update_due", "supersede"] | None = None
     actor: str | None = None
     due: datetime | Literal["none"] | None = None
     urgent: bool | None = None
@@ -182,7 +209,11 @@ def run_scenario(scenario: Scenario, pack: Pack, calendar: WorkingCalendar) -> O
     for intent in asked:
         by_code.setdefault(intent.code, []).append(intent)
     for want in scenario.expect:
-        outcome.failures += _compare(want, by_code.get(want.code, []))
+        if want.action is None:
+            outcome.failures += _compare(want, by_code.get(want.code, []))
+            continue
+        done = [i for i in evaluation.intents if i.code == want.code and i.action == want.action]
+        outcome.failures += _compare(want, done)
     for code in scenario.not_expected:
         if code in by_code:
             outcome.failures.append(f"{code}: not expected, but asked for")
@@ -191,7 +222,8 @@ def run_scenario(scenario: Scenario, pack: Pack, calendar: WorkingCalendar) -> O
 
 def _compare(want: Expected, got: list[Any]) -> list[str]:
     if not got:
-        return [f"{want.code}: expected, not asked for"]
+        what = "asked for" if want.action is None else f"given action {want.action}"
+        return [f"{want.code}: expected, not {what}"]
     problems: list[str] = []
     for intent in got:
         problems = []

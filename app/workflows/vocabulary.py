@@ -74,7 +74,7 @@ CLOSING_ACTS: tuple[str, ...] = (
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced",
+    "rating_replaced", "assessment_submit_review",
 )
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -87,10 +87,12 @@ class _Strict(BaseModel):
 
 
 class EventType(_Strict):
-    """A case event type the pack adds to the core."""
+    """A case event type the pack adds to the core, or how it treats a core one."""
 
     id: Name
     title: Text
+    # May be recorded on a closed case (Somerset S23: a charge or death after closure).
+    after_closure: bool = False
 
 
 class ReferralKind(_Strict):
@@ -106,6 +108,8 @@ class ReferralKind(_Strict):
     requires_views: bool = False
     # The referral asks a panel to hear the case (it can be put on a panel's agenda).
     to_panel: bool = False
+    # May be made on a closed case (a serious incident notification, CSPPI).
+    after_closure: bool = False
 
 
 class PanelKind(_Strict):

@@ -93,7 +93,8 @@ async def march_service(t: Tenant) -> None:
 
     Case A (team line_manager-1), incident Tue 10 March 11:00 GMT:
       W4 due Wed 11 March 23:59:59, done 20:00 that day: on time;
-      W5 due at once (10 March 11:00), done Thu 12 March 11:00: late by 2.00 days;
+      W5 due "immediately" (10 March 11:00), so late only after the end of that working day
+        (23:59:59); done Thu 12 March 11:00: late by 1 day 11:00:01 = 1.46 days;
       W6 due 31 March 10:00 UTC (11:00 BST), never done: open overdue (> 90 days);
       W13 (exploitation concern, 10 March) has no timescale.
     Case B (team line_manager-2), incident Mon 16 March 09:00 GMT:

@@ -97,3 +97,28 @@ async def test_buffered_reads_are_written_on_a_clean_shutdown(
             AccessLogEntry.case_id == uuid.UUID(case["id"]))
             .order_by(col(AccessLogEntry.at)))).all()
     assert list(rows) == [r["X-Request-ID"] for r in rids]
+
+
+async def test_caseload_register_and_report_reads_are_logged(
+    client: httpx.AsyncClient, db: Factory, somerset: Tenant  # noqa: F811
+) -> None:
+    """A case shown in the caseload or on the register is a read of that case; the timeliness
+    report is a service-wide read (no case)."""
+    case = (await somerset.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements", headers=somerset.auth(
+        "case_holder"), json={"domain": "rosh", "level": "high"})
+    assert r.status_code == 201
+    assert (await client.get("/v1/cases", headers=somerset.auth("case_holder"))).status_code \
+        == 200
+    assert (await client.get("/v1/register", headers=somerset.auth("chair"))).status_code == 200
+    rid = _rid()
+    r = await client.get("/v1/reports/timeliness", params={"from": "2026-01-01",
+                                                           "to": "2026-01-31"},
+                         headers={**somerset.auth("chair"), **rid})
+    assert r.status_code == 200
+    log = await _log(client, somerset, case["id"])
+    assert [e["what"] for e in log[1:]] == ["GET /v1/register", "GET /v1/cases"]
+    async with db() as session:
+        report = (await session.exec(select(AccessLogEntry).where(
+            AccessLogEntry.request_id == rid["X-Request-ID"]))).one()
+    assert (report.case_id, report.what) == (None, "GET /v1/reports/timeliness")

@@ -33,4 +33,12 @@ async def test_docs_page_loads_only_local_assets(client: httpx.AsyncClient, page
         assert len(served.content) > 1000, asset
     spec_urls = SCRIPT_URL.findall(html) + re.findall(r"spec-url=\"([^\"]+)\"", html)
     assert spec_urls == ["/openapi.json"]
+    # The browser may fetch from this origin only (ReDoc's bundle asks a CDN for a logo).
+    policy = dict(part.strip().split(" ", 1)
+                  for part in response.headers["content-security-policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    for directive in ("script-src", "style-src", "img-src", "connect-src", "font-src"):
+        assert "http" not in policy[directive], directive
+        assert "*" not in policy[directive], directive
+    assert policy["img-src"] == "'self' data:"
     assert (await client.get("/openapi.json")).status_code == 200

@@ -21,6 +21,7 @@ from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.domain.calendar_feeds import CalendarFeed
 from tests.api.management import PROBLEM, open_steps, post_event
+from tests.api.support import restrict
 from tests.conftest import Tenant, make_tenant
 
 
@@ -141,3 +142,47 @@ async def test_admin_and_feed_roles_have_no_calendar(wokingham: Tenant) -> None:
     """Only staff roles have steps to show: a feed client's token gets 403."""
     r = await wokingham.client.post("/v1/me/calendar-feeds", headers=wokingham.auth("feed"))
     assert r.status_code == 403
+
+
+async def test_events_format_for_event_only_clients(wokingham: Tenant) -> None:
+    """?format=events: a VEVENT ending at each due time (London), urgent flagged; steps without
+    a due time left out."""
+    case = (await wokingham.open_case())["data"]
+    await post_event(wokingham, case["id"], type="new_incident", occurred_at="2026-10-22T13:00:00Z")
+    steps = await open_steps(wokingham, case["id"])
+    feed = await new_feed(wokingham)
+    r = await fetch(wokingham, feed["url"] + "?format=events")
+    assert r.status_code == 200, r.text
+    cal = Calendar.from_ical(r.content)
+    assert cal.walk("VTODO") == []
+    events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
+    dated = {f"{s['id']}@yjrisk" for s in steps.values() if s["due_at"]}
+    assert set(events) == dated
+    w5 = events[f"{steps['report_to_line_manager']['id']}@yjrisk"]
+    assert w5.decoded("dtend") == datetime.fromisoformat(
+        steps["report_to_line_manager"]["due_at"])
+    assert w5.decoded("dtend") - w5.decoded("dtstart") == timedelta(minutes=15)
+    assert (int(w5["priority"]), w5.decoded("dtend").utcoffset()) == (1, timedelta(hours=1))
+    w6 = events[f"{steps['review_assessment']['id']}@yjrisk"]
+    assert w6.decoded("dtend").utcoffset() == timedelta(0)
+    r = await fetch(wokingham, feed["url"] + "?format=json")
+    assert r.status_code == 422
+
+
+async def test_restricted_case_leaves_the_calendar(client: httpx.AsyncClient,
+                                                  somerset: Tenant) -> None:
+    """Somerset 2.2, 3.1 (S16): a duty manager who records a judgement must advise the line
+    manager; once that duty manager is shut out of the case, the step leaves their calendar."""
+    case = (await somerset.open_case())["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/judgements", headers=somerset.auth("duty_manager", "dm-7"),
+        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-28T15:30:00+01:00"})
+    assert r.status_code == 201, r.text
+    advise = next(s for s in r.json()["next_steps"] if s["code"] == "advise_line_manager")
+    feed = await new_feed(somerset, "duty_manager", "dm-7")
+    assert set(todos((await fetch(somerset, feed["url"])).content)) == {f"{advise['id']}@yjrisk"}
+    r = await restrict(client, somerset, case["id"], {"excluded_staff": ["dm-7"]})
+    assert r.status_code == 200, r.text
+    r = await fetch(somerset, feed["url"])
+    assert r.status_code == 200
+    assert todos(r.content) == {}

@@ -21,6 +21,7 @@ from tests.api.management import (
     post_event,
     waive,
 )
+from tests.api.support import restrict
 from tests.conftest import Tenant
 
 
@@ -169,3 +170,16 @@ async def test_timeline_in_time_order_with_who_and_why(wokingham: Tenant) -> Non
     assert change["details"]["changes"]["csc_status"] == ["none", "cin"]
     assert change["by"] == "line_manager-1"
     assert entries.index(event) < entries.index(waived) < entries.index(judged)
+
+
+async def test_restricted_case_past_and_timeline_are_404(client: Any, somerset: Tenant) -> None:
+    """Staff shut out of a case get 404 for its past and its timeline, as for the case now."""
+    case = (await somerset.open_case())["data"]
+    t0 = now()
+    r = await restrict(client, somerset, case["id"], {"excluded_staff": ["chair-1"]})
+    assert r.status_code == 200, r.text
+    assert (await case_at(somerset, case["id"], t0, "chair")).status_code == 404
+    r = await somerset.client.get(f"/v1/cases/{case['id']}/timeline",
+                                  headers=somerset.auth("chair"))
+    assert r.status_code == 404
+    assert (await case_at(somerset, case["id"], t0, "line_manager")).status_code == 200

@@ -292,3 +292,67 @@ async def test_X11_weekly_panel_with_attendance_rules(
         "case_holder", "2026-09-02T22:59:59Z", "5.4")
     review = step(r.json()["next_steps"], "attend_risk_panel_review")
     assert review["policy"]["ref"] == "5.3"
+
+
+async def test_facts_from_the_attackers_side(
+    client: httpx.AsyncClient, example: Tenant, settings: Any
+) -> None:
+    """Facts follow the case's access rules: another service's case is 404, a role that may
+    not change the case is 403, another case holder's case is 404; nothing is written."""
+    case = (await example.open_case())["data"]
+    url = f"/v1/cases/{case['id']}"
+    etag = (await client.get(url, headers=example.auth("line_manager"))).headers["etag"]
+    body = {"facts": {"dangerousness_criteria_met": True}}
+    other = await make_tenant(client, settings, EXAMPLE)
+    r = await client.patch(url, json=body, headers={**other.auth("line_manager"),
+                                                    "If-Match": etag})
+    assert r.status_code == 404
+    r = await client.patch(url, json=body, headers={**example.auth("panel_admin"),
+                                                    "If-Match": etag})
+    assert r.status_code == 403
+    r = await client.patch(url, json=body, headers={**example.auth("case_holder", "cw-other"),
+                                                    "If-Match": etag})
+    assert r.status_code == 404
+    after = (await client.get(url, headers=example.auth("line_manager"))).json()["data"]
+    assert (after["facts"], after["on_register"]) == ({}, False)
+
+
+@pytest.mark.parametrize("facts", [
+    {"offence_category": [{"nested": 1}]},
+    {"offence_category": "sexual"},
+    {"dangerousness_criteria_met": "yes"},
+    {"previous_custodial_sentences": 2.5},
+    {"previous_custodial_sentences": True},
+    {"x" * 40: 1},
+])
+async def test_malformed_facts_are_422_never_500(
+    client: httpx.AsyncClient, example: Tenant, facts: dict[str, Any]
+) -> None:
+    """Wrong shapes and types are refused as problems naming the field."""
+    case = (await example.open_case())["data"]
+    r = await patch(example, case["id"], {"facts": facts})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_which_acts_reach_past_closure_is_the_packs(
+    client: httpx.AsyncClient, example: Tenant, somerset: Tenant
+) -> None:
+    """Somerset 12 (S23): "any child who is charged with any notifiable offence or dies whilst
+    relevant to our service (up to 20 days following the end of supervision)": a charge may be
+    recorded on a closed Somerset case; the example pack declares no such thing (409), while
+    its serious incident notification, like Somerset's, reaches past closure."""
+    close = {"closed_at": "2026-09-10T16:00:00+01:00", "closure_reason": "Order completed",
+             "occurred_at": "2026-09-10T16:00:00+01:00"}
+    charged = {"type": "charged", "occurred_at": "2026-09-14T10:00:00+01:00"}
+    for tenant, status in ((somerset, 201), (example, 409)):
+        case = (await tenant.open_case())["data"]
+        r = await patch(tenant, case["id"], close)
+        assert r.status_code == 200, r.text
+        r = await event(tenant, case["id"], **charged)
+        assert r.status_code == status, r.text
+        notify = await client.post(f"/v1/cases/{case['id']}/referrals",
+                                   headers=tenant.auth("case_holder"),
+                                   json={"kind": "serious_incident",
+                                         "occurred_at": "2026-09-14T11:00:00+01:00"})
+        assert notify.status_code == 201, notify.text

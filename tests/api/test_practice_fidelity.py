@@ -195,7 +195,7 @@ async def test_W22_minutes_are_shared_by_the_chair(wokingham: Tenant) -> None:
     share = steps_of(body["next_steps"], "share_panel_minutes")
     assert [(s["actor"], s["assignee_id"], s["due_at"], s["urgent"], s["policy"], s["subject_id"])
             for s in share] == [
-        ("chair", None, None, False,
+        ("chair", "chair-1", None, False,
          {"pack": WOKINGHAM, "version": "1.0",
           "ref": "High Risk Panel", "rule": "W22"}, week.item_id)]
     upload = steps_of(body["next_steps"], "upload_panel_minutes")
@@ -807,3 +807,29 @@ async def test_W4_leave_recorded_after_the_incident_brings_its_deadline_forward(
     assert steps["record_incident"]["due_at"] == "2026-08-26T22:59:59Z"
     assert "absence" in steps["record_incident"]["note"]
     assert steps["review_assessment"]["due_at"] == "2026-09-16T14:00:00Z"
+
+
+async def test_S18_submitted_review_stage_does_the_case_holders_step(somerset: Tenant) -> None:
+    """S18 (7.1.3): "Should there be actions as an outcome from the MARP meeting; the case holder
+    will complete a Review Stage to incorporate them into the current plan which will be
+    countersigned by a line-manager": the submitted Review Stage does the case holder's step (in
+    the author's name); its countersignature closes the countersign steps."""
+    week = await FidelityWeek.start(somerset, csc_status="none", weapon_related=False)
+    await week.rosh_high()
+    await week.book_panel(role="panel_admin", kind="marp")
+    body = await week.decide(rosh_level="high", review_date="2026-09-29", actions=[
+        {"description": "Curfew check", "owner_id": "case_holder-1", "due_date": "2026-09-08"}])
+    assert len(steps_of(body["next_steps"], "complete_review_stage")) == 1
+    review = await week.assessment("review", "2026-09-02T10:00:00+01:00")
+    submitted = await week.post(f"/v1/assessments/{review['id']}/submit",
+                                {"occurred_at": "2026-09-03T10:00:00+01:00"}, status=200)
+    assert steps_of(submitted["next_steps"], "complete_review_stage") == []
+    countersign = steps_of(submitted["next_steps"], "countersign_assessment")
+    assert sorted(s["policy"]["rule"] for s in countersign) == ["S18", "S4"]
+    done = [s for s in await week.done_steps() if s["code"] == "complete_review_stage"]
+    assert [(s["completed_by"], s["satisfied_by"]["type"]) for s in done] == [
+        ("case_holder-1", "assessment")]
+    signed = await week.post(f"/v1/assessments/{review['id']}/countersign",
+                             {"feedback": "Agreed.", "occurred_at": "2026-09-04T10:00:00+01:00"},
+                             "line_manager", 200)
+    assert steps_of(signed["next_steps"], "countersign_assessment") == []

@@ -1,0 +1,82 @@
+"""Upgrading a database that already holds audit entries chains them (migration 0006)."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import sqlmodel
+from sqlalchemy.dialects import postgresql
+
+from app.core.config import Settings
+from app.core.db import build_engine, session_factory
+from app.core.migrate import upgrade
+from app.domain.audit import verify_chains
+from tests.conftest import BACKEND, PG_ADMIN_DSN, _in_thread, _pg_admin
+
+SERVICE = sa.table("service", sa.column("id", sa.Uuid()), sa.column("slug"), sa.column("name"),
+                   sa.column("policy_pack"),
+                   sa.column("created_at", sqlmodel.sql.sqltypes.UTCDateTime()))
+AUDIT = sa.table(
+    "audit_entry", sa.column("id", sa.Uuid()), sa.column("service_id", sa.Uuid()),
+    sa.column("case_id", sa.Uuid()), sa.column("actor_sub"), sa.column("actor_role"),
+    sa.column("action"), sa.column("entity_type"), sa.column("entity_id", sa.Uuid()),
+    sa.column("at", sqlmodel.sql.sqltypes.UTCDateTime()),
+    sa.column("changed_fields", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+    sa.column("reason"), sa.column("digest"),
+)
+
+
+@pytest.fixture
+def old_database() -> Iterator[str]:
+    """A database migrated only to 0005 (before the hash chain)."""
+    if BACKEND == "postgres":
+        name = f"yjrisk_mig_{uuid.uuid4().hex[:10]}"
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        try:
+            _in_thread(upgrade, f"{base}/{name}", "0005")
+            yield f"{base}/{name}"
+        finally:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'old.db'}"
+            _in_thread(upgrade, url, "0005")
+            yield url
+
+
+async def test_existing_entries_are_chained_in_the_order_they_were_written(
+    old_database: str,
+) -> None:
+    """Three entries written before the upgrade (stored out of order) come out as one chain,
+    seq 1..3 by time, that verifies."""
+    settings = Settings(env="test", database_url=old_database, jwt_secret="x" * 40)
+    engine = build_engine(settings)
+    service_id, start = uuid.uuid4(), datetime(2026, 1, 5, 9, tzinfo=UTC)
+    rows = [{"id": uuid.uuid4(), "service_id": service_id, "case_id": uuid.uuid4(),
+             "actor_sub": "lm-1", "actor_role": "line_manager", "action": "case.update",
+             "entity_type": "case", "entity_id": uuid.uuid4(),
+             "at": start + timedelta(minutes=m), "changed_fields": ["csc_status"],
+             "reason": None, "digest": "0" * 64} for m in (20, 0, 10)]
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(SERVICE).values(
+                id=service_id, slug=f"m-{service_id.hex[:8]}", name="Old", created_at=start,
+                policy_pack="somerset-yjt-2023"))
+            await conn.execute(sa.insert(AUDIT), rows)
+        await engine.dispose()
+        _in_thread(upgrade, old_database, "head")
+        async with session_factory(engine)() as session:
+            result = await verify_chains(session, [str(service_id)])
+            seqs = (await session.exec(sa.text(
+                "SELECT seq FROM audit_entry ORDER BY at"))).all()  # type: ignore[call-overload]
+    finally:
+        await engine.dispose()
+    assert (result.ok, result.checked) == (True, 3)
+    assert [s[0] for s in seqs] == [1, 2, 3]
