@@ -391,15 +391,18 @@ async def _after_act(
     # the case holder's steps it closes are credited to the author, the rest to whoever acted.
     pack = ctx.pack_for(service)
     own = per_assessment_codes(pack)
+    others = set((await session.exec(select(Assessment.id).where(
+        Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
     authors = tuple(c for c in satisfies
                     if any(r.actor == "case_holder" for r in pack.lines_for_code(c)))
     satisfied = await satisfy_open_steps(
         session, ctx, service, case, principal, role, occurred_at, authors, act, note,
-        credited_to=assessment.author_id, own_subject=own,
+        credited_to=assessment.author_id, own_subject=own, others=others,
     )
     mine = await satisfy_open_steps(
         session, ctx, service, case, principal, role, occurred_at,
         tuple(c for c in satisfies if c not in authors), act, note, own_subject=own,
+        others=others,
     )
     if mine is not None:
         satisfied = mine if satisfied is None else satisfied.merge(mine)
@@ -410,8 +413,7 @@ async def _after_act(
             session, ctx, service, case, principal, role, occurred_at,
             satisfied_by(pack, "countersign"), act,
             f"Returned to its author for changes ({assessment.type} assessment "
-            f"{assessment.id})", status=StepStatus.superseded, own_subject=own,
-            only_subject=True,
+            f"{assessment.id})", status=StepStatus.superseded, only_subject=True,
         )
         if moot is not None:
             satisfied = moot if satisfied is None else satisfied.merge(moot)

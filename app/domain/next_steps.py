@@ -230,13 +230,15 @@ async def satisfy_open_steps(
     credited_to: str | None = None,
     status: StepStatus = StepStatus.done,
     own_subject: Collection[str] = (),
+    others: Collection[uuid.UUID] = (),
     only_subject: bool = False,
 ) -> policy.PolicyResult | None:
     """Close the case's open steps of ``codes`` that this act is the very thing for, linked
     (``done``, credited to whoever did the act; ``superseded`` where the act made the step
-    moot without doing it). A step of an ``own_subject`` code is a duty about one record
-    (countersign *this* assessment): only an act on that record (the step's subject) closes it;
-    with ``only_subject`` every step closed must be about the act's record."""
+    moot without doing it). A step of an ``own_subject`` code about one of the ``others``
+    records (countersign *that* assessment) is a duty about that record: an act on another
+    record never closes it; with ``only_subject`` every step closed must be about the act's
+    record."""
     if not codes:
         return None
     rows = await session.exec(
@@ -245,7 +247,9 @@ async def satisfy_open_steps(
     )
     result = None
     for step in rows.all():
-        if (only_subject or step.code in own_subject) and step.subject_id != act[1]:
+        if only_subject and step.subject_id != act[1]:
+            continue
+        if step.code in own_subject and step.subject_id in others:
             continue
         more = await close_step(session, ctx, service, step, principal, role, occurred_at,
                                 note=note, satisfied_by=act, credited_to=credited_to,
