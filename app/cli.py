@@ -42,6 +42,8 @@ def _settings() -> Settings:
         settings = get_settings()
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise UserError("the settings file (.env, or YJ_ENV_FILE) is not UTF-8 text") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "YJ_" + "_".join(str(p) for p in first.get("loc", ())).upper()
@@ -138,8 +140,41 @@ def token(
     if settings.env not in {"dev", "test"} or not settings.jwt_secret:
         raise UserError("dev tokens need YJ_ENV=dev or test and YJ_JWT_SECRET; run "
                         "scripts/dev.sh in the project folder first (it writes .env)")
+    staff_roles = sorted(set(role) - {"admin"})
+    if staff_roles and service is None:
+        raise UserError(f"role {staff_roles[0]} needs --service SLUG (only an admin token has "
+                        "no service)")
+    if service is not None:
+        _require_service(settings, service)
     typer.echo(mint_dev_token(settings, sub=sub, roles=role, service=service,
                               ttl_seconds=hours * 3600))
+
+
+def _require_service(settings: Settings, slug: str) -> None:
+    """UserError unless the configured database holds a service with this slug (a token for
+    another service would only be refused by the API)."""
+    _require_schema(settings)
+
+    async def slugs() -> list[str]:
+        from sqlmodel import select
+        from sqlmodel.ext.asyncio.session import AsyncSession
+
+        from app.core.db import build_engine
+        from app.domain.services import Service
+
+        engine = build_engine(settings)
+        try:
+            async with AsyncSession(engine) as session:
+                return sorted((await session.exec(select(Service.slug))).all())
+        finally:
+            await engine.dispose()
+
+    known = _run_db(settings, slugs())
+    if slug not in known:
+        shown = slug if len(slug) <= 64 and slug.isprintable() else "given"
+        raise UserError(f"no service {shown!r} in the database at "
+                        f"{_where(settings.database_url)}; services: "
+                        f"{', '.join(known) or 'none (run: yjrisk seed-demo)'}")
 
 
 @cli.command("seed-demo")
@@ -167,6 +202,7 @@ def dev(
     """
     from app.demo import DEMO_SERVICES, seed, write_dev_env
 
+    _require_free_port(host, port)
     Path(".dev").mkdir(exist_ok=True)
     write_dev_env(Path(".env"), real_now=datetime.now(UTC))
     get_settings.cache_clear()
@@ -190,6 +226,19 @@ def dev(
               "--service wokingham"]
     typer.echo("\n".join(lines))
     _serve(host, port, access_log=False)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """UserError when ``host:port`` cannot be bound (another server already listens there)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); stop the other "
+                            "server or pick another port: PORT=8001 bash scripts/dev.sh") from None
 
 
 @cli.command()
@@ -224,7 +273,7 @@ def _check_packs(settings: Settings) -> None:
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
     import uvicorn
 
-    from app.core.http import protocol_with_header_timeout
+    from app.core.http import SettingsH11Protocol
 
     settings = _settings()
     # Slow clients are cut off: the request head must arrive within YJ_HTTP_HEADER_TIMEOUT_SECONDS
@@ -232,7 +281,7 @@ def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -
     uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
                 proxy_headers=True, log_level="info" if access_log else "warning",
                 workers=workers, access_log=False,
-                http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+                http=SettingsH11Protocol,
                 timeout_keep_alive=settings.http_keep_alive_seconds)
 
 
@@ -321,8 +370,12 @@ def pack_check(
     """Check packs: one line per problem (file: rule: field: severity: message); exit 1 on an
     error."""
     from app.workflows.pack_tools import check_files
+    from app.workflows.packs import PackFileUnreadable
 
-    lines, failed = check_files(files, source)
+    try:
+        lines, failed = check_files(files, source)
+    except PackFileUnreadable as exc:
+        raise UserError(str(exc)) from None
     for line in lines:
         typer.echo(line)
     if failed:
@@ -359,7 +412,10 @@ def pack_render(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
 @pack_cli.command("test")

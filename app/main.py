@@ -109,7 +109,8 @@ def create_app(
         app.state.engine = engine
         app.state.session_factory = session_factory(engine, RecordedSession)
         app.state.access_log = AccessLogWriter(app.state.session_factory,
-                                               settings.access_log_flush_seconds)
+                                               settings.access_log_flush_seconds,
+                                               settings.access_log_batch)
         app.state.access_log.start()
         try:
             yield

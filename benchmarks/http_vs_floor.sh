@@ -52,7 +52,7 @@ export WRK_CASES="$WORK/cases.txt" WRK_TOKEN; WRK_TOKEN=$(cat "$WORK/token.txt")
 rss() { ps -o rss= -p "$1" | awk '{printf "%.0f", $1/1024}'; }
 APP_PID=${PIDS[0]}
 echo "api process resident memory idle after setup: $(rss "$APP_PID") MB (workers=$WORKERS; parent only)"
-run() { wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s benchmarks/wrk/judgements.lua "$1" | grep '^RESULT'; }
+run() { wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 30s --latency -s benchmarks/wrk/judgements.lua "$1" | grep '^RESULT'; }
 for i in $(seq 1 "$RUNS"); do
   app=$(run "http://127.0.0.1:$APP_PORT")
   floor=$(run "http://127.0.0.1:$FLOOR_PORT")

@@ -63,11 +63,16 @@ async def build(settings: Settings) -> str:
                     due = datetime.fromisoformat(step["due_at"])
                     late = (month + n) % 3 == 0 if step["code"] != "report_to_line_manager" \
                         else n % 2 == 0
-                    done = min(due + timedelta(days=2 + month) if late
-                               else due - timedelta(hours=1), datetime.now(UTC))
-                    await client.post(f"/v1/next-steps/{step['id']}/complete",
-                                      headers=auth("case_holder", holder),
-                                      json={"occurred_at": done.isoformat()})
+                    # On time: before the due time, or for W5 ("immediately", due when the
+                    # incident happened) two hours later, the same working day.
+                    early = (timedelta(hours=2) if step["code"] == "report_to_line_manager"
+                             else -timedelta(hours=1))
+                    done = min(due + timedelta(days=2 + month) if late else due + early,
+                               datetime.now(UTC))
+                    r = await client.post(f"/v1/next-steps/{step['id']}/complete",
+                                          headers=auth("case_holder", holder),
+                                          json={"occurred_at": done.isoformat()})
+                    assert r.status_code == 200, r.text
         return mint_dev_token(settings, sub="chair-1", roles=["chair"], service="wokingham")
 
 

@@ -24,6 +24,7 @@ os.environ["YJ_ENV_FILE"] = ""
 from app.core.config import Settings  # noqa: E402
 from app.core.migrate import upgrade  # noqa: E402
 from app.core.security import mint_dev_token  # noqa: E402
+from app.domain import webhooks  # noqa: E402
 from app.main import create_app  # noqa: E402
 
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -91,8 +92,12 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """Test settings: HS256 with a test secret, the throwaway database."""
+    # The access log is written when read (GET .../access-log) and at shutdown, not by its
+    # background task: between tests the event loop stands still, and a write transaction
+    # frozen half-way would hold SQLite's write lock against synchronous fixtures (test_fuzz).
     return Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET, log_json=True,
-                    log_level="WARNING")
+                    log_level="WARNING", access_log_flush_seconds=3600,
+                    access_log_batch=1_000_000)
 
 
 @pytest.fixture(scope="session")
@@ -171,3 +176,22 @@ async def somerset(client: httpx.AsyncClient, settings: Settings) -> Tenant:
 async def wokingham(client: httpx.AsyncClient, settings: Settings) -> Tenant:
     """A fresh Wokingham-pack service."""
     return await make_tenant(client, settings, "wokingham-pyjs-2024")
+
+
+# Webhook hosts resolve through this table in tests (the suite needs no network): *.example.org
+# and *.example.com are public; tests of DNS-based attacks install their own resolver.
+PUBLIC_TEST_ADDRESS = "93.184.216.34"
+
+
+async def _test_resolver(host: str, port: int) -> list[str]:
+    if host.endswith((".example.org", ".example.com")):
+        return [PUBLIC_TEST_ADDRESS]
+    raise OSError(f"no such test host: {host}")
+
+
+@pytest.fixture(autouse=True)
+def _test_dns() -> Iterator[None]:
+    """Every test resolves webhook hosts through the test table."""
+    webhooks.set_resolver(_test_resolver)
+    yield
+    webhooks.set_resolver(None)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Outside dev/test, webhook URLs may use only these ports (https on 443 by default).
+    webhook_allowed_ports: list[int] = Field(default_factory=lambda: [443])
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -58,7 +60,8 @@ class Settings(BaseSettings):
     # Services (slugs) whose calendar feeds may show the child's name; others show only the
     # case's external reference (data minimisation: a phone's calendar is not a case system).
     calendar_child_names_services: list[str] = Field(default_factory=list)
-    access_log_flush_seconds: float = Field(default=1.0, gt=0, le=60)
+    access_log_flush_seconds: float = Field(default=1.0, gt=0, le=3600)
+    access_log_batch: int = Field(default=500, ge=1, le=1_000_000)
     log_level: str = "INFO"
     log_json: bool = True
     # Demo calendar (YJ_ENV=dev only, written by scripts/dev.sh): the service's clock reads

@@ -44,7 +44,18 @@ def build_engine(settings: Settings) -> AsyncEngine:
         "echo": settings.database_echo, "pool_pre_ping": True, "hide_parameters": True,
     }
     if not settings.is_sqlite:
-        kwargs.update(pool_size=10, max_overflow=10)
+        # Every wait on PostgreSQL is bounded, so a dead or frozen server is a prompt 503 (not a
+        # hung request): the TCP connect and start-up, the pool checkout, each statement (client
+        # side, as a frozen server cannot time itself out; and server side, for a slow plan).
+        statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+        kwargs.update(
+            pool_size=10, max_overflow=10, pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args={
+                "timeout": settings.db_connect_timeout_seconds,
+                "command_timeout": settings.db_statement_timeout_seconds,
+                "server_settings": {"statement_timeout": str(statement_ms)},
+            },
+        )
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

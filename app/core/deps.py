@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import jsonschema_rs
 from asgi_correlation_id import correlation_id
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.core.errors import Forbidden, NotAuthenticated, Unprocessable
+from app.core.query_guard import refuse_unknown_query
 from app.core.security import Principal, TokenVerifier
 
 
@@ -82,6 +84,7 @@ async def _principal(request: Request, principal: VerifiedPrincipal) -> Principa
     # Only once the caller is known and their role gate passed (route gates depend on the
     # verified principal alone): a stranger learns nothing about input rules (401, 403 first).
     await reject_unstorable_input(request)
+    await refuse_unknown_query(request)
     return principal
 
 
@@ -152,12 +155,68 @@ async def reject_unstorable_input(request: Request) -> None:
     nesting deeper than ``MAX_JSON_DEPTH`` (every authenticated request, checked right after
     the token)."""
     found = _control_in_url(request)
+    body: Any = None
+    body_present = False
     if found is None and await request.body():
         try:
             body = await request.json()  # already parsed (and cached) by FastAPI
         except (ValueError, RecursionError):
             return  # not JSON: the route refuses it or does not read it
+        body_present = True
         found = _unstorable(body, "body")
     if found:
         raise Unprocessable("The request holds a value that cannot be stored; see errors.",
                             errors=[{"loc": found[0], "msg": found[1]}])
+    if body_present:
+        check_body_against_contract(request, body)
+
+
+def _body_validators(app: Any) -> dict[tuple[str, str], Any]:
+    """(method, path template) → a JSON Schema validator of the operation's JSON body, built
+    once from the app's own OpenAPI document."""
+    validators: dict[tuple[str, str], Any] | None = getattr(app.state, "body_validators", None)
+    if validators is None:
+        document = app.openapi()
+        components = document.get("components", {})
+        validators = {}
+        for path, item in document.get("paths", {}).items():
+            for method, operation in item.items():
+                content = (operation.get("requestBody") or {}).get("content", {})
+                schema = content.get("application/json", {}).get("schema")
+                if schema is not None:
+                    validators[(method.upper(), path)] = jsonschema_rs.validator_for(
+                        {**schema, "components": components})
+        app.state.body_validators = validators
+    return validators
+
+
+def check_body_against_contract(request: Request, body: Any) -> None:
+    """422 unless the JSON body satisfies the operation's schema in the published contract.
+
+    pydantic (which then parses the body) is lenient in ways JSON is not: it takes ``0`` for a
+    date-time, ``"5"`` for an integer, ``1`` or ``"yes"`` for a boolean. The contract's JSON
+    types are what clients are held to, so a body that violates them is refused here, before
+    any of it is used. The errors name the place and the rule, never the value.
+    """
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    validator = _body_validators(request.app).get((request.method, str(path)))
+    if validator is None:
+        return
+    errors = []
+    for error in validator.iter_errors(body):
+        keyword = next((str(p) for p in reversed(error.schema_path) if isinstance(p, str)
+                        and not p.startswith(("$", "#"))), "schema")
+        loc = ".".join(["body", *(str(p) for p in error.instance_path)])
+        if keyword == "required":
+            errors.append({"loc": f"{loc}.{error.kind.property}", "msg": "Field required"})
+        elif keyword == "additionalProperties":
+            errors += [{"loc": f"{loc}.{name}", "msg": "Extra inputs are not permitted"}
+                       for name in error.kind.unexpected]
+        else:
+            errors.append({"loc": loc, "msg": f"does not satisfy the contract's '{keyword}'"})
+        if len(errors) >= 20:
+            break
+    if errors:
+        raise Unprocessable("The request body does not match the API contract; see errors.",
+                            errors=errors)

@@ -101,6 +101,19 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self.transport.close()
 
 
+class SettingsH11Protocol(HeaderTimeoutH11Protocol):
+    """The header-timeout protocol with ``YJ_HTTP_HEADER_TIMEOUT_SECONDS`` read in the process
+    that serves (a module-level class, so ``uvicorn --workers N`` can hand it to its worker
+    processes by name)."""
+
+    @property  # type: ignore[override]
+    def header_timeout(self) -> float:  # type: ignore[override]
+        """The configured header-read timeout, in seconds."""
+        from app.core.config import get_settings
+
+        return get_settings().http_header_timeout_seconds
+
+
 def protocol_with_header_timeout(seconds: float) -> type[HeaderTimeoutH11Protocol]:
     """A :class:`HeaderTimeoutH11Protocol` with the configured header timeout."""
     return type("ConfiguredH11Protocol", (HeaderTimeoutH11Protocol,),

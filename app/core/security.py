@@ -229,6 +229,11 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """Check signature, algorithm, expiry, issuer, audience and claims; 401 otherwise."""
+        if not _COMPACT_JWS.fullmatch(token):
+            # RFC 7515 §7.1 with RFC 7515 §2's base64url without padding: python-jose would
+            # also take '=' padding or the standard alphabet, so one token would have many
+            # spellings (a deny-list or replay cache keyed on the string could be dodged).
+            raise NotAuthenticated("The bearer token is malformed.")
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError as exc:
@@ -260,6 +265,9 @@ class TokenVerifier:
             raise NotAuthenticated("The token's signature is not valid.") from exc
         except (TypeError, ValueError) as exc:  # defence in depth: never a 500 for a token
             raise NotAuthenticated("The token's claims are malformed.") from exc
+        issued_at = claims.get("iat")
+        if issued_at is not None and issued_at > time.time() + self.settings.jwt_leeway_seconds:
+            raise NotAuthenticated("The token was issued in the future.")
         return _principal(claims)
 
     async def _key_for(self, header: dict[str, Any]) -> tuple[str, Any]:
@@ -275,6 +283,10 @@ class TokenVerifier:
 
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
+# header.payload.signature, each unpadded base64url (RFC 7515 §2, §7.1); a signature is required.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Staff ids and service slugs become database values and log fields: no control characters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _is_json_number(value: Any) -> bool:
@@ -297,14 +309,15 @@ def _check_claim_types(payload: bytes) -> None:
 
 def _principal(claims: dict[str, Any]) -> Principal:
     sub, roles, service = claims.get("sub"), claims.get("roles"), claims.get("service")
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > 128:
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 128 or _CONTROL.search(sub):
         raise NotAuthenticated("The token's subject is missing or invalid.")
     if not isinstance(roles, list) or not roles or len(roles) > len(ROLES):
         raise NotAuthenticated("The token's roles must be a list of role names.")
     if not all(isinstance(r, str) and r in ROLES for r in roles):
         raise NotAuthenticated("The token carries an unknown role.")
     known = frozenset(roles)
-    if service is not None and (not isinstance(service, str) or len(service) > 64):
+    if service is not None and (not isinstance(service, str) or len(service) > 64
+                                or _CONTROL.search(service)):
         raise NotAuthenticated("The token's service claim is invalid.")
     if service is None and known != {"admin"}:
         raise NotAuthenticated("The token names no service.")

@@ -33,6 +33,7 @@ from app.core.security import STAFF_ROLES, Principal
 from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
 from app.domain.common import iso_utc
+from app.domain.panels_table import PanelItem
 from app.domain.services import Service, get_service_by_slug
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
@@ -173,10 +174,10 @@ LIVE_PANEL_REFERRAL_STATES = ("submitted", "quality_assured", "sent", "received"
 
 def _panel_case_ids(service_id: uuid.UUID) -> Any:
     """Ids of the service's cases on a panel's agenda or with a live panel referral."""
-    panel_item = sa.table("panel_item", sa.column("case_id"), sa.column("service_id"))
+    # The referral table's module imports this one, so its columns are named here.
     referral = sa.table("referral", sa.column("case_id"), sa.column("service_id"),
                         sa.column("kind"), sa.column("status"))
-    on_a_panel = sa.select(panel_item.c.case_id).where(panel_item.c.service_id == service_id)
+    on_a_panel = select(PanelItem.case_id).where(PanelItem.service_id == service_id)
     referred = sa.select(referral.c.case_id).where(
         referral.c.service_id == service_id, referral.c.kind == "panel",
         referral.c.status.in_(LIVE_PANEL_REFERRAL_STATES))

@@ -3,7 +3,7 @@
 Kept apart from the write audit (``audit_entry``): reads are many and are not part of the
 record's history. A read is only appended to an in-memory buffer (no database round trip on the
 read path); a background task writes the buffer in one multi-row INSERT every
-``YJ_ACCESS_LOG_FLUSH_SECONDS`` (or sooner when ``MAX_BUFFER`` entries wait), and the app's
+``YJ_ACCESS_LOG_FLUSH_SECONDS`` (or sooner when ``YJ_ACCESS_LOG_BATCH`` entries wait), and the app's
 shutdown flushes what is left, so a clean shutdown loses nothing. A crash can lose at most the
 last interval's reads of that process.
 """
@@ -28,7 +28,6 @@ from app.domain.audit import acting_role
 from app.domain.common import new_id, utcnow
 
 log = logging.getLogger(__name__)
-MAX_BUFFER = 500
 # While the database is unreachable, keep at most this many reads waiting (then drop the
 # oldest, loudly) rather than grow without bound.
 MAX_BACKLOG = 50_000
@@ -64,12 +63,15 @@ class AccessLogOut(BaseModel):
 class AccessLogWriter:
     """Buffers reads and writes them in batches from a background task (one per process)."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession], interval: float) -> None:
+    def __init__(self, factory: async_sessionmaker[AsyncSession], interval: float,
+                 batch: int = 500) -> None:
         self._factory = factory
         self._interval = interval
+        self._batch = batch
         self._buffer: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._lock = asyncio.Lock()
 
     def record(
@@ -82,7 +84,7 @@ class AccessLogWriter:
             "actor_sub": principal.sub, "actor_role": acting_role(principal, role),
             "what": what, "at": utcnow(), "request_id": (request_id or None) and request_id[:64],
         })
-        if len(self._buffer) >= MAX_BUFFER:
+        if len(self._buffer) >= self._batch:
             self._wake.set()
 
     @property
@@ -100,14 +102,14 @@ class AccessLogWriter:
                 async with self._factory() as session, session.begin():
                     conn = await session.connection()
                     await conn.execute(sa.insert(AccessLogEntry), batch)
-            except Exception:
+            except BaseException:  # cancelled too: the batch goes back, never lost
                 self._buffer = (batch + self._buffer)[-MAX_BACKLOG:]
                 log.exception("access log: batch not written; kept for the next attempt")
                 raise
             return len(batch)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
@@ -116,14 +118,16 @@ class AccessLogWriter:
 
     def start(self) -> None:
         """Start the background writer."""
+        self._closing = False
         self._task = asyncio.create_task(self._run(), name="access-log-writer")
 
     async def stop(self) -> None:
-        """Stop the background writer and write what is left (clean shutdown)."""
+        """Stop the background writer (letting a batch being written finish) and write what
+        is left (clean shutdown)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._closing = True
+            self._wake.set()
+            await self._task
             self._task = None
         with contextlib.suppress(Exception):  # logged in flush
             await self.flush()

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
-from app.domain.access import service_of, visible_cases_clause
+from app.domain.access import note_read, service_of, visible_cases_clause
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, new_id, utcnow
@@ -131,6 +131,8 @@ async def feed_steps(
         ).order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.id))
     )
     found = [(step, case) for step, case in rows.all()]
+    for _, case in found:  # a feed shows case data: its reads go into the cases' access logs
+        note_read(session, owner, case)
     feed.last_used_at = utcnow()
     session.add(feed)
     return service, found

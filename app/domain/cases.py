@@ -67,7 +67,7 @@ from app.domain.restriction import (
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut
 from app.domain.timing import require_after_birth, require_not_before, require_within_case
-from app.workflows.calendar import london_date
+from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -393,6 +393,15 @@ async def _update_from_system(
         raise Unprocessable("opened_at cannot change once the case is open.",
                             errors=[{"loc": "body.opened_at", "msg": "differs from the case"}])
     sent = {k: v for k, v in _upsert_fields(body).items() if getattr(case, k) != v}
+    if "date_of_birth" in sent and case.opened_at < start_of_day(sent["date_of_birth"]):
+        # The case would have opened before the child was born (issue 8, item 5).
+        raise Unprocessable(
+            "The child's date of birth would fall after the case opened.",
+            slug="occurred-before-bound",
+            errors=[{"loc": "body.child.date_of_birth",
+                     "msg": f"must not be after the case's opened_at ({case.opened_at})"}],
+            extra={"bound": {"field": "child.date_of_birth", "name": "the case's opened_at",
+                             "value": case.opened_at.isoformat()}})
     if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager can reassign a case.")
     changes = _apply_changes(case, sent)

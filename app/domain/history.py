@@ -23,7 +23,7 @@ from app.domain.steps import Step
 
 # Bookkeeping columns whose change says nothing about the case.
 UNTRACKED = frozenset({"id", "service_id", "version", "created_at", "updated_at"})
-STEP_TRACKED = ("status", "due_at", "assignee_id", "urgent", "awaiting_panel_date")
+STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date")
 
 
 class RecordChange(SQLModel, table=True):

@@ -328,16 +328,16 @@ async def _apply(
     )
 
 
-_REPLAY_PACKS: dict[str, Pack] = {}
+_REPLAY_PACKS: dict[int, tuple[Pack, Pack]] = {}
 
 
 def _replay_pack(pack: Pack) -> Pack:
-    """The pack without its write checks: a replay re-derives steps from records that were
-    checked when they were written, it records nothing new."""
-    replay = _REPLAY_PACKS.get(pack.id)
-    if replay is None or replay.rules is not pack.rules:
-        replay = _REPLAY_PACKS[pack.id] = pack.model_copy(update={"checks": ()})
-    return replay
+    """The pack (this version) without its write checks: a replay re-derives steps from records
+    that were checked when they were written; it records nothing new."""
+    cached = _REPLAY_PACKS.get(id(pack))
+    if cached is None or cached[0] is not pack:
+        cached = _REPLAY_PACKS[id(pack)] = (pack, pack.model_copy(update={"checks": ()}))
+    return cached[1]
 
 
 def _replay_events(case: Case, at: datetime, role: str) -> list[WorkflowEvent]:
@@ -384,7 +384,7 @@ async def rerun_for_current_state(
     The case is taken from "nothing known" (no ratings, off the register) to its current
     state one event at a time: each current rating as a judgement, then the MAPPA fields.
     """
-    pack = _replay_pack(ctx.pack_for(service))
+    pack = _replay_pack(ctx.pack_for(service, occurred_at))
     panels = await scheduled_panels(session, service)
     ratings: dict[str, str | None] = dict.fromkeys(DOMAINS)
     on_register = False

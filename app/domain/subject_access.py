@@ -4,7 +4,8 @@ has the right to access their case file in line with GDPR").
 The child's cases are the requested case and every other case of the service the requester may
 see with the same date of birth and the same name (after folding case, accents, hyphens and
 spaces, in either order). For each: the case record, judgements with rationales, assessments,
-events, referrals, oversight notes, panel items and decisions, steps and the write audit.
+events, referrals, oversight notes, panel items and decisions, steps, the case record's field
+changes (old and new values) and the write audit.
 
 Third-party personal data is redacted by default and every redaction is listed in
 ``redactions`` (path and reason): named victims; values under keys that name other people in
@@ -38,6 +39,7 @@ from app.domain.cases_table import Case
 from app.domain.common import iso_utc, utcnow
 from app.domain.duplicates import compare
 from app.domain.events import CaseEvent, case_event_out
+from app.domain.history import RecordChange
 from app.domain.judgements import Judgement, judgement_out
 from app.domain.oversight import OversightEntry, oversight_out
 from app.domain.panels import Panel, PanelItem
@@ -172,6 +174,10 @@ async def _case_file(session: AsyncSession, case: Case, pack: Pack) -> dict[str,
         "panel_items": await _panel_items(session, case.id),
         "steps": [step_out(s).model_dump(mode="json") for s in await _rows(
             session, Step, case.id, col(Step.created_at))],
+        "field_changes": [
+            {"recorded_at": iso_utc(c.recorded_at), "by": c.actor_sub, "changes": c.changes}
+            for c in await _rows(session, RecordChange, case.id, col(RecordChange.recorded_at))
+            if c.entity_type == "case" and not c.created],
         "audit": [a.model_dump(mode="json") for a in await case_audit(session, case.id)],
     }
 

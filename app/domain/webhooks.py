@@ -32,8 +32,9 @@ import json
 import random
 import re
 import secrets
+import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -50,7 +51,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook
 
 from app.core import clock
-from app.core.config import RELAXED_ENVS
+from app.core.config import RELAXED_ENVS, Settings, get_settings
 from app.core.errors import NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain.assessments import AssessmentStatus
@@ -76,6 +77,7 @@ EVENT_TYPES: frozenset[str] = frozenset({
     *(f"assessment.{s.value}" for s in AssessmentStatus),
 })
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+DEFAULT_PORTS = (443,)
 HOST_PATTERN = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?|[0-9a-f:.]+")
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -220,9 +222,10 @@ def _bad_url(msg: str) -> Unprocessable:
                          errors=[{"loc": "body.url", "msg": msg}])
 
 
-def check_url(url: str, env: str) -> str:
-    """The URL if a subscription may use it: https to a public host (plain http only to
-    127.0.0.1/localhost in dev and test); 422 otherwise."""
+def check_url(url: str, env: str, allowed_ports: Sequence[int] = DEFAULT_PORTS) -> str:
+    """The URL if its shape may be subscribed: https to a host name or public address on an
+    allowed port (443 unless configured; plain http only to 127.0.0.1/localhost in dev and
+    test); 422 otherwise. Where the name resolves is checked by :func:`vet_destination`."""
     try:
         parsed = httpx.URL(url)
         host = parsed.raw_host.decode("ascii").lower()  # IDNA names stay in punycode
@@ -240,6 +243,8 @@ def check_url(url: str, env: str) -> str:
         raise _bad_url("use https (plain http only to localhost in dev/test)")
     if not local_dev and not _public_host(host):
         raise _bad_url("it must name a public host")
+    if env not in RELAXED_ENVS and (port or 443) not in allowed_ports:
+        raise _bad_url(f"the port must be one of {sorted(allowed_ports)}")
     return str(parsed)
 
 
@@ -256,7 +261,114 @@ def _public_host(host: str) -> bool:
         # and numeric ones ("127.1", "2130706433") are shorthand IPv4 addresses to resolvers.
         last = host.rsplit(".", 1)[-1]
         return "." in host and not (last.isdigit() or last.startswith("0x"))
-    return address.is_global
+    return is_public_address(address)
+
+
+# Ranges ``is_global`` lets through (or that embed an IPv4 address a gateway would reach for
+# us) and that must never be a webhook's destination.
+_REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/96",            # IPv4-compatible (deprecated), and :: itself
+    "64:ff9b::/96",     # NAT64 well-known prefix
+    "64:ff9b:1::/48",   # NAT64 local-use prefix
+    "2001::/32",        # Teredo
+    "2001:db8::/32",    # documentation
+    "2002::/16",        # 6to4
+    "fc00::/7",         # unique local
+    "fe80::/10",        # link-local
+    "fec0::/10",        # site-local (deprecated)
+    "ff00::/8",         # multicast
+    "100::/64",         # discard-only
+))
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may connect to ``address``: globally routable unicast, with IPv6
+    forms that carry an IPv4 address (mapped, NAT64, 6to4, Teredo, compatible) judged as, or
+    refused like, what they carry; loopback, private, CGNAT, link-local, multicast,
+    unspecified, reserved and documentation ranges refused."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return is_public_address(address.ipv4_mapped)
+    if any(address in net for net in _REFUSED_NETWORKS if net.version == address.version):
+        return False
+    return address.is_global and not (
+        address.is_multicast or address.is_reserved or address.is_link_local
+        or address.is_loopback or address.is_unspecified or address.is_private
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local))
+
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+RESOLVE_TIMEOUT_SECONDS = 5.0
+UNRESOLVED = "the host name does not resolve"
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system resolver, 5 s at most)."""
+    loop = asyncio.get_running_loop()
+    infos = await asyncio.wait_for(
+        loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_SECONDS)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+_resolver: Resolver = system_resolver
+
+
+def set_resolver(resolver: Resolver | None) -> None:
+    """Use another resolver (tests); ``None`` restores the system's."""
+    global _resolver
+    _resolver = resolver or system_resolver
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a delivery really goes: the URL with the vetted address in place of the name,
+    and the name kept for the Host header and TLS (SNI and certificate check)."""
+
+    url: httpx.URL
+    host_header: str
+    server_name: str | None
+
+
+class DestinationRefused(Exception):
+    """The URL does not lead to a public address (or does not resolve)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def vet_destination(url: str, env: str) -> Destination:
+    """Resolve the URL's host and refuse unless every address is public (dev/test: plain
+    localhost too); answer the URL pinned to the first address, so the connection goes to the
+    address vetted here, never to a second lookup's answer (DNS rebinding)."""
+    parsed = httpx.URL(url)
+    host = parsed.raw_host.decode("ascii").lower()
+    if env in RELAXED_ENVS and host in LOCAL_HOSTS:
+        return Destination(parsed, parsed.netloc.decode("ascii"), None)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        texts = [str(literal)]
+    else:
+        try:
+            texts = await _resolver(host.rstrip("."), port)
+        except (OSError, TimeoutError, UnicodeError) as exc:
+            raise DestinationRefused(UNRESOLVED) from exc
+    try:
+        addresses = [ipaddress.ip_address(t.split("%", 1)[0]) for t in texts]
+    except ValueError as exc:
+        raise DestinationRefused("the host name resolves to something not an address") from exc
+    if not addresses:
+        raise DestinationRefused(UNRESOLVED)
+    if not all(is_public_address(a) for a in addresses):
+        raise DestinationRefused("the host name resolves to a non-public address")
+    return Destination(parsed.copy_with(host=str(addresses[0])),
+                       parsed.netloc.decode("ascii"),
+                       None if literal is not None else host.rstrip("."))
 
 
 def check_event_types(event_types: Sequence[str]) -> list[str]:
@@ -291,12 +403,22 @@ async def service_for_admin(session: AsyncSession, principal: Principal, slug: s
 
 
 async def create_subscription(
-    session: AsyncSession, principal: Principal, slug: str, body: WebhookCreate, env: str
+    session: AsyncSession, principal: Principal, slug: str, body: WebhookCreate, env: str,
+    allowed_ports: Sequence[int] = DEFAULT_PORTS,
 ) -> WebhookSubscription:
-    """Subscribe an endpoint to the service's events (admin); audited, secret made here."""
+    """Subscribe an endpoint to the service's events (admin); the URL's host must resolve to
+    public addresses only (422 otherwise); audited, secret made here."""
     service = await service_for_admin(session, principal, slug)
+    url = check_url(body.url, env, allowed_ports)
+    try:
+        await vet_destination(url, env)
+    except DestinationRefused as exc:
+        # dev/test may subscribe a name that does not resolve (documentation examples): each
+        # delivery resolves it again and refuses whatever it does not find public.
+        if not (env in RELAXED_ENVS and exc.reason == UNRESOLVED):
+            raise _bad_url(exc.reason) from exc
     subscription = WebhookSubscription(
-        service_id=service.id, url=check_url(body.url, env),
+        service_id=service.id, url=url,
         event_types=check_event_types(body.event_types), description=body.description,
         secret=new_secret(), created_by=principal.sub,
     )
@@ -517,15 +639,28 @@ def signed_headers(claimed: Claimed, at: datetime) -> dict[str, str]:
     }
 
 
-async def send(client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
-    """POST one signed delivery (10 s in all); the response body is never read nor stored."""
+async def send(client: httpx.AsyncClient, claimed: Claimed, env: str = "production",
+               allowed_ports: Sequence[int] = DEFAULT_PORTS) -> Outcome:
+    """POST one signed delivery (10 s in all) to the address its host resolves to now, once
+    vetted public, keeping the name for Host and TLS; the response body is never read nor
+    stored. A URL that now leads inside the network is not contacted (a failed attempt)."""
     headers = signed_headers(claimed, clock.real_now())  # receivers check it against real time
     try:
         # httpx's timeout is per network operation; this bounds the whole attempt too.
-        async with asyncio.timeout(SEND_TIMEOUT_SECONDS), client.stream(
-            "POST", claimed.url, content=claimed.body.encode(), headers=headers
-        ) as response:
-            return Outcome(response.status_code, None)
+        async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+            check_url(claimed.url, env, allowed_ports)
+            destination = await vet_destination(claimed.url, env)
+            extensions = ({"sni_hostname": destination.server_name}
+                          if destination.server_name else {})
+            async with client.stream(
+                "POST", destination.url, content=claimed.body.encode(),
+                headers={**headers, "host": destination.host_header}, extensions=extensions,
+            ) as response:
+                return Outcome(response.status_code, None)
+    except DestinationRefused as exc:
+        return Outcome(None, f"destination refused: {exc.reason}")
+    except Unprocessable:
+        return Outcome(None, "destination refused: the URL is no longer allowed")
     except (httpx.TimeoutException, TimeoutError):
         return Outcome(None, f"no answer within {SEND_TIMEOUT_SECONDS:g} s")
     except httpx.HTTPError as exc:
@@ -595,12 +730,13 @@ def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
                              follow_redirects=False, trust_env=False)
 
 
-async def _send_all(client: httpx.AsyncClient, batch: list[Claimed]) -> list[Outcome]:
+async def _send_all(client: httpx.AsyncClient, batch: list[Claimed], env: str,
+                    allowed_ports: Sequence[int]) -> list[Outcome]:
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(claimed: Claimed) -> Outcome:
         async with gate:
-            return await send(client, claimed)
+            return await send(client, claimed, env, allowed_ports)
 
     return await asyncio.gather(*(one(c) for c in batch))
 
@@ -612,8 +748,11 @@ async def run_pass(
     now: datetime | None = None,
     service_id: uuid.UUID | None = None,
     batch_size: int = BATCH_SIZE,
+    settings: Settings | None = None,
 ) -> PassResult:
     """One pass: fan the outbox out to subscriptions, then send every due delivery."""
+    settings = settings or get_settings()
+    env, ports = settings.env, tuple(settings.webhook_allowed_ports)
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     result = PassResult()
     while True:
@@ -628,7 +767,7 @@ async def run_pass(
                 locked, batch = await claim_due(session, clock(), batch_size, service_id)
             if not locked:
                 break
-            outcomes = await _send_all(client, batch)
+            outcomes = await _send_all(client, batch, env, ports)
             async with factory() as session, session.begin():
                 for claimed, outcome in zip(batch, outcomes, strict=True):
                     _count(result, await record(session, claimed, outcome, clock()))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
+from app.core.query_guard import QueryGuard
 from app.domain import calendar_feeds as svc
 from app.routers.envelopes import Read
 from app.routers.gates import gate
@@ -50,7 +51,7 @@ async def revoke_feed(feed_id: uuid.UUID, session: Session, principal: CurrentPr
     return Response(status_code=204)
 
 
-@router.get("/v1/calendar/{token}.ics", response_class=Response,
+@router.get("/v1/calendar/{token}.ics", response_class=Response, dependencies=[QueryGuard],
             responses={200: {"content": {"text/calendar": {}},
                              "description": "RFC 5545 calendar (VTODO per open step)"}})
 async def calendar(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
-from app.core.errors import Unprocessable
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
@@ -98,18 +97,8 @@ async def list_cases(
     return Page(data=out, next_cursor=next_cursor)
 
 
-def _only_as_of(request: Request, _principal: CurrentPrincipal) -> None:
-    """422 for any query parameter other than ``as_of`` (it used to be ignored silently)."""
-    unknown = sorted({k for k in request.query_params if k != "as_of"})
-    if unknown or len(request.query_params.getlist("as_of")) > 1:
-        raise Unprocessable(
-            "Unknown or repeated query parameter; this route takes only as_of.",
-            errors=[{"loc": "query", "msg": "only one as_of is accepted"}],
-        )
-
-
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],
-            dependencies=[gate("case.read"), Depends(_only_as_of)])
+            dependencies=[gate("case.read")])
 async def read_case(
     case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal,
     as_of: Annotated[AwareDatetime | None, Query(

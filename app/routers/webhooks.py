@@ -24,8 +24,9 @@ async def create(
     slug: Slug, body: svc.WebhookCreate, request: Request, session: Session, principal: Admin,
 ) -> Written[svc.WebhookCreated]:
     """Subscribe an endpoint to the service's events; the answer shows the signing secret once."""
-    env = settings_of(request).env
-    subscription = await svc.create_subscription(session, principal, slug, body, env)
+    settings = settings_of(request)
+    subscription = await svc.create_subscription(
+        session, principal, slug, body, settings.env, settings.webhook_allowed_ports)
     out = svc.webhook_out(subscription)
     return Written(data=svc.WebhookCreated(**out.model_dump(), secret=subscription.secret))
 

@@ -46,6 +46,9 @@ NAMED_FORMS = (
 )
 _OFFSET = re.compile(r"^\+(?P<n>\d{1,3})(?P<unit>h|wd|d|w|m)$")
 _EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
+# The same shapes with any number of digits: a valid form whose number is too large.
+_OFFSET_SHAPE = re.compile(r"^\+(?P<n>\d+)(?P<unit>h|wd|d|w|m)$")
+_EVERY_SHAPE = re.compile(r"^every (?P<n>\d+)(?P<unit>[dwm])$")
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,14 @@ def parse_form(text: str) -> ParsedForm:
     if match:
         n, unit = int(match["n"]), match["unit"]
         return ParsedForm(text, unit, n, recurrence=f"{n}{unit}")
+    for shape, form, most in ((_OFFSET_SHAPE, "+N{unit}", 999),
+                              (_EVERY_SHAPE, "every N{unit}", 99)):
+        match = shape.match(text)
+        if match:
+            digits = match["n"].lstrip("0") or "0"
+            shown = digits if len(digits) <= 12 else f"{digits[:6]}... ({len(digits)} digits)"
+            raise ValueError(f"deadline {text[:40]!r}: the number {shown} is out of range "
+                             f"({form.format(unit=match['unit'])} takes N up to {most})")
     allowed = ", ".join(("+Nh", "+Nwd", "+Nd", "+Nw", "+Nm", "every Nm", *NAMED_FORMS))
     raise ValueError(f"unknown deadline form {text!r} (allowed: {allowed})")
 

@@ -171,6 +171,11 @@ class _Checker:
         bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
         if bare in ("fact", "score") and isinstance(value, Mapping):
             self._named(bare, value, rule, field)
+            self._reachable(bare, value, rule, field)
+            return
+        if bare == "child_age" and isinstance(value, Mapping):
+            # An age in whole years is never negative (no upper bound is assumed).
+            self._never_true(value, 0, None, "a child's age", rule, field)
             return
         if bare == "changed_to" and isinstance(value, Mapping):
             self._changed_to(value, rule, field)
@@ -196,6 +201,27 @@ class _Checker:
                     self.add("error", rule, f"{field}.{op}",
                              f"{item!r} is not a value of fact {name!r} "
                              f"({', '.join(fact.values)}){suggest(str(item), fact.values)}")
+
+    def _reachable(self, kind: str, arg: Mapping[str, Any], rule: str, field: str) -> None:
+        """A comparison on a score, or an integer fact, outside its declared range."""
+        name = str(arg.get("name"))
+        if kind == "score":
+            score = self.pack.score(name)
+            if score is not None:
+                self._never_true(arg, score.min, score.max, f"score {name!r}", rule, field)
+            return
+        fact = self.pack.fact(name)
+        if fact is not None and fact.type == "integer":
+            self._never_true(arg, fact.min, fact.max, f"fact {name!r}", rule, field)
+
+    def _never_true(self, arg: Mapping[str, Any], lo: int | None, hi: int | None, what: str,
+                    rule: str, field: str) -> None:
+        """Warn when the numeric operators leave no whole number in ``lo``..``hi`` (None: no
+        bound): such a condition can never be true, a silent hole like a misspelt word."""
+        if why := never_true(arg, lo, hi):
+            span = f"{'-inf' if lo is None else lo}..{'inf' if hi is None else hi}"
+            self.add("warning", rule, field,
+                     f"this comparison can never be true: {why}, and {what} is in {span}")
 
     def _changed_to(self, arg: Mapping[str, Any], rule: str, field: str) -> None:
         name = str(arg.get("field"))
@@ -283,6 +309,32 @@ class _Checker:
                 if piece and not _ref_in(piece, flat):
                     self.add("warning", rule, field,
                              f"ref {piece!r} is not found in the policy's text")
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def never_true(arg: Mapping[str, Any], lo: int | None, hi: int | None) -> str | None:
+    """Why a comparison ``{eq, in, lt, lte, gt, gte}`` holds for no whole number in
+    ``lo``..``hi`` (None: unbounded), or None when some number satisfies it."""
+    low, high = lo, hi
+    for op, bound in (("gt", 1), ("gte", 0)):
+        if (n := _int(arg.get(op))) is not None:
+            low = n + bound if low is None else max(low, n + bound)
+    for op, bound in (("lt", -1), ("lte", 0)):
+        if (n := _int(arg.get(op))) is not None:
+            high = n + bound if high is None else min(high, n + bound)
+    ops = ", ".join(f"{op} = {arg[op]}" for op in ("eq", "in", "lt", "lte", "gt", "gte")
+                    if arg.get(op) is not None)
+    if low is not None and high is not None and low > high:
+        return f"{{{ops}}} leaves no whole number"
+    wanted = [arg.get("eq")] if arg.get("eq") is not None else list(arg.get("in") or ())
+    numbers = [n for n in map(_int, wanted) if n is not None]
+    if numbers and all((low is not None and n < low) or (high is not None and n > high)
+                       for n in numbers):
+        return f"{{{ops}}} names no number in range"
+    return None
 
 
 def _ref_in(piece: str, flat: str) -> bool:

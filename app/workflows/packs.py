@@ -61,6 +61,10 @@ class PackError(Exception):
         self.problems = problems or (Problem("error", "-", "-", message),)
 
 
+class PackFileUnreadable(PackError):
+    """The file is missing, not a file, or not UTF-8 text: a user error, not a pack fault."""
+
+
 def _condition(raw: Any) -> Condition:
     if isinstance(raw, Condition):
         return raw
@@ -528,6 +532,11 @@ def _summary(problems: tuple[Problem, ...]) -> str:
 _UNION_NOISE = ("Input should be a valid tuple", "must be a string, got a list")
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """One line for a file that is not UTF-8 text: where the first bad byte is."""
+    return f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8"
+
+
 def read_pack(path: Path) -> Pack:
     """Read and validate one pack file's shape (no vocabulary check); PackError names the file
     and the bad field."""
@@ -535,7 +544,9 @@ def read_pack(path: Path) -> Pack:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise PackError(f"{path}: cannot read pack file: {exc}") from exc
+        raise PackFileUnreadable(f"{path}: cannot read pack file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PackFileUnreadable(f"{path}: not a text file: {not_utf8(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PackError(f"{path}: not valid TOML: {exc}") from exc
     try:

@@ -68,6 +68,11 @@ def _words(values: Any) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
+def _all(values: list[str]) -> str:
+    items = [str(v).replace("_", " ") for v in values]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _compare(arg: Mapping[str, Any]) -> str:
     ops = {"eq": "is {}", "ne": "is not {}", "in": "is one of {}", "lt": "is under {}",
            "lte": "is at most {}", "gt": "is over {}", "gte": "is {} or more",
@@ -179,8 +184,69 @@ def check_sentence(check: Check) -> str:
             + f": {check.detail} (para {check.ref}; rule {check.id}).")
 
 
+ACT_WORDS: dict[str, str] = {
+    "assessment_submit": "Submitting an assessment",
+    "assessment_countersign": "Countersigning an assessment",
+    "assessment_countersign_endorses": "Countersigning an assessment (endorsing its judgements)",
+    "referral_quality_assure": "A manager quality-assuring a referral form",
+    "referral_views": "A panel referral carrying the child's and carer's views",
+    "panel_item_added": "Putting the case on a panel's agenda",
+    "panel_decision_overtakes": "A panel's decision (overtaking, not doing)",
+    "panel_decision": "A panel's decision",
+    "panel_decision_mappa": "A panel's decision setting a MAPPA level",
+    "panel_decision_then": "A panel's decision (once the above are closed)",
+    "panel_decision_presenter": "A panel's decision (in the presenter's name)",
+}
+
+
+def local_sentences(pack: Pack) -> list[str]:
+    """The pack's local behaviour in words: its own words, which acts close which steps, who
+    takes escalations, the panels it holds."""
+    out: list[str] = []
+    for kind in pack.referral_kinds:
+        made = "submitted" if kind.made_by == "submit" else "sent"
+        line = f"{kind.title or kind.id}: counts as made once {made}"
+        if kind.closes:
+            line += f"; making it closes: {_all(list(kind.closes))}"
+        if kind.quality_assurance:
+            line += "; a manager must quality-assure it before it is sent"
+        if kind.requires_views:
+            line += "; it must carry the child's and carer's views (or why not)"
+        if kind.after_closure:
+            line += "; it may be made after the case has closed"
+        out.append(line + ".")
+    for act, codes in pack.closures.items():
+        out.append(f"{ACT_WORDS.get(act, act)} closes: {_all(list(codes))}.")
+    for panel in pack.panel_kinds:
+        line = f"The {panel.title} is chaired by {ACTOR_WORDS.get(panel.chair_role)}"
+        if panel.cadence:
+            line += f", {panel.cadence}"
+        if panel.invitees:
+            line += f"; invited: {_all(list(panel.invitees))}"
+        if panel.required_attendance:
+            line += f"; must attend: {_all(list(panel.required_attendance))}"
+        if not panel.presenter_may_chair:
+            line += "; whoever presents a case does not chair its decision"
+        out.append(line + ".")
+    for event in pack.event_types:
+        if event.after_closure:
+            out.append(f"{event.title} may be recorded after the case has closed.")
+    esc = pack.escalation
+    for actor, target in sorted(esc.to.items()):
+        out.append(f"An overdue step of {ACTOR_WORDS.get(actor, actor)} is escalated to "
+                   f"{ACTOR_WORDS.get(target, target)}.")
+    out.append(f"Any other overdue step is escalated to {ACTOR_WORDS.get(esc.default)}.")
+    for fact in pack.facts:
+        values = f" ({_words(list(fact.values))})" if fact.values else ""
+        out.append(f"Case fact: {fact.title} ({fact.type}){values}.")
+    for score in pack.scores:
+        out.append(f"Assessment score: {score.title}, {score.min} to {score.max}.")
+    return out
+
+
 def sections(pack: Pack) -> list[tuple[str, list[str]]]:
-    """The pack's sentences, grouped by what triggers them (checks first in each group)."""
+    """The pack's sentences, grouped by what triggers them (checks first in each group), then
+    its local behaviour."""
     groups: dict[str, list[str]] = {}
     for check in pack.checks:
         for trigger in check.trigger:
@@ -189,8 +255,10 @@ def sections(pack: Pack) -> list[tuple[str, list[str]]]:
         for trigger in rule.trigger:
             groups.setdefault(trigger, []).append(rule_sentence(rule))
     order = list(TRIGGER_HEADINGS)
-    return [(TRIGGER_HEADINGS.get(t, t), groups[t])
-            for t in sorted(groups, key=lambda t: order.index(t) if t in order else 99)]
+    grouped = [(TRIGGER_HEADINGS.get(t, t), groups[t])
+               for t in sorted(groups, key=lambda t: order.index(t) if t in order else 99)]
+    return [*grouped, ("How this service works (referrals, panels, closures, escalation)",
+                       local_sentences(pack))]
 
 
 def render_markdown(pack: Pack) -> str:

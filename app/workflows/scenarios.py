@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.engine import evaluate
-from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack
+from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, not_utf8
 from app.workflows.types import (
     DOMAINS,
     TRIGGERS,
@@ -170,6 +170,8 @@ def load_scenarios(path: Path) -> ScenarioFile:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a text file: {not_utf8(exc)}") from None
     try:
         loaded = ScenarioFile.model_validate(raw)
     except ValidationError as exc:

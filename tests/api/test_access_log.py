@@ -3,6 +3,7 @@ the write audit, buffered, and never lost on a clean shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +12,9 @@ from asgi_lifespan import LifespanManager
 from sqlmodel import col, select
 
 from app.core.config import Settings
-from app.domain.access_log import AccessLogEntry
+from app.core.security import Principal
+from app.domain.access_log import AccessLogEntry, AccessLogWriter
+from app.domain.services import Service
 from app.main import create_app
 from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant
@@ -122,3 +125,33 @@ async def test_caseload_register_and_report_reads_are_logged(
         report = (await session.exec(select(AccessLogEntry).where(
             AccessLogEntry.request_id == rid["X-Request-ID"]))).one()
     assert (report.case_id, report.what) == (None, "GET /v1/reports/timeliness")
+
+
+async def test_the_background_writer_flushes_on_its_interval_and_at_its_batch_size(
+    db: Factory, somerset: Tenant  # noqa: F811
+) -> None:
+    """Without any request asking, buffered reads reach the table within the interval, or as
+    soon as a batch is full."""
+    async with db() as session:
+        service_id = (await session.exec(select(Service.id).where(
+            Service.slug == somerset.slug))).one()
+    reader = Principal(sub="case_holder-1", roles=frozenset({"case_holder"}),
+                       service=somerset.slug)
+    for interval, batch in ((0.05, 1000), (3600, 2)):
+        writer = AccessLogWriter(db, interval, batch)
+        writer.start()
+        rid = uuid.uuid4().hex
+        try:
+            for _ in range(2):
+                writer.record(reader, service_id, None, "GET /test", rid)
+            rows: list[Any] = []
+            for _ in range(100):
+                async with db() as session:
+                    rows = list((await session.exec(select(AccessLogEntry).where(
+                        AccessLogEntry.request_id == rid))).all())
+                if rows:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await writer.stop()
+        assert len(rows) == 2, (interval, batch)

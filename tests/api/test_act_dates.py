@@ -189,3 +189,22 @@ async def test_panel_decision_before_the_panel_started_is_409(somerset: Tenant) 
     panel = (await somerset.client.get(f"/v1/panels/{panel_id}", headers=somerset.auth("chair"))
              ).json()["data"]
     assert [i["decided_at"] for i in panel["items"]] == [None]
+
+
+async def test_upsert_cannot_move_the_birth_after_the_opening(somerset: Tenant) -> None:
+    """A case system's PUT that moves the child's date of birth after the case opened is 422
+    naming child.date_of_birth and the bound; before the opening it is accepted."""
+    body: dict[str, Any] = {
+        "child": {"given_name": "Kai", "family_name": "Morgan", "date_of_birth": "2009-11-12"},
+        "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+        "intervention": "court_order", "csc_status": "none", "opened_at": "2026-03-02T09:00:00Z",
+    }
+    url = "/v1/cases/by-external-ref/iyss/DOB-1"
+    feed = somerset.auth("feed", "iyss-connector")
+    assert (await somerset.client.put(url, json=body, headers=feed)).status_code == 201
+    later = {**body, "child": {**body["child"], "date_of_birth": "2026-03-03"}}
+    problem = assert_problem(await somerset.client.put(url, json=later, headers=feed), 422)
+    assert problem["errors"][0]["loc"] == "body.child.date_of_birth"
+    assert problem["bound"]["name"] == "the case's opened_at"
+    earlier = {**body, "child": {**body["child"], "date_of_birth": "2009-11-13"}}
+    assert (await somerset.client.put(url, json=earlier, headers=feed)).status_code == 200

@@ -182,3 +182,38 @@ def test_production_refuses_to_start_without_keys() -> None:
     with pytest.raises(ConfigError):
         Settings(env="production", jwt_secret="short", jwks_url=None)
     assert Settings(env="production", jwt_secret="s" * 32).hs256_enabled
+
+
+async def test_non_canonical_spellings_of_a_genuine_token_are_refused(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """RFC 7515 §2/§7.1: each part is base64url without padding. A genuine token re-spelt with
+    '=' padding or the standard alphabet is another string for the same token: refused."""
+    token = forge.hs256(forge.claims(service=somerset.slug), TEST_SECRET.encode())
+    head, payload, signature = token.split(".")
+    assert (await client.get("/v1/cases", headers=bearer(token))).status_code == 200
+    await assert_401(client, f"{head}.{payload}.{signature}=")
+    standard = signature.replace("-", "+").replace("_", "/")
+    if standard != signature:
+        await assert_401(client, f"{head}.{payload}.{standard}")
+    await assert_401(client, f"{head}.{payload}.")
+
+
+async def test_token_issued_in_the_future_is_refused(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A token whose ``iat`` is a day ahead (beyond the 30 s leeway) was not issued yet."""
+    claims = forge.claims(service=somerset.slug)
+    claims["iat"] = int(time.time()) + 86400
+    await assert_401(client, forge.hs256(claims, TEST_SECRET.encode()))
+
+
+@pytest.mark.parametrize("field", ["sub", "service"])
+async def test_control_characters_in_identity_claims_are_refused(
+    client: httpx.AsyncClient, somerset: Tenant, field: str
+) -> None:
+    """A NUL or newline in the staff id or service would reach the database and the logs."""
+    for control in ("\u0000", "\n", "\u007f"):
+        claims = forge.claims(service=somerset.slug)
+        claims[field] = (claims["sub"] if field == "sub" else somerset.slug) + control
+        await assert_401(client, forge.hs256(claims, TEST_SECRET.encode()))

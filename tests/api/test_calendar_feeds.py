@@ -186,3 +186,18 @@ async def test_restricted_case_leaves_the_calendar(client: httpx.AsyncClient,
     r = await fetch(somerset, feed["url"])
     assert r.status_code == 200
     assert todos(r.content) == {}
+
+
+async def test_feed_reads_go_into_the_access_log(wokingham: Tenant) -> None:
+    """Fetching the feed shows case data: each case in it logs a read by the feed's owner,
+    under the route's template (never the token)."""
+    case = (await wokingham.open_case())["data"]
+    await post_event(wokingham, case["id"], type="new_incident", occurred_at="2026-10-22T13:00:00Z")
+    feed = await new_feed(wokingham)
+    assert (await fetch(wokingham, feed["url"])).status_code == 200
+    r = await wokingham.client.get(f"/v1/cases/{case['id']}/access-log",
+                                   headers=wokingham.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    reads = [(e["actor"], e["role"], e["what"]) for e in r.json()["data"]
+             if e["what"].startswith("GET /v1/calendar")]
+    assert reads == [("case_holder-1", "case_holder", "GET /v1/calendar/{token}.ics")]

@@ -183,3 +183,21 @@ async def test_restricted_case_past_and_timeline_are_404(client: Any, somerset: 
                                   headers=somerset.auth("chair"))
     assert r.status_code == 404
     assert (await case_at(somerset, case["id"], t0, "line_manager")).status_code == 200
+
+
+async def test_as_of_before_a_reassignment_shows_the_old_holder(wokingham: Tenant) -> None:
+    """After the case moves to another case holder (and its open steps with it), the case as
+    it stood before shows the old holder on the case and on the steps."""
+    case = (await wokingham.open_case())["data"]
+    await post_event(wokingham, case["id"], type="new_incident", occurred_at="2026-08-28T14:00:00Z")
+    t0 = now()
+    await patch_case(wokingham, case["id"], {"case_holder_id": "case_holder-2"})
+    current = (await case_at(wokingham, case["id"], None)).json()["data"]
+    assert current["case_holder_id"] == "case_holder-2"
+    assert current["open_steps"][0]["assignee_id"] == "case_holder-2"
+    then = (await case_at(wokingham, case["id"], t0)).json()["data"]
+    assert then["case_holder_id"] == "case_holder-1"
+    holders = {s["code"]: s["assignee_id"] for s in then["open_steps"]
+               if s["actor"] == "case_holder"}
+    assert holders["record_incident"] == "case_holder-1"
+    assert set(holders.values()) == {"case_holder-1"}

@@ -214,3 +214,16 @@ async def test_keep_alive_survives_an_unexpected_error(
         assert r.status_code == 200
         assert c._transport._pool.connections.__len__() == 1  # type: ignore[attr-defined]
     assert marker not in caplog.text + capsys.readouterr().out
+
+
+def test_serve_protocol_can_be_handed_to_worker_processes() -> None:
+    """``yjrisk serve --workers N`` pickles uvicorn's config for each worker process: the
+    protocol class must be importable by name, and read its timeout from the settings."""
+    import pickle
+
+    from app.core.config import get_settings
+    from app.core.http import SettingsH11Protocol
+
+    assert pickle.loads(pickle.dumps(SettingsH11Protocol)) is SettingsH11Protocol
+    assert SettingsH11Protocol.__new__(SettingsH11Protocol).header_timeout == \
+        get_settings().http_header_timeout_seconds

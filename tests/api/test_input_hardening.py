@@ -147,3 +147,23 @@ async def test_if_match_is_compared_strongly(client: httpx.AsyncClient, somerset
     assert r.status_code == 412
     r = await client.patch(url, json={"csc_status": "cin"}, headers={**manager, "If-Match": etag})
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("occurred_at", 0), ("occurred_at", 1.5e9), ("mappa_level", "2"), ("mappa_level", 2.0),
+    ("weapon_related", 1), ("weapon_related", "true"), ("csc_status", 3),
+])
+async def test_body_values_must_have_the_contracts_json_types(
+    client: httpx.AsyncClient, somerset: Tenant, field: str, value: Any
+) -> None:
+    """pydantic would take 0 as a date-time, "2" as an integer, 1 or "true" as a boolean; the
+    contract says otherwise, so the write is 422 (naming the field) and nothing changes."""
+    case = (await somerset.open_case())["data"]
+    url = f"/v1/cases/{case['id']}"
+    manager = somerset.auth("line_manager")
+    etag = (await client.get(url, headers=manager)).headers["ETag"]
+    r = await client.patch(url, json={field: value}, headers={**manager, "If-Match": etag})
+    assert r.status_code == 422, r.text
+    assert f"body.{field}" in {e["loc"] for e in r.json()["errors"]}
+    assert str(value) not in json.dumps(r.json()["errors"])
+    assert (await client.get(url, headers=manager)).headers["ETag"] == etag

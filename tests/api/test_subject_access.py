@@ -1,5 +1,10 @@
-"""Subject access export (issue 13, part 4). Somerset 6.4: "the child has the right to access
-their case file in line with GDPR"."""
+"""Subject access export (issue 13, part 4).
+
+Somerset 6.4: "Practitioners must remain aware that the child has the right to access their case
+file in line with GDPR legislation. This may be particularly relevant where concerns relating to
+the child and/or their parent/carer may place them or others at risk." Hence third parties are
+redacted by default.
+"""
 
 from __future__ import annotations
 
@@ -116,3 +121,18 @@ async def test_a_restricted_case_of_the_child_is_left_out_for_excluded_staff(
     r = await client.get(_url(child["first"]["id"]),
                          headers=somerset.auth("duty_manager", "duty_manager-7"))
     assert [c["case"]["id"] for c in r.json()["data"]["cases"]] == [child["first"]["id"]]
+
+
+async def test_export_includes_the_case_records_field_changes(
+    client: httpx.AsyncClient, somerset: Tenant, child: dict[str, Any]
+) -> None:
+    """A change to the case record (children's social care status) is in the export with
+    its old and new value."""
+    manager = somerset.auth("line_manager")
+    url = f"/v1/cases/{child['second']['id']}"
+    etag = (await client.get(url, headers=manager)).headers["ETag"]
+    r = await client.patch(url, json={"csc_status": "cin"}, headers={**manager, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    doc = (await client.get(_url(child["first"]["id"]), headers=manager)).json()["data"]
+    changes = [c["changes"] for c in doc["cases"][1]["field_changes"]]
+    assert {"csc_status": ["none", "cin"]} in changes

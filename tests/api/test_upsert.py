@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from tests.api.support import restrict, staff_auth
 from tests.conftest import Tenant
 
 BODY: dict[str, Any] = {
@@ -122,3 +123,33 @@ async def test_put_refuses_a_changed_opening_date_and_edge_spaces(
     assert r.json()["errors"][0]["loc"] == "body.opened_at"
     r = await client.put(_url("%20Y-1006"), json=BODY, headers=feed)
     assert r.status_code == 422
+
+
+async def test_taken_reference_of_a_restricted_case_names_no_case_to_excluded_staff(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Attack A M5: a manager excluded from a restricted case who opens a case with its
+    IYSS reference gets 409 duplicate-external-ref with no ``existing_case_id`` and the case's
+    id nowhere in the answer (the reference is unique, so the 409 itself cannot be avoided:
+    its words echo only the caller's own reference); PUT on that reference is 404 as on every
+    other route. The case's own line manager still gets the id."""
+    created = (await client.put(_url("Y-1007"), json=BODY,
+                                headers=somerset.auth("line_manager"))).json()["data"]
+    r = await restrict(client, somerset, created["id"], {"excluded_staff": ["lm-pat"]})
+    assert r.status_code == 200, r.text
+    post = {**BODY, "external_ref": {"system": "iyss", "id": "Y-1007"},
+            "line_manager_id": "lm-pat"}
+    excluded = staff_auth(somerset, "lm-pat")
+    r = await client.post("/v1/cases", json=post, headers=excluded)
+    assert r.status_code == 409
+    assert r.json()["type"].endswith("/duplicate-external-ref")
+    assert "existing_case_id" not in r.json()
+    assert created["id"] not in r.text
+    r = await client.put(_url("Y-1007"), json={**BODY, "line_manager_id": "lm-pat"},
+                         headers=excluded)
+    assert r.status_code == 404
+    assert created["id"] not in r.text
+    r = await client.post("/v1/cases", json={**post, "line_manager_id": "line_manager-1"},
+                          headers=somerset.auth("line_manager"))
+    assert r.status_code == 409
+    assert r.json()["existing_case_id"] == created["id"]

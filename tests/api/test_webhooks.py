@@ -32,7 +32,7 @@ from app.domain import webhooks
 from app.domain.audit import AuditEntry
 from app.domain.services import Service
 from tests.api.test_events import judge
-from tests.conftest import BACKEND, Tenant
+from tests.conftest import BACKEND, PUBLIC_TEST_ADDRESS, Tenant
 
 Factory = async_sessionmaker[AsyncSession]
 HOOK_URL = "https://iyss.example.org/hooks/yjrisk"
@@ -268,7 +268,10 @@ async def test_judgement_is_delivered_signed_with_the_expected_body(
     assert result.delivered == 1
     [request] = receiver.requests
     assert request.method == "POST"
-    assert str(request.url) == HOOK_URL
+    # Sent to the address vetted for the host, with the host kept for Host and TLS (SNI).
+    assert str(request.url) == HOOK_URL.replace("iyss.example.org", PUBLIC_TEST_ADDRESS)
+    assert request.headers["host"] == "iyss.example.org"
+    assert request.extensions["sni_hostname"] == "iyss.example.org"
     assert request.headers["content-type"] == "application/json"
     verify(sub["secret"], request)
     body = json.loads(request.content)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +89,7 @@ def test_every_command_uses_the_dev_env_database_and_secret(
     tick = yjrisk(dev_folder, "tick")
     assert tick.returncode == 0, tick.stderr
     assert tick.stdout.strip() == "escalated 0 overdue steps"
+    assert yjrisk(dev_folder, "seed-demo", "--no-print-tokens").returncode == 0
     token = yjrisk(dev_folder, "token", "--role", "chair", "--sub", "chair-kim",
                 "--service", "wokingham")
     assert token.returncode == 0, token.stderr
@@ -127,6 +129,21 @@ def test_unknown_role_and_missing_option_are_one_line(tmp_path: Path, yjrisk: An
     assert_one_line_user_error(yjrisk(dev_folder, "token", "--sub", "x"), "--role")
 
 
+def test_token_needs_an_existing_service_for_a_staff_role(
+    dev_folder: Path, yjrisk: Any
+) -> None:
+    """Attack A L8: a staff-role token without --service, or for a service the configured
+    database does not hold, would only be refused by the API (401/403): one line, exit 2."""
+    assert_one_line_user_error(
+        yjrisk(dev_folder, "token", "--role", "chair", "--sub", "x"),
+        "role chair needs --service")
+    assert_one_line_user_error(
+        yjrisk(dev_folder, "token", "--role", "case_holder", "--sub", "x", "--service", "nosuch"),
+        "no service 'nosuch'", "none (run: yjrisk seed-demo)")
+    admin = yjrisk(dev_folder, "token", "--role", "admin", "--sub", "admin-1")
+    assert admin.returncode == 0, admin.stderr
+
+
 def test_invalid_settings_are_one_line(tmp_path: Path, yjrisk: Any) -> None:
     """A bad YJ_ENV and an unsafe production configuration: one line each, exit 2."""
     assert_one_line_user_error(yjrisk(tmp_path, "tick", YJ_ENV="prod"), "YJ_ENV")
@@ -139,3 +156,14 @@ def test_unreachable_database_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
                YJ_DATABASE_URL="postgresql+asyncpg://yj:hunter2@127.0.0.1:1/yjrisk")
     assert_one_line_user_error(done, "cannot reach the database")
     assert "hunter2" not in done.stderr
+
+
+def test_dev_on_a_busy_port_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
+    """A second dev server on the same port: one line naming the port and the way out."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = yjrisk(tmp_path, "dev", "--port", str(port))
+    assert_one_line_user_error(done, f"127.0.0.1:{port}", "PORT=")
+    assert not (tmp_path / ".env").exists()

@@ -1,10 +1,12 @@
 """The README's examples, run as a newcomer would, against a live dev server.
 
-A fresh folder gets the project's ``.venv`` and nothing else; ``yjrisk dev`` (what
-``scripts/dev.sh`` runs after installing) writes ``.env``, migrates a fresh SQLite database, seeds
-the demo data and serves on a free port. Then every fenced ``bash`` block of README.md runs, in
-order, each in its own ``bash -euo pipefail`` (so a block that leans on another's variables
-fails), with ``http://127.0.0.1:8000`` pointed at that port. Checked per block:
+A fresh folder gets the project's ``.venv``, ``scripts/dev.sh`` and ``pyproject.toml`` and nothing
+else; ``bash scripts/dev.sh`` (its install step finding the venv up to date) writes ``.env``,
+migrates a fresh SQLite database, seeds the demo data and serves on a free port (``PORT``). Then
+every fenced ``bash`` block of README.md that calls the dev server (``http://127.0.0.1:8000``,
+pointed at that port) or the dev CLI (``.venv/bin/yjrisk``) runs, in order, each in its own
+``bash -euo pipefail`` (so a block that leans on another's variables fails); other bash blocks
+(benchmarks, operators' cron lines) are only checked to be valid bash. Checked per block:
 
 - each ``curl`` answers the status listed by a ``<!-- expect: 201 200 -->`` line right after the
   block (one per request, in order), or any ``2xx`` where there is none;
@@ -20,6 +22,7 @@ exactly the README's test command.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -40,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCUMENTED_BASE = "http://127.0.0.1:8000"
 NEWCOMER_COMMANDS = ("bash scripts/dev.sh", "bash scripts/test.sh")
+LOCAL_CLI = ".venv/bin/yjrisk"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n(?:<!-- expect: ([\w ]+) -->\n)?", re.M | re.S)
 NOT_RUN = "not run"  # an operator's example for production, not for the dev server
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -81,9 +85,11 @@ def readme_blocks(document: Path = README) -> list[Block]:
 
 
 def example_blocks() -> list[Block]:
-    """The bash blocks a reader runs against the dev server (all but the two commands)."""
+    """The bash blocks a reader runs against the dev server: those that call it or the dev
+    ``yjrisk`` command (not the two newcomer commands, nor blocks marked ``not run``)."""
     return [b for b in readme_blocks()
-            if b.lang == "bash" and b.run and b.text.strip() not in NEWCOMER_COMMANDS]
+            if b.lang == "bash" and b.run and b.text.strip() not in NEWCOMER_COMMANDS
+            and (DOCUMENTED_BASE in b.text or LOCAL_CLI in b.text)]
 
 
 def _free_port() -> int:
@@ -100,15 +106,25 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    """A fresh folder with the project's .venv and a live ``yjrisk dev`` server in it."""
+    """A fresh folder with the project's .venv and a live dev server in it, started by
+    ``bash scripts/dev.sh`` itself (its install step finds the venv up to date) when the venv
+    was made by the scripts, else by ``yjrisk dev`` (what dev.sh runs after installing)."""
     folder = tmp_path_factory.mktemp("newcomer")
-    (folder / ".venv").symlink_to(Path(sys.prefix))  # the venv running the tests
+    venv = Path(sys.prefix)  # the venv running the tests
+    (folder / ".venv").symlink_to(venv)
+    (folder / "scripts").mkdir()
+    for name in ("scripts/dev.sh", "scripts/_venv.sh", "pyproject.toml"):
+        (folder / name).write_bytes((ROOT / name).read_bytes())
+    stamp = venv / ".yjrisk-installed"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    by_script = stamp.is_file() and stamp.read_text().strip() == want
     port = _free_port()
+    command = (["bash", "scripts/dev.sh"] if by_script
+               else [str(folder / ".venv/bin/yjrisk"), "dev", "--port", str(port)])
     log = (folder / "server.log").open("w")
     server = subprocess.Popen(
-        [str(folder / ".venv/bin/yjrisk"), "dev", "--port", str(port)],
-        cwd=folder, env=_clean_env(), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        command, cwd=folder, env=_clean_env(PORT=str(port)), stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -181,8 +197,10 @@ def test_readme_has_exactly_two_newcomer_commands_and_ci_runs_the_test_one() -> 
     assert ci == [f"exec {NEWCOMER_COMMANDS[1]}"]
 
 
-def test_python_and_json_examples_of_the_readme_and_guides_parse() -> None:
-    """Every fenced python block of README.md and docs/*.md compiles; every json block parses."""
+def test_python_json_and_shell_examples_of_the_readme_and_guides_parse() -> None:
+    """Every fenced python block of README.md and docs/*.md compiles, every json block parses,
+    and every bash block (run or not, e.g. a benchmark or an operator's cron line) is valid
+    bash."""
     for document in [README, *sorted((ROOT / "docs").glob("*.md"))]:
         for block in readme_blocks(document):
             where = f"{document.name}:{block.line}"
@@ -190,6 +208,22 @@ def test_python_and_json_examples_of_the_readme_and_guides_parse() -> None:
                 compile(block.text, where, "exec")
             elif block.lang == "json":
                 json.loads(block.text)
+            elif block.lang == "bash":
+                checked = subprocess.run(["bash", "-n"], input=block.text, text=True,
+                                         capture_output=True, check=False)
+                assert checked.returncode == 0, f"{where}: {checked.stderr}"
+
+
+def test_dev_start_is_quiet(dev_server: tuple[Path, str]) -> None:
+    """Before serving requests the dev start prints a few lines: a summary, a token per role,
+    where it serves; no installer noise, warning or traceback."""
+    folder, base = dev_server
+    text = (folder / "server.log").read_text()
+    start = text.split("\n{", 1)[0].splitlines()  # up to the first JSON request log line
+    assert len(start) <= 15, text
+    assert any(f"serving on {base}" in line for line in start), text
+    assert "Traceback" not in text
+    assert not [line for line in start if "warning" in line.lower()], text
 
 
 def test_readme_examples_run_against_a_live_dev_server(dev_server: tuple[Path, str]) -> None:

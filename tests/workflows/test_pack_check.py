@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from app.cli import cli, main
 from app.core.config import Settings
 from app.main import build_policy_context
-from app.workflows.pack_check import check_pack
+from app.workflows.pack_check import check_pack, never_true
 from app.workflows.packs import PACK_DIR, PackError, load_all_packs, load_pack, read_pack
 
 SEEDS = PACK_DIR / "sources"  # copies of shared/seeds, the policies the packs restate
@@ -215,3 +215,49 @@ def test_no_step_code_or_pack_id_has_a_meaning_in_python() -> None:
                 if isinstance(node, ast.Constant) and node.value in words:
                     found.append(f"{path.name}:{node.lineno}: {node.value}")
     assert found == []
+
+
+EXAMPLE_FILE = PACK_DIR / "example-yjs.toml"
+
+
+def _example_variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    text = EXAMPLE_FILE.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "example-yjs.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> None:
+    """Attack A L2: ``child_age = { lt = -5 }`` (no age is negative) and a score compared
+    outside its declared 0-4 range are warnings (exit 0), like a misspelt word a silent hole."""
+    path = _example_variant(
+        tmp_path, ("{ child_age = { lt = 14 } }", "{ child_age = { lt = -5 } }"))
+    problems = check_pack(read_pack(path))
+    assert [(p.severity, p.field, p.message) for p in problems
+            if "never be true" in p.message] == [(
+                "warning", "rules.6.when.all.1.child_age",
+                "this comparison can never be true: {lt = -5} leaves no whole number, and a "
+                "child's age is in 0..inf")]
+    assert main(["pack", "check", str(path)]) == 0
+    path = _example_variant(tmp_path, ('name = "serious_harm_indicators", gte = 2',
+                                       'name = "serious_harm_indicators", gte = 5'))
+    assert [p.message for p in check_pack(read_pack(path)) if "never be true" in p.message] == [
+        "this comparison can never be true: {gte = 5} leaves no whole number, and score "
+        "'serious_harm_indicators' is in 0..4"]
+    assert never_true({"in": [7, 9]}, 0, 4) == "{in = [7, 9]} names no number in range"
+    assert never_true({"gt": 2, "lt": 4}, 0, 4) is None
+    assert never_true({"gte": 14, "lt": 14}, 0, None) == (
+        "{lt = 14, gte = 14} leaves no whole number")
+
+
+def test_a_deadline_number_out_of_range_says_so(tmp_path: Path) -> None:
+    """Attack A L2: ``+99999999wd`` is a valid form with too large a number: the error says
+    the number is out of range (not "unknown deadline form")."""
+    path = _example_variant(tmp_path, ('deadline = "+20wd"', 'deadline = "+99999999wd"'))
+    with pytest.raises(PackError) as raised:
+        read_pack(path)
+    assert "the number 99999999 is out of range (+Nwd takes N up to 999)" in str(raised.value)
+    assert "unknown deadline form" not in str(raised.value)

@@ -9,7 +9,13 @@ import pytest
 
 from app.cli import main
 from app.workflows.packs import PACK_DIR, load_packs
-from app.workflows.render import deadline_words, render_html, render_markdown, sections
+from app.workflows.render import (
+    deadline_words,
+    local_sentences,
+    render_html,
+    render_markdown,
+    sections,
+)
 from app.workflows.scenarios import run_file
 from tests.workflows.support import calendar
 
@@ -110,5 +116,52 @@ def test_render_html_matches_markdown_sentence_count() -> None:
     pack = load_packs()["wokingham-pyjs-2024"]
     lines = [line for line in render_markdown(pack).splitlines() if line.startswith("- ")]
     expected = sum(len(r.trigger) for r in pack.rules) + sum(len(c.trigger) for c in pack.checks)
+    expected += len(local_sentences(pack))
     assert len(lines) == expected
     assert render_html(pack).count("<li>") == expected
+
+
+def test_render_states_local_behaviour_in_words() -> None:
+    """Wokingham's MAPPA gate and the example's weekly panel read as sentences."""
+    wokingham = local_sentences(load_packs()["wokingham-pyjs-2024"])
+    assert ("MAPPA H notification: counts as made once sent; making it closes: mappa h "
+            "notification; a manager must quality-assure it before it is sent.") in wokingham
+    example = local_sentences(load_packs()["example-yjs"])
+    assert any(s.startswith("The Risk Panel is chaired by the panel chair (senior manager), "
+                            "weekly on Thursday;") and s.endswith(
+                                "whoever presents a case does not chair its decision.")
+               for s in example)
+
+
+def _one_user_error(status: int, capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    assert status == 2, captured
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("yjrisk: "), captured.err
+    assert "Traceback" not in captured.out + captured.err
+    return lines[0]
+
+
+def test_binary_files_are_one_line_exit_2_for_check_render_and_test(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack A L1: every file the pack tools read (pack, scenario file, policy text) that is
+    not UTF-8 text, or not a file, is one ``yjrisk:`` line and exit 2, never a traceback."""
+    pack = tmp_path / "example-yjs.toml"
+    pack.write_bytes(b"\x00\xff garbage")
+    line = _one_user_error(main(["pack", "check", str(pack)]), capsys)
+    assert line == f"yjrisk: {pack}: not a text file: byte 0xff at offset 1 is not UTF-8"
+    _one_user_error(main(["pack", "render", str(pack)]), capsys)
+    _one_user_error(main(["pack", "test", str(pack), str(SCENARIOS / "example-yjs.toml")]),
+                    capsys)
+    scenarios = tmp_path / "scen.toml"
+    scenarios.write_bytes(b"\xff\xfe")
+    line = _one_user_error(main(["pack", "test", "example-yjs", str(scenarios)]), capsys)
+    assert line == f"yjrisk: {scenarios}: not a text file: byte 0xff at offset 0 is not UTF-8"
+    _one_user_error(main(["pack", "check", str(tmp_path)]), capsys)  # a directory
+    source = tmp_path / "policy.md"
+    source.write_bytes(b"\xc3\x28")
+    _one_user_error(main(["pack", "check", str(PACK_DIR / "example-yjs.toml"),
+                          "--source", str(source)]), capsys)
+    _one_user_error(main(["pack", "render", "example-yjs", "-o", str(tmp_path)]), capsys)

@@ -1,0 +1,96 @@
+"""One check of every GET (and HEAD) route's query string against the parameters the route
+declares: an unknown parameter, a scalar one given twice, or a yes/no parameter that is not
+``true`` or ``false`` is a 422 naming the parameter (never silently ignored or guessed)."""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Union, get_args, get_origin
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from app.core.errors import Unprocessable
+
+BOOL_WORDS = frozenset({"true", "false"})
+MAX_NAME_SHOWN = 64
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def _parts(annotation: Any) -> tuple[Any, ...]:
+    """The members of an Optional/Union annotation (the annotation itself otherwise)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(a for a in get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _is_sequence(annotation: Any) -> bool:
+    return any(get_origin(a) in _SEQUENCES or a in _SEQUENCES for a in _parts(annotation))
+
+
+def _is_bool(annotation: Any) -> bool:
+    return any(a is bool for a in _parts(annotation))
+
+
+def _shown(name: str) -> str:
+    """A parameter name fit to echo in an answer: printable, at most 64 characters."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in name)
+    return clean if len(clean) <= MAX_NAME_SHOWN else clean[:MAX_NAME_SHOWN] + "..."
+
+
+def _query_fields(dependant: Dependant) -> list[Any]:
+    """The query parameters of a route and of every dependency it uses."""
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found.extend(_query_fields(sub))
+    return found
+
+
+_SPECS: dict[int, tuple[frozenset[str], frozenset[str], frozenset[str], str]] = {}
+
+
+def _spec(route: APIRoute) -> tuple[frozenset[str], frozenset[str], frozenset[str], str]:
+    """(declared names, scalar names, yes/no names, "takes ..." text) of a route, cached."""
+    found = _SPECS.get(id(route))
+    if found is None:
+        fields = _query_fields(route.dependant)
+        allowed = frozenset(f.alias for f in fields)
+        found = (allowed,
+                 frozenset(f.alias for f in fields if not _is_sequence(f.field_info.annotation)),
+                 frozenset(f.alias for f in fields if _is_bool(f.field_info.annotation)),
+                 ", ".join(sorted(allowed)) or "no query parameters")
+        _SPECS[id(route)] = found
+    return found
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """On a GET: 422 naming each query parameter the matched route does not declare, each scalar one
+    given more than once, and each yes/no one that is not ``true`` or ``false``."""
+    route = request.scope.get("route")
+    if request.method != "GET" or not isinstance(route, APIRoute):  # HEAD arrives as GET
+        return
+    allowed, scalar, yes_no, takes = _spec(route)
+    errors: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for name, value in request.query_params.multi_items():
+        loc = f"query.{_shown(name)}"
+        if name not in allowed:
+            msg = f"unknown query parameter; this route takes {takes}"
+        elif name in scalar and name in seen:
+            msg = "given more than once; send it once"
+        elif name in yes_no and value not in BOOL_WORDS:
+            msg = "must be true or false"
+        else:
+            seen.add(name)
+            continue
+        seen.add(name)
+        if not any(e["loc"] == loc for e in errors):
+            errors.append({"loc": loc, "msg": msg})
+    if errors:
+        raise Unprocessable("The query string does not match this route; see errors.",
+                            errors=errors)
+
+
+# For routes that take no CurrentPrincipal (which runs the check after the token and gate).
+QueryGuard: Any = Depends(refuse_unknown_query)
