@@ -36,8 +36,11 @@ class HttpMethodsMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Rewrite HEAD to GET and drop the body; answer OPTIONS from the routing table."""
-        if scope["type"] != "http" or scope["method"] not in {"HEAD", "OPTIONS"}:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] not in {"HEAD", "OPTIONS"}:
+            await self.app(scope, receive, self._allow_on_405(scope, send))
             return
         if scope["method"] == "OPTIONS":
             await self._options(scope, send)
@@ -49,6 +52,20 @@ class HttpMethodsMiddleware:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, without_body)
+
+    def _allow_on_405(self, scope: Scope, send: Send) -> Send:
+        """A 405 lists every method of the resource in ``Allow`` (RFC 9110 §15.5.6), not only
+        those of the first route the router matched on the path."""
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allowed = allowed_methods(self.router, scope["path"])
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message = {**message, "headers": [*headers,
+                                                  (b"allow", ", ".join(allowed).encode())]}
+            await send(message)
+
+        return send_with_allow
 
     async def _options(self, scope: Scope, send: Send) -> None:
         allowed = allowed_methods(self.router, scope["path"])

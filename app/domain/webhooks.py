@@ -268,6 +268,7 @@ def _public_host(host: str) -> bool:
 # us) and that must never be a webhook's destination.
 _REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+    "192.88.99.0/24",   # 6to4 relay anycast (deprecated, RFC 7526): a gateway, not a receiver
     "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
     "::/96",            # IPv4-compatible (deprecated), and :: itself
     "64:ff9b::/96",     # NAT64 well-known prefix

@@ -200,7 +200,9 @@ def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalenda
 
 
 def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    return Due(end_of_day(in_week_due(london_date(occurred), cal, inputs.absences)))
+    # Never before the event itself (an event in the day's last second is due at once).
+    return Due(max(end_of_day(in_week_due(london_date(occurred), cal, inputs.absences)),
+                   occurred))
 
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:

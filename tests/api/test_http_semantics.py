@@ -68,6 +68,22 @@ async def test_options_lists_the_allowed_methods(
     assert (await client.options(f"/v1/nothing-here/{uuid.uuid4()}")).status_code == 404
 
 
+async def test_405_lists_every_method_of_the_resource(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """RFC 9110 §15.5.6: a 405's ``Allow`` names the resource's methods, for every path (the
+    router alone named only the first matching route's)."""
+    for path, ops in (await _openapi(client)).items():
+        methods = {m.upper() for m in ops}
+        absent = sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - methods)
+        if not absent:
+            continue
+        r = await client.request(absent[0], _concrete(path, somerset, {}))
+        assert r.status_code == 405, path
+        expected = methods | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
+        assert {m.strip() for m in r.headers["allow"].split(",")} == expected, path
+
+
 async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
     """No YJ_CORS_ORIGINS: no browser origin is granted anything."""
     r = await client.options("/v1/cases", headers={

@@ -833,3 +833,27 @@ async def test_S18_submitted_review_stage_does_the_case_holders_step(somerset: T
                              {"feedback": "Agreed.", "occurred_at": "2026-09-04T10:00:00+01:00"},
                              "line_manager", 200)
     assert steps_of(signed["next_steps"], "countersign_assessment") == []
+
+
+async def test_S3_S14_somerset_review_is_one_step_and_the_merge_is_audited(
+    somerset: Tenant,
+) -> None:
+    """S3 + S14 (2.1, 4.2): "AssetPlus assessment will be reviewed maximum 12 weekly (or sooner
+    upon any significant change becoming known)"; "Case holders will review AssetPlus as soon as
+    possible (within 24 hrs/next working day)": with ROSH medium and a countersigned Asset+ (12
+    weeks), a change of circumstances known Friday 28 August is one review step due Tuesday 1
+    September (the next working day after the bank holiday); the audit shows the merge."""
+    week = await FidelityWeek.start(somerset, csc_status="none", weapon_related=False)
+    await week.rosh("medium", "2026-08-25T10:00:00+01:00")
+    await week.countersign()
+    event = await week.post(f"/v1/cases/{week.case_id}/events", {
+        "type": "change_of_circumstances", "occurred_at": "2026-08-28T15:00:00+01:00"})
+    reviews = steps_of(event["next_steps"], "review_assessment")
+    assert [(s["due_at"], [r["rule"] for r in s["reasons"]]) for s in reviews] == [
+        ("2026-09-01T22:59:59Z", ["S3", "S14"])]
+    r = await somerset.client.get(f"/v1/cases/{week.case_id}/audit",
+                                  headers=somerset.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    redated = [e for e in r.json()["data"] if e["action"] == "step.redate"
+               and e["entity_id"] == reviews[0]["id"]]
+    assert len(redated) == 1

@@ -88,6 +88,8 @@ async def test_names_resolving_inside_are_refused_in_production(host: str) -> No
     "[::ffff:127.0.0.1]", "[::ffff:a9fe:a9fe]", "[64:ff9b::7f00:1]", "[2002:7f00:1::1]",
     "[2001::1]", "[fe80::1]", "[fec0::1]", "[::]", "[::1]", "[ff02::1]", "100.64.1.1",
     "0.0.0.0", "224.0.0.251", "255.255.255.255", "192.0.0.8", "198.18.0.1",
+    "192.88.99.1", "[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[64:ff9b:1::7f00:1]",
+    "[64:ff9b::a9fe:a9fe]",
 ])
 def test_address_literals_inside_are_refused(literal: str) -> None:
     """IPv6 forms carrying an internal IPv4 address, and every non-global range: 422."""

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.workflows.calendar import LONDON, WorkingCalendar, end_of_day, london_date, start_of_day
@@ -221,14 +221,21 @@ def test_clock_hours_are_exact(at: datetime, hours: int) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(at=instants, months=st.integers(min_value=1, max_value=24))
+@example(at=datetime(2024, 4, 30, 0, 0, tzinfo=UTC), months=11)  # 01:00 on 30 Mar 2025: the gap
 def test_month_deadlines_never_precede_the_event_and_keep_wall_time(
     at: datetime, months: int
 ) -> None:
-    """Month deadlines never precede the event and keep wall time."""
+    """Month deadlines never precede the event and keep wall time; a wall time that does not
+    exist on the target day (inside the spring-forward gap) is read as PEP 495 and zoneinfo
+    document for fold=0: with the offset before the change, i.e. an hour later on the clock."""
     deadline = due(f"+{months}m", at)
     assert deadline is not None
     assert deadline > at
     wall_in, wall_out = at.astimezone(LONDON), deadline.astimezone(LONDON)
     assert wall_out.day <= wall_in.day
-    if wall_in.fold == 0 and wall_out.utcoffset() == wall_in.utcoffset():
+    intended = datetime.combine(wall_out.date(), wall_in.time(), LONDON)
+    exists = intended.astimezone(UTC).astimezone(LONDON).time() == wall_in.time()
+    if not exists:
+        assert deadline == intended.astimezone(UTC)
+    elif wall_in.fold == 0 and wall_out.utcoffset() == wall_in.utcoffset():
         assert wall_out.time() == wall_in.time()
