@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -131,12 +132,29 @@ def _unstorable(value: Any, loc: str, depth: int = 0) -> tuple[str, str] | None:
     return None
 
 
+# C0 control characters (U+0000 to U+001F) and DEL: never part of an id, a code or a query
+# value; U+0000 cannot even be stored by PostgreSQL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _control_in_url(request: Request) -> tuple[str, str] | None:
+    """The first path or query parameter holding a control character, if any (location,
+    reason); the value itself is never echoed."""
+    params = [(f"path.{k}", k, str(v)) for k, v in request.path_params.items()]
+    params += [(f"query.{k}", k, v) for k, v in request.query_params.multi_items()]
+    for loc, key, value in params:
+        if _CONTROL.search(key + value):
+            return (loc if not _CONTROL.search(key) else loc.split(".")[0],
+                    "must not contain control characters (U+0000 to U+001F, U+007F)")
+    return None
+
+
 async def reject_unstorable_input(request: Request) -> None:
-    """422 for input the database cannot store or JSON cannot carry back: U+0000 or lone
-    surrogates in text, NaN/Infinity, nesting deeper than ``MAX_JSON_DEPTH`` (every
-    authenticated request, checked right after the token)."""
-    found = next(((f"query.{k}", "text must not contain U+0000")
-                  for k, v in request.query_params.multi_items() if "\x00" in k + v), None)
+    """422 for input the database cannot store or JSON cannot carry back: a control character
+    in a path or query parameter, U+0000 or lone surrogates in body text, NaN/Infinity,
+    nesting deeper than ``MAX_JSON_DEPTH`` (every authenticated request, checked right after
+    the token)."""
+    found = _control_in_url(request)
     body: Any = None
     body_present = False
     if found is None and await request.body():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -145,7 +146,8 @@ def problem_body(
         "title": title,
         "status": status,
         "detail": detail or title,
-        "instance": instance,
+        # The request path as a URI reference: control characters stay percent-encoded.
+        "instance": re.sub(r"[\x00-\x1f\x7f]", lambda m: f"%{ord(m.group()):02X}", instance),
     }
     if errors:
         body["errors"] = list(errors)

@@ -57,6 +57,13 @@ def satisfied_by(pack: Pack, action: str, stage: str | None = None) -> tuple[str
     return codes
 
 
+def per_assessment_codes(pack: Pack) -> frozenset[str]:
+    """The step codes that are duties about one assessment (raised by its submission or its
+    return: countersign it, resubmit it): only an act on that assessment closes them."""
+    return frozenset(r.code for trigger in ("assessment_submitted", "assessment_returned")
+                     for r in pack.rules_for(trigger) if r.subject == "event")
+
+
 def check_scores(pack: Pack, scores: dict[str, Any]) -> dict[str, int]:
     """The scores, each a score the pack declares within its range; 422 listing what is allowed."""
     errors = []
@@ -383,18 +390,33 @@ async def _after_act(
     # The assessment itself is its author's work, even when a countersignature completes it:
     # the case holder's steps it closes are credited to the author, the rest to whoever acted.
     pack = ctx.pack_for(service)
+    own = per_assessment_codes(pack)
+    others = set((await session.exec(select(Assessment.id).where(
+        Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
     authors = tuple(c for c in satisfies
                     if any(r.actor == "case_holder" for r in pack.lines_for_code(c)))
     satisfied = await satisfy_open_steps(
         session, ctx, service, case, principal, role, occurred_at, authors, act, note,
-        credited_to=assessment.author_id,
+        credited_to=assessment.author_id, own_subject=own, others=others,
     )
     mine = await satisfy_open_steps(
         session, ctx, service, case, principal, role, occurred_at,
-        tuple(c for c in satisfies if c not in authors), act, note,
+        tuple(c for c in satisfies if c not in authors), act, note, own_subject=own,
+        others=others,
     )
     if mine is not None:
         satisfied = mine if satisfied is None else satisfied.merge(mine)
+    if action == "return":
+        # Sent back, this assessment no longer awaits countersignature: its countersign step
+        # is moot (superseded); the resubmit step the return raises is the open duty.
+        moot = await satisfy_open_steps(
+            session, ctx, service, case, principal, role, occurred_at,
+            satisfied_by(pack, "countersign"), act,
+            f"Returned to its author for changes ({assessment.type} assessment "
+            f"{assessment.id})", status=StepStatus.superseded, only_subject=True,
+        )
+        if moot is not None:
+            satisfied = moot if satisfied is None else satisfied.merge(moot)
     if action == "countersign":
         endorsed = await endorse_judgements(
             session, ctx, service, case, principal, role, occurred_at, assessment)

@@ -158,7 +158,7 @@ async def timeline(
         details={"intervention": case.intervention.value},
     )]
     for load in (_judgements, _events, _assessments, _referrals, _oversight, _decisions,
-                 _field_changes, _steps):
+                 _field_changes, _closures, _steps):
         entries += await load(session, case.id)
     return sorted(entries, key=lambda e: (e.at, e.recorded_at or e.at))
 
@@ -242,8 +242,21 @@ async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[Time
     ) for c in rows.all()]
 
 
+async def _closures(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    """The case closed and reopened (from the audit trail): when recorded, who and the reason
+    given (the closure's own date is in the field changes)."""
+    rows = await session.exec(select(AuditEntry).where(
+        AuditEntry.case_id == case_id, AuditEntry.entity_type == "case",
+        col(AuditEntry.action).in_(("case.close", "case.reopen"))))
+    return [TimelineEntry(
+        at=a.at, recorded_at=a.at, kind="case",
+        action="closed" if a.action == "case.close" else "reopened",
+        entity_id=a.entity_id, by=a.actor_sub, role=a.actor_role, why=a.reason, details={},
+    ) for a in rows.all()]
+
+
 STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "waived",
-                "step.supersede": "superseded"}
+                "step.supersede": "superseded", "step.reinstate": "reinstated"}
 
 
 async def _steps(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
@@ -262,6 +275,8 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntr
               else step.completed_at if action in ("done", "waived") and step.completed_at
               else a.at)
         why = a.reason if action != "superseded" else _superseded_reason(step.note)
+        if action == "reinstated":
+            at = a.at
         out.append(TimelineEntry(
             at=at, recorded_at=a.at, kind="step", action=action, entity_id=step.id,
             by=a.actor_sub, role=a.actor_role, why=why,

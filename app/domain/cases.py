@@ -7,6 +7,7 @@ import binascii
 import dataclasses
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -40,6 +41,7 @@ from app.domain.access import (
 from app.domain.audit import record_audit
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
+    AccessMode,
     Case,
     ContactLevel,
     CscStatus,
@@ -413,7 +415,7 @@ async def _update_from_system(
     await session.flush()
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
-    await policy.reassign_open_steps(session, service, case, principal, role, moves)
+    await _reassign(session, service, case, principal, role, moves)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("case_changed", utcnow(), case.id, principal, {"changes": changes}, role),
@@ -629,13 +631,17 @@ async def patch_case(
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
+    rehomed: list[Step] = []
     if restriction_changed:
         await _record_restriction(session, principal, service, case, role)
+        # No open step stays with someone the restriction now shuts out (M2).
+        rehomed = await policy.rehome_shut_out_steps(
+            session, service, case, principal, role, await _shut_out(session, case))
     if not changes:
-        return service, case, CasePatched(await policy.current(session, case))
+        return service, case, CasePatched(await policy.current(session, case), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
-    moved = await policy.reassign_open_steps(session, service, case, principal, role, moves)
+    moved = rehomed + await _reassign(session, service, case, principal, role, moves)
     result = await policy.run(
         session, ctx, service, case, principal,
         policy.event("case_changed", occurred_at, case.id, principal, {"changes": changes}),
@@ -653,6 +659,35 @@ async def patch_case(
     return service, case, CasePatched(result, moved)
 
 
+async def _shut_out(
+    session: AsyncSession, case: Case, gone: frozenset[str] = frozenset()
+) -> Callable[[str], bool]:
+    """Whether a staff member may no longer see the case: no longer its holder (``gone``)
+    or shut out by its restriction (not allowed, or excluded)."""
+    mode, staff = case.access_mode, set(await staff_of(session, case))
+
+    def shut_out(who: str) -> bool:
+        if who in gone:
+            return True
+        return mode is not None and (who in staff) != (mode == AccessMode.allowed)
+    return shut_out
+
+
+async def _reassign(
+    session: AsyncSession, service: Service, case: Case, principal: Principal, role: str,
+    moves: dict[str, tuple[str, str]],
+) -> list[Step]:
+    """Move the role's open steps to the new holders, then any other open step still with a
+    former holder who may no longer see the case (M2); the moved steps."""
+    moved = await policy.reassign_open_steps(session, service, case, principal, role, moves)
+    gone = frozenset(old for old, _ in moves.values()) - {case.case_holder_id,
+                                                           case.line_manager_id}
+    if gone:
+        moved += await policy.rehome_shut_out_steps(
+            session, service, case, principal, role, await _shut_out(session, case, gone))
+    return moved
+
+
 async def _close_or_reopen(
     session: AsyncSession,
     ctx: policy.PolicyContext,
@@ -667,11 +702,22 @@ async def _close_or_reopen(
     Either is audited with its reason and announced (``case.closed`` / ``case.reopened``)."""
     if case.closed_at is not None:
         result = await policy.supersede_all_open(
-            session, service, case, principal, role, "the case was closed")
+            session, service, case, principal, role, "the case was closed", closure=True)
         action, reason = "close", reasons["closure_reason"]
     else:
+        # The duties open at the closure come back as they were (original due dates: an
+        # overdue step is not laundered by a close and reopen), then the policy adds what
+        # the case's current state mandates and is not open (never a duplicate).
+        reinstated = await policy.reinstate_closed_steps(
+            session, service, case, principal, role, "the case was reopened")
+        await policy.rehome_shut_out_steps(
+            session, service, case, principal, role, await _shut_out(session, case))
         result = await policy.rerun_for_current_state(
-            session, ctx, service, case, principal, occurred_at, role)
+            session, ctx, service, case, principal, occurred_at, role,
+            frozenset(s.id for s in reinstated))
+        result = policy.PolicyResult(
+            next_steps=result.next_steps, created=reinstated + result.created,
+            superseded=result.superseded, evaluation=result.evaluation)
         action, reason = "reopen", reasons["reopen_reason"]
     at = case.closed_at or occurred_at
     await record_audit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -228,10 +229,16 @@ async def satisfy_open_steps(
     *,
     credited_to: str | None = None,
     status: StepStatus = StepStatus.done,
+    own_subject: Collection[str] = (),
+    others: Collection[uuid.UUID] = (),
+    only_subject: bool = False,
 ) -> policy.PolicyResult | None:
     """Close the case's open steps of ``codes`` that this act is the very thing for, linked
     (``done``, credited to whoever did the act; ``superseded`` where the act made the step
-    moot without doing it)."""
+    moot without doing it). A step of an ``own_subject`` code about one of the ``others``
+    records (countersign *that* assessment) is a duty about that record: an act on another
+    record never closes it; with ``only_subject`` every step closed must be about the act's
+    record."""
     if not codes:
         return None
     rows = await session.exec(
@@ -240,6 +247,10 @@ async def satisfy_open_steps(
     )
     result = None
     for step in rows.all():
+        if only_subject and step.subject_id != act[1]:
+            continue
+        if step.code in own_subject and step.subject_id in others:
+            continue
         more = await close_step(session, ctx, service, step, principal, role, occurred_at,
                                 note=note, satisfied_by=act, credited_to=credited_to,
                                 status=status)

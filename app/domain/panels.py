@@ -42,8 +42,8 @@ from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
-from app.domain.timing import require_within_case
-from app.domain.transitions import conflicting, reload
+from app.domain.timing import require_not_before, require_within_case
+from app.domain.transitions import conflicting
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
@@ -159,6 +159,8 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_plausible(body.scheduled_for, "scheduled_for")
+    require_not_before(body.scheduled_for, YJS_FLOOR,
+                       "the start of youth justice services (1 April 2000)", "scheduled_for")
     allowed = ctx.pack_for(service, body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
@@ -192,6 +194,12 @@ async def create_panel(
             role=_scheduler_role(principal),
         )
     return panel
+
+
+# No youth justice panel sat before youth offending teams existed: the Crime and Disorder Act
+# 1998 (s.39) set them up, operating from 1 April 2000 (00:00 London, BST). A panel dated
+# earlier (1900) is a typing slip, refused before it gives waiting steps a date.
+YJS_FLOOR = datetime(2000, 3, 31, 23, 0, tzinfo=UTC)
 
 
 def _scheduler_role(principal: Principal) -> str:
@@ -408,9 +416,15 @@ async def decide(
             "The presenter of a case cannot chair its decision; another panel member must "
             f"chair this item ({pack.id}).", slug="presenter-cannot-chair",
         )
-    case = await load_case(session, item.case_id)
-    assert case is not None
-    await reload(session, item)  # a concurrent decision on this item has committed by now
+    case = await load_case(session, item.case_id, lock=True)
+    # Re-checked under the case's lock: a restriction may have shut the chair out, or another
+    # decision on this item committed, while we waited (404 as for a case never seen).
+    item = (await session.exec(select(PanelItem).where(
+        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+    ).execution_options(populate_existing=True))).first()
+    if item is None or case is None:
+        raise NotFound("No such panel item.")
     if item.decided_at is not None:
         raise conflicting("panel item", "decide", "decided",
                           item_out(item).model_dump(mode="json"))

@@ -9,7 +9,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -268,10 +268,12 @@ async def _apply(
     evaluation: Evaluation,
     open_steps: Sequence[Step],
     role: str | None,
+    untouched: frozenset[uuid.UUID] = frozenset(),
 ) -> PolicyResult:
-    """Apply an evaluation's derived state and step intents (flush, audit the steps)."""
+    """Apply an evaluation's derived state and step intents (flush, audit the steps); the
+    ``untouched`` open steps are kept exactly as they are (no new reason, date or closure)."""
     apply_derived(case, evaluation)
-    by_id = {s.id: s for s in open_steps}
+    by_id = {s.id: s for s in open_steps if s.id not in untouched}
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
@@ -372,10 +374,12 @@ async def rerun_for_current_state(
     principal: Principal,
     occurred_at: datetime,
     role: str,
+    untouched: frozenset[uuid.UUID] = frozenset(),
 ) -> PolicyResult:
     """Run the pack for the case's current state (ratings, register, flags, MAPPA fields) as
     if it were established at ``occurred_at`` (a reopening): every step mandated now is open
-    once (an open one is kept, never duplicated), deadlines counted from ``occurred_at``.
+    once (an open one is kept, never duplicated), deadlines counted from ``occurred_at``. The
+    ``untouched`` open steps (reinstated at a reopening) keep their dates and reasons.
 
     The case is taken from "nothing known" (no ratings, off the register) to its current
     state one event at a time: each current rating as a judgement, then the MAPPA fields.
@@ -392,7 +396,7 @@ async def rerun_for_current_state(
                          on_register=on_register, **extras)
         evaluation = evaluate(wf_event, before, pack, ctx.calendar, panels)
         result = result.merge(await _apply(session, ctx, service, case, principal, wf_event,
-                                           evaluation, open_steps, role))
+                                           evaluation, open_steps, role, untouched))
         ratings = dict(evaluation.ratings_after)
         on_register = evaluation.on_register_after
     return result
@@ -436,19 +440,112 @@ async def reassign_open_steps(
     return moved
 
 
+# A step superseded because its case was closed carries this marker (``satisfied_by_type``,
+# with the case's id): reopening the case reinstates exactly these steps.
+CLOSURE_MARK = "case_closure"
+
+
+async def rehome_shut_out_steps(
+    session: AsyncSession,
+    service: Service,
+    case: Case,
+    principal: Principal,
+    role: str,
+    shut_out: Callable[[str], bool],
+) -> list[Step]:
+    """Move the case's open steps whose assignee may no longer see the case (``shut_out``:
+    excluded by a restriction, or no longer its holder) to someone who may: a case holder's
+    or line manager's step to the role's current holder, any other step to its role
+    (unassigned: any holder of the actor's role who may see the case completes it). Each is
+    audited (``step.reassign``) and announced (``step.reassigned``) like a reassignment."""
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.open,
+        col(Step.assignee_id).is_not(None)).order_by(col(Step.created_at), col(Step.id)))
+    moved: list[Step] = []
+    for step in list(rows.all()):
+        old = step.assignee_id
+        if old is None or not shut_out(old):
+            continue
+        attr = ACTOR_FIELDS.get(step.actor)
+        new = getattr(case, attr) if attr else None
+        if new is not None and shut_out(new):
+            new = None
+        step.assignee_id = new
+        to = new or f"any {step.actor}"
+        step.note = _append(step.note, f"Reassigned: {old} may no longer see the case; to {to}")
+        session.add(step)
+        moved.append(step)
+        await record_audit(
+            session, principal, "step.reassign", "step", step.id, service_id=service.id,
+            case_id=case.id, role=role, reason=f"{old} may no longer see the case; to {to}",
+            change={"code": step.code, "actor": step.actor,
+                    "assignee_id": {"from": old, "to": new}},
+        )
+        await emit(session, "step.reassigned", step.id, service_id=service.id,
+                   payload={"case_id": str(case.id), "step_id": str(step.id),
+                            "code": step.code, "actor": step.actor, "from": old, "to": new})
+    await session.flush()
+    return moved
+
+
 async def supersede_all_open(
     session: AsyncSession, service: Service, case: Case, principal: Principal, role: str,
-    reason: str,
+    reason: str, *, closure: bool = False,
 ) -> PolicyResult:
-    """Close every open step of the case as superseded (e.g. the case was closed)."""
+    """Close every open step of the case as superseded (e.g. the case was closed; with
+    ``closure`` the steps are marked so that a reopening can reinstate them)."""
     open_steps = await open_steps_of(session, case.id)
     for step in open_steps:
         step.status = StepStatus.superseded
         step.note = _append(step.note, f"Superseded: {reason}")
+        if closure:
+            step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
     await _audit_steps(session, principal, service, case, [], open_steps, role)
     return PolicyResult(next_steps=[], superseded=open_steps)
+
+
+async def reinstate_closed_steps(
+    session: AsyncSession, service: Service, case: Case, principal: Principal, role: str,
+    reason: str,
+) -> list[Step]:
+    """Reopen the steps the case's closure superseded, unchanged: the same step with its
+    original ``raised_at``, ``due_at`` (an overdue step stays overdue, and stays in the
+    timeliness report) and reasons. A closed case takes no act that could have done them, so
+    every duty open at the closure is still owed. Each is audited (``step.reinstate``) and
+    announced (``step.reinstated``); the assignee follows the case's current holders."""
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.superseded,
+        Step.satisfied_by_type == CLOSURE_MARK,
+    ).order_by(col(Step.created_at), col(Step.id)))
+    closed = list(rows.all())
+    open_now = {(s.code, s.subject_id) for s in await open_steps_of(session, case.id)}
+    steps = []
+    for step in closed:
+        step.satisfied_by_type = step.satisfied_by_id = None
+        if (step.code, step.subject_id) in open_now:
+            session.add(step)  # one duty, one step: this reopening's act opened it anew
+            continue
+        steps.append(step)
+        step.status = StepStatus.open
+        step.completed_at = step.completed_by = None
+        step.note = _append(step.note, f"Reinstated: {reason}")
+        attr = ACTOR_FIELDS.get(step.actor)
+        if attr and step.assignee_id is not None:
+            step.assignee_id = getattr(case, attr)
+        session.add(step)
+        await record_audit(
+            session, principal, "step.reinstate", "step", step.id, service_id=service.id,
+            case_id=case.id, role=role, reason=reason,
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None},
+        )
+        await emit(session, "step.reinstated", step.id, service_id=service.id,
+                   payload={"case_id": str(case.id), "step_id": str(step.id),
+                            "code": step.code})
+    await session.flush()
+    return steps
 
 
 def apply_derived(case: Case, evaluation: Evaluation) -> None:

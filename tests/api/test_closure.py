@@ -1,9 +1,11 @@
 """Closing and reopening a case: managers' acts with reasons; reopening re-runs the policy.
 
 Closing supersedes every open step (a closed case is no longer managed here, and off the
-register: Somerset 9). Reopening runs the service's pack for the case's current state (ratings,
-register, MAPPA fields) with the reopening as the event: every step mandated now is open again,
-once, with deadlines counted from the reopening.
+register: Somerset 9), marked as closed by the closure. Reopening reinstates those steps as they
+were (original deadlines: a close and reopen never launders an overdue step; see
+test_closure_laundering.py), then runs the service's pack for the case's current state (ratings,
+register, MAPPA fields) with the reopening as the event: every step mandated now and not open is
+opened, once, with its deadline counted from the reopening.
 """
 
 from __future__ import annotations
@@ -75,8 +77,9 @@ async def test_reopening_opens_every_mandated_step_once(
     settings: Any, somerset: Tenant, role: str, sub: str
 ) -> None:
     """The issue's reproduction: closed then reopened, the ROSH-high case is back on the
-    register with every step its policy mandates, once, due from the reopening (S5 +24h,
-    S11 a month); both acts are audited with their reasons and announced."""
+    register with every step its policy mandates, once: the steps open at the closure keep
+    their original deadlines (S5 24h after the judgement, S11 a month after it, S1 four weeks
+    after the opening); both acts are audited with their reasons and announced."""
     case = await high_case(somerset)
     closed = await patch_case(somerset, case["id"], CLOSE, role=role, sub=sub)
     assert closed.status_code == 200, closed.text
@@ -88,15 +91,15 @@ async def test_reopening_opens_every_mandated_step_once(
     assert body["data"]["closed_at"] is None
     assert body["data"]["on_register"] is True
     mandated = [c for c in codes(body["next_steps"]) if c != "advise_line_manager"]
-    assert mandated == SOMERSET_HIGH
+    assert mandated == sorted(["complete_assessment", *SOMERSET_HIGH])
     assert codes(await steps_of(somerset, case["id"])) == codes(body["next_steps"])
     discuss = the_step(body["next_steps"], "discuss_with_manager")
-    assert discuss["due_at"] == "2026-09-16T09:00:00Z"  # +24h from the reopening
+    assert discuss["due_at"] == "2026-09-02T10:00:00Z"  # +24h from the judgement
     assert discuss["assignee_id"] == "line_manager-1"
     assert discuss["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
                                  "ref": "3.1", "rule": "S5"}
     review = the_step(body["next_steps"], "monthly_manager_review")
-    assert review["due_at"] == "2026-10-15T09:00:00Z"
+    assert review["due_at"] == "2026-10-01T10:00:00Z"
     assert the_step(body["next_steps"], "refer_to_panel")["assignee_id"] == "case_holder-1"
     # S16: a duty manager acting for the line manager must advise them.
     assert ("advise_line_manager" in codes(body["next_steps"])) == (role == "duty_manager")
@@ -129,7 +132,7 @@ async def test_reopening_never_duplicates_a_step_still_open(somerset: Tenant) ->
 async def test_W16_W19_reopening_a_mappa_case_restores_its_mappa_steps(wokingham: Tenant) -> None:
     """Wokingham, MAPPA category 1 level 1, SWB high, not open to social care: reopened, the
     MAPPA H notification (W16, immediately), the monthly High-Risk Panel review (W19) and the
-    MARF (W9) are open again."""
+    MARF (W9) are open again, with the deadlines they had before the closure."""
     case = (await wokingham.open_case(opened_at="2026-09-01T09:00:00+01:00",
                                       mappa_category=1, mappa_level=1))["data"]
     await judge(wokingham, case["id"], "swb", "high", "2026-09-01T11:00:00+01:00")
@@ -138,11 +141,11 @@ async def test_W16_W19_reopening_a_mappa_case_restores_its_mappa_steps(wokingham
     assert r.status_code == 200, r.text
     steps = r.json()["next_steps"]
     notify = the_step(steps, "mappa_h_notification")
-    assert notify["due_at"] == "2026-09-15T09:00:00Z"
+    assert notify["due_at"] == "2026-09-01T08:00:00Z"
     assert notify["urgent"] is True
     assert notify["policy"]["rule"] == "W16"
     review = the_step(steps, "high_risk_panel_review")
-    assert review["due_at"] == "2026-10-15T09:00:00Z"
+    assert review["due_at"] == "2026-10-01T08:00:00Z"  # a month from the opening
     assert review["policy"]["rule"] == "W19"
     assert the_step(steps, "marf_referral")["policy"]["rule"] == "W9"
     assert len(codes(steps)) == len(set(codes(steps)))

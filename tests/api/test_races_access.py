@@ -1,0 +1,148 @@
+"""Access changed under a racing act (attack A, H2 and H3): a reassignment or a restriction of
+the case races with an act by the person it shuts out. The access check of every write is made
+after the case's lock, so of the two exactly one wins: either the act came first (and the
+PATCH then sees its result) or it is refused with 404 (the actor may no longer see the case),
+never a 200 that carries case data to someone excluded.
+
+Each pair is raced ``ROUNDS`` times with ``asyncio.gather`` (each request on its own database
+connection), on SQLite and PostgreSQL (``YJ_TEST_DB=postgres``); afterwards the stored step,
+the audit trail and the answers must agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.api.integrity_support import assert_problem, audit_of, etag, judge, steps_of
+from tests.conftest import Tenant
+
+ROUNDS = 20
+
+
+def _by_id(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {s["id"]: s for s in steps}
+
+
+async def _all_steps(t: Tenant, case_id: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for status in ("open", "done", "waived", "superseded"):
+        found.update(_by_id(await steps_of(t, case_id, status)))
+    return found
+
+
+async def test_race_reassignment_against_the_old_holder_completing_their_step(
+        somerset: Tenant) -> None:
+    """The line manager moves the case to case_holder-2 while case_holder-1 completes
+    inform_child_and_carer. Either the completion came first (done by case_holder-1, then not
+    in the PATCH's reassigned_steps) or it is 404 and the step is open with case_holder-2;
+    the audit shows step.done only when the completion won, and never after the reassignment."""
+    wins = 0
+    for _ in range(ROUNDS):
+        case = (await somerset.open_case())["data"]
+        body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+        step = next(s for s in body["next_steps"] if s["code"] == "inform_child_and_carer")
+        tag = await etag(somerset, case["id"])
+        patch, done = await asyncio.gather(
+            somerset.client.patch(f"/v1/cases/{case['id']}",
+                                  json={"case_holder_id": "case_holder-2"},
+                                  headers={**somerset.auth("line_manager"), "If-Match": tag}),
+            somerset.client.post(f"/v1/next-steps/{step['id']}/complete", json={"note": "x"},
+                                 headers=somerset.auth("case_holder")),
+        )
+        assert patch.status_code == 200, patch.text
+        moved = {s["id"] for s in patch.json()["reassigned_steps"]}
+        stored = (await _all_steps(somerset, case["id"]))[step["id"]]
+        audit = [(e["action"], e["entity_id"]) for e in await audit_of(somerset, case["id"])]
+        update = audit.index(("case.update", case["id"]))
+        if done.status_code == 200:
+            wins += 1
+            assert step["id"] not in moved
+            assert stored["status"] == "done"
+            assert stored["completed_by"] == "case_holder-1"
+            assert audit.index(("step.done", step["id"])) < update
+        else:
+            assert_problem(done, 404)
+            assert step["id"] in moved
+            assert stored["status"] == "open"
+            assert stored["assignee_id"] == "case_holder-2"
+            assert ("step.done", step["id"]) not in audit
+    assert 0 <= wins <= ROUNDS
+
+
+async def test_race_restriction_against_the_excluded_duty_manager_completing(
+        somerset: Tenant) -> None:
+    """The line manager excludes duty_manager-7 from the case while duty_manager-7 completes
+    (covering) a line manager's step. Either the completion came first (done by
+    duty_manager-7, audited before case.restrict) or it is 404; an excluded duty manager never
+    gets a 200 carrying the case's steps after the restriction."""
+    for _ in range(ROUNDS):
+        case = (await somerset.open_case())["data"]
+        body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+        step = next(s for s in body["next_steps"] if s["actor"] == "line_manager")
+        tag = await etag(somerset, case["id"])
+        patch, done = await asyncio.gather(
+            somerset.client.patch(f"/v1/cases/{case['id']}",
+                                  json={"access": {"excluded_staff": ["duty_manager-7"]}},
+                                  headers={**somerset.auth("line_manager"), "If-Match": tag}),
+            somerset.client.post(f"/v1/next-steps/{step['id']}/complete", json={"note": "x"},
+                                 headers=somerset.auth("duty_manager", "duty_manager-7")),
+        )
+        assert patch.status_code == 200, patch.text
+        stored = (await _all_steps(somerset, case["id"]))[step["id"]]
+        audit = [(e["action"], e["entity_id"]) for e in await audit_of(somerset, case["id"])]
+        restrict = audit.index(("case.restrict", case["id"]))
+        if done.status_code == 200:
+            assert stored["status"] == "done"
+            assert stored["completed_by"] == "duty_manager-7"
+            assert audit.index(("step.done", step["id"])) < restrict
+        else:
+            assert_problem(done, 404)
+            assert stored["status"] == "open"
+            assert ("step.done", step["id"]) not in audit
+
+
+async def test_race_restriction_against_the_excluded_chair_deciding(somerset: Tenant) -> None:
+    """The line manager excludes chair-7 from a case on the MARP agenda while chair-7 records
+    the panel's decision on its item. Either the decision came first (audited before
+    case.restrict, the item decided by chair-7) or it is 404 and the item stays undecided."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-05-20T10:00:00+01:00")
+    r = await somerset.client.post("/v1/panels", json={
+        "kind": "marp", "scheduled_for": "2026-06-01T10:00:00+01:00", "chair_id": "chair-7",
+    }, headers=somerset.auth("chair"))
+    assert r.status_code == 201, r.text
+    panel_id = r.json()["data"]["id"]
+    for _ in range(ROUNDS):
+        tag = await etag(somerset, case["id"])
+        lift = await somerset.client.patch(
+            f"/v1/cases/{case['id']}", json={"access": None},
+            headers={**somerset.auth("line_manager"), "If-Match": tag})
+        assert lift.status_code == 200, lift.text
+        r = await somerset.client.post(f"/v1/panels/{panel_id}/items", json={
+            "case_id": case["id"], "presenter_id": "line_manager-1"},
+            headers=somerset.auth("chair"))
+        assert r.status_code == 201, r.text
+        item_id = r.json()["data"]["id"]
+        tag = await etag(somerset, case["id"])
+        patch, decided = await asyncio.gather(
+            somerset.client.patch(f"/v1/cases/{case['id']}",
+                                  json={"access": {"excluded_staff": ["chair-7"]}},
+                                  headers={**somerset.auth("line_manager"), "If-Match": tag}),
+            somerset.client.post(f"/v1/panels/{panel_id}/items/{item_id}/decision",
+                                 json={"minutes": "Decided", "review_date": "2027-01-15"},
+                                 headers=somerset.auth("chair", "chair-7")),
+        )
+        assert patch.status_code == 200, patch.text
+        audit = [(e["action"], e["entity_id"]) for e in await audit_of(somerset, case["id"])]
+        restrict = len(audit) - 1 - audit[::-1].index(("case.restrict", case["id"]))
+        panel = (await somerset.client.get(f"/v1/panels/{panel_id}",
+                                           headers=somerset.auth("chair"))).json()["data"]
+        item = next(i for i in panel["items"] if i["id"] == item_id)
+        if decided.status_code == 200:
+            assert item["decided_by"] == "chair-7"
+            assert audit.index(("panel.decision", item_id)) < restrict
+        else:
+            assert_problem(decided, 404)
+            assert item["decided_by"] is None
+            assert ("panel.decision", item_id) not in audit
