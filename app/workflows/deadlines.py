@@ -243,6 +243,9 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
     return Due(end_of_day(inputs.due_date))
 
 
+NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
+
+
 def _none(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     return Due(None)
 

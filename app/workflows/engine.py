@@ -19,7 +19,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from app.workflows.calendar import WorkingCalendar, london_date, require_aware
 from app.workflows.conditions import Context
-from app.workflows.deadlines import DeadlineInputs, Due, add_period, compute_due, next_panel
+from app.workflows.deadlines import (
+    NO_TIMESCALE_NOTE,
+    DeadlineInputs,
+    Due,
+    add_period,
+    compute_due,
+    next_panel,
+)
 from app.workflows.packs import Check, Pack, Rule, contact_level_for, state_context
 from app.workflows.types import (
     DOMAINS,
@@ -429,8 +436,11 @@ class _Plan:
         self, action: Literal["create", "keep", "supersede", "update_due"], rule: Rule,
         instance: _Instance, due: Due, form: str | None,
     ) -> StepIntent:
-        notes = (rule.note, rule.branch_note(self.ctx), due.note)
-        note = "\n".join(n for n in notes if n) or None
+        notes = [n for n in (rule.note, rule.branch_note(self.ctx), due.note) if n]
+        if due.due_at is None and not due.awaiting_panel_date \
+                and not any("timescale" in n.lower() for n in notes):
+            notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
+        note = "\n".join(notes) or None
         return StepIntent(
             action=action, rule_id=rule.id, code=rule.code, title=instance.title,
             actor=rule.actor, subject_id=instance.subject_id, due_at=due.due_at,

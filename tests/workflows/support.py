@@ -114,6 +114,8 @@ def run(
     for intent in result.intents:
         assert intent.due_at is None or intent.due_at.utcoffset() == timedelta(0), intent
         assert intent.due_at is None or intent.due_at.tzinfo is UTC, intent
+        # Issue 10: wherever a step has no deadline, its note says why.
+        assert intent.due_at is not None or intent.awaiting_panel_date or intent.note, intent
     return result
 
 

@@ -467,3 +467,21 @@ def test_M1_somerset_major_or_critical_impact_is_never_low_rosh() -> None:
     assert ok.matrix_level == "medium"
     assert run(S, judgement("rosh", "low", CHRISTMAS_EVE, impact="medium",
                             likelihood="likely")).violations == ()
+
+
+def test_S12_S13_S6_undated_steps_say_the_policy_sets_no_timescale() -> None:
+    """Issue 10 item 10: "wherever a deadline cannot be computed, the step's note says what is
+    missing". Somerset gives no timescale for telling the child and carer (S12), updating the
+    intervention plan (S13) or countersigning the risk plan (S6) after a high SWB judgement:
+    each undated step says so, after any note of its own line."""
+    from app.workflows.deadlines import NO_TIMESCALE_NOTE
+
+    ev = run("somerset-yjt-2023", judgement("swb", "high", lon(2026, 8, 28, 15)))
+    for code in ("inform_child_and_carer", "update_intervention_plan"):
+        step = created(ev, code)
+        assert (step.due_at, step.awaiting_panel_date, step.note) == (None, False,
+                                                                     NO_TIMESCALE_NOTE)
+    countersign = created(ev, "countersign_risk_plan")
+    assert countersign.due_at is None
+    assert countersign.note == ("The duty manager stands in if the line manager is unavailable."
+                                "\n" + NO_TIMESCALE_NOTE)
