@@ -139,7 +139,8 @@ STEP_COLUMNS = [
     "id", "service_id", "case_id", "code", "rule_id", "title", "actor", "assignee_id", "due_at",
     "urgent", "awaiting_panel_date", "deadline_form", "recurrence", "status", "policy_pack",
     "policy_ref", "subject_id", "note", "created_at", "completed_at", "completed_by",
-    "completion_note", "satisfied_by_type", "satisfied_by_id", "escalated_at",
+    "completion_note", "satisfied_by_type", "satisfied_by_id", "escalated_at", "raised_at",
+    "overdue_at",
 ]
 
 
@@ -165,7 +166,7 @@ def step_rows(
                 yield (uuid.uuid4(), service_id, case_id, code, rule, code.replace("_", " "),
                        actor, assignee, due, rng.random() < 0.1, False, "working_days", None,
                        "open", pack, ref, uuid.uuid4(), None, created, None, None, None, None,
-                       None, None)
+                       None, None, created, due)
             else:
                 due = created + timedelta(days=rng.uniform(1, 30))
                 done = due + timedelta(days=rng.uniform(-10, 8))
@@ -173,7 +174,7 @@ def step_rows(
                 yield (uuid.uuid4(), service_id, case_id, code, rule, code.replace("_", " "),
                        actor, assignee, due, False, False, "working_days", None, status, pack,
                        ref, uuid.uuid4(), None, created, max(done, created), assignee or "x",
-                       None, None, None, None)
+                       None, None, None, None, created, due)
 
 
 async def build(dsn: str, args: argparse.Namespace) -> dict[str, Any]:
