@@ -33,6 +33,7 @@ from app.domain.common import (
     enum_column,
     iso_utc,
     new_id,
+    parse_declared,
     resolve_occurred_at,
     utcnow,
 )
@@ -66,18 +67,8 @@ def per_assessment_codes(pack: Pack) -> frozenset[str]:
 
 def check_scores(pack: Pack, scores: dict[str, Any]) -> dict[str, int]:
     """The scores, each a score the pack declares within its range; 422 listing what is allowed."""
-    errors = []
-    for name, value in scores.items():
-        declared = pack.score(name)
-        if declared is None:
-            allowed = ", ".join(s.id for s in pack.scores) or "none"
-            errors.append({"loc": f"body.scores.{name}",
-                           "msg": f"not a score of this service's policy (allowed: {allowed})"})
-            continue
-        try:
-            declared.parse(value)
-        except ValueError as exc:
-            errors.append({"loc": f"body.scores.{name}", "msg": str(exc)})
+    _, errors = parse_declared(scores, pack.score, (s.id for s in pack.scores),
+                               loc="body.scores", what="a score")
     if errors:
         raise Unprocessable("The assessment's scores do not match the service's policy.",
                             slug="invalid-scores", errors=errors)

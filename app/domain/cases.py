@@ -51,6 +51,7 @@ from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
     iso_utc,
+    parse_declared,
     require_mappa_category,
     resolve_occurred_at,
     utcnow,
@@ -758,18 +759,8 @@ def _closing_time(case: Case, closed_at: datetime) -> datetime:
 def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:
     """Set the case facts sent (each declared by the pack, of its type); 422 listing the allowed
     facts or values. Changes are keyed ``facts.<name>`` (the engine's ``changed`` atoms)."""
-    errors, parsed = [], {}
-    for name, value in sent.items():
-        fact = pack.fact(name)
-        if fact is None:
-            allowed = ", ".join(f.id for f in pack.facts) or "none"
-            errors.append({"loc": f"body.facts.{name}",
-                           "msg": f"not a case fact of this service's policy (allowed: {allowed})"})
-            continue
-        try:
-            parsed[name] = fact.parse(value)
-        except ValueError as exc:
-            errors.append({"loc": f"body.facts.{name}", "msg": str(exc)})
+    parsed, errors = parse_declared(sent, pack.fact, (f.id for f in pack.facts),
+                                    loc="body.facts", what="a case fact")
     if errors:
         raise Unprocessable("The case facts do not match the service's policy.",
                             slug="invalid-facts", errors=errors)

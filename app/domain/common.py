@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -129,3 +130,27 @@ def require_plausible(value: datetime, field: str) -> datetime:
             errors=[{"loc": f"body.{field}", "msg": "outside 1900-01-01 to 2199-12-31"}],
         )
     return value.astimezone(UTC)
+
+
+def parse_declared(
+    sent: Mapping[str, Any], declared: Callable[[str], Any], names: Iterable[str], *, loc: str,
+    what: str,
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Parse each sent value with the pack's declaration of its name (``declared(name)``: an
+    object with ``parse``, or None); answer the parsed values and 422 ``errors`` entries
+    (``{loc}.{name}``), an undeclared name's listing the declared ``names``."""
+    parsed: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    for name, value in sent.items():
+        declaration = declared(name)
+        if declaration is None:
+            allowed = ", ".join(names) or "none"
+            errors.append({"loc": f"{loc}.{name}",
+                           "msg": f"not {what} of this service's policy (allowed: {allowed})"})
+            continue
+        try:
+            parsed[name] = declaration.parse(value)
+        except ValueError as exc:
+            errors.append({"loc": f"{loc}.{name}", "msg": str(exc)})
+    return parsed, errors
+
