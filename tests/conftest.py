@@ -195,3 +195,16 @@ def _test_dns() -> Iterator[None]:
     webhooks.set_resolver(_test_resolver)
     yield
     webhooks.set_resolver(None)
+
+
+@pytest.fixture
+async def factory(settings: Settings) -> AsyncIterator[Any]:
+    """Sessions on the test database, as the worker process opens them (for tests that drive
+    the escalation and webhook passes directly)."""
+    from app.core.db import build_engine, session_factory
+
+    engine = build_engine(settings)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +13,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.config import Settings
-from app.core.db import build_engine, session_factory
 from app.domain import escalation
 from app.domain.services import Service
 from app.domain.steps import Step
@@ -28,15 +25,6 @@ SOMERSET = "somerset-yjt-2023"
 
 Factory = async_sessionmaker[AsyncSession]
 
-
-@pytest.fixture
-async def factory(settings: Settings) -> AsyncIterator[Factory]:
-    """Sessions on the test database, as the worker process would open them."""
-    engine = build_engine(settings)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def service_id(factory: Factory, t: Tenant) -> uuid.UUID:

@@ -4,17 +4,13 @@ due ``immediately`` is late for escalation only after the end of that working da
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.config import Settings
-from app.core.db import build_engine, session_factory
 from app.domain import escalation
 from app.domain.services import Service
 from tests.api.integrity_support import complete, judge, patch_case, steps_of, the_step
@@ -22,15 +18,6 @@ from tests.conftest import Tenant
 
 Factory = async_sessionmaker[AsyncSession]
 
-
-@pytest.fixture
-async def factory(settings: Settings) -> AsyncIterator[Factory]:
-    """Sessions on the test database, as the worker process opens them."""
-    engine = build_engine(settings)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def tick(factory: Factory, t: Tenant, now: datetime) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +16,6 @@ import pytest
 from sqlmodel import select
 
 from app.core.config import Settings
-from app.core.db import build_engine, session_factory
 from app.core.errors import Unprocessable
 from app.core.security import mint_dev_token
 from app.domain import webhooks
@@ -145,15 +144,6 @@ def _admin(settings: Settings) -> dict[str, str]:
     token = mint_dev_token(settings, sub="admin-1", roles=["admin"], service=None)
     return {"Authorization": f"Bearer {token}"}
 
-
-@pytest.fixture
-async def factory(settings: Settings) -> AsyncIterator[Any]:
-    """Worker sessions on the test database."""
-    engine = build_engine(settings)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_dns_rebinding_after_subscription_is_not_contacted(

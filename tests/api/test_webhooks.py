@@ -12,7 +12,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
-from app.core.db import build_engine, session_factory
 from app.core.errors import Unprocessable
 from app.core.security import mint_dev_token
 from app.domain import webhooks
@@ -38,15 +37,6 @@ Factory = async_sessionmaker[AsyncSession]
 HOOK_URL = "https://iyss.example.org/hooks/yjrisk"
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-async def factory(settings: Settings) -> AsyncIterator[Factory]:
-    """Sessions on the test database, as the worker process would open them."""
-    engine = build_engine(settings)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def admin(settings: Settings, service: str | None = None) -> dict[str, str]:
