@@ -129,6 +129,8 @@ def add_months(day: date, months: int) -> date:
     """Calendar months on a date, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
+    if day.day <= 28:  # in every month
+        return date(year, month, day.day)
     # The month's length as calendar.monthrange gives it (without its weekday arithmetic).
     length = _MONTH_DAYS[month] + (month == 2 and _stdcal.isleap(year))
     return date(year, month, min(day.day, length))

@@ -598,20 +598,22 @@ class _Plan:
         if index is not _UNPLANNED:
             self._add_reason(index, line, instance)
             return
-        planned[key] = None
         if line.code in self._by_code:
             existing = self._existing(line, subject)
             if existing is not None:
+                planned[key] = None
                 self._keep(line, instance, existing)
                 return
         if line.refresh_only:
+            planned[key] = None
             return
         if line.branches is None:
             form, branch_note = line.form, None
         else:
             form, branch_note = self._form(line)
         if due is None:
-            due = self._due(form, line, instance)  # type: ignore[arg-type]
+            due = self._dues.get((form, line.known, instance[3])) \
+                or self._due(form, line, instance)  # type: ignore[arg-type]
         planned[key] = len(self.intents)
         self.intents.append(self._intent("create", line, instance, due, form, branch_note))
         if line.supersedes_previous:
