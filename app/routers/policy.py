@@ -12,9 +12,9 @@ from app.domain import policy
 from app.domain.cases import MAX_PAGE, CaseFilters, CaseOut, case_out, list_cases
 from app.domain.preview import PreviewOut, PreviewRequest, preview
 from app.routers.envelopes import Page, Read
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(tags=["policy"])
+router = APIRouter(route_class=GatedRoute, tags=["policy"])
 
 
 @router.get("/v1/policy-packs", response_model=Read[list[dict[str, Any]]],
