@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.api.integrity_support import assert_problem
 from tests.api.test_events import judge
 from tests.conftest import Tenant
