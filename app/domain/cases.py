@@ -474,11 +474,15 @@ def _encode_cursor(case: Case) -> str:
 
 
 async def list_cases(
-    session: AsyncSession, principal: Principal, filters: CaseFilters
+    session: AsyncSession, principal: Principal, filters: CaseFilters, *, panel_view: bool = False
 ) -> tuple[Service, list[Case], str | None]:
-    """The caller's visible caseload, filtered, oldest first, cursor-paginated."""
+    """The caller's visible caseload, filtered, oldest first, cursor-paginated: up to
+    ``filters.limit`` (1-200) cases in ``(created_at, id)`` order after ``filters.cursor``, and
+    the cursor of the next page (None on the last); 422 ``invalid-cursor`` for a cursor this
+    function did not make. ``panel_view`` widens visibility as for the register (see
+    :func:`~app.domain.access.visible_cases_clause`)."""
     service = await service_of(session, principal)
-    query = select(Case).where(visible_cases_clause(principal, service.id))
+    query = select(Case).where(visible_cases_clause(principal, service.id, panel_view=panel_view))
     if filters.case_holder_id is not None:
         query = query.where(Case.case_holder_id == filters.case_holder_id)
     if filters.on_register is not None:

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import DomainError
-from app.domain.absences import absences_of
+from app.domain.absences import StaffAbsence, absences_of
 from app.domain.cases_table import Case, ContactLevel
 from app.domain.common import iso_utc
 from app.domain.outbox import emit
-from app.domain.panels_table import PanelItem, load_scheduled_panels
+from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 from app.domain.write_context import PolicyContext as PolicyContext
@@ -168,6 +169,48 @@ async def snapshot_extras(
     since = london_date(occurred_at) - timedelta(days=1)
     absences = await absences_of(session, case.service_id, case.case_holder_id, since)
     return {"on_panel_agenda": booked is not None, "case_holder_absences": absences}
+
+
+def _inputs_statement() -> Any:
+    """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
+    whether the case is on a panel's agenda undecided (``b``) and its holder's absences
+    (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on, ends_on)``."""
+    panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
+    no_id = sa.cast(sa.null(), panel.c.id.type)
+    no_date = sa.cast(sa.null(), absence.c.starts_on.type)
+    panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
+                       panel.c.scheduled_for, no_date.label("starts_on"),
+                       no_date.label("ends_on")).where(panel.c.service_id == sa.bindparam("s"))
+    booked = sa.select(sa.literal_column("'b'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
+                       sa.cast(sa.null(), panel.c.scheduled_for.type), no_date, no_date).where(
+        sa.exists().where(item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None)))
+    away = sa.select(sa.literal_column("'a'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
+                     sa.cast(sa.null(), panel.c.scheduled_for.type), absence.c.starts_on,
+                     absence.c.ends_on).where(
+        absence.c.service_id == sa.bindparam("s"), absence.c.staff_id == sa.bindparam("h"),
+        absence.c.ends_on >= sa.bindparam("since", type_=absence.c.ends_on.type))
+    return sa.union_all(panels, booked, away)
+
+
+_INPUTS = _inputs_statement()
+
+
+async def snapshot_inputs(
+    session: AsyncSession, service: Service, case: Case, occurred_at: datetime
+) -> tuple[list[ScheduledPanel], dict[str, Any]]:
+    """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (the same
+    values: panels soonest first, absences by start)."""
+    since = london_date(occurred_at) - timedelta(days=1)
+    conn = await session.connection()
+    rows = (await conn.execute(_INPUTS, {"s": service.id, "c": case.id,
+                                         "h": case.case_holder_id or "", "since": since})).all()
+    panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
+                     for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
+    absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
+    if not case.case_holder_id:
+        absences = ()
+    return panels, {"on_panel_agenda": any(r.k == "b" for r in rows),
+                    "case_holder_absences": absences}
 
 
 def validate_alone(
