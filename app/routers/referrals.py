@@ -14,9 +14,9 @@ from app.domain import feeds
 from app.domain import referrals as svc
 from app.domain.access import service_of
 from app.routers.envelopes import Read, Written
-from app.routers.gates import gate, referral_action_gate
+from app.routers.gates import GatedRoute, gate, referral_action_gate
 
-router = APIRouter(tags=["referrals"])
+router = APIRouter(route_class=GatedRoute, tags=["referrals"])
 ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
 

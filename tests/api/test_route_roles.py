@@ -320,3 +320,56 @@ async def test_who_may_open_a_case_for_whom(
             "intervention": "court_order", "csc_status": "none"}
     r = await client.post("/v1/cases", json=body, headers=somerset.auth(role, sub))
     assert r.status_code == status, r.text
+
+
+WRITES = sorted(k for k in MATRIX if k[0] in {"POST", "PUT", "PATCH"})
+BAD_BODIES = (b"{garb", b"[1, 2", b'{"domain": "rosh", "level": ', b"\xff\xfe", b"null")
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+async def test_role_outside_the_row_gets_403_before_the_body_is_read(
+    client: httpx.AsyncClient, somerset: Tenant, method: str, path: str
+) -> None:
+    """The brief: "a role the token lacks (403 before the body is read)". FastAPI parses a JSON
+    body before it runs any dependency, so a gate that were only a dependency would answer a
+    malformed body with 400 and tell a caller who may never act what the body looks like. Every
+    role outside the route's row gets 403 whatever the body; a role inside it gets the 400
+    (where the route takes a body at all)."""
+    allowed, _ = MATRIX[(method, path)]
+    url = _concrete(path, somerset)
+    spec = (await client.get("/openapi.json")).json()
+    takes_body = "requestBody" in spec["paths"][path][method.lower()]
+    for role in ROLES:
+        for body in BAD_BODIES:
+            headers = {**_auth(somerset, role), "content-type": "application/json"}
+            r = await client.request(method, url, headers=headers, content=body)
+            if role not in allowed:
+                assert r.status_code == 403, (role, body, r.text)
+                assert r.json()["type"].endswith("/forbidden")
+            elif takes_body and body != b"null":  # null is JSON: the route's own question
+                assert r.status_code == 400, (role, body, r.text)
+
+
+@pytest.mark.parametrize("action", sorted(REFERRAL_ACTIONS))
+async def test_referral_action_role_gate_runs_before_the_body_is_read(
+    client: httpx.AsyncClient, somerset: Tenant, action: str
+) -> None:
+    """The referral lifecycle gate depends on the action in the path; it too answers 403 to a
+    role outside the action's row before a malformed body is looked at."""
+    url = f"/v1/referrals/{uuid.uuid4()}/{action}"
+    for role in ROLES:
+        headers = {**_auth(somerset, role), "content-type": "application/json"}
+        r = await client.post(url, headers=headers, content=b"{garb")
+        assert r.status_code == (400 if role in REFERRAL_ACTIONS[action] else 403), role
+
+
+async def test_forged_token_with_malformed_body_is_401_not_400(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A bearer-shaped but forged token is judged before the body: 401, never 400."""
+    forged = {"authorization": "Bearer not.a.jwt", "content-type": "application/json"}
+    for method, path in WRITES:
+        r = await client.request(method, _concrete(path, somerset), headers=forged,
+                                 content=b"{garb")
+        assert r.status_code == 401, (method, path, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
