@@ -33,7 +33,9 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
+from app.domain import outbox
 from app.domain.common import JSONType, new_id, utcnow
+from app.domain.outbox import OutboxEvent
 
 
 class AuditEntry(SQLModel, table=True):
@@ -192,31 +194,35 @@ _COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", 
 
 @event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
-    """Write this transaction's entries, each chain extended under its lock (runs just before
-    the commit, inside the async session's greenlet, so blocking calls are fine).
+    """Write this transaction's audit entries, each chain extended under its lock, and its
+    outgoing events (runs just before the commit, inside the async session's greenlet, so
+    blocking calls are fine).
 
-    The unit of work is flushed first (the write itself, then its entries: on SQLite the flush
-    or a no-op UPDATE takes the database write lock). Then, chain by chain in one order: the
-    lock (PostgreSQL: a transaction-scoped advisory lock), the head (newest ``seq`` and
-    ``hash``), the hashes of the new entries computed in one pass; finally all the entries in
-    one INSERT (executemany), already sealed: no entry is ever stored without its hash.
+    The unit of work is flushed first (the write itself). Then, chain by chain in one order:
+    the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock, taken by
+    the flush, the events' INSERT or a no-op UPDATE before the first head is read), the head
+    (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass; finally
+    the entries, already sealed (no entry is ever stored without its hash), in one INSERT
+    (PostgreSQL: one statement with the events' INSERT as a CTE; SQLite: executemany).
     """
     pending: list[AuditEntry] = sync.info.pop(_UNSEALED, [])
-    if not pending:
+    events: list[OutboxEvent] = sync.info.pop(outbox.PENDING, [])
+    if not pending and not events:
         return
     sync.flush()
     conn = sync.connection()
+    postgres = conn.dialect.name == "postgresql"
     table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
-    if conn.dialect.name == "postgresql":
-        def lock(chain: str) -> None:
-            conn.execute(_ADVISORY_LOCK, {"key": _advisory_key(chain)})
-    else:
+    event_table: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
+    if events and not (postgres and pending):
+        conn.execute(sa.insert(event_table), outbox.rows_of(events))
+    if not pending:
+        return
+    if not postgres:
         conn.execute(sa.update(table).where(sa.false()).values(seq=table.c.seq))
-
-        def lock(chain: str) -> None:
-            return None
     for chain in sorted({e.chain for e in pending}):  # one lock order for every writer
-        lock(chain)
+        if postgres:
+            conn.execute(_ADVISORY_LOCK, {"key": _advisory_key(chain)})
         head = conn.execute(_HEAD, {"chain": chain}).first()
         seq, prev = (head[0], head[1]) if head else (0, GENESIS)
         for entry in pending:
@@ -224,13 +230,19 @@ def _seal(sync: SyncSession) -> None:
                 seq += 1
                 entry.seq, entry.prev_hash = seq, prev
                 entry.hash = prev = chain_hash(prev, entry)
-    conn.execute(sa.insert(table), [{c: getattr(e, c) for c in _COLUMNS} for e in pending])
+    rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
+    if postgres and events:
+        written = sa.insert(event_table).values(outbox.rows_of(events)).cte("outbox_rows")
+        conn.execute(sa.insert(table).values(rows).add_cte(written))
+    else:
+        conn.execute(sa.insert(table), rows)
 
 
 @event.listens_for(SyncSession, "after_soft_rollback")
 def _forget(sync: SyncSession, _previous: Any) -> None:
-    """A rolled-back transaction's entries are never written."""
+    """A rolled-back transaction's entries and events are never written."""
     sync.info.pop(_UNSEALED, None)
+    sync.info.pop(outbox.PENDING, None)
 
 
 _ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
