@@ -245,15 +245,14 @@ async def timeliness(
     ]
     if not whole_service:
         where.append(col(Case.line_manager_id) == principal.sub)
-    stmt = (
-        sa.select(*[k for _, k in keys], *measures)
-        .select_from(Step).join(Case, col(Case.id) == col(Step.case_id))
-        .where(*where)
-    )
+    # The case is read only for a team (scope or grouping): a chair's report by rule or month
+    # reads the service's steps alone (their service_id is the case's).
+    with_case = not whole_service or GroupBy.team in query.group_by
+    stmt = sa.select(*[k for _, k in keys], *measures).select_from(_steps(with_case)).where(*where)
     if keys:
         stmt = stmt.group_by(*[k for _, k in keys]).order_by(*[k for _, k in keys])
     rows = (await (await session.connection()).execute(stmt)).mappings().all()
-    medians = (await _sqlite_medians(session, keys, where, late_cond)
+    medians = (await _sqlite_medians(session, keys, where, late_cond, with_case)
                if dialect != "postgresql" else None)
     return TimelinessReport(
         service=service.slug, scope="service" if whole_service else f"team:{principal.sub}",
@@ -282,14 +281,20 @@ def _group_keys(
     return keys
 
 
+def _steps(with_case: bool) -> Any:
+    """The report's FROM: the steps, joined to their cases when a team is asked for."""
+    step: Any = Step.__table__  # type: ignore[attr-defined]
+    return step.join(Case, col(Case.id) == col(Step.case_id)) if with_case else step
+
+
 async def _sqlite_medians(
-    session: AsyncSession, keys: list[tuple[str, Any]], where: list[Any], late_cond: Any
+    session: AsyncSession, keys: list[tuple[str, Any]], where: list[Any], late_cond: Any,
+    with_case: bool,
 ) -> dict[tuple[Any, ...], float]:
     """Median days late per group, computed here (SQLite has no percentile aggregate)."""
     stmt = (
         sa.select(*[k for _, k in keys], _days_late("sqlite").label("days"))
-        .select_from(Step).join(Case, col(Case.id) == col(Step.case_id))
-        .where(*where, late_cond)
+        .select_from(_steps(with_case)).where(*where, late_cond)
     )
     by_group: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     for r in (await (await session.connection()).execute(stmt)).mappings():
