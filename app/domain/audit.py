@@ -5,9 +5,12 @@ or ``platform`` for entries of no service). Each entry stores its position ``seq
 the entry before it, and ``hash = SHA-256(prev_hash || canonical JSON of the entry)``. The chain
 is extended at commit time, under a lock that serialises every writer of that chain: PostgreSQL
 takes a transaction-scoped advisory lock keyed by the chain; SQLite holds its database write
-lock (the entries are flushed first). Taking the lock last, just before the commit, means no
-other lock is ever requested while it is held (no deadlock with the case locks), and a unique
-``(chain, seq)`` constraint refuses a fork even if the lock were bypassed.
+lock (taken by the write's flush, or a no-op UPDATE). Taking the lock last, just before the
+commit, means no other lock is ever requested while it is held (no deadlock with the case
+locks), and a unique ``(chain, seq)`` constraint refuses a fork even if the lock were bypassed.
+A transaction's entries are kept in memory until then and written in one INSERT with their
+``seq``, ``prev_hash`` and ``hash`` already set (never stored unsealed), in the same transaction
+as the write they record.
 
 Verification (:func:`verify_chains`) recomputes every hash in order. It finds any edited,
 inserted or deleted entry except the removal of the newest ones; for that, an operator anchors
@@ -31,7 +34,9 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
+from app.domain import outbox
 from app.domain.common import JSONType, new_id, utcnow
+from app.domain.outbox import OutboxEvent
 
 
 class AuditEntry(SQLModel, table=True):
@@ -105,9 +110,11 @@ async def record_audit(
     reason: str | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append an audit entry to the current unit of work (flushed with the write)."""
+    """Append an audit entry to the current unit of work: it is written, already sealed into
+    its chain, just before the transaction commits (see :func:`_seal`); a rollback drops it."""
     change = change or {}
     entry = AuditEntry(
+        id=new_id(),
         service_id=service_id,
         case_id=case_id,
         actor_sub=principal.sub,
@@ -121,8 +128,10 @@ async def record_audit(
         at=at or utcnow(),
         chain=chain_of(service_id),
     )
-    session.add(entry)
-    _queue_for_sealing(session, entry)
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()  # so that a rollback before any statement still drops the entry
+    sync.info.setdefault(_UNSEALED, []).append(entry)
     return entry
 
 
@@ -143,7 +152,7 @@ async def case_audit(session: AsyncSession, case_id: uuid.UUID) -> list[AuditOut
 
 GENESIS = "0" * 64
 PLATFORM_CHAIN = "platform"
-_UNSEALED = "audit_unsealed"
+_UNSEALED = "audit_unsealed"  # session.info: this transaction's entries, not yet written
 
 
 def chain_of(service_id: uuid.UUID | None) -> str:
@@ -179,39 +188,67 @@ def _advisory_key(chain: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _queue_for_sealing(session: AsyncSession, entry: AuditEntry) -> None:
-    """Remember the entry; the first one of a session hooks the sealing onto its commit."""
-    sync = session.sync_session
-    if _UNSEALED not in sync.info:
-        sync.info[_UNSEALED] = []
-        if not event.contains(sync, "before_commit", _seal):
-            event.listen(sync, "before_commit", _seal)
-    sync.info[_UNSEALED].append(entry)
+_COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", "entity_type",
+            "entity_id", "at", "changed_fields", "reason", "digest", "chain", "seq", "prev_hash",
+            "hash")
 
 
+@event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
-    """Extend each chain with this transaction's entries, under the chain's lock (runs just
-    before the commit, inside the async session's greenlet, so blocking calls are fine)."""
+    """Write this transaction's audit entries, each chain extended under its lock, and its
+    outgoing events (runs just before the commit, inside the async session's greenlet, so
+    blocking calls are fine).
+
+    The unit of work is flushed first (the write itself). Then, chain by chain in one order:
+    the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock, taken by
+    the flush, the events' INSERT or a no-op UPDATE before the first head is read), the head
+    (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass; finally
+    the entries, already sealed (no entry is ever stored without its hash), in one INSERT
+    (PostgreSQL: one statement with the events' INSERT as a CTE; SQLite: executemany).
+    """
     pending: list[AuditEntry] = sync.info.pop(_UNSEALED, [])
+    events: list[OutboxEvent] = sync.info.pop(outbox.PENDING, [])
+    if not pending and not events:
+        return
+    sync.flush()
+    conn = sync.connection()
+    postgres = conn.dialect.name == "postgresql"
+    table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+    event_table: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
+    if events and not (postgres and pending):
+        conn.execute(sa.insert(event_table), outbox.rows_of(events))
     if not pending:
         return
-    sync.flush()  # the entries are written first: on SQLite this holds the write lock
-    postgres = sync.get_bind().dialect.name == "postgresql"
+    if not postgres:
+        conn.execute(sa.update(table).where(sa.false()).values(seq=table.c.seq))
     for chain in sorted({e.chain for e in pending}):  # one lock order for every writer
         if postgres:
-            sync.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                         {"key": _advisory_key(chain)})
-        head = sync.execute(
-            sa.select(AuditEntry.seq, AuditEntry.hash)  # type: ignore[call-overload]
-            .where(col(AuditEntry.chain) == chain, col(AuditEntry.seq).is_not(None))
-            .order_by(col(AuditEntry.seq).desc()).limit(1)
-        ).first()
+            conn.execute(_ADVISORY_LOCK, {"key": _advisory_key(chain)})
+        head = conn.execute(_HEAD, {"chain": chain}).first()
         seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-        for entry in (e for e in pending if e.chain == chain):
-            seq += 1
-            entry.seq, entry.prev_hash = seq, prev
-            entry.hash = prev = chain_hash(prev, entry)
-    sync.flush()
+        for entry in pending:
+            if entry.chain == chain:
+                seq += 1
+                entry.seq, entry.prev_hash = seq, prev
+                entry.hash = prev = chain_hash(prev, entry)
+    rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
+    if postgres and events:
+        written = sa.insert(event_table).values(outbox.rows_of(events)).cte("outbox_rows")
+        conn.execute(sa.insert(table).values(rows).add_cte(written))
+    else:
+        conn.execute(sa.insert(table), rows)
+
+
+@event.listens_for(SyncSession, "after_soft_rollback")
+def _forget(sync: SyncSession, _previous: Any) -> None:
+    """A rolled-back transaction's entries and events are never written."""
+    sync.info.pop(_UNSEALED, None)
+    sync.info.pop(outbox.PENDING, None)
+
+
+_ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_HEAD = sa.text("SELECT seq, hash FROM audit_entry WHERE chain = :chain AND seq IS NOT NULL "
+                "ORDER BY seq DESC LIMIT 1")
 
 
 async def chain_heads(session: AsyncSession) -> list[dict[str, Any]]:
