@@ -40,7 +40,8 @@ from app.domain.common import iso_utc, utcnow
 from app.domain.duplicates import compare
 from app.domain.events import CaseEvent, case_event_out
 from app.domain.history import RecordChange
-from app.domain.judgements import Judgement, judgement_out
+from app.domain.judgements import judgement_out
+from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry, oversight_out
 from app.domain.panels import Panel, PanelItem
 from app.domain.policy import PolicyContext
