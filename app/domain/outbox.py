@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +17,12 @@ class OutboxEvent(SQLModel, table=True):
     """An event for other systems, committed atomically with the write that caused it."""
 
     __tablename__ = "outbox_event"
+    __table_args__ = (
+        # The webhook pass takes the oldest undispatched events (migration 0012).
+        sa.Index("ix_outbox_event_undispatched", "created_at", "id",
+                 sqlite_where=sa.text("dispatched_at IS NULL"),
+                 postgresql_where=sa.text("dispatched_at IS NULL")),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id", index=True)
