@@ -77,6 +77,21 @@ async def create_service(
     return service
 
 
+_KNOWN_SLUGS: set[str] = set()
+
+
+async def service_is_known(session: AsyncSession, slug: str) -> bool:
+    """Whether a service with this slug exists. Services are never deleted, so a slug once
+    found is remembered by the process; an unknown one is looked up every time (it may have
+    been created since, by another process)."""
+    if slug in _KNOWN_SLUGS:
+        return True
+    found = (await session.exec(select(Service.id).where(Service.slug == slug))).first()
+    if found is not None:
+        _KNOWN_SLUGS.add(slug)
+    return found is not None
+
+
 async def get_service_by_slug(session: AsyncSession, slug: str) -> Service | None:
     """Look a service up by slug."""
     result = await session.exec(select(Service).where(Service.slug == slug))

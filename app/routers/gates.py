@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from app.core.deps import VerifiedPrincipal, require_any_role, verified_principal_of
 from app.core.errors import Forbidden
 from app.domain.access import ROLE_TABLE, roles_for
+from app.domain.services import service_is_known
 
 REFERRAL_ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
@@ -45,8 +46,9 @@ class GatedRoute(APIRoute):
 
     FastAPI reads and parses a JSON body before it solves any dependency, so a gate declared
     as a dependency alone would let a caller whose token lacks the role learn about the body
-    (400 for malformed JSON). This route class verifies the bearer token (401) and checks the
-    gate's roles (403) first, then hands over to FastAPI's handler; the gate dependency still
+    (400 for malformed JSON). This route class verifies the bearer token (401), checks the
+    gate's roles (403) and that the token's service exists (403) first, then hands over to
+    FastAPI's handler; the gate dependency still
     runs there (it reuses the verified principal), so the OpenAPI document is unchanged.
     Routes without a gate are untouched. Every router under ``/v1`` uses this class."""
 
@@ -63,6 +65,12 @@ class GatedRoute(APIRoute):
                 roles = roles_for_request(request)
                 if roles is not None and not principal.has(*roles):
                     raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+            if principal.service is not None:
+                # A token of a service this database does not hold is refused here too, before
+                # the body is read (the same answer the case file gives it later).
+                async with request.app.state.session_factory() as session:
+                    if not await service_is_known(session, principal.service):
+                        raise Forbidden("Your token's service is not known here.")
             return await handler(request)
 
         return gated

@@ -407,3 +407,52 @@ async def test_judgement_with_dry_run_query_is_not_stored(
     after = (await client.get(f"/v1/cases/{case['id']}", headers=holder)).json()["data"]
     assert after["ratings"] == before["ratings"]
     assert after["open_steps"] == before["open_steps"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"domain": "rosh", "level": "very_high", "level": "low"}',
+    b'{"domain": "rosh", "domain": "swb", "level": "low"}',
+    b'{"domain": "rosh", "level": "high", "victims": ["a"], "victims": []}',
+])
+async def test_judgement_naming_a_key_twice_is_422_and_not_stored(
+    client: httpx.AsyncClient, somerset: Tenant, body: bytes
+) -> None:
+    """RFC 8259 §4: with duplicate names "the behavior of software that receives such an object
+    is unpredictable" (Python keeps the last, other readers the first). A risk level that
+    depends on who reads the wire is refused, naming the key, and nothing is stored."""
+    case = (await somerset.open_case())["data"]
+    holder = {**somerset.auth("case_holder", case["case_holder_id"]),
+              "content-type": "application/json"}
+    url = f"/v1/cases/{case['id']}/judgements"
+    r = await client.post(url, headers=holder, content=body)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["loc"] == "body"
+    assert "appears more than once" in error["msg"]
+    assert (await client.get(url, headers=holder)).json()["data"] == []
+
+
+async def test_nested_duplicate_key_is_422(client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """A duplicate inside a nested object (the child on a new case) is refused the same way."""
+    body = (b'{"child": {"given_name": "A", "given_name": "B", "family_name": "C", '
+            b'"date_of_birth": "2011-04-09"}, "case_holder_id": "cw-1", "line_manager_id": "lm-1",'
+            b' "intervention": "bail", "csc_status": "none"}')
+    headers = {**somerset.auth("line_manager", "lm-1"), "content-type": "application/json"}
+    r = await client.post("/v1/cases", headers=headers, content=body)
+    assert r.status_code == 422, r.text
+    assert "given_name" in r.json()["errors"][0]["msg"]
+
+
+async def test_token_of_an_unknown_service_is_403_before_the_body_is_read(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A well-signed token naming a service this database does not hold: 403 whatever the body
+    (malformed, valid or empty), never a 400 that would describe the body."""
+    case = (await somerset.open_case())["data"]
+    token = mint_dev_token(somerset.settings, sub="lm-x", roles=["line_manager"],
+                           service="no-such-service-anywhere")
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    for url in (f"/v1/cases/{case['id']}/judgements", "/v1/cases"):
+        for body in (b"{garb", b"{}", b'{"domain": "rosh", "level": "low"}'):
+            r = await client.post(url, headers=headers, content=body)
+            assert r.status_code == 403, (url, body, r.text)
