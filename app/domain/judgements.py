@@ -186,7 +186,7 @@ async def close_rating_reviews(
     ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name.
     ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``)."""
     rated = previous.get("judgement_id")
-    codes = wctx.policy.pack_for(wctx.service).closes("rating_replaced")
+    codes = wctx.pack.closes("rating_replaced")
     if not rated or not codes:
         return None
     rows = await wctx.session.exec(select(Step).where(
