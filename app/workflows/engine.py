@@ -426,6 +426,8 @@ class _Plan:
             occurred_at=self._start(rule), panels=self.panels,
             absences=self.case.case_holder_absences,
             panel_kind=self.pack.panel_kind,
+            panel_cadence=self.pack.panel(self.pack.panel_kind).meets
+            if self.pack.panel_kind else None,
             expected_release_date=self.ctx.after.expected_release_date,
             review_date=_as_date(data.get("review_date")),
             transfer_date=_as_date(data.get("transfer_date")),
@@ -480,7 +482,10 @@ class _Plan:
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or step.id in self.touched:
                 continue
-            if step.due_at is not None and step.due_at <= when:
+            # A date from the panel's cadence (awaiting_panel_date) is provisional: the first
+            # panel booked replaces it; a booked date moves only to an earlier panel.
+            if step.due_at is not None and step.due_at <= when \
+                    and not step.awaiting_panel_date:
                 continue
             self.touched.add(step.id)
             rule = self._rule_of(step)
