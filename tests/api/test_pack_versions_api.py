@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,23 @@ from tests.conftest import make_tenant
 from tests.workflows.support import WOKINGHAM, revision
 
 
+@asynccontextmanager
+async def _client(settings: Settings, packs_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose YJ_PACKS_DIR is ``packs_dir``."""
+    app = create_app(settings.model_copy(update={"packs_dir": packs_dir}))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
+            yield c
+
+
 @pytest.fixture
 async def revised_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose YJ_PACKS_DIR holds Wokingham's (fictional) version 2.0, in force from
     1 September 2026, beside the bundled version 1.0."""
     revision(tmp_path)
-    app = create_app(settings.model_copy(update={"packs_dir": tmp_path}))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
-            yield c
+    async with _client(settings, tmp_path) as c:
+        yield c
 
 
 def staff_step(answer: dict[str, Any]) -> dict[str, Any]:
@@ -91,11 +99,8 @@ async def oversight_revised_client(
     kept = 'dedupe = "case"\nsatisfiable_by_oversight = true\n'
     assert text.count(kept) == 1
     path.write_text(text.replace(kept, 'dedupe = "case"\n'))
-    app = create_app(settings.model_copy(update={"packs_dir": tmp_path}))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
-            yield c
+    async with _client(settings, tmp_path) as c:
+        yield c
 
 
 async def test_W6_an_oversight_entry_is_judged_by_the_version_in_force_at_its_date(
