@@ -102,8 +102,8 @@ VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]
 async def _principal(request: Request, principal: VerifiedPrincipal) -> Principal:
     # Only once the caller is known and their role gate passed (route gates depend on the
     # verified principal alone): a stranger learns nothing about input rules (401, 403 first).
-    await reject_unstorable_input(request)
     await refuse_unknown_query(request)
+    await reject_unstorable_input(request)
     return principal
 
 

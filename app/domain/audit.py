@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +34,9 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
+from app.domain import outbox
 from app.domain.common import JSONType, new_id, utcnow
+from app.domain.outbox import OutboxEvent
 
 
 class AuditEntry(SQLModel, table=True):
@@ -157,7 +160,7 @@ def chain_of(service_id: uuid.UUID | None) -> str:
     return str(service_id) if service_id is not None else PLATFORM_CHAIN
 
 
-def canonical_entry(entry: AuditEntry) -> bytes:
+def canonical_entry(entry: AuditEntry | AuditRow) -> bytes:
     """The canonical JSON of an entry's content (sorted keys, no spaces, UTC times to the
     microsecond), which its hash covers: every column but ``prev_hash`` and ``hash``."""
     at = entry.at.astimezone(UTC).isoformat(timespec="microseconds")
@@ -174,7 +177,7 @@ def canonical_entry(entry: AuditEntry) -> bytes:
                       ensure_ascii=False).encode()
 
 
-def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
+def chain_hash(prev_hash: str, entry: AuditEntry | AuditRow) -> str:
     """``SHA-256(prev_hash || canonical JSON of the entry)`` as 64 hex digits."""
     return hashlib.sha256(prev_hash.encode() + canonical_entry(entry)).hexdigest()
 
@@ -192,31 +195,35 @@ _COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", 
 
 @event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
-    """Write this transaction's entries, each chain extended under its lock (runs just before
-    the commit, inside the async session's greenlet, so blocking calls are fine).
+    """Write this transaction's audit entries, each chain extended under its lock, and its
+    outgoing events (runs just before the commit, inside the async session's greenlet, so
+    blocking calls are fine).
 
-    The unit of work is flushed first (the write itself, then its entries: on SQLite the flush
-    or a no-op UPDATE takes the database write lock). Then, chain by chain in one order: the
-    lock (PostgreSQL: a transaction-scoped advisory lock), the head (newest ``seq`` and
-    ``hash``), the hashes of the new entries computed in one pass; finally all the entries in
-    one INSERT (executemany), already sealed: no entry is ever stored without its hash.
+    The unit of work is flushed first (the write itself). Then, chain by chain in one order:
+    the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock, taken by
+    the flush, the events' INSERT or a no-op UPDATE before the first head is read), the head
+    (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass; finally
+    the entries, already sealed (no entry is ever stored without its hash), in one INSERT
+    (PostgreSQL: one statement with the events' INSERT as a CTE; SQLite: executemany).
     """
     pending: list[AuditEntry] = sync.info.pop(_UNSEALED, [])
-    if not pending:
+    events: list[OutboxEvent] = sync.info.pop(outbox.PENDING, [])
+    if not pending and not events:
         return
     sync.flush()
     conn = sync.connection()
+    postgres = conn.dialect.name == "postgresql"
     table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
-    if conn.dialect.name == "postgresql":
-        def lock(chain: str) -> None:
-            conn.execute(_ADVISORY_LOCK, {"key": _advisory_key(chain)})
-    else:
+    event_table: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
+    if events and not (postgres and pending):
+        conn.execute(sa.insert(event_table), outbox.rows_of(events))
+    if not pending:
+        return
+    if not postgres:
         conn.execute(sa.update(table).where(sa.false()).values(seq=table.c.seq))
-
-        def lock(chain: str) -> None:
-            return None
     for chain in sorted({e.chain for e in pending}):  # one lock order for every writer
-        lock(chain)
+        if postgres:
+            conn.execute(_ADVISORY_LOCK, {"key": _advisory_key(chain)})
         head = conn.execute(_HEAD, {"chain": chain}).first()
         seq, prev = (head[0], head[1]) if head else (0, GENESIS)
         for entry in pending:
@@ -224,13 +231,19 @@ def _seal(sync: SyncSession) -> None:
                 seq += 1
                 entry.seq, entry.prev_hash = seq, prev
                 entry.hash = prev = chain_hash(prev, entry)
-    conn.execute(sa.insert(table), [{c: getattr(e, c) for c in _COLUMNS} for e in pending])
+    rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
+    if postgres and events:
+        written = sa.insert(event_table).values(outbox.rows_of(events)).cte("outbox_rows")
+        conn.execute(sa.insert(table).values(rows).add_cte(written))
+    else:
+        conn.execute(sa.insert(table), rows)
 
 
 @event.listens_for(SyncSession, "after_soft_rollback")
 def _forget(sync: SyncSession, _previous: Any) -> None:
-    """A rolled-back transaction's entries are never written."""
+    """A rolled-back transaction's entries and events are never written."""
     sync.info.pop(_UNSEALED, None)
+    sync.info.pop(outbox.PENDING, None)
 
 
 _ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
@@ -290,3 +303,92 @@ async def verify_chains(
         if (stray := unsealed.first()) is not None:
             return VerifyOut(ok=False, checked=checked + 1, first_broken_id=stray)
     return VerifyOut(ok=True, checked=checked, first_broken_id=None)
+
+
+# --- Bulk appends (the escalation pass) -----------------------------------------------------
+
+@dataclass(slots=True)
+class AuditRow:
+    """An audit entry as plain data (the columns of :class:`AuditEntry`, no ORM object), for a
+    writer that appends many at once with :func:`append_sealed`."""
+
+    service_id: uuid.UUID | None
+    case_id: uuid.UUID | None
+    actor_sub: str
+    actor_role: str
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID
+    at: datetime
+    changed_fields: list[str]
+    reason: str | None
+    digest: str
+    chain: str
+    id: uuid.UUID = field(default_factory=new_id)
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+def audit_row(
+    principal: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    *,
+    service_id: uuid.UUID | None,
+    case_id: uuid.UUID | None = None,
+    change: dict[str, Any] | None = None,
+    role: str | None = None,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> AuditRow:
+    """The entry :func:`record_audit` would make, as an :class:`AuditRow` (not yet sealed)."""
+    change = change or {}
+    return AuditRow(
+        service_id=service_id, case_id=case_id, actor_sub=principal.sub,
+        actor_role=acting_role(principal, role), action=action, entity_type=entity_type,
+        entity_id=entity_id, at=at or utcnow(), changed_fields=sorted(change.keys()),
+        reason=reason, digest=digest_of(change), chain=chain_of(service_id),
+    )
+
+
+_ROW_COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action",
+                "entity_type", "entity_id", "at", "changed_fields", "reason", "digest", "chain",
+                "seq", "prev_hash", "hash")
+
+
+async def append_sealed(session: AsyncSession, rows: list[AuditRow]) -> None:
+    """Write ``rows`` now, each chain extended under its lock, in one multi-row INSERT
+    (executemany), in the session's transaction: sealed (``seq``, ``prev_hash``, ``hash`` set)
+    as :func:`_seal` does at commit, without an ORM object per entry.
+
+    For a bulk writer whose transaction does nothing after this but the commit: the chains'
+    locks (PostgreSQL: transaction-scoped advisory locks, taken in chain order; SQLite: the
+    database write lock the transaction already holds from its writes) are held to the commit,
+    so, as with :func:`_seal`, they are the last locks it takes. Entries that
+    :func:`record_audit` queued in the same transaction are sealed after these at commit (the
+    chain's head then is the last of these).
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    for chain in sorted({r.chain for r in rows}):  # one lock order for every writer
+        if postgres:
+            await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": _advisory_key(chain)})
+        head = (await connection.execute(
+            sa.select(AuditEntry.seq, AuditEntry.hash)  # type: ignore[call-overload]
+            .where(col(AuditEntry.chain) == chain, col(AuditEntry.seq).is_not(None))
+            .order_by(col(AuditEntry.seq).desc()).limit(1)
+        )).first()
+        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+        for row in rows:
+            if row.chain == chain:
+                seq += 1
+                row.seq, row.prev_hash = seq, prev
+                row.hash = prev = chain_hash(prev, row)
+    table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+    await connection.execute(sa.insert(table),
+                             [{c: getattr(r, c) for c in _ROW_COLUMNS} for r in rows])

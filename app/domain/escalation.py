@@ -7,9 +7,9 @@ several workers share the work without waiting on or repeating each other; on SQ
 a no-op and the database's write lock serialises workers), then, set-wise with no ORM object per
 step: one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the escalation steps
 (the unique open-step index on (case, code, subject) is the last guard against a duplicate), one
-``UPDATE`` stamps ``escalated_at``, one multi-row ``INSERT`` writes the outgoing events, and the
-audit entries are sealed into their service's hash chain at commit (:mod:`app.domain.audit`),
-all in the batch's transaction.
+``UPDATE`` stamps ``escalated_at``, one multi-row ``INSERT`` writes the outgoing events and, last,
+one writes the audit entries already sealed into their service's hash chain under the chain's
+lock (:func:`app.domain.audit.append_sealed`): all in the batch's transaction.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import get_settings
 from app.core.security import Principal
-from app.domain.audit import record_audit
+from app.domain.audit import append_sealed, audit_row, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
@@ -153,7 +153,8 @@ async def escalate_batch(
     One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the escalations (the
     unique open-step index drops any duplicate), one ``UPDATE`` stamps ``escalated_at`` on the
     whole batch, one multi-row ``INSERT`` writes the outgoing ``step.escalated`` events of the
-    escalations actually created, and their audit entries are queued for sealing at commit.
+    escalations actually created and, last (the audit chains' locks are then held to the
+    commit), one writes their audit entries, sealed. The caller commits.
     """
     if not batch:
         return 0
@@ -171,18 +172,18 @@ async def escalate_batch(
         .values(escalated_at=now))
     if not created:
         return 0
-    events = []
+    events, entries = [], []
     emitted_at = utcnow()
     for overdue, row in zip(batch, rows, strict=True):
         if overdue.id not in created:
             continue
-        await record_audit(
-            session, WORKER, "step.escalate", "step", row["id"],
+        entries.append(audit_row(
+            WORKER, "step.escalate", "step", row["id"],
             service_id=overdue.service_id, case_id=overdue.case_id, role=WORKER_ROLE, at=now,
             change={"overdue_step_id": str(overdue.id), "code": overdue.code,
                     "due_at": iso_utc(overdue.due_at) if overdue.due_at else None,
                     "escalated_to": row["actor"]},
-        )
+        ))
         events.append({
             "id": new_id(), "service_id": overdue.service_id, "type": "step.escalated",
             "entity_id": row["id"], "created_at": emitted_at, "dispatched_at": None,
@@ -190,6 +191,8 @@ async def escalate_batch(
                         "code": overdue.code, "actor": row["actor"]},
         })
     await connection.execute(sa.insert(OUTBOX), events)
+    # Last: the audit chains' locks are held from here to the commit.
+    await append_sealed(session, entries)
     return len(created)
 
 

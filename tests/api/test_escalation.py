@@ -222,7 +222,7 @@ async def test_a_failing_batch_leaves_nothing_behind(
     async def broken_audit(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("audit unavailable")
 
-    monkeypatch.setattr(escalation, "record_audit", broken_audit)
+    monkeypatch.setattr(escalation, "append_sealed", broken_audit)
     with pytest.raises(RuntimeError, match="audit unavailable"):
         await tick(factory, somerset)
     monkeypatch.undo()

@@ -373,3 +373,37 @@ async def test_forged_token_with_malformed_body_is_401_not_400(
                                  content=b"{garb")
         assert r.status_code == 401, (method, path, r.text)
         assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(k for k in MATRIX if k[0] != "GET"))
+async def test_write_with_an_unknown_query_parameter_is_422(
+    client: httpx.AsyncClient, somerset: Tenant, method: str, path: str
+) -> None:
+    """A write never ignores its query string: ``?dry_run=true`` (or any parameter the route
+    does not declare) is a 422 naming it, for every role that may call the route, before the
+    body or the record is looked at."""
+    allowed, _ = MATRIX[(method, path)]
+    url = _concrete(path, somerset) + "?dry_run=true"
+    r = await client.request(method, url, json={}, headers=_auth(somerset, allowed[0]))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "query.dry_run", "msg": r.json()["errors"][0]["msg"]}]
+    assert r.json()["errors"][0]["msg"].startswith("unknown query parameter")
+
+
+async def test_judgement_with_dry_run_query_is_not_stored(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The hazard behind the rule: a client that believed it only tried a judgement must find
+    nothing stored, no rating changed and no step raised."""
+    case = (await somerset.open_case())["data"]
+    holder = somerset.auth("case_holder", case["case_holder_id"])
+    url = f"/v1/cases/{case['id']}/judgements"
+    before = (await client.get(f"/v1/cases/{case['id']}", headers=holder)).json()["data"]
+    r = await client.post(url + "?dry_run=true", headers=holder,
+                          json={"domain": "rosh", "level": "high",
+                                "occurred_at": "2026-06-01T10:00:00+01:00"})
+    assert r.status_code == 422, r.text
+    assert (await client.get(url, headers=holder)).json()["data"] == []
+    after = (await client.get(f"/v1/cases/{case['id']}", headers=holder)).json()["data"]
+    assert after["ratings"] == before["ratings"]
+    assert after["open_steps"] == before["open_steps"]
