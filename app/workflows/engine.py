@@ -8,7 +8,7 @@ line's reason and the sooner deadline), recurrences on completion, re-dating on 
 panel, taking a withdrawn or declined referral's reasons off the open steps (superseding those
 left with none), and finally supersede open steps none of whose reasons still holds.
 
-Speed (issue 15): each pack gets its tables once (:func:`prepare`, called by ``load_pack``): its
+Speed (issue 15): each pack gets its tables once (:func:`prepare`, at start-up, else lazily): its
 rule lines with their compiled conditions, fixed deadline forms and reason parts, indexed by
 trigger, id and step code; its checks by trigger. One evaluation computes each deadline form
 once per start, and builds its frozen results without the per-field ``object.__setattr__`` a
@@ -224,8 +224,9 @@ class _Table:
 
 
 def prepare(pack: Pack) -> None:
-    """Build the engine's tables for a pack now (``load_pack`` does: the first evaluation under
-    it then pays nothing)."""
+    """Build the engine's tables for a pack now (the app does at start-up, for every loaded
+    version: the first evaluation under it then pays nothing; otherwise the first evaluation
+    builds them)."""
     _table(pack)
 
 
