@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -147,9 +148,13 @@ async def apply_judgement(
                                            str(body.domain))
         result = await policy.current(session, case)
     else:
+        # The case's open steps, read once under the lock: the reviews among them close first;
+        # the policy then runs on the rest (read again only if a review was closed).
+        open_steps = await policy.open_steps_of(session, case.id)
         reviewed = await close_rating_reviews(wctx, previous=previous,
-                                              judgement_id=judgement_id)
-        result = await policy.run(wctx, event=wf_event)
+                                              judgement_id=judgement_id, open_steps=open_steps)
+        result = await policy.run(wctx, event=wf_event,
+                                  open_steps=open_steps if reviewed is None else None)
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
@@ -180,20 +185,23 @@ async def apply_judgement(
 
 
 async def close_rating_reviews(
-    wctx: WriteContext, *, previous: dict[str, Any], judgement_id: uuid.UUID
+    wctx: WriteContext, *, previous: dict[str, Any], judgement_id: uuid.UUID,
+    open_steps: Sequence[Step] | None = None,
 ) -> policy.PolicyResult | None:
     """The next judgement in a domain is the review its current rating was asked for (the pack's
     ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name.
-    ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``)."""
+    ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``);
+    ``open_steps``: the case's open steps as just read under the lock (default: read them)."""
     rated = previous.get("judgement_id")
     codes = wctx.pack.closes("rating_replaced")
     if not rated or not codes:
         return None
-    rows = await wctx.session.exec(select(Step).where(
-        Step.case_id == wctx.case.id, Step.status == StepStatus.open, col(Step.code).in_(codes),
-        Step.subject_id == uuid.UUID(str(rated))))
+    if open_steps is None:
+        open_steps = await policy.open_steps_of(wctx.session, wctx.case.id)
+    subject = uuid.UUID(str(rated))
     result = None
-    for step in rows.all():
+    for step in [s for s in open_steps if s.status == StepStatus.open and s.code in codes
+                 and s.subject_id == subject]:
         more = await close_step(wctx, step=step, note=f"Reviewed by judgement {judgement_id}",
                                 satisfied_by=("judgement", judgement_id))
         result = more if result is None else result.merge(more)

@@ -9,7 +9,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -241,14 +241,17 @@ def raise_violations(evaluation: Evaluation) -> None:
     )
 
 
-async def run(wctx: WriteContext, *, event: WorkflowEvent) -> PolicyResult:
+async def run(
+    wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None
+) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
-    the write."""
+    the write. ``open_steps``: the case's open steps as the caller just loaded them under the
+    case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again."""
     session, case = wctx.session, wctx.case
-    open_steps = await open_steps_of(session, case.id)
-    panels = await scheduled_panels(session, wctx.service)
-    extras = await snapshot_extras(session, case, event.occurred_at)
+    if open_steps is None:
+        open_steps = await open_steps_of(session, case.id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
                               **extras)
     raise_violations(evaluation)
@@ -316,10 +319,19 @@ async def _apply(
                     "due_at": iso_utc(step.due_at) if step.due_at else None,
                     "reasons": [dict(r) for r in intent.reasons]},
         )
+    # The open steps now, without reading them again: those loaded under the lock that are
+    # still open, and the new ones, in open_steps_of's order.
     return PolicyResult(
-        next_steps=await open_steps_out(session, case.id),
+        next_steps=[step_out(s) for s in sorted_open([*open_steps, *created])],
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+def sorted_open(steps: Iterable[Step]) -> list[Step]:
+    """The open ones of ``steps`` in :func:`open_steps_of`'s order: soonest due first, undated
+    last, then by creation."""
+    return sorted((s for s in steps if s.status == StepStatus.open),
+                  key=lambda s: (s.due_at is None, s.due_at or s.created_at, s.created_at))
 
 
 _REPLAY_PACKS: dict[int, tuple[Pack, Pack]] = {}
