@@ -104,12 +104,16 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 # SQLSTATE classes that mean "the database is not there for us right now": connection
 # exceptions (08), operator intervention (57: shutdown, statement timeout), too many
-# connections (53300), serialisation of a lock wait cut short (55P03 lock_not_available).
-_UNAVAILABLE_SQLSTATES = ("08", "57", "53300", "55P03")
+# connections (53300), serialisation of a lock wait cut short (55P03 lock_not_available), and
+# a transaction the database rolled back to break a deadlock or a serialisation conflict (40001
+# serialization_failure, 40P01 deadlock_detected): nothing of it was stored, and the same
+# request sent again will normally succeed, so the answer is 503 with Retry-After, not 500.
+_UNAVAILABLE_SQLSTATES = ("08", "57", "53300", "55P03", "40001", "40P01")
 _UNAVAILABLE_NAMES = frozenset({
     "ConnectionDoesNotExistError", "ConnectionFailureError", "ConnectionRejectionError",
     "PostgresConnectionError", "TooManyConnectionsError", "QueryCanceledError",
     "CannotConnectNowError", "InterfaceError", "InternalClientError",
+    "DeadlockDetectedError", "SerializationError",
 })
 
 
