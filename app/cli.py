@@ -260,12 +260,13 @@ def serve(
 
 
 def _check_packs(settings: Settings) -> None:
-    """UserError naming the file, rule and field unless every pack loads and checks clean."""
-    from app.main import build_policy_context
-    from app.workflows.packs import PackError
+    """UserError naming the file, rule and field unless every pack loads and checks clean (what
+    ``app.main.build_policy_context`` does first, without importing the whole app: the server
+    process it hands over to loads the app, and logs the packs' warnings, itself)."""
+    from app.workflows.packs import PackError, load_versions
 
     try:
-        build_policy_context(settings)
+        load_versions(None, settings.packs_dir)
     except PackError as exc:
         raise UserError(f"refusing to start: {exc}") from None
 

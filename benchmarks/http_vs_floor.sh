@@ -51,7 +51,14 @@ python benchmarks/bench_setup.py "http://127.0.0.1:$APP_PORT" "$SECRET" "$WORK" 
 export WRK_CASES="$WORK/cases.txt" WRK_TOKEN; WRK_TOKEN=$(cat "$WORK/token.txt")
 rss() { ps -o rss= -p "$1" | awk '{printf "%.0f", $1/1024}'; }
 APP_PID=${PIDS[0]}
-echo "api process resident memory idle after setup: $(rss "$APP_PID") MB (workers=$WORKERS; parent only)"
+rss_line() {  # the server process (uvicorn's supervisor with --workers N) and each worker
+  local line="$(rss "$APP_PID") MB" child
+  for child in $(pgrep -P "$APP_PID" -f 'multiprocessing.spawn' || true); do
+    line="$line, worker $(rss "$child") MB"
+  done
+  echo "$line"
+}
+echo "api process resident memory idle after setup: $(rss_line) (workers=$WORKERS)"
 run() { wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 30s --latency -s benchmarks/wrk/judgements.lua "$1" | grep '^RESULT'; }
 for i in $(seq 1 "$RUNS"); do
   app=$(run "http://127.0.0.1:$APP_PORT")
@@ -67,4 +74,4 @@ print(f"      ratio: throughput {a['rps'] / f['rps']:.2f}x the floor, "
       f"p99 {a['p99_ms'] / f['p99_ms']:.1f}x the floor's")
 PY
 done
-echo "api process resident memory after the benchmark: $(rss "$APP_PID") MB"
+echo "api process resident memory after the benchmark: $(rss_line)"

@@ -52,7 +52,7 @@ if [ "$WORKERS" != "1" ]; then SERVE_ARGS+=(--workers "$WORKERS"); fi
 yjrisk serve "${SERVE_ARGS[@]}" >"$WORK/app.log" 2>&1 & PIDS+=($!)
 YJ_FLOOR_DSN="$PG/$FLOORDB" uvicorn benchmarks.floor_app:app --host 127.0.0.1 \
   --port "$FLOOR_PORT" --log-level warning --no-access-log >"$WORK/floor.log" 2>&1 & PIDS+=($!)
-wait_up() { for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "server on $1 did not start" >&2; cat "$WORK"/*.log >&2; exit 1; }
+wait_up() { for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "server on $1 did not start" >&2; cat "$WORK"/*.log >&2; exit 1; }
 wait_up "$APP_PORT" /healthz
 wait_up "$FLOOR_PORT" /healthz
 python benchmarks/bench_setup.py "http://127.0.0.1:$APP_PORT" "$SECRET" "$WORK" --cases 20
