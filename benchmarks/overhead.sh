@@ -8,8 +8,10 @@
 #   authget  GET /v1/services/{slug} with a case holder's bearer token (token check, role gate,
 #            query guard, one SELECT), 1 and 16 connections;
 #   writes   (with --writes) the judgement writes of http_vs_floor.sh, 32 connections.
-# Prints one line per measurement, the yjrisk/floor ratios, and the resident memory (RSS) of the
-# API processes (the parent and, with --workers N, each worker) idle after set-up and at the end.
+# Prints one line per measurement with the server's CPU time per request (user+system, from
+# /proc: the figure least disturbed by other load on a shared machine), the yjrisk/floor ratios,
+# and the resident memory (RSS) of the API processes (the parent and, with --workers N, each
+# worker) idle after set-up and at the end.
 # Usage: bash benchmarks/overhead.sh [--seconds 5] [--workers 1] [--runs 1] [--writes]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,9 +73,29 @@ curl -sf -H "Authorization: Bearer $WRK_TOKEN" "http://127.0.0.1:$APP_PORT/v1/se
   >/dev/null || { echo "the authenticated GET does not answer 200" >&2; exit 1; }
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
 echo "api resident memory idle after set-up (workers=$WORKERS): $(rss_line)"
+TCK=$(getconf CLK_TCK)
+ticks() {  # CPU ticks (user+system) of the processes serving port $1 (parent and workers)
+  local pid total=0
+  if [ "$1" = "$FLOOR_PORT" ]; then pids=${PIDS[1]}; else
+    pids="$APP_PID $(pgrep -P "$APP_PID" -f 'multiprocessing.spawn' || true)"; fi
+  for pid in $pids; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
+measure() {  # port, then the wrk command: its RESULT line plus cpu_us (server CPU per request)
+  local port="$1" before line; shift
+  before=$(ticks "$port")
+  line=$("$@" | grep '^RESULT')
+  python - "$line" "$before" "$(ticks "$port")" "$TCK" <<'PY'
+import sys
+line, before, after, tck = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+n = int(dict(kv.split("=") for kv in line.split()[1:])["requests"])
+print(f"{line} cpu_us={(after - before) / tck / max(n, 1) * 1e6:.0f}")
+PY
+}
 get() {  # url path conns token
-  WRK_PATH="$2" WRK_TOKEN="$4" wrk -t1 -c"$3" -d"${SECS}s" --timeout 30s --latency \
-    -s benchmarks/wrk/get.lua "$1" | grep '^RESULT'
+  local port="${1##*:}"
+  WRK_PATH="$2" WRK_TOKEN="$4" measure "$port" wrk -t1 -c"$3" -d"${SECS}s" --timeout 30s \
+    --latency -s benchmarks/wrk/get.lua "$1"
 }
 ratio() {  # label app-line floor-line
   python - "$@" <<'PY'
@@ -82,7 +104,8 @@ def parse(line):
     return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
 a, f = parse(sys.argv[2]), parse(sys.argv[3])
 print(f"      {sys.argv[1]} ratio: throughput {a['rps'] / f['rps']:.2f}x the floor's, "
-      f"p50 {a['p50_ms'] / f['p50_ms']:.1f}x the floor's")
+      f"p50 {a['p50_ms'] / f['p50_ms']:.1f}x the floor's, "
+      f"server CPU per request {a['cpu_us'] / f['cpu_us']:.1f}x the floor's")
 PY
 }
 APP="http://127.0.0.1:$APP_PORT"; FLOOR="http://127.0.0.1:$FLOOR_PORT"
@@ -97,8 +120,8 @@ for i in $(seq 1 "$RUNS"); do
     ratio "authget/floor-healthz c=$c" "$g" "$f"
   done
   if [ "$WRITES" = 1 ]; then
-    w=$(WRK_TOKEN="$WRK_TOKEN" wrk -t2 -c32 -d"${SECS}s" --timeout 30s --latency \
-      -s benchmarks/wrk/judgements.lua "$APP" | grep '^RESULT')
+    w=$(WRK_TOKEN="$WRK_TOKEN" measure "$APP_PORT" wrk -t2 -c32 -d"${SECS}s" --timeout 30s \
+      --latency -s benchmarks/wrk/judgements.lua "$APP")
     echo "run $i writes c=32 yjrisk: $w"
   fi
 done
