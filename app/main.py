@@ -42,6 +42,7 @@ from app.routers import (
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
+from app.workflows.engine import prepare
 from app.workflows.packs import latest, load_versions
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def build_policy_context(settings: Settings) -> PolicyContext:
     log = structlog.get_logger("yjrisk.packs")
     for found in versions.values():
         for pack in found:
+            prepare(pack)  # the engine's tables, built at start-up, not on the first evaluation
             for problem in pack.warnings:
                 log.warning("pack.warning", pack=pack.id, version=pack.version,
                             rule=problem.rule, field=problem.field, message=problem.message)

@@ -44,7 +44,7 @@ if [ "$WORKERS" != "1" ]; then SERVE_ARGS+=(--workers "$WORKERS"); fi
 yjrisk serve "${SERVE_ARGS[@]}" >"$WORK/app.log" 2>&1 & PIDS+=($!)
 YJ_FLOOR_DSN="$PG/$FLOORDB" uvicorn benchmarks.floor_app:app --host 127.0.0.1 \
   --port "$FLOOR_PORT" --log-level warning --no-access-log >"$WORK/floor.log" 2>&1 & PIDS+=($!)
-wait_up() { for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "server on $1 did not start" >&2; cat "$WORK"/*.log >&2; exit 1; }
+wait_up() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "server on $1 did not start" >&2; cat "$WORK"/*.log >&2; exit 1; }
 wait_up "$APP_PORT" /healthz
 wait_up "$FLOOR_PORT" /docs
 python benchmarks/bench_setup.py "http://127.0.0.1:$APP_PORT" "$SECRET" "$WORK" --cases 200
@@ -59,19 +59,29 @@ rss_line() {  # the server process (uvicorn's supervisor with --workers N) and e
   echo "$line"
 }
 echo "api process resident memory idle after setup: $(rss_line) (workers=$WORKERS)"
+# CPU seconds (user + system) used so far by a server process and its workers: the CPU cost
+# of a request holds up on a shared machine where req/s and latency do not.
+cpu() { local t=0 p; for p in "$1" $(pgrep -P "$1" || true); do
+  t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"; }
 run() { wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 30s --latency -s benchmarks/wrk/judgements.lua "$1" | grep '^RESULT'; }
+FLOOR_PID=${PIDS[1]}
 for i in $(seq 1 "$RUNS"); do
-  app=$(run "http://127.0.0.1:$APP_PORT")
-  floor=$(run "http://127.0.0.1:$FLOOR_PORT")
-  echo "run $i yjrisk: $app"
-  echo "run $i floor:  $floor"
-  python - "$app" "$floor" <<'PY'
+  c0=$(cpu "$APP_PID"); app=$(run "http://127.0.0.1:$APP_PORT"); c1=$(cpu "$APP_PID")
+  f0=$(cpu "$FLOOR_PID"); floor=$(run "http://127.0.0.1:$FLOOR_PORT"); f1=$(cpu "$FLOOR_PID")
+  echo "run $i yjrisk: $app cpu_ticks=$((c1 - c0))"
+  echo "run $i floor:  $floor cpu_ticks=$((f1 - f0))"
+  python - "$app" "$floor" "$((c1 - c0))" "$((f1 - f0))" "$(getconf CLK_TCK)" <<'PY'
 import sys
 def parse(line):
     return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
 a, f = parse(sys.argv[1]), parse(sys.argv[2])
+ticks_a, ticks_f, hz = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 print(f"      ratio: throughput {a['rps'] / f['rps']:.2f}x the floor, "
       f"p99 {a['p99_ms'] / f['p99_ms']:.1f}x the floor's")
+print(f"      server CPU per request: yjrisk {1000 * ticks_a / hz / max(a['requests'], 1):.2f} ms, "
+      f"floor {1000 * ticks_f / hz / max(f['requests'], 1):.2f} ms "
+      f"(load average now {open('/proc/loadavg').read().split()[0]})")
 PY
 done
 echo "api process resident memory after the benchmark: $(rss_line)"

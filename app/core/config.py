@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     jwks_timeout_seconds: float = Field(default=5.0, gt=0)
     jwks_min_refresh_seconds: float = Field(default=30.0, ge=1)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # A token whose ``exp`` lies further ahead than this is refused (401): a leaked token must not
+    # be a credential for years. One week: the longest token the dev tools mint.
+    jwt_max_lifetime_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Outside dev/test, webhook URLs may use only these ports (https on 443 by default).

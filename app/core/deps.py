@@ -61,19 +61,38 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def _verified_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+_PRINCIPAL_KEY = "yjrisk.verified_principal"
+
+
+async def verified_principal_of(request: Request) -> Principal:
+    """The principal of the request's bearer token, verified once per request (cached on
+    ``request.state``): 401 ``NotAuthenticated`` for a missing, malformed, forged, expired or
+    oversized token. Route gates (:class:`app.routers.gates.GatedRoute`) call it before the
+    body is read; the ``VerifiedPrincipal`` dependency then reuses the answer. The answer is
+    kept in the request's own ASGI scope (``request.state`` may be a dict shared with the
+    app's lifespan state under some servers and test transports)."""
+    cached = request.scope.get(_PRINCIPAL_KEY)
+    if isinstance(cached, Principal):
+        return cached
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated("Send a bearer token in the Authorization header.")
-    token = credentials.credentials
     if len(token) > 8192:
         raise NotAuthenticated("The bearer token is too long.")
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(token)
     request.state.principal_sub = principal.sub
+    request.scope[_PRINCIPAL_KEY] = principal
     return principal
+
+
+async def _verified_principal(
+    request: Request,
+    # Declared for the OpenAPI security scheme; the header is read by verified_principal_of.
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return await verified_principal_of(request)
 
 
 VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]
@@ -82,8 +101,8 @@ VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]
 async def _principal(request: Request, principal: VerifiedPrincipal) -> Principal:
     # Only once the caller is known and their role gate passed (route gates depend on the
     # verified principal alone): a stranger learns nothing about input rules (401, 403 first).
-    await reject_unstorable_input(request)
     await refuse_unknown_query(request)
+    await reject_unstorable_input(request)
     return principal
 
 
@@ -99,6 +118,8 @@ def require_any_role(*roles: str) -> Callable[[Principal], Principal]:
             raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
         return principal
 
+    # Read by GatedRoute, which applies the same check before the body is read.
+    gate.roles_for_request = lambda request: roles  # type: ignore[attr-defined]
     return gate  # type: ignore[return-value]
 
 

@@ -1,6 +1,8 @@
-"""One check of every GET (and HEAD) route's query string against the parameters the route
+"""One check of every route's query string (reads and writes) against the parameters the route
 declares: an unknown parameter, a scalar one given twice, or a yes/no parameter that is not
-``true`` or ``false`` is a 422 naming the parameter (never silently ignored or guessed)."""
+``true`` or ``false`` is a 422 naming the parameter (never silently ignored or guessed). On a
+write this matters most: ``POST ...?dry_run=true`` must not store a record its sender believed
+was only tried."""
 
 from __future__ import annotations
 
@@ -65,10 +67,11 @@ def _spec(route: APIRoute) -> tuple[frozenset[str], frozenset[str], frozenset[st
 
 
 async def refuse_unknown_query(request: Request) -> None:
-    """On a GET: 422 naming each query parameter the matched route does not declare, each scalar one
-    given more than once, and each yes/no one that is not ``true`` or ``false``."""
+    """422 naming each query parameter the matched route does not declare, each scalar one
+    given more than once, and each yes/no one that is not ``true`` or ``false``; any method
+    (it runs before the route's handler, so a refused write stores nothing)."""
     route = request.scope.get("route")
-    if request.method != "GET" or not isinstance(route, APIRoute):  # HEAD arrives as GET
+    if not isinstance(route, APIRoute):
         return
     allowed, scalar, yes_no, takes = _spec(route)
     errors: list[dict[str, str]] = []

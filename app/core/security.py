@@ -269,9 +269,13 @@ class TokenVerifier:
             raise NotAuthenticated("The token's signature is not valid.") from exc
         except (TypeError, ValueError) as exc:  # defence in depth: never a 500 for a token
             raise NotAuthenticated("The token's claims are malformed.") from exc
+        now = time.time()
         issued_at = claims.get("iat")
-        if issued_at is not None and issued_at > time.time() + self.settings.jwt_leeway_seconds:
+        if issued_at is not None and issued_at > now + self.settings.jwt_leeway_seconds:
             raise NotAuthenticated("The token was issued in the future.")
+        if claims["exp"] > now + self.settings.jwt_max_lifetime_seconds \
+                + self.settings.jwt_leeway_seconds:
+            raise NotAuthenticated("The token expires too far ahead; ask for a shorter-lived one.")
         return _principal(claims)
 
     async def _key_for(self, header: dict[str, Any]) -> tuple[str, Any]:

@@ -293,9 +293,26 @@ async def get_visible_case(
     """Load a case the principal may read within their service (locked in writes); 404 otherwise."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read case data.")
-    service = await service_of(session, principal)
-    clause = visible_cases_clause(principal, service.id, panel_view=panel_view)
-    case = await load_case(session, case_id, clause, lock=True if for_update else None)
+    if panel_view or principal.service is None:
+        service = await service_of(session, principal)
+        clause = visible_cases_clause(principal, service.id, panel_view=panel_view)
+        case = await load_case(session, case_id, clause, lock=True if for_update else None)
+    else:
+        # The case file: the service and the case in one query (the lock, in a write, first).
+        if for_update or is_write(session):
+            await lock_case(session, case_id)
+        same_service: Any = col(Case.service_id)  # the token's service is joined by its slug
+        row = (await session.exec(
+            select(Case, Service)
+            .join(Service, col(Service.id) == col(Case.service_id))
+            .where(col(Case.id) == case_id, col(Service.slug) == principal.service,
+                   visible_cases_clause(principal, same_service))
+            .execution_options(populate_existing=True)
+        )).first()
+        if row is None:
+            await service_of(session, principal)  # 403 for a token of an unknown service
+            raise NotFound("No such case.")
+        case, service = row
     if case is None:
         raise NotFound("No such case.")
     note_read(session, principal, case)

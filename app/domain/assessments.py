@@ -25,7 +25,6 @@ from app.domain.access import (
     require_open_case,
     service_of,
 )
-from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
@@ -37,12 +36,14 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.judgements_table import Judgement
 from app.domain.next_steps import close_step, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import check_move, reload
+from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
@@ -212,20 +213,16 @@ async def create_assessment(
     )
     session.add(assessment)
     await session.flush()
-    await record_audit(
-        session, principal, "assessment.create", "assessment", assessment.id,
-        service_id=service.id, case_id=case.id, role=role,
-        change=body.model_dump(mode="json", exclude_none=True),
-    )
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
+    await wctx.audit("assessment.create", entity_type="assessment", entity_id=assessment.id,
+                     change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "assessment.created", assessment.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(body.type)})
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("assessment_created", occurred_at, assessment.id, principal,
-                     {"type": str(body.type), "stage": str(body.stage),
-                      "assessment_id": str(assessment.id)}, role),
-        role=role,
-    )
+    result = await policy.run(wctx, event=wctx.event(
+        "assessment_created", {"type": str(body.type), "stage": str(body.stage),
+                               "assessment_id": str(assessment.id)},
+        subject_id=assessment.id))
     return assessment, result
 
 
@@ -257,17 +254,19 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    scores = check_scores(ctx.pack_for(service, occurred_at), body.scores)
+    scores = check_scores(ctx.pack_for(service, at=occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
     if scores:
         assessment.scores = scores
         case.scores = {**(case.scores or {}), **scores}  # the latest score of each name
         session.add(case)
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
     return assessment, await _after_act(
-        session, ctx, service, case, principal, role, assessment, occurred_at,
-        "submit", satisfied_by(ctx.pack_for(service, occurred_at), "submit", assessment.stage),
-        None,
+        wctx, assessment=assessment, action="submit",
+        satisfies=satisfied_by(wctx.pack, "submit", assessment.stage),
+        feedback=None,
     )
 
 
@@ -286,10 +285,12 @@ async def countersign_assessment(
     assessment.countersigned_at = occurred_at
     assessment.countersigned_by = principal.sub
     assessment.feedback = body.feedback
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
     return assessment, await _after_act(
-        session, ctx, service, case, principal, role, assessment, occurred_at,
-        "countersign", satisfied_by(ctx.pack_for(service, occurred_at), "countersign"),
-        body.feedback,
+        wctx, assessment=assessment, action="countersign",
+        satisfies=satisfied_by(wctx.pack, "countersign"),
+        feedback=body.feedback,
     )
 
 
@@ -307,10 +308,10 @@ async def return_assessment(
     _move(assessment, "return", principal, role, occurred_at, body.feedback)
     assessment.returned_at = occurred_at
     assessment.feedback = body.feedback
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
     return assessment, await _after_act(
-        session, ctx, service, case, principal, role, assessment, occurred_at,
-        "return", (), body.feedback,
-    )
+        wctx, assessment=assessment, action="return", satisfies=(), feedback=body.feedback)
 
 
 def _manager_role(
@@ -361,39 +362,34 @@ def _move(
 
 
 async def _after_act(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
+    wctx: WriteContext,
+    *,
     assessment: Assessment,
-    occurred_at: datetime,
     action: str,
     satisfies: tuple[str, ...],
     feedback: str | None,
 ) -> policy.PolicyResult:
     """Close the steps the act satisfies, run the engine, audit and emit (one transaction)."""
+    session, case = wctx.session, wctx.case
     session.add(assessment)
     await session.flush()
     act = ("assessment", assessment.id)
     note = f"Satisfied by {assessment.type} assessment {assessment.id}"
     # The assessment itself is its author's work, even when a countersignature completes it:
     # the case holder's steps it closes are credited to the author, the rest to whoever acted.
-    pack = ctx.pack_for(service)
+    pack = wctx.pack
     own = per_assessment_codes(pack)
     others = set((await session.exec(select(Assessment.id).where(
         Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
     authors = tuple(c for c in satisfies
                     if any(r.actor == "case_holder" for r in pack.lines_for_code(c)))
     satisfied = await satisfy_open_steps(
-        session, ctx, service, case, principal, role, occurred_at, authors, act, note,
-        credited_to=assessment.author_id, own_subject=own, others=others,
+        wctx, codes=authors, act=act, note=note, credited_to=assessment.author_id,
+        own_subject=own, others=others,
     )
     mine = await satisfy_open_steps(
-        session, ctx, service, case, principal, role, occurred_at,
-        tuple(c for c in satisfies if c not in authors), act, note, own_subject=own,
-        others=others,
+        wctx, codes=tuple(c for c in satisfies if c not in authors), act=act, note=note,
+        own_subject=own, others=others,
     )
     if mine is not None:
         satisfied = mine if satisfied is None else satisfied.merge(mine)
@@ -401,36 +397,30 @@ async def _after_act(
         # Sent back, this assessment no longer awaits countersignature: its countersign step
         # is moot (superseded); the resubmit step the return raises is the open duty.
         moot = await satisfy_open_steps(
-            session, ctx, service, case, principal, role, occurred_at,
-            satisfied_by(pack, "countersign"), act,
-            f"Returned to its author for changes ({assessment.type} assessment "
-            f"{assessment.id})", status=StepStatus.superseded, only_subject=True,
+            wctx, codes=satisfied_by(pack, "countersign"), act=act,
+            note=f"Returned to its author for changes ({assessment.type} assessment "
+                 f"{assessment.id})", status=StepStatus.superseded, only_subject=True,
         )
         if moot is not None:
             satisfied = moot if satisfied is None else satisfied.merge(moot)
     if action == "countersign":
-        endorsed = await endorse_judgements(
-            session, ctx, service, case, principal, role, occurred_at, assessment)
+        endorsed = await endorse_judgements(wctx, assessment=assessment)
         if endorsed is not None:
             satisfied = endorsed if satisfied is None else satisfied.merge(endorsed)
     trigger = {"submit": "assessment_submitted", "countersign": "assessment_countersigned",
                "return": "assessment_returned"}[action]
     data = {"type": str(assessment.type), "stage": str(assessment.stage),
             "assessment_id": str(assessment.id), "scores": dict(assessment.scores or {})}
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event(trigger, occurred_at, assessment.id, principal, data, role),
-        role=role,
-    )
+    result = await policy.run(wctx, event=wctx.event(trigger, data, subject_id=assessment.id))
     if satisfied is not None:
         result = satisfied.merge(result)
-    await record_audit(
-        session, principal, f"assessment.{action}", "assessment", assessment.id,
-        service_id=service.id, case_id=case.id, role=role,
+    await wctx.audit(
+        f"assessment.{action}", entity_type="assessment", entity_id=assessment.id,
         change={"status": str(assessment.status), **({"feedback": feedback} if feedback else {})},
         reason=feedback,
     )
-    await emit(session, f"assessment.{assessment.status}", assessment.id, service_id=service.id,
+    await emit(session, f"assessment.{assessment.status}", assessment.id,
+               service_id=wctx.service.id,
                payload={"case_id": str(case.id), "type": str(assessment.type),
                         "stage": str(assessment.stage)})
     return result
@@ -439,31 +429,22 @@ async def _after_act(
 # Which steps a countersignature endorses is the pack's (``[closures]``
 # ``assessment_countersign_endorses``; Wokingham: "By signing off the assessment, the line manager
 # will effectively endorse the judgement": the rationale acknowledgements, M2-M4).
-# The judgement table's ids, read without importing the judgements module (which imports this).
-_JUDGEMENT = sa.table("judgement", sa.column("id", sa.Uuid()), sa.column("case_id", sa.Uuid()),
-                      sa.column("assessment_id", sa.Uuid()))
 
 
 async def endorse_judgements(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    occurred_at: datetime,
-    assessment: Assessment,
+    wctx: WriteContext, *, assessment: Assessment
 ) -> policy.PolicyResult | None:
     """Close the acknowledgement steps whose every reason is a judgement recorded with this
     assessment (credited to the countersigning manager); where only some are, those reasons
     are taken off the step and it stays open for the others."""
-    endorsed = ctx.pack_for(service, occurred_at).closes("assessment_countersign_endorses")
+    session, case = wctx.session, wctx.case
+    endorsed = wctx.pack.closes("assessment_countersign_endorses")
     if not endorsed:
         return None
     ids = {str(j) for j in (await session.exec(
-        sa.select(_JUDGEMENT.c.id).where(  # type: ignore[call-overload]
-            _JUDGEMENT.c.case_id == case.id, _JUDGEMENT.c.assessment_id == assessment.id)
-    )).scalars().all()}
+        select(Judgement.id).where(Judgement.case_id == case.id,
+                                   Judgement.assessment_id == assessment.id)
+    )).all()}
     if not ids:
         return None
     rows = await session.exec(select(Step).where(
@@ -483,8 +464,7 @@ async def endorse_judgements(
             session.add(step)
             continue
         more = await close_step(
-            session, ctx, service, step, principal, role, occurred_at,
-            note=f"Endorsed by countersigning assessment {assessment.id}",
+            wctx, step=step, note=f"Endorsed by countersigning assessment {assessment.id}",
             satisfied_by=("assessment", assessment.id))
         result = more if result is None else result.merge(more)
     await session.flush()

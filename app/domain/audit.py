@@ -5,9 +5,12 @@ or ``platform`` for entries of no service). Each entry stores its position ``seq
 the entry before it, and ``hash = SHA-256(prev_hash || canonical JSON of the entry)``. The chain
 is extended at commit time, under a lock that serialises every writer of that chain: PostgreSQL
 takes a transaction-scoped advisory lock keyed by the chain; SQLite holds its database write
-lock (the entries are flushed first). Taking the lock last, just before the commit, means no
-other lock is ever requested while it is held (no deadlock with the case locks), and a unique
-``(chain, seq)`` constraint refuses a fork even if the lock were bypassed.
+lock (taken by the write's flush, or a no-op UPDATE). Taking the lock last, just before the
+commit, means no other lock is ever requested while it is held (no deadlock with the case
+locks), and a unique ``(chain, seq)`` constraint refuses a fork even if the lock were bypassed.
+A transaction's entries are kept in memory until then and written in one INSERT with their
+``seq``, ``prev_hash`` and ``hash`` already set (never stored unsealed), in the same transaction
+as the write they record.
 
 Verification (:func:`verify_chains`) recomputes every hash in order. It finds any edited,
 inserted or deleted entry except the removal of the newest ones; for that, an operator anchors
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +34,9 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
+from app.domain import outbox
 from app.domain.common import JSONType, new_id, utcnow
+from app.domain.outbox import OutboxEvent
 
 
 class AuditEntry(SQLModel, table=True):
@@ -104,9 +110,11 @@ async def record_audit(
     reason: str | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append an audit entry to the current unit of work (flushed with the write)."""
+    """Append an audit entry to the current unit of work: it is written, already sealed into
+    its chain, just before the transaction commits (see :func:`_seal`); a rollback drops it."""
     change = change or {}
     entry = AuditEntry(
+        id=new_id(),
         service_id=service_id,
         case_id=case_id,
         actor_sub=principal.sub,
@@ -120,8 +128,10 @@ async def record_audit(
         at=at or utcnow(),
         chain=chain_of(service_id),
     )
-    session.add(entry)
-    _queue_for_sealing(session, entry)
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()  # so that a rollback before any statement still drops the entry
+    sync.info.setdefault(_UNSEALED, []).append(entry)
     return entry
 
 
@@ -142,7 +152,7 @@ async def case_audit(session: AsyncSession, case_id: uuid.UUID) -> list[AuditOut
 
 GENESIS = "0" * 64
 PLATFORM_CHAIN = "platform"
-_UNSEALED = "audit_unsealed"
+_UNSEALED = "audit_unsealed"  # session.info: this transaction's entries, not yet written
 
 
 def chain_of(service_id: uuid.UUID | None) -> str:
@@ -150,7 +160,7 @@ def chain_of(service_id: uuid.UUID | None) -> str:
     return str(service_id) if service_id is not None else PLATFORM_CHAIN
 
 
-def canonical_entry(entry: AuditEntry) -> bytes:
+def canonical_entry(entry: AuditEntry | AuditRow) -> bytes:
     """The canonical JSON of an entry's content (sorted keys, no spaces, UTC times to the
     microsecond), which its hash covers: every column but ``prev_hash`` and ``hash``."""
     at = entry.at.astimezone(UTC).isoformat(timespec="microseconds")
@@ -167,7 +177,7 @@ def canonical_entry(entry: AuditEntry) -> bytes:
                       ensure_ascii=False).encode()
 
 
-def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
+def chain_hash(prev_hash: str, entry: AuditEntry | AuditRow) -> str:
     """``SHA-256(prev_hash || canonical JSON of the entry)`` as 64 hex digits."""
     return hashlib.sha256(prev_hash.encode() + canonical_entry(entry)).hexdigest()
 
@@ -178,39 +188,67 @@ def _advisory_key(chain: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _queue_for_sealing(session: AsyncSession, entry: AuditEntry) -> None:
-    """Remember the entry; the first one of a session hooks the sealing onto its commit."""
-    sync = session.sync_session
-    if _UNSEALED not in sync.info:
-        sync.info[_UNSEALED] = []
-        if not event.contains(sync, "before_commit", _seal):
-            event.listen(sync, "before_commit", _seal)
-    sync.info[_UNSEALED].append(entry)
+_COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", "entity_type",
+            "entity_id", "at", "changed_fields", "reason", "digest", "chain", "seq", "prev_hash",
+            "hash")
 
 
+@event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
-    """Extend each chain with this transaction's entries, under the chain's lock (runs just
-    before the commit, inside the async session's greenlet, so blocking calls are fine)."""
+    """Write this transaction's audit entries, each chain extended under its lock, and its
+    outgoing events (runs just before the commit, inside the async session's greenlet, so
+    blocking calls are fine).
+
+    The unit of work is flushed first (the write itself). Then, chain by chain in one order:
+    the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock, taken by
+    the flush, the events' INSERT or a no-op UPDATE before the first head is read), the head
+    (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass; finally
+    the entries, already sealed (no entry is ever stored without its hash), in one INSERT
+    (PostgreSQL: one statement with the events' INSERT as a CTE; SQLite: executemany).
+    """
     pending: list[AuditEntry] = sync.info.pop(_UNSEALED, [])
+    events: list[OutboxEvent] = sync.info.pop(outbox.PENDING, [])
+    if not pending and not events:
+        return
+    sync.flush()
+    conn = sync.connection()
+    postgres = conn.dialect.name == "postgresql"
+    table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+    event_table: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
+    if events and not (postgres and pending):
+        conn.execute(sa.insert(event_table), outbox.rows_of(events))
     if not pending:
         return
-    sync.flush()  # the entries are written first: on SQLite this holds the write lock
-    postgres = sync.get_bind().dialect.name == "postgresql"
+    if not postgres:
+        conn.execute(sa.update(table).where(sa.false()).values(seq=table.c.seq))
     for chain in sorted({e.chain for e in pending}):  # one lock order for every writer
         if postgres:
-            sync.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                         {"key": _advisory_key(chain)})
-        head = sync.execute(
-            sa.select(AuditEntry.seq, AuditEntry.hash)  # type: ignore[call-overload]
-            .where(col(AuditEntry.chain) == chain, col(AuditEntry.seq).is_not(None))
-            .order_by(col(AuditEntry.seq).desc()).limit(1)
-        ).first()
+            conn.execute(_ADVISORY_LOCK, {"key": _advisory_key(chain)})
+        head = conn.execute(_HEAD, {"chain": chain}).first()
         seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-        for entry in (e for e in pending if e.chain == chain):
-            seq += 1
-            entry.seq, entry.prev_hash = seq, prev
-            entry.hash = prev = chain_hash(prev, entry)
-    sync.flush()
+        for entry in pending:
+            if entry.chain == chain:
+                seq += 1
+                entry.seq, entry.prev_hash = seq, prev
+                entry.hash = prev = chain_hash(prev, entry)
+    rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
+    if postgres and events:
+        written = sa.insert(event_table).values(outbox.rows_of(events)).cte("outbox_rows")
+        conn.execute(sa.insert(table).values(rows).add_cte(written))
+    else:
+        conn.execute(sa.insert(table), rows)
+
+
+@event.listens_for(SyncSession, "after_soft_rollback")
+def _forget(sync: SyncSession, _previous: Any) -> None:
+    """A rolled-back transaction's entries and events are never written."""
+    sync.info.pop(_UNSEALED, None)
+    sync.info.pop(outbox.PENDING, None)
+
+
+_ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_HEAD = sa.text("SELECT seq, hash FROM audit_entry WHERE chain = :chain AND seq IS NOT NULL "
+                "ORDER BY seq DESC LIMIT 1")
 
 
 async def chain_heads(session: AsyncSession) -> list[dict[str, Any]]:
@@ -265,3 +303,92 @@ async def verify_chains(
         if (stray := unsealed.first()) is not None:
             return VerifyOut(ok=False, checked=checked + 1, first_broken_id=stray)
     return VerifyOut(ok=True, checked=checked, first_broken_id=None)
+
+
+# --- Bulk appends (the escalation pass) -----------------------------------------------------
+
+@dataclass(slots=True)
+class AuditRow:
+    """An audit entry as plain data (the columns of :class:`AuditEntry`, no ORM object), for a
+    writer that appends many at once with :func:`append_sealed`."""
+
+    service_id: uuid.UUID | None
+    case_id: uuid.UUID | None
+    actor_sub: str
+    actor_role: str
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID
+    at: datetime
+    changed_fields: list[str]
+    reason: str | None
+    digest: str
+    chain: str
+    id: uuid.UUID = field(default_factory=new_id)
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+def audit_row(
+    principal: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    *,
+    service_id: uuid.UUID | None,
+    case_id: uuid.UUID | None = None,
+    change: dict[str, Any] | None = None,
+    role: str | None = None,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> AuditRow:
+    """The entry :func:`record_audit` would make, as an :class:`AuditRow` (not yet sealed)."""
+    change = change or {}
+    return AuditRow(
+        service_id=service_id, case_id=case_id, actor_sub=principal.sub,
+        actor_role=acting_role(principal, role), action=action, entity_type=entity_type,
+        entity_id=entity_id, at=at or utcnow(), changed_fields=sorted(change.keys()),
+        reason=reason, digest=digest_of(change), chain=chain_of(service_id),
+    )
+
+
+_ROW_COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action",
+                "entity_type", "entity_id", "at", "changed_fields", "reason", "digest", "chain",
+                "seq", "prev_hash", "hash")
+
+
+async def append_sealed(session: AsyncSession, rows: list[AuditRow]) -> None:
+    """Write ``rows`` now, each chain extended under its lock, in one multi-row INSERT
+    (executemany), in the session's transaction: sealed (``seq``, ``prev_hash``, ``hash`` set)
+    as :func:`_seal` does at commit, without an ORM object per entry.
+
+    For a bulk writer whose transaction does nothing after this but the commit: the chains'
+    locks (PostgreSQL: transaction-scoped advisory locks, taken in chain order; SQLite: the
+    database write lock the transaction already holds from its writes) are held to the commit,
+    so, as with :func:`_seal`, they are the last locks it takes. Entries that
+    :func:`record_audit` queued in the same transaction are sealed after these at commit (the
+    chain's head then is the last of these).
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    for chain in sorted({r.chain for r in rows}):  # one lock order for every writer
+        if postgres:
+            await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": _advisory_key(chain)})
+        head = (await connection.execute(
+            sa.select(AuditEntry.seq, AuditEntry.hash)  # type: ignore[call-overload]
+            .where(col(AuditEntry.chain) == chain, col(AuditEntry.seq).is_not(None))
+            .order_by(col(AuditEntry.seq).desc()).limit(1)
+        )).first()
+        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+        for row in rows:
+            if row.chain == chain:
+                seq += 1
+                row.seq, row.prev_hash = seq, prev
+                row.hash = prev = chain_hash(prev, row)
+    table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+    await connection.execute(sa.insert(table),
+                             [{c: getattr(r, c) for c in _ROW_COLUMNS} for r in rows])

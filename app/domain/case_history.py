@@ -28,7 +28,7 @@ from app.domain.cases_table import Case
 from app.domain.common import FUTURE_TOLERANCE, utcnow
 from app.domain.events import CaseEvent
 from app.domain.history import UNTRACKED, RecordChange, to_json
-from app.domain.judgements import Judgement
+from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels import PanelItem
 from app.domain.referrals import Referral

@@ -38,7 +38,6 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
-from app.domain.audit import record_audit
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
     AccessMode,
@@ -68,6 +67,7 @@ from app.domain.restriction import (
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut
 from app.domain.timing import require_after_birth, require_not_before, require_within_case
+from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import Pack
 
@@ -289,23 +289,18 @@ async def create_case(
     )
     session.add(case)
     await session.flush()
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("case_opened", opened_at, case.id, principal, {}),
-    )
+    # A new case needs no lock: no other write can know it yet. No single role opens it.
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=None, occurred_at=opened_at)
+    result = await policy.run(wctx, event=wctx.event("case_opened", {}))
     if case.mappa_category is not None:
         changes = {"mappa_category": [None, case.mappa_category]}
         if case.mappa_level is not None:
             changes["mappa_level"] = [None, case.mappa_level]
-        more = await policy.run(
-            session, ctx, service, case, principal,
-            policy.event("case_changed", opened_at, case.id, principal, {"changes": changes}),
-        )
+        more = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
         result = result.merge(more)
-    await record_audit(
-        session, principal, "case.create", "case", case.id, service_id=service.id,
-        case_id=case.id, change=body.model_dump(mode="json"),
-    )
+    await wctx.audit("case.create", entity_type="case", entity_id=case.id,
+                     change=body.model_dump(mode="json"))
     await emit(session, "case.opened", case.id, service_id=service.id,
                payload={"case_id": str(case.id)})
     return service, case, result
@@ -370,7 +365,8 @@ async def upsert_case(
         role = case_role_for(principal, case, ("case_holder", *MANAGERS), "change the case")
     else:
         case, role = await get_case_in_service(session, service.id, existing), "feed"
-    result = await _update_from_system(session, principal, service, case, role, body, ctx)
+    result = await _update_from_system(session, principal, service=service, case=case,
+                                       role=role, body=body, ctx=ctx)
     return Upserted(created=False, service=service, case=case, result=result)
 
 
@@ -385,7 +381,7 @@ def _upsert_fields(body: CaseUpsert) -> dict[str, Any]:
 
 
 async def _update_from_system(
-    session: AsyncSession, principal: Principal, service: Service, case: Case, role: str,
+    session: AsyncSession, principal: Principal, *, service: Service, case: Case, role: str,
     body: CaseUpsert, ctx: policy.PolicyContext,
 ) -> policy.PolicyResult:
     """Apply the fields that differ, then the policy on exactly those changes."""
@@ -416,16 +412,13 @@ async def _update_from_system(
     await session.flush()
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
-    await _reassign(session, service, case, principal, role, moves)
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("case_changed", utcnow(), case.id, principal, {"changes": changes}, role),
-        role=role,
-    )
-    await record_audit(
-        session, principal, "case.update", "case", case.id, service_id=service.id,
-        case_id=case.id, change={k: v[1] for k, v in _json_changes(changes).items()}, role=role,
-    )
+    # A system's update carries no act time: the change happens as it is received.
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=utcnow())
+    await _reassign(wctx, moves=moves)
+    result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+    await wctx.audit("case.update", entity_type="case", entity_id=case.id,
+                     change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,
                payload={"case_id": str(case.id), "fields": sorted(changes)})
     return result
@@ -481,11 +474,15 @@ def _encode_cursor(case: Case) -> str:
 
 
 async def list_cases(
-    session: AsyncSession, principal: Principal, filters: CaseFilters
+    session: AsyncSession, principal: Principal, filters: CaseFilters, *, panel_view: bool = False
 ) -> tuple[Service, list[Case], str | None]:
-    """The caller's visible caseload, filtered, oldest first, cursor-paginated."""
+    """The caller's visible caseload, filtered, oldest first, cursor-paginated: up to
+    ``filters.limit`` (1-200) cases in ``(created_at, id)`` order after ``filters.cursor``, and
+    the cursor of the next page (None on the last); 422 ``invalid-cursor`` for a cursor this
+    function did not make. ``panel_view`` widens visibility as for the register (see
+    :func:`~app.domain.access.visible_cases_clause`)."""
     service = await service_of(session, principal)
-    query = select(Case).where(visible_cases_clause(principal, service.id))
+    query = select(Case).where(visible_cases_clause(principal, service.id, panel_view=panel_view))
     if filters.case_holder_id is not None:
         query = query.where(Case.case_holder_id == filters.case_holder_id)
     if filters.on_register is not None:
@@ -617,7 +614,7 @@ async def patch_case(
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
             sent["in_custody"] = True
-    pack = ctx.pack_for(service, occurred_at)
+    pack = ctx.pack_for(service, at=occurred_at)
     fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if access_sent:
@@ -632,29 +629,27 @@ async def patch_case(
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
     rehomed: list[Step] = []
     if restriction_changed:
-        await _record_restriction(session, principal, service, case, role)
+        await _record_restriction(wctx)
         # No open step stays with someone the restriction now shuts out (M2).
         rehomed = await policy.rehome_shut_out_steps(
-            session, service, case, principal, role, await _shut_out(session, case))
+            wctx, shut_out=await _shut_out(session, case))
     if not changes:
         return service, case, CasePatched(await policy.current(session, case), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
-    moved = rehomed + await _reassign(session, service, case, principal, role, moves)
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("case_changed", occurred_at, case.id, principal, {"changes": changes}),
-        role=role,
-    )
+    moved = rehomed + await _reassign(wctx, moves=moves)
+    # The engine has always seen a PATCH's change made under the principal's first role
+    # (not the role that authorised it); kept as it was.
+    changed = wctx.acting(None).event("case_changed", {"changes": changes})
+    result = await policy.run(wctx, event=changed)
     if "closed_at" in changes:
-        result = result.merge(await _close_or_reopen(
-            session, ctx, service, case, principal, role, occurred_at, reasons))
-    await record_audit(
-        session, principal, "case.update", "case", case.id, service_id=service.id,
-        case_id=case.id, change={k: v[1] for k, v in _json_changes(changes).items()}, role=role,
-    )
+        result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
+    await wctx.audit("case.update", entity_type="case", entity_id=case.id,
+                     change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,
                payload={"case_id": str(case.id), "fields": sorted(changes)})
     return service, case, CasePatched(result, moved)
@@ -674,78 +669,63 @@ async def _shut_out(
     return shut_out
 
 
-async def _reassign(
-    session: AsyncSession, service: Service, case: Case, principal: Principal, role: str,
-    moves: dict[str, tuple[str, str]],
-) -> list[Step]:
+async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) -> list[Step]:
     """Move the role's open steps to the new holders, then any other open step still with a
     former holder who may no longer see the case (M2); the moved steps."""
-    moved = await policy.reassign_open_steps(session, service, case, principal, role, moves)
+    case = wctx.case
+    moved = await policy.reassign_open_steps(wctx, moves=moves)
     gone = frozenset(old for old, _ in moves.values()) - {case.case_holder_id,
                                                            case.line_manager_id}
     if gone:
         moved += await policy.rehome_shut_out_steps(
-            session, service, case, principal, role, await _shut_out(session, case, gone))
+            wctx, shut_out=await _shut_out(wctx.session, case, gone))
     return moved
 
 
-async def _close_or_reopen(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    occurred_at: datetime,
-    reasons: dict[str, str],
-) -> policy.PolicyResult:
+async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> policy.PolicyResult:
     """Closing supersedes every open step; reopening opens what the current state mandates.
     Either is audited with its reason and announced (``case.closed`` / ``case.reopened``)."""
+    session, case = wctx.session, wctx.case
     if case.closed_at is not None:
         result = await policy.supersede_all_open(
-            session, service, case, principal, role, "the case was closed", closure=True)
+            wctx, reason="the case was closed", closure=True)
         action, reason = "close", reasons["closure_reason"]
     else:
         # The duties open at the closure come back as they were (original due dates: an
         # overdue step is not laundered by a close and reopen), then the policy adds what
         # the case's current state mandates and is not open (never a duplicate).
-        reinstated = await policy.reinstate_closed_steps(
-            session, service, case, principal, role, "the case was reopened")
-        await policy.rehome_shut_out_steps(
-            session, service, case, principal, role, await _shut_out(session, case))
+        reinstated = await policy.reinstate_closed_steps(wctx, reason="the case was reopened")
+        await policy.rehome_shut_out_steps(wctx, shut_out=await _shut_out(session, case))
         result = await policy.rerun_for_current_state(
-            session, ctx, service, case, principal, occurred_at, role,
-            frozenset(s.id for s in reinstated))
+            wctx, untouched=frozenset(s.id for s in reinstated))
         result = policy.PolicyResult(
             next_steps=result.next_steps, created=reinstated + result.created,
             superseded=result.superseded, evaluation=result.evaluation)
         action, reason = "reopen", reasons["reopen_reason"]
-    at = case.closed_at or occurred_at
-    await record_audit(
-        session, principal, f"case.{action}", "case", case.id, service_id=service.id,
-        case_id=case.id, role=role, reason=reason,
+    at = case.closed_at or wctx.occurred_at
+    await wctx.audit(
+        f"case.{action}", entity_type="case", entity_id=case.id, reason=reason,
         change={"at": iso_utc(at), "reason": reason,
                 "steps": [str(s.id) for s in result.created + result.superseded]},
     )
     event_type = {"close": "case.closed", "reopen": "case.reopened"}[action]
-    await emit(session, event_type, case.id, service_id=service.id,
+    await emit(session, event_type, case.id, service_id=wctx.service.id,
                payload={"case_id": str(case.id), "at": iso_utc(at), "reason": reason,
-                        "role": role})
+                        "role": wctx.role})
     return result
 
 
-async def _record_restriction(
-    session: AsyncSession, principal: Principal, service: Service, case: Case, role: str
-) -> None:
+async def _record_restriction(wctx: WriteContext) -> None:
     """Audit and announce setting or lifting a restriction (no names in the outgoing event)."""
+    session, case = wctx.session, wctx.case
     restricted = case.access_mode is not None
     staff = await staff_of(session, case)
-    await record_audit(
-        session, principal, "case.restrict" if restricted else "case.unrestrict", "case",
-        case.id, service_id=service.id, case_id=case.id, role=role,
+    await wctx.audit(
+        "case.restrict" if restricted else "case.unrestrict", entity_type="case",
+        entity_id=case.id,
         change={"access": {"mode": case.access_mode, "staff": staff} if restricted else None},
     )
-    await emit(session, "case.access_changed", case.id, service_id=service.id,
+    await emit(session, "case.access_changed", case.id, service_id=wctx.service.id,
                payload={"case_id": str(case.id), "restricted": restricted})
 
 

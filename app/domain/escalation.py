@@ -1,11 +1,15 @@
 """Overdue escalation: open steps past their due time get exactly one escalation step each.
 
-A pass locks a batch of overdue, not-yet-escalated steps (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so several workers share the work without waiting on or repeating each other; on
-SQLite the lock is a no-op and one worker runs), creates one ``escalate_overdue_step`` per step,
-stamps ``escalated_at`` and writes the audit entries and outgoing events in the same transaction:
-set-wise, a few statements per batch rather than per step.
-The unique open-step index on (case, code, subject) is the last guard against a duplicate.
+A pass walks the overdue, not-yet-escalated steps service by service (in ``(service, due,
+id)`` order, so a batch extends one audit chain, rarely two) and handles them in batches, one
+transaction each. A batch locks its steps (``FOR UPDATE OF step SKIP LOCKED`` on PostgreSQL, so
+several workers share the work without waiting on or repeating each other; on SQLite the lock is
+a no-op and the database's write lock serialises workers), then, set-wise with no ORM object per
+step: one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the escalation steps
+(the unique open-step index on (case, code, subject) is the last guard against a duplicate), one
+``UPDATE`` stamps ``escalated_at``, one multi-row ``INSERT`` writes the outgoing events and, last,
+one writes the audit entries already sealed into their service's hash chain under the chain's
+lock (:func:`app.domain.audit.append_sealed`): all in the batch's transaction.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -27,11 +32,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import get_settings
 from app.core.security import Principal
-from app.domain.audit import record_audit
+from app.domain.audit import append_sealed, audit_row, record_audit
 from app.domain.cases_table import Case
-from app.domain.common import iso_utc, utcnow
+from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
-from app.domain.outbox import emit
+from app.domain.outbox import OutboxEvent
 from app.domain.steps import Step, StepStatus
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
@@ -39,8 +44,19 @@ from app.workflows.vocabulary import Escalation
 ESCALATION_CODE = "escalate_overdue_step"
 WORKER = Principal(sub="system:escalation-worker", roles=frozenset({"system"}), service=None)
 WORKER_ROLE = "system"
-BATCH_SIZE = 500  # rows per transaction; x 25 columns stays under SQLite's 32,766 variables
+# Steps per transaction. The INSERTs are executemany (SQLAlchemy's insertmanyvalues pages them
+# into multi-row statements within each database's bind-parameter limit), so any size works.
+BATCH_SIZE = 1000
 log = structlog.get_logger("yjrisk.escalation")
+
+STEP = Step.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+# The columns of an overdue step an escalation is made from, and its case's line manager.
+_OVERDUE_COLUMNS = (
+    STEP.c.id, STEP.c.service_id, STEP.c.case_id, STEP.c.code, STEP.c.rule_id, STEP.c.title,
+    STEP.c.actor, STEP.c.assignee_id, STEP.c.due_at, STEP.c.policy_pack,
+    STEP.c.policy_version, STEP.c.policy_ref,
+)
 
 
 # Who takes an overdue step's escalation is the pack's (``[escalation]``, e.g. Somerset: the
@@ -56,29 +72,40 @@ def bundled_and_folder_packs() -> Mapping[str, Pack]:
     return load_all_packs(get_settings().packs_dir)
 
 
-def escalation_actor(overdue: Step, packs: Mapping[str, Pack]) -> str:
-    """Who takes the escalation of an overdue step, by the pack the step was made under."""
+def escalation_actor(overdue: Any, packs: Mapping[str, Pack]) -> str:
+    """Who takes the escalation of an overdue step (anything with ``policy_pack`` and
+    ``actor``: a :class:`Step` or a row of :func:`overdue_batch`), by the pack it was made
+    under."""
     pack = packs.get(overdue.policy_pack)
     return (pack.escalation if pack is not None else FALLBACK).target(overdue.actor)
 
 
-def escalation_for(
-    overdue: Step, case: Case, now: datetime, packs: Mapping[str, Pack] | None = None
-) -> Step:
-    """The escalation step for an overdue step (traceable to the overdue step's policy ref)."""
-    actor = escalation_actor(overdue, packs if packs is not None else bundled_and_folder_packs())
+def escalation_row(
+    overdue: Any, now: datetime, raised_at: datetime, packs: Mapping[str, Pack]
+) -> dict[str, Any]:
+    """The ``step`` row (every column) escalating one overdue step, a row of
+    :func:`overdue_batch`: urgent, undated, for the pack's escalation actor (assigned to the
+    case's line manager when that is the actor), traceable to the overdue step's policy ref."""
+    actor = escalation_actor(overdue, packs)
     due = iso_utc(overdue.due_at) if overdue.due_at else "?"
-    return Step(
-        service_id=overdue.service_id, case_id=overdue.case_id, code=ESCALATION_CODE,
-        rule_id=overdue.rule_id, title=f"Escalate overdue step: {overdue.title}"[:300],
-        actor=actor, assignee_id=case.line_manager_id if actor == "line_manager" else None,
-        due_at=None, urgent=True, policy_pack=overdue.policy_pack,
-        policy_version=overdue.policy_version,
-        policy_ref=overdue.policy_ref, subject_id=overdue.id,
-        note=(f"{overdue.code} ({overdue.actor}, assignee {overdue.assignee_id or 'any'}) "
-              f"was due {due} and is still open."),
-        created_at=now,
-    )
+    return {
+        "id": new_id(), "service_id": overdue.service_id, "case_id": overdue.case_id,
+        "code": ESCALATION_CODE, "rule_id": overdue.rule_id,
+        "title": f"Escalate overdue step: {overdue.title}"[:300], "actor": actor,
+        "assignee_id": overdue.line_manager_id if actor == "line_manager" else None,
+        "due_at": None, "urgent": True, "awaiting_panel_date": False, "deadline_form": None,
+        "recurrence": None, "status": StepStatus.open, "policy_pack": overdue.policy_pack,
+        "policy_version": overdue.policy_version, "policy_ref": overdue.policy_ref,
+        "subject_id": overdue.id,
+        "note": (f"{overdue.code} ({overdue.actor}, assignee {overdue.assignee_id or 'any'}) "
+                 f"was due {due} and is still open."),
+        "created_at": now, "raised_at": raised_at, "overdue_at": None, "completed_at": None,
+        "completed_by": None, "completion_note": None, "satisfied_by_type": None,
+        "satisfied_by_id": None, "escalated_at": None, "reasons": [],
+    }
+
+
+Position = tuple[uuid.UUID, datetime, uuid.UUID]
 
 
 async def overdue_batch(
@@ -86,70 +113,86 @@ async def overdue_batch(
     now: datetime,
     limit: int = BATCH_SIZE,
     service_id: uuid.UUID | None = None,
-) -> list[Step]:
-    """Lock up to ``limit`` open, overdue, unescalated steps that no other worker holds."""
-    query = select(Step).where(
-        Step.status == StepStatus.open,
-        # overdue_at: the due time, or for a step due "immediately" the end of that working
-        # day (never earlier than due_at, so the due_at range keeps the queue index usable);
-        # steps written without it fall back to their due time.
-        col(Step.due_at) < now,
-        sa.func.coalesce(col(Step.overdue_at), col(Step.due_at)) < now,
-        col(Step.escalated_at).is_(None),
-        Step.code != ESCALATION_CODE,
+    after: Position | None = None,
+) -> Sequence[Any]:
+    """Lock up to ``limit`` open, overdue, unescalated steps that no other worker holds, in
+    ``(service_id, due_at, id)`` order after ``after``: rows of the step's columns an
+    escalation needs plus its case's ``line_manager_id`` (the case row is read, not locked)."""
+    query = (
+        sa.select(*_OVERDUE_COLUMNS, col(Case.line_manager_id))
+        .select_from(STEP).join(Case, col(Case.id) == STEP.c.case_id)
+        .where(
+            STEP.c.status == StepStatus.open,
+            STEP.c.escalated_at.is_(None),
+            # overdue_at: the due time, or for a step due "immediately" the end of that
+            # working day (never earlier than due_at, so the due_at range keeps the index
+            # usable); steps written without it fall back to their due time.
+            STEP.c.due_at < now,
+            sa.func.coalesce(STEP.c.overdue_at, STEP.c.due_at) < now,
+            STEP.c.code != ESCALATION_CODE,
+        )
     )
     if service_id is not None:
-        query = query.where(Step.service_id == service_id)
-    query = query.order_by(col(Step.due_at), col(Step.id)).limit(limit)
-    rows = await session.exec(query.with_for_update(skip_locked=True))
-    return list(rows.all())
+        query = query.where(STEP.c.service_id == service_id)
+    if after is not None:
+        key = (STEP.c.service_id, STEP.c.due_at, STEP.c.id)
+        bound = (sa.bindparam(None, v, type_=c.type) for c, v in zip(key, after, strict=True))
+        query = query.where(sa.tuple_(*key) > sa.tuple_(*bound))
+    query = (query.order_by(STEP.c.service_id, STEP.c.due_at, STEP.c.id).limit(limit)
+             .with_for_update(skip_locked=True, of=STEP))
+    return (await (await session.connection()).execute(query)).all()
 
 
 async def escalate_batch(
-    session: AsyncSession, batch: list[Step], now: datetime,
+    session: AsyncSession, batch: Sequence[Any], now: datetime,
     packs: Mapping[str, Pack] | None = None,
 ) -> int:
-    """Escalate a locked batch of overdue steps set-wise (flush only); answer how many.
+    """Escalate a locked batch of overdue steps (rows of :func:`overdue_batch`) set-wise, in
+    the session's transaction; answer how many escalations were created.
 
-    One query loads the batch's cases, one multi-row ``INSERT ... ON CONFLICT DO NOTHING
-    RETURNING`` creates the escalations (the unique open-step index drops any duplicate), one
-    ``UPDATE`` stamps ``escalated_at`` on the whole batch, and the audit entries and outgoing
-    events of the escalations actually created are flushed together with them.
+    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the escalations (the
+    unique open-step index drops any duplicate), one ``UPDATE`` stamps ``escalated_at`` on the
+    whole batch, one multi-row ``INSERT`` writes the outgoing ``step.escalated`` events of the
+    escalations actually created and, last (the audit chains' locks are then held to the
+    commit), one writes their audit entries, sealed. The caller commits.
     """
     if not batch:
         return 0
-    case_ids = {step.case_id for step in batch}
-    cases = {c.id: c for c in (await session.exec(
-        select(Case).where(col(Case.id).in_(case_ids)))).all()}
-    escalations = {step.id: escalation_for(step, cases[step.case_id], now, packs)
-                   for step in batch}
-    bind = session.get_bind()
-    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
-    columns = [c.name for c in Step.__table__.columns]  # type: ignore[attr-defined]
-    rows = [{name: getattr(e, name) for name in columns} for e in escalations.values()]
+    packs = packs if packs is not None else bundled_and_folder_packs()
+    raised_at = utcnow()
+    rows = [escalation_row(overdue, now, raised_at, packs) for overdue in batch]
     connection = await session.connection()
+    dialect_insert = (postgresql.insert if connection.dialect.name == "postgresql"
+                      else sqlite.insert)
     inserted = await connection.execute(
-        dialect_insert(Step).values(rows).on_conflict_do_nothing()
-        .returning(col(Step.subject_id)))
-    created = {row[0] for row in inserted}
+        dialect_insert(STEP).on_conflict_do_nothing().returning(STEP.c.subject_id), rows)
+    created = {r[0] for r in inserted.all()}
     await connection.execute(
-        sa.update(Step).where(col(Step.id).in_([step.id for step in batch]))
+        sa.update(STEP).where(STEP.c.id.in_([overdue.id for overdue in batch]))
         .values(escalated_at=now))
-    for overdue in batch:
+    if not created:
+        return 0
+    events, entries = [], []
+    emitted_at = utcnow()
+    for overdue, row in zip(batch, rows, strict=True):
         if overdue.id not in created:
             continue
-        escalation = escalations[overdue.id]
-        await record_audit(
-            session, WORKER, "step.escalate", "step", escalation.id,
+        entries.append(audit_row(
+            WORKER, "step.escalate", "step", row["id"],
             service_id=overdue.service_id, case_id=overdue.case_id, role=WORKER_ROLE, at=now,
             change={"overdue_step_id": str(overdue.id), "code": overdue.code,
                     "due_at": iso_utc(overdue.due_at) if overdue.due_at else None,
-                    "escalated_to": escalation.actor},
-        )
-        await emit(session, "step.escalated", escalation.id, service_id=overdue.service_id,
-                   payload={"case_id": str(overdue.case_id), "overdue_step_id": str(overdue.id),
-                            "code": overdue.code, "actor": escalation.actor})
-    await session.flush()
+                    "escalated_to": row["actor"]},
+        ))
+        events.append({
+            "id": new_id(), "service_id": overdue.service_id, "type": "step.escalated",
+            "entity_id": row["id"], "created_at": emitted_at, "dispatched_at": None,
+            "payload": {"case_id": str(overdue.case_id), "overdue_step_id": str(overdue.id),
+                        "code": overdue.code, "actor": row["actor"]},
+        })
+    await connection.execute(sa.insert(OUTBOX), events)
+    # Last: the audit chains' locks are held from here to the commit.
+    await append_sealed(session, entries)
     return len(created)
 
 
@@ -190,19 +233,27 @@ async def run_pass(
     batch_size: int = BATCH_SIZE,
     packs: Mapping[str, Pack] | None = None,
 ) -> int:
-    """One pass: escalate every overdue step, a batch per transaction; answer how many."""
+    """One pass: escalate every overdue step, a batch per transaction; answer how many.
+
+    The batches walk ``(service_id, due_at, id)`` forward from where the last one ended, so a
+    pass reads each overdue step once; steps another worker holds are skipped (that worker
+    escalates them, or the next pass does if it rolled back).
+    """
     now = now or utcnow()
     total = 0
     async with factory() as session, session.begin():
         await retire_stale(session, now, service_id)
         if service_id is None:
             await purge_expired_keys(session, now)  # feed Idempotency-Keys past their TTL
+    after: Position | None = None
     while True:
         async with factory() as session, session.begin():
-            batch = await overdue_batch(session, now, batch_size, service_id)
+            batch = await overdue_batch(session, now, batch_size, service_id, after)
             total += await escalate_batch(session, batch, now, packs)
         if len(batch) < batch_size:
             break
+        last = batch[-1]
+        after = (last.service_id, last.due_at, last.id)
     if total:
         log.info("escalation.pass", escalated=total)
     return total

@@ -26,7 +26,6 @@ from app.domain.access import (
     require_roles,
     service_of,
 )
-from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
@@ -37,10 +36,11 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.judgements import Level
+from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.timing import require_within_case
+from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
 
 
@@ -221,7 +221,7 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     check_event_type(pack, body.type)
     if not pack.event_type(body.type).after_closure:
         require_open_case(case, f"record a {body.type} event")
@@ -237,34 +237,24 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
     result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("case_event", occurred_at, event.id, principal, event_data(event), role),
-        role=role,
-    )
-    more = await _follow_custody(session, ctx, service, case, principal, event, role)
+        wctx, event=wctx.event("case_event", event_data(event), subject_id=event.id))
+    more = await _follow_custody(wctx, event=event)
     if more is not None:
         result = result.merge(more)
-    await record_audit(
-        session, principal, "case_event.record", "case_event", event.id,
-        service_id=service.id, case_id=case.id, role=role,
-        change=body.model_dump(mode="json", exclude_none=True),
-    )
+    await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
+                     change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(body.type)})
     return event, result
 
 
-async def _follow_custody(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    event: CaseEvent,
-    role: str,
-) -> policy.PolicyResult | None:
-    """Custody entry/release sets the case's ``in_custody``: a case change like any other."""
+async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
+    """Custody entry/release sets the case's ``in_custody``: a case change like any other
+    (at the event's ``occurred_at``, which is the write's)."""
+    session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None or case.in_custody == in_custody:
         return None
@@ -273,12 +263,7 @@ async def _follow_custody(
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
-    return await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("case_changed", event.occurred_at, case.id, principal,
-                     {"changes": changes}, role),
-        role=role,
-    )
+    return await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
 
 
 async def list_events(

@@ -27,7 +27,6 @@ from app.core.errors import Conflict, DomainError, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import load_case, service_of
-from app.domain.audit import record_audit
 from app.domain.cases import ExternalRef
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -47,6 +46,7 @@ from app.domain.referrals import (
     referral_out,
 )
 from app.domain.timing import require_within_case
+from app.domain.write_context import WriteContext
 
 MAX_KEY_LENGTH = 255
 
@@ -212,19 +212,22 @@ async def receive(
     case = await _find_case(session, service.id, body.case_external_ref)
     # Deadlines count from received_at: it may not predate the child or the case (nor be in
     # the future), whatever the feed sends.
-    require_within_case(case, resolve_occurred_at(body.received_at, field="received_at"),
-                        "received_at")
+    received_at = resolve_occurred_at(body.received_at, field="received_at")
+    require_within_case(case, received_at, "received_at")
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role="feed", occurred_at=received_at)
     result = None
     if source == FeedSource.mappa:
-        result = await _apply_mappa_update(session, ctx, service, case, principal, body)
+        result = await _apply_mappa_update(wctx, body=body)
     referral, created = await create_referral_for_case(
-        session, ctx, service, case, principal, "feed",
-        ReferralCreate(kind=body.kind.value, details=body.details, occurred_at=body.received_at),
+        wctx,
+        body=ReferralCreate(kind=body.kind.value, details=body.details,
+                            occurred_at=body.received_at),
         source=f"feed:{source.value}", status=ReferralStatus.received,
         time_field="received_at",
     )
     result = created if result is None else result.merge(created)
-    answer = {"data": referral_out(referral, ctx.pack_for(service)).model_dump(mode="json"),
+    answer = {"data": referral_out(referral, ctx.pack_now(service)).model_dump(mode="json"),
               "next_steps": [s.model_dump(mode="json") for s in result.next_steps]}
     record = await session.get(IdempotencyRecord, claimed)
     assert record is not None
@@ -235,13 +238,10 @@ async def receive(
 
 
 async def _apply_mappa_update(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Any,
-    case: Case,
-    principal: Principal,
-    body: FeedReferral,
+    wctx: WriteContext, *, body: FeedReferral
 ) -> policy.PolicyResult | None:
+    """A MAPPA feed's category, level or release date: a case change at ``received_at``."""
+    case = wctx.case
     try:
         update = MappaUpdate.model_validate(body.details)
     except ValueError as exc:
@@ -257,17 +257,11 @@ async def _apply_mappa_update(
         return None
     require_mappa_category(case.mappa_category, case.mappa_level, "body.details.mappa_level")
     case.updated_at = utcnow()
-    session.add(case)
-    await session.flush()
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("case_changed", body.received_at, case.id, principal,
-                     {"changes": changes}, "feed"),
-        role="feed",
-    )
-    await record_audit(session, principal, "case.update", "case", case.id,
-                       service_id=service.id, case_id=case.id, role="feed",
-                       change={k: str(v[1]) for k, v in changes.items()})
+    wctx.session.add(case)
+    await wctx.session.flush()
+    result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+    await wctx.audit("case.update", entity_type="case", entity_id=case.id,
+                     change={k: str(v[1]) for k, v in changes.items()})
     return result
 
 

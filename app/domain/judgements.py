@@ -4,53 +4,34 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
 from app.domain.assessments import assessment_pending, check_belongs_to_case
-from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
-    JSONType,
     UtcDatetime,
-    enum_column,
     iso_utc,
     new_id,
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import close_step
 from app.domain.outbox import emit
-from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
+from app.domain.write_context import WriteContext
 from app.workflows.types import Evaluation
-
-
-class RiskDomain(enum.StrEnum):
-    """The three domains of risk."""
-
-    rosh = "rosh"
-    swb = "swb"
-    lor = "lor"
-
-
-class Level(enum.StrEnum):
-    """Rating levels (LoR has no very_high: rule M7)."""
-
-    low = "low"
-    medium = "medium"
-    high = "high"
-    very_high = "very_high"
 
 
 class Impact(enum.StrEnum):
@@ -78,32 +59,6 @@ class Setting(enum.StrEnum):
 
     community = "community"
     custody = "custody"
-
-
-class Judgement(SQLModel, table=True):
-    """One recorded judgement; the history of a case's ratings."""
-
-    __tablename__ = "judgement"
-    __table_args__ = (sa.Index("ix_judgement_case_occurred", "case_id", "occurred_at"),)
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    service_id: uuid.UUID = Field(foreign_key="service.id")
-    case_id: uuid.UUID = Field(foreign_key="case.id")
-    domain: RiskDomain = Field(sa_column=enum_column(RiskDomain))
-    level: Level = Field(sa_column=enum_column(Level))
-    previous_level: str | None = Field(default=None, max_length=16)
-    matrix_level: str | None = Field(default=None, max_length=16)
-    impact: str | None = Field(default=None, max_length=16)
-    likelihood: str | None = Field(default=None, max_length=16)
-    setting: str | None = Field(default=None, max_length=16)
-    rationale: str | None = Field(default=None, max_length=8000)
-    victims: list[str] = Field(default_factory=list, sa_type=JSONType)
-    assessment_id: uuid.UUID | None = None
-    panel_item_id: uuid.UUID | None = None
-    occurred_at: datetime
-    recorded_by: str = Field(max_length=128)
-    recorded_role: str = Field(max_length=32)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 Victim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -166,18 +121,15 @@ def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dic
 
 
 async def apply_judgement(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    body: JudgementCreate,
-    *,
-    role: str,
-    panel_item_id: uuid.UUID | None = None,
+    wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None
 ) -> tuple[Judgement, policy.PolicyResult]:
-    """Check a judgement against the pack, store it, update current ratings, derive steps."""
-    occurred_at = resolve_occurred_at(body.occurred_at)
+    """Check a judgement against the pack, store it, update current ratings, derive steps.
+
+    The judgement occurred at ``wctx.occurred_at`` (its ``body.occurred_at`` resolved by the
+    caller); 422 if that is outside the case's life or the pack refuses it."""
+    session, case, principal = wctx.session, wctx.case, wctx.principal
+    service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
+    assert role is not None  # a judgement is always recorded under one role
     require_within_case(case, occurred_at)
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
@@ -186,18 +138,23 @@ async def apply_judgement(
     # Clocks that run from the assessment's completion wait for its countersignature (W9).
     data["assessment_pending"] = await assessment_pending(session, body.assessment_id)
     previous = (case.ratings or {}).get(str(body.domain)) or {}
-    wf_event = policy.event("judgement_recorded", occurred_at, case.id, principal, data, role)
+    wf_event = wctx.event("judgement_recorded", data)
     backfill = _is_backfill(previous, occurred_at)
     evaluation: Evaluation | None
     if backfill:
         # Older than the current rating: it goes into the history only. It is still checked
         # on its own terms (M2-M5, M7), but changes no current rating, register or step.
-        evaluation = policy.validate_alone(ctx, service, case, wf_event, str(body.domain))
+        evaluation = policy.validate_alone(wctx.policy, service, case, wf_event,
+                                           str(body.domain))
         result = await policy.current(session, case)
     else:
-        reviewed = await close_rating_reviews(
-            session, ctx, service, case, principal, role, occurred_at, previous, judgement_id)
-        result = await policy.run(session, ctx, service, case, principal, wf_event, role=role)
+        # The case's open steps, read once under the lock: the reviews among them close first;
+        # the policy then runs on the rest (read again only if a review was closed).
+        open_steps = await policy.open_steps_of(session, case.id)
+        reviewed = await close_rating_reviews(wctx, previous=previous,
+                                              judgement_id=judgement_id, open_steps=open_steps)
+        result = await policy.run(wctx, event=wf_event,
+                                  open_steps=open_steps if reviewed is None else None)
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
@@ -216,10 +173,9 @@ async def apply_judgement(
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
-    await record_audit(
-        session, principal, "judgement.backfill" if backfill else "judgement.record",
-        "judgement", judgement.id,
-        service_id=service.id, case_id=case.id, role=role,
+    await wctx.audit(
+        "judgement.backfill" if backfill else "judgement.record",
+        entity_type="judgement", entity_id=judgement.id,
         change=body.model_dump(mode="json", exclude_none=True),
     )
     await emit(session, "judgement.recorded", judgement.id, service_id=service.id,
@@ -229,29 +185,24 @@ async def apply_judgement(
 
 
 async def close_rating_reviews(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    occurred_at: datetime,
-    previous: dict[str, Any],
-    judgement_id: uuid.UUID,
+    wctx: WriteContext, *, previous: dict[str, Any], judgement_id: uuid.UUID,
+    open_steps: Sequence[Step] | None = None,
 ) -> policy.PolicyResult | None:
     """The next judgement in a domain is the review its current rating was asked for (the pack's
-    ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name."""
+    ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name.
+    ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``);
+    ``open_steps``: the case's open steps as just read under the lock (default: read them)."""
     rated = previous.get("judgement_id")
-    codes = ctx.pack_for(service).closes("rating_replaced")
+    codes = wctx.pack.closes("rating_replaced")
     if not rated or not codes:
         return None
-    rows = await session.exec(select(Step).where(
-        Step.case_id == case.id, Step.status == StepStatus.open, col(Step.code).in_(codes),
-        Step.subject_id == uuid.UUID(str(rated))))
+    if open_steps is None:
+        open_steps = await policy.open_steps_of(wctx.session, wctx.case.id)
+    subject = uuid.UUID(str(rated))
     result = None
-    for step in rows.all():
-        more = await close_step(session, ctx, service, step, principal, role, occurred_at,
-                                note=f"Reviewed by judgement {judgement_id}",
+    for step in [s for s in open_steps if s.status == StepStatus.open and s.code in codes
+                 and s.subject_id == subject]:
+        more = await close_step(wctx, step=step, note=f"Reviewed by judgement {judgement_id}",
                                 satisfied_by=("judgement", judgement_id))
         result = more if result is None else result.merge(more)
     return result
@@ -288,7 +239,10 @@ async def record_judgement(
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
     require_open_case(case, "record a judgement")
-    return await apply_judgement(session, ctx, service, case, principal, body, role=role)
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role,
+                        occurred_at=resolve_occurred_at(body.occurred_at))
+    return await apply_judgement(wctx, body=body)
 
 
 async def list_judgements(

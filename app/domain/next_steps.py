@@ -21,14 +21,13 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
-from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
-from app.domain.services import Service
 from app.domain.steps import Step, StepStatus, step_out
 from app.domain.timing import require_not_before
 from app.domain.transitions import conflicting
+from app.domain.write_context import WriteContext
 
 # Who may stand in for whom when completing a step: a duty manager covers a line manager.
 COVER = {"line_manager": ("duty_manager",)}
@@ -149,9 +148,11 @@ async def complete_step(
     require_open_step(step, "complete")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_step_act_time(step, occurred_at)
-    return step, await close_step(
-        session, ctx, service, step, principal, role, occurred_at, note=body.note
-    )
+    case = await load_case(session, step.case_id, lock=False)  # locked above
+    assert case is not None
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
+    return step, await close_step(wctx, step=step, note=body.note)
 
 
 def require_open_step(step: Step, action: str) -> None:
@@ -166,40 +167,33 @@ def require_step_act_time(step: Step, at: datetime) -> None:
 
 
 async def close_step(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    step: Step,
-    principal: Principal,
-    role: str,
-    occurred_at: datetime,
+    wctx: WriteContext,
     *,
+    step: Step,
     note: str | None = None,
     status: StepStatus = StepStatus.done,
     satisfied_by: tuple[str, uuid.UUID] | None = None,
     credited_to: str | None = None,
 ) -> policy.PolicyResult:
-    """Close a step and feed ``step_completed`` to the engine, all in this unit of work.
+    """Close a step of the write's case at ``wctx.occurred_at`` and feed ``step_completed`` to
+    the engine, all in this unit of work.
 
     ``credited_to`` names who did the act that closes it when that is not the person recording
     it (an assessment's author when a manager's countersignature completes it): a step is never
     closed in someone else's name."""
+    session, case = wctx.session, wctx.case
+    assert step.case_id == case.id
     step.status = status
-    step.completed_at = occurred_at
-    step.completed_by = credited_to or principal.sub
+    step.completed_at = wctx.occurred_at
+    step.completed_by = credited_to or wctx.principal.sub
     step.completion_note = note
     if satisfied_by:
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
     session.add(step)
     await session.flush()
-    case = await load_case(session, step.case_id)
-    assert case is not None
-    await record_audit(
-        session, principal, f"step.{status}", "step", step.id, service_id=service.id,
-        case_id=case.id, role=role, change={"code": step.code, "note": note},
-        reason=note,
-    )
-    await emit(session, "step.completed", step.id, service_id=service.id,
+    await wctx.audit(f"step.{status}", entity_type="step", entity_id=step.id,
+                     change={"code": step.code, "note": note}, reason=note)
+    await emit(session, "step.completed", step.id, service_id=wctx.service.id,
                payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
     if status != StepStatus.done and not step.recurrence:
         return await policy.current(session, case)
@@ -207,26 +201,16 @@ async def close_step(
     # waived, for as long as its condition holds.
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
             "record_id": str(step.id),
-            "due_at": step.due_at, "completed_by_role": role, "actor": step.actor}
-    return await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("step_completed", occurred_at, case.id, principal, data, role),
-        role=role,
-    )
+            "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor}
+    return await policy.run(wctx, event=wctx.event("step_completed", data))
 
 
 async def satisfy_open_steps(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    occurred_at: datetime,
+    wctx: WriteContext,
+    *,
     codes: tuple[str, ...],
     act: tuple[str, uuid.UUID],
     note: str,
-    *,
     credited_to: str | None = None,
     status: StepStatus = StepStatus.done,
     own_subject: Collection[str] = (),
@@ -241,8 +225,8 @@ async def satisfy_open_steps(
     record."""
     if not codes:
         return None
-    rows = await session.exec(
-        select(Step).where(Step.case_id == case.id, Step.status == StepStatus.open,
+    rows = await wctx.session.exec(
+        select(Step).where(Step.case_id == wctx.case.id, Step.status == StepStatus.open,
                            col(Step.code).in_(codes))
     )
     result = None
@@ -251,8 +235,7 @@ async def satisfy_open_steps(
             continue
         if step.code in own_subject and step.subject_id in others:
             continue
-        more = await close_step(session, ctx, service, step, principal, role, occurred_at,
-                                note=note, satisfied_by=act, credited_to=credited_to,
-                                status=status)
+        more = await close_step(wctx, step=step, note=note, satisfied_by=act,
+                                credited_to=credited_to, status=status)
         result = more if result is None else result.merge(more)
     return result

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +17,12 @@ class OutboxEvent(SQLModel, table=True):
     """An event for other systems, committed atomically with the write that caused it."""
 
     __tablename__ = "outbox_event"
+    __table_args__ = (
+        # The webhook pass takes the oldest undispatched events (migration 0012).
+        sa.Index("ix_outbox_event_undispatched", "created_at", "id",
+                 sqlite_where=sa.text("dispatched_at IS NULL"),
+                 postgresql_where=sa.text("dispatched_at IS NULL")),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id", index=True)
@@ -34,9 +41,25 @@ async def emit(
     service_id: uuid.UUID | None,
     payload: dict[str, Any] | None = None,
 ) -> OutboxEvent:
-    """Queue an outgoing event in the current unit of work."""
+    """Queue an outgoing event in the current unit of work: it is written with the
+    transaction's audit entries just before the commit (``app.domain.audit``, whose
+    ``before_commit`` listener writes both), so it commits with the write or not at all."""
     event = OutboxEvent(
-        service_id=service_id, type=event_type, entity_id=entity_id, payload=payload or {}
+        id=new_id(), service_id=service_id, type=event_type, entity_id=entity_id,
+        payload=payload or {},
     )
-    session.add(event)
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()  # so that a rollback before any statement still drops the event
+    sync.info.setdefault(PENDING, []).append(event)
     return event
+
+
+# session.info key: this transaction's events, not yet written.
+PENDING = "outbox_pending"
+COLUMNS = ("id", "service_id", "type", "entity_id", "payload", "created_at", "dispatched_at")
+
+
+def rows_of(events: list[OutboxEvent]) -> list[dict[str, Any]]:
+    """The pending events as rows of ``outbox_event``."""
+    return [{c: getattr(e, c) for c in COLUMNS} for e in events]

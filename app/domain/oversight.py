@@ -22,7 +22,6 @@ from app.domain.access import (
     require_roles,
     service_of,
 )
-from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, new_id, resolve_occurred_at, utcnow
 from app.domain.next_steps import close_step, require_open_step, require_step_act_time
@@ -30,6 +29,7 @@ from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.transitions import reload
+from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
@@ -138,7 +138,7 @@ async def record_oversight(
     step = None
     if body.satisfies_step_id is not None:
         step = await _step_to_satisfy(
-            session, ctx.pack_for(service), case, body.satisfies_step_id
+            session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
     entry = OversightEntry(
@@ -147,19 +147,18 @@ async def record_oversight(
     )
     session.add(entry)
     await session.flush()
-    await record_audit(
-        session, principal, "oversight.record", "oversight_entry", entry.id,
-        service_id=service.id, case_id=case.id, role=role,
-        change=body.model_dump(mode="json", exclude_none=True), reason=body.note[:2000],
-    )
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
+    await wctx.audit("oversight.record", entity_type="oversight_entry", entity_id=entry.id,
+                     change=body.model_dump(mode="json", exclude_none=True),
+                     reason=body.note[:2000])
     await emit(session, "oversight.recorded", entry.id, service_id=service.id,
                payload={"case_id": str(case.id),
                         "satisfies_step_id": str(step.id) if step else None})
     if step is None:
         return entry, await policy.current(session, case)
     result = await close_step(
-        session, ctx, service, step, principal, role, occurred_at,
-        note=f"Satisfied by management oversight entry {entry.id}",
+        wctx, step=step, note=f"Satisfied by management oversight entry {entry.id}",
         satisfied_by=("oversight", entry.id),
     )
     return entry, result
@@ -198,8 +197,8 @@ async def waive_step(
     require_open_step(step, "waive")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_step_act_time(step, occurred_at)
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(
-        session, ctx, service, step, principal, role, occurred_at,
-        note=f"Waived: {body.reason}", status=StepStatus.waived,
-    )
+        wctx, step=step, note=f"Waived: {body.reason}", status=StepStatus.waived)
     return step, result

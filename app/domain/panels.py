@@ -35,7 +35,8 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.judgements import JudgementCreate, Level, RiskDomain, apply_judgement
+from app.domain.judgements import JudgementCreate, apply_judgement
+from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
@@ -44,6 +45,7 @@ from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import conflicting
+from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
@@ -161,7 +163,7 @@ async def create_panel(
     require_plausible(body.scheduled_for, "scheduled_for")
     require_not_before(body.scheduled_for, YJS_FLOOR,
                        "the start of youth justice services (1 April 2000)", "scheduled_for")
-    allowed = ctx.pack_for(service, body.scheduled_for).panel_kind_ids()
+    allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
             f"This service's policy holds no {body.kind} panels.",
@@ -184,15 +186,13 @@ async def create_panel(
                                        col(Step.awaiting_panel_date).is_(True))))
     )
     for case in waiting.all():
-        await policy.run(
-            session, ctx, service, case, principal,
-            # A panel recorded after the fact still gives waiting steps its date.
-            policy.event("panel_scheduled", min(utcnow(), panel.scheduled_for), panel.id,
-                         principal,
-                         {"panel_id": str(panel.id), "kind": body.kind},
-                         _scheduler_role(principal)),
-            role=_scheduler_role(principal),
-        )
+        # A panel recorded after the fact still gives waiting steps its date.
+        wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                            principal=principal, role=_scheduler_role(principal),
+                            occurred_at=min(utcnow(), panel.scheduled_for))
+        await policy.run(wctx, event=wctx.event(
+            "panel_scheduled", {"panel_id": str(panel.id), "kind": body.kind},
+            subject_id=panel.id))
     return panel
 
 
@@ -282,16 +282,19 @@ async def add_item(
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
     session.add(item)
     await session.flush()
-    await record_audit(session, principal, "panel.item.add", "panel_item", item.id,
-                       service_id=service.id, case_id=case.id,
-                       change=body.model_dump(mode="json"))
-    role = _scheduler_role(principal)
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=_scheduler_role(principal),
+                        occurred_at=resolve_occurred_at(None))
+    # Audited under all the principal's roles, as it always was; the steps it closes under
+    # the scheduler's.
+    await wctx.acting(None).audit("panel.item.add", entity_type="panel_item", entity_id=item.id,
+                                  change=body.model_dump(mode="json"))
     local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
     satisfied = await satisfy_open_steps(
-        session, ctx, service, case, principal, role, resolve_occurred_at(None),
-        ctx.pack_for(service).closes("panel_item_added"), ("panel_item", item.id),
-        f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) by "
-        f"{principal.sub}",
+        wctx, codes=wctx.pack.closes("panel_item_added"),
+        act=("panel_item", item.id),
+        note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
+             f"by {principal.sub}",
     )
     return item, satisfied.merge(await policy.current(session, case)) if satisfied \
         else await policy.current(session, case)
@@ -401,7 +404,10 @@ async def decide(
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     service, panel = await _load_panel(session, principal, panel_id)
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    # The version in force when the decision was made: by default at the panel's start.
+    decided_at = resolve_occurred_at(body.occurred_at) if body.occurred_at \
+        else panel.scheduled_for
+    pack = ctx.pack_for(service, at=decided_at)
     kind = pack.panel(panel.kind)
     chair = kind.chair_role
     require_roles(principal, (chair,), "record panel decisions")
@@ -433,15 +439,16 @@ async def decide(
     require_within_case(case, occurred_at)
     _check_decision(body, case, panel)
     _check_attendance(body, kind)
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=chair, occurred_at=occurred_at)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
             continue
         _, judged = await apply_judgement(
-            session, ctx, service, case, principal,
-            JudgementCreate(domain=domain, level=level, occurred_at=occurred_at,
-                            rationale=f"Confirmed by panel {panel.id}"),
-            role=chair, panel_item_id=item.id,
+            wctx, body=JudgementCreate(domain=domain, level=level, occurred_at=occurred_at,
+                                       rationale=f"Confirmed by panel {panel.id}"),
+            panel_item_id=item.id,
         )
         result = judged if result is None else result.merge(judged)
     if body.mappa_level is not None:
@@ -464,9 +471,7 @@ async def decide(
     )
     for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
-            session, ctx, service, case, principal, chair, occurred_at, codes, act, note,
-            credited_to=credit, status=status,
-        )
+            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status)
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)
     data = {
@@ -481,18 +486,14 @@ async def decide(
         "attendees": list(body.attendees),
     }
     decided = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("panel_decision", occurred_at, item.id, principal, data, chair),
-        role=chair,
-    )
+        wctx, event=wctx.event("panel_decision", data, subject_id=item.id))
     result = decided if result is None else result.merge(decided)
     item.decided_at, item.decided_by = occurred_at, principal.sub
     item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
     session.add(item)
     await session.flush()
-    await record_audit(session, principal, "panel.decision", "panel_item", item.id,
-                       service_id=service.id, case_id=case.id, role=chair,
-                       change=item.decision)
+    await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
+                     change=item.decision)
     await emit(session, "panel.decision", item.id, service_id=service.id,
                payload={"case_id": str(case.id), "panel_id": str(panel.id)})
     return item, result

@@ -9,27 +9,28 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import DomainError
-from app.core.security import Principal
-from app.domain.absences import absences_of
-from app.domain.audit import record_audit
+from app.domain.absences import StaffAbsence, absences_of
 from app.domain.cases_table import Case, ContactLevel
-from app.domain.common import iso_utc, utcnow
+from app.domain.common import iso_utc
 from app.domain.outbox import emit
-from app.domain.panels_table import PanelItem, load_scheduled_panels
+from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus, step_out
+from app.domain.write_context import PolicyContext as PolicyContext
+from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
 from app.workflows.engine import evaluate
-from app.workflows.packs import Pack, version_at
+from app.workflows.packs import Pack
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -41,30 +42,6 @@ from app.workflows.types import (
 )
 
 ACTOR_FIELDS = {"case_holder": "case_holder_id", "line_manager": "line_manager_id"}
-
-
-@dataclass
-class PolicyContext:
-    """What the engine needs besides the case: the loaded packs and the working calendar."""
-
-    packs: Mapping[str, Pack]
-    calendar: WorkingCalendar
-    # Every version of each pack, oldest first (default: just the one in ``packs``).
-    versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
-
-    def pack_for(self, service: Service, at: datetime | None = None) -> Pack:
-        """The version of the service's pack in force at ``at`` (an aware time; default now):
-        an act is judged by the policy in force when it happened."""
-        found = self.versions.get(service.policy_pack)
-        if not found:
-            return self.packs[service.policy_pack]
-        return version_at(found, at or utcnow())
-
-    def versions_of(self, pack_id: str) -> tuple[Pack, ...]:
-        """Every version of a pack, oldest first (empty for an unknown id)."""
-        if pack_id in self.versions:
-            return self.versions[pack_id]
-        return (self.packs[pack_id],) if pack_id in self.packs else ()
 
 
 @dataclass
@@ -88,22 +65,6 @@ class PolicyResult:
 
 class PolicyViolation(DomainError):
     """A write the policy refuses (422, or 409 for M6); names the rule."""
-
-
-def event(
-    trigger: str,
-    occurred_at: datetime,
-    subject_id: uuid.UUID,
-    principal: Principal,
-    data: Mapping[str, Any],
-    role: str | None = None,
-) -> WorkflowEvent:
-    """Build an engine event for something that happened."""
-    acting = role or next(iter(sorted(principal.roles)))
-    return WorkflowEvent(
-        trigger=trigger, occurred_at=occurred_at, subject_id=subject_id,
-        actor_role=acting, data=dict(data),
-    )
 
 
 def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
@@ -192,8 +153,8 @@ def evaluate_for(
 ) -> Evaluation:
     """Run the engine (pure) for a case and event (``extra``: further snapshot fields)."""
     snap = replace(snapshot(case, open_steps), **extra)
-    return evaluate(wf_event, snap, ctx.pack_for(service, wf_event.occurred_at), ctx.calendar,
-                    panels)
+    return evaluate(wf_event, snap, ctx.pack_for(service, at=wf_event.occurred_at),
+                    ctx.calendar, panels)
 
 
 async def snapshot_extras(
@@ -210,6 +171,48 @@ async def snapshot_extras(
     return {"on_panel_agenda": booked is not None, "case_holder_absences": absences}
 
 
+def _inputs_statement() -> Any:
+    """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
+    whether the case is on a panel's agenda undecided (``b``) and its holder's absences
+    (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on, ends_on)``."""
+    panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
+    no_id = sa.cast(sa.null(), panel.c.id.type)
+    no_date = sa.cast(sa.null(), absence.c.starts_on.type)
+    panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
+                       panel.c.scheduled_for, no_date.label("starts_on"),
+                       no_date.label("ends_on")).where(panel.c.service_id == sa.bindparam("s"))
+    booked = sa.select(sa.literal_column("'b'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
+                       sa.cast(sa.null(), panel.c.scheduled_for.type), no_date, no_date).where(
+        sa.exists().where(item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None)))
+    away = sa.select(sa.literal_column("'a'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
+                     sa.cast(sa.null(), panel.c.scheduled_for.type), absence.c.starts_on,
+                     absence.c.ends_on).where(
+        absence.c.service_id == sa.bindparam("s"), absence.c.staff_id == sa.bindparam("h"),
+        absence.c.ends_on >= sa.bindparam("since", type_=absence.c.ends_on.type))
+    return sa.union_all(panels, booked, away)
+
+
+_INPUTS = _inputs_statement()
+
+
+async def snapshot_inputs(
+    session: AsyncSession, service: Service, case: Case, occurred_at: datetime
+) -> tuple[list[ScheduledPanel], dict[str, Any]]:
+    """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (the same
+    values: panels soonest first, absences by start)."""
+    since = london_date(occurred_at) - timedelta(days=1)
+    conn = await session.connection()
+    rows = (await conn.execute(_INPUTS, {"s": service.id, "c": case.id,
+                                         "h": case.case_holder_id or "", "since": since})).all()
+    panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
+                     for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
+    absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
+    if not case.case_holder_id:
+        absences = ()
+    return panels, {"on_panel_agenda": any(r.k == "b" for r in rows),
+                    "case_holder_absences": absences}
+
+
 def validate_alone(
     ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
 ) -> Evaluation:
@@ -217,7 +220,7 @@ def validate_alone(
     the register and without open steps; raise its violations, apply nothing."""
     current = snapshot(case, ())
     alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, wf_event.occurred_at),
+    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
                           ctx.calendar, ())
     raise_violations(evaluation)
     return evaluation
@@ -239,39 +242,33 @@ def raise_violations(evaluation: Evaluation) -> None:
 
 
 async def run(
-    session: AsyncSession,
-    ctx: PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    wf_event: WorkflowEvent,
-    *,
-    role: str | None = None,
+    wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None
 ) -> PolicyResult:
-    """Evaluate the event and apply its intents in the current unit of work."""
-    open_steps = await open_steps_of(session, case.id)
-    panels = await scheduled_panels(session, service)
-    extras = await snapshot_extras(session, case, wf_event.occurred_at)
-    evaluation = evaluate_for(ctx, service, case, open_steps, wf_event, panels, **extras)
+    """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
+    intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
+    the write. ``open_steps``: the case's open steps as the caller just loaded them under the
+    case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again."""
+    session, case = wctx.session, wctx.case
+    if open_steps is None:
+        open_steps = await open_steps_of(session, case.id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
+                              **extras)
     raise_violations(evaluation)
-    return await _apply(session, ctx, service, case, principal, wf_event, evaluation,
-                        open_steps, role)
+    return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps)
 
 
 async def _apply(
-    session: AsyncSession,
-    ctx: PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    wf_event: WorkflowEvent,
+    wctx: WriteContext,
+    *,
+    event: WorkflowEvent,
     evaluation: Evaluation,
     open_steps: Sequence[Step],
-    role: str | None,
     untouched: frozenset[uuid.UUID] = frozenset(),
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure)."""
+    session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
     apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
     created: list[Step] = []
@@ -283,7 +280,7 @@ async def _apply(
                 and (intent.reasons or intent.action == "update_due"):
             changes.append((by_id[intent.step_id], intent))
         if intent.action == "create":
-            created.append(_create_step(case, service, intent, principal, wf_event, ctx))
+            created.append(_create_step(wctx, intent=intent, event=event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
@@ -293,7 +290,7 @@ async def _apply(
             step = by_id[intent.step_id]
             step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
             step.urgent = intent.urgent
-            step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, ctx.calendar)
+            step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, calendar)
             step.deadline_form = intent.deadline_form or step.deadline_form
             step.note = _append(step.note, intent.note) if intent.note else step.note
             _add_reasons(step, intent)
@@ -312,20 +309,29 @@ async def _apply(
         session.add(step)
     session.add(case)
     await session.flush()
-    await _audit_steps(session, principal, service, case, created, superseded, role)
+    await _audit_steps(wctx, created=created, superseded=superseded)
     for step, intent in changes:
         # One duty, one step: what a further reason (or its withdrawal) did to the open step.
-        await record_audit(
-            session, principal, "step.reason" if intent.action != "update_due" else "step.redate",
-            "step", step.id, service_id=service.id, case_id=case.id, role=role,
+        await wctx.audit(
+            "step.reason" if intent.action != "update_due" else "step.redate",
+            entity_type="step", entity_id=step.id,
             change={"code": step.code, "action": intent.action,
                     "due_at": iso_utc(step.due_at) if step.due_at else None,
                     "reasons": [dict(r) for r in intent.reasons]},
         )
+    # The open steps now, without reading them again: those loaded under the lock that are
+    # still open, and the new ones, in open_steps_of's order.
     return PolicyResult(
-        next_steps=await open_steps_out(session, case.id),
+        next_steps=[step_out(s) for s in sorted_open([*open_steps, *created])],
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+def sorted_open(steps: Iterable[Step]) -> list[Step]:
+    """The open ones of ``steps`` in :func:`open_steps_of`'s order: soonest due first, undated
+    last, then by creation."""
+    return sorted((s for s in steps if s.status == StepStatus.open),
+                  key=lambda s: (s.due_at is None, s.due_at or s.created_at, s.created_at))
 
 
 _REPLAY_PACKS: dict[int, tuple[Pack, Pack]] = {}
@@ -367,48 +373,37 @@ REPLAYED_FIELDS = ("mappa_category", "mappa_level")
 
 
 async def rerun_for_current_state(
-    session: AsyncSession,
-    ctx: PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    occurred_at: datetime,
-    role: str,
-    untouched: frozenset[uuid.UUID] = frozenset(),
+    wctx: WriteContext, *, untouched: frozenset[uuid.UUID] = frozenset()
 ) -> PolicyResult:
     """Run the pack for the case's current state (ratings, register, flags, MAPPA fields) as
-    if it were established at ``occurred_at`` (a reopening): every step mandated now is open
+    if it were established at ``wctx.occurred_at`` (a reopening): every step mandated now is open
     once (an open one is kept, never duplicated), deadlines counted from ``occurred_at``. The
     ``untouched`` open steps (reinstated at a reopening) keep their dates and reasons.
 
     The case is taken from "nothing known" (no ratings, off the register) to its current
     state one event at a time: each current rating as a judgement, then the MAPPA fields.
     """
-    pack = _replay_pack(ctx.pack_for(service, occurred_at))
-    panels = await scheduled_panels(session, service)
+    session, case, occurred_at = wctx.session, wctx.case, wctx.occurred_at
+    pack = _replay_pack(wctx.pack)
+    panels = await scheduled_panels(session, wctx.service)
     ratings: dict[str, str | None] = dict.fromkeys(DOMAINS)
     on_register = False
     result = await current(session, case)
     extras = await snapshot_extras(session, case, occurred_at)
-    for wf_event in _replay_events(case, occurred_at, role):
+    for wf_event in _replay_events(case, occurred_at, wctx.event_role):
         open_steps = await open_steps_of(session, case.id)
         before = replace(snapshot(case, open_steps), ratings=dict(ratings),
                          on_register=on_register, **extras)
-        evaluation = evaluate(wf_event, before, pack, ctx.calendar, panels)
-        result = result.merge(await _apply(session, ctx, service, case, principal, wf_event,
-                                           evaluation, open_steps, role, untouched))
+        evaluation = evaluate(wf_event, before, pack, wctx.policy.calendar, panels)
+        result = result.merge(await _apply(wctx, event=wf_event, evaluation=evaluation,
+                                           open_steps=open_steps, untouched=untouched))
         ratings = dict(evaluation.ratings_after)
         on_register = evaluation.on_register_after
     return result
 
 
 async def reassign_open_steps(
-    session: AsyncSession,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    moves: Mapping[str, tuple[str, str]],
+    wctx: WriteContext, *, moves: Mapping[str, tuple[str, str]]
 ) -> list[Step]:
     """Move the case's open steps whose assignee came from a role to that role's new holder.
 
@@ -416,6 +411,7 @@ async def reassign_open_steps(
     id). Each moved step is audited (``step.reassign``, from and to) and announced
     (``step.reassigned``) in this unit of work.
     """
+    session, case, service = wctx.session, wctx.case, wctx.service
     moved: list[Step] = []
     for actor, (old, new) in moves.items():
         rows = await session.exec(select(Step).where(
@@ -427,9 +423,9 @@ async def reassign_open_steps(
             step.note = _append(step.note, f"Reassigned: {actor} changed from {old} to {new}")
             session.add(step)
             moved.append(step)
-            await record_audit(
-                session, principal, "step.reassign", "step", step.id, service_id=service.id,
-                case_id=case.id, role=role, reason=f"{actor} changed from {old} to {new}",
+            await wctx.audit(
+                "step.reassign", entity_type="step", entity_id=step.id,
+                reason=f"{actor} changed from {old} to {new}",
                 change={"code": step.code, "actor": actor,
                         "assignee_id": {"from": old, "to": new}},
             )
@@ -446,18 +442,14 @@ CLOSURE_MARK = "case_closure"
 
 
 async def rehome_shut_out_steps(
-    session: AsyncSession,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    shut_out: Callable[[str], bool],
+    wctx: WriteContext, *, shut_out: Callable[[str], bool]
 ) -> list[Step]:
     """Move the case's open steps whose assignee may no longer see the case (``shut_out``:
     excluded by a restriction, or no longer its holder) to someone who may: a case holder's
     or line manager's step to the role's current holder, any other step to its role
     (unassigned: any holder of the actor's role who may see the case completes it). Each is
     audited (``step.reassign``) and announced (``step.reassigned``) like a reassignment."""
+    session, case, service = wctx.session, wctx.case, wctx.service
     rows = await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.open,
         col(Step.assignee_id).is_not(None)).order_by(col(Step.created_at), col(Step.id)))
@@ -475,9 +467,9 @@ async def rehome_shut_out_steps(
         step.note = _append(step.note, f"Reassigned: {old} may no longer see the case; to {to}")
         session.add(step)
         moved.append(step)
-        await record_audit(
-            session, principal, "step.reassign", "step", step.id, service_id=service.id,
-            case_id=case.id, role=role, reason=f"{old} may no longer see the case; to {to}",
+        await wctx.audit(
+            "step.reassign", entity_type="step", entity_id=step.id,
+            reason=f"{old} may no longer see the case; to {to}",
             change={"code": step.code, "actor": step.actor,
                     "assignee_id": {"from": old, "to": new}},
         )
@@ -489,11 +481,11 @@ async def rehome_shut_out_steps(
 
 
 async def supersede_all_open(
-    session: AsyncSession, service: Service, case: Case, principal: Principal, role: str,
-    reason: str, *, closure: bool = False,
+    wctx: WriteContext, *, reason: str, closure: bool = False
 ) -> PolicyResult:
     """Close every open step of the case as superseded (e.g. the case was closed; with
     ``closure`` the steps are marked so that a reopening can reinstate them)."""
+    session, case = wctx.session, wctx.case
     open_steps = await open_steps_of(session, case.id)
     for step in open_steps:
         step.status = StepStatus.superseded
@@ -502,19 +494,17 @@ async def supersede_all_open(
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
-    await _audit_steps(session, principal, service, case, [], open_steps, role)
+    await _audit_steps(wctx, created=[], superseded=open_steps)
     return PolicyResult(next_steps=[], superseded=open_steps)
 
 
-async def reinstate_closed_steps(
-    session: AsyncSession, service: Service, case: Case, principal: Principal, role: str,
-    reason: str,
-) -> list[Step]:
+async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Step]:
     """Reopen the steps the case's closure superseded, unchanged: the same step with its
     original ``raised_at``, ``due_at`` (an overdue step stays overdue, and stays in the
     timeliness report) and reasons. A closed case takes no act that could have done them, so
     every duty open at the closure is still owed. Each is audited (``step.reinstate``) and
     announced (``step.reinstated``); the assignee follows the case's current holders."""
+    session, case, service = wctx.session, wctx.case, wctx.service
     rows = await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.superseded,
         Step.satisfied_by_type == CLOSURE_MARK,
@@ -535,9 +525,8 @@ async def reinstate_closed_steps(
         if attr and step.assignee_id is not None:
             step.assignee_id = getattr(case, attr)
         session.add(step)
-        await record_audit(
-            session, principal, "step.reinstate", "step", step.id, service_id=service.id,
-            case_id=case.id, role=role, reason=reason,
+        await wctx.audit(
+            "step.reinstate", entity_type="step", entity_id=step.id, reason=reason,
             change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
                     "due_at": iso_utc(step.due_at) if step.due_at else None},
         )
@@ -578,16 +567,14 @@ def overdue_at_for(
     return end_of_day(day)
 
 
-def _create_step(
-    case: Case, service: Service, intent: StepIntent, principal: Principal,
-    wf_event: WorkflowEvent, ctx: PolicyContext,
-) -> Step:
+def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent) -> Step:
+    case = wctx.case
     assignee = assignee_for(case, intent)
-    if assignee is None and intent.actor == wf_event.actor_role == "duty_manager":
+    if assignee is None and intent.actor == event.actor_role == "duty_manager":
         # S16: the duty manager who acted is the one who must advise the line manager.
-        assignee = principal.sub
+        assignee = wctx.principal.sub
     return Step(
-        service_id=service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
+        service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
         due_at=intent.due_at, urgent=intent.urgent,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
@@ -595,8 +582,8 @@ def _create_step(
         policy_version=intent.policy_version, policy_ref=intent.policy_ref,
         subject_id=intent.subject_id, note=intent.note,
         reasons=[dict(r) for r in intent.reasons],
-        raised_at=wf_event.occurred_at,
-        overdue_at=overdue_at_for(intent.due_at, intent.urgent, ctx.calendar),
+        raised_at=event.occurred_at,
+        overdue_at=overdue_at_for(intent.due_at, intent.urgent, wctx.policy.calendar),
     )
 
 
@@ -623,20 +610,13 @@ def _append(note: str | None, more: str) -> str:
 
 
 async def _audit_steps(
-    session: AsyncSession,
-    principal: Principal,
-    service: Service,
-    case: Case,
-    created: list[Step],
-    superseded: list[Step],
-    role: str | None,
+    wctx: WriteContext, *, created: list[Step], superseded: list[Step]
 ) -> None:
     for step, action in [(s, "step.create") for s in created] + [
         (s, "step.supersede") for s in superseded
     ]:
-        await record_audit(
-            session, principal, action, "step", step.id, service_id=service.id,
-            case_id=case.id, role=role,
+        await wctx.audit(
+            action, entity_type="step", entity_id=step.id,
             change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
                     "due_at": iso_utc(step.due_at) if step.due_at else None},
         )

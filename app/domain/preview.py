@@ -23,9 +23,11 @@ from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import CscStatus, Intervention
 from app.domain.common import PlausibleDate, UtcDatetime, check_details_size, resolve_occurred_at
 from app.domain.events import IncomingRatings
-from app.domain.judgements import JudgementCreate, Level, judgement_event_data
+from app.domain.judgements import JudgementCreate, judgement_event_data
+from app.domain.judgements_table import Level
 from app.domain.panels import PanelAction
 from app.domain.referrals import KindLabel, ReferralStatus
+from app.domain.write_context import event
 from app.workflows.types import TRIGGERS
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -234,12 +236,12 @@ async def preview(
                             errors=[{"loc": "body", "msg": "judgement xor trigger"}])
     if body.judgement is not None:
         occurred = resolve_occurred_at(body.judgement.occurred_at)
-        wf = policy.event("judgement_recorded", occurred, case.id, principal,
+        wf = event("judgement_recorded", occurred, case.id, principal,
                           judgement_event_data(body.judgement, False), role)
     else:
         occurred = resolve_occurred_at(body.occurred_at)
         subject, data = trigger_data(body, case.id)
-        wf = policy.event(str(body.trigger), occurred, subject, principal, data, role)
+        wf = event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
     extras = await policy.snapshot_extras(session, case, occurred)

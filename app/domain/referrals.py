@@ -29,7 +29,6 @@ from app.domain.access import (
     roles_for,
     service_of,
 )
-from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     JSONType,
@@ -47,6 +46,7 @@ from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import check_move, reload
+from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
 
 
@@ -304,41 +304,31 @@ async def reopen_steps_satisfied_by(
 
 
 async def satisfy_steps(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    referral: Referral,
-    codes: tuple[str, ...],
-    occurred_at: datetime,
+    wctx: WriteContext, *, referral: Referral, codes: tuple[str, ...]
 ) -> policy.PolicyResult | None:
     """Close the case's open steps that this referral is the act for, at the act's time."""
     return await satisfy_open_steps(
-        session, ctx, service, case, principal, role, occurred_at, codes,
-        ("referral", referral.id), f"Satisfied by {referral.kind} referral {referral.id}",
+        wctx, codes=codes, act=("referral", referral.id),
+        note=f"Satisfied by {referral.kind} referral {referral.id}",
     )
 
 
 async def create_referral_for_case(
-    session: AsyncSession,
-    ctx: policy.PolicyContext,
-    service: Service,
-    case: Case,
-    principal: Principal,
-    role: str,
-    body: ReferralCreate,
+    wctx: WriteContext,
     *,
+    body: ReferralCreate,
     source: str = "api",
     status: ReferralStatus = ReferralStatus.draft,
     time_field: str = "occurred_at",
 ) -> tuple[Referral, policy.PolicyResult]:
-    """Make a referral, satisfy the steps that asked for it, and run the engine."""
+    """Make a referral made (or received) at ``wctx.occurred_at`` (the body's ``time_field``,
+    resolved by the caller), satisfy the steps that asked for it, and run the engine; 422 for
+    details too large, a time outside the case's life or a kind the pack does not know."""
+    session, case, principal, role = wctx.session, wctx.case, wctx.principal, wctx.role
+    service, occurred_at = wctx.service, wctx.occurred_at
     check_details_size(body.details)
-    occurred_at = resolve_occurred_at(body.occurred_at, field=time_field)
     require_within_case(case, occurred_at, time_field)
-    pack = ctx.pack_for(service, occurred_at)
+    pack = wctx.pack
     check_kind(pack, body.kind)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
@@ -352,18 +342,14 @@ async def create_referral_for_case(
     # service's own act: it closes none of the steps that ask the service to refer or notify
     # (Wokingham: "The PYJS should notify the Central MAPPA Unit ... using the MAPPA H form").
     satisfied: policy.PolicyResult | None = None
-    result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("referral_created", occurred_at, referral.id, principal,
-                     {"kind": body.kind, "source": source,
-                      "from_feed": source.startswith("feed:")}, role),
-        role=role,
-    )
+    result = await policy.run(wctx, event=wctx.event(
+        "referral_created",
+        {"kind": body.kind, "source": source, "from_feed": source.startswith("feed:")},
+        subject_id=referral.id))
     if satisfied is not None:
         result = satisfied.merge(result)
-    await record_audit(
-        session, principal, "referral.create", "referral", referral.id,
-        service_id=service.id, case_id=case.id, role=role,
+    await wctx.audit(
+        "referral.create", entity_type="referral", entity_id=referral.id,
         change={"kind": body.kind, "status": status.value, "source": source,
                 "details": body.details},
     )
@@ -382,12 +368,14 @@ async def create_referral(
     """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     if not pack.referral_kind(body.kind).after_closure:  # e.g. a CSPPI notification
         require_open_case(case, "make a referral")
-    referral, result = await create_referral_for_case(
-        session, ctx, service, case, principal, role, body)
-    return referral_out(referral, ctx.pack_for(service)), result
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role,
+                        occurred_at=resolve_occurred_at(body.occurred_at))
+    referral, result = await create_referral_for_case(wctx, body=body)
+    return referral_out(referral, ctx.pack_now(service)), result
 
 
 async def load_referral(
@@ -415,7 +403,7 @@ async def list_case_referrals(
     service, case = await get_visible_case(session, principal, case_id)
     rows = await session.exec(select(Referral).where(Referral.case_id == case.id)
                               .order_by(col(Referral.created_at).desc()))
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_now(service)
     return [referral_out(r, pack) for r in rows.all()]
 
 
@@ -447,7 +435,7 @@ async def transition(
     if move is None:
         raise NotFound(f"No referral action {action!r}.")
     service, case, referral = await load_referral(session, principal, referral_id)
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
     if role == "panel_admin" and referral.kind != ReferralKind.panel:
         raise Forbidden("A panel administrator records the outcome of panel referrals only.")
@@ -500,27 +488,24 @@ async def transition(
         data["undone_records"] = [str(i) for i in (await session.exec(select(Step.id).where(
             Step.case_id == case.id, Step.satisfied_by_type == "referral",
             Step.satisfied_by_id == referral.id))).all()]
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=role, occurred_at=occurred_at)
     result = await policy.run(
-        session, ctx, service, case, principal,
-        policy.event("referral_transition", occurred_at, referral.id, principal, data, role),
-        role=role,
-    )
+        wctx, event=wctx.event("referral_transition", data, subject_id=referral.id))
     codes: tuple[str, ...] = ()
     kind = pack.referral_kind(referral.kind)
     if action == "quality-assure":
         codes = pack.closes("referral_quality_assure")
     elif action == kind.made_by:
         codes = kind.closes + views_satisfied(pack, referral)
-    satisfied = await satisfy_steps(session, ctx, service, case, principal, role, referral,
-                                    codes, occurred_at)
+    satisfied = await satisfy_steps(wctx, referral=referral, codes=codes)
     if satisfied is not None:
         result = result.merge(satisfied)
     if action in UNDONE_BY:
         await reopen_steps_satisfied_by(session, referral, action)
         result = result.merge(await policy.current(session, case))
-    await record_audit(
-        session, principal, f"referral.{action}", "referral", referral.id,
-        service_id=service.id, case_id=case.id, role=role, reason=body.note,
+    await wctx.audit(
+        f"referral.{action}", entity_type="referral", entity_id=referral.id, reason=body.note,
         change={"from": previous.value, "to": move.target.value, "note": body.note},
     )
     await emit(session, f"referral.{move.target.value}", referral.id, service_id=service.id,

@@ -40,7 +40,8 @@ from app.domain.common import iso_utc, utcnow
 from app.domain.duplicates import compare
 from app.domain.events import CaseEvent, case_event_out
 from app.domain.history import RecordChange
-from app.domain.judgements import Judgement, judgement_out
+from app.domain.judgements import judgement_out
+from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry, oversight_out
 from app.domain.panels import Panel, PanelItem
 from app.domain.policy import PolicyContext
@@ -192,7 +193,7 @@ async def export(
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, EXPORTERS, "export the case file")
     cases = await _childs_cases(session, principal, case)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_now(service)
     files = [await _case_file(session, c, pack) for c in cases]
     victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]
     redactor = _Redactor(victims, redact)

@@ -9,7 +9,7 @@ from app.domain.cases_table import Case, CaseAccessStaff
 from app.domain.events import CaseEvent
 from app.domain.feeds import IdempotencyRecord
 from app.domain.history import RecordChange
-from app.domain.judgements import Judgement
+from app.domain.judgements_table import Judgement
 from app.domain.outbox import OutboxEvent
 from app.domain.oversight import OversightEntry
 from app.domain.panels_table import Panel, PanelItem

@@ -93,6 +93,9 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 RETRY_JITTER = 0.1  # up to 10 % later, so a receiver's outage does not end in a stampede
 LEASE = timedelta(minutes=5)  # a claimed delivery is not claimed again before this
 BATCH_SIZE = 50
+# Outbox events fanned out per transaction: set-wise (one INSERT of deliveries, one UPDATE),
+# so a large batch is cheap; a national escalation pass queues tens of thousands at once.
+FAN_OUT_BATCH = 1000
 CONCURRENCY = 10
 USER_AGENT = "yjrisk-webhooks/1.0"
 MAX_ERROR_LENGTH = 200
@@ -577,8 +580,8 @@ async def fan_out(
         if s.service_id == e.service_id and matches(s, e.type)
     ]
     conn = await session.connection()
-    if rows:
-        await conn.execute(_insert(session)(WebhookDelivery).values(rows).on_conflict_do_nothing())
+    if rows:  # executemany: paged into multi-row INSERTs within the bind-parameter limit
+        await conn.execute(_insert(session)(WebhookDelivery).on_conflict_do_nothing(), rows)
     await conn.execute(sa.update(OutboxEvent)
                        .where(col(OutboxEvent.id).in_([e.id for e in events]))
                        .values(dispatched_at=now))
@@ -760,17 +763,19 @@ async def run_pass(
     service_id: uuid.UUID | None = None,
     batch_size: int = BATCH_SIZE,
     settings: Settings | None = None,
+    fan_out_batch: int = FAN_OUT_BATCH,
 ) -> PassResult:
-    """One pass: fan the outbox out to subscriptions, then send every due delivery."""
+    """One pass: fan the outbox out to subscriptions (``fan_out_batch`` events per
+    transaction), then send every due delivery (``batch_size`` per claim)."""
     settings = settings or get_settings()
     env, ports = settings.env, tuple(settings.webhook_allowed_ports)
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     result = PassResult()
     while True:
         async with factory() as session, session.begin():
-            events = await fan_out(session, clock(), batch_size, service_id)
+            events = await fan_out(session, clock(), fan_out_batch, service_id)
         result.fanned_out += events
-        if events < batch_size:
+        if events < fan_out_batch:
             break
     async with _client(transport) as client:
         while True:

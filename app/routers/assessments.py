@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import assessments as svc
 from app.routers.envelopes import Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(tags=["assessments"])
+router = APIRouter(route_class=GatedRoute, tags=["assessments"])
 
 
 @router.post("/v1/cases/{case_id}/assessments", status_code=201,

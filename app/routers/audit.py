@@ -10,9 +10,9 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain.access import audit_chains_for
 from app.domain.audit import VerifyOut, verify_chains
 from app.routers.envelopes import Read
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/verify", response_model=Read[VerifyOut], dependencies=[gate("audit.verify")])

@@ -13,9 +13,9 @@ from app.core.errors import NotFound
 from app.core.query_guard import QueryGuard
 from app.domain import calendar_feeds as svc
 from app.routers.envelopes import Read
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(tags=["calendar"])
+router = APIRouter(route_class=GatedRoute, tags=["calendar"])
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 

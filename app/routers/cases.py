@@ -21,9 +21,9 @@ from app.domain.restriction import access_view
 from app.domain.steps import step_out
 from app.domain.subject_access import SubjectAccessExport, export, to_html
 from app.routers.envelopes import CaseWritten, Page, Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/cases", tags=["cases"])
 NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
 SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE)]
 IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE)]

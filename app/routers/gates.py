@@ -4,13 +4,15 @@ that may never act gets 403, not 422."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request, Response
+from fastapi.routing import APIRoute
 
-from app.core.deps import VerifiedPrincipal, require_any_role
+from app.core.deps import VerifiedPrincipal, require_any_role, verified_principal_of
 from app.core.errors import Forbidden
-from app.domain.access import roles_for
+from app.domain.access import ROLE_TABLE, roles_for
 
 REFERRAL_ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
@@ -28,4 +30,39 @@ async def _referral_action_gate(
         raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
 
 
+def _referral_action_roles(request: Request) -> tuple[str, ...] | None:
+    act = f"referral.{request.path_params.get('action')}"
+    # An unknown action is not a gate question: the route answers it (404/422) as before.
+    return roles_for(act) if act in ROLE_TABLE else None
+
+
+_referral_action_gate.roles_for_request = _referral_action_roles  # type: ignore[attr-defined]
 referral_action_gate: Any = Depends(_referral_action_gate)
+
+
+class GatedRoute(APIRoute):
+    """A route whose role gate runs before FastAPI reads the body.
+
+    FastAPI reads and parses a JSON body before it solves any dependency, so a gate declared
+    as a dependency alone would let a caller whose token lacks the role learn about the body
+    (400 for malformed JSON). This route class verifies the bearer token (401) and checks the
+    gate's roles (403) first, then hands over to FastAPI's handler; the gate dependency still
+    runs there (it reuses the verified principal), so the OpenAPI document is unchanged.
+    Routes without a gate are untouched. Every router under ``/v1`` uses this class."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        checks = [rule for rule in (getattr(d.dependency, "roles_for_request", None)
+                                    for d in self.dependencies) if rule is not None]
+        if not checks:
+            return handler
+
+        async def gated(request: Request) -> Response:
+            principal = await verified_principal_of(request)
+            for roles_for_request in checks:
+                roles = roles_for_request(request)
+                if roles is not None and not principal.has(*roles):
+                    raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+            return await handler(request)
+
+        return gated

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import judgements as svc
 from app.routers.envelopes import Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/cases/{case_id}/judgements", tags=["judgements"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/judgements",
+                   tags=["judgements"])
 
 
 @router.post("", status_code=201, response_model=Written[svc.JudgementOut],

@@ -10,9 +10,9 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import oversight as svc
 from app.domain.steps import StepOut, step_out
 from app.routers.envelopes import Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(tags=["management oversight"])
+router = APIRouter(route_class=GatedRoute, tags=["management oversight"])
 
 
 @router.post("/v1/cases/{case_id}/oversight", status_code=201,

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import panels as svc
 from app.routers.envelopes import Page, Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/panels", tags=["panels"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
 
 
 @router.post("", status_code=201, response_model=Written[svc.PanelOut],

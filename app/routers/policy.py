@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from sqlmodel import select
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
 from app.domain import policy
-from app.domain.access import note_read, service_of, visible_cases_clause
-from app.domain.cases import CaseOut, case_out
-from app.domain.cases_table import Case
+from app.domain.cases import MAX_PAGE, CaseFilters, CaseOut, case_out, list_cases
 from app.domain.preview import PreviewOut, PreviewRequest, preview
 from app.routers.envelopes import Page, Read
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(tags=["policy"])
+router = APIRouter(route_class=GatedRoute, tags=["policy"])
 
 
 @router.get("/v1/policy-packs", response_model=Read[list[dict[str, Any]]],
@@ -65,18 +62,18 @@ async def workflow_preview(
 
 @router.get("/v1/register", response_model=Page[CaseOut],
              dependencies=[gate("register.read")])
-async def register(session: Session, principal: CurrentPrincipal) -> Page[CaseOut]:
-    """Cases with ROSH or SWB high/very high (Somerset 9), for chairs, panel admins, managers."""
-    service = await service_of(session, principal)
-    rows = await session.exec(
-        select(Case)
-        .where(visible_cases_clause(principal, service.id, panel_view=True),
-               Case.on_register.is_(True))  # type: ignore[attr-defined]
-        .order_by(Case.created_at)  # type: ignore[arg-type]
-    )
-    cases = list(rows.all())
-    for case in cases:
-        note_read(session, principal, case)
+async def register(
+    session: Session,
+    principal: CurrentPrincipal,
+    cursor: Annotated[str | None, Query(max_length=512, description=(
+        "the `next_cursor` of the previous page"))] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="cases per page")] = 50,
+) -> Page[CaseOut]:
+    """Cases with ROSH or SWB high/very high (Somerset 9), for chairs, panel admins, managers:
+    each with its open steps, oldest first, paged like `GET /v1/cases` (keyset cursor on
+    creation time then id; `limit` 1-200, default 50; `next_cursor` null on the last page;
+    an invalid cursor is 422)."""
+    filters = CaseFilters(on_register=True, cursor=cursor, limit=limit)
+    service, cases, next_cursor = await list_cases(session, principal, filters, panel_view=True)
     steps = await policy.open_steps_by_case(session, [c.id for c in cases])
-    data = [case_out(c, service, steps[c.id]) for c in cases]
-    return Page(data=data, next_cursor=None)
+    return Page(data=[case_out(c, service, steps[c.id]) for c in cases], next_cursor=next_cursor)

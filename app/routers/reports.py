@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import reports as svc
 from app.routers.envelopes import Read
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/reports", tags=["reports"])
 
 
 @router.get("/timeliness", response_model=Read[svc.TimelinessReport],

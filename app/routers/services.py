@@ -10,9 +10,9 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain.services import SLUG_PATTERN, ServiceCreate, ServiceOut, create_service, to_out
 from app.domain.services import read_service as read_service_
 from app.routers.envelopes import Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/services", tags=["services"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/services", tags=["services"])
 
 
 @router.post("", status_code=201, response_model=Written[ServiceOut],

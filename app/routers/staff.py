@@ -10,9 +10,9 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import absences as svc
 from app.domain.staff import record_staff_absence
 from app.routers.envelopes import Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/staff", tags=["staff"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/staff", tags=["staff"])
 StaffId = Annotated[str, Path(min_length=1, max_length=128)]
 
 

@@ -11,9 +11,9 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
 from app.domain.steps import StepOut, StepStatus, step_out
 from app.routers.envelopes import Page, Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/next-steps", tags=["next steps"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/next-steps", tags=["next steps"])
 
 
 @router.get("", response_model=Page[StepOut],

@@ -11,9 +11,9 @@ from app.core.deps import CurrentPrincipal, Session, settings_of
 from app.domain import webhooks as svc
 from app.domain.services import SLUG_PATTERN
 from app.routers.envelopes import Page, Read, Written
-from app.routers.gates import gate
+from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(prefix="/v1/services/{slug}/webhooks", tags=["webhooks"])
+router = APIRouter(route_class=GatedRoute, prefix="/v1/services/{slug}/webhooks", tags=["webhooks"])
 Slug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)]
 Admin = CurrentPrincipal
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
 
 LONDON = ZoneInfo("Europe/London")
 END_OF_DAY = time(23, 59, 59)
+# At most this many remembered answers per table (a long-running service sees new days daily).
+_TABLE_SIZE = 65536
 
 
 def require_aware(moment: datetime, name: str = "datetime") -> datetime:
@@ -30,7 +33,15 @@ def london_date(moment: datetime) -> date:
 
 
 def end_of_day(day: date) -> datetime:
-    """23:59:59 Europe/London on ``day``, as an aware UTC datetime."""
+    """23:59:59 Europe/London on ``day``, as an aware UTC datetime (cached for plain dates:
+    deadlines end on a few thousand distinct days)."""
+    if type(day) is date:
+        return _end_of_date(day)
+    return datetime.combine(day, END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _end_of_date(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
 
 
@@ -48,6 +59,9 @@ class WorkingCalendar:
         )
         self._bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
         self._cache: dict[date, bool] = {}
+        # Working-day arithmetic, worked out once per (day, n) / day: a table per calendar.
+        self._added: dict[tuple[date, int], date] = {}
+        self._week_end: dict[date, date | None] = {}
 
     @property
     def extra_closures(self) -> frozenset[date]:
@@ -68,6 +82,13 @@ class WorkingCalendar:
 
     def add_working_days(self, day: date, n: int) -> date:
         """The ``n``th working day after ``day`` (``day`` itself when ``n`` is 0)."""
+        # Only plain dates are remembered: a datetime equal to another in a different zone
+        # would find the other's answer.
+        key = (day, n)
+        plain = type(day) is date
+        found = self._added.get(key) if plain else None
+        if found is not None:
+            return found
         if n < 0:
             raise ValueError("n must be >= 0")
         current = day
@@ -75,6 +96,10 @@ class WorkingCalendar:
             current += timedelta(days=1)
             if self.is_working_day(current):
                 n -= 1
+        if plain:
+            if len(self._added) >= _TABLE_SIZE:
+                self._added.clear()
+            self._added[key] = current
         return current
 
     def next_working_day_on_or_after(self, day: date) -> date:
@@ -83,12 +108,21 @@ class WorkingCalendar:
 
     def last_working_day_of_week(self, day: date) -> date | None:
         """The last working day of ``day``'s Monday-to-Sunday week, or None if it has none."""
+        plain = type(day) is date
+        if plain and day in self._week_end:
+            return self._week_end[day]
+        found = None
         monday = day - timedelta(days=day.weekday())
         for offset in range(6, -1, -1):
             candidate = monday + timedelta(days=offset)
             if self.is_working_day(candidate):
-                return candidate
-        return None
+                found = candidate
+                break
+        if plain:
+            if len(self._week_end) >= _TABLE_SIZE:
+                self._week_end.clear()
+            self._week_end[day] = found
+        return found
 
     def end_of_day(self, day: date) -> datetime:
         """23:59:59 Europe/London on ``day``, as an aware UTC datetime."""

@@ -67,6 +67,8 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from types import CodeType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -97,10 +99,18 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled condition: the raw table (for messages and docs) and its predicate."""
+    """A compiled condition: the raw table (for messages and docs) and its predicate.
+
+    ``test`` is the condition compiled into one Python function at load (``source`` is its text,
+    for debugging); ``interpreted`` is the same condition as a tree of small closures, one per
+    atom and combinator: the reference the compiled form is tested against (same result, same
+    exception, on every context).
+    """
 
     raw: Any
     test: Predicate
+    interpreted: Predicate | None = None
+    source: str = ""
 
     def __call__(self, ctx: Context) -> bool:
         """Evaluate the condition."""
@@ -166,12 +176,62 @@ class NamedCompare(Compare):
 
 @dataclass(frozen=True)
 class Atom:
-    """One atom of the language: its argument type and how it builds a predicate."""
+    """One atom of the language: its argument type, how it builds a predicate and (for the atoms
+    the bundled packs test on every evaluation) how it is written inline in a compiled condition.
+    An atom without ``emit`` is compiled as a call of its built predicate."""
 
     name: str
     arg: TypeAdapter[Any]
     build: Callable[[Any], Predicate]
     state: bool = False
+    emit: Callable[[Any, _Emitter], str] | None = None
+
+
+class _Emitter:
+    """Collects what a compiled condition's source needs: constants (closure variables) and
+    which parts of the context it reads (bound once, at the top of the function)."""
+
+    def __init__(self) -> None:
+        self.consts: dict[str, Any] = {}
+        self.uses: set[str] = set()
+
+    def const(self, value: Any) -> str:
+        """A name for a constant (a literal for plain strings, ints, bools and None)."""
+        if value is None or type(value) in (str, int, bool):
+            return repr(value)
+        name = f"_c{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def data(self) -> str:
+        """The event's data mapping."""
+        self.uses.update(("e", "d"))
+        return "_d"
+
+    def event(self) -> str:
+        """The event."""
+        self.uses.add("e")
+        return "_e"
+
+    def case(self, after: bool) -> str:
+        """The case snapshot before (``case.``) or after (``after.``) the event."""
+        self.uses.add("a" if after else "b")
+        return "_a" if after else "_b"
+
+    def call(self, predicate: Predicate) -> str:
+        """A call of an interpreted predicate (an atom without an inline form)."""
+        return f"{self.const(predicate)}(ctx)"
+
+
+# An emitted expression and whether it always evaluates to a bool (``and``/``or`` chains of
+# bools are bools; anything else is wrapped in ``bool()`` where ``all``/``any`` would be).
+_Emitted = tuple[str, bool]
+_Emit = Callable[[Any, _Emitter], str]
+
+
+def _is(expr: str, expected: bool) -> str:
+    """``bool(expr) is expected`` without the call."""
+    return f"(not not {expr})" if expected else f"(not {expr})"
 
 
 _ATOMS: dict[str, Atom] = {}
@@ -189,9 +249,11 @@ _COMPARE: TypeAdapter[Any] = TypeAdapter(Compare)
 _NAMED: TypeAdapter[Any] = TypeAdapter(NamedCompare)
 
 
-def _event_atom(name: str, arg: TypeAdapter[Any]) -> Callable[[Callable[[Any], Predicate]], Any]:
+def _event_atom(
+    name: str, arg: TypeAdapter[Any], emit: _Emit | None = None
+) -> Callable[[Callable[[Any], Predicate]], Any]:
     def register(build: Callable[[Any], Predicate]) -> Callable[[Any], Predicate]:
-        _ATOMS[name] = Atom(name, arg, build)
+        _ATOMS[name] = Atom(name, arg, build, emit=emit)
         return build
 
     return register
@@ -207,6 +269,13 @@ def _member(key: str) -> Callable[[Any], Predicate]:
         return lambda ctx: _data(ctx, key) in allowed
 
     return build
+
+
+def _member_emit(key: str) -> _Emit:
+    def emit(values: tuple[Any, ...], em: _Emitter) -> str:
+        return f"({em.data()}.get({em.const(key)}) in {em.const(frozenset(values))})"
+
+    return emit
 
 
 # Membership atoms: atom name -> (event data key, argument type).
@@ -226,25 +295,29 @@ _MEMBERSHIP: dict[str, tuple[str, TypeAdapter[Any]]] = {
     "impact_in": ("impact", _STRS),
 }
 for _name, (_key, _adapter) in _MEMBERSHIP.items():
-    _ATOMS[_name] = Atom(_name, _adapter, _member(_key))
+    _ATOMS[_name] = Atom(_name, _adapter, _member(_key), emit=_member_emit(_key))
 
 
-@_event_atom("trigger_in", _STRS)
+@_event_atom("trigger_in", _STRS,
+             lambda values, em: f"({em.event()}.trigger in {em.const(values)})")
 def _trigger_in(values: tuple[str, ...]) -> Predicate:
     return lambda ctx: ctx.event.trigger in values
 
 
-@_event_atom("actor_role_in", _STRS)
+@_event_atom("actor_role_in", _STRS,
+             lambda values, em: f"({em.event()}.actor_role in {em.const(values)})")
 def _actor_role_in(values: tuple[str, ...]) -> Predicate:
     return lambda ctx: ctx.event.actor_role in values
 
 
-@_event_atom("event_flag", _STR)
+@_event_atom("event_flag", _STR,
+             lambda key, em: _is(f"{em.data()}.get({em.const(key)})", True))
 def _event_flag(key: str) -> Predicate:
     return lambda ctx: bool(_data(ctx, key))
 
 
-@_event_atom("via_panel_decision", _BOOL)
+@_event_atom("via_panel_decision", _BOOL,
+             lambda expected, em: _is(f"{em.data()}.get('via_panel_decision')", expected))
 def _via_panel(expected: bool) -> Predicate:
     return lambda ctx: bool(_data(ctx, "via_panel_decision")) is expected
 
@@ -263,13 +336,24 @@ def previous_level(ctx: Context) -> str | None:
     return ctx.before.ratings.get(str(_data(ctx, "domain")))
 
 
-@_event_atom("level_below", _LEVEL)
+def _level_below_emit(threshold: str, em: _Emitter) -> str:
+    rank = LEVEL_RANK[threshold]
+    return f"({em.const(LEVEL_RANK)}.get(str({em.data()}.get('level')), {rank}) < {rank})"
+
+
+@_event_atom("level_below", _LEVEL, _level_below_emit)
 def _level_below(threshold: str) -> Predicate:
     rank = LEVEL_RANK[threshold]
     return lambda ctx: LEVEL_RANK.get(str(_data(ctx, "level")), rank) < rank
 
 
-@_event_atom("level_changed", _BOOL)
+def _level_changed_emit(expected: bool, em: _Emitter) -> str:
+    data, before = em.data(), em.case(False)
+    return (f"(({data}.get('level') != {before}.ratings.get(str({data}.get('domain')))) "
+            f"is {expected!r})")
+
+
+@_event_atom("level_changed", _BOOL, _level_changed_emit)
 def _level_changed(expected: bool) -> Predicate:
     return lambda ctx: (_data(ctx, "level") != previous_level(ctx)) is expected
 
@@ -312,12 +396,14 @@ def _changed_to(arg: ChangedToArg) -> Predicate:
     return test
 
 
-@_event_atom("decision_has_actions", _BOOL)
+@_event_atom("decision_has_actions", _BOOL,
+             lambda expected, em: _is(f"{em.data()}.get('actions')", expected))
 def _has_actions(expected: bool) -> Predicate:
     return lambda ctx: bool(_data(ctx, "actions")) is expected
 
 
-@_event_atom("decision_mappa_level_in", _INTS)
+@_event_atom("decision_mappa_level_in", _INTS,
+             lambda levels, em: f"({em.data()}.get('mappa_level') in {em.const(levels)})")
 def _decision_mappa(levels: tuple[int, ...]) -> Predicate:
     return lambda ctx: _data(ctx, "mappa_level") in levels
 
@@ -347,7 +433,9 @@ def _attendees_include(names: tuple[str, ...]) -> Predicate:
 
 # State atoms: each is built on a case snapshot and registered twice, as case.* and after.*.
 StateBuild = Callable[[Any], Callable[[CaseSnapshot, Context], bool]]
-_STATE: dict[str, tuple[TypeAdapter[Any], StateBuild]] = {}
+# How a state atom is written inline, given the expression naming the case snapshot.
+StateEmit = Callable[[Any, _Emitter, str], str]
+_STATE: dict[str, tuple[TypeAdapter[Any], StateBuild, StateEmit | None]] = {}
 
 
 def _flag(field: str) -> StateBuild:
@@ -355,6 +443,10 @@ def _flag(field: str) -> StateBuild:
         return lambda case, ctx: bool(getattr(case, field)) is expected
 
     return build
+
+
+def _flag_emit(field: str) -> StateEmit:
+    return lambda expected, em, case: _is(f"{case}.{field}", expected)
 
 
 def _in(field: str) -> StateBuild:
@@ -365,12 +457,38 @@ def _in(field: str) -> StateBuild:
     return build
 
 
+def _in_emit(field: str) -> StateEmit:
+    return lambda values, em, case: f"({case}.{field} in {em.const(frozenset(values))})"
+
+
+def _is_set_emit(field: str) -> StateEmit:
+    def emit(expected: bool, em: _Emitter, case: str) -> str:
+        return f"({case}.{field} is {'not ' if expected else ''}None)"
+
+    return emit
+
+
 def _any_rating_in(arg: RatingArg) -> Callable[[CaseSnapshot, Context], bool]:
     return lambda case, ctx: any(case.ratings.get(d) in arg.levels for d in arg.domains)
 
 
+def _any_rating_emit(arg: RatingArg, em: _Emitter, case: str) -> str:
+    if not arg.domains:
+        return "False"
+    levels = em.const(arg.levels)
+    return "(" + " or ".join(
+        f"{case}.ratings.get({em.const(d)}) in {levels}" for d in arg.domains) + ")"
+
+
 def _ratings_known(domains: tuple[str, ...]) -> Callable[[CaseSnapshot, Context], bool]:
     return lambda case, ctx: all(case.ratings.get(d) is not None for d in domains)
+
+
+def _ratings_known_emit(domains: tuple[str, ...], em: _Emitter, case: str) -> str:
+    if not domains:
+        return "True"
+    return "(" + " and ".join(
+        f"{case}.ratings.get({em.const(d)}) is not None" for d in domains) + ")"
 
 
 def _within_days(days: int) -> Callable[[CaseSnapshot, Context], bool]:
@@ -386,30 +504,37 @@ def _within_days(days: int) -> Callable[[CaseSnapshot, Context], bool]:
     return test
 
 
+def _open_step_emit(codes: tuple[str, ...], em: _Emitter, case: str) -> str:
+    return f"any(s.code in {em.const(codes)} for s in {case}.open_steps)"
+
+
 for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register",
                "on_panel_agenda"):
-    _STATE[_field] = (_BOOL, _flag(_field))
+    _STATE[_field] = (_BOOL, _flag(_field), _flag_emit(_field))
 for _field in ("intervention", "csc_status"):
-    _STATE[f"{_field}_in"] = (_STRS, _in(_field))
+    _STATE[f"{_field}_in"] = (_STRS, _in(_field), _in_emit(_field))
 for _field in ("mappa_category", "mappa_level"):
-    _STATE[f"{_field}_in"] = (_INTS, _in(_field))
+    _STATE[f"{_field}_in"] = (_INTS, _in(_field), _in_emit(_field))
 _STATE["mappa_eligible"] = (
-    _BOOL, lambda e: lambda case, ctx: (case.mappa_category is not None) is e
+    _BOOL, lambda e: lambda case, ctx: (case.mappa_category is not None) is e,
+    _is_set_emit("mappa_category"),
 )
 _STATE["has_release_date"] = (
-    _BOOL, lambda e: lambda case, ctx: (case.expected_release_date is not None) is e
+    _BOOL, lambda e: lambda case, ctx: (case.expected_release_date is not None) is e,
+    _is_set_emit("expected_release_date"),
 )
-_STATE["any_rating_in"] = (_RATING, _any_rating_in)
-_STATE["ratings_known"] = (_DOMAINS, _ratings_known)
-_STATE["open_or_closed_within_days"] = (_INT, _within_days)
+_STATE["any_rating_in"] = (_RATING, _any_rating_in, _any_rating_emit)
+_STATE["ratings_known"] = (_DOMAINS, _ratings_known, _ratings_known_emit)
+_STATE["open_or_closed_within_days"] = (_INT, _within_days, None)
 _STATE["open_step_in"] = (
-    _STRS, lambda codes: lambda case, ctx: any(s.code in codes for s in case.open_steps)
+    _STRS, lambda codes: lambda case, ctx: any(s.code in codes for s in case.open_steps),
+    _open_step_emit,
 )
 _STATE["fact"] = (
-    _NAMED, lambda arg: lambda case, ctx: arg.test(case.facts.get(arg.name))
+    _NAMED, lambda arg: lambda case, ctx: arg.test(case.facts.get(arg.name)), None
 )
 _STATE["score"] = (
-    _NAMED, lambda arg: lambda case, ctx: arg.test(case.scores.get(arg.name))
+    _NAMED, lambda arg: lambda case, ctx: arg.test(case.scores.get(arg.name)), None
 )
 
 
@@ -423,9 +548,18 @@ def _bind(build: StateBuild, after: bool) -> Callable[[Any], Predicate]:
     return bound
 
 
-for _name, (_adapter, _build) in _STATE.items():
-    _ATOMS[f"case.{_name}"] = Atom(f"case.{_name}", _adapter, _bind(_build, False), state=True)
-    _ATOMS[f"after.{_name}"] = Atom(f"after.{_name}", _adapter, _bind(_build, True), state=True)
+def _bind_emit(emit: StateEmit | None, after: bool) -> _Emit | None:
+    if emit is None:
+        return None
+    return lambda arg, em: emit(arg, em, em.case(after))
+
+
+for _name, (_adapter, _build, _state_emit) in _STATE.items():
+    for _side, _after in (("case", False), ("after", True)):
+        _ATOMS[f"{_side}.{_name}"] = Atom(
+            f"{_side}.{_name}", _adapter, _bind(_build, _after), state=True,
+            emit=_bind_emit(_state_emit, _after),
+        )
 
 
 def atom_names() -> tuple[str, ...]:
@@ -438,37 +572,103 @@ def always(ctx: Context) -> bool:
     return True
 
 
+# A compiled part: its interpreted predicate, and how to write it inline (given an emitter:
+# the expression and whether it is always a bool).
+_Part = tuple[Predicate, Callable[[_Emitter], _Emitted]]
+
+
 def compile_condition(raw: Any, where: str = "condition", *, after_only: bool = False) -> Condition:
-    """Validate and compile a condition table; ConditionError says where and what is wrong."""
-    return Condition(raw, _compile(raw, where, after_only))
+    """Validate and compile a condition table; ConditionError says where and what is wrong.
+
+    The table is checked and typed atom by atom (unknown atoms and bad arguments are refused
+    here, at load), then compiled into one Python function (``Condition.test``); the tree of
+    per-atom closures it was built from is kept as ``Condition.interpreted``.
+    """
+    predicate, emit = _compile(raw, where, after_only)
+    em = _Emitter()
+    expr, _ = emit(em)
+    source, test = _generate(expr, em)
+    return Condition(raw, test, predicate, source)
 
 
-def _compile(raw: Any, where: str, after_only: bool) -> Predicate:
+def _generate(expr: str, em: _Emitter) -> tuple[str, Predicate]:
+    """The condition's function: the context parts it reads bound once, then one expression."""
+    prelude = []
+    if "e" in em.uses:
+        prelude.append("        _e = ctx.event")
+    if "d" in em.uses:
+        prelude.append("        _d = _e.data")
+    if "b" in em.uses:
+        prelude.append("        _b = ctx.before")
+    if "a" in em.uses:
+        prelude.append("        _a = ctx.after")
+    params = ", ".join(em.consts)
+    source = "\n".join([
+        f"def _make({params}):",
+        "    def condition(ctx):",
+        *prelude,
+        f"        return {expr}",
+        "    return condition",
+    ])
+    namespace: dict[str, Any] = {}
+    # Every value reaches the source as a closure variable or a repr() literal of a str, int,
+    # bool or None: no pack text is ever code.
+    exec(_code(source), namespace)  # noqa: S102
+    test: Predicate = namespace["_make"](**em.consts)
+    return source, test
+
+
+@lru_cache(maxsize=4096)
+def _code(source: str) -> CodeType:
+    """Compiled once per distinct source (packs repeat conditions: S5 and S6 share one)."""
+    return compile(source, "<pack condition>", "exec")
+
+
+def _compile(raw: Any, where: str, after_only: bool) -> _Part:
     if not isinstance(raw, Mapping) or not raw:
         raise ConditionError(f"{where}: a condition must be a non-empty table, got {raw!r}")
     parts = [_compile_key(str(k), v, f"{where}.{k}", after_only) for k, v in raw.items()]
     if len(parts) == 1:
         return parts[0]
-    return lambda ctx: all(p(ctx) for p in parts)
+    predicates = [p for p, _ in parts]
+    return (lambda ctx: all(p(ctx) for p in predicates)), _join(parts, "and")
 
 
-def _compile_key(key: str, value: Any, where: str, after_only: bool) -> Predicate:
+def _join(parts: list[_Part], op: str) -> Callable[[_Emitter], _Emitted]:
+    """``all`` / ``any`` of parts: a short-circuit chain (bool() round it where a part may not be
+    a bool, so the result is the bool ``all()`` / ``any()`` gives)."""
+    def emit(em: _Emitter) -> _Emitted:
+        emitted = [e(em) for _, e in parts]
+        chain = f" {op} ".join(expr for expr, _ in emitted)
+        if all(is_bool for _, is_bool in emitted):
+            return f"({chain})", True
+        return f"bool({chain})", True
+
+    return emit
+
+
+def _compile_key(key: str, value: Any, where: str, after_only: bool) -> _Part:
     if key in ("all", "any"):
         if not isinstance(value, list) or not value:
             raise ConditionError(f"{where}: '{key}' takes a non-empty list of conditions")
         parts = [_compile(v, f"{where}[{i}]", after_only) for i, v in enumerate(value)]
+        predicates = [p for p, _ in parts]
         if key == "all":
-            return lambda ctx: all(p(ctx) for p in parts)
-        return lambda ctx: any(p(ctx) for p in parts)
+            return (lambda ctx: all(p(ctx) for p in predicates)), _join(parts, "and")
+        return (lambda ctx: any(p(ctx) for p in predicates)), _join(parts, "or")
     if key == "not":
-        inner = _compile(value, where, after_only)
-        return lambda ctx: not inner(ctx)
+        inner, inner_emit = _compile(value, where, after_only)
+
+        def emit_not(em: _Emitter) -> _Emitted:
+            return f"(not {inner_emit(em)[0]})", True
+
+        return (lambda ctx: not inner(ctx)), emit_not
     if key in ("case", "after") and isinstance(value, Mapping):
         return _compile({f"{key}.{k}": v for k, v in value.items()}, where, after_only)
     return _compile_atom(key, value, where, after_only)
 
 
-def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> Predicate:
+def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> _Part:
     atom = _ATOMS.get(name)
     if atom is None:
         near = difflib.get_close_matches(name, _ATOMS, n=3)
@@ -485,4 +685,12 @@ def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> Predic
             f"{where}: bad argument {value!r} for '{name}': {first['msg']}"
             + (f" at {loc}" if loc else "")
         ) from None
-    return atom.build(arg)
+    predicate = atom.build(arg)
+    inline = atom.emit
+
+    def emit(em: _Emitter) -> _Emitted:
+        if inline is not None:
+            return inline(arg, em), True
+        return em.call(predicate), False
+
+    return predicate, emit

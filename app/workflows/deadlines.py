@@ -6,6 +6,11 @@ wall time; months clamp to month end), ``every Nm`` (first due ``+Nm``, then rec
 ``immediately``, ``next-panel``, ``release-6m``, ``review-date``, ``before-transfer``, ``due-date``,
 ``none``.
 
+``next-panel`` is the next booked panel of the pack's kind at or after the event; with none
+booked, ``awaiting_panel_date`` and either no date or, when the kind meets on a fixed day
+(``cadence = "weekly on Thursday"``), the end of its first meeting day after the event's London
+day (a bank holiday moves it to the next working day), until a panel is booked.
+
 ``release-6m`` whose six-month point (end of that London day) is already past at the event is due
 at the event itself, urgent, with a note giving the date it passed: never before the event.
 
@@ -18,10 +23,11 @@ from __future__ import annotations
 
 import calendar as _stdcal
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from app.workflows.calendar import (
     LONDON,
@@ -31,7 +37,7 @@ from app.workflows.calendar import (
     require_aware,
     start_of_day,
 )
-from app.workflows.types import ScheduledPanel
+from app.workflows.types import Cadence, ScheduledPanel
 
 NAMED_FORMS = (
     "next-wd",
@@ -51,9 +57,9 @@ _OFFSET_SHAPE = re.compile(r"^\+(?P<n>\d+)(?P<unit>h|wd|d|w|m)$")
 _EVERY_SHAPE = re.compile(r"^every (?P<n>\d+)(?P<unit>[dwm])$")
 
 
-@dataclass(frozen=True)
-class Due:
-    """A computed deadline: when, whether urgent, whether waiting for a panel date, and why."""
+class Due(NamedTuple):
+    """A computed deadline: when (aware UTC), whether urgent, whether waiting for a panel date,
+    and why (a named tuple: the engine makes several per evaluation)."""
 
     due_at: datetime | None
     urgent: bool = False
@@ -68,6 +74,8 @@ class DeadlineInputs:
     occurred_at: datetime
     panels: Sequence[ScheduledPanel] = ()
     panel_kind: str | None = None
+    # When that kind meets (its pack's fixed-day cadence), for a next-panel with none booked.
+    panel_cadence: Cadence | None = None
     expected_release_date: date | None = None
     review_date: date | None = None
     transfer_date: date | None = None
@@ -121,19 +129,30 @@ def is_valid_form(text: str) -> bool:
     return True
 
 
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(day: date, months: int) -> date:
     """Calendar months on a date, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, _stdcal.monthrange(year, month)[1]))
+    if day.day <= 28:  # in every month
+        return date(year, month, day.day)
+    # The month's length as calendar.monthrange gives it (without its weekday arithmetic).
+    length = _MONTH_DAYS[month] + (month == 2 and _stdcal.isleap(year))
+    return date(year, month, min(day.day, length))
 
 
 def shift_local(moment: datetime, *, days: int = 0, months: int = 0) -> datetime:
     """Move an instant by calendar days/months on London wall time; returns aware UTC."""
-    local = require_aware(moment).astimezone(LONDON).replace(tzinfo=None)
-    moved_day = add_months(local.date(), months) + timedelta(days=days)
-    wall = datetime.combine(moved_day, local.time())
-    return wall.replace(tzinfo=LONDON).astimezone(UTC)
+    local = require_aware(moment).astimezone(LONDON)
+    moved_day = local.date()
+    if months:
+        moved_day = add_months(moved_day, months)
+    if days:
+        moved_day += timedelta(days=days)
+    # The same wall-clock time (and fold, in the repeated autumn hour) on the moved day.
+    return datetime.combine(moved_day, local.time(), LONDON).astimezone(UTC)
 
 
 def add_period(moment: datetime, recurrence: str) -> datetime:
@@ -175,24 +194,43 @@ def next_panel(
     panels: Sequence[ScheduledPanel], kind: str | None, after: datetime
 ) -> ScheduledPanel | None:
     """The first panel of ``kind`` scheduled at or after ``after`` (ties broken by id)."""
-    candidates = [
-        p for p in panels if (kind is None or p.kind == kind) and p.scheduled_for >= after
-    ]
-    return min(candidates, key=lambda p: (p.scheduled_for, str(p.id)), default=None)
+    found: ScheduledPanel | None = None
+    for panel in panels:
+        if (kind is None or panel.kind == kind) and panel.scheduled_for >= after:
+            # The earliest; at the same moment the lower id (as text), the first on a tie.
+            if found is None or panel.scheduled_for < found.scheduled_for or (
+                    panel.scheduled_for == found.scheduled_for
+                    and str(panel.id) < str(found.id)):
+                found = panel
+    return found
 
 
 def compute_due(form: str, inputs: DeadlineInputs, calendar: WorkingCalendar) -> Due:
     """The deadline a form gives for an event (``policy-rules.md``, Deadline forms)."""
+    compute = form_function(form)
+    return compute(inputs, require_aware(inputs.occurred_at, "occurred_at").astimezone(UTC),
+                   calendar)
+
+
+# A deadline form as a function: (inputs, the start as aware UTC, calendar) -> Due.
+FormFunction = Callable[[DeadlineInputs, datetime, WorkingCalendar], Due]
+
+
+@lru_cache(maxsize=256)
+def form_function(form: str) -> FormFunction:
+    """A deadline form compiled once (ValueError names an unknown one): call it with the
+    deadline inputs, their start (``occurred_at``) as an aware UTC datetime, and the calendar."""
     parsed = parse_form(form)
-    occurred = require_aware(inputs.occurred_at, "occurred_at").astimezone(UTC)
-    kind = parsed.kind
+    kind, n = parsed.kind, parsed.n
     if kind == "h":
-        return Due(occurred + timedelta(hours=parsed.n))
+        hours = timedelta(hours=n)
+        return lambda inputs, occurred, calendar: Due(occurred + hours)
     if kind == "wd":
-        return Due(end_of_day(calendar.add_working_days(london_date(occurred), parsed.n)))
+        return lambda inputs, occurred, calendar: Due(
+            end_of_day(calendar.add_working_days(london_date(occurred), n)))
     if kind in ("d", "w", "m"):
-        return Due(_calendar_offset(occurred, kind, parsed.n))
-    return _NAMED[kind](inputs, occurred, calendar)
+        return lambda inputs, occurred, calendar: Due(_calendar_offset(occurred, kind, n))
+    return _NAMED[kind]
 
 
 def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
@@ -207,10 +245,22 @@ def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     panel = next_panel(inputs.panels, inputs.panel_kind, occurred)
-    if panel is None:
-        kind = inputs.panel_kind or "panel"
+    if panel is not None:
+        return Due(require_aware(panel.scheduled_for).astimezone(UTC))
+    kind = inputs.panel_kind or "panel"
+    if inputs.panel_cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
-    return Due(require_aware(panel.scheduled_for).astimezone(UTC))
+    day = next_cadence_day(inputs.panel_cadence, occurred, cal)
+    return Due(end_of_day(day), awaiting_panel_date=True, note=(
+        f"Due at the next {kind} ({inputs.panel_cadence.text}): {day.isoformat()}; none "
+        "booked yet, so the first panel booked sets the date."))
+
+
+def next_cadence_day(cadence: Cadence, occurred: datetime, cal: WorkingCalendar) -> date:
+    """The London date of the first meeting after the act's day by the panel's cadence; a
+    meeting day that is a bank holiday moves to the next working day (the packs say nothing
+    of holidays; the earlier sitting is the safe reading, and a booked panel replaces it)."""
+    return cal.next_working_day_on_or_after(cadence.next_meeting(london_date(occurred)))
 
 
 def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:

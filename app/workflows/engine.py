@@ -7,27 +7,33 @@ code and subject, or the case's one open step for a case-wide duty: the kept ste
 line's reason and the sooner deadline), recurrences on completion, re-dating on a newly scheduled
 panel, taking a withdrawn or declined referral's reasons off the open steps (superseding those
 left with none), and finally supersede open steps none of whose reasons still holds.
+
+Speed (issue 15): each pack gets its tables once (:func:`prepare`, at start-up, else lazily): its
+rule lines with their compiled conditions, fixed deadline forms and reason parts, indexed by
+trigger, id and step code; its checks by trigger. One evaluation computes each deadline form
+once per start, and builds its frozen results without the per-field ``object.__setattr__`` a
+frozen dataclass's ``__init__`` pays (:func:`_make`; equal to the ordinary constructor).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import fields
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from app.workflows.calendar import WorkingCalendar, london_date, require_aware
-from app.workflows.conditions import Context
+from app.workflows.conditions import Context, Predicate
 from app.workflows.deadlines import (
     NO_TIMESCALE_NOTE,
     DeadlineInputs,
     Due,
     add_period,
-    compute_due,
+    form_function,
     next_panel,
 )
-from app.workflows.packs import Check, Pack, Rule, contact_level_for, state_context
+from app.workflows.packs import Check, Pack, Rule
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -58,6 +64,183 @@ TRIGGER_RECORD = {
     "panel_scheduled": "panel", "step_completed": "step",
 }
 
+T = TypeVar("T")
+_new = object.__new__
+
+
+def _make(cls: type[T], values: dict[str, Any]) -> T:
+    """An instance of a frozen dataclass from all of its fields (``values`` in field order),
+    without the per-field ``object.__setattr__`` its ``__init__`` pays: equal to
+    ``cls(**values)`` (same fields, eq, hash, repr, pickling). Only for the classes checked in
+    ``_FAST``, none of which has a ``__post_init__``."""
+    obj = _new(cls)
+    obj.__dict__.update(values)
+    return obj
+
+
+def _evolve(obj: T, **changes: Any) -> T:
+    """``dataclasses.replace`` for the frozen snapshots the engine derives (same result)."""
+    new = _new(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+# What _make builds, with the field names its callers give (checked at import: a field added
+# to one of these classes must be added where the engine builds it).
+_FAST: dict[type, tuple[str, ...]] = {
+    StepIntent: ("action", "rule_id", "code", "title", "actor", "subject_id", "due_at", "urgent",
+                 "awaiting_panel_date", "policy_pack", "policy_ref", "deadline_form",
+                 "policy_version", "recurrence", "note", "assignee_id", "step_id", "reasons"),
+    Evaluation: ("violations", "intents", "matrix_level", "ratings_after", "on_register_after",
+                 "register_change", "contact_level", "acknowledgements"),
+    Context: ("event", "before", "after", "matrix_level"),
+    DeadlineInputs: ("occurred_at", "panels", "panel_kind", "panel_cadence",
+                     "expected_release_date", "review_date", "transfer_date", "due_date",
+                     "absences"),
+}
+for _cls, _names in _FAST.items():
+    if tuple(f.name for f in fields(_cls)) != _names or "__post_init__" in vars(_cls) \
+            or hasattr(_cls, "__slots__"):
+        raise RuntimeError(f"engine._FAST no longer matches {_cls.__name__}'s fields")
+
+
+def _context_of(
+    event: WorkflowEvent, before: CaseSnapshot, after: CaseSnapshot, level: str | None = None
+) -> Context:
+    return _make(Context, {"event": event, "before": before, "after": after,
+                           "matrix_level": level})
+
+
+# --- a pack's tables (built once per pack object) ---------------------------------------------
+
+
+class _Line:
+    """One rule line as the engine runs it: the rule's fields read once, its compiled
+    conditions, its deadline form (or conditional branches) and what keys its steps."""
+
+    __slots__ = (
+        "rule", "id", "code", "title", "actor", "ref", "when", "holds", "trigger", "wide",
+        "form", "branches", "period", "note", "notes", "note_cache", "rating", "for_each",
+        "assignee_from", "known", "subject", "refresh_only", "refresh_due",
+        "refresh_undated_only", "supersedes_previous", "subject_kinds",
+    )
+
+    def __init__(self, rule: Rule, pack: Pack) -> None:
+        self.rule = rule
+        self.id, self.code, self.title = rule.id, rule.code, rule.title
+        self.actor, self.ref, self.trigger = rule.actor, rule.ref, rule.trigger
+        self.when: Predicate | None = None if rule.when is None else rule.when.test
+        self.holds: Predicate | None = None if rule.holds is None else rule.holds.test
+        # One duty per case for this code (``dedupe = "case"`` on any of its lines), unless
+        # the line replaces earlier steps of its code (a new review date): then it never merges.
+        self.wide = (rule.dedupe == "case" or pack.case_wide(rule.code)) \
+            and not rule.supersedes_previous
+        self.form: str | None = None
+        self.branches: tuple[tuple[Predicate | None, str, str | None], ...] | None = None
+        if isinstance(rule.deadline, str):
+            self.form = rule.deadline
+        else:
+            self.branches = tuple((None if b.when is None else b.when.test, b.form, b.note)
+                                  for b in rule.deadline)
+        self.period = rule.period
+        self.note = rule.note
+        # The step's note when neither the deadline nor a branch adds one: dated, undated.
+        self.notes = (_note(rule.note, None, None, False), _note(rule.note, None, None, True))
+        # (branch note, undated) -> the step's note, for deadlines that carry no note.
+        self.note_cache: dict[tuple[str | None, bool], str | None] = {}
+        self.subject = rule.subject
+        self.rating = rule.subject.removeprefix("rating:") \
+            if rule.subject.startswith("rating:") else None
+        self.for_each = rule.for_each == "actions"
+        self.assignee_from = rule.assignee_from
+        self.known = rule.counts_from == "known"
+        self.refresh_only, self.refresh_due = rule.refresh_only, rule.refresh_due
+        self.refresh_undated_only = rule.refresh_undated_only
+        self.supersedes_previous = rule.supersedes_previous
+        self.subject_kinds = rule.subject_kinds
+
+
+class _Table:
+    """A pack's lines indexed as the engine looks them up, its checks by trigger, and its
+    register and contact conditions (compiled). Built from the pack's own indexes, so a copy
+    of a pack (``model_copy``) gets its own table, as it has its own fields."""
+
+    def __init__(self, pack: Pack) -> None:
+        self.owner = id(pack)
+        self.pack_id, self.version, self.panel_kind = pack.id, pack.version, pack.panel_kind
+        # When that panel meets (a fixed-day cadence), for next-panel steps with none booked.
+        self.panel_cadence = pack.panel(pack.panel_kind).meets if pack.panel_kind else None
+        self.matrix = pack.matrix
+        lines: dict[int, _Line] = {}
+
+        def line(rule: Rule) -> _Line:
+            found = lines.get(id(rule))
+            if found is None:
+                found = lines[id(rule)] = _Line(rule, pack)
+            return found
+
+        index = pack.__pydantic_private__ or {}
+        self.by_trigger = {t: tuple(line(r) for r in rules)
+                           for t, rules in index["_by_trigger"].items()}
+        self.by_id = {i: tuple(line(r) for r in rules) for i, rules in index["_by_id"].items()}
+        self.by_code = {c: tuple(line(r) for r in rules)
+                        for c, rules in index["_by_code"].items()}
+        self.checks: dict[str, tuple[tuple[Check, Predicate, _Line | None], ...]] = {}
+        for check in pack.checks:
+            entry = (check, check.when.test,
+                     None if check.ack_rule is None else line(check.ack_rule))
+            for trigger in dict.fromkeys(check.trigger):
+                self.checks[trigger] = (*self.checks.get(trigger, ()), entry)
+        self.register = None if pack.register_def is None else pack.register_def.when.test
+        self.bands = None if pack.contact is None else tuple(
+            (band.when.test, band.level) for band in pack.contact.bands)
+        self.lines = lines
+        # (code, rule id) -> the first line of that rule for that code (or None).
+        self.rule_of: dict[tuple[str, str], _Line | None] = {}
+        # _justified's own and other lines, by step code and reasons (or kind and rule id).
+        self.justify: dict[tuple[Any, ...], tuple[tuple[_Line, ...], tuple[_Line, ...]]] = {}
+
+    def line_of(self, step: OpenStep) -> _Line | None:
+        """The first line of a step's rule with its code (its title and paragraph)."""
+        key = (step.rule_id, step.code)
+        try:
+            return self.rule_of[key]
+        except KeyError:
+            pass
+        found = next((r for r in self.by_id.get(step.rule_id, ()) if r.code == step.code), None)
+        if len(self.rule_of) < 4096:
+            self.rule_of[key] = found
+        return found
+
+    def contact_level(self, ctx: Context) -> str | None:
+        """W11: the first band whose condition holds on an after-state context."""
+        if self.bands is None:
+            return None
+        for test, level in self.bands:
+            if test(ctx):
+                return level
+        return None
+
+
+def prepare(pack: Pack) -> None:
+    """Build the engine's tables for a pack now (the app does at start-up, for every loaded
+    version: the first evaluation under it then pays nothing; otherwise the first evaluation
+    builds them)."""
+    _table(pack)
+
+
+def _table(pack: Pack) -> _Table:
+    private = pack.__pydantic_private__
+    assert private is not None
+    table = private.get("_engine")
+    if table is None or table.owner != id(pack):
+        table = private["_engine"] = _Table(pack)
+    return table  # type: ignore[no-any-return]
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
 
 def evaluate(
     event: WorkflowEvent,
@@ -68,76 +251,88 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate one event against a case under a pack: violations, or step intents and state."""
     require_aware(event.occurred_at, "occurred_at")
-    ctx = _context(event, case, pack)
-    ratings_after = {d: ctx.after.ratings.get(d) for d in DOMAINS}
-    violations, acknowledged = _run_checks(ctx, pack)
+    table = _table(pack)
+    ctx, state = _context(event, case, table)
+    after = ctx.after
+    ratings_after = {d: after.ratings.get(d) for d in DOMAINS}
+    violations, acknowledged = _run_checks(ctx, pack, table)
     if violations:
-        before_ctx = state_context(case, event)
-        return Evaluation(
-            violations=tuple(violations), intents=(), matrix_level=ctx.matrix_level,
-            ratings_after={d: case.ratings.get(d) for d in DOMAINS},
-            on_register_after=case.on_register, register_change=None,
-            contact_level=contact_level_for(pack, before_ctx),
-        )
-    plan = _Plan(ctx, pack, calendar, panels)
-    for rule in pack.rules_for(event.trigger):
-        if rule.when is None or rule.when(ctx):
-            plan.apply(rule)
-    for check in acknowledged:
-        if check.ack_rule is not None:
-            plan.apply(check.ack_rule)
-    if event.trigger == "step_completed":
+        return _make(Evaluation, {
+            "violations": tuple(violations), "intents": (), "matrix_level": ctx.matrix_level,
+            "ratings_after": {d: case.ratings.get(d) for d in DOMAINS},
+            "on_register_after": case.on_register, "register_change": None,
+            "contact_level": table.contact_level(_context_of(event, case, case)),
+            "acknowledgements": (),
+        })
+    plan = _Plan(ctx, table, calendar, panels)
+    for line in table.by_trigger.get(event.trigger, ()):
+        when = line.when
+        if when is None or when(ctx):
+            plan.apply(line)
+    for _check, ack in acknowledged:
+        if ack is not None:
+            plan.apply(ack)
+    trigger = event.trigger
+    if trigger == "step_completed":
         plan.recur()
-    if event.trigger == "panel_scheduled":
+    elif trigger == "panel_scheduled":
         plan.redate_awaiting_panel()
-    if event.trigger == "referral_transition":
+    elif trigger == "referral_transition":
         plan.supersede_for_undone_referral()
     plan.supersede_unjustified()
-    on_register = ctx.after.on_register
+    on_register = after.on_register
     change: Literal["registered", "deregistered"] | None = None
     if on_register != case.on_register:
         change = "registered" if on_register else "deregistered"
-    return Evaluation(
-        violations=(), intents=tuple(plan.intents), matrix_level=ctx.matrix_level,
-        ratings_after=ratings_after, on_register_after=on_register, register_change=change,
-        contact_level=contact_level_for(pack, state_context(ctx.after, event)),
-        acknowledgements=tuple(c.id for c in acknowledged),
-    )
+    return _make(Evaluation, {
+        "violations": (), "intents": tuple(plan.intents), "matrix_level": ctx.matrix_level,
+        "ratings_after": ratings_after, "on_register_after": on_register,
+        "register_change": change,
+        "contact_level": table.contact_level(state or _context_of(event, after, after)),
+        "acknowledgements": tuple(c.id for c, _ in acknowledged),
+    })
 
 
 # --- the case before and after ---------------------------------------------------------------
 
 
-def _context(event: WorkflowEvent, case: CaseSnapshot, pack: Pack) -> Context:
+def _context(
+    event: WorkflowEvent, case: CaseSnapshot, table: _Table
+) -> tuple[Context, Context | None]:
+    """The context conditions see, and (when it is the same case state) the after-state context
+    the register was computed on, for the contact table to reuse."""
     before, after = _before_after(event, case)
     level = None
     data = event.data
-    if event.trigger == "judgement_recorded" and data.get("domain") == "rosh" and pack.matrix:
-        level = pack.matrix.level(data.get("impact"), data.get("likelihood"))
-    if pack.register_def is not None:
-        on_register = pack.register_def.when(state_context(after, event))
-        after = replace(after, on_register=on_register)
-    return Context(event, before, after, level)
+    if event.trigger == "judgement_recorded" and data.get("domain") == "rosh" and table.matrix:
+        level = table.matrix.level(data.get("impact"), data.get("likelihood"))
+    state = None
+    if table.register is not None:
+        state = _context_of(event, after, after)
+        on_register = table.register(state)
+        if on_register is not after.on_register:
+            after, state = _evolve(after, on_register=on_register), None
+    return _context_of(event, before, after, level), state
 
 
 def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapshot, CaseSnapshot]:
     data = event.data
     if event.trigger == "judgement_recorded" and data.get("domain") in DOMAINS:
         ratings = {**case.ratings, str(data["domain"]): _level(data.get("level"))}
-        return case, replace(case, ratings=ratings)
+        return case, _evolve(case, ratings=ratings)
     if event.trigger == "panel_decision":
         ratings = dict(case.ratings)
         for domain in ("rosh", "swb"):
             if data.get(f"{domain}_level") is not None:
                 ratings[domain] = _level(data[f"{domain}_level"])
-        after = replace(case, ratings=ratings)
+        after = _evolve(case, ratings=ratings)
         if data.get("mappa_level") is not None:
-            after = replace(after, mappa_level=_as_int(data["mappa_level"]))
+            after = _evolve(after, mappa_level=_as_int(data["mappa_level"]))
         return case, after
     if event.trigger == "case_changed":
         return _apply_changes(case, data.get("changes") or {})
     if event.trigger.startswith("assessment_") and isinstance(data.get("scores"), Mapping):
-        return case, replace(case, scores={**case.scores, **data["scores"]})
+        return case, _evolve(case, scores={**case.scores, **data["scores"]})
     return case, case
 
 
@@ -157,7 +352,7 @@ def _apply_changes(
         if reader is None:
             continue
         old[field], new[field] = reader(pair[0]), reader(pair[1])
-    return (replace(case, **old, facts=old_facts), replace(case, **new, facts=new_facts))
+    return (_evolve(case, **old, facts=old_facts), _evolve(case, **new, facts=new_facts))
 
 
 def _level(value: Any) -> str | None:
@@ -214,15 +409,17 @@ _FIELD_READERS: dict[str, Any] = {
 # --- checks (M2-M7, S20) ---------------------------------------------------------------------
 
 
-def _run_checks(ctx: Context, pack: Pack) -> tuple[list[Violation], list[Check]]:
+def _run_checks(
+    ctx: Context, pack: Pack, table: _Table
+) -> tuple[list[Violation], list[tuple[Check, _Line | None]]]:
     violations: list[Violation] = []
-    acknowledged: list[Check] = []
-    for check in pack.checks:
-        if ctx.event.trigger not in check.trigger or not check.when(ctx):
+    acknowledged: list[tuple[Check, _Line | None]] = []
+    for check, when, ack in table.checks.get(ctx.event.trigger, ()):
+        if not when(ctx):
             continue
         if check.requires is not None and _present(ctx.event.data.get(check.requires)):
             if check.acknowledge is not None:
-                acknowledged.append(check)
+                acknowledged.append((check, ack))
             continue
         errors: tuple[tuple[str, str], ...] = ()
         if check.requires is not None:
@@ -246,83 +443,92 @@ def _present(value: Any) -> bool:
 
 # --- planning steps --------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Instance:
-    subject_id: UUID
-    title: str
-    assignee_id: str | None = None
-    due_date: date | None = None
+# One step a line asks for: (subject id, title, assignee id, due date of a panel action).
+_Instance = tuple[UUID, str, str | None, date | None]
+_UNPLANNED = -1  # planned.get's default: no step planned yet for that (code, subject)
 
 
 class _Plan:
     """Collects intents for one evaluation, never planning the same (code, subject) twice."""
 
+    __slots__ = (
+        "ctx", "table", "calendar", "panels", "event", "data", "case", "case_id", "intents",
+        "planned", "touched", "_event_reason", "completed", "open_steps", "_by_code",
+        "_known_start", "_dates", "_dues", "_inputs", "_known_counted", "_hold",
+    )
+
     def __init__(
-        self, ctx: Context, pack: Pack, calendar: WorkingCalendar,
+        self, ctx: Context, table: _Table, calendar: WorkingCalendar,
         panels: Sequence[ScheduledPanel],
     ) -> None:
-        self.ctx, self.pack, self.calendar, self.panels = ctx, pack, calendar, panels
+        self.ctx, self.table, self.calendar, self.panels = ctx, table, calendar, panels
+        self.event = event = ctx.event
+        self.data = event.data
         self.case = ctx.before
+        self.case_id = self.case.case_id
         self.intents: list[StepIntent] = []
         # (code, duty subject) -> index of the create intent planned for it (None: kept/none).
         self.planned: dict[tuple[str, UUID], int | None] = {}
         self.touched: set[UUID] = set()
         self._event_reason: tuple[str, dict[str, str], str] | None = None
-        done = _as_uuid(ctx.event.data.get("step_id")) if ctx.event.trigger == "step_completed" \
+        done = _as_uuid(self.data.get("step_id")) if event.trigger == "step_completed" \
             else None
         self.completed: UUID | None = done
-        self.open_steps = tuple(s for s in self.case.open_steps if s.id != done)
+        self.open_steps = tuple(self.case.open_steps) if done is None \
+            else tuple(s for s in self.case.open_steps if s.id != done)
+        # The open steps by code, in order (a line merges into one of its code).
+        self._by_code: dict[str, list[OpenStep]] = {}
+        for step in self.open_steps:
+            self._by_code.setdefault(step.code, []).append(step)
+        self._known_start: datetime | None = None
+        self._dates: tuple[date | None, date | None] | None = None
+        self._dues: dict[tuple[Any, ...], Due] = {}
+        self._inputs: dict[tuple[Any, ...], tuple[DeadlineInputs, datetime]] = {}
+        self._known_counted: str | None = None
+        self._hold: Context | None = None
 
-    def apply(self, rule: Rule) -> None:
+    def apply(self, line: _Line) -> None:
         """Plan the step(s) of a matching rule line."""
-        for instance in self._instances(rule):
-            self._step(rule, instance)
-
-    def _instances(self, rule: Rule) -> Iterator[_Instance]:
-        event = self.ctx.event
-        if rule.subject.startswith("rating:"):
-            rating = _as_uuid(self.case.rating_ids.get(rule.subject.removeprefix("rating:")))
-            if rating is not None:
-                yield _Instance(rating, rule.title)
+        if line.rating is None and not line.for_each:
+            event = self.event
+            subject = self.case_id if line.subject == "case" else event.subject_id
+            named = self.data.get(line.assignee_from) if line.assignee_from else None
+            self._step(line, (subject, line.title, str(named) if named else None, None))
             return
-        if rule.for_each != "actions":
-            subject = self.case.case_id if rule.subject == "case" else event.subject_id
-            named = event.data.get(rule.assignee_from) if rule.assignee_from else None
-            yield _Instance(subject, rule.title, str(named) if named else None)
+        for instance in self._instances(line):
+            self._step(line, instance)
+
+    def _instances(self, line: _Line) -> Iterator[_Instance]:
+        event = self.event
+        if line.rating is not None:
+            rating = _as_uuid(self.case.rating_ids.get(line.rating))
+            if rating is not None:
+                yield rating, line.title, None, None
             return
         for index, action in enumerate(event.data.get("actions") or ()):
             subject = _as_uuid(action.get("subject_id")) or uuid5(
                 NAMESPACE_URL, f"yjrisk:{event.subject_id}:action:{index}"
             )
             description = str(action.get("description") or "").strip()
-            title = rule.title.replace("{description}", description)[:300]
+            title = line.title.replace("{description}", description)[:300]
             owner = action.get("owner_id")
-            yield _Instance(subject, title, None if owner is None else str(owner),
-                            _as_date(action.get("due_date")))
+            yield (subject, title, None if owner is None else str(owner),
+                   _as_date(action.get("due_date")))
 
-    def _case_wide(self, rule: Rule) -> bool:
-        """One duty per case for this code (``dedupe = "case"`` on any of its lines)."""
-        return rule.dedupe == "case" or self.pack.case_wide(rule.code)
-
-    def _key(self, rule: Rule, subject: UUID) -> tuple[str, UUID]:
-        if self._case_wide(rule) and not rule.supersedes_previous:
-            return rule.code, self.case.case_id
-        return rule.code, subject
-
-    def _existing(self, rule: Rule, subject: UUID) -> OpenStep | None:
-        same = [s for s in self.open_steps if s.code == rule.code]
+    def _existing(self, line: _Line, subject: UUID) -> OpenStep | None:
+        same = self._by_code.get(line.code)
+        if not same:
+            return None
         for step in same:
             if step.subject_id == subject:
                 return step
         # A line that replaces earlier steps of its code (a new review date) never merges.
-        wide = self._case_wide(rule) and not rule.supersedes_previous
-        return same[0] if same and wide else None
+        return same[0] if line.wide else None
 
-    def _reason(self, rule: Rule) -> dict[str, Any]:
+    def _reason(self, line: _Line) -> dict[str, Any]:
         """Why a line asks for its step: rule, paragraph, trigger and triggering record."""
         if self._event_reason is None:  # the same for every line of this evaluation
-            event = self.ctx.event
+            event = self.event
             record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
             self._event_reason = (
                 event.trigger,
@@ -332,136 +538,189 @@ class _Plan:
         trigger, record, at = self._event_reason
         # ``counted_from``: the moment its deadline counts from (``known_at`` for lines with
         # ``counts_from = "known"``).
-        counted = at if rule.counts_from != "known" else \
-            require_aware(self._start(rule)).astimezone(UTC).isoformat()
-        return {"rule": rule.id, "pack": self.pack.id, "ref": rule.ref, "trigger": trigger,
-                "record": dict(record), "at": at, "counted_from": counted}
+        counted = at
+        if line.known:
+            if self._known_counted is None:
+                self._known_counted = require_aware(self._start(line)).astimezone(UTC).isoformat()
+            counted = self._known_counted
+        return {"rule": line.id, "pack": self.table.pack_id, "ref": line.ref,
+                "trigger": trigger, "record": record.copy(), "at": at, "counted_from": counted}
 
-    def _start(self, rule: Rule | None) -> datetime:
+    def _start(self, line: _Line | None) -> datetime:
         """The moment a line's deadline counts from: the event, or when it became known."""
-        start = self.ctx.event.occurred_at
-        if rule is not None and rule.counts_from == "known":
-            start = _as_datetime(self.ctx.event.data.get("known_at")) or start
-        return start
+        if line is None or not line.known:
+            return self.event.occurred_at
+        if self._known_start is None:
+            self._known_start = _as_datetime(self.data.get("known_at")) \
+                or self.event.occurred_at
+        return self._known_start
 
-    def _step(self, rule: Rule, instance: _Instance, due: Due | None = None) -> None:
-        key = self._key(rule, instance.subject_id)
-        if key in self.planned:
-            self._add_reason(self.planned[key], rule, instance)
+    def _form(self, line: _Line) -> tuple[str, str | None]:
+        """The deadline form that applies in this context, and its branch's note."""
+        if line.branches is None:
+            return line.form, None  # type: ignore[return-value]
+        ctx = self.ctx
+        for test, form, note in line.branches:
+            if test is None or test(ctx):
+                return form, note
+        return "none", None
+
+    def _due(self, form: str, line: _Line, instance: _Instance) -> Due:
+        """The deadline a form gives a line's step: once per form, start (the event, or when
+        it became known) and due date in one evaluation; everything else a form reads (panels,
+        absences, release, review and transfer dates) is the same for every line."""
+        known = line.known
+        key = (form, known, instance[3])
+        due = self._dues.get(key)
+        if due is None:
+            # The first time for a key: where a bad known_at / review / transfer date raises.
+            start = self._start(line)
+            if self._dates is None:
+                data = self.data
+                self._dates = (_as_date(data.get("review_date")),
+                               _as_date(data.get("transfer_date")))
+            inputs_key = (known, instance[3])
+            found = self._inputs.get(inputs_key)
+            if found is None:
+                review, transfer = self._dates
+                found = self._inputs[inputs_key] = (_make(DeadlineInputs, {
+                    "occurred_at": start, "panels": self.panels,
+                    "panel_kind": self.table.panel_kind,
+                    "panel_cadence": self.table.panel_cadence,
+                    "expected_release_date": self.ctx.after.expected_release_date,
+                    "review_date": review, "transfer_date": transfer,
+                    "due_date": instance[3], "absences": self.case.case_holder_absences,
+                }), start.astimezone(UTC))
+            inputs, start_utc = found
+            due = self._dues[key] = form_function(form)(inputs, start_utc, self.calendar)
+        return due
+
+    def _step(self, line: _Line, instance: _Instance, due: Due | None = None) -> None:
+        subject = instance[0]
+        key = (line.code, self.case_id if line.wide else subject)
+        planned = self.planned
+        index = planned.get(key, _UNPLANNED)
+        if index is not _UNPLANNED:
+            self._add_reason(index, line, instance)
             return
-        self.planned[key] = None
-        existing = self._existing(rule, instance.subject_id)
-        if existing is None and rule.refresh_only:
+        if line.code in self._by_code:
+            existing = self._existing(line, subject)
+            if existing is not None:
+                planned[key] = None
+                self._keep(line, instance, existing)
+                return
+        if line.refresh_only:
+            planned[key] = None
             return
-        if existing is not None:
-            self._keep(rule, instance, existing)
-            return
-        form = rule.form_for(self.ctx)
-        due = due or compute_due(form, self._inputs(instance, rule), self.calendar)
-        self.planned[key] = len(self.intents)
-        self.intents.append(self._intent("create", rule, instance, due, form))
-        if rule.supersedes_previous:
+        if line.branches is None:
+            form, branch_note = line.form, None
+        else:
+            form, branch_note = self._form(line)
+        if due is None:
+            due = self._dues.get((form, line.known, instance[3])) \
+                or self._due(form, line, instance)  # type: ignore[arg-type]
+        planned[key] = len(self.intents)
+        self.intents.append(self._intent("create", line, instance, due, form, branch_note))
+        if line.supersedes_previous:
             for step in self.open_steps:
-                if step.code == rule.code and step.id not in self.touched:
-                    self._supersede(step, f"replaced by a new {rule.code} ({rule.id})")
+                if step.code == line.code and step.id not in self.touched:
+                    self._supersede(step, f"replaced by a new {line.code} ({line.id})")
 
-    def _add_reason(self, index: int | None, rule: Rule, instance: _Instance) -> None:
+    def _add_reason(self, index: int | None, line: _Line, instance: _Instance) -> None:
         """A second line asks, in the same event, for a step already planned: one step, both
         reasons, the sooner deadline."""
         if index is None:
             return
         planned = self.intents[index]
-        reason = self._reason(rule)
+        reason = self._reason(line)
         if any(_same_reason(reason, r) for r in planned.reasons):
             return
-        form = rule.form_for(self.ctx)
-        due = compute_due(form, self._inputs(instance, rule), self.calendar)
-        merged = replace(planned, reasons=(*planned.reasons, reason))
+        form, _ = self._form(line)
+        due = self._due(form, line, instance)
+        changes: dict[str, Any] = {"reasons": (*planned.reasons, reason)}
         if _sooner(due, planned.due_at):
-            merged = replace(merged, due_at=due.due_at, urgent=due.urgent or planned.urgent,
-                             awaiting_panel_date=due.awaiting_panel_date, deadline_form=form)
-        self.intents[index] = merged
+            changes.update(due_at=due.due_at, urgent=due.urgent or planned.urgent,
+                           awaiting_panel_date=due.awaiting_panel_date, deadline_form=form)
+        self.intents[index] = _evolve(planned, **changes)
 
-    def _keep(self, rule: Rule, instance: _Instance, existing: OpenStep) -> None:
+    def _keep(self, line: _Line, instance: _Instance, existing: OpenStep) -> None:
         self.planned[(existing.code, existing.subject_id)] = None
         if existing.id in self.touched:
             return
         self.touched.add(existing.id)
-        form = rule.form_for(self.ctx)
-        reason = self._reason(rule)
+        form, branch_note = self._form(line)
+        reason = self._reason(line)
         fresh = () if any(_same_reason(reason, r) for r in existing.reasons) else (reason,)
-        if rule.refresh_undated_only and existing.due_at is not None:
+        if line.refresh_undated_only and existing.due_at is not None:
             pass  # already dated: this act is not what it was waiting for
-        elif not rule.refresh_due:
+        elif not line.refresh_due:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
-            due = compute_due(form, self._inputs(instance, rule), self.calendar)
+            due = self._due(form, line, instance)
             if _sooner(due, _utc(existing.due_at)):
-                self.intents.append(replace(
-                    self._intent("update_due", rule, instance, due, form),
-                    subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
-                ))
+                self.intents.append(self._intent(
+                    "update_due", line, instance, due, form, branch_note,
+                    existing.subject_id, existing.id, fresh))
                 return
-        if rule.refresh_due and not (rule.refresh_undated_only and existing.due_at is not None):
-            due = compute_due(form, self._inputs(instance, rule), self.calendar)
+        if line.refresh_due and not (line.refresh_undated_only and existing.due_at is not None):
+            due = self._due(form, line, instance)
             # A point already passed (due now, urgent) never moves an earlier due date later.
             before, now_due = _utc(existing.due_at), due.due_at
             overdue = due.urgent and before is not None and now_due is not None \
                 and before <= now_due
             if due.due_at != existing.due_at and not overdue:
-                self.intents.append(replace(
-                    self._intent("update_due", rule, instance, due, form),
-                    subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
-                ))
+                self.intents.append(self._intent(
+                    "update_due", line, instance, due, form, branch_note,
+                    existing.subject_id, existing.id, fresh))
                 return
         kept = Due(_utc(existing.due_at), awaiting_panel_date=existing.awaiting_panel_date)
-        self.intents.append(replace(
-            self._intent("keep", rule, instance, kept, existing.deadline_form),
-            subject_id=existing.subject_id, step_id=existing.id, reasons=fresh,
-        ))
-
-    def _inputs(self, instance: _Instance, rule: Rule | None = None) -> DeadlineInputs:
-        data = self.ctx.event.data
-        return DeadlineInputs(
-            occurred_at=self._start(rule), panels=self.panels,
-            absences=self.case.case_holder_absences,
-            panel_kind=self.pack.panel_kind,
-            expected_release_date=self.ctx.after.expected_release_date,
-            review_date=_as_date(data.get("review_date")),
-            transfer_date=_as_date(data.get("transfer_date")),
-            due_date=instance.due_date,
-        )
+        self.intents.append(self._intent(
+            "keep", line, instance, kept, existing.deadline_form, branch_note,
+            existing.subject_id, existing.id, fresh))
 
     def _intent(
-        self, action: Literal["create", "keep", "supersede", "update_due"], rule: Rule,
-        instance: _Instance, due: Due, form: str | None,
+        self, action: Literal["create", "keep", "update_due"], line: _Line,
+        instance: _Instance, due: Due, form: str | None, branch_note: str | None,
+        subject_id: UUID | None = None, step_id: UUID | None = None,
+        reasons: tuple[Mapping[str, Any], ...] | None = None,
     ) -> StepIntent:
-        notes = [n for n in (rule.note, rule.branch_note(self.ctx), due.note) if n]
-        if due.due_at is None and not due.awaiting_panel_date \
-                and not any("timescale" in n.lower() for n in notes):
-            notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
-        note = "\n".join(notes) or None
-        return StepIntent(
-            action=action, rule_id=rule.id, code=rule.code, title=instance.title,
-            actor=rule.actor, subject_id=instance.subject_id, due_at=due.due_at,
-            urgent=due.urgent, awaiting_panel_date=due.awaiting_panel_date,
-            policy_pack=self.pack.id, policy_version=self.pack.version, policy_ref=rule.ref,
-            deadline_form=form,
-            recurrence=rule.period, note=note, assignee_id=instance.assignee_id,
-            reasons=(self._reason(rule),),
-        )
+        due_at, urgent, awaiting, due_note = due
+        undated = due_at is None and not awaiting
+        if due_note is None and branch_note is None:
+            note = line.notes[undated]
+        elif due_note is None:
+            try:
+                note = line.note_cache[(branch_note, undated)]
+            except KeyError:
+                note = line.note_cache[(branch_note, undated)] = \
+                    _note(line.note, branch_note, None, undated)
+        else:
+            note = _note(line.note, branch_note, due_note, undated)
+        table = self.table
+        intent = _new(StepIntent)
+        intent.__dict__.update({  # _make, inline: all of StepIntent's fields, in order
+            "action": action, "rule_id": line.id, "code": line.code, "title": instance[1],
+            "actor": line.actor,
+            "subject_id": instance[0] if subject_id is None else subject_id,
+            "due_at": due_at, "urgent": urgent,
+            "awaiting_panel_date": awaiting, "policy_pack": table.pack_id,
+            "policy_ref": line.ref, "deadline_form": form, "policy_version": table.version,
+            "recurrence": line.period, "note": note, "assignee_id": instance[2],
+            "step_id": step_id,
+            "reasons": (self._reason(line),) if reasons is None else reasons,
+        })
+        return intent
 
     def recur(self) -> None:
         """On completion of a recurring step: the next occurrence, while its rule holds."""
-        data = self.ctx.event.data
-        for rule in self.pack.lines(str(data.get("rule_id"))):
-            if rule.code != data.get("code") or rule.period is None:
+        data = self.data
+        for line in self.table.by_id.get(str(data.get("rule_id")), ()):
+            if line.code != data.get("code") or line.period is None:
                 continue
-            if rule.holds is not None and not rule.holds(self._hold_ctx):
+            if line.holds is not None and not line.holds(self._hold_ctx):
                 return
-            due = self._next_occurrence(rule.period)
-            instance = _Instance(self.ctx.event.subject_id, rule.title)
-            self._step(rule, instance, due)
+            due = self._next_occurrence(line.period)
+            self._step(line, (self.event.subject_id, line.title, None, None), due)
             return
 
     def _next_occurrence(self, period: str) -> Due:
@@ -469,34 +728,37 @@ class _Plan:
         ``occurred_at``), whether it was done early or late (policy-rules.md, ``every 1m``,
         corrected): an early review never pushes the next one out, a late one never leaves
         the next already overdue. Counted from the act, never the wall clock (back-filling)."""
-        return Due(add_period(self.ctx.event.occurred_at, period))
+        return Due(add_period(self.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:
         """A panel was scheduled: ``next-panel`` steps get its date if it is now the next one."""
-        panel = next_panel(self.panels, self.pack.panel_kind, self.ctx.event.occurred_at)
+        panel = next_panel(self.panels, self.table.panel_kind, self.event.occurred_at)
         if panel is None:
             return
         when = require_aware(panel.scheduled_for).astimezone(UTC)
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or step.id in self.touched:
                 continue
-            if step.due_at is not None and step.due_at <= when:
+            # A date from the panel's cadence (awaiting_panel_date) is provisional: the first
+            # panel booked replaces it; a booked date moves only to an earlier panel.
+            if step.due_at is not None and step.due_at <= when \
+                    and not step.awaiting_panel_date:
                 continue
             self.touched.add(step.id)
-            rule = self._rule_of(step)
+            line = self.table.line_of(step)
             self.intents.append(StepIntent(
                 action="update_due", rule_id=step.rule_id, code=step.code,
-                title=rule.title if rule else step.code, actor=step.actor,
+                title=line.title if line else step.code, actor=step.actor,
                 subject_id=step.subject_id, due_at=when, urgent=False,
-                awaiting_panel_date=False, policy_pack=self.pack.id,
-                policy_version=self.pack.version,
-                policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
+                awaiting_panel_date=False, policy_pack=self.table.pack_id,
+                policy_version=self.table.version,
+                policy_ref=line.ref if line else "", deadline_form=step.deadline_form,
                 note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
             ))
 
     def supersede_for_undone_referral(self) -> None:
         """A referral withdrawn or declined: the open steps about it (subject) are not needed."""
-        event = self.ctx.event
+        event = self.event
         status = str(event.data.get("to_status") or "")
         if status not in UNDONE_REFERRAL_STATUSES:
             return
@@ -516,7 +778,8 @@ class _Plan:
                     action="drop_reason", rule_id=step.rule_id, code=step.code,
                     title=step.code, actor=step.actor, subject_id=step.subject_id,
                     due_at=_utc(step.due_at), urgent=False,
-                    awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.pack.id,
+                    awaiting_panel_date=step.awaiting_panel_date,
+                    policy_pack=self.table.pack_id,
                     policy_ref="", deadline_form=step.deadline_form,
                     note=f"No longer asked for by the referral {undone}: it was {status}",
                     step_id=step.id, reasons=about,
@@ -526,28 +789,55 @@ class _Plan:
 
     @property
     def _hold_ctx(self) -> Context:
-        return Context(self.ctx.event, self.ctx.after, self.ctx.after, self.ctx.matrix_level)
-
-    def _rule_of(self, step: OpenStep) -> Rule | None:
-        lines = [r for r in self.pack.lines(step.rule_id) if r.code == step.code]
-        return lines[0] if lines else None
+        if self._hold is None:
+            ctx = self.ctx
+            self._hold = _context_of(ctx.event, ctx.after, ctx.after, ctx.matrix_level)
+        return self._hold
 
     def supersede_unjustified(self) -> None:
         """Supersede open steps that only a condition that no longer holds justified."""
-        hold_ctx = self._hold_ctx
-        case_id = self.case.case_id
+        case_id = self.case_id
+        touched = self.touched
         for step in self.open_steps:
-            if step.id in self.touched:
+            if step.id in touched:
                 continue
             kind = "case" if step.subject_id == case_id else "event"
-            if not self._justified(step, kind, hold_ctx):
+            if not self._justified(step, kind):
                 self._supersede(step, "the condition that required it no longer holds")
 
-    def _justified(self, step: OpenStep, kind: str, hold_ctx: Context) -> bool:
+    def _justified(self, step: OpenStep, kind: str) -> bool:
         """Whether any reason the step is open for still holds (a step without recorded
         reasons: its own rule's lines for its kind of subject)."""
-        every = self.pack.lines_for_code(step.code)
-        own: list[Rule] = []
+        own, others = self._own_and_others(step, kind)
+        if not own:
+            return True  # not a line this pack knows for this subject: leave it alone
+        if own[0].holds is None:
+            return True
+        hold_ctx = self._hold_ctx
+        if any(r.holds is None or r.holds(hold_ctx) for r in own):
+            return True
+        return any(r.holds is not None and r.holds(hold_ctx) for r in others)
+
+    def _own_and_others(
+        self, step: OpenStep, kind: str
+    ) -> tuple[tuple[_Line, ...], tuple[_Line, ...]]:
+        """The lines that asked for a step (by its reasons: each reason's rule line for that
+        trigger, or all its lines for a recurrence; without reasons: its own rule's lines for
+        its kind of subject), and the other lines of its code that have a ``holds``."""
+        if step.reasons:
+            pairs = tuple((r.get("rule"), r.get("trigger")) for r in step.reasons)
+            cacheable = all(type(a) is str and type(b) is str for a, b in pairs)
+            key: tuple[Any, ...] = (step.code, pairs)
+        else:
+            cacheable = type(step.rule_id) is str
+            key = (step.code, kind, step.rule_id)
+        table = self.table
+        if cacheable:
+            found = table.justify.get(key)
+            if found is not None:
+                return found
+        every = table.by_code.get(step.code, ())
+        own: list[_Line] = []
         if step.reasons:
             for reason in step.reasons:
                 # The rule's line for that trigger; a recurrence (step_completed): its lines.
@@ -557,25 +847,35 @@ class _Plan:
         else:
             lines = tuple(r for r in every if kind in r.subject_kinds)
             own = [r for r in lines if r.id == step.rule_id and not r.refresh_only]
-        if not own:
-            return True  # not a line this pack knows for this subject: leave it alone
-        if any(r.holds is None or r.holds(hold_ctx) for r in own):
-            return True
-        others = [r for r in lines if r not in own and r.holds is not None]
-        return any(r.holds is not None and r.holds(hold_ctx) for r in others)
+        others = tuple(r for r in lines if r not in own and r.holds is not None)
+        found = (tuple(own), others)
+        if cacheable and len(table.justify) < 4096:
+            table.justify[key] = found
+        return found
 
     def _supersede(self, step: OpenStep, reason: str) -> None:
         self.touched.add(step.id)
-        rule = self._rule_of(step)
+        line = self.table.line_of(step)
         self.intents.append(StepIntent(
             action="supersede", rule_id=step.rule_id, code=step.code,
-            title=rule.title if rule else step.code, actor=step.actor,
+            title=line.title if line else step.code, actor=step.actor,
             subject_id=step.subject_id, due_at=_utc(step.due_at), urgent=False,
-            awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.pack.id,
-            policy_version=self.pack.version,
-            policy_ref=rule.ref if rule else "", deadline_form=step.deadline_form,
+            awaiting_panel_date=step.awaiting_panel_date, policy_pack=self.table.pack_id,
+            policy_version=self.table.version,
+            policy_ref=line.ref if line else "", deadline_form=step.deadline_form,
             note=f"Superseded: {reason}", step_id=step.id,
         ))
+
+
+def _note(
+    rule_note: str | None, branch_note: str | None, due_note: str | None, undated: bool
+) -> str | None:
+    """A step's note: the line's, its deadline branch's and its deadline's, and why an undated
+    step has no deadline."""
+    notes = [n for n in (rule_note, branch_note, due_note) if n]
+    if undated and not any("timescale" in n.lower() for n in notes):
+        notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
+    return "\n".join(notes) or None
 
 
 def _record_id(reason: Mapping[str, Any]) -> str | None:
@@ -595,3 +895,4 @@ def _sooner(due: Due, current: datetime | None) -> bool:
     if due.due_at is None:
         return False
     return current is None or due.due_at < current
+

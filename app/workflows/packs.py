@@ -363,6 +363,8 @@ class Pack(_Strict):
     _by_code: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
     _warnings: tuple[Problem, ...] = PrivateAttr(default=())
     _case_wide: frozenset[str] = PrivateAttr(default=frozenset())
+    # The engine's tables for this pack object (app.workflows.engine.prepare).
+    _engine: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
         """Index the rule lines by trigger, id and step code (once, at load: the engine looks

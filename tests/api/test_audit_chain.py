@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from app.core.security import mint_dev_token
-from app.domain.audit import GENESIS, AuditEntry, canonical_entry, chain_heads
+from app.core.security import Principal, mint_dev_token
+from app.domain.audit import GENESIS, AuditEntry, canonical_entry, chain_heads, record_audit
 from app.domain.services import Service
 from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant
@@ -137,3 +138,34 @@ async def test_the_chain_head_is_what_an_operator_anchors(
         heads = {h["chain"]: h for h in await chain_heads(session)}
     head = heads[chain[-1].chain]
     assert (head["seq"], head["hash"]) == (len(chain), chain[-1].hash)
+
+
+async def test_entries_are_written_sealed_at_commit_and_dropped_by_a_rollback(
+    client: httpx.AsyncClient, db: Factory, somerset: Tenant  # noqa: F811
+) -> None:
+    """An entry is stored only with its transaction's commit, already sealed (seq, prev_hash,
+    hash set: never an unsealed row); an entry of a rolled-back transaction is never written,
+    even when the same session commits afterwards."""
+    await _some_writes(client, somerset)
+    before = await _service_chain(db, somerset)
+    principal = Principal(sub="tester", roles=frozenset({"chair"}), service=somerset.slug)
+    service_id = before[0].service_id
+    dropped, kept = uuid.uuid4(), uuid.uuid4()
+    async with db() as session:
+        await record_audit(session, principal, "test.dropped", "case", dropped,
+                           service_id=service_id)
+        await session.rollback()
+        await record_audit(session, principal, "test.kept", "case", kept,
+                           service_id=service_id, change={"a": 1})
+        await session.commit()
+    chain = await _service_chain(db, somerset)
+    assert [(e.action, e.entity_id) for e in chain[len(before):]] == [("test.kept", kept)]
+    assert chain[-1].seq == len(chain)
+    assert chain[-1].prev_hash == before[-1].hash
+    assert chain[-1].hash == hashlib.sha256(
+        before[-1].hash.encode() + canonical_entry(chain[-1])).hexdigest()
+    async with db() as session:
+        unsealed = await session.exec(select(AuditEntry.id).where(
+            col(AuditEntry.seq).is_(None) | col(AuditEntry.hash).is_(None)))
+        assert unsealed.all() == []
+    assert (await _verify(client, somerset))["ok"] is True

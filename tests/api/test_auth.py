@@ -84,6 +84,29 @@ async def test_expired_is_refused(client: httpx.AsyncClient, somerset: Tenant) -
     await assert_401(client, token)
 
 
+@pytest.mark.parametrize("ahead", [8 * 24 * 3600, 365 * 24 * 3600, 100 * 365 * 24 * 3600])
+async def test_token_expiring_too_far_ahead_is_refused(
+    client: httpx.AsyncClient, somerset: Tenant, ahead: int
+) -> None:
+    """A well-signed token whose ``exp`` lies more than a week ahead (YJ_JWT_MAX_LIFETIME_SECONDS)
+    is refused: a leaked token must not be a credential for a year or a century."""
+    now = int(time.time())
+    token = forge.hs256(forge.claims(service=somerset.slug, iat=now, exp=now + ahead),
+                        TEST_SECRET.encode())
+    await assert_401(client, token)
+
+
+async def test_token_expiring_within_a_week_is_accepted(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The boundary's other side: six days ahead still signs in (the dev tools mint a week)."""
+    now = int(time.time())
+    token = forge.hs256(forge.claims(service=somerset.slug, iat=now, exp=now + 6 * 24 * 3600),
+                        TEST_SECRET.encode())
+    r = await client.get("/v1/cases", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+
+
 @pytest.mark.parametrize(
     "override",
     [{"aud": "someone-else"}, {"iss": "evil-idp"}, {"exp": None}, {"sub": None},

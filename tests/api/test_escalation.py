@@ -14,11 +14,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import escalation
+from app.domain.audit import AuditEntry, VerifyOut, verify_chains
+from app.domain.outbox import OutboxEvent
 from app.domain.services import Service
 from app.domain.steps import Step
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_events import judge
-from tests.conftest import BACKEND, Tenant
+from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"
 
@@ -118,32 +120,123 @@ async def test_escalation_retired_when_the_overdue_step_closes(
     assert retired["subject_id"] == overdue["id"]
 
 
-@pytest.mark.skipif(BACKEND != "postgres", reason="row locks (SKIP LOCKED) need PostgreSQL")
-async def test_two_workers_escalate_each_overdue_step_once(
+async def overdue_open_ids(factory: Factory, sid: uuid.UUID) -> set[uuid.UUID]:
+    """The service's open steps past their due time (now)."""
+    async with factory() as session:
+        return set((await session.exec(
+            select(Step.id).where(Step.service_id == sid, Step.status == "open",
+                                  col(Step.due_at) < datetime.now(UTC))
+        )).all())
+
+
+async def escalation_trail(
+    factory: Factory, sid: uuid.UUID
+) -> tuple[list[str], list[str], list[str], VerifyOut]:
+    """The service's escalation steps' subjects, the escalated steps of their audit entries
+    and outgoing events (as sorted strings), and the check of the service's audit chain."""
+    async with factory() as session:
+        subjects = (await session.exec(
+            select(Step.subject_id).where(Step.service_id == sid,
+                                          Step.code == escalation.ESCALATION_CODE)
+        )).all()
+        escalation_ids = set((await session.exec(
+            select(Step.id).where(Step.service_id == sid,
+                                  Step.code == escalation.ESCALATION_CODE))).all())
+        audited = [e.entity_id for e in (await session.exec(
+            select(AuditEntry).where(AuditEntry.service_id == sid,
+                                     AuditEntry.action == "step.escalate"))).all()]
+        events = [e.payload["overdue_step_id"] for e in (await session.exec(
+            select(OutboxEvent).where(OutboxEvent.service_id == sid,
+                                      OutboxEvent.type == "step.escalated"))).all()]
+        chain = await verify_chains(session, [str(sid)])
+    assert set(audited) <= escalation_ids
+    assert len(audited) == len(set(audited))
+    return (sorted(map(str, subjects)), sorted(map(str, audited)), sorted(events), chain)
+
+
+async def test_workers_racing_escalate_each_overdue_step_once(
     factory: Factory, somerset: Tenant
 ) -> None:
-    """Two concurrent passes over the same overdue steps: exactly one escalation each."""
+    """Three concurrent passes over the same overdue steps (batches of 1, 2 and 5): exactly one
+    escalation each, with one audit entry and one outgoing event each, the chain intact. On
+    PostgreSQL the workers share the steps (row locks, SKIP LOCKED); on SQLite they are
+    serialised by the database's write lock and the unique open-step index drops the loser's
+    duplicates (its pass creates, audits and announces nothing for them)."""
     cases = [(await somerset.open_case())["data"] for _ in range(6)]
     for case in cases[:3]:
         await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
     sid = await service_id(factory, somerset)
-    async with factory() as session:
-        overdue_ids = set((await session.exec(
-            select(Step.id).where(Step.service_id == sid, Step.status == "open",
-                                  col(Step.due_at) < datetime.now(UTC))
-        )).all())
-    results = await asyncio.gather(
-        *(escalation.run_pass(factory, service_id=sid, batch_size=batch)
-          for batch in (1, 2))
-    )
+    overdue_ids = await overdue_open_ids(factory, sid)
     assert len(overdue_ids) >= 12
-    assert sum(results) == len(overdue_ids)
+    for _round in range(3):  # the later rounds find nothing left: still exactly once
+        results = await asyncio.gather(
+            *(escalation.run_pass(factory, service_id=sid, batch_size=batch)
+              for batch in (1, 2, 5))
+        )
+        assert sum(results) == (len(overdue_ids) if _round == 0 else 0)
+    subjects, audited, events, chain = await escalation_trail(factory, sid)
+    assert subjects == sorted(map(str, overdue_ids))
+    assert len(audited) == len(subjects)
+    assert events == subjects
+    assert chain.ok, chain
+
+
+async def test_a_step_already_escalated_gets_no_second_escalation(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """A step whose ``escalated_at`` was lost (say, restored from a backup) but whose
+    escalation is still open: the unique open-step index drops the duplicate; no audit entry,
+    no event; the step is stamped again."""
+    case = (await somerset.open_case())["data"]
+    sid = await service_id(factory, somerset)
+    overdue = the_step(await case_steps(somerset, case["id"]), "complete_assessment")
+    assert await tick(factory, somerset) == 1
+    async with factory() as session, session.begin():
+        step = await session.get(Step, uuid.UUID(overdue["id"]))
+        assert step is not None
+        assert step.escalated_at is not None
+        step.escalated_at = None
+        session.add(step)
+    assert await tick(factory, somerset) == 0
+    subjects, audited, events, chain = await escalation_trail(factory, sid)
+    assert subjects == [overdue["id"]]
+    assert len(audited) == 1
+    assert events == subjects
+    assert chain.ok
     async with factory() as session:
-        subjects = list((await session.exec(
-            select(Step.subject_id).where(Step.service_id == sid,
-                                          Step.code == escalation.ESCALATION_CODE)
-        )).all())
-    assert sorted(map(str, subjects)) == sorted(map(str, overdue_ids))
+        step = await session.get(Step, uuid.UUID(overdue["id"]))
+        assert step is not None
+        assert step.escalated_at is not None
+
+
+async def test_a_failing_batch_leaves_nothing_behind(
+    factory: Factory, somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is one transaction: when its audit entries cannot be written, its escalation
+    steps, ``escalated_at`` stamps and outgoing events are rolled back with them; the next
+    pass escalates the steps."""
+    case = (await somerset.open_case())["data"]
+    sid = await service_id(factory, somerset)
+    overdue = the_step(await case_steps(somerset, case["id"]), "complete_assessment")
+
+    async def broken_audit(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("audit unavailable")
+
+    monkeypatch.setattr(escalation, "append_sealed", broken_audit)
+    with pytest.raises(RuntimeError, match="audit unavailable"):
+        await tick(factory, somerset)
+    monkeypatch.undo()
+    assert (await escalation_trail(factory, sid))[:3] == ([], [], [])
+    async with factory() as session:
+        step = await session.get(Step, uuid.UUID(overdue["id"]))
+        assert step is not None
+        assert step.escalated_at is None
+    assert await tick(factory, somerset) == 1
+    subjects, audited, events, chain = await escalation_trail(factory, sid)
+    assert subjects == [overdue["id"]]
+    assert len(audited) == 1
+    assert events == subjects
+    assert chain.ok
 
 
 async def test_overdue_chair_step_escalates_to_the_chairs_not_down(

@@ -39,14 +39,21 @@ async def test_logs_have_request_ids_and_no_tokens_or_names(
     assert r.status_code in (201, 409)
     token = mint_dev_token(settings, sub="lm-9", roles=["line_manager"], service="log-svc")
     r = await info_client.post(
-        "/v1/cases?child=Zebedee", headers={"Authorization": f"Bearer {token}",
-                                            "X-Request-ID": "7d5f0e0c-7a43-4c61-9b3e-0f3d3c2f1a10"},
+        "/v1/cases", headers={"Authorization": f"Bearer {token}",
+                              "X-Request-ID": "7d5f0e0c-7a43-4c61-9b3e-0f3d3c2f1a10"},
         json={"child": {"given_name": "Zebedee", "family_name": "Quintrell",
                         "date_of_birth": "2011-04-09"},
               "case_holder_id": "cw-9", "line_manager_id": "lm-9",
               "intervention": "bail", "csc_status": "none"},
     )
     assert r.status_code == 201, r.text
+    # A query value refused on a write (422) and one on a read: neither reaches the log.
+    refused = await info_client.post("/v1/cases?child=Zebedee",
+                                      headers={"Authorization": f"Bearer {token}"}, json={})
+    assert refused.status_code == 422
+    read = await info_client.get("/v1/cases?case_holder_id=Quintrell",
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert read.status_code == 200
     bad = await info_client.get("/v1/cases", headers={"Authorization": "Bearer forged.token.x"})
     assert bad.status_code == 401
     out = capfd.readouterr().out

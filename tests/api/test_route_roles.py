@@ -320,3 +320,90 @@ async def test_who_may_open_a_case_for_whom(
             "intervention": "court_order", "csc_status": "none"}
     r = await client.post("/v1/cases", json=body, headers=somerset.auth(role, sub))
     assert r.status_code == status, r.text
+
+
+WRITES = sorted(k for k in MATRIX if k[0] in {"POST", "PUT", "PATCH"})
+BAD_BODIES = (b"{garb", b"[1, 2", b'{"domain": "rosh", "level": ', b"\xff\xfe", b"null")
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+async def test_role_outside_the_row_gets_403_before_the_body_is_read(
+    client: httpx.AsyncClient, somerset: Tenant, method: str, path: str
+) -> None:
+    """The brief: "a role the token lacks (403 before the body is read)". FastAPI parses a JSON
+    body before it runs any dependency, so a gate that were only a dependency would answer a
+    malformed body with 400 and tell a caller who may never act what the body looks like. Every
+    role outside the route's row gets 403 whatever the body; a role inside it gets the 400
+    (where the route takes a body at all)."""
+    allowed, _ = MATRIX[(method, path)]
+    url = _concrete(path, somerset)
+    spec = (await client.get("/openapi.json")).json()
+    takes_body = "requestBody" in spec["paths"][path][method.lower()]
+    for role in ROLES:
+        for body in BAD_BODIES:
+            headers = {**_auth(somerset, role), "content-type": "application/json"}
+            r = await client.request(method, url, headers=headers, content=body)
+            if role not in allowed:
+                assert r.status_code == 403, (role, body, r.text)
+                assert r.json()["type"].endswith("/forbidden")
+            elif takes_body and body != b"null":  # null is JSON: the route's own question
+                assert r.status_code == 400, (role, body, r.text)
+
+
+@pytest.mark.parametrize("action", sorted(REFERRAL_ACTIONS))
+async def test_referral_action_role_gate_runs_before_the_body_is_read(
+    client: httpx.AsyncClient, somerset: Tenant, action: str
+) -> None:
+    """The referral lifecycle gate depends on the action in the path; it too answers 403 to a
+    role outside the action's row before a malformed body is looked at."""
+    url = f"/v1/referrals/{uuid.uuid4()}/{action}"
+    for role in ROLES:
+        headers = {**_auth(somerset, role), "content-type": "application/json"}
+        r = await client.post(url, headers=headers, content=b"{garb")
+        assert r.status_code == (400 if role in REFERRAL_ACTIONS[action] else 403), role
+
+
+async def test_forged_token_with_malformed_body_is_401_not_400(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A bearer-shaped but forged token is judged before the body: 401, never 400."""
+    forged = {"authorization": "Bearer not.a.jwt", "content-type": "application/json"}
+    for method, path in WRITES:
+        r = await client.request(method, _concrete(path, somerset), headers=forged,
+                                 content=b"{garb")
+        assert r.status_code == 401, (method, path, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(k for k in MATRIX if k[0] != "GET"))
+async def test_write_with_an_unknown_query_parameter_is_422(
+    client: httpx.AsyncClient, somerset: Tenant, method: str, path: str
+) -> None:
+    """A write never ignores its query string: ``?dry_run=true`` (or any parameter the route
+    does not declare) is a 422 naming it, for every role that may call the route, before the
+    body or the record is looked at."""
+    allowed, _ = MATRIX[(method, path)]
+    url = _concrete(path, somerset) + "?dry_run=true"
+    r = await client.request(method, url, json={}, headers=_auth(somerset, allowed[0]))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "query.dry_run", "msg": r.json()["errors"][0]["msg"]}]
+    assert r.json()["errors"][0]["msg"].startswith("unknown query parameter")
+
+
+async def test_judgement_with_dry_run_query_is_not_stored(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The hazard behind the rule: a client that believed it only tried a judgement must find
+    nothing stored, no rating changed and no step raised."""
+    case = (await somerset.open_case())["data"]
+    holder = somerset.auth("case_holder", case["case_holder_id"])
+    url = f"/v1/cases/{case['id']}/judgements"
+    before = (await client.get(f"/v1/cases/{case['id']}", headers=holder)).json()["data"]
+    r = await client.post(url + "?dry_run=true", headers=holder,
+                          json={"domain": "rosh", "level": "high",
+                                "occurred_at": "2026-06-01T10:00:00+01:00"})
+    assert r.status_code == 422, r.text
+    assert (await client.get(url, headers=holder)).json()["data"] == []
+    after = (await client.get(f"/v1/cases/{case['id']}", headers=holder)).json()["data"]
+    assert after["ratings"] == before["ratings"]
+    assert after["open_steps"] == before["open_steps"]

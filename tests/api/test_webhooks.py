@@ -434,7 +434,8 @@ async def test_two_concurrent_dispatchers_deliver_each_event_once(
     receiver = Receiver(delay=0.05)
     sid = await service_id(factory, somerset)
     results = await asyncio.gather(*(
-        webhooks.run_pass(factory, receiver.transport, service_id=sid, batch_size=batch)
+        webhooks.run_pass(factory, receiver.transport, service_id=sid, batch_size=batch,
+                          fan_out_batch=batch)
         for batch in (1, 2, 3)))
     sent = [r.headers["webhook-id"] for r in receiver.requests]
     assert len(sent) == len(set(sent))
