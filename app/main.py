@@ -51,6 +51,7 @@ from app.routers import (
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
+from app.workflows.engine import prepare
 from app.workflows.packs import latest, load_versions
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
@@ -83,6 +84,7 @@ def build_policy_context(settings: Settings) -> PolicyContext:
     log = structlog.get_logger("yjrisk.packs")
     for found in versions.values():
         for pack in found:
+            prepare(pack)  # the engine's tables, built at start-up, not on the first evaluation
             for problem in pack.warnings:
                 log.warning("pack.warning", pack=pack.id, version=pack.version,
                             rule=problem.rule, field=problem.field, message=problem.message)

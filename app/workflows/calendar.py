@@ -32,10 +32,16 @@ def london_date(moment: datetime) -> date:
     return require_aware(moment).astimezone(LONDON).date()
 
 
-@lru_cache(maxsize=8192)
 def end_of_day(day: date) -> datetime:
-    """23:59:59 Europe/London on ``day``, as an aware UTC datetime (cached: deadlines end on a
-    few thousand distinct days)."""
+    """23:59:59 Europe/London on ``day``, as an aware UTC datetime (cached for plain dates:
+    deadlines end on a few thousand distinct days)."""
+    if type(day) is date:
+        return _end_of_date(day)
+    return datetime.combine(day, END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _end_of_date(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
 
 
@@ -76,8 +82,11 @@ class WorkingCalendar:
 
     def add_working_days(self, day: date, n: int) -> date:
         """The ``n``th working day after ``day`` (``day`` itself when ``n`` is 0)."""
+        # Only plain dates are remembered: a datetime equal to another in a different zone
+        # would find the other's answer.
         key = (day, n)
-        found = self._added.get(key)
+        plain = type(day) is date
+        found = self._added.get(key) if plain else None
         if found is not None:
             return found
         if n < 0:
@@ -87,9 +96,10 @@ class WorkingCalendar:
             current += timedelta(days=1)
             if self.is_working_day(current):
                 n -= 1
-        if len(self._added) >= _TABLE_SIZE:
-            self._added.clear()
-        self._added[key] = current
+        if plain:
+            if len(self._added) >= _TABLE_SIZE:
+                self._added.clear()
+            self._added[key] = current
         return current
 
     def next_working_day_on_or_after(self, day: date) -> date:
@@ -98,10 +108,9 @@ class WorkingCalendar:
 
     def last_working_day_of_week(self, day: date) -> date | None:
         """The last working day of ``day``'s Monday-to-Sunday week, or None if it has none."""
-        try:
+        plain = type(day) is date
+        if plain and day in self._week_end:
             return self._week_end[day]
-        except KeyError:
-            pass
         found = None
         monday = day - timedelta(days=day.weekday())
         for offset in range(6, -1, -1):
@@ -109,9 +118,10 @@ class WorkingCalendar:
             if self.is_working_day(candidate):
                 found = candidate
                 break
-        if len(self._week_end) >= _TABLE_SIZE:
-            self._week_end.clear()
-        self._week_end[day] = found
+        if plain:
+            if len(self._week_end) >= _TABLE_SIZE:
+                self._week_end.clear()
+            self._week_end[day] = found
         return found
 
     def end_of_day(self, day: date) -> datetime:
