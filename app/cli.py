@@ -260,29 +260,24 @@ def serve(
 
 
 def _check_packs(settings: Settings) -> None:
-    """UserError naming the file, rule and field unless every pack loads and checks clean."""
-    from app.main import build_policy_context
-    from app.workflows.packs import PackError
+    """UserError naming the file, rule and field unless every pack loads and checks clean (what
+    ``app.main.build_policy_context`` does first, without importing the whole app: the server
+    process it hands over to loads the app, and logs the packs' warnings, itself)."""
+    from app.workflows.packs import PackError, load_versions
 
     try:
-        build_policy_context(settings)
+        load_versions(None, settings.packs_dir)
     except PackError as exc:
         raise UserError(f"refusing to start: {exc}") from None
 
 
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
-    import uvicorn
+    """Hand this process over to the server (app.core.serve: uvicorn without the command line's
+    modules); the settings are checked first, so a bad one is still one line here."""
+    from app.core.serve import exec_server
 
-    from app.core.http import SettingsH11Protocol
-
-    settings = _settings()
-    # Slow clients are cut off: the request head must arrive within YJ_HTTP_HEADER_TIMEOUT_SECONDS
-    # and an idle keep-alive connection closes after YJ_HTTP_KEEP_ALIVE_SECONDS.
-    uvicorn.run("app.main:app_factory", factory=True, host=host, port=port, log_config=None,
-                proxy_headers=True, log_level="info" if access_log else "warning",
-                workers=workers, access_log=False,
-                http=SettingsH11Protocol,
-                timeout_keep_alive=settings.http_keep_alive_seconds)
+    _settings()
+    exec_server(host, port, access_log=access_log, workers=workers)
 
 
 async def _audit_heads() -> list[dict[str, object]]:

@@ -4,29 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.middleware.cors import CORSMiddleware
 
 from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
-from app.core.docs_pages import DocsPageHeadersMiddleware
-from app.core.http import HttpMethodsMiddleware
-from app.core.logging import AccessLogMiddleware, configure_logging
-from app.core.problems import (
-    Problem,
-    RequestGuardMiddleware,
-    UnhandledErrorMiddleware,
-    install_problem_handlers,
-    problem_responses,
-)
+from app.core.edge import EdgeMiddleware
+from app.core.logging import configure_logging
+from app.core.metrics import metrics
+from app.core.problems import Problem, install_problem_handlers, problem_responses
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
 from app.domain.history import RecordedSession
@@ -51,7 +42,11 @@ from app.routers import (
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
+from app.workflows.engine import prepare
 from app.workflows.packs import latest, load_versions
+
+if TYPE_CHECKING:
+    import httpx
 
 API_DESCRIPTION = """Risk management policy of youth justice teams in England and Wales.
 
@@ -83,6 +78,7 @@ def build_policy_context(settings: Settings) -> PolicyContext:
     log = structlog.get_logger("yjrisk.packs")
     for found in versions.values():
         for pack in found:
+            prepare(pack)  # the engine's tables, built at start-up, not on the first evaluation
             for problem in pack.warnings:
                 log.warning("pack.warning", pack=pack.id, version=pack.version,
                             rule=problem.rule, field=problem.field, message=problem.message)
@@ -149,15 +145,10 @@ def create_app(
     app.include_router(ui.router)
     app.mount("/ui/static", ui.static_files, name="ui-static")
     _document_problems(app)
-    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(
-        app
-    ).expose(app, include_in_schema=False)
-    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(DocsPageHeadersMiddleware, paths=frozenset({"/docs", "/redoc"}))
-    app.add_middleware(HttpMethodsMiddleware, router=app.router)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    # One pure-ASGI layer: request id, HEAD/OPTIONS, the request guard (401/413/415 before any
+    # handler), unhandled errors, docs pages' headers, access log and metrics (app.core.edge).
+    app.add_middleware(EdgeMiddleware, router=app.router, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Browser front ends: only the configured origins; bearer tokens, never cookies.
         app.add_middleware(

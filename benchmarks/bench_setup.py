@@ -1,8 +1,8 @@
 """Set up a running yjrisk for a load benchmark: a Wokingham service and N cases, over HTTP.
 
-Prints nothing but writes ``cases.txt`` (one case id a line) and ``token.txt`` (a case holder's
-bearer token) into the folder given. Usage: ``python benchmarks/bench_setup.py URL SECRET DIR
-[--cases 200] [--role case_holder]``.
+Prints nothing but writes ``cases.txt`` (one case id a line), ``token.txt`` (a case holder's
+bearer token) and ``service.txt`` (the service's slug) into the folder given. Usage:
+``python benchmarks/bench_setup.py URL SECRET DIR [--cases 200] [--role case_holder]``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cases.txt").write_text("\n".join(ids) + "\n")
     (args.out / "token.txt").write_text(holder)
+    (args.out / "service.txt").write_text(slug)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.workflows.calendar import WorkingCalendar  # noqa: E402
-from app.workflows.engine import evaluate  # noqa: E402
+from app.workflows.engine import evaluate, prepare  # noqa: E402
 from app.workflows.packs import load_packs  # noqa: E402
 from app.workflows.types import (  # noqa: E402
     CaseSnapshot,
@@ -107,6 +107,8 @@ def main() -> None:
     seconds = float(numbers[0]) if numbers else 3.0
     started = time.perf_counter()
     packs = load_packs()
+    for pack in packs.values():
+        prepare(pack)  # as the app's start-up does
     load_ms = (time.perf_counter() - started) * 1000
     if not as_json:
         print(f"loaded {len(packs)} packs in {load_ms:.1f} ms")

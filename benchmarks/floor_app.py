@@ -42,6 +42,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 
 
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The floor of a request: routing and a JSON answer (``benchmarks/overhead.sh``)."""
+    return {"status": "ok"}
+
+
 @app.post("/v1/cases/{case_id}/judgements", status_code=201)
 async def record(case_id: str, body: JudgementIn, request: Request) -> dict[str, object]:
     """Insert one row and answer it."""

@@ -51,7 +51,14 @@ python benchmarks/bench_setup.py "http://127.0.0.1:$APP_PORT" "$SECRET" "$WORK" 
 export WRK_CASES="$WORK/cases.txt" WRK_TOKEN; WRK_TOKEN=$(cat "$WORK/token.txt")
 rss() { ps -o rss= -p "$1" | awk '{printf "%.0f", $1/1024}'; }
 APP_PID=${PIDS[0]}
-echo "api process resident memory idle after setup: $(rss "$APP_PID") MB (workers=$WORKERS; parent only)"
+rss_line() {  # the server process (uvicorn's supervisor with --workers N) and each worker
+  local line="$(rss "$APP_PID") MB" child
+  for child in $(pgrep -P "$APP_PID" -f 'multiprocessing.spawn' || true); do
+    line="$line, worker $(rss "$child") MB"
+  done
+  echo "$line"
+}
+echo "api process resident memory idle after setup: $(rss_line) (workers=$WORKERS)"
 # CPU seconds (user + system) used so far by a server process and its workers: the CPU cost
 # of a request holds up on a shared machine where req/s and latency do not.
 cpu() { local t=0 p; for p in "$1" $(pgrep -P "$1" || true); do
@@ -77,4 +84,4 @@ print(f"      server CPU per request: yjrisk {1000 * ticks_a / hz / max(a['reque
       f"(load average now {open('/proc/loadavg').read().split()[0]})")
 PY
 done
-echo "api process resident memory after the benchmark: $(rss "$APP_PID") MB"
+echo "api process resident memory after the benchmark: $(rss_line)"

@@ -368,7 +368,7 @@ async def explain(dsn: str, url: str, settings: Settings,
                 assert (await client.get(path, headers=headers)).status_code == 200
                 statements[label] = [
                     (sql, params) for sql, params in captured
-                    if sql.lstrip().upper().startswith(("SELECT", "WITH"))
+                    if sql.lstrip().upper().startswith(("SELECT", "WITH", "SET LOCAL"))
                     and not any(t in sql for t in TRIVIAL)]
     engine = build_engine(settings.model_copy(update={"database_url": url}))
     try:
@@ -387,14 +387,20 @@ async def explain(dsn: str, url: str, settings: Settings,
     try:
         for label, found in statements.items():
             plans[label] = []
+            settings_sql = [sql for sql, _ in found if sql.upper().startswith("SET LOCAL")]
             for sql, params in found:
+                if sql in settings_sql:
+                    continue
                 transaction = conn.transaction()  # rolled back: the batch query locks rows
                 await transaction.start()
                 try:
+                    for setting in settings_sql:  # as the request ran it (e.g. work_mem)
+                        await conn.execute(setting)
                     rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *(params or ()))
                 finally:
                     await transaction.rollback()
-                plans[label].append(sql + "\n" + "\n".join(r[0] for r in rows))
+                plans[label].append("\n".join([*settings_sql, sql]) + "\n"
+                                    + "\n".join(r[0] for r in rows))
     finally:
         await conn.close()
     return plans
@@ -455,6 +461,7 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         measured = measure(base, reads, args.requests)
+        print(json.dumps({"reads": measured}), file=sys.stderr, flush=True)  # kept if later fails
         server.terminate()
         server.wait(timeout=30)
         server = None

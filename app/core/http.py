@@ -8,7 +8,6 @@ from typing import Any
 
 import h11
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -24,56 +23,6 @@ def allowed_methods(router: Any, path: str) -> list[str]:
     if "GET" in allowed:
         allowed.insert(allowed.index("GET") + 1, "HEAD")
     return [*allowed, "OPTIONS"] if allowed else []
-
-
-class HttpMethodsMiddleware:
-    """``HEAD`` is the matching ``GET`` without its body (RFC 9110 §9.3.2); ``OPTIONS`` (not
-    a CORS preflight, which the CORS middleware answers) is 204 with ``Allow``."""
-
-    def __init__(self, app: ASGIApp, router: Any) -> None:
-        self.app = app
-        self.router = router
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Rewrite HEAD to GET and drop the body; answer OPTIONS from the routing table."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] not in {"HEAD", "OPTIONS"}:
-            await self.app(scope, receive, self._allow_on_405(scope, send))
-            return
-        if scope["method"] == "OPTIONS":
-            await self._options(scope, send)
-            return
-
-        async def without_body(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                message = {**message, "body": b""}
-            await send(message)
-
-        await self.app({**scope, "method": "GET"}, receive, without_body)
-
-    def _allow_on_405(self, scope: Scope, send: Send) -> Send:
-        """A 405 lists every method of the resource in ``Allow`` (RFC 9110 §15.5.6), not only
-        those of the first route the router matched on the path."""
-
-        async def send_with_allow(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 405:
-                allowed = allowed_methods(self.router, scope["path"])
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message = {**message, "headers": [*headers,
-                                                  (b"allow", ", ".join(allowed).encode())]}
-            await send(message)
-
-        return send_with_allow
-
-    async def _options(self, scope: Scope, send: Send) -> None:
-        allowed = allowed_methods(self.router, scope["path"])
-        status = 204 if allowed else 404
-        headers = [(b"allow", ", ".join(allowed).encode())] if allowed else []
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
 
 
 class HeaderTimeoutH11Protocol(H11Protocol):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from asgi_correlation_id import correlation_id
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 _METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 _REDACT = {"authorization", "token", "jwt", "password", "secret", "given_name", "family_name",
@@ -107,36 +106,3 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(path) if path else "<unmatched>"
-
-
-class AccessLogMiddleware:
-    """One log line per request: method, route template (no ids, no query), status, duration."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.log = structlog.get_logger("yjrisk.access")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Time the request and log it once it has been answered."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            self.log.info(
-                "request",
-                method=scope["method"] if scope["method"] in _METHODS else "<other>",
-                path=route_template(scope),
-                status=status,
-                duration_ms=round((time.perf_counter() - start) * 1000, 2),
-            )

@@ -1,9 +1,8 @@
-"""Exception handlers and guard middleware that turn every error into problem+json."""
+"""Exception handlers that turn every error into problem+json (the edge middleware,
+:mod:`app.core.edge`, answers what escapes them)."""
 
 from __future__ import annotations
 
-import json
-import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +15,6 @@ from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, DomainError, ServiceUnavailable, problem_body
 from app.core.logging import route_template, safe_traceback
@@ -25,7 +23,7 @@ RETRY_AFTER_SECONDS = 2
 
 log = structlog.get_logger("yjrisk.errors")
 
-_SLUGS = {
+SLUGS = {
     400: "bad-request",
     401: "unauthenticated",
     403: "forbidden",
@@ -48,7 +46,7 @@ def problem_response(
     **kw: Any,
 ) -> JSONResponse:
     """A problem+json response for a bare status code; ``instance`` is the request's path."""
-    body = problem_body(status, slug or _SLUGS.get(status, "error"), detail, instance=instance,
+    body = problem_body(status, slug or SLUGS.get(status, "error"), detail, instance=instance,
                         **kw)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
@@ -104,12 +102,16 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 # SQLSTATE classes that mean "the database is not there for us right now": connection
 # exceptions (08), operator intervention (57: shutdown, statement timeout), too many
-# connections (53300), serialisation of a lock wait cut short (55P03 lock_not_available).
-_UNAVAILABLE_SQLSTATES = ("08", "57", "53300", "55P03")
+# connections (53300), serialisation of a lock wait cut short (55P03 lock_not_available), and
+# a transaction the database rolled back to break a deadlock or a serialisation conflict (40001
+# serialization_failure, 40P01 deadlock_detected): nothing of it was stored, and the same
+# request sent again will normally succeed, so the answer is 503 with Retry-After, not 500.
+_UNAVAILABLE_SQLSTATES = ("08", "57", "53300", "55P03", "40001", "40P01")
 _UNAVAILABLE_NAMES = frozenset({
     "ConnectionDoesNotExistError", "ConnectionFailureError", "ConnectionRejectionError",
     "PostgresConnectionError", "TooManyConnectionsError", "QueryCanceledError",
     "CannotConnectNowError", "InterfaceError", "InternalClientError",
+    "DeadlockDetectedError", "SerializationError",
 })
 
 
@@ -225,123 +227,3 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
-
-
-class UnhandledErrorMiddleware:
-    """The last line: any exception that escaped the handlers is answered (503 for a database
-    fault, else 500) instead of propagating to the server, which would log the exception's
-    message and drop the client's keep-alive connection."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app; answer what it could not."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:  # noqa: BLE001 - answered, logged without its message
-            unavailable = database_unavailable(exc)
-            log.log(logging.WARNING if unavailable else logging.ERROR,
-                    "database_unavailable" if unavailable else "unhandled_error",
-                    route=route_template(scope), error_type=type(exc).__name__,
-                    exception=None if unavailable else safe_traceback(exc))
-            if started:
-                return  # the answer is on its way; nothing more can be said on this response
-            path = str(scope.get("path", "/"))
-            response = unavailable_response(path) if unavailable else problem_response(
-                500, "An unexpected error occurred; it has been logged.", instance=path)
-            await response(scope, receive, send)
-
-
-def _bearer_shaped(authorization: str) -> bool:
-    """Whether an Authorization header has the ``Bearer <token>`` shape (RFC 6750 §2.1)."""
-    scheme, _, token = authorization.partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())
-
-
-class RequestGuardMiddleware:
-    """Refuses oversized bodies (413) and non-JSON write bodies (415) before any handler runs."""
-
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check headers, then count streamed bytes."""
-        if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if scope.get("path", "").startswith("/v1/") and not _bearer_shaped(
-                headers.get("authorization", "")):
-            # Every /v1 write needs a bearer token: say so before judging the body (a stranger
-            # learns nothing about what a body should look like). The token itself, and the
-            # role, are checked by the route's dependencies, also before the body is validated.
-            await self._reject(scope, send, 401, "A bearer token is required.",
-                               extra_headers=[(b"www-authenticate", b"Bearer")])
-            return
-        length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await self._reject(scope, send, 413, "The request body is too large.")
-            return
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        has_body = length not in (None, "0") or "transfer-encoding" in headers
-        if has_body and not (ctype == "application/json" or ctype.endswith("+json")):
-            await self._reject(scope, send, 415, "Send the body as application/json.")
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    # An HTTPException passes through FastAPI's body reading untouched (any
-                    # other exception there becomes a 400): a chunked body over the limit is 413.
-                    raise _BodyTooLarge(413, "The request body is too large.")
-            return message
-
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._reject(scope, send, 413, "The request body is too large.")
-
-    @staticmethod
-    async def _reject(scope: Scope, send: Send, status: int, detail: str,
-                      extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        body = problem_body(status, _SLUGS[status], detail, instance=scope.get("path", "/"))
-        payload = json.dumps(body).encode()
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                (b"content-length", str(len(payload)).encode()),
-                *(extra_headers or []),
-            ],
-        })
-        await send({"type": "http.response.body", "body": payload})
-
-
-class _BodyTooLarge(StarletteHTTPException):
-    pass

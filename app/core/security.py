@@ -24,15 +24,17 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 from jose import jwk, jws, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
 from app.core.config import Settings
 from app.core.errors import NotAuthenticated, ServiceUnavailable
+
+if TYPE_CHECKING:  # httpx loads on the first JWKS fetch (only with YJ_JWKS_URL)
+    import httpx
 
 log = structlog.get_logger("yjrisk.security")
 
@@ -118,6 +120,8 @@ class JWKSCache:
             if not self._may_attempt():
                 return
             self._attempted_at = self.clock()
+            import httpx
+
             try:
                 async with httpx.AsyncClient(
                     timeout=self.timeout, transport=self.transport

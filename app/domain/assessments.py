@@ -254,7 +254,7 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    scores = check_scores(ctx.pack_for(service, occurred_at), body.scores)
+    scores = check_scores(ctx.pack_for(service, at=occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
     if scores:
@@ -265,7 +265,7 @@ async def submit_assessment(
                         principal=principal, role=role, occurred_at=occurred_at)
     return assessment, await _after_act(
         wctx, assessment=assessment, action="submit",
-        satisfies=satisfied_by(ctx.pack_for(service, occurred_at), "submit", assessment.stage),
+        satisfies=satisfied_by(wctx.pack, "submit", assessment.stage),
         feedback=None,
     )
 
@@ -289,7 +289,7 @@ async def countersign_assessment(
                         principal=principal, role=role, occurred_at=occurred_at)
     return assessment, await _after_act(
         wctx, assessment=assessment, action="countersign",
-        satisfies=satisfied_by(ctx.pack_for(service, occurred_at), "countersign"),
+        satisfies=satisfied_by(wctx.pack, "countersign"),
         feedback=body.feedback,
     )
 
@@ -377,7 +377,7 @@ async def _after_act(
     note = f"Satisfied by {assessment.type} assessment {assessment.id}"
     # The assessment itself is its author's work, even when a countersignature completes it:
     # the case holder's steps it closes are credited to the author, the rest to whoever acted.
-    pack = wctx.policy.pack_for(wctx.service)
+    pack = wctx.pack
     own = per_assessment_codes(pack)
     others = set((await session.exec(select(Assessment.id).where(
         Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
@@ -438,8 +438,7 @@ async def endorse_judgements(
     assessment (credited to the countersigning manager); where only some are, those reasons
     are taken off the step and it stays open for the others."""
     session, case = wctx.session, wctx.case
-    endorsed = wctx.policy.pack_for(wctx.service, wctx.occurred_at).closes(
-        "assessment_countersign_endorses")
+    endorsed = wctx.pack.closes("assessment_countersign_endorses")
     if not endorsed:
         return None
     ids = {str(j) for j in (await session.exec(

@@ -215,7 +215,8 @@ def _seal(sync: SyncSession) -> None:
     postgres = conn.dialect.name == "postgresql"
     table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
     event_table: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
-    if events and not (postgres and pending):
+    together = postgres and bool(pending) and len(pending) + len(events) <= 500
+    if events and not together:
         conn.execute(sa.insert(event_table), outbox.rows_of(events))
     if not pending:
         return
@@ -232,11 +233,45 @@ def _seal(sync: SyncSession) -> None:
                 entry.seq, entry.prev_hash = seq, prev
                 entry.hash = prev = chain_hash(prev, entry)
     rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
-    if postgres and events:
-        written = sa.insert(event_table).values(outbox.rows_of(events)).cte("outbox_rows")
-        conn.execute(sa.insert(table).values(rows).add_cte(written))
+    if together and events:
+        params = {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
+        params.update({f"o{i}_{c}": v for i, row in enumerate(outbox.rows_of(events))
+                       for c, v in row.items()})
+        conn.execute(_sealed_insert(len(rows), len(events)), params)
     else:
         conn.execute(sa.insert(table), rows)
+
+
+_SEALED_INSERTS: dict[tuple[int, int], Any] = {}
+
+
+def _sealed_insert(entries: int, events: int) -> Any:
+    """PostgreSQL: one statement inserting ``entries`` audit entries and, as a CTE, ``events``
+    outbox events (parameters ``a{i}_{column}``, ``o{i}_{column}``). Written as text with typed
+    parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on every
+    execution (it has no cache key), which cost more than the round trip it saves."""
+    statement = _SEALED_INSERTS.get((entries, events))
+    if statement is not None:
+        return statement
+    tables: Any = (AuditEntry.__table__, OutboxEvent.__table__)  # type: ignore[attr-defined]
+    binds = []
+    values: list[str] = []
+    for prefix, table, columns, count in (("o", tables[1], outbox.COLUMNS, events),
+                                          ("a", tables[0], _COLUMNS, entries)):
+        rows = []
+        for i in range(count):
+            names = [f"{prefix}{i}_{c}" for c in columns]
+            binds += [sa.bindparam(n, type_=table.c[c].type) for n, c in zip(names, columns,
+                                                                             strict=True)]
+            rows.append("(" + ", ".join(f":{n}" for n in names) + ")")
+        values.append(", ".join(rows))
+    statement = sa.text(
+        f"WITH outbox_rows AS (INSERT INTO outbox_event ({', '.join(outbox.COLUMNS)}) "
+        f"VALUES {values[0]}) INSERT INTO audit_entry ({', '.join(_COLUMNS)}) VALUES {values[1]}"
+    ).bindparams(*binds)
+    if len(_SEALED_INSERTS) < 256:  # a handful of shapes in practice
+        _SEALED_INSERTS[(entries, events)] = statement
+    return statement
 
 
 @event.listens_for(SyncSession, "after_soft_rollback")

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from icalendar import Calendar, Event, Todo
 from pydantic import BaseModel
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -153,6 +152,8 @@ def to_ical(
     """An RFC 5545 calendar: one VTODO per step, DUE in Europe/London, urgent ones PRIORITY 1
     (others 5), a link to the step. ``as_events``: for clients that show only events, a
     15-minute VEVENT ending at each due time instead (steps without a due time left out)."""
+    from icalendar import Calendar, Event, Todo  # only the feeds need it: not loaded at start-up
+
     cal = Calendar()
     cal.add("prodid", "-//yjrisk//next steps//EN")
     cal.add("version", "2.0")

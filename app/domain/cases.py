@@ -614,7 +614,7 @@ async def patch_case(
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
             sent["in_custody"] = True
-    pack = ctx.pack_for(service, occurred_at)
+    pack = ctx.pack_for(service, at=occurred_at)
     fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if access_sent:

@@ -15,7 +15,6 @@ import uuid
 from datetime import date
 
 from pydantic import BaseModel
-from rapidfuzz import fuzz
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +46,8 @@ def fold(name: str) -> str:
 def compare(given: str, family: str, other_given: str, other_family: str
             ) -> tuple[float, list[str]]:
     """Score (0–100) and reasons for two names of children born the same day."""
+    from rapidfuzz import fuzz  # loaded on the first candidate, not at start-up
+
     a_given, a_family, b_given, b_family = map(fold, (given, family, other_given, other_family))
     a, b = f"{a_given} {a_family}", f"{b_given} {b_family}"
     score = max(

@@ -50,6 +50,7 @@ BATCH_SIZE = 1000
 log = structlog.get_logger("yjrisk.escalation")
 
 STEP = Step.__table__  # type: ignore[attr-defined]
+CASE = Case.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 # The columns of an overdue step an escalation is made from, and its case's line manager.
 _OVERDUE_COLUMNS = (
@@ -117,10 +118,23 @@ async def overdue_batch(
 ) -> Sequence[Any]:
     """Lock up to ``limit`` open, overdue, unescalated steps that no other worker holds, in
     ``(service_id, due_at, id)`` order after ``after``: rows of the step's columns an
-    escalation needs plus its case's ``line_manager_id`` (the case row is read, not locked)."""
+    escalation needs plus its case's ``line_manager_id``.
+
+    The case rows are locked with their steps (``FOR UPDATE OF case, step SKIP LOCKED``): every
+    write locks its case before it touches the case's steps, and an escalation step's foreign
+    key needs a share lock on its case, so a pass that locked only steps would wait for a case
+    whose writer waits for the pass's step: a deadlock, and PostgreSQL kills one of them (the
+    practitioner's write or the whole batch). Taking the case in the same statement, and
+    skipping a case a write holds (its steps wait for the next pass), keeps one lock order.
+    SQLite has no row locks: the pass takes the database's write lock first (a no-op UPDATE),
+    so it cannot read a step that a write then closes before the pass escalates it."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.execute(sa.update(CASE).where(CASE.c.id.is_(None))
+                                 .values(id=CASE.c.id))
     query = (
-        sa.select(*_OVERDUE_COLUMNS, col(Case.line_manager_id))
-        .select_from(STEP).join(Case, col(Case.id) == STEP.c.case_id)
+        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id)
+        .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
         .where(
             STEP.c.status == StepStatus.open,
             STEP.c.escalated_at.is_(None),
@@ -139,8 +153,8 @@ async def overdue_batch(
         bound = (sa.bindparam(None, v, type_=c.type) for c, v in zip(key, after, strict=True))
         query = query.where(sa.tuple_(*key) > sa.tuple_(*bound))
     query = (query.order_by(STEP.c.service_id, STEP.c.due_at, STEP.c.id).limit(limit)
-             .with_for_update(skip_locked=True, of=STEP))
-    return (await (await session.connection()).execute(query)).all()
+             .with_for_update(skip_locked=True, of=(CASE, STEP)))
+    return (await connection.execute(query)).all()
 
 
 async def escalate_batch(

@@ -221,7 +221,7 @@ async def record_event(
 ) -> tuple[CaseEvent, policy.PolicyResult]:
     """Store an event on the case and run the rules it triggers (subject: the event)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     check_event_type(pack, body.type)
     if not pack.event_type(body.type).after_closure:
         require_open_case(case, f"record a {body.type} event")

@@ -227,7 +227,7 @@ async def receive(
         time_field="received_at",
     )
     result = created if result is None else result.merge(created)
-    answer = {"data": referral_out(referral, ctx.pack_for(service)).model_dump(mode="json"),
+    answer = {"data": referral_out(referral, ctx.pack_now(service)).model_dump(mode="json"),
               "next_steps": [s.model_dump(mode="json") for s in result.next_steps]}
     record = await session.get(IdempotencyRecord, claimed)
     assert record is not None

@@ -9,6 +9,7 @@ transaction as the change, whichever service made it, so no code path can forget
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -78,6 +79,7 @@ def _changes(obj: Any, fields: Any, created: bool) -> dict[str, list[Any]]:
     return out
 
 
+@functools.cache
 def _case_fields() -> list[str]:
     return [c.key for c in sa.inspect(Case).column_attrs if c.key not in UNTRACKED]
 

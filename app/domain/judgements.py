@@ -193,7 +193,7 @@ async def close_rating_reviews(
     ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``);
     ``open_steps``: the case's open steps as just read under the lock (default: read them)."""
     rated = previous.get("judgement_id")
-    codes = wctx.policy.pack_for(wctx.service).closes("rating_replaced")
+    codes = wctx.pack.closes("rating_replaced")
     if not rated or not codes:
         return None
     if open_steps is None:

@@ -138,7 +138,7 @@ async def record_oversight(
     step = None
     if body.satisfies_step_id is not None:
         step = await _step_to_satisfy(
-            session, ctx.pack_for(service), case, body.satisfies_step_id
+            session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
     entry = OversightEntry(

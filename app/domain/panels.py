@@ -163,7 +163,7 @@ async def create_panel(
     require_plausible(body.scheduled_for, "scheduled_for")
     require_not_before(body.scheduled_for, YJS_FLOOR,
                        "the start of youth justice services (1 April 2000)", "scheduled_for")
-    allowed = ctx.pack_for(service, body.scheduled_for).panel_kind_ids()
+    allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
             f"This service's policy holds no {body.kind} panels.",
@@ -291,7 +291,7 @@ async def add_item(
                                   change=body.model_dump(mode="json"))
     local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
     satisfied = await satisfy_open_steps(
-        wctx, codes=ctx.pack_for(service).closes("panel_item_added"),
+        wctx, codes=wctx.pack.closes("panel_item_added"),
         act=("panel_item", item.id),
         note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
              f"by {principal.sub}",
@@ -404,7 +404,10 @@ async def decide(
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     service, panel = await _load_panel(session, principal, panel_id)
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    # The version in force when the decision was made: by default at the panel's start.
+    decided_at = resolve_occurred_at(body.occurred_at) if body.occurred_at \
+        else panel.scheduled_for
+    pack = ctx.pack_for(service, at=decided_at)
     kind = pack.panel(panel.kind)
     chair = kind.chair_role
     require_roles(principal, (chair,), "record panel decisions")

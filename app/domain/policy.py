@@ -153,8 +153,8 @@ def evaluate_for(
 ) -> Evaluation:
     """Run the engine (pure) for a case and event (``extra``: further snapshot fields)."""
     snap = replace(snapshot(case, open_steps), **extra)
-    return evaluate(wf_event, snap, ctx.pack_for(service, wf_event.occurred_at), ctx.calendar,
-                    panels)
+    return evaluate(wf_event, snap, ctx.pack_for(service, at=wf_event.occurred_at),
+                    ctx.calendar, panels)
 
 
 async def snapshot_extras(
@@ -220,7 +220,7 @@ def validate_alone(
     the register and without open steps; raise its violations, apply nothing."""
     current = snapshot(case, ())
     alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, wf_event.occurred_at),
+    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
                           ctx.calendar, ())
     raise_violations(evaluation)
     return evaluation
@@ -384,7 +384,7 @@ async def rerun_for_current_state(
     state one event at a time: each current rating as a judgement, then the MAPPA fields.
     """
     session, case, occurred_at = wctx.session, wctx.case, wctx.occurred_at
-    pack = _replay_pack(wctx.policy.pack_for(wctx.service, occurred_at))
+    pack = _replay_pack(wctx.pack)
     panels = await scheduled_panels(session, wctx.service)
     ratings: dict[str, str | None] = dict.fromkeys(DOMAINS)
     on_register = False

@@ -328,7 +328,7 @@ async def create_referral_for_case(
     service, occurred_at = wctx.service, wctx.occurred_at
     check_details_size(body.details)
     require_within_case(case, occurred_at, time_field)
-    pack = wctx.policy.pack_for(service, occurred_at)
+    pack = wctx.pack
     check_kind(pack, body.kind)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
@@ -368,14 +368,14 @@ async def create_referral(
     """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     if not pack.referral_kind(body.kind).after_closure:  # e.g. a CSPPI notification
         require_open_case(case, "make a referral")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role,
                         occurred_at=resolve_occurred_at(body.occurred_at))
     referral, result = await create_referral_for_case(wctx, body=body)
-    return referral_out(referral, ctx.pack_for(service)), result
+    return referral_out(referral, ctx.pack_now(service)), result
 
 
 async def load_referral(
@@ -403,7 +403,7 @@ async def list_case_referrals(
     service, case = await get_visible_case(session, principal, case_id)
     rows = await session.exec(select(Referral).where(Referral.case_id == case.id)
                               .order_by(col(Referral.created_at).desc()))
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_now(service)
     return [referral_out(r, pack) for r in rows.all()]
 
 
@@ -435,7 +435,7 @@ async def transition(
     if move is None:
         raise NotFound(f"No referral action {action!r}.")
     service, case, referral = await load_referral(session, principal, referral_id)
-    pack = ctx.pack_for(service, resolve_occurred_at(body.occurred_at))
+    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
     if role == "panel_admin" and referral.kind != ReferralKind.panel:
         raise Forbidden("A panel administrator records the outcome of panel referrals only.")

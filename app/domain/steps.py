@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from sqlmodel import Field, SQLModel
 
 from app.domain.common import JSONType, enum_column, new_id, utcnow
@@ -176,6 +176,10 @@ def reasons_of(step: Step) -> list[dict[str, Any]]:
              "record": {"type": "subject", "id": str(step.subject_id)}}]
 
 
+# One validator call for a step's reasons (up to 50 of them), not one per reason.
+_REASONS: TypeAdapter[list[StepReason]] = TypeAdapter(list[StepReason])
+
+
 def step_out(step: Step, now: datetime | None = None) -> StepOut:
     """Shape a step for the API (``overdue`` as of ``now``, default the wall clock)."""
     satisfied = (
@@ -192,6 +196,6 @@ def step_out(step: Step, now: datetime | None = None) -> StepOut:
         raised_at=step.raised_at, overdue_at=step.overdue_at or step.due_at,
         completed_at=step.completed_at, completed_by=step.completed_by,
         completion_note=step.completion_note, satisfied_by=satisfied,
-        reasons=[StepReason.model_validate(r) for r in reasons_of(step)],
+        reasons=_REASONS.validate_python(reasons_of(step)),
         overdue=is_overdue(step, now),
     )

@@ -193,7 +193,7 @@ async def export(
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, EXPORTERS, "export the case file")
     cases = await _childs_cases(session, principal, case)
-    pack = ctx.pack_for(service)
+    pack = ctx.pack_now(service)
     files = [await _case_file(session, c, pack) for c in cases]
     victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]
     redactor = _Redactor(victims, redact)

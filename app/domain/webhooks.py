@@ -37,9 +37,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import sqlalchemy as sa
 import structlog
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -60,6 +59,9 @@ from app.domain.common import JSONType, enum_column, new_id, utcnow
 from app.domain.outbox import OutboxEvent
 from app.domain.referrals import ReferralStatus
 from app.domain.services import Service, get_service_by_slug
+
+if TYPE_CHECKING:  # httpx (with the CLI modules it pulls in) loads on first use
+    import httpx
 
 log = structlog.get_logger("yjrisk.webhooks")
 
@@ -229,6 +231,8 @@ def check_url(url: str, env: str, allowed_ports: Sequence[int] = DEFAULT_PORTS) 
     """The URL if its shape may be subscribed: https to a host name or public address on an
     allowed port (443 unless configured; plain http only to 127.0.0.1/localhost in dev and
     test); 422 otherwise. Where the name resolves is checked by :func:`vet_destination`."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
         host = parsed.raw_host.decode("ascii").lower()  # IDNA names stay in punycode
@@ -346,6 +350,8 @@ async def vet_destination(url: str, env: str) -> Destination:
     """Resolve the URL's host and refuse unless every address is public (dev/test: plain
     localhost too); answer the URL pinned to the first address, so the connection goes to the
     address vetted here, never to a second lookup's answer (DNS rebinding)."""
+    import httpx
+
     parsed = httpx.URL(url)
     host = parsed.raw_host.decode("ascii").lower()
     if env in RELAXED_ENVS and host in LOCAL_HOSTS:
@@ -648,6 +654,8 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, env: str = "producti
     """POST one signed delivery (10 s in all) to the address its host resolves to now, once
     vetted public, keeping the name for Host and TLS; the response body is never read nor
     stored. A URL that now leads inside the network is not contacted (a failed attempt)."""
+    import httpx
+
     headers = signed_headers(claimed, clock.real_now())  # receivers check it against real time
     try:
         # httpx's timeout is per network operation; this bounds the whole attempt too.
@@ -730,6 +738,8 @@ async def _gone(session: AsyncSession, subscription_id: uuid.UUID, now: datetime
 
 
 def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    import httpx
+
     return httpx.AsyncClient(transport=transport, timeout=SEND_TIMEOUT_SECONDS,
                              follow_redirects=False, trust_env=False)
 

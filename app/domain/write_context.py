@@ -41,13 +41,19 @@ class PolicyContext:
     # Every version of each pack, oldest first (default: just the one in ``packs``).
     versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
 
-    def pack_for(self, service: Service, at: datetime | None = None) -> Pack:
-        """The version of the service's pack in force at ``at`` (an aware time; default now):
-        an act is judged by the policy in force when it happened."""
+    def pack_for(self, service: Service, *, at: datetime) -> Pack:
+        """The version of the service's pack in force at ``at`` (an aware time): an act is
+        judged by the policy in force when it happened, so a write passes its act's
+        ``occurred_at`` (``WriteContext.pack``); a read about now calls :meth:`pack_now`."""
         found = self.versions.get(service.policy_pack)
         if not found:
             return self.packs[service.policy_pack]
-        return version_at(found, at or utcnow())
+        return version_at(found, at)
+
+    def pack_now(self, service: Service) -> Pack:
+        """The version of the service's pack in force now (reads: what a referral may do next,
+        what a subject access request explains); never for judging an act."""
+        return self.pack_for(service, at=utcnow())
 
     def versions_of(self, pack_id: str) -> tuple[Pack, ...]:
         """Every version of a pack, oldest first (empty for an unknown id)."""
@@ -90,10 +96,11 @@ class WriteContext:
     - ``occurred_at``: when the act happened (aware UTC), not when it is recorded: deadlines
       count from it and the pack version in force at it judges the act.
 
-    An act within the write at another moment or under another role (a step closed at its
-    own time, a panel's decision recorded as the chair) is a copy made with
-    :meth:`at` / :meth:`acting` (``dataclasses.replace``), never a separate keyword: the
-    functions below take their time and role from the context only.
+    The functions that take a context take the act's time and role from it only (no
+    ``occurred_at=`` or ``role=`` keyword beside it). An act within the write at another
+    moment or under another role is a copy: ``dataclasses.replace(wctx, occurred_at=...)``,
+    or :meth:`acting` for the role (an entry audited under all the principal's roles, as a
+    panel item's addition is).
     """
 
     session: AsyncSession
@@ -104,9 +111,11 @@ class WriteContext:
     role: str | None
     occurred_at: datetime
 
-    def at(self, occurred_at: datetime) -> WriteContext:
-        """The same write, for an act at ``occurred_at`` (aware UTC)."""
-        return replace(self, occurred_at=occurred_at)
+    @property
+    def pack(self) -> Pack:
+        """The version of the service's pack in force at ``occurred_at``: the one that judges
+        this act (issue 12 item 5), whatever version is in force when it is recorded."""
+        return self.policy.pack_for(self.service, at=self.occurred_at)
 
     def acting(self, role: str | None) -> WriteContext:
         """The same write, under ``role``."""

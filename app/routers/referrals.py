@@ -52,7 +52,7 @@ async def transitions(
     """The referral lifecycle as data under the caller's service's pack: actions, from/to
     states, roles, the kinds a gated action applies to, hints."""
     service = await service_of(session, principal)
-    pack = request.app.state.policy.pack_for(service)
+    pack = request.app.state.policy.pack_now(service)
     return Read(data=[t.as_dict(pack) for t in svc.TRANSITIONS])
 
 
@@ -63,7 +63,7 @@ async def read(
 ) -> Read[svc.ReferralOut]:
     """A referral with the actions now open to it."""
     service, _, referral = await svc.load_referral(session, principal, referral_id)
-    return Read(data=svc.referral_out(referral, request.app.state.policy.pack_for(service)))
+    return Read(data=svc.referral_out(referral, request.app.state.policy.pack_now(service)))
 
 
 @router.post("/v1/referrals/{referral_id}/{action}", response_model=Written[svc.ReferralOut],

@@ -6,6 +6,11 @@ wall time; months clamp to month end), ``every Nm`` (first due ``+Nm``, then rec
 ``immediately``, ``next-panel``, ``release-6m``, ``review-date``, ``before-transfer``, ``due-date``,
 ``none``.
 
+``next-panel`` is the next booked panel of the pack's kind at or after the event; with none
+booked, ``awaiting_panel_date`` and either no date or, when the kind meets on a fixed day
+(``cadence = "weekly on Thursday"``), the end of its first meeting day after the event's London
+day (a bank holiday moves it to the next working day), until a panel is booked.
+
 ``release-6m`` whose six-month point (end of that London day) is already past at the event is due
 at the event itself, urgent, with a note giving the date it passed: never before the event.
 
@@ -32,7 +37,7 @@ from app.workflows.calendar import (
     require_aware,
     start_of_day,
 )
-from app.workflows.types import ScheduledPanel
+from app.workflows.types import Cadence, ScheduledPanel
 
 NAMED_FORMS = (
     "next-wd",
@@ -69,6 +74,8 @@ class DeadlineInputs:
     occurred_at: datetime
     panels: Sequence[ScheduledPanel] = ()
     panel_kind: str | None = None
+    # When that kind meets (its pack's fixed-day cadence), for a next-panel with none booked.
+    panel_cadence: Cadence | None = None
     expected_release_date: date | None = None
     review_date: date | None = None
     transfer_date: date | None = None
@@ -238,10 +245,22 @@ def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     panel = next_panel(inputs.panels, inputs.panel_kind, occurred)
-    if panel is None:
-        kind = inputs.panel_kind or "panel"
+    if panel is not None:
+        return Due(require_aware(panel.scheduled_for).astimezone(UTC))
+    kind = inputs.panel_kind or "panel"
+    if inputs.panel_cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
-    return Due(require_aware(panel.scheduled_for).astimezone(UTC))
+    day = next_cadence_day(inputs.panel_cadence, occurred, cal)
+    return Due(end_of_day(day), awaiting_panel_date=True, note=(
+        f"Due at the next {kind} ({inputs.panel_cadence.text}): {day.isoformat()}; none "
+        "booked yet, so the first panel booked sets the date."))
+
+
+def next_cadence_day(cadence: Cadence, occurred: datetime, cal: WorkingCalendar) -> date:
+    """The London date of the first meeting after the act's day by the panel's cadence; a
+    meeting day that is a bank holiday moves to the next working day (the packs say nothing
+    of holidays; the earlier sitting is the safe reading, and a booked panel replaces it)."""
+    return cal.next_working_day_on_or_after(cadence.next_meeting(london_date(occurred)))
 
 
 def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:

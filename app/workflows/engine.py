@@ -8,7 +8,7 @@ line's reason and the sooner deadline), recurrences on completion, re-dating on 
 panel, taking a withdrawn or declined referral's reasons off the open steps (superseding those
 left with none), and finally supersede open steps none of whose reasons still holds.
 
-Speed (issue 15): each pack gets its tables once (:func:`prepare`, called by ``load_pack``): its
+Speed (issue 15): each pack gets its tables once (:func:`prepare`, at start-up, else lazily): its
 rule lines with their compiled conditions, fixed deadline forms and reason parts, indexed by
 trigger, id and step code; its checks by trigger. One evaluation computes each deadline form
 once per start, and builds its frozen results without the per-field ``object.__setattr__`` a
@@ -95,8 +95,9 @@ _FAST: dict[type, tuple[str, ...]] = {
     Evaluation: ("violations", "intents", "matrix_level", "ratings_after", "on_register_after",
                  "register_change", "contact_level", "acknowledgements"),
     Context: ("event", "before", "after", "matrix_level"),
-    DeadlineInputs: ("occurred_at", "panels", "panel_kind", "expected_release_date",
-                     "review_date", "transfer_date", "due_date", "absences"),
+    DeadlineInputs: ("occurred_at", "panels", "panel_kind", "panel_cadence",
+                     "expected_release_date", "review_date", "transfer_date", "due_date",
+                     "absences"),
 }
 for _cls, _names in _FAST.items():
     if tuple(f.name for f in fields(_cls)) != _names or "__post_init__" in vars(_cls) \
@@ -168,6 +169,8 @@ class _Table:
     def __init__(self, pack: Pack) -> None:
         self.owner = id(pack)
         self.pack_id, self.version, self.panel_kind = pack.id, pack.version, pack.panel_kind
+        # When that panel meets (a fixed-day cadence), for next-panel steps with none booked.
+        self.panel_cadence = pack.panel(pack.panel_kind).meets if pack.panel_kind else None
         self.matrix = pack.matrix
         lines: dict[int, _Line] = {}
 
@@ -221,8 +224,9 @@ class _Table:
 
 
 def prepare(pack: Pack) -> None:
-    """Build the engine's tables for a pack now (``load_pack`` does: the first evaluation under
-    it then pays nothing)."""
+    """Build the engine's tables for a pack now (the app does at start-up, for every loaded
+    version: the first evaluation under it then pays nothing; otherwise the first evaluation
+    builds them)."""
     _table(pack)
 
 
@@ -582,6 +586,7 @@ class _Plan:
                 found = self._inputs[inputs_key] = (_make(DeadlineInputs, {
                     "occurred_at": start, "panels": self.panels,
                     "panel_kind": self.table.panel_kind,
+                    "panel_cadence": self.table.panel_cadence,
                     "expected_release_date": self.ctx.after.expected_release_date,
                     "review_date": review, "transfer_date": transfer,
                     "due_date": instance[3], "absences": self.case.case_holder_absences,
@@ -734,7 +739,10 @@ class _Plan:
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or step.id in self.touched:
                 continue
-            if step.due_at is not None and step.due_at <= when:
+            # A date from the panel's cadence (awaiting_panel_date) is provisional: the first
+            # panel booked replaces it; a booked date moves only to an earlier panel.
+            if step.due_at is not None and step.due_at <= when \
+                    and not step.awaiting_panel_date:
                 continue
             self.touched.add(step.id)
             line = self.table.line_of(step)

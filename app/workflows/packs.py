@@ -572,9 +572,6 @@ def load_pack(path: Path, source_text: str | None = None) -> Pack:
     if errors:
         raise PackError(f"{path}: invalid pack: {_summary(errors)}", errors)
     pack._warnings = tuple(problems)
-    from app.workflows.engine import prepare  # the engine imports this module
-
-    prepare(pack)  # the engine's tables, built now rather than on the first evaluation
     return pack
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -78,6 +78,31 @@ class CaseSnapshot:
     facts: Mapping[str, Any] = field(default_factory=dict)
     scores: Mapping[str, int] = field(default_factory=dict)
     date_of_birth: date | None = None
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """When a panel kind meets, as its pack states it (``weekly on Thursday``): on
+    ``weekday`` (0 Monday .. 6 Sunday) every ``every_weeks`` weeks, counted from ``anchor``
+    (a London date on that weekday; needed when the interval is longer than a week)."""
+
+    weekday: int
+    every_weeks: int = 1
+    anchor: date | None = None
+    text: str = field(default="", compare=False)
+
+    def next_meeting(self, after: date) -> date:
+        """The first meeting day strictly after the London date ``after`` (a panel sitting on
+        the day of the act has set its agenda). Bank holidays are the caller's (deadlines)."""
+        day = after + timedelta(days=1 + (self.weekday - after.weekday() - 1) % 7)
+        if self.every_weeks > 1 and self.anchor is not None:
+            behind = ((day - self.anchor).days // 7) % self.every_weeks
+            if behind:
+                day += timedelta(weeks=self.every_weeks - behind)
+        return day
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,15 @@ assessment scores; the service validates every write against the union, and
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.workflows.types import DOMAINS, LEVELS, TRIGGERS
+from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
 # --- the contract's core (api-v1.md) ---------------------------------------------------------
 
@@ -112,8 +114,50 @@ class ReferralKind(_Strict):
     after_closure: bool = False
 
 
+# A cadence that states a fixed day: "weekly on Thursday", "fortnightly on Tuesday from
+# 2027-01-05", "every 3 weeks on Monday from 2027-01-04". Any other words ("ad hoc, within one
+# week of a request") describe a panel with no fixed day.
+_FIXED_DAY = re.compile(r"\s*(weekly|fortnightly|every\b)", re.IGNORECASE)
+_SCHEDULE = re.compile(
+    r"\s*(?:(?P<weekly>weekly)|(?P<fortnightly>fortnightly)|every\s+(?:(?P<n>\d+)\s+)?weeks?)"
+    r"\s+on\s+(?P<day>[a-z]+)\s*(?:\s+from\s+(?P<anchor>\d{4}-\d{2}-\d{2}))?\s*",
+    re.IGNORECASE)
+
+
+@lru_cache(maxsize=64)
+def parse_cadence(text: str | None) -> Cadence | None:
+    """The typed cadence of a panel kind's words: None for words that state no fixed day;
+    ValueError (with a did-you-mean for a weekday) for a fixed-day cadence that does not
+    parse. An interval longer than a week needs its first meeting (``from YYYY-MM-DD``)."""
+    if text is None or not _FIXED_DAY.match(text):
+        return None
+    found = _SCHEDULE.fullmatch(text)
+    if found is None:
+        raise ValueError(f"cadence {text!r}: write 'weekly on <weekday>' or 'every <n> weeks "
+                         "on <weekday> from <YYYY-MM-DD>'")
+    day = found["day"].lower()
+    day = day[:-1] if day.endswith("s") and day[:-1] in WEEKDAYS else day  # "on Thursdays"
+    if day not in WEEKDAYS:
+        raise ValueError(f"cadence {text!r}: unknown weekday {found['day']!r}"
+                         f"{suggest(day, WEEKDAYS)}")
+    every = 2 if found["fortnightly"] else int(found["n"] or 1)
+    anchor = date.fromisoformat(found["anchor"]) if found["anchor"] else None
+    if every < 1 or every > 52:
+        raise ValueError(f"cadence {text!r}: every 1 to 52 weeks")
+    if every > 1 and anchor is None:
+        raise ValueError(f"cadence {text!r}: say which week it starts ('from <YYYY-MM-DD>', "
+                         f"a {day.title()})")
+    if anchor is not None and anchor.weekday() != WEEKDAYS.index(day):
+        raise ValueError(f"cadence {text!r}: {anchor.isoformat()} is not a {day.title()}")
+    return Cadence(weekday=WEEKDAYS.index(day), every_weeks=every, anchor=anchor, text=text)
+
+
 class PanelKind(_Strict):
-    """A panel the service holds: who chairs, how often, who is invited, who must attend."""
+    """A panel the service holds: who chairs, how often, who is invited, who must attend.
+
+    ``cadence`` is the pack's words; when they state a fixed day (``weekly on Thursday``) they
+    are parsed at load into :attr:`meets`, which dates a ``next-panel`` step before any panel
+    is booked."""
 
     id: Name
     title: Text
@@ -129,7 +173,13 @@ class PanelKind(_Strict):
         missing = [a for a in self.required_attendance if a not in self.invitees]
         if missing:
             raise ValueError(f"required_attendance {missing} must also be invitees")
+        parse_cadence(self.cadence)  # a fixed-day cadence that does not parse fails the load
         return self
+
+    @property
+    def meets(self) -> Cadence | None:
+        """The fixed day the panel meets on (None: no fixed day stated)."""
+        return parse_cadence(self.cadence)
 
 
 class Fact(_Strict):

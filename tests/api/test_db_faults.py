@@ -160,3 +160,19 @@ def test_database_timeouts_default_to_at_most_5_seconds() -> None:
     s = Settings(env="test", jwt_secret="x" * 40)
     assert max(s.db_connect_timeout_seconds, s.db_pool_timeout_seconds,
                s.db_statement_timeout_seconds) <= 5
+
+
+@pytest.mark.parametrize("name", ["DeadlockDetectedError", "SerializationError"])
+def test_deadlock_victim_and_serialisation_failure_are_503_not_500(name: str) -> None:
+    """PostgreSQL rolls a deadlock victim (40P01) or a serialisation failure (40001) back whole:
+    nothing was stored and the same request will normally succeed, so the answer is 503 with
+    Retry-After (as asyncpg raises it, wrapped by SQLAlchemy), never a 500."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    from app.core.problems import database_unavailable
+
+    cause = getattr(asyncpg.exceptions, name)("deadlock detected")
+    wrapped = DBAPIError("UPDATE step ...", {}, cause)
+    assert database_unavailable(wrapped)
+    assert not database_unavailable(DBAPIError("INSERT ...", {}, ValueError("bad value")))

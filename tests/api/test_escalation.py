@@ -261,3 +261,38 @@ async def test_overdue_chair_step_escalates_to_the_chairs_not_down(
     assert step["actor"] == "chair"
     assert step["assignee_id"] is None
     assert step["policy"]["rule"] == "W8"
+
+
+async def test_completions_racing_escalation_passes_never_deadlock(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """The outside tester's finding: a case holder completing overdue steps while escalation
+    passes run. A completion locks the case, then its step; a pass must take its locks in the
+    same order (case, then steps; SKIP LOCKED on both) or PostgreSQL kills one of them as a
+    deadlock victim (a 500 for the practitioner, or a lost batch). Every completion succeeds,
+    every pass finishes, and each step that stayed open past the pass is escalated once."""
+    cases = [(await somerset.open_case())["data"] for _ in range(8)]
+    steps = [the_step(await case_steps(somerset, c["id"]), "complete_assessment") for c in cases]
+    sid = await service_id(factory, somerset)
+
+    async def complete(step: dict[str, Any], pause: float) -> int:
+        await asyncio.sleep(pause)
+        r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete", json={},
+                                       headers=somerset.auth("case_holder"))
+        return r.status_code
+
+    async def passes() -> int:
+        total = 0
+        for _ in range(4):
+            total += await escalation.run_pass(factory, service_id=sid, batch_size=2)
+            await asyncio.sleep(0)
+        return total
+
+    outcome = await asyncio.gather(
+        passes(), passes(), *(complete(s, 0.002 * i) for i, s in enumerate(steps)))
+    assert outcome[2:] == [200] * len(steps)
+    subjects, audited, events, chain = await escalation_trail(factory, sid)
+    assert len(subjects) == len(set(subjects)) == sum(outcome[:2])
+    assert len(audited) == len(subjects)
+    assert events == subjects
+    assert chain.ok, chain

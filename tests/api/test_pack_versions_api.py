@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,23 @@ from tests.conftest import make_tenant
 from tests.workflows.support import WOKINGHAM, revision
 
 
+@asynccontextmanager
+async def _client(settings: Settings, packs_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose YJ_PACKS_DIR is ``packs_dir``."""
+    app = create_app(settings.model_copy(update={"packs_dir": packs_dir}))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
+            yield c
+
+
 @pytest.fixture
 async def revised_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose YJ_PACKS_DIR holds Wokingham's (fictional) version 2.0, in force from
     1 September 2026, beside the bundled version 1.0."""
     revision(tmp_path)
-    app = create_app(settings.model_copy(update={"packs_dir": tmp_path}))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
-            yield c
+    async with _client(settings, tmp_path) as c:
+        yield c
 
 
 def staff_step(answer: dict[str, Any]) -> dict[str, Any]:
@@ -78,3 +86,44 @@ async def test_policy_pack_lists_its_versions(
     missing = await revised_client.get(f"/v1/policy-packs/{WOKINGHAM}",
                                        params={"version": "9"}, headers=t.auth("chair"))
     assert missing.status_code == 404
+
+
+@pytest.fixture
+async def oversight_revised_client(
+    settings: Settings, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An app with a (fictional) Wokingham 2.0 from 1 September 2026 in which a management
+    oversight entry no longer stands for the W6 review."""
+    path = revision(tmp_path)
+    text = path.read_text()
+    kept = 'dedupe = "case"\nsatisfiable_by_oversight = true\n'
+    assert text.count(kept) == 1
+    path.write_text(text.replace(kept, 'dedupe = "case"\n'))
+    async with _client(settings, tmp_path) as c:
+        yield c
+
+
+async def test_W6_an_oversight_entry_is_judged_by_the_version_in_force_at_its_date(
+    oversight_revised_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """W6 "Review the Asset+ after the new event (or record a defensible management oversight
+    entry why not)": under 1.0 an oversight entry dated 25 August 2026 stands for the review,
+    even when it is recorded after 2.0 came into force; one dated 2 September does not (2.0
+    took that away): 201 and 422."""
+    client = oversight_revised_client
+    t = await make_tenant(client, settings, WOKINGHAM)
+    for occurred_at, status in (("2026-08-25T09:00:00Z", 201), ("2026-09-02T09:00:00Z", 422)):
+        case = (await t.open_case())["data"]
+        event = await client.post(f"/v1/cases/{case['id']}/events",
+                                  headers=t.auth("case_holder"),
+                                  json={"type": "new_incident",
+                                        "occurred_at": "2026-08-20T14:00:00Z"})
+        assert event.status_code == 201, event.text
+        review = next(s for s in event.json()["next_steps"] if s["code"] == "review_assessment")
+        assert review["policy"]["version"] == "1.0"
+        entry = await client.post(f"/v1/cases/{case['id']}/oversight",
+                                  headers=t.auth("line_manager"),
+                                  json={"note": "Minor; already in the plan.",
+                                        "satisfies_step_id": review["id"],
+                                        "occurred_at": occurred_at})
+        assert entry.status_code == status, entry.text

@@ -178,14 +178,16 @@ async def test_X8_X3_dangerousness_fact_refers_to_panel_and_registers(
 ) -> None:
     """5.1 "A child is referred to the next Risk Panel when ... the court finds the dangerousness
     criteria met"; 3.1 the register holds "children for whom the court found the dangerousness
-    criteria met". Unsetting the fact (null) takes the case off the register."""
+    criteria met". Unsetting the fact (null) takes the case off the register. Set on Friday
+    28 August 2026 with no panel booked, the referral is due by the end of the next Thursday
+    the panel "meets weekly on", 3 September (BST), until a panel is booked."""
     case = (await example.open_case())["data"]
     r = await patch(example, case["id"], {"facts": {"dangerousness_criteria_met": True},
                                           "occurred_at": FRIDAY})
     assert r.status_code == 200, r.text
     refer = step(r.json()["next_steps"], "refer_to_risk_panel")
     assert (refer["due_at"], refer["awaiting_panel_date"], refer["policy"]["ref"]) == (
-        None, True, "5.1")
+        "2026-09-03T22:59:59Z", True, "5.1")
     assert r.json()["data"]["on_register"] is True
     r = await patch(example, case["id"], {"facts": {"dangerousness_criteria_met": None}})
     assert r.status_code == 200, r.text

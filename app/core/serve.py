@@ -1,0 +1,61 @@
+"""The API server process: uvicorn with the app factory, and nothing of the command line.
+
+``yjrisk serve`` (and ``yjrisk dev``) check the packs and the schema, then replace themselves
+with ``python -P -m app.core.serve ...`` (same process id, so signals and supervisors see one
+process): the server then never loads typer, alembic or the pack tools, nor keeps the policy
+context the checks built, and with ``--workers N`` uvicorn's spawned workers re-import this
+small module as their main module rather than the command line. Measured: about 10 MB less
+resident memory per process (see benchmarks/README.md, "Issue 15 figures").
+
+Slow clients are cut off: the request head must arrive within
+``YJ_HTTP_HEADER_TIMEOUT_SECONDS`` and an idle keep-alive connection closes after
+``YJ_HTTP_KEEP_ALIVE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def command(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> list[str]:
+    """The argv that runs the server (``-P``: the current folder is not put on the path, so the
+    ``app`` package is the installed one, as for the ``yjrisk`` script)."""
+    argv = [sys.executable, "-P", "-m", "app.core.serve", "--host", host, "--port", str(port),
+            "--workers", str(workers)]
+    return argv if access_log else [*argv, "--quiet"]
+
+
+def exec_server(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
+    """Replace this process with the server (never returns)."""
+    argv = command(host, port, access_log=access_log, workers=workers)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run uvicorn on ``app.main:app_factory`` with the settings' HTTP timeouts."""
+    parser = argparse.ArgumentParser(prog="python -m app.core.serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--quiet", action="store_true", help="log level warning")
+    options = parser.parse_args(args)
+
+    import uvicorn
+
+    from app.core.config import get_settings
+    from app.core.http import SettingsH11Protocol
+
+    settings = get_settings()
+    uvicorn.run("app.main:app_factory", factory=True, host=options.host, port=options.port,
+                log_config=None, proxy_headers=True,
+                log_level="warning" if options.quiet else "info",
+                workers=options.workers, access_log=False, http=SettingsH11Protocol,
+                timeout_keep_alive=settings.http_keep_alive_seconds)
+
+
+if __name__ == "__main__":
+    main()
