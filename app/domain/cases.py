@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
+import hmac
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -445,10 +448,21 @@ _CURSOR_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _query_key(filters: CaseFilters, panel_view: bool) -> str:
+    """A short fingerprint of the query a cursor belongs to (every filter but the cursor and
+    the page size, and whether it is the register's view): a cursor is valid for that query only
+    (docs/integrating.md), so one page's cursor cannot be replayed against another list."""
+    shape = filters.model_dump(exclude={"cursor", "limit"})
+    shape["panel_view"] = panel_view
+    canonical = json.dumps(shape, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _decode_cursor(cursor: str, query_key: str) -> tuple[datetime, uuid.UUID]:
     """The (created_at in UTC, case id) a caseload cursor stands for: base64url of
-    ``<RFC 3339 with offset>|<uuid>``, within 2000..2200; 422 for anything else (a timestamp
-    without an offset, a bad UUID, padding or foreign characters)."""
+    ``<RFC 3339 with offset>|<uuid>|<query key>``, within 2000..2200, made for this same query;
+    422 ``invalid-cursor`` for anything else (a timestamp without an offset, a bad UUID,
+    padding or foreign characters, a cursor of another query or list)."""
     invalid = Unprocessable(
         "The cursor is not valid; use the next_cursor of the previous page.",
         slug="invalid-cursor", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}])
@@ -456,20 +470,25 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise invalid
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        at_text, sep, ident = raw.partition("|")
+        at_text, ident, key = raw.split("|")
         at, case_id = datetime.fromisoformat(at_text), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise invalid from exc
-    if not sep or at.tzinfo is None or at.utcoffset() is None:
+    if at.tzinfo is None or at.utcoffset() is None:
         raise invalid
+    if not hmac.compare_digest(key, query_key):
+        raise Unprocessable(
+            "The cursor belongs to another query; page with the same filters, or start again "
+            "without a cursor.", slug="invalid-cursor",
+            errors=[{"loc": "query.cursor", "msg": "cursor of another query"}])
     at = at.astimezone(UTC)
     if not _CURSOR_EARLIEST <= at < _CURSOR_LATEST:
         raise invalid
     return at, case_id
 
 
-def _encode_cursor(case: Case) -> str:
-    raw = f"{case.created_at.isoformat()}|{case.id}"
+def _encode_cursor(case: Case, query_key: str) -> str:
+    raw = f"{case.created_at.isoformat()}|{case.id}|{query_key}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -497,8 +516,9 @@ async def list_cases(
             Case.external_system == filters.external_system,
             Case.external_id == filters.external_id,
         )
+    query_key = _query_key(filters, panel_view)
     if filters.cursor:
-        at, ident = _decode_cursor(filters.cursor)
+        at, ident = _decode_cursor(filters.cursor, query_key)
         query = query.where(
             sa.or_(
                 col(Case.created_at) > at,
@@ -508,7 +528,7 @@ async def list_cases(
     limit = max(1, min(filters.limit, MAX_PAGE))
     query = query.order_by(Case.created_at, Case.id).limit(limit + 1)  # type: ignore[arg-type]
     rows = list((await session.exec(query)).all())
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = _encode_cursor(rows[limit - 1], query_key) if len(rows) > limit else None
     for case in rows[:limit]:
         note_read(session, principal, case)
     return service, rows[:limit], next_cursor

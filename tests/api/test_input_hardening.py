@@ -62,10 +62,44 @@ async def test_good_cursor_pages_through(client: httpx.AsyncClient, somerset: Te
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 3
+    # A well-formed cursor the service did not make for this query (built by hand) is refused:
+    # cursors are opaque and bound to their query.
     offset = _cursor(f"2026-01-01T01:00:00+01:00|{CASE_ID}")
     r = await client.get("/v1/cases", params={"cursor": offset},
                          headers=somerset.auth("case_holder"))
-    assert r.status_code == 200
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"loc": "query.cursor", "msg": "invalid cursor"}]
+
+
+async def test_cursor_is_valid_for_its_own_query_only(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """docs/integrating.md: a cursor is "valid for the same query only". The register's cursor
+    on the caseload, or a caseload cursor with another filter, is 422 naming query.cursor; the
+    same query goes on."""
+    chair = somerset.auth("chair")
+    for _ in range(3):
+        case = (await somerset.open_case())["data"]
+        r = await client.post(f"/v1/cases/{case['id']}/judgements",
+                              json={"domain": "rosh", "level": "high",
+                                    "occurred_at": "2026-06-01T10:00:00+01:00"},
+                              headers=somerset.auth("case_holder"))
+        assert r.status_code == 201, r.text
+    register = (await client.get("/v1/register", params={"limit": 1}, headers=chair)).json()
+    cursor = register["next_cursor"]
+    assert cursor is not None
+    r = await client.get("/v1/cases", params={"cursor": cursor, "limit": 1}, headers=chair)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "query.cursor", "msg": "cursor of another query"}]
+    page = (await client.get("/v1/cases", params={"limit": 1}, headers=chair)).json()
+    r = await client.get("/v1/cases", headers=chair, params={
+        "cursor": page["next_cursor"], "limit": 1, "case_holder_id": "case_holder-1"})
+    assert r.status_code == 422, r.text
+    r = await client.get("/v1/cases", headers=chair,
+                         params={"cursor": page["next_cursor"], "limit": 2})
+    assert r.status_code == 200, r.text
+    r = await client.get("/v1/register", params={"cursor": cursor, "limit": 1}, headers=chair)
+    assert r.status_code == 200, r.text
 
 
 PREVIEW_BAD_DATA = [
