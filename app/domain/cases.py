@@ -662,9 +662,10 @@ async def patch_case(
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
     moved = rehomed + await _reassign(wctx, moves=moves)
-    # The engine has always seen a PATCH's change made under the principal's first role
-    # (not the role that authorised it); kept as it was.
-    changed = wctx.acting(None).event("case_changed", {"changes": changes})
+    # The engine sees the change made under the role that authorised the PATCH (as the audit
+    # entry records it), not the token's alphabetically first role: for a duty manager who
+    # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
+    changed = wctx.event("case_changed", {"changes": changes})
     result = await policy.run(wctx, event=changed)
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
