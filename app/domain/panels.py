@@ -180,12 +180,19 @@ async def create_panel(
     await emit(session, "panel.scheduled", panel.id, service_id=service.id,
                payload={"kind": body.kind, "scheduled_for": iso_utc(body.scheduled_for)})
     waiting = await session.exec(
-        select(Case).where(Case.service_id == service.id, col(Case.id).in_(
+        select(Case.id).where(Case.service_id == service.id, col(Case.id).in_(
             select(Step.case_id).where(Step.service_id == service.id,
                                        Step.status == StepStatus.open,
                                        col(Step.awaiting_panel_date).is_(True))))
+        .order_by(col(Case.id))
     )
-    for case in waiting.all():
+    for case_id in waiting.all():
+        # Each waiting case is locked (in id order, so two schedulings cannot deadlock) and
+        # read again before its steps are re-dated, as every write on a case does: a completion
+        # or closure racing this scheduling is then either seen whole or waits for it.
+        case = await load_case(session, case_id, lock=True)
+        if case is None:
+            continue
         # A panel recorded after the fact still gives waiting steps its date.
         wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                             principal=principal, role=_scheduler_role(principal),
@@ -194,6 +201,34 @@ async def create_panel(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": body.kind},
             subject_id=panel.id))
     return panel
+
+
+def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
+    """409 ``rating-changed-since-panel`` when the decision confirms a ROSH or SWB level other
+    than the case's current one and that current rating was recorded after the decision's time
+    (say the MARP sat at 10:00, a very high ROSH was judged at 11:30, and the chair types up
+    "medium" afterwards). The panel did not see the newer judgement: taking its level would
+    take a very high child off the register (Somerset 4.5, Wokingham 3.3), and ignoring it
+    silently would record a decision nobody made. The chair may record the decision without
+    that domain's level (actions, minutes and review date stand) or bring the case back to the
+    panel. ``errors[].loc`` names the field; ``current`` gives the newer rating."""
+    for field, domain, level in (("rosh_level", "rosh", body.rosh_level),
+                                 ("swb_level", "swb", body.swb_level)):
+        current = (case.ratings or {}).get(domain) or {}
+        if level is None or not current.get("recorded_at"):
+            continue
+        newer = datetime.fromisoformat(str(current["recorded_at"])) > occurred_at
+        if newer and current.get("level") != str(level):
+            raise Conflict(
+                f"The case's {domain.upper()} rating changed after the panel sat: it is now "
+                f"{current.get('level')} (recorded {current['recorded_at']}). Record the "
+                f"decision without {field}, or bring the case back to the panel.",
+                slug="rating-changed-since-panel",
+                errors=[{"loc": f"body.{field}",
+                         "msg": "older than the case's current rating in this domain"}],
+                extra={"current": {"domain": domain, "level": current.get("level"),
+                                   "recorded_at": current["recorded_at"]}},
+            )
 
 
 # No youth justice panel sat before youth offending teams existed: the Crime and Disorder Act
@@ -434,9 +469,13 @@ async def decide(
     if item.decided_at is not None:
         raise conflicting("panel item", "decide", "decided",
                           item_out(item).model_dump(mode="json"))
+    # A panel cannot act on a closed case (its steps would fall due on a case nobody holds),
+    # even when it sat before the closure: as for any act back-dated before a closure, 409.
+    require_open_case(case, "record a panel decision")
     # Dated at the panel's start by default; before it starts, 409 (names both moments).
     occurred_at = decision_time(body, panel)
     require_within_case(case, occurred_at)
+    _refuse_stale_ratings(body, case, occurred_at)
     _check_decision(body, case, panel)
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

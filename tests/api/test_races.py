@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -317,3 +318,32 @@ async def test_race_reassignment_against_the_old_holder_completing(somerset: Ten
             assert steps[refer["id"]]["status"] == "open"
             assert steps[refer["id"]]["assignee_id"] == "case_holder-2"
     assert 0 <= first <= ROUNDS
+
+
+async def test_race_panel_scheduling_against_closing_a_waiting_case(somerset: Tenant) -> None:
+    """S7's "refer to the next MARP" waits for a panel date; scheduling a MARP gives waiting
+    steps its date. Scheduling races the line manager closing the case: the scheduling locks
+    each waiting case before re-dating its steps, so either the step was dated then superseded
+    by the closure, or the closure came first and the step, superseded, keeps no date. Never
+    an open step on a closed case, never a 500."""
+    first = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    for round_ in range(ROUNDS // 2):
+        # Each round's judgement falls after every panel of the rounds before, so its step waits.
+        judged_at = first + timedelta(days=7 * round_)
+        case = (await somerset.open_case())["data"]
+        judged = await judge(somerset, case["id"], "rosh", "high", judged_at.isoformat())
+        assert [s["awaiting_panel_date"] for s in judged["next_steps"]
+                if s["code"] == "refer_to_panel"] == [True]
+        url = f"/v1/cases/{case['id']}"
+        version = await etag(somerset, case["id"])
+        answers = list(await asyncio.gather(
+            somerset.client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
+                "kind": "marp", "chair_id": "chair-1",
+                "scheduled_for": (judged_at + timedelta(days=2)).isoformat()}),
+            somerset.client.patch(url, json={
+                "closed_at": (judged_at + timedelta(hours=1)).isoformat(),
+                "closure_reason": "Transferred out"},
+                                  headers={**somerset.auth("line_manager"), "If-Match": version}),
+        ))
+        assert [a.status_code for a in answers] == [201, 200], [a.text for a in answers]
+        assert await steps_of(somerset, case["id"]) == []

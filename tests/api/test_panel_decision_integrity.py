@@ -1,0 +1,101 @@
+"""A panel decision must not outrun the record: a decision typed up after the case changed.
+
+The outside tester's findings of 30 November: a MARP sits at 10:00, a very high ROSH is judged
+at 11:30, and the chair records the panel's "medium" afterwards: the child dropped off the
+register although rated very high (Somerset 4.5: "Cases assessed as High or Very High risk of
+serious harm ... will be discussed at the MARP" and reviewed monthly while the rating stands).
+And a decision recorded on a case closed after the panel sat opened eight steps on the closed
+case. Both are now 409 and store nothing."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.integrity_support import audit_of, etag, steps_of
+from tests.api.test_panels import add_item, high_case, judge, schedule
+from tests.conftest import Tenant
+
+
+async def _decide(client: httpx.AsyncClient, t: Tenant, panel: dict, item: dict,
+                  **body: object) -> httpx.Response:
+    return await client.post(f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+                             json={"actions": [], "minutes": "Discussed", **body},
+                             headers=t.auth("chair", "chair-1"))
+
+
+async def test_decision_lowering_a_rating_judged_after_the_panel_sat_is_409(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The panel sat at 10:00 and lowered ROSH to medium; a very high ROSH was judged at 11:30.
+    Recording that "medium" is 409 ``rating-changed-since-panel`` naming body.rosh_level and
+    the newer rating; the case stays very high and on the register, with its monthly review.
+    The same decision without rosh_level (minutes, actions) is then recorded."""
+    case = await high_case(client, somerset)
+    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case["id"])
+    r = await judge(client, somerset, case["id"], domain="rosh", level="very_high",
+                    occurred_at="2026-06-10T11:30:00+01:00")
+    assert r.status_code == 201, r.text
+    before = len(await audit_of(somerset, case["id"]))
+    r = await _decide(client, somerset, panel, item, rosh_level="medium")
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert problem["type"].endswith("/rating-changed-since-panel")
+    assert problem["errors"][0]["loc"] == "body.rosh_level"
+    assert problem["current"] == {"domain": "rosh", "level": "very_high",
+                                  "recorded_at": "2026-06-10T10:30:00Z"}
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
+    assert got["data"]["ratings"]["rosh"]["level"] == "very_high"
+    assert got["data"]["on_register"] is True
+    assert "monthly_manager_review" in {s["code"] for s in got["data"]["open_steps"]}
+    assert len(await audit_of(somerset, case["id"])) == before
+    r = await _decide(client, somerset, panel, item, review_date="2026-07-08")
+    assert r.status_code == 200, r.text
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
+    assert got["data"]["on_register"] is True
+    assert got["data"]["ratings"]["rosh"]["level"] == "very_high"
+
+
+async def test_decision_confirming_the_current_level_after_a_newer_judgement_stands(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The boundary's other side: the panel's level is the case's current one (very high
+    judged after the panel sat, and the panel said very high): recorded, the case stays on the
+    register at very high."""
+    case = await high_case(client, somerset)
+    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case["id"])
+    r = await judge(client, somerset, case["id"], domain="rosh", level="very_high",
+                    occurred_at="2026-06-10T11:30:00+01:00")
+    assert r.status_code == 201, r.text
+    r = await _decide(client, somerset, panel, item, rosh_level="very_high",
+                      review_date="2026-07-08")
+    assert r.status_code == 200, r.text
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
+    assert got["data"]["ratings"]["rosh"]["level"] == "very_high"
+    assert got["data"]["on_register"] is True
+
+
+async def test_decision_on_a_case_closed_after_the_panel_sat_is_409(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The case was closed at 12:00 after a 10:00 panel; the chair then records a decision with
+    an action and a review date: 409 ``case-closed``, and the closed case has no open step."""
+    case = await high_case(client, somerset)
+    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case["id"])
+    r = await client.patch(f"/v1/cases/{case['id']}",
+                           json={"closed_at": "2026-06-10T12:00:00+01:00",
+                                 "closure_reason": "Order ended"},
+                           headers={**somerset.auth("line_manager"),
+                                    "If-Match": await etag(somerset, case["id"])})
+    assert r.status_code == 200, r.text
+    before = len(await audit_of(somerset, case["id"]))
+    r = await _decide(client, somerset, panel, item, rosh_level="very_high",
+                      review_date="2026-07-08",
+                      actions=[{"description": "Safety plan", "owner_id": "case_holder-1",
+                                "due_date": "2026-06-20"}])
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/case-closed")
+    assert await steps_of(somerset, case["id"]) == []
+    assert len(await audit_of(somerset, case["id"])) == before
