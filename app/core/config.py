@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     webhook_allowed_ports: list[int] = Field(default_factory=lambda: [443])
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    # With ``yjrisk serve --workers N``: how long uvicorn's supervisor waits for a worker to
+    # answer its health check (and to start) before it kills and replaces it. uvicorn's own
+    # default (5 s) is shorter than the app's start-up on a loaded 2-core machine (15 s seen),
+    # which made the supervisor replace its workers forever without ever serving.
+    worker_healthcheck_seconds: int = Field(default=60, ge=5, le=600)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=300)

@@ -67,6 +67,11 @@ _READ = frozenset({REQUEST_ID_HEADER, b"authorization", b"content-length", b"con
 _id_log = logging.getLogger("asgi_correlation_id")
 
 
+# The ASGI scope key under which a refusal the headers already show (413, 415) waits for the
+# route's role gate; read by app.routers.gates.GatedRoute.
+BODY_REFUSAL_KEY = "yjrisk.body_refusal"
+
+
 class _BodyTooLarge(StarletteHTTPException):
     """A streamed body went over the limit (an HTTPException passes through FastAPI's body
     reading untouched; any other exception there becomes a 400)."""
@@ -201,18 +206,24 @@ class EdgeMiddleware:
             return
         raw_length = found.get(b"content-length")
         length = raw_length.decode("latin-1") if raw_length is not None else None
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await _reject(scope, send, 413, "The request body is too large.")
-            return
         ctype = found.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
         has_body = length not in (None, "0") or b"transfer-encoding" in found
-        if has_body and not (ctype == "application/json" or ctype.endswith("+json")):
-            await _reject(scope, send, 415, "Send the body as application/json.")
-            return
+        refusal: tuple[int, str] | None = None
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            refusal = (413, "The request body is too large.")
+        elif has_body and not (ctype == "application/json" or ctype.endswith("+json")):
+            refusal = (415, "Send the body as application/json.")
+        if refusal is not None:
+            # What the headers show is answered before any byte of the body is read, but after
+            # the route's role gate (app.routers.gates.GatedRoute raises it once the caller may
+            # call the route): a role that may never call a route gets 403 whatever the body.
+            scope[BODY_REFUSAL_KEY] = refusal
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
+            if refusal is not None:
+                raise _BodyTooLarge(*refusal)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -222,9 +233,9 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
+        except _BodyTooLarge as exc:
             if not started():
-                await _reject(scope, send, 413, "The request body is too large.")
+                await _reject(scope, send, exc.status_code, str(exc.detail))
 
     def _handler(self, scope: Scope, status: int) -> str:
         """The metrics' ``handler``: the matched route's template, else ``none`` (a plain

@@ -97,6 +97,11 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         handler.setFormatter(SafeFormatter("%(message)s"))
     # uvicorn's access log prints query strings; ours prints the path only.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's full URL at INFO ("HTTP Request: POST <url>"): a webhook
+    # subscriber's or identity provider's URL may carry a credential in its query, and the
+    # lines are not JSON. Webhook deliveries are logged by app.domain.webhooks without the URL.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def route_template(scope: Scope) -> str:

@@ -48,13 +48,18 @@ def main(args: list[str] | None = None) -> None:
 
     from app.core.config import get_settings
     from app.core.http import SettingsH11Protocol
+    from app.core.logging import configure_logging
 
     settings = get_settings()
+    # The supervisor's own messages (a worker not ready in time, a worker replaced) are logged
+    # in the service's JSON format rather than lost.
+    configure_logging(settings.log_level, settings.log_json)
     uvicorn.run("app.main:app_factory", factory=True, host=options.host, port=options.port,
                 log_config=None, proxy_headers=True,
                 log_level="warning" if options.quiet else "info",
                 workers=options.workers, access_log=False, http=SettingsH11Protocol,
-                timeout_keep_alive=settings.http_keep_alive_seconds)
+                timeout_keep_alive=settings.http_keep_alive_seconds,
+                timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
 
 
 if __name__ == "__main__":

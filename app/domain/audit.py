@@ -138,7 +138,8 @@ async def record_audit(
 async def case_audit(session: AsyncSession, case_id: uuid.UUID) -> list[AuditOut]:
     """The case's audit trail, oldest first."""
     rows = await session.exec(
-        select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.at))
+        select(AuditEntry).where(AuditEntry.case_id == case_id)
+        .order_by(col(AuditEntry.at), col(AuditEntry.seq))
     )
     return [
         AuditOut(
@@ -210,6 +211,14 @@ def _seal(sync: SyncSession) -> None:
     events: list[OutboxEvent] = sync.info.pop(outbox.PENDING, [])
     if not pending and not events:
         return
+    if pending:
+        # One write is one act: its entries carry one time (when it was first recorded), and
+        # the record's own entries (the case, the judgement, the referral ...) come before the
+        # steps it mandated, in the chain and in every trail read in (at, seq) order.
+        pending.sort(key=lambda e: e.entity_type == "step")
+        first_at = min(e.at for e in pending)
+        for entry in pending:
+            entry.at = first_at
     sync.flush()
     conn = sync.connection()
     postgres = conn.dialect.name == "postgresql"

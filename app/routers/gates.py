@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.deps import VerifiedPrincipal, require_any_role, verified_principal_of
+from app.core.edge import BODY_REFUSAL_KEY
 from app.core.errors import Forbidden
 from app.domain.access import ROLE_TABLE, roles_for
 from app.domain.services import service_is_known
@@ -71,6 +73,9 @@ class GatedRoute(APIRoute):
                 async with request.app.state.session_factory() as session:
                     if not await service_is_known(session, principal.service):
                         raise Forbidden("Your token's service is not known here.")
+            refusal = request.scope.get(BODY_REFUSAL_KEY)
+            if refusal is not None:  # 413/415 from the headers, now that the gate has passed
+                raise StarletteHTTPException(status_code=refusal[0], detail=refusal[1])
             return await handler(request)
 
         return gated

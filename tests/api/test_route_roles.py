@@ -456,3 +456,22 @@ async def test_token_of_an_unknown_service_is_403_before_the_body_is_read(
         for body in (b"{garb", b"{}", b'{"domain": "rosh", "level": "low"}'):
             r = await client.post(url, headers=headers, content=body)
             assert r.status_code == 403, (url, body, r.text)
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+async def test_role_outside_the_row_gets_403_for_an_oversized_or_non_json_body(
+    client: httpx.AsyncClient, somerset: Tenant, method: str, path: str
+) -> None:
+    """What the headers show about a body (over the size limit: 413; not JSON: 415) is answered
+    only once the role gate has passed: a role that may never call the route gets 403 whatever
+    the body, and a role that may gets the 413 or 415 before any byte is read."""
+    allowed, _ = MATRIX[(method, path)]
+    url = _concrete(path, somerset)
+    bodies = [({"content-type": "application/json"}, b"[" + b"1," * 200_000 + b"1]", 413),
+              ({"content-type": "text/plain"}, b"hello", 415)]
+    for role in ROLES:
+        for headers, body, status in bodies:
+            r = await client.request(method, url, content=body,
+                                     headers={**_auth(somerset, role), **headers})
+            assert r.status_code == (status if role in allowed else 403), (role, status, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
