@@ -240,6 +240,8 @@ async def load_assessment(
     _, case = await get_visible_case(session, principal, assessment.case_id)
     if is_write(session):
         await reload(session, assessment)  # the case is locked now: its state after any racer
+        # Submitting, countersigning or returning raises steps: not on a closed case (409).
+        require_open_case(case, "act on an assessment")
     return service, case, assessment
 
 

@@ -203,9 +203,11 @@ async def create_panel(
     return panel
 
 
-def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, occurred_at: datetime) -> None:
+def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime) -> None:
     """409 ``rating-changed-since-panel`` when the decision confirms a ROSH or SWB level other
-    than the case's current one and that current rating was recorded after the decision's time
+    than the case's current one and that current rating was judged after the panel sat
+    (``sat_at``: the panel's start, or the decision's own time if earlier; typing the decision up
+    later, with a later ``occurred_at``, does not make the panel have seen the newer rating)
     (say the MARP sat at 10:00, a very high ROSH was judged at 11:30, and the chair types up
     "medium" afterwards). The panel did not see the newer judgement: taking its level would
     take a very high child off the register (Somerset 4.5, Wokingham 3.3), and ignoring it
@@ -217,7 +219,7 @@ def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, occurred_at: da
         current = (case.ratings or {}).get(domain) or {}
         if level is None or not current.get("recorded_at"):
             continue
-        newer = datetime.fromisoformat(str(current["recorded_at"])) > occurred_at
+        newer = datetime.fromisoformat(str(current["recorded_at"])) > sat_at
         if newer and current.get("level") != str(level):
             raise Conflict(
                 f"The case's {domain.upper()} rating changed after the panel sat: it is now "
@@ -475,7 +477,7 @@ async def decide(
     # Dated at the panel's start by default; before it starts, 409 (names both moments).
     occurred_at = decision_time(body, panel)
     require_within_case(case, occurred_at)
-    _refuse_stale_ratings(body, case, occurred_at)
+    _refuse_stale_ratings(body, case, min(occurred_at, panel.scheduled_for))
     _check_decision(body, case, panel)
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

@@ -326,6 +326,9 @@ async def create_referral_for_case(
     details too large, a time outside the case's life or a kind the pack does not know."""
     session, case, principal, role = wctx.session, wctx.case, wctx.principal, wctx.role
     service, occurred_at = wctx.service, wctx.occurred_at
+    if not wctx.pack.referral_kind(body.kind).after_closure:  # e.g. a CSPPI notification
+        # Through the API or a feed alike: a closed case takes no new referral (409).
+        require_open_case(case, "make a referral")
     check_details_size(body.details)
     require_within_case(case, occurred_at, time_field)
     pack = wctx.pack
@@ -368,9 +371,6 @@ async def create_referral(
     """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
-    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
-    if not pack.referral_kind(body.kind).after_closure:  # e.g. a CSPPI notification
-        require_open_case(case, "make a referral")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role,
                         occurred_at=resolve_occurred_at(body.occurred_at))
@@ -422,6 +422,11 @@ def _check_act_time(referral: Referral, at: datetime) -> None:
                            f"the referral's last move ({last.get('action')})")
 
 
+# What may still be recorded about a referral once its case is closed: it is withdrawn, or the
+# receiving agency declines it. Every other move waits for the case to be reopened.
+CLOSED_CASE_ACTIONS = frozenset({"withdraw", "decline"})
+
+
 async def transition(
     session: AsyncSession,
     principal: Principal,
@@ -437,6 +442,10 @@ async def transition(
     service, case, referral = await load_referral(session, principal, referral_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
+    if action not in CLOSED_CASE_ACTIONS and not pack.referral_kind(referral.kind).after_closure:
+        # A closed case's open steps were superseded at closure; a referral moved on now would
+        # raise new ones on a case nobody holds (409, checked under the case's lock).
+        require_open_case(case, f"{action} a referral")
     if role == "panel_admin" and referral.kind != ReferralKind.panel:
         raise Forbidden("A panel administrator records the outcome of panel referrals only.")
     if not move.applies_to(referral.kind, pack):

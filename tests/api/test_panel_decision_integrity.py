@@ -99,3 +99,84 @@ async def test_decision_on_a_case_closed_after_the_panel_sat_is_409(
     assert r.json()["type"].endswith("/case-closed")
     assert await steps_of(somerset, case["id"]) == []
     assert len(await audit_of(somerset, case["id"])) == before
+
+
+async def test_decision_typed_up_later_with_its_own_time_is_still_409(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The twin of the first finding: the chair gives the decision an ``occurred_at`` after the
+    newer judgement (typed up at 12:00 after a 10:00 panel and an 11:30 very high ROSH). The
+    panel still did not see that judgement: 409, and the case stays very high on the register."""
+    case = await high_case(client, somerset)
+    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case["id"])
+    r = await judge(client, somerset, case["id"], domain="rosh", level="very_high",
+                    occurred_at="2026-06-10T11:30:00+01:00")
+    assert r.status_code == 201, r.text
+    r = await _decide(client, somerset, panel, item, rosh_level="medium",
+                      occurred_at="2026-06-10T12:00:00+01:00")
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/rating-changed-since-panel")
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
+    assert got["data"]["on_register"] is True
+
+
+async def _close(client: httpx.AsyncClient, t: Tenant, case_id: str) -> None:
+    r = await client.patch(f"/v1/cases/{case_id}",
+                           json={"closed_at": "2026-06-10T12:00:00+01:00",
+                                 "closure_reason": "Order ended"},
+                           headers={**t.auth("line_manager"), "If-Match": await etag(t, case_id)})
+    assert r.status_code == 200, r.text
+
+
+async def test_assessment_acts_on_a_closed_case_are_409_and_raise_nothing(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Closure superseded every open step; submitting a draft (S4 would ask for a
+    countersignature) or countersigning a submitted assessment (S3 would ask for a review)
+    afterwards is 409 case-closed, and the closed case keeps no open step."""
+    case = await high_case(client, somerset)
+    ids = []
+    for submit in (False, True):
+        r = await client.post(f"/v1/cases/{case['id']}/assessments",
+                              json={"type": "asset_plus", "stage": "review"},
+                              headers=somerset.auth("case_holder"))
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["data"]["id"])
+        if submit:
+            r = await client.post(f"/v1/assessments/{ids[-1]}/submit", json={},
+                                  headers=somerset.auth("case_holder"))
+            assert r.status_code == 200, r.text
+    await _close(client, somerset, case["id"])
+    before = len(await audit_of(somerset, case["id"]))
+    for url, role in ((f"/v1/assessments/{ids[0]}/submit", "case_holder"),
+                      (f"/v1/assessments/{ids[1]}/countersign", "line_manager"),
+                      (f"/v1/assessments/{ids[1]}/return", "line_manager")):
+        r = await client.post(url, json={"feedback": "ok"} if role == "line_manager" else {},
+                              headers=somerset.auth(role))
+        assert r.status_code == 409, (url, r.text)
+        assert r.json()["type"].endswith("/case-closed")
+    assert await steps_of(somerset, case["id"]) == []
+    assert len(await audit_of(somerset, case["id"])) == before
+
+
+async def test_referral_moves_on_a_closed_case_are_409_but_withdrawal_stands(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A draft NRM referral left when the case closed: submitting it is 409 case-closed (it
+    would raise steps on a case nobody holds); withdrawing it is still recorded."""
+    case = (await somerset.open_case())["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/referrals", json={"kind": "nrm"},
+                          headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]["id"]
+    await _close(client, somerset, case["id"])
+    r = await client.post(f"/v1/referrals/{referral}/submit", json={},
+                          headers=somerset.auth("case_holder"))
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/case-closed")
+    assert await steps_of(somerset, case["id"]) == []
+    r = await client.post(f"/v1/referrals/{referral}/withdraw", json={},
+                          headers=somerset.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    assert await steps_of(somerset, case["id"]) == []
