@@ -666,7 +666,13 @@ async def patch_case(
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
     changed = wctx.event("case_changed", {"changes": changes})
-    result = await policy.run(wctx, event=changed)
+    if case.closed_at is not None and "closed_at" not in changes:
+        # A correction to a closed case is recorded, but raises no duty: closure superseded
+        # every step and nobody holds the case. Reopening runs the policy for the state the
+        # case is in then (MAPPA fields, facts and ratings changed meanwhile included).
+        result = await policy.current(session, case)
+    else:
+        result = await policy.run(wctx, event=changed)
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,

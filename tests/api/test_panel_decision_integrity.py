@@ -180,3 +180,26 @@ async def test_referral_moves_on_a_closed_case_are_409_but_withdrawal_stands(
                           headers=somerset.auth("case_holder"))
     assert r.status_code == 200, r.text
     assert await steps_of(somerset, case["id"]) == []
+
+
+async def test_patch_of_mappa_fields_on_a_closed_case_raises_no_step_until_reopened(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A MAPPA category and level recorded on a closed case (a correction) are stored, but raise
+    no step while the case is closed (S17 would ask for a panel referral, S22 a MAPPA H
+    notification). Reopening runs the policy for the case as it then stands."""
+    case = await high_case(client, somerset)
+    await _close(client, somerset, case["id"])
+    r = await client.patch(f"/v1/cases/{case['id']}", json={"mappa_category": 1,
+                                                              "mappa_level": 2},
+                           headers={**somerset.auth("line_manager"),
+                                    "If-Match": await etag(somerset, case["id"])})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["mappa_level"] == 2
+    assert await steps_of(somerset, case["id"]) == []
+    r = await client.patch(f"/v1/cases/{case['id']}",
+                           json={"closed_at": None, "reopen_reason": "Closed in error"},
+                           headers={**somerset.auth("line_manager"),
+                                    "If-Match": await etag(somerset, case["id"])})
+    assert r.status_code == 200, r.text
+    assert await steps_of(somerset, case["id"]) != []
