@@ -419,7 +419,12 @@ async def _update_from_system(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=utcnow())
     await _reassign(wctx, moves=moves)
-    result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+    if case.closed_at is not None and "closed_at" not in changes:
+        # As for a PATCH: a closed case's record is kept up to date, but raises no duty until
+        # it is reopened.
+        result = await policy.current(session, case)
+    else:
+        result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,

@@ -35,6 +35,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.history import RecordChange
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
@@ -231,6 +232,29 @@ def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetim
                 extra={"current": {"domain": domain, "level": current.get("level"),
                                    "recorded_at": current["recorded_at"]}},
             )
+
+
+async def _refuse_stale_mappa_level(
+    session: AsyncSession, body: PanelDecisionCreate, case: Case, sat_at: datetime
+) -> None:
+    """409 ``rating-changed-since-panel`` (``loc`` body.mappa_level) when the decision sets a
+    MAPPA level other than the case's current one and that level was recorded after the panel
+    sat: the panel decided on the level it knew, and the newer record must not be overwritten
+    silently. The field-change history (:class:`~app.domain.history.RecordChange`) says when."""
+    if body.mappa_level is None or body.mappa_level == case.mappa_level:
+        return
+    rows = await session.exec(select(RecordChange).where(
+        RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+        col(RecordChange.created).is_(False), col(RecordChange.recorded_at) > sat_at))
+    if any("mappa_level" in (row.changes or {}) for row in rows.all()):
+        raise Conflict(
+            f"The case's MAPPA level changed after the panel sat: it is now {case.mappa_level}. "
+            "Record the decision without mappa_level, or bring the case back to the panel.",
+            slug="rating-changed-since-panel",
+            errors=[{"loc": "body.mappa_level",
+                     "msg": "older than the case's current MAPPA level"}],
+            extra={"current": {"domain": "mappa_level", "level": case.mappa_level}},
+        )
 
 
 # No youth justice panel sat before youth offending teams existed: the Crime and Disorder Act
@@ -478,6 +502,7 @@ async def decide(
     occurred_at = decision_time(body, panel)
     require_within_case(case, occurred_at)
     _refuse_stale_ratings(body, case, min(occurred_at, panel.scheduled_for))
+    await _refuse_stale_mappa_level(session, body, case, min(occurred_at, panel.scheduled_for))
     _check_decision(body, case, panel)
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

@@ -203,3 +203,29 @@ async def test_patch_of_mappa_fields_on_a_closed_case_raises_no_step_until_reope
                                     "If-Match": await etag(somerset, case["id"])})
     assert r.status_code == 200, r.text
     assert await steps_of(somerset, case["id"]) != []
+
+
+async def test_decision_overwriting_a_mappa_level_recorded_after_the_panel_sat_is_409(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """The MAPPA twin: a MAPPA category 1 case at level 1 goes to the MARP; after the panel sat
+    the line manager records level 3; the decision typed up afterwards says level 1. 409
+    ``rating-changed-since-panel`` on body.mappa_level, and level 3 stands. A decision that
+    agrees with level 3, or leaves the level out, is recorded."""
+    case = (await somerset.open_case(mappa_category=1, mappa_level=1))["data"]
+    r = await judge(client, somerset, case["id"], domain="rosh", level="high",
+                    occurred_at="2026-06-01T10:00:00+01:00")
+    assert r.status_code == 201, r.text
+    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case["id"])
+    r = await client.patch(f"/v1/cases/{case['id']}", json={"mappa_level": 3},
+                           headers={**somerset.auth("line_manager"),
+                                    "If-Match": await etag(somerset, case["id"])})
+    assert r.status_code == 200, r.text
+    r = await _decide(client, somerset, panel, item, mappa_level=1, review_date="2026-07-08")
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["loc"] == "body.mappa_level"
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
+    assert got["data"]["mappa_level"] == 3
+    r = await _decide(client, somerset, panel, item, mappa_level=3, review_date="2026-07-08")
+    assert r.status_code == 200, r.text
