@@ -112,22 +112,9 @@ async def record_audit(
 ) -> AuditEntry:
     """Append an audit entry to the current unit of work: it is written, already sealed into
     its chain, just before the transaction commits (see :func:`_seal`); a rollback drops it."""
-    change = change or {}
-    entry = AuditEntry(
-        id=new_id(),
-        service_id=service_id,
-        case_id=case_id,
-        actor_sub=principal.sub,
-        actor_role=acting_role(principal, role),
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        changed_fields=sorted(change.keys()),
-        reason=reason,
-        digest=digest_of(change),
-        at=at or utcnow(),
-        chain=chain_of(service_id),
-    )
+    row = audit_row(principal, action, entity_type, entity_id, service_id=service_id,
+                    case_id=case_id, change=change, role=role, reason=reason, at=at)
+    entry = AuditEntry(**{column: getattr(row, column) for column in _ROW_COLUMNS})
     sync = session.sync_session
     if not sync.in_transaction():
         sync.begin()  # so that a rollback before any statement still drops the entry
