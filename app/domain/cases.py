@@ -419,12 +419,7 @@ async def _update_from_system(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=utcnow())
     await _reassign(wctx, moves=moves)
-    if case.closed_at is not None and "closed_at" not in changes:
-        # As for a PATCH: a closed case's record is kept up to date, but raises no duty until
-        # it is reopened.
-        result = await policy.current(session, case)
-    else:
-        result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+    result = await _run_case_changed(wctx, changes)
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,
@@ -670,14 +665,7 @@ async def patch_case(
     # The engine sees the change made under the role that authorised the PATCH (as the audit
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
-    changed = wctx.event("case_changed", {"changes": changes})
-    if case.closed_at is not None and "closed_at" not in changes:
-        # A correction to a closed case is recorded, but raises no duty: closure superseded
-        # every step and nobody holds the case. Reopening runs the policy for the state the
-        # case is in then (MAPPA fields, facts and ratings changed meanwhile included).
-        result = await policy.current(session, case)
-    else:
-        result = await policy.run(wctx, event=changed)
+    result = await _run_case_changed(wctx, changes)
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
@@ -685,6 +673,19 @@ async def patch_case(
     await emit(session, "case.updated", case.id, service_id=service.id,
                payload={"case_id": str(case.id), "fields": sorted(changes)})
     return service, case, CasePatched(result, moved)
+
+
+async def _run_case_changed(
+    wctx: WriteContext, changes: dict[str, list[Any]]
+) -> policy.PolicyResult:
+    """Run the policy on a change of the case's fields (``case_changed``), under the acting
+    role of ``wctx`` (the one that authorised the change). A correction to a case that stays
+    closed is recorded by the caller but raises no duty: closure superseded every step and
+    nobody holds the case; reopening runs the policy for the state the case is in then (MAPPA
+    fields, facts and ratings changed meanwhile included)."""
+    if wctx.case.closed_at is not None and "closed_at" not in changes:
+        return await policy.current(wctx.session, wctx.case)
+    return await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
 
 
 async def _shut_out(

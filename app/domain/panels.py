@@ -501,8 +501,9 @@ async def decide(
     # Dated at the panel's start by default; before it starts, 409 (names both moments).
     occurred_at = decision_time(body, panel)
     require_within_case(case, occurred_at)
-    _refuse_stale_ratings(body, case, min(occurred_at, panel.scheduled_for))
-    await _refuse_stale_mappa_level(session, body, case, min(occurred_at, panel.scheduled_for))
+    sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
+    _refuse_stale_ratings(body, case, sat_at)
+    await _refuse_stale_mappa_level(session, body, case, sat_at)
     _check_decision(body, case, panel)
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
