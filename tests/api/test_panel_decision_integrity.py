@@ -16,6 +16,21 @@ from tests.api.test_panels import add_item, high_case, judge, schedule
 from tests.conftest import Tenant
 
 
+async def _on_panel(client: httpx.AsyncClient, t: Tenant, *, newer_very_high: bool = False
+                    ) -> tuple[dict, dict, dict]:
+    """A Somerset high ROSH case on the agenda of a MARP sitting at 10:00 on 10 June 2026
+    (case, panel, item); with ``newer_very_high``, a very high ROSH judged at 11:30, after the
+    panel sat."""
+    case = await high_case(client, t)
+    panel = await schedule(client, t, "2026-06-10T10:00:00+01:00")
+    item = await add_item(client, t, panel["id"], case["id"])
+    if newer_very_high:
+        r = await judge(client, t, case["id"], domain="rosh", level="very_high",
+                        occurred_at="2026-06-10T11:30:00+01:00")
+        assert r.status_code == 201, r.text
+    return case, panel, item
+
+
 async def _decide(client: httpx.AsyncClient, t: Tenant, panel: dict, item: dict,
                   **body: object) -> httpx.Response:
     return await client.post(f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
@@ -30,12 +45,7 @@ async def test_decision_lowering_a_rating_judged_after_the_panel_sat_is_409(
     Recording that "medium" is 409 ``rating-changed-since-panel`` naming body.rosh_level and
     the newer rating; the case stays very high and on the register, with its monthly review.
     The same decision without rosh_level (minutes, actions) is then recorded."""
-    case = await high_case(client, somerset)
-    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
-    item = await add_item(client, somerset, panel["id"], case["id"])
-    r = await judge(client, somerset, case["id"], domain="rosh", level="very_high",
-                    occurred_at="2026-06-10T11:30:00+01:00")
-    assert r.status_code == 201, r.text
+    case, panel, item = await _on_panel(client, somerset, newer_very_high=True)
     before = len(await audit_of(somerset, case["id"]))
     r = await _decide(client, somerset, panel, item, rosh_level="medium")
     assert r.status_code == 409, r.text
@@ -62,12 +72,7 @@ async def test_decision_confirming_the_current_level_after_a_newer_judgement_sta
     """The boundary's other side: the panel's level is the case's current one (very high
     judged after the panel sat, and the panel said very high): recorded, the case stays on the
     register at very high."""
-    case = await high_case(client, somerset)
-    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
-    item = await add_item(client, somerset, panel["id"], case["id"])
-    r = await judge(client, somerset, case["id"], domain="rosh", level="very_high",
-                    occurred_at="2026-06-10T11:30:00+01:00")
-    assert r.status_code == 201, r.text
+    case, panel, item = await _on_panel(client, somerset, newer_very_high=True)
     r = await _decide(client, somerset, panel, item, rosh_level="very_high",
                       review_date="2026-07-08")
     assert r.status_code == 200, r.text
@@ -81,9 +86,7 @@ async def test_decision_on_a_case_closed_after_the_panel_sat_is_409(
 ) -> None:
     """The case was closed at 12:00 after a 10:00 panel; the chair then records a decision with
     an action and a review date: 409 ``case-closed``, and the closed case has no open step."""
-    case = await high_case(client, somerset)
-    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
-    item = await add_item(client, somerset, panel["id"], case["id"])
+    case, panel, item = await _on_panel(client, somerset)
     r = await client.patch(f"/v1/cases/{case['id']}",
                            json={"closed_at": "2026-06-10T12:00:00+01:00",
                                  "closure_reason": "Order ended"},
@@ -107,12 +110,7 @@ async def test_decision_typed_up_later_with_its_own_time_is_still_409(
     """The twin of the first finding: the chair gives the decision an ``occurred_at`` after the
     newer judgement (typed up at 12:00 after a 10:00 panel and an 11:30 very high ROSH). The
     panel still did not see that judgement: 409, and the case stays very high on the register."""
-    case = await high_case(client, somerset)
-    panel = await schedule(client, somerset, "2026-06-10T10:00:00+01:00")
-    item = await add_item(client, somerset, panel["id"], case["id"])
-    r = await judge(client, somerset, case["id"], domain="rosh", level="very_high",
-                    occurred_at="2026-06-10T11:30:00+01:00")
-    assert r.status_code == 201, r.text
+    case, panel, item = await _on_panel(client, somerset, newer_very_high=True)
     r = await _decide(client, somerset, panel, item, rosh_level="medium",
                       occurred_at="2026-06-10T12:00:00+01:00")
     assert r.status_code == 409, r.text
