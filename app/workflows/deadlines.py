@@ -57,6 +57,24 @@ _OFFSET_SHAPE = re.compile(r"^\+(?P<n>\d+)(?P<unit>h|wd|d|w|m)$")
 _EVERY_SHAPE = re.compile(r"^every (?P<n>\d+)(?P<unit>[dwm])$")
 
 
+_tuple_new = tuple.__new__  # a Due from its four fields, without its Python __new__
+
+
+def _london(moment: datetime) -> datetime:
+    """``moment`` (aware) on Europe/London wall time; the last instant asked for is remembered
+    (by identity), as one evaluation's deadline forms all start from the same instant."""
+    global _LAST_LONDON
+    last = _LAST_LONDON
+    if last[0] is moment:
+        return last[1]
+    local = require_aware(moment).astimezone(LONDON)
+    _LAST_LONDON = (moment, local)
+    return local
+
+
+_LAST_LONDON: tuple[datetime | None, datetime] = (None, datetime.min)
+
+
 class Due(NamedTuple):
     """A computed deadline: when (aware UTC), whether urgent, whether waiting for a panel date,
     and why (a named tuple: the engine makes several per evaluation)."""
@@ -145,7 +163,7 @@ def add_months(day: date, months: int) -> date:
 
 def shift_local(moment: datetime, *, days: int = 0, months: int = 0) -> datetime:
     """Move an instant by calendar days/months on London wall time; returns aware UTC."""
-    local = require_aware(moment).astimezone(LONDON)
+    local = _london(moment)
     moved_day = local.date()
     if months:
         moved_day = add_months(moved_day, months)
@@ -224,23 +242,30 @@ def form_function(form: str) -> FormFunction:
     kind, n = parsed.kind, parsed.n
     if kind == "h":
         hours = timedelta(hours=n)
-        return lambda inputs, occurred, calendar: Due(occurred + hours)
+        return lambda inputs, occurred, calendar: _tuple_new(
+            Due, (occurred + hours, False, False, None))
     if kind == "wd":
-        return lambda inputs, occurred, calendar: Due(
-            end_of_day(calendar.add_working_days(london_date(occurred), n)))
+        return lambda inputs, occurred, calendar: _tuple_new(
+            Due, (calendar.end_of_working_day(_london(occurred).date(), n), False, False, None))
     if kind in ("d", "w", "m"):
         return lambda inputs, occurred, calendar: Due(_calendar_offset(occurred, kind, n))
     return _NAMED[kind]
 
 
 def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    return Due(occurred, urgent=True)
+    return _tuple_new(Due, (occurred, True, False, None))
 
 
 def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    day = _london(occurred).date()
+    if inputs.absences:
+        end = end_of_day(in_week_due(day, cal, inputs.absences))
+    else:  # the same for everyone on that day: from a table per calendar
+        table = cal.table("in_week")
+        known: datetime | None = table.get(day)
+        end = table[day] = end_of_day(in_week_due(day, cal)) if known is None else known
     # Never before the event itself (an event in the day's last second is due at once).
-    return Due(max(end_of_day(in_week_due(london_date(occurred), cal, inputs.absences)),
-                   occurred))
+    return _tuple_new(Due, (max(end, occurred), False, False, None))
 
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
