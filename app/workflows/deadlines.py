@@ -25,7 +25,7 @@ import calendar as _stdcal
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -169,8 +169,20 @@ def shift_local(moment: datetime, *, days: int = 0, months: int = 0) -> datetime
         moved_day = add_months(moved_day, months)
     if days:
         moved_day += timedelta(days=days)
-    # The same wall-clock time (and fold, in the repeated autumn hour) on the moved day.
+    # The same wall-clock time (and fold, in the repeated autumn hour) on the moved day; on a
+    # day without a clock change, that day's one offset gives the same instant.
+    offset = _steady_offset(moved_day)
+    if offset is not None:
+        return datetime.combine(moved_day, local.time(), UTC) - offset
     return datetime.combine(moved_day, local.time(), LONDON).astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _steady_offset(day: date) -> timedelta | None:
+    """Europe/London's UTC offset all through ``day``, or None on a day the clocks change."""
+    first = datetime.combine(day, time(0, 0), LONDON).utcoffset()
+    last = datetime.combine(day, time(23, 59, 59), LONDON).utcoffset()
+    return first if first == last else None
 
 
 def add_period(moment: datetime, recurrence: str) -> datetime:
@@ -248,7 +260,8 @@ def form_function(form: str) -> FormFunction:
         return lambda inputs, occurred, calendar: _tuple_new(
             Due, (calendar.end_of_working_day(_london(occurred).date(), n), False, False, None))
     if kind in ("d", "w", "m"):
-        return lambda inputs, occurred, calendar: Due(_calendar_offset(occurred, kind, n))
+        return lambda inputs, occurred, calendar: _tuple_new(
+            Due, (_calendar_offset(occurred, kind, n), False, False, None))
     return _NAMED[kind]
 
 
@@ -271,7 +284,8 @@ def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     panel = next_panel(inputs.panels, inputs.panel_kind, occurred)
     if panel is not None:
-        return Due(require_aware(panel.scheduled_for).astimezone(UTC))
+        return _tuple_new(
+            Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))
     kind = inputs.panel_kind or "panel"
     if inputs.panel_cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
@@ -321,8 +335,11 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
 NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
 
 
+_NO_DEADLINE = Due(None)
+
+
 def _none(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    return Due(None)
+    return _NO_DEADLINE
 
 
 _NAMED = {

@@ -663,22 +663,17 @@ class _Plan:
         if branch_note is None and due[3] is None:
             # _intent("create", ...), inline: the line's template, the step's own fields.
             due_at, urgent, awaiting, _ = due
-            values = line.intent.copy()
-            values["title"] = instance[1]
-            values["subject_id"] = subject
-            values["due_at"] = due_at
-            values["urgent"] = urgent
-            values["awaiting_panel_date"] = awaiting
-            values["deadline_form"] = form
-            values["note"] = line.notes[due_at is None and not awaiting]
-            values["assignee_id"] = instance[2]
             trigger, record, at = self._event_reason or self._reason_of_event()
-            values["reasons"] = ({  # _reason, inline
-                "rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
-                "record": record.copy(), "at": at,
-                "counted_from": self._known_counted_from(line) if line.known else at},)
             intent = _new(StepIntent)
-            _set(intent, "__dict__", values)
+            _set(intent, "__dict__", {  # the template's keys, so in its (the fields') order
+                **line.intent, "title": instance[1], "subject_id": subject, "due_at": due_at,
+                "urgent": urgent, "awaiting_panel_date": awaiting, "deadline_form": form,
+                "note": line.notes[due_at is None and not awaiting], "assignee_id": instance[2],
+                "reasons": ({  # _reason, inline
+                    "rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
+                    "record": record.copy(), "at": at,
+                    "counted_from": self._known_counted_from(line) if line.known else at},),
+            })
             intents.append(intent)
         else:
             intents.append(self._intent("create", line, instance, due, form, branch_note))
@@ -885,9 +880,11 @@ class _Plan:
         case_key = self.case_key
         touched = self.touched
         for step in self.open_steps:
-            if _uid(step.id) in touched:
+            step_id, subject_id = step.id, step.subject_id
+            if (step_id.int if isinstance(step_id, UUID) else step_id) in touched:  # _uid
                 continue
-            kind = "case" if _uid(step.subject_id) == case_key else "event"
+            kind = "case" if (subject_id.int if isinstance(subject_id, UUID) else subject_id) \
+                == case_key else "event"
             if not self._justified(step, kind):
                 self._supersede(step, "the condition that required it no longer holds")
 
