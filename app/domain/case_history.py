@@ -149,8 +149,9 @@ async def timeline(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID
 ) -> list[TimelineEntry]:
     """Everything recorded on the case in time order (by when it happened; at one instant the
-    records before the steps they raised or closed; then by when recorded): opening, field changes, judgements, events, assessment and referral
-    transitions, oversight, panel decisions, steps created and closed; who and why."""
+    records before the steps they raised or closed; then by when recorded): opening, field
+    changes, judgements, events, assessment and referral transitions, oversight, panel
+    decisions, steps created and closed; who and why."""
     _, case = await get_visible_case(session, principal, case_id)
     entries = [TimelineEntry(
         at=case.opened_at, recorded_at=case.created_at, kind="case", action="opened",
