@@ -41,16 +41,32 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 _IDLE_SINCE = "yj_idle_since"  # connection record info: time.monotonic() of the last check-in
 
 
+def _known_closed(dbapi: DBAPIConnection) -> bool:
+    """Whether the driver already knows the connection is closed, without a round trip: asyncpg
+    notices the server closing the socket (a terminated backend, a restart) as it happens."""
+    is_closed = getattr(getattr(dbapi, "_connection", None), "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
+
+
+def _disconnected(why: str) -> DisconnectionError:
+    """A disconnect on checkout: the pool drops every connection older than now, reconnects."""
+    error = DisconnectionError(why)
+    error.invalidate_pool = True
+    return error
+
+
 def _ping_idle_connections(engine: AsyncEngine, after_seconds: float) -> None:
     """Ping a pooled connection on checkout when it has been idle ``after_seconds`` or more.
 
     SQLAlchemy's ``pool_pre_ping`` pings on every checkout; with asyncpg a ping is three round
-    trips (BEGIN, an empty query, ROLLBACK), a large part of a short write. A connection in
-    steady use is seconds old at most, and a database restart while it was in use fails that
-    request (503) and invalidates the pool anyway (SQLAlchemy's disconnect handling). So only
-    a connection that sat idle, through a possible restart, is pinged. A failed ping raises
-    ``DisconnectionError``: the pool discards every connection checked in before now and
-    connects afresh (SQLAlchemy, "Disconnect Handling - Pessimistic", custom checkout event).
+    trips (BEGIN, an empty query, ROLLBACK), a large part of a short write. Instead, on every
+    checkout, a connection the server has closed (a terminated backend, a restart: asyncpg has
+    seen the socket close) is replaced at no cost; and a connection idle ``after_seconds`` or
+    more is pinged, for a server that vanished without closing anything (a host restarted
+    while the service was idle). Either raises ``DisconnectionError``: the pool discards every
+    connection checked in before now and connects afresh (SQLAlchemy, "Disconnect Handling -
+    Pessimistic", custom checkout event). What is left: a connection in steady use whose server
+    vanished silently fails one request, a 503 with Retry-After, and that invalidates the pool.
     """
     dialect = engine.sync_engine.dialect
 
@@ -59,15 +75,17 @@ def _ping_idle_connections(engine: AsyncEngine, after_seconds: float) -> None:
 
     def checkout(dbapi: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
         idle_since = record.info.pop(_IDLE_SINCE, None)
-        if idle_since is None or time.monotonic() - idle_since < after_seconds:
-            return  # a fresh connection, or one in steady use
+        if idle_since is None:
+            return  # a fresh connection
+        if _known_closed(dbapi):
+            raise _disconnected("the server closed the pooled connection")
+        if time.monotonic() - idle_since < after_seconds:
+            return  # in steady use
         try:
             dialect.do_ping(dbapi)
         except dialect.loaded_dbapi.Error as exc:
             if dialect.is_disconnect(exc, dbapi, None):
-                error = DisconnectionError("the pooled connection failed its ping")
-                error.invalidate_pool = True
-                raise error from exc
+                raise _disconnected("the pooled connection failed its ping") from exc
             raise
 
     event.listen(engine.sync_engine, "checkin", checkin)

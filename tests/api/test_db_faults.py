@@ -164,14 +164,8 @@ async def test_frozen_database_is_503_within_the_timeouts(
 IDLE = 0.3  # db_ping_after_idle_seconds of the app under test in the ping tests
 
 
-@pytest.mark.parametrize("faulty", [IDLE], indirect=True)
-async def test_connection_idle_through_a_restart_is_pinged_and_replaced(
-    faulty: Faulty, somerset: Tenant
-) -> None:
-    """Every pooled connection dies while the service is idle (a database restart nobody saw):
-    the next request, after the idle threshold, pings each connection it checks out, finds it
-    dead, and gets a new one: 200, not a 503. Two requests in quick succession do not ping."""
-    c, auth = faulty.client, _auth(somerset, "line_manager")
+def _count_pings(faulty: Faulty) -> tuple[list[float], Any]:
+    """Count the pings of the app's dialect; answers the list and a function that undoes it."""
     dialect = faulty.app.state.engine.sync_engine.dialect
     pings: list[float] = []
     real_ping = dialect.do_ping
@@ -181,6 +175,23 @@ async def test_connection_idle_through_a_restart_is_pinged_and_replaced(
         return bool(real_ping(dbapi))
 
     dialect.do_ping = counting_ping
+
+    def undo() -> None:
+        dialect.do_ping = real_ping
+
+    return pings, undo
+
+
+@pytest.mark.parametrize("faulty", [IDLE], indirect=True)
+async def test_connection_idle_through_a_silent_restart_is_pinged_and_replaced(
+    faulty: Faulty, somerset: Tenant
+) -> None:
+    """The database host restarts while the service is idle and its connections vanish without
+    a word (the app's sockets stay open): the next request, after the idle threshold, pings each
+    connection it checks out, finds it dead, and gets a new one: 200, not a 503. Two requests in
+    quick succession do not ping."""
+    c, auth = faulty.client, _auth(somerset, "line_manager")
+    pings, undo = _count_pings(faulty)
     try:
         assert (await c.get("/v1/cases", headers=auth)).status_code == 200
         await asyncio.sleep(IDLE + 0.2)
@@ -189,27 +200,53 @@ async def test_connection_idle_through_a_restart_is_pinged_and_replaced(
         assert len(pings) == 1  # idle past the threshold: pinged (and alive)
         assert (await c.get("/v1/cases", headers=auth)).status_code == 200
         assert len(pings) == 1  # in steady use: no ping
-        faulty.proxy.cut()
-        faulty.proxy.restore()
+        faulty.proxy.forget()
         await asyncio.sleep(IDLE + 0.2)
         r = await c.get("/v1/cases", headers=auth)
         assert r.status_code == 200, r.text
         assert len(pings) == 2
+        r = await c.post("/v1/cases", json=_case_body(), headers=auth)
+        assert r.status_code == 201, r.text
     finally:
-        dialect.do_ping = real_ping
+        undo()
 
 
 @pytest.mark.parametrize("faulty", [3600.0], indirect=True)
-async def test_without_the_idle_ping_a_dead_pooled_connection_fails_one_request(
+async def test_backend_terminated_between_requests_is_replaced_without_a_ping(
     faulty: Faulty, somerset: Tenant
 ) -> None:
-    """The control for the test above: with the ping pushed out of reach, the same dead pooled
-    connection fails that one request (a 503 problem, nothing stored) and the pool starts
-    afresh for the next: so the ping above is what saved the request."""
+    """The server closes the pooled connections (terminated backends, a restart) between two
+    requests in steady use, no idle time at all: the driver has seen the sockets close, so the
+    next request gets new connections without a ping and succeeds (the attack pass's case:
+    ``pg_terminate_backend`` then a read at once)."""
+    c, auth = faulty.client, _auth(somerset, "line_manager")
+    pings, undo = _count_pings(faulty)
+    try:
+        for _ in range(6):
+            assert (await c.get("/v1/cases", headers=auth)).status_code == 200
+            assert (await c.post("/v1/cases", json=_case_body(), headers=auth)).status_code == 201
+        faulty.proxy.cut()
+        faulty.proxy.restore()
+        await asyncio.sleep(0.05)  # the reset reaches the app's event loop
+        r = await c.get("/v1/cases", headers=auth)
+        assert r.status_code == 200, r.text
+        r = await c.post("/v1/cases", json=_case_body(), headers=auth)
+        assert r.status_code == 201, r.text
+        assert pings == []
+    finally:
+        undo()
+
+
+@pytest.mark.parametrize("faulty", [3600.0], indirect=True)
+async def test_without_the_idle_ping_a_silently_dead_connection_fails_one_request(
+    faulty: Faulty, somerset: Tenant
+) -> None:
+    """The control for the silent restart above: with the ping pushed out of reach, the same
+    dead pooled connection fails that one request (a 503 problem, nothing stored) and the pool
+    starts afresh for the next: so the ping above is what saved the request."""
     c, auth = faulty.client, _auth(somerset, "line_manager")
     assert (await c.get("/v1/cases", headers=auth)).status_code == 200
-    faulty.proxy.cut()
-    faulty.proxy.restore()
+    faulty.proxy.forget()
     _assert_503(await c.get("/v1/cases", headers=auth))
     assert (await c.get("/v1/cases", headers=auth)).status_code == 200
 
