@@ -484,7 +484,8 @@ async def supersede_all_open(
     wctx: WriteContext, *, reason: str, closure: bool = False
 ) -> PolicyResult:
     """Close every open step of the case as superseded (e.g. the case was closed; with
-    ``closure`` the steps are marked so that a reopening can reinstate them)."""
+    ``closure`` the steps are marked so that a reopening can reinstate them, and each is
+    announced, ``step.superseded``, as its reinstatement will be: ``step.reinstated``)."""
     session, case = wctx.session, wctx.case
     open_steps = await open_steps_of(session, case.id)
     for step in open_steps:
@@ -495,6 +496,11 @@ async def supersede_all_open(
         session.add(step)
     await session.flush()
     await _audit_steps(wctx, created=[], superseded=open_steps)
+    if closure:
+        for step in open_steps:
+            await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
+                       payload={"case_id": str(case.id), "step_id": str(step.id),
+                                "code": step.code})
     return PolicyResult(next_steps=[], superseded=open_steps)
 
 

@@ -72,7 +72,7 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "case.opened", "case.updated", "case.access_changed", "case_event.recorded",
     "judgement.recorded",
     "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
-    "step.completed", "step.escalated", "step.reassigned", "step.reinstated",
+    "step.completed", "step.escalated", "step.reassigned", "step.superseded", "step.reinstated",
     "assessment.created",
     "case.closed", "case.reopened", "staff.absence_recorded",
     *(f"referral.{s.value}" for s in ReferralStatus),

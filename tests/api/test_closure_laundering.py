@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.api.integrity_support import audit_of, judge, patch_case, steps_of
+from tests.api.integrity_support import audit_of, judge, outbox_types, patch_case, steps_of
 from tests.api.management import report
 from tests.conftest import Tenant
 
@@ -86,6 +86,11 @@ async def test_S1_S5_close_and_reopen_keep_overdue_steps_with_their_original_dea
     assert sorted(e["details"]["code"] for e in reinstated) == sorted(before)
     audit = [e["action"] for e in await audit_of(somerset, case["id"])]
     assert audit.count("step.reinstate") == len(before)
+    # Subscribers hear of each step set aside by the closure and of each one back (attack
+    # pass 1, finding 2: they heard of the reinstatements only).
+    types = await outbox_types(somerset.settings, case["id"])
+    assert types.count("step.superseded") == types.count("step.reinstated") == len(before)
+    assert types.index("case.closed") < types.index("case.reopened")
 
 
 async def test_repeated_close_and_reopen_never_redates_or_duplicates(somerset: Tenant) -> None:
