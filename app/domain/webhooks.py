@@ -560,7 +560,10 @@ async def fan_out(
     service_id: uuid.UUID | None = None,
 ) -> int:
     """Lock a batch of undispatched outbox events, queue a delivery per matching active
-    subscription and mark them dispatched (flush only); answer how many events."""
+    subscription and mark them dispatched (flush only); answer how many events.
+
+    A subscription gets only events written since it was created: a new endpoint is never sent
+    the backlog of child data that was waiting for the dispatcher when it subscribed."""
     query = select(OutboxEvent).where(col(OutboxEvent.dispatched_at).is_(None))
     if service_id is not None:
         query = query.where(OutboxEvent.service_id == service_id)
@@ -577,7 +580,7 @@ async def fan_out(
          "outbox_event_id": e.id, "event_type": e.type, "status": DeliveryStatus.pending,
          "attempts": 0, "next_attempt_at": now, "created_at": now}
         for e in events for s in subscriptions
-        if s.service_id == e.service_id and matches(s, e.type)
+        if s.service_id == e.service_id and matches(s, e.type) and e.created_at >= s.created_at
     ]
     conn = await session.connection()
     if rows:  # executemany: paged into multi-row INSERTs within the bind-parameter limit

@@ -397,6 +397,27 @@ async def test_event_types_filter_what_each_subscription_gets(
     assert len(await deliveries(somerset, every["id"])) == 2
 
 
+async def test_a_new_subscription_gets_no_backlog(factory: Factory, somerset: Tenant) -> None:
+    """Events written before a subscription existed (waiting for the dispatcher) are never sent
+    to it (attack pass 1, finding 3: a new endpoint was sent the whole backlog of child data);
+    what is written after it is created is."""
+    early = await subscribe(somerset, url="https://iyss.example.org/early")
+    before = (await somerset.open_case())["data"]
+    await judge(somerset, before["id"], "rosh", "high", "2026-04-15T10:00:00Z")
+    late = await subscribe(somerset, url="https://iyss.example.org/late")
+    after = (await somerset.open_case())["data"]
+    receiver = Receiver()
+    await deliver(factory, somerset, receiver)
+    by_url: dict[str, list[str]] = {}
+    for request in receiver.requests:
+        body = json.loads(request.content)
+        by_url.setdefault(request.url.path, []).append(body["data"]["case_id"])
+    assert by_url["/late"] == [after["id"]]
+    assert sorted(by_url["/early"]) == sorted([before["id"], before["id"], after["id"]])
+    assert len(await deliveries(somerset, late["id"])) == 1
+    assert len(await deliveries(somerset, early["id"])) == 3
+
+
 async def test_other_services_events_are_not_delivered(
     factory: Factory, somerset: Tenant, wokingham: Tenant
 ) -> None:
