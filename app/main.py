@@ -184,6 +184,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
         async def refuse(scope: Any, receive: Any, send: Any) -> None:
             response = problem_response(400, detail, instance=scope.get("path", ""),
                                         slug="cors-preflight-refused")
+            response.headers["Vary"] = "Origin"  # the answer depends on the origin asking
             await response(scope, receive, send)
 
         return refuse

@@ -51,6 +51,7 @@ from app.domain.cases_table import (
 )
 from app.domain.common import (
     PlausibleDate,
+    StaffId,
     UtcDatetime,
     iso_utc,
     parse_declared,
@@ -76,7 +77,6 @@ from app.workflows.packs import Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 MAX_PAGE = 200
 

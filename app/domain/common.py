@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, StringConstraints
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.core import clock
 from app.core.errors import Unprocessable
+from app.core.identifiers import check_staff_id
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -154,3 +155,8 @@ def parse_declared(
             errors.append({"loc": f"{loc}.{name}", "msg": str(exc)})
     return parsed, errors
 
+
+# A staff member's id in a request body: trimmed, 1-128 characters, nothing invisible
+# (app.core.identifiers).
+StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+                    AfterValidator(check_staff_id)]

@@ -29,6 +29,7 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     PlausibleDate,
+    StaffId,
     UtcDatetime,
     iso_utc,
     require_plausible,
@@ -50,7 +51,6 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
-StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 SCHEDULERS = ("chair", "panel_admin")
 # What a panel decision is the act for comes from the pack, in passes (``[closures]``), each
 # credited to whoever did the act (a step is never closed in someone else's name):

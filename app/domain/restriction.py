@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
+from app.domain.common import StaffId
 
-StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 StaffList = Annotated[list[StaffId], Field(min_length=1, max_length=200)]
 # Who is shown the access list itself (others only see that the case is restricted): the list
 # can say who is a relative of the child.

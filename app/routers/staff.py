@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from pydantic import AfterValidator
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.identifiers import check_staff_id
 from app.domain import absences as svc
 from app.domain.staff import record_staff_absence
 from app.routers.envelopes import Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/staff", tags=["staff"])
-StaffId = Annotated[str, Path(min_length=1, max_length=128)]
+StaffId = Annotated[str, Path(min_length=1, max_length=128), AfterValidator(check_staff_id)]
 
 
 @router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut],

@@ -121,6 +121,7 @@ async def test_cors_preflight_for_configured_origin_only(
     assert r.status_code == 400
     assert "access-control-allow-origin" not in r.headers
     assert r.headers["content-type"].startswith("application/problem+json")
+    assert "origin" in r.headers["vary"].lower()
     problem = r.json()
     assert problem["type"].endswith("/cors-preflight-refused")
     assert problem["status"] == 400
