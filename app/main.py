@@ -17,7 +17,12 @@ from app.core.db import build_engine, session_factory
 from app.core.edge import EdgeMiddleware
 from app.core.logging import configure_logging
 from app.core.metrics import metrics
-from app.core.problems import Problem, install_problem_handlers, problem_responses
+from app.core.problems import (
+    Problem,
+    install_problem_handlers,
+    problem_response,
+    problem_responses,
+)
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
 from app.domain.history import RecordedSession
@@ -152,7 +157,7 @@ def create_app(
     if settings.cors_origins:
         # Browser front ends: only the configured origins; bearer tokens, never cookies.
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+            ProblemCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key",
                            "X-Request-ID"],
@@ -161,6 +166,27 @@ def create_app(
             max_age=600,
         )
     return app
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with a refused preflight (an origin, method or header not
+    allowed) answered as an RFC 9457 problem (400 ``cors-preflight-refused``, naming what was
+    refused by kind, never echoing the request's values) instead of Starlette's plain text."""
+
+    def preflight_response(self, request_headers: Any) -> Any:
+        """Starlette's answer; a 400 becomes a problem with the same status and no grant."""
+        answer = super().preflight_response(request_headers)
+        if answer.status_code != 400:
+            return answer
+        refused = bytes(answer.body).decode("utf-8", "replace").removeprefix("Disallowed CORS ")
+        detail = f"This cross-origin request is not allowed here (its {refused})."
+
+        async def refuse(scope: Any, receive: Any, send: Any) -> None:
+            response = problem_response(400, detail, instance=scope.get("path", ""),
+                                        slug="cors-preflight-refused")
+            await response(scope, receive, send)
+
+        return refuse
 
 
 def _document_problems(app: FastAPI) -> None:

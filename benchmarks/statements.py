@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from app.core.migrate import upgrade  # noqa: E402
 from app.core.security import mint_dev_token  # noqa: E402
 from app.main import create_app  # noqa: E402
 
+PROFILE_TO = os.environ.get("YJ_BENCH_PROFILE", "")  # a file: cProfile the timed writes into it
 PG = os.environ.get("YJ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -95,6 +97,9 @@ async def _time_writes(client: httpx.AsyncClient, auth: dict[str, str], first: s
         cases.append(r.json()["data"]["id"])
     per_batch = []
     n = 0
+    profiler = cProfile.Profile() if PROFILE_TO else None
+    if profiler:
+        profiler.enable()
     while n < writes:
         t0 = time.process_time()
         for _ in range(50):
@@ -104,6 +109,9 @@ async def _time_writes(client: httpx.AsyncClient, auth: dict[str, str], first: s
             r.raise_for_status()
             n += 1
         per_batch.append((time.process_time() - t0) * 1000 / 50)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(PROFILE_TO)
     print("CPU per write (ms, batches of 50): "
           + " ".join(f"{b:.2f}" for b in per_batch) + f"; best {min(per_batch):.2f}")
 

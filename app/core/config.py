@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    # A pooled connection idle at least this long is pinged before use (0: before every use).
+    # A busy process reuses its connections within milliseconds and skips the ping (three round
+    # trips with asyncpg); a connection that sat through a database restart is caught by it.
+    db_ping_after_idle_seconds: float = Field(default=1.0, ge=0, le=3600)
     extra_closure_days: list[date] = Field(default_factory=list)
     idempotency_key_ttl_hours: int = Field(default=72, ge=1)
     # A folder of extra policy packs (*.toml) besides the bundled ones, each checked at start-up.

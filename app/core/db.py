@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -37,11 +38,52 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+_IDLE_SINCE = "yj_idle_since"  # connection record info: time.monotonic() of the last check-in
+
+
+def _ping_idle_connections(engine: AsyncEngine, after_seconds: float) -> None:
+    """Ping a pooled connection on checkout when it has been idle ``after_seconds`` or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout; with asyncpg a ping is three round
+    trips (BEGIN, an empty query, ROLLBACK), a large part of a short write. A connection in
+    steady use is seconds old at most, and a database restart while it was in use fails that
+    request (503) and invalidates the pool anyway (SQLAlchemy's disconnect handling). So only
+    a connection that sat idle, through a possible restart, is pinged. A failed ping raises
+    ``DisconnectionError``: the pool discards every connection checked in before now and
+    connects afresh (SQLAlchemy, "Disconnect Handling - Pessimistic", custom checkout event).
+    """
+    dialect = engine.sync_engine.dialect
+
+    def checkin(_dbapi: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checkout(dbapi: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < after_seconds:
+            return  # a fresh connection, or one in steady use
+        try:
+            dialect.do_ping(dbapi)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi, None):
+                error = DisconnectionError("the pooled connection failed its ping")
+                error.invalidate_pool = True
+                raise error from exc
+            raise
+
+    event.listen(engine.sync_engine, "checkin", checkin)
+    event.listen(engine.sync_engine, "checkout", checkout)
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
-    """Create the async engine for the configured URL (SQLite embedded or PostgreSQL)."""
+    """Create the async engine for the configured URL (SQLite embedded or PostgreSQL).
+
+    A pooled connection idle ``db_ping_after_idle_seconds`` or more is pinged before use
+    (0: before every use, SQLAlchemy's ``pool_pre_ping``); see :func:`_ping_idle_connections`.
+    """
+    always_ping = settings.db_ping_after_idle_seconds == 0
     # hide_parameters: SQL errors never carry row values (names, dates of birth) into logs.
     kwargs: dict[str, Any] = {
-        "echo": settings.database_echo, "pool_pre_ping": True, "hide_parameters": True,
+        "echo": settings.database_echo, "pool_pre_ping": always_ping, "hide_parameters": True,
     }
     if not settings.is_sqlite:
         # Every wait on PostgreSQL is bounded, so a dead or frozen server is a prompt 503 (not a
@@ -57,6 +99,8 @@ def build_engine(settings: Settings) -> AsyncEngine:
             },
         )
     engine = create_async_engine(settings.database_url, **kwargs)
+    if not always_ping:
+        _ping_idle_connections(engine, settings.db_ping_after_idle_seconds)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

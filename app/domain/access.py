@@ -18,6 +18,7 @@ case, lists, the register, steps, panels, audit, previews) answers 404 to staff 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
@@ -124,9 +125,14 @@ def require_roles(principal: Principal, roles: Iterable[str], what: str) -> None
 def restriction_clause(principal: Principal) -> Any:
     """A WHERE clause on ``case``: the case is unrestricted, or its access list lets this staff
     member in (named in ``allowed``, not named in ``excluded``)."""
+    return _restriction(principal.sub)
+
+
+def _restriction(staff_id: Any) -> Any:
+    """:func:`restriction_clause` for a staff id given as a value or a bound parameter."""
     named = sa.exists().where(
         col(CaseAccessStaff.case_id) == col(Case.id),
-        col(CaseAccessStaff.staff_id) == principal.sub,
+        col(CaseAccessStaff.staff_id) == staff_id,
     )
     return sa.or_(
         col(Case.access_mode).is_(None),
@@ -151,20 +157,54 @@ def visible_cases_clause(
     register, cases on a panel's agenda, cases with a live panel referral) for the
     panel-facing reads (register, panels, panel referrals, to-do steps).
     """
-    same_service = sa.and_(col(Case.service_id) == service_id, restriction_clause(principal))
-    if principal.has(*SERVICE_WIDE_READERS):
+    return _visible(
+        principal.sub, service_id,
+        service_wide=principal.has(*SERVICE_WIDE_READERS),
+        case_holder=principal.has("case_holder"), line_manager=principal.has("line_manager"),
+        panel_admin=panel_view and principal.has("panel_admin"),
+    )
+
+
+def _visible(
+    staff_id: Any, service_id: Any, *, service_wide: bool, case_holder: bool,
+    line_manager: bool, panel_admin: bool,
+) -> Any:
+    """:func:`visible_cases_clause` for a staff id and service id given as values or bound
+    parameters and the principal's roles as flags (``panel_admin``: in a panel view)."""
+    same_service = sa.and_(col(Case.service_id) == service_id, _restriction(staff_id))
+    if service_wide:
         return same_service
     ors = []
-    if principal.has("case_holder"):
-        ors.append(col(Case.case_holder_id) == principal.sub)
-    if principal.has("line_manager"):
-        ors.append(col(Case.line_manager_id) == principal.sub)
-    if panel_view and principal.has("panel_admin"):
+    if case_holder:
+        ors.append(col(Case.case_holder_id) == staff_id)
+    if line_manager:
+        ors.append(col(Case.line_manager_id) == staff_id)
+    if panel_admin:
         ors.append(col(Case.on_register).is_(True))
         ors.append(col(Case.id).in_(_panel_case_ids(service_id)))
     if not ors:
         return sa.false()
     return sa.and_(same_service, sa.or_(*ors))
+
+
+@functools.lru_cache(maxsize=16)
+def _case_file_query(service_wide: bool, case_holder: bool, line_manager: bool) -> Any:
+    """The case and its service, if the case is in the service of the token (by slug) and
+    visible to the staff member: one statement per role shape, built once (building and
+    cache-keying a statement per request was a tenth of a write's CPU). Parameters:
+    ``yj_case`` (the case id), ``yj_slug`` (the token's service), ``yj_sub`` (the staff id)."""
+    staff_id = sa.bindparam("yj_sub", type_=sa.String())
+    same_service: Any = col(Case.service_id)  # the token's service is joined by its slug
+    return (
+        select(Case, Service)
+        .join(Service, col(Service.id) == col(Case.service_id))
+        .where(col(Case.id) == _CASE_ID,
+               col(Service.slug) == sa.bindparam("yj_slug", type_=sa.String()),
+               _visible(staff_id, same_service, service_wide=service_wide,
+                        case_holder=case_holder, line_manager=line_manager,
+                        panel_admin=False))
+        .execution_options(populate_existing=True)
+    )
 
 
 # A panel referral that has been made (submitted to the panel administrator, 3.2.3) and is
@@ -227,6 +267,12 @@ def case_role_for(principal: Principal, case: Case, allowed: Iterable[str], what
     raise Forbidden(f"You may not {what} on this case.")
 
 
+_CASE_ID = sa.bindparam("yj_case", type_=Case.__table__.c.id.type)  # type: ignore[attr-defined]
+_LOCK_CASE = select(Case.id).where(col(Case.id) == _CASE_ID).with_for_update()
+_SQLITE_LOCK_CASE = sa.update(Case).where(col(Case.id) == _CASE_ID).values(
+    id=Case.id)  # type: ignore[arg-type]
+
+
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
     """Serialise writes on one case for the rest of this unit of work.
 
@@ -236,10 +282,9 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
     """
     if session.get_bind().dialect.name == "sqlite":
         conn = await session.connection()
-        await conn.execute(sa.update(Case).where(col(Case.id) == case_id)
-                           .values(id=Case.id))  # type: ignore[arg-type]
+        await conn.execute(_SQLITE_LOCK_CASE, {"yj_case": case_id})
     else:
-        await session.exec(select(Case.id).where(Case.id == case_id).with_for_update())
+        await session.exec(_LOCK_CASE, params={"yj_case": case_id})
 
 
 async def lock_external_ref(
@@ -301,14 +346,11 @@ async def get_visible_case(
         # The case file: the service and the case in one query (the lock, in a write, first).
         if for_update or is_write(session):
             await lock_case(session, case_id)
-        same_service: Any = col(Case.service_id)  # the token's service is joined by its slug
-        row = (await session.exec(
-            select(Case, Service)
-            .join(Service, col(Service.id) == col(Case.service_id))
-            .where(col(Case.id) == case_id, col(Service.slug) == principal.service,
-                   visible_cases_clause(principal, same_service))
-            .execution_options(populate_existing=True)
-        )).first()
+        query = _case_file_query(principal.has(*SERVICE_WIDE_READERS),
+                                 principal.has("case_holder"), principal.has("line_manager"))
+        row = (await session.exec(query, params={
+            "yj_case": case_id, "yj_slug": principal.service, "yj_sub": principal.sub,
+        })).first()
         if row is None:
             await service_of(session, principal)  # 403 for a token of an unknown service
             raise NotFound("No such case.")

@@ -148,9 +148,10 @@ async def _steps_open_at(
 async def timeline(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID
 ) -> list[TimelineEntry]:
-    """Everything recorded on the case in time order (by when it happened, then when it was
-    recorded): opening, field changes, judgements, events, assessment and referral
-    transitions, oversight, panel decisions, steps created and closed; who and why."""
+    """Everything recorded on the case in time order (by when it happened; at one instant the
+    records before the steps they raised or closed; then by when recorded): opening, field
+    changes, judgements, events, assessment and referral transitions, oversight, panel
+    decisions, steps created and closed; who and why."""
     _, case = await get_visible_case(session, principal, case_id)
     entries = [TimelineEntry(
         at=case.opened_at, recorded_at=case.created_at, kind="case", action="opened",
@@ -160,7 +161,10 @@ async def timeline(
     for load in (_judgements, _events, _assessments, _referrals, _oversight, _decisions,
                  _field_changes, _closures, _steps):
         entries += await load(session, case.id)
-    return sorted(entries, key=lambda e: (e.at, e.recorded_at or e.at))
+    # At one instant, what was recorded comes before the steps: a step created or closed at the
+    # instant of a judgement, event or transition is that record's consequence (as in the audit
+    # trail, where a write's record is sealed before its steps).
+    return sorted(entries, key=lambda e: (e.at, e.kind == "step", e.recorded_at or e.at))
 
 
 async def _rows(session: AsyncSession, model: Any, case_id: uuid.UUID) -> list[Any]:

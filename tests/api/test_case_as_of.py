@@ -201,3 +201,26 @@ async def test_as_of_before_a_reassignment_shows_the_old_holder(wokingham: Tenan
                if s["actor"] == "case_holder"}
     assert holders["record_incident"] == "case_holder-1"
     assert set(holders.values()) == {"case_holder-1"}
+
+
+async def test_timeline_puts_each_record_before_the_steps_it_raised(wokingham: Tenant) -> None:
+    """Wokingham 3.1 / W1: a new incident that may raise risk to high asks for the incident to be
+    recorded and the assessment reviewed. Both the event and a judgement raise steps at their
+    own instant: in the timeline each record comes first, then the steps it raised (as in the
+    audit trail), never the steps before the record that caused them."""
+    case = (await wokingham.open_case(opened_at="2026-03-02T09:00:00Z"))["data"]
+    await post_event(wokingham, case["id"], type="new_incident",
+                     occurred_at="2026-03-10T11:00:00Z", may_raise_to_high=True)
+    await judgement(wokingham, case["id"], domain="rosh", level="high", impact="major",
+                    likelihood="likely", victims=["known adult"],
+                    occurred_at="2026-03-11T09:00:00Z", rationale="Weapon found.")
+    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline",
+                                   headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    entries = r.json()["data"]
+    for kind, at in (("event", "2026-03-10T11:00:00Z"), ("judgement", "2026-03-11T09:00:00Z")):
+        record = next(i for i, e in enumerate(entries) if e["kind"] == kind)
+        raised = [i for i, e in enumerate(entries)
+                  if e["kind"] == "step" and e["action"] == "created" and e["at"] == at]
+        assert raised, (kind, entries)
+        assert record < min(raised), [(e["kind"], e["action"], e["at"]) for e in entries]

@@ -34,6 +34,7 @@ class Faulty:
     proxy: TcpProxy
     client: httpx.AsyncClient
     settings: Settings
+    app: Any
 
 
 def _free_port() -> int:
@@ -43,14 +44,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def faulty(settings: Settings, somerset: Tenant) -> AsyncIterator[Faulty]:
-    """uvicorn on a free port; the app's PostgreSQL URL points at the proxy."""
+async def faulty(
+    settings: Settings, somerset: Tenant, request: pytest.FixtureRequest
+) -> AsyncIterator[Faulty]:
+    """uvicorn on a free port; the app's PostgreSQL URL points at the proxy (an indirect
+    parameter, if any: the app's ``db_ping_after_idle_seconds``)."""
+    ping_after = getattr(request, "param", settings.db_ping_after_idle_seconds)
     url = make_url(settings.database_url)
     proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     app_settings = settings.model_copy(update={
         "database_url": proxied, "db_connect_timeout_seconds": TIMEOUT,
-        "db_pool_timeout_seconds": TIMEOUT, "db_statement_timeout_seconds": TIMEOUT})
+        "db_pool_timeout_seconds": TIMEOUT, "db_statement_timeout_seconds": TIMEOUT,
+        "db_ping_after_idle_seconds": ping_after})
     app = create_app(app_settings)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
@@ -60,7 +66,7 @@ async def faulty(settings: Settings, somerset: Tenant) -> AsyncIterator[Faulty]:
         await asyncio.sleep(0.02)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            yield Faulty(proxy=proxy, client=c, settings=app_settings)
+            yield Faulty(proxy=proxy, client=c, settings=app_settings, app=app)
     finally:
         proxy.restore()
         server.should_exit = True
@@ -153,6 +159,59 @@ async def test_frozen_database_is_503_within_the_timeouts(
     r = await c.get("/v1/cases", headers=auth)
     assert r.status_code == 200
     assert len(r.json()["data"]) == before
+
+
+IDLE = 0.3  # db_ping_after_idle_seconds of the app under test in the ping tests
+
+
+@pytest.mark.parametrize("faulty", [IDLE], indirect=True)
+async def test_connection_idle_through_a_restart_is_pinged_and_replaced(
+    faulty: Faulty, somerset: Tenant
+) -> None:
+    """Every pooled connection dies while the service is idle (a database restart nobody saw):
+    the next request, after the idle threshold, pings each connection it checks out, finds it
+    dead, and gets a new one: 200, not a 503. Two requests in quick succession do not ping."""
+    c, auth = faulty.client, _auth(somerset, "line_manager")
+    dialect = faulty.app.state.engine.sync_engine.dialect
+    pings: list[float] = []
+    real_ping = dialect.do_ping
+
+    def counting_ping(dbapi: Any) -> bool:
+        pings.append(time.monotonic())
+        return bool(real_ping(dbapi))
+
+    dialect.do_ping = counting_ping
+    try:
+        assert (await c.get("/v1/cases", headers=auth)).status_code == 200
+        await asyncio.sleep(IDLE + 0.2)
+        pings.clear()
+        assert (await c.get("/v1/cases", headers=auth)).status_code == 200
+        assert len(pings) == 1  # idle past the threshold: pinged (and alive)
+        assert (await c.get("/v1/cases", headers=auth)).status_code == 200
+        assert len(pings) == 1  # in steady use: no ping
+        faulty.proxy.cut()
+        faulty.proxy.restore()
+        await asyncio.sleep(IDLE + 0.2)
+        r = await c.get("/v1/cases", headers=auth)
+        assert r.status_code == 200, r.text
+        assert len(pings) == 2
+    finally:
+        dialect.do_ping = real_ping
+
+
+@pytest.mark.parametrize("faulty", [3600.0], indirect=True)
+async def test_without_the_idle_ping_a_dead_pooled_connection_fails_one_request(
+    faulty: Faulty, somerset: Tenant
+) -> None:
+    """The control for the test above: with the ping pushed out of reach, the same dead pooled
+    connection fails that one request (a 503 problem, nothing stored) and the pool starts
+    afresh for the next: so the ping above is what saved the request."""
+    c, auth = faulty.client, _auth(somerset, "line_manager")
+    assert (await c.get("/v1/cases", headers=auth)).status_code == 200
+    faulty.proxy.cut()
+    faulty.proxy.restore()
+    _assert_503(await c.get("/v1/cases", headers=auth))
+    assert (await c.get("/v1/cases", headers=auth)).status_code == 200
 
 
 def test_database_timeouts_default_to_at_most_5_seconds() -> None:

@@ -120,6 +120,19 @@ async def test_cors_preflight_for_configured_origin_only(
         "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
     assert r.status_code == 400
     assert "access-control-allow-origin" not in r.headers
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["type"].endswith("/cors-preflight-refused")
+    assert problem["status"] == 400
+    assert problem["instance"] == "/v1/cases"
+    assert "origin" in problem["detail"]
+    assert "evil.example" not in r.text
+    r = await cors_client.options("/v1/cases", headers={
+        "Origin": "https://app.yj.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x-evil-header"})
+    assert r.status_code == 400
+    assert "headers" in r.json()["detail"]
+    assert "x-evil-header" not in r.text
     r = await cors_client.get("/v1/cases", headers={**somerset.auth("case_holder"),
                                                     "Origin": "https://app.yj.example"})
     assert r.status_code == 200
