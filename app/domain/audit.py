@@ -109,17 +109,18 @@ async def record_audit(
     role: str | None = None,
     reason: str | None = None,
     at: datetime | None = None,
-) -> AuditEntry:
+) -> AuditRow:
     """Append an audit entry to the current unit of work: it is written, already sealed into
-    its chain, just before the transaction commits (see :func:`_seal`); a rollback drops it."""
+    its chain, just before the transaction commits (see :func:`_seal`); a rollback drops it.
+    Answers the entry as plain data (an :class:`AuditRow`: no ORM object, which cost more to
+    build than the rest of the entry); ``seq`` and ``hash`` are set when it is sealed."""
     row = audit_row(principal, action, entity_type, entity_id, service_id=service_id,
                     case_id=case_id, change=change, role=role, reason=reason, at=at)
-    entry = AuditEntry(**{column: getattr(row, column) for column in _ROW_COLUMNS})
     sync = session.sync_session
     if not sync.in_transaction():
         sync.begin()  # so that a rollback before any statement still drops the entry
-    sync.info.setdefault(_UNSEALED, []).append(entry)
-    return entry
+    sync.info.setdefault(_UNSEALED, []).append(row)
+    return row
 
 
 async def case_audit(session: AsyncSession, case_id: uuid.UUID) -> list[AuditOut]:
@@ -194,8 +195,8 @@ def _seal(sync: SyncSession) -> None:
     the entries, already sealed (no entry is ever stored without its hash), in one INSERT
     (PostgreSQL: one statement with the events' INSERT as a CTE; SQLite: executemany).
     """
-    pending: list[AuditEntry] = sync.info.pop(_UNSEALED, [])
-    events: list[OutboxEvent] = sync.info.pop(outbox.PENDING, [])
+    pending: list[AuditRow] = sync.info.pop(_UNSEALED, [])
+    events: list[outbox.PendingEvent] = sync.info.pop(outbox.PENDING, [])
     if not pending and not events:
         return
     if pending:
@@ -384,9 +385,7 @@ def audit_row(
     )
 
 
-_ROW_COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action",
-                "entity_type", "entity_id", "at", "changed_fields", "reason", "digest", "chain",
-                "seq", "prev_hash", "hash")
+_ROW_COLUMNS = _COLUMNS
 
 
 async def append_sealed(session: AsyncSession, rows: list[AuditRow]) -> None:

@@ -63,6 +63,11 @@ def to_json(value: Any) -> Any:
 def _changes(obj: Any, fields: Any, created: bool) -> dict[str, list[Any]]:
     state = sa.inspect(obj)
     out: dict[str, list[Any]] = {}
+    if not created:
+        # Only an attribute set since the load can have changed: SQLAlchemy keeps its loaded
+        # value in ``committed_state`` when it is first set (the rest have no history).
+        touched = state.committed_state
+        fields = [name for name in fields if name in touched]
     for name in fields:
         if created:
             value = getattr(obj, name, None)

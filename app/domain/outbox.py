@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,14 +41,13 @@ async def emit(
     *,
     service_id: uuid.UUID | None,
     payload: dict[str, Any] | None = None,
-) -> OutboxEvent:
+) -> PendingEvent:
     """Queue an outgoing event in the current unit of work: it is written with the
     transaction's audit entries just before the commit (``app.domain.audit``, whose
-    ``before_commit`` listener writes both), so it commits with the write or not at all."""
-    event = OutboxEvent(
-        id=new_id(), service_id=service_id, type=event_type, entity_id=entity_id,
-        payload=payload or {},
-    )
+    ``before_commit`` listener writes both), so it commits with the write or not at all.
+    Answers the event as plain data (a :class:`PendingEvent`, a row of ``outbox_event``)."""
+    event = PendingEvent(id=new_id(), service_id=service_id, type=event_type,
+                         entity_id=entity_id, payload=payload or {}, created_at=utcnow())
     sync = session.sync_session
     if not sync.in_transaction():
         sync.begin()  # so that a rollback before any statement still drops the event
@@ -55,11 +55,25 @@ async def emit(
     return event
 
 
+@dataclass(slots=True)
+class PendingEvent:
+    """An outgoing event not yet written, as plain data: the columns of :class:`OutboxEvent`
+    (no ORM object per event on the write path)."""
+
+    id: uuid.UUID
+    service_id: uuid.UUID | None
+    type: str
+    entity_id: uuid.UUID
+    payload: dict[str, Any]
+    created_at: datetime
+    dispatched_at: datetime | None = None
+
+
 # session.info key: this transaction's events, not yet written.
 PENDING = "outbox_pending"
 COLUMNS = ("id", "service_id", "type", "entity_id", "payload", "created_at", "dispatched_at")
 
 
-def rows_of(events: list[OutboxEvent]) -> list[dict[str, Any]]:
+def rows_of(events: list[PendingEvent]) -> list[dict[str, Any]]:
     """The pending events as rows of ``outbox_event``."""
     return [{c: getattr(e, c) for c in COLUMNS} for e in events]

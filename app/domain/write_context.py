@@ -23,7 +23,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain.audit import AuditEntry, record_audit
+from app.domain.audit import AuditRow, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
 from app.domain.services import Service
@@ -144,7 +144,7 @@ class WriteContext:
         entity_id: uuid.UUID,
         change: dict[str, Any] | None = None,
         reason: str | None = None,
-    ) -> AuditEntry:
+    ) -> AuditRow:
         """Append an audit entry for this write (same unit of work): actor, role, service and
         case from the context; its ``at`` is when it is recorded (now), not ``occurred_at``.
         A write with no case (a service's settings, a panel scheduled) calls

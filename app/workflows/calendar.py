@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -62,6 +63,8 @@ class WorkingCalendar:
         # Working-day arithmetic, worked out once per (day, n) / day: a table per calendar.
         self._added: dict[tuple[date, int], date] = {}
         self._week_end: dict[date, date | None] = {}
+        self._ends: dict[tuple[date, int], datetime] = {}
+        self._tables: dict[str, dict[Any, Any]] = {}
 
     @property
     def extra_closures(self) -> frozenset[date]:
@@ -101,6 +104,27 @@ class WorkingCalendar:
                 self._added.clear()
             self._added[key] = current
         return current
+
+    def end_of_working_day(self, day: date, n: int) -> datetime:
+        """The end (23:59:59 Europe/London, aware UTC) of the ``n``th working day after the
+        plain date ``day``: ``end_of_day(add_working_days(day, n))``, from a table."""
+        key = (day, n)
+        found = self._ends.get(key)
+        if found is None:
+            found = end_of_day(self.add_working_days(day, n))
+            if type(day) is date:
+                if len(self._ends) >= _TABLE_SIZE:
+                    self._ends.clear()
+                self._ends[key] = found
+        return found
+
+    def table(self, name: str) -> dict[Any, Any]:
+        """A named table of answers worked out from this calendar, keyed by plain dates (a
+        deadline form's, for one day); emptied when it grows past its bound."""
+        found = self._tables.get(name)
+        if found is None or len(found) >= _TABLE_SIZE:
+            found = self._tables[name] = {}
+        return found
 
     def next_working_day_on_or_after(self, day: date) -> date:
         """``day`` if it is a working day, else the first working day after it."""

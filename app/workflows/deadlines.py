@@ -25,7 +25,7 @@ import calendar as _stdcal
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -55,6 +55,24 @@ _EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
 # The same shapes with any number of digits: a valid form whose number is too large.
 _OFFSET_SHAPE = re.compile(r"^\+(?P<n>\d+)(?P<unit>h|wd|d|w|m)$")
 _EVERY_SHAPE = re.compile(r"^every (?P<n>\d+)(?P<unit>[dwm])$")
+
+
+_tuple_new = tuple.__new__  # a Due from its four fields, without its Python __new__
+
+
+def _london(moment: datetime) -> datetime:
+    """``moment`` (aware) on Europe/London wall time; the last instant asked for is remembered
+    (by identity), as one evaluation's deadline forms all start from the same instant."""
+    global _LAST_LONDON
+    last = _LAST_LONDON
+    if last[0] is moment:
+        return last[1]
+    local = require_aware(moment).astimezone(LONDON)
+    _LAST_LONDON = (moment, local)
+    return local
+
+
+_LAST_LONDON: tuple[datetime | None, datetime] = (None, datetime.min)
 
 
 class Due(NamedTuple):
@@ -145,14 +163,26 @@ def add_months(day: date, months: int) -> date:
 
 def shift_local(moment: datetime, *, days: int = 0, months: int = 0) -> datetime:
     """Move an instant by calendar days/months on London wall time; returns aware UTC."""
-    local = require_aware(moment).astimezone(LONDON)
+    local = _london(moment)
     moved_day = local.date()
     if months:
         moved_day = add_months(moved_day, months)
     if days:
         moved_day += timedelta(days=days)
-    # The same wall-clock time (and fold, in the repeated autumn hour) on the moved day.
+    # The same wall-clock time (and fold, in the repeated autumn hour) on the moved day; on a
+    # day without a clock change, that day's one offset gives the same instant.
+    offset = _steady_offset(moved_day)
+    if offset is not None:
+        return datetime.combine(moved_day, local.time(), UTC) - offset
     return datetime.combine(moved_day, local.time(), LONDON).astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _steady_offset(day: date) -> timedelta | None:
+    """Europe/London's UTC offset all through ``day``, or None on a day the clocks change."""
+    first = datetime.combine(day, time(0, 0), LONDON).utcoffset()
+    last = datetime.combine(day, time(23, 59, 59), LONDON).utcoffset()
+    return first if first == last else None
 
 
 def add_period(moment: datetime, recurrence: str) -> datetime:
@@ -224,29 +254,38 @@ def form_function(form: str) -> FormFunction:
     kind, n = parsed.kind, parsed.n
     if kind == "h":
         hours = timedelta(hours=n)
-        return lambda inputs, occurred, calendar: Due(occurred + hours)
+        return lambda inputs, occurred, calendar: _tuple_new(
+            Due, (occurred + hours, False, False, None))
     if kind == "wd":
-        return lambda inputs, occurred, calendar: Due(
-            end_of_day(calendar.add_working_days(london_date(occurred), n)))
+        return lambda inputs, occurred, calendar: _tuple_new(
+            Due, (calendar.end_of_working_day(_london(occurred).date(), n), False, False, None))
     if kind in ("d", "w", "m"):
-        return lambda inputs, occurred, calendar: Due(_calendar_offset(occurred, kind, n))
+        return lambda inputs, occurred, calendar: _tuple_new(
+            Due, (_calendar_offset(occurred, kind, n), False, False, None))
     return _NAMED[kind]
 
 
 def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    return Due(occurred, urgent=True)
+    return _tuple_new(Due, (occurred, True, False, None))
 
 
 def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    day = _london(occurred).date()
+    if inputs.absences:
+        end = end_of_day(in_week_due(day, cal, inputs.absences))
+    else:  # the same for everyone on that day: from a table per calendar
+        table = cal.table("in_week")
+        known: datetime | None = table.get(day)
+        end = table[day] = end_of_day(in_week_due(day, cal)) if known is None else known
     # Never before the event itself (an event in the day's last second is due at once).
-    return Due(max(end_of_day(in_week_due(london_date(occurred), cal, inputs.absences)),
-                   occurred))
+    return _tuple_new(Due, (max(end, occurred), False, False, None))
 
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     panel = next_panel(inputs.panels, inputs.panel_kind, occurred)
     if panel is not None:
-        return Due(require_aware(panel.scheduled_for).astimezone(UTC))
+        return _tuple_new(
+            Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))
     kind = inputs.panel_kind or "panel"
     if inputs.panel_cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
@@ -296,8 +335,11 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
 NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
 
 
+_NO_DEADLINE = Due(None)
+
+
 def _none(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    return Due(None)
+    return _NO_DEADLINE
 
 
 _NAMED = {

@@ -66,24 +66,34 @@ TRIGGER_RECORD = {
 
 T = TypeVar("T")
 _new = object.__new__
+_tuple_new = tuple.__new__  # a Due from its four fields, without its Python __new__
+_set = object.__setattr__
 
 
 def _make(cls: type[T], values: dict[str, Any]) -> T:
-    """An instance of a frozen dataclass from all of its fields (``values`` in field order),
-    without the per-field ``object.__setattr__`` its ``__init__`` pays: equal to
-    ``cls(**values)`` (same fields, eq, hash, repr, pickling). Only for the classes checked in
-    ``_FAST``, none of which has a ``__post_init__``."""
+    """An instance of a frozen dataclass from all of its fields (``values`` in field order, a
+    fresh dict the instance then owns), without the per-field ``object.__setattr__`` its
+    ``__init__`` pays: equal to ``cls(**values)`` (same fields, eq, hash, repr, pickling). Only
+    for the classes checked in ``_FAST``, none of which has a ``__post_init__``."""
     obj = _new(cls)
-    obj.__dict__.update(values)
+    _set(obj, "__dict__", values)
     return obj
 
 
 def _evolve(obj: T, **changes: Any) -> T:
     """``dataclasses.replace`` for the frozen snapshots the engine derives (same result)."""
+    values = obj.__dict__.copy()
+    values.update(changes)
     new = _new(type(obj))
-    new.__dict__.update(obj.__dict__)
-    new.__dict__.update(changes)
+    _set(new, "__dict__", values)
     return new
+
+
+def _uid(value: Any) -> Any:
+    """A UUID's integer (hashed in C, where ``UUID.__hash__`` is Python; equal UUIDs, of any
+    subclass, have equal integers), as the key of the engine's own sets and dicts of ids; any
+    other value (ids are UUIDs) as it is."""
+    return value.int if isinstance(value, UUID) else value
 
 
 # What _make builds, with the field names its callers give (checked at import: a field added
@@ -99,6 +109,8 @@ _FAST: dict[type, tuple[str, ...]] = {
                      "expected_release_date", "review_date", "transfer_date", "due_date",
                      "absences"),
 }
+if DOMAINS != ("rosh", "swb", "lor"):  # evaluate() lists them, for speed
+    raise RuntimeError("engine.evaluate no longer lists every domain")
 for _cls, _names in _FAST.items():
     if tuple(f.name for f in fields(_cls)) != _names or "__post_init__" in vars(_cls) \
             or hasattr(_cls, "__slots__"):
@@ -123,7 +135,8 @@ class _Line:
         "rule", "id", "code", "title", "actor", "ref", "when", "holds", "trigger", "wide",
         "form", "branches", "period", "note", "notes", "note_cache", "rating", "for_each",
         "assignee_from", "known", "subject", "refresh_only", "refresh_due",
-        "refresh_undated_only", "supersedes_previous", "subject_kinds",
+        "refresh_undated_only", "supersedes_previous", "subject_kinds", "plain", "case_subject",
+        "pack_id", "version", "intent",
     )
 
     def __init__(self, rule: Rule, pack: Pack) -> None:
@@ -159,6 +172,19 @@ class _Line:
         self.refresh_undated_only = rule.refresh_undated_only
         self.supersedes_previous = rule.supersedes_previous
         self.subject_kinds = rule.subject_kinds
+        # One step about the case or the event's subject (no rating, no decision actions).
+        self.plain = self.rating is None and not self.for_each
+        self.case_subject = rule.subject == "case"
+        self.pack_id, self.version = pack.id, pack.version
+        # Every field of its step intents, the line's own filled in (StepIntent's field order):
+        # an intent copies it and fills in what the event decides.
+        self.intent: dict[str, Any] = {
+            "action": "create", "rule_id": self.id, "code": self.code, "title": self.title,
+            "actor": self.actor, "subject_id": None, "due_at": None, "urgent": False,
+            "awaiting_panel_date": False, "policy_pack": pack.id, "policy_ref": self.ref,
+            "deadline_form": None, "policy_version": pack.version, "recurrence": self.period,
+            "note": None, "assignee_id": None, "step_id": None, "reasons": (),
+        }
 
 
 class _Table:
@@ -254,7 +280,9 @@ def evaluate(
     table = _table(pack)
     ctx, state = _context(event, case, table)
     after = ctx.after
-    ratings_after = {d: after.ratings.get(d) for d in DOMAINS}
+    ratings = after.ratings
+    ratings_after = {"rosh": ratings.get("rosh"), "swb": ratings.get("swb"),
+                     "lor": ratings.get("lor")}  # every domain, in DOMAINS order
     violations, acknowledged = _run_checks(ctx, pack, table)
     if violations:
         return _make(Evaluation, {
@@ -289,7 +317,7 @@ def evaluate(
         "ratings_after": ratings_after, "on_register_after": on_register,
         "register_change": change,
         "contact_level": table.contact_level(state or _context_of(event, after, after)),
-        "acknowledgements": tuple(c.id for c, _ in acknowledged),
+        "acknowledgements": tuple([c.id for c, _ in acknowledged]) if acknowledged else (),
     })
 
 
@@ -453,7 +481,8 @@ class _Plan:
 
     __slots__ = (
         "ctx", "table", "calendar", "panels", "event", "data", "case", "case_id", "intents",
-        "planned", "touched", "_event_reason", "completed", "open_steps", "_by_code",
+        "case_key", "planned", "touched", "_event_reason", "completed", "open_steps", "_by_code",
+        "occurred_utc",
         "_known_start", "_dates", "_dues", "_inputs", "_known_counted", "_hold",
     )
 
@@ -464,12 +493,17 @@ class _Plan:
         self.ctx, self.table, self.calendar, self.panels = ctx, table, calendar, panels
         self.event = event = ctx.event
         self.data = event.data
+        # The event's instant in UTC (reasons' ``at``, deadlines counted from the event).
+        self.occurred_utc = event.occurred_at.astimezone(UTC)
         self.case = ctx.before
         self.case_id = self.case.case_id
+        self.case_key = _uid(self.case_id)
         self.intents: list[StepIntent] = []
-        # (code, duty subject) -> index of the create intent planned for it (None: kept/none).
-        self.planned: dict[tuple[str, UUID], int | None] = {}
-        self.touched: set[UUID] = set()
+        # (code, duty subject's _uid) -> index of the create intent planned for it (None:
+        # kept/none).
+        self.planned: dict[tuple[str, Any], int | None] = {}
+        # The _uid of every open step an intent is about.
+        self.touched: set[Any] = set()
         self._event_reason: tuple[str, dict[str, str], str] | None = None
         done = _as_uuid(self.data.get("step_id")) if event.trigger == "step_completed" \
             else None
@@ -489,9 +523,8 @@ class _Plan:
 
     def apply(self, line: _Line) -> None:
         """Plan the step(s) of a matching rule line."""
-        if line.rating is None and not line.for_each:
-            event = self.event
-            subject = self.case_id if line.subject == "case" else event.subject_id
+        if line.plain:
+            subject = self.case_id if line.case_subject else self.event.subject_id
             named = self.data.get(line.assignee_from) if line.assignee_from else None
             self._step(line, (subject, line.title, str(named) if named else None, None))
             return
@@ -527,24 +560,28 @@ class _Plan:
 
     def _reason(self, line: _Line) -> dict[str, Any]:
         """Why a line asks for its step: rule, paragraph, trigger and triggering record."""
-        if self._event_reason is None:  # the same for every line of this evaluation
-            event = self.event
-            record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
-            self._event_reason = (
-                event.trigger,
-                {"type": TRIGGER_RECORD.get(event.trigger, event.trigger), "id": str(record_id)},
-                require_aware(event.occurred_at).astimezone(UTC).isoformat(),
-            )
-        trigger, record, at = self._event_reason
+        trigger, record, at = self._event_reason or self._reason_of_event()
         # ``counted_from``: the moment its deadline counts from (``known_at`` for lines with
         # ``counts_from = "known"``).
-        counted = at
-        if line.known:
-            if self._known_counted is None:
-                self._known_counted = require_aware(self._start(line)).astimezone(UTC).isoformat()
-            counted = self._known_counted
-        return {"rule": line.id, "pack": self.table.pack_id, "ref": line.ref,
-                "trigger": trigger, "record": record.copy(), "at": at, "counted_from": counted}
+        return {"rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
+                "record": record.copy(), "at": at,
+                "counted_from": self._known_counted_from(line) if line.known else at}
+
+    def _reason_of_event(self) -> tuple[str, dict[str, str], str]:
+        """What every reason of this evaluation says of the event: trigger, record, ``at``."""
+        event = self.event
+        record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
+        self._event_reason = (
+            event.trigger,
+            {"type": TRIGGER_RECORD.get(event.trigger, event.trigger), "id": str(record_id)},
+            self.occurred_utc.isoformat(),
+        )
+        return self._event_reason
+
+    def _known_counted_from(self, line: _Line) -> str:
+        if self._known_counted is None:
+            self._known_counted = require_aware(self._start(line)).astimezone(UTC).isoformat()
+        return self._known_counted
 
     def _start(self, line: _Line | None) -> datetime:
         """The moment a line's deadline counts from: the event, or when it became known."""
@@ -590,14 +627,16 @@ class _Plan:
                     "expected_release_date": self.ctx.after.expected_release_date,
                     "review_date": review, "transfer_date": transfer,
                     "due_date": instance[3], "absences": self.case.case_holder_absences,
-                }), start.astimezone(UTC))
+                }), self.occurred_utc if start is self.event.occurred_at
+                    else start.astimezone(UTC))
             inputs, start_utc = found
             due = self._dues[key] = form_function(form)(inputs, start_utc, self.calendar)
         return due
 
     def _step(self, line: _Line, instance: _Instance, due: Due | None = None) -> None:
         subject = instance[0]
-        key = (line.code, self.case_id if line.wide else subject)
+        key = (line.code, self.case_key if line.wide else
+               subject.int if isinstance(subject, UUID) else subject)  # _uid, inline
         planned = self.planned
         index = planned.get(key, _UNPLANNED)
         if index is not _UNPLANNED:
@@ -619,11 +658,28 @@ class _Plan:
         if due is None:
             due = self._dues.get((form, line.known, instance[3])) \
                 or self._due(form, line, instance)  # type: ignore[arg-type]
-        planned[key] = len(self.intents)
-        self.intents.append(self._intent("create", line, instance, due, form, branch_note))
+        intents = self.intents
+        planned[key] = len(intents)
+        if branch_note is None and due[3] is None:
+            # _intent("create", ...), inline: the line's template, the step's own fields.
+            due_at, urgent, awaiting, _ = due
+            trigger, record, at = self._event_reason or self._reason_of_event()
+            intent = _new(StepIntent)
+            _set(intent, "__dict__", {  # the template's keys, so in its (the fields') order
+                **line.intent, "title": instance[1], "subject_id": subject, "due_at": due_at,
+                "urgent": urgent, "awaiting_panel_date": awaiting, "deadline_form": form,
+                "note": line.notes[due_at is None and not awaiting], "assignee_id": instance[2],
+                "reasons": ({  # _reason, inline
+                    "rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
+                    "record": record.copy(), "at": at,
+                    "counted_from": self._known_counted_from(line) if line.known else at},),
+            })
+            intents.append(intent)
+        else:
+            intents.append(self._intent("create", line, instance, due, form, branch_note))
         if line.supersedes_previous:
             for step in self.open_steps:
-                if step.code == line.code and step.id not in self.touched:
+                if step.code == line.code and _uid(step.id) not in self.touched:
                     self._supersede(step, f"replaced by a new {line.code} ({line.id})")
 
     def _add_reason(self, index: int | None, line: _Line, instance: _Instance) -> None:
@@ -644,26 +700,32 @@ class _Plan:
         self.intents[index] = _evolve(planned, **changes)
 
     def _keep(self, line: _Line, instance: _Instance, existing: OpenStep) -> None:
-        self.planned[(existing.code, existing.subject_id)] = None
-        if existing.id in self.touched:
+        self.planned[(existing.code, _uid(existing.subject_id))] = None
+        step_key = _uid(existing.id)
+        touched = self.touched
+        if step_key in touched:
             return
-        self.touched.add(existing.id)
-        form, branch_note = self._form(line)
+        touched.add(step_key)
+        form, branch_note = (line.form, None) if line.branches is None \
+            else self._form(line)  # type: ignore[assignment]
         reason = self._reason(line)
-        fresh = () if any(_same_reason(reason, r) for r in existing.reasons) else (reason,)
+        fresh = () if existing.reasons and \
+            any(_same_reason(reason, r) for r in existing.reasons) else (reason,)
         if line.refresh_undated_only and existing.due_at is not None:
             pass  # already dated: this act is not what it was waiting for
         elif not line.refresh_due:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
-            due = self._due(form, line, instance)
-            if _sooner(due, _utc(existing.due_at)):
+            due = self._dues.get((form, line.known, instance[3])) \
+                or self._due(form, line, instance)  # type: ignore[arg-type]
+            existing_due = None if existing.due_at is None else _utc(existing.due_at)
+            if due.due_at is not None and (existing_due is None or due.due_at < existing_due):
                 self.intents.append(self._intent(
                     "update_due", line, instance, due, form, branch_note,
                     existing.subject_id, existing.id, fresh))
                 return
         if line.refresh_due and not (line.refresh_undated_only and existing.due_at is not None):
-            due = self._due(form, line, instance)
+            due = self._due(form, line, instance)  # type: ignore[arg-type]
             # A point already passed (due now, urgent) never moves an earlier due date later.
             before, now_due = _utc(existing.due_at), due.due_at
             overdue = due.urgent and before is not None and now_due is not None \
@@ -673,10 +735,28 @@ class _Plan:
                     "update_due", line, instance, due, form, branch_note,
                     existing.subject_id, existing.id, fresh))
                 return
-        kept = Due(_utc(existing.due_at), awaiting_panel_date=existing.awaiting_panel_date)
-        self.intents.append(self._intent(
-            "keep", line, instance, kept, existing.deadline_form, branch_note,
-            existing.subject_id, existing.id, fresh))
+        kept_due = None if existing.due_at is None else _utc(existing.due_at)
+        awaiting = existing.awaiting_panel_date
+        if branch_note is not None:
+            self.intents.append(self._intent(
+                "keep", line, instance, _tuple_new(Due, (kept_due, False, awaiting, None)),
+                existing.deadline_form, branch_note, existing.subject_id, existing.id, fresh))
+            return
+        # _intent("keep", ...), inline: the line's template, the open step's own fields.
+        values = line.intent.copy()
+        values["action"] = "keep"
+        values["title"] = instance[1]
+        values["subject_id"] = existing.subject_id
+        values["due_at"] = kept_due
+        values["awaiting_panel_date"] = awaiting
+        values["deadline_form"] = existing.deadline_form
+        values["note"] = line.notes[kept_due is None and not awaiting]
+        values["assignee_id"] = instance[2]
+        values["step_id"] = existing.id
+        values["reasons"] = fresh
+        intent = _new(StepIntent)
+        _set(intent, "__dict__", values)
+        self.intents.append(intent)
 
     def _intent(
         self, action: Literal["create", "keep", "update_due"], line: _Line,
@@ -696,19 +776,20 @@ class _Plan:
                     _note(line.note, branch_note, None, undated)
         else:
             note = _note(line.note, branch_note, due_note, undated)
-        table = self.table
+        values = line.intent.copy()  # _make, inline, from the line's template
+        values["action"] = action
+        values["title"] = instance[1]
+        values["subject_id"] = instance[0] if subject_id is None else subject_id
+        values["due_at"] = due_at
+        values["urgent"] = urgent
+        values["awaiting_panel_date"] = awaiting
+        values["deadline_form"] = form
+        values["note"] = note
+        values["assignee_id"] = instance[2]
+        values["step_id"] = step_id
+        values["reasons"] = (self._reason(line),) if reasons is None else reasons
         intent = _new(StepIntent)
-        intent.__dict__.update({  # _make, inline: all of StepIntent's fields, in order
-            "action": action, "rule_id": line.id, "code": line.code, "title": instance[1],
-            "actor": line.actor,
-            "subject_id": instance[0] if subject_id is None else subject_id,
-            "due_at": due_at, "urgent": urgent,
-            "awaiting_panel_date": awaiting, "policy_pack": table.pack_id,
-            "policy_ref": line.ref, "deadline_form": form, "policy_version": table.version,
-            "recurrence": line.period, "note": note, "assignee_id": instance[2],
-            "step_id": step_id,
-            "reasons": (self._reason(line),) if reasons is None else reasons,
-        })
+        _set(intent, "__dict__", values)
         return intent
 
     def recur(self) -> None:
@@ -737,14 +818,14 @@ class _Plan:
             return
         when = require_aware(panel.scheduled_for).astimezone(UTC)
         for step in self.open_steps:
-            if step.deadline_form != "next-panel" or step.id in self.touched:
+            if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
             # A date from the panel's cadence (awaiting_panel_date) is provisional: the first
             # panel booked replaces it; a booked date moves only to an earlier panel.
             if step.due_at is not None and step.due_at <= when \
                     and not step.awaiting_panel_date:
                 continue
-            self.touched.add(step.id)
+            self.touched.add(_uid(step.id))
             line = self.table.line_of(step)
             self.intents.append(StepIntent(
                 action="update_due", rule_id=step.rule_id, code=step.code,
@@ -766,14 +847,14 @@ class _Plan:
         # The referral, and the steps it had done (a completed request gave a hold its reason).
         gone = {undone, *(str(i) for i in event.data.get("undone_records") or ())}
         for step in self.open_steps:
-            if step.id in self.touched:
+            if _uid(step.id) in self.touched:
                 continue
             about = tuple(r for r in step.reasons if _record_id(r) in gone)
             if step.subject_id != event.subject_id and not about:
                 continue
             if any(_record_id(r) not in gone for r in step.reasons):
                 # Asked for for other reasons too: it stays open, without this one.
-                self.touched.add(step.id)
+                self.touched.add(_uid(step.id))
                 self.intents.append(StepIntent(
                     action="drop_reason", rule_id=step.rule_id, code=step.code,
                     title=step.code, actor=step.actor, subject_id=step.subject_id,
@@ -796,12 +877,14 @@ class _Plan:
 
     def supersede_unjustified(self) -> None:
         """Supersede open steps that only a condition that no longer holds justified."""
-        case_id = self.case_id
+        case_key = self.case_key
         touched = self.touched
         for step in self.open_steps:
-            if step.id in touched:
+            step_id, subject_id = step.id, step.subject_id
+            if (step_id.int if isinstance(step_id, UUID) else step_id) in touched:  # _uid
                 continue
-            kind = "case" if step.subject_id == case_id else "event"
+            kind = "case" if (subject_id.int if isinstance(subject_id, UUID) else subject_id) \
+                == case_key else "event"
             if not self._justified(step, kind):
                 self._supersede(step, "the condition that required it no longer holds")
 
@@ -854,7 +937,7 @@ class _Plan:
         return found
 
     def _supersede(self, step: OpenStep, reason: str) -> None:
-        self.touched.add(step.id)
+        self.touched.add(_uid(step.id))
         line = self.table.line_of(step)
         self.intents.append(StepIntent(
             action="supersede", rule_id=step.rule_id, code=step.code,
