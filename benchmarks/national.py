@@ -17,6 +17,7 @@ Usage::
     python benchmarks/national.py --services 150 --cases 150000 --steps 5000000 --json
     python benchmarks/national.py --small --explain  # also EXPLAIN (ANALYZE, BUFFERS) each query
     python benchmarks/national.py --small --keep     # keep the database (its name on stderr)
+    python benchmarks/national.py --name NAME        # build into NAME and keep it
     python benchmarks/national.py --database NAME    # measure a kept database again (the last
                                                      # tick's escalations are undone first)
 
@@ -424,10 +425,13 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--database", help="measure this kept database again (no build)")
+    parser.add_argument("--name", help="build into a database of this name (kept, as --keep)")
     args = parser.parse_args()
     if args.small:
         args.services, args.cases, args.steps = 20, 20000, 500000
-    name = args.database or f"yjrisk_national_{uuid.uuid4().hex[:8]}"
+    if args.name:
+        args.keep = True
+    name = args.database or args.name or f"yjrisk_national_{uuid.uuid4().hex[:8]}"
     if not args.database:
         subprocess.run(["psql", "-q", f"{PG}/postgres", "-c", f'CREATE DATABASE "{name}"'],
                        check=True)

@@ -361,9 +361,10 @@ async def get_visible_case(
     return service, case
 
 
-def note_read(session: AsyncSession, principal: Principal, case: Case) -> None:
-    """Note a read request's access to a case in the access log, once per request (no I/O:
-    the writer buffers it; see app.domain.access_log)."""
+def note_read(session: AsyncSession, principal: Principal, case: Any) -> None:
+    """Note a read request's access to a case (a :class:`Case`, or a row of a case list with
+    its attributes) in the access log, once per request (no I/O: the writer buffers it; see
+    app.domain.access_log)."""
     read = session.info.get("read_log")
     noted: set[uuid.UUID] = session.info.setdefault("read_log_cases", set())
     if read is None or case.id in noted:

@@ -9,7 +9,8 @@ step: one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the 
 (the unique open-step index on (case, code, subject) is the last guard against a duplicate), one
 ``UPDATE`` stamps ``escalated_at``, one multi-row ``INSERT`` writes the outgoing events and, last,
 one writes the audit entries already sealed into their service's hash chain under the chain's
-lock (:func:`app.domain.audit.append_sealed`): all in the batch's transaction.
+lock (:func:`app.domain.audit.append_sealed`): all in the batch's transaction. On PostgreSQL
+a pass runs two such walks at once in its process (:data:`WALKERS`), as two workers would.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ WORKER_ROLE = "system"
 # Steps per transaction. The INSERTs are executemany (SQLAlchemy's insertmanyvalues pages them
 # into multi-row statements within each database's bind-parameter limit), so any size works.
 BATCH_SIZE = 1000
+# Walks of one pass in one process on PostgreSQL (:func:`run_pass`): two keep a 2-core
+# machine's database busy while the other walk builds its rows in Python.
+WALKERS = 2
 log = structlog.get_logger("yjrisk.escalation")
 
 STEP = Step.__table__  # type: ignore[attr-defined]
@@ -84,9 +88,11 @@ def escalation_actor(overdue: Any, packs: Mapping[str, Pack]) -> str:
 def escalation_row(
     overdue: Any, now: datetime, raised_at: datetime, packs: Mapping[str, Pack]
 ) -> dict[str, Any]:
-    """The ``step`` row (every column) escalating one overdue step, a row of
-    :func:`overdue_batch`: urgent, undated, for the pack's escalation actor (assigned to the
-    case's line manager when that is the actor), traceable to the overdue step's policy ref."""
+    """The ``step`` row escalating one overdue step, a row of :func:`overdue_batch`: urgent,
+    undated, for the pack's escalation actor (assigned to the case's line manager when that is
+    the actor), traceable to the overdue step's policy ref. The columns it leaves out (the due
+    time and deadline form, recurrence, completion, satisfaction, ``escalated_at``) have no
+    default and are null: ~10 fewer bound values a row to process."""
     actor = escalation_actor(overdue, packs)
     due = iso_utc(overdue.due_at) if overdue.due_at else "?"
     return {
@@ -94,15 +100,13 @@ def escalation_row(
         "code": ESCALATION_CODE, "rule_id": overdue.rule_id,
         "title": f"Escalate overdue step: {overdue.title}"[:300], "actor": actor,
         "assignee_id": overdue.line_manager_id if actor == "line_manager" else None,
-        "due_at": None, "urgent": True, "awaiting_panel_date": False, "deadline_form": None,
-        "recurrence": None, "status": StepStatus.open, "policy_pack": overdue.policy_pack,
+        "urgent": True, "awaiting_panel_date": False,
+        "status": StepStatus.open, "policy_pack": overdue.policy_pack,
         "policy_version": overdue.policy_version, "policy_ref": overdue.policy_ref,
         "subject_id": overdue.id,
         "note": (f"{overdue.code} ({overdue.actor}, assignee {overdue.assignee_id or 'any'}) "
                  f"was due {due} and is still open."),
-        "created_at": now, "raised_at": raised_at, "overdue_at": None, "completed_at": None,
-        "completed_by": None, "completion_note": None, "satisfied_by_type": None,
-        "satisfied_by_id": None, "escalated_at": None, "reasons": [],
+        "created_at": now, "raised_at": raised_at, "reasons": [],
     }
 
 
@@ -246,31 +250,56 @@ async def run_pass(
     service_id: uuid.UUID | None = None,
     batch_size: int = BATCH_SIZE,
     packs: Mapping[str, Pack] | None = None,
+    walkers: int | None = None,
 ) -> int:
     """One pass: escalate every overdue step, a batch per transaction; answer how many.
 
-    The batches walk ``(service_id, due_at, id)`` forward from where the last one ended, so a
-    pass reads each overdue step once; steps another worker holds are skipped (that worker
-    escalates them, or the next pass does if it rolled back).
+    ``walkers`` walks (default :data:`WALKERS` on PostgreSQL, one on SQLite) share the work
+    in this process, each with its own session and transactions, exactly as several workers
+    do: each batch locks its steps ``SKIP LOCKED``, so a step is in one walk's batch only,
+    and one walk's database work overlaps the other's Python (and the other's statements, on
+    a second core). SQLite has one writer at a time: one walk.
     """
     now = now or utcnow()
-    total = 0
     async with factory() as session, session.begin():
         await retire_stale(session, now, service_id)
         if service_id is None:
             await purge_expired_keys(session, now)  # feed Idempotency-Keys past their TTL
+        postgres = (await session.connection()).dialect.name == "postgresql"
+    count = max(1, walkers if walkers is not None else WALKERS if postgres else 1)
+    try:
+        async with asyncio.TaskGroup() as group:  # one walk failing cancels the others
+            walks = [group.create_task(_walk(factory, now, service_id, batch_size, packs))
+                     for _ in range(count)]
+    except BaseExceptionGroup as failed:  # the walk's own error, as one walk would raise it
+        raise failed.exceptions[0] from None
+    total = sum(walk.result() for walk in walks)
+    if total:
+        log.info("escalation.pass", escalated=total)
+    return total
+
+
+async def _walk(
+    factory: async_sessionmaker[AsyncSession], now: datetime, service_id: uuid.UUID | None,
+    batch_size: int, packs: Mapping[str, Pack] | None,
+) -> int:
+    """Escalate batches until one comes back short; answer how many escalations.
+
+    The batches walk ``(service_id, due_at, id)`` forward from where the last one ended, so a
+    walk reads each overdue step once; steps another walk or worker holds are skipped (it
+    escalates them, or the next pass does if it rolled back): a short batch means every step
+    after this walk's place was either taken here or held by someone else.
+    """
+    total = 0
     after: Position | None = None
     while True:
         async with factory() as session, session.begin():
             batch = await overdue_batch(session, now, batch_size, service_id, after)
             total += await escalate_batch(session, batch, now, packs)
         if len(batch) < batch_size:
-            break
+            return total
         last = batch[-1]
         after = (last.service_id, last.due_at, last.id)
-    if total:
-        log.info("escalation.pass", escalated=total)
-    return total
 
 
 async def run_forever(

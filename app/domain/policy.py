@@ -25,7 +25,7 @@ from app.domain.common import iso_utc
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.services import Service
-from app.domain.steps import Step, StepOut, StepStatus, step_out
+from app.domain.steps import STEP_OUT_COLUMNS, Step, StepOut, StepStatus, step_out, steps_out
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
@@ -112,23 +112,25 @@ async def open_steps_of(session: AsyncSession, case_id: uuid.UUID) -> list[Step]
 
 async def open_steps_out(session: AsyncSession, case_id: uuid.UUID) -> list[StepOut]:
     """The case's open steps, shaped for the API."""
-    return [step_out(s) for s in await open_steps_of(session, case_id)]
+    return (await open_steps_by_case(session, [case_id]))[case_id]
 
 
 async def open_steps_by_case(
     session: AsyncSession, case_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[StepOut]]:
-    """Open steps of many cases in one query (lists and the register), soonest due first."""
+    """Open steps of many cases in one query (lists and the register), soonest due first:
+    read as plain rows and shaped in one validator call (no ORM object per step)."""
     by_case: dict[uuid.UUID, list[StepOut]] = {case_id: [] for case_id in case_ids}
     if not case_ids:
         return by_case
-    rows = await session.exec(
-        select(Step)
-        .where(col(Step.case_id).in_(case_ids), Step.status == StepStatus.open)
-        .order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at))
-    )
-    for step in rows.all():
-        by_case[step.case_id].append(step_out(step))
+    case_id = STEP_OUT_COLUMNS[1]
+    query = sa.select(*STEP_OUT_COLUMNS).where(
+        case_id.in_(case_ids) if len(case_ids) > 1 else case_id == case_ids[0],
+        col(Step.status) == StepStatus.open,
+    ).order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at))
+    rows = await session.exec(query)  # type: ignore[call-overload]
+    for step in steps_out(rows.all()):
+        by_case[step.case_id].append(step)
     return by_case
 
 

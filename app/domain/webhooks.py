@@ -564,11 +564,15 @@ async def fan_out(
 
     A subscription gets only events written since it was created: a new endpoint is never sent
     the backlog of child data that was waiting for the dispatcher when it subscribed."""
-    query = select(OutboxEvent).where(col(OutboxEvent.dispatched_at).is_(None))
+    # Plain rows of what the fan-out needs (no ORM object, no payload decoded per event).
+    query = sa.select(col(OutboxEvent.id), col(OutboxEvent.service_id), col(OutboxEvent.type),
+                      col(OutboxEvent.created_at)) \
+        .where(col(OutboxEvent.dispatched_at).is_(None))
     if service_id is not None:
-        query = query.where(OutboxEvent.service_id == service_id)
+        query = query.where(col(OutboxEvent.service_id) == service_id)
     query = query.order_by(col(OutboxEvent.created_at), col(OutboxEvent.id)).limit(limit)
-    events = list((await session.exec(query.with_for_update(skip_locked=True))).all())
+    events = list((await session.exec(  # type: ignore[call-overload]
+        query.with_for_update(skip_locked=True))).all())
     if not events:
         return 0
     services = {e.service_id for e in events if e.service_id is not None}

@@ -93,8 +93,7 @@ async def list_cases(
     )
     service, cases, next_cursor = await svc.list_cases(session, principal, filters)
     steps = await svc.policy.open_steps_by_case(session, [c.id for c in cases])
-    out = [svc.case_out(c, service, steps[c.id]) for c in cases]
-    return Page(data=out, next_cursor=next_cursor)
+    return Page(data=svc.cases_out(cases, service, steps), next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],

@@ -10,9 +10,14 @@ left with none), and finally supersede open steps none of whose reasons still ho
 
 Speed (issue 15): each pack gets its tables once (:func:`prepare`, at start-up, else lazily): its
 rule lines with their compiled conditions, fixed deadline forms and reason parts, indexed by
-trigger, id and step code; its checks by trigger. One evaluation computes each deadline form
-once per start, and builds its frozen results without the per-field ``object.__setattr__`` a
-frozen dataclass's ``__init__`` pays (:func:`_make`; equal to the ordinary constructor).
+trigger, id and step code; its checks by trigger; and each line's step intent as a template
+(every field the line fixes: code, actor, title, pack, paragraph, recurrence), so a step is
+the template's copy with its subject, deadline, note and reason filled in. One evaluation
+computes each deadline form once per start (working-day deadlines from tables per calendar),
+keys its own sets of ids by the UUIDs' integers, and builds its frozen results without the
+per-field ``object.__setattr__`` a frozen dataclass's ``__init__`` pays (:func:`_make`; equal to
+the ordinary constructor). ``tests/workflows/test_engine_golden.py`` holds it to the output it
+gave before any of this, field for field, on 3,095 inputs at twelve dates each.
 """
 
 from __future__ import annotations
@@ -136,7 +141,7 @@ class _Line:
         "form", "branches", "period", "note", "notes", "note_cache", "rating", "for_each",
         "assignee_from", "known", "subject", "refresh_only", "refresh_due",
         "refresh_undated_only", "supersedes_previous", "subject_kinds", "plain", "case_subject",
-        "pack_id", "version", "intent",
+        "pack_id", "version", "intent", "direct", "case_keyed",
     )
 
     def __init__(self, rule: Rule, pack: Pack) -> None:
@@ -175,6 +180,12 @@ class _Line:
         # One step about the case or the event's subject (no rating, no decision actions).
         self.plain = self.rating is None and not self.for_each
         self.case_subject = rule.subject == "case"
+        # Its step is planned straight from the template when no open step has its code and
+        # nothing was planned for it yet (no branches, refresh or replacement to weigh).
+        self.direct = self.plain and self.branches is None and not self.refresh_only \
+            and not self.supersedes_previous
+        # Its steps are keyed by the case (one per case, or about the case itself).
+        self.case_keyed = self.wide or self.case_subject
         self.pack_id, self.version = pack.id, pack.version
         # Every field of its step intents, the line's own filled in (StepIntent's field order):
         # an intent copies it and fills in what the event decides.
@@ -481,9 +492,9 @@ class _Plan:
 
     __slots__ = (
         "ctx", "table", "calendar", "panels", "event", "data", "case", "case_id", "intents",
-        "case_key", "planned", "touched", "_event_reason", "completed", "open_steps", "_by_code",
-        "occurred_utc",
-        "_known_start", "_dates", "_dues", "_inputs", "_known_counted", "_hold",
+        "case_key", "event_key", "planned", "touched", "_event_reason", "completed",
+        "open_steps", "_by_code", "occurred_utc", "_known_start", "_dates", "_dues", "_inputs",
+        "_known_counted", "_hold",
     )
 
     def __init__(
@@ -498,6 +509,7 @@ class _Plan:
         self.case = ctx.before
         self.case_id = self.case.case_id
         self.case_key = _uid(self.case_id)
+        self.event_key = _uid(event.subject_id)
         self.intents: list[StepIntent] = []
         # (code, duty subject's _uid) -> index of the create intent planned for it (None:
         # kept/none).
@@ -523,6 +535,23 @@ class _Plan:
 
     def apply(self, line: _Line) -> None:
         """Plan the step(s) of a matching rule line."""
+        if line.direct and line.code not in self._by_code:
+            # _step's create path for a line whose step nothing else decides yet.
+            key = (line.code, self.case_key if line.case_keyed else self.event_key)
+            planned = self.planned
+            if key not in planned:
+                named = self.data.get(line.assignee_from) if line.assignee_from else None
+                assignee = str(named) if named else None
+                form = line.form
+                due = self._dues.get((form, line.known, None)) \
+                    or self._due(form, line, None)  # type: ignore[arg-type]
+                intents = self.intents
+                planned[key] = len(intents)
+                subject = self.case_id if line.case_subject else self.event.subject_id
+                intents.append(self._create(line, subject, assignee, due) if due[3] is None
+                               else self._intent("create", line, (subject, line.title,
+                                                 assignee, None), due, form, None))
+                return
         if line.plain:
             subject = self.case_id if line.case_subject else self.event.subject_id
             named = self.data.get(line.assignee_from) if line.assignee_from else None
@@ -602,12 +631,12 @@ class _Plan:
                 return form, note
         return "none", None
 
-    def _due(self, form: str, line: _Line, instance: _Instance) -> Due:
+    def _due(self, form: str, line: _Line, due_date: date | None) -> Due:
         """The deadline a form gives a line's step: once per form, start (the event, or when
         it became known) and due date in one evaluation; everything else a form reads (panels,
         absences, release, review and transfer dates) is the same for every line."""
         known = line.known
-        key = (form, known, instance[3])
+        key = (form, known, due_date)
         due = self._dues.get(key)
         if due is None:
             # The first time for a key: where a bad known_at / review / transfer date raises.
@@ -616,7 +645,7 @@ class _Plan:
                 data = self.data
                 self._dates = (_as_date(data.get("review_date")),
                                _as_date(data.get("transfer_date")))
-            inputs_key = (known, instance[3])
+            inputs_key = (known, due_date)
             found = self._inputs.get(inputs_key)
             if found is None:
                 review, transfer = self._dates
@@ -626,7 +655,7 @@ class _Plan:
                     "panel_cadence": self.table.panel_cadence,
                     "expected_release_date": self.ctx.after.expected_release_date,
                     "review_date": review, "transfer_date": transfer,
-                    "due_date": instance[3], "absences": self.case.case_holder_absences,
+                    "due_date": due_date, "absences": self.case.case_holder_absences,
                 }), self.occurred_utc if start is self.event.occurred_at
                     else start.astimezone(UTC))
             inputs, start_utc = found
@@ -657,30 +686,40 @@ class _Plan:
             form, branch_note = self._form(line)
         if due is None:
             due = self._dues.get((form, line.known, instance[3])) \
-                or self._due(form, line, instance)  # type: ignore[arg-type]
+                or self._due(form, line, instance[3])  # type: ignore[arg-type]
         intents = self.intents
         planned[key] = len(intents)
-        if branch_note is None and due[3] is None:
-            # _intent("create", ...), inline: the line's template, the step's own fields.
-            due_at, urgent, awaiting, _ = due
-            trigger, record, at = self._event_reason or self._reason_of_event()
-            intent = _new(StepIntent)
-            _set(intent, "__dict__", {  # the template's keys, so in its (the fields') order
-                **line.intent, "title": instance[1], "subject_id": subject, "due_at": due_at,
-                "urgent": urgent, "awaiting_panel_date": awaiting, "deadline_form": form,
-                "note": line.notes[due_at is None and not awaiting], "assignee_id": instance[2],
-                "reasons": ({  # _reason, inline
-                    "rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
-                    "record": record.copy(), "at": at,
-                    "counted_from": self._known_counted_from(line) if line.known else at},),
-            })
-            intents.append(intent)
+        if line.branches is None and due[3] is None and instance[1] is line.title:
+            intents.append(self._create(line, subject, instance[2], due))
         else:
             intents.append(self._intent("create", line, instance, due, form, branch_note))
         if line.supersedes_previous:
             for step in self.open_steps:
                 if step.code == line.code and _uid(step.id) not in self.touched:
                     self._supersede(step, f"replaced by a new {line.code} ({line.id})")
+
+    def _create(
+        self, line: _Line, subject: UUID, assignee: str | None, due: Due
+    ) -> StepIntent:
+        """``_intent("create", ...)`` for a line's own form and title when the deadline adds
+        no note: the line's template with the step's own fields."""
+        due_at, urgent, awaiting, _ = due
+        trigger, record, at = self._event_reason or self._reason_of_event()
+        values = line.intent.copy()  # a copy keeps the template's (the fields') order
+        values["subject_id"] = subject
+        values["due_at"] = due_at
+        values["urgent"] = urgent
+        values["awaiting_panel_date"] = awaiting
+        values["deadline_form"] = line.form
+        values["note"] = line.notes[due_at is None and not awaiting]
+        values["assignee_id"] = assignee
+        values["reasons"] = ({  # _reason, inline
+            "rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
+            "record": record.copy(), "at": at,
+            "counted_from": self._known_counted_from(line) if line.known else at},)
+        intent = _new(StepIntent)
+        _set(intent, "__dict__", values)
+        return intent
 
     def _add_reason(self, index: int | None, line: _Line, instance: _Instance) -> None:
         """A second line asks, in the same event, for a step already planned: one step, both
@@ -692,7 +731,7 @@ class _Plan:
         if any(_same_reason(reason, r) for r in planned.reasons):
             return
         form, _ = self._form(line)
-        due = self._due(form, line, instance)
+        due = self._due(form, line, instance[3])
         changes: dict[str, Any] = {"reasons": (*planned.reasons, reason)}
         if _sooner(due, planned.due_at):
             changes.update(due_at=due.due_at, urgent=due.urgent or planned.urgent,
@@ -717,7 +756,7 @@ class _Plan:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
             due = self._dues.get((form, line.known, instance[3])) \
-                or self._due(form, line, instance)  # type: ignore[arg-type]
+                or self._due(form, line, instance[3])  # type: ignore[arg-type]
             existing_due = None if existing.due_at is None else _utc(existing.due_at)
             if due.due_at is not None and (existing_due is None or due.due_at < existing_due):
                 self.intents.append(self._intent(
@@ -725,7 +764,7 @@ class _Plan:
                     existing.subject_id, existing.id, fresh))
                 return
         if line.refresh_due and not (line.refresh_undated_only and existing.due_at is not None):
-            due = self._due(form, line, instance)  # type: ignore[arg-type]
+            due = self._due(form, line, instance[3])  # type: ignore[arg-type]
             # A point already passed (due now, urgent) never moves an earlier due date later.
             before, now_due = _utc(existing.due_at), due.due_at
             overdue = due.urgent and before is not None and now_due is not None \
