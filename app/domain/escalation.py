@@ -110,6 +110,35 @@ def escalation_row(
     }
 
 
+# PostgreSQL: the escalation rows go in as one array per column (``unnest``), encoded by
+# asyncpg, instead of ~20 bound values a row that SQLAlchemy processes one by one; the columns
+# every escalation shares are single values. Same rows, same ON CONFLICT DO NOTHING, the same
+# RETURNING as the executemany SQLite keeps.
+_PER_ROW = (("id", "uuid"), ("service_id", "uuid"), ("case_id", "uuid"), ("rule_id", "varchar"),
+            ("title", "varchar"), ("actor", "varchar"), ("assignee_id", "varchar"),
+            ("policy_pack", "varchar"), ("policy_version", "varchar"),
+            ("policy_ref", "varchar"), ("subject_id", "uuid"), ("note", "varchar"))
+_SHARED = ("code", "urgent", "awaiting_panel_date", "status", "created_at", "raised_at",
+           "reasons")
+_UNNEST_INSERT = sa.text(
+    f"INSERT INTO step ({', '.join(c for c, _ in _PER_ROW)}, {', '.join(_SHARED)}) "
+    f"SELECT u.*, {', '.join(':' + c for c in _SHARED)} "
+    f"FROM unnest({', '.join(f'CAST(:{c}s AS {t}[])' for c, t in _PER_ROW)}) "
+    f"AS u({', '.join(c for c, _ in _PER_ROW)}) "
+    "ON CONFLICT DO NOTHING RETURNING subject_id"
+).bindparams(
+    *(sa.bindparam(f"{c}s", type_=postgresql.ARRAY(STEP.c[c].type)) for c, _ in _PER_ROW),
+    *(sa.bindparam(c, type_=STEP.c[c].type) for c in _SHARED),
+)
+
+
+def _unnest_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of :data:`_UNNEST_INSERT` for rows of :func:`escalation_row`."""
+    params: dict[str, Any] = {f"{c}s": [row[c] for row in rows] for c, _ in _PER_ROW}
+    params.update({c: rows[0][c] for c in _SHARED})
+    return params
+
+
 Position = tuple[uuid.UUID, datetime, uuid.UUID]
 
 
@@ -180,10 +209,11 @@ async def escalate_batch(
     raised_at = utcnow()
     rows = [escalation_row(overdue, now, raised_at, packs) for overdue in batch]
     connection = await session.connection()
-    dialect_insert = (postgresql.insert if connection.dialect.name == "postgresql"
-                      else sqlite.insert)
-    inserted = await connection.execute(
-        dialect_insert(STEP).on_conflict_do_nothing().returning(STEP.c.subject_id), rows)
+    if connection.dialect.name == "postgresql":
+        inserted = await connection.execute(_UNNEST_INSERT, _unnest_params(rows))
+    else:
+        inserted = await connection.execute(
+            sqlite.insert(STEP).on_conflict_do_nothing().returning(STEP.c.subject_id), rows)
     created = {r[0] for r in inserted.all()}
     await connection.execute(
         sa.update(STEP).where(STEP.c.id.in_([overdue.id for overdue in batch]))
