@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import hashlib
-import hmac
-import json
-import re
 import uuid
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -29,7 +23,7 @@ from app.core.errors import (
     Unprocessable,
 )
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import policy
+from app.domain import cursors, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -464,53 +458,25 @@ async def read_case(
     return service, case, await policy.open_steps_out(session, case.id)
 
 
-_CURSOR_ALPHABET = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
-_CURSOR_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_CURSOR_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
 def _query_key(filters: CaseFilters, panel_view: bool) -> str:
     """A short fingerprint of the query a cursor belongs to (every filter but the cursor and
     the page size, and whether it is the register's view): a cursor is valid for that query only
     (docs/integrating.md), so one page's cursor cannot be replayed against another list."""
     shape = filters.model_dump(exclude={"cursor", "limit"})
     shape["panel_view"] = panel_view
-    canonical = json.dumps(shape, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return cursors.query_key(shape)
 
 
 def _decode_cursor(cursor: str, query_key: str) -> tuple[datetime, uuid.UUID]:
-    """The (created_at in UTC, case id) a caseload cursor stands for: base64url of
-    ``<RFC 3339 with offset>|<uuid>|<query key>``, within 2000..2200, made for this same query;
-    422 ``invalid-cursor`` for anything else (a timestamp without an offset, a bad UUID,
-    padding or foreign characters, a cursor of another query or list)."""
-    invalid = Unprocessable(
-        "The cursor is not valid; use the next_cursor of the previous page.",
-        slug="invalid-cursor", errors=[{"loc": "query.cursor", "msg": "invalid cursor"}])
-    if not _CURSOR_ALPHABET.fullmatch(cursor):
-        raise invalid
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        at_text, ident, key = raw.split("|")
-        at, case_id = datetime.fromisoformat(at_text), uuid.UUID(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise invalid
-    if not hmac.compare_digest(key, query_key):
-        raise Unprocessable(
-            "The cursor belongs to another query; page with the same filters, or start again "
-            "without a cursor.", slug="invalid-cursor",
-            errors=[{"loc": "query.cursor", "msg": "cursor of another query"}])
-    at = at.astimezone(UTC)
-    if not _CURSOR_EARLIEST <= at < _CURSOR_LATEST:
-        raise invalid
-    return at, case_id
+    """The (created_at in UTC, case id) a caseload cursor stands for (:mod:`app.domain.cursors`:
+    ``<RFC 3339 with offset>|<uuid>|<query key>``, within 2000..2200, made for this same query);
+    422 ``invalid-cursor`` for anything else."""
+    at, ident = cursors.decode(cursor, query_key, 2)
+    return cursors.instant(at), cursors.identifier(ident)
 
 
 def _encode_cursor(case: Any, query_key: str) -> str:
-    raw = f"{case.created_at.isoformat()}|{case.id}|{query_key}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode((case.created_at.isoformat(), str(case.id)), query_key)
 
 
 # A case list reads plain rows of every case column (no ORM object per case), as named

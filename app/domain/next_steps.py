@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import policy
+from app.domain import cursors, policy
 from app.domain.access import (
     load_case,
     lock_case,
@@ -42,7 +42,7 @@ class StepFilters(BaseModel):
     actor: str | None = None
     status: StepStatus | None = StepStatus.open
     overdue: bool = False
-    offset: int = 0
+    cursor: str | None = None
     limit: int = 50
 
 
@@ -66,8 +66,11 @@ def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
 
 async def list_steps(
     session: AsyncSession, principal: Principal, filters: StepFilters, now: datetime | None = None
-) -> tuple[list[Step], int | None]:
-    """Steps the caller may see, filtered, soonest due first (undated last)."""
+) -> tuple[list[Step], str | None]:
+    """Steps the caller may see, filtered, soonest due first (undated last), up to
+    ``filters.limit`` after ``filters.cursor``, and the next page's cursor (None on the last);
+    422 ``invalid-cursor`` for a cursor not made for this list with these filters
+    (:mod:`app.domain.cursors`)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
@@ -95,12 +98,49 @@ async def list_steps(
     # yields the rows in order and the page stops after ``limit`` of them, instead of sorting
     # every overdue step of the service (tens of thousands nationally).
     undated_last = () if filters.overdue else (col(Step.due_at).is_(None),)
+    key = _query_key(filters)
+    if filters.cursor:
+        query = query.where(_after(*_decode_cursor(filters.cursor, key),
+                                   undated_follow=not filters.overdue))
     query = query.order_by(
         *undated_last, col(Step.due_at), col(Step.created_at), col(Step.id)
-    ).offset(filters.offset).limit(filters.limit + 1)
+    ).limit(filters.limit + 1)
     rows = list((await session.exec(query)).all())
     more = len(rows) > filters.limit
-    return rows[: filters.limit], (filters.offset + filters.limit) if more else None
+    return rows[: filters.limit], _encode_cursor(rows[filters.limit - 1], key) if more else None
+
+
+def _query_key(filters: StepFilters) -> str:
+    """The fingerprint of the list a cursor belongs to (every filter but cursor and limit)."""
+    return cursors.query_key({"list": "next-steps",
+                              **filters.model_dump(exclude={"cursor", "limit"})})
+
+
+def _encode_cursor(step: Step, key: str) -> str:
+    """The keyset cursor after ``step``: its due time (``-`` if undated), creation, id."""
+    due = step.due_at.isoformat() if step.due_at is not None else cursors.NONE
+    return cursors.encode((due, step.created_at.isoformat(), str(step.id)), key)
+
+
+def _decode_cursor(cursor: str, key: str) -> tuple[datetime | None, datetime, uuid.UUID]:
+    """(due_at or None, created_at, id) of the last step of the previous page; 422
+    ``invalid-cursor`` for a cursor not made for this list and these filters."""
+    due, created, ident = cursors.decode(cursor, key, 3)
+    return (None if due == cursors.NONE else cursors.instant(due), cursors.instant(created),
+            cursors.identifier(ident))
+
+
+def _after(due: datetime | None, created: datetime, ident: uuid.UUID, *,
+           undated_follow: bool) -> Any:
+    """Steps after (due, created, id) in the list's order: soonest due first, then (unless
+    ``undated_follow`` is false: an overdue list has none) the undated ones."""
+    later_same_due = sa.or_(col(Step.created_at) > created,
+                            sa.and_(col(Step.created_at) == created, col(Step.id) > ident))
+    if due is None:
+        return sa.and_(col(Step.due_at).is_(None), later_same_due)
+    dated = sa.and_(col(Step.due_at) >= due,  # a range the (service, status, due) index serves
+                    sa.or_(col(Step.due_at) > due, later_same_due))
+    return sa.or_(dated, col(Step.due_at).is_(None)) if undated_follow else dated
 
 
 async def read_step(session: AsyncSession, principal: Principal, step_id: uuid.UUID) -> Step:

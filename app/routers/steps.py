@@ -26,15 +26,18 @@ async def list_next_steps(
     actor: Annotated[str | None, Query(max_length=32)] = None,
     status: StepStatus | None = StepStatus.open,
     overdue: bool = False,
-    cursor: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=512, description=(
+        "the `next_cursor` of the previous page (valid for the same filters only)"))] = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
 ) -> Page[StepOut]:
-    """Steps the caller may see (filters: case, assignee=me, actor, status, overdue)."""
+    """Steps the caller may see (filters: case, assignee=me, actor, status, overdue), soonest
+    due first and undated last, paged by a keyset cursor (`limit` 1-200, default 50;
+    `next_cursor` null on the last page; a cursor of other filters, or not made here, is 422
+    `invalid-cursor`)."""
     filters = svc.StepFilters(case_id=case_id, assignee=assignee, actor=actor, status=status,
-                              overdue=overdue, offset=cursor, limit=limit)
-    steps, next_offset = await svc.list_steps(session, principal, filters)
-    return Page(data=[step_out(s) for s in steps],
-                next_cursor=str(next_offset) if next_offset is not None else None)
+                              overdue=overdue, cursor=cursor, limit=limit)
+    steps, next_cursor = await svc.list_steps(session, principal, filters)
+    return Page(data=[step_out(s) for s in steps], next_cursor=next_cursor)
 
 
 @router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read")])

@@ -289,3 +289,82 @@ async def test_another_services_step_is_404(somerset: Tenant, wokingham: Tenant)
 async def test_unknown_step_is_404(somerset: Tenant) -> None:
     """An unknown step id is 404."""
     assert_problem(await complete(somerset, str(uuid.uuid4()), "case_holder"), 404)
+
+
+async def _pages(t: Tenant, limit: int, **params: Any) -> list[dict[str, Any]]:
+    """Every page of the list as the line manager pages it, ``limit`` at a time."""
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(100):
+        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        r = await t.client.get("/v1/next-steps", params=query, headers=t.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        seen += r.json()["data"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError("the pages never ended")
+
+
+async def test_pages_walk_the_whole_list_in_order_dated_then_undated(somerset: Tenant) -> None:
+    """Somerset 3.1 (S5-S13): two high ROSH cases raise dated and undated steps. Paged two at a
+    time, the list is the one-page list, in the same order, each step once; the overdue list
+    likewise."""
+    await high_case(somerset)
+    await high_case(somerset, at="2026-05-01T10:00:00+01:00")
+    whole = await listed(somerset, limit=200)
+    assert any(s["due_at"] is None for s in whole)
+    assert [s["id"] for s in await _pages(somerset, 2)] == [s["id"] for s in whole]
+    overdue = await listed(somerset, overdue="true", limit=200)
+    assert overdue
+    paged = await _pages(somerset, 1, overdue="true")
+    assert [s["id"] for s in paged] == [s["id"] for s in overdue]
+
+
+async def test_a_step_written_between_pages_skips_and_repeats_nothing(somerset: Tenant) -> None:
+    """A keyset cursor, not an offset: a judgement on another case between two pages adds steps
+    due earlier than the cursor; the next pages still hold every step that was after it, each
+    once (an offset would have repeated the last step of the first page)."""
+    await high_case(somerset, at="2026-06-01T10:00:00+01:00")
+    before = [s["id"] for s in await listed(somerset, limit=200)]
+    r = await somerset.client.get("/v1/next-steps", params={"limit": 3},
+                                  headers=somerset.auth("line_manager"))
+    first = [s["id"] for s in r.json()["data"]]
+    cursor = r.json()["next_cursor"]
+    await high_case(somerset, at="2026-05-01T10:00:00+01:00")  # earlier deadlines
+    rest: list[str] = []
+    while cursor:
+        r = await somerset.client.get("/v1/next-steps", params={"limit": 3, "cursor": cursor},
+                                      headers=somerset.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        rest += [s["id"] for s in r.json()["data"]]
+        cursor = r.json()["next_cursor"]
+    assert len(set(first + rest)) == len(first + rest)
+    assert set(before) <= set(first + rest)
+    assert [i for i in first + rest if i in before] == before
+
+
+@pytest.mark.parametrize("cursor", ["50", "0", "not-a-cursor", "=", "a" * 600])
+async def test_a_cursor_not_made_here_is_422(somerset: Tenant, cursor: str) -> None:
+    """An offset (the old form), garbage, padding or an overlong cursor: 422 invalid-cursor."""
+    r = await somerset.client.get("/v1/next-steps", params={"cursor": cursor},
+                                  headers=somerset.auth("line_manager"))
+    assert_problem(r, 422)
+
+
+async def test_a_cursor_of_other_filters_is_422(somerset: Tenant) -> None:
+    """A cursor made for the whole list is refused for the overdue list (and a tampered one)."""
+    await high_case(somerset)
+    r = await somerset.client.get("/v1/next-steps", params={"limit": 1},
+                                  headers=somerset.auth("line_manager"))
+    cursor = r.json()["next_cursor"]
+    assert cursor
+    r = await somerset.client.get("/v1/next-steps", params={"limit": 1, "cursor": cursor,
+                                                            "overdue": "true"},
+                                  headers=somerset.auth("line_manager"))
+    assert r.json()["type"].endswith("/invalid-cursor"), r.text
+    assert_problem(r, 422)
+    tampered = cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB")
+    r = await somerset.client.get("/v1/next-steps", params={"limit": 1, "cursor": tampered},
+                                  headers=somerset.auth("line_manager"))
+    assert_problem(r, 422)
