@@ -32,7 +32,7 @@ from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
 from app.core.config import Settings
 from app.core.errors import NotAuthenticated, ServiceUnavailable
-from app.core.identifiers import invisible_character
+from app.core.identifiers import is_canonical_subject
 
 if TYPE_CHECKING:  # httpx loads on the first JWKS fetch (only with YJ_JWKS_URL)
     import httpx
@@ -319,7 +319,7 @@ def _check_claim_types(payload: bytes) -> None:
 def _principal(claims: dict[str, Any]) -> Principal:
     sub, roles, service = claims.get("sub"), claims.get("roles"), claims.get("service")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 128 or _CONTROL.search(sub) \
-            or invisible_character(sub) is not None:
+            or not is_canonical_subject(sub):
         raise NotAuthenticated("The token's subject is missing or invalid.")
     if not isinstance(roles, list) or not roles or len(roles) > len(ROLES):
         raise NotAuthenticated("The token's roles must be a list of role names.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -260,11 +260,15 @@ _CASES_OUT: TypeAdapter[list[CaseOut]] = TypeAdapter(list[CaseOut])
 
 
 def cases_out(
-    cases: Sequence[Any], service: Service, steps: dict[uuid.UUID, list[StepOut]]
+    cases: Sequence[Any], service: Service, steps: dict[uuid.UUID, list[StepOut]],
+    access: Mapping[uuid.UUID, AccessOut] | None = None,
 ) -> list[CaseOut]:
-    """Shape a page of cases (rows of :func:`list_cases`) with their open steps for the API,
-    in one validator call."""
-    return _CASES_OUT.validate_python([case_fields(c, service, steps[c.id]) for c in cases])
+    """Shape a page of cases (rows of :func:`list_cases`) with their open steps and, for those
+    who may see it, their access lists (:func:`~app.domain.restriction.access_views`) for the
+    API, in one validator call."""
+    access = access or {}
+    return _CASES_OUT.validate_python(
+        [case_fields(c, service, steps[c.id], access.get(c.id)) for c in cases])
 
 
 def _check_child(body: CaseUpsert, now: datetime) -> None:

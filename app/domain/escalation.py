@@ -37,7 +37,7 @@ from app.domain.audit import append_sealed, audit_row, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
-from app.domain.outbox import OutboxEvent
+from app.domain.outbox import OutboxEvent, emit
 from app.domain.steps import Step, StepStatus
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
@@ -247,7 +247,8 @@ async def escalate_batch(
 async def retire_stale(
     session: AsyncSession, now: datetime, service_id: uuid.UUID | None = None
 ) -> int:
-    """Supersede open escalations whose overdue step has since been closed (flush only)."""
+    """Supersede open escalations whose overdue step has since been closed (flush only); each
+    is audited and announced (``step.superseded``), as its escalation was."""
     overdue = aliased(Step)
     query = (
         select(Step)
@@ -269,6 +270,9 @@ async def retire_stale(
             case_id=step.case_id, role=WORKER_ROLE, at=now,
             change={"code": step.code, "status": "superseded"},
         )
+        await emit(session, "step.superseded", step.id, service_id=step.service_id,
+                   payload={"case_id": str(step.case_id), "step_id": str(step.id),
+                            "code": step.code})
     await session.flush()
     return len(stale)
 

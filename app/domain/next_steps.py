@@ -28,6 +28,7 @@ from app.domain.steps import Step, StepStatus, step_out
 from app.domain.timing import require_not_before
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
+from app.workflows.vocabulary import ACTORS
 
 # Who may stand in for whom when completing a step: a duty manager covers a line manager.
 COVER = {"line_manager": ("duty_manager",)}
@@ -83,6 +84,10 @@ async def list_steps(
                                 errors=[{"loc": "query.assignee", "msg": "only 'me'"}])
         query = query.where(Step.assignee_id == principal.sub)
     if filters.actor is not None:
+        if filters.actor not in ACTORS:
+            raise Unprocessable(
+                "actor must be one of the actors steps are given to.",
+                errors=[{"loc": "query.actor", "msg": "one of " + ", ".join(ACTORS)}])
         query = query.where(Step.actor == filters.actor)
     if filters.status is not None:
         query = query.where(Step.status == filters.status)

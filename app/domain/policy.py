@@ -105,7 +105,8 @@ async def open_steps_of(session: AsyncSession, case_id: uuid.UUID) -> list[Step]
     rows = await session.exec(
         select(Step)
         .where(Step.case_id == case_id, Step.status == StepStatus.open)
-        .order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at))
+        .order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at),
+                  col(Step.id))
     )
     return list(rows.all())
 
@@ -127,7 +128,8 @@ async def open_steps_by_case(
     query = sa.select(*STEP_OUT_COLUMNS).where(
         case_id.in_(case_ids) if len(case_ids) > 1 else case_id == case_ids[0],
         col(Step.status) == StepStatus.open,
-    ).order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at))
+    ).order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at),
+                  col(Step.id))
     rows = await session.exec(query)  # type: ignore[call-overload]
     for step in steps_out(rows.all()):
         by_case[step.case_id].append(step)
@@ -331,9 +333,9 @@ async def _apply(
 
 def sorted_open(steps: Iterable[Step]) -> list[Step]:
     """The open ones of ``steps`` in :func:`open_steps_of`'s order: soonest due first, undated
-    last, then by creation."""
+    last, then by creation, then by id (so that a case read and a case list agree on ties)."""
     return sorted((s for s in steps if s.status == StepStatus.open),
-                  key=lambda s: (s.due_at is None, s.due_at or s.created_at, s.created_at))
+                  key=lambda s: (s.due_at is None, s.due_at or s.created_at, s.created_at, s.id))
 
 
 _REPLAY_PACKS: dict[int, tuple[Pack, Pack]] = {}

@@ -6,7 +6,9 @@ this module validates and stores it, and shows it to those who may know it.
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -70,6 +72,24 @@ async def access_view(
     if case.access_mode is None or not principal.has(*LIST_READERS):
         return None
     return AccessOut(mode=case.access_mode, staff=await staff_of(session, case))
+
+
+async def access_views(
+    session: AsyncSession, principal: Principal, cases: Sequence[Any]
+) -> dict[uuid.UUID, AccessOut]:
+    """:func:`access_view` for a page of cases (a :class:`Case` or a list's row each) in one
+    query: the restricted ones' access lists, for managers and chairs only."""
+    restricted = {c.id: c.access_mode for c in cases if c.access_mode is not None}
+    if not restricted or not principal.has(*LIST_READERS):
+        return {}
+    rows = await session.exec(select(CaseAccessStaff.case_id, CaseAccessStaff.staff_id)
+                              .where(col(CaseAccessStaff.case_id).in_(list(restricted)))
+                              .order_by(col(CaseAccessStaff.staff_id)))
+    staff: dict[uuid.UUID, list[str]] = {case_id: [] for case_id in restricted}
+    for case_id, staff_id in rows.all():
+        staff[case_id].append(staff_id)
+    return {case_id: AccessOut(mode=mode, staff=staff[case_id])
+            for case_id, mode in restricted.items()}
 
 
 def check_holders_keep_access(

@@ -17,7 +17,7 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.access_log import AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
 from app.domain.duplicates import PossibleDuplicate
-from app.domain.restriction import access_view
+from app.domain.restriction import access_view, access_views
 from app.domain.steps import step_out
 from app.domain.subject_access import SubjectAccessExport, export, to_html
 from app.routers.envelopes import CaseWritten, Page, Read, Written
@@ -93,7 +93,8 @@ async def list_cases(
     )
     service, cases, next_cursor = await svc.list_cases(session, principal, filters)
     steps = await svc.policy.open_steps_by_case(session, [c.id for c in cases])
-    return Page(data=svc.cases_out(cases, service, steps), next_cursor=next_cursor)
+    access = await access_views(session, principal, cases)
+    return Page(data=svc.cases_out(cases, service, steps, access), next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],

@@ -11,6 +11,7 @@ from app.core.errors import NotFound
 from app.domain import policy
 from app.domain.cases import MAX_PAGE, CaseFilters, CaseOut, cases_out, list_cases
 from app.domain.preview import PreviewOut, PreviewRequest, preview
+from app.domain.restriction import access_views
 from app.routers.envelopes import Page, Read
 from app.routers.gates import GatedRoute, gate
 
@@ -76,4 +77,5 @@ async def register(
     filters = CaseFilters(on_register=True, cursor=cursor, limit=limit)
     service, cases, next_cursor = await list_cases(session, principal, filters, panel_view=True)
     steps = await policy.open_steps_by_case(session, [c.id for c in cases])
-    return Page(data=cases_out(cases, service, steps), next_cursor=next_cursor)
+    access = await access_views(session, principal, cases)
+    return Page(data=cases_out(cases, service, steps, access), next_cursor=next_cursor)

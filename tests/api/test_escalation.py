@@ -118,6 +118,12 @@ async def test_escalation_retired_when_the_overdue_step_closes(
     assert escalations(await case_steps(somerset, case["id"])) == []
     [retired] = escalations(await case_steps(somerset, case["id"], "superseded"))
     assert retired["subject_id"] == overdue["id"]
+    # Announced as its escalation was (attack pass 2, finding 6: subscribers mirroring steps
+    # kept the escalation open forever).
+    async with factory() as session:
+        events = (await session.exec(select(OutboxEvent).where(
+            col(OutboxEvent.entity_id) == uuid.UUID(retired["id"])))).all()
+    assert sorted(e.type for e in events) == ["step.escalated", "step.superseded"]
 
 
 async def overdue_open_ids(factory: Factory, sid: uuid.UUID) -> set[uuid.UUID]:

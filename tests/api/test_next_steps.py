@@ -368,3 +368,15 @@ async def test_a_cursor_of_other_filters_is_422(somerset: Tenant) -> None:
     r = await somerset.client.get("/v1/next-steps", params={"limit": 1, "cursor": tampered},
                                   headers=somerset.auth("line_manager"))
     assert_problem(r, 422)
+
+
+async def test_an_unknown_actor_filter_is_422(somerset: Tenant) -> None:
+    """``actor`` is checked like ``status`` (attack pass 2, finding 8: an unknown actor gave an
+    empty 200, which reads as "nothing to do")."""
+    r = await somerset.client.get("/v1/next-steps", params={"actor": "nope"},
+                                  headers=somerset.auth("line_manager"))
+    assert_problem(r, 422)
+    r = await somerset.client.get("/v1/next-steps", params={"actor": "line_manager"},
+                                  headers=somerset.auth("line_manager"))
+    assert r.status_code == 200, r.text
+

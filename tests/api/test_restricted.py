@@ -248,3 +248,33 @@ async def test_restriction_is_for_managers_and_keeps_the_holders_in(
                            headers={**manager, "If-Match": etag})
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == "body.case_holder_id"
+
+
+async def test_lists_and_register_show_the_access_list_as_the_case_read_does(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Managers and chairs see a restricted case's access list in the case list and the register
+    exactly as in the case read; a case holder sees only that it is restricted (attack pass 2,
+    finding 1: the lists answered ``access: null`` to everyone)."""
+    case = (await somerset.open_case())["data"]
+    await somerset.client.post(f"/v1/cases/{case['id']}/judgements",
+                               json={"domain": "rosh", "level": "high"},
+                               headers=somerset.auth("case_holder"))
+    r = await restrict(client, somerset, case["id"], {"excluded_staff": ["chair-9", "cw-b"]})
+    assert r.status_code == 200, r.text
+    for role, sees_list in (("line_manager", True), ("chair", True), ("duty_manager", True),
+                            ("case_holder", False)):
+        auth = somerset.auth(role)
+        single = (await client.get(f"/v1/cases/{case['id']}", headers=auth)).json()["data"]
+        for path in ("/v1/cases", "/v1/register"):
+            r = await client.get(path, params={"limit": 200}, headers=auth)
+            if r.status_code == 403:
+                continue  # the register is not every role's
+            assert r.status_code == 200, (path, role, r.text)
+            listed = next(c for c in r.json()["data"] if c["id"] == case["id"])
+            assert listed["restricted"] is True
+            assert listed["access"] == single["access"], (path, role)
+            if sees_list:
+                assert listed["access"] == {"mode": "excluded", "staff": ["chair-9", "cw-b"]}
+            else:
+                assert listed["access"] is None

@@ -17,7 +17,10 @@ from tests.api.support import restrict
 from tests.conftest import Tenant
 
 INVISIBLE = ["\u200b", "cw-alex\u200b", "cw-alex\u202e", "cw\u00a0alex", "cw\u2028alex",
-             "cw\ue000alex", "\ufeffcw-alex"]
+             "cw\ue000alex", "\ufeffcw-alex",
+             # Default_Ignorable_Code_Point and blank symbols (attack pass 2, finding 3):
+             "cw\u034fx", "cw\u3164x", "cw\uffa0x", "cw\u115fx", "cw\u2800x", "cw\u17b4x",
+             "cw\ufe0fx", "cw\U000e0100x", "cw\u180bx"]
 ORDINARY = ["cw-alex", "José Núñez", "o'brien.k", "staff 42"]
 
 
@@ -84,3 +87,23 @@ async def test_ordinary_staff_ids_pass(somerset: Tenant, sub: str) -> None:
     r = await somerset.client.get(f"/v1/cases/{r.json()['data']['id']}",
                                   headers=somerset.auth("case_holder", sub))
     assert r.status_code == 200, r.text
+
+
+async def test_one_spelling_per_id_nfc_and_no_surrounding_spaces(somerset: Tenant) -> None:
+    """UAX #15: a holder id sent with a combining accent is stored in NFC (``cw-é`` as one
+    character), so the holder's NFC token reads the case; a token whose subject is not in NFC,
+    or has surrounding spaces (which a body's id never keeps), is refused: one person, one id
+    (attack pass 2, finding 4)."""
+    decomposed, composed = "cw-e\u0301", "cw-\u00e9"
+    r = await somerset.client.post("/v1/cases", json=_case_body(decomposed, "line_manager-1"),
+                                   headers=somerset.auth("duty_manager"))
+    assert r.status_code == 201, r.text
+    case = r.json()["data"]
+    assert case["case_holder_id"] == composed
+    r = await somerset.client.get(f"/v1/cases/{case['id']}",
+                                  headers=somerset.auth("case_holder", composed))
+    assert r.status_code == 200, r.text
+    for sub in (decomposed, " cwx", "cwx "):
+        r = await somerset.client.get("/v1/cases", headers=somerset.auth("case_holder", sub))
+        assert r.status_code == 401, (sub, r.text)
+
