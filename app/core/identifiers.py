@@ -23,13 +23,18 @@ import unicodedata
 
 import regex
 
-_INVISIBLE = regex.compile(r"[\p{Default_Ignorable_Code_Point}\p{C}\p{Z}\u2800--[ ]]", regex.V1)
+_INVISIBLE = regex.compile(
+    r"[\p{Default_Ignorable_Code_Point}\p{C}\p{Z}\u2800\uFFFC\uFFFD\U0001D159--[ ]]"
+    r"|^\p{M}", regex.V1)
 
 
 def invisible_character(text: str) -> str | None:
-    """The first character of ``text`` that does not show (as ``U+XXXX``), or None."""
+    """The first character of ``text`` that does not show or stands for something unreadable
+    (as ``U+XXXX``): see the module's docstring; also U+FFFC and U+FFFD (replacement
+    characters: what was meant is lost), U+1D159 (a blank notehead) and a combining mark with
+    nothing before it. None if there is none."""
     found = _INVISIBLE.search(text)
-    return None if found is None else f"U+{ord(found.group()):04X}"
+    return None if found is None else f"U+{ord(found.group()[0]):04X}"
 
 
 def is_canonical_subject(sub: str) -> bool:
@@ -40,9 +45,17 @@ def is_canonical_subject(sub: str) -> bool:
 
 
 def check_staff_id(value: str) -> str:
-    """A pydantic after-validator: ``value`` in NFC, or ValueError naming the code point."""
+    """A pydantic after-validator: ``value`` in NFC; ValueError for spaces around it (a token's
+    subject never has them, so such an id could match nobody) or naming the code point."""
+    if value != value.strip():
+        raise ValueError("a staff id must not start or end with a space")
     found = invisible_character(value)
     if found is not None:
         raise ValueError(f"a staff id must not contain {found} (an invisible or "
                          "direction-changing character)")
     return unicodedata.normalize("NFC", value)
+
+
+def optional_staff_id(value: str | None) -> str | None:
+    """:func:`check_staff_id` for an optional value (a query filter)."""
+    return None if value is None else check_staff_id(value)

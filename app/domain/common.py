@@ -156,7 +156,7 @@ def parse_declared(
     return parsed, errors
 
 
-# A staff member's id in a request body: trimmed, 1-128 characters, nothing invisible
-# (app.core.identifiers).
-StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+# A staff member's id in a request body: 1-128 characters, no spaces around it, nothing
+# invisible, stored in NFC (app.core.identifiers).
+StaffId = Annotated[str, StringConstraints(min_length=1, max_length=128),
                     AfterValidator(check_staff_id)]

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.identifiers import optional_staff_id
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
@@ -79,7 +80,8 @@ async def upsert_case(
 async def list_cases(
     session: Session,
     principal: CurrentPrincipal,
-    case_holder_id: Annotated[str | None, Query(max_length=128)] = None,
+    case_holder_id: Annotated[str | None, Query(max_length=128),
+                              AfterValidator(optional_staff_id)] = None,
     on_register: bool | None = None,
     external_system: Annotated[str | None, Query(max_length=64)] = None,
     external_id: Annotated[str | None, Query(max_length=128)] = None,

@@ -20,7 +20,11 @@ INVISIBLE = ["\u200b", "cw-alex\u200b", "cw-alex\u202e", "cw\u00a0alex", "cw\u20
              "cw\ue000alex", "\ufeffcw-alex",
              # Default_Ignorable_Code_Point and blank symbols (attack pass 2, finding 3):
              "cw\u034fx", "cw\u3164x", "cw\uffa0x", "cw\u115fx", "cw\u2800x", "cw\u17b4x",
-             "cw\ufe0fx", "cw\U000e0100x", "cw\u180bx"]
+             "cw\ufe0fx", "cw\U000e0100x", "cw\u180bx",
+             # replacement characters, a blank notehead, a leading combining mark, spaces
+             # around the id (attack pass 3, findings 1-4):
+             "cw\ufffdalex", "cw\ufffcalex", "cw\U0001d159alex", "\u0301cw", "cw-alex ",
+             " cw-alex", "cw-alex\u00a0"]
 ORDINARY = ["cw-alex", "José Núñez", "o'brien.k", "staff 42"]
 
 
@@ -56,7 +60,8 @@ async def test_case_holder_id_with_an_invisible_character_is_422(
     problem = r.json()
     errors = [e for e in problem["errors"] if e["loc"] == "body.case_holder_id"]
     assert errors, problem
-    assert "U+" in errors[0]["msg"], errors
+    # Spaces (of any kind) around the id are named as such; anything else by its code point.
+    assert ("space" if holder != holder.strip() else "U+") in errors[0]["msg"], errors
     case = (await somerset.open_case())["data"]
     etag = (await somerset.client.get(f"/v1/cases/{case['id']}",
                                       headers=somerset.auth("line_manager"))).headers["ETag"]
@@ -106,4 +111,27 @@ async def test_one_spelling_per_id_nfc_and_no_surrounding_spaces(somerset: Tenan
     for sub in (decomposed, " cwx", "cwx "):
         r = await somerset.client.get("/v1/cases", headers=somerset.auth("case_holder", sub))
         assert r.status_code == 401, (sub, r.text)
+
+
+async def test_absence_path_and_caseload_filter_check_the_id_too(somerset: Tenant) -> None:
+    """``/v1/staff/{id}/absences`` refuses spaces around the id and broken UTF-8 (stored as
+    U+FFFD before); the caseload's ``case_holder_id`` filter refuses what a body refuses and
+    finds an NFC-stored holder by the decomposed spelling (attack pass 3, findings 1, 2, 5)."""
+    body = {"starts_on": "2026-09-01", "ends_on": "2026-09-02"}
+    for path in ("cw-alex%20", "%20cw-alex", "%C3", "%FF%FE"):
+        r = await somerset.client.post(f"/v1/staff/{path}/absences", json=body,
+                                       headers=somerset.auth("line_manager"))
+        assert r.status_code == 422, (path, r.text)
+    r = await somerset.client.post("/v1/cases", json=_case_body("jos\u00e9", "line_manager-1"),
+                                   headers=somerset.auth("duty_manager"))
+    assert r.status_code == 201, r.text
+    for spelling in ("jos\u00e9", "jose\u0301"):
+        r = await somerset.client.get("/v1/cases", params={"case_holder_id": spelling},
+                                      headers=somerset.auth("duty_manager"))
+        assert r.status_code == 200, r.text
+        assert [c["case_holder_id"] for c in r.json()["data"]] == ["jos\u00e9"]
+    for bad in ("cw\u200balex", " cw-alex"):
+        r = await somerset.client.get("/v1/cases", params={"case_holder_id": bad},
+                                      headers=somerset.auth("duty_manager"))
+        assert r.status_code == 422, (bad, r.text)
 
