@@ -15,39 +15,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
-source scripts/_venv.sh
-command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null; }
-PG=postgresql://postgres@127.0.0.1:5432
-STAMP=$(date +%s)$$
-DB=yjrisk_bench_${STAMP}; FLOORDB=yjrisk_floor_${STAMP}
-WORK=$(mktemp -d)
-free_port() { python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 || true
-  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS \"$FLOORDB\" WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-psql -q "$PG/postgres" -c "CREATE DATABASE \"$DB\"" >/dev/null
-psql -q "$PG/postgres" -c "CREATE DATABASE \"$FLOORDB\"" >/dev/null
-SECRET="bench-secret-$(python -c 'import secrets;print(secrets.token_hex(24))')"
-export YJ_ENV=test YJ_JWT_SECRET="$SECRET" YJ_LOG_LEVEL=WARNING
-export YJ_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$DB"
-yjrisk migrate >/dev/null
-APP_PORT=$(free_port); FLOOR_PORT=$(free_port)
-SERVE_ARGS=(--host 127.0.0.1 --port "$APP_PORT" --no-migrate)
-if [ "$WORKERS" != "1" ]; then SERVE_ARGS+=(--workers "$WORKERS"); fi
-yjrisk serve "${SERVE_ARGS[@]}" >"$WORK/app.log" 2>&1 & PIDS+=($!)
-YJ_FLOOR_DSN="$PG/$FLOORDB" uvicorn benchmarks.floor_app:app --host 127.0.0.1 \
-  --port "$FLOOR_PORT" --log-level warning --no-access-log >"$WORK/floor.log" 2>&1 & PIDS+=($!)
-wait_up() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "server on $1 did not start" >&2; cat "$WORK"/*.log >&2; exit 1; }
-wait_up "$APP_PORT" /healthz
-wait_up "$FLOOR_PORT" /docs
-python benchmarks/bench_setup.py "http://127.0.0.1:$APP_PORT" "$SECRET" "$WORK" --cases 200
+DB_PREFIX=yjrisk_bench CASES=200 WAIT_TRIES=300
+source benchmarks/_serve_pair.sh
 export WRK_CASES="$WORK/cases.txt" WRK_TOKEN; WRK_TOKEN=$(cat "$WORK/token.txt")
 rss() { ps -o rss= -p "$1" | awk '{printf "%.0f", $1/1024}'; }
 APP_PID=${PIDS[0]}
