@@ -591,25 +591,70 @@ def compile_condition(raw: Any, where: str = "condition", *, after_only: bool = 
     return Condition(raw, test, predicate, source)
 
 
-def _generate(expr: str, em: _Emitter) -> tuple[str, Predicate]:
-    """The condition's function: the context parts it reads bound once, then one expression."""
+def _prelude(em: _Emitter, indent: str) -> list[str]:
+    """The lines binding the context parts an emitted expression reads (``_e``, ``_d``, ``_b``,
+    ``_a``: the event, its data, the case before and after) from ``ctx``."""
     prelude = []
     if "e" in em.uses:
-        prelude.append("        _e = ctx.event")
+        prelude.append(f"{indent}_e = ctx.event")
     if "d" in em.uses:
-        prelude.append("        _d = _e.data")
+        prelude.append(f"{indent}_d = _e.data")
     if "b" in em.uses:
-        prelude.append("        _b = ctx.before")
+        prelude.append(f"{indent}_b = ctx.before")
     if "a" in em.uses:
-        prelude.append("        _a = ctx.after")
+        prelude.append(f"{indent}_a = ctx.after")
+    return prelude
+
+
+def _source(expr: str, em: _Emitter) -> str:
     params = ", ".join(em.consts)
-    source = "\n".join([
+    return "\n".join([
         f"def _make({params}):",
         "    def condition(ctx):",
-        *prelude,
+        *_prelude(em, "        "),
         f"        return {expr}",
         "    return condition",
     ])
+
+
+class Inliner:
+    """Writes several compiled conditions into one generated function (the engine's code per
+    trigger): :meth:`expression` gives a condition's expression over ``ctx`` and the names
+    :meth:`prelude` binds, its constants collected in ``consts`` (closure variables of the
+    generated function, named ``_c0``, ``_c1``, ...: never pack text as code)."""
+
+    def __init__(self) -> None:
+        self._em = _Emitter()
+
+    @property
+    def consts(self) -> dict[str, Any]:
+        """Constant name -> value, for every expression given so far."""
+        return self._em.consts
+
+    def expression(self, condition: Condition) -> str | None:
+        """The condition's compiled expression (the same text its ``test`` runs, with this
+        inliner's constant names), or None when it was not compiled from its table here (the
+        caller then calls ``condition.test``)."""
+        try:
+            _, emit = _compile(condition.raw, "condition", False)
+        except ConditionError:
+            return None
+        alone = _Emitter()
+        if _source(emit(alone)[0], alone) != condition.source:
+            return None
+        return emit(self._em)[0]
+
+    def prelude(self, indent: str, event_data: bool = False) -> list[str]:
+        """The lines binding ``_e``, ``_d``, ``_b`` and ``_a`` the expressions read (``_e`` and
+        ``_d`` in any case with ``event_data``, for the caller's own code)."""
+        if event_data:
+            self._em.data()
+        return _prelude(self._em, indent)
+
+
+def _generate(expr: str, em: _Emitter) -> tuple[str, Predicate]:
+    """The condition's function: the context parts it reads bound once, then one expression."""
+    source = _source(expr, em)
     namespace: dict[str, Any] = {}
     # Every value reaches the source as a closure variable or a repr() literal of a str, int,
     # bool or None: no pack text is ever code.

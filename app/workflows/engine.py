@@ -22,14 +22,15 @@ gave before any of this, field for field, on 3,095 inputs at twelve dates each.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import linecache
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from app.workflows.calendar import WorkingCalendar, london_date, require_aware
-from app.workflows.conditions import Context, Predicate
+from app.workflows.conditions import Context, Inliner, Predicate
 from app.workflows.deadlines import (
     NO_TIMESCALE_NOTE,
     DeadlineInputs,
@@ -37,6 +38,7 @@ from app.workflows.deadlines import (
     add_period,
     form_function,
     next_panel,
+    parse_form,
 )
 from app.workflows.packs import Check, Pack, Rule
 from app.workflows.types import (
@@ -237,6 +239,16 @@ class _Table:
         self.rule_of: dict[tuple[str, str], _Line | None] = {}
         # _justified's own and other lines, by step code and reasons (or kind and rule id).
         self.justify: dict[tuple[Any, ...], tuple[tuple[_Line, ...], tuple[_Line, ...]]] = {}
+        # trigger -> its generated function and its source (see _generate).
+        self.runners: dict[str, _Runner] = {}
+        self.sources: dict[str, str] = {}
+
+    def runner(self, trigger: str) -> _Runner:
+        """The trigger's generated function (:func:`_generate`), made on first use."""
+        found = self.runners.get(trigger)
+        if found is None:
+            found = self.runners[trigger] = _generate(self, trigger)
+        return found
 
     def line_of(self, step: OpenStep) -> _Line | None:
         """The first line of a step's rule with its code (its title and paragraph)."""
@@ -263,8 +275,135 @@ class _Table:
 def prepare(pack: Pack) -> None:
     """Build the engine's tables for a pack now (the app does at start-up, for every loaded
     version: the first evaluation under it then pays nothing; otherwise the first evaluation
-    builds them)."""
-    _table(pack)
+    builds them), with the generated function of every trigger its lines answer."""
+    table = _table(pack)
+    for trigger in table.by_trigger:
+        table.runner(trigger)
+
+
+def generated_source(pack: Pack, trigger: str) -> str:
+    """The Python source of the function the engine generated for a pack's trigger (what a
+    traceback through it shows, under the file name ``<engine PACK VERSION TRIGGER>``)."""
+    table = _table(pack)
+    table.runner(trigger)
+    return table.sources[trigger]
+
+
+# --- a trigger's rule lines as one generated function ------------------------------------------
+
+# (plan, ctx) -> None: plans the steps of every line of a trigger whose condition holds.
+_Runner = Callable[["_Plan", Context], None]
+# Deadline kinds whose Due never carries a note (parse_form's kinds): a direct line with one of
+# these is always planned from its template.
+_NOTELESS_KINDS = frozenset({"h", "wd", "d", "w", "m", "immediately", "none", "+1wd-in-week"})
+
+
+def _generate(table: _Table, trigger: str) -> _Runner:
+    """One Python function per (pack, trigger) doing what ``for line in lines: if when(ctx):
+    plan.apply(line)`` does, in the same order with the same results and exceptions, without
+    its generic dispatch: each line's condition is written inline (its compiled expression,
+    :class:`~app.workflows.conditions.Inliner`), and a direct line (``_Line.direct``) whose
+    step nothing else decides yet (no open step of its code, nothing planned for its key, a
+    deadline without a note) builds its intent as one dict display with the line's fields as
+    literals (``_Plan._create``, inline). Any other case calls ``plan.apply(line)``.
+
+    Every pack value reaches the source as a ``repr`` literal of a str, int, bool or None, or
+    as a closure variable (``_L3``: the fourth line; ``_c0``: a condition constant): no pack
+    text is ever code. The source is kept (``_Table.sources``, :func:`generated_source`) and
+    registered with ``linecache`` under its file name, so tracebacks and debuggers show it."""
+    lines = table.by_trigger.get(trigger, ())
+    inliner = Inliner()
+    body: list[str] = []
+    names: dict[str, Any] = {"_new": _new, "_set": _set, "_StepIntent": StepIntent}
+
+    def lit(value: Any) -> str:
+        if value is None or type(value) in (str, int, bool):
+            return repr(value)
+        name = f"_k{len(names)}"
+        names[name] = value
+        return name
+
+    for number, line in enumerate(lines):
+        ref = f"_L{number}"
+        names[ref] = line
+        body.append(f"        # {line.id} {line.code}: {line.form or 'conditional deadline'}")
+        indent = "        "
+        if line.when is not None:
+            expr = inliner.expression(line.rule.when) if line.rule.when is not None else None
+            if expr is None:
+                expr = f"{lit(line.when)}(ctx)"
+            body.append(f"        if {expr}:")
+            indent = "            "
+        if not line.direct:
+            body.append(f"{indent}plan.apply({ref})")
+            continue
+        form = line.form
+        key = f"({lit(line.code)}, {'case_key' if line.case_keyed else 'event_key'})"
+        due_key = f"({lit(form)}, {line.known!r}, None)"
+        noteless = parse_form(form).kind in _NOTELESS_KINDS
+        subject = "plan.case_id" if line.case_subject else "_e.subject_id"
+        if line.assignee_from:
+            assignee = (f"(str(_named) if (_named := _d.get({lit(line.assignee_from)})) "
+                        "else None)")
+        else:
+            assignee = "None"
+        counted = f"plan._known_counted_from({ref})" if line.known else "_why[2]"
+        t = line.intent
+        fallback = f"{lit(line.code)} in by_code or (_key := {key}) in planned"
+        due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
+        if noteless:
+            body.append(f"{indent}if {fallback}:")
+            body.append(f"{indent}    plan.apply({ref})")
+            body.append(f"{indent}else:")
+            body.append(f"{indent}    _due = {due}")
+        else:
+            body.append(f"{indent}if {fallback} or (_due := {due})[3] is not None:")
+            body.append(f"{indent}    plan.apply({ref})")
+            body.append(f"{indent}else:")
+        i2 = indent + "    "
+        body += [
+            f"{i2}planned[_key] = len(intents)",
+            f"{i2}_why = plan._event_reason or plan._reason_of_event()",
+            f"{i2}_intent = _new(_StepIntent)",
+            f"{i2}_set(_intent, '__dict__', {{",
+            f"{i2}    'action': 'create', 'rule_id': {lit(t['rule_id'])}, "
+            f"'code': {lit(t['code'])},",
+            f"{i2}    'title': {lit(t['title'])}, 'actor': {lit(t['actor'])},",
+            f"{i2}    'subject_id': {subject}, 'due_at': _due[0], 'urgent': _due[1],",
+            f"{i2}    'awaiting_panel_date': _due[2], 'policy_pack': {lit(t['policy_pack'])},",
+            f"{i2}    'policy_ref': {lit(t['policy_ref'])}, 'deadline_form': {lit(form)},",
+            f"{i2}    'policy_version': {lit(t['policy_version'])}, "
+            f"'recurrence': {lit(t['recurrence'])},",
+            f"{i2}    'note': {lit(line.notes[True])} if _due[0] is None and not _due[2] "
+            f"else {lit(line.notes[False])},",
+            f"{i2}    'assignee_id': {assignee}, 'step_id': None,",
+            f"{i2}    'reasons': ({{'rule': {lit(line.id)}, 'pack': {lit(line.pack_id)}, "
+            f"'ref': {lit(line.ref)},",
+            f"{i2}                 'trigger': _why[0], 'record': _why[1].copy(), "
+            f"'at': _why[2],",
+            f"{i2}                 'counted_from': {counted}}},),",
+            f"{i2}}})",
+            f"{i2}intents.append(_intent)",
+        ]
+    filename = f"<engine {table.pack_id} {table.version} {trigger}>"
+    head = [
+        f"def _make({', '.join([*names, *inliner.consts])}):",
+        "    def run(plan, ctx):",
+        f"        {f'{table.pack_id} {table.version}: the lines of {trigger}'!r}",
+        *inliner.prelude("        ", event_data=any(line.direct for line in lines)),
+    ]
+    if any(line.direct for line in lines):
+        head += [
+            "        by_code, planned, intents = plan._by_code, plan.planned, plan.intents",
+            "        dues, case_key, event_key = plan._dues, plan.case_key, plan.event_key",
+        ]
+    source = "\n".join(head + body + ["        return None", "    return run", ""])
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
+    table.sources[trigger] = source
+    run: _Runner = namespace["_make"](**names, **inliner.consts)
+    return run
 
 
 def _table(pack: Pack) -> _Table:
@@ -304,10 +443,8 @@ def evaluate(
             "acknowledgements": (),
         })
     plan = _Plan(ctx, table, calendar, panels)
-    for line in table.by_trigger.get(event.trigger, ()):
-        when = line.when
-        if when is None or when(ctx):
-            plan.apply(line)
+    runner = table.runners.get(event.trigger)
+    (runner or table.runner(event.trigger))(plan, ctx)
     for _check, ack in acknowledged:
         if ack is not None:
             plan.apply(ack)
