@@ -23,6 +23,7 @@ gave before any of this, field for field, on 3,095 inputs at twelve dates each.
 from __future__ import annotations
 
 import linecache
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
@@ -296,6 +297,8 @@ _Runner = Callable[["_Plan", Context], None]
 # Deadline kinds whose Due never carries a note (parse_form's kinds): a direct line with one of
 # these is always planned from its template.
 _NOTELESS_KINDS = frozenset({"h", "wd", "d", "w", "m", "immediately", "none", "+1wd-in-week"})
+# An inlined condition's read of the event data (``_d.get('key')``, the key a str literal).
+_DATA_GET = re.compile(r"_d\.get\('(?:[^'\\]|\\.)*'\)")
 
 
 def _generate(table: _Table, trigger: str) -> _Runner:
@@ -323,6 +326,19 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         names[name] = value
         return name
 
+    hoisted: dict[str, str] = {}  # "_d.get('key')" -> the local holding it
+
+    def hoist(expr: str) -> str:
+        # The event data's values the conditions read, each read once at the top (a dict's
+        # get has no side effect, and nothing changes the event's data while lines run).
+        def local(match: re.Match[str]) -> str:
+            found = hoisted.get(match[0])
+            if found is None:
+                found = hoisted[match[0]] = f"_g{len(hoisted)}"
+            return found
+
+        return _DATA_GET.sub(local, expr)
+
     for number, line in enumerate(lines):
         ref = f"_L{number}"
         names[ref] = line
@@ -330,8 +346,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         indent = "        "
         if line.when is not None:
             expr = inliner.expression(line.rule.when) if line.rule.when is not None else None
-            if expr is None:
-                expr = f"{lit(line.when)}(ctx)"
+            expr = f"{lit(line.when)}(ctx)" if expr is None else hoist(expr)
             body.append(f"        if {expr}:")
             indent = "            "
         if not line.direct:
@@ -340,7 +355,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         form = line.form
         key = f"({lit(line.code)}, {'case_key' if line.case_keyed else 'event_key'})"
         due_key = f"({lit(form)}, {line.known!r}, None)"
-        noteless = parse_form(form).kind in _NOTELESS_KINDS
+        kind = parse_form(form).kind
         subject = "plan.case_id" if line.case_subject else "_e.subject_id"
         if line.assignee_from:
             assignee = (f"(str(_named) if (_named := _d.get({lit(line.assignee_from)})) "
@@ -351,16 +366,26 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         t = line.intent
         fallback = f"{lit(line.code)} in by_code or (_key := {key}) in planned"
         due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
-        if noteless:
-            body.append(f"{indent}if {fallback}:")
-            body.append(f"{indent}    plan.apply({ref})")
-            body.append(f"{indent}else:")
-            body.append(f"{indent}    _due = {due}")
-        else:
-            body.append(f"{indent}if {fallback} or (_due := {due})[3] is not None:")
-            body.append(f"{indent}    plan.apply({ref})")
-            body.append(f"{indent}else:")
         i2 = indent + "    "
+        if kind in _NOTELESS_KINDS:
+            body += [f"{indent}if {fallback}:",
+                     f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
+                     f"{indent}else:"]
+            if kind == "none":  # always Due(None); computed once all the same (_due checks)
+                body.append(f"{i2}{due_key} in dues or plan._due({lit(form)}, {ref}, None)")
+                at, urgent, awaiting, note = "None", "False", "False", lit(line.notes[True])
+            else:  # always dated
+                body.append(f"{i2}_at, _urgent, _awaiting, _ = {due}")
+                at, urgent, awaiting, note = "_at", "_urgent", "_awaiting", \
+                    lit(line.notes[False])
+        else:
+            body += [f"{indent}if {fallback} or (_due := {due})[3] is not None:",
+                     f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
+                     f"{indent}else:",
+                     f"{i2}_at, _urgent, _awaiting, _ = _due"]
+            at, urgent, awaiting = "_at", "_urgent", "_awaiting"
+            note = f"{lit(line.notes[True])} if _at is None and not _awaiting " \
+                f"else {lit(line.notes[False])}"
         body += [
             f"{i2}planned[_key] = len(intents)",
             f"{i2}_why = plan._event_reason or plan._reason_of_event()",
@@ -369,13 +394,12 @@ def _generate(table: _Table, trigger: str) -> _Runner:
             f"{i2}    'action': 'create', 'rule_id': {lit(t['rule_id'])}, "
             f"'code': {lit(t['code'])},",
             f"{i2}    'title': {lit(t['title'])}, 'actor': {lit(t['actor'])},",
-            f"{i2}    'subject_id': {subject}, 'due_at': _due[0], 'urgent': _due[1],",
-            f"{i2}    'awaiting_panel_date': _due[2], 'policy_pack': {lit(t['policy_pack'])},",
+            f"{i2}    'subject_id': {subject}, 'due_at': {at}, 'urgent': {urgent},",
+            f"{i2}    'awaiting_panel_date': {awaiting}, 'policy_pack': {lit(t['policy_pack'])},",
             f"{i2}    'policy_ref': {lit(t['policy_ref'])}, 'deadline_form': {lit(form)},",
             f"{i2}    'policy_version': {lit(t['policy_version'])}, "
             f"'recurrence': {lit(t['recurrence'])},",
-            f"{i2}    'note': {lit(line.notes[True])} if _due[0] is None and not _due[2] "
-            f"else {lit(line.notes[False])},",
+            f"{i2}    'note': {note},",
             f"{i2}    'assignee_id': {assignee}, 'step_id': None,",
             f"{i2}    'reasons': ({{'rule': {lit(line.id)}, 'pack': {lit(line.pack_id)}, "
             f"'ref': {lit(line.ref)},",
@@ -392,6 +416,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         f"        {f'{table.pack_id} {table.version}: the lines of {trigger}'!r}",
         *inliner.prelude("        ", event_data=any(line.direct for line in lines)),
     ]
+    head += [f"        {local} = {read}" for read, local in hoisted.items()]
     if any(line.direct for line in lines):
         head += [
             "        by_code, planned, intents = plan._by_code, plan.planned, plan.intents",
@@ -640,13 +665,15 @@ class _Plan:
     ) -> None:
         self.ctx, self.table, self.calendar, self.panels = ctx, table, calendar, panels
         self.event = event = ctx.event
-        self.data = event.data
+        self.data = data = event.data
         # The event's instant in UTC (reasons' ``at``, deadlines counted from the event).
         self.occurred_utc = event.occurred_at.astimezone(UTC)
-        self.case = ctx.before
-        self.case_id = self.case.case_id
-        self.case_key = _uid(self.case_id)
-        self.event_key = _uid(event.subject_id)
+        self.case = case = ctx.before
+        self.case_id = case_id = case.case_id
+        subject_id = event.subject_id
+        # _uid, inline
+        self.case_key = case_id.int if isinstance(case_id, UUID) else case_id
+        self.event_key = subject_id.int if isinstance(subject_id, UUID) else subject_id
         self.intents: list[StepIntent] = []
         # (code, duty subject's _uid) -> index of the create intent planned for it (None:
         # kept/none).
@@ -654,15 +681,20 @@ class _Plan:
         # The _uid of every open step an intent is about.
         self.touched: set[Any] = set()
         self._event_reason: tuple[str, dict[str, str], str] | None = None
-        done = _as_uuid(self.data.get("step_id")) if event.trigger == "step_completed" \
-            else None
-        self.completed: UUID | None = done
-        self.open_steps = tuple(self.case.open_steps) if done is None \
-            else tuple(s for s in self.case.open_steps if s.id != done)
         # The open steps by code, in order (a line merges into one of its code).
         self._by_code: dict[str, list[OpenStep]] = {}
-        for step in self.open_steps:
-            self._by_code.setdefault(step.code, []).append(step)
+        if event.trigger == "step_completed":
+            done = _as_uuid(data.get("step_id"))
+            self.completed: UUID | None = done
+            self.open_steps = tuple(case.open_steps) if done is None \
+                else tuple(s for s in case.open_steps if s.id != done)
+        else:
+            self.completed = None
+            self.open_steps = tuple(case.open_steps)
+        if self.open_steps:
+            add = self._by_code.setdefault
+            for step in self.open_steps:
+                add(step.code, []).append(step)
         self._known_start: datetime | None = None
         self._dates: tuple[date | None, date | None] | None = None
         self._dues: dict[tuple[Any, ...], Due] = {}
