@@ -617,6 +617,11 @@ def _source(expr: str, em: _Emitter) -> str:
     ])
 
 
+# A condition table's repr -> how to write it inline, and its source written alone (packs
+# repeat conditions, and a pack's copies repeat all of them).
+_EMITS: dict[str, tuple[Callable[[_Emitter], _Emitted], str]] = {}
+
+
 class Inliner:
     """Writes several compiled conditions into one generated function (the engine's code per
     trigger): :meth:`expression` gives a condition's expression over ``ctx`` and the names
@@ -635,14 +640,22 @@ class Inliner:
         """The condition's compiled expression (the same text its ``test`` runs, with this
         inliner's constant names), or None when it was not compiled from its table here (the
         caller then calls ``condition.test``)."""
-        try:
-            _, emit = _compile(condition.raw, "condition", False)
-        except ConditionError:
-            return None
-        alone = _Emitter()
-        if _source(emit(alone)[0], alone) != condition.source:
+        key = repr(condition.raw)
+        found = _EMITS.get(key)
+        if found is None:
+            try:
+                _, emit = _compile(condition.raw, "condition", False)
+            except ConditionError:
+                return None
+            alone = _Emitter()
+            found = (emit, _source(emit(alone)[0], alone))
+            if len(_EMITS) < 4096:
+                _EMITS[key] = found
+        emit, source = found
+        if source != condition.source:
             return None
         return emit(self._em)[0]
+
 
     def prelude(self, indent: str, event_data: bool = False) -> list[str]:
         """The lines binding ``_e``, ``_d``, ``_b`` and ``_a`` the expressions read (``_e`` and

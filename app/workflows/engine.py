@@ -27,6 +27,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from types import CodeType
 from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -201,6 +203,10 @@ class _Line:
         }
 
 
+# A check as a table holds it: the check, its compiled condition, its acknowledgement's line.
+_CheckEntry = tuple[Check, Predicate, "_Line | None"]
+
+
 class _Table:
     """A pack's lines indexed as the engine looks them up, its checks by trigger, and its
     register and contact conditions (compiled). Built from the pack's own indexes, so a copy
@@ -226,7 +232,7 @@ class _Table:
         self.by_id = {i: tuple(line(r) for r in rules) for i, rules in index["_by_id"].items()}
         self.by_code = {c: tuple(line(r) for r in rules)
                         for c, rules in index["_by_code"].items()}
-        self.checks: dict[str, tuple[tuple[Check, Predicate, _Line | None], ...]] = {}
+        self.checks: dict[str, tuple[_CheckEntry, ...]] = {}
         for check in pack.checks:
             entry = (check, check.when.test,
                      None if check.ack_rule is None else line(check.ack_rule))
@@ -234,7 +240,11 @@ class _Table:
                 self.checks[trigger] = (*self.checks.get(trigger, ()), entry)
         self.register = None if pack.register_def is None else pack.register_def.when.test
         self.bands = None if pack.contact is None else tuple(
-            (band.when.test, band.level) for band in pack.contact.bands)
+            (band.when, band.when.test, band.level) for band in pack.contact.bands)
+        # The contact table, and each trigger's checks, as generated functions (made on first
+        # use: _generate_holding).
+        self.contact: Callable[[Context], str | None] | None = None
+        self.held_checks: dict[str, Callable[[Context], tuple[_CheckEntry, ...]]] = {}
         self.lines = lines
         # (code, rule id) -> the first line of that rule for that code (or None).
         self.rule_of: dict[tuple[str, str], _Line | None] = {}
@@ -265,12 +275,24 @@ class _Table:
 
     def contact_level(self, ctx: Context) -> str | None:
         """W11: the first band whose condition holds on an after-state context."""
-        if self.bands is None:
-            return None
-        for test, level in self.bands:
-            if test(ctx):
-                return level
-        return None
+        return (self.contact or self.contact_function())(ctx)
+
+    def contact_function(self) -> Callable[[Context], str | None]:
+        """The contact table as one generated function (made once)."""
+        if self.contact is None:
+            self.contact = _no_contact if self.bands is None else _generate_holding(
+                self, "contact", self.bands, first=True)
+        return self.contact
+
+    def checks_holding(self, trigger: str) -> Callable[[Context], tuple[_CheckEntry, ...]]:
+        """A trigger's checks whose condition holds on a context, in order (generated)."""
+        found = self.held_checks.get(trigger)
+        if found is None:
+            found = self.held_checks[trigger] = _generate_holding(
+                self, f"checks of {trigger}",
+                [(check.when, when, (check, when, ack))
+                 for check, when, ack in self.checks.get(trigger, ())], first=False)
+        return found
 
 
 def prepare(pack: Pack) -> None:
@@ -280,6 +302,9 @@ def prepare(pack: Pack) -> None:
     table = _table(pack)
     for trigger in table.by_trigger:
         table.runner(trigger)
+    for trigger in table.checks:
+        table.checks_holding(trigger)
+    table.contact_function()
 
 
 def generated_source(pack: Pack, trigger: str) -> str:
@@ -362,7 +387,8 @@ def _generate(table: _Table, trigger: str) -> _Runner:
                         "else None)")
         else:
             assignee = "None"
-        counted = f"plan._known_counted_from({ref})" if line.known else "_why[2]"
+        counted = f"(plan._known_counted or plan._known_counted_from({ref}))" if line.known \
+            else "_why[2]"
         t = line.intent
         fallback = f"{lit(line.code)} in by_code or (_key := {key}) in planned"
         due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
@@ -409,7 +435,6 @@ def _generate(table: _Table, trigger: str) -> _Runner:
             f"{i2}}})",
             f"{i2}intents.append(_intent)",
         ]
-    filename = f"<engine {table.pack_id} {table.version} {trigger}>"
     head = [
         f"def _make({', '.join([*names, *inliner.consts])}):",
         "    def run(plan, ctx):",
@@ -423,12 +448,63 @@ def _generate(table: _Table, trigger: str) -> _Runner:
             "        dues, case_key, event_key = plan._dues, plan.case_key, plan.event_key",
         ]
     source = "\n".join(head + body + ["        return None", "    return run", ""])
+    run: _Runner = _compile_generated(table, trigger, source, {**names, **inliner.consts})
+    return run
+
+
+def _compile_generated(table: _Table, name: str, source: str, names: dict[str, Any]) -> Any:
+    """Compile a generated ``def _make(<names>): ... return <function>`` under the file name
+    ``<engine PACK VERSION NAME>`` (registered with linecache, kept in ``table.sources``) and
+    return the function ``_make`` returns for ``names``."""
+    filename = f"<engine {table.pack_id} {table.version} {name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
-    table.sources[trigger] = source
-    run: _Runner = namespace["_make"](**names, **inliner.consts)
-    return run
+    exec(_code(source, filename), namespace)  # noqa: S102
+    table.sources[name] = source
+    return namespace["_make"](**names)
+
+
+@lru_cache(maxsize=1024)
+def _code(source: str, filename: str) -> CodeType:
+    """Compiled once per source (a copy of a pack generates the same source as the pack)."""
+    return compile(source, filename, "exec")
+
+
+def _generate_holding(
+    table: _Table, name: str, entries: Sequence[tuple[Any, Predicate, Any]], first: bool
+) -> Callable[[Context], Any]:
+    """A generated function of a context testing conditions in order (each entry: the
+    condition, its compiled test, and a value): with ``first``, the value of the first whose
+    condition holds (else None); otherwise a tuple of the values of every one that holds.
+    Same results and exceptions as testing each ``test(ctx)`` in turn."""
+    inliner = Inliner()
+    names: dict[str, Any] = {}
+    body: list[str] = ["        held = ()"] if not first else []
+    for number, (condition, test, value) in enumerate(entries):
+        names[f"_v{number}"] = value
+        expr = inliner.expression(condition) if condition is not None else None
+        if expr is None:
+            names[f"_t{number}"] = test
+            expr = f"_t{number}(ctx)"
+        body.append(f"        if {expr}:")
+        body.append(f"            return _v{number}" if first
+                    else f"            held = (*held, _v{number})")
+    source = "\n".join([
+        f"def _make({', '.join([*names, *inliner.consts])}):",
+        "    def holding(ctx):",
+        f"        {f'{table.pack_id} {table.version}: {name}'!r}",
+        *inliner.prelude("        "),
+        *body,
+        "        return None" if first else "        return held",
+        "    return holding",
+        "",
+    ])
+    return _compile_generated(table, name, source, {**names, **inliner.consts})  # type: ignore[no-any-return]
+
+
+def _no_contact(ctx: Context) -> None:
+    """The contact level under a pack without a contact table."""
+    return None
 
 
 def _table(pack: Pack) -> _Table:
@@ -451,8 +527,13 @@ def evaluate(
     panels: Sequence[ScheduledPanel] = (),
 ) -> Evaluation:
     """Evaluate one event against a case under a pack: violations, or step intents and state."""
-    require_aware(event.occurred_at, "occurred_at")
-    table = _table(pack)
+    occurred = event.occurred_at
+    zone = occurred.tzinfo
+    if zone is None or zone.utcoffset(occurred) is None:
+        require_aware(occurred, "occurred_at")  # raises
+    table = (pack.__pydantic_private__ or {}).get("_engine")
+    if table is None or table.owner != id(pack):
+        table = _table(pack)
     ctx, state = _context(event, case, table)
     after = ctx.after
     ratings = after.ratings
@@ -615,9 +696,9 @@ def _run_checks(
 ) -> tuple[list[Violation], list[tuple[Check, _Line | None]]]:
     violations: list[Violation] = []
     acknowledged: list[tuple[Check, _Line | None]] = []
-    for check, when, ack in table.checks.get(ctx.event.trigger, ()):
-        if not when(ctx):
-            continue
+    trigger = ctx.event.trigger
+    held = table.held_checks.get(trigger)
+    for check, _when, ack in (held or table.checks_holding(trigger))(ctx):
         if check.requires is not None and _present(ctx.event.data.get(check.requires)):
             if check.acknowledge is not None:
                 acknowledged.append((check, ack))
@@ -809,7 +890,8 @@ class _Plan:
         due = self._dues.get(key)
         if due is None:
             # The first time for a key: where a bad known_at / review / transfer date raises.
-            start = self._start(line)
+            start = (self._known_start or self._start(line)) if known \
+                else self.event.occurred_at  # _start, inline
             if self._dates is None:
                 data = self.data
                 self._dates = (_as_date(data.get("review_date")),
@@ -908,8 +990,10 @@ class _Plan:
         self.intents[index] = _evolve(planned, **changes)
 
     def _keep(self, line: _Line, instance: _Instance, existing: OpenStep) -> None:
-        self.planned[(existing.code, _uid(existing.subject_id))] = None
-        step_key = _uid(existing.id)
+        subject_id, step_id = existing.subject_id, existing.id
+        self.planned[(existing.code, subject_id.int if isinstance(subject_id, UUID)
+                      else subject_id)] = None  # _uid, inline
+        step_key = step_id.int if isinstance(step_id, UUID) else step_id
         touched = self.touched
         if step_key in touched:
             return
@@ -926,8 +1010,8 @@ class _Plan:
             # sooner of its deadlines (never later than it already was).
             due = self._dues.get((form, line.known, instance[3])) \
                 or self._due(form, line, instance[3])  # type: ignore[arg-type]
-            existing_due = None if existing.due_at is None else _utc(existing.due_at)
-            if due.due_at is not None and (existing_due is None or due.due_at < existing_due):
+            if due[0] is not None and (existing.due_at is None
+                                       or due[0] < _utc(existing.due_at)):  # type: ignore[operator]
                 self.intents.append(self._intent(
                     "update_due", line, instance, due, form, branch_note,
                     existing.subject_id, existing.id, fresh))
