@@ -393,46 +393,50 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         fallback = f"{lit(line.code)} in by_code or (_key := {key}) in planned"
         due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
         i2 = indent + "    "
+        # The step's intent: a copy of the line's template with what this form fixes filled
+        # in (a dict's copy and a few stores cost less than a display of all 18 fields).
+        template = dict(t, deadline_form=form)
+        sets: list[tuple[str, str]] = [("subject_id", subject)]
         if kind in _NOTELESS_KINDS:
             body += [f"{indent}if {fallback}:",
                      f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
                      f"{indent}else:"]
             if kind == "none":  # always Due(None); computed once all the same (_due checks)
                 body.append(f"{i2}{due_key} in dues or plan._due({lit(form)}, {ref}, None)")
-                at, urgent, awaiting, note = "None", "False", "False", lit(line.notes[True])
-            else:  # always dated
-                body.append(f"{i2}_at, _urgent, _awaiting, _ = {due}")
-                at, urgent, awaiting, note = "_at", "_urgent", "_awaiting", \
-                    lit(line.notes[False])
+                template.update(due_at=None, urgent=False, awaiting_panel_date=False,
+                                note=line.notes[True])
+            else:  # always dated, never waiting for a panel; urgent only when immediate
+                body.append(f"{i2}_at = ({due})[0]")
+                template.update(urgent=kind == "immediately", awaiting_panel_date=False,
+                                note=line.notes[False])
+                sets.append(("due_at", "_at"))
         else:
             body += [f"{indent}if {fallback} or (_due := {due})[3] is not None:",
                      f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
                      f"{indent}else:",
                      f"{i2}_at, _urgent, _awaiting, _ = _due"]
-            at, urgent, awaiting = "_at", "_urgent", "_awaiting"
-            note = f"{lit(line.notes[True])} if _at is None and not _awaiting " \
-                f"else {lit(line.notes[False])}"
+            sets += [("due_at", "_at"), ("urgent", "_urgent"), ("awaiting_panel_date", "_awaiting"),
+                     ("note", f"{lit(line.notes[True])} if _at is None and not _awaiting "
+                              f"else {lit(line.notes[False])}")]
+        if line.assignee_from:
+            sets.append(("assignee_id", assignee))
+        names[f"_T{number}"] = template
+        # The reason's template: _reason's fields in its order (the trigger is this one).
+        names[f"_R{number}"] = {"rule": line.id, "pack": line.pack_id, "ref": line.ref,
+                                "trigger": trigger, "record": None, "at": None,
+                                "counted_from": None}
         body += [
             f"{i2}planned[_key] = len(intents)",
             f"{i2}_why = plan._event_reason or plan._reason_of_event()",
+            f"{i2}_reason = _R{number}.copy()",
+            f"{i2}_reason['record'] = _why[1].copy()",
+            f"{i2}_reason['at'] = _why[2]",
+            f"{i2}_reason['counted_from'] = {counted}",
+            f"{i2}_values = _T{number}.copy()",
+            *(f"{i2}_values[{field!r}] = {value}" for field, value in sets),
+            f"{i2}_values['reasons'] = (_reason,)",
             f"{i2}_intent = _new(_StepIntent)",
-            f"{i2}_set(_intent, '__dict__', {{",
-            f"{i2}    'action': 'create', 'rule_id': {lit(t['rule_id'])}, "
-            f"'code': {lit(t['code'])},",
-            f"{i2}    'title': {lit(t['title'])}, 'actor': {lit(t['actor'])},",
-            f"{i2}    'subject_id': {subject}, 'due_at': {at}, 'urgent': {urgent},",
-            f"{i2}    'awaiting_panel_date': {awaiting}, 'policy_pack': {lit(t['policy_pack'])},",
-            f"{i2}    'policy_ref': {lit(t['policy_ref'])}, 'deadline_form': {lit(form)},",
-            f"{i2}    'policy_version': {lit(t['policy_version'])}, "
-            f"'recurrence': {lit(t['recurrence'])},",
-            f"{i2}    'note': {note},",
-            f"{i2}    'assignee_id': {assignee}, 'step_id': None,",
-            f"{i2}    'reasons': ({{'rule': {lit(line.id)}, 'pack': {lit(line.pack_id)}, "
-            f"'ref': {lit(line.ref)},",
-            f"{i2}                 'trigger': _why[0], 'record': _why[1].copy(), "
-            f"'at': _why[2],",
-            f"{i2}                 'counted_from': {counted}}},),",
-            f"{i2}}})",
+            f"{i2}_set(_intent, '__dict__', _values)",
             f"{i2}intents.append(_intent)",
         ]
     head = [
