@@ -16,7 +16,11 @@ the template's copy with its subject, deadline, note and reason filled in. One e
 computes each deadline form once per start (working-day deadlines from tables per calendar),
 keys its own sets of ids by the UUIDs' integers, and builds its frozen results without the
 per-field ``object.__setattr__`` a frozen dataclass's ``__init__`` pays (:func:`_make`; equal to
-the ordinary constructor). ``tests/workflows/test_engine_golden.py`` holds it to the output it
+the ordinary constructor). Each trigger's rule lines, each trigger's checks and the contact
+table run as Python functions generated per pack (:func:`_generate`, :func:`_generate_holding`:
+conditions written inline, a direct line's create intent copied from a per-line template);
+:func:`generated_source` shows their source, which tracebacks name ``<engine PACK VERSION
+TRIGGER>``. ``tests/workflows/test_engine_golden.py`` holds it to the output it
 gave before any of this, field for field, on 3,095 inputs at twelve dates each.
 """
 
