@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.api.integrity_support import assert_problem, audit_of, complete, patch_case, steps_of
-from tests.api.test_panels import add_item, refer_to_panel, schedule
+from tests.api.test_panels import add_item, high_case, refer_to_panel, schedule
 from tests.conftest import Tenant
 
 PANEL_AT = "2026-09-03T10:00:00+01:00"
@@ -142,3 +142,34 @@ async def test_W22_no_action_for_an_owner_the_restriction_shuts_out(
     _, r = await _decide(wokingham, "line_manager-1", case_id)
     assert r.status_code == 200, r.text
     assert _action(r.json()["next_steps"])["assignee_id"] == "line_manager-1"
+
+
+async def test_S18_marp_action_of_a_partner_is_recorded_by_the_case_holder(
+        somerset: Tenant) -> None:
+    """Somerset 7.1.2: "Panel members will be asked to contribute and agree the actions to
+    manage/reduce the identified risks/concerns"; 7.1.7: "Case holders will ensure any required
+    actions are taken". S18: the MARP (Wednesday 10 June 2026) agrees an action for police-4,
+    due Friday 12 June (end of day, 22:59:59Z in BST), ref "7.1.2, 7.1.7"; the case holder
+    records it done; another case holder gets 404."""
+    case = await high_case(somerset.client, somerset)
+    panel = await schedule(somerset.client, somerset, "2026-06-10T14:00:00+01:00")
+    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "Remains high",
+              "actions": [{"description": "Share intelligence on associates",
+                           "owner_id": "police-4", "due_date": "2026-06-12"}],
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    action = _action(r.json()["next_steps"])
+    assert action["actor"] == "action_owner"
+    assert action["assignee_id"] == "police-4"
+    assert action["due_at"] == "2026-06-12T22:59:59Z"
+    assert action["policy"]["ref"] == "7.1.2, 7.1.7"
+    assert action["policy"]["rule"] == "S18"
+    assert_problem(await complete(somerset, action["id"], "case_holder", "case_holder-2"), 404)
+    done = await complete(somerset, action["id"], "case_holder", "case_holder-1",
+                          note="Shared at strategy meeting")
+    assert done.status_code == 200, done.text
+    assert done.json()["data"]["completed_by"] == "case_holder-1"
