@@ -36,6 +36,7 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
+from app.domain.acts import latest_act_at
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
     AccessMode,
@@ -66,6 +67,7 @@ from app.domain.restriction import (
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut
 from app.domain.timing import require_after_birth, require_not_before, require_within_case
+from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import Pack
@@ -585,9 +587,16 @@ def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
 
 
 def _check_reasons(case: Case, sent: dict[str, Any]) -> None:
-    """A closure needs ``closure_reason``, a reopening ``reopen_reason``; neither goes alone."""
+    """A closure needs ``closure_reason``, a reopening ``reopen_reason``; neither goes alone.
+    Closing a closed case, or reopening an open one, is 409 ``conflicting-transition`` with the
+    case's state (reopen first to correct a closure: the steps it set aside come back, and the
+    closure is then dated afresh)."""
     closing = "closed_at" in sent and sent["closed_at"] is not None
     reopening = "closed_at" in sent and sent["closed_at"] is None and case.closed_at is not None
+    if closing and case.closed_at is not None:
+        raise conflicting("case", "close", "closed", {"closed_at": iso_utc(case.closed_at)})
+    if "reopen_reason" in sent and case.closed_at is None:
+        raise conflicting("case", "reopen", "open", {"closed_at": None})
     errors = []
     for name, needed in (("closure_reason", closing), ("reopen_reason", reopening)):
         if needed and not sent.get(name):
@@ -629,7 +638,7 @@ async def patch_case(
     reasons = {k: sent.pop(k) for k in REASONS if k in sent}
     was_closed_at = case.closed_at
     if sent.get("closed_at") is not None:
-        sent["closed_at"] = _closing_time(case, sent["closed_at"])
+        sent["closed_at"] = await _closing_time(session, case, sent["closed_at"])
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
     if sent.get("expected_release_date") is not None and "in_custody" not in sent:
@@ -764,10 +773,16 @@ async def _record_restriction(wctx: WriteContext) -> None:
                payload={"case_id": str(case.id), "restricted": restricted})
 
 
-def _closing_time(case: Case, closed_at: datetime) -> datetime:
-    """A closure time that is not in the future and not before the case opened."""
+async def _closing_time(session: AsyncSession, case: Case, closed_at: datetime) -> datetime:
+    """A closure time that is not in the future, not before the case opened and not before
+    the latest act already recorded on the case (:func:`app.domain.acts.latest_act_at`); 422
+    ``occurred-before-bound`` naming the bound otherwise."""
     closed_at = resolve_occurred_at(closed_at, field="closed_at")
     require_within_case(case, closed_at, "closed_at")
+    latest = await latest_act_at(session, case.id)
+    if latest is not None:
+        require_not_before(closed_at, latest, "the latest act recorded on the case",
+                           field="closed_at")
     return closed_at
 
 
