@@ -81,6 +81,12 @@ PEOPLE_WORDS = frozenset({
     "defendants", "person", "persons", "people", "others", "names", "sibling", "siblings",
     "relative", "relatives", "referrer", "reporter",
 })
+# What is typed under a third-party key when there is nobody to name: not looked for in free
+# text (the value itself is still redacted), nor is a name part that is one of these.
+NOT_NAMES = frozenset({
+    "none", "nil", "no", "n/a", "na", "yes", "unknown", "not known", "none known", "tbc",
+    "tbd", "anonymous", "anon", "other", "others", "various", "known", "not applicable",
+})
 # Keys whose values are free text (where the parts of third parties' names are looked for, as
 # well as anything inside ``details``).
 FREE_TEXT = frozenset({"rationale", "note", "notes", "minutes", "feedback", "completion_note",
@@ -147,9 +153,10 @@ class _Redactor:
         self.done: list[dict[str, str]] = []
         own = set().union(*(name_parts(n) for n in childs_names))
         victims = [fold_name(n) for n in victims if len(n.strip()) >= 2]
-        victim_parts = set().union(*(name_parts(n) for n in victims)) - own
-        others = [fold_name(n) for n in others if len(n.strip()) >= 2]
-        other_parts = set().union(*(name_parts(n) for n in others)) - own
+        victim_parts = set().union(*(name_parts(n) for n in victims)) - own - NOT_NAMES
+        others = [f for f in (fold_name(n) for n in others if len(n.strip()) >= 2)
+                  if f not in NOT_NAMES]
+        other_parts = set().union(*(name_parts(n) for n in others)) - own - NOT_NAMES
         # Victims' full names anywhere (as always); their parts and other third parties'
         # names in free text.
         self._everywhere = NameFinder(victims)

@@ -205,3 +205,16 @@ def test_a_name_between_any_words_is_replaced_and_nothing_else(
     finder = NameFinder([fold_name(VICTIM), *name_parts(VICTIM)])
     text = f"{before} {name} {after}"
     assert finder.replace(text, "#") == f"{before} # {after}"
+
+
+async def test_nobody_recorded_as_a_third_party_is_not_a_name(
+    client: httpx.AsyncClient, somerset: Tenant, case: str
+) -> None:
+    """``"witnesses": "none known"`` is redacted as the value of that key, but "none" and
+    "known" elsewhere are not names."""
+    await _post(client, somerset, f"/v1/cases/{case}/events", {
+        "type": "new_incident", "details": {"witnesses": "None known",
+                                            "summary": "None of it was known to school."}})
+    doc = await _export(client, somerset, case)
+    assert doc["cases"][0]["events"][-1]["details"] == {
+        "witnesses": REDACTED, "summary": "None of it was known to school."}
