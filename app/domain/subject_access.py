@@ -33,6 +33,7 @@ import html
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -110,6 +111,7 @@ _KEY_WORDS = regex.compile(r"[^\p{L}\p{N}]+")
 _CAMEL = regex.compile(r"(?<=[\p{Ll}\p{N}])(?=\p{Lu})")
 
 
+@lru_cache(maxsize=4096)
 def third_party_key(key: str) -> bool:
     """Whether a ``details`` key holds other people's personal data: one of
     ``THIRD_PARTY_KEYS``, or a key with a word in ``PEOPLE_WORDS`` (words split at anything but
