@@ -132,7 +132,10 @@ class NameFinder:
         found = []
         for m in self._re.finditer(folded):
             start = origin[m.start()]
+            # Up to the next folded character's source (so accents and invisible characters
+            # after the name go with it), and never short of the last matched one's.
             end = origin[m.end()] if m.end() < len(origin) else len(text)
+            end = max(end, origin[m.end() - 1] + 1)
             found.append((start, end))
         return found
 
