@@ -66,7 +66,12 @@ from app.domain.restriction import (
 )
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut
-from app.domain.timing import require_after_birth, require_not_before, require_within_case
+from app.domain.timing import (
+    require_after_birth,
+    require_not_before,
+    require_release_within_case,
+    require_within_case,
+)
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
@@ -280,6 +285,20 @@ def _check_child(body: CaseUpsert, now: datetime) -> None:
             errors=[{"loc": "body.child.date_of_birth", "msg": "must not be in the future"}],
         )
     require_mappa_category(body.mappa_category, body.mappa_level)
+    require_separate_manager(body.case_holder_id, body.line_manager_id, "body.line_manager_id")
+
+
+def require_separate_manager(case_holder_id: str, line_manager_id: str, loc: str) -> None:
+    """422 ``manager-is-case-holder`` when one person would be both the case's holder and its
+    line manager: the manager's oversight (Somerset 3.1: the case holder "must discuss" a high
+    rating "with their line manager"; 4.5: line managers "review all cases" with High or Very
+    High ROSH/SWB "with case holders"; Wokingham's management oversight) would be the holder
+    checking their own work."""
+    if case_holder_id == line_manager_id:
+        raise Unprocessable(
+            "The case's line manager must be someone other than its case holder.",
+            slug="manager-is-case-holder",
+            errors=[{"loc": loc, "msg": "is the case holder: name their line manager"}])
 
 
 async def create_case(
@@ -291,6 +310,7 @@ async def create_case(
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
+    require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
         await _refuse_duplicate_ref(session, principal, service.id, body.external_ref)
@@ -410,6 +430,7 @@ async def _update_from_system(
 ) -> policy.PolicyResult:
     """Apply the fields that differ, then the policy on exactly those changes."""
     _check_child(body, utcnow())
+    require_release_within_case(body.expected_release_date, case.opened_at)
     if body.opened_at is not None and body.opened_at != case.opened_at:
         raise Unprocessable("opened_at cannot change once the case is open.",
                             errors=[{"loc": "body.opened_at", "msg": "differs from the case"}])
@@ -645,6 +666,12 @@ async def patch_case(
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
             sent["in_custody"] = True
+    if REASSIGNMENT.keys() & sent.keys():
+        require_separate_manager(
+            sent.get("case_holder_id") or case.case_holder_id,
+            sent.get("line_manager_id") or case.line_manager_id,
+            "body.line_manager_id" if "line_manager_id" in sent else "body.case_holder_id")
+    require_release_within_case(sent.get("expected_release_date"), case.opened_at)
     pack = ctx.pack_for(service, at=occurred_at)
     fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}

@@ -16,11 +16,13 @@ lists or completes it, the owner included.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.api.integrity_support import assert_problem, audit_of, complete, patch_case, steps_of
+from tests.api.test_escalation import tick
 from tests.api.test_panels import add_item, high_case, refer_to_panel, schedule
 from tests.conftest import Tenant
 
@@ -173,3 +175,50 @@ async def test_S18_marp_action_of_a_partner_is_recorded_by_the_case_holder(
                           note="Shared at strategy meeting")
     assert done.status_code == 200, done.text
     assert done.json()["data"]["completed_by"] == "case_holder-1"
+
+
+@pytest.mark.parametrize(("owner", "to", "assignee"), [
+    ("line_manager-1", "duty_manager", None),       # the line manager's own: over them
+    ("case_holder-1", "line_manager", "line_manager-1"),
+    ("pc-17", "line_manager", "line_manager-1"),     # a partner's: the case's line manager
+])
+async def test_W22_overdue_action_escalates_over_its_owner(
+        factory: Any, wokingham: Tenant, owner: str, to: str, assignee: str | None) -> None:
+    """The action due Thursday 10 September 2026 (22:59:59Z) is still open on Friday 11
+    September: one escalate_overdue_step, urgent, ref "High Risk Panel" (W22), for the line
+    manager, or for a duty manager when the owner is the case's line manager (Wokingham
+    escalation: the line manager's own step goes to a duty manager; Somerset 7.1.7: obstacles
+    go to "their line manager or duty manager")."""
+    case_id, r = await _decide(wokingham, owner)
+    assert r.status_code == 200, r.text
+    action = _action(r.json()["next_steps"])
+    assert await tick(factory, wokingham, datetime(2026, 9, 10, 22, 59, 58, tzinfo=UTC)) == 0
+    assert await tick(factory, wokingham, datetime(2026, 9, 11, 9, 0, tzinfo=UTC)) >= 1
+    [up] = [s for s in await steps_of(wokingham, case_id)
+            if s["code"] == "escalate_overdue_step" and s["subject_id"] == action["id"]]
+    assert up["actor"] == to
+    assert up["assignee_id"] == assignee
+    assert up["urgent"] is True
+    assert up["policy"] == {"pack": "wokingham-pyjs-2024", "version": "1.0",
+                            "ref": "High Risk Panel", "rule": "W22"}
+
+
+async def test_W22_action_of_an_owner_later_shut_out_goes_to_the_case_holder(
+        wokingham: Tenant) -> None:
+    """A restriction set after the decision that shuts out the action's owner (case_holder-9)
+    moves the open action to the case holder (Somerset 7.1.7: "Case holders will ensure any
+    required actions are taken"), listed in reassigned_steps; case_holder-9 gets 404, the case
+    holder finds it under assignee=me and completes it."""
+    case_id, r = await _decide(wokingham, "case_holder-9")
+    assert r.status_code == 200, r.text
+    action = _action(r.json()["next_steps"])
+    r = await patch_case(wokingham, case_id, {"access": {"excluded_staff": ["case_holder-9"]}})
+    assert r.status_code == 200, r.text
+    [moved] = [s for s in r.json()["reassigned_steps"] if s["id"] == action["id"]]
+    assert moved["assignee_id"] == "case_holder-1"
+    assert_problem(await complete(wokingham, action["id"], "case_holder", "case_holder-9"), 404)
+    mine = await wokingham.client.get("/v1/next-steps", params={"assignee": "me"},
+                                      headers=wokingham.auth("case_holder", "case_holder-1"))
+    assert action["id"] in {s["id"] for s in mine.json()["data"]}
+    done = await complete(wokingham, action["id"], "case_holder", "case_holder-1", note="done")
+    assert done.status_code == 200, done.text
