@@ -24,7 +24,7 @@ from app.domain.access import (
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
 from app.domain.outbox import emit
-from app.domain.steps import Step, StepStatus, step_out
+from app.domain.steps import STEP_OUT_COLUMNS, Step, StepRow, StepStatus, step_out
 from app.domain.timing import require_not_before
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
@@ -67,36 +67,38 @@ def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
 
 async def list_steps(
     session: AsyncSession, principal: Principal, filters: StepFilters, now: datetime | None = None
-) -> tuple[list[Step], str | None]:
+) -> tuple[list[Any], str | None]:
     """Steps the caller may see, filtered, soonest due first (undated last), up to
     ``filters.limit`` after ``filters.cursor``, and the next page's cursor (None on the last);
     422 ``invalid-cursor`` for a cursor not made for this list with these filters
-    (:mod:`app.domain.cursors`)."""
+    (:mod:`app.domain.cursors`). The steps are read-only rows of
+    :data:`~app.domain.steps.STEP_OUT_COLUMNS` (named tuples with a :class:`Step`'s attributes:
+    no ORM object per step)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
-    query = select(Step).where(visible_steps_clause(principal, service.id))
+    query = sa.select(*STEP_OUT_COLUMNS).where(visible_steps_clause(principal, service.id))
     if filters.case_id is not None:
-        query = query.where(Step.case_id == filters.case_id)
+        query = query.where(col(Step.case_id) == filters.case_id)
     if filters.assignee is not None:
         if filters.assignee != "me":
             raise Unprocessable("assignee accepts only 'me'.",
                                 errors=[{"loc": "query.assignee", "msg": "only 'me'"}])
-        query = query.where(Step.assignee_id == principal.sub)
+        query = query.where(col(Step.assignee_id) == principal.sub)
     if filters.actor is not None:
         if filters.actor not in ACTORS:
             raise Unprocessable(
                 "actor must be one of the actors steps are given to.",
                 errors=[{"loc": "query.actor", "msg": "one of " + ", ".join(ACTORS)}])
-        query = query.where(Step.actor == filters.actor)
+        query = query.where(col(Step.actor) == filters.actor)
     if filters.status is not None:
-        query = query.where(Step.status == filters.status)
+        query = query.where(col(Step.status) == filters.status)
     if filters.overdue:
         moment = now or utcnow()
         # overdue_at is never before due_at, so ``due_at < now`` only restates the condition:
         # it makes it an index range (ix_step_service_status_due) rather than a filter over
         # every open step of the service.
-        query = query.where(Step.status == StepStatus.open, col(Step.due_at) < moment,
+        query = query.where(col(Step.status) == StepStatus.open, col(Step.due_at) < moment,
                             sa.func.coalesce(col(Step.overdue_at), col(Step.due_at)) < moment)
     # Soonest due first, undated last. An overdue list has no undated step, so it leaves out
     # the ``due_at IS NULL`` key (same order): the index on (service, status, due) then
@@ -110,7 +112,8 @@ async def list_steps(
     query = query.order_by(
         *undated_last, col(Step.due_at), col(Step.created_at), col(Step.id)
     ).limit(filters.limit + 1)
-    rows = list((await session.exec(query)).all())
+    result = await session.exec(query)  # type: ignore[call-overload]
+    rows = [StepRow._make(row) for row in result.all()]
     more = len(rows) > filters.limit
     return rows[: filters.limit], _encode_cursor(rows[filters.limit - 1], key) if more else None
 
@@ -121,7 +124,7 @@ def _query_key(filters: StepFilters) -> str:
                               **filters.model_dump(exclude={"cursor", "limit"})})
 
 
-def _encode_cursor(step: Step, key: str) -> str:
+def _encode_cursor(step: Any, key: str) -> str:
     """The keyset cursor after ``step``: its due time (``-`` if undated), creation, id."""
     due = step.due_at.isoformat() if step.due_at is not None else cursors.NONE
     return cursors.encode((due, step.created_at.isoformat(), str(step.id)), key)
