@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection
 from datetime import datetime
@@ -19,7 +20,9 @@ from app.domain.access import (
     load_case,
     lock_case,
     service_of,
+    visibility_flags,
     visible_cases_clause,
+    visible_clause_of,
 )
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
@@ -77,24 +80,66 @@ async def list_steps(
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
-    query = sa.select(*STEP_OUT_COLUMNS).where(visible_steps_clause(principal, service.id))
+    if filters.assignee is not None and filters.assignee != "me":
+        raise Unprocessable("assignee accepts only 'me'.",
+                            errors=[{"loc": "query.assignee", "msg": "only 'me'"}])
+    if filters.actor is not None and filters.actor not in ACTORS:
+        raise Unprocessable(
+            "actor must be one of the actors steps are given to.",
+            errors=[{"loc": "query.actor", "msg": "one of " + ", ".join(ACTORS)}])
+    key = _query_key(filters)
+    params: dict[str, Any] = {"yj_service": service.id, "yj_sub": principal.sub,
+                              "yj_limit": filters.limit + 1}
+    after = None
+    if filters.cursor:
+        due, params["yj_created"], params["yj_id"] = _decode_cursor(filters.cursor, key)
+        after = "undated" if due is None else "dated"
+        if due is not None:
+            params["yj_due"] = due
     if filters.case_id is not None:
-        query = query.where(col(Step.case_id) == filters.case_id)
-    if filters.assignee is not None:
-        if filters.assignee != "me":
-            raise Unprocessable("assignee accepts only 'me'.",
-                                errors=[{"loc": "query.assignee", "msg": "only 'me'"}])
-        query = query.where(col(Step.assignee_id) == principal.sub)
+        params["yj_case_id"] = filters.case_id
     if filters.actor is not None:
-        if filters.actor not in ACTORS:
-            raise Unprocessable(
-                "actor must be one of the actors steps are given to.",
-                errors=[{"loc": "query.actor", "msg": "one of " + ", ".join(ACTORS)}])
-        query = query.where(col(Step.actor) == filters.actor)
+        params["yj_actor"] = filters.actor
     if filters.status is not None:
-        query = query.where(col(Step.status) == filters.status)
+        params["yj_status"] = filters.status
     if filters.overdue:
-        moment = now or utcnow()
+        params["yj_now"] = now or utcnow()
+    flags = visibility_flags(principal, panel_view=True)
+    query = _list_query(
+        tuple(sorted(flags.items())), case=filters.case_id is not None,
+        assignee=filters.assignee is not None, actor=filters.actor is not None,
+        status=filters.status is not None, overdue=filters.overdue, after=after)
+    result = await session.exec(query, params=params)
+    rows = [StepRow._make(row) for row in result.all()]
+    more = len(rows) > filters.limit
+    return rows[: filters.limit], _encode_cursor(rows[filters.limit - 1], key) if more else None
+
+
+@functools.lru_cache(maxsize=512)
+def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bool,
+                actor: bool, status: bool, overdue: bool, after: str | None) -> Any:
+    """The statement of :func:`list_steps` for one shape (the caller's role flags, which
+    filters are given, the cursor's kind), built once: building and cache-keying it was a
+    sixth of a list's CPU. Parameters: ``yj_service``, ``yj_sub`` (the caller), ``yj_limit``,
+    and as the shape needs them ``yj_case_id``, ``yj_actor``, ``yj_status``, ``yj_now`` (an
+    overdue list's moment) and ``yj_due``, ``yj_created``, ``yj_id`` (the cursor's step)."""
+    service_id = sa.bindparam("yj_service", type_=Step.__table__.c.service_id.type)  # type: ignore[attr-defined]
+    staff_id = sa.bindparam("yj_sub", type_=sa.String())
+    # Exactly visible_steps_clause: the steps of the cases the caller may see now.
+    visible_case_ids = select(Case.id).where(
+        visible_clause_of(staff_id, service_id, dict(flags)))
+    query = sa.select(*STEP_OUT_COLUMNS).where(
+        col(Step.service_id) == service_id, col(Step.case_id).in_(visible_case_ids))
+    if case:
+        query = query.where(col(Step.case_id) == sa.bindparam("yj_case_id"))
+    if assignee:
+        query = query.where(col(Step.assignee_id) == staff_id)
+    if actor:
+        query = query.where(col(Step.actor) == sa.bindparam("yj_actor"))
+    if status:
+        query = query.where(col(Step.status) == sa.bindparam("yj_status"))
+    if overdue:
+        moment: Any = sa.bindparam("yj_now")
         # overdue_at is never before due_at, so ``due_at < now`` only restates the condition:
         # it makes it an index range (ix_step_service_status_due) rather than a filter over
         # every open step of the service.
@@ -104,18 +149,14 @@ async def list_steps(
     # the ``due_at IS NULL`` key (same order): the index on (service, status, due) then
     # yields the rows in order and the page stops after ``limit`` of them, instead of sorting
     # every overdue step of the service (tens of thousands nationally).
-    undated_last = () if filters.overdue else (col(Step.due_at).is_(None),)
-    key = _query_key(filters)
-    if filters.cursor:
-        query = query.where(_after(*_decode_cursor(filters.cursor, key),
-                                   undated_follow=not filters.overdue))
-    query = query.order_by(
+    undated_last = () if overdue else (col(Step.due_at).is_(None),)
+    if after is not None:
+        query = query.where(_after(None if after == "undated" else sa.bindparam("yj_due"),
+                                   sa.bindparam("yj_created"), sa.bindparam("yj_id"),
+                                   undated_follow=not overdue))
+    return query.order_by(
         *undated_last, col(Step.due_at), col(Step.created_at), col(Step.id)
-    ).limit(filters.limit + 1)
-    result = await session.exec(query)  # type: ignore[call-overload]
-    rows = [StepRow._make(row) for row in result.all()]
-    more = len(rows) > filters.limit
-    return rows[: filters.limit], _encode_cursor(rows[filters.limit - 1], key) if more else None
+    ).limit(sa.bindparam("yj_limit", type_=sa.Integer()))
 
 
 def _query_key(filters: StepFilters) -> str:
@@ -138,8 +179,7 @@ def _decode_cursor(cursor: str, key: str) -> tuple[datetime | None, datetime, uu
             cursors.identifier(ident))
 
 
-def _after(due: datetime | None, created: datetime, ident: uuid.UUID, *,
-           undated_follow: bool) -> Any:
+def _after(due: Any, created: Any, ident: Any, *, undated_follow: bool) -> Any:
     """Steps after (due, created, id) in the list's order: soonest due first, then (unless
     ``undated_follow`` is false: an overdue list has none) the undated ones."""
     later_same_due = sa.or_(col(Step.created_at) > created,
