@@ -33,8 +33,14 @@ from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.vocabulary import ACTORS
 
-# Who may stand in for whom when completing a step: a duty manager covers a line manager.
-COVER = {"line_manager": ("duty_manager",)}
+# Who may stand in for whom when completing a step: a duty manager covers a line manager; a
+# panel action's owner (``action_owner``, often a partner agency's professional with no access
+# here) has the act recorded by the case's holder or managers, who see the case (Wokingham, High
+# Risk Panel: "The case worker must ensure that ... the intervention plan and Asset+ risk
+# management plan are updated with any actions resulting from the High Risk Panel meeting").
+# Visibility is checked first: only someone who may see the case completes its steps (issue 8).
+COVER = {"line_manager": ("duty_manager",),
+         "action_owner": ("case_holder", "line_manager", "duty_manager")}
 MAX_PAGE = 200
 
 

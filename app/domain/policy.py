@@ -481,7 +481,8 @@ async def rehome_shut_out_steps(
 ) -> list[Step]:
     """Move the case's open steps whose assignee may no longer see the case (``shut_out``:
     excluded by a restriction, or no longer its holder) to someone who may: a case holder's
-    or line manager's step to the role's current holder, any other step to its role
+    or line manager's step to the role's current holder, a panel action (``action_owner``) to
+    the case holder, any other step to its role
     (unassigned: any holder of the actor's role who may see the case completes it). Each is
     audited (``step.reassign``) and announced (``step.reassigned``) like a reassignment."""
     session, case, service = wctx.session, wctx.case, wctx.service
@@ -493,7 +494,9 @@ async def rehome_shut_out_steps(
         old = step.assignee_id
         if old is None or not shut_out(old):
             continue
-        attr = ACTOR_FIELDS.get(step.actor)
+        # A panel action goes to the case holder, who "will ensure any required actions are
+        # taken" (Somerset 7.1.7); a role's step to the role's holder; any other to its role.
+        attr = "case_holder_id" if step.actor == "action_owner" else ACTOR_FIELDS.get(step.actor)
         new = getattr(case, attr) if attr else None
         if new is not None and shut_out(new):
             new = None
