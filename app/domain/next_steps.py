@@ -26,6 +26,8 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
+from app.domain.events import CaseEvent
+from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.steps import STEP_OUT_COLUMNS, Step, StepRow, StepStatus, step_out
 from app.domain.timing import require_not_before
@@ -248,6 +250,7 @@ async def complete_step(
         raise NotFound("No such step.")
     role = may_complete(principal, step)
     require_open_step(step, "complete")
+    await require_not_own_check(session, principal, step)
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_step_act_time(step, occurred_at)
     case = await load_case(session, step.case_id, lock=False)  # locked above
@@ -255,6 +258,35 @@ async def complete_step(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     return step, await close_step(wctx, step=step, note=body.note)
+
+
+# The records whose author a manager's check on them may not be (issue: separation of duties).
+_AUTHORED: dict[str, tuple[Any, str]] = {"judgement": (Judgement, "recorded_by"),
+                                         "event": (CaseEvent, "recorded_by")}
+
+
+async def require_not_own_check(session: AsyncSession, principal: Principal, step: Step) -> None:
+    """403 for a line manager doing the one-off check a step asks of them on a record they made
+    themselves (Somerset 3.1: a high rating "will be discussed ... with the relevant line manager
+    or duty manager (within 24 hours)" and the plan "countersigned by line manager. If the line
+    manager is unavailable, the duty manager will undertake these functions"; Wokingham: the line
+    manager's sign-off "will effectively endorse the judgement"): a manager who judged a case
+    themselves does not discuss it with, or countersign it for, themselves; a duty manager
+    does. A recurring review (S11 "at least monthly") is ongoing oversight, not a check on one
+    record, and is not refused."""
+    if step.actor != "line_manager" or step.recurrence or step.assignee_id != principal.sub:
+        return
+    for reason in step.reasons or ():
+        record: dict[str, Any] = (reason.get("record") or {}) if isinstance(reason, dict) else {}
+        authored = _AUTHORED.get(str(record.get("type")))
+        if authored is None or not record.get("id"):
+            continue
+        model, column = authored
+        author = (await session.exec(select(getattr(model, column)).where(
+            col(model.id) == uuid.UUID(str(record["id"]))))).first()
+        if author == principal.sub:
+            raise Forbidden("You recorded what this step asks a manager to check: another "
+                            "manager (a duty manager) does it.")
 
 
 def require_open_step(step: Step, action: str) -> None:

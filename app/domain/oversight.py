@@ -24,7 +24,12 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, new_id, resolve_occurred_at, utcnow
-from app.domain.next_steps import close_step, require_open_step, require_step_act_time
+from app.domain.next_steps import (
+    close_step,
+    require_not_own_check,
+    require_open_step,
+    require_step_act_time,
+)
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
@@ -141,6 +146,7 @@ async def record_oversight(
             session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
+        await require_not_own_check(session, principal, step)
     entry = OversightEntry(
         service_id=service.id, case_id=case.id, note=body.note, author_id=principal.sub,
         author_role=role, satisfies_step_id=body.satisfies_step_id, occurred_at=occurred_at,

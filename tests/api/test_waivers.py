@@ -67,3 +67,44 @@ async def test_W22_panel_action_is_not_waived_by_a_manager(wokingham: Tenant) ->
     for role in ("line_manager", "duty_manager"):
         assert_problem(await _waive(wokingham, action["id"], role), 403)
     assert action["id"] in {s["id"] for s in await steps_of(wokingham, case_id)}
+
+
+async def test_S5_line_manager_does_not_check_their_own_judgement(somerset: Tenant) -> None:
+    """S5 (Somerset 3.1): "Any 'high' or 'very high' judgement rating will be discussed as soon
+    as practicable with the relevant line manager or duty manager (within 24 hours) ... If the
+    line manager is unavailable, the duty manager will undertake these functions." The line
+    manager judged ROSH high themselves (Monday 1 June 2026 10:00 BST): discuss_with_manager is
+    due Tuesday 2 June 09:00Z (24 clock hours), ref 3.1; they may not complete it (403); a
+    duty manager completes it. Their monthly review
+    (S11, recurring oversight) they complete themselves."""
+    case = (await somerset.open_case())["data"]
+    body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00",
+                       role="line_manager", sub="line_manager-1")
+    steps = {s["code"]: s for s in body["next_steps"]}
+    discuss = steps["discuss_with_manager"]
+    assert (discuss["actor"], discuss["assignee_id"]) == ("line_manager", "line_manager-1")
+    assert discuss["due_at"] == "2026-06-02T09:00:00Z"
+    assert discuss["policy"]["ref"] == "3.1"
+    assert discuss["policy"]["rule"] == "S5"
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete", json={},
+                                   headers=somerset.auth("line_manager", "line_manager-1"))
+    assert_problem(r, 403)
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete",
+                                   json={"note": "Discussed in cover"},
+                                   headers=somerset.auth("duty_manager", "duty_manager-2"))
+    assert r.status_code == 200, r.text
+    review = steps["monthly_manager_review"]
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete", json={},
+                                   headers=somerset.auth("line_manager", "line_manager-1"))
+    assert r.status_code == 200, r.text
+
+
+async def test_S5_a_holders_judgement_is_discussed_with_the_line_manager(
+        somerset: Tenant) -> None:
+    """The ordinary case: the case holder judged; the line manager completes the discussion."""
+    case = (await somerset.open_case())["data"]
+    body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+    discuss = next(s for s in body["next_steps"] if s["code"] == "discuss_with_manager")
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete", json={},
+                                   headers=somerset.auth("line_manager", "line_manager-1"))
+    assert r.status_code == 200, r.text
