@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,6 @@ from app.domain.access import (
     lock_case,
     service_of,
     visibility_flags,
-    visible_cases_clause,
     visible_clause_of,
 )
 from app.domain.cases_table import Case
@@ -67,13 +66,28 @@ class StepComplete(BaseModel):
 
 
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
-    """Steps the principal may see: exactly the steps of the cases they may see now (for a
-    panel administrator, the cases the panel handles: their to-do list)."""
+    """Steps the principal may see: the steps of the cases whose file they may see now, and for
+    a panel administrator, on the cases the panel handles (the register, agendas, panel
+    referrals), their own to-do list: the steps for the panel administrator or named to them
+    (api-v1: panel_admin may "complete `record_panel_contact`"), not the case holder's and
+    managers' duties, as the case file itself is closed to them (403)."""
+    return _steps_visible(principal.sub, service_id, visibility_flags(principal, panel_view=True))
+
+
+def _steps_visible(staff_id: Any, service_id: Any, flags: Mapping[str, bool]) -> Any:
+    """:func:`visible_steps_clause` for a staff id and service id given as values or bound
+    parameters and the caller's :func:`~app.domain.access.visibility_flags` in a panel view."""
     # A step is the case's business: whoever may not see the case now (reassigned away, another
     # team) neither lists nor completes its steps, even one still naming them.
-    visible_case_ids = select(Case.id).where(
-        visible_cases_clause(principal, service_id, panel_view=True))
-    return sa.and_(col(Step.service_id) == service_id, col(Step.case_id).in_(visible_case_ids))
+    of_case_file = col(Step.case_id).in_(select(Case.id).where(
+        visible_clause_of(staff_id, service_id, {**flags, "panel_admin": False})))
+    if not flags.get("panel_admin"):
+        return sa.and_(col(Step.service_id) == service_id, of_case_file)
+    to_do = sa.and_(
+        col(Step.case_id).in_(select(Case.id).where(
+            visible_clause_of(staff_id, service_id, dict(flags)))),
+        sa.or_(col(Step.actor) == "panel_admin", col(Step.assignee_id) == staff_id))
+    return sa.and_(col(Step.service_id) == service_id, sa.or_(of_case_file, to_do))
 
 
 async def list_steps(
@@ -133,11 +147,9 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bo
     overdue list's moment) and ``yj_due``, ``yj_created``, ``yj_id`` (the cursor's step)."""
     service_id = sa.bindparam("yj_service", type_=Step.__table__.c.service_id.type)  # type: ignore[attr-defined]
     staff_id = sa.bindparam("yj_sub", type_=sa.String())
-    # Exactly visible_steps_clause: the steps of the cases the caller may see now.
-    visible_case_ids = select(Case.id).where(
-        visible_clause_of(staff_id, service_id, dict(flags)))
+    # Exactly visible_steps_clause.
     query = sa.select(*STEP_OUT_COLUMNS).where(
-        col(Step.service_id) == service_id, col(Step.case_id).in_(visible_case_ids))
+        _steps_visible(staff_id, service_id, dict(flags)))
     if case:
         query = query.where(col(Step.case_id) == sa.bindparam("yj_case_id"))
     if assignee:
