@@ -313,6 +313,10 @@ async def create_case(
     require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
+        # Serialised with every create and upsert of this reference (as PUT is): of two racing
+        # creates the second sees the first and is the documented 409 duplicate-external-ref.
+        await lock_external_ref(session, service.id, body.external_ref.system,
+                                body.external_ref.id)
         await _refuse_duplicate_ref(session, principal, service.id, body.external_ref)
     statutory = (
         body.statutory if body.statutory is not None

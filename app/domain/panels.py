@@ -109,7 +109,10 @@ class PanelDecisionCreate(BaseModel):
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
                     "required_attendance must be there)")
-    occurred_at: UtcDatetime | None = None
+    occurred_at: UtcDatetime | None = PField(
+        default=None,
+        description="when the panel decided; default: the panel's scheduled_for (the decision "
+                    "is dated when the panel sat, whenever it is typed up); not before it (409)")
 
 
 class PanelItemOut(BaseModel):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from icalendar import Calendar
 
 from tests.api.integrity_support import assert_problem, audit_of, complete, patch_case, steps_of
 from tests.api.test_escalation import tick
@@ -86,7 +87,7 @@ async def test_W22_action_of_an_owner_without_access_is_recorded_by_who_sees_the
     ("case_holder", "pc-17", 404),           # the owner, who may not see the case
     ("case_holder", "case_holder-2", 404),   # another case holder
     ("line_manager", "line_manager-2", 404),  # another team's manager
-    ("panel_admin", "panel_admin-1", 403),   # sees the register's steps, may not record them
+    ("panel_admin", "panel_admin-1", 404),   # lists only the panel administrator's steps
     ("chair", "chair-1", 403),               # sees the case, is not its holder or manager
 ])
 async def test_W22_action_is_not_completed_by_anyone_else(
@@ -222,3 +223,42 @@ async def test_W22_action_of_an_owner_later_shut_out_goes_to_the_case_holder(
     assert action["id"] in {s["id"] for s in mine.json()["data"]}
     done = await complete(wokingham, action["id"], "case_holder", "case_holder-1", note="done")
     assert done.status_code == 200, done.text
+
+
+async def test_S19_panel_administrator_lists_and_calendars_only_their_own_steps(
+        somerset: Tenant) -> None:
+    """S19 (Somerset 7.1.4): after the MARP decision the panel administrator records a CMS
+    contact (record_panel_contact, actor panel_admin). They list it, read it and see it in their
+    calendar feed; they neither list nor read the case holder's and managers' steps of the case
+    (404), whose file is closed to them (403)."""
+    case = await high_case(somerset.client, somerset)
+    panel = await schedule(somerset.client, somerset, "2026-06-10T14:00:00+01:00")
+    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "Remains high",
+              "actions": [{"description": "Safety plan", "owner_id": "police-4",
+                           "due_date": "2026-06-24"}],
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    by_code = {s["code"]: s for s in r.json()["next_steps"]}
+    contact = by_code["record_panel_contact"]
+    assert contact["policy"]["ref"] == "7.1.4"
+    admin = somerset.auth("panel_admin", "panel_admin-1")
+    listed = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"]},
+                                       headers=admin)
+    assert {s["code"] for s in listed.json()["data"]} == {"record_panel_contact"}
+    assert (await somerset.client.get(f"/v1/next-steps/{contact['id']}",
+                                      headers=admin)).status_code == 200
+    for code in ("panel_action", "complete_review_stage", "attend_panel_review"):
+        assert_problem(await somerset.client.get(f"/v1/next-steps/{by_code[code]['id']}",
+                                                 headers=admin), 404)
+    assert_problem(await somerset.client.get(f"/v1/cases/{case['id']}", headers=admin), 403)
+    feed = await somerset.client.post("/v1/me/calendar-feeds", headers=admin)
+    assert feed.status_code == 201, feed.text
+    ics = await somerset.client.get(feed.json()["data"]["url"].removeprefix("http://yjrisk.test"))
+    assert ics.status_code == 200, ics.text
+    uids = {str(c["uid"]) for c in Calendar.from_ical(ics.content).walk("VTODO")}
+    assert any(contact["id"] in uid for uid in uids), uids
+    assert len(uids) == 1
