@@ -292,6 +292,10 @@ class TokenVerifier:
 
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
+# The claims a token must carry (the require_* options of _DECODE_OPTIONS), checked after the
+# signature.
+_REQUIRED_CLAIMS = tuple(key.removeprefix("require_") for key, on in _DECODE_OPTIONS.items()
+                         if key.startswith("require_") and on)
 # header.payload.signature, each unpadded base64url (RFC 7515 §2, §7.1); a signature is required.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # Staff ids and service slugs become database values and log fields: no control characters.
@@ -311,6 +315,11 @@ def _check_claim_types(payload: bytes) -> None:
         raise NotAuthenticated("The token's payload is not JSON.") from exc
     if not isinstance(claims, dict):
         raise NotAuthenticated("The token's payload is not a JSON object.")
+    missing = [name for name in _REQUIRED_CLAIMS if name not in claims]
+    if missing:
+        # Named, so an integrator debugging an identity provider's mappers sees which claim
+        # (python-jose reports a missing claim as a bare JWTError, read as a bad signature).
+        raise NotAuthenticated(f"The token has no '{missing[0]}' claim.")
     for name in _TIME_CLAIMS:
         if name in claims and not _is_json_number(claims[name]):
             raise NotAuthenticated(f"The token's '{name}' claim is not a number.")

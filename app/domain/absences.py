@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Unprocessable
+from app.core.errors import Forbidden, Unprocessable
 from app.core.security import Principal
 from app.domain.access import MANAGERS, require_roles, service_of
 from app.domain.audit import record_audit
+from app.domain.cases_table import Case
 from app.domain.common import PlausibleDate, new_id, utcnow
 from app.domain.outbox import emit
 
@@ -80,11 +81,21 @@ def absence_out(absence: StaffAbsence) -> AbsenceOut:
 async def record_absence(
     session: AsyncSession, principal: Principal, staff_id: str, body: AbsenceCreate
 ) -> StaffAbsence:
-    """Record a staff absence in the manager's own service (managers only; 403 otherwise)."""
+    """Record a staff absence in the manager's own service: a duty manager anyone's, a line
+    manager their own or that of a case holder of a case they manage (403 otherwise)."""
     require_roles(principal, MANAGERS, "record staff absences")
     service = await service_of(session, principal)
     if not staff_id.strip() or len(staff_id) > 128:
         raise Unprocessable("Not a staff id.", errors=[{"loc": "path.staff_id", "msg": "invalid"}])
+    if not principal.has("duty_manager") and staff_id != principal.sub:
+        # An absence brings the worker's in-week deadlines forward (and so their escalations):
+        # their own line manager records it, not any line manager of the service.
+        manages = await session.exec(select(Case.id).where(
+            Case.service_id == service.id, Case.line_manager_id == principal.sub,
+            Case.case_holder_id == staff_id).limit(1))
+        if manages.first() is None:
+            raise Forbidden("A line manager records the absences of the case holders they "
+                            "manage (and their own); a duty manager anyone's.")
     absence = StaffAbsence(service_id=service.id, staff_id=staff_id, starts_on=body.starts_on,
                            ends_on=body.ends_on, reason=body.reason, created_by=principal.sub)
     session.add(absence)

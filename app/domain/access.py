@@ -157,12 +157,22 @@ def visible_cases_clause(
     register, cases on a panel's agenda, cases with a live panel referral) for the
     panel-facing reads (register, panels, panel referrals, to-do steps).
     """
-    return _visible(
-        principal.sub, service_id,
-        service_wide=principal.has(*SERVICE_WIDE_READERS),
-        case_holder=principal.has("case_holder"), line_manager=principal.has("line_manager"),
-        panel_admin=panel_view and principal.has("panel_admin"),
-    )
+    return _visible(principal.sub, service_id, **visibility_flags(principal, panel_view))
+
+
+def visibility_flags(principal: Principal, panel_view: bool = False) -> dict[str, bool]:
+    """The role flags :func:`visible_cases_clause` builds its clause from (a statement built
+    once per shape takes them with the staff and service ids as bound parameters)."""
+    return {"service_wide": principal.has(*SERVICE_WIDE_READERS),
+            "case_holder": principal.has("case_holder"),
+            "line_manager": principal.has("line_manager"),
+            "panel_admin": panel_view and principal.has("panel_admin")}
+
+
+def visible_clause_of(staff_id: Any, service_id: Any, flags: dict[str, bool]) -> Any:
+    """:func:`visible_cases_clause` for the role flags of :func:`visibility_flags`, with the
+    staff and service ids as values or bound parameters."""
+    return _visible(staff_id, service_id, **flags)
 
 
 def _visible(

@@ -123,7 +123,7 @@ async def feed_steps(
         select(Step, Case).join(Case, col(Case.id) == col(Step.case_id)).where(
             Step.status == StepStatus.open,
             visible_steps_clause(owner, service.id),
-            visible_cases_clause(owner, service.id),
+            visible_cases_clause(owner, service.id, panel_view=True),
             sa.or_(col(Step.assignee_id) == owner.sub,
                    sa.and_(col(Step.assignee_id).is_(None),
                            col(Step.actor).in_(sorted(owner.roles)))),

@@ -36,6 +36,7 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
+from app.domain.acts import latest_act_at
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
     AccessMode,
@@ -65,7 +66,13 @@ from app.domain.restriction import (
 )
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut
-from app.domain.timing import require_after_birth, require_not_before, require_within_case
+from app.domain.timing import (
+    require_after_birth,
+    require_not_before,
+    require_release_within_case,
+    require_within_case,
+)
+from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import Pack
@@ -278,6 +285,20 @@ def _check_child(body: CaseUpsert, now: datetime) -> None:
             errors=[{"loc": "body.child.date_of_birth", "msg": "must not be in the future"}],
         )
     require_mappa_category(body.mappa_category, body.mappa_level)
+    require_separate_manager(body.case_holder_id, body.line_manager_id, "body.line_manager_id")
+
+
+def require_separate_manager(case_holder_id: str, line_manager_id: str, loc: str) -> None:
+    """422 ``manager-is-case-holder`` when one person would be both the case's holder and its
+    line manager: the manager's oversight (Somerset 3.1: the case holder "must discuss" a high
+    rating "with their line manager"; 4.5: line managers "review all cases" with High or Very
+    High ROSH/SWB "with case holders"; Wokingham's management oversight) would be the holder
+    checking their own work."""
+    if case_holder_id == line_manager_id:
+        raise Unprocessable(
+            "The case's line manager must be someone other than its case holder.",
+            slug="manager-is-case-holder",
+            errors=[{"loc": loc, "msg": "is the case holder: name their line manager"}])
 
 
 async def create_case(
@@ -289,8 +310,13 @@ async def create_case(
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
+    require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
+        # Serialised with every create and upsert of this reference (as PUT is): of two racing
+        # creates the second sees the first and is the documented 409 duplicate-external-ref.
+        await lock_external_ref(session, service.id, body.external_ref.system,
+                                body.external_ref.id)
         await _refuse_duplicate_ref(session, principal, service.id, body.external_ref)
     statutory = (
         body.statutory if body.statutory is not None
@@ -408,6 +434,7 @@ async def _update_from_system(
 ) -> policy.PolicyResult:
     """Apply the fields that differ, then the policy on exactly those changes."""
     _check_child(body, utcnow())
+    require_release_within_case(body.expected_release_date, case.opened_at)
     if body.opened_at is not None and body.opened_at != case.opened_at:
         raise Unprocessable("opened_at cannot change once the case is open.",
                             errors=[{"loc": "body.opened_at", "msg": "differs from the case"}])
@@ -585,9 +612,16 @@ def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
 
 
 def _check_reasons(case: Case, sent: dict[str, Any]) -> None:
-    """A closure needs ``closure_reason``, a reopening ``reopen_reason``; neither goes alone."""
+    """A closure needs ``closure_reason``, a reopening ``reopen_reason``; neither goes alone.
+    Closing a closed case, or reopening an open one, is 409 ``conflicting-transition`` with the
+    case's state (reopen first to correct a closure: the steps it set aside come back, and the
+    closure is then dated afresh)."""
     closing = "closed_at" in sent and sent["closed_at"] is not None
     reopening = "closed_at" in sent and sent["closed_at"] is None and case.closed_at is not None
+    if closing and case.closed_at is not None:
+        raise conflicting("case", "close", "closed", {"closed_at": iso_utc(case.closed_at)})
+    if "reopen_reason" in sent and case.closed_at is None:
+        raise conflicting("case", "reopen", "open", {"closed_at": None})
     errors = []
     for name, needed in (("closure_reason", closing), ("reopen_reason", reopening)):
         if needed and not sent.get(name):
@@ -629,13 +663,19 @@ async def patch_case(
     reasons = {k: sent.pop(k) for k in REASONS if k in sent}
     was_closed_at = case.closed_at
     if sent.get("closed_at") is not None:
-        sent["closed_at"] = _closing_time(case, sent["closed_at"])
+        sent["closed_at"] = await _closing_time(session, case, sent["closed_at"])
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
     if sent.get("expected_release_date") is not None and "in_custody" not in sent:
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
             sent["in_custody"] = True
+    if REASSIGNMENT.keys() & sent.keys():
+        require_separate_manager(
+            sent.get("case_holder_id") or case.case_holder_id,
+            sent.get("line_manager_id") or case.line_manager_id,
+            "body.line_manager_id" if "line_manager_id" in sent else "body.case_holder_id")
+    require_release_within_case(sent.get("expected_release_date"), case.opened_at)
     pack = ctx.pack_for(service, at=occurred_at)
     fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
     changes = {**_apply_changes(case, sent), **fact_changes}
@@ -764,10 +804,16 @@ async def _record_restriction(wctx: WriteContext) -> None:
                payload={"case_id": str(case.id), "restricted": restricted})
 
 
-def _closing_time(case: Case, closed_at: datetime) -> datetime:
-    """A closure time that is not in the future and not before the case opened."""
+async def _closing_time(session: AsyncSession, case: Case, closed_at: datetime) -> datetime:
+    """A closure time that is not in the future, not before the case opened and not before
+    the latest act already recorded on the case (:func:`app.domain.acts.latest_act_at`); 422
+    ``occurred-before-bound`` naming the bound otherwise."""
     closed_at = resolve_occurred_at(closed_at, field="closed_at")
     require_within_case(case, closed_at, "closed_at")
+    latest = await latest_act_at(session, case.id)
+    if latest is not None:
+        require_not_before(closed_at, latest, "the latest act recorded on the case",
+                           field="closed_at")
     return closed_at
 
 

@@ -82,7 +82,19 @@ def escalation_actor(overdue: Any, packs: Mapping[str, Pack]) -> str:
     ``actor``: a :class:`Step` or a row of :func:`overdue_batch`), by the pack it was made
     under."""
     pack = packs.get(overdue.policy_pack)
-    return (pack.escalation if pack is not None else FALLBACK).target(overdue.actor)
+    return (pack.escalation if pack is not None else FALLBACK).target(owed_by(overdue))
+
+
+def owed_by(overdue: Any) -> str:
+    """The role whose duty the overdue step is: its actor, but a panel action
+    (``action_owner``) owned by the case's own line manager is the line manager's, so its
+    escalation goes over them (Somerset 7.1.7: obstacles go to "their line manager or duty
+    manager"), never back to them. ``overdue`` has ``line_manager_id`` when it is a row of
+    :func:`overdue_batch`."""
+    if overdue.actor == "action_owner" and overdue.assignee_id is not None \
+            and overdue.assignee_id == getattr(overdue, "line_manager_id", None):
+        return "line_manager"
+    return str(overdue.actor)
 
 
 def escalation_row(

@@ -45,7 +45,7 @@ from app.domain.referrals import (
     create_referral_for_case,
     referral_out,
 )
-from app.domain.timing import require_within_case
+from app.domain.timing import require_release_within_case, require_within_case
 from app.domain.write_context import WriteContext
 
 MAX_KEY_LENGTH = 255
@@ -256,6 +256,8 @@ async def _apply_mappa_update(
     if not changes:
         return None
     require_mappa_category(case.mappa_category, case.mappa_level, "body.details.mappa_level")
+    require_release_within_case(update.expected_release_date, case.opened_at,
+                                "details.expected_release_date")
     case.updated_at = utcnow()
     wctx.session.add(case)
     await wctx.session.flush()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import (
@@ -24,7 +24,12 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, new_id, resolve_occurred_at, utcnow
-from app.domain.next_steps import close_step, require_open_step, require_step_act_time
+from app.domain.next_steps import (
+    close_step,
+    require_not_own_check,
+    require_open_step,
+    require_step_act_time,
+)
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
@@ -141,6 +146,7 @@ async def record_oversight(
             session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
+        await require_not_own_check(session, principal, step)
     entry = OversightEntry(
         service_id=service.id, case_id=case.id, note=body.note, author_id=principal.sub,
         author_role=role, satisfies_step_id=body.satisfies_step_id, occurred_at=occurred_at,
@@ -176,6 +182,27 @@ async def list_oversight(
     return list(rows.all())
 
 
+# Duties a line or duty manager may not waive: a chair's (the senior managers' notifications,
+# e.g. Somerset 12's CSPPI notification to the YJB) and a panel's agreed actions (Somerset
+# 7.1.7: obstacles to "the agreed plan" are raised with the manager, not set aside; the panel
+# varies its own plan at its review).
+NOT_WAIVABLE_BY_MANAGERS = frozenset({"chair", "action_owner"})
+
+
+def require_may_waive(principal: Principal, step: Step) -> None:
+    """403 for a manager waiving a duty they owe themselves (the step is assigned to them: a
+    line manager's own overdue review or its escalation, a duty manager's S16 advice) or one
+    :data:`NOT_WAIVABLE_BY_MANAGERS` lists: waiving records that a duty need not be done, which
+    is someone else's judgement than the person who owes it (Somerset 4.5, 3.1: oversight is a
+    manager's check on another's work)."""
+    if step.assignee_id is not None and step.assignee_id == principal.sub:
+        raise Forbidden("You may not waive a step assigned to you: another manager decides "
+                        "(a duty manager over a line manager), or complete it.")
+    if step.actor in NOT_WAIVABLE_BY_MANAGERS:
+        raise Forbidden(f"A step for the {step.actor.replace('_', ' ')} may not be waived by "
+                        "a line or duty manager.")
+
+
 async def waive_step(
     session: AsyncSession,
     principal: Principal,
@@ -195,6 +222,7 @@ async def waive_step(
     role = case_role_for(principal, case, MANAGERS, "waive steps")
     await reload(session, step)  # the case is locked now: the step's state after any racer
     require_open_step(step, "waive")
+    require_may_waive(principal, step)
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_step_act_time(step, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

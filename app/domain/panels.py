@@ -26,7 +26,7 @@ from app.domain.access import (
     visible_cases_clause,
 )
 from app.domain.audit import record_audit
-from app.domain.cases_table import Case
+from app.domain.cases_table import AccessMode, Case
 from app.domain.common import (
     PlausibleDate,
     StaffId,
@@ -43,6 +43,7 @@ from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
+from app.domain.restriction import staff_of
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
@@ -108,7 +109,10 @@ class PanelDecisionCreate(BaseModel):
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
                     "required_attendance must be there)")
-    occurred_at: UtcDatetime | None = None
+    occurred_at: UtcDatetime | None = PField(
+        default=None,
+        description="when the panel decided; default: the panel's scheduled_for (the decision "
+                    "is dated when the panel sat, whenever it is typed up); not before it (409)")
 
 
 class PanelItemOut(BaseModel):
@@ -439,6 +443,28 @@ def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None
                             errors=errors)
 
 
+async def _check_owners_have_access(
+    session: AsyncSession, body: PanelDecisionCreate, case: Case
+) -> None:
+    """422 ``restriction-shuts-out-owner`` for an action owned by someone the case's access
+    restriction shuts out (not on its ``allowed`` list, or on its ``excluded`` list): the step
+    would belong to someone who may not see it. An owner who is neither the case's holder nor
+    its manager is otherwise fine: an open step assigned to a person is visible to them
+    (:func:`app.domain.next_steps.visible_steps_clause`), as Wokingham's "Internal and External
+    Controls" asks that every action name "the professional responsible for it"."""
+    if case.access_mode is None or not body.actions:
+        return
+    staff = set(await staff_of(session, case))
+    allowed = case.access_mode == AccessMode.allowed
+    errors = [{"loc": f"body.actions.{i}.owner_id",
+               "msg": "the case's access restriction shuts this owner out"}
+              for i, action in enumerate(body.actions) if (action.owner_id in staff) != allowed]
+    if errors:
+        raise Unprocessable(
+            "An action's owner may not see this restricted case; name someone with access.",
+            slug="restriction-shuts-out-owner", errors=errors)
+
+
 def _check_attendance(body: PanelDecisionCreate, kind: PanelKind) -> None:
     """422 for attendees the panel kind does not invite, or a required attendee missing."""
     errors = []
@@ -505,6 +531,7 @@ async def decide(
     _refuse_stale_ratings(body, case, sat_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)
     _check_decision(body, case, panel)
+    await _check_owners_have_access(session, body, case)
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=chair, occurred_at=occurred_at)

@@ -21,11 +21,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
 from app.domain.cases_table import Case, ContactLevel
-from app.domain.common import iso_utc
+from app.domain.common import iso_utc, utcnow
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.services import Service
-from app.domain.steps import STEP_OUT_COLUMNS, Step, StepOut, StepStatus, step_out, steps_out
+from app.domain.steps import (
+    STEP_OUT_COLUMNS,
+    Step,
+    StepOut,
+    StepRow,
+    StepStatus,
+    step_json,
+    step_out,
+    steps_out,
+)
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
@@ -116,14 +125,9 @@ async def open_steps_out(session: AsyncSession, case_id: uuid.UUID) -> list[Step
     return (await open_steps_by_case(session, [case_id]))[case_id]
 
 
-async def open_steps_by_case(
-    session: AsyncSession, case_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[StepOut]]:
-    """Open steps of many cases in one query (lists and the register), soonest due first:
-    read as plain rows and shaped in one validator call (no ORM object per step)."""
-    by_case: dict[uuid.UUID, list[StepOut]] = {case_id: [] for case_id in case_ids}
-    if not case_ids:
-        return by_case
+async def _open_step_rows(session: AsyncSession, case_ids: Sequence[uuid.UUID]) -> list[Any]:
+    """The open steps of these cases as plain rows of :data:`STEP_OUT_COLUMNS` (no ORM object
+    per step), soonest due first (undated last)."""
     case_id = STEP_OUT_COLUMNS[1]
     query = sa.select(*STEP_OUT_COLUMNS).where(
         case_id.in_(case_ids) if len(case_ids) > 1 else case_id == case_ids[0],
@@ -131,8 +135,35 @@ async def open_steps_by_case(
     ).order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at),
                   col(Step.id))
     rows = await session.exec(query)  # type: ignore[call-overload]
-    for step in steps_out(rows.all()):
+    return list(rows.all())
+
+
+async def open_steps_by_case(
+    session: AsyncSession, case_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[StepOut]]:
+    """Open steps of many cases in one query, soonest due first: read as plain rows and
+    shaped in one validator call (no ORM object per step)."""
+    by_case: dict[uuid.UUID, list[StepOut]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return by_case
+    for step in steps_out(await _open_step_rows(session, case_ids)):
         by_case[step.case_id].append(step)
+    return by_case
+
+
+async def open_steps_json_by_case(
+    session: AsyncSession, case_ids: Sequence[uuid.UUID], now: datetime | None = None
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """:func:`open_steps_by_case` for a page's JSON (lists and the register): each step as
+    :func:`~app.domain.page_json.step_json` shows it, ``overdue`` as of ``now``."""
+    by_case: dict[uuid.UUID, list[dict[str, Any]]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return by_case
+    moment = now or utcnow()
+    make = StepRow._make
+    for row in await _open_step_rows(session, case_ids):
+        step: Any = make(row)
+        by_case[step.case_id].append(step_json(step, moment))
     return by_case
 
 
@@ -450,7 +481,8 @@ async def rehome_shut_out_steps(
 ) -> list[Step]:
     """Move the case's open steps whose assignee may no longer see the case (``shut_out``:
     excluded by a restriction, or no longer its holder) to someone who may: a case holder's
-    or line manager's step to the role's current holder, any other step to its role
+    or line manager's step to the role's current holder, a panel action (``action_owner``) to
+    the case holder, any other step to its role
     (unassigned: any holder of the actor's role who may see the case completes it). Each is
     audited (``step.reassign``) and announced (``step.reassigned``) like a reassignment."""
     session, case, service = wctx.session, wctx.case, wctx.service
@@ -462,7 +494,9 @@ async def rehome_shut_out_steps(
         old = step.assignee_id
         if old is None or not shut_out(old):
             continue
-        attr = ACTOR_FIELDS.get(step.actor)
+        # A panel action goes to the case holder, who "will ensure any required actions are
+        # taken" (Somerset 7.1.7); a role's step to the role's holder; any other to its role.
+        attr = "case_holder_id" if step.actor == "action_owner" else ACTOR_FIELDS.get(step.actor)
         new = getattr(case, attr) if attr else None
         if new is not None and shut_out(new):
             new = None

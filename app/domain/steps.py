@@ -218,7 +218,7 @@ _STEP_OUT_NAMES = (
 )
 # (The mapped attributes, not the table's columns: an ORM select autoflushes the session first.)
 STEP_OUT_COLUMNS = tuple(getattr(Step, name) for name in _STEP_OUT_NAMES)
-_StepRow = namedtuple("_StepRow", _STEP_OUT_NAMES)  # type: ignore[misc]
+StepRow = namedtuple("StepRow", _STEP_OUT_NAMES)  # type: ignore[misc]
 _STEPS_OUT: TypeAdapter[list[StepOut]] = TypeAdapter(list[StepOut])
 
 
@@ -226,5 +226,56 @@ def steps_out(rows: Iterable[Sequence[Any]], now: datetime | None = None) -> lis
     """Shape many steps, rows of :data:`STEP_OUT_COLUMNS` in that order, for the API in one
     validator call, ``overdue`` as of one ``now``."""
     moment = now or utcnow()
-    make = _StepRow._make
+    make = StepRow._make
     return _STEPS_OUT.validate_python([step_fields(make(row), moment) for row in rows])
+
+
+# The JSON of list pages (app.domain.page_json) shapes a step without a StepOut: the same fields
+# in the same order, as the model would hold them.
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+_REASON: TypeAdapter[StepReason] = TypeAdapter(StepReason)
+
+
+def _reason(reason: Any) -> Any:
+    """A reason as ``StepReason`` shows it: its six fields in order (others left out), ``at``
+    read as the model reads it; a reason of any other shape goes through the model."""
+    if type(reason) is dict:
+        rule, pack, ref = reason.get("rule"), reason.get("pack"), reason.get("ref")
+        trigger, record, at = reason.get("trigger"), reason.get("record"), reason.get("at")
+        if (type(rule) is str and type(pack) is str and type(ref) is str
+                and (trigger is None or type(trigger) is str)
+                and (at is None or type(at) is str)
+                and (record is None or (type(record) is dict and type(record.get("type")) is str
+                                        and type(record.get("id")) is str))):
+            return {"rule": rule, "pack": pack, "ref": ref, "trigger": trigger,
+                    "record": None if record is None
+                    else {"type": record["type"], "id": record["id"]},
+                    "at": None if at is None else _DATETIME.validate_python(at)}
+    return _REASON.validate_python(reason)
+
+
+def step_json(step: Any, now: datetime) -> dict[str, Any]:
+    """A step as ``StepOut`` shows it (``overdue`` as of ``now``), from a :class:`Step` or a
+    row of :data:`STEP_OUT_COLUMNS` (the fields :func:`step_fields` reads)."""
+    due_at = step.due_at
+    return {
+        "id": str(step.id), "case_id": str(step.case_id), "code": step.code,
+        "title": step.title, "actor": step.actor, "assignee_id": step.assignee_id,
+        "due_at": due_at, "urgent": step.urgent, "awaiting_panel_date": step.awaiting_panel_date,
+        "status": str(step.status),
+        "policy": {"pack": step.policy_pack, "version": step.policy_version,
+                   "ref": step.policy_ref, "rule": step.rule_id},
+        "subject_id": str(step.subject_id), "note": step.note, "created_at": step.created_at,
+        "raised_at": step.raised_at, "overdue_at": step.overdue_at or due_at,
+        "completed_at": step.completed_at, "completed_by": step.completed_by,
+        "completion_note": step.completion_note,
+        "satisfied_by": ({"type": step.satisfied_by_type, "id": str(step.satisfied_by_id)}
+                         if step.satisfied_by_type else None),
+        "reasons": [_reason(r) for r in reasons_of(step)],
+        "overdue": is_overdue(step, now),
+    }
+
+
+def steps_json(steps: Iterable[Any], now: datetime) -> list[dict[str, Any]]:
+    """:func:`step_json` of each step."""
+    return [step_json(step, now) for step in steps]

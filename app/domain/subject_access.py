@@ -8,20 +8,35 @@ events, referrals, oversight notes, panel items and decisions, steps, the case r
 changes (old and new values) and the write audit.
 
 Third-party personal data is redacted by default and every redaction is listed in
-``redactions`` (path and reason): named victims; values under keys that name other people in
-free-form ``details`` (``THIRD_PARTY_KEYS``, or any object marked ``"third_party": true``); and,
-in free text anywhere in the export, the names recorded as victims.
+``redactions`` (path and reason): UK GDPR Art. 15(4) (the right to a copy "shall not adversely
+affect the rights and freedoms of others") and DPA 2018 Sch. 2 Part 3 para 16 (a controller need
+not disclose information identifying another individual without their consent, unless it is
+reasonable to). Redacted are:
+
+- named victims (a judgement's ``victims``);
+- the value under any key that names other people (:func:`third_party_key`: the keys of
+  ``THIRD_PARTY_KEYS``, and any key one of whose words is in ``PEOPLE_WORDS``, such as
+  ``named_others``, ``names``, ``people``, ``others``, ``otherPeople``, ``witness-names``), and
+  any object marked ``"third_party": true``;
+- in free text, those people's names however they are typed (:mod:`app.domain.names`: case,
+  accents, apostrophe and dash variants, any spaces), as whole words: a victim's full name in
+  any text of the export (as before), and in free text (values of ``FREE_TEXT`` keys and
+  anything inside ``details``) also each part of their name of three letters or more alone
+  ("O'Neill", "Dana") and the names recorded under third-party keys. A part shared with the
+  child's own name (on any of their cases) is not redacted alone: this is the child's own
+  subject access request.
 """
 
 from __future__ import annotations
 
 import html
-import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import regex
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,6 +57,7 @@ from app.domain.events import CaseEvent, case_event_out
 from app.domain.history import RecordChange
 from app.domain.judgements import judgement_out
 from app.domain.judgements_table import Judgement
+from app.domain.names import NameFinder, fold_name, name_parts
 from app.domain.oversight import OversightEntry, oversight_out
 from app.domain.panels import Panel, PanelItem
 from app.domain.policy import PolicyContext
@@ -57,8 +73,23 @@ THIRD_PARTY_KEYS = frozenset({
     "victim", "victims", "victim_name", "victim_names", "other_child", "other_children",
     "third_party", "third_parties", "witness", "witnesses", "associate", "associates",
     "co_defendant", "co_defendants", "family_members", "reporter", "referrer_name",
+    "named_others", "names", "people", "others", "persons",
 })
-# Fields of a case's own record that hold free text (where victims' names are looked for).
+# A key one of whose words (split at "_", "-", spaces and camelCase) is one of these names
+# people other than the child: "victim_names", "namedOthers", "known_associates", "other_people".
+PEOPLE_WORDS = frozenset({
+    "victim", "victims", "witness", "witnesses", "associate", "associates", "defendant",
+    "defendants", "person", "persons", "people", "others", "names", "sibling", "siblings",
+    "relative", "relatives", "referrer", "reporter",
+})
+# What is typed under a third-party key when there is nobody to name: not looked for in free
+# text (the value itself is still redacted), nor is a name part that is one of these.
+NOT_NAMES = frozenset({
+    "none", "nil", "no", "n/a", "na", "yes", "unknown", "not known", "none known", "tbc",
+    "tbd", "anonymous", "anon", "other", "others", "various", "known", "not applicable",
+})
+# Keys whose values are free text (where the parts of third parties' names are looked for, as
+# well as anything inside ``details``).
 FREE_TEXT = frozenset({"rationale", "note", "notes", "minutes", "feedback", "completion_note",
                        "description", "summary", "reason", "text"})
 
@@ -76,35 +107,92 @@ class SubjectAccessExport(BaseModel):
     notes: list[str]
 
 
+_KEY_WORDS = regex.compile(r"[^\p{L}\p{N}]+")
+_CAMEL = regex.compile(r"(?<=[\p{Ll}\p{N}])(?=\p{Lu})")
+
+
+@lru_cache(maxsize=4096)
+def third_party_key(key: str) -> bool:
+    """Whether a ``details`` key holds other people's personal data: one of
+    ``THIRD_PARTY_KEYS``, or a key with a word in ``PEOPLE_WORDS`` (words split at anything but
+    letters and digits and at camelCase humps, compared casefolded)."""
+    words = [w for w in _KEY_WORDS.split(_CAMEL.sub("_", key).casefold()) if w]
+    return "_".join(words) in THIRD_PARTY_KEYS or any(w in PEOPLE_WORDS for w in words)
+
+
+def _recorded_names(value: Any, key: str = "") -> Iterable[str]:
+    """Strings recorded under third-party keys (and in objects marked as third-party),
+    taken as names of third parties."""
+    if isinstance(value, dict):
+        marked = value.get("third_party") is True
+        for k, v in value.items():
+            if marked or third_party_key(k):
+                yield from _strings(v)
+            else:
+                yield from _recorded_names(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _recorded_names(v, key)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+
+
 class _Redactor:
     """Replaces third-party data with ``REDACTED`` and remembers where and why."""
 
-    def __init__(self, names: Iterable[str], active: bool) -> None:
+    def __init__(self, victims: Iterable[str], others: Iterable[str],
+                 childs_names: Iterable[str], active: bool) -> None:
         self.active = active
         self.done: list[dict[str, str]] = []
-        words = sorted({n.strip() for n in names if len(n.strip()) >= 2}, key=len, reverse=True)
-        self._names = (re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
-                       if words else None)
+        own = set().union(*(name_parts(n) for n in childs_names))
+        victims = [fold_name(n) for n in victims if len(n.strip()) >= 2]
+        victim_parts = set().union(*(name_parts(n) for n in victims)) - own - NOT_NAMES
+        others = [f for f in (fold_name(n) for n in others if len(n.strip()) >= 2)
+                  if f not in NOT_NAMES]
+        other_parts = set().union(*(name_parts(n) for n in others)) - own - NOT_NAMES
+        # Victims' full names anywhere (as always); their parts and other third parties'
+        # names in free text.
+        self._everywhere = NameFinder(victims)
+        self._victims_free = NameFinder([*victims, *victim_parts])
+        self._free = NameFinder([*victims, *victim_parts, *others, *other_parts])
 
     def _mark(self, path: str, reason: str) -> str:
         self.done.append({"path": path, "reason": reason})
         return REDACTED
 
-    def walk(self, value: Any, path: str, key: str = "") -> Any:
-        """The value with third-party data redacted (a copy)."""
+    def walk(self, value: Any, path: str, key: str = "", free: bool = False) -> Any:
+        """The value with third-party data redacted (a copy). ``free``: inside free text
+        (``details``, or the value of a ``FREE_TEXT`` key)."""
         if not self.active:
             return value
-        if key in THIRD_PARTY_KEYS and value not in (None, [], {}, ""):
+        if third_party_key(key) and value not in (None, [], {}, ""):
             return self._mark(path, f"third-party personal data ({key})")
         if isinstance(value, dict):
             if value.get("third_party") is True:
                 return self._mark(path, "marked as third-party")
-            return {k: self.walk(v, f"{path}.{k}", k) for k, v in value.items()}
+            inside = free or key == "details"
+            return {k: self.walk(v, f"{path}.{k}", k, inside) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.walk(v, f"{path}[{i}]", key) for i, v in enumerate(value)]
-        if isinstance(value, str) and self._names is not None and self._names.search(value):
-            self.done.append({"path": path, "reason": "names a third party (a recorded victim)"})
-            return self._names.sub(REDACTED, value)
+            return [self.walk(v, f"{path}[{i}]", key, free) for i, v in enumerate(value)]
+        if isinstance(value, str):
+            finder = self._free if free or key in FREE_TEXT else self._everywhere
+            redacted = finder.replace(value, REDACTED)
+            if redacted is not None:
+                victim = (self._victims_free if finder is self._free else
+                          self._everywhere).spans(value)
+                self.done.append({"path": path, "reason": (
+                    "names a third party (a recorded victim)" if victim else
+                    "names a third party (recorded under a third-party key)")})
+                return redacted
         return value
 
 
@@ -196,7 +284,9 @@ async def export(
     pack = ctx.pack_now(service)
     files = [await _case_file(session, c, pack) for c in cases]
     victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]
-    redactor = _Redactor(victims, redact)
+    others = [n for f in files for n in _recorded_names(f)]
+    childs_names = [n for c in cases for n in (c.given_name, c.family_name)]
+    redactor = _Redactor(victims, others, childs_names, redact)
     files = [redactor.walk(f, f"cases[{i}]") for i, f in enumerate(files)]
     for c in cases:
         await record_audit(

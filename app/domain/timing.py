@@ -14,7 +14,7 @@ from datetime import date, datetime
 from app.core.errors import Unprocessable
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc
-from app.workflows.calendar import start_of_day
+from app.workflows.calendar import london_date, start_of_day
 
 
 def _refuse(field: str, what: str, bound: datetime | date) -> Unprocessable:
@@ -45,3 +45,13 @@ def require_within_case(case: Case, at: datetime, field: str = "occurred_at") ->
     """422 when an act on the case predates the child's birth or the case's opening."""
     require_after_birth(at, case.date_of_birth, field)
     require_not_before(at, case.opened_at, "the case's opened_at", field)
+
+
+def require_release_within_case(
+    release: date | None, opened_at: datetime, field: str = "expected_release_date"
+) -> None:
+    """422 when an expected release date falls before the (London) day the case opened: the
+    date a child in custody is expected out is in the case's future, never before it (a 2001
+    date on a 2026 case would set W16's "six months before release" deadlines in the past)."""
+    if release is not None and release < london_date(opened_at):
+        raise _refuse(field, "the day the case opened", london_date(opened_at))

@@ -18,6 +18,7 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.access_log import AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
 from app.domain.duplicates import PossibleDuplicate
+from app.domain.page_json import cases_json, page_response
 from app.domain.restriction import access_view, access_views
 from app.domain.steps import step_out
 from app.domain.subject_access import SubjectAccessExport, export, to_html
@@ -87,16 +88,16 @@ async def list_cases(
     external_id: Annotated[str | None, Query(max_length=128)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
-) -> Page[svc.CaseOut]:
+) -> Response:
     """The caller's visible caseload (filters: holder, register, external ref)."""
     filters = svc.CaseFilters(
         case_holder_id=case_holder_id, on_register=on_register, external_system=external_system,
         external_id=external_id, cursor=cursor, limit=limit,
     )
     service, cases, next_cursor = await svc.list_cases(session, principal, filters)
-    steps = await svc.policy.open_steps_by_case(session, [c.id for c in cases])
+    steps = await svc.policy.open_steps_json_by_case(session, [c.id for c in cases])
     access = await access_views(session, principal, cases)
-    return Page(data=svc.cases_out(cases, service, steps, access), next_cursor=next_cursor)
+    return page_response(cases_json(cases, service, steps, access), next_cursor)
 
 
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],

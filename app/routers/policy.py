@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
 from app.domain import policy
-from app.domain.cases import MAX_PAGE, CaseFilters, CaseOut, cases_out, list_cases
+from app.domain.cases import MAX_PAGE, CaseFilters, CaseOut, list_cases
+from app.domain.page_json import cases_json, page_response
 from app.domain.preview import PreviewOut, PreviewRequest, preview
 from app.domain.restriction import access_views
 from app.routers.envelopes import Page, Read
@@ -69,13 +70,13 @@ async def register(
     cursor: Annotated[str | None, Query(max_length=512, description=(
         "the `next_cursor` of the previous page"))] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="cases per page")] = 50,
-) -> Page[CaseOut]:
+) -> Response:
     """Cases with ROSH or SWB high/very high (Somerset 9), for chairs, panel admins, managers:
     each with its open steps, oldest first, paged like `GET /v1/cases` (keyset cursor on
     creation time then id; `limit` 1-200, default 50; `next_cursor` null on the last page;
     an invalid cursor is 422)."""
     filters = CaseFilters(on_register=True, cursor=cursor, limit=limit)
     service, cases, next_cursor = await list_cases(session, principal, filters, panel_view=True)
-    steps = await policy.open_steps_by_case(session, [c.id for c in cases])
+    steps = await policy.open_steps_json_by_case(session, [c.id for c in cases])
     access = await access_views(session, principal, cases)
-    return Page(data=cases_out(cases, service, steps, access), next_cursor=next_cursor)
+    return page_response(cases_json(cases, service, steps, access), next_cursor)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
-from app.domain.steps import StepOut, StepStatus, step_out
+from app.domain.common import utcnow
+from app.domain.page_json import page_response
+from app.domain.steps import StepOut, StepStatus, step_out, steps_json
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
 
@@ -29,7 +31,7 @@ async def list_next_steps(
     cursor: Annotated[str | None, Query(max_length=512, description=(
         "the `next_cursor` of the previous page (valid for the same filters only)"))] = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
-) -> Page[StepOut]:
+) -> Response:
     """Steps the caller may see (filters: case, assignee=me, actor, status, overdue), soonest
     due first and undated last, paged by a keyset cursor (`limit` 1-200, default 50;
     `next_cursor` null on the last page; a cursor of other filters, or not made here, is 422
@@ -37,7 +39,7 @@ async def list_next_steps(
     filters = svc.StepFilters(case_id=case_id, assignee=assignee, actor=actor, status=status,
                               overdue=overdue, cursor=cursor, limit=limit)
     steps, next_cursor = await svc.list_steps(session, principal, filters)
-    return Page(data=[step_out(s) for s in steps], next_cursor=next_cursor)
+    return page_response(steps_json(steps, utcnow()), next_cursor)
 
 
 @router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read")])

@@ -127,7 +127,7 @@ async def test_step_completed_or_waived_before_it_arose_is_422(somerset: Tenant)
     plan = the_step(steps, "countersign_risk_plan")
     r = await somerset.client.post(f"/v1/next-steps/{plan['id']}/waive",
                                    json={"reason": "x", "occurred_at": "2026-05-31T10:00:00Z"},
-                                   headers=somerset.auth("line_manager"))
+                                   headers=somerset.auth("duty_manager"))
     assert assert_problem(r, 422)["bound"]["name"] == "the step's raised_at"
     ok = await complete(somerset, discuss["id"], "line_manager",
                         occurred_at="2026-06-02T10:00:00+01:00")

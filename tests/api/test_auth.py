@@ -266,3 +266,17 @@ async def test_writes_without_a_token_are_401_before_the_body_is_judged(
                 assert r.json()["type"].endswith("/unauthenticated")
                 checked += 1
     assert checked >= 30
+
+
+@pytest.mark.parametrize("claim", ["exp", "iss", "aud", "sub"])
+async def test_a_missing_required_claim_is_named(
+    client: httpx.AsyncClient, somerset: Tenant, claim: str
+) -> None:
+    """A correctly signed token without exp, iss, aud or sub: 401 whose detail names the claim
+    (it said the signature was not valid, misleading whoever debugs an identity provider)."""
+    payload = forge.claims(service=somerset.slug)
+    payload.pop(claim)
+    r = await client.get("/v1/cases", headers={
+        "authorization": f"Bearer {forge.hs256(payload, TEST_SECRET.encode())}"})
+    assert r.status_code == 401, r.text
+    assert r.json()["detail"] == f"The token has no '{claim}' claim."

@@ -99,13 +99,17 @@ async def test_repeated_close_and_reopen_never_redates_or_duplicates(somerset: T
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-08-20T10:00:00+01:00")
     before = _view(await steps_of(somerset, case["id"]))
+    start = datetime.now(UTC)
     for round_ in range(3):
-        now = datetime.now(UTC)
+        # Each closure is dated after the last reopening (the latest act on the case), each
+        # reopening after its closure: whole seconds a little ahead of now (within the 5
+        # minutes' tolerance), since _z drops the fraction of a second.
         r = await patch_case(somerset, case["id"], {
-            "closed_at": _z(now - timedelta(seconds=30 - 10 * round_)),
+            "closed_at": _z(start + timedelta(seconds=2 * round_ + 1)),
             "closure_reason": "Order completed"})
         assert r.status_code == 200, r.text
-        r = await patch_case(somerset, case["id"], {"closed_at": None,
-                                                    "reopen_reason": "Closed in error"})
+        r = await patch_case(somerset, case["id"], {
+            "closed_at": None, "reopen_reason": "Closed in error",
+            "occurred_at": _z(start + timedelta(seconds=2 * round_ + 2))})
         assert r.status_code == 200, r.text
         assert _view(await steps_of(somerset, case["id"])) == before

@@ -177,14 +177,15 @@ async def test_W19_monthly_panel_review_recurs_and_stops(
 
 
 async def test_S11_waiving_one_monthly_review_keeps_the_next_coming(somerset: Tenant) -> None:
-    """Every 1m "for as long as the condition holds": a waived occurrence still recurs."""
+    """Every 1m "for as long as the condition holds": a waived occurrence still recurs. (A
+    duty manager waives it: the line manager may not waive the review they owe.)"""
     case = (await somerset.open_case())["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
     first = the_step(await case_steps(somerset, case["id"]), "monthly_manager_review")
     r = await somerset.client.post(f"/v1/next-steps/{first['id']}/waive",
                                    json={"reason": "Discussed at the MARP this month instead",
                                          "occurred_at": "2026-05-10T10:00:00Z"},
-                                   headers=somerset.auth("line_manager"))
+                                   headers=somerset.auth("duty_manager"))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "waived"
     following = the_step(r.json()["next_steps"], "monthly_manager_review")

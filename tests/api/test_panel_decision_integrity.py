@@ -9,6 +9,8 @@ case. Both are now 409 and store nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
 from tests.api.integrity_support import audit_of, etag, steps_of
@@ -84,11 +86,12 @@ async def test_decision_confirming_the_current_level_after_a_newer_judgement_sta
 async def test_decision_on_a_case_closed_after_the_panel_sat_is_409(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """The case was closed at 12:00 after a 10:00 panel; the chair then records a decision with
-    an action and a review date: 409 ``case-closed``, and the closed case has no open step."""
+    """The case was closed (now: after the item was put on the agenda, the latest act) after
+    a 10:00 panel on 10 June; the chair then records a decision with an action and a review
+    date: 409 ``case-closed``, and the closed case has no open step."""
     case, panel, item = await _on_panel(client, somerset)
     r = await client.patch(f"/v1/cases/{case['id']}",
-                           json={"closed_at": "2026-06-10T12:00:00+01:00",
+                           json={"closed_at": datetime.now(UTC).isoformat(),
                                  "closure_reason": "Order ended"},
                            headers={**somerset.auth("line_manager"),
                                     "If-Match": await etag(somerset, case["id"])})
@@ -120,8 +123,9 @@ async def test_decision_typed_up_later_with_its_own_time_is_still_409(
 
 
 async def _close(client: httpx.AsyncClient, t: Tenant, case_id: str) -> None:
+    """Close the case now (after every act recorded on it, which a closure may not predate)."""
     r = await client.patch(f"/v1/cases/{case_id}",
-                           json={"closed_at": "2026-06-10T12:00:00+01:00",
+                           json={"closed_at": datetime.now(UTC).isoformat(),
                                  "closure_reason": "Order ended"},
                            headers={**t.auth("line_manager"), "If-Match": await etag(t, case_id)})
     assert r.status_code == 200, r.text

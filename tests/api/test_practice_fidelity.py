@@ -857,3 +857,29 @@ async def test_S3_S14_somerset_review_is_one_step_and_the_merge_is_audited(
     redated = [e for e in r.json()["data"] if e["action"] == "step.redate"
                and e["entity_id"] == reviews[0]["id"]]
     assert len(redated) == 1
+
+
+@pytest.mark.parametrize(("role", "sub", "status"), [
+    ("line_manager", "line_manager-1", 201),   # manages case_holder-1's case
+    ("line_manager", "line_manager-9", 403),   # manages none of case_holder-1's cases
+    ("duty_manager", "duty_manager-4", 201),   # any worker of the service
+])
+async def test_W4_only_the_workers_own_manager_or_a_duty_manager_records_their_absence(
+        wokingham: Tenant, role: str, sub: str, status: int) -> None:
+    """W4 ("on a Friday or the last day before a prolonged absence ... before the end of the
+    working week"): an absence brings case_holder-1's in-week deadlines forward, so only a line
+    manager of one of their cases, or a duty manager, records it. Refused (403), the incident
+    of Wednesday 26 August 2026 is due at the end of Thursday 27 August as without leave;
+    recorded, at the end of Wednesday. A line manager may record their own absence."""
+    week = await FidelityWeek.start(wokingham)
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-27", "ends_on": "2026-09-04", "reason": "annual leave"},
+        headers=wokingham.auth(role, sub))
+    assert r.status_code == status, r.text
+    body = await week.incident("2026-08-26T15:00:00+01:00")
+    due = steps_of(body["next_steps"], "record_incident")[0]["due_at"]
+    assert due == ("2026-08-26T22:59:59Z" if status == 201 else "2026-08-27T22:59:59Z")
+    own = await wokingham.client.post("/v1/staff/line_manager-9/absences", json={
+        "starts_on": "2026-12-21", "ends_on": "2026-12-24"},
+        headers=wokingham.auth("line_manager", "line_manager-9"))
+    assert own.status_code == 201, own.text

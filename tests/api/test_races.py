@@ -347,3 +347,29 @@ async def test_race_panel_scheduling_against_closing_a_waiting_case(somerset: Te
         ))
         assert [a.status_code for a in answers] == [201, 200], [a.text for a in answers]
         assert await steps_of(somerset, case["id"]) == []
+
+
+# --- creates by one external reference ------------------------------------------------------
+
+async def test_race_creates_with_one_external_ref(somerset: Tenant) -> None:
+    """Four POSTs of a new case with the same IYSS reference at once, 5 rounds: one 201, the
+    others the documented 409 duplicate-external-ref naming the case made (they were a bare
+    409 ``conflict`` from the database's unique index)."""
+    for round_ in range(5):
+        body = {"child": {"given_name": "Sam", "family_name": "Taylor",
+                          "date_of_birth": "2010-05-01"},
+                "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+                "intervention": "court_order", "csc_status": "none",
+                "external_ref": {"system": "IYSS", "id": f"RACE-{round_}"}}
+        answers = list(await asyncio.gather(*(
+            somerset.client.post("/v1/cases", json=body,
+                                 headers=somerset.auth("line_manager", "line_manager-1"))
+            for _ in range(4))))
+        assert sorted(r.status_code for r in answers) == [201, 409, 409, 409], \
+            [r.text for r in answers]
+        made = next(r for r in answers if r.status_code == 201).json()["data"]["id"]
+        for r in answers:
+            if r.status_code == 409:
+                problem = assert_problem(r, 409)
+                assert problem["type"].endswith("/duplicate-external-ref")
+                assert problem["existing_case_id"] == made

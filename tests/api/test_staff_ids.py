@@ -84,9 +84,11 @@ async def test_access_list_and_absence_staff_ids_are_checked(somerset: Tenant) -
 
 @pytest.mark.parametrize("sub", ORDINARY)
 async def test_ordinary_staff_ids_pass(somerset: Tenant, sub: str) -> None:
-    """Letters with accents, an apostrophe, a dot, a plain space: a case opened and read."""
-    r = await somerset.client.post("/v1/cases", json=_case_body(sub, sub),
-                                   headers=somerset.auth("line_manager", sub))
+    """Letters with accents, an apostrophe, a dot, a plain space: a case opened (by its line
+    manager, another person) and read by its holder."""
+    manager = f"{sub}-lm"
+    r = await somerset.client.post("/v1/cases", json=_case_body(sub, manager),
+                                   headers=somerset.auth("line_manager", manager))
     assert r.status_code == 201, r.text
     assert r.json()["data"]["case_holder_id"] == sub
     r = await somerset.client.get(f"/v1/cases/{r.json()['data']['id']}",

@@ -1,0 +1,60 @@
+"""When the latest act recorded on a case happened: the bound a closure may not predate.
+
+A closure dated before something already recorded on the case (a judgement, an event, a step done)
+would rewrite what the policy asked at the time: an act after the closure date falls outside
+the open case, and a serious incident (Somerset 12, within 20 days "following the end of
+supervision") would be measured from a closure that had not happened. So the closure, like every
+other act, is refused with 422 ``occurred-before-bound`` naming this bound.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain.assessments import Assessment
+from app.domain.audit import AuditEntry
+from app.domain.events import CaseEvent
+from app.domain.judgements_table import Judgement
+from app.domain.oversight import OversightEntry
+from app.domain.panels_table import PanelItem
+from app.domain.referrals import Referral
+from app.domain.steps import Step, StepStatus
+
+
+async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
+    """The latest moment (aware UTC) at which something recorded on the case happened: a
+    judgement, event or oversight entry (``occurred_at``), a panel decision (``decided_at``), a
+    step done or waived (``completed_at``), an assessment's or referral's transition (their
+    history's ``at``) or a reopening; None for a case with no act yet. Acts dated by their
+    ``occurred_at`` (back-dated ones at their own date), not by when they were recorded."""
+    columns: list[Any] = [
+        sa.select(sa.func.max(col(Judgement.occurred_at))).where(col(Judgement.case_id) == case_id),
+        sa.select(sa.func.max(col(CaseEvent.occurred_at))).where(col(CaseEvent.case_id) == case_id),
+        sa.select(sa.func.max(col(OversightEntry.occurred_at)))
+        .where(col(OversightEntry.case_id) == case_id),
+        sa.select(sa.func.max(col(PanelItem.decided_at))).where(col(PanelItem.case_id) == case_id),
+        sa.select(sa.func.max(col(Step.completed_at))).where(
+            col(Step.case_id) == case_id,
+            col(Step.status).in_((StepStatus.done, StepStatus.waived))),
+        sa.select(sa.func.max(col(AuditEntry.at))).where(
+            col(AuditEntry.case_id) == case_id, col(AuditEntry.entity_type) == "case",
+            col(AuditEntry.action) == "case.reopen"),
+    ]
+    found = (await session.exec(select(*(c.scalar_subquery() for c in columns)))).one()
+    moments = [_aware(m) for m in found if m is not None]
+    for model in (Assessment, Referral):
+        rows = await session.exec(select(model.history).where(col(model.case_id) == case_id))
+        moments += [datetime.fromisoformat(h["at"]) for history in rows.all()
+                    for h in history or () if h.get("at")]
+    return max(moments, default=None)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite may give naive UTC back from an aggregate; PostgreSQL aware."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

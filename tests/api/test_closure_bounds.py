@@ -1,0 +1,130 @@
+"""A closure may not be dated before what is already recorded on the case, and a case is closed
+(or reopened) once: the second is 409 (attack pass 4, finding 1).
+
+Somerset 2023, 12: "Somerset YJT will complete notification within the expected timeframes for
+any child who is charged with any notifiable offence or dies whilst relevant to our service (up to
+20 days following the end of supervision)". A closure back-dated before a judgement recorded
+today put a later charge outside those 20 days, so S23's duties were never raised; closing the
+closed case again moved its date silently. Every other act dated before a bound is 422
+``occurred-before-bound``; a closure now is too, naming the latest act as the bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.integrity_support import (
+    assert_problem,
+    codes,
+    complete,
+    judge,
+    patch_case,
+    steps_of,
+)
+from tests.conftest import Tenant
+
+OPENED = "2026-07-01T10:00:00+01:00"
+
+
+async def _event(t: Tenant, case_id: str, type_: str, at: str, role: str = "case_holder"
+                 ) -> dict[str, Any]:
+    r = await t.client.post(f"/v1/cases/{case_id}/events",
+                            json={"type": type_, "occurred_at": at,
+                                  "details": {"offence": "robbery"} if type_ == "charged"
+                                  else {}},
+                            headers=t.auth(role))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _judged(t: Tenant, case_id: str) -> None:
+    await judge(t, case_id, "rosh", "high", "2026-08-27T11:00:00+01:00")
+
+
+async def _event_recorded(t: Tenant, case_id: str) -> None:
+    await _event(t, case_id, "change_of_circumstances", "2026-08-27T11:00:00+01:00")
+
+
+async def _step_done(t: Tenant, case_id: str) -> None:
+    await judge(t, case_id, "rosh", "high", "2026-07-10T11:00:00+01:00")
+    step = next(s for s in await steps_of(t, case_id) if s["actor"] == "case_holder")
+    r = await complete(t, step["id"], "case_holder", note="done",
+                       occurred_at="2026-08-27T11:00:00+01:00")
+    assert r.status_code == 200, r.text
+
+
+async def _assessment_started(t: Tenant, case_id: str) -> None:
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments",
+                            json={"type": "asset_plus", "stage": "review",
+                                  "occurred_at": "2026-08-27T11:00:00+01:00"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("act", [_judged, _event_recorded, _step_done, _assessment_started],
+                         ids=["judgement", "event", "step-done", "assessment"])
+async def test_closure_before_the_latest_act_is_422_and_changes_nothing(
+        somerset: Tenant, act: Any) -> None:
+    """Thursday 27 August 2026 11:00 BST an act is recorded; a closure dated Thursday 2 July
+    2026 is 422 occurred-before-bound on body.closed_at naming 2026-08-27T10:00:00Z; the case
+    stays open with its open steps; a closure dated after the act stands."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    await act(somerset, case_id)
+    before = sorted(s["id"] for s in await steps_of(somerset, case_id))
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-07-02T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    body = assert_problem(r, 422)
+    assert body["type"].endswith("/occurred-before-bound")
+    assert body["errors"][0]["loc"] == "body.closed_at"
+    assert body["bound"] == {"field": "closed_at", "name": "the latest act recorded on the case",
+                             "value": "2026-08-27T10:00:00Z"}
+    case = await somerset.client.get(f"/v1/cases/{case_id}", headers=somerset.auth("chair"))
+    assert case.json()["data"]["closed_at"] is None
+    assert sorted(s["id"] for s in await steps_of(somerset, case_id)) == before
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-27T11:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+
+
+async def test_S23_charge_after_a_true_closure_still_raises_the_serious_incident_duties(
+        somerset: Tenant) -> None:
+    """The attack's sequence: ROSH high judged Thursday 27 August 2026; the back-dated closure
+    (2 July) is refused; closed on Friday 28 August instead, a charge on Monday 14 September
+    (17 days later, within 20) raises S23's inform_service_manager and
+    notify_serious_incident (ref 12)."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    await _judged(somerset, case_id)
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-07-02T10:00:00+01:00",
+                                             "closure_reason": "closed"})
+    assert_problem(r, 422)
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-28T15:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+    body = await _event(somerset, case_id, "charged", "2026-09-14T10:00:00+01:00",
+                        role="line_manager")
+    raised = [s for s in body["next_steps"] if s["policy"]["rule"] == "S23"]
+    assert {"inform_service_manager", "notify_serious_incident"} <= set(codes(raised))
+    assert {s["policy"]["ref"] for s in raised} == {"12"}
+
+
+async def test_closing_a_closed_case_is_409_and_keeps_its_date(somerset: Tenant) -> None:
+    """A second closure (another date) is 409 conflicting-transition naming the current
+    closure; the case keeps its first closed_at. Reopening an open case is 409 too."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    r = await patch_case(somerset, case_id, {"reopen_reason": "back", "closed_at": None})
+    body = assert_problem(r, 409)
+    assert body["type"].endswith("/conflicting-transition")
+    assert body["current_status"] == "open"
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-10T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-20T10:00:00+01:00",
+                                             "closure_reason": "oops"})
+    body = assert_problem(r, 409)
+    assert body["type"].endswith("/conflicting-transition")
+    assert body["current_status"] == "closed"
+    assert body["current"] == {"closed_at": "2026-08-10T09:00:00Z"}
+    case = await somerset.client.get(f"/v1/cases/{case_id}", headers=somerset.auth("chair"))
+    assert case.json()["data"]["closed_at"] == "2026-08-10T09:00:00Z"

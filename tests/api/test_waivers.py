@@ -1,0 +1,110 @@
+"""Who may waive a step (attack pass 4, finding 4): not the manager who owes it, and no line or
+duty manager for a chair's duty or a panel's agreed action.
+
+Somerset 2023, 4.5: "It is the responsibility of line managers to review all cases where there is
+a High or Very High ROSH and/or Safety and Well-Being rating with case holders at least monthly".
+12: "The operational or YJT manager will be responsible for completing and submitting the
+notification to the YJB." 7.1.7: "Case holders will ensure any required actions are taken and
+will notify their line manager or duty manager if any obstacles to implementation of the agreed
+plan arise." A waiver records that a duty need not be done: a judgement for someone other than
+the person who owes it.
+"""
+
+from __future__ import annotations
+
+from tests.api.integrity_support import assert_problem, judge, steps_of
+from tests.api.test_panel_action_owners import _action, _decide
+from tests.conftest import Tenant
+
+
+async def _waive(t: Tenant, step_id: str, role: str, sub: str | None = None):  # type: ignore[no-untyped-def]
+    return await t.client.post(f"/v1/next-steps/{step_id}/waive",
+                               json={"reason": "not needed"}, headers=t.auth(role, sub))
+
+
+async def test_S11_line_manager_may_not_waive_their_own_monthly_review(somerset: Tenant) -> None:
+    """S11's monthly_manager_review (ref 4.5) is assigned to line_manager-1: their waiver is
+    403 and the step stays open; a duty manager may waive it (200)."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
+    review = next(s for s in await steps_of(somerset, case["id"])
+                  if s["code"] == "monthly_manager_review")
+    assert review["assignee_id"] == "line_manager-1"
+    assert review["policy"]["ref"] == "4.5"
+    assert_problem(await _waive(somerset, review["id"], "line_manager", "line_manager-1"), 403)
+    assert review["id"] in {s["id"] for s in await steps_of(somerset, case["id"])}
+    r = await _waive(somerset, review["id"], "duty_manager", "duty_manager-1")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "waived"
+
+
+async def test_S23_chairs_notification_is_not_waived_by_a_manager(somerset: Tenant) -> None:
+    """S23's notify_serious_incident (actor chair, ref 12) after a charge: 403 for the line
+    manager and a duty manager; it stays open. The case holder's step of the same event is
+    waivable by the line manager."""
+    case = (await somerset.open_case())["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/events",
+                                   json={"type": "charged", "occurred_at": "2026-06-12T09:30:00Z",
+                                         "details": {"offence": "robbery"}},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    steps = {s["code"]: s for s in r.json()["next_steps"]}
+    notify = steps["notify_serious_incident"]
+    assert notify["actor"] == "chair"
+    for role in ("line_manager", "duty_manager"):
+        assert_problem(await _waive(somerset, notify["id"], role), 403)
+    assert notify["id"] in {s["id"] for s in await steps_of(somerset, case["id"])}
+    inform = steps["inform_service_manager"]
+    assert (await _waive(somerset, inform["id"], "line_manager")).status_code == 200
+
+
+async def test_W22_panel_action_is_not_waived_by_a_manager(wokingham: Tenant) -> None:
+    """A High-Risk Panel action (actor action_owner, W22) owned by pc-17: 403 for the line
+    manager and a duty manager; it stays open and the case holder records it done."""
+    case_id, r = await _decide(wokingham, "pc-17")
+    assert r.status_code == 200, r.text
+    action = _action(r.json()["next_steps"])
+    for role in ("line_manager", "duty_manager"):
+        assert_problem(await _waive(wokingham, action["id"], role), 403)
+    assert action["id"] in {s["id"] for s in await steps_of(wokingham, case_id)}
+
+
+async def test_S5_line_manager_does_not_check_their_own_judgement(somerset: Tenant) -> None:
+    """S5 (Somerset 3.1): "Any 'high' or 'very high' judgement rating will be discussed as soon
+    as practicable with the relevant line manager or duty manager (within 24 hours) ... If the
+    line manager is unavailable, the duty manager will undertake these functions." The line
+    manager judged ROSH high themselves (Monday 1 June 2026 10:00 BST): discuss_with_manager is
+    due Tuesday 2 June 09:00Z (24 clock hours), ref 3.1; they may not complete it (403); a
+    duty manager completes it. Their monthly review
+    (S11, recurring oversight) they complete themselves."""
+    case = (await somerset.open_case())["data"]
+    body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00",
+                       role="line_manager", sub="line_manager-1")
+    steps = {s["code"]: s for s in body["next_steps"]}
+    discuss = steps["discuss_with_manager"]
+    assert (discuss["actor"], discuss["assignee_id"]) == ("line_manager", "line_manager-1")
+    assert discuss["due_at"] == "2026-06-02T09:00:00Z"
+    assert discuss["policy"]["ref"] == "3.1"
+    assert discuss["policy"]["rule"] == "S5"
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete", json={},
+                                   headers=somerset.auth("line_manager", "line_manager-1"))
+    assert_problem(r, 403)
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete",
+                                   json={"note": "Discussed in cover"},
+                                   headers=somerset.auth("duty_manager", "duty_manager-2"))
+    assert r.status_code == 200, r.text
+    review = steps["monthly_manager_review"]
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete", json={},
+                                   headers=somerset.auth("line_manager", "line_manager-1"))
+    assert r.status_code == 200, r.text
+
+
+async def test_S5_a_holders_judgement_is_discussed_with_the_line_manager(
+        somerset: Tenant) -> None:
+    """The ordinary case: the case holder judged; the line manager completes the discussion."""
+    case = (await somerset.open_case())["data"]
+    body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+    discuss = next(s for s in body["next_steps"] if s["code"] == "discuss_with_manager")
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete", json={},
+                                   headers=somerset.auth("line_manager", "line_manager-1"))
+    assert r.status_code == 200, r.text
