@@ -49,6 +49,22 @@ async def _decide(t: Tenant, owner: str, case_id: str | None = None) -> tuple[st
     return case_id, r
 
 
+async def _marp_decision(t: Tenant, description: str, due: str) -> tuple[dict[str, Any], Any]:
+    """A Somerset ROSH-high case on a MARP (Wednesday 10 June 2026, 14:00 BST) that keeps it
+    high and agrees one action for police-4 due ``due``: the case and the decision's response."""
+    case = await high_case(t.client, t)
+    panel = await schedule(t.client, t, "2026-06-10T14:00:00+01:00")
+    item = await add_item(t.client, t, panel["id"], case["id"])
+    r = await t.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "Remains high",
+              "actions": [{"description": description, "owner_id": "police-4",
+                           "due_date": due}],
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=t.auth("chair", "chair-1"))
+    return case, r
+
+
 def _action(steps: list[dict[str, Any]]) -> dict[str, Any]:
     (action,) = [s for s in steps if s["code"] == "panel_action"]
     return action
@@ -154,16 +170,7 @@ async def test_S18_marp_action_of_a_partner_is_recorded_by_the_case_holder(
     actions are taken". S18: the MARP (Wednesday 10 June 2026) agrees an action for police-4,
     due Friday 12 June (end of day, 22:59:59Z in BST), ref "7.1.2, 7.1.7"; the case holder
     records it done; another case holder gets 404."""
-    case = await high_case(somerset.client, somerset)
-    panel = await schedule(somerset.client, somerset, "2026-06-10T14:00:00+01:00")
-    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
-    r = await somerset.client.post(
-        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "Remains high",
-              "actions": [{"description": "Share intelligence on associates",
-                           "owner_id": "police-4", "due_date": "2026-06-12"}],
-              "occurred_at": "2026-06-10T15:00:00+01:00"},
-        headers=somerset.auth("chair", "chair-1"))
+    _, r = await _marp_decision(somerset, "Share intelligence on associates", "2026-06-12")
     assert r.status_code == 200, r.text
     action = _action(r.json()["next_steps"])
     assert action["actor"] == "action_owner"
@@ -231,16 +238,7 @@ async def test_S19_panel_administrator_lists_and_calendars_only_their_own_steps(
     contact (record_panel_contact, actor panel_admin). They list it, read it and see it in their
     calendar feed; they neither list nor read the case holder's and managers' steps of the case
     (404), whose file is closed to them (403)."""
-    case = await high_case(somerset.client, somerset)
-    panel = await schedule(somerset.client, somerset, "2026-06-10T14:00:00+01:00")
-    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
-    r = await somerset.client.post(
-        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "Remains high",
-              "actions": [{"description": "Safety plan", "owner_id": "police-4",
-                           "due_date": "2026-06-24"}],
-              "occurred_at": "2026-06-10T15:00:00+01:00"},
-        headers=somerset.auth("chair", "chair-1"))
+    case, r = await _marp_decision(somerset, "Safety plan", "2026-06-24")
     assert r.status_code == 200, r.text
     by_code = {s["code"]: s for s in r.json()["next_steps"]}
     contact = by_code["record_panel_contact"]
