@@ -50,7 +50,7 @@ async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime |
     moments = [_aware(m) for m in found if m is not None]
     for model in (Assessment, Referral):
         rows = await session.exec(select(model.history).where(col(model.case_id) == case_id))
-        moments += [datetime.fromisoformat(h["at"]) for history in rows.all()
+        moments += [_aware(datetime.fromisoformat(h["at"])) for history in rows.all()
                     for h in history or () if h.get("at")]
     return max(moments, default=None)
 
