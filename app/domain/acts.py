@@ -29,13 +29,17 @@ from app.domain.steps import Step, StepStatus
 
 async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
     """The latest moment (aware UTC) at which something recorded on the case happened: a
-    judgement, event or oversight entry (``occurred_at``), a panel decision (``decided_at``), a
+    judgement, event or oversight entry (``occurred_at``; an event's ``known_at`` too), a panel
+    decision (``decided_at``), a
     step done or waived (``completed_at``), an assessment's or referral's transition (their
     history's ``at``) or a reopening; None for a case with no act yet. Acts dated by their
     ``occurred_at`` (back-dated ones at their own date), not by when they were recorded."""
     columns: list[Any] = [
         sa.select(sa.func.max(col(Judgement.occurred_at))).where(col(Judgement.case_id) == case_id),
         sa.select(sa.func.max(col(CaseEvent.occurred_at))).where(col(CaseEvent.case_id) == case_id),
+        # An event is the service's act when it became known (known_at, never before it
+        # happened): a closure before the service learned of it would predate the record.
+        sa.select(sa.func.max(col(CaseEvent.known_at))).where(col(CaseEvent.case_id) == case_id),
         sa.select(sa.func.max(col(OversightEntry.occurred_at)))
         .where(col(OversightEntry.case_id) == case_id),
         sa.select(sa.func.max(col(PanelItem.decided_at))).where(col(PanelItem.case_id) == case_id),

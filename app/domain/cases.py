@@ -666,6 +666,11 @@ async def patch_case(
         sent["closed_at"] = await _closing_time(session, case, sent["closed_at"])
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
+        # Nor before what was recorded while it was closed (a withdrawal, a serious incident
+        # within Somerset 12's 20 days): the reopening comes after them.
+        latest = await latest_act_at(session, case.id)
+        if latest is not None:
+            require_not_before(occurred_at, latest, "the latest act recorded on the case")
     if sent.get("expected_release_date") is not None and "in_custody" not in sent:
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):

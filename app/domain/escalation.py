@@ -38,11 +38,10 @@ from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import OutboxEvent, emit
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import ESCALATION_CODE, Step, StepStatus
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
 
-ESCALATION_CODE = "escalate_overdue_step"
 WORKER = Principal(sub="system:escalation-worker", roles=frozenset({"system"}), service=None)
 WORKER_ROLE = "system"
 # Steps per transaction. The INSERTs are executemany (SQLAlchemy's insertmanyvalues pages them

@@ -68,9 +68,9 @@ class StepComplete(BaseModel):
 def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
     """Steps the principal may see: the steps of the cases whose file they may see now, and for
     a panel administrator, on the cases the panel handles (the register, agendas, panel
-    referrals), their own to-do list: the steps for the panel administrator or named to them
-    (api-v1: panel_admin may "complete `record_panel_contact`"), not the case holder's and
-    managers' duties, as the case file itself is closed to them (403)."""
+    referrals), their own to-do list: the steps for the panel administrator (api-v1:
+    panel_admin may "complete `record_panel_contact`"), not the case holder's and managers'
+    duties nor a panel action naming them, as the case file itself is closed to them (403)."""
     return _steps_visible(principal.sub, service_id, visibility_flags(principal, panel_view=True))
 
 
@@ -86,7 +86,7 @@ def _steps_visible(staff_id: Any, service_id: Any, flags: Mapping[str, bool]) ->
     to_do = sa.and_(
         col(Step.case_id).in_(select(Case.id).where(
             visible_clause_of(staff_id, service_id, dict(flags)))),
-        sa.or_(col(Step.actor) == "panel_admin", col(Step.assignee_id) == staff_id))
+        col(Step.actor) == "panel_admin")
     return sa.and_(col(Step.service_id) == service_id, sa.or_(of_case_file, to_do))
 
 

@@ -19,6 +19,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    require_open_case,
     require_roles,
     service_of,
 )
@@ -31,7 +32,7 @@ from app.domain.next_steps import (
     require_step_act_time,
 )
 from app.domain.outbox import emit
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import ESCALATION_CODE, Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.transitions import reload
 from app.domain.write_context import WriteContext
@@ -138,6 +139,9 @@ async def record_oversight(
     require_roles(principal, MANAGERS, "record management oversight")
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, MANAGERS, "record management oversight")
+    # A closed case is no longer managed here (Somerset 9): oversight of it is 409, as any
+    # other act on it, until it is reopened.
+    require_open_case(case, "record management oversight")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
     step = None
@@ -183,10 +187,12 @@ async def list_oversight(
 
 
 # Duties a line or duty manager may not waive: a chair's (the senior managers' notifications,
-# e.g. Somerset 12's CSPPI notification to the YJB) and a panel's agreed actions (Somerset
-# 7.1.7: obstacles to "the agreed plan" are raised with the manager, not set aside; the panel
-# varies its own plan at its review).
-NOT_WAIVABLE_BY_MANAGERS = frozenset({"chair", "action_owner"})
+# e.g. Somerset 12's CSPPI notification to the YJB) and the panel's (its administrator's record
+# of the discussion, 7.1.4; its agreed actions: 7.1.7, obstacles to "the agreed plan" are raised
+# with the manager, not set aside; the panel varies its own plan at its review). An escalation
+# is never waived: it closes with the overdue step it escalates (done or waived by someone who
+# may), so the manager whose step is late cannot silence it.
+NOT_WAIVABLE_BY_MANAGERS = frozenset({"chair", "panel_admin", "action_owner"})
 
 
 def require_may_waive(principal: Principal, step: Step) -> None:
@@ -198,6 +204,9 @@ def require_may_waive(principal: Principal, step: Step) -> None:
     if step.assignee_id is not None and step.assignee_id == principal.sub:
         raise Forbidden("You may not waive a step assigned to you: another manager decides "
                         "(a duty manager over a line manager), or complete it.")
+    if step.code == ESCALATION_CODE:
+        raise Forbidden("An escalation is not waived: it closes when the overdue step it "
+                        "escalates is done or waived.")
     if step.actor in NOT_WAIVABLE_BY_MANAGERS:
         raise Forbidden(f"A step for the {step.actor.replace('_', ' ')} may not be waived by "
                         "a line or duty manager.")

@@ -16,6 +16,8 @@ from sqlmodel import Field, SQLModel
 from app.domain.common import JSONType, enum_column, new_id, utcnow
 from app.workflows.calendar import end_of_day, london_date
 
+# The code of the step the escalation worker raises over an overdue step.
+ESCALATION_CODE = "escalate_overdue_step"
 
 class StepStatus(enum.StrEnum):
     """Lifecycle of a step."""

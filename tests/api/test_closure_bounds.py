@@ -128,3 +128,46 @@ async def test_closing_a_closed_case_is_409_and_keeps_its_date(somerset: Tenant)
     assert body["current"] == {"closed_at": "2026-08-10T09:00:00Z"}
     case = await somerset.client.get(f"/v1/cases/{case_id}", headers=somerset.auth("chair"))
     assert case.json()["data"]["closed_at"] == "2026-08-10T09:00:00Z"
+
+
+async def test_closure_before_an_event_became_known_is_422(somerset: Tenant) -> None:
+    """An event that happened on Monday 10 August 2026 but became known on Monday 24 August:
+    a closure dated Thursday 20 August is 422 naming 2026-08-24T09:00:00Z (known_at)."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    r = await somerset.client.post(f"/v1/cases/{case_id}/events", json={
+        "type": "change_of_circumstances", "occurred_at": "2026-08-10T10:00:00+01:00",
+        "known_at": "2026-08-24T10:00:00+01:00"}, headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-20T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert assert_problem(r, 422)["bound"]["value"] == "2026-08-24T09:00:00Z"
+
+
+async def test_closed_case_takes_no_oversight_and_reopens_after_its_last_act(
+        somerset: Tenant) -> None:
+    """Closed on Thursday 20 August 2026: an oversight entry dated 24 August is 409
+    case-closed; a referral withdrawn on 24 August (recorded while closed) bounds the
+    reopening: reopened as of 22 August is 422, as of 25 August stands."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    r = await somerset.client.post(f"/v1/cases/{case_id}/referrals", json={
+        "kind": "nrm", "occurred_at": "2026-08-03T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]["id"]
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-20T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+    r = await somerset.client.post(f"/v1/cases/{case_id}/oversight", json={
+        "note": "Reviewed", "occurred_at": "2026-08-24T10:00:00+01:00"},
+        headers=somerset.auth("line_manager"))
+    assert assert_problem(r, 409)["type"].endswith("/case-closed")
+    r = await somerset.client.post(f"/v1/referrals/{referral}/withdraw",
+                                   json={"occurred_at": "2026-08-24T10:00:00+01:00"},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": None, "reopen_reason": "Breach",
+                                             "occurred_at": "2026-08-22T10:00:00+01:00"})
+    assert assert_problem(r, 422)["bound"]["value"] == "2026-08-24T09:00:00Z"
+    r = await patch_case(somerset, case_id, {"closed_at": None, "reopen_reason": "Breach",
+                                             "occurred_at": "2026-08-25T10:00:00+01:00"})
+    assert r.status_code == 200, r.text

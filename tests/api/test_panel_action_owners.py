@@ -260,3 +260,21 @@ async def test_S19_panel_administrator_lists_and_calendars_only_their_own_steps(
     uids = {str(c["uid"]) for c in Calendar.from_ical(ics.content).walk("VTODO")}
     assert any(contact["id"] in uid for uid in uids), uids
     assert len(uids) == 1
+
+
+async def test_S18_owner_with_a_panel_administrator_token_does_not_see_the_action(
+        somerset: Tenant) -> None:
+    """police-4, the action's owner, holding a panel_admin token: the case file is closed to
+    them (403), so the action is neither listed (open or done) nor read nor completed (404)."""
+    case, r = await _marp_decision(somerset, "Share intelligence", "2026-06-12")
+    assert r.status_code == 200, r.text
+    action = _action(r.json()["next_steps"])
+    as_owner = somerset.auth("panel_admin", "police-4")
+    assert_problem(await somerset.client.get(f"/v1/cases/{case['id']}", headers=as_owner), 403)
+    for status in ("open", "done"):
+        listed = await somerset.client.get("/v1/next-steps", params={"status": status},
+                                           headers=as_owner)
+        assert action["id"] not in {s["id"] for s in listed.json()["data"]}
+    assert_problem(await somerset.client.get(f"/v1/next-steps/{action['id']}",
+                                             headers=as_owner), 404)
+    assert_problem(await complete(somerset, action["id"], "panel_admin", "police-4"), 404)

@@ -12,8 +12,12 @@ the person who owes it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from tests.api.integrity_support import assert_problem, judge, steps_of
-from tests.api.test_panel_action_owners import _action, _decide
+from tests.api.test_escalation import tick
+from tests.api.test_panel_action_owners import _action, _decide, _marp_decision
 from tests.conftest import Tenant
 
 
@@ -108,3 +112,30 @@ async def test_S5_a_holders_judgement_is_discussed_with_the_line_manager(
     r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete", json={},
                                    headers=somerset.auth("line_manager", "line_manager-1"))
     assert r.status_code == 200, r.text
+
+
+async def test_S5_escalation_of_a_managers_own_lapse_is_not_waived(
+        factory: Any, somerset: Tenant) -> None:
+    """S5's discussion (line_manager-1, due Tuesday 2 June 2026 09:00Z) is overdue; the tick
+    escalates it to a duty manager. Neither line_manager-1 nor a duty manager may waive the
+    escalation (403): it closes when the discussion is done, and a second tick raises none."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+    assert await tick(factory, somerset, datetime(2026, 6, 2, 10, 0, tzinfo=UTC)) >= 1
+    [up] = [s for s in await steps_of(somerset, case["id"])
+            if s["code"] == "escalate_overdue_step" and s["actor"] == "duty_manager"]
+    for role, sub in (("line_manager", "line_manager-1"), ("duty_manager", "duty_manager-1")):
+        assert_problem(await _waive(somerset, up["id"], role, sub), 403)
+    assert up["id"] in {s["id"] for s in await steps_of(somerset, case["id"])}
+    assert await tick(factory, somerset, datetime(2026, 6, 2, 11, 0, tzinfo=UTC)) == 0
+
+
+async def test_S19_panel_administrators_record_is_not_waived_by_a_manager(
+        somerset: Tenant) -> None:
+    """S19's record_panel_contact (actor panel_admin, ref 7.1.4): 403 for a duty manager and
+    the line manager; it stays open."""
+    _, r = await _marp_decision(somerset, "Safety plan", "2026-06-24")
+    assert r.status_code == 200, r.text
+    contact = next(s for s in r.json()["next_steps"] if s["code"] == "record_panel_contact")
+    for role in ("line_manager", "duty_manager"):
+        assert_problem(await _waive(somerset, contact["id"], role), 403)
