@@ -91,23 +91,24 @@ def fold_name(name: str) -> str:
 
 
 def name_parts(name: str) -> set[str]:
-    """The folded parts of a name of three letters or more, split at spaces and hyphens:
-    "Dana O'Neill-Kerr" -> {"dana", "o'neill-kerr", "o'neill", "kerr"}."""
+    """The folded parts of a name of three letters or more, split at spaces, hyphens and
+    apostrophes: "Dana O'Neill-Kerr" -> {"dana", "o'neill-kerr", "o'neill", "neill", "kerr"}."""
     parts = set()
     for word in fold_name(name).split(" "):
-        for part in (word, *word.split("-")):
+        for part in (word, *word.split("-"), *regex.split(r"[-']", word)):
             if len(_LETTER.findall(part)) >= 3:
                 parts.add(part.strip("-'"))
     return parts
 
 
 def _pattern(folded: str) -> str:
+    """A name's regular expression: an apostrophe, space or dash inside it may be typed as any
+    of the three or left out ("O'Neill", "O Neill", "O-Neill", "ONeill"; "Smith-Jones",
+    "Smith Jones")."""
     out = []
     for c in folded:
-        if c == "'":
-            out.append("'?")
-        elif c in " -":
-            out.append("[ -]")
+        if c in "' -":
+            out.append("[' -]?")
         else:
             out.append(regex.escape(c))
     return "".join(out)

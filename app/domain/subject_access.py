@@ -91,7 +91,9 @@ NOT_NAMES = frozenset({
 # Keys whose values are free text (where the parts of third parties' names are looked for, as
 # well as anything inside ``details``).
 FREE_TEXT = frozenset({"rationale", "note", "notes", "minutes", "feedback", "completion_note",
-                       "description", "summary", "reason", "text"})
+                       "description", "summary", "reason", "text",
+                       # a step's title quotes a panel action's description (S18, W22)
+                       "title"})
 
 
 class SubjectAccessExport(BaseModel):

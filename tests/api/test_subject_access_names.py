@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from app.domain.names import NameFinder, fold_each, fold_name, fold_with_offsets, name_parts
 from app.domain.subject_access import REDACTED
+from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant
 
 VICTIM = "Dana O'Neill"
@@ -40,6 +41,12 @@ VARIANTS = {
     "modifier_apostrophe": "Dana O\u02bcNeill",
     "soft_hyphen": "Dana O'Ne\u00adill",
     "fullwidth": "\uff24\uff41\uff4e\uff41 O'Neill",
+    # attack pass 5: the apostrophe typed as a space or a dash, or the surname without its O'
+    "surname_space": "O Neill",
+    "lower_space": "dana o neill",
+    "surname_hyphen": "O\u2010Neill",
+    "surname_en_dash": "Dana O\u2013Neill",
+    "surname_without_o": "Neill",
 }
 
 
@@ -218,3 +225,28 @@ async def test_nobody_recorded_as_a_third_party_is_not_a_name(
     doc = await _export(client, somerset, case)
     assert doc["cases"][0]["events"][-1]["details"] == {
         "witnesses": REDACTED, "summary": "None of it was known to school."}
+
+
+async def test_a_panel_actions_step_title_naming_the_victim_is_redacted(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """S18 quotes the panel's action in its step's title ("MARP action: Warn O'Neill family"):
+    the victim's surname is redacted there (and listed), as in the decision's own text."""
+    case_id = str((await somerset.open_case(child=CHILD))["data"]["id"])
+    await _post(client, somerset, f"/v1/cases/{case_id}/judgements", {
+        "domain": "rosh", "level": "high", "victims": [VICTIM], "rationale": "Threats.",
+        "occurred_at": "2026-06-01T10:00:00+01:00"})
+    panel = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case_id)
+    r = await client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-07-08", "minutes": "Remains high",
+              "actions": [{"description": "Warn O\u2019Neill family", "owner_id": "police-4",
+                           "due_date": "2026-06-12"}],
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    doc = await _export(client, somerset, case_id)
+    [action] = [s for s in doc["cases"][0]["steps"] if s["code"] == "panel_action"]
+    assert action["title"] == f"MARP action: Warn {REDACTED} family"
+    assert "neill" not in str(doc["cases"][0]).casefold()
