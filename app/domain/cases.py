@@ -72,7 +72,7 @@ from app.domain.timing import (
     require_release_within_case,
     require_within_case,
 )
-from app.domain.transitions import conflicting
+from app.domain.transitions import ConflictingTransition
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import Pack
@@ -619,9 +619,14 @@ def _check_reasons(case: Case, sent: dict[str, Any]) -> None:
     closing = "closed_at" in sent and sent["closed_at"] is not None
     reopening = "closed_at" in sent and sent["closed_at"] is None and case.closed_at is not None
     if closing and case.closed_at is not None:
-        raise conflicting("case", "close", "closed", {"closed_at": iso_utc(case.closed_at)})
+        raise ConflictingTransition(
+            "The case is already closed: reopen it first to close it on another date.",
+            extra={"current_status": "closed",
+                   "current": {"closed_at": iso_utc(case.closed_at)}})
     if "reopen_reason" in sent and case.closed_at is None:
-        raise conflicting("case", "reopen", "open", {"closed_at": None})
+        raise ConflictingTransition("The case is open: there is nothing to reopen.",
+                                    extra={"current_status": "open",
+                                           "current": {"closed_at": None}})
     errors = []
     for name, needed in (("closure_reason", closing), ("reopen_reason", reopening)):
         if needed and not sent.get(name):

@@ -49,6 +49,12 @@ def _fold_one(ch: str) -> str:
     return ""
 
 
+# Latin letters that Unicode does not decompose into a base letter and an accent, folded as a
+# writer without them types them (after case-folding; ß already folds to "ss").
+_UNDECOMPOSED = {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i", "ŧ": "t",
+                 "ŋ": "n", "æ": "ae", "œ": "oe", "þ": "th", "ĸ": "k", "ŀ": "l"}
+
+
 @lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     """One character folded (possibly to nothing or to several characters)."""
@@ -59,7 +65,7 @@ def _fold_char(ch: str) -> str:
     for c in unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", ch).casefold()):
         if unicodedata.combining(c):
             continue
-        out.append(_fold_one(c) or ("" if _IGNORABLE.match(c) else c))
+        out.append(_fold_one(c) or ("" if _IGNORABLE.match(c) else _UNDECOMPOSED.get(c, c)))
     return "".join(out)
 
 

@@ -28,7 +28,14 @@ from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
 from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
-from app.domain.steps import STEP_OUT_COLUMNS, Step, StepRow, StepStatus, step_out
+from app.domain.steps import (
+    ESCALATION_CODE,
+    STEP_OUT_COLUMNS,
+    Step,
+    StepRow,
+    StepStatus,
+    step_out,
+)
 from app.domain.timing import require_not_before
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
@@ -263,6 +270,7 @@ async def complete_step(
     role = may_complete(principal, step)
     require_open_step(step, "complete")
     await require_not_own_check(session, principal, step)
+    await require_not_own_escalation(session, principal, step)
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_step_act_time(step, occurred_at)
     case = await load_case(session, step.case_id, lock=False)  # locked above
@@ -299,6 +307,21 @@ async def require_not_own_check(session: AsyncSession, principal: Principal, ste
         if author == principal.sub:
             raise Forbidden("You recorded what this step asks a manager to check: another "
                             "manager (a duty manager) does it.")
+
+
+async def require_not_own_escalation(
+    session: AsyncSession, principal: Principal, step: Step
+) -> None:
+    """403 for completing the escalation of one's own overdue step (whoever holds the role it
+    is addressed to, a two-role token included): the escalation asks someone else to chase
+    the person who is late, and once completed the step is not escalated again."""
+    if step.code != ESCALATION_CODE or step.subject_id is None:
+        return
+    owner = (await session.exec(select(Step.assignee_id).where(
+        col(Step.id) == step.subject_id))).first()
+    if owner is not None and owner == principal.sub:
+        raise Forbidden("This escalates your own overdue step: the manager it is addressed to "
+                        "completes it.")
 
 
 def require_open_step(step: Step, action: str) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -171,6 +171,20 @@ class _Redactor:
         self.done.append({"path": path, "reason": reason})
         return REDACTED
 
+    def _key(self, key: str, path: str, free: bool, taken: Set[str]) -> str:
+        """A key of free data (``details``) that names a third party is redacted like a value
+        (numbered if two would clash); any other key is kept."""
+        if not free or not isinstance(key, str):
+            return key
+        redacted = self._free.replace(key, REDACTED)
+        if redacted is None:
+            return key
+        self.done.append({"path": path, "reason": "names a third party (in a key)"})
+        unique, n = redacted, 2
+        while unique in taken:
+            unique, n = f"{redacted} ({n})", n + 1
+        return unique
+
     def walk(self, value: Any, path: str, key: str = "", free: bool = False) -> Any:
         """The value with third-party data redacted (a copy). ``free``: inside free text
         (``details``, or the value of a ``FREE_TEXT`` key)."""
@@ -182,7 +196,11 @@ class _Redactor:
             if value.get("third_party") is True:
                 return self._mark(path, "marked as third-party")
             inside = free or key == "details"
-            return {k: self.walk(v, f"{path}.{k}", k, inside) for k, v in value.items()}
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                out[self._key(k, f"{path}.{k}", inside, value.keys() | out.keys())] = \
+                    self.walk(v, f"{path}.{k}", k, inside)
+            return out
         if isinstance(value, list):
             return [self.walk(v, f"{path}[{i}]", key, free) for i, v in enumerate(value)]
         if isinstance(value, str):

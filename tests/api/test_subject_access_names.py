@@ -250,3 +250,27 @@ async def test_a_panel_actions_step_title_naming_the_victim_is_redacted(
     [action] = [s for s in doc["cases"][0]["steps"] if s["code"] == "panel_action"]
     assert action["title"] == f"MARP action: Warn {REDACTED} family"
     assert "neill" not in str(doc["cases"][0]).casefold()
+
+
+async def test_letters_without_a_decomposition_and_names_in_keys_are_redacted(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Victims "Łukasz Wałęsa", "Søren Strauß" and "Æthelred Đorđević" typed without their
+    letters (Lukasz Walesa, SOREN, Aethelred, Dordevic) are redacted; so is a victim's name used
+    as a ``details`` key (the key becomes the marker, the value stays, both listed)."""
+    case_id = str((await somerset.open_case(child=CHILD))["data"]["id"])
+    await _post(client, somerset, f"/v1/cases/{case_id}/judgements", {
+        "domain": "rosh", "level": "medium",
+        "victims": ["Łukasz Wałęsa", "Søren Strauß", "Æthelred Đorđević"],
+        "rationale": "Lukasz Walesa, SOREN strauss, Aethelred and Dordevic were threatened."})
+    await _post(client, somerset, f"/v1/cases/{case_id}/events", {
+        "type": "new_incident",
+        "details": {"Met Lukasz at school": "yes", "Soren Strauss": "no", "place": "park"}})
+    doc = await _export(client, somerset, case_id)
+    text = str(doc["cases"][0]).casefold()
+    for part in ("lukasz", "walesa", "soren", "strauss", "aethelred", "dordevic"):
+        assert part not in text, part
+    details = doc["cases"][0]["events"][-1]["details"]
+    assert sorted(details.values()) == ["no", "park", "yes"]
+    assert details["place"] == "park"
+    assert {d["reason"] for d in doc["redactions"]} >= {"names a third party (in a key)"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.security import mint_dev_token
 from tests.api.integrity_support import assert_problem, judge, steps_of
 from tests.api.test_escalation import tick
 from tests.api.test_panel_action_owners import _action, _decide, _marp_decision
@@ -139,3 +140,24 @@ async def test_S19_panel_administrators_record_is_not_waived_by_a_manager(
     contact = next(s for s in r.json()["next_steps"] if s["code"] == "record_panel_contact")
     for role in ("line_manager", "duty_manager"):
         assert_problem(await _waive(somerset, contact["id"], role), 403)
+
+
+async def test_S5_the_late_manager_does_not_complete_their_own_escalation(
+        factory: Any, somerset: Tenant) -> None:
+    """The escalation of line_manager-1's overdue S5 discussion is addressed to the duty
+    managers: line_manager-1 holding a duty_manager role as well gets 403 completing it; a
+    duty manager completes it (200)."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+    assert await tick(factory, somerset, datetime(2026, 6, 2, 10, 0, tzinfo=UTC)) >= 1
+    [up] = [s for s in await steps_of(somerset, case["id"])
+            if s["code"] == "escalate_overdue_step" and s["actor"] == "duty_manager"]
+    both = mint_dev_token(somerset.settings, sub="line_manager-1",
+                          roles=["duty_manager", "line_manager"], service=somerset.slug)
+    r = await somerset.client.post(f"/v1/next-steps/{up['id']}/complete", json={},
+                                   headers={"Authorization": f"Bearer {both}"})
+    assert_problem(r, 403)
+    r = await somerset.client.post(f"/v1/next-steps/{up['id']}/complete",
+                                   json={"note": "Chased"},
+                                   headers=somerset.auth("duty_manager", "duty_manager-1"))
+    assert r.status_code == 200, r.text
