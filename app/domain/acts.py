@@ -25,6 +25,7 @@ from app.domain.oversight import OversightEntry
 from app.domain.panels_table import PanelItem
 from app.domain.referrals import Referral
 from app.domain.steps import Step, StepStatus
+from app.domain.timing import require_not_before
 
 
 async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
@@ -62,3 +63,13 @@ async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime |
 def _aware(moment: datetime) -> datetime:
     """SQLite may give naive UTC back from an aggregate; PostgreSQL aware."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def require_after_latest_act(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime, field: str
+) -> None:
+    """422 ``occurred-before-bound`` when ``at`` (a closure, a reopening) is before
+    :func:`latest_act_at`, naming it as the bound."""
+    latest = await latest_act_at(session, case_id)
+    if latest is not None:
+        require_not_before(at, latest, "the latest act recorded on the case", field=field)

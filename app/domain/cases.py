@@ -36,7 +36,7 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
-from app.domain.acts import latest_act_at
+from app.domain.acts import require_after_latest_act
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
     AccessMode,
@@ -673,9 +673,7 @@ async def patch_case(
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
         # within Somerset 12's 20 days): the reopening comes after them.
-        latest = await latest_act_at(session, case.id)
-        if latest is not None:
-            require_not_before(occurred_at, latest, "the latest act recorded on the case")
+        await require_after_latest_act(session, case.id, occurred_at, "occurred_at")
     if sent.get("expected_release_date") is not None and "in_custody" not in sent:
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
@@ -820,10 +818,7 @@ async def _closing_time(session: AsyncSession, case: Case, closed_at: datetime) 
     ``occurred-before-bound`` naming the bound otherwise."""
     closed_at = resolve_occurred_at(closed_at, field="closed_at")
     require_within_case(case, closed_at, "closed_at")
-    latest = await latest_act_at(session, case.id)
-    if latest is not None:
-        require_not_before(closed_at, latest, "the latest act recorded on the case",
-                           field="closed_at")
+    await require_after_latest_act(session, case.id, closed_at, "closed_at")
     return closed_at
 
 
