@@ -39,7 +39,6 @@ from app.domain.access import (
 from app.domain.acts import require_after_latest_act
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
-    AccessMode,
     Case,
     ContactLevel,
     CscStatus,
@@ -62,6 +61,7 @@ from app.domain.restriction import (
     CaseAccess,
     check_holders_keep_access,
     set_access,
+    shuts_out,
     staff_of,
 )
 from app.domain.services import Service
@@ -748,7 +748,7 @@ async def _shut_out(
     def shut_out(who: str) -> bool:
         if who in gone:
             return True
-        return mode is not None and (who in staff) != (mode == AccessMode.allowed)
+        return shuts_out(mode, staff, who)
     return shut_out
 
 

@@ -26,7 +26,7 @@ from app.domain.access import (
     visible_cases_clause,
 )
 from app.domain.audit import record_audit
-from app.domain.cases_table import AccessMode, Case
+from app.domain.cases_table import Case
 from app.domain.common import (
     PlausibleDate,
     StaffId,
@@ -43,7 +43,7 @@ from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
-from app.domain.restriction import staff_of
+from app.domain.restriction import shuts_out, staff_of
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
@@ -449,16 +449,16 @@ async def _check_owners_have_access(
     """422 ``restriction-shuts-out-owner`` for an action owned by someone the case's access
     restriction shuts out (not on its ``allowed`` list, or on its ``excluded`` list): the step
     would belong to someone who may not see it. An owner who is neither the case's holder nor
-    its manager is otherwise fine: an open step assigned to a person is visible to them
-    (:func:`app.domain.next_steps.visible_steps_clause`), as Wokingham's "Internal and External
-    Controls" asks that every action name "the professional responsible for it"."""
+    its manager is otherwise fine (Wokingham's "Internal and External Controls": every action
+    names "the professional responsible for it"): the case's holder, line manager or a duty
+    manager records it done (:data:`app.domain.next_steps.COVER`)."""
     if case.access_mode is None or not body.actions:
         return
     staff = set(await staff_of(session, case))
-    allowed = case.access_mode == AccessMode.allowed
     errors = [{"loc": f"body.actions.{i}.owner_id",
                "msg": "the case's access restriction shuts this owner out"}
-              for i, action in enumerate(body.actions) if (action.owner_id in staff) != allowed]
+              for i, action in enumerate(body.actions)
+              if shuts_out(case.access_mode, staff, action.owner_id)]
     if errors:
         raise Unprocessable(
             "An action's owner may not see this restricted case; name someone with access.",

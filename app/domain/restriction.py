@@ -7,7 +7,7 @@ this module validates and stores it, and shows it to those who may know it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -92,18 +92,19 @@ async def access_views(
             for case_id, mode in restricted.items()}
 
 
+def shuts_out(mode: AccessMode | None, staff: Collection[str], who: str) -> bool:
+    """Whether a case's access restriction (``mode`` and its ``staff`` list) shuts ``who``
+    out: not on an ``allowed`` list, or on an ``excluded`` one; never for an unrestricted case."""
+    return mode is not None and (who in staff) != (mode == AccessMode.allowed)
+
+
 def check_holders_keep_access(
     mode: AccessMode | None, staff: list[str], case: Case, loc: str
 ) -> None:
     """422 when the case holder or line manager would lose access to their own case (their
     steps would be owned by someone who cannot see them)."""
-    if mode is None:
-        return
     holders = {"case_holder_id": case.case_holder_id, "line_manager_id": case.line_manager_id}
-    shut_out = sorted(
-        field for field, who in holders.items()
-        if (who in staff) != (mode == AccessMode.allowed)
-    )
+    shut_out = sorted(field for field, who in holders.items() if shuts_out(mode, staff, who))
     if shut_out:
         raise Unprocessable(
             "The case holder and line manager must keep access to the case; reassign first.",
