@@ -175,7 +175,8 @@ async def test_escalation_retired_when_the_policy_supersedes_its_step(
     async with factory() as session:
         row = (await session.exec(select(Step).where(
             col(Step.id) == uuid.UUID(chase["id"])))).one()
-    assert row.completed_at is not None and row.raised_at is not None
+    assert row.completed_at is not None
+    assert row.raised_at is not None
     assert row.completed_at >= row.raised_at
 
 
