@@ -9,7 +9,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from app.domain.steps import (
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
+from app.workflows.deadlines import is_deadline_note
 from app.workflows.engine import evaluate
 from app.workflows.packs import Pack
 from app.workflows.types import (
@@ -327,7 +328,7 @@ async def _apply(
             step.urgent = intent.urgent
             step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, calendar)
             step.deadline_form = intent.deadline_form or step.deadline_form
-            step.note = _append(step.note, intent.note) if intent.note else step.note
+            step.note = redated_note(step.note, intent.note, _branch_notes(wctx.pack, step.code))
             _add_reasons(step, intent)
             updated.append(step)
         elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
@@ -647,6 +648,23 @@ def _add_reasons(step: Step, intent: StepIntent) -> None:
     if len(have) > MAX_REASONS:  # the first reason and the latest ones; the audit keeps all
         have = have[:1] + have[-(MAX_REASONS - 1):]
     step.reasons = have  # reassigned so the JSON column change is tracked
+
+
+def _branch_notes(pack: Pack, code: str) -> frozenset[str]:
+    """The notes of the conditional deadline branches of the pack's lines for a step code."""
+    return frozenset(b.note for r in pack.lines_for_code(code) if not isinstance(r.deadline, str)
+                     for b in r.deadline if b.note)
+
+
+def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) -> str | None:
+    """A re-dated step's note: the old note without the lines that said how its previous due
+    date was reached (a deadline's note, :func:`~app.workflows.deadlines.is_deadline_note`, or a
+    deadline branch's note, ``stale``), then the new note's lines it does not already have. A
+    "none scheduled" is replaced by "Next marp scheduled for ...", not left above it."""
+    fresh = new.splitlines() if new else []
+    kept = [line for line in (old or "").splitlines()
+            if line in fresh or not (is_deadline_note(line) or line in stale)]
+    return "\n".join(kept + [line for line in fresh if line not in kept]) or None
 
 
 def _append(note: str | None, more: str) -> str:
