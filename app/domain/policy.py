@@ -173,9 +173,24 @@ async def current(session: AsyncSession, case: Case) -> PolicyResult:
     return PolicyResult(next_steps=await open_steps_out(session, case.id))
 
 
-async def scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
-    """The service's scheduled panels, for ``next-panel`` deadlines."""
-    return await load_scheduled_panels(session, service.id)
+async def scheduled_panels(
+    session: AsyncSession, service: Service, since: datetime | None = None
+) -> list[ScheduledPanel]:
+    """The service's scheduled panels that can still take a referral (:func:`referable`), for
+    ``next-panel`` deadlines."""
+    return referable(await load_scheduled_panels(session, service.id), since)
+
+
+def referable(panels: Iterable[ScheduledPanel], since: datetime | None = None
+              ) -> list[ScheduledPanel]:
+    """The panels that can still take a case referred now: those sitting at or after
+    ``since`` (default: now, when the act is recorded). Somerset 3.2.3/3.2.4: "refer the case to
+    the next YJT MARP"; 13.3 "the next available MARP": a MARP that sat before the act was
+    recorded cannot hear it, so a back-dated judgement is due at the next MARP still to sit, not
+    born overdue against one already gone. Neither seed sets a referral cut-off before a
+    sitting, so a panel later today still counts."""
+    moment = since or utcnow()
+    return [p for p in panels if p.scheduled_for >= moment]
 
 
 def evaluate_for(
@@ -278,20 +293,24 @@ def raise_violations(evaluation: Evaluation) -> None:
 
 
 async def run(
-    wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None
+    wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
+    panels_from: datetime | None = None, untouched: frozenset[uuid.UUID] = frozenset(),
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
     the write. ``open_steps``: the case's open steps as the caller just loaded them under the
-    case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again."""
+    case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
+    ``panels_from``: the panels that count for ``next-panel`` deadlines sit at or after it
+    (default now: :func:`referable`); ``untouched``: open steps this act leaves as they are."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
-    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
-                              **extras)
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
+                              referable(panels, panels_from), **extras)
     raise_violations(evaluation)
-    return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps)
+    return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
+                        untouched=untouched)
 
 
 async def _apply(
