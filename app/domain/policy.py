@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -360,6 +360,8 @@ async def _apply(
                             if str((r.get("record") or {}).get("id")) not in gone]
             step.note = _append(step.note, intent.note) if intent.note else step.note
             updated.append(step)
+    for step in created:
+        await stand_in_if_away(session, wctx.pack, step)
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)
@@ -608,6 +610,42 @@ def apply_derived(case: Case, evaluation: Evaluation) -> None:
     case.contact_level = (
         ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
     )
+
+
+def stand_in_of(pack: Pack, step: Step) -> str | None:
+    """The role that stands in for the step's named holder when they are away: its rule
+    line's ``stand_in`` (Somerset 3.1: the duty manager for the line manager), if any."""
+    for rule in pack.lines(step.rule_id):
+        if rule.code == step.code and rule.stand_in and rule.stand_in != step.actor:
+            return rule.stand_in
+    return None
+
+
+async def stand_in_if_away(
+    session: AsyncSession, pack: Pack, step: Step, today: date | None = None
+) -> tuple[str, str, tuple[date, date]] | None:
+    """Give an open step to its line's stand-in role (unassigned) when its assignee has a
+    recorded absence on any day from ``today`` (London; default now) to its due day (today
+    alone for an undated step): "unavailable" (Somerset 3.1, 2.2, 4.6) read as away on leave
+    while the step is to be done. Returns (the assignee it was, the stand-in role, the
+    absence) when it moved, else None; the step's note says so. No query unless the step's
+    line has a stand-in and someone is named."""
+    role = stand_in_of(pack, step)
+    if role is None or step.assignee_id is None or step.status != StepStatus.open:
+        return None
+    first = today or london_date(utcnow())
+    last = max(first, london_date(step.due_at)) if step.due_at is not None else first
+    absences = await absences_of(session, step.service_id, step.assignee_id, first)
+    away = next(((s, e) for s, e in absences if s <= last and e >= first), None)
+    if away is None:
+        return None
+    old, was = step.assignee_id, step.actor
+    step.actor, step.assignee_id = role, None
+    step.note = _append(step.note, (
+        f"Stood in: the {was.replace('_', ' ')} ({old}) is away {away[0].isoformat()} to "
+        f"{away[1].isoformat()} (recorded absence); the {role.replace('_', ' ')} undertakes "
+        f"this step ({step.policy_ref})."))
+    return old, role, away
 
 
 def assignee_for(case: Case, intent: StepIntent) -> str | None:
