@@ -678,6 +678,7 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
     return Step(
         service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
+        owner_role=owner_role(wctx, intent, event, assignee),
         due_at=intent.due_at, urgent=intent.urgent,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
@@ -687,6 +688,24 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
         raised_at=event.occurred_at,
         overdue_at=overdue_at_for(intent.due_at, intent.urgent, wctx.policy.calendar),
     )
+
+
+def owner_role(
+    wctx: WriteContext, intent: StepIntent, event: WorkflowEvent, assignee: str | None
+) -> str | None:
+    """The role a panel action's owner holds at the decision, as far as the decision shows it
+    (a staff id alone says nothing of its roles): the panel's recorded chair
+    (``panel_chair_id``) or the chair recording the decision is the ``chair``; else the case's
+    line manager or holder. None for any other step, or an owner the decision does not place
+    (a partner agency's professional)."""
+    if intent.actor != "action_owner" or assignee is None:
+        return None
+    chair = event.data.get("panel_chair_id")
+    if assignee == chair or (event.actor_role == "chair" and assignee == wctx.principal.sub):
+        return "chair"
+    case = wctx.case
+    return "line_manager" if assignee == case.line_manager_id else \
+        "case_holder" if assignee == case.case_holder_id else None
 
 
 # A long-open duty (a risk management plan asked for by every judgement) keeps this many reasons.
