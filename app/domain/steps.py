@@ -77,7 +77,7 @@ class Step(SQLModel, table=True):
     # A panel action's (``action_owner``) owner's role when the panel decided, where the
     # decision shows it: ``chair`` (the panel's recorded chair, or the chair recording the
     # decision), ``line_manager`` or ``case_holder`` (the case's, then). Its escalation goes
-    # over that role, as for any step of that role (migration 0014; null: not known).
+    # over that role, as for any step of that role (migration 0015; null: not known).
     owner_role: str | None = Field(default=None, max_length=32)
     due_at: datetime | None = Field(default=None)
     urgent: bool = False
