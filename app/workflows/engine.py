@@ -181,7 +181,8 @@ class _Line:
             if rule.subject.startswith("rating:") else None
         self.for_each = rule.for_each == "actions"
         self.assignee_from = rule.assignee_from
-        self.known = rule.counts_from == "known"
+        # The event data key the deadline counts from (None: the event's ``occurred_at``).
+        self.known: str | None = _COUNTS_FROM[rule.counts_from]
         self.refresh_only, self.refresh_due = rule.refresh_only, rule.refresh_due
         self.refresh_undated_only = rule.refresh_undated_only
         self.supersedes_previous = rule.supersedes_previous
@@ -325,6 +326,10 @@ def generated_source(pack: Pack, trigger: str) -> str:
 _Runner = Callable[["_Plan", Context], None]
 # Deadline kinds whose Due never carries a note (parse_form's kinds): a direct line with one of
 # these is always planned from its template.
+# A rule's ``counts_from`` -> the event data key its deadline counts from (None: occurred_at).
+_COUNTS_FROM: dict[str, str | None] = {
+    "occurred": None, "known": "known_at", "assessment_completed": "assessment_completed_at",
+}
 _NOTELESS_KINDS = frozenset({"h", "wd", "d", "w", "m", "immediately", "none", "+1wd-in-week"})
 # An inlined condition's read of the event data (``_d.get('key')``, the key a str literal).
 _DATA_GET = re.compile(r"_d\.get\('(?:[^'\\]|\\.)*'\)")
@@ -391,8 +396,9 @@ def _generate(table: _Table, trigger: str) -> _Runner:
                         "else None)")
         else:
             assignee = "None"
-        counted = f"(plan._known_counted or plan._known_counted_from({ref}))" if line.known \
-            else "_why[2]"
+        counted = "_why[2]" if not line.known else \
+            f"(plan._known_counted or plan._known_counted_from({ref}))" \
+            if line.known == "known_at" else f"plan._known_counted_from({ref})"
         t = line.intent
         fallback = f"{lit(line.code)} in by_code or (_key := {key}) in planned"
         due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
@@ -866,14 +872,19 @@ class _Plan:
         return self._event_reason
 
     def _known_counted_from(self, line: _Line) -> str:
+        if line.known != "known_at":  # another moment the event data carries (not memoised)
+            return require_aware(self._start(line)).astimezone(UTC).isoformat()
         if self._known_counted is None:
             self._known_counted = require_aware(self._start(line)).astimezone(UTC).isoformat()
         return self._known_counted
 
     def _start(self, line: _Line | None) -> datetime:
-        """The moment a line's deadline counts from: the event, or when it became known."""
+        """The moment a line's deadline counts from: the event, when it became known, or
+        when the assessment it belongs to was completed (the event data's moment, if any)."""
         if line is None or not line.known:
             return self.event.occurred_at
+        if line.known != "known_at":
+            return _as_datetime(self.data.get(line.known)) or self.event.occurred_at
         if self._known_start is None:
             self._known_start = _as_datetime(self.data.get("known_at")) \
                 or self.event.occurred_at
@@ -898,7 +909,8 @@ class _Plan:
         due = self._dues.get(key)
         if due is None:
             # The first time for a key: where a bad known_at / review / transfer date raises.
-            start = (self._known_start or self._start(line)) if known \
+            start = ((self._known_start if known == "known_at" else None)
+                     or self._start(line)) if known \
                 else self.event.occurred_at  # _start, inline
             if self._dates is None:
                 data = self.data

@@ -162,9 +162,12 @@ class Rule(_Strict):
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
-    # Whose clock: ``occurred`` (when it happened) or ``known`` (when it became known to the
-    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker").
-    counts_from: Literal["occurred", "known"] = "occurred"
+    # Whose clock: ``occurred`` (when it happened), ``known`` (when it became known to the
+    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker") or
+    # ``assessment_completed`` (when the assessment a judgement belongs to was completed: the
+    # event's ``assessment_completed_at``, Wokingham W9 "within two working days of the
+    # assessment being completed"); without that moment in the event, when it happened.
+    counts_from: Literal["occurred", "known", "assessment_completed"] = "occurred"
 
     @field_validator("deadline")
     @classmethod

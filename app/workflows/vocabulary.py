@@ -57,6 +57,8 @@ IMPACTS: tuple[str, ...] = ("slight", "minor", "medium", "major", "critical")
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
+    "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
+    "completes_lor_rating",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {

@@ -351,6 +351,17 @@ def test_S23_charge_informs_service_manager_now_and_csppi_has_no_local_timescale
     assert notify.note == "national CSPPI SOP timescale; not set by the local policy"
 
 
+def test_S23_inform_service_manager_counts_from_when_the_charge_became_known() -> None:
+    """S23 (12): "Case holders / team leaders will immediately inform operational/ YJT Manager
+    of the charge/death." A charge on Friday 28 August 2026 that became known to the case holder
+    on Tuesday 1 September (after the bank holiday) at 09:30 is due then, urgent: not already
+    four days late when it is recorded."""
+    ev = run(S, event("case_event", FRI_BEFORE_BANK_HOLIDAY, EVENT_ID, type="charged",
+                      known_at=lon(2026, 9, 1, 9, 30).isoformat()))
+    assert_step(created(ev, "inform_service_manager"), rule="S23", code="inform_service_manager",
+                actor="case_holder", due=utc(2026, 9, 1, 8, 30), pack=S, ref="12", urgent=True)
+
+
 def test_S23_applies_up_to_20_days_after_closure_only() -> None:
     """S23: applies up to 20 days after closure only."""
     closed = utc(2026, 8, 8, 14, 30)
