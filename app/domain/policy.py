@@ -542,6 +542,34 @@ async def supersede_all_open(
     return PolicyResult(next_steps=[], superseded=open_steps)
 
 
+async def supersede_codes(
+    wctx: WriteContext, *, codes: Sequence[str], reason: str,
+    act: tuple[str, uuid.UUID] | None = None,
+) -> PolicyResult | None:
+    """Close the case's open steps of these codes as superseded, with ``reason`` (e.g. work with
+    the child that a recorded death ends), linked to the act that ended them; audited in the
+    write's transaction. None when no open step has one of the codes."""
+    session = wctx.session
+    ended = [s for s in await open_steps_of(session, wctx.case.id) if s.code in codes]
+    if not ended:
+        return None
+    for step in ended:
+        step.status = StepStatus.superseded
+        step.note = _append(step.note, f"Superseded: {reason}")
+        if act is not None:
+            step.satisfied_by_type, step.satisfied_by_id = act
+        session.add(step)
+    await session.flush()
+    for step in ended:
+        await wctx.audit(
+            "step.supersede", entity_type="step", entity_id=step.id, reason=reason,
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None,
+                    "reason": reason})
+    return PolicyResult(next_steps=await open_steps_out(session, wctx.case.id),
+                        superseded=ended)
+
+
 async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Step]:
     """Reopen the steps the case's closure superseded, unchanged: the same step with its
     original ``raised_at``, ``due_at`` (an overdue step stays overdue, and stays in the

@@ -97,6 +97,11 @@ class EventType(_Strict):
     title: Text
     # May be recorded on a closed case (Somerset S23: a charge or death after closure).
     after_closure: bool = False
+    # The open steps of these codes can no longer be done once this event is recorded (a
+    # child's death ends the work with the child): superseded, with ``ends_reason``, audited,
+    # in the event's own transaction. Steps the policy asks for after the event stay open.
+    ends_steps: tuple[Code, ...] = ()
+    ends_reason: Text | None = None
 
 
 class ReferralKind(_Strict):
