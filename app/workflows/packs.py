@@ -39,6 +39,7 @@ from app.workflows.vocabulary import (
     Escalation,
     EventType,
     Fact,
+    Name,
     PanelKind,
     ReferralKind,
     Score,
@@ -325,6 +326,23 @@ class ContactTable(_Strict):
     bands: tuple[ContactBand, ...]
 
 
+class CaseClosure(_Strict):
+    """What a case must have before it may be closed (Wokingham "Assessment Reviews": "all
+    statutory Orders, bail and remand cases must have a closure Asset+ or, where relevant, a
+    Transfer to Probation Asset+"): for a case of one of ``interventions``, a countersigned
+    (complete) assessment of one of ``assessment_types`` at one of ``assessment_stages``, unless
+    an event of one of ``unless_event_types`` is recorded (a child who has died is not
+    assessed). Closing without it is 422 ``closure-assessment-required``."""
+
+    rule_id: RuleId
+    ref: Ref
+    interventions: tuple[Name, ...]
+    assessment_types: tuple[Name, ...]
+    assessment_stages: tuple[Name, ...]
+    unless_event_types: tuple[Name, ...] = ()
+    detail: Annotated[str, Field(min_length=1, max_length=600)]
+
+
 ClosingAct = Literal[
     "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
     "referral_quality_assure", "referral_views",
@@ -358,6 +376,7 @@ class Pack(_Strict):
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
     contact: ContactTable | None = None
+    case_closure: CaseClosure | None = None
     options: dict[str, bool | int | str] = Field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     rules: tuple[Rule, ...]
@@ -499,7 +518,8 @@ class Pack(_Strict):
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
-        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact) if x is not None]
+        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact,
+                                    self.case_closure) if x is not None]
         if self.register_def is not None and self.register_def.deregistered_by:
             ids.append(self.register_def.deregistered_by)
         return tuple(dict.fromkeys(ids))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -95,3 +96,28 @@ async def outbox_types(settings: Any, case_id: str) -> list[str]:
             return [e.type for e in rows.all() if (e.payload or {}).get("case_id") == case_id]
     finally:
         await engine.dispose()
+
+
+async def closing_asset_plus(t: Tenant, case_id: str, at: str, stage: str = "closure",
+                             countersign: bool = True) -> dict[str, Any]:
+    """A closure (or transfer) Asset+ started, submitted and (by default) countersigned, each a
+    minute apart from ``at`` (Wokingham: a statutory case closes only with a countersigned
+    one); the assessment as last answered."""
+    start = datetime.fromisoformat(at)
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments",
+                            json={"type": "asset_plus", "stage": stage, "occurred_at": at},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    ident = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/assessments/{ident}/submit",
+                            json={"occurred_at": (start + timedelta(minutes=1)).isoformat()},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    if countersign:
+        r = await t.client.post(
+            f"/v1/assessments/{ident}/countersign",
+            json={"feedback": "Agreed.",
+                  "occurred_at": (start + timedelta(minutes=2)).isoformat()},
+            headers=t.auth("line_manager"))
+        assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
