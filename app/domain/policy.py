@@ -293,6 +293,33 @@ async def run(
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps)
 
 
+# The case events table, named here only for :func:`ended_codes` (app.domain.events imports
+# this module, so its model cannot be imported back).
+_CASE_EVENT = sa.table("case_event", sa.column("case_id", Case.__table__.c.id.type),  # type: ignore[attr-defined]
+                       sa.column("type", sa.String()))
+
+
+async def ended_codes(session: AsyncSession, pack: Pack, case_id: uuid.UUID) -> frozenset[str]:
+    """The step codes that events recorded on the case have ended (the pack's ``ends_steps``:
+    after a child's death no assessment, plan or contact with the child is asked for again)."""
+    enders = pack.ending_events()
+    if not enders:
+        return frozenset()
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(_CASE_EVENT.c.type).distinct().where(
+            _CASE_EVENT.c.case_id == case_id, _CASE_EVENT.c.type.in_(list(enders))))).all()
+    return frozenset(code for (kind,) in rows for code in enders.get(str(kind), ()))
+
+
+async def _ended_for(wctx: WriteContext, evaluation: Evaluation) -> frozenset[str]:
+    """:func:`ended_codes`, read only when the evaluation would create a step of such a code."""
+    endable = {c for codes in wctx.pack.ending_events().values() for c in codes}
+    if not any(i.action == "create" and i.code in endable for i in evaluation.intents):
+        return frozenset()
+    return await ended_codes(wctx.session, wctx.pack, wctx.case.id)
+
+
 async def _apply(
     wctx: WriteContext,
     *,
@@ -310,12 +337,15 @@ async def _apply(
     superseded: list[Step] = []
     updated: list[Step] = []
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
+    # Work an event has ended (a death) is not asked for again by a later act or a reopening.
+    ended = await _ended_for(wctx, evaluation)
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
             changes.append((by_id[intent.step_id], intent))
         if intent.action == "create":
-            created.append(_create_step(wctx, intent=intent, event=event))
+            if intent.code not in ended:
+                created.append(_create_step(wctx, intent=intent, event=event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
@@ -583,11 +613,17 @@ async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Ste
     ).order_by(col(Step.created_at), col(Step.id)))
     closed = list(rows.all())
     open_now = {(s.code, s.subject_id) for s in await open_steps_of(session, case.id)}
+    ended = await ended_codes(session, wctx.pack, case.id) if closed else frozenset()
     steps = []
     for step in closed:
         step.satisfied_by_type = step.satisfied_by_id = None
         if (step.code, step.subject_id) in open_now:
             session.add(step)  # one duty, one step: this reopening's act opened it anew
+            continue
+        if step.code in ended:  # e.g. the child died after the closure: this work has ended
+            step.note = _append(step.note, "Not reinstated: an event recorded on the case "
+                                           "has ended this work")
+            session.add(step)
             continue
         steps.append(step)
         step.status = StepStatus.open

@@ -515,6 +515,11 @@ class Pack(_Strict):
         so every line asking for it adds its reason to the one open step."""
         return code in self._index("_case_wide")
 
+    def ending_events(self) -> dict[str, tuple[str, ...]]:
+        """Event type -> the step codes its recording ends (``ends_steps``: a death ends the
+        work with the child), for the event types that end any."""
+        return {e.id: e.ends_steps for e in self.event_types if e.ends_steps}
+
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]

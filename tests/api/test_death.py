@@ -136,3 +136,45 @@ async def test_W4_an_incident_that_is_not_a_death_ends_nothing(wokingham: Tenant
     await _post(wokingham, f"/v1/cases/{case['id']}/events",
                 {"type": "new_incident", "occurred_at": "2026-04-02T11:00:00+01:00"})
     assert await _steps(wokingham, case["id"], "superseded") == []
+
+
+async def test_S23_after_a_death_no_act_asks_for_the_work_with_the_child_again(
+    somerset: Tenant,
+) -> None:
+    """S23 (12): after the death, a later ROSH judgement (a back-filled record, Tuesday 7 April
+    2026) asks for none of the work with the child that the death ended (no manager discussion,
+    MARP referral, monthly review or plan); the serious incident duties stay as they were."""
+    case = (await somerset.open_case())["data"]
+    await _died(somerset, case["id"])
+    body = await _judge(somerset, case["id"], "rosh", "high", "2026-04-07T10:00:00+01:00")
+    assert sorted(s["code"] for s in body["next_steps"]) == [
+        "inform_service_manager", "notify_serious_incident"]
+
+
+async def test_S23_a_death_after_closure_is_not_undone_by_reopening(somerset: Tenant) -> None:
+    """S23 (12): "... or dies whilst relevant to our service (up to 20 days following the end of
+    supervision)". A ROSH-high case closed on Wednesday 1 April 2026; the child dies on Saturday
+    4 April; reopened on Tuesday 7 April (to complete the serious incident work), the steps the
+    closure set aside that the death ended are not reinstated, nor asked for again."""
+    case = (await somerset.open_case())["data"]
+    await _judge(somerset, case["id"], "rosh", "high", "2026-03-30T10:00:00+01:00")
+    url = f"/v1/cases/{case['id']}"
+
+    async def patch(body: dict[str, Any]) -> Any:
+        etag = (await somerset.client.get(url, headers=somerset.auth("line_manager"))).headers[
+            "etag"]
+        r = await somerset.client.patch(url, json=body, headers={
+            **somerset.auth("line_manager"), "If-Match": etag})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    await patch({"closed_at": "2026-04-01T16:00:00+01:00", "closure_reason": "Order ended"})
+    died = await _post(somerset, url + "/events", {
+        "type": "death", "occurred_at": "2026-04-04T23:30:00+01:00",
+        "known_at": "2026-04-07T09:00:00+01:00"}, role="line_manager")
+    assert sorted(s["code"] for s in died["next_steps"]) == [
+        "inform_service_manager", "notify_serious_incident"]
+    reopened = await patch({"closed_at": None, "reopen_reason": "Serious incident review",
+                            "occurred_at": "2026-04-07T10:00:00+01:00"})
+    assert sorted(s["code"] for s in reopened["next_steps"]) == [
+        "inform_service_manager", "notify_serious_incident"]
