@@ -934,8 +934,10 @@ async def test_W4_a_closed_case_does_not_make_its_manager_the_workers_manager(
     """W4: a line manager whose only case with case_holder-7 closed on Friday 28 August 2026
     no longer manages them: recording their absence is 403 (it would bring their in-week
     deadlines forward); a duty manager records it."""
+    # A prevention case: it closes without the closure Asset+ an Order needs (W3).
     case = (await wokingham.open_case(case_holder_id="case_holder-7",
-                                      line_manager_id="line_manager-7"))["data"]
+                                      line_manager_id="line_manager-7",
+                                      intervention="prevention"))["data"]
     url = f"/v1/cases/{case['id']}"
     manager = wokingham.auth("line_manager", "line_manager-7")
     tag = (await wokingham.client.get(url, headers=manager)).headers["etag"]
