@@ -252,6 +252,10 @@ class _Table:
         self.lines = lines
         # (code, rule id) -> the first line of that rule for that code (or None).
         self.rule_of: dict[tuple[str, str], _Line | None] = {}
+        # The step codes an open step of which may lapse: a line of that code has ``holds``
+        # (a step of any other code is always justified: _justified never looks further).
+        self.lapsing = frozenset(code for code, found in self.by_code.items()
+                                 if any(line.holds is not None for line in found))
         # _justified's own and other lines, by step code and reasons (or kind and rule id).
         self.justify: dict[tuple[Any, ...], tuple[tuple[_Line, ...], tuple[_Line, ...]]] = {}
         # trigger -> its generated function and its source (see _generate).
@@ -1179,7 +1183,10 @@ class _Plan:
         """Supersede open steps that only a condition that no longer holds justified."""
         case_key = self.case_key
         touched = self.touched
+        lapsing = self.table.lapsing
         for step in self.open_steps:
+            if step.code not in lapsing:
+                continue  # no line of its code has a ``holds``: justified whatever it says
             step_id, subject_id = step.id, step.subject_id
             if (step_id.int if isinstance(step_id, UUID) else step_id) in touched:  # _uid
                 continue
