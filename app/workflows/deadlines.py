@@ -164,17 +164,22 @@ def add_months(day: date, months: int) -> date:
 def shift_local(moment: datetime, *, days: int = 0, months: int = 0) -> datetime:
     """Move an instant by calendar days/months on London wall time; returns aware UTC."""
     local = _london(moment)
-    moved_day = local.date()
-    if months:
-        moved_day = add_months(moved_day, months)
-    if days:
-        moved_day += timedelta(days=days)
+    moved_day, offset = _moved_day(local.date(), days, months)
     # The same wall-clock time (and fold, in the repeated autumn hour) on the moved day; on a
     # day without a clock change, that day's one offset gives the same instant.
-    offset = _steady_offset(moved_day)
     if offset is not None:
         return datetime.combine(moved_day, local.time(), UTC) - offset
     return datetime.combine(moved_day, local.time(), LONDON).astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _moved_day(day: date, days: int, months: int) -> tuple[date, timedelta | None]:
+    """A London date moved by calendar months then days, and the moved day's steady offset
+    (worked out once per date and shift: deadlines start on a few thousand distinct days)."""
+    moved = add_months(day, months) if months else day
+    if days:
+        moved += timedelta(days=days)
+    return moved, _steady_offset(moved)
 
 
 @lru_cache(maxsize=8192)

@@ -871,7 +871,11 @@ class _Plan:
 
     def _known_counted_from(self, line: _Line) -> str:
         if self._known_counted is None:
-            self._known_counted = require_aware(self._start(line)).astimezone(UTC).isoformat()
+            start = self._start(line)
+            why = self._event_reason
+            # Counted from the event itself (no known_at): the reasons' ``at``, already written.
+            self._known_counted = why[2] if why is not None and start is self.event.occurred_at \
+                else require_aware(start).astimezone(UTC).isoformat()
         return self._known_counted
 
     def _start(self, line: _Line | None) -> datetime:
