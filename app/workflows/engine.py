@@ -350,7 +350,8 @@ def _generate(table: _Table, trigger: str) -> _Runner:
     lines = table.by_trigger.get(trigger, ())
     inliner = Inliner()
     body: list[str] = []
-    names: dict[str, Any] = {"_new": _new, "_set": _set, "_StepIntent": StepIntent}
+    names: dict[str, Any] = {"_new": _new, "_set": _set, "_StepIntent": StepIntent,
+                             "_UUID": UUID, "_utc": _utc, "_has_reason": _has_reason}
 
     def lit(value: Any) -> str:
         if value is None or type(value) in (str, int, bool):
@@ -398,15 +399,23 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         counted = f"(plan._known_counted or plan._known_counted_from({ref}))" if line.known \
             else "_why[2]"
         t = line.intent
-        fallback = f"{lit(line.code)} in by_code or (_key := {key}) in planned"
+        fallback = f"(_key := {key}) in planned"
         due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
         i2 = indent + "    "
+        # An open step of its code: kept (or re-dated) in place when it is about this subject
+        # (or the case's one, for a case-wide duty); anything else as _step decides.
+        body.append(f"{indent}if {lit(line.code)} in by_code:")
+        if line.refresh_due or line.refresh_undated_only:
+            body.append(f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))")
+        else:
+            body += _keep_source(line, number, i2, key, subject, assignee, due, due_key, kind,
+                                 counted, names, lit)
         # The step's intent: a copy of the line's template with what this form fixes filled
         # in (a dict's copy and a few stores cost less than a display of all 18 fields).
         template = dict(t, deadline_form=form)
         sets: list[tuple[str, str]] = [("subject_id", subject)]
         if kind in _NOTELESS_KINDS:
-            body += [f"{indent}if {fallback}:",
+            body += [f"{indent}elif {fallback}:",
                      f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
                      f"{indent}else:"]
             if kind == "none":  # always Due(None); computed once all the same (_due checks)
@@ -419,7 +428,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
                                 note=line.notes[False])
                 sets.append(("due_at", "_at"))
         else:
-            body += [f"{indent}if {fallback} or (_due := {due})[3] is not None:",
+            body += [f"{indent}elif {fallback} or (_due := {due})[3] is not None:",
                      f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
                      f"{indent}else:",
                      f"{i2}_at, _urgent, _awaiting, _ = _due"]
@@ -458,10 +467,85 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         head += [
             "        by_code, planned, intents = plan._by_code, plan.planned, plan.intents",
             "        dues, case_key, event_key = plan._dues, plan.case_key, plan.event_key",
+            "        touched = plan.touched",
         ]
     source = "\n".join(head + body + ["        return None", "    return run", ""])
     run: _Runner = _compile_generated(table, trigger, source, {**names, **inliner.consts})
     return run
+
+
+def _keep_source(
+    line: _Line, number: int, indent: str, key: str, subject: str, assignee: str, due: str,
+    due_key: str, kind: str, counted: str, names: dict[str, Any], lit: Callable[[Any], str],
+) -> list[str]:
+    """The source of a direct line's keep path (``_step`` -> ``_existing`` -> ``_keep`` for a
+    line without branches, refresh or replacement), written inline: its open step of the same
+    subject (a case-wide duty: the case's first of its code) gains the line's reason and is
+    kept, or re-dated when the line's deadline is sooner. A line whose step was already
+    planned, or with no open step to keep, goes through ``plan._step``."""
+    ref, code = f"_L{number}", lit(line.code)
+    i2, i3, i4 = indent + "    ", indent + "        ", indent + "            "
+    names[f"_K{number}"] = dict(line.intent, action="keep")
+    names[f"_N{number}"] = line.notes
+    who = "_who" if line.assignee_from else "None"
+    step = f"plan._step({ref}, ({subject}, {ref}.title, {who}, None))"
+    lines = [f"{indent}_key = {key}"]
+    if line.assignee_from:
+        lines.append(f"{indent}_who = {assignee}")
+    lines += [
+        f"{indent}for _open in by_code[{code}]:",
+        f"{i2}if _open.subject_id == {subject}:",
+        f"{i3}break",
+        f"{indent}else:",
+        f"{i2}_open = by_code[{code}][0]" if line.wide else f"{i2}_open = None",
+        f"{indent}if _key in planned or _open is None:",
+        f"{i2}{step}",
+        f"{indent}else:",
+        f"{i2}planned[_key] = None",
+        f"{i2}_sid, _oid = _open.subject_id, _open.id",
+        f"{i2}planned[({code}, _sid.int if isinstance(_sid, _UUID) else _sid)] = None",
+        f"{i2}_ok = _oid.int if isinstance(_oid, _UUID) else _oid",
+        f"{i2}if _ok not in touched:",
+        f"{i3}touched.add(_ok)",
+        f"{i3}_why = plan._event_reason or plan._reason_of_event()",
+        f"{i3}_reason = _R{number}.copy()",
+        f"{i3}_reason['record'] = _why[1].copy()",
+        f"{i3}_reason['at'] = _why[2]",
+        f"{i3}_reason['counted_from'] = {counted}",
+        f"{i3}_fresh = () if _open.reasons and _has_reason(_open.reasons, _reason) "
+        "else (_reason,)",
+    ]
+    keep = i3
+    if kind == "none":  # never dated: always kept as it is (computed all the same: _due checks)
+        lines.append(f"{i3}{due_key} in dues or plan._due({lit(line.form)}, {ref}, None)")
+    else:
+        lines += [
+            f"{i3}_due = {due}",
+            f"{i3}if _due[0] is not None and (_open.due_at is None "
+            "or _due[0] < _utc(_open.due_at)):",
+            f"{i4}intents.append(plan._intent('update_due', {ref}, ({subject}, {ref}.title, "
+            f"{who}, None), _due, {lit(line.form)}, None, _sid, _oid, _fresh))",
+            f"{i3}else:",
+        ]
+        keep = i4
+    lines += [
+        f"{keep}_kept = _open.due_at",
+        f"{keep}_kept = None if _kept is None else _utc(_kept)",
+        f"{keep}_awaiting = _open.awaiting_panel_date",
+        f"{keep}_values = _K{number}.copy()",
+        f"{keep}_values['subject_id'] = _sid",
+        f"{keep}_values['due_at'] = _kept",
+        f"{keep}_values['awaiting_panel_date'] = _awaiting",
+        f"{keep}_values['deadline_form'] = _open.deadline_form",
+        f"{keep}_values['note'] = _N{number}[_kept is None and not _awaiting]",
+        *([f"{keep}_values['assignee_id'] = _who"] if line.assignee_from else []),
+        f"{keep}_values['step_id'] = _oid",
+        f"{keep}_values['reasons'] = _fresh",
+        f"{keep}_intent = _new(_StepIntent)",
+        f"{keep}_set(_intent, '__dict__', _values)",
+        f"{keep}intents.append(_intent)",
+    ]
+    return lines
 
 
 def _compile_generated(table: _Table, name: str, source: str, names: dict[str, Any]) -> Any:
@@ -1275,6 +1359,11 @@ def _note(
 def _record_id(reason: Mapping[str, Any]) -> str | None:
     record = reason.get("record") or {}
     return None if record.get("id") is None else str(record["id"])
+
+
+def _has_reason(reasons: tuple[Mapping[str, Any], ...], reason: Mapping[str, Any]) -> bool:
+    """Whether a step's reasons already hold this one (:func:`_same_reason`)."""
+    return any(_same_reason(reason, r) for r in reasons)
 
 
 def _same_reason(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
