@@ -270,6 +270,17 @@ def form_function(form: str) -> FormFunction:
     return _NAMED[kind]
 
 
+# Kinds whose function reads nothing of its DeadlineInputs (only the start it is given).
+_START_ONLY_KINDS = frozenset({"h", "wd", "d", "w", "m", "immediately", "none"})
+
+
+@lru_cache(maxsize=256)
+def reads_inputs(form: str) -> bool:
+    """Whether a form's function (:func:`form_function`) reads its DeadlineInputs; when it does
+    not, it may be given None for them."""
+    return parse_form(form).kind not in _START_ONLY_KINDS
+
+
 def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     return _tuple_new(Due, (occurred, True, False, None))
 

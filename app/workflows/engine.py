@@ -46,6 +46,7 @@ from app.workflows.deadlines import (
     form_function,
     next_panel,
     parse_form,
+    reads_inputs,
 )
 from app.workflows.packs import Check, Pack, Rule
 from app.workflows.types import (
@@ -260,7 +261,16 @@ class _Table:
         self.justify: dict[tuple[Any, ...], tuple[tuple[_Line, ...], tuple[_Line, ...]]] = {}
         # trigger -> its generated function and its source (see _generate).
         self.runners: dict[str, _Runner] = {}
+        # (form, counted from when known) -> its deadline function (see _due_function).
+        self.dues: dict[tuple[str, bool], _DueFunction] = {}
         self.sources: dict[str, str] = {}
+
+    def due_function(self, form: str, known: bool) -> _DueFunction:
+        """A deadline form's function for this pack's lines (:func:`_due_function`)."""
+        found = self.dues.get((form, known))
+        if found is None:
+            found = self.dues[(form, known)] = _due_function(form, known)
+        return found
 
     def runner(self, trigger: str) -> _Runner:
         """The trigger's generated function (:func:`_generate`), made on first use."""
@@ -400,7 +410,8 @@ def _generate(table: _Table, trigger: str) -> _Runner:
             else "_why[2]"
         t = line.intent
         fallback = f"(_key := {key}) in planned"
-        due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
+        names[f"_D{number}"] = table.due_function(form, line.known)
+        due = f"dues.get({due_key}) or _D{number}(plan)"
         i2 = indent + "    "
         # An open step of its code: kept (or re-dated) in place when it is about this subject
         # (or the case's one, for a case-wide duty); anything else as _step decides.
@@ -419,7 +430,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
                      f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
                      f"{indent}else:"]
             if kind == "none":  # always Due(None); computed once all the same (_due checks)
-                body.append(f"{i2}{due_key} in dues or plan._due({lit(form)}, {ref}, None)")
+                body.append(f"{i2}{due_key} in dues or _D{number}(plan)")
                 template.update(due_at=None, urgent=False, awaiting_panel_date=False,
                                 note=line.notes[True])
             else:  # always dated, never waiting for a panel; urgent only when immediate
@@ -517,7 +528,7 @@ def _keep_source(
     ]
     keep = i3
     if kind == "none":  # never dated: always kept as it is (computed all the same: _due checks)
-        lines.append(f"{i3}{due_key} in dues or plan._due({lit(line.form)}, {ref}, None)")
+        lines.append(f"{i3}{due_key} in dues or _D{number}(plan)")
     else:
         lines += [
             f"{i3}_due = {due}",
@@ -601,6 +612,36 @@ def _generate_holding(
 def _no_contact(ctx: Context) -> None:
     """The contact level under a pack without a contact table."""
     return None
+
+
+# (plan) -> the Due of one deadline form for a line's own step (no panel action's due date).
+_DueFunction = Callable[["_Plan"], Due]
+
+
+def _due_function(form: str, known: bool) -> _DueFunction:
+    """``_Plan._due(form, line, None)`` for a line counted from the event (or, ``known``,
+    from when it became known) and one form, made once per pack: the same Due, stored in the
+    plan's ``_dues`` under the same key, with the same first-deadline reads (and errors:
+    known_at, then the review and transfer dates), without looking the form up again; a
+    form that reads nothing but its start (:func:`~app.workflows.deadlines.reads_inputs`)
+    gets no DeadlineInputs built."""
+    compute, reads, key = form_function(form), reads_inputs(form), (form, known, None)
+
+    def due(plan: _Plan) -> Due:
+        occurred = plan.event.occurred_at
+        start = (plan._known_start or plan._start_known()) if known else occurred
+        if plan._dates is None:
+            plan._read_dates()
+        if reads:
+            inputs, start_utc = plan._inputs_of(start, known, None)
+            found = plan._dues[key] = compute(inputs, start_utc, plan.calendar)
+        else:
+            found = plan._dues[key] = compute(
+                None, plan.occurred_utc if start is occurred else start.astimezone(UTC),
+                plan.calendar)
+        return found
+
+    return due
 
 
 def _table(pack: Pack) -> _Table:
@@ -962,6 +1003,13 @@ class _Plan:
                 else require_aware(start).astimezone(UTC).isoformat()
         return self._known_counted
 
+    def _start_known(self) -> datetime:
+        """When the event became known (``known_at``), else the event itself (read once)."""
+        if self._known_start is None:
+            self._known_start = _as_datetime(self.data.get("known_at")) \
+                or self.event.occurred_at
+        return self._known_start
+
     def _start(self, line: _Line | None) -> datetime:
         """The moment a line's deadline counts from: the event, or when it became known."""
         if line is None or not line.known:
@@ -989,29 +1037,42 @@ class _Plan:
         key = (form, known, due_date)
         due = self._dues.get(key)
         if due is None:
+            if due_date is None:  # a line's own deadline: its form's function (_due_function)
+                return self.table.due_function(form, known)(self)
             # The first time for a key: where a bad known_at / review / transfer date raises.
             start = (self._known_start or self._start(line)) if known \
                 else self.event.occurred_at  # _start, inline
             if self._dates is None:
-                data = self.data
-                self._dates = (_as_date(data.get("review_date")),
-                               _as_date(data.get("transfer_date")))
-            inputs_key = (known, due_date)
-            found = self._inputs.get(inputs_key)
-            if found is None:
-                review, transfer = self._dates
-                found = self._inputs[inputs_key] = (_make(DeadlineInputs, {
-                    "occurred_at": start, "panels": self.panels,
-                    "panel_kind": self.table.panel_kind,
-                    "panel_cadence": self.table.panel_cadence,
-                    "expected_release_date": self.ctx.after.expected_release_date,
-                    "review_date": review, "transfer_date": transfer,
-                    "due_date": due_date, "absences": self.case.case_holder_absences,
-                }), self.occurred_utc if start is self.event.occurred_at
-                    else start.astimezone(UTC))
-            inputs, start_utc = found
+                self._read_dates()
+            inputs, start_utc = self._inputs_of(start, known, due_date)
             due = self._dues[key] = form_function(form)(inputs, start_utc, self.calendar)
         return due
+
+    def _read_dates(self) -> None:
+        """The review and transfer dates the event carries (read once, at its first deadline:
+        where a bad one raises)."""
+        data = self.data
+        self._dates = (_as_date(data.get("review_date")), _as_date(data.get("transfer_date")))
+
+    def _inputs_of(
+        self, start: datetime, known: bool, due_date: date | None
+    ) -> tuple[DeadlineInputs, datetime]:
+        """What the deadline forms read besides their start (once per start and due date), and
+        the start as aware UTC."""
+        inputs_key = (known, due_date)
+        found = self._inputs.get(inputs_key)
+        if found is None:
+            review, transfer = self._dates  # type: ignore[misc]
+            found = self._inputs[inputs_key] = (_make(DeadlineInputs, {
+                "occurred_at": start, "panels": self.panels,
+                "panel_kind": self.table.panel_kind,
+                "panel_cadence": self.table.panel_cadence,
+                "expected_release_date": self.ctx.after.expected_release_date,
+                "review_date": review, "transfer_date": transfer,
+                "due_date": due_date, "absences": self.case.case_holder_absences,
+            }), self.occurred_utc if start is self.event.occurred_at
+                else start.astimezone(UTC))
+        return found
 
     def _step(self, line: _Line, instance: _Instance, due: Due | None = None) -> None:
         subject = instance[0]
