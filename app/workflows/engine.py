@@ -397,6 +397,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
             body.append(f"{indent}plan.apply({ref})")
             continue
         form = line.form
+        assert form is not None  # a direct line has one form, no branches
         key = f"({lit(line.code)}, {'case_key' if line.case_keyed else 'event_key'})"
         due_key = f"({lit(form)}, {line.known!r}, None)"
         kind = parse_form(form).kind
@@ -626,6 +627,7 @@ def _due_function(form: str, known: bool) -> _DueFunction:
     form that reads nothing but its start (:func:`~app.workflows.deadlines.reads_inputs`)
     gets no DeadlineInputs built."""
     compute, reads, key = form_function(form), reads_inputs(form), (form, known, None)
+    no_inputs: Any = None  # what a form that reads none is given (reads_inputs)
 
     def due(plan: _Plan) -> Due:
         occurred = plan.event.occurred_at
@@ -637,7 +639,7 @@ def _due_function(form: str, known: bool) -> _DueFunction:
             found = plan._dues[key] = compute(inputs, start_utc, plan.calendar)
         else:
             found = plan._dues[key] = compute(
-                None, plan.occurred_utc if start is occurred else start.astimezone(UTC),
+                no_inputs, plan.occurred_utc if start is occurred else start.astimezone(UTC),
                 plan.calendar)
         return found
 
