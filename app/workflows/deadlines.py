@@ -286,9 +286,17 @@ def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalenda
 
 
 def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    return in_week_deadline(inputs.absences, occurred, cal)
+
+
+def in_week_deadline(
+    absences: Sequence[tuple[date, date]], occurred: datetime, cal: WorkingCalendar
+) -> Due:
+    """``+1wd-in-week`` from the event's instant (aware UTC) and the worker's absences (what
+    of its inputs the form reads)."""
     day = _london(occurred).date()
-    if inputs.absences:
-        end = end_of_day(in_week_due(day, cal, inputs.absences))
+    if absences:
+        end = end_of_day(in_week_due(day, cal, absences))
     else:  # the same for everyone on that day: from a table per calendar
         table = cal.table("in_week")
         known: datetime | None = table.get(day)
@@ -298,16 +306,26 @@ def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -
 
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    panel = next_panel(inputs.panels, inputs.panel_kind, occurred)
+    return next_panel_deadline(inputs.panels, inputs.panel_kind, inputs.panel_cadence,
+                               occurred, cal)
+
+
+def next_panel_deadline(
+    panels: Sequence[ScheduledPanel], panel_kind: str | None, cadence: Cadence | None,
+    occurred: datetime, cal: WorkingCalendar,
+) -> Due:
+    """``next-panel`` from the event's instant (aware UTC) and the panels, their kind and its
+    cadence (what of its inputs the form reads)."""
+    panel = next_panel(panels, panel_kind, occurred)
     if panel is not None:
         return _tuple_new(
             Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))
-    kind = inputs.panel_kind or "panel"
-    if inputs.panel_cadence is None:
+    kind = panel_kind or "panel"
+    if cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
-    day = next_cadence_day(inputs.panel_cadence, occurred, cal)
+    day = next_cadence_day(cadence, occurred, cal)
     return Due(end_of_day(day), awaiting_panel_date=True, note=(
-        f"Due at the next {kind} ({inputs.panel_cadence.text}): {day.isoformat()}; none "
+        f"Due at the next {kind} ({cadence.text}): {day.isoformat()}; none "
         "booked yet, so the first panel booked sets the date."))
 
 

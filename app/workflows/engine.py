@@ -44,7 +44,9 @@ from app.workflows.deadlines import (
     Due,
     add_period,
     form_function,
+    in_week_deadline,
     next_panel,
+    next_panel_deadline,
     parse_form,
     reads_inputs,
 )
@@ -269,7 +271,7 @@ class _Table:
         """A deadline form's function for this pack's lines (:func:`_due_function`)."""
         found = self.dues.get((form, known))
         if found is None:
-            found = self.dues[(form, known)] = _due_function(form, known)
+            found = self.dues[(form, known)] = _due_function(form, known, self)
         return found
 
     def runner(self, trigger: str) -> _Runner:
@@ -619,28 +621,40 @@ def _no_contact(ctx: Context) -> None:
 _DueFunction = Callable[["_Plan"], Due]
 
 
-def _due_function(form: str, known: bool) -> _DueFunction:
-    """``_Plan._due(form, line, None)`` for a line counted from the event (or, ``known``,
-    from when it became known) and one form, made once per pack: the same Due, stored in the
-    plan's ``_dues`` under the same key, with the same first-deadline reads (and errors:
-    known_at, then the review and transfer dates), without looking the form up again; a
-    form that reads nothing but its start (:func:`~app.workflows.deadlines.reads_inputs`)
-    gets no DeadlineInputs built."""
-    compute, reads, key = form_function(form), reads_inputs(form), (form, known, None)
-    no_inputs: Any = None  # what a form that reads none is given (reads_inputs)
+def _due_function(form: str, known: bool, table: _Table) -> _DueFunction:
+    """``_Plan._due(form, line, None)`` for a pack's line counted from the event (or,
+    ``known``, from when it became known) and one form, made once per pack: the same Due,
+    stored in the plan's ``_dues`` under the same key, with the same first-deadline reads (and
+    errors: known_at, then the review and transfer dates), without looking the form up again.
+    No DeadlineInputs are built for a form that reads nothing but its start
+    (:func:`~app.workflows.deadlines.reads_inputs`), nor for ``next-panel`` and
+    ``+1wd-in-week``, given the panels or the absences they read."""
+    compute, key = form_function(form), (form, known, None)
+    kind = parse_form(form).kind
+    no_inputs: Any = None  # what a form that reads none is given
+    if kind == "next-panel":
+        panel_kind, cadence = table.panel_kind, table.panel_cadence
+
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
+                                       plan.calendar)
+    elif kind == "+1wd-in-week":
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return in_week_deadline(plan.case.case_holder_absences, start_utc, plan.calendar)
+    elif reads_inputs(form):
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return compute(plan._inputs_of(start, known, None)[0], start_utc, plan.calendar)
+    else:
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return compute(no_inputs, start_utc, plan.calendar)
 
     def due(plan: _Plan) -> Due:
         occurred = plan.event.occurred_at
         start = (plan._known_start or plan._start_known()) if known else occurred
         if plan._dates is None:
             plan._read_dates()
-        if reads:
-            inputs, start_utc = plan._inputs_of(start, known, None)
-            found = plan._dues[key] = compute(inputs, start_utc, plan.calendar)
-        else:
-            found = plan._dues[key] = compute(
-                no_inputs, plan.occurred_utc if start is occurred else start.astimezone(UTC),
-                plan.calendar)
+        found = plan._dues[key] = deadline(
+            plan, start, plan.occurred_utc if start is occurred else start.astimezone(UTC))
         return found
 
     return due
@@ -678,7 +692,9 @@ def evaluate(
     ratings = after.ratings
     ratings_after = {"rosh": ratings.get("rosh"), "swb": ratings.get("swb"),
                      "lor": ratings.get("lor")}  # every domain, in DOMAINS order
-    violations, acknowledged = _run_checks(ctx, pack, table)
+    trigger = event.trigger
+    held = (table.held_checks.get(trigger) or table.checks_holding(trigger))(ctx)
+    violations, acknowledged = _run_checks(ctx, pack, held) if held else ((), ())
     if violations:
         return _make(Evaluation, {
             "violations": tuple(violations), "intents": (), "matrix_level": ctx.matrix_level,
@@ -693,7 +709,6 @@ def evaluate(
     for _check, ack in acknowledged:
         if ack is not None:
             plan.apply(ack)
-    trigger = event.trigger
     if trigger == "step_completed":
         plan.recur()
     elif trigger == "panel_scheduled":
@@ -732,7 +747,11 @@ def _context(
         state = _context_of(event, after, after)
         on_register = table.register(state)
         if on_register is not after.on_register:
-            after, state = _evolve(after, on_register=on_register), None
+            if after is case:
+                after = _evolve(after, on_register=on_register)
+            else:  # this evaluation's own copy (_before_after), seen by nothing else yet
+                after.__dict__["on_register"] = on_register
+            state = None
     return _context_of(event, before, after, level), state
 
 
@@ -831,13 +850,12 @@ _FIELD_READERS: dict[str, Any] = {
 
 
 def _run_checks(
-    ctx: Context, pack: Pack, table: _Table
+    ctx: Context, pack: Pack, held: tuple[_CheckEntry, ...]
 ) -> tuple[list[Violation], list[tuple[Check, _Line | None]]]:
+    """The violations of the checks whose condition holds, and the acknowledged ones."""
     violations: list[Violation] = []
     acknowledged: list[tuple[Check, _Line | None]] = []
-    trigger = ctx.event.trigger
-    held = table.held_checks.get(trigger)
-    for check, _when, ack in (held or table.checks_holding(trigger))(ctx):
+    for check, _when, ack in held:
         if check.requires is not None and _present(ctx.event.data.get(check.requires)):
             if check.acknowledge is not None:
                 acknowledged.append((check, ack))
