@@ -704,8 +704,8 @@ def evaluate(
             "acknowledgements": (),
         })
     plan = _Plan(ctx, table, calendar, panels)
-    runner = table.runners.get(event.trigger)
-    (runner or table.runner(event.trigger))(plan, ctx)
+    runner = table.runners.get(trigger)
+    (runner or table.runner(trigger))(plan, ctx)
     for _check, ack in acknowledged:
         if ack is not None:
             plan.apply(ack)
@@ -715,18 +715,22 @@ def evaluate(
         plan.redate_awaiting_panel()
     elif trigger == "referral_transition":
         plan.supersede_for_undone_referral()
-    plan.supersede_unjustified()
+    if plan.open_steps:
+        plan.supersede_unjustified()
     on_register = after.on_register
     change: Literal["registered", "deregistered"] | None = None
     if on_register != case.on_register:
         change = "registered" if on_register else "deregistered"
-    return _make(Evaluation, {
+    contact = table.contact or table.contact_function()
+    result = _new(Evaluation)  # _make, inline
+    _set(result, "__dict__", {
         "violations": (), "intents": tuple(plan.intents), "matrix_level": ctx.matrix_level,
         "ratings_after": ratings_after, "on_register_after": on_register,
         "register_change": change,
-        "contact_level": table.contact_level(state or _context_of(event, after, after)),
+        "contact_level": contact(state or _context_of(event, after, after)),
         "acknowledgements": tuple([c.id for c, _ in acknowledged]) if acknowledged else (),
     })
+    return result
 
 
 # --- the case before and after ---------------------------------------------------------------
@@ -736,7 +740,8 @@ def _context(
     event: WorkflowEvent, case: CaseSnapshot, table: _Table
 ) -> tuple[Context, Context | None]:
     """The context conditions see, and (when it is the same case state) the after-state context
-    the register was computed on, for the contact table to reuse."""
+    the register was computed on, for the contact table to reuse (a register change made on
+    the evaluation's own after-state copy keeps it: that context sees the change)."""
     before, after = _before_after(event, case)
     level = None
     data = event.data
@@ -748,10 +753,9 @@ def _context(
         on_register = table.register(state)
         if on_register is not after.on_register:
             if after is case:
-                after = _evolve(after, on_register=on_register)
-            else:  # this evaluation's own copy (_before_after), seen by nothing else yet
+                after, state = _evolve(after, on_register=on_register), None
+            else:  # this evaluation's own copy (_before_after), seen only by ``state`` yet
                 after.__dict__["on_register"] = on_register
-            state = None
     return _context_of(event, before, after, level), state
 
 
