@@ -18,10 +18,12 @@ keys its own sets of ids by the UUIDs' integers, and builds its frozen results w
 per-field ``object.__setattr__`` a frozen dataclass's ``__init__`` pays (:func:`_make`; equal to
 the ordinary constructor). Each trigger's rule lines, each trigger's checks and the contact
 table run as Python functions generated per pack (:func:`_generate`, :func:`_generate_holding`:
-conditions written inline, a direct line's create intent copied from a per-line template);
-:func:`generated_source` shows their source, which tracebacks name ``<engine PACK VERSION
-TRIGGER>``. ``tests/workflows/test_engine_golden.py`` holds it to the output it
-gave before any of this, field for field, on 3,095 inputs at twelve dates each.
+conditions written inline, a direct line's create intent copied from a per-line template, its
+keep path written inline too, :func:`_keep_source`); :func:`generated_source` shows their
+source, which tracebacks name ``<engine PACK VERSION TRIGGER>``. Each deadline form a pack's
+lines use has its own function, made once per pack (:func:`_due_function`).
+``tests/workflows/test_engine_golden.py`` holds it to the output it gave before any of this,
+field for field, on 3,095 inputs at twelve dates each.
 """
 
 from __future__ import annotations
@@ -352,8 +354,9 @@ def _generate(table: _Table, trigger: str) -> _Runner:
     its generic dispatch: each line's condition is written inline (its compiled expression,
     :class:`~app.workflows.conditions.Inliner`), and a direct line (``_Line.direct``) whose
     step nothing else decides yet (no open step of its code, nothing planned for its key, a
-    deadline without a note) builds its intent as one dict display with the line's fields as
-    literals (``_Plan._create``, inline). Any other case calls ``plan.apply(line)``.
+    deadline without a note) builds its intent from the line's template (``_Plan._create``,
+    inline), and one whose open step of the same subject is kept or re-dated does that inline
+    too (:func:`_keep_source`). Any other case calls ``plan.apply(line)`` or ``plan._step``.
 
     Every pack value reaches the source as a ``repr`` literal of a str, int, bool or None, or
     as a closure variable (``_L3``: the fourth line; ``_c0``: a condition constant): no pack
