@@ -165,6 +165,12 @@ class Rule(_Strict):
     # Whose clock: ``occurred`` (when it happened) or ``known`` (when it became known to the
     # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker").
     counts_from: Literal["occurred", "known"] = "occurred"
+    # Who does the step when the holder its actor names (the case's line manager) is unavailable:
+    # on a recorded absence (``POST /v1/staff/{id}/absences``) on any day from now to the step's
+    # due day (today, for an undated step), when the step is made or when the absence is
+    # recorded later. The step then goes to this role, unassigned (Somerset 3.1 "If the line
+    # manager is unavailable, the duty manager will undertake these functions").
+    stand_in: Actor | None = None
 
     @field_validator("deadline")
     @classmethod
