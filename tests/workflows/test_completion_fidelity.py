@@ -241,10 +241,12 @@ def test_S11_back_dated_panel_decision_does_not_pull_the_next_review() -> None:
     snap = case(ratings=rated(rosh="high"), on_register=True)
     step = review_after(utc(2027, 3, 5, 9), snap=snap)
     assert step.due_at == utc(2027, 4, 5, 8)  # 09:00 GMT -> 09:00 BST on 5 April
-    ev = run(S, event("panel_decision", utc(2027, 1, 7, 11), UUID(int=700), role="chair",
-                      rosh_level="high", actions=[], panel_kind="marp",
-                      review_date="2027-02-04"), on(step, snap))
+    # The service records the panel's rating as a judgement made via the panel decision.
+    ev = run(S, judgement("rosh", "high", utc(2027, 1, 7, 11), via_panel_decision=True),
+             on(step, snap))
     assert intents(ev, "update_due", "monthly_manager_review") == []
+    assert [i.due_at for i in ev.intents if i.code == "monthly_manager_review"] == [
+        utc(2027, 4, 5, 8)]
 
 
 def test_W19_back_dated_panel_decision_does_not_pull_the_monthly_mappa_review() -> None:
