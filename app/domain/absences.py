@@ -82,7 +82,8 @@ async def record_absence(
     session: AsyncSession, principal: Principal, staff_id: str, body: AbsenceCreate
 ) -> StaffAbsence:
     """Record a staff absence in the manager's own service: a duty manager anyone's, a line
-    manager their own or that of a case holder of a case they manage (403 otherwise)."""
+    manager their own or that of the case holder of an open case they manage (403 otherwise:
+    a closed case manages nobody)."""
     require_roles(principal, MANAGERS, "record staff absences")
     service = await service_of(session, principal)
     if not staff_id.strip() or len(staff_id) > 128:
@@ -92,7 +93,7 @@ async def record_absence(
         # their own line manager records it, not any line manager of the service.
         manages = await session.exec(select(Case.id).where(
             Case.service_id == service.id, Case.line_manager_id == principal.sub,
-            Case.case_holder_id == staff_id).limit(1))
+            Case.case_holder_id == staff_id, col(Case.closed_at).is_(None)).limit(1))
         if manages.first() is None:
             raise Forbidden("A line manager records the absences of the case holders they "
                             "manage (and their own); a duty manager anyone's.")

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.assessments import Assessment
-from app.domain.audit import AuditEntry
+from app.domain.cases_table import Case
 from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
@@ -33,7 +33,8 @@ async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime |
     judgement, event or oversight entry (``occurred_at``; an event's ``known_at`` too), a panel
     decision (``decided_at``), a
     step done or waived (``completed_at``), an assessment's or referral's transition (their
-    history's ``at``) or a reopening; None for a case with no act yet. Acts dated by their
+    history's ``at``) or a change of the case's fields, a reopening included (``changed_at``);
+    None for a case with no act yet. Acts dated by their
     ``occurred_at`` (back-dated ones at their own date), not by when they were recorded."""
     columns: list[Any] = [
         sa.select(sa.func.max(col(Judgement.occurred_at))).where(col(Judgement.case_id) == case_id),
@@ -47,9 +48,9 @@ async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime |
         sa.select(sa.func.max(col(Step.completed_at))).where(
             col(Step.case_id) == case_id,
             col(Step.status).in_((StepStatus.done, StepStatus.waived))),
-        sa.select(sa.func.max(col(AuditEntry.at))).where(
-            col(AuditEntry.case_id) == case_id, col(AuditEntry.entity_type) == "case",
-            col(AuditEntry.action) == "case.reopen"),
+        # A change of the case's fields (a reassignment, a correction, a reopening) at its
+        # occurred_at (migration 0014 set it to a reopening's recording time for older ones).
+        sa.select(col(Case.changed_at)).where(col(Case.id) == case_id),
     ]
     found = (await session.exec(select(*(c.scalar_subquery() for c in columns)))).one()
     moments = [_aware(m) for m in found if m is not None]

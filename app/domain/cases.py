@@ -697,6 +697,10 @@ async def patch_case(
     if not changes and not restriction_changed:
         return service, case, CasePatched(await policy.current(session, case))
     case.updated_at = utcnow()
+    # The change is an act on the case at its own time (a closure at its closed_at): a later
+    # closure may not predate it.
+    acted = case.closed_at if "closed_at" in changes and case.closed_at else occurred_at
+    case.changed_at = max(case.changed_at, acted) if case.changed_at else acted
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

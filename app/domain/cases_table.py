@@ -101,6 +101,9 @@ class Case(SQLModel, table=True):
     volunteer_attached: bool = False
     opened_at: datetime
     closed_at: datetime | None = None
+    # When the latest PATCH that changed the case happened (its ``occurred_at``; a closure's
+    # ``closed_at``; aware UTC): a later closure may not predate it (``acts.latest_act_at``).
+    changed_at: datetime | None = None
     ratings: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     # The case facts the service's pack declares (``[[facts]]``), set by PATCH ``facts``, and
     # the latest submitted assessment score of each name (``[[scores]]``).

@@ -23,7 +23,7 @@ from app.domain.common import JSONType, iso_utc, new_id, utcnow
 from app.domain.steps import Step
 
 # Bookkeeping columns whose change says nothing about the case.
-UNTRACKED = frozenset({"id", "service_id", "version", "created_at", "updated_at"})
+UNTRACKED = frozenset({"id", "service_id", "version", "created_at", "updated_at", "changed_at"})
 STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date")
 
 

@@ -364,6 +364,7 @@ async def close_step(
                      change={"code": step.code, "note": note}, reason=note)
     await emit(session, "step.completed", step.id, service_id=wctx.service.id,
                payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
+    await policy.retire_escalations(wctx, closed=[step])
     if status != StepStatus.done and not step.recurrence:
         return await policy.current(session, case)
     # A recurring step ("every 1m") comes round again whether this occurrence was done or

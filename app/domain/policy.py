@@ -26,6 +26,7 @@ from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.services import Service
 from app.domain.steps import (
+    ESCALATION_CODE,
     STEP_OUT_COLUMNS,
     Step,
     StepOut,
@@ -345,6 +346,7 @@ async def _apply(
     session.add(case)
     await session.flush()
     await _audit_steps(wctx, created=created, superseded=superseded)
+    superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
     for step, intent in changes:
         # One duty, one step: what a further reason (or its withdrawal) did to the open step;
         # a re-date says which act moved it (the case timeline shows it).
@@ -526,6 +528,51 @@ async def rehome_shut_out_steps(
                             "code": step.code, "actor": step.actor, "from": old, "to": new})
     await session.flush()
     return moved
+
+
+RETIRED_NOTE = "Superseded: the overdue step was closed."
+
+
+async def retire_escalations(
+    wctx: WriteContext, *, closed: Sequence[Step], open_steps: Sequence[Step] | None = None
+) -> list[Step]:
+    """Supersede the open escalations (``escalate_overdue_step``) of the steps this write has
+    just closed (done, waived or superseded), in the write's unit of work: audited
+    (``step.supersede``) and announced (``step.superseded``), as the escalation was announced
+    (``step.escalated``). Without this the manager chasing a step kept the chase in their
+    queue after the step was done, until the next escalation pass
+    (:func:`app.domain.escalation.retire_stale`, still the backstop for any other path).
+
+    ``open_steps``: the case's open steps as loaded under the case lock, to spare a read
+    (``None``: read the escalations of ``closed``). Answers the escalations superseded."""
+    ids = {s.id for s in closed if s.code != ESCALATION_CODE and s.status != StepStatus.open}
+    if not ids:
+        return []
+    if open_steps is None:
+        rows = await wctx.session.exec(select(Step).where(
+            Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+            Step.code == ESCALATION_CODE, col(Step.subject_id).in_(ids)))
+        found = list(rows.all())
+    else:
+        found = [s for s in open_steps if s.code == ESCALATION_CODE
+                 and s.status == StepStatus.open and s.subject_id in ids]
+    for step in found:
+        step.status = StepStatus.superseded
+        # When the chase became moot, never before it was raised (a back-dated act).
+        step.completed_at = max(wctx.occurred_at, step.raised_at or step.created_at)
+        step.note = _append(step.note, RETIRED_NOTE)
+        wctx.session.add(step)
+    if not found:
+        return []
+    await wctx.session.flush()
+    for step in found:
+        await wctx.audit("step.supersede", entity_type="step", entity_id=step.id,
+                         change={"code": step.code, "status": "superseded"},
+                         reason="the overdue step was closed")
+        await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
+                   payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
+                            "code": step.code})
+    return found
 
 
 async def supersede_all_open(

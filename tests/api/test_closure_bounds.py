@@ -171,3 +171,39 @@ async def test_closed_case_takes_no_oversight_and_reopens_after_its_last_act(
     r = await patch_case(somerset, case_id, {"closed_at": None, "reopen_reason": "Breach",
                                              "occurred_at": "2026-08-25T10:00:00+01:00"})
     assert r.status_code == 200, r.text
+
+
+async def test_reopening_bounds_the_next_closure_by_when_it_happened(somerset: Tenant) -> None:
+    """Closed on Thursday 20 August 2026, reopened as of Tuesday 25 August (recorded today):
+    a closure dated Wednesday 26 August stands (the reopening's own date is the bound, not
+    the day it was recorded, which refused it); one dated Monday 24 August, before the
+    reopening, is 422 naming 2026-08-25T09:00:00Z."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-20T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": None, "reopen_reason": "Breach",
+                                             "occurred_at": "2026-08-25T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-24T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert assert_problem(r, 422)["bound"]["value"] == "2026-08-25T09:00:00Z"
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-26T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_change_of_the_case_bounds_a_later_closure(somerset: Tenant) -> None:
+    """The case moved to another case holder as of Thursday 27 August 2026 (a PATCH dated
+    then): a closure dated Wednesday 26 August would end the case before that reassignment
+    happened, 422 naming 2026-08-27T09:00:00Z; one dated Friday 28 August stands."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    r = await patch_case(somerset, case_id, {"case_holder_id": "case_holder-2",
+                                             "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-26T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert assert_problem(r, 422)["bound"]["value"] == "2026-08-27T09:00:00Z"
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-28T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text

@@ -104,26 +104,80 @@ async def test_undated_and_closed_steps_are_not_escalated(
     assert escalations(await case_steps(somerset, case["id"])) == []
 
 
-async def test_escalation_retired_when_the_overdue_step_closes(
+async def retired_with(factory: Factory, t: Tenant, case_id: str, overdue_id: str) -> None:
+    """The escalation of ``overdue_id`` is superseded (not open), audited and announced as its
+    escalation was, without another escalation pass."""
+    assert [e for e in escalations(await case_steps(t, case_id))
+            if e["subject_id"] == overdue_id] == []
+    [retired] = [e for e in escalations(await case_steps(t, case_id, "superseded"))
+                 if e["subject_id"] == overdue_id]
+    # Announced as its escalation was (attack pass 2, finding 6: subscribers mirroring steps
+    # kept the escalation open forever).
+    async with factory() as session:
+        events = (await session.exec(select(OutboxEvent).where(
+            col(OutboxEvent.entity_id) == uuid.UUID(retired["id"])))).all()
+        audited = (await session.exec(select(AuditEntry.action).where(
+            col(AuditEntry.entity_id) == uuid.UUID(retired["id"])))).all()
+    assert sorted(e.type for e in events) == ["step.escalated", "step.superseded"]
+    assert "step.supersede" in audited
+
+
+async def test_escalation_retired_by_the_completion_that_closes_its_step(
     factory: Factory, somerset: Tenant
 ) -> None:
-    """Once the overdue step is done, the next pass supersedes its escalation."""
+    """Once the overdue step is done its escalation is superseded in the same write: the
+    manager chasing it no longer lists a chase for a step that is done (it stayed open until
+    the next pass)."""
     case = (await somerset.open_case())["data"]
     overdue = the_step(await case_steps(somerset, case["id"]), "complete_assessment")
     assert await tick(factory, somerset) == 1
     r = await somerset.client.post(f"/v1/next-steps/{overdue['id']}/complete", json={},
                                    headers=somerset.auth("case_holder"))
     assert r.status_code == 200, r.text
-    await tick(factory, somerset)
-    assert escalations(await case_steps(somerset, case["id"])) == []
-    [retired] = escalations(await case_steps(somerset, case["id"], "superseded"))
-    assert retired["subject_id"] == overdue["id"]
-    # Announced as its escalation was (attack pass 2, finding 6: subscribers mirroring steps
-    # kept the escalation open forever).
+    assert "escalate_overdue_step" not in [s["code"] for s in r.json()["next_steps"]]
+    await retired_with(factory, somerset, case["id"], overdue["id"])
+    assert await tick(factory, somerset) == 0  # nothing left for the pass to retire
+    assert escalations(await case_steps(somerset, case["id"], "superseded"))[0]["subject_id"] \
+        == overdue["id"]
+
+
+async def test_escalation_retired_by_the_waiver_of_its_step(
+    factory: Factory, wokingham: Tenant
+) -> None:
+    """A manager waiving an overdue step (with a reason) retires its escalation too."""
+    case = (await wokingham.open_case())["data"]
+    await judge(wokingham, case["id"], "rosh", "high", "2026-08-28T15:30:00+01:00")
+    overdue = the_step(await case_steps(wokingham, case["id"]), "request_high_risk_panel")
+    await tick(factory, wokingham)
+    assert [e for e in escalations(await case_steps(wokingham, case["id"]))
+            if e["subject_id"] == overdue["id"]]
+    r = await wokingham.client.post(
+        f"/v1/next-steps/{overdue['id']}/waive", json={"reason": "Discussed at MAPPA instead."},
+        headers=wokingham.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+    await retired_with(factory, wokingham, case["id"], overdue["id"])
+
+
+async def test_escalation_retired_when_the_policy_supersedes_its_step(
+    factory: Factory, wokingham: Tenant
+) -> None:
+    """ROSH high then low (Wokingham W7): the overdue request for a High Risk Panel is
+    superseded by the engine, and its escalation with it, in the judgement's own write; the
+    escalation's closing time is not before it was raised (the low judgement is back-dated)."""
+    case = (await wokingham.open_case())["data"]
+    await judge(wokingham, case["id"], "rosh", "high", "2026-08-28T15:30:00+01:00")
+    overdue = the_step(await case_steps(wokingham, case["id"]), "request_high_risk_panel")
+    await tick(factory, wokingham)
+    [chase] = [e for e in escalations(await case_steps(wokingham, case["id"]))
+               if e["subject_id"] == overdue["id"]]
+    await judge(wokingham, case["id"], "rosh", "low", "2026-09-01T10:00:00+01:00")
+    await retired_with(factory, wokingham, case["id"], overdue["id"])
     async with factory() as session:
-        events = (await session.exec(select(OutboxEvent).where(
-            col(OutboxEvent.entity_id) == uuid.UUID(retired["id"])))).all()
-    assert sorted(e.type for e in events) == ["step.escalated", "step.superseded"]
+        row = (await session.exec(select(Step).where(
+            col(Step.id) == uuid.UUID(chase["id"])))).one()
+    assert row.completed_at is not None
+    assert row.raised_at is not None
+    assert row.completed_at >= row.raised_at
 
 
 async def overdue_open_ids(factory: Factory, sid: uuid.UUID) -> set[uuid.UUID]:

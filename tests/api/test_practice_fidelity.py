@@ -883,3 +883,26 @@ async def test_W4_only_the_workers_own_manager_or_a_duty_manager_records_their_a
         "starts_on": "2026-12-21", "ends_on": "2026-12-24"},
         headers=wokingham.auth("line_manager", "line_manager-9"))
     assert own.status_code == 201, own.text
+
+
+async def test_W4_a_closed_case_does_not_make_its_manager_the_workers_manager(
+        wokingham: Tenant) -> None:
+    """W4: a line manager whose only case with case_holder-7 closed on Friday 28 August 2026
+    no longer manages them: recording their absence is 403 (it would bring their in-week
+    deadlines forward); a duty manager records it."""
+    case = (await wokingham.open_case(case_holder_id="case_holder-7",
+                                      line_manager_id="line_manager-7"))["data"]
+    url = f"/v1/cases/{case['id']}"
+    manager = wokingham.auth("line_manager", "line_manager-7")
+    tag = (await wokingham.client.get(url, headers=manager)).headers["etag"]
+    r = await wokingham.client.patch(url, json={"closed_at": "2026-08-28T15:00:00+01:00",
+                                                "closure_reason": "Order completed"},
+                                     headers={**manager, "If-Match": tag})
+    assert r.status_code == 200, r.text
+    leave = {"starts_on": "2026-09-07", "ends_on": "2026-09-11", "reason": "annual leave"}
+    r = await wokingham.client.post("/v1/staff/case_holder-7/absences", json=leave,
+                                    headers=manager)
+    assert r.status_code == 403, r.text
+    r = await wokingham.client.post("/v1/staff/case_holder-7/absences", json=leave,
+                                    headers=wokingham.auth("duty_manager"))
+    assert r.status_code == 201, r.text
