@@ -25,6 +25,7 @@ from tests.workflows.support import (
     intents,
     judgement,
     open_step,
+    panel,
     rated,
     run,
     utc,
@@ -333,3 +334,28 @@ def test_S3_review_stays_twelve_weekly_whatever_the_level() -> None:
     assert step.due_at == utc(2027, 2, 23, 10)
     ev = run(S, judgement("rosh", "high", utc(2027, 1, 10, 10)), on(step, low))
     assert intents(ev, "update_due", "review_assessment") == []
+
+
+# --- F6: S10 when the MAPPA category comes after the high ROSH ----------------------------------
+
+
+def test_S10_category_recorded_after_high_rosh_identifies_the_mappa_level() -> None:
+    """S10 (3.2.4): "For ROSH cases, the MAPPA level will be identified and agreed via these
+    processes and referral will be made by the case holder to the MAPPA coordinator if
+    necessary." ROSH high since 1 March 2027; MAPPA category 2 recorded on Tuesday 2 March
+    (8.2: eligible once charged): identify the level at the MARP of Thursday 4 March 14:00
+    GMT. Not when ROSH is medium, nor when the category only changes (already eligible)."""
+    marp = panel(utc(2027, 3, 4, 14))
+    high = case(ratings=rated(rosh="high"), on_register=True)
+    change = event("case_changed", utc(2027, 3, 2, 10), role="line_manager",
+                   changes={"mappa_category": [None, 2]})
+    ev = run(S, change, high, panels=[marp])
+    assert_step(created(ev, "identify_mappa_level"), rule="S10", code="identify_mappa_level",
+                actor="case_holder", due=utc(2027, 3, 4, 14), pack=S, ref="3.2.4")
+    medium = case(ratings=rated(rosh="medium"))
+    assert "identify_mappa_level" not in codes(run(S, change, medium, panels=[marp]))
+    recategorised = event("case_changed", utc(2027, 3, 2, 10), role="line_manager",
+                          changes={"mappa_category": [3, 2]})
+    assert "identify_mappa_level" not in codes(run(S, recategorised,
+                                                   replace(high, mappa_category=3),
+                                                   panels=[marp]))
