@@ -197,3 +197,25 @@ async def test_S10_category_recorded_after_high_rosh_identifies_the_mappa_level_
     [step] = [s for s in await steps_of(somerset, case_id) if s["code"] == "identify_mappa_level"]
     assert policy_of(step) == ("S10", "3.2.4", "case_holder")
     assert step["due_at"] == "2027-04-08T13:00:00Z"
+
+
+async def test_M6_a_high_rating_no_marp_has_heard_is_lowered_after_line_manager_consultation(
+        somerset: Tenant) -> None:
+    """M6 (4.3): "Where ratings are downgraded after consultation with their line manager/ at
+    MARP, the case holder will revise the ROSH/Safety and Well-Being judgement to reflect this.
+    If the case was relevant to MARP, the case holder will update the panel in line with the
+    previously agreed review date, to seek agreement from the panel". SWB high on Monday 1
+    March 2027 10:00Z (the child went missing), found the same day: lowered to medium at 16:00
+    after consulting the line manager, accepted (off the register, the referral superseded).
+    Once a MARP has taken a case and booked its review, lowering needs the panel (409:
+    test_judgements, test_panels)."""
+    case_id = (await somerset.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]["id"]
+    await judge(somerset, case_id, "swb", "high", "2027-03-01T10:00:00Z")
+    body = await post(somerset, f"/v1/cases/{case_id}/judgements", {
+        "domain": "swb", "level": "medium", "occurred_at": "2027-03-01T16:00:00Z",
+        "rationale": "Found same day; discussed with the line manager, agreed medium"})
+    codes = {s["code"] for s in body["next_steps"]}
+    assert "refer_to_panel" not in codes
+    assert "monthly_manager_review" not in codes
+    r = await somerset.client.get(f"/v1/cases/{case_id}", headers=somerset.auth("line_manager"))
+    assert r.json()["data"]["on_register"] is False
