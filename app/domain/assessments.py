@@ -381,6 +381,14 @@ async def _after_act(
     # the case holder's steps it closes are credited to the author, the rest to whoever acted.
     pack = wctx.pack
     own = per_assessment_codes(pack)
+    # A review stage submitted while a step asks for one (``assessment_submit_review``: Somerset
+    # 7.1.3's Review Stage incorporating the MARP actions) is that Review Stage: the event says
+    # so (``answers_review_request``), so that its countersignature opens now that it exists.
+    requested = pack.closes("assessment_submit_review")
+    answers = bool(action == "submit" and assessment.stage == AssessmentStage.review
+                   and requested and (await session.exec(select(Step.id).where(
+                       Step.case_id == case.id, Step.status == StepStatus.open,
+                       col(Step.code).in_(requested)).limit(1))).first() is not None)
     others = set((await session.exec(select(Assessment.id).where(
         Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
     authors = tuple(c for c in satisfies
@@ -411,8 +419,11 @@ async def _after_act(
             satisfied = endorsed if satisfied is None else satisfied.merge(endorsed)
     trigger = {"submit": "assessment_submitted", "countersign": "assessment_countersigned",
                "return": "assessment_returned"}[action]
-    data = {"type": str(assessment.type), "stage": str(assessment.stage),
-            "assessment_id": str(assessment.id), "scores": dict(assessment.scores or {})}
+    data: dict[str, Any] = {"type": str(assessment.type), "stage": str(assessment.stage),
+                            "assessment_id": str(assessment.id),
+                            "scores": dict(assessment.scores or {})}
+    if answers:
+        data["answers_review_request"] = True
     result = await policy.run(wctx, event=wctx.event(trigger, data, subject_id=assessment.id))
     if satisfied is not None:
         result = satisfied.merge(result)

@@ -59,7 +59,7 @@ OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 _OVERDUE_COLUMNS = (
     STEP.c.id, STEP.c.service_id, STEP.c.case_id, STEP.c.code, STEP.c.rule_id, STEP.c.title,
     STEP.c.actor, STEP.c.assignee_id, STEP.c.due_at, STEP.c.policy_pack,
-    STEP.c.policy_version, STEP.c.policy_ref,
+    STEP.c.policy_version, STEP.c.policy_ref, STEP.c.owner_role,
 )
 
 
@@ -86,11 +86,20 @@ def escalation_actor(overdue: Any, packs: Mapping[str, Pack]) -> str:
 
 def owed_by(overdue: Any) -> str:
     """The role whose duty the overdue step is: its actor, but a panel action
-    (``action_owner``) owned by the case's own line manager is the line manager's, so its
-    escalation goes over them (Somerset 7.1.7: obstacles go to "their line manager or duty
-    manager"), never back to them. ``overdue`` has ``line_manager_id`` when it is a row of
+    (``action_owner``) is owed in the role its owner held at the decision (``owner_role``): a
+    chair's action escalates as every chair's duty does (the pack's ``to.chair``: Somerset's
+    senior managers who "take escalations", 3.3, as for the chair's CSPPI notification), never
+    to the case's line manager, junior to the chair; one owned by the case's own line manager
+    goes over them (Somerset 7.1.7: obstacles go to "their line manager or duty manager"),
+    never back to them (also for actions recorded before ``owner_role`` was: the case's line
+    manager now). ``overdue`` has ``line_manager_id`` when it is a row of
     :func:`overdue_batch`."""
-    if overdue.actor == "action_owner" and overdue.assignee_id is not None \
+    if overdue.actor != "action_owner":
+        return str(overdue.actor)
+    role = getattr(overdue, "owner_role", None)
+    if role in ("chair", "line_manager"):
+        return str(role)
+    if overdue.assignee_id is not None \
             and overdue.assignee_id == getattr(overdue, "line_manager_id", None):
         return "line_manager"
     return str(overdue.actor)

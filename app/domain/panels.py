@@ -198,13 +198,19 @@ async def create_panel(
         case = await load_case(session, case_id, lock=True)
         if case is None:
             continue
-        # A panel recorded after the fact still gives waiting steps its date.
+        # A panel recorded after the fact still gives its date to the steps that were waiting
+        # for it when it sat (they were due then); a step recorded after it sat was never
+        # referable to it (Somerset 3.2.3 "the next YJT MARP") and keeps waiting.
+        now = utcnow()
+        sat = min(now, panel.scheduled_for)
+        later = frozenset(s.id for s in await policy.open_steps_of(session, case.id)
+                          if s.created_at > sat) if sat < now else frozenset()
         wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                             principal=principal, role=_scheduler_role(principal),
-                            occurred_at=min(utcnow(), panel.scheduled_for))
+                            occurred_at=sat)
         await policy.run(wctx, event=wctx.event(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": body.kind},
-            subject_id=panel.id))
+            subject_id=panel.id), panels_from=sat, untouched=later)
     return panel
 
 

@@ -9,9 +9,9 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from app.domain.steps import (
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
+from app.workflows.deadlines import is_deadline_note
 from app.workflows.engine import evaluate
 from app.workflows.packs import Pack
 from app.workflows.types import (
@@ -173,9 +174,24 @@ async def current(session: AsyncSession, case: Case) -> PolicyResult:
     return PolicyResult(next_steps=await open_steps_out(session, case.id))
 
 
-async def scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
-    """The service's scheduled panels, for ``next-panel`` deadlines."""
-    return await load_scheduled_panels(session, service.id)
+async def scheduled_panels(
+    session: AsyncSession, service: Service, since: datetime | None = None
+) -> list[ScheduledPanel]:
+    """The service's scheduled panels that can still take a referral (:func:`referable`), for
+    ``next-panel`` deadlines."""
+    return referable(await load_scheduled_panels(session, service.id), since)
+
+
+def referable(panels: Iterable[ScheduledPanel], since: datetime | None = None
+              ) -> list[ScheduledPanel]:
+    """The panels that can still take a case referred now: those sitting at or after
+    ``since`` (default: now, when the act is recorded). Somerset 3.2.3/3.2.4: "refer the case to
+    the next YJT MARP"; 13.3 "the next available MARP": a MARP that sat before the act was
+    recorded cannot hear it, so a back-dated judgement is due at the next MARP still to sit, not
+    born overdue against one already gone. Neither seed sets a referral cut-off before a
+    sitting, so a panel later today still counts."""
+    moment = since or utcnow()
+    return [p for p in panels if p.scheduled_for >= moment]
 
 
 def evaluate_for(
@@ -278,20 +294,24 @@ def raise_violations(evaluation: Evaluation) -> None:
 
 
 async def run(
-    wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None
+    wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
+    panels_from: datetime | None = None, untouched: frozenset[uuid.UUID] = frozenset(),
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
     the write. ``open_steps``: the case's open steps as the caller just loaded them under the
-    case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again."""
+    case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
+    ``panels_from``: the panels that count for ``next-panel`` deadlines sit at or after it
+    (default now: :func:`referable`); ``untouched``: open steps this act leaves as they are."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
-    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
-                              **extras)
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
+                              referable(panels, panels_from), **extras)
     raise_violations(evaluation)
-    return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps)
+    return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
+                        untouched=untouched)
 
 
 async def _apply(
@@ -328,7 +348,7 @@ async def _apply(
             step.urgent = intent.urgent
             step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, calendar)
             step.deadline_form = intent.deadline_form or step.deadline_form
-            step.note = _append(step.note, intent.note) if intent.note else step.note
+            step.note = redated_note(step.note, intent.note, _branch_notes(wctx.pack, step.code))
             _add_reasons(step, intent)
             updated.append(step)
         elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
@@ -341,6 +361,8 @@ async def _apply(
                             if str((r.get("record") or {}).get("id")) not in gone]
             step.note = _append(step.note, intent.note) if intent.note else step.note
             updated.append(step)
+    for step in created:
+        await stand_in_if_away(session, wctx.pack, step)
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)
@@ -647,6 +669,42 @@ def apply_derived(case: Case, evaluation: Evaluation) -> None:
     )
 
 
+def stand_in_of(pack: Pack, step: Step) -> str | None:
+    """The role that stands in for the step's named holder when they are away: its rule
+    line's ``stand_in`` (Somerset 3.1: the duty manager for the line manager), if any."""
+    for rule in pack.lines(step.rule_id):
+        if rule.code == step.code and rule.stand_in and rule.stand_in != step.actor:
+            return rule.stand_in
+    return None
+
+
+async def stand_in_if_away(
+    session: AsyncSession, pack: Pack, step: Step, today: date | None = None
+) -> tuple[str, str, tuple[date, date]] | None:
+    """Give an open step to its line's stand-in role (unassigned) when its assignee has a
+    recorded absence on any day from ``today`` (London; default now) to its due day (today
+    alone for an undated step): "unavailable" (Somerset 3.1, 2.2, 4.6) read as away on leave
+    while the step is to be done. Returns (the assignee it was, the stand-in role, the
+    absence) when it moved, else None; the step's note says so. No query unless the step's
+    line has a stand-in and someone is named."""
+    role = stand_in_of(pack, step)
+    if role is None or step.assignee_id is None or step.status != StepStatus.open:
+        return None
+    first = today or london_date(utcnow())
+    last = max(first, london_date(step.due_at)) if step.due_at is not None else first
+    absences = await absences_of(session, step.service_id, step.assignee_id, first)
+    away = next(((s, e) for s, e in absences if s <= last and e >= first), None)
+    if away is None:
+        return None
+    old, was = step.assignee_id, step.actor
+    step.actor, step.assignee_id = role, None
+    step.note = _append(step.note, (
+        f"Stood in: the {was.replace('_', ' ')} ({old}) is away {away[0].isoformat()} to "
+        f"{away[1].isoformat()} (recorded absence); the {role.replace('_', ' ')} undertakes "
+        f"this step ({step.policy_ref})."))
+    return old, role, away
+
+
 def assignee_for(case: Case, intent: StepIntent) -> str | None:
     """The named assignee: explicit, else the case's holder or line manager by actor."""
     if intent.assignee_id:
@@ -677,6 +735,7 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
     return Step(
         service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
+        owner_role=owner_role(wctx, intent, event, assignee),
         due_at=intent.due_at, urgent=intent.urgent,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
@@ -708,6 +767,24 @@ def _instant(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def owner_role(
+    wctx: WriteContext, intent: StepIntent, event: WorkflowEvent, assignee: str | None
+) -> str | None:
+    """The role a panel action's owner holds at the decision, as far as the decision shows it
+    (a staff id alone says nothing of its roles): the panel's recorded chair
+    (``panel_chair_id``) or the chair recording the decision is the ``chair``; else the case's
+    line manager or holder. None for any other step, or an owner the decision does not place
+    (a partner agency's professional)."""
+    if intent.actor != "action_owner" or assignee is None:
+        return None
+    chair = event.data.get("panel_chair_id")
+    if assignee == chair or (event.actor_role == "chair" and assignee == wctx.principal.sub):
+        return "chair"
+    case = wctx.case
+    return "line_manager" if assignee == case.line_manager_id else \
+        "case_holder" if assignee == case.case_holder_id else None
+
+
 # A long-open duty (a risk management plan asked for by every judgement) keeps this many reasons.
 MAX_REASONS = 50
 
@@ -724,6 +801,23 @@ def _add_reasons(step: Step, intent: StepIntent) -> None:
     if len(have) > MAX_REASONS:  # the first reason and the latest ones; the audit keeps all
         have = have[:1] + have[-(MAX_REASONS - 1):]
     step.reasons = have  # reassigned so the JSON column change is tracked
+
+
+def _branch_notes(pack: Pack, code: str) -> frozenset[str]:
+    """The notes of the conditional deadline branches of the pack's lines for a step code."""
+    return frozenset(b.note for r in pack.lines_for_code(code) if not isinstance(r.deadline, str)
+                     for b in r.deadline if b.note)
+
+
+def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) -> str | None:
+    """A re-dated step's note: the old note without the lines that said how its previous due
+    date was reached (a deadline's note, :func:`~app.workflows.deadlines.is_deadline_note`, or a
+    deadline branch's note, ``stale``), then the new note's lines it does not already have. A
+    "none scheduled" is replaced by "Next marp scheduled for ...", not left above it."""
+    fresh = new.splitlines() if new else []
+    kept = [line for line in (old or "").splitlines()
+            if line in fresh or not (is_deadline_note(line) or line in stale)]
+    return "\n".join(kept + [line for line in fresh if line not in kept]) or None
 
 
 def _append(note: str | None, more: str) -> str:

@@ -4,6 +4,12 @@ Wokingham "Internal and External Controls": an incident known "on a Friday or th
 a prolonged absence (for example, the last working day before annual leave)" is recorded and
 reported "before the end of the working week". An absence recorded after such a step was raised
 brings its deadline forward to the worker's last working day before the absence (never later).
+
+Somerset 3.1: "If the line manager is unavailable, the duty manager will undertake these
+functions": an absence recorded for a line manager while one of their open steps whose rule line
+names a stand-in (``stand_in``) is still to be done (the absence falls between today and its due
+day; today, for an undated step) gives the step to the stand-in role, as if the absence had been
+known when it was made (:func:`app.domain.policy.stand_in_if_away`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from app.domain.absences import AbsenceCreate, StaffAbsence, absences_of, record
 from app.domain.access import lock_case
 from app.domain.audit import record_audit
 from app.domain.common import iso_utc
+from app.domain.outbox import emit
+from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.workflows.calendar import end_of_day, london_date
 from app.workflows.deadlines import in_week_due
@@ -48,8 +56,50 @@ async def record_staff_absence(
                 change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
                         else None, "absence_id": str(absence.id)})
             moved.append(step)
+    moved += await _stand_in_for(session, principal, ctx, absence)
     await session.flush()
     return absence, moved
+
+
+async def _stand_in_for(
+    session: AsyncSession, principal: Principal, ctx: policy.PolicyContext,
+    absence: StaffAbsence,
+) -> list[Step]:
+    """Give the absent worker's open steps that have a stand-in (Somerset 3.1) to that role,
+    each audited (``step.reassign``) and announced (``step.reassigned``)."""
+    service = await session.get(Service, absence.service_id)
+    if service is None:
+        return []
+    rows = await session.exec(select(Step).where(
+        Step.service_id == absence.service_id, Step.assignee_id == absence.staff_id,
+        Step.status == StepStatus.open).order_by(col(Step.case_id), col(Step.id)))
+    candidates = [s for s in rows.all()
+                  if policy.stand_in_of(ctx.pack_for(service, at=s.raised_at), s)]
+    moved = []
+    for step in candidates:
+        await lock_case(session, step.case_id)
+        await session.refresh(step)
+        if step.assignee_id != absence.staff_id:
+            continue
+        was = step.actor
+        stood = await policy.stand_in_if_away(
+            session, ctx.pack_for(service, at=step.raised_at), step)
+        if stood is None:
+            continue
+        old, role, _ = stood
+        session.add(step)
+        reason = (f"{old} is away from {absence.starts_on.isoformat()} (absence {absence.id}); "
+                  f"the {role} stands in")
+        await record_audit(
+            session, principal, "step.reassign", "step", step.id, service_id=step.service_id,
+            case_id=step.case_id, reason=reason,
+            change={"code": step.code, "actor": {"from": was, "to": role},
+                    "assignee_id": {"from": old, "to": None}})
+        await emit(session, "step.reassigned", step.id, service_id=step.service_id,
+                   payload={"case_id": str(step.case_id), "step_id": str(step.id),
+                            "code": step.code, "actor": role, "from": old, "to": None})
+        moved.append(step)
+    return moved
 
 
 async def _bring_forward(

@@ -74,6 +74,11 @@ class Step(SQLModel, table=True):
     title: str = Field(max_length=300)
     actor: str = Field(max_length=32)
     assignee_id: str | None = Field(default=None, max_length=128, index=True)
+    # A panel action's (``action_owner``) owner's role when the panel decided, where the
+    # decision shows it: ``chair`` (the panel's recorded chair, or the chair recording the
+    # decision), ``line_manager`` or ``case_holder`` (the case's, then). Its escalation goes
+    # over that role, as for any step of that role (migration 0015; null: not known).
+    owner_role: str | None = Field(default=None, max_length=32)
     due_at: datetime | None = Field(default=None)
     urgent: bool = False
     awaiting_panel_date: bool = False

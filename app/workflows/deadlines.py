@@ -334,6 +334,24 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
 
 NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
 
+# The notes a deadline gives (``Due.note``, and the engine's note when a booked panel dates a
+# ``next-panel`` step): each says how the step's current due date was reached, so a step
+# re-dated later must lose them (a "none scheduled" above "Next marp scheduled for ..." is
+# stale), unlike the rest of its note (its rule's note, reassignments, reinstatements).
+_DEADLINE_NOTES = re.compile(
+    r"^(?:Due at the next .+; none (?:scheduled|booked yet).*"
+    r"|Next .+ scheduled for .+"
+    r"|Six months before release(?::| passed on ).+"
+    r"|Due on the review date: none was set\."
+    r"|Due before the transfer: no transfer date given\."
+    r"|No due date given\."
+    r"|" + re.escape(NO_TIMESCALE_NOTE) + r")$")
+
+
+def is_deadline_note(line: str) -> bool:
+    """Whether one line of a step's note is a deadline's own note (stale once re-dated)."""
+    return _DEADLINE_NOTES.match(line) is not None
+
 
 _NO_DEADLINE = Due(None)
 

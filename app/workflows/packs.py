@@ -174,6 +174,12 @@ class Rule(_Strict):
     # completed at T leaves the reasons whose act is after T owed, as a new open step: a review
     # done on 29 December cannot evidence a change on 31 December.
     completion_covers_later: bool = False
+    # Who does the step when the holder its actor names (the case's line manager) is unavailable:
+    # on a recorded absence (``POST /v1/staff/{id}/absences``) on any day from now to the step's
+    # due day (today, for an undated step), when the step is made or when the absence is
+    # recorded later. The step then goes to this role, unassigned (Somerset 3.1 "If the line
+    # manager is unavailable, the duty manager will undertake these functions").
+    stand_in: Actor | None = None
 
     @field_validator("deadline")
     @classmethod

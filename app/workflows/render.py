@@ -174,6 +174,10 @@ def rule_sentence(rule: Rule) -> str:
     sentence = f"{when}{actor} must: {rule.title}, {deadline} (para {rule.ref}; rule {rule.id})."
     if rule.holds is not None:
         sentence += f" Only while {condition_words(rule.holds.raw)}."
+    if rule.stand_in:
+        stand_in = ACTOR_WORDS.get(rule.stand_in, rule.stand_in.replace("_", " "))
+        sentence += (f" If {actor} is away (a recorded absence before it is due), "
+                     f"{stand_in} does it.")
     return sentence[0].upper() + sentence[1:]
 
 

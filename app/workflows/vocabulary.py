@@ -57,6 +57,9 @@ IMPACTS: tuple[str, ...] = ("slight", "minor", "medium", "major", "critical")
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
+    # A review-stage assessment submitted while a step asks for one (``[closures]``
+    # ``assessment_submit_review``): it is the Review Stage that step asked for.
+    "answers_review_request",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 import app.domain.common as common
+from app.core import clock
 from app.core.config import Settings
 from tests.api.fidelity_support import with_matrix
 from tests.api.integrity_support import heard_by_marp
@@ -34,6 +35,15 @@ WOKINGHAM = "wokingham-pyjs-2024"
 
 FRI_BH = "2026-08-28T15:30:00+01:00"  # Friday before the late-summer bank holiday
 FRI_BH_2WD = "2026-09-02T22:59:59Z"  # end of Wed 2 Sept, London (BST)
+
+
+@pytest.fixture
+def recorded_friday(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The acts are recorded on Friday 28 August 2026 at 16:00 BST, just after FRI_BH: the
+    MARPs after it can still take the referral (next-panel counts from the recording time)."""
+    moment = datetime(2026, 8, 28, 15, 0, tzinfo=UTC)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
 
 # (occurred_at, +2wd due) on real calendar dates; see the module docstring.
 TWO_WORKING_DAYS = [
@@ -436,6 +446,7 @@ async def test_S7_refer_to_next_marp_awaiting_date(
                 due_at=None, awaiting=True, pack=SOMERSET, ref="3.2.3, 3.2.4", rule="S7")
 
 
+@pytest.mark.usefixtures("recorded_friday")
 async def test_S7_due_at_the_next_scheduled_marp(somerset: Tenant) -> None:
     """S7: with MARPs scheduled, the first at or after the judgement (not an earlier one)."""
     await schedule(somerset, "2026-08-20T14:00:00+01:00")  # before the judgement
@@ -459,6 +470,7 @@ async def test_S7_not_when_already_on_the_register(somerset: Tenant) -> None:
 
 
 @pytest.mark.parametrize(("domain", "level"), [("rosh", "very_high"), ("swb", "high")])
+@pytest.mark.usefixtures("recorded_friday")
 async def test_S8_seek_child_and_carer_views(somerset: Tenant, domain: str, level: str) -> None:
     """S8: the child's and carer's views are sought before the (next) MARP."""
     await schedule(somerset, "2026-09-03T10:00:00+01:00")
@@ -499,6 +511,7 @@ async def test_S9_not_for_high_swb_or_rosh(somerset: Tenant, domain: str, level:
 
 
 @pytest.mark.parametrize("category", [2, 3])
+@pytest.mark.usefixtures("recorded_friday")
 async def test_S10_mappa_eligible_rosh_high(somerset: Tenant, category: int) -> None:
     """S10: MAPPA-eligible case, ROSH high: identify the MAPPA level via the next MARP."""
     await schedule(somerset, "2026-09-03T10:00:00+01:00")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
+from datetime import UTC, datetime
 
+import httpx
+import pytest
+
+from app.core import clock
 from tests.api.fidelity_support import with_matrix
 from tests.api.integrity_support import heard_by_marp
 from tests.conftest import Tenant
@@ -62,9 +66,11 @@ async def high_case(client: httpx.AsyncClient, tenant: Tenant) -> dict:
 
 
 async def test_S7_next_panel_waits_then_resolves(
-    client: httpx.AsyncClient, somerset: Tenant
+    client: httpx.AsyncClient, somerset: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """refer_to_panel has no date until a MARP is scheduled, then takes its time."""
+    """refer_to_panel has no date until a MARP is scheduled, then takes its time (recorded on
+    1 June 2026, before that MARP sits: tests/api/test_fidelity_a.py for a MARP gone by)."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 6, 1, 11, 0, tzinfo=UTC))
     case = await high_case(client, somerset)
     steps = (await client.get("/v1/next-steps", params={"case_id": case["id"]},
                               headers=somerset.auth("case_holder"))).json()["data"]
@@ -135,7 +141,8 @@ async def test_S20_decision_keeping_high_needs_review_date(
     assert review["policy"] == {"pack": "somerset-yjt-2023", "version": "1", "ref": "7.1.6, 7.2.3",
                                 "rule": "S20"}
     assert steps["complete_review_stage"]["actor"] == "case_holder"
-    assert steps["countersign_assessment"]["assignee_id"] == "line_manager-1"
+    # 7.1.3: the countersignature opens with the Review Stage it signs, not at the decision.
+    assert "countersign_assessment" not in steps
     action = steps["panel_action"]
     assert action["assignee_id"] == "case_holder-1"
     assert action["due_at"] == "2026-06-24T22:59:59Z"

@@ -825,7 +825,9 @@ async def test_S18_submitted_review_stage_does_the_case_holders_step(somerset: T
                                 {"occurred_at": "2026-09-03T10:00:00+01:00"}, status=200)
     assert steps_of(submitted["next_steps"], "complete_review_stage") == []
     countersign = steps_of(submitted["next_steps"], "countersign_assessment")
-    assert sorted(s["policy"]["rule"] for s in countersign) == ["S18", "S4"]
+    # One countersignature, opened now that the Review Stage exists, citing 7.1.3 and S4 (5, 3.1).
+    assert [(s["policy"]["rule"], [r["rule"] for r in s["reasons"]]) for s in countersign] == [
+        ("S18", ["S18", "S4"])]
     done = [s for s in await week.done_steps() if s["code"] == "complete_review_stage"]
     assert [(s["completed_by"], s["satisfied_by"]["type"]) for s in done] == [
         ("case_holder-1", "assessment")]

@@ -1,0 +1,296 @@
+"""Seed fidelity through the API (fidelityA): the duty manager standing in for an absent line
+manager (Somerset 3.1), a countersignature opening with what it signs (7.1.3), a back-dated
+referral due at a MARP still to sit (3.2.3), a re-dated step's stale deadline note replaced, and
+a chair's overdue panel action escalated as a chair's duty.
+
+The clock is pinned (``app.core.clock.now``) where "now" decides the answer: the recording time
+of an act, never a timed test.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from app.core import clock
+from app.domain.policy import redated_note
+from tests.api.fidelity_support import steps_of
+from tests.api.integrity_support import audit_of, complete
+from tests.api.test_assessments import case_steps, draft, submit
+from tests.api.test_escalation import tick
+from tests.api.test_panel_action_owners import _decide
+from tests.api.test_panels import add_item, schedule
+from tests.conftest import Tenant
+
+S = {"pack": "somerset-yjt-2023", "version": "1"}
+
+
+def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
+    """Pin the service's clock (UTC) to ``when``."""
+    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """The case holder records ROSH high at ``at``; the response body."""
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements",
+                            json={"domain": "rosh", "level": "high", "occurred_at": at},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def away(t: Tenant, staff: str, starts: str, ends: str) -> dict[str, Any]:
+    """A duty manager records ``staff``'s annual leave."""
+    r = await t.client.post(f"/v1/staff/{staff}/absences",
+                            json={"starts_on": starts, "ends_on": ends, "reason": "annual leave"},
+                            headers=t.auth("duty_manager", "duty_manager-3"))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+# --- 1. Somerset 3.1: the duty manager stands in for an absent line manager -------------------
+
+
+async def test_S5_line_manager_on_leave_the_duty_manager_discusses(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5, S6 (3.1): "Any 'high' or 'very high' judgement rating will be discussed as soon as
+    practicable with the relevant line manager or duty manager (within 24 hours). ... If the
+    line manager is unavailable, the duty manager will undertake these functions." ROSH high
+    on Saturday 24 October 2026 at 10:00 BST; the line manager is on leave Friday 23 to Tuesday
+    27 October: the discussion goes to the duty manager (unassigned), due 24 clock hours later,
+    Sunday 25 October 09:00 GMT (the clocks went back in between); the plan's countersignature
+    too. S11's monthly review stays the line manager's (4.5 names no stand-in). Done by a duty
+    manager, S16's advice to the line manager follows ("they will advise the relevant line
+    manager of the outcome of these consultations")."""
+    pin(monkeypatch, 2026, 10, 24, 9, 5)
+    case = (await somerset.open_case())["data"]
+    await away(somerset, "line_manager-1", "2026-10-23", "2026-10-27")
+    body = await judge_high(somerset, case["id"], "2026-10-24T10:00:00+01:00")
+    [discuss] = steps_of(body["next_steps"], "discuss_with_manager")
+    assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+        "duty_manager", None, "2026-10-25T09:00:00Z")
+    assert discuss["policy"] == {**S, "ref": "3.1", "rule": "S5"}
+    assert "line_manager-1" in discuss["note"]
+    assert "2026-10-23" in discuss["note"]
+    [plan] = steps_of(body["next_steps"], "countersign_risk_plan")
+    assert (plan["actor"], plan["assignee_id"], plan["due_at"]) == ("duty_manager", None, None)
+    assert plan["policy"] == {**S, "ref": "3.1", "rule": "S6"}
+    [review] = steps_of(body["next_steps"], "monthly_manager_review")
+    assert (review["actor"], review["assignee_id"]) == ("line_manager", "line_manager-1")
+    done = await complete(somerset, discuss["id"], "duty_manager", "duty_manager-3")
+    assert done.status_code == 200, done.text
+    [advise] = steps_of(done.json()["next_steps"], "advise_line_manager")
+    assert (advise["actor"], advise["due_at"]) == ("duty_manager", None)
+    assert advise["policy"] == {**S, "ref": "2.2, 3.1", "rule": "S16"}
+
+
+async def test_S5_leave_after_the_24_hours_leaves_it_with_the_line_manager(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5 (3.1): leave from Monday 26 October 2026 does not make the line manager unavailable
+    for a discussion due Sunday 25 October 09:00 GMT: it stays theirs."""
+    pin(monkeypatch, 2026, 10, 24, 9, 5)
+    case = (await somerset.open_case())["data"]
+    await away(somerset, "line_manager-1", "2026-10-26", "2026-10-30")
+    body = await judge_high(somerset, case["id"], "2026-10-24T10:00:00+01:00")
+    [discuss] = steps_of(body["next_steps"], "discuss_with_manager")
+    assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+        "line_manager", "line_manager-1", "2026-10-25T09:00:00Z")
+
+
+async def test_S5_leave_recorded_later_moves_the_open_steps(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5, S6 (3.1) when the absence is recorded after the steps were made: ROSH high on
+    Thursday 31 December 2026 at 16:00 GMT (month and year end; Friday 1 January is a bank
+    holiday); the line manager's leave from that Thursday to Monday 4 January, recorded on the
+    Thursday evening, gives the open discussion (due Friday 16:00) and countersignature to the
+    duty manager; the reassignment is audited."""
+    pin(monkeypatch, 2026, 12, 31, 16, 30)
+    case = (await somerset.open_case())["data"]
+    body = await judge_high(somerset, case["id"], "2026-12-31T16:00:00Z")
+    [discuss] = steps_of(body["next_steps"], "discuss_with_manager")
+    assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+        "line_manager", "line_manager-1", "2027-01-01T16:00:00Z")
+    pin(monkeypatch, 2026, 12, 31, 18, 0)
+    await away(somerset, "line_manager-1", "2026-12-31", "2027-01-04")
+    steps = await case_steps(somerset, case["id"])
+    [discuss] = steps_of(steps, "discuss_with_manager")
+    assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+        "duty_manager", None, "2027-01-01T16:00:00Z")
+    assert discuss["policy"] == {**S, "ref": "3.1", "rule": "S5"}
+    [plan] = steps_of(steps, "countersign_risk_plan")
+    assert (plan["actor"], plan["assignee_id"]) == ("duty_manager", None)
+    [review] = steps_of(steps, "monthly_manager_review")
+    assert review["actor"] == "line_manager"
+    moved = [e for e in await audit_of(somerset, case["id"]) if e["action"] == "step.reassign"]
+    assert {e["entity_id"] for e in moved} == {discuss["id"], plan["id"]}
+
+
+# --- 2. Somerset 7.1.3: the countersignature opens with the Review Stage --------------------
+
+
+async def test_S18_countersign_opens_when_the_review_stage_is_submitted(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S18 (7.1.3): "Should there be actions as an outcome from the MARP meeting; the case
+    holder will complete a Review Stage to incorporate them into the current plan which will be
+    countersigned by a line-manager." The MARP of Wednesday 30 September 2026 (month end)
+    agrees an action: complete_review_stage opens, countersign_assessment does not (there is
+    no Review Stage yet). The Review Stage submitted on Friday 2 October closes
+    complete_review_stage and opens its countersignature for the line manager, no timescale,
+    citing 7.1.3 (S4's reason beside it)."""
+    pin(monkeypatch, 2026, 9, 28, 9, 0)
+    case = (await somerset.open_case())["data"]
+    await judge_high(somerset, case["id"], "2026-09-28T09:30:00+01:00")
+    panel = await schedule(somerset.client, somerset, "2026-09-30T14:00:00+01:00")
+    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
+    pin(monkeypatch, 2026, 10, 2, 12, 0)
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-28", "minutes": "Remains high",
+              "actions": [{"description": "Safety plan with school", "owner_id": "case_holder-1",
+                           "due_date": "2026-10-09"}],
+              "occurred_at": "2026-09-30T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    assert steps_of(r.json()["next_steps"], "countersign_assessment") == []
+    [stage] = steps_of(r.json()["next_steps"], "complete_review_stage")
+    assert (stage["actor"], stage["policy"]["ref"]) == ("case_holder", "7.1.3")
+    review = await draft(somerset, case["id"], stage="review",
+                         occurred_at="2026-10-01T10:00:00+01:00")
+    r = await submit(somerset, review["id"], "2026-10-02T11:00:00+01:00")
+    assert r.status_code == 200, r.text
+    assert steps_of(r.json()["next_steps"], "complete_review_stage") == []
+    [sign] = steps_of(r.json()["next_steps"], "countersign_assessment")
+    assert (sign["actor"], sign["assignee_id"], sign["due_at"], sign["subject_id"]) == (
+        "line_manager", "line_manager-1", None, review["id"])
+    assert sign["policy"] == {**S, "ref": "7.1.3", "rule": "S18"}
+
+
+# --- 3. Somerset 3.2.3: the next MARP that can still take the referral ----------------------
+
+
+async def test_S7_backdated_judgement_is_due_at_the_next_marp_still_to_sit(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7, S8 (3.2.3, 6.2): "The case holder will refer the case to the next YJT MARP". ROSH
+    high judged on Thursday 20 August 2026, recorded on Tuesday 1 September (the day after the
+    August bank holiday): the MARP of Wednesday 26 August has sat and cannot take the referral;
+    it is due at the MARP of Wednesday 9 September (14:00 BST), not born overdue."""
+    pin(monkeypatch, 2026, 8, 19, 9, 0)
+    case = (await somerset.open_case())["data"]
+    await schedule(somerset.client, somerset, "2026-08-26T14:00:00+01:00")
+    await schedule(somerset.client, somerset, "2026-09-09T14:00:00+01:00")
+    pin(monkeypatch, 2026, 9, 1, 9, 0)
+    body = await judge_high(somerset, case["id"], "2026-08-20T10:00:00+01:00")
+    for code, rule, ref in (("refer_to_panel", "S7", "3.2.3, 3.2.4"),
+                            ("seek_child_and_carer_views", "S8", "6.2")):
+        [step] = steps_of(body["next_steps"], code)
+        assert (step["actor"], step["due_at"], step["awaiting_panel_date"]) == (
+            "case_holder", "2026-09-09T13:00:00Z", False)
+        assert step["policy"] == {**S, "ref": ref, "rule": rule}
+
+
+async def test_S7_panel_recorded_after_it_sat_dates_only_steps_it_could_take(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7 (3.2.3) twin: a MARP booked after the fact (it sat on Wednesday 26 August 2026, typed
+    in on Tuesday 1 September). A referral owed since Monday 24 August (recorded then) was due at
+    it: it takes its date. One recorded on 1 September for a judgement of 20 August was never
+    referable to it: it keeps waiting for a MARP still to sit."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    early = (await somerset.open_case())["data"]
+    await judge_high(somerset, early["id"], "2026-08-24T09:30:00+01:00")
+    pin(monkeypatch, 2026, 9, 1, 9, 0)
+    late = (await somerset.open_case())["data"]
+    await judge_high(somerset, late["id"], "2026-08-20T10:00:00+01:00")
+    await schedule(somerset.client, somerset, "2026-08-26T14:00:00+01:00")
+    [owed] = steps_of(await case_steps(somerset, early["id"]), "refer_to_panel")
+    assert (owed["due_at"], owed["awaiting_panel_date"]) == ("2026-08-26T13:00:00Z", False)
+    [waiting] = steps_of(await case_steps(somerset, late["id"]), "refer_to_panel")
+    assert (waiting["due_at"], waiting["awaiting_panel_date"]) == (None, True)
+    assert waiting["policy"] == {**S, "ref": "3.2.3, 3.2.4", "rule": "S7"}
+
+
+# --- 4. A re-dated step's deadline note is replaced, not appended under ---------------------
+
+
+async def test_S7_booked_marp_replaces_none_scheduled_in_the_note(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7 (3.2.3): waiting for a MARP, the step says "none scheduled"; once the MARP of
+    Wednesday 28 October 2026 (the first week on GMT) is booked, the note says when, and no
+    longer that none is scheduled."""
+    pin(monkeypatch, 2026, 10, 23, 9, 0)
+    case = (await somerset.open_case())["data"]
+    body = await judge_high(somerset, case["id"], "2026-10-23T09:30:00+01:00")
+    [refer] = steps_of(body["next_steps"], "refer_to_panel")
+    assert refer["note"] == "Due at the next marp; none scheduled."
+    await schedule(somerset.client, somerset, "2026-10-28T14:00:00Z")
+    [refer] = steps_of(await case_steps(somerset, case["id"]), "refer_to_panel")
+    assert (refer["due_at"], refer["awaiting_panel_date"]) == ("2026-10-28T14:00:00Z", False)
+    assert refer["note"] == "Next marp scheduled for 2026-10-28T14:00:00+00:00"
+    assert refer["policy"] == {**S, "ref": "3.2.3, 3.2.4", "rule": "S7"}
+
+
+def test_redated_note_keeps_history_and_replaces_deadline_notes() -> None:
+    """A re-dated step keeps its rule's note and its history (a reassignment) and loses the
+    deadline notes of its previous date, a deadline branch's included."""
+    branch = "Category 2 (custody): due six months before release; not in custody."
+    old = "\n".join(["Rule note.", branch, "Reassigned: case_holder changed from a to b",
+                     "No deadline: the policy sets no timescale for this step."])
+    assert redated_note(old, "Rule note.", {branch}) == (
+        "Rule note.\nReassigned: case_holder changed from a to b")
+    assert redated_note("Due at the next marp; none scheduled.", None) is None
+    assert redated_note("Next marp scheduled for 2026-11-04T14:00:00+00:00",
+                        "Next marp scheduled for 2026-10-28T14:00:00+00:00") == (
+        "Next marp scheduled for 2026-10-28T14:00:00+00:00")
+
+
+# --- 5. A chair's overdue panel action escalates as a chair's duty --------------------------
+
+
+async def test_S18_chairs_overdue_marp_action_escalates_to_the_chairs(
+        factory: Any, somerset: Tenant) -> None:
+    """S18 (7.1.2: "The panel meetings will be chaired by the YJT manager or operational
+    manager"; 3.3: the YJT manager escalates): an action the MARP gives its own chair (chair-1,
+    the panel's recorded chair), due Thursday 10 September 2026 and still open on Friday 11
+    September, escalates to the chairs (``to.chair``), as the chair's CSPPI notification does,
+    not to the case's line manager, junior to the chair."""
+    await _chairs_action_escalates(factory, somerset)
+
+
+async def test_W22_chairs_overdue_action_escalates_to_the_chairs(
+        factory: Any, wokingham: Tenant) -> None:
+    """W22 ("a multi-agency panel, chaired by the Team Manager"): the High-Risk Panel's action
+    for its chair (chair-1), due Thursday 10 September 2026 and still open on Friday 11
+    September, escalates to the chairs (``to.chair``), as the chair's serious-incident
+    notification (W24) does, not to the case's line manager."""
+    await _chairs_action_escalates(factory, wokingham)
+
+
+async def _chairs_action_escalates(factory: Any, t: Tenant) -> None:
+    """A panel decides one action for its chair, chair-1, due 10 September 2026; overdue on
+    the 11th, its escalation is the chairs' (unassigned), citing the action's rule."""
+    if t.pack == "wokingham-pyjs-2024":
+        case_id, r = await _decide(t, "chair-1")
+    else:
+        case = (await t.open_case())["data"]
+        await judge_high(t, case["id"], "2026-09-01T10:00:00+01:00")
+        case_id = case["id"]
+        panel = await schedule(t.client, t, "2026-09-03T10:00:00+01:00")
+        item = await add_item(t.client, t, panel["id"], case_id)
+        r = await t.client.post(
+            f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+            json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
+                  "actions": [{"description": "Ask the police for intelligence",
+                               "owner_id": "chair-1", "due_date": "2026-09-10"}],
+                  "occurred_at": "2026-09-03T11:00:00+01:00"},
+            headers=t.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [action] = steps_of(r.json()["next_steps"], "panel_action")
+    assert (action["actor"], action["assignee_id"], action["due_at"]) == (
+        "action_owner", "chair-1", "2026-09-10T22:59:59Z")
+    assert await tick(factory, t, datetime(2026, 9, 11, 9, 0, tzinfo=UTC)) >= 1
+    [up] = [s for s in await case_steps(t, case_id)
+            if s["code"] == "escalate_overdue_step" and s["subject_id"] == action["id"]]
+    assert (up["actor"], up["assignee_id"], up["urgent"]) == ("chair", None, True)
+    assert up["policy"]["rule"] == ("W22" if t.pack == "wokingham-pyjs-2024" else "S18")

@@ -1,0 +1,55 @@
+"""Engine- and pack-level checks for the fidelityA fixes (Somerset 3.1 stand-in, 7.1.3)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from app.workflows.render import rule_sentence
+from tests.workflows.support import assert_step, created, event, intents, lon, packs, run
+
+S = "somerset-yjt-2023"
+REVIEW_STAGE = UUID(int=5)
+
+
+def test_S18_countersign_opens_with_the_submitted_review_stage() -> None:
+    """S18 (7.1.3): "the case holder will complete a Review Stage to incorporate them into the
+    current plan which will be countersigned by a line-manager". The Review Stage submitted on
+    Saturday 31 October 2026 (month end, first weekend on GMT) answering the MARP's request
+    opens its countersignature for the line manager, no timescale, citing 7.1.3 first and S4's
+    5, 3.1 beside it; the same stage submitted with no request open is S4's alone."""
+    answered = run(S, event("assessment_submitted", lon(2026, 10, 31, 11), REVIEW_STAGE,
+                            type="asset_plus", stage="review", answers_review_request=True))
+    step = created(answered, "countersign_assessment")
+    assert_step(step, rule="S18", code="countersign_assessment", actor="line_manager", due=None,
+                pack=S, ref="7.1.3")
+    assert step.subject_id == REVIEW_STAGE
+    assert [(r["rule"], r["ref"]) for r in step.reasons] == [("S18", "7.1.3"), ("S4", "5, 3.1")]
+    plain = run(S, event("assessment_submitted", lon(2026, 10, 31, 11), REVIEW_STAGE,
+                         type="asset_plus", stage="review"))
+    assert_step(created(plain, "countersign_assessment"), rule="S4",
+                code="countersign_assessment", actor="line_manager", due=None, pack=S,
+                ref="5, 3.1")
+    assert [i.rule_id for i in intents(plain, "create", "countersign_assessment")] == ["S4"]
+
+
+def test_S5_stand_ins_follow_the_seed() -> None:
+    """3.1 "If the line manager is unavailable, the duty manager will undertake these
+    functions" (S4-S6, S18's countersignature), 3.3 "the relevant line manager or duty manager
+    will refer the case" (S24), 13.4.3 "the line manager, operational manager or YJT manager"
+    (S26: the chair); 4.5's monthly review (S11) names no stand-in, nor does any Wokingham
+    line-manager duty."""
+    somerset = packs()[S]
+    stand_ins = {(r.id, r.code): r.stand_in for r in somerset.rules if r.stand_in}
+    assert stand_ins == {
+        ("S4", "countersign_assessment"): "duty_manager",
+        ("S18", "countersign_assessment"): "duty_manager",
+        ("S5", "discuss_with_manager"): "duty_manager",
+        ("S6", "countersign_risk_plan"): "duty_manager",
+        ("S24", "escalate_to_service_manager"): "duty_manager",
+        ("S26", "manager_handover_call"): "chair",
+    }
+    assert not [r for r in packs()["wokingham-pyjs-2024"].rules if r.stand_in]
+    assert somerset.escalation.target("duty_manager") == "chair"
+    assert rule_sentence(somerset.rule("S5")).endswith(
+        "If the line manager is away (a recorded absence before it is due), the duty manager "
+        "does it.")
