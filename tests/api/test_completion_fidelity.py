@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.domain import cases, common
-from tests.api.integrity_support import complete, judge, patch_case, steps_of
+from tests.api.integrity_support import complete, heard_by_marp, judge, patch_case, steps_of
 from tests.conftest import Tenant
 
 
@@ -219,3 +219,30 @@ async def test_M6_a_high_rating_no_marp_has_heard_is_lowered_after_line_manager_
     assert "monthly_manager_review" not in codes
     r = await somerset.client.get(f"/v1/cases/{case_id}", headers=somerset.auth("line_manager"))
     assert r.json()["data"]["on_register"] is False
+
+
+async def test_S7_reopened_case_under_marp_review_is_not_referred_anew(somerset: Tenant) -> None:
+    """S7 (3.2.3, 7.2.3): "The case holder will refer the case to the next YJT MARP" when it is
+    judged high; "Where cases continue to be classified as High or Very high, the case will
+    remain relevant to ongoing MARP oversight." SWB high on 1 December 2026, heard at the MARP
+    of Thursday 7 January 2027 (review booked for 4 February); closed and reopened on 6 April
+    2027: its booked review (S20) comes back, and no new initial referral (S7) nor views for
+    one (S8) is asked for beside it."""
+    case_id = (await somerset.open_case(opened_at="2026-11-30T09:00:00Z"))["data"]["id"]
+    await judge(somerset, case_id, "swb", "high", "2026-12-01T12:00:00Z")
+    await heard_by_marp(somerset, case_id, sits="2027-01-07T10:00:00Z",
+                        review_date="2027-02-04", swb_level="high")
+    r = await patch_case(somerset, case_id, {"closed_at": "2027-04-06T12:00:00Z",
+                                             "closure_reason": "Order ended"})
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": None, "reopen_reason": "New order",
+                                             "occurred_at": "2027-04-06T12:01:00Z"})
+    assert r.status_code == 200, r.text
+    steps = r.json()["next_steps"]
+    codes = {s["code"] for s in steps}
+    assert "refer_to_panel" not in codes
+    assert "seek_child_and_carer_views" not in codes
+    [review] = [s for s in steps if s["code"] == "attend_panel_review"]
+    assert policy_of(review) == ("S20", "7.1.6, 7.2.3", "case_holder")
+    assert review["due_at"] == "2027-02-04T23:59:59Z"
+    assert r.json()["data"]["on_register"] is True

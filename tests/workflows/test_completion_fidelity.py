@@ -15,6 +15,7 @@ from uuid import UUID
 
 from app.workflows.types import CaseSnapshot, Evaluation, OpenStep, StepIntent
 from tests.workflows.support import (
+    MARP_REVIEW,
     SOMERSET,
     WOKINGHAM,
     assert_step,
@@ -359,3 +360,31 @@ def test_S10_category_recorded_after_high_rosh_identifies_the_mappa_level() -> N
     assert "identify_mappa_level" not in codes(run(S, recategorised,
                                                    replace(high, mappa_category=3),
                                                    panels=[marp]))
+
+
+# --- F4: a case under a panel's booked review is not referred anew ------------------------------
+
+
+def test_S7_S8_no_new_referral_while_the_marp_review_is_booked() -> None:
+    """S7 (3.2.3, 7.2.3): "The case holder will refer the case to the next YJT MARP"; "Where
+    cases continue to be classified as High or Very high, the case will remain relevant to
+    ongoing MARP oversight." Rebuilding a reopened case (off the register, its booked MARP
+    review reinstated), SWB high on 6 April 2027 asks for no new referral nor views for one."""
+    review = replace(MARP_REVIEW, due_at=utc(2027, 2, 4, 23, 59, 59))
+    rebuilt = run(S, judgement("swb", "high", utc(2027, 4, 6, 12)),
+                  case(open_steps=(review,)))
+    assert not {"refer_to_panel", "seek_child_and_carer_views"} & codes(rebuilt)
+    assert {"refer_to_panel", "seek_child_and_carer_views"} <= codes(
+        run(S, judgement("swb", "high", utc(2027, 4, 6, 12))))
+
+
+def test_W7_no_new_request_while_the_high_risk_panel_review_is_booked() -> None:
+    """W7 (High Risk Panel): "At the end of the Panel, a specific action plan and risk
+    classification should be agreed, including when should the child be discussed again at the
+    panel": with that review booked (W22), ROSH high on 6 April 2027 asks for no new request."""
+    review = replace(MARP_REVIEW, rule_id="W22", due_at=utc(2027, 5, 4, 22, 59, 59))
+    high = judgement("rosh", "high", utc(2027, 4, 6, 12), victims=["public"])
+    assert "request_high_risk_panel" not in codes(run(W, high, case(open_steps=(review,))))
+    assert_step(created(run(W, high), "request_high_risk_panel"), rule="W7",
+                code="request_high_risk_panel", actor="case_holder",
+                due=utc(2027, 4, 8, 22, 59, 59), pack=W, ref="High Risk Panel")
