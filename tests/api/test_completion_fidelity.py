@@ -246,3 +246,19 @@ async def test_S7_reopened_case_under_marp_review_is_not_referred_anew(somerset:
     assert policy_of(review) == ("S20", "7.1.6, 7.2.3", "case_holder")
     assert review["due_at"] == "2027-02-04T23:59:59Z"
     assert r.json()["data"]["on_register"] is True
+
+
+async def test_S9_marp_raising_swb_to_very_high_asks_for_the_child_protection_referral(
+        somerset: Tenant) -> None:
+    """S9 (3.2.4): very high SWB "will include (or has already included) a referral to
+    statutory child protection services"; 7.1.9: the MARP "will also ensure that cases assessed
+    as Very High Safety and Wellbeing, which require a child protection/safeguarding response,
+    have been actioned appropriately". SWB high on 1 February 2027; the MARP of Thursday 25
+    February (decided 11:00Z) raises it to very high: the referral is due then, urgent."""
+    case_id = (await somerset.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]["id"]
+    await judge(somerset, case_id, "swb", "high", "2027-02-01T10:00:00Z")
+    decided = await heard_by_marp(somerset, case_id, sits="2027-02-25T10:00:00Z",
+                                  review_date="2027-03-11", swb_level="very_high")
+    [referral] = [s for s in decided["next_steps"] if s["code"] == "child_protection_referral"]
+    assert policy_of(referral) == ("S9", "3.2.4", "case_holder")
+    assert (referral["due_at"], referral["urgent"]) == ("2027-02-25T11:00:00Z", True)

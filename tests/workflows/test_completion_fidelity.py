@@ -388,3 +388,24 @@ def test_W7_no_new_request_while_the_high_risk_panel_review_is_booked() -> None:
     assert_step(created(run(W, high), "request_high_risk_panel"), rule="W7",
                 code="request_high_risk_panel", actor="case_holder",
                 due=utc(2027, 4, 8, 22, 59, 59), pack=W, ref="High Risk Panel")
+
+
+# --- F7: S9 when the MARP raises SWB to very high -----------------------------------------------
+
+
+def test_S9_marp_raising_swb_to_very_high_asks_for_the_child_protection_referral() -> None:
+    """S9 (3.2.4): very high SWB: "the child is unsafe ... this will include (or has already
+    included) a referral to statutory child protection services"; 7.1.9: the MARP "will also
+    ensure that cases assessed as Very High Safety and Wellbeing, which require a child
+    protection/safeguarding response, have been actioned appropriately". The MARP of Thursday
+    25 February 2027 11:00Z raises SWB from high to very high: the referral is due then,
+    urgent, for the case holder; a panel confirming an unchanged very high asks nothing new."""
+    raised = run(S, judgement("swb", "very_high", utc(2027, 2, 25, 11), via_panel_decision=True),
+                 case(ratings=rated(swb="high"), on_register=True))
+    assert_step(created(raised, "child_protection_referral"), rule="S9",
+                code="child_protection_referral", actor="case_holder",
+                due=utc(2027, 2, 25, 11), pack=S, ref="3.2.4", urgent=True)
+    confirmed = run(S, judgement("swb", "very_high", utc(2027, 2, 25, 11),
+                                 via_panel_decision=True),
+                    case(ratings=rated(swb="very_high"), on_register=True))
+    assert "child_protection_referral" not in codes(confirmed)
