@@ -409,3 +409,26 @@ def test_S9_marp_raising_swb_to_very_high_asks_for_the_child_protection_referral
                                  via_panel_decision=True),
                     case(ratings=rated(swb="very_high"), on_register=True))
     assert "child_protection_referral" not in codes(confirmed)
+
+
+# --- F14: Somerset 2.1, a significant change on a statutory case rated low ----------------------
+
+
+def test_S14_significant_change_on_a_low_statutory_case_asks_for_a_review() -> None:
+    """S14 (2.1): "AssetPlus assessment will be reviewed maximum 12 weekly (or sooner upon any
+    significant change becoming known)". ROSH low, the child became homeless on Friday 8
+    January 2027 17:00Z: the review is asked for, undated (4.2's next working day is for
+    medium and above), citing 2.1; with the 12-weekly review open, it joins it, its date kept."""
+    low = case(ratings=rated(rosh="low", swb="low"))
+    homeless = event("case_event", utc(2027, 1, 8, 17), E31, type="change_of_circumstances")
+    step = created(run(S, homeless, low), "review_assessment")
+    assert_step(step, rule="S14", code="review_assessment", actor="case_holder", due=None,
+                pack=S, ref="2.1")
+    assert "2.1" in (step.note or "")
+    twelve = held(created(run(S, event("assessment_countersigned", utc(2026, 12, 7, 10),
+                                       ASSESSMENT, role="line_manager", type="asset_plus",
+                                       stage="start"), low), "review_assessment"))
+    joined = run(S, homeless, on(twelve, low))
+    assert intents(joined, "create", "review_assessment") == []
+    [kept] = [i for i in joined.intents if i.code == "review_assessment"]
+    assert (kept.action, kept.due_at) == ("keep", utc(2027, 3, 1, 10))
