@@ -428,7 +428,9 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         # An open step of its code: kept (or re-dated) in place when it is about this subject
         # (or the case's one, for a case-wide duty); anything else as _step decides.
         body.append(f"{indent}if {lit(line.code)} in by_code:")
-        if line.refresh_due or line.refresh_undated_only:
+        # A recurring line's occurrence is never brought before a month after the last
+        # completion (_keep's _not_before_last_completion): _step decides.
+        if line.refresh_due or line.refresh_undated_only or line.period is not None:
             body.append(f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))")
         else:
             body += _keep_source(line, number, i2, key, subject, assignee, due, due_key, kind,
