@@ -370,9 +370,12 @@ async def close_step(
         return await policy.current(session, case)
     # A recurring step ("every 1m") comes round again whether this occurrence was done or
     # waived, for as long as its condition holds.
+    # Its reasons, and how it closed: reasons whose act came after the completion stay owed
+    # (the engine asks for them again, ``_Plan.carry_over``).
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
             "record_id": str(step.id),
-            "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor}
+            "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor,
+            "reasons": [dict(r) for r in step.reasons or ()], "status": status.value}
     return await policy.run(wctx, event=wctx.event("step_completed", data))
 
 

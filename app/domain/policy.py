@@ -390,13 +390,15 @@ async def _apply(
     await _audit_steps(wctx, created=created, superseded=superseded)
     superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
     for step, intent in changes:
-        # One duty, one step: what a further reason (or its withdrawal) did to the open step.
+        # One duty, one step: what a further reason (or its withdrawal) did to the open step;
+        # a re-date says which act moved it (the case timeline shows it).
         await wctx.audit(
             "step.reason" if intent.action != "update_due" else "step.redate",
             entity_type="step", entity_id=step.id,
             change={"code": step.code, "action": intent.action,
                     "due_at": iso_utc(step.due_at) if step.due_at else None,
                     "reasons": [dict(r) for r in intent.reasons]},
+            reason=_redate_reason(intent) if intent.action == "update_due" else None,
         )
     # The open steps now, without reading them again: those loaded under the lock that are
     # still open, and the new ones, in open_steps_of's order.
@@ -404,6 +406,14 @@ async def _apply(
         next_steps=[step_out(s) for s in sorted_open([*open_steps, *created])],
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+def _redate_reason(intent: StepIntent) -> str | None:
+    """Why an open step was re-dated: each rule that moved it, its paragraph and the act (when
+    it happened), else the intent's note (a panel scheduled)."""
+    why = "; ".join(f"{r.get('rule')} ({r.get('ref')}): {r.get('trigger')} at {r.get('at')}"
+                    for r in intent.reasons) or intent.note
+    return why[:2000] if why else None
 
 
 def sorted_open(steps: Iterable[Step]) -> list[Step]:
@@ -752,9 +762,29 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
         policy_version=intent.policy_version, policy_ref=intent.policy_ref,
         subject_id=intent.subject_id, note=intent.note,
         reasons=[dict(r) for r in intent.reasons],
-        raised_at=event.occurred_at,
+        raised_at=_raised_at(intent, event),
         overdue_at=overdue_at_for(intent.due_at, intent.urgent, wctx.policy.calendar),
     )
+
+
+def _raised_at(intent: StepIntent, event: WorkflowEvent) -> datetime:
+    """When a new step arose: the event, or the earliest act among its reasons when that came
+    later (a reason a completion left owed is asked for from its own act, not the completion's:
+    a review done between the two still answers it)."""
+    acts = [_instant(r.get("at")) for r in intent.reasons]
+    earliest = min((a for a in acts if a is not None), default=None)
+    return earliest if earliest is not None and earliest > event.occurred_at \
+        else event.occurred_at
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def owner_role(
