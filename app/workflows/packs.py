@@ -164,11 +164,20 @@ class Rule(_Strict):
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
     # Whose clock: ``occurred`` (when it happened), ``known`` (when it became known to the
-    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker") or
+    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker"),
     # ``assessment_completed`` (when the assessment a judgement belongs to was completed: the
     # event's ``assessment_completed_at``, Wokingham W9 "within two working days of the
-    # assessment being completed"); without that moment in the event, when it happened.
-    counts_from: Literal["occurred", "known", "assessment_completed"] = "occurred"
+    # assessment being completed"; without that moment in the event, when it happened), or
+    # ``raised`` (a ``refresh_only`` line re-dating an open step): from the act that raised
+    # that step under this rule id (Wokingham W3: three months after the countersignature that
+    # set the review, not after the judgement that made the child high); the line does nothing
+    # to a step no line of its rule raised.
+    counts_from: Literal["occurred", "known", "assessment_completed", "raised"] = "occurred"
+    # Completing a step of this code also answers the reasons dated after the completion (W7:
+    # the panel requested is held after them and hears them). Otherwise (the default) a step
+    # completed at T leaves the reasons whose act is after T owed, as a new open step: a review
+    # done on 29 December cannot evidence a change on 31 December.
+    completion_covers_later: bool = False
     # Who does the step when the holder its actor names (the case's line manager) is unavailable:
     # on a recorded absence (``POST /v1/staff/{id}/absences``) on any day from now to the step's
     # due day (today, for an undated step), when the step is made or when the absence is
@@ -190,6 +199,9 @@ class Rule(_Strict):
     def _for_each_needs_decision(self) -> Rule:
         if self.for_each and self.trigger != ("panel_decision",):
             raise ValueError("for_each = 'actions' only applies to the panel_decision trigger")
+        if self.counts_from == "raised" and not self.refresh_only:
+            raise ValueError("counts_from = 'raised' re-dates an open step: it needs "
+                             "refresh_only = true")
         return self
 
     @property

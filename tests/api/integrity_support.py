@@ -121,3 +121,28 @@ async def closing_asset_plus(t: Tenant, case_id: str, at: str, stage: str = "clo
             headers=t.auth("line_manager"))
         assert r.status_code == 200, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def heard_by_marp(t: Tenant, case_id: str, *, sits: str, review_date: str,
+                        **levels: str) -> dict[str, Any]:
+    """The MARP sits on the case (scheduled at ``sits``, decided an hour later) and confirms the
+    ``levels`` (``rosh_level="high"``), booking its review (S20): the panel has taken the case
+    (M6 from then on). The decision's answer."""
+    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": sits,
+                                                "chair_id": "chair-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/panels/{panel}/items",
+                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    item = r.json()["data"]["id"]
+    decided = datetime.fromisoformat(sits) + timedelta(hours=1)
+    r = await t.client.post(f"/v1/panels/{panel}/items/{item}/decision",
+                            json={**levels, "actions": [], "minutes": "Remains high",
+                                  "review_date": review_date,
+                                  "occurred_at": decided.isoformat()},
+                            headers=t.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]

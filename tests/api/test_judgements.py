@@ -25,6 +25,7 @@ import app.domain.common as common
 from app.core import clock
 from app.core.config import Settings
 from tests.api.fidelity_support import with_matrix
+from tests.api.integrity_support import heard_by_marp
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant, make_tenant
@@ -300,18 +301,22 @@ async def test_M5_not_for_low_rosh_or_somerset(wokingham: Tenant, somerset: Tena
 async def test_M6_lowering_registered_case_is_409(
     somerset: Tenant, domain: str, high: str, lower: str
 ) -> None:
-    """M6: lowering a high/very high judgement on a registered case is 409 and writes nothing."""
+    """M6 (7.2.1, 4.3): lowering a high/very high judgement on a case the MARP has taken (its
+    review booked) is 409 and writes nothing."""
     case = (await somerset.open_case())["data"]
     await judged(somerset, case["id"], domain=domain, level=high,
                  occurred_at="2026-06-01T10:00:00+01:00")
+    await heard_by_marp(somerset, case["id"], sits="2026-06-03T14:00:00+01:00",
+                        review_date="2026-07-01", **{f"{domain}_level": high})
     before = await case_steps(somerset, case["id"])
+    judgements = len(await history(somerset, case["id"]))
     r = await judge(somerset, case["id"], domain=domain, level=lower,
                     occurred_at="2026-06-05T10:00:00+01:00")
     problem_type(r, 409, "panel-approval-required")
     got = await read_case(somerset, case["id"])
     assert got["ratings"][domain]["level"] == high
     assert got["on_register"] is True
-    assert len(await history(somerset, case["id"])) == 1
+    assert len(await history(somerset, case["id"])) == judgements
     assert sorted(s["id"] for s in await case_steps(somerset, case["id"])) == \
         sorted(s["id"] for s in before)
 
