@@ -371,7 +371,8 @@ async def close_step(
     # waived, for as long as its condition holds.
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
             "record_id": str(step.id),
-            "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor}
+            "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor,
+            "waived": status == StepStatus.waived}
     return await policy.run(wctx, event=wctx.event("step_completed", data))
 
 

@@ -40,6 +40,7 @@ from app.workflows.calendar import WorkingCalendar, london_date, require_aware
 from app.workflows.conditions import Context, Inliner, Predicate
 from app.workflows.deadlines import (
     NO_TIMESCALE_NOTE,
+    WAIVED_OCCURRENCE_NOTE,
     DeadlineInputs,
     Due,
     add_period,
@@ -1108,7 +1109,16 @@ class _Plan:
         """Due one period after the act that completed the last occurrence (the completion's
         ``occurred_at``), whether it was done early or late (policy-rules.md, ``every 1m``,
         corrected): an early review never pushes the next one out, a late one never leaves
-        the next already overdue. Counted from the act, never the wall clock (back-filling)."""
+        the next already overdue. Counted from the act, never the wall clock (back-filling).
+
+        A waiver is not that act (Somerset 4.5 "at least monthly"): the occurrence after a
+        waived one keeps the waived one's due date, one period after the last real completion
+        (or the rating that started the cycle), so it is already overdue when the waived one
+        was; without a due date it is due at once. Waiving month after month never leaves a
+        case without a review and without an overdue flag."""
+        if self.data.get("waived"):
+            kept = _as_datetime(self.data.get("due_at"))
+            return Due(kept or self.event.occurred_at, note=WAIVED_OCCURRENCE_NOTE)
         return Due(add_period(self.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:

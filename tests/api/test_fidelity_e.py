@@ -1,0 +1,133 @@
+"""Seed-fidelity fixes of attack pass 7 (F11, F15, F17, F8, F5): waivers, mandated duties,
+withdrawn records, the initial MARP's views and lowering a rating never taken to a MARP.
+
+Each test names the rule it pins and quotes the seed sentence that decides it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain import escalation
+from app.domain.services import Service
+from tests.api.integrity_support import assert_problem, complete, judge, patch_case, the_step
+from tests.conftest import Tenant
+
+Factory = async_sessionmaker[AsyncSession]
+SOMERSET = {"pack": "somerset-yjt-2023", "version": "1"}
+
+
+async def _tick(factory: Factory, t: Tenant, now: datetime) -> int:
+    """One escalation pass over this tenant's steps at ``now``."""
+    async with factory() as session:
+        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
+        sid: uuid.UUID = service.id
+    return await escalation.run_pass(factory, now, service_id=sid)
+
+
+async def _waive(t: Tenant, step_id: str, at: str, role: str = "duty_manager",
+                 sub: str | None = None) -> Any:
+    return await t.client.post(f"/v1/next-steps/{step_id}/waive",
+                               json={"reason": "Not needed this month", "occurred_at": at},
+                               headers=t.auth(role, sub))
+
+
+async def _open(t: Tenant, code: str, case_id: str) -> list[dict[str, Any]]:
+    r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": "open"},
+                           headers=t.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+    return [s for s in r.json()["data"] if s["code"] == code]
+
+
+# --- F11: a waiver is not a review --------------------------------------------------------------
+
+async def test_S11_waived_monthly_review_stays_due_a_month_after_the_last_review(
+        factory: Factory, somerset: Tenant) -> None:
+    """S11, Somerset 4.5: "It is the responsibility of line managers to review all cases where
+    there is a High or Very High ROSH and/or Safety and Well-Being rating with case holders
+    at least monthly". SWB high on Tue 1 Sep 2026; the line manager reviews on Thu 10 Sep
+    (10:00 BST): the next is due Sat 10 Oct 09:00Z. A duty manager waives it on 20 Oct, and
+    the one after on 2 Nov (after the clocks went back): each time the next occurrence
+    (monthly_manager_review, line_manager-1, ref 4.5) stays due 10 Oct 09:00Z, overdue, and
+    the tick escalates it. The line manager's real review on Thu 5 Nov 10:00Z restarts the
+    month: due Sat 5 Dec 10:00Z."""
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
+    body = await judge(somerset, case["id"], "swb", "high", "2026-09-01T10:00:00Z")
+    first = the_step(body["next_steps"], "monthly_manager_review")
+    assert first["due_at"] == "2026-10-01T10:00:00Z"
+    r = await complete(somerset, first["id"], "line_manager", note="Supervision",
+                       occurred_at="2026-09-10T10:00:00+01:00")
+    assert r.status_code == 200, r.text
+    review = the_step(r.json()["next_steps"], "monthly_manager_review")
+    assert review["due_at"] == "2026-10-10T09:00:00Z"
+    for at in ("2026-10-20T10:00:00+01:00", "2026-11-02T10:00:00Z"):
+        r = await _waive(somerset, review["id"], at)
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["status"] == "waived"
+        nxt = the_step(r.json()["next_steps"], "monthly_manager_review")
+        assert nxt["id"] != review["id"]
+        assert nxt["due_at"] == "2026-10-10T09:00:00Z"
+        assert (nxt["actor"], nxt["assignee_id"]) == ("line_manager", "line_manager-1")
+        assert nxt["policy"] == {**SOMERSET, "ref": "4.5", "rule": "S11"}
+        review = nxt
+    assert await _tick(factory, somerset, datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) >= 1
+    ups = [s for s in await _open(somerset, "escalate_overdue_step", case["id"])
+           if s["subject_id"] == review["id"]]
+    assert [s["actor"] for s in ups] == ["duty_manager"]
+    r = await complete(somerset, review["id"], "line_manager", note="Supervision",
+                       occurred_at="2026-11-05T10:00:00Z")
+    assert r.status_code == 200, r.text
+    assert the_step(r.json()["next_steps"], "monthly_manager_review")["due_at"] \
+        == "2026-12-05T10:00:00Z"
+    assert [s for s in await _open(somerset, "escalate_overdue_step", case["id"])
+            if s["subject_id"] == review["id"]] == []
+
+
+async def test_S11_waiver_before_the_due_date_does_not_move_it(somerset: Tenant) -> None:
+    """S11 (4.5, "at least monthly"): ROSH very high on Wed 15 Apr 2026 10:00Z, review due
+    Fri 15 May 10:00Z; a duty manager's waiver on 10 May leaves the next occurrence due on 15
+    May, not 10 June (a month after the waiver)."""
+    case = (await somerset.open_case())["data"]
+    body = await judge(somerset, case["id"], "rosh", "very_high", "2026-04-15T10:00:00Z")
+    first = the_step(body["next_steps"], "monthly_manager_review")
+    r = await _waive(somerset, first["id"], "2026-05-10T10:00:00+01:00")
+    assert r.status_code == 200, r.text
+    nxt = the_step(r.json()["next_steps"], "monthly_manager_review")
+    assert nxt["due_at"] == "2026-05-15T10:00:00Z"
+    assert nxt["policy"] == {**SOMERSET, "ref": "4.5", "rule": "S11"}
+
+
+async def test_W19_waived_monthly_panel_review_keeps_its_due_date(wokingham: Tenant) -> None:
+    """W19, Wokingham (Referrals into MAPPA): "For MAPPA Level 1 children, High Risk Panels
+    should be held monthly". MAPPA level 1 on Tue 20 Jan 2026; the chair holds the review on
+    Sat 31 Jan 15:00Z: next due 28 Feb 15:00Z. Previewing a waiver of that occurrence (no
+    manager may waive a chair's duty, so only the engine can be asked) on 10 Mar: the next
+    (high_risk_panel_review, chair) stays due 28 Feb 15:00Z; done that day instead, due 10
+    April 14:00Z (15:00 London, after the clocks went forward)."""
+    case = (await wokingham.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]
+    r = await patch_case(wokingham, case["id"], {"mappa_category": 2, "mappa_level": 1,
+                                                 "occurred_at": "2026-01-20T10:00:00Z"})
+    assert r.status_code == 200, r.text
+    first = the_step(r.json()["next_steps"], "high_risk_panel_review")
+    r = await complete(wokingham, first["id"], "chair", note="Panel held",
+                       occurred_at="2026-01-31T15:00:00Z")
+    assert r.status_code == 200, r.text
+    second = the_step(r.json()["next_steps"], "high_risk_panel_review")
+    assert second["due_at"] == "2026-02-28T15:00:00Z"
+    data = {"code": "high_risk_panel_review", "rule_id": "W19", "step_id": second["id"],
+            "due_at": second["due_at"], "completed_by_role": "chair", "actor": "chair"}
+    for waived, due in ((True, "2026-02-28T15:00:00Z"), (False, "2026-04-10T14:00:00Z")):
+        r = await wokingham.client.post(
+            "/v1/workflow/preview", headers=wokingham.auth("line_manager"),
+            json={"case_id": case["id"], "trigger": "step_completed",
+                  "data": {**data, "waived": waived}, "occurred_at": "2026-03-10T15:00:00Z"})
+        assert r.status_code == 200, r.text
+        [nxt] = [s for s in r.json()["data"]["steps"] if s["code"] == "high_risk_panel_review"]
+        assert (nxt["action"], nxt["actor"], nxt["rule"]) == ("create", "chair", "W19")
+        assert nxt["policy"]["ref"] == "Referrals into MAPPA"
+        assert nxt["due_at"] == due
