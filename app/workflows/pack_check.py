@@ -258,6 +258,11 @@ class _Checker:
                     self.add("warning", "-", f"closures.{act}.{index}",
                              f"no rule creates step code {code!r}, so this closes nothing"
                              f"{suggest(code, codes)}")
+        for index, code in enumerate(self.pack.not_waivable):
+            if code not in codes:
+                self.add("warning", "-", f"not_waivable.{index}",
+                         f"no rule creates step code {code!r}, so this protects nothing"
+                         f"{suggest(code, codes)}")
         for i, kind in enumerate(self.pack.referral_kinds):
             for index, code in enumerate(kind.closes):
                 if code not in codes:

@@ -357,6 +357,10 @@ class Pack(_Strict):
     scores: tuple[Score, ...] = ()
     # Which acts close which open steps (besides a referral kind's own ``closes``).
     closures: dict[ClosingAct, tuple[Code, ...]] = Field(default_factory=dict)
+    # Step codes no line or duty manager may waive: duties the policy mandates without
+    # exception (a referral to the panel of a high case, a child protection referral, MAPPA
+    # notifications): a manager's judgement that one is not needed is not the policy's.
+    not_waivable: tuple[Code, ...] = ()
     escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")

@@ -9,13 +9,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import clock
 from app.domain import escalation
 from app.domain.services import Service
+from tests.api.fidelity_support import with_matrix
 from tests.api.integrity_support import assert_problem, complete, judge, patch_case, the_step
+from tests.api.test_panels import schedule
 from tests.conftest import Tenant
 
 Factory = async_sessionmaker[AsyncSession]
@@ -35,6 +39,16 @@ async def _waive(t: Tenant, step_id: str, at: str, role: str = "duty_manager",
     return await t.client.post(f"/v1/next-steps/{step_id}/waive",
                                json={"reason": "Not needed this month", "occurred_at": at},
                                headers=t.auth(role, sub))
+
+
+async def _judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
+                 role: str = "case_holder", status: int = 201, **extra: Any) -> Any:
+    """Record a judgement (Wokingham: the matrix pair and victims); the decoded answer."""
+    body = with_matrix(t.pack, {"domain": domain, "level": level, "occurred_at": at,
+                                "victims": ["public"], "rationale": "as assessed", **extra})
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body, headers=t.auth(role))
+    assert r.status_code == status, r.text
+    return r.json()
 
 
 async def _open(t: Tenant, code: str, case_id: str) -> list[dict[str, Any]]:
@@ -131,3 +145,82 @@ async def test_W19_waived_monthly_panel_review_keeps_its_due_date(wokingham: Ten
         assert (nxt["action"], nxt["actor"], nxt["rule"]) == ("create", "chair", "W19")
         assert nxt["policy"]["ref"] == "Referrals into MAPPA"
         assert nxt["due_at"] == due
+
+
+# --- F15: duties the policy mandates are not a manager's to waive ------------------------------
+
+async def _refused_for_managers(t: Tenant, case_id: str, step: dict[str, Any], at: str) -> None:
+    """403 for the line manager and a duty manager; the step stays open, unchanged."""
+    for role in ("line_manager", "duty_manager"):
+        body = assert_problem(await _waive(t, step["id"], at, role), 403)
+        assert "may not waive" in body["detail"]
+    [still] = [s for s in await _open(t, step["code"], case_id) if s["id"] == step["id"]]
+    assert still["due_at"] == step["due_at"]
+
+
+async def test_S7_S8_S9_marp_referral_views_and_cp_referral_are_not_waived(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7/S8/S9, Somerset 3.2.3: "the case will need additional supervision and monitoring (by
+    middle/senior management) ... The case holder will refer the case to the next YJT MARP";
+    6.2: "Child and parent/carer views will be sought before the initial panel and be included
+    in the MARP referral form"; 3.2.4: "With regard to safety and well-being, this will include
+    (or has already included) a referral to statutory child protection services." A MARP sits
+    on Thu 10 Sep 2026 10:00 BST; SWB very high on Tue 1 Sep 10:00 BST. refer_to_panel (ref
+    3.2.3, 3.2.4) and seek_child_and_carer_views (6.2), case holder, due 10 Sep 09:00Z, and
+    child_protection_referral (3.2.4, immediately: 1 Sep 09:00Z) are refused to the line
+    manager and a duty manager (403) and stay open; the plan update (S13, 4.2) is waivable."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
+    await schedule(somerset.client, somerset, "2026-09-10T10:00:00+01:00")
+    body = await judge(somerset, case["id"], "swb", "very_high", "2026-09-01T10:00:00+01:00")
+    steps = {s["code"]: s for s in body["next_steps"]}
+    expected = {"refer_to_panel": ("S7", "3.2.3, 3.2.4", "2026-09-10T09:00:00Z"),
+                "seek_child_and_carer_views": ("S8", "6.2", "2026-09-10T09:00:00Z"),
+                "child_protection_referral": ("S9", "3.2.4", "2026-09-01T09:00:00Z")}
+    for code, (rule, ref, due) in expected.items():
+        step = steps[code]
+        assert (step["actor"], step["due_at"]) == ("case_holder", due)
+        assert step["policy"] == {**SOMERSET, "ref": ref, "rule": rule}
+        await _refused_for_managers(somerset, case["id"], step, "2026-09-01T11:00:00Z")
+    r = await _waive(somerset, steps["update_intervention_plan"]["id"], "2026-09-01T11:00:00Z",
+                     "line_manager")
+    assert r.status_code == 200, r.text
+    r = await somerset.client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))
+    assert r.json()["data"]["on_register"] is True
+
+
+async def test_W7_W9_high_risk_panel_request_and_marf_are_not_waived(
+        wokingham: Tenant) -> None:
+    """W7/W9, Wokingham (High Risk Panel): "It will be the responsibility of the case worker or
+    their line manager to request a High-Risk Panel within two working days of 1. Assessing a
+    child as high or very high ROSH"; (Management of SWB) "within two working days of the
+    assessment being completed the PYJS case worker must complete a MARF referral". ROSH and
+    SWB high on Thu 27 Aug 2026 10:00 BST, not open to social care: request_high_risk_panel
+    and marf_referral (case holder, +2wd: Tue 1 Sep 22:59:59Z after the bank holiday on 31
+    Aug) are refused to the line manager and a duty manager (403)."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
+    await _judge(wokingham, case["id"], "rosh", "high", "2026-08-27T10:00:00+01:00")
+    body = await _judge(wokingham, case["id"], "swb", "high", "2026-08-27T10:00:00+01:00")
+    steps = {s["code"]: s for s in body["next_steps"]}
+    for code, rule, ref in (("request_high_risk_panel", "W7", "High Risk Panel"),
+                            ("marf_referral", "W9",
+                             "Management of Safety and Well-being concerns")):
+        step = steps[code]
+        assert (step["actor"], step["due_at"]) == ("case_holder", "2026-09-01T22:59:59Z")
+        assert (step["policy"]["rule"], step["policy"]["ref"]) == (rule, ref)
+        await _refused_for_managers(wokingham, case["id"], step, "2026-08-28T10:00:00Z")
+
+
+async def test_W16_mappa_h_notification_is_not_waived(wokingham: Tenant) -> None:
+    """W16, Wokingham (Referrals into MAPPA): "The PYJS should notify the Central MAPPA Unit
+    ... of all MAPPA eligible young people using the MAPPA H form ... Category 1 referrals must
+    be made upon the registration becoming known". Category 1 recorded Mon 7 Sep 2026 10:00Z:
+    mappa_h_notification (case holder, immediately, 10:00Z) is refused to managers (403)."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
+    r = await patch_case(wokingham, case["id"], {"mappa_category": 1,
+                                                 "occurred_at": "2026-09-07T10:00:00Z"})
+    assert r.status_code == 200, r.text
+    step = the_step(r.json()["next_steps"], "mappa_h_notification")
+    assert (step["actor"], step["due_at"]) == ("case_holder", "2026-09-07T10:00:00Z")
+    assert (step["policy"]["rule"], step["policy"]["ref"]) == ("W16", "Referrals into MAPPA")
+    await _refused_for_managers(wokingham, case["id"], step, "2026-09-08T10:00:00Z")
