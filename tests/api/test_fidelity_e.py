@@ -224,3 +224,58 @@ async def test_W16_mappa_h_notification_is_not_waived(wokingham: Tenant) -> None
     assert (step["actor"], step["due_at"]) == ("case_holder", "2026-09-07T10:00:00Z")
     assert (step["policy"]["rule"], step["policy"]["ref"]) == ("W16", "Referrals into MAPPA")
     await _refused_for_managers(wokingham, case["id"], step, "2026-09-08T10:00:00Z")
+
+
+# --- F17: steps about a withdrawn record go with it; every step appears in the timeline --------
+
+async def _referral_act(t: Tenant, referral_id: str, action: str, at: str,
+                        role: str = "case_holder") -> dict[str, Any]:
+    r = await t.client.post(f"/v1/referrals/{referral_id}/{action}",
+                            json={"note": f"{action} form", "occurred_at": at},
+                            headers=t.auth(role))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_W16_W18_withdrawn_mappa_h_form_leaves_no_quality_assurance_step(
+        wokingham: Tenant) -> None:
+    """W16/W18, Wokingham (Referrals into MAPPA): "MAPPA forms will be completed by the case
+    worker and must be quality assured by a manager before they are sent over to MAPPA." Category
+    1 recorded Mon 7 Sep 2026 10:00Z (mappa_h_notification, immediately); the MAPPA H form is
+    drafted on 8 Sep (quality_assure_mappa_form, line_manager-1, no timescale, subject the form),
+    quality-assured by the line manager on 9 Sep and sent on 10 Sep. Withdrawn on Fri 11 Sep
+    ("sent to the wrong MAPPA area"): the notification is owed again (case holder, due 7 Sep
+    10:00Z as first raised, ref "Referrals into MAPPA") and no quality assurance of the
+    withdrawn form is re-raised: a withdrawn form is never sent. The timeline shows the
+    re-opened notification as created."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
+    r = await patch_case(wokingham, case["id"], {"mappa_category": 1,
+                                                 "occurred_at": "2026-09-07T10:00:00Z"})
+    assert r.status_code == 200, r.text
+    r = await wokingham.client.post(
+        f"/v1/cases/{case['id']}/referrals",
+        json={"kind": "mappa_h", "details": {}, "occurred_at": "2026-09-08T10:00:00Z"},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    form = r.json()["data"]
+    qa = the_step(r.json()["next_steps"], "quality_assure_mappa_form")
+    assert (qa["actor"], qa["assignee_id"], qa["due_at"]) == ("line_manager", "line_manager-1",
+                                                              None)
+    assert (qa["policy"]["rule"], qa["subject_id"]) == ("W18", form["id"])
+    await _referral_act(wokingham, form["id"], "submit", "2026-09-08T11:00:00Z")
+    await _referral_act(wokingham, form["id"], "quality-assure", "2026-09-09T10:00:00Z",
+                        "line_manager")
+    sent = await _referral_act(wokingham, form["id"], "send", "2026-09-10T10:00:00Z")
+    assert "mappa_h_notification" not in {s["code"] for s in sent["next_steps"]}
+    withdrawn = await _referral_act(wokingham, form["id"], "withdraw", "2026-09-11T10:00:00Z")
+    steps = withdrawn["next_steps"]
+    assert [s for s in steps if s["code"] == "quality_assure_mappa_form"] == []
+    again = the_step(steps, "mappa_h_notification")
+    assert (again["actor"], again["due_at"]) == ("case_holder", "2026-09-07T10:00:00Z")
+    assert (again["policy"]["rule"], again["policy"]["ref"]) == ("W16", "Referrals into MAPPA")
+    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline",
+                                   headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    created = {e["entity_id"] for e in r.json()["data"]
+               if e["kind"] == "step" and e["action"] == "created"}
+    assert {again["id"], qa["id"]} <= created
