@@ -279,3 +279,67 @@ async def test_W16_W18_withdrawn_mappa_h_form_leaves_no_quality_assurance_step(
     created = {e["entity_id"] for e in r.json()["data"]
                if e["kind"] == "step" and e["action"] == "created"}
     assert {again["id"], qa["id"]} <= created
+
+
+# --- F8: the initial MARP's views -------------------------------------------------------------
+
+async def test_S8_no_marp_agenda_on_a_draft_referral_and_missing_views_stay_owed(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7/S8, Somerset 6.2: "Child and parent/carer views will be sought before the initial
+    panel and be included in the MARP referral form"; 3.2.3: the referral is made "by
+    contacting the appropriate administrator and completion of section 1 of the MARP referral
+    form". ROSH high on Tue 1 Sep 2026 10:00 BST; a MARP sits Thu 3 Sep 10:00 BST. A draft
+    referral (section 1 only, no views) cannot put the case on the agenda (422 not-referred).
+    Put there from the register instead, the MARP sits and decides ROSH stays high: the views
+    step (seek_child_and_carer_views, case holder, due 3 Sep 09:00Z, ref 6.2) is not
+    superseded: it stays open and overdue until the views are sent on Fri 4 Sep (done, late)."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
+    panel = await schedule(somerset.client, somerset, "2026-09-03T10:00:00+01:00")
+    body = await judge(somerset, case["id"], "rosh", "high", "2026-09-01T10:00:00+01:00")
+    views = the_step(body["next_steps"], "seek_child_and_carer_views")
+    assert (views["actor"], views["due_at"]) == ("case_holder", "2026-09-03T09:00:00Z")
+    assert views["policy"] == {**SOMERSET, "ref": "6.2", "rule": "S8"}
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/referrals",
+        json={"kind": "panel", "details": {"section_1": "completed"},
+              "occurred_at": "2026-09-01T11:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    draft = r.json()["data"]
+    items = f"/v1/panels/{panel['id']}/items"
+    r = await somerset.client.post(items, json={"case_id": case["id"],
+                                                "presenter_id": "case_holder-1",
+                                                "referral_id": draft["id"]},
+                                   headers=somerset.auth("panel_admin"))
+    assert assert_problem(r, 422)["type"].endswith("/not-referred")
+    r = await somerset.client.post(items, json={"case_id": case["id"],
+                                                "presenter_id": "case_holder-1"},
+                                   headers=somerset.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    item = r.json()["data"]
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 9, 4, 12, 0, tzinfo=UTC))
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
+              "actions": [], "occurred_at": "2026-09-03T11:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    still = the_step(r.json()["next_steps"], "seek_child_and_carer_views")
+    assert (still["id"], still["due_at"]) == (views["id"], "2026-09-03T09:00:00Z")
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"],
+                                                           "overdue": "true"},
+                                  headers=somerset.auth("line_manager"))
+    assert views["id"] in {s["id"] for s in r.json()["data"]}
+    r = await somerset.client.post(
+        f"/v1/referrals/{draft['id']}/submit",
+        json={"details": {"child_views": "Wants to stay at home", "carer_views": "Worried"},
+              "occurred_at": "2026-09-04T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"],
+                                                           "status": "done"},
+                                  headers=somerset.auth("line_manager"))
+    [done] = [s for s in r.json()["data"] if s["code"] == "seek_child_and_carer_views"]
+    assert (done["completed_at"], done["completed_by"]) == ("2026-09-04T09:00:00Z",
+                                                            "case_holder-1")

@@ -376,7 +376,8 @@ async def test_panel_kind_must_be_the_services(
 async def test_panel_decision_closes_referral_steps_left_open(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """A case brought to the MARP without a referral: refer_to_panel, views, MAPPA level close."""
+    """A case brought to the MARP without a referral: refer_to_panel and the MAPPA level close;
+    the child's views (6.2, "before the initial panel") stay owed, not overtaken (attack 7 F8)."""
     case = (await somerset.open_case(mappa_category=2))["data"]
     await judge(client, somerset, case["id"], domain="rosh", level="very_high",
                 occurred_at="2026-10-01T10:00:00+01:00")
@@ -390,4 +391,5 @@ async def test_panel_decision_closes_referral_steps_left_open(
     )
     assert r.status_code == 200, r.text
     codes = {s["code"] for s in r.json()["next_steps"]}
-    assert not codes & {"refer_to_panel", "seek_child_and_carer_views", "identify_mappa_level"}
+    assert not codes & {"refer_to_panel", "identify_mappa_level"}
+    assert "seek_child_and_carer_views" in codes
