@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core import clock
 from app.domain import escalation
 from app.domain.services import Service
-from tests.api.fidelity_support import with_matrix
+from tests.api.fidelity_support import taken_by_marp, with_matrix
 from tests.api.integrity_support import assert_problem, complete, judge, patch_case, the_step
 from tests.api.test_panels import schedule
 from tests.conftest import Tenant
@@ -343,3 +343,66 @@ async def test_S8_no_marp_agenda_on_a_draft_referral_and_missing_views_stay_owed
     [done] = [s for s in r.json()["data"] if s["code"] == "seek_child_and_carer_views"]
     assert (done["completed_at"], done["completed_by"]) == ("2026-09-04T09:00:00Z",
                                                             "case_holder-1")
+
+
+# --- F5: lowering a rating never taken to a MARP ------------------------------------------------
+
+async def test_M6_high_never_taken_to_a_marp_is_lowered_after_line_manager_consultation(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """M6, Somerset 4.3: "Where ratings are downgraded after consultation with their line
+    manager/ at MARP, the case holder will revise the ROSH/Safety and Well-Being judgement to
+    reflect this. If the case was relevant to MARP, the case holder will update the panel in
+    line with the previously agreed review date, to seek agreement from the panel"; 7.2.1 (under
+    "MARP Review Meetings") asks for the panel's approval. SWB high on Tue 1 Sep 2026 10:00 BST,
+    a MARP booked for Thu 3 Sep but not yet sat: lowered to medium the same afternoon after
+    consulting the line manager (201). The case leaves the register; refer_to_panel (S7),
+    seek_child_and_carer_views (S8) and the monthly review (S11) are superseded (the discussion
+    of the high rating, S5, is still owed); the case holder explains the change (S12
+    inform_child_and_carer, ref 6.1)."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 9, 1, 16, 0, tzinfo=UTC))
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
+    await schedule(somerset.client, somerset, "2026-09-03T10:00:00+01:00")
+    body = await judge(somerset, case["id"], "swb", "high", "2026-09-01T10:00:00+01:00")
+    raised = {s["code"]: s for s in body["next_steps"]}
+    assert raised["refer_to_panel"]["due_at"] == "2026-09-03T09:00:00Z"
+    body = await _judge(somerset, case["id"], "swb", "medium", "2026-09-01T16:00:00+01:00",
+                        rationale="Found the same day; agreed medium with line_manager-1")
+    codes = {s["code"] for s in body["next_steps"]}
+    gone = {"refer_to_panel", "seek_child_and_carer_views", "monthly_manager_review"}
+    assert not codes & gone
+    assert "discuss_with_manager" in codes  # the 24-hour discussion of the high rating stays
+    inform = the_step(body["next_steps"], "inform_child_and_carer")
+    assert (inform["actor"], inform["due_at"]) == ("case_holder", None)
+    assert inform["policy"] == {**SOMERSET, "ref": "6.1", "rule": "S12"}
+    r = await somerset.client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))
+    got = r.json()["data"]
+    assert (got["on_register"], got["ratings"]["swb"]["level"]) == (False, "medium")
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"],
+                                                           "status": "superseded"},
+                                  headers=somerset.auth("line_manager"))
+    superseded = {s["code"] for s in r.json()["data"]}
+    assert gone <= superseded
+    r = await somerset.client.get("/v1/register", headers=somerset.auth("chair"))
+    assert case["id"] not in {c["id"] for c in r.json()["data"]}
+
+
+async def test_M6_once_a_marp_has_taken_the_case_lowering_needs_the_panel(
+        somerset: Tenant) -> None:
+    """M6, Somerset 7.2.1: "Where the current judgment of ROSH/S and WB concern is High or Very
+    high, recommendation that the risk level is reduced must be approved by the panel." ROSH
+    high on Mon 1 Jun 2026; the MARP of Wed 3 Jun keeps it high and books its review for 1 July
+    (attend_panel_review, case holder, due 1 Jul 22:59:59Z, ref 7.1.6, 7.2.3): lowering it on 5
+    June, by the case holder or the line manager, is 409 panel-approval-required."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
+    await taken_by_marp(somerset, case["id"], "rosh", "high")
+    [review] = await _open(somerset, "attend_panel_review", case["id"])
+    assert (review["actor"], review["due_at"]) == ("case_holder", "2026-07-01T22:59:59Z")
+    assert review["policy"] == {**SOMERSET, "ref": "7.1.6, 7.2.3", "rule": "S20"}
+    for role in ("case_holder", "line_manager"):
+        r = await somerset.client.post(
+            f"/v1/cases/{case['id']}/judgements",
+            json={"domain": "rosh", "level": "medium", "rationale": "agreed with LM",
+                  "occurred_at": "2026-06-05T10:00:00+01:00"},
+            headers=somerset.auth(role))
+        assert assert_problem(r, 409)["type"].endswith("/panel-approval-required")

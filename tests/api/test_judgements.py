@@ -24,7 +24,7 @@ import pytest
 import app.domain.common as common
 from app.core import clock
 from app.core.config import Settings
-from tests.api.fidelity_support import with_matrix
+from tests.api.fidelity_support import taken_by_marp, with_matrix
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant, make_tenant
@@ -289,7 +289,7 @@ async def test_M5_not_for_low_rosh_or_somerset(wokingham: Tenant, somerset: Tena
     assert r.status_code == 201, r.text
 
 
-# --- M6: Somerset lowering a registered case needs the panel ------------------------------------
+# --- M6: Somerset lowering a case under MARP review needs the panel -------------------------------
 
 @pytest.mark.parametrize(("domain", "high", "lower"), [
     ("rosh", "high", "medium"),
@@ -297,21 +297,26 @@ async def test_M5_not_for_low_rosh_or_somerset(wokingham: Tenant, somerset: Tena
     ("swb", "high", "low"),
     ("swb", "very_high", "medium"),
 ])
-async def test_M6_lowering_registered_case_is_409(
+async def test_M6_lowering_a_case_under_marp_review_is_409(
     somerset: Tenant, domain: str, high: str, lower: str
 ) -> None:
-    """M6: lowering a high/very high judgement on a registered case is 409 and writes nothing."""
+    """M6 (7.2.1: "Where the current judgment of ROSH/S and WB concern is High or Very high,
+    recommendation that the risk level is reduced must be approved by the panel"): once a MARP
+    has taken the case and booked its review, lowering a high/very high judgement directly is
+    409 and writes nothing."""
     case = (await somerset.open_case())["data"]
     await judged(somerset, case["id"], domain=domain, level=high,
                  occurred_at="2026-06-01T10:00:00+01:00")
+    await taken_by_marp(somerset, case["id"], domain, high)
     before = await case_steps(somerset, case["id"])
+    entries = len(await history(somerset, case["id"]))
     r = await judge(somerset, case["id"], domain=domain, level=lower,
                     occurred_at="2026-06-05T10:00:00+01:00")
     problem_type(r, 409, "panel-approval-required")
     got = await read_case(somerset, case["id"])
     assert got["ratings"][domain]["level"] == high
     assert got["on_register"] is True
-    assert len(await history(somerset, case["id"])) == 1
+    assert len(await history(somerset, case["id"])) == entries
     assert sorted(s["id"] for s in await case_steps(somerset, case["id"])) == \
         sorted(s["id"] for s in before)
 

@@ -87,17 +87,27 @@ async def test_S7_next_panel_waits_then_resolves(
 async def test_M6_lowering_a_registered_case_needs_the_panel(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """Direct lowering is 409; the panel decision lowers it and S21 deregisters."""
+    """Once a MARP has taken the case (10 June, review booked for 8 July), direct lowering is
+    409; the next MARP's decision lowers it and S21 deregisters."""
     case = await high_case(client, somerset)
-    r = await judge(client, somerset, case["id"], domain="rosh", level="medium")
+    first = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    item = await add_item(client, somerset, first["id"], case["id"])
+    r = await client.post(
+        f"/v1/panels/{first['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-07-08", "actions": [],
+              "minutes": "Remains high", "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    r = await judge(client, somerset, case["id"], domain="rosh", level="medium",
+                    occurred_at="2026-06-20T10:00:00+01:00")
     assert r.status_code == 409, r.text
     assert r.json()["type"].endswith("/panel-approval-required")
-    panel = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    panel = await schedule(client, somerset, "2026-07-08T14:00:00+01:00")
     item = await add_item(client, somerset, panel["id"], case["id"])
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
         json={"rosh_level": "medium", "actions": [], "minutes": "Risk reduced: stable placement",
-              "occurred_at": "2026-06-10T15:00:00+01:00"},
+              "occurred_at": "2026-07-08T15:00:00+01:00"},
         headers=somerset.auth("chair", "chair-1"),
     )
     assert r.status_code == 200, r.text
