@@ -932,7 +932,8 @@ class _Plan:
             return
         if line.code in self._by_code:
             existing = self._existing(line, subject)
-            if existing is not None:
+            if existing is not None and not (line.supersedes_previous
+                                             and not _asked_by(existing, line)):
                 planned[key] = None
                 self._keep(line, instance, existing)
                 return
@@ -1259,6 +1260,16 @@ def _note(
     if undated and not any("timescale" in n.lower() for n in notes):
         notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
     return "\n".join(notes) or None
+
+
+def _asked_by(step: OpenStep, line: _Line) -> bool:
+    """Whether an open step is one this line asked for (its rule, and the line's trigger in its
+    first reason): a line that replaces earlier steps of its code (a new review date; the
+    AssetPlus a case that became statutory needs in place of its Fact Finding) merges only into
+    its own step, and replaces another line's."""
+    if step.rule_id != line.id:
+        return False
+    return not step.reasons or step.reasons[0].get("trigger") in line.trigger
 
 
 def _record_id(reason: Mapping[str, Any]) -> str | None:
