@@ -145,7 +145,7 @@ def test_S9_very_high_swb_child_protection_referral_immediately() -> None:
     ev = run(S, judgement("swb", "very_high", CHRISTMAS_EVE))
     assert_step(created(ev, "child_protection_referral"), rule="S9",
                 code="child_protection_referral", actor="case_holder", due=utc(2026, 12, 24, 9, 15),
-                pack=S, ref="3.2.4", urgent=True)
+                pack=S, ref="3.2.4, 7.1.9", urgent=True)
     assert "child_protection_referral" not in codes(run(S, judgement("swb", "high", CHRISTMAS_EVE)))
 
 
