@@ -183,3 +183,54 @@ async def test_W1_a_mini_asset_does_not_close_the_asset_plus(
         "Complete an Asset+ assessment", "case_holder", None)
     assert step["policy"] == {**W, "ref": "Assessment type", "rule": "W1"}
     assert not steps_of(steps, "review_assessment")
+
+
+async def test_S26_rosh_becomes_high_while_the_transfer_out_is_pending(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S26 (13.4.3): "Where the ROSH judgement and/or Safety and Well-Being concerns is High or
+    Very high, the line manager, operational manager or YJT manager will speak to the
+    appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child". A transfer out to Devon on Monday 1 March 2027 is recorded on 10
+    February while ROSH is medium (no call); ROSH becomes high on Monday 15 February: the line
+    manager's call, due before the transfer, 00:00 GMT on 1 March."""
+    pin(monkeypatch, 2027, 2, 15, 10, 30)
+    case = (await somerset.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]
+    await judge(somerset, case["id"], "rosh", "medium", "2026-12-02T10:00:00Z")
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "transfer_out", "occurred_at": "2027-02-10T10:00:00Z",
+              "transfer_date": "2027-03-01", "details": {"to": "Devon YJS"}},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    assert not steps_of(r.json()["next_steps"], "manager_handover_call")
+    await judge(somerset, case["id"], "rosh", "high", "2027-02-15T10:00:00Z")
+    [call] = steps_of(await case_steps(somerset, case["id"]), "manager_handover_call")
+    assert (call["actor"], call["assignee_id"], call["due_at"]) == (
+        "line_manager", "line_manager-1", "2027-03-01T00:00:00Z")
+    assert call["policy"] == {**S, "ref": "13.4.3", "rule": "S26"}
+
+
+async def test_S14_change_of_circumstances_on_a_low_statutory_case(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S14 (2.1): "AssetPlus assessment will be reviewed maximum 12 weekly (or sooner upon any
+    significant change becoming known)". A court-order child rated low ROSH becomes homeless
+    on Friday 8 January 2027, 17:00 GMT: the case holder reviews the AssetPlus (no timescale
+    below medium), citing 2.1."""
+    pin(monkeypatch, 2027, 1, 8, 17, 30)
+    case = (await somerset.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/judgements",
+        json={"domain": "rosh", "level": "low", "impact": "minor", "likelihood": "possible",
+              "rationale": "r", "occurred_at": "2026-12-02T10:00:00Z"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "change_of_circumstances", "occurred_at": "2027-01-08T17:00:00Z",
+              "details": {"summary": "became homeless"}},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [review] = steps_of(r.json()["next_steps"], "review_assessment")
+    assert (review["actor"], review["assignee_id"], review["due_at"]) == (
+        "case_holder", "case_holder-1", None)
+    assert review["policy"] == {**S, "ref": "2.1", "rule": "S14"}

@@ -493,7 +493,7 @@ async def test_S9_very_high_swb_child_protection_immediately(somerset: Tenant) -
     body = await judged(somerset, case["id"], domain="swb", level="very_high", occurred_at=FRI_BH)
     assert_step(the_step(body["next_steps"], "child_protection_referral"),
                 code="child_protection_referral", actor="case_holder", assignee="case_holder-1",
-                due_at="2026-08-28T14:30:00Z", urgent=True, pack=SOMERSET, ref="3.2.4",
+                due_at="2026-08-28T14:30:00Z", urgent=True, pack=SOMERSET, ref="3.2.4, 7.1.9",
                 rule="S9")
 
 

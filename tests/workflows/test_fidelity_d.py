@@ -184,3 +184,52 @@ def test_W3_a_countersigned_mini_asset_starts_no_asset_plus_review() -> None:
                       type="asset_plus", stage="start"))
     assert_step(created(ev, "review_assessment"), rule="W3", code="review_assessment",
                 actor="case_holder", due=utc(2027, 6, 30, 9), pack=W, ref="Assessment Reviews")
+
+
+# --- F16: S26 when the rating rises while a transfer out is pending -------------------------
+
+
+def test_S26_rating_becomes_high_before_the_pending_transfer() -> None:
+    """S26 (13.4.3): "Where the ROSH judgement and/or Safety and Well-Being concerns is High or
+    Very high, the line manager, operational manager or YJT manager will speak to the
+    appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child". A transfer out on Monday 29 March 2027 is pending (the service says
+    so on the judgement); ROSH becomes high on Thursday 25 March (before Easter and the clock
+    change): the line manager's call, due before the transfer, 00:00 BST on 29 March
+    (28 March 23:00Z). Not again while the call is open, nor when the case was high already
+    (the transfer's own line asked for it then), nor with no transfer pending."""
+    ev = run(S, judgement("rosh", "high", lon(2027, 3, 25, 10), transfer_pending=True,
+                          transfer_date="2027-03-29"), case(ratings=rated(rosh="medium")))
+    assert_step(created(ev, "manager_handover_call"), rule="S26", code="manager_handover_call",
+                actor="line_manager", due=utc(2027, 3, 28, 23), pack=S, ref="13.4.3")
+    for before in (case(ratings=rated(rosh="high")), case(ratings=rated(swb="very_high"))):
+        assert "manager_handover_call" not in codes(run(
+            S, judgement("rosh", "very_high", lon(2027, 3, 25, 10), transfer_pending=True,
+                         transfer_date="2027-03-29"), before))
+    assert "manager_handover_call" not in codes(run(
+        S, judgement("rosh", "high", lon(2027, 3, 25, 10)), case(ratings=rated(rosh="medium"))))
+
+
+# --- F14: S14 on a low-rated statutory case (2.1) -------------------------------------------
+
+
+def test_S14_significant_change_on_a_low_statutory_case() -> None:
+    """S14 (2.1): "AssetPlus assessment will be reviewed maximum 12 weekly (or sooner upon any
+    significant change becoming known)". A court-order child rated low becomes homeless on
+    Friday 8 January 2027: the case holder reviews the AssetPlus, with no fixed timescale (4.2's
+    next working day is for medium and above), citing 2.1; a non-statutory low case is not
+    asked (its assessment is the Fact Finding document)."""
+    ev = run(S, event("case_event", lon(2027, 1, 8, 17), type="change_of_circumstances"),
+             case(ratings=rated(rosh="low", swb="low")))
+    step = created(ev, "review_assessment")
+    assert_step(step, rule="S14", code="review_assessment", actor="case_holder", due=None,
+                pack=S, ref="2.1")
+    assert step.note is not None
+    assert "2.1" in step.note
+    assert "review_assessment" not in codes(run(
+        S, event("case_event", lon(2027, 1, 8, 17), type="change_of_circumstances"),
+        case(intervention="prevention", statutory=False, ratings=rated(rosh="low"))))
+    medium = run(S, event("case_event", lon(2027, 1, 8, 17), type="new_incident"),
+                 case(ratings=rated(rosh="medium")))
+    assert_step(created(medium, "review_assessment"), rule="S14", code="review_assessment",
+                actor="case_holder", due=utc(2027, 1, 11, 23, 59, 59), pack=S, ref="4.2")

@@ -218,7 +218,10 @@ def test_S14_change_of_circumstances_on_medium_case_reviewed_next_working_day() 
                 actor="case_holder", due=end_of(date(2026, 4, 7), bst=True), pack=S, ref="4.2")
     low_case = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID,
                             type="change_of_circumstances"), case(ratings=rated(rosh="low")))
-    assert "review_assessment" not in codes(low_case)
+    # Low on a statutory case: 2.1's AssetPlus review "sooner upon any significant change",
+    # no timescale (fidelityD, attack7 F14), not 4.2's next working day.
+    assert_step(created(low_case, "review_assessment"), rule="S14", code="review_assessment",
+                actor="case_holder", due=None, pack=S, ref="2.1")
 
 
 def test_S15_non_statutory_high_moves_to_core_asset_plus() -> None:
@@ -437,7 +440,10 @@ def test_S14_new_incident_on_medium_case_reviewed_next_working_day() -> None:
                 actor="case_holder", due=end_of(date(2026, 4, 7), bst=True), pack=S, ref="4.2")
     low_case = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID, type="new_incident"),
                    case(ratings=rated(rosh="low", swb="low")))
-    assert "review_assessment" not in codes(low_case)
+    # Low on a statutory case: 2.1's AssetPlus review "sooner upon any significant change",
+    # no timescale (fidelityD, attack7 F14), not 4.2's next working day.
+    assert_step(created(low_case, "review_assessment"), rule="S14", code="review_assessment",
+                actor="case_holder", due=None, pack=S, ref="2.1")
 
 
 def test_S23_twenty_days_after_closure_are_london_calendar_days() -> None:
