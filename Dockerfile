@@ -15,6 +15,9 @@ COPY --from=builder /opt/venv /opt/venv
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
+# The service runs as a user who cannot write here: compile the app's and the migrations'
+# bytecode now, or every process (each `yjrisk tick` from cron) compiles them again.
+RUN python -m compileall -q app migrations
 # PYTHONPATH: the copied tree (with alembic.ini and migrations/ beside app/) is what runs.
 ENV PATH="/opt/venv/bin:$PATH" PYTHONPATH=/srv/yjrisk PYTHONUNBUFFERED=1 YJ_ENV=production
 USER yjrisk

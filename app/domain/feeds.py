@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from pydantic import Field as PField
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, DomainError, NotFound, Unprocessable
+from app.core.errors import Conflict, DomainError, NotFound, Unprocessable, validation_items
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import load_case, service_of
@@ -244,9 +244,11 @@ async def _apply_mappa_update(
     case = wctx.case
     try:
         update = MappaUpdate.model_validate(body.details)
-    except ValueError as exc:
-        raise Unprocessable("details carries an invalid MAPPA category, level or date.",
-                            errors=[{"loc": "body.details", "msg": str(exc)[:300]}]) from exc
+    except ValidationError as exc:
+        raise Unprocessable(
+            "details carries an invalid MAPPA category, level or date.",
+            errors=validation_items(exc.errors(include_input=False, include_url=False),
+                                    ("body", "details"))) from exc
     changes: dict[str, list[Any]] = {}
     for field in ("mappa_category", "mappa_level", "expected_release_date"):
         new = getattr(update, field)

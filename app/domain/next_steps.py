@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import PlainSelect
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import cursors, policy
@@ -105,7 +106,7 @@ async def list_steps(
     422 ``invalid-cursor`` for a cursor not made for this list with these filters
     (:mod:`app.domain.cursors`). The steps are read-only rows of
     :data:`~app.domain.steps.STEP_OUT_COLUMNS` (named tuples with a :class:`Step`'s attributes:
-    no ORM object per step)."""
+    no ORM object per step; on PostgreSQL the driver's values, ``status`` a string)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
@@ -138,20 +139,20 @@ async def list_steps(
         tuple(sorted(flags.items())), case=filters.case_id is not None,
         assignee=filters.assignee is not None, actor=filters.actor is not None,
         status=filters.status is not None, overdue=filters.overdue, after=after)
-    result = await session.exec(query, params=params)
-    rows = [StepRow._make(row) for row in result.all()]
+    rows = [StepRow._make(row) for row in await query.rows(session, params)]
     more = len(rows) > filters.limit
     return rows[: filters.limit], _encode_cursor(rows[filters.limit - 1], key) if more else None
 
 
 @functools.lru_cache(maxsize=512)
 def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bool,
-                actor: bool, status: bool, overdue: bool, after: str | None) -> Any:
+                actor: bool, status: bool, overdue: bool, after: str | None) -> PlainSelect:
     """The statement of :func:`list_steps` for one shape (the caller's role flags, which
     filters are given, the cursor's kind), built once: building and cache-keying it was a
     sixth of a list's CPU. Parameters: ``yj_service``, ``yj_sub`` (the caller), ``yj_limit``,
     and as the shape needs them ``yj_case_id``, ``yj_actor``, ``yj_status``, ``yj_now`` (an
-    overdue list's moment) and ``yj_due``, ``yj_created``, ``yj_id`` (the cursor's step)."""
+    overdue list's moment) and ``yj_due``, ``yj_created``, ``yj_id`` (the cursor's step).
+    Its rows are read as the driver gives them (:class:`~app.core.db.PlainSelect`)."""
     service_id = sa.bindparam("yj_service", type_=Step.__table__.c.service_id.type)  # type: ignore[attr-defined]
     staff_id = sa.bindparam("yj_sub", type_=sa.String())
     # Exactly visible_steps_clause.
@@ -181,9 +182,9 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bo
         query = query.where(_after(None if after == "undated" else sa.bindparam("yj_due"),
                                    sa.bindparam("yj_created"), sa.bindparam("yj_id"),
                                    undated_follow=not overdue))
-    return query.order_by(
+    return PlainSelect(query.order_by(
         *undated_last, col(Step.due_at), col(Step.created_at), col(Step.id)
-    ).limit(sa.bindparam("yj_limit", type_=sa.Integer()))
+    ).limit(sa.bindparam("yj_limit", type_=sa.Integer())))
 
 
 def _query_key(filters: StepFilters) -> str:

@@ -56,7 +56,13 @@ def _trimmed(value: Any, most: int) -> bool:
 
 
 def _enum_value(value: Any, cls: type[Any], adapter: TypeAdapter[Any]) -> Any:
-    return value.value if type(value) is cls else adapter.validate_python(value).value
+    """An enum column's value as the model shows it: a member's value, a string that is one
+    (a list row read as the driver gives it) as it is, anything else through the model."""
+    if type(value) is cls:
+        return value.value
+    if type(value) is str and value in cls._value2member_map_:
+        return value
+    return adapter.validate_python(value).value
 
 
 def case_json(

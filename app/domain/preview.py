@@ -15,7 +15,7 @@ from pydantic import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import PROBLEM_BASE, Unprocessable, status_title
+from app.core.errors import PROBLEM_BASE, Unprocessable, status_title, validation_items
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
@@ -213,8 +213,8 @@ def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, d
     try:
         data = model.model_validate(body.data)
     except ValidationError as exc:
-        errors = [{"loc": ".".join(["body", "data", *map(str, e["loc"])]), "msg": e["msg"]}
-                  for e in exc.errors(include_input=False, include_url=False)]
+        errors = validation_items(exc.errors(include_input=False, include_url=False),
+                                  ("body", "data"))
         raise Unprocessable("The trigger's data does not match its shape; see errors.",
                             errors=errors) from exc
     if isinstance(data, CaseEventData):

@@ -164,17 +164,22 @@ def add_months(day: date, months: int) -> date:
 def shift_local(moment: datetime, *, days: int = 0, months: int = 0) -> datetime:
     """Move an instant by calendar days/months on London wall time; returns aware UTC."""
     local = _london(moment)
-    moved_day = local.date()
-    if months:
-        moved_day = add_months(moved_day, months)
-    if days:
-        moved_day += timedelta(days=days)
+    moved_day, offset = _moved_day(local.date(), days, months)
     # The same wall-clock time (and fold, in the repeated autumn hour) on the moved day; on a
     # day without a clock change, that day's one offset gives the same instant.
-    offset = _steady_offset(moved_day)
     if offset is not None:
         return datetime.combine(moved_day, local.time(), UTC) - offset
     return datetime.combine(moved_day, local.time(), LONDON).astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _moved_day(day: date, days: int, months: int) -> tuple[date, timedelta | None]:
+    """A London date moved by calendar months then days, and the moved day's steady offset
+    (worked out once per date and shift: deadlines start on a few thousand distinct days)."""
+    moved = add_months(day, months) if months else day
+    if days:
+        moved += timedelta(days=days)
+    return moved, _steady_offset(moved)
 
 
 @lru_cache(maxsize=8192)
@@ -265,14 +270,33 @@ def form_function(form: str) -> FormFunction:
     return _NAMED[kind]
 
 
+# Kinds whose function reads nothing of its DeadlineInputs (only the start it is given).
+_START_ONLY_KINDS = frozenset({"h", "wd", "d", "w", "m", "immediately", "none"})
+
+
+@lru_cache(maxsize=256)
+def reads_inputs(form: str) -> bool:
+    """Whether a form's function (:func:`form_function`) reads its DeadlineInputs; when it does
+    not, it may be given None for them."""
+    return parse_form(form).kind not in _START_ONLY_KINDS
+
+
 def _immediately(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     return _tuple_new(Due, (occurred, True, False, None))
 
 
 def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    return in_week_deadline(inputs.absences, occurred, cal)
+
+
+def in_week_deadline(
+    absences: Sequence[tuple[date, date]], occurred: datetime, cal: WorkingCalendar
+) -> Due:
+    """``+1wd-in-week`` from the event's instant (aware UTC) and the worker's absences (what
+    of its inputs the form reads)."""
     day = _london(occurred).date()
-    if inputs.absences:
-        end = end_of_day(in_week_due(day, cal, inputs.absences))
+    if absences:
+        end = end_of_day(in_week_due(day, cal, absences))
     else:  # the same for everyone on that day: from a table per calendar
         table = cal.table("in_week")
         known: datetime | None = table.get(day)
@@ -282,16 +306,26 @@ def _in_week(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -
 
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    panel = next_panel(inputs.panels, inputs.panel_kind, occurred)
+    return next_panel_deadline(inputs.panels, inputs.panel_kind, inputs.panel_cadence,
+                               occurred, cal)
+
+
+def next_panel_deadline(
+    panels: Sequence[ScheduledPanel], panel_kind: str | None, cadence: Cadence | None,
+    occurred: datetime, cal: WorkingCalendar,
+) -> Due:
+    """``next-panel`` from the event's instant (aware UTC) and the panels, their kind and its
+    cadence (what of its inputs the form reads)."""
+    panel = next_panel(panels, panel_kind, occurred)
     if panel is not None:
         return _tuple_new(
             Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))
-    kind = inputs.panel_kind or "panel"
-    if inputs.panel_cadence is None:
+    kind = panel_kind or "panel"
+    if cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
-    day = next_cadence_day(inputs.panel_cadence, occurred, cal)
+    day = next_cadence_day(cadence, occurred, cal)
     return Due(end_of_day(day), awaiting_panel_date=True, note=(
-        f"Due at the next {kind} ({inputs.panel_cadence.text}): {day.isoformat()}; none "
+        f"Due at the next {kind} ({cadence.text}): {day.isoformat()}; none "
         "booked yet, so the first panel booked sets the date."))
 
 

@@ -18,10 +18,12 @@ keys its own sets of ids by the UUIDs' integers, and builds its frozen results w
 per-field ``object.__setattr__`` a frozen dataclass's ``__init__`` pays (:func:`_make`; equal to
 the ordinary constructor). Each trigger's rule lines, each trigger's checks and the contact
 table run as Python functions generated per pack (:func:`_generate`, :func:`_generate_holding`:
-conditions written inline, a direct line's create intent copied from a per-line template);
-:func:`generated_source` shows their source, which tracebacks name ``<engine PACK VERSION
-TRIGGER>``. ``tests/workflows/test_engine_golden.py`` holds it to the output it
-gave before any of this, field for field, on 3,095 inputs at twelve dates each.
+conditions written inline, a direct line's create intent copied from a per-line template, its
+keep path written inline too, :func:`_keep_source`); :func:`generated_source` shows their
+source, which tracebacks name ``<engine PACK VERSION TRIGGER>``. Each deadline form a pack's
+lines use has its own function, made once per pack (:func:`_due_function`).
+``tests/workflows/test_engine_golden.py`` holds it to the output it gave before any of this,
+field for field, on 3,095 inputs at twelve dates each.
 """
 
 from __future__ import annotations
@@ -44,8 +46,11 @@ from app.workflows.deadlines import (
     Due,
     add_period,
     form_function,
+    in_week_deadline,
     next_panel,
+    next_panel_deadline,
     parse_form,
+    reads_inputs,
 )
 from app.workflows.packs import Check, Pack, Rule
 from app.workflows.types import (
@@ -252,11 +257,24 @@ class _Table:
         self.lines = lines
         # (code, rule id) -> the first line of that rule for that code (or None).
         self.rule_of: dict[tuple[str, str], _Line | None] = {}
+        # The step codes an open step of which may lapse: a line of that code has ``holds``
+        # (a step of any other code is always justified: _justified never looks further).
+        self.lapsing = frozenset(code for code, found in self.by_code.items()
+                                 if any(line.holds is not None for line in found))
         # _justified's own and other lines, by step code and reasons (or kind and rule id).
         self.justify: dict[tuple[Any, ...], tuple[tuple[_Line, ...], tuple[_Line, ...]]] = {}
         # trigger -> its generated function and its source (see _generate).
         self.runners: dict[str, _Runner] = {}
+        # (form, counted from when known) -> its deadline function (see _due_function).
+        self.dues: dict[tuple[str, bool], _DueFunction] = {}
         self.sources: dict[str, str] = {}
+
+    def due_function(self, form: str, known: bool) -> _DueFunction:
+        """A deadline form's function for this pack's lines (:func:`_due_function`)."""
+        found = self.dues.get((form, known))
+        if found is None:
+            found = self.dues[(form, known)] = _due_function(form, known, self)
+        return found
 
     def runner(self, trigger: str) -> _Runner:
         """The trigger's generated function (:func:`_generate`), made on first use."""
@@ -336,8 +354,9 @@ def _generate(table: _Table, trigger: str) -> _Runner:
     its generic dispatch: each line's condition is written inline (its compiled expression,
     :class:`~app.workflows.conditions.Inliner`), and a direct line (``_Line.direct``) whose
     step nothing else decides yet (no open step of its code, nothing planned for its key, a
-    deadline without a note) builds its intent as one dict display with the line's fields as
-    literals (``_Plan._create``, inline). Any other case calls ``plan.apply(line)``.
+    deadline without a note) builds its intent from the line's template (``_Plan._create``,
+    inline), and one whose open step of the same subject is kept or re-dated does that inline
+    too (:func:`_keep_source`). Any other case calls ``plan.apply(line)`` or ``plan._step``.
 
     Every pack value reaches the source as a ``repr`` literal of a str, int, bool or None, or
     as a closure variable (``_L3``: the fourth line; ``_c0``: a condition constant): no pack
@@ -346,7 +365,8 @@ def _generate(table: _Table, trigger: str) -> _Runner:
     lines = table.by_trigger.get(trigger, ())
     inliner = Inliner()
     body: list[str] = []
-    names: dict[str, Any] = {"_new": _new, "_set": _set, "_StepIntent": StepIntent}
+    names: dict[str, Any] = {"_new": _new, "_set": _set, "_StepIntent": StepIntent,
+                             "_UUID": UUID, "_utc": _utc, "_has_reason": _has_reason}
 
     def lit(value: Any) -> str:
         if value is None or type(value) in (str, int, bool):
@@ -382,6 +402,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
             body.append(f"{indent}plan.apply({ref})")
             continue
         form = line.form
+        assert form is not None  # a direct line has one form, no branches
         key = f"({lit(line.code)}, {'case_key' if line.case_keyed else 'event_key'})"
         due_key = f"({lit(form)}, {line.known!r}, None)"
         kind = parse_form(form).kind
@@ -394,19 +415,28 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         counted = f"(plan._known_counted or plan._known_counted_from({ref}))" if line.known \
             else "_why[2]"
         t = line.intent
-        fallback = f"{lit(line.code)} in by_code or (_key := {key}) in planned"
-        due = f"dues.get({due_key}) or plan._due({lit(form)}, {ref}, None)"
+        fallback = f"(_key := {key}) in planned"
+        names[f"_D{number}"] = table.due_function(form, line.known)
+        due = f"dues.get({due_key}) or _D{number}(plan)"
         i2 = indent + "    "
+        # An open step of its code: kept (or re-dated) in place when it is about this subject
+        # (or the case's one, for a case-wide duty); anything else as _step decides.
+        body.append(f"{indent}if {lit(line.code)} in by_code:")
+        if line.refresh_due or line.refresh_undated_only:
+            body.append(f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))")
+        else:
+            body += _keep_source(line, number, i2, key, subject, assignee, due, due_key, kind,
+                                 counted, names, lit)
         # The step's intent: a copy of the line's template with what this form fixes filled
         # in (a dict's copy and a few stores cost less than a display of all 18 fields).
         template = dict(t, deadline_form=form)
         sets: list[tuple[str, str]] = [("subject_id", subject)]
         if kind in _NOTELESS_KINDS:
-            body += [f"{indent}if {fallback}:",
+            body += [f"{indent}elif {fallback}:",
                      f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
                      f"{indent}else:"]
             if kind == "none":  # always Due(None); computed once all the same (_due checks)
-                body.append(f"{i2}{due_key} in dues or plan._due({lit(form)}, {ref}, None)")
+                body.append(f"{i2}{due_key} in dues or _D{number}(plan)")
                 template.update(due_at=None, urgent=False, awaiting_panel_date=False,
                                 note=line.notes[True])
             else:  # always dated, never waiting for a panel; urgent only when immediate
@@ -415,7 +445,7 @@ def _generate(table: _Table, trigger: str) -> _Runner:
                                 note=line.notes[False])
                 sets.append(("due_at", "_at"))
         else:
-            body += [f"{indent}if {fallback} or (_due := {due})[3] is not None:",
+            body += [f"{indent}elif {fallback} or (_due := {due})[3] is not None:",
                      f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))",
                      f"{indent}else:",
                      f"{i2}_at, _urgent, _awaiting, _ = _due"]
@@ -454,10 +484,85 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         head += [
             "        by_code, planned, intents = plan._by_code, plan.planned, plan.intents",
             "        dues, case_key, event_key = plan._dues, plan.case_key, plan.event_key",
+            "        touched = plan.touched",
         ]
     source = "\n".join(head + body + ["        return None", "    return run", ""])
     run: _Runner = _compile_generated(table, trigger, source, {**names, **inliner.consts})
     return run
+
+
+def _keep_source(
+    line: _Line, number: int, indent: str, key: str, subject: str, assignee: str, due: str,
+    due_key: str, kind: str, counted: str, names: dict[str, Any], lit: Callable[[Any], str],
+) -> list[str]:
+    """The source of a direct line's keep path (``_step`` -> ``_existing`` -> ``_keep`` for a
+    line without branches, refresh or replacement), written inline: its open step of the same
+    subject (a case-wide duty: the case's first of its code) gains the line's reason and is
+    kept, or re-dated when the line's deadline is sooner. A line whose step was already
+    planned, or with no open step to keep, goes through ``plan._step``."""
+    ref, code = f"_L{number}", lit(line.code)
+    i2, i3, i4 = indent + "    ", indent + "        ", indent + "            "
+    names[f"_K{number}"] = dict(line.intent, action="keep")
+    names[f"_N{number}"] = line.notes
+    who = "_who" if line.assignee_from else "None"
+    step = f"plan._step({ref}, ({subject}, {ref}.title, {who}, None))"
+    lines = [f"{indent}_key = {key}"]
+    if line.assignee_from:
+        lines.append(f"{indent}_who = {assignee}")
+    lines += [
+        f"{indent}for _open in by_code[{code}]:",
+        f"{i2}if _open.subject_id == {subject}:",
+        f"{i3}break",
+        f"{indent}else:",
+        f"{i2}_open = by_code[{code}][0]" if line.wide else f"{i2}_open = None",
+        f"{indent}if _key in planned or _open is None:",
+        f"{i2}{step}",
+        f"{indent}else:",
+        f"{i2}planned[_key] = None",
+        f"{i2}_sid, _oid = _open.subject_id, _open.id",
+        f"{i2}planned[({code}, _sid.int if isinstance(_sid, _UUID) else _sid)] = None",
+        f"{i2}_ok = _oid.int if isinstance(_oid, _UUID) else _oid",
+        f"{i2}if _ok not in touched:",
+        f"{i3}touched.add(_ok)",
+        f"{i3}_why = plan._event_reason or plan._reason_of_event()",
+        f"{i3}_reason = _R{number}.copy()",
+        f"{i3}_reason['record'] = _why[1].copy()",
+        f"{i3}_reason['at'] = _why[2]",
+        f"{i3}_reason['counted_from'] = {counted}",
+        f"{i3}_fresh = () if _open.reasons and _has_reason(_open.reasons, _reason) "
+        "else (_reason,)",
+    ]
+    keep = i3
+    if kind == "none":  # never dated: always kept as it is (computed all the same: _due checks)
+        lines.append(f"{i3}{due_key} in dues or _D{number}(plan)")
+    else:
+        lines += [
+            f"{i3}_due = {due}",
+            f"{i3}if _due[0] is not None and (_open.due_at is None "
+            "or _due[0] < _utc(_open.due_at)):",
+            f"{i4}intents.append(plan._intent('update_due', {ref}, ({subject}, {ref}.title, "
+            f"{who}, None), _due, {lit(line.form)}, None, _sid, _oid, _fresh))",
+            f"{i3}else:",
+        ]
+        keep = i4
+    lines += [
+        f"{keep}_kept = _open.due_at",
+        f"{keep}_kept = None if _kept is None else _utc(_kept)",
+        f"{keep}_awaiting = _open.awaiting_panel_date",
+        f"{keep}_values = _K{number}.copy()",
+        f"{keep}_values['subject_id'] = _sid",
+        f"{keep}_values['due_at'] = _kept",
+        f"{keep}_values['awaiting_panel_date'] = _awaiting",
+        f"{keep}_values['deadline_form'] = _open.deadline_form",
+        f"{keep}_values['note'] = _N{number}[_kept is None and not _awaiting]",
+        *([f"{keep}_values['assignee_id'] = _who"] if line.assignee_from else []),
+        f"{keep}_values['step_id'] = _oid",
+        f"{keep}_values['reasons'] = _fresh",
+        f"{keep}_intent = _new(_StepIntent)",
+        f"{keep}_set(_intent, '__dict__', _values)",
+        f"{keep}intents.append(_intent)",
+    ]
+    return lines
 
 
 def _compile_generated(table: _Table, name: str, source: str, names: dict[str, Any]) -> Any:
@@ -515,6 +620,49 @@ def _no_contact(ctx: Context) -> None:
     return None
 
 
+# (plan) -> the Due of one deadline form for a line's own step (no panel action's due date).
+_DueFunction = Callable[["_Plan"], Due]
+
+
+def _due_function(form: str, known: bool, table: _Table) -> _DueFunction:
+    """``_Plan._due(form, line, None)`` for a pack's line counted from the event (or,
+    ``known``, from when it became known) and one form, made once per pack: the same Due,
+    stored in the plan's ``_dues`` under the same key, with the same first-deadline reads (and
+    errors: known_at, then the review and transfer dates), without looking the form up again.
+    No DeadlineInputs are built for a form that reads nothing but its start
+    (:func:`~app.workflows.deadlines.reads_inputs`), nor for ``next-panel`` and
+    ``+1wd-in-week``, given the panels or the absences they read."""
+    compute, key = form_function(form), (form, known, None)
+    kind = parse_form(form).kind
+    no_inputs: Any = None  # what a form that reads none is given
+    if kind == "next-panel":
+        panel_kind, cadence = table.panel_kind, table.panel_cadence
+
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
+                                       plan.calendar)
+    elif kind == "+1wd-in-week":
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return in_week_deadline(plan.case.case_holder_absences, start_utc, plan.calendar)
+    elif reads_inputs(form):
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return compute(plan._inputs_of(start, known, None)[0], start_utc, plan.calendar)
+    else:
+        def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            return compute(no_inputs, start_utc, plan.calendar)
+
+    def due(plan: _Plan) -> Due:
+        occurred = plan.event.occurred_at
+        start = (plan._known_start or plan._start_known()) if known else occurred
+        if plan._dates is None:
+            plan._read_dates()
+        found = plan._dues[key] = deadline(
+            plan, start, plan.occurred_utc if start is occurred else start.astimezone(UTC))
+        return found
+
+    return due
+
+
 def _table(pack: Pack) -> _Table:
     private = pack.__pydantic_private__
     assert private is not None
@@ -547,7 +695,9 @@ def evaluate(
     ratings = after.ratings
     ratings_after = {"rosh": ratings.get("rosh"), "swb": ratings.get("swb"),
                      "lor": ratings.get("lor")}  # every domain, in DOMAINS order
-    violations, acknowledged = _run_checks(ctx, pack, table)
+    trigger = event.trigger
+    held = (table.held_checks.get(trigger) or table.checks_holding(trigger))(ctx)
+    violations, acknowledged = _run_checks(ctx, pack, held) if held else ((), ())
     if violations:
         return _make(Evaluation, {
             "violations": tuple(violations), "intents": (), "matrix_level": ctx.matrix_level,
@@ -557,30 +707,33 @@ def evaluate(
             "acknowledgements": (),
         })
     plan = _Plan(ctx, table, calendar, panels)
-    runner = table.runners.get(event.trigger)
-    (runner or table.runner(event.trigger))(plan, ctx)
+    runner = table.runners.get(trigger)
+    (runner or table.runner(trigger))(plan, ctx)
     for _check, ack in acknowledged:
         if ack is not None:
             plan.apply(ack)
-    trigger = event.trigger
     if trigger == "step_completed":
         plan.recur()
     elif trigger == "panel_scheduled":
         plan.redate_awaiting_panel()
     elif trigger == "referral_transition":
         plan.supersede_for_undone_referral()
-    plan.supersede_unjustified()
+    if plan.open_steps:
+        plan.supersede_unjustified()
     on_register = after.on_register
     change: Literal["registered", "deregistered"] | None = None
     if on_register != case.on_register:
         change = "registered" if on_register else "deregistered"
-    return _make(Evaluation, {
+    contact = table.contact or table.contact_function()
+    result = _new(Evaluation)  # _make, inline
+    _set(result, "__dict__", {
         "violations": (), "intents": tuple(plan.intents), "matrix_level": ctx.matrix_level,
         "ratings_after": ratings_after, "on_register_after": on_register,
         "register_change": change,
-        "contact_level": table.contact_level(state or _context_of(event, after, after)),
+        "contact_level": contact(state or _context_of(event, after, after)),
         "acknowledgements": tuple([c.id for c, _ in acknowledged]) if acknowledged else (),
     })
+    return result
 
 
 # --- the case before and after ---------------------------------------------------------------
@@ -590,7 +743,8 @@ def _context(
     event: WorkflowEvent, case: CaseSnapshot, table: _Table
 ) -> tuple[Context, Context | None]:
     """The context conditions see, and (when it is the same case state) the after-state context
-    the register was computed on, for the contact table to reuse."""
+    the register was computed on, for the contact table to reuse (a register change made on
+    the evaluation's own after-state copy keeps it: that context sees the change)."""
     before, after = _before_after(event, case)
     level = None
     data = event.data
@@ -601,7 +755,10 @@ def _context(
         state = _context_of(event, after, after)
         on_register = table.register(state)
         if on_register is not after.on_register:
-            after, state = _evolve(after, on_register=on_register), None
+            if after is case:
+                after, state = _evolve(after, on_register=on_register), None
+            else:  # this evaluation's own copy (_before_after), seen only by ``state`` yet
+                after.__dict__["on_register"] = on_register
     return _context_of(event, before, after, level), state
 
 
@@ -700,13 +857,12 @@ _FIELD_READERS: dict[str, Any] = {
 
 
 def _run_checks(
-    ctx: Context, pack: Pack, table: _Table
+    ctx: Context, pack: Pack, held: tuple[_CheckEntry, ...]
 ) -> tuple[list[Violation], list[tuple[Check, _Line | None]]]:
+    """The violations of the checks whose condition holds, and the acknowledged ones."""
     violations: list[Violation] = []
     acknowledged: list[tuple[Check, _Line | None]] = []
-    trigger = ctx.event.trigger
-    held = table.held_checks.get(trigger)
-    for check, _when, ack in (held or table.checks_holding(trigger))(ctx):
+    for check, _when, ack in held:
         if check.requires is not None and _present(ctx.event.data.get(check.requires)):
             if check.acknowledge is not None:
                 acknowledged.append((check, ack))
@@ -867,8 +1023,19 @@ class _Plan:
 
     def _known_counted_from(self, line: _Line) -> str:
         if self._known_counted is None:
-            self._known_counted = require_aware(self._start(line)).astimezone(UTC).isoformat()
+            start = self._start(line)
+            why = self._event_reason
+            # Counted from the event itself (no known_at): the reasons' ``at``, already written.
+            self._known_counted = why[2] if why is not None and start is self.event.occurred_at \
+                else require_aware(start).astimezone(UTC).isoformat()
         return self._known_counted
+
+    def _start_known(self) -> datetime:
+        """When the event became known (``known_at``), else the event itself (read once)."""
+        if self._known_start is None:
+            self._known_start = _as_datetime(self.data.get("known_at")) \
+                or self.event.occurred_at
+        return self._known_start
 
     def _start(self, line: _Line | None) -> datetime:
         """The moment a line's deadline counts from: the event, or when it became known."""
@@ -897,29 +1064,42 @@ class _Plan:
         key = (form, known, due_date)
         due = self._dues.get(key)
         if due is None:
+            if due_date is None:  # a line's own deadline: its form's function (_due_function)
+                return self.table.due_function(form, known)(self)
             # The first time for a key: where a bad known_at / review / transfer date raises.
             start = (self._known_start or self._start(line)) if known \
                 else self.event.occurred_at  # _start, inline
             if self._dates is None:
-                data = self.data
-                self._dates = (_as_date(data.get("review_date")),
-                               _as_date(data.get("transfer_date")))
-            inputs_key = (known, due_date)
-            found = self._inputs.get(inputs_key)
-            if found is None:
-                review, transfer = self._dates
-                found = self._inputs[inputs_key] = (_make(DeadlineInputs, {
-                    "occurred_at": start, "panels": self.panels,
-                    "panel_kind": self.table.panel_kind,
-                    "panel_cadence": self.table.panel_cadence,
-                    "expected_release_date": self.ctx.after.expected_release_date,
-                    "review_date": review, "transfer_date": transfer,
-                    "due_date": due_date, "absences": self.case.case_holder_absences,
-                }), self.occurred_utc if start is self.event.occurred_at
-                    else start.astimezone(UTC))
-            inputs, start_utc = found
+                self._read_dates()
+            inputs, start_utc = self._inputs_of(start, known, due_date)
             due = self._dues[key] = form_function(form)(inputs, start_utc, self.calendar)
         return due
+
+    def _read_dates(self) -> None:
+        """The review and transfer dates the event carries (read once, at its first deadline:
+        where a bad one raises)."""
+        data = self.data
+        self._dates = (_as_date(data.get("review_date")), _as_date(data.get("transfer_date")))
+
+    def _inputs_of(
+        self, start: datetime, known: bool, due_date: date | None
+    ) -> tuple[DeadlineInputs, datetime]:
+        """What the deadline forms read besides their start (once per start and due date), and
+        the start as aware UTC."""
+        inputs_key = (known, due_date)
+        found = self._inputs.get(inputs_key)
+        if found is None:
+            review, transfer = self._dates  # type: ignore[misc]
+            found = self._inputs[inputs_key] = (_make(DeadlineInputs, {
+                "occurred_at": start, "panels": self.panels,
+                "panel_kind": self.table.panel_kind,
+                "panel_cadence": self.table.panel_cadence,
+                "expected_release_date": self.ctx.after.expected_release_date,
+                "review_date": review, "transfer_date": transfer,
+                "due_date": due_date, "absences": self.case.case_holder_absences,
+            }), self.occurred_utc if start is self.event.occurred_at
+                else start.astimezone(UTC))
+        return found
 
     def _step(self, line: _Line, instance: _Instance, due: Due | None = None) -> None:
         subject = instance[0]
@@ -1180,7 +1360,10 @@ class _Plan:
         """Supersede open steps that only a condition that no longer holds justified."""
         case_key = self.case_key
         touched = self.touched
+        lapsing = self.table.lapsing
         for step in self.open_steps:
+            if step.code not in lapsing:
+                continue  # no line of its code has a ``holds``: justified whatever it says
             step_id, subject_id = step.id, step.subject_id
             if (step_id.int if isinstance(step_id, UUID) else step_id) in touched:  # _uid
                 continue
@@ -1275,6 +1458,11 @@ def _asked_by(step: OpenStep, line: _Line) -> bool:
 def _record_id(reason: Mapping[str, Any]) -> str | None:
     record = reason.get("record") or {}
     return None if record.get("id") is None else str(record["id"])
+
+
+def _has_reason(reasons: tuple[Mapping[str, Any], ...], reason: Mapping[str, Any]) -> bool:
+    """Whether a step's reasons already hold this one (:func:`_same_reason`)."""
+    return any(_same_reason(reason, r) for r in reasons)
 
 
 def _same_reason(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:

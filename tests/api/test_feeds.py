@@ -154,3 +154,33 @@ async def test_expired_keys_are_purged_and_may_be_reused(
                                headers=feed_headers(wokingham, key))
     assert second.status_code == 201, second.text
     assert second.json()["data"]["id"] != first.json()["data"]["id"]
+
+
+SECRET = "Jordan Reed DOB 14/02/2009 12 Acacia Avenue"
+
+
+async def test_mappa_feed_errors_never_echo_what_was_sent(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """A MAPPA message with a wrong category, level or release date is 422 naming each field
+    (``body.details.<field>``) and why, never the value sent (a name, a date of birth, an
+    address), the internal model's name or the library's documentation link (attack pass 7,
+    F10; docs/integrating.md: no error carries a value from the request)."""
+    await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-10"})
+    cases = [
+        ({"mappa_category": SECRET}, "body.details.mappa_category"),
+        ({"mappa_category": 7}, "body.details.mappa_category"),
+        ({"mappa_level": f"level {SECRET}"}, "body.details.mappa_level"),
+        ({"expected_release_date": f"release on 2027-01-01 to {SECRET}"},
+         "body.details.expected_release_date"),
+    ]
+    for i, (details, loc) in enumerate(cases):
+        r = await client.post(
+            "/v1/feeds/mappa/referrals", json=delivery("F-10", kind="mappa_h", **details),
+            headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": f"f10-{i}"})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [e["loc"] for e in r.json()["errors"]] == [loc]
+        for leak in ("Jordan", "Acacia", "2009", "MappaUpdate", "pydantic", "input_value",
+                     "7"):
+            assert leak not in r.text.replace(r.json()["instance"], ""), (leak, r.text)

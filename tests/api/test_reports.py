@@ -9,10 +9,14 @@ no timescale).
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 
+from app.domain.reports import _median_of
 from tests.api.management import (
     PROBLEM,
     complete,
@@ -21,8 +25,8 @@ from tests.api.management import (
     post_event,
     report,
 )
-from tests.api.support import restrict
-from tests.conftest import Tenant, make_tenant
+from tests.api.support import Factory, db, restrict  # noqa: F401 - db is a fixture
+from tests.conftest import BACKEND, Tenant, make_tenant
 
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
 ZERO = {"due": 0, "on_time": 0, "late": 0, "open_overdue": 0, "no_timescale": 0, "waived": 0}
@@ -209,3 +213,24 @@ async def test_month_is_the_london_month_of_due_at(wokingham: Tenant) -> None:
     assert w5 == [("2026-04", 1)]
     march = await report(wokingham, **MARCH, group_by="rule")
     assert [row["rule"] for row in march.json()["data"]["rows"]] == []
+
+
+MEDIAN = sa.text("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d)"
+                 " FROM unnest(CAST(:days AS float8[])) AS d").bindparams(
+    sa.bindparam("days", type_=ARRAY(DOUBLE_PRECISION)))
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="compares with PostgreSQL's percentile_cont")
+async def test_the_median_is_postgresqls_percentile_cont(db: Factory) -> None:  # noqa: F811
+    """On PostgreSQL the median days late is computed from the late steps' days (so that the
+    counting statement can hash its groups): it must be ``percentile_cont(0.5)`` to the last
+    bit, for odd and even counts, ties, and values whose midpoint rounds."""
+    rng = random.Random(15)
+    samples = [[1.48], [1.5, 1.46], [0.1, 0.2, 0.3, 0.7], [2.0, 2.0, 2.0, 5.0],
+               [1e-9, 3.0000000000000004], [1 / 3, 2 / 3, 1.0, 7.25, 0.5]]
+    samples += [[rng.uniform(0, 400) for _ in range(n)] for n in (2, 3, 10, 11, 1000, 1001)]
+    async with db() as session:
+        for days in samples:
+            pg = (await session.exec(MEDIAN, params={"days": days})).scalar_one()  # type: ignore[call-overload]
+            assert _median_of(days) == pg, days
+    assert _median_of([]) is None

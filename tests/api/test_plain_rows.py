@@ -1,0 +1,98 @@
+"""``PlainSelect`` (app.core.db): a list's statement built once and its rows read as the driver
+gives them on PostgreSQL (no per-column result processing), through the ORM elsewhere. The
+values must be what the ORM reads (equal, of the same kind: aware UTC times, UUIDs, dates,
+decoded JSON; an enum column's string), the session's pending changes flushed first, and every
+parameter bound (a literal ``IN`` list and enum literals as compiled)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from app.core.db import PlainSelect
+from app.domain.cases_table import AccessMode, Case
+from app.domain.steps import STEP_OUT_COLUMNS, Step
+from tests.api.support import Factory, db  # noqa: F401 - db is a fixture
+from tests.conftest import Tenant
+
+CASES = PlainSelect(sa.select(*(getattr(Case, c.name) for c in Case.__table__.columns))  # type: ignore[attr-defined]
+                    .where(col(Case.service_id) == sa.bindparam("yj_service"))
+                    .order_by(col(Case.created_at), col(Case.id)))
+
+
+async def test_rows_hold_what_the_orm_reads(somerset: Tenant, db: Factory) -> None:  # noqa: F811
+    """Every column of cases and steps, compared with the ORM's objects value by value."""
+    opened = await somerset.open_case(
+        external_ref={"system": "IYSS", "id": "Ø-1"}, mappa_category=2, mappa_level=1,
+        expected_release_date="2027-01-31")
+    await somerset.open_case()
+    case_id = uuid.UUID(opened["data"]["id"])
+    async with db() as session:
+        service_id = (await session.exec(select(Case.service_id).where(
+            col(Case.id) == case_id))).one()
+        rows = await CASES.rows(session, {"yj_service": service_id})
+        objects = (await session.exec(select(Case).where(col(Case.service_id) == service_id)
+                                      .order_by(col(Case.created_at), col(Case.id)))).all()
+        assert len(rows) == len(objects) == 2
+        names = [c.name for c in Case.__table__.columns]  # type: ignore[attr-defined]
+        for row, case in zip(rows, objects, strict=True):
+            for name, value in zip(names, row, strict=True):
+                expected = getattr(case, name)
+                assert value == expected, name
+                if isinstance(expected, datetime):
+                    assert value.utcoffset() == UTC.utcoffset(None), name
+                elif isinstance(expected, uuid.UUID | date | dict | list | bool | int):
+                    assert isinstance(value, type(expected)), name
+        steps = PlainSelect(sa.select(*STEP_OUT_COLUMNS).where(
+            col(Step.case_id) == sa.bindparam("yj_case")).order_by(col(Step.id)))
+        step_rows = await steps.rows(session, {"yj_case": case_id})
+        step_objects = (await session.exec(select(Step).where(col(Step.case_id) == case_id)
+                                           .order_by(col(Step.id)))).all()
+        assert len(step_rows) == len(step_objects) > 0
+        for row, step in zip(step_rows, step_objects, strict=True):
+            for column, value in zip(STEP_OUT_COLUMNS, row, strict=True):
+                assert value == getattr(step, column.key), column.key
+
+
+async def test_pending_changes_are_flushed_first(somerset: Tenant, db: Factory) -> None:  # noqa: F811
+    """As an ORM select autoflushes: a case added to the session and not yet flushed is read."""
+    opened = await somerset.open_case()
+    async with db() as session:
+        model = (await session.exec(select(Case).where(
+            col(Case.id) == uuid.UUID(opened["data"]["id"])))).one()
+        model.family_name = "Renamed"
+        session.add(model)
+        rows = await CASES.rows(session, {"yj_service": model.service_id})
+        assert [r.family_name for r in rows] == ["Renamed"]
+        await session.rollback()
+
+
+async def test_literals_are_bound_as_compiled(somerset: Tenant, db: Factory) -> None:  # noqa: F811
+    """An enum literal and a literal ``IN`` list (rendered one value a position) select what
+    the ORM selects; a parameter left out is an error, never a NULL."""
+    opened = await somerset.open_case()
+    query = PlainSelect(sa.select(Case.id).where(
+        col(Case.service_id) == sa.bindparam("yj_service"),
+        sa.or_(col(Case.access_mode).is_(None), col(Case.access_mode) == AccessMode.allowed),
+        col(Case.intervention).in_(["court_order", "bail", "remand"])))
+    async with db() as session:
+        service_id = (await session.exec(select(Case.service_id).where(
+            col(Case.id) == uuid.UUID(opened["data"]["id"])))).one()
+        rows = await query.rows(session, {"yj_service": service_id})
+        assert [r[0] for r in rows] == [uuid.UUID(opened["data"]["id"])]
+        with pytest.raises((KeyError, sa.exc.StatementError)):
+            await query.rows(session, {})
+
+
+def test_an_expanding_parameter_is_refused_on_postgresql() -> None:
+    """A caller's ``IN`` list is one array parameter on PostgreSQL (``= ANY(...)``)."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    query = PlainSelect(sa.select(Case.id).where(
+        col(Case.id).in_(sa.bindparam("yj_ids", expanding=True))))
+    with pytest.raises(ValueError, match="expanding"):
+        query._compiled(asyncpg.dialect())
