@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
-from app.domain.assessments import assessment_pending, check_belongs_to_case
+from app.domain.assessments import assessment_clock, check_belongs_to_case
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -153,8 +153,11 @@ async def apply_judgement(
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()
     data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
-    # Clocks that run from the assessment's completion wait for its countersignature (W9).
-    data["assessment_pending"] = await assessment_pending(session, body.assessment_id)
+    # Clocks that run from the assessment's completion (W9) count from its countersignature,
+    # or wait for it; a judgement recorded with no assessment (and not by a panel, which agrees
+    # the classification itself) waits for the next assessment to be completed.
+    data.update(await assessment_clock(session, body.assessment_id, occurred_at))
+    data["assessment_unnamed"] = body.assessment_id is None and panel_item_id is None
     # A transfer out still ahead (Somerset 13.4.3 "prior to the transfer of the child"): a
     # rating that rises meanwhile is handed over before that date, as if it came first (S26).
     transfer = await pending_transfer_date(session, case.id, occurred_at)

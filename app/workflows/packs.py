@@ -40,6 +40,7 @@ from app.workflows.vocabulary import (
     Escalation,
     EventType,
     Fact,
+    Name,
     PanelKind,
     ReferralKind,
     Score,
@@ -163,9 +164,21 @@ class Rule(_Strict):
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
-    # Whose clock: ``occurred`` (when it happened) or ``known`` (when it became known to the
-    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker").
-    counts_from: Literal["occurred", "known"] = "occurred"
+    # Whose clock: ``occurred`` (when it happened), ``known`` (when it became known to the
+    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker"),
+    # ``assessment_completed`` (when the assessment a judgement belongs to was completed: the
+    # event's ``assessment_completed_at``, Wokingham W9 "within two working days of the
+    # assessment being completed"; without that moment in the event, when it happened), or
+    # ``raised`` (a ``refresh_only`` line re-dating an open step): from the act that raised
+    # that step under this rule id (Wokingham W3: three months after the countersignature that
+    # set the review, not after the judgement that made the child high); the line does nothing
+    # to a step no line of its rule raised.
+    counts_from: Literal["occurred", "known", "assessment_completed", "raised"] = "occurred"
+    # Completing a step of this code also answers the reasons dated after the completion (W7:
+    # the panel requested is held after them and hears them). Otherwise (the default) a step
+    # completed at T leaves the reasons whose act is after T owed, as a new open step: a review
+    # done on 29 December cannot evidence a change on 31 December.
+    completion_covers_later: bool = False
     # Who does the step when the holder its actor names (the case's line manager) is unavailable:
     # on a recorded absence (``POST /v1/staff/{id}/absences``) on any day from now to the step's
     # due day (today, for an undated step), when the step is made or when the absence is
@@ -201,6 +214,9 @@ class Rule(_Strict):
     def _for_each_needs_decision(self) -> Rule:
         if self.for_each and self.trigger != ("panel_decision",):
             raise ValueError("for_each = 'actions' only applies to the panel_decision trigger")
+        if self.counts_from == "raised" and not self.refresh_only:
+            raise ValueError("counts_from = 'raised' re-dates an open step: it needs "
+                             "refresh_only = true")
         return self
 
     @property
@@ -343,6 +359,23 @@ class ContactTable(_Strict):
     bands: tuple[ContactBand, ...]
 
 
+class CaseClosure(_Strict):
+    """What a case must have before it may be closed (Wokingham "Assessment Reviews": "all
+    statutory Orders, bail and remand cases must have a closure Asset+ or, where relevant, a
+    Transfer to Probation Asset+"): for a case of one of ``interventions``, a countersigned
+    (complete) assessment of one of ``assessment_types`` at one of ``assessment_stages``, unless
+    an event of one of ``unless_event_types`` is recorded (a child who has died is not
+    assessed). Closing without it is 422 ``closure-assessment-required``."""
+
+    rule_id: RuleId
+    ref: Ref
+    interventions: tuple[Name, ...]
+    assessment_types: tuple[Name, ...]
+    assessment_stages: tuple[Name, ...]
+    unless_event_types: tuple[Name, ...] = ()
+    detail: Annotated[str, Field(min_length=1, max_length=600)]
+
+
 ClosingAct = Literal[
     "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
     "referral_quality_assure", "referral_views",
@@ -376,6 +409,7 @@ class Pack(_Strict):
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
     contact: ContactTable | None = None
+    case_closure: CaseClosure | None = None
     options: dict[str, bool | int | str] = Field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     rules: tuple[Rule, ...]
@@ -521,10 +555,16 @@ class Pack(_Strict):
         so every line asking for it adds its reason to the one open step."""
         return code in self._index("_case_wide")
 
+    def ending_events(self) -> dict[str, tuple[str, ...]]:
+        """Event type -> the step codes its recording ends (``ends_steps``: a death ends the
+        work with the child), for the event types that end any."""
+        return {e.id: e.ends_steps for e in self.event_types if e.ends_steps}
+
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
-        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact) if x is not None]
+        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact,
+                                    self.case_closure) if x is not None]
         if self.register_def is not None and self.register_def.deregistered_by:
             ids.append(self.register_def.deregistered_by)
         return tuple(dict.fromkeys(ids))

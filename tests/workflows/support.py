@@ -63,6 +63,13 @@ def calendar() -> WorkingCalendar:
     return WorkingCalendar()
 
 
+# The review a MARP booked (S20) open on the test case: the panel has taken the case (M6).
+MARP_REVIEW = OpenStep(
+    id=UUID("00000000-0000-4000-8000-000000000020"), code="attend_panel_review", rule_id="S20",
+    subject_id=CASE_ID, due_at=None, awaiting_panel_date=False, deadline_form="review-date",
+    actor="case_holder")
+
+
 def case(**overrides: Any) -> CaseSnapshot:
     """A statutory court-order case with no ratings, not open to social care."""
     base = CaseSnapshot(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from app.workflows.packs import matrix_level
 from tests.workflows.support import (
     CHRISTMAS_EVE,
+    MARP_REVIEW,
     SOMERSET,
     WOKINGHAM,
     assert_step,
@@ -124,8 +127,16 @@ def test_M5_rosh_medium_or_above_must_name_the_people_at_risk() -> None:
 
 
 def test_M6_lowering_a_registered_case_needs_panel_approval_in_somerset() -> None:
-    """M6: lowering a registered case needs panel approval in somerset."""
-    registered = case(ratings=rated(rosh="very_high", swb="medium"), on_register=True)
+    """M6 (7.2.1, 4.3): "recommendation that the risk level is reduced must be approved by the
+    panel" once the MARP has taken the case ("If the case was relevant to MARP, the case holder
+    will update the panel in line with the previously agreed review date"); a high rating no
+    MARP has heard yet is lowered after consultation with the line manager."""
+    registered = case(ratings=rated(rosh="very_high", swb="medium"), on_register=True,
+                      open_steps=(MARP_REVIEW,))
+    unheard = run(S, judgement("rosh", "medium", CHRISTMAS_EVE),
+                  replace(registered, open_steps=()))
+    assert unheard.violations == ()
+    assert unheard.register_change == "deregistered"
     refused = run(S, judgement("rosh", "medium", CHRISTMAS_EVE), registered)
     assert [(v.rule_id, v.status, v.type_slug) for v in refused.violations] == [
         ("M6", 409, "panel-approval-required")]
