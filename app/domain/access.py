@@ -128,17 +128,63 @@ def restriction_clause(principal: Principal) -> Any:
     return _restriction(principal.sub)
 
 
-def _restriction(staff_id: Any) -> Any:
-    """:func:`restriction_clause` for a staff id given as a value or a bound parameter."""
-    named = sa.exists().where(
+def _named(staff_id: Any) -> Any:
+    """Whether the case's access list names the staff member (a value or a bound parameter)."""
+    return sa.exists().where(
         col(CaseAccessStaff.case_id) == col(Case.id),
         col(CaseAccessStaff.staff_id) == staff_id,
     )
+
+
+def _restriction(staff_id: Any) -> Any:
+    """:func:`restriction_clause` for a staff id given as a value or a bound parameter."""
+    named = _named(staff_id)
     return sa.or_(
         col(Case.access_mode).is_(None),
         sa.and_(col(Case.access_mode) == AccessMode.allowed, named),
         sa.and_(col(Case.access_mode) == AccessMode.excluded, ~named),
     )
+
+
+# The roles a step may be addressed to as a role (``assignee_id`` null: any holder of the role
+# does it) whose holders are not tied to the case: role-addressed duties of these reach holders
+# an allow-list leaves out (see :func:`outside_allow_list`).
+ROLE_DUTY_ACTORS = ("duty_manager", "chair", "panel_admin")
+
+
+def outside_allow_list(staff_id: Any, service_id: Any, *, panel_handled: bool = False) -> Any:
+    """A WHERE clause on ``case``: the service's cases restricted by an ``allowed`` list that
+    does not name the staff member (a value or a bound parameter). On these, and only these,
+    a holder of a :data:`ROLE_DUTY_ACTORS` role is shown the steps addressed to that role as
+    bare duties (the step, never the case: app.domain.next_steps), so that a duty addressed to
+    a role, such as the escalation of the line manager's own overdue step (Somerset 3.1: "If
+    the line manager is unavailable, the duty manager will undertake these functions") or a
+    chair's serious-incident notification (Somerset 12), always reaches someone who may do it.
+    An ``excluded`` list is a decision about named people: it keeps them out of everything,
+    their role's duties included. ``panel_handled``: only cases the panel handles (the
+    register, a panel's agenda, a live panel referral), as for a panel administrator's to-do
+    list."""
+    clause = sa.and_(col(Case.service_id) == service_id,
+                     col(Case.access_mode) == AccessMode.allowed, ~_named(staff_id))
+    if panel_handled:
+        clause = sa.and_(clause, sa.or_(col(Case.on_register).is_(True),
+                                        col(Case.id).in_(_panel_case_ids(service_id))))
+    return clause
+
+
+def note_duty_read(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, case_id: uuid.UUID,
+    role: str,
+) -> None:
+    """Note a read request's access to a role-addressed step of a case the caller may not
+    otherwise see (:func:`outside_allow_list`) in the case's access log, under the step's
+    role, once per case and request (no I/O)."""
+    read = session.info.get("read_log")
+    noted: set[uuid.UUID] = session.info.setdefault("read_log_cases", set())
+    if read is None or case_id in noted:
+        return
+    noted.add(case_id)
+    read.writer.record(principal, service_id, case_id, read.what, read.request_id, role)
 
 
 def accessible_case_ids(principal: Principal, service_id: uuid.UUID) -> Any:

@@ -44,7 +44,7 @@ from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
-from app.workflows.packs import Pack
+from app.workflows.packs import Pack, satisfies_assessment_step
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
@@ -393,13 +393,20 @@ async def _after_act(
         Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
     authors = tuple(c for c in satisfies
                     if any(r.actor == "case_holder" for r in pack.lines_for_code(c)))
+
+    def of_its_type(step: Step) -> bool:
+        # A step asking for a given tool (the pack's ``assessment_types``: Somerset 2.1's
+        # AssetPlus, Wokingham's Asset+) is done only by an assessment of that tool.
+        return satisfies_assessment_step(pack, step.rule_id, step.code, step.title,
+                                         str(assessment.type))
+
     satisfied = await satisfy_open_steps(
         wctx, codes=authors, act=act, note=note, credited_to=assessment.author_id,
-        own_subject=own, others=others,
+        own_subject=own, others=others, accepts=of_its_type,
     )
     mine = await satisfy_open_steps(
         wctx, codes=tuple(c for c in satisfies if c not in authors), act=act, note=note,
-        own_subject=own, others=others,
+        own_subject=own, others=others, accepts=of_its_type,
     )
     if mine is not None:
         satisfied = mine if satisfied is None else satisfied.merge(mine)
@@ -424,6 +431,8 @@ async def _after_act(
                             "scores": dict(assessment.scores or {})}
     if answers:
         data["answers_review_request"] = True
+    if action == "countersign":
+        data.update(await ratings_completed_by(session, case, assessment, wctx.occurred_at))
     result = await policy.run(wctx, event=wctx.event(trigger, data, subject_id=assessment.id))
     if satisfied is not None:
         result = satisfied.merge(result)
@@ -484,13 +493,52 @@ async def endorse_judgements(
     return result
 
 
-async def assessment_pending(session: AsyncSession, assessment_id: uuid.UUID | None) -> bool:
-    """Whether a judgement's assessment is not yet complete (countersigned); False without one."""
+async def assessment_clock(
+    session: AsyncSession, assessment_id: uuid.UUID | None, occurred_at: datetime
+) -> dict[str, Any]:
+    """What a judgement's assessment says of the clocks that run from its completion (W9):
+    ``assessment_pending`` while it is not countersigned ("not considered complete until it has
+    been counter signed"); once it is, ``assessment_completed_at``: its countersignature, or the
+    judgement itself when that came later (a correction to a completed assessment); nothing
+    without an assessment."""
     if assessment_id is None:
-        return False
-    status = (await session.exec(
-        select(Assessment.status).where(Assessment.id == assessment_id))).first()
-    return status is not None and status != AssessmentStatus.countersigned
+        return {}
+    row = (await session.exec(
+        select(Assessment.status, Assessment.countersigned_at)
+        .where(Assessment.id == assessment_id))).first()
+    if row is None:
+        return {}
+    status, signed = row
+    if status != AssessmentStatus.countersigned or signed is None:
+        return {"assessment_pending": True}
+    return {"assessment_completed_at": iso_utc(max(signed, occurred_at))}
+
+
+async def ratings_completed_by(
+    session: AsyncSession, case: Case, assessment: Assessment, at: datetime
+) -> dict[str, bool]:
+    """The current ratings this countersignature completes, as event flags
+    (``completes_<domain>_rating``): a rating whose judgement was recorded with this assessment,
+    or with none (and not by a panel) before it was countersigned: the assessment completed
+    after the judgement is the one its clocks wait for (W9)."""
+    ids = {d: str(r["judgement_id"]) for d, r in (case.ratings or {}).items()
+           if r and r.get("judgement_id")}
+    if not ids:
+        return {}
+    rows = (await session.exec(
+        select(Judgement.id, Judgement.assessment_id, Judgement.panel_item_id,
+               Judgement.occurred_at)
+        .where(col(Judgement.id).in_([uuid.UUID(i) for i in ids.values()])))).all()
+    by_id = {str(r[0]): r for r in rows}
+    flags = {}
+    for domain, judgement_id in ids.items():
+        row = by_id.get(judgement_id)
+        if row is None:
+            continue
+        _, named, panel_item, occurred = row
+        if named == assessment.id or (named is None and panel_item is None and occurred <= at):
+            flags[f"completes_{domain}_rating"] = True
+    return flags
 
 
 async def check_belongs_to_case(

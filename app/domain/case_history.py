@@ -260,15 +260,20 @@ async def _closures(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineE
 
 
 STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "waived",
-                "step.supersede": "superseded", "step.reinstate": "reinstated"}
+                "step.supersede": "superseded", "step.reinstate": "reinstated",
+                "step.redate": "redated"}
 
 
 async def _steps(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
-    """Steps created and closed, who acted (from the audit trail) and why."""
+    """Steps created, re-dated and closed, who acted (from the audit trail) and why; each
+    entry shows the due date the step had then (a re-date: from and to), not today's."""
     steps = {s.id: s for s in await _rows(session, Step, case_id)}
     audits = (await session.exec(select(AuditEntry).where(
         AuditEntry.case_id == case_id, AuditEntry.entity_type == "step",
-        col(AuditEntry.action).in_(STEP_ACTIONS)))).all()
+        col(AuditEntry.action).in_(STEP_ACTIONS)).order_by(
+            col(AuditEntry.at), col(AuditEntry.seq)))).all()
+    dues = await _due_changes(session, case_id)
+    moves: dict[uuid.UUID, int] = {}  # step -> re-dates seen so far (the n-th due change)
     out: list[TimelineEntry] = []
     for a in audits:
         step = steps.get(a.entity_id)
@@ -281,13 +286,37 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntr
         why = a.reason if action != "superseded" else _superseded_reason(step.note)
         if action == "reinstated":
             at = a.at
+        history = dues.get(step.id, [])
+        details = {"code": step.code, "title": step.title, "rule": step.rule_id,
+                   "policy_ref": step.policy_ref, "actor": step.actor,
+                   "assignee_id": step.assignee_id, "due_at": to_json(step.due_at)}
+        if action == "created" and history:
+            details["due_at"] = history[0][0]  # as raised: before its first re-date
+        elif action == "redated":
+            n = moves[step.id] = moves.get(step.id, 0) + 1
+            if n <= len(history):
+                details.update({"from": history[n - 1][0], "to": history[n - 1][1],
+                                "due_at": history[n - 1][1]})
         out.append(TimelineEntry(
             at=at, recorded_at=a.at, kind="step", action=action, entity_id=step.id,
-            by=a.actor_sub, role=a.actor_role, why=why,
-            details={"code": step.code, "title": step.title, "rule": step.rule_id,
-                     "policy_ref": step.policy_ref, "actor": step.actor,
-                     "assignee_id": step.assignee_id, "due_at": to_json(step.due_at)},
+            by=a.actor_sub, role=a.actor_role, why=why, details=details,
         ))
+    return out
+
+
+async def _due_changes(
+    session: AsyncSession, case_id: uuid.UUID
+) -> dict[uuid.UUID, list[tuple[Any, Any]]]:
+    """Each step's changes of ``due_at`` in the order recorded, ``(old, new)`` (each one a
+    re-date, audited ``step.redate``; a new step's own fields are not recorded as changes)."""
+    rows = await session.exec(select(RecordChange).where(
+        RecordChange.case_id == case_id, RecordChange.entity_type == "step",
+        col(RecordChange.created).is_(False)).order_by(col(RecordChange.recorded_at)))
+    out: dict[uuid.UUID, list[tuple[Any, Any]]] = {}
+    for change in rows.all():
+        pair = (change.changes or {}).get("due_at")
+        if pair is not None:
+            out.setdefault(change.entity_id, []).append((pair[0], pair[1]))
     return out
 
 

@@ -40,6 +40,7 @@ from app.domain.access import (
     visible_clause_of,
 )
 from app.domain.acts import require_after_latest_act
+from app.domain.assessments import Assessment, AssessmentStatus
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
     Case,
@@ -58,6 +59,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
+from app.domain.events import CaseEvent
 from app.domain.outbox import emit
 from app.domain.restriction import (
     AccessOut,
@@ -78,7 +80,7 @@ from app.domain.timing import (
 from app.domain.transitions import ConflictingTransition
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
-from app.workflows.packs import Pack
+from app.workflows.packs import CaseClosure, Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -694,6 +696,8 @@ async def patch_case(
     was_closed_at = case.closed_at
     if sent.get("closed_at") is not None:
         sent["closed_at"] = await _closing_time(session, case, sent["closed_at"])
+        await require_closure_assessment(
+            session, case, ctx.pack_for(service, at=sent["closed_at"]).case_closure)
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
@@ -849,6 +853,38 @@ async def _closing_time(session: AsyncSession, case: Case, closed_at: datetime) 
     require_within_case(case, closed_at, "closed_at")
     await require_after_latest_act(session, case.id, closed_at, "closed_at")
     return closed_at
+
+
+async def require_closure_assessment(
+    session: AsyncSession, case: Case, rule: CaseClosure | None
+) -> None:
+    """422 ``closure-assessment-required`` unless the case has the complete (countersigned)
+    closing assessment its pack requires before closure (Wokingham: a closure or Transfer to
+    Probation Asset+ for statutory Orders, bail and remand), or an event that lifts it (a
+    death). The problem names what is missing and the closing assessments not yet complete."""
+    if rule is None or str(case.intervention) not in rule.interventions:
+        return
+    rows = (await session.exec(select(Assessment.id, Assessment.status).where(
+        Assessment.case_id == case.id, col(Assessment.type).in_(rule.assessment_types),
+        col(Assessment.stage).in_(rule.assessment_stages)))).all()
+    if any(status == AssessmentStatus.countersigned for _, status in rows):
+        return
+    if rule.unless_event_types and (await session.exec(select(CaseEvent.id).where(
+            CaseEvent.case_id == case.id,
+            col(CaseEvent.type).in_(rule.unless_event_types)).limit(1))).first():
+        return
+    pending = [{"id": str(ident), "status": str(status)} for ident, status in rows]
+    wanted = f"a countersigned {' or '.join(rule.assessment_types)} assessment at stage " \
+             f"{' or '.join(rule.assessment_stages)}"
+    raise Unprocessable(
+        rule.detail, slug="closure-assessment-required",
+        errors=[{"loc": "body.closed_at",
+                 "msg": f"missing: {wanted}" + (
+                     "; the case's are not yet countersigned" if pending else "")}],
+        extra={"rule": rule.rule_id, "policy_ref": rule.ref, "required": {
+            "assessment_types": list(rule.assessment_types),
+            "assessment_stages": list(rule.assessment_stages),
+            "status": "countersigned"}, "closing_assessments": pending})
 
 
 def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:

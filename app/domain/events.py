@@ -42,6 +42,7 @@ from app.domain.services import Service
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
+from app.workflows.vocabulary import EventType
 
 
 class CaseEventType(enum.StrEnum):
@@ -244,11 +245,28 @@ async def record_event(
     more = await _follow_custody(wctx, event=event)
     if more is not None:
         result = result.merge(more)
+    ended = await _end_steps(wctx, event=event, declared=pack.event_type(body.type))
+    if ended is not None:
+        result = result.merge(ended)
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(body.type)})
     return event, result
+
+
+async def _end_steps(
+    wctx: WriteContext, *, event: CaseEvent, declared: EventType
+) -> policy.PolicyResult | None:
+    """The open steps the event makes impossible (the pack's ``ends_steps`` for its type: a
+    child's death ends the work with the child) are superseded with the pack's reason, linked
+    to the event; the steps the policy asks for after it (notifications) stay open."""
+    if not declared.ends_steps:
+        return None
+    reason = declared.ends_reason or f"{declared.title} ({event.type})"
+    return await policy.supersede_codes(
+        wctx, codes=declared.ends_steps, act=("event", event.id),
+        reason=f"{reason} (event {event.id})")
 
 
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:

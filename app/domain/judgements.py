@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
-from app.domain.assessments import assessment_pending, check_belongs_to_case
+from app.domain.assessments import assessment_clock, check_belongs_to_case
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -25,12 +25,14 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import close_step
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
+from app.workflows.calendar import london_date
 from app.workflows.types import Evaluation
 
 
@@ -120,6 +122,22 @@ def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dic
     }
 
 
+async def pending_transfer_date(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime
+) -> date | None:
+    """The transfer date of the case's latest transfer out recorded by ``at``, if that date is
+    not yet past on ``at``'s London day (the child has not transferred yet)."""
+    latest = (await session.exec(
+        select(col(CaseEvent.transfer_date)).where(
+            CaseEvent.case_id == case_id, CaseEvent.type == "transfer_out",
+            CaseEvent.occurred_at <= at)
+        .order_by(col(CaseEvent.occurred_at).desc(), col(CaseEvent.created_at).desc())
+        .limit(1))).first()
+    if latest is None or latest < london_date(at):
+        return None
+    return latest
+
+
 async def apply_judgement(
     wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None
 ) -> tuple[Judgement, policy.PolicyResult]:
@@ -135,8 +153,16 @@ async def apply_judgement(
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()
     data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
-    # Clocks that run from the assessment's completion wait for its countersignature (W9).
-    data["assessment_pending"] = await assessment_pending(session, body.assessment_id)
+    # Clocks that run from the assessment's completion (W9) count from its countersignature,
+    # or wait for it; a judgement recorded with no assessment (and not by a panel, which agrees
+    # the classification itself) waits for the next assessment to be completed.
+    data.update(await assessment_clock(session, body.assessment_id, occurred_at))
+    data["assessment_unnamed"] = body.assessment_id is None and panel_item_id is None
+    # A transfer out still ahead (Somerset 13.4.3 "prior to the transfer of the child"): a
+    # rating that rises meanwhile is handed over before that date, as if it came first (S26).
+    transfer = await pending_transfer_date(session, case.id, occurred_at)
+    if transfer is not None:
+        data["transfer_pending"], data["transfer_date"] = True, transfer.isoformat()
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = wctx.event("judgement_recorded", data)
     backfill = _is_backfill(previous, occurred_at)

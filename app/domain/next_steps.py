@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,11 @@ from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import cursors, policy
 from app.domain.access import (
+    ROLE_DUTY_ACTORS,
     load_case,
     lock_case,
+    note_duty_read,
+    outside_allow_list,
     service_of,
     visibility_flags,
     visible_clause_of,
@@ -73,29 +77,120 @@ class StepComplete(BaseModel):
     occurred_at: UtcDatetime | None = None
 
 
-def visible_steps_clause(principal: Principal, service_id: uuid.UUID) -> Any:
+def visible_steps_clause(
+    principal: Principal, service_id: uuid.UUID, *, closed_duties: bool = False
+) -> Any:
     """Steps the principal may see: the steps of the cases whose file they may see now, and for
     a panel administrator, on the cases the panel handles (the register, agendas, panel
     referrals), their own to-do list: the steps for the panel administrator (api-v1:
     panel_admin may "complete `record_panel_contact`"), not the case holder's and managers'
-    duties nor a panel action naming them, as the case file itself is closed to them (403)."""
-    return _steps_visible(principal.sub, service_id, visibility_flags(principal, panel_view=True))
+    duties nor a panel action naming them, as the case file itself is closed to them (403).
+
+    And the open role-addressed duties of the caller's roles on cases an allow-list keeps
+    them out of (:func:`_role_duties`); ``closed_duties``: those duties closed too (a
+    completion that lost a race answers 409, not 404)."""
+    return _steps_visible(principal.sub, service_id, step_visibility_flags(principal),
+                          closed_duties=closed_duties)
 
 
-def _steps_visible(staff_id: Any, service_id: Any, flags: Mapping[str, bool]) -> Any:
+def step_visibility_flags(principal: Principal) -> dict[str, bool]:
+    """:func:`~app.domain.access.visibility_flags` in a panel view, and ``duty:<role>`` for
+    each role of :data:`~app.domain.access.ROLE_DUTY_ACTORS` the principal holds (whose
+    role-addressed duties reach them on cases an allow-list keeps them out of)."""
+    return {**visibility_flags(principal, panel_view=True),
+            **{f"duty:{role}": principal.has(role) for role in ROLE_DUTY_ACTORS}}
+
+
+def _steps_visible(
+    staff_id: Any, service_id: Any, flags: Mapping[str, bool], *, closed_duties: bool = False
+) -> Any:
     """:func:`visible_steps_clause` for a staff id and service id given as values or bound
-    parameters and the caller's :func:`~app.domain.access.visibility_flags` in a panel view."""
+    parameters and the caller's :func:`step_visibility_flags`."""
+    roles = {k: v for k, v in flags.items() if not k.startswith("duty:")}
     # A step is the case's business: whoever may not see the case now (reassigned away, another
     # team) neither lists nor completes its steps, even one still naming them.
     of_case_file = col(Step.case_id).in_(select(Case.id).where(
-        visible_clause_of(staff_id, service_id, {**flags, "panel_admin": False})))
-    if not flags.get("panel_admin"):
-        return sa.and_(col(Step.service_id) == service_id, of_case_file)
-    to_do = sa.and_(
-        col(Step.case_id).in_(select(Case.id).where(
-            visible_clause_of(staff_id, service_id, dict(flags)))),
-        col(Step.actor) == "panel_admin")
-    return sa.and_(col(Step.service_id) == service_id, sa.or_(of_case_file, to_do))
+        visible_clause_of(staff_id, service_id, {**roles, "panel_admin": False})))
+    shown: list[Any] = [of_case_file]
+    if roles.get("panel_admin"):
+        shown.append(sa.and_(
+            col(Step.case_id).in_(select(Case.id).where(
+                visible_clause_of(staff_id, service_id, roles))),
+            col(Step.actor) == "panel_admin"))
+    duties = _role_duties(staff_id, service_id,
+                          [r for r in ROLE_DUTY_ACTORS if flags.get(f"duty:{r}")],
+                          closed_too=closed_duties)
+    if duties is not None:
+        shown.append(duties)
+    return sa.and_(col(Step.service_id) == service_id,
+                   shown[0] if len(shown) == 1 else sa.or_(*shown))
+
+
+# An escalation's title quotes the step it chases; a panel action's title is the panel's free
+# text (it may say anything about the child), so its escalation is not a bare duty.
+_SUBJECT = Step.__table__.alias("duty_subject")  # type: ignore[attr-defined]
+
+
+def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too: bool
+                 ) -> Any | None:
+    """Role-addressed duties reaching holders of ``roles`` whom an allow-list keeps out of the
+    case (:func:`~app.domain.access.outside_allow_list`; None without such a role): open steps
+    with no assignee whose actor is one of ``roles`` (a panel administrator's only on the cases
+    the panel handles), escalations included but not a panel action's. The caller sees the
+    step alone: its own fields carry no case data beyond the case id (its title and note
+    come from the policy pack and the system); the case, its records and every other route
+    stay 404 to them (app.domain.access), and they may not waive it (that needs the case)."""
+    if not roles:
+        return None
+    of_cases = []
+    wide = [r for r in roles if r != "panel_admin"]
+    if wide:
+        of_cases.append(sa.and_(
+            col(Step.actor).in_(wide),
+            col(Step.case_id).in_(select(Case.id).where(
+                outside_allow_list(staff_id, service_id)))))
+    if "panel_admin" in roles:
+        of_cases.append(sa.and_(
+            col(Step.actor) == "panel_admin",
+            col(Step.case_id).in_(select(Case.id).where(
+                outside_allow_list(staff_id, service_id, panel_handled=True)))))
+    not_a_panel_action = sa.or_(
+        col(Step.code) != ESCALATION_CODE,
+        ~sa.exists().where(_SUBJECT.c.id == col(Step.subject_id),
+                           _SUBJECT.c.actor == "action_owner"))
+    clause = sa.and_(col(Step.assignee_id).is_(None), sa.or_(*of_cases), not_a_panel_action)
+    return clause if closed_too else sa.and_(clause, col(Step.status) == StepStatus.open)
+
+
+async def _note_duty_reads(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, steps: list[Any]
+) -> None:
+    """Note in the access log each case whose role-addressed duty the caller reads without
+    access to the case (the only way such a step reaches them: :func:`_role_duties`)."""
+    roles = [r for r in ROLE_DUTY_ACTORS if principal.has(r)]
+    if session.info.get("read_log") is None or not roles:
+        return
+    actors = {s.case_id: s.actor for s in steps
+              if s.assignee_id is None and s.actor in roles}
+    if not actors:
+        return
+    found = await session.exec(select(Case.id).where(
+        col(Case.id).in_(list(actors)), outside_allow_list(principal.sub, service_id)))
+    for case_id in found.all():
+        note_duty_read(session, principal, service_id, case_id, actors[case_id])
+
+
+async def is_bare_duty(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, step: Step
+) -> bool:
+    """Whether the step reaches the caller only as a role-addressed duty: they hold its role
+    and the case's allow-list leaves them out (they may not see the case)."""
+    if step.assignee_id is not None or step.actor not in ROLE_DUTY_ACTORS \
+            or not principal.has(step.actor):
+        return False
+    found = await session.exec(select(Case.id).where(
+        col(Case.id) == step.case_id, outside_allow_list(principal.sub, service_id)))
+    return found.first() is not None
 
 
 async def list_steps(
@@ -134,13 +229,14 @@ async def list_steps(
         params["yj_status"] = filters.status
     if filters.overdue:
         params["yj_now"] = now or utcnow()
-    flags = visibility_flags(principal, panel_view=True)
+    flags = step_visibility_flags(principal)
     query = _list_query(
         tuple(sorted(flags.items())), case=filters.case_id is not None,
         assignee=filters.assignee is not None, actor=filters.actor is not None,
         status=filters.status is not None, overdue=filters.overdue, after=after)
     rows = [StepRow._make(row) for row in await query.rows(session, params)]
     more = len(rows) > filters.limit
+    await _note_duty_reads(session, principal, service.id, rows[: filters.limit])
     return rows[: filters.limit], _encode_cursor(rows[filters.limit - 1], key) if more else None
 
 
@@ -229,6 +325,7 @@ async def read_step(session: AsyncSession, principal: Principal, step_id: uuid.U
     )).first()
     if step is None:
         raise NotFound("No such step.")
+    await _note_duty_reads(session, principal, service.id, [step])
     return step
 
 
@@ -251,11 +348,16 @@ async def complete_step(
     body: StepComplete,
     ctx: policy.PolicyContext,
 ) -> tuple[Step, policy.PolicyResult]:
-    """Mark a step done (with its note) and run what completion triggers (S16, W8, recurrence)."""
+    """Mark a step done (with its note) and run what completion triggers (S16, W8, recurrence).
+
+    A role-addressed duty on a case whose allow-list leaves the caller out (a bare duty,
+    :func:`_role_duties`) is completed like any other; its answer carries the step alone (no
+    ``next_steps``: they are the case's), and a completion that lost the race to another is
+    409 with the step's status only."""
     service = await service_of(session, principal)
-    step = (await session.exec(
-        select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
-    )).first()
+    # Closed role-addressed duties too: a completion that lost the race is 409, not 404.
+    visible = visible_steps_clause(principal, service.id, closed_duties=True)
+    step = (await session.exec(select(Step).where(Step.id == step_id, visible))).first()
     if step is None:
         raise NotFound("No such step.")
     may_complete(principal, step)  # 403 before waiting on the lock
@@ -263,12 +365,15 @@ async def complete_step(
     # Re-checked under the lock: another write may have closed the step, or moved it or the
     # case to someone else (reassignment), while we waited.
     step = (await session.exec(
-        select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
+        select(Step).where(Step.id == step_id, visible)
         .execution_options(populate_existing=True)
     )).first()
     if step is None:
         raise NotFound("No such step.")
     role = may_complete(principal, step)
+    bare = await is_bare_duty(session, principal, service.id, step)
+    if bare and step.status != StepStatus.open:
+        raise conflicting("step", "complete", str(step.status))
     require_open_step(step, "complete")
     await require_not_own_check(session, principal, step)
     await require_not_own_escalation(session, principal, step)
@@ -278,7 +383,10 @@ async def complete_step(
     assert case is not None
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    return step, await close_step(wctx, step=step, note=body.note)
+    result = await close_step(wctx, step=step, note=body.note)
+    if bare:  # the case's other steps are not theirs to see
+        result = dataclasses.replace(result, next_steps=[])
+    return step, result
 
 
 # The records whose author a manager's check on them may not be (issue: separation of duties).
@@ -370,9 +478,12 @@ async def close_step(
         return await policy.current(session, case)
     # A recurring step ("every 1m") comes round again whether this occurrence was done or
     # waived, for as long as its condition holds.
+    # Its reasons, and how it closed: reasons whose act came after the completion stay owed
+    # (the engine asks for them again, ``_Plan.carry_over``).
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
             "record_id": str(step.id),
             "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor,
+            "reasons": [dict(r) for r in step.reasons or ()], "status": status.value,
             "waived": status == StepStatus.waived}
     return await policy.run(wctx, event=wctx.event("step_completed", data))
 
@@ -388,13 +499,14 @@ async def satisfy_open_steps(
     own_subject: Collection[str] = (),
     others: Collection[uuid.UUID] = (),
     only_subject: bool = False,
+    accepts: Callable[[Step], bool] | None = None,
 ) -> policy.PolicyResult | None:
     """Close the case's open steps of ``codes`` that this act is the very thing for, linked
     (``done``, credited to whoever did the act; ``superseded`` where the act made the step
     moot without doing it). A step of an ``own_subject`` code about one of the ``others``
     records (countersign *that* assessment) is a duty about that record: an act on another
     record never closes it; with ``only_subject`` every step closed must be about the act's
-    record."""
+    record; ``accepts`` (if given) must accept the step (an assessment of the type it asks)."""
     if not codes:
         return None
     rows = await wctx.session.exec(
@@ -406,6 +518,8 @@ async def satisfy_open_steps(
         if only_subject and step.subject_id != act[1]:
             continue
         if step.code in own_subject and step.subject_id in others:
+            continue
+        if accepts is not None and not accepts(step):
             continue
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
                                 credited_to=credited_to, status=status)

@@ -334,6 +334,33 @@ async def run(
                         untouched=untouched)
 
 
+# The case events table, named here only for :func:`ended_codes` (app.domain.events imports
+# this module, so its model cannot be imported back).
+_CASE_EVENT = sa.table("case_event", sa.column("case_id", Case.__table__.c.id.type),  # type: ignore[attr-defined]
+                       sa.column("type", sa.String()))
+
+
+async def ended_codes(session: AsyncSession, pack: Pack, case_id: uuid.UUID) -> frozenset[str]:
+    """The step codes that events recorded on the case have ended (the pack's ``ends_steps``:
+    after a child's death no assessment, plan or contact with the child is asked for again)."""
+    enders = pack.ending_events()
+    if not enders:
+        return frozenset()
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(_CASE_EVENT.c.type).distinct().where(
+            _CASE_EVENT.c.case_id == case_id, _CASE_EVENT.c.type.in_(list(enders))))).all()
+    return frozenset(code for (kind,) in rows for code in enders.get(str(kind), ()))
+
+
+async def _ended_for(wctx: WriteContext, evaluation: Evaluation) -> frozenset[str]:
+    """:func:`ended_codes`, read only when the evaluation would create a step of such a code."""
+    endable = {c for codes in wctx.pack.ending_events().values() for c in codes}
+    if not any(i.action == "create" and i.code in endable for i in evaluation.intents):
+        return frozenset()
+    return await ended_codes(wctx.session, wctx.pack, wctx.case.id)
+
+
 async def _apply(
     wctx: WriteContext,
     *,
@@ -351,12 +378,15 @@ async def _apply(
     superseded: list[Step] = []
     updated: list[Step] = []
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
+    # Work an event has ended (a death) is not asked for again by a later act or a reopening.
+    ended = await _ended_for(wctx, evaluation)
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
             changes.append((by_id[intent.step_id], intent))
         if intent.action == "create":
-            created.append(_create_step(wctx, intent=intent, event=event))
+            if intent.code not in ended:
+                created.append(_create_step(wctx, intent=intent, event=event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
@@ -390,13 +420,15 @@ async def _apply(
     await _audit_steps(wctx, created=created, superseded=superseded)
     superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
     for step, intent in changes:
-        # One duty, one step: what a further reason (or its withdrawal) did to the open step.
+        # One duty, one step: what a further reason (or its withdrawal) did to the open step;
+        # a re-date says which act moved it (the case timeline shows it).
         await wctx.audit(
             "step.reason" if intent.action != "update_due" else "step.redate",
             entity_type="step", entity_id=step.id,
             change={"code": step.code, "action": intent.action,
                     "due_at": iso_utc(step.due_at) if step.due_at else None,
                     "reasons": [dict(r) for r in intent.reasons]},
+            reason=_redate_reason(intent) if intent.action == "update_due" else None,
         )
     # The open steps now, without reading them again: those loaded under the lock that are
     # still open, and the new ones, in open_steps_of's order.
@@ -404,6 +436,14 @@ async def _apply(
         next_steps=[step_out(s) for s in sorted_open([*open_steps, *created])],
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+def _redate_reason(intent: StepIntent) -> str | None:
+    """Why an open step was re-dated: each rule that moved it, its paragraph and the act (when
+    it happened), else the intent's note (a panel scheduled)."""
+    why = "; ".join(f"{r.get('rule')} ({r.get('ref')}): {r.get('trigger')} at {r.get('at')}"
+                    for r in intent.reasons) or intent.note
+    return why[:2000] if why else None
 
 
 def sorted_open(steps: Iterable[Step]) -> list[Step]:
@@ -631,6 +671,34 @@ async def supersede_all_open(
     return PolicyResult(next_steps=[], superseded=open_steps)
 
 
+async def supersede_codes(
+    wctx: WriteContext, *, codes: Sequence[str], reason: str,
+    act: tuple[str, uuid.UUID] | None = None,
+) -> PolicyResult | None:
+    """Close the case's open steps of these codes as superseded, with ``reason`` (e.g. work with
+    the child that a recorded death ends), linked to the act that ended them; audited in the
+    write's transaction. None when no open step has one of the codes."""
+    session = wctx.session
+    ended = [s for s in await open_steps_of(session, wctx.case.id) if s.code in codes]
+    if not ended:
+        return None
+    for step in ended:
+        step.status = StepStatus.superseded
+        step.note = _append(step.note, f"Superseded: {reason}")
+        if act is not None:
+            step.satisfied_by_type, step.satisfied_by_id = act
+        session.add(step)
+    await session.flush()
+    for step in ended:
+        await wctx.audit(
+            "step.supersede", entity_type="step", entity_id=step.id, reason=reason,
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None,
+                    "reason": reason})
+    return PolicyResult(next_steps=await open_steps_out(session, wctx.case.id),
+                        superseded=ended)
+
+
 async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Step]:
     """Reopen the steps the case's closure superseded, unchanged: the same step with its
     original ``raised_at``, ``due_at`` (an overdue step stays overdue, and stays in the
@@ -644,11 +712,17 @@ async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Ste
     ).order_by(col(Step.created_at), col(Step.id)))
     closed = list(rows.all())
     open_now = {(s.code, s.subject_id) for s in await open_steps_of(session, case.id)}
+    ended = await ended_codes(session, wctx.pack, case.id) if closed else frozenset()
     steps = []
     for step in closed:
         step.satisfied_by_type = step.satisfied_by_id = None
         if (step.code, step.subject_id) in open_now:
             session.add(step)  # one duty, one step: this reopening's act opened it anew
+            continue
+        if step.code in ended:  # e.g. the child died after the closure: this work has ended
+            step.note = _append(step.note, "Not reinstated: an event recorded on the case "
+                                           "has ended this work")
+            session.add(step)
             continue
         steps.append(step)
         step.status = StepStatus.open
@@ -752,9 +826,29 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
         policy_version=intent.policy_version, policy_ref=intent.policy_ref,
         subject_id=intent.subject_id, note=intent.note,
         reasons=[dict(r) for r in intent.reasons],
-        raised_at=event.occurred_at,
+        raised_at=_raised_at(intent, event),
         overdue_at=overdue_at_for(intent.due_at, intent.urgent, wctx.policy.calendar),
     )
+
+
+def _raised_at(intent: StepIntent, event: WorkflowEvent) -> datetime:
+    """When a new step arose: the event, or the earliest act among its reasons when that came
+    later (a reason a completion left owed is asked for from its own act, not the completion's:
+    a review done between the two still answers it)."""
+    acts = [_instant(r.get("at")) for r in intent.reasons]
+    earliest = min((a for a in acts if a is not None), default=None)
+    return earliest if earliest is not None and earliest > event.occurred_at \
+        else event.occurred_at
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def owner_role(

@@ -53,7 +53,7 @@ from app.workflows.deadlines import (
     parse_form,
     reads_inputs,
 )
-from app.workflows.packs import Check, Pack, Rule
+from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -156,7 +156,7 @@ class _Line:
         "form", "branches", "period", "note", "notes", "note_cache", "rating", "for_each",
         "assignee_from", "known", "subject", "refresh_only", "refresh_due",
         "refresh_undated_only", "supersedes_previous", "subject_kinds", "plain", "case_subject",
-        "pack_id", "version", "intent", "direct", "case_keyed",
+        "pack_id", "version", "intent", "direct", "case_keyed", "raised",
     )
 
     def __init__(self, rule: Rule, pack: Pack) -> None:
@@ -187,7 +187,11 @@ class _Line:
             if rule.subject.startswith("rating:") else None
         self.for_each = rule.for_each == "actions"
         self.assignee_from = rule.assignee_from
-        self.known = rule.counts_from == "known"
+        # The event data key the deadline counts from (None: the event's ``occurred_at``).
+        self.known: str | None = _COUNTS_FROM[rule.counts_from]
+        # Counted from the act that raised the open step it re-dates (``counts_from =
+        # "raised"``, refresh_only lines: Wokingham W3's three months when a domain turns high).
+        self.raised = rule.counts_from == "raised"
         self.refresh_only, self.refresh_due = rule.refresh_only, rule.refresh_due
         self.refresh_undated_only = rule.refresh_undated_only
         self.supersedes_previous = rule.supersedes_previous
@@ -242,6 +246,9 @@ class _Table:
         self.by_id = {i: tuple(line(r) for r in rules) for i, rules in index["_by_id"].items()}
         self.by_code = {c: tuple(line(r) for r in rules)
                         for c, rules in index["_by_code"].items()}
+        # Codes whose completion also answers the reasons dated after it (W7); any other
+        # step done at T leaves its reasons after T owed (_Plan.carry_over).
+        self.covers_later = frozenset(r.code for r in pack.rules if r.completion_covers_later)
         self.checks: dict[str, tuple[_CheckEntry, ...]] = {}
         for check in pack.checks:
             entry = (check, check.when.test,
@@ -267,10 +274,10 @@ class _Table:
         # trigger -> its generated function and its source (see _generate).
         self.runners: dict[str, _Runner] = {}
         # (form, counted from when known) -> its deadline function (see _due_function).
-        self.dues: dict[tuple[str, bool], _DueFunction] = {}
+        self.dues: dict[tuple[str, str | None], _DueFunction] = {}
         self.sources: dict[str, str] = {}
 
-    def due_function(self, form: str, known: bool) -> _DueFunction:
+    def due_function(self, form: str, known: str | None) -> _DueFunction:
         """A deadline form's function for this pack's lines (:func:`_due_function`)."""
         found = self.dues.get((form, known))
         if found is None:
@@ -344,6 +351,11 @@ def generated_source(pack: Pack, trigger: str) -> str:
 _Runner = Callable[["_Plan", Context], None]
 # Deadline kinds whose Due never carries a note (parse_form's kinds): a direct line with one of
 # these is always planned from its template.
+# A rule's ``counts_from`` -> the event data key its deadline counts from (None: occurred_at).
+_COUNTS_FROM: dict[str, str | None] = {
+    "occurred": None, "known": "known_at", "assessment_completed": "assessment_completed_at",
+    "raised": None,  # the act that raised the step it re-dates (_Line.raised)
+}
 _NOTELESS_KINDS = frozenset({"h", "wd", "d", "w", "m", "immediately", "none", "+1wd-in-week"})
 # An inlined condition's read of the event data (``_d.get('key')``, the key a str literal).
 _DATA_GET = re.compile(r"_d\.get\('(?:[^'\\]|\\.)*'\)")
@@ -413,8 +425,9 @@ def _generate(table: _Table, trigger: str) -> _Runner:
                         "else None)")
         else:
             assignee = "None"
-        counted = f"(plan._known_counted or plan._known_counted_from({ref}))" if line.known \
-            else "_why[2]"
+        counted = "_why[2]" if not line.known else \
+            f"(plan._known_counted or plan._known_counted_from({ref}))" \
+            if line.known == "known_at" else f"plan._known_counted_from({ref})"
         t = line.intent
         fallback = f"(_key := {key}) in planned"
         names[f"_D{number}"] = table.due_function(form, line.known)
@@ -423,7 +436,9 @@ def _generate(table: _Table, trigger: str) -> _Runner:
         # An open step of its code: kept (or re-dated) in place when it is about this subject
         # (or the case's one, for a case-wide duty); anything else as _step decides.
         body.append(f"{indent}if {lit(line.code)} in by_code:")
-        if line.refresh_due or line.refresh_undated_only:
+        # A recurring line's occurrence is never brought before a month after the last
+        # completion (_keep's _not_before_last_completion): _step decides.
+        if line.refresh_due or line.refresh_undated_only or line.period is not None:
             body.append(f"{i2}plan._step({ref}, ({subject}, {ref}.title, {assignee}, None))")
         else:
             body += _keep_source(line, number, i2, key, subject, assignee, due, due_key, kind,
@@ -625,13 +640,14 @@ def _no_contact(ctx: Context) -> None:
 _DueFunction = Callable[["_Plan"], Due]
 
 
-def _due_function(form: str, known: bool, table: _Table) -> _DueFunction:
-    """``_Plan._due(form, line, None)`` for a pack's line counted from the event (or,
-    ``known``, from when it became known) and one form, made once per pack: the same Due,
-    stored in the plan's ``_dues`` under the same key, with the same first-deadline reads (and
-    errors: known_at, then the review and transfer dates), without looking the form up again.
-    No DeadlineInputs are built for a form that reads nothing but its start
-    (:func:`~app.workflows.deadlines.reads_inputs`), nor for ``next-panel`` and
+def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
+    """``_Plan._due(form, line, None)`` for a pack's line counted from the event (or, with
+    ``known``, from the moment that event data key gives: ``known_at``, when it became known;
+    ``assessment_completed_at``, when its assessment was completed) and one form, made once
+    per pack: the same Due, stored in the plan's ``_dues`` under the same key, with the same
+    first-deadline reads (and errors: known_at, then the review and transfer dates), without
+    looking the form up again. No DeadlineInputs are built for a form that reads nothing but
+    its start (:func:`~app.workflows.deadlines.reads_inputs`), nor for ``next-panel`` and
     ``+1wd-in-week``, given the panels or the absences they read."""
     compute, key = form_function(form), (form, known, None)
     kind = parse_form(form).kind
@@ -654,7 +670,12 @@ def _due_function(form: str, known: bool, table: _Table) -> _DueFunction:
 
     def due(plan: _Plan) -> Due:
         occurred = plan.event.occurred_at
-        start = (plan._known_start or plan._start_known()) if known else occurred
+        if not known:
+            start = occurred
+        elif known == "known_at":
+            start = plan._known_start or plan._start_known()
+        else:  # another moment the event carries (a judgement's assessment_completed_at)
+            start = _as_datetime(plan.data.get(known)) or occurred
         if plan._dates is None:
             plan._read_dates()
         found = plan._dues[key] = deadline(
@@ -715,6 +736,7 @@ def evaluate(
             plan.apply(ack)
     if trigger == "step_completed":
         plan.recur()
+        plan.carry_over()
     elif trigger == "panel_scheduled":
         plan.redate_awaiting_panel()
     elif trigger == "referral_transition":
@@ -1023,6 +1045,8 @@ class _Plan:
         return self._event_reason
 
     def _known_counted_from(self, line: _Line) -> str:
+        if line.known != "known_at":  # another moment the event data carries (not memoised)
+            return require_aware(self._start(line)).astimezone(UTC).isoformat()
         if self._known_counted is None:
             start = self._start(line)
             why = self._event_reason
@@ -1039,9 +1063,12 @@ class _Plan:
         return self._known_start
 
     def _start(self, line: _Line | None) -> datetime:
-        """The moment a line's deadline counts from: the event, or when it became known."""
+        """The moment a line's deadline counts from: the event, when it became known, or
+        when the assessment it belongs to was completed (the event data's moment, if any)."""
         if line is None or not line.known:
             return self.event.occurred_at
+        if line.known != "known_at":
+            return _as_datetime(self.data.get(line.known)) or self.event.occurred_at
         if self._known_start is None:
             self._known_start = _as_datetime(self.data.get("known_at")) \
                 or self.event.occurred_at
@@ -1068,7 +1095,8 @@ class _Plan:
             if due_date is None:  # a line's own deadline: its form's function (_due_function)
                 return self.table.due_function(form, known)(self)
             # The first time for a key: where a bad known_at / review / transfer date raises.
-            start = (self._known_start or self._start(line)) if known \
+            start = ((self._known_start if known == "known_at" else None)
+                     or self._start(line)) if known \
                 else self.event.occurred_at  # _start, inline
             if self._dates is None:
                 self._read_dates()
@@ -1083,7 +1111,7 @@ class _Plan:
         self._dates = (_as_date(data.get("review_date")), _as_date(data.get("transfer_date")))
 
     def _inputs_of(
-        self, start: datetime, known: bool, due_date: date | None
+        self, start: datetime, known: str | None, due_date: date | None
     ) -> tuple[DeadlineInputs, datetime]:
         """What the deadline forms read besides their start (once per start and due date), and
         the start as aware UTC."""
@@ -1113,7 +1141,8 @@ class _Plan:
             return
         if line.code in self._by_code:
             existing = self._existing(line, subject)
-            if existing is not None:
+            if existing is not None and not (line.supersedes_previous
+                                             and not _asked_by(existing, line)):
                 planned[key] = None
                 self._keep(line, instance, existing)
                 return
@@ -1186,6 +1215,11 @@ class _Plan:
         touched = self.touched
         if step_key in touched:
             return
+        anchor = None
+        if line.raised:
+            anchor = self._raised_at(line, existing)
+            if anchor is None:
+                return  # no line of this rule raised the open step: nothing to count from
         touched.add(step_key)
         form, branch_note = (line.form, None) if line.branches is None \
             else self._form(line)  # type: ignore[assignment]
@@ -1197,8 +1231,13 @@ class _Plan:
         elif not line.refresh_due:
             # The same duty asked for again: one open step carrying every reason, due at the
             # sooner of its deadlines (never later than it already was).
-            due = self._dues.get((form, line.known, instance[3])) \
-                or self._due(form, line, instance[3])  # type: ignore[arg-type]
+            if anchor is not None:
+                due = self._due_since(form, anchor)  # type: ignore[arg-type]
+            else:
+                due = self._dues.get((form, line.known, instance[3])) \
+                    or self._due(form, line, instance[3])  # type: ignore[arg-type]
+            if line.period is not None:
+                due = _not_before_last_completion(due, existing, line.period)
             if due[0] is not None and (existing.due_at is None
                                        or due[0] < _utc(existing.due_at)):  # type: ignore[operator]
                 self.intents.append(self._intent(
@@ -1238,6 +1277,130 @@ class _Plan:
         intent = _new(StepIntent)
         _set(intent, "__dict__", values)
         self.intents.append(intent)
+
+    def _raised_at(self, line: _Line, existing: OpenStep) -> datetime | None:
+        """When the act that raised an open step under ``line``'s rule happened (the latest
+        reason of a line of that rule for that code that creates steps): what a ``counts_from
+        = "raised"`` line counts from; None when no such line raised it."""
+        raising = [r for r in self.table.by_id.get(line.id, ())
+                   if r.code == line.code and not r.refresh_only]
+        found: datetime | None = None
+        for reason in existing.reasons:
+            if reason.get("rule") != line.id or not any(
+                    reason.get("trigger") in r.trigger for r in raising):
+                continue
+            at = _moment(reason.get("at"))
+            if at is not None and (found is None or at > found):
+                found = at
+        return found
+
+    def _due_since(self, form: str, start: datetime) -> Due:
+        """The deadline a form gives counted from ``start`` (an earlier act than this event),
+        never before this event: a point already passed is due now, urgent, saying when it
+        passed (as ``release-6m`` does)."""
+        due = self._due_from(form, start)
+        if due.due_at is not None and due.due_at < self.occurred_utc:
+            return Due(self.occurred_utc, True, False,
+                       f"Due {form.removeprefix('+')} after {start.isoformat()}, which passed on "
+                       f"{due.due_at.isoformat()}: due now.")
+        return due
+
+    def _due_from(self, form: str, start: datetime) -> Due:
+        """A form's deadline counted from ``start`` rather than from this event (the reasons a
+        completion left owed, the act that raised a step); the other inputs as for the event."""
+        inputs = _make(DeadlineInputs, {
+            "occurred_at": start, "panels": self.panels, "panel_kind": self.table.panel_kind,
+            "panel_cadence": self.table.panel_cadence,
+            "expected_release_date": self.ctx.after.expected_release_date,
+            "review_date": None, "transfer_date": None, "due_date": None,
+            "absences": self.case.case_holder_absences,
+        })
+        return form_function(form)(inputs, start.astimezone(UTC), self.calendar)
+
+    def carry_over(self) -> None:
+        """A step done at T answers what was asked of it up to T: the reasons whose act came
+        after T (a change of circumstances on 31 December, a review done on 29 December) stay
+        owed (policy-rules: a step raised by an event is about that event). They are asked for
+        again as the step of the soonest of their own deadlines (counted from each reason's
+        act, or from when it became known), joining the open step of a case-wide code if there
+        is one; not for a recurring code (its next occurrence is the duty), a code whose
+        completion covers later reasons (``completion_covers_later``), a reason whose line's
+        condition (``holds``) no longer holds, nor a completion that was not done (waived)."""
+        data = self.data
+        reasons = data.get("reasons")
+        code = data.get("code")
+        if not reasons or str(data.get("status") or "done") != "done" \
+                or code in self.table.covers_later:
+            return
+        done = self.occurred_utc
+        owed: dict[Any, list[tuple[Due, _Line, Mapping[str, Any], UUID]]] = {}
+        for reason in reasons:
+            act = max((m for m in (_moment(reason.get("at")), _moment(reason.get("counted_from")))
+                       if m is not None), default=None)
+            if act is None or act <= done:
+                continue
+            line = self._reason_line(str(code), reason)
+            if line is None:
+                continue
+            if line.holds is not None and not line.holds(self._hold_ctx):
+                continue
+            start = _moment(reason.get("counted_from") if line.known else reason.get("at"))
+            form, _ = self._form(line)
+            due = self._due_from(form, start or act)
+            subject = self.case_id if line.case_subject \
+                or reason.get("trigger") in CASE_SUBJECT_TRIGGERS \
+                else (_as_uuid(_record_id(reason)) or self.case_id)
+            key = self.case_key if line.case_keyed else _uid(subject)
+            owed.setdefault(key, []).append((due, line, reason, subject))
+        for key, items in owed.items():
+            items.sort(key=lambda item: (item[0].due_at is None, item[0].due_at or done))
+            due, line, _, subject = items[0]
+            self._owe(line, key, subject, due, tuple(r for _, _, r, _ in items))
+
+    def _reason_line(self, code: str, reason: Mapping[str, Any]) -> _Line | None:
+        """The line of a reason (its rule, for its trigger) that creates plain steps of
+        ``code`` one at a time (not a recurrence, a re-dating line or a panel's actions);
+        of several (W12, one per domain), the one citing the reason's paragraph."""
+        found = [line for line in self.table.by_code.get(code, ())
+                 if line.id == reason.get("rule") and reason.get("trigger") in line.trigger
+                 and line.plain and line.period is None and not line.refresh_only]
+        return next((line for line in found if line.ref == reason.get("ref")),
+                    found[0] if found else None)
+
+    def _owe(self, line: _Line, key: Any, subject: UUID, due: Due,
+             reasons: tuple[Mapping[str, Any], ...]) -> None:
+        """Ask again for a step of ``line`` for the owed ``reasons`` (see :meth:`carry_over`)."""
+        planned, done = self.planned, self.occurred_utc.isoformat()
+        index = planned.get((line.code, key), _UNPLANNED)
+        if index is not _UNPLANNED:
+            if index is not None:  # planned in this evaluation: one step, every reason
+                intent = self.intents[index]
+                changes: dict[str, Any] = {"reasons": (*intent.reasons, *reasons)}
+                if _sooner(due, intent.due_at):
+                    changes.update(due_at=due.due_at, urgent=due.urgent,
+                                   awaiting_panel_date=due.awaiting_panel_date)
+                self.intents[index] = _evolve(intent, **changes)
+            return
+        form, _ = self._form(line)
+        instance = (subject, line.title, None, None)
+        existing = self._existing(line, subject)
+        if existing is not None and _uid(existing.id) not in self.touched:
+            planned[(line.code, key)] = None
+            self.touched.add(_uid(existing.id))
+            action: Literal["keep", "update_due"] = "update_due" \
+                if _sooner(due, _utc(existing.due_at)) else "keep"
+            kept = due if action == "update_due" else Due(
+                _utc(existing.due_at), False, existing.awaiting_panel_date)
+            self.intents.append(self._intent(
+                action, line, instance, kept, form if action == "update_due"
+                else existing.deadline_form, None, existing.subject_id, existing.id, reasons))
+            return
+        planned[(line.code, key)] = len(self.intents)
+        intent = self._intent("create", line, instance, due, form, None, reasons=reasons)
+        note = f"Still owed: the {line.code} done at {done} came before the act that asks " \
+            "for it."
+        self.intents.append(_evolve(intent, note=f"{intent.note}\n{note}" if intent.note
+                                    else note))
 
     def _intent(
         self, action: Literal["create", "keep", "update_due"], line: _Line,
@@ -1452,6 +1615,46 @@ def _note(
     if undated and not any("timescale" in n.lower() for n in notes):
         notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
     return "\n".join(notes) or None
+
+
+def _asked_by(step: OpenStep, line: _Line) -> bool:
+    """Whether an open step is one this line asked for (its rule, and the line's trigger in its
+    first reason): a line that replaces earlier steps of its code (a new review date; the
+    AssetPlus a case that became statutory needs in place of its Fact Finding) merges only into
+    its own step, and replaces another line's."""
+    if step.rule_id != line.id:
+        return False
+    return not step.reasons or step.reasons[0].get("trigger") in line.trigger
+
+
+def _moment(value: Any) -> datetime | None:
+    """A reason's instant (``at``, ``counted_from``: ISO 8601 with an offset) as an aware
+    datetime; None when absent or unreadable (a reason stored before it carried one)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else None
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _not_before_last_completion(due: Due, existing: OpenStep, period: str) -> Due:
+    """A recurring step's occurrence is due one period after the act that completed the last
+    one (policy-rules ``every 1m``): another act asking for it (a back-dated re-confirmation of
+    the rating) never pulls it before that point."""
+    floor = None
+    for reason in existing.reasons:
+        if reason.get("trigger") == "step_completed":
+            at = _moment(reason.get("at"))
+            if at is not None:
+                point = add_period(at, period).astimezone(UTC)
+                floor = point if floor is None or point > floor else floor
+    if floor is None or due.due_at is None or due.due_at >= floor:
+        return due
+    return Due(floor, due.urgent, due.awaiting_panel_date, due.note)
 
 
 def _record_id(reason: Mapping[str, Any]) -> str | None:

@@ -263,6 +263,12 @@ class _Checker:
                 self.add("warning", "-", f"not_waivable.{index}",
                          f"no rule creates step code {code!r}, so this protects nothing"
                          f"{suggest(code, codes)}")
+        for i, declared in enumerate(self.pack.event_types):
+            for index, code in enumerate(declared.ends_steps):
+                if code not in codes:
+                    self.add("warning", "-", f"event_types.{i}.ends_steps.{index}",
+                             f"no rule creates step code {code!r}, so this ends nothing"
+                             f"{suggest(code, codes)}")
         for i, kind in enumerate(self.pack.referral_kinds):
             for index, code in enumerate(kind.closes):
                 if code not in codes:

@@ -32,6 +32,7 @@ from app.workflows.deadlines import parse_form
 from app.workflows.pack_check import Problem, check_pack
 from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
 from app.workflows.vocabulary import (
+    ASSESSMENT_TYPES,
     CLOSING_ACTS,
     CORE,
     CORE_EVENT_TYPES,
@@ -39,6 +40,7 @@ from app.workflows.vocabulary import (
     Escalation,
     EventType,
     Fact,
+    Name,
     PanelKind,
     ReferralKind,
     Score,
@@ -162,15 +164,41 @@ class Rule(_Strict):
     # The policy accepts a management oversight entry in place of this step (W6 "defensible
     # management oversight entry", S11 "add management oversight on CMS").
     satisfiable_by_oversight: bool = False
-    # Whose clock: ``occurred`` (when it happened) or ``known`` (when it became known to the
-    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker").
-    counts_from: Literal["occurred", "known"] = "occurred"
+    # Whose clock: ``occurred`` (when it happened), ``known`` (when it became known to the
+    # worker: the event's ``known_at``, Wokingham "becomes known to the PYJS worker"),
+    # ``assessment_completed`` (when the assessment a judgement belongs to was completed: the
+    # event's ``assessment_completed_at``, Wokingham W9 "within two working days of the
+    # assessment being completed"; without that moment in the event, when it happened), or
+    # ``raised`` (a ``refresh_only`` line re-dating an open step): from the act that raised
+    # that step under this rule id (Wokingham W3: three months after the countersignature that
+    # set the review, not after the judgement that made the child high); the line does nothing
+    # to a step no line of its rule raised.
+    counts_from: Literal["occurred", "known", "assessment_completed", "raised"] = "occurred"
+    # Completing a step of this code also answers the reasons dated after the completion (W7:
+    # the panel requested is held after them and hears them). Otherwise (the default) a step
+    # completed at T leaves the reasons whose act is after T owed, as a new open step: a review
+    # done on 29 December cannot evidence a change on 31 December.
+    completion_covers_later: bool = False
     # Who does the step when the holder its actor names (the case's line manager) is unavailable:
     # on a recorded absence (``POST /v1/staff/{id}/absences``) on any day from now to the step's
     # due day (today, for an undated step), when the step is made or when the absence is
     # recorded later. The step then goes to this role, unassigned (Somerset 3.1 "If the line
     # manager is unavailable, the duty manager will undertake these functions").
     stand_in: Actor | None = None
+    # The assessment types that do this step (Somerset 2.1: an AssetPlus for a statutory child,
+    # a Fact Finding document otherwise; Wokingham "will be assessed using Asset+"): an
+    # assessment of another type closes no step this line made. Unset: any type.
+    assessment_types: tuple[str, ...] | None = None
+
+    @field_validator("assessment_types")
+    @classmethod
+    def _known_assessment_types(cls, value: Any) -> Any:
+        if value is not None:
+            unknown = [t for t in value if t not in ASSESSMENT_TYPES]
+            if unknown or not value:
+                raise ValueError(f"assessment types must be some of {', '.join(ASSESSMENT_TYPES)}"
+                                 f" (got {', '.join(unknown) or 'none'})")
+        return value
 
     @field_validator("deadline")
     @classmethod
@@ -186,6 +214,9 @@ class Rule(_Strict):
     def _for_each_needs_decision(self) -> Rule:
         if self.for_each and self.trigger != ("panel_decision",):
             raise ValueError("for_each = 'actions' only applies to the panel_decision trigger")
+        if self.counts_from == "raised" and not self.refresh_only:
+            raise ValueError("counts_from = 'raised' re-dates an open step: it needs "
+                             "refresh_only = true")
         return self
 
     @property
@@ -328,6 +359,23 @@ class ContactTable(_Strict):
     bands: tuple[ContactBand, ...]
 
 
+class CaseClosure(_Strict):
+    """What a case must have before it may be closed (Wokingham "Assessment Reviews": "all
+    statutory Orders, bail and remand cases must have a closure Asset+ or, where relevant, a
+    Transfer to Probation Asset+"): for a case of one of ``interventions``, a countersigned
+    (complete) assessment of one of ``assessment_types`` at one of ``assessment_stages``, unless
+    an event of one of ``unless_event_types`` is recorded (a child who has died is not
+    assessed). Closing without it is 422 ``closure-assessment-required``."""
+
+    rule_id: RuleId
+    ref: Ref
+    interventions: tuple[Name, ...]
+    assessment_types: tuple[Name, ...]
+    assessment_stages: tuple[Name, ...]
+    unless_event_types: tuple[Name, ...] = ()
+    detail: Annotated[str, Field(min_length=1, max_length=600)]
+
+
 ClosingAct = Literal[
     "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
     "referral_quality_assure", "referral_views",
@@ -365,6 +413,7 @@ class Pack(_Strict):
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
     contact: ContactTable | None = None
+    case_closure: CaseClosure | None = None
     options: dict[str, bool | int | str] = Field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     rules: tuple[Rule, ...]
@@ -498,15 +547,28 @@ class Pack(_Strict):
         """Every line (checks' acknowledgements included) that creates steps with this code."""
         return self._index("_by_code").get(code, ())
 
+    def assessment_types_for(self, rule_id: str, code: str, title: str) -> tuple[str, ...] | None:
+        """The assessment types that do a step this pack's rule made (its line: the rule's line
+        for that code with that title, else its first line for that code); None: any type."""
+        lines = [r for r in self.lines(rule_id) if r.code == code]
+        line = next((r for r in lines if r.title == title), lines[0] if lines else None)
+        return None if line is None else line.assessment_types
+
     def case_wide(self, code: str) -> bool:
         """Whether a step code is one duty per case: any line for it says ``dedupe = "case"``,
         so every line asking for it adds its reason to the one open step."""
         return code in self._index("_case_wide")
 
+    def ending_events(self) -> dict[str, tuple[str, ...]]:
+        """Event type -> the step codes its recording ends (``ends_steps``: a death ends the
+        work with the child), for the event types that end any."""
+        return {e.id: e.ends_steps for e in self.event_types if e.ends_steps}
+
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
-        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact) if x is not None]
+        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact,
+                                    self.case_closure) if x is not None]
         if self.register_def is not None and self.register_def.deregistered_by:
             ids.append(self.register_def.deregistered_by)
         return tuple(dict.fromkeys(ids))
@@ -688,3 +750,11 @@ def contact_level_for(pack: Pack, ctx: Context) -> str | None:
         if band.when(ctx):
             return band.level
     return None
+
+
+def satisfies_assessment_step(
+    pack: Pack, rule_id: str, code: str, title: str, assessment_type: str
+) -> bool:
+    """Whether an assessment of this type does the step (rule, code, title) the pack made."""
+    types = pack.assessment_types_for(rule_id, code, title)
+    return types is None or assessment_type in types

@@ -57,9 +57,14 @@ IMPACTS: tuple[str, ...] = ("slight", "minor", "medium", "major", "critical")
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
+    "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
+    "completes_lor_rating",
     # A review-stage assessment submitted while a step asks for one (``[closures]``
     # ``assessment_submit_review``): it is the Review Stage that step asked for.
     "answers_review_request",
+    # A judgement recorded while a transfer out is pending (its date not yet past): the event
+    # also carries that ``transfer_date`` for ``before-transfer`` (Somerset S26, 13.4.3).
+    "transfer_pending",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {
@@ -98,6 +103,11 @@ class EventType(_Strict):
     title: Text
     # May be recorded on a closed case (Somerset S23: a charge or death after closure).
     after_closure: bool = False
+    # The open steps of these codes can no longer be done once this event is recorded (a
+    # child's death ends the work with the child): superseded, with ``ends_reason``, audited,
+    # in the event's own transaction. Steps the policy asks for after the event stay open.
+    ends_steps: tuple[Code, ...] = ()
+    ends_reason: Text | None = None
 
 
 class ReferralKind(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -95,3 +96,53 @@ async def outbox_types(settings: Any, case_id: str) -> list[str]:
             return [e.type for e in rows.all() if (e.payload or {}).get("case_id") == case_id]
     finally:
         await engine.dispose()
+
+
+async def closing_asset_plus(t: Tenant, case_id: str, at: str, stage: str = "closure",
+                             countersign: bool = True) -> dict[str, Any]:
+    """A closure (or transfer) Asset+ started, submitted and (by default) countersigned, each a
+    minute apart from ``at`` (Wokingham: a statutory case closes only with a countersigned
+    one); the assessment as last answered."""
+    start = datetime.fromisoformat(at)
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments",
+                            json={"type": "asset_plus", "stage": stage, "occurred_at": at},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    ident = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/assessments/{ident}/submit",
+                            json={"occurred_at": (start + timedelta(minutes=1)).isoformat()},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    if countersign:
+        r = await t.client.post(
+            f"/v1/assessments/{ident}/countersign",
+            json={"feedback": "Agreed.",
+                  "occurred_at": (start + timedelta(minutes=2)).isoformat()},
+            headers=t.auth("line_manager"))
+        assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def heard_by_marp(t: Tenant, case_id: str, *, sits: str, review_date: str,
+                        **levels: str) -> dict[str, Any]:
+    """The MARP sits on the case (scheduled at ``sits``, decided an hour later) and confirms the
+    ``levels`` (``rosh_level="high"``), booking its review (S20): the panel has taken the case
+    (M6 from then on). The decision's answer."""
+    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": sits,
+                                                "chair_id": "chair-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/panels/{panel}/items",
+                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    item = r.json()["data"]["id"]
+    decided = datetime.fromisoformat(sits) + timedelta(hours=1)
+    r = await t.client.post(f"/v1/panels/{panel}/items/{item}/decision",
+                            json={**levels, "actions": [], "minutes": "Remains high",
+                                  "review_date": review_date,
+                                  "occurred_at": decided.isoformat()},
+                            headers=t.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]

@@ -100,8 +100,8 @@ async def march_service(t: Tenant) -> None:
     Case B (team line_manager-2), incident Mon 16 March 09:00 GMT:
       W4 due Tue 17 March 23:59:59, done Thu 19 March 11:59:59: late by 1.50 days;
       W5 waived by the line manager; W6 due 6 April: outside March.
-    Case C (team line_manager-1), incident Mon 2 March, closed on 5 March: its steps are
-      superseded and left out.
+    Case C (team line_manager-1, prevention), incident Mon 2 March, closed on 5 March: its
+      steps are superseded and left out.
     Cases opened on 5 January: their W1 steps (no timescale) fall in January, outside March.
     """
     a = (await t.open_case(opened_at="2026-01-05T10:00:00Z", csc_status="cin"))["data"]
@@ -124,7 +124,8 @@ async def march_service(t: Tenant) -> None:
     await complete(t, steps["record_incident"], "2026-03-19T11:59:59Z")
     await waive(t, steps["report_to_line_manager"], "line_manager-2", "2026-03-16T10:00:00Z")
 
-    c = (await t.open_case(opened_at="2026-01-05T10:00:00Z"))["data"]
+    # A prevention case: it closes without the closure Asset+ a statutory Order needs (W3).
+    c = (await t.open_case(opened_at="2026-01-05T10:00:00Z", intervention="prevention"))["data"]
     await post_event(t, c["id"], type="new_incident", occurred_at="2026-03-02T10:00:00Z")
     await close_case(t, c["id"], "2026-03-05T10:00:00Z", "line_manager-1")
     assert await open_steps(t, c["id"]) == {}

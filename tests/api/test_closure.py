@@ -19,6 +19,7 @@ from tests.api.integrity_support import (
     WOKINGHAM,
     assert_problem,
     audit_of,
+    closing_asset_plus,
     codes,
     judge,
     outbox_types,
@@ -136,6 +137,7 @@ async def test_W16_W19_reopening_a_mappa_case_restores_its_mappa_steps(wokingham
     case = (await wokingham.open_case(opened_at="2026-09-01T09:00:00+01:00",
                                       mappa_category=1, mappa_level=1))["data"]
     await judge(wokingham, case["id"], "swb", "high", "2026-09-01T11:00:00+01:00")
+    await closing_asset_plus(wokingham, case["id"], "2026-09-10T15:00:00+01:00")
     assert (await patch_case(wokingham, case["id"], CLOSE)).status_code == 200
     r = await patch_case(wokingham, case["id"], REOPEN)
     assert r.status_code == 200, r.text

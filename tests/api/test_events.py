@@ -282,13 +282,19 @@ async def test_S14_change_of_circumstances_medium_risk(somerset: Tenant) -> None
     assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "4.2", "rule": "S14"}
 
 
-async def test_S14_not_below_medium(somerset: Tenant) -> None:
-    """S14: with ROSH and SWB low, a change of circumstances sets no review."""
+async def test_S14_below_medium_the_review_has_no_timescale(somerset: Tenant) -> None:
+    """S14 (2.1): "AssetPlus assessment will be reviewed maximum 12 weekly (or sooner upon any
+    significant change becoming known)": with ROSH and SWB low, a change of circumstances on
+    Friday 28 August 2026 asks for the review, undated (4.2's next working day is for medium
+    and above)."""
     case = (await somerset.open_case())["data"]
     await judge(somerset, case["id"], "rosh", "low", "2026-08-03T10:00:00Z")
     body = await post_event(somerset, case["id"], type="change_of_circumstances",
                             occurred_at="2026-08-28T10:00:00Z")
-    assert event_steps(body) == []
+    [step] = event_steps(body)
+    assert (step["code"], step["actor"], step["due_at"]) == ("review_assessment",
+                                                             "case_holder", None)
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.1", "rule": "S14"}
 
 
 @pytest.mark.parametrize("event_type", ["charged", "death"])

@@ -196,8 +196,9 @@ async def test_W7_W9_high_risk_panel_request_and_marf_are_not_waived(
     child as high or very high ROSH"; (Management of SWB) "within two working days of the
     assessment being completed the PYJS case worker must complete a MARF referral". ROSH and
     SWB high on Thu 27 Aug 2026 10:00 BST, not open to social care: request_high_risk_panel
-    and marf_referral (case holder, +2wd: Tue 1 Sep 22:59:59Z after the bank holiday on 31
-    Aug) are refused to the line manager and a duty manager (403)."""
+    (case holder, +2wd: Tue 1 Sep 22:59:59Z after the bank holiday on 31 Aug) and marf_referral
+    (case holder, dated once an assessment completes the rating) are refused to the line
+    manager and a duty manager (403)."""
     case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
     await _judge(wokingham, case["id"], "rosh", "high", "2026-08-27T10:00:00+01:00")
     body = await _judge(wokingham, case["id"], "swb", "high", "2026-08-27T10:00:00+01:00")
@@ -206,7 +207,9 @@ async def test_W7_W9_high_risk_panel_request_and_marf_are_not_waived(
                             ("marf_referral", "W9",
                              "Management of Safety and Well-being concerns")):
         step = steps[code]
-        assert (step["actor"], step["due_at"]) == ("case_holder", "2026-09-01T22:59:59Z")
+        # W9's two working days run from the assessment completing the rating (none here).
+        due = "2026-09-01T22:59:59Z" if rule == "W7" else None
+        assert (step["actor"], step["due_at"]) == ("case_holder", due)
         assert (step["policy"]["rule"], step["policy"]["ref"]) == (rule, ref)
         await _refused_for_managers(wokingham, case["id"], step, "2026-08-28T10:00:00Z")
 

@@ -24,7 +24,8 @@ import pytest
 import app.domain.common as common
 from app.core import clock
 from app.core.config import Settings
-from tests.api.fidelity_support import taken_by_marp, with_matrix
+from tests.api.fidelity_support import with_matrix
+from tests.api.integrity_support import heard_by_marp
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant, make_tenant
@@ -300,23 +301,22 @@ async def test_M5_not_for_low_rosh_or_somerset(wokingham: Tenant, somerset: Tena
 async def test_M6_lowering_a_case_under_marp_review_is_409(
     somerset: Tenant, domain: str, high: str, lower: str
 ) -> None:
-    """M6 (7.2.1: "Where the current judgment of ROSH/S and WB concern is High or Very high,
-    recommendation that the risk level is reduced must be approved by the panel"): once a MARP
-    has taken the case and booked its review, lowering a high/very high judgement directly is
-    409 and writes nothing."""
+    """M6 (7.2.1, 4.3): lowering a high/very high judgement on a case the MARP has taken (its
+    review booked) is 409 and writes nothing."""
     case = (await somerset.open_case())["data"]
     await judged(somerset, case["id"], domain=domain, level=high,
                  occurred_at="2026-06-01T10:00:00+01:00")
-    await taken_by_marp(somerset, case["id"], domain, high)
+    await heard_by_marp(somerset, case["id"], sits="2026-06-03T14:00:00+01:00",
+                        review_date="2026-07-01", **{f"{domain}_level": high})
     before = await case_steps(somerset, case["id"])
-    entries = len(await history(somerset, case["id"]))
+    judgements = len(await history(somerset, case["id"]))
     r = await judge(somerset, case["id"], domain=domain, level=lower,
                     occurred_at="2026-06-05T10:00:00+01:00")
     problem_type(r, 409, "panel-approval-required")
     got = await read_case(somerset, case["id"])
     assert got["ratings"][domain]["level"] == high
     assert got["on_register"] is True
-    assert len(await history(somerset, case["id"])) == entries
+    assert len(await history(somerset, case["id"])) == judgements
     assert sorted(s["id"] for s in await case_steps(somerset, case["id"])) == \
         sorted(s["id"] for s in before)
 
@@ -693,18 +693,47 @@ async def test_W7_not_for_swb_or_medium_rosh(wokingham: Tenant) -> None:
 
 @pytest.mark.parametrize(("occurred_at", "due_at"), TWO_WORKING_DAYS)
 @pytest.mark.usefixtures("now_after_2026")
-async def test_W9_marf_referral_within_2_working_days(
+async def test_W9_marf_referral_within_2_working_days_of_the_countersignature(
     wokingham: Tenant, occurred_at: str, due_at: str
 ) -> None:
-    """W9: high SWB, child not open to social care: MARF referral within two working days."""
+    """W9: "If a child with high or very high SWB concerns is not already open to Children Social
+    Care, within two working days of the assessment being completed the PYJS case worker must
+    complete a MARF referral"; "An assessment (Asset+ or mini-asset) is not considered complete
+    until it has been counter signed by a line manager". The SWB judgement is recorded with its
+    Asset+ on Monday 2 March; the countersignature (``occurred_at``) starts the two working days."""
     case = (await wokingham.open_case(csc_status="none"))["data"]
+    assessment = await _asset_plus(wokingham, case["id"], "2026-03-02T10:00:00Z")
     body = await judged(wokingham, case["id"], domain="swb", level="high",
-                        occurred_at=occurred_at)
-    assert_step(the_step(body["next_steps"], "marf_referral"),
+                        assessment_id=assessment, occurred_at="2026-03-02T11:00:00Z")
+    assert [s["due_at"] for s in body["next_steps"] if s["code"] == "marf_referral"] == [None]
+    signed = await _countersign(wokingham, assessment, occurred_at)
+    assert_step(the_step(signed["next_steps"], "marf_referral"),
                 code="marf_referral", actor="case_holder", assignee="case_holder-1",
                 due_at=due_at, pack=WOKINGHAM, ref="Management of Safety and Well-being concerns",
                 rule="W9")
-    assert "align_with_social_care_plan" not in codes(body["next_steps"])
+    assert "align_with_social_care_plan" not in codes(signed["next_steps"])
+
+
+async def _asset_plus(t: Tenant, case_id: str, at: str) -> str:
+    """Start an Asset+ (a draft) as the case holder; its id."""
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments",
+                            json={"type": "asset_plus", "stage": "start", "occurred_at": at},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return str(r.json()["data"]["id"])
+
+
+async def _countersign(t: Tenant, assessment_id: str, at: str) -> dict[str, Any]:
+    """Submit the assessment (Monday 2 March, noon) and countersign it at ``at``."""
+    r = await t.client.post(f"/v1/assessments/{assessment_id}/submit",
+                            json={"occurred_at": "2026-03-02T12:00:00Z"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    r = await t.client.post(f"/v1/assessments/{assessment_id}/countersign",
+                            json={"feedback": "Agreed.", "occurred_at": at},
+                            headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("csc", ["cin", "cic", "cp"])

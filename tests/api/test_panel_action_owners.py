@@ -211,6 +211,39 @@ async def test_W22_overdue_action_escalates_over_its_owner(
                             "ref": "High Risk Panel", "rule": "W22"}
 
 
+async def test_W22_escalation_of_a_panel_action_is_no_bare_duty(
+        factory: Any, wokingham: Tenant) -> None:
+    """The escalation of the line manager's own overdue panel action (for a duty manager, no
+    assignee) quotes the action's free-text title ("Joint visit with police"): on a case an
+    allow-list restricts it is not shown as a role-addressed duty to a duty manager the list
+    leaves out (attack 7, F9: a bare duty carries nothing of the case), who neither lists,
+    reads nor completes it; a duty manager on the list does."""
+    case_id, r = await _decide(wokingham, "line_manager-1")
+    assert r.status_code == 200, r.text
+    action = _action(r.json()["next_steps"])
+    r = await patch_case(wokingham, case_id, {"access": {"allowed_staff": [
+        "case_holder-1", "line_manager-1", "duty_manager-2"]}})
+    assert r.status_code == 200, r.text
+    assert await tick(factory, wokingham, datetime(2026, 9, 11, 9, 0, tzinfo=UTC)) >= 1
+    steps = await wokingham.client.get(
+        "/v1/next-steps", params={"case_id": case_id, "limit": 200},
+        headers=wokingham.auth("duty_manager", "duty_manager-2"))
+    [up] = [s for s in steps.json()["data"]
+            if s["code"] == "escalate_overdue_step" and s["subject_id"] == action["id"]]
+    assert (up["actor"], up["assignee_id"]) == ("duty_manager", None)
+    assert "Joint visit with police" in up["title"]
+    outsider = wokingham.auth("duty_manager", "duty_manager-5")
+    listed = await wokingham.client.get("/v1/next-steps", params={"limit": 200},
+                                        headers=outsider)
+    assert "Joint visit" not in listed.text
+    assert up["id"] not in listed.text
+    assert_problem(await wokingham.client.get(f"/v1/next-steps/{up['id']}", headers=outsider),
+                   404)
+    assert_problem(await complete(wokingham, up["id"], "duty_manager", "duty_manager-5"), 404)
+    done = await complete(wokingham, up["id"], "duty_manager", "duty_manager-2", note="chased")
+    assert done.status_code == 200, done.text
+
+
 async def test_W22_action_of_an_owner_later_shut_out_goes_to_the_case_holder(
         wokingham: Tenant) -> None:
     """A restriction set after the decision that shuts out the action's owner (case_holder-9)

@@ -9,6 +9,7 @@ import pytest
 
 from app.core import clock
 from tests.api.fidelity_support import with_matrix
+from tests.api.integrity_support import heard_by_marp
 from tests.conftest import Tenant
 
 
@@ -87,19 +88,16 @@ async def test_S7_next_panel_waits_then_resolves(
 async def test_M6_lowering_a_registered_case_needs_the_panel(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """Once a MARP has taken the case (10 June, review booked for 8 July), direct lowering is
-    409; the next MARP's decision lowers it and S21 deregisters."""
+    """M6 (7.2.1): "recommendation that the risk level is reduced must be approved by the
+    panel" once the MARP has the case (4.3 "If the case was relevant to MARP, the case holder
+    will update the panel in line with the previously agreed review date"): after the MARP of
+    3 June booked its review, direct lowering is 409; the review panel's decision lowers it
+    and S21 deregisters."""
     case = await high_case(client, somerset)
-    first = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
-    item = await add_item(client, somerset, first["id"], case["id"])
-    r = await client.post(
-        f"/v1/panels/{first['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-07-08", "actions": [],
-              "minutes": "Remains high", "occurred_at": "2026-06-10T15:00:00+01:00"},
-        headers=somerset.auth("chair", "chair-1"))
-    assert r.status_code == 200, r.text
+    await heard_by_marp(somerset, case["id"], sits="2026-06-03T14:00:00+01:00",
+                        review_date="2026-06-10", rosh_level="high")
     r = await judge(client, somerset, case["id"], domain="rosh", level="medium",
-                    occurred_at="2026-06-20T10:00:00+01:00")
+                    occurred_at="2026-06-05T10:00:00+01:00")
     assert r.status_code == 409, r.text
     assert r.json()["type"].endswith("/panel-approval-required")
     panel = await schedule(client, somerset, "2026-07-08T14:00:00+01:00")

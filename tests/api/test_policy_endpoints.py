@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.fidelity_support import taken_by_marp
+from tests.api.integrity_support import heard_by_marp
 from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant
 
@@ -189,15 +189,15 @@ async def test_preview_violation_shows_the_rule(wokingham: Tenant) -> None:
 
 
 async def test_preview_M6_violation_on_registered_case(somerset: Tenant) -> None:
-    """Preview of lowering a Somerset case under MARP review: valid false with M6 (409)."""
+    """Preview of lowering a Somerset case the MARP has taken: valid false with M6 (409)."""
     case = (await somerset.open_case())["data"]
     r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements",
                                    json={"domain": "rosh", "level": "very_high",
                                          "occurred_at": FRI_BH},
                                    headers=somerset.auth("case_holder"))
     assert r.status_code == 201, r.text
-    await taken_by_marp(somerset, case["id"], "rosh", "very_high", "2026-09-03T10:00:00+01:00",
-                        "2026-09-03T11:00:00+01:00", "2026-10-01")
+    await heard_by_marp(somerset, case["id"], sits="2026-09-03T14:00:00+01:00",
+                        review_date="2026-10-01", rosh_level="very_high")
     before = await state(somerset, case["id"])
     r = await preview(somerset, {"case_id": case["id"], "judgement": {
         "domain": "rosh", "level": "medium"}}, role="line_manager")

@@ -624,17 +624,59 @@ async def test_W9_marf_clock_starts_when_the_assessment_is_countersigned(
         "judgement_recorded", "assessment_countersigned"]
 
 
-async def test_W9_marf_without_an_assessment_runs_from_the_judgement(wokingham: Tenant) -> None:
-    """W9: a SWB judgement recorded outside an assessment starts the two working days at once
-    (Friday 28 August 2026 -> Wednesday 2 September, over the bank holiday)."""
+async def test_W9_marf_without_an_assessment_waits_for_the_next_countersignature(
+    wokingham: Tenant,
+) -> None:
+    """W9: "within two working days of the assessment being completed"; "An assessment ... is
+    not considered complete until it has been counter signed by a line manager". A SWB judgement
+    recorded without its assessment (Friday 28 August 2026) sets no deadline yet, and says why;
+    the Asset+ countersigned on Tuesday 1 September completes it: due the end of Thursday 3
+    September (not Wednesday 2 September, two working days from the judgement)."""
     week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
     body = await week.judge({"domain": "swb", "level": "high",
                              "occurred_at": "2026-08-28T10:00:00+01:00"})
     marf = steps_of(body["next_steps"], "marf_referral")
-    assert [s["due_at"] for s in marf] == ["2026-09-02T22:59:59Z"]
+    assert [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in marf] == [
+        ("case_holder", None, "W9")]
+    assert "recorded without its assessment" in marf[0]["note"]
     signed = await week.countersign(at="2026-09-01T11:00:00+01:00")
-    assert [s["due_at"] for s in steps_of(signed["next_steps"], "marf_referral")] == [
-        "2026-09-02T22:59:59Z"]
+    assert [(s["id"], s["due_at"]) for s in steps_of(signed["next_steps"], "marf_referral")] == [
+        (marf[0]["id"], "2026-09-03T22:59:59Z")]
+
+
+async def test_W9_marf_with_a_countersigned_assessment_counts_from_its_countersignature(
+    wokingham: Tenant,
+) -> None:
+    """W9: "within two working days of the assessment being completed": the SWB judgement of an
+    Asset+ countersigned on Wednesday 26 August, recorded (back-dated to Tuesday 25 August) on
+    Friday 28 August, counts from the countersignature: due the end of Friday 28 August, not of
+    Thursday 27 August (two working days from the judgement) nor of Wednesday 2 September (two
+    from its recording, over the bank holiday)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await week.countersign()  # Wednesday 26 August 11:00
+    body = await week.swb("high", rationale=None)  # occurred Tuesday 25 August 10:05
+    marf = steps_of(body["next_steps"], "marf_referral")
+    assert [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in marf] == [
+        ("case_holder", "2026-08-28T22:59:59Z", "W9")]
+
+
+async def test_W9_another_assessments_countersignature_does_not_start_the_marf_clock(
+    wokingham: Tenant,
+) -> None:
+    """W9: "within two working days of the assessment being completed": the clock waits for the
+    assessment the SWB judgement belongs to. A transfer Asset+ countersigned on Wednesday 26
+    August leaves the MARF undated; the start Asset+ with the SWB judgement, countersigned on
+    Friday 28 August, dates it (Wednesday 2 September, Monday 31 August a bank holiday)."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    other = await week.assessment("review", "2026-08-24T11:00:00+01:00")
+    body = await week.swb("high", rationale=None)
+    marf = steps_of(body["next_steps"], "marf_referral")
+    assert [s["due_at"] for s in marf] == [None]
+    signed = await week.countersign(other["id"], at="2026-08-26T11:00:00+01:00")
+    assert [s["due_at"] for s in steps_of(signed["next_steps"], "marf_referral")] == [None]
+    signed = await week.countersign(at="2026-08-28T11:00:00+01:00")
+    assert [(s["id"], s["due_at"]) for s in steps_of(signed["next_steps"], "marf_referral")] == [
+        (marf[0]["id"], "2026-09-02T22:59:59Z")]
 
 
 # --- item 9: serious incidents in Wokingham -------------------------------------------------
@@ -894,8 +936,10 @@ async def test_W4_a_closed_case_does_not_make_its_manager_the_workers_manager(
     """W4: a line manager whose only case with case_holder-7 closed on Friday 28 August 2026
     no longer manages them: recording their absence is 403 (it would bring their in-week
     deadlines forward); a duty manager records it."""
+    # A prevention case: it closes without the closure Asset+ an Order needs (W3).
     case = (await wokingham.open_case(case_holder_id="case_holder-7",
-                                      line_manager_id="line_manager-7"))["data"]
+                                      line_manager_id="line_manager-7",
+                                      intervention="prevention"))["data"]
     url = f"/v1/cases/{case['id']}"
     manager = wokingham.auth("line_manager", "line_manager-7")
     tag = (await wokingham.client.get(url, headers=manager)).headers["etag"]

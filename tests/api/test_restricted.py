@@ -89,15 +89,48 @@ def _leaks(response: httpx.Response, rec: CaseRecord) -> list[str]:
     return [s for s in secrets if s in text]
 
 
-@pytest.fixture
-async def world(client: httpx.AsyncClient, somerset: Tenant) -> dict[str, Any]:
-    """Two cases with the same kind of record; the first excludes ``INTRUDER``."""
+async def _world(client: httpx.AsyncClient, somerset: Tenant, access: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """Two cases with the same kind of record; the first restricted by ``access``."""
     panel_id = await schedule_panel(client, somerset)
     hidden = await case_with_record(client, somerset, "Zelinda", "Quartermaine", panel_id)
     twin = await case_with_record(client, somerset, "Orla", "Brightwater", panel_id)
-    r = await restrict(client, somerset, hidden.id, {"excluded_staff": [INTRUDER]})
+    r = await restrict(client, somerset, hidden.id, access)
     await ok(r, 200)
     return {"hidden": hidden, "twin": twin, "panel_id": panel_id}
+
+
+def _only_role_duties(response: httpx.Response, rec: CaseRecord) -> int:
+    """A next-steps list shows of the case only open steps addressed to a role (no assignee,
+    a duty manager's, chair's or panel administrator's), and nothing naming the child; how
+    many it shows."""
+    assert response.status_code == 200, response.text
+    assert rec.case["child"]["family_name"] not in response.text
+    assert rec.case["child"]["given_name"] not in response.text
+    shown = [step for step in response.json()["data"] if step["case_id"] == rec.id]
+    for step in shown:
+        assert step["assignee_id"] is None, step
+        assert step["actor"] in ("duty_manager", "chair", "panel_admin"), step
+        assert step["status"] == "open", step
+    return len(shown)
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, somerset: Tenant) -> dict[str, Any]:
+    """Two cases with the same kind of record; the first excludes ``INTRUDER``."""
+    return await _world(client, somerset, {"excluded_staff": [INTRUDER]})
+
+
+@pytest.fixture
+async def allow_world(client: httpx.AsyncClient, somerset: Tenant) -> dict[str, Any]:
+    """Two cases with the same kind of record; the first allows only its holder and line
+    manager (``INTRUDER`` is left out, not named) and has a chair's duty open (a charge:
+    Somerset 12's serious-incident notification, actor chair, no assignee)."""
+    found = await _world(client, somerset, {"allowed_staff": ["case_holder-1", "line_manager-1"]})
+    await ok(await client.post(f"/v1/cases/{found['hidden'].id}/events",
+                               headers=somerset.auth("case_holder"),
+                               json={"type": "charged", "details": {"offence": "robbery"}}))
+    return found
 
 
 async def _call(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str],
@@ -115,12 +148,30 @@ async def test_excluded_staff_get_404_on_every_route(
     """Every operation in the OpenAPI, called by an excluded staff member holding every staff
     role, answers 404 for the restricted case's records and never names them in a list; the
     same call on an unrestricted twin case is not a 404 (so the 404 is the restriction's)."""
+    await _sweep(client, openapi, somerset, world, bare_duties=False)
+
+
+async def test_staff_left_out_of_an_allow_list_get_404_on_every_route(
+    client: httpx.AsyncClient, openapi: dict[str, Any], somerset: Tenant,  # noqa: F811
+    allow_world: dict[str, Any],
+) -> None:
+    """The same sweep for a staff member holding every staff role whom an allow-list leaves
+    out: 404 on every route for the case's records (its holder's step included); the only
+    thing of the case they are shown is, in ``GET /v1/next-steps``, the open steps addressed
+    to a role of theirs (duty manager, chair, panel administrator: no assignee), without the
+    child's name (attack 7, F9; tests/api/test_restricted_duties.py)."""
+    await _sweep(client, openapi, somerset, allow_world, bare_duties=True)
+
+
+async def _sweep(client: httpx.AsyncClient, document: dict[str, Any], somerset: Tenant,
+                 world: dict[str, Any], *, bare_duties: bool) -> None:
+    """Call every operation of the OpenAPI document as ``INTRUDER`` with every staff role."""
     intruder = staff_auth(somerset, INTRUDER)
     hidden, twin = world["hidden"], world["twin"]
     fixed = {"panel_id": world["panel_id"], "slug": somerset.slug, "action": "withdraw",
              "source": "emrac", "pack_id": "somerset-yjt-2023", "system": "iyss"}
     unclassified, checked = [], 0
-    for template, operations in openapi["paths"].items():
+    for template, operations in document["paths"].items():
         params = set(re.findall(r"\{([^}]+)\}", template))
         for method in operations:
             if method in {"head", "options"}:
@@ -146,7 +197,10 @@ async def test_excluded_staff_get_404_on_every_route(
             elif method == "get":
                 r = await _call(client, method, _fill(template, {}, fixed), intruder, None)
                 assert r.status_code < 500, (key, r.text)
-                assert not _leaks(r, hidden), (key, r.text)
+                if bare_duties and template == "/v1/next-steps":
+                    assert _only_role_duties(r, hidden) >= 1  # the chair's notification
+                else:
+                    assert not _leaks(r, hidden), (key, r.text)
                 checked += 1
             elif key not in NOT_CASE_WRITES:
                 unclassified.append(key)

@@ -43,15 +43,18 @@ async def _covered_case(t: Tenant) -> tuple[str, dict[str, Any]]:
     return case["id"], advise
 
 
-@pytest.mark.parametrize("access", [
-    {"excluded_staff": ["duty_manager-7"]},
-    {"allowed_staff": ["case_holder-1", "line_manager-1", "duty_manager-1", "duty_manager-8"]},
+@pytest.mark.parametrize(("access", "bare_duty"), [
+    ({"excluded_staff": ["duty_manager-7"]}, False),
+    ({"allowed_staff": ["case_holder-1", "line_manager-1", "duty_manager-1", "duty_manager-8"]},
+     True),
 ], ids=["excluded", "not-allowed"])
 async def test_S16_restriction_moves_the_shut_out_duty_managers_step_to_the_role(
-        settings: Any, somerset: Tenant, access: dict[str, Any]) -> None:
+        settings: Any, somerset: Tenant, access: dict[str, Any], bare_duty: bool) -> None:
     """duty_manager-7 is shut out: their advise_line_manager step is unassigned (actor
-    duty_manager), listed in reassigned_steps, audited and announced; duty_manager-7 gets 404
-    completing it and duty_manager-8, who may see the case, completes it (200)."""
+    duty_manager), listed in reassigned_steps, audited and announced; duty_manager-8, who may
+    see the case, completes it (200). Excluded by name, duty_manager-7 gets 404 on it; left out
+    by an allow-list, they still read it as a role-addressed duty of any duty manager (the
+    step alone: the case stays 404; tests/api/test_restricted_duties.py)."""
     case_id, advise = await _covered_case(somerset)
     r = await patch_case(somerset, case_id, {"access": access})
     assert r.status_code == 200, r.text
@@ -63,7 +66,13 @@ async def test_S16_restriction_moves_the_shut_out_duty_managers_step_to_the_role
                  if e["action"] == "step.reassign" and e["entity_id"] == advise["id"]]
     assert len(reassigns) == 1
     assert (await outbox_types(settings, case_id)).count("step.reassigned") == 1
-    assert_problem(await complete(somerset, advise["id"], "duty_manager", "duty_manager-7"), 404)
+    seven = somerset.auth("duty_manager", "duty_manager-7")
+    read = await somerset.client.get(f"/v1/next-steps/{advise['id']}", headers=seven)
+    assert read.status_code == (200 if bare_duty else 404), read.text
+    assert_problem(await somerset.client.get(f"/v1/cases/{case_id}", headers=seven), 404)
+    if not bare_duty:
+        assert_problem(await complete(somerset, advise["id"], "duty_manager", "duty_manager-7"),
+                       404)
     done = await complete(somerset, advise["id"], "duty_manager", "duty_manager-8", note="told")
     assert done.status_code == 200, done.text
     assert done.json()["data"]["completed_by"] == "duty_manager-8"

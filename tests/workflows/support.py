@@ -63,6 +63,13 @@ def calendar() -> WorkingCalendar:
     return WorkingCalendar()
 
 
+# The review a MARP booked (S20) open on the test case: the panel has taken the case (M6).
+MARP_REVIEW = OpenStep(
+    id=UUID("00000000-0000-4000-8000-000000000020"), code="attend_panel_review", rule_id="S20",
+    subject_id=CASE_ID, due_at=None, awaiting_panel_date=False, deadline_form="review-date",
+    actor="case_holder")
+
+
 def case(**overrides: Any) -> CaseSnapshot:
     """A statutory court-order case with no ratings, not open to social care."""
     base = CaseSnapshot(
@@ -185,10 +192,3 @@ def revision(tmp_path: Path, version: str = "2.0", effective: str = "2026-09-01"
     path.write_text(text)
     return path
 
-
-def marp_review() -> OpenStep:
-    """The MARP's booked review of the case (S20's ``attend_panel_review``): the case is under
-    MARP oversight, so lowering a high rating needs the panel (M6; Somerset 4.3, 7.2.1)."""
-    return OpenStep(id=UUID("00000000-0000-4000-8000-0000000000a7"), code="attend_panel_review",
-                    rule_id="S20", subject_id=CASE_ID, due_at=None, awaiting_panel_date=False,
-                    deadline_form="review-date", actor="case_holder")

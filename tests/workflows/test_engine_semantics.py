@@ -17,6 +17,7 @@ from tests.workflows.support import (
     CHRISTMAS_EVE,
     EVENT_ID,
     FRI_BEFORE_BANK_HOLIDAY,
+    MARP_REVIEW,
     SOMERSET,
     WOKINGHAM,
     calendar,
@@ -28,7 +29,6 @@ from tests.workflows.support import (
     intents,
     judgement,
     lon,
-    marp_review,
     open_step,
     packs,
     panel,
@@ -186,7 +186,8 @@ def test_recurrence_is_one_month_after_the_completing_act_when_done_late() -> No
 
 def test_violations_mean_no_intents_and_unchanged_state() -> None:
     """Violations mean no intents and unchanged state."""
-    registered = case(ratings=rated(rosh="high"), on_register=True, open_steps=(marp_review(),))
+    registered = case(ratings=rated(rosh="high"), on_register=True,
+                      open_steps=(MARP_REVIEW,))  # the MARP has taken the case (M6)
     ev = run(SOMERSET, judgement("rosh", "low", CHRISTMAS_EVE), registered)
     assert ev.violations
     assert ev.intents == ()

@@ -9,6 +9,7 @@ import pytest
 from app.workflows.packs import matrix_level
 from tests.workflows.support import (
     CHRISTMAS_EVE,
+    MARP_REVIEW,
     SOMERSET,
     WOKINGHAM,
     assert_step,
@@ -16,7 +17,6 @@ from tests.workflows.support import (
     codes,
     created,
     judgement,
-    marp_review,
     packs,
     rated,
     run,
@@ -126,18 +126,17 @@ def test_M5_rosh_medium_or_above_must_name_the_people_at_risk() -> None:
     assert run(W, judgement("rosh", "low", CHRISTMAS_EVE)).violations == ()
 
 
-def test_M6_lowering_a_case_under_marp_review_needs_panel_approval_in_somerset() -> None:
-    """M6 (7.2.1, 4.3 "If the case was relevant to MARP, the case holder will update the panel
-    in line with the previously agreed review date, to seek agreement from the panel"): lowering
-    a registered case whose MARP review is booked (S20's attend_panel_review open) needs panel
-    approval in Somerset; one never taken to a MARP is lowered after consulting the line
-    manager."""
-    review = marp_review()
-    never = case(ratings=rated(rosh="very_high", swb="medium"), on_register=True)
-    lowered = run(S, judgement("rosh", "medium", CHRISTMAS_EVE), never)
-    assert lowered.violations == ()
-    assert lowered.register_change == "deregistered"
-    registered = replace(never, open_steps=(review,))
+def test_M6_lowering_a_registered_case_needs_panel_approval_in_somerset() -> None:
+    """M6 (7.2.1, 4.3): "recommendation that the risk level is reduced must be approved by the
+    panel" once the MARP has taken the case ("If the case was relevant to MARP, the case holder
+    will update the panel in line with the previously agreed review date"); a high rating no
+    MARP has heard yet is lowered after consultation with the line manager."""
+    registered = case(ratings=rated(rosh="very_high", swb="medium"), on_register=True,
+                      open_steps=(MARP_REVIEW,))
+    unheard = run(S, judgement("rosh", "medium", CHRISTMAS_EVE),
+                  replace(registered, open_steps=()))
+    assert unheard.violations == ()
+    assert unheard.register_change == "deregistered"
     refused = run(S, judgement("rosh", "medium", CHRISTMAS_EVE), registered)
     assert [(v.rule_id, v.status, v.type_slug) for v in refused.violations] == [
         ("M6", 409, "panel-approval-required")]

@@ -216,9 +216,11 @@ def test_S14_change_of_circumstances_on_medium_case_reviewed_next_working_day() 
     # Good Friday and Easter Monday are bank holidays: Tuesday 7 April, end of day BST.
     assert_step(created(ev, "review_assessment"), rule="S14", code="review_assessment",
                 actor="case_holder", due=end_of(date(2026, 4, 7), bst=True), pack=S, ref="4.2")
+    # Below medium, 2.1's "sooner upon any significant change becoming known", undated.
     low_case = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID,
                             type="change_of_circumstances"), case(ratings=rated(rosh="low")))
-    assert "review_assessment" not in codes(low_case)
+    assert_step(created(low_case, "review_assessment"), rule="S14", code="review_assessment",
+                actor="case_holder", due=None, pack=S, ref="2.1")
 
 
 def test_S15_non_statutory_high_moves_to_core_asset_plus() -> None:
@@ -352,6 +354,17 @@ def test_S23_charge_informs_service_manager_now_and_csppi_has_no_local_timescale
     assert notify.note == "national CSPPI SOP timescale; not set by the local policy"
 
 
+def test_S23_inform_service_manager_counts_from_when_the_charge_became_known() -> None:
+    """S23 (12): "Case holders / team leaders will immediately inform operational/ YJT Manager
+    of the charge/death." A charge on Friday 28 August 2026 that became known to the case holder
+    on Tuesday 1 September (after the bank holiday) at 09:30 is due then, urgent: not already
+    four days late when it is recorded."""
+    ev = run(S, event("case_event", FRI_BEFORE_BANK_HOLIDAY, EVENT_ID, type="charged",
+                      known_at=lon(2026, 9, 1, 9, 30).isoformat()))
+    assert_step(created(ev, "inform_service_manager"), rule="S23", code="inform_service_manager",
+                actor="case_holder", due=utc(2026, 9, 1, 8, 30), pack=S, ref="12", urgent=True)
+
+
 def test_S23_applies_up_to_20_days_after_closure_only() -> None:
     """S23: applies up to 20 days after closure only."""
     closed = utc(2026, 8, 8, 14, 30)
@@ -437,7 +450,12 @@ def test_S14_new_incident_on_medium_case_reviewed_next_working_day() -> None:
                 actor="case_holder", due=end_of(date(2026, 4, 7), bst=True), pack=S, ref="4.2")
     low_case = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID, type="new_incident"),
                    case(ratings=rated(rosh="low", swb="low")))
-    assert "review_assessment" not in codes(low_case)
+    assert created(low_case, "review_assessment").policy_ref == "2.1"  # undated (2.1)
+    non_statutory = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID,
+                                 type="new_incident"),
+                        case(ratings=rated(rosh="low"), statutory=False,
+                             intervention="prevention"))
+    assert "review_assessment" not in codes(non_statutory)
 
 
 def test_S23_twenty_days_after_closure_are_london_calendar_days() -> None:

@@ -215,6 +215,45 @@ def test_W9_high_swb_not_open_to_social_care_needs_a_marf_within_two_working_day
                 ref="Management of Safety and Well-being concerns")
 
 
+def test_W9_marf_counts_from_the_countersignature_of_the_judgements_assessment() -> None:
+    """W9: "... within two working days of the assessment being completed ..."; "An assessment
+    ... is not considered complete until it has been counter signed by a line manager". A SWB
+    judgement back-filled on Tuesday 22 December with an Asset+ countersigned on Christmas Eve
+    counts from the countersignature, not from the judgement: Tuesday 29 (1), Wednesday 30 (2)
+    (Christmas Day, the weekend and Boxing Day observed on Monday 28 are not working days)."""
+    ev = run(W, judgement("swb", "high", lon(2026, 12, 22, 10),
+                          assessment_completed_at=CHRISTMAS_EVE.isoformat()))
+    step = created(ev, "marf_referral")
+    assert_step(step, rule="W9", code="marf_referral", actor="case_holder",
+                due=end_of(date(2026, 12, 30), bst=False), pack=W,
+                ref="Management of Safety and Well-being concerns")
+    assert step.reasons[0]["counted_from"] == "2026-12-24T09:15:00+00:00"
+
+
+@pytest.mark.parametrize("flag", ["assessment_pending", "assessment_unnamed"])
+def test_W9_marf_waits_for_the_assessment_to_be_completed(flag: str) -> None:
+    """W9: "... within two working days of the assessment being completed ...": a SWB judgement
+    whose assessment is not yet countersigned, or recorded without one, sets no deadline yet and
+    says why; the countersignature that completes the SWB rating (Thursday 2 April 2026, before
+    Easter) dates it: Wednesday 8 April (Good Friday and Easter Monday are bank holidays)."""
+    ev = run(W, judgement("swb", "high", lon(2026, 3, 31, 10), **{flag: True}))
+    marf = created(ev, "marf_referral")
+    assert_step(marf, rule="W9", code="marf_referral", actor="case_holder", due=None, pack=W,
+                ref="Management of Safety and Well-being concerns")
+    assert marf.note is not None
+    assert "countersigned" in marf.note
+    snapshot = case(ratings=rated(swb="high"), open_steps=(open_step(marf, UUID(int=9)),))
+    other = run(W, event("assessment_countersigned", THU_BEFORE_GOOD_FRIDAY, EVENT_ID,
+                         type="asset_plus", stage="review"), snapshot)
+    assert intents(other, "update_due", "marf_referral") == []
+    signed = run(W, event("assessment_countersigned", THU_BEFORE_GOOD_FRIDAY, EVENT_ID,
+                          type="asset_plus", stage="start", completes_swb_rating=True), snapshot)
+    [dated] = intents(signed, "update_due", "marf_referral")
+    assert (dated.step_id, dated.rule_id, dated.actor, dated.policy_ref) == (
+        UUID(int=9), "W9", "case_holder", "Management of Safety and Well-being concerns")
+    assert dated.due_at == end_of(date(2026, 4, 8), bst=True)
+
+
 def test_W10_high_swb_open_to_social_care_aligns_with_their_plan() -> None:
     """W10: high swb open to social care aligns with their plan."""
     ev = run(W, judgement("swb", "very_high", CHRISTMAS_EVE), case(csc_status="cic"))
@@ -379,6 +418,21 @@ def test_W21_risk_to_staff_recorded_next_working_day_across_the_october_clock_ch
     assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
                 actor="case_holder", due=utc(2026, 10, 26, 23, 59, 59), pack=W,
                 ref="Risk to staff")
+
+
+def test_W21_risk_to_staff_counts_from_when_it_became_known() -> None:
+    """W21: "Where there is a change of circumstances, context or a new incident of concern
+    becomes known to the PYJS worker, this must be recorded on the IYSS case management system
+    within one working day" (the risk to staff is recorded as an IYSS life event). A threat made
+    on Thursday 24 December, known to the worker only on Tuesday 29 December: recorded by the end
+    of Wednesday 30 December (not the day after Christmas Eve, which had passed before anyone
+    knew)."""
+    ev = run(W, incident(CHRISTMAS_EVE, "risk_to_staff",
+                         known_at=lon(2026, 12, 29, 9).isoformat()))
+    step = created(ev, "record_risk_to_staff")
+    assert_step(step, rule="W21", code="record_risk_to_staff", actor="case_holder",
+                due=end_of(date(2026, 12, 30), bst=False), pack=W, ref="Risk to staff")
+    assert step.reasons[0]["counted_from"] == "2026-12-29T09:00:00+00:00"
 
 
 def test_W22_high_risk_panel_decision_minutes_plan_and_actions() -> None:
