@@ -44,7 +44,7 @@ from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
-from app.workflows.packs import Pack
+from app.workflows.packs import Pack, satisfies_assessment_step
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
@@ -393,13 +393,20 @@ async def _after_act(
         Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
     authors = tuple(c for c in satisfies
                     if any(r.actor == "case_holder" for r in pack.lines_for_code(c)))
+
+    def of_its_type(step: Step) -> bool:
+        # A step asking for a given tool (the pack's ``assessment_types``: Somerset 2.1's
+        # AssetPlus, Wokingham's Asset+) is done only by an assessment of that tool.
+        return satisfies_assessment_step(pack, step.rule_id, step.code, step.title,
+                                         str(assessment.type))
+
     satisfied = await satisfy_open_steps(
         wctx, codes=authors, act=act, note=note, credited_to=assessment.author_id,
-        own_subject=own, others=others,
+        own_subject=own, others=others, accepts=of_its_type,
     )
     mine = await satisfy_open_steps(
         wctx, codes=tuple(c for c in satisfies if c not in authors), act=act, note=note,
-        own_subject=own, others=others,
+        own_subject=own, others=others, accepts=of_its_type,
     )
     if mine is not None:
         satisfied = mine if satisfied is None else satisfied.merge(mine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -25,12 +25,14 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import close_step
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
+from app.workflows.calendar import london_date
 from app.workflows.types import Evaluation
 
 
@@ -120,6 +122,22 @@ def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dic
     }
 
 
+async def pending_transfer_date(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime
+) -> date | None:
+    """The transfer date of the case's latest transfer out recorded by ``at``, if that date is
+    not yet past on ``at``'s London day (the child has not transferred yet)."""
+    latest = (await session.exec(
+        select(col(CaseEvent.transfer_date)).where(
+            CaseEvent.case_id == case_id, CaseEvent.type == "transfer_out",
+            CaseEvent.occurred_at <= at)
+        .order_by(col(CaseEvent.occurred_at).desc(), col(CaseEvent.created_at).desc())
+        .limit(1))).first()
+    if latest is None or latest < london_date(at):
+        return None
+    return latest
+
+
 async def apply_judgement(
     wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None
 ) -> tuple[Judgement, policy.PolicyResult]:
@@ -140,6 +158,11 @@ async def apply_judgement(
     # the classification itself) waits for the next assessment to be completed.
     data.update(await assessment_clock(session, body.assessment_id, occurred_at))
     data["assessment_unnamed"] = body.assessment_id is None and panel_item_id is None
+    # A transfer out still ahead (Somerset 13.4.3 "prior to the transfer of the child"): a
+    # rating that rises meanwhile is handed over before that date, as if it came first (S26).
+    transfer = await pending_transfer_date(session, case.id, occurred_at)
+    if transfer is not None:
+        data["transfer_pending"], data["transfer_date"] = True, transfer.isoformat()
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = wctx.event("judgement_recorded", data)
     backfill = _is_backfill(previous, occurred_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -483,7 +483,8 @@ async def close_step(
     data = {"code": step.code, "rule_id": step.rule_id, "step_id": str(step.id),
             "record_id": str(step.id),
             "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor,
-            "reasons": [dict(r) for r in step.reasons or ()], "status": status.value}
+            "reasons": [dict(r) for r in step.reasons or ()], "status": status.value,
+            "waived": status == StepStatus.waived}
     return await policy.run(wctx, event=wctx.event("step_completed", data))
 
 
@@ -498,13 +499,14 @@ async def satisfy_open_steps(
     own_subject: Collection[str] = (),
     others: Collection[uuid.UUID] = (),
     only_subject: bool = False,
+    accepts: Callable[[Step], bool] | None = None,
 ) -> policy.PolicyResult | None:
     """Close the case's open steps of ``codes`` that this act is the very thing for, linked
     (``done``, credited to whoever did the act; ``superseded`` where the act made the step
     moot without doing it). A step of an ``own_subject`` code about one of the ``others``
     records (countersign *that* assessment) is a duty about that record: an act on another
     record never closes it; with ``only_subject`` every step closed must be about the act's
-    record."""
+    record; ``accepts`` (if given) must accept the step (an assessment of the type it asks)."""
     if not codes:
         return None
     rows = await wctx.session.exec(
@@ -516,6 +518,8 @@ async def satisfy_open_steps(
         if only_subject and step.subject_id != act[1]:
             continue
         if step.code in own_subject and step.subject_id in others:
+            continue
+        if accepts is not None and not accepts(step):
             continue
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
                                 credited_to=credited_to, status=status)

@@ -195,12 +195,13 @@ async def list_oversight(
 NOT_WAIVABLE_BY_MANAGERS = frozenset({"chair", "panel_admin", "action_owner"})
 
 
-def require_may_waive(principal: Principal, step: Step) -> None:
+def require_may_waive(principal: Principal, step: Step, pack: Pack) -> None:
     """403 for a manager waiving a duty they owe themselves (the step is assigned to them: a
-    line manager's own overdue review or its escalation, a duty manager's S16 advice) or one
-    :data:`NOT_WAIVABLE_BY_MANAGERS` lists: waiving records that a duty need not be done, which
-    is someone else's judgement than the person who owes it (Somerset 4.5, 3.1: oversight is a
-    manager's check on another's work)."""
+    line manager's own overdue review or its escalation, a duty manager's S16 advice), one
+    :data:`NOT_WAIVABLE_BY_MANAGERS` lists, or one the pack's ``not_waivable`` names (the
+    policy mandates it without exception: Somerset 3.2.3's MARP referral of a high case):
+    waiving records that a duty need not be done, which is someone else's judgement than the
+    person who owes it (Somerset 4.5, 3.1: oversight is a manager's check on another's work)."""
     if step.assignee_id is not None and step.assignee_id == principal.sub:
         raise Forbidden("You may not waive a step assigned to you: another manager decides "
                         "(a duty manager over a line manager), or complete it.")
@@ -210,6 +211,10 @@ def require_may_waive(principal: Principal, step: Step) -> None:
     if step.actor in NOT_WAIVABLE_BY_MANAGERS:
         raise Forbidden(f"A step for the {step.actor.replace('_', ' ')} may not be waived by "
                         "a line or duty manager.")
+    if step.code in pack.not_waivable:
+        raise Forbidden(f"{step.code.replace('_', ' ').capitalize()} is a duty the policy "
+                        f"mandates ({step.policy_ref}): a line or duty manager may not waive it. "
+                        "Do it, or record the act that answers it.")
 
 
 async def waive_step(
@@ -231,8 +236,8 @@ async def waive_step(
     role = case_role_for(principal, case, MANAGERS, "waive steps")
     await reload(session, step)  # the case is locked now: the step's state after any racer
     require_open_step(step, "waive")
-    require_may_waive(principal, step)
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_may_waive(principal, step, ctx.pack_for(service, at=occurred_at))
     require_step_act_time(step, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)

@@ -55,8 +55,8 @@ from app.workflows.vocabulary import PanelKind
 SCHEDULERS = ("chair", "panel_admin")
 # What a panel decision is the act for comes from the pack, in passes (``[closures]``), each
 # credited to whoever did the act (a step is never closed in someone else's name):
-# ``panel_decision_overtakes``: steps the sitting made moot without doing them (a request or the
-# child's views still open): superseded, with the reason; ``panel_decision`` (and
+# ``panel_decision_overtakes``: steps the sitting made moot without doing them (a request still
+# open): superseded, with the reason; ``panel_decision`` (and
 # ``panel_decision_mappa`` when it sets a MAPPA level) then ``panel_decision_then``: the chair's
 # acts (the panel held); ``panel_decision_presenter``: the presenter's (the child brought back on
 # the booked review date). ``panel_item_added``: putting the case on the agenda answers a request
@@ -380,17 +380,27 @@ async def _require_panel_route(
     case that is still standing. 422 otherwise."""
     panel_referrals = select(Referral).where(Referral.case_id == case.id,
                                              Referral.kind == ReferralKind.panel)
+    live = [ReferralStatus(s) for s in LIVE_PANEL_REFERRAL_STATES]
     if referral_id is not None:
-        standing = panel_referrals.where(
+        standing = (await session.exec(panel_referrals.where(
             Referral.id == referral_id,
-            col(Referral.status).not_in([ReferralStatus.withdrawn, ReferralStatus.declined]))
-        if (await session.exec(standing)).first() is None:
+            col(Referral.status).not_in([ReferralStatus.withdrawn, ReferralStatus.declined])
+        ))).first()
+        if standing is None:
             raise Unprocessable(
                 "The referral is not a standing panel referral of this case.",
                 slug="not-referred",
                 errors=[{"loc": "body.referral_id",
                          "msg": "must be this case's panel referral, not withdrawn or declined"}])
-    live = [ReferralStatus(s) for s in LIVE_PANEL_REFERRAL_STATES]
+        if standing.status not in live:
+            # Somerset 3.2.3/6.2: the referral is made by completing and submitting its form,
+            # which carries the child's and carer's views; a draft is not yet a referral.
+            raise Unprocessable(
+                "The referral is still a draft: submit it (with the child's and carer's views, "
+                "or why they could not be sought safely) before the case goes on the agenda.",
+                slug="not-referred",
+                errors=[{"loc": "body.referral_id",
+                         "msg": "must be a submitted panel referral, not a draft"}])
     if case.on_register or (await session.exec(
             panel_referrals.where(col(Referral.status).in_(live)))).first() is not None:
         return

@@ -127,6 +127,8 @@ class StepCompletedData(_TriggerData):
     due_at: UtcDatetime | None = None
     completed_by_role: Role | None = None
     actor: Role | None = None
+    # The occurrence was waived, not done: the next keeps its due date (a waiver is not a review).
+    waived: bool = False
 
 
 TRIGGER_DATA: dict[str, type[_TriggerData]] = {

@@ -270,12 +270,17 @@ def check_kind(pack: Pack, kind: str) -> None:
 
 
 async def reopen_steps_satisfied_by(
-    session: AsyncSession, referral: Referral, action: str
+    wctx: WriteContext, referral: Referral, action: str
 ) -> list[Step]:
-    """A withdrawn or declined referral no longer answers the steps it closed: reopen them."""
+    """A withdrawn or declined referral no longer answers the steps it closed: reopen them,
+    each audited as created (the case's timeline shows it). Not a step about the referral
+    itself (its quality assurance, W18): a withdrawn form is never sent, so a duty about it has
+    no purpose; the engine superseded any still open with the withdrawal."""
+    session = wctx.session
     rows = await session.exec(select(Step).where(
         Step.case_id == referral.case_id, Step.status == StepStatus.done,
         Step.satisfied_by_type == "referral", Step.satisfied_by_id == referral.id,
+        Step.subject_id != referral.id,
     ))
     reopened = []
     for done in rows.all():
@@ -300,6 +305,12 @@ async def reopen_steps_satisfied_by(
         session.add(step)
         reopened.append(step)
     await session.flush()
+    for step in reopened:
+        await wctx.audit(
+            "step.create", entity_type="step", entity_id=step.id, reason=step.note,
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None},
+        )
     return reopened
 
 
@@ -511,7 +522,7 @@ async def transition(
     if satisfied is not None:
         result = result.merge(satisfied)
     if action in UNDONE_BY:
-        await reopen_steps_satisfied_by(session, referral, action)
+        await reopen_steps_satisfied_by(wctx, referral, action)
         result = result.merge(await policy.current(session, case))
     await wctx.audit(
         f"referral.{action}", entity_type="referral", entity_id=referral.id, reason=body.note,

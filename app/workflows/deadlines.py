@@ -367,6 +367,10 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
 
 
 NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
+# The occurrence after a waived one of a recurring step keeps its due date (engine
+# ``_next_occurrence``): a waiver is not the act the cadence counts from.
+WAIVED_OCCURRENCE_NOTE = ("Due when the waived occurrence was: a waiver is not a review, so "
+                          "the cadence still counts from the last one done.")
 
 # The notes a deadline gives (``Due.note``, and the engine's note when a booked panel dates a
 # ``next-panel`` step): each says how the step's current due date was reached, so a step
@@ -379,7 +383,8 @@ _DEADLINE_NOTES = re.compile(
     r"|Due on the review date: none was set\."
     r"|Due before the transfer: no transfer date given\."
     r"|No due date given\."
-    r"|" + re.escape(NO_TIMESCALE_NOTE) + r")$")
+    r"|" + re.escape(WAIVED_OCCURRENCE_NOTE)
+    + r"|" + re.escape(NO_TIMESCALE_NOTE) + r")$")
 
 
 def is_deadline_note(line: str) -> bool:

@@ -42,6 +42,7 @@ from app.workflows.calendar import WorkingCalendar, london_date, require_aware
 from app.workflows.conditions import Context, Inliner, Predicate
 from app.workflows.deadlines import (
     NO_TIMESCALE_NOTE,
+    WAIVED_OCCURRENCE_NOTE,
     DeadlineInputs,
     Due,
     add_period,
@@ -1140,7 +1141,8 @@ class _Plan:
             return
         if line.code in self._by_code:
             existing = self._existing(line, subject)
-            if existing is not None:
+            if existing is not None and not (line.supersedes_previous
+                                             and not _asked_by(existing, line)):
                 planned[key] = None
                 self._keep(line, instance, existing)
                 return
@@ -1450,7 +1452,16 @@ class _Plan:
         """Due one period after the act that completed the last occurrence (the completion's
         ``occurred_at``), whether it was done early or late (policy-rules.md, ``every 1m``,
         corrected): an early review never pushes the next one out, a late one never leaves
-        the next already overdue. Counted from the act, never the wall clock (back-filling)."""
+        the next already overdue. Counted from the act, never the wall clock (back-filling).
+
+        A waiver is not that act (Somerset 4.5 "at least monthly"): the occurrence after a
+        waived one keeps the waived one's due date, one period after the last real completion
+        (or the rating that started the cycle), so it is already overdue when the waived one
+        was; without a due date it is due at once. Waiving month after month never leaves a
+        case without a review and without an overdue flag."""
+        if self.data.get("waived"):
+            kept = _as_datetime(self.data.get("due_at"))
+            return Due(kept or self.event.occurred_at, note=WAIVED_OCCURRENCE_NOTE)
         return Due(add_period(self.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:
@@ -1604,6 +1615,16 @@ def _note(
     if undated and not any("timescale" in n.lower() for n in notes):
         notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
     return "\n".join(notes) or None
+
+
+def _asked_by(step: OpenStep, line: _Line) -> bool:
+    """Whether an open step is one this line asked for (its rule, and the line's trigger in its
+    first reason): a line that replaces earlier steps of its code (a new review date; the
+    AssetPlus a case that became statutory needs in place of its Fact Finding) merges only into
+    its own step, and replaces another line's."""
+    if step.rule_id != line.id:
+        return False
+    return not step.reasons or step.reasons[0].get("trigger") in line.trigger
 
 
 def _moment(value: Any) -> datetime | None:

@@ -258,6 +258,11 @@ class _Checker:
                     self.add("warning", "-", f"closures.{act}.{index}",
                              f"no rule creates step code {code!r}, so this closes nothing"
                              f"{suggest(code, codes)}")
+        for index, code in enumerate(self.pack.not_waivable):
+            if code not in codes:
+                self.add("warning", "-", f"not_waivable.{index}",
+                         f"no rule creates step code {code!r}, so this protects nothing"
+                         f"{suggest(code, codes)}")
         for i, declared in enumerate(self.pack.event_types):
             for index, code in enumerate(declared.ends_steps):
                 if code not in codes:

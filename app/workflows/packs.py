@@ -32,6 +32,7 @@ from app.workflows.deadlines import parse_form
 from app.workflows.pack_check import Problem, check_pack
 from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
 from app.workflows.vocabulary import (
+    ASSESSMENT_TYPES,
     CLOSING_ACTS,
     CORE,
     CORE_EVENT_TYPES,
@@ -184,6 +185,20 @@ class Rule(_Strict):
     # recorded later. The step then goes to this role, unassigned (Somerset 3.1 "If the line
     # manager is unavailable, the duty manager will undertake these functions").
     stand_in: Actor | None = None
+    # The assessment types that do this step (Somerset 2.1: an AssetPlus for a statutory child,
+    # a Fact Finding document otherwise; Wokingham "will be assessed using Asset+"): an
+    # assessment of another type closes no step this line made. Unset: any type.
+    assessment_types: tuple[str, ...] | None = None
+
+    @field_validator("assessment_types")
+    @classmethod
+    def _known_assessment_types(cls, value: Any) -> Any:
+        if value is not None:
+            unknown = [t for t in value if t not in ASSESSMENT_TYPES]
+            if unknown or not value:
+                raise ValueError(f"assessment types must be some of {', '.join(ASSESSMENT_TYPES)}"
+                                 f" (got {', '.join(unknown) or 'none'})")
+        return value
 
     @field_validator("deadline")
     @classmethod
@@ -390,6 +405,10 @@ class Pack(_Strict):
     scores: tuple[Score, ...] = ()
     # Which acts close which open steps (besides a referral kind's own ``closes``).
     closures: dict[ClosingAct, tuple[Code, ...]] = Field(default_factory=dict)
+    # Step codes no line or duty manager may waive: duties the policy mandates without
+    # exception (a referral to the panel of a high case, a child protection referral, MAPPA
+    # notifications): a manager's judgement that one is not needed is not the policy's.
+    not_waivable: tuple[Code, ...] = ()
     escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
@@ -527,6 +546,13 @@ class Pack(_Strict):
     def lines_for_code(self, code: str) -> tuple[Rule, ...]:
         """Every line (checks' acknowledgements included) that creates steps with this code."""
         return self._index("_by_code").get(code, ())
+
+    def assessment_types_for(self, rule_id: str, code: str, title: str) -> tuple[str, ...] | None:
+        """The assessment types that do a step this pack's rule made (its line: the rule's line
+        for that code with that title, else its first line for that code); None: any type."""
+        lines = [r for r in self.lines(rule_id) if r.code == code]
+        line = next((r for r in lines if r.title == title), lines[0] if lines else None)
+        return None if line is None else line.assessment_types
 
     def case_wide(self, code: str) -> bool:
         """Whether a step code is one duty per case: any line for it says ``dedupe = "case"``,
@@ -724,3 +750,11 @@ def contact_level_for(pack: Pack, ctx: Context) -> str | None:
         if band.when(ctx):
             return band.level
     return None
+
+
+def satisfies_assessment_step(
+    pack: Pack, rule_id: str, code: str, title: str, assessment_type: str
+) -> bool:
+    """Whether an assessment of this type does the step (rule, code, title) the pack made."""
+    types = pack.assessment_types_for(rule_id, code, title)
+    return types is None or assessment_type in types

@@ -240,6 +240,9 @@ def local_sentences(pack: Pack) -> list[str]:
         out.append(f"An overdue step of {ACTOR_WORDS.get(actor, actor)} is escalated to "
                    f"{ACTOR_WORDS.get(target, target)}.")
     out.append(f"Any other overdue step is escalated to {ACTOR_WORDS.get(esc.default)}.")
+    if pack.not_waivable:
+        out.append("No line or duty manager may waive: "
+                   f"{_all(list(pack.not_waivable))} (the policy mandates them).")
     for fact in pack.facts:
         values = f" ({_words(list(fact.values))})" if fact.values else ""
         out.append(f"Case fact: {fact.title} ({fact.type}){values}.")

@@ -62,6 +62,9 @@ EVENT_FLAGS: tuple[str, ...] = (
     # A review-stage assessment submitted while a step asks for one (``[closures]``
     # ``assessment_submit_review``): it is the Review Stage that step asked for.
     "answers_review_request",
+    # A judgement recorded while a transfer out is pending (its date not yet past): the event
+    # also carries that ``transfer_date`` for ``before-transfer`` (Somerset S26, 13.4.3).
+    "transfer_pending",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {

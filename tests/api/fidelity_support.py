@@ -27,6 +27,30 @@ def with_matrix(pack: str, body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "impact": impact, "likelihood": likelihood}
 
 
+async def taken_by_marp(t: Any, case_id: str, domain: str, level: str,
+                        at: str = "2026-06-03T10:00:00+01:00",
+                        decided: str = "2026-06-03T11:00:00+01:00",
+                        review: str = "2026-07-01") -> None:
+    """A MARP at ``at`` discusses the case (put on its agenda by the administrator), keeps
+    ``domain`` at ``level`` and books its review (S20's attend_panel_review): the case is under
+    MARP oversight (M6)."""
+    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": at,
+                                                "chair_id": "chair-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]
+    r = await t.client.post(f"/v1/panels/{panel['id']}/items",
+                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    r = await t.client.post(
+        f"/v1/panels/{panel['id']}/items/{r.json()['data']['id']}/decision",
+        json={f"{domain}_level": level, "review_date": review, "minutes": "Remains",
+              "actions": [], "occurred_at": decided},
+        headers=t.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+
+
 def steps_of(steps: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
     """The steps with this code."""
     return [s for s in steps if s["code"] == code]

@@ -226,8 +226,8 @@ async def test_S7_reopened_case_under_marp_review_is_not_referred_anew(somerset:
     judged high; "Where cases continue to be classified as High or Very high, the case will
     remain relevant to ongoing MARP oversight." SWB high on 1 December 2026, heard at the MARP
     of Thursday 7 January 2027 (review booked for 4 February); closed and reopened on 6 April
-    2027: its booked review (S20) comes back, and no new initial referral (S7) nor views for
-    one (S8) is asked for beside it."""
+    2027: its booked review (S20) comes back, and no new initial referral (S7) is asked for
+    beside it; the views (S8) the MARP sat without come back as owed, not anew."""
     case_id = (await somerset.open_case(opened_at="2026-11-30T09:00:00Z"))["data"]["id"]
     await judge(somerset, case_id, "swb", "high", "2026-12-01T12:00:00Z")
     await heard_by_marp(somerset, case_id, sits="2027-01-07T10:00:00Z",
@@ -241,7 +241,11 @@ async def test_S7_reopened_case_under_marp_review_is_not_referred_anew(somerset:
     steps = r.json()["next_steps"]
     codes = {s["code"] for s in steps}
     assert "refer_to_panel" not in codes
-    assert "seek_child_and_carer_views" not in codes
+    # The views the MARP sat without are still owed (6.2, attack7 F8): the same step comes
+    # back reinstated with its old due date, not a new one asking for a referral form.
+    views = [s for s in steps if s["code"] == "seek_child_and_carer_views"]
+    assert [("Reinstated" in (s["note"] or ""), s["due_at"]) for s in views] == [
+        (True, "2027-01-07T10:00:00Z")]
     [review] = [s for s in steps if s["code"] == "attend_panel_review"]
     assert policy_of(review) == ("S20", "7.1.6, 7.2.3", "case_holder")
     assert review["due_at"] == "2027-02-04T23:59:59Z"

@@ -144,15 +144,20 @@ async def test_escalation_retired_by_the_completion_that_closes_its_step(
 async def test_escalation_retired_by_the_waiver_of_its_step(
     factory: Factory, wokingham: Tenant
 ) -> None:
-    """A manager waiving an overdue step (with a reason) retires its escalation too."""
+    """A manager waiving an overdue step (with a reason) retires its escalation too. (The step
+    is an incident's record (W4): a request for the High-Risk Panel is not waivable.)"""
     case = (await wokingham.open_case())["data"]
-    await judge(wokingham, case["id"], "rosh", "high", "2026-08-28T15:30:00+01:00")
-    overdue = the_step(await case_steps(wokingham, case["id"]), "request_high_risk_panel")
+    r = await wokingham.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "new_incident", "occurred_at": "2026-08-28T15:30:00+01:00"},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    overdue = the_step(await case_steps(wokingham, case["id"]), "record_incident")
     await tick(factory, wokingham)
     assert [e for e in escalations(await case_steps(wokingham, case["id"]))
             if e["subject_id"] == overdue["id"]]
     r = await wokingham.client.post(
-        f"/v1/next-steps/{overdue['id']}/waive", json={"reason": "Discussed at MAPPA instead."},
+        f"/v1/next-steps/{overdue['id']}/waive", json={"reason": "Recorded in IYSS already."},
         headers=wokingham.auth("duty_manager"))
     assert r.status_code == 200, r.text
     await retired_with(factory, wokingham, case["id"], overdue["id"])

@@ -106,8 +106,10 @@ def _seed(fz: Fuzz) -> None:
     referral = fz.write(f"/v1/cases/{cid}/referrals", {"kind": "panel", "details": {"a": 1}})
     panel = fz.write("/v1/panels", {
         "kind": "marp", "scheduled_for": "2026-04-01T10:00:00Z", "chair_id": "fuzz-chair"})
+    # On the agenda from the register: the referral stays a draft (for the fuzzed transitions),
+    # and a draft cannot put a case on an agenda (Somerset 3.2.3, 6.2).
     item = fz.write(f"/v1/panels/{panel['id']}/items", {
-        "case_id": cid, "presenter_id": "fuzz-presenter", "referral_id": referral["id"]})
+        "case_id": cid, "presenter_id": "fuzz-presenter"})
     steps = fz.read(f"/v1/next-steps?case_id={cid}")
     assert steps, "the seeded judgement should mandate steps"
     fz.ids.update(

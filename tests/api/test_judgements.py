@@ -290,7 +290,7 @@ async def test_M5_not_for_low_rosh_or_somerset(wokingham: Tenant, somerset: Tena
     assert r.status_code == 201, r.text
 
 
-# --- M6: Somerset lowering a registered case needs the panel ------------------------------------
+# --- M6: Somerset lowering a case under MARP review needs the panel -------------------------------
 
 @pytest.mark.parametrize(("domain", "high", "lower"), [
     ("rosh", "high", "medium"),
@@ -298,7 +298,7 @@ async def test_M5_not_for_low_rosh_or_somerset(wokingham: Tenant, somerset: Tena
     ("swb", "high", "low"),
     ("swb", "very_high", "medium"),
 ])
-async def test_M6_lowering_registered_case_is_409(
+async def test_M6_lowering_a_case_under_marp_review_is_409(
     somerset: Tenant, domain: str, high: str, lower: str
 ) -> None:
     """M6 (7.2.1, 4.3): lowering a high/very high judgement on a case the MARP has taken (its

@@ -177,8 +177,9 @@ async def test_W19_monthly_panel_review_recurs_and_stops(
 
 
 async def test_S11_waiving_one_monthly_review_keeps_the_next_coming(somerset: Tenant) -> None:
-    """Every 1m "for as long as the condition holds": a waived occurrence still recurs. (A
-    duty manager waives it: the line manager may not waive the review they owe.)"""
+    """Every 1m "for as long as the condition holds": a waived occurrence still recurs, due
+    when the waived one was. (A duty manager waives it: the line manager may not waive the
+    review they owe.)"""
     case = (await somerset.open_case())["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
     first = the_step(await case_steps(somerset, case["id"]), "monthly_manager_review")
@@ -189,4 +190,5 @@ async def test_S11_waiving_one_monthly_review_keeps_the_next_coming(somerset: Te
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "waived"
     following = the_step(r.json()["next_steps"], "monthly_manager_review")
-    assert following["due_at"] == "2026-06-10T10:00:00Z"  # a month after the waiver
+    # A waiver is not a review (4.5 "at least monthly"): still due when the waived one was.
+    assert following["due_at"] == "2026-05-15T10:00:00Z"

@@ -100,12 +100,12 @@ async def test_M6_lowering_a_registered_case_needs_the_panel(
                     occurred_at="2026-06-05T10:00:00+01:00")
     assert r.status_code == 409, r.text
     assert r.json()["type"].endswith("/panel-approval-required")
-    panel = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    panel = await schedule(client, somerset, "2026-07-08T14:00:00+01:00")
     item = await add_item(client, somerset, panel["id"], case["id"])
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
         json={"rosh_level": "medium", "actions": [], "minutes": "Risk reduced: stable placement",
-              "occurred_at": "2026-06-10T15:00:00+01:00"},
+              "occurred_at": "2026-07-08T15:00:00+01:00"},
         headers=somerset.auth("chair", "chair-1"),
     )
     assert r.status_code == 200, r.text
@@ -384,7 +384,8 @@ async def test_panel_kind_must_be_the_services(
 async def test_panel_decision_closes_referral_steps_left_open(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """A case brought to the MARP without a referral: refer_to_panel, views, MAPPA level close."""
+    """A case brought to the MARP without a referral: refer_to_panel and the MAPPA level close;
+    the child's views (6.2, "before the initial panel") stay owed, not overtaken (attack 7 F8)."""
     case = (await somerset.open_case(mappa_category=2))["data"]
     await judge(client, somerset, case["id"], domain="rosh", level="very_high",
                 occurred_at="2026-10-01T10:00:00+01:00")
@@ -398,4 +399,5 @@ async def test_panel_decision_closes_referral_steps_left_open(
     )
     assert r.status_code == 200, r.text
     codes = {s["code"] for s in r.json()["next_steps"]}
-    assert not codes & {"refer_to_panel", "seek_child_and_carer_views", "identify_mappa_level"}
+    assert not codes & {"refer_to_panel", "identify_mappa_level"}
+    assert "seek_child_and_carer_views" in codes

@@ -191,3 +191,4 @@ def revision(tmp_path: Path, version: str = "2.0", effective: str = "2026-09-01"
     path = tmp_path / f"{name or WOKINGHAM + '@' + version}.toml"
     path.write_text(text)
     return path
+

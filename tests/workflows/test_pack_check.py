@@ -53,7 +53,7 @@ def test_misspelt_event_type_is_an_error_with_did_you_mean(tmp_path: Path) -> No
         load_pack(path)
     problem = caught.value.problems[0]
     assert (problem.severity, problem.rule, problem.field) == (
-        "error", "W4", "rules.6.when.event_type_in.1")
+        "error", "W4", "rules.8.when.event_type_in.1")
     assert problem.message == "unknown event type 'new_incidnet' (did you mean 'new_incident'?)"
 
 
@@ -69,9 +69,9 @@ def test_actor_no_role_holds_is_a_warning_with_did_you_mean(tmp_path: Path) -> N
     pack = load_pack(_variant(tmp_path, TYPO_ACTOR))
     lines = [p.line("f") for p in pack.warnings]
     assert lines == [
-        "f: W5: rules.7.actor: warning: no role holds actor 'yot_manager': nobody may complete "
+        "f: W5: rules.9.actor: warning: no role holds actor 'yot_manager': nobody may complete "
         "these steps (did you mean 'duty_manager' or 'line_manager'?)",
-        "f: W5: rules.7.code: warning: nothing can close step code 'report_to_line_manager': "
+        "f: W5: rules.9.code: warning: nothing can close step code 'report_to_line_manager': "
         "no role holds its actor, no act closes it and no 'holds' ends it",
     ]
 
@@ -102,11 +102,11 @@ def test_cli_pack_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["pack", "check", str(bad), str(SOMERSET_FILE)])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        f"{bad}: W4: rules.6.when.event_type_in.1: error: unknown event type 'new_incidnet' "
+        f"{bad}: W4: rules.8.when.event_type_in.1: error: unknown event type 'new_incidnet' "
         "(did you mean 'new_incident'?)",
-        f"{bad}: W5: rules.7.actor: warning: no role holds actor 'yot_manager': nobody may "
+        f"{bad}: W5: rules.9.actor: warning: no role holds actor 'yot_manager': nobody may "
         "complete these steps (did you mean 'duty_manager' or 'line_manager'?)",
-        f"{bad}: W5: rules.7.code: warning: nothing can close step code "
+        f"{bad}: W5: rules.9.code: warning: nothing can close step code "
         "'report_to_line_manager': no role holds its actor, no act closes it and no 'holds' "
         "ends it",
     ]
@@ -118,7 +118,7 @@ def test_cli_pack_check_reports_shape_errors_per_field(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["pack", "check", str(bad)])
     assert result.exit_code == 1
     assert len(result.output.splitlines()) == 1
-    assert result.output.startswith(f"{bad}: W4: rules.6.deadline: error: ")
+    assert result.output.startswith(f"{bad}: W4: rules.8.deadline: error: ")
 
 
 def test_cli_pack_check_clean_packs_exit_0() -> None:
@@ -138,7 +138,7 @@ def test_service_refuses_to_start_on_an_invalid_pack_and_says_why(tmp_path: Path
     """An invalid pack in ``YJ_PACKS_DIR`` stops start-up with the file, rule and field."""
     _variant(tmp_path, TYPO_EVENT, name="reading-yjs-2026")
     with pytest.raises(PackError, match=r"reading-yjs-2026\.toml: invalid pack: "
-                                        r"rules\.6\.when\.event_type_in\.1 \(rule W4\): unknown "
+                                        r"rules\.8\.when\.event_type_in\.1 \(rule W4\): unknown "
                                         r"event type 'new_incidnet'"):
         build_policy_context(Settings(packs_dir=tmp_path))
 
