@@ -10,7 +10,7 @@ actors no role holds, and (given the policy's text) ``ref``s the policy does not
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -252,28 +252,18 @@ class _Checker:
 
     def _closures(self) -> None:
         codes = self.vocab["step_codes"]
-        for act, closed in self.pack.closures.items():
-            for index, code in enumerate(closed):
+        named: list[tuple[str, Sequence[str], str]] = [
+            (f"closures.{act}", closed, "closes") for act, closed in self.pack.closures.items()]
+        named.append(("not_waivable", self.pack.not_waivable, "protects"))
+        named += [(f"event_types.{i}.ends_steps", declared.ends_steps, "ends")
+                  for i, declared in enumerate(self.pack.event_types)]
+        named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")
+                  for i, kind in enumerate(self.pack.referral_kinds)]
+        for where, listed, verb in named:
+            for index, code in enumerate(listed):
                 if code not in codes:
-                    self.add("warning", "-", f"closures.{act}.{index}",
-                             f"no rule creates step code {code!r}, so this closes nothing"
-                             f"{suggest(code, codes)}")
-        for index, code in enumerate(self.pack.not_waivable):
-            if code not in codes:
-                self.add("warning", "-", f"not_waivable.{index}",
-                         f"no rule creates step code {code!r}, so this protects nothing"
-                         f"{suggest(code, codes)}")
-        for i, declared in enumerate(self.pack.event_types):
-            for index, code in enumerate(declared.ends_steps):
-                if code not in codes:
-                    self.add("warning", "-", f"event_types.{i}.ends_steps.{index}",
-                             f"no rule creates step code {code!r}, so this ends nothing"
-                             f"{suggest(code, codes)}")
-        for i, kind in enumerate(self.pack.referral_kinds):
-            for index, code in enumerate(kind.closes):
-                if code not in codes:
-                    self.add("warning", "-", f"referral_kinds.{i}.closes.{index}",
-                             f"no rule creates step code {code!r}, so this closes nothing"
+                    self.add("warning", "-", f"{where}.{index}",
+                             f"no rule creates step code {code!r}, so this {verb} nothing"
                              f"{suggest(code, codes)}")
 
     def _escalation(self) -> None:
