@@ -47,8 +47,10 @@ from app.domain.cases_table import (
     ContactLevel,
     CscStatus,
     Intervention,
+    mark_changed,
 )
 from app.domain.common import (
+    MappaNumber,
     PlausibleDate,
     StaffId,
     UtcDatetime,
@@ -117,8 +119,8 @@ class CaseUpsert(BaseModel):
     statutory: bool | None = None
     csc_status: CscStatus
     weapon_related: bool = False
-    mappa_category: Annotated[int, Field(ge=1, le=3)] | None = None
-    mappa_level: Annotated[int, Field(ge=1, le=3)] | None = None
+    mappa_category: MappaNumber | None = None
+    mappa_level: MappaNumber | None = None
     expected_release_date: PlausibleDate | None = None
     in_custody: bool | None = Field(
         default=None, description="default: true when expected_release_date is after the "
@@ -138,8 +140,8 @@ class CasePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     csc_status: CscStatus | None = None
-    mappa_category: Annotated[int, Field(ge=1, le=3)] | None = None
-    mappa_level: Annotated[int, Field(ge=1, le=3)] | None = None
+    mappa_category: MappaNumber | None = None
+    mappa_level: MappaNumber | None = None
     expected_release_date: PlausibleDate | None = None
     in_custody: bool | None = None
     volunteer_attached: bool | None = None
@@ -461,14 +463,16 @@ async def _update_from_system(
     if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
         check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
                                   "body.case_holder_id")
-    case.updated_at = utcnow()
+    # A system's update carries no act time: the change happens as it is received, and a later
+    # closure may not predate it, as with a PATCH.
+    now = case.updated_at = utcnow()
+    mark_changed(case, now)
     session.add(case)
     await session.flush()
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
-    # A system's update carries no act time: the change happens as it is received.
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
-                        principal=principal, role=role, occurred_at=utcnow())
+                        principal=principal, role=role, occurred_at=now)
     await _reassign(wctx, moves=moves)
     result = await _run_case_changed(wctx, changes)
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
@@ -728,8 +732,8 @@ async def patch_case(
     case.updated_at = utcnow()
     # The change is an act on the case at its own time (a closure at its closed_at): a later
     # closure may not predate it.
-    acted = case.closed_at if "closed_at" in changes and case.closed_at else occurred_at
-    case.changed_at = max(case.changed_at, acted) if case.changed_at else acted
+    mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
+                 else occurred_at)
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

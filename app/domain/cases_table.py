@@ -128,3 +128,9 @@ class CaseAccessStaff(SQLModel, table=True):
 
     case_id: uuid.UUID = Field(foreign_key="case.id", primary_key=True)
     staff_id: str = Field(max_length=128, primary_key=True)
+
+
+def mark_changed(case: Case, acted: datetime) -> None:
+    """Record that the case's fields changed by an act at ``acted`` (aware UTC): ``changed_at``
+    is the latest such act, which a later closure may not predate (``acts.latest_act_at``)."""
+    case.changed_at = max(case.changed_at, acted) if case.changed_at else acted

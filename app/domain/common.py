@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StrictInt, StringConstraints
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.core import clock
@@ -73,6 +73,11 @@ def to_utc(moment: datetime) -> datetime:
 # Every time a request sends: RFC 3339 with an offset, converted to UTC on the way in, so every
 # answer (echoed or read back) gives it in UTC with ``Z``.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+
+# A MAPPA category or level (1, 2 or 3) in a request: a JSON integer only. Lax parsing took
+# ``true`` as category 1 (registered sexual offender, in MAPPA's terms) and ``"2"`` as 2
+# (attack pass 8, N2): an upstream yes/no flag must not make a child category 1.
+MappaNumber = Annotated[StrictInt, Field(ge=1, le=3)]
 
 
 def utcnow() -> datetime:

@@ -28,9 +28,10 @@ from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import load_case, service_of
 from app.domain.cases import ExternalRef
-from app.domain.cases_table import Case
+from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     JSONType,
+    MappaNumber,
     PlausibleDate,
     UtcDatetime,
     new_id,
@@ -98,8 +99,8 @@ class MappaUpdate(BaseModel):
     """What a MAPPA feed message may set on the case (inside ``details``)."""
 
     model_config = ConfigDict(extra="ignore")
-    mappa_category: Annotated[int, PField(ge=1, le=3)] | None = None
-    mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
+    mappa_category: MappaNumber | None = None
+    mappa_level: MappaNumber | None = None
     expected_release_date: PlausibleDate | None = None
 
 
@@ -261,6 +262,7 @@ async def _apply_mappa_update(
     require_release_within_case(update.expected_release_date, case.opened_at,
                                 "details.expected_release_date")
     case.updated_at = utcnow()
+    mark_changed(case, wctx.occurred_at)  # a later closure may not predate it
     wctx.session.add(case)
     await wctx.session.flush()
     result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))

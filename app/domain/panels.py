@@ -28,6 +28,7 @@ from app.domain.access import (
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
+    MappaNumber,
     PlausibleDate,
     StaffId,
     UtcDatetime,
@@ -103,7 +104,7 @@ class PanelDecisionCreate(BaseModel):
     swb_level: Level | None = None
     actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(default_factory=list)
     review_date: PlausibleDate | None = None
-    mappa_level: Annotated[int, PField(ge=1, le=3)] | None = None
+    mappa_level: MappaNumber | None = None
     minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
     attendees: Annotated[list[KindLabel], PField(max_length=50)] = PField(
         default_factory=list,

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     ValidationError,
 )
@@ -33,8 +34,8 @@ from app.workflows.types import TRIGGERS
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Role = Literal["case_holder", "line_manager", "duty_manager", "chair", "panel_admin", "admin",
                "feed"]
-MappaLevel = Annotated[int, Field(ge=1, le=3)]
-MappaCategory = Annotated[int, Field(ge=1, le=4)]
+MappaLevel = Annotated[StrictInt, Field(ge=1, le=3)]
+MappaCategory = Annotated[StrictInt, Field(ge=1, le=4)]
 
 
 class _TriggerData(BaseModel):

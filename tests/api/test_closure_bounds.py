@@ -11,6 +11,7 @@ closed case again moved its date silently. Every other act dated before a bound 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -206,4 +207,30 @@ async def test_a_change_of_the_case_bounds_a_later_closure(somerset: Tenant) -> 
     assert assert_problem(r, 422)["bound"]["value"] == "2026-08-27T09:00:00Z"
     r = await patch_case(somerset, case_id, {"closed_at": "2026-08-28T10:00:00+01:00",
                                              "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+
+
+async def test_an_upsert_that_changes_the_case_bounds_a_later_closure(somerset: Tenant) -> None:
+    """IYSS moves the case to another case holder and records it as child in need through the
+    upsert (``PUT /v1/cases/by-external-ref/...``: the change happens as it is received): a
+    closure dated Monday 10 August 2026, before that change, is 422 naming it (attack pass 8,
+    N1: only a PATCH bounded the closure); one dated now stands."""
+    url = "/v1/cases/by-external-ref/iyss/N1-UP"
+    body = {"child": {"given_name": "Kai", "family_name": "Morgan", "date_of_birth": "2009-11-12"},
+            "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+            "intervention": "court_order", "csc_status": "none", "opened_at": OPENED}
+    feed = somerset.auth("feed", "iyss-connector")
+    r = await somerset.client.put(url, json=body, headers=feed)
+    assert r.status_code == 201, r.text
+    case_id = r.json()["data"]["id"]
+    r = await somerset.client.put(url, json={**body, "case_holder_id": "case_holder-2",
+                                             "csc_status": "cin"}, headers=feed)
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-10T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/occurred-before-bound")
+    assert problem["bound"]["value"] > "2026-08-10T09:00:00Z"
+    r = await patch_case(somerset, case_id, {
+        "closed_at": datetime.now(UTC).isoformat(), "closure_reason": "Order completed"})
     assert r.status_code == 200, r.text

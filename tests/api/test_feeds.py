@@ -184,3 +184,32 @@ async def test_mappa_feed_errors_never_echo_what_was_sent(
         for leak in ("Jordan", "Acacia", "2009", "MappaUpdate", "pydantic", "input_value",
                      "7"):
             assert leak not in r.text.replace(r.json()["instance"], ""), (leak, r.text)
+
+
+async def test_mappa_numbers_are_json_integers_only(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """A MAPPA category or level is the JSON integer 1, 2 or 3: ``true`` (an upstream "MAPPA
+    eligible: yes" flag) would have made the child category 1, a registered sexual offender,
+    and ``"2"`` was read as 2 (attack pass 8, N2). 422 by the MAPPA feed, the case upsert and
+    PATCH alike; the integer itself is taken."""
+    case = (await wokingham.open_case(external_ref={"system": "IYSS", "id": "N2"}))["data"]
+    for i, value in enumerate((True, "2", 2.0)):
+        r = await client.post(
+            "/v1/feeds/mappa/referrals",
+            json=delivery("N2", kind="mappa_h", mappa_category=value),
+            headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": f"n2-{i}"})
+        assert r.status_code == 422, r.text
+        assert [e["loc"] for e in r.json()["errors"]] == ["body.details.mappa_category"]
+        url = f"/v1/cases/{case['id']}"
+        manager = wokingham.auth("line_manager")
+        tag = (await client.get(url, headers=manager)).headers["etag"]
+        r = await client.patch(url, json={"mappa_level": value, "mappa_category": 2},
+                               headers={**manager, "If-Match": tag})
+        assert r.status_code == 422, r.text
+    r = await client.post(
+        "/v1/feeds/mappa/referrals", json=delivery("N2", kind="mappa_h", mappa_category=2),
+        headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": "n2-ok"})
+    assert r.status_code == 201, r.text
+    r = await client.get(f"/v1/cases/{case['id']}", headers=wokingham.auth("line_manager"))
+    assert r.json()["data"]["mappa_category"] == 2
