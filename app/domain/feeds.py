@@ -179,7 +179,8 @@ async def _find_case(session: AsyncSession, service_id: uuid.UUID, ref: External
     ))).first()
     case = await load_case(session, case_id) if case_id is not None else None
     if case is None:
-        raise NotFound(f"No case with external reference {ref.system}/{ref.id}.")
+        # Not the reference itself: it may be a name or a date of birth (attack pass 8, N8).
+        raise NotFound("No case of this service has that external reference.")
     return case
 
 

@@ -213,3 +213,15 @@ async def test_mappa_numbers_are_json_integers_only(
     assert r.status_code == 201, r.text
     r = await client.get(f"/v1/cases/{case['id']}", headers=wokingham.auth("line_manager"))
     assert r.json()["data"]["mappa_category"] == 2
+
+
+async def test_unknown_reference_404_does_not_quote_the_reference(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """A feed message for a reference no case of the service has is 404 without quoting the
+    reference (a system may send a name or a date of birth there; attack pass 8, N8)."""
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery(SECRET),
+                          headers=feed_headers(wokingham, "n8-1"))
+    assert r.status_code == 404, r.text
+    for leak in ("Jordan", "Acacia", "2009"):
+        assert leak not in r.text

@@ -294,3 +294,35 @@ async def _chairs_action_escalates(factory: Any, t: Tenant) -> None:
             if s["code"] == "escalate_overdue_step" and s["subject_id"] == action["id"]]
     assert (up["actor"], up["assignee_id"], up["urgent"]) == ("chair", None, True)
     assert up["policy"]["rule"] == ("W22" if t.pack == "wokingham-pyjs-2024" else "S18")
+
+
+@pytest.mark.parametrize("type_", ["fact_finding", "mini_asset"])
+async def test_S18_only_an_AssetPlus_review_stage_completes_the_review_stage(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, type_: str) -> None:
+    """S18 (7.1.3): "the case holder will complete a Review Stage to incorporate them into the
+    current plan"; 2.1: "All children supervised by the YJT on statutory orders, will have an
+    AssetPlus assessment". After the MARP of Wednesday 30 September 2026 agrees an action, a
+    Fact Finding (or another tool's) "review" submitted on Friday 2 October leaves
+    complete_review_stage open for the case holder, citing 7.1.3 (attack pass 8, N11)."""
+    pin(monkeypatch, 2026, 9, 28, 9, 0)
+    case = (await somerset.open_case())["data"]
+    await judge_high(somerset, case["id"], "2026-09-28T09:30:00+01:00")
+    panel = await schedule(somerset.client, somerset, "2026-09-30T14:00:00+01:00")
+    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
+    pin(monkeypatch, 2026, 10, 2, 12, 0)
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-28", "minutes": "Remains high",
+              "actions": [{"description": "Safety plan with school", "owner_id": "case_holder-1",
+                           "due_date": "2026-10-09"}],
+              "occurred_at": "2026-09-30T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [stage] = steps_of(r.json()["next_steps"], "complete_review_stage")
+    other = await draft(somerset, case["id"], type_=type_, stage="review",
+                        occurred_at="2026-10-01T10:00:00+01:00")
+    r = await submit(somerset, other["id"], "2026-10-02T11:00:00+01:00")
+    assert r.status_code == 200, r.text
+    [still] = steps_of(r.json()["next_steps"], "complete_review_stage")
+    assert (still["id"], still["actor"], still["policy"]["ref"]) == (
+        stage["id"], "case_holder", "7.1.3")
