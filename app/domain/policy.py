@@ -585,6 +585,11 @@ async def rehome_shut_out_steps(
         if new is not None and shut_out(new):
             new = None
         step.assignee_id = new
+        if step.actor == "action_owner" and new is not None:
+            # Now the case holder's action: owed, and escalated, as theirs (to their line
+            # manager), not as the chair's it was (attack pass 8, N10: a chair's action moved
+            # off a restricted case still escalated to the chairs the restriction shuts out).
+            step.owner_role = "case_holder"
         to = new or f"any {step.actor}"
         step.note = _append(step.note, f"Reassigned: {old} may no longer see the case; to {to}")
         session.add(step)

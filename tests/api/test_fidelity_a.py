@@ -17,7 +17,7 @@ import pytest
 from app.core import clock
 from app.domain.policy import redated_note
 from tests.api.fidelity_support import steps_of
-from tests.api.integrity_support import audit_of, complete
+from tests.api.integrity_support import audit_of, complete, patch_case
 from tests.api.test_assessments import case_steps, draft, submit
 from tests.api.test_escalation import tick
 from tests.api.test_panel_action_owners import _decide
@@ -326,3 +326,35 @@ async def test_S18_only_an_AssetPlus_review_stage_completes_the_review_stage(
     [still] = steps_of(r.json()["next_steps"], "complete_review_stage")
     assert (still["id"], still["actor"], still["policy"]["ref"]) == (
         stage["id"], "case_holder", "7.1.3")
+
+
+async def test_S18_chairs_action_moved_off_by_a_restriction_escalates_as_the_holders(
+        factory: Any, somerset: Tenant) -> None:
+    """S18 (7.1.7: "Case holders will ensure any required actions are taken"): the MARP's
+    action for its chair, chair-1, due Thursday 10 September 2026; the case is then restricted
+    to exclude chair-1, so the action moves to the case holder. Overdue on Friday 11
+    September, it escalates to the case's line manager as the case holder's action, not to
+    the chairs as it was (attack pass 8, N10)."""
+    case = (await somerset.open_case())["data"]
+    await judge_high(somerset, case["id"], "2026-09-01T10:00:00+01:00")
+    panel = await schedule(somerset.client, somerset, "2026-09-03T10:00:00+01:00")
+    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
+              "actions": [{"description": "Ask the police for intelligence",
+                           "owner_id": "chair-1", "due_date": "2026-09-10"}],
+              "occurred_at": "2026-09-03T11:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [action] = steps_of(r.json()["next_steps"], "panel_action")
+    r = await patch_case(somerset, case["id"], {"access": {"excluded_staff": ["chair-1"]}})
+    assert r.status_code == 200, r.text
+    [moved] = [s for s in await case_steps(somerset, case["id"]) if s["id"] == action["id"]]
+    assert moved["assignee_id"] == "case_holder-1"
+    assert await tick(factory, somerset, datetime(2026, 9, 11, 9, 0, tzinfo=UTC)) >= 1
+    [up] = [s for s in await case_steps(somerset, case["id"])
+            if s["code"] == "escalate_overdue_step" and s["subject_id"] == action["id"]]
+    assert (up["actor"], up["assignee_id"], up["urgent"]) == (
+        "line_manager", "line_manager-1", True)
+    assert up["policy"]["rule"] == "S18"
