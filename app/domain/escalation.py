@@ -33,12 +33,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import get_settings
 from app.core.security import Principal
+from app.domain.absences import StaffAbsence
 from app.domain.audit import append_sealed, audit_row, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import OutboxEvent, emit
 from app.domain.steps import ESCALATION_CODE, Step, StepStatus
+from app.workflows.calendar import london_date
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
 
@@ -55,6 +57,7 @@ log = structlog.get_logger("yjrisk.escalation")
 STEP = Step.__table__  # type: ignore[attr-defined]
 CASE = Case.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+ABSENCE = StaffAbsence.__table__  # type: ignore[attr-defined]
 # The columns of an overdue step an escalation is made from, and its case's line manager.
 _OVERDUE_COLUMNS = (
     STEP.c.id, STEP.c.service_id, STEP.c.case_id, STEP.c.code, STEP.c.rule_id, STEP.c.title,
@@ -106,7 +109,8 @@ def owed_by(overdue: Any) -> str:
 
 
 def escalation_row(
-    overdue: Any, now: datetime, raised_at: datetime, packs: Mapping[str, Pack]
+    overdue: Any, now: datetime, raised_at: datetime, packs: Mapping[str, Pack],
+    absent: frozenset[tuple[uuid.UUID, str]] = frozenset(),
 ) -> dict[str, Any]:
     """The ``step`` row escalating one overdue step, a row of :func:`overdue_batch`: urgent,
     undated, for the pack's escalation actor (assigned to the case's line manager when that is
@@ -114,6 +118,14 @@ def escalation_row(
     time and deadline form, recurrence, completion, satisfaction, ``escalated_at``) have no
     default and are null: ~10 fewer bound values a row to process."""
     actor = escalation_actor(overdue, packs)
+    away = ""
+    if actor == "line_manager" and (overdue.service_id, overdue.line_manager_id) in absent:
+        # The case's line manager is on recorded leave today: the chase goes where their own
+        # duties escalate (Somerset 3.1, 4.6: "if their line manager is unavailable, the duty
+        # manager"), not to an inbox nobody reads until they are back (attack pass 8, N3).
+        pack = packs.get(overdue.policy_pack)
+        actor = (pack.escalation if pack is not None else FALLBACK).target("line_manager")
+        away = f" The line manager ({overdue.line_manager_id}) is on recorded leave."
     due = iso_utc(overdue.due_at) if overdue.due_at else "?"
     return {
         "id": new_id(), "service_id": overdue.service_id, "case_id": overdue.case_id,
@@ -125,7 +137,7 @@ def escalation_row(
         "policy_version": overdue.policy_version, "policy_ref": overdue.policy_ref,
         "subject_id": overdue.id,
         "note": (f"{overdue.code} ({overdue.actor}, assignee {overdue.assignee_id or 'any'}) "
-                 f"was due {due} and is still open."),
+                 f"was due {due} and is still open.{away}"),
         "created_at": now, "raised_at": raised_at, "reasons": [],
     }
 
@@ -210,6 +222,24 @@ async def overdue_batch(
     return (await connection.execute(query)).all()
 
 
+async def _absent_managers(
+    connection: Any, batch: Sequence[Any], now: datetime
+) -> frozenset[tuple[uuid.UUID, str]]:
+    """(service, staff id) of the batch's cases' line managers on recorded leave on ``now``'s
+    Europe/London date (one query a batch)."""
+    managers = {overdue.line_manager_id for overdue in batch if overdue.line_manager_id}
+    if not managers:
+        return frozenset()
+    today = london_date(now)
+    absence = ABSENCE
+    rows = await connection.execute(
+        sa.select(absence.c.service_id, absence.c.staff_id).where(
+            absence.c.service_id.in_({overdue.service_id for overdue in batch}),
+            absence.c.staff_id.in_(managers),
+            absence.c.starts_on <= today, absence.c.ends_on >= today))
+    return frozenset((row[0], row[1]) for row in rows.all())
+
+
 async def escalate_batch(
     session: AsyncSession, batch: Sequence[Any], now: datetime,
     packs: Mapping[str, Pack] | None = None,
@@ -227,8 +257,9 @@ async def escalate_batch(
         return 0
     packs = packs if packs is not None else bundled_and_folder_packs()
     raised_at = utcnow()
-    rows = [escalation_row(overdue, now, raised_at, packs) for overdue in batch]
     connection = await session.connection()
+    absent = await _absent_managers(connection, batch, now)
+    rows = [escalation_row(overdue, now, raised_at, packs, absent) for overdue in batch]
     if connection.dialect.name == "postgresql":
         inserted = await connection.execute(_UNNEST_INSERT, _unnest_params(rows))
     else:

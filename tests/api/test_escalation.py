@@ -361,3 +361,32 @@ async def test_completions_racing_escalation_passes_never_deadlock(
     assert len(audited) == len(subjects)
     assert events == subjects
     assert chain.ok, chain
+
+
+async def test_S1_escalation_goes_to_the_duty_manager_while_the_line_manager_is_on_leave(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """Somerset 4.6: case holders inform "their line manager ... or if their line manager is
+    unavailable, the duty manager"; 3.1: "If the line manager is unavailable, the duty manager
+    will undertake these functions". The case holder's overdue AssetPlus (S1), escalated on a
+    day line_manager-1 is on recorded leave, goes to the duty managers (unassigned), the note
+    saying why; a day without leave, to line_manager-1 (attack pass 8, N3)."""
+    case = (await somerset.open_case())["data"]
+    overdue = the_step(await case_steps(somerset, case["id"]), "complete_assessment")
+    r = await somerset.client.post("/v1/staff/line_manager-1/absences", json={
+        "starts_on": "2026-12-21", "ends_on": "2027-01-04", "reason": "annual leave"},
+        headers=somerset.auth("duty_manager"))
+    assert r.status_code == 201, r.text
+    christmas_eve = datetime(2026, 12, 24, 10, 0, tzinfo=UTC)
+    assert await tick(factory, somerset, christmas_eve) >= 1
+    [up] = [e for e in escalations(await case_steps(somerset, case["id"]))
+            if e["subject_id"] == overdue["id"]]
+    assert (up["actor"], up["assignee_id"], up["urgent"]) == ("duty_manager", None, True)
+    assert up["policy"]["rule"] == "S1"
+    assert "line_manager-1" in up["note"]
+    other = (await somerset.open_case(opened_at="2026-03-03T09:00:00Z"))["data"]
+    late = the_step(await case_steps(somerset, other["id"]), "complete_assessment")
+    assert await tick(factory, somerset, datetime(2027, 1, 5, 10, 0, tzinfo=UTC)) >= 1
+    [back] = [e for e in escalations(await case_steps(somerset, other["id"]))
+              if e["subject_id"] == late["id"]]
+    assert (back["actor"], back["assignee_id"]) == ("line_manager", "line_manager-1")
