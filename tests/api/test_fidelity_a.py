@@ -140,20 +140,7 @@ async def test_S18_countersign_opens_when_the_review_stage_is_submitted(
     no Review Stage yet). The Review Stage submitted on Friday 2 October closes
     complete_review_stage and opens its countersignature for the line manager, no timescale,
     citing 7.1.3 (S4's reason beside it)."""
-    pin(monkeypatch, 2026, 9, 28, 9, 0)
-    case = (await somerset.open_case())["data"]
-    await judge_high(somerset, case["id"], "2026-09-28T09:30:00+01:00")
-    panel = await schedule(somerset.client, somerset, "2026-09-30T14:00:00+01:00")
-    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
-    pin(monkeypatch, 2026, 10, 2, 12, 0)
-    r = await somerset.client.post(
-        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-10-28", "minutes": "Remains high",
-              "actions": [{"description": "Safety plan with school", "owner_id": "case_holder-1",
-                           "due_date": "2026-10-09"}],
-              "occurred_at": "2026-09-30T15:00:00+01:00"},
-        headers=somerset.auth("chair", "chair-1"))
-    assert r.status_code == 200, r.text
+    case, r = await _marp_agrees_an_action(somerset, monkeypatch)
     assert steps_of(r.json()["next_steps"], "countersign_assessment") == []
     [stage] = steps_of(r.json()["next_steps"], "complete_review_stage")
     assert (stage["actor"], stage["policy"]["ref"]) == ("case_holder", "7.1.3")
@@ -273,18 +260,7 @@ async def _chairs_action_escalates(factory: Any, t: Tenant) -> None:
     if t.pack == "wokingham-pyjs-2024":
         case_id, r = await _decide(t, "chair-1")
     else:
-        case = (await t.open_case())["data"]
-        await judge_high(t, case["id"], "2026-09-01T10:00:00+01:00")
-        case_id = case["id"]
-        panel = await schedule(t.client, t, "2026-09-03T10:00:00+01:00")
-        item = await add_item(t.client, t, panel["id"], case_id)
-        r = await t.client.post(
-            f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-            json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
-                  "actions": [{"description": "Ask the police for intelligence",
-                               "owner_id": "chair-1", "due_date": "2026-09-10"}],
-                  "occurred_at": "2026-09-03T11:00:00+01:00"},
-            headers=t.auth("chair", "chair-1"))
+        case_id, r = await _marp_gives_its_chair_an_action(t)
     assert r.status_code == 200, r.text
     [action] = steps_of(r.json()["next_steps"], "panel_action")
     assert (action["actor"], action["assignee_id"], action["due_at"]) == (
@@ -304,20 +280,7 @@ async def test_S18_only_an_AssetPlus_review_stage_completes_the_review_stage(
     AssetPlus assessment". After the MARP of Wednesday 30 September 2026 agrees an action, a
     Fact Finding (or another tool's) "review" submitted on Friday 2 October leaves
     complete_review_stage open for the case holder, citing 7.1.3 (attack pass 8, N11)."""
-    pin(monkeypatch, 2026, 9, 28, 9, 0)
-    case = (await somerset.open_case())["data"]
-    await judge_high(somerset, case["id"], "2026-09-28T09:30:00+01:00")
-    panel = await schedule(somerset.client, somerset, "2026-09-30T14:00:00+01:00")
-    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
-    pin(monkeypatch, 2026, 10, 2, 12, 0)
-    r = await somerset.client.post(
-        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-10-28", "minutes": "Remains high",
-              "actions": [{"description": "Safety plan with school", "owner_id": "case_holder-1",
-                           "due_date": "2026-10-09"}],
-              "occurred_at": "2026-09-30T15:00:00+01:00"},
-        headers=somerset.auth("chair", "chair-1"))
-    assert r.status_code == 200, r.text
+    case, r = await _marp_agrees_an_action(somerset, monkeypatch)
     [stage] = steps_of(r.json()["next_steps"], "complete_review_stage")
     other = await draft(somerset, case["id"], type_=type_, stage="review",
                         occurred_at="2026-10-01T10:00:00+01:00")
@@ -335,18 +298,9 @@ async def test_S18_chairs_action_moved_off_by_a_restriction_escalates_as_the_hol
     to exclude chair-1, so the action moves to the case holder. Overdue on Friday 11
     September, it escalates to the case's line manager as the case holder's action, not to
     the chairs as it was (attack pass 8, N10)."""
-    case = (await somerset.open_case())["data"]
-    await judge_high(somerset, case["id"], "2026-09-01T10:00:00+01:00")
-    panel = await schedule(somerset.client, somerset, "2026-09-03T10:00:00+01:00")
-    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
-    r = await somerset.client.post(
-        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
-              "actions": [{"description": "Ask the police for intelligence",
-                           "owner_id": "chair-1", "due_date": "2026-09-10"}],
-              "occurred_at": "2026-09-03T11:00:00+01:00"},
-        headers=somerset.auth("chair", "chair-1"))
+    case_id, r = await _marp_gives_its_chair_an_action(somerset)
     assert r.status_code == 200, r.text
+    case = {"id": case_id}
     [action] = steps_of(r.json()["next_steps"], "panel_action")
     r = await patch_case(somerset, case["id"], {"access": {"excluded_staff": ["chair-1"]}})
     assert r.status_code == 200, r.text
@@ -358,3 +312,43 @@ async def test_S18_chairs_action_moved_off_by_a_restriction_escalates_as_the_hol
     assert (up["actor"], up["assignee_id"], up["urgent"]) == (
         "line_manager", "line_manager-1", True)
     assert up["policy"]["rule"] == "S18"
+
+
+async def _marp_agrees_an_action(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], Any]:
+    """A high case discussed at the MARP of Wednesday 30 September 2026, which agrees one action
+    for the case holder, due Friday 9 October (decision recorded on 2 October): the case and
+    the decision's answer."""
+    pin(monkeypatch, 2026, 9, 28, 9, 0)
+    case = (await somerset.open_case())["data"]
+    await judge_high(somerset, case["id"], "2026-09-28T09:30:00+01:00")
+    panel = await schedule(somerset.client, somerset, "2026-09-30T14:00:00+01:00")
+    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
+    pin(monkeypatch, 2026, 10, 2, 12, 0)
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-28", "minutes": "Remains high",
+              "actions": [{"description": "Safety plan with school", "owner_id": "case_holder-1",
+                           "due_date": "2026-10-09"}],
+              "occurred_at": "2026-09-30T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    return case, r
+
+
+async def _marp_gives_its_chair_an_action(t: Tenant) -> tuple[str, Any]:
+    """A Somerset high case discussed at the MARP of Thursday 3 September 2026, which gives its
+    chair, chair-1, one action due Thursday 10 September: the case id and the decision's
+    answer."""
+    case = (await t.open_case())["data"]
+    await judge_high(t, case["id"], "2026-09-01T10:00:00+01:00")
+    panel = await schedule(t.client, t, "2026-09-03T10:00:00+01:00")
+    item = await add_item(t.client, t, panel["id"], case["id"])
+    r = await t.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
+              "actions": [{"description": "Ask the police for intelligence",
+                           "owner_id": "chair-1", "due_date": "2026-09-10"}],
+              "occurred_at": "2026-09-03T11:00:00+01:00"},
+        headers=t.auth("chair", "chair-1"))
+    return str(case["id"]), r
