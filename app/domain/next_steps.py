@@ -33,6 +33,7 @@ from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
 from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
+from app.domain.services import Service
 from app.domain.steps import (
     ESCALATION_CODE,
     STEP_OUT_COLUMNS,
@@ -341,6 +342,27 @@ def may_complete(principal: Principal, step: Step) -> str:
     raise Forbidden("Only the assignee, or a holder of the step's role, may complete it.")
 
 
+async def _may_complete_here(
+    session: AsyncSession, ctx: policy.PolicyContext, service: Service, principal: Principal,
+    step: Step,
+) -> str:
+    """:func:`may_complete`, and also the case's line manager for a step that stood in from
+    them to the duty manager while they were away (Somerset 3.1: discussed "with the relevant
+    line manager or duty manager"; attack pass 8, N6/N9: back early, or the case's new line
+    manager, they were refused a step they could otherwise countersign); 403 otherwise."""
+    try:
+        return may_complete(principal, step)
+    except Forbidden:
+        if step.assignee_id is None and principal.has("line_manager"):
+            case = await load_case(session, step.case_id, lock=False)
+            if case is not None and case.line_manager_id == principal.sub and any(
+                    rule.code == step.code and rule.actor == "line_manager"
+                    and rule.stand_in == step.actor
+                    for rule in ctx.pack_now(service).lines(step.rule_id)):
+                return "line_manager"
+        raise
+
+
 async def complete_step(
     session: AsyncSession,
     principal: Principal,
@@ -360,7 +382,7 @@ async def complete_step(
     step = (await session.exec(select(Step).where(Step.id == step_id, visible))).first()
     if step is None:
         raise NotFound("No such step.")
-    may_complete(principal, step)  # 403 before waiting on the lock
+    await _may_complete_here(session, ctx, service, principal, step)  # 403 before the lock
     await lock_case(session, step.case_id)
     # Re-checked under the lock: another write may have closed the step, or moved it or the
     # case to someone else (reassignment), while we waited.
@@ -370,7 +392,7 @@ async def complete_step(
     )).first()
     if step is None:
         raise NotFound("No such step.")
-    role = may_complete(principal, step)
+    role = await _may_complete_here(session, ctx, service, principal, step)
     bare = await is_bare_duty(session, principal, service.id, step)
     if bare and step.status != StepStatus.open:
         raise conflicting("step", "complete", str(step.status))

@@ -352,3 +352,26 @@ async def _marp_gives_its_chair_an_action(t: Tenant) -> tuple[str, Any]:
               "occurred_at": "2026-09-03T11:00:00+01:00"},
         headers=t.auth("chair", "chair-1"))
     return str(case["id"]), r
+
+
+async def test_S5_the_case_line_manager_may_still_do_a_stood_in_discussion(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5 (3.1): "discussed as soon as practicable with the relevant line manager or duty
+    manager (within 24 hours)". The discussion stood in to the duty manager while
+    line_manager-1 is on leave (Friday 23 to Tuesday 27 October 2026) may still be recorded by
+    line_manager-1 (back early, or taking the call): 200, where it was 403 (attack pass 8,
+    N9). Another line manager does not see the step (404); the case holder is still 403."""
+    pin(monkeypatch, 2026, 10, 24, 9, 5)
+    case = (await somerset.open_case())["data"]
+    await away(somerset, "line_manager-1", "2026-10-23", "2026-10-27")
+    body = await judge_high(somerset, case["id"], "2026-10-24T10:00:00+01:00")
+    [discuss] = steps_of(body["next_steps"], "discuss_with_manager")
+    assert (discuss["actor"], discuss["assignee_id"]) == ("duty_manager", None)
+    other = await complete(somerset, discuss["id"], "line_manager", "line_manager-2")
+    assert other.status_code == 404, other.text  # not their case: not even seen
+    holder = await complete(somerset, discuss["id"], "case_holder", "case_holder-1")
+    assert holder.status_code == 403, holder.text
+    done = await complete(somerset, discuss["id"], "line_manager", "line_manager-1")
+    assert done.status_code == 200, done.text
+    assert done.json()["data"]["status"] == "done"
+    assert done.json()["data"]["completed_by"] == "line_manager-1"
