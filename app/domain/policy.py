@@ -27,6 +27,7 @@ from app.domain.cases_table import Case, ContactLevel
 from app.domain.common import iso_utc, utcnow
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
+from app.domain.restriction import shuts_out, staff_of
 from app.domain.services import Service
 from app.domain.steps import (
     ESCALATION_CODE,
@@ -413,6 +414,8 @@ async def _apply(
             updated.append(step)
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
+    if case.access_mode is not None and any(s.assignee_id for s in created):
+        await _unname_shut_out(wctx, created)
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)
@@ -444,6 +447,26 @@ def _redate_reason(intent: StepIntent) -> str | None:
     why = "; ".join(f"{r.get('rule')} ({r.get('ref')}): {r.get('trigger')} at {r.get('at')}"
                     for r in intent.reasons) or intent.note
     return why[:2000] if why else None
+
+
+# Roles whose unassigned steps any holder of the role may do, on a restricted case too.
+ROLE_ACTORS = ("duty_manager", "chair", "panel_admin")
+
+
+async def _unname_shut_out(wctx: WriteContext, created: Sequence[Step]) -> None:
+    """A new step of a role (duty manager, chair, panel administrator) named to someone the
+    case's restriction shuts out goes to the role instead (unassigned: a bare duty for holders
+    of the role the allow-list leaves out, see ``app.domain.access``): S16's "advise the line
+    manager", named to the duty manager who did a stood-in discussion on an allow-listed case,
+    was one they could neither see nor complete (attack pass 8, N13)."""
+    case = wctx.case
+    staff = await staff_of(wctx.session, case)
+    for step in created:
+        who = step.assignee_id
+        if who and step.actor in ROLE_ACTORS and shuts_out(case.access_mode, staff, who):
+            step.assignee_id = None
+            step.note = _append(step.note, f"Unassigned: the case's restriction shuts {who} "
+                                           f"out; any {step.actor.replace('_', ' ')} does it.")
 
 
 def sorted_open(steps: Iterable[Step]) -> list[Step]:

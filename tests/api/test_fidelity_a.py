@@ -375,3 +375,33 @@ async def test_S5_the_case_line_manager_may_still_do_a_stood_in_discussion(
     assert done.status_code == 200, done.text
     assert done.json()["data"]["status"] == "done"
     assert done.json()["data"]["completed_by"] == "line_manager-1"
+
+
+async def test_S16_after_a_stood_in_discussion_on_an_allow_listed_case_reaches_the_duty_manager(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S16 (2.2, 3.1): a duty manager who did the discussion "will advise the relevant line
+    manager of the outcome". On a case restricted to its case holder and line manager, with
+    the line manager on leave (Friday 23 to Tuesday 27 October 2026), duty_manager-3 (off the
+    list) completes the stood-in S5; the S16 advice it raises is the duty managers' duty, not
+    named to duty_manager-3, whom the restriction shuts out of named steps: they list it and
+    complete it (attack pass 8, N13: it was named to them and 404)."""
+    pin(monkeypatch, 2026, 10, 24, 9, 5)
+    case = (await somerset.open_case())["data"]
+    r = await patch_case(somerset, case["id"], {
+        "access": {"allowed_staff": ["case_holder-1", "line_manager-1"]},
+        "occurred_at": "2026-10-24T09:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    await away(somerset, "line_manager-1", "2026-10-23", "2026-10-27")
+    body = await judge_high(somerset, case["id"], "2026-10-24T10:00:00+01:00")
+    [discuss] = steps_of(body["next_steps"], "discuss_with_manager")
+    done = await complete(somerset, discuss["id"], "duty_manager", "duty_manager-3")
+    assert done.status_code == 200, done.text
+    dm = somerset.auth("duty_manager", "duty_manager-3")
+    r = await somerset.client.get("/v1/next-steps", params={"actor": "duty_manager"},
+                                  headers=dm)
+    assert r.status_code == 200, r.text
+    [advise] = [s for s in r.json()["data"] if s["code"] == "advise_line_manager"]
+    assert (advise["actor"], advise["assignee_id"]) == ("duty_manager", None)
+    assert advise["policy"] == {**S, "ref": "2.2, 3.1", "rule": "S16"}
+    r = await complete(somerset, advise["id"], "duty_manager", "duty_manager-3")
+    assert r.status_code == 200, r.text
