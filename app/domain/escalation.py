@@ -231,12 +231,11 @@ async def _absent_managers(
     if not managers:
         return frozenset()
     today = london_date(now)
-    absence = ABSENCE
     rows = await connection.execute(
-        sa.select(absence.c.service_id, absence.c.staff_id).where(
-            absence.c.service_id.in_({overdue.service_id for overdue in batch}),
-            absence.c.staff_id.in_(managers),
-            absence.c.starts_on <= today, absence.c.ends_on >= today))
+        sa.select(ABSENCE.c.service_id, ABSENCE.c.staff_id).where(
+            ABSENCE.c.service_id.in_({overdue.service_id for overdue in batch}),
+            ABSENCE.c.staff_id.in_(managers),
+            ABSENCE.c.starts_on <= today, ABSENCE.c.ends_on >= today))
     return frozenset((row[0], row[1]) for row in rows.all())
 
 

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
+from app.domain.access import ROLE_DUTY_ACTORS
 from app.domain.cases_table import Case, ContactLevel
 from app.domain.common import iso_utc, utcnow
 from app.domain.outbox import emit
@@ -449,10 +450,6 @@ def _redate_reason(intent: StepIntent) -> str | None:
     return why[:2000] if why else None
 
 
-# Roles whose unassigned steps any holder of the role may do, on a restricted case too.
-ROLE_ACTORS = ("duty_manager", "chair", "panel_admin")
-
-
 async def _unname_shut_out(wctx: WriteContext, created: Sequence[Step]) -> None:
     """A new step of a role (duty manager, chair, panel administrator) named to someone the
     case's restriction shuts out goes to the role instead (unassigned: a bare duty for holders
@@ -463,7 +460,7 @@ async def _unname_shut_out(wctx: WriteContext, created: Sequence[Step]) -> None:
     staff = await staff_of(wctx.session, case)
     for step in created:
         who = step.assignee_id
-        if who and step.actor in ROLE_ACTORS and shuts_out(case.access_mode, staff, who):
+        if who and step.actor in ROLE_DUTY_ACTORS and shuts_out(case.access_mode, staff, who):
             step.assignee_id = None
             step.note = _append(step.note, f"Unassigned: the case's restriction shuts {who} "
                                            f"out; any {step.actor.replace('_', ' ')} does it.")
