@@ -140,6 +140,47 @@ async def test_S18_review_stage_submitted_before_the_marp_is_not_the_one_it_asks
         "line_manager", "line_manager-1", None, STAGE)
 
 
+async def test_S18_returned_review_stage_is_resubmitted_and_countersigned_as_the_review_stage(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S18 (7.1.3): "the case holder will complete a Review Stage to incorporate them into the
+    current plan which will be countersigned by a line-manager"; S4 (5): an assessment sent
+    back must be revised and resubmitted. The Review Stage answering the MARP of Thursday 24
+    December 2026 is submitted on Tuesday 29 December 11:00Z and returned by the line manager
+    on Wednesday 30 December 10:00Z: the case holder's resubmission step is the Review
+    Stage's (S18, 7.1.3, S4's reason beside it), no timescale; resubmitted on Thursday 31
+    December 12:00Z (year end), its countersignature is the Review Stage's again (S18, 7.1.3,
+    then S4), the line manager's, no timescale (N7: it was countersigned as S4 alone)."""
+    case_id, stage = await marp_agrees_an_action(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 12, 29, 11, 5)
+    review = await review_stage(somerset, case_id, "2026-12-29T09:00:00Z")
+    body = await submit(somerset, review, "2026-12-29T11:00:00Z")
+    [sign] = steps_of(body["next_steps"], "countersign_assessment")
+    assert sign["policy"] == STAGE
+    pin(monkeypatch, 2026, 12, 30, 10, 5)
+    body = await ok(await somerset.client.post(
+        f"/v1/assessments/{review}/return",
+        json={"feedback": "The college action is missing from the plan.",
+              "occurred_at": "2026-12-30T10:00:00Z"},
+        headers=somerset.auth("line_manager")))
+    assert steps_of(body["next_steps"], "countersign_assessment") == []
+    [again] = steps_of(body["next_steps"], "resubmit_assessment")
+    assert (again["subject_id"], again["actor"], again["assignee_id"], again["due_at"],
+            again["policy"]) == (review, "case_holder", "case_holder-1", None, STAGE)
+    assert [(r["rule"], r["ref"]) for r in again["reasons"]] == [
+        ("S18", "7.1.3"), ("S4", "5, 3.1")]
+    pin(monkeypatch, 2026, 12, 31, 12, 5)
+    body = await submit(somerset, review, "2026-12-31T12:00:00Z")
+    assert steps_of(body["next_steps"], "resubmit_assessment") == []
+    assert steps_of(body["next_steps"], "complete_review_stage") == []
+    [sign] = steps_of(body["next_steps"], "countersign_assessment")
+    assert (sign["subject_id"], sign["actor"], sign["assignee_id"], sign["due_at"],
+            sign["policy"]) == (review, "line_manager", "line_manager-1", None, STAGE)
+    assert [(r["rule"], r["ref"]) for r in sign["reasons"]] == [
+        ("S18", "7.1.3"), ("S4", "5, 3.1")]
+    [done] = steps_of(await steps(somerset, case_id, "done"), "complete_review_stage")
+    assert (done["id"], done["completed_at"]) == (stage["id"], "2026-12-29T11:00:00Z")
+
+
 # --- N4's kind: an act dated before a step arose does not do it --------------------------------
 
 
