@@ -451,7 +451,9 @@ async def answers_review_request(
     the first submission (fid5 N7: a returned Review Stage was resubmitted and countersigned
     as an ordinary assessment)."""
     requested = wctx.pack.closes("assessment_submit_review")
-    if action not in ("submit", "return") or not requested:
+    # Only a review stage's submission closes those steps (:func:`satisfied_by`).
+    if action not in ("submit", "return") or not requested \
+            or assessment.stage != AssessmentStage.review:
         return False
     return (await wctx.session.exec(select(Step.id).where(
         Step.case_id == wctx.case.id, Step.status == StepStatus.done,
