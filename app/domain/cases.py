@@ -72,7 +72,7 @@ from app.domain.restriction import (
     staff_of,
 )
 from app.domain.services import Service
-from app.domain.steps import Step, StepOut
+from app.domain.steps import Step, StepOut, StepStatus
 from app.domain.timing import (
     require_after_birth,
     require_not_before,
@@ -700,8 +700,9 @@ async def patch_case(
     was_closed_at = case.closed_at
     if sent.get("closed_at") is not None:
         sent["closed_at"] = await _closing_time(session, case, sent["closed_at"])
-        await require_closure_assessment(
-            session, case, ctx.pack_for(service, at=sent["closed_at"]).case_closure)
+        closing_pack = ctx.pack_for(service, at=sent["closed_at"])
+        await require_closure_assessment(session, case, closing_pack.case_closure)
+        await require_no_mandatory_steps_open(session, case, closing_pack)
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
@@ -889,6 +890,37 @@ async def require_closure_assessment(
             "assessment_types": list(rule.assessment_types),
             "assessment_stages": list(rule.assessment_stages),
             "status": "countersigned"}, "closing_assessments": pending})
+
+
+async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pack: Pack) -> None:
+    """409 ``mandatory-steps-open`` while the case has an open step the pack declares
+    ``not_waivable``, naming those steps (id, code, rule, paragraph; no request value).
+
+    Closure supersedes every open step, so closing a case with such a step open would set aside a
+    duty no manager may waive (attack pass 9, A9-9): Somerset 3.2.4's child protection referral
+    after a very high SWB ("Immediate actions are needed ... which will include (or has already
+    included) a referral to statutory child protection services"), 3.2.3's MARP referral, 7.2.3's
+    booked MARP review ("the case will remain relevant to ongoing MARP oversight"), Wokingham's
+    High-Risk Panel request "within two working days". The duties are refused closure rather than
+    kept open past it: a closed case takes no act that could do them (only what a pack reaches
+    past closure: Somerset 12's notification "up to 20 days following the end of supervision"),
+    and the seeds ask a closing duty to be done before the case closes (Wokingham's closure
+    Asset+, W3). Do the duty, or record the act that answers it, then close. A recorded death
+    ends these steps (the pack's ``ends_steps``), so a case closes after a death as before."""
+    if not pack.not_waivable:
+        return
+    rows = (await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(pack.not_waivable),
+    ).order_by(col(Step.created_at), col(Step.id)))).all()
+    if not rows:
+        return
+    raise Conflict(
+        "The case has open duties its policy mandates without exception: do them (or record "
+        "the act that answers them) before closing the case.",
+        slug="mandatory-steps-open",
+        extra={"steps": [{"id": str(s.id), "code": s.code, "rule": s.rule_id,
+                          "policy_ref": s.policy_ref} for s in rows]})
 
 
 def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:

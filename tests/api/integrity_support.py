@@ -146,3 +146,18 @@ async def heard_by_marp(t: Tenant, case_id: str, *, sits: str, review_date: str,
                             headers=t.auth("chair", "chair-1"))
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+async def refer_to_marp(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """The case holder refers the case to the MARP with the child's and carer's views (Somerset
+    3.2.3, 6.2), made (submitted) at ``at``: the duties no manager may waive that a high rating
+    raises are done, so the case may close (A9-9). The referral as last answered."""
+    r = await t.client.post(f"/v1/cases/{case_id}/referrals",
+                            json={"kind": "panel", "occurred_at": at,
+                                  "details": {"child_views": "heard", "carer_views": "heard"}},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await t.client.post(f"/v1/referrals/{r.json()['data']['id']}/submit",
+                            json={"occurred_at": at}, headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]

@@ -24,6 +24,7 @@ from tests.api.integrity_support import (
     judge,
     outbox_types,
     patch_case,
+    refer_to_marp,
     steps_of,
     the_step,
 )
@@ -32,16 +33,19 @@ from tests.conftest import Tenant
 CLOSE = {"closed_at": "2026-09-10T16:00:00+01:00", "closure_reason": "Order completed"}
 REOPEN = {"closed_at": None, "reopen_reason": "Breach: returned to court",
           "occurred_at": "2026-09-15T10:00:00+01:00"}
-# Somerset, ROSH high (S5-S8, S11-S13): what the policy mandates for the case as it stands.
+# Somerset, ROSH high (S5-S8, S11-S13): what the policy mandates for the case as it stands (a
+# reopening refers the case to the MARP anew: S7, S8 from the reopening).
 SOMERSET_HIGH = ["countersign_risk_plan", "discuss_with_manager", "inform_child_and_carer",
                  "monthly_manager_review", "refer_to_panel", "seek_child_and_carer_views",
                  "update_intervention_plan"]
 
 
 async def high_case(t: Tenant) -> dict[str, Any]:
-    """A case with ROSH high recorded on 1 September 2026."""
+    """A case with ROSH high recorded on 1 September 2026 and referred to the MARP the same day
+    (3.2.3, 6.2: duties no manager may waive, which a closure may not set aside: A9-9)."""
     case = (await t.open_case(opened_at="2026-09-01T09:00:00+01:00"))["data"]
     await judge(t, case["id"], "rosh", "high", "2026-09-01T11:00:00+01:00")
+    await refer_to_marp(t, case["id"], "2026-09-01T12:00:00+01:00")
     return case
 
 
@@ -101,7 +105,8 @@ async def test_reopening_opens_every_mandated_step_once(
                                  "ref": "3.1", "rule": "S5"}
     review = the_step(body["next_steps"], "monthly_manager_review")
     assert review["due_at"] == "2026-10-01T10:00:00Z"
-    assert the_step(body["next_steps"], "refer_to_panel")["assignee_id"] == "case_holder-1"
+    assert the_step(body["next_steps"], "inform_child_and_carer")["assignee_id"] == \
+        "case_holder-1"
     # S16: a duty manager acting for the line manager must advise them.
     assert ("advise_line_manager" in codes(body["next_steps"])) == (role == "duty_manager")
     audit = {e["action"]: e for e in await audit_of(somerset, case["id"])}
@@ -131,25 +136,41 @@ async def test_reopening_never_duplicates_a_step_still_open(somerset: Tenant) ->
 
 
 async def test_W16_W19_reopening_a_mappa_case_restores_its_mappa_steps(wokingham: Tenant) -> None:
-    """Wokingham, MAPPA category 1 level 1, SWB high, not open to social care: reopened, the
-    MAPPA H notification (W16, immediately), the monthly High-Risk Panel review (W19) and the
-    MARF (W9) are open again, with the deadlines they had before the closure."""
+    """Wokingham, MAPPA category 1 level 1, SWB high, not open to social care: the MAPPA H
+    notification ("notify the Central MAPPA Unit ... of all MAPPA eligible young people using
+    the MAPPA H form", W16) and the MARF ("the PYJS case worker must complete a MARF referral",
+    W9) must be done before the case closes; reopened, the monthly High-Risk Panel review (W19)
+    is open again with the deadline it had before the closure."""
     case = (await wokingham.open_case(opened_at="2026-09-01T09:00:00+01:00",
                                       mappa_category=1, mappa_level=1))["data"]
     await judge(wokingham, case["id"], "swb", "high", "2026-09-01T11:00:00+01:00")
     await closing_asset_plus(wokingham, case["id"], "2026-09-10T15:00:00+01:00")
+    # The MAPPA H notification (W16) and the MARF (W9) are duties no manager may waive: the
+    # closure is refused while they are open (A9-9), naming them.
+    problem = assert_problem(await patch_case(wokingham, case["id"], CLOSE), 409)
+    assert problem["type"].endswith("/mandatory-steps-open")
+    assert sorted((s["code"], s["rule"]) for s in problem["steps"]) == [
+        ("mappa_h_notification", "W16"), ("marf_referral", "W9")]
+    for kind, acts in (("mappa_h", (("submit", "case_holder"),
+                                    ("quality-assure", "line_manager"), ("send", "case_holder"))),
+                       ("marf", (("submit", "case_holder"), ("send", "case_holder")))):
+        r = await wokingham.client.post(
+            f"/v1/cases/{case['id']}/referrals",
+            json={"kind": kind, "occurred_at": "2026-09-10T15:10:00+01:00"},
+            headers=wokingham.auth("case_holder"))
+        assert r.status_code == 201, r.text
+        for action, role in acts:
+            r = await wokingham.client.post(
+                f"/v1/referrals/{r.json()['data']['id']}/{action}",
+                json={"occurred_at": "2026-09-10T15:20:00+01:00"}, headers=wokingham.auth(role))
+            assert r.status_code == 200, (action, r.text)
     assert (await patch_case(wokingham, case["id"], CLOSE)).status_code == 200
     r = await patch_case(wokingham, case["id"], REOPEN)
     assert r.status_code == 200, r.text
     steps = r.json()["next_steps"]
-    notify = the_step(steps, "mappa_h_notification")
-    assert notify["due_at"] == "2026-09-01T08:00:00Z"
-    assert notify["urgent"] is True
-    assert notify["policy"]["rule"] == "W16"
     review = the_step(steps, "high_risk_panel_review")
     assert review["due_at"] == "2026-10-01T08:00:00Z"  # a month from the opening
     assert review["policy"]["rule"] == "W19"
-    assert the_step(steps, "marf_referral")["policy"]["rule"] == "W9"
     assert len(codes(steps)) == len(set(codes(steps)))
     assert wokingham.pack == WOKINGHAM
 

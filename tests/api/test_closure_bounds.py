@@ -41,7 +41,8 @@ async def _event(t: Tenant, case_id: str, type_: str, at: str, role: str = "case
 
 
 async def _judged(t: Tenant, case_id: str) -> None:
-    await judge(t, case_id, "rosh", "high", "2026-08-27T11:00:00+01:00")
+    # Medium: a high rating's MARP referral may not be set aside by a closure (A9-9).
+    await judge(t, case_id, "rosh", "medium", "2026-08-27T11:00:00+01:00")
 
 
 async def _event_recorded(t: Tenant, case_id: str) -> None:
@@ -49,7 +50,7 @@ async def _event_recorded(t: Tenant, case_id: str) -> None:
 
 
 async def _step_done(t: Tenant, case_id: str) -> None:
-    await judge(t, case_id, "rosh", "high", "2026-07-10T11:00:00+01:00")
+    await judge(t, case_id, "rosh", "medium", "2026-07-10T11:00:00+01:00")
     step = next(s for s in await steps_of(t, case_id) if s["actor"] == "case_holder")
     r = await complete(t, step["id"], "case_holder", note="done",
                        occurred_at="2026-08-27T11:00:00+01:00")
@@ -91,7 +92,7 @@ async def test_closure_before_the_latest_act_is_422_and_changes_nothing(
 
 async def test_S23_charge_after_a_true_closure_still_raises_the_serious_incident_duties(
         somerset: Tenant) -> None:
-    """The attack's sequence: ROSH high judged Thursday 27 August 2026; the back-dated closure
+    """The attack's sequence: ROSH judged Thursday 27 August 2026; the back-dated closure
     (2 July) is refused; closed on Friday 28 August instead, a charge on Monday 14 September
     (17 days later, within 20) raises S23's inform_service_manager and
     notify_serious_incident (ref 12)."""

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from app.domain import cases, common
-from tests.api.integrity_support import complete, heard_by_marp, judge, patch_case, steps_of
+from tests.api.integrity_support import (
+    assert_problem,
+    complete,
+    heard_by_marp,
+    judge,
+    patch_case,
+    steps_of,
+)
 from tests.conftest import Tenant
 
 
@@ -221,35 +228,33 @@ async def test_M6_a_high_rating_no_marp_has_heard_is_lowered_after_line_manager_
     assert r.json()["data"]["on_register"] is False
 
 
-async def test_S7_reopened_case_under_marp_review_is_not_referred_anew(somerset: Tenant) -> None:
+async def test_S7_a_case_under_marp_review_is_not_closed_past_its_booked_review(
+        somerset: Tenant) -> None:
     """S7 (3.2.3, 7.2.3): "The case holder will refer the case to the next YJT MARP" when it is
     judged high; "Where cases continue to be classified as High or Very high, the case will
     remain relevant to ongoing MARP oversight." SWB high on 1 December 2026, heard at the MARP
-    of Thursday 7 January 2027 (review booked for 4 February); closed and reopened on 6 April
-    2027: its booked review (S20) comes back, and no new initial referral (S7) is asked for
-    beside it; the views (S8) the MARP sat without come back as owed, not anew."""
+    of Thursday 7 January 2027 (review booked for 4 February): closing it on 6 April 2027 with
+    the booked review (S20) and the views the MARP sat without (S8) still open is 409 naming
+    them (A9-9); nothing is superseded and no new referral (S7) is asked for."""
     case_id = (await somerset.open_case(opened_at="2026-11-30T09:00:00Z"))["data"]["id"]
     await judge(somerset, case_id, "swb", "high", "2026-12-01T12:00:00Z")
     await heard_by_marp(somerset, case_id, sits="2027-01-07T10:00:00Z",
                         review_date="2027-02-04", swb_level="high")
     r = await patch_case(somerset, case_id, {"closed_at": "2027-04-06T12:00:00Z",
                                              "closure_reason": "Order ended"})
-    assert r.status_code == 200, r.text
-    r = await patch_case(somerset, case_id, {"closed_at": None, "reopen_reason": "New order",
-                                             "occurred_at": "2027-04-06T12:01:00Z"})
-    assert r.status_code == 200, r.text
-    steps = r.json()["next_steps"]
+    problem = assert_problem(r, 409)
+    assert sorted((s["code"], s["rule"]) for s in problem["steps"]) == [
+        ("attend_panel_review", "S20"), ("seek_child_and_carer_views", "S8")]
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case_id},
+                                  headers=somerset.auth("duty_manager"))
+    steps = r.json()["data"]
     codes = {s["code"] for s in steps}
     assert "refer_to_panel" not in codes
-    # The views the MARP sat without are still owed (6.2, attack7 F8): the same step comes
-    # back reinstated with its old due date, not a new one asking for a referral form.
     views = [s for s in steps if s["code"] == "seek_child_and_carer_views"]
-    assert [("Reinstated" in (s["note"] or ""), s["due_at"]) for s in views] == [
-        (True, "2027-01-07T10:00:00Z")]
+    assert [s["due_at"] for s in views] == ["2027-01-07T10:00:00Z"]
     [review] = [s for s in steps if s["code"] == "attend_panel_review"]
     assert policy_of(review) == ("S20", "7.1.6, 7.2.3", "case_holder")
     assert review["due_at"] == "2027-02-04T23:59:59Z"
-    assert r.json()["data"]["on_register"] is True
 
 
 async def test_S9_marp_raising_swb_to_very_high_asks_for_the_child_protection_referral(

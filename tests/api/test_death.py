@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.fidelity_support import with_matrix
+from tests.api.integrity_support import refer_to_marp
 from tests.conftest import Tenant
 
 
@@ -158,6 +159,8 @@ async def test_S23_a_death_after_closure_is_not_undone_by_reopening(somerset: Te
     closure set aside that the death ended are not reinstated, nor asked for again."""
     case = (await somerset.open_case())["data"]
     await _judge(somerset, case["id"], "rosh", "high", "2026-03-30T10:00:00+01:00")
+    # The MARP referral with the views (3.2.3, 6.2: not waivable) is made before the closure.
+    await refer_to_marp(somerset, case["id"], "2026-03-30T11:00:00+01:00")
     url = f"/v1/cases/{case['id']}"
 
     async def patch(body: dict[str, Any]) -> Any:

@@ -413,36 +413,36 @@ async def test_M6_once_a_marp_has_taken_the_case_lowering_needs_the_panel(
 
 # --- F4: a reopened case under MARP review is not referred to the MARP again --------------------
 
-async def test_S7_S8_reopened_case_keeps_its_marp_review_and_gets_no_new_referral(
+async def test_S7_S8_S20_a_case_under_marp_review_cannot_close_past_its_review(
         somerset: Tenant) -> None:
     """S7/S8/S20, Somerset 7.2.3: "Where cases continue to be classified as High or Very high,
-    the case will remain relevant to ongoing MARP oversight"; 3.2.3 refers a case "to the next
-    YJT MARP" when it is judged high. ROSH high on Mon 1 Jun 2026; the MARP of Wed 3 Jun keeps
-    it high and books its review for 1 July (attend_panel_review, case holder, due 1 Jul
-    22:59:59Z, ref 7.1.6, 7.2.3). Closed and reopened: the review comes back as it was and
-    the case is on the register again, with no new refer_to_panel beside it (the views step
-    the MARP sat without, still owed, is reinstated, not raised anew)."""
+    the case will remain relevant to ongoing MARP oversight"; 6.2 "Child and parent/carer views
+    will be sought before the initial panel". ROSH high on Mon 1 Jun 2026; the MARP of Wed 3 Jun
+    keeps it high and books its review for 1 July (attend_panel_review, case holder, due 1 Jul
+    22:59:59Z, ref 7.1.6, 7.2.3). Closing it while that review and the views the MARP sat
+    without are open is 409 ``mandatory-steps-open`` naming both (A9-9: duties no manager may
+    waive are not set aside by a closure); the case stays open and on the register, the two
+    steps open as they were, no new refer_to_panel."""
     case = (await somerset.open_case())["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00")
     await taken_by_marp(somerset, case["id"], "rosh", "high")
     [review] = await _open(somerset, "attend_panel_review", case["id"])
+    [views] = await _open(somerset, "seek_child_and_carer_views", case["id"])
     closed = datetime.now(UTC).isoformat()  # after the agenda entry (recorded now)
     r = await patch_case(somerset, case["id"], {"closed_at": closed,
                                                 "closure_reason": "Order ended"})
-    assert r.status_code == 200, r.text
-    r = await patch_case(somerset, case["id"], {"closed_at": None,
-                                                "reopen_reason": "New order"})
-    assert r.status_code == 200, r.text
-    steps = r.json()["next_steps"]
+    problem = assert_problem(r, 409)
+    assert problem["type"].endswith("/mandatory-steps-open")
+    assert sorted((s["id"], s["code"], s["rule"], s["policy_ref"]) for s in problem["steps"]) \
+        == sorted([(review["id"], "attend_panel_review", "S20", "7.1.6, 7.2.3"),
+                   (views["id"], "seek_child_and_carer_views", "S8", "6.2")])
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"]},
+                                  headers=somerset.auth("duty_manager"))
+    steps = r.json()["data"]
     back = the_step(steps, "attend_panel_review")
     assert (back["id"], back["actor"], back["due_at"]) == (review["id"], "case_holder",
                                                           "2026-07-01T22:59:59Z")
     assert back["policy"] == {**SOMERSET, "ref": "7.1.6, 7.2.3", "rule": "S20"}
-    codes = {s["code"] for s in steps}
-    assert "refer_to_panel" not in codes
-    # The views the initial MARP sat without are still owed (F8): the same step, reinstated,
-    # not a new one asking for a referral form.
-    [views] = [s for s in steps if s["code"] == "seek_child_and_carer_views"]
-    assert "Reinstated" in views["note"]
-    assert "monthly_manager_review" in codes
-    assert r.json()["data"]["on_register"] is True
+    assert "refer_to_panel" not in {s["code"] for s in steps}
+    r = await somerset.client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))
+    assert (r.json()["data"]["closed_at"], r.json()["data"]["on_register"]) == (None, True)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.api.integrity_support import audit_of, etag, steps_of
+from tests.api.integrity_support import audit_of, etag, refer_to_marp, steps_of
 from tests.api.test_panels import add_item, high_case, judge, schedule
 from tests.conftest import Tenant
 
@@ -90,12 +90,7 @@ async def test_decision_on_a_case_closed_after_the_panel_sat_is_409(
     a 10:00 panel on 10 June; the chair then records a decision with an action and a review
     date: 409 ``case-closed``, and the closed case has no open step."""
     case, panel, item = await _on_panel(client, somerset)
-    r = await client.patch(f"/v1/cases/{case['id']}",
-                           json={"closed_at": datetime.now(UTC).isoformat(),
-                                 "closure_reason": "Order ended"},
-                           headers={**somerset.auth("line_manager"),
-                                    "If-Match": await etag(somerset, case["id"])})
-    assert r.status_code == 200, r.text
+    await _close(client, somerset, case["id"])
     before = len(await audit_of(somerset, case["id"]))
     r = await _decide(client, somerset, panel, item, rosh_level="very_high",
                       review_date="2026-07-08",
@@ -123,7 +118,9 @@ async def test_decision_typed_up_later_with_its_own_time_is_still_409(
 
 
 async def _close(client: httpx.AsyncClient, t: Tenant, case_id: str) -> None:
-    """Close the case now (after every act recorded on it, which a closure may not predate)."""
+    """Close the case now (after every act recorded on it, which a closure may not predate),
+    once referred to the MARP with the views (3.2.3, 6.2: not waivable, A9-9)."""
+    await refer_to_marp(t, case_id, datetime.now(UTC).isoformat())
     r = await client.patch(f"/v1/cases/{case_id}",
                            json={"closed_at": datetime.now(UTC).isoformat(),
                                  "closure_reason": "Order ended"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.api.integrity_support import refer_to_marp
 from tests.api.test_panels import add_item, schedule, step_named
 from tests.conftest import Tenant
 
@@ -60,6 +61,8 @@ async def test_a_closed_case_is_off_the_register_and_takes_no_new_judgements(
                           json={"domain": "rosh", "level": "high",
                                 "occurred_at": "2026-06-01T10:00:00+01:00"}, headers=auth)
     assert r.status_code == 201, r.text
+    # The MARP referral with the views (3.2.3, 6.2: not waivable) comes before the closure.
+    await refer_to_marp(somerset, case["id"], "2026-06-01T11:00:00+01:00")
     etag = (await client.get(f"/v1/cases/{case['id']}", headers=auth)).headers["etag"]
     r = await client.patch(f"/v1/cases/{case['id']}",
                            json={"closed_at": "2026-06-30T16:00:00+01:00",

@@ -323,9 +323,10 @@ async def test_race_reassignment_against_the_old_holder_completing(somerset: Ten
 async def test_race_panel_scheduling_against_closing_a_waiting_case(somerset: Tenant) -> None:
     """S7's "refer to the next MARP" waits for a panel date; scheduling a MARP gives waiting
     steps its date. Scheduling races the line manager closing the case: the scheduling locks
-    each waiting case before re-dating its steps, so either the step was dated then superseded
-    by the closure, or the closure came first and the step, superseded, keeps no date. Never
-    an open step on a closed case, never a 500."""
+    each waiting case before re-dating its steps. The referral and the views for it (3.2.3,
+    6.2) are duties no manager may waive, so the closure is refused whichever comes first (409
+    ``mandatory-steps-open``, A9-9) and the steps stay open. Never an
+    open step on a closed case, never a 500."""
     first = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
     for round_ in range(ROUNDS // 2):
         # Each round's judgement falls after every panel of the rounds before, so its step waits.
@@ -336,17 +337,20 @@ async def test_race_panel_scheduling_against_closing_a_waiting_case(somerset: Te
                 if s["code"] == "refer_to_panel"] == [True]
         url = f"/v1/cases/{case['id']}"
         version = await etag(somerset, case["id"])
+        sits = judged_at + timedelta(days=2)
         answers = list(await asyncio.gather(
             somerset.client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
-                "kind": "marp", "chair_id": "chair-1",
-                "scheduled_for": (judged_at + timedelta(days=2)).isoformat()}),
+                "kind": "marp", "chair_id": "chair-1", "scheduled_for": sits.isoformat()}),
             somerset.client.patch(url, json={
                 "closed_at": (judged_at + timedelta(hours=1)).isoformat(),
                 "closure_reason": "Transferred out"},
                                   headers={**somerset.auth("line_manager"), "If-Match": version}),
         ))
-        assert [a.status_code for a in answers] == [201, 200], [a.text for a in answers]
-        assert await steps_of(somerset, case["id"]) == []
+        assert [a.status_code for a in answers] == [201, 409], [a.text for a in answers]
+        assert answers[1].json()["type"].endswith("/mandatory-steps-open")
+        waiting = sorted(s["code"] for s in await steps_of(somerset, case["id"])
+                         if s["code"] in ("refer_to_panel", "seek_child_and_carer_views"))
+        assert waiting == ["refer_to_panel", "seek_child_and_carer_views"]
 
 
 # --- creates by one external reference ------------------------------------------------------
