@@ -388,9 +388,11 @@ async def _after_act(
 
     def of_its_type(step: Step) -> bool:
         # A step asking for a given tool (the pack's ``assessment_types``: Somerset 2.1's
-        # AssetPlus, Wokingham's Asset+) is done only by an assessment of that tool.
+        # AssetPlus, Wokingham's Asset+) is done only by an assessment of that tool, and one
+        # asking for a given stage (``assessment_stages``: the start's assessment, not a
+        # closure Asset+, A9-3) only by an assessment at that stage.
         return satisfies_assessment_step(pack, step.rule_id, step.code, step.title,
-                                         str(assessment.type))
+                                         str(assessment.type), str(assessment.stage))
 
     satisfied = await satisfy_open_steps(
         wctx, codes=authors, act=act, note=note, credited_to=assessment.author_id,

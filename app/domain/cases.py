@@ -8,7 +8,7 @@ import uuid
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -62,7 +62,9 @@ from app.domain.common import (
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.events import CaseEvent
+from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
+from app.domain.panels_table import PanelItem
 from app.domain.restriction import (
     AccessOut,
     CaseAccess,
@@ -161,6 +163,13 @@ class CasePatch(BaseModel):
 
 NOT_NULLABLE = {"csc_status", "in_custody", "volunteer_attached", "weapon_related",
                 "case_holder_id", "line_manager_id"}
+# What the court or the service decided the work with the child is (A9-8): like a reassignment,
+# a manager's or the case management system's change (``PUT`` upsert; ``PATCH`` does not take
+# it), never the case holder's. The change re-runs the policy (``case_changed``: the start's
+# assessment the new intervention asks for, the statutory reviews that lapse) and is audited
+# (``case.update``) with the case's former interventions kept (``past_interventions``): an
+# order's closure rule (Wokingham W3) still holds after the order became a prevention case.
+INTERVENTION_FIELDS = frozenset({"intervention", "statutory"})
 # Reassignment: the field, and the actor whose steps follow it to the new person.
 REASSIGNMENT = {"case_holder_id": "case_holder", "line_manager_id": "line_manager"}
 # Closing and reopening a case are managers' acts (the case's line manager, a duty manager, a
@@ -457,9 +466,16 @@ async def _update_from_system(
                              "value": case.opened_at.isoformat()}})
     if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager can reassign a case.")
+    if INTERVENTION_FIELDS & sent.keys() and role not in (*MANAGERS, "feed"):
+        raise Forbidden("Only a manager (or the case management system) can change the "
+                        "case's intervention.")
     changes = _apply_changes(case, sent)
     if not changes:
         return await policy.current(session, case)
+    if "intervention" in changes:
+        # Kept, so that a rule about the order still holds after it became something else.
+        case.past_interventions = [*(case.past_interventions or ()),
+                                   str(changes["intervention"][0])]
     if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
         check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
                                   "body.case_holder_id")
@@ -866,30 +882,81 @@ async def require_closure_assessment(
     """422 ``closure-assessment-required`` unless the case has the complete (countersigned)
     closing assessment its pack requires before closure (Wokingham: a closure or Transfer to
     Probation Asset+ for statutory Orders, bail and remand), or an event that lifts it (a
-    death). The problem names what is missing and the closing assessments not yet complete."""
-    if rule is None or str(case.intervention) not in rule.interventions:
+    death). The problem names what is missing and the closing assessments not yet complete.
+
+    The rule holds for a case that is, or ever was, of one of the rule's interventions
+    (:func:`ever_of`): an order turned into a prevention case still had its order (A9-8). The
+    closing assessment must also be the case's last word on risk: submitted no earlier than its
+    latest judgement (other than those recorded with it), event or panel decision (A9-3:
+    a closure Asset+ countersigned on 1 September let the case close after a very high ROSH on
+    2 October that it never assessed). A stale one is named with the act it predates."""
+    if rule is None or not ever_of(case, rule.interventions):
         return
-    rows = (await session.exec(select(Assessment.id, Assessment.status).where(
+    rows = (await session.exec(select(
+        Assessment.id, Assessment.status, Assessment.submitted_at, Assessment.occurred_at,
+    ).where(
         Assessment.case_id == case.id, col(Assessment.type).in_(rule.assessment_types),
         col(Assessment.stage).in_(rule.assessment_stages)))).all()
-    if any(status == AssessmentStatus.countersigned for _, status in rows):
-        return
+    complete = [r for r in rows if r[1] == AssessmentStatus.countersigned]
+    stale: list[dict[str, Any]] = []
+    for ident, _, submitted_at, occurred_at in complete:
+        later = await _latest_risk_act(session, case.id, ident)
+        if later is None or _aware(submitted_at or occurred_at) >= later:
+            return
+        stale.append({"id": str(ident), "status": "countersigned",
+                      "predates": iso_utc(later)})
     if rule.unless_event_types and (await session.exec(select(CaseEvent.id).where(
             CaseEvent.case_id == case.id,
             col(CaseEvent.type).in_(rule.unless_event_types)).limit(1))).first():
         return
-    pending = [{"id": str(ident), "status": str(status)} for ident, status in rows]
+    pending = [{"id": str(ident), "status": str(status)} for ident, status, _, _ in rows
+               if status != AssessmentStatus.countersigned]
     wanted = f"a countersigned {' or '.join(rule.assessment_types)} assessment at stage " \
              f"{' or '.join(rule.assessment_stages)}"
+    if stale:
+        msg = f"missing: {wanted} submitted after the case's latest judgement, event or " \
+              "panel decision; the case's predate it"
+    else:
+        msg = f"missing: {wanted}" + ("; the case's are not yet countersigned" if pending
+                                      else "")
     raise Unprocessable(
         rule.detail, slug="closure-assessment-required",
-        errors=[{"loc": "body.closed_at",
-                 "msg": f"missing: {wanted}" + (
-                     "; the case's are not yet countersigned" if pending else "")}],
+        errors=[{"loc": "body.closed_at", "msg": msg}],
         extra={"rule": rule.rule_id, "policy_ref": rule.ref, "required": {
             "assessment_types": list(rule.assessment_types),
             "assessment_stages": list(rule.assessment_stages),
-            "status": "countersigned"}, "closing_assessments": pending})
+            "status": "countersigned"}, "closing_assessments": stale + pending})
+
+
+async def _latest_risk_act(
+    session: AsyncSession, case_id: uuid.UUID, assessment_id: uuid.UUID
+) -> datetime | None:
+    """When the case's risk picture last moved (aware UTC): its latest judgement not recorded
+    with ``assessment_id``, event (``occurred_at``) or panel decision; None for none."""
+    columns: list[Any] = [
+        sa.select(sa.func.max(col(Judgement.occurred_at))).where(
+            col(Judgement.case_id) == case_id,
+            sa.or_(col(Judgement.assessment_id).is_(None),
+                   col(Judgement.assessment_id) != assessment_id)),
+        sa.select(sa.func.max(col(CaseEvent.occurred_at))).where(
+            col(CaseEvent.case_id) == case_id),
+        sa.select(sa.func.max(col(PanelItem.decided_at))).where(
+            col(PanelItem.case_id) == case_id),
+    ]
+    found = (await session.exec(select(*(c.scalar_subquery() for c in columns)))).one()
+    return max((_aware(m) for m in found if m is not None), default=None)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite may give naive UTC back from an aggregate; PostgreSQL aware."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def ever_of(case: Case, interventions: Sequence[str]) -> bool:
+    """Whether the case is, or was at any time, of one of ``interventions``: its intervention
+    now, or one it had before a change (``case.past_interventions``)."""
+    return any(str(i) in interventions
+               for i in (case.intervention, *(case.past_interventions or ())))
 
 
 async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pack: Pack) -> None:

@@ -104,6 +104,14 @@ class Case(SQLModel, table=True):
     # When the latest PATCH that changed the case happened (its ``occurred_at``; a closure's
     # ``closed_at``; aware UTC): a later closure may not predate it (``acts.latest_act_at``).
     changed_at: datetime | None = None
+    # The interventions the case had before a change of intervention, oldest first: a rule
+    # about orders (Wokingham's closure Asset+) still holds for an order turned into a
+    # prevention case (A9-8).
+    past_interventions: list[str] = Field(default_factory=list, sa_type=JSONType)
+    # The periods the case was closed before its reopenings, ``[closed_at, reopened_at]`` (RFC
+    # 3339 UTC), oldest first: no act may be dated inside one (A9-7), except what the pack
+    # reaches past closure (``after_closure``).
+    closed_periods: list[list[str]] = Field(default_factory=list, sa_type=JSONType)
     ratings: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     # The case facts the service's pack declares (``[[facts]]``), set by PATCH ``facts``, and
     # the latest submitted assessment score of each name (``[[scores]]``).

@@ -32,6 +32,7 @@ from app.workflows.deadlines import parse_form
 from app.workflows.pack_check import Problem, check_pack
 from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
 from app.workflows.vocabulary import (
+    ASSESSMENT_STAGES,
     ASSESSMENT_TYPES,
     CLOSING_ACTS,
     CORE,
@@ -189,6 +190,10 @@ class Rule(_Strict):
     # a Fact Finding document otherwise; Wokingham "will be assessed using Asset+"): an
     # assessment of another type closes no step this line made. Unset: any type.
     assessment_types: tuple[str, ...] | None = None
+    # The assessment stages that do this step (Wokingham "Assessments must be completed at the
+    # start of the intervention/Order": a closure or transfer stage is not the start's
+    # assessment, A9-3). Unset: any stage.
+    assessment_stages: tuple[str, ...] | None = None
 
     @field_validator("assessment_types")
     @classmethod
@@ -198,6 +203,17 @@ class Rule(_Strict):
             if unknown or not value:
                 raise ValueError(f"assessment types must be some of {', '.join(ASSESSMENT_TYPES)}"
                                  f" (got {', '.join(unknown) or 'none'})")
+        return value
+
+    @field_validator("assessment_stages")
+    @classmethod
+    def _known_assessment_stages(cls, value: Any) -> Any:
+        if value is not None:
+            unknown = [t for t in value if t not in ASSESSMENT_STAGES]
+            if unknown or not value:
+                got = ", ".join(unknown) or "none"
+                raise ValueError(f"assessment stages must be some of "
+                                 f"{', '.join(ASSESSMENT_STAGES)} (got {got})")
         return value
 
     @field_validator("deadline")
@@ -550,9 +566,19 @@ class Pack(_Strict):
     def assessment_types_for(self, rule_id: str, code: str, title: str) -> tuple[str, ...] | None:
         """The assessment types that do a step this pack's rule made (its line: the rule's line
         for that code with that title, else its first line for that code); None: any type."""
-        lines = [r for r in self.lines(rule_id) if r.code == code]
-        line = next((r for r in lines if r.title == title), lines[0] if lines else None)
+        line = self._step_line(rule_id, code, title)
         return None if line is None else line.assessment_types
+
+    def assessment_stages_for(self, rule_id: str, code: str, title: str
+                              ) -> tuple[str, ...] | None:
+        """The assessment stages that do a step this pack's rule made (its line, as for
+        :meth:`assessment_types_for`); None: any stage."""
+        line = self._step_line(rule_id, code, title)
+        return None if line is None else line.assessment_stages
+
+    def _step_line(self, rule_id: str, code: str, title: str) -> Rule | None:
+        lines = [r for r in self.lines(rule_id) if r.code == code]
+        return next((r for r in lines if r.title == title), lines[0] if lines else None)
 
     def case_wide(self, code: str) -> bool:
         """Whether a step code is one duty per case: any line for it says ``dedupe = "case"``,
@@ -753,8 +779,13 @@ def contact_level_for(pack: Pack, ctx: Context) -> str | None:
 
 
 def satisfies_assessment_step(
-    pack: Pack, rule_id: str, code: str, title: str, assessment_type: str
+    pack: Pack, rule_id: str, code: str, title: str, assessment_type: str,
+    stage: str | None = None,
 ) -> bool:
-    """Whether an assessment of this type does the step (rule, code, title) the pack made."""
+    """Whether an assessment of this type (and, when given, stage) does the step (rule, code,
+    title) the pack made."""
     types = pack.assessment_types_for(rule_id, code, title)
-    return types is None or assessment_type in types
+    if types is not None and assessment_type not in types:
+        return False
+    stages = pack.assessment_stages_for(rule_id, code, title)
+    return stage is None or stages is None or stage in stages
