@@ -41,7 +41,11 @@ from app.domain.next_steps import close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
-from app.domain.timing import require_not_before, require_within_case
+from app.domain.timing import (
+    require_not_before,
+    require_outside_closed_periods,
+    require_within_case,
+)
 from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack, satisfies_assessment_step
@@ -256,6 +260,7 @@ async def submit_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_outside_closed_periods(case, occurred_at)  # A9-7
     scores = check_scores(ctx.pack_for(service, at=occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
@@ -283,6 +288,7 @@ async def countersign_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = _manager_role(principal, case, assessment, "countersign")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_outside_closed_periods(case, occurred_at)  # A9-7
     _move(assessment, "countersign", principal, role, occurred_at, body.feedback)
     assessment.countersigned_at = occurred_at
     assessment.countersigned_by = principal.sub
@@ -307,6 +313,7 @@ async def return_assessment(
     service, case, assessment = await load_assessment(session, principal, assessment_id)
     role = _manager_role(principal, case, assessment, "return")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_outside_closed_periods(case, occurred_at)  # A9-7
     _move(assessment, "return", principal, role, occurred_at, body.feedback)
     assessment.returned_at = occurred_at
     assessment.feedback = body.feedback

@@ -76,6 +76,7 @@ from app.domain.restriction import (
 from app.domain.services import Service
 from app.domain.steps import Step, StepOut, StepStatus
 from app.domain.timing import (
+    closed_period,
     require_after_birth,
     require_not_before,
     require_release_within_case,
@@ -747,6 +748,10 @@ async def patch_case(
     if not changes and not restriction_changed:
         return service, case, CasePatched(await policy.current(session, case))
     case.updated_at = utcnow()
+    if "closed_at" in changes and case.closed_at is None and was_closed_at is not None:
+        # Reopened: no later act may be dated while it was closed (A9-7).
+        case.closed_periods = [*(case.closed_periods or ()),
+                               closed_period(was_closed_at, occurred_at)]
     # The change is an act on the case at its own time (a closure at its closed_at): a later
     # closure may not predate it.
     mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at

@@ -228,7 +228,8 @@ async def record_event(
         require_open_case(case, f"record a {body.type} event")
     details = _validate(body)
     occurred_at = resolve_occurred_at(body.occurred_at)
-    require_within_case(case, occurred_at)
+    require_within_case(case, occurred_at,
+                        after_closure=pack.event_type(body.type).after_closure)
     known_at = _known_at(body, occurred_at)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,

@@ -42,7 +42,7 @@ from app.domain.steps import (
     StepStatus,
     step_out,
 )
-from app.domain.timing import require_not_before
+from app.domain.timing import require_not_before, require_outside_closed_periods
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
@@ -404,6 +404,7 @@ async def complete_step(
     require_step_act_time(step, occurred_at)
     case = await load_case(session, step.case_id, lock=False)  # locked above
     assert case is not None
+    require_outside_closed_periods(case, occurred_at)  # A9-7
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(wctx, step=step, note=body.note)

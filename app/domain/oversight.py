@@ -33,7 +33,7 @@ from app.domain.next_steps import (
 )
 from app.domain.outbox import emit
 from app.domain.steps import ESCALATION_CODE, Step, StepStatus
-from app.domain.timing import require_within_case
+from app.domain.timing import require_outside_closed_periods, require_within_case
 from app.domain.transitions import reload
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
@@ -239,6 +239,7 @@ async def waive_step(
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_may_waive(principal, step, ctx.pack_for(service, at=occurred_at))
     require_step_act_time(step, occurred_at)
+    require_outside_closed_periods(case, occurred_at)  # A9-7
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(

@@ -44,7 +44,11 @@ from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
-from app.domain.timing import require_not_before, require_within_case
+from app.domain.timing import (
+    require_not_before,
+    require_outside_closed_periods,
+    require_within_case,
+)
 from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
@@ -337,11 +341,12 @@ async def create_referral_for_case(
     details too large, a time outside the case's life or a kind the pack does not know."""
     session, case, principal, role = wctx.session, wctx.case, wctx.principal, wctx.role
     service, occurred_at = wctx.service, wctx.occurred_at
-    if not wctx.pack.referral_kind(body.kind).after_closure:  # e.g. a CSPPI notification
+    after_closure = wctx.pack.referral_kind(body.kind).after_closure
+    if not after_closure:  # e.g. a CSPPI notification
         # Through the API or a feed alike: a closed case takes no new referral (409).
         require_open_case(case, "make a referral")
     check_details_size(body.details)
-    require_within_case(case, occurred_at, time_field)
+    require_within_case(case, occurred_at, time_field, after_closure=after_closure)
     pack = wctx.pack
     check_kind(pack, body.kind)
     referral = Referral(
@@ -453,7 +458,8 @@ async def transition(
     service, case, referral = await load_referral(session, principal, referral_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")
-    if action not in CLOSED_CASE_ACTIONS and not pack.referral_kind(referral.kind).after_closure:
+    on_closed = action in CLOSED_CASE_ACTIONS or pack.referral_kind(referral.kind).after_closure
+    if not on_closed:
         # A closed case's open steps were superseded at closure; a referral moved on now would
         # raise new ones on a case nobody holds (409, checked under the case's lock).
         require_open_case(case, f"{action} a referral")
@@ -489,6 +495,8 @@ async def transition(
         raise Forbidden("The author of a MAPPA form cannot quality-assure it.")
     occurred_at = resolve_occurred_at(body.occurred_at)
     _check_act_time(referral, occurred_at)
+    if not on_closed:  # nor dated while the case was closed (A9-7)
+        require_outside_closed_periods(case, occurred_at)
     previous = referral.status
     referral.status = move.target
     if action == "quality-assure":

@@ -41,10 +41,37 @@ def require_after_birth(at: datetime, date_of_birth: date, field: str = "occurre
         raise _refuse(field, "the child's date of birth", date_of_birth)
 
 
-def require_within_case(case: Case, at: datetime, field: str = "occurred_at") -> None:
-    """422 when an act on the case predates the child's birth or the case's opening."""
+def require_within_case(
+    case: Case, at: datetime, field: str = "occurred_at", *, after_closure: bool = False
+) -> None:
+    """422 when an act on the case predates the child's birth or the case's opening, or falls
+    while the case was closed (:func:`require_outside_closed_periods`; not for what the pack
+    reaches past closure: ``after_closure``)."""
     require_after_birth(at, case.date_of_birth, field)
     require_not_before(at, case.opened_at, "the case's opened_at", field)
+    if not after_closure:
+        require_outside_closed_periods(case, at, field)
+
+
+def require_outside_closed_periods(case: Case, at: datetime, field: str = "occurred_at") -> None:
+    """422 ``occurred-before-bound`` when ``at`` falls inside a period the case was closed
+    before a reopening (after its ``closed_at``, before the reopening), naming the reopening as
+    the bound (attack pass 9, A9-7). While the case was closed such an act was refused (409
+    ``case-closed``); it is still refused after the reopening, whenever it is typed in: what was
+    done in that time was not done on an open case, and no duty is owed for it. What the pack
+    reaches past closure (Somerset 12: a charge or death "up to 20 days following the end of
+    supervision"; the serious incident notification) is not checked here (its caller passes
+    ``after_closure``)."""
+    for closed, reopened in case.closed_periods or ():
+        start, end = datetime.fromisoformat(closed), datetime.fromisoformat(reopened)
+        if start < at < end:
+            raise _refuse(field, f"the case's reopening (it was closed from {iso_utc(start)})",
+                          end)
+
+
+def closed_period(closed_at: datetime, reopened_at: datetime) -> list[str]:
+    """A closed period as ``Case.closed_periods`` keeps it: RFC 3339 UTC instants."""
+    return [iso_utc(closed_at), iso_utc(reopened_at)]
 
 
 def require_release_within_case(

@@ -1,0 +1,152 @@
+"""No act is dated while the case was closed, even once it is reopened (attack pass 9, A9-7).
+
+While a case is closed every act is refused (409 ``case-closed``) but what the pack reaches past
+closure (Somerset 12, S23: a charge or death "up to 20 days following the end of supervision";
+the serious incident notification). After a reopening the same acts, dated inside the closed
+period, were accepted and raised steps overdue for a time the case was closed: whether a
+back-dated act counted depended on when it was typed in. They are now 422
+``occurred-before-bound``, naming the reopening as the bound; what the pack reaches past closure
+is still accepted.
+
+2026 dates: opened Monday 3 August; closed Tuesday 15 September 17:00 BST; reopened Friday 2
+October 10:00 BST; the acts are dated Sunday 20 September.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.api.integrity_support import assert_problem, complete, etag, patch_case, steps_of
+from tests.conftest import Tenant
+
+OPENED = "2026-08-03T09:00:00+01:00"
+CLOSED = "2026-09-15T17:00:00+01:00"
+REOPENED = "2026-10-02T10:00:00+01:00"
+INSIDE = "2026-09-20T10:00:00+01:00"
+BOUND = {"field": "occurred_at",
+         "name": "the case's reopening (it was closed from 2026-09-15T16:00:00Z)",
+         "value": "2026-10-02T09:00:00Z"}
+VERY_HIGH_SWB = {"domain": "swb", "level": "very_high", "rationale": "imminent danger"}
+
+
+async def _closed_and_reopened(t: Tenant) -> str:
+    case_id = (await t.open_case(opened_at=OPENED))["data"]["id"]
+    r = await patch_case(t, case_id, {"closed_at": CLOSED, "closure_reason": "Order ended"})
+    assert r.status_code == 200, r.text
+    r = await patch_case(t, case_id, {"closed_at": None, "reopen_reason": "New order",
+                                      "occurred_at": REOPENED})
+    assert r.status_code == 200, r.text
+    return case_id
+
+
+def _refused(r: httpx.Response) -> None:
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/occurred-before-bound")
+    assert problem["bound"] == BOUND
+    assert problem["errors"][0]["loc"] == "body.occurred_at"
+
+
+async def test_S9_a_judgement_dated_while_the_case_was_closed_is_refused_after_reopening(
+        somerset: Tenant) -> None:
+    """S9 (3.2.4): very high SWB asks for a child protection referral "immediately". Dated
+    Sunday 20 September, while the case was closed, the judgement recorded after the reopening
+    is 422 naming the reopening (2 October 09:00Z) and raises nothing; the same judgement dated
+    after the reopening (11:00 BST) raises the referral, due then (10:00Z), urgent."""
+    case_id = await _closed_and_reopened(somerset)
+    before = sorted(s["id"] for s in await steps_of(somerset, case_id))
+    r = await somerset.client.post(f"/v1/cases/{case_id}/judgements",
+                                   json={**VERY_HIGH_SWB, "occurred_at": INSIDE},
+                                   headers=somerset.auth("case_holder"))
+    _refused(r)
+    assert sorted(s["id"] for s in await steps_of(somerset, case_id)) == before
+    r = await somerset.client.post(f"/v1/cases/{case_id}/judgements",
+                                   json={**VERY_HIGH_SWB,
+                                         "occurred_at": "2026-10-02T11:00:00+01:00"},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [cp] = [s for s in r.json()["next_steps"] if s["code"] == "child_protection_referral"]
+    assert (cp["actor"], cp["due_at"], cp["urgent"], cp["policy"]["rule"],
+            cp["policy"]["ref"]) == ("case_holder", "2026-10-02T10:00:00Z", True, "S9", "3.2.4")
+
+
+async def test_S14_an_event_dated_while_the_case_was_closed_is_refused_after_reopening(
+        somerset: Tenant) -> None:
+    """S14 (2.1): "AssetPlus assessment will be reviewed ... sooner upon any significant change
+    becoming known". A new incident dated Sunday 20 September, while the case was closed, is 422
+    after the reopening; one dated before the closure (Thursday 10 September), when the case
+    was open, is recorded."""
+    case_id = await _closed_and_reopened(somerset)
+    url = f"/v1/cases/{case_id}/events"
+    r = await somerset.client.post(url, json={"type": "new_incident", "occurred_at": INSIDE},
+                                   headers=somerset.auth("case_holder"))
+    _refused(r)
+    r = await somerset.client.post(url, json={"type": "new_incident",
+                                              "occurred_at": "2026-09-10T10:00:00+01:00"},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+
+
+async def test_S23_a_charge_within_20_days_of_the_closure_is_still_recorded_after_reopening(
+        somerset: Tenant) -> None:
+    """S23 (12): "Somerset YJT will complete notification ... for any child who is charged with
+    any notifiable offence or dies whilst relevant to our service (up to 20 days following the
+    end of supervision)". A charge dated Sunday 20 September (5 days after the closure),
+    recorded after the reopening, is accepted and raises S23's duties (ref 12)."""
+    case_id = await _closed_and_reopened(somerset)
+    r = await somerset.client.post(f"/v1/cases/{case_id}/events",
+                                   json={"type": "charged", "occurred_at": INSIDE,
+                                         "details": {"offence": "robbery"}},
+                                   headers=somerset.auth("line_manager"))
+    assert r.status_code == 201, r.text
+    raised = {s["code"]: s for s in r.json()["next_steps"] if s["policy"]["rule"] == "S23"}
+    assert {"inform_service_manager", "notify_serious_incident"} <= set(raised)
+    assert {s["policy"]["ref"] for s in raised.values()} == {"12"}
+
+
+async def test_S1_a_step_is_not_done_or_waived_while_the_case_was_closed(
+        somerset: Tenant) -> None:
+    """S1 (2.1): "an AssetPlus assessment completed within 4 weeks of start of YJT
+    involvement": the step the closure set aside comes back at the reopening; completing or
+    waiving it dated Sunday 20 September, while the case was closed, is 422."""
+    case_id = await _closed_and_reopened(somerset)
+    [s1] = [s for s in await steps_of(somerset, case_id) if s["code"] == "complete_assessment"]
+    _refused(await complete(somerset, s1["id"], "case_holder", note="done", occurred_at=INSIDE))
+    r = await somerset.client.post(f"/v1/next-steps/{s1['id']}/waive",
+                                   json={"reason": "not needed", "occurred_at": INSIDE},
+                                   headers=somerset.auth("duty_manager", "dm-pat"))
+    _refused(r)
+    assert s1["id"] in {s["id"] for s in await steps_of(somerset, case_id)}
+
+
+async def test_S9_race_reopening_against_a_judgement_dated_while_closed(
+        somerset: Tenant) -> None:
+    """S9 (3.2.4) again, raced: the reopening and a very high SWB dated inside the closed period
+    at once, 10 rounds on SQLite and PostgreSQL. The reopening always stands; the judgement is
+    409 ``case-closed`` (it came first) or 422 ``occurred-before-bound`` (it came after), never
+    recorded, and no child protection referral is ever raised for the closed time."""
+    for _ in range(10):
+        case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+        r = await patch_case(somerset, case_id, {"closed_at": CLOSED,
+                                                 "closure_reason": "Order ended"})
+        assert r.status_code == 200, r.text
+        tag = await etag(somerset, case_id)
+        reopen, judged = await asyncio.gather(
+            somerset.client.patch(f"/v1/cases/{case_id}", json={
+                "closed_at": None, "reopen_reason": "New order", "occurred_at": REOPENED},
+                headers={**somerset.auth("line_manager"), "If-Match": tag}),
+            somerset.client.post(f"/v1/cases/{case_id}/judgements",
+                                 json={**VERY_HIGH_SWB, "occurred_at": INSIDE},
+                                 headers=somerset.auth("case_holder")))
+        assert reopen.status_code == 200, reopen.text
+        problem: dict[str, Any] = assert_problem(judged, judged.status_code)
+        assert (judged.status_code, problem["type"].rsplit("/", 1)[1]) in (
+            (409, "case-closed"), (422, "occurred-before-bound"))
+        r = await somerset.client.get(f"/v1/cases/{case_id}/judgements",
+                                      headers=somerset.auth("case_holder"))
+        assert r.json()["data"] == []
+        assert "child_protection_referral" not in {
+            s["code"] for status in ("open", "superseded", "done")
+            for s in await steps_of(somerset, case_id, status)}
