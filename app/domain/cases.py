@@ -25,7 +25,7 @@ from app.core.errors import (
     Unprocessable,
 )
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import cursors, policy
+from app.domain import cursors, policy, stand_ins
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -799,6 +799,16 @@ async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) ->
     if gone:
         moved += await policy.rehome_shut_out_steps(
             wctx, shut_out=await _shut_out(wctx.session, case, gone))
+    if moves:
+        # Somerset 3.1 (attack pass 8, N6): the reason a step stood in was its old holder's
+        # leave: it goes to the new holder unless they are away too, and a step that moved to
+        # a new holder who is away stands in.
+        held = {s.id for s in moved}
+        changed = ", ".join(f"{actor} changed from {old} to {new}"
+                            for actor, (old, new) in moves.items())
+        moved += [s for s in await stand_ins.settle_case(
+            wctx.session, wctx.principal, wctx.role, wctx.policy, wctx.service, case,
+            today=london_date(utcnow()), why=changed) if s.id not in held]
     return moved
 
 

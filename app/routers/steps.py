@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
 from app.domain.common import utcnow
 from app.domain.page_json import page_response
+from app.domain.stand_ins import settle_today
 from app.domain.steps import StepOut, StepStatus, step_out, steps_json
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
@@ -18,8 +19,19 @@ from app.routers.gates import GatedRoute, gate
 router = APIRouter(route_class=GatedRoute, prefix="/v1/next-steps", tags=["next steps"])
 
 
+async def _stand_ins_settled(request: Request, principal: CurrentPrincipal) -> None:
+    """Leave that starts or ends today moves steps between the line manager and the duty
+    manager (Somerset 3.1) before anyone reads a queue (a no-op once swept today)."""
+    if principal.service is not None:
+        await settle_today(request.app.state.session_factory, request.app.state.policy,
+                           principal.service)
+
+
+settled = Depends(_stand_ins_settled)
+
+
 @router.get("", response_model=Page[StepOut],
-             dependencies=[gate("step.list")])
+             dependencies=[gate("step.list"), settled])
 async def list_next_steps(
     session: Session,
     principal: CurrentPrincipal,
@@ -42,7 +54,7 @@ async def list_next_steps(
     return page_response(steps_json(steps, utcnow()), next_cursor)
 
 
-@router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read")])
+@router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read"), settled])
 async def read_step(step_id: uuid.UUID, session: Session, principal: CurrentPrincipal
                     ) -> Read[StepOut]:
     """One step the caller may see (calendar entries link here); 404 otherwise."""
@@ -50,7 +62,7 @@ async def read_step(step_id: uuid.UUID, session: Session, principal: CurrentPrin
 
 
 @router.post("/{step_id}/complete", response_model=Written[StepOut],
-             dependencies=[gate("step.complete")])
+             dependencies=[gate("step.complete"), settled])
 async def complete(
     step_id: uuid.UUID,
     request: Request,
