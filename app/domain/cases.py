@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,6 +44,7 @@ from app.domain.acts import require_after_latest_act
 from app.domain.assessments import Assessment, AssessmentStatus
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
+    AccessMode,
     Case,
     ContactLevel,
     CscStatus,
@@ -72,7 +74,13 @@ from app.domain.restriction import (
     staff_of,
 )
 from app.domain.services import Service
-from app.domain.steps import Step, StepOut
+from app.domain.steps import (
+    ESCALATION_CODE,
+    RESTRICTED_ACTION_ESCALATION,
+    Step,
+    StepOut,
+    StepStatus,
+)
 from app.domain.timing import (
     require_after_birth,
     require_not_before,
@@ -857,6 +865,27 @@ async def _record_restriction(wctx: WriteContext) -> None:
     )
     await emit(session, "case.access_changed", case.id, service_id=wctx.service.id,
                payload={"case_id": str(case.id), "restricted": restricted})
+    if case.access_mode == AccessMode.allowed:
+        await _redact_action_escalations(wctx)
+
+
+async def _redact_action_escalations(wctx: WriteContext) -> None:
+    """An allow-list now restricts the case: the open escalations of its panel actions leave
+    the panel's text out of their title (as :mod:`app.domain.escalation` makes them on such a
+    case), so that holders of the escalation's role whom the list leaves out see it as a bare
+    duty: it reaches someone who may act even when none of them is on the list."""
+    subject = aliased(Step)
+    rows = await wctx.session.exec(
+        select(Step).join(subject, col(subject.id) == col(Step.subject_id)).where(
+            Step.case_id == wctx.case.id, Step.code == ESCALATION_CODE,
+            Step.status == StepStatus.open, subject.actor == "action_owner",
+            Step.title != RESTRICTED_ACTION_ESCALATION))
+    for step in rows.all():
+        step.title = RESTRICTED_ACTION_ESCALATION
+        wctx.session.add(step)
+        await wctx.audit("step.retitle", entity_type="step", entity_id=step.id,
+                         reason="an allow-list restricts the case: the panel's text stays on it",
+                         change={"code": step.code, "title": step.title})
 
 
 async def _closing_time(session: AsyncSession, case: Case, closed_at: datetime) -> datetime:

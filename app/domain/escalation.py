@@ -39,7 +39,7 @@ from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import OutboxEvent, emit
-from app.domain.steps import ESCALATION_CODE, Step, StepStatus
+from app.domain.steps import ESCALATION_CODE, RESTRICTED_ACTION_ESCALATION, Step, StepStatus
 from app.workflows.calendar import london_date
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
@@ -127,10 +127,15 @@ def escalation_row(
         actor = (pack.escalation if pack is not None else FALLBACK).target("line_manager")
         away = f" The line manager ({overdue.line_manager_id}) is on recorded leave."
     due = iso_utc(overdue.due_at) if overdue.due_at else "?"
+    title = f"Escalate overdue step: {overdue.title}"[:300]
+    if overdue.actor == "action_owner" and getattr(overdue, "access_mode", None) == "allowed":
+        # The panel's free text stays on the case: the escalation reaches role holders the
+        # allow-list leaves out as a bare duty (attack pass 8: else nobody able to act).
+        title = RESTRICTED_ACTION_ESCALATION
     return {
         "id": new_id(), "service_id": overdue.service_id, "case_id": overdue.case_id,
         "code": ESCALATION_CODE, "rule_id": overdue.rule_id,
-        "title": f"Escalate overdue step: {overdue.title}"[:300], "actor": actor,
+        "title": title, "actor": actor,
         "assignee_id": overdue.line_manager_id if actor == "line_manager" else None,
         "urgent": True, "awaiting_panel_date": False,
         "status": StepStatus.open, "policy_pack": overdue.policy_pack,
@@ -198,7 +203,7 @@ async def overdue_batch(
         await connection.execute(sa.update(CASE).where(CASE.c.id.is_(None))
                                  .values(id=CASE.c.id))
     query = (
-        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id)
+        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id, CASE.c.access_mode)
         .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
         .where(
             STEP.c.status == StepStatus.open,

@@ -18,6 +18,12 @@ from app.workflows.calendar import end_of_day, london_date
 
 # The code of the step the escalation worker raises over an overdue step.
 ESCALATION_CODE = "escalate_overdue_step"
+# The title of a panel action's escalation on a case an allow-list restricts: the action's own
+# title is the panel's free text, which only those who may see the case read. Role holders the
+# list leaves out then see the escalation as a bare duty (app.domain.next_steps._role_duties),
+# so it reaches someone who may act even when no holder of its role is on the list.
+RESTRICTED_ACTION_ESCALATION = ("Escalate overdue step: a panel action (its text is on the "
+                                "restricted case; ask its line manager or case holder)")
 
 class StepStatus(enum.StrEnum):
     """Lifecycle of a step."""
