@@ -39,7 +39,13 @@ from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import OutboxEvent, emit
-from app.domain.steps import ESCALATION_CODE, RESTRICTED_ACTION_ESCALATION, Step, StepStatus
+from app.domain.steps import (
+    ESCALATION_CODE,
+    RESTRICTED_ACTION_ESCALATION,
+    Step,
+    StepStatus,
+    owed_by,
+)
 from app.workflows.calendar import london_date
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
@@ -85,27 +91,6 @@ def escalation_actor(overdue: Any, packs: Mapping[str, Pack]) -> str:
     under."""
     pack = packs.get(overdue.policy_pack)
     return (pack.escalation if pack is not None else FALLBACK).target(owed_by(overdue))
-
-
-def owed_by(overdue: Any) -> str:
-    """The role whose duty the overdue step is: its actor, but a panel action
-    (``action_owner``) is owed in the role its owner held at the decision (``owner_role``): a
-    chair's action escalates as every chair's duty does (the pack's ``to.chair``: Somerset's
-    senior managers who "take escalations", 3.3, as for the chair's CSPPI notification), never
-    to the case's line manager, junior to the chair; one owned by the case's own line manager
-    goes over them (Somerset 7.1.7: obstacles go to "their line manager or duty manager"),
-    never back to them (also for actions recorded before ``owner_role`` was: the case's line
-    manager now). ``overdue`` has ``line_manager_id`` when it is a row of
-    :func:`overdue_batch`."""
-    if overdue.actor != "action_owner":
-        return str(overdue.actor)
-    role = getattr(overdue, "owner_role", None)
-    if role in ("chair", "line_manager"):
-        return str(role)
-    if overdue.assignee_id is not None \
-            and overdue.assignee_id == getattr(overdue, "line_manager_id", None):
-        return "line_manager"
-    return str(overdue.actor)
 
 
 def escalation_row(

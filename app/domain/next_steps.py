@@ -139,7 +139,8 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
     """Role-addressed duties reaching holders of ``roles`` whom an allow-list keeps out of the
     case (:func:`~app.domain.access.outside_allow_list`; None without such a role): open steps
     with no assignee whose actor is one of ``roles`` (a panel administrator's only on the cases
-    the panel handles), escalations included but not a panel action's. The caller sees the
+    the panel handles), escalations included (a panel action's only when its title leaves the
+    panel's text out: :data:`~app.domain.steps.RESTRICTED_ACTION_ESCALATION`). The caller sees the
     step alone: its own fields carry no case data beyond the case id (its title and note
     come from the policy pack and the system); the case, its records and every other route
     stay 404 to them (app.domain.access), and they may not waive it (that needs the case)."""

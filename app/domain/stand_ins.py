@@ -13,8 +13,12 @@ without a step being made:
 - time passes: leave recorded in advance starts (the line manager's open steps stand in) or
   ends (they come back). The state changes only at a Europe/London midnight, so a sweep per
   service and London day keeps it right: :func:`settle_today` runs it before a queue is read
-  (once per process, service and day) and the worker runs it every pass
+  (once per process, service and day) and the worker's first pass of the day runs it
   (:func:`run_pass`).
+
+An escalation owed to the line manager (over a case holder's late step) follows the same rule:
+raised while they are away it goes where their own duties escalate (the duty managers, as the
+escalation pass raises it), and it comes back when they are not; it moves when they go away.
 
 Every move is made under the case's lock, after re-reading the step, and is audited
 (``step.reassign``) and announced (``step.reassigned``) in the write's transaction.
@@ -26,6 +30,7 @@ import asyncio
 import contextlib
 import uuid
 from datetime import date
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 import structlog
@@ -42,7 +47,7 @@ from app.domain.cases_table import Case
 from app.domain.common import utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import ESCALATION_CODE, Step, StepStatus, owed_by
 from app.workflows.calendar import london_date
 from app.workflows.packs import Pack
 
@@ -105,6 +110,10 @@ async def settle_case(
             await _announce(session, principal, role, step, (was, frm), (None, holder),
                             f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
             moved.append(step)
+        elif step.code == ESCALATION_CODE:
+            if await _settle_escalation(session, principal, role, ctx, case, step,
+                                        today=today, why=why):
+                moved.append(step)
         elif step.assignee_id is not None and policy.stand_in_of(pack, step) is not None:
             was = step.actor
             stood = await policy.stand_in_if_away(session, pack, step, today)
@@ -118,6 +127,44 @@ async def settle_case(
     if moved:
         await session.flush()
     return moved
+
+
+async def _settle_escalation(
+    session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
+    case: Case, step: Step, *, today: date, why: str,
+) -> bool:
+    """An open escalation owed to the case's line manager (a case holder's late step, say)
+    goes where the line manager's own duties escalate while they are away today (Somerset 3.1,
+    4.6: "if their line manager is unavailable, the duty manager"), as the escalation pass
+    raises it then, and back to them when they are not; whether it moved."""
+    pack = ctx.packs.get(step.policy_pack)
+    subject = await session.get(Step, step.subject_id)
+    lm = case.line_manager_id
+    if pack is None or subject is None or lm is None:
+        return False
+    owed = owed_by(SimpleNamespace(actor=subject.actor, owner_role=subject.owner_role,
+                                   assignee_id=subject.assignee_id, line_manager_id=lm))
+    over = pack.escalation.target("line_manager")
+    if pack.escalation.target(owed) != "line_manager" or over == "line_manager":
+        return False
+    away = await away_for(session, step, lm, today)
+    if away is not None and step.actor == "line_manager" and step.assignee_id == lm:
+        step.actor, step.assignee_id = over, None
+        step.note = _noted(step.note, (
+            f"Stood in: the line manager ({lm}) is away {away[0].isoformat()} to "
+            f"{away[1].isoformat()} (recorded absence); the {over.replace('_', ' ')} takes "
+            "this escalation."))
+        await _announce(session, principal, role, step, ("line_manager", over), (lm, None),
+                        f"{lm} is away {away[0].isoformat()} to {away[1].isoformat()} ({why})")
+        return True
+    if away is None and step.actor == over and step.assignee_id is None:
+        step.actor, step.assignee_id = "line_manager", lm
+        step.note = _noted(step.note, (
+            f"Given back: the line manager ({lm}) is not away on {today.isoformat()} ({why})."))
+        await _announce(session, principal, role, step, (over, "line_manager"), (None, lm),
+                        f"given back to the line manager ({lm}): {why}")
+        return True
+    return False
 
 
 async def settle_staff(
@@ -159,12 +206,10 @@ async def cases_to_settle(
     session: AsyncSession, ctx: policy.PolicyContext, service: Service, today: date
 ) -> list[uuid.UUID]:
     """The service's cases that may have a stand-in step to move today: an open step of a code
-    some version of the service's pack stands in, either unassigned (it may have stood in) or
-    named to someone with a recorded absence from today on."""
+    some version of the service's pack stands in, or an escalation, either unassigned (it may
+    have stood in) or named to someone with a recorded absence from today on."""
     codes = sorted({r.code for pack in ctx.versions_of(service.policy_pack)
                     for r in pack.rules if r.stand_in})
-    if not codes:
-        return []
     away = sa.exists().where(
         col(StaffAbsence.service_id) == service.id,
         col(StaffAbsence.staff_id) == col(Step.assignee_id),
@@ -172,7 +217,7 @@ async def cases_to_settle(
     rows = await session.exec(
         select(Step.case_id).where(
             Step.service_id == service.id, Step.status == StepStatus.open,
-            col(Step.code).in_(codes),
+            col(Step.code).in_([*codes, ESCALATION_CODE]),
             sa.or_(col(Step.assignee_id).is_(None), away))
         .distinct().order_by(col(Step.case_id)))
     return list(rows.all())
@@ -228,7 +273,8 @@ async def run_pass(
     factory: async_sessionmaker[AsyncSession], ctx: policy.PolicyContext,
     service_id: uuid.UUID | None = None,
 ) -> int:
-    """The worker's sweep: every service (or one), today; answer how many steps moved."""
+    """The worker's sweep: every service (or one) not yet swept today in this process; answer
+    how many steps moved."""
     today = london_date(utcnow())
     async with factory() as session:
         query = select(Service.id)
@@ -237,6 +283,8 @@ async def run_pass(
         ids = list((await session.exec(query.order_by(col(Service.id)))).all())
     moved = 0
     for sid in ids:
+        if _swept.get(sid) == today:
+            continue  # already swept today (here, or before a queue was read)
         moved += await sweep_service(factory, ctx, sid, today)
         _swept[sid] = today
     return moved

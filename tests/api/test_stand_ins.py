@@ -14,13 +14,15 @@ clocks go back in October.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.api.fidelity_support import steps_of
 from tests.api.integrity_support import audit_of, complete, outbox_types, patch_case
-from tests.api.test_assessments import case_steps
+from tests.api.test_assessments import case_steps, the_step
+from tests.api.test_escalation import tick
 from tests.api.test_fidelity_a import S, away, judge_high, pin
 from tests.conftest import Tenant
 
@@ -287,3 +289,68 @@ async def test_race_the_line_managers_return_against_the_duty_manager_completing
         assert all(i < audit.index(("step.done", plan["id"])) for i in gave)
         await somerset.client.delete(f"/v1/staff/line_manager-1/absences/{absence['id']}",
                                      headers=somerset.auth("duty_manager", "duty_manager-3"))
+
+
+async def test_S1_escalation_to_the_line_manager_follows_their_leave(
+        factory: Any, somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S1 (4.6: case holders inform "their line manager ... or if their line manager is
+    unavailable, the duty manager"; 3.1: "If the line manager is unavailable, the duty manager
+    will undertake these functions"). Two cases' overdue AssetPlus assessments are escalated:
+    one on Friday 18 December 2026, before line_manager-1's leave (Monday 21 December to
+    Monday 4 January 2027, recorded in advance), to line_manager-1; one on Christmas Eve, during
+    it, to the duty managers. The first moves to the duty managers when the leave starts
+    (Monday 21 December 00:30 GMT); both are line_manager-1's again on Tuesday 5 January
+    (the first queue read after the leave), audited."""
+    pin(monkeypatch, 2026, 12, 18, 9, 0)
+    first = (await somerset.open_case())["data"]
+    late = the_step(await case_steps(somerset, first["id"]), "complete_assessment")
+    assert await tick(factory, somerset, datetime(2026, 12, 18, 10, 0, tzinfo=UTC)) >= 1
+    [up] = escalations_of(await case_steps(somerset, first["id"]), late["id"])
+    assert (up["actor"], up["assignee_id"]) == ("line_manager", "line_manager-1")
+    await away(somerset, "line_manager-1", "2026-12-21", "2027-01-04")
+    pin(monkeypatch, 2026, 12, 21, 0, 30)
+    assert escalations_of(await queue_all(somerset), late["id"]) == []
+    [stood] = escalations_of(await duty_steps(somerset, first["id"]), late["id"])
+    assert (stood["id"], stood["actor"], stood["assignee_id"], stood["urgent"]) == (
+        up["id"], "duty_manager", None, True)
+    assert stood["policy"]["rule"] == "S1"
+    pin(monkeypatch, 2026, 12, 24, 10, 0)
+    second = (await somerset.open_case(opened_at="2026-03-03T09:00:00Z"))["data"]
+    later = the_step(await case_steps(somerset, second["id"]), "complete_assessment")
+    assert await tick(factory, somerset, datetime(2026, 12, 24, 10, 0, tzinfo=UTC)) >= 1
+    [raised] = escalations_of(await duty_steps(somerset, second["id"]), later["id"])
+    assert (raised["actor"], raised["assignee_id"]) == ("duty_manager", None)
+    pin(monkeypatch, 2027, 1, 5, 8, 0)
+    mine = await queue_all(somerset)
+    [back] = escalations_of(mine, late["id"])
+    [back2] = escalations_of(mine, later["id"])
+    assert (back["id"], back["actor"], back["assignee_id"]) == (
+        up["id"], "line_manager", "line_manager-1")
+    assert (back2["id"], back2["actor"], back2["assignee_id"]) == (
+        raised["id"], "line_manager", "line_manager-1")
+    assert [e["reason"] for e in reassigns(await audit_of(somerset, second["id"]),
+                                            raised["id"])] == [
+        "given back to the line manager (line_manager-1): the recorded absences on 2027-01-05"]
+
+
+def escalations_of(steps: list[dict[str, Any]], subject_id: str) -> list[dict[str, Any]]:
+    """The escalations of one overdue step in a list."""
+    return [s for s in steps if s["code"] == "escalate_overdue_step"
+            and s["subject_id"] == subject_id]
+
+
+async def queue_all(t: Tenant) -> list[dict[str, Any]]:
+    """line_manager-1's whole queue (``assignee=me``)."""
+    r = await t.client.get("/v1/next-steps", params={"assignee": "me", "limit": 200},
+                           headers=t.auth("line_manager", "line_manager-1"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def duty_steps(t: Tenant, case_id: str) -> list[dict[str, Any]]:
+    """The case's steps addressed to the duty managers."""
+    r = await t.client.get("/v1/next-steps", params={"actor": "duty_manager",
+                                                     "case_id": case_id, "limit": 200},
+                           headers=t.auth("duty_manager", "duty_manager-3"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
