@@ -35,10 +35,11 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.security import Principal
+from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
 from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import lock_case
@@ -206,19 +207,31 @@ async def cases_to_settle(
     session: AsyncSession, ctx: policy.PolicyContext, service: Service, today: date
 ) -> list[uuid.UUID]:
     """The service's cases that may have a stand-in step to move today: an open step of a code
-    some version of the service's pack stands in, or an escalation, either unassigned (it may
-    have stood in) or named to someone with a recorded absence from today on."""
-    codes = sorted({r.code for pack in ctx.versions_of(service.policy_pack)
-                    for r in pack.rules if r.stand_in})
-    away = sa.exists().where(
+    some version of the service's pack stands in, or an escalation that may be owed to the
+    line manager, either named to someone with a recorded absence from today on (it may stand
+    in) or unassigned on a case whose line manager is not away today (it may go back)."""
+    versions = ctx.versions_of(service.policy_pack)
+    codes = sorted({r.code for pack in versions for r in pack.rules if r.stand_in})
+    # Escalations of steps whose role never escalates to the line manager stay where they are.
+    never_lm = sorted(r for r in STAFF_ROLES
+                      if all(p.escalation.target(r) != "line_manager" for p in versions))
+    subject = aliased(Step)
+    maybe_lm = sa.or_(col(Step.code) != ESCALATION_CODE, sa.exists().where(
+        col(subject.id) == col(Step.subject_id), col(subject.actor).not_in(never_lm)))
+    assignee_away = sa.exists().where(
         col(StaffAbsence.service_id) == service.id,
         col(StaffAbsence.staff_id) == col(Step.assignee_id),
         col(StaffAbsence.ends_on) >= today)
+    manager_away_today = sa.exists().where(
+        col(StaffAbsence.service_id) == service.id,
+        col(StaffAbsence.staff_id) == col(Case.line_manager_id),
+        col(StaffAbsence.starts_on) <= today, col(StaffAbsence.ends_on) >= today)
     rows = await session.exec(
-        select(Step.case_id).where(
+        select(Step.case_id).join(Case, col(Case.id) == col(Step.case_id)).where(
             Step.service_id == service.id, Step.status == StepStatus.open,
-            col(Step.code).in_([*codes, ESCALATION_CODE]),
-            sa.or_(col(Step.assignee_id).is_(None), away))
+            col(Step.code).in_([*codes, ESCALATION_CODE]), maybe_lm,
+            sa.or_(sa.and_(col(Step.assignee_id).is_(None), ~manager_away_today),
+                   sa.and_(col(Step.assignee_id).is_not(None), assignee_away)))
         .distinct().order_by(col(Step.case_id)))
     return list(rows.all())
 
