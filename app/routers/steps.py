@@ -5,29 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
 from app.domain.common import utcnow
 from app.domain.page_json import page_response
-from app.domain.stand_ins import settle_today
 from app.domain.steps import StepOut, StepStatus, step_out, steps_json
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
+from app.routers.settled import settled
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/next-steps", tags=["next steps"])
 
-
-async def _stand_ins_settled(request: Request, principal: CurrentPrincipal) -> None:
-    """Leave that starts or ends today moves steps between the line manager and the duty
-    manager (Somerset 3.1) before anyone reads a queue (a no-op once swept today)."""
-    if principal.service is not None:
-        await settle_today(request.app.state.session_factory, request.app.state.policy,
-                           principal.service)
-
-
-settled = Depends(_stand_ins_settled)
 
 
 @router.get("", response_model=Page[StepOut],
