@@ -834,6 +834,11 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # the case's current state mandates and is not open (never a duplicate).
         reinstated = await policy.reinstate_closed_steps(wctx, reason="the case was reopened")
         await policy.rehome_shut_out_steps(wctx, shut_out=await _shut_out(session, case))
+        # A reinstated step follows the case's line manager as they are now: away, it stands
+        # in (Somerset 3.1); back, one that stood in at the closure is theirs again.
+        await stand_ins.settle_case(session, wctx.principal, wctx.role, wctx.policy,
+                                    wctx.service, case, today=london_date(utcnow()),
+                                    why="the case was reopened")
         result = await policy.rerun_for_current_state(
             wctx, untouched=frozenset(s.id for s in reinstated))
         result = policy.PolicyResult(

@@ -354,3 +354,35 @@ async def duty_steps(t: Tenant, case_id: str) -> list[dict[str, Any]]:
                            headers=t.auth("duty_manager", "duty_manager-3"))
     assert r.status_code == 200, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_S6_reopened_while_the_line_manager_is_away_the_countersignature_stands_in(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S6 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions." The countersignature of ROSH high (Tuesday 1 September 2026) is
+    line_manager-1's when the case closes on Thursday 10 September; reopened on Tuesday 15
+    September, while line_manager-1 is on leave (Monday 14 to Friday 18 September), the
+    reinstated countersignature (same step) goes to the duty managers in the reopening's write,
+    audited."""
+    pin(monkeypatch, 2026, 9, 1, 11, 5)
+    case = (await somerset.open_case(opened_at="2026-09-01T09:00:00+01:00"))["data"]
+    body = await judge_high(somerset, case["id"], "2026-09-01T11:00:00+01:00")
+    [plan] = steps_of(body["next_steps"], "countersign_risk_plan")
+    assert (plan["actor"], plan["assignee_id"]) == ("line_manager", "line_manager-1")
+    pin(monkeypatch, 2026, 9, 10, 16, 0)
+    r = await patch_case(somerset, case["id"], {"closed_at": "2026-09-10T16:00:00+01:00",
+                                                "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+    await away(somerset, "line_manager-1", "2026-09-14", "2026-09-18")
+    pin(monkeypatch, 2026, 9, 15, 9, 5)
+    r = await patch_case(somerset, case["id"], {
+        "closed_at": None, "reopen_reason": "Breach: returned to court",
+        "occurred_at": "2026-09-15T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    [stood] = steps_of(r.json()["next_steps"], "countersign_risk_plan")
+    assert (stood["id"], stood["actor"], stood["assignee_id"], stood["due_at"]) == (
+        plan["id"], "duty_manager", None, None)
+    assert stood["policy"] == {**S, "ref": "3.1", "rule": "S6"}
+    [moved] = reassigns(await audit_of(somerset, case["id"]), plan["id"])
+    assert moved["reason"] == ("line_manager-1 is away 2026-09-14 to 2026-09-18 (the case was "
+                               "reopened)")
