@@ -36,6 +36,7 @@ from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import (
     ESCALATION_CODE,
+    RESTRICTED_ACTION_ESCALATION,
     STEP_OUT_COLUMNS,
     Step,
     StepRow,
@@ -45,6 +46,7 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
+from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
 
 # Who may stand in for whom when completing a step: a duty manager covers a line manager; a
@@ -128,7 +130,8 @@ def _steps_visible(
 
 
 # An escalation's title quotes the step it chases; a panel action's title is the panel's free
-# text (it may say anything about the child), so its escalation is not a bare duty.
+# text (it may say anything about the child), so its escalation is not a bare duty unless its
+# title leaves that text out (on an allow-listed case: RESTRICTED_ACTION_ESCALATION).
 _SUBJECT = Step.__table__.alias("duty_subject")  # type: ignore[attr-defined]
 
 
@@ -137,7 +140,8 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
     """Role-addressed duties reaching holders of ``roles`` whom an allow-list keeps out of the
     case (:func:`~app.domain.access.outside_allow_list`; None without such a role): open steps
     with no assignee whose actor is one of ``roles`` (a panel administrator's only on the cases
-    the panel handles), escalations included but not a panel action's. The caller sees the
+    the panel handles), escalations included (a panel action's only when its title leaves the
+    panel's text out: :data:`~app.domain.steps.RESTRICTED_ACTION_ESCALATION`). The caller sees the
     step alone: its own fields carry no case data beyond the case id (its title and note
     come from the policy pack and the system); the case, its records and every other route
     stay 404 to them (app.domain.access), and they may not waive it (that needs the case)."""
@@ -157,6 +161,7 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
                 outside_allow_list(staff_id, service_id, panel_handled=True)))))
     not_a_panel_action = sa.or_(
         col(Step.code) != ESCALATION_CODE,
+        col(Step.title) == RESTRICTED_ACTION_ESCALATION,  # the panel's text left out
         ~sa.exists().where(_SUBJECT.c.id == col(Step.subject_id),
                            _SUBJECT.c.actor == "action_owner"))
     clause = sa.and_(col(Step.assignee_id).is_(None), sa.or_(*of_cases), not_a_panel_action)
@@ -353,14 +358,36 @@ async def _may_complete_here(
     try:
         return may_complete(principal, step)
     except Forbidden:
+        lines = [rule for rule in ctx.pack_now(service).lines(step.rule_id)
+                 if rule.code == step.code]
         if step.assignee_id is None and principal.has("line_manager"):
             case = await load_case(session, step.case_id, lock=False)
             if case is not None and case.line_manager_id == principal.sub and any(
-                    rule.code == step.code and rule.actor == "line_manager"
-                    and rule.stand_in == step.actor
-                    for rule in ctx.pack_now(service).lines(step.rule_id)):
+                    rule.actor == "line_manager" and rule.stand_in == step.actor
+                    for rule in lines):
                 return "line_manager"
+        also = {role for rule in lines for role in rule.also_done_by if principal.has(role)}
+        if also:
+            role = await _also_done_by(session, principal, step, also)
+            if role is not None:
+                return role
         raise
+
+
+async def _also_done_by(
+    session: AsyncSession, principal: Principal, step: Step, roles: set[str]
+) -> str | None:
+    """The role of ``roles`` (the step's line's ``also_done_by`` that the principal holds)
+    under which they may do the step: the case's own holder or line manager for
+    ``case_holder`` / ``line_manager``, any holder of another role; None if none applies."""
+    case = await load_case(session, step.case_id, lock=False)
+    if case is None:
+        return None
+    own = {"case_holder": case.case_holder_id, "line_manager": case.line_manager_id}
+    for role in sorted(roles):
+        if role not in own or own[role] == principal.sub:
+            return role
+    return None
 
 
 async def complete_step(
@@ -461,6 +488,42 @@ def require_open_step(step: Step, action: str) -> None:
         raise conflicting("step", action, str(step.status), step_out(step).model_dump(mode="json"))
 
 
+def reason_act(reason: Mapping[str, Any]) -> datetime | None:
+    """When a step's reason asks for it: its act (``at``), or ``counted_from`` when later (an
+    event that became known after it happened); None if it says neither (packs/README "What a
+    completion answers")."""
+    moments = [m for m in (_instant(reason.get("at")), _instant(reason.get("counted_from")))
+               if m is not None]
+    return max(moments, default=None)
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def act_answers(pack: Pack, step: Step, at: datetime) -> bool:
+    """Whether an act at ``at`` can be what the step asks for: not one dated before the step
+    arose, nor before every reason it answers (a Review Stage submitted the day before the
+    MARP that asks for one is not that Review Stage, Somerset 7.1.3; a review before a change
+    became known does not evidence it, 4.2; fid5 N4), as a completion before the step arose is
+    refused (:func:`require_step_act_time`) and a completion answers only the reasons asked
+    by then (the engine asks again for the rest, ``carry_over``). Unless the pack says a
+    completion of the code answers what is asked after it (``completion_covers_later``:
+    Wokingham W8's panel held for a request recorded after it sat)."""
+    if any(line.completion_covers_later for line in pack.lines_for_code(step.code)):
+        return True
+    if at < (step.raised_at or step.created_at):
+        return False
+    acts = [m for m in (reason_act(r) for r in step.reasons or ()) if m is not None]
+    return not acts or min(acts) <= at
+
+
 def require_step_act_time(step: Step, at: datetime) -> None:
     """422 for a completion or waiver dated before the step arose."""
     require_not_before(at, step.raised_at or step.created_at, "the step's raised_at")
@@ -528,7 +591,8 @@ async def satisfy_open_steps(
     moot without doing it). A step of an ``own_subject`` code about one of the ``others``
     records (countersign *that* assessment) is a duty about that record: an act on another
     record never closes it; with ``only_subject`` every step closed must be about the act's
-    record; ``accepts`` (if given) must accept the step (an assessment of the type it asks)."""
+    record; ``accepts`` (if given) must accept the step (an assessment of the type it asks).
+    A step that arose after the act (a back-dated act) is not closed by it (:func:`act_answers`)."""
     if not codes:
         return None
     rows = await wctx.session.exec(
@@ -542,6 +606,8 @@ async def satisfy_open_steps(
         if step.code in own_subject and step.subject_id in others:
             continue
         if accepts is not None and not accepts(step):
+            continue
+        if not act_answers(wctx.pack, step, wctx.occurred_at):
             continue
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
                                 credited_to=credited_to, status=status)
