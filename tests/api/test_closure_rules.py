@@ -163,7 +163,8 @@ async def test_W3_the_statutory_review_lapses_when_the_order_becomes_prevention(
         wokingham: Tenant) -> None:
     """W3: "For statutory Orders, bail and remand cases, Asset+ must be reviewed at least every
     six months": the start Asset+ countersigned on Tuesday 1 September 2026 sets the review for
-    1 March 2027 10:02 GMT; the order turned into a prevention case no longer owes it (superseded)."""
+    1 March 2027 10:02 GMT; the order turned into a prevention case no longer owes it
+    (superseded)."""
     case = (await _upsert(wokingham, "A98-3", "court_order", "line_manager", 201))["data"]
     await closing_asset_plus(wokingham, case["id"], "2026-09-01T10:00:00+01:00", stage="start")
     review = the_step(await steps_of(wokingham, case["id"]), "review_assessment")
