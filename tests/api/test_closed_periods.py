@@ -19,7 +19,15 @@ from typing import Any
 
 import httpx
 
-from tests.api.integrity_support import assert_problem, complete, etag, patch_case, steps_of
+from tests.api.integrity_support import (
+    assert_problem,
+    complete,
+    etag,
+    judge,
+    patch_case,
+    refer_to_marp,
+    steps_of,
+)
 from tests.conftest import Tenant
 
 OPENED = "2026-08-03T09:00:00+01:00"
@@ -106,19 +114,32 @@ async def test_S23_a_charge_within_20_days_of_the_closure_is_still_recorded_afte
     assert {s["policy"]["ref"] for s in raised.values()} == {"12"}
 
 
-async def test_S1_a_step_is_not_done_or_waived_while_the_case_was_closed(
+async def test_S5_a_step_is_not_done_or_waived_while_the_case_was_closed(
         somerset: Tenant) -> None:
-    """S1 (2.1): "an AssetPlus assessment completed within 4 weeks of start of YJT
-    involvement": the step the closure set aside comes back at the reopening; completing or
-    waiving it dated Sunday 20 September, while the case was closed, is 422."""
-    case_id = await _closed_and_reopened(somerset)
-    [s1] = [s for s in await steps_of(somerset, case_id) if s["code"] == "complete_assessment"]
-    _refused(await complete(somerset, s1["id"], "case_holder", note="done", occurred_at=INSIDE))
-    r = await somerset.client.post(f"/v1/next-steps/{s1['id']}/waive",
+    """S5 (3.1): "Any 'high' or 'very high' judgement rating will be discussed as soon as
+    practicable with the relevant line manager or duty manager (within 24 hours)". ROSH high on
+    Thursday 10 September 2026 10:00 BST (the MARP referral made, 3.2.3, 6.2); the discussion,
+    due Friday 11 September 09:00Z, is set aside by the closure and comes back at the
+    reopening; completing or waiving it dated Sunday 20 September, while the case was closed,
+    is 422."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    await judge(somerset, case_id, "rosh", "high", "2026-09-10T10:00:00+01:00")
+    await refer_to_marp(somerset, case_id, "2026-09-10T11:00:00+01:00")
+    for body in ({"closed_at": CLOSED, "closure_reason": "Order ended"},
+                 {"closed_at": None, "reopen_reason": "New order", "occurred_at": REOPENED}):
+        r = await patch_case(somerset, case_id, body)
+        assert r.status_code == 200, r.text
+    [s5] = [s for s in await steps_of(somerset, case_id) if s["code"] == "discuss_with_manager"]
+    assert (s5["actor"], s5["assignee_id"], s5["due_at"], s5["policy"]["rule"],
+            s5["policy"]["ref"]) == ("line_manager", "line_manager-1", "2026-09-11T09:00:00Z",
+                                     "S5", "3.1")
+    _refused(await complete(somerset, s5["id"], "line_manager", note="discussed",
+                            occurred_at=INSIDE))
+    r = await somerset.client.post(f"/v1/next-steps/{s5['id']}/waive",
                                    json={"reason": "not needed", "occurred_at": INSIDE},
                                    headers=somerset.auth("duty_manager", "dm-pat"))
     _refused(r)
-    assert s1["id"] in {s["id"] for s in await steps_of(somerset, case_id)}
+    assert s5["id"] in {s["id"] for s in await steps_of(somerset, case_id)}
 
 
 async def test_S9_race_reopening_against_a_judgement_dated_while_closed(
