@@ -757,9 +757,11 @@ async def patch_case(
         return service, case, CasePatched(await policy.current(session, case))
     case.updated_at = utcnow()
     if "closed_at" in changes and case.closed_at is None and was_closed_at is not None:
-        # Reopened: no later act may be dated while it was closed (A9-7).
+        # Reopened: no later act may be dated while it was closed (A9-7). A reopening dated
+        # a little ahead (the 5 minutes' tolerance) ends the period when it is recorded: an act
+        # recorded after it, dated now, is on the reopened case.
         case.closed_periods = [*(case.closed_periods or ()),
-                               closed_period(was_closed_at, occurred_at)]
+                               closed_period(was_closed_at, min(occurred_at, case.updated_at))]
     # The change is an act on the case at its own time (a closure at its closed_at): a later
     # closure may not predate it.
     mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at

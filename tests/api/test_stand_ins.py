@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import steps_of
-from tests.api.integrity_support import audit_of, complete, outbox_types, patch_case
+from tests.api.integrity_support import (
+    audit_of,
+    complete,
+    outbox_types,
+    patch_case,
+    refer_to_marp,
+)
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_escalation import tick
 from tests.api.test_fidelity_a import S, away, judge_high, pin
@@ -369,6 +375,8 @@ async def test_S6_reopened_while_the_line_manager_is_away_the_countersignature_s
     body = await judge_high(somerset, case["id"], "2026-09-01T11:00:00+01:00")
     [plan] = steps_of(body["next_steps"], "countersign_risk_plan")
     assert (plan["actor"], plan["assignee_id"]) == ("line_manager", "line_manager-1")
+    # The MARP referral with the views (3.2.3, 6.2: not waivable) before the closure (A9-9).
+    await refer_to_marp(somerset, case["id"], "2026-09-01T11:01:00+01:00")
     pin(monkeypatch, 2026, 9, 10, 16, 0)
     r = await patch_case(somerset, case["id"], {"closed_at": "2026-09-10T16:00:00+01:00",
                                                 "closure_reason": "Order completed"})
