@@ -37,7 +37,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.judgements_table import Judgement
-from app.domain.next_steps import close_step, satisfy_open_steps
+from app.domain.next_steps import close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
@@ -381,14 +381,6 @@ async def _after_act(
     # the case holder's steps it closes are credited to the author, the rest to whoever acted.
     pack = wctx.pack
     own = per_assessment_codes(pack)
-    # A review stage submitted while a step asks for one (``assessment_submit_review``: Somerset
-    # 7.1.3's Review Stage incorporating the MARP actions) is that Review Stage: the event says
-    # so (``answers_review_request``), so that its countersignature opens now that it exists.
-    requested = pack.closes("assessment_submit_review")
-    answers = bool(action == "submit" and assessment.stage == AssessmentStage.review
-                   and requested and (await session.exec(select(Step.id).where(
-                       Step.case_id == case.id, Step.status == StepStatus.open,
-                       col(Step.code).in_(requested)).limit(1))).first() is not None)
     others = set((await session.exec(select(Assessment.id).where(
         Assessment.case_id == case.id, Assessment.id != assessment.id))).all())
     authors = tuple(c for c in satisfies
@@ -429,7 +421,7 @@ async def _after_act(
     data: dict[str, Any] = {"type": str(assessment.type), "stage": str(assessment.stage),
                             "assessment_id": str(assessment.id),
                             "scores": dict(assessment.scores or {})}
-    if answers:
+    if await answers_review_request(wctx, assessment=assessment, action=action):
         data["answers_review_request"] = True
     if action == "countersign":
         data.update(await ratings_completed_by(session, case, assessment, wctx.occurred_at))
@@ -448,6 +440,27 @@ async def _after_act(
     return result
 
 
+async def answers_review_request(
+    wctx: WriteContext, *, assessment: Assessment, action: str
+) -> bool:
+    """Whether the assessment is the Review Stage a step asked for (``[closures]``
+    ``assessment_submit_review``: Somerset 7.1.3's Review Stage incorporating the MARP actions):
+    its submission did that step (not one dated before the step arose: N4). Its submission,
+    its return and its resubmission say so (``answers_review_request``), so that its
+    countersignature, and the resubmission a return asks for, are the Review Stage's, as on
+    the first submission (fid5 N7: a returned Review Stage was resubmitted and countersigned
+    as an ordinary assessment)."""
+    requested = wctx.pack.closes("assessment_submit_review")
+    # Only a review stage's submission closes those steps (:func:`satisfied_by`).
+    if action not in ("submit", "return") or not requested \
+            or assessment.stage != AssessmentStage.review:
+        return False
+    return (await wctx.session.exec(select(Step.id).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.done,
+        col(Step.code).in_(requested), Step.satisfied_by_type == "assessment",
+        Step.satisfied_by_id == assessment.id).limit(1))).first() is not None
+
+
 # Which steps a countersignature endorses is the pack's (``[closures]``
 # ``assessment_countersign_endorses``; Wokingham: "By signing off the assessment, the line manager
 # will effectively endorse the judgement": the rationale acknowledgements, M2-M4).
@@ -458,7 +471,9 @@ async def endorse_judgements(
 ) -> policy.PolicyResult | None:
     """Close the acknowledgement steps whose every reason is a judgement recorded with this
     assessment (credited to the countersigning manager); where only some are, those reasons
-    are taken off the step and it stays open for the others."""
+    are taken off the step and it stays open for the others. A judgement dated after the
+    countersignature (a back-dated countersignature) is not endorsed by it: its reason stays
+    (an act does not answer what was asked after it, N4's kind)."""
     session, case = wctx.session, wctx.case
     endorsed = wctx.pack.closes("assessment_countersign_endorses")
     if not endorsed:
@@ -475,7 +490,8 @@ async def endorse_judgements(
     result = None
     for step in rows.all():
         reasons = list(step.reasons or ())
-        mine = [r for r in reasons if str((r.get("record") or {}).get("id")) in ids]
+        mine = [r for r in reasons if str((r.get("record") or {}).get("id")) in ids
+                and (reason_act(r) or wctx.occurred_at) <= wctx.occurred_at]
         if not mine:
             continue
         if len(mine) < len(reasons):

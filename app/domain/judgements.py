@@ -27,7 +27,7 @@ from app.domain.common import (
 )
 from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement, Level, RiskDomain
-from app.domain.next_steps import close_step
+from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
@@ -177,7 +177,7 @@ async def apply_judgement(
         # The case's open steps, read once under the lock: the reviews among them close first;
         # the policy then runs on the rest (read again only if a review was closed).
         open_steps = await policy.open_steps_of(session, case.id)
-        reviewed = await close_rating_reviews(wctx, previous=previous,
+        reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
                                               judgement_id=judgement_id, open_steps=open_steps)
         result = await policy.run(wctx, event=wf_event,
                                   open_steps=open_steps if reviewed is None else None)
@@ -211,11 +211,15 @@ async def apply_judgement(
 
 
 async def close_rating_reviews(
-    wctx: WriteContext, *, previous: dict[str, Any], judgement_id: uuid.UUID,
+    wctx: WriteContext, *, previous: dict[str, Any], domain: str, judgement_id: uuid.UUID,
     open_steps: Sequence[Step] | None = None,
 ) -> policy.PolicyResult | None:
     """The next judgement in a domain is the review its current rating was asked for (the pack's
     ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name.
+    A review asked for after the judgement's date stays open (an act does not answer what was
+    asked of it later: a back-dated judgement before the floor came in, fid5 N4's kind), and
+    stays the review of the domain's rating (its line's ``subject = "rating:<domain>"``) for
+    the next judgement in the domain, though that earlier judgement is now the current rating.
     ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``);
     ``open_steps``: the case's open steps as just read under the lock (default: read them)."""
     rated = previous.get("judgement_id")
@@ -225,9 +229,15 @@ async def close_rating_reviews(
     if open_steps is None:
         open_steps = await policy.open_steps_of(wctx.session, wctx.case.id)
     subject = uuid.UUID(str(rated))
+
+    def reviews_this_rating(step: Step) -> bool:
+        return step.subject_id == subject or any(
+            line.subject == f"rating:{domain}" for line in wctx.pack.lines(step.rule_id)
+            if line.code == step.code)
+
     result = None
     for step in [s for s in open_steps if s.status == StepStatus.open and s.code in codes
-                 and s.subject_id == subject]:
+                 and reviews_this_rating(s) and act_answers(wctx.pack, s, wctx.occurred_at)]:
         more = await close_step(wctx, step=step, note=f"Reviewed by judgement {judgement_id}",
                                 satisfied_by=("judgement", judgement_id))
         result = more if result is None else result.merge(more)

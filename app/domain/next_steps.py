@@ -45,6 +45,7 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
+from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
 
 # Who may stand in for whom when completing a step: a duty manager covers a line manager; a
@@ -461,6 +462,42 @@ def require_open_step(step: Step, action: str) -> None:
         raise conflicting("step", action, str(step.status), step_out(step).model_dump(mode="json"))
 
 
+def reason_act(reason: Mapping[str, Any]) -> datetime | None:
+    """When a step's reason asks for it: its act (``at``), or ``counted_from`` when later (an
+    event that became known after it happened); None if it says neither (packs/README "What a
+    completion answers")."""
+    moments = [m for m in (_instant(reason.get("at")), _instant(reason.get("counted_from")))
+               if m is not None]
+    return max(moments, default=None)
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def act_answers(pack: Pack, step: Step, at: datetime) -> bool:
+    """Whether an act at ``at`` can be what the step asks for: not one dated before the step
+    arose, nor before every reason it answers (a Review Stage submitted the day before the
+    MARP that asks for one is not that Review Stage, Somerset 7.1.3; a review before a change
+    became known does not evidence it, 4.2; fid5 N4), as a completion before the step arose is
+    refused (:func:`require_step_act_time`) and a completion answers only the reasons asked
+    by then (the engine asks again for the rest, ``carry_over``). Unless the pack says a
+    completion of the code answers what is asked after it (``completion_covers_later``:
+    Wokingham W8's panel held for a request recorded after it sat)."""
+    if any(line.completion_covers_later for line in pack.lines_for_code(step.code)):
+        return True
+    if at < (step.raised_at or step.created_at):
+        return False
+    acts = [m for m in (reason_act(r) for r in step.reasons or ()) if m is not None]
+    return not acts or min(acts) <= at
+
+
 def require_step_act_time(step: Step, at: datetime) -> None:
     """422 for a completion or waiver dated before the step arose."""
     require_not_before(at, step.raised_at or step.created_at, "the step's raised_at")
@@ -528,7 +565,8 @@ async def satisfy_open_steps(
     moot without doing it). A step of an ``own_subject`` code about one of the ``others``
     records (countersign *that* assessment) is a duty about that record: an act on another
     record never closes it; with ``only_subject`` every step closed must be about the act's
-    record; ``accepts`` (if given) must accept the step (an assessment of the type it asks)."""
+    record; ``accepts`` (if given) must accept the step (an assessment of the type it asks).
+    A step that arose after the act (a back-dated act) is not closed by it (:func:`act_answers`)."""
     if not codes:
         return None
     rows = await wctx.session.exec(
@@ -542,6 +580,8 @@ async def satisfy_open_steps(
         if step.code in own_subject and step.subject_id in others:
             continue
         if accepts is not None and not accepts(step):
+            continue
+        if not act_answers(wctx.pack, step, wctx.occurred_at):
             continue
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
                                 credited_to=credited_to, status=status)

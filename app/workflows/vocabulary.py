@@ -59,8 +59,8 @@ EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
     "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
     "completes_lor_rating",
-    # A review-stage assessment submitted while a step asks for one (``[closures]``
-    # ``assessment_submit_review``): it is the Review Stage that step asked for.
+    # The assessment whose submission did a step of ``[closures]`` ``assessment_submit_review``
+    # (the Review Stage that step asked for): on its submission, its return and its resubmission.
     "answers_review_request",
     # A judgement recorded while a transfer out is pending (its date not yet past): the event
     # also carries that ``transfer_date`` for ``before-transfer`` (Somerset S26, 13.4.3).
