@@ -67,12 +67,14 @@ STEP = Step.__table__  # type: ignore[attr-defined]
 CASE = Case.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 ABSENCE = StaffAbsence.__table__  # type: ignore[attr-defined]
-# The columns of an overdue step an escalation is made from, and its case's line manager.
+# The columns of an overdue step an escalation is made from.
 _OVERDUE_COLUMNS = (
     STEP.c.id, STEP.c.service_id, STEP.c.case_id, STEP.c.code, STEP.c.rule_id, STEP.c.title,
     STEP.c.actor, STEP.c.assignee_id, STEP.c.due_at, STEP.c.policy_pack,
     STEP.c.policy_version, STEP.c.policy_ref, STEP.c.owner_role,
 )
+# Its case's line manager and access mode (read with the step by both locking queries).
+_CASE_COLUMNS = (CASE.c.line_manager_id, CASE.c.access_mode)
 
 
 # Who takes an overdue step's escalation is the pack's (``[escalation]``, e.g. Somerset: the
@@ -191,7 +193,7 @@ async def overdue_batch(
         await connection.execute(sa.update(CASE).where(CASE.c.id.is_(None))
                                  .values(id=CASE.c.id))
     query = (
-        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id, CASE.c.access_mode)
+        sa.select(*_OVERDUE_COLUMNS, *_CASE_COLUMNS)
         .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
         .where(
             STEP.c.status == StepStatus.open,
@@ -234,7 +236,7 @@ async def overdue_siblings(
         return []
     taken = [overdue.id for overdue in batch]
     query = (
-        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id)
+        sa.select(*_OVERDUE_COLUMNS, *_CASE_COLUMNS)
         .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
         .where(
             STEP.c.case_id.in_(cases), STEP.c.id.not_in(taken),
