@@ -103,9 +103,10 @@ async def record_absence(
     await session.flush()
     await record_audit(session, principal, "staff.absence", "staff_absence", absence.id,
                        service_id=service.id, change=body.model_dump(mode="json"))
+    # Who, not when: a person's leave dates (and the reason) are theirs, not every subscriber's
+    # (attack pass 9, A9-23); the steps it moves are announced as step.reassigned.
     await emit(session, "staff.absence_recorded", absence.id, service_id=service.id,
-               payload={"staff_id": staff_id, "starts_on": body.starts_on.isoformat(),
-                        "ends_on": body.ends_on.isoformat()})
+               payload={"staff_id": staff_id})
     return absence
 
 

@@ -873,9 +873,10 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
                 "steps": [str(s.id) for s in result.created + result.superseded]},
     )
     event_type = {"close": "case.closed", "reopen": "case.reopened"}[action]
+    # Ids and codes only, as every webhook: the reason is a manager's free text (it may name
+    # anyone, on a restricted case too) and stays in the audit (attack pass 9, A9-23).
     await emit(session, event_type, case.id, service_id=wctx.service.id,
-               payload={"case_id": str(case.id), "at": iso_utc(at), "reason": reason,
-                        "role": wctx.role})
+               payload={"case_id": str(case.id), "at": iso_utc(at), "role": wctx.role})
     return result
 
 
