@@ -56,9 +56,10 @@ async def test_close_reopen_and_absence_events_carry_no_free_text_or_leave_dates
     settings: Any, somerset: Tenant
 ) -> None:
     """A case closed and reopened with reasons naming a third party (then restricted), and a
-    line manager's leave recorded with a reason: no outgoing event carries the reasons, and
-    ``staff.absence_recorded`` names the person but not the dates; every payload value of
-    these writes is an id, a code or an instant. The audit still holds the reasons."""
+    line manager's leave recorded with a reason, changed and cancelled: no outgoing event
+    carries the reasons, and ``staff.absence_recorded`` (``_changed``, ``_cancelled``) names
+    the person but not the dates; every payload value of these writes is an id, a code or an
+    instant. The audit still holds the reasons."""
     case = (await somerset.open_case(opened_at="2026-09-01T09:00:00+01:00"))["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-09-01T11:00:00+01:00")
     r = await patch_case(somerset, case["id"], {
@@ -74,21 +75,28 @@ async def test_close_reopen_and_absence_events_carry_no_free_text_or_leave_dates
         json={"starts_on": "2026-09-21", "ends_on": "2026-09-25", "reason": f"{MARKER} leave"})
     assert r.status_code == 201, r.text
     absence_id = r.json()["data"]["id"]
+    url = f"/v1/staff/line_manager-1/absences/{absence_id}"
+    r = await somerset.client.patch(url, headers=somerset.auth("duty_manager"),
+                                    json={"ends_on": "2026-09-24"})
+    assert r.status_code == 200, r.text
+    r = await somerset.client.delete(url, headers=somerset.auth("duty_manager"))
+    assert r.status_code == 204, r.text
     r = await restrict(somerset.client, somerset, case["id"], {"excluded_staff": ["cw-other"]})
     assert r.status_code == 200, r.text
 
     events = await _payloads(settings)
     mine = [(t, p) for t, p in events
-            if p.get("case_id") == case["id"] or t == "staff.absence_recorded"]
+            if p.get("case_id") == case["id"] or t.startswith("staff.absence_")]
     assert MARKER not in repr(events)
     assert {t for t, _ in mine} >= {"case.closed", "case.reopened", "staff.absence_recorded"}
     for event_type, payload in mine:
         bad = {k: v for k, v in payload.items() if not _is_id_or_code(k, v)}
         assert bad == {}, event_type
-    absences = [p for t, p in events if t == "staff.absence_recorded"
+    absences = [(t, p) for t, p in events if t.startswith("staff.absence_")
                 and p.get("staff_id") == "line_manager-1"]
-    assert absences == [{"staff_id": "line_manager-1"}]
-    assert "2026-09-21" not in repr(absences)
+    assert absences == [(f"staff.absence_{what}", {"staff_id": "line_manager-1"})
+                        for what in ("recorded", "changed", "cancelled")]
+    assert "2026-09-2" not in repr(absences)
     assert absence_id  # the event's entity_id (delivered as data.entity_id)
     audit = {e["action"]: e for e in await audit_of(somerset, case["id"])}
     assert audit["case.close"]["reason"] == f"Moved near {MARKER}"
