@@ -36,6 +36,7 @@ from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import (
     ESCALATION_CODE,
+    RESTRICTED_ACTION_ESCALATION,
     STEP_OUT_COLUMNS,
     Step,
     StepRow,
@@ -196,7 +197,8 @@ def _steps_visible(
 
 
 # An escalation's title quotes the step it chases; a panel action's title is the panel's free
-# text (it may say anything about the child), so its escalation is not a bare duty.
+# text (it may say anything about the child), so its escalation is not a bare duty unless its
+# title leaves that text out (on an allow-listed case: RESTRICTED_ACTION_ESCALATION).
 _SUBJECT = Step.__table__.alias("duty_subject")  # type: ignore[attr-defined]
 
 
@@ -205,7 +207,8 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
     """Role-addressed duties reaching holders of ``roles`` whom an allow-list keeps out of the
     case (:func:`~app.domain.access.outside_allow_list`; None without such a role): open steps
     with no assignee whose actor is one of ``roles`` (a panel administrator's only on the cases
-    the panel handles), escalations included but not a panel action's. The caller sees the
+    the panel handles), escalations included (a panel action's only when its title leaves the
+    panel's text out: :data:`~app.domain.steps.RESTRICTED_ACTION_ESCALATION`). The caller sees the
     step alone: its own fields carry no case data beyond the case id (its title and note
     come from the policy pack and the system); the case, its records and every other route
     stay 404 to them (app.domain.access), and they may not waive it (that needs the case)."""
@@ -225,6 +228,7 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
                 outside_allow_list(staff_id, service_id, panel_handled=True)))))
     not_a_panel_action = sa.or_(
         col(Step.code) != ESCALATION_CODE,
+        col(Step.title) == RESTRICTED_ACTION_ESCALATION,  # the panel's text left out
         ~sa.exists().where(_SUBJECT.c.id == col(Step.subject_id),
                            _SUBJECT.c.actor == "action_owner"))
     clause = sa.and_(col(Step.assignee_id).is_(None), sa.or_(*of_cases), not_a_panel_action)
@@ -421,14 +425,36 @@ async def _may_complete_here(
     try:
         return may_complete(principal, step)
     except Forbidden:
+        lines = [rule for rule in ctx.pack_now(service).lines(step.rule_id)
+                 if rule.code == step.code]
         if step.assignee_id is None and principal.has("line_manager"):
             case = await load_case(session, step.case_id, lock=False)
             if case is not None and case.line_manager_id == principal.sub and any(
-                    rule.code == step.code and rule.actor == "line_manager"
-                    and rule.stand_in == step.actor
-                    for rule in ctx.pack_now(service).lines(step.rule_id)):
+                    rule.actor == "line_manager" and rule.stand_in == step.actor
+                    for rule in lines):
                 return "line_manager"
+        also = {role for rule in lines for role in rule.also_done_by if principal.has(role)}
+        if also:
+            role = await _also_done_by(session, principal, step, also)
+            if role is not None:
+                return role
         raise
+
+
+async def _also_done_by(
+    session: AsyncSession, principal: Principal, step: Step, roles: set[str]
+) -> str | None:
+    """The role of ``roles`` (the step's line's ``also_done_by`` that the principal holds)
+    under which they may do the step: the case's own holder or line manager for
+    ``case_holder`` / ``line_manager``, any holder of another role; None if none applies."""
+    case = await load_case(session, step.case_id, lock=False)
+    if case is None:
+        return None
+    own = {"case_holder": case.case_holder_id, "line_manager": case.line_manager_id}
+    for role in sorted(roles):
+        if role not in own or own[role] == principal.sub:
+            return role
+    return None
 
 
 async def complete_step(

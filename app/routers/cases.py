@@ -24,6 +24,7 @@ from app.domain.steps import step_out
 from app.domain.subject_access import SubjectAccessExport, export, to_html
 from app.routers.envelopes import CaseWritten, Page, Read, Written
 from app.routers.gates import GatedRoute, gate
+from app.routers.settled import settled
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/cases", tags=["cases"])
 NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
@@ -101,7 +102,7 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],
-            dependencies=[gate("case.read")])
+            dependencies=[gate("case.read"), settled])
 async def read_case(
     case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal,
     as_of: Annotated[AwareDatetime | None, Query(
