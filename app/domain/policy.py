@@ -24,7 +24,7 @@ from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import ROLE_DUTY_ACTORS
-from app.domain.cases_table import Case, ContactLevel
+from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, utcnow
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -414,6 +414,8 @@ async def _apply(
         await stand_in_if_away(session, wctx.pack, step)
     if case.access_mode is not None and any(s.assignee_id for s in created):
         await _unname_shut_out(wctx, created)
+    for step in created:
+        note_restricted_act(wctx.pack, case.access_mode, step)
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)
@@ -846,7 +848,29 @@ async def stand_in_if_away(
         f"Stood in: the {was.replace('_', ' ')} ({old}) is away {away[0].isoformat()} to "
         f"{away[1].isoformat()} (recorded absence); the {role.replace('_', ' ')} undertakes "
         f"this step ({step.policy_ref})."))
+    if pack.done_only_by(step.code):
+        mode = (await session.exec(select(Case.access_mode).where(
+            col(Case.id) == step.case_id))).first()
+        note_restricted_act(pack, mode, step)
     return old, role, away
+
+
+RESTRICTED_ACT_NOTE = (
+    "Restricted case: this step is done only by recording its act, which needs the case: "
+    "someone on the case's access list does it (its line manager always is); holders of the "
+    "role the list leaves out see this duty but cannot close it.")
+
+
+def note_restricted_act(pack: Pack, access_mode: str | None, step: Step) -> None:
+    """Say on a role-addressed step that only its act does (``Pack.done_only_by``: countersign
+    the assessment, hold the panel) on a case restricted to an allow-list who can do it: the
+    holders of its role the list leaves out receive it as a bare duty but may neither open the
+    record nor close the step (409 ``step-done-by-act``); staff on the list, the case's line
+    manager always among them, can (attack pass 9, A9-13)."""
+    if access_mode == AccessMode.allowed and step.assignee_id is None \
+            and step.actor in ROLE_DUTY_ACTORS and pack.done_only_by(step.code) \
+            and RESTRICTED_ACT_NOTE not in (step.note or ""):
+        step.note = _append(step.note, RESTRICTED_ACT_NOTE)
 
 
 def assignee_for(case: Case, intent: StepIntent) -> str | None:

@@ -162,7 +162,8 @@ async def test_S4_stood_in_countersignature_cannot_be_closed_blind_on_a_restrict
     the line manager on leave when the AssetPlus is submitted (Friday 28 August 2026): the
     countersignature goes to the duty managers. One the allow-list shuts out gets it as a bare
     duty but 404 on the assessment, and completing the duty is 409 saying the act needs the
-    case; the step stays open. A duty manager on the list countersigns it."""
+    case; the step stays open, its note saying who can do it. A duty manager on the list
+    countersigns it."""
     pin(monkeypatch, 2026, 8, 28, 14, 30)
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     base = f"/v1/cases/{case['id']}"
@@ -178,6 +179,7 @@ async def test_S4_stood_in_countersignature_cannot_be_closed_blind_on_a_restrict
     step = the_step(body["next_steps"], "countersign_assessment")
     assert (step["actor"], step["assignee_id"], step["due_at"]) == ("duty_manager", None, None)
     assert step["policy"] == {**SOMERSET, "ref": "5, 3.1", "rule": "S4"}
+    assert "Restricted case: this step is done only by recording its act" in step["note"]
     outside = somerset.auth(*OUTSIDE_DM)
     r = await somerset.client.get(f"/v1/next-steps/{step['id']}", headers=outside)
     assert r.status_code == 200, r.text  # the bare duty reaches them
@@ -204,7 +206,8 @@ async def test_W8_hold_high_risk_panel_cannot_be_closed_blind_by_a_shut_out_chai
     request), from the attacker's side: on a case restricted to its holder and line manager, the
     submitted panel referral (Friday 28 August 2026, 15:30 BST) asks the chairs to hold the
     panel, due a week later (Friday 4 September 14:30Z). A chair the list shuts out sees the
-    bare duty, but "held" is 409: only the panel's decision on the case holds it."""
+    bare duty, but "held" is 409: only the panel's decision on the case holds it, which needs
+    someone on the case's access list (the step's note says so)."""
     case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     base = f"/v1/cases/{case['id']}"
     manager = wokingham.auth("line_manager")
@@ -221,6 +224,7 @@ async def test_W8_hold_high_risk_panel_cannot_be_closed_blind_by_a_shut_out_chai
         "chair", None, "2026-09-04T14:30:00Z")
     assert hold["policy"] == {**WOKINGHAM, "ref": "High Risk Panel, Management oversight",
                               "rule": "W8"}
+    assert "someone on the case's access list does it" in hold["note"]
     problem = assert_problem(await complete(wokingham, hold["id"], *OUTSIDE_CHAIR,
                                             note="held"), 409)
     assert [a["act"] for a in problem["acts"]] == ["panel_decision_then"]
