@@ -40,8 +40,9 @@ async def test_W7_the_case_workers_line_manager_may_request_the_high_risk_panel(
     or very high ROSH". ROSH high on Friday 28 August 2026, 15:00 BST: the request is the case
     worker's, due by the end of Wednesday 2 September (the bank holiday Monday is no working
     day). The case worker is away; their line manager makes the request (the panel referral,
-    submitted: ticking the step off is 409, A9-13) and the panel it asks for falls to the chair; another team's line manager does not even see it (404) and
-    a duty manager may not (403)."""
+    submitted: ticking the step off is 409, A9-13) and the panel it asks for falls to the
+    chair; another team's line manager does not even see it (404) and a duty manager may not
+    (403)."""
     pin(monkeypatch, 2026, 8, 28, 14, 30)
     case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     r = await wokingham.client.post(
