@@ -280,6 +280,27 @@ async def test_a_step_skipped_for_its_locked_case_is_escalated_by_the_case_holde
     assert await escalation.run_pass(factory, service_id=sid) == 0
 
 
+async def test_a_case_holders_other_overdue_steps_are_read_like_its_batch(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """The steps a batch takes with its cases (:func:`escalation.overdue_siblings`) are rows
+    of the same columns as the batch's own (the case's line manager, its access mode: an
+    allow-listed case's action escalates under a bare title), and are the case's other overdue
+    steps only."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
+    sid = await service_id(factory, somerset)
+    overdue_ids = await overdue_open_ids(factory, sid)
+    now = datetime.now(UTC)
+    async with factory() as session, session.begin():
+        [first] = await escalation.overdue_batch(session, now, 1, sid)
+        siblings = await escalation.overdue_siblings(session, now, [first])
+        await session.rollback()
+    assert siblings
+    assert all(row._fields == first._fields for row in siblings)
+    assert {row.id for row in siblings} == overdue_ids - {first.id}
+
+
 async def test_a_step_already_escalated_gets_no_second_escalation(
     factory: Factory, somerset: Tenant
 ) -> None:
