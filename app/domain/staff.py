@@ -39,7 +39,7 @@ from app.domain.common import iso_utc
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.workflows.calendar import end_of_day, london_date
-from app.workflows.deadlines import in_week_due
+from app.workflows.deadlines import in_week_due, prolonged_absences
 
 IN_WEEK = "+1wd-in-week"
 
@@ -121,7 +121,12 @@ async def _bring_forward(
     if counted is None or step.due_at is None:
         return False
     day = london_date(counted)
-    absences = await absences_of(session, absence.service_id, absence.staff_id, day)
+    service = await session.get(Service, absence.service_id)
+    assert service is not None
+    pack = ctx.pack_for(service, at=step.raised_at)
+    absences = prolonged_absences(
+        await absences_of(session, absence.service_id, absence.staff_id, day),
+        pack.prolonged_absence_working_days, ctx.calendar)
     due = end_of_day(in_week_due(day, ctx.calendar, absences))
     if due >= step.due_at:
         return False

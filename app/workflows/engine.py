@@ -51,6 +51,7 @@ from app.workflows.deadlines import (
     next_panel,
     next_panel_deadline,
     parse_form,
+    prolonged_absences,
     reads_inputs,
 )
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule
@@ -231,6 +232,7 @@ class _Table:
         self.pack_id, self.version, self.panel_kind = pack.id, pack.version, pack.panel_kind
         # When that panel meets (a fixed-day cadence), for next-panel steps with none booked.
         self.panel_cadence = pack.panel(pack.panel_kind).meets if pack.panel_kind else None
+        self.prolonged_absence = pack.prolonged_absence_working_days
         self.matrix = pack.matrix
         lines: dict[int, _Line] = {}
 
@@ -660,7 +662,7 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
                                        plan.calendar)
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
-            return in_week_deadline(plan.case.case_holder_absences, start_utc, plan.calendar)
+            return in_week_deadline(plan.absences(), start_utc, plan.calendar)
     elif reads_inputs(form):
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return compute(plan._inputs_of(start, known, None)[0], start_utc, plan.calendar)
@@ -924,7 +926,7 @@ class _Plan:
         "ctx", "table", "calendar", "panels", "event", "data", "case", "case_id", "intents",
         "case_key", "event_key", "planned", "touched", "_event_reason", "completed",
         "open_steps", "_by_code", "occurred_utc", "_known_start", "_dates", "_dues", "_inputs",
-        "_known_counted", "_hold",
+        "_known_counted", "_hold", "_absences",
     )
 
     def __init__(
@@ -1125,7 +1127,7 @@ class _Plan:
                 "panel_cadence": self.table.panel_cadence,
                 "expected_release_date": self.ctx.after.expected_release_date,
                 "review_date": review, "transfer_date": transfer,
-                "due_date": due_date, "absences": self.case.case_holder_absences,
+                "due_date": due_date, "absences": self.absences(),
             }), self.occurred_utc if start is self.event.occurred_at
                 else start.astimezone(UTC))
         return found
@@ -1305,6 +1307,15 @@ class _Plan:
                        f"{due.due_at.isoformat()}: due now.")
         return due
 
+    def absences(self) -> Sequence[tuple[date, date]]:
+        """The case holder's absences long enough to end their week early: spanning at least
+        the pack's ``prolonged_absence_working_days`` working days (all of them at 1)."""
+        found: Sequence[tuple[date, date]] | None = getattr(self, "_absences", None)
+        if found is None:
+            found = self._absences = prolonged_absences(
+                self.case.case_holder_absences, self.table.prolonged_absence, self.calendar)
+        return found
+
     def _due_from(self, form: str, start: datetime) -> Due:
         """A form's deadline counted from ``start`` rather than from this event (the reasons a
         completion left owed, the act that raised a step); the other inputs as for the event."""
@@ -1313,7 +1324,7 @@ class _Plan:
             "panel_cadence": self.table.panel_cadence,
             "expected_release_date": self.ctx.after.expected_release_date,
             "review_date": None, "transfer_date": None, "due_date": None,
-            "absences": self.case.case_holder_absences,
+            "absences": self.absences(),
         })
         return form_function(form)(inputs, start.astimezone(UTC), self.calendar)
 
