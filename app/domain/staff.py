@@ -55,9 +55,17 @@ async def record_staff_absence(
         Step.service_id == absence.service_id, Step.assignee_id == staff_id,
         Step.status == StepStatus.open, Step.deadline_form == IN_WEEK,
         col(Step.due_at).is_not(None)).order_by(col(Step.case_id)))
+    in_week = list(rows.all())
+    service = await session.get(Service, absence.service_id)
+    assert service is not None
+    # Every case this write may touch is locked first, in one order (case id), as any other
+    # write that locks several cases does: locking the re-dated ones, then the stood-in ones,
+    # could deadlock with a write taking the same cases the other way round.
+    for case_id in sorted({s.case_id for s in in_week}
+                          | set(await stand_ins.staff_cases(session, service.id, staff_id))):
+        await lock_case(session, case_id)
     moved = []
-    for step in rows.all():
-        await lock_case(session, step.case_id)
+    for step in in_week:
         await session.refresh(step)
         if step.status == StepStatus.open and await _bring_forward(session, ctx, step, absence):
             await record_audit(
@@ -66,8 +74,6 @@ async def record_staff_absence(
                 change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
                         else None, "absence_id": str(absence.id)})
             moved.append(step)
-    service = await session.get(Service, absence.service_id)
-    assert service is not None
     moved += await stand_ins.settle_staff(
         session, principal, None, ctx, service, staff_id,
         why=f"absence {absence.id} recorded, {absence.starts_on.isoformat()} to "
