@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import steps_of
+from tests.api.fidelity_support import FidelityWeek, steps_of
 from tests.api.integrity_support import audit_of, complete, outbox_types, patch_case
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_calendar_feeds import fetch, new_feed, todos
@@ -435,3 +435,49 @@ async def test_S6_the_calendar_feed_after_the_leave_shows_the_step_given_back(
     r = await fetch(somerset, feed["url"])
     assert r.status_code == 200, r.text
     assert [uid for uid in todos(r.content) if plan["id"] in uid]
+
+
+async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_back(
+        wokingham: Tenant) -> None:
+    """W4 ("on a Friday or the last day before a prolonged absence (for example, the last
+    working day before annual leave)" ... "before the end of the working week"): the incident
+    known on Wednesday 26 August 2026 is due Thursday 27 August (22:59:59Z, BST); leave from
+    that Thursday brings it forward to Wednesday 26; the leave moved to start on Tuesday 1
+    September (after the bank holiday) puts it back to Thursday 27; moved back to Thursday 27
+    it comes forward again; cancelled, it is Thursday's again. Each re-date audited with the
+    absence's change as its reason."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-26T15:00:00+01:00")
+    [record] = steps_of(body["next_steps"], "record_incident")
+    assert record["due_at"] == "2026-08-27T22:59:59Z"
+    assert record["policy"]["rule"] == "W4"
+    manager = wokingham.auth("line_manager")
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-27", "ends_on": "2026-09-04"}, headers=manager)
+    assert r.status_code == 201, r.text
+    url = f"/v1/staff/case_holder-1/absences/{r.json()['data']['id']}"
+
+    async def due() -> str:
+        [step] = steps_of(await week.open_steps(), "record_incident")
+        assert (step["id"], step["actor"], step["assignee_id"]) == (
+            record["id"], "case_holder", "case_holder-1")
+        return str(step["due_at"])
+
+    assert await due() == "2026-08-26T22:59:59Z"
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-09-01"}, headers=manager)
+    assert r.status_code == 200, r.text
+    assert await due() == "2026-08-27T22:59:59Z"
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-08-27"}, headers=manager)
+    assert r.status_code == 200, r.text
+    assert await due() == "2026-08-26T22:59:59Z"
+    r = await wokingham.client.delete(url, headers=manager)
+    assert r.status_code == 204, r.text
+    assert await due() == "2026-08-27T22:59:59Z"
+    redates = [e for e in await audit_of(wokingham, week.case_id)
+               if e["action"] == "step.redate" and e["entity_id"] == record["id"]]
+    absence = url.rsplit("/", 1)[1]
+    assert [e["reason"] for e in redates] == [
+        None,
+        f"absence {absence} changed from 2026-08-27 to 2026-09-04 to 2026-09-01 to 2026-09-04",
+        f"absence {absence} changed from 2026-09-01 to 2026-09-04 to 2026-08-27 to 2026-09-04",
+        f"absence {absence} (2026-08-27 to 2026-09-04) cancelled"]
