@@ -193,18 +193,33 @@ def seed_demo(print_tokens: bool = True) -> None:
 def dev(
     host: str = "127.0.0.1",
     port: int = 8000,
+    demo_clock: Annotated[str | None, typer.Option(
+        "--demo-clock", metavar="ISO-8601",
+        help="start the demo clock here instead of 15:35 London on Friday 28 August 2026 "
+             "(a time with its offset, e.g. 2026-11-16T09:00:00Z; default: YJ_DEMO_CLOCK_START "
+             "if set in the environment)")] = None,
 ) -> None:
     """Set up and run the dev server (what scripts/dev.sh runs): write .env, migrate, seed, serve.
 
     ``.env`` gets the dev secret, the SQLite database in ``.dev/`` and the demo clock (15:35 London
-    on Friday 28 August 2026 from now on); tokens for both demo services go to
-    ``.dev/tokens.json``.
+    on Friday 28 August 2026 from now on, or ``--demo-clock``); tokens for both demo services go to
+    ``.dev/tokens.json``. A bad ``--demo-clock`` is a one-line UserError.
     """
-    from app.demo import DEMO_SERVICES, seed, write_dev_env
+    import os
 
+    from app.demo import DEMO_CLOCK_START, DEMO_SERVICES, seed, write_dev_env
+
+    clock_start = _demo_clock_start(demo_clock or os.environ.get("YJ_DEMO_CLOCK_START"),
+                                    default=DEMO_CLOCK_START)
     _require_free_port(host, port)
     Path(".dev").mkdir(exist_ok=True)
-    write_dev_env(Path(".env"), real_now=datetime.now(UTC))
+    real_now = datetime.now(UTC)
+    write_dev_env(Path(".env"), real_now=real_now, clock_start=clock_start)
+    # The environment wins over .env: where it names the clock, make it agree with .env.
+    for name in ("YJ_DEMO_CLOCK_START", "YJ_DEMO_CLOCK_SET_AT"):
+        if name in os.environ:
+            os.environ[name] = (clock_start if name.endswith("START") else real_now).isoformat(
+            ).replace("+00:00", "Z")
     get_settings.cache_clear()
     settings = _settings()
     if settings.env != "dev":
@@ -218,7 +233,7 @@ def dev(
     base = f"http://{host}:{port}"
     lines = [f"yjrisk: database {_where(settings.database_url)} migrated; demo services "
              f"{', '.join(s[0] for s in DEMO_SERVICES)} seeded; demo clock: "
-             "Friday 28 August 2026, 15:35 London time",
+             f"{_london(clock_start)}",
              'Tokens for the demo service "somerset" (all services: .dev/tokens.json):']
     lines += [f"  {role:<13}{value}" for role, value in somerset.items()]
     lines += [f"yjrisk: serving on {base}  (API docs: {base}/docs; Ctrl+C stops)",
@@ -226,6 +241,30 @@ def dev(
               "--service wokingham"]
     typer.echo("\n".join(lines))
     _serve(host, port, access_log=False)
+
+
+def _demo_clock_start(value: str | None, *, default: datetime) -> datetime:
+    """``value`` (ISO 8601 with an offset or ``Z``) as an aware UTC datetime, or ``default``
+    when empty; UserError when it is not such a time."""
+    if not value:
+        return default
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise UserError("--demo-clock (or YJ_DEMO_CLOCK_START) must be a time with its offset, "
+                        "e.g. 2026-11-16T09:00:00Z") from None
+    return parsed.astimezone(UTC)
+
+
+def _london(moment: datetime) -> str:
+    """``moment`` as the README writes the demo clock ("Friday 28 August 2026, 15:35 London
+    time")."""
+    from zoneinfo import ZoneInfo
+
+    local = moment.astimezone(ZoneInfo("Europe/London"))
+    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} London time"
 
 
 def _require_free_port(host: str, port: int) -> None:

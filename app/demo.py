@@ -48,11 +48,14 @@ DEV_DATABASE_URL = "sqlite+aiosqlite:///./.dev/yjrisk.db"
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
 
 
-def write_dev_env(env_file: Path, *, real_now: datetime) -> None:
+def write_dev_env(env_file: Path, *, real_now: datetime,
+                  clock_start: datetime = DEMO_CLOCK_START) -> None:
     """Write the dev settings into ``env_file`` (a ``.env``), keeping any other lines in it.
 
     Keeps an existing secret and database URL (so earlier tokens and data stay valid) and sets the
-    demo clock to ``DEMO_CLOCK_START`` at ``real_now`` (aware, UTC).
+    demo clock to ``clock_start`` (aware; default ``DEMO_CLOCK_START``) at ``real_now`` (aware):
+    the demo "now" is ``clock_start`` plus the real time since ``real_now``, for the server and
+    every ``yjrisk`` command run in the folder (``yjrisk tick`` included).
     """
     current = dotenv_values(env_file) if env_file.exists() else {}
     legacy_secret = Path(".dev/jwt-secret")
@@ -67,7 +70,7 @@ def write_dev_env(env_file: Path, *, real_now: datetime) -> None:
         "YJ_ENV": "dev",
         "YJ_JWT_SECRET": secret,
         "YJ_DATABASE_URL": current.get("YJ_DATABASE_URL") or DEV_DATABASE_URL,
-        "YJ_DEMO_CLOCK_START": DEMO_CLOCK_START.isoformat().replace("+00:00", "Z"),
+        "YJ_DEMO_CLOCK_START": clock_start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "YJ_DEMO_CLOCK_SET_AT": real_now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
     }
     for key, value in values.items():

@@ -354,14 +354,36 @@ async def _may_complete_here(
     try:
         return may_complete(principal, step)
     except Forbidden:
+        lines = [rule for rule in ctx.pack_now(service).lines(step.rule_id)
+                 if rule.code == step.code]
         if step.assignee_id is None and principal.has("line_manager"):
             case = await load_case(session, step.case_id, lock=False)
             if case is not None and case.line_manager_id == principal.sub and any(
-                    rule.code == step.code and rule.actor == "line_manager"
-                    and rule.stand_in == step.actor
-                    for rule in ctx.pack_now(service).lines(step.rule_id)):
+                    rule.actor == "line_manager" and rule.stand_in == step.actor
+                    for rule in lines):
                 return "line_manager"
+        also = {role for rule in lines for role in rule.also_done_by if principal.has(role)}
+        if also:
+            role = await _also_done_by(session, principal, step, also)
+            if role is not None:
+                return role
         raise
+
+
+async def _also_done_by(
+    session: AsyncSession, principal: Principal, step: Step, roles: set[str]
+) -> str | None:
+    """The role of ``roles`` (the step's line's ``also_done_by`` that the principal holds)
+    under which they may do the step: the case's own holder or line manager for
+    ``case_holder`` / ``line_manager``, any holder of another role; None if none applies."""
+    case = await load_case(session, step.case_id, lock=False)
+    if case is None:
+        return None
+    own = {"case_holder": case.case_holder_id, "line_manager": case.line_manager_id}
+    for role in sorted(roles):
+        if role not in own or own[role] == principal.sub:
+            return role
+    return None
 
 
 async def complete_step(

@@ -185,6 +185,12 @@ class Rule(_Strict):
     # recorded later. The step then goes to this role, unassigned (Somerset 3.1 "If the line
     # manager is unavailable, the duty manager will undertake these functions").
     stand_in: Actor | None = None
+    # Who else the policy names as doing the step, besides its actor (Wokingham "the case worker
+    # or their line manager to request a High-Risk Panel"; Somerset 7.1.1 "If not available, the
+    # line manager will present the case"): ``case_holder`` / ``line_manager`` mean the case's
+    # own holder / line manager, another role any holder of it in the service. They may complete
+    # it (``POST /v1/next-steps/{id}/complete``); the step stays addressed to its actor.
+    also_done_by: tuple[Actor, ...] = ()
     # The assessment types that do this step (Somerset 2.1: an AssetPlus for a statutory child,
     # a Fact Finding document otherwise; Wokingham "will be assessed using Asset+"): an
     # assessment of another type closes no step this line made. Unset: any type.

@@ -178,6 +178,9 @@ def rule_sentence(rule: Rule) -> str:
         stand_in = ACTOR_WORDS.get(rule.stand_in, rule.stand_in.replace("_", " "))
         sentence += (f" If {actor} is away (a recorded absence before it is due), "
                      f"{stand_in} does it.")
+    if rule.also_done_by:
+        others = " or ".join(ACTOR_WORDS.get(a, a.replace("_", " ")) for a in rule.also_done_by)
+        sentence += f" {others[0].upper()}{others[1:]} may also do it."
     return sentence[0].upper() + sentence[1:]
 
 

@@ -167,3 +167,55 @@ def test_dev_on_a_busy_port_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
         done = yjrisk(tmp_path, "dev", "--port", str(port))
     assert_one_line_user_error(done, f"127.0.0.1:{port}", "PORT=")
     assert not (tmp_path / ".env").exists()
+
+
+def test_dev_demo_clock_option_sets_the_clock_for_the_server_and_tick(
+    tmp_path: Path, yjrisk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``scripts/dev.sh --demo-clock 2026-11-16T09:00:00Z`` (options go to ``yjrisk dev``) starts
+    the demo clock there: .env says so, the start-up line says so in London time, and a later
+    ``yjrisk tick`` in the folder runs on the same clock (the demo cases' 4-week assessments,
+    due in September, are overdue on 16 November and escalated; on the default clock, 28 August,
+    nothing is)."""
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr("app.cli._serve", lambda host, port, **_: served.append((host, port)))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = yjrisk(tmp_path, "dev", "--port", str(port), "--demo-clock", "2026-11-16T09:00:00Z")
+    assert done.returncode == 0, done.stderr
+    assert served == [("127.0.0.1", port)]
+    assert "demo clock: Monday 16 November 2026, 09:00 London time" in done.stdout
+    env = (tmp_path / ".env").read_text()
+    assert "YJ_DEMO_CLOCK_START=2026-11-16T09:00:00Z" in env
+    tick = yjrisk(tmp_path, "tick")
+    assert tick.returncode == 0, tick.stderr
+    last = tick.stdout.strip().splitlines()[-1]
+    assert last.startswith("escalated "), tick.stdout
+    assert last.endswith(" overdue steps"), tick.stdout
+    assert int(last.split()[1]) > 0, tick.stdout
+
+
+def test_dev_default_demo_clock_escalates_nothing(
+    tmp_path: Path, yjrisk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the option the clock starts at 15:35 London on Friday 28 August 2026 (the README's
+    demo calendar), where nothing the demo seeds is overdue yet."""
+    monkeypatch.setattr("app.cli._serve", lambda host, port, **_: None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = yjrisk(tmp_path, "dev", "--port", str(port))
+    assert done.returncode == 0, done.stderr
+    assert "demo clock: Friday 28 August 2026, 15:35 London time" in done.stdout
+    assert yjrisk(tmp_path, "tick").stdout.strip() == "escalated 0 overdue steps"
+
+
+@pytest.mark.parametrize("value", ["2026-11-17T10:30:00", "next tuesday", "2026-13-01T09:00Z"])
+def test_dev_bad_demo_clock_is_one_line(tmp_path: Path, yjrisk: Any, value: str) -> None:
+    """A demo clock without an offset (ambiguous around a clock change) or not a time at all:
+    one line, nothing written, the value not echoed."""
+    done = yjrisk(tmp_path, "dev", "--demo-clock", value)
+    assert_one_line_user_error(done, "--demo-clock", "offset")
+    assert value not in done.stderr
+    assert not (tmp_path / ".env").exists()

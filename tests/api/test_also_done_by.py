@@ -1,0 +1,148 @@
+"""Steps the policy gives to "X or Y" (pack key ``also_done_by``), through HTTP.
+
+The step stays addressed to its actor; the other named holder may complete it, and nobody else
+(another team's line manager, who does not see the case: 404; a role the sentence does not
+name: 403). Attack pass 9, A9-22.
+
+2026 dates: Monday 31 August is the late-summer bank holiday; BST until Sunday 25 October.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.fidelity_support import steps_of, taken_by_marp, with_matrix
+from tests.api.test_fidelity_a import pin
+from tests.conftest import Tenant
+
+S = {"pack": "somerset-yjt-2023", "version": "1"}
+W = {"pack": "wokingham-pyjs-2024", "version": "1.0"}
+
+
+async def _open_steps(t: Tenant, case_id: str) -> list[dict[str, Any]]:
+    r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "limit": 200},
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def _complete(t: Tenant, step_id: str, role: str, sub: str) -> Any:
+    return await t.client.post(f"/v1/next-steps/{step_id}/complete", json={"note": "done"},
+                               headers=t.auth(role, sub))
+
+
+async def test_W7_the_case_workers_line_manager_may_request_the_high_risk_panel(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W7 (High Risk Panel): "It will be the responsibility of the case worker or their line
+    manager to request a High-Risk Panel within two working days of 1. Assessing a child as high
+    or very high ROSH". ROSH high on Friday 28 August 2026, 15:00 BST: the request is the case
+    worker's, due by the end of Wednesday 2 September (the bank holiday Monday is no working
+    day). The case worker is away; their line manager records the request (200) and the panel
+    it asks for falls to the chair; another team's line manager does not even see it (404) and
+    a duty manager may not (403)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await wokingham.client.post(
+        f"/v1/cases/{case['id']}/judgements",
+        json=with_matrix(wokingham.pack, {"domain": "rosh", "level": "high", "victims": ["peer"],
+                                          "occurred_at": "2026-08-28T15:00:00+01:00"}),
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [request] = steps_of(r.json()["next_steps"], "request_high_risk_panel")
+    assert (request["actor"], request["assignee_id"], request["due_at"]) == (
+        "case_holder", "case_holder-1", "2026-09-02T22:59:59Z")
+    assert request["policy"] == {**W, "ref": "High Risk Panel", "rule": "W7"}
+    assert (await _complete(wokingham, request["id"], "line_manager",
+                            "line_manager-2")).status_code == 404
+    assert (await _complete(wokingham, request["id"], "duty_manager",
+                            "duty_manager-1")).status_code == 403
+    r = await _complete(wokingham, request["id"], "line_manager", "line_manager-1")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "done"
+    [hold] = steps_of(r.json()["next_steps"], "hold_high_risk_panel")
+    assert hold["actor"] == "chair"
+
+
+async def test_S23_the_team_leader_may_inform_the_yjt_manager_of_the_charge(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S23 (12): "Case holders / team leaders will immediately inform operational/ YJT Manager of
+    the charge/death." A charge on Friday 28 August 2026, known that day: informing the manager
+    is the case holder's, due immediately (that working day); the case's line manager (the team
+    leader) may record it; another team's line manager does not see it (404)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "charged", "occurred_at": "2026-08-28T15:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [inform] = steps_of(r.json()["next_steps"], "inform_service_manager")
+    assert (inform["actor"], inform["assignee_id"], inform["due_at"]) == (
+        "case_holder", "case_holder-1", "2026-08-28T14:00:00Z")
+    assert inform["policy"] == {**S, "ref": "12", "rule": "S23"}
+    assert (await _complete(somerset, inform["id"], "line_manager",
+                            "line_manager-2")).status_code == 404
+    r = await _complete(somerset, inform["id"], "line_manager", "line_manager-1")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "done"
+
+
+async def test_S20_the_line_manager_presents_when_the_case_holder_is_not_available(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S20 (7.1.1): "The case holder will attend MARP to discuss the case. If not available, the
+    line manager will present the case." ROSH high on Wednesday 20 May 2026; the MARP of
+    Wednesday 3 June 2026 keeps ROSH high and books its review for Wednesday 1 July: the update
+    is the case holder's, due on the review date; the case's line manager may record it;
+    another team's line manager does not see it (404)."""
+    pin(monkeypatch, 2026, 6, 3, 12, 0)
+    case = (await somerset.open_case(opened_at="2026-05-04T09:00:00+01:00"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/judgements",
+        json={"domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+              "victims": ["peer"], "occurred_at": "2026-05-20T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    await taken_by_marp(somerset, case["id"], "rosh", "high")
+    [update] = steps_of(await _open_steps(somerset, case["id"]), "attend_panel_review")
+    assert (update["actor"], update["assignee_id"]) == ("case_holder", "case_holder-1")
+    assert update["due_at"].startswith("2026-07-01")
+    assert update["policy"] == {**S, "ref": "7.1.6, 7.2.3", "rule": "S20"}
+    assert (await _complete(somerset, update["id"], "line_manager",
+                            "line_manager-2")).status_code == 404
+    r = await _complete(somerset, update["id"], "line_manager", "line_manager-1")
+    assert r.status_code == 200, r.text
+
+
+async def test_S26_the_yjt_manager_may_make_the_handover_call(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S26 (13.4.3): "the line manager, operational manager or YJT manager will speak to the
+    appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child". ROSH high, then a transfer out on Friday 28 August 2026 to take
+    effect on Tuesday 8 September: the call is the line manager's, due before the transfer
+    (00:00 BST on 8 September); a chair (operational or YJT manager) may record it, a case
+    holder may not."""
+    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/judgements",
+        json={"domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+              "victims": ["peer"], "occurred_at": "2026-08-27T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "transfer_out", "occurred_at": "2026-08-28T15:00:00+01:00",
+              "transfer_date": "2026-09-08", "details": {"to": "Devon YJS"}},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [call] = steps_of(r.json()["next_steps"], "manager_handover_call")
+    assert (call["actor"], call["assignee_id"], call["due_at"]) == (
+        "line_manager", "line_manager-1", "2026-09-07T23:00:00Z")
+    assert call["policy"] == {**S, "ref": "13.4.3", "rule": "S26"}
+    assert (await _complete(somerset, call["id"], "case_holder",
+                            "case_holder-1")).status_code == 403
+    r = await _complete(somerset, call["id"], "chair", "chair-1")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "done"
