@@ -26,6 +26,7 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
+from app.domain.assessments import answer_from_file
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -707,6 +708,7 @@ async def decide(
     decided = await policy.run(
         wctx, event=wctx.event("panel_decision", data, subject_id=item.id))
     result = decided if result is None else result.merge(decided)
+    result = await answer_from_file(wctx, result=result)
     item.decided_at, item.decided_by = occurred_at, principal.sub
     item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
     session.add(item)
