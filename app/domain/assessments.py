@@ -470,7 +470,11 @@ async def answer_from_file(
         if found is None:
             continue
         at, action, assessment, by = found
-        credited = assessment.author_id if action == "submit" else by
+        # The assessment is its author's work, even when a countersignature completes it: a
+        # case holder's step is credited to the author, the rest to whoever did the act.
+        authors = action == "submit" or any(line.actor == "case_holder"
+                                            for line in pack.lines_for_code(step.code))
+        credited = assessment.author_id if authors else by
         closed = await close_step(
             replace(wctx, occurred_at=at), step=step, satisfied_by=("assessment", assessment.id),
             credited_to=credited,
