@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -122,17 +123,27 @@ def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dic
     }
 
 
+_EVENT_COLUMNS: Any = CaseEvent.__table__.c  # type: ignore[attr-defined]
+# Built once: the statement's parameters are bound per write.
+_PENDING_TRANSFER = (
+    sa.select(_EVENT_COLUMNS.transfer_date)
+    .where(_EVENT_COLUMNS.case_id == sa.bindparam("yj_case", type_=_EVENT_COLUMNS.case_id.type),
+           _EVENT_COLUMNS.type == "transfer_out",
+           _EVENT_COLUMNS.occurred_at <= sa.bindparam(
+               "yj_at", type_=_EVENT_COLUMNS.occurred_at.type))
+    .order_by(_EVENT_COLUMNS.occurred_at.desc(), _EVENT_COLUMNS.created_at.desc())
+    .limit(1)
+)
+
+
 async def pending_transfer_date(
     session: AsyncSession, case_id: uuid.UUID, at: datetime
 ) -> date | None:
     """The transfer date of the case's latest transfer out recorded by ``at``, if that date is
     not yet past on ``at``'s London day (the child has not transferred yet)."""
-    latest = (await session.exec(
-        select(col(CaseEvent.transfer_date)).where(
-            CaseEvent.case_id == case_id, CaseEvent.type == "transfer_out",
-            CaseEvent.occurred_at <= at)
-        .order_by(col(CaseEvent.occurred_at).desc(), col(CaseEvent.created_at).desc())
-        .limit(1))).first()
+    conn = await session.connection()
+    latest = (await conn.execute(_PENDING_TRANSFER, {"yj_case": case_id, "yj_at": at})
+              ).scalar_one_or_none()
     if latest is None or latest < london_date(at):
         return None
     return latest
@@ -160,7 +171,9 @@ async def apply_judgement(
     data["assessment_unnamed"] = body.assessment_id is None and panel_item_id is None
     # A transfer out still ahead (Somerset 13.4.3 "prior to the transfer of the child"): a
     # rating that rises meanwhile is handed over before that date, as if it came first (S26).
-    transfer = await pending_transfer_date(session, case.id, occurred_at)
+    # Read only under a pack whose judgement lines can use it (Wokingham's cannot).
+    transfer = await pending_transfer_date(session, case.id, occurred_at) \
+        if wctx.pack.reads_event_key("judgement_recorded", "transfer_pending") else None
     if transfer is not None:
         data["transfer_pending"], data["transfer_date"] = True, transfer.isoformat()
     previous = (case.ratings or {}).get(str(body.domain)) or {}
