@@ -395,7 +395,7 @@ async def _refuse_duplicate_ref(
     extra = ({"existing_case_id": str(existing)}
              if await may_see_case(session, principal, service_id, existing) else {})
     raise Conflict(
-        f"A case with external reference {ref.system}/{ref.id} already exists.",
+        "A case with this external reference already exists.",
         slug="duplicate-external-ref", extra=extra,
     )
 

@@ -167,7 +167,7 @@ def check_event_type(pack: Pack, event_type: str) -> None:
     allowed = pack.event_type_ids()
     if event_type not in allowed:
         raise Unprocessable(
-            f"This service's policy has no event type {event_type!r}.",
+            "This service's policy has no such event type.",
             slug="unknown-event-type",
             errors=[{"loc": "body.type", "msg": f"must be one of: {', '.join(allowed)}"}],
             extra={"allowed": list(allowed)},

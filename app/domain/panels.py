@@ -182,7 +182,7 @@ async def create_panel(
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
-            f"This service's policy holds no {body.kind} panels.",
+            "This service's policy holds no panels of this kind.",
             slug="wrong-panel-kind",
             errors=[{"loc": "body.kind", "msg": f"must be one of: {', '.join(allowed)}"}],
             extra={"allowed": list(allowed)},

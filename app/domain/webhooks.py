@@ -390,11 +390,12 @@ def check_event_types(event_types: Sequence[str]) -> list[str]:
             raise Unprocessable('"*" subscribes to everything; send it alone.',
                                 errors=[{"loc": "body.event_types", "msg": '"*" alone'}])
         return [WILDCARD]
-    unknown = sorted(set(event_types) - EVENT_TYPES)
+    unknown = [i for i, kind in enumerate(event_types) if kind not in EVENT_TYPES]
     if unknown:
         raise Unprocessable(
-            f"Unknown event types: {', '.join(unknown)}.", slug="unknown-event-type",
-            errors=[{"loc": "body.event_types", "msg": f"one of {sorted(EVENT_TYPES)} or *"}])
+            "Unknown event types; see errors.", slug="unknown-event-type",
+            errors=[{"loc": f"body.event_types.{i}", "msg": f"one of {sorted(EVENT_TYPES)} or *"}
+                    for i in unknown])
     return sorted(set(event_types))
 
 

@@ -1638,9 +1638,11 @@ def _note(
     rule_note: str | None, branch_note: str | None, due_note: str | None, undated: bool
 ) -> str | None:
     """A step's note: the line's, its deadline branch's and its deadline's, and why an undated
-    step has no deadline."""
+    step has no deadline (unless its branch or deadline already says why: W9's "the deadline
+    is set when it is countersigned" is not "no timescale"; attack pass 9, A9-23)."""
     notes = [n for n in (rule_note, branch_note, due_note) if n]
-    if undated and not any("timescale" in n.lower() for n in notes):
+    if undated and not branch_note and not due_note and not any(
+            "timescale" in n.lower() for n in notes):
         notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
     return "\n".join(notes) or None
 
