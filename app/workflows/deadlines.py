@@ -50,6 +50,12 @@ NAMED_FORMS = (
     "due-date",
     "none",
 )
+# The event data key each named form counts from (the rest read no event data).
+FORM_EVENT_KEYS = {
+    "review-date": "review_date",
+    "before-transfer": "transfer_date",
+    "due-date": "due_date",
+}
 _OFFSET = re.compile(r"^\+(?P<n>\d{1,3})(?P<unit>h|wd|d|w|m)$")
 _EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
 # The same shapes with any number of digits: a valid form whose number is too large.
