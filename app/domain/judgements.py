@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
-from app.domain.assessments import assessment_clock, check_belongs_to_case
+from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -197,6 +197,7 @@ async def apply_judgement(
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
+        result = await answer_from_file(wctx, result=result)
     previous_level = previous.get("level")
     if backfill:  # the level before it in time, not the current one (attack pass 9, A9-23)
         previous_level = (await session.exec(

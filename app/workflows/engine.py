@@ -1476,30 +1476,58 @@ class _Plan:
         return Due(add_period(self.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:
-        """A panel was scheduled: ``next-panel`` steps get its date if it is now the next one."""
-        panel = next_panel(self.panels, self.table.panel_kind, self.event.occurred_at)
-        if panel is None:
-            return
-        when = require_aware(panel.scheduled_for).astimezone(UTC)
+        """A panel was scheduled, moved or cancelled: every open ``next-panel`` step is due at
+        the next panel of the pack's kind at or after the act that asked for it (its earliest
+        reason: ``counted_from`` for a line counted from when it became known), among the
+        panels as they now stand, sooner or later than its date so far; one already sat makes
+        it overdue (the deadline counts from the event, never the wall clock). With none, it
+        waits (a cadence's meeting day, else no date). A step without reasons (made before
+        reasons existed) only moves to a sooner panel, as before."""
+        kind, cadence = self.table.panel_kind, self.table.panel_cadence
+        fallback = next_panel(self.panels, kind, self.event.occurred_at)
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
-            # A date from the panel's cadence (awaiting_panel_date) is provisional: the first
-            # panel booked replaces it; a booked date moves only to an earlier panel.
-            if step.due_at is not None and step.due_at <= when \
-                    and not step.awaiting_panel_date:
+            start = self._next_panel_start(step)
+            if start is not None:
+                due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar)
+            elif fallback is None:
+                continue
+            else:
+                due = Due(require_aware(fallback.scheduled_for).astimezone(UTC))
+                if step.due_at is not None and not step.awaiting_panel_date \
+                        and _utc(step.due_at) <= due.due_at:  # type: ignore[operator]
+                    continue
+            if (_utc(step.due_at), step.awaiting_panel_date) == (due.due_at,
+                                                                 due.awaiting_panel_date):
                 continue
             self.touched.add(_uid(step.id))
             line = self.table.line_of(step)
+            when = due.due_at
+            note = due.note if due.awaiting_panel_date or when is None else (
+                f"Next {kind or 'panel'} scheduled for {when.isoformat()}")
             self.intents.append(StepIntent(
                 action="update_due", rule_id=step.rule_id, code=step.code,
                 title=line.title if line else step.code, actor=step.actor,
                 subject_id=step.subject_id, due_at=when, urgent=False,
-                awaiting_panel_date=False, policy_pack=self.table.pack_id,
+                awaiting_panel_date=due.awaiting_panel_date, policy_pack=self.table.pack_id,
                 policy_version=self.table.version,
                 policy_ref=line.ref if line else "", deadline_form=step.deadline_form,
-                note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
+                note=note, step_id=step.id,
             ))
+
+    def _next_panel_start(self, step: OpenStep) -> datetime | None:
+        """When a ``next-panel`` step's deadline counts from: its earliest reason's act (or,
+        for a line counted from when it became known, that moment); None without reasons."""
+        starts = []
+        for reason in step.reasons:
+            line = self._reason_line(step.code, reason) or self.table.line_of(step)
+            known = line is not None and line.known
+            moment = _moment(reason.get("counted_from") if known else reason.get("at")) \
+                or _moment(reason.get("at"))
+            if moment is not None:
+                starts.append(moment.astimezone(UTC))
+        return min(starts, default=None)
 
     def supersede_for_undone_referral(self) -> None:
         """A referral withdrawn or declined: the open steps about it (subject) are not needed."""
