@@ -325,7 +325,25 @@ def case_role_for(principal: Principal, case: Case, allowed: Iterable[str], what
 
 
 _CASE_ID = sa.bindparam("yj_case", type_=Case.__table__.c.id.type)  # type: ignore[attr-defined]
-_LOCK_CASE = select(Case.id).where(col(Case.id) == _CASE_ID).with_for_update()
+# A service's panel lock (PostgreSQL, transaction-scoped advisory lock in the two-key space,
+# apart from the one-key locks of external references and audit chains): the panel class and
+# the hash of the service id's text. Every case write takes it shared with the case's row lock
+# (:func:`lock_case`); a panel write (schedule, move, cancel) takes it exclusive before it reads
+# and re-dates the service's ``next-panel`` steps (:func:`lock_service_panels`).
+PANEL_LOCK_CLASS = 0x594A50
+
+
+def _panel_lock(lock: str, service_id: Any) -> Any:
+    return getattr(sa.func, lock)(PANEL_LOCK_CLASS, sa.func.hashtext(sa.cast(service_id,
+                                                                             sa.Text)))
+
+
+# The panel lock (shared) is evaluated by the scan, before the row is locked: a case write
+# waits for a panel write of its service before it holds the case, so a panel write, which
+# takes the exclusive lock first and then its cases' row locks, never waits on a case write
+# that waits on it.
+_LOCK_CASE = select(Case.id, _panel_lock("pg_advisory_xact_lock_shared", Case.service_id)).where(
+    col(Case.id) == _CASE_ID).with_for_update()
 _SQLITE_LOCK_CASE = sa.update(Case).where(col(Case.id) == _CASE_ID).values(
     id=Case.id)  # type: ignore[arg-type]
 
@@ -342,6 +360,21 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
         await conn.execute(_SQLITE_LOCK_CASE, {"yj_case": case_id})
     else:
         await session.exec(_LOCK_CASE, params={"yj_case": case_id})
+
+
+async def lock_service_panels(
+    session: AsyncSession, service_id: uuid.UUID, *, exclusive: bool
+) -> None:
+    """Serialise a write that reads the service's panels for ``next-panel`` deadlines with the
+    writes that change them, for the rest of this unit of work (PostgreSQL; SQLite serialises
+    every write on its database write lock). ``exclusive``: a panel write (schedule, move,
+    cancel), taken before any case lock; shared: a write on a case not locked by
+    :func:`lock_case` (a new case), so that the panel write either sees its steps or is seen
+    by it (attack 9, A9-5: no step dated from a panel list that is no longer the list)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.exec(sa.select(_panel_lock(lock, sa.literal(str(service_id)))))  # type: ignore[call-overload]
 
 
 async def lock_external_ref(

@@ -23,7 +23,7 @@ from app.domain.access import (
     get_visible_case,
     require_open_case,
 )
-from app.domain.assessments import assessment_clock, check_belongs_to_case
+from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -212,10 +212,18 @@ async def apply_judgement(
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
+        result = await answer_from_file(wctx, result=result)
+    previous_level = previous.get("level")
+    if backfill:  # the level before it in time, not the current one (attack pass 9, A9-23)
+        previous_level = (await session.exec(
+            select(Judgement.level).where(
+                col(Judgement.case_id) == case.id, col(Judgement.domain) == body.domain,
+                col(Judgement.occurred_at) < occurred_at)
+            .order_by(col(Judgement.occurred_at).desc()).limit(1))).first()
     judgement = Judgement(
         id=judgement_id, service_id=service.id, case_id=case.id, domain=body.domain,
         level=body.level,
-        previous_level=previous.get("level"),
+        previous_level=previous_level,
         matrix_level=evaluation.matrix_level if evaluation else None,
         impact=data["impact"], likelihood=data["likelihood"], setting=data["setting"],
         rationale=body.rationale, victims=data["victims"], assessment_id=body.assessment_id,
