@@ -15,7 +15,7 @@ from app.core.deps import VerifiedPrincipal, require_any_role, verified_principa
 from app.core.edge import BODY_REFUSAL_KEY
 from app.core.errors import Forbidden
 from app.domain.access import ROLE_TABLE, roles_for
-from app.domain.services import service_is_known
+from app.domain.services import service_found_before, service_is_known
 
 REFERRAL_ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
@@ -67,9 +67,10 @@ class GatedRoute(APIRoute):
                 roles = roles_for_request(request)
                 if roles is not None and not principal.has(*roles):
                     raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
-            if principal.service is not None:
+            if principal.service is not None and not service_found_before(principal.service):
                 # A token of a service this database does not hold is refused here too, before
-                # the body is read (the same answer the case file gives it later).
+                # the body is read (the same answer the case file gives it later); a service
+                # once found needs no session to be known again.
                 async with request.app.state.session_factory() as session:
                     if not await service_is_known(session, principal.service):
                         raise Forbidden("Your token's service is not known here.")

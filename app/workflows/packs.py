@@ -421,6 +421,11 @@ class Pack(_Strict):
     # duty, not the only one (Somerset 3.2.4: a child protection referral "already included").
     # Every other code such an act closes is done only by that act (``done_only_by``).
     completable: tuple[Code, ...] = ()
+    # The fewest working days a recorded absence spans to end the worker's week early for
+    # ``+1wd-in-week`` (Wokingham: "the last day before a prolonged absence (for example, the
+    # last working day before annual leave)"); a shorter absence (an appointment, a training
+    # day) does not. 1: every recorded absence does.
+    prolonged_absence_working_days: int = Field(default=1, ge=1, le=60)
     escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
