@@ -33,6 +33,7 @@ from app.domain.access import (
     get_case_in_service,
     get_visible_case,
     lock_external_ref,
+    lock_service_panels,
     may_see_case,
     note_read,
     require_machine_scope,
@@ -354,7 +355,9 @@ async def create_case(
     )
     session.add(case)
     await session.flush()
-    # A new case needs no lock: no other write can know it yet. No single role opens it.
+    # A new case needs no lock: no other write can know it yet. No single role opens it. Its
+    # next-panel steps are dated from the panels as they stand: a panel write waits for it.
+    await lock_service_panels(session, service.id, exclusive=False)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=None, occurred_at=opened_at)
     result = await policy.run(wctx, event=wctx.event("case_opened", {}))

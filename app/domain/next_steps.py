@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import PlainSelect
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import cursors, policy
 from app.domain.access import (
@@ -30,7 +30,7 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
-from app.domain.events import CaseEvent
+from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -59,6 +59,73 @@ from app.workflows.vocabulary import ACTORS
 COVER = {"line_manager": ("duty_manager",),
          "action_owner": ("case_holder", "line_manager", "duty_manager")}
 MAX_PAGE = 200
+
+# What each act that alone does a step (``Pack.done_only_by``) is, and the route that records it
+# (``{id}`` the record the step is about when it names it: ``subject_id``).
+_ACTS: Mapping[str, tuple[str, str]] = {
+    "assessment_submit": ("submit the assessment", "POST /v1/assessments/{id}/submit"),
+    "assessment_countersign": ("countersign the assessment",
+                               "POST /v1/assessments/{id}/countersign"),
+    "assessment_submit_review": ("submit a Review Stage assessment",
+                                 "POST /v1/assessments/{id}/submit"),
+    "referral_quality_assure": ("quality-assure the referral",
+                                "POST /v1/referrals/{id}/quality-assure"),
+    "referral_views": ("make the panel referral carrying the child's and carer's views",
+                       "POST /v1/cases/{case_id}/referrals"),
+    "panel_item_added": ("put the case on a panel's agenda", "POST /v1/panels/{panel_id}/items"),
+    "panel_decision": ("record the panel's decision on the case",
+                       "POST /v1/panels/{panel_id}/items/{item_id}/decision"),
+    "panel_decision_then": ("hold the panel: record its decision on the case",
+                            "POST /v1/panels/{panel_id}/items/{item_id}/decision"),
+    "panel_decision_mappa": ("record the panel's decision setting the MAPPA level",
+                             "POST /v1/panels/{panel_id}/items/{item_id}/decision"),
+    "panel_decision_presenter": ("bring the case to the panel review: its decision",
+                                 "POST /v1/panels/{panel_id}/items/{item_id}/decision"),
+    "rating_replaced": ("record the next judgement in the domain",
+                        "POST /v1/cases/{case_id}/judgements"),
+}
+
+
+def done_by_act(pack: Pack, step: Step) -> list[dict[str, str]]:
+    """The acts that alone do the step (``Pack.done_only_by``), each as ``{act, does, route}``
+    (empty: the step may be completed by hand)."""
+    found = []
+    for act in pack.done_only_by(step.code):
+        if act.startswith("referral_"):
+            made_by, kind = act.removeprefix("referral_").split(":", 1)
+            found.append({"act": act, "does": f"make the {kind} referral ({made_by} it)",
+                          "route": f"POST /v1/cases/{{case_id}}/referrals, then "
+                                   f"POST /v1/referrals/{{id}}/{made_by}"})
+        else:
+            does, route = _ACTS.get(act, (act.replace("_", " "), ""))
+            found.append({"act": act, "does": does, "route": route})
+    return found
+
+
+class DoneByAct(Conflict):
+    """409: the step is a record's duty; only recording the act closes it."""
+
+    slug = "step-done-by-act"
+
+
+def require_hand_completable(pack: Pack, step: Step, *, bare: bool) -> None:
+    """409 ``step-done-by-act`` for a step only an act closes (countersigning an assessment,
+    holding a panel, sending a referral: ``Pack.done_only_by``), naming the act and its route:
+    completing it by hand would record the duty done while the record (the assessment still
+    ``submitted``, no decision, no referral) says it was not, and skip what the act triggers
+    (the 12-weekly review after a countersignature, S3). A bare duty's holder (the case's
+    access list shuts them out) is told the act needs the case, which only staff on its access
+    list can open (attack pass 9, A9-13)."""
+    acts = done_by_act(pack, step)
+    if not acts:
+        return
+    said = "; or ".join(f"{a['does']} ({a['route']})" if a["route"] else a["does"]
+                        for a in acts)
+    detail = f"This step is done only by recording the act it asks for: {said}."
+    if bare:
+        detail += (" That act needs the case, and the case's access list does not include you:"
+                   " the case's line manager, or staff on its access list, do it.")
+    raise DoneByAct(detail, extra={"acts": acts})
 
 
 class StepFilters(BaseModel):
@@ -490,6 +557,7 @@ async def complete_step(
     await require_not_own_check(session, principal, step)
     await require_not_own_escalation(session, principal, step)
     occurred_at = resolve_occurred_at(body.occurred_at)
+    require_hand_completable(ctx.pack_for(service, at=occurred_at), step, bare=bare)
     require_step_act_time(step, occurred_at)
     case = await load_case(session, step.case_id, lock=False)  # locked above
     assert case is not None

@@ -17,7 +17,7 @@ from app.core.edge import BODY_REFUSAL_KEY
 from app.core.errors import Forbidden
 from app.core.security import Principal
 from app.domain.access import ROLE_TABLE, admit, roles_for
-from app.domain.services import service_is_known
+from app.domain.services import service_found_before, service_is_known
 
 REFERRAL_ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
@@ -77,9 +77,10 @@ class GatedRoute(APIRoute):
             principal = await verified_principal_of(request)
             for check_request in checks:
                 check_request(request, principal)  # 403 for a role or scope that may not
-            if principal.service is not None:
+            if principal.service is not None and not service_found_before(principal.service):
                 # A token of a service this database does not hold is refused here too, before
-                # the body is read (the same answer the case file gives it later).
+                # the body is read (the same answer the case file gives it later); a service
+                # once found needs no session to be known again.
                 async with request.app.state.session_factory() as session:
                     if not await service_is_known(session, principal.service):
                         raise Forbidden("Your token's service is not known here.")

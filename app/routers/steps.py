@@ -62,7 +62,14 @@ async def complete(
     principal: CurrentPrincipal,
     body: svc.StepComplete | None = None,
 ) -> Written[StepOut]:
-    """Complete a step (its assignee, or a holder of its role); a note is kept."""
+    """Complete a step (its assignee, or a holder of its role); a note is kept.
+
+    A step that a recorded act closes (the pack's `[closures]` and referral kinds' `closes`:
+    countersigning or submitting an assessment, a referral's submit/send/quality-assure, a
+    panel agenda item or decision, the next judgement in a domain) is done only by that act:
+    completing it here is `409` `step-done-by-act`, whose `acts` name each act and its route.
+    A pack may list codes that may also be completed by hand (`completable`; its
+    `GET /v1/policy-packs/{id}` shows them)."""
     shown, result = await svc.complete_step(
         session, principal, step_id, body or svc.StepComplete(), request.app.state.policy
     )

@@ -158,7 +158,9 @@ async def populate(t: Tenant) -> list[str]:
     assert r.status_code == 200, r.text
     steps = (await t.client.get("/v1/next-steps", params={"case_id": ids[2]},
                                 headers=t.auth("case_holder"))).json()["data"]
-    done = await t.client.post(f"/v1/next-steps/{steps[0]['id']}/complete",
+    # S13's plan update: done by hand (S1's AssetPlus is done only by submitting it, A9-13).
+    plan = next(s for s in steps if s["code"] == "update_intervention_plan")
+    done = await t.client.post(f"/v1/next-steps/{plan['id']}/complete",
                                json={"note": "fait — ✓"}, headers=t.auth("case_holder"))
     assert done.status_code == 200, done.text
     await patch(t, ids[4], {"closed_at": "2026-06-01T12:00:00Z",

@@ -70,6 +70,7 @@ BODY_CASE_WRITES: dict[tuple[str, str], Any] = {
 # opening a case; duplicate warnings on opening are in test_duplicates.py).
 NOT_CASE_WRITES = {
     ("post", "/v1/services"), ("post", "/v1/cases"), ("post", "/v1/panels"),
+    ("post", "/v1/panels/{panel_id}/reschedule"), ("delete", "/v1/panels/{panel_id}"),
     ("post", "/v1/feeds/{source}/referrals"), ("post", "/v1/services/{slug}/webhooks"),
     ("delete", "/v1/services/{slug}/webhooks/{webhook_id}"),
     ("post", "/v1/me/calendar-feeds"), ("delete", "/v1/me/calendar-feeds/{feed_id}"),

@@ -64,6 +64,8 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("POST", "/v1/panels"): (("chair", "panel_admin"), 422),
     ("GET", "/v1/panels/{panel_id}"): (("chair", "panel_admin", *MANAGERS), 404),
     ("POST", "/v1/panels/{panel_id}/items"): (("chair", "panel_admin"), 422),
+    ("POST", "/v1/panels/{panel_id}/reschedule"): (("chair", "panel_admin"), 422),
+    ("DELETE", "/v1/panels/{panel_id}"): (("chair", "panel_admin"), 404),
     ("POST", "/v1/panels/{panel_id}/items/{item_id}/decision"): (("chair",), 422),
     ("GET", "/v1/register"): (("chair", "panel_admin", *MANAGERS), 200),
     ("GET", "/v1/policy-packs"): (ROLES, 200),
