@@ -71,7 +71,8 @@ WILDCARD = "*"
 EVENT_TYPES: frozenset[str] = frozenset({
     "case.opened", "case.updated", "case.access_changed", "case_event.recorded",
     "judgement.recorded",
-    "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
+    "oversight.recorded", "panel.scheduled", "panel.rescheduled", "panel.cancelled",
+    "panel.decision", "referral.created",
     "step.completed", "step.escalated", "step.reassigned", "step.superseded", "step.reinstated",
     "assessment.created",
     "case.closed", "case.reopened", "staff.absence_recorded", "staff.absence_changed",

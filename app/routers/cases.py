@@ -15,7 +15,7 @@ from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
-from app.domain.access_log import AccessLogOut, case_access_log
+from app.domain.access_log import ACCESS_LOG_PAGE, AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
 from app.domain.duplicates import PossibleDuplicate
 from app.domain.page_json import cases_json, page_response
@@ -58,20 +58,32 @@ async def open_case(
                       possible_duplicates=await svc.duplicates_of(session, principal, case))
 
 
-@router.put("/by-external-ref/{system}/{external_id}", response_model=CaseOpened,
+class CaseWithheldAnswer(Written[svc.CaseWithheld]):
+    """The upsert's answer to a machine client for a restricted case: its ids and version,
+    ``next_steps`` empty."""
+
+
+@router.put("/by-external-ref/{system}/{external_id}",
+            response_model=CaseOpened | CaseWithheldAnswer,
             responses={201: {"model": CaseOpened, "description": "Created"}},
             dependencies=[gate("case.upsert")])
 async def upsert_case(
     system: SystemPart, external_id: IdPart, body: svc.CaseUpsert, request: Request,
     response: Response, session: Session, principal: CurrentPrincipal,
-) -> CaseOpened:
+) -> CaseOpened | CaseWithheldAnswer:
     """Create (201) or update (200) the case a case management system knows by this reference;
-    the same body again is 200 and writes nothing (no step, no audit entry)."""
+    the same body again is 200 and writes nothing (no step, no audit entry). A restricted case
+    is answered to a machine client (role `feed`, scope `cms`) as its ids and version only
+    (`restricted: true`, `next_steps: []`); a staff token that may not see the case gets the
+    same `409 duplicate-external-ref` as `POST /v1/cases`."""
     ref = svc.ExternalRef(system=system, id=external_id)
     done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy)
     response.status_code = 201 if done.created else 200
     response.headers["ETag"] = svc.etag_of(done.case)
     response.headers["Location"] = f"/v1/cases/{done.case.id}"
+    if done.withheld:
+        return CaseWithheldAnswer(data=svc.case_withheld(done.case, done.service),
+                                  next_steps=[])
     return CaseOpened(data=svc.case_out(done.case, done.service, done.result.next_steps),
                       next_steps=done.result.next_steps,
                       possible_duplicates=done.possible_duplicates)
@@ -169,17 +181,21 @@ async def audit(
     return Read(data=await case_audit(session, case.id))
 
 
-@router.get("/{case_id}/access-log", response_model=Read[list[AccessLogOut]],
+@router.get("/{case_id}/access-log", response_model=Page[AccessLogOut],
             dependencies=[gate("case.access_log")])
 async def access_log(
-    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
-) -> Read[list[AccessLogOut]]:
-    """Reads of the case, newest first: who, role, what, when, request id (the case's line
-    manager, duty managers, chairs)."""
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
+    cursor: Annotated[str | None, Query(max_length=512, description=(
+        "the previous page's next_cursor"))] = None,
+    limit: Annotated[int, Query(ge=1, le=ACCESS_LOG_PAGE, description="reads per page")] = 100,
+) -> Page[AccessLogOut]:
+    """Reads of the case, newest first, a page at a time (``next_cursor`` until the last): who,
+    role, what, when, request id (the case's line manager, duty managers, chairs)."""
     _, case = await get_visible_case(session, principal, case_id)
     case_role_for(principal, case, (*MANAGERS, "chair"), "read the access log")
     await request.app.state.access_log.flush()  # this process's latest reads too
-    return Read(data=await case_access_log(session, case.id))
+    data, following = await case_access_log(session, case.id, limit, cursor)
+    return Page(data=data, next_cursor=following)
 
 
 @router.get("/{case_id}/subject-access-export", response_model=Read[SubjectAccessExport],

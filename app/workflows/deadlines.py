@@ -212,6 +212,25 @@ def _calendar_offset(moment: datetime, unit: str, n: int) -> datetime:
     raise ValueError(f"not a calendar unit: {unit}")
 
 
+def prolonged_absences(
+    absences: Sequence[tuple[date, date]], at_least: int, calendar: WorkingCalendar
+) -> Sequence[tuple[date, date]]:
+    """The absences (London dates, inclusive) spanning at least ``at_least`` working days: the
+    ones that end a worker's week early (Wokingham "a prolonged absence (for example, the last
+    working day before annual leave)"); all of them when ``at_least`` is 1."""
+    if at_least <= 1 or not absences:
+        return absences
+    kept = []
+    for starts, ends in absences:
+        days, day = 0, starts
+        while day <= ends and days < at_least:
+            days += calendar.is_working_day(day)
+            day += timedelta(days=1)
+        if days >= at_least:
+            kept.append((starts, ends))
+    return tuple(kept)
+
+
 def in_week_due(
     day: date, calendar: WorkingCalendar, absences: Sequence[tuple[date, date]] = ()
 ) -> date:

@@ -78,7 +78,10 @@ async def test_405_lists_every_method_of_the_resource(
         absent = sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - methods)
         if not absent:
             continue
-        r = await client.request(absent[0], _concrete(path, somerset, {}))
+        # A write without a bearer token is refused (401) at the edge, before routing: a
+        # bearer-shaped one reaches the router, which answers 405 before any gate.
+        bearer = {"Authorization": "Bearer x"} if absent[0] in ("POST", "PUT", "PATCH") else {}
+        r = await client.request(absent[0], _concrete(path, somerset, {}), headers=bearer)
         assert r.status_code == 405, path
         expected = methods | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
         assert {m.strip() for m in r.headers["allow"].split(",")} == expected, path

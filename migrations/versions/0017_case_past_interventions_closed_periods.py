@@ -10,8 +10,8 @@ cases take the recording times of their closures and reopenings from the audit t
 closure's ``closed_at`` was not kept apart from the current one); a closure recorded without a
 later reopening is the current closure, not a period.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-30 16:00:00
 """
 import uuid
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0016'
-down_revision: str | Sequence[str] | None = '0015'
+revision: str = '0017'
+down_revision: str | Sequence[str] | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
