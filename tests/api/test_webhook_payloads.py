@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from app.core.db import build_engine, session_factory
 from app.domain.outbox import OutboxEvent
-from tests.api.integrity_support import audit_of, judge, patch_case
+from tests.api.integrity_support import audit_of, judge, patch_case, refer_to_marp
 from tests.api.support import restrict
 from tests.conftest import Tenant
 
@@ -65,6 +65,8 @@ async def test_close_reopen_and_absence_events_carry_no_free_text_or_leave_dates
     instant. The audit still holds the reasons."""
     case = (await somerset.open_case(opened_at="2026-09-01T09:00:00+01:00"))["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-09-01T11:00:00+01:00")
+    # The MARP referral with the views (3.2.3, 6.2: not waivable) before the closure (A9-9).
+    await refer_to_marp(somerset, case["id"], "2026-09-01T12:00:00+01:00")
     r = await patch_case(somerset, case["id"], {
         "closed_at": "2026-09-10T16:00:00+01:00",
         "closure_reason": f"Moved near {MARKER}"})
