@@ -24,6 +24,7 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import PlausibleDate, new_id, utcnow
 from app.domain.outbox import emit
+from app.domain.policy_lock import lock_policy_exclusive
 
 MAX_ABSENCE_DAYS = 366
 
@@ -97,6 +98,10 @@ async def record_absence(
         if manages.first() is None:
             raise Forbidden("A line manager records the absences of the case holders they "
                             "manage (and their own); a duty manager anyone's.")
+    # Serialised with every case write of the service (they read absences: who stands in, whose
+    # week ends early): from here on the steps the caller re-addresses are all there are, and
+    # no case write misses this absence (app.domain.policy_lock; A9-16).
+    await lock_policy_exclusive(session, service.id)
     absence = StaffAbsence(service_id=service.id, staff_id=staff_id, starts_on=body.starts_on,
                            ends_on=body.ends_on, reason=body.reason, created_by=principal.sub)
     session.add(absence)

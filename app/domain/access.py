@@ -35,6 +35,7 @@ from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
 from app.domain.common import iso_utc
 from app.domain.panels_table import PanelItem
+from app.domain.policy_lock import lock_case_statement, shared_lock_of
 from app.domain.services import Service, get_service_by_slug
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
@@ -324,7 +325,8 @@ def case_role_for(principal: Principal, case: Case, allowed: Iterable[str], what
 
 
 _CASE_ID = sa.bindparam("yj_case", type_=Case.__table__.c.id.type)  # type: ignore[attr-defined]
-_LOCK_CASE = select(Case.id).where(col(Case.id) == _CASE_ID).with_for_update()
+# The case's row lock, after its service's policy lock (shared): app.domain.policy_lock.
+_LOCK_CASE = lock_case_statement(_CASE_ID)
 _SQLITE_LOCK_CASE = sa.update(Case).where(col(Case.id) == _CASE_ID).values(
     id=Case.id)  # type: ignore[arg-type]
 
@@ -335,6 +337,9 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
     Two writes on a case (a judgement and an event, say) must not both read the same version and
     then race: PostgreSQL takes a row lock (``SELECT ... FOR UPDATE``); SQLite, which has no row
     locks, takes its database write lock now with a no-op UPDATE, before the case is read.
+    PostgreSQL takes the case's service's policy lock SHARED first, in the same statement, so
+    the write reads absences and scheduled panels either before or after a write that changes
+    them, never half-way (:mod:`app.domain.policy_lock`).
     """
     if session.get_bind().dialect.name == "sqlite":
         conn = await session.connection()
@@ -348,15 +353,19 @@ async def lock_external_ref(
 ) -> None:
     """Serialise creates and updates by one external reference for this unit of work, so two
     deliveries of a new case cannot both create it: PostgreSQL takes an advisory lock keyed
-    by the reference; SQLite takes its database write lock now."""
+    by the reference, then the service's policy lock shared; SQLite takes its database write
+    lock now."""
     if session.get_bind().dialect.name == "sqlite":
         conn = await session.connection()
         await conn.execute(sa.update(Service).where(col(Service.id) == service_id)
                            .values(id=Service.id))  # type: ignore[arg-type]
         return
     digest = hashlib.sha256(f"case-ref:{service_id}:{system}:{external_id}".encode()).digest()
+    # Then, in the same statement, the service's policy lock (shared): the create or update
+    # that follows reads absences and panels (app.domain.policy_lock; the reference first,
+    # always, so the two are taken in one order).
     await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
-        int.from_bytes(digest[:8], "big", signed=True))))
+        int.from_bytes(digest[:8], "big", signed=True)), shared_lock_of(service_id)))
 
 
 async def may_see_case(

@@ -63,6 +63,7 @@ from app.domain.common import (
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.events import CaseEvent
 from app.domain.outbox import emit
+from app.domain.policy_lock import lock_policy_shared
 from app.domain.restriction import (
     AccessOut,
     CaseAccess,
@@ -325,6 +326,10 @@ async def create_case(
         await lock_external_ref(session, service.id, body.external_ref.system,
                                 body.external_ref.id)
         await _refuse_duplicate_ref(session, principal, service.id, body.external_ref)
+    else:
+        # The opening's steps read absences and panels: serialised with the writes that change
+        # them (app.domain.policy_lock; lock_external_ref takes it with a reference).
+        await lock_policy_shared(session, service.id)
     statutory = (
         body.statutory if body.statutory is not None
         else body.intervention in STATUTORY_INTERVENTIONS

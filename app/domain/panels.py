@@ -43,6 +43,7 @@ from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
+from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.restriction import shuts_out, staff_of
 from app.domain.services import Service
@@ -177,6 +178,10 @@ async def create_panel(
             errors=[{"loc": "body.kind", "msg": f"must be one of: {', '.join(allowed)}"}],
             extra={"allowed": list(allowed)},
         )
+    # Serialised with every case write of the service (a next-panel step takes the next
+    # panel's date): from here on the waiting steps read below are all there are, and no case
+    # write misses this panel (app.domain.policy_lock; A9-24).
+    await lock_policy_exclusive(session, service.id)
     panel = Panel(service_id=service.id, kind=body.kind, scheduled_for=body.scheduled_for,
                   chair_id=body.chair_id, created_by=principal.sub)
     session.add(panel)
