@@ -346,13 +346,17 @@ async def _escalation(
 ) -> int:
     import app.domain.tables  # noqa: F401 - every table on the metadata, as in the API process
     from app.core.db import build_engine, session_factory
-    from app.domain import escalation, webhooks
+    from app.domain import escalation, stand_ins, webhooks
     from app.domain.history import RecordedSession
+    from app.main import build_policy_context
+
+    policy_ctx = build_policy_context(settings)
 
     engine = build_engine(settings)
     try:
         factory = session_factory(engine, RecordedSession)
         if loop_seconds is None:
+            await stand_ins.run_pass(factory, policy_ctx)  # leave that started or ended today
             escalated = await escalation.run_pass(factory)
             await webhooks.run_pass(factory)  # then deliver what the pass (and writes) queued
             return escalated
@@ -360,7 +364,8 @@ async def _escalation(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)  # finish the current pass, then exit
-        await asyncio.gather(escalation.run_forever(factory, loop_seconds, stop),
+        await asyncio.gather(stand_ins.run_forever(factory, policy_ctx, loop_seconds, stop),
+                             escalation.run_forever(factory, loop_seconds, stop),
                              webhooks.run_forever(factory, webhook_seconds, stop))
         return 0
     finally:

@@ -91,6 +91,15 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
+    @field_validator("jwt_secret", "jwks_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty ``YJ_JWT_SECRET=`` or ``YJ_JWKS_URL=`` (a variable set to nothing, the usual
+        way to switch one off over a ``.env``) means unset, not a zero-byte secret."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @model_validator(mode="after")
     def _secure_outside_dev(self) -> Settings:
         """Refuse an unsafe token configuration outside dev and test."""

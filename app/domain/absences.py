@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Forbidden, Unprocessable
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain.access import MANAGERS, require_roles, service_of
 from app.domain.audit import record_audit
@@ -25,6 +25,7 @@ from app.domain.cases_table import Case
 from app.domain.common import PlausibleDate, new_id, utcnow
 from app.domain.outbox import emit
 from app.domain.policy_lock import lock_policy_exclusive
+from app.domain.services import Service
 
 MAX_ABSENCE_DAYS = 366
 
@@ -79,12 +80,104 @@ def absence_out(absence: StaffAbsence) -> AbsenceOut:
     return AbsenceOut.model_validate(absence, from_attributes=True)
 
 
+class AbsenceChange(BaseModel):
+    """Body of ``PATCH /v1/staff/{id}/absences/{absence_id}``: the new first and/or last day
+    (back early: an earlier ``ends_on``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    starts_on: PlausibleDate | None = None
+    ends_on: PlausibleDate | None = None
+
+
 async def record_absence(
     session: AsyncSession, principal: Principal, staff_id: str, body: AbsenceCreate
 ) -> StaffAbsence:
     """Record a staff absence in the manager's own service: a duty manager anyone's, a line
     manager their own or that of the case holder of an open case they manage (403 otherwise:
     a closed case manages nobody)."""
+    service = await _may_record(session, principal, staff_id)
+    absence = StaffAbsence(service_id=service.id, staff_id=staff_id, starts_on=body.starts_on,
+                           ends_on=body.ends_on, reason=body.reason, created_by=principal.sub)
+    session.add(absence)
+    await session.flush()
+    await record_audit(session, principal, "staff.absence", "staff_absence", absence.id,
+                       service_id=service.id, change=body.model_dump(mode="json"))
+    await emit(session, "staff.absence_recorded", absence.id, service_id=service.id,
+               payload={"staff_id": staff_id, "starts_on": body.starts_on.isoformat(),
+                        "ends_on": body.ends_on.isoformat()})
+    return absence
+
+
+async def change_absence(
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
+    body: AbsenceChange,
+) -> tuple[StaffAbsence, tuple[date, date]]:
+    """Change an absence's dates (who may record it may change it; 404 for one not theirs
+    to see, 422 for dates out of order or too long); the absence and its dates before."""
+    absence = await _absence(session, principal, staff_id, absence_id, lock=True)
+    before = (absence.starts_on, absence.ends_on)
+    starts = body.starts_on or absence.starts_on
+    ends = body.ends_on or absence.ends_on
+    try:
+        AbsenceCreate(starts_on=starts, ends_on=ends)
+    except ValueError:
+        raise Unprocessable(
+            "An absence ends on or after it starts and lasts at most "
+            f"{MAX_ABSENCE_DAYS} days.",
+            errors=[{"loc": "body.ends_on", "msg": "out of order or too long"}]) from None
+    absence.starts_on, absence.ends_on = starts, ends
+    session.add(absence)
+    await session.flush()
+    change = {"starts_on": {"from": before[0].isoformat(), "to": starts.isoformat()},
+              "ends_on": {"from": before[1].isoformat(), "to": ends.isoformat()}}
+    await record_audit(session, principal, "staff.absence_change", "staff_absence", absence.id,
+                       service_id=absence.service_id, change=change)
+    await emit(session, "staff.absence_changed", absence.id, service_id=absence.service_id,
+               payload={"staff_id": staff_id, "starts_on": starts.isoformat(),
+                        "ends_on": ends.isoformat()})
+    return absence, before
+
+
+async def cancel_absence(
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
+) -> StaffAbsence:
+    """Cancel (delete) an absence, audited with its dates; the absence as it was."""
+    absence = await _absence(session, principal, staff_id, absence_id, lock=True)
+    await session.delete(absence)
+    await session.flush()
+    await record_audit(session, principal, "staff.absence_cancel", "staff_absence", absence.id,
+                       service_id=absence.service_id,
+                       change={"starts_on": absence.starts_on.isoformat(),
+                               "ends_on": absence.ends_on.isoformat()})
+    await emit(session, "staff.absence_cancelled", absence.id, service_id=absence.service_id,
+               payload={"staff_id": staff_id, "starts_on": absence.starts_on.isoformat(),
+                        "ends_on": absence.ends_on.isoformat()})
+    return absence
+
+
+async def _absence(
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
+    *, lock: bool,
+) -> StaffAbsence:
+    """The worker's absence in the caller's service (404 for another's or an unknown id), if
+    the caller may record their absences (403 otherwise)."""
+    require_roles(principal, MANAGERS, "record staff absences")
+    service = await service_of(session, principal)
+    query = select(StaffAbsence).where(StaffAbsence.id == absence_id,
+                                       StaffAbsence.service_id == service.id,
+                                       StaffAbsence.staff_id == staff_id)
+    if lock:
+        query = query.with_for_update()
+    absence = (await session.exec(query)).first()
+    if absence is None:
+        raise NotFound("No such absence.")
+    await _may_record(session, principal, staff_id)
+    return absence
+
+
+async def _may_record(session: AsyncSession, principal: Principal, staff_id: str) -> Service:
+    """The caller's service when they may record ``staff_id``'s absences, else 403; its
+    policy lock then held exclusive."""
     require_roles(principal, MANAGERS, "record staff absences")
     service = await service_of(session, principal)
     if not staff_id.strip() or len(staff_id) > 128:
@@ -98,20 +191,12 @@ async def record_absence(
         if manages.first() is None:
             raise Forbidden("A line manager records the absences of the case holders they "
                             "manage (and their own); a duty manager anyone's.")
-    # Serialised with every case write of the service (they read absences: who stands in, whose
-    # week ends early): from here on the steps the caller re-addresses are all there are, and
-    # no case write misses this absence (app.domain.policy_lock; A9-16).
+    # Recording, changing or cancelling an absence is serialised with every case write of the
+    # service (they read absences: who stands in, whose week ends early): from here on the
+    # steps the caller moves are all there are, and no case write misses the change
+    # (app.domain.policy_lock; A9-16).
     await lock_policy_exclusive(session, service.id)
-    absence = StaffAbsence(service_id=service.id, staff_id=staff_id, starts_on=body.starts_on,
-                           ends_on=body.ends_on, reason=body.reason, created_by=principal.sub)
-    session.add(absence)
-    await session.flush()
-    await record_audit(session, principal, "staff.absence", "staff_absence", absence.id,
-                       service_id=service.id, change=body.model_dump(mode="json"))
-    await emit(session, "staff.absence_recorded", absence.id, service_id=service.id,
-               payload={"staff_id": staff_id, "starts_on": body.starts_on.isoformat(),
-                        "ends_on": body.ends_on.isoformat()})
-    return absence
+    return service
 
 
 async def absences_of(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -107,17 +108,21 @@ async def revoke_feed(session: AsyncSession, principal: Principal, feed_id: uuid
 
 
 async def feed_steps(
-    session: AsyncSession, token: str
+    session: AsyncSession, token: str,
+    before_read: Callable[[str], Awaitable[None]] | None = None,
 ) -> tuple[Service, list[tuple[Step, Case]]]:
     """The open steps of the feed's owner that they may still see (404 for an unknown or
     revoked token): assigned to them, or unassigned for a role of theirs, on a case visible to
-    them now."""
+    them now. ``before_read`` (the service's slug) runs before the steps are read (the day's
+    stand-ins settled: :func:`app.domain.stand_ins.settle_today`)."""
     feed = (await session.exec(select(CalendarFeed).where(
         CalendarFeed.token_hash == token_hash(token), col(CalendarFeed.revoked_at).is_(None),
     ))).first()
     service = await session.get(Service, feed.service_id) if feed else None
     if feed is None or service is None:
         raise NotFound("No such calendar.")
+    if before_read is not None:
+        await before_read(service.slug)
     owner = Principal(sub=feed.staff_id, roles=frozenset(feed.roles), service=service.slug)
     rows = await session.exec(
         select(Step, Case).join(Case, col(Case.id) == col(Step.case_id)).where(

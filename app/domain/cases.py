@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +26,7 @@ from app.core.errors import (
     Unprocessable,
 )
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import cursors, policy
+from app.domain import cursors, policy, stand_ins
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -43,6 +44,7 @@ from app.domain.acts import require_after_latest_act
 from app.domain.assessments import Assessment, AssessmentStatus
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
+    AccessMode,
     Case,
     ContactLevel,
     CscStatus,
@@ -73,7 +75,13 @@ from app.domain.restriction import (
     staff_of,
 )
 from app.domain.services import Service
-from app.domain.steps import Step, StepOut
+from app.domain.steps import (
+    ESCALATION_CODE,
+    RESTRICTED_ACTION_ESCALATION,
+    Step,
+    StepOut,
+    StepStatus,
+)
 from app.domain.timing import (
     require_after_birth,
     require_not_before,
@@ -804,6 +812,16 @@ async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) ->
     if gone:
         moved += await policy.rehome_shut_out_steps(
             wctx, shut_out=await _shut_out(wctx.session, case, gone))
+    if moves:
+        # Somerset 3.1 (attack pass 8, N6): the reason a step stood in was its old holder's
+        # leave: it goes to the new holder unless they are away too, and a step that moved to
+        # a new holder who is away stands in.
+        held = {s.id for s in moved}
+        changed = ", ".join(f"{actor} changed from {old} to {new}"
+                            for actor, (old, new) in moves.items())
+        moved += [s for s in await stand_ins.settle_case(
+            wctx.session, wctx.principal, wctx.role, wctx.policy, wctx.service, case,
+            today=london_date(utcnow()), why=changed) if s.id not in held]
     return moved
 
 
@@ -821,6 +839,11 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # the case's current state mandates and is not open (never a duplicate).
         reinstated = await policy.reinstate_closed_steps(wctx, reason="the case was reopened")
         await policy.rehome_shut_out_steps(wctx, shut_out=await _shut_out(session, case))
+        # A reinstated step follows the case's line manager as they are now: away, it stands
+        # in (Somerset 3.1); back, one that stood in at the closure is theirs again.
+        await stand_ins.settle_case(session, wctx.principal, wctx.role, wctx.policy,
+                                    wctx.service, case, today=london_date(utcnow()),
+                                    why="the case was reopened")
         result = await policy.rerun_for_current_state(
             wctx, untouched=frozenset(s.id for s in reinstated))
         result = policy.PolicyResult(
@@ -852,6 +875,27 @@ async def _record_restriction(wctx: WriteContext) -> None:
     )
     await emit(session, "case.access_changed", case.id, service_id=wctx.service.id,
                payload={"case_id": str(case.id), "restricted": restricted})
+    if case.access_mode == AccessMode.allowed:
+        await _redact_action_escalations(wctx)
+
+
+async def _redact_action_escalations(wctx: WriteContext) -> None:
+    """An allow-list now restricts the case: the open escalations of its panel actions leave
+    the panel's text out of their title (as :mod:`app.domain.escalation` makes them on such a
+    case), so that holders of the escalation's role whom the list leaves out see it as a bare
+    duty: it reaches someone who may act even when none of them is on the list."""
+    subject = aliased(Step)
+    rows = await wctx.session.exec(
+        select(Step).join(subject, col(subject.id) == col(Step.subject_id)).where(
+            Step.case_id == wctx.case.id, Step.code == ESCALATION_CODE,
+            Step.status == StepStatus.open, subject.actor == "action_owner",
+            Step.title != RESTRICTED_ACTION_ESCALATION))
+    for step in rows.all():
+        step.title = RESTRICTED_ACTION_ESCALATION
+        wctx.session.add(step)
+        await wctx.audit("step.retitle", entity_type="step", entity_id=step.id,
+                         reason="an allow-list restricts the case: the panel's text stays on it",
+                         change={"code": step.code, "title": step.title})
 
 
 async def _closing_time(session: AsyncSession, case: Case, closed_at: datetime) -> datetime:

@@ -40,7 +40,13 @@ from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import OutboxEvent, emit
 from app.domain.policy_lock import try_lock_policy_shared
-from app.domain.steps import ESCALATION_CODE, Step, StepStatus
+from app.domain.steps import (
+    ESCALATION_CODE,
+    RESTRICTED_ACTION_ESCALATION,
+    Step,
+    StepStatus,
+    owed_by,
+)
 from app.workflows.calendar import london_date
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
@@ -88,27 +94,6 @@ def escalation_actor(overdue: Any, packs: Mapping[str, Pack]) -> str:
     return (pack.escalation if pack is not None else FALLBACK).target(owed_by(overdue))
 
 
-def owed_by(overdue: Any) -> str:
-    """The role whose duty the overdue step is: its actor, but a panel action
-    (``action_owner``) is owed in the role its owner held at the decision (``owner_role``): a
-    chair's action escalates as every chair's duty does (the pack's ``to.chair``: Somerset's
-    senior managers who "take escalations", 3.3, as for the chair's CSPPI notification), never
-    to the case's line manager, junior to the chair; one owned by the case's own line manager
-    goes over them (Somerset 7.1.7: obstacles go to "their line manager or duty manager"),
-    never back to them (also for actions recorded before ``owner_role`` was: the case's line
-    manager now). ``overdue`` has ``line_manager_id`` when it is a row of
-    :func:`overdue_batch`."""
-    if overdue.actor != "action_owner":
-        return str(overdue.actor)
-    role = getattr(overdue, "owner_role", None)
-    if role in ("chair", "line_manager"):
-        return str(role)
-    if overdue.assignee_id is not None \
-            and overdue.assignee_id == getattr(overdue, "line_manager_id", None):
-        return "line_manager"
-    return str(overdue.actor)
-
-
 def escalation_row(
     overdue: Any, now: datetime, raised_at: datetime, packs: Mapping[str, Pack],
     absent: frozenset[tuple[uuid.UUID, str]] = frozenset(),
@@ -128,10 +113,15 @@ def escalation_row(
         actor = (pack.escalation if pack is not None else FALLBACK).target("line_manager")
         away = f" The line manager ({overdue.line_manager_id}) is on recorded leave."
     due = iso_utc(overdue.due_at) if overdue.due_at else "?"
+    title = f"Escalate overdue step: {overdue.title}"[:300]
+    if overdue.actor == "action_owner" and getattr(overdue, "access_mode", None) == "allowed":
+        # The panel's free text stays on the case: the escalation reaches role holders the
+        # allow-list leaves out as a bare duty (attack pass 8: else nobody able to act).
+        title = RESTRICTED_ACTION_ESCALATION
     return {
         "id": new_id(), "service_id": overdue.service_id, "case_id": overdue.case_id,
         "code": ESCALATION_CODE, "rule_id": overdue.rule_id,
-        "title": f"Escalate overdue step: {overdue.title}"[:300], "actor": actor,
+        "title": title, "actor": actor,
         "assignee_id": overdue.line_manager_id if actor == "line_manager" else None,
         "urgent": True, "awaiting_panel_date": False,
         "status": StepStatus.open, "policy_pack": overdue.policy_pack,
@@ -199,7 +189,7 @@ async def overdue_batch(
         await connection.execute(sa.update(CASE).where(CASE.c.id.is_(None))
                                  .values(id=CASE.c.id))
     query = (
-        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id)
+        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id, CASE.c.access_mode)
         .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
         .where(
             STEP.c.status == StepStatus.open,

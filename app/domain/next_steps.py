@@ -36,6 +36,7 @@ from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import (
     ESCALATION_CODE,
+    RESTRICTED_ACTION_ESCALATION,
     STEP_OUT_COLUMNS,
     Step,
     StepRow,
@@ -129,7 +130,8 @@ def _steps_visible(
 
 
 # An escalation's title quotes the step it chases; a panel action's title is the panel's free
-# text (it may say anything about the child), so its escalation is not a bare duty.
+# text (it may say anything about the child), so its escalation is not a bare duty unless its
+# title leaves that text out (on an allow-listed case: RESTRICTED_ACTION_ESCALATION).
 _SUBJECT = Step.__table__.alias("duty_subject")  # type: ignore[attr-defined]
 
 
@@ -138,7 +140,8 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
     """Role-addressed duties reaching holders of ``roles`` whom an allow-list keeps out of the
     case (:func:`~app.domain.access.outside_allow_list`; None without such a role): open steps
     with no assignee whose actor is one of ``roles`` (a panel administrator's only on the cases
-    the panel handles), escalations included but not a panel action's. The caller sees the
+    the panel handles), escalations included (a panel action's only when its title leaves the
+    panel's text out: :data:`~app.domain.steps.RESTRICTED_ACTION_ESCALATION`). The caller sees the
     step alone: its own fields carry no case data beyond the case id (its title and note
     come from the policy pack and the system); the case, its records and every other route
     stay 404 to them (app.domain.access), and they may not waive it (that needs the case)."""
@@ -158,6 +161,7 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
                 outside_allow_list(staff_id, service_id, panel_handled=True)))))
     not_a_panel_action = sa.or_(
         col(Step.code) != ESCALATION_CODE,
+        col(Step.title) == RESTRICTED_ACTION_ESCALATION,  # the panel's text left out
         ~sa.exists().where(_SUBJECT.c.id == col(Step.subject_id),
                            _SUBJECT.c.actor == "action_owner"))
     clause = sa.and_(col(Step.assignee_id).is_(None), sa.or_(*of_cases), not_a_panel_action)

@@ -9,23 +9,33 @@ Somerset 3.1: "If the line manager is unavailable, the duty manager will underta
 functions": an absence recorded for a line manager while one of their open steps whose rule line
 names a stand-in (``stand_in``) is still to be done (the absence falls between today and its due
 day; today, for an undated step) gives the step to the stand-in role, as if the absence had been
-known when it was made (:func:`app.domain.policy.stand_in_if_away`).
+known when it was made (:func:`app.domain.policy.stand_in_if_away`). An absence moved, shortened
+or cancelled gives back what stood in for it, and leave starting or ending as days pass is kept
+true by :mod:`app.domain.stand_ins`.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import policy
-from app.domain.absences import AbsenceCreate, StaffAbsence, absences_of, record_absence
+from app.domain import policy, stand_ins
+from app.domain.absences import (
+    AbsenceChange,
+    AbsenceCreate,
+    StaffAbsence,
+    absences_of,
+    cancel_absence,
+    change_absence,
+    record_absence,
+)
 from app.domain.access import lock_case
 from app.domain.audit import record_audit
 from app.domain.common import iso_utc
-from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.workflows.calendar import end_of_day, london_date
@@ -56,49 +66,50 @@ async def record_staff_absence(
                 change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
                         else None, "absence_id": str(absence.id)})
             moved.append(step)
-    moved += await _stand_in_for(session, principal, ctx, absence)
+    service = await session.get(Service, absence.service_id)
+    assert service is not None
+    moved += await stand_ins.settle_staff(
+        session, principal, None, ctx, service, staff_id,
+        why=f"absence {absence.id} recorded, {absence.starts_on.isoformat()} to "
+            f"{absence.ends_on.isoformat()}")
     await session.flush()
     return absence, moved
 
 
-async def _stand_in_for(
-    session: AsyncSession, principal: Principal, ctx: policy.PolicyContext,
-    absence: StaffAbsence,
+async def change_staff_absence(
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
+    body: AbsenceChange, ctx: policy.PolicyContext,
+) -> tuple[StaffAbsence, list[Step]]:
+    """Move, shorten or extend a recorded absence (back early, leave changed), then settle the
+    worker's stand-in steps: what stood in for leave that no longer covers them comes back,
+    what the new dates cover stands in (Somerset 3.1); one transaction."""
+    absence, before = await change_absence(session, principal, staff_id, absence_id, body)
+    return absence, await _settle(session, principal, ctx, absence, (
+        f"absence {absence.id} changed from {before[0].isoformat()} to {before[1].isoformat()}"
+        f" to {absence.starts_on.isoformat()} to {absence.ends_on.isoformat()}"))
+
+
+async def cancel_staff_absence(
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
+    ctx: policy.PolicyContext,
 ) -> list[Step]:
-    """Give the absent worker's open steps that have a stand-in (Somerset 3.1) to that role,
-    each audited (``step.reassign``) and announced (``step.reassigned``)."""
+    """Cancel a recorded absence, then give back the steps that stood in for it (Somerset
+    3.1); one transaction. The steps moved."""
+    absence = await cancel_absence(session, principal, staff_id, absence_id)
+    return await _settle(session, principal, ctx, absence, (
+        f"absence {absence.id} ({absence.starts_on.isoformat()} to "
+        f"{absence.ends_on.isoformat()}) cancelled"))
+
+
+async def _settle(
+    session: AsyncSession, principal: Principal, ctx: policy.PolicyContext,
+    absence: StaffAbsence, why: str,
+) -> list[Step]:
     service = await session.get(Service, absence.service_id)
-    if service is None:
-        return []
-    rows = await session.exec(select(Step).where(
-        Step.service_id == absence.service_id, Step.assignee_id == absence.staff_id,
-        Step.status == StepStatus.open).order_by(col(Step.case_id), col(Step.id)))
-    candidates = [s for s in rows.all()
-                  if policy.stand_in_of(ctx.pack_for(service, at=s.raised_at), s)]
-    moved = []
-    for step in candidates:
-        await lock_case(session, step.case_id)
-        await session.refresh(step)
-        if step.assignee_id != absence.staff_id:
-            continue
-        was = step.actor
-        stood = await policy.stand_in_if_away(
-            session, ctx.pack_for(service, at=step.raised_at), step)
-        if stood is None:
-            continue
-        old, role, _ = stood
-        session.add(step)
-        reason = (f"{old} is away from {absence.starts_on.isoformat()} (absence {absence.id}); "
-                  f"the {role} stands in")
-        await record_audit(
-            session, principal, "step.reassign", "step", step.id, service_id=step.service_id,
-            case_id=step.case_id, reason=reason,
-            change={"code": step.code, "actor": {"from": was, "to": role},
-                    "assignee_id": {"from": old, "to": None}})
-        await emit(session, "step.reassigned", step.id, service_id=step.service_id,
-                   payload={"case_id": str(step.case_id), "step_id": str(step.id),
-                            "code": step.code, "actor": role, "from": old, "to": None})
-        moved.append(step)
+    assert service is not None
+    moved = await stand_ins.settle_staff(session, principal, None, ctx, service,
+                                         absence.staff_id, why=why)
+    await session.flush()
     return moved
 
 

@@ -18,6 +18,34 @@ from app.workflows.calendar import end_of_day, london_date
 
 # The code of the step the escalation worker raises over an overdue step.
 ESCALATION_CODE = "escalate_overdue_step"
+# The title of a panel action's escalation on a case an allow-list restricts: the action's own
+# title is the panel's free text, which only those who may see the case read. Role holders the
+# list leaves out then see the escalation as a bare duty (app.domain.next_steps._role_duties),
+# so it reaches someone who may act even when no holder of its role is on the list.
+RESTRICTED_ACTION_ESCALATION = ("Escalate overdue step: a panel action (its text is on the "
+                                "restricted case; ask its line manager or case holder)")
+
+
+def owed_by(overdue: Any) -> str:
+    """The role whose duty the overdue step is: its actor, but a panel action
+    (``action_owner``) is owed in the role its owner held at the decision (``owner_role``): a
+    chair's action escalates as every chair's duty does (the pack's ``to.chair``: Somerset's
+    senior managers who "take escalations", 3.3, as for the chair's CSPPI notification), never
+    to the case's line manager, junior to the chair; one owned by the case's own line manager
+    goes over them (Somerset 7.1.7: obstacles go to "their line manager or duty manager"),
+    never back to them (also for actions recorded before ``owner_role`` was: the case's line
+    manager now). ``overdue`` has ``line_manager_id`` when it is a row of
+    :func:`app.domain.escalation.overdue_batch`."""
+    if overdue.actor != "action_owner":
+        return str(overdue.actor)
+    role = getattr(overdue, "owner_role", None)
+    if role in ("chair", "line_manager"):
+        return str(role)
+    if overdue.assignee_id is not None \
+            and overdue.assignee_id == getattr(overdue, "line_manager_id", None):
+        return "line_manager"
+    return str(overdue.actor)
+
 
 class StepStatus(enum.StrEnum):
     """Lifecycle of a step."""

@@ -2,8 +2,14 @@
 has the right to access their case file in line with GDPR").
 
 The child's cases are the requested case and every other case of the service the requester may
-see with the same date of birth and the same name (after folding case, accents, hyphens and
-spaces, in either order). For each: the case record, judgements with rationales, assessments,
+see with the same date of birth and the same recorded name (letter case and runs of spaces
+aside). A case whose name only resembles it (accents, punctuation, hyphens or spaces, given and
+family names swapped, a similar spelling: :func:`app.domain.duplicates.compare`) may be another
+child born the same day: disclosing it would disclose that child's record (UK GDPR Art. 15(4)).
+Such cases are not included but listed in ``possible_matches`` (case id, external reference and
+why it resembles; no name), and the requester includes the ones they have confirmed are the same
+child with ``include=<case id>``. Each case in the export says how it was matched and the name
+recorded on it. For each case: the case record, judgements with rationales, assessments,
 events, referrals, oversight notes, panel items and decisions, steps, the case record's field
 changes (old and new values) and the write audit.
 
@@ -41,6 +47,7 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain.access import (
     MANAGERS,
@@ -52,7 +59,7 @@ from app.domain.assessments import Assessment, assessment_out
 from app.domain.audit import case_audit, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc, utcnow
-from app.domain.duplicates import compare
+from app.domain.duplicates import THRESHOLD, compare
 from app.domain.events import CaseEvent, case_event_out
 from app.domain.history import RecordChange
 from app.domain.judgements import judgement_out
@@ -106,6 +113,9 @@ class SubjectAccessExport(BaseModel):
     child: dict[str, Any]
     cases: list[dict[str, Any]]
     redactions: list[dict[str, str]]
+    # Cases of the same date of birth whose name only resembles the child's: left out unless
+    # the requester includes them (``include=``); ids and reasons only.
+    possible_matches: list[dict[str, Any]] = []
     notes: list[str]
 
 
@@ -179,10 +189,10 @@ class _Redactor:
         redacted = self._free.replace(key, REDACTED)
         if redacted is None:
             return key
-        self.done.append({"path": path, "reason": "names a third party (in a key)"})
         unique, n = redacted, 2
         while unique in taken:
             unique, n = f"{redacted} ({n})", n + 1
+        self.done.append({"path": f"{path}.{unique}", "reason": "names a third party (in a key)"})
         return unique
 
     def walk(self, value: Any, path: str, key: str = "", free: bool = False) -> Any:
@@ -198,8 +208,10 @@ class _Redactor:
             inside = free or key == "details"
             out: dict[str, Any] = {}
             for k, v in value.items():
-                out[self._key(k, f"{path}.{k}", inside, value.keys() | out.keys())] = \
-                    self.walk(v, f"{path}.{k}", k, inside)
+                # The path names the key as it is shown: a redacted key's own text never
+                # reaches the list of redactions (attack pass 9, A9-21).
+                shown = self._key(k, path, inside, value.keys() | out.keys())
+                out[shown] = self.walk(v, f"{path}.{shown}", k, inside)
             return out
         if isinstance(value, list):
             return [self.walk(v, f"{path}[{i}]", key, free) for i, v in enumerate(value)]
@@ -216,22 +228,56 @@ class _Redactor:
         return value
 
 
+def _recorded_name(given: str, family: str) -> tuple[str, str]:
+    """A recorded name as the same name: letter case and runs of spaces aside (a CMS that
+    capitalises surnames), nothing else (an accent or a hyphen may be another child's name)."""
+    return " ".join(given.casefold().split()), " ".join(family.casefold().split())
+
+
 async def _childs_cases(
-    session: AsyncSession, principal: Principal, case: Case
-) -> list[Case]:
-    """The requested case and the other cases of the service the requester may see that are
-    about the same child (same birth date, same name), oldest first."""
+    session: AsyncSession, principal: Principal, case: Case, include: Set[uuid.UUID],
+) -> tuple[list[tuple[Case, str]], list[dict[str, Any]]]:
+    """The child's cases the requester may see, oldest first, each with how it was matched:
+    the requested case, the cases with the same birth date and recorded name, and the cases
+    the requester includes (``include``) among the possible matches; and the possible matches
+    left out (same birth date, a name that resembles: ids and reasons only). 422
+    ``not-a-possible-match`` for an ``include`` that is not one (an unknown or invisible id
+    answers the same)."""
     rows = await session.exec(select(Case).where(
         visible_cases_clause(principal, case.service_id),
         col(Case.date_of_birth) == case.date_of_birth,
     ).order_by(col(Case.opened_at), col(Case.id)))
-    same = []
+    name = _recorded_name(case.given_name, case.family_name)
+    same: list[tuple[Case, str]] = []
+    possible: list[dict[str, Any]] = []
     for other in rows:
-        _, reasons = compare(case.given_name, case.family_name, other.given_name,
-                             other.family_name)
-        if other.id == case.id or SAME_CHILD & set(reasons):
-            same.append(other)
-    return same
+        if other.id == case.id:
+            same.append((other, "the case the export was asked for"))
+            continue
+        if _recorded_name(other.given_name, other.family_name) == name:
+            same.append((other, "the same recorded name and date of birth"))
+            continue
+        score, reasons = compare(case.given_name, case.family_name, other.given_name,
+                                 other.family_name)
+        if not (SAME_CHILD & set(reasons) or score >= THRESHOLD):
+            continue
+        why = [r for r in reasons if r != "same_date_of_birth"]
+        if other.id in include:
+            same.append((other, "included by the requester as the same child (a possible "
+                                f"match: {', '.join(why).replace('_', ' ')})"))
+        else:
+            possible.append({
+                "case_id": str(other.id),
+                "external_ref": ({"system": other.external_system, "id": other.external_id}
+                                 if other.external_system else None),
+                "opened_at": iso_utc(other.opened_at), "reasons": reasons, "score": score})
+    if include - {c.id for c, _ in same}:
+        raise Unprocessable(
+            "Only a possible match of this case (the same date of birth and a name that "
+            "resembles, listed in possible_matches) can be included.",
+            slug="not-a-possible-match", errors=[{"loc": "query.include",
+                                                  "msg": "not a possible match of this case"}])
+    return same, possible
 
 
 async def _rows(session: AsyncSession, table: Any, case_id: uuid.UUID, order: Any) -> list[Any]:
@@ -254,7 +300,10 @@ async def _panel_items(session: AsyncSession, case_id: uuid.UUID) -> list[dict[s
 
 def _case_record(case: Case) -> dict[str, Any]:
     return {
-        "id": str(case.id), "external_ref": (
+        "id": str(case.id),
+        "child": {"given_name": case.given_name, "family_name": case.family_name,
+                  "date_of_birth": case.date_of_birth.isoformat()},
+        "external_ref": (
             {"system": case.external_system, "id": case.external_id}
             if case.external_system else None),
         "intervention": case.intervention, "statutory": case.statutory,
@@ -267,9 +316,11 @@ def _case_record(case: Case) -> dict[str, Any]:
     }
 
 
-async def _case_file(session: AsyncSession, case: Case, pack: Pack) -> dict[str, Any]:
+async def _case_file(session: AsyncSession, case: Case, pack: Pack,
+                     matched_by: str) -> dict[str, Any]:
     judgements = await _rows(session, Judgement, case.id, col(Judgement.occurred_at))
     return {
+        "matched_by": matched_by,
         "case": _case_record(case),
         "judgements": [judgement_out(j).model_dump(mode="json") for j in judgements],
         "assessments": [assessment_out(a).model_dump(mode="json") for a in await _rows(
@@ -293,16 +344,18 @@ async def _case_file(session: AsyncSession, case: Case, pack: Pack) -> dict[str,
 
 async def export(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: PolicyContext, *,
-    redact: bool = True,
+    redact: bool = True, include: Set[uuid.UUID] = frozenset(),
 ) -> SubjectAccessExport:
     """Everything held about the case's child across their cases the requester may see
-    (managers and chairs; 404 for a case they may not see, 403 for another role); the export
+    (managers and chairs; 404 for a case they may not see, 403 for another role), with the
+    possible matches they ``include`` (422 ``not-a-possible-match`` otherwise); the export
     is itself recorded in the write audit of each case it covers."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, EXPORTERS, "export the case file")
-    cases = await _childs_cases(session, principal, case)
+    matched, possible = await _childs_cases(session, principal, case, include)
+    cases = [c for c, _ in matched]
     pack = ctx.pack_now(service)
-    files = [await _case_file(session, c, pack) for c in cases]
+    files = [await _case_file(session, c, pack, how) for c, how in matched]
     victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]
     others = [n for f in files for n in _recorded_names(f)]
     childs_names = [n for c in cases for n in (c.given_name, c.family_name)]
@@ -313,16 +366,22 @@ async def export(
             session, principal, "case.subject_access_export", "case", c.id,
             service_id=service.id, case_id=c.id, role=role,
             change={"requested_for": str(case.id), "redacted": redact,
-                    "cases": [str(x.id) for x in cases]},
+                    "cases": [str(x.id) for x in cases],
+                    "included_on_request": sorted(str(x) for x in include)},
         )
     return SubjectAccessExport(
         generated_at=utcnow(), generated_by=principal.sub,
         service=service.slug, redacted=redact,
         child={"given_name": case.given_name, "family_name": case.family_name,
                "date_of_birth": case.date_of_birth.isoformat()},
-        cases=files, redactions=redactor.done,
+        cases=files, redactions=redactor.done, possible_matches=possible,
         notes=[
             "Third-party personal data is redacted by default; each redaction is listed.",
+            "Cases are included when they are the one asked for, carry the same recorded name "
+            "and date of birth, or were included by the requester as the same child; each says "
+            "which. Cases whose name only resembles are listed under possible matches (ids "
+            "only) and left out: check identity, include them with include=<case id>, and "
+            "remove that list before disclosure.",
             "Only cases the requester may see are included (restricted cases they are "
             "excluded from are not).",
             "This export is recorded in the audit trail of every case it covers.",
@@ -381,10 +440,14 @@ def to_html(doc: SubjectAccessExport) -> str:
              "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in data["notes"]) + "</ul>"]
     for i, case_file in enumerate(data["cases"], start=1):
         parts.append(f"<h2>Case {i}: {html.escape(case_file['case']['id'])}</h2>")
+        parts.append(f"<p class='meta'>{html.escape(case_file['matched_by'].capitalize())}.</p>")
         for section, content in case_file.items():
             parts.append(f"<h3>{html.escape(section.replace('_', ' ').capitalize())}</h3>")
             parts.append(_cell(content))
     parts.append("<h2>Redactions</h2>" + _cell(data["redactions"] or ["None."]))
+    if data["possible_matches"]:
+        parts.append("<h2>Possible matches left out (for the requester; remove before "
+                     "disclosure)</h2>" + _cell(data["possible_matches"]))
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{_PRINT_CSS}</style></head>"
             f"<body>{''.join(parts)}</body></html>")

@@ -74,7 +74,8 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
     "step.completed", "step.escalated", "step.reassigned", "step.superseded", "step.reinstated",
     "assessment.created",
-    "case.closed", "case.reopened", "staff.absence_recorded",
+    "case.closed", "case.reopened", "staff.absence_recorded", "staff.absence_changed",
+    "staff.absence_cancelled",
     *(f"referral.{s.value}" for s in ReferralStatus),
     *(f"assessment.{s.value}" for s in AssessmentStatus),
 })

@@ -12,6 +12,7 @@ from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
 from app.core.query_guard import QueryGuard
 from app.domain import calendar_feeds as svc
+from app.domain.stand_ins import settle_today
 from app.routers.envelopes import Read
 from app.routers.gates import GatedRoute, gate
 
@@ -63,7 +64,9 @@ async def calendar(
     Europe/London, urgent steps PRIORITY 1; 404 for an unknown or revoked feed."""
     if not TOKEN.fullmatch(token):
         raise NotFound("No such calendar.")
-    service, items = await svc.feed_steps(session, token)
+    state = request.app.state
+    service, items = await svc.feed_steps(
+        session, token, lambda slug: settle_today(state.session_factory, state.policy, slug))
     names = service.slug in request.app.state.settings.calendar_child_names_services
     body = svc.to_ical(service, items, _base(request), names, as_events=format == "events")
     return Response(body, media_type="text/calendar; charset=utf-8",

@@ -24,6 +24,7 @@ from app.domain.steps import step_out
 from app.domain.subject_access import SubjectAccessExport, export, to_html
 from app.routers.envelopes import CaseWritten, Page, Read, Written
 from app.routers.gates import GatedRoute, gate
+from app.routers.settled import settled
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/cases", tags=["cases"])
 NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
@@ -101,7 +102,7 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=Read[history.CaseAsOf],
-            dependencies=[gate("case.read")])
+            dependencies=[gate("case.read"), settled])
 async def read_case(
     case_id: uuid.UUID, response: Response, session: Session, principal: CurrentPrincipal,
     as_of: Annotated[AwareDatetime | None, Query(
@@ -188,12 +189,28 @@ async def subject_access_export(
     case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
     format: Annotated[Literal["json", "html"], Query()] = "json",
     redact: bool = True,
+    include: Annotated[list[uuid.UUID] | None, Query(max_length=50)] = None,
 ) -> Read[SubjectAccessExport] | HTMLResponse:
     """Everything held about the child across their cases (managers, chairs): records,
     judgements, assessments, events, referrals, panels, steps, audit; third-party personal
-    data redacted and listed unless `redact=false`. The export itself is audited;
-    `format=html` prints cleanly."""
-    doc = await export(session, principal, case_id, request.app.state.policy, redact=redact)
+    data redacted and listed unless `redact=false`. Cases of the same date of birth and
+    recorded name (letter case and spaces aside) are included; those whose name only
+    resembles (accents, punctuation, swapped names, a similar spelling) are listed in
+    `possible_matches` and included only when named in `include` (repeatable; 422
+    `not-a-possible-match` for another id). The export itself is audited; `format=html`
+    prints cleanly (sent with a strict Content-Security-Policy, never cached)."""
+    doc = await export(session, principal, case_id, request.app.state.policy, redact=redact,
+                       include=frozenset(include or ()))
     if format == "html":
-        return HTMLResponse(to_html(doc))
+        return HTMLResponse(to_html(doc), headers=EXPORT_PAGE_HEADERS)
     return Read(data=doc)
+
+
+# The printable export: styles inline in the page, nothing else loaded, never cached.
+EXPORT_PAGE_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; "
+                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}

@@ -14,12 +14,14 @@ from app.domain.page_json import page_response
 from app.domain.steps import StepOut, StepStatus, step_out, steps_json
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
+from app.routers.settled import settled
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/next-steps", tags=["next steps"])
 
 
+
 @router.get("", response_model=Page[StepOut],
-             dependencies=[gate("step.list")])
+             dependencies=[gate("step.list"), settled])
 async def list_next_steps(
     session: Session,
     principal: CurrentPrincipal,
@@ -42,7 +44,7 @@ async def list_next_steps(
     return page_response(steps_json(steps, utcnow()), next_cursor)
 
 
-@router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read")])
+@router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read"), settled])
 async def read_step(step_id: uuid.UUID, session: Session, principal: CurrentPrincipal
                     ) -> Read[StepOut]:
     """One step the caller may see (calendar entries link here); 404 otherwise."""
@@ -50,7 +52,7 @@ async def read_step(step_id: uuid.UUID, session: Session, principal: CurrentPrin
 
 
 @router.post("/{step_id}/complete", response_model=Written[StepOut],
-             dependencies=[gate("step.complete")])
+             dependencies=[gate("step.complete"), settled])
 async def complete(
     step_id: uuid.UUID,
     request: Request,

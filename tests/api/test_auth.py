@@ -207,6 +207,25 @@ def test_production_refuses_to_start_without_keys() -> None:
     assert Settings(env="production", jwt_secret="s" * 32).hs256_enabled
 
 
+def test_an_empty_secret_variable_is_unset_so_a_jwks_only_start_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``YJ_JWT_SECRET= YJ_JWKS_URL=... yjrisk serve`` over a ``.env`` that holds the dev secret
+    (attack pass 9, R5): the empty variable switches HS256 off (it wins over ``.env``) instead
+    of stopping start-up as "too short"; an empty JWKS URL with no secret still refuses."""
+    from app.core.config import ConfigError
+
+    monkeypatch.setenv("YJ_JWT_SECRET", "")
+    monkeypatch.setenv("YJ_JWKS_URL", "https://idp.example/jwks.json")
+    settings = Settings(env="production", _env_file=None)  # type: ignore[call-arg]
+    assert settings.jwt_secret is None
+    assert not settings.hs256_enabled
+    assert settings.jwks_url == "https://idp.example/jwks.json"
+    monkeypatch.setenv("YJ_JWKS_URL", " ")
+    with pytest.raises(ConfigError):
+        Settings(env="production", _env_file=None)  # type: ignore[call-arg]
+
+
 async def test_non_canonical_spellings_of_a_genuine_token_are_refused(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:

@@ -70,6 +70,8 @@ NOT_CASE_WRITES = {
     ("delete", "/v1/services/{slug}/webhooks/{webhook_id}"),
     ("post", "/v1/me/calendar-feeds"), ("delete", "/v1/me/calendar-feeds/{feed_id}"),
     ("post", "/v1/staff/{staff_id}/absences"),
+    ("patch", "/v1/staff/{staff_id}/absences/{absence_id}"),
+    ("delete", "/v1/staff/{staff_id}/absences/{absence_id}"),
 }
 
 

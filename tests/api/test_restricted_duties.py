@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import escalation
 from app.domain.services import Service
-from tests.api.integrity_support import assert_problem, complete
+from app.domain.steps import RESTRICTED_ACTION_ESCALATION
+from tests.api.integrity_support import assert_problem, complete, patch_case
+from tests.api.test_escalation import tick as escalate_at
+from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant, make_tenant
 
 Factory = async_sessionmaker[AsyncSession]
@@ -256,3 +261,69 @@ async def test_two_chairs_outside_the_list_race_to_complete_one_notification(
         assert body["current_status"] == "done"
         assert "current" not in body
         assert "Submitted by" not in loser.text
+
+
+@pytest.mark.parametrize("restricted", ["before", "after"])
+async def test_S18_line_managers_overdue_panel_action_reaches_a_duty_manager_off_the_list(
+    factory: Factory, somerset: Tenant, restricted: str
+) -> None:
+    """S18 (7.1.7: "Case holders will ensure any required actions are taken and will notify
+    their line manager or duty manager if any obstacles to implementation of the agreed plan
+    arise"; 3.1: "If the line manager is unavailable, the duty manager will undertake these
+    functions"). The MARP of Thursday 3 September 2026 gives the case's line manager an action
+    due Thursday 10 September; the case is restricted to its case holder and line manager
+    (before the escalation pass of Friday 11 September, or after it). The escalation goes
+    over the line manager, to the duty managers (unassigned, urgent, S18, 7.1.2, 7.1.7); no
+    duty manager is on the list, so duty_manager-5, off it, lists it as a bare duty (its title
+    without the panel's text) and completes it: it reached nobody able to act before."""
+    case = (await somerset.open_case(child={"given_name": GIVEN, "family_name": FAMILY,
+                                            "date_of_birth": "2010-05-01"}))["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements", json={
+        "domain": "rosh", "level": "high", "occurred_at": "2026-09-01T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    panel = await schedule(somerset.client, somerset, "2026-09-03T10:00:00+01:00")
+    item = await add_item(somerset.client, somerset, panel["id"], case["id"])
+    r = await somerset.client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-10-01", "minutes": "Remains high",
+              "actions": [{"description": "Ask the police about the uncle",
+                           "owner_id": "line_manager-1", "due_date": "2026-09-10"}],
+              "occurred_at": "2026-09-03T11:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [action] = [s for s in r.json()["next_steps"] if s["code"] == "panel_action"]
+    assert (action["actor"], action["assignee_id"], action["due_at"]) == (
+        "action_owner", "line_manager-1", "2026-09-10T22:59:59Z")
+    manager = somerset.auth("line_manager")
+
+    async def restrict() -> None:
+        r = await patch_case(somerset, case["id"], {"access": {"allowed_staff": HOLDERS}})
+        assert r.status_code == 200, r.text
+
+    if restricted == "before":
+        await restrict()
+    assert await escalate_at(factory, somerset, datetime(2026, 9, 11, 9, 0, tzinfo=UTC)) >= 1
+    if restricted == "after":
+        await restrict()
+    steps = (await somerset.client.get(
+        "/v1/next-steps", params={"case_id": case["id"], "limit": 200},
+        headers=manager)).json()["data"]
+    [up] = [s for s in steps if s["code"] == "escalate_overdue_step"
+            and s["subject_id"] == action["id"]]
+    assert (up["actor"], up["assignee_id"], up["urgent"], up["due_at"]) == (
+        "duty_manager", None, True, None)
+    assert up["policy"] == {"pack": SOMERSET, "version": "1", "ref": "7.1.2, 7.1.7",
+                            "rule": "S18"}
+    assert up["title"] == RESTRICTED_ACTION_ESCALATION
+    dm = somerset.auth(*OUTSIDE_DM)
+    listed = await _listed(somerset, dm, case["id"], actor="duty_manager")
+    assert up["id"] in {s["id"] for s in listed}
+    assert {(s["code"], s["assignee_id"]) for s in listed} == {("escalate_overdue_step", None)}
+    assert "uncle" not in str(listed)
+    await _case_file_is_404(somerset, dm, case["id"])
+    done = await complete(somerset, up["id"], *OUTSIDE_DM, note="Chased the line manager.")
+    assert done.status_code == 200, done.text
+    _no_case_data(done)
+    assert "uncle" not in done.text
+    assert done.json()["data"]["completed_by"] == "duty_manager-5"

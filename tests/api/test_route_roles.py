@@ -76,6 +76,8 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("POST", "/v1/me/calendar-feeds"): (STAFF, 201),
     ("DELETE", "/v1/me/calendar-feeds/{feed_id}"): (STAFF, 404),
     ("POST", "/v1/staff/{staff_id}/absences"): (MANAGERS, 422),
+    ("PATCH", "/v1/staff/{staff_id}/absences/{absence_id}"): (MANAGERS, 404),
+    ("DELETE", "/v1/staff/{staff_id}/absences/{absence_id}"): (MANAGERS, 404),
 }
 REFERRAL_ACTIONS = {
     "submit": HOLDER_AND_MANAGERS, "quality-assure": MANAGERS, "send": HOLDER_AND_MANAGERS,

@@ -136,3 +136,121 @@ async def test_export_includes_the_case_records_field_changes(
     doc = (await client.get(_url(child["first"]["id"]), headers=manager)).json()["data"]
     changes = [c["changes"] for c in doc["cases"][1]["field_changes"]]
     assert {"csc_status": ["none", "cin"]} in changes
+
+
+async def test_cases_whose_name_only_resembles_are_listed_not_disclosed(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Attack pass 9, A9-20 (UK GDPR Art. 15(4): the copy "shall not adversely affect the rights
+    and freedoms of others"): Jordan Reed's export takes the case asked for and the one recorded
+    as "JORDAN  reed" (letter case and spaces only); the cases recorded as "Reed Jordan"
+    (swapped), "Jordán Reed" (an accent) and "Jordan Reid" (a similar spelling), all born the
+    same day, may be other children: none of their records is in the export, each is listed
+    in possible_matches by id and reason (no name), and a child with another name is not
+    listed at all. Each included case says how it was matched and the name recorded on it."""
+    dob = "2009-02-14"
+    cases: dict[str, str] = {}
+    for day, (key, given, family) in enumerate([
+            ("asked", "Jordan", "Reed"), ("caps", "JORDAN ", " reed"),
+            ("swapped", "Reed", "Jordan"), ("accent", "Jordán", "Reed"),
+            ("similar", "Jordan", "Reid"), ("other", "Noah", "Price")], start=2):
+        case = (await somerset.open_case(child={"given_name": given, "family_name": family,
+                                                "date_of_birth": dob},
+                                         opened_at=f"2026-03-0{day}T09:00:00Z"))["data"]
+        cases[key] = case["id"]
+        r = await client.post(f"/v1/cases/{case['id']}/events", headers=somerset.auth(
+            "case_holder"), json={"type": "change_of_circumstances",
+                                  "details": {"summary": f"MARKER-{key}"}})
+        assert r.status_code == 201, r.text
+    r = await client.get(_url(cases["asked"]), headers=somerset.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    doc = r.json()["data"]
+    assert [c["case"]["id"] for c in doc["cases"]] == [cases["asked"], cases["caps"]]
+    assert [c["matched_by"] for c in doc["cases"]] == [
+        "the case the export was asked for", "the same recorded name and date of birth"]
+    assert doc["cases"][1]["case"]["child"] == {"given_name": "JORDAN", "family_name": "reed",
+                                                "date_of_birth": dob}
+    for key in ("swapped", "accent", "similar", "other"):
+        assert f"MARKER-{key}" not in r.text
+    possible = {m["case_id"]: m for m in doc["possible_matches"]}
+    assert set(possible) == {cases["swapped"], cases["accent"], cases["similar"]}
+    assert "given_and_family_names_swapped" in possible[cases["swapped"]]["reasons"]
+    assert "Reid" not in str(doc["possible_matches"])
+    assert "Jordán" not in str(doc["possible_matches"])
+
+
+async def test_the_requester_includes_a_possible_match_they_have_confirmed(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A9-20: ``include=<case id>`` adds a possible match the requester has confirmed is the
+    same child (it says so, and the export's audit entry records it); an id that is not a
+    possible match (another child born the same day, a case of nobody) is
+    refused alike, 422, without quoting it."""
+    dob = "2011-03-03"
+    asked = (await somerset.open_case(child={"given_name": "Kai", "family_name": "Moss",
+                                             "date_of_birth": dob},
+                                      opened_at="2026-03-02T09:00:00Z"))["data"]["id"]
+    swapped = (await somerset.open_case(child={"given_name": "Moss", "family_name": "Kai",
+                                               "date_of_birth": dob},
+                                        opened_at="2026-03-03T09:00:00Z"))["data"]["id"]
+    other = (await somerset.open_case(child={"given_name": "Ava", "family_name": "Lund",
+                                             "date_of_birth": dob}))["data"]["id"]
+    manager = somerset.auth("line_manager")
+    r = await client.get(_url(asked), params={"include": swapped}, headers=manager)
+    assert r.status_code == 200, r.text
+    doc = r.json()["data"]
+    assert [c["case"]["id"] for c in doc["cases"]] == [asked, swapped]
+    assert doc["cases"][1]["matched_by"].startswith("included by the requester")
+    assert doc["possible_matches"] == []
+    audit = (await client.get(f"/v1/cases/{swapped}/audit", headers=manager)).json()["data"]
+    assert audit[-1]["action"] == "case.subject_access_export"
+    answers = []
+    for bad in (other, "00000000-0000-4000-8000-000000000000"):
+        r = await client.get(_url(asked), params={"include": bad}, headers=manager)
+        assert r.status_code == 422, r.text
+        assert r.json()["type"].endswith("/not-a-possible-match")
+        assert bad not in r.text
+        answers.append({k: v for k, v in r.json().items() if k != "instance"})
+    assert answers[0] == answers[1]
+
+
+async def test_a_redacted_key_is_not_named_in_the_list_of_redactions(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """A9-21: a ``details`` key naming the victim is redacted in the body and its path in the
+    list of redactions shows it redacted too (JSON and HTML): the name appears nowhere."""
+    case = (await somerset.open_case(child={"given_name": "Liam", "family_name": "Hart",
+                                            "date_of_birth": DOB}))["data"]["id"]
+    holder = somerset.auth("case_holder")
+    r = await client.post(f"/v1/cases/{case}/judgements", headers=holder, json={
+        "domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+        "victims": ["Zebedee Quint"]})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/v1/cases/{case}/referrals", headers=holder, json={
+        "kind": "child_protection", "details": {"notes": "Quint household",
+                                                 "zebedee": {"contact": "key named"}}})
+    assert r.status_code == 201, r.text
+    for fmt in ("json", "html"):
+        r = await client.get(_url(case), params={"format": fmt},
+                             headers=somerset.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        assert "zebedee" not in r.text.casefold()
+        assert "quint" not in r.text.casefold()
+    paths = [d["path"] for d in (await client.get(
+        _url(case), headers=somerset.auth("line_manager"))).json()["data"]["redactions"]]
+    assert f"cases[0].referrals[0].details.{REDACTED}" in paths
+    assert f"cases[0].referrals[0].details.{REDACTED}.contact" not in paths  # value kept
+
+
+async def test_html_export_is_sent_with_a_strict_content_security_policy(
+    client: httpx.AsyncClient, somerset: Tenant, child: dict[str, Any]
+) -> None:
+    """A9-23: the printable export loads nothing (styles inline), cannot be framed, is not
+    sniffed as another type and is never cached (it is a child's whole case file)."""
+    r = await client.get(_url(child["first"]["id"]), params={"format": "html"},
+                         headers=somerset.auth("line_manager"))
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"

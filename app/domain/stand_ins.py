@@ -1,0 +1,357 @@
+"""Stand-ins kept true over time (Somerset 3.1: "If the line manager is unavailable, the duty
+manager will undertake these functions").
+
+A step whose rule line names a stand-in (``stand_in``) is with the stand-in role exactly while
+the holder its actor names (the case's line manager) is away on a day from today to its due day
+(today alone, for an undated step): :func:`app.domain.policy.stand_in_if_away` moves it when it
+is made or when leave is recorded; this module moves it on when that stops or starts being true
+without a step being made:
+
+- the case gets a new line manager (PATCH or PUT): steps that stood in go to the new one, unless
+  they are away too; the old one's steps that move to a new one who is away stand in;
+- an absence is shortened, moved or cancelled: the steps it stood in come back;
+- time passes: leave recorded in advance starts (the line manager's open steps stand in) or
+  ends (they come back). The state changes only at a Europe/London midnight, so a sweep per
+  service and London day keeps it right: :func:`settle_today` runs it before a queue is read
+  (once per process, service and day) and the worker's first pass of the day runs it
+  (:func:`run_pass`).
+
+An escalation owed to the line manager (over a case holder's late step) follows the same rule:
+raised while they are away it goes where their own duties escalate (the duty managers, as the
+escalation pass raises it), and it comes back when they are not; it moves when they go away.
+
+Every move is made under the case's lock, after re-reading the step, and is audited
+(``step.reassign``) and announced (``step.reassigned``) in the write's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import date
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.security import STAFF_ROLES, Principal
+from app.domain import policy
+from app.domain.absences import StaffAbsence, absences_of
+from app.domain.access import lock_case
+from app.domain.audit import record_audit
+from app.domain.cases_table import Case
+from app.domain.common import utcnow
+from app.domain.outbox import emit
+from app.domain.services import Service
+from app.domain.steps import ESCALATION_CODE, Step, StepStatus, owed_by
+from app.workflows.calendar import london_date
+from app.workflows.packs import Pack
+
+SWEEPER = Principal(sub="system:stand-in", roles=frozenset({"system"}), service=None)
+SWEEPER_ROLE = "system"
+NOTE_MAX = 2000  # Step.note's length
+log = structlog.get_logger("yjrisk.stand_ins")
+
+# The London day each service was last swept on, in this process (a sweep is idempotent: two
+# processes that both sweep find the second one has nothing to do).
+_swept: dict[uuid.UUID, date] = {}
+_swept_by_slug: dict[str, date] = {}
+
+
+def stood_in_from(pack: Pack, step: Step) -> str | None:
+    """The actor a step stood in from (its rule line's ``actor``, e.g. ``line_manager``) when
+    it is now with that line's stand-in role, unassigned; else None."""
+    if step.assignee_id is not None or step.status != StepStatus.open:
+        return None
+    for rule in pack.lines(step.rule_id):
+        if rule.code == step.code and rule.stand_in == step.actor \
+                and rule.actor != step.actor and rule.actor in policy.ACTOR_FIELDS:
+            return rule.actor
+    return None
+
+
+async def away_for(
+    session: AsyncSession, step: Step, staff_id: str, today: date
+) -> tuple[date, date] | None:
+    """The recorded absence of ``staff_id`` on a day from ``today`` to the step's due day
+    (today alone for an undated step), as :func:`app.domain.policy.stand_in_if_away` reads
+    "unavailable"; None when they are not away then."""
+    last = max(today, london_date(step.due_at)) if step.due_at is not None else today
+    absences = await absences_of(session, step.service_id, staff_id, today)
+    return next(((s, e) for s, e in absences if s <= last and e >= today), None)
+
+
+async def settle_case(
+    session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
+    service: Service, case: Case, *, today: date, why: str,
+) -> list[Step]:
+    """Bring the case's open stand-in steps in line with who is away ``today`` (the caller
+    holds the case's lock): a step that stood in goes back to the case's current holder of
+    its actor unless they are away; a holder's step stands in if they are away. Each move is
+    audited and announced; ``why`` says what made the change (the audit's reason)."""
+    moved = []
+    for step in await policy.open_steps_of(session, case.id):
+        pack = ctx.pack_for(service, at=step.raised_at)
+        frm = stood_in_from(pack, step)
+        if frm is not None:
+            holder = getattr(case, policy.ACTOR_FIELDS[frm])
+            if holder is None or await away_for(session, step, holder, today) is not None:
+                continue
+            was = step.actor
+            step.actor, step.assignee_id = frm, holder
+            step.note = _noted(step.note, (
+                f"Given back: the {frm.replace('_', ' ')} ({holder}) is not away from "
+                f"{today.isoformat()} to the step's due day ({why}); the "
+                f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
+            await _announce(session, principal, role, step, (was, frm), (None, holder),
+                            f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
+            moved.append(step)
+        elif step.code == ESCALATION_CODE:
+            if await _settle_escalation(session, principal, role, ctx, case, step,
+                                        today=today, why=why):
+                moved.append(step)
+        elif step.assignee_id is not None and policy.stand_in_of(pack, step) is not None:
+            was = step.actor
+            stood = await policy.stand_in_if_away(session, pack, step, today)
+            if stood is None:
+                continue
+            old, to, away = stood
+            step.note = _capped(step.note)
+            reason = f"{old} is away {away[0].isoformat()} to {away[1].isoformat()} ({why})"
+            await _announce(session, principal, role, step, (was, to), (old, None), reason)
+            moved.append(step)
+    if moved:
+        await session.flush()
+    return moved
+
+
+async def _settle_escalation(
+    session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
+    case: Case, step: Step, *, today: date, why: str,
+) -> bool:
+    """An open escalation owed to the case's line manager (a case holder's late step, say)
+    goes where the line manager's own duties escalate while they are away today (Somerset 3.1,
+    4.6: "if their line manager is unavailable, the duty manager"), as the escalation pass
+    raises it then, and back to them when they are not; whether it moved."""
+    pack = ctx.packs.get(step.policy_pack)
+    subject = await session.get(Step, step.subject_id)
+    lm = case.line_manager_id
+    if pack is None or subject is None or lm is None:
+        return False
+    owed = owed_by(SimpleNamespace(actor=subject.actor, owner_role=subject.owner_role,
+                                   assignee_id=subject.assignee_id, line_manager_id=lm))
+    over = pack.escalation.target("line_manager")
+    if pack.escalation.target(owed) != "line_manager" or over == "line_manager":
+        return False
+    away = await away_for(session, step, lm, today)
+    if away is not None and step.actor == "line_manager" and step.assignee_id == lm:
+        step.actor, step.assignee_id = over, None
+        step.note = _noted(step.note, (
+            f"Stood in: the line manager ({lm}) is away {away[0].isoformat()} to "
+            f"{away[1].isoformat()} (recorded absence); the {over.replace('_', ' ')} takes "
+            "this escalation."))
+        await _announce(session, principal, role, step, ("line_manager", over), (lm, None),
+                        f"{lm} is away {away[0].isoformat()} to {away[1].isoformat()} ({why})")
+        return True
+    if away is None and step.actor == over and step.assignee_id is None:
+        step.actor, step.assignee_id = "line_manager", lm
+        step.note = _noted(step.note, (
+            f"Given back: the line manager ({lm}) is not away on {today.isoformat()} ({why})."))
+        await _announce(session, principal, role, step, (over, "line_manager"), (None, lm),
+                        f"given back to the line manager ({lm}): {why}")
+        return True
+    return False
+
+
+async def settle_staff(
+    session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
+    service: Service, staff_id: str, *, why: str,
+) -> list[Step]:
+    """:func:`settle_case` on every case where ``staff_id`` holds a role a step may stand in
+    from and that has an open step (their absence changed), each under its case's lock, in
+    case order."""
+    rows = await session.exec(
+        select(Case.id).where(
+            Case.service_id == service.id, col(Case.closed_at).is_(None),
+            sa.or_(col(Case.line_manager_id) == staff_id,
+                   col(Case.case_holder_id) == staff_id),
+            sa.exists().where(col(Step.case_id) == col(Case.id),
+                              col(Step.status) == StepStatus.open))
+        .order_by(col(Case.id)))
+    today = london_date(utcnow())
+    moved = []
+    for case_id in rows.all():
+        moved += await _settle_locked(session, principal, role, ctx, service, case_id,
+                                      today=today, why=why)
+    return moved
+
+
+async def _settle_locked(
+    session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
+    service: Service, case_id: uuid.UUID, *, today: date, why: str,
+) -> list[Step]:
+    await lock_case(session, case_id)
+    case = await session.get(Case, case_id, populate_existing=True)
+    if case is None:
+        return []
+    return await settle_case(session, principal, role, ctx, service, case, today=today,
+                             why=why)
+
+
+async def cases_to_settle(
+    session: AsyncSession, ctx: policy.PolicyContext, service: Service, today: date
+) -> list[uuid.UUID]:
+    """The service's cases that may have a stand-in step to move today: an open step of a code
+    some version of the service's pack stands in, or an escalation that may be owed to the
+    line manager, either named to someone with a recorded absence from today on (it may stand
+    in) or unassigned on a case whose line manager is not away today (it may go back)."""
+    versions = ctx.versions_of(service.policy_pack)
+    codes = sorted({r.code for pack in versions for r in pack.rules if r.stand_in})
+    # Escalations of steps whose role never escalates to the line manager stay where they are.
+    never_lm = sorted(r for r in STAFF_ROLES
+                      if all(p.escalation.target(r) != "line_manager" for p in versions))
+    subject = aliased(Step)
+    maybe_lm = sa.or_(col(Step.code) != ESCALATION_CODE, sa.exists().where(
+        col(subject.id) == col(Step.subject_id), col(subject.actor).not_in(never_lm)))
+    assignee_away = sa.exists().where(
+        col(StaffAbsence.service_id) == service.id,
+        col(StaffAbsence.staff_id) == col(Step.assignee_id),
+        col(StaffAbsence.ends_on) >= today)
+    manager_away_today = sa.exists().where(
+        col(StaffAbsence.service_id) == service.id,
+        col(StaffAbsence.staff_id) == col(Case.line_manager_id),
+        col(StaffAbsence.starts_on) <= today, col(StaffAbsence.ends_on) >= today)
+    rows = await session.exec(
+        select(Step.case_id).join(Case, col(Case.id) == col(Step.case_id)).where(
+            Step.service_id == service.id, Step.status == StepStatus.open,
+            col(Step.code).in_([*codes, ESCALATION_CODE]), maybe_lm,
+            sa.or_(sa.and_(col(Step.assignee_id).is_(None), ~manager_away_today),
+                   sa.and_(col(Step.assignee_id).is_not(None), assignee_away)))
+        .distinct().order_by(col(Step.case_id)))
+    return list(rows.all())
+
+
+async def sweep_service(
+    factory: async_sessionmaker[AsyncSession], ctx: policy.PolicyContext,
+    service_id: uuid.UUID, today: date | None = None,
+) -> int:
+    """Settle every case of the service that may need it on ``today`` (London; default now),
+    one transaction a case (its lock held only for its own steps); answer how many steps
+    moved."""
+    today = today or london_date(utcnow())
+    async with factory() as session:
+        service = await session.get(Service, service_id)
+        if service is None or service.policy_pack not in ctx.packs:
+            return 0
+        case_ids = await cases_to_settle(session, ctx, service, today)
+    moved = 0
+    why = f"the recorded absences on {today.isoformat()}"
+    for case_id in case_ids:
+        async with factory() as session, session.begin():
+            service = await session.get(Service, service_id)
+            assert service is not None
+            moved += len(await _settle_locked(session, SWEEPER, SWEEPER_ROLE, ctx, service,
+                                              case_id, today=today, why=why))
+    if moved:
+        log.info("stand_ins.swept", service_id=str(service_id), moved=moved)
+    return moved
+
+
+async def settle_today(
+    factory: async_sessionmaker[AsyncSession], ctx: policy.PolicyContext, service_slug: str
+) -> None:
+    """Sweep the service once per London day in this process, before its steps are read:
+    the queue a worker lists is right from the first minute of the day on which leave starts
+    or ends (no write marks that moment). A no-op (a dictionary look-up) once swept today."""
+    today = london_date(utcnow())
+    if _swept_by_slug.get(service_slug) == today:
+        return
+    async with factory() as session:
+        row = (await session.exec(select(Service.id).where(Service.slug == service_slug))
+               ).first()
+    if row is None:
+        return
+    if _swept.get(row) != today:
+        await sweep_service(factory, ctx, row, today)
+        _swept[row] = today
+    _swept_by_slug[service_slug] = today
+
+
+async def run_pass(
+    factory: async_sessionmaker[AsyncSession], ctx: policy.PolicyContext,
+    service_id: uuid.UUID | None = None,
+) -> int:
+    """The worker's sweep: every service (or one) not yet swept today in this process; answer
+    how many steps moved."""
+    today = london_date(utcnow())
+    async with factory() as session:
+        query = select(Service.id)
+        if service_id is not None:
+            query = query.where(Service.id == service_id)
+        ids = list((await session.exec(query.order_by(col(Service.id)))).all())
+    moved = 0
+    for sid in ids:
+        if _swept.get(sid) == today:
+            continue  # already swept today (here, or before a queue was read)
+        moved += await sweep_service(factory, ctx, sid, today)
+        _swept[sid] = today
+    return moved
+
+
+async def _announce(
+    session: AsyncSession, principal: Principal, role: str | None, step: Step,
+    actor: tuple[str, str], assignee: tuple[str | None, str | None], reason: str,
+) -> None:
+    session.add(step)
+    await record_audit(
+        session, principal, "step.reassign", "step", step.id, service_id=step.service_id,
+        case_id=step.case_id, role=role, reason=reason,
+        change={"code": step.code, "actor": {"from": actor[0], "to": actor[1]},
+                "assignee_id": {"from": assignee[0], "to": assignee[1]}})
+    await emit(session, "step.reassigned", step.id, service_id=step.service_id,
+               payload={"case_id": str(step.case_id), "step_id": str(step.id),
+                        "code": step.code, "actor": actor[1], "from": assignee[0],
+                        "to": assignee[1]})
+
+
+_MOVE_LINES = ("Stood in:", "Given back:")
+
+
+def _noted(note: str | None, more: str) -> str | None:
+    return _capped(f"{note}\n{more}" if note else more)
+
+
+def _capped(note: str | None) -> str | None:
+    """The note within the column's length: a step that stands in and comes back many times
+    drops its oldest stand-in lines first (each move is in the audit trail)."""
+    if note is None or len(note) <= NOTE_MAX:
+        return note
+    lines = note.split("\n")
+    while len("\n".join(lines)) > NOTE_MAX:
+        old = next((i for i, line in enumerate(lines[:-1]) if line.startswith(_MOVE_LINES)),
+                   None)
+        if old is None:
+            return "\n".join(lines)[-NOTE_MAX:]
+        del lines[old]
+    return "\n".join(lines)
+
+
+async def run_forever(
+    factory: async_sessionmaker[AsyncSession], ctx: policy.PolicyContext,
+    interval_seconds: float, stop: asyncio.Event | None = None,
+) -> None:
+    """The worker's loop: a sweep every ``interval_seconds`` until ``stop`` is set (the first
+    pass after a London midnight moves the day's stand-ins)."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await run_pass(factory, ctx)
+        except Exception:  # noqa: BLE001 - a failed sweep is retried next interval
+            log.exception("stand_ins.pass_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
