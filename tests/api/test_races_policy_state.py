@@ -39,6 +39,19 @@ def _judgement(t: Tenant, case_id: str, at: str) -> asyncio.Future[httpx.Respons
         headers=t.auth("case_holder")))
 
 
+async def _case_owing_nothing(t: Tenant, manager: str) -> str:
+    """A case of ``manager`` with every opening step waived: nothing open for an absence write
+    to find it by (only the raced judgement's own steps)."""
+    case_id: str = (await t.open_case(line_manager_id=manager))["data"]["id"]
+    for step in await steps_of(t, case_id):
+        r = await t.client.post(f"/v1/next-steps/{step['id']}/waive",
+                                json={"reason": "Not needed for this test."},
+                                headers=t.auth("duty_manager", "duty_manager-3"))
+        assert r.status_code == 200, r.text
+    assert await steps_of(t, case_id) == []
+    return case_id
+
+
 async def test_S5_absence_raced_with_judgements_gives_every_discussion_to_the_duty_manager(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """S5 (3.1): "Any 'high' or 'very high' judgement rating will be discussed as soon as
@@ -51,8 +64,7 @@ async def test_S5_absence_raced_with_judgements_gives_every_discussion_to_the_du
     monkeypatch.setattr(clock, "now", lambda: datetime(2026, 10, 21, 9, 30, tzinfo=UTC))
     for trial in range(TRIALS):
         manager = f"line_manager-r{trial}"
-        cases = [(await somerset.open_case(line_manager_id=manager))["data"]["id"]
-                 for _ in range(3)]
+        cases = [await _case_owing_nothing(somerset, manager) for _ in range(3)]
         absence = asyncio.ensure_future(somerset.client.post(
             f"/v1/staff/{manager}/absences",
             json={"starts_on": "2026-10-20", "ends_on": "2026-10-30", "reason": "annual leave"},
@@ -66,6 +78,39 @@ async def test_S5_absence_raced_with_judgements_gives_every_discussion_to_the_du
                          if s["code"] == "discuss_with_manager"]
             assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
                 "duty_manager", None, "2026-10-22T09:00:00Z"), (trial, case_id, discuss)
+            assert discuss["policy"] == {**S, "ref": "3.1", "rule": "S5"}
+
+
+async def test_S5_absence_cancelled_during_judgements_leaves_every_discussion_with_the_line_manager(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions": the line manager's leave (Tuesday 20 to Friday 30 October 2026) is cancelled at
+    the moment SWB high is recorded on three of their cases (Wednesday 21 October 10:00 BST):
+    they are not unavailable, so every discussion is theirs (assigned to them), due Thursday
+    22 October 09:00 UTC, in every trial (before the lock, on PostgreSQL, a judgement that read
+    the leave kept its discussion with the duty manager after the cancellation)."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 10, 21, 9, 30, tzinfo=UTC))
+    for trial in range(TRIALS):
+        manager = f"line_manager-c{trial}"
+        cases = [await _case_owing_nothing(somerset, manager) for _ in range(3)]
+        duty = somerset.auth("duty_manager", "duty_manager-3")
+        r = await somerset.client.post(
+            f"/v1/staff/{manager}/absences",
+            json={"starts_on": "2026-10-20", "ends_on": "2026-10-30"}, headers=duty)
+        assert r.status_code == 201, r.text
+        cancel = asyncio.ensure_future(somerset.client.delete(
+            f"/v1/staff/{manager}/absences/{r.json()['data']['id']}", headers=duty))
+        at = "2026-10-21T10:00:00+01:00"
+        writes = [_judgement(somerset, cases[0], at), cancel,
+                  *(_judgement(somerset, c, at) for c in cases[1:])]
+        answers = await asyncio.gather(*writes)
+        assert [r.status_code for r in answers] == [201, 204, 201, 201], \
+            [r.text for r in answers]
+        for case_id in cases:
+            [discuss] = [s for s in await steps_of(somerset, case_id)
+                         if s["code"] == "discuss_with_manager"]
+            assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+                "line_manager", manager, "2026-10-22T09:00:00Z"), (trial, case_id, discuss)
             assert discuss["policy"] == {**S, "ref": "3.1", "rule": "S5"}
 
 
