@@ -166,3 +166,37 @@ async def test_escalation_pass_leaves_a_service_whose_policy_state_is_being_chan
               if s["code"] == "escalate_overdue_step"]
     assert (step["actor"], step["assignee_id"]) == ("line_manager", "line_manager-1")
     assert step["policy"] == {**S, "ref": "2.1", "rule": "S1"}
+
+
+async def test_S5_S7_two_absences_and_a_marp_raced_with_judgements_neither_deadlock_nor_skew(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5 (3.1) and S7 (3.2.3): two line managers' leave (Tuesday 20 to Friday 30 October 2026)
+    and the MARP of Thursday 29 October 10:00 GMT recorded at the moment SWB high is recorded
+    on two cases of each (Wednesday 21 October 10:00 BST): three writes that each take the
+    service's policy lock exclusive, and re-address or re-date steps under case locks, against
+    four that take it shared. Every answer is 201 (no deadlock), every discussion is the duty
+    manager's, due 22 October 09:00 UTC, and every referral is due at the MARP."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 10, 21, 9, 30, tzinfo=UTC))
+    at = "2026-10-21T10:00:00+01:00"
+    for trial in range(TRIALS):
+        tenant = somerset if trial == 0 else await _fresh(somerset)
+        managers = [f"line_manager-a{trial}", f"line_manager-b{trial}"]
+        cases = [await _case_owing_nothing(tenant, m) for m in managers for _ in range(2)]
+        policy_writes = [asyncio.ensure_future(tenant.client.post(
+            f"/v1/staff/{m}/absences", json={"starts_on": "2026-10-20", "ends_on": "2026-10-30"},
+            headers=tenant.auth("duty_manager", "duty_manager-3"))) for m in managers]
+        policy_writes.append(asyncio.ensure_future(tenant.client.post(
+            "/v1/panels", json={"kind": "marp", "scheduled_for": "2026-10-29T10:00:00Z",
+                                "chair_id": "chair-1"}, headers=tenant.auth("panel_admin"))))
+        judgements = [_judgement(tenant, c, at) for c in cases]
+        writes = [judgements[0], policy_writes[0], judgements[1], policy_writes[2],
+                  judgements[2], policy_writes[1], judgements[3]]
+        answers = await asyncio.gather(*writes)
+        assert [r.status_code for r in answers] == [201] * 7, [r.text for r in answers]
+        for case_id in cases:
+            steps = {s["code"]: s for s in await steps_of(tenant, case_id)}
+            discuss, refer = steps["discuss_with_manager"], steps["refer_to_panel"]
+            assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+                "duty_manager", None, "2026-10-22T09:00:00Z"), (trial, case_id, discuss)
+            assert (refer["due_at"], refer["awaiting_panel_date"]) == (
+                "2026-10-29T10:00:00Z", False), (trial, case_id, refer)
