@@ -66,8 +66,10 @@ echoes the request or is read back; dates are ISO dates (`2026-08-28`).
 
 **Errors** are RFC 9457 `application/problem+json` with `type` (what went wrong: tell problems
 apart by it), `title` (always the RFC 9110 reason phrase of the status, e.g. `Unprocessable
-Content` for every 422), `status`, `detail`, `instance` (the request path) and, for 422, `errors`
-(`[{loc, msg}]`).
+Content` for every 422), `status`, `detail`, `instance` (`urn:uuid:` of the answer's
+`X-Request-ID`: this occurrence, as the logs know it) and, for 422, `errors` (`[{loc, msg}]`). No
+error carries a value of the request back, not even the path: a field the contract does not
+know is placed by position (`{"loc": "body", "msg": "... (at key 2 of this object)"}`).
 
 A guide for integrators (identity provider, case upsert, feeds, webhooks, pagination, errors,
 versioning) is `docs/integrating.md` in the repository.
@@ -183,8 +185,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
         detail = f"This cross-origin request is not allowed here (its {refused})."
 
         async def refuse(scope: Any, receive: Any, send: Any) -> None:
-            response = problem_response(400, detail, instance=scope.get("path", ""),
-                                        slug="cors-preflight-refused")
+            response = problem_response(400, detail, slug="cors-preflight-refused")
             response.headers["Vary"] = "Origin"  # the answer depends on the origin asking
             await response(scope, receive, send)
 

@@ -16,7 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import unit_of_work
-from app.core.errors import Forbidden, NotAuthenticated, Unprocessable
+from app.core.errors import (
+    Forbidden,
+    NotAuthenticated,
+    Unprocessable,
+    contract_names,
+    safe_loc,
+)
 from app.core.query_guard import refuse_unknown_query
 from app.core.security import Principal, TokenVerifier
 
@@ -127,28 +133,31 @@ def require_any_role(*roles: str) -> Callable[[Principal], Principal]:
 MAX_JSON_DEPTH = 32
 
 
-def _unstorable(value: Any, loc: str, depth: int = 0) -> tuple[str, str] | None:
-    """The first value (location, reason) in parsed JSON that no record can hold, if any."""
+def _unstorable(
+    value: Any, at: tuple[Any, ...], depth: int = 0
+) -> tuple[tuple[Any, ...], str] | None:
+    """The first value (its path under the body, reason) in parsed JSON that no record can
+    hold, if any; a key's own fault is reported at its object."""
     if depth > MAX_JSON_DEPTH:
-        return loc, f"nested deeper than {MAX_JSON_DEPTH} levels"
+        return at, f"nested deeper than {MAX_JSON_DEPTH} levels"
     if isinstance(value, str):
         if "\x00" in value:
-            return loc, "text must not contain U+0000"
+            return at, "text must not contain U+0000"
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return loc, "text must be valid Unicode (no lone surrogates)"
+            return at, "text must be valid Unicode (no lone surrogates)"
     elif isinstance(value, float) and not math.isfinite(value):
-        return loc, "numbers must be finite"
+        return at, "numbers must be finite"
     elif isinstance(value, dict):
         for key, item in value.items():
-            found = _unstorable(key, f"{loc} (a key)", depth + 1) or _unstorable(
-                item, f"{loc}.{key}", depth + 1)
-            if found:
+            if found := _unstorable(key, at, depth + 1):
+                return found[0], f"a key: {found[1]}"
+            if found := _unstorable(item, (*at, key), depth + 1):
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if found := _unstorable(item, f"{loc}.{index}", depth + 1):
+            if found := _unstorable(item, (*at, index), depth + 1):
                 return found
     return None
 
@@ -166,17 +175,18 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def _duplicate_key(raw: bytes) -> tuple[str, str] | None:
+def _duplicate_key(raw: bytes, names: frozenset[str]) -> tuple[str, str] | None:
     """(location, reason) when a JSON object in the body names one key twice, e.g.
     ``{"level": "very_high", "level": "low"}``: RFC 8259 §4 leaves the meaning to the reader
     (Python keeps the last, other readers the first), so a judgement whose level depends on who
-    reads it is refused rather than guessed. The key is named, printable and at most 64
-    characters; its values are never echoed."""
+    reads it is refused rather than guessed. The key is named if the contract names it (a
+    field), else not (attack pass 9, N8); its values are never echoed."""
     try:
         json.loads(raw, object_pairs_hook=_refuse_duplicates)
     except _DuplicateKey as exc:
-        name = "".join(ch if ch.isprintable() else "?" for ch in str(exc.args[0]))[:64]
-        return "body", f"the key '{name}' appears more than once in one object"
+        key = str(exc.args[0])
+        return "body", (f"the key '{key}' appears more than once in one object" if key in names
+                        else "a key appears more than once in one object")
     except (ValueError, RecursionError):
         return None  # not JSON at all: FastAPI has answered it already
     return None
@@ -190,11 +200,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def _control_in_url(request: Request) -> tuple[str, str] | None:
     """The first path or query parameter holding a control character, if any (location,
     reason); the value itself is never echoed."""
-    params = [(f"path.{k}", k, str(v)) for k, v in request.path_params.items()]
-    params += [(f"query.{k}", k, v) for k, v in request.query_params.multi_items()]
-    for loc, key, value in params:
+    names = contract_names(request.app)
+    params = [("path", k, str(v)) for k, v in request.path_params.items()]
+    params += [("query", k, v) for k, v in request.query_params.multi_items()]
+    for where, key, value in params:
         if _CONTROL.search(key + value):
-            return (loc if not _CONTROL.search(key) else loc.split(".")[0],
+            return (f"{where}.{key}" if key in names else where,
                     "must not contain control characters (U+0000 to U+001F, U+007F)")
     return None
 
@@ -213,7 +224,12 @@ async def reject_unstorable_input(request: Request) -> None:
         except (ValueError, RecursionError):
             return  # not JSON: the route refuses it or does not read it
         body_present = True
-        found = _unstorable(body, "body") or _duplicate_key(await request.body())
+        unstorable = _unstorable(body, ())
+        if unstorable is not None:
+            loc, note = safe_loc(["body", *unstorable[0]], contract_names(request.app), body)
+            found = (loc, f"{unstorable[1]} {note}" if note else unstorable[1])
+        else:
+            found = _duplicate_key(await request.body(), contract_names(request.app))
     if found:
         raise Unprocessable("The request holds a value that cannot be stored; see errors.",
                             errors=[{"loc": found[0], "msg": found[1]}])
@@ -283,18 +299,24 @@ def check_body_against_contract(request: Request, body: Any) -> None:
     validator = _body_validator(request.app, request.method, str(path))
     if validator is None:
         return
+    names = contract_names(request.app)
     errors = []
+
+    def entry(parts: list[Any], msg: str) -> dict[str, str]:
+        loc, note = safe_loc(["body", *parts], names, body)
+        return {"loc": loc, "msg": f"{msg} {note}" if note else msg}
+
     for error in validator.iter_errors(body):
         keyword = next((str(p) for p in reversed(error.schema_path) if isinstance(p, str)
                         and not p.startswith(("$", "#"))), "schema")
-        loc = ".".join(["body", *(str(p) for p in error.instance_path)])
+        at = list(error.instance_path)
         if keyword == "required":
-            errors.append({"loc": f"{loc}.{error.kind.property}", "msg": "Field required"})
+            errors.append(entry([*at, error.kind.property], "Field required"))
         elif keyword == "additionalProperties":
-            errors += [{"loc": f"{loc}.{name}", "msg": "Extra inputs are not permitted"}
+            errors += [entry([*at, name], "Extra inputs are not permitted")
                        for name in error.kind.unexpected]
         else:
-            errors.append({"loc": loc, "msg": f"does not satisfy the contract's '{keyword}'"})
+            errors.append(entry(at, f"does not satisfy the contract's '{keyword}'"))
         if len(errors) >= 20:
             break
     if errors:

@@ -6,9 +6,10 @@ with its own coroutine and send wrapper per request; the instrumentator also mat
 path against the routing table a second time. Together they were about half of what
 ``/healthz`` cost. Here, in the order a request meets them:
 
-1. **Request id**: ``X-Request-ID`` from the request if it is a 32-hex-digit id, else a new
-   one (the request's header is replaced); set in ``asgi_correlation_id.correlation_id`` for
-   the logs and the access log of reads, and echoed on every answer.
+1. **Request id**: ``X-Request-ID`` from the request if it is a UUID (32 hex digits, or
+   hyphenated), else a new one (the request's header is replaced); set in
+   ``asgi_correlation_id.correlation_id`` for the logs, the access log of reads and problems'
+   ``instance``, and echoed on every answer.
 2. **HEAD / OPTIONS** (RFC 9110): HEAD runs the matching GET and drops the body; OPTIONS is
    answered 204 with ``Allow`` from the routing table (404 if no route has the path); a 405
    lists every method of the resource in ``Allow``.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 from uuid import uuid4
@@ -65,6 +67,7 @@ _READ = frozenset({REQUEST_ID_HEADER, b"authorization", b"content-length", b"con
                    b"transfer-encoding"})
 
 _id_log = logging.getLogger("asgi_correlation_id")
+_PLAIN_ID = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
 # The ASGI scope key under which a refusal the headers already show (413, 415) waits for the
@@ -155,8 +158,8 @@ class EdgeMiddleware:
                                route=route_template(inner), error_type=type(exc).__name__,
                                exception=None if unavailable else safe_traceback(exc))
             if not status:  # else the answer is on its way; nothing more can be said on it
-                response = unavailable_response(path) if unavailable else problem_response(
-                    500, "An unexpected error occurred; it has been logged.", instance=path)
+                response = unavailable_response() if unavailable else problem_response(
+                    500, "An unexpected error occurred; it has been logged.")
                 await response(inner, receive, answer)
         finally:
             seconds = time.perf_counter() - start
@@ -173,7 +176,10 @@ class EdgeMiddleware:
     def _request_id(self, scope: Scope, given: bytes | None) -> bytes:
         """The request's id (see step 1), set for the logs; the request's header carries it."""
         text = given.decode("latin-1") if given else ""
-        if text and is_valid_uuid4(text):
+        # Only an id in one of the two plain forms is taken (``uuid.UUID`` also reads braces,
+        # a ``urn:uuid:`` prefix and stray hyphens): the answer's header and the problem's
+        # ``instance`` carry it back, and they carry back nothing else a client wrote.
+        if _PLAIN_ID.fullmatch(text) and is_valid_uuid4(text):
             request_id = text
         else:
             request_id = uuid4().hex
@@ -254,7 +260,7 @@ class EdgeMiddleware:
 
 async def _reject(scope: Scope, send: Send, status: int, detail: str,
                   extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = problem_body(status, SLUGS[status], detail, instance=scope.get("path", "/"))
+    body = problem_body(status, SLUGS[status], detail)
     payload = json.dumps(body).encode()
     await send({
         "type": "http.response.start",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from asgi_correlation_id import correlation_id
 
 PROBLEM_BASE = "https://yjrisk.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -72,12 +74,10 @@ class DomainError(Exception):
         """The problem title: the one title of this error's status."""
         return status_title(self.status)
 
-    def problem(self, instance: str) -> dict[str, Any]:
-        """The RFC 9457 body of this error; ``instance`` is the request's path."""
-        return problem_body(
-            self.status, self.slug, self.detail, instance=instance, errors=self.errors,
-            extra=self.extra,
-        )
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 body of this error (``instance``: see :func:`occurrence`)."""
+        return problem_body(self.status, self.slug, self.detail, errors=self.errors,
+                            extra=self.extra)
 
 
 class NotAuthenticated(DomainError):
@@ -129,25 +129,36 @@ class Unprocessable(DomainError):
     status, slug = 422, "validation-error"
 
 
+def occurrence() -> str:
+    """A problem's ``instance`` (RFC 9457 §3.1.5: a URI reference identifying the occurrence):
+    ``urn:uuid:`` of the request's id, the ``X-Request-ID`` of the answer and the
+    ``request_id`` of every log line of the request. Never the request's path: a path holds
+    what the client chose (a name, a script tag, a calendar feed's token), and an answer
+    carries no request value back (attack pass 9, N8)."""
+    request_id = correlation_id.get()
+    try:
+        return f"urn:uuid:{uuid.UUID(request_id or '')}"
+    except ValueError:
+        return f"urn:uuid:{uuid.uuid4()}"
+
+
 def problem_body(
     status: int,
     slug: str,
     detail: str | None = None,
     *,
-    instance: str,
     errors: Sequence[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build a problem+json document: ``type``, the status's one ``title``, ``status``,
-    ``detail``, ``instance`` (the request path), and ``errors``/extra members when given."""
+    ``detail``, ``instance`` (:func:`occurrence`), and ``errors``/extra members when given."""
     title = status_title(status)
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
         "title": title,
         "status": status,
         "detail": detail or title,
-        # The request path as a URI reference: control characters stay percent-encoded.
-        "instance": re.sub(r"[\x00-\x1f\x7f]", lambda m: f"%{ord(m.group()):02X}", instance),
+        "instance": occurrence(),
     }
     if errors:
         body["errors"] = list(errors)
@@ -156,11 +167,133 @@ def problem_body(
     return body
 
 
-def validation_items(errors: Sequence[Any], prefix: Sequence[str]) -> list[dict[str, str]]:
-    """422 ``errors`` entries (``loc``, ``msg``) from pydantic's ``ValidationError.errors(
-    include_input=False, include_url=False)``, each ``loc`` under ``prefix`` (``("body",
-    "details")``): the message only, never the value sent (personal data), the model's name
-    or the library's documentation link (docs/integrating.md: no error carries a request
-    value)."""
-    return [{"loc": ".".join([*prefix, *map(str, e.get("loc", ()))]),
-             "msg": str(e.get("msg", "invalid"))} for e in errors]
+# The first part of an error's ``loc``: where in the request the error is.
+LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+_MISSING = object()
+
+
+def _ordinal_key(node: Any, part: Any) -> str:
+    """Which key of the object ``node`` the unnamed ``part`` is ("key 2 of this object"), by
+    position, never by its text."""
+    if isinstance(node, Mapping) and part in node:
+        return f"key {list(node).index(part) + 1} of this object"
+    return "a key of this object"
+
+
+def safe_loc(
+    parts: Sequence[Any], names: frozenset[str] | set[str], document: Any = _MISSING
+) -> tuple[str, str]:
+    """An error's ``loc`` as it may be answered, and a note for its ``msg`` ("" or "(key 2 of
+    this object)"). Parts the contract names (``names``: its fields and parameters), list
+    indexes and the location word are kept; the loc stops before the first other part (an
+    unknown key, a free-form object's key, a pydantic union tag), which the note describes by
+    its position in ``document`` (the parsed body), never by its text (attack pass 9, N8)."""
+    kept: list[str] = []
+    node = document
+    for i, part in enumerate(parts):
+        if isinstance(part, int) and not isinstance(part, bool):
+            kept.append(str(part))
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) \
+                else _MISSING
+            continue
+        text = str(part)
+        if (i == 0 and text in LOCATIONS) or (i > 0 and text in names):
+            kept.append(text)
+            if i > 0:
+                node = node.get(text, _MISSING) if isinstance(node, Mapping) else _MISSING
+            continue
+        where = _ordinal_key(node, part) if i > 0 else "an unknown location"
+        note = f"(at {where})" if i == len(parts) - 1 else f"(inside {where})"
+        return ".".join(kept) or "body", note
+    return ".".join(kept), ""
+
+
+def _strings(value: Any, depth: int = 0) -> Iterable[str]:
+    """The strings (keys and values) of a parsed JSON value, a few levels deep."""
+    if isinstance(value, str):
+        yield value
+    elif depth < 4 and isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item, depth + 1)
+    elif depth < 4 and isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item, depth + 1)
+
+
+# pydantic messages that quote a piece of the value ("found `x` at 1"): answered without it.
+_QUOTING_TYPES = {"uuid_parsing": "Input should be a valid UUID"}
+
+
+def safe_msg(error: Mapping[str, Any]) -> str:
+    """A pydantic error's ``msg``, unless it quotes the value it refused (a ``value_error``
+    of a validator naming it, a UUID's offending character): then the error type's words."""
+    msg = str(error.get("msg", "invalid"))
+    kind = str(error.get("type", ""))
+    if kind in _QUOTING_TYPES:
+        return _QUOTING_TYPES[kind]
+    # What the schema says (``ctx``: the expected values, a pattern, a bound) may be quoted;
+    # what remains must not hold the input ("hig" is in "Input should be 'high' or 'low'").
+    said = msg
+    for value in (error.get("ctx") or {}).values():
+        said = said.replace(str(value), "")
+    if any(len(s) >= 3 and s in said for s in _strings(error.get("input"))):
+        return f"invalid value ({kind.replace('_', ' ') or 'refused'})"
+    return msg
+
+
+def validation_items(
+    errors: Sequence[Any], prefix: Sequence[str], names: frozenset[str] | set[str],
+    document: Any = _MISSING,
+) -> list[dict[str, str]]:
+    """422 ``errors`` entries (``loc``, ``msg``) from pydantic's ``ValidationError.errors()``,
+    each ``loc`` under ``prefix`` (``("body", "details")``) and ``document`` the value
+    validated: named as far as ``names`` (the fields the schema knows) go, an unknown key by
+    its position (:func:`safe_loc`); the message never quotes the value sent (personal data),
+    nor the model's name or the library's documentation link (docs/integrating.md: no error
+    carries a request value)."""
+    items = []
+    for e in errors:
+        loc, note = safe_loc([*prefix, *e.get("loc", ())], {*names, *prefix[1:]},
+                             _nest(prefix, document))
+        msg = safe_msg(e)
+        items.append({"loc": loc, "msg": f"{msg} {note}" if note else msg})
+    return items
+
+
+def _nest(prefix: Sequence[str], document: Any) -> Any:
+    """``document`` placed at ``prefix`` (``{"details": document}`` under ``body``), so that
+    :func:`safe_loc` walks the full loc from its location word."""
+    if document is _MISSING:
+        return _MISSING
+    for name in reversed(prefix[1:]):
+        document = {name: document}
+    return document
+
+
+def schema_names(schema: Any) -> frozenset[str]:
+    """Every field and parameter name a JSON Schema or OpenAPI document declares (the keys of
+    each ``properties``, the ``name`` of each parameter): the names an error may quote."""
+    found: set[str] = set()
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Mapping):
+            properties = node.get("properties")
+            if isinstance(properties, Mapping):
+                found.update(str(k) for k in properties)
+            if isinstance(node.get("name"), str) and "in" in node:
+                found.add(node["name"])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return frozenset(found)
+
+
+def contract_names(app: Any) -> frozenset[str]:
+    """The field and parameter names of a FastAPI app's OpenAPI document (cached on the app):
+    what a 422's ``loc`` may name."""
+    names: frozenset[str] | None = getattr(app.state, "contract_names", None)
+    if names is None:
+        names = app.state.contract_names = schema_names(app.openapi())
+    return names

@@ -9,14 +9,22 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from app.core.errors import PROBLEM_MEDIA_TYPE, DomainError, ServiceUnavailable, problem_body
+from app.core.errors import (
+    PROBLEM_MEDIA_TYPE,
+    DomainError,
+    ServiceUnavailable,
+    contract_names,
+    problem_body,
+    safe_loc,
+    safe_msg,
+)
 from app.core.logging import route_template, safe_traceback
 
 RETRY_AFTER_SECONDS = 2
@@ -42,24 +50,24 @@ SLUGS = {
 
 
 def problem_response(
-    status: int, detail: str | None = None, *, instance: str, slug: str | None = None,
-    **kw: Any,
+    status: int, detail: str | None = None, *, slug: str | None = None, **kw: Any,
 ) -> JSONResponse:
-    """A problem+json response for a bare status code; ``instance`` is the request's path."""
-    body = problem_body(status, slug or SLUGS.get(status, "error"), detail, instance=instance,
-                        **kw)
+    """A problem+json response for a bare status code (``instance``: the request's id)."""
+    body = problem_body(status, slug or SLUGS.get(status, "error"), detail, **kw)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+def _validation_errors(request: Request, exc: RequestValidationError) -> list[dict[str, str]]:
+    """The ``errors`` of a request FastAPI refused: each ``loc`` named as far as the contract
+    names it, an unknown key by its position; no message quoting a value sent."""
+    names = contract_names(request.app)
+    document = {"body": exc.body, "query": dict(request.query_params)}
     errors = []
     for err in exc.errors():
-        msg = str(err.get("msg", "invalid"))
-        errors.append({"loc": _loc(tuple(err.get("loc", ()))), "msg": msg})
+        parts = tuple(err.get("loc", ()))
+        loc, note = safe_loc(parts, names, document.get(str(parts[0])) if parts else None)
+        msg = safe_msg(err)
+        errors.append({"loc": loc, "msg": f"{msg} {note}" if note else msg})
     return errors
 
 
@@ -69,7 +77,7 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     return JSONResponse(
-        exc.problem(request.url.path),
+        exc.problem(),
         status_code=exc.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -80,21 +88,18 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, RequestValidationError)
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem_response(
-            400, "The request body is not valid JSON.", slug="malformed-json",
-            instance=request.url.path,
-        )
+            400, "The request body is not valid JSON.", slug="malformed-json")
     return problem_response(
         422,
         "The request does not match the expected shape; see errors.",
-        instance=request.url.path,
-        errors=_validation_errors(exc),
+        errors=_validation_errors(request, exc),
     )
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    response = problem_response(exc.status_code, detail, instance=request.url.path)
+    response = problem_response(exc.status_code, detail)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -139,11 +144,11 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def unavailable_response(instance: str) -> JSONResponse:
+def unavailable_response() -> JSONResponse:
     """503 problem with Retry-After: the database is unavailable; the request changed nothing."""
     response = problem_response(
         503, "The database is busy or unavailable; nothing was changed. Retry shortly.",
-        slug="unavailable", instance=instance,
+        slug="unavailable",
     )
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -153,25 +158,20 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     if database_unavailable(exc):
         log.warning("database_unavailable", route=route_template(request.scope),
                     error_type=type(exc).__name__)
-        return unavailable_response(request.url.path)
+        return unavailable_response()
     log.error("unhandled_error", route=route_template(request.scope),
               error_type=type(exc).__name__, exception=safe_traceback(exc))
-    return problem_response(500, "An unexpected error occurred; it has been logged.",
-                            instance=request.url.path)
+    return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 
 async def _on_stale(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
-        412, "The resource was changed by someone else; fetch it again and retry.",
-        instance=request.url.path,
-    )
+        412, "The resource was changed by someone else; fetch it again and retry.")
 
 
 async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     log.info("integrity_conflict", route=route_template(request.scope))
-    return problem_response(
-        409, "The write conflicts with an existing record.", instance=request.url.path
-    )
+    return problem_response(409, "The write conflicts with an existing record.")
 
 
 class ProblemError(BaseModel):
@@ -188,7 +188,8 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    instance: str
+    instance: str = Field(description="`urn:uuid:` of the request's id (the answer's "
+                                      "X-Request-ID): this occurrence, never the request path")
     errors: list[ProblemError] | None = None
 
 

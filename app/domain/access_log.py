@@ -25,6 +25,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
+from app.domain import cursors
 from app.domain.audit import acting_role
 from app.domain.common import new_id, utcnow
 
@@ -151,13 +152,28 @@ class AccessLogWriter:
             await self.flush()
 
 
+ACCESS_LOG_PAGE = 200  # most reads a page of GET /v1/cases/{id}/access-log
+
+
 async def case_access_log(
-    session: AsyncSession, case_id: uuid.UUID, limit: int = 1000
-) -> list[AccessLogOut]:
-    """The reads of a case, newest first (at most ``limit``)."""
-    rows = await session.exec(
-        select(AccessLogEntry).where(AccessLogEntry.case_id == case_id)
-        .order_by(col(AccessLogEntry.at).desc()).limit(limit)
-    )
+    session: AsyncSession, case_id: uuid.UUID, limit: int = 100, cursor: str | None = None,
+) -> tuple[list[AccessLogOut], str | None]:
+    """A page of the reads of a case, newest first (at most ``limit``), after ``cursor`` (the
+    previous page's ``next_cursor``; 422 ``invalid-cursor`` for one not made for this case's
+    log), and the cursor of the next page (None on the last)."""
+    key = cursors.query_key({"list": "access-log", "case": str(case_id)})
+    where = [col(AccessLogEntry.case_id) == case_id]
+    if cursor is not None:
+        at, ident = cursors.decode(cursor, key, 2)
+        before, last = cursors.instant(at), cursors.identifier(ident)
+        where.append(sa.or_(col(AccessLogEntry.at) < before, sa.and_(
+            col(AccessLogEntry.at) == before, col(AccessLogEntry.id) < last)))
+    rows = list((await session.exec(
+        select(AccessLogEntry).where(*where)
+        .order_by(col(AccessLogEntry.at).desc(), col(AccessLogEntry.id).desc()).limit(limit + 1)
+    )).all())
+    page = rows[:limit]
+    following = (cursors.encode((page[-1].at.isoformat(), str(page[-1].id)), key)
+                 if len(rows) > limit else None)
     return [AccessLogOut(id=r.id, actor=r.actor_sub, role=r.actor_role, what=r.what, at=r.at,
-                         request_id=r.request_id) for r in rows]
+                         request_id=r.request_id) for r in page], following

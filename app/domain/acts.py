@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.assessments import Assessment
 from app.domain.cases_table import Case
-from app.domain.events import CaseEvent
+from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels_table import PanelItem

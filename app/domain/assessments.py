@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -37,7 +38,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.judgements_table import Judgement
-from app.domain.next_steps import close_step, reason_act, satisfy_open_steps
+from app.domain.next_steps import act_answers, close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
@@ -426,6 +427,7 @@ async def _after_act(
     if action == "countersign":
         data.update(await ratings_completed_by(session, case, assessment, wctx.occurred_at))
     result = await policy.run(wctx, event=wctx.event(trigger, data, subject_id=assessment.id))
+    result = await answer_from_file(wctx, result=result, besides=assessment.id)
     if satisfied is not None:
         result = satisfied.merge(result)
     await wctx.audit(
@@ -438,6 +440,138 @@ async def _after_act(
                payload={"case_id": str(case.id), "type": str(assessment.type),
                         "stage": str(assessment.stage)})
     return result
+
+
+async def answer_from_file(
+    wctx: WriteContext, *, result: policy.PolicyResult, besides: uuid.UUID | None = None
+) -> policy.PolicyResult:
+    """Close the steps this write created that an assessment act already on file answers:
+    recorded earlier but dated no earlier than the step's raising and its earliest reason
+    (:func:`~app.domain.next_steps.act_answers`), of the type the step asks for, closing it
+    by the pack's ``[closures]`` (``assessment_submit``, ``assessment_submit_review`` for a
+    review stage, ``assessment_countersign``). The step is done as that act did it: at its
+    time, credited to whoever did it, ``satisfied_by`` the assessment, as it would have been
+    had the acts been recorded in the order they happened (fid5, the mirror of N4: a MARP
+    decision recorded late, dated 24 December, raised ``complete_review_stage`` beside the
+    Review Stage of 29 December already on file). Duties about one assessment (countersign or
+    resubmit *that* one) are raised by its own acts and left alone; ``besides``: the
+    assessment whose act this write is (what it raises is not answered by itself)."""
+    pack = wctx.pack
+    own = per_assessment_codes(pack)
+    closable = {c for action in ("submit", "submit_review", "countersign")
+                for c in pack.closes(f"assessment_{action}")} - own
+    created = [s for s in result.created if s.status == StepStatus.open and s.code in closable]
+    if not created:
+        return result  # no query for a write that raised nothing an assessment act does
+    acts = [act for act in await _assessment_acts(wctx.session, wctx.case.id)
+            if act[2].id != besides]
+    for step in created:
+        found = next((act for act in acts if _act_answers(wctx, step, act)), None)
+        if found is None:
+            continue
+        at, action, assessment, by = found
+        # The assessment is its author's work, even when a countersignature completes it: a
+        # case holder's step is credited to the author, the rest to whoever did the act.
+        authors = action == "submit" or any(line.actor == "case_holder"
+                                            for line in pack.lines_for_code(step.code))
+        credited = assessment.author_id if authors else by
+        closed = await close_step(
+            replace(wctx, occurred_at=at), step=step, satisfied_by=("assessment", assessment.id),
+            credited_to=credited,
+            note=f"Satisfied by {assessment.type} assessment {assessment.id} ({action} at "
+                 f"{iso_utc(at)}, recorded before the act that asks for it)")
+        result = result.merge(closed)
+        if action == "submit" and step.code in pack.closes("assessment_submit_review") \
+                and await _as_the_review_stage(wctx, assessment=assessment):
+            result = result.merge(await policy.current(wctx.session, wctx.case))
+    return result
+
+
+async def _as_the_review_stage(wctx: WriteContext, *, assessment: Assessment) -> bool:
+    """A review stage found to be the one a request asked for (``assessment_submit_review``)
+    only once the request was recorded: its open duties (its countersignature awaited) take
+    the reasons its submission gives as that Review Stage (the event flagged
+    ``answers_review_request``, as :func:`_after_act` flags it when the request is on file
+    first), each step headed by the first of its reasons in the pack's line order, as the
+    engine heads a step that several lines ask for at once (Somerset: countersigned under
+    S18, 7.1.3, with S4 beside it; fid5's mirror of N4). Whether a step changed."""
+    session, case = wctx.session, wctx.case
+    at = assessment.submitted_at
+    if assessment.status != AssessmentStatus.submitted or at is None:
+        return False
+    own = per_assessment_codes(wctx.pack)
+    open_steps = await policy.open_steps_of(session, case.id)
+    mine = {s.id: s for s in open_steps if s.subject_id == assessment.id and s.code in own}
+    if not mine:
+        return False
+    changed = False
+    then = replace(wctx, occurred_at=at)
+    event = then.event("assessment_submitted", {
+        "type": str(assessment.type), "stage": str(assessment.stage),
+        "assessment_id": str(assessment.id), "scores": dict(assessment.scores or {}),
+        "answers_review_request": True}, subject_id=assessment.id)
+    panels, extras = await policy.snapshot_inputs(session, wctx.service, case, at)
+    evaluation = policy.evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
+                                     panels, **extras)
+    pack = then.pack
+    for intent in evaluation.intents:
+        step = mine.get(intent.step_id) if intent.step_id is not None else None
+        if step is None or intent.action != "keep" or not intent.reasons:
+            continue
+        have = [dict(r) for r in step.reasons or ()]
+        added = [dict(r) for r in intent.reasons if dict(r) not in have]
+        if not added:
+            continue
+        lines = pack.lines_for_code(step.code)
+
+        def order(reason: dict[str, Any], lines: tuple[Any, ...] = lines) -> int:
+            return next((n for n, line in enumerate(lines) if line.id == reason.get("rule")
+                         and reason.get("trigger") in line.trigger), len(lines))
+
+        step.reasons = sorted(have + added, key=order)
+        head = lines[order(step.reasons[0])] if order(step.reasons[0]) < len(lines) else None
+        if head is not None:
+            step.rule_id, step.policy_ref, step.title = head.id, head.ref, head.title
+        session.add(step)
+        await session.flush()
+        await wctx.audit("step.reason", entity_type="step", entity_id=step.id,
+                         change={"code": step.code, "action": "keep",
+                                 "due_at": iso_utc(step.due_at) if step.due_at else None,
+                                 "reasons": added},
+                         reason=f"Assessment {assessment.id} is the Review Stage a step asked "
+                                "for")
+        changed = True
+    return changed
+
+
+# An assessment act on file: (when, "submit" or "countersign", the assessment, by whom).
+_FiledAct = tuple[datetime, str, Assessment, str]
+
+
+async def _assessment_acts(session: AsyncSession, case_id: uuid.UUID) -> list[_FiledAct]:
+    """The case's assessment submissions and countersignatures (each resubmission too), as
+    their history records them, earliest first."""
+    rows = (await session.exec(select(Assessment).where(
+        Assessment.case_id == case_id, Assessment.status != AssessmentStatus.draft))).all()
+    acts = [(datetime.fromisoformat(str(entry["at"])), str(entry["action"]), assessment,
+             str(entry.get("by") or assessment.author_id))
+            for assessment in rows for entry in assessment.history or ()
+            if entry.get("action") in ("submit", "countersign") and entry.get("at")]
+    return sorted(acts, key=lambda act: (act[0], str(act[2].id)))
+
+
+def _act_answers(wctx: WriteContext, step: Step, act: _FiledAct) -> bool:
+    """Whether a filed assessment act does the step: the pack in force at the act says the act
+    closes the step's code, the assessment is of the type the step asks for, and the act is
+    dated no earlier than the step and its reasons."""
+    at, action, assessment, _ = act
+    pack = wctx.policy.pack_for(wctx.service, at=at)
+    if step.code not in satisfied_by(pack, action, assessment.stage):
+        return False
+    if not satisfies_assessment_step(pack, step.rule_id, step.code, step.title,
+                                     str(assessment.type)):
+        return False
+    return act_answers(pack, step, at)
 
 
 async def answers_review_request(

@@ -153,9 +153,16 @@ async def timeline(
     changes, judgements, events, assessment and referral transitions, oversight, panel
     decisions, steps created and closed; who and why."""
     _, case = await get_visible_case(session, principal, case_id)
+    # Who opened it: the write audit's creation entry (POST, or PUT by external reference).
+    opener = (await session.exec(
+        select(AuditEntry.actor_sub, AuditEntry.actor_role).where(
+            col(AuditEntry.case_id) == case.id, col(AuditEntry.entity_type) == "case",
+            col(AuditEntry.entity_id) == case.id, col(AuditEntry.action) == "case.create")
+        .order_by(col(AuditEntry.at)).limit(1))).first()
     entries = [TimelineEntry(
         at=case.opened_at, recorded_at=case.created_at, kind="case", action="opened",
-        entity_id=case.id, by=None, role=None, why=None,
+        entity_id=case.id, by=opener[0] if opener else None,
+        role=opener[1] if opener else None, why=None,
         details={"intervention": case.intervention.value},
     )]
     for load in (_judgements, _events, _assessments, _referrals, _oversight, _decisions,

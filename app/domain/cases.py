@@ -357,7 +357,8 @@ async def create_case(
     )
     session.add(case)
     await session.flush()
-    # A new case needs no lock: no other write can know it yet. No single role opens it.
+    # A new case needs no lock: no other write can know it yet. No single role opens it. Its
+    # steps read absences and panels under the service's policy lock (taken above).
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=None, occurred_at=opened_at)
     result = await policy.run(wctx, event=wctx.event("case_opened", {}))
@@ -397,7 +398,7 @@ async def _refuse_duplicate_ref(
     extra = ({"existing_case_id": str(existing)}
              if await may_see_case(session, principal, service_id, existing) else {})
     raise Conflict(
-        f"A case with external reference {ref.system}/{ref.id} already exists.",
+        "A case with this external reference already exists.",
         slug="duplicate-external-ref", extra=extra,
     )
 

@@ -144,15 +144,16 @@ def parse_declared(
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Parse each sent value with the pack's declaration of its name (``declared(name)``: an
     object with ``parse``, or None); answer the parsed values and 422 ``errors`` entries
-    (``{loc}.{name}``), an undeclared name's listing the declared ``names``."""
+    (``{loc}.{name}``), an undeclared name's at ``loc``, by its place among the keys sent
+    (never its text: attack pass 9, N8), listing the declared ``names``."""
     parsed: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
-    for name, value in sent.items():
+    for position, (name, value) in enumerate(sent.items(), 1):
         declaration = declared(name)
         if declaration is None:
             allowed = ", ".join(names) or "none"
-            errors.append({"loc": f"{loc}.{name}",
-                           "msg": f"not {what} of this service's policy (allowed: {allowed})"})
+            errors.append({"loc": loc, "msg": f"key {position} of this object is not {what} "
+                                              f"of this service's policy (allowed: {allowed})"})
             continue
         try:
             parsed[name] = declaration.parse(value)

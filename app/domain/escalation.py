@@ -2,14 +2,17 @@
 
 A pass walks the overdue, not-yet-escalated steps service by service (in ``(service, due,
 id)`` order, so a batch extends one audit chain, rarely two) and handles them in batches, one
-transaction each. A batch locks its steps (``FOR UPDATE OF step SKIP LOCKED`` on PostgreSQL, so
-several workers share the work without waiting on or repeating each other; on SQLite the lock is
-a no-op and the database's write lock serialises workers), then, set-wise with no ORM object per
-step: one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the escalation steps
-(the unique open-step index on (case, code, subject) is the last guard against a duplicate), one
-``UPDATE`` stamps ``escalated_at``, one multi-row ``INSERT`` writes the outgoing events and, last,
-one writes the audit entries already sealed into their service's hash chain under the chain's
-lock (:func:`app.domain.audit.append_sealed`): all in the batch's transaction. On PostgreSQL
+transaction each. A batch locks its steps and their cases (``FOR UPDATE OF case, step SKIP
+LOCKED`` on PostgreSQL, so several workers share the work without waiting on or repeating each
+other; on SQLite the lock is a no-op and the database's write lock serialises workers) and the
+other overdue steps of the cases it locked with them (a walk that skips a step because another
+holds its case relies on the holder to escalate it), then, set-wise with no ORM object per
+step: one multi-row
+``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the escalation steps (the unique
+open-step index on (case, code, subject) is the last guard against a duplicate), one ``UPDATE``
+stamps ``escalated_at``, one multi-row ``INSERT`` writes the outgoing events and, last, one
+writes the audit entries already sealed into their service's hash chain under the chain's lock
+(:func:`app.domain.audit.append_sealed`): all in the batch's transaction. On PostgreSQL
 a pass runs two such walks at once in its process (:data:`WALKERS`), as two workers would.
 """
 
@@ -65,12 +68,14 @@ STEP = Step.__table__  # type: ignore[attr-defined]
 CASE = Case.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 ABSENCE = StaffAbsence.__table__  # type: ignore[attr-defined]
-# The columns of an overdue step an escalation is made from, and its case's line manager.
+# The columns of an overdue step an escalation is made from.
 _OVERDUE_COLUMNS = (
     STEP.c.id, STEP.c.service_id, STEP.c.case_id, STEP.c.code, STEP.c.rule_id, STEP.c.title,
     STEP.c.actor, STEP.c.assignee_id, STEP.c.due_at, STEP.c.policy_pack,
     STEP.c.policy_version, STEP.c.policy_ref, STEP.c.owner_role,
 )
+# Its case's line manager and access mode (read with the step by both locking queries).
+_CASE_COLUMNS = (CASE.c.line_manager_id, CASE.c.access_mode)
 
 
 # Who takes an overdue step's escalation is the pack's (``[escalation]``, e.g. Somerset: the
@@ -189,7 +194,7 @@ async def overdue_batch(
         await connection.execute(sa.update(CASE).where(CASE.c.id.is_(None))
                                  .values(id=CASE.c.id))
     query = (
-        sa.select(*_OVERDUE_COLUMNS, CASE.c.line_manager_id, CASE.c.access_mode)
+        sa.select(*_OVERDUE_COLUMNS, *_CASE_COLUMNS)
         .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
         .where(
             STEP.c.status == StepStatus.open,
@@ -213,6 +218,41 @@ async def overdue_batch(
     return (await connection.execute(query)).all()
 
 
+async def overdue_siblings(
+    session: AsyncSession, now: datetime, batch: Sequence[Any]
+) -> Sequence[Any]:
+    """The other open, overdue, unescalated steps of the cases a locked batch holds (rows as
+    :func:`overdue_batch`'s), locked too: whoever holds a case escalates all of its overdue
+    steps.
+
+    Without them a step could miss its pass. :func:`overdue_batch` skips a step whose *case*
+    another walk holds for one of the case's other steps (``SKIP LOCKED`` skips the joined row),
+    and that walk's batch may end before the step, or have passed it already: seen on
+    PostgreSQL under load, three racing passes escalated 11 of 12 overdue steps and left the
+    12th to the next pass (a cron ``yjrisk tick`` runs two walks itself). The case is locked
+    first (``OF case, step`` locks in that order), so a step of a case this batch holds is
+    locked by no one else: the lock here never waits."""
+    cases = {overdue.case_id for overdue in batch}
+    if not cases:
+        return []
+    taken = [overdue.id for overdue in batch]
+    query = (
+        sa.select(*_OVERDUE_COLUMNS, *_CASE_COLUMNS)
+        .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
+        .where(
+            STEP.c.case_id.in_(cases), STEP.c.id.not_in(taken),
+            STEP.c.status == StepStatus.open,
+            STEP.c.escalated_at.is_(None),
+            STEP.c.due_at < now,
+            sa.func.coalesce(STEP.c.overdue_at, STEP.c.due_at) < now,
+            STEP.c.code != ESCALATION_CODE,
+        )
+        .order_by(STEP.c.service_id, STEP.c.due_at, STEP.c.id)
+        .with_for_update(skip_locked=True, of=STEP)
+    )
+    return (await (await session.connection()).execute(query)).all()
+
+
 async def _absent_managers(
     connection: Any, batch: Sequence[Any], now: datetime
 ) -> frozenset[tuple[uuid.UUID, str]]:
@@ -234,8 +274,9 @@ async def escalate_batch(
     session: AsyncSession, batch: Sequence[Any], now: datetime,
     packs: Mapping[str, Pack] | None = None,
 ) -> int:
-    """Escalate a locked batch of overdue steps (rows of :func:`overdue_batch`) set-wise, in
-    the session's transaction; answer how many escalations were created.
+    """Escalate a locked batch of overdue steps (rows of :func:`overdue_batch`) and the other
+    overdue steps of its cases (:func:`overdue_siblings`) set-wise, in the session's
+    transaction; answer how many escalations were created.
 
     One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates the escalations (the
     unique open-step index drops any duplicate), one ``UPDATE`` stamps ``escalated_at`` on the
@@ -251,6 +292,7 @@ async def escalate_batch(
     if not batch:
         return 0
     packs = packs if packs is not None else bundled_and_folder_packs()
+    batch = [*batch, *await overdue_siblings(session, now, batch)]
     raised_at = utcnow()
     connection = await session.connection()
     absent = await _absent_managers(connection, batch, now)
@@ -366,9 +408,11 @@ async def _walk(
     """Escalate batches until one comes back short; answer how many escalations.
 
     The batches walk ``(service_id, due_at, id)`` forward from where the last one ended, so a
-    walk reads each overdue step once; steps another walk or worker holds are skipped (it
-    escalates them, or the next pass does if it rolled back): a short batch means every step
-    after this walk's place was either taken here or held by someone else.
+    walk reads each overdue step once; steps another walk or worker holds, or whose case it
+    holds, are skipped (it escalates them with the case's other overdue steps,
+    :func:`overdue_siblings`, or the next pass does if it rolled back; a case a practitioner's
+    write holds waits for the next pass): a short batch means every step after this walk's
+    place was either taken here or is someone else's.
     """
     total = 0
     after: Position | None = None

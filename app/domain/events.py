@@ -8,10 +8,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
@@ -26,16 +25,16 @@ from app.domain.access import (
     require_roles,
     service_of,
 )
+from app.domain.assessments import answer_from_file
 from app.domain.cases_table import Case
 from app.domain.common import (
-    JSONType,
     PlausibleDate,
     UtcDatetime,
     check_details_size,
-    new_id,
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -71,27 +70,6 @@ IN_CUSTODY_AFTER: dict[str, bool] = {
 }
 
 
-class CaseEvent(SQLModel, table=True):
-    """One event on a case: what, when it happened, who recorded it and under which role."""
-
-    __tablename__ = "case_event"
-    __table_args__ = (sa.Index("ix_case_event_case_occurred", "case_id", "occurred_at"),)
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    service_id: uuid.UUID = Field(foreign_key="service.id")
-    case_id: uuid.UUID = Field(foreign_key="case.id")
-    # A core type (CaseEventType) or one the service's pack declares; checked on write.
-    type: str = Field(max_length=32)
-    occurred_at: datetime
-    # When it became known to the worker (default: when it happened); policy clocks that count
-    # from knowledge use it (Wokingham "becomes known to the PYJS worker").
-    known_at: datetime | None = None
-    may_raise_to_high: bool = False
-    transfer_date: date | None = None
-    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    recorded_by: str = Field(max_length=128)
-    recorded_role: str = Field(max_length=32)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 class IncomingRatings(BaseModel):
@@ -189,7 +167,7 @@ def check_event_type(pack: Pack, event_type: str) -> None:
     allowed = pack.event_type_ids()
     if event_type not in allowed:
         raise Unprocessable(
-            f"This service's policy has no event type {event_type!r}.",
+            "This service's policy has no such event type.",
             slug="unknown-event-type",
             errors=[{"loc": "body.type", "msg": f"must be one of: {', '.join(allowed)}"}],
             extra={"allowed": list(allowed)},
@@ -248,6 +226,7 @@ async def record_event(
     ended = await _end_steps(wctx, event=event, declared=pack.event_type(body.type))
     if ended is not None:
         result = result.merge(ended)
+    result = await answer_from_file(wctx, result=result)
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,

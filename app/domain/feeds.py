@@ -23,7 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, DomainError, NotFound, Unprocessable, validation_items
+from app.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    Unprocessable,
+    schema_names,
+    validation_items,
+)
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import load_case, service_of
@@ -249,8 +256,9 @@ async def _apply_mappa_update(
     except ValidationError as exc:
         raise Unprocessable(
             "details carries an invalid MAPPA category, level or date.",
-            errors=validation_items(exc.errors(include_input=False, include_url=False),
-                                    ("body", "details"))) from exc
+            errors=validation_items(
+                exc.errors(include_url=False), ("body", "details"),
+                schema_names(MappaUpdate.model_json_schema()), body.details)) from exc
     changes: dict[str, list[Any]] = {}
     for field in ("mappa_category", "mappa_level", "expected_release_date"):
         new = getattr(update, field)

@@ -93,10 +93,16 @@ class RecordedSession(Session):
     """The app's session class: it records case and step field changes on every flush."""
 
 
+_INSERT = sa.insert(RecordChange.__table__)  # type: ignore[attr-defined]
+
+
 @event.listens_for(RecordedSession, "before_flush")
 def _record(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Write the flush's changes of cases and steps, before the flush itself, in its
+    transaction (one INSERT, no ORM object per row: issue 15)."""
     actor = getattr(session.info.get("request_state"), "principal_sub", None)
     now = utcnow()
+    rows: list[dict[str, Any]] = []
     for obj, created in [(o, True) for o in session.new] + [(o, False) for o in session.dirty]:
         if isinstance(obj, Case):
             fields: Any = _case_fields()
@@ -110,8 +116,10 @@ def _record(session: Session, _ctx: Any, _instances: Any) -> None:
         changes = _changes(obj, fields, created)
         if not changes and not created:
             continue
-        session.add(RecordChange(
-            service_id=obj.service_id, case_id=case_id,
-            entity_type="case" if isinstance(obj, Case) else "step", entity_id=obj.id,
-            recorded_at=now, actor_sub=actor, created=created, changes=changes,
-        ))
+        rows.append({
+            "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
+            "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
+            "recorded_at": now, "actor_sub": actor, "created": created, "changes": changes,
+        })
+    if rows:
+        session.connection().execute(_INSERT, rows)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -16,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
-from app.domain.assessments import assessment_clock, check_belongs_to_case
+from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -122,17 +123,27 @@ def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dic
     }
 
 
+_EVENT_COLUMNS: Any = CaseEvent.__table__.c  # type: ignore[attr-defined]
+# Built once: the statement's parameters are bound per write.
+_PENDING_TRANSFER = (
+    sa.select(_EVENT_COLUMNS.transfer_date)
+    .where(_EVENT_COLUMNS.case_id == sa.bindparam("yj_case", type_=_EVENT_COLUMNS.case_id.type),
+           _EVENT_COLUMNS.type == "transfer_out",
+           _EVENT_COLUMNS.occurred_at <= sa.bindparam(
+               "yj_at", type_=_EVENT_COLUMNS.occurred_at.type))
+    .order_by(_EVENT_COLUMNS.occurred_at.desc(), _EVENT_COLUMNS.created_at.desc())
+    .limit(1)
+)
+
+
 async def pending_transfer_date(
     session: AsyncSession, case_id: uuid.UUID, at: datetime
 ) -> date | None:
     """The transfer date of the case's latest transfer out recorded by ``at``, if that date is
     not yet past on ``at``'s London day (the child has not transferred yet)."""
-    latest = (await session.exec(
-        select(col(CaseEvent.transfer_date)).where(
-            CaseEvent.case_id == case_id, CaseEvent.type == "transfer_out",
-            CaseEvent.occurred_at <= at)
-        .order_by(col(CaseEvent.occurred_at).desc(), col(CaseEvent.created_at).desc())
-        .limit(1))).first()
+    conn = await session.connection()
+    latest = (await conn.execute(_PENDING_TRANSFER, {"yj_case": case_id, "yj_at": at})
+              ).scalar_one_or_none()
     if latest is None or latest < london_date(at):
         return None
     return latest
@@ -160,7 +171,9 @@ async def apply_judgement(
     data["assessment_unnamed"] = body.assessment_id is None and panel_item_id is None
     # A transfer out still ahead (Somerset 13.4.3 "prior to the transfer of the child"): a
     # rating that rises meanwhile is handed over before that date, as if it came first (S26).
-    transfer = await pending_transfer_date(session, case.id, occurred_at)
+    # Read only under a pack whose judgement lines can use it (Wokingham's cannot).
+    transfer = await pending_transfer_date(session, case.id, occurred_at) \
+        if wctx.pack.reads_event_key("judgement_recorded", "transfer_pending") else None
     if transfer is not None:
         data["transfer_pending"], data["transfer_date"] = True, transfer.isoformat()
     previous = (case.ratings or {}).get(str(body.domain)) or {}
@@ -184,10 +197,18 @@ async def apply_judgement(
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
+        result = await answer_from_file(wctx, result=result)
+    previous_level = previous.get("level")
+    if backfill:  # the level before it in time, not the current one (attack pass 9, A9-23)
+        previous_level = (await session.exec(
+            select(Judgement.level).where(
+                col(Judgement.case_id) == case.id, col(Judgement.domain) == body.domain,
+                col(Judgement.occurred_at) < occurred_at)
+            .order_by(col(Judgement.occurred_at).desc()).limit(1))).first()
     judgement = Judgement(
         id=judgement_id, service_id=service.id, case_id=case.id, domain=body.domain,
         level=body.level,
-        previous_level=previous.get("level"),
+        previous_level=previous_level,
         matrix_level=evaluation.matrix_level if evaluation else None,
         impact=data["impact"], likelihood=data["likelihood"], setting=data["setting"],
         rationale=body.rationale, victims=data["victims"], assessment_id=body.assessment_id,

@@ -30,7 +30,7 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
-from app.domain.events import CaseEvent
+from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.services import Service

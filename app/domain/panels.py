@@ -25,6 +25,7 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
+from app.domain.assessments import answer_from_file
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -55,6 +56,7 @@ from app.workflows.calendar import LONDON
 from app.workflows.vocabulary import PanelKind
 
 SCHEDULERS = ("chair", "panel_admin")
+NEXT_PANEL = "next-panel"  # the deadline form a panel's date sets (policy-rules.md)
 # What a panel decision is the act for comes from the pack, in passes (``[closures]``), each
 # credited to whoever did the act (a step is never closed in someone else's name):
 # ``panel_decision_overtakes``: steps the sitting made moot without doing them (a request still
@@ -76,6 +78,13 @@ class PanelCreate(BaseModel):
                                          "(GET /v1/policy-packs/{id}: panel_kinds)")
     scheduled_for: UtcDatetime
     chair_id: StaffId
+
+
+class PanelMove(BaseModel):
+    """Body of ``POST /v1/panels/{id}/reschedule``."""
+
+    model_config = ConfigDict(extra="forbid")
+    scheduled_for: UtcDatetime
 
 
 class PanelItemCreate(BaseModel):
@@ -173,7 +182,7 @@ async def create_panel(
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
-            f"This service's policy holds no {body.kind} panels.",
+            "This service's policy holds no panels of this kind.",
             slug="wrong-panel-kind",
             errors=[{"loc": "body.kind", "msg": f"must be one of: {', '.join(allowed)}"}],
             extra={"allowed": list(allowed)},
@@ -190,34 +199,118 @@ async def create_panel(
                        service_id=service.id, change=body.model_dump(mode="json"))
     await emit(session, "panel.scheduled", panel.id, service_id=service.id,
                payload={"kind": body.kind, "scheduled_for": iso_utc(body.scheduled_for)})
+    await _redate_next_panel_steps(session, principal, ctx, service, panel, "scheduled")
+    return panel
+
+
+async def _redate_next_panel_steps(
+    session: AsyncSession, principal: Principal, ctx: policy.PolicyContext, service: Service,
+    panel: Panel, change: str,
+) -> None:
+    """After a panel of the service was scheduled, moved or cancelled (``change``), under the
+    service's exclusive policy lock: every open ``next-panel`` step of the service is due at the
+    next panel of its pack's kind at or after the act that asked for it, among the panels as
+    they now stand (the engine's ``panel_scheduled``), sooner or later, each re-date audited
+    (``step.redate``) in this unit of work. Somerset 3.2.3 "refer the case to the next YJT
+    MARP", 6.2 views "sought before the initial panel" (attack 9, A9-5: a MARP booked after a
+    later one, or a MARP moved or cancelled, left steps on the other MARP's date)."""
+    now = utcnow()
+    if ctx.pack_for(service, at=now).panel_kind != panel.kind:
+        return  # the pack's next-panel steps wait for panels of another kind
     waiting = await session.exec(
         select(Case.id).where(Case.service_id == service.id, col(Case.id).in_(
             select(Step.case_id).where(Step.service_id == service.id,
                                        Step.status == StepStatus.open,
-                                       col(Step.awaiting_panel_date).is_(True))))
+                                       Step.deadline_form == NEXT_PANEL)))
         .order_by(col(Case.id))
     )
     for case_id in waiting.all():
-        # Each waiting case is locked (in id order, so two schedulings cannot deadlock) and
-        # read again before its steps are re-dated, as every write on a case does: a completion
-        # or closure racing this scheduling is then either seen whole or waits for it.
+        # Each case is locked (in id order) and read again before its steps are re-dated, as
+        # every write on a case does; no case write of the service is under way (the
+        # exclusive policy lock waits for them, and they wait for it before their case lock).
         case = await load_case(session, case_id, lock=True)
         if case is None:
             continue
-        # A panel recorded after the fact still gives its date to the steps that were waiting
-        # for it when it sat (they were due then); a step recorded after it sat was never
-        # referable to it (Somerset 3.2.3 "the next YJT MARP") and keeps waiting.
-        now = utcnow()
-        sat = min(now, panel.scheduled_for)
-        later = frozenset(s.id for s in await policy.open_steps_of(session, case.id)
-                          if s.created_at > sat) if sat < now else frozenset()
         wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                             principal=principal, role=_scheduler_role(principal),
-                            occurred_at=sat)
+                            occurred_at=now)
         await policy.run(wctx, event=wctx.event(
-            "panel_scheduled", {"panel_id": str(panel.id), "kind": body.kind},
-            subject_id=panel.id), panels_from=sat, untouched=later)
-    return panel
+            "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
+                                "change": change}, subject_id=panel.id))
+
+
+async def _panel_to_change(
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, what: str
+) -> tuple[Service, Panel, list[PanelItem]]:
+    """The panel to move or cancel, under the service's exclusive policy lock, with its items;
+    409 ``panel-decided`` when a decision is recorded on it (a decision is dated when the panel
+    sat: moving or cancelling the sitting would leave it dated before its panel, or without
+    one)."""
+    require_roles(principal, SCHEDULERS, what)
+    service = await service_of(session, principal)
+    # Moving or cancelling a panel re-dates next-panel steps: exclusive against every case
+    # write of the service (app.domain.policy_lock), before the panel is read.
+    await lock_policy_exclusive(session, service.id)
+    panel = (await session.exec(select(Panel).where(
+        Panel.id == panel_id, Panel.service_id == service.id)
+        .execution_options(populate_existing=True))).first()
+    if panel is None:
+        raise NotFound("No such panel.")
+    items = list((await session.exec(select(PanelItem).where(
+        PanelItem.panel_id == panel.id))).all())
+    if any(item.decided_at is not None for item in items):
+        raise Conflict("The panel has sat: a decision is recorded on it.", slug="panel-decided")
+    return service, panel, items
+
+
+async def reschedule_panel(
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelMove,
+    ctx: policy.PolicyContext,
+) -> tuple[Panel, list[PanelItem]]:
+    """Move a panel to another time (chair, panel admin); the service's ``next-panel`` steps
+    whose date that changes, sooner or later, are re-dated (audited) in the same write."""
+    service, panel, items = await _panel_to_change(session, principal, panel_id,
+                                                   "reschedule panels")
+    require_plausible(body.scheduled_for, "scheduled_for")
+    require_not_before(body.scheduled_for, YJS_FLOOR,
+                       "the start of youth justice services (1 April 2000)", "scheduled_for")
+    was = panel.scheduled_for
+    if was == body.scheduled_for:
+        return panel, items
+    panel.scheduled_for = body.scheduled_for
+    session.add(panel)
+    await session.flush()
+    change = {"scheduled_for": [iso_utc(was), iso_utc(body.scheduled_for)]}
+    await record_audit(session, principal, "panel.reschedule", "panel", panel.id,
+                       service_id=service.id, change=change)
+    await emit(session, "panel.rescheduled", panel.id, service_id=service.id,
+               payload={"kind": panel.kind, "scheduled_for": iso_utc(body.scheduled_for),
+                        "was": iso_utc(was)})
+    await _redate_next_panel_steps(session, principal, ctx, service, panel, "moved")
+    return panel, items
+
+
+async def cancel_panel(
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID,
+    ctx: policy.PolicyContext,
+) -> None:
+    """Cancel a panel (chair, panel admin): it is removed, and the service's ``next-panel``
+    steps that were due at it take the next panel after it (or wait for one), audited, in the
+    same write. 409 ``panel-has-items`` while cases are on its agenda (move the panel instead,
+    or decide them)."""
+    service, panel, items = await _panel_to_change(session, principal, panel_id,
+                                                   "cancel panels")
+    if items:
+        raise Conflict("Cases are on the panel's agenda: move the panel instead.",
+                       slug="panel-has-items")
+    await record_audit(session, principal, "panel.cancel", "panel", panel.id,
+                       service_id=service.id,
+                       change={"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)})
+    await emit(session, "panel.cancelled", panel.id, service_id=service.id,
+               payload={"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)})
+    await session.delete(panel)
+    await session.flush()
+    await _redate_next_panel_steps(session, principal, ctx, service, panel, "cancelled")
 
 
 def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime) -> None:
@@ -294,6 +387,16 @@ async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uui
     return service, panel
 
 
+async def _panel_again(session: AsyncSession, panel: Panel) -> Panel:
+    """The panel read again after the case's lock (a panel write of the service, which the
+    case lock waits for, may have moved or cancelled it meanwhile); 404 when cancelled."""
+    again = (await session.exec(select(Panel).where(Panel.id == panel.id)
+                                .execution_options(populate_existing=True))).first()
+    if again is None:
+        raise NotFound("No such panel.")
+    return again
+
+
 async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
                              items: list[PanelItem]) -> set[uuid.UUID]:
     """Which of the items' cases the principal may see (chairs and panel administrators of the
@@ -353,6 +456,7 @@ async def add_item(
                            restriction_clause(principal), lock=True)
     if case is None:
         raise NotFound("No such case.")
+    panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
     await _require_panel_route(session, case, body.referral_id)
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
@@ -540,6 +644,11 @@ async def decide(
     ).execution_options(populate_existing=True))).first()
     if item is None or case is None:
         raise NotFound("No such panel item.")
+    # The panel as it stands under the lock (a move or cancellation waits for no case write,
+    # it is waited for): the decision is dated by the sitting's time now.
+    panel = await _panel_again(session, panel)
+    if body.occurred_at is None and panel.scheduled_for != decided_at:
+        pack = ctx.pack_for(service, at=panel.scheduled_for)
     if item.decided_at is not None:
         raise conflicting("panel item", "decide", "decided",
                           item_out(item).model_dump(mode="json"))
@@ -604,6 +713,7 @@ async def decide(
     decided = await policy.run(
         wctx, event=wctx.event("panel_decision", data, subject_id=item.id))
     result = decided if result is None else result.merge(decided)
+    result = await answer_from_file(wctx, result=result)
     item.decided_at, item.decided_by = occurred_at, principal.sub
     item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
     session.add(item)

@@ -196,24 +196,14 @@ async def current(session: AsyncSession, case: Case) -> PolicyResult:
     return PolicyResult(next_steps=await open_steps_out(session, case.id))
 
 
-async def scheduled_panels(
-    session: AsyncSession, service: Service, since: datetime | None = None
-) -> list[ScheduledPanel]:
-    """The service's scheduled panels that can still take a referral (:func:`referable`), for
-    ``next-panel`` deadlines."""
-    return referable(await load_scheduled_panels(session, service.id), since)
-
-
-def referable(panels: Iterable[ScheduledPanel], since: datetime | None = None
-              ) -> list[ScheduledPanel]:
-    """The panels that can still take a case referred now: those sitting at or after
-    ``since`` (default: now, when the act is recorded). Somerset 3.2.3/3.2.4: "refer the case to
-    the next YJT MARP"; 13.3 "the next available MARP": a MARP that sat before the act was
-    recorded cannot hear it, so a back-dated judgement is due at the next MARP still to sit, not
-    born overdue against one already gone. Neither seed sets a referral cut-off before a
-    sitting, so a panel later today still counts."""
-    moment = since or utcnow()
-    return [p for p in panels if p.scheduled_for >= moment]
+async def scheduled_panels(session: AsyncSession, service: Service) -> list[ScheduledPanel]:
+    """The service's scheduled panels, soonest first, for ``next-panel`` deadlines: every one,
+    those already sat included. A ``next-panel`` step is due at the next panel at or after the
+    act that asks for it (policy-rules, Deadline forms: "computed from the triggering event's
+    ``occurred_at``, never from the wall clock, so that a CMS can back-fill events"): a
+    back-dated judgement whose MARP has sat is overdue against it (Somerset 3.2.3 "refer the
+    case to the next YJT MARP"), not due at the following one (attack 9, A9-6)."""
+    return await load_scheduled_panels(session, service.id)
 
 
 def evaluate_for(
@@ -317,20 +307,19 @@ def raise_violations(evaluation: Evaluation) -> None:
 
 async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
-    panels_from: datetime | None = None, untouched: frozenset[uuid.UUID] = frozenset(),
+    untouched: frozenset[uuid.UUID] = frozenset(),
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
     the write. ``open_steps``: the case's open steps as the caller just loaded them under the
     case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
-    ``panels_from``: the panels that count for ``next-panel`` deadlines sit at or after it
-    (default now: :func:`referable`); ``untouched``: open steps this act leaves as they are."""
+    ``untouched``: open steps this act leaves as they are."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              referable(panels, panels_from), **extras)
+                              panels, **extras)
     raise_violations(evaluation)
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
                         untouched=untouched)

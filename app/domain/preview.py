@@ -16,7 +16,13 @@ from pydantic import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import PROBLEM_BASE, Unprocessable, status_title, validation_items
+from app.core.errors import (
+    PROBLEM_BASE,
+    Unprocessable,
+    schema_names,
+    status_title,
+    validation_items,
+)
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
@@ -216,8 +222,8 @@ def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, d
     try:
         data = model.model_validate(body.data)
     except ValidationError as exc:
-        errors = validation_items(exc.errors(include_input=False, include_url=False),
-                                  ("body", "data"))
+        errors = validation_items(exc.errors(include_url=False), ("body", "data"),
+                                  schema_names(model.model_json_schema()), body.data)
         raise Unprocessable("The trigger's data does not match its shape; see errors.",
                             errors=errors) from exc
     if isinstance(data, CaseEventData):

@@ -263,7 +263,7 @@ def check_kind(pack: Pack, kind: str) -> None:
     allowed = pack.referral_kind_ids()
     if kind not in allowed:
         raise Unprocessable(
-            f"This service's policy has no referral kind {kind!r}.", slug="unknown-referral-kind",
+            "This service's policy has no such referral kind.", slug="unknown-referral-kind",
             errors=[{"loc": "body.kind", "msg": f"must be one of: {', '.join(allowed)}"}],
             extra={"allowed": list(allowed)},
         )
@@ -449,7 +449,7 @@ async def transition(
     """Apply a lifecycle action, checked against :data:`TRANSITIONS`; 409 on an illegal move."""
     move = TRANSITIONS_BY_ACTION.get(action)
     if move is None:
-        raise NotFound(f"No referral action {action!r}.")
+        raise NotFound("No such referral action.")
     service, case, referral = await load_referral(session, principal, referral_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     role = case_role_for(principal, case, move.roles, f"{action} this referral")

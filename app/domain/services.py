@@ -60,13 +60,13 @@ async def create_service(
     """Create a service under a known policy pack; 409 on a taken slug."""
     if body.policy_pack not in known_packs:
         raise Unprocessable(
-            f"Unknown policy pack {body.policy_pack!r}.",
+            "Unknown policy pack.",
             slug="unknown-policy-pack",
             errors=[{"loc": "body.policy_pack", "msg": f"one of {sorted(known_packs)}"}],
         )
     taken = await session.exec(select(Service.id).where(Service.slug == body.slug))
     if taken.first() is not None:
-        raise Conflict(f"The slug {body.slug!r} is taken.", slug="slug-taken")
+        raise Conflict("The slug is taken.", slug="slug-taken")
     service = Service(slug=body.slug, name=body.name, policy_pack=body.policy_pack)
     session.add(service)
     await session.flush()

@@ -39,9 +39,10 @@ from app.domain.common import iso_utc
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.workflows.calendar import end_of_day, london_date
-from app.workflows.deadlines import in_week_due
+from app.workflows.deadlines import in_week_due, prolonged_absences
 
 IN_WEEK = "+1wd-in-week"
+BROUGHT_FORWARD = "Brought forward to the last working day before"
 
 
 async def record_staff_absence(
@@ -51,13 +52,11 @@ async def record_staff_absence(
     """Record the absence (managers; 403 otherwise) and bring forward the worker's open in-week
     steps it cuts short; the re-dated steps (audited, one transaction)."""
     absence = await record_absence(session, principal, staff_id, body)
-    rows = await session.exec(select(Step).where(
-        Step.service_id == absence.service_id, Step.assignee_id == staff_id,
-        Step.status == StepStatus.open, Step.deadline_form == IN_WEEK,
-        col(Step.due_at).is_not(None)).order_by(col(Step.case_id)))
+    service = await session.get(Service, absence.service_id)
+    assert service is not None
+    in_week = await _in_week_steps(session, service, staff_id)
     moved = []
-    for step in rows.all():
-        await lock_case(session, step.case_id)
+    for step in in_week:
         await session.refresh(step)
         if step.status == StepStatus.open and await _bring_forward(session, ctx, step, absence):
             await record_audit(
@@ -66,8 +65,6 @@ async def record_staff_absence(
                 change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
                         else None, "absence_id": str(absence.id)})
             moved.append(step)
-    service = await session.get(Service, absence.service_id)
-    assert service is not None
     moved += await stand_ins.settle_staff(
         session, principal, None, ctx, service, staff_id,
         why=f"absence {absence.id} recorded, {absence.starts_on.isoformat()} to "
@@ -105,12 +102,64 @@ async def _settle(
     session: AsyncSession, principal: Principal, ctx: policy.PolicyContext,
     absence: StaffAbsence, why: str,
 ) -> list[Step]:
+    """After an absence changed or was cancelled: the worker's in-week deadlines follow their
+    absences as they now are (brought forward, or put back when the absence that brought them
+    forward no longer cuts the week short), and so do their stand-in steps."""
     service = await session.get(Service, absence.service_id)
     assert service is not None
-    moved = await stand_ins.settle_staff(session, principal, None, ctx, service,
-                                         absence.staff_id, why=why)
+    in_week = await _in_week_steps(session, service, absence.staff_id)
+    moved = []
+    for step in in_week:
+        await session.refresh(step)
+        if step.status == StepStatus.open and await _follow_absences(session, ctx, step, why):
+            await record_audit(
+                session, principal, "step.redate", "step", step.id,
+                service_id=step.service_id, case_id=step.case_id, reason=why,
+                change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
+                        else None, "absence_id": str(absence.id)})
+            moved.append(step)
+    moved += await stand_ins.settle_staff(session, principal, None, ctx, service,
+                                          absence.staff_id, why=why)
     await session.flush()
     return moved
+
+
+async def _in_week_steps(session: AsyncSession, service: Service, staff_id: str) -> list[Step]:
+    """The worker's open dated in-week steps, every case this write may touch (theirs, and
+    those where they hold a role a step stands in from) locked first, in case-id order: one
+    lock order, as any other write that locks several cases."""
+    rows = await session.exec(select(Step).where(
+        Step.service_id == service.id, Step.assignee_id == staff_id,
+        Step.status == StepStatus.open, Step.deadline_form == IN_WEEK,
+        col(Step.due_at).is_not(None)).order_by(col(Step.case_id)))
+    in_week = list(rows.all())
+    for case_id in sorted({s.case_id for s in in_week}
+                          | set(await stand_ins.staff_cases(session, service.id, staff_id))):
+        await lock_case(session, case_id)
+    return in_week
+
+
+async def _follow_absences(
+    session: AsyncSession, ctx: policy.PolicyContext, step: Step, why: str
+) -> bool:
+    """Re-date one in-week step by the worker's absences as they now are: sooner when one cuts
+    its week short, later (never past the week's own end) when the absence that brought it
+    forward was shortened, moved or cancelled; whether it moved."""
+    counted = _counted_from(step)
+    if counted is None or step.due_at is None or step.assignee_id is None:
+        return False
+    day = london_date(counted)
+    absences = await absences_of(session, step.service_id, step.assignee_id, day)
+    due = end_of_day(in_week_due(day, ctx.calendar, absences))
+    brought_forward = BROUGHT_FORWARD in (step.note or "")
+    if due == step.due_at or (due > step.due_at and not brought_forward):
+        return False
+    word = "Brought forward" if due < step.due_at else "Put back"
+    step.due_at = due
+    step.overdue_at = policy.overdue_at_for(due, step.urgent, ctx.calendar)
+    step.note = "\n".join(x for x in (step.note, f"{word}: {why}.") if x)
+    session.add(step)
+    return True
 
 
 async def _bring_forward(
@@ -121,14 +170,19 @@ async def _bring_forward(
     if counted is None or step.due_at is None:
         return False
     day = london_date(counted)
-    absences = await absences_of(session, absence.service_id, absence.staff_id, day)
+    service = await session.get(Service, absence.service_id)
+    assert service is not None
+    pack = ctx.pack_for(service, at=step.raised_at)
+    absences = prolonged_absences(
+        await absences_of(session, absence.service_id, absence.staff_id, day),
+        pack.prolonged_absence_working_days, ctx.calendar)
     due = end_of_day(in_week_due(day, ctx.calendar, absences))
     if due >= step.due_at:
         return False
     step.due_at = due
     step.overdue_at = policy.overdue_at_for(due, step.urgent, ctx.calendar)
     step.note = "\n".join(x for x in (step.note, (
-        f"Brought forward to the last working day before {absence.staff_id}'s absence from "
+        f"{BROUGHT_FORWARD} {absence.staff_id}'s absence from "
         f"{absence.starts_on.isoformat()}.")) if x)
     session.add(step)
     return True

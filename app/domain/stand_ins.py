@@ -172,23 +172,31 @@ async def settle_staff(
     session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
     service: Service, staff_id: str, *, why: str,
 ) -> list[Step]:
-    """:func:`settle_case` on every case where ``staff_id`` holds a role a step may stand in
-    from and that has an open step (their absence changed), each under its case's lock, in
-    case order."""
+    """:func:`settle_case` on every case of :func:`staff_cases` (their absence changed), each
+    under its case's lock, in case order."""
+    today = london_date(utcnow())
+    moved = []
+    for case_id in await staff_cases(session, service.id, staff_id):
+        moved += await _settle_locked(session, principal, role, ctx, service, case_id,
+                                      today=today, why=why)
+    return moved
+
+
+async def staff_cases(
+    session: AsyncSession, service_id: uuid.UUID, staff_id: str
+) -> list[uuid.UUID]:
+    """The open cases where ``staff_id`` holds a role a step may stand in from (line manager,
+    case holder) and that have an open step, in case order (the order their locks are taken
+    in)."""
     rows = await session.exec(
         select(Case.id).where(
-            Case.service_id == service.id, col(Case.closed_at).is_(None),
+            Case.service_id == service_id, col(Case.closed_at).is_(None),
             sa.or_(col(Case.line_manager_id) == staff_id,
                    col(Case.case_holder_id) == staff_id),
             sa.exists().where(col(Step.case_id) == col(Case.id),
                               col(Step.status) == StepStatus.open))
         .order_by(col(Case.id)))
-    today = london_date(utcnow())
-    moved = []
-    for case_id in rows.all():
-        moved += await _settle_locked(session, principal, role, ctx, service, case_id,
-                                      today=today, why=why)
-    return moved
+    return list(rows.all())
 
 
 async def _settle_locked(

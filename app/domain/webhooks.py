@@ -71,7 +71,8 @@ WILDCARD = "*"
 EVENT_TYPES: frozenset[str] = frozenset({
     "case.opened", "case.updated", "case.access_changed", "case_event.recorded",
     "judgement.recorded",
-    "oversight.recorded", "panel.scheduled", "panel.decision", "referral.created",
+    "oversight.recorded", "panel.scheduled", "panel.rescheduled", "panel.cancelled",
+    "panel.decision", "referral.created",
     "step.completed", "step.escalated", "step.reassigned", "step.superseded", "step.reinstated",
     "assessment.created",
     "case.closed", "case.reopened", "staff.absence_recorded", "staff.absence_changed",
@@ -389,11 +390,12 @@ def check_event_types(event_types: Sequence[str]) -> list[str]:
             raise Unprocessable('"*" subscribes to everything; send it alone.',
                                 errors=[{"loc": "body.event_types", "msg": '"*" alone'}])
         return [WILDCARD]
-    unknown = sorted(set(event_types) - EVENT_TYPES)
+    unknown = [i for i, kind in enumerate(event_types) if kind not in EVENT_TYPES]
     if unknown:
         raise Unprocessable(
-            f"Unknown event types: {', '.join(unknown)}.", slug="unknown-event-type",
-            errors=[{"loc": "body.event_types", "msg": f"one of {sorted(EVENT_TYPES)} or *"}])
+            "Unknown event types; see errors.", slug="unknown-event-type",
+            errors=[{"loc": f"body.event_types.{i}", "msg": f"one of {sorted(EVENT_TYPES)} or *"}
+                    for i in unknown])
     return sorted(set(event_types))
 
 

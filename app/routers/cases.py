@@ -15,7 +15,7 @@ from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
-from app.domain.access_log import AccessLogOut, case_access_log
+from app.domain.access_log import ACCESS_LOG_PAGE, AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit
 from app.domain.duplicates import PossibleDuplicate
 from app.domain.page_json import cases_json, page_response
@@ -169,17 +169,21 @@ async def audit(
     return Read(data=await case_audit(session, case.id))
 
 
-@router.get("/{case_id}/access-log", response_model=Read[list[AccessLogOut]],
+@router.get("/{case_id}/access-log", response_model=Page[AccessLogOut],
             dependencies=[gate("case.access_log")])
 async def access_log(
-    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
-) -> Read[list[AccessLogOut]]:
-    """Reads of the case, newest first: who, role, what, when, request id (the case's line
-    manager, duty managers, chairs)."""
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
+    cursor: Annotated[str | None, Query(max_length=512, description=(
+        "the previous page's next_cursor"))] = None,
+    limit: Annotated[int, Query(ge=1, le=ACCESS_LOG_PAGE, description="reads per page")] = 100,
+) -> Page[AccessLogOut]:
+    """Reads of the case, newest first, a page at a time (``next_cursor`` until the last): who,
+    role, what, when, request id (the case's line manager, duty managers, chairs)."""
     _, case = await get_visible_case(session, principal, case_id)
     case_role_for(principal, case, (*MANAGERS, "chair"), "read the access log")
     await request.app.state.access_log.flush()  # this process's latest reads too
-    return Read(data=await case_access_log(session, case.id))
+    data, following = await case_access_log(session, case.id, limit, cursor)
+    return Page(data=data, next_cursor=following)
 
 
 @router.get("/{case_id}/subject-access-export", response_model=Read[SubjectAccessExport],

@@ -43,8 +43,7 @@ async def readyz(request: Request) -> JSONResponse:
         state.readiness_probe = task
     done, _ = await asyncio.wait({task}, timeout=READINESS_DEADLINE_SECONDS)
     if not done or task.cancelled() or task.exception() is not None:
-        response = problem_response(503, "The database is not reachable.", slug="not-ready",
-                                    instance=request.url.path)
+        response = problem_response(503, "The database is not reachable.", slug="not-ready")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     return JSONResponse({"status": "ready"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import panels as svc
@@ -22,6 +22,29 @@ async def create(
     """Schedule a panel (chair, panel admin); waiting `next-panel` steps get its date."""
     panel = await svc.create_panel(session, principal, body, request.app.state.policy)
     return Written(data=svc.panel_out(panel, []))
+
+
+@router.post("/{panel_id}/reschedule", response_model=Written[svc.PanelOut],
+             dependencies=[gate("panel.schedule")])
+async def reschedule(
+    panel_id: uuid.UUID, body: svc.PanelMove, request: Request, session: Session,
+    principal: CurrentPrincipal,
+) -> Written[svc.PanelOut]:
+    """Move a panel to another time (chair, panel admin; 409 once a decision is recorded on
+    it); `next-panel` steps whose date that changes, sooner or later, are re-dated."""
+    await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
+    panel, items, visible = await svc.read_panel(session, principal, panel_id)
+    return Written(data=svc.panel_out(panel, items, visible))
+
+
+@router.delete("/{panel_id}", status_code=204, dependencies=[gate("panel.schedule")])
+async def cancel(
+    panel_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
+) -> Response:
+    """Cancel a panel (chair, panel admin; 409 while cases are on its agenda); `next-panel`
+    steps that were due at it take the next panel of its kind, or wait for one."""
+    await svc.cancel_panel(session, principal, panel_id, request.app.state.policy)
+    return Response(status_code=204)
 
 
 @router.get("", response_model=Page[svc.PanelOut],

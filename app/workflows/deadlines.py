@@ -50,6 +50,12 @@ NAMED_FORMS = (
     "due-date",
     "none",
 )
+# The event data key each named form counts from (the rest read no event data).
+FORM_EVENT_KEYS = {
+    "review-date": "review_date",
+    "before-transfer": "transfer_date",
+    "due-date": "due_date",
+}
 _OFFSET = re.compile(r"^\+(?P<n>\d{1,3})(?P<unit>h|wd|d|w|m)$")
 _EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
 # The same shapes with any number of digits: a valid form whose number is too large.
@@ -204,6 +210,25 @@ def _calendar_offset(moment: datetime, unit: str, n: int) -> datetime:
     if unit == "m":
         return shift_local(moment, months=n)
     raise ValueError(f"not a calendar unit: {unit}")
+
+
+def prolonged_absences(
+    absences: Sequence[tuple[date, date]], at_least: int, calendar: WorkingCalendar
+) -> Sequence[tuple[date, date]]:
+    """The absences (London dates, inclusive) spanning at least ``at_least`` working days: the
+    ones that end a worker's week early (Wokingham "a prolonged absence (for example, the last
+    working day before annual leave)"); all of them when ``at_least`` is 1."""
+    if at_least <= 1 or not absences:
+        return absences
+    kept = []
+    for starts, ends in absences:
+        days, day = 0, starts
+        while day <= ends and days < at_least:
+            days += calendar.is_working_day(day)
+            day += timedelta(days=1)
+        if days >= at_least:
+            kept.append((starts, ends))
+    return tuple(kept)
 
 
 def in_week_due(

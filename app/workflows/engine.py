@@ -51,6 +51,7 @@ from app.workflows.deadlines import (
     next_panel,
     next_panel_deadline,
     parse_form,
+    prolonged_absences,
     reads_inputs,
 )
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule
@@ -231,6 +232,7 @@ class _Table:
         self.pack_id, self.version, self.panel_kind = pack.id, pack.version, pack.panel_kind
         # When that panel meets (a fixed-day cadence), for next-panel steps with none booked.
         self.panel_cadence = pack.panel(pack.panel_kind).meets if pack.panel_kind else None
+        self.prolonged_absence = pack.prolonged_absence_working_days
         self.matrix = pack.matrix
         lines: dict[int, _Line] = {}
 
@@ -660,7 +662,7 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
                                        plan.calendar)
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
-            return in_week_deadline(plan.case.case_holder_absences, start_utc, plan.calendar)
+            return in_week_deadline(plan.absences(), start_utc, plan.calendar)
     elif reads_inputs(form):
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return compute(plan._inputs_of(start, known, None)[0], start_utc, plan.calendar)
@@ -924,7 +926,7 @@ class _Plan:
         "ctx", "table", "calendar", "panels", "event", "data", "case", "case_id", "intents",
         "case_key", "event_key", "planned", "touched", "_event_reason", "completed",
         "open_steps", "_by_code", "occurred_utc", "_known_start", "_dates", "_dues", "_inputs",
-        "_known_counted", "_hold",
+        "_known_counted", "_hold", "_absences",
     )
 
     def __init__(
@@ -1125,7 +1127,7 @@ class _Plan:
                 "panel_cadence": self.table.panel_cadence,
                 "expected_release_date": self.ctx.after.expected_release_date,
                 "review_date": review, "transfer_date": transfer,
-                "due_date": due_date, "absences": self.case.case_holder_absences,
+                "due_date": due_date, "absences": self.absences(),
             }), self.occurred_utc if start is self.event.occurred_at
                 else start.astimezone(UTC))
         return found
@@ -1305,6 +1307,15 @@ class _Plan:
                        f"{due.due_at.isoformat()}: due now.")
         return due
 
+    def absences(self) -> Sequence[tuple[date, date]]:
+        """The case holder's absences long enough to end their week early: spanning at least
+        the pack's ``prolonged_absence_working_days`` working days (all of them at 1)."""
+        found: Sequence[tuple[date, date]] | None = getattr(self, "_absences", None)
+        if found is None:
+            found = self._absences = prolonged_absences(
+                self.case.case_holder_absences, self.table.prolonged_absence, self.calendar)
+        return found
+
     def _due_from(self, form: str, start: datetime) -> Due:
         """A form's deadline counted from ``start`` rather than from this event (the reasons a
         completion left owed, the act that raised a step); the other inputs as for the event."""
@@ -1313,7 +1324,7 @@ class _Plan:
             "panel_cadence": self.table.panel_cadence,
             "expected_release_date": self.ctx.after.expected_release_date,
             "review_date": None, "transfer_date": None, "due_date": None,
-            "absences": self.case.case_holder_absences,
+            "absences": self.absences(),
         })
         return form_function(form)(inputs, start.astimezone(UTC), self.calendar)
 
@@ -1465,30 +1476,58 @@ class _Plan:
         return Due(add_period(self.event.occurred_at, period))
 
     def redate_awaiting_panel(self) -> None:
-        """A panel was scheduled: ``next-panel`` steps get its date if it is now the next one."""
-        panel = next_panel(self.panels, self.table.panel_kind, self.event.occurred_at)
-        if panel is None:
-            return
-        when = require_aware(panel.scheduled_for).astimezone(UTC)
+        """A panel was scheduled, moved or cancelled: every open ``next-panel`` step is due at
+        the next panel of the pack's kind at or after the act that asked for it (its earliest
+        reason: ``counted_from`` for a line counted from when it became known), among the
+        panels as they now stand, sooner or later than its date so far; one already sat makes
+        it overdue (the deadline counts from the event, never the wall clock). With none, it
+        waits (a cadence's meeting day, else no date). A step without reasons (made before
+        reasons existed) only moves to a sooner panel, as before."""
+        kind, cadence = self.table.panel_kind, self.table.panel_cadence
+        fallback = next_panel(self.panels, kind, self.event.occurred_at)
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
-            # A date from the panel's cadence (awaiting_panel_date) is provisional: the first
-            # panel booked replaces it; a booked date moves only to an earlier panel.
-            if step.due_at is not None and step.due_at <= when \
-                    and not step.awaiting_panel_date:
+            start = self._next_panel_start(step)
+            if start is not None:
+                due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar)
+            elif fallback is None:
+                continue
+            else:
+                due = Due(require_aware(fallback.scheduled_for).astimezone(UTC))
+                if step.due_at is not None and not step.awaiting_panel_date \
+                        and _utc(step.due_at) <= due.due_at:  # type: ignore[operator]
+                    continue
+            if (_utc(step.due_at), step.awaiting_panel_date) == (due.due_at,
+                                                                 due.awaiting_panel_date):
                 continue
             self.touched.add(_uid(step.id))
             line = self.table.line_of(step)
+            when = due.due_at
+            note = due.note if due.awaiting_panel_date or when is None else (
+                f"Next {kind or 'panel'} scheduled for {when.isoformat()}")
             self.intents.append(StepIntent(
                 action="update_due", rule_id=step.rule_id, code=step.code,
                 title=line.title if line else step.code, actor=step.actor,
                 subject_id=step.subject_id, due_at=when, urgent=False,
-                awaiting_panel_date=False, policy_pack=self.table.pack_id,
+                awaiting_panel_date=due.awaiting_panel_date, policy_pack=self.table.pack_id,
                 policy_version=self.table.version,
                 policy_ref=line.ref if line else "", deadline_form=step.deadline_form,
-                note=f"Next {panel.kind} scheduled for {when.isoformat()}", step_id=step.id,
+                note=note, step_id=step.id,
             ))
+
+    def _next_panel_start(self, step: OpenStep) -> datetime | None:
+        """When a ``next-panel`` step's deadline counts from: its earliest reason's act (or,
+        for a line counted from when it became known, that moment); None without reasons."""
+        starts = []
+        for reason in step.reasons:
+            line = self._reason_line(step.code, reason) or self.table.line_of(step)
+            known = line is not None and line.known
+            moment = _moment(reason.get("counted_from") if known else reason.get("at")) \
+                or _moment(reason.get("at"))
+            if moment is not None:
+                starts.append(moment.astimezone(UTC))
+        return min(starts, default=None)
 
     def supersede_for_undone_referral(self) -> None:
         """A referral withdrawn or declined: the open steps about it (subject) are not needed."""
@@ -1610,9 +1649,11 @@ def _note(
     rule_note: str | None, branch_note: str | None, due_note: str | None, undated: bool
 ) -> str | None:
     """A step's note: the line's, its deadline branch's and its deadline's, and why an undated
-    step has no deadline."""
+    step has no deadline (unless its branch or deadline already says why: W9's "the deadline
+    is set when it is countersigned" is not "no timescale"; attack pass 9, A9-23)."""
     notes = [n for n in (rule_note, branch_note, due_note) if n]
-    if undated and not any("timescale" in n.lower() for n in notes):
+    if undated and not branch_note and not due_note and not any(
+            "timescale" in n.lower() for n in notes):
         notes.append(NO_TIMESCALE_NOTE)  # every undated step says why it has no deadline
     return "\n".join(notes) or None
 

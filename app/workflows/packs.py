@@ -28,7 +28,7 @@ from pydantic import (
 
 from app.workflows.calendar import london_date
 from app.workflows.conditions import Condition, ConditionError, Context, compile_condition
-from app.workflows.deadlines import parse_form
+from app.workflows.deadlines import FORM_EVENT_KEYS, parse_form
 from app.workflows.pack_check import Problem, check_pack
 from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
 from app.workflows.vocabulary import (
@@ -415,6 +415,11 @@ class Pack(_Strict):
     # exception (a referral to the panel of a high case, a child protection referral, MAPPA
     # notifications): a manager's judgement that one is not needed is not the policy's.
     not_waivable: tuple[Code, ...] = ()
+    # The fewest working days a recorded absence spans to end the worker's week early for
+    # ``+1wd-in-week`` (Wokingham: "the last day before a prolonged absence (for example, the
+    # last working day before annual leave)"); a shorter absence (an appointment, a training
+    # day) does not. 1: every recorded absence does.
+    prolonged_absence_working_days: int = Field(default=1, ge=1, le=60)
     escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
@@ -428,6 +433,7 @@ class Pack(_Strict):
     _by_code: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
     _warnings: tuple[Problem, ...] = PrivateAttr(default=())
     _case_wide: frozenset[str] = PrivateAttr(default=frozenset())
+    _event_keys: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
     # The engine's tables for this pack object (app.workflows.engine.prepare).
     _engine: Any = PrivateAttr(default=None)
 
@@ -565,6 +571,21 @@ class Pack(_Strict):
         so every line asking for it adds its reason to the one open step."""
         return code in self._index("_case_wide")
 
+    def reads_event_key(self, trigger: str, key: str) -> bool:
+        """Whether evaluating ``trigger`` under this pack may read the event data's ``key``
+        through a name the pack gives: an ``event_flag`` in a condition of one of its lines or
+        checks, a check's ``requires``, a line's ``counts_from`` or ``assignee_from``, or a
+        deadline form that counts from it (``before-transfer``: ``transfer_date``). A service
+        may then leave out data it would read from the database only for such a line (the
+        pending transfer of a judgement, Somerset S26): no line of the pack can tell."""
+        keys = self._index("_event_keys").get(trigger)
+        if keys is None:
+            keys = self._index("_event_keys")[trigger] = _event_keys(
+                [*self.rules_for(trigger), *(c.ack_rule for c in self.checks
+                                             if trigger in c.trigger and c.ack_rule)],
+                [c for c in self.checks if trigger in c.trigger])
+        return key in keys
+
     def ending_events(self) -> dict[str, tuple[str, ...]]:
         """Event type -> the step codes its recording ends (``ends_steps``: a death ends the
         work with the child), for the event types that end any."""
@@ -578,6 +599,42 @@ class Pack(_Strict):
         if self.register_def is not None and self.register_def.deregistered_by:
             ids.append(self.register_def.deregistered_by)
         return tuple(dict.fromkeys(ids))
+
+
+_COUNTS_FROM_KEYS = {"known": "known_at", "assessment_completed": "assessment_completed_at"}
+
+
+def _flags(raw: Any) -> set[str]:
+    """The ``event_flag`` keys a raw condition tests, at any depth."""
+    if isinstance(raw, Mapping):
+        found = {str(v) for k, v in raw.items() if k == "event_flag"}
+        return found.union(*(_flags(v) for v in raw.values()))
+    if isinstance(raw, list | tuple):
+        return set().union(*(_flags(v) for v in raw))
+    return set()
+
+
+def _event_keys(lines: list[Rule], checks: list[Check]) -> frozenset[str]:
+    """The event data keys these lines and checks name (:meth:`Pack.reads_event_key`)."""
+    keys: set[str] = set()
+    for check in checks:
+        keys |= _flags(check.when.raw)
+        if check.requires:
+            keys.add(check.requires)
+    for line in lines:
+        branches = (line.deadline,) if isinstance(line.deadline, str) else line.deadline
+        conditions = [line.when, line.holds, *(b.when for b in branches if not isinstance(b, str))]
+        for condition in conditions:
+            if condition is not None:
+                keys |= _flags(condition.raw)
+        for form in (b if isinstance(b, str) else b.form for b in branches):
+            if form in FORM_EVENT_KEYS:
+                keys.add(FORM_EVENT_KEYS[form])
+        if line.counts_from in _COUNTS_FROM_KEYS:
+            keys.add(_COUNTS_FROM_KEYS[line.counts_from])
+        if line.assignee_from:
+            keys.add(line.assignee_from)
+    return frozenset(keys)
 
 
 def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ...]:

@@ -25,7 +25,7 @@ TRIGGER_HEADINGS: dict[str, str] = {
     "referral_created": "When a referral is made",
     "referral_transition": "When a referral moves on (submitted, sent, withdrawn...)",
     "panel_decision": "When a panel decides on the case",
-    "panel_scheduled": "When a panel is scheduled",
+    "panel_scheduled": "When a panel is scheduled, moved or cancelled",
     "step_completed": "When a step is completed",
 }
 ACTOR_WORDS: dict[str, str] = {

@@ -155,3 +155,43 @@ async def test_the_background_writer_flushes_on_its_interval_and_at_its_batch_si
         finally:
             await writer.stop()
         assert len(rows) == 2, (interval, batch)
+
+
+async def test_the_access_log_is_read_a_page_at_a_time_to_the_oldest_read(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Attack pass 9, A9-23: a busy case's log is paged (newest first, ``next_cursor`` until the
+    last page), so no read falls off the end; a cursor made for another case's log, a limit out
+    of range and a forged cursor are 422."""
+    case = (await somerset.open_case())["data"]["id"]
+    other = (await somerset.open_case())["data"]["id"]
+    rids = []
+    for _ in range(7):
+        rids.append(_rid())
+        assert (await client.get(f"/v1/cases/{case}", headers={
+            **somerset.auth("case_holder"), **rids[-1]})).status_code == 200
+    url = f"/v1/cases/{case}/access-log"
+    manager = somerset.auth("line_manager")
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        r = await client.get(url, params=params, headers=manager)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        seen += body["data"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        first = cursor
+    reads = [e["request_id"] for e in seen if e["what"] == "GET /v1/cases/{case_id}"]
+    assert reads == [rid["X-Request-ID"] for rid in rids[::-1]]
+    assert len({e["id"] for e in seen}) == len(seen)
+    assert pages == -(-len(seen) // 3)
+    assert [e["at"] for e in seen] == sorted((e["at"] for e in seen), reverse=True)
+    other_url = f"/v1/cases/{other}/access-log"
+    for bad in ({"cursor": first}, {"limit": 0}, {"limit": 201}, {"cursor": "bm90IGEgY3Vyc29y"}):
+        target = other_url if "cursor" in bad and bad["cursor"] == first else url
+        assert (await client.get(target, params=bad, headers=manager)).status_code == 422

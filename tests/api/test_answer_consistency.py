@@ -8,6 +8,7 @@ whether it echoes the request (POST) or reads it back (GET), must give the same 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -89,13 +90,15 @@ async def test_every_time_in_answers_is_utc_with_z(
 
 
 def assert_problem(response: httpx.Response, status: int, path: str) -> None:
-    """One exact status, the status's RFC 9110 title, ``instance`` = the path, problem+json."""
+    """One exact status, the status's RFC 9110 title, problem+json, ``instance`` = ``urn:uuid:``
+    of the answer's request id (the occurrence), never the path (attack pass 9, N8)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
     assert body["title"] == TITLES[status]
     assert body["status"] == status
-    assert body["instance"] == path
+    assert body["instance"] == f"urn:uuid:{uuid.UUID(response.headers['x-request-id'])}"
+    assert path not in body["instance"]
     assert body["type"].startswith("https://")
     assert body["detail"]
 

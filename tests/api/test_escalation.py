@@ -20,7 +20,7 @@ from app.domain.services import Service
 from app.domain.steps import Step
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_events import judge
-from tests.conftest import Tenant
+from tests.conftest import BACKEND, Tenant
 
 SOMERSET = "somerset-yjt-2023"
 
@@ -244,6 +244,61 @@ async def test_workers_racing_escalate_each_overdue_step_once(
     assert len(audited) == len(subjects)
     assert events == subjects
     assert chain.ok, chain
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="row locks (SKIP LOCKED) need PostgreSQL")
+async def test_a_step_skipped_for_its_locked_case_is_escalated_by_the_case_holder(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """The racing-workers test once escalated 11 of 12 steps in its first round on PostgreSQL
+    under load. A walk's batch skips a step whose *case* another walk holds for a different
+    step of it (``FOR UPDATE OF case, step SKIP LOCKED``), and the holder's batch may end
+    before that step: nobody escalated it in the pass. Here one walk's batch holds the first
+    overdue step, and with it its case, while a whole pass runs: the pass escalates every other
+    case's steps and skips that case's; the holder then escalates all of the case's overdue
+    steps, so after the two every overdue step has exactly one escalation."""
+    cases = [(await somerset.open_case())["data"] for _ in range(3)]
+    for case in cases:
+        await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
+    sid = await service_id(factory, somerset)
+    overdue_ids = await overdue_open_ids(factory, sid)
+    now = datetime.now(UTC)
+    async with factory() as holder, holder.begin():
+        [first] = await escalation.overdue_batch(holder, now, 1, sid)
+        async with factory() as session:
+            held = set((await session.exec(select(Step.id).where(
+                col(Step.case_id) == first.case_id, col(Step.id).in_(overdue_ids)))).all())
+        assert len(held) >= 2  # the held case has overdue steps besides the one in the batch
+        others = await escalation.run_pass(factory, now, service_id=sid, walkers=1)
+        assert others == len(overdue_ids - held)
+        assert await escalation.escalate_batch(holder, [first], now) == len(held)
+    subjects, audited, events, chain = await escalation_trail(factory, sid)
+    assert subjects == sorted(map(str, overdue_ids))
+    assert len(audited) == len(subjects)
+    assert events == subjects
+    assert chain.ok, chain
+    assert await escalation.run_pass(factory, service_id=sid) == 0
+
+
+async def test_a_case_holders_other_overdue_steps_are_read_like_its_batch(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """The steps a batch takes with its cases (:func:`escalation.overdue_siblings`) are rows
+    of the same columns as the batch's own (the case's line manager, its access mode: an
+    allow-listed case's action escalates under a bare title), and are the case's other overdue
+    steps only."""
+    case = (await somerset.open_case())["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-04-15T10:00:00Z")
+    sid = await service_id(factory, somerset)
+    overdue_ids = await overdue_open_ids(factory, sid)
+    now = datetime.now(UTC)
+    async with factory() as session, session.begin():
+        [first] = await escalation.overdue_batch(session, now, 1, sid)
+        siblings = await escalation.overdue_siblings(session, now, [first])
+        await session.rollback()
+    assert siblings
+    assert all(row._fields == first._fields for row in siblings)
+    assert {row.id for row in siblings} == overdue_ids - {first.id}
 
 
 async def test_a_step_already_escalated_gets_no_second_escalation(

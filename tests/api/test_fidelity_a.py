@@ -1,7 +1,7 @@
 """Seed fidelity through the API (fidelityA): the duty manager standing in for an absent line
 manager (Somerset 3.1), a countersignature opening with what it signs (7.1.3), a back-dated
-referral due at a MARP still to sit (3.2.3), a re-dated step's stale deadline note replaced, and
-a chair's overdue panel action escalated as a chair's duty.
+referral due at the next MARP at or after it, sat or not (3.2.3, A9-6), a re-dated step's
+stale deadline note replaced, and a chair's overdue panel action escalated as a chair's duty.
 
 The clock is pinned (``app.core.clock.now``) where "now" decides the answer: the recording time
 of an act, never a timed test.
@@ -155,15 +155,19 @@ async def test_S18_countersign_opens_when_the_review_stage_is_submitted(
     assert sign["policy"] == {**S, "ref": "7.1.3", "rule": "S18"}
 
 
-# --- 3. Somerset 3.2.3: the next MARP that can still take the referral ----------------------
+# --- 3. Somerset 3.2.3: the next MARP at or after the judgement, even one already sat ---------
+# (attack 9, A9-6 overturns the earlier "MARP still to sit": every deadline counts from the
+# triggering event's occurred_at, never the wall clock, so a back-filled judgement whose MARP
+# has sat is overdue against it, and the timeliness report counts the referral late.)
 
 
-async def test_S7_backdated_judgement_is_due_at_the_next_marp_still_to_sit(
+async def test_S7_backdated_judgement_is_due_at_the_marp_after_it_even_if_sat(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """S7, S8 (3.2.3, 6.2): "The case holder will refer the case to the next YJT MARP". ROSH
     high judged on Thursday 20 August 2026, recorded on Tuesday 1 September (the day after the
-    August bank holiday): the MARP of Wednesday 26 August has sat and cannot take the referral;
-    it is due at the MARP of Wednesday 9 September (14:00 BST), not born overdue."""
+    August bank holiday): the next MARP at or after the judgement is Wednesday 26 August
+    (14:00 BST), which has sat: both steps are due then, overdue, not at the MARP of
+    9 September."""
     pin(monkeypatch, 2026, 8, 19, 9, 0)
     case = (await somerset.open_case())["data"]
     await schedule(somerset.client, somerset, "2026-08-26T14:00:00+01:00")
@@ -174,16 +178,16 @@ async def test_S7_backdated_judgement_is_due_at_the_next_marp_still_to_sit(
                             ("seek_child_and_carer_views", "S8", "6.2")):
         [step] = steps_of(body["next_steps"], code)
         assert (step["actor"], step["due_at"], step["awaiting_panel_date"]) == (
-            "case_holder", "2026-09-09T13:00:00Z", False)
+            "case_holder", "2026-08-26T13:00:00Z", False)
         assert step["policy"] == {**S, "ref": ref, "rule": rule}
 
 
-async def test_S7_panel_recorded_after_it_sat_dates_only_steps_it_could_take(
+async def test_S7_panel_recorded_after_it_sat_dates_every_step_asked_for_before_it(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """S7 (3.2.3) twin: a MARP booked after the fact (it sat on Wednesday 26 August 2026, typed
-    in on Tuesday 1 September). A referral owed since Monday 24 August (recorded then) was due at
-    it: it takes its date. One recorded on 1 September for a judgement of 20 August was never
-    referable to it: it keeps waiting for a MARP still to sit."""
+    in on Tuesday 1 September). A referral owed since Monday 24 August (recorded then) and one
+    recorded on 1 September for a judgement of 20 August were both owed before it sat: both are
+    due at it."""
     pin(monkeypatch, 2026, 8, 24, 9, 0)
     early = (await somerset.open_case())["data"]
     await judge_high(somerset, early["id"], "2026-08-24T09:30:00+01:00")
@@ -191,11 +195,11 @@ async def test_S7_panel_recorded_after_it_sat_dates_only_steps_it_could_take(
     late = (await somerset.open_case())["data"]
     await judge_high(somerset, late["id"], "2026-08-20T10:00:00+01:00")
     await schedule(somerset.client, somerset, "2026-08-26T14:00:00+01:00")
-    [owed] = steps_of(await case_steps(somerset, early["id"]), "refer_to_panel")
-    assert (owed["due_at"], owed["awaiting_panel_date"]) == ("2026-08-26T13:00:00Z", False)
-    [waiting] = steps_of(await case_steps(somerset, late["id"]), "refer_to_panel")
-    assert (waiting["due_at"], waiting["awaiting_panel_date"]) == (None, True)
-    assert waiting["policy"] == {**S, "ref": "3.2.3, 3.2.4", "rule": "S7"}
+    for case in (early, late):
+        [owed] = steps_of(await case_steps(somerset, case["id"]), "refer_to_panel")
+        assert (owed["actor"], owed["due_at"], owed["awaiting_panel_date"]) == (
+            "case_holder", "2026-08-26T13:00:00Z", False)
+        assert owed["policy"] == {**S, "ref": "3.2.3, 3.2.4", "rule": "S7"}
 
 
 # --- 4. A re-dated step's deadline note is replaced, not appended under ---------------------

@@ -78,7 +78,10 @@ async def test_405_lists_every_method_of_the_resource(
         absent = sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - methods)
         if not absent:
             continue
-        r = await client.request(absent[0], _concrete(path, somerset, {}))
+        # A write without a bearer token is refused (401) at the edge, before routing: a
+        # bearer-shaped one reaches the router, which answers 405 before any gate.
+        bearer = {"Authorization": "Bearer x"} if absent[0] in ("POST", "PUT", "PATCH") else {}
+        r = await client.request(absent[0], _concrete(path, somerset, {}), headers=bearer)
         assert r.status_code == 405, path
         expected = methods | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
         assert {m.strip() for m in r.headers["allow"].split(",")} == expected, path
@@ -125,7 +128,7 @@ async def test_cors_preflight_for_configured_origin_only(
     problem = r.json()
     assert problem["type"].endswith("/cors-preflight-refused")
     assert problem["status"] == 400
-    assert problem["instance"] == "/v1/cases"
+    assert problem["instance"].startswith("urn:uuid:")  # the occurrence, not the path
     assert "origin" in problem["detail"]
     assert "evil.example" not in r.text
     r = await cors_client.options("/v1/cases", headers={

@@ -107,7 +107,7 @@ PREVIEW_BAD_DATA = [
     ("case_changed", {"changes": {"mappa_level": "x"}}, "body.data.changes.mappa_level"),
     ("case_changed", {"changes": {"mappa_level": [1, "high"]}},
      "body.data.changes.mappa_level.1"),
-    ("case_changed", {"changes": {"nonsense": [1, 2]}}, "body.data.changes.nonsense"),
+    ("case_changed", {"changes": {"nonsense": [1, 2]}}, "body.data.changes"),
     ("case_changed", {}, "body.data.changes"),
     ("case_event", {"type": []}, "body.data.type"),
     ("case_event", {"type": "new_incident", "may_raise_to_high": {"a": 1}},
@@ -121,7 +121,7 @@ PREVIEW_BAD_DATA = [
     ("step_completed", {"code": "c", "rule_id": "S5", "due_at": "2026-01-01T00:00:00"},
      "body.data.due_at"),
     ("assessment_submitted", {"type": "asset_plus", "stage": "start", "extra": 1},
-     "body.data.extra"),
+     "body.data"),
     ("case_opened", {"subject_id": "not-a-uuid"}, "body.data.subject_id"),
 ]
 

@@ -954,3 +954,46 @@ async def test_W4_a_closed_case_does_not_make_its_manager_the_workers_manager(
     r = await wokingham.client.post("/v1/staff/case_holder-7/absences", json=leave,
                                     headers=wokingham.auth("duty_manager"))
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize(("starts_on", "ends_on", "due_at", "why"), [
+    ("2026-08-27", "2026-08-27", "2026-08-27T22:59:59Z", "one day (an appointment)"),
+    ("2026-08-27", "2026-08-28", "2026-08-26T22:59:59Z", "two working days"),
+    # Friday 28 August and the bank holiday Monday 31 August: one working day away.
+    ("2026-08-28", "2026-08-31", "2026-08-28T22:59:59Z", "a day and a bank holiday"),
+])
+async def test_W4_only_a_prolonged_absence_ends_the_week_early(
+        wokingham: Tenant, starts_on: str, ends_on: str, due_at: str, why: str) -> None:
+    """W4 (Internal and External Controls): "If the incident becomes known to the worker on a
+    Friday or the last day before a prolonged absence (for example, the last working day before
+    annual leave), it must be recorded and reported to their line manager before the end of the
+    working week." An incident known on Wednesday 26 August 2026, 15:00 BST (or Thursday 27th
+    for the bank-holiday case), is due the next working day unless the worker is then away
+    for a prolonged absence (two working days or more, the pack's reading: attack pass 9,
+    A9-12), whether the absence is recorded before the incident or after it."""
+    known = "2026-08-27T15:00:00+01:00" if starts_on == "2026-08-28" else \
+        "2026-08-26T15:00:00+01:00"
+    for absence_first in (True, False):
+        holder = f"case_holder-w4-{int(absence_first)}-{starts_on}-{ends_on}"
+        case_id = (await wokingham.open_case(case_holder_id=holder,
+                                             opened_at="2026-08-24T09:00:00+01:00"))["data"]["id"]
+        absence = {"starts_on": starts_on, "ends_on": ends_on, "reason": why}
+        if absence_first:
+            r = await wokingham.client.post(f"/v1/staff/{holder}/absences", json=absence,
+                                            headers=wokingham.auth("line_manager"))
+            assert r.status_code == 201, r.text
+        r = await wokingham.client.post(f"/v1/cases/{case_id}/events",
+                                        json={"type": "new_incident", "occurred_at": known},
+                                        headers=wokingham.auth("case_holder", holder))
+        assert r.status_code == 201, r.text
+        [record] = steps_of(r.json()["next_steps"], "record_incident")
+        if not absence_first:
+            r = await wokingham.client.post(f"/v1/staff/{holder}/absences", json=absence,
+                                            headers=wokingham.auth("line_manager"))
+            assert r.status_code == 201, r.text
+            [record] = [s for s in await open_steps(wokingham, case_id)
+                        if s["id"] == record["id"]]
+        assert (record["due_at"], record["actor"], record["assignee_id"]) == (
+            due_at, "case_holder", holder), (why, absence_first)
+        assert record["policy"]["ref"] == "Internal and External Controls"
+        assert record["policy"]["rule"] == "W4"

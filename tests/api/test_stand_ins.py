@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import steps_of
+from tests.api.fidelity_support import FidelityWeek, steps_of
 from tests.api.integrity_support import audit_of, complete, outbox_types, patch_case
 from tests.api.test_assessments import case_steps, the_step
+from tests.api.test_calendar_feeds import fetch, new_feed, todos
 from tests.api.test_escalation import tick
 from tests.api.test_fidelity_a import S, away, judge_high, pin
 from tests.conftest import Tenant
@@ -386,3 +387,97 @@ async def test_S6_reopened_while_the_line_manager_is_away_the_countersignature_s
     [moved] = reassigns(await audit_of(somerset, case["id"]), plan["id"])
     assert moved["reason"] == ("line_manager-1 is away 2026-09-14 to 2026-09-18 (the case was "
                                "reopened)")
+
+
+async def test_race_the_days_sweep_against_the_duty_manager_completing(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S6 (3.1) under a race: the first queue read after line_manager-1's one-day leave (the
+    day's sweep gives the stood-in countersignature back) against duty_manager-3 completing it
+    (their request sweeps too). Each round on a new day (Tuesday 1 December 2026 on): the
+    completion is 200, the step done once by duty_manager-3, and a give-back, if the sweep
+    came first, audited before the completion, never after it."""
+    for n in range(ROUNDS):
+        day = 1 + 2 * n
+        pin(monkeypatch, 2026, 12, day, 9, 0)
+        await away(somerset, "line_manager-1", f"2026-12-{day:02d}", f"2026-12-{day:02d}")
+        case_id, _, plan = await stood_in_case(somerset, f"2026-12-{day:02d}T08:30:00Z")
+        pin(monkeypatch, 2026, 12, day + 1, 9, 0)
+        listed, done = await asyncio.gather(
+            somerset.client.get("/v1/next-steps", params={"assignee": "me"},
+                                headers=somerset.auth("line_manager", "line_manager-1")),
+            complete(somerset, plan["id"], "duty_manager", "duty_manager-3", note="signed"))
+        assert listed.status_code == 200, listed.text
+        assert done.status_code == 200, done.text
+        assert done.json()["data"]["completed_by"] == "duty_manager-3"
+        [stored] = steps_of(await case_steps(somerset, case_id, "done"), "countersign_risk_plan")
+        assert stored["id"] == plan["id"]
+        audit = [(e["action"], e["entity_id"]) for e in await audit_of(somerset, case_id)]
+        assert audit.count(("step.done", plan["id"])) == 1
+        gave = [i for i, e in enumerate(audit) if e == ("step.reassign", plan["id"])]
+        assert all(i < audit.index(("step.done", plan["id"])) for i in gave)
+
+
+async def test_S6_the_calendar_feed_after_the_leave_shows_the_step_given_back(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S6 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions." line_manager-1's calendar feed, the first thing read on Saturday 29 August
+    2026 after their leave (Monday 24 to Friday 28 August; Monday 31 is a bank holiday),
+    carries the countersignature that stood in while they were away: the feed's read settles
+    the day first."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    await away(somerset, "line_manager-1", "2026-08-24", "2026-08-28")
+    feed = await new_feed(somerset, "line_manager", "line_manager-1")
+    pin(monkeypatch, 2026, 8, 26, 9, 5)
+    _, _, plan = await stood_in_case(somerset, "2026-08-26T09:00:00Z")
+    before = todos((await fetch(somerset, feed["url"])).content)
+    assert not [uid for uid in before if plan["id"] in uid]
+    pin(monkeypatch, 2026, 8, 29, 7, 0)
+    r = await fetch(somerset, feed["url"])
+    assert r.status_code == 200, r.text
+    assert [uid for uid in todos(r.content) if plan["id"] in uid]
+
+
+async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_back(
+        wokingham: Tenant) -> None:
+    """W4 ("on a Friday or the last day before a prolonged absence (for example, the last
+    working day before annual leave)" ... "before the end of the working week"): the incident
+    known on Wednesday 26 August 2026 is due Thursday 27 August (22:59:59Z, BST); leave from
+    that Thursday brings it forward to Wednesday 26; the leave moved to start on Tuesday 1
+    September (after the bank holiday) puts it back to Thursday 27; moved back to Thursday 27
+    it comes forward again; cancelled, it is Thursday's again. Each re-date audited with the
+    absence's change as its reason."""
+    week = await FidelityWeek.start(wokingham)
+    body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-26T15:00:00+01:00")
+    [record] = steps_of(body["next_steps"], "record_incident")
+    assert record["due_at"] == "2026-08-27T22:59:59Z"
+    assert record["policy"]["rule"] == "W4"
+    manager = wokingham.auth("line_manager")
+    r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
+        "starts_on": "2026-08-27", "ends_on": "2026-09-04"}, headers=manager)
+    assert r.status_code == 201, r.text
+    url = f"/v1/staff/case_holder-1/absences/{r.json()['data']['id']}"
+
+    async def due() -> str:
+        [step] = steps_of(await week.open_steps(), "record_incident")
+        assert (step["id"], step["actor"], step["assignee_id"]) == (
+            record["id"], "case_holder", "case_holder-1")
+        return str(step["due_at"])
+
+    assert await due() == "2026-08-26T22:59:59Z"
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-09-01"}, headers=manager)
+    assert r.status_code == 200, r.text
+    assert await due() == "2026-08-27T22:59:59Z"
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-08-27"}, headers=manager)
+    assert r.status_code == 200, r.text
+    assert await due() == "2026-08-26T22:59:59Z"
+    r = await wokingham.client.delete(url, headers=manager)
+    assert r.status_code == 204, r.text
+    assert await due() == "2026-08-27T22:59:59Z"
+    redates = [e for e in await audit_of(wokingham, week.case_id)
+               if e["action"] == "step.redate" and e["entity_id"] == record["id"]]
+    absence = url.rsplit("/", 1)[1]
+    assert [e["reason"] for e in redates] == [
+        None,
+        f"absence {absence} changed from 2026-08-27 to 2026-09-04 to 2026-09-01 to 2026-09-04",
+        f"absence {absence} changed from 2026-09-01 to 2026-09-04 to 2026-08-27 to 2026-09-04",
+        f"absence {absence} (2026-08-27 to 2026-09-04) cancelled"]

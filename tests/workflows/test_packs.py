@@ -114,6 +114,21 @@ def test_contact_level_function_and_matrix_live_in_the_pack() -> None:
     assert contact_level(packs()[SOMERSET], rated("high", "high", "high")) is None
 
 
+def test_reads_event_key_names_the_data_a_trigger_can_use() -> None:
+    """A pack says which event data its lines for a trigger can read: Somerset S26 tests the
+    judgement's ``transfer_pending`` and counts ``before-transfer`` from its ``transfer_date``;
+    no Wokingham line reads either, so a Wokingham judgement skips that query (issue 15)."""
+    somerset, wokingham = packs()[SOMERSET], packs()[WOKINGHAM]
+    assert somerset.reads_event_key("judgement_recorded", "transfer_pending") is True
+    assert somerset.reads_event_key("judgement_recorded", "transfer_date") is True
+    assert somerset.reads_event_key("case_event", "transfer_pending") is False
+    assert wokingham.reads_event_key("judgement_recorded", "transfer_pending") is False
+    assert wokingham.reads_event_key("judgement_recorded", "transfer_date") is False
+    # A check's ``requires`` and a line's ``counts_from`` name the keys they read.
+    assert wokingham.reads_event_key("judgement_recorded", "rationale") is True
+    assert wokingham.reads_event_key("judgement_recorded", "assessment_completed_at") is True
+
+
 def test_a_third_authority_is_a_new_pack_file_and_no_engine_change(tmp_path: Path) -> None:
     """A third authority is a new pack file and no engine change."""
     path = tmp_path / "exeter-yjs-2025.toml"

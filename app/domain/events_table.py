@@ -1,0 +1,36 @@
+"""The case events table (kept apart from the events service, so that the step services and the
+assessments, which the events service uses, can read it without importing that service)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.domain.common import JSONType, new_id, utcnow
+
+
+class CaseEvent(SQLModel, table=True):
+    """One event on a case: what, when it happened, who recorded it and under which role."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (sa.Index("ix_case_event_case_occurred", "case_id", "occurred_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id")
+    case_id: uuid.UUID = Field(foreign_key="case.id")
+    # A core type (CaseEventType) or one the service's pack declares; checked on write.
+    type: str = Field(max_length=32)
+    occurred_at: datetime
+    # When it became known to the worker (default: when it happened); policy clocks that count
+    # from knowledge use it (Wokingham "becomes known to the PYJS worker").
+    known_at: datetime | None = None
+    may_raise_to_high: bool = False
+    transfer_date: date | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    recorded_by: str = Field(max_length=128)
+    recorded_role: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
