@@ -17,7 +17,8 @@ alternating (``--app-root`` runs another checkout's ``app``, e.g. ``git archive 
 switched on for one round only), the same on a quiet machine and a busy one.
 
 Usage: ``python benchmarks/write_cpu.py [--writes 200] [--rounds 5] [--sqlite]
-[--app-root DIR] [--callgrind] [--json] [--profile FILE]``.
+[--app-root DIR] [--callgrind] [--json] [--profile FILE] [--pack ID]`` (``--pack``: the
+service's policy pack, ``wokingham-pyjs-2024`` by default, as ``http_vs_floor.sh``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def _callgrind(command: str) -> None:
 
 
 async def measure(url: str, writes: int, rounds: int, callgrind: bool,
-                  profile: str | None = None) -> dict[str, Any]:
+                  profile: str | None = None, pack: str = "wokingham-pyjs-2024"
+                  ) -> dict[str, Any]:
     """Set up, warm up, time the rounds (``profile``: cProfile them into that file, by CPU
     time); the figures as a dict."""
     import cProfile
@@ -96,7 +98,7 @@ async def measure(url: str, writes: int, rounds: int, callgrind: bool,
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
             r = await client.post("/v1/services", headers={"Authorization": f"Bearer {admin}"},
                                   json={"slug": slug, "name": "S",
-                                        "policy_pack": "wokingham-pyjs-2024"})
+                                        "policy_pack": pack})
             r.raise_for_status()
             cases = []
             for i in range(20):
@@ -186,7 +188,7 @@ def _under_callgrind(args: argparse.Namespace, url: str) -> dict[str, Any]:
         out = Path(tmp) / "cg.out"
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                f"--callgrind-out-file={out}", sys.executable, __file__, "--child-url", url,
-               "--writes", str(args.writes), "--callgrind-child"]
+               "--writes", str(args.writes), "--callgrind-child", "--pack", args.pack]
         if args.app_root:
             cmd += ["--app-root", args.app_root]
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -210,12 +212,14 @@ def main() -> None:
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", default=None, help="cProfile the rounds into this file")
+    parser.add_argument("--pack", default="wokingham-pyjs-2024", help="the service's pack")
     parser.add_argument("--child-url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--callgrind-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     _import_root(args.app_root)
     if args.child_url:  # under valgrind: measure one round, print the figures as JSON
-        print(json.dumps(asyncio.run(measure(args.child_url, args.writes, 1, True))))
+        print(json.dumps(asyncio.run(measure(args.child_url, args.writes, 1, True,
+                                             pack=args.pack))))
         return
     with tempfile.TemporaryDirectory() as tmp:
         url, name = _database(tmp if args.sqlite else None)
@@ -224,17 +228,18 @@ def main() -> None:
                 result = _under_callgrind(args, url)
             else:
                 result = asyncio.run(measure(url, args.writes, args.rounds, False,
-                                             args.profile))
+                                             args.profile, args.pack))
         finally:
             if name:
                 _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     result["database"] = "sqlite" if args.sqlite else "postgresql"
+    result["pack"] = args.pack
     result["load"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(result))
         return
     cpu, db = result["cpu_ms"], result["db_cpu_ms"]
-    print(f"{result['database']}, {args.writes} writes x {result['rounds']} rounds, "
+    print(f"{result['database']}, {args.pack}, {args.writes} writes x {result['rounds']} rounds, "
           f"statements per write {statistics.median(result['statements']):.2f} "
           f"(BEGIN/COMMIT not counted), load {result['load']:.1f}")
     print("  CPU per write, this process (ms): " + " ".join(f"{c:.2f}" for c in cpu)

@@ -102,9 +102,10 @@ async def record_absence(
     await session.flush()
     await record_audit(session, principal, "staff.absence", "staff_absence", absence.id,
                        service_id=service.id, change=body.model_dump(mode="json"))
+    # Who, not when: a person's leave dates (and the reason) are theirs, not every subscriber's
+    # (attack pass 9, A9-23); the steps it moves are announced as step.reassigned.
     await emit(session, "staff.absence_recorded", absence.id, service_id=service.id,
-               payload={"staff_id": staff_id, "starts_on": body.starts_on.isoformat(),
-                        "ends_on": body.ends_on.isoformat()})
+               payload={"staff_id": staff_id})
     return absence
 
 
@@ -133,8 +134,7 @@ async def change_absence(
     await record_audit(session, principal, "staff.absence_change", "staff_absence", absence.id,
                        service_id=absence.service_id, change=change)
     await emit(session, "staff.absence_changed", absence.id, service_id=absence.service_id,
-               payload={"staff_id": staff_id, "starts_on": starts.isoformat(),
-                        "ends_on": ends.isoformat()})
+               payload={"staff_id": staff_id})  # who, not when (A9-23)
     return absence, before
 
 
@@ -150,8 +150,7 @@ async def cancel_absence(
                        change={"starts_on": absence.starts_on.isoformat(),
                                "ends_on": absence.ends_on.isoformat()})
     await emit(session, "staff.absence_cancelled", absence.id, service_id=absence.service_id,
-               payload={"staff_id": staff_id, "starts_on": absence.starts_on.isoformat(),
-                        "ends_on": absence.ends_on.isoformat()})
+               payload={"staff_id": staff_id})  # who, not when (A9-23)
     return absence
 
 

@@ -23,20 +23,21 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound
-from app.core.security import STAFF_ROLES, Principal
+from app.core.security import MACHINE_SCOPES, STAFF_ROLES, Principal
 from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
 from app.domain.common import iso_utc
 from app.domain.panels_table import PanelItem
 from app.domain.policy_lock import lock_case_statement, shared_lock_of
 from app.domain.services import Service, get_service_by_slug
+from app.domain.steps import Step, StepStatus
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
 MANAGERS = ("line_manager", "duty_manager")
@@ -99,6 +100,57 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "policy.read": EVERY_ROLE,
     "workflow.preview": (*HOLDER_AND_MANAGERS, "chair"),
 })
+
+
+# What a machine client (role ``feed``) must be for to attempt an act its role row allows: one
+# of these scopes in its token (app.core.security.MACHINE_SCOPES). ``{source}`` stands for the
+# route's ``source`` path value, so a feed posts only its own source's referrals. The CMS
+# integration (``cms``) opens, upserts and records events on cases; a referral feed only
+# delivers. Every act whose row names ``feed`` has a line here (a test checks).
+FEED_SCOPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "case.create": ("cms",),
+    "case.upsert": ("cms",),
+    "event.record": ("cms",),
+    "feed.deliver": ("feed:{source}",),
+    "referral.transitions": tuple(sorted(MACHINE_SCOPES)),
+    "policy.read": tuple(sorted(MACHINE_SCOPES)),
+})
+
+
+def is_machine(principal: Principal) -> bool:
+    """Whether the caller is a machine client (a ``feed`` token with no staff role)."""
+    return principal.has("feed") and not principal.roles & STAFF_ROLES
+
+
+def admit(principal: Principal, act: str, path: Mapping[str, Any]) -> None:
+    """403 unless the token may attempt ``act`` (a key of :data:`ROLE_TABLE`): one of its
+    roles, and for a machine client one of the act's :data:`FEED_SCOPES` (``path``: the
+    route's path values). Run by every gated route before the body is read."""
+    roles = ROLE_TABLE[act]
+    if principal.has(*(r for r in roles if r != "feed")):
+        return
+    if "feed" not in roles or not principal.has("feed"):
+        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+    source = str(path.get("source", ""))
+    if not principal.scopes.intersection(s.replace("{source}", source)
+                                         for s in FEED_SCOPES[act]):
+        # The path's value is not named (it is the request's): only that the scope is missing.
+        raise Forbidden("Your machine client's token is not scoped for this route (its "
+                        "'scope' claim: cms, feed:emrac or feed:mappa).", slug="feed-scope")
+
+
+def withheld_from(principal: Principal, case: Case) -> bool:
+    """Whether the case is restricted and the caller a machine client: answered the act it
+    made (its ids), never the case's data or its steps (``next_steps: []``; A9-19)."""
+    return case.access_mode is not None and is_machine(principal)
+
+
+def require_machine_scope(principal: Principal, scope: str) -> None:
+    """403 for a machine client whose token lacks ``scope`` (the domain's own check behind the
+    route gate's, for the writes a machine client may make)."""
+    if is_machine(principal) and scope not in principal.scopes:
+        raise Forbidden("Your machine client's token is not scoped for this route (its "
+                        "'scope' claim: cms, feed:emrac or feed:mappa).", slug="feed-scope")
 
 
 def roles_for(act: str) -> tuple[str, ...]:
@@ -284,8 +336,11 @@ def _panel_case_ids(service_id: uuid.UUID) -> Any:
 def require_may_open(principal: Principal, case_holder_id: str, line_manager_id: str) -> None:
     """403 unless the principal may open a case with these holders: a case holder only a case
     they hold, a line manager only for their team (they manage it), duty managers and feeds
-    any case of the service."""
-    if principal.has("duty_manager", "feed"):
+    any case of the service (a machine client only the case management system's)."""
+    if principal.has("duty_manager"):
+        return
+    if is_machine(principal):
+        require_machine_scope(principal, "cms")
         return
     if principal.has("line_manager") and line_manager_id == principal.sub:
         return
@@ -413,17 +468,67 @@ async def get_visible_case(
             await lock_case(session, case_id)
         query = _case_file_query(principal.has(*SERVICE_WIDE_READERS),
                                  principal.has("case_holder"), principal.has("line_manager"))
-        row = (await session.exec(query, params={
-            "yj_case": case_id, "yj_slug": principal.service, "yj_sub": principal.sub,
-        })).first()
+        row = (await session.exec(query, params=_case_file_params(principal, case_id))).first()
         if row is None:
-            await service_of(session, principal)  # 403 for a token of an unknown service
-            raise NotFound("No such case.")
+            await _no_case_file(session, principal)
         case, service = row
     if case is None:
         raise NotFound("No such case.")
     note_read(session, principal, case)
     return service, case
+
+
+def _case_file_params(principal: Principal, case_id: uuid.UUID) -> dict[str, Any]:
+    return {"yj_case": case_id, "yj_slug": principal.service, "yj_sub": principal.sub}
+
+
+async def _no_case_file(session: AsyncSession, principal: Principal) -> NoReturn:
+    await service_of(session, principal)  # 403 for a token of an unknown service
+    raise NotFound("No such case.")
+
+
+async def get_case_for_write(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> tuple[Service, Case, list[Step]]:
+    """:func:`get_visible_case` for a write (the case locked first), with the case's open
+    steps as :func:`app.domain.policy.open_steps_of` reads them (soonest due first, undated
+    last), read under the lock by the same statement as the case (issue 15: one round trip
+    fewer). Tokens of no one service fall back to two queries."""
+    if not principal.roles & STAFF_ROLES or principal.service is None:
+        service, case = await get_visible_case(session, principal, case_id, for_update=True)
+        steps = (await session.exec(select(Step).where(
+            col(Step.case_id) == case.id, col(Step.status) == StepStatus.open
+        ).order_by(*_OPEN_STEP_ORDER))).all()
+        return service, case, list(steps)
+    await lock_case(session, case_id)
+    query = _case_file_with_open_steps_query(
+        principal.has(*SERVICE_WIDE_READERS), principal.has("case_holder"),
+        principal.has("line_manager"))
+    rows = (await session.exec(query, params=_case_file_params(principal, case_id))).all()
+    if not rows:
+        await _no_case_file(session, principal)
+    case, service = rows[0][0], rows[0][1]
+    note_read(session, principal, case)
+    return service, case, [row[2] for row in rows if row[2] is not None]
+
+
+_OPEN_STEP_ORDER = (col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at),
+                    col(Step.id))
+
+
+@functools.lru_cache(maxsize=16)
+def _case_file_with_open_steps_query(
+    service_wide: bool, case_holder: bool, line_manager: bool
+) -> Any:
+    """:func:`_case_file_query` with the case's open steps joined: a row per open step (one
+    with no step if none), in the open steps' order; the same parameters."""
+    return (
+        _case_file_query(service_wide, case_holder, line_manager)
+        .add_columns(Step)
+        .outerjoin(Step, sa.and_(col(Step.case_id) == col(Case.id),
+                                 col(Step.status) == StepStatus.open))
+        .order_by(*_OPEN_STEP_ORDER)
+    )
 
 
 def note_read(session: AsyncSession, principal: Principal, case: Any) -> None:

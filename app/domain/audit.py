@@ -220,10 +220,12 @@ def _seal(sync: SyncSession) -> None:
     if not postgres:
         conn.execute(sa.update(table).where(sa.false()).values(seq=table.c.seq))
     for chain in sorted({e.chain for e in pending}):  # one lock order for every writer
-        if postgres:
-            conn.execute(_ADVISORY_LOCK, {"key": _advisory_key(chain)})
-        head = conn.execute(_HEAD, {"chain": chain}).first()
-        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+        if postgres:  # the lock, then the head, in one round trip (migration 0016)
+            head = conn.execute(_LOCKED_HEAD, {"chain": chain, "key": _advisory_key(chain)}
+                                ).first()
+        else:
+            head = conn.execute(_HEAD, {"chain": chain}).first()
+        seq, prev = _after(head)
         for entry in pending:
             if entry.chain == chain:
                 seq += 1
@@ -278,9 +280,22 @@ def _forget(sync: SyncSession, _previous: Any) -> None:
     sync.info.pop(outbox.PENDING, None)
 
 
-_ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = sa.text("SELECT seq, hash FROM audit_entry WHERE chain = :chain AND seq IS NOT NULL "
                 "ORDER BY seq DESC LIMIT 1")
+# PostgreSQL: the chain's advisory lock, then its head read with a snapshot taken after the
+# lock was granted (a VOLATILE function's statements each take a fresh one), in one round
+# trip; a single plain statement would read with a snapshot from before the lock wait.
+_LOCKED_HEAD = sa.text(
+    "SELECT head_seq, head_hash FROM yjrisk_audit_chain_head(:chain, :key)"
+).bindparams(sa.bindparam("chain", type_=sa.Text()), sa.bindparam("key", type_=sa.BigInteger()))
+
+
+def _after(head: Any) -> tuple[int, str]:
+    """The seq and hash an entry appended after ``head`` (a row of seq, hash) follows: the
+    genesis for an empty chain."""
+    if head is None or head[0] is None:
+        return 0, GENESIS
+    return head[0], head[1]
 
 
 async def chain_heads(session: AsyncSession) -> list[dict[str, Any]]:
@@ -405,15 +420,12 @@ async def append_sealed(session: AsyncSession, rows: list[AuditRow]) -> None:
     connection = await session.connection()
     postgres = connection.dialect.name == "postgresql"
     for chain in sorted({r.chain for r in rows}):  # one lock order for every writer
-        if postgres:
-            await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                                     {"key": _advisory_key(chain)})
-        head = (await connection.execute(
-            sa.select(AuditEntry.seq, AuditEntry.hash)  # type: ignore[call-overload]
-            .where(col(AuditEntry.chain) == chain, col(AuditEntry.seq).is_not(None))
-            .order_by(col(AuditEntry.seq).desc()).limit(1)
-        )).first()
-        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+        if postgres:  # the lock, then the head, in one round trip (migration 0016)
+            head = (await connection.execute(
+                _LOCKED_HEAD, {"chain": chain, "key": _advisory_key(chain)})).first()
+        else:
+            head = (await connection.execute(_HEAD, {"chain": chain})).first()
+        seq, prev = _after(head)
         for row in rows:
             if row.chain == chain:
                 seq += 1

@@ -16,7 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
+from app.domain.access import (
+    MANAGERS,
+    case_role_for,
+    get_case_for_write,
+    get_visible_case,
+    require_open_case,
+)
 from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -136,6 +142,11 @@ _PENDING_TRANSFER = (
 )
 
 
+_JUDGEMENT_TABLE: Any = Judgement.__table__  # type: ignore[attr-defined]
+_INSERT_JUDGEMENT = sa.insert(_JUDGEMENT_TABLE)
+_JUDGEMENT_KEYS = tuple(c.key for c in _JUDGEMENT_TABLE.columns)
+
+
 async def pending_transfer_date(
     session: AsyncSession, case_id: uuid.UUID, at: datetime
 ) -> date | None:
@@ -150,12 +161,15 @@ async def pending_transfer_date(
 
 
 async def apply_judgement(
-    wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None
+    wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None,
+    open_steps: list[Step] | None = None,
 ) -> tuple[Judgement, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps.
 
     The judgement occurred at ``wctx.occurred_at`` (its ``body.occurred_at`` resolved by the
-    caller); 422 if that is outside the case's life or the pack refuses it."""
+    caller); 422 if that is outside the case's life or the pack refuses it. ``open_steps``:
+    the case's open steps as the caller read them under the case's lock, in
+    :func:`~app.domain.policy.open_steps_of`'s order (default: read them here)."""
     session, case, principal = wctx.session, wctx.case, wctx.principal
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
@@ -189,7 +203,8 @@ async def apply_judgement(
     else:
         # The case's open steps, read once under the lock: the reviews among them close first;
         # the policy then runs on the rest (read again only if a review was closed).
-        open_steps = await policy.open_steps_of(session, case.id)
+        if open_steps is None:
+            open_steps = await policy.open_steps_of(session, case.id)
         reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
                                               judgement_id=judgement_id, open_steps=open_steps)
         result = await policy.run(wctx, event=wf_event,
@@ -215,7 +230,10 @@ async def apply_judgement(
         panel_item_id=panel_item_id, occurred_at=occurred_at, recorded_by=principal.sub,
         recorded_role=role,
     )
-    session.add(judgement)
+    # Written by one Core INSERT (the row is only written, never changed in this unit of
+    # work), then the case's new rating by the flush (issue 15: no unit-of-work pass for it).
+    conn = await session.connection()
+    await conn.execute(_INSERT_JUDGEMENT, {c: getattr(judgement, c) for c in _JUDGEMENT_KEYS})
     _set_current_rating(case, judgement)
     case.updated_at = utcnow()
     session.add(case)
@@ -293,13 +311,13 @@ async def record_judgement(
     ctx: policy.PolicyContext,
 ) -> tuple[Judgement, policy.PolicyResult]:
     """Record a judgement on a case the caller holds or manages."""
-    service, case = await get_visible_case(session, principal, case_id)
+    service, case, open_steps = await get_case_for_write(session, principal, case_id)
     role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
     require_open_case(case, "record a judgement")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role,
                         occurred_at=resolve_occurred_at(body.occurred_at))
-    return await apply_judgement(wctx, body=body)
+    return await apply_judgement(wctx, body=body, open_steps=open_steps)
 
 
 async def list_judgements(

@@ -245,7 +245,10 @@ async def _panel_to_change(
     """The panel to move or cancel, under the service's exclusive policy lock, with its items;
     409 ``panel-decided`` when a decision is recorded on it (a decision is dated when the panel
     sat: moving or cancelling the sitting would leave it dated before its panel, or without
-    one)."""
+    one); 409 ``panel-has-sat`` once its time has come: the steps due at it (Somerset 3.2.3
+    "refer the case to the next YJT MARP", 6.2 views "before the initial panel") were late
+    when it sat, and moving or cancelling it afterwards would erase that lateness (attack pass
+    10, A10-1)."""
     require_roles(principal, SCHEDULERS, what)
     service = await service_of(session, principal)
     # Moving or cancelling a panel re-dates next-panel steps: exclusive against every case
@@ -260,6 +263,9 @@ async def _panel_to_change(
         PanelItem.panel_id == panel.id))).all())
     if any(item.decided_at is not None for item in items):
         raise Conflict("The panel has sat: a decision is recorded on it.", slug="panel-decided")
+    if panel.scheduled_for <= utcnow():
+        raise Conflict("The panel's time has passed: it can no longer be moved or cancelled.",
+                       slug="panel-has-sat")
     return service, panel, items
 
 

@@ -80,6 +80,12 @@ async def create_service(
 _KNOWN_SLUGS: set[str] = set()
 
 
+def service_found_before(slug: str) -> bool:
+    """Whether this process has already found a service with this slug (no I/O: services are
+    never deleted, so it still exists)."""
+    return slug in _KNOWN_SLUGS
+
+
 async def service_is_known(session: AsyncSession, slug: str) -> bool:
     """Whether a service with this slug exists. Services are never deleted, so a slug once
     found is remembered by the process; an unknown one is looked up every time (it may have
