@@ -19,7 +19,6 @@ a pass runs two such walks at once in its process (:data:`WALKERS`), as two work
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -35,6 +34,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import get_settings
+from app.core.loop import every
 from app.core.security import Principal
 from app.domain.absences import StaffAbsence
 from app.domain.audit import append_sealed, audit_row, record_audit
@@ -432,11 +432,5 @@ async def run_forever(
     stop: asyncio.Event | None = None,
 ) -> None:
     """The worker loop: a pass every ``interval_seconds`` until ``stop`` is set."""
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await run_pass(factory)
-        except Exception:  # noqa: BLE001 - a failed pass is retried next interval
-            log.exception("escalation.pass_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+    await every(interval_seconds, lambda: run_pass(factory), stop or asyncio.Event(),
+                "escalation.pass_failed")
