@@ -24,7 +24,7 @@ from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import ROLE_DUTY_ACTORS
-from app.domain.cases_table import Case, ContactLevel
+from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, utcnow
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -385,11 +385,8 @@ async def _apply(
             superseded.append(step)
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
-            step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
-            step.urgent = intent.urgent
-            step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, calendar)
-            step.deadline_form = intent.deadline_form or step.deadline_form
-            step.note = redated_note(step.note, intent.note, _branch_notes(wctx.pack, step.code))
+            redate(step, intent, at=event.occurred_at, calendar=calendar,
+                   stale=_branch_notes(wctx.pack, step.code))
             _add_reasons(step, intent)
             updated.append(step)
         elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
@@ -406,6 +403,8 @@ async def _apply(
         await stand_in_if_away(session, wctx.pack, step)
     if case.access_mode is not None and any(s.assignee_id for s in created):
         await _unname_shut_out(wctx, created)
+    for step in created:
+        note_restricted_act(wctx.pack, case.access_mode, step)
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)
@@ -429,6 +428,44 @@ async def _apply(
         next_steps=[step_out(s) for s in sorted_open([*open_steps, *created])],
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:
+    """Whether re-dating the step to ``due_at`` by an act at ``at`` would erase lateness that
+    has already happened: its deadline passed before the act (it counted as late from
+    ``overdue_at``: for a step due "immediately", the end of that working day) and the new
+    date is later, or none. Wokingham "Referrals into MAPPA": a category 2 MAPPA H form due six
+    months before release, two and a half months late when the child is released, was re-dated
+    to "no timescale" and left the overdue list, the escalation and the timeliness report
+    (attack pass 9, A9-11)."""
+    late_from = step.overdue_at or step.due_at
+    if late_from is None or step.due_at is None or late_from >= at:
+        return False
+    return due_at is None or due_at > step.due_at
+
+
+def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCalendar,
+           stale: Collection[str] = ()) -> bool:
+    """Re-date an open step as ``intent`` (an ``update_due`` from any act: a case event, a
+    case change of release date, custody or MAPPA fields, a panel scheduled, moved or
+    cancelled) asks, at the act's time ``at``; the one place every re-date goes through. A
+    deadline that had passed before the act stays (:func:`lateness_erased`): the step stays
+    overdue, escalated and counted late until it is done, and its note says what the act
+    would have made of it. A sooner date always applies. False when the passed date was kept."""
+    if lateness_erased(step, intent.due_at, at):
+        assert step.due_at is not None
+        would = iso_utc(intent.due_at) if intent.due_at is not None else "no timescale"
+        step.note = _append(step.note, (
+            f"Deadline kept: {iso_utc(step.due_at)} had passed before the act at "
+            f"{iso_utc(at)} that would re-date it ({would}); lateness already incurred "
+            "stays until the step is done."))
+        return False
+    step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
+    step.urgent = intent.urgent
+    step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, calendar)
+    step.deadline_form = intent.deadline_form or step.deadline_form
+    step.note = redated_note(step.note, intent.note, stale)
+    return True
 
 
 def _redate_reason(intent: StepIntent) -> str | None:
@@ -800,7 +837,29 @@ async def stand_in_if_away(
         f"Stood in: the {was.replace('_', ' ')} ({old}) is away {away[0].isoformat()} to "
         f"{away[1].isoformat()} (recorded absence); the {role.replace('_', ' ')} undertakes "
         f"this step ({step.policy_ref})."))
+    if pack.done_only_by(step.code):
+        mode = (await session.exec(select(Case.access_mode).where(
+            col(Case.id) == step.case_id))).first()
+        note_restricted_act(pack, mode, step)
     return old, role, away
+
+
+RESTRICTED_ACT_NOTE = (
+    "Restricted case: this step is done only by recording its act, which needs the case: "
+    "someone on the case's access list does it (its line manager always is); holders of the "
+    "role the list leaves out see this duty but cannot close it.")
+
+
+def note_restricted_act(pack: Pack, access_mode: str | None, step: Step) -> None:
+    """Say on a role-addressed step that only its act does (``Pack.done_only_by``: countersign
+    the assessment, hold the panel) on a case restricted to an allow-list who can do it: the
+    holders of its role the list leaves out receive it as a bare duty but may neither open the
+    record nor close the step (409 ``step-done-by-act``); staff on the list, the case's line
+    manager always among them, can (attack pass 9, A9-13)."""
+    if access_mode == AccessMode.allowed and step.assignee_id is None \
+            and step.actor in ROLE_DUTY_ACTORS and pack.done_only_by(step.code) \
+            and RESTRICTED_ACT_NOTE not in (step.note or ""):
+        step.note = _append(step.note, RESTRICTED_ACT_NOTE)
 
 
 def assignee_for(case: Case, intent: StepIntent) -> str | None:

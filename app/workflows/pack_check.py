@@ -255,6 +255,7 @@ class _Checker:
         named: list[tuple[str, Sequence[str], str]] = [
             (f"closures.{act}", closed, "closes") for act, closed in self.pack.closures.items()]
         named.append(("not_waivable", self.pack.not_waivable, "protects"))
+        named.append(("completable", self.pack.completable, "opens to completion by hand"))
         named += [(f"event_types.{i}.ends_steps", declared.ends_steps, "ends")
                   for i, declared in enumerate(self.pack.event_types)]
         named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")
@@ -290,6 +291,10 @@ class _Checker:
             lines = self.pack.lines_for_code(line.code)
             completable = any(r.actor in ACTORS for r in lines)
             supersedable = any(r.holds is not None or r.supersedes_previous for r in lines)
+            if line.code in self.pack.completable and line.code not in closed_by_act:
+                self.add("warning", line.id, f"rules.{index}.code",
+                         f"'completable' lists {line.code!r}, which no act closes: it is "
+                         "completed by hand anyway")
             if not (completable or supersedable or line.code in closed_by_act):
                 self.add("warning", line.id, f"rules.{index}.code",
                          f"nothing can close step code {line.code!r}: no role holds its actor, "

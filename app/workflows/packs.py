@@ -37,6 +37,7 @@ from app.workflows.vocabulary import (
     CORE,
     CORE_EVENT_TYPES,
     CORE_REFERRAL_KINDS,
+    NOT_DOING_ACTS,
     Escalation,
     EventType,
     Fact,
@@ -415,6 +416,11 @@ class Pack(_Strict):
     # exception (a referral to the panel of a high case, a child protection referral, MAPPA
     # notifications): a manager's judgement that one is not needed is not the policy's.
     not_waivable: tuple[Code, ...] = ()
+    # Step codes an act closes (``[closures]``, a referral kind's ``closes``) that may also be
+    # completed by hand (``POST /v1/next-steps/{id}/complete``): the act is one record of the
+    # duty, not the only one (Somerset 3.2.4: a child protection referral "already included").
+    # Every other code such an act closes is done only by that act (``done_only_by``).
+    completable: tuple[Code, ...] = ()
     # The fewest working days a recorded absence spans to end the worker's week early for
     # ``+1wd-in-week`` (Wokingham: "the last day before a prolonged absence (for example, the
     # last working day before annual leave)"); a shorter absence (an appointment, a training
@@ -433,6 +439,7 @@ class Pack(_Strict):
     _by_code: dict[str, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
     _warnings: tuple[Problem, ...] = PrivateAttr(default=())
     _case_wide: frozenset[str] = PrivateAttr(default=frozenset())
+    _done_only_by: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
     _event_keys: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
     # The engine's tables for this pack object (app.workflows.engine.prepare).
     _engine: Any = PrivateAttr(default=None)
@@ -448,6 +455,16 @@ class Pack(_Strict):
             self._by_id[rule.id] = (*self._by_id.get(rule.id, ()), rule)
             self._by_code[rule.code] = (*self._by_code.get(rule.code, ()), rule)
         self._case_wide = frozenset(r.code for r in lines if r.dedupe == "case")
+        acts: dict[str, list[str]] = {}
+        for act, codes in self.closures.items():
+            if act not in NOT_DOING_ACTS:
+                for code in codes:
+                    acts.setdefault(code, []).append(act)
+        for kind in self.referral_kinds:
+            for code in kind.closes:
+                acts.setdefault(code, []).append(f"referral_{kind.made_by}:{kind.id}")
+        self._done_only_by = {code: tuple(dict.fromkeys(found)) for code, found in acts.items()
+                              if code not in self.completable}
 
     def _index(self, name: str) -> Any:
         # Private attributes live in ``__pydantic_private__``; reading the slot directly skips
@@ -513,6 +530,15 @@ class Pack(_Strict):
     def closes(self, act: str) -> tuple[str, ...]:
         """The step codes an act closes under this pack (``[closures]``)."""
         return self.closures.get(act, ())  # type: ignore[call-overload]
+
+    def done_only_by(self, code: str) -> tuple[str, ...]:
+        """The acts that alone do a step of this code (empty: it may be completed by hand):
+        the ``[closures]`` acts naming it, bar those that make it moot or are one way among
+        others (``NOT_DOING_ACTS``), and ``referral_<made_by>:<kind>`` for a referral kind
+        whose ``closes`` names it; none for a code listed in ``completable``. The step is a
+        record's duty (countersign *this* assessment, hold the panel): ticking it off by hand
+        would say the act was done when the record shows it was not."""
+        return self._index("_done_only_by").get(code, ())
 
     def step_codes(self) -> tuple[str, ...]:
         """Every step code a line of this pack creates."""

@@ -86,6 +86,12 @@ CLOSING_ACTS: tuple[str, ...] = (
     "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
     "rating_replaced", "assessment_submit_review",
 )
+# The closing acts that make a step moot or are one way among others of doing it, rather than
+# being the act the step asks for: a panel sitting overtakes a referral still open (superseded,
+# not done), and a countersignature endorses a rationale the line manager may also acknowledge
+# directly. Every other closing act (and a referral kind's ``closes``) is the only way to do
+# the steps it closes (``Pack.done_only_by``), unless the pack lists the code in ``completable``.
+NOT_DOING_ACTS: tuple[str, ...] = ("panel_decision_overtakes", "assessment_countersign_endorses")
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]

@@ -123,6 +123,38 @@ async def closing_asset_plus(t: Tenant, case_id: str, at: str, stage: str = "clo
     return r.json()["data"]  # type: ignore[no-any-return]
 
 
+async def held_high_risk_panel(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """Wokingham's High-Risk Panel sits on the case (scheduled an hour before ``at``, decided
+    at ``at`` by chair-1): the act that does W8's hold and W19's monthly review (they are not
+    ticked off by hand: A9-13). The decision's answer."""
+    decided = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    # A case goes onto a panel with a panel referral (or on the register): made and submitted
+    # two hours before.
+    r = await t.client.post(f"/v1/cases/{case_id}/referrals", json={
+        "kind": "panel", "occurred_at": (decided - timedelta(hours=2)).isoformat()},
+        headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await t.client.post(f"/v1/referrals/{r.json()['data']['id']}/submit", json={
+        "occurred_at": (decided - timedelta(hours=2)).isoformat()},
+        headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    r = await t.client.post("/v1/panels", json={
+        "kind": "high_risk_panel", "chair_id": "chair-1",
+        "scheduled_for": (decided - timedelta(hours=1)).isoformat()}, headers=t.auth("chair"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/panels/{panel}/items",
+                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            headers=t.auth("chair"))
+    assert r.status_code == 201, r.text
+    r = await t.client.post(f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
+                            json={"actions": [], "minutes": "Panel held",
+                                  "occurred_at": decided.isoformat()},
+                            headers=t.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 async def heard_by_marp(t: Tenant, case_id: str, *, sits: str, review_date: str,
                         **levels: str) -> dict[str, Any]:
     """The MARP sits on the case (scheduled at ``sits``, decided an hour later) and confirms the

@@ -39,9 +39,10 @@ async def test_W7_the_case_workers_line_manager_may_request_the_high_risk_panel(
     manager to request a High-Risk Panel within two working days of 1. Assessing a child as high
     or very high ROSH". ROSH high on Friday 28 August 2026, 15:00 BST: the request is the case
     worker's, due by the end of Wednesday 2 September (the bank holiday Monday is no working
-    day). The case worker is away; their line manager records the request (200) and the panel
-    it asks for falls to the chair; another team's line manager does not even see it (404) and
-    a duty manager may not (403)."""
+    day). The case worker is away; their line manager makes the request (the panel referral,
+    submitted: ticking the step off is 409, A9-13) and the panel it asks for falls to the
+    chair; another team's line manager does not even see it (404) and a duty manager may not
+    (403)."""
     pin(monkeypatch, 2026, 8, 28, 14, 30)
     case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     r = await wokingham.client.post(
@@ -58,9 +59,19 @@ async def test_W7_the_case_workers_line_manager_may_request_the_high_risk_panel(
                             "line_manager-2")).status_code == 404
     assert (await _complete(wokingham, request["id"], "duty_manager",
                             "duty_manager-1")).status_code == 403
+    # The request is made by the panel referral (A9-13: not ticked off by hand, whoever may do
+    # it): the line manager makes and submits it, which does the request and asks the chair.
     r = await _complete(wokingham, request["id"], "line_manager", "line_manager-1")
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/step-done-by-act")
+    lm = wokingham.auth("line_manager", "line_manager-1")
+    r = await wokingham.client.post(f"/v1/cases/{case['id']}/referrals", headers=lm, json={
+        "kind": "panel", "occurred_at": "2026-08-28T15:10:00+01:00"})
+    assert r.status_code == 201, r.text
+    r = await wokingham.client.post(f"/v1/referrals/{r.json()['data']['id']}/submit",
+                                    headers=lm, json={"occurred_at": "2026-08-28T15:20:00+01:00"})
     assert r.status_code == 200, r.text
-    assert r.json()["data"]["status"] == "done"
+    assert steps_of(r.json()["next_steps"], "request_high_risk_panel") == []
     [hold] = steps_of(r.json()["next_steps"], "hold_high_risk_panel")
     assert hold["actor"] == "chair"
 
@@ -94,8 +105,9 @@ async def test_S20_the_line_manager_presents_when_the_case_holder_is_not_availab
     """S20 (7.1.1): "The case holder will attend MARP to discuss the case. If not available, the
     line manager will present the case." ROSH high on Wednesday 20 May 2026; the MARP of
     Wednesday 3 June 2026 keeps ROSH high and books its review for Wednesday 1 July: the update
-    is the case holder's, due on the review date; the case's line manager may record it;
-    another team's line manager does not see it (404)."""
+    is the case holder's, due on the review date; the case's line manager may present (the
+    review's decision names the presenter: ticking the step off is 409, A9-13); another team's
+    line manager does not see it (404)."""
     pin(monkeypatch, 2026, 6, 3, 12, 0)
     case = (await somerset.open_case(opened_at="2026-05-04T09:00:00+01:00"))["data"]
     r = await somerset.client.post(
@@ -111,8 +123,11 @@ async def test_S20_the_line_manager_presents_when_the_case_holder_is_not_availab
     assert update["policy"] == {**S, "ref": "7.1.6, 7.2.3", "rule": "S20"}
     assert (await _complete(somerset, update["id"], "line_manager",
                             "line_manager-2")).status_code == 404
+    # Presenting is recorded by the review's decision naming the presenter (A9-13: not ticked
+    # off by hand, whoever may present): the line manager's completion is 409 naming it.
     r = await _complete(somerset, update["id"], "line_manager", "line_manager-1")
-    assert r.status_code == 200, r.text
+    assert r.status_code == 409, r.text
+    assert [a["act"] for a in r.json()["acts"]] == ["panel_decision_presenter"]
 
 
 async def test_S26_the_yjt_manager_may_make_the_handover_call(

@@ -44,6 +44,15 @@ def reviews(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in steps if s["code"] == "review_assessment" and s["status"] == "open"]
 
 
+async def review_submitted(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """The case holder reviews the AssetPlus: a review stage drafted and submitted at ``at`` (the
+    act that does ``review_assessment``: it is not completed by hand, A9-13); the answer."""
+    draft = await post(t, f"/v1/cases/{case_id}/assessments",
+                       {"type": "asset_plus", "stage": "review", "occurred_at": at})
+    return await post(t, f"/v1/assessments/{draft['data']['id']}/submit", {"occurred_at": at},
+                      status=200)
+
+
 def policy_of(step: dict[str, Any]) -> tuple[str, str, str]:
     """A step's (rule, paragraph, actor)."""
     return step["policy"]["rule"], step["policy"]["ref"], step["actor"]
@@ -67,31 +76,27 @@ async def test_S14_review_before_a_later_change_leaves_it_owed_through_http(
     await event(somerset, case_id, "change_of_circumstances", "2027-03-27T23:30:00Z")
     [first] = reviews(await steps_of(somerset, case_id))
     assert (first["due_at"], first["subject_id"]) == ("2026-12-29T23:59:59Z", e24)
-    r = await complete(somerset, first["id"], "case_holder", note="Reviewed AssetPlus",
-                       occurred_at="2026-12-29T12:00:00Z")
-    assert r.status_code == 200, r.text
-    [owed] = reviews(r.json()["next_steps"])
+    body = await review_submitted(somerset, case_id, "2026-12-29T12:00:00Z")
+    [owed] = reviews(body["next_steps"])
     assert policy_of(owed) == ("S14", "4.2", "case_holder")
     assert owed["policy"]["pack"] == "somerset-yjt-2023"
     assert (owed["due_at"], owed["subject_id"]) == ("2027-01-04T23:59:59Z", e31)
     assert owed["raised_at"] == "2026-12-31T12:00:00Z"
     assert len(owed["reasons"]) == 3
-    r = await complete(somerset, owed["id"], "case_holder", note="Reviewed again",
-                       occurred_at="2027-01-04T10:00:00Z")
-    assert r.status_code == 200, r.text
-    [march] = reviews(r.json()["next_steps"])
+    body = await review_submitted(somerset, case_id, "2027-01-04T10:00:00Z")
+    [march] = reviews(body["next_steps"])
     assert policy_of(march) == ("S14", "4.2", "case_holder")
     assert (march["due_at"], march["subject_id"]) == ("2027-03-30T22:59:59Z", e25)
-    r = await complete(somerset, march["id"], "case_holder", occurred_at="2027-03-31T09:00:00Z")
-    assert r.status_code == 200, r.text
-    assert reviews(r.json()["next_steps"]) == []
+    body = await review_submitted(somerset, case_id, "2027-03-31T09:00:00Z")
+    assert reviews(body["next_steps"]) == []
 
 
 async def test_W6_review_before_a_later_incident_leaves_it_owed_through_http(
         wokingham: Tenant) -> None:
     """W6 (Assessment Reviews): "the Asset+ should be reviewed within three weeks of the new
     event becoming known to the case worker." Incidents on 23, 24, 26 and 31 December 2026
-    share one review (due 13 January 16:00Z); reviewed on 28 December, the 31 December incident
+    share one review (due 13 January 16:00Z); reviewed on 28 December (the line manager's
+    oversight stands for it), the 31 December incident
     is owed: due 21 January 2027 17:00Z, about that incident."""
     case_id = (await wokingham.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]["id"]
     for at in ("2026-12-23T16:00:00Z", "2026-12-24T14:00:00Z", "2026-12-26T11:00:00Z"):
@@ -99,10 +104,12 @@ async def test_W6_review_before_a_later_incident_leaves_it_owed_through_http(
     i31 = await event(wokingham, case_id, "new_incident", "2026-12-31T17:00:00Z")
     [first] = reviews(await steps_of(wokingham, case_id))
     assert first["due_at"] == "2027-01-13T16:00:00Z"
-    r = await complete(wokingham, first["id"], "case_holder", note="Asset+ reviewed",
-                       occurred_at="2026-12-28T12:00:00Z")
-    assert r.status_code == 200, r.text
-    [owed] = reviews(r.json()["next_steps"])
+    # The review is the countersigned Asset+ (not completed by hand, A9-13), or a manager's
+    # oversight standing for it (W6 ``satisfiable_by_oversight``): here the oversight.
+    body = await post(wokingham, f"/v1/cases/{case_id}/oversight", {
+        "note": "Asset+ reviewed with the case worker", "satisfies_step_id": first["id"],
+        "occurred_at": "2026-12-28T12:00:00Z"}, role="line_manager")
+    [owed] = reviews(body["next_steps"])
     assert policy_of(owed) == ("W6", "Assessment Reviews", "case_holder")
     assert owed["policy"]["pack"] == "wokingham-pyjs-2024"
     assert (owed["due_at"], owed["subject_id"]) == ("2027-01-21T17:00:00Z", i31)

@@ -96,12 +96,24 @@ async def test_undated_and_closed_steps_are_not_escalated(
     case = (await somerset.open_case(intervention="prevention"))["data"]  # S2: no timescale
     assert await tick(factory, somerset) == 0
     statutory = (await somerset.open_case())["data"]
-    step = the_step(await case_steps(somerset, statutory["id"]), "complete_assessment")
-    r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete", json={},
-                                   headers=somerset.auth("case_holder"))
-    assert r.status_code == 200, r.text
+    the_step(await case_steps(somerset, statutory["id"]), "complete_assessment")
+    await submit_asset_plus(somerset, statutory["id"])  # does S1's AssetPlus (A9-13: no tick)
     assert await tick(factory, somerset) == 0
     assert escalations(await case_steps(somerset, case["id"])) == []
+
+
+async def submit_asset_plus(t: Tenant, case_id: str) -> dict[str, Any]:
+    """The case holder drafts and submits a start AssetPlus on Friday 13 March 2026: the act
+    that does S1's ``complete_assessment`` (it is not ticked off by hand: A9-13)."""
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments", json={
+        "type": "asset_plus", "stage": "start", "occurred_at": "2026-03-13T10:00:00Z"},
+        headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await t.client.post(f"/v1/assessments/{r.json()['data']['id']}/submit",
+                            json={"occurred_at": "2026-03-13T16:00:00Z"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
 
 
 async def retired_with(factory: Factory, t: Tenant, case_id: str, overdue_id: str) -> None:
@@ -131,10 +143,8 @@ async def test_escalation_retired_by_the_completion_that_closes_its_step(
     case = (await somerset.open_case())["data"]
     overdue = the_step(await case_steps(somerset, case["id"]), "complete_assessment")
     assert await tick(factory, somerset) == 1
-    r = await somerset.client.post(f"/v1/next-steps/{overdue['id']}/complete", json={},
-                                   headers=somerset.auth("case_holder"))
-    assert r.status_code == 200, r.text
-    assert "escalate_overdue_step" not in [s["code"] for s in r.json()["next_steps"]]
+    body = await submit_asset_plus(somerset, case["id"])  # the act that does it
+    assert "escalate_overdue_step" not in [s["code"] for s in body["next_steps"]]
     await retired_with(factory, somerset, case["id"], overdue["id"])
     assert await tick(factory, somerset) == 0  # nothing left for the pass to retire
     assert escalations(await case_steps(somerset, case["id"], "superseded"))[0]["subject_id"] \
@@ -392,7 +402,13 @@ async def test_completions_racing_escalation_passes_never_deadlock(
     deadlock victim (a 500 for the practitioner, or a lost batch). Every completion succeeds,
     every pass finishes, and each step that stayed open past the pass is escalated once."""
     cases = [(await somerset.open_case())["data"] for _ in range(8)]
-    steps = [the_step(await case_steps(somerset, c["id"]), "complete_assessment") for c in cases]
+    for c in cases:  # S23: inform the manager of the charge "immediately" (done by hand)
+        r = await somerset.client.post(f"/v1/cases/{c['id']}/events", json={
+            "type": "charged", "occurred_at": "2026-03-05T10:00:00Z"},
+            headers=somerset.auth("case_holder"))
+        assert r.status_code == 201, r.text
+    steps = [the_step(await case_steps(somerset, c["id"]), "inform_service_manager")
+             for c in cases]
     sid = await service_id(factory, somerset)
 
     async def complete(step: dict[str, Any], pause: float) -> int:

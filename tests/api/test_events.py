@@ -346,6 +346,52 @@ async def test_S24_partner_action_not_secured(somerset: Tenant) -> None:
     assert body["data"]["recorded_role"] == "line_manager"
 
 
+async def test_S24_the_yjt_manager_escalates_once_the_line_manager_has_referred(
+        somerset: Tenant) -> None:
+    """S24 (3.3): "the relevant line manager or duty manager will refer the case to the YJT
+    manager who will escalate the matter as required, record the outcome of their actions on CMS
+    and advise the relevant line manager as soon as practicable. If the YJT manager is
+    unavailable the appointed operational manager will carry out these functions." The partner
+    action not secured on Friday 28 August 2026; the line manager refers it on Tuesday 1
+    September (after the bank holiday): the YJT manager's own duty is raised for the chairs
+    (either manager holds the role), no timescale ("as soon as practicable"), and the chair
+    completes it."""
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    body = await post_event(somerset, case["id"], type="partner_action_not_secured",
+                            occurred_at="2026-08-28T15:00:00+01:00")
+    refer = the_step(event_steps(body), "escalate_to_service_manager")
+    assert "escalate_partner_action" not in codes(body["next_steps"])
+    r = await somerset.client.post(f"/v1/next-steps/{refer['id']}/complete", json={
+        "note": "referred to the YJT manager", "occurred_at": "2026-09-01T09:30:00+01:00"},
+        headers=somerset.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    chair = the_step(r.json()["next_steps"], "escalate_partner_action")
+    assert (chair["actor"], chair["assignee_id"], chair["due_at"], chair["urgent"]) == (
+        "chair", None, None, False)
+    assert chair["policy"] == {"pack": SOMERSET, "version": "1", "ref": "3.3", "rule": "S24"}
+    assert chair["raised_at"] == "2026-09-01T08:30:00Z"
+    assert "advises the line manager" in chair["note"]
+    r = await somerset.client.post(f"/v1/next-steps/{chair['id']}/complete",
+                                   json={"note": "escalated to the police; LM advised"},
+                                   headers=somerset.auth("chair"))
+    assert r.status_code == 200, r.text
+    assert "escalate_partner_action" not in codes(r.json()["next_steps"])
+
+
+async def test_S24_no_escalation_when_the_referral_is_waived(somerset: Tenant) -> None:
+    """S24 (3.3): the chair's duty follows the referral to the YJT manager; a duty manager who
+    waives the referral (not needed) asks nothing of the chair."""
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    body = await post_event(somerset, case["id"], type="partner_action_not_secured",
+                            occurred_at="2026-08-28T15:00:00+01:00")
+    refer = the_step(event_steps(body), "escalate_to_service_manager")
+    r = await somerset.client.post(f"/v1/next-steps/{refer['id']}/waive", json={
+        "reason": "the partner secured the action after all"},
+        headers=somerset.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+    assert "escalate_partner_action" not in codes(await case_steps(somerset, case["id"]))
+
+
 async def test_S25_transfer_in_high_refers_to_next_marp(somerset: Tenant) -> None:
     """S25: a case arriving with high ROSH goes to the next MARP (none booked: awaiting)."""
     case = (await somerset.open_case())["data"]
@@ -454,7 +500,7 @@ async def test_who_may_record_events(client: httpx.AsyncClient, somerset: Tenant
     case = (await somerset.open_case())["data"]
     url = f"/v1/cases/{case['id']}/events"
     body = {"type": "new_incident", "occurred_at": "2026-05-06T10:00:00Z"}
-    feed = await client.post(url, json=body, headers=somerset.auth("feed", "iyss"))
+    feed = await client.post(url, json=body, headers=somerset.auth("feed", "iyss", scope="cms"))
     assert feed.status_code == 201, feed.text
     assert feed.json()["data"]["recorded_role"] == "feed"
     assert_problem(await client.post(url, json=body, headers=somerset.auth("chair")), 403)

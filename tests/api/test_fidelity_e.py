@@ -18,7 +18,14 @@ from app.core import clock
 from app.domain import escalation
 from app.domain.services import Service
 from tests.api.fidelity_support import taken_by_marp, with_matrix
-from tests.api.integrity_support import assert_problem, complete, judge, patch_case, the_step
+from tests.api.integrity_support import (
+    assert_problem,
+    complete,
+    held_high_risk_panel,
+    judge,
+    patch_case,
+    the_step,
+)
 from tests.api.test_panels import schedule
 from tests.conftest import Tenant
 
@@ -128,10 +135,9 @@ async def test_W19_waived_monthly_panel_review_keeps_its_due_date(wokingham: Ten
                                                  "occurred_at": "2026-01-20T10:00:00Z"})
     assert r.status_code == 200, r.text
     first = the_step(r.json()["next_steps"], "high_risk_panel_review")
-    r = await complete(wokingham, first["id"], "chair", note="Panel held",
-                       occurred_at="2026-01-31T15:00:00Z")
-    assert r.status_code == 200, r.text
-    second = the_step(r.json()["next_steps"], "high_risk_panel_review")
+    held = await held_high_risk_panel(wokingham, case["id"], "2026-01-31T15:00:00Z")
+    second = the_step(held["next_steps"], "high_risk_panel_review")
+    assert second["id"] != first["id"]
     assert second["due_at"] == "2026-02-28T15:00:00Z"
     data = {"code": "high_risk_panel_review", "rule_id": "W19", "step_id": second["id"],
             "due_at": second["due_at"], "completed_by_role": "chair", "actor": "chair"}

@@ -161,20 +161,22 @@ async def test_ordered_by_due_at_nulls_last(somerset: Tenant) -> None:
 async def test_complete_by_assignee_keeps_note(somerset: Tenant) -> None:
     """The assignee completes a step: 200, status done, the note and who/when kept."""
     case, steps = await high_case(somerset)
-    refer = the_step(steps, "refer_to_panel")
-    r = await complete(somerset, refer["id"], "case_holder",
-                       note="Section 1 sent to the MARP administrator",
+    # A step done by hand: the MARP referral (refer_to_panel) is done only by the referral or
+    # the agenda item (409 step-done-by-act, tests/api/test_act_only_steps.py).
+    plan = the_step(steps, "update_intervention_plan")
+    r = await complete(somerset, plan["id"], "case_holder",
+                       note="Section 1 plan updated with the control measures",
                        occurred_at="2026-06-02T11:00:00+01:00")
     assert r.status_code == 200, r.text
     data = r.json()["data"]
-    assert data["id"] == refer["id"]
+    assert data["id"] == plan["id"]
     assert data["status"] == "done"
-    assert data["completion_note"] == "Section 1 sent to the MARP administrator"
+    assert data["completion_note"] == "Section 1 plan updated with the control measures"
     assert data["completed_by"] == "case_holder-1"
     assert data["completed_at"] == "2026-06-02T10:00:00Z"
-    assert refer["id"] not in {s["id"] for s in r.json()["next_steps"]}
+    assert plan["id"] not in {s["id"] for s in r.json()["next_steps"]}
     done = await listed(somerset, case_id=case["id"], status="done")
-    assert the_step(done, "refer_to_panel")["completion_note"].startswith("Section 1")
+    assert the_step(done, "update_intervention_plan")["completion_note"].startswith("Section 1")
 
 
 async def test_complete_without_a_body(somerset: Tenant) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from tests.api.integrity_support import held_high_risk_panel
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_cases import assert_problem
 from tests.api.test_events import event_steps, judge, patch, post_event
@@ -162,11 +163,9 @@ async def test_W19_monthly_panel_review_recurs_and_stops(
     assert first["urgent"] is False
     assert first["policy"] == {"pack": WOKINGHAM, "version": "1.0",
                                "ref": "Referrals into MAPPA", "rule": "W19"}
-    r = await client.post(f"/v1/next-steps/{first['id']}/complete",
-                          json={"occurred_at": "2026-06-04T16:00:00Z", "note": "Panel held."},
-                          headers=wokingham.auth("chair"))
-    assert r.status_code == 200, r.text
-    second = the_step(r.json()["next_steps"], "high_risk_panel_review")
+    held = await held_high_risk_panel(wokingham, case["id"], "2026-06-04T16:00:00Z")
+    second = the_step(held["next_steps"], "high_risk_panel_review")
+    assert second["id"] != first["id"]
     assert second["due_at"] == "2026-07-04T16:00:00Z"  # a month after the panel review
     body = await patch(wokingham, case["id"], {"mappa_level": 2,
                                                "occurred_at": "2026-06-10T10:00:00Z"})

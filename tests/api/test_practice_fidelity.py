@@ -112,8 +112,12 @@ async def test_W7_incident_on_a_very_high_child_asks_for_no_panel_request(
     week = await FidelityWeek.start(wokingham)
     await week.rosh("very_high", "2026-08-25T10:00:00+01:00")
     first = await week.open_steps()
-    request = steps_of(first, "request_high_risk_panel")[0]
-    await week.complete(request["id"], "case_holder")
+    assert steps_of(first, "request_high_risk_panel")
+    # The request is made by the panel referral, submitted (not ticked off by hand: A9-13).
+    referral = await week.post(f"/v1/cases/{week.case_id}/referrals",
+                               {"kind": "panel", "occurred_at": "2026-08-25T11:00:00+01:00"})
+    await week.post(f"/v1/referrals/{referral['data']['id']}/submit",
+                    {"occurred_at": "2026-08-25T11:30:00+01:00"}, status=200)
     event = await week.incident("2026-08-27T15:00:00+01:00", may_raise_to_high=True)
     assert steps_of(event["next_steps"], "request_high_risk_panel") == []
 
@@ -458,7 +462,8 @@ async def test_W16_mappa_h_received_from_the_feed_leaves_the_notification_open(
         "/v1/feeds/mappa/referrals",
         json={"case_external_ref": {"system": "IYSS", "id": "W16-feed"}, "kind": "mappa_h",
               "received_at": "2026-08-25T10:15:00+01:00", "details": {}},
-        headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": "w16-feed-0001"})
+        headers={**wokingham.auth("feed", "mappa-feed", scope="feed:mappa"),
+                 "Idempotency-Key": "w16-feed-0001"})
     assert r.status_code == 201, r.text
     still = steps_of(r.json()["next_steps"], "mappa_h_notification")
     assert [s["id"] for s in still] == [notify[0]["id"]]

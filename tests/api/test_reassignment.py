@@ -82,12 +82,13 @@ async def test_new_case_holder_takes_the_case_holders_open_steps(
     assert_problem(await somerset.client.get(f"/v1/cases/{case['id']}",
                                              headers=somerset.auth("case_holder", "cw-alex")), 404)
     assert await mine(somerset, "case_holder", "cw-alex", case["id"]) == []
-    refer = the_step(moved, "refer_to_panel")
+    # A step done by hand (the MARP referral is done only by the referral: A9-13).
+    refer = the_step(moved, "update_intervention_plan")
     assert_problem(await complete(somerset, refer["id"], "case_holder", "cw-alex"), 404)
     # The new holder lists and completes them.
     assert {s["code"] for s in await mine(somerset, "case_holder", "cw-bea", case["id"])} \
         == HOLDER_STEPS
-    done = await complete(somerset, refer["id"], "case_holder", "cw-bea", note="Referred")
+    done = await complete(somerset, refer["id"], "case_holder", "cw-bea", note="Plan updated")
     assert done.status_code == 200, done.text
     assert done.json()["data"]["completed_by"] == "cw-bea"
     audit = [e for e in await audit_of(somerset, case["id"]) if e["action"] == "step.reassign"]

@@ -13,7 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import escalation
 from app.domain.services import Service
-from tests.api.integrity_support import complete, judge, patch_case, steps_of, the_step
+from tests.api.integrity_support import (
+    complete,
+    held_high_risk_panel,
+    judge,
+    patch_case,
+    steps_of,
+    the_step,
+)
 from tests.conftest import Tenant
 
 Factory = async_sessionmaker[AsyncSession]
@@ -104,10 +111,13 @@ async def test_W19_panel_review_is_due_a_month_after_the_review_held(wokingham: 
     assert first["policy"] == {"pack": "wokingham-pyjs-2024", "version": "1.0",
                                "ref": "Referrals into MAPPA",
                                "rule": "W19"}
-    second = await review_done(wokingham, first, "2026-01-31T15:00:00Z", role="chair")
-    assert second["due_at"] == "2026-02-28T15:00:00Z"
-    third = await review_done(wokingham, second, "2026-02-10T15:00:00Z", role="chair")
-    assert third["due_at"] == "2026-03-10T15:00:00Z"
+    # The panel held on the case is the review (not ticked off by hand: A9-13).
+    held = await held_high_risk_panel(wokingham, case["id"], "2026-01-31T15:00:00Z")
+    second = the_step(held["next_steps"], "high_risk_panel_review")
+    assert (second["id"] != first["id"], second["due_at"]) == (True, "2026-02-28T15:00:00Z")
+    held = await held_high_risk_panel(wokingham, case["id"], "2026-02-10T15:00:00Z")
+    third = the_step(held["next_steps"], "high_risk_panel_review")
+    assert (third["id"] != second["id"], third["due_at"]) == (True, "2026-03-10T15:00:00Z")
 
 
 # --- immediately --------------------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""Re-dating a step never erases lateness that has already happened (attack pass 9, A9-11).
+
+Wokingham "Referrals into MAPPA": "Category 2 referrals (i.e. for children in custody), the
+referral into MAPPA must be completed six months prior to their release into the community."
+A category 2 child in custody, expected release Monday 1 March 2027, case opened Monday 3 August
+2026: the MAPPA H notification (W16) is due by the end of Tuesday 1 September 2026 (London,
+BST: 22:59:59Z). Once that has passed, neither the child's release (a case event), nor a case
+change of custody or release date, moves it later or takes its date away: it stays overdue, in
+the overdue list and the timeliness report, until the form is sent. Before it has passed, a
+later release date does move it (the clocks go back on Sunday 25 October 2026).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from app.core import clock
+from tests.api.integrity_support import the_step
+from tests.conftest import Tenant
+
+WOKINGHAM = {"pack": "wokingham-pyjs-2024", "version": "1.0"}
+REF = "Referrals into MAPPA"
+FIRST_DUE = "2026-09-01T22:59:59Z"
+
+
+def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
+    """The service's clock reads this instant (UTC fields)."""
+    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+async def _case(t: Tenant) -> tuple[str, dict[str, Any]]:
+    """The category 2 child in custody; the case id and its open W16 step."""
+    case = (await t.open_case(opened_at="2026-08-03T09:00:00+01:00", mappa_category=2,
+                              in_custody=True, expected_release_date="2027-03-01"))["data"]
+    step = await _notification(t, case["id"])
+    assert (step["actor"], step["assignee_id"], step["due_at"]) == (
+        "case_holder", "case_holder-1", FIRST_DUE)
+    assert step["policy"] == {**WOKINGHAM, "ref": REF, "rule": "W16"}
+    return str(case["id"]), step
+
+
+async def _notification(t: Tenant, case_id: str) -> dict[str, Any]:
+    r = await t.client.get("/v1/next-steps", params={"case_id": case_id},
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return the_step(r.json()["data"], "mappa_h_notification")
+
+
+async def _patch(t: Tenant, case_id: str, body: dict[str, Any]) -> None:
+    url = f"/v1/cases/{case_id}"
+    etag = (await t.client.get(url, headers=t.auth("line_manager"))).headers["etag"]
+    r = await t.client.patch(url, json=body,
+                             headers={**t.auth("line_manager"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+
+
+async def test_W16_release_after_the_deadline_keeps_it_overdue(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W16: the child released on Friday 13 November 2026 (recorded Monday 16 November), two
+    and a half months after the form was due: the step keeps its due date (no "no timescale"),
+    is overdue, says why, and the timeliness report counts it open and overdue."""
+    pin(monkeypatch, 2026, 11, 16, 9, 0)
+    case_id, step = await _case(wokingham)
+    r = await wokingham.client.post(f"/v1/cases/{case_id}/events", json={
+        "type": "custody_release", "occurred_at": "2026-11-13T10:00:00+00:00"},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    kept = await _notification(wokingham, case_id)
+    assert (kept["id"], kept["due_at"], kept["overdue"]) == (step["id"], FIRST_DUE, True)
+    assert kept["policy"] == {**WOKINGHAM, "ref": REF, "rule": "W16"}
+    assert f"Deadline kept: {FIRST_DUE} had passed" in kept["note"]
+    r = await wokingham.client.get("/v1/next-steps", params={"overdue": "true", "limit": 200},
+                                   headers=wokingham.auth("line_manager"))
+    assert step["id"] in {s["id"] for s in r.json()["data"]}
+    r = await wokingham.client.get("/v1/reports/timeliness", params={
+        "from": "2026-08-01", "to": "2026-12-31", "group_by": "rule"},
+        headers=wokingham.auth("chair"))
+    assert r.status_code == 200, r.text
+    [row] = [row for row in r.json()["data"]["rows"] if row["rule"] == "W16"]
+    assert (row["due"], row["open_overdue"], row["no_timescale"]) == (1, 1, 0)
+
+
+async def test_W16_custody_or_release_date_changed_after_the_deadline_keep_it(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W16: on Monday 16 November 2026 the release date moves to Wednesday 1 September 2027
+    (six months before: 1 March 2027), then the child is recorded as out of custody: the passed
+    1 September 2026 deadline stays through both case changes."""
+    pin(monkeypatch, 2026, 11, 16, 9, 0)
+    case_id, step = await _case(wokingham)
+    await _patch(wokingham, case_id, {"expected_release_date": "2027-09-01"})
+    later = await _notification(wokingham, case_id)
+    assert (later["id"], later["due_at"], later["overdue"]) == (step["id"], FIRST_DUE, True)
+    await _patch(wokingham, case_id, {"in_custody": False})
+    out = await _notification(wokingham, case_id)
+    assert (out["id"], out["due_at"], out["overdue"]) == (step["id"], FIRST_DUE, True)
+    assert out["policy"] == {**WOKINGHAM, "ref": REF, "rule": "W16"}
+
+
+async def test_W16_a_later_release_date_before_the_deadline_still_moves_it(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W16: on Thursday 20 August 2026, before the 1 September deadline has passed, the release
+    date moves to Friday 30 April 2027: the form is due six months before, by the end of Friday
+    30 October 2026, after the clocks went back (GMT: 23:59:59Z)."""
+    pin(monkeypatch, 2026, 8, 20, 9, 0)
+    case_id, step = await _case(wokingham)
+    await _patch(wokingham, case_id, {"expected_release_date": "2027-04-30"})
+    moved = await _notification(wokingham, case_id)
+    assert (moved["id"], moved["due_at"], moved["overdue"]) == (
+        step["id"], "2026-10-30T23:59:59Z", False)
+    assert moved["policy"] == {**WOKINGHAM, "ref": REF, "rule": "W16"}
+    assert "Deadline kept" not in (moved["note"] or "")
