@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from app.core import clock
 from app.core.config import ConfigError, Settings, get_settings
 from app.core.migrate import current_revisions, head_revisions, sqlite_path, upgrade
-from app.core.security import ROLES, mint_dev_token
+from app.core.security import MACHINE_SCOPES, ROLES, mint_dev_token
 
 cli = typer.Typer(no_args_is_help=True, help="yjrisk: youth justice risk policy service",
                   pretty_exceptions_enable=False, add_completion=False)
@@ -130,12 +130,21 @@ def token(
     sub: Annotated[str, typer.Option(help="staff id (the token's sub)")],
     service: Annotated[str | None, typer.Option(help="service slug (not for admin)")] = None,
     hours: Annotated[int, typer.Option(min=1, max=24 * 7)] = 8,
+    scope: Annotated[str | None, typer.Option(
+        help="what a machine client (role feed) is for, space-separated: cms (case upsert "
+             "and events), feed:emrac, feed:mappa (that feed's deliveries)")] = None,
 ) -> None:
-    """Mint a dev/test HS256 token for a role, staff id and service."""
+    """Mint a dev/test HS256 token for a role, staff id and service (and a feed's scope)."""
     unknown = set(role) - ROLES
     if unknown:
         raise UserError(f"unknown role {sorted(unknown)[0]!r}; known roles: "
                         f"{', '.join(sorted(ROLES))}")
+    scopes = set((scope or "").split())
+    if "feed" in role and not scopes:
+        raise UserError("role feed needs --scope: cms, feed:emrac or feed:mappa (a feed token "
+                        "without one may call nothing)")
+    if scopes - MACHINE_SCOPES:
+        raise UserError(f"unknown scope; known scopes: {', '.join(sorted(MACHINE_SCOPES))}")
     settings = _settings()
     if settings.env not in {"dev", "test"} or not settings.jwt_secret:
         raise UserError("dev tokens need YJ_ENV=dev or test and YJ_JWT_SECRET; run "
@@ -147,7 +156,7 @@ def token(
     if service is not None:
         _require_service(settings, service)
     typer.echo(mint_dev_token(settings, sub=sub, roles=role, service=service,
-                              ttl_seconds=hours * 3600))
+                              ttl_seconds=hours * 3600, scope=" ".join(sorted(scopes)) or None))
 
 
 def _require_service(settings: Settings, slug: str) -> None:

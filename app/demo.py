@@ -35,6 +35,10 @@ DEMO_STAFF = {
     "panel_admin": "pa-lee",
     "feed": "feed-iyss",
 }
+# The machine clients' scopes (token claim ``scope``): the case management system's connector,
+# and the two referral feeds (each posts only its own source's referrals).
+DEMO_MACHINE_CLIENTS = {"feed": ("feed-iyss", "cms"), "feed_emrac": ("emrac-feed", "feed:emrac"),
+                        "feed_mappa": ("mappa-feed", "feed:mappa")}
 # (given name, family name, date of birth, intervention, CSC status, opened at, London time)
 DEMO_CHILDREN = [
     ("Jordan", "Reed", "2009-02-14", "court_order", "none", "2026-08-04T09:30:00+01:00"),
@@ -114,7 +118,12 @@ async def seed(settings: Settings) -> dict[str, Any]:
         tokens = {
             role: mint_dev_token(settings, sub=sub, roles=[role], service=slug,
                                  ttl_seconds=TOKEN_TTL_SECONDS)
-            for role, sub in DEMO_STAFF.items()
+            for role, sub in DEMO_STAFF.items() if role != "feed"
         }
+        tokens.update({
+            name: mint_dev_token(settings, sub=sub, roles=["feed"], service=slug,
+                                 ttl_seconds=TOKEN_TTL_SECONDS, scope=scope)
+            for name, (sub, scope) in DEMO_MACHINE_CLIENTS.items()
+        })
         summary[f"tokens_for_service_{slug}"] = {**tokens, "admin": admin_token}
     return summary

@@ -58,7 +58,9 @@ API_DESCRIPTION = """Risk management policy of youth justice teams in England an
 
 Every write answers `{data, next_steps}`: the mandated next steps (who must do what, by when,
 and which paragraph of the team's written policy says so). Authenticate with
-`Authorization: Bearer <JWT>`.
+`Authorization: Bearer <JWT>`; a machine client's token (role `feed`) names what it is for in
+its `scope` claim: `cms` (case upsert and events) or `feed:emrac` / `feed:mappa` (that feed's
+deliveries only).
 
 **Times.** Send RFC 3339 date-times with an offset (`2026-08-28T15:30:00+01:00`; a time without
 one is refused). Every time in an answer is in UTC with `Z` (`2026-08-28T14:30:00Z`), whether it

@@ -131,9 +131,11 @@ class Tenant:
             self.settings, sub=sub or f"{role}-1", roles=[role], service=self.slug, **kw
         )
 
-    def auth(self, role: str, sub: str | None = None) -> dict[str, str]:
-        """Authorization header for a role (sub defaults to '<role>-1')."""
-        return {"Authorization": f"Bearer {self.token(role, sub)}"}
+    def auth(self, role: str, sub: str | None = None, scope: str | None = None
+             ) -> dict[str, str]:
+        """Authorization header for a role (sub defaults to '<role>-1'); ``scope``: a machine
+        client's (role feed) token claim, e.g. ``cms`` or ``feed:mappa``."""
+        return {"Authorization": f"Bearer {self.token(role, sub, scope=scope)}"}
 
     async def open_case(self, **overrides: Any) -> dict[str, Any]:
         """Open a case held by case_holder-1 and managed by line_manager-1 (as its manager)."""

@@ -1,11 +1,11 @@
-"""FastAPI dependencies: the unit of work, the verified principal, role gates."""
+"""FastAPI dependencies: the unit of work and the verified principal (gates: routers.gates)."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,7 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.core.errors import (
-    Forbidden,
     NotAuthenticated,
     Unprocessable,
     contract_names,
@@ -37,7 +36,14 @@ class ReadContext:
     what: str
 
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT issued for yjrisk (see api-v1.md)")
+_bearer = HTTPBearer(auto_error=False, description=(
+    "A JWT issued for yjrisk (see api-v1.md and docs/integrating.md): `sub`, `roles`, `service`, "
+    "`exp`, `iss`, `aud`. A machine client (role `feed`) also carries `scope` (space-separated): "
+    "`cms` for the case management system (open and upsert cases, record events), `feed:emrac` "
+    "or `feed:mappa` for one referral feed (its own `POST /v1/feeds/{source}/referrals` only). "
+    "A feed token without one of these is 403 on every route; a scope that does not cover the "
+    "route is 403 `feed-scope` before the body is read. A restricted case is answered to a "
+    "machine client as its ids only."))
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -114,20 +120,6 @@ async def _principal(request: Request, principal: VerifiedPrincipal) -> Principa
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
-
-
-def require_any_role(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that admits only tokens carrying one of ``roles`` (403 otherwise); it runs
-    before any input check when declared in the route's ``dependencies``."""
-
-    async def gate(principal: VerifiedPrincipal) -> Principal:
-        if not principal.has(*roles):
-            raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
-        return principal
-
-    # Read by GatedRoute, which applies the same check before the body is read.
-    gate.roles_for_request = lambda request: roles  # type: ignore[attr-defined]
-    return gate  # type: ignore[return-value]
 
 
 MAX_JSON_DEPTH = 32

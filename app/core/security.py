@@ -43,6 +43,11 @@ ROLES = frozenset(
     {"case_holder", "line_manager", "duty_manager", "chair", "panel_admin", "admin", "feed"}
 )
 STAFF_ROLES = frozenset({"case_holder", "line_manager", "duty_manager", "chair", "panel_admin"})
+# What a machine client (role ``feed``) is for, from its token's ``scope`` claim (RFC 9068
+# §2.2.3: space-separated): ``cms`` the case management system's integration (case upsert and
+# events), ``feed:emrac`` / ``feed:mappa`` one automated referral feed (its own deliveries
+# only). Other values grant nothing; a feed token with none of these may call nothing.
+MACHINE_SCOPES = frozenset({"cms", "feed:emrac", "feed:mappa"})
 ASYMMETRIC_ALGORITHMS = {"RSA": "RS256", "EC": "ES256"}
 _DECODE_OPTIONS = {
     "require_exp": True,
@@ -64,6 +69,8 @@ class Principal:
     roles: frozenset[str]
     service: str | None
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # A ``feed`` token's machine scopes (:data:`MACHINE_SCOPES` it carries); empty otherwise.
+    scopes: frozenset[str] = frozenset()
 
     def has(self, *roles: str) -> bool:
         """Whether the token carries any of ``roles``."""
@@ -340,7 +347,23 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise NotAuthenticated("The token's service claim is invalid.")
     if service is None and known != {"admin"}:
         raise NotAuthenticated("The token names no service.")
-    return Principal(sub=sub, roles=known, service=service, claims=claims)
+    scopes = _machine_scopes(claims.get("scope")) if "feed" in known else frozenset()
+    return Principal(sub=sub, roles=known, service=service, claims=claims, scopes=scopes)
+
+
+# RFC 6749 §3.3 scope-token: printable ASCII but space, '"' and '\\'.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def _machine_scopes(scope: Any) -> frozenset[str]:
+    """The :data:`MACHINE_SCOPES` a feed token's ``scope`` claim grants (a space-separated
+    string, RFC 9068 §2.2.3; absent: none); 401 for a claim of another shape."""
+    if scope is None:
+        return frozenset()
+    if not isinstance(scope, str) or len(scope) > 2048 \
+            or not all(_SCOPE_TOKEN.fullmatch(t) for t in scope.split(" ") if t):
+        raise NotAuthenticated("The token's scope claim must be a space-separated string.")
+    return MACHINE_SCOPES.intersection(scope.split(" "))
 
 
 def mint_dev_token(
@@ -351,8 +374,10 @@ def mint_dev_token(
     service: str | None,
     ttl_seconds: int = 8 * 3600,
     now: float | None = None,
+    scope: str | None = None,
 ) -> str:
-    """Sign an HS256 token with the configured secret (dev/test only)."""
+    """Sign an HS256 token with the configured secret (dev/test only); ``scope``: a machine
+    client's scopes, space-separated (``cms``, ``feed:emrac``, ``feed:mappa``)."""
     if settings.env not in {"dev", "test"} or not settings.jwt_secret:
         raise RuntimeError("dev tokens can only be minted in dev/test with YJ_JWT_SECRET set")
     issued = int(now if now is not None else time.time())
@@ -366,4 +391,6 @@ def mint_dev_token(
     }
     if service is not None:
         claims["service"] = service
+    if scope is not None:
+        claims["scope"] = scope
     return str(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))

@@ -24,6 +24,7 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import PlausibleDate, new_id, utcnow
 from app.domain.outbox import emit
+from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.services import Service
 
 MAX_ABSENCE_DAYS = 366
@@ -101,9 +102,10 @@ async def record_absence(
     await session.flush()
     await record_audit(session, principal, "staff.absence", "staff_absence", absence.id,
                        service_id=service.id, change=body.model_dump(mode="json"))
+    # Who, not when: a person's leave dates (and the reason) are theirs, not every subscriber's
+    # (attack pass 9, A9-23); the steps it moves are announced as step.reassigned.
     await emit(session, "staff.absence_recorded", absence.id, service_id=service.id,
-               payload={"staff_id": staff_id, "starts_on": body.starts_on.isoformat(),
-                        "ends_on": body.ends_on.isoformat()})
+               payload={"staff_id": staff_id})
     return absence
 
 
@@ -132,8 +134,7 @@ async def change_absence(
     await record_audit(session, principal, "staff.absence_change", "staff_absence", absence.id,
                        service_id=absence.service_id, change=change)
     await emit(session, "staff.absence_changed", absence.id, service_id=absence.service_id,
-               payload={"staff_id": staff_id, "starts_on": starts.isoformat(),
-                        "ends_on": ends.isoformat()})
+               payload={"staff_id": staff_id})  # who, not when (A9-23)
     return absence, before
 
 
@@ -149,8 +150,7 @@ async def cancel_absence(
                        change={"starts_on": absence.starts_on.isoformat(),
                                "ends_on": absence.ends_on.isoformat()})
     await emit(session, "staff.absence_cancelled", absence.id, service_id=absence.service_id,
-               payload={"staff_id": staff_id, "starts_on": absence.starts_on.isoformat(),
-                        "ends_on": absence.ends_on.isoformat()})
+               payload={"staff_id": staff_id})  # who, not when (A9-23)
     return absence
 
 
@@ -175,7 +175,8 @@ async def _absence(
 
 
 async def _may_record(session: AsyncSession, principal: Principal, staff_id: str) -> Service:
-    """The caller's service when they may record ``staff_id``'s absences, else 403."""
+    """The caller's service when they may record ``staff_id``'s absences, else 403; its
+    policy lock then held exclusive."""
     require_roles(principal, MANAGERS, "record staff absences")
     service = await service_of(session, principal)
     if not staff_id.strip() or len(staff_id) > 128:
@@ -189,6 +190,11 @@ async def _may_record(session: AsyncSession, principal: Principal, staff_id: str
         if manages.first() is None:
             raise Forbidden("A line manager records the absences of the case holders they "
                             "manage (and their own); a duty manager anyone's.")
+    # Recording, changing or cancelling an absence is serialised with every case write of the
+    # service (they read absences: who stands in, whose week ends early): from here on the
+    # steps the caller moves are all there are, and no case write misses the change
+    # (app.domain.policy_lock; A9-16).
+    await lock_policy_exclusive(session, service.id)
     return service
 
 

@@ -33,13 +33,14 @@ from app.domain.access import (
     get_case_in_service,
     get_visible_case,
     lock_external_ref,
-    lock_service_panels,
     may_see_case,
     note_read,
+    require_machine_scope,
     require_may_open,
     service_of,
     visibility_flags,
     visible_clause_of,
+    withheld_from,
 )
 from app.domain.acts import require_after_latest_act
 from app.domain.assessments import Assessment, AssessmentStatus
@@ -66,6 +67,7 @@ from app.domain.common import (
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.events import CaseEvent
 from app.domain.outbox import emit
+from app.domain.policy_lock import lock_policy_shared
 from app.domain.restriction import (
     AccessOut,
     CaseAccess,
@@ -334,6 +336,10 @@ async def create_case(
         await lock_external_ref(session, service.id, body.external_ref.system,
                                 body.external_ref.id)
         await _refuse_duplicate_ref(session, principal, service.id, body.external_ref)
+    else:
+        # The opening's steps read absences and panels: serialised with the writes that change
+        # them (app.domain.policy_lock; lock_external_ref takes it with a reference).
+        await lock_policy_shared(session, service.id)
     statutory = (
         body.statutory if body.statutory is not None
         else body.intervention in STATUTORY_INTERVENTIONS
@@ -354,8 +360,7 @@ async def create_case(
     session.add(case)
     await session.flush()
     # A new case needs no lock: no other write can know it yet. No single role opens it. Its
-    # next-panel steps are dated from the panels as they stand: a panel write waits for it.
-    await lock_service_panels(session, service.id, exclusive=False)
+    # steps read absences and panels under the service's policy lock (taken above).
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=None, occurred_at=opened_at)
     result = await policy.run(wctx, event=wctx.event("case_opened", {}))
@@ -392,23 +397,55 @@ async def _refuse_duplicate_ref(
     existing = await _case_id_by_ref(session, service_id, ref)
     if existing is None:
         return
+    raise await _duplicate_ref(session, principal, service_id, existing)
+
+
+async def _duplicate_ref(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, existing: uuid.UUID
+) -> Conflict:
+    """The 409 ``duplicate-external-ref`` of a taken reference, from POST and PUT alike: it
+    names ``existing_case_id`` only to a caller who may see that case, and never the
+    reference itself (the request's value, attack pass 9, A9-17). Uniqueness needs the 409,
+    so a caller who may not see the case still learns that the reference is taken (README,
+    restricted cases)."""
     extra = ({"existing_case_id": str(existing)}
              if await may_see_case(session, principal, service_id, existing) else {})
-    raise Conflict(
-        "A case with this external reference already exists.",
-        slug="duplicate-external-ref", extra=extra,
-    )
+    return Conflict("A case with this external reference already exists.",
+                    slug="duplicate-external-ref", extra=extra)
 
 
 @dataclass(frozen=True)
 class Upserted:
-    """What an upsert did: created (201) or updated (200), and the warnings for a create."""
+    """What an upsert did: created (201) or updated (200), and the warnings for a create;
+    ``withheld``: the case is restricted and the caller a machine client, who is answered
+    :class:`CaseWithheld` (its ids and version), never the case."""
 
     created: bool
     service: Service
     case: Case
     result: policy.PolicyResult
     possible_duplicates: list[PossibleDuplicate] = dataclasses.field(default_factory=list)
+    withheld: bool = False
+
+
+class CaseWithheld(BaseModel):
+    """A restricted case as a machine client is answered it (the upsert of the case management
+    system): its id, reference and version (for ``If-Match`` and the next delivery), nothing of
+    the child, the ratings, the steps or who holds it."""
+
+    id: uuid.UUID
+    service: str
+    external_ref: ExternalRef | None
+    restricted: bool = True
+    version: int
+
+
+def case_withheld(case: Case, service: Service) -> CaseWithheld:
+    """Shape a restricted case for a machine client (:class:`CaseWithheld`)."""
+    ref = (ExternalRef(system=case.external_system, id=case.external_id)
+           if case.external_system and case.external_id else None)
+    return CaseWithheld(id=case.id, service=service.slug, external_ref=ref,
+                        version=case.version)
 
 
 async def upsert_case(
@@ -427,13 +464,23 @@ async def upsert_case(
         return Upserted(created=True, service=service, case=case, result=result,
                         possible_duplicates=await duplicates_of(session, principal, case))
     if principal.roles & STAFF_ROLES:
+        if not await may_see_case(session, principal, service.id, existing):
+            # As POST answers the same reference (A9-17): taken, and not theirs to see.
+            raise await _duplicate_ref(session, principal, service.id, existing)
         service, case = await get_visible_case(session, principal, existing, for_update=True)
         role = case_role_for(principal, case, ("case_holder", *MANAGERS), "change the case")
     else:
+        # The case management system (the system of record) updates any case of its service,
+        # restricted ones included; it is answered a restricted case's ids only (A9-19).
+        require_machine_scope(principal, "cms")
         case, role = await get_case_in_service(session, service.id, existing), "feed"
     result = await _update_from_system(session, principal, service=service, case=case,
                                        role=role, body=body, ctx=ctx)
-    return Upserted(created=False, service=service, case=case, result=result)
+    withheld = withheld_from(principal, case)
+    if withheld:
+        result = dataclasses.replace(result, next_steps=[])
+    return Upserted(created=False, service=service, case=case, result=result,
+                    withheld=withheld)
 
 
 def _upsert_fields(body: CaseUpsert) -> dict[str, Any]:
@@ -855,9 +902,10 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
                 "steps": [str(s.id) for s in result.created + result.superseded]},
     )
     event_type = {"close": "case.closed", "reopen": "case.reopened"}[action]
+    # Ids and codes only, as every webhook: the reason is a manager's free text (it may name
+    # anyone, on a restricted case too) and stays in the audit (attack pass 9, A9-23).
     await emit(session, event_type, case.id, service_id=wctx.service.id,
-               payload={"case_id": str(case.id), "at": iso_utc(at), "reason": reason,
-                        "role": wctx.role})
+               payload={"case_id": str(case.id), "at": iso_utc(at), "role": wctx.role})
     return result
 
 

@@ -42,6 +42,7 @@ from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import OutboxEvent, emit
+from app.domain.policy_lock import try_lock_policy_shared
 from app.domain.steps import (
     ESCALATION_CODE,
     RESTRICTED_ACTION_ESCALATION,
@@ -283,6 +284,11 @@ async def escalate_batch(
     escalations actually created and, last (the audit chains' locks are then held to the
     commit), one writes their audit entries, sealed. The caller commits.
     """
+    # Whose escalation it is reads the service's absences: held against a write changing them
+    # (app.domain.policy_lock). The rows are already locked, so the lock is only tried: a
+    # service whose state is being changed waits for the next pass, as a case a write holds.
+    held = await try_lock_policy_shared(session, {overdue.service_id for overdue in batch})
+    batch = [overdue for overdue in batch if overdue.service_id in held]
     if not batch:
         return 0
     packs = packs if packs is not None else bundled_and_folder_packs()

@@ -3,6 +3,7 @@ stored with who recorded them and when, and fed to the engine as ``case_event``.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from datetime import date, datetime
@@ -21,9 +22,12 @@ from app.domain.access import (
     case_role_for,
     get_case_in_service,
     get_visible_case,
+    is_machine,
+    require_machine_scope,
     require_open_case,
     require_roles,
     service_of,
+    withheld_from,
 )
 from app.domain.assessments import answer_from_file
 from app.domain.cases_table import Case
@@ -181,8 +185,11 @@ def check_event_type(pack: Pack, event_type: str) -> None:
 async def _case_and_role(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID
 ) -> tuple[Service, Case, str]:
-    """Staff act on cases they hold or manage; a feed on any case of its service."""
-    if principal.has("feed") and not principal.has("case_holder", *MANAGERS):
+    """Staff act on cases they hold or manage; the case management system (a machine client
+    scoped ``cms``) on any case of its service, restricted ones included (it is the system of
+    record; it is answered the event alone there)."""
+    if is_machine(principal):
+        require_machine_scope(principal, "cms")
         service = await service_of(session, principal)
         return service, await get_case_in_service(session, service.id, case_id), "feed"
     require_roles(principal, ("case_holder", *MANAGERS), "record case events")
@@ -231,6 +238,8 @@ async def record_event(
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(body.type)})
+    if withheld_from(principal, case):
+        result = dataclasses.replace(result, next_steps=[])
     return event, result
 
 

@@ -33,7 +33,7 @@ from app.core.errors import (
 )
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import load_case, service_of
+from app.domain.access import load_case, require_machine_scope, service_of, withheld_from
 from app.domain.cases import ExternalRef
 from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
@@ -213,6 +213,7 @@ async def receive(
             errors=[{"loc": "body.kind",
                      "msg": f"one of {sorted(k.value for k in KINDS_BY_SOURCE[source])}"}],
         )
+    require_machine_scope(principal, f"feed:{source.value}")  # the route's gate checked it too
     service = await service_of(session, principal)
     digest = request_digest(source.value, body)
     claimed = await _claim_key(session, service.id, source.value, key, digest, ttl)
@@ -236,8 +237,10 @@ async def receive(
         time_field="received_at",
     )
     result = created if result is None else result.merge(created)
+    # A restricted case's steps are not the feed's to see (A9-19): the referral alone.
+    steps = [] if withheld_from(principal, case) else result.next_steps
     answer = {"data": referral_out(referral, ctx.pack_now(service)).model_dump(mode="json"),
-              "next_steps": [s.model_dump(mode="json") for s in result.next_steps]}
+              "next_steps": [s.model_dump(mode="json") for s in steps]}
     record = await session.get(IdempotencyRecord, claimed)
     assert record is not None
     record.response_status, record.response_body, record.resource_id = 201, answer, referral.id

@@ -39,6 +39,7 @@ from app.domain.steps import (
     RESTRICTED_ACTION_ESCALATION,
     STEP_OUT_COLUMNS,
     Step,
+    StepOut,
     StepRow,
     StepStatus,
     step_out,
@@ -235,22 +236,66 @@ def _role_duties(staff_id: Any, service_id: Any, roles: list[str], *, closed_too
     return clause if closed_too else sa.and_(clause, col(Step.status) == StepStatus.open)
 
 
-async def _note_duty_reads(
+async def _bare_duty_cases(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID, steps: list[Any]
-) -> None:
-    """Note in the access log each case whose role-addressed duty the caller reads without
-    access to the case (the only way such a step reaches them: :func:`_role_duties`)."""
+) -> dict[uuid.UUID, str]:
+    """case id → step role, for the cases whose role-addressed duties among ``steps`` reach the
+    caller only as bare duties (:func:`_role_duties`: the allow-list leaves them out)."""
     roles = [r for r in ROLE_DUTY_ACTORS if principal.has(r)]
-    if session.info.get("read_log") is None or not roles:
-        return
+    if not roles:
+        return {}
     actors = {s.case_id: s.actor for s in steps
               if s.assignee_id is None and s.actor in roles}
     if not actors:
-        return
+        return {}
     found = await session.exec(select(Case.id).where(
         col(Case.id).in_(list(actors)), outside_allow_list(principal.sub, service_id)))
-    for case_id in found.all():
-        note_duty_read(session, principal, service_id, case_id, actors[case_id])
+    return {case_id: actors[case_id] for case_id in found.all()}
+
+
+def _is_bare(principal: Principal, step: Any, bare_cases: Mapping[uuid.UUID, str]) -> bool:
+    return step.case_id in bare_cases and step.assignee_id is None \
+        and step.actor in ROLE_DUTY_ACTORS and principal.has(step.actor)
+
+
+def _note_duty_reads(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID,
+    bare_cases: Mapping[uuid.UUID, str],
+) -> None:
+    """Note in the access log each case whose role-addressed duty the caller reads without
+    access to the case (the only way such a step reaches them: :func:`_role_duties`)."""
+    for case_id, role in bare_cases.items():
+        note_duty_read(session, principal, service_id, case_id, role)
+
+
+# A bare duty's note (attack pass 9, A9-18): what the step asks and why it reached the role,
+# never who (the case's line manager, holder, an assignee) or when they are away. The stored
+# note's stand-in lines (app.domain.stand_ins, app.domain.policy.stand_in_if_away) and an
+# escalation's (app.domain.escalation) name the line manager and their leave dates.
+BARE_ESCALATION_NOTE = "A step of this case is overdue and still open; your role is asked to act."
+BARE_LEAVE_NOTE = "The line manager is on recorded leave."
+_MOVES = ("Stood in:", "Given back:")
+
+
+def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
+    """The note a bare duty shows: the policy pack's note for its line (an escalation: that a
+    step is overdue), and whether it reached the role because the line manager is on recorded
+    leave; no staff id, name or date from the case."""
+    stored = step.note or ""
+    moves = [line for line in stored.split("\n") if line.startswith(_MOVES)]
+    on_leave = (bool(moves) and moves[-1].startswith("Stood in:")) \
+        or (step.code == ESCALATION_CODE and "is on recorded leave" in stored)
+    notes: list[str | None] = []
+    if step.code == ESCALATION_CODE:
+        notes.append(BARE_ESCALATION_NOTE)
+    else:
+        pack = next((p for p in ctx.versions_of(step.policy_pack)
+                     if p.version == step.policy_version), ctx.packs.get(step.policy_pack))
+        lines = pack.lines(step.rule_id) if pack is not None else ()
+        notes.append(next((r.note for r in lines if r.code == step.code and r.note), None))
+    if on_leave:
+        notes.append(BARE_LEAVE_NOTE)
+    return "\n".join(n for n in notes if n) or None
 
 
 async def is_bare_duty(
@@ -267,14 +312,16 @@ async def is_bare_duty(
 
 
 async def list_steps(
-    session: AsyncSession, principal: Principal, filters: StepFilters, now: datetime | None = None
+    session: AsyncSession, principal: Principal, filters: StepFilters, now: datetime | None = None,
+    *, ctx: policy.PolicyContext,
 ) -> tuple[list[Any], str | None]:
     """Steps the caller may see, filtered, soonest due first (undated last), up to
     ``filters.limit`` after ``filters.cursor``, and the next page's cursor (None on the last);
     422 ``invalid-cursor`` for a cursor not made for this list with these filters
     (:mod:`app.domain.cursors`). The steps are read-only rows of
     :data:`~app.domain.steps.STEP_OUT_COLUMNS` (named tuples with a :class:`Step`'s attributes:
-    no ORM object per step; on PostgreSQL the driver's values, ``status`` a string)."""
+    no ORM object per step; on PostgreSQL the driver's values, ``status`` a string). A bare
+    duty's note is :func:`bare_note`."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
@@ -309,8 +356,13 @@ async def list_steps(
         status=filters.status is not None, overdue=filters.overdue, after=after)
     rows = [StepRow._make(row) for row in await query.rows(session, params)]
     more = len(rows) > filters.limit
-    await _note_duty_reads(session, principal, service.id, rows[: filters.limit])
-    return rows[: filters.limit], _encode_cursor(rows[filters.limit - 1], key) if more else None
+    page = rows[: filters.limit]
+    bare = await _bare_duty_cases(session, principal, service.id, page)
+    _note_duty_reads(session, principal, service.id, bare)
+    if bare:
+        page = [row._replace(note=bare_note(row, ctx))  # type: ignore[call-arg]
+                if _is_bare(principal, row, bare) else row for row in page]
+    return page, _encode_cursor(rows[filters.limit - 1], key) if more else None
 
 
 @functools.lru_cache(maxsize=512)
@@ -388,8 +440,17 @@ def _after(due: Any, created: Any, ident: Any, *, undated_follow: bool) -> Any:
     return sa.or_(dated, col(Step.due_at).is_(None)) if undated_follow else dated
 
 
-async def read_step(session: AsyncSession, principal: Principal, step_id: uuid.UUID) -> Step:
-    """A step the caller may see; 404 otherwise (as for an unknown id)."""
+def shown_step(step: Step, bare: bool, ctx: policy.PolicyContext) -> StepOut:
+    """A step as the caller is shown it: a bare duty with :func:`bare_note` for its note."""
+    out = step_out(step)
+    return out.model_copy(update={"note": bare_note(step, ctx)}) if bare else out
+
+
+async def read_step(
+    session: AsyncSession, principal: Principal, step_id: uuid.UUID, ctx: policy.PolicyContext
+) -> StepOut:
+    """A step the caller may see (a bare duty's note: :func:`bare_note`); 404 otherwise (as
+    for an unknown id)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
@@ -398,8 +459,9 @@ async def read_step(session: AsyncSession, principal: Principal, step_id: uuid.U
     )).first()
     if step is None:
         raise NotFound("No such step.")
-    await _note_duty_reads(session, principal, service.id, [step])
-    return step
+    bare = await _bare_duty_cases(session, principal, service.id, [step])
+    _note_duty_reads(session, principal, service.id, bare)
+    return shown_step(step, _is_bare(principal, step, bare), ctx)
 
 
 def may_complete(principal: Principal, step: Step) -> str:
@@ -463,8 +525,9 @@ async def complete_step(
     step_id: uuid.UUID,
     body: StepComplete,
     ctx: policy.PolicyContext,
-) -> tuple[Step, policy.PolicyResult]:
-    """Mark a step done (with its note) and run what completion triggers (S16, W8, recurrence).
+) -> tuple[StepOut, policy.PolicyResult]:
+    """Mark a step done (with its note) and run what completion triggers (S16, W8, recurrence);
+    the step as the caller is shown it (:func:`shown_step`).
 
     A role-addressed duty on a case whose allow-list leaves the caller out (a bare duty,
     :func:`_role_duties`) is completed like any other; its answer carries the step alone (no
@@ -503,7 +566,7 @@ async def complete_step(
     result = await close_step(wctx, step=step, note=body.note)
     if bare:  # the case's other steps are not theirs to see
         result = dataclasses.replace(result, next_steps=[])
-    return step, result
+    return shown_step(step, bare, ctx), result
 
 
 # The records whose author a manager's check on them may not be (issue: separation of duties).

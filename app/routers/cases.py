@@ -58,20 +58,32 @@ async def open_case(
                       possible_duplicates=await svc.duplicates_of(session, principal, case))
 
 
-@router.put("/by-external-ref/{system}/{external_id}", response_model=CaseOpened,
+class CaseWithheldAnswer(Written[svc.CaseWithheld]):
+    """The upsert's answer to a machine client for a restricted case: its ids and version,
+    ``next_steps`` empty."""
+
+
+@router.put("/by-external-ref/{system}/{external_id}",
+            response_model=CaseOpened | CaseWithheldAnswer,
             responses={201: {"model": CaseOpened, "description": "Created"}},
             dependencies=[gate("case.upsert")])
 async def upsert_case(
     system: SystemPart, external_id: IdPart, body: svc.CaseUpsert, request: Request,
     response: Response, session: Session, principal: CurrentPrincipal,
-) -> CaseOpened:
+) -> CaseOpened | CaseWithheldAnswer:
     """Create (201) or update (200) the case a case management system knows by this reference;
-    the same body again is 200 and writes nothing (no step, no audit entry)."""
+    the same body again is 200 and writes nothing (no step, no audit entry). A restricted case
+    is answered to a machine client (role `feed`, scope `cms`) as its ids and version only
+    (`restricted: true`, `next_steps: []`); a staff token that may not see the case gets the
+    same `409 duplicate-external-ref` as `POST /v1/cases`."""
     ref = svc.ExternalRef(system=system, id=external_id)
     done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy)
     response.status_code = 201 if done.created else 200
     response.headers["ETag"] = svc.etag_of(done.case)
     response.headers["Location"] = f"/v1/cases/{done.case.id}"
+    if done.withheld:
+        return CaseWithheldAnswer(data=svc.case_withheld(done.case, done.service),
+                                  next_steps=[])
     return CaseOpened(data=svc.case_out(done.case, done.service, done.result.next_steps),
                       next_steps=done.result.next_steps,
                       possible_duplicates=done.possible_duplicates)

@@ -1,6 +1,7 @@
 """Route gates: who may call a route, declared on the route from the one role table
-(:data:`app.domain.access.ROLE_TABLE`). A gate runs before the body is validated, so a role
-that may never act gets 403, not 422."""
+(:data:`app.domain.access.ROLE_TABLE`, and for machine clients the scope table
+:data:`app.domain.access.FEED_SCOPES`). A gate runs before the body is validated, so a role or
+a machine client's scope that may never act gets 403, not 422."""
 
 from __future__ import annotations
 
@@ -11,35 +12,46 @@ from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.deps import VerifiedPrincipal, require_any_role, verified_principal_of
+from app.core.deps import VerifiedPrincipal, verified_principal_of
 from app.core.edge import BODY_REFUSAL_KEY
 from app.core.errors import Forbidden
-from app.domain.access import ROLE_TABLE, roles_for
+from app.core.security import Principal
+from app.domain.access import ROLE_TABLE, admit, roles_for
 from app.domain.services import service_found_before, service_is_known
 
 REFERRAL_ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
 
 def gate(act: str) -> Any:
-    """``Depends`` admitting only the roles :data:`ROLE_TABLE` gives ``act``; 403 otherwise."""
-    return Depends(require_any_role(*roles_for(act)))
+    """``Depends`` admitting only the roles :data:`ROLE_TABLE` gives ``act`` (and a machine
+    client only with one of the act's scopes); 403 otherwise."""
+    roles_for(act)  # KeyError now for an unknown act: a route cannot silently go ungated
+
+    async def _gate(request: Request, principal: VerifiedPrincipal) -> Principal:
+        admit(principal, act, request.path_params)
+        return principal
+
+    # Read by GatedRoute, which applies the same check before the body is read.
+    _gate.check_request = lambda request, principal: admit(  # type: ignore[attr-defined]
+        principal, act, request.path_params)
+    return Depends(_gate)
+
+
+def _check_referral_action(request: Request, principal: Principal) -> None:
+    act = f"referral.{request.path_params.get('action')}"
+    # An unknown action is not a gate question: the route answers it (404/422) as before.
+    if act in ROLE_TABLE:
+        admit(principal, act, request.path_params)
 
 
 async def _referral_action_gate(
-    action: Annotated[str, Path(pattern=REFERRAL_ACTION_PATTERN)], principal: VerifiedPrincipal
+    request: Request, action: Annotated[str, Path(pattern=REFERRAL_ACTION_PATTERN)],
+    principal: VerifiedPrincipal,
 ) -> None:
-    roles = roles_for(f"referral.{action}")
-    if not principal.has(*roles):
-        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+    _check_referral_action(request, principal)
 
 
-def _referral_action_roles(request: Request) -> tuple[str, ...] | None:
-    act = f"referral.{request.path_params.get('action')}"
-    # An unknown action is not a gate question: the route answers it (404/422) as before.
-    return roles_for(act) if act in ROLE_TABLE else None
-
-
-_referral_action_gate.roles_for_request = _referral_action_roles  # type: ignore[attr-defined]
+_referral_action_gate.check_request = _check_referral_action  # type: ignore[attr-defined]
 referral_action_gate: Any = Depends(_referral_action_gate)
 
 
@@ -56,17 +68,15 @@ class GatedRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        checks = [rule for rule in (getattr(d.dependency, "roles_for_request", None)
+        checks = [rule for rule in (getattr(d.dependency, "check_request", None)
                                     for d in self.dependencies) if rule is not None]
         if not checks:
             return handler
 
         async def gated(request: Request) -> Response:
             principal = await verified_principal_of(request)
-            for roles_for_request in checks:
-                roles = roles_for_request(request)
-                if roles is not None and not principal.has(*roles):
-                    raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+            for check_request in checks:
+                check_request(request, principal)  # 403 for a role or scope that may not
             if principal.service is not None and not service_found_before(principal.service):
                 # A token of a service this database does not hold is refused here too, before
                 # the body is read (the same answer the case file gives it later); a service

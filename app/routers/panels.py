@@ -30,8 +30,9 @@ async def reschedule(
     panel_id: uuid.UUID, body: svc.PanelMove, request: Request, session: Session,
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelOut]:
-    """Move a panel to another time (chair, panel admin; 409 once a decision is recorded on
-    it); `next-panel` steps whose date that changes, sooner or later, are re-dated."""
+    """Move a panel to another time (chair, panel admin; 409 `panel-has-sat` once its time has
+    passed, `panel-decided` once a decision is recorded on it); `next-panel` steps whose date
+    that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
     return Written(data=svc.panel_out(panel, items, visible))
@@ -41,8 +42,9 @@ async def reschedule(
 async def cancel(
     panel_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Response:
-    """Cancel a panel (chair, panel admin; 409 while cases are on its agenda); `next-panel`
-    steps that were due at it take the next panel of its kind, or wait for one."""
+    """Cancel a panel (chair, panel admin; 409 `panel-has-items` while cases are on its agenda,
+    `panel-has-sat` once its time has passed); `next-panel` steps that were due at it take the
+    next panel of its kind, or wait for one."""
     await svc.cancel_panel(session, principal, panel_id, request.app.state.policy)
     return Response(status_code=204)
 

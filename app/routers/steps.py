@@ -11,7 +11,7 @@ from app.core.deps import CurrentPrincipal, Session
 from app.domain import next_steps as svc
 from app.domain.common import utcnow
 from app.domain.page_json import page_response
-from app.domain.steps import StepOut, StepStatus, step_out, steps_json
+from app.domain.steps import StepOut, StepStatus, steps_json
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
 from app.routers.settled import settled
@@ -23,6 +23,7 @@ router = APIRouter(route_class=GatedRoute, prefix="/v1/next-steps", tags=["next 
 @router.get("", response_model=Page[StepOut],
              dependencies=[gate("step.list"), settled])
 async def list_next_steps(
+    request: Request,
     session: Session,
     principal: CurrentPrincipal,
     case_id: uuid.UUID | None = None,
@@ -40,15 +41,16 @@ async def list_next_steps(
     `invalid-cursor`)."""
     filters = svc.StepFilters(case_id=case_id, assignee=assignee, actor=actor, status=status,
                               overdue=overdue, cursor=cursor, limit=limit)
-    steps, next_cursor = await svc.list_steps(session, principal, filters)
+    steps, next_cursor = await svc.list_steps(session, principal, filters,
+                                              ctx=request.app.state.policy)
     return page_response(steps_json(steps, utcnow()), next_cursor)
 
 
 @router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read"), settled])
-async def read_step(step_id: uuid.UUID, session: Session, principal: CurrentPrincipal
-                    ) -> Read[StepOut]:
+async def read_step(step_id: uuid.UUID, request: Request, session: Session,
+                    principal: CurrentPrincipal) -> Read[StepOut]:
     """One step the caller may see (calendar entries link here); 404 otherwise."""
-    return Read(data=step_out(await svc.read_step(session, principal, step_id)))
+    return Read(data=await svc.read_step(session, principal, step_id, request.app.state.policy))
 
 
 @router.post("/{step_id}/complete", response_model=Written[StepOut],
@@ -68,7 +70,7 @@ async def complete(
     completing it here is `409` `step-done-by-act`, whose `acts` name each act and its route.
     A pack may list codes that may also be completed by hand (`completable`; its
     `GET /v1/policy-packs/{id}` shows them)."""
-    step, result = await svc.complete_step(
+    shown, result = await svc.complete_step(
         session, principal, step_id, body or svc.StepComplete(), request.app.state.policy
     )
-    return Written(data=step_out(step), next_steps=result.next_steps)
+    return Written(data=shown, next_steps=result.next_steps)

@@ -48,7 +48,8 @@ async def _feed(t: Tenant, case: dict[str, Any], at: str) -> httpx.Response:
         "/v1/feeds/mappa/referrals",
         json={"case_external_ref": case["external_ref"], "kind": "mappa_h", "received_at": at,
               "details": {"mappa_category": 1}},
-        headers={**t.auth("feed"), "Idempotency-Key": f"mappa-{case['id']}-{at}"},
+        headers={**t.auth("feed", "mappa-feed", scope="feed:mappa"),
+                 "Idempotency-Key": f"mappa-{case['id']}-{at}"},
     )
 
 
@@ -200,7 +201,7 @@ async def test_upsert_cannot_move_the_birth_after_the_opening(somerset: Tenant) 
         "intervention": "court_order", "csc_status": "none", "opened_at": "2026-03-02T09:00:00Z",
     }
     url = "/v1/cases/by-external-ref/iyss/DOB-1"
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     assert (await somerset.client.put(url, json=body, headers=feed)).status_code == 201
     later = {**body, "child": {**body["child"], "date_of_birth": "2026-03-03"}}
     problem = assert_problem(await somerset.client.put(url, json=later, headers=feed), 422)

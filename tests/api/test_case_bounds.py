@@ -33,7 +33,8 @@ async def test_a_case_holder_is_not_their_own_line_manager_at_opening(
         assert problem["type"].endswith("/manager-is-case-holder")
         assert [e["loc"] for e in problem["errors"]] == ["body.line_manager_id"]
     r = await somerset.client.put("/v1/cases/by-external-ref/IYSS/SOD-1", json=body,
-                                  headers=somerset.auth("feed" if role == "feed" else role, sub))
+                                  headers=somerset.auth(role, sub,
+                                                        scope="cms" if role == "feed" else None))
     assert_problem(r, 422)
     listed = await somerset.client.get("/v1/cases", headers=somerset.auth("chair"))
     assert listed.json()["data"] == []
@@ -74,7 +75,8 @@ async def test_expected_release_date_before_the_case_opened_is_422(somerset: Ten
         json={"case_external_ref": {"system": "IYSS", "id": "REL-2"}, "kind": "mappa_h",
               "received_at": "2026-06-05T10:15:00+01:00",
               "details": {"expected_release_date": "2001-01-01"}},
-        headers={**somerset.auth("feed", "mappa-feed"), "Idempotency-Key": "rel-0001"})
+        headers={**somerset.auth("feed", "mappa-feed", scope="feed:mappa"),
+                 "Idempotency-Key": "rel-0001"})
     assert_problem(r, 422)
     r = await patch_case(somerset, case["id"], {"expected_release_date": "2026-03-02"})
     assert r.status_code == 200, r.text

@@ -220,7 +220,7 @@ async def test_an_upsert_that_changes_the_case_bounds_a_later_closure(somerset: 
     body = {"child": {"given_name": "Kai", "family_name": "Morgan", "date_of_birth": "2009-11-12"},
             "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
             "intervention": "court_order", "csc_status": "none", "opened_at": OPENED}
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     r = await somerset.client.put(url, json=body, headers=feed)
     assert r.status_code == 201, r.text
     case_id = r.json()["data"]["id"]

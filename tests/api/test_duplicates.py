@@ -81,7 +81,7 @@ async def test_upsert_and_feed_creates_warn_too(
             "line_manager_id": "line_manager-1", "intervention": "court_order",
             "csc_status": "none"}
     r = await client.put("/v1/cases/by-external-ref/iyss/D-77", json=body,
-                         headers=somerset.auth("feed", "iyss-connector"))
+                         headers=somerset.auth("feed", "iyss-connector", scope="cms"))
     assert r.status_code == 201
     assert [d["case_id"] for d in r.json()["possible_duplicates"]] == [first["id"]]
 
@@ -97,7 +97,7 @@ async def test_restricted_cases_are_never_revealed_as_duplicates(
     excluded = await _post(client, somerset, somerset.auth("duty_manager", "duty_manager-9"))
     assert excluded.status_code == 201
     assert excluded.json()["possible_duplicates"] == []
-    feed = await _post(client, somerset, somerset.auth("feed", "iyss-connector"))
+    feed = await _post(client, somerset, somerset.auth("feed", "iyss-connector", scope="cms"))
     # the feed is warned of the excluded manager's new (unrestricted) case, not the first
     assert [d["case_id"] for d in feed.json()["possible_duplicates"]] == [
         excluded.json()["data"]["id"]]

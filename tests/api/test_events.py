@@ -500,7 +500,7 @@ async def test_who_may_record_events(client: httpx.AsyncClient, somerset: Tenant
     case = (await somerset.open_case())["data"]
     url = f"/v1/cases/{case['id']}/events"
     body = {"type": "new_incident", "occurred_at": "2026-05-06T10:00:00Z"}
-    feed = await client.post(url, json=body, headers=somerset.auth("feed", "iyss"))
+    feed = await client.post(url, json=body, headers=somerset.auth("feed", "iyss", scope="cms"))
     assert feed.status_code == 201, feed.text
     assert feed.json()["data"]["recorded_role"] == "feed"
     assert_problem(await client.post(url, json=body, headers=somerset.auth("chair")), 403)

@@ -89,7 +89,7 @@ async def test_S1_upsert_to_a_court_order_asks_for_the_assetplus(
     change): the AssetPlus is due Saturday 28 November 10:00 GMT; the Fact Finding step is
     superseded."""
     pin(monkeypatch, 2026, 10, 31, 10, 0)
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     body = {"child": {"given_name": "Kai", "family_name": "Morgan",
                       "date_of_birth": "2009-11-12"},
             "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
@@ -117,7 +117,7 @@ async def test_W1_upsert_to_remand_asks_for_the_asset_plus(
     resolution pushed again as a remand on Monday 28 December 2026 (bank holiday): the Asset+
     step replaces the mini-asset's."""
     pin(monkeypatch, 2026, 12, 28, 12, 0)
-    feed = wokingham.auth("feed", "iyss-connector")
+    feed = wokingham.auth("feed", "iyss-connector", scope="cms")
     body = {"child": {"given_name": "Kai", "family_name": "Morgan",
                       "date_of_birth": "2009-11-12"},
             "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",

@@ -71,7 +71,8 @@ class Fuzz:
         if (method == "POST" and path == "/v1/services") or "/webhooks" in path:
             return mint_dev_token(self.settings, sub="fuzz-admin", roles=["admin"], service=None)
         roles = [*STAFF, "feed"] if path.startswith("/v1/feeds/") else STAFF
-        return mint_dev_token(self.settings, sub=STAFF_SUB, roles=roles, service=self.slug)
+        return mint_dev_token(self.settings, sub=STAFF_SUB, roles=roles, service=self.slug,
+                              scope="feed:emrac feed:mappa" if "feed" in roles else None)
 
     def headers(self, path: str = "", method: str = "GET") -> dict[str, str]:
         """The Authorization header for the operation."""

@@ -213,6 +213,26 @@ async def test_S7_marp_with_a_case_on_it_is_not_cancelled_and_a_sat_one_not_move
         assert assert_problem(await attempt, 409)["type"].endswith("/panel-decided")
 
 
+async def test_S7_S8_a_marp_that_sat_is_neither_moved_nor_cancelled_so_its_misses_stay_late(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7 (3.2.3): "The case holder will refer the case to the next YJT MARP"; S8 (6.2): views
+    "sought before the initial panel". ROSH high on Wednesday 12 August 2026; the MARP of
+    Thursday 20 August sat without the case (the referral was missed), so both steps were due
+    at it (09:00 UTC) and are overdue on Friday 28 August. Afterwards that MARP can be neither
+    moved nor cancelled (409 ``panel-has-sat``; attack pass 10, A10-1: moving it to 30 September
+    or cancelling it made the missed referral due at the next MARP, no longer late), and the
+    steps keep their date."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    sat = await book(somerset, "2026-08-20T10:00:00+01:00")
+    await book(somerset, "2026-09-24T10:00:00+01:00")
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    await judge_high(somerset, case["id"], "2026-08-12T10:00:00+01:00")
+    assert_due(await panel_steps(somerset, case["id"]), "2026-08-20T09:00:00Z", overdue=True)
+    for attempt in (move(somerset, sat, "2026-09-30T10:00:00+01:00"), cancel(somerset, sat)):
+        assert assert_problem(await attempt, 409)["type"].endswith("/panel-has-sat")
+    assert_due(await panel_steps(somerset, case["id"]), "2026-08-20T09:00:00Z", overdue=True)
+
+
 # --- A9-6: a back-dated act takes the MARP at or after it, sat or not ---------------------------
 
 

@@ -57,7 +57,8 @@ class Target:
         else:
             roles = [*STAFF, "feed"] if path.startswith("/v1/feeds/") else STAFF
             token = mint_dev_token(self.settings, sub="echo-staff", roles=roles,
-                                   service=self.slug)
+                                   service=self.slug,
+                                   scope="feed:emrac feed:mappa" if "feed" in roles else None)
         return {"Authorization": f"Bearer {token}"}
 
     def url(self, path: str, **override: str) -> str:

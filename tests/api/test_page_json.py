@@ -30,6 +30,7 @@ from app.domain.access import service_of, visible_cases_clause
 from app.domain.cases_table import Case
 from app.domain.restriction import AccessOut, access_views
 from app.domain.steps import Step, StepOut, StepRow, step_json, step_out, steps_out
+from app.main import build_policy_context
 from app.routers.envelopes import Page
 from tests.api.support import Factory, db, restrict  # noqa: F401 - db is a fixture
 from tests.api.test_events import judge, patch
@@ -86,11 +87,23 @@ async def reference_cases(factory: Factory, who: Principal, params: dict[str, An
                                     next_cursor=cursor))
 
 
-async def reference_steps(factory: Factory, who: Principal, params: dict[str, Any]) -> bytes:
+_POLICY: dict[int, policy.PolicyContext] = {}
+
+
+def _policy(settings: Settings) -> policy.PolicyContext:
+    """The packs and calendar, as the app loads them (once per settings object)."""
+    if id(settings) not in _POLICY:
+        _POLICY[id(settings)] = build_policy_context(settings)
+    return _POLICY[id(settings)]
+
+
+async def reference_steps(factory: Factory, who: Principal, params: dict[str, Any],
+                          settings: Settings) -> bytes:
     """The next-steps page as the models made it, from the ORM objects of the steps the list
     chose (read as plain rows)."""
     async with factory() as session:
-        steps, cursor = await step_svc.list_steps(session, who, step_svc.StepFilters(**params))
+        steps, cursor = await step_svc.list_steps(session, who, step_svc.StepFilters(**params),
+                                                  ctx=_policy(settings))
         by_id = {s.id: s for s in (await session.exec(
             select(Step).where(col(Step.id).in_([s.id for s in steps])))).all()}
         return dump(STEP_PAGE, Page(data=[step_out(by_id[s.id]) for s in steps],
@@ -109,7 +122,7 @@ async def compare_walk(t: Tenant, factory: Factory, path: str, role: str, params
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == "application/json"
         if path == "/v1/next-steps":
-            expected = await reference_steps(factory, who, query)
+            expected = await reference_steps(factory, who, query, t.settings)
         else:
             expected = await reference_cases(factory, who, query, register=path == "/v1/register")
         assert r.content == expected, (path, role, query)

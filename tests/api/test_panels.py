@@ -304,7 +304,8 @@ async def test_S17_mappa_category_1_via_the_mappa_feed(
         "/v1/feeds/mappa/referrals",
         json={"case_external_ref": {"system": "IYSS", "id": "M-1"}, "kind": "mappa_h",
               "received_at": "2026-06-05T10:15:00+01:00", "details": {"mappa_category": 1}},
-        headers={**somerset.auth("feed", "mappa-feed"), "Idempotency-Key": "mappa-000001"},
+        headers={**somerset.auth("feed", "mappa-feed", scope="feed:mappa"),
+                 "Idempotency-Key": "mappa-000001"},
     )
     assert r.status_code == 201, r.text
     steps = r.json()["next_steps"]

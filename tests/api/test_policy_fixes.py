@@ -200,7 +200,8 @@ async def test_W18_mappa_referral_from_the_feed_is_not_quality_assured(
         "/v1/feeds/mappa/referrals",
         json={"case_external_ref": {"system": "IYSS", "id": "QA-1"}, "kind": "mappa_h",
               "received_at": "2026-10-20T10:00:00+01:00", "details": {}},
-        headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": "qa-000001"},
+        headers={**wokingham.auth("feed", "mappa-feed", scope="feed:mappa"),
+                 "Idempotency-Key": "qa-000001"},
     )
     assert r.status_code == 201, r.text
     assert "quality_assure_mappa_form" not in codes(await case_steps(wokingham, case["id"]))

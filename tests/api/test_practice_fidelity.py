@@ -462,7 +462,8 @@ async def test_W16_mappa_h_received_from_the_feed_leaves_the_notification_open(
         "/v1/feeds/mappa/referrals",
         json={"case_external_ref": {"system": "IYSS", "id": "W16-feed"}, "kind": "mappa_h",
               "received_at": "2026-08-25T10:15:00+01:00", "details": {}},
-        headers={**wokingham.auth("feed", "mappa-feed"), "Idempotency-Key": "w16-feed-0001"})
+        headers={**wokingham.auth("feed", "mappa-feed", scope="feed:mappa"),
+                 "Idempotency-Key": "w16-feed-0001"})
     assert r.status_code == 201, r.text
     still = steps_of(r.json()["next_steps"], "mappa_h_notification")
     assert [s["id"] for s in still] == [notify[0]["id"]]

@@ -55,6 +55,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
         "intervention": "court_order", "csc_status": "cin"},
 }
+# The upsert by a reference the caller may not see answers what a second POST of that
+# reference answers, 409 duplicate-external-ref without the case's id (attack pass 9, A9-17:
+# uniqueness needs the 409; README, restricted cases).
+TAKEN_REFERENCE = ("put", "/v1/cases/by-external-ref/{system}/{external_id}")
 # Writes whose body names the case.
 BODY_CASE_WRITES: dict[tuple[str, str], Any] = {
     ("post", "/v1/panels/{panel_id}/items"):
@@ -187,7 +191,12 @@ async def _sweep(client: httpx.AsyncClient, document: dict[str, Any], somerset: 
                         break
                     r = await _call(client, method, _fill(template, rec.ids, fixed),
                                     intruder, body)
-                    if expect_hidden:
+                    if expect_hidden and key == TAKEN_REFERENCE:
+                        assert r.status_code == 409, (key, r.status_code, r.text)
+                        assert r.json()["type"].endswith("/duplicate-external-ref")
+                        assert "existing_case_id" not in r.json()
+                        assert not _leaks(r, hidden), (key, r.text)
+                    elif expect_hidden:
                         assert r.status_code == 404, (key, r.status_code, r.text)
                         assert not _leaks(r, hidden), (key, r.text)
                     else:

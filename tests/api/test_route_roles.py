@@ -89,8 +89,11 @@ REFERRAL_ACTIONS = {
 
 
 def _auth(tenant: Tenant, role: str, sub: str | None = None) -> dict[str, str]:
+    # A feed token here carries every machine scope: this matrix is about roles; which scope
+    # may call what is tests/api/test_feed_scopes.py's.
     token = mint_dev_token(tenant.settings, sub=sub or f"{role}-1", roles=[role],
-                           service=None if role == "admin" else tenant.slug)
+                           service=None if role == "admin" else tenant.slug,
+                           scope="cms feed:emrac feed:mappa" if role == "feed" else None)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -322,7 +325,8 @@ async def test_who_may_open_a_case_for_whom(
     body = {"child": {"given_name": "A", "family_name": "B", "date_of_birth": "2010-01-01"},
             "case_holder_id": holder, "line_manager_id": manager,
             "intervention": "court_order", "csc_status": "none"}
-    r = await client.post("/v1/cases", json=body, headers=somerset.auth(role, sub))
+    r = await client.post("/v1/cases", json=body, headers=somerset.auth(
+        role, sub, scope="cms" if role == "feed" else None))
     assert r.status_code == status, r.text
 
 

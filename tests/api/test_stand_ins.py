@@ -242,7 +242,7 @@ async def test_S6_an_upsert_naming_a_new_line_manager_gives_them_the_stood_in_st
             "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
             "intervention": "court_order", "csc_status": "none",
             "opened_at": "2026-11-02T09:00:00Z"}
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     url = "/v1/cases/by-external-ref/iyss/Y-3101"
     r = await somerset.client.put(url, json=body, headers=feed)
     assert r.status_code == 201, r.text

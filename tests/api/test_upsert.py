@@ -34,7 +34,7 @@ async def test_put_creates_then_the_same_body_writes_nothing(
 ) -> None:
     """First PUT 201 with the opening's steps; the same body again 200: same version, same
     open steps, no new audit entry."""
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     first = await client.put(_url("Y-1001"), json=BODY, headers=feed)
     assert first.status_code == 201, first.text
     case = first.json()["data"]
@@ -54,7 +54,7 @@ async def test_put_with_a_change_updates_and_runs_the_policy_on_it(
 ) -> None:
     """A changed field is applied (200), audited once as ``case.update`` naming that field,
     and the case's version moves on."""
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     created = (await client.put(_url("Y-1002"), json=BODY, headers=feed)).json()["data"]
     changed = {**BODY, "csc_status": "cp"}
     r = await client.put(_url("Y-1002"), json=changed, headers=feed)
@@ -90,7 +90,7 @@ async def test_concurrent_puts_of_a_new_reference_create_one_case(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
     """Two deliveries of the same new case at once: one 201, one 200, one case."""
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     answers = await asyncio.gather(*(client.put(_url("Y-1004"), json=BODY, headers=feed)
                                      for _ in range(2)))
     assert sorted(a.status_code for a in answers) == [200, 201]
@@ -101,21 +101,28 @@ async def test_concurrent_puts_of_a_new_reference_create_one_case(
     assert len(listed.json()["data"]) == 1
 
 
-async def test_put_on_a_case_the_caller_may_not_see_is_404(
+async def test_put_on_a_case_the_caller_may_not_see_is_the_posts_409(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """Another case holder cannot change (or learn of) the case through its reference."""
-    await client.put(_url("Y-1005"), json=BODY, headers=somerset.auth("line_manager"))
+    """Another case holder cannot change the case through its reference, nor learn its id:
+    409 duplicate-external-ref as POST answers the same reference (A9-17), without
+    ``existing_case_id``, the case's id or the reference in the answer."""
+    created = (await client.put(_url("Y-1005"), json=BODY,
+                                headers=somerset.auth("line_manager"))).json()["data"]
     r = await client.put(_url("Y-1005"), json={**BODY, "case_holder_id": "case_holder-2"},
                          headers=somerset.auth("case_holder", "case_holder-2"))
-    assert r.status_code == 404
+    assert r.status_code == 409
+    assert r.json()["type"].endswith("/duplicate-external-ref")
+    assert "existing_case_id" not in r.json()
+    assert created["id"] not in r.text
+    assert "Y-1005" not in r.json()["detail"]  # (``instance`` is the error handler's: hard5)
 
 
 async def test_put_refuses_a_changed_opening_date_and_edge_spaces(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
     """opened_at cannot be moved by an upsert (422); a reference with edge spaces is 422."""
-    feed = somerset.auth("feed", "iyss-connector")
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
     await client.put(_url("Y-1006"), json=BODY, headers=feed)
     r = await client.put(_url("Y-1006"), json={**BODY, "opened_at": "2026-03-03T09:00:00Z"},
                          headers=feed)
@@ -130,9 +137,9 @@ async def test_taken_reference_of_a_restricted_case_names_no_case_to_excluded_st
 ) -> None:
     """Attack A M5: a manager excluded from a restricted case who opens a case with its
     IYSS reference gets 409 duplicate-external-ref with no ``existing_case_id`` and the case's
-    id nowhere in the answer (the reference is unique, so the 409 itself cannot be avoided:
-    its words echo only the caller's own reference); PUT on that reference is 404 as on every
-    other route. The case's own line manager still gets the id."""
+    id nowhere in the answer (the reference is unique, so the 409 itself cannot be avoided),
+    nor the reference; PUT on that reference answers the same 409 (A9-17: the two routes
+    agree). The case's own line manager still gets the id."""
     created = (await client.put(_url("Y-1007"), json=BODY,
                                 headers=somerset.auth("line_manager"))).json()["data"]
     r = await restrict(client, somerset, created["id"], {"excluded_staff": ["lm-pat"]})
@@ -145,10 +152,13 @@ async def test_taken_reference_of_a_restricted_case_names_no_case_to_excluded_st
     assert r.json()["type"].endswith("/duplicate-external-ref")
     assert "existing_case_id" not in r.json()
     assert created["id"] not in r.text
-    r = await client.put(_url("Y-1007"), json={**BODY, "line_manager_id": "lm-pat"},
-                         headers=excluded)
-    assert r.status_code == 404
-    assert created["id"] not in r.text
+    assert "Y-1007" not in r.text  # the request's reference is not echoed (A9-17)
+    # (PUT's ``instance`` is its path, the error handler's business, not this 409's.)
+    put = await client.put(_url("Y-1007"), json={**BODY, "line_manager_id": "lm-pat"},
+                           headers=excluded)
+    assert put.status_code == 409
+    assert put.json() == {**r.json(), "instance": put.json()["instance"]}
+    assert created["id"] not in put.text
     r = await client.post("/v1/cases", json={**post, "line_manager_id": "line_manager-1"},
                           headers=somerset.auth("line_manager"))
     assert r.status_code == 409

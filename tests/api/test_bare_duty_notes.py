@@ -1,0 +1,146 @@
+"""A bare duty names no one and no date from the case (attack pass 9, A9-18), from the side of a
+role holder the case's allow-list leaves out.
+
+On a case restricted by ``allowed_staff``, a step addressed to a role (the duty managers, the
+chairs) reaches the holders the list leaves out as a bare duty: the step alone. Its stored note
+names the case's line manager and their leave dates when it stood in for them ("Stood in: the
+line manager (lm-pat) is away 2026-08-24 to 2026-08-28 ...") or escalates their overdue step
+("discuss_with_manager (line_manager, assignee lm-pat) was due ..."). Shut-out readers get a note
+from the policy pack instead, saying only that the line manager is on recorded leave, in the
+list, the single read and the completion's answer.
+
+Somerset 2023, 3.1: "Any 'high' or 'very high' judgement rating will be discussed as soon as
+practicable with the relevant line manager or duty manager (within 24 hours) ... If the line
+manager is unavailable, the duty manager will undertake these functions."
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from app.core import clock
+from app.domain import escalation
+from app.domain.services import Service
+from tests.api.integrity_support import complete
+from tests.api.support import Factory, restrict
+from tests.conftest import Tenant
+
+LM = "lm-pat"
+LEAVE = ("2026-08-24", "2026-08-28")
+OUTSIDE_DM = ("duty_manager", "duty_manager-5")
+S5 = {"pack": "somerset-yjt-2023", "version": "1", "ref": "3.1", "rule": "S5"}
+
+
+def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
+    """Pin the service's clock (UTC)."""
+    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+def _names_nothing(step: dict[str, Any], dates: tuple[str, ...] = LEAVE) -> None:
+    """No staff id of the case in the step's own fields, nor (by default) the leave's dates."""
+    text = repr({k: v for k, v in step.items() if k != "completed_by"})
+    for word in (LM, "case_holder-1", *dates):
+        assert word not in text, word
+
+
+async def _restricted_case(t: Tenant) -> str:
+    """A case of lm-pat's restricted to its holder and lm-pat."""
+    case = (await t.open_case(line_manager_id=LM))["data"]
+    r = await restrict(t.client, t, case["id"], {"allowed_staff": ["case_holder-1", LM]},
+                       headers=t.auth("line_manager", LM))
+    assert r.status_code == 200, r.text
+    return str(case["id"])
+
+
+async def _outside_list(t: Tenant, case_id: str) -> list[dict[str, Any]]:
+    r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "limit": 200},
+                           headers=t.auth(*OUTSIDE_DM))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def _read_and_complete(t: Tenant, step: dict[str, Any],
+                             dates: tuple[str, ...] = LEAVE) -> None:
+    """The single read and the completion's answer show the same bare note."""
+    read = await t.client.get(f"/v1/next-steps/{step['id']}", headers=t.auth(*OUTSIDE_DM))
+    assert read.status_code == 200, read.text
+    assert read.json()["data"]["note"] == step["note"]
+    done = await complete(t, step["id"], *OUTSIDE_DM, note="Discussed with the worker.")
+    assert done.status_code == 200, done.text
+    _names_nothing(done.json()["data"], dates)
+    assert done.json()["data"]["note"] == step["note"]
+    assert done.json()["next_steps"] == []
+
+
+async def test_S5_stood_in_discussion_on_a_restricted_case_names_no_line_manager_or_leave(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S5 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions." lm-pat is on leave 24-28 August 2026; ROSH high on Wednesday 26 August 10:00 BST
+    on their case restricted to its holder and them: the discussion (due 27 August 09:00 UTC,
+    S5 / 3.1) stands in to the duty managers. A duty manager off the list lists, reads and
+    completes it: its note is the pack's and "The line manager is on recorded leave.", without
+    lm-pat or the leave's dates; the case's own line manager still sees the full note."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    case_id = await _restricted_case(somerset)
+    r = await somerset.client.post(
+        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
+        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1], "reason": "annual leave"})
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 8, 26, 9, 5)
+    r = await somerset.client.post(
+        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
+        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-26T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    assert f"({LM}) is away {LEAVE[0]} to {LEAVE[1]}" in full["note"]
+    listed = [s for s in await _outside_list(somerset, case_id)
+              if s["code"] == "discuss_with_manager"]
+    assert len(listed) == 1
+    step = listed[0]
+    assert (step["id"], step["actor"], step["assignee_id"]) == (full["id"], "duty_manager", None)
+    assert (step["due_at"], step["policy"]) == ("2026-08-27T09:00:00Z", S5)
+    _names_nothing(step)
+    assert step["note"].endswith("The line manager is on recorded leave.")
+    await _read_and_complete(somerset, step)
+
+
+async def tick(factory: Factory, t: Tenant) -> int:
+    """One escalation pass over the tenant's steps, now."""
+    async with factory() as session:
+        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
+    return await escalation.run_pass(factory, None, service_id=service.id)
+
+
+async def test_S5_escalation_of_the_line_managers_overdue_discussion_names_no_one(
+    somerset: Tenant, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S5 (3.1): the line manager's discussion of ROSH high (27 August 2026 10:00 BST, due
+    28 August 09:00 UTC) is overdue; its escalation goes to the duty managers (actor
+    duty_manager, unassigned, S5 / 3.1). A duty manager off the allow-list reads it with a note
+    saying a step is overdue, not that lm-pat's was."""
+    pin(monkeypatch, 2026, 8, 27, 9, 0)
+    case_id = await _restricted_case(somerset)
+    r = await somerset.client.post(
+        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
+        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-27T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    [discuss] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    assert (discuss["assignee_id"], discuss["due_at"]) == (LM, "2026-08-28T09:00:00Z")
+    pin(monkeypatch, 2026, 8, 28, 15, 0)
+    assert await tick(factory, somerset) >= 1
+    listed = [s for s in await _outside_list(somerset, case_id)
+              if s["code"] == "escalate_overdue_step" and s["subject_id"] == discuss["id"]]
+    assert len(listed) == 1
+    step = listed[0]
+    assert (step["actor"], step["assignee_id"], step["policy"]) == ("duty_manager", None, S5)
+    _names_nothing(step, dates=())
+    assert step["note"] == ("A step of this case is overdue and still open; your role is asked "
+                            "to act.")
+    await _read_and_complete(somerset, step, dates=())
+
