@@ -24,6 +24,7 @@ from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import PlausibleDate, new_id, utcnow
 from app.domain.outbox import emit
+from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.services import Service
 
 MAX_ABSENCE_DAYS = 366
@@ -174,7 +175,8 @@ async def _absence(
 
 
 async def _may_record(session: AsyncSession, principal: Principal, staff_id: str) -> Service:
-    """The caller's service when they may record ``staff_id``'s absences, else 403."""
+    """The caller's service when they may record ``staff_id``'s absences, else 403; its
+    policy lock then held exclusive."""
     require_roles(principal, MANAGERS, "record staff absences")
     service = await service_of(session, principal)
     if not staff_id.strip() or len(staff_id) > 128:
@@ -188,6 +190,11 @@ async def _may_record(session: AsyncSession, principal: Principal, staff_id: str
         if manages.first() is None:
             raise Forbidden("A line manager records the absences of the case holders they "
                             "manage (and their own); a duty manager anyone's.")
+    # Recording, changing or cancelling an absence is serialised with every case write of the
+    # service (they read absences: who stands in, whose week ends early): from here on the
+    # steps the caller moves are all there are, and no case write misses the change
+    # (app.domain.policy_lock; A9-16).
+    await lock_policy_exclusive(session, service.id)
     return service
 
 

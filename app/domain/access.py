@@ -35,6 +35,7 @@ from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
 from app.domain.common import iso_utc
 from app.domain.panels_table import PanelItem
+from app.domain.policy_lock import lock_case_statement, shared_lock_of
 from app.domain.services import Service, get_service_by_slug
 from app.domain.steps import Step, StepStatus
 
@@ -379,25 +380,8 @@ def case_role_for(principal: Principal, case: Case, allowed: Iterable[str], what
 
 
 _CASE_ID = sa.bindparam("yj_case", type_=Case.__table__.c.id.type)  # type: ignore[attr-defined]
-# A service's panel lock (PostgreSQL, transaction-scoped advisory lock in the two-key space,
-# apart from the one-key locks of external references and audit chains): the panel class and
-# the hash of the service id's text. Every case write takes it shared with the case's row lock
-# (:func:`lock_case`); a panel write (schedule, move, cancel) takes it exclusive before it reads
-# and re-dates the service's ``next-panel`` steps (:func:`lock_service_panels`).
-PANEL_LOCK_CLASS = 0x594A50
-
-
-def _panel_lock(lock: str, service_id: Any) -> Any:
-    return getattr(sa.func, lock)(PANEL_LOCK_CLASS, sa.func.hashtext(sa.cast(service_id,
-                                                                             sa.Text)))
-
-
-# The panel lock (shared) is evaluated by the scan, before the row is locked: a case write
-# waits for a panel write of its service before it holds the case, so a panel write, which
-# takes the exclusive lock first and then its cases' row locks, never waits on a case write
-# that waits on it.
-_LOCK_CASE = select(Case.id, _panel_lock("pg_advisory_xact_lock_shared", Case.service_id)).where(
-    col(Case.id) == _CASE_ID).with_for_update()
+# The case's row lock, after its service's policy lock (shared): app.domain.policy_lock.
+_LOCK_CASE = lock_case_statement(_CASE_ID)
 _SQLITE_LOCK_CASE = sa.update(Case).where(col(Case.id) == _CASE_ID).values(
     id=Case.id)  # type: ignore[arg-type]
 
@@ -408,6 +392,9 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
     Two writes on a case (a judgement and an event, say) must not both read the same version and
     then race: PostgreSQL takes a row lock (``SELECT ... FOR UPDATE``); SQLite, which has no row
     locks, takes its database write lock now with a no-op UPDATE, before the case is read.
+    PostgreSQL takes the case's service's policy lock SHARED first, in the same statement, so
+    the write reads absences and scheduled panels either before or after a write that changes
+    them, never half-way (:mod:`app.domain.policy_lock`).
     """
     if session.get_bind().dialect.name == "sqlite":
         conn = await session.connection()
@@ -416,35 +403,24 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
         await session.exec(_LOCK_CASE, params={"yj_case": case_id})
 
 
-async def lock_service_panels(
-    session: AsyncSession, service_id: uuid.UUID, *, exclusive: bool
-) -> None:
-    """Serialise a write that reads the service's panels for ``next-panel`` deadlines with the
-    writes that change them, for the rest of this unit of work (PostgreSQL; SQLite serialises
-    every write on its database write lock). ``exclusive``: a panel write (schedule, move,
-    cancel), taken before any case lock; shared: a write on a case not locked by
-    :func:`lock_case` (a new case), so that the panel write either sees its steps or is seen
-    by it (attack 9, A9-5: no step dated from a panel list that is no longer the list)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return
-    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    await session.exec(sa.select(_panel_lock(lock, sa.literal(str(service_id)))))  # type: ignore[call-overload]
-
-
 async def lock_external_ref(
     session: AsyncSession, service_id: uuid.UUID, system: str, external_id: str
 ) -> None:
     """Serialise creates and updates by one external reference for this unit of work, so two
     deliveries of a new case cannot both create it: PostgreSQL takes an advisory lock keyed
-    by the reference; SQLite takes its database write lock now."""
+    by the reference, then the service's policy lock shared; SQLite takes its database write
+    lock now."""
     if session.get_bind().dialect.name == "sqlite":
         conn = await session.connection()
         await conn.execute(sa.update(Service).where(col(Service.id) == service_id)
                            .values(id=Service.id))  # type: ignore[arg-type]
         return
     digest = hashlib.sha256(f"case-ref:{service_id}:{system}:{external_id}".encode()).digest()
+    # Then, in the same statement, the service's policy lock (shared): the create or update
+    # that follows reads absences and panels (app.domain.policy_lock; the reference first,
+    # always, so the two are taken in one order).
     await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
-        int.from_bytes(digest[:8], "big", signed=True))))
+        int.from_bytes(digest[:8], "big", signed=True)), shared_lock_of(service_id)))
 
 
 async def may_see_case(

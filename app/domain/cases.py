@@ -33,7 +33,6 @@ from app.domain.access import (
     get_case_in_service,
     get_visible_case,
     lock_external_ref,
-    lock_service_panels,
     may_see_case,
     note_read,
     require_machine_scope,
@@ -70,6 +69,7 @@ from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem
+from app.domain.policy_lock import lock_policy_shared
 from app.domain.restriction import (
     AccessOut,
     CaseAccess,
@@ -346,6 +346,10 @@ async def create_case(
         await lock_external_ref(session, service.id, body.external_ref.system,
                                 body.external_ref.id)
         await _refuse_duplicate_ref(session, principal, service.id, body.external_ref)
+    else:
+        # The opening's steps read absences and panels: serialised with the writes that change
+        # them (app.domain.policy_lock; lock_external_ref takes it with a reference).
+        await lock_policy_shared(session, service.id)
     statutory = (
         body.statutory if body.statutory is not None
         else body.intervention in STATUTORY_INTERVENTIONS
@@ -366,8 +370,7 @@ async def create_case(
     session.add(case)
     await session.flush()
     # A new case needs no lock: no other write can know it yet. No single role opens it. Its
-    # next-panel steps are dated from the panels as they stand: a panel write waits for it.
-    await lock_service_panels(session, service.id, exclusive=False)
+    # steps read absences and panels under the service's policy lock (taken above).
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=None, occurred_at=opened_at)
     result = await policy.run(wctx, event=wctx.event("case_opened", {}))

@@ -59,6 +59,18 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def stored_instant(value: Any) -> datetime | None:
+    """An instant stored as ISO 8601 text in a JSON column (a step's ``reasons[].at``), or None
+    for anything else (missing, not text, not a time, a time without its offset)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def to_utc(moment: datetime) -> datetime:
     """An aware moment converted to UTC (a request's offset is not kept nor echoed).
 

@@ -19,7 +19,6 @@ a pass runs two such walks at once in its process (:data:`WALKERS`), as two work
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -35,6 +34,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import get_settings
+from app.core.loop import every
 from app.core.security import Principal
 from app.domain.absences import StaffAbsence
 from app.domain.audit import append_sealed, audit_row, record_audit
@@ -42,6 +42,7 @@ from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
 from app.domain.outbox import OutboxEvent, emit
+from app.domain.policy_lock import try_lock_policy_shared
 from app.domain.steps import (
     ESCALATION_CODE,
     RESTRICTED_ACTION_ESCALATION,
@@ -283,6 +284,11 @@ async def escalate_batch(
     escalations actually created and, last (the audit chains' locks are then held to the
     commit), one writes their audit entries, sealed. The caller commits.
     """
+    # Whose escalation it is reads the service's absences: held against a write changing them
+    # (app.domain.policy_lock). The rows are already locked, so the lock is only tried: a
+    # service whose state is being changed waits for the next pass, as a case a write holds.
+    held = await try_lock_policy_shared(session, {overdue.service_id for overdue in batch})
+    batch = [overdue for overdue in batch if overdue.service_id in held]
     if not batch:
         return 0
     packs = packs if packs is not None else bundled_and_folder_packs()
@@ -426,11 +432,5 @@ async def run_forever(
     stop: asyncio.Event | None = None,
 ) -> None:
     """The worker loop: a pass every ``interval_seconds`` until ``stop`` is set."""
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await run_pass(factory)
-        except Exception:  # noqa: BLE001 - a failed pass is retried next interval
-            log.exception("escalation.pass_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+    await every(interval_seconds, lambda: run_pass(factory), stop or asyncio.Event(),
+                "escalation.pass_failed")

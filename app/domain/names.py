@@ -17,7 +17,11 @@ text (which is then replaced, and nothing else):
   nothing (UAX #44 properties, matched with the ``regex`` package);
 - a name matches only as whole words (not followed or preceded by a letter, mark, digit or
   ``_``), an apostrophe in the name may be left out ("ONeill"), and a space or hyphen between
-  two parts of a name may be either ("Mary-Jane" / "Mary Jane").
+  two parts of a name may be either ("Mary-Jane" / "Mary Jane");
+- in free text (``NameFinder(..., loose=True)``: notes, ``details`` keys and values), a digit,
+  ``_`` or ``.`` also ends a word and may join two parts of a name, as in a CMS key
+  ``victim_dana_oneill``, an e-mail address ``dana.oneill@...`` or a handle ``@DanaONeill99``
+  (not in the record's own fields, where ``court_order`` is a value, not "Court Order").
 """
 
 from __future__ import annotations
@@ -107,26 +111,30 @@ def name_parts(name: str) -> set[str]:
     return parts
 
 
-def _pattern(folded: str) -> str:
+def _pattern(folded: str, loose: bool) -> str:
     """A name's regular expression: an apostrophe, space or dash inside it may be typed as any
-    of the three or left out ("O'Neill", "O Neill", "O-Neill", "ONeill"; "Smith-Jones",
-    "Smith Jones")."""
+    of the three (``loose``: also an underscore or a full stop) or left out ("O'Neill",
+    "O Neill", "O-Neill", "ONeill"; "Smith-Jones", "Smith Jones"; loose "smith_jones")."""
+    joint = "[' ._-]?" if loose else "[' -]?"
     out = []
     for c in folded:
         if c in "' -":
-            out.append("[' -]?")
+            out.append(joint)
         else:
             out.append(regex.escape(c))
     return "".join(out)
 
 
 class NameFinder:
-    """Finds any of some names, folded, as whole words in text."""
+    """Finds any of some names, folded, as whole words in text (``loose``: free text, where
+    a digit, ``_`` or ``.`` ends a word too; see the module's docstring)."""
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], *, loose: bool = False) -> None:
         folded = sorted({f for f in names if f}, key=lambda f: (-len(f), f))
-        self._re = (regex.compile(r"(?<!\w)(?:" + "|".join(_pattern(f) for f in folded)
-                                  + r")(?!\w)") if folded else None)
+        edge = r"[\p{L}\p{M}]" if loose else r"\w"
+        self._re = (regex.compile(rf"(?<!{edge})(?:"
+                                  + "|".join(_pattern(f, loose) for f in folded)
+                                  + rf")(?!{edge})") if folded else None)
 
     def __bool__(self) -> bool:
         return self._re is not None

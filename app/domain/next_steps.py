@@ -29,7 +29,7 @@ from app.domain.access import (
     visible_clause_of,
 )
 from app.domain.cases_table import Case
-from app.domain.common import UtcDatetime, resolve_occurred_at, utcnow
+from app.domain.common import UtcDatetime, resolve_occurred_at, stored_instant, utcnow
 from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
@@ -624,19 +624,9 @@ def reason_act(reason: Mapping[str, Any]) -> datetime | None:
     """When a step's reason asks for it: its act (``at``), or ``counted_from`` when later (an
     event that became known after it happened); None if it says neither (packs/README "What a
     completion answers")."""
-    moments = [m for m in (_instant(reason.get("at")), _instant(reason.get("counted_from")))
-               if m is not None]
+    moments = [m for m in (stored_instant(reason.get("at")),
+                           stored_instant(reason.get("counted_from"))) if m is not None]
     return max(moments, default=None)
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def act_answers(pack: Pack, step: Step, at: datetime) -> bool:

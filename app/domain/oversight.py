@@ -197,7 +197,8 @@ NOT_WAIVABLE_BY_MANAGERS = frozenset({"chair", "panel_admin", "action_owner"})
 
 def require_may_waive(principal: Principal, step: Step, pack: Pack) -> None:
     """403 for a manager waiving a duty they owe themselves (the step is assigned to them: a
-    line manager's own overdue review or its escalation, a duty manager's S16 advice), one
+    line manager's own overdue review or its escalation, a duty manager's S16 advice; or it is
+    addressed, unassigned, to a role they hold: a duty manager's stood-in discussion), one
     :data:`NOT_WAIVABLE_BY_MANAGERS` lists, or one the pack's ``not_waivable`` names (the
     policy mandates it without exception: Somerset 3.2.3's MARP referral of a high case):
     waiving records that a duty need not be done, which is someone else's judgement than the
@@ -205,6 +206,12 @@ def require_may_waive(principal: Principal, step: Step, pack: Pack) -> None:
     if step.assignee_id is not None and step.assignee_id == principal.sub:
         raise Forbidden("You may not waive a step assigned to you: another manager decides "
                         "(a duty manager over a line manager), or complete it.")
+    if step.assignee_id is None and principal.has(step.actor):
+        # Addressed to a role the waiver holds (a discussion that stood in from an absent line
+        # manager to the duty managers, Somerset 3.1): their own duty, as if assigned to them
+        # (attack pass 10, A10-29).
+        raise Forbidden("You may not waive a step addressed to your own role: another manager "
+                        "decides, or complete it.")
     if step.code == ESCALATION_CODE:
         raise Forbidden("An escalation is not waived: it closes when the overdue step it "
                         "escalates is done or waived.")

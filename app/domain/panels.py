@@ -18,7 +18,6 @@ from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
     load_case,
-    lock_service_panels,
     require_open_case,
     require_roles,
     restriction_clause,
@@ -45,6 +44,7 @@ from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
+from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.restriction import shuts_out, staff_of
 from app.domain.services import Service
@@ -187,7 +187,10 @@ async def create_panel(
             errors=[{"loc": "body.kind", "msg": f"must be one of: {', '.join(allowed)}"}],
             extra={"allowed": list(allowed)},
         )
-    await lock_service_panels(session, service.id, exclusive=True)
+    # Serialised with every case write of the service (a next-panel step takes the next
+    # panel's date): from here on the waiting steps read below are all there are, and no case
+    # write misses this panel (app.domain.policy_lock; A9-24).
+    await lock_policy_exclusive(session, service.id)
     panel = Panel(service_id=service.id, kind=body.kind, scheduled_for=body.scheduled_for,
                   chair_id=body.chair_id, created_by=principal.sub)
     session.add(panel)
@@ -205,7 +208,7 @@ async def _redate_next_panel_steps(
     panel: Panel, change: str,
 ) -> None:
     """After a panel of the service was scheduled, moved or cancelled (``change``), under the
-    service's exclusive panel lock: every open ``next-panel`` step of the service is due at the
+    service's exclusive policy lock: every open ``next-panel`` step of the service is due at the
     next panel of its pack's kind at or after the act that asked for it, among the panels as
     they now stand (the engine's ``panel_scheduled``), sooner or later, each re-date audited
     (``step.redate``) in this unit of work. Somerset 3.2.3 "refer the case to the next YJT
@@ -224,7 +227,7 @@ async def _redate_next_panel_steps(
     for case_id in waiting.all():
         # Each case is locked (in id order) and read again before its steps are re-dated, as
         # every write on a case does; no case write of the service is under way (the
-        # exclusive panel lock waits for them, and they wait for it before their case lock).
+        # exclusive policy lock waits for them, and they wait for it before their case lock).
         case = await load_case(session, case_id, lock=True)
         if case is None:
             continue
@@ -239,7 +242,7 @@ async def _redate_next_panel_steps(
 async def _panel_to_change(
     session: AsyncSession, principal: Principal, panel_id: uuid.UUID, what: str
 ) -> tuple[Service, Panel, list[PanelItem]]:
-    """The panel to move or cancel, under the service's exclusive panel lock, with its items;
+    """The panel to move or cancel, under the service's exclusive policy lock, with its items;
     409 ``panel-decided`` when a decision is recorded on it (a decision is dated when the panel
     sat: moving or cancelling the sitting would leave it dated before its panel, or without
     one); 409 ``panel-has-sat`` once its time has come: the steps due at it (Somerset 3.2.3
@@ -248,7 +251,9 @@ async def _panel_to_change(
     10, A10-1)."""
     require_roles(principal, SCHEDULERS, what)
     service = await service_of(session, principal)
-    await lock_service_panels(session, service.id, exclusive=True)
+    # Moving or cancelling a panel re-dates next-panel steps: exclusive against every case
+    # write of the service (app.domain.policy_lock), before the panel is read.
+    await lock_policy_exclusive(session, service.id)
     panel = (await session.exec(select(Panel).where(
         Panel.id == panel_id, Panel.service_id == service.id)
         .execution_options(populate_existing=True))).first()

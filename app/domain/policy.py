@@ -25,7 +25,7 @@ from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
-from app.domain.common import iso_utc, utcnow
+from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.restriction import shuts_out, staff_of
@@ -908,20 +908,10 @@ def _raised_at(intent: StepIntent, event: WorkflowEvent) -> datetime:
     """When a new step arose: the event, or the earliest act among its reasons when that came
     later (a reason a completion left owed is asked for from its own act, not the completion's:
     a review done between the two still answers it)."""
-    acts = [_instant(r.get("at")) for r in intent.reasons]
+    acts = [stored_instant(r.get("at")) for r in intent.reasons]
     earliest = min((a for a in acts if a is not None), default=None)
     return earliest if earliest is not None and earliest > event.occurred_at \
         else event.occurred_at
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def owner_role(

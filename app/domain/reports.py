@@ -146,8 +146,18 @@ class ReportQuery:
     group_by: tuple[GroupBy, ...]
 
 
+# The dates a report may cover: the service's own times are kept within 1900-2199
+# (``common.to_utc``); a London date outside it has no instant to count from.
+REPORT_DATES = (date(1900, 1, 1), date(2199, 12, 31))
+
+
 def check_query(date_from: date, date_to: date, group_by: Sequence[GroupBy]) -> ReportQuery:
-    """Validate the period (from <= to, at most 120 months); 422 otherwise."""
+    """Validate the period (both dates within 1900-2199, from <= to, at most 120 months); 422
+    otherwise (attack pass 10, A10-28: ``to=9999-12-31`` overflowed into a 500)."""
+    for name, value in (("from", date_from), ("to", date_to)):
+        if not REPORT_DATES[0] <= value <= REPORT_DATES[1]:
+            raise Unprocessable("A report's dates lie between 1900 and 2199.",
+                                errors=[{"loc": f"query.{name}", "msg": "outside 1900-2199"}])
     if date_to < date_from:
         raise Unprocessable("`to` is before `from`.",
                             errors=[{"loc": "query.to", "msg": "must not be before from"}])

@@ -27,7 +27,6 @@ Every move is made under the case's lock, after re-reading the step, and is audi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import date
 from types import SimpleNamespace
@@ -39,6 +38,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.loop import every
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
 from app.domain.absences import StaffAbsence, absences_of
@@ -355,11 +355,5 @@ async def run_forever(
 ) -> None:
     """The worker's loop: a sweep every ``interval_seconds`` until ``stop`` is set (the first
     pass after a London midnight moves the day's stand-ins)."""
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await run_pass(factory, ctx)
-        except Exception:  # noqa: BLE001 - a failed sweep is retried next interval
-            log.exception("stand_ins.pass_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+    await every(interval_seconds, lambda: run_pass(factory, ctx), stop or asyncio.Event(),
+                "stand_ins.pass_failed")

@@ -174,8 +174,8 @@ class _Redactor:
         # Victims' full names anywhere (as always); their parts and other third parties'
         # names in free text.
         self._everywhere = NameFinder(victims)
-        self._victims_free = NameFinder([*victims, *victim_parts])
-        self._free = NameFinder([*victims, *victim_parts, *others, *other_parts])
+        self._victims_free = NameFinder([*victims, *victim_parts], loose=True)
+        self._free = NameFinder([*victims, *victim_parts, *others, *other_parts], loose=True)
 
     def _mark(self, path: str, reason: str) -> str:
         self.done.append({"path": path, "reason": reason})
@@ -201,7 +201,9 @@ class _Redactor:
         if not self.active:
             return value
         if third_party_key(key) and value not in (None, [], {}, ""):
-            return self._mark(path, f"third-party personal data ({key})")
+            # The key as shown: a key of free data naming the victim is itself redacted.
+            shown = (self._free.replace(key, REDACTED) if free else None) or key
+            return self._mark(path, f"third-party personal data ({shown})")
         if isinstance(value, dict):
             if value.get("third_party") is True:
                 return self._mark(path, "marked as third-party")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import enum
 import ipaddress
 import json
@@ -52,6 +51,7 @@ from standardwebhooks import Webhook
 from app.core import clock
 from app.core.config import RELAXED_ENVS, Settings, get_settings
 from app.core.errors import NotFound, Unprocessable
+from app.core.loop import every
 from app.core.security import Principal
 from app.domain.assessments import AssessmentStatus
 from app.domain.audit import record_audit
@@ -819,11 +819,5 @@ async def run_forever(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
     """The delivery loop: a pass every ``interval_seconds`` until ``stop`` is set."""
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await run_pass(factory, transport)
-        except Exception:  # noqa: BLE001 - a failed pass is retried next interval
-            log.exception("webhooks.pass_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+    await every(interval_seconds, lambda: run_pass(factory, transport), stop or asyncio.Event(),
+                "webhooks.pass_failed")

@@ -113,3 +113,30 @@ async def test_W16_a_later_release_date_before_the_deadline_still_moves_it(
         step["id"], "2026-10-30T23:59:59Z", False)
     assert moved["policy"] == {**WOKINGHAM, "ref": REF, "rule": "W16"}
     assert "Deadline kept" not in (moved["note"] or "")
+
+
+async def test_S7_marp_moved_before_it_was_due_takes_the_referral_with_it(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7 (3.2.3) control: moved on Monday 24 August 2026, before 27 August, the MARP takes the
+    waiting referral to Thursday 10 September 10:00 BST (09:00Z), not overdue."""
+    pin(monkeypatch, 2026, 8, 21, 14, 0)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements", json={
+        "domain": "rosh", "level": "high", "occurred_at": "2026-08-21T14:30:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await somerset.client.post("/v1/panels", json={
+        "kind": "marp", "scheduled_for": "2026-08-27T10:00:00+01:00", "chair_id": "chair-1"},
+        headers=somerset.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    r = await somerset.client.post(f"/v1/panels/{r.json()['data']['id']}/reschedule",
+                                   json={"scheduled_for": "2026-09-10T10:00:00+01:00"},
+                                   headers=somerset.auth("panel_admin"))
+    assert r.status_code == 200, r.text
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"]},
+                                  headers=somerset.auth("line_manager"))
+    step = the_step(r.json()["data"], "refer_to_panel")
+    assert (step["due_at"], step["overdue"]) == ("2026-09-10T09:00:00Z", False)
+    assert step["policy"]["rule"] == "S7"
+    assert "Deadline kept" not in (step["note"] or "")

@@ -139,9 +139,14 @@ async def test_report_refused_to_other_roles(wokingham: Tenant, role: str) -> No
     {"from": "2026-03-01", "to": "2026-13-01"},
     {**MARCH, "group_by": "case"},
     {"from": "2010-01-01", "to": "2026-03-01"},
+    {"from": "9999-12-31", "to": "9999-12-31"},
+    {"from": "0001-01-01", "to": "0001-01-31"},
+    {"from": "2199-12-01", "to": "2200-01-01"},
 ])
 async def test_report_bad_query_is_422(wokingham: Tenant, params: dict[str, Any]) -> None:
-    """A reversed, missing or malformed period, an unknown grouping, over 120 months: 422."""
+    """A reversed, missing or malformed period, an unknown grouping, over 120 months, dates
+    outside 1900-2199 (attack pass 10, A10-28: the last day of year 9999 overflowed into a
+    500): 422."""
     r = await report(wokingham, **params)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith(PROBLEM)

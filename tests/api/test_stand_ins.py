@@ -489,3 +489,26 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
         f"absence {absence} changed from 2026-08-27 to 2026-09-04 to 2026-09-01 to 2026-09-04",
         f"absence {absence} changed from 2026-09-01 to 2026-09-04 to 2026-08-27 to 2026-09-04",
         f"absence {absence} (2026-08-27 to 2026-09-04) cancelled"]
+
+
+async def test_S5_the_duty_manager_standing_in_may_not_waive_the_discussion_it_holds(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5 (3.1): "Any 'high' or 'very high' judgement rating will be discussed as soon as
+    practicable with the relevant line manager or duty manager (within 24 hours) ... If the line
+    manager is unavailable, the duty manager will undertake these functions." line_manager-1
+    is on leave; ROSH high on Wednesday 26 August 2026 10:00 BST: the discussion (due Thursday
+    27 August 09:00 UTC) is the duty managers'. A duty manager may not waive it, as no manager
+    waives a duty they owe (attack pass 10, A10-29): 403, and the step stays open; they do it."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    await away(somerset, "line_manager-1", "2026-08-24", "2026-08-28")
+    pin(monkeypatch, 2026, 8, 26, 9, 5)
+    case_id, discuss, _plan = await stood_in_case(somerset, "2026-08-26T10:00:00+01:00")
+    assert (discuss["due_at"], discuss["policy"]) == (
+        "2026-08-27T09:00:00Z", {**S, "ref": "3.1", "rule": "S5"})
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/waive",
+                                   json={"reason": "not needed"},
+                                   headers=somerset.auth("duty_manager", "duty_manager-3"))
+    assert r.status_code == 403, r.text
+    assert {s["id"] for s in await duty_queue(somerset, case_id)} >= {discuss["id"]}
+    r = await complete(somerset, discuss["id"], role="duty_manager", sub="duty_manager-3")
+    assert r.status_code == 200, r.text

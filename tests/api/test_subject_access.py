@@ -254,3 +254,34 @@ async def test_html_export_is_sent_with_a_strict_content_security_policy(
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["cache-control"] == "no-store"
+
+
+async def test_a_name_joined_by_underscores_dots_or_run_together_is_redacted(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Attack pass 10, A10-19: in free text a victim's name is found however a CMS or a phone
+    wrote it: snake_case keys (``victim_zebedee_quint``), an e-mail address, a handle run
+    together with digits (``@ZebedeeQuint99``), the parts the other way round with an
+    underscore; the record's own fields are untouched (the intervention ``court_order`` stays
+    though it reads "court order")."""
+    case = (await somerset.open_case(child={"given_name": "Liam", "family_name": "Hart",
+                                            "date_of_birth": DOB}))["data"]["id"]
+    holder = somerset.auth("case_holder")
+    r = await client.post(f"/v1/cases/{case}/judgements", headers=holder, json={
+        "domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+        "victims": ["Zebedee Quint", "Court Order"]})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/v1/cases/{case}/events", headers=holder, json={
+        "type": "change_of_circumstances", "details": {
+            "victim_zebedee_quint": "a", "zebedee_quint": "b", "k": "Quint_Zebedee",
+            "summary": "contact via zebedee_quint@example.org or @ZebedeeQuint99 or "
+                       "zebedee.quint"}})
+    assert r.status_code == 201, r.text
+    for fmt in ("json", "html"):
+        r = await client.get(_url(case), params={"format": fmt},
+                             headers=somerset.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        assert "zebedee" not in r.text.casefold()
+        assert "quint" not in r.text.casefold()
+    doc = (await client.get(_url(case), headers=somerset.auth("line_manager"))).json()["data"]
+    assert doc["cases"][0]["case"]["intervention"] == "court_order"
