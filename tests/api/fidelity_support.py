@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import httpx
+import pytest
+
+from app.core import clock
+from tests.conftest import Tenant
 
 WOKINGHAM = "wokingham-pyjs-2024"
 # An impact and likelihood whose matrix level (M1) is the level itself.
@@ -187,3 +193,22 @@ class FidelityWeek:
                 if s["id"] == step_id:
                     return s  # type: ignore[no-any-return]
         raise AssertionError(f"no step {step_id}")
+
+
+def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
+    """Pin the service's clock (UTC) to ``when``."""
+    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+async def ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The decoded answer, asserting its status."""
+    assert r.status_code == status, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def steps(t: Tenant, case_id: str, status: str) -> list[dict[str, Any]]:
+    """The case's steps with a status, as its line manager lists them."""
+    return (await ok(await t.client.get(
+        "/v1/next-steps", params={"case_id": case_id, "status": status, "limit": 200},
+        headers=t.auth("line_manager"))))["data"]  # type: ignore[no-any-return]

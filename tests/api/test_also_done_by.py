@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import steps_of, taken_by_marp, with_matrix
-from tests.api.test_fidelity_a import pin
+from tests.api.fidelity_support import pin, steps_of, taken_by_marp, with_matrix
 from tests.conftest import Tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}

@@ -12,36 +12,12 @@ The service's clock is pinned (``app.core.clock.now``) to the moment each act is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-import httpx
 import pytest
 
-from app.core import clock
-from tests.api.fidelity_support import steps_of
+from tests.api.fidelity_support import ok, pin, steps, steps_of
 from tests.conftest import Tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
-
-
-def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
-    """Pin the service's clock (UTC) to ``when``."""
-    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
-    monkeypatch.setattr(clock, "now", lambda: moment)
-
-
-async def ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The decoded answer, asserting its status."""
-    assert r.status_code == status, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-async def steps(t: Tenant, case_id: str, status: str) -> list[dict[str, Any]]:
-    """The case's steps with a status, as its line manager lists them."""
-    return (await ok(await t.client.get(
-        "/v1/next-steps", params={"case_id": case_id, "status": status, "limit": 200},
-        headers=t.auth("line_manager"))))["data"]  # type: ignore[no-any-return]
 
 
 async def asset_plus(t: Tenant, case_id: str, stage: str, written: str, submitted: str) -> str:

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from app.core import clock
 from app.domain.policy import redated_note
-from tests.api.fidelity_support import steps_of
+from tests.api.fidelity_support import pin, steps_of
 from tests.api.integrity_support import audit_of, complete, patch_case
 from tests.api.test_assessments import case_steps, draft, submit
 from tests.api.test_escalation import tick
@@ -25,12 +24,6 @@ from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
-
-
-def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
-    """Pin the service's clock (UTC) to ``when``."""
-    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
-    monkeypatch.setattr(clock, "now", lambda: moment)
 
 
 async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:

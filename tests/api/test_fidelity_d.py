@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import steps_of
+from tests.api.fidelity_support import pin, steps_of
 from tests.api.integrity_support import patch_case
 from tests.api.test_assessments import case_steps, countersign, draft, submit
-from tests.api.test_fidelity_a import pin
 from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant
 

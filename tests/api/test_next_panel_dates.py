@@ -21,25 +21,18 @@ The clock is pinned (``app.core.clock.now``) where the recording time matters. M
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from app.core import clock
+from tests.api.fidelity_support import pin
 from tests.api.integrity_support import assert_problem, audit_of, steps_of
 from tests.conftest import Tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
 REFER = ("refer_to_panel", "S7", "3.2.3, 3.2.4")
 VIEWS = ("seek_child_and_carer_views", "S8", "6.2")
-
-
-def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
-    """Pin the service's clock (UTC) to ``when``."""
-    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
-    monkeypatch.setattr(clock, "now", lambda: moment)
 
 
 async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:

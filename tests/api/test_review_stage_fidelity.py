@@ -15,41 +15,20 @@ the moment each act is recorded.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 
-from app.core import clock
 from app.domain.next_steps import act_answers
 from app.domain.steps import Step
-from tests.api.fidelity_support import FidelityWeek, steps_of
+from tests.api.fidelity_support import FidelityWeek, ok, pin, steps, steps_of
 from tests.conftest import Tenant
 from tests.workflows.support import lon, packs
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
 STAGE = {**S, "ref": "7.1.3", "rule": "S18"}
-
-
-def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
-    """Pin the service's clock (UTC) to ``when``."""
-    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
-    monkeypatch.setattr(clock, "now", lambda: moment)
-
-
-async def ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The decoded answer, asserting its status."""
-    assert r.status_code == status, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-async def steps(t: Tenant, case_id: str, status: str) -> list[dict[str, Any]]:
-    """The case's steps with a status, as its line manager lists them."""
-    return (await ok(await t.client.get(
-        "/v1/next-steps", params={"case_id": case_id, "status": status, "limit": 200},
-        headers=t.auth("line_manager"))))["data"]  # type: ignore[no-any-return]
 
 
 async def review_stage(t: Tenant, case_id: str, written: str) -> str:
