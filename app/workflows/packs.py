@@ -22,6 +22,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -202,25 +203,18 @@ class Rule(_Strict):
     # assessment, A9-3). Unset: any stage.
     assessment_stages: tuple[str, ...] | None = None
 
-    @field_validator("assessment_types")
+    @field_validator("assessment_types", "assessment_stages")
     @classmethod
-    def _known_assessment_types(cls, value: Any) -> Any:
+    def _known_assessment_words(cls, value: Any, info: ValidationInfo) -> Any:
+        """Some of the contract's assessment types / stages, at least one."""
         if value is not None:
-            unknown = [t for t in value if t not in ASSESSMENT_TYPES]
+            allowed = {"assessment_types": ASSESSMENT_TYPES,
+                       "assessment_stages": ASSESSMENT_STAGES}[str(info.field_name)]
+            unknown = [t for t in value if t not in allowed]
             if unknown or not value:
-                raise ValueError(f"assessment types must be some of {', '.join(ASSESSMENT_TYPES)}"
+                what = str(info.field_name).replace("_", " ")
+                raise ValueError(f"{what} must be some of {', '.join(allowed)}"
                                  f" (got {', '.join(unknown) or 'none'})")
-        return value
-
-    @field_validator("assessment_stages")
-    @classmethod
-    def _known_assessment_stages(cls, value: Any) -> Any:
-        if value is not None:
-            unknown = [t for t in value if t not in ASSESSMENT_STAGES]
-            if unknown or not value:
-                got = ", ".join(unknown) or "none"
-                raise ValueError(f"assessment stages must be some of "
-                                 f"{', '.join(ASSESSMENT_STAGES)} (got {got})")
         return value
 
     @field_validator("deadline")
