@@ -446,14 +446,16 @@ async def test_S6_the_calendar_feed_after_the_leave_shows_the_step_given_back(
 
 
 async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_back(
-        wokingham: Tenant) -> None:
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """W4 ("on a Friday or the last day before a prolonged absence (for example, the last
     working day before annual leave)" ... "before the end of the working week"): the incident
     known on Wednesday 26 August 2026 is due Thursday 27 August (22:59:59Z, BST); leave from
     that Thursday brings it forward to Wednesday 26; the leave moved to start on Tuesday 1
     September (after the bank holiday) puts it back to Thursday 27; moved back to Thursday 27
     it comes forward again; cancelled, it is Thursday's again. Each re-date audited with the
-    absence's change as its reason."""
+    absence's change as its reason. The clock is pinned at Wednesday 26 August, 16:00 BST: a
+    deadline already passed at the change would be kept (the re-date rule, A11-6)."""
+    pin(monkeypatch, 2026, 8, 26, 15, 0)
     week = await FidelityWeek.start(wokingham)
     body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-26T15:00:00+01:00")
     [record] = steps_of(body["next_steps"], "record_incident")
@@ -485,7 +487,7 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
                if e["action"] == "step.redate" and e["entity_id"] == record["id"]]
     absence = url.rsplit("/", 1)[1]
     assert [e["reason"] for e in redates] == [
-        None,
+        f"absence {absence} recorded, 2026-08-27 to 2026-09-04",
         f"absence {absence} changed from 2026-08-27 to 2026-09-04 to 2026-09-01 to 2026-09-04",
         f"absence {absence} changed from 2026-09-01 to 2026-09-04 to 2026-08-27 to 2026-09-04",
         f"absence {absence} (2026-08-27 to 2026-09-04) cancelled"]
