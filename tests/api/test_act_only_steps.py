@@ -321,8 +321,8 @@ async def test_M2_acknowledge_rating_rationale_is_published_as_completable_by_ha
     By signing off the assessment, the line manager will effectively endorse the judgement").
     A high ROSH recorded on Friday 28 August 2026 against the matrix (minor, unlikely) asks the
     line manager to acknowledge its rationale. ``GET /v1/policy-packs/{id}`` says which steps
-    only an act does (``done_only_by_act``), and it agrees with the route: Wokingham's ``acknowledge_rating_rationale`` is closed by a
-    countersignature that endorses the rationale, which the line manager may also acknowledge
+    only an act does (``done_only_by_act``), and it agrees with the route: the step is closed by
+    a countersignature that endorses the rationale, which the line manager may also acknowledge
     directly, so it is not listed and completes by hand, while ``countersign_assessment`` is
     listed with its act (attack pass 11, A11-19: the published pack and the route disagreed)."""
     r = await client.get("/v1/policy-packs/wokingham-pyjs-2024",
