@@ -61,9 +61,8 @@ async def record_staff_absence(
     steps it cuts short, then settle their stand-in steps; the steps moved (audited, one
     transaction)."""
     absence = await record_absence(session, principal, staff_id, body)
-    return absence, await _settle(session, principal, ctx, absence, (
-        f"absence {absence.id} recorded, {absence.starts_on.isoformat()} to "
-        f"{absence.ends_on.isoformat()}"))
+    return absence, await _settle(session, principal, ctx, absence,
+                                  f"absence {absence.id} recorded")
 
 
 async def change_staff_absence(
@@ -75,8 +74,7 @@ async def change_staff_absence(
     what the new dates cover stands in (Somerset 3.1); one transaction."""
     absence, before = await change_absence(session, principal, staff_id, absence_id, body)
     return absence, await _settle(session, principal, ctx, absence, (
-        f"absence {absence.id} changed from {before[0].isoformat()} to {before[1].isoformat()}"
-        f" to {absence.starts_on.isoformat()} to {absence.ends_on.isoformat()}"))
+        f"absence {absence.id} changed"))
 
 
 async def cancel_staff_absence(
@@ -87,8 +85,7 @@ async def cancel_staff_absence(
     back the steps that stood in for it (Somerset 3.1); one transaction. The steps moved."""
     absence = await cancel_absence(session, principal, staff_id, absence_id)
     return await _settle(session, principal, ctx, absence, (
-        f"absence {absence.id} ({absence.starts_on.isoformat()} to "
-        f"{absence.ends_on.isoformat()}) cancelled"))
+        f"absence {absence.id} cancelled"))
 
 
 async def _settle(
