@@ -483,8 +483,14 @@ async def add_item(
         note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
              f"by {principal.sub}",
     )
-    return item, satisfied.merge(await policy.current(session, case)) if satisfied \
-        else await policy.current(session, case)
+    # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
+    # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item.
+    added = await policy.run(wctx, event=wctx.event(
+        "panel_item_added",
+        {"panel_id": str(panel.id), "panel_kind": panel.kind, "panel_chair_id": panel.chair_id,
+         "scheduled_for": iso_utc(panel.scheduled_for)},
+        subject_id=item.id))
+    return item, satisfied.merge(added) if satisfied else added
 
 
 async def _require_panel_route(
@@ -690,6 +696,11 @@ async def decide(
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
     mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
     act = ("panel_item", item.id)
+    # A step about another item of the case still waiting for its panel's decision (its chair
+    # to record that decision) is that item's, not done by this one.
+    pending = frozenset((await session.exec(select(PanelItem.id).where(
+        PanelItem.case_id == case.id, PanelItem.id != item.id,
+        col(PanelItem.decided_at).is_(None)))).all())
     passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
          f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
@@ -702,7 +713,8 @@ async def decide(
     )
     for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
-            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status)
+            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
+            own_subject=codes if pending else (), others=pending)
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)
     data = {

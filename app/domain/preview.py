@@ -28,7 +28,13 @@ from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import CscStatus, Intervention
-from app.domain.common import PlausibleDate, UtcDatetime, check_details_size, resolve_occurred_at
+from app.domain.common import (
+    PlausibleDate,
+    StaffId,
+    UtcDatetime,
+    check_details_size,
+    resolve_occurred_at,
+)
 from app.domain.events import IncomingRatings
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.domain.judgements_table import Level
@@ -118,6 +124,15 @@ class PanelDecisionData(_TriggerData):
     panel_kind: KindLabel
 
 
+class PanelItemAddedData(_TriggerData):
+    """``panel_item_added``."""
+
+    panel_id: uuid.UUID
+    panel_kind: KindLabel
+    panel_chair_id: StaffId | None = None
+    scheduled_for: UtcDatetime | None = None
+
+
 class PanelScheduledData(_TriggerData):
     """``panel_scheduled``."""
 
@@ -147,6 +162,7 @@ TRIGGER_DATA: dict[str, type[_TriggerData]] = {
     "case_event": CaseEventData,
     "referral_created": ReferralCreatedData,
     "referral_transition": ReferralTransitionData,
+    "panel_item_added": PanelItemAddedData,
     "panel_decision": PanelDecisionData,
     "panel_scheduled": PanelScheduledData,
     "step_completed": StepCompletedData,

@@ -81,7 +81,8 @@ TRIGGER_RECORD = {
     "assessment_created": "assessment",
     "assessment_submitted": "assessment", "assessment_countersigned": "assessment",
     "assessment_returned": "assessment", "case_event": "event", "referral_created": "referral",
-    "referral_transition": "referral", "panel_decision": "panel_item",
+    "referral_transition": "referral", "panel_item_added": "panel_item",
+    "panel_decision": "panel_item",
     "panel_scheduled": "panel", "step_completed": "step",
 }
 
