@@ -91,7 +91,9 @@ def done_by_act(pack: Pack, step: Step) -> list[dict[str, str]]:
     (empty: the step may be completed by hand)."""
     found = []
     for act in pack.done_only_by(step.code):
-        if act.startswith("referral_"):
+        if act not in _ACTS and act.startswith("referral_") and ":" in act:
+            # ``referral_<made_by>:<kind>``, a referral kind's ``closes`` (Pack.done_only_by);
+            # ``referral_quality_assure`` and the other named acts are in _ACTS (attack 11, A11-1)
             made_by, kind = act.removeprefix("referral_").split(":", 1)
             found.append({"act": act, "does": f"make the {kind} referral ({made_by} it)",
                           "route": f"POST /v1/cases/{{case_id}}/referrals, then "
