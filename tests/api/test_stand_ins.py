@@ -511,3 +511,32 @@ async def test_S5_the_duty_manager_standing_in_may_not_waive_the_discussion_it_h
     assert {s["id"] for s in await duty_queue(somerset, case_id)} >= {discuss["id"]}
     r = await complete(somerset, discuss["id"], role="duty_manager", sub="duty_manager-3")
     assert r.status_code == 200, r.text
+
+
+async def test_S6_leave_starting_overnight_is_settled_before_the_first_write_of_the_day(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S6 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions." ROSH high on Tuesday 6 April 2027 10:00 BST (the day after Easter Monday);
+    line_manager-1's leave is recorded that evening for Wednesday 7 to Friday 9 April. The
+    first act on the service after midnight London is a write (a custody entry at 00:10 BST,
+    Wednesday 23:10 UTC the day before): its answer already has the countersignature with the
+    duty managers, unassigned, not with the absent line manager (attack pass 11, A11-11: it
+    was settled only by the next read)."""
+    pin(monkeypatch, 2027, 4, 6, 9, 5)
+    case = (await somerset.open_case())["data"]
+    body = await judge_high(somerset, case["id"], "2027-04-06T10:00:00+01:00")
+    [plan] = steps_of(body["next_steps"], "countersign_risk_plan")
+    assert (plan["actor"], plan["assignee_id"]) == ("line_manager", "line_manager-1")
+    pin(monkeypatch, 2027, 4, 6, 21, 0)
+    await away(somerset, "line_manager-1", "2027-04-07", "2027-04-09")
+    mine = {s["code"]: s for s in await queue(somerset, "line_manager", "line_manager-1")}
+    assert mine["countersign_risk_plan"]["assignee_id"] == "line_manager-1"  # not away yet
+    pin(monkeypatch, 2027, 4, 6, 23, 10)
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events", headers=somerset.auth("case_holder"),
+        json={"type": "custody_entry", "occurred_at": "2027-04-07T00:05:00+01:00"})
+    assert r.status_code == 201, r.text
+    [stood] = steps_of(r.json()["next_steps"], "countersign_risk_plan")
+    assert (stood["id"], stood["actor"], stood["assignee_id"], stood["due_at"]) == (
+        plan["id"], "duty_manager", None, None)
+    assert stood["policy"] == {**S, "ref": "3.1", "rule": "S6"}
