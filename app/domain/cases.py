@@ -26,7 +26,7 @@ from app.core.errors import (
     Unprocessable,
 )
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import cursors, policy, stand_ins
+from app.domain import cursors, policy, staff, stand_ins
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -891,6 +891,10 @@ async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) ->
         moved += [s for s in await stand_ins.settle_case(
             wctx.session, wctx.principal, wctx.role, wctx.policy, wctx.service, case,
             today=london_date(utcnow()), why=changed) if s.id not in held]
+        # Wokingham W4: an in-week deadline is its worker's ("the last day before a prolonged
+        # absence"): a step that moved to another worker is counted again against theirs.
+        await staff.follow_absences(wctx.session, wctx.principal, wctx.policy, moved,
+                                    why=changed)
     return moved
 
 

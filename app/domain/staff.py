@@ -99,19 +99,38 @@ async def _settle(
     service = await session.get(Service, absence.service_id)
     assert service is not None
     in_week = await _in_week_steps(session, service, absence.staff_id)
-    moved = []
     for step in in_week:
         await session.refresh(step)
-        if step.status == StepStatus.open and await _follow_absences(session, ctx, step, why):
-            await record_audit(
-                session, principal, "step.redate", "step", step.id,
-                service_id=step.service_id, case_id=step.case_id, reason=why,
-                change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
-                        else None, "absence_id": str(absence.id)})
-            moved.append(step)
+    moved = await follow_absences(session, principal, ctx, in_week, why=why,
+                                  absence_id=absence.id)
     moved += await stand_ins.settle_staff(session, principal, None, ctx, service,
                                           absence.staff_id, why=why)
     await session.flush()
+    return moved
+
+
+async def follow_absences(
+    session: AsyncSession, principal: Principal, ctx: policy.PolicyContext, steps: list[Step],
+    *, why: str, absence_id: uuid.UUID | None = None,
+) -> list[Step]:
+    """Re-date each open in-week step of ``steps`` (Wokingham W4) by its worker's absences as
+    they now stand (:func:`_follow_absences`), each re-date audited (``step.redate``) in the
+    caller's transaction, the steps' cases locked by the caller; the steps that moved. Called
+    when an absence is recorded, changed or cancelled, and when a step moves to another worker
+    (the case's holder changed: attack pass 11, A11-18, the deadline is the worker's)."""
+    moved = []
+    for step in steps:
+        if step.status != StepStatus.open or step.deadline_form != IN_WEEK:
+            continue
+        if await _follow_absences(session, ctx, step, why):
+            change: dict[str, str | None] = {
+                "code": step.code, "due_at": iso_utc(step.due_at) if step.due_at else None}
+            if absence_id is not None:
+                change["absence_id"] = str(absence_id)
+            await record_audit(
+                session, principal, "step.redate", "step", step.id,
+                service_id=step.service_id, case_id=step.case_id, reason=why, change=change)
+            moved.append(step)
     return moved
 
 

@@ -205,3 +205,49 @@ async def test_W4_a_deadline_passed_before_the_leave_is_cancelled_is_kept(
     steps = await h.record_steps()
     for i in (a, b):
         assert "Deadline kept: 2026-12-23T23:59:59Z had passed" in steps[i]["note"], steps[i]
+
+
+async def _reassign(t: Tenant, case_id: str, holder: str) -> None:
+    """PATCH the case to a new case holder (its line manager, with the case's ETag)."""
+    url = f"/v1/cases/{case_id}"
+    tag = (await t.client.get(url, headers=t.auth("line_manager"))).headers["etag"]
+    r = await t.client.patch(url, json={"case_holder_id": holder},
+                             headers={**t.auth("line_manager"), "If-Match": tag})
+    assert r.status_code == 200, r.text
+
+
+async def test_W4_the_deadline_follows_the_case_to_its_new_holder(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W4 (Internal and External Controls): "If the incident becomes known to the worker on a
+    Friday or the last day before a prolonged absence (for example, the last working day before
+    annual leave), it must be recorded and reported to their line manager before the end of the
+    working week." The deadline is the worker's: when the case moves to another case holder,
+    the open step is counted again against theirs (attack pass 11, A11-18).
+
+    Wednesday 23 December 2026, 16:00. Case A's holder is on leave from Thursday 24 December:
+    an incident known that morning is due at the end of Wednesday 23. Case A moves to a holder
+    who is not away: due at the end of Thursday 24 (the week's last working day before the
+    Christmas bank holidays). Case B's incident, known the same morning, is due Thursday 24; B
+    moves to the absent holder: due Wednesday 23. Each re-date is audited in the move's
+    write."""
+    pin(monkeypatch, 2026, 12, 23, 16, 0)
+    away = await Holder(wokingham, "case_holder-x118").open()
+    await away.leave(LEAVE)
+    a = await away.incident("2026-12-23T09:00:00Z")
+    assert await away.dues(a) == [WED_23]
+    present = await Holder(wokingham, "case_holder-y118").open()
+    b = await present.incident("2026-12-23T09:30:00Z")
+    assert await present.dues(b) == [THU_24]
+    await _reassign(wokingham, away.case_id, present.name)
+    moved_a = Holder(wokingham, present.name)
+    moved_a.case_id = away.case_id
+    assert await moved_a.dues(a) == [THU_24]
+    await _reassign(wokingham, present.case_id, away.name)
+    moved_b = Holder(wokingham, away.name)
+    moved_b.case_id = present.case_id
+    assert await moved_b.dues(b) == [WED_23]
+    for case_id, step in ((away.case_id, a), (present.case_id, b)):
+        redates = [e for e in await audit_of(wokingham, case_id)
+                   if e["action"] == "step.redate" and e["entity_id"] == step]
+        assert redates
+        assert "case_holder changed from" in redates[-1]["reason"]
