@@ -22,12 +22,14 @@ from app.core.security import Principal
 from app.domain.access import MANAGERS, require_roles, service_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import PlausibleDate, new_id, utcnow
+from app.domain.common import PlausibleDate, new_id, require_if_match, utcnow
 from app.domain.outbox import emit
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.services import Service
 
 MAX_ABSENCE_DAYS = 366
+
+_version = sa.Column("version", sa.Integer, nullable=False)
 
 
 class StaffAbsence(SQLModel, table=True):
@@ -35,6 +37,9 @@ class StaffAbsence(SQLModel, table=True):
 
     __tablename__ = "staff_absence"
     __table_args__ = (sa.Index("ix_staff_absence_staff", "service_id", "staff_id", "ends_on"),)
+    # Optimistic concurrency (the contract: PATCH requires If-Match): the ETag is the version,
+    # which every UPDATE moves on (attack pass 10, A10-22).
+    __mapper_args__ = {"version_id_col": _version}
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID = Field(foreign_key="service.id")
@@ -44,6 +49,12 @@ class StaffAbsence(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=200)
     created_by: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
+    version: int = Field(default=1, sa_column=_version)
+
+
+def etag_of(absence: StaffAbsence) -> str:
+    """The strong ETag of an absence: its version."""
+    return f'"{absence.version}"'
 
 
 class AbsenceCreate(BaseModel):
@@ -73,6 +84,7 @@ class AbsenceOut(BaseModel):
     reason: str | None
     created_by: str
     created_at: datetime
+    version: int
 
 
 def absence_out(absence: StaffAbsence) -> AbsenceOut:
@@ -111,11 +123,15 @@ async def record_absence(
 
 async def change_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
-    body: AbsenceChange,
+    body: AbsenceChange, if_match: str | None,
 ) -> tuple[StaffAbsence, tuple[date, date]]:
     """Change an absence's dates (who may record it may change it; 404 for one not theirs
-    to see, 422 for dates out of order or too long); the absence and its dates before."""
-    absence = await _absence(session, principal, staff_id, absence_id, lock=True)
+    to see, 428 without If-Match, 412 when it changed since the caller read it, 422 for dates
+    out of order or too long); the absence and its dates before."""
+    absence = await _absence(session, principal, staff_id, absence_id)
+    # Checked on the absence as re-read under the service's policy lock: of two PATCHes sent
+    # with the same ETag, the second sees the first's version (A10-22).
+    require_if_match(etag_of(absence), if_match, "absence")
     before = (absence.starts_on, absence.ends_on)
     starts = body.starts_on or absence.starts_on
     ends = body.ends_on or absence.ends_on
@@ -142,7 +158,7 @@ async def cancel_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
 ) -> StaffAbsence:
     """Cancel (delete) an absence, audited with its dates; the absence as it was."""
-    absence = await _absence(session, principal, staff_id, absence_id, lock=True)
+    absence = await _absence(session, principal, staff_id, absence_id)
     await session.delete(absence)
     await session.flush()
     await record_audit(session, principal, "staff.absence_cancel", "staff_absence", absence.id,
@@ -155,22 +171,24 @@ async def cancel_absence(
 
 
 async def _absence(
-    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
-    *, lock: bool,
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
 ) -> StaffAbsence:
     """The worker's absence in the caller's service (404 for another's or an unknown id), if
-    the caller may record their absences (403 otherwise)."""
+    the caller may record their absences (403 otherwise), read again once the service's
+    policy lock is held: what a write that committed meanwhile left (a new version, or
+    nothing: cancelled) is what this write changes."""
     require_roles(principal, MANAGERS, "record staff absences")
     service = await service_of(session, principal)
     query = select(StaffAbsence).where(StaffAbsence.id == absence_id,
                                        StaffAbsence.service_id == service.id,
                                        StaffAbsence.staff_id == staff_id)
-    if lock:
-        query = query.with_for_update()
-    absence = (await session.exec(query)).first()
-    if absence is None:
+    if (await session.exec(query)).first() is None:
         raise NotFound("No such absence.")
     await _may_record(session, principal, staff_id)
+    absence = (await session.exec(
+        query.with_for_update().execution_options(populate_existing=True))).first()
+    if absence is None:
+        raise NotFound("No such absence.")
     return absence
 
 

@@ -172,14 +172,16 @@ async def test_S6_back_early_the_shortened_absence_gives_the_steps_back_in_its_w
     pin(monkeypatch, 2026, 12, 23, 8, 0)
     url = f"/v1/staff/line_manager-1/absences/{absence['id']}"
     dm = somerset.auth("duty_manager", "duty_manager-3")
-    r = await somerset.client.patch(url, json={"ends_on": "2026-12-22"}, headers=dm)
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-22"},
+                                    headers={**dm, "If-Match": f'"{absence["version"]}"'})
     assert r.status_code == 200, r.text
     assert (r.json()["data"]["starts_on"], r.json()["data"]["ends_on"]) == (
         "2026-12-21", "2026-12-22")
     [back] = steps_of(await case_steps(somerset, case_id), "countersign_risk_plan")
     assert (back["id"], back["actor"], back["assignee_id"]) == (
         plan["id"], "line_manager", "line_manager-1")
-    r = await somerset.client.patch(url, json={"ends_on": "2026-12-24"}, headers=dm)
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-24"},
+                                    headers={**dm, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     [stood] = steps_of(await case_steps(somerset, case_id), "countersign_risk_plan")
     assert (stood["actor"], stood["assignee_id"]) == ("duty_manager", None)
@@ -284,7 +286,8 @@ async def test_race_the_line_managers_return_against_the_duty_manager_completing
         back, done = await asyncio.gather(
             somerset.client.patch(f"/v1/staff/line_manager-1/absences/{absence['id']}",
                                   json={"ends_on": "2026-11-30", "starts_on": "2026-11-30"},
-                                  headers=somerset.auth("line_manager", "line_manager-1")),
+                                  headers={**somerset.auth("line_manager", "line_manager-1"),
+                                           "If-Match": f'"{absence["version"]}"'}),
             complete(somerset, plan["id"], "duty_manager", "duty_manager-3", note="signed"))
         assert back.status_code == 200, back.text
         assert done.status_code == 200, done.text
@@ -472,10 +475,12 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
         return str(step["due_at"])
 
     assert await due() == "2026-08-26T22:59:59Z"
-    r = await wokingham.client.patch(url, json={"starts_on": "2026-09-01"}, headers=manager)
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-09-01"},
+                                     headers={**manager, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     assert await due() == "2026-08-27T22:59:59Z"
-    r = await wokingham.client.patch(url, json={"starts_on": "2026-08-27"}, headers=manager)
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-08-27"},
+                                     headers={**manager, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     assert await due() == "2026-08-26T22:59:59Z"
     r = await wokingham.client.delete(url, headers=manager)
