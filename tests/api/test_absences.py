@@ -90,3 +90,112 @@ async def test_race_two_absence_patches_with_one_etag_exactly_one_wins(
                                                                 "If-Match": won.headers["ETag"]})
         assert r.status_code == 200, r.text
         assert r.json()["data"]["ends_on"] == won.json()["data"]["ends_on"]
+
+
+# --- A10-16: a worker's absences listed; the same leave not recorded twice -------------------
+
+
+async def test_absences_are_listed_in_pages_to_those_who_may_record_them(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-16: ``GET /v1/staff/{id}/absences`` lists the worker's absences earliest first, a
+    page at a time (``next_cursor``), each with its version; ``GET .../{absence_id}`` reads one
+    with its ETag. Who may record them may see them: a duty manager anyone's, a line manager
+    their own and those of the case holders of the open cases they manage; another line
+    manager 403, a case holder 403, even for their own."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    await somerset.open_case()  # case_holder-1, managed by line_manager-1
+    made = []
+    for starts, ends in (("2027-02-01", "2027-02-05"), ("2026-12-21", "2026-12-31"),
+                         ("2027-01-11", "2027-01-11")):
+        r = await record(somerset, "case_holder-1", starts, ends)
+        assert r.status_code == 201, r.text
+        made.append(r.json()["data"])
+    await record(somerset, "case_holder-2", "2026-12-21", "2026-12-31")
+    url = "/v1/staff/case_holder-1/absences"
+    for headers in (dm(somerset), somerset.auth("line_manager", "line_manager-1")):
+        r = await somerset.client.get(url, params={"limit": 2}, headers=headers)
+        assert r.status_code == 200, r.text
+        first = r.json()
+        assert [a["starts_on"] for a in first["data"]] == ["2026-12-21", "2027-01-11"]
+        assert all(a["staff_id"] == "case_holder-1" and a["version"] == 1
+                   for a in first["data"])
+        r = await somerset.client.get(url, params={"limit": 2, "cursor": first["next_cursor"]},
+                                      headers=headers)
+        assert r.status_code == 200, r.text
+        assert [a["id"] for a in r.json()["data"]] == [made[0]["id"]]
+        assert r.json()["next_cursor"] is None
+        r = await somerset.client.get(f"{url}/{made[1]['id']}", headers=headers)
+        assert r.status_code == 200, r.text
+        assert (r.json()["data"]["ends_on"], r.headers["ETag"]) == ("2026-12-31", '"1"')
+    r = await somerset.client.get("/v1/staff/case_holder-2/absences",
+                                  params={"cursor": first["next_cursor"]}, headers=dm(somerset))
+    assert r.status_code == 422, r.text
+    for role, sub in (("line_manager", "line_manager-2"), ("case_holder", "case_holder-1"),
+                      ("chair", "chair-1")):
+        for path in (url, f"{url}/{made[1]['id']}"):
+            r = await somerset.client.get(path, headers=somerset.auth(role, sub))
+            assert r.status_code == 403, (role, r.text)
+    r = await somerset.client.get(f"/v1/staff/case_holder-2/absences/{made[1]['id']}",
+                                  headers=dm(somerset))
+    assert r.status_code == 404, r.text
+    r = await somerset.client.get("/v1/staff/line_manager-2/absences",
+                                  headers=somerset.auth("line_manager", "line_manager-2"))
+    assert (r.status_code, r.json()["data"]) == (200, [])
+
+
+async def test_the_same_leave_recorded_twice_is_409_and_no_patch_makes_an_overlap(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-16: an absence whose days meet one already recorded for the same worker is 409
+    ``absence-overlaps`` naming the absence already there (not the dates sent), and nothing is
+    recorded; so is a PATCH moving an absence onto another. Back to back leave (starting the
+    day after) and another worker's same dates are fine."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    r = await record(somerset, "line_manager-1", "2026-12-21", "2026-12-31")
+    assert r.status_code == 201, r.text
+    first = r.json()["data"]
+    for starts, ends in (("2026-12-21", "2026-12-31"), ("2026-12-31", "2027-01-04"),
+                         ("2026-12-14", "2026-12-21"), ("2026-12-23", "2026-12-24"),
+                         ("2026-12-01", "2027-01-31")):
+        r = await record(somerset, "line_manager-1", starts, ends)
+        assert r.status_code == 409, (starts, ends, r.text)
+        problem = r.json()
+        assert problem["type"].endswith("/absence-overlaps")
+        assert problem["absence_id"] == first["id"]
+        assert starts not in r.text and ends not in r.text
+    r = await record(somerset, "line_manager-1", "2027-01-01", "2027-01-08")
+    assert r.status_code == 201, r.text
+    second = r.json()["data"]
+    r = await record(somerset, "line_manager-2", "2026-12-21", "2026-12-31")
+    assert r.status_code == 201, r.text
+    url = f"/v1/staff/line_manager-1/absences/{second['id']}"
+    r = await somerset.client.patch(url, json={"starts_on": "2026-12-31"},
+                                    headers={**dm(somerset), "If-Match": '"1"'})
+    assert r.status_code == 409, r.text
+    assert r.json()["absence_id"] == first["id"]
+    r = await somerset.client.get("/v1/staff/line_manager-1/absences", headers=dm(somerset))
+    assert [(a["starts_on"], a["ends_on"]) for a in r.json()["data"]] == [
+        ("2026-12-21", "2026-12-31"), ("2027-01-01", "2027-01-08")]
+    r = await somerset.client.patch(url, json={"starts_on": "2027-01-04"},
+                                    headers={**dm(somerset), "If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+
+
+async def test_race_the_same_leave_recorded_twice_at_once_one_wins(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-16 under a race: two managers record the same worker's leave at once (a duty
+    manager and the worker's line manager, overlapping dates). Exactly one answers 201, the
+    other 409 ``absence-overlaps`` naming the winner; one absence is stored."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    await somerset.open_case()
+    for n in range(ROUNDS):
+        staff = "case_holder-1" if n == 0 else f"line_manager-{n + 20}"
+        other = (somerset.auth("line_manager", "line_manager-1") if n == 0
+                 else somerset.auth("line_manager", staff))
+        a, b = await asyncio.gather(
+            record(somerset, staff, "2026-12-21", "2026-12-31"),
+            record(somerset, staff, "2026-12-28", "2027-01-04", headers=other))
+        assert sorted((a.status_code, b.status_code)) == [201, 409], (a.text, b.text)
+        won, lost = (a, b) if a.status_code == 201 else (b, a)
+        assert lost.json()["absence_id"] == won.json()["data"]["id"]
+        r = await somerset.client.get(f"/v1/staff/{staff}/absences", headers=dm(somerset))
+        assert [x["id"] for x in r.json()["data"]] == [won.json()["data"]["id"]]
