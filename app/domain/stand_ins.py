@@ -113,8 +113,8 @@ async def settle_case(
             was = step.actor
             step.actor, step.assignee_id = frm, holder
             step.note = _noted(step.note, (
-                f"Given back: the {frm.replace('_', ' ')} ({holder}) is not away from "
-                f"{today.isoformat()} to the step's due day ({why}); the "
+                f"Given back: the {frm.replace('_', ' ')} ({holder}) is not on recorded leave "
+                f"before the step is due; the "
                 f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
             await _announce(session, principal, role, step, (was, frm), (None, holder),
                             f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
@@ -126,7 +126,7 @@ async def settle_case(
                 continue
             old, to, away = stood
             step.note = _capped(step.note)
-            reason = f"{old} is away {away[0].isoformat()} to {away[1].isoformat()} ({why})"
+            reason = f"{old} is on recorded leave ({why})"
             await _announce(session, principal, role, step, (was, to), (old, None), reason)
             moved.append(step)
     for step in escalations:
@@ -175,19 +175,17 @@ async def _settle_escalation(
     step.actor, step.assignee_id = to
     if away is not None:
         step.note = _noted(step.note, (
-            f"Stood in: the line manager ({lm}) is away {away[0].isoformat()} to "
-            f"{away[1].isoformat()} (recorded absence); the {to[0].replace('_', ' ')} takes "
-            "this escalation."))
-        reason = f"{lm} is away {away[0].isoformat()} to {away[1].isoformat()} ({why})"
+            f"Stood in: the line manager ({lm}) is on recorded leave; the "
+            f"{to[0].replace('_', ' ')} takes this escalation."))
+        reason = f"{lm} is on recorded leave ({why})"
     elif to[0] == "line_manager":
         step.note = _noted(step.note, (
-            f"Given back: the line manager ({lm}) is not away on {today.isoformat()} ({why})."))
+            f"Given back: the line manager ({lm}) is not on recorded leave today."))
         reason = f"given back to the line manager ({lm}): {why}"
     else:
         step.note = _noted(step.note, (
-            f"Given back: the line manager ({lm}) is not away on {today.isoformat()} ({why}); "
-            f"the step it chases is theirs again, and its escalation the "
-            f"{to[0].replace('_', ' ')}'s."))
+            f"Given back: the line manager ({lm}) is not on recorded leave today; the step it "
+            f"chases is theirs again, and its escalation the {to[0].replace('_', ' ')}'s."))
         reason = (f"the step it chases is given back to the line manager ({lm}); its "
                   f"escalation to the {to[0].replace('_', ' ')}: {why}")
     await _announce(session, principal, role, step, (was[0], to[0]), (was[1], to[1]), reason)
