@@ -464,6 +464,7 @@ async def add_item(
         raise NotFound("No such case.")
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
+    await _refuse_second_item(session, panel, case)
     await _require_panel_route(session, case, body.referral_id)
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
@@ -485,6 +486,23 @@ async def add_item(
     )
     return item, satisfied.merge(await policy.current(session, case)) if satisfied \
         else await policy.current(session, case)
+
+
+async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -> None:
+    """409 ``already-on-agenda`` when the case is already on this panel's agenda (decided or
+    not), naming that item: a panel hears a child once at a sitting and records one decision
+    (Somerset 7.1.2 "the Chair will set the review date", Wokingham "At the end of the Panel, a
+    specific action plan and risk classification should be agreed"); a second line invited two
+    contradicting ones (attack pass 11, A11-8). Read under the case's lock, which every add of
+    an item for the case takes, so racing adds see each other; the unique index of migration
+    0020 backs it."""
+    existing = (await session.exec(select(PanelItem.id).where(
+        PanelItem.panel_id == panel.id, PanelItem.case_id == case.id)
+        .order_by(col(PanelItem.created_at)).limit(1))).first()
+    if existing is not None:
+        raise Conflict("The case is already on this panel's agenda (item_id): a panel hears a "
+                       "case once at a sitting and records one decision on it.",
+                       slug="already-on-agenda", extra={"item_id": str(existing)})
 
 
 async def _require_panel_route(

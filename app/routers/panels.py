@@ -76,7 +76,8 @@ async def add_item(
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
     """Put a case on the agenda with its presenter (and optionally its referral); answers the
-    case's open steps."""
+    case's open steps. One item per case per panel: 409 `already-on-agenda` (naming the
+    existing item) when the case is on it already."""
     item, result = await svc.add_item(session, principal, panel_id, body,
                                       request.app.state.policy)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)
