@@ -280,6 +280,7 @@ async def reschedule_panel(
     require_plausible(body.scheduled_for, "scheduled_for")
     require_not_before(body.scheduled_for, YJS_FLOOR,
                        "the start of youth justice services (1 April 2000)", "scheduled_for")
+    _refuse_move_into_past(body.scheduled_for)
     was = panel.scheduled_for
     if was == body.scheduled_for:
         return panel, items
@@ -294,6 +295,25 @@ async def reschedule_panel(
                         "was": iso_utc(was)})
     await _redate_next_panel_steps(session, principal, ctx, service, panel, "moved")
     return panel, items
+
+
+def _refuse_move_into_past(scheduled_for: datetime, now: datetime | None = None) -> None:
+    """422 ``moved-into-past`` (``bound`` now, never the value sent) for moving a panel that
+    has not sat to a time already past on the service's clock: the moved panel would count as
+    having sat (409 ``panel-has-sat`` from then on, so a typo could never be undone) and the
+    next-panel steps (Somerset S7/S8/S10, not waivable) would fall due, late, at a meeting that
+    never happened (attack pass 11, A11-3). Booking a panel in the past stays allowed: that is
+    the deliberate back-fill of a sitting that took place (policy-rules "so that a CMS can
+    back-fill events"; its decision is then recorded at its time)."""
+    now = now or utcnow()
+    if scheduled_for > now:
+        return
+    when = iso_utc(now)
+    raise Unprocessable(
+        "A panel that has not sat cannot be moved to a time already past (book a panel that "
+        "sat as a new panel instead).", slug="moved-into-past",
+        errors=[{"loc": "body.scheduled_for", "msg": f"must be after now ({when})"}],
+        extra={"bound": {"field": "scheduled_for", "name": "now", "value": when}})
 
 
 async def cancel_panel(

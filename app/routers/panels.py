@@ -31,8 +31,8 @@ async def reschedule(
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelOut]:
     """Move a panel to another time (chair, panel admin; 409 `panel-has-sat` once its time has
-    passed, `panel-decided` once a decision is recorded on it); `next-panel` steps whose date
-    that changes, sooner or later, are re-dated."""
+    passed, `panel-decided` once a decision is recorded on it; 422 `moved-into-past` for a time
+    already past); `next-panel` steps whose date that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
     return Written(data=svc.panel_out(panel, items, visible))
