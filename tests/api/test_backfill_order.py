@@ -24,6 +24,7 @@ Dates (real calendar, London):
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -271,3 +272,18 @@ async def test_W7_a_request_made_after_the_back_filled_high_is_not_raised_again(
     after = await _steps(wokingham, case)
     assert "request_high_risk_panel" not in {s["code"] for s in after}
     assert _shape(after) == before
+
+
+async def test_S5_S7_concurrent_judgements_agree_with_time_order(somerset: Tenant) -> None:
+    """S5 (3.1) and S7 (3.2.3) under a race: the high of Saturday 24 October 2026 and the very
+    high of Thursday 29 October sent at once (the case lock decides which is written first,
+    the other is a back-fill or not) give the same steps as the two sent in time order: one
+    discussion due 24 hours after the high, one referral, no duplicate."""
+    records = [("rosh", "high", "2026-10-24T11:00:00+01:00"),
+               ("rosh", "very_high", "2026-10-29T10:00:00Z")]
+    in_order, _ = await _both_orders(somerset, records)
+    raced = (await somerset.open_case(opened_at="2026-03-02T09:00:00Z"))["data"]["id"]
+    await asyncio.gather(*[_judge(somerset, raced, *record) for record in records])
+    steps = await _same_outcome(somerset, in_order, raced)
+    assert _one(steps, "discuss_with_manager")["due_at"] == "2026-10-25T10:00:00Z"
+    assert len([s for s in steps if s["code"] == "refer_to_panel"]) == 1
