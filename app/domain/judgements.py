@@ -194,6 +194,7 @@ async def apply_judgement(
     wf_event = wctx.event("judgement_recorded", data)
     backfill = _is_backfill(previous, occurred_at)
     evaluation: Evaluation | None
+    before: dict[str, str | None] = {}
     if backfill:
         # Older than the current rating: not the case's rating now (that stays, with the
         # register and contact level it gives), but an act the policy asks things of from its
@@ -221,11 +222,7 @@ async def apply_judgement(
         result = await answer_from_file(wctx, result=result)
     previous_level = previous.get("level")
     if backfill:  # the level before it in time, not the current one (attack pass 9, A9-23)
-        previous_level = (await session.exec(
-            select(Judgement.level).where(
-                col(Judgement.case_id) == case.id, col(Judgement.domain) == body.domain,
-                col(Judgement.occurred_at) < occurred_at)
-            .order_by(col(Judgement.occurred_at).desc()).limit(1))).first()
+        previous_level = before[str(body.domain)]
     judgement = Judgement(
         id=judgement_id, service_id=service.id, case_id=case.id, domain=body.domain,
         level=body.level,
@@ -303,11 +300,12 @@ async def ratings_around(
         .order_by(col(Judgement.occurred_at), col(Judgement.created_at), col(Judgement.id))
     )).all()
     before: dict[str, str | None] = dict.fromkeys(("rosh", "swb", "lor"))
-    after = [(str(d), str(v)) for d, v, at in rows
-             if (at >= occurred_at if str(d) == domain else at > occurred_at)]
-    for judged, value, at in rows:
-        if not (at >= occurred_at if str(judged) == domain else at > occurred_at):
+    after = []
+    for judged, value, at in rows:  # in time order
+        if at < occurred_at or (at == occurred_at and str(judged) != domain):
             before[str(judged)] = str(value)
+        else:
+            after.append((str(judged), str(value)))
     state: dict[str, str | None] = {**before, domain: level}
     later = []
     for judged, value in after:
