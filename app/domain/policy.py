@@ -369,6 +369,21 @@ async def run_backfill(
                         open_steps=open_steps, derive=False)
 
 
+def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
+    """An open step a judgement dated before it arose asks for (a back-fill, or a first
+    judgement in a domain typed in after later records): in time order that judgement raised
+    it, so it arose then, under the judgement's rule line (its reason first: the one the
+    step's ``policy`` shows; Wokingham W12's plan asked for by an SWB high, then a ROSH high,
+    cites the SWB paragraph whichever was typed in first) (A10-30)."""
+    first = [dict(r) for r in intent.reasons]
+    step.reasons = first + [r for r in step.reasons or () if r not in first]
+    step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
+    step.policy_version = intent.policy_version or step.policy_version
+    step.raised_at = at
+    step.note = _append(step.note, f"Arose {iso_utc(at)}: an earlier judgement recorded "
+                                   "later asks for it.")
+
+
 async def _closed_since(
     session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str]
 ) -> set[tuple[str, uuid.UUID]]:
@@ -432,10 +447,15 @@ async def _apply(
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
     ended = await _ended_for(wctx, evaluation)
+    # A judgement dated before an open step arose, asking for it: in time order it raised it.
+    earlier = event.trigger == "judgement_recorded"
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
             changes.append((by_id[intent.step_id], intent))
+            if earlier and intent.action != "drop_reason" and intent.reasons \
+                    and by_id[intent.step_id].raised_at > event.occurred_at:
+                _raised_earlier(by_id[intent.step_id], intent, event.occurred_at)
         if intent.action == "create":
             if intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))

@@ -25,6 +25,7 @@ Dates (real calendar, London):
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import httpx
@@ -287,3 +288,63 @@ async def test_S5_S7_concurrent_judgements_agree_with_time_order(somerset: Tenan
     steps = await _same_outcome(somerset, in_order, raced)
     assert _one(steps, "discuss_with_manager")["due_at"] == "2026-10-25T10:00:00Z"
     assert len([s for s in steps if s["code"] == "refer_to_panel"]) == 1
+
+
+async def _every_order(t: Tenant, records: list[tuple[str, str, str]]) -> dict[Any, Any]:
+    """The outcome (open steps, register, contact level) of ``records`` sent in each order, by
+    the order (the records' dates); the first is time order."""
+    outcomes = {}
+    for order in itertools.permutations(records):
+        case = (await t.open_case(opened_at="2026-03-02T09:00:00Z"))["data"]["id"]
+        for record in order:
+            await _judge(t, case, *record)
+        got = await _case(t, case)
+        outcomes[tuple(r[2][:10] for r in order)] = (
+            _shape(await _steps(t, case)), got["on_register"], got["contact_level"])
+    return outcomes
+
+
+async def test_W7_W9_W12_every_order_of_four_judgements_gives_the_same_steps(
+        wokingham: Tenant) -> None:
+    """W7 ("within two working days of 1. Assessing a child as high or very high ROSH"), W9
+    ("within two working days of the assessment being completed the PYJS case worker must
+    complete a MARF referral"), W12 (the risk management plan when a domain is medium or
+    above), W11 (contact) and W23: SWB high on Friday 22 May 2026 16:00 BST (spring bank
+    holiday Monday 25 May), ROSH high on Tuesday 26 May, SWB low on Monday 1 June, ROSH very
+    high on Wednesday 3 June, sent in each of the 24 orders: the same open steps (the plan
+    cites the SWB paragraph that asked for it first), deadlines, register and contact level."""
+    outcomes = await _every_order(wokingham, [
+        ("swb", "high", "2026-05-22T16:00:00+01:00"),
+        ("rosh", "high", "2026-05-26T10:00:00+01:00"),
+        ("swb", "low", "2026-06-01T10:00:00+01:00"),
+        ("rosh", "very_high", "2026-06-03T10:00:00+01:00")])
+    first = next(iter(outcomes.values()))
+    assert [order for order, got in outcomes.items() if got != first] == []
+    steps = {s[0]: s for s in first[0]}
+    assert steps["request_high_risk_panel"][5] == "2026-05-28T22:59:59Z"  # Tue 26 + 2wd
+    assert steps["update_risk_management_plan"][2] == \
+        "Management of Safety and Well-being concerns"
+    assert "marf_referral" not in steps  # lapsed with the SWB low
+    assert first[1:] == (True, "three_times_weekly")
+
+
+async def test_S5_S9_S11_every_order_of_four_judgements_gives_the_same_steps(
+        somerset: Tenant) -> None:
+    """S5 (3.1, "discussed ... (within 24 hours)"), S9 (3.2.4, child protection referral at
+    once), S11 (4.5, "at least monthly"), S7, S12, S13: SWB high on Friday 28 August 2026 15:30
+    BST (late-summer bank holiday Monday 31 August), ROSH medium on Tuesday 1 September, SWB
+    very high on Thursday 3 September, ROSH high on Monday 7 September, sent in each of the
+    24 orders: the same open steps and deadlines (the discussion 24 hours after the first
+    high, the review a month after it, the referral at the very high), register and contact."""
+    outcomes = await _every_order(somerset, [
+        ("swb", "high", "2026-08-28T15:30:00+01:00"),
+        ("rosh", "medium", "2026-09-01T10:00:00+01:00"),
+        ("swb", "very_high", "2026-09-03T10:00:00+01:00"),
+        ("rosh", "high", "2026-09-07T10:00:00+01:00")])
+    first = next(iter(outcomes.values()))
+    assert [order for order, got in outcomes.items() if got != first] == []
+    steps = {s[0]: s for s in first[0]}
+    assert steps["discuss_with_manager"][5] == "2026-08-29T14:30:00Z"
+    assert steps["monthly_manager_review"][5] == "2026-09-28T14:30:00Z"
+    assert steps["child_protection_referral"][5:7] == ("2026-09-03T09:00:00Z", True)
+    assert first[1] is True
