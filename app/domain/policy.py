@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,7 +45,7 @@ from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
 from app.workflows.deadlines import is_deadline_note
-from app.workflows.engine import evaluate, evaluate_backfill
+from app.workflows.engine import evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
 from app.workflows.types import (
     DOMAINS,
@@ -874,6 +874,72 @@ async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Ste
                             "code": step.code})
     await session.flush()
     return steps
+
+
+NEXT_PANEL = "next-panel"
+
+
+async def redate_returning_next_panel_steps(
+    wctx: WriteContext, *, steps: Sequence[Step], why: str
+) -> list[Step]:
+    """Steps that come back open after the service's panels changed without them (``why``: a
+    closed case's steps reinstated at its reopening, a withdrawn or declined referral's steps
+    reopened): each ``next-panel`` one is due at the next panel of the pack's kind at or after
+    the act that asked for it among the panels as they stand now, as a panel being scheduled,
+    moved or cancelled re-dates the open ones (Somerset 3.2.3 "refer the case to the next YJT
+    MARP", 6.2 views "before the initial panel"; attack pass 10, A10-26: a MARP moved or
+    cancelled, or booked, while the case was closed left the reinstated steps on the old date
+    or waiting for a date). :func:`redate` semantics, judged at the panel act that would have
+    moved the step had it been open: a panel cannot be moved or cancelled once its time has come
+    (409 ``panel-has-sat``), so a date whose panel no longer stands was changed before it passed
+    and moves; a meeting-day date (``awaiting_panel_date``) passed before the first panel was
+    booked is kept, as is a date whose panel stands (only a sooner panel can replace it). Each
+    re-date is audited (``step.redate``) in the write. Answers the steps re-dated."""
+    targets = {s.id: s for s in steps
+               if s.status == StepStatus.open and s.deadline_form == NEXT_PANEL}
+    if not targets:
+        return []
+    session, case, pack = wctx.session, wctx.case, wctx.pack
+    open_steps = await open_steps_of(session, case.id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
+    snap = replace(snapshot(case, open_steps), **extras)
+    intents = [i for i in next_panel_redates(snap, pack, wctx.policy.calendar, panels,
+                                             wctx.occurred_at)
+               if i.action == "update_due" and i.step_id in targets]
+    if not intents:
+        return []
+    rows = (await session.exec(select(Panel).where(
+        Panel.service_id == wctx.service.id, Panel.kind == pack.panel_kind))).all()
+    standing = {stored_utc(p.scheduled_for) for p in rows}
+    redated = []
+    for intent in intents:
+        step = next(s for s in open_steps if s.id == intent.step_id)
+        at = wctx.occurred_at
+        if step.due_at is not None and step.awaiting_panel_date:
+            # A meeting day's date gives way when the first panel after the step is booked.
+            raised = stored_utc(step.raised_at)
+            booked = [stored_utc(p.created_at) for p in rows
+                      if stored_utc(p.created_at) >= raised]
+            at = min(booked, default=at)
+        elif step.due_at is not None and stored_utc(step.due_at) not in standing:
+            at = min(at, stored_utc(step.due_at))  # moved or cancelled before it sat
+        redate(step, intent, at=at, calendar=wctx.policy.calendar,
+               stale=_branch_notes(pack, step.code))  # a passed date kept says so
+        session.add(step)
+        redated.append(step)
+        await wctx.audit(
+            "step.redate", entity_type="step", entity_id=step.id,
+            change={"code": step.code, "action": intent.action,
+                    "due_at": iso_utc(step.due_at) if step.due_at else None, "reasons": []},
+            reason=f"{why}: {intent.note}"[:2000] if intent.note else why,
+        )
+    await session.flush()
+    return redated
+
+
+def stored_utc(moment: datetime) -> datetime:
+    """A stored instant, aware in UTC (SQLite hands back naive UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def apply_derived(case: Case, evaluation: Evaluation) -> None:

@@ -81,7 +81,8 @@ TRIGGER_RECORD = {
     "assessment_created": "assessment",
     "assessment_submitted": "assessment", "assessment_countersigned": "assessment",
     "assessment_returned": "assessment", "case_event": "event", "referral_created": "referral",
-    "referral_transition": "referral", "panel_decision": "panel_item",
+    "referral_transition": "referral", "panel_item_added": "panel_item",
+    "panel_decision": "panel_item",
     "panel_scheduled": "panel", "step_completed": "step",
 }
 
@@ -815,6 +816,25 @@ def evaluate_backfill(
     kept = tuple(i for i in evaluation.intents if i.action in ("create", "update_due", "keep")
                  and (i.action != "keep" or i.reasons) and owed(i))
     return _evolve(evaluation, intents=kept)
+
+
+def next_panel_redates(
+    case: CaseSnapshot, pack: Pack, calendar: WorkingCalendar,
+    panels: Sequence[ScheduledPanel], at: datetime,
+) -> tuple[StepIntent, ...]:
+    """What a panel being scheduled, moved or cancelled would do to the case's open
+    ``next-panel`` steps (``panel_scheduled``'s re-dating, nothing else: no rule line runs),
+    among ``panels`` as they stand at ``at``: for steps that come back after the panels
+    changed without them (a closed case's steps reinstated at its reopening, a withdrawn
+    referral's steps reopened; attack pass 10, A10-26). ``update_due`` intents only."""
+    require_aware(at, "at")
+    event = WorkflowEvent(trigger="panel_scheduled", occurred_at=at, subject_id=case.case_id,
+                          actor_role="system", data={"change": "reinstated"})
+    table = _table(pack)
+    ctx, _state = _context(event, case, table)
+    plan = _Plan(ctx, table, calendar, panels)
+    plan.redate_awaiting_panel()
+    return tuple(plan.intents)
 
 
 # --- the case before and after ---------------------------------------------------------------
