@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -176,9 +176,7 @@ async def create_panel(
     """Schedule a panel; steps waiting for a panel date get one (``next-panel``)."""
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
-    require_plausible(body.scheduled_for, "scheduled_for")
-    require_not_before(body.scheduled_for, YJS_FLOOR,
-                       "the start of youth justice services (1 April 2000)", "scheduled_for")
+    require_sitting_time(body.scheduled_for)
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
@@ -277,9 +275,7 @@ async def reschedule_panel(
     whose date that changes, sooner or later, are re-dated (audited) in the same write."""
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "reschedule panels")
-    require_plausible(body.scheduled_for, "scheduled_for")
-    require_not_before(body.scheduled_for, YJS_FLOOR,
-                       "the start of youth justice services (1 April 2000)", "scheduled_for")
+    require_sitting_time(body.scheduled_for)
     _refuse_move_into_past(body.scheduled_for)
     was = panel.scheduled_for
     if was == body.scheduled_for:
@@ -398,6 +394,35 @@ async def _refuse_stale_mappa_level(
 YJS_FLOOR = datetime(2000, 3, 31, 23, 0, tzinfo=UTC)
 
 
+# Nor is a sitting booked more than a year ahead: neither seed plans one so far (Somerset's MARP
+# "the next YJT MARP" and its "provisional review date" (7.1.6); Wokingham's High-Risk Panel
+# "within one week of their request", monthly for MAPPA level 1), and a panel booked far ahead is
+# no slip to store quietly: booked first, it sets the date of every waiting next-panel step (a
+# meeting day's date gives way to the first panel booked), so a 2099 sitting took them out of
+# the overdue list for 73 years (attack pass 10, A10-14). A year also keeps every sitting within
+# the timeliness report's own periods (at most 120 months, reports.check_query).
+PANEL_HORIZON = timedelta(days=366)
+
+
+def require_sitting_time(scheduled_for: datetime, now: datetime | None = None) -> None:
+    """A panel's time (booked or moved to): 422 before 1 April 2000 (``occurred-before-bound``)
+    or more than :data:`PANEL_HORIZON` after now (``scheduled-too-far-ahead``), each naming the
+    bound (never the value sent)."""
+    require_plausible(scheduled_for, "scheduled_for")
+    require_not_before(scheduled_for, YJS_FLOOR,
+                       "the start of youth justice services (1 April 2000)", "scheduled_for")
+    latest = (now or utcnow()) + PANEL_HORIZON
+    if scheduled_for > latest:
+        when = iso_utc(latest)
+        raise Unprocessable(
+            f"A panel may be booked at most a year ahead (until {when}).",
+            slug="scheduled-too-far-ahead",
+            errors=[{"loc": "body.scheduled_for",
+                     "msg": f"must not be after a year from now ({when})"}],
+            extra={"bound": {"field": "scheduled_for", "name": "a year from now",
+                             "value": when}})
+
+
 def _scheduler_role(principal: Principal) -> str:
     return "chair" if principal.has("chair") else "panel_admin"
 
@@ -504,8 +529,14 @@ async def add_item(
         note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
              f"by {principal.sub}",
     )
-    return item, satisfied.merge(await policy.current(session, case)) if satisfied \
-        else await policy.current(session, case)
+    # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
+    # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item.
+    added = await policy.run(wctx, event=wctx.event(
+        "panel_item_added",
+        {"panel_id": str(panel.id), "panel_kind": panel.kind, "panel_chair_id": panel.chair_id,
+         "scheduled_for": iso_utc(panel.scheduled_for)},
+        subject_id=item.id))
+    return item, satisfied.merge(added) if satisfied else added
 
 
 async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -> None:
@@ -728,6 +759,11 @@ async def decide(
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
     mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
     act = ("panel_item", item.id)
+    # A step about another item of the case still waiting for its panel's decision (its chair
+    # to record that decision) is that item's, not done by this one.
+    pending = frozenset((await session.exec(select(PanelItem.id).where(
+        PanelItem.case_id == case.id, PanelItem.id != item.id,
+        col(PanelItem.decided_at).is_(None)))).all())
     passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
          f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
@@ -740,7 +776,8 @@ async def decide(
     )
     for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
-            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status)
+            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
+            own_subject=codes if pending else (), others=pending)
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)
     data = {

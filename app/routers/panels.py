@@ -19,7 +19,9 @@ router = APIRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
 async def create(
     body: svc.PanelCreate, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Written[svc.PanelOut]:
-    """Schedule a panel (chair, panel admin); waiting `next-panel` steps get its date."""
+    """Schedule a panel (chair, panel admin; 422 `scheduled-too-far-ahead` more than a year
+    ahead); waiting `next-panel` steps get its date. `chair_id` is not checked against a staff
+    directory (the service keeps none): any chair of the service records the decision."""
     panel = await svc.create_panel(session, principal, body, request.app.state.policy)
     return Written(data=svc.panel_out(panel, []))
 
@@ -32,7 +34,8 @@ async def reschedule(
 ) -> Written[svc.PanelOut]:
     """Move a panel to another time (chair, panel admin; 409 `panel-has-sat` once its time has
     passed, `panel-decided` once a decision is recorded on it; 422 `moved-into-past` for a time
-    already past); `next-panel` steps whose date that changes, sooner or later, are re-dated."""
+    already past, `scheduled-too-far-ahead` more than a year ahead); `next-panel` steps whose
+    date that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
     return Written(data=svc.panel_out(panel, items, visible))
