@@ -895,6 +895,10 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # overdue step is not laundered by a close and reopen), then the policy adds what
         # the case's current state mandates and is not open (never a duplicate).
         reinstated = await policy.reinstate_closed_steps(wctx, reason="the case was reopened")
+        # ... except a next-panel date: the panels may have been booked, moved or cancelled
+        # while the case was closed (A10-26); redate() keeps one that had passed.
+        await policy.redate_returning_next_panel_steps(
+            wctx, steps=reinstated, why="the case was reopened")
         await policy.rehome_shut_out_steps(wctx, shut_out=await _shut_out(session, case))
         # A reinstated step follows the case's line manager as they are now: away, it stands
         # in (Somerset 3.1); back, one that stood in at the closure is theirs again.

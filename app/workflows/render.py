@@ -24,6 +24,7 @@ TRIGGER_HEADINGS: dict[str, str] = {
     "case_event": "When something happens to the child (a case event)",
     "referral_created": "When a referral is made",
     "referral_transition": "When a referral moves on (submitted, sent, withdrawn...)",
+    "panel_item_added": "When the case is put on a panel's agenda",
     "panel_decision": "When a panel decides on the case",
     "panel_scheduled": "When a panel is scheduled, moved or cancelled",
     "step_completed": "When a step is completed",

@@ -447,14 +447,16 @@ async def test_S6_the_calendar_feed_after_the_leave_shows_the_step_given_back(
 
 
 async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_back(
-        wokingham: Tenant) -> None:
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """W4 ("on a Friday or the last day before a prolonged absence (for example, the last
     working day before annual leave)" ... "before the end of the working week"): the incident
     known on Wednesday 26 August 2026 is due Thursday 27 August (22:59:59Z, BST); leave from
     that Thursday brings it forward to Wednesday 26; the leave moved to start on Tuesday 1
     September (after the bank holiday) puts it back to Thursday 27; moved back to Thursday 27
     it comes forward again; cancelled, it is Thursday's again. Each re-date audited with the
-    absence's change as its reason."""
+    absence's change as its reason. The clock is pinned at Wednesday 26 August, 16:00 BST: a
+    deadline already passed at the change would be kept (the re-date rule, A11-6)."""
+    pin(monkeypatch, 2026, 8, 26, 15, 0)
     week = await FidelityWeek.start(wokingham)
     body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-26T15:00:00+01:00")
     [record] = steps_of(body["next_steps"], "record_incident")
@@ -488,7 +490,7 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
                if e["action"] == "step.redate" and e["entity_id"] == record["id"]]
     absence = url.rsplit("/", 1)[1]
     assert [e["reason"] for e in redates] == [
-        None,
+        f"absence {absence} recorded",
         f"absence {absence} changed", f"absence {absence} changed",
         f"absence {absence} cancelled"]
 
@@ -575,3 +577,32 @@ async def test_S5_the_escalation_of_a_stood_in_discussion_follows_it_both_ways(
         "escalation to the duty manager: the recorded absences on 2026-08-29",
         f"line_manager-1 is on recorded leave (absence {absence_id} recorded)"]
     assert moves[0]["actor"] == "system:stand-in"
+
+
+async def test_S6_leave_starting_overnight_is_settled_before_the_first_write_of_the_day(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S6 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions." ROSH high on Tuesday 6 April 2027 10:00 BST (the day after Easter Monday);
+    line_manager-1's leave is recorded that evening for Wednesday 7 to Friday 9 April. The
+    first act on the service after midnight London is a write (a custody entry at 00:10 BST,
+    Wednesday 23:10 UTC the day before): its answer already has the countersignature with the
+    duty managers, unassigned, not with the absent line manager (attack pass 11, A11-11: it
+    was settled only by the next read)."""
+    pin(monkeypatch, 2027, 4, 6, 9, 5)
+    case = (await somerset.open_case())["data"]
+    body = await judge_high(somerset, case["id"], "2027-04-06T10:00:00+01:00")
+    [plan] = steps_of(body["next_steps"], "countersign_risk_plan")
+    assert (plan["actor"], plan["assignee_id"]) == ("line_manager", "line_manager-1")
+    pin(monkeypatch, 2027, 4, 6, 21, 0)
+    await away(somerset, "line_manager-1", "2027-04-07", "2027-04-09")
+    mine = {s["code"]: s for s in await queue(somerset, "line_manager", "line_manager-1")}
+    assert mine["countersign_risk_plan"]["assignee_id"] == "line_manager-1"  # not away yet
+    pin(monkeypatch, 2027, 4, 6, 23, 10)
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events", headers=somerset.auth("case_holder"),
+        json={"type": "custody_entry", "occurred_at": "2027-04-07T00:05:00+01:00"})
+    assert r.status_code == 201, r.text
+    [stood] = steps_of(r.json()["next_steps"], "countersign_risk_plan")
+    assert (stood["id"], stood["actor"], stood["assignee_id"], stood["due_at"]) == (
+        plan["id"], "duty_manager", None, None)
+    assert stood["policy"] == {**S, "ref": "3.1", "rule": "S6"}
