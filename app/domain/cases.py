@@ -21,8 +21,6 @@ from app.core.db import PlainSelect
 from app.core.errors import (
     Conflict,
     Forbidden,
-    PreconditionFailed,
-    PreconditionRequired,
     Unprocessable,
 )
 from app.core.security import STAFF_ROLES, Principal
@@ -60,6 +58,7 @@ from app.domain.common import (
     UtcDatetime,
     iso_utc,
     parse_declared,
+    require_if_match,
     require_mappa_category,
     resolve_occurred_at,
     utcnow,
@@ -670,18 +669,7 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, holder: bool, on_registe
 
 
 def _check_if_match(case: Case, if_match: str | None) -> None:
-    if if_match is None:
-        raise PreconditionRequired("Send If-Match with the case's ETag to change it.")
-    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"1") never
-    # matches, even when its opaque part equals the case's version.
-    tags = [t.strip() for t in if_match.split(",")]
-    if "*" in tags:  # would skip the lost-update check this header exists for
-        raise PreconditionRequired("Send the case's ETag in If-Match, not '*'.")
-    if etag_of(case) not in tags:
-        raise PreconditionFailed(
-            "The case has changed since you read it; fetch it again and retry.",
-            extra={"current_etag": etag_of(case)},
-        )
+    require_if_match(etag_of(case), if_match, "case")
 
 
 def custody_implied(

@@ -276,6 +276,7 @@ async def reschedule_panel(
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "reschedule panels")
     require_sitting_time(body.scheduled_for)
+    _refuse_move_into_past(body.scheduled_for)
     was = panel.scheduled_for
     if was == body.scheduled_for:
         return panel, items
@@ -290,6 +291,25 @@ async def reschedule_panel(
                         "was": iso_utc(was)})
     await _redate_next_panel_steps(session, principal, ctx, service, panel, "moved")
     return panel, items
+
+
+def _refuse_move_into_past(scheduled_for: datetime, now: datetime | None = None) -> None:
+    """422 ``moved-into-past`` (``bound`` now, never the value sent) for moving a panel that
+    has not sat to a time already past on the service's clock: the moved panel would count as
+    having sat (409 ``panel-has-sat`` from then on, so a typo could never be undone) and the
+    next-panel steps (Somerset S7/S8/S10, not waivable) would fall due, late, at a meeting that
+    never happened (attack pass 11, A11-3). Booking a panel in the past stays allowed: that is
+    the deliberate back-fill of a sitting that took place (policy-rules "so that a CMS can
+    back-fill events"; its decision is then recorded at its time)."""
+    now = now or utcnow()
+    if scheduled_for > now:
+        return
+    when = iso_utc(now)
+    raise Unprocessable(
+        "A panel that has not sat cannot be moved to a time already past (book a panel that "
+        "sat as a new panel instead).", slug="moved-into-past",
+        errors=[{"loc": "body.scheduled_for", "msg": f"must be after now ({when})"}],
+        extra={"bound": {"field": "scheduled_for", "name": "now", "value": when}})
 
 
 async def cancel_panel(
@@ -489,6 +509,7 @@ async def add_item(
         raise NotFound("No such case.")
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
+    await _refuse_second_item(session, panel, case)
     await _require_panel_route(session, case, body.referral_id)
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
@@ -516,6 +537,23 @@ async def add_item(
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
     return item, satisfied.merge(added) if satisfied else added
+
+
+async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -> None:
+    """409 ``already-on-agenda`` when the case is already on this panel's agenda (decided or
+    not), naming that item: a panel hears a child once at a sitting and records one decision
+    (Somerset 7.1.2 "the Chair will set the review date", Wokingham "At the end of the Panel, a
+    specific action plan and risk classification should be agreed"); a second line invited two
+    contradicting ones (attack pass 11, A11-8). Read under the case's lock, which every add of
+    an item for the case takes, so racing adds see each other; the unique index of migration
+    0020 backs it."""
+    existing = (await session.exec(select(PanelItem.id).where(
+        PanelItem.panel_id == panel.id, PanelItem.case_id == case.id)
+        .order_by(col(PanelItem.created_at)).limit(1))).first()
+    if existing is not None:
+        raise Conflict("The case is already on this panel's agenda (item_id): a panel hears a "
+                       "case once at a sitting and records one decision on it.",
+                       slug="already-on-agenda", extra={"item_id": str(existing)})
 
 
 async def _require_panel_route(

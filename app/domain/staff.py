@@ -67,12 +67,13 @@ async def record_staff_absence(
 
 async def change_staff_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
-    body: AbsenceChange, ctx: policy.PolicyContext,
+    body: AbsenceChange, if_match: str | None, ctx: policy.PolicyContext,
 ) -> tuple[StaffAbsence, list[Step]]:
     """Move, shorten or extend a recorded absence (back early, leave changed), then settle the
     worker's stand-in steps: what stood in for leave that no longer covers them comes back,
     what the new dates cover stands in (Somerset 3.1); one transaction."""
-    absence, before = await change_absence(session, principal, staff_id, absence_id, body)
+    absence, before = await change_absence(session, principal, staff_id, absence_id, body,
+                                           if_match)
     return absence, await _settle(session, principal, ctx, absence, (
         f"absence {absence.id} changed"))
 

@@ -33,9 +33,9 @@ async def reschedule(
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelOut]:
     """Move a panel to another time (chair, panel admin; 409 `panel-has-sat` once its time has
-    passed, `panel-decided` once a decision is recorded on it; 422 `scheduled-too-far-ahead`
-    more than a year ahead); `next-panel` steps whose date
-    that changes, sooner or later, are re-dated."""
+    passed, `panel-decided` once a decision is recorded on it; 422 `moved-into-past` for a time
+    already past, `scheduled-too-far-ahead` more than a year ahead); `next-panel` steps whose
+    date that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
     return Written(data=svc.panel_out(panel, items, visible))
@@ -79,7 +79,8 @@ async def add_item(
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
     """Put a case on the agenda with its presenter (and optionally its referral); answers the
-    case's open steps."""
+    case's open steps. One item per case per panel: 409 `already-on-agenda` (naming the
+    existing item) when the case is on it already."""
     item, result = await svc.add_item(session, principal, panel_id, body,
                                       request.app.state.policy)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)
