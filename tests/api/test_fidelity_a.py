@@ -67,7 +67,8 @@ async def test_S5_line_manager_on_leave_the_duty_manager_discusses(
         "duty_manager", None, "2026-10-25T09:00:00Z")
     assert discuss["policy"] == {**S, "ref": "3.1", "rule": "S5"}
     assert "line_manager-1" in discuss["note"]
-    assert "2026-10-23" in discuss["note"]
+    assert "is on recorded leave" in discuss["note"]
+    assert "2026-10-23" not in discuss["note"]  # a manager's leave is theirs (A11-17)
     [plan] = steps_of(body["next_steps"], "countersign_risk_plan")
     assert (plan["actor"], plan["assignee_id"], plan["due_at"]) == ("duty_manager", None, None)
     assert plan["policy"] == {**S, "ref": "3.1", "rule": "S6"}

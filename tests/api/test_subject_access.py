@@ -348,6 +348,7 @@ def test_leave_written_into_notes_before_the_fix_is_redacted() -> None:
         f"given back to the line manager (lm-sam): absence {aid} (2026-08-27 to 2026-09-04) "
         "cancelled",
         "Given back: the line manager (lm-sam) is not away on 2026-09-05 (leave ended).",
+        "Brought forward to the last working day before cw-alex's absence from 2026-12-24.",
     ]
     for text in stored:
         shown = STAFF_LEAVE.sub(LEAVE_REDACTED, text)
