@@ -37,8 +37,8 @@ from app.domain.steps import (
     StepOut,
     StepRow,
     StepStatus,
+    shape_steps,
     step_json,
-    step_out,
     steps_out,
 )
 from app.domain.write_context import PolicyContext as PolicyContext
@@ -425,7 +425,7 @@ async def _apply(
     # The open steps now, without reading them again: those loaded under the lock that are
     # still open, and the new ones, in open_steps_of's order.
     return PolicyResult(
-        next_steps=[step_out(s) for s in sorted_open([*open_steps, *created])],
+        next_steps=shape_steps(sorted_open([*open_steps, *created])),
         created=created, superseded=superseded, evaluation=evaluation,
     )
 

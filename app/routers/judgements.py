@@ -28,7 +28,7 @@ async def record(
     judgement, result = await svc.record_judgement(
         session, principal, case_id, body, request.app.state.policy
     )
-    return Written(data=svc.judgement_out(judgement), next_steps=result.next_steps)
+    return Written(data=judgement, next_steps=result.next_steps)
 
 
 @router.get("", response_model=Read[list[svc.JudgementOut]],
