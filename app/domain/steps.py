@@ -257,13 +257,6 @@ StepRow = namedtuple("StepRow", _STEP_OUT_NAMES)  # type: ignore[misc]
 _STEPS_OUT: TypeAdapter[list[StepOut]] = TypeAdapter(list[StepOut])
 
 
-def shape_steps(steps: Iterable[Step], now: datetime | None = None) -> list[StepOut]:
-    """Shape many :class:`Step` objects for the API in one validator call (``overdue`` as of
-    one ``now``): the same answers as :func:`step_out` on each, at a fraction of the cost."""
-    moment = now or utcnow()
-    return _STEPS_OUT.validate_python([step_fields(step, moment) for step in steps])
-
-
 def steps_out(rows: Iterable[Sequence[Any]], now: datetime | None = None) -> list[StepOut]:
     """Shape many steps, rows of :data:`STEP_OUT_COLUMNS` in that order, for the API in one
     validator call, ``overdue`` as of one ``now``."""
