@@ -90,7 +90,9 @@ def done_by_act(pack: Pack, step: Step) -> list[dict[str, str]]:
     (empty: the step may be completed by hand)."""
     found = []
     for act in pack.done_only_by(step.code):
-        if act.startswith("referral_"):
+        if act not in _ACTS and act.startswith("referral_") and ":" in act:
+            # ``referral_<made_by>:<kind>``, a referral kind's ``closes`` (Pack.done_only_by);
+            # ``referral_quality_assure`` and the other named acts are in _ACTS (attack 11, A11-1)
             made_by, kind = act.removeprefix("referral_").split(":", 1)
             found.append({"act": act, "does": f"make the {kind} referral ({made_by} it)",
                           "route": f"POST /v1/cases/{{case_id}}/referrals, then "
@@ -553,13 +555,14 @@ async def complete_step(
     if bare and step.status != StepStatus.open:
         raise conflicting("step", "complete", str(step.status))
     require_open_step(step, "complete")
-    await require_not_own_check(session, principal, step)
-    await require_not_own_escalation(session, principal, step)
-    occurred_at = resolve_occurred_at(body.occurred_at)
-    require_hand_completable(ctx.pack_for(service, at=occurred_at), step, bare=bare)
-    require_step_act_time(step, occurred_at)
     case = await load_case(session, step.case_id, lock=False)  # locked above
     assert case is not None
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    pack = ctx.pack_for(service, at=occurred_at)
+    await require_not_own_check(session, principal, step, case=case, pack=pack)
+    await require_not_own_escalation(session, principal, step)
+    require_hand_completable(pack, step, bare=bare)
+    require_step_act_time(step, occurred_at)
     require_outside_closed_periods(case, occurred_at)  # A9-7
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
@@ -574,16 +577,45 @@ _AUTHORED: dict[str, tuple[Any, str]] = {"judgement": (Judgement, "recorded_by")
                                          "event": (CaseEvent, "recorded_by")}
 
 
-async def require_not_own_check(session: AsyncSession, principal: Principal, step: Step) -> None:
-    """403 for a line manager doing the one-off check a step asks of them on a record they made
-    themselves (Somerset 3.1: a high rating "will be discussed ... with the relevant line manager
-    or duty manager (within 24 hours)" and the plan "countersigned by line manager. If the line
-    manager is unavailable, the duty manager will undertake these functions"; Wokingham: the line
-    manager's sign-off "will effectively endorse the judgement"): a manager who judged a case
-    themselves does not discuss it with, or countersign it for, themselves; a duty manager
-    does. A recurring review (S11 "at least monthly") is ongoing oversight, not a check on one
-    record, and is not refused."""
-    if step.actor != "line_manager" or step.recurrence or step.assignee_id != principal.sub:
+# The roles whose steps on a case are a manager's check on, or oversight of, its holder's work.
+_MANAGERS_OF_CASE = ("line_manager", "duty_manager")
+
+
+def _line_manager_check(pack: Pack, step: Step) -> bool:
+    """The step is the line manager's one-off check: addressed to them, or stood in from them
+    to a duty manager while they were away (the pack line's ``stand_in``, Somerset 3.1)."""
+    if step.recurrence:
+        return False
+    if step.actor == "line_manager":
+        return True
+    return any(rule.code == step.code and rule.actor == "line_manager"
+               and rule.stand_in == step.actor for rule in pack.lines(step.rule_id))
+
+
+async def require_not_own_check(
+    session: AsyncSession, principal: Principal, step: Step, *, case: Case, pack: Pack
+) -> None:
+    """403 for checking one's own work, whatever roles the token carries (separation of duties;
+    completing, waiving, or recording oversight that stands for the step).
+
+    - **The case's holder** does not do a line or duty manager's step on their own case, nor
+      waive one: the discussion of a high rating, the countersignature, S11's monthly review and
+      S24's escalation are a manager's check on the case holder's work (Somerset 3.1 "discussed
+      ... with the relevant line manager or duty manager ... countersigned by line manager. If
+      the line manager is unavailable, the duty manager will undertake these functions"; 4.5).
+      A case holder who is also on the duty rota has the case's other managers do them (attack
+      pass 11, A11-9).
+    - **The author of a record** does not do the one-off check a line manager's step asks on it
+      (a high rating's discussion, the plan's countersignature; Wokingham: the line manager's
+      sign-off "will effectively endorse the judgement"), under any role, the duty manager's
+      stand-in included: another manager (a duty manager) does it. A recurring review (S11 "at
+      least monthly") is ongoing oversight, not a check on one record, and is not refused on
+      this ground."""
+    if (step.actor in _MANAGERS_OF_CASE and case.case_holder_id == principal.sub
+            and step.assignee_id != principal.sub):
+        raise Forbidden("You hold this case: a manager's step on it is done by another member "
+                        "of staff (its line manager or a duty manager).")
+    if not _line_manager_check(pack, step):
         return
     for reason in step.reasons or ():
         record: dict[str, Any] = (reason.get("record") or {}) if isinstance(reason, dict) else {}

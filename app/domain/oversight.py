@@ -139,6 +139,11 @@ async def record_oversight(
     require_roles(principal, MANAGERS, "record management oversight")
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, MANAGERS, "record management oversight")
+    if case.case_holder_id == principal.sub:
+        # Oversight is a manager's check on the case holder's work (Somerset 4.5): not the case
+        # holder's own, whatever other roles their token carries (attack pass 11, A11-9).
+        raise Forbidden("You hold this case: its management oversight is recorded by another "
+                        "manager (its line manager or a duty manager).")
     # A closed case is no longer managed here (Somerset 9): oversight of it is 409, as any
     # other act on it, until it is reopened.
     require_open_case(case, "record management oversight")
@@ -150,7 +155,8 @@ async def record_oversight(
             session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
-        await require_not_own_check(session, principal, step)
+        await require_not_own_check(session, principal, step, case=case,
+                                    pack=ctx.pack_for(service, at=occurred_at))
     entry = OversightEntry(
         service_id=service.id, case_id=case.id, note=body.note, author_id=principal.sub,
         author_role=role, satisfies_step_id=body.satisfies_step_id, occurred_at=occurred_at,
@@ -244,7 +250,9 @@ async def waive_step(
     await reload(session, step)  # the case is locked now: the step's state after any racer
     require_open_step(step, "waive")
     occurred_at = resolve_occurred_at(body.occurred_at)
-    require_may_waive(principal, step, ctx.pack_for(service, at=occurred_at))
+    pack = ctx.pack_for(service, at=occurred_at)
+    require_may_waive(principal, step, pack)
+    await require_not_own_check(session, principal, step, case=case, pack=pack)
     require_step_act_time(step, occurred_at)
     require_outside_closed_periods(case, occurred_at)  # A9-7
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

@@ -871,8 +871,8 @@ async def stand_in_if_away(
     old, was = step.assignee_id, step.actor
     step.actor, step.assignee_id = role, None
     step.note = _append(step.note, (
-        f"Stood in: the {was.replace('_', ' ')} ({old}) is away {away[0].isoformat()} to "
-        f"{away[1].isoformat()} (recorded absence); the {role.replace('_', ' ')} undertakes "
+        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave; the "
+        f"{role.replace('_', ' ')} undertakes "
         f"this step ({step.policy_ref})."))
     if pack.done_only_by(step.code):
         mode = (await session.exec(select(Case.access_mode).where(

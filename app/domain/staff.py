@@ -67,8 +67,7 @@ async def record_staff_absence(
             moved.append(step)
     moved += await stand_ins.settle_staff(
         session, principal, None, ctx, service, staff_id,
-        why=f"absence {absence.id} recorded, {absence.starts_on.isoformat()} to "
-            f"{absence.ends_on.isoformat()}")
+        why=f"absence {absence.id} recorded")
     await session.flush()
     return absence, moved
 
@@ -82,8 +81,7 @@ async def change_staff_absence(
     what the new dates cover stands in (Somerset 3.1); one transaction."""
     absence, before = await change_absence(session, principal, staff_id, absence_id, body)
     return absence, await _settle(session, principal, ctx, absence, (
-        f"absence {absence.id} changed from {before[0].isoformat()} to {before[1].isoformat()}"
-        f" to {absence.starts_on.isoformat()} to {absence.ends_on.isoformat()}"))
+        f"absence {absence.id} changed"))
 
 
 async def cancel_staff_absence(
@@ -94,8 +92,7 @@ async def cancel_staff_absence(
     3.1); one transaction. The steps moved."""
     absence = await cancel_absence(session, principal, staff_id, absence_id)
     return await _settle(session, principal, ctx, absence, (
-        f"absence {absence.id} ({absence.starts_on.isoformat()} to "
-        f"{absence.ends_on.isoformat()}) cancelled"))
+        f"absence {absence.id} cancelled"))
 
 
 async def _settle(

@@ -105,8 +105,8 @@ async def settle_case(
             was = step.actor
             step.actor, step.assignee_id = frm, holder
             step.note = _noted(step.note, (
-                f"Given back: the {frm.replace('_', ' ')} ({holder}) is not away from "
-                f"{today.isoformat()} to the step's due day ({why}); the "
+                f"Given back: the {frm.replace('_', ' ')} ({holder}) is not on recorded leave "
+                f"before the step is due; the "
                 f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
             await _announce(session, principal, role, step, (was, frm), (None, holder),
                             f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
@@ -122,7 +122,7 @@ async def settle_case(
                 continue
             old, to, away = stood
             step.note = _capped(step.note)
-            reason = f"{old} is away {away[0].isoformat()} to {away[1].isoformat()} ({why})"
+            reason = f"{old} is on recorded leave ({why})"
             await _announce(session, principal, role, step, (was, to), (old, None), reason)
             moved.append(step)
     if moved:
@@ -152,16 +152,16 @@ async def _settle_escalation(
     if away is not None and step.actor == "line_manager" and step.assignee_id == lm:
         step.actor, step.assignee_id = over, None
         step.note = _noted(step.note, (
-            f"Stood in: the line manager ({lm}) is away {away[0].isoformat()} to "
-            f"{away[1].isoformat()} (recorded absence); the {over.replace('_', ' ')} takes "
+            f"Stood in: the line manager ({lm}) is on recorded leave; the "
+            f"{over.replace('_', ' ')} takes "
             "this escalation."))
         await _announce(session, principal, role, step, ("line_manager", over), (lm, None),
-                        f"{lm} is away {away[0].isoformat()} to {away[1].isoformat()} ({why})")
+                        f"{lm} is on recorded leave ({why})")
         return True
     if away is None and step.actor == over and step.assignee_id is None:
         step.actor, step.assignee_id = "line_manager", lm
         step.note = _noted(step.note, (
-            f"Given back: the line manager ({lm}) is not away on {today.isoformat()} ({why})."))
+            f"Given back: the line manager ({lm}) is not on recorded leave today."))
         await _announce(session, principal, role, step, (over, "line_manager"), (None, lm),
                         f"given back to the line manager ({lm}): {why}")
         return True

@@ -73,6 +73,18 @@ from app.domain.steps import Step, step_out
 from app.workflows.packs import Pack
 
 REDACTED = "[redacted: third-party personal data]"
+# A member of staff's leave, as the service's own step notes and audit reasons wrote it before
+# 30 November 2026 ("is away 2026-08-27 to 2026-09-04", "absence <id> changed from ... to ...")
+# and audit reasons still name it ("absence <id> recorded"): their leave is their personal data,
+# not the child's (Art. 15(4); attack pass 11, A11-17). Notes written since say only that the
+# line manager "is on recorded leave".
+_DAY = r"\d{4}-\d{2}-\d{2}"
+STAFF_LEAVE = regex.compile(
+    rf"is away {_DAY} to {_DAY}|is not away (?:from {_DAY} to the step's due day|on {_DAY})"
+    rf"|absence [0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}"
+    rf"(?: recorded, {_DAY} to {_DAY}| changed from {_DAY} to {_DAY} to {_DAY} to {_DAY}"
+    rf"| \({_DAY} to {_DAY}\) cancelled| recorded| changed| cancelled)?")
+LEAVE_REDACTED = "[redacted: a member of staff's leave]"
 EXPORTERS = (*MANAGERS, "chair")
 SAME_CHILD = {"same_name", "same_name_ignoring_case_accents_and_punctuation",
               "given_and_family_names_swapped"}
@@ -218,6 +230,10 @@ class _Redactor:
         if isinstance(value, list):
             return [self.walk(v, f"{path}[{i}]", key, free) for i, v in enumerate(value)]
         if isinstance(value, str):
+            value, leave = STAFF_LEAVE.subn(LEAVE_REDACTED, value)
+            if leave:
+                self.done.append({"path": path, "reason": "a member of staff's leave "
+                                                          "(third-party personal data)"})
             finder = self._free if free or key in FREE_TEXT else self._everywhere
             redacted = finder.replace(value, REDACTED)
             if redacted is not None:

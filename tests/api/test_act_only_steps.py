@@ -257,3 +257,58 @@ async def test_policy_pack_publishes_the_codes_completable_by_hand(
     assert r.status_code == 200, r.text
     assert r.json()["data"]["completable"] == [
         "child_protection_referral", "seek_child_and_carer_views", "notify_serious_incident"]
+
+
+async def test_W18_quality_assure_mappa_form_is_done_only_by_quality_assuring_it(
+        wokingham: Tenant) -> None:
+    """W18 (Wokingham "Referrals into MAPPA": "MAPPA forms will be completed by the case worker
+    and must be quality assured by a manager before they are sent over to MAPPA"). The MAPPA H
+    form drafted on Tuesday 8 September 2026 asks the line manager to quality-assure it; ticking
+    the step off, by the line manager or a duty manager, is 409 naming the referral's
+    quality-assure route (it was a 500: attack pass 11, A11-1), and the step stays open until
+    the form is quality-assured."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    form = await _post(wokingham, f"/v1/cases/{case['id']}/referrals",
+                       {"kind": "mappa_h", "details": {},
+                        "occurred_at": "2026-09-08T10:00:00+01:00"})
+    step = the_step(form["next_steps"], "quality_assure_mappa_form")
+    assert (step["actor"], step["assignee_id"], step["due_at"]) == (
+        "line_manager", "line_manager-1", None)
+    assert step["policy"] == {**WOKINGHAM, "ref": "Referrals into MAPPA", "rule": "W18"}
+    for role in ("line_manager", "duty_manager"):
+        problem = assert_problem(await complete(wokingham, step["id"], role, note="QA done"), 409)
+        assert problem["type"].endswith("/step-done-by-act")
+        assert problem["acts"] == [{"act": "referral_quality_assure",
+                                    "does": "quality-assure the referral",
+                                    "route": "POST /v1/referrals/{id}/quality-assure"}]
+    still = the_step(await _steps(wokingham, case["id"]), "quality_assure_mappa_form")
+    assert (still["id"], still["status"]) == (step["id"], "open")
+    form_id = form["data"]["id"]
+    await _post(wokingham, f"/v1/referrals/{form_id}/submit",
+                {"occurred_at": "2026-09-08T11:00:00+01:00"}, status=200)
+    await _post(wokingham, f"/v1/referrals/{form_id}/quality-assure",
+                {"occurred_at": "2026-09-09T10:00:00+01:00"}, role="line_manager", status=200)
+    done = the_step(await _steps(wokingham, case["id"], "done"), "quality_assure_mappa_form")
+    assert done["id"] == step["id"]
+
+
+def test_every_act_that_alone_does_a_step_is_named_with_its_route() -> None:
+    """Whatever a pack's ``[closures]`` (or a referral kind's ``closes``) gives to an act, the
+    409 names that act's route: every closing act in the vocabulary that does the steps it
+    closes has one, and every act-only step of every shipped pack version resolves (a named
+    act that looked like a referral kind's was a 500: A11-1)."""
+    from types import SimpleNamespace
+
+    from app.domain.next_steps import _ACTS, done_by_act
+    from app.workflows.packs import load_versions
+    from app.workflows.vocabulary import CLOSING_ACTS, NOT_DOING_ACTS
+
+    assert set(CLOSING_ACTS) - set(NOT_DOING_ACTS) <= set(_ACTS)
+    seen = 0
+    for versions in load_versions().values():
+        for pack in versions:
+            for code in pack.step_codes():
+                for act in done_by_act(pack, SimpleNamespace(code=code)):  # type: ignore[arg-type]
+                    assert act["route"].startswith("POST /v1/"), (pack.id, code, act)
+                    seen += 1
+    assert seen > 20

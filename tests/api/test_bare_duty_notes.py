@@ -4,7 +4,7 @@ role holder the case's allow-list leaves out.
 On a case restricted by ``allowed_staff``, a step addressed to a role (the duty managers, the
 chairs) reaches the holders the list leaves out as a bare duty: the step alone. Its stored note
 names the case's line manager and their leave dates when it stood in for them ("Stood in: the
-line manager (lm-pat) is away 2026-08-24 to 2026-08-28 ...") or escalates their overdue step
+line manager (lm-pat) is on recorded leave ...") or escalates their overdue step
 ("discuss_with_manager (line_manager, assignee lm-pat) was due ..."). Shut-out readers get a note
 from the policy pack instead, saying only that the line manager is on recorded leave, in the
 list, the single read and the completion's answer.
@@ -98,7 +98,8 @@ async def test_S5_stood_in_discussion_on_a_restricted_case_names_no_line_manager
         json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-26T10:00:00+01:00"})
     assert r.status_code == 201, r.text
     [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
-    assert f"({LM}) is away {LEAVE[0]} to {LEAVE[1]}" in full["note"]
+    assert f"({LM}) is on recorded leave" in full["note"]
+    assert LEAVE[0] not in full["note"]  # a manager's leave is theirs (A11-17)
     listed = [s for s in await _outside_list(somerset, case_id)
               if s["code"] == "discuss_with_manager"]
     assert len(listed) == 1

@@ -56,7 +56,11 @@ class Target:
                                    service=None)
         else:
             roles = [*STAFF, "feed"] if path.startswith("/v1/feeds/") else STAFF
-            token = mint_dev_token(self.settings, sub="echo-staff", roles=roles,
+            # A manager's acts on the seeded case are the case's line manager's: its holder
+            # (echo-staff) is refused them before the body is used (separation of duties).
+            manager = path.startswith("/v1/next-steps/") or path.endswith("/oversight")
+            token = mint_dev_token(self.settings, sub="echo-lm" if manager else "echo-staff",
+                                   roles=roles,
                                    service=self.slug,
                                    scope="feed:emrac feed:mappa" if "feed" in roles else None)
         return {"Authorization": f"Bearer {token}"}

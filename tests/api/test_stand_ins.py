@@ -100,7 +100,8 @@ async def test_S6_stood_in_steps_come_back_when_the_leave_ends_on_a_friday_befor
         "line_manager", "line_manager-1", None)
     assert back["policy"] == {**S, "ref": "3.1", "rule": "S6"}
     assert "Given back" in back["note"]
-    assert "2026-08-29" in back["note"]
+    assert "is not on recorded leave before the step is due" in back["note"]
+    assert "2026-" not in back["note"]  # a manager's leave is theirs (A11-17)
     back = mine[discuss["id"]]
     assert (back["actor"], back["assignee_id"], back["due_at"]) == (
         "line_manager", "line_manager-1", "2026-08-27T09:00:00Z")
@@ -147,9 +148,10 @@ async def test_S6_leave_recorded_in_advance_stands_in_when_it_starts_across_the_
     assert (stood["id"], stood["actor"], stood["assignee_id"], stood["due_at"]) == (
         plan["id"], "duty_manager", None, None)
     assert stood["policy"] == {**S, "ref": "3.1", "rule": "S6"}
-    assert "2026-10-26 to 2026-10-30" in stood["note"]
+    assert "(line_manager-1) is on recorded leave" in stood["note"]
+    assert "2026-10-" not in stood["note"]  # a manager's leave is theirs (A11-17)
     [moved] = reassigns(await audit_of(somerset, case["id"]), plan["id"])
-    assert moved["reason"] == ("line_manager-1 is away 2026-10-26 to 2026-10-30 (the recorded "
+    assert moved["reason"] == ("line_manager-1 is on recorded leave (the recorded "
                                "absences on 2026-10-26)")
     pin(monkeypatch, 2026, 10, 31, 0, 30)
     mine = {s["code"]: s for s in await queue(somerset, "line_manager", "line_manager-1")}
@@ -189,13 +191,10 @@ async def test_S6_back_early_the_shortened_absence_gives_the_steps_back_in_its_w
     assert (back["actor"], back["assignee_id"]) == ("line_manager", "line_manager-1")
     moves = reassigns(await audit_of(somerset, case_id), plan["id"])
     assert [m["reason"].split(":")[0].split(" (")[0] for m in moves] == [
-        "given back to the line manager", "line_manager-1 is away 2026-12-21 to 2026-12-24",
+        "given back to the line manager", "line_manager-1 is on recorded leave",
         "given back to the line manager"]
-    assert moves[0]["reason"].endswith(
-        f"absence {absence['id']} changed from 2026-12-21 to 2026-12-31 to 2026-12-21 to "
-        "2026-12-22")
-    assert moves[-1]["reason"].endswith(
-        f"absence {absence['id']} (2026-12-21 to 2026-12-24) cancelled")
+    assert moves[0]["reason"].endswith(f"absence {absence['id']} changed")
+    assert moves[-1]["reason"].endswith(f"absence {absence['id']} cancelled")
     r = await somerset.client.delete(url, headers=dm)
     assert r.status_code == 404, r.text
 
@@ -231,7 +230,7 @@ async def test_S6_a_new_line_manager_takes_the_stood_in_steps(
     assert (stood["id"], stood["actor"], stood["assignee_id"]) == (
         plan["id"], "duty_manager", None)
     assert "line_manager-5" in stood["note"]
-    assert "2026-11-04 to 2026-11-06" in stood["note"]
+    assert "(line_manager-5) is on recorded leave" in stood["note"]
     assert {s["code"] for s in await duty_queue(somerset, case_id)} == STOOD
 
 
@@ -393,8 +392,7 @@ async def test_S6_reopened_while_the_line_manager_is_away_the_countersignature_s
         plan["id"], "duty_manager", None, None)
     assert stood["policy"] == {**S, "ref": "3.1", "rule": "S6"}
     [moved] = reassigns(await audit_of(somerset, case["id"]), plan["id"])
-    assert moved["reason"] == ("line_manager-1 is away 2026-09-14 to 2026-09-18 (the case was "
-                               "reopened)")
+    assert moved["reason"] == "line_manager-1 is on recorded leave (the case was reopened)"
 
 
 async def test_race_the_days_sweep_against_the_duty_manager_completing(
@@ -486,9 +484,8 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
     absence = url.rsplit("/", 1)[1]
     assert [e["reason"] for e in redates] == [
         None,
-        f"absence {absence} changed from 2026-08-27 to 2026-09-04 to 2026-09-01 to 2026-09-04",
-        f"absence {absence} changed from 2026-09-01 to 2026-09-04 to 2026-08-27 to 2026-09-04",
-        f"absence {absence} (2026-08-27 to 2026-09-04) cancelled"]
+        f"absence {absence} changed", f"absence {absence} changed",
+        f"absence {absence} cancelled"]
 
 
 async def test_S5_the_duty_manager_standing_in_may_not_waive_the_discussion_it_holds(

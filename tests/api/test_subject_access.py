@@ -285,3 +285,72 @@ async def test_a_name_joined_by_underscores_dots_or_run_together_is_redacted(
         assert "quint" not in r.text.casefold()
     doc = (await client.get(_url(case), headers=somerset.auth("line_manager"))).json()["data"]
     assert doc["cases"][0]["case"]["intervention"] == "court_order"
+
+
+async def test_a_managers_leave_is_not_disclosed_in_the_childs_export(
+    client: httpx.AsyncClient, somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member of staff's leave is their personal data, not the child's (UK GDPR Art. 15(4);
+    attack pass 11, A11-17). The line manager is recorded away from Tuesday 1 to Friday 11
+    September 2026; a high ROSH recorded on 1 September stands the countersignature in to the
+    duty managers (Somerset 3.1: "If the line manager is unavailable, the duty manager will
+    undertake these functions"), and the leave is then cancelled. The steps' notes say only
+    that the line manager "is on recorded leave"; the export (JSON and HTML) carries neither
+    the leave's dates nor the absence's id, and lists the audit reasons it redacted."""
+    from tests.api.fidelity_support import pin
+
+    pin(monkeypatch, 2026, 9, 1, 9, 0)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await client.post("/v1/staff/line_manager-1/absences",
+                          json={"starts_on": "2026-09-01", "ends_on": "2026-09-11"},
+                          headers=somerset.auth("duty_manager"))
+    assert r.status_code == 201, r.text
+    absence_id = r.json()["data"]["id"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements",
+                          headers=somerset.auth("case_holder"),
+                          json={"domain": "rosh", "level": "high",
+                                "occurred_at": "2026-09-01T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    stood = next(s for s in r.json()["next_steps"] if s["code"] == "countersign_risk_plan")
+    assert stood["actor"] == "duty_manager"
+    assert "(line_manager-1) is on recorded leave" in stood["note"]
+    assert "2026-09-11" not in r.text
+    r = await client.delete(f"/v1/staff/line_manager-1/absences/{absence_id}",
+                            headers=somerset.auth("duty_manager"))
+    assert r.status_code == 204, r.text
+    for fmt in ("json", "html"):
+        r = await client.get(_url(case["id"]), params={"format": fmt},
+                             headers=somerset.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        assert "2026-09-11" not in r.text
+        assert absence_id not in r.text
+        assert "is on recorded leave" in r.text
+    r = await client.get(_url(case["id"]), headers=somerset.auth("line_manager"))
+    leave = [d for d in r.json()["data"]["redactions"] if "leave" in d["reason"]]
+    assert leave
+    assert all(".audit[" in d["path"] for d in leave)
+
+
+def test_leave_written_into_notes_before_the_fix_is_redacted() -> None:
+    """Notes and audit reasons stored before 30 November 2026 named the leave's dates and the
+    absence's id; the export redacts each form (A11-17)."""
+    from app.domain.subject_access import LEAVE_REDACTED, STAFF_LEAVE
+
+    aid = "1635b6e9-0a1b-4c2d-8e3f-445566778899"
+    stored = [
+        "Stood in: the line manager (lm-sam) is away 2026-08-27 to 2026-09-04 (recorded "
+        "absence); the duty manager undertakes this step (3.1).",
+        "Given back: the line manager (lm-sam) is not away from 2026-09-01 to the step's due "
+        f"day (absence {aid} changed from 2026-08-27 to 2026-09-04 to 2026-08-27 to "
+        "2026-08-31); the duty manager no longer stands in (3.1).",
+        f"lm-sam is away 2026-08-27 to 2026-09-04 (absence {aid} recorded, 2026-08-27 to "
+        "2026-09-04)",
+        f"given back to the line manager (lm-sam): absence {aid} (2026-08-27 to 2026-09-04) "
+        "cancelled",
+        "Given back: the line manager (lm-sam) is not away on 2026-09-05 (leave ended).",
+    ]
+    for text in stored:
+        shown = STAFF_LEAVE.sub(LEAVE_REDACTED, text)
+        assert aid not in shown, shown
+        assert "2026-0" not in shown, shown
+        assert LEAVE_REDACTED in shown

@@ -1,0 +1,108 @@
+"""Separation of duties: nobody checks their own work, whatever roles their token carries
+(attack pass 11, A11-9).
+
+Somerset 3.1: "Any 'high' or 'very high' judgement rating will be discussed as soon as
+practicable with the relevant line manager or duty manager (within 24 hours). The pathways and
+planning section of AssetPlus ... will be countersigned by line manager. If the line manager is
+unavailable, the duty manager will undertake these functions." 4.5: "It is the responsibility of
+line managers to review all cases where there is a High or Very High ROSH and/or Safety and
+Well-Being rating with case holders at least monthly ... The line manager will add management
+oversight on CMS to evidence that the case has been discussed."
+
+A case holder who is also on the duty rota (a token with ``case_holder`` and ``duty_manager``)
+may neither complete, waive nor record oversight standing for a line or duty manager's step on a
+case they hold: 403, and the step stays open for the case's line manager. And the author of a
+judgement does not do the line manager's check on it even when it has stood in to the duty
+managers while the line manager is away.
+
+Dates: Friday 28 August 2026, before the late-summer bank holiday (Monday 31 August); London
+summer time (UTC+1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.core.security import mint_dev_token
+from tests.api.fidelity_support import ok, pin
+from tests.api.integrity_support import assert_problem, complete, judge, steps_of, the_step
+from tests.conftest import Tenant
+
+SOMERSET = {"pack": "somerset-yjt-2023", "version": "1"}
+
+
+def both(t: Tenant, sub: str, *roles: str) -> dict[str, str]:
+    """A token carrying several roles, as an identity provider gives staff on a duty rota."""
+    token = mint_dev_token(t.settings, sub=sub, roles=list(roles), service=t.slug)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _waive(t: Tenant, step_id: str, headers: dict[str, str]) -> Any:
+    return await t.client.post(f"/v1/next-steps/{step_id}/waive",
+                               json={"reason": "Discussed informally."}, headers=headers)
+
+
+async def test_S5_S6_S11_case_holder_on_the_duty_rota_does_not_check_their_own_case(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5, S6, S11 (Somerset 3.1, 4.5, quoted above). case_holder-1 records ROSH high on Friday
+    28 August 2026 at 16:00 BST: the line manager's discussion is due 24 clock hours later
+    (Saturday 29 August 15:00 UTC), the plan's countersignature and the monthly review are the
+    line manager's. Holding the duty manager's role too, the case holder is refused (403)
+    completing, waiving or recording oversight for each, and each stays open; the case's line
+    manager then completes them (200)."""
+    pin(monkeypatch, 2026, 8, 28, 16, 30)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    body = await judge(somerset, case["id"], "rosh", "high", "2026-08-28T16:00:00+01:00")
+    discuss = the_step(body["next_steps"], "discuss_with_manager")
+    assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+        "line_manager", "line_manager-1", "2026-08-29T15:00:00Z")
+    assert discuss["policy"] == {**SOMERSET, "ref": "3.1", "rule": "S5"}
+    countersign = the_step(body["next_steps"], "countersign_risk_plan")
+    assert (countersign["actor"], countersign["policy"]["rule"]) == ("line_manager", "S6")
+    review = the_step(body["next_steps"], "monthly_manager_review")
+    assert (review["actor"], review["policy"]["rule"]) == ("line_manager", "S11")
+    holder = both(somerset, "case_holder-1", "case_holder", "duty_manager")
+    for step in (discuss, countersign, review):
+        r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete",
+                                       json={"note": "done"}, headers=holder)
+        assert "hold this case" in assert_problem(r, 403)["detail"]
+        assert_problem(await _waive(somerset, step["id"], holder), 403)
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/oversight",
+                                   json={"note": "Reviewed.", "satisfies_step_id": review["id"]},
+                                   headers=holder)
+    assert_problem(r, 403)
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/oversight",
+                                   json={"note": "Reviewed."}, headers=holder)
+    assert "hold this case" in assert_problem(r, 403)["detail"]
+    still = {s["id"]: s["status"] for s in await steps_of(somerset, case["id"])}
+    assert all(still[s["id"]] == "open" for s in (discuss, countersign, review))
+    for step in (discuss, countersign, review):
+        assert (await complete(somerset, step["id"], "line_manager")).status_code == 200
+
+
+async def test_S5_author_of_the_judgement_does_not_do_the_stood_in_discussion(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5 with Somerset 3.1's stand-in ("If the line manager is unavailable, the duty manager
+    will undertake these functions"). The case's line manager, line_manager-1, records ROSH high
+    on Friday 28 August 2026 at 10:00 BST, then is recorded on leave from that day to Friday 4
+    September: the discussion goes to the duty managers, unassigned. line_manager-1, also on the
+    duty rota, may not do it as a duty manager (403: they recorded the rating); another duty
+    manager does (200)."""
+    pin(monkeypatch, 2026, 8, 28, 10, 30)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-08-28T10:00:00+01:00",
+                role="line_manager")
+    await ok(await somerset.client.post(
+        "/v1/staff/line_manager-1/absences",
+        json={"starts_on": "2026-08-28", "ends_on": "2026-09-04"},
+        headers=somerset.auth("duty_manager")), 201)
+    discuss = the_step(await steps_of(somerset, case["id"]), "discuss_with_manager")
+    assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
+        "duty_manager", None, "2026-08-29T09:00:00Z")
+    author = both(somerset, "line_manager-1", "line_manager", "duty_manager")
+    r = await somerset.client.post(f"/v1/next-steps/{discuss['id']}/complete",
+                                   json={"note": "done"}, headers=author)
+    assert "You recorded" in assert_problem(r, 403)["detail"]
+    assert (await complete(somerset, discuss["id"], "duty_manager")).status_code == 200
