@@ -245,11 +245,12 @@ def dev(
              f"{_london(clock_start)}",
              'Tokens for the demo service "somerset" (all services: .dev/tokens.json):']
     lines += [f"  {role:<13}{value}" for role, value in somerset.items()]
-    lines += [f"yjrisk: serving on {base}  (API docs: {base}/docs; Ctrl+C stops)",
-              "  More tokens: .venv/bin/yjrisk token --role chair --sub chair-kim "
-              "--service wokingham"]
+    lines += ["  More tokens: .venv/bin/yjrisk token --role chair --sub chair-kim "
+              "--service wokingham",
+              "yjrisk: starting the server ..."]
     typer.echo("\n".join(lines))
-    _serve(host, port, access_log=False)
+    _serve(host, port, access_log=False,
+           ready=f"yjrisk: serving on {base}  (API docs: {base}/docs; Ctrl+C stops)")
 
 
 def _demo_clock_start(value: str | None, *, default: datetime) -> datetime:
@@ -319,13 +320,15 @@ def _check_packs(settings: Settings) -> None:
         raise UserError(f"refusing to start: {exc}") from None
 
 
-def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
+def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1,
+           ready: str | None = None) -> None:
     """Hand this process over to the server (app.core.serve: uvicorn without the command line's
-    modules); the settings are checked first, so a bad one is still one line here."""
+    modules); the settings are checked first, so a bad one is still one line here. ``ready``:
+    printed once the server accepts connections."""
     from app.core.serve import exec_server
 
     _settings()
-    exec_server(host, port, access_log=access_log, workers=workers)
+    exec_server(host, port, access_log=access_log, workers=workers, ready=ready)
 
 
 async def _audit_heads() -> list[dict[str, object]]:

@@ -17,19 +17,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
-def command(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> list[str]:
+def command(host: str, port: int, *, access_log: bool = True, workers: int = 1,
+            ready: str | None = None) -> list[str]:
     """The argv that runs the server (``-P``: the current folder is not put on the path, so the
     ``app`` package is the installed one, as for the ``yjrisk`` script)."""
     argv = [sys.executable, "-P", "-m", "app.core.serve", "--host", host, "--port", str(port),
             "--workers", str(workers)]
+    if ready:
+        argv += ["--ready", ready]
     return argv if access_log else [*argv, "--quiet"]
 
 
-def exec_server(host: str, port: int, *, access_log: bool = True, workers: int = 1) -> None:
-    """Replace this process with the server (never returns)."""
-    argv = command(host, port, access_log=access_log, workers=workers)
+def exec_server(host: str, port: int, *, access_log: bool = True, workers: int = 1,
+                ready: str | None = None) -> None:
+    """Replace this process with the server (never returns); ``ready``: a line printed on
+    stdout once the server accepts connections (one process only)."""
+    argv = command(host, port, access_log=access_log, workers=workers, ready=ready)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(argv[0], argv)
@@ -42,6 +48,8 @@ def main(args: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--quiet", action="store_true", help="log level warning")
+    parser.add_argument("--ready", default=None,
+                        help="a line printed once the server accepts connections")
     options = parser.parse_args(args)
 
     import uvicorn
@@ -54,12 +62,28 @@ def main(args: list[str] | None = None) -> None:
     # The supervisor's own messages (a worker not ready in time, a worker replaced) are logged
     # in the service's JSON format rather than lost.
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run("app.main:app_factory", factory=True, host=options.host, port=options.port,
-                log_config=None, proxy_headers=True,
-                log_level="warning" if options.quiet else "info",
-                workers=options.workers, access_log=False, http=SettingsH11Protocol,
-                timeout_keep_alive=settings.http_keep_alive_seconds,
-                timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
+    config: dict[str, Any] = dict(
+        factory=True, host=options.host, port=options.port, log_config=None,
+        proxy_headers=True, log_level="warning" if options.quiet else "info",
+        workers=options.workers, access_log=False, http=SettingsH11Protocol,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
+    if options.ready and options.workers == 1:
+        ready = options.ready
+
+        class Announcing(uvicorn.Server):
+            """uvicorn's server, saying where it serves once its sockets listen (the dev
+            start printed it before the app was imported, 5-20 s before the port accepted a
+            request: attack pass 11, A11-12)."""
+
+            async def startup(self, sockets: Any = None) -> None:
+                await super().startup(sockets)
+                if self.started:
+                    print(ready, flush=True)
+
+        Announcing(uvicorn.Config("app.main:app_factory", **config)).run()
+        return
+    uvicorn.run("app.main:app_factory", **config)
 
 
 if __name__ == "__main__":

@@ -17,17 +17,20 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
+from app.domain import cursors
 from app.domain.access import MANAGERS, require_roles, service_of
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import PlausibleDate, new_id, utcnow
+from app.domain.common import PlausibleDate, new_id, require_if_match, utcnow
 from app.domain.outbox import emit
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.services import Service
 
 MAX_ABSENCE_DAYS = 366
+
+_version = sa.Column("version", sa.Integer, nullable=False)
 
 
 class StaffAbsence(SQLModel, table=True):
@@ -35,6 +38,9 @@ class StaffAbsence(SQLModel, table=True):
 
     __tablename__ = "staff_absence"
     __table_args__ = (sa.Index("ix_staff_absence_staff", "service_id", "staff_id", "ends_on"),)
+    # Optimistic concurrency (the contract: PATCH requires If-Match): the ETag is the version,
+    # which every UPDATE moves on (attack pass 10, A10-22).
+    __mapper_args__ = {"version_id_col": _version}
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID = Field(foreign_key="service.id")
@@ -44,6 +50,12 @@ class StaffAbsence(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=200)
     created_by: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
+    version: int = Field(default=1, sa_column=_version)
+
+
+def etag_of(absence: StaffAbsence) -> str:
+    """The strong ETag of an absence: its version."""
+    return f'"{absence.version}"'
 
 
 class AbsenceCreate(BaseModel):
@@ -73,6 +85,7 @@ class AbsenceOut(BaseModel):
     reason: str | None
     created_by: str
     created_at: datetime
+    version: int
 
 
 def absence_out(absence: StaffAbsence) -> AbsenceOut:
@@ -96,6 +109,7 @@ async def record_absence(
     manager their own or that of the case holder of an open case they manage (403 otherwise:
     a closed case manages nobody)."""
     service = await _may_record(session, principal, staff_id)
+    await _no_overlap(session, service.id, staff_id, body.starts_on, body.ends_on)
     absence = StaffAbsence(service_id=service.id, staff_id=staff_id, starts_on=body.starts_on,
                            ends_on=body.ends_on, reason=body.reason, created_by=principal.sub)
     session.add(absence)
@@ -111,11 +125,15 @@ async def record_absence(
 
 async def change_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
-    body: AbsenceChange,
+    body: AbsenceChange, if_match: str | None,
 ) -> tuple[StaffAbsence, tuple[date, date]]:
     """Change an absence's dates (who may record it may change it; 404 for one not theirs
-    to see, 422 for dates out of order or too long); the absence and its dates before."""
-    absence = await _absence(session, principal, staff_id, absence_id, lock=True)
+    to see, 428 without If-Match, 412 when it changed since the caller read it, 422 for dates
+    out of order or too long); the absence and its dates before."""
+    absence = await _absence(session, principal, staff_id, absence_id)
+    # Checked on the absence as re-read under the service's policy lock: of two PATCHes sent
+    # with the same ETag, the second sees the first's version (A10-22).
+    require_if_match(etag_of(absence), if_match, "absence")
     before = (absence.starts_on, absence.ends_on)
     starts = body.starts_on or absence.starts_on
     ends = body.ends_on or absence.ends_on
@@ -126,6 +144,7 @@ async def change_absence(
             "An absence ends on or after it starts and lasts at most "
             f"{MAX_ABSENCE_DAYS} days.",
             errors=[{"loc": "body.ends_on", "msg": "out of order or too long"}]) from None
+    await _no_overlap(session, absence.service_id, staff_id, starts, ends, besides=absence.id)
     absence.starts_on, absence.ends_on = starts, ends
     session.add(absence)
     await session.flush()
@@ -142,7 +161,7 @@ async def cancel_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
 ) -> StaffAbsence:
     """Cancel (delete) an absence, audited with its dates; the absence as it was."""
-    absence = await _absence(session, principal, staff_id, absence_id, lock=True)
+    absence = await _absence(session, principal, staff_id, absence_id)
     await session.delete(absence)
     await session.flush()
     await record_audit(session, principal, "staff.absence_cancel", "staff_absence", absence.id,
@@ -154,48 +173,130 @@ async def cancel_absence(
     return absence
 
 
+ABSENCE_PAGE = 200
+
+
+async def read_absence(
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
+) -> StaffAbsence:
+    """One of the worker's absences, for those who may record them (403 for others; 404 for an
+    unknown id, another worker's or another service's)."""
+    service = await _may_manage(session, principal, staff_id, "see staff absences")
+    absence = (await session.exec(select(StaffAbsence).where(
+        StaffAbsence.id == absence_id, StaffAbsence.service_id == service.id,
+        StaffAbsence.staff_id == staff_id))).first()
+    if absence is None:
+        raise NotFound("No such absence.")
+    return absence
+
+
+async def list_absences(
+    session: AsyncSession, principal: Principal, staff_id: str, limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[StaffAbsence], str | None]:
+    """A page of the worker's recorded absences in the caller's service, earliest first (by
+    first day, then id), for those who may record them (403 otherwise), after ``cursor`` (the
+    previous page's ``next_cursor``; 422 ``invalid-cursor`` for one not made for this list),
+    and the next page's cursor (None on the last)."""
+    service = await _may_manage(session, principal, staff_id, "see staff absences")
+    key = cursors.query_key({"list": "absences", "service": str(service.id),
+                             "staff": staff_id})
+    where = [col(StaffAbsence.service_id) == service.id, col(StaffAbsence.staff_id) == staff_id]
+    if cursor is not None:
+        first, ident = cursors.decode(cursor, key, 2)
+        try:
+            day = date.fromisoformat(first)
+        except ValueError:
+            raise cursors.invalid() from None
+        last = cursors.identifier(ident)
+        where.append(sa.or_(col(StaffAbsence.starts_on) > day, sa.and_(
+            col(StaffAbsence.starts_on) == day, col(StaffAbsence.id) > last)))
+    rows = list((await session.exec(
+        select(StaffAbsence).where(*where)
+        .order_by(col(StaffAbsence.starts_on), col(StaffAbsence.id)).limit(limit + 1))).all())
+    page = rows[:limit]
+    following = (cursors.encode((page[-1].starts_on.isoformat(), str(page[-1].id)), key)
+                 if len(rows) > limit else None)
+    return page, following
+
+
 async def _absence(
-    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
-    *, lock: bool,
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
 ) -> StaffAbsence:
     """The worker's absence in the caller's service (404 for another's or an unknown id), if
-    the caller may record their absences (403 otherwise)."""
+    the caller may record their absences (403 otherwise), read again once the service's
+    policy lock is held: what a write that committed meanwhile left (a new version, or
+    nothing: cancelled) is what this write changes."""
     require_roles(principal, MANAGERS, "record staff absences")
     service = await service_of(session, principal)
     query = select(StaffAbsence).where(StaffAbsence.id == absence_id,
                                        StaffAbsence.service_id == service.id,
                                        StaffAbsence.staff_id == staff_id)
-    if lock:
-        query = query.with_for_update()
-    absence = (await session.exec(query)).first()
-    if absence is None:
+    if (await session.exec(query)).first() is None:
         raise NotFound("No such absence.")
     await _may_record(session, principal, staff_id)
+    absence = (await session.exec(
+        query.with_for_update().execution_options(populate_existing=True))).first()
+    if absence is None:
+        raise NotFound("No such absence.")
     return absence
 
 
 async def _may_record(session: AsyncSession, principal: Principal, staff_id: str) -> Service:
     """The caller's service when they may record ``staff_id``'s absences, else 403; its
     policy lock then held exclusive."""
-    require_roles(principal, MANAGERS, "record staff absences")
-    service = await service_of(session, principal)
-    if not staff_id.strip() or len(staff_id) > 128:
-        raise Unprocessable("Not a staff id.", errors=[{"loc": "path.staff_id", "msg": "invalid"}])
-    if not principal.has("duty_manager") and staff_id != principal.sub:
-        # An absence brings the worker's in-week deadlines forward (and so their escalations):
-        # their own line manager records it, not any line manager of the service.
-        manages = await session.exec(select(Case.id).where(
-            Case.service_id == service.id, Case.line_manager_id == principal.sub,
-            Case.case_holder_id == staff_id, col(Case.closed_at).is_(None)).limit(1))
-        if manages.first() is None:
-            raise Forbidden("A line manager records the absences of the case holders they "
-                            "manage (and their own); a duty manager anyone's.")
+    service = await _may_manage(session, principal, staff_id, "record staff absences")
     # Recording, changing or cancelling an absence is serialised with every case write of the
     # service (they read absences: who stands in, whose week ends early): from here on the
     # steps the caller moves are all there are, and no case write misses the change
     # (app.domain.policy_lock; A9-16).
     await lock_policy_exclusive(session, service.id)
     return service
+
+
+async def _may_manage(
+    session: AsyncSession, principal: Principal, staff_id: str, what: str
+) -> Service:
+    """The caller's service when they manage ``staff_id``'s absences (record, change, cancel
+    or see them): a duty manager anyone's, a line manager their own and those of the case
+    holders of the open cases they manage; 403 otherwise."""
+    require_roles(principal, MANAGERS, what)
+    service = await service_of(session, principal)
+    if not staff_id.strip() or len(staff_id) > 128:
+        raise Unprocessable("Not a staff id.", errors=[{"loc": "path.staff_id", "msg": "invalid"}])
+    if not principal.has("duty_manager") and staff_id != principal.sub:
+        # An absence brings the worker's in-week deadlines forward (and so their escalations):
+        # their own line manager records it, not any line manager of the service; and a
+        # person's leave is seen by those who may record it, no one else (A10-16).
+        manages = await session.exec(select(Case.id).where(
+            Case.service_id == service.id, Case.line_manager_id == principal.sub,
+            Case.case_holder_id == staff_id, col(Case.closed_at).is_(None)).limit(1))
+        if manages.first() is None:
+            raise Forbidden("A line manager records and sees the absences of the case holders "
+                            "they manage (and their own); a duty manager anyone's.")
+    return service
+
+
+async def _no_overlap(
+    session: AsyncSession, service_id: uuid.UUID, staff_id: str, starts_on: date,
+    ends_on: date, *, besides: uuid.UUID | None = None,
+) -> None:
+    """409 ``absence-overlaps`` when the worker already has a recorded absence on any day from
+    ``starts_on`` to ``ends_on`` (other than ``besides``, the one being changed): the same leave
+    recorded twice (A10-16). Read under the service's policy lock (exclusive), so of two writes
+    racing to record it one wins. The problem names the absence already there, not the dates
+    sent."""
+    query = select(StaffAbsence.id).where(
+        StaffAbsence.service_id == service_id, StaffAbsence.staff_id == staff_id,
+        col(StaffAbsence.starts_on) <= ends_on, col(StaffAbsence.ends_on) >= starts_on)
+    if besides is not None:
+        query = query.where(StaffAbsence.id != besides)
+    found = (await session.exec(query.order_by(col(StaffAbsence.starts_on)).limit(1))).first()
+    if found is not None:
+        raise Conflict(
+            "The staff member already has a recorded absence on some of these days: change "
+            "that absence (PATCH) instead of recording another.",
+            slug="absence-overlaps", extra={"absence_id": str(found)})
 
 
 async def absences_of(

@@ -79,6 +79,7 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "calendar.manage": STAFF,
     "report.timeliness": (*SERVICE_WIDE_READERS, "line_manager"),
     "absence.record": MANAGERS,
+    "absence.read": MANAGERS,
     "case.timeline": CASE_FILE_READERS,
     "step.read": STAFF,
     "step.complete": STAFF,

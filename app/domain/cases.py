@@ -21,12 +21,10 @@ from app.core.db import PlainSelect
 from app.core.errors import (
     Conflict,
     Forbidden,
-    PreconditionFailed,
-    PreconditionRequired,
     Unprocessable,
 )
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import cursors, policy, stand_ins
+from app.domain import cursors, policy, staff, stand_ins
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -60,6 +58,7 @@ from app.domain.common import (
     UtcDatetime,
     iso_utc,
     parse_declared,
+    require_if_match,
     require_mappa_category,
     resolve_occurred_at,
     utcnow,
@@ -670,18 +669,7 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, holder: bool, on_registe
 
 
 def _check_if_match(case: Case, if_match: str | None) -> None:
-    if if_match is None:
-        raise PreconditionRequired("Send If-Match with the case's ETag to change it.")
-    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"1") never
-    # matches, even when its opaque part equals the case's version.
-    tags = [t.strip() for t in if_match.split(",")]
-    if "*" in tags:  # would skip the lost-update check this header exists for
-        raise PreconditionRequired("Send the case's ETag in If-Match, not '*'.")
-    if etag_of(case) not in tags:
-        raise PreconditionFailed(
-            "The case has changed since you read it; fetch it again and retry.",
-            extra={"current_etag": etag_of(case)},
-        )
+    require_if_match(etag_of(case), if_match, "case")
 
 
 def custody_implied(
@@ -891,6 +879,10 @@ async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) ->
         moved += [s for s in await stand_ins.settle_case(
             wctx.session, wctx.principal, wctx.role, wctx.policy, wctx.service, case,
             today=london_date(utcnow()), why=changed) if s.id not in held]
+        # Wokingham W4: an in-week deadline is its worker's ("the last day before a prolonged
+        # absence"): a step that moved to another worker is counted again against theirs.
+        await staff.follow_absences(wctx.session, wctx.principal, wctx.policy, moved,
+                                    why=changed)
     return moved
 
 
@@ -907,6 +899,10 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # overdue step is not laundered by a close and reopen), then the policy adds what
         # the case's current state mandates and is not open (never a duplicate).
         reinstated = await policy.reinstate_closed_steps(wctx, reason="the case was reopened")
+        # ... except a next-panel date: the panels may have been booked, moved or cancelled
+        # while the case was closed (A10-26); redate() keeps one that had passed.
+        await policy.redate_returning_next_panel_steps(
+            wctx, steps=reinstated, why="the case was reopened")
         await policy.rehome_shut_out_steps(wctx, shut_out=await _shut_out(session, case))
         # A reinstated step follows the case's line manager as they are now: away, it stands
         # in (Somerset 3.1); back, one that stood in at the closure is theirs again.

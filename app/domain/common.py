@@ -14,7 +14,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, StrictInt, StringCons
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.core import clock
-from app.core.errors import Unprocessable
+from app.core.errors import PreconditionFailed, PreconditionRequired, Unprocessable
 from app.core.identifiers import check_staff_id
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -36,6 +36,23 @@ PlausibleDate = Annotated[date, AfterValidator(_plausible_date)]
 
 
 MAX_DETAILS_CHARS = 32_000
+
+
+def require_if_match(current: str, if_match: str | None, noun: str) -> None:
+    """The contract's optimistic concurrency for a PATCH of a single resource: 428 without
+    If-Match (or with ``*``, which would skip the lost-update check the header exists for),
+    412 when no tag in it is ``current`` (the resource's strong ETag). RFC 9110 §13.1.1:
+    If-Match compares strongly, so a weak tag (W/"1") never matches. The problem names the
+    current ETag, never what was sent."""
+    if if_match is None:
+        raise PreconditionRequired(f"Send If-Match with the {noun}'s ETag to change it.")
+    tags = [t.strip() for t in if_match.split(",")]
+    if "*" in tags:
+        raise PreconditionRequired(f"Send the {noun}'s ETag in If-Match, not '*'.")
+    if current not in tags:
+        raise PreconditionFailed(
+            f"The {noun} has changed since you read it; fetch it again and retry.",
+            extra={"current_etag": current})
 
 
 def check_details_size(details: dict[str, Any]) -> None:

@@ -194,12 +194,19 @@ async def apply_judgement(
     wf_event = wctx.event("judgement_recorded", data)
     backfill = _is_backfill(previous, occurred_at)
     evaluation: Evaluation | None
+    before: dict[str, str | None] = {}
     if backfill:
-        # Older than the current rating: it goes into the history only. It is still checked
-        # on its own terms (M2-M5, M7), but changes no current rating, register or step.
+        # Older than the current rating: not the case's rating now (that stays, with the
+        # register and contact level it gives), but an act the policy asks things of from its
+        # own date, as the history in time order would have (A10-30). Checked on its own terms
+        # (M2-M5, M7) first.
         evaluation = policy.validate_alone(wctx.policy, service, case, wf_event,
                                            str(body.domain))
-        result = await policy.current(session, case)
+        before, later = await ratings_around(session, case.id, str(body.domain),
+                                             str(body.level), occurred_at)
+        result = await policy.run_backfill(wctx, event=wf_event, ratings=before, later=later,
+                                           open_steps=open_steps)
+        result = await answer_from_file(wctx, result=result)
     else:
         # The case's open steps, read once under the lock: the reviews among them close first;
         # the policy then runs on the rest (read again only if a review was closed).
@@ -215,11 +222,7 @@ async def apply_judgement(
         result = await answer_from_file(wctx, result=result)
     previous_level = previous.get("level")
     if backfill:  # the level before it in time, not the current one (attack pass 9, A9-23)
-        previous_level = (await session.exec(
-            select(Judgement.level).where(
-                col(Judgement.case_id) == case.id, col(Judgement.domain) == body.domain,
-                col(Judgement.occurred_at) < occurred_at)
-            .order_by(col(Judgement.occurred_at).desc()).limit(1))).first()
+        previous_level = before[str(body.domain)]
     # The row as plain values (no ORM object: issue 15, its construction was ~5% of a write),
     # written by one Core INSERT (the row is only written, never changed in this unit of
     # work), then the case's new rating by the flush.
@@ -283,6 +286,34 @@ async def close_rating_reviews(
                                 satisfied_by=("judgement", judgement_id))
         result = more if result is None else result.merge(more)
     return result
+
+
+async def ratings_around(
+    session: AsyncSession, case_id: uuid.UUID, domain: str, level: str, occurred_at: datetime
+) -> tuple[dict[str, str | None], list[dict[str, str | None]]]:
+    """The case's ratings as a judgement of ``level`` in ``domain`` at ``occurred_at`` found
+    them (each domain's latest judgement before it; another domain's at the same instant
+    counts as before), and the ratings after each judgement dated after it, in time order
+    (recording order on ties), starting from that judgement's own: the last are the current
+    ratings. For a back-fill (A10-30)."""
+    rows = (await session.exec(
+        select(Judgement.domain, Judgement.level, Judgement.occurred_at)
+        .where(col(Judgement.case_id) == case_id)
+        .order_by(col(Judgement.occurred_at), col(Judgement.created_at), col(Judgement.id))
+    )).all()
+    before: dict[str, str | None] = dict.fromkeys(("rosh", "swb", "lor"))
+    after = []
+    for judged, value, at in rows:  # in time order
+        if at < occurred_at or (at == occurred_at and str(judged) != domain):
+            before[str(judged)] = str(value)
+        else:
+            after.append((str(judged), str(value)))
+    state: dict[str, str | None] = {**before, domain: level}
+    later = []
+    for judged, value in after:
+        state = {**state, judged: value}
+        later.append(state)
+    return before, later
 
 
 def _is_backfill(current: dict[str, Any], occurred_at: datetime) -> bool:

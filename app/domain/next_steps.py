@@ -17,6 +17,7 @@ from app.core.db import PlainSelect
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import cursors, policy
+from app.domain.absences import absences_of
 from app.domain.access import (
     ROLE_DUTY_ACTORS,
     load_case,
@@ -46,6 +47,7 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before, require_outside_closed_periods
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
+from app.workflows.calendar import london_date
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
 
@@ -501,6 +503,12 @@ async def _may_complete_here(
             role = await _also_done_by(session, principal, step, also)
             if role is not None:
                 return role
+        stands = {(share, stand) for rule in lines
+                  for share, stand in rule.also_stand_in.items() if principal.has(stand)}
+        if stands:
+            role = await _standing_in_for_share(session, step, stands)
+            if role is not None:
+                return role
         raise
 
 
@@ -517,6 +525,27 @@ async def _also_done_by(
     for role in sorted(roles):
         if role not in own or own[role] == principal.sub:
             return role
+    return None
+
+
+async def _standing_in_for_share(
+    session: AsyncSession, step: Step, stands: set[tuple[str, str]]
+) -> str | None:
+    """The stand-in role (of ``stands``: (share, stand-in role) pairs of the step's line's
+    ``also_stand_in`` whose role the principal holds) under which they may do the share the
+    line gives the case's holder of ``share`` while that holder is away today (a recorded
+    absence; Somerset 3.1 "If the line manager is unavailable, the duty manager will undertake
+    these functions", A10-17); None if none applies."""
+    case = await load_case(session, step.case_id, lock=False)
+    if case is None:
+        return None
+    today = london_date(utcnow())
+    for share, stand in sorted(stands):
+        holder = getattr(case, policy.ACTOR_FIELDS[share], None)
+        if holder is not None and any(
+                s <= today <= e for s, e in await absences_of(
+                    session, case.service_id, holder, today)):
+            return stand
     return None
 
 

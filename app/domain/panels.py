@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -176,9 +176,7 @@ async def create_panel(
     """Schedule a panel; steps waiting for a panel date get one (``next-panel``)."""
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
-    require_plausible(body.scheduled_for, "scheduled_for")
-    require_not_before(body.scheduled_for, YJS_FLOOR,
-                       "the start of youth justice services (1 April 2000)", "scheduled_for")
+    require_sitting_time(body.scheduled_for)
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
@@ -277,9 +275,8 @@ async def reschedule_panel(
     whose date that changes, sooner or later, are re-dated (audited) in the same write."""
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "reschedule panels")
-    require_plausible(body.scheduled_for, "scheduled_for")
-    require_not_before(body.scheduled_for, YJS_FLOOR,
-                       "the start of youth justice services (1 April 2000)", "scheduled_for")
+    require_sitting_time(body.scheduled_for)
+    _refuse_move_into_past(body.scheduled_for)
     was = panel.scheduled_for
     if was == body.scheduled_for:
         return panel, items
@@ -294,6 +291,25 @@ async def reschedule_panel(
                         "was": iso_utc(was)})
     await _redate_next_panel_steps(session, principal, ctx, service, panel, "moved")
     return panel, items
+
+
+def _refuse_move_into_past(scheduled_for: datetime, now: datetime | None = None) -> None:
+    """422 ``moved-into-past`` (``bound`` now, never the value sent) for moving a panel that
+    has not sat to a time already past on the service's clock: the moved panel would count as
+    having sat (409 ``panel-has-sat`` from then on, so a typo could never be undone) and the
+    next-panel steps (Somerset S7/S8/S10, not waivable) would fall due, late, at a meeting that
+    never happened (attack pass 11, A11-3). Booking a panel in the past stays allowed: that is
+    the deliberate back-fill of a sitting that took place (policy-rules "so that a CMS can
+    back-fill events"; its decision is then recorded at its time)."""
+    now = now or utcnow()
+    if scheduled_for > now:
+        return
+    when = iso_utc(now)
+    raise Unprocessable(
+        "A panel that has not sat cannot be moved to a time already past (book a panel that "
+        "sat as a new panel instead).", slug="moved-into-past",
+        errors=[{"loc": "body.scheduled_for", "msg": f"must be after now ({when})"}],
+        extra={"bound": {"field": "scheduled_for", "name": "now", "value": when}})
 
 
 async def cancel_panel(
@@ -376,6 +392,35 @@ async def _refuse_stale_mappa_level(
 # 1998 (s.39) set them up, operating from 1 April 2000 (00:00 London, BST). A panel dated
 # earlier (1900) is a typing slip, refused before it gives waiting steps a date.
 YJS_FLOOR = datetime(2000, 3, 31, 23, 0, tzinfo=UTC)
+
+
+# Nor is a sitting booked more than a year ahead: neither seed plans one so far (Somerset's MARP
+# "the next YJT MARP" and its "provisional review date" (7.1.6); Wokingham's High-Risk Panel
+# "within one week of their request", monthly for MAPPA level 1), and a panel booked far ahead is
+# no slip to store quietly: booked first, it sets the date of every waiting next-panel step (a
+# meeting day's date gives way to the first panel booked), so a 2099 sitting took them out of
+# the overdue list for 73 years (attack pass 10, A10-14). A year also keeps every sitting within
+# the timeliness report's own periods (at most 120 months, reports.check_query).
+PANEL_HORIZON = timedelta(days=366)
+
+
+def require_sitting_time(scheduled_for: datetime, now: datetime | None = None) -> None:
+    """A panel's time (booked or moved to): 422 before 1 April 2000 (``occurred-before-bound``)
+    or more than :data:`PANEL_HORIZON` after now (``scheduled-too-far-ahead``), each naming the
+    bound (never the value sent)."""
+    require_plausible(scheduled_for, "scheduled_for")
+    require_not_before(scheduled_for, YJS_FLOOR,
+                       "the start of youth justice services (1 April 2000)", "scheduled_for")
+    latest = (now or utcnow()) + PANEL_HORIZON
+    if scheduled_for > latest:
+        when = iso_utc(latest)
+        raise Unprocessable(
+            f"A panel may be booked at most a year ahead (until {when}).",
+            slug="scheduled-too-far-ahead",
+            errors=[{"loc": "body.scheduled_for",
+                     "msg": f"must not be after a year from now ({when})"}],
+            extra={"bound": {"field": "scheduled_for", "name": "a year from now",
+                             "value": when}})
 
 
 def _scheduler_role(principal: Principal) -> str:
@@ -464,6 +509,7 @@ async def add_item(
         raise NotFound("No such case.")
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
+    await _refuse_second_item(session, panel, case)
     await _require_panel_route(session, case, body.referral_id)
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
@@ -483,8 +529,31 @@ async def add_item(
         note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
              f"by {principal.sub}",
     )
-    return item, satisfied.merge(await policy.current(session, case)) if satisfied \
-        else await policy.current(session, case)
+    # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
+    # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item.
+    added = await policy.run(wctx, event=wctx.event(
+        "panel_item_added",
+        {"panel_id": str(panel.id), "panel_kind": panel.kind, "panel_chair_id": panel.chair_id,
+         "scheduled_for": iso_utc(panel.scheduled_for)},
+        subject_id=item.id))
+    return item, satisfied.merge(added) if satisfied else added
+
+
+async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -> None:
+    """409 ``already-on-agenda`` when the case is already on this panel's agenda (decided or
+    not), naming that item: a panel hears a child once at a sitting and records one decision
+    (Somerset 7.1.2 "the Chair will set the review date", Wokingham "At the end of the Panel, a
+    specific action plan and risk classification should be agreed"); a second line invited two
+    contradicting ones (attack pass 11, A11-8). Read under the case's lock, which every add of
+    an item for the case takes, so racing adds see each other; the unique index of migration
+    0020 backs it."""
+    existing = (await session.exec(select(PanelItem.id).where(
+        PanelItem.panel_id == panel.id, PanelItem.case_id == case.id)
+        .order_by(col(PanelItem.created_at)).limit(1))).first()
+    if existing is not None:
+        raise Conflict("The case is already on this panel's agenda (item_id): a panel hears a "
+                       "case once at a sitting and records one decision on it.",
+                       slug="already-on-agenda", extra={"item_id": str(existing)})
 
 
 async def _require_panel_route(
@@ -690,6 +759,11 @@ async def decide(
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
     mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
     act = ("panel_item", item.id)
+    # A step about another item of the case still waiting for its panel's decision (its chair
+    # to record that decision) is that item's, not done by this one.
+    pending = frozenset((await session.exec(select(PanelItem.id).where(
+        PanelItem.case_id == case.id, PanelItem.id != item.id,
+        col(PanelItem.decided_at).is_(None)))).all())
     passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
          f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
@@ -702,7 +776,8 @@ async def decide(
     )
     for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
-            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status)
+            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
+            own_subject=codes if pending else (), others=pending)
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)
     data = {

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,9 +31,14 @@ class Panel(SQLModel, table=True):
 
 
 class PanelItem(SQLModel, table=True):
-    """A case on a panel's agenda, with its presenter and, once made, the decision."""
+    """A case on a panel's agenda, with its presenter and, once made, the decision. One item per
+    case per panel (attack pass 11, A11-8): a second line for the same child invited two
+    contradicting decisions at one sitting."""
 
     __tablename__ = "panel_item"
+    # The database's guarantee of one item per case per panel, whatever races (migration 0020).
+    __table_args__ = (sa.Index("uq_panel_item_panel_case", "panel_id", "case_id",
+                               "duplicate_rank", unique=True),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     service_id: uuid.UUID = Field(foreign_key="service.id")
@@ -44,6 +50,11 @@ class PanelItem(SQLModel, table=True):
     decided_at: datetime | None = None
     decided_by: str | None = Field(default=None, max_length=128)
     decision: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # 0 for every item stored since migration 0020. Before it a case could be put on one panel
+    # twice: the migration kept those extra items (and any decision on them) and numbered them
+    # 1, 2, ... in the order they were added, so that (panel, case, rank) is unique and no new
+    # item can join a case already on the agenda.
+    duplicate_rank: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 async def load_scheduled_panels(

@@ -25,15 +25,22 @@ from app.core.errors import (
 )
 from app.core.security import Principal
 from app.domain import policy
-from app.domain.access import MANAGERS, case_role_for, get_visible_case
+from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
 from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import CscStatus, Intervention
-from app.domain.common import PlausibleDate, UtcDatetime, check_details_size, resolve_occurred_at
+from app.domain.common import (
+    PlausibleDate,
+    StaffId,
+    UtcDatetime,
+    check_details_size,
+    resolve_occurred_at,
+)
 from app.domain.events import IncomingRatings
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.domain.judgements_table import Level
 from app.domain.panels import PanelAction
 from app.domain.referrals import KindLabel, ReferralStatus
+from app.domain.timing import require_within_case
 from app.domain.write_context import event
 from app.workflows.types import TRIGGERS
 
@@ -118,6 +125,15 @@ class PanelDecisionData(_TriggerData):
     panel_kind: KindLabel
 
 
+class PanelItemAddedData(_TriggerData):
+    """``panel_item_added``."""
+
+    panel_id: uuid.UUID
+    panel_kind: KindLabel
+    panel_chair_id: StaffId | None = None
+    scheduled_for: UtcDatetime | None = None
+
+
 class PanelScheduledData(_TriggerData):
     """``panel_scheduled``."""
 
@@ -147,6 +163,7 @@ TRIGGER_DATA: dict[str, type[_TriggerData]] = {
     "case_event": CaseEventData,
     "referral_created": ReferralCreatedData,
     "referral_transition": ReferralTransitionData,
+    "panel_item_added": PanelItemAddedData,
     "panel_decision": PanelDecisionData,
     "panel_scheduled": PanelScheduledData,
     "step_completed": StepCompletedData,
@@ -237,18 +254,26 @@ def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, d
 async def preview(
     session: AsyncSession, principal: Principal, body: PreviewRequest, ctx: policy.PolicyContext
 ) -> PreviewOut:
-    """Evaluate without writing (the caller's session is never flushed)."""
+    """Evaluate without writing (the caller's session is never flushed). What the write would
+    refuse before its policy runs is refused here the same way: a judgement on a closed case is
+    409 ``case-closed``, and an act dated before the child's birth or the case's opening (or,
+    for a judgement, inside a period the case was closed) is 422 ``occurred-before-bound``
+    (attack pass 11, A11-15: the preview said ``valid`` with steps for such a write)."""
     service, case = await get_visible_case(session, principal, body.case_id)
     role = case_role_for(principal, case, ("case_holder", *MANAGERS, "chair"), "preview")
     if (body.judgement is None) == (body.trigger is None):
         raise Unprocessable("Send either a judgement or a trigger.",
                             errors=[{"loc": "body", "msg": "judgement xor trigger"}])
     if body.judgement is not None:
+        require_open_case(case, "record a judgement")
         occurred = resolve_occurred_at(body.judgement.occurred_at)
+        require_within_case(case, occurred, "judgement.occurred_at")
         wf = event("judgement_recorded", occurred, case.id, principal,
                           judgement_event_data(body.judgement, False), role)
     else:
         occurred = resolve_occurred_at(body.occurred_at)
+        # Every act's bounds; which acts reach past a closure depends on the act (the pack's).
+        require_within_case(case, occurred, after_closure=True)
         subject, data = trigger_data(body, case.id)
         wf = event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)

@@ -303,6 +303,7 @@ async def reopen_steps_satisfied_by(
             policy_version=done.policy_version,
             policy_ref=done.policy_ref, subject_id=done.subject_id,
             raised_at=done.raised_at, overdue_at=done.overdue_at,
+            owner_role=done.owner_role, reasons=list(done.reasons or []),
             note=f"Re-opened: the {referral.kind} referral {referral.id} that satisfied it was "
                  f"{'withdrawn' if action == 'withdraw' else 'declined'}.",
         )
@@ -315,6 +316,11 @@ async def reopen_steps_satisfied_by(
             change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
                     "due_at": iso_utc(step.due_at) if step.due_at else None},
         )
+    # Its next-panel date as the panels stand now: they may have been booked, moved or
+    # cancelled while the referral answered it (A10-26).
+    undone = "withdrawn" if action == "withdraw" else "declined"
+    await policy.redate_returning_next_panel_steps(
+        wctx, steps=reopened, why=f"the referral that answered it was {undone}")
     return reopened
 
 

@@ -2,8 +2,14 @@
 
 Wokingham "Internal and External Controls": an incident known "on a Friday or the last day before
 a prolonged absence (for example, the last working day before annual leave)" is recorded and
-reported "before the end of the working week". An absence recorded after such a step was raised
-brings its deadline forward to the worker's last working day before the absence (never later).
+reported "before the end of the working week". Whenever the worker's absences change (recorded,
+moved, shortened, cancelled) each of their open in-week steps is counted again from its own act
+against the absences as they now stand: brought forward to the last working day before a
+prolonged absence, or put back when none cuts the week short any more, whether the step was
+raised before the absence was recorded or while it was (attack pass 11, A11-6). A deadline
+already passed at the change stays (:func:`app.domain.policy.redate`). Leave starting or ending
+as days pass changes nothing here: the deadline depends on the absences after the day the step
+counts from, not on today.
 
 Somerset 3.1: "If the line manager is unavailable, the duty manager will undertake these
 functions": an absence recorded for a line manager while one of their open steps whose rule line
@@ -17,7 +23,7 @@ true by :mod:`app.domain.stand_ins`.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,14 +41,16 @@ from app.domain.absences import (
 )
 from app.domain.access import lock_case
 from app.domain.audit import record_audit
-from app.domain.common import iso_utc
+from app.domain.common import iso_utc, utcnow
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
-from app.workflows.calendar import end_of_day, london_date
-from app.workflows.deadlines import in_week_due, prolonged_absences
+from app.workflows.calendar import london_date
+from app.workflows.deadlines import in_week_deadline, prolonged_absences
+from app.workflows.types import StepIntent
 
 IN_WEEK = "+1wd-in-week"
 BROUGHT_FORWARD = "Brought forward to the last working day before"
+PUT_BACK = "Put back: no prolonged absence cuts the week short by"
 
 
 async def record_staff_absence(
@@ -50,36 +58,22 @@ async def record_staff_absence(
     ctx: policy.PolicyContext,
 ) -> tuple[StaffAbsence, list[Step]]:
     """Record the absence (managers; 403 otherwise) and bring forward the worker's open in-week
-    steps it cuts short; the re-dated steps (audited, one transaction)."""
+    steps it cuts short, then settle their stand-in steps; the steps moved (audited, one
+    transaction)."""
     absence = await record_absence(session, principal, staff_id, body)
-    service = await session.get(Service, absence.service_id)
-    assert service is not None
-    in_week = await _in_week_steps(session, service, staff_id)
-    moved = []
-    for step in in_week:
-        await session.refresh(step)
-        if step.status == StepStatus.open and await _bring_forward(session, ctx, step, absence):
-            await record_audit(
-                session, principal, "step.redate", "step", step.id,
-                service_id=step.service_id, case_id=step.case_id,
-                change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
-                        else None, "absence_id": str(absence.id)})
-            moved.append(step)
-    moved += await stand_ins.settle_staff(
-        session, principal, None, ctx, service, staff_id,
-        why=f"absence {absence.id} recorded")
-    await session.flush()
-    return absence, moved
+    return absence, await _settle(session, principal, ctx, absence,
+                                  f"absence {absence.id} recorded")
 
 
 async def change_staff_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
-    body: AbsenceChange, ctx: policy.PolicyContext,
+    body: AbsenceChange, if_match: str | None, ctx: policy.PolicyContext,
 ) -> tuple[StaffAbsence, list[Step]]:
     """Move, shorten or extend a recorded absence (back early, leave changed), then settle the
     worker's stand-in steps: what stood in for leave that no longer covers them comes back,
     what the new dates cover stands in (Somerset 3.1); one transaction."""
-    absence, before = await change_absence(session, principal, staff_id, absence_id, body)
+    absence, before = await change_absence(session, principal, staff_id, absence_id, body,
+                                           if_match)
     return absence, await _settle(session, principal, ctx, absence, (
         f"absence {absence.id} changed"))
 
@@ -88,8 +82,8 @@ async def cancel_staff_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
     ctx: policy.PolicyContext,
 ) -> list[Step]:
-    """Cancel a recorded absence, then give back the steps that stood in for it (Somerset
-    3.1); one transaction. The steps moved."""
+    """Cancel a recorded absence, then put back the in-week deadlines it cut short (W4) and give
+    back the steps that stood in for it (Somerset 3.1); one transaction. The steps moved."""
     absence = await cancel_absence(session, principal, staff_id, absence_id)
     return await _settle(session, principal, ctx, absence, (
         f"absence {absence.id} cancelled"))
@@ -99,25 +93,45 @@ async def _settle(
     session: AsyncSession, principal: Principal, ctx: policy.PolicyContext,
     absence: StaffAbsence, why: str,
 ) -> list[Step]:
-    """After an absence changed or was cancelled: the worker's in-week deadlines follow their
-    absences as they now are (brought forward, or put back when the absence that brought them
-    forward no longer cuts the week short), and so do their stand-in steps."""
+    """After an absence was recorded, changed or cancelled: the worker's open in-week steps are
+    counted again from their own acts against their absences as they now are (brought forward,
+    or put back when no absence cuts the week short any more, whichever was recorded first), and
+    their stand-in steps follow the absences too; audited, in the write's transaction."""
     service = await session.get(Service, absence.service_id)
     assert service is not None
     in_week = await _in_week_steps(session, service, absence.staff_id)
-    moved = []
     for step in in_week:
         await session.refresh(step)
-        if step.status == StepStatus.open and await _follow_absences(session, ctx, step, why):
-            await record_audit(
-                session, principal, "step.redate", "step", step.id,
-                service_id=step.service_id, case_id=step.case_id, reason=why,
-                change={"code": step.code, "due_at": iso_utc(step.due_at) if step.due_at
-                        else None, "absence_id": str(absence.id)})
-            moved.append(step)
+    moved = await follow_absences(session, principal, ctx, in_week, why=why,
+                                  absence_id=absence.id)
     moved += await stand_ins.settle_staff(session, principal, None, ctx, service,
                                           absence.staff_id, why=why)
     await session.flush()
+    return moved
+
+
+async def follow_absences(
+    session: AsyncSession, principal: Principal, ctx: policy.PolicyContext, steps: list[Step],
+    *, why: str, absence_id: uuid.UUID | None = None,
+) -> list[Step]:
+    """Re-date each open in-week step of ``steps`` (Wokingham W4) by its worker's absences as
+    they now stand (:func:`_follow_absences`), each re-date audited (``step.redate``) in the
+    caller's transaction, the steps' cases locked by the caller; the steps that moved. Called
+    when an absence is recorded, changed or cancelled, and when a step moves to another worker
+    (the case's holder changed: attack pass 11, A11-18, the deadline is the worker's)."""
+    moved = []
+    for step in steps:
+        if step.status != StepStatus.open or step.deadline_form != IN_WEEK:
+            continue
+        if await _follow_absences(session, ctx, step, why):
+            change: dict[str, str | None] = {
+                "code": step.code, "due_at": iso_utc(step.due_at) if step.due_at else None}
+            if absence_id is not None:
+                change["absence_id"] = str(absence_id)
+            await record_audit(
+                session, principal, "step.redate", "step", step.id,
+                service_id=step.service_id, case_id=step.case_id, reason=why, change=change)
+            moved.append(step)
     return moved
 
 
@@ -139,50 +153,39 @@ async def _in_week_steps(session: AsyncSession, service: Service, staff_id: str)
 async def _follow_absences(
     session: AsyncSession, ctx: policy.PolicyContext, step: Step, why: str
 ) -> bool:
-    """Re-date one in-week step by the worker's absences as they now are: sooner when one cuts
-    its week short, later (never past the week's own end) when the absence that brought it
-    forward was shortened, moved or cancelled; whether it moved."""
+    """Re-date one in-week step by its worker's absences as they now stand, counted again from
+    its own act (the moment it became known) as the engine counts it when the step is raised:
+    the pack's prolonged absences (``prolonged_absence_working_days``), the next working day
+    capped at the week's end and at the last working day before such an absence. Sooner or
+    later, whichever was recorded first, the step raised before the leave or during it (attack
+    pass 11, A11-6: one raised while the leave was recorded kept the early date after it was
+    cancelled). Through :func:`app.domain.policy.redate`: a deadline passed before this change
+    stays, with a note. Whether the step moved (or its note changed)."""
     counted = _counted_from(step)
     if counted is None or step.due_at is None or step.assignee_id is None:
         return False
-    day = london_date(counted)
-    absences = await absences_of(session, step.service_id, step.assignee_id, day)
-    due = end_of_day(in_week_due(day, ctx.calendar, absences))
-    brought_forward = BROUGHT_FORWARD in (step.note or "")
-    if due == step.due_at or (due > step.due_at and not brought_forward):
-        return False
-    word = "Brought forward" if due < step.due_at else "Put back"
-    step.due_at = due
-    step.overdue_at = policy.overdue_at_for(due, step.urgent, ctx.calendar)
-    step.note = "\n".join(x for x in (step.note, f"{word}: {why}.") if x)
-    session.add(step)
-    return True
-
-
-async def _bring_forward(
-    session: AsyncSession, ctx: policy.PolicyContext, step: Step, absence: StaffAbsence
-) -> bool:
-    """Re-date one in-week step to the last working day before the absence, if sooner."""
-    counted = _counted_from(step)
-    if counted is None or step.due_at is None:
-        return False
-    day = london_date(counted)
-    service = await session.get(Service, absence.service_id)
+    service = await session.get(Service, step.service_id)
     assert service is not None
     pack = ctx.pack_for(service, at=step.raised_at)
     absences = prolonged_absences(
-        await absences_of(session, absence.service_id, absence.staff_id, day),
+        await absences_of(session, step.service_id, step.assignee_id, london_date(counted)),
         pack.prolonged_absence_working_days, ctx.calendar)
-    due = end_of_day(in_week_due(day, ctx.calendar, absences))
-    if due >= step.due_at:
+    due = in_week_deadline(absences, counted.astimezone(UTC), ctx.calendar).due_at
+    if due is None or due == step.due_at:
         return False
-    step.due_at = due
-    step.overdue_at = policy.overdue_at_for(due, step.urgent, ctx.calendar)
-    step.note = "\n".join(x for x in (step.note, (
-        f"{BROUGHT_FORWARD} {absence.staff_id}'s absence from "
-        f"{absence.starts_on.isoformat()}.")) if x)
+    word = (f"{BROUGHT_FORWARD} {step.assignee_id}'s absence" if due < step.due_at
+            else f"{PUT_BACK} {step.assignee_id}'s absences as they now stand")
+    stale = [line for line in (step.note or "").splitlines()
+             if line.startswith((BROUGHT_FORWARD, PUT_BACK))]
+    intent = StepIntent(
+        action="update_due", rule_id=step.rule_id, code=step.code, title=step.title,
+        actor=step.actor, subject_id=step.subject_id, due_at=due, urgent=step.urgent,
+        awaiting_panel_date=False, policy_pack=step.policy_pack, policy_ref=step.policy_ref,
+        deadline_form=IN_WEEK, note=f"{word} ({why}).")
+    before = (step.due_at, step.note)
+    policy.redate(step, intent, at=utcnow(), calendar=ctx.calendar, stale=stale)
     session.add(step)
-    return True
+    return (step.due_at, step.note) != before
 
 
 def _counted_from(step: Step) -> datetime | None:

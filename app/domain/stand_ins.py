@@ -19,6 +19,10 @@ without a step being made:
 An escalation owed to the line manager (over a case holder's late step) follows the same rule:
 raised while they are away it goes where their own duties escalate (the duty managers, as the
 escalation pass raises it), and it comes back when they are not; it moves when they go away.
+An escalation of a stand-in step follows the step, both ways: over the duty manager standing in
+(the senior managers) while the line manager is away, over the line manager (the duty managers)
+once it is theirs again (attack pass 10, A10-11). Either way it is where the escalation pass
+would raise it that day.
 
 Every move is made under the case's lock, after re-reading the step, and is audited
 (``step.reassign``) and announced (``step.reassigned``) in the write's transaction.
@@ -95,7 +99,11 @@ async def settle_case(
     its actor unless they are away; a holder's step stands in if they are away. Each move is
     audited and announced; ``why`` says what made the change (the audit's reason)."""
     moved = []
+    escalations = []
     for step in await policy.open_steps_of(session, case.id):
+        if step.code == ESCALATION_CODE:
+            escalations.append(step)  # after the steps they chase have moved
+            continue
         pack = ctx.pack_for(service, at=step.raised_at)
         frm = stood_in_from(pack, step)
         if frm is not None:
@@ -111,10 +119,6 @@ async def settle_case(
             await _announce(session, principal, role, step, (was, frm), (None, holder),
                             f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
             moved.append(step)
-        elif step.code == ESCALATION_CODE:
-            if await _settle_escalation(session, principal, role, ctx, case, step,
-                                        today=today, why=why):
-                moved.append(step)
         elif step.assignee_id is not None and policy.stand_in_of(pack, step) is not None:
             was = step.actor
             stood = await policy.stand_in_if_away(session, pack, step, today)
@@ -125,6 +129,10 @@ async def settle_case(
             reason = f"{old} is on recorded leave ({why})"
             await _announce(session, principal, role, step, (was, to), (old, None), reason)
             moved.append(step)
+    for step in escalations:
+        if await _settle_escalation(session, principal, role, ctx, service, case, step,
+                                    today=today, why=why):
+            moved.append(step)
     if moved:
         await session.flush()
     return moved
@@ -132,40 +140,71 @@ async def settle_case(
 
 async def _settle_escalation(
     session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
-    case: Case, step: Step, *, today: date, why: str,
+    service: Service, case: Case, step: Step, *, today: date, why: str,
 ) -> bool:
-    """An open escalation owed to the case's line manager (a case holder's late step, say)
-    goes where the line manager's own duties escalate while they are away today (Somerset 3.1,
-    4.6: "if their line manager is unavailable, the duty manager"), as the escalation pass
-    raises it then, and back to them when they are not; whether it moved."""
+    """An open escalation goes where the escalation pass would raise it today, when leave is
+    what put it elsewhere (whether it moved):
+
+    - owed to the case's line manager (a case holder's late step, say): where the line
+      manager's own duties escalate while they are away today (Somerset 3.1, 4.6: "if their
+      line manager is unavailable, the duty manager"), back to them when they are not;
+    - chasing a step that stands in for them (Somerset 3.1): with the step, over whoever holds
+      it now: over the duty manager standing in (the senior managers) while the line manager
+      is away, over the line manager (the duty managers) once the step is theirs again
+      (attack pass 10, A10-11: it stayed with the senior managers after the leave).
+
+    An escalation somewhere leave never puts it (moved by hand, say) stays there."""
     pack = ctx.packs.get(step.policy_pack)
     subject = await session.get(Step, step.subject_id)
     lm = case.line_manager_id
     if pack is None or subject is None or lm is None:
         return False
-    owed = owed_by(SimpleNamespace(actor=subject.actor, owner_role=subject.owner_role,
-                                   assignee_id=subject.assignee_id, line_manager_id=lm))
-    over = pack.escalation.target("line_manager")
-    if pack.escalation.target(owed) != "line_manager" or over == "line_manager":
-        return False
+    # The holders the chased step may have as leave comes and goes: its actor now, and its
+    # rule line's actor and stand-in when it is a stand-in step.
+    actors = {subject.actor}
+    line = ctx.pack_for(service, at=subject.raised_at).lines(subject.rule_id)
+    actors |= {a for r in line if r.code == subject.code and r.stand_in
+               for a in (r.actor, r.stand_in)}
+    possible = {_escalated_to(pack, subject, actor, lm, away)
+                for actor in actors for away in (False, True)}
     away = await away_for(session, step, lm, today)
-    if away is not None and step.actor == "line_manager" and step.assignee_id == lm:
-        step.actor, step.assignee_id = over, None
+    to = _escalated_to(pack, subject, subject.actor, lm, away is not None)
+    was = (step.actor, step.assignee_id)
+    if was == to or was not in possible:
+        return False
+    step.actor, step.assignee_id = to
+    if away is not None:
         step.note = _noted(step.note, (
             f"Stood in: the line manager ({lm}) is on recorded leave; the "
-            f"{over.replace('_', ' ')} takes "
-            "this escalation."))
-        await _announce(session, principal, role, step, ("line_manager", over), (lm, None),
-                        f"{lm} is on recorded leave ({why})")
-        return True
-    if away is None and step.actor == over and step.assignee_id is None:
-        step.actor, step.assignee_id = "line_manager", lm
+            f"{to[0].replace('_', ' ')} takes this escalation."))
+        reason = f"{lm} is on recorded leave ({why})"
+    elif to[0] == "line_manager":
         step.note = _noted(step.note, (
             f"Given back: the line manager ({lm}) is not on recorded leave today."))
-        await _announce(session, principal, role, step, (over, "line_manager"), (None, lm),
-                        f"given back to the line manager ({lm}): {why}")
-        return True
-    return False
+        reason = f"given back to the line manager ({lm}): {why}"
+    else:
+        step.note = _noted(step.note, (
+            f"Given back: the line manager ({lm}) is not on recorded leave today; the step it "
+            f"chases is theirs again, and its escalation the {to[0].replace('_', ' ')}'s."))
+        reason = (f"the step it chases is given back to the line manager ({lm}); its "
+                  f"escalation to the {to[0].replace('_', ' ')}: {why}")
+    await _announce(session, principal, role, step, (was[0], to[0]), (was[1], to[1]), reason)
+    return True
+
+
+def _escalated_to(
+    pack: Pack, subject: Step, actor: str, lm: str, lm_away: bool
+) -> tuple[str, str | None]:
+    """(actor, assignee) of the escalation the pass raises over ``subject`` held by ``actor``
+    (:func:`app.domain.escalation.escalation_row`'s choice): the pack's escalation target of
+    the role it is owed in, but over the line manager's duties when that is the line manager
+    and they are away; named to the line manager when it is theirs."""
+    owed = owed_by(SimpleNamespace(actor=actor, owner_role=subject.owner_role,
+                                   assignee_id=subject.assignee_id, line_manager_id=lm))
+    target = pack.escalation.target(owed)
+    if target == "line_manager" and lm_away:
+        target = pack.escalation.target("line_manager")
+    return target, (lm if target == "line_manager" else None)
 
 
 async def settle_staff(
@@ -220,12 +259,14 @@ async def cases_to_settle(
     in) or unassigned on a case whose line manager is not away today (it may go back)."""
     versions = ctx.versions_of(service.policy_pack)
     codes = sorted({r.code for pack in versions for r in pack.rules if r.stand_in})
-    # Escalations of steps whose role never escalates to the line manager stay where they are.
+    # Escalations of steps whose role never escalates to the line manager stay where they are,
+    # unless the step they chase is one that stands in (its escalation follows it: A10-11).
     never_lm = sorted(r for r in STAFF_ROLES
                       if all(p.escalation.target(r) != "line_manager" for p in versions))
     subject = aliased(Step)
     maybe_lm = sa.or_(col(Step.code) != ESCALATION_CODE, sa.exists().where(
-        col(subject.id) == col(Step.subject_id), col(subject.actor).not_in(never_lm)))
+        col(subject.id) == col(Step.subject_id),
+        sa.or_(col(subject.actor).not_in(never_lm), col(subject.code).in_(codes))))
     assignee_away = sa.exists().where(
         col(StaffAbsence.service_id) == service.id,
         col(StaffAbsence.staff_id) == col(Step.assignee_id),

@@ -18,6 +18,7 @@ from app.core.errors import Forbidden
 from app.core.security import Principal
 from app.domain.access import ROLE_TABLE, admit, roles_for
 from app.domain.services import service_found_before, service_is_known
+from app.domain.stand_ins import settle_today
 
 REFERRAL_ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
@@ -87,6 +88,13 @@ class GatedRoute(APIRoute):
             refusal = request.scope.get(BODY_REFUSAL_KEY)
             if refusal is not None:  # 413/415 from the headers, now that the gate has passed
                 raise StarletteHTTPException(status_code=refusal[0], detail=refusal[1])
+            if request.method != "GET" and principal.service is not None:
+                # A write answers the case's open steps: the day's stand-ins are settled first,
+                # as before a read (Somerset 3.1; attack pass 11, A11-11: the first write after
+                # leave started overnight answered steps owed to the absent line manager). A
+                # dictionary look-up once this process has swept the service today.
+                await settle_today(request.app.state.session_factory, request.app.state.policy,
+                                   principal.service)
             return await handler(request)
 
         return gated

@@ -19,7 +19,9 @@ router = APIRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
 async def create(
     body: svc.PanelCreate, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Written[svc.PanelOut]:
-    """Schedule a panel (chair, panel admin); waiting `next-panel` steps get its date."""
+    """Schedule a panel (chair, panel admin; 422 `scheduled-too-far-ahead` more than a year
+    ahead); waiting `next-panel` steps get its date. `chair_id` is not checked against a staff
+    directory (the service keeps none): any chair of the service records the decision."""
     panel = await svc.create_panel(session, principal, body, request.app.state.policy)
     return Written(data=svc.panel_out(panel, []))
 
@@ -31,8 +33,9 @@ async def reschedule(
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelOut]:
     """Move a panel to another time (chair, panel admin; 409 `panel-has-sat` once its time has
-    passed, `panel-decided` once a decision is recorded on it); `next-panel` steps whose date
-    that changes, sooner or later, are re-dated."""
+    passed, `panel-decided` once a decision is recorded on it; 422 `moved-into-past` for a time
+    already past, `scheduled-too-far-ahead` more than a year ahead); `next-panel` steps whose
+    date that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
     return Written(data=svc.panel_out(panel, items, visible))
@@ -76,7 +79,8 @@ async def add_item(
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
     """Put a case on the agenda with its presenter (and optionally its referral); answers the
-    case's open steps."""
+    case's open steps. One item per case per panel: 409 `already-on-agenda` (naming the
+    existing item) when the case is on it already."""
     item, result = await svc.add_item(session, principal, panel_id, body,
                                       request.app.state.policy)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)

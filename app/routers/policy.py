@@ -36,7 +36,11 @@ async def read_pack(
 ) -> Read[dict[str, Any]]:
     """One policy pack (its newest version, or ``version``), rule by rule, with the paragraph
     each rule comes from, its vocabulary (the words writes may use: core and the pack's own),
-    the check's warnings and every version with the date it comes into force."""
+    the check's warnings, every version with the date it comes into force, and
+    ``done_only_by_act``: each step code that only a recorded act does (``{code: [act, ...]}``;
+    `POST /v1/next-steps/{id}/complete` on such a step is `409 step-done-by-act`; every other
+    code may be completed by hand, `completable` and the steps an act only makes moot
+    included)."""
     found = request.app.state.policy.versions_of(pack_id)
     if not found:
         raise NotFound("No such policy pack.")
@@ -45,6 +49,8 @@ async def read_pack(
         raise NotFound("No such version of this policy pack.")
     return Read(data={
         **pack.model_dump(mode="json"), "vocabulary": pack.vocabulary(),
+        "done_only_by_act": {code: list(acts) for code in pack.step_codes()
+                             if (acts := pack.done_only_by(code))},
         "warnings": [{"rule": w.rule, "field": w.field, "message": w.message}
                      for w in pack.warnings],
         "versions": [{"version": v.version, "title": v.title,

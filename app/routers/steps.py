@@ -68,8 +68,11 @@ async def complete(
     countersigning or submitting an assessment, a referral's submit/send/quality-assure, a
     panel agenda item or decision, the next judgement in a domain) is done only by that act:
     completing it here is `409` `step-done-by-act`, whose `acts` name each act and its route.
-    A pack may list codes that may also be completed by hand (`completable`; its
-    `GET /v1/policy-packs/{id}` shows them)."""
+    A pack may list codes that may also be completed by hand (`completable`), and an act that
+    only makes a step moot, or is one way among others of doing it (a panel sitting overtakes a
+    referral still open; a countersignature endorses a rating's rationale, which the line
+    manager may also acknowledge directly), leaves it completable by hand:
+    `GET /v1/policy-packs/{id}` lists in `done_only_by_act` each code only an act does."""
     shown, result = await svc.complete_step(
         session, principal, step_id, body or svc.StepComplete(), request.app.state.policy
     )

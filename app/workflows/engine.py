@@ -81,7 +81,8 @@ TRIGGER_RECORD = {
     "assessment_created": "assessment",
     "assessment_submitted": "assessment", "assessment_countersigned": "assessment",
     "assessment_returned": "assessment", "case_event": "event", "referral_created": "referral",
-    "referral_transition": "referral", "panel_decision": "panel_item",
+    "referral_transition": "referral", "panel_item_added": "panel_item",
+    "panel_decision": "panel_item",
     "panel_scheduled": "panel", "step_completed": "step",
 }
 
@@ -759,6 +760,81 @@ def evaluate(
         "acknowledgements": tuple([c.id for c, _ in acknowledged]) if acknowledged else (),
     })
     return result
+
+
+def _table_of(pack: Pack) -> _Table:
+    """The pack's engine table (built once per pack object)."""
+    table = (pack.__pydantic_private__ or {}).get("_engine")
+    return table if table is not None and table.owner == id(pack) else _table(pack)
+
+
+def evaluate_backfill(
+    event: WorkflowEvent,
+    case: CaseSnapshot,
+    pack: Pack,
+    calendar: WorkingCalendar,
+    panels: Sequence[ScheduledPanel] = (),
+    later: Sequence[Mapping[str, str | None]] = (),
+) -> Evaluation:
+    """A back-filled judgement (dated before the current rating of its domain) as the history
+    in the order it happened would have had it (attack pass 10, A10-30: the same judgements
+    sent in another order gave later deadlines).
+
+    ``case``: the case as the judgement found it: the ratings of that moment (its register
+    is derived from them here), today's other fields and today's open steps. ``later``: the
+    ratings after each judgement recorded after it, in time order, the last being today's.
+
+    Deadlines count from the judgement's own ``occurred_at`` (policy-rules: "computed from the
+    triggering event's occurred_at, never from the wall clock, so that a CMS can back-fill
+    events"). The intents kept are the ones the in-order history still owes today: a step
+    created, an open step re-dated sooner (:meth:`_Plan._keep` never plans a later date) or
+    given the judgement's reason, each only when a line that asked for it has no ``holds``
+    or one that held from the judgement through every later rating (a high's panel request
+    lapsed with a later low: in order it was superseded then). Never a supersession nor a
+    dropped reason: the current rating, not a back-fill, says what no longer holds. The
+    evaluation's register, contact level and ratings are the back-fill's own moment's, not
+    today's: the caller applies none of them. Violations (a check the state of that moment
+    fails, e.g. Somerset M6) come back as they are."""
+    table = _table_of(pack)
+    if table.register is not None:
+        case = _evolve(case, on_register=bool(table.register(_context_of(event, case, case))))
+    evaluation = evaluate(event, case, pack, calendar, panels)
+    if evaluation.violations:
+        return evaluation
+    states = [_evolve(case, ratings=dict(r)) for r in (evaluation.ratings_after, *later)]
+    contexts = [_context_of(event, state, state) for state in states]
+
+    def owed(intent: StepIntent) -> bool:
+        asked = {(str(r.get("rule")), str(r.get("ref"))) for r in intent.reasons} \
+            or {(intent.rule_id, intent.policy_ref)}
+        lines = [line for rule, ref in asked for line in table.by_id.get(rule, ())
+                 if line.code == intent.code and line.ref == ref
+                 and event.trigger in line.trigger]
+        return not lines or any(line.holds is None or all(line.holds(c) for c in contexts)
+                                for line in lines)
+
+    kept = tuple(i for i in evaluation.intents if i.action in ("create", "update_due", "keep")
+                 and (i.action != "keep" or i.reasons) and owed(i))
+    return _evolve(evaluation, intents=kept)
+
+
+def next_panel_redates(
+    case: CaseSnapshot, pack: Pack, calendar: WorkingCalendar,
+    panels: Sequence[ScheduledPanel], at: datetime,
+) -> tuple[StepIntent, ...]:
+    """What a panel being scheduled, moved or cancelled would do to the case's open
+    ``next-panel`` steps (``panel_scheduled``'s re-dating, nothing else: no rule line runs),
+    among ``panels`` as they stand at ``at``: for steps that come back after the panels
+    changed without them (a closed case's steps reinstated at its reopening, a withdrawn
+    referral's steps reopened; attack pass 10, A10-26). ``update_due`` intents only."""
+    require_aware(at, "at")
+    event = WorkflowEvent(trigger="panel_scheduled", occurred_at=at, subject_id=case.case_id,
+                          actor_role="system", data={"change": "reinstated"})
+    table = _table(pack)
+    ctx, _state = _context(event, case, table)
+    plan = _Plan(ctx, table, calendar, panels)
+    plan.redate_awaiting_panel()
+    return tuple(plan.intents)
 
 
 # --- the case before and after ---------------------------------------------------------------

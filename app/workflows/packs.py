@@ -194,6 +194,12 @@ class Rule(_Strict):
     # own holder / line manager, another role any holder of it in the service. They may complete
     # it (``POST /v1/next-steps/{id}/complete``); the step stays addressed to its actor.
     also_done_by: tuple[Actor, ...] = ()
+    # Who takes a share ``also_done_by`` gives the case's holder of a role (``case_holder`` /
+    # ``line_manager``) while that holder is away (a recorded absence today): ``{ line_manager =
+    # "duty_manager" }`` (Somerset 3.1 "If the line manager is unavailable, the duty manager will
+    # undertake these functions"; attack pass 10, A10-17). Any holder of the role may then
+    # complete the step as that share's holder could; the step stays addressed to its actor.
+    also_stand_in: dict[Actor, Actor] = Field(default_factory=dict)
     # The assessment types that do this step (Somerset 2.1: an AssetPlus for a statutory child,
     # a Fact Finding document otherwise; Wokingham "will be assessed using Asset+"): an
     # assessment of another type closes no step this line made. Unset: any type.
@@ -234,6 +240,13 @@ class Rule(_Strict):
         if self.counts_from == "raised" and not self.refresh_only:
             raise ValueError("counts_from = 'raised' re-dates an open step: it needs "
                              "refresh_only = true")
+        for share, stand in self.also_stand_in.items():
+            if share not in self.also_done_by or share not in ("case_holder", "line_manager"):
+                raise ValueError(
+                    f"also_stand_in.{share}: a stand-in is for a share also_done_by gives the "
+                    "case's holder or line manager (someone whose absence is recorded)")
+            if stand == share:
+                raise ValueError(f"also_stand_in.{share}: a role does not stand in for itself")
         return self
 
     @property

@@ -24,6 +24,7 @@ TRIGGER_HEADINGS: dict[str, str] = {
     "case_event": "When something happens to the child (a case event)",
     "referral_created": "When a referral is made",
     "referral_transition": "When a referral moves on (submitted, sent, withdrawn...)",
+    "panel_item_added": "When the case is put on a panel's agenda",
     "panel_decision": "When a panel decides on the case",
     "panel_scheduled": "When a panel is scheduled, moved or cancelled",
     "step_completed": "When a step is completed",
@@ -181,6 +182,10 @@ def rule_sentence(rule: Rule) -> str:
     if rule.also_done_by:
         others = " or ".join(ACTOR_WORDS.get(a, a.replace("_", " ")) for a in rule.also_done_by)
         sentence += f" {others[0].upper()}{others[1:]} may also do it."
+    for share, stand in rule.also_stand_in.items():
+        words = ACTOR_WORDS.get(share, share.replace("_", " "))
+        sentence += (f" While {words} is away (a recorded absence), "
+                     f"{ACTOR_WORDS.get(stand, stand.replace('_', ' '))} may do it in their place.")
     return sentence[0].upper() + sentence[1:]
 
 

@@ -27,6 +27,7 @@ TRIGGERS: tuple[str, ...] = (
     "case_event",
     "referral_created",
     "referral_transition",
+    "panel_item_added",
     "panel_decision",
     "panel_scheduled",
     "step_completed",

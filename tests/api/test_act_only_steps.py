@@ -312,3 +312,33 @@ def test_every_act_that_alone_does_a_step_is_named_with_its_route() -> None:
                     assert act["route"].startswith("POST /v1/"), (pack.id, code, act)
                     seen += 1
     assert seen > 20
+
+
+async def test_M2_acknowledge_rating_rationale_is_published_as_completable_by_hand(
+        client: httpx.AsyncClient, wokingham: Tenant) -> None:
+    """M2 (Wokingham, "Matrix of impact / likelihood judgements": "the case worker must
+    appropriately explain in the evidence box why they are deviating from the harm matrix ...
+    By signing off the assessment, the line manager will effectively endorse the judgement").
+    A high ROSH recorded on Friday 28 August 2026 against the matrix (minor, unlikely) asks the
+    line manager to acknowledge its rationale. ``GET /v1/policy-packs/{id}`` says which steps
+    only an act does (``done_only_by_act``), and it agrees with the route: the step is closed by
+    a countersignature that endorses the rationale, which the line manager may also acknowledge
+    directly, so it is not listed and completes by hand, while ``countersign_assessment`` is
+    listed with its act (attack pass 11, A11-19: the published pack and the route disagreed)."""
+    r = await client.get("/v1/policy-packs/wokingham-pyjs-2024",
+                         headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    only = r.json()["data"]["done_only_by_act"]
+    assert only["countersign_assessment"] == ["assessment_countersign"]
+    assert only["quality_assure_mappa_form"] == ["referral_quality_assure"]
+    assert "acknowledge_rating_rationale" not in only
+    assert "notify_serious_incident" not in only
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    body = await _post(wokingham, f"/v1/cases/{case['id']}/judgements", {
+        "domain": "rosh", "level": "high", "impact": "minor", "likelihood": "unlikely",
+        "victims": ["public"], "rationale": "Escalating threats to a named adult.",
+        "occurred_at": "2026-08-28T10:00:00+01:00"})
+    step = the_step(body["next_steps"], "acknowledge_rating_rationale")
+    assert (step["actor"], step["assignee_id"]) == ("line_manager", "line_manager-1")
+    r = await complete(wokingham, step["id"], "line_manager", note="Rationale accepted.")
+    assert r.status_code == 200, r.text

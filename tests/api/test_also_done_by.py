@@ -160,3 +160,77 @@ async def test_S26_the_yjt_manager_may_make_the_handover_call(
     r = await _complete(somerset, call["id"], "chair", "chair-1")
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "done"
+
+
+async def _away(t: Tenant, staff: str, starts: str, ends: str) -> None:
+    r = await t.client.post(f"/v1/staff/{staff}/absences",
+                            json={"starts_on": starts, "ends_on": ends},
+                            headers=t.auth("duty_manager", "duty_manager-3"))
+    assert r.status_code == 201, r.text
+
+
+async def test_S23_the_duty_manager_informs_in_the_absent_team_leaders_place(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S23 (12, 3.1): "Case holders / team leaders will immediately inform operational/ YJT
+    Manager of the charge/death." and "If the line manager is unavailable, the duty manager
+    will undertake these functions." A charge on Friday 28 August 2026, known that day:
+    informing the manager is the case holder's, due immediately (14:00 UTC that day). While
+    line_manager-1 (the team leader) is present a duty manager may not record it (403); with
+    line_manager-1 on recorded leave that day (attack pass 10, A10-17: still 403), a duty
+    manager takes the team leader's share and records it: done, by them; the step stayed the
+    case holder's."""
+    pin(monkeypatch, 2026, 8, 27, 14, 30)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "charged", "occurred_at": "2026-08-27T15:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [inform] = steps_of(r.json()["next_steps"], "inform_service_manager")
+    assert (inform["code"], inform["actor"], inform["assignee_id"], inform["due_at"]) == (
+        "inform_service_manager", "case_holder", "case_holder-1", "2026-08-27T14:00:00Z")
+    assert inform["policy"] == {**S, "ref": "12", "rule": "S23"}
+    assert (await _complete(somerset, inform["id"], "duty_manager",
+                            "duty_manager-3")).status_code == 403
+    await _away(somerset, "line_manager-1", "2026-08-28", "2026-09-04")
+    assert (await _complete(somerset, inform["id"], "duty_manager",
+                            "duty_manager-3")).status_code == 403  # not away yet
+    pin(monkeypatch, 2026, 8, 28, 9, 0)
+    r = await _complete(somerset, inform["id"], "duty_manager", "duty_manager-3")
+    assert r.status_code == 200, r.text
+    done = r.json()["data"]
+    assert (done["status"], done["completed_by"], done["actor"], done["assignee_id"]) == (
+        "done", "duty_manager-3", "case_holder", "case_holder-1")
+
+
+async def test_S20_the_duty_manager_presents_in_the_absent_line_managers_place(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S20 (7.1.1, 3.1): "The case holder will attend MARP to discuss the case. If not
+    available, the line manager will present the case." and "If the line manager is
+    unavailable, the duty manager will undertake these functions." The MARP of Wednesday 3
+    June 2026 keeps ROSH high and books its review for Wednesday 1 July: the update is the
+    case holder's, due on the review date. A duty manager may not take it while line_manager-1
+    is present (403); with line_manager-1 on leave, the duty manager holds the line manager's
+    share, done as theirs is, by the review's decision naming the presenter (409
+    ``step-done-by-act``, A9-13) rather than refused (attack pass 10, A10-17)."""
+    pin(monkeypatch, 2026, 6, 3, 12, 0)
+    case = (await somerset.open_case(opened_at="2026-05-04T09:00:00+01:00"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/judgements",
+        json={"domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+              "victims": ["peer"], "occurred_at": "2026-05-20T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    await taken_by_marp(somerset, case["id"], "rosh", "high")
+    [update] = steps_of(await _open_steps(somerset, case["id"]), "attend_panel_review")
+    assert (update["code"], update["actor"], update["assignee_id"]) == (
+        "attend_panel_review", "case_holder", "case_holder-1")
+    assert update["due_at"].startswith("2026-07-01")
+    assert update["policy"] == {**S, "ref": "7.1.6, 7.2.3", "rule": "S20"}
+    assert (await _complete(somerset, update["id"], "duty_manager",
+                            "duty_manager-3")).status_code == 403
+    pin(monkeypatch, 2026, 6, 29, 9, 0)
+    await _away(somerset, "line_manager-1", "2026-06-29", "2026-07-03")
+    r = await _complete(somerset, update["id"], "duty_manager", "duty_manager-3")
+    assert r.status_code == 409, r.text
+    assert [a["act"] for a in r.json()["acts"]] == ["panel_decision_presenter"]

@@ -982,7 +982,12 @@ async def test_backfilled_low_keeps_register_contact_and_panel_request(wokingham
 
 
 async def test_backfilled_high_does_not_register_a_low_case(somerset: Tenant) -> None:
-    """A back-filled older ROSH high does not register a case whose current ROSH is low."""
+    """A back-filled older ROSH high does not register a case whose current ROSH is low, nor
+    ask for the MARP referral (S7 lasts while a rating is high: it lapsed with the low). It is
+    still a high judgement the policy asks things of from its own date (A10-30): "Any 'high'
+    or 'very high' judgement rating will be discussed as soon as practicable with the relevant
+    line manager or duty manager (within 24 hours)" (Somerset 3.1, S5): due 24 hours after the
+    high of Monday 1 June 2026, already passed."""
     case = (await somerset.open_case())["data"]
     await judged(somerset, case["id"], domain="rosh", level="low",
                  occurred_at="2026-06-10T10:00:00+01:00")
@@ -993,9 +998,12 @@ async def test_backfilled_high_does_not_register_a_low_case(somerset: Tenant) ->
     assert got["on_register"] is False
     r = await somerset.client.get("/v1/register", headers=somerset.auth("chair"))
     assert case["id"] not in {c["id"] for c in r.json()["data"]}
-    codes = {s["code"] for s in await case_steps(somerset, case["id"])}
-    assert "refer_to_panel" not in codes
-    assert "discuss_with_manager" not in codes
+    steps = await case_steps(somerset, case["id"])
+    assert "refer_to_panel" not in codes(steps)
+    assert "monthly_manager_review" not in codes(steps)
+    discuss = the_step(steps, "discuss_with_manager")
+    assert (discuss["actor"], discuss["due_at"], discuss["policy"]["rule"]) == (
+        "line_manager", "2026-06-02T09:00:00Z", "S5")
 
 
 async def test_backfilled_medium_on_a_registered_case_is_not_a_lowering(somerset: Tenant) -> None:

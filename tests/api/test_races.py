@@ -227,16 +227,19 @@ async def test_race_step_completion(wokingham: Tenant, first: str, second: str) 
 # --- panel decisions ------------------------------------------------------------------------
 
 async def test_race_panel_decisions(somerset: Tenant) -> None:
-    """Two chairs record a decision on the same item at once: one decision stands."""
+    """Two chairs record a decision on the same item at once: one decision stands. (A case is
+    on a panel's agenda once, A11-8: each round is another MARP's item.)"""
     case = (await somerset.open_case())["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-05-20T10:00:00+01:00")
-    r = await somerset.client.post("/v1/panels", json={
-        "kind": "marp", "scheduled_for": "2026-06-01T10:00:00+01:00", "chair_id": "chair-1",
-    }, headers=somerset.auth("chair"))
-    assert r.status_code == 201, r.text
-    panel_id = r.json()["data"]["id"]
     won: dict[str, str] = {}
-    for _ in range(ROUNDS):
+    panels = []
+    for n in range(ROUNDS):
+        r = await somerset.client.post("/v1/panels", json={
+            "kind": "marp", "scheduled_for": f"2026-06-{1 + n:02d}T10:00:00+01:00",
+            "chair_id": "chair-1"}, headers=somerset.auth("chair"))
+        assert r.status_code == 201, r.text
+        panel_id = r.json()["data"]["id"]
+        panels.append(panel_id)
         r = await somerset.client.post(f"/v1/panels/{panel_id}/items", json={
             "case_id": case["id"], "presenter_id": "line_manager-1"},
             headers=somerset.auth("chair"))
@@ -249,13 +252,15 @@ async def test_race_panel_decisions(somerset: Tenant) -> None:
             for chair in ("chair-1", "chair-2")
         ]))
         won[item_id] = ("chair-1", "chair-2")[one_winner(answers)]
-    panel = (await somerset.client.get(f"/v1/panels/{panel_id}", headers=somerset.auth("chair"))
-             ).json()["data"]
     audit = await audit_of(somerset, case["id"])
-    for item in panel["items"]:
-        assert item["decided_by"] == won[item["id"]]
-        assert item["decision"]["minutes"] == f"Decided by {won[item['id']]}"
-        assert actions_on(audit, item["id"]) == ["panel.item.add", "panel.decision"]
+    for panel_id in panels:
+        panel = (await somerset.client.get(f"/v1/panels/{panel_id}",
+                                           headers=somerset.auth("chair"))).json()["data"]
+        for item in panel["items"]:
+            assert item["decided_by"] == won[item["id"]]
+            assert item["decision"]["minutes"] == f"Decided by {won[item['id']]}"
+            assert actions_on(audit, item["id"]) == ["panel.item.add", "panel.decision"]
+    assert len(won) == ROUNDS
 
 
 # --- case PATCH -----------------------------------------------------------------------------

@@ -108,12 +108,13 @@ async def test_race_restriction_against_the_excluded_chair_deciding(somerset: Te
     case.restrict, the item decided by chair-7) or it is 404 and the item stays undecided."""
     case = (await somerset.open_case())["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-05-20T10:00:00+01:00")
-    r = await somerset.client.post("/v1/panels", json={
-        "kind": "marp", "scheduled_for": "2026-06-01T10:00:00+01:00", "chair_id": "chair-7",
-    }, headers=somerset.auth("chair"))
-    assert r.status_code == 201, r.text
-    panel_id = r.json()["data"]["id"]
-    for _ in range(ROUNDS):
+    for n in range(ROUNDS):
+        # Another MARP each round: a case is on a panel's agenda once (A11-8).
+        r = await somerset.client.post("/v1/panels", json={
+            "kind": "marp", "scheduled_for": f"2026-06-{1 + n:02d}T10:00:00+01:00",
+            "chair_id": "chair-7"}, headers=somerset.auth("chair"))
+        assert r.status_code == 201, r.text
+        panel_id = r.json()["data"]["id"]
         tag = await etag(somerset, case["id"])
         lift = await somerset.client.patch(
             f"/v1/cases/{case['id']}", json={"access": None},

@@ -20,10 +20,11 @@ CASE_FILE = ("case_holder", "line_manager", "duty_manager", "chair")
 HOLDER_AND_MANAGERS = ("case_holder", "line_manager", "duty_manager")
 MANAGERS = ("line_manager", "duty_manager")
 
-# (method, path) → (roles that pass the gate, their status with unknown ids and a body of {}).
-# Every other role gets 403 before anything else happens. Written out here, independently of
+# (method, path) → (roles that pass the gate, their status with unknown ids and a body of {}; or
+# each such role's status where the object-level rule tells them apart). Every other role gets
+# 403 before anything else happens. Written out here, independently of
 # app.domain.access.ROLE_TABLE, from api-v1.md's "who" column.
-MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
+MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
     ("POST", "/v1/services"): (("admin",), 422),
     ("GET", "/v1/services/{slug}"): (("admin", *STAFF), 200),
     ("GET", "/v1/services/{slug}/webhooks"): (("admin",), 200),
@@ -77,6 +78,11 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("GET", "/v1/me/calendar-feeds"): (STAFF, 200),
     ("POST", "/v1/me/calendar-feeds"): (STAFF, 201),
     ("DELETE", "/v1/me/calendar-feeds/{feed_id}"): (STAFF, 404),
+    # A line manager sees the absences of staff they manage and their own, not an unknown id's.
+    ("GET", "/v1/staff/{staff_id}/absences"):
+        (MANAGERS, {"line_manager": 403, "duty_manager": 200}),
+    ("GET", "/v1/staff/{staff_id}/absences/{absence_id}"):
+        (MANAGERS, {"line_manager": 403, "duty_manager": 404}),
     ("POST", "/v1/staff/{staff_id}/absences"): (MANAGERS, 422),
     ("PATCH", "/v1/staff/{staff_id}/absences/{absence_id}"): (MANAGERS, 404),
     ("DELETE", "/v1/staff/{staff_id}/absences/{absence_id}"): (MANAGERS, 404),
@@ -123,7 +129,8 @@ async def test_route_answers_each_role_exactly(
     body: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}
     for role in ROLES:
         r = await client.request(method, url, headers=_auth(somerset, role), **body)
-        expected = status if role in allowed else 403
+        expected = ((status if isinstance(status, int) else status[role]) if role in allowed
+                    else 403)
         assert r.status_code == expected, (role, r.text)
         assert r.headers["content-type"].startswith(
             "application/json" if expected in (200, 201) else "application/problem+json")

@@ -174,14 +174,16 @@ async def test_S6_back_early_the_shortened_absence_gives_the_steps_back_in_its_w
     pin(monkeypatch, 2026, 12, 23, 8, 0)
     url = f"/v1/staff/line_manager-1/absences/{absence['id']}"
     dm = somerset.auth("duty_manager", "duty_manager-3")
-    r = await somerset.client.patch(url, json={"ends_on": "2026-12-22"}, headers=dm)
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-22"},
+                                    headers={**dm, "If-Match": f'"{absence["version"]}"'})
     assert r.status_code == 200, r.text
     assert (r.json()["data"]["starts_on"], r.json()["data"]["ends_on"]) == (
         "2026-12-21", "2026-12-22")
     [back] = steps_of(await case_steps(somerset, case_id), "countersign_risk_plan")
     assert (back["id"], back["actor"], back["assignee_id"]) == (
         plan["id"], "line_manager", "line_manager-1")
-    r = await somerset.client.patch(url, json={"ends_on": "2026-12-24"}, headers=dm)
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-24"},
+                                    headers={**dm, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     [stood] = steps_of(await case_steps(somerset, case_id), "countersign_risk_plan")
     assert (stood["actor"], stood["assignee_id"]) == ("duty_manager", None)
@@ -283,7 +285,8 @@ async def test_race_the_line_managers_return_against_the_duty_manager_completing
         back, done = await asyncio.gather(
             somerset.client.patch(f"/v1/staff/line_manager-1/absences/{absence['id']}",
                                   json={"ends_on": "2026-11-30", "starts_on": "2026-11-30"},
-                                  headers=somerset.auth("line_manager", "line_manager-1")),
+                                  headers={**somerset.auth("line_manager", "line_manager-1"),
+                                           "If-Match": f'"{absence["version"]}"'}),
             complete(somerset, plan["id"], "duty_manager", "duty_manager-3", note="signed"))
         assert back.status_code == 200, back.text
         assert done.status_code == 200, done.text
@@ -444,14 +447,16 @@ async def test_S6_the_calendar_feed_after_the_leave_shows_the_step_given_back(
 
 
 async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_back(
-        wokingham: Tenant) -> None:
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """W4 ("on a Friday or the last day before a prolonged absence (for example, the last
     working day before annual leave)" ... "before the end of the working week"): the incident
     known on Wednesday 26 August 2026 is due Thursday 27 August (22:59:59Z, BST); leave from
     that Thursday brings it forward to Wednesday 26; the leave moved to start on Tuesday 1
     September (after the bank holiday) puts it back to Thursday 27; moved back to Thursday 27
     it comes forward again; cancelled, it is Thursday's again. Each re-date audited with the
-    absence's change as its reason."""
+    absence's change as its reason. The clock is pinned at Wednesday 26 August, 16:00 BST: a
+    deadline already passed at the change would be kept (the re-date rule, A11-6)."""
+    pin(monkeypatch, 2026, 8, 26, 15, 0)
     week = await FidelityWeek.start(wokingham)
     body = await week.incident("2026-08-24T10:00:00+01:00", known_at="2026-08-26T15:00:00+01:00")
     [record] = steps_of(body["next_steps"], "record_incident")
@@ -470,10 +475,12 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
         return str(step["due_at"])
 
     assert await due() == "2026-08-26T22:59:59Z"
-    r = await wokingham.client.patch(url, json={"starts_on": "2026-09-01"}, headers=manager)
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-09-01"},
+                                     headers={**manager, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     assert await due() == "2026-08-27T22:59:59Z"
-    r = await wokingham.client.patch(url, json={"starts_on": "2026-08-27"}, headers=manager)
+    r = await wokingham.client.patch(url, json={"starts_on": "2026-08-27"},
+                                     headers={**manager, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     assert await due() == "2026-08-26T22:59:59Z"
     r = await wokingham.client.delete(url, headers=manager)
@@ -483,7 +490,7 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
                if e["action"] == "step.redate" and e["entity_id"] == record["id"]]
     absence = url.rsplit("/", 1)[1]
     assert [e["reason"] for e in redates] == [
-        None,
+        f"absence {absence} recorded",
         f"absence {absence} changed", f"absence {absence} changed",
         f"absence {absence} cancelled"]
 
@@ -509,3 +516,93 @@ async def test_S5_the_duty_manager_standing_in_may_not_waive_the_discussion_it_h
     assert {s["id"] for s in await duty_queue(somerset, case_id)} >= {discuss["id"]}
     r = await complete(somerset, discuss["id"], role="duty_manager", sub="duty_manager-3")
     assert r.status_code == 200, r.text
+
+
+async def chair_steps(t: Tenant, case_id: str) -> list[dict[str, Any]]:
+    """The case's steps addressed to the chairs (Somerset's senior managers, 3.3)."""
+    r = await t.client.get("/v1/next-steps", params={"actor": "chair", "case_id": case_id,
+                                                     "limit": 200},
+                           headers=t.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_S5_the_escalation_of_a_stood_in_discussion_follows_it_both_ways(
+        factory: Any, somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S5 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions." line_manager-1 is on leave Monday 24 to Friday 28 August 2026; ROSH high on
+    Wednesday 26 August 10:00 BST: the discussion (due Thursday 27 August 09:00 UTC) is the
+    duty managers'. Still open at 12:00 UTC on the 27th, it escalates over the duty manager
+    standing in: to the senior managers (chair, 3.3). On Saturday 29 August 00:30 BST the leave
+    has ended: the discussion is line_manager-1's again, and its escalation goes with it, over
+    the line manager: to the duty managers, as the pass would raise it then (attack pass 10,
+    A10-11: it stayed with the senior managers). Leave recorded again from Monday 31 August
+    stands the discussion in once more in that write, and its escalation goes back over the
+    duty manager: to the senior managers. Each move audited (``step.reassign``)."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    await away(somerset, "line_manager-1", "2026-08-24", "2026-08-28")
+    pin(monkeypatch, 2026, 8, 26, 9, 5)
+    case_id, discuss, _plan = await stood_in_case(somerset, "2026-08-26T10:00:00+01:00")
+    assert (discuss["due_at"], discuss["policy"]) == (
+        "2026-08-27T09:00:00Z", {**S, "ref": "3.1", "rule": "S5"})
+    pin(monkeypatch, 2026, 8, 27, 12, 0)
+    assert await tick(factory, somerset, datetime(2026, 8, 27, 12, 0, tzinfo=UTC)) >= 1
+    [up] = escalations_of(await chair_steps(somerset, case_id), discuss["id"])
+    assert (up["code"], up["actor"], up["assignee_id"], up["due_at"], up["urgent"]) == (
+        "escalate_overdue_step", "chair", None, None, True)
+    assert up["policy"] == {**S, "ref": "3.1", "rule": "S5"}
+    pin(monkeypatch, 2026, 8, 28, 23, 30)
+    [back] = steps_of(await queue(somerset, "line_manager", "line_manager-1"),
+                      "discuss_with_manager")
+    assert (back["id"], back["actor"], back["assignee_id"], back["due_at"]) == (
+        discuss["id"], "line_manager", "line_manager-1", "2026-08-27T09:00:00Z")
+    assert escalations_of(await chair_steps(somerset, case_id), discuss["id"]) == []
+    [over] = escalations_of(await duty_steps(somerset, case_id), discuss["id"])
+    assert (over["id"], over["actor"], over["assignee_id"], over["due_at"]) == (
+        up["id"], "duty_manager", None, None)
+    assert over["policy"] == {**S, "ref": "3.1", "rule": "S5"}
+    assert "Given back" in over["note"]
+    pin(monkeypatch, 2026, 8, 31, 9, 0)
+    absence_id = (await away(somerset, "line_manager-1", "2026-08-31", "2026-09-04")
+                  )["data"]["id"]
+    [stood] = escalations_of(await chair_steps(somerset, case_id), discuss["id"])
+    assert (stood["id"], stood["actor"], stood["assignee_id"]) == (up["id"], "chair", None)
+    assert escalations_of(await duty_steps(somerset, case_id), discuss["id"]) == []
+    [again] = steps_of(await duty_queue(somerset, case_id), "discuss_with_manager")
+    assert (again["id"], again["actor"], again["assignee_id"]) == (
+        discuss["id"], "duty_manager", None)
+    moves = reassigns(await audit_of(somerset, case_id), up["id"])
+    assert [m["reason"] for m in moves] == [
+        "the step it chases is given back to the line manager (line_manager-1); its "
+        "escalation to the duty manager: the recorded absences on 2026-08-29",
+        f"line_manager-1 is on recorded leave (absence {absence_id} recorded)"]
+    assert moves[0]["actor"] == "system:stand-in"
+
+
+async def test_S6_leave_starting_overnight_is_settled_before_the_first_write_of_the_day(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S6 (3.1): "If the line manager is unavailable, the duty manager will undertake these
+    functions." ROSH high on Tuesday 6 April 2027 10:00 BST (the day after Easter Monday);
+    line_manager-1's leave is recorded that evening for Wednesday 7 to Friday 9 April. The
+    first act on the service after midnight London is a write (a custody entry at 00:10 BST,
+    Wednesday 23:10 UTC the day before): its answer already has the countersignature with the
+    duty managers, unassigned, not with the absent line manager (attack pass 11, A11-11: it
+    was settled only by the next read)."""
+    pin(monkeypatch, 2027, 4, 6, 9, 5)
+    case = (await somerset.open_case())["data"]
+    body = await judge_high(somerset, case["id"], "2027-04-06T10:00:00+01:00")
+    [plan] = steps_of(body["next_steps"], "countersign_risk_plan")
+    assert (plan["actor"], plan["assignee_id"]) == ("line_manager", "line_manager-1")
+    pin(monkeypatch, 2027, 4, 6, 21, 0)
+    await away(somerset, "line_manager-1", "2027-04-07", "2027-04-09")
+    mine = {s["code"]: s for s in await queue(somerset, "line_manager", "line_manager-1")}
+    assert mine["countersign_risk_plan"]["assignee_id"] == "line_manager-1"  # not away yet
+    pin(monkeypatch, 2027, 4, 6, 23, 10)
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events", headers=somerset.auth("case_holder"),
+        json={"type": "custody_entry", "occurred_at": "2027-04-07T00:05:00+01:00"})
+    assert r.status_code == 201, r.text
+    [stood] = steps_of(r.json()["next_steps"], "countersign_risk_plan")
+    assert (stood["id"], stood["actor"], stood["assignee_id"], stood["due_at"]) == (
+        plan["id"], "duty_manager", None, None)
+    assert stood["policy"] == {**S, "ref": "3.1", "rule": "S6"}

@@ -81,7 +81,8 @@ async def test_close_reopen_and_absence_events_carry_no_free_text_or_leave_dates
     assert r.status_code == 201, r.text
     absence_id = r.json()["data"]["id"]
     url = f"/v1/staff/line_manager-1/absences/{absence_id}"
-    r = await somerset.client.patch(url, headers=somerset.auth("duty_manager"),
+    r = await somerset.client.patch(url, headers={**somerset.auth("duty_manager"),
+                                                  "If-Match": r.headers["ETag"]},
                                     json={"ends_on": "2026-09-24"})
     assert r.status_code == 200, r.text
     r = await somerset.client.delete(url, headers=somerset.auth("duty_manager"))

@@ -128,16 +128,14 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        # A newcomer's script waits for the "serving on" line, then calls the server: the
+        # line comes once the port accepts requests (attack pass 11, A11-12).
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+        while f"serving on {base}" not in (folder / "server.log").read_text():
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the dev server did not start:\n{(folder / 'server.log').read_text()}")
-            time.sleep(0.2)
+            time.sleep(0.05)
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         yield folder, base
     finally:
         server.terminate()

@@ -13,9 +13,10 @@ from dataclasses import replace
 from datetime import date
 from uuid import UUID
 
-from app.workflows.engine import Evaluation
+from app.workflows.engine import Evaluation, next_panel_redates
 from app.workflows.types import OpenStep, ScheduledPanel
 from tests.workflows.support import (
+    calendar,
     case,
     end_of,
     event,
@@ -23,6 +24,7 @@ from tests.workflows.support import (
     judgement,
     lon,
     open_step,
+    packs,
     panel,
     rated,
     run,
@@ -106,3 +108,40 @@ def test_S7_unchanged_dates_are_left_alone() -> None:
     steps = owed_steps(SOMERSET, judged)
     assert rebooked(SOMERSET, steps, [first, panel(lon(2026, 11, 5, 10), ident=2)],
                     (2026, 10, 21, 9)) == {}
+
+
+def test_S7_S8_steps_coming_back_are_redated_without_any_rule_running() -> None:
+    """S7, S8 (3.2.3, 6.2) "refer the case to the next YJT MARP" (A10-26): the steps a closure set
+    aside (or a withdrawn referral gave back) are due at the MARP of Thursday 22 October 2026;
+    that MARP was moved to Thursday 12 November meanwhile, the MARP of 5 November stands.
+    ``next_panel_redates`` re-dates both to 5 November 10:00Z, update_due only, nothing else."""
+    first = panel(lon(2026, 10, 22, 10), ident=1)
+    second = panel(lon(2026, 11, 5, 10), ident=2)
+    judged = run(SOMERSET, judgement("rosh", "high", lon(2026, 10, 20, 10)),
+                 panels=[first, second])
+    steps = owed_steps(SOMERSET, judged)
+    moved = replace(first, scheduled_for=lon(2026, 11, 12, 10))
+    found = next_panel_redates(case(ratings=rated(rosh="high"), on_register=True,
+                                    open_steps=steps),
+                               packs()[SOMERSET], calendar(), [second, moved],
+                               lon(2026, 10, 27, 9))
+    when = utc(2026, 11, 5, 10)
+    assert {(i.action, i.code, i.due_at, i.awaiting_panel_date, i.rule_id) for i in found} == {
+        ("update_due", "refer_to_panel", when, False, "S7"),
+        ("update_due", "seek_child_and_carer_views", when, False, "S8")}
+
+
+def test_S29_putting_the_case_on_the_agenda_asks_the_panels_chair_for_the_decision() -> None:
+    """S29 (7.1.2) "Notes will be recorded on the MARP minutes form including any actions and
+    the Chair will set the review date if required": ``panel_item_added`` on Monday 2 November
+    2026 asks the panel's own chair (``panel_chair_id``) for the decision, about the item,
+    undated (the policy gives no timescale) with the note saying so."""
+    item = UUID(int=7)
+    ev = run(SOMERSET, event("panel_item_added", lon(2026, 11, 2, 10), item, role="panel_admin",
+                             panel_id=str(UUID(int=1)), panel_kind="marp",
+                             panel_chair_id="chair-2", scheduled_for="2026-11-05T10:00:00Z"),
+             case(ratings=rated(rosh="high"), on_register=True))
+    [step] = intents(ev, "create", "record_panel_decision")
+    assert (step.rule_id, step.actor, step.assignee_id, step.due_at, step.subject_id,
+            step.policy_ref) == ("S29", "chair", "chair-2", None, item, "7.1.2")
+    assert "no timescale" in (step.note or "")

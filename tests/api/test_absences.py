@@ -1,0 +1,202 @@
+"""Staff absences as a resource (attack pass 10): optimistic concurrency on their PATCH
+(A10-22), a list of a worker's absences and no overlapping duplicate (A10-16).
+
+The contract (spec/api-v1.md, Conventions): "single resources carry an ``ETag``; ``PATCH``
+requires ``If-Match`` (428 without, 412 when stale)". Races run with ``asyncio.gather`` (each
+request on its own connection), on SQLite and on PostgreSQL (``YJ_TEST_DB=postgres``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.api.fidelity_support import pin
+from tests.conftest import Tenant
+
+ROUNDS = 6
+
+
+def dm(t: Tenant) -> dict[str, str]:
+    return t.auth("duty_manager", "duty_manager-3")
+
+
+async def record(t: Tenant, staff: str, starts: str, ends: str,
+                 headers: dict[str, str] | None = None) -> Any:
+    return await t.client.post(f"/v1/staff/{staff}/absences",
+                               json={"starts_on": starts, "ends_on": ends},
+                               headers=headers or dm(t))
+
+
+# --- A10-22: If-Match on an absence's PATCH ------------------------------------------------
+
+
+async def test_absence_patch_needs_if_match_428_and_a_stale_one_is_412(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-22: an absence's PATCH without If-Match is 428 and changes nothing; with the ETag the
+    POST answered, 200 and a new ETag (the version moved on); the old ETag again is 412 (the
+    current one not echoed back from the request), a weak or ``*`` tag is 428."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    r = await record(somerset, "line_manager-1", "2026-12-07", "2026-12-11")
+    assert r.status_code == 201, r.text
+    first = r.headers["ETag"]
+    absence = r.json()["data"]
+    assert first == f'"{absence["version"]}"'
+    url = f"/v1/staff/line_manager-1/absences/{absence['id']}"
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"}, headers=dm(somerset))
+    assert r.status_code == 428, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    for tag in ("*", f"W/{first}"):
+        r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
+                                        headers={**dm(somerset), "If-Match": tag})
+        assert r.status_code in (412, 428), r.text
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
+                                    headers={**dm(somerset), "If-Match": first})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["ends_on"] == "2026-12-09"
+    second = r.headers["ETag"]
+    assert second != first
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-08"},
+                                    headers={**dm(somerset), "If-Match": first})
+    assert r.status_code == 412, r.text
+    assert "2026-12-08" not in r.text
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-08"},
+                                    headers={**dm(somerset), "If-Match": second})
+    assert r.status_code == 200, r.text
+
+
+async def test_race_two_absence_patches_with_one_etag_exactly_one_wins(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-22 under a race: two managers change the same absence at once with the ETag they
+    both read. Exactly one answers 200; the other 412 (it would have overwritten a change it
+    never saw); the stored dates are the winner's."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    for n in range(ROUNDS):
+        r = await record(somerset, f"line_manager-{n + 10}", "2026-12-07", "2026-12-18")
+        assert r.status_code == 201, r.text
+        tag, absence = r.headers["ETag"], r.json()["data"]
+        url = f"/v1/staff/line_manager-{n + 10}/absences/{absence['id']}"
+        a, b = await asyncio.gather(
+            somerset.client.patch(url, json={"ends_on": "2026-12-09"},
+                                  headers={**dm(somerset), "If-Match": tag}),
+            somerset.client.patch(url, json={"ends_on": "2026-12-15"},
+                                  headers={**somerset.auth("duty_manager", "duty_manager-4"),
+                                           "If-Match": tag}))
+        assert sorted((a.status_code, b.status_code)) == [200, 412], (a.text, b.text)
+        won = a if a.status_code == 200 else b
+        r = await somerset.client.patch(url, json={}, headers={**dm(somerset),
+                                                                "If-Match": won.headers["ETag"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["ends_on"] == won.json()["data"]["ends_on"]
+
+
+# --- A10-16: a worker's absences listed; the same leave not recorded twice -------------------
+
+
+async def test_absences_are_listed_in_pages_to_those_who_may_record_them(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-16: ``GET /v1/staff/{id}/absences`` lists the worker's absences earliest first, a
+    page at a time (``next_cursor``), each with its version; ``GET .../{absence_id}`` reads one
+    with its ETag. Who may record them may see them: a duty manager anyone's, a line manager
+    their own and those of the case holders of the open cases they manage; another line
+    manager 403, a case holder 403, even for their own."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    await somerset.open_case()  # case_holder-1, managed by line_manager-1
+    made = []
+    for starts, ends in (("2027-02-01", "2027-02-05"), ("2026-12-21", "2026-12-31"),
+                         ("2027-01-11", "2027-01-11")):
+        r = await record(somerset, "case_holder-1", starts, ends)
+        assert r.status_code == 201, r.text
+        made.append(r.json()["data"])
+    await record(somerset, "case_holder-2", "2026-12-21", "2026-12-31")
+    url = "/v1/staff/case_holder-1/absences"
+    for headers in (dm(somerset), somerset.auth("line_manager", "line_manager-1")):
+        r = await somerset.client.get(url, params={"limit": 2}, headers=headers)
+        assert r.status_code == 200, r.text
+        first = r.json()
+        assert [a["starts_on"] for a in first["data"]] == ["2026-12-21", "2027-01-11"]
+        assert all(a["staff_id"] == "case_holder-1" and a["version"] == 1
+                   for a in first["data"])
+        r = await somerset.client.get(url, params={"limit": 2, "cursor": first["next_cursor"]},
+                                      headers=headers)
+        assert r.status_code == 200, r.text
+        assert [a["id"] for a in r.json()["data"]] == [made[0]["id"]]
+        assert r.json()["next_cursor"] is None
+        r = await somerset.client.get(f"{url}/{made[1]['id']}", headers=headers)
+        assert r.status_code == 200, r.text
+        assert (r.json()["data"]["ends_on"], r.headers["ETag"]) == ("2026-12-31", '"1"')
+    r = await somerset.client.get("/v1/staff/case_holder-2/absences",
+                                  params={"cursor": first["next_cursor"]}, headers=dm(somerset))
+    assert r.status_code == 422, r.text
+    for role, sub in (("line_manager", "line_manager-2"), ("case_holder", "case_holder-1"),
+                      ("chair", "chair-1")):
+        for path in (url, f"{url}/{made[1]['id']}"):
+            r = await somerset.client.get(path, headers=somerset.auth(role, sub))
+            assert r.status_code == 403, (role, r.text)
+    r = await somerset.client.get(f"/v1/staff/case_holder-2/absences/{made[1]['id']}",
+                                  headers=dm(somerset))
+    assert r.status_code == 404, r.text
+    r = await somerset.client.get("/v1/staff/line_manager-2/absences",
+                                  headers=somerset.auth("line_manager", "line_manager-2"))
+    assert (r.status_code, r.json()["data"]) == (200, [])
+
+
+async def test_the_same_leave_recorded_twice_is_409_and_no_patch_makes_an_overlap(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-16: an absence whose days meet one already recorded for the same worker is 409
+    ``absence-overlaps`` naming the absence already there (not the dates sent), and nothing is
+    recorded; so is a PATCH moving an absence onto another. Back to back leave (starting the
+    day after) and another worker's same dates are fine."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    r = await record(somerset, "line_manager-1", "2026-12-21", "2026-12-31")
+    assert r.status_code == 201, r.text
+    first = r.json()["data"]
+    for starts, ends in (("2026-12-21", "2026-12-31"), ("2026-12-31", "2027-01-04"),
+                         ("2026-12-14", "2026-12-21"), ("2026-12-23", "2026-12-24"),
+                         ("2026-12-01", "2027-01-31")):
+        r = await record(somerset, "line_manager-1", starts, ends)
+        assert r.status_code == 409, (starts, ends, r.text)
+        problem = r.json()
+        assert problem["type"].endswith("/absence-overlaps")
+        assert problem["absence_id"] == first["id"]
+        assert starts not in r.text
+        assert ends not in r.text
+    r = await record(somerset, "line_manager-1", "2027-01-01", "2027-01-08")
+    assert r.status_code == 201, r.text
+    second = r.json()["data"]
+    r = await record(somerset, "line_manager-2", "2026-12-21", "2026-12-31")
+    assert r.status_code == 201, r.text
+    url = f"/v1/staff/line_manager-1/absences/{second['id']}"
+    r = await somerset.client.patch(url, json={"starts_on": "2026-12-31"},
+                                    headers={**dm(somerset), "If-Match": '"1"'})
+    assert r.status_code == 409, r.text
+    assert r.json()["absence_id"] == first["id"]
+    r = await somerset.client.get("/v1/staff/line_manager-1/absences", headers=dm(somerset))
+    assert [(a["starts_on"], a["ends_on"]) for a in r.json()["data"]] == [
+        ("2026-12-21", "2026-12-31"), ("2027-01-01", "2027-01-08")]
+    r = await somerset.client.patch(url, json={"starts_on": "2027-01-04"},
+                                    headers={**dm(somerset), "If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+
+
+async def test_race_the_same_leave_recorded_twice_at_once_one_wins(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A10-16 under a race: two managers record the same worker's leave at once (a duty
+    manager and the worker's line manager, overlapping dates). Exactly one answers 201, the
+    other 409 ``absence-overlaps`` naming the winner; one absence is stored."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    await somerset.open_case()
+    for n in range(ROUNDS):
+        staff = "case_holder-1" if n == 0 else f"line_manager-{n + 20}"
+        other = (somerset.auth("line_manager", "line_manager-1") if n == 0
+                 else somerset.auth("line_manager", staff))
+        a, b = await asyncio.gather(
+            record(somerset, staff, "2026-12-21", "2026-12-31"),
+            record(somerset, staff, "2026-12-28", "2027-01-04", headers=other))
+        assert sorted((a.status_code, b.status_code)) == [201, 409], (a.text, b.text)
+        won, lost = (a, b) if a.status_code == 201 else (b, a)
+        assert lost.json()["absence_id"] == won.json()["data"]["id"]
+        r = await somerset.client.get(f"/v1/staff/{staff}/absences", headers=dm(somerset))
+        assert [x["id"] for x in r.json()["data"]] == [won.json()["data"]["id"]]

@@ -1,0 +1,154 @@
+"""A case on a panel's agenda is owed its decision, by the panel's chair (attack passes 9 and
+10, A9-25 / A10-9).
+
+A MARP (or High-Risk Panel) that sat without a decision recorded on a case left nobody owing one:
+the case's "refer to the next MARP" was answered by the agenda, and nothing else asked for the
+minutes. The seeds make the decision the chair's: Somerset 7.1.2 "The panel meetings will be
+chaired by the YJT manager or operational manager ... Notes will be recorded on the MARP minutes
+form including any actions and the Chair will set the review date if required" (7.2.2: review
+panels "as for initial panels"); Wokingham "At the end of the Panel, a specific action plan and
+risk classification should be agreed ... Minutes of the meeting will be shared by the Team
+Manager". Neither gives a timescale for the record, so the step has no due date and says so
+(policy-rules.md, National layer: no guess). It is the pack's (``panel_item_added`` lines S29,
+W25; closed by ``[closures] panel_decision``): only recording the decision does it (409
+``step-done-by-act`` by hand), and a decision on one agenda item does not do another item's.
+
+Dates (2026, GMT): ROSH high Monday 2 November 09:30Z; MARPs / High-Risk Panels on Thursday
+5 November 10:00Z and Thursday 12 November 10:00Z; the clock is pinned after they sat.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.fidelity_support import pin, with_matrix
+from tests.api.integrity_support import assert_problem, complete, refer_to_marp, steps_of
+from tests.conftest import Tenant
+
+S = {"pack": "somerset-yjt-2023", "version": "1"}
+W = {"pack": "wokingham-pyjs-2024", "version": "1.0"}
+S29_NOTE = ("The policy gives no timescale for recording the MARP's decision (7.1.2): owed "
+            "until it is recorded.")
+W25_NOTE = ("The policy gives no timescale for recording the High-Risk Panel's decision: owed "
+            "until it is recorded.")
+
+
+async def high(t: Tenant) -> str:
+    case_id = str((await t.open_case())["data"]["id"])
+    body: dict[str, Any] = {"domain": "rosh", "level": "high",
+                            "occurred_at": "2026-11-02T09:30:00Z"}
+    if t.pack.startswith("wokingham"):
+        body = {**with_matrix(t.pack, body), "victims": ["public"]}
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return case_id
+
+
+async def panel(t: Tenant, kind: str, when: str, chair: str) -> str:
+    r = await t.client.post("/v1/panels", json={"kind": kind, "scheduled_for": when,
+                                                "chair_id": chair},
+                            headers=t.auth("chair"))
+    assert r.status_code == 201, r.text
+    return str(r.json()["data"]["id"])
+
+
+async def on_agenda(t: Tenant, panel_id: str, case_id: str) -> tuple[str, list[dict[str, Any]]]:
+    r = await t.client.post(f"/v1/panels/{panel_id}/items",
+                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    return str(r.json()["data"]["id"]), r.json()["next_steps"]
+
+
+def owed(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in steps if s["code"] == "record_panel_decision"]
+
+
+async def decide(t: Tenant, panel_id: str, item_id: str, chair: str) -> None:
+    r = await t.client.post(f"/v1/panels/{panel_id}/items/{item_id}/decision",
+                            json={"actions": [], "minutes": "Discussed.",
+                                  "review_date": "2026-12-03"},
+                            headers=t.auth("chair", chair))
+    assert r.status_code == 200, r.text
+
+
+async def test_S29_case_on_the_marp_agenda_is_owed_its_decision_by_the_chair(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S29 (7.1.2) "Notes will be recorded on the MARP minutes form including any actions and
+    the Chair will set the review date if required". The case referred (3.2.3) goes on the
+    agenda of the MARP of Thursday 5 November chaired by chair-2: chair-2 owes the decision on
+    it, no due date (the policy gives none, and the step says so), about the agenda item. Once
+    the MARP has sat it is still owed; ticking it off is 409 ``step-done-by-act``; recording
+    the decision does it, credited to the chair who recorded it."""
+    pin(monkeypatch, 2026, 11, 2, 10, 0)
+    case_id = await high(somerset)
+    await refer_to_marp(somerset, case_id, "2026-11-02T09:45:00Z")
+    marp = await panel(somerset, "marp", "2026-11-05T10:00:00Z", "chair-2")
+    item, steps = await on_agenda(somerset, marp, case_id)
+    [step] = owed(steps)
+    assert (step["actor"], step["assignee_id"], step["due_at"], step["awaiting_panel_date"],
+            step["subject_id"], step["policy"], step["note"]) == (
+        "chair", "chair-2", None, False, item, {**S, "rule": "S29", "ref": "7.1.2"}, S29_NOTE)
+    pin(monkeypatch, 2026, 11, 6, 9, 0)
+    [still] = owed(await steps_of(somerset, case_id))
+    assert still["id"] == step["id"]
+    problem = assert_problem(await complete(somerset, step["id"], "chair", "chair-2"), 409)
+    assert problem["type"].endswith("/step-done-by-act")
+    await decide(somerset, marp, item, "chair-2")
+    assert owed(await steps_of(somerset, case_id)) == []
+    [done] = owed(await steps_of(somerset, case_id, "done"))
+    assert (done["id"], done["completed_by"], done["satisfied_by"]) == (
+        step["id"], "chair-2", {"type": "panel_item", "id": item})
+
+
+async def test_S29_a_decision_on_one_agenda_item_does_not_do_another(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S29 (7.1.2): the case is on the agendas of the MARPs of 5 and 12 November (chairs chair-1
+    and chair-2): each chair owes the decision on their item; the decision of 5 November does
+    the first only, and chair-2 still owes the decision of 12 November."""
+    pin(monkeypatch, 2026, 11, 2, 10, 0)
+    case_id = await high(somerset)
+    await refer_to_marp(somerset, case_id, "2026-11-02T09:45:00Z")
+    first = await panel(somerset, "marp", "2026-11-05T10:00:00Z", "chair-1")
+    second = await panel(somerset, "marp", "2026-11-12T10:00:00Z", "chair-2")
+    item1, _ = await on_agenda(somerset, first, case_id)
+    item2, steps = await on_agenda(somerset, second, case_id)
+    assert sorted((s["subject_id"], s["assignee_id"]) for s in owed(steps)) == sorted(
+        [(item1, "chair-1"), (item2, "chair-2")])
+    pin(monkeypatch, 2026, 11, 6, 9, 0)
+    await decide(somerset, first, item1, "chair-1")
+    [left] = owed(await steps_of(somerset, case_id))
+    assert (left["subject_id"], left["assignee_id"], left["policy"]["rule"]) == (
+        item2, "chair-2", "S29")
+
+
+async def test_W25_case_on_the_high_risk_panel_agenda_is_owed_its_decision_by_the_chair(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W25 (High Risk Panel) "At the end of the Panel, a specific action plan and risk
+    classification should be agreed, including when should the child be discussed again at the
+    panel. Minutes of the meeting will be shared by the Team Manager". The case requested (W7)
+    goes on the agenda of the High-Risk Panel of 5 November chaired by chair-2: chair-2 owes the
+    decision, no due date (none given, and the step says so); the decision does it."""
+    pin(monkeypatch, 2026, 11, 2, 10, 0)
+    case_id = await high(wokingham)
+    r = await wokingham.client.post(f"/v1/cases/{case_id}/referrals",
+                                    json={"kind": "panel", "occurred_at": "2026-11-02T09:45:00Z"},
+                                    headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await wokingham.client.post(f"/v1/referrals/{r.json()['data']['id']}/submit",
+                                    json={}, headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    hrp = await panel(wokingham, "high_risk_panel", "2026-11-05T10:00:00Z", "chair-2")
+    item, steps = await on_agenda(wokingham, hrp, case_id)
+    [step] = owed(steps)
+    assert (step["actor"], step["assignee_id"], step["due_at"], step["subject_id"],
+            step["policy"], step["note"]) == (
+        "chair", "chair-2", None, item, {**W, "rule": "W25", "ref": "High Risk Panel"},
+        W25_NOTE)
+    pin(monkeypatch, 2026, 11, 6, 9, 0)
+    assert [s["id"] for s in owed(await steps_of(wokingham, case_id))] == [step["id"]]
+    await decide(wokingham, hrp, item, "chair-2")
+    assert owed(await steps_of(wokingham, case_id)) == []

@@ -1,0 +1,117 @@
+"""Reopening a case still on a panel's agenda does not ask for the panel again (attack pass 11,
+A11-7).
+
+Reopening "re-runs the policy for the current state". The tester's case was on the agenda of
+the MARP of 29 September when it closed and when it reopened; the reopening raised
+refer_to_panel and seek_child_and_carer_views again (Somerset S7/S8, not waivable, blocking the
+next closure), though putting the case on that agenda had answered them; the only way out was a
+second agenda item for the same case (A11-8, now 409). A case on a panel's agenda not yet
+decided is referred: the packs' referral lines do not fire for it (Wokingham's W7 already said
+so; Somerset's S7, S8, S17 and S25 now do).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.fidelity_support import pin, with_matrix
+from tests.api.integrity_support import (
+    closing_asset_plus,
+    complete,
+    patch_case,
+    steps_of,
+    the_step,
+)
+from tests.conftest import Tenant
+
+HIGH_AT = "2026-08-26T10:00:00+01:00"
+CLOSE = {"closed_at": "2026-08-28T15:40:00+01:00", "closure_reason": "Moved away"}
+REOPEN = {"closed_at": None, "reopen_reason": "Back in the area",
+          "occurred_at": "2026-08-28T15:45:00+01:00"}
+
+
+async def _on_agenda(t: Tenant, kind: str, case_id: str) -> dict[str, Any]:
+    r = await t.client.post("/v1/panels", json={"kind": kind, "chair_id": "chair-kim",
+                                                "scheduled_for": "2026-09-29T10:00:00+01:00"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/panels/{panel}/items",
+                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _high(t: Tenant) -> str:
+    case = (await t.open_case())["data"]
+    body = with_matrix(t.pack, {"domain": "rosh", "level": "high", "victims": ["public"],
+                                "occurred_at": HIGH_AT})
+    r = await t.client.post(f"/v1/cases/{case['id']}/judgements", json=body,
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return str(case["id"])
+
+
+async def test_S7_S8_reopening_a_case_on_the_next_MARPs_agenda_does_not_refer_it_anew(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S7 (3.2.3): "The case holder will refer the case to the next YJT MARP by contacting the
+    appropriate administrator and completion of section 1 of the MARP referral form"; S8 (6.2):
+    "Child and parent/carer views will be sought before the initial panel". A ROSH high of
+    Wed 26 August 2026 raises both (case_holder, due at the MARP of Tue 29 September 10:00);
+    the case is put on that MARP's agenda (refer_to_panel done by it) and the views are sought
+    (done by hand). Closed on Fri 28 August 15:40 and reopened at 15:45, still on that agenda:
+    neither comes back, the rest of the high rating's duties do (S5 discuss_with_manager, due
+    24 hours after the judgement, 3.1), and the case may close again (no mandatory step open)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case = await _high(somerset)
+    added = await _on_agenda(somerset, "marp", case)
+    assert "refer_to_panel" not in {s["code"] for s in added["next_steps"]}
+    views = the_step(await steps_of(somerset, case), "seek_child_and_carer_views")
+    assert (views["actor"], views["policy"]["rule"], views["policy"]["ref"], views["due_at"]) \
+        == ("case_holder", "S8", "6.2", "2026-09-29T09:00:00Z")
+    r = await complete(somerset, views["id"], "case_holder", note="Views sought at home visit")
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 8, 28, 14, 40)
+    r = await patch_case(somerset, case, CLOSE)
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 8, 28, 14, 45)
+    r = await patch_case(somerset, case, REOPEN)
+    assert r.status_code == 200, r.text
+    open_codes = {s["code"] for s in r.json()["next_steps"]}
+    assert not open_codes & {"refer_to_panel", "seek_child_and_carer_views"}, open_codes
+    discuss = the_step(r.json()["next_steps"], "discuss_with_manager")
+    assert (discuss["actor"], discuss["policy"]["rule"], discuss["due_at"]) == \
+        ("line_manager", "S5", "2026-08-27T09:00:00Z")
+    pin(monkeypatch, 2026, 8, 28, 14, 50)
+    r = await patch_case(somerset, case, {**CLOSE, "closed_at": "2026-08-28T15:50:00+01:00"})
+    assert r.status_code == 200, r.text
+
+
+async def test_W7_W8_reopening_a_case_on_the_high_risk_panels_agenda_does_not_request_it_anew(
+    wokingham: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """W7 (High Risk Panel): "It will be the responsibility of the case worker or their line
+    manager to request a High-Risk Panel"; W8: the panel is held. The case with ROSH high of
+    26 August 2026 is put on the High-Risk Panel of 29 September (request_high_risk_panel done
+    by it, hold_high_risk_panel raised for the chair), closed on 28 August and reopened: no new
+    request (the case is on the agenda), and the hold is reinstated as it was (still owed until
+    the panel decides)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case = await _high(wokingham)
+    await _on_agenda(wokingham, "high_risk_panel", case)
+    hold = the_step(await steps_of(wokingham, case), "hold_high_risk_panel")
+    pin(monkeypatch, 2026, 8, 28, 14, 40)
+    await closing_asset_plus(wokingham, case, "2026-08-28T15:36:00+01:00")
+    r = await patch_case(wokingham, case, CLOSE)
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 8, 28, 14, 45)
+    r = await patch_case(wokingham, case, REOPEN)
+    assert r.status_code == 200, r.text
+    assert "request_high_risk_panel" not in {s["code"] for s in r.json()["next_steps"]}
+    again = the_step(r.json()["next_steps"], "hold_high_risk_panel")
+    assert (again["id"], again["actor"], again["due_at"]) == \
+        (hold["id"], "chair", hold["due_at"])
