@@ -397,11 +397,13 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
     the write reads absences and scheduled panels either before or after a write that changes
     them, never half-way (:mod:`app.domain.policy_lock`).
     """
-    if session.get_bind().dialect.name == "sqlite":
-        conn = await session.connection()
-        await conn.execute(_SQLITE_LOCK_CASE, {"yj_case": case_id})
-    else:
-        await session.exec(_LOCK_CASE, params={"yj_case": case_id})
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if not sqlite and (session.new or session.dirty or session.deleted):
+        await session.flush()  # what the ORM statement's autoflush did: pending changes first
+    # A Core statement on the session's connection (issue 15: the ORM's execution path around
+    # this plain SELECT cost more than the statement itself).
+    conn = await session.connection()
+    await conn.execute(_SQLITE_LOCK_CASE if sqlite else _LOCK_CASE, {"yj_case": case_id})
 
 
 async def lock_external_ref(

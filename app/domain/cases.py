@@ -487,7 +487,7 @@ async def upsert_case(
                                        role=role, body=body, ctx=ctx)
     withheld = withheld_from(principal, case)
     if withheld:
-        result = dataclasses.replace(result, next_steps=[])
+        result = result.without_next_steps()
     return Upserted(created=False, service=service, case=case, result=result,
                     withheld=withheld)
 

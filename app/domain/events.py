@@ -3,7 +3,6 @@ stored with who recorded them and when, and fed to the engine as ``case_event``.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import uuid
 from datetime import date, datetime
@@ -240,7 +239,7 @@ async def record_event(
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(body.type)})
     if withheld_from(principal, case):
-        result = dataclasses.replace(result, next_steps=[])
+        result = result.without_next_steps()
     return event, result
 
 

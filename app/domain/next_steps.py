@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -598,7 +597,7 @@ async def complete_step(
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(wctx, step=step, note=body.note)
     if bare:  # the case's other steps are not theirs to see
-        result = dataclasses.replace(result, next_steps=[])
+        result = result.without_next_steps()
     return shown_step(step, bare, ctx), result
 
 

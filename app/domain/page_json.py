@@ -48,6 +48,14 @@ def page_response(data: list[Any], next_cursor: str | None) -> Response:
                     media_type="application/json")
 
 
+def written_response(data: Any, next_steps: list[Any], status_code: int = 201) -> Response:
+    """A ``Written`` (``{"data": ..., "next_steps": [...]}``) answered as FastAPI answers that
+    response model: pydantic's JSON, ``application/json``; ``data`` a model, ``next_steps``
+    :meth:`~app.domain.policy.PolicyResult.next_steps_json`."""
+    return Response(content=_ANY.dump_json({"data": data, "next_steps": next_steps}),
+                    status_code=status_code, media_type="application/json")
+
+
 def _trimmed(value: Any, most: int) -> bool:
     """Whether a ``StringConstraints(strip_whitespace=True, min_length=1, max_length=most)``
     field takes ``value`` unchanged (Python's whitespace includes every character pydantic
@@ -117,4 +125,5 @@ def cases_json(
     return [case_json(c, service, steps[c.id], access.get(c.id)) for c in cases]
 
 
-__all__ = ["case_json", "cases_json", "page_response", "step_json", "steps_json"]
+__all__ = ["case_json", "cases_json", "page_response", "step_json", "steps_json",
+           "written_response"]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +39,7 @@ from app.domain.steps import (
     StepRow,
     StepStatus,
     step_json,
-    step_out,
+    steps_json,
     steps_out,
 )
 from app.domain.write_context import PolicyContext as PolicyContext
@@ -60,23 +61,59 @@ from app.workflows.types import (
 ACTOR_FIELDS = {"case_holder": "case_holder_id", "line_manager": "line_manager_id"}
 
 
-@dataclass
 class PolicyResult:
-    """What a write did to the case's steps, and the steps now open (the ``next_steps``)."""
+    """What a write did to the case's steps, and the steps now open (the ``next_steps``).
 
-    next_steps: list[StepOut]
-    created: list[Step] = field(default_factory=list)
-    superseded: list[Step] = field(default_factory=list)
-    evaluation: Evaluation | None = None
+    The open steps may be given as they stood when the write applied its intents, already in
+    the API's JSON shape (``open_json``, :func:`~app.domain.steps.step_json`): the models
+    (:class:`StepOut`) are then built only if ``next_steps`` is read, and a route that writes
+    its answer's JSON itself (:meth:`next_steps_json`) never builds them (issue 15: the models
+    were ~7% of a judgement write)."""
+
+    __slots__ = ("_next_steps", "_open_json", "created", "superseded", "evaluation")
+
+    def __init__(
+        self, next_steps: list[StepOut] | None = None, created: list[Step] | None = None,
+        superseded: list[Step] | None = None, evaluation: Evaluation | None = None, *,
+        open_json: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self._next_steps = next_steps if next_steps is not None or open_json is not None \
+            else []
+        self._open_json = open_json
+        self.created: list[Step] = created if created is not None else []
+        self.superseded: list[Step] = superseded if superseded is not None else []
+        self.evaluation = evaluation
+
+    @property
+    def next_steps(self) -> list[StepOut]:
+        """The open steps as the API shows them."""
+        if self._next_steps is None:
+            self._next_steps = _STEPS_OUT.validate_python(self._open_json or [])
+        return self._next_steps
+
+    def next_steps_json(self) -> list[Any]:
+        """The open steps for pydantic's JSON encoder (``TypeAdapter(Any)``): the same bytes
+        as ``next_steps`` written as a response model's field."""
+        if self._next_steps is not None:
+            return list(self._next_steps)
+        return list(self._open_json or [])
+
+    def without_next_steps(self) -> PolicyResult:
+        """The same result answering no open steps (for a caller who may not see them)."""
+        return PolicyResult([], self.created, self.superseded, self.evaluation)
 
     def merge(self, later: PolicyResult) -> PolicyResult:
         """Combine two runs within one write; the later run's open steps win."""
         return PolicyResult(
-            next_steps=later.next_steps,
+            later._next_steps,
             created=self.created + later.created,
             superseded=self.superseded + later.superseded,
             evaluation=later.evaluation or self.evaluation,
+            open_json=later._open_json,
         )
+
+
+_STEPS_OUT: TypeAdapter[list[StepOut]] = TypeAdapter(list[StepOut])
 
 
 class PolicyViolation(DomainError):
@@ -506,7 +543,7 @@ async def _apply(
     # The open steps now, without reading them again: those loaded under the lock that are
     # still open, and the new ones, in open_steps_of's order.
     return PolicyResult(
-        next_steps=[step_out(s) for s in sorted_open([*open_steps, *created])],
+        open_json=steps_json(sorted_open([*open_steps, *created]), utcnow()),
         created=created, superseded=superseded, evaluation=evaluation,
     )
 

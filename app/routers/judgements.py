@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import judgements as svc
+from app.domain.page_json import written_response
 from app.routers.envelopes import Read, Written
 from app.routers.gates import GatedRoute, gate
 
@@ -23,12 +24,13 @@ async def record(
     request: Request,
     session: Session,
     principal: CurrentPrincipal,
-) -> Written[svc.JudgementOut]:
+) -> Response:
     """Record a judgement; answers it with `matrix_level` and the mandated next steps."""
     judgement, result = await svc.record_judgement(
         session, principal, case_id, body, request.app.state.policy
     )
-    return Written(data=svc.judgement_out(judgement), next_steps=result.next_steps)
+    # The Written model's JSON, written without a StepOut per open step (issue 15).
+    return written_response(judgement, result.next_steps_json())
 
 
 @router.get("", response_model=Read[list[svc.JudgementOut]],

@@ -299,3 +299,103 @@ async def test_a_missing_required_claim_is_named(
         "authorization": f"Bearer {forge.hs256(payload, TEST_SECRET.encode())}"})
     assert r.status_code == 401, r.text
     assert r.json()["detail"] == f"The token has no '{claim}' claim."
+
+
+# --- A token verified once is remembered, never past what the whole check would accept -------
+
+
+class _Clock:
+    """The wall clock as both the verifier and python-jose's claim checks read it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import datetime as dt
+        import types
+
+        import jose.jwt
+
+        from app.core import security
+
+        self.now = time.time()
+        clock = self
+
+        class _Datetime(dt.datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+                return dt.datetime.fromtimestamp(clock.now, tz)
+
+        monkeypatch.setattr(jose.jwt, "datetime", _Datetime)
+        monkeypatch.setattr(security, "time", types.SimpleNamespace(
+            time=lambda: clock.now, monotonic=time.monotonic))
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same token string, accepted a minute ago, is 401 once past ``exp`` and the leeway:
+    the verifier's memory of it (issue 15) does not outlive the token."""
+    from app.core.errors import NotAuthenticated
+    from app.core.security import TokenVerifier
+
+    clock = _Clock(monkeypatch)
+    settings = Settings(env="test", database_url="sqlite+aiosqlite://", jwt_secret=TEST_SECRET,
+                        jwt_leeway_seconds=30, log_level="WARNING")
+    verifier = TokenVerifier(settings)
+    now = int(clock.now)
+    token = forge.hs256(forge.claims(service="svc", iat=now, exp=now + 60),
+                        TEST_SECRET.encode())
+    assert (await verifier.verify(token)).sub == (await verifier.verify(token)).sub
+    clock.now = now + 60 + 29  # past exp, within the leeway: still accepted, as before
+    await verifier.verify(token)
+    clock.now = now + 60 + 31
+    with pytest.raises(NotAuthenticated, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_is_refused_once_its_key_leaves_the_jwks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An RS256 token accepted under the identity provider's key is 401 once a refresh of the
+    JWKS no longer publishes that key (rotated out), though the verifier has seen it before."""
+    from app.core.errors import NotAuthenticated
+    from app.core.security import JWKSCache, TokenVerifier
+
+    published = {"keys": [forge.rsa_jwk(RSA_KEY, KID)]}
+    ticks = {"now": 0.0}
+    jwks = JWKSCache("https://idp.test/jwks", ttl_seconds=300, timeout=1.0,
+                     transport=httpx.MockTransport(lambda _: httpx.Response(200, json=published)),
+                     min_refresh_seconds=30, clock=lambda: ticks["now"])
+    settings = Settings(env="production", database_url="sqlite+aiosqlite://",
+                        jwks_url="https://idp.test/jwks", jwt_secret=None, log_level="WARNING")
+    verifier = TokenVerifier(settings, jwks)
+    token = forge.rs256(forge.claims(service="svc"), RSA_KEY, KID)
+    await verifier.verify(token)
+    await verifier.verify(token)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    published["keys"] = [forge.rsa_jwk(other, "idp-key-2")]
+    ticks["now"] = 301.0  # the cached set is stale: the next check refetches it
+    with pytest.raises(NotAuthenticated, match="unknown key"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_is_refused_once_its_key_is_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same kid republished with another key: the token signed by the old one is 401."""
+    from app.core.errors import NotAuthenticated
+    from app.core.security import JWKSCache, TokenVerifier
+
+    published = {"keys": [forge.rsa_jwk(RSA_KEY, KID)]}
+    ticks = {"now": 0.0}
+    jwks = JWKSCache("https://idp.test/jwks", ttl_seconds=300, timeout=1.0,
+                     transport=httpx.MockTransport(lambda _: httpx.Response(200, json=published)),
+                     min_refresh_seconds=30, clock=lambda: ticks["now"])
+    settings = Settings(env="production", database_url="sqlite+aiosqlite://",
+                        jwks_url="https://idp.test/jwks", jwt_secret=None, log_level="WARNING")
+    verifier = TokenVerifier(settings, jwks)
+    token = forge.rs256(forge.claims(service="svc"), RSA_KEY, KID)
+    await verifier.verify(token)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    published["keys"] = [forge.rsa_jwk(other, KID)]
+    ticks["now"] = 301.0
+    with pytest.raises(NotAuthenticated, match="signature"):
+        await verifier.verify(token)

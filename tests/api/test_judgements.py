@@ -1080,3 +1080,53 @@ async def test_S16_duty_manager_judgement_advises_the_line_manager(somerset: Ten
                         level="medium", occurred_at="2026-08-28T16:00:00+01:00")
     advising = [s for s in again.json()["next_steps"] if s["code"] == "advise_line_manager"]
     assert [s["id"] for s in advising] == [advise["id"]]  # one open advice per case
+
+
+# --- The answer's JSON (issue 15: written without a model per open step) -----------------------
+
+
+async def test_judgement_answer_is_the_written_models_json(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 201 answer of a judgement is, byte for byte, what the ``Written[JudgementOut]``
+    response model writes (as FastAPI writes it) for the same judgement and open steps, and
+    its next steps are the case's open steps as a read of the case shows them: ROSH with the
+    matrix, setting, a unicode rationale and victims, SWB and LoR, a rise that creates steps, a
+    back-filled judgement."""
+    from pydantic import TypeAdapter
+
+    from app.domain import judgements as svc
+    from app.routers.envelopes import Written
+
+    written: TypeAdapter[Any] = TypeAdapter(Written[svc.JudgementOut])
+    seen: list[Any] = []
+    record = svc.record_judgement
+
+    async def kept(*args: Any, **kwargs: Any) -> Any:
+        seen.append(await record(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(svc, "record_judgement", kept)
+    case = (await tenant.open_case())["data"]
+    bodies: list[dict[str, Any]] = [
+        {"domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+         "setting": "community", "victims": ["public", "Zoë \"Ł\" 😀"],
+         "rationale": "Line\u2028sep, 名前 and \\ back", "occurred_at": "2026-03-09T10:00:00Z"},
+        {"domain": "swb", "level": "medium", "occurred_at": "2026-03-10T10:00:00+00:00"},
+        {"domain": "lor", "level": "high", "rationale": "Rising", "occurred_at":
+         "2026-03-11T09:00:00Z"},
+        {"domain": "swb", "level": "low", "occurred_at": "2026-03-02T10:00:00Z"},  # back-filled
+    ]
+    reasons = 0
+    for body in bodies:
+        r = await judge(tenant, case["id"], **body)
+        assert r.status_code == 201, r.text
+        reasons += sum(len(s["reasons"]) for s in r.json()["next_steps"])
+        judgement, result = seen[-1]
+        reference = written.dump_json(written.validate_python(
+            Written(data=judgement, next_steps=result.next_steps)), by_alias=True)
+        assert r.content == reference
+        assert r.headers["content-type"] == "application/json"
+        shown = await read_case(tenant, case["id"])
+        assert r.json()["next_steps"] == shown["open_steps"]
+    assert reasons > 0  # the answers held open steps, with their reasons
