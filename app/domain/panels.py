@@ -719,6 +719,13 @@ async def decide(
     ).execution_options(populate_existing=True))).first()
     if item is None or case is None:
         raise NotFound("No such panel item.")
+    if case.case_holder_id == principal.sub:
+        # The case's own holder does not decide it, whatever roles their token carries: a
+        # panel decision may lower a registered rating, which the holder alone may not do
+        # (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will act as chair for that case";
+        # attack pass 12, A12-3).
+        raise Forbidden("You hold this case: another panel member chairs its decision.",
+                        slug="case-holder-cannot-chair")
     # The panel as it stands under the lock (a move or cancellation waits for no case write,
     # it is waited for): the decision is dated by the sitting's time now.
     panel = await _panel_again(session, panel)

@@ -106,3 +106,68 @@ async def test_S5_author_of_the_judgement_does_not_do_the_stood_in_discussion(
                                    json={"note": "done"}, headers=author)
     assert "You recorded" in assert_problem(r, 403)["detail"]
     assert (await complete(somerset, discuss["id"], "duty_manager")).status_code == 200
+
+
+async def test_case_holder_on_the_duty_rota_does_not_reassign_restrict_or_close_their_case(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S6 (Somerset 3.1: the plan "will be countersigned by line manager"): a case holder who
+    also holds the duty manager's role may not name their own countersigner, hand the case on,
+    hide it from the chairs' register by restricting it, or close it (403 each, the case
+    unchanged); the case's line manager may (attack pass 12, A12-1)."""
+    from tests.api.integrity_support import etag
+
+    pin(monkeypatch, 2026, 8, 28, 16, 30)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    await judge(somerset, case["id"], "rosh", "very_high", "2026-08-28T16:00:00+01:00")
+    holder = both(somerset, "case_holder-1", "case_holder", "duty_manager")
+    url = f"/v1/cases/{case['id']}"
+    for body in ({"line_manager_id": "line_manager-7"}, {"case_holder_id": "case_holder-7"},
+                 {"access": {"allowed_staff": ["case_holder-1", "line_manager-1"]}},
+                 {"closed_at": "2026-08-28T16:20:00+01:00", "closure_reason": "Moved away."}):
+        r = await somerset.client.patch(url, json=body, headers={
+            **holder, "If-Match": await etag(somerset, case["id"])})
+        assert "hold this case" in assert_problem(r, 403)["detail"], body
+    r = await somerset.client.get(url, headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    shown = r.json()["data"]
+    assert (shown["line_manager_id"], shown["case_holder_id"], shown["closed_at"]) == (
+        "line_manager-1", "case_holder-1", None)
+    r = await somerset.client.patch(url, json={"line_manager_id": "line_manager-7"}, headers={
+        **somerset.auth("line_manager"), "If-Match": await etag(somerset, case["id"])})
+    assert r.status_code == 200, r.text
+
+
+async def test_S7_case_holder_does_not_chair_the_MARP_decision_on_their_own_case(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.5: "Where a line-manager attends the MARP on a case holder's behalf, they
+    will not chair the panel ... another panel member will act as chair for that case"; 4.3 and
+    7.2.1: a registered rating is lowered at MARP. case_holder-1, who also chairs panels, is
+    named chair of the MARP of Thursday 3 September 2026 that hears their own high case: their
+    decision lowering it to low is 403 ``case-holder-cannot-chair`` (with or without the case
+    holder's role in the token), the case stays high and registered; another chair decides."""
+    pin(monkeypatch, 2026, 9, 3, 12, 0)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    await judge(somerset, case["id"], "rosh", "high", "2026-08-28T16:00:00+01:00")
+    r = await somerset.client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
+        "kind": "marp", "scheduled_for": "2026-09-03T10:00:00+01:00",
+        "chair_id": "case_holder-1"})
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await somerset.client.post(f"/v1/panels/{panel}/items", headers=somerset.auth(
+        "panel_admin"), json={"case_id": case["id"], "presenter_id": "line_manager-1"})
+    assert r.status_code == 201, r.text
+    item = r.json()["data"]["id"]
+    decision = {"rosh_level": "low", "minutes": "Lowered.", "actions": []}
+    url = f"/v1/panels/{panel}/items/{item}/decision"
+    for headers in (both(somerset, "case_holder-1", "case_holder", "chair"),
+                    both(somerset, "case_holder-1", "chair")):
+        r = await somerset.client.post(url, json=decision, headers=headers)
+        assert assert_problem(r, 403)["type"].endswith("/case-holder-cannot-chair")
+    r = await somerset.client.get(f"/v1/cases/{case['id']}",
+                                  headers=somerset.auth("chair", "chair-2"))
+    assert (r.json()["data"]["ratings"]["rosh"]["level"], r.json()["data"]["on_register"]) == (
+        "high", True)
+    r = await somerset.client.post(url, json={**decision, "rosh_level": "high",
+                                              "review_date": "2026-10-01"},
+                                   headers=somerset.auth("chair", "chair-2"))
+    assert r.status_code == 200, r.text
