@@ -46,7 +46,7 @@ from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
-from app.domain.restriction import shuts_out, staff_of
+from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
@@ -510,6 +510,8 @@ async def add_item(
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
     await _refuse_second_item(session, panel, case)
+    await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
+                                   case, "body.case_id", chair_id=panel.chair_id)
     await _require_panel_route(session, case, body.referral_id)
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)

@@ -114,12 +114,39 @@ def check_holders_keep_access(
         )
 
 
+async def check_chairs_keep_access(
+    session: AsyncSession, mode: AccessMode | None, staff: Collection[str], case: Case,
+    loc: str, chair_id: str | None = None,
+) -> None:
+    """422 ``restriction-shuts-out-chair`` when the restriction would shut out the chair of a
+    panel that is to decide the case: ``chair_id`` (a panel the case is being put on), or the
+    chair of any panel with the case's undecided item. The chair owes the decision (Somerset
+    7.1.2; Wokingham's High Risk Panel) and only recording it closes that duty: a chair who may
+    not see the case could neither record it nor see the item, and the panel could not be
+    cancelled while the item stands (attack pass 12, A12-7)."""
+    if mode is None:
+        return
+    from app.domain.panels_table import Panel, PanelItem
+
+    chairs = {chair_id} if chair_id is not None else set((await session.exec(
+        select(Panel.chair_id).join(PanelItem, col(PanelItem.panel_id) == col(Panel.id))
+        .where(PanelItem.case_id == case.id, col(PanelItem.decided_at).is_(None)))).all())
+    if any(shuts_out(mode, staff, chair) for chair in chairs if chair):
+        raise Unprocessable(
+            "The chair of a panel that is to decide this case must keep access to it: add "
+            "them to the access list (or another chair chairs that panel).",
+            slug="restriction-shuts-out-chair",
+            errors=[{"loc": loc, "msg": "would shut out the chair of a panel deciding the case"}])
+
+
 async def set_access(session: AsyncSession, case: Case, access: CaseAccess | None) -> bool:
     """Store the access list (None lifts the restriction); whether anything changed."""
     old_mode, old_staff = case.access_mode, await staff_of(session, case)
     new_mode = access.mode if access else None
     new_staff = access.staff if access else []
     check_holders_keep_access(new_mode, new_staff, case, f"body.access.{new_mode}_staff")
+    await check_chairs_keep_access(session, new_mode, new_staff, case,
+                                   f"body.access.{new_mode}_staff")
     if (old_mode, old_staff) == (new_mode, new_staff):
         return False
     conn = await session.connection()

@@ -128,10 +128,12 @@ async def world(client: httpx.AsyncClient, somerset: Tenant) -> dict[str, Any]:
 
 @pytest.fixture
 async def allow_world(client: httpx.AsyncClient, somerset: Tenant) -> dict[str, Any]:
-    """Two cases with the same kind of record; the first allows only its holder and line
-    manager (``INTRUDER`` is left out, not named) and has a chair's duty open (a charge:
-    Somerset 12's serious-incident notification, actor chair, no assignee)."""
-    found = await _world(client, somerset, {"allowed_staff": ["case_holder-1", "line_manager-1"]})
+    """Two cases with the same kind of record; the first allows only its holder, line manager
+    and the chair of the MARP whose agenda it is on, who must keep access (A12-7) (``INTRUDER``
+    is left out, not named), and has a chair's duty open (a charge: Somerset 12's
+    serious-incident notification, actor chair, no assignee)."""
+    found = await _world(client, somerset, {"allowed_staff": ["case_holder-1", "line_manager-1",
+                                                              "chair-1"]})
     await ok(await client.post(f"/v1/cases/{found['hidden'].id}/events",
                                headers=somerset.auth("case_holder"),
                                json={"type": "charged", "details": {"offence": "robbery"}}))
