@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -53,6 +53,7 @@ from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON
+from app.workflows.deadlines import shift_local
 from app.workflows.vocabulary import PanelKind
 
 SCHEDULERS = ("chair", "panel_admin")
@@ -401,17 +402,21 @@ YJS_FLOOR = datetime(2000, 3, 31, 23, 0, tzinfo=UTC)
 # meeting day's date gives way to the first panel booked), so a 2099 sitting took them out of
 # the overdue list for 73 years (attack pass 10, A10-14). A year also keeps every sitting within
 # the timeliness report's own periods (at most 120 months, reports.check_query).
-PANEL_HORIZON = timedelta(days=366)
+# A year on London wall time (shift_local: 28 August 2026 15:48 to 28 August 2027 15:48, 365
+# days; over a 29 February, 366), to the second (attack pass 12, A12-8: 366 days, quoted with
+# microseconds).
+PANEL_HORIZON_MONTHS = 12
 
 
 def require_sitting_time(scheduled_for: datetime, now: datetime | None = None) -> None:
     """A panel's time (booked or moved to): 422 before 1 April 2000 (``occurred-before-bound``)
-    or more than :data:`PANEL_HORIZON` after now (``scheduled-too-far-ahead``), each naming the
+    or more than a year after now (London wall time) (``scheduled-too-far-ahead``), each naming the
     bound (never the value sent)."""
     require_plausible(scheduled_for, "scheduled_for")
     require_not_before(scheduled_for, YJS_FLOOR,
                        "the start of youth justice services (1 April 2000)", "scheduled_for")
-    latest = (now or utcnow()) + PANEL_HORIZON
+    latest = shift_local((now or utcnow()).replace(microsecond=0),
+                         months=PANEL_HORIZON_MONTHS)
     if scheduled_for > latest:
         when = iso_utc(latest)
         raise Unprocessable(
@@ -606,23 +611,24 @@ def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None 
         moment = now or utcnow()
         if moment < start:
             raise Conflict(
-                f"The panel starts at {start.isoformat()}: its decision cannot be recorded "
-                f"before then (it is now {moment.isoformat()}).", slug="decision-before-panel",
+                f"The panel starts at {iso_utc(start)}: its decision cannot be recorded "
+                f"before then (it is now {iso_utc(moment.replace(microsecond=0))}).",
+                slug="decision-before-panel",
                 extra=_before_panel(start))
         return start
     occurred_at = resolve_occurred_at(body.occurred_at, now)
     if occurred_at < start:
         raise Conflict(
-            f"The decision is dated {occurred_at.isoformat()}, before the panel starts at "
-            f"{start.isoformat()}.", slug="decision-before-panel",
+            f"The decision is dated before the panel starts at {iso_utc(start)}.",
+            slug="decision-before-panel",
             errors=[{"loc": "body.occurred_at",
-                     "msg": f"must not be before the panel's scheduled_for ({start.isoformat()})"}],
+                     "msg": f"must not be before the panel's scheduled_for ({iso_utc(start)})"}],
             extra=_before_panel(start))
     return occurred_at
 
 
 def _before_panel(start: datetime) -> dict[str, object]:
-    when = start.isoformat()
+    when = iso_utc(start)  # UTC with Z, as every time the service answers (attack 12, A12-5)
     return {"panel_starts_at": when,
             "bound": {"field": "occurred_at", "name": "the panel's scheduled_for", "value": when}}
 

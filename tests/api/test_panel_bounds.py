@@ -4,15 +4,16 @@ A MARP booked for 2099 was accepted, and being the first booked it became "the n
 (Somerset 3.2.3) of every waiting step: a weekly Risk Panel's meeting-day date (Example Borough
 5.1) gave way to it and the step left the overdue list for 73 years. Neither seed plans a sitting
 so far ahead (Somerset 7.1.6 "a provisional review date"; Wokingham "within one week of their
-request", monthly for MAPPA level 1): booking or moving a panel more than 366 days after now is
+request", monthly for MAPPA level 1): booking or moving a panel more than a year after now (the
+same London wall time a year on: 365 days here; attack pass 12, A12-8, it was 366) is
 422 ``scheduled-too-far-ahead`` naming the bound, never the value sent; the steps stay as they
 were. ``chair_id`` stays a staff id as the contract has it (``POST /v1/panels`` ``{kind,
 scheduled_for, chair_id}``): the service keeps no staff directory (ids are the identity
 provider's subjects), so it cannot tell whether the id holds the chair role; any chair of the
 service records the decision, which does the chair's step (S29) whoever it names.
 
-The clock is pinned to Monday 2 November 2026 10:00Z: the last time a panel may be booked is
-Wednesday 3 November 2027 10:00Z.
+The clock is pinned to Monday 2 November 2026 10:00Z (10:00 GMT): the last time a panel may be
+booked is Tuesday 2 November 2027 10:00Z.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.api.fidelity_support import pin
 from tests.api.integrity_support import assert_problem, steps_of
 from tests.conftest import Tenant, make_tenant
 
-BOUND = {"field": "scheduled_for", "name": "a year from now", "value": "2027-11-03T10:00:00Z"}
+BOUND = {"field": "scheduled_for", "name": "a year from now", "value": "2027-11-02T10:00:00Z"}
 
 
 def refused(r: httpx.Response) -> None:
@@ -56,9 +57,10 @@ async def test_S7_marp_booked_or_moved_beyond_a_year_is_refused(
                                    headers=somerset.auth("case_holder"))
     assert r.status_code == 201, r.text
     refused(await book(somerset, "marp", "2099-01-01T10:00:00Z"))
+    refused(await book(somerset, "marp", "2027-11-02T10:00:01Z"))
     [refer] = [s for s in await steps_of(somerset, case_id) if s["code"] == "refer_to_panel"]
     assert (refer["due_at"], refer["awaiting_panel_date"]) == (None, True)
-    r = await book(somerset, "marp", "2027-11-03T10:00:00Z")
+    r = await book(somerset, "marp", "2027-11-02T10:00:00Z")
     assert r.status_code == 201, r.text
     panel = r.json()["data"]["id"]
     r = await somerset.client.post(f"/v1/panels/{panel}/reschedule",
@@ -66,7 +68,7 @@ async def test_S7_marp_booked_or_moved_beyond_a_year_is_refused(
                                    headers=somerset.auth("panel_admin"))
     refused(r)
     r = await somerset.client.get(f"/v1/panels/{panel}", headers=somerset.auth("chair"))
-    assert r.json()["data"]["scheduled_for"] == "2027-11-03T10:00:00Z"
+    assert r.json()["data"]["scheduled_for"] == "2027-11-02T10:00:00Z"
 
 
 async def test_X8_weekly_panel_in_2099_does_not_replace_the_meeting_day(
