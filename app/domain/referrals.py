@@ -281,6 +281,13 @@ async def reopen_steps_satisfied_by(
     itself (its quality assurance, W18): a withdrawn form is never sent, so a duty about it has
     no purpose; the engine superseded any still open with the withdrawal."""
     session = wctx.session
+    if referral.kind == ReferralKind.panel and await _on_undecided_agenda(session, referral):
+        # The case stands on a panel's agenda not yet decided: it is going to the panel, which
+        # answers the referral to it and the views sought for it (the pack's
+        # ``panel_item_added``; S7 and S8 do not fire while it is there, A11-7): nothing the
+        # withdrawn referral did comes back (attack pass 12, A12-14: both came back, due at
+        # whichever MARP was next, and blocked the case's closure).
+        return []
     rows = await session.exec(select(Step).where(
         Step.case_id == referral.case_id, Step.status == StepStatus.done,
         Step.satisfied_by_type == "referral", Step.satisfied_by_id == referral.id,
@@ -322,6 +329,15 @@ async def reopen_steps_satisfied_by(
     await policy.redate_returning_next_panel_steps(
         wctx, steps=reopened, why=f"the referral that answered it was {undone}")
     return reopened
+
+
+async def _on_undecided_agenda(session: AsyncSession, referral: Referral) -> bool:
+    """Whether the referral's case is on a panel's agenda not yet decided."""
+    from app.domain.panels_table import PanelItem
+
+    return (await session.exec(select(PanelItem.id).where(
+        PanelItem.case_id == referral.case_id, col(PanelItem.decided_at).is_(None))
+        .limit(1))).first() is not None
 
 
 async def satisfy_steps(

@@ -115,3 +115,43 @@ async def test_W7_W8_reopening_a_case_on_the_high_risk_panels_agenda_does_not_re
     again = the_step(r.json()["next_steps"], "hold_high_risk_panel")
     assert (again["id"], again["actor"], again["due_at"]) == \
         (hold["id"], "chair", hold["due_at"])
+
+
+async def test_S7_S8_withdrawing_the_panel_referral_of_a_case_on_an_agenda_brings_nothing_back(
+        somerset: Tenant) -> None:
+    """S7, S8 (Somerset 3.2.3: "refer the case to the next YJT MARP"; 6.2, the child's and
+    carer's views for the referral). A high case referred with its views on Friday 28 August
+    2026 and put on the MARP of Thursday 22 October with that referral; the referral is then
+    withdrawn on Tuesday 1 September. The case still stands on the MARP's agenda, which answers
+    the referral and the views sought for it: neither step comes back (attack pass 12,
+    A12-14: both came back, due at whichever MARP was next, and blocked the case's closure)."""
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements", json={
+        "domain": "rosh", "level": "high", "occurred_at": "2026-08-28T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/referrals", json={
+        "kind": "panel", "occurred_at": "2026-08-28T11:00:00+01:00",
+        "details": {"child_views": "heard", "carer_views": "heard"}},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]["id"]
+    r = await somerset.client.post(f"/v1/referrals/{referral}/submit",
+                                   json={"occurred_at": "2026-08-28T11:00:00+01:00"},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    r = await somerset.client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
+        "kind": "marp", "scheduled_for": "2026-10-22T10:00:00+01:00", "chair_id": "chair-1"})
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await somerset.client.post(f"/v1/panels/{panel}/items", headers=somerset.auth(
+        "panel_admin"), json={"case_id": case["id"], "presenter_id": "case_holder-1",
+                              "referral_id": referral})
+    assert r.status_code == 201, r.text
+    r = await somerset.client.post(f"/v1/referrals/{referral}/withdraw",
+                                   json={"note": "Sent twice.",
+                                         "occurred_at": "2026-09-01T10:00:00+01:00"},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    codes = {s["code"] for s in r.json()["next_steps"]}
+    assert not codes & {"refer_to_panel", "seek_child_and_carer_views"}, codes
