@@ -53,7 +53,7 @@ from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON
-from app.workflows.deadlines import shift_local
+from app.workflows.deadlines import add_months, shift_local
 from app.workflows.vocabulary import PanelKind
 
 SCHEDULERS = ("chair", "panel_admin")
@@ -641,6 +641,14 @@ def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None
     if body.review_date is not None and body.review_date <= day:
         errors.append({"loc": "body.review_date",
                        "msg": f"must be after the panel's date ({day.isoformat()})"})
+    latest = add_months(day, PANEL_HORIZON_MONTHS)
+    if body.review_date is not None and body.review_date > latest:
+        # Somerset 7.1.6 "a provisional review date"; as a panel is booked at most a year
+        # ahead, its review is at most a year after it (attack pass 12, A12-11: a review in
+        # 2099 let the rating stand unreviewed, and M6 kept the holder from lowering it).
+        errors.append({"loc": "body.review_date",
+                       "msg": f"must be at most a year after the panel's date "
+                              f"({latest.isoformat()})"})
     errors += [{"loc": f"body.actions.{i}.due_date",
                 "msg": f"must not be before the panel's date ({day.isoformat()})"}
                for i, action in enumerate(body.actions) if action.due_date < day]

@@ -515,6 +515,12 @@ async def transition(
         check_panel_views(pack, referral)
     if action == "quality-assure" and referral.created_by == principal.sub:
         raise Forbidden("The author of a MAPPA form cannot quality-assure it.")
+    if action == "quality-assure" and case.case_holder_id == principal.sub:
+        # Wokingham "Referrals into MAPPA": forms "must be quality assured by a manager": a
+        # manager's check on the case holder's work, not the holder's own whatever roles the
+        # token carries (attack pass 12, A12-12; as for the steps since A11-9).
+        raise Forbidden("You hold this case: its MAPPA forms are quality-assured by its line "
+                        "manager or a duty manager.")
     occurred_at = resolve_occurred_at(body.occurred_at)
     _check_act_time(referral, occurred_at)
     if not on_closed:  # nor dated while the case was closed (A9-7)

@@ -88,3 +88,35 @@ async def test_X8_weekly_panel_in_2099_does_not_replace_the_meeting_day(
     [refer] = [s for s in await steps_of(example, case_id) if s["code"] == "refer_to_risk_panel"]
     assert (refer["due_at"], refer["awaiting_panel_date"], refer["policy"]["rule"]) == (
         "2026-11-05T23:59:59Z", True, "X8")
+
+
+async def test_S20_a_review_date_more_than_a_year_after_the_panel_is_refused(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S20 (Somerset 7.1.6: the panel "will agree and then book a provisional review date"). The
+    MARP of Monday 2 November 2026 keeps a high case; a review date of 1 January 2099 is 422
+    naming the bound (Tuesday 2 November 2027, a year after the panel's date; attack pass 12,
+    A12-11), and one on that day is accepted."""
+    pin(monkeypatch, 2026, 11, 2, 12, 0)
+    case_id = str((await somerset.open_case())["data"]["id"])
+    r = await somerset.client.post(f"/v1/cases/{case_id}/judgements",
+                                   json={"domain": "rosh", "level": "high",
+                                         "occurred_at": "2026-11-02T09:30:00Z"},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await book(somerset, "marp", "2026-11-02T10:00:00Z")
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await somerset.client.post(f"/v1/panels/{panel}/items", headers=somerset.auth(
+        "panel_admin"), json={"case_id": case_id, "presenter_id": "case_holder-1"})
+    assert r.status_code == 201, r.text
+    url = f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision"
+    decision = {"rosh_level": "high", "minutes": "Remains high.", "actions": []}
+    r = await somerset.client.post(url, json={**decision, "review_date": "2099-01-01"},
+                                   headers=somerset.auth("chair"))
+    problem = assert_problem(r, 422)
+    assert [e["loc"] for e in problem["errors"]] == ["body.review_date"]
+    assert "2027-11-02" in problem["errors"][0]["msg"]
+    assert "2099" not in r.text
+    r = await somerset.client.post(url, json={**decision, "review_date": "2027-11-02"},
+                                   headers=somerset.auth("chair"))
+    assert r.status_code == 200, r.text

@@ -171,3 +171,28 @@ async def test_S7_case_holder_does_not_chair_the_MARP_decision_on_their_own_case
                                               "review_date": "2026-10-01"},
                                    headers=somerset.auth("chair", "chair-2"))
     assert r.status_code == 200, r.text
+
+
+async def test_W18_case_holder_on_the_duty_rota_does_not_quality_assure_their_cases_form(
+        wokingham: Tenant) -> None:
+    """W18 (Wokingham "Referrals into MAPPA": "MAPPA forms will be completed by the case worker
+    and must be quality assured by a manager before they are sent over to MAPPA"). A MAPPA H
+    form on case_holder-1's case, drafted and submitted by the line manager on Tuesday 8
+    September 2026: case_holder-1, also on the duty rota, may not quality-assure it (403; attack
+    pass 12, A12-12); a duty manager does (200)."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    lm = wokingham.auth("line_manager")
+    r = await wokingham.client.post(f"/v1/cases/{case['id']}/referrals", headers=lm, json={
+        "kind": "mappa_h", "details": {}, "occurred_at": "2026-09-08T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    form = r.json()["data"]["id"]
+    r = await wokingham.client.post(f"/v1/referrals/{form}/submit", headers=lm,
+                                    json={"occurred_at": "2026-09-08T11:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    url = f"/v1/referrals/{form}/quality-assure"
+    body = {"occurred_at": "2026-09-08T12:00:00+01:00"}
+    holder = both(wokingham, "case_holder-1", "case_holder", "duty_manager")
+    r = await wokingham.client.post(url, json=body, headers=holder)
+    assert "hold this case" in assert_problem(r, 403)["detail"]
+    r = await wokingham.client.post(url, json=body, headers=wokingham.auth("duty_manager"))
+    assert r.status_code == 200, r.text
