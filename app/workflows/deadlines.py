@@ -217,11 +217,14 @@ def prolonged_absences(
 ) -> Sequence[tuple[date, date]]:
     """The absences (London dates, inclusive) spanning at least ``at_least`` working days: the
     ones that end a worker's week early (Wokingham "a prolonged absence (for example, the last
-    working day before annual leave)"); all of them when ``at_least`` is 1."""
+    working day before annual leave)"); all of them when ``at_least`` is 1. Leave recorded as
+    several records that follow on (the next starts the day after, or after days that are not
+    working days) is one absence: Thursday and Friday recorded apart are two working days away,
+    as one record of both is (attack pass 12, A12-9)."""
     if at_least <= 1 or not absences:
         return absences
     kept = []
-    for starts, ends in absences:
+    for starts, ends in _joined(absences, calendar):
         days, day = 0, starts
         while day <= ends and days < at_least:
             days += calendar.is_working_day(day)
@@ -229,6 +232,23 @@ def prolonged_absences(
         if days >= at_least:
             kept.append((starts, ends))
     return tuple(kept)
+
+
+def _joined(absences: Sequence[tuple[date, date]], calendar: WorkingCalendar
+            ) -> list[tuple[date, date]]:
+    """The absences in date order, those that follow on (no working day between) as one."""
+    joined: list[tuple[date, date]] = []
+    for starts, ends in sorted(absences):
+        if joined:
+            last_start, last_end = joined[-1]
+            gap = last_end + timedelta(days=1)
+            while gap < starts and not calendar.is_working_day(gap):
+                gap += timedelta(days=1)
+            if gap >= starts:
+                joined[-1] = (last_start, max(last_end, ends))
+                continue
+        joined.append((starts, ends))
+    return joined
 
 
 def in_week_due(

@@ -251,3 +251,27 @@ async def test_W4_the_deadline_follows_the_case_to_its_new_holder(
                    if e["action"] == "step.redate" and e["entity_id"] == step]
         assert redates
         assert "case_holder changed from" in redates[-1]["reason"]
+
+
+async def test_W4_leave_recorded_in_two_records_that_follow_on_is_one_prolonged_absence(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W4 (Internal and External Controls): "If the incident becomes known to the worker on a
+    Friday or the last day before a prolonged absence (for example, the last working day before
+    annual leave), it must be recorded and reported to their line manager before the end of the
+    working week." Leave recorded as two records that follow on is one absence (attack pass 12,
+    A12-9). Holder A: Wednesday 9 and Thursday 10 December 2026 as two records; an incident
+    known on Tuesday 8 December is due at the end of that day, as with one record of both (not
+    of Wednesday 9). Holder B: Friday 11 and Monday 14 December (the weekend between) as two
+    records: an incident known on Thursday 10 December is due at its end (not of Friday 11)."""
+    pin(monkeypatch, 2026, 12, 8, 12, 0)
+    a = await Holder(wokingham, "case_holder-a129").open()
+    await a.leave({"starts_on": "2026-12-09", "ends_on": "2026-12-09"})
+    await a.leave({"starts_on": "2026-12-10", "ends_on": "2026-12-10"})
+    step = await a.incident("2026-12-08T10:00:00Z")
+    assert await a.dues(step) == ["2026-12-08T23:59:59Z"]
+    pin(monkeypatch, 2026, 12, 10, 12, 0)
+    b = await Holder(wokingham, "case_holder-b129").open()
+    await b.leave({"starts_on": "2026-12-11", "ends_on": "2026-12-11"})
+    await b.leave({"starts_on": "2026-12-14", "ends_on": "2026-12-14"})
+    step = await b.incident("2026-12-10T10:00:00Z")
+    assert await b.dues(step) == ["2026-12-10T23:59:59Z"]
