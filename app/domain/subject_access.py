@@ -77,10 +77,13 @@ REDACTED = "[redacted: third-party personal data]"
 # 30 November 2026 ("is away 2026-08-27 to 2026-09-04", "absence <id> changed from ... to ...")
 # and audit reasons still name it ("absence <id> recorded"): their leave is their personal data,
 # not the child's (Art. 15(4); attack pass 11, A11-17). Notes written since say only that the
-# line manager "is on recorded leave". Old W4 notes: "before <id>'s absence from <date>".
+# line manager "is on recorded leave", which the export also redacts: with the moments of the
+# audit, when that phrase comes and goes tells when they were away (attack pass 12, A11-17 retest).
+# Old W4 notes: "before <id>'s absence from <date>".
 _DAY = r"\d{4}-\d{2}-\d{2}"
 STAFF_LEAVE = regex.compile(
-    rf"is away {_DAY} to {_DAY}|absence from {_DAY}"
+    rf"is away {_DAY} to {_DAY}|absence from {_DAY}|is (?:not )?on recorded leave"
+    rf"(?: before the step is due| today)?"
     rf"|is not away (?:from {_DAY} to the step's due day|on {_DAY})"
     rf"|absence [0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}"
     rf"(?: recorded, {_DAY} to {_DAY}| changed from {_DAY} to {_DAY} to {_DAY} to {_DAY}"
