@@ -105,7 +105,9 @@ async def test_race_restriction_against_the_excluded_duty_manager_completing(
 async def test_race_restriction_against_the_excluded_chair_deciding(somerset: Tenant) -> None:
     """The line manager excludes chair-7 from a case on the MARP agenda while chair-7 records
     the panel's decision on its item. Either the decision came first (audited before
-    case.restrict, the item decided by chair-7) or it is 404 and the item stays undecided."""
+    case.restrict, the item decided by chair-7) or the restriction is refused while chair-7
+    still has the decision to record (422 restriction-shuts-out-chair, A12-7) and the decision
+    is recorded after it; never a restriction that leaves the item undecidable."""
     case = (await somerset.open_case())["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-05-20T10:00:00+01:00")
     for n in range(ROUNDS):
@@ -134,16 +136,17 @@ async def test_race_restriction_against_the_excluded_chair_deciding(somerset: Te
                                  json={"minutes": "Decided", "review_date": "2027-01-15"},
                                  headers=somerset.auth("chair", "chair-7")),
         )
-        assert patch.status_code == 200, patch.text
+        assert decided.status_code == 200, decided.text
         audit = [(e["action"], e["entity_id"]) for e in await audit_of(somerset, case["id"])]
-        restrict = len(audit) - 1 - audit[::-1].index(("case.restrict", case["id"]))
         panel = (await somerset.client.get(f"/v1/panels/{panel_id}",
                                            headers=somerset.auth("chair"))).json()["data"]
         item = next(i for i in panel["items"] if i["id"] == item_id)
-        if decided.status_code == 200:
-            assert item["decided_by"] == "chair-7"
+        assert item["decided_by"] == "chair-7"
+        if patch.status_code == 200:
+            restrict = len(audit) - 1 - audit[::-1].index(("case.restrict", case["id"]))
             assert audit.index(("panel.decision", item_id)) < restrict
         else:
-            assert_problem(decided, 404)
-            assert item["decided_by"] is None
-            assert ("panel.decision", item_id) not in audit
+            refused = assert_problem(patch, 422)
+            assert refused["type"].endswith("/restriction-shuts-out-chair")
+            after = audit[audit.index(("panel.decision", item_id)):]
+            assert ("case.restrict", case["id"]) not in after  # nor one after it
