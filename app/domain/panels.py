@@ -540,7 +540,11 @@ async def add_item(
     # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item.
     added = await policy.run(wctx, event=wctx.event(
         "panel_item_added",
-        {"panel_id": str(panel.id), "panel_kind": panel.kind, "panel_chair_id": panel.chair_id,
+        # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair;
+        # Somerset 7.1.5 "another panel member will act as chair for that case"): the duty
+        # goes to the chairs, unnamed (attack pass 12, A12-15).
+        {"panel_id": str(panel.id), "panel_kind": panel.kind,
+         "panel_chair_id": None if panel.chair_id == case.case_holder_id else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
     return item, satisfied.merge(added) if satisfied else added

@@ -144,7 +144,8 @@ async def test_S7_case_holder_does_not_chair_the_MARP_decision_on_their_own_case
     7.2.1: a registered rating is lowered at MARP. case_holder-1, who also chairs panels, is
     named chair of the MARP of Thursday 3 September 2026 that hears their own high case: their
     decision lowering it to low is 403 ``case-holder-cannot-chair`` (with or without the case
-    holder's role in the token), the case stays high and registered; another chair decides."""
+    holder's role in the token), the case stays high and registered; the decision is owed to
+    the chairs, unnamed, and another chair records it."""
     pin(monkeypatch, 2026, 9, 3, 12, 0)
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     await judge(somerset, case["id"], "rosh", "high", "2026-08-28T16:00:00+01:00")
@@ -157,6 +158,9 @@ async def test_S7_case_holder_does_not_chair_the_MARP_decision_on_their_own_case
         "panel_admin"), json={"case_id": case["id"], "presenter_id": "line_manager-1"})
     assert r.status_code == 201, r.text
     item = r.json()["data"]["id"]
+    # The decision is owed to the chairs, not to the named chair who holds the case (A12-15).
+    owed = next(s for s in r.json()["next_steps"] if s["code"] == "record_panel_decision")
+    assert (owed["actor"], owed["assignee_id"]) == ("chair", None)
     decision = {"rosh_level": "low", "minutes": "Lowered.", "actions": []}
     url = f"/v1/panels/{panel}/items/{item}/decision"
     for headers in (both(somerset, "case_holder-1", "case_holder", "chair"),
