@@ -36,6 +36,7 @@ from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
+from app.domain.replay import replay_later_events
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
@@ -243,6 +244,12 @@ async def apply_judgement(
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
+    if body.occurred_at is not None:
+        # Dated before acts already recorded: what they owe on the history as it now stands
+        # (A11-5). Recorded as of now, nothing recorded can be dated after it.
+        replayed = await replay_later_events(wctx, since=occurred_at)
+        if replayed is not None:
+            result = result.merge(replayed)
     await wctx.audit(
         "judgement.backfill" if backfill else "judgement.record",
         entity_type="judgement", entity_id=judgement.id,

@@ -365,6 +365,7 @@ async def run(
 async def run_backfill(
     wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
     later: Sequence[Mapping[str, str | None]], open_steps: Sequence[Step] | None = None,
+    replayed: uuid.UUID | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -386,7 +387,11 @@ async def run_backfill(
     step re-dated sooner (through :func:`redate`, never later) or given the judgement's
     reason. A back-fill never lowers a rating, register or contact level, never supersedes
     or closes a step, and never re-dates one later. A back-fill the state of its moment
-    refuses (Somerset M6: lowering a registered high needs the panel) stays history only."""
+    refuses (Somerset M6: lowering a registered high needs the panel) stays history only.
+
+    ``replayed``: the id of an act already recorded that ``event`` evaluates again on the
+    history as it now stands (:mod:`app.domain.replay`): a step it raised under a line that
+    its replay no longer takes is restated under the line that does (:func:`_restated`)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -403,7 +408,7 @@ async def run_backfill(
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
-                        open_steps=open_steps, derive=False)
+                        open_steps=open_steps, derive=False, replayed=replayed)
 
 
 def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
@@ -419,6 +424,27 @@ def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
     step.raised_at = at
     step.note = _append(step.note, f"Arose {iso_utc(at)}: an earlier judgement recorded "
                                    "later asks for it.")
+
+
+def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
+    """An open step an act already recorded raised (or gave a reason) under one line, that the
+    act evaluated again on the history as it now stands asks for under another (a rating
+    back-filled before it: Somerset S14's change of circumstances raised the review under 2.1,
+    undated, before the medium rating of its date was typed in; in time order 4.2 raised it,
+    due the next working day): the act's reasons under the lines it no longer takes go, and
+    the step shows the line that asks for it now (A11-5)."""
+    now = {(str(r.get("rule")), str(r.get("ref"))) for r in intent.reasons}
+    stale = [r for r in step.reasons or ()
+             if str((r.get("record") or {}).get("id")) == str(act)
+             and (str(r.get("rule")), str(r.get("ref"))) not in now]
+    if not stale or not now:
+        return
+    step.reasons = [r for r in step.reasons or () if r not in stale]
+    if (step.rule_id, step.policy_ref) in {(r.get("rule"), r.get("ref")) for r in stale}:
+        step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
+        step.policy_version = intent.policy_version or step.policy_version
+    step.note = _append(step.note, f"Restated: {act} now asks for it under {intent.rule_id} "
+                                   f"({intent.policy_ref}), the history as it now stands.")
 
 
 async def _closed_since(
@@ -470,6 +496,7 @@ async def _apply(
     open_steps: Sequence[Step],
     untouched: frozenset[uuid.UUID] = frozenset(),
     derive: bool = True,
+    replayed: uuid.UUID | None = None,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
@@ -493,6 +520,8 @@ async def _apply(
             if earlier and intent.action != "drop_reason" and intent.reasons \
                     and by_id[intent.step_id].raised_at > event.occurred_at:
                 _raised_earlier(by_id[intent.step_id], intent, event.occurred_at)
+            if replayed is not None and intent.action != "drop_reason":
+                _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
             if intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
