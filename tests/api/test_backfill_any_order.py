@@ -5,13 +5,17 @@ as recorded in time order.
 
 A back-filled judgement (dated before the case's later acts) is evaluated on the case as it
 stood at its date, and what the later acts already recorded would have asked of the history
-as it now stands is asked again (raised if missing, re-dated only sooner); an act recorded
-after later judgements is judged on the ratings of its own date.
+as it now stands is asked again (raised if missing, re-dated only sooner); what lapsed with it
+in time order (a step raised before it whose condition fails once it is the rating) lapses; an
+act recorded after later judgements is judged on the ratings of its own date.
 
 Dates (real calendar, London):
 - Fri 28 Aug 2026 (late-summer bank holiday Mon 31 Aug): ``next-wd`` from a Friday is the end
   of Tuesday 1 September (22:59:59Z, BST).
-- Fri 23 / Mon 26 Oct 2026, either side of the clock change (BST ends Sun 25 Oct).
+- Fri 23 / Mon 26 Oct 2026, either side of the clock change (BST ends Sun 25 Oct); Sat 31
+  Oct, a month end.
+- Easter 2026 (Good Friday 3 Apr, Easter Monday 6 Apr), the spring bank holiday (Mon 25 May),
+  Christmas 2025 (Thu 25 and Fri 26 Dec).
 """
 
 from __future__ import annotations
@@ -122,3 +126,117 @@ async def test_S26_high_back_filled_before_a_transfer_out(somerset: Tenant) -> N
         event("transfer_out", "2026-10-26T10:00:00Z", transfer_date="2026-11-02")]))
     assert _one(steps, "manager_handover_call") == (
         "manager_handover_call", "line_manager", "2026-11-02T00:00:00Z", "S26", "13.4.3")
+
+
+async def test_S14_S26_S5_every_order_of_a_medium_a_change_a_high_and_a_transfer(
+        somerset: Tenant) -> None:
+    """S14 (4.2, "within 24 hrs/next working day" after a change of circumstances at medium or
+    above), S26 (13.4.3, "prior to the transfer of the child"), S5 (3.1, "within 24 hours"):
+    SWB medium on Friday 28 August 2026 15:30 BST, a change of circumstances on Saturday 29
+    August (late-summer bank holiday Monday 31 August), ROSH high on Tuesday 1 September, a
+    transfer out on Thursday 3 September for Monday 14 September, in each of the 24 orders."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("swb", "medium", "2026-08-28T15:30:00+01:00"),
+        event("change_of_circumstances", "2026-08-29T11:00:00+01:00"),
+        rate("rosh", "high", "2026-09-01T10:00:00+01:00"),
+        event("transfer_out", "2026-09-03T10:00:00+01:00", transfer_date="2026-09-14")]))
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", "2026-09-01T22:59:59Z", "S14", "4.2")
+    assert _one(steps, "manager_handover_call") == (
+        "manager_handover_call", "line_manager", "2026-09-13T23:00:00Z", "S26", "13.4.3")
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2026-09-02T09:00:00Z", "S5", "3.1")
+
+
+async def test_S14_S5_S11_every_order_across_the_clock_change_and_a_month_end(
+        somerset: Tenant) -> None:
+    """S14 (4.2), S5 (3.1), S11 (4.5, "at least monthly"): ROSH medium on Saturday 24 October
+    2026 11:00 BST (the clock goes back on Sunday 25), a change of circumstances on Monday 26
+    October, SWB high on Friday 30 October, ROSH low on Saturday 31 October (a month end), in
+    each of the 24 orders."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("rosh", "medium", "2026-10-24T11:00:00+01:00"),
+        event("change_of_circumstances", "2026-10-26T10:00:00Z"),
+        rate("swb", "high", "2026-10-30T10:00:00Z"),
+        rate("rosh", "low", "2026-10-31T10:00:00Z")]))
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", "2026-10-27T23:59:59Z", "S14", "4.2")
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2026-10-31T10:00:00Z", "S5", "3.1")
+    assert _one(steps, "monthly_manager_review") == (
+        "monthly_manager_review", "line_manager", "2026-11-30T10:00:00Z", "S11", "4.5")
+
+
+async def test_S26_S14_every_order_over_christmas(somerset: Tenant) -> None:
+    """S26 (13.4.3, "prior to the transfer of the child"), S14 (2.1: below medium the review is
+    asked for with no timescale; 4.2 from medium): a change of circumstances on Tuesday 23
+    December 2025, ROSH high on Wednesday 24 December (Christmas Day and Boxing Day closed), a
+    transfer out on Monday 29 December for Friday 9 January 2026, ROSH very high on Wednesday
+    31 December, in each of the 24 orders: one handover call, whichever act raised it."""
+    steps = same_as_time_order(await every_order(somerset, [
+        event("change_of_circumstances", "2025-12-23T10:00:00Z"),
+        rate("rosh", "high", "2025-12-24T15:00:00Z"),
+        event("transfer_out", "2025-12-29T10:00:00Z", transfer_date="2026-01-09"),
+        rate("rosh", "very_high", "2025-12-31T10:00:00Z")], opened_at="2025-11-03T09:00:00Z"))
+    assert _one(steps, "manager_handover_call") == (
+        "manager_handover_call", "line_manager", "2026-01-09T00:00:00Z", "S26", "13.4.3")
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", None, "S14", "2.1")
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2025-12-25T15:00:00Z", "S5", "3.1")
+
+
+async def test_W7_a_low_back_filled_between_two_highs_lapses_the_first_request(
+        wokingham: Tenant) -> None:
+    """W7 (Wokingham, High Risk Panel): "request a High-Risk Panel within two working days of
+    1. Assessing a child as high or very high ROSH". ROSH high on Friday 22 May 2026 16:00 BST
+    (spring bank holiday Monday 25 May), low on Wednesday 27 May, high on Monday 1 June: in
+    time order the first request lapsed with the low and the second high asked for one by the
+    end of Wednesday 3 June; in every order the same. Before the fix, with the low typed in
+    last, the request stayed due at the first high's date (27 May) (A11-4)."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("rosh", "high", "2026-05-22T16:00:00+01:00"),
+        rate("rosh", "low", "2026-05-27T10:00:00+01:00"),
+        rate("rosh", "high", "2026-06-01T10:00:00+01:00")]))
+    assert _one(steps, "request_high_risk_panel") == (
+        "request_high_risk_panel", "case_holder", "2026-06-03T22:59:59Z", "W7",
+        "High Risk Panel")
+
+
+async def test_W7_W12_every_order_of_an_easter_history(wokingham: Tenant) -> None:
+    """W7 ("within two working days of ... 2. Becoming aware of a change of circumstances or
+    new incident which is serious enough to warrant consideration for an increase of assessed
+    risk levels to high/very high"), W12 (the plan at medium or above): SWB medium on Thursday
+    2 April 2026, a change of circumstances that may raise the risk to high on Good Friday 3
+    April, ROSH very high on Tuesday 7 April (after Easter Monday), a transfer out on Thursday
+    9 April for Monday 20 April, in each of the 24 orders."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("swb", "medium", "2026-04-02T10:00:00+01:00"),
+        event("change_of_circumstances", "2026-04-03T10:00:00+01:00", may_raise_to_high=True),
+        rate("rosh", "very_high", "2026-04-07T10:00:00+01:00"),
+        event("transfer_out", "2026-04-09T10:00:00+01:00", transfer_date="2026-04-20")]))
+    assert _one(steps, "request_high_risk_panel") == (
+        "request_high_risk_panel", "case_holder", "2026-04-08T22:59:59Z", "W7",
+        "High Risk Panel")
+    assert _one(steps, "update_risk_management_plan") == (
+        "update_risk_management_plan", "case_holder", None, "W12",
+        "Management of Safety and Well-being concerns")
+
+
+async def test_W7_W6_every_order_of_five_acts(wokingham: Tenant) -> None:
+    """W7 (the panel request "within two working days of 1. Assessing a child as high or very
+    high ROSH"), W6 (the assessment reviewed after a change of circumstances), W12: ROSH high on
+    Friday 23 October 2026 (the clock goes back on Sunday 25), a change of circumstances on
+    Monday 26 October, ROSH low on Wednesday 28 October, ROSH very high on Saturday 31 October
+    (a month end), SWB high on Monday 2 November, in each of the 120 orders."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("rosh", "high", "2026-10-23T16:00:00+01:00"),
+        event("change_of_circumstances", "2026-10-26T10:00:00Z"),
+        rate("rosh", "low", "2026-10-28T10:00:00Z"),
+        rate("rosh", "very_high", "2026-10-31T10:00:00Z"),
+        rate("swb", "high", "2026-11-02T10:00:00Z")]))
+    assert _one(steps, "request_high_risk_panel") == (
+        "request_high_risk_panel", "case_holder", "2026-11-03T23:59:59Z", "W7",
+        "High Risk Panel")
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", "2026-11-16T10:00:00Z", "W6", "Assessment Reviews")
