@@ -50,6 +50,13 @@ class PanelItem(SQLModel, table=True):
     decided_at: datetime | None = None
     decided_by: str | None = Field(default=None, max_length=128)
     decision: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # Taken off the agenda before a decision (migration 0022; attack pass 11, A11-16): by the
+    # panel's keepers (POST .../withdraw), or by the act that ended the need for the panel
+    # (the case closed, its panel referral withdrawn or declined). Kept for the audit trail;
+    # its ``duplicate_rank`` is then negative, so the case may come back onto the agenda.
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = Field(default=None, max_length=128)
+    withdrawal_reason: str | None = Field(default=None, max_length=500)
     # 0 for every item stored since migration 0020. Before it a case could be put on one panel
     # twice: the migration kept those extra items (and any decision on them) and numbered them
     # 1, 2, ... in the order they were added, so that (panel, case, rank) is unique and no new

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import agenda, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -336,8 +336,8 @@ async def _on_undecided_agenda(session: AsyncSession, referral: Referral) -> boo
     from app.domain.panels_table import PanelItem
 
     return (await session.exec(select(PanelItem.id).where(
-        PanelItem.case_id == referral.case_id, col(PanelItem.decided_at).is_(None))
-        .limit(1))).first() is not None
+        PanelItem.case_id == referral.case_id, col(PanelItem.decided_at).is_(None),
+        col(PanelItem.withdrawn_at).is_(None)).limit(1))).first() is not None
 
 
 async def satisfy_steps(
@@ -558,6 +558,13 @@ async def transition(
     if satisfied is not None:
         result = result.merge(satisfied)
     if action in UNDONE_BY:
+        if referral.kind == ReferralKind.panel:
+            # The need for the panel may have ended with it: without another way onto a panel
+            # (the register, another live referral), the case leaves the agendas of panels not
+            # yet sat (attack pass 11, A11-16), and what it answered is owed again below.
+            await agenda.withdraw_unneeded(
+                wctx, why=f"its panel referral {referral.id} was "
+                          f"{'withdrawn' if action == 'withdraw' else 'declined'}")
         await reopen_steps_satisfied_by(wctx, referral, action)
         result = result.merge(await policy.current(session, case))
     await wctx.audit(

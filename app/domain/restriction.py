@@ -130,7 +130,8 @@ async def check_chairs_keep_access(
 
     chairs = {chair_id} if chair_id is not None else set((await session.exec(
         select(Panel.chair_id).join(PanelItem, col(PanelItem.panel_id) == col(Panel.id))
-        .where(PanelItem.case_id == case.id, col(PanelItem.decided_at).is_(None)))).all())
+        .where(PanelItem.case_id == case.id, col(PanelItem.decided_at).is_(None),
+               col(PanelItem.withdrawn_at).is_(None)))).all())
     if any(shuts_out(mode, staff, chair) for chair in chairs if chair):
         raise Unprocessable(
             "The chair of a panel that is to decide this case must keep access to it: add "
