@@ -23,6 +23,7 @@ from app.domain.access import (
     case_role_for,
     get_visible_case,
     is_write,
+    require_not_case_holder,
     require_open_case,
     service_of,
 )
@@ -327,11 +328,16 @@ async def return_assessment(
 def _manager_role(
     principal: Principal, case: Case, assessment: Assessment, what: str
 ) -> str:
-    """The case's line manager or a duty manager, never the author (403 otherwise)."""
+    """The case's line manager or a duty manager, never the author nor the case's holder
+    (403 otherwise): the countersignature is a manager's check on the holder's work, also of an
+    assessment a previous holder wrote (Somerset 3.1, 5)."""
     if assessment.author_id == principal.sub:
         raise Forbidden(f"The author of an assessment may not {what} it.",
                         slug="author-may-not-countersign")
-    return case_role_for(principal, case, MANAGERS, f"{what} assessments")
+    role = case_role_for(principal, case, MANAGERS, f"{what} assessments")
+    require_not_case_holder(principal, case, who_does_it=(
+        "its assessments are countersigned or returned by its line manager or a duty manager."))
+    return role
 
 
 def _entry(

@@ -35,6 +35,7 @@ from app.domain.access import (
     note_read,
     require_machine_scope,
     require_may_open,
+    require_not_case_holder,
     service_of,
     visibility_flags,
     visible_clause_of,
@@ -699,13 +700,12 @@ def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
         role = case_role_for(principal, case, MANAGERS, "reassign the case")
     if "access" in sent:
         role = case_role_for(principal, case, MANAGERS, "restrict the case")
-    if role is not None and case.case_holder_id == principal.sub:
-        # Closing, reassigning and restricting are a manager's acts on the case holder's work:
-        # not the holder's on their own case whatever other roles their token carries (attack
-        # pass 12, A12-1: a holder on the duty rota named their own countersigner, or hid
-        # their very high case from the chairs' register).
-        raise Forbidden("You hold this case: closing, reassigning or restricting it is for "
-                        "its line manager or a duty manager.")
+    if role is not None:
+        # Closing, reassigning and restricting are a manager's acts on the case holder's work
+        # (A12-1: a holder on the duty rota named their own countersigner, or hid their very
+        # high case from the chairs' register).
+        require_not_case_holder(principal, case, who_does_it=(
+            "closing, reassigning or restricting it is for its line manager or a duty manager."))
     if sent.keys() - {"closed_at", "occurred_at", "access", *REASONS, *REASSIGNMENT} \
             or role is None:
         role = case_role_for(principal, case, EDITORS, "change the case")

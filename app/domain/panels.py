@@ -18,6 +18,7 @@ from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
     load_case,
+    require_not_case_holder,
     require_open_case,
     require_roles,
     restriction_clause,
@@ -43,7 +44,7 @@ from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
-from app.domain.panels_table import Panel, PanelItem
+from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
@@ -739,13 +740,11 @@ async def decide(
     ).execution_options(populate_existing=True))).first()
     if item is None or case is None:
         raise NotFound("No such panel item.")
-    if case.case_holder_id == principal.sub:
-        # The case's own holder does not decide it, whatever roles their token carries: a
-        # panel decision may lower a registered rating, which the holder alone may not do
-        # (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will act as chair for that case";
-        # attack pass 12, A12-3).
-        raise Forbidden("You hold this case: another panel member chairs its decision.",
-                        slug="case-holder-cannot-chair")
+    # The case's own holder does not decide it: a panel decision may lower a registered rating,
+    # which the holder alone may not do (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will
+    # act as chair for that case"; A12-3).
+    require_not_case_holder(principal, case, slug="case-holder-cannot-chair",
+                            who_does_it="another panel member chairs its decision.")
     # The panel as it stands under the lock (a move or cancellation waits for no case write,
     # it is waited for): the decision is dated by the sitting's time now.
     panel = await _panel_again(session, panel)
@@ -788,9 +787,8 @@ async def decide(
     act = ("panel_item", item.id)
     # A step about another item of the case still waiting for its panel's decision (its chair
     # to record that decision) is that item's, not done by this one.
-    pending = frozenset((await session.exec(select(PanelItem.id).where(
-        PanelItem.case_id == case.id, PanelItem.id != item.id,
-        col(PanelItem.decided_at).is_(None)))).all())
+    pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
+                        if other != item.id)
     passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
          f"overtaken: the {panel.kind} discussed the case (item {item.id})"),

@@ -27,7 +27,14 @@ import pytest
 
 from app.core.security import mint_dev_token
 from tests.api.fidelity_support import ok, pin
-from tests.api.integrity_support import assert_problem, complete, judge, steps_of, the_step
+from tests.api.integrity_support import (
+    assert_problem,
+    complete,
+    judge,
+    patch_case,
+    steps_of,
+    the_step,
+)
 from tests.conftest import Tenant
 
 SOMERSET = {"pack": "somerset-yjt-2023", "version": "1"}
@@ -200,3 +207,36 @@ async def test_W18_case_holder_on_the_duty_rota_does_not_quality_assure_their_ca
     assert "hold this case" in assert_problem(r, 403)["detail"]
     r = await wokingham.client.post(url, json=body, headers=wokingham.auth("duty_manager"))
     assert r.status_code == 200, r.text
+
+
+async def test_S4_case_holder_on_the_duty_rota_does_not_countersign_an_assessment_on_their_case(
+        somerset: Tenant) -> None:
+    """S4 (Somerset 3.1: the pathways and planning section "will be countersigned by line
+    manager. If the line manager is unavailable, the duty manager will undertake these
+    functions"). case_holder-1 drafts and submits an AssetPlus on Monday 9 March 2026; the case
+    is handed to case_holder-2 on Tuesday 10 March. case_holder-2, also on the duty rota, did
+    not author it but holds the case: countersigning or returning it is 403 (the case holder's
+    work is checked by another manager), and it stays submitted; the case's line manager
+    countersigns it (200)."""
+    case = (await somerset.open_case())["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/assessments", json={
+        "type": "asset_plus", "stage": "start", "occurred_at": "2026-03-09T10:00:00Z"},
+        headers=somerset.auth("case_holder"))
+    assessment = (await ok(r, 201))["data"]["id"]
+    await ok(await somerset.client.post(f"/v1/assessments/{assessment}/submit", json={
+        "occurred_at": "2026-03-09T16:00:00Z"}, headers=somerset.auth("case_holder")))
+    await ok(await patch_case(somerset, case["id"], {"case_holder_id": "case_holder-2",
+                                                     "occurred_at": "2026-03-10T09:00:00Z"}))
+    holder = both(somerset, "case_holder-2", "case_holder", "duty_manager")
+    body = {"feedback": "Plan addresses the risks.", "occurred_at": "2026-03-10T11:00:00Z"}
+    for act in ("countersign", "return"):
+        r = await somerset.client.post(f"/v1/assessments/{assessment}/{act}", json=body,
+                                       headers=holder)
+        problem = assert_problem(r, 403)
+        assert (problem["type"].rsplit("/", 1)[1], problem["detail"]) == (
+            "forbidden", "You hold this case: its assessments are countersigned or returned by "
+            "its line manager or a duty manager."), act
+    r = await somerset.client.post(f"/v1/assessments/{assessment}/countersign", json=body,
+                                   headers=somerset.auth("line_manager"))
+    signed = (await ok(r))["data"]
+    assert (signed["status"], signed["countersigned_by"]) == ("countersigned", "line_manager-1")
