@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
+from app.core.config import Settings
 from app.core.security import mint_dev_token
 from tests.api.fidelity_support import ok, pin
 from tests.api.integrity_support import assert_problem, complete, judge, steps_of, the_step
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 SOMERSET = {"pack": "somerset-yjt-2023", "version": "1"}
 
@@ -200,3 +202,48 @@ async def test_W18_case_holder_on_the_duty_rota_does_not_quality_assure_their_ca
     assert "hold this case" in assert_problem(r, 403)["detail"]
     r = await wokingham.client.post(url, json=body, headers=wokingham.auth("duty_manager"))
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("pack", ["somerset-yjt-2023", "wokingham-pyjs-2024"])
+@pytest.mark.parametrize("roles", [("case_holder", "duty_manager"),
+                                   ("case_holder", "line_manager", "duty_manager")])
+async def test_S3_W3_case_holder_on_the_duty_rota_does_not_countersign_their_cases_assessment(
+        client: httpx.AsyncClient, settings: Settings, pack: str, roles: tuple[str, ...],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 5: "Obtain line-management confirmation ... through countersignature of all
+    AssetPlus ... stages"; Wokingham: an assessment "is not complete until countersigned" by
+    the line manager. Attack pass 13, A13-6: an AssetPlus written and submitted by the case's
+    previous holder was countersigned (and another returned) by the new holder, whose token
+    also carried the duty manager's role. The case's holder does neither (403, the assessment
+    still submitted); a duty manager who does not hold the case countersigns it (200)."""
+    t = await make_tenant(client, settings, pack)
+    pin(monkeypatch, 2026, 8, 28, 16, 30)
+    from tests.api.integrity_support import etag
+
+    case = (await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    made = []
+    for stage in ("start", "review"):
+        r = await t.client.post(f"/v1/cases/{case['id']}/assessments",
+                                json={"type": "asset_plus", "stage": stage},
+                                headers=t.auth("case_holder"))
+        assert r.status_code == 201, r.text
+        made.append(r.json()["data"]["id"])
+        r = await t.client.post(f"/v1/assessments/{made[-1]}/submit", json={},
+                                headers=t.auth("case_holder"))
+        assert r.status_code == 200, r.text
+    r = await t.client.patch(f"/v1/cases/{case['id']}", json={"case_holder_id": "cw-b"},
+                             headers={**t.auth("line_manager"),
+                                      "If-Match": await etag(t, case["id"])})
+    assert r.status_code == 200, r.text
+    holder = both(t, "cw-b", *roles)
+    for aid, act in ((made[0], "countersign"), (made[1], "return")):
+        r = await t.client.post(f"/v1/assessments/{aid}/{act}", json={"feedback": "ok"},
+                                headers=holder)
+        assert "hold this case" in assert_problem(r, 403)["detail"], act
+        r = await t.client.get(f"/v1/assessments/{aid}", headers=t.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["status"] == "submitted"
+    r = await t.client.post(f"/v1/assessments/{made[0]}/countersign", json={"feedback": "ok"},
+                            headers=t.auth("duty_manager", "duty_manager-2"))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "countersigned"
