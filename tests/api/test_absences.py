@@ -48,10 +48,12 @@ async def test_absence_patch_needs_if_match_428_and_a_stale_one_is_412(
     r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"}, headers=dm(somerset))
     assert r.status_code == 428, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
-    for tag in ("*", f"W/{first}"):
+    # "*" would skip the lost-update check (428); a weak tag never matches (412, RFC 9110
+    # §13.1.1: If-Match compares strongly).
+    for tag, status in (("*", 428), (f"W/{first}", 412)):
         r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
                                         headers={**dm(somerset), "If-Match": tag})
-        assert r.status_code in (412, 428), r.text
+        assert r.status_code == status, r.text
     r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
                                     headers={**dm(somerset), "If-Match": first})
     assert r.status_code == 200, r.text

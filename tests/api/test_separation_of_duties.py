@@ -247,3 +247,48 @@ async def test_S3_W3_case_holder_on_the_duty_rota_does_not_countersign_their_cas
                             headers=t.auth("duty_manager", "duty_manager-2"))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "countersigned"
+
+
+async def test_S29_a_line_manager_presenting_the_case_is_not_owed_its_decision_as_chair(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.5: "Where a line-manager attends the MARP on a case holder's behalf, they
+    will not chair the panel. If unable to arrange a swap with a colleague, they will agree with
+    panel at the start of the session another panel member will act as chair for that case."
+    Attack pass 14, A14-15: line_manager-1, named chair of the MARP of Thursday 3 September
+    2026, presents the case for its holder; the decision (S29, 7.1.2) was owed to them by name,
+    the one person refused recording it (403 ``presenter-cannot-chair``). It is owed to the
+    chairs, unnamed, and another chair records it (the step done). A chair who does not
+    present the case is still named."""
+    pin(monkeypatch, 2026, 9, 3, 12, 0)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    other = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    for c in (case, other):
+        await judge(somerset, c["id"], "rosh", "high", "2026-08-28T16:00:00+01:00")
+    r = await somerset.client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
+        "kind": "marp", "scheduled_for": "2026-09-03T10:00:00+01:00",
+        "chair_id": "line_manager-1"})
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    owed = {}
+    for c, presenter in ((case, "line_manager-1"), (other, "case_holder-1")):
+        r = await somerset.client.post(f"/v1/panels/{panel}/items", headers=somerset.auth(
+            "panel_admin"), json={"case_id": c["id"], "presenter_id": presenter})
+        assert r.status_code == 201, r.text
+        step = the_step(r.json()["next_steps"], "record_panel_decision")
+        owed[presenter] = (r.json()["data"]["id"], step)
+    item, step = owed["line_manager-1"]
+    assert (step["actor"], step["assignee_id"], step["policy"]["rule"]) == ("chair", None, "S29")
+    assert owed["case_holder-1"][1]["assignee_id"] == "line_manager-1"
+    url = f"/v1/panels/{panel}/items/{item}/decision"
+    decision = {"rosh_level": "high", "minutes": "Remains high.", "actions": [],
+                "review_date": "2026-10-01"}
+    r = await somerset.client.post(url, json=decision,
+                                   headers=somerset.auth("chair", "line_manager-1"))
+    assert assert_problem(r, 403)["type"].endswith("/presenter-cannot-chair")
+    r = await somerset.client.post(url, json=decision, headers=somerset.auth("chair", "chair-2"))
+    assert r.status_code == 200, r.text
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"],
+                                                            "status": "done"},
+                                  headers=somerset.auth("chair", "chair-2"))
+    [done] = [s for s in r.json()["data"] if s["code"] == "record_panel_decision"]
+    assert (done["id"], done["completed_by"]) == (step["id"], "chair-2")
