@@ -138,8 +138,8 @@ def test_service_refuses_to_start_on_an_invalid_pack_and_says_why(tmp_path: Path
     """An invalid pack in ``YJ_PACKS_DIR`` stops start-up with the file, rule and field."""
     _variant(tmp_path, TYPO_EVENT, name="reading-yjs-2026")
     with pytest.raises(PackError, match=r"reading-yjs-2026\.toml: invalid pack: "
-                                        r"rules\.8\.when\.any\.0\.event_type_in\.1 \(rule W4\): unknown "
-                                        r"event type 'new_incidnet'"):
+                                        r"rules\.8\.when\.any\.0\.event_type_in\.1 "
+                                        r"\(rule W4\): unknown event type 'new_incidnet'"):
         build_policy_context(Settings(packs_dir=tmp_path))
 
 
