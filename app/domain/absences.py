@@ -158,10 +158,16 @@ async def change_absence(
 
 
 async def cancel_absence(
-    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
+    if_match: str | None,
 ) -> StaffAbsence:
-    """Cancel (delete) an absence, audited with its dates; the absence as it was."""
+    """Cancel (delete) an absence, audited with its dates; the absence as it was. As for its
+    PATCH (api-v1 "Optimistic concurrency"): 404 for one not the caller's to see, then 428
+    without If-Match, 412 when it changed since the caller read it (a cancellation decided on
+    dates someone has since moved is not the one they meant)."""
     absence = await _absence(session, principal, staff_id, absence_id)
+    # Checked on the absence as re-read under the service's policy lock, as its PATCH (A10-22).
+    require_if_match(etag_of(absence), if_match, "absence", act="cancel")
     await session.delete(absence)
     await session.flush()
     await record_audit(session, principal, "staff.absence_cancel", "staff_absence", absence.id,

@@ -23,6 +23,7 @@ from app.domain.access import (
     case_role_for,
     get_visible_case,
     is_write,
+    require_not_case_holder,
     require_open_case,
     service_of,
 )
@@ -336,9 +337,9 @@ def _manager_role(
     if assessment.author_id == principal.sub:
         raise Forbidden(f"The author of an assessment may not {what} it.",
                         slug="author-may-not-countersign")
-    if case.case_holder_id == principal.sub:
-        raise Forbidden("You hold this case: a manager's check on it is done by another member "
-                        "of staff (its line manager or a duty manager).")
+    require_not_case_holder(principal, case, who_does_it=(
+        "a manager's check on it is done by another member of staff (its line manager or a "
+        "duty manager)."))
     return case_role_for(principal, case, MANAGERS, f"{what} assessments")
 
 

@@ -94,6 +94,39 @@ async def test_race_two_absence_patches_with_one_etag_exactly_one_wins(
         assert r.json()["data"]["ends_on"] == won.json()["data"]["ends_on"]
 
 
+async def test_absence_delete_needs_if_match_428_and_a_stale_one_is_412(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contract's conditional write (api-v1 Conventions: "``If-Match`` (428 without, 412
+    when stale)") holds for an absence's DELETE as for its PATCH: line_manager-1's leave of
+    Monday 7 to Friday 11 December 2026, shortened to Wednesday 9 December by one duty
+    manager, is not cancelled by another who sends no If-Match (428
+    ``precondition-required``) nor the ETag read before the change (412
+    ``precondition-failed``, naming the current one): it stands, as changed; with the
+    current ETag it is cancelled (204) and reads 404."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    r = await record(somerset, "line_manager-1", "2026-12-07", "2026-12-11")
+    assert r.status_code == 201, r.text
+    first, absence = r.headers["ETag"], r.json()["data"]
+    url = f"/v1/staff/line_manager-1/absences/{absence['id']}"
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
+                                    headers={**dm(somerset), "If-Match": first})
+    assert r.status_code == 200, r.text
+    second = r.headers["ETag"]
+    other = somerset.auth("duty_manager", "duty_manager-4")
+    r = await somerset.client.delete(url, headers=other)
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[1], r.json()["detail"]) == (
+        428, "precondition-required", "Send If-Match with the absence's ETag to cancel it.")
+    r = await somerset.client.delete(url, headers={**other, "If-Match": first})
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[1], r.json()["current_etag"]) == (
+        412, "precondition-failed", second)
+    r = await somerset.client.get(url, headers=other)
+    assert (r.status_code, r.json()["data"]["ends_on"]) == (200, "2026-12-09")
+    r = await somerset.client.delete(url, headers={**other, "If-Match": second})
+    assert r.status_code == 204, r.text
+    r = await somerset.client.get(url, headers=other)
+    assert r.status_code == 404, r.text
+
+
 # --- A10-16: a worker's absences listed; the same leave not recorded twice -------------------
 
 
