@@ -513,7 +513,11 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
     if not stale or not now:
         return
     step.reasons = [r for r in step.reasons or () if r not in stale]
-    if (step.rule_id, step.policy_ref) in {(r.get("rule"), r.get("ref")) for r in stale}:
+    # The line the step shows stays while another act's reason still carries it (Somerset S7:
+    # the high's 3.2.3 referral that a very high typed in first had raised is still the high's
+    # when the very high, replayed, now asks under 3.2.4's line).
+    carried = {(r.get("rule"), r.get("ref")) for r in step.reasons}
+    if (step.rule_id, step.policy_ref) not in carried:
         step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
         step.policy_version = intent.policy_version or step.policy_version
     step.note = _append(step.note, f"Restated: {act} now asks for it under {intent.rule_id} "
