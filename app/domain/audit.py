@@ -34,7 +34,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import outbox
+from app.domain import history, outbox
 from app.domain.common import JSONType, new_id, utcnow
 from app.domain.outbox import OutboxEvent
 
@@ -188,12 +188,14 @@ def _seal(sync: SyncSession) -> None:
     outgoing events (runs just before the commit, inside the async session's greenlet, so
     blocking calls are fine).
 
-    The unit of work is flushed first (the write itself). Then, chain by chain in one order:
-    the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock, taken by
-    the flush, the events' INSERT or a no-op UPDATE before the first head is read), the head
-    (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass; finally
-    the entries, already sealed (no entry is ever stored without its hash), in one INSERT
-    (PostgreSQL: one statement with the events' INSERT as a CTE; SQLite: executemany).
+    The unit of work is flushed first (the write itself; the field-change history rows of that
+    last flush are kept back, :data:`app.domain.history.COLLECT`). Then, chain by chain in one
+    order: the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock,
+    taken by the flush, the events' INSERT or a no-op UPDATE before the first head is read),
+    the head (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass;
+    finally the entries, already sealed (no entry is ever stored without its hash), in one
+    INSERT (PostgreSQL: one statement with the events' and the kept-back rows' INSERTs as
+    CTEs; SQLite: executemany, the other rows first).
     """
     pending: list[AuditRow] = sync.info.pop(_UNSEALED, [])
     events: list[outbox.PendingEvent] = sync.info.pop(outbox.PENDING, [])
@@ -207,12 +209,26 @@ def _seal(sync: SyncSession) -> None:
         first_at = min(e.at for e in pending)
         for entry in pending:
             entry.at = first_at
-    sync.flush()
     conn = sync.connection()
     postgres = conn.dialect.name == "postgresql"
+    history_rows: list[dict[str, Any]] = []
+    if postgres and pending:
+        sync.info[history.COLLECT] = history_rows
+    try:
+        sync.flush()
+    finally:
+        sync.info.pop(history.COLLECT, None)
+    extra: list[tuple[Any, list[dict[str, Any]]]] = []
+    if history_rows:
+        extra.append((history.RecordChange.__table__, history_rows))  # type: ignore[attr-defined]
     table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
     event_table: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
-    together = postgres and bool(pending) and len(pending) + len(events) <= 500
+    together = postgres and bool(pending) and (
+        len(pending) + len(events) + sum(len(rows) for _, rows in extra)) <= 500
+    if not together:
+        for extra_table, extra_rows in extra:
+            conn.execute(sa.insert(extra_table), extra_rows)
+        extra = []
     if events and not together:
         conn.execute(sa.insert(event_table), outbox.rows_of(events))
     if not pending:
@@ -232,44 +248,61 @@ def _seal(sync: SyncSession) -> None:
                 entry.seq, entry.prev_hash = seq, prev
                 entry.hash = prev = chain_hash(prev, entry)
     rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
-    if together and events:
+    if together and (events or extra):
         params = {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
         params.update({f"o{i}_{c}": v for i, row in enumerate(outbox.rows_of(events))
                        for c, v in row.items()})
-        conn.execute(_sealed_insert(len(rows), len(events)), params)
+        shapes = []
+        for k, (extra_table, extra_rows) in enumerate(extra):
+            columns = tuple(extra_rows[0])
+            shapes.append((extra_table, columns, len(extra_rows)))
+            params.update({f"x{k}_{i}_{c}": row[c] for i, row in enumerate(extra_rows)
+                           for c in columns})
+        conn.execute(_sealed_insert(len(rows), len(events), tuple(shapes)), params)
     else:
         conn.execute(sa.insert(table), rows)
 
 
-_SEALED_INSERTS: dict[tuple[int, int], Any] = {}
+_SEALED_INSERTS: dict[tuple[Any, ...], Any] = {}
 
 
-def _sealed_insert(entries: int, events: int) -> Any:
-    """PostgreSQL: one statement inserting ``entries`` audit entries and, as a CTE, ``events``
-    outbox events (parameters ``a{i}_{column}``, ``o{i}_{column}``). Written as text with typed
-    parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on every
-    execution (it has no cache key), which cost more than the round trip it saves."""
-    statement = _SEALED_INSERTS.get((entries, events))
+def _sealed_insert(entries: int, events: int,
+                   extra: tuple[tuple[Any, tuple[str, ...], int], ...] = ()) -> Any:
+    """PostgreSQL: one statement inserting ``entries`` audit entries and, as CTEs, ``events``
+    outbox events and the ``extra`` rows (per table: its columns and how many rows)
+    (parameters ``a{i}_{column}``, ``o{i}_{column}``, ``x{k}_{i}_{column}``). Written as text
+    with typed parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on
+    every execution (it has no cache key), which cost more than the round trip it saves."""
+    key = (entries, events, tuple((t.name, columns, n) for t, columns, n in extra))
+    statement = _SEALED_INSERTS.get(key)
     if statement is not None:
         return statement
     tables: Any = (AuditEntry.__table__, OutboxEvent.__table__)  # type: ignore[attr-defined]
-    binds = []
-    values: list[str] = []
-    for prefix, table, columns, count in (("o", tables[1], outbox.COLUMNS, events),
-                                          ("a", tables[0], _COLUMNS, entries)):
+    binds: list[Any] = []
+
+    def values(prefix: str, table: Any, columns: tuple[str, ...], count: int) -> str:
         rows = []
         for i in range(count):
             names = [f"{prefix}{i}_{c}" for c in columns]
-            binds += [sa.bindparam(n, type_=table.c[c].type) for n, c in zip(names, columns,
-                                                                             strict=True)]
+            binds.extend(sa.bindparam(n, type_=table.c[c].type)
+                         for n, c in zip(names, columns, strict=True))
             rows.append("(" + ", ".join(f":{n}" for n in names) + ")")
-        values.append(", ".join(rows))
+        return ", ".join(rows)
+
+    ctes = []
+    if events:
+        ctes.append(f"outbox_rows AS (INSERT INTO outbox_event ({', '.join(outbox.COLUMNS)}) "
+                    f"VALUES {values('o', tables[1], outbox.COLUMNS, events)})")
+    for k, (table, columns, count) in enumerate(extra):
+        names = ", ".join(f'"{c}"' for c in columns)
+        ctes.append(f'x{k}_rows AS (INSERT INTO "{table.name}" ({names}) '
+                    f"VALUES {values(f'x{k}_', table, columns, count)})")
     statement = sa.text(
-        f"WITH outbox_rows AS (INSERT INTO outbox_event ({', '.join(outbox.COLUMNS)}) "
-        f"VALUES {values[0]}) INSERT INTO audit_entry ({', '.join(_COLUMNS)}) VALUES {values[1]}"
+        f"WITH {', '.join(ctes)} INSERT INTO audit_entry ({', '.join(_COLUMNS)}) "
+        f"VALUES {values('a', tables[0], _COLUMNS, entries)}"
     ).bindparams(*binds)
     if len(_SEALED_INSERTS) < 256:  # a handful of shapes in practice
-        _SEALED_INSERTS[(entries, events)] = statement
+        _SEALED_INSERTS[key] = statement
     return statement
 
 
