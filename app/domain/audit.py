@@ -182,6 +182,20 @@ _COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", 
             "hash")
 
 
+_AT_SEAL = "rows_at_seal"  # session.info: (table, row) only written, inserted by the seal
+
+
+def insert_at_seal(session: AsyncSession, table: Any, row: dict[str, Any]) -> None:
+    """Have ``row`` inserted into ``table`` by this transaction's sealed audit INSERT (on
+    PostgreSQL one statement with the audit entries; elsewhere just before them), not now: for
+    a row of a write that reads nothing back after it (issue 15: a round trip fewer). It is
+    written in the same transaction before the commit, or not at all (a rollback drops it)."""
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()
+    sync.info.setdefault(_AT_SEAL, []).append((table, row))
+
+
 @event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
     """Write this transaction's audit entries, each chain extended under its lock, and its
@@ -199,7 +213,8 @@ def _seal(sync: SyncSession) -> None:
     """
     pending: list[AuditRow] = sync.info.pop(_UNSEALED, [])
     events: list[outbox.PendingEvent] = sync.info.pop(outbox.PENDING, [])
-    if not pending and not events:
+    at_seal: list[tuple[Any, dict[str, Any]]] = sync.info.pop(_AT_SEAL, [])
+    if not pending and not events and not at_seal:
         return
     if pending:
         # One write is one act: its entries carry one time (when it was first recorded), and
@@ -219,6 +234,11 @@ def _seal(sync: SyncSession) -> None:
     finally:
         sync.info.pop(history.COLLECT, None)
     extra: list[tuple[Any, list[dict[str, Any]]]] = []
+    for extra_table, row in at_seal:  # by table and columns, in the order given
+        if extra and extra[-1][0] is extra_table and tuple(extra[-1][1][0]) == tuple(row):
+            extra[-1][1].append(row)
+        else:
+            extra.append((extra_table, [row]))
     if history_rows:
         extra.append((history.RecordChange.__table__, history_rows))  # type: ignore[attr-defined]
     table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -311,6 +331,7 @@ def _forget(sync: SyncSession, _previous: Any) -> None:
     """A rolled-back transaction's entries and events are never written."""
     sync.info.pop(_UNSEALED, None)
     sync.info.pop(outbox.PENDING, None)
+    sync.info.pop(_AT_SEAL, None)
 
 
 _HEAD = sa.text("SELECT seq, hash FROM audit_entry WHERE chain = :chain AND seq IS NOT NULL "

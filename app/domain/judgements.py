@@ -24,6 +24,7 @@ from app.domain.access import (
     require_open_case,
 )
 from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
+from app.domain.audit import insert_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -170,8 +171,9 @@ async def apply_judgement(
     caller); 422 if that is outside the case's life or the pack refuses it. ``open_steps``:
     the case's open steps as the caller read them under the case's lock, in
     :func:`~app.domain.policy.open_steps_of`'s order (default: read them here). ``last``: the
-    caller reads nothing more in this unit of work, so the case's new rating is left to the
-    commit's flush (its history row then goes into the audit's INSERT: issue 15)."""
+    caller reads nothing more in this unit of work, so the judgement row and the case's new
+    rating are left to the commit (the row and the rating's history row are then inserted by
+    the audit's INSERT: issue 15)."""
     session, case, principal = wctx.session, wctx.case, wctx.principal
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
@@ -238,8 +240,11 @@ async def apply_judgement(
         "occurred_at": occurred_at, "recorded_by": principal.sub, "recorded_role": role,
         "created_at": utcnow(),
     }
-    conn = await session.connection()
-    await conn.execute(_INSERT_JUDGEMENT, values)
+    if last:  # nothing reads it back: written by the audit's INSERT at the commit
+        insert_at_seal(session, _JUDGEMENT_TABLE, values)
+    else:
+        conn = await session.connection()
+        await conn.execute(_INSERT_JUDGEMENT, values)
     judgement = JudgementOut.model_validate(values)
     _set_current_rating(case, judgement)
     case.updated_at = utcnow()

@@ -75,3 +75,32 @@ async def test_a_judgements_history_row_is_written_with_its_audit_entry(
                      "judgement_id": second["id"]}}]},
     ]
     assert rows[-1].created is False
+
+
+async def test_a_judgement_row_is_written_with_its_audit_entry(wokingham: Tenant) -> None:
+    """A judgement recorded by ``POST /v1/cases/{id}/judgements`` is read back as the write
+    answered it; on PostgreSQL its row is inserted by the statement that inserts its sealed
+    audit entry and outgoing event (the same transaction: one round trip fewer)."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    with _statements() as seen:
+        written = await _judge(wokingham, case, "medium")
+    judgement = [s for s in seen if "judgement (" in s or '"judgement" (' in s]
+    assert len(judgement) == 1
+    if BACKEND == "postgres":
+        assert judgement[0].startswith("WITH outbox_rows AS (INSERT INTO outbox_event")
+        assert 'INSERT INTO "judgement"' in judgement[0]
+        assert "INSERT INTO audit_entry" in judgement[0]
+    r = await wokingham.client.get(f"/v1/cases/{case}/judgements",
+                                   headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == [written]
+    assert (written["domain"], written["level"], written["previous_level"],
+            written["recorded_by"], written["recorded_role"], written["occurred_at"],
+            written["victims"]) == ("swb", "medium", None, "case_holder-1", "case_holder",
+                                    "2026-08-28T09:00:00Z", [])
+    r = await wokingham.client.get(f"/v1/cases/{case}/audit",
+                                   headers=wokingham.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    [entry] = [e for e in r.json()["data"] if e["entity_id"] == written["id"]]
+    assert (entry["action"], entry["actor"], entry["entity_type"]) == (
+        "judgement.record", "case_holder-1", "judgement")
