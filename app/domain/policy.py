@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
-from app.domain.access import ROLE_DUTY_ACTORS
+from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.outbox import emit
@@ -38,6 +38,7 @@ from app.domain.steps import (
     StepOut,
     StepRow,
     StepStatus,
+    append_note,
     step_json,
     steps_json,
     steps_out,
@@ -261,57 +262,79 @@ def evaluate_for(
 async def snapshot_extras(
     session: AsyncSession, case: Case, occurred_at: datetime
 ) -> dict[str, Any]:
-    """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
-    and the case holder's absences from the day before the event on."""
-    booked = (await session.exec(
-        select(PanelItem.id).where(PanelItem.case_id == case.id,
-                                   col(PanelItem.decided_at).is_(None)).limit(1)
-    )).first()
-    since = london_date(occurred_at) - timedelta(days=1)
-    absences = await absences_of(session, case.service_id, case.case_holder_id, since)
-    return {"on_panel_agenda": booked is not None, "case_holder_absences": absences}
+    """Snapshot facts kept outside the case row: the panels it is booked on and not yet
+    decided (not withdrawn), whether a panel referral of it stands that no panel has yet
+    decided on, and the case holder's absences from the day before the event on."""
+    return (await snapshot_inputs(session, None, case, occurred_at))[1]
+
+
+# The referral table's module imports this one, so its columns are named here (as access.py).
+_REFERRAL = sa.table(
+    "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
+    sa.column("kind", sa.String()), sa.column("status", sa.String()),
+    sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
 def _inputs_statement() -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
-    whether the case is on a panel's agenda undecided (``b``) and its holder's absences
-    (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on, ends_on)``."""
+    the panels the case is on the agenda of, undecided and not withdrawn (``b``), the times of
+    its live panel referrals (``r``) and of its panels' decisions (``d``), and its holder's
+    absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
+    ends_on)``."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
     no_id = sa.cast(sa.null(), panel.c.id.type)
+    no_kind = sa.cast(sa.null(), panel.c.kind.type)
+    no_time = sa.cast(sa.null(), panel.c.scheduled_for.type)
     no_date = sa.cast(sa.null(), absence.c.starts_on.type)
     panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
                        panel.c.scheduled_for, no_date.label("starts_on"),
                        no_date.label("ends_on")).where(panel.c.service_id == sa.bindparam("s"))
-    booked = sa.select(sa.literal_column("'b'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
-                       sa.cast(sa.null(), panel.c.scheduled_for.type), no_date, no_date).where(
-        sa.exists().where(item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None)))
-    away = sa.select(sa.literal_column("'a'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
-                     sa.cast(sa.null(), panel.c.scheduled_for.type), absence.c.starts_on,
+    booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
+                       no_date).where(
+        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None),
+        item.c.withdrawn_at.is_(None))
+    referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
+                         _REFERRAL.c.occurred_at,
+                         no_date, no_date).where(
+        _REFERRAL.c.case_id == sa.bindparam("c"), _REFERRAL.c.kind == "panel",
+        _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES))
+    decided = sa.select(sa.literal_column("'d'"), no_id, no_kind,
+                        item.c.decided_at,
+                        no_date, no_date).where(
+        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_not(None))
+    away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on).where(
         absence.c.service_id == sa.bindparam("s"), absence.c.staff_id == sa.bindparam("h"),
         absence.c.ends_on >= sa.bindparam("since", type_=absence.c.ends_on.type))
-    return sa.union_all(panels, booked, away)
+    return sa.union_all(panels, booked, referred, decided, away)
 
 
 _INPUTS = _inputs_statement()
 
 
 async def snapshot_inputs(
-    session: AsyncSession, service: Service, case: Case, occurred_at: datetime
+    session: AsyncSession, service: Service | None, case: Case, occurred_at: datetime
 ) -> tuple[list[ScheduledPanel], dict[str, Any]]:
-    """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (the same
-    values: panels soonest first, absences by start)."""
+    """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (panels soonest
+    first, absences by start). ``panel_referred``: a panel referral of the case stands (made,
+    not withdrawn or declined) made after every panel decision on the case (Somerset 3.2.3:
+    the case is referred to the next MARP; the referral's own panel has not yet decided)."""
     since = london_date(occurred_at) - timedelta(days=1)
     conn = await session.connection()
-    rows = (await conn.execute(_INPUTS, {"s": service.id, "c": case.id,
+    rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
                                          "h": case.case_holder_id or "", "since": since})).all()
     panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
                      for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
     absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
     if not case.case_holder_id:
         absences = ()
-    return panels, {"on_panel_agenda": any(r.k == "b" for r in rows),
-                    "case_holder_absences": absences}
+    decisions = [stored_utc(r.scheduled_for) for r in rows if r.k == "d"]
+    last_decision = max(decisions, default=None)
+    referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
+                   for r in rows if r.k == "r" and r.scheduled_for is not None)
+    agenda = frozenset(r.id for r in rows if r.k == "b")
+    return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
+                    "panel_referred": referred, "case_holder_absences": absences}
 
 
 def validate_alone(
@@ -1152,7 +1175,7 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 
 def _append(note: str | None, more: str) -> str:
-    return f"{note}\n{more}" if note else more
+    return append_note(note, more)
 
 
 async def _audit_steps(

@@ -85,12 +85,15 @@ REDACTED = "[redacted: third-party personal data]"
 # not the child's (Art. 15(4); attack pass 11, A11-17). Notes written since say only that the
 # line manager "is on recorded leave", which the export also redacts: with the moments of the
 # audit, when that phrase comes and goes tells when they were away (attack pass 12, A11-17 retest).
-# Old W4 notes: "before <id>'s absence from <date>".
+# Old W4 notes: "before <id>'s absence from <date>". The stand-ins settled as days pass name the
+# day in their audit reasons ("(the recorded absences on <day>)", A13-10).
 _DAY = r"\d{4}-\d{2}-\d{2}"
 STAFF_LEAVE = regex.compile(
     rf"is away {_DAY} to {_DAY}|absence from {_DAY}|is (?:not )?on recorded leave"
     rf"(?: before the step is due| today)?"
     rf"|is not away (?:from {_DAY} to the step's due day|on {_DAY})"
+    # the day's stand-in settled in an audit reason: "(the recorded absences on <day>)" (A13-10)
+    rf"|the recorded absences on {_DAY}"
     rf"|absence [0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}"
     rf"(?: recorded, {_DAY} to {_DAY}| changed from {_DAY} to {_DAY} to {_DAY} to {_DAY}"
     rf"| \({_DAY} to {_DAY}\) cancelled| recorded| changed| cancelled)?")
@@ -362,7 +365,10 @@ async def _panel_items(session: AsyncSession, case_id: uuid.UUID) -> list[dict[s
                                            "scheduled_for": iso_utc(panel.scheduled_for),
                                            "chair_id": panel.chair_id},
              "presenter_id": item.presenter_id, "decided_at": item.decided_at,
-             "decided_by": item.decided_by, "decision": item.decision}
+             "decided_by": item.decided_by, "decision": item.decision,
+             # Taken off the agenda undecided (A11-16); why is in the audit entry, redacted
+             # as every audit reason is.
+             "withdrawn_at": item.withdrawn_at, "withdrawn_by": item.withdrawn_by}
             for item, panel in rows]
 
 

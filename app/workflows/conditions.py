@@ -11,7 +11,8 @@ Event atoms (about the triggering event and its data):
 - ``actor_role_in = [..]``: the role of the person acting.
 - ``event_type_in = [..]``: ``case_event`` type (``new_incident``, ``charged``, ...).
 - ``event_flag = "key"``: ``data[key]`` is truthy (``may_raise_to_high``,
-  ``release_address_other_area``).
+  ``release_address_other_area``, ``custody_event``: the ``in_custody`` change that follows a
+  custody event).
 - ``incoming_rating_in = {domains, levels}``: a transfer-in's ``incoming_ratings`` has one of the
   domains at one of the levels.
 - ``judgement_domain_in = [..]`` / ``level_in = [..]`` / ``level_below = "medium"``: the recorded
@@ -37,7 +38,8 @@ panel decision or case change applied; register recomputed):
 
 - ``statutory``, ``weapon_related``, ``in_custody``, ``volunteer_attached``, ``on_register``,
   ``mappa_eligible`` (category set), ``has_release_date``, ``on_panel_agenda`` (booked on a panel
-  not yet decided): ``= true`` / ``= false``.
+  not yet decided), ``panel_referred`` (a panel referral made, not withdrawn or declined, that
+  no panel has decided on yet): ``= true`` / ``= false``.
 - ``open_step_in = [codes]``: the case has an open step with one of these codes.
 - ``intervention_in``, ``csc_status_in`` (``none``, ``cin``, ``cic``, ``cp``),
   ``mappa_category_in``, ``mappa_level_in``: membership.
@@ -509,7 +511,7 @@ def _open_step_emit(codes: tuple[str, ...], em: _Emitter, case: str) -> str:
 
 
 for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register",
-               "on_panel_agenda"):
+               "on_panel_agenda", "panel_referred"):
     _STATE[_field] = (_BOOL, _flag(_field), _flag_emit(_field))
 for _field in ("intervention", "csc_status"):
     _STATE[f"{_field}_in"] = (_STRS, _in(_field), _in_emit(_field))

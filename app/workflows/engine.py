@@ -660,7 +660,7 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
 
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
-                                       plan.calendar)
+                                       plan.calendar, plan.case.agenda_panel_ids)
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return in_week_deadline(plan.absences(), start_utc, plan.calendar)
@@ -1560,13 +1560,15 @@ class _Plan:
         waits (a cadence's meeting day, else no date). A step without reasons (made before
         reasons existed) only moves to a sooner panel, as before."""
         kind, cadence = self.table.panel_kind, self.table.panel_cadence
-        fallback = next_panel(self.panels, kind, self.event.occurred_at)
+        booked = self.case.agenda_panel_ids
+        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked)
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
             start = self._next_panel_start(step)
             if start is not None:
-                due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar)
+                due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
+                                          booked)
             elif fallback is None:
                 continue
             else:

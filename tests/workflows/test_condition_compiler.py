@@ -64,7 +64,8 @@ ARGS: dict[str, st.SearchStrategy[Any]] = {
     "attendees_include": st.lists(st.sampled_from(["police", "health"]), max_size=2),
     "statutory": st.booleans(), "weapon_related": st.booleans(), "in_custody": st.booleans(),
     "volunteer_attached": st.booleans(), "on_register": st.booleans(),
-    "on_panel_agenda": st.booleans(), "mappa_eligible": st.booleans(),
+    "on_panel_agenda": st.booleans(), "panel_referred": st.booleans(),
+    "mappa_eligible": st.booleans(),
     "has_release_date": st.booleans(),
     "intervention_in": st.lists(st.sampled_from(["court_order", "out_of_court"]), max_size=2),
     "csc_status_in": st.lists(st.sampled_from(["none", "cin", "cic", "cp"]), max_size=3),
@@ -130,7 +131,7 @@ SNAPSHOTS = st.builds(
                         max_size=3).map(lambda codes: tuple(
                             OpenStep(UUID(int=i + 1), c, "S1", CASE_ID, None, False, None,
                                      "case_holder") for i, c in enumerate(codes))),
-    on_panel_agenda=st.booleans(),
+    on_panel_agenda=st.booleans(), panel_referred=st.booleans(),
     facts=st.fixed_dictionaries({}, optional={"flag": st.booleans(), "n": st.integers(0, 4),
                                               "cats": st.lists(st.sampled_from(["a", "b"]))}),
     scores=st.fixed_dictionaries({}, optional={"s": st.integers(0, 4), "t": st.integers(0, 4)}),
