@@ -24,6 +24,7 @@ from app.domain.access import (
     require_open_case,
 )
 from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
+from app.domain.audit import insert_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -35,7 +36,7 @@ from app.domain.common import (
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
-from app.domain.replay import pending_transfer_date, replay_later_acts
+from app.domain.replay import Judged, pending_transfer_date, replay_later_acts
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
@@ -134,7 +135,7 @@ _INSERT_JUDGEMENT = sa.insert(_JUDGEMENT_TABLE)
 
 async def apply_judgement(
     wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None,
-    open_steps: list[Step] | None = None,
+    open_steps: list[Step] | None = None, last: bool = False,
 ) -> tuple[JudgementOut, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps;
     the judgement as the API shows it, and what the write did to the case's steps.
@@ -142,7 +143,10 @@ async def apply_judgement(
     The judgement occurred at ``wctx.occurred_at`` (its ``body.occurred_at`` resolved by the
     caller); 422 if that is outside the case's life or the pack refuses it. ``open_steps``:
     the case's open steps as the caller read them under the case's lock, in
-    :func:`~app.domain.policy.open_steps_of`'s order (default: read them here)."""
+    :func:`~app.domain.policy.open_steps_of`'s order (default: read them here). ``last``: the
+    caller reads nothing more in this unit of work, so the judgement row and the case's new
+    rating are left to the commit (the row and the rating's history row are then inserted by
+    the audit's INSERT: issue 15)."""
     session, case, principal = wctx.session, wctx.case, wctx.principal
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
@@ -209,17 +213,24 @@ async def apply_judgement(
         "occurred_at": occurred_at, "recorded_by": principal.sub, "recorded_role": role,
         "created_at": utcnow(),
     }
-    conn = await session.connection()
-    await conn.execute(_INSERT_JUDGEMENT, values)
+    if last:  # nothing reads it back: written by the audit's INSERT at the commit
+        insert_at_seal(session, _JUDGEMENT_TABLE, values)
+    else:
+        conn = await session.connection()
+        await conn.execute(_INSERT_JUDGEMENT, values)
     judgement = JudgementOut.model_validate(values)
     _set_current_rating(case, judgement)
     case.updated_at = utcnow()
     session.add(case)
-    await session.flush()
+    if not last:
+        await session.flush()
     if body.occurred_at is not None:
         # Dated before acts already recorded: what they owe on the history as it now stands
-        # (A11-5). Recorded as of now, nothing recorded can be dated after it.
-        replayed = await replay_later_acts(wctx, since=occurred_at)
+        # (A11-5), this judgement in it (its row may be left to the commit). Recorded as of
+        # now, nothing recorded can be dated after it.
+        replayed = await replay_later_acts(
+            wctx, since=occurred_at,
+            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id))
         if replayed is not None:
             result = result.merge(replayed)
     await wctx.audit(
@@ -329,7 +340,7 @@ async def record_judgement(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role,
                         occurred_at=resolve_occurred_at(body.occurred_at))
-    return await apply_judgement(wctx, body=body, open_steps=open_steps)
+    return await apply_judgement(wctx, body=body, open_steps=open_steps, last=True)
 
 
 async def list_judgements(

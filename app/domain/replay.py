@@ -58,14 +58,19 @@ def dated_before_a_rating(case: Case, at: datetime) -> bool:
                for r in (case.ratings or {}).values() if r and r.get("recorded_at"))
 
 
-async def rating_history(wctx: WriteContext) -> list[Judged]:
-    """The case's judgements in time order (recording order on ties)."""
+async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> list[Judged]:
+    """The case's judgements in time order (recording order on ties); ``pending``: one this
+    write records whose row may be left to the commit (issue 15), last among its ties."""
     conn = await wctx.session.connection()
     j = _JUDGEMENT.c
     rows = (await conn.execute(
         sa.select(j.occurred_at, j.domain, j.level, j.id).where(j.case_id == wctx.case.id)
         .order_by(j.occurred_at, j.created_at, j.id))).all()
-    return [Judged(at, str(domain), str(level), i) for at, domain, level, i in rows]
+    history = [Judged(at, str(domain), str(level), i) for at, domain, level, i in rows]
+    if pending is not None and all(h.id != pending.id for h in history):
+        history.append(pending)
+        history.sort(key=lambda h: h.occurred_at)  # stable: recording order on ties
+    return history
 
 
 def ratings_at(history: Sequence[Judged], at: datetime) -> dict[str, str | None]:
@@ -149,13 +154,14 @@ async def _judgement_event(
 
 
 async def replay_later_acts(
-    wctx: WriteContext, *, since: datetime
+    wctx: WriteContext, *, since: datetime, pending: Judged | None = None
 ) -> policy.PolicyResult | None:
     """Each case event and judgement dated after ``since`` (an act of that date was just
     recorded, after them) evaluated again, in time order, on the history as it now stands,
-    applying only what it still owes; None when there is none."""
+    applying only what it still owes; None when there is none. ``pending``: the judgement
+    this write records, when its row is left to the commit."""
     events = await later_events(wctx, since)
-    history = await rating_history(wctx)
+    history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
     if not events and not judged:
         return None
