@@ -36,7 +36,12 @@ from app.domain.common import (
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
-from app.domain.replay import Judged, pending_transfer_date, replay_later_acts
+from app.domain.replay import (
+    Judged,
+    dated_before_a_rating,
+    pending_transfer_date,
+    replay_later_acts,
+)
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
@@ -196,6 +201,16 @@ async def apply_judgement(
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
+        if dated_before_a_rating(case, occurred_at):
+            # The latest of its domain but older than another domain's: the case's rating
+            # (register, contact, reviews as above), and also an act of its own date, judged
+            # on that date's ratings for what the history in time order still owes (Somerset
+            # S7: an SWB high typed in after a later ROSH high that registered the case still
+            # referred it to the MARP under 3.2.3 from its own date).
+            at_its_date, later = await ratings_around(session, case.id, str(body.domain),
+                                                      str(body.level), occurred_at)
+            result = result.merge(await policy.run_backfill(
+                wctx, event=wf_event, ratings=at_its_date, later=later))
         result = await answer_from_file(wctx, result=result)
     previous_level = previous.get("level")
     if backfill:  # the level before it in time, not the current one (attack pass 9, A9-23)
