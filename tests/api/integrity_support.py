@@ -17,11 +17,15 @@ WOKINGHAM = "wokingham-pyjs-2024"
 
 
 def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with exactly this status; its body."""
+    """The response is an RFC 9457 problem with exactly this status (its members there, no
+    trace of the server's internals); its body."""
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json"), r.headers
     body: dict[str, Any] = r.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
     assert body["status"] == status
+    assert "Traceback" not in r.text
+    assert "sqlalchemy" not in r.text.lower()
     return body
 
 

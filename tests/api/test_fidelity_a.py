@@ -17,8 +17,8 @@ import pytest
 from app.domain.policy import redated_note
 from tests.api.fidelity_support import pin, steps_of
 from tests.api.integrity_support import audit_of, complete, patch_case
+from tests.api.support import tick
 from tests.api.test_assessments import case_steps, draft, submit
-from tests.api.test_escalation import tick
 from tests.api.test_panel_action_owners import _decide
 from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant

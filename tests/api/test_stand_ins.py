@@ -27,9 +27,9 @@ from tests.api.integrity_support import (
     patch_case,
     refer_to_marp,
 )
+from tests.api.support import tick
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_calendar_feeds import fetch, new_feed, todos
-from tests.api.test_escalation import tick
 from tests.api.test_fidelity_a import S, away, judge_high
 from tests.conftest import Tenant
 
