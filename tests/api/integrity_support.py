@@ -53,6 +53,11 @@ async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
     return r.json()  # type: ignore[no-any-return]
 
 
+async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """The case holder records ROSH high at ``at``; the response body."""
+    return await judge(t, case_id, "rosh", "high", at)
+
+
 async def etag(t: Tenant, case_id: str) -> str:
     """The case's current ETag (read as a duty manager, who sees every case)."""
     r = await t.client.get(f"/v1/cases/{case_id}", headers=t.auth("duty_manager"))
