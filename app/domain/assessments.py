@@ -333,15 +333,18 @@ def _manager_role(
     principal: Principal, case: Case, assessment: Assessment, what: str
 ) -> str:
     """The case's line manager or a duty manager, never the author nor the case's holder
-    (403 otherwise): the countersignature is a manager's check on the holder's work, also of an
-    assessment a previous holder wrote (Somerset 3.1, 5)."""
+    (403 otherwise), whatever roles the token carries: the countersignature is the manager's
+    check on the case holder's work (Somerset 3.1, 5: "line-management confirmation ...
+    through countersignature"; Wokingham: an assessment "is not complete until countersigned"
+    by the line manager), so the holder of the case does not give it, even for an assessment a
+    previous holder wrote (attack pass 13, A13-6)."""
     if assessment.author_id == principal.sub:
         raise Forbidden(f"The author of an assessment may not {what} it.",
                         slug="author-may-not-countersign")
-    role = case_role_for(principal, case, MANAGERS, f"{what} assessments")
     require_not_case_holder(principal, case, who_does_it=(
-        "its assessments are countersigned or returned by its line manager or a duty manager."))
-    return role
+        "a manager's check on it is done by another member of staff (its line manager or a "
+        "duty manager)."))
+    return case_role_for(principal, case, MANAGERS, f"{what} assessments")
 
 
 def _entry(

@@ -808,9 +808,12 @@ async def patch_case(
         case.closed_periods = [*(case.closed_periods or ()),
                                closed_period(was_closed_at, min(occurred_at, case.updated_at))]
     # The change is an act on the case at its own time (a closure at its closed_at): a later
-    # closure may not predate it.
-    mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
-                 else occurred_at)
+    # closure may not predate it. A restriction alone is not: who may see the record is not
+    # something that happened to the child, and a closure dated at the order's end may come
+    # after it (attack pass 13, A13-7).
+    if changes:
+        mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
+                     else occurred_at)
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

@@ -541,14 +541,26 @@ async def add_item(
     # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item.
     added = await policy.run(wctx, event=wctx.event(
         "panel_item_added",
-        # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair;
-        # Somerset 7.1.5 "another panel member will act as chair for that case"): the duty
-        # goes to the chairs, unnamed (attack pass 12, A12-15).
+        # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair),
+        # nor one who presents it where the pack says so (403 presenter-cannot-chair; Somerset
+        # 7.1.5 "Where a line-manager attends the MARP on a case holder's behalf, they will not
+        # chair the panel ... another panel member will act as chair for that case"): the duty
+        # goes to the chairs, unnamed (attack passes 12 and 14, A12-15, A14-15).
         {"panel_id": str(panel.id), "panel_kind": panel.kind,
-         "panel_chair_id": None if panel.chair_id == case.case_holder_id else panel.chair_id,
+         "panel_chair_id": None if panel.chair_id in _may_not_chair(wctx, panel, case, item)
+         else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
     return item, satisfied.merge(added) if satisfied else added
+
+
+def _may_not_chair(wctx: WriteContext, panel: Panel, case: Case, item: PanelItem) -> set[str]:
+    """Who may not record the decision on this agenda item: the case's holder, and its
+    presenter unless the pack's panel kind lets a presenter chair (``presenter_may_chair``)."""
+    barred = {case.case_holder_id}
+    if item.presenter_id and not wctx.pack.panel(panel.kind).presenter_may_chair:
+        barred.add(item.presenter_id)
+    return barred
 
 
 async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -> None:

@@ -9,6 +9,7 @@ redacted by default.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import httpx
@@ -352,9 +353,12 @@ def test_leave_written_into_notes_before_the_fix_is_redacted() -> None:
         "cancelled",
         "Given back: the line manager (lm-sam) is not away on 2026-09-05 (leave ended).",
         "Brought forward to the last working day before cw-alex's absence from 2026-12-24.",
+        # the day's stand-ins, settled as days pass (attack pass 13, A13-10)
+        "lm-x687a is on recorded leave (the recorded absences on 2026-11-18)",
+        "given back to the line manager (lm-x687a): the recorded absences on 2026-09-05",
     ]
     for text in stored:
         shown = STAFF_LEAVE.sub(LEAVE_REDACTED, text)
         assert aid not in shown, shown
-        assert "2026-0" not in shown, shown
+        assert re.search(r"\d{4}-\d{2}-\d{2}", shown) is None, shown
         assert LEAVE_REDACTED in shown
