@@ -21,7 +21,7 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import cursors
 from app.domain.access import MANAGERS, require_roles, service_of
-from app.domain.audit import record_audit
+from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import PlausibleDate, new_id, require_if_match, utcnow
 from app.domain.outbox import emit
@@ -158,10 +158,16 @@ async def change_absence(
 
 
 async def cancel_absence(
-    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID
+    session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
+    if_match: str | None,
 ) -> StaffAbsence:
-    """Cancel (delete) an absence, audited with its dates; the absence as it was."""
+    """Cancel (delete) an absence, audited with its dates; the absence as it was. As for its
+    PATCH (api-v1 "Optimistic concurrency"): 404 for one not the caller's to see, then 428
+    without If-Match, 412 when it changed since the caller read it (a cancellation decided on
+    dates someone has since moved is not the one they meant)."""
     absence = await _absence(session, principal, staff_id, absence_id)
+    # Checked on the absence as re-read under the service's policy lock, as its PATCH (A10-22).
+    require_if_match(etag_of(absence), if_match, "absence", act="cancel")
     await session.delete(absence)
     await session.flush()
     await record_audit(session, principal, "staff.absence_cancel", "staff_absence", absence.id,
@@ -259,7 +265,14 @@ async def _may_manage(
 ) -> Service:
     """The caller's service when they manage ``staff_id``'s absences (record, change, cancel
     or see them): a duty manager anyone's, a line manager their own and those of the case
-    holders of the open cases they manage; 403 otherwise."""
+    holders of the open cases they manage who have acted on such a case as its holder; 403
+    otherwise.
+
+    The act is the evidence that the worker is managed by the caller: any line manager may open
+    a case naming anyone as its holder (there is no staff directory), and that alone must not
+    open a colleague's leave, its reason (often health data) included, to them, nor let them
+    move or cancel it (attack pass 13, A13-4). A holder who has not yet recorded anything has
+    their absences recorded by a duty manager."""
     require_roles(principal, MANAGERS, what)
     service = await service_of(session, principal)
     if not staff_id.strip() or len(staff_id) > 128:
@@ -268,12 +281,15 @@ async def _may_manage(
         # An absence brings the worker's in-week deadlines forward (and so their escalations):
         # their own line manager records it, not any line manager of the service; and a
         # person's leave is seen by those who may record it, no one else (A10-16).
-        manages = await session.exec(select(Case.id).where(
+        manages = await session.exec(select(Case.id).join(
+            AuditEntry, col(AuditEntry.case_id) == col(Case.id)).where(
             Case.service_id == service.id, Case.line_manager_id == principal.sub,
-            Case.case_holder_id == staff_id, col(Case.closed_at).is_(None)).limit(1))
+            Case.case_holder_id == staff_id, col(Case.closed_at).is_(None),
+            AuditEntry.actor_sub == staff_id, AuditEntry.actor_role == "case_holder").limit(1))
         if manages.first() is None:
             raise Forbidden("A line manager records and sees the absences of the case holders "
-                            "they manage (and their own); a duty manager anyone's.")
+                            "they manage who have acted on their cases (and their own); a duty "
+                            "manager anyone's.")
     return service
 
 

@@ -361,6 +361,26 @@ def require_open_case(case: Case, what: str) -> None:
                        extra={"closed_at": iso_utc(case.closed_at)})
 
 
+def require_not_case_holder(
+    principal: Principal, case: Case, *, who_does_it: str, slug: str | None = None
+) -> None:
+    """403 when the principal holds the case: a manager's (or a chair's) act on the case is a
+    check on its holder's work, never the holder's own, whatever other roles their token
+    carries (a case holder on the duty rota, or who also chairs panels).
+
+    Shape: ``case.case_holder_id == principal.sub`` (the roles are not consulted: the refusal
+    is about the person). Raises :class:`~app.core.errors.Forbidden`, problem type
+    ``forbidden`` unless ``slug`` names another (a panel decision's ``case-holder-cannot-chair``),
+    with the detail "You hold this case: <who_does_it>". Used by every such act: completing or
+    waiving a line or duty manager's step and recording oversight (Somerset 3.1, 4.5; attack
+    pass 11, A11-9), closing, reassigning or restricting the case (A12-1), countersigning or
+    returning an assessment (Somerset 3.1, 5; Wokingham "Management oversight"), chairing a
+    panel decision on it (Somerset 7.1.5, 4.3, 7.2.1; A12-3) and quality-assuring its MAPPA
+    forms (Wokingham "Referrals into MAPPA"; A12-12)."""
+    if case.case_holder_id == principal.sub:
+        raise Forbidden(f"You hold this case: {who_does_it}", slug=slug)
+
+
 def case_relations(principal: Principal, case: Case) -> set[str]:
     """The roles by which the principal stands in relation to this case."""
     relations: set[str] = set()

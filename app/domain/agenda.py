@@ -26,7 +26,7 @@ from app.domain.access import LIVE_PANEL_REFERRAL_STATES
 from app.domain.common import iso_utc
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import Step, StepStatus, append_note
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON
 
@@ -74,7 +74,7 @@ async def withdraw_item(
         Step.subject_id == item.id))).all())
     for step in ended:
         step.status = StepStatus.superseded
-        step.note = f"{step.note}\nSuperseded: {why}" if step.note else f"Superseded: {why}"
+        step.note = append_note(step.note, f"Superseded: {why}")
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", item.id
         session.add(step)
     await session.flush()

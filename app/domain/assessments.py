@@ -23,6 +23,7 @@ from app.domain.access import (
     case_role_for,
     get_visible_case,
     is_write,
+    require_not_case_holder,
     require_open_case,
     service_of,
 )
@@ -327,10 +328,18 @@ async def return_assessment(
 def _manager_role(
     principal: Principal, case: Case, assessment: Assessment, what: str
 ) -> str:
-    """The case's line manager or a duty manager, never the author (403 otherwise)."""
+    """The case's line manager or a duty manager, never the author nor the case's holder
+    (403 otherwise), whatever roles the token carries: the countersignature is the manager's
+    check on the case holder's work (Somerset 3.1, 5: "line-management confirmation ...
+    through countersignature"; Wokingham: an assessment "is not complete until countersigned"
+    by the line manager), so the holder of the case does not give it, even for an assessment a
+    previous holder wrote (attack pass 13, A13-6)."""
     if assessment.author_id == principal.sub:
         raise Forbidden(f"The author of an assessment may not {what} it.",
                         slug="author-may-not-countersign")
+    require_not_case_holder(principal, case, who_does_it=(
+        "a manager's check on it is done by another member of staff (its line manager or a "
+        "duty manager)."))
     return case_role_for(principal, case, MANAGERS, f"{what} assessments")
 
 

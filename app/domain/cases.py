@@ -35,6 +35,7 @@ from app.domain.access import (
     note_read,
     require_machine_scope,
     require_may_open,
+    require_not_case_holder,
     service_of,
     visibility_flags,
     visible_clause_of,
@@ -699,13 +700,12 @@ def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
         role = case_role_for(principal, case, MANAGERS, "reassign the case")
     if "access" in sent:
         role = case_role_for(principal, case, MANAGERS, "restrict the case")
-    if role is not None and case.case_holder_id == principal.sub:
-        # Closing, reassigning and restricting are a manager's acts on the case holder's work:
-        # not the holder's on their own case whatever other roles their token carries (attack
-        # pass 12, A12-1: a holder on the duty rota named their own countersigner, or hid
-        # their very high case from the chairs' register).
-        raise Forbidden("You hold this case: closing, reassigning or restricting it is for "
-                        "its line manager or a duty manager.")
+    if role is not None:
+        # Closing, reassigning and restricting are a manager's acts on the case holder's work
+        # (A12-1: a holder on the duty rota named their own countersigner, or hid their very
+        # high case from the chairs' register).
+        require_not_case_holder(principal, case, who_does_it=(
+            "closing, reassigning or restricting it is for its line manager or a duty manager."))
     if sent.keys() - {"closed_at", "occurred_at", "access", *REASONS, *REASSIGNMENT} \
             or role is None:
         role = case_role_for(principal, case, EDITORS, "change the case")
@@ -808,9 +808,12 @@ async def patch_case(
         case.closed_periods = [*(case.closed_periods or ()),
                                closed_period(was_closed_at, min(occurred_at, case.updated_at))]
     # The change is an act on the case at its own time (a closure at its closed_at): a later
-    # closure may not predate it.
-    mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
-                 else occurred_at)
+    # closure may not predate it. A restriction alone is not: who may see the record is not
+    # something that happened to the child, and a closure dated at the order's end may come
+    # after it (attack pass 13, A13-7).
+    if changes:
+        mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
+                     else occurred_at)
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

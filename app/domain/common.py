@@ -38,14 +38,17 @@ PlausibleDate = Annotated[date, AfterValidator(_plausible_date)]
 MAX_DETAILS_CHARS = 32_000
 
 
-def require_if_match(current: str, if_match: str | None, noun: str) -> None:
-    """The contract's optimistic concurrency for a PATCH of a single resource: 428 without
+def require_if_match(
+    current: str, if_match: str | None, noun: str, *, act: str = "change"
+) -> None:
+    """The contract's optimistic concurrency for a conditional write (a PATCH or DELETE) of a
+    single resource that carries an ETag (``act`` says which, in the problem): 428 without
     If-Match (or with ``*``, which would skip the lost-update check the header exists for),
     412 when no tag in it is ``current`` (the resource's strong ETag). RFC 9110 §13.1.1:
     If-Match compares strongly, so a weak tag (W/"1") never matches. The problem names the
     current ETag, never what was sent."""
     if if_match is None:
-        raise PreconditionRequired(f"Send If-Match with the {noun}'s ETag to change it.")
+        raise PreconditionRequired(f"Send If-Match with the {noun}'s ETag to {act} it.")
     tags = [t.strip() for t in if_match.split(",")]
     if "*" in tags:
         raise PreconditionRequired(f"Send the {noun}'s ETag in If-Match, not '*'.")

@@ -24,6 +24,7 @@ from app.domain.access import (
     lock_case,
     note_duty_read,
     outside_allow_list,
+    require_not_case_holder,
     service_of,
     visibility_flags,
     visible_clause_of,
@@ -640,10 +641,10 @@ async def require_not_own_check(
       stand-in included: another manager (a duty manager) does it. A recurring review (S11 "at
       least monthly") is ongoing oversight, not a check on one record, and is not refused on
       this ground."""
-    if (step.actor in _MANAGERS_OF_CASE and case.case_holder_id == principal.sub
-            and step.assignee_id != principal.sub):
-        raise Forbidden("You hold this case: a manager's step on it is done by another member "
-                        "of staff (its line manager or a duty manager).")
+    if step.actor in _MANAGERS_OF_CASE and step.assignee_id != principal.sub:
+        require_not_case_holder(principal, case, who_does_it=(
+            "a manager's step on it is done by another member of staff (its line manager or "
+            "a duty manager)."))
     if not _line_manager_check(pack, step):
         return
     for reason in step.reasons or ():

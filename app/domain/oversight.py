@@ -19,6 +19,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    require_not_case_holder,
     require_open_case,
     require_roles,
     service_of,
@@ -139,11 +140,10 @@ async def record_oversight(
     require_roles(principal, MANAGERS, "record management oversight")
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, MANAGERS, "record management oversight")
-    if case.case_holder_id == principal.sub:
-        # Oversight is a manager's check on the case holder's work (Somerset 4.5): not the case
-        # holder's own, whatever other roles their token carries (attack pass 11, A11-9).
-        raise Forbidden("You hold this case: its management oversight is recorded by another "
-                        "manager (its line manager or a duty manager).")
+    # Oversight is a manager's check on the case holder's work (Somerset 4.5; A11-9).
+    require_not_case_holder(principal, case, who_does_it=(
+        "its management oversight is recorded by another manager (its line manager or a duty "
+        "manager)."))
     # A closed case is no longer managed here (Somerset 9): oversight of it is 409, as any
     # other act on it, until it is reopened.
     require_open_case(case, "record management oversight")

@@ -18,6 +18,7 @@ from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
     load_case,
+    require_not_case_holder,
     require_open_case,
     require_roles,
     restriction_clause,
@@ -43,7 +44,7 @@ from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
-from app.domain.panels_table import Panel, PanelItem
+from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
@@ -589,11 +590,14 @@ async def add_item(
     # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item.
     added = await policy.run(wctx, event=wctx.event(
         "panel_item_added",
-        # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair;
-        # Somerset 7.1.5 "another panel member will act as chair for that case"): the duty
-        # goes to the chairs, unnamed (attack pass 12, A12-15).
+        # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair),
+        # nor one who presents it where the pack says so (403 presenter-cannot-chair; Somerset
+        # 7.1.5 "Where a line-manager attends the MARP on a case holder's behalf, they will not
+        # chair the panel ... another panel member will act as chair for that case"): the duty
+        # goes to the chairs, unnamed (attack passes 12 and 14, A12-15, A14-15).
         {"panel_id": str(panel.id), "panel_kind": panel.kind,
-         "panel_chair_id": None if panel.chair_id == case.case_holder_id else panel.chair_id,
+         "panel_chair_id": None if panel.chair_id in _may_not_chair(wctx, panel, case, item)
+         else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
     # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
@@ -639,6 +643,15 @@ async def withdraw_item(
     ended = await agenda.withdraw_item(wctx, item=item, panel=panel, reason=body.reason)
     return item, policy.PolicyResult(superseded=ended).merge(
         await policy.current(session, case))
+
+
+def _may_not_chair(wctx: WriteContext, panel: Panel, case: Case, item: PanelItem) -> set[str]:
+    """Who may not record the decision on this agenda item: the case's holder, and its
+    presenter unless the pack's panel kind lets a presenter chair (``presenter_may_chair``)."""
+    barred = {case.case_holder_id}
+    if item.presenter_id and not wctx.pack.panel(panel.kind).presenter_may_chair:
+        barred.add(item.presenter_id)
+    return barred
 
 
 async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -> None:
@@ -831,13 +844,11 @@ async def decide(
     ).execution_options(populate_existing=True))).first()
     if item is None or case is None:
         raise NotFound("No such panel item.")
-    if case.case_holder_id == principal.sub:
-        # The case's own holder does not decide it, whatever roles their token carries: a
-        # panel decision may lower a registered rating, which the holder alone may not do
-        # (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will act as chair for that case";
-        # attack pass 12, A12-3).
-        raise Forbidden("You hold this case: another panel member chairs its decision.",
-                        slug="case-holder-cannot-chair")
+    # The case's own holder does not decide it: a panel decision may lower a registered rating,
+    # which the holder alone may not do (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will
+    # act as chair for that case"; A12-3).
+    require_not_case_holder(principal, case, slug="case-holder-cannot-chair",
+                            who_does_it="another panel member chairs its decision.")
     # The panel as it stands under the lock (a move or cancellation waits for no case write,
     # it is waited for): the decision is dated by the sitting's time now.
     panel = await _panel_again(session, panel)
@@ -885,9 +896,8 @@ async def decide(
     act = ("panel_item", item.id)
     # A step about another item of the case still waiting for its panel's decision (its chair
     # to record that decision) is that item's, not done by this one.
-    pending = frozenset((await session.exec(select(PanelItem.id).where(
-        PanelItem.case_id == case.id, PanelItem.id != item.id,
-        col(PanelItem.decided_at).is_(None), col(PanelItem.withdrawn_at).is_(None)))).all())
+    pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
+                        if other != item.id)
     passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
          f"overtaken: the {panel.kind} discussed the case (item {item.id})"),

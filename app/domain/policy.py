@@ -38,6 +38,7 @@ from app.domain.steps import (
     StepOut,
     StepRow,
     StepStatus,
+    append_note,
     step_json,
     steps_json,
     steps_out,
@@ -1174,7 +1175,7 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 
 def _append(note: str | None, more: str) -> str:
-    return f"{note}\n{more}" if note else more
+    return append_note(note, more)
 
 
 async def _audit_steps(

@@ -25,6 +25,7 @@ from app.domain.access import (
     case_role_for,
     get_visible_case,
     is_write,
+    require_not_case_holder,
     require_open_case,
     roles_for,
     service_of,
@@ -42,6 +43,7 @@ from app.domain.common import (
 )
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
+from app.domain.panels_table import undecided_agenda
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import (
@@ -281,7 +283,7 @@ async def reopen_steps_satisfied_by(
     itself (its quality assurance, W18): a withdrawn form is never sent, so a duty about it has
     no purpose; the engine superseded any still open with the withdrawal."""
     session = wctx.session
-    if referral.kind == ReferralKind.panel and await _on_undecided_agenda(session, referral):
+    if referral.kind == ReferralKind.panel and await undecided_agenda(session, referral.case_id):
         # The case stands on a panel's agenda not yet decided: it is going to the panel, which
         # answers the referral to it and the views sought for it (the pack's
         # ``panel_item_added``; S7 and S8 do not fire while it is there, A11-7): nothing the
@@ -329,15 +331,6 @@ async def reopen_steps_satisfied_by(
     await policy.redate_returning_next_panel_steps(
         wctx, steps=reopened, why=f"the referral that answered it was {undone}")
     return reopened
-
-
-async def _on_undecided_agenda(session: AsyncSession, referral: Referral) -> bool:
-    """Whether the referral's case is on a panel's agenda not yet decided."""
-    from app.domain.panels_table import PanelItem
-
-    return (await session.exec(select(PanelItem.id).where(
-        PanelItem.case_id == referral.case_id, col(PanelItem.decided_at).is_(None),
-        col(PanelItem.withdrawn_at).is_(None)).limit(1))).first() is not None
 
 
 async def satisfy_steps(
@@ -515,12 +508,10 @@ async def transition(
         check_panel_views(pack, referral)
     if action == "quality-assure" and referral.created_by == principal.sub:
         raise Forbidden("The author of a MAPPA form cannot quality-assure it.")
-    if action == "quality-assure" and case.case_holder_id == principal.sub:
-        # Wokingham "Referrals into MAPPA": forms "must be quality assured by a manager": a
-        # manager's check on the case holder's work, not the holder's own whatever roles the
-        # token carries (attack pass 12, A12-12; as for the steps since A11-9).
-        raise Forbidden("You hold this case: its MAPPA forms are quality-assured by its line "
-                        "manager or a duty manager.")
+    if action == "quality-assure":
+        # Wokingham "Referrals into MAPPA": forms "must be quality assured by a manager" (A12-12).
+        require_not_case_holder(principal, case, who_does_it=(
+            "its MAPPA forms are quality-assured by its line manager or a duty manager."))
     occurred_at = resolve_occurred_at(body.occurred_at)
     _check_act_time(referral, occurred_at)
     if not on_closed:  # nor dated while the case was closed (A9-7)

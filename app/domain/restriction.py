@@ -19,6 +19,7 @@ from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
 from app.domain.common import StaffId
+from app.domain.panels_table import undecided_agenda
 
 StaffList = Annotated[list[StaffId], Field(min_length=1, max_length=200)]
 # Who is shown the access list itself (others only see that the case is restricted): the list
@@ -126,12 +127,8 @@ async def check_chairs_keep_access(
     cancelled while the item stands (attack pass 12, A12-7)."""
     if mode is None:
         return
-    from app.domain.panels_table import Panel, PanelItem
-
-    chairs = {chair_id} if chair_id is not None else set((await session.exec(
-        select(Panel.chair_id).join(PanelItem, col(PanelItem.panel_id) == col(Panel.id))
-        .where(PanelItem.case_id == case.id, col(PanelItem.decided_at).is_(None),
-               col(PanelItem.withdrawn_at).is_(None)))).all())
+    chairs = {chair_id} if chair_id is not None else {
+        chair for _, chair in await undecided_agenda(session, case.id)}
     if any(shuts_out(mode, staff, chair) for chair in chairs if chair):
         raise Unprocessable(
             "The chair of a panel that is to decide this case must keep access to it: add "

@@ -80,11 +80,11 @@ async def change_staff_absence(
 
 async def cancel_staff_absence(
     session: AsyncSession, principal: Principal, staff_id: str, absence_id: uuid.UUID,
-    ctx: policy.PolicyContext,
+    if_match: str | None, ctx: policy.PolicyContext,
 ) -> list[Step]:
     """Cancel a recorded absence, then put back the in-week deadlines it cut short (W4) and give
     back the steps that stood in for it (Somerset 3.1); one transaction. The steps moved."""
-    absence = await cancel_absence(session, principal, staff_id, absence_id)
+    absence = await cancel_absence(session, principal, staff_id, absence_id, if_match)
     return await _settle(session, principal, ctx, absence, (
         f"absence {absence.id} cancelled"))
 

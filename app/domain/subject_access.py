@@ -30,7 +30,13 @@ reasonable to). Redacted are:
   anything inside ``details``) also each part of their name of three letters or more alone
   ("O'Neill", "Dana") and the names recorded under third-party keys. A part shared with the
   child's own name (on any of their cases) is not redacted alone: this is the child's own
-  subject access request.
+  subject access request;
+- in free text, the full name (given and family, either order) of any other child known to the
+  service (a case of the service not in the export, restricted or not: the requester need not
+  see it for the name to be another child's), as panel minutes, events and notes name
+  co-defendants, siblings and other children on the same agenda (attack pass 12, A12-6). Their
+  names alone are not looked for (a common given name would hide the child's own story), nor a
+  name the child shares.
 """
 
 from __future__ import annotations
@@ -79,12 +85,15 @@ REDACTED = "[redacted: third-party personal data]"
 # not the child's (Art. 15(4); attack pass 11, A11-17). Notes written since say only that the
 # line manager "is on recorded leave", which the export also redacts: with the moments of the
 # audit, when that phrase comes and goes tells when they were away (attack pass 12, A11-17 retest).
-# Old W4 notes: "before <id>'s absence from <date>".
+# Old W4 notes: "before <id>'s absence from <date>". The stand-ins settled as days pass name the
+# day in their audit reasons ("(the recorded absences on <day>)", A13-10).
 _DAY = r"\d{4}-\d{2}-\d{2}"
 STAFF_LEAVE = regex.compile(
     rf"is away {_DAY} to {_DAY}|absence from {_DAY}|is (?:not )?on recorded leave"
     rf"(?: before the step is due| today)?"
     rf"|is not away (?:from {_DAY} to the step's due day|on {_DAY})"
+    # the day's stand-in settled in an audit reason: "(the recorded absences on <day>)" (A13-10)
+    rf"|the recorded absences on {_DAY}"
     rf"|absence [0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}"
     rf"(?: recorded, {_DAY} to {_DAY}| changed from {_DAY} to {_DAY} to {_DAY} to {_DAY}"
     rf"| \({_DAY} to {_DAY}\) cancelled| recorded| changed| cancelled)?")
@@ -178,7 +187,8 @@ class _Redactor:
     """Replaces third-party data with ``REDACTED`` and remembers where and why."""
 
     def __init__(self, victims: Iterable[str], others: Iterable[str],
-                 childs_names: Iterable[str], active: bool) -> None:
+                 childs_names: Iterable[str], active: bool,
+                 children: Iterable[str] = ()) -> None:
         self.active = active
         self.done: list[dict[str, str]] = []
         own = set().union(*(name_parts(n) for n in childs_names))
@@ -191,7 +201,10 @@ class _Redactor:
         # names in free text.
         self._everywhere = NameFinder(victims)
         self._victims_free = NameFinder([*victims, *victim_parts], loose=True)
-        self._free = NameFinder([*victims, *victim_parts, *others, *other_parts], loose=True)
+        children = [fold_name(n) for n in children]
+        self._children = NameFinder(children, loose=True)
+        self._free = NameFinder([*victims, *victim_parts, *others, *other_parts, *children],
+                                loose=True)
 
     def _mark(self, path: str, reason: str) -> str:
         self.done.append({"path": path, "reason": reason})
@@ -243,8 +256,10 @@ class _Redactor:
             if redacted is not None:
                 victim = (self._victims_free if finder is self._free else
                           self._everywhere).spans(value)
+                child = finder is self._free and self._children.spans(value)
                 self.done.append({"path": path, "reason": (
                     "names a third party (a recorded victim)" if victim else
+                    "names a third party (another child known to the service)" if child else
                     "names a third party (recorded under a third-party key)")})
                 return redacted
         return value
@@ -300,6 +315,40 @@ async def _childs_cases(
             slug="not-a-possible-match", errors=[{"loc": "query.include",
                                                   "msg": "not a possible match of this case"}])
     return same, possible
+
+
+_NOT_LETTERS = regex.compile(r"[^\p{L}]+")
+
+
+def _letters(text: str) -> list[str]:
+    """The runs of letters of ``text`` folded (:func:`app.domain.names.fold_name`)."""
+    return [w for w in _NOT_LETTERS.split(fold_name(text)) if w]
+
+
+async def _other_childrens_names(session: AsyncSession, service_id: uuid.UUID,
+                                 cases: list[Case], files: list[dict[str, Any]]) -> list[str]:
+    """Full names ("given family" and "family given") of the other children of the service
+    whose family name is written somewhere in the export, as letters (so "O Neill", "O'Neill"
+    and "ONeill" all find O'Neill): the candidates that :class:`NameFinder` then looks for as
+    typed. Every case of the service is read (two columns); a name the child has is left out."""
+    words: set[str] = set()
+    for text in _strings(files):
+        run = _letters(text)
+        for i in range(len(run)):
+            # A family name may be written in up to three runs of letters ("van der Berg").
+            words.update("".join(run[i:i + n]) for n in (1, 2, 3))
+    own = {"".join(_letters(f"{c.given_name} {c.family_name}")) for c in cases}
+    own |= {"".join(_letters(f"{c.family_name} {c.given_name}")) for c in cases}
+    rows = await session.exec(select(Case.given_name, Case.family_name).where(
+        col(Case.service_id) == service_id, col(Case.id).not_in([c.id for c in cases])))
+    names: set[str] = set()
+    for given, family in rows:
+        if "".join(_letters(family)) not in words:
+            continue
+        for full in (f"{given} {family}", f"{family} {given}"):
+            if "".join(_letters(full)) not in own:
+                names.add(full)
+    return sorted(names)
 
 
 async def _rows(session: AsyncSession, table: Any, case_id: uuid.UUID, order: Any) -> list[Any]:
@@ -384,7 +433,9 @@ async def export(
     victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]
     others = [n for f in files for n in _recorded_names(f)]
     childs_names = [n for c in cases for n in (c.given_name, c.family_name)]
-    redactor = _Redactor(victims, others, childs_names, redact)
+    children = (await _other_childrens_names(session, service.id, cases, files)
+                if redact else [])
+    redactor = _Redactor(victims, others, childs_names, redact, children)
     files = [redactor.walk(f, f"cases[{i}]") for i, f in enumerate(files)]
     for c in cases:
         await record_audit(

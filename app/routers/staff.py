@@ -86,12 +86,14 @@ async def change_absence(
 
 
 @router.delete("/{staff_id}/absences/{absence_id}", status_code=204,
-               dependencies=[gate("absence.record")])
+               responses=problem_responses(412, 428), dependencies=[gate("absence.record")])
 async def cancel_absence(
     staff_id: StaffId, absence_id: uuid.UUID, request: Request, session: Session,
     principal: CurrentPrincipal,
+    if_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
-    """Cancel an absence; steps the duty manager stood in for because of it go back."""
-    await cancel_staff_absence(session, principal, staff_id, absence_id,
+    """Cancel an absence (If-Match required, as for its PATCH: 428 without, 412 when it
+    changed since it was read); steps the duty manager stood in for because of it go back."""
+    await cancel_staff_absence(session, principal, staff_id, absence_id, if_match,
                                request.app.state.policy)
     return Response(status_code=204)

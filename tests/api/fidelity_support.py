@@ -212,3 +212,12 @@ async def steps(t: Tenant, case_id: str, status: str) -> list[dict[str, Any]]:
     return (await ok(await t.client.get(
         "/v1/next-steps", params={"case_id": case_id, "status": status, "limit": 200},
         headers=t.auth("line_manager"))))["data"]  # type: ignore[no-any-return]
+
+
+async def holder_acts(t: Tenant, case_id: str, holder: str = "case_holder-1") -> None:
+    """The case's holder records something on it (a draft AssetPlus): the evidence that they
+    work under the case's line manager, who may then see and record their leave (A13-4)."""
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments",
+                            json={"type": "asset_plus", "stage": "start"},
+                            headers=t.auth("case_holder", holder))
+    assert r.status_code == 201, r.text

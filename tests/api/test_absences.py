@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import pin
+from tests.api.fidelity_support import holder_acts, pin
 from tests.conftest import Tenant
 
 ROUNDS = 6
@@ -48,10 +48,12 @@ async def test_absence_patch_needs_if_match_428_and_a_stale_one_is_412(
     r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"}, headers=dm(somerset))
     assert r.status_code == 428, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
-    for tag in ("*", f"W/{first}"):
+    # "*" would skip the lost-update check (428); a weak tag never matches (412, RFC 9110
+    # §13.1.1: If-Match compares strongly).
+    for tag, status in (("*", 428), (f"W/{first}", 412)):
         r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
                                         headers={**dm(somerset), "If-Match": tag})
-        assert r.status_code in (412, 428), r.text
+        assert r.status_code == status, r.text
     r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
                                     headers={**dm(somerset), "If-Match": first})
     assert r.status_code == 200, r.text
@@ -92,6 +94,39 @@ async def test_race_two_absence_patches_with_one_etag_exactly_one_wins(
         assert r.json()["data"]["ends_on"] == won.json()["data"]["ends_on"]
 
 
+async def test_absence_delete_needs_if_match_428_and_a_stale_one_is_412(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contract's conditional write (api-v1 Conventions: "``If-Match`` (428 without, 412
+    when stale)") holds for an absence's DELETE as for its PATCH: line_manager-1's leave of
+    Monday 7 to Friday 11 December 2026, shortened to Wednesday 9 December by one duty
+    manager, is not cancelled by another who sends no If-Match (428
+    ``precondition-required``) nor the ETag read before the change (412
+    ``precondition-failed``, naming the current one): it stands, as changed; with the
+    current ETag it is cancelled (204) and reads 404."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    r = await record(somerset, "line_manager-1", "2026-12-07", "2026-12-11")
+    assert r.status_code == 201, r.text
+    first, absence = r.headers["ETag"], r.json()["data"]
+    url = f"/v1/staff/line_manager-1/absences/{absence['id']}"
+    r = await somerset.client.patch(url, json={"ends_on": "2026-12-09"},
+                                    headers={**dm(somerset), "If-Match": first})
+    assert r.status_code == 200, r.text
+    second = r.headers["ETag"]
+    other = somerset.auth("duty_manager", "duty_manager-4")
+    r = await somerset.client.delete(url, headers=other)
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[1], r.json()["detail"]) == (
+        428, "precondition-required", "Send If-Match with the absence's ETag to cancel it.")
+    r = await somerset.client.delete(url, headers={**other, "If-Match": first})
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[1], r.json()["current_etag"]) == (
+        412, "precondition-failed", second)
+    r = await somerset.client.get(url, headers=other)
+    assert (r.status_code, r.json()["data"]["ends_on"]) == (200, "2026-12-09")
+    r = await somerset.client.delete(url, headers={**other, "If-Match": second})
+    assert r.status_code == 204, r.text
+    r = await somerset.client.get(url, headers=other)
+    assert r.status_code == 404, r.text
+
+
 # --- A10-16: a worker's absences listed; the same leave not recorded twice -------------------
 
 
@@ -103,7 +138,8 @@ async def test_absences_are_listed_in_pages_to_those_who_may_record_them(
     their own and those of the case holders of the open cases they manage; another line
     manager 403, a case holder 403, even for their own."""
     pin(monkeypatch, 2026, 12, 1, 9, 0)
-    await somerset.open_case()  # case_holder-1, managed by line_manager-1
+    case = await somerset.open_case()  # case_holder-1, managed by line_manager-1
+    await holder_acts(somerset, case["data"]["id"])
     made = []
     for starts, ends in (("2027-02-01", "2027-02-05"), ("2026-12-21", "2026-12-31"),
                          ("2027-01-11", "2027-01-11")):
@@ -187,7 +223,7 @@ async def test_race_the_same_leave_recorded_twice_at_once_one_wins(
     manager and the worker's line manager, overlapping dates). Exactly one answers 201, the
     other 409 ``absence-overlaps`` naming the winner; one absence is stored."""
     pin(monkeypatch, 2026, 12, 1, 9, 0)
-    await somerset.open_case()
+    await holder_acts(somerset, (await somerset.open_case())["data"]["id"])
     for n in range(ROUNDS):
         staff = "case_holder-1" if n == 0 else f"line_manager-{n + 20}"
         other = (somerset.auth("line_manager", "line_manager-1") if n == 0
@@ -200,3 +236,43 @@ async def test_race_the_same_leave_recorded_twice_at_once_one_wins(
         assert lost.json()["absence_id"] == won.json()["data"]["id"]
         r = await somerset.client.get(f"/v1/staff/{staff}/absences", headers=dm(somerset))
         assert [x["id"] for x in r.json()["data"]] == [won.json()["data"]["id"]]
+
+
+# --- A13-4: a case naming a colleague as its holder is no key to their leave ----------------
+
+
+async def test_a_line_manager_cannot_reach_a_colleagues_leave_through_a_case_they_opened(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack pass 13, A13-4: line manager lm-evil opened a case naming a colleague (lm-x, on
+    leave for a reason that is health data) as its holder and so became "the line manager of a
+    holder of a case they manage": they read the leave and its reason, and cancelled it, which
+    gave lm-x's stood-in steps back to lm-x while away (Somerset 3.1). The holder's own act on
+    a case of the caller's is the evidence of line management; without it every absence route
+    is 403 (reads, record, change, cancel) and the leave is unchanged. Once lm-x has acted as
+    that case's holder, lm-evil manages them."""
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    r = await record(somerset, "lm-x", "2026-12-07", "2026-12-11",
+                     headers=somerset.auth("line_manager", "lm-x"))
+    assert r.status_code == 201, r.text
+    absence, etag = r.json()["data"], r.headers["ETag"]
+    dummy = await somerset.open_case(case_holder_id="lm-x", line_manager_id="lm-evil")
+    evil = somerset.auth("line_manager", "lm-evil")
+    url = "/v1/staff/lm-x/absences"
+    one = f"{url}/{absence['id']}"
+    answers = [
+        await somerset.client.get(url, headers=evil),
+        await somerset.client.get(one, headers=evil),
+        await somerset.client.patch(one, json={"ends_on": "2026-12-08"},
+                                    headers={**evil, "If-Match": etag}),
+        await somerset.client.delete(one, headers={**evil, "If-Match": etag}),
+        await record(somerset, "lm-x", "2026-12-14", "2026-12-15", headers=evil),
+    ]
+    assert [a.status_code for a in answers] == [403] * 5, [a.text for a in answers]
+    assert all("Chemo" not in a.text and "2026-12" not in a.text for a in answers)
+    r = await somerset.client.get(one, headers=dm(somerset))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["ends_on"] == "2026-12-11"
+    await holder_acts(somerset, dummy["data"]["id"], "lm-x")
+    r = await somerset.client.get(url, headers=evil)
+    assert r.status_code == 200, r.text
+    assert [a["id"] for a in r.json()["data"]] == [absence["id"]]

@@ -238,3 +238,22 @@ async def test_an_upsert_that_changes_the_case_bounds_a_later_closure(somerset: 
     r = await patch_case(somerset, case_id, {
         "closed_at": datetime.now(UTC).isoformat(), "closure_reason": "Order completed"})
     assert r.status_code == 200, r.text
+
+
+async def test_a_restriction_does_not_bound_a_closure_at_the_orders_end(
+        somerset: Tenant) -> None:
+    """Attack pass 13, A13-7: a case restricted today (who may see the record: not something
+    that happened to the child) could no longer be closed as of the day its order ended, a
+    week earlier (422 naming the restriction's time), so Somerset 12's "up to 20 days following
+    the end of supervision" would have counted from the wrong day. The closure dated Thursday
+    27 August 2026 stands after the restriction; a change of the case's fields still bounds a
+    closure (above)."""
+    case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
+    await judge(somerset, case_id, "rosh", "low", "2026-08-10T11:00:00+01:00")
+    r = await patch_case(somerset, case_id, {"access": {
+        "excluded_staff": ["case_holder-9"]}})
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-27T10:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["closed_at"] == "2026-08-27T09:00:00Z"

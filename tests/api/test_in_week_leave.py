@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import open_steps, pin
+from tests.api.fidelity_support import holder_acts, open_steps, pin
 from tests.api.integrity_support import audit_of
 from tests.conftest import Tenant
 
@@ -43,6 +43,9 @@ class Holder:
         case = await self.t.open_case(case_holder_id=self.name,
                                       opened_at="2026-12-01T09:00:00Z")
         self.case_id = case["data"]["id"]
+        # The holder's first act on the case (a draft AssetPlus): the evidence that they work
+        # under its line manager, who then records their leave (A13-4).
+        await holder_acts(self.t, self.case_id, self.name)
         return self
 
     async def incident(self, at: str) -> str:

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
+from app.core.config import Settings
 from tests.api.fidelity_support import pin, with_matrix
 from tests.api.integrity_support import assert_problem, complete, refer_to_marp, steps_of
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
 W = {"pack": "wokingham-pyjs-2024", "version": "1.0"}
@@ -152,3 +154,38 @@ async def test_W25_case_on_the_high_risk_panel_agenda_is_owed_its_decision_by_th
     assert [s["id"] for s in owed(await steps_of(wokingham, case_id))] == [step["id"]]
     await decide(wokingham, hrp, item, "chair-2")
     assert owed(await steps_of(wokingham, case_id)) == []
+
+
+
+@pytest.mark.parametrize(("pack", "kind", "rule", "decided_at"), [
+    ("somerset-yjt-2023", "marp", "S29", None),
+    ("somerset-yjt-2023", "marp", "S29", "2026-11-05T11:30:00Z"),
+    ("wokingham-pyjs-2024", "high_risk_panel", "W25", None),
+    ("wokingham-pyjs-2024", "high_risk_panel", "W25", "2026-11-05T11:30:00Z")])
+async def test_S29_W25_a_sitting_recorded_after_it_took_place_is_done_by_its_decision(
+        client: httpx.AsyncClient, settings: Settings, pack: str, kind: str, rule: str,
+        decided_at: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S29 (Somerset 7.1.2), W25 (Wokingham, High Risk Panel), quoted above. Attack passes 13
+    and 14, A13-5/A14-2: a panel that sat on Thursday 5 November 10:00Z is recorded on Friday
+    6 November (the item put on its agenda then, the decision dated at the sitting, as it is
+    by default, or later that day): the decision did not do the chair's step, which nobody
+    could then close (409 by hand, no second decision). The decision on the item does it,
+    whenever the item was added, credited to the chair."""
+    t = await make_tenant(client, settings, pack)
+    pin(monkeypatch, 2026, 11, 2, 10, 0)
+    case_id = await high(t)
+    sitting = await panel(t, kind, "2026-11-05T10:00:00Z", "chair-2")
+    pin(monkeypatch, 2026, 11, 6, 9, 0)
+    item, steps = await on_agenda(t, sitting, case_id)
+    [step] = owed(steps)
+    assert (step["assignee_id"], step["policy"]["rule"]) == ("chair-2", rule)
+    body: dict[str, Any] = {"actions": [], "minutes": "Discussed.", "review_date": "2026-12-03"}
+    if decided_at:
+        body["occurred_at"] = decided_at
+    r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision", json=body,
+                            headers=t.auth("chair", "chair-2"))
+    assert r.status_code == 200, r.text
+    assert owed(await steps_of(t, case_id)) == []
+    [done] = owed(await steps_of(t, case_id, "done"))
+    assert (done["id"], done["completed_by"], done["satisfied_by"]) == (
+        step["id"], "chair-2", {"type": "panel_item", "id": item})

@@ -984,9 +984,9 @@ async def test_W4_only_a_prolonged_absence_ends_the_week_early(
         case_id = (await wokingham.open_case(case_holder_id=holder,
                                              opened_at="2026-08-24T09:00:00+01:00"))["data"]["id"]
         absence = {"starts_on": starts_on, "ends_on": ends_on, "reason": why}
-        if absence_first:
+        if absence_first:  # before the holder's first act: a duty manager records it (A13-4)
             r = await wokingham.client.post(f"/v1/staff/{holder}/absences", json=absence,
-                                            headers=wokingham.auth("line_manager"))
+                                            headers=wokingham.auth("duty_manager"))
             assert r.status_code == 201, r.text
         r = await wokingham.client.post(f"/v1/cases/{case_id}/events",
                                         json={"type": "new_incident", "occurred_at": known},

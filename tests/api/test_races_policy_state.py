@@ -99,7 +99,8 @@ async def test_S5_absence_cancelled_during_judgements_leaves_every_discussion_wi
             json={"starts_on": "2026-10-20", "ends_on": "2026-10-30"}, headers=duty)
         assert r.status_code == 201, r.text
         cancel = asyncio.ensure_future(somerset.client.delete(
-            f"/v1/staff/{manager}/absences/{r.json()['data']['id']}", headers=duty))
+            f"/v1/staff/{manager}/absences/{r.json()['data']['id']}",
+            headers={**duty, "If-Match": r.headers["ETag"]}))
         at = "2026-10-21T10:00:00+01:00"
         writes = [_judgement(somerset, cases[0], at), cancel,
                   *(_judgement(somerset, c, at) for c in cases[1:])]

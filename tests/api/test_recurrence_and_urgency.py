@@ -7,12 +7,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import escalation
 from app.domain.services import Service
+from tests.api.fidelity_support import pin
 from tests.api.integrity_support import (
     complete,
     held_high_risk_panel,
@@ -184,3 +186,36 @@ async def test_overdue_filter_lists_an_immediately_step_after_its_working_day(
     assert r.status_code == 200, r.text
     # Today (the wall clock) is long after 4 September 2026's working day: it is overdue.
     assert step["id"] in {s["id"] for s in r.json()["data"]}
+
+
+async def test_W4_W5_who_recorded_the_incident_decides_what_is_left_to_do(
+    wokingham: Tenant, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """W4, W5 (Internal and External Controls): "Where there is a change of circumstances,
+    context or a new incident of concern becomes known to the PYJS worker, this must be
+    recorded on the IYSS case management system within one working day and immediately be
+    reported to the line manager." Attack pass 14, A14-16 j and l. An incident on Wednesday
+    2 December 2026, 10:00Z:
+
+    - pushed by IYSS itself (the CMS integration): it is on IYSS already, so no W4; W5's
+      report (immediately, urgent) and W6's review stay the worker's;
+    - recorded by the case's line manager: they know, so no W5; W4 (by the end of Thursday
+      3 December, London) stays the worker's;
+    - recorded by the worker: both, as ever."""
+    pin(monkeypatch, 2026, 12, 2, 11, 0)
+    got = {}
+    for who, headers in (("iyss", wokingham.auth("feed", "iyss-connector", scope="cms")),
+                         ("line_manager", wokingham.auth("line_manager")),
+                         ("worker", wokingham.auth("case_holder"))):
+        case_id = (await wokingham.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
+        r = await wokingham.client.post(f"/v1/cases/{case_id}/events", headers=headers, json={
+            "type": "new_incident", "occurred_at": "2026-12-02T10:00:00Z"})
+        assert r.status_code == 201, r.text
+        got[who] = {s["code"]: (s["actor"], s["due_at"], s["policy"]["rule"])
+                    for s in r.json()["next_steps"]
+                    if s["code"] in ("record_incident", "report_to_line_manager")}
+    record = ("case_holder", "2026-12-03T23:59:59Z", "W4")
+    report = ("case_holder", "2026-12-02T10:00:00Z", "W5")
+    assert got == {"iyss": {"report_to_line_manager": report},
+                   "line_manager": {"record_incident": record},
+                   "worker": {"record_incident": record, "report_to_line_manager": report}}

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
+from app.core.config import Settings
 from app.core.security import mint_dev_token
 from tests.api.fidelity_support import ok, pin
 from tests.api.integrity_support import assert_problem, complete, judge, steps_of, the_step
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 SOMERSET = {"pack": "somerset-yjt-2023", "version": "1"}
 
@@ -200,3 +202,93 @@ async def test_W18_case_holder_on_the_duty_rota_does_not_quality_assure_their_ca
     assert "hold this case" in assert_problem(r, 403)["detail"]
     r = await wokingham.client.post(url, json=body, headers=wokingham.auth("duty_manager"))
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("pack", ["somerset-yjt-2023", "wokingham-pyjs-2024"])
+@pytest.mark.parametrize("roles", [("case_holder", "duty_manager"),
+                                   ("case_holder", "line_manager", "duty_manager")])
+async def test_S3_W3_case_holder_on_the_duty_rota_does_not_countersign_their_cases_assessment(
+        client: httpx.AsyncClient, settings: Settings, pack: str, roles: tuple[str, ...],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 5: "Obtain line-management confirmation ... through countersignature of all
+    AssetPlus ... stages"; Wokingham: an assessment "is not complete until countersigned" by
+    the line manager. Attack pass 13, A13-6: an AssetPlus written and submitted by the case's
+    previous holder was countersigned (and another returned) by the new holder, whose token
+    also carried the duty manager's role. The case's holder does neither (403, the assessment
+    still submitted); a duty manager who does not hold the case countersigns it (200)."""
+    t = await make_tenant(client, settings, pack)
+    pin(monkeypatch, 2026, 8, 28, 16, 30)
+    from tests.api.integrity_support import etag
+
+    case = (await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    made = []
+    for stage in ("start", "review"):
+        r = await t.client.post(f"/v1/cases/{case['id']}/assessments",
+                                json={"type": "asset_plus", "stage": stage},
+                                headers=t.auth("case_holder"))
+        assert r.status_code == 201, r.text
+        made.append(r.json()["data"]["id"])
+        r = await t.client.post(f"/v1/assessments/{made[-1]}/submit", json={},
+                                headers=t.auth("case_holder"))
+        assert r.status_code == 200, r.text
+    r = await t.client.patch(f"/v1/cases/{case['id']}", json={"case_holder_id": "cw-b"},
+                             headers={**t.auth("line_manager"),
+                                      "If-Match": await etag(t, case["id"])})
+    assert r.status_code == 200, r.text
+    holder = both(t, "cw-b", *roles)
+    for aid, act in ((made[0], "countersign"), (made[1], "return")):
+        r = await t.client.post(f"/v1/assessments/{aid}/{act}", json={"feedback": "ok"},
+                                headers=holder)
+        assert "hold this case" in assert_problem(r, 403)["detail"], act
+        r = await t.client.get(f"/v1/assessments/{aid}", headers=t.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["status"] == "submitted"
+    r = await t.client.post(f"/v1/assessments/{made[0]}/countersign", json={"feedback": "ok"},
+                            headers=t.auth("duty_manager", "duty_manager-2"))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "countersigned"
+
+
+async def test_S29_a_line_manager_presenting_the_case_is_not_owed_its_decision_as_chair(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.5: "Where a line-manager attends the MARP on a case holder's behalf, they
+    will not chair the panel. If unable to arrange a swap with a colleague, they will agree with
+    panel at the start of the session another panel member will act as chair for that case."
+    Attack pass 14, A14-15: line_manager-1, named chair of the MARP of Thursday 3 September
+    2026, presents the case for its holder; the decision (S29, 7.1.2) was owed to them by name,
+    the one person refused recording it (403 ``presenter-cannot-chair``). It is owed to the
+    chairs, unnamed, and another chair records it (the step done). A chair who does not
+    present the case is still named."""
+    pin(monkeypatch, 2026, 9, 3, 12, 0)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    other = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    for c in (case, other):
+        await judge(somerset, c["id"], "rosh", "high", "2026-08-28T16:00:00+01:00")
+    r = await somerset.client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
+        "kind": "marp", "scheduled_for": "2026-09-03T10:00:00+01:00",
+        "chair_id": "line_manager-1"})
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    owed = {}
+    for c, presenter in ((case, "line_manager-1"), (other, "case_holder-1")):
+        r = await somerset.client.post(f"/v1/panels/{panel}/items", headers=somerset.auth(
+            "panel_admin"), json={"case_id": c["id"], "presenter_id": presenter})
+        assert r.status_code == 201, r.text
+        step = the_step(r.json()["next_steps"], "record_panel_decision")
+        owed[presenter] = (r.json()["data"]["id"], step)
+    item, step = owed["line_manager-1"]
+    assert (step["actor"], step["assignee_id"], step["policy"]["rule"]) == ("chair", None, "S29")
+    assert owed["case_holder-1"][1]["assignee_id"] == "line_manager-1"
+    url = f"/v1/panels/{panel}/items/{item}/decision"
+    decision = {"rosh_level": "high", "minutes": "Remains high.", "actions": [],
+                "review_date": "2026-10-01"}
+    r = await somerset.client.post(url, json=decision,
+                                   headers=somerset.auth("chair", "line_manager-1"))
+    assert assert_problem(r, 403)["type"].endswith("/presenter-cannot-chair")
+    r = await somerset.client.post(url, json=decision, headers=somerset.auth("chair", "chair-2"))
+    assert r.status_code == 200, r.text
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"],
+                                                            "status": "done"},
+                                  headers=somerset.auth("chair", "chair-2"))
+    [done] = [s for s in r.json()["data"] if s["code"] == "record_panel_decision"]
+    assert (done["id"], done["completed_by"]) == (step["id"], "chair-2")

@@ -187,7 +187,7 @@ async def test_S6_back_early_the_shortened_absence_gives_the_steps_back_in_its_w
     assert r.status_code == 200, r.text
     [stood] = steps_of(await case_steps(somerset, case_id), "countersign_risk_plan")
     assert (stood["actor"], stood["assignee_id"]) == ("duty_manager", None)
-    r = await somerset.client.delete(url, headers=dm)
+    r = await somerset.client.delete(url, headers={**dm, "If-Match": r.headers["ETag"]})
     assert r.status_code == 204, r.text
     [back] = steps_of(await case_steps(somerset, case_id), "countersign_risk_plan")
     assert (back["actor"], back["assignee_id"]) == ("line_manager", "line_manager-1")
@@ -197,7 +197,7 @@ async def test_S6_back_early_the_shortened_absence_gives_the_steps_back_in_its_w
         "given back to the line manager"]
     assert moves[0]["reason"].endswith(f"absence {absence['id']} changed")
     assert moves[-1]["reason"].endswith(f"absence {absence['id']} cancelled")
-    r = await somerset.client.delete(url, headers=dm)
+    r = await somerset.client.delete(url, headers={**dm, "If-Match": '"1"'})
     assert r.status_code == 404, r.text
 
 
@@ -296,8 +296,11 @@ async def test_race_the_line_managers_return_against_the_duty_manager_completing
         assert audit.count(("step.done", plan["id"])) == 1
         gave = [i for i, e in enumerate(audit) if e == ("step.reassign", plan["id"])]
         assert all(i < audit.index(("step.done", plan["id"])) for i in gave)
-        await somerset.client.delete(f"/v1/staff/line_manager-1/absences/{absence['id']}",
-                                     headers=somerset.auth("duty_manager", "duty_manager-3"))
+        r = await somerset.client.delete(
+            f"/v1/staff/line_manager-1/absences/{absence['id']}",
+            headers={**somerset.auth("duty_manager", "duty_manager-3"),
+                     "If-Match": back.headers["ETag"]})
+        assert r.status_code == 204, r.text
 
 
 async def test_S1_escalation_to_the_line_manager_follows_their_leave(
@@ -483,7 +486,7 @@ async def test_W4_a_shortened_or_cancelled_absence_puts_the_in_week_deadline_bac
                                      headers={**manager, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     assert await due() == "2026-08-26T22:59:59Z"
-    r = await wokingham.client.delete(url, headers=manager)
+    r = await wokingham.client.delete(url, headers={**manager, "If-Match": r.headers["ETag"]})
     assert r.status_code == 204, r.text
     assert await due() == "2026-08-27T22:59:59Z"
     redates = [e for e in await audit_of(wokingham, week.case_id)

@@ -9,6 +9,7 @@ redacted by default.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import httpx
@@ -306,7 +307,7 @@ async def test_a_managers_leave_is_not_disclosed_in_the_childs_export(
                           json={"starts_on": "2026-09-01", "ends_on": "2026-09-11"},
                           headers=somerset.auth("duty_manager"))
     assert r.status_code == 201, r.text
-    absence_id = r.json()["data"]["id"]
+    absence_id, absence_etag = r.json()["data"]["id"], r.headers["ETag"]
     r = await client.post(f"/v1/cases/{case['id']}/judgements",
                           headers=somerset.auth("case_holder"),
                           json={"domain": "rosh", "level": "high",
@@ -317,7 +318,7 @@ async def test_a_managers_leave_is_not_disclosed_in_the_childs_export(
     assert "(line_manager-1) is on recorded leave" in stood["note"]
     assert "2026-09-11" not in r.text
     r = await client.delete(f"/v1/staff/line_manager-1/absences/{absence_id}",
-                            headers=somerset.auth("duty_manager"))
+                            headers={**somerset.auth("duty_manager"), "If-Match": absence_etag})
     assert r.status_code == 204, r.text
     for fmt in ("json", "html"):
         r = await client.get(_url(case["id"]), params={"format": fmt},
@@ -352,9 +353,12 @@ def test_leave_written_into_notes_before_the_fix_is_redacted() -> None:
         "cancelled",
         "Given back: the line manager (lm-sam) is not away on 2026-09-05 (leave ended).",
         "Brought forward to the last working day before cw-alex's absence from 2026-12-24.",
+        # the day's stand-ins, settled as days pass (attack pass 13, A13-10)
+        "lm-x687a is on recorded leave (the recorded absences on 2026-11-18)",
+        "given back to the line manager (lm-x687a): the recorded absences on 2026-09-05",
     ]
     for text in stored:
         shown = STAFF_LEAVE.sub(LEAVE_REDACTED, text)
         assert aid not in shown, shown
-        assert "2026-0" not in shown, shown
+        assert re.search(r"\d{4}-\d{2}-\d{2}", shown) is None, shown
         assert LEAVE_REDACTED in shown

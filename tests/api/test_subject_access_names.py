@@ -274,3 +274,61 @@ async def test_letters_without_a_decomposition_and_names_in_keys_are_redacted(
     assert sorted(details.values()) == ["no", "park", "yes"]
     assert details["place"] == "park"
     assert {d["reason"] for d in doc["redactions"]} >= {"names a third party (in a key)"}
+
+
+async def test_another_child_known_to_the_service_is_redacted_in_minutes_and_notes(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Attack pass 12, A12-6: panel minutes and notes name other children (a co-defendant, a
+    child on the same agenda) who are not recorded as victims. Another child with a case of the
+    service, restricted or not, is a third party (Art. 15(4)): their full name is redacted in
+    free text however it is typed, either order, and listed; their given name alone, the
+    child's own name and a name only resembling theirs stay."""
+    case_id = str((await somerset.open_case(child=CHILD))["data"]["id"])
+    await somerset.open_case(child={"given_name": "Kai", "family_name": "O'Brennan",
+                                    "date_of_birth": "2011-02-03"})
+    await _post(client, somerset, f"/v1/cases/{case_id}/judgements", {
+        "domain": "rosh", "level": "high", "rationale": "Offended with KAI O\u2019BRENNAN.",
+        "occurred_at": "2026-06-01T10:00:00+01:00"})
+    await _post(client, somerset, f"/v1/cases/{case_id}/events", {
+        "type": "new_incident",
+        "details": {"summary": "Seen with kai  obrennan; Kai is a friend; Brennan OBrennan.",
+                    "note": "O'Brennan Kai was there; Kai O'Brennanson too."}})
+    panel = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    item = await add_item(client, somerset, panel["id"], case_id)
+    r = await client.post(
+        f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-07-08",
+              "minutes": "Liam Hart and Kai O'Brennan to be kept apart.",
+              "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    doc = await _export(client, somerset, case_id)
+    first = doc["cases"][0]
+    assert first["judgements"][0]["rationale"] == f"Offended with {REDACTED}."
+    assert first["events"][-1]["details"] == {
+        "summary": f"Seen with {REDACTED}; Kai is a friend; Brennan OBrennan.",
+        "note": f"{REDACTED} was there; Kai O'Brennanson too."}
+    [decided] = [i for i in first["panel_items"] if i["decision"]]
+    assert decided["decision"]["minutes"] == f"Liam Hart and {REDACTED} to be kept apart."
+    i = len(first["events"]) - 1
+    listed = {d["path"]: d["reason"] for d in doc["redactions"]}
+    assert listed["cases[0].judgements[0].rationale"] == (
+        "names a third party (another child known to the service)")
+    assert listed[f"cases[0].events[{i}].details.summary"] == (
+        "names a third party (another child known to the service)")
+    plain = await _export(client, somerset, case_id, redact=False)
+    assert "Kai O'Brennan to be kept apart" in str(plain["cases"])
+
+
+async def test_another_child_with_the_childs_own_name_does_not_hide_it(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Another child of the service born on another day may carry the same name: the child's
+    own name stays in their export."""
+    case_id = str((await somerset.open_case(child=CHILD))["data"]["id"])
+    await somerset.open_case(child={**CHILD, "date_of_birth": "2012-01-01"})
+    await _post(client, somerset, f"/v1/cases/{case_id}/events", {
+        "type": "new_incident", "details": {"summary": "Liam Hart says sorry."}})
+    doc = await _export(client, somerset, case_id)
+    assert doc["cases"][0]["events"][-1]["details"] == {"summary": "Liam Hart says sorry."}

@@ -85,7 +85,8 @@ async def test_close_reopen_and_absence_events_carry_no_free_text_or_leave_dates
                                                   "If-Match": r.headers["ETag"]},
                                     json={"ends_on": "2026-09-24"})
     assert r.status_code == 200, r.text
-    r = await somerset.client.delete(url, headers=somerset.auth("duty_manager"))
+    r = await somerset.client.delete(url, headers={**somerset.auth("duty_manager"),
+                                                   "If-Match": r.headers["ETag"]})
     assert r.status_code == 204, r.text
     r = await restrict(somerset.client, somerset, case["id"], {"excluded_staff": ["cw-other"]})
     assert r.status_code == 200, r.text

@@ -24,7 +24,7 @@ async def test_snapshot_inputs_in_one_statement_match_the_separate_reads(
     with and without each of them."""
     case = (await somerset.open_case())["data"]
     other = (await somerset.open_case(case_holder_id="case_holder-2"))["data"]
-    manager = somerset.auth("line_manager")
+    manager = somerset.auth("duty_manager")  # the holder has not acted yet (A13-4)
     for starts, ends in (("2026-06-20", "2026-06-25"), ("2026-05-01", "2026-05-03"),
                          ("2026-06-01", "2026-06-05")):
         r = await client.post("/v1/staff/case_holder-1/absences", headers=manager,
