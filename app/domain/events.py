@@ -259,7 +259,9 @@ async def _end_steps(
 
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
-    (at the event's ``occurred_at``, which is the write's)."""
+    (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
+    event's own lines have asked for what a move into or out of custody needs; the same move
+    recorded by ``PATCH in_custody`` asks for it on the change)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None or case.in_custody == in_custody:
@@ -269,7 +271,8 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
-    return await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+    return await policy.run(
+        wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))
 
 
 async def list_events(

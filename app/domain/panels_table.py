@@ -78,9 +78,9 @@ async def undecided_agenda(
     session: AsyncSession, case_id: uuid.UUID
 ) -> list[tuple[uuid.UUID, str]]:
     """The case's agenda items no panel has decided yet (nor withdrawn, A11-16), each as (item
-    id, its panel's chair), in the order they were added; empty when the case waits on no panel. The one query for
-    "is the case going to a panel" (a panel referral it answers, A11-7) and "who owes its
-    decision" (a restriction may not shut that chair out, A12-7)."""
+    id, its panel's chair), in the order they were added; empty when the case waits on no
+    panel. The one query for "is the case going to a panel" (a panel referral it answers,
+    A11-7) and "who owes its decision" (a restriction may not shut that chair out, A12-7)."""
     rows = await session.exec(
         select(PanelItem.id, Panel.chair_id)
         .join(Panel, col(Panel.id) == col(PanelItem.panel_id))

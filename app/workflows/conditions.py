@@ -11,7 +11,8 @@ Event atoms (about the triggering event and its data):
 - ``actor_role_in = [..]``: the role of the person acting.
 - ``event_type_in = [..]``: ``case_event`` type (``new_incident``, ``charged``, ...).
 - ``event_flag = "key"``: ``data[key]`` is truthy (``may_raise_to_high``,
-  ``release_address_other_area``).
+  ``release_address_other_area``, ``custody_event``: the ``in_custody`` change that follows a
+  custody event).
 - ``incoming_rating_in = {domains, levels}``: a transfer-in's ``incoming_ratings`` has one of the
   domains at one of the levels.
 - ``judgement_domain_in = [..]`` / ``level_in = [..]`` / ``level_below = "medium"``: the recorded
