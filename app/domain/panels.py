@@ -567,7 +567,8 @@ async def add_item(
     await _refuse_second_item(session, panel, case)
     await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
                                    case, "body.case_id", chair_id=panel.chair_id)
-    await _require_panel_route(session, case, body.referral_id)
+    await _require_panel_route(session, case, body.referral_id,
+                               owed=ctx.pack_now(service).closes("panel_decision_then"))
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
     session.add(item)
@@ -673,12 +674,16 @@ async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -
 
 
 async def _require_panel_route(
-    session: AsyncSession, case: Case, referral_id: uuid.UUID | None
+    session: AsyncSession, case: Case, referral_id: uuid.UUID | None, *,
+    owed: tuple[str, ...] = (),
 ) -> None:
     """A case comes onto a panel only through a live panel referral (made, not withdrawn or
-    declined; Somerset 3.2.3, Wokingham's High-Risk Panel request) or by being on the register
-    (ROSH or SWB high/very high, Somerset 9); a named referral must be a panel referral of this
-    case that is still standing. 422 otherwise."""
+    declined; Somerset 3.2.3, Wokingham's High-Risk Panel request), by being on the register
+    (ROSH or SWB high/very high, Somerset 9), or when it is owed a panel that only the panel's
+    decision gives (an open step of ``owed``, the pack's ``[closures] panel_decision_then``:
+    Wokingham "For MAPPA Level 1 children, High Risk Panels should be held monthly", W19's
+    review, which the chair owes without any referral: attack pass 13, A13-12); a named
+    referral must be a panel referral of this case that is still standing. 422 otherwise."""
     panel_referrals = select(Referral).where(Referral.case_id == case.id,
                                              Referral.kind == ReferralKind.panel)
     live = [ReferralStatus(s) for s in LIVE_PANEL_REFERRAL_STATES]
@@ -705,8 +710,13 @@ async def _require_panel_route(
     if case.on_register or (await session.exec(
             panel_referrals.where(col(Referral.status).in_(live)))).first() is not None:
         return
+    if owed and (await session.exec(select(Step.id).where(
+            Step.case_id == case.id, Step.status == StepStatus.open,
+            col(Step.code).in_(owed)).limit(1))).first() is not None:
+        return
     raise Unprocessable(
-        "A case goes onto a panel only with a panel referral or when it is on the register.",
+        "A case goes onto a panel only with a panel referral, when it is on the register or "
+        "when it is owed a panel's review.",
         slug="not-referred",
         errors=[{"loc": "body.case_id", "msg": "no live panel referral and not on the register"}])
 

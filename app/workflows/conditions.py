@@ -20,10 +20,13 @@ Event atoms (about the triggering event and its data):
 - ``level_changed = true``: the recorded level differs from the previous known level of that domain
   (unknown -> known counts as a change).
 - ``level_lowered_from = [..]``: the previous level was one of these and the new one is lower.
-- ``impact_in = [..]``: the ROSH judgement's impact (M1)
+- ``impact_in = [..]``, ``likelihood_in = [..]``: the judgement's impact / likelihood (the
+  matrix, M1; unset matches neither, so ``not = { impact_in = [every impact] }`` is "no impact").
 - ``level_differs_from_matrix = true``: ROSH with impact and likelihood whose level is not the
   matrix level (M1/M2, "professional gut").
 - ``via_panel_decision = true``: the judgement is recorded as a panel decision.
+- ``judgement_assessment_type_in = [..]``: the judgement is recorded with an assessment
+  (``assessment_id``) of one of these types (``asset_plus``, ...).
 - ``assessment_type_in``, ``assessment_stage_in``: of an assessment event.
 - ``referral_kind_in``, ``referral_action_in``, ``referral_status_in``: of a referral event.
 - ``completed_step_code_in``, ``completed_step_actor_in``, ``completed_by_role_in``: of a
@@ -295,6 +298,8 @@ _MEMBERSHIP: dict[str, tuple[str, TypeAdapter[Any]]] = {
     "completed_by_role_in": ("completed_by_role", _STRS),
     "panel_kind_in": ("panel_kind", _STRS),
     "impact_in": ("impact", _STRS),
+    "likelihood_in": ("likelihood", _STRS),
+    "judgement_assessment_type_in": ("assessment_type", _STRS),
 }
 for _name, (_key, _adapter) in _MEMBERSHIP.items():
     _ATOMS[_name] = Atom(_name, _adapter, _member(_key), emit=_member_emit(_key))

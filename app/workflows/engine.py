@@ -775,6 +775,7 @@ def evaluate_backfill(
     calendar: WorkingCalendar,
     panels: Sequence[ScheduledPanel] = (),
     later: Sequence[Mapping[str, str | None]] = (),
+    lapse: bool = False,
 ) -> Evaluation:
     """A back-filled judgement (dated before the current rating of its domain) as the history
     in the order it happened would have had it (attack pass 10, A10-30: the same judgements
@@ -794,7 +795,11 @@ def evaluate_backfill(
     dropped reason: the current rating, not a back-fill, says what no longer holds. The
     evaluation's register, contact level and ratings are the back-fill's own moment's, not
     today's: the caller applies none of them. Violations (a check the state of that moment
-    fails, e.g. Somerset M6) come back as they are."""
+    fails, e.g. Somerset M6) come back as they are.
+
+    With ``lapse``, the supersessions of the judgement's moment are kept too: the open steps
+    whose condition no longer holds once it is the rating (the caller keeps those that arose
+    before it: in time order they lapsed with it, A11-4)."""
     table = _table_of(pack)
     if table.register is not None:
         case = _evolve(case, on_register=bool(table.register(_context_of(event, case, case))))
@@ -813,8 +818,10 @@ def evaluate_backfill(
         return not lines or any(line.holds is None or all(line.holds(c) for c in contexts)
                                 for line in lines)
 
-    kept = tuple(i for i in evaluation.intents if i.action in ("create", "update_due", "keep")
-                 and (i.action != "keep" or i.reasons) and owed(i))
+    kept = tuple(i for i in evaluation.intents
+                 if (i.action in ("create", "update_due", "keep")
+                     and (i.action != "keep" or i.reasons) and owed(i))
+                 or (lapse and i.action == "supersede"))
     return _evolve(evaluation, intents=kept)
 
 

@@ -54,6 +54,8 @@ ACTORS: tuple[str, ...] = (*STAFF_ROLES, "action_owner")
 # Roles an event can be recorded under (staff, machine feeds, the system itself).
 ACTING_ROLES: tuple[str, ...] = (*STAFF_ROLES, "feed", "system")
 IMPACTS: tuple[str, ...] = ("slight", "minor", "medium", "major", "critical")
+LIKELIHOODS: tuple[str, ...] = ("unlikely", "possible", "likely", "very_likely",
+                                "almost_certain")
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",

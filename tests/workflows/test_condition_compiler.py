@@ -42,6 +42,9 @@ ARGS: dict[str, st.SearchStrategy[Any]] = {
     "level_changed": st.booleans(),
     "level_lowered_from": st.lists(st.sampled_from(LEVELS), max_size=3),
     "impact_in": st.lists(st.sampled_from(["major", "critical", "slight"]), max_size=2),
+    "likelihood_in": st.lists(st.sampled_from(["likely", "unlikely"]), max_size=2),
+    "judgement_assessment_type_in": st.lists(st.sampled_from(["asset_plus", "mini_asset"]),
+                                             max_size=2),
     "level_differs_from_matrix": st.booleans(),
     "via_panel_decision": st.booleans(),
     "assessment_type_in": st.lists(st.sampled_from(["asset_plus", "other"]), max_size=2),
@@ -140,6 +143,8 @@ SNAPSHOTS = st.builds(
 DATA = st.fixed_dictionaries({}, optional={
     "domain": st.sampled_from(["rosh", "swb", "lor", None, "x"]), "level": MAYBE_LEVEL,
     "impact": st.sampled_from(["major", "slight", None]),
+    "likelihood": st.sampled_from(["likely", "unlikely", None]),
+    "assessment_type": st.one_of(st.sampled_from(["asset_plus", "mini_asset"]), ODD),
     "via_panel_decision": ODD, "type": st.one_of(st.sampled_from(["new_incident", "charged"]),
                                                  ODD),
     "may_raise_to_high": ODD, "flag": ODD, "stage": ODD, "kind": ODD, "action": ODD,
