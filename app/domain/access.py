@@ -96,6 +96,9 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "panel.schedule": PANEL_SCHEDULERS,
     "panel.read": (*PANEL_SCHEDULERS, *MANAGERS),
     "panel.add_item": PANEL_SCHEDULERS,
+    # Who keep the agenda take a case off it, as they put it on (Somerset 3.2.3 the MARP's
+    # administrator, 7.1.2 its chair; Wokingham's Team Manager schedules the panel).
+    "panel.withdraw_item": PANEL_SCHEDULERS,
     "panel.decide": ("chair",),
     "register.read": (*PANEL_SCHEDULERS, *MANAGERS),
     "policy.read": EVERY_ROLE,

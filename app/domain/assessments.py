@@ -668,7 +668,8 @@ async def endorse_judgements(
 async def assessment_clock(
     session: AsyncSession, assessment_id: uuid.UUID | None, occurred_at: datetime
 ) -> dict[str, Any]:
-    """What a judgement's assessment says of the clocks that run from its completion (W9):
+    """What a judgement's assessment says: its type (``assessment_type``: the SWB matrix is
+    required on an Asset+, Wokingham M8) and the clocks that run from its completion (W9):
     ``assessment_pending`` while it is not countersigned ("not considered complete until it has
     been counter signed"); once it is, ``assessment_completed_at``: its countersignature, or the
     judgement itself when that came later (a correction to a completed assessment); nothing
@@ -676,14 +677,15 @@ async def assessment_clock(
     if assessment_id is None:
         return {}
     row = (await session.exec(
-        select(Assessment.status, Assessment.countersigned_at)
+        select(Assessment.status, Assessment.countersigned_at, Assessment.type)
         .where(Assessment.id == assessment_id))).first()
     if row is None:
         return {}
-    status, signed = row
+    status, signed, kind = row
     if status != AssessmentStatus.countersigned or signed is None:
-        return {"assessment_pending": True}
-    return {"assessment_completed_at": iso_utc(max(signed, occurred_at))}
+        return {"assessment_pending": True, "assessment_type": str(kind)}
+    return {"assessment_completed_at": iso_utc(max(signed, occurred_at)),
+            "assessment_type": str(kind)}
 
 
 async def ratings_completed_by(

@@ -34,7 +34,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import outbox
+from app.domain import history, outbox
 from app.domain.common import JSONType, new_id, utcnow
 from app.domain.outbox import OutboxEvent
 
@@ -182,22 +182,39 @@ _COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", 
             "hash")
 
 
+_AT_SEAL = "rows_at_seal"  # session.info: (table, row) only written, inserted by the seal
+
+
+def insert_at_seal(session: AsyncSession, table: Any, row: dict[str, Any]) -> None:
+    """Have ``row`` inserted into ``table`` by this transaction's sealed audit INSERT (on
+    PostgreSQL one statement with the audit entries; elsewhere just before them), not now: for
+    a row of a write that reads nothing back after it (issue 15: a round trip fewer). It is
+    written in the same transaction before the commit, or not at all (a rollback drops it)."""
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()
+    sync.info.setdefault(_AT_SEAL, []).append((table, row))
+
+
 @event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
     """Write this transaction's audit entries, each chain extended under its lock, and its
     outgoing events (runs just before the commit, inside the async session's greenlet, so
     blocking calls are fine).
 
-    The unit of work is flushed first (the write itself). Then, chain by chain in one order:
-    the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock, taken by
-    the flush, the events' INSERT or a no-op UPDATE before the first head is read), the head
-    (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass; finally
-    the entries, already sealed (no entry is ever stored without its hash), in one INSERT
-    (PostgreSQL: one statement with the events' INSERT as a CTE; SQLite: executemany).
+    The unit of work is flushed first (the write itself; the field-change history rows of that
+    last flush are kept back, :data:`app.domain.history.COLLECT`). Then, chain by chain in one
+    order: the lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: its write lock,
+    taken by the flush, the events' INSERT or a no-op UPDATE before the first head is read),
+    the head (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass;
+    finally the entries, already sealed (no entry is ever stored without its hash), in one
+    INSERT (PostgreSQL: one statement with the events' and the kept-back rows' INSERTs as
+    CTEs; SQLite: executemany, the other rows first).
     """
     pending: list[AuditRow] = sync.info.pop(_UNSEALED, [])
     events: list[outbox.PendingEvent] = sync.info.pop(outbox.PENDING, [])
-    if not pending and not events:
+    at_seal: list[tuple[Any, dict[str, Any]]] = sync.info.pop(_AT_SEAL, [])
+    if not pending and not events and not at_seal:
         return
     if pending:
         # One write is one act: its entries carry one time (when it was first recorded), and
@@ -207,12 +224,31 @@ def _seal(sync: SyncSession) -> None:
         first_at = min(e.at for e in pending)
         for entry in pending:
             entry.at = first_at
-    sync.flush()
     conn = sync.connection()
     postgres = conn.dialect.name == "postgresql"
+    history_rows: list[dict[str, Any]] = []
+    if postgres and pending:
+        sync.info[history.COLLECT] = history_rows
+    try:
+        sync.flush()
+    finally:
+        sync.info.pop(history.COLLECT, None)
+    extra: list[tuple[Any, list[dict[str, Any]]]] = []
+    for extra_table, row in at_seal:  # by table and columns, in the order given
+        if extra and extra[-1][0] is extra_table and tuple(extra[-1][1][0]) == tuple(row):
+            extra[-1][1].append(row)
+        else:
+            extra.append((extra_table, [row]))
+    if history_rows:
+        extra.append((history.RecordChange.__table__, history_rows))  # type: ignore[attr-defined]
     table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
     event_table: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
-    together = postgres and bool(pending) and len(pending) + len(events) <= 500
+    together = postgres and bool(pending) and (
+        len(pending) + len(events) + sum(len(rows) for _, rows in extra)) <= 500
+    if not together:
+        for extra_table, extra_rows in extra:
+            conn.execute(sa.insert(extra_table), extra_rows)
+        extra = []
     if events and not together:
         conn.execute(sa.insert(event_table), outbox.rows_of(events))
     if not pending:
@@ -232,44 +268,61 @@ def _seal(sync: SyncSession) -> None:
                 entry.seq, entry.prev_hash = seq, prev
                 entry.hash = prev = chain_hash(prev, entry)
     rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
-    if together and events:
+    if together and (events or extra):
         params = {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
         params.update({f"o{i}_{c}": v for i, row in enumerate(outbox.rows_of(events))
                        for c, v in row.items()})
-        conn.execute(_sealed_insert(len(rows), len(events)), params)
+        shapes = []
+        for k, (extra_table, extra_rows) in enumerate(extra):
+            columns = tuple(extra_rows[0])
+            shapes.append((extra_table, columns, len(extra_rows)))
+            params.update({f"x{k}_{i}_{c}": row[c] for i, row in enumerate(extra_rows)
+                           for c in columns})
+        conn.execute(_sealed_insert(len(rows), len(events), tuple(shapes)), params)
     else:
         conn.execute(sa.insert(table), rows)
 
 
-_SEALED_INSERTS: dict[tuple[int, int], Any] = {}
+_SEALED_INSERTS: dict[tuple[Any, ...], Any] = {}
 
 
-def _sealed_insert(entries: int, events: int) -> Any:
-    """PostgreSQL: one statement inserting ``entries`` audit entries and, as a CTE, ``events``
-    outbox events (parameters ``a{i}_{column}``, ``o{i}_{column}``). Written as text with typed
-    parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on every
-    execution (it has no cache key), which cost more than the round trip it saves."""
-    statement = _SEALED_INSERTS.get((entries, events))
+def _sealed_insert(entries: int, events: int,
+                   extra: tuple[tuple[Any, tuple[str, ...], int], ...] = ()) -> Any:
+    """PostgreSQL: one statement inserting ``entries`` audit entries and, as CTEs, ``events``
+    outbox events and the ``extra`` rows (per table: its columns and how many rows)
+    (parameters ``a{i}_{column}``, ``o{i}_{column}``, ``x{k}_{i}_{column}``). Written as text
+    with typed parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on
+    every execution (it has no cache key), which cost more than the round trip it saves."""
+    key = (entries, events, tuple((t.name, columns, n) for t, columns, n in extra))
+    statement = _SEALED_INSERTS.get(key)
     if statement is not None:
         return statement
     tables: Any = (AuditEntry.__table__, OutboxEvent.__table__)  # type: ignore[attr-defined]
-    binds = []
-    values: list[str] = []
-    for prefix, table, columns, count in (("o", tables[1], outbox.COLUMNS, events),
-                                          ("a", tables[0], _COLUMNS, entries)):
+    binds: list[Any] = []
+
+    def values(prefix: str, table: Any, columns: tuple[str, ...], count: int) -> str:
         rows = []
         for i in range(count):
             names = [f"{prefix}{i}_{c}" for c in columns]
-            binds += [sa.bindparam(n, type_=table.c[c].type) for n, c in zip(names, columns,
-                                                                             strict=True)]
+            binds.extend(sa.bindparam(n, type_=table.c[c].type)
+                         for n, c in zip(names, columns, strict=True))
             rows.append("(" + ", ".join(f":{n}" for n in names) + ")")
-        values.append(", ".join(rows))
+        return ", ".join(rows)
+
+    ctes = []
+    if events:
+        ctes.append(f"outbox_rows AS (INSERT INTO outbox_event ({', '.join(outbox.COLUMNS)}) "
+                    f"VALUES {values('o', tables[1], outbox.COLUMNS, events)})")
+    for k, (table, columns, count) in enumerate(extra):
+        names = ", ".join(f'"{c}"' for c in columns)
+        ctes.append(f'x{k}_rows AS (INSERT INTO "{table.name}" ({names}) '
+                    f"VALUES {values(f'x{k}_', table, columns, count)})")
     statement = sa.text(
-        f"WITH outbox_rows AS (INSERT INTO outbox_event ({', '.join(outbox.COLUMNS)}) "
-        f"VALUES {values[0]}) INSERT INTO audit_entry ({', '.join(_COLUMNS)}) VALUES {values[1]}"
+        f"WITH {', '.join(ctes)} INSERT INTO audit_entry ({', '.join(_COLUMNS)}) "
+        f"VALUES {values('a', tables[0], _COLUMNS, entries)}"
     ).bindparams(*binds)
     if len(_SEALED_INSERTS) < 256:  # a handful of shapes in practice
-        _SEALED_INSERTS[(entries, events)] = statement
+        _SEALED_INSERTS[key] = statement
     return statement
 
 
@@ -278,6 +331,7 @@ def _forget(sync: SyncSession, _previous: Any) -> None:
     """A rolled-back transaction's entries and events are never written."""
     sync.info.pop(_UNSEALED, None)
     sync.info.pop(outbox.PENDING, None)
+    sync.info.pop(_AT_SEAL, None)
 
 
 _HEAD = sa.text("SELECT seq, hash FROM audit_entry WHERE chain = :chain AND seq IS NOT NULL "

@@ -24,7 +24,7 @@ from app.core.errors import (
     Unprocessable,
 )
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import cursors, policy, staff, stand_ins
+from app.domain import agenda, cursors, policy, staff, stand_ins
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -901,6 +901,14 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
     Either is audited with its reason and announced (``case.closed`` / ``case.reopened``)."""
     session, case = wctx.session, wctx.case
     if case.closed_at is not None:
+        # Off the agendas of panels after the closure (a panel does not act on a closed case:
+        # the item could never be decided), with the chair's duty about each; kept for the
+        # audit, and not reinstated by a reopening (attack pass 11, A11-16).
+        closing = dataclasses.replace(wctx, occurred_at=case.closed_at)
+        for item, panel in await agenda.standing_items(closing, after=case.closed_at):
+            await agenda.withdraw_item(
+                closing, item=item, panel=panel, redate=False,
+                reason=f"the case was closed: {reasons['closure_reason']}")
         result = await policy.supersede_all_open(
             wctx, reason="the case was closed", closure=True)
         action, reason = "close", reasons["closure_reason"]

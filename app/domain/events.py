@@ -37,9 +37,16 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.events_table import CaseEvent
+from app.domain.events_table import CaseEvent, event_data
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
+from app.domain.replay import (
+    dated_before_a_rating,
+    rating_history,
+    ratings_after,
+    ratings_at,
+    replay_later_acts,
+)
 from app.domain.services import Service
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
@@ -134,24 +141,6 @@ def _validate(body: CaseEventCreate) -> dict[str, Any]:
     return details
 
 
-def event_data(event: CaseEvent) -> dict[str, Any]:
-    """The engine's view of a case event (``case_event`` trigger)."""
-    details = event.details or {}
-    data: dict[str, Any] = {
-        "type": str(event.type),
-        "event_id": str(event.id),
-        "may_raise_to_high": event.may_raise_to_high,
-        "transfer_date": event.transfer_date,
-        "details": details,
-        "known_at": event.known_at or event.occurred_at,
-    }
-    if "incoming_ratings" in details:
-        data["incoming_ratings"] = details["incoming_ratings"]
-    if "release_address_other_area" in details:
-        data["release_address_other_area"] = details["release_address_other_area"]
-    return data
-
-
 def _known_at(body: CaseEventCreate, occurred_at: datetime) -> datetime:
     """When the event became known to the worker: default when it happened; never before it
     happened, nor more than five minutes in the future (422)."""
@@ -225,14 +214,27 @@ async def record_event(
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    result = await policy.run(
-        wctx, event=wctx.event("case_event", event_data(event), subject_id=event.id))
+    wf_event = wctx.event("case_event", event_data(event), subject_id=event.id)
+    if dated_before_a_rating(case, occurred_at):
+        # Typed in after a later judgement: judged on the ratings of its own date, asking only
+        # what the history in time order still owes (A11-5, redate6's leftover).
+        history = await rating_history(wctx)
+        result = await policy.run_backfill(
+            wctx, event=wf_event, ratings=ratings_at(history, occurred_at),
+            later=ratings_after(history, occurred_at), strict=True)
+    else:
+        result = await policy.run(wctx, event=wf_event)
     more = await _follow_custody(wctx, event=event)
     if more is not None:
         result = result.merge(more)
     ended = await _end_steps(wctx, event=event, declared=pack.event_type(body.type))
     if ended is not None:
         result = result.merge(ended)
+    if body.occurred_at is not None:
+        # Dated before acts already recorded: what they owe now that it is in the history.
+        replayed = await replay_later_acts(wctx, since=occurred_at)
+        if replayed is not None:
+            result = result.merge(replayed)
     result = await answer_from_file(wctx, result=result)
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
@@ -259,7 +261,9 @@ async def _end_steps(
 
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
-    (at the event's ``occurred_at``, which is the write's)."""
+    (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
+    event's own lines have asked for what a move into or out of custody needs; the same move
+    recorded by ``PATCH in_custody`` asks for it on the change)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None or case.in_custody == in_custody:
@@ -269,7 +273,8 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
-    return await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+    return await policy.run(
+        wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))
 
 
 async def list_events(

@@ -34,3 +34,21 @@ class CaseEvent(SQLModel, table=True):
     recorded_by: str = Field(max_length=128)
     recorded_role: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+def event_data(event: CaseEvent) -> dict[str, Any]:
+    """The engine's view of a case event (``case_event`` trigger)."""
+    details = event.details or {}
+    data: dict[str, Any] = {
+        "type": str(event.type),
+        "event_id": str(event.id),
+        "may_raise_to_high": event.may_raise_to_high,
+        "transfer_date": event.transfer_date,
+        "details": details,
+        "known_at": event.known_at or event.occurred_at,
+    }
+    if "incoming_ratings" in details:
+        data["incoming_ratings"] = details["incoming_ratings"]
+    if "release_address_other_area" in details:
+        data["release_address_other_area"] = details["release_address_other_area"]
+    return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import agenda, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -24,6 +24,7 @@ from app.domain.access import (
     require_open_case,
 )
 from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
+from app.domain.audit import insert_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -32,14 +33,13 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.events import CaseEvent
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
+from app.domain.replay import Judged, pending_transfer_date, replay_later_acts
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import london_date
 from app.workflows.types import Evaluation
 
 
@@ -129,39 +129,13 @@ def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dic
     }
 
 
-_EVENT_COLUMNS: Any = CaseEvent.__table__.c  # type: ignore[attr-defined]
-# Built once: the statement's parameters are bound per write.
-_PENDING_TRANSFER = (
-    sa.select(_EVENT_COLUMNS.transfer_date)
-    .where(_EVENT_COLUMNS.case_id == sa.bindparam("yj_case", type_=_EVENT_COLUMNS.case_id.type),
-           _EVENT_COLUMNS.type == "transfer_out",
-           _EVENT_COLUMNS.occurred_at <= sa.bindparam(
-               "yj_at", type_=_EVENT_COLUMNS.occurred_at.type))
-    .order_by(_EVENT_COLUMNS.occurred_at.desc(), _EVENT_COLUMNS.created_at.desc())
-    .limit(1)
-)
-
-
 _JUDGEMENT_TABLE: Any = Judgement.__table__  # type: ignore[attr-defined]
 _INSERT_JUDGEMENT = sa.insert(_JUDGEMENT_TABLE)
 
 
-async def pending_transfer_date(
-    session: AsyncSession, case_id: uuid.UUID, at: datetime
-) -> date | None:
-    """The transfer date of the case's latest transfer out recorded by ``at``, if that date is
-    not yet past on ``at``'s London day (the child has not transferred yet)."""
-    conn = await session.connection()
-    latest = (await conn.execute(_PENDING_TRANSFER, {"yj_case": case_id, "yj_at": at})
-              ).scalar_one_or_none()
-    if latest is None or latest < london_date(at):
-        return None
-    return latest
-
-
 async def apply_judgement(
     wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None,
-    open_steps: list[Step] | None = None,
+    open_steps: list[Step] | None = None, last: bool = False,
 ) -> tuple[JudgementOut, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps;
     the judgement as the API shows it, and what the write did to the case's steps.
@@ -169,7 +143,10 @@ async def apply_judgement(
     The judgement occurred at ``wctx.occurred_at`` (its ``body.occurred_at`` resolved by the
     caller); 422 if that is outside the case's life or the pack refuses it. ``open_steps``:
     the case's open steps as the caller read them under the case's lock, in
-    :func:`~app.domain.policy.open_steps_of`'s order (default: read them here)."""
+    :func:`~app.domain.policy.open_steps_of`'s order (default: read them here). ``last``: the
+    caller reads nothing more in this unit of work, so the judgement row and the case's new
+    rating are left to the commit (the row and the rating's history row are then inserted by
+    the audit's INSERT: issue 15)."""
     session, case, principal = wctx.session, wctx.case, wctx.principal
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
@@ -205,7 +182,7 @@ async def apply_judgement(
         before, later = await ratings_around(session, case.id, str(body.domain),
                                              str(body.level), occurred_at)
         result = await policy.run_backfill(wctx, event=wf_event, ratings=before, later=later,
-                                           open_steps=open_steps)
+                                           open_steps=open_steps, lapse=True)
         result = await answer_from_file(wctx, result=result)
     else:
         # The case's open steps, read once under the lock: the reviews among them close first;
@@ -236,13 +213,26 @@ async def apply_judgement(
         "occurred_at": occurred_at, "recorded_by": principal.sub, "recorded_role": role,
         "created_at": utcnow(),
     }
-    conn = await session.connection()
-    await conn.execute(_INSERT_JUDGEMENT, values)
+    if last:  # nothing reads it back: written by the audit's INSERT at the commit
+        insert_at_seal(session, _JUDGEMENT_TABLE, values)
+    else:
+        conn = await session.connection()
+        await conn.execute(_INSERT_JUDGEMENT, values)
     judgement = JudgementOut.model_validate(values)
     _set_current_rating(case, judgement)
     case.updated_at = utcnow()
     session.add(case)
-    await session.flush()
+    if not last:
+        await session.flush()
+    if body.occurred_at is not None:
+        # Dated before acts already recorded: what they owe on the history as it now stands
+        # (A11-5), this judgement in it (its row may be left to the commit). Recorded as of
+        # now, nothing recorded can be dated after it.
+        replayed = await replay_later_acts(
+            wctx, since=occurred_at,
+            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id))
+        if replayed is not None:
+            result = result.merge(replayed)
     await wctx.audit(
         "judgement.backfill" if backfill else "judgement.record",
         entity_type="judgement", entity_id=judgement.id,
@@ -251,6 +241,15 @@ async def apply_judgement(
     await emit(session, "judgement.recorded", judgement.id, service_id=service.id,
                payload={"case_id": str(case.id), "domain": str(body.domain),
                         "level": str(body.level)})
+    if evaluation is not None and evaluation.register_change == "deregistered" \
+            and not backfill:
+        # Somerset 4.3: "Should a case at MARP be reclassified as medium, the case will be
+        # de-registered from the MARP panel and managed by case holder alongside manager
+        # oversight": off the register and without a panel referral, the case leaves the
+        # agendas of panels still to come (A11-16, "any act that ends the need for the panel").
+        if await agenda.withdraw_unneeded(
+                wctx, why=f"the case left the register ({body.domain} {body.level})"):
+            result = result.merge(await policy.current(session, case))
     return judgement, result
 
 
@@ -350,7 +349,7 @@ async def record_judgement(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role,
                         occurred_at=resolve_occurred_at(body.occurred_at))
-    return await apply_judgement(wctx, body=body, open_steps=open_steps)
+    return await apply_judgement(wctx, body=body, open_steps=open_steps, last=True)
 
 
 async def list_judgements(

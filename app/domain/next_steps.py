@@ -607,8 +607,12 @@ _AUTHORED: dict[str, tuple[Any, str]] = {"judgement": (Judgement, "recorded_by")
                                          "event": (CaseEvent, "recorded_by")}
 
 
-# The roles whose steps on a case are a manager's check on, or oversight of, its holder's work.
+# The roles whose steps on a case are a manager's check on, or oversight of, its holder's work;
+# and a chair's (a serious incident's notification, Somerset 12; the escalation of an overdue
+# manager's step, 3.3; a panel's review): senior management's, never the holder's own, even when
+# the holder also chairs panels (attack pass 13, A13-11).
 _MANAGERS_OF_CASE = ("line_manager", "duty_manager")
+_SENIORS_OF_CASE = ("chair",)
 
 
 def _line_manager_check(pack: Pack, step: Step) -> bool:
@@ -628,8 +632,10 @@ async def require_not_own_check(
     """403 for checking one's own work, whatever roles the token carries (separation of duties;
     completing, waiving, or recording oversight that stands for the step).
 
-    - **The case's holder** does not do a line or duty manager's step on their own case, nor
-      waive one: the discussion of a high rating, the countersignature, S11's monthly review and
+    - **The case's holder** does not do a line or duty manager's step, nor a chair's, on their
+      own case, nor waive one (a chair's: Somerset 12 "The operational or YJT manager will be
+      responsible for completing and submitting the notification"; 3.3's escalation; A13-11):
+      the discussion of a high rating, the countersignature, S11's monthly review and
       S24's escalation are a manager's check on the case holder's work (Somerset 3.1 "discussed
       ... with the relevant line manager or duty manager ... countersigned by line manager. If
       the line manager is unavailable, the duty manager will undertake these functions"; 4.5).
@@ -645,6 +651,9 @@ async def require_not_own_check(
         require_not_case_holder(principal, case, who_does_it=(
             "a manager's step on it is done by another member of staff (its line manager or "
             "a duty manager)."))
+    if step.actor in _SENIORS_OF_CASE and step.assignee_id != principal.sub:
+        require_not_case_holder(principal, case, who_does_it=(
+            "a chair's step on it is done by another chair."))
     if not _line_manager_check(pack, step):
         return
     for reason in step.reasons or ():

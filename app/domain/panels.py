@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import agenda, policy
 from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
@@ -45,6 +45,7 @@ from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
+from app.domain.policy import stored_utc
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
@@ -141,6 +142,19 @@ class PanelItemOut(BaseModel):
     decided_at: datetime | None
     decided_by: str | None
     decision: dict[str, Any] | None
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawal_reason: str | None = PField(
+        default=None, description="why the item was taken off the agenda (null for a reader "
+                                  "who may not see its case)")
+
+
+class PanelItemWithdraw(BaseModel):
+    """Body of ``POST /v1/panels/{id}/items/{item_id}/withdraw``."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=500)]
 
 
 class PanelOut(BaseModel):
@@ -159,7 +173,8 @@ def item_out(item: PanelItem, case_visible: bool = True) -> PanelItemOut:
     out = PanelItemOut.model_validate(item, from_attributes=True)
     if not case_visible:
         out = out.model_copy(update={"case_visible": False, "case_id": None,
-                                     "referral_id": None, "decision": None})
+                                     "referral_id": None, "decision": None,
+                                     "withdrawal_reason": None})
     return out
 
 
@@ -240,7 +255,8 @@ async def _redate_next_panel_steps(
 
 
 async def _panel_to_change(
-    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, what: str
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, what: str,
+    *, cancelling: bool = False,
 ) -> tuple[Service, Panel, list[PanelItem]]:
     """The panel to move or cancel, under the service's exclusive policy lock, with its items;
     409 ``panel-decided`` when a decision is recorded on it (a decision is dated when the panel
@@ -263,10 +279,32 @@ async def _panel_to_change(
         PanelItem.panel_id == panel.id))).all())
     if any(item.decided_at is not None for item in items):
         raise Conflict("The panel has sat: a decision is recorded on it.", slug="panel-decided")
-    if panel.scheduled_for <= utcnow():
-        raise Conflict("The panel's time has passed: it can no longer be moved or cancelled.",
-                       slug="panel-has-sat")
+    if panel.scheduled_for <= utcnow() and not (
+            cancelling and await _booking_mistake(session, service, panel)):
+        raise Conflict("The panel's time has passed: it can no longer be moved or cancelled "
+                       "(a panel booked after its time may be cancelled while no case is on "
+                       "its agenda and no step is due at it).", slug="panel-has-sat")
     return service, panel, items
+
+
+async def _booking_mistake(
+    session: AsyncSession, service: Service, panel: Panel
+) -> bool:
+    """Whether a panel whose time has passed may still be cancelled as a booking made by
+    mistake (attack pass 12, A12-13: a MARP booked in the past by a slip could never be taken
+    off again). Only when cancelling it erases nothing that happened: it was booked after its
+    own time (nobody was ever due at it in advance: a sitting booked ahead that then passed
+    stays, A10-1), no decision or case stands on it (every item withdrawn: the caller answers
+    409 ``panel-has-items`` for one standing), and no open
+    ``next-panel`` step is due at it (a back-filled sitting that made a missed referral late,
+    Somerset 3.2.3 "refer the case to the next YJT MARP", keeps it late)."""
+    if stored_utc(panel.created_at) < stored_utc(panel.scheduled_for):
+        return False
+    at = stored_utc(panel.scheduled_for)
+    due = await session.exec(select(Step.due_at).where(
+        Step.service_id == service.id, Step.status == StepStatus.open,
+        Step.deadline_form == NEXT_PANEL, col(Step.due_at).is_not(None)))
+    return all(stored_utc(when) != at for when in due.all() if when is not None)
 
 
 async def reschedule_panel(
@@ -323,13 +361,24 @@ async def cancel_panel(
     same write. 409 ``panel-has-items`` while cases are on its agenda (move the panel instead,
     or decide them)."""
     service, panel, items = await _panel_to_change(session, principal, panel_id,
-                                                   "cancel panels")
-    if items:
+                                                   "cancel panels", cancelling=True)
+    if any(item.withdrawn_at is None for item in items):
         raise Conflict("Cases are on the panel's agenda: move the panel instead.",
                        slug="panel-has-items")
+    change: dict[str, Any] = {"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)}
+    if panel.scheduled_for <= utcnow():
+        # A booking made after its own time, taken off as a mistake (A12-13): said so.
+        change["booked_at"] = iso_utc(panel.created_at)
+        change["past"] = True
+    if items:
+        # The withdrawn items go with the panel; each withdrawal stays in the case's audit,
+        # and the cancellation names them.
+        change["withdrawn_items"] = [str(item.id) for item in items]
+        for item in items:
+            await session.delete(item)
+        await session.flush()  # before the panel they point at
     await record_audit(session, principal, "panel.cancel", "panel", panel.id,
-                       service_id=service.id,
-                       change={"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)})
+                       service_id=service.id, change=change)
     await emit(session, "panel.cancelled", panel.id, service_id=service.id,
                payload={"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)})
     await session.delete(panel)
@@ -518,7 +567,8 @@ async def add_item(
     await _refuse_second_item(session, panel, case)
     await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
                                    case, "body.case_id", chair_id=panel.chair_id)
-    await _require_panel_route(session, case, body.referral_id)
+    await _require_panel_route(session, case, body.referral_id,
+                               owed=ctx.pack_now(service).closes("panel_decision_then"))
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
     session.add(item)
@@ -551,7 +601,49 @@ async def add_item(
          else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
-    return item, satisfied.merge(added) if satisfied else added
+    # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
+    # is now on, not whichever is next (6.2 "before the initial panel"; A11-13).
+    redated = await policy.run(wctx, event=wctx.event(
+        "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind, "change": "agenda"},
+        subject_id=panel.id))
+    result = satisfied.merge(added) if satisfied else added
+    return item, result.merge(redated)
+
+
+async def withdraw_item(
+    session: AsyncSession, principal: Principal, panel_id: uuid.UUID, item_id: uuid.UUID,
+    body: PanelItemWithdraw, ctx: policy.PolicyContext,
+) -> tuple[PanelItem, policy.PolicyResult]:
+    """Take a case off a panel's agenda before its decision (chair, panel admin: who keep the
+    agenda, as they put cases on it): the item is kept, marked withdrawn with who, when and
+    why; the chair's duty to record its decision is superseded with the reason, and the case's
+    ``next-panel`` steps follow the panels as they now stand for it. Under the case's lock, as
+    every act on its items: 409 ``conflicting-transition`` once decided or withdrawn."""
+    require_roles(principal, SCHEDULERS, "withdraw panel items")
+    service, panel = await _load_panel(session, principal, panel_id)
+    item = (await session.exec(select(PanelItem).where(
+        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id))))).first()
+    if item is None:
+        raise NotFound("No such panel item.")
+    case = await load_case(session, item.case_id, lock=True)
+    item = (await session.exec(select(PanelItem).where(
+        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
+    ).execution_options(populate_existing=True))).first()
+    if item is None or case is None:
+        raise NotFound("No such panel item.")
+    panel = await _panel_again(session, panel)
+    for state, at in (("decided", item.decided_at), ("withdrawn", item.withdrawn_at)):
+        if at is not None:
+            raise conflicting("panel item", "withdraw", state,
+                              item_out(item).model_dump(mode="json"))
+    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                        principal=principal, role=_scheduler_role(principal),
+                        occurred_at=resolve_occurred_at(None))
+    ended = await agenda.withdraw_item(wctx, item=item, panel=panel, reason=body.reason)
+    return item, policy.PolicyResult(superseded=ended).merge(
+        await policy.current(session, case))
 
 
 def _may_not_chair(wctx: WriteContext, panel: Panel, case: Case, item: PanelItem) -> set[str]:
@@ -572,7 +664,8 @@ async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -
     an item for the case takes, so racing adds see each other; the unique index of migration
     0020 backs it."""
     existing = (await session.exec(select(PanelItem.id).where(
-        PanelItem.panel_id == panel.id, PanelItem.case_id == case.id)
+        PanelItem.panel_id == panel.id, PanelItem.case_id == case.id,
+        col(PanelItem.withdrawn_at).is_(None))
         .order_by(col(PanelItem.created_at)).limit(1))).first()
     if existing is not None:
         raise Conflict("The case is already on this panel's agenda (item_id): a panel hears a "
@@ -581,12 +674,16 @@ async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -
 
 
 async def _require_panel_route(
-    session: AsyncSession, case: Case, referral_id: uuid.UUID | None
+    session: AsyncSession, case: Case, referral_id: uuid.UUID | None, *,
+    owed: tuple[str, ...] = (),
 ) -> None:
     """A case comes onto a panel only through a live panel referral (made, not withdrawn or
-    declined; Somerset 3.2.3, Wokingham's High-Risk Panel request) or by being on the register
-    (ROSH or SWB high/very high, Somerset 9); a named referral must be a panel referral of this
-    case that is still standing. 422 otherwise."""
+    declined; Somerset 3.2.3, Wokingham's High-Risk Panel request), by being on the register
+    (ROSH or SWB high/very high, Somerset 9), or when it is owed a panel that only the panel's
+    decision gives (an open step of ``owed``, the pack's ``[closures] panel_decision_then``:
+    Wokingham "For MAPPA Level 1 children, High Risk Panels should be held monthly", W19's
+    review, which the chair owes without any referral: attack pass 13, A13-12); a named
+    referral must be a panel referral of this case that is still standing. 422 otherwise."""
     panel_referrals = select(Referral).where(Referral.case_id == case.id,
                                              Referral.kind == ReferralKind.panel)
     live = [ReferralStatus(s) for s in LIVE_PANEL_REFERRAL_STATES]
@@ -613,8 +710,13 @@ async def _require_panel_route(
     if case.on_register or (await session.exec(
             panel_referrals.where(col(Referral.status).in_(live)))).first() is not None:
         return
+    if owed and (await session.exec(select(Step.id).where(
+            Step.case_id == case.id, Step.status == StepStatus.open,
+            col(Step.code).in_(owed)).limit(1))).first() is not None:
+        return
     raise Unprocessable(
-        "A case goes onto a panel only with a panel referral or when it is on the register.",
+        "A case goes onto a panel only with a panel referral, when it is on the register or "
+        "when it is owed a panel's review.",
         slug="not-referred",
         errors=[{"loc": "body.case_id", "msg": "no live panel referral and not on the register"}])
 
@@ -764,6 +866,11 @@ async def decide(
         pack = ctx.pack_for(service, at=panel.scheduled_for)
     if item.decided_at is not None:
         raise conflicting("panel item", "decide", "decided",
+                          item_out(item).model_dump(mode="json"))
+    if item.withdrawn_at is not None:
+        # Taken off the agenda (by its keepers, or by the case's closure or its referral's
+        # withdrawal): the panel does not decide it (A11-16).
+        raise conflicting("panel item", "decide", "withdrawn",
                           item_out(item).model_dump(mode="json"))
     # A panel cannot act on a closed case (its steps would fall due on a case nobody holds),
     # even when it sat before the closure: as for any act back-dated before a closure, 409.

@@ -50,6 +50,13 @@ class PanelItem(SQLModel, table=True):
     decided_at: datetime | None = None
     decided_by: str | None = Field(default=None, max_length=128)
     decision: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # Taken off the agenda before a decision (migration 0022; attack pass 11, A11-16): by the
+    # panel's keepers (POST .../withdraw), or by the act that ended the need for the panel
+    # (the case closed, its panel referral withdrawn or declined). Kept for the audit trail;
+    # its ``duplicate_rank`` is then negative, so the case may come back onto the agenda.
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = Field(default=None, max_length=128)
+    withdrawal_reason: str | None = Field(default=None, max_length=500)
     # 0 for every item stored since migration 0020. Before it a case could be put on one panel
     # twice: the migration kept those extra items (and any decision on them) and numbered them
     # 1, 2, ... in the order they were added, so that (panel, case, rank) is unique and no new
@@ -70,13 +77,14 @@ async def load_scheduled_panels(
 async def undecided_agenda(
     session: AsyncSession, case_id: uuid.UUID
 ) -> list[tuple[uuid.UUID, str]]:
-    """The case's agenda items no panel has decided yet, each as (item id, its panel's chair),
-    in the order they were added; empty when the case waits on no panel. The one query for
-    "is the case going to a panel" (a panel referral it answers, A11-7) and "who owes its
-    decision" (a restriction may not shut that chair out, A12-7)."""
+    """The case's agenda items no panel has decided yet (nor withdrawn, A11-16), each as (item
+    id, its panel's chair), in the order they were added; empty when the case waits on no
+    panel. The one query for "is the case going to a panel" (a panel referral it answers,
+    A11-7) and "who owes its decision" (a restriction may not shut that chair out, A12-7)."""
     rows = await session.exec(
         select(PanelItem.id, Panel.chair_id)
         .join(Panel, col(Panel.id) == col(PanelItem.panel_id))
-        .where(PanelItem.case_id == case_id, col(PanelItem.decided_at).is_(None))
+        .where(PanelItem.case_id == case_id, col(PanelItem.decided_at).is_(None),
+               col(PanelItem.withdrawn_at).is_(None))
         .order_by(col(PanelItem.created_at), col(PanelItem.id)))
     return [(item_id, chair_id) for item_id, chair_id in rows.all()]

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
-from app.domain.access import ROLE_DUTY_ACTORS
+from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.outbox import emit
@@ -38,6 +38,7 @@ from app.domain.steps import (
     StepOut,
     StepRow,
     StepStatus,
+    append_note,
     step_json,
     steps_json,
     steps_out,
@@ -261,57 +262,79 @@ def evaluate_for(
 async def snapshot_extras(
     session: AsyncSession, case: Case, occurred_at: datetime
 ) -> dict[str, Any]:
-    """Snapshot facts kept outside the case row: a panel booked for it and not yet decided,
-    and the case holder's absences from the day before the event on."""
-    booked = (await session.exec(
-        select(PanelItem.id).where(PanelItem.case_id == case.id,
-                                   col(PanelItem.decided_at).is_(None)).limit(1)
-    )).first()
-    since = london_date(occurred_at) - timedelta(days=1)
-    absences = await absences_of(session, case.service_id, case.case_holder_id, since)
-    return {"on_panel_agenda": booked is not None, "case_holder_absences": absences}
+    """Snapshot facts kept outside the case row: the panels it is booked on and not yet
+    decided (not withdrawn), whether a panel referral of it stands that no panel has yet
+    decided on, and the case holder's absences from the day before the event on."""
+    return (await snapshot_inputs(session, None, case, occurred_at))[1]
+
+
+# The referral table's module imports this one, so its columns are named here (as access.py).
+_REFERRAL = sa.table(
+    "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
+    sa.column("kind", sa.String()), sa.column("status", sa.String()),
+    sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
 def _inputs_statement() -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
-    whether the case is on a panel's agenda undecided (``b``) and its holder's absences
-    (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on, ends_on)``."""
+    the panels the case is on the agenda of, undecided and not withdrawn (``b``), the times of
+    its live panel referrals (``r``) and of its panels' decisions (``d``), and its holder's
+    absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
+    ends_on)``."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
     no_id = sa.cast(sa.null(), panel.c.id.type)
+    no_kind = sa.cast(sa.null(), panel.c.kind.type)
+    no_time = sa.cast(sa.null(), panel.c.scheduled_for.type)
     no_date = sa.cast(sa.null(), absence.c.starts_on.type)
     panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
                        panel.c.scheduled_for, no_date.label("starts_on"),
                        no_date.label("ends_on")).where(panel.c.service_id == sa.bindparam("s"))
-    booked = sa.select(sa.literal_column("'b'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
-                       sa.cast(sa.null(), panel.c.scheduled_for.type), no_date, no_date).where(
-        sa.exists().where(item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None)))
-    away = sa.select(sa.literal_column("'a'"), no_id, sa.cast(sa.null(), panel.c.kind.type),
-                     sa.cast(sa.null(), panel.c.scheduled_for.type), absence.c.starts_on,
+    booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
+                       no_date).where(
+        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None),
+        item.c.withdrawn_at.is_(None))
+    referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
+                         _REFERRAL.c.occurred_at,
+                         no_date, no_date).where(
+        _REFERRAL.c.case_id == sa.bindparam("c"), _REFERRAL.c.kind == "panel",
+        _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES))
+    decided = sa.select(sa.literal_column("'d'"), no_id, no_kind,
+                        item.c.decided_at,
+                        no_date, no_date).where(
+        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_not(None))
+    away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on).where(
         absence.c.service_id == sa.bindparam("s"), absence.c.staff_id == sa.bindparam("h"),
         absence.c.ends_on >= sa.bindparam("since", type_=absence.c.ends_on.type))
-    return sa.union_all(panels, booked, away)
+    return sa.union_all(panels, booked, referred, decided, away)
 
 
 _INPUTS = _inputs_statement()
 
 
 async def snapshot_inputs(
-    session: AsyncSession, service: Service, case: Case, occurred_at: datetime
+    session: AsyncSession, service: Service | None, case: Case, occurred_at: datetime
 ) -> tuple[list[ScheduledPanel], dict[str, Any]]:
-    """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (the same
-    values: panels soonest first, absences by start)."""
+    """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (panels soonest
+    first, absences by start). ``panel_referred``: a panel referral of the case stands (made,
+    not withdrawn or declined) made after every panel decision on the case (Somerset 3.2.3:
+    the case is referred to the next MARP; the referral's own panel has not yet decided)."""
     since = london_date(occurred_at) - timedelta(days=1)
     conn = await session.connection()
-    rows = (await conn.execute(_INPUTS, {"s": service.id, "c": case.id,
+    rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
                                          "h": case.case_holder_id or "", "since": since})).all()
     panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
                      for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
     absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
     if not case.case_holder_id:
         absences = ()
-    return panels, {"on_panel_agenda": any(r.k == "b" for r in rows),
-                    "case_holder_absences": absences}
+    decisions = [stored_utc(r.scheduled_for) for r in rows if r.k == "d"]
+    last_decision = max(decisions, default=None)
+    referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
+                   for r in rows if r.k == "r" and r.scheduled_for is not None)
+    agenda = frozenset(r.id for r in rows if r.k == "b")
+    return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
+                    "panel_referred": referred, "case_holder_absences": absences}
 
 
 def validate_alone(
@@ -365,6 +388,7 @@ async def run(
 async def run_backfill(
     wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
     later: Sequence[Mapping[str, str | None]], open_steps: Sequence[Step] | None = None,
+    replayed: uuid.UUID | None = None, strict: bool = False, lapse: bool = False,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -386,24 +410,39 @@ async def run_backfill(
     step re-dated sooner (through :func:`redate`, never later) or given the judgement's
     reason. A back-fill never lowers a rating, register or contact level, never supersedes
     or closes a step, and never re-dates one later. A back-fill the state of its moment
-    refuses (Somerset M6: lowering a registered high needs the panel) stays history only."""
+    refuses (Somerset M6: lowering a registered high needs the panel) stays history only.
+
+    ``replayed``: the id of an act already recorded that ``event`` evaluates again on the
+    history as it now stands (:mod:`app.domain.replay`): a step it raised under a line that
+    its replay no longer takes is restated under the line that does (:func:`_restated`).
+    ``strict``: the act is being recorded now (a case event dated before the latest
+    judgement): a check the state of its moment fails refuses the write (422/409) instead of
+    leaving it history only. ``lapse`` (a back-filled judgement): an open step that arose before
+    it and whose condition fails once it is the rating is superseded, as in time order it
+    lapsed then (:func:`_lapsed`; Wokingham W7's panel request after a high lapses with a low
+    typed in afterwards between it and a later high, whose replay raises it anew, A11-4)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
     moment = replace(snapshot(case, open_steps), ratings=dict(ratings), **extras)
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later)
+                                   later, lapse=lapse)
     if evaluation.violations:
+        if strict:
+            raise_violations(evaluation)
         return await current(session, case)
     closed = await _closed_since(session, case.id, event.occurred_at,
                                  {i.code for i in evaluation.intents if i.action == "create"})
-    intents = tuple(i for i in evaluation.intents
-                    if i.action != "create" or (i.code, i.subject_id) not in closed)
+    by_id = {s.id: s for s in open_steps}
+    intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
+                    if (i.action != "create" or (i.code, i.subject_id) not in closed)
+                    and (i.action != "supersede"
+                         or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
-                        open_steps=open_steps, derive=False)
+                        open_steps=open_steps, derive=False, replayed=replayed)
 
 
 def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
@@ -417,8 +456,72 @@ def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
     step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
     step.policy_version = intent.policy_version or step.policy_version
     step.raised_at = at
-    step.note = _append(step.note, f"Arose {iso_utc(at)}: an earlier judgement recorded "
-                                   "later asks for it.")
+    step.note = _append(step.note, f"Arose {iso_utc(at)}: an earlier act recorded later "
+                                   "asks for it.")
+
+
+# The acts whose reasons a back-fill's replay asks again (app.domain.replay).
+_REPLAYED_TRIGGERS = frozenset({"judgement_recorded", "case_event"})
+
+
+def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
+    """Whether an open step whose condition fails at a back-filled judgement lapsed with it in
+    time order: it arose before the judgement, and every act that asked for it since is one the
+    back-fill's replay asks again (a judgement or a case event), which raises it anew if owed."""
+    if step is None or stored_utc(step.raised_at) >= event.occurred_at:
+        return False
+    since = [r for r in step.reasons or ()
+             if (stored_instant(r.get("at")) or event.occurred_at) > event.occurred_at]
+    return all(r.get("trigger") in _REPLAYED_TRIGGERS for r in since)
+
+
+def _joined(intent: StepIntent, open_steps: Sequence[Step], event: WorkflowEvent
+            ) -> StepIntent:
+    """A step an act dated before it asks for, raised since by another kind of act under the
+    same rule (one duty, one step): the act's create becomes a re-date of that step (sooner
+    only) or a further reason on it, and in time order it arose at the act. Somerset S26: a
+    transfer out typed in after the high of a later date that found it pending and raised the
+    handover call; in time order the transfer raised it, and the high (its line: no second
+    call while one is open) asked for no other."""
+    if intent.action != "create":
+        return intent
+    record = str(event.data.get("record_id") or event.subject_id)
+    for step in open_steps:
+        if step.code != intent.code or step.rule_id != intent.rule_id:
+            continue
+        if any(str((r.get("record") or {}).get("id")) == record for r in step.reasons or ()):
+            return replace(intent, action="keep", step_id=step.id)  # this act's step already
+        if stored_utc(step.raised_at) > event.occurred_at \
+                and not any(r.get("trigger") == event.trigger for r in step.reasons or ()):
+            sooner = intent.due_at is not None and (
+                step.due_at is None or intent.due_at < stored_utc(step.due_at))
+            return replace(intent, action="update_due" if sooner else "keep", step_id=step.id)
+    return intent
+
+
+def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
+    """An open step an act already recorded raised (or gave a reason) under one line, that the
+    act evaluated again on the history as it now stands asks for under another (a rating
+    back-filled before it: Somerset S14's change of circumstances raised the review under 2.1,
+    undated, before the medium rating of its date was typed in; in time order 4.2 raised it,
+    due the next working day): the act's reasons under the lines it no longer takes go, and
+    the step shows the line that asks for it now (A11-5)."""
+    now = {(str(r.get("rule")), str(r.get("ref"))) for r in intent.reasons}
+    stale = [r for r in step.reasons or ()
+             if str((r.get("record") or {}).get("id")) == str(act)
+             and (str(r.get("rule")), str(r.get("ref"))) not in now]
+    if not stale or not now:
+        return
+    step.reasons = [r for r in step.reasons or () if r not in stale]
+    # The line the step shows stays while another act's reason still carries it (Somerset S7:
+    # the high's 3.2.3 referral that a very high typed in first had raised is still the high's
+    # when the very high, replayed, now asks under 3.2.4's line).
+    carried = {(r.get("rule"), r.get("ref")) for r in step.reasons}
+    if (step.rule_id, step.policy_ref) not in carried:
+        step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
+        step.policy_version = intent.policy_version or step.policy_version
+    step.note = _append(step.note, f"Restated: {act} now asks for it under {intent.rule_id} "
+                                   f"({intent.policy_ref}), the history as it now stands.")
 
 
 async def _closed_since(
@@ -470,6 +573,7 @@ async def _apply(
     open_steps: Sequence[Step],
     untouched: frozenset[uuid.UUID] = frozenset(),
     derive: bool = True,
+    replayed: uuid.UUID | None = None,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
@@ -485,7 +589,8 @@ async def _apply(
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
     ended = await _ended_for(wctx, evaluation)
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
-    earlier = event.trigger == "judgement_recorded"
+    # (A back-fill's or a replay's act likewise, A11-5.)
+    earlier = event.trigger == "judgement_recorded" or not derive
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
@@ -493,6 +598,8 @@ async def _apply(
             if earlier and intent.action != "drop_reason" and intent.reasons \
                     and by_id[intent.step_id].raised_at > event.occurred_at:
                 _raised_earlier(by_id[intent.step_id], intent, event.occurred_at)
+            if replayed is not None and intent.action != "drop_reason":
+                _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
             if intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
@@ -1152,7 +1259,7 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 
 def _append(note: str | None, more: str) -> str:
-    return f"{note}\n{more}" if note else more
+    return append_note(note, more)
 
 
 async def _audit_steps(

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import agenda, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -549,6 +549,13 @@ async def transition(
     if satisfied is not None:
         result = result.merge(satisfied)
     if action in UNDONE_BY:
+        if referral.kind == ReferralKind.panel:
+            # The need for the panel may have ended with it: without another way onto a panel
+            # (the register, another live referral), the case leaves the agendas of panels not
+            # yet sat (attack pass 11, A11-16), and what it answered is owed again below.
+            await agenda.withdraw_unneeded(
+                wctx, why=f"its panel referral {referral.id} was "
+                          f"{'withdrawn' if action == 'withdraw' else 'declined'}")
         await reopen_steps_satisfied_by(wctx, referral, action)
         result = result.merge(await policy.current(session, case))
     await wctx.audit(

@@ -56,6 +56,20 @@ class StepStatus(enum.StrEnum):
     waived = "waived"
 
 
+NOTE_MAX = 2000  # the column's length (Step.note)
+
+
+def append_note(note: str | None, more: str) -> str:
+    """``more`` on a new line after ``note``, within the column's length: the oldest lines give
+    way (each was audited when written, so nothing is lost), marked with an ellipsis. A step
+    re-dated again and again (a case put on one agenda after another, a panel moved) grew past
+    the column, which PostgreSQL refuses (SQLite does not check)."""
+    text = f"{note}\n{more}" if note else more
+    if len(text) <= NOTE_MAX:
+        return text
+    return "\u2026" + text[-(NOTE_MAX - 1):]
+
+
 class Step(SQLModel, table=True):
     """One mandated next step: who must do what, by when, under which policy paragraph."""
 
@@ -120,7 +134,7 @@ class Step(SQLModel, table=True):
     policy_version: str | None = Field(default=None, max_length=16)
     policy_ref: str = Field(max_length=64)
     subject_id: uuid.UUID
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
     created_at: datetime = Field(default_factory=utcnow)
     # When the act that raised the step happened (its occurred_at; back-dated acts say so):
     # no completion or waiver may predate it.

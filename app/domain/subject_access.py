@@ -365,7 +365,10 @@ async def _panel_items(session: AsyncSession, case_id: uuid.UUID) -> list[dict[s
                                            "scheduled_for": iso_utc(panel.scheduled_for),
                                            "chair_id": panel.chair_id},
              "presenter_id": item.presenter_id, "decided_at": item.decided_at,
-             "decided_by": item.decided_by, "decision": item.decision}
+             "decided_by": item.decided_by, "decision": item.decision,
+             # Taken off the agenda undecided (A11-16); why is in the audit entry, redacted
+             # as every audit reason is.
+             "withdrawn_at": item.withdrawn_at, "withdrawn_by": item.withdrawn_by}
             for item, panel in rows]
 
 

@@ -72,7 +72,7 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "case.opened", "case.updated", "case.access_changed", "case_event.recorded",
     "judgement.recorded",
     "oversight.recorded", "panel.scheduled", "panel.rescheduled", "panel.cancelled",
-    "panel.decision", "referral.created",
+    "panel.decision", "panel.item.withdrawn", "referral.created",
     "step.completed", "step.escalated", "step.reassigned", "step.superseded", "step.reinstated",
     "assessment.created",
     "case.closed", "case.reopened", "staff.absence_recorded", "staff.absence_changed",

@@ -5,10 +5,12 @@ a machine client's scope that may never act gets 403, not 422."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, Response
+from fastapi import Depends, Path, Request, Response, routing
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,10 +34,31 @@ def gate(act: str) -> Any:
         admit(principal, act, request.path_params)
         return principal
 
-    # Read by GatedRoute, which applies the same check before the body is read.
+    # Read by GatedRoute, which applies the same check before the body is read (and then
+    # does not run the dependency again: it only repeats that check).
     _gate.check_request = lambda request, principal: admit(  # type: ignore[attr-defined]
         principal, act, request.path_params)
+    _gate.only_the_check = True  # type: ignore[attr-defined]
     return Depends(_gate)
+
+
+def _as_run(dependant: Dependant) -> Dependant:
+    """A gated route's dependencies as its handler runs them (the route's own ``dependant``,
+    which the OpenAPI document is built from, is left as it is): without the role gates, whose
+    check :class:`GatedRoute` has just made with the same principal and path parameters, and
+    with the verified principal read from the request's scope, where the gate put it, instead
+    of solving the bearer scheme again (issue 15: FastAPI solves every dependant of the tree
+    on each request, cached or not)."""
+    subs = []
+    for sub in dependant.dependencies:
+        if getattr(sub.call, "only_the_check", False):
+            continue
+        run_as = getattr(sub.call, "run_as", None)
+        if run_as is not None:
+            subs.append(dataclasses.replace(sub, call=run_as, dependencies=[]))
+        else:
+            subs.append(_as_run(sub))
+    return dataclasses.replace(dependant, dependencies=subs)
 
 
 def _check_referral_action(request: Request, principal: Principal) -> None:
@@ -68,11 +91,11 @@ class GatedRoute(APIRoute):
     Routes without a gate are untouched. Every router under ``/v1`` uses this class."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
         checks = [rule for rule in (getattr(d.dependency, "check_request", None)
                                     for d in self.dependencies) if rule is not None]
         if not checks:
-            return handler
+            return super().get_route_handler()
+        handler = self._handler_as_run()
 
         async def gated(request: Request) -> Response:
             principal = await verified_principal_of(request)
@@ -98,3 +121,21 @@ class GatedRoute(APIRoute):
             return await handler(request)
 
         return gated
+
+    def _handler_as_run(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler built on :func:`_as_run` of the route's dependant (the route
+        object FastAPI builds it from: this route, or the context of the router including
+        it, whichever holds the ``dependant`` it reads)."""
+        targets = [self]
+        context = getattr(routing, "_effective_route_context_var", None)
+        effective = context.get() if context is not None else None
+        if effective is not None and getattr(effective, "original_route", None) is self:
+            targets.append(effective)
+        documented = [target.dependant for target in targets]
+        try:
+            for target, dependant in zip(targets, documented, strict=True):
+                target.dependant = _as_run(dependant)
+            return super().get_route_handler()
+        finally:
+            for target, dependant in zip(targets, documented, strict=True):
+                target.dependant = dependant

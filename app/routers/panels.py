@@ -45,9 +45,11 @@ async def reschedule(
 async def cancel(
     panel_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Response:
-    """Cancel a panel (chair, panel admin; 409 `panel-has-items` while cases are on its agenda,
-    `panel-has-sat` once its time has passed); `next-panel` steps that were due at it take the
-    next panel of its kind, or wait for one."""
+    """Cancel a panel (chair, panel admin; 409 `panel-has-items` while cases stand on its
+    agenda (withdraw them first; withdrawn items go with it), `panel-decided` once a decision
+    is recorded, `panel-has-sat` once its time has passed, unless it was booked after its own
+    time and no `next-panel` step is due at it: a booking made in the past by mistake);
+    `next-panel` steps that were due at it take the next panel of its kind, or wait for one."""
     await svc.cancel_panel(session, principal, panel_id, request.app.state.policy)
     return Response(status_code=204)
 
@@ -83,6 +85,23 @@ async def add_item(
     existing item) when the case is on it already."""
     item, result = await svc.add_item(session, principal, panel_id, body,
                                       request.app.state.policy)
+    return Written(data=svc.item_out(item), next_steps=result.next_steps)
+
+
+@router.post("/{panel_id}/items/{item_id}/withdraw", response_model=Written[svc.PanelItemOut],
+             dependencies=[gate("panel.withdraw_item")])
+async def withdraw_item(
+    panel_id: uuid.UUID, item_id: uuid.UUID, body: svc.PanelItemWithdraw, request: Request,
+    session: Session, principal: CurrentPrincipal,
+) -> Written[svc.PanelItemOut]:
+    """Take a case off the agenda before its decision (chair, panel admin; `reason`
+    required): the item is kept, marked withdrawn (who, when, why, audited), the chair's
+    `record_panel_decision` for it is superseded with the reason, and the case's `next-panel`
+    steps follow the panels as they now stand. 409 `conflicting-transition` once it is decided
+    or withdrawn (`current_status`). Like the panel's other acts, a POST without If-Match: the
+    item's state is re-read under the case's lock."""
+    item, result = await svc.withdraw_item(session, principal, panel_id, item_id, body,
+                                           request.app.state.policy)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)
 
 

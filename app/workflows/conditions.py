@@ -11,7 +11,8 @@ Event atoms (about the triggering event and its data):
 - ``actor_role_in = [..]``: the role of the person acting.
 - ``event_type_in = [..]``: ``case_event`` type (``new_incident``, ``charged``, ...).
 - ``event_flag = "key"``: ``data[key]`` is truthy (``may_raise_to_high``,
-  ``release_address_other_area``).
+  ``release_address_other_area``, ``custody_event``: the ``in_custody`` change that follows a
+  custody event).
 - ``incoming_rating_in = {domains, levels}``: a transfer-in's ``incoming_ratings`` has one of the
   domains at one of the levels.
 - ``judgement_domain_in = [..]`` / ``level_in = [..]`` / ``level_below = "medium"``: the recorded
@@ -19,10 +20,13 @@ Event atoms (about the triggering event and its data):
 - ``level_changed = true``: the recorded level differs from the previous known level of that domain
   (unknown -> known counts as a change).
 - ``level_lowered_from = [..]``: the previous level was one of these and the new one is lower.
-- ``impact_in = [..]``: the ROSH judgement's impact (M1)
+- ``impact_in = [..]``, ``likelihood_in = [..]``: the judgement's impact / likelihood (the
+  matrix, M1; unset matches neither, so ``not = { impact_in = [every impact] }`` is "no impact").
 - ``level_differs_from_matrix = true``: ROSH with impact and likelihood whose level is not the
   matrix level (M1/M2, "professional gut").
 - ``via_panel_decision = true``: the judgement is recorded as a panel decision.
+- ``judgement_assessment_type_in = [..]``: the judgement is recorded with an assessment
+  (``assessment_id``) of one of these types (``asset_plus``, ...).
 - ``assessment_type_in``, ``assessment_stage_in``: of an assessment event.
 - ``referral_kind_in``, ``referral_action_in``, ``referral_status_in``: of a referral event.
 - ``completed_step_code_in``, ``completed_step_actor_in``, ``completed_by_role_in``: of a
@@ -37,7 +41,8 @@ panel decision or case change applied; register recomputed):
 
 - ``statutory``, ``weapon_related``, ``in_custody``, ``volunteer_attached``, ``on_register``,
   ``mappa_eligible`` (category set), ``has_release_date``, ``on_panel_agenda`` (booked on a panel
-  not yet decided): ``= true`` / ``= false``.
+  not yet decided), ``panel_referred`` (a panel referral made, not withdrawn or declined, that
+  no panel has decided on yet): ``= true`` / ``= false``.
 - ``open_step_in = [codes]``: the case has an open step with one of these codes.
 - ``intervention_in``, ``csc_status_in`` (``none``, ``cin``, ``cic``, ``cp``),
   ``mappa_category_in``, ``mappa_level_in``: membership.
@@ -293,6 +298,8 @@ _MEMBERSHIP: dict[str, tuple[str, TypeAdapter[Any]]] = {
     "completed_by_role_in": ("completed_by_role", _STRS),
     "panel_kind_in": ("panel_kind", _STRS),
     "impact_in": ("impact", _STRS),
+    "likelihood_in": ("likelihood", _STRS),
+    "judgement_assessment_type_in": ("assessment_type", _STRS),
 }
 for _name, (_key, _adapter) in _MEMBERSHIP.items():
     _ATOMS[_name] = Atom(_name, _adapter, _member(_key), emit=_member_emit(_key))
@@ -509,7 +516,7 @@ def _open_step_emit(codes: tuple[str, ...], em: _Emitter, case: str) -> str:
 
 
 for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register",
-               "on_panel_agenda"):
+               "on_panel_agenda", "panel_referred"):
     _STATE[_field] = (_BOOL, _flag(_field), _flag_emit(_field))
 for _field in ("intervention", "csc_status"):
     _STATE[f"{_field}_in"] = (_STRS, _in(_field), _in_emit(_field))

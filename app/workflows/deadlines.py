@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import calendar as _stdcal
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
+from uuid import UUID
 
 from app.workflows.calendar import (
     LONDON,
@@ -271,9 +272,18 @@ def in_week_due(
 
 
 def next_panel(
-    panels: Sequence[ScheduledPanel], kind: str | None, after: datetime
+    panels: Sequence[ScheduledPanel], kind: str | None, after: datetime,
+    booked: Collection[UUID] = frozenset(),
 ) -> ScheduledPanel | None:
-    """The first panel of ``kind`` scheduled at or after ``after`` (ties broken by id)."""
+    """The first panel of ``kind`` scheduled at or after ``after`` (ties broken by id); with
+    ``booked`` (the panels whose agenda the case is on, undecided), the first of those at or
+    after ``after`` when there is one: the case goes to the panel it is on, not to whichever
+    is next (Somerset 6.2 views "sought before the initial panel", 3.2.4 the MAPPA level
+    "identified and agreed via these processes"; attack pass 11, A11-13)."""
+    if booked:
+        on = next_panel([p for p in panels if p.id in booked], kind, after)
+        if on is not None:
+            return on
     found: ScheduledPanel | None = None
     for panel in panels:
         if (kind is None or panel.kind == kind) and panel.scheduled_for >= after:
@@ -357,11 +367,11 @@ def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
 
 def next_panel_deadline(
     panels: Sequence[ScheduledPanel], panel_kind: str | None, cadence: Cadence | None,
-    occurred: datetime, cal: WorkingCalendar,
+    occurred: datetime, cal: WorkingCalendar, booked: Collection[UUID] = frozenset(),
 ) -> Due:
     """``next-panel`` from the event's instant (aware UTC) and the panels, their kind and its
-    cadence (what of its inputs the form reads)."""
-    panel = next_panel(panels, panel_kind, occurred)
+    cadence (what of its inputs the form reads); ``booked``: :func:`next_panel`."""
+    panel = next_panel(panels, panel_kind, occurred, booked)
     if panel is not None:
         return _tuple_new(
             Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))

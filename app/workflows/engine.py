@@ -660,7 +660,7 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
 
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
-                                       plan.calendar)
+                                       plan.calendar, plan.case.agenda_panel_ids)
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return in_week_deadline(plan.absences(), start_utc, plan.calendar)
@@ -775,6 +775,7 @@ def evaluate_backfill(
     calendar: WorkingCalendar,
     panels: Sequence[ScheduledPanel] = (),
     later: Sequence[Mapping[str, str | None]] = (),
+    lapse: bool = False,
 ) -> Evaluation:
     """A back-filled judgement (dated before the current rating of its domain) as the history
     in the order it happened would have had it (attack pass 10, A10-30: the same judgements
@@ -794,7 +795,11 @@ def evaluate_backfill(
     dropped reason: the current rating, not a back-fill, says what no longer holds. The
     evaluation's register, contact level and ratings are the back-fill's own moment's, not
     today's: the caller applies none of them. Violations (a check the state of that moment
-    fails, e.g. Somerset M6) come back as they are."""
+    fails, e.g. Somerset M6) come back as they are.
+
+    With ``lapse``, the supersessions of the judgement's moment are kept too: the open steps
+    whose condition no longer holds once it is the rating (the caller keeps those that arose
+    before it: in time order they lapsed with it, A11-4)."""
     table = _table_of(pack)
     if table.register is not None:
         case = _evolve(case, on_register=bool(table.register(_context_of(event, case, case))))
@@ -813,8 +818,10 @@ def evaluate_backfill(
         return not lines or any(line.holds is None or all(line.holds(c) for c in contexts)
                                 for line in lines)
 
-    kept = tuple(i for i in evaluation.intents if i.action in ("create", "update_due", "keep")
-                 and (i.action != "keep" or i.reasons) and owed(i))
+    kept = tuple(i for i in evaluation.intents
+                 if (i.action in ("create", "update_due", "keep")
+                     and (i.action != "keep" or i.reasons) and owed(i))
+                 or (lapse and i.action == "supersede"))
     return _evolve(evaluation, intents=kept)
 
 
@@ -1560,13 +1567,15 @@ class _Plan:
         waits (a cadence's meeting day, else no date). A step without reasons (made before
         reasons existed) only moves to a sooner panel, as before."""
         kind, cadence = self.table.panel_kind, self.table.panel_cadence
-        fallback = next_panel(self.panels, kind, self.event.occurred_at)
+        booked = self.case.agenda_panel_ids
+        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked)
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
             start = self._next_panel_start(step)
             if start is not None:
-                due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar)
+                due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
+                                          booked)
             elif fallback is None:
                 continue
             else:

@@ -25,6 +25,7 @@ from app.workflows.vocabulary import (
     EVENT_FLAGS,
     IMPACTS,
     INTERVENTIONS,
+    LIKELIHOODS,
     REFERRAL_ACTIONS,
     REFERRAL_STATUSES,
     STAFF_ROLES,
@@ -63,9 +64,11 @@ ATOM_VOCABULARY: dict[str, str] = {
     "actor_role_in": "acting_roles",
     "panel_kind_in": "panel_kinds",
     "assessment_type_in": "assessment_types",
+    "judgement_assessment_type_in": "assessment_types",
     "assessment_stage_in": "assessment_stages",
     "trigger_in": "triggers",
     "impact_in": "impacts",
+    "likelihood_in": "likelihoods",
     "event_flag": "event_flags",
     "changed": "case_fields",
     "intervention_in": "interventions",
@@ -78,6 +81,7 @@ ATOM_VOCABULARY: dict[str, str] = {
 def vocabulary_of(pack: Pack) -> dict[str, tuple[str, ...]]:
     """Every word list a value in this pack is checked against."""
     impacts = pack.matrix.impacts if pack.matrix is not None else IMPACTS
+    likelihoods = pack.matrix.likelihoods if pack.matrix is not None else LIKELIHOODS
     return {
         "event_types": pack.event_type_ids(),
         "referral_kinds": pack.referral_kind_ids(),
@@ -91,6 +95,7 @@ def vocabulary_of(pack: Pack) -> dict[str, tuple[str, ...]]:
         "assessment_stages": ASSESSMENT_STAGES,
         "triggers": TRIGGERS,
         "impacts": tuple(impacts),
+        "likelihoods": tuple(likelihoods),
         "event_flags": EVENT_FLAGS,
         "case_fields": (*CASE_FIELDS, *(f"facts.{f.id}" for f in pack.facts)),
         "interventions": INTERVENTIONS,

@@ -110,11 +110,14 @@ def atom_words(name: str, value: Any) -> str:
         "level_in": "the level is {}", "level_below": "the level is below {}",
         "referral_kind_in": "the referral is a {} referral",
         "referral_action_in": "the referral is {}", "panel_kind_in": "the panel is a {}",
-        "assessment_type_in": "the assessment is {}", "assessment_stage_in":
+        "assessment_type_in": "the assessment is {}",
+        "judgement_assessment_type_in": "it is recorded with an assessment of type {}",
+        "assessment_stage_in":
         "the assessment is at the {} stage", "completed_step_code_in": "the step done is {}",
         "intervention_in": "the intervention is {}", "csc_status_in":
         "the child's social care status is {}", "attendees_include": "{} attended the panel",
-        "impact_in": "the impact is {}", "changed": "{} changed",
+        "impact_in": "the impact is {}", "likelihood_in": "the likelihood is {}",
+        "changed": "{} changed",
         "actor_role_in": "it is recorded by the {}", "mappa_category_in":
         "the MAPPA category is {}", "mappa_level_in": "the MAPPA level is {}",
         "decision_mappa_level_in": "the panel sets MAPPA level {}",

@@ -72,6 +72,13 @@ class CaseSnapshot:
     rating_ids: Mapping[str, str | None] = field(default_factory=dict)
     # The case is on a panel's agenda with no decision yet (a panel is booked for it).
     on_panel_agenda: bool = False
+    # The panels whose agenda the case is on, undecided: its ``next-panel`` steps are due at
+    # the one of these that comes first at or after their act (Somerset 6.2 "before the initial
+    # panel": the panel it is actually on, not whichever is next; attack pass 11, A11-13).
+    agenda_panel_ids: frozenset[UUID] = frozenset()
+    # A panel referral of the case stands (made, not withdrawn or declined) that no panel has
+    # decided on yet: the referral is made (Somerset 3.2.3, Wokingham's High-Risk Panel request).
+    panel_referred: bool = False
     # The case holder's absences (London dates, inclusive) from the event's day on: an absence
     # ends their working week early for ``+1wd-in-week``.
     case_holder_absences: tuple[tuple[date, date], ...] = ()

@@ -54,6 +54,8 @@ ACTORS: tuple[str, ...] = (*STAFF_ROLES, "action_owner")
 # Roles an event can be recorded under (staff, machine feeds, the system itself).
 ACTING_ROLES: tuple[str, ...] = (*STAFF_ROLES, "feed", "system")
 IMPACTS: tuple[str, ...] = ("slight", "minor", "medium", "major", "critical")
+LIKELIHOODS: tuple[str, ...] = ("unlikely", "possible", "likely", "very_likely",
+                                "almost_certain")
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
@@ -65,6 +67,11 @@ EVENT_FLAGS: tuple[str, ...] = (
     # A judgement recorded while a transfer out is pending (its date not yet past): the event
     # also carries that ``transfer_date`` for ``before-transfer`` (Somerset S26, 13.4.3).
     "transfer_pending",
+    # The case change (``in_custody``) that follows a ``custody_entry``/``custody_release`` event:
+    # the event's own lines have asked for its steps; a custody change made on the case itself
+    # (``PATCH in_custody``) has no event, and the same lines ask for them on the change
+    # (attack pass 14, A14-21).
+    "custody_event",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {

@@ -24,8 +24,10 @@ MATRIX_FOR = {
 
 def with_matrix(pack: str, body: dict[str, Any]) -> dict[str, Any]:
     """Wokingham M1: a ROSH judgement states impact and likelihood; where a test gives neither,
-    the pair whose matrix level is the recorded level (so no rationale is asked for)."""
-    if pack != WOKINGHAM or body.get("domain") != "rosh":
+    the pair whose matrix level is the recorded level (so no rationale is asked for). M8: so
+    does an SWB judgement recorded with an assessment (the matrix on an Asset+)."""
+    if pack != WOKINGHAM or not (body.get("domain") == "rosh" or (
+            body.get("domain") == "swb" and body.get("assessment_id"))):
         return body
     if "impact" in body or "likelihood" in body or body.get("level") not in MATRIX_FOR:
         return body

@@ -33,11 +33,11 @@ from tests.conftest import Tenant
 CLOSE = {"closed_at": "2026-09-10T16:00:00+01:00", "closure_reason": "Order completed"}
 REOPEN = {"closed_at": None, "reopen_reason": "Breach: returned to court",
           "occurred_at": "2026-09-15T10:00:00+01:00"}
-# Somerset, ROSH high (S5-S8, S11-S13): what the policy mandates for the case as it stands (a
-# reopening refers the case to the MARP anew: S7, S8 from the reopening).
+# Somerset, ROSH high (S5, S6, S11-S13): what the policy mandates for the case as it stands. Not
+# S7 or S8: the case's MARP referral, submitted with the views, stands and no MARP has decided on
+# it yet, so the reopening does not ask for it again (panel7's leftover; it used to).
 SOMERSET_HIGH = ["countersign_risk_plan", "discuss_with_manager", "inform_child_and_carer",
-                 "monthly_manager_review", "refer_to_panel", "seek_child_and_carer_views",
-                 "update_intervention_plan"]
+                 "monthly_manager_review", "update_intervention_plan"]
 
 
 async def high_case(t: Tenant) -> dict[str, Any]:

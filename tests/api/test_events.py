@@ -455,6 +455,37 @@ async def test_S27_secure_estate_handover(somerset: Tenant, event_type: str) -> 
     assert r.json()["data"]["in_custody"] is (event_type == "custody_entry")
 
 
+async def test_S27_patch_in_custody_gives_the_steps_the_custody_event_gives(
+    somerset: Tenant,
+) -> None:
+    """S27, S32, S33, S14 (14.3 "When children are transferred to a secure setting, case holders
+    will communicate with the relevant establishment by telephone and confirm by e-mail"; 14.2,
+    14.2.1, 4.2): recording custody as the case's ``in_custody`` (PATCH) asks for what the
+    ``custody_entry`` event asks for, and the event asks once (attack pass 14, A14-21). Friday
+    23 October 2026, 16:00 BST: the review is due Monday 26 October, after the clock change."""
+    wanted = {"secure_estate_handover": ("case_holder", None, "14.3", "S27"),
+              "prepare_transfer_documentation": ("case_holder", "2026-10-23T15:00:00Z", "14.2",
+                                                 "S32"),
+              "sign_off_transfer_documentation": ("line_manager", "2026-10-23T15:00:00Z",
+                                                  "14.2.1", "S33"),
+              "review_assessment": ("case_holder", "2026-10-26T23:59:59Z", "4.2", "S14")}
+    by_event = (await somerset.open_case())["data"]
+    await judge(somerset, by_event["id"], "rosh", "medium", "2026-10-05T10:00:00Z")
+    await post_event(somerset, by_event["id"], type="custody_entry",
+                     occurred_at="2026-10-23T15:00:00Z")
+    by_patch = (await somerset.open_case())["data"]
+    await judge(somerset, by_patch["id"], "rosh", "medium", "2026-10-05T10:00:00Z")
+    await patch(somerset, by_patch["id"], {"in_custody": True,
+                                           "occurred_at": "2026-10-23T15:00:00Z"})
+    for case in (by_event, by_patch):
+        steps = await case_steps(somerset, case["id"])
+        for code, (actor, due, ref, rule) in wanted.items():
+            step = the_step(steps, code)
+            assert (step["actor"], step["due_at"]) == (actor, due), step
+            assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": ref,
+                                      "rule": rule}
+
+
 async def test_S28_level_change_with_a_volunteer_attached(somerset: Tenant) -> None:
     """S28: a level change while a volunteer is attached: update the volunteer."""
     case = (await somerset.open_case(volunteer_attached=True))["data"]

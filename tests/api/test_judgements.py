@@ -1129,3 +1129,56 @@ async def test_judgement_answer_is_the_written_models_json(
         shown = await read_case(tenant, case["id"])
         assert r.json()["next_steps"] == shown["open_steps"]
     assert reasons > 0  # the answers held open steps, with their reasons
+
+
+async def test_M8_swb_on_an_asset_plus_without_the_matrix_is_explained_and_acknowledged(
+        wokingham: Tenant) -> None:
+    """M8 (Wokingham, ROSH and SWB interplay): "where these are assessed using Asset+, the risk
+    matrix will have to be used to identify all known previous and current concerns. Only in
+    exceptional circumstances will the matrix not be required, which will need to be explained
+    in the evidence box by the case worker and specifically acknowledged and signed off by the
+    line manager when they provide oversight of the assessment." Attack pass 14, A14-22: an SWB
+    judgement on an Asset+ with neither impact nor likelihood went through unexplained. Without
+    the matrix (or half of it): 422 ``rationale-required``; explained: the line manager's
+    acknowledgement (M8, undated: the seed gives no timescale). With the matrix, or on no
+    Asset+ (a mini-asset, or none named), nothing is asked."""
+    case = (await wokingham.open_case())["data"]
+    made = {}
+    for kind in ("asset_plus", "mini_asset"):
+        target = case if kind == "asset_plus" else (await wokingham.open_case())["data"]
+        r = await wokingham.client.post(f"/v1/cases/{target['id']}/assessments",
+                                        json={"type": kind, "stage": "start"},
+                                        headers=wokingham.auth("case_holder"))
+        assert r.status_code == 201, r.text
+        made[kind] = (target["id"], r.json()["data"]["id"])
+    on_asset = {"domain": "swb", "level": "medium", "assessment_id": made["asset_plus"][1]}
+    for partial in ({}, {"impact": "medium"}, {"likelihood": "likely"}):
+        r = await wokingham.client.post(f"/v1/cases/{case['id']}/judgements",
+                                        json={**on_asset, **partial},
+                                        headers=wokingham.auth("case_holder"))
+        problem = problem_type(r, 422, "rationale-required")
+        assert [e["loc"] for e in problem["errors"]] == ["body.rationale"]
+    r = await wokingham.client.post(f"/v1/cases/{case['id']}/judgements", json={
+        **on_asset, "rationale": "Child declined to engage with the matrix questions; "
+                                 "concerns taken from the social worker's account."},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    ok = r.json()
+    assert_step(the_step(ok["next_steps"], "acknowledge_rating_rationale"),
+                code="acknowledge_rating_rationale", actor="line_manager",
+                assignee="line_manager-1", due_at=None, pack=WOKINGHAM,
+                ref="ROSH and SWB interplay", rule="M8")
+    other = (await wokingham.open_case())["data"]
+    r = await wokingham.client.post(f"/v1/cases/{other['id']}/assessments",
+                                    json={"type": "asset_plus", "stage": "start"},
+                                    headers=wokingham.auth("case_holder"))
+    asset = r.json()["data"]["id"]
+    mini_case, mini = made["mini_asset"]
+    for target, body in ((other["id"], {"assessment_id": asset, "impact": "medium",
+                                        "likelihood": "likely"}),
+                         (mini_case, {"assessment_id": mini}), (other["id"], {})):
+        r = await wokingham.client.post(f"/v1/cases/{target}/judgements",
+                                        json={"domain": "swb", "level": "medium", **body},
+                                        headers=wokingham.auth("case_holder"))
+        assert r.status_code == 201, r.text
+        assert "acknowledge_rating_rationale" not in codes(r.json()["next_steps"]), body

@@ -208,3 +208,45 @@ async def test_W4_W5_who_recorded_the_incident_decides_what_is_left_to_do(
     assert got == {"iyss": {"report_to_line_manager": report},
                    "line_manager": {"record_incident": record},
                    "worker": {"record_incident": record, "report_to_line_manager": report}}
+
+
+async def test_W19_the_monthly_panel_is_put_on_the_agenda_without_a_referral(
+        wokingham: Tenant) -> None:
+    """W19 (Referrals into MAPPA): "For MAPPA Level 1 children, risk management will be led by
+    the PYJS, and senior management oversight provided through the High-Risk Panel. For MAPPA
+    Level 1 children, High Risk Panels should be held monthly." Attack pass 13, A13-12: the
+    chair owed the monthly review, yet neither the chair nor the panel administrator could put
+    the case (not on the register, no referral) on a High-Risk Panel's agenda (422
+    ``not-referred``): the case holder had to refer it afresh each month. The review owed is
+    the route: the item is added (201), its decision on Friday 30 January 2026 at 15:00Z does
+    the review and the next is due Saturday 28 February at 15:00Z. A case owing no panel is
+    still refused."""
+    case = (await wokingham.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]
+    r = await patch_case(wokingham, case["id"], {"mappa_category": 2, "mappa_level": 1,
+                                                 "occurred_at": "2026-01-20T10:00:00Z"})
+    assert r.status_code == 200, r.text
+    owed = the_step(r.json()["next_steps"], "high_risk_panel_review")
+    plain = (await wokingham.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]
+    r = await wokingham.client.post("/v1/panels", json={
+        "kind": "high_risk_panel", "chair_id": "chair-1",
+        "scheduled_for": "2026-01-30T14:00:00Z"}, headers=wokingham.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await wokingham.client.post(f"/v1/panels/{panel}/items", json={
+        "case_id": plain["id"], "presenter_id": "case_holder-1"},
+        headers=wokingham.auth("panel_admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/not-referred")
+    r = await wokingham.client.post(f"/v1/panels/{panel}/items", json={
+        "case_id": case["id"], "presenter_id": "case_holder-1"},
+        headers=wokingham.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    r = await wokingham.client.post(
+        f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
+        json={"actions": [], "minutes": "Monthly review held",
+              "occurred_at": "2026-01-30T15:00:00Z"},
+        headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    following = the_step(r.json()["next_steps"], "high_risk_panel_review")
+    assert (following["id"] != owed["id"], following["due_at"], following["policy"]["rule"]) == (
+        True, "2026-02-28T15:00:00Z", "W19")

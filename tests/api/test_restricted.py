@@ -50,6 +50,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/next-steps/{step_id}/complete"): {},
     ("post", "/v1/next-steps/{step_id}/waive"): {"reason": "Not needed."},
     ("post", "/v1/panels/{panel_id}/items/{item_id}/decision"): {"minutes": "Discussed."},
+    ("post", "/v1/panels/{panel_id}/items/{item_id}/withdraw"): {"reason": "Not needed."},
     ("put", "/v1/cases/by-external-ref/{system}/{external_id}"): {
         "child": {"given_name": "Ann", "family_name": "Other", "date_of_birth": "2010-05-01"},
         "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",

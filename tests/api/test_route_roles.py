@@ -68,6 +68,7 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
     ("POST", "/v1/panels/{panel_id}/reschedule"): (("chair", "panel_admin"), 422),
     ("DELETE", "/v1/panels/{panel_id}"): (("chair", "panel_admin"), 404),
     ("POST", "/v1/panels/{panel_id}/items/{item_id}/decision"): (("chair",), 422),
+    ("POST", "/v1/panels/{panel_id}/items/{item_id}/withdraw"): (("chair", "panel_admin"), 422),
     ("GET", "/v1/register"): (("chair", "panel_admin", *MANAGERS), 200),
     ("GET", "/v1/policy-packs"): (ROLES, 200),
     ("GET", "/v1/policy-packs/{pack_id}"): (ROLES, 200),

@@ -292,3 +292,37 @@ async def test_S29_a_line_manager_presenting_the_case_is_not_owed_its_decision_a
                                   headers=somerset.auth("chair", "chair-2"))
     [done] = [s for s in r.json()["data"] if s["code"] == "record_panel_decision"]
     assert (done["id"], done["completed_by"]) == (step["id"], "chair-2")
+
+
+@pytest.mark.parametrize(("pack", "rule", "ref"), [("somerset-yjt-2023", "S23", "12"),
+                                                   ("wokingham-pyjs-2024", "W24",
+                                                    "Management oversight")])
+async def test_S23_W24_case_holder_who_chairs_does_not_notify_their_own_cases_serious_incident(
+        client: httpx.AsyncClient, settings: Settings, pack: str, rule: str, ref: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 12: "Case holders / team leaders will immediately inform operational/ YJT
+    Manager of the charge/death. The operational or YJT manager will be responsible for
+    completing and submitting the notification to the YJB"; Wokingham (Management oversight):
+    "Management reporting of serious incidents in line with YJB guidance". Attack pass 13,
+    A13-11: a case holder whose token also carries the chair's role completed the serious
+    incident notification (a chair's step) on their own case. Two people by design: the holder
+    informs, a senior manager notifies. 403 completing it; another chair does it."""
+    t = await make_tenant(client, settings, pack)
+    pin(monkeypatch, 2026, 8, 28, 16, 30)
+    case = (await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    holder = both(t, "case_holder-1", "case_holder", "chair")
+    r = await t.client.post(f"/v1/cases/{case['id']}/events", headers=holder, json={
+        "type": "charged", "occurred_at": "2026-08-28T10:00:00+01:00",
+        "details": {"offence": "robbery"}})
+    assert r.status_code == 201, r.text
+    step = the_step(r.json()["next_steps"], "notify_serious_incident")
+    assert (step["actor"], step["policy"]["rule"], step["policy"]["ref"]) == ("chair", rule, ref)
+    r = await t.client.post(f"/v1/next-steps/{step['id']}/complete", json={}, headers=holder)
+    assert "hold this case" in assert_problem(r, 403)["detail"]
+    # Waiving is a manager's (the token has no such role): refused at the gate.
+    r = await _waive(t, step["id"], holder)
+    assert assert_problem(r, 403)["detail"] == "This needs one of the roles: line_manager, " \
+        "duty_manager."
+    r = await complete(t, step["id"], "chair", "chair-2")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "done"

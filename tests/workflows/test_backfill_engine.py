@@ -76,3 +76,25 @@ def test_M6_a_back_filled_lowering_of_a_registered_high_asks_for_nothing() -> No
         later=[rated(rosh="very_high")])
     assert [v.rule_id for v in found.violations] == ["M6"]
     assert found.intents == ()
+
+
+def test_W7_a_low_back_filled_under_a_high_lapses_the_open_request_only_when_asked() -> None:
+    """W7 (Wokingham, High Risk Panel): "request a High-Risk Panel within two working days of
+    1. Assessing a child as high or very high ROSH"; the request lasts while ROSH is high. A low
+    dated Wednesday 27 May 2026 between a high (whose request is open) and a later high: with
+    ``lapse`` the open request is superseded (in time order it lapsed with the low; the caller
+    keeps that only for a step that arose before it, A11-4), without it nothing is."""
+    open_request = OpenStep(
+        id=UUID(int=11), code="request_high_risk_panel", rule_id="W7",
+        subject_id=case().case_id, due_at=datetime(2026, 5, 27, 22, 59, 59, tzinfo=UTC),
+        awaiting_panel_date=False, deadline_form="+2wd", actor="case_holder")
+    low = judgement("rosh", "low", datetime(2026, 5, 27, 9, 0, tzinfo=UTC))
+    snapshot = case(ratings=rated(rosh="high"), open_steps=(open_request,))
+    lapsed = evaluate_backfill(low, snapshot, packs()[WOKINGHAM], calendar(),
+                               later=[rated(rosh="high")], lapse=True)
+    assert [(i.action, i.code, i.step_id) for i in lapsed.intents
+            if i.action == "supersede"] == [("supersede", "request_high_risk_panel",
+                                             UUID(int=11))]
+    kept = evaluate_backfill(low, snapshot, packs()[WOKINGHAM], calendar(),
+                             later=[rated(rosh="high")])
+    assert all(i.action != "supersede" for i in kept.intents)

@@ -29,9 +29,9 @@ def _variant(tmp_path: Path, *edits: tuple[str, str], name: str = "wokingham-pyj
     return path
 
 
-TYPO_EVENT = ('when = { all = [{ event_type_in = ["change_of_circumstances", "new_incident", '
-              '"charged", "death"] }', 'when = { all = [{ event_type_in = '
-              '["change_of_circumstances", "new_incidnet", "charged", "death"] }')
+TYPO_EVENT = ('when = { all = [{ any = [{ event_type_in = ["change_of_circumstances", '
+              '"new_incident", "charged"', 'when = { all = [{ any = [{ event_type_in = '
+              '["change_of_circumstances", "new_incidnet", "charged"')
 TYPO_ACTOR = ('title = "Report the change of circumstances / new incident to the line manager"\n'
               'actor = "case_holder"', 'title = "Report the change of circumstances / new '
               'incident to the line manager"\nactor = "yot_manager"')
@@ -53,7 +53,7 @@ def test_misspelt_event_type_is_an_error_with_did_you_mean(tmp_path: Path) -> No
         load_pack(path)
     problem = caught.value.problems[0]
     assert (problem.severity, problem.rule, problem.field) == (
-        "error", "W4", "rules.8.when.all.0.event_type_in.1")
+        "error", "W4", "rules.8.when.all.0.any.0.event_type_in.1")
     assert problem.message == "unknown event type 'new_incidnet' (did you mean 'new_incident'?)"
 
 
@@ -102,7 +102,8 @@ def test_cli_pack_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["pack", "check", str(bad), str(SOMERSET_FILE)])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        f"{bad}: W4: rules.8.when.all.0.event_type_in.1: error: unknown event type 'new_incidnet' "
+        f"{bad}: W4: rules.8.when.all.0.any.0.event_type_in.1: error: unknown event type "
+        "'new_incidnet' "
         "(did you mean 'new_incident'?)",
         f"{bad}: W5: rules.9.actor: warning: no role holds actor 'yot_manager': nobody may "
         "complete these steps (did you mean 'duty_manager' or 'line_manager'?)",
@@ -138,7 +139,7 @@ def test_service_refuses_to_start_on_an_invalid_pack_and_says_why(tmp_path: Path
     """An invalid pack in ``YJ_PACKS_DIR`` stops start-up with the file, rule and field."""
     _variant(tmp_path, TYPO_EVENT, name="reading-yjs-2026")
     with pytest.raises(PackError, match=r"reading-yjs-2026\.toml: invalid pack: "
-                                        r"rules\.8\.when\.all\.0\.event_type_in\.1 "
+                                        r"rules\.8\.when\.all\.0\.any\.0\.event_type_in\.1 "
                                         r"\(rule W4\): unknown event type 'new_incidnet'"):
         build_policy_context(Settings(packs_dir=tmp_path))
 

@@ -1,0 +1,192 @@
+"""Acts recorded out of time order: what the acts already recorded after an earlier one would
+have asked of the history as it now stands (attack pass 11, A11-5).
+
+The policy's principle (policy-rules, Deadline forms: deadlines are "computed from the
+triggering event's occurred_at, never from the wall clock, so that a CMS can back-fill
+events") is that the same history recorded in any order leaves the same open steps as recorded
+in time order. A judgement typed in after later acts changes what those acts found: a change of
+circumstances after a medium rating owes Somerset S14's review the next working day (4.2), a
+transfer out of a high case owes S26's call before the transfer date (13.4.3). So after such a
+judgement each later case event is evaluated again, on the ratings of its own date as the
+history now has them (:func:`ratings_at`), and only what it still owes applies
+(:func:`~app.domain.policy.run_backfill`: a missing step raised, an open step re-dated sooner
+or restated under the line that asks for it now; nothing lowered, superseded or closed), in
+the write's unit of work under the case's lock.
+
+The same goes the other way: an event typed in after later judgements is judged on the
+ratings of its own date, and the later judgements are evaluated again after it (a transfer out
+typed in after the high of a later date owes S26's call as the high would have, finding the
+transfer pending)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain import policy
+from app.domain.assessments import assessment_clock
+from app.domain.cases_table import Case
+from app.domain.events_table import CaseEvent, event_data
+from app.domain.judgements_table import Judgement
+from app.domain.write_context import WriteContext
+from app.workflows.calendar import london_date
+from app.workflows.types import WorkflowEvent
+
+_JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
+DOMAINS = ("rosh", "swb", "lor")
+
+
+class Judged(NamedTuple):
+    """One judgement of the case's history: when, which domain, which level, which record."""
+
+    occurred_at: datetime
+    domain: str
+    level: str
+    id: uuid.UUID
+
+
+def dated_before_a_rating(case: Case, at: datetime) -> bool:
+    """Whether any of the case's current ratings was judged after ``at`` (read from the case
+    row: no query)."""
+    return any(datetime.fromisoformat(str(r["recorded_at"])) > at
+               for r in (case.ratings or {}).values() if r and r.get("recorded_at"))
+
+
+async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> list[Judged]:
+    """The case's judgements in time order (recording order on ties); ``pending``: one this
+    write records whose row may be left to the commit (issue 15), last among its ties."""
+    conn = await wctx.session.connection()
+    j = _JUDGEMENT.c
+    rows = (await conn.execute(
+        sa.select(j.occurred_at, j.domain, j.level, j.id).where(j.case_id == wctx.case.id)
+        .order_by(j.occurred_at, j.created_at, j.id))).all()
+    history = [Judged(at, str(domain), str(level), i) for at, domain, level, i in rows]
+    if pending is not None and all(h.id != pending.id for h in history):
+        history.append(pending)
+        history.sort(key=lambda h: h.occurred_at)  # stable: recording order on ties
+    return history
+
+
+def ratings_at(history: Sequence[Judged], at: datetime) -> dict[str, str | None]:
+    """Each domain's rating at ``at``: its latest judgement at or before it."""
+    ratings: dict[str, str | None] = dict.fromkeys(DOMAINS)
+    for judged in history:
+        if judged.occurred_at > at:
+            break
+        ratings[judged.domain] = judged.level
+    return ratings
+
+
+def ratings_after(history: Sequence[Judged], at: datetime) -> list[dict[str, str | None]]:
+    """The ratings after each judgement dated after ``at``, in time order (the last: today's)."""
+    state = ratings_at(history, at)
+    later = []
+    for judged in history:
+        if judged.occurred_at > at:
+            state = {**state, judged.domain: judged.level}
+            later.append(state)
+    return later
+
+
+_EVENT_COLUMNS: Any = CaseEvent.__table__.c  # type: ignore[attr-defined]
+# Built once: the statement's parameters are bound per write.
+_PENDING_TRANSFER = (
+    sa.select(_EVENT_COLUMNS.transfer_date)
+    .where(_EVENT_COLUMNS.case_id == sa.bindparam("yj_case", type_=_EVENT_COLUMNS.case_id.type),
+           _EVENT_COLUMNS.type == "transfer_out",
+           _EVENT_COLUMNS.occurred_at <= sa.bindparam(
+               "yj_at", type_=_EVENT_COLUMNS.occurred_at.type))
+    .order_by(_EVENT_COLUMNS.occurred_at.desc(), _EVENT_COLUMNS.created_at.desc())
+    .limit(1)
+)
+
+
+async def pending_transfer_date(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime
+) -> date | None:
+    """The transfer date of the case's latest transfer out recorded by ``at``, if that date is
+    not yet past on ``at``'s London day (the child has not transferred yet)."""
+    conn = await session.connection()
+    latest = (await conn.execute(_PENDING_TRANSFER, {"yj_case": case_id, "yj_at": at})
+              ).scalar_one_or_none()
+    if latest is None or latest < london_date(at):
+        return None
+    return latest
+
+
+
+async def later_events(wctx: WriteContext, since: datetime) -> list[CaseEvent]:
+    """The case's events dated after ``since``, in time order (recording order on ties)."""
+    rows = await wctx.session.exec(
+        select(CaseEvent).where(col(CaseEvent.case_id) == wctx.case.id,
+                                col(CaseEvent.occurred_at) > since)
+        .order_by(col(CaseEvent.occurred_at), col(CaseEvent.created_at), col(CaseEvent.id)))
+    return list(rows.all())
+
+
+async def _judgement_event(
+    wctx: WriteContext, judgement_id: uuid.UUID
+) -> WorkflowEvent:
+    """The engine's event for a judgement already recorded, as its write built it (the pending
+    transfer as the events recorded now say)."""
+    j = (await wctx.session.exec(select(Judgement).where(col(Judgement.id) == judgement_id))
+         ).one()
+    data: dict[str, Any] = {
+        "domain": str(j.domain), "level": str(j.level), "impact": j.impact,
+        "likelihood": j.likelihood, "setting": j.setting, "rationale": j.rationale,
+        "victims": list(j.victims or []), "via_panel_decision": j.panel_item_id is not None,
+        "record_id": str(j.id),
+    }
+    data.update(await assessment_clock(wctx.session, j.assessment_id, j.occurred_at))
+    data["assessment_unnamed"] = j.assessment_id is None and j.panel_item_id is None
+    if wctx.pack.reads_event_key("judgement_recorded", "transfer_pending"):
+        transfer = await pending_transfer_date(wctx.session, wctx.case.id, j.occurred_at)
+        if transfer is not None:
+            data["transfer_pending"], data["transfer_date"] = True, transfer.isoformat()
+    return WorkflowEvent(trigger="judgement_recorded", occurred_at=j.occurred_at,
+                         subject_id=wctx.case.id, actor_role=j.recorded_role, data=data)
+
+
+async def replay_later_acts(
+    wctx: WriteContext, *, since: datetime, pending: Judged | None = None
+) -> policy.PolicyResult | None:
+    """Each case event and judgement dated after ``since`` (an act of that date was just
+    recorded, after them) evaluated again, in time order, on the history as it now stands,
+    applying only what it still owes; None when there is none. ``pending``: the judgement
+    this write records, when its row is left to the commit."""
+    events = await later_events(wctx, since)
+    history = await rating_history(wctx, pending)
+    judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
+    if not events and not judged:
+        return None
+    acts: list[tuple[datetime, int, Any]] = [(e.occurred_at, 0, e) for e in events]
+    acts += [(h.occurred_at, 1, (i, h)) for i, h in judged]
+    result = None
+    for at, kind, act in sorted(acts, key=lambda a: (a[0], a[1])):
+        if kind == 0:
+            event = WorkflowEvent(
+                trigger="case_event", occurred_at=at, subject_id=act.id,
+                actor_role=act.recorded_role, data=event_data(act))
+            more = await policy.run_backfill(
+                wctx, event=event, ratings=ratings_at(history, at),
+                later=ratings_after(history, at), replayed=act.id)
+        else:
+            index, judgement = act
+            before: dict[str, str | None] = dict.fromkeys(DOMAINS)
+            for earlier in history[:index]:
+                before[earlier.domain] = earlier.level
+            later, state = [], {**before, judgement.domain: judgement.level}
+            for after in history[index + 1:]:
+                state = {**state, after.domain: after.level}
+                later.append(state)
+            more = await policy.run_backfill(
+                wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
+                later=later, replayed=judgement.id)
+        result = more if result is None else result.merge(more)
+    return result

@@ -1,0 +1,242 @@
+"""Order independence of a case's history (attack pass 11, A11-4, A11-5; redate6's leftover):
+the same acts (judgements of ROSH and SWB, a change of circumstances, a transfer out) recorded
+in every order of arrival leave the same open steps (code, actor, deadline, policy paragraph)
+as recorded in time order.
+
+A back-filled judgement (dated before the case's later acts) is evaluated on the case as it
+stood at its date, and what the later acts already recorded would have asked of the history
+as it now stands is asked again (raised if missing, re-dated only sooner); what lapsed with it
+in time order (a step raised before it whose condition fails once it is the rating) lapses; an
+act recorded after later judgements is judged on the ratings of its own date.
+
+Dates (real calendar, London):
+- Fri 28 Aug 2026 (late-summer bank holiday Mon 31 Aug): ``next-wd`` from a Friday is the end
+  of Tuesday 1 September (22:59:59Z, BST).
+- Fri 23 / Mon 26 Oct 2026, either side of the clock change (BST ends Sun 25 Oct); Sat 31
+  Oct, a month end.
+- Easter 2026 (Good Friday 3 Apr, Easter Monday 6 Apr), the spring bank holiday (Mon 25 May),
+  Christmas 2025 (Thu 25 and Fri 26 Dec).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from tests.conftest import Tenant
+
+MATRIX = {
+    "low": {"impact": "minor", "likelihood": "possible"},
+    "medium": {"impact": "major", "likelihood": "possible"},
+    "high": {"impact": "major", "likelihood": "likely"},
+    "very_high": {"impact": "critical", "likelihood": "almost_certain"},
+}
+
+Act = tuple[Any, ...]
+
+
+def rate(domain: str, level: str, at: str) -> Act:
+    """A judgement of ``domain`` at ``level`` occurring at ``at``."""
+    return ("judgement", at, domain, level)
+
+
+def event(kind: str, at: str, **extra: Any) -> Act:
+    """A case event of ``kind`` occurring at ``at`` (``extra``: more of its body)."""
+    return ("event", at, kind, tuple(sorted(extra.items())))
+
+
+async def _record(t: Tenant, case_id: str, act: Act) -> None:
+    if act[0] == "judgement":
+        _, at, domain, level = act
+        body: dict[str, Any] = {"domain": domain, "level": level, "occurred_at": at,
+                                "rationale": "Assessed"}
+        if domain == "rosh":
+            body.update(MATRIX[level])
+            if level != "low":
+                body["victims"] = ["ex-partner"]
+        r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+                                headers=t.auth("case_holder"))
+    else:
+        _, at, kind, extra = act
+        r = await t.client.post(f"/v1/cases/{case_id}/events",
+                                json={"type": kind, "occurred_at": at, **dict(extra)},
+                                headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+
+
+async def _open_steps(t: Tenant, case_id: str) -> list[tuple[Any, ...]]:
+    r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": "open"},
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return sorted((s["code"], s["actor"], s["due_at"], s["policy"]["rule"], s["policy"]["ref"])
+                  for s in r.json()["data"])
+
+
+async def every_order(t: Tenant, acts: list[Act], opened_at: str = "2026-03-02T09:00:00Z"
+                      ) -> dict[tuple[str, ...], Any]:
+    """The open steps after ``acts`` (in time order) recorded in each order of arrival, by the
+    order (the acts' dates); the first is time order."""
+    outcomes = {}
+    for order in itertools.permutations(acts):
+        case = (await t.open_case(opened_at=opened_at))["data"]["id"]
+        for act in order:
+            await _record(t, case, act)
+        outcomes[tuple(a[1][:16] for a in order)] = await _open_steps(t, case)
+    return outcomes
+
+
+def same_as_time_order(outcomes: dict[tuple[str, ...], Any]) -> list[tuple[Any, ...]]:
+    """Every order's open steps are time order's; time order's."""
+    first = next(iter(outcomes.values()))
+    assert {o: got for o, got in outcomes.items() if got != first} == {}, first
+    return first  # type: ignore[no-any-return]
+
+
+def _one(steps: list[tuple[Any, ...]], code: str) -> tuple[Any, ...]:
+    [step] = [s for s in steps if s[0] == code]
+    return step
+
+
+async def test_S14_medium_back_filled_before_a_change_of_circumstances(
+        somerset: Tenant) -> None:
+    """S14 (Somerset 4.2): "Case holders will review AssetPlus as soon as possible (within 24
+    hrs/next working day) to evidence when changes of circumstance have occurred" where the
+    ROSH or Safety and Well-Being rating is medium or above. ROSH medium on Thursday 27 August
+    2026, a change of circumstances on Friday 28 August 15:00 BST (late-summer bank holiday
+    Monday 31 August): the review is due by the end of Tuesday 1 September (22:59:59Z) under
+    4.2, in either order. Before the fix the change recorded first raised 2.1's undated review
+    (no medium yet) and the medium typed in afterwards left it so (A11-5)."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("rosh", "medium", "2026-08-27T10:00:00+01:00"),
+        event("change_of_circumstances", "2026-08-28T15:00:00+01:00")]))
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", "2026-09-01T22:59:59Z", "S14", "4.2")
+
+
+async def test_S26_high_back_filled_before_a_transfer_out(somerset: Tenant) -> None:
+    """S26 (Somerset 13.4.3): "Where the ROSH judgement and/or Safety and Well-Being concerns
+    is High or Very high, the line manager, operational manager or YJT manager will speak to
+    the appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child". SWB high on Friday 23 October 2026 16:00 BST, a transfer out
+    recorded on Monday 26 October (after the clock change) for Monday 2 November: the call is
+    the line manager's, due before 2 November (00:00 GMT), in either order. Before the fix the
+    high typed in after the transfer asked for no call (A11-5)."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("swb", "high", "2026-10-23T16:00:00+01:00"),
+        event("transfer_out", "2026-10-26T10:00:00Z", transfer_date="2026-11-02")]))
+    assert _one(steps, "manager_handover_call") == (
+        "manager_handover_call", "line_manager", "2026-11-02T00:00:00Z", "S26", "13.4.3")
+
+
+async def test_S14_S26_S5_every_order_of_a_medium_a_change_a_high_and_a_transfer(
+        somerset: Tenant) -> None:
+    """S14 (4.2, "within 24 hrs/next working day" after a change of circumstances at medium or
+    above), S26 (13.4.3, "prior to the transfer of the child"), S5 (3.1, "within 24 hours"):
+    SWB medium on Friday 28 August 2026 15:30 BST, a change of circumstances on Saturday 29
+    August (late-summer bank holiday Monday 31 August), ROSH high on Tuesday 1 September, a
+    transfer out on Thursday 3 September for Monday 14 September, in each of the 24 orders."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("swb", "medium", "2026-08-28T15:30:00+01:00"),
+        event("change_of_circumstances", "2026-08-29T11:00:00+01:00"),
+        rate("rosh", "high", "2026-09-01T10:00:00+01:00"),
+        event("transfer_out", "2026-09-03T10:00:00+01:00", transfer_date="2026-09-14")]))
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", "2026-09-01T22:59:59Z", "S14", "4.2")
+    assert _one(steps, "manager_handover_call") == (
+        "manager_handover_call", "line_manager", "2026-09-13T23:00:00Z", "S26", "13.4.3")
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2026-09-02T09:00:00Z", "S5", "3.1")
+
+
+async def test_S14_S5_S11_every_order_across_the_clock_change_and_a_month_end(
+        somerset: Tenant) -> None:
+    """S14 (4.2), S5 (3.1), S11 (4.5, "at least monthly"): ROSH medium on Saturday 24 October
+    2026 11:00 BST (the clock goes back on Sunday 25), a change of circumstances on Monday 26
+    October, SWB high on Friday 30 October, ROSH low on Saturday 31 October (a month end), in
+    each of the 24 orders."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("rosh", "medium", "2026-10-24T11:00:00+01:00"),
+        event("change_of_circumstances", "2026-10-26T10:00:00Z"),
+        rate("swb", "high", "2026-10-30T10:00:00Z"),
+        rate("rosh", "low", "2026-10-31T10:00:00Z")]))
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", "2026-10-27T23:59:59Z", "S14", "4.2")
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2026-10-31T10:00:00Z", "S5", "3.1")
+    assert _one(steps, "monthly_manager_review") == (
+        "monthly_manager_review", "line_manager", "2026-11-30T10:00:00Z", "S11", "4.5")
+
+
+async def test_S26_S14_every_order_over_christmas(somerset: Tenant) -> None:
+    """S26 (13.4.3, "prior to the transfer of the child"), S14 (2.1: below medium the review is
+    asked for with no timescale; 4.2 from medium): a change of circumstances on Tuesday 23
+    December 2025, ROSH high on Wednesday 24 December (Christmas Day and Boxing Day closed), a
+    transfer out on Monday 29 December for Friday 9 January 2026, ROSH very high on Wednesday
+    31 December, in each of the 24 orders: one handover call, whichever act raised it."""
+    steps = same_as_time_order(await every_order(somerset, [
+        event("change_of_circumstances", "2025-12-23T10:00:00Z"),
+        rate("rosh", "high", "2025-12-24T15:00:00Z"),
+        event("transfer_out", "2025-12-29T10:00:00Z", transfer_date="2026-01-09"),
+        rate("rosh", "very_high", "2025-12-31T10:00:00Z")], opened_at="2025-11-03T09:00:00Z"))
+    assert _one(steps, "manager_handover_call") == (
+        "manager_handover_call", "line_manager", "2026-01-09T00:00:00Z", "S26", "13.4.3")
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", None, "S14", "2.1")
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2025-12-25T15:00:00Z", "S5", "3.1")
+
+
+async def test_W7_a_low_back_filled_between_two_highs_lapses_the_first_request(
+        wokingham: Tenant) -> None:
+    """W7 (Wokingham, High Risk Panel): "request a High-Risk Panel within two working days of
+    1. Assessing a child as high or very high ROSH". ROSH high on Friday 22 May 2026 16:00 BST
+    (spring bank holiday Monday 25 May), low on Wednesday 27 May, high on Monday 1 June: in
+    time order the first request lapsed with the low and the second high asked for one by the
+    end of Wednesday 3 June; in every order the same. Before the fix, with the low typed in
+    last, the request stayed due at the first high's date (27 May) (A11-4)."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("rosh", "high", "2026-05-22T16:00:00+01:00"),
+        rate("rosh", "low", "2026-05-27T10:00:00+01:00"),
+        rate("rosh", "high", "2026-06-01T10:00:00+01:00")]))
+    assert _one(steps, "request_high_risk_panel") == (
+        "request_high_risk_panel", "case_holder", "2026-06-03T22:59:59Z", "W7",
+        "High Risk Panel")
+
+
+async def test_W7_W12_every_order_of_an_easter_history(wokingham: Tenant) -> None:
+    """W7 ("within two working days of ... 2. Becoming aware of a change of circumstances or
+    new incident which is serious enough to warrant consideration for an increase of assessed
+    risk levels to high/very high"), W12 (the plan at medium or above): SWB medium on Thursday
+    2 April 2026, a change of circumstances that may raise the risk to high on Good Friday 3
+    April, ROSH very high on Tuesday 7 April (after Easter Monday), a transfer out on Thursday
+    9 April for Monday 20 April, in each of the 24 orders."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("swb", "medium", "2026-04-02T10:00:00+01:00"),
+        event("change_of_circumstances", "2026-04-03T10:00:00+01:00", may_raise_to_high=True),
+        rate("rosh", "very_high", "2026-04-07T10:00:00+01:00"),
+        event("transfer_out", "2026-04-09T10:00:00+01:00", transfer_date="2026-04-20")]))
+    assert _one(steps, "request_high_risk_panel") == (
+        "request_high_risk_panel", "case_holder", "2026-04-08T22:59:59Z", "W7",
+        "High Risk Panel")
+    assert _one(steps, "update_risk_management_plan") == (
+        "update_risk_management_plan", "case_holder", None, "W12",
+        "Management of Safety and Well-being concerns")
+
+
+async def test_W7_W6_every_order_of_five_acts(wokingham: Tenant) -> None:
+    """W7 (the panel request "within two working days of 1. Assessing a child as high or very
+    high ROSH"), W6 (the assessment reviewed after a change of circumstances), W12: ROSH high on
+    Friday 23 October 2026 (the clock goes back on Sunday 25), a change of circumstances on
+    Monday 26 October, ROSH low on Wednesday 28 October, ROSH very high on Saturday 31 October
+    (a month end), SWB high on Monday 2 November, in each of the 120 orders."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("rosh", "high", "2026-10-23T16:00:00+01:00"),
+        event("change_of_circumstances", "2026-10-26T10:00:00Z"),
+        rate("rosh", "low", "2026-10-28T10:00:00Z"),
+        rate("rosh", "very_high", "2026-10-31T10:00:00Z"),
+        rate("swb", "high", "2026-11-02T10:00:00Z")]))
+    assert _one(steps, "request_high_risk_panel") == (
+        "request_high_risk_panel", "case_holder", "2026-11-03T23:59:59Z", "W7",
+        "High Risk Panel")
+    assert _one(steps, "review_assessment") == (
+        "review_assessment", "case_holder", "2026-11-16T10:00:00Z", "W6", "Assessment Reviews")

@@ -1,0 +1,106 @@
+"""Issue 15 (goal 1): the statements of one judgement write. The record, its field-change
+history, its audit entry and its outgoing event still commit together; on PostgreSQL the rows
+only written (never read back in the write) go in the audit's sealed INSERT instead of a round
+trip each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.core.config import Settings
+from app.domain.history import RecordChange
+from tests.conftest import BACKEND, Tenant
+
+
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    """Every statement any engine of this process sends meanwhile."""
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
+        seen.append(statement)
+
+    engine = sa.engine.Engine
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+
+async def _judge(t: Tenant, case_id: str, level: str) -> dict[str, Any]:
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth("case_holder"),
+                            json={"domain": "swb", "level": level,
+                                  "occurred_at": "2026-08-28T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_a_judgements_history_row_is_written_with_its_audit_entry(
+        wokingham: Tenant, settings: Settings) -> None:
+    """A second SWB judgement (low after medium) records the case's rating change in the
+    field-change history, in the write's transaction; on PostgreSQL that row is inserted by
+    the statement that inserts the write's sealed audit entry (one round trip fewer)."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    first = await _judge(wokingham, case, "medium")
+    with _statements() as seen:
+        second = await _judge(wokingham, case, "low")
+    history = [s for s in seen if "record_change" in s]
+    # The contact level is flushed by the policy's step (read again before the judgement is
+    # written), the rating by the commit: two history rows.
+    if BACKEND == "postgres":
+        assert [s.startswith("INSERT INTO record_change") for s in history] == [True, False]
+        assert "INSERT INTO audit_entry" in history[1]
+    engine = create_async_engine(settings.database_url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(RecordChange).where(
+            RecordChange.entity_id == uuid.UUID(case),  # type: ignore[arg-type]
+            RecordChange.entity_type == "case").order_by(
+            RecordChange.recorded_at))).all()  # type: ignore[arg-type]
+    await engine.dispose()
+    assert [r.actor_sub for r in rows] == ["line_manager-1"] + ["case_holder-1"] * 4
+    assert [r.changes for r in rows[-2:]] == [
+        {"contact_level": ["weekly", None]},
+        {"ratings": [
+            {"swb": {"level": "medium", "recorded_at": "2026-08-28T09:00:00Z",
+                     "judgement_id": first["id"]}},
+            {"swb": {"level": "low", "recorded_at": "2026-08-28T09:00:00Z",
+                     "judgement_id": second["id"]}}]},
+    ]
+    assert rows[-1].created is False
+
+
+async def test_a_judgement_row_is_written_with_its_audit_entry(wokingham: Tenant) -> None:
+    """A judgement recorded by ``POST /v1/cases/{id}/judgements`` is read back as the write
+    answered it; on PostgreSQL its row is inserted by the statement that inserts its sealed
+    audit entry and outgoing event (the same transaction: one round trip fewer)."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    with _statements() as seen:
+        written = await _judge(wokingham, case, "medium")
+    judgement = [s for s in seen if "judgement (" in s or '"judgement" (' in s]
+    assert len(judgement) == 1
+    if BACKEND == "postgres":
+        assert judgement[0].startswith("WITH outbox_rows AS (INSERT INTO outbox_event")
+        assert 'INSERT INTO "judgement"' in judgement[0]
+        assert "INSERT INTO audit_entry" in judgement[0]
+    r = await wokingham.client.get(f"/v1/cases/{case}/judgements",
+                                   headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == [written]
+    assert (written["domain"], written["level"], written["previous_level"],
+            written["recorded_by"], written["recorded_role"], written["occurred_at"],
+            written["victims"]) == ("swb", "medium", None, "case_holder-1", "case_holder",
+                                    "2026-08-28T09:00:00Z", [])
+    r = await wokingham.client.get(f"/v1/cases/{case}/audit",
+                                   headers=wokingham.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    [entry] = [e for e in r.json()["data"] if e["entity_id"] == written["id"]]
+    assert (entry["action"], entry["actor"], entry["entity_type"]) == (
+        "judgement.record", "case_holder-1", "judgement")
