@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,26 @@ def _pg_admin(sql: str) -> None:
             await conn.close()
 
     _in_thread(asyncio.run, run())
+
+
+@contextmanager
+def database_at(revision: str) -> Iterator[str]:
+    """A throwaway database (on the run's backend) migrated only to ``revision``, for a test
+    of a later migration over old rows; dropped afterwards."""
+    if BACKEND == "postgres":
+        name = f"yjrisk_mig_{uuid.uuid4().hex[:10]}"
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        try:
+            _in_thread(upgrade, f"{base}/{name}", revision)
+            yield f"{base}/{name}"
+        finally:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'old.db'}"
+            _in_thread(upgrade, url, revision)
+            yield url
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +175,13 @@ class Tenant:
         r = await self.client.post("/v1/cases", json=body, headers=manager)
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server or proxy a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def make_tenant(client: httpx.AsyncClient, settings: Settings, pack: str) -> Tenant:

@@ -287,16 +287,10 @@ async def countersign_assessment(
     ctx: policy.PolicyContext,
 ) -> tuple[Assessment, policy.PolicyResult]:
     """Countersign a submitted assessment with feedback (S3, W3; S16 for a duty manager)."""
-    service, case, assessment = await load_assessment(session, principal, assessment_id)
-    role = _manager_role(principal, case, assessment, "countersign")
-    occurred_at = resolve_occurred_at(body.occurred_at)
-    require_outside_closed_periods(case, occurred_at)  # A9-7
-    _move(assessment, "countersign", principal, role, occurred_at, body.feedback)
-    assessment.countersigned_at = occurred_at
+    assessment, wctx = await _manager_act(session, principal, assessment_id, body, ctx,
+                                          "countersign")
+    assessment.countersigned_at = wctx.occurred_at
     assessment.countersigned_by = principal.sub
-    assessment.feedback = body.feedback
-    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
-                        principal=principal, role=role, occurred_at=occurred_at)
     return assessment, await _after_act(
         wctx, assessment=assessment, action="countersign",
         satisfies=satisfied_by(wctx.pack, "countersign"),
@@ -312,17 +306,27 @@ async def return_assessment(
     ctx: policy.PolicyContext,
 ) -> tuple[Assessment, policy.PolicyResult]:
     """Send a submitted assessment back to its author for changes; it must be resubmitted."""
-    service, case, assessment = await load_assessment(session, principal, assessment_id)
-    role = _manager_role(principal, case, assessment, "return")
-    occurred_at = resolve_occurred_at(body.occurred_at)
-    require_outside_closed_periods(case, occurred_at)  # A9-7
-    _move(assessment, "return", principal, role, occurred_at, body.feedback)
-    assessment.returned_at = occurred_at
-    assessment.feedback = body.feedback
-    wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
-                        principal=principal, role=role, occurred_at=occurred_at)
+    assessment, wctx = await _manager_act(session, principal, assessment_id, body, ctx, "return")
+    assessment.returned_at = wctx.occurred_at
     return assessment, await _after_act(
         wctx, assessment=assessment, action="return", satisfies=(), feedback=body.feedback)
+
+
+async def _manager_act(
+    session: AsyncSession, principal: Principal, assessment_id: uuid.UUID,
+    body: AssessmentFeedback, ctx: policy.PolicyContext, action: str,
+) -> tuple[Assessment, WriteContext]:
+    """What a countersignature and a return share: the case's manager acts (never the author
+    nor the case's holder), dated outside any closed period (A9-7); the status moves and the
+    feedback is kept. The assessment and the write's context."""
+    service, case, assessment = await load_assessment(session, principal, assessment_id)
+    role = _manager_role(principal, case, assessment, action)
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    require_outside_closed_periods(case, occurred_at)
+    _move(assessment, action, principal, role, occurred_at, body.feedback)
+    assessment.feedback = body.feedback
+    return assessment, WriteContext(session=session, policy=ctx, service=service, case=case,
+                                    principal=principal, role=role, occurred_at=occurred_at)
 
 
 def _manager_role(

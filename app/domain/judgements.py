@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import agenda, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -256,6 +256,15 @@ async def apply_judgement(
     await emit(session, "judgement.recorded", judgement.id, service_id=service.id,
                payload={"case_id": str(case.id), "domain": str(body.domain),
                         "level": str(body.level)})
+    if evaluation is not None and evaluation.register_change == "deregistered" \
+            and not backfill:
+        # Somerset 4.3: "Should a case at MARP be reclassified as medium, the case will be
+        # de-registered from the MARP panel and managed by case holder alongside manager
+        # oversight": off the register and without a panel referral, the case leaves the
+        # agendas of panels still to come (A11-16, "any act that ends the need for the panel").
+        if await agenda.withdraw_unneeded(
+                wctx, why=f"the case left the register ({body.domain} {body.level})"):
+            result = result.merge(await policy.current(session, case))
     return judgement, result
 
 

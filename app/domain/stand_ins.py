@@ -65,6 +65,19 @@ log = structlog.get_logger("yjrisk.stand_ins")
 # processes that both sweep find the second one has nothing to do).
 _swept: dict[uuid.UUID, date] = {}
 _swept_by_slug: dict[str, date] = {}
+# One sweep of a service at a time in this process: the first requests of a new day (and the
+# worker's pass) wait for it instead of each sweeping the same cases at once, which on SQLite
+# (one writer) made all but one answer 503 "database busy" (attack pass 13, A13-13).
+# Keyed by the running loop too: an asyncio lock belongs to one event loop.
+_sweeping: dict[tuple[int, uuid.UUID], asyncio.Lock] = {}
+
+
+def _sweep_lock(service_id: uuid.UUID) -> asyncio.Lock:
+    key = (id(asyncio.get_running_loop()), service_id)
+    lock = _sweeping.get(key)
+    if lock is None:
+        lock = _sweeping[key] = asyncio.Lock()
+    return lock
 
 
 def stood_in_from(pack: Pack, step: Step) -> str | None:
@@ -325,9 +338,10 @@ async def settle_today(
                ).first()
     if row is None:
         return
-    if _swept.get(row) != today:
-        await sweep_service(factory, ctx, row, today)
-        _swept[row] = today
+    async with _sweep_lock(row):
+        if _swept.get(row) != today:
+            await sweep_service(factory, ctx, row, today)
+            _swept[row] = today
     _swept_by_slug[service_slug] = today
 
 
@@ -345,10 +359,11 @@ async def run_pass(
         ids = list((await session.exec(query.order_by(col(Service.id)))).all())
     moved = 0
     for sid in ids:
-        if _swept.get(sid) == today:
-            continue  # already swept today (here, or before a queue was read)
-        moved += await sweep_service(factory, ctx, sid, today)
-        _swept[sid] = today
+        async with _sweep_lock(sid):
+            if _swept.get(sid) == today:
+                continue  # already swept today (here, or before a queue was read)
+            moved += await sweep_service(factory, ctx, sid, today)
+            _swept[sid] = today
     return moved
 
 

@@ -17,11 +17,15 @@ WOKINGHAM = "wokingham-pyjs-2024"
 
 
 def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with exactly this status; its body."""
+    """The response is an RFC 9457 problem with exactly this status (its members there, no
+    trace of the server's internals); its body."""
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json"), r.headers
     body: dict[str, Any] = r.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
     assert body["status"] == status
+    assert "Traceback" not in r.text
+    assert "sqlalchemy" not in r.text.lower()
     return body
 
 
@@ -47,6 +51,11 @@ async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
                             headers=t.auth(role, sub))
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """The case holder records ROSH high at ``at``; the response body."""
+    return await judge(t, case_id, "rosh", "high", at)
 
 
 async def etag(t: Tenant, case_id: str) -> str:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.core.security import mint_dev_token
+from app.domain import escalation
+from app.domain.services import Service
 from app.main import create_app
 from tests.conftest import Tenant
 
@@ -35,6 +40,25 @@ async def db(settings: Settings) -> AsyncIterator[Factory]:
 def openapi(settings: Settings) -> dict[str, Any]:
     """The app's OpenAPI document."""
     return create_app(settings).openapi()
+
+
+async def service_id(factory: Factory, t: Tenant) -> uuid.UUID:
+    """The tenant's service id (so an escalation pass touches only this test's rows)."""
+    async with factory() as session:
+        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
+        return service.id
+
+
+async def tick(factory: Factory, t: Tenant, now: datetime | None = None) -> int:
+    """One escalation pass over the tenant's steps, at ``now`` (default: the service's clock);
+    how many steps it escalated."""
+    return await escalation.run_pass(factory, now, service_id=await service_id(factory, t))
+
+
+def concrete_path(path: str, fixed: dict[str, str]) -> str:
+    """An OpenAPI path template with its parameters filled: from ``fixed`` by name, any other
+    with a fresh UUID (an id nobody has)."""
+    return re.sub(r"\{([a-z_]+)\}", lambda m: fixed.get(m[1], str(uuid.uuid4())), path)
 
 
 ALL_STAFF_ROLES = ["case_holder", "line_manager", "duty_manager", "chair", "panel_admin"]

@@ -13,13 +13,12 @@ Dates: Friday 28 August 2026 (before the late-summer bank holiday, Monday 31 Aug
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from app.core import clock
+from tests.api.fidelity_support import pin
 from tests.api.integrity_support import assert_problem, complete, the_step
 from tests.conftest import Tenant
 
@@ -29,12 +28,6 @@ OUTSIDE_DM = ("duty_manager", "duty_manager-5")
 OUTSIDE_CHAIR = ("chair", "chair-5")
 COUNTERSIGN = {"act": "assessment_countersign", "does": "countersign the assessment",
                "route": "POST /v1/assessments/{id}/countersign"}
-
-
-def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
-    """The service's clock reads this London-summer/winter instant (UTC fields)."""
-    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
-    monkeypatch.setattr(clock, "now", lambda: moment)
 
 
 async def _post(t: Tenant, url: str, body: dict[str, Any], role: str = "case_holder",

@@ -11,11 +11,9 @@ upgrade does not fail on them.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,7 +27,7 @@ from app.core.config import Settings
 from app.core.migrate import upgrade
 from tests.api.fidelity_support import with_matrix
 from tests.api.integrity_support import SOMERSET, WOKINGHAM, assert_problem, audit_of
-from tests.conftest import BACKEND, PG_ADMIN_DSN, Tenant, _in_thread, _pg_admin, make_tenant
+from tests.conftest import Tenant, _in_thread, database_at, make_tenant
 
 ROUNDS = 5
 
@@ -162,20 +160,8 @@ ITEM = sa.table("panel_item", *(sa.column(n, _uuid()) for n in ("id", "service_i
 @pytest.fixture
 def db_at_0017() -> Iterator[str]:
     """A database migrated only to 0017 (before one item per case per panel)."""
-    if BACKEND == "postgres":
-        name = f"yjrisk_mig_{uuid.uuid4().hex[:10]}"
-        _pg_admin(f'CREATE DATABASE "{name}"')
-        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        try:
-            _in_thread(upgrade, f"{base}/{name}", "0017")
-            yield f"{base}/{name}"
-        finally:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'old.db'}"
-            _in_thread(upgrade, url, "0017")
-            yield url
+    with database_at("0017") as url:
+        yield url
 
 
 async def test_migration_keeps_old_duplicates_and_refuses_new_ones(db_at_0017: str) -> None:

@@ -352,3 +352,37 @@ async def test_S7_a_MARP_booked_in_the_past_by_mistake_may_be_cancelled(
         f"/v1/panels/{held}", headers=somerset.auth("panel_admin")), 409)
     assert body["type"].endswith("/panel-has-sat")
     assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-07T09:00:00Z"
+
+
+async def test_S21_a_case_reclassified_medium_before_its_MARP_leaves_its_agenda(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S21 (4.3): "Should a case at MARP be reclassified as medium, the case will be
+    de-registered from the MARP panel and managed by case holder alongside manager oversight."
+    A ROSH high of Wed 26 August 2026 puts the case on the register, and on the agenda of the
+    MARP of 29 September (no referral: the register brought it). On Fri 28 August the case
+    holder, after consulting the line manager, lowers ROSH to medium (no MARP has taken the
+    case yet, so no panel approval is needed, M6): the case leaves the register and that
+    agenda in the same write (withdrawn by case_holder-1, "the case left the register (rosh
+    medium)"), and the chair's step is superseded. Its twin, referred to the MARP with a
+    submitted referral, stays on the agenda (the referral still asks for the panel)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    panel = await book(somerset, MARP_DAY)
+    case = await high_case(somerset)
+    twin = await high_case(somerset)
+    referral = (await refer_to_marp(somerset, twin, "2026-08-26T11:00:00+01:00"))["data"]["id"]
+    item = (await put_on(somerset, panel, case))["data"]["id"]
+    kept = (await put_on(somerset, panel, twin, referral))["data"]["id"]
+    for each in (case, twin):
+        r = await somerset.client.post(f"/v1/cases/{each}/judgements", json={
+            "domain": "rosh", "level": "medium", "occurred_at": "2026-08-28T15:00:00+01:00",
+            "rationale": "Protective factors strengthened."}, headers=somerset.auth("case_holder"))
+        assert r.status_code == 201, r.text
+    shown = await item_of(somerset, panel, item)
+    assert (shown["withdrawn_at"], shown["withdrawn_by"], shown["withdrawal_reason"]) == (
+        "2026-08-28T14:00:00Z", "case_holder-1", "the case left the register (rosh medium)")
+    assert "record_panel_decision" not in {s["code"] for s in await steps_of(somerset, case)}
+    stays = await item_of(somerset, panel, kept)
+    assert (stays["withdrawn_at"], stays["withdrawal_reason"]) == (None, None)
+    assert the_step(await steps_of(somerset, twin), "record_panel_decision")["assignee_id"] \
+        == "chair-kim"

@@ -7,18 +7,11 @@ from typing import Any
 import httpx
 
 from app.core.security import mint_dev_token
-from tests.api.test_cases import assert_problem
+from tests.api.integrity_support import assert_problem, the_step
 from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"
 WOKINGHAM = "wokingham-pyjs-2024"
-
-
-def the_step(steps: list[dict[str, Any]], code: str) -> dict[str, Any]:
-    """The one step with ``code`` in a list of steps."""
-    found = [s for s in steps if s["code"] == code]
-    assert len(found) == 1, [s["code"] for s in steps]
-    return found[0]
 
 
 def codes(steps: list[dict[str, Any]]) -> set[str]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +15,7 @@ from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.core.migrate import upgrade
 from app.domain.audit import verify_chains
-from tests.conftest import BACKEND, PG_ADMIN_DSN, _in_thread, _pg_admin
+from tests.conftest import _in_thread, database_at
 
 SERVICE = sa.table("service", sa.column("id", sa.Uuid()), sa.column("slug"), sa.column("name"),
                    sa.column("policy_pack"),
@@ -35,20 +33,8 @@ AUDIT = sa.table(
 @pytest.fixture
 def old_database() -> Iterator[str]:
     """A database migrated only to 0005 (before the hash chain)."""
-    if BACKEND == "postgres":
-        name = f"yjrisk_mig_{uuid.uuid4().hex[:10]}"
-        _pg_admin(f'CREATE DATABASE "{name}"')
-        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        try:
-            _in_thread(upgrade, f"{base}/{name}", "0005")
-            yield f"{base}/{name}"
-        finally:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'old.db'}"
-            _in_thread(upgrade, url, "0005")
-            yield url
+    with database_at("0005") as url:
+        yield url
 
 
 async def test_existing_entries_are_chained_in_the_order_they_were_written(

@@ -16,29 +16,19 @@ manager is unavailable, the duty manager will undertake these functions."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlmodel import select
 
-from app.core import clock
-from app.domain import escalation
-from app.domain.services import Service
+from tests.api.fidelity_support import pin
 from tests.api.integrity_support import complete
-from tests.api.support import Factory, restrict
+from tests.api.support import Factory, restrict, tick
 from tests.conftest import Tenant
 
 LM = "lm-pat"
 LEAVE = ("2026-08-24", "2026-08-28")
 OUTSIDE_DM = ("duty_manager", "duty_manager-5")
 S5 = {"pack": "somerset-yjt-2023", "version": "1", "ref": "3.1", "rule": "S5"}
-
-
-def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
-    """Pin the service's clock (UTC)."""
-    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
-    monkeypatch.setattr(clock, "now", lambda: moment)
 
 
 def _names_nothing(step: dict[str, Any], dates: tuple[str, ...] = LEAVE) -> None:
@@ -109,13 +99,6 @@ async def test_S5_stood_in_discussion_on_a_restricted_case_names_no_line_manager
     _names_nothing(step)
     assert step["note"].endswith("The line manager is on recorded leave.")
     await _read_and_complete(somerset, step)
-
-
-async def tick(factory: Factory, t: Tenant) -> int:
-    """One escalation pass over the tenant's steps, now."""
-    async with factory() as session:
-        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
-    return await escalation.run_pass(factory, None, service_id=service.id)
 
 
 async def test_S5_escalation_of_the_line_managers_overdue_discussion_names_no_one(

@@ -8,21 +8,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.api.integrity_support import assert_problem
 from tests.conftest import Tenant
 
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(r: httpx.Response, status: int) -> dict:
-    """The response is an RFC 9457 problem with the status."""
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    assert body["status"] == status
-    assert "Traceback" not in r.text
-    assert "sqlalchemy" not in r.text.lower()
-    return body
 
 
 async def test_open_and_read_case(client: httpx.AsyncClient, somerset: Tenant) -> None:

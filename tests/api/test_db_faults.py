@@ -6,7 +6,6 @@ Retry-After within the configured timeouts, over a keep-alive connection that st
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from app.core.config import Settings
 from app.core.security import mint_dev_token
 from app.main import create_app
 from tests.api.tcp_proxy import TcpProxy
-from tests.conftest import BACKEND, Tenant
+from tests.conftest import BACKEND, Tenant, free_port
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="needs PostgreSQL (YJ_TEST_DB)")
 TIMEOUT = 1.0  # connect, pool and statement timeouts of the app under test (defaults: 5 s)
@@ -35,12 +34,6 @@ class Faulty:
     client: httpx.AsyncClient
     settings: Settings
     app: Any
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -58,7 +51,7 @@ async def faulty(
         "db_pool_timeout_seconds": TIMEOUT, "db_statement_timeout_seconds": TIMEOUT,
         "db_ping_after_idle_seconds": ping_after})
     app = create_app(app_settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                                            lifespan="on", timeout_keep_alive=30))
     task = asyncio.create_task(server.serve())

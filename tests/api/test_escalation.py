@@ -16,8 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.domain import escalation
 from app.domain.audit import AuditEntry, VerifyOut, verify_chains
 from app.domain.outbox import OutboxEvent
-from app.domain.services import Service
 from app.domain.steps import Step
+from tests.api.support import service_id, tick
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_events import judge
 from tests.conftest import BACKEND, Tenant
@@ -27,18 +27,6 @@ SOMERSET = "somerset-yjt-2023"
 
 Factory = async_sessionmaker[AsyncSession]
 
-
-
-async def service_id(factory: Factory, t: Tenant) -> uuid.UUID:
-    """The tenant's service id (so a pass touches only this test's rows)."""
-    async with factory() as session:
-        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
-        return service.id
-
-
-async def tick(factory: Factory, t: Tenant, now: datetime | None = None) -> int:
-    """One escalation pass over the tenant's steps."""
-    return await escalation.run_pass(factory, now, service_id=await service_id(factory, t))
 
 
 def escalations(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:

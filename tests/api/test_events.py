@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.api.fidelity_support import with_matrix
+from tests.api.integrity_support import assert_problem
 from tests.api.test_assessments import case_steps, codes, the_step
-from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"

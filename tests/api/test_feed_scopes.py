@@ -12,8 +12,6 @@ read (403), and a restricted case is answered to a machine client as its ids onl
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Any
 
 import httpx
@@ -23,7 +21,7 @@ from app.core.security import MACHINE_SCOPES, mint_dev_token
 from app.domain.access import FEED_SCOPES, ROLE_TABLE
 from app.domain.feeds import FeedSource
 from tests.api.integrity_support import assert_problem
-from tests.api.support import restrict
+from tests.api.support import concrete_path, restrict
 from tests.conftest import Tenant
 
 GIVEN, FAMILY = "Secret", "Kidd"
@@ -57,8 +55,8 @@ def _grants(scope: str | None, needed: str) -> bool:
 
 
 def _concrete(path: str) -> str:
-    fixed = {"system": "IYSS", "external_id": "X-1", "pack_id": "somerset-yjt-2023"}
-    return re.sub(r"\{([a-z_]+)\}", lambda m: fixed.get(m[1], str(uuid.uuid4())), path)
+    return concrete_path(path, {"system": "IYSS", "external_id": "X-1",
+                                "pack_id": "somerset-yjt-2023"})
 
 
 async def _operations(client: httpx.AsyncClient) -> list[tuple[str, str]]:

@@ -16,23 +16,14 @@ import pytest
 
 from app.domain.policy import redated_note
 from tests.api.fidelity_support import pin, steps_of
-from tests.api.integrity_support import audit_of, complete, patch_case
+from tests.api.integrity_support import audit_of, complete, judge_high, patch_case
+from tests.api.support import tick
 from tests.api.test_assessments import case_steps, draft, submit
-from tests.api.test_escalation import tick
 from tests.api.test_panel_action_owners import _decide
 from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
-
-
-async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
-    """The case holder records ROSH high at ``at``; the response body."""
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements",
-                            json={"domain": "rosh", "level": "high", "occurred_at": at},
-                            headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 async def away(t: Tenant, staff: str, starts: str, ends: str) -> dict[str, Any]:

@@ -5,8 +5,6 @@ slow clients are timed out by the server."""
 from __future__ import annotations
 
 import asyncio
-import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,12 +17,12 @@ from asgi_lifespan import LifespanManager
 from app.core.config import Settings
 from app.core.http import protocol_with_header_timeout
 from app.main import create_app
-from tests.conftest import Tenant
+from tests.api.support import concrete_path
+from tests.conftest import Tenant, free_port
 
 
 def _concrete(path: str, tenant: Tenant, ids: dict[str, str]) -> str:
-    fixed = {"slug": tenant.slug, "pack_id": "somerset-yjt-2023", **ids}
-    return re.sub(r"\{([a-z_]+)\}", lambda m: fixed.get(m[1], str(uuid.uuid4())), path)
+    return concrete_path(path, {"slug": tenant.slug, "pack_id": "somerset-yjt-2023", **ids})
 
 
 async def _openapi(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -164,17 +162,11 @@ async def test_chunked_body_over_limit_is_413(client: httpx.AsyncClient, somerse
 # --- a live server: header timeout, keep-alive after errors ----------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def live_server(settings: Settings) -> AsyncIterator[tuple[str, int, Any]]:
     """The app under uvicorn on a free port, with a 0.5 s header timeout."""
     app = create_app(settings)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                             http=protocol_with_header_timeout(0.5), timeout_keep_alive=5,
                             lifespan="on")

@@ -25,9 +25,8 @@ import app.domain.common as common
 from app.core import clock
 from app.core.config import Settings
 from tests.api.fidelity_support import with_matrix
-from tests.api.integrity_support import heard_by_marp
+from tests.api.integrity_support import assert_problem, heard_by_marp
 from tests.api.test_assessments import case_steps, codes, the_step
-from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant, make_tenant
 
 SOMERSET = "somerset-yjt-2023"

@@ -27,21 +27,12 @@ import httpx
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import assert_problem, audit_of, steps_of
+from tests.api.integrity_support import assert_problem, audit_of, judge_high, steps_of
 from tests.conftest import Tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
 REFER = ("refer_to_panel", "S7", "3.2.3, 3.2.4")
 VIEWS = ("seek_child_and_carer_views", "S8", "6.2")
-
-
-async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
-    """The case holder records ROSH high at ``at``; the response body."""
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements",
-                            json={"domain": "rosh", "level": "high", "occurred_at": at},
-                            headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 async def book(t: Tenant, when: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.integrity_support import assert_problem
 from tests.api.test_assessments import codes, the_step
-from tests.api.test_cases import assert_problem
 from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"

@@ -6,9 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.api.integrity_support import held_high_risk_panel
+from tests.api.integrity_support import assert_problem, held_high_risk_panel
 from tests.api.test_assessments import case_steps, codes, the_step
-from tests.api.test_cases import assert_problem
 from tests.api.test_events import event_steps, judge, patch, post_event
 from tests.conftest import Tenant
 

@@ -24,7 +24,7 @@ from icalendar import Calendar
 
 from app.domain.steps import RESTRICTED_ACTION_ESCALATION
 from tests.api.integrity_support import assert_problem, audit_of, complete, patch_case, steps_of
-from tests.api.test_escalation import tick
+from tests.api.support import tick
 from tests.api.test_panels import add_item, high_case, refer_to_panel, schedule
 from tests.conftest import Tenant
 

@@ -12,24 +12,17 @@ later release date does move it (the clocks go back on Sunday 25 October 2026).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from app.core import clock
+from tests.api.fidelity_support import pin
 from tests.api.integrity_support import the_step
 from tests.conftest import Tenant
 
 WOKINGHAM = {"pack": "wokingham-pyjs-2024", "version": "1.0"}
 REF = "Referrals into MAPPA"
 FIRST_DUE = "2026-09-01T22:59:59Z"
-
-
-def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
-    """The service's clock reads this instant (UTC fields)."""
-    moment = datetime(*when, tzinfo=UTC)  # type: ignore[misc]
-    monkeypatch.setattr(clock, "now", lambda: moment)
 
 
 async def _case(t: Tenant) -> tuple[str, dict[str, Any]]:

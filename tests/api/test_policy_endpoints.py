@@ -6,8 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.integrity_support import heard_by_marp
-from tests.api.test_cases import assert_problem
+from tests.api.integrity_support import assert_problem, heard_by_marp
 from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"

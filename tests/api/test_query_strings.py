@@ -5,12 +5,12 @@ an unknown parameter, a scalar one given twice, or a yes/no value other than tru
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import httpx
 
 from app.core.security import mint_dev_token
+from tests.api.support import concrete_path
 from tests.conftest import Tenant
 
 UNKNOWN_MSG = re.compile(r"^unknown query parameter \(parameter 1 of the query string\); "
@@ -18,9 +18,9 @@ UNKNOWN_MSG = re.compile(r"^unknown query parameter \(parameter 1 of the query s
 
 
 def _concrete(path: str, tenant: Tenant) -> str:
-    fixed = {"slug": tenant.slug, "pack_id": "somerset-yjt-2023", "token": "a" * 40,
-             "action": "submit", "system": "IYSS", "external_id": "x-1"}
-    return re.sub(r"\{([a-z_]+)\}", lambda m: fixed.get(m[1], str(uuid.uuid4())), path)
+    return concrete_path(path, {"slug": tenant.slug, "pack_id": "somerset-yjt-2023",
+                                "token": "a" * 40, "action": "submit", "system": "IYSS",
+                                "external_id": "x-1"})
 
 
 def _only_error(r: httpx.Response) -> dict[str, Any]:

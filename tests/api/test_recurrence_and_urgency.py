@@ -3,17 +3,13 @@ due ``immediately`` is late for escalation only after the end of that working da
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.domain import escalation
-from app.domain.services import Service
 from tests.api.fidelity_support import pin
 from tests.api.integrity_support import (
     complete,
@@ -23,18 +19,11 @@ from tests.api.integrity_support import (
     steps_of,
     the_step,
 )
+from tests.api.support import tick
 from tests.conftest import Tenant
 
 Factory = async_sessionmaker[AsyncSession]
 
-
-
-async def tick(factory: Factory, t: Tenant, now: datetime) -> int:
-    """One escalation pass over this tenant's steps at ``now``."""
-    async with factory() as session:
-        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
-        sid: uuid.UUID = service.id
-    return await escalation.run_pass(factory, now, service_id=sid)
 
 
 async def review_done(t: Tenant, step: dict[str, Any], at: str, role: str = "line_manager"

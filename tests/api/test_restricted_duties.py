@@ -24,14 +24,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.domain import escalation
-from app.domain.services import Service
 from app.domain.steps import RESTRICTED_ACTION_ESCALATION
 from tests.api.integrity_support import assert_problem, complete, patch_case
-from tests.api.test_escalation import tick as escalate_at
+from tests.api.support import tick
 from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant, make_tenant
 
@@ -86,13 +83,6 @@ async def _restricted(t: Tenant, factory: Factory, access: dict[str, Any],
                       and s["subject_id"] == discuss["id"])
     notify = next(s for s in steps if s["code"] == "notify_serious_incident")
     return Restricted(case["id"], escalation, notify)
-
-
-async def tick(factory: Factory, t: Tenant) -> int:
-    """One escalation pass over the tenant's steps, now."""
-    async with factory() as session:
-        service = (await session.exec(select(Service).where(Service.slug == t.slug))).one()
-    return await escalation.run_pass(factory, None, service_id=service.id)
 
 
 def _no_case_data(response: httpx.Response) -> None:
@@ -303,7 +293,7 @@ async def test_S18_line_managers_overdue_panel_action_reaches_a_duty_manager_off
 
     if restricted == "before":
         await restrict()
-    assert await escalate_at(factory, somerset, datetime(2026, 9, 11, 9, 0, tzinfo=UTC)) >= 1
+    assert await tick(factory, somerset, datetime(2026, 9, 11, 9, 0, tzinfo=UTC)) >= 1
     if restricted == "after":
         await restrict()
     steps = (await somerset.client.get(

@@ -4,7 +4,6 @@ cases, tested from the attacker's side. Every assertion pins one status."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from app.core.security import mint_dev_token
+from tests.api.support import concrete_path
 from tests.conftest import Tenant
 
 ROLES = ("case_holder", "line_manager", "duty_manager", "chair", "panel_admin", "admin", "feed")
@@ -105,8 +105,8 @@ def _auth(tenant: Tenant, role: str, sub: str | None = None) -> dict[str, str]:
 
 
 def _concrete(path: str, tenant: Tenant) -> str:
-    fixed = {"slug": tenant.slug, "source": "emrac", "pack_id": "somerset-yjt-2023"}
-    return re.sub(r"\{([a-z_]+)\}", lambda m: fixed.get(m[1], str(uuid.uuid4())), path)
+    return concrete_path(path, {"slug": tenant.slug, "source": "emrac",
+                                "pack_id": "somerset-yjt-2023"})
 
 
 async def test_every_v1_route_is_in_the_role_matrix(client: httpx.AsyncClient) -> None:

@@ -27,9 +27,9 @@ from tests.api.integrity_support import (
     patch_case,
     refer_to_marp,
 )
+from tests.api.support import tick
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_calendar_feeds import fetch, new_feed, todos
-from tests.api.test_escalation import tick
 from tests.api.test_fidelity_a import S, away, judge_high
 from tests.conftest import Tenant
 
@@ -609,3 +609,31 @@ async def test_S6_leave_starting_overnight_is_settled_before_the_first_write_of_
     assert (stood["id"], stood["actor"], stood["assignee_id"], stood["due_at"]) == (
         plan["id"], "duty_manager", None, None)
     assert stood["policy"] == {**S, "ref": "3.1", "rule": "S6"}
+
+
+async def test_the_first_reads_of_a_day_wait_for_one_sweep(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack pass 13, A13-13: the first reads of a new London day each swept the service's
+    stand-ins at once; on SQLite (one writer) all but one answered 503 "database busy". Eight
+    reads at once on Monday 7 December 2026: one sweep, and every read answers 200 with the
+    same queue."""
+    from app.domain import stand_ins
+
+    pin(monkeypatch, 2026, 12, 7, 8, 0)
+    await somerset.open_case(opened_at="2026-11-02T09:00:00Z")
+    real = stand_ins.sweep_service
+    calls: list[object] = []
+
+    async def slow_sweep(*args: Any, **kwargs: Any) -> int:
+        calls.append(args[2])
+        await asyncio.sleep(0.05)  # long enough for every reader to arrive meanwhile
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(stand_ins, "sweep_service", slow_sweep)
+    pin(monkeypatch, 2026, 12, 8, 8, 0)  # a new London day: the service is swept again
+    answers = await asyncio.gather(*(
+        somerset.client.get("/v1/next-steps", headers=somerset.auth("line_manager"))
+        for _ in range(8)))
+    assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+    assert len({a.text for a in answers}) == 1
+    assert len(calls) == 1

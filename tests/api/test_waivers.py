@@ -17,7 +17,7 @@ from typing import Any
 
 from app.core.security import mint_dev_token
 from tests.api.integrity_support import assert_problem, judge, steps_of
-from tests.api.test_escalation import tick
+from tests.api.support import tick
 from tests.api.test_panel_action_owners import _action, _decide, _marp_decision
 from tests.conftest import Tenant
 

@@ -29,7 +29,7 @@ from app.core.errors import Unprocessable
 from app.core.security import mint_dev_token
 from app.domain import webhooks
 from app.domain.audit import AuditEntry
-from app.domain.services import Service
+from tests.api.support import service_id
 from tests.api.test_events import judge
 from tests.conftest import BACKEND, PUBLIC_TEST_ADDRESS, Tenant
 
@@ -54,12 +54,6 @@ async def subscribe(t: Tenant, event_types: list[str] | None = None,
                             headers=admin(t.settings))
     assert r.status_code == 201, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
-
-
-async def service_id(factory: Factory, t: Tenant) -> uuid.UUID:
-    """The tenant's service id (so a pass touches only this test's rows)."""
-    async with factory() as session:
-        return (await session.exec(select(Service.id).where(Service.slug == t.slug))).one()
 
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]

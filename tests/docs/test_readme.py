@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -92,12 +93,6 @@ def example_blocks() -> list[Block]:
             and (DOCUMENTED_BASE in b.text or LOCAL_CLI in b.text)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _clean_env(**extra: str) -> dict[str, str]:
     """The environment without any YJ_ setting of the test run (the server reads its .env)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("YJ_")}
@@ -118,7 +113,7 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     stamp = venv / ".yjrisk-installed"
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
     by_script = stamp.is_file() and stamp.read_text().strip() == want
-    port = _free_port()
+    port = free_port()
     command = (["bash", "scripts/dev.sh"] if by_script
                else [str(folder / ".venv/bin/yjrisk"), "dev", "--port", str(port)])
     log = (folder / "server.log").open("w")

@@ -4,28 +4,16 @@ locked-down local authority network gets the same page)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import pytest
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.ui.browser import Page, chromium, chromium_path, live_server, open_page
+from tests.ui.browser import Page, chromium, live_server, open_page
 
 # Every resource the page asked for, with the HTTP status it got (0: never fetched, e.g. refused
 # by the page's content security policy before any request left the browser).
 LOADED_URLS = ("performance.getEntriesByType('resource')"
                ".map(e => [e.name, e.responseStatus])")
-
-
-@pytest.fixture
-def browser_available() -> None:
-    """Chromium is required under CI (scripts/test.sh installs it); elsewhere the test skips."""
-    if chromium_path() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed and CI=true")
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh)")
 
 
 async def test_swagger_ui_and_redoc_draw_from_local_assets_only(

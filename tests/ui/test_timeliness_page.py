@@ -9,25 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from app.core.config import Settings
 from app.main import create_app
 from tests.api.management import march_service
 from tests.conftest import Tenant
-from tests.ui.browser import Page, chromium, chromium_path, live_server, open_page
+from tests.ui.browser import Page, chromium, live_server, open_page
 
 PERIOD = {"from": "2026-01-01", "to": "2026-04-30"}
 BANDS = ("days_0_7", "days_8_28", "days_29_90", "days_over_90")
-
-
-@pytest.fixture
-def browser_available() -> None:
-    """Chromium is required under CI (scripts/test.sh installs it); elsewhere the test skips."""
-    if chromium_path() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed and CI=true")
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh)")
 
 
 def expected_rates(rate: dict[str, Any]) -> tuple[list[str], dict[str, list[float | None]]]:
