@@ -122,12 +122,17 @@ async def pending_transfer_date(
 
 
 async def later_events(wctx: WriteContext, since: datetime) -> list[CaseEvent]:
-    """The case's events dated after ``since``, in time order (recording order on ties)."""
-    rows = await wctx.session.exec(
-        select(CaseEvent).where(col(CaseEvent.case_id) == wctx.case.id,
-                                col(CaseEvent.occurred_at) > since)
-        .order_by(col(CaseEvent.occurred_at), col(CaseEvent.created_at), col(CaseEvent.id)))
-    return list(rows.all())
+    """The case's events dated after ``since``, in time order (recording order on ties). Read
+    without flushing the write's pending changes first: none of them is an event dated after
+    ``since`` (the write's own act is at ``since``), and the rows the commit writes with its
+    sealed audit entry stay there (issue 15)."""
+    with wctx.session.no_autoflush:
+        rows = await wctx.session.exec(
+            select(CaseEvent).where(col(CaseEvent.case_id) == wctx.case.id,
+                                    col(CaseEvent.occurred_at) > since)
+            .order_by(col(CaseEvent.occurred_at), col(CaseEvent.created_at),
+                      col(CaseEvent.id)))
+        return list(rows.all())
 
 
 async def _judgement_event(
