@@ -186,3 +186,33 @@ async def test_W8_withdrawn_referral_after_a_request_leaves_no_hold_open(
     codes = {s["code"] for s in withdrawn.json()["next_steps"]}
     assert "request_high_risk_panel" in codes
     assert "hold_high_risk_panel" not in codes
+
+
+async def test_W26_the_marf_sent_is_the_child_protection_referral(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """W26 (Assessment of Safety and Well-being (SWB) concerns): "VERY HIGH: ... Immediate
+    actions are needed to protect the young person, which will include (or have already
+    included) a referral to statutory child protection services"; Management of Safety and
+    Well-being concerns: children not open to social care are referred by "a MARF referral
+    highlighting the identified concerns". Attack pass 14, A14-23: the MARF sent left W26's
+    urgent referral open, to be escalated at the end of the day. Sent, it does both W9's
+    MARF and W26's referral."""
+    case = (await wokingham.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/judgements", headers=wokingham.auth(
+        "case_holder"), json={"domain": "swb", "level": "very_high",
+                              "occurred_at": "2026-11-27T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    owed = {s["code"]: s for s in r.json()["next_steps"]}
+    assert (owed["child_protection_referral"]["policy"]["rule"],
+            owed["child_protection_referral"]["urgent"]) == ("W26", True)
+    referral = (await make_referral(client, wokingham, case["id"], "marf"))["data"]
+    assert (await act(client, wokingham, referral["id"], "submit")).status_code == 200
+    sent = await act(client, wokingham, referral["id"], "send")
+    assert sent.status_code == 200, sent.text
+    r = await client.get("/v1/next-steps", params={"case_id": case["id"], "status": "done"},
+                         headers=wokingham.auth("case_holder"))
+    done = {s["code"]: s for s in r.json()["data"]}
+    for code in ("child_protection_referral", "marf_referral"):
+        assert done[code]["id"] == owed[code]["id"], code
+        assert done[code]["satisfied_by"] == {"type": "referral", "id": referral["id"]}, code
