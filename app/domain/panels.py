@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -621,18 +622,7 @@ async def withdraw_item(
     every act on its items: 409 ``conflicting-transition`` once decided or withdrawn."""
     require_roles(principal, SCHEDULERS, "withdraw panel items")
     service, panel = await _load_panel(session, principal, panel_id)
-    item = (await session.exec(select(PanelItem).where(
-        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
-        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id))))).first()
-    if item is None:
-        raise NotFound("No such panel item.")
-    case = await load_case(session, item.case_id, lock=True)
-    item = (await session.exec(select(PanelItem).where(
-        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
-        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
-    ).execution_options(populate_existing=True))).first()
-    if item is None or case is None:
-        raise NotFound("No such panel item.")
+    item, case = await _item_under_lock(session, principal, service, panel, item_id)
     panel = await _panel_again(session, panel)
     for state, at in (("decided", item.decided_at), ("withdrawn", item.withdrawn_at)):
         if at is not None:
@@ -653,6 +643,29 @@ def _may_not_chair(wctx: WriteContext, panel: Panel, case: Case, item: PanelItem
     if item.presenter_id and not wctx.pack.panel(panel.kind).presenter_may_chair:
         barred.add(item.presenter_id)
     return barred
+
+
+async def _item_under_lock(
+    session: AsyncSession, principal: Principal, service: Service, panel: Panel,
+    item_id: uuid.UUID, before_lock: Callable[[PanelItem], None] | None = None,
+) -> tuple[PanelItem, Case]:
+    """The panel's agenda item (of a case the caller may see) and its case, read again once the
+    case's lock is held, so that what a write that committed meanwhile left is what this act
+    sees (a decision, a withdrawal, a restriction shutting the caller out: 404 as for an item
+    never seen). ``before_lock`` checks the item first (403s that need no lock)."""
+    query = select(PanelItem).where(
+        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)))
+    item = (await session.exec(query)).first()
+    if item is None:
+        raise NotFound("No such panel item.")
+    if before_lock is not None:
+        before_lock(item)
+    case = await load_case(session, item.case_id, lock=True)
+    item = (await session.exec(query.execution_options(populate_existing=True))).first()
+    if item is None or case is None:
+        raise NotFound("No such panel item.")
+    return item, case
 
 
 async def _refuse_second_item(session: AsyncSession, panel: Panel, case: Case) -> None:
@@ -834,26 +847,18 @@ async def decide(
     kind = pack.panel(panel.kind)
     chair = kind.chair_role
     require_roles(principal, (chair,), "record panel decisions")
-    item = (await session.exec(select(PanelItem).where(
-        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
-        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
-    ))).first()
-    if item is None:
-        raise NotFound("No such panel item.")
-    if not kind.presenter_may_chair and item.presenter_id == principal.sub:
-        raise Forbidden(
-            "The presenter of a case cannot chair its decision; another panel member must "
-            f"chair this item ({pack.id}).", slug="presenter-cannot-chair",
-        )
-    case = await load_case(session, item.case_id, lock=True)
-    # Re-checked under the case's lock: a restriction may have shut the chair out, or another
+
+    def presenter_may_not_chair(item: PanelItem) -> None:
+        if not kind.presenter_may_chair and item.presenter_id == principal.sub:
+            raise Forbidden(
+                "The presenter of a case cannot chair its decision; another panel member must "
+                f"chair this item ({pack.id}).", slug="presenter-cannot-chair",
+            )
+
+    # Re-read under the case's lock: a restriction may have shut the chair out, or another
     # decision on this item committed, while we waited (404 as for a case never seen).
-    item = (await session.exec(select(PanelItem).where(
-        PanelItem.id == item_id, PanelItem.panel_id == panel.id,
-        col(PanelItem.case_id).in_(accessible_case_ids(principal, service.id)),
-    ).execution_options(populate_existing=True))).first()
-    if item is None or case is None:
-        raise NotFound("No such panel item.")
+    item, case = await _item_under_lock(session, principal, service, panel, item_id,
+                                        before_lock=presenter_may_not_chair)
     # The case's own holder does not decide it: a panel decision may lower a registered rating,
     # which the holder alone may not do (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will
     # act as chair for that case"; A12-3).
