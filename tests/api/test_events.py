@@ -486,6 +486,42 @@ async def test_S27_patch_in_custody_gives_the_steps_the_custody_event_gives(
                                       "rule": rule}
 
 
+async def test_S27_S32_S33_the_move_recorded_both_ways_asks_once(somerset: Tenant) -> None:
+    """S27, S32, S33 (14.3, 14.2, 14.2.1; quoted above). Attack pass 15, A15-1: IYSS recorded
+    the remand as the case's ``in_custody`` and then sent the ``custody_entry`` event for the
+    same move: each handover and documentation step was asked twice (the other order asked
+    once). Either order, one open step of each, with the first deadline; a case opened in
+    custody (or upserted so) owes them from its opening (A15-3)."""
+    codes = ("secure_estate_handover", "prepare_transfer_documentation",
+             "sign_off_transfer_documentation")
+    case = (await somerset.open_case())["data"]
+    await patch(somerset, case["id"], {"in_custody": True,
+                                       "occurred_at": "2026-10-23T15:00:00Z"})
+    await post_event(somerset, case["id"], type="custody_entry",
+                     occurred_at="2026-10-23T15:30:00Z")
+    steps = await case_steps(somerset, case["id"])
+    assert sorted(s["code"] for s in steps if s["code"] in codes) == sorted(codes)
+    assert the_step(steps, "prepare_transfer_documentation")["due_at"] == "2026-10-23T15:00:00Z"
+    opened = (await somerset.open_case(in_custody=True))["data"]
+    steps = await case_steps(somerset, opened["id"])
+    assert {s["code"]: (s["actor"], s["policy"]["rule"]) for s in steps if s["code"] in codes} \
+        == {"secure_estate_handover": ("case_holder", "S27"),
+            "prepare_transfer_documentation": ("case_holder", "S32"),
+            "sign_off_transfer_documentation": ("line_manager", "S33")}
+
+
+async def test_S34_a_case_opened_with_a_volunteer_owes_the_briefing(somerset: Tenant) -> None:
+    """S34 (16.2 "The YJT case holder will have completed a health and safety risk assessment
+    which will be shared with volunteers working with a child ... discussed prior to any contact
+    commencing"). Attack pass 15, A15-3: a case opened with ``volunteer_attached: true`` owed
+    no briefing; only a later PATCH asked for it. Opened so, the case holder owes it (no date:
+    before the first contact, which is not recorded)."""
+    case = (await somerset.open_case(volunteer_attached=True))["data"]
+    step = the_step(await case_steps(somerset, case["id"]), "brief_volunteer")
+    assert (step["actor"], step["due_at"], step["policy"]["rule"], step["policy"]["ref"]) == (
+        "case_holder", None, "S34", "16.2")
+
+
 async def test_S28_level_change_with_a_volunteer_attached(somerset: Tenant) -> None:
     """S28: a level change while a volunteer is attached: update the volunteer."""
     case = (await somerset.open_case(volunteer_attached=True))["data"]
