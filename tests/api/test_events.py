@@ -577,3 +577,25 @@ async def test_who_may_record_events(client: httpx.AsyncClient, somerset: Tenant
                                      headers=somerset.auth("case_holder")), 422)
     future = {"type": "new_incident", "occurred_at": "2099-01-01T00:00:00Z"}
     assert_problem(await client.post(url, json=future, headers=somerset.auth("case_holder")), 422)
+
+
+async def test_W16_W17_S17_a_mappa_category_cleared_owes_no_mappa_forms(
+    somerset: Tenant, wokingham: Tenant,
+) -> None:
+    """W16, W17 (Wokingham, Referrals into MAPPA: "The PYJS should notify the Central MAPPA Unit
+    ... of all MAPPA eligible young people using the MAPPA H form. For children that are
+    expected to be managed at level 2/3, the PYJS should make the referral using the MAPPA A
+    form"); S17 (Somerset 7, the MAPPA coordinator notified of a category 1 case). Attack pass
+    15, A15-6: a category (and level) cleared, recorded in error, left the forms owed. With no
+    category the child is not MAPPA eligible: each form's step is superseded."""
+    for t, body, forms in (
+            (wokingham, {"mappa_category": 2, "mappa_level": 2},
+             ("mappa_h_notification", "mappa_a_referral")),
+            (somerset, {"mappa_category": 1}, ("mappa_h_notification",))):
+        case = (await t.open_case())["data"]
+        owed = await patch(t, case["id"], body)
+        assert {c for c in forms} <= codes(owed["next_steps"]), t.pack
+        cleared = await patch(t, case["id"], dict.fromkeys(body))
+        assert cleared["data"]["mappa_category"] is None
+        left = {s["code"] for s in await case_steps(t, case["id"])}
+        assert left.isdisjoint(forms), (t.pack, left)
