@@ -263,10 +263,19 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
     (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
     event's own lines have asked for what a move into or out of custody needs; the same move
-    recorded by ``PATCH in_custody`` asks for it on the change)."""
+    recorded by ``PATCH in_custody`` asks for it on the change). A move dated before another
+    custody event already recorded changes nothing now: ``in_custody`` is where the latest move
+    by date left the child, not the one typed in last (attack pass 15, A15-14: a release dated
+    25 August typed in after an entry of 26 August took the child out of custody)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None or case.in_custody == in_custody:
+        return None
+    later = (await session.exec(select(CaseEvent.id).where(
+        col(CaseEvent.case_id) == case.id, col(CaseEvent.id) != event.id,
+        col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
+        col(CaseEvent.occurred_at) > event.occurred_at).limit(1))).first()
+    if later is not None:
         return None
     changes = {"in_custody": [case.in_custody, in_custody]}
     case.in_custody = in_custody

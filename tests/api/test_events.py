@@ -599,3 +599,20 @@ async def test_W16_W17_S17_a_mappa_category_cleared_owes_no_mappa_forms(
         assert cleared["data"]["mappa_category"] is None
         left = {s["code"] for s in await case_steps(t, case["id"])}
         assert left.isdisjoint(forms), (t.pack, left)
+
+
+async def test_S27_a_back_dated_custody_move_leaves_the_latest_move_standing(
+    somerset: Tenant,
+) -> None:
+    """S27 (14.3, 14.4). Attack pass 15, A15-14: a release dated Tuesday 25 August 2026 typed in
+    after an entry dated Wednesday 26 August left the child recorded out of custody; in time
+    order they are in custody. ``in_custody`` follows the latest move by date, whichever order
+    the events arrive in; each move still asks for its own handover."""
+    moves = [("custody_release", "2026-08-25T10:00:00Z"), ("custody_entry", "2026-08-26T10:00:00Z")]
+    for order in (moves, moves[::-1]):
+        case = (await somerset.open_case(in_custody=True))["data"]
+        for kind, at in order:
+            await post_event(somerset, case["id"], type=kind, occurred_at=at)
+        r = await somerset.client.get(f"/v1/cases/{case['id']}",
+                                      headers=somerset.auth("case_holder"))
+        assert r.json()["data"]["in_custody"] is True, order
