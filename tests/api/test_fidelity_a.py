@@ -394,3 +394,35 @@ async def test_S16_after_a_stood_in_discussion_on_an_allow_listed_case_reaches_t
     assert advise["policy"] == {**S, "ref": "2.2, 3.1", "rule": "S16"}
     r = await complete(somerset, advise["id"], "duty_manager", "duty_manager-3")
     assert r.status_code == 200, r.text
+
+
+async def test_S31_S33_line_manager_on_leave_the_duty_manager_signs_off_the_documentation(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S31 (13.4.2 "The line manager will check all documentation and sign off relevant
+    ASSETPLUS stage"), S33 (14.2.1 "It is the responsibility of line managers to ensure that
+    documentation has been countersigned and transferred appropriately") and 3.1 "If the line
+    manager is unavailable, the duty manager will undertake these functions". Attack pass 15,
+    A15-12: with the line manager on leave from Monday 2 to Friday 13 November 2026, a transfer
+    out on Monday 9 November (transfer Thursday 12th, the sign-off due at 00:00 that day) and a
+    remand the same day left both sign-offs with the absent line manager. They go to the duty
+    managers, unassigned, with the same deadlines; the case holder's own steps stay theirs."""
+    pin(monkeypatch, 2026, 11, 9, 9, 0)
+    case = (await somerset.open_case())["data"]
+    await away(somerset, "line_manager-1", "2026-11-02", "2026-11-13")
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/events", json={
+        "type": "transfer_out", "occurred_at": "2026-11-09T09:00:00Z",
+        "transfer_date": "2026-11-12"}, headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [sign] = steps_of(r.json()["next_steps"], "sign_off_transfer_documentation")
+    assert (sign["actor"], sign["assignee_id"], sign["due_at"], sign["policy"]) == (
+        "duty_manager", None, "2026-11-12T00:00:00Z", {**S, "ref": "13.4.2", "rule": "S31"})
+    [prepare] = steps_of(r.json()["next_steps"], "prepare_transfer_documentation")
+    assert (prepare["actor"], prepare["assignee_id"]) == ("case_holder", "case_holder-1")
+    other = (await somerset.open_case())["data"]
+    r = await somerset.client.post(f"/v1/cases/{other['id']}/events", json={
+        "type": "custody_entry", "occurred_at": "2026-11-09T09:00:00Z"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [sign] = steps_of(r.json()["next_steps"], "sign_off_transfer_documentation")
+    assert (sign["actor"], sign["assignee_id"], sign["due_at"], sign["policy"]) == (
+        "duty_manager", None, "2026-11-09T09:00:00Z", {**S, "ref": "14.2.1", "rule": "S33"})

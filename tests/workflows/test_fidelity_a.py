@@ -34,7 +34,9 @@ def test_S18_countersign_opens_with_the_submitted_review_stage() -> None:
 
 def test_S5_stand_ins_follow_the_seed() -> None:
     """3.1 "If the line manager is unavailable, the duty manager will undertake these
-    functions" (S4-S6, S18's countersignature), 3.3 "the relevant line manager or duty manager
+    functions" (S4-S6, S18's countersignature; the line manager's sign-off of the AssetPlus
+    stage and documentation for a transfer or the secure estate, S31 13.4.2 and S33 14.2.1, is
+    that countersignature: attack pass 15, A15-12), 3.3 "the relevant line manager or duty manager
     will refer the case" (S24), 13.4.3 "the line manager, operational manager or YJT manager"
     (S26: the chair); 4.5's monthly review (S11) names no stand-in, nor does any Wokingham
     line-manager duty."""
@@ -47,6 +49,8 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("S6", "countersign_risk_plan"): "duty_manager",
         ("S24", "escalate_to_service_manager"): "duty_manager",
         ("S26", "manager_handover_call"): "chair",
+        ("S31", "sign_off_transfer_documentation"): "duty_manager",
+        ("S33", "sign_off_transfer_documentation"): "duty_manager",
     }
     assert not [r for r in packs()["wokingham-pyjs-2024"].rules if r.stand_in]
     assert somerset.escalation.target("duty_manager") == "chair"
