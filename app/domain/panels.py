@@ -49,6 +49,7 @@ from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus
+from app.domain.replay import replay_later_acts
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
@@ -948,6 +949,14 @@ async def decide(
     item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
     session.add(item)
     await session.flush()
+    # The decision is dated at the sitting: acts recorded before it but dated after the panel sat
+    # (a rating that rose to very high that afternoon) owe, after it, what they owe in time
+    # order (the review it booked makes a rise a new referral: S7 3.2.4, W7; attack pass 15,
+    # A15-7), the item now decided. Replayed as a back-dated judgement or event replays them
+    # (app.domain.replay).
+    replayed = await replay_later_acts(wctx, since=occurred_at)
+    if replayed is not None:
+        result = result.merge(replayed)
     await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
                      change=item.decision)
     await emit(session, "panel.decision", item.id, service_id=service.id,

@@ -189,3 +189,57 @@ async def test_S29_W25_a_sitting_recorded_after_it_took_place_is_done_by_its_dec
     [done] = owed(await steps_of(t, case_id, "done"))
     assert (done["id"], done["completed_by"], done["satisfied_by"]) == (
         step["id"], "chair-2", {"type": "panel_item", "id": item})
+
+
+@pytest.mark.parametrize(("pack", "kind", "code", "rule", "due"), [
+    ("somerset-yjt-2023", "marp", "refer_to_panel", "S7", None),
+    ("wokingham-pyjs-2024", "high_risk_panel", "request_high_risk_panel", "W7",
+     "2026-09-02T22:59:59Z")])
+async def test_S7_W7_a_rise_after_the_sitting_recorded_before_its_decision_goes_back(
+        client: httpx.AsyncClient, settings: Settings, pack: str, kind: str, code: str,
+        rule: str, due: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7 (Somerset 3.2.4: very high "will trigger the case being dealt with as a priority at
+    all stages. The case holder will refer the case to the next YJT MARP"), W7 (Wokingham
+    "request a High-Risk Panel within two working days of 1. Assessing a child as high or very
+    high ROSH"). Attack pass 15, A15-7: the panel sat on Friday 28 August 2026 at 13:30Z with
+    the case at high; ROSH rose to very high at 14:00Z. Recorded in time order the rise goes
+    back to the panel; with the rise typed in before the panel's decision (dated at the
+    sitting) it did not. Both orders now give the same step (Somerset: at the next MARP, none
+    booked; Wokingham: two working days over the late-summer bank holiday, Monday 31 August,
+    so the end of Wednesday 2 September)."""
+    pin(monkeypatch, 2026, 8, 28, 15, 0)
+    got = {}
+    for order in ("decision first", "rise first"):
+        t = await make_tenant(client, settings, pack)
+        case_id = str((await t.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]["id"])
+
+        async def rate(level: str, at: str, case_id: str = case_id, t: Tenant = t) -> None:
+            body: dict[str, Any] = {"domain": "rosh", "level": level, "occurred_at": at}
+            if t.pack.startswith("wokingham"):
+                body = {**with_matrix(t.pack, body), "victims": ["public"]}
+            r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+                                    headers=t.auth("case_holder"))
+            assert r.status_code == 201, r.text
+
+        await rate("high", "2026-08-20T10:00:00Z")
+        await refer_to_marp(t, case_id, "2026-08-20T11:00:00Z")
+        sitting = await panel(t, kind, "2026-08-28T13:30:00Z", "chair-2")
+        item, _ = await on_agenda(t, sitting, case_id)
+
+        async def decide_it(t: Tenant = t, sitting: str = sitting, item: str = item) -> None:
+            r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision",
+                                    json={"actions": [], "minutes": "Discussed.",
+                                          "review_date": "2026-09-25"},
+                                    headers=t.auth("chair", "chair-2"))
+            assert r.status_code == 200, r.text
+
+        if order == "decision first":
+            await decide_it()
+            await rate("very_high", "2026-08-28T14:00:00Z")
+        else:
+            await rate("very_high", "2026-08-28T14:00:00Z")
+            await decide_it()
+        steps = [s for s in await steps_of(t, case_id) if s["code"] == code]
+        got[order] = [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in steps]
+    assert got == {"decision first": [("case_holder", due, rule)],
+                   "rise first": [("case_holder", due, rule)]}
