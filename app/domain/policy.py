@@ -1020,6 +1020,54 @@ async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Ste
     return steps
 
 
+async def reopen_done_by(
+    wctx: WriteContext, *, act: tuple[str, uuid.UUID], note: str,
+    exclude_subject: uuid.UUID | None = None,
+) -> list[Step]:
+    """The act ``(kind, id)`` no longer answers the steps it did (a referral withdrawn or
+    declined, A10-26; an agenda item withdrawn before the panel heard the case, attack passes
+    16 and 17, A16-19, A17-2): each is owed again as a new open step with the done one's
+    deadline, reasons and subject, unless one of its code and subject is open already; each is
+    audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself).
+    The caller re-dates what waits for a panel (:func:`redate_returning_next_panel_steps`)."""
+    session = wctx.session
+    kind, ident = act
+    query = select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.done,
+        Step.satisfied_by_type == kind, Step.satisfied_by_id == ident)
+    if exclude_subject is not None:
+        query = query.where(Step.subject_id != exclude_subject)
+    reopened = []
+    for done in (await session.exec(query)).all():
+        still_open = (await session.exec(select(Step.id).where(
+            Step.case_id == done.case_id, Step.code == done.code,
+            Step.subject_id == done.subject_id, Step.status == StepStatus.open,
+        ))).first()
+        if still_open is not None:
+            continue
+        step = Step(
+            service_id=done.service_id, case_id=done.case_id, code=done.code,
+            rule_id=done.rule_id, title=done.title, actor=done.actor,
+            assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
+            awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
+            recurrence=done.recurrence, policy_pack=done.policy_pack,
+            policy_version=done.policy_version,
+            policy_ref=done.policy_ref, subject_id=done.subject_id,
+            raised_at=done.raised_at, overdue_at=done.overdue_at,
+            owner_role=done.owner_role, reasons=list(done.reasons or []), note=note,
+        )
+        session.add(step)
+        reopened.append(step)
+    await session.flush()
+    for step in reopened:
+        await wctx.audit(
+            "step.create", entity_type="step", entity_id=step.id, reason=step.note,
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None},
+        )
+    return reopened
+
+
 NEXT_PANEL = "next-panel"
 
 
