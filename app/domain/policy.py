@@ -928,9 +928,21 @@ async def supersede_all_open(
 ) -> PolicyResult:
     """Close every open step of the case as superseded (e.g. the case was closed; with
     ``closure`` the steps are marked so that a reopening can reinstate them, and each is
-    announced, ``step.superseded``, as its reinstatement will be: ``step.reinstated``)."""
+    announced, ``step.superseded``, as its reinstatement will be: ``step.reinstated``).
+
+    A closure keeps open the steps of the codes the pack's ``survives_closure`` lists (duties
+    owed past the end of the work: Somerset 12, 13.4.3; attack pass 16, A16-6, A16-7), and the
+    open escalation of such a step; they are the answer's ``next_steps``."""
     session, case = wctx.session, wctx.case
     open_steps = await open_steps_of(session, case.id)
+    kept: list[Step] = []
+    if closure and wctx.pack.survives_closure:
+        owed = set(wctx.pack.survives_closure)
+        kept = [s for s in open_steps if s.code in owed]
+        kept_ids = {s.id for s in kept}
+        kept += [s for s in open_steps
+                 if s.code == ESCALATION_CODE and s.subject_id in kept_ids]
+        open_steps = [s for s in open_steps if s not in kept]
     for step in open_steps:
         step.status = StepStatus.superseded
         step.note = _append(step.note, f"Superseded: {reason}")
@@ -944,7 +956,8 @@ async def supersede_all_open(
             await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
                        payload={"case_id": str(case.id), "step_id": str(step.id),
                                 "code": step.code})
-    return PolicyResult(next_steps=[], superseded=open_steps)
+    next_steps = await open_steps_out(session, case.id) if kept else []
+    return PolicyResult(next_steps=next_steps, superseded=open_steps)
 
 
 async def supersede_codes(
