@@ -997,13 +997,14 @@ async def reinstate_closed_steps(
     (``step.reinstated``); the assignee follows the case's current holders.
 
     ``paused``: the period the case was closed (aware UTC ``closed_at``, reopening). A step
-    overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in
-    the timeliness report (a close and reopen launders nothing). A step not yet overdue at the
-    closure had its clock stopped while the case was closed: both move later by the length of
-    the closed period, so nothing comes back due on a day the case was closed (attack pass 17,
-    A17-1: Somerset 2.1's AssetPlus "within 4 weeks of start of YJT involvement", closed two
-    days in and reopened six weeks later, came back overdue at once). A ``next-panel`` step is
-    left to :func:`redate_returning_next_panel_steps` (the panels as they now stand)."""
+    overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
+    timeliness report (a close and reopen launders nothing). A step not yet overdue at the
+    closure had its clock stopped while the case was closed: both move later by the closed
+    period's length in days (a part day counts as one; London wall clock), so nothing comes back
+    due on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
+    weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
+    back overdue at once). A ``next-panel`` step is left to
+    :func:`redate_returning_next_panel_steps` (the panels as they now stand)."""
     session, case, service = wctx.session, wctx.case, wctx.service
     rows = await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.superseded,
@@ -1053,12 +1054,12 @@ def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> Non
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
     if overdue <= closed_at:
         return
-    paused = reopened_at - closed_at
-    step.due_at = _later_on_the_clock(due, paused)
+    # Whole days (a part day counts as one), so a deadline keeps its time of day.
+    days = -(-(reopened_at - closed_at) // timedelta(days=1))
+    step.due_at = _later_on_the_clock(due, timedelta(days=days))
     if step.overdue_at is not None:
-        step.overdue_at = _later_on_the_clock(overdue, paused)
-    days = paused.total_seconds() / 86400
-    step.note = _append(step.note, f"Due date moved on by the {days:.1f} days the case was "
+        step.overdue_at = _later_on_the_clock(overdue, timedelta(days=days))
+    step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
                                    "closed (not yet overdue at the closure)")
 
 
