@@ -522,7 +522,14 @@ async def _update_from_system(
             errors=[{"loc": "body.child.date_of_birth",
                      "msg": f"must not be after the case's opened_at ({case.opened_at})"}],
             extra={"bound": {"field": "child.date_of_birth", "name": "the case's opened_at",
-                             "value": case.opened_at.isoformat()}})
+                             "value": case.opened_at.isoformat()}},
+            withheld=Unprocessable(
+                "The child's date of birth would fall after the case opened.",
+                slug="occurred-before-bound",
+                errors=[{"loc": "body.child.date_of_birth",
+                         "msg": "must not be after the case's opened_at"}],
+                extra={"bound": {"field": "child.date_of_birth",
+                                 "name": "the case's opened_at"}}))
     if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager can reassign a case.")
     if INTERVENTION_FIELDS & sent.keys() and role not in (*MANAGERS, "feed"):
