@@ -38,6 +38,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.history import RecordChange
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
@@ -214,7 +215,10 @@ async def record_event(
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    wf_event = wctx.event("case_event", event_data(event), subject_id=event.id)
+    data = event_data(event)
+    if await custody_move_recorded(session, case, event.type):
+        data["custody_move_recorded"] = True
+    wf_event = wctx.event("case_event", data, subject_id=event.id)
     if dated_before_a_rating(case, occurred_at):
         # Typed in after a later judgement: judged on the ratings of its own date, asking only
         # what the history in time order still owes (A11-5, redate6's leftover).
@@ -257,6 +261,28 @@ async def _end_steps(
     return await policy.supersede_codes(
         wctx, codes=declared.ends_steps, act=("event", event.id),
         reason=f"{reason} (event {event.id})")
+
+
+async def custody_move_recorded(session: AsyncSession, case: Case, event_type: str) -> bool:
+    """Whether a custody event reports a move the case already records: ``in_custody`` is
+    already where the event would put it, and the last recorded change of ``in_custody`` (the
+    field-change history: a ``PATCH``, an upsert or an earlier custody event) made it so.
+    Somerset 14.3/14.4 and Wokingham "Internal and External Controls" ask their steps once for
+    one move: IYSS recorded the release as ``in_custody: false`` and then sent the
+    ``custody_release`` event for it (attack pass 15, A15-1, release half). A release on a case
+    never recorded in custody (its ``in_custody`` false from its opening) is a real release."""
+    target = IN_CUSTODY_AFTER.get(event_type)
+    if target is None or case.in_custody != target:
+        return False
+    rows = await session.exec(
+        select(RecordChange.changes).where(
+            RecordChange.entity_type == "case", RecordChange.entity_id == case.id)
+        .order_by(col(RecordChange.recorded_at).desc()))
+    for changes in rows:
+        moved = (changes or {}).get("in_custody")
+        if moved is not None:
+            return bool(moved[0] is not None and moved[0] != moved[1] and moved[1] == target)
+    return False
 
 
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:

@@ -72,6 +72,11 @@ EVENT_FLAGS: tuple[str, ...] = (
     # (``PATCH in_custody``) has no event, and the same lines ask for them on the change
     # (attack pass 14, A14-21).
     "custody_event",
+    # A ``custody_entry``/``custody_release`` event reporting a move the case already records:
+    # ``in_custody`` is already where the event would put it, by a recorded move (``PATCH
+    # in_custody`` or an earlier custody event). The lines the move asked for were asked then;
+    # a release on a case never recorded in custody is a real release (attack pass 15, A15-1).
+    "custody_move_recorded",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {
