@@ -949,13 +949,16 @@ async def supersede_all_open(
 
 async def supersede_codes(
     wctx: WriteContext, *, codes: Sequence[str], reason: str,
-    act: tuple[str, uuid.UUID] | None = None,
+    act: tuple[str, uuid.UUID] | None = None, subjects: Collection[uuid.UUID] | None = None,
 ) -> PolicyResult | None:
-    """Close the case's open steps of these codes as superseded, with ``reason`` (e.g. work with
-    the child that a recorded death ends), linked to the act that ended them; audited in the
-    write's transaction. None when no open step has one of the codes."""
+    """Close the case's open steps of these codes (any code when ``codes`` is empty and
+    ``subjects`` is given) about these ``subjects`` (None: any) as superseded, with ``reason``
+    (e.g. work with the child that a recorded death ends), linked to the act that ended them;
+    audited in the write's transaction. None when no open step matches."""
     session = wctx.session
-    ended = [s for s in await open_steps_of(session, wctx.case.id) if s.code in codes]
+    ended = [s for s in await open_steps_of(session, wctx.case.id)
+             if (s.code in codes or (not codes and subjects is not None))
+             and (subjects is None or s.subject_id in subjects)]
     if not ended:
         return None
     for step in ended:

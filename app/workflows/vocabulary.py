@@ -126,6 +126,11 @@ class EventType(_Strict):
     # in the event's own transaction. Steps the policy asks for after the event stay open.
     ends_steps: tuple[Code, ...] = ()
     ends_reason: Text | None = None
+    # A later event of this type replaces the arrangements an earlier one made (a second
+    # transfer out: the transfer now planned is that one): the open steps raised about an
+    # earlier event of the type, dated at or before this one, are superseded, audited, in the
+    # event's transaction (attack pass 15, A15-2).
+    replaces_earlier: bool = False
 
 
 class ReferralKind(_Strict):
