@@ -19,7 +19,6 @@ from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
     load_case,
-    require_not_case_holder,
     require_open_case,
     require_roles,
     restriction_clause,
@@ -599,8 +598,8 @@ async def add_item(
         # chair the panel ... another panel member will act as chair for that case"): the duty
         # goes to the chairs, unnamed (attack passes 12 and 14, A12-15, A14-15).
         {"panel_id": str(panel.id), "panel_kind": panel.kind,
-         "panel_chair_id": None if panel.chair_id in _may_not_chair(wctx, panel, case, item)
-         else panel.chair_id,
+         "panel_chair_id": None if panel.chair_id in may_not_chair(
+             wctx.pack.panel(panel.kind), item, case) else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
     # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
@@ -637,13 +636,35 @@ async def withdraw_item(
         await policy.current(session, case))
 
 
-def _may_not_chair(wctx: WriteContext, panel: Panel, case: Case, item: PanelItem) -> set[str]:
-    """Who may not record the decision on this agenda item: the case's holder, and its
-    presenter unless the pack's panel kind lets a presenter chair (``presenter_may_chair``)."""
-    barred = {case.case_holder_id}
-    if item.presenter_id and not wctx.pack.panel(panel.kind).presenter_may_chair:
-        barred.add(item.presenter_id)
+def may_not_chair(kind: PanelKind, item: PanelItem, case: Case | None) -> dict[str, str]:
+    """Who may not record the decision on this agenda item, each with the problem slug of
+    their refusal (403), in the order they are refused: its presenter unless the pack's panel
+    kind lets a presenter chair (``presenter_may_chair``; ``presenter-cannot-chair``, Somerset
+    7.1.5 "Where a line-manager attends the MARP on a case holder's behalf, they will not chair
+    the panel"), then the case's holder (``case-holder-cannot-chair``: a decision may lower a
+    registered rating, which the holder alone may not do, Somerset 4.3, 7.2.1; A12-3).
+    ``case`` None: the presenter alone (checked before the case's lock). The one rule behind
+    the chair's duty at the item's adding and the refusals of its decision."""
+    barred: dict[str, str] = {}
+    if item.presenter_id and not kind.presenter_may_chair:
+        barred[item.presenter_id] = "presenter-cannot-chair"
+    if case is not None:
+        barred.setdefault(case.case_holder_id, "case-holder-cannot-chair")
     return barred
+
+
+def _refuse_barred_chair(principal: Principal, kind: PanelKind, pack_id: str, item: PanelItem,
+                         case: Case | None) -> None:
+    """403 when the principal may not chair this item's decision (:func:`may_not_chair`)."""
+    slug = may_not_chair(kind, item, case).get(principal.sub)
+    if slug == "presenter-cannot-chair":
+        raise Forbidden(
+            "The presenter of a case cannot chair its decision; another panel member must "
+            f"chair this item ({pack_id}).", slug=slug,
+        )
+    if slug is not None:
+        raise Forbidden("You hold this case: another panel member chairs its decision.",
+                        slug=slug)
 
 
 async def _item_under_lock(
@@ -850,21 +871,16 @@ async def decide(
     require_roles(principal, (chair,), "record panel decisions")
 
     def presenter_may_not_chair(item: PanelItem) -> None:
-        if not kind.presenter_may_chair and item.presenter_id == principal.sub:
-            raise Forbidden(
-                "The presenter of a case cannot chair its decision; another panel member must "
-                f"chair this item ({pack.id}).", slug="presenter-cannot-chair",
-            )
+        _refuse_barred_chair(principal, kind, pack.id, item, None)
 
     # Re-read under the case's lock: a restriction may have shut the chair out, or another
     # decision on this item committed, while we waited (404 as for a case never seen).
     item, case = await _item_under_lock(session, principal, service, panel, item_id,
                                         before_lock=presenter_may_not_chair)
-    # The case's own holder does not decide it: a panel decision may lower a registered rating,
-    # which the holder alone may not do (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will
-    # act as chair for that case"; A12-3).
-    require_not_case_holder(principal, case, slug="case-holder-cannot-chair",
-                            who_does_it="another panel member chairs its decision.")
+    # Neither the case's own holder nor (where the pack says so) its presenter decides it, as
+    # they stand under the lock (:func:`may_not_chair`; Somerset 7.1.5 "another panel member
+    # will act as chair for that case").
+    _refuse_barred_chair(principal, kind, pack.id, item, case)
     # The panel as it stands under the lock (a move or cancellation waits for no case write,
     # it is waited for): the decision is dated by the sitting's time now.
     panel = await _panel_again(session, panel)
