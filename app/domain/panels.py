@@ -781,6 +781,37 @@ def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None 
     return occurred_at
 
 
+def sat_while_open(case: Case, panel: Panel, occurred_at: datetime) -> bool:
+    """Whether the panel sat, and decided, while the case was open: always for an open case;
+    for a closed one, when the sitting and the decision's time are before its closure."""
+    if case.closed_at is None:
+        return True
+    closed_at = stored_utc(case.closed_at)
+    return stored_utc(panel.scheduled_for) < closed_at and occurred_at <= closed_at
+
+
+async def _record_on_closed_case(
+    wctx: WriteContext, *, body: PanelDecisionCreate, panel: Panel, item: PanelItem
+) -> policy.PolicyResult:
+    """The decision of a panel that sat while the case was open, recorded after its closure
+    (attack pass 15, A15-13): the minutes, ratings, actions and review date are kept on the
+    item and audited (``panel.decision``, with ``case_closed_at``), so the record of the sitting
+    is complete; the case stays closed and unchanged (no rating, MAPPA level or step: its
+    closure superseded every duty and nobody holds it; the judgements route refuses a rating on
+    a closed case alike). Reopening the case runs the policy for its state then; the actions
+    the panel agreed are in the decision for whoever takes the case on."""
+    item.decided_at, item.decided_by = wctx.occurred_at, wctx.principal.sub
+    item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
+    wctx.session.add(item)
+    await wctx.session.flush()
+    closed_at = iso_utc(wctx.case.closed_at) if wctx.case.closed_at else None
+    await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
+                     change={**item.decision, "case_closed_at": closed_at})
+    await emit(wctx.session, "panel.decision", item.id, service_id=wctx.service.id,
+               payload={"case_id": str(wctx.case.id), "panel_id": str(panel.id)})
+    return await policy.current(wctx.session, wctx.case)
+
+
 def _before_panel(start: datetime) -> dict[str, object]:
     when = iso_utc(start)  # UTC with Z, as every time the service answers (attack 12, A12-5)
     return {"panel_starts_at": when,
@@ -894,11 +925,13 @@ async def decide(
         # withdrawal): the panel does not decide it (A11-16).
         raise conflicting("panel item", "decide", "withdrawn",
                           item_out(item).model_dump(mode="json"))
-    # A panel cannot act on a closed case (its steps would fall due on a case nobody holds),
-    # even when it sat before the closure: as for any act back-dated before a closure, 409.
-    require_open_case(case, "record a panel decision")
     # Dated at the panel's start by default; before it starts, 409 (names both moments).
     occurred_at = decision_time(body, panel)
+    # A panel that sat while the case was open has its decision recorded after the closure
+    # (the minutes are typed up later; attack pass 15, A15-13); one after it acts on a case
+    # nobody holds: 409 ``case-closed``.
+    if not sat_while_open(case, panel, occurred_at):
+        require_open_case(case, "record a panel decision")
     require_within_case(case, occurred_at)
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
     _refuse_stale_ratings(body, case, sat_at)
@@ -908,6 +941,8 @@ async def decide(
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=chair, occurred_at=occurred_at)
+    if case.closed_at is not None:
+        return item, await _record_on_closed_case(wctx, body=body, panel=panel, item=item)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
