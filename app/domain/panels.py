@@ -221,7 +221,7 @@ async def create_panel(
 
 async def _redate_next_panel_steps(
     session: AsyncSession, principal: Principal, ctx: policy.PolicyContext, service: Service,
-    panel: Panel, change: str,
+    panel: Panel, change: str, *, void: bool = False,
 ) -> None:
     """After a panel of the service was scheduled, moved or cancelled (``change``), under the
     service's exclusive policy lock: every open ``next-panel`` step of the service is due at the
@@ -250,9 +250,12 @@ async def _redate_next_panel_steps(
         wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                             principal=principal, role=_scheduler_role(principal),
                             occurred_at=now)
-        await policy.run(wctx, event=wctx.event(
-            "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
-                                "change": change}, subject_id=panel.id))
+        data = {"panel_id": str(panel.id), "kind": panel.kind, "change": change}
+        if void:
+            # A booking made by mistake in the past, cancelled: the dates it gave were no
+            # deadlines (A15-5); the steps due at it get the panels' dates as they now stand.
+            data["void_due_at"] = iso_utc(panel.scheduled_for)
+        await policy.run(wctx, event=wctx.event("panel_scheduled", data, subject_id=panel.id))
 
 
 async def _panel_to_change(
@@ -281,31 +284,37 @@ async def _panel_to_change(
     if any(item.decided_at is not None for item in items):
         raise Conflict("The panel has sat: a decision is recorded on it.", slug="panel-decided")
     if panel.scheduled_for <= utcnow() and not (
-            cancelling and await _booking_mistake(session, service, panel)):
+            cancelling and _booking_mistake(panel)):
         raise Conflict("The panel's time has passed: it can no longer be moved or cancelled "
                        "(a panel booked after its time may be cancelled while no case is on "
-                       "its agenda and no step is due at it).", slug="panel-has-sat")
+                       "its agenda and nothing is decided at it).", slug="panel-has-sat")
     return service, panel, items
 
 
-async def _booking_mistake(
-    session: AsyncSession, service: Service, panel: Panel
-) -> bool:
+def _booking_mistake(panel: Panel) -> bool:
     """Whether a panel whose time has passed may still be cancelled as a booking made by
     mistake (attack pass 12, A12-13: a MARP booked in the past by a slip could never be taken
-    off again). Only when cancelling it erases nothing that happened: it was booked after its
-    own time (nobody was ever due at it in advance: a sitting booked ahead that then passed
-    stays, A10-1), no decision or case stands on it (every item withdrawn: the caller answers
-    409 ``panel-has-items`` for one standing), and no open
-    ``next-panel`` step is due at it (a back-filled sitting that made a missed referral late,
-    Somerset 3.2.3 "refer the case to the next YJT MARP", keeps it late)."""
-    if stored_utc(panel.created_at) < stored_utc(panel.scheduled_for):
-        return False
+    off again). Only when cancelling it erases no sitting: it was booked after its own time
+    (nobody was ever due at it in advance: a sitting booked ahead that then passed stays,
+    A10-1) and nothing was decided at it (the caller answers 409 ``panel-decided``) nor stands
+    on its agenda (every item withdrawn: 409 ``panel-has-items`` for one standing). The
+    ``next-panel`` steps the booking re-dated to it (every waiting case's, Somerset 3.2.3
+    "refer the case to the next YJT MARP") no longer keep it: a sitting that really took place
+    is back-filled with its items and decisions, which keep it; a slip that re-dated the steps
+    of every waiting case could otherwise never be undone (attack pass 15, A15-5). Cancelling
+    gives those steps back the dates the panels as they now stand give them (the dates they
+    had before the slip), each re-date audited."""
+    return stored_utc(panel.created_at) >= stored_utc(panel.scheduled_for)
+
+
+async def _steps_due_at(session: AsyncSession, service: Service, panel: Panel) -> list[str]:
+    """The ids of the service's open ``next-panel`` steps due at the panel's time."""
     at = stored_utc(panel.scheduled_for)
-    due = await session.exec(select(Step.due_at).where(
+    rows = await session.exec(select(Step.id, Step.due_at).where(
         Step.service_id == service.id, Step.status == StepStatus.open,
         Step.deadline_form == NEXT_PANEL, col(Step.due_at).is_not(None)))
-    return all(stored_utc(when) != at for when in due.all() if when is not None)
+    return sorted(str(sid) for sid, when in rows.all()
+                  if when is not None and stored_utc(when) == at)
 
 
 async def reschedule_panel(
@@ -368,9 +377,13 @@ async def cancel_panel(
                        slug="panel-has-items")
     change: dict[str, Any] = {"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)}
     if panel.scheduled_for <= utcnow():
-        # A booking made after its own time, taken off as a mistake (A12-13): said so.
+        # A booking made after its own time, taken off as a mistake (A12-13): said so, with
+        # the steps it had re-dated to itself (given their dates back below; A15-5).
         change["booked_at"] = iso_utc(panel.created_at)
         change["past"] = True
+        due_at_it = await _steps_due_at(session, service, panel)
+        if due_at_it:
+            change["steps_redated"] = due_at_it
     if items:
         # The withdrawn items go with the panel; each withdrawal stays in the case's audit,
         # and the cancellation names them.
@@ -384,7 +397,8 @@ async def cancel_panel(
                payload={"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)})
     await session.delete(panel)
     await session.flush()
-    await _redate_next_panel_steps(session, principal, ctx, service, panel, "cancelled")
+    await _redate_next_panel_steps(session, principal, ctx, service, panel, "cancelled",
+                                   void=bool(change.get("past")))
 
 
 def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime) -> None:
