@@ -16,6 +16,7 @@ policy lock).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -101,15 +102,42 @@ async def withdraw_item(
 
 
 async def has_panel_route(wctx: WriteContext) -> bool:
-    """Whether the case may stand on a panel's agenda: on the register, or a panel referral
-    made and neither withdrawn nor declined (as putting it there requires)."""
+    """Whether the case may stand on a panel's agenda: on the register, a panel referral
+    made and neither withdrawn nor declined, or owed a panel that only the panel's decision
+    gives (an open step of the pack's ``[closures] panel_decision_then``: Wokingham W19's
+    monthly MAPPA level 1 review), as putting it there requires
+    (``panels._require_panel_route``)."""
     if wctx.case.on_register:
         return True
     conn = await wctx.session.connection()
     live = await conn.execute(sa.select(_REFERRAL.c.case_id).where(
         _REFERRAL.c.case_id == wctx.case.id, _REFERRAL.c.kind == "panel",
         _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES)).limit(1))
-    return live.first() is not None
+    if live.first() is not None:
+        return True
+    owed = wctx.pack.closes("panel_decision_then")
+    if not owed:
+        return False
+    step = await wctx.session.exec(select(Step.id).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(owed)).limit(1))
+    return step.first() is not None
+
+
+async def withdraw_unowed(
+    wctx: WriteContext, *, superseded: Sequence[Step]
+) -> list[uuid.UUID]:
+    """After an act that superseded a step owing the case a panel (``panel_decision_then``:
+    Wokingham W19's monthly review of a MAPPA level 1 child, ended when the MAPPA category
+    and level are cleared), the case leaves the agendas of panels not yet sat unless
+    something else still brings it there (:func:`withdraw_unneeded`; attack pass 15, A15-6:
+    the case stayed on the High-Risk Panel's agenda it no longer owed). The ids withdrawn."""
+    owed = wctx.pack.closes("panel_decision_then")
+    ended = sorted({step.code for step in superseded if step.code in owed})
+    if not ended:
+        return []
+    return await withdraw_unneeded(
+        wctx, why=f"the case no longer owes the panel ({', '.join(ended)} ended)")
 
 
 async def withdraw_unneeded(wctx: WriteContext, *, why: str) -> list[uuid.UUID]:

@@ -549,7 +549,7 @@ async def _update_from_system(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=now)
     await _reassign(wctx, moves=moves)
-    result = await _run_case_changed(wctx, changes)
+    result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,
@@ -832,7 +832,7 @@ async def patch_case(
     # The engine sees the change made under the role that authorised the PATCH (as the audit
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
-    result = await _run_case_changed(wctx, changes)
+    result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
@@ -853,6 +853,19 @@ async def _run_case_changed(
     if wctx.case.closed_at is not None and "closed_at" not in changes:
         return await policy.current(wctx.session, wctx.case)
     return await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+
+
+async def _leave_unowed_agendas(
+    wctx: WriteContext, result: policy.PolicyResult
+) -> policy.PolicyResult:
+    """A change that ended the panel the case was owed (Wokingham W19's monthly review of a
+    MAPPA level 1 child, its category and level cleared) takes it off the agendas of panels
+    to come, kept withdrawn for audit, when nothing else brings it there (attack pass 15,
+    A15-6, agenda half)."""
+    if not result.superseded:
+        return result
+    gone = await agenda.withdraw_unowed(wctx, superseded=result.superseded)
+    return result.merge(await policy.current(wctx.session, wctx.case)) if gone else result
 
 
 async def _shut_out(
