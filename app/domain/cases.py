@@ -549,6 +549,8 @@ async def _update_from_system(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=now)
     await _reassign(wctx, moves=moves)
+    if moves:
+        await agenda.follow_holders(wctx, moves=moves)
     result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
@@ -821,14 +823,21 @@ async def patch_case(
     rehomed: list[Step] = []
     if restriction_changed:
         await _record_restriction(wctx)
-        # No open step stays with someone the restriction now shuts out (M2).
-        rehomed = await policy.rehome_shut_out_steps(
-            wctx, shut_out=await _shut_out(session, case))
+        # No open step stays with someone the restriction now shuts out (M2), nor an agenda
+        # item's presenting (A15-11).
+        shut_out = await _shut_out(session, case)
+        rehomed = await policy.rehome_shut_out_steps(wctx, shut_out=shut_out)
+        if not REASSIGNMENT.keys() & changes.keys():
+            await agenda.follow_holders(wctx, moves={}, shut_out=shut_out)
     if not changes:
         return service, case, CasePatched(await policy.current(session, case), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
     moved = rehomed + await _reassign(wctx, moves=moves)
+    if moves:
+        await agenda.follow_holders(
+            wctx, moves=moves,
+            shut_out=await _shut_out(session, case) if case.access_mode is not None else None)
     # The engine sees the change made under the role that authorised the PATCH (as the audit
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.

@@ -584,6 +584,15 @@ async def add_item(
                                    case, "body.case_id", chair_id=panel.chair_id)
     await _require_panel_route(session, case, body.referral_id,
                                owed=ctx.pack_now(service).closes("panel_decision_then"))
+    if case.access_mode is not None and shuts_out(case.access_mode,
+                                                  set(await staff_of(session, case)),
+                                                  body.presenter_id):
+        # The presenter brings the case to the panel and must see it (A15-11).
+        raise Unprocessable(
+            "The presenter may not see this restricted case; name someone with access (the "
+            "case holder presents, Somerset 7.1.1).", slug="restriction-shuts-out-presenter",
+            errors=[{"loc": "body.presenter_id",
+                     "msg": "the case's access restriction shuts this presenter out"}])
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
     session.add(item)
@@ -612,7 +621,7 @@ async def add_item(
         # chair the panel ... another panel member will act as chair for that case"): the duty
         # goes to the chairs, unnamed (attack passes 12 and 14, A12-15, A14-15).
         {"panel_id": str(panel.id), "panel_kind": panel.kind,
-         "panel_chair_id": None if panel.chair_id in may_not_chair(
+         "panel_chair_id": None if panel.chair_id in agenda.may_not_chair(
              wctx.pack.panel(panel.kind), item, case) else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
@@ -650,27 +659,11 @@ async def withdraw_item(
         await policy.current(session, case))
 
 
-def may_not_chair(kind: PanelKind, item: PanelItem, case: Case | None) -> dict[str, str]:
-    """Who may not record the decision on this agenda item, each with the problem slug of
-    their refusal (403), in the order they are refused: its presenter unless the pack's panel
-    kind lets a presenter chair (``presenter_may_chair``; ``presenter-cannot-chair``, Somerset
-    7.1.5 "Where a line-manager attends the MARP on a case holder's behalf, they will not chair
-    the panel"), then the case's holder (``case-holder-cannot-chair``: a decision may lower a
-    registered rating, which the holder alone may not do, Somerset 4.3, 7.2.1; A12-3).
-    ``case`` None: the presenter alone (checked before the case's lock). The one rule behind
-    the chair's duty at the item's adding and the refusals of its decision."""
-    barred: dict[str, str] = {}
-    if item.presenter_id and not kind.presenter_may_chair:
-        barred[item.presenter_id] = "presenter-cannot-chair"
-    if case is not None:
-        barred.setdefault(case.case_holder_id, "case-holder-cannot-chair")
-    return barred
-
-
 def _refuse_barred_chair(principal: Principal, kind: PanelKind, pack_id: str, item: PanelItem,
                          case: Case | None) -> None:
-    """403 when the principal may not chair this item's decision (:func:`may_not_chair`)."""
-    slug = may_not_chair(kind, item, case).get(principal.sub)
+    """403 when the principal may not chair this item's decision
+    (:func:`app.domain.agenda.may_not_chair`)."""
+    slug = agenda.may_not_chair(kind, item, case).get(principal.sub)
     if slug == "presenter-cannot-chair":
         raise Forbidden(
             "The presenter of a case cannot chair its decision; another panel member must "
@@ -923,7 +916,7 @@ async def decide(
     item, case = await _item_under_lock(session, principal, service, panel, item_id,
                                         before_lock=presenter_may_not_chair)
     # Neither the case's own holder nor (where the pack says so) its presenter decides it, as
-    # they stand under the lock (:func:`may_not_chair`; Somerset 7.1.5 "another panel member
+    # they stand under the lock (agenda.may_not_chair; Somerset 7.1.5 "another panel member
     # will act as chair for that case").
     _refuse_barred_chair(principal, kind, pack.id, item, case)
     # The panel as it stands under the lock (a move or cancellation waits for no case write,

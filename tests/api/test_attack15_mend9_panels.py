@@ -73,3 +73,81 @@ async def test_W19_a_case_no_longer_MAPPA_leaves_the_agenda_it_was_owed(
     stays = await item_of(wokingham, panel, kept)
     assert stays["withdrawn_at"] is None
     assert "high_risk_panel_review" in {s["code"] for s in await steps_of(wokingham, kept)}
+
+
+# --- A15-11: the presenter follows the case holder ----------------------------------------------
+
+async def marp_case(t: Tenant, panel: str, presenter: str = "case_holder-1") -> tuple[str, str]:
+    """A Somerset case with ROSH high of Monday 19 October 2026 (on the register) put on the
+    MARP's agenda with ``presenter``: (case id, item id)."""
+    case = (await t.open_case(opened_at="2026-10-05T09:00:00+01:00"))["data"]["id"]
+    r = await t.client.post(f"/v1/cases/{case}/judgements", headers=t.auth("case_holder"),
+                            json={"domain": "rosh", "level": "high",
+                                  "occurred_at": "2026-10-19T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    r = await t.client.post(f"/v1/panels/{panel}/items",
+                            json={"case_id": case, "presenter_id": presenter},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    return str(case), str(r.json()["data"]["id"])
+
+
+async def test_A15_11_the_presenter_follows_the_case_holder(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.1 "The case holder will attend MARP to discuss the case. If not available,
+    the line manager will present the case." Attack pass 15, A15-11: a case on the MARP of
+    Thursday 29 October presented by its holder kept that presenter when it was reassigned to
+    another case holder on Wednesday 21 October. The presenter who was the holder is now the new
+    holder (audited ``panel.item.presenter``); one named otherwise (case_holder-9) stays. When
+    the case is reassigned to the panel's own chair, the chair's duty to record the decision
+    names no one (any chair: 7.1.5 "another panel member will act as chair for that case")."""
+    pin(monkeypatch, 2026, 10, 20, 12, 0)
+    r = await somerset.client.post("/v1/panels", json={
+        "kind": "marp", "chair_id": "chair-1", "scheduled_for": "2026-10-29T10:00:00Z"},
+        headers=somerset.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    held, _ = await marp_case(somerset, panel)
+    named, _ = await marp_case(somerset, panel, presenter="case_holder-9")
+    to_chair, _ = await marp_case(somerset, panel)
+    pin(monkeypatch, 2026, 10, 21, 12, 0)
+    for case, holder in ((held, "case_holder-2"), (named, "case_holder-2"),
+                         (to_chair, "chair-1")):
+        r = await patch_case(somerset, case, {"case_holder_id": holder})
+        assert r.status_code == 200, r.text
+    assert (await item_of(somerset, panel, held))["presenter_id"] == "case_holder-2"
+    assert (await item_of(somerset, panel, named))["presenter_id"] == "case_holder-9"
+    r = await somerset.client.get(f"/v1/cases/{held}/audit", headers=somerset.auth("line_manager"))
+    assert "panel.item.presenter" in {e["action"] for e in r.json()["data"]}
+    duty = [s for s in await steps_of(somerset, to_chair) if s["code"] == "record_panel_decision"]
+    assert [s["assignee_id"] for s in duty] == [None]
+    duty = [s for s in await steps_of(somerset, held) if s["code"] == "record_panel_decision"]
+    assert [s["assignee_id"] for s in duty] == ["chair-1"]
+
+
+async def test_A15_11_a_restriction_shutting_the_presenter_out_hands_the_item_to_the_holder(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.1 (above). Attack pass 15, A15-11: an access restriction on the case (an
+    allow-list without the named presenter case_holder-9) left the item presented by someone
+    who may not see the case. The case holder presents instead; naming a shut-out presenter
+    when adding an item is 422 ``restriction-shuts-out-presenter``."""
+    pin(monkeypatch, 2026, 10, 20, 12, 0)
+    r = await somerset.client.post("/v1/panels", json={
+        "kind": "marp", "chair_id": "chair-1", "scheduled_for": "2026-10-29T10:00:00Z"},
+        headers=somerset.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    case, _ = await marp_case(somerset, panel, presenter="case_holder-9")
+    r = await patch_case(somerset, case, {"access": {"allowed_staff": [
+        "case_holder-1", "line_manager-1", "chair-1", "panel_admin-1"]}})
+    assert r.status_code == 200, r.text
+    assert (await item_of(somerset, panel, case))["presenter_id"] == "case_holder-1"
+    r = await somerset.client.post("/v1/panels", json={
+        "kind": "marp", "chair_id": "chair-1", "scheduled_for": "2026-11-26T10:00:00Z"},
+        headers=somerset.auth("panel_admin"))
+    later = r.json()["data"]["id"]
+    r = await somerset.client.post(f"/v1/panels/{later}/items",
+                                   json={"case_id": case, "presenter_id": "case_holder-9"},
+                                   headers=somerset.auth("panel_admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/restriction-shuts-out-presenter")
