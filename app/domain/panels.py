@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -592,8 +593,14 @@ async def add_item(
     await wctx.acting(None).audit("panel.item.add", entity_type="panel_item", entity_id=item.id,
                                   change=body.model_dump(mode="json"))
     local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
+    # Put on the agenda of a panel that has already sat (a sitting recorded late, A13-5), the
+    # case was heard at the sitting: what the item answers (S7's referral to the next MARP,
+    # W7's request) is answered then, not when typed in, so a rise after the sitting is not
+    # taken as answered by it (attack pass 16, A16-16).
+    heard = dataclasses.replace(
+        wctx, occurred_at=min(wctx.occurred_at, stored_utc(panel.scheduled_for)))
     satisfied = await satisfy_open_steps(
-        wctx, codes=wctx.pack.closes("panel_item_added"),
+        heard, codes=wctx.pack.closes("panel_item_added"),
         act=("panel_item", item.id),
         note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
              f"by {principal.sub}",
