@@ -1015,7 +1015,7 @@ async def reinstate_closed_steps(
     overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
     timeliness report (a close and reopen launders nothing). A step not yet overdue at the
     closure had its clock stopped while the case was closed: both move later by the closed
-    period's length in days (a part day counts as one; London wall clock), so nothing comes back
+    period's length in whole days (to the nearest; London wall clock), so nothing comes back
     due on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
     weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
     back overdue at once). A ``next-panel`` step is left to
@@ -1117,8 +1117,11 @@ def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> Non
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
     if overdue <= closed_at:
         return
-    # Whole days (a part day counts as one), so a deadline keeps its time of day.
-    days = -(-(reopened_at - closed_at) // timedelta(days=1))
+    # Whole days, to the nearest (a closure of minutes, made in error and undone, moves
+    # nothing), so a deadline keeps its time of day.
+    days = round((reopened_at - closed_at) / timedelta(days=1))
+    if days == 0:
+        return
     step.due_at = _later_on_the_clock(due, timedelta(days=days))
     if step.overdue_at is not None:
         step.overdue_at = _later_on_the_clock(overdue, timedelta(days=days))
