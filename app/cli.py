@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 
 from app.core import clock
 from app.core.config import ConfigError, Settings, get_settings
@@ -42,12 +41,6 @@ def _settings() -> Settings:
         settings = get_settings()
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    except UnicodeDecodeError:
-        raise UserError("the settings file (.env, or YJ_ENV_FILE) is not UTF-8 text") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "YJ_" + "_".join(str(p) for p in first.get("loc", ())).upper()
-        raise UserError(f"setting {name} is invalid: {first.get('msg', 'invalid')}") from None
     clock.configure(settings)
     return settings
 
@@ -501,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(cli)
     try:
         result = command.main(args=argv, prog_name="yjrisk", standalone_mode=False)
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:  # ConfigError: settings read past _settings()
         typer.echo(f"yjrisk: {exc}", err=True)
         return USER_ERROR_EXIT
     except typer.TyperException as exc:  # usage errors (typer vendors click)
