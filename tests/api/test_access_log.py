@@ -20,10 +20,6 @@ from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant
 
 
-def _rid() -> dict[str, str]:
-    return {"X-Request-ID": uuid.uuid4().hex}
-
-
 async def _log(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> list[dict[str, Any]]:
     r = await client.get(f"/v1/cases/{case_id}/access-log", headers=tenant.auth("line_manager"))
     assert r.status_code == 200, r.text
@@ -49,9 +45,9 @@ async def test_reads_are_logged_with_who_role_what_and_request_id(
     ]
     expected = []
     for url, headers, what in reads:
-        rid = _rid()
-        assert (await client.get(url, headers={**headers, **rid})).status_code == 200
-        expected.append((what, rid["X-Request-ID"]))
+        r = await client.get(url, headers=headers)
+        assert r.status_code == 200
+        expected.append((what, r.headers["x-request-id"]))
     log = await _log(client, somerset, case["id"])
     assert log[0]["what"] == "GET /v1/cases/{case_id}/access-log"
     assert [(e["what"], e["request_id"]) for e in log[1:]] == expected[::-1]
@@ -86,10 +82,9 @@ async def test_buffered_reads_are_written_on_a_clean_shutdown(
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://p2.test") as c2:
             for _ in range(3):
-                rids.append(_rid())
-                r = await c2.get(f"/v1/cases/{case['id']}",
-                                 headers={**somerset.auth("case_holder"), **rids[-1]})
+                r = await c2.get(f"/v1/cases/{case['id']}", headers=somerset.auth("case_holder"))
                 assert r.status_code == 200
+                rids.append(r.headers["x-request-id"])
         assert slow.state.access_log.pending == 3
         async with db() as session:
             written = (await session.exec(select(AccessLogEntry).where(
@@ -99,7 +94,7 @@ async def test_buffered_reads_are_written_on_a_clean_shutdown(
         rows = (await session.exec(select(AccessLogEntry.request_id).where(
             AccessLogEntry.case_id == uuid.UUID(case["id"]))
             .order_by(col(AccessLogEntry.at)))).all()
-    assert list(rows) == [r["X-Request-ID"] for r in rids]
+    assert list(rows) == rids
 
 
 async def test_caseload_register_and_report_reads_are_logged(
@@ -114,16 +109,16 @@ async def test_caseload_register_and_report_reads_are_logged(
     assert (await client.get("/v1/cases", headers=somerset.auth("case_holder"))).status_code \
         == 200
     assert (await client.get("/v1/register", headers=somerset.auth("chair"))).status_code == 200
-    rid = _rid()
     r = await client.get("/v1/reports/timeliness", params={"from": "2026-01-01",
                                                            "to": "2026-01-31"},
-                         headers={**somerset.auth("chair"), **rid})
+                         headers=somerset.auth("chair"))
     assert r.status_code == 200
+    rid = r.headers["x-request-id"]
     log = await _log(client, somerset, case["id"])
     assert [e["what"] for e in log[1:]] == ["GET /v1/register", "GET /v1/cases"]
     async with db() as session:
         report = (await session.exec(select(AccessLogEntry).where(
-            AccessLogEntry.request_id == rid["X-Request-ID"]))).one()
+            AccessLogEntry.request_id == rid))).one()
     assert (report.case_id, report.what) == (None, "GET /v1/reports/timeliness")
 
 
@@ -167,9 +162,9 @@ async def test_the_access_log_is_read_a_page_at_a_time_to_the_oldest_read(
     other = (await somerset.open_case())["data"]["id"]
     rids = []
     for _ in range(7):
-        rids.append(_rid())
-        assert (await client.get(f"/v1/cases/{case}", headers={
-            **somerset.auth("case_holder"), **rids[-1]})).status_code == 200
+        r = await client.get(f"/v1/cases/{case}", headers=somerset.auth("case_holder"))
+        assert r.status_code == 200
+        rids.append(r.headers["x-request-id"])
     url = f"/v1/cases/{case}/access-log"
     manager = somerset.auth("line_manager")
     seen: list[dict[str, Any]] = []
@@ -187,7 +182,7 @@ async def test_the_access_log_is_read_a_page_at_a_time_to_the_oldest_read(
             break
         first = cursor
     reads = [e["request_id"] for e in seen if e["what"] == "GET /v1/cases/{case_id}"]
-    assert reads == [rid["X-Request-ID"] for rid in rids[::-1]]
+    assert reads == rids[::-1]
     assert len({e["id"] for e in seen}) == len(seen)
     assert pages == -(-len(seen) // 3)
     assert [e["at"] for e in seen] == sorted((e["at"] for e in seen), reverse=True)
@@ -195,3 +190,30 @@ async def test_the_access_log_is_read_a_page_at_a_time_to_the_oldest_read(
     for bad in ({"cursor": first}, {"limit": 0}, {"limit": 201}, {"cursor": "bm90IGEgY3Vyc29y"}):
         target = other_url if "cursor" in bad and bad["cursor"] == first else url
         assert (await client.get(target, params=bad, headers=manager)).status_code == 422
+
+
+async def test_a_client_chosen_request_id_is_not_the_request_id_of_a_read(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Attack pass 16, A16-9: lm-sam sent ``X-Request-ID: <the id of dm-jo's earlier read>``
+    and the same fixed UUID twice; the access log recorded those as the reads' request ids,
+    so one id stood for two people's reads. The README: the access log notes "who, role,
+    route, when, request id"; that id is the service's own, a new one for each request, and
+    the answer's ``X-Request-ID`` (what a client quotes) is that one."""
+    case = (await somerset.open_case())["data"]["id"]
+    first = await client.get(f"/v1/cases/{case}", headers=somerset.auth("duty_manager"))
+    assert first.status_code == 200
+    theirs = first.headers["x-request-id"]
+    fixed = "11111111-1111-4111-8111-111111111111"
+    answers = []
+    for chosen in (theirs, fixed, fixed):
+        r = await client.get(f"/v1/cases/{case}",
+                             headers={**somerset.auth("case_holder"), "X-Request-ID": chosen})
+        assert r.status_code == 200
+        answers.append(r.headers["x-request-id"])
+    log = await _log(client, somerset, case)
+    ids = [e["request_id"] for e in log]
+    assert len(ids) == len(set(ids)) == 5, ids
+    assert {theirs, *answers} <= set(ids)
+    assert not {fixed, uuid.UUID(fixed).hex} & set(ids)
+    assert ids.count(theirs) == 1
