@@ -204,8 +204,10 @@ def dev(
     """Set up and run the dev server (what scripts/dev.sh runs): write .env, migrate, seed, serve.
 
     ``.env`` gets the dev secret, the SQLite database in ``.dev/`` and the demo clock (15:35 London
-    on Friday 28 August 2026 from now on, or ``--demo-clock``); tokens for both demo services go to
-    ``.dev/tokens.json``. A bad ``--demo-clock`` is a one-line UserError.
+    on Friday 28 August 2026 from now on, or ``--demo-clock``); a ``YJ_DATABASE_URL`` or
+    ``YJ_JWT_SECRET`` in the environment is written there instead of the default; tokens for
+    both demo services go to ``.dev/tokens.json``. A bad ``--demo-clock`` is a one-line
+    UserError.
     """
     import os
 
@@ -216,7 +218,8 @@ def dev(
     _require_free_port(host, port)
     Path(".dev").mkdir(exist_ok=True)
     real_now = datetime.now(UTC)
-    write_dev_env(Path(".env"), real_now=real_now, clock_start=clock_start)
+    write_dev_env(Path(".env"), real_now=real_now, clock_start=clock_start,
+                  given=os.environ)
     # The environment wins over .env: where it names the clock, make it agree with .env.
     for name in ("YJ_DEMO_CLOCK_START", "YJ_DEMO_CLOCK_SET_AT"):
         if name in os.environ:

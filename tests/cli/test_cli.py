@@ -279,3 +279,38 @@ def test_the_server_process_with_a_malformed_setting_is_one_line(tmp_path: Path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [done.stderr.strip()]
     assert done.stderr.startswith("yjrisk: setting YJ_CALENDAR_CHILD_NAMES_SERVICES is invalid")
+
+
+def test_dev_writes_the_environments_database_and_secret_into_dot_env(
+    tmp_path: Path, yjrisk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack pass 16, A16-5: ``YJ_DATABASE_URL=... bash scripts/dev.sh`` served that database
+    but wrote the SQLite default into .env, so ``yjrisk tick``/``token`` in the folder used
+    another database. README: dev.sh "writes .env (the dev secret, the database ..., the demo
+    clock), which every yjrisk command run in the project folder reads, so they all use the dev
+    server's database and secret": the environment's database (and secret) go into .env."""
+    monkeypatch.setattr("app.cli._serve", lambda host, port, **_: None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = "sqlite+aiosqlite:///./elsewhere.db"
+    secret = "s" * 40
+    done = yjrisk(tmp_path, "dev", "--port", str(port), YJ_DATABASE_URL=url,
+                  YJ_JWT_SECRET=secret)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "elsewhere.db").is_file()
+    env = (tmp_path / ".env").read_text()
+    assert f"YJ_DATABASE_URL={url}\n" in env
+    assert f"YJ_JWT_SECRET={secret}\n" in env
+    # Later commands in the folder, with nothing in their environment, use that database.
+    tick = yjrisk(tmp_path, "tick")
+    assert tick.returncode == 0, tick.stderr
+    assert tick.stdout.strip() == "escalated 0 overdue steps"
+    token = yjrisk(tmp_path, "token", "--role", "chair", "--sub", "chair-kim",
+                   "--service", "wokingham")
+    assert token.returncode == 0, token.stderr
+    assert not (tmp_path / ".dev" / "yjrisk.db").exists()
+    # A second start without them keeps what .env holds.
+    again = yjrisk(tmp_path, "dev", "--port", str(port))
+    assert again.returncode == 0, again.stderr
+    assert f"YJ_DATABASE_URL={url}\n" in (tmp_path / ".env").read_text()
