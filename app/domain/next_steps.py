@@ -22,6 +22,7 @@ from app.domain.access import (
     ROLE_DUTY_ACTORS,
     load_case,
     lock_case,
+    note_case_reads,
     note_duty_read,
     outside_allow_list,
     require_not_case_holder,
@@ -363,6 +364,10 @@ async def list_steps(
     page = rows[: filters.limit]
     bare = await _bare_duty_cases(session, principal, service.id, page)
     _note_duty_reads(session, principal, service.id, bare)
+    # Each case the page shows steps of is read (attack pass 16, A16-3), bare duties above
+    # under the step's role.
+    shown: list[Any] = page
+    await note_case_reads(session, principal, (row.case_id for row in shown))
     if bare:
         page = [row._replace(note=bare_note(row, ctx))  # type: ignore[call-arg]
                 if _is_bare(principal, row, bare) else row for row in page]
@@ -465,6 +470,7 @@ async def read_step(
         raise NotFound("No such step.")
     bare = await _bare_duty_cases(session, principal, service.id, [step])
     _note_duty_reads(session, principal, service.id, bare)
+    await note_case_reads(session, principal, [step.case_id])  # A16-3
     return shown_step(step, _is_bare(principal, step, bare), ctx)
 
 

@@ -17,8 +17,10 @@ from app.core.security import Principal
 from app.domain import agenda, policy
 from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
+    NOTED_CASE_COLUMNS,
     accessible_case_ids,
     load_case,
+    note_read,
     require_not_case_holder,
     require_open_case,
     require_roles,
@@ -508,14 +510,18 @@ async def _panel_again(session: AsyncSession, panel: Panel) -> Panel:
 async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
                              items: list[PanelItem]) -> set[uuid.UUID]:
     """Which of the items' cases the principal may see (chairs and panel administrators of the
-    service see every case on a panel; a line manager only their team's)."""
+    service see every case on a panel; a line manager only their team's); on a read request,
+    each is noted in its access log (its item, minutes and decision are shown: attack pass
+    16, A16-3)."""
     case_ids = {item.case_id for item in items}
     if not case_ids:
         return set()
-    rows = await session.exec(select(Case.id).where(
+    rows = (await session.exec(select(*NOTED_CASE_COLUMNS).where(
         col(Case.id).in_(case_ids),
-        visible_cases_clause(principal, service.id, panel_view=True)))
-    return set(rows.all())
+        visible_cases_clause(principal, service.id, panel_view=True)))).all()
+    for row in rows:
+        note_read(session, principal, row)
+    return {row[0] for row in rows}
 
 
 async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID

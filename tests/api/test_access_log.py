@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from sqlmodel import col, select
 
@@ -16,6 +17,7 @@ from app.core.security import Principal
 from app.domain.access_log import AccessLogEntry, AccessLogWriter
 from app.domain.services import Service
 from app.main import create_app
+from tests.api.fidelity_support import pin, with_matrix
 from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant
 
@@ -217,3 +219,65 @@ async def test_a_client_chosen_request_id_is_not_the_request_id_of_a_read(
     assert {theirs, *answers} <= set(ids)
     assert not {fixed, uuid.UUID(fixed).hex} & set(ids)
     assert ids.count(theirs) == 1
+
+
+async def _count(client: httpx.AsyncClient, tenant: Tenant, case_id: str, what: str) -> int:
+    return sum(1 for e in await _log(client, tenant, case_id) if e["what"] == what)
+
+
+async def test_step_panel_and_preview_reads_are_in_the_cases_access_log(
+    client: httpx.AsyncClient, somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack pass 16, A16-3: ``GET /v1/next-steps/{id}``, ``GET /v1/next-steps?case_id=``
+    and ``POST /v1/workflow/preview`` with the case's id added nothing to the case's access
+    log, while every other read of the case did. README, "Access log (read audit)": "Every
+    read request that loads a case record ... is noted". Each of them, and the twins that
+    show a case's records in a list (the caller's whole to-do list, a panel and the panel
+    list with the case on the agenda), now notes each case it discloses once per request,
+    however many of its records it shows."""
+    pin(monkeypatch, 2026, 6, 1, 10, 0)
+    case = (await somerset.open_case())["data"]["id"]
+    other = (await somerset.open_case())["data"]["id"]
+    for cid in (case, other):
+        r = await client.post(f"/v1/cases/{cid}/judgements", headers=somerset.auth("case_holder"),
+                              json=with_matrix(somerset.pack, {"domain": "rosh", "level": "high"}))
+        assert r.status_code == 201, r.text
+    r = await client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
+        "kind": "marp", "scheduled_for": "2026-06-10T14:00:00+01:00", "chair_id": "chair-1"})
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await client.post(f"/v1/panels/{panel}/items", headers=somerset.auth("panel_admin"),
+                          json={"case_id": case, "presenter_id": "case_holder-1"})
+    assert r.status_code == 201, r.text
+    steps = (await client.get("/v1/next-steps", params={"case_id": case},
+                              headers=somerset.auth("line_manager"))).json()["data"]
+    assert len(steps) > 1
+    manager = somerset.auth("line_manager")
+    reads: list[tuple[str, dict[str, str], Any]] = [
+        ("GET /v1/next-steps/{step_id}", manager,
+         lambda: client.get(f"/v1/next-steps/{steps[0]['id']}", headers=manager)),
+        ("GET /v1/next-steps", manager,
+         lambda: client.get("/v1/next-steps", params={"case_id": case}, headers=manager)),
+        ("GET /v1/next-steps", somerset.auth("case_holder"),
+         lambda: client.get("/v1/next-steps", headers=somerset.auth("case_holder"))),
+        ("POST /v1/workflow/preview", manager,
+         lambda: client.post("/v1/workflow/preview", headers=manager, json={
+             "case_id": case, "trigger": "case_event",
+             "data": {"type": "change_of_circumstances"}})),
+        ("GET /v1/panels/{panel_id}", somerset.auth("chair"),
+         lambda: client.get(f"/v1/panels/{panel}", headers=somerset.auth("chair"))),
+        ("GET /v1/panels", somerset.auth("panel_admin"),
+         lambda: client.get("/v1/panels", headers=somerset.auth("panel_admin"))),
+    ]
+    for what, _, read in reads:
+        before = await _count(client, somerset, case, what)
+        before_other = await _count(client, somerset, other, what)
+        r = await read()
+        assert r.status_code == 200, (what, r.text)
+        log = await _log(client, somerset, case)
+        noted = [e for e in log if e["what"] == what]
+        assert len(noted) == before + 1, what
+        assert r.headers["x-request-id"] in {e["request_id"] for e in noted}, what
+        # The other case is noted only by the reads that show it (the holder's to-do list).
+        shown = what == "GET /v1/next-steps" and "case_id" not in str(r.request.url)
+        assert await _count(client, somerset, other, what) == before_other + shown, what
