@@ -31,7 +31,14 @@ from app.domain.access import (
     visible_clause_of,
 )
 from app.domain.cases_table import Case
-from app.domain.common import UtcDatetime, resolve_occurred_at, stored_instant, utcnow
+from app.domain.common import (
+    UtcDatetime,
+    require_unchanged,
+    resolve_occurred_at,
+    state_etag,
+    stored_instant,
+    utcnow,
+)
 from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
@@ -457,9 +464,9 @@ def shown_step(step: Step, bare: bool, ctx: policy.PolicyContext) -> StepOut:
 
 async def read_step(
     session: AsyncSession, principal: Principal, step_id: uuid.UUID, ctx: policy.PolicyContext
-) -> StepOut:
-    """A step the caller may see (a bare duty's note: :func:`bare_note`); 404 otherwise (as
-    for an unknown id)."""
+) -> tuple[StepOut, str]:
+    """A step the caller may see (a bare duty's note: :func:`bare_note`) and its ETag
+    (:func:`~app.domain.common.state_etag`); 404 otherwise (as for an unknown id)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
@@ -471,7 +478,7 @@ async def read_step(
     bare = await _bare_duty_cases(session, principal, service.id, [step])
     _note_duty_reads(session, principal, service.id, bare)
     await note_case_reads(session, principal, [step.case_id])  # A16-3
-    return shown_step(step, _is_bare(principal, step, bare), ctx)
+    return shown_step(step, _is_bare(principal, step, bare), ctx), state_etag(step)
 
 
 def may_complete(principal: Principal, step: Step) -> str:
@@ -586,6 +593,7 @@ async def complete_step(
     )).first()
     if step is None:
         raise NotFound("No such step.")
+    require_unchanged(session, "step", step, "step")  # If-Match: A16-8
     role = await _may_complete_here(session, ctx, service, principal, step)
     bare = await is_bare_duty(session, principal, service.id, step)
     if bare and step.status != StepStatus.open:

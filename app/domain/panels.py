@@ -37,9 +37,12 @@ from app.domain.common import (
     PlausibleDate,
     StaffId,
     UtcDatetime,
+    conditional_on,
     iso_utc,
+    require_current,
     require_plausible,
     resolve_occurred_at,
+    state_etag,
     utcnow,
 )
 from app.domain.history import RecordChange
@@ -279,6 +282,7 @@ async def _panel_to_change(
         .execution_options(populate_existing=True))).first()
     if panel is None:
         raise NotFound("No such panel.")
+    await require_panel_unchanged(session, panel)
     items = list((await session.exec(select(PanelItem).where(
         PanelItem.panel_id == panel.id))).all())
     if any(item.decided_at is not None for item in items):
@@ -504,7 +508,25 @@ async def _panel_again(session: AsyncSession, panel: Panel) -> Panel:
                                 .execution_options(populate_existing=True))).first()
     if again is None:
         raise NotFound("No such panel.")
+    await require_panel_unchanged(session, again)
     return again
+
+
+async def panel_etag(session: AsyncSession, panel: Panel) -> str:
+    """The panel's ETag: the stored state of the panel and of every item of its agenda
+    (:func:`~app.domain.common.state_etag`): a move, a cancellation, an item put on, withdrawn
+    or decided changes it."""
+    items = (await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
+                                .order_by(col(PanelItem.id))
+                                .execution_options(populate_existing=True))).all()
+    return state_etag(panel, *items)
+
+
+async def require_panel_unchanged(session: AsyncSession, panel: Panel) -> None:
+    """412 when the request's If-Match is about this panel and does not hold for it as it
+    stands (under the write's lock); nothing without one (A16-8)."""
+    if conditional_on(session, "panel", panel.id) is not None:
+        require_current(session, "panel", panel.id, await panel_etag(session, panel), "panel")
 
 
 async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
