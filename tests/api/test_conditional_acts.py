@@ -6,6 +6,7 @@ acts (clients send none today); ``*`` holds for a resource that exists."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -191,3 +192,23 @@ async def test_every_act_honours_an_if_match_sent(
     done = await act(t, {"If-Match": tag})
     assert done.status_code in (200, 201), done.text
     assert _etag(await t.client.get(url, headers=reader)) != tag
+
+
+async def test_two_moves_with_the_same_if_match_one_wins(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two moves of a panel raced with the ETag both read: the If-Match is compared under the
+    write's lock, so exactly one moves it and the other is 412 (as two PATCHes of a case)."""
+    pin(monkeypatch, 2026, 10, 1, 10, 0)
+    t = somerset
+    for round_ in range(5):
+        url = f"/v1/panels/{await _panel(t, f'2026-10-{12 + round_}T10:00:00Z')}"
+        tag = _etag(await t.client.get(url, headers=t.auth("chair")))
+        answers = await asyncio.gather(*(
+            t.client.post(f"{url}/reschedule", json={"scheduled_for": when},
+                          headers={**t.auth("chair"), "If-Match": tag})
+            for when in ("2026-11-02T10:00:00Z", "2026-11-03T10:00:00Z")))
+        assert sorted(r.status_code for r in answers) == [200, 412], [r.text for r in answers]
+        won = next(r for r in answers if r.status_code == 200).json()["data"]["scheduled_for"]
+        now = (await t.client.get(url, headers=t.auth("chair"))).json()["data"]
+        assert now["scheduled_for"] == won
