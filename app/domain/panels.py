@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -594,6 +595,15 @@ async def add_item(
         raise NotFound("No such case.")
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
+    if stored_utc(panel.scheduled_for) < stored_utc(case.opened_at):
+        # A panel that sat before the case was opened cannot have heard it; as an agenda entry
+        # it would answer the referral to the next panel (Somerset 3.2.3, not waivable) with a
+        # decision that could never be recorded (attack pass 16, A16-19).
+        raise Unprocessable(
+            "The panel sat before the case was opened: it cannot hear the case.",
+            slug="panel-before-case",
+            errors=[{"loc": "body.case_id",
+                     "msg": "the panel's time is before the case's opening"}])
     await _refuse_second_item(session, panel, case)
     await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
                                    case, "body.case_id", chair_id=panel.chair_id)
@@ -611,8 +621,14 @@ async def add_item(
     await wctx.acting(None).audit("panel.item.add", entity_type="panel_item", entity_id=item.id,
                                   change=body.model_dump(mode="json"))
     local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
+    # Put on the agenda of a panel that has already sat (a sitting recorded late, A13-5), the
+    # case was heard at the sitting: what the item answers (S7's referral to the next MARP,
+    # W7's request) is answered then, not when typed in, so a rise after the sitting is not
+    # taken as answered by it (attack pass 16, A16-16).
+    heard = dataclasses.replace(
+        wctx, occurred_at=min(wctx.occurred_at, stored_utc(panel.scheduled_for)))
     satisfied = await satisfy_open_steps(
-        wctx, codes=wctx.pack.closes("panel_item_added"),
+        heard, codes=wctx.pack.closes("panel_item_added"),
         act=("panel_item", item.id),
         note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
              f"by {principal.sub}",
