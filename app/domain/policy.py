@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
@@ -275,41 +275,101 @@ _REFERRAL = sa.table(
     sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
-def _inputs_statement() -> Any:
+def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
+                      since: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
     the panels the case is on the agenda of, undecided and not withdrawn (``b``), the times of
     its live panel referrals (``r``) and of its panels' decisions (``d``), and its holder's
     absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
-    ends_on)``."""
+    ends_on)``. The service, case, holder and date are the parameters ``s``, ``c``, ``h`` and
+    ``since`` unless other expressions are given (:func:`inputs_column`); ``marker``: one more
+    row ``x`` (so that an aggregate of the rows is never NULL)."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
+    s = sa.bindparam("s") if service_id is None else service_id
+    c = sa.bindparam("c") if case_id is None else case_id
+    h = sa.bindparam("h") if holder is None else holder
+    since = sa.bindparam("since", type_=absence.c.ends_on.type) if since is None else since
     no_id = sa.cast(sa.null(), panel.c.id.type)
     no_kind = sa.cast(sa.null(), panel.c.kind.type)
     no_time = sa.cast(sa.null(), panel.c.scheduled_for.type)
     no_date = sa.cast(sa.null(), absence.c.starts_on.type)
     panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
                        panel.c.scheduled_for, no_date.label("starts_on"),
-                       no_date.label("ends_on")).where(panel.c.service_id == sa.bindparam("s"))
+                       no_date.label("ends_on")).where(panel.c.service_id == s)
     booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
                        no_date).where(
-        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None),
+        item.c.case_id == c, item.c.decided_at.is_(None),
         item.c.withdrawn_at.is_(None))
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
                          _REFERRAL.c.occurred_at,
                          no_date, no_date).where(
-        _REFERRAL.c.case_id == sa.bindparam("c"), _REFERRAL.c.kind == "panel",
+        _REFERRAL.c.case_id == c, _REFERRAL.c.kind == "panel",
         _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES))
     decided = sa.select(sa.literal_column("'d'"), no_id, no_kind,
                         item.c.decided_at,
                         no_date, no_date).where(
-        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_not(None))
+        item.c.case_id == c, item.c.decided_at.is_not(None))
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on).where(
-        absence.c.service_id == sa.bindparam("s"), absence.c.staff_id == sa.bindparam("h"),
-        absence.c.ends_on >= sa.bindparam("since", type_=absence.c.ends_on.type))
-    return sa.union_all(panels, booked, referred, decided, away)
+        absence.c.service_id == s, absence.c.staff_id == h,
+        absence.c.ends_on >= since)
+    if not marker:
+        return sa.union_all(panels, booked, referred, decided, away)
+    return sa.union_all(panels, booked, referred, decided, away, sa.select(
+        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
 
 
 _INPUTS = _inputs_statement()
+
+
+@functools.cache
+def inputs_column() -> Any:
+    """PostgreSQL: what :data:`_INPUTS` reads, as one column of the case file's statement
+    (:func:`app.domain.access.get_case_file_for_write`, issue 15: one round trip fewer): an
+    array of its rows, for the service of the token's slug (``yj_slug``; the case file has a
+    row only if the case is of that service), the case ``yj_case``, its holder as the case's
+    row has it, and absences ending on or after ``yj_since``. Its tables are aliased and it
+    correlates with nothing, so PostgreSQL computes it once per statement, with the snapshot
+    the case and its steps are read with, after the case lock. Never NULL (a marker row ``x``
+    that :func:`inputs_of` ignores)."""
+    case: Any = sa.alias(Case.__table__, "yj_in_case")  # type: ignore[attr-defined]
+    service: Any = sa.alias(Service.__table__, "yj_in_service")  # type: ignore[attr-defined]
+    case_id = sa.bindparam("yj_case", type_=case.c.id.type)
+    union = _inputs_statement(
+        service_id=sa.select(service.c.id).where(
+            service.c.slug == sa.bindparam("yj_slug", type_=sa.String())
+        ).scalar_subquery().correlate(None),
+        case_id=case_id,
+        holder=sa.select(sa.func.coalesce(case.c.case_holder_id, "")).where(
+            case.c.id == case_id).scalar_subquery().correlate(None),
+        since=sa.bindparam("yj_since", type_=StaffAbsence.__table__.c.ends_on.type),  # type: ignore[attr-defined]
+        marker=True,
+    ).subquery("yj_inputs")
+    return (sa.select(sa.func.array_agg(sa.tuple_(*union.c), type_=sa.types.NullType()))
+            .select_from(union).scalar_subquery().correlate(None).label("yj_inputs"))
+
+
+def inputs_params(occurred_at: datetime) -> dict[str, Any]:
+    """The parameters :func:`inputs_column` takes besides the case file's, for an act at
+    ``occurred_at`` (absences from the day before it on, as :func:`snapshot_inputs`)."""
+    return {"yj_since": london_date(occurred_at) - timedelta(days=1)}
+
+
+def inputs_from_column(value: Any, case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
+    """:func:`snapshot_inputs`' answer from :func:`inputs_column`'s value (asyncpg's records,
+    their UUIDs made :class:`uuid.UUID` as SQLAlchemy's type gives them)."""
+    rows = [_InputsRow(k, None if i is None else uuid.UUID(bytes=i.bytes), kind, at, start, end)
+            for k, i, kind, at, start, end in value or ()]
+    return inputs_of(rows, case)
+
+
+class _InputsRow(NamedTuple):
+    k: str
+    id: uuid.UUID | None
+    kind: str | None
+    scheduled_for: datetime | None
+    starts_on: date | None
+    ends_on: date | None
 
 
 async def snapshot_inputs(
@@ -323,6 +383,12 @@ async def snapshot_inputs(
     conn = await session.connection()
     rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
                                          "h": case.case_holder_id or "", "since": since})).all()
+    return inputs_of(rows, case)
+
+
+def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
+    """:func:`snapshot_inputs`' answer from :data:`_INPUTS`' rows (``k``, ``id``, ``kind``,
+    ``scheduled_for``, ``starts_on``, ``ends_on``)."""
     panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
                      for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
     absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
@@ -368,16 +434,20 @@ def raise_violations(evaluation: Evaluation) -> None:
 async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
     untouched: frozenset[uuid.UUID] = frozenset(),
+    inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
     the write. ``open_steps``: the case's open steps as the caller just loaded them under the
     case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
-    ``untouched``: open steps this act leaves as they are."""
+    ``untouched``: open steps this act leaves as they are. ``inputs``: what
+    :func:`snapshot_inputs` would read for ``event``, as the caller read it with the case under
+    its lock (:func:`inputs_column`), nothing changed since."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
-    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
+    panels, extras = inputs if inputs is not None else await snapshot_inputs(
+        session, wctx.service, case, event.occurred_at)
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
                               panels, **extras)
     raise_violations(evaluation)
