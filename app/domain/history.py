@@ -89,6 +89,34 @@ def _case_fields() -> list[str]:
     return [c.key for c in sa.inspect(Case).column_attrs if c.key not in UNTRACKED]
 
 
+def actor_of(session: sa.orm.Session) -> str | None:
+    """The staff id of the request the session belongs to (None outside a request)."""
+    return getattr(session.info.get("request_state"), "principal_sub", None)
+
+
+def change_row(obj: Any, created: bool, actor: str | None, now: datetime
+               ) -> dict[str, Any] | None:
+    """The history row a flush records for ``obj`` (a new or changed case, a changed step),
+    from its pending changes; None for anything else or no change."""
+    if isinstance(obj, Case):
+        fields: Any = _case_fields()
+        case_id = obj.id
+    elif isinstance(obj, Step) and not created:  # a new step is dated by created_at
+        fields, case_id = STEP_TRACKED, obj.case_id
+    else:
+        return None
+    if obj.id is None or case_id is None:
+        return None
+    changes = _changes(obj, fields, created)
+    if not changes and not created:
+        return None
+    return {
+        "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
+        "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
+        "recorded_at": now, "actor_sub": actor, "created": created, "changes": changes,
+    }
+
+
 class RecordedSession(Session):
     """The app's session class: it records case and step field changes on every flush."""
 
@@ -105,27 +133,13 @@ COLLECT = "history_rows_for_seal"
 def _record(session: Session, _ctx: Any, _instances: Any) -> None:
     """Write the flush's changes of cases and steps, before the flush itself, in its
     transaction (one INSERT, no ORM object per row: issue 15)."""
-    actor = getattr(session.info.get("request_state"), "principal_sub", None)
+    actor = actor_of(session)
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for obj, created in [(o, True) for o in session.new] + [(o, False) for o in session.dirty]:
-        if isinstance(obj, Case):
-            fields: Any = _case_fields()
-            case_id = obj.id
-        elif isinstance(obj, Step) and not created:  # a new step is dated by created_at
-            fields, case_id = STEP_TRACKED, obj.case_id
-        else:
-            continue
-        if obj.id is None or case_id is None:
-            continue
-        changes = _changes(obj, fields, created)
-        if not changes and not created:
-            continue
-        rows.append({
-            "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
-            "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
-            "recorded_at": now, "actor_sub": actor, "created": created, "changes": changes,
-        })
+        row = change_row(obj, created, actor, now)
+        if row is not None:
+            rows.append(row)
     if not rows:
         return
     collect = session.info.get(COLLECT)

@@ -24,7 +24,7 @@ from app.domain.access import (
     require_open_case,
 )
 from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
-from app.domain.audit import insert_at_seal
+from app.domain.audit import insert_at_seal, update_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -270,6 +270,8 @@ async def apply_judgement(
         if await agenda.withdraw_unneeded(
                 wctx, why=f"the case left the register ({body.domain} {body.level})"):
             result = result.merge(await policy.current(session, case))
+    if last:  # the case's new rating: its UPDATE goes in the audit's INSERT at the commit
+        update_at_seal(session, case)
     return judgement, result
 
 
