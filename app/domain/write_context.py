@@ -110,16 +110,12 @@ class WriteContext:
     principal: Principal
     role: str | None
     occurred_at: datetime
-    # :attr:`pack`, found once per context (a copy at another time or role finds it afresh).
-    _pack: list[Pack] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def pack(self) -> Pack:
         """The version of the service's pack in force at ``occurred_at``: the one that judges
         this act (issue 12 item 5), whatever version is in force when it is recorded."""
-        if not self._pack:  # the service and the time are the context's for good
-            self._pack.append(self.policy.pack_for(self.service, at=self.occurred_at))
-        return self._pack[0]
+        return self.policy.pack_for(self.service, at=self.occurred_at)
 
     def acting(self, role: str | None) -> WriteContext:
         """The same write, under ``role``."""
