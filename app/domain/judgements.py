@@ -200,9 +200,12 @@ async def apply_judgement(
         reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
                                               judgement_id=judgement_id, open_steps=open_steps)
         # Nothing written since the case was read: the panels and absences read with it hold.
+        # Steps only re-dated or given a reason may be written at the commit (below) when
+        # nothing after this reads them without flushing (no replay of later acts).
         result = await policy.run(wctx, event=wf_event,
                                   open_steps=open_steps if reviewed is None else None,
-                                  inputs=inputs if reviewed is None else None)
+                                  inputs=inputs if reviewed is None else None,
+                                  flush=not (last and body.occurred_at is None))
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
@@ -270,8 +273,11 @@ async def apply_judgement(
         if await agenda.withdraw_unneeded(
                 wctx, why=f"the case left the register ({body.domain} {body.level})"):
             result = result.merge(await policy.current(session, case))
-    if last:  # the case's new rating: its UPDATE goes in the audit's INSERT at the commit
+    if last:  # the case's new rating, steps changed and not yet flushed: their UPDATEs go
+        # in the audit's INSERT at the commit
         update_at_seal(session, case)
+        for step in [obj for obj in session.dirty if isinstance(obj, Step)]:
+            update_at_seal(session, step)
     return judgement, result
 
 

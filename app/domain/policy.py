@@ -435,6 +435,7 @@ async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
     untouched: frozenset[uuid.UUID] = frozenset(),
     inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
+    flush: bool = True,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
@@ -442,7 +443,9 @@ async def run(
     case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
     ``untouched``: open steps this act leaves as they are. ``inputs``: what
     :func:`snapshot_inputs` would read for ``event``, as the caller read it with the case under
-    its lock (:func:`inputs_column`), nothing changed since."""
+    its lock (:func:`inputs_column`), nothing changed since. ``flush=False``: the caller reads
+    nothing through Core (which does not flush) before the commit, so changes of steps only
+    (no step created or closed, the case's derived state unchanged) may wait for it."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -452,7 +455,7 @@ async def run(
                               panels, **extras)
     raise_violations(evaluation)
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
-                        untouched=untouched)
+                        untouched=untouched, flush=flush)
 
 
 async def run_backfill(
@@ -644,6 +647,7 @@ async def _apply(
     untouched: frozenset[uuid.UUID] = frozenset(),
     derive: bool = True,
     replayed: uuid.UUID | None = None,
+    flush: bool = True,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
@@ -703,7 +707,8 @@ async def _apply(
     for step in created + superseded + updated:
         session.add(step)
     session.add(case)
-    await session.flush()
+    if flush or created or superseded or _changed(case):
+        await session.flush()
     await _audit_steps(wctx, created=created, superseded=superseded)
     superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
     for step, intent in changes:
@@ -723,6 +728,14 @@ async def _apply(
         open_json=steps_json(sorted_open([*open_steps, *created]), utcnow()),
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+def _changed(obj: Any) -> bool:
+    """Whether an ORM object has a change its flush would write (an attribute set to another
+    value than it was loaded with, or a new object)."""
+    state: Any = sa.inspect(obj)
+    return state.key is None or any(state.attrs[key].history.has_changes()
+                                    for key in state.committed_state)
 
 
 def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:

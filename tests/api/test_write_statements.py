@@ -194,3 +194,40 @@ async def test_a_case_changed_since_it_was_read_fails_the_judgement_whole(
         await engine.dispose()
     assert (judged, audited, changes) == (0, 0, 0)
     assert not (ratings if isinstance(ratings, dict) else json.loads(ratings or "{}"))
+
+
+async def test_a_judgements_reason_on_an_open_step_is_written_with_its_audit_entry(
+        wokingham: Tenant) -> None:
+    """A judgement that asks again for a step already open gives it one more reason (one
+    duty, one step) and an audit entry ``step.reason``; on PostgreSQL the step's UPDATE is in
+    the statement that inserts the sealed audit entries (a CTE, one round trip fewer), not a
+    flush of its own. The case then answers the step with the judgement among its reasons."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    for domain, level in (("swb", "low"), ("lor", "low"), ("swb", "medium")):
+        await wokingham.client.post(f"/v1/cases/{case}/judgements",
+                                    headers=wokingham.auth("case_holder"),
+                                    json={"domain": domain, "level": level})
+    with _statements() as seen:
+        r = await wokingham.client.post(f"/v1/cases/{case}/judgements",
+                                        headers=wokingham.auth("case_holder"),
+                                        json={"domain": "lor", "level": "medium"})
+    assert r.status_code == 201, r.text
+    written = r.json()
+    step_updates = [s for s in seen if 'UPDATE step' in s or 'UPDATE "step"' in s]
+    assert step_updates, "the benchmark's write gives an open step a reason"
+    if BACKEND == "postgres":
+        assert all(s.startswith("WITH ") and "INSERT INTO audit_entry" in s
+                   for s in step_updates)
+    given = [s for s in written["next_steps"]
+             if any((reason.get("record") or {}).get("id") == written["data"]["id"]
+                    for reason in s["reasons"])]
+    assert given
+    got = (await wokingham.client.get(f"/v1/cases/{case}",
+                                      headers=wokingham.auth("case_holder"))).json()
+    stored = {s["id"]: s["reasons"] for s in got["data"]["open_steps"]}
+    assert all(stored[s["id"]] == s["reasons"] for s in given)
+    r = await wokingham.client.get(f"/v1/cases/{case}/audit",
+                                   headers=wokingham.auth("line_manager"))
+    reasons = [e for e in r.json()["data"] if e["action"] == "step.reason"
+               and e["entity_id"] in {s["id"] for s in given}]
+    assert len(reasons) >= len(given)
