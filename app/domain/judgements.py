@@ -244,7 +244,8 @@ async def apply_judgement(
     judgement = JudgementOut.model_validate(values)
     _set_current_rating(case, judgement)
     case.updated_at = utcnow()
-    session.add(case)
+    if case not in session:
+        session.add(case)
     if not last:
         await session.flush()
     if body.occurred_at is not None:

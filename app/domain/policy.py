@@ -704,9 +704,11 @@ async def _apply(
         await _unname_shut_out(wctx, created)
     for step in created:
         note_restricted_act(wctx.pack, case.access_mode, step)
-    for step in created + superseded + updated:
-        session.add(step)
-    session.add(case)
+    # (Rows already in the unit of work need no add: none of these models has relationships
+    # to cascade along, and Session.add walked the mapper for each: issue 15.)
+    for obj in [*created, *superseded, *updated, case]:
+        if obj not in session:
+            session.add(obj)
     if flush or created or superseded or _changed(case):
         await session.flush()
     await _audit_steps(wctx, created=created, superseded=superseded)
@@ -734,8 +736,10 @@ def _changed(obj: Any) -> bool:
     """Whether an ORM object has a change its flush would write (an attribute set to another
     value than it was loaded with, or a new object)."""
     state: Any = sa.inspect(obj)
-    return state.key is None or any(state.attrs[key].history.has_changes()
-                                    for key in state.committed_state)
+    if state.key is None:
+        return True
+    return state.modified and any(state.attrs[key].history.has_changes()
+                                  for key in state.committed_state)
 
 
 def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:
@@ -1172,10 +1176,15 @@ def stored_utc(moment: datetime) -> datetime:
 def apply_derived(case: Case, evaluation: Evaluation) -> None:
     """Copy what the engine derived (register, contact level) onto the case."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated.
-    case.on_register = evaluation.on_register_after and case.closed_at is None
-    case.contact_level = (
-        ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
-    )
+    on_register = evaluation.on_register_after and case.closed_at is None
+    contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
+    # Set only when they change, so that a case left as it was has no pending change at all
+    # (the flush wrote nothing for it either way; issue 15: nothing to look at before the
+    # commit, see _changed).
+    if case.on_register != on_register:
+        case.on_register = on_register
+    if case.contact_level != contact_level:
+        case.contact_level = contact_level
 
 
 def stand_in_of(pack: Pack, step: Step) -> str | None:
