@@ -522,7 +522,14 @@ async def _update_from_system(
             errors=[{"loc": "body.child.date_of_birth",
                      "msg": f"must not be after the case's opened_at ({case.opened_at})"}],
             extra={"bound": {"field": "child.date_of_birth", "name": "the case's opened_at",
-                             "value": case.opened_at.isoformat()}})
+                             "value": case.opened_at.isoformat()}},
+            withheld=Unprocessable(
+                "The child's date of birth would fall after the case opened.",
+                slug="occurred-before-bound",
+                errors=[{"loc": "body.child.date_of_birth",
+                         "msg": "must not be after the case's opened_at"}],
+                extra={"bound": {"field": "child.date_of_birth",
+                                 "name": "the case's opened_at"}}))
     if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager can reassign a case.")
     if INTERVENTION_FIELDS & sent.keys() and role not in (*MANAGERS, "feed"):
@@ -549,7 +556,9 @@ async def _update_from_system(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=now)
     await _reassign(wctx, moves=moves)
-    result = await _run_case_changed(wctx, changes)
+    if moves:
+        await agenda.follow_holders(wctx, moves=moves)
+    result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,
@@ -822,18 +831,25 @@ async def patch_case(
     rehomed: list[Step] = []
     if restriction_changed:
         await _record_restriction(wctx)
-        # No open step stays with someone the restriction now shuts out (M2).
-        rehomed = await policy.rehome_shut_out_steps(
-            wctx, shut_out=await _shut_out(session, case))
+        # No open step stays with someone the restriction now shuts out (M2), nor an agenda
+        # item's presenting (A15-11).
+        shut_out = await _shut_out(session, case)
+        rehomed = await policy.rehome_shut_out_steps(wctx, shut_out=shut_out)
+        if not REASSIGNMENT.keys() & changes.keys():
+            await agenda.follow_holders(wctx, moves={}, shut_out=shut_out)
     if not changes:
         return service, case, CasePatched(await policy.current(session, case), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
     moved = rehomed + await _reassign(wctx, moves=moves)
+    if moves:
+        await agenda.follow_holders(
+            wctx, moves=moves,
+            shut_out=await _shut_out(session, case) if case.access_mode is not None else None)
     # The engine sees the change made under the role that authorised the PATCH (as the audit
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
-    result = await _run_case_changed(wctx, changes)
+    result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
@@ -854,6 +870,19 @@ async def _run_case_changed(
     if wctx.case.closed_at is not None and "closed_at" not in changes:
         return await policy.current(wctx.session, wctx.case)
     return await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+
+
+async def _leave_unowed_agendas(
+    wctx: WriteContext, result: policy.PolicyResult
+) -> policy.PolicyResult:
+    """A change that ended the panel the case was owed (Wokingham W19's monthly review of a
+    MAPPA level 1 child, its category and level cleared) takes it off the agendas of panels
+    to come, kept withdrawn for audit, when nothing else brings it there (attack pass 15,
+    A15-6, agenda half)."""
+    if not result.superseded:
+        return result
+    gone = await agenda.withdraw_unowed(wctx, superseded=result.superseded)
+    return result.merge(await policy.current(wctx.session, wctx.case)) if gone else result
 
 
 async def _shut_out(
