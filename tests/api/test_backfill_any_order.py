@@ -45,7 +45,30 @@ def event(kind: str, at: str, **extra: Any) -> Act:
     return ("event", at, kind, tuple(sorted(extra.items())))
 
 
+def refer(kind: str, at: str, *actions: str, **details: Any) -> Act:
+    """A referral of ``kind`` made at ``at`` and moved by ``actions`` at the same moment
+    (``submit``, ``send``); ``details``: its body's details."""
+    return ("referral", at, kind, actions, tuple(sorted(details.items())))
+
+
+async def _refer(t: Tenant, case_id: str, act: Act) -> None:
+    _, at, kind, actions, details = act
+    holder = t.auth("case_holder")
+    r = await t.client.post(f"/v1/cases/{case_id}/referrals",
+                            json={"kind": kind, "occurred_at": at, "details": dict(details)},
+                            headers=holder)
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]["id"]
+    for action in actions:
+        r = await t.client.post(f"/v1/referrals/{referral}/{action}",
+                                json={"occurred_at": at}, headers=holder)
+        assert r.status_code == 200, r.text
+
+
 async def _record(t: Tenant, case_id: str, act: Act) -> None:
+    if act[0] == "referral":
+        await _refer(t, case_id, act)
+        return
     if act[0] == "judgement":
         _, at, domain, level = act
         body: dict[str, Any] = {"domain": domain, "level": level, "occurred_at": at,
@@ -240,3 +263,44 @@ async def test_W7_W6_every_order_of_five_acts(wokingham: Tenant) -> None:
         "High Risk Panel")
     assert _one(steps, "review_assessment") == (
         "review_assessment", "case_holder", "2026-11-16T10:00:00Z", "W6", "Assessment Reviews")
+
+
+def _codes(steps: list[tuple[Any, ...]]) -> set[str]:
+    return {s[0] for s in steps}
+
+
+async def test_W26_W9_a_very_high_swb_back_filled_after_the_marf_was_sent(
+        wokingham: Tenant) -> None:
+    """W26 (Assessment of Safety and Well-being (SWB) concerns): "VERY HIGH: ... Immediate
+    actions are needed to protect the young person, which will include (or have already
+    included) a referral to statutory child protection services"; W9 (Management of Safety and
+    Well-being concerns): "the PYJS case worker must complete a MARF referral highlighting the
+    identified concerns". SWB very high on Friday 28 August 2026 15:00 BST (late-summer bank
+    holiday Monday 31 August), the MARF submitted and sent on Tuesday 1 September: in time
+    order the MARF closed both; typed in after the MARF, the very high left both open, W26
+    overdue at birth (A15-4)."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("swb", "very_high", "2026-08-28T15:00:00+01:00"),
+        refer("marf", "2026-09-01T10:00:00+01:00", "submit", "send")]))
+    assert not _codes(steps) & {"child_protection_referral", "marf_referral"}
+    assert _one(steps, "update_risk_management_plan")[3] == "W12"
+
+
+async def test_S9_S7_S8_very_high_back_filled_before_the_referrals_over_christmas(
+        somerset: Tenant) -> None:
+    """S9 (Somerset 3.2.4): very high SWB "will include (or has already included) a referral to
+    statutory child protection services"; S7 (3.2.3, "The case holder will refer the case to the
+    next YJT MARP"), S8 (6.2, "Child and parent/carer views will be sought before the initial
+    panel"). SWB very high on Wednesday 24 December 2025 15:00Z (Christmas Day and Boxing Day
+    closed), the child protection referral sent on Monday 29 December, the MARP referral with
+    the child's and carer's views submitted on Wednesday 31 December, in each of the 6 orders:
+    in time order the referrals answered S9, S7 and S8, whichever was typed in first (A15-4)."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("swb", "very_high", "2025-12-24T15:00:00Z"),
+        refer("child_protection", "2025-12-29T10:00:00Z", "submit", "send"),
+        refer("panel", "2025-12-31T10:00:00Z", "submit", child_views="Wants help",
+              carer_views="Worried")], opened_at="2025-11-03T09:00:00Z"))
+    assert not _codes(steps) & {"child_protection_referral", "refer_to_panel",
+                                "seek_child_and_carer_views"}
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2025-12-25T15:00:00Z", "S5", "3.1")
