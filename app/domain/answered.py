@@ -145,8 +145,11 @@ async def answer_from_record(
 ) -> policy.PolicyResult:
     """Close the steps this write created that an act already on file and dated after them
     answers (assessments: :func:`answer_from_file`; referrals made, panel items and
-    decisions: here), each at the act's time, as time order would have (A15-4). ``besides``:
+    decisions: here), each at the act's time, as time order would have (A15-4); those a
+    change of the case's fields dated after them ended are superseded
+    (:func:`~app.domain.policy.lapsed_since`, A15-9). ``besides``:
     the record whose act this write is (what it raises is not answered by itself)."""
+    result = await policy.lapsed_since(wctx, result=result)
     result = await answer_from_file(wctx, result=result, besides=besides)
     closable = _closable(wctx.pack)
     created = [s for s in result.created if s.status == StepStatus.open and s.code in closable]

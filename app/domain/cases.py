@@ -66,6 +66,7 @@ from app.domain.common import (
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.events import CaseEvent
+from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem
@@ -542,6 +543,7 @@ async def _update_from_system(
     # closure may not predate it, as with a PATCH.
     now = case.updated_at = utcnow()
     mark_changed(case, now)
+    note_case_act(session, case.id, now)
     session.add(case)
     await session.flush()
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
@@ -814,6 +816,7 @@ async def patch_case(
     if changes:
         mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
                      else occurred_at)
+        note_case_act(session, case.id, occurred_at)
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

@@ -46,6 +46,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.history import note_case_act
 from app.domain.referrals import (
     ReferralCreate,
     ReferralKind,
@@ -275,6 +276,7 @@ async def _apply_mappa_update(
                                 "details.expected_release_date")
     case.updated_at = utcnow()
     mark_changed(case, wctx.occurred_at)  # a later closure may not predate it
+    note_case_act(wctx.session, case.id, wctx.occurred_at)
     wctx.session.add(case)
     await wctx.session.flush()
     result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))

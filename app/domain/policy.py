@@ -27,6 +27,7 @@ from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
+from app.domain.history import case_fields_at
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.restriction import shuts_out, staff_of
@@ -378,11 +379,26 @@ async def run(
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
+    earlier = await case_fields_at(session, case, event.occurred_at)
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              panels, **extras)
+                              panels, **extras, **earlier)
     raise_violations(evaluation)
+    if earlier:
+        evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
                         untouched=untouched)
+
+
+def _of_its_moment(evaluation: Evaluation, open_steps: Sequence[Step], at: datetime
+                   ) -> Evaluation:
+    """An act judged on the case's fields of its date (a change dated after it was recorded
+    first, A15-9) supersedes no step that arose after it: in time order that step did not
+    exist yet (Somerset S34's briefing for a volunteer attached after the judgement)."""
+    later = {s.id for s in open_steps if stored_utc(s.raised_at) > at}
+    if not later:
+        return evaluation
+    return replace(evaluation, intents=tuple(
+        i for i in evaluation.intents if i.action != "supersede" or i.step_id not in later))
 
 
 async def run_backfill(
@@ -425,9 +441,14 @@ async def run_backfill(
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
-    moment = replace(snapshot(case, open_steps), ratings=dict(ratings), **extras)
+    # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
+    # what still holds today is asked of today's case (``present``).
+    earlier = await case_fields_at(session, case, event.occurred_at)
+    today = snapshot(case, open_steps)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier)
+    present = replace(today, **extras) if earlier else None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=lapse)
+                                   later, lapse=lapse, present=present)
     if evaluation.violations:
         if strict:
             raise_violations(evaluation)
@@ -443,6 +464,30 @@ async def run_backfill(
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
                         open_steps=open_steps, derive=False, replayed=replayed)
+
+
+async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyResult:
+    """Supersede the steps this write created, judged on the case's fields of the act's date,
+    whose condition the case as it now stands no longer meets: in time order the change of
+    its fields recorded earlier but dated after the act superseded them (Somerset S28 asked
+    for by a judgement dated while a volunteer was attached, typed in after the volunteer was
+    detached; attack pass 15, A15-9). No query unless such a change is on file."""
+    created = {s.id for s in result.created if s.status == StepStatus.open}
+    session, case = wctx.session, wctx.case
+    if not created or not await case_fields_at(session, case, wctx.occurred_at):
+        return result
+    open_steps = await open_steps_of(session, case.id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
+    now = wctx.event("case_changed", {"changes": {}})
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, now, panels,
+                              **extras)
+    lapsed = tuple(i for i in evaluation.intents
+                   if i.action == "supersede" and i.step_id in created)
+    if not lapsed:
+        return result
+    return result.merge(await _apply(
+        wctx, event=now, evaluation=replace(evaluation, intents=lapsed),
+        open_steps=open_steps, derive=False))
 
 
 def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:

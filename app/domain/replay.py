@@ -33,6 +33,7 @@ from app.domain import policy
 from app.domain.assessments import assessment_clock
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.history import changes_after
 from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date
@@ -168,13 +169,25 @@ async def replay_later_acts(
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
-    if not events and not judged:
+    changes = await changes_after(wctx.session, wctx.case, since)
+    if not events and not judged and not changes:
         return None
     acts: list[tuple[datetime, int, Any]] = [(e.occurred_at, 0, e) for e in events]
     acts += [(h.occurred_at, 1, (i, h)) for i, h in judged]
+    acts += [(c.occurred_at, 2, c) for c in changes]
     result = None
     for at, kind, act in sorted(acts, key=lambda a: (a[0], a[1])):
-        if kind == 0:
+        if kind == 2:
+            # A change of the case's fields (a volunteer attached, a child protection plan),
+            # on the ratings of its date (Somerset S35: the volunteer attached finds the risk
+            # a judgement dated before it and typed in after it rated, A15-9).
+            event = WorkflowEvent(
+                trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
+                actor_role=wctx.event_role, data={"changes": act.changes})
+            more = await policy.run_backfill(
+                wctx, event=event, ratings=ratings_at(history, at),
+                later=ratings_after(history, at), replayed=act.id)
+        elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
                 actor_role=act.recorded_role, data=event_data(act))

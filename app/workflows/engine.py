@@ -776,6 +776,7 @@ def evaluate_backfill(
     panels: Sequence[ScheduledPanel] = (),
     later: Sequence[Mapping[str, str | None]] = (),
     lapse: bool = False,
+    present: CaseSnapshot | None = None,
 ) -> Evaluation:
     """A back-filled judgement (dated before the current rating of its domain) as the history
     in the order it happened would have had it (attack pass 10, A10-30: the same judgements
@@ -799,7 +800,11 @@ def evaluate_backfill(
 
     With ``lapse``, the supersessions of the judgement's moment are kept too: the open steps
     whose condition no longer holds once it is the rating (the caller keeps those that arose
-    before it: in time order they lapsed with it, A11-4)."""
+    before it: in time order they lapsed with it, A11-4).
+
+    ``present``: today's case, when ``case`` carries the fields of the judgement's moment
+    rather than today's (a change dated after it was recorded first): a line's ``holds`` is
+    asked of it too (a volunteer detached since: Somerset S28 lapsed then, A15-9)."""
     table = _table_of(pack)
     if table.register is not None:
         case = _evolve(case, on_register=bool(table.register(_context_of(event, case, case))))
@@ -807,6 +812,8 @@ def evaluate_backfill(
     if evaluation.violations:
         return evaluation
     states = [_evolve(case, ratings=dict(r)) for r in (evaluation.ratings_after, *later)]
+    if present is not None:  # today's fields, the history's latest ratings
+        states.append(_evolve(present, ratings=dict(states[-1].ratings)))
     contexts = [_context_of(event, state, state) for state in states]
 
     def owed(intent: StepIntent) -> bool:

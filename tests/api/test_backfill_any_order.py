@@ -65,7 +65,25 @@ async def _refer(t: Tenant, case_id: str, act: Act) -> None:
         assert r.status_code == 200, r.text
 
 
+def change(at: str, **fields: Any) -> Act:
+    """A change of the case's ``fields`` (PATCH) occurring at ``at``."""
+    return ("change", at, tuple(sorted(fields.items())))
+
+
+async def _change(t: Tenant, case_id: str, act: Act) -> None:
+    _, at, fields = act
+    url = f"/v1/cases/{case_id}"
+    manager = t.auth("line_manager")
+    etag = (await t.client.get(url, headers=manager)).headers["etag"]
+    r = await t.client.patch(url, json={"occurred_at": at, **dict(fields)},
+                             headers={**manager, "If-Match": etag})
+    assert r.status_code == 200, r.text
+
+
 async def _record(t: Tenant, case_id: str, act: Act) -> None:
+    if act[0] == "change":
+        await _change(t, case_id, act)
+        return
     if act[0] == "referral":
         await _refer(t, case_id, act)
         return
@@ -95,12 +113,13 @@ async def _open_steps(t: Tenant, case_id: str) -> list[tuple[Any, ...]]:
                   for s in r.json()["data"])
 
 
-async def every_order(t: Tenant, acts: list[Act], opened_at: str = "2026-03-02T09:00:00Z"
+async def every_order(t: Tenant, acts: list[Act], opened_at: str = "2026-03-02T09:00:00Z",
+                      orders: list[tuple[Act, ...]] | None = None
                       ) -> dict[tuple[str, ...], Any]:
-    """The open steps after ``acts`` (in time order) recorded in each order of arrival, by the
-    order (the acts' dates); the first is time order."""
+    """The open steps after ``acts`` (in time order) recorded in each order of arrival (or in
+    each of ``orders``), by the order (the acts' dates); the first is time order."""
     outcomes = {}
-    for order in itertools.permutations(acts):
+    for order in orders or list(itertools.permutations(acts)):
         case = (await t.open_case(opened_at=opened_at))["data"]["id"]
         for act in order:
             await _record(t, case, act)
@@ -304,3 +323,40 @@ async def test_S9_S7_S8_very_high_back_filled_before_the_referrals_over_christma
                                 "seek_child_and_carer_views"}
     assert _one(steps, "discuss_with_manager") == (
         "discuss_with_manager", "line_manager", "2025-12-25T15:00:00Z", "S5", "3.1")
+
+
+async def test_S28_S35_a_judgement_back_filled_before_a_volunteer_was_attached(
+        somerset: Tenant) -> None:
+    """S28 (Somerset 16.2): "Any change in assessed levels of risk/concern should be communicated
+    to the volunteer"; S35 (16.3): "Where ongoing contact is agreed, the volunteer must be fully
+    informed of the nature of the risk and the relevant details of the plan to manage that
+    risk"; S34 (16.2): the health and safety risk assessment shared "prior to any contact
+    commencing". ROSH medium on Friday 23 October 2026 16:00 BST, a volunteer attached on Monday
+    26 October (after the clock goes back): in time order no volunteer heard of the medium (no
+    S28) and the attachment found a risk to manage (S35); with the medium typed in after the
+    attachment, S28 was raised (the volunteer attached today) and S35 never (A15-9)."""
+    steps = same_as_time_order(await every_order(somerset, [
+        rate("rosh", "medium", "2026-10-23T16:00:00+01:00"),
+        change("2026-10-26T10:00:00Z", volunteer_attached=True)]))
+    volunteer = {s[0]: s[3] for s in steps
+                 if s[0] in {"update_volunteer", "brief_volunteer", "update_plan_for_volunteer"}}
+    assert volunteer == {"brief_volunteer": "S34", "update_plan_for_volunteer": "S35"}
+
+
+async def test_S28_superseded_when_the_volunteer_is_detached(somerset: Tenant) -> None:
+    """S28 (Somerset 16.2): "Any change in assessed levels of risk/concern should be communicated
+    to the volunteer and the volunteer should be invited to contribute to an agreed safe working
+    plan if possible": a duty to a volunteer working with the child. A volunteer attached on
+    Thursday 24 December 2025, SWB medium on Tuesday 29 December (after Christmas and Boxing
+    Day), the volunteer detached on Friday 2 January 2026: once no volunteer is attached there
+    is nobody to tell, and S28 goes as S34's briefing does; with the medium typed in after the
+    detachment, the same (A15-9)."""
+    attach = change("2025-12-24T10:00:00Z", volunteer_attached=True)
+    medium = rate("swb", "medium", "2025-12-29T10:00:00Z")
+    detach = change("2026-01-02T10:00:00Z", volunteer_attached=False)
+    steps = same_as_time_order(await every_order(
+        somerset, [attach, medium, detach], opened_at="2025-11-03T09:00:00Z",
+        orders=[(attach, medium, detach), (attach, detach, medium)]))
+    assert not _codes(steps) & {"update_volunteer", "brief_volunteer",
+                                "update_plan_for_volunteer"}
+    assert _one(steps, "update_intervention_plan")[3] == "S13"
