@@ -368,13 +368,15 @@ def raise_violations(evaluation: Evaluation) -> None:
 
 async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
-    untouched: frozenset[uuid.UUID] = frozenset(),
+    untouched: frozenset[uuid.UUID] = frozenset(), creates: bool = True,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
     the write. ``open_steps``: the case's open steps as the caller just loaded them under the
     case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
-    ``untouched``: open steps this act leaves as they are."""
+    ``untouched``: open steps this act leaves as they are. Without ``creates`` no step is
+    raised (an act dated before a judgement: :func:`run_backfill` asks on its date's ratings
+    what it raises; this run supersedes and re-dates on today's)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -385,6 +387,9 @@ async def run(
     raise_violations(evaluation)
     if earlier:
         evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
+    if not creates:
+        evaluation = replace(evaluation, intents=tuple(
+            i for i in evaluation.intents if i.action != "create"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
                         untouched=untouched)
 

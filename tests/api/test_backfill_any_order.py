@@ -360,3 +360,23 @@ async def test_S28_superseded_when_the_volunteer_is_detached(somerset: Tenant) -
     assert not _codes(steps) & {"update_volunteer", "brief_volunteer",
                                 "update_plan_for_volunteer"}
     assert _one(steps, "update_intervention_plan")[3] == "S13"
+
+
+async def test_S28_S34_S35_a_volunteer_attached_back_dated_before_a_judgement(
+        somerset: Tenant) -> None:
+    """S28 (Somerset 16.2, "Any change in assessed levels of risk/concern should be
+    communicated to the volunteer"), S34 (16.2, the health and safety risk assessment shared
+    "prior to any contact commencing"), S35 (16.3, the volunteer "fully informed of the nature
+    of the risk" where ongoing contact is agreed). A volunteer attached on Friday 27 March 2026
+    (before the clock goes forward on Sunday 29), SWB high on Tuesday 31 March: in time order
+    the attachment found no risk yet (no S35) and the high was told to the volunteer (S28);
+    with the attachment typed in after the high, dated before it, the attachment was judged on
+    today's high (S35) and the high never told the volunteer (A15-9)."""
+    steps = same_as_time_order(await every_order(somerset, [
+        change("2026-03-27T10:00:00Z", volunteer_attached=True),
+        rate("swb", "high", "2026-03-31T10:00:00+01:00")]))
+    volunteer = {s[0]: s[3] for s in steps
+                 if s[0] in {"update_volunteer", "brief_volunteer", "update_plan_for_volunteer"}}
+    assert volunteer == {"brief_volunteer": "S34", "update_volunteer": "S28"}
+    assert _one(steps, "discuss_with_manager") == (
+        "discuss_with_manager", "line_manager", "2026-04-01T09:00:00Z", "S5", "3.1")
