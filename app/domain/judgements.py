@@ -246,7 +246,8 @@ async def apply_judgement(
         # now, nothing recorded can be dated after it.
         replayed = await replay_later_acts(
             wctx, since=occurred_at,
-            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id))
+            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id,
+                           body.assessment_id, panel_item_id))
         if replayed is not None:
             result = result.merge(replayed)
         # What it (or the replay) raised that a referral, panel act or assessment act on file,

@@ -80,7 +80,31 @@ async def _change(t: Tenant, case_id: str, act: Act) -> None:
     assert r.status_code == 200, r.text
 
 
+def assess(at: str, kind: str = "asset_plus", stage: str = "start") -> Act:
+    """An assessment of ``kind`` at ``stage`` started, submitted and countersigned at ``at``."""
+    return ("assessment", at, kind, stage)
+
+
+async def _assess(t: Tenant, case_id: str, act: Act) -> None:
+    _, at, kind, stage = act
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments",
+                            json={"type": kind, "stage": stage, "occurred_at": at},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    assessment = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/assessments/{assessment}/submit", json={"occurred_at": at},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    r = await t.client.post(f"/v1/assessments/{assessment}/countersign",
+                            json={"feedback": "Agreed.", "occurred_at": at},
+                            headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+
+
 async def _record(t: Tenant, case_id: str, act: Act) -> None:
+    if act[0] == "assessment":
+        await _assess(t, case_id, act)
+        return
     if act[0] == "change":
         await _change(t, case_id, act)
         return
@@ -380,3 +404,23 @@ async def test_S28_S34_S35_a_volunteer_attached_back_dated_before_a_judgement(
     assert volunteer == {"brief_volunteer": "S34", "update_volunteer": "S28"}
     assert _one(steps, "discuss_with_manager") == (
         "discuss_with_manager", "line_manager", "2026-04-01T09:00:00Z", "S5", "3.1")
+
+
+async def test_W9_W3_an_swb_high_back_filled_before_the_countersigned_assessment(
+        wokingham: Tenant) -> None:
+    """W9 (Management of Safety and Well-being concerns): "within two working days of the
+    assessment being completed the PYJS case worker must complete a MARF referral"; "An
+    assessment (Asset+ or mini-asset) is not considered complete until it has been counter
+    signed by a line manager". W3 (Assessment Reviews): the Asset+ reviewed every three months
+    where any domain is high. SWB high on Friday 28 August 2026 15:00 BST, recorded without its
+    assessment, the Asset+ countersigned on Tuesday 1 September (after the late-summer bank
+    holiday): in time order the countersignature started the MARF's two working days (end of
+    Thursday 3 September) and asked for the review in three months; in either order the
+    same (A15-4)."""
+    steps = same_as_time_order(await every_order(wokingham, [
+        rate("swb", "high", "2026-08-28T15:00:00+01:00"),
+        assess("2026-09-01T10:00:00+01:00")]))
+    assert _one(steps, "marf_referral") == (
+        "marf_referral", "case_holder", "2026-09-03T22:59:59Z", "W9",
+        "Management of Safety and Well-being concerns")
+    assert _one(steps, "review_assessment")[2:4] == ("2026-12-01T10:00:00Z", "W3")
