@@ -48,7 +48,7 @@ from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
 from app.workflows.deadlines import is_deadline_note
-from app.workflows.engine import evaluate, evaluate_backfill, next_panel_redates
+from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
 from app.workflows.types import (
     DOMAINS,
@@ -391,7 +391,17 @@ async def run(
         evaluation = replace(evaluation, intents=tuple(
             i for i in evaluation.intents if i.action != "create"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
-                        untouched=untouched)
+                        untouched=untouched, revive=_dated_before_later_acts(case, event))
+
+
+def _dated_before_later_acts(case: Case, event: WorkflowEvent) -> bool:
+    """Whether a rating or a change of the case's fields is dated after the act (read from the
+    case row: no query): a step may have lapsed after it that it keeps alive."""
+    at = event.occurred_at
+    if case.changed_at is not None and stored_utc(case.changed_at) > at:
+        return True
+    return any((stored_instant(r.get("recorded_at")) or at) > at
+               for r in (case.ratings or {}).values() if r)
 
 
 def _of_its_moment(evaluation: Evaluation, open_steps: Sequence[Step], at: datetime
@@ -468,7 +478,49 @@ async def run_backfill(
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
-                        open_steps=open_steps, derive=False, replayed=replayed)
+                        open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+async def _lapsed_after(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str]
+) -> dict[tuple[str, uuid.UUID], Step]:
+    """(code, subject) -> the case's step of that code superseded because its condition
+    stopped holding at an act dated after ``at``, that arose by ``at``: in time order an act
+    at ``at`` asking for it kept it alive (the latest such step of each)."""
+    if not codes:
+        return {}
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.status == StepStatus.superseded,
+        col(Step.code).in_(codes), col(Step.lapsed_at) > at, col(Step.raised_at) <= at,
+    ).order_by(col(Step.lapsed_at)))
+    return {(s.code, s.subject_id): s for s in rows.all()}
+
+
+def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
+    """The duty of a step superseded when its condition stopped holding, open again as a new
+    step (the superseded one stays in the record) because an act dated before that lapse,
+    recorded after it, asks for it: in time order the act kept its condition holding and the
+    step never lapsed (Somerset S11: the monthly review of a ROSH high, kept alive by an SWB
+    high typed in after the ROSH low; redate7's leftover). It keeps its date, deadline and
+    reasons, with the act's reason beside them."""
+    step = Step(
+        service_id=lapsed.service_id, case_id=lapsed.case_id, code=lapsed.code,
+        rule_id=lapsed.rule_id, title=lapsed.title, actor=lapsed.actor,
+        assignee_id=lapsed.assignee_id, due_at=lapsed.due_at, urgent=lapsed.urgent,
+        awaiting_panel_date=lapsed.awaiting_panel_date, deadline_form=lapsed.deadline_form,
+        recurrence=lapsed.recurrence, policy_pack=lapsed.policy_pack,
+        policy_version=lapsed.policy_version, policy_ref=lapsed.policy_ref,
+        subject_id=lapsed.subject_id, raised_at=lapsed.raised_at,
+        overdue_at=lapsed.overdue_at, owner_role=lapsed.owner_role,
+        reasons=list(lapsed.reasons or []),
+        note=(f"Revived: step {lapsed.id}, superseded at "
+              f"{iso_utc(lapsed.lapsed_at or at)} (its condition no longer held), is still "
+              f"asked for by an act of {iso_utc(at)} recorded later, which in time order "
+              "kept it alive."),
+    )
+    _add_reasons(step, intent)
+    lapsed.lapsed_at = None  # revived once
+    return step
 
 
 async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyResult:
@@ -624,14 +676,20 @@ async def _apply(
     untouched: frozenset[uuid.UUID] = frozenset(),
     derive: bool = True,
     replayed: uuid.UUID | None = None,
+    revive: bool = False,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
-    Without ``derive`` (a back-fill) the register and contact level are left as they are."""
+    Without ``derive`` (a back-fill) the register and contact level are left as they are.
+    With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
+    is revived rather than raised anew (:func:`_revived`)."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
     if derive:
         apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
+    revivable = await _lapsed_after(
+        session, case.id, event.occurred_at,
+        {i.code for i in evaluation.intents if i.action == "create"}) if revive else {}
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
@@ -651,12 +709,18 @@ async def _apply(
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
-            if intent.code not in ended:
+            lapsed = revivable.pop((intent.code, intent.subject_id), None)
+            if lapsed is not None:
+                session.add(lapsed)
+                created.append(_revived(lapsed, intent, event.occurred_at))
+            elif intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
             step.note = _append(step.note, f"Superseded: {intent.note or 'condition ended'}")
+            if intent.note == f"Superseded: {LAPSED}":
+                step.lapsed_at = event.occurred_at  # an earlier act may yet revive it
             superseded.append(step)
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]

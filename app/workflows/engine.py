@@ -768,6 +768,11 @@ def _table_of(pack: Pack) -> _Table:
     return table if table is not None and table.owner == id(pack) else _table(pack)
 
 
+# Why an open step is superseded when no condition that required it holds any more (its
+# ``holds``): the domain dates such a lapse (``Step.lapsed_at``).
+LAPSED = "the condition that required it no longer holds"
+
+
 def evaluate_backfill(
     event: WorkflowEvent,
     case: CaseSnapshot,
@@ -1673,7 +1678,7 @@ class _Plan:
             kind = "case" if (subject_id.int if isinstance(subject_id, UUID) else subject_id) \
                 == case_key else "event"
             if not self._justified(step, kind):
-                self._supersede(step, "the condition that required it no longer holds")
+                self._supersede(step, LAPSED)
 
     def _justified(self, step: OpenStep, kind: str) -> bool:
         """Whether any reason the step is open for still holds (a step without recorded
