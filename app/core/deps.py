@@ -100,6 +100,12 @@ async def verified_principal_of(request: Request) -> Principal:
     return principal
 
 
+def principal_verified(request: Request) -> Principal | None:
+    """The request's principal if its token has been verified (None before, or without one)."""
+    cached = request.scope.get(_PRINCIPAL_KEY)
+    return cached if isinstance(cached, Principal) else None
+
+
 async def _verified_principal(
     request: Request,
     # Declared for the OpenAPI security scheme; the header is read by verified_principal_of.

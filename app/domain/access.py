@@ -123,7 +123,7 @@ FEED_SCOPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 
 def is_machine(principal: Principal) -> bool:
     """Whether the caller is a machine client (a ``feed`` token with no staff role)."""
-    return principal.has("feed") and not principal.roles & STAFF_ROLES
+    return principal.is_machine
 
 
 def admit(principal: Principal, act: str, path: Mapping[str, Any]) -> None:
@@ -358,7 +358,9 @@ def require_open_case(case: Case, what: str) -> None:
     """409 for a write on a closed case (only what the policy reaches past closure is allowed)."""
     if case.closed_at is not None:
         raise Conflict(f"The case is closed: cannot {what}.", slug="case-closed",
-                       extra={"closed_at": iso_utc(case.closed_at)})
+                       extra={"closed_at": iso_utc(case.closed_at)},
+                       withheld=Conflict(f"The case is closed: cannot {what}.",
+                                         slug="case-closed"))
 
 
 def require_not_case_holder(

@@ -25,7 +25,7 @@ from app.domain import policy
 from app.domain.access import LIVE_PANEL_REFERRAL_STATES
 from app.domain.common import iso_utc
 from app.domain.outbox import emit
-from app.domain.panels_table import Panel, PanelItem
+from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.steps import Step, StepStatus, append_note
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON
@@ -93,6 +93,18 @@ async def withdraw_item(
     await emit(session, "panel.item.withdrawn", item.id, service_id=wctx.service.id,
                payload={"case_id": str(item.case_id), "panel_id": str(panel.id),
                         "item_id": str(item.id)})
+    if redate and not await undecided_agenda(session, item.case_id) \
+            and await has_panel_route(wctx):
+        # Taken off undecided, the case was not heard: what its adding answered (Somerset
+        # 3.2.3's referral to the next MARP, S7, not waivable; Wokingham W7's request for the
+        # High-Risk Panel) is owed again, due at the panel it now waits for, as a withdrawn
+        # referral's is (attack passes 16 and 17, A16-19, A17-2). Not while the case stands on
+        # another agenda (moved to a later panel: going there answers it).
+        back = await policy.reopen_done_by(
+            wctx, act=("panel_item", item.id),
+            note=f"Re-opened: {why}; the panel did not hear the case.")
+        await policy.redate_returning_next_panel_steps(
+            wctx, steps=back, why="the agenda item that answered it was withdrawn")
     if redate:
         await policy.run(wctx, event=wctx.event(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,

@@ -531,7 +531,14 @@ async def _update_from_system(
             errors=[{"loc": "body.child.date_of_birth",
                      "msg": f"must not be after the case's opened_at ({case.opened_at})"}],
             extra={"bound": {"field": "child.date_of_birth", "name": "the case's opened_at",
-                             "value": case.opened_at.isoformat()}})
+                             "value": case.opened_at.isoformat()}},
+            withheld=Unprocessable(
+                "The child's date of birth would fall after the case opened.",
+                slug="occurred-before-bound",
+                errors=[{"loc": "body.child.date_of_birth",
+                         "msg": "must not be after the case's opened_at"}],
+                extra={"bound": {"field": "child.date_of_birth",
+                                 "name": "the case's opened_at"}}))
     if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager can reassign a case.")
     if INTERVENTION_FIELDS & sent.keys() and role not in (*MANAGERS, "feed"):
@@ -760,7 +767,8 @@ async def patch_case(
 ) -> tuple[Service, Case, CasePatched]:
     """Change a case under optimistic locking (the case is locked first); the change re-runs
     the policy. Reassigning moves the open steps of that role; closing supersedes every open
-    step; reopening re-runs the policy for the case's current state."""
+    step but those the pack's ``survives_closure`` keeps (duties owed past the end of the
+    work); reopening re-runs the policy for the case's current state."""
     service, case = await get_visible_case(session, principal, case_id)
     sent = body.model_dump(exclude_unset=True)
     role = _patch_role(principal, case, sent)
@@ -928,7 +936,8 @@ async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) ->
 
 
 async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> policy.PolicyResult:
-    """Closing supersedes every open step; reopening opens what the current state mandates.
+    """Closing supersedes every open step (but the pack's ``survives_closure``: still owed,
+    listed in the answer); reopening opens what the current state mandates.
     Either is audited with its reason and announced (``case.closed`` / ``case.reopened``)."""
     session, case = wctx.session, wctx.case
     if case.closed_at is not None:
@@ -947,7 +956,13 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # The duties open at the closure come back as they were (original due dates: an
         # overdue step is not laundered by a close and reopen), then the policy adds what
         # the case's current state mandates and is not open (never a duplicate).
-        reinstated = await policy.reinstate_closed_steps(wctx, reason="the case was reopened")
+        # The clock of a step not yet overdue stood still while the case was closed (A17-1):
+        # the period just ended (recorded by the change above).
+        periods = case.closed_periods or []
+        reinstated = await policy.reinstate_closed_steps(
+            wctx, reason="the case was reopened",
+            paused=(datetime.fromisoformat(periods[-1][0]),
+                    datetime.fromisoformat(periods[-1][1])) if periods else None)
         # ... except a next-panel date: the panels may have been booked, moved or cancelled
         # while the case was closed (A10-26); redate() keeps one that had passed.
         await policy.redate_returning_next_panel_steps(
@@ -1110,12 +1125,13 @@ async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pac
     """409 ``mandatory-steps-open`` while the case has an open step the pack declares
     ``not_waivable``, naming those steps (id, code, rule, paragraph; no request value).
 
-    Closure supersedes every open step, so closing a case with such a step open would set aside a
-    duty no manager may waive (attack pass 9, A9-9): Somerset 3.2.4's child protection referral
-    after a very high SWB ("Immediate actions are needed ... which will include (or has already
-    included) a referral to statutory child protection services"), 3.2.3's MARP referral, 7.2.3's
-    booked MARP review ("the case will remain relevant to ongoing MARP oversight"), Wokingham's
-    High-Risk Panel request "within two working days". The duties are refused closure rather than
+    Closure supersedes the open steps (but ``survives_closure``), so closing a case with such
+    a step open would set aside a duty no manager may waive (attack pass 9, A9-9): Somerset
+    3.2.4's child protection referral after a very high SWB ("Immediate actions are needed ...
+    which will include (or has already included) a referral to statutory child protection
+    services"), 3.2.3's MARP referral, 7.2.3's booked MARP review ("the case will remain
+    relevant to ongoing MARP oversight"), Wokingham's High-Risk Panel request "within two
+    working days". The duties are refused closure rather than
     kept open past it: a closed case takes no act that could do them (only what a pack reaches
     past closure: Somerset 12's notification "up to 20 days following the end of supervision"),
     and the seeds ask a closing duty to be done before the case closes (Wokingham's closure

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import PlainSelect
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import cursors, policy
 from app.domain.absences import absences_of
@@ -592,8 +592,11 @@ async def complete_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     await require_not_own_escalation(session, principal, step)
     require_hand_completable(pack, step, bare=bare)
-    require_step_act_time(step, occurred_at)
-    require_outside_closed_periods(case, occurred_at)  # A9-7
+    require_step_act_time(step, occurred_at)  # the step's own raised_at: shown with it
+    try:
+        require_outside_closed_periods(case, occurred_at)  # A9-7
+    except DomainError as exc:  # when the case was closed is not a bare duty's to know
+        raise (exc.withheld() if bare else exc) from None
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(wctx, step=step, note=body.note)

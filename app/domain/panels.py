@@ -567,6 +567,15 @@ async def add_item(
         raise NotFound("No such case.")
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
+    if stored_utc(panel.scheduled_for) < stored_utc(case.opened_at):
+        # A panel that sat before the case was opened cannot have heard it; as an agenda entry
+        # it would answer the referral to the next panel (Somerset 3.2.3, not waivable) with a
+        # decision that could never be recorded (attack pass 16, A16-19).
+        raise Unprocessable(
+            "The panel sat before the case was opened: it cannot hear the case.",
+            slug="panel-before-case",
+            errors=[{"loc": "body.case_id",
+                     "msg": "the panel's time is before the case's opening"}])
     await _refuse_second_item(session, panel, case)
     await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
                                    case, "body.case_id", chair_id=panel.chair_id)

@@ -46,7 +46,7 @@ from app.domain.steps import (
 )
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import WorkingCalendar, end_of_day, london_date
+from app.workflows.calendar import LONDON, WorkingCalendar, end_of_day, london_date
 from app.workflows.deadlines import is_deadline_note
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
@@ -1042,9 +1042,21 @@ async def supersede_all_open(
 ) -> PolicyResult:
     """Close every open step of the case as superseded (e.g. the case was closed; with
     ``closure`` the steps are marked so that a reopening can reinstate them, and each is
-    announced, ``step.superseded``, as its reinstatement will be: ``step.reinstated``)."""
+    announced, ``step.superseded``, as its reinstatement will be: ``step.reinstated``).
+
+    A closure keeps open the steps of the codes the pack's ``survives_closure`` lists (duties
+    owed past the end of the work: Somerset 12, 13.4.3; attack pass 16, A16-6, A16-7), and the
+    open escalation of such a step; they are the answer's ``next_steps``."""
     session, case = wctx.session, wctx.case
     open_steps = await open_steps_of(session, case.id)
+    kept: list[Step] = []
+    if closure and wctx.pack.survives_closure:
+        owed = set(wctx.pack.survives_closure)
+        kept = [s for s in open_steps if s.code in owed]
+        kept_ids = {s.id for s in kept}
+        kept += [s for s in open_steps
+                 if s.code == ESCALATION_CODE and s.subject_id in kept_ids]
+        open_steps = [s for s in open_steps if s not in kept]
     for step in open_steps:
         step.status = StepStatus.superseded
         step.note = _append(step.note, f"Superseded: {reason}")
@@ -1058,7 +1070,8 @@ async def supersede_all_open(
             await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
                        payload={"case_id": str(case.id), "step_id": str(step.id),
                                 "code": step.code})
-    return PolicyResult(next_steps=[], superseded=open_steps)
+    next_steps = await open_steps_out(session, case.id) if kept else []
+    return PolicyResult(next_steps=next_steps, superseded=open_steps)
 
 
 async def supersede_codes(
@@ -1089,12 +1102,23 @@ async def supersede_codes(
                         superseded=ended)
 
 
-async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Step]:
-    """Reopen the steps the case's closure superseded, unchanged: the same step with its
-    original ``raised_at``, ``due_at`` (an overdue step stays overdue, and stays in the
-    timeliness report) and reasons. A closed case takes no act that could have done them, so
-    every duty open at the closure is still owed. Each is audited (``step.reinstate``) and
-    announced (``step.reinstated``); the assignee follows the case's current holders."""
+async def reinstate_closed_steps(
+    wctx: WriteContext, *, reason: str, paused: tuple[datetime, datetime] | None = None
+) -> list[Step]:
+    """Reopen the steps the case's closure superseded: the same step with its original
+    ``raised_at`` and reasons. A closed case takes no act that could have done them, so every
+    duty open at the closure is still owed. Each is audited (``step.reinstate``) and announced
+    (``step.reinstated``); the assignee follows the case's current holders.
+
+    ``paused``: the period the case was closed (aware UTC ``closed_at``, reopening). A step
+    overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
+    timeliness report (a close and reopen launders nothing). A step not yet overdue at the
+    closure had its clock stopped while the case was closed: both move later by the closed
+    period's length in days (a part day counts as one; London wall clock), so nothing comes back
+    due on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
+    weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
+    back overdue at once). A ``next-panel`` step is left to
+    :func:`redate_returning_next_panel_steps` (the panels as they now stand)."""
     session, case, service = wctx.session, wctx.case, wctx.service
     rows = await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.superseded,
@@ -1118,6 +1142,8 @@ async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Ste
         step.status = StepStatus.open
         step.completed_at = step.completed_by = None
         step.note = _append(step.note, f"Reinstated: {reason}")
+        if paused is not None:
+            _resume_clock(step, *paused)
         attr = ACTOR_FIELDS.get(step.actor)
         if attr and step.assignee_id is not None:
             step.assignee_id = getattr(case, attr)
@@ -1132,6 +1158,78 @@ async def reinstate_closed_steps(wctx: WriteContext, *, reason: str) -> list[Ste
                             "code": step.code})
     await session.flush()
     return steps
+
+
+async def reopen_done_by(
+    wctx: WriteContext, *, act: tuple[str, uuid.UUID], note: str,
+    exclude_subject: uuid.UUID | None = None,
+) -> list[Step]:
+    """The act ``(kind, id)`` no longer answers the steps it did (a referral withdrawn or
+    declined, A10-26; an agenda item withdrawn before the panel heard the case, attack passes
+    16 and 17, A16-19, A17-2): each is owed again as a new open step with the done one's
+    deadline, reasons and subject, unless one of its code and subject is open already; each is
+    audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself).
+    The caller re-dates what waits for a panel (:func:`redate_returning_next_panel_steps`)."""
+    session = wctx.session
+    kind, ident = act
+    query = select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.done,
+        Step.satisfied_by_type == kind, Step.satisfied_by_id == ident)
+    if exclude_subject is not None:
+        query = query.where(Step.subject_id != exclude_subject)
+    reopened = []
+    for done in (await session.exec(query)).all():
+        still_open = (await session.exec(select(Step.id).where(
+            Step.case_id == done.case_id, Step.code == done.code,
+            Step.subject_id == done.subject_id, Step.status == StepStatus.open,
+        ))).first()
+        if still_open is not None:
+            continue
+        step = Step(
+            service_id=done.service_id, case_id=done.case_id, code=done.code,
+            rule_id=done.rule_id, title=done.title, actor=done.actor,
+            assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
+            awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
+            recurrence=done.recurrence, policy_pack=done.policy_pack,
+            policy_version=done.policy_version,
+            policy_ref=done.policy_ref, subject_id=done.subject_id,
+            raised_at=done.raised_at, overdue_at=done.overdue_at,
+            owner_role=done.owner_role, reasons=list(done.reasons or []), note=note,
+        )
+        session.add(step)
+        reopened.append(step)
+    await session.flush()
+    for step in reopened:
+        await wctx.audit(
+            "step.create", entity_type="step", entity_id=step.id, reason=step.note,
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None},
+        )
+    return reopened
+
+
+def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> None:
+    """Move a reinstated step's deadline later by the time the case was closed, when it was
+    not yet overdue at the closure (:func:`reinstate_closed_steps`)."""
+    if step.due_at is None or step.deadline_form == NEXT_PANEL or reopened_at <= closed_at:
+        return
+    due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
+    if overdue <= closed_at:
+        return
+    # Whole days (a part day counts as one), so a deadline keeps its time of day.
+    days = -(-(reopened_at - closed_at) // timedelta(days=1))
+    step.due_at = _later_on_the_clock(due, timedelta(days=days))
+    if step.overdue_at is not None:
+        step.overdue_at = _later_on_the_clock(overdue, timedelta(days=days))
+    step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
+                                   "closed (not yet overdue at the closure)")
+
+
+def _later_on_the_clock(moment: datetime, by: timedelta) -> datetime:
+    """``moment`` moved on by ``by`` on London's wall clock (a deadline at 10:00 stays at 10:00
+    across a clock change, as the engine's week and month deadlines are), in UTC."""
+    local = moment.astimezone(LONDON).replace(tzinfo=None) + by
+    return local.replace(tzinfo=LONDON).astimezone(UTC)
 
 
 NEXT_PANEL = "next-panel"
