@@ -156,7 +156,8 @@ async def answer_from_record(
     if not created:
         return result  # no query for a write that raised nothing such an act does
     codes = frozenset(s.code for s in created)
-    acts = await _referral_acts(wctx, codes) + await _panel_acts(wctx, codes, besides)
+    with wctx.session.no_autoflush:  # nothing pending is a referral or a panel item
+        acts = await _referral_acts(wctx, codes) + await _panel_acts(wctx, codes, besides)
     acts.sort(key=lambda a: (a[0].at, str(a[0].record_id)))
     for step in created:
         found = next((act for act, closes in acts if _answers(wctx, step, act, closes)), None)

@@ -192,8 +192,9 @@ async def replay_later_acts(
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
     changes = await changes_after(wctx.session, wctx.case, since)
-    signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
-              if a[1] == "countersign" and a[0] > since]
+    with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
+        signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
+                  if a[1] == "countersign" and a[0] > since]
     if not events and not judged and not changes and not signed:
         return None
     acts: list[tuple[datetime, int, Any]] = [(e.occurred_at, 0, e) for e in events]
