@@ -566,7 +566,9 @@ async def _update_from_system(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=now)
     await _reassign(wctx, moves=moves)
-    result = await _run_case_changed(wctx, changes)
+    if moves:
+        await agenda.follow_holders(wctx, moves=moves)
+    result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,
@@ -840,18 +842,26 @@ async def patch_case(
     rehomed: list[Step] = []
     if restriction_changed:
         await _record_restriction(wctx)
-        # No open step stays with someone the restriction now shuts out (M2).
-        rehomed = await policy.rehome_shut_out_steps(
-            wctx, shut_out=await _shut_out(session, case))
+        # No open step stays with someone the restriction now shuts out (M2), nor an agenda
+        # item's presenting (A15-11).
+        shut_out = await _shut_out(session, case)
+        rehomed = await policy.rehome_shut_out_steps(wctx, shut_out=shut_out)
+        if not REASSIGNMENT.keys() & changes.keys():
+            await agenda.follow_holders(wctx, moves={}, shut_out=shut_out)
     if not changes:
         return service, case, CasePatched(await policy.current(session, case), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
     moved = rehomed + await _reassign(wctx, moves=moves)
+    if moves:
+        await agenda.follow_holders(
+            wctx, moves=moves,
+            shut_out=await _shut_out(session, case) if case.access_mode is not None else None)
     # The engine sees the change made under the role that authorised the PATCH (as the audit
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
-    result = await _run_case_changed(wctx, changes, dated=body.occurred_at is not None)
+    result = await _leave_unowed_agendas(
+        wctx, await _run_case_changed(wctx, changes, dated=body.occurred_at is not None))
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
@@ -892,6 +902,19 @@ async def _run_case_changed(
     if replayed is not None:
         result = result.merge(replayed)
     return await answer_from_record(wctx, result=result)
+
+
+async def _leave_unowed_agendas(
+    wctx: WriteContext, result: policy.PolicyResult
+) -> policy.PolicyResult:
+    """A change that ended the panel the case was owed (Wokingham W19's monthly review of a
+    MAPPA level 1 child, its category and level cleared) takes it off the agendas of panels
+    to come, kept withdrawn for audit, when nothing else brings it there (attack pass 15,
+    A15-6, agenda half)."""
+    if not result.superseded:
+        return result
+    gone = await agenda.withdraw_unowed(wctx, superseded=result.superseded)
+    return result.merge(await policy.current(wctx.session, wctx.case)) if gone else result
 
 
 async def _shut_out(

@@ -167,7 +167,8 @@ async def _claim_key(
 
 
 async def _replay(
-    session: AsyncSession, service_id: uuid.UUID, source: str, key: str, digest: str
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, source: str, key: str,
+    digest: str,
 ) -> FeedAnswer:
     record = (await session.exec(select(IdempotencyRecord).where(
         IdempotencyRecord.service_id == service_id, IdempotencyRecord.source == source,
@@ -181,7 +182,23 @@ async def _replay(
             "This Idempotency-Key was already used with a different request body.",
             slug="idempotency-key-reused",
         )
-    return FeedAnswer(status=200, body=record.response_body, replayed=True)
+    return FeedAnswer(status=200, body=await _as_now(session, principal, record),
+                      replayed=True)
+
+
+async def _as_now(session: AsyncSession, principal: Principal,
+                  record: IdempotencyRecord) -> dict[str, Any]:
+    """The stored answer as the case's access stands now: the case restricted since the first
+    delivery is answered the referral alone, ``next_steps: []``, as a new delivery would be
+    (README, machine clients; attack pass 16, A16-14)."""
+    body = dict(record.response_body or {})
+    if not body.get("next_steps") or record.resource_id is None:
+        return body
+    case = (await session.exec(select(Case).join(Referral, col(Referral.case_id) == Case.id)
+                               .where(col(Referral.id) == record.resource_id))).first()
+    if case is None or withheld_from(principal, case):
+        body["next_steps"] = []
+    return body
 
 
 async def _find_case(session: AsyncSession, service_id: uuid.UUID, ref: ExternalRef) -> Case:
@@ -223,7 +240,7 @@ async def receive(
     digest = request_digest(source.value, body)
     claimed = await _claim_key(session, service.id, source.value, key, digest, ttl)
     if claimed is None:
-        return await _replay(session, service.id, source.value, key, digest)
+        return await _replay(session, principal, service.id, source.value, key, digest)
     case = await _find_case(session, service.id, body.case_external_ref)
     # Deadlines count from received_at: it may not predate the child or the case (nor be in
     # the future), whatever the feed sends.

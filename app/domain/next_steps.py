@@ -41,8 +41,10 @@ from app.domain.steps import (
     STEP_OUT_COLUMNS,
     Step,
     StepOut,
+    StepReason,
     StepRow,
     StepStatus,
+    reasons_of,
     step_out,
 )
 from app.domain.timing import require_not_before, require_outside_closed_periods
@@ -302,6 +304,20 @@ def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
     return "\n".join(n for n in notes if n) or None
 
 
+def bare_reasons(step: Any) -> list[dict[str, Any]]:
+    """A bare duty's reasons: the policy's rule and paragraph of each, the step itself as its
+    record, no instant (as an escalation's are): not the kind or id of the child's record that
+    triggered it, nor when that happened (attack pass 16, A16-17: a stand-in duty told a duty
+    manager outside the list when the child entered the secure estate)."""
+    subject = {"type": "subject", "id": str(step.subject_id)}
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for reason in reasons_of(step):
+        key = (str(reason.get("rule")), str(reason.get("pack")), str(reason.get("ref")))
+        seen.setdefault(key, {"rule": key[0], "pack": key[1], "ref": key[2], "trigger": None,
+                              "record": subject, "at": None})
+    return list(seen.values())
+
+
 async def is_bare_duty(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID, step: Step
 ) -> bool:
@@ -364,7 +380,8 @@ async def list_steps(
     bare = await _bare_duty_cases(session, principal, service.id, page)
     _note_duty_reads(session, principal, service.id, bare)
     if bare:
-        page = [row._replace(note=bare_note(row, ctx))  # type: ignore[call-arg]
+        page = [row._replace(note=bare_note(row, ctx),  # type: ignore[call-arg]
+                             reasons=bare_reasons(row))
                 if _is_bare(principal, row, bare) else row for row in page]
     return page, _encode_cursor(rows[filters.limit - 1], key) if more else None
 
@@ -445,9 +462,14 @@ def _after(due: Any, created: Any, ident: Any, *, undated_follow: bool) -> Any:
 
 
 def shown_step(step: Step, bare: bool, ctx: policy.PolicyContext) -> StepOut:
-    """A step as the caller is shown it: a bare duty with :func:`bare_note` for its note."""
+    """A step as the caller is shown it: a bare duty with :func:`bare_note` for its note and
+    :func:`bare_reasons` for its reasons."""
     out = step_out(step)
-    return out.model_copy(update={"note": bare_note(step, ctx)}) if bare else out
+    if not bare:
+        return out
+    return out.model_copy(update={
+        "note": bare_note(step, ctx),
+        "reasons": [StepReason.model_validate(r) for r in bare_reasons(step)]})
 
 
 async def read_step(

@@ -725,7 +725,7 @@ async def _apply(
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             redate(step, intent, at=event.occurred_at, calendar=calendar,
-                   stale=_branch_notes(wctx.pack, step.code))
+                   stale=_branch_notes(wctx.pack, step.code), void=_void_time(event))
             _add_reasons(step, intent)
             updated.append(step)
         elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
@@ -783,15 +783,27 @@ def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:
     return due_at is None or due_at > step.due_at
 
 
+def _void_time(event: WorkflowEvent) -> datetime | None:
+    """The time of a panel booked in the past by mistake and cancelled (``panel_scheduled``
+    with ``void_due_at``): a step due at it was never late at a sitting (attack pass 15,
+    A15-5)."""
+    if event.trigger != "panel_scheduled" or not event.data.get("void_due_at"):
+        return None
+    return stored_utc(datetime.fromisoformat(str(event.data["void_due_at"])))
+
+
 def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCalendar,
-           stale: Collection[str] = ()) -> bool:
+           stale: Collection[str] = (), void: datetime | None = None) -> bool:
     """Re-date an open step as ``intent`` (an ``update_due`` from any act: a case event, a
     case change of release date, custody or MAPPA fields, a panel scheduled, moved or
     cancelled) asks, at the act's time ``at``; the one place every re-date goes through. A
     deadline that had passed before the act stays (:func:`lateness_erased`): the step stays
     overdue, escalated and counted late until it is done, and its note says what the act
-    would have made of it. A sooner date always applies. False when the passed date was kept."""
-    if lateness_erased(step, intent.due_at, at):
+    would have made of it. A sooner date always applies. False when the passed date was kept.
+    ``void``: the time of a panel booked in the past by mistake and cancelled; a date at it
+    was no deadline (the steps get back the dates the panels as they stand give them)."""
+    voided = void is not None and step.due_at is not None and stored_utc(step.due_at) == void
+    if not voided and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = iso_utc(intent.due_at) if intent.due_at is not None else "no timescale"
         step.note = _append(step.note, (
@@ -1076,13 +1088,16 @@ async def supersede_all_open(
 
 async def supersede_codes(
     wctx: WriteContext, *, codes: Sequence[str], reason: str,
-    act: tuple[str, uuid.UUID] | None = None,
+    act: tuple[str, uuid.UUID] | None = None, subjects: Collection[uuid.UUID] | None = None,
 ) -> PolicyResult | None:
-    """Close the case's open steps of these codes as superseded, with ``reason`` (e.g. work with
-    the child that a recorded death ends), linked to the act that ended them; audited in the
-    write's transaction. None when no open step has one of the codes."""
+    """Close the case's open steps of these codes (any code when ``codes`` is empty and
+    ``subjects`` is given) about these ``subjects`` (None: any) as superseded, with ``reason``
+    (e.g. work with the child that a recorded death ends), linked to the act that ended them;
+    audited in the write's transaction. None when no open step matches."""
     session = wctx.session
-    ended = [s for s in await open_steps_of(session, wctx.case.id) if s.code in codes]
+    ended = [s for s in await open_steps_of(session, wctx.case.id)
+             if (s.code in codes or (not codes and subjects is not None))
+             and (subjects is None or s.subject_id in subjects)]
     if not ended:
         return None
     for step in ended:
@@ -1114,7 +1129,7 @@ async def reinstate_closed_steps(
     overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
     timeliness report (a close and reopen launders nothing). A step not yet overdue at the
     closure had its clock stopped while the case was closed: both move later by the closed
-    period's length in days (a part day counts as one; London wall clock), so nothing comes back
+    period's length in whole days (to the nearest; London wall clock), so nothing comes back
     due on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
     weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
     back overdue at once). A ``next-panel`` step is left to
@@ -1216,8 +1231,11 @@ def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> Non
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
     if overdue <= closed_at:
         return
-    # Whole days (a part day counts as one), so a deadline keeps its time of day.
-    days = -(-(reopened_at - closed_at) // timedelta(days=1))
+    # Whole days, to the nearest (a closure of minutes, made in error and undone, moves
+    # nothing), so a deadline keeps its time of day.
+    days = round((reopened_at - closed_at) / timedelta(days=1))
+    if days == 0:
+        return
     step.due_at = _later_on_the_clock(due, timedelta(days=days))
     if step.overdue_at is not None:
         step.overdue_at = _later_on_the_clock(overdue, timedelta(days=days))

@@ -175,3 +175,34 @@ async def test_A16_10_the_cms_does_not_learn_stored_dates_from_its_problems(
         f"/v1/cases/{case['id']}/events", headers=somerset.auth("line_manager"),
         json={"type": "change_of_circumstances"})
     assert assert_problem(staff, 409)["closed_at"] == "2026-08-25T10:00:00Z"
+
+
+async def test_A16_14_a_replay_after_the_case_was_restricted_answers_no_steps(
+    somerset: Tenant
+) -> None:
+    """README, machine clients: "every write answers `next_steps: []` for it (a feed delivery to
+    it too)". The EMRAC feed's first delivery on an open case with a high ROSH lists its open
+    steps; the case is then restricted; the same delivery replayed (same key and body) is 200
+    with the same referral and `next_steps: []`, as a new delivery is."""
+    case = (await somerset.open_case(external_ref={**REF, "id": "RP-1"}))["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements",
+                                   headers=somerset.auth("case_holder"),
+                                   json={"domain": "rosh", "level": "high"})
+    assert r.status_code == 201, r.text
+    key = f"rp-{uuid.uuid4()}"
+    at = datetime.now(UTC).isoformat()
+    first = await deliver(somerset, "RP-1", at, source="emrac", kind="emrac", key=key)
+    assert first.status_code == 201, first.text
+    assert first.json()["next_steps"]
+    r = await restrict(somerset.client, somerset, case["id"],
+                       {"allowed_staff": ["case_holder-1", "line_manager-1"]})
+    assert r.status_code == 200, r.text
+    again = await deliver(somerset, "RP-1", at, source="emrac", kind="emrac", key=key)
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    assert again.json()["next_steps"] == []
+    lifted = await restrict(somerset.client, somerset, case["id"], None)
+    assert lifted.status_code == 200, lifted.text
+    once_more = await deliver(somerset, "RP-1", at, source="emrac", kind="emrac", key=key)
+    assert once_more.json() == first.json()
