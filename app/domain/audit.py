@@ -251,7 +251,8 @@ def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]]
     version_key = mapper.get_property_by_column(version).key if version is not None else None
     if any(prop.key == version_key or prop.columns[0].primary_key for prop in changed):
         return None  # a version or key set by hand: the flush's business
-    row = history.change_row(obj, False, history.actor_of(sync), now)
+    row = history.change_row(obj, False, history.actor_of(sync), now,
+                             sync.info.get(history.ACT_AT) or {})
     if row is not None:
         history_rows.append(row)
     params = {prop.columns[0].name: state.dict[prop.key] for prop in changed}

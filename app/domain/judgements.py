@@ -23,6 +23,7 @@ from app.domain.access import (
     get_visible_case,
     require_open_case,
 )
+from app.domain.answered import answer_from_record
 from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
 from app.domain.audit import insert_at_seal, update_at_seal
 from app.domain.cases_table import Case
@@ -254,9 +255,13 @@ async def apply_judgement(
         # now, nothing recorded can be dated after it.
         replayed = await replay_later_acts(
             wctx, since=occurred_at,
-            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id))
+            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id,
+                           body.assessment_id, panel_item_id))
         if replayed is not None:
             result = result.merge(replayed)
+        # What it (or the replay) raised that a referral, panel act or assessment act on file,
+        # dated after it, did in time order (A15-4).
+        result = await answer_from_record(wctx, result=result)
     await wctx.audit(
         "judgement.backfill" if backfill else "judgement.record",
         entity_type="judgement", entity_id=judgement.id,

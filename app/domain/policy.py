@@ -27,6 +27,7 @@ from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
+from app.domain.history import case_fields_at
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.restriction import shuts_out, staff_of
@@ -47,7 +48,7 @@ from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, WorkingCalendar, end_of_day, london_date
 from app.workflows.deadlines import is_deadline_note
-from app.workflows.engine import evaluate, evaluate_backfill, next_panel_redates
+from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
 from app.workflows.types import (
     DOMAINS,
@@ -433,7 +434,7 @@ def raise_violations(evaluation: Evaluation) -> None:
 
 async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
-    untouched: frozenset[uuid.UUID] = frozenset(),
+    untouched: frozenset[uuid.UUID] = frozenset(), creates: bool = True,
     inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
     flush: bool = True,
 ) -> PolicyResult:
@@ -441,7 +442,9 @@ async def run(
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
     the write. ``open_steps``: the case's open steps as the caller just loaded them under the
     case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
-    ``untouched``: open steps this act leaves as they are. ``inputs``: what
+    ``untouched``: open steps this act leaves as they are. Without ``creates`` no step is
+    raised (an act dated before a judgement: :func:`run_backfill` asks on its date's ratings
+    what it raises; this run supersedes and re-dates on today's). ``inputs``: what
     :func:`snapshot_inputs` would read for ``event``, as the caller read it with the case under
     its lock (:func:`inputs_column`), nothing changed since. ``flush=False``: the caller reads
     nothing through Core (which does not flush) before the commit, so changes of steps only
@@ -451,11 +454,40 @@ async def run(
         open_steps = await open_steps_of(session, case.id)
     panels, extras = inputs if inputs is not None else await snapshot_inputs(
         session, wctx.service, case, event.occurred_at)
+    earlier = await case_fields_at(session, case, event.occurred_at)
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              panels, **extras)
+                              panels, **extras, **earlier)
     raise_violations(evaluation)
+    if earlier:
+        evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
+    if not creates:
+        evaluation = replace(evaluation, intents=tuple(
+            i for i in evaluation.intents if i.action != "create"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
-                        untouched=untouched, flush=flush)
+                        untouched=untouched, revive=_dated_before_later_acts(case, event),
+                        flush=flush)
+
+
+def _dated_before_later_acts(case: Case, event: WorkflowEvent) -> bool:
+    """Whether a rating or a change of the case's fields is dated after the act (read from the
+    case row: no query): a step may have lapsed after it that it keeps alive."""
+    at = event.occurred_at
+    if case.changed_at is not None and stored_utc(case.changed_at) > at:
+        return True
+    return any((stored_instant(r.get("recorded_at")) or at) > at
+               for r in (case.ratings or {}).values() if r)
+
+
+def _of_its_moment(evaluation: Evaluation, open_steps: Sequence[Step], at: datetime
+                   ) -> Evaluation:
+    """An act judged on the case's fields of its date (a change dated after it was recorded
+    first, A15-9) supersedes no step that arose after it: in time order that step did not
+    exist yet (Somerset S34's briefing for a volunteer attached after the judgement)."""
+    later = {s.id for s in open_steps if stored_utc(s.raised_at) > at}
+    if not later:
+        return evaluation
+    return replace(evaluation, intents=tuple(
+        i for i in evaluation.intents if i.action != "supersede" or i.step_id not in later))
 
 
 async def run_backfill(
@@ -498,9 +530,14 @@ async def run_backfill(
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
-    moment = replace(snapshot(case, open_steps), ratings=dict(ratings), **extras)
+    # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
+    # what still holds today is asked of today's case (``present``).
+    earlier = await case_fields_at(session, case, event.occurred_at)
+    today = snapshot(case, open_steps)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier)
+    present = replace(today, **extras) if earlier else None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=lapse)
+                                   later, lapse=lapse, present=present)
     if evaluation.violations:
         if strict:
             raise_violations(evaluation)
@@ -515,7 +552,73 @@ async def run_backfill(
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
-                        open_steps=open_steps, derive=False, replayed=replayed)
+                        open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+async def _lapsed_after(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str]
+) -> dict[tuple[str, uuid.UUID], Step]:
+    """(code, subject) -> the case's step of that code superseded because its condition
+    stopped holding at an act dated after ``at``, that arose by ``at``: in time order an act
+    at ``at`` asking for it kept it alive (the latest such step of each)."""
+    if not codes:
+        return {}
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.status == StepStatus.superseded,
+        col(Step.code).in_(codes), col(Step.lapsed_at) > at, col(Step.raised_at) <= at,
+    ).order_by(col(Step.lapsed_at)))
+    return {(s.code, s.subject_id): s for s in rows.all()}
+
+
+def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
+    """The duty of a step superseded when its condition stopped holding, open again as a new
+    step (the superseded one stays in the record) because an act dated before that lapse,
+    recorded after it, asks for it: in time order the act kept its condition holding and the
+    step never lapsed (Somerset S11: the monthly review of a ROSH high, kept alive by an SWB
+    high typed in after the ROSH low; redate7's leftover). It keeps its date, deadline and
+    reasons, with the act's reason beside them."""
+    step = Step(
+        service_id=lapsed.service_id, case_id=lapsed.case_id, code=lapsed.code,
+        rule_id=lapsed.rule_id, title=lapsed.title, actor=lapsed.actor,
+        assignee_id=lapsed.assignee_id, due_at=lapsed.due_at, urgent=lapsed.urgent,
+        awaiting_panel_date=lapsed.awaiting_panel_date, deadline_form=lapsed.deadline_form,
+        recurrence=lapsed.recurrence, policy_pack=lapsed.policy_pack,
+        policy_version=lapsed.policy_version, policy_ref=lapsed.policy_ref,
+        subject_id=lapsed.subject_id, raised_at=lapsed.raised_at,
+        overdue_at=lapsed.overdue_at, owner_role=lapsed.owner_role,
+        reasons=list(lapsed.reasons or []),
+        note=(f"Revived: step {lapsed.id}, superseded at "
+              f"{iso_utc(lapsed.lapsed_at or at)} (its condition no longer held), is still "
+              f"asked for by an act of {iso_utc(at)} recorded later, which in time order "
+              "kept it alive."),
+    )
+    _add_reasons(step, intent)
+    lapsed.lapsed_at = None  # revived once
+    return step
+
+
+async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyResult:
+    """Supersede the steps this write created, judged on the case's fields of the act's date,
+    whose condition the case as it now stands no longer meets: in time order the change of
+    its fields recorded earlier but dated after the act superseded them (Somerset S28 asked
+    for by a judgement dated while a volunteer was attached, typed in after the volunteer was
+    detached; attack pass 15, A15-9). No query unless such a change is on file."""
+    created = {s.id for s in result.created if s.status == StepStatus.open}
+    session, case = wctx.session, wctx.case
+    if not created or not await case_fields_at(session, case, wctx.occurred_at):
+        return result
+    open_steps = await open_steps_of(session, case.id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
+    now = wctx.event("case_changed", {"changes": {}})
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, now, panels,
+                              **extras)
+    lapsed = tuple(i for i in evaluation.intents
+                   if i.action == "supersede" and i.step_id in created)
+    if not lapsed:
+        return result
+    return result.merge(await _apply(
+        wctx, event=now, evaluation=replace(evaluation, intents=lapsed),
+        open_steps=open_steps, derive=False))
 
 
 def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
@@ -647,15 +750,21 @@ async def _apply(
     untouched: frozenset[uuid.UUID] = frozenset(),
     derive: bool = True,
     replayed: uuid.UUID | None = None,
+    revive: bool = False,
     flush: bool = True,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
-    Without ``derive`` (a back-fill) the register and contact level are left as they are."""
+    Without ``derive`` (a back-fill) the register and contact level are left as they are.
+    With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
+    is revived rather than raised anew (:func:`_revived`)."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
     if derive:
         apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
+    revivable = await _lapsed_after(
+        session, case.id, event.occurred_at,
+        {i.code for i in evaluation.intents if i.action == "create"}) if revive else {}
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
@@ -675,12 +784,18 @@ async def _apply(
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
-            if intent.code not in ended:
+            lapsed = revivable.pop((intent.code, intent.subject_id), None)
+            if lapsed is not None:
+                session.add(lapsed)
+                created.append(_revived(lapsed, intent, event.occurred_at))
+            elif intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
             step.note = _append(step.note, f"Superseded: {intent.note or 'condition ended'}")
+            if intent.note == f"Superseded: {LAPSED}":
+                step.lapsed_at = event.occurred_at  # an earlier act may yet revive it
             superseded.append(step)
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
