@@ -29,6 +29,7 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
+from app.domain.answered import answer_from_record
 from app.domain.assessments import answer_from_file
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
@@ -1059,6 +1060,9 @@ async def decide(
     replayed = await replay_later_acts(wctx, since=occurred_at)
     if replayed is not None:
         result = result.merge(replayed)
+    # What it (or the replay) raised that a referral or panel act on file, dated after the
+    # sitting, did in time order (A15-4).
+    result = await answer_from_record(wctx, result=result, besides=item.id)
     await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
                      change=item.decision)
     await emit(session, "panel.decision", item.id, service_id=service.id,
