@@ -28,7 +28,7 @@ from app.domain.access import (
     service_of,
     withheld_from,
 )
-from app.domain.assessments import answer_from_file
+from app.domain.answered import answer_from_record
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -251,7 +251,7 @@ async def record_event(
         replayed = await replay_later_acts(wctx, since=occurred_at)
         if replayed is not None:
             result = result.merge(replayed)
-    result = await answer_from_file(wctx, result=result)
+    result = await answer_from_record(wctx, result=result)
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,

@@ -430,6 +430,27 @@ def test_S28_level_change_with_a_volunteer_attached_updates_the_volunteer() -> N
                                                 case(ratings=rated(swb="low"))))
 
 
+def test_S28_superseded_once_no_volunteer_is_attached() -> None:
+    """S28 (16.2): "Any change in assessed levels of risk/concern should be communicated to the
+    volunteer": a duty to a volunteer working with the child. The volunteer detached on
+    Christmas Eve 2025 while the update is open: nobody is left to tell, so it is superseded
+    (attack pass 15, A15-9); a change that leaves the volunteer attached keeps it."""
+    ev = run(S, judgement("swb", "medium", CHRISTMAS_EVE),
+             case(volunteer_attached=True, ratings=rated(swb="low")))
+    step = open_step(created(ev, "update_volunteer"), UUID(int=28))
+    detached = run(S, event("case_changed", CHRISTMAS_EVE,
+                            changes={"volunteer_attached": [True, False]}),
+                   case(volunteer_attached=False, ratings=rated(swb="medium"),
+                        open_steps=(step,)))
+    assert [(i.action, i.step_id) for i in intents(detached, "supersede")] == [
+        ("supersede", UUID(int=28))]
+    kept = run(S, event("case_changed", CHRISTMAS_EVE,
+                        changes={"csc_status": ["none", "cin"]}),
+               case(volunteer_attached=True, csc_status="cin", ratings=rated(swb="medium"),
+                    open_steps=(step,)))
+    assert intents(kept, "supersede") == []
+
+
 def test_REG_somerset_register_follows_rosh_and_swb() -> None:
     """REG: somerset register follows rosh and swb."""
     ev = run(S, judgement("swb", "high", CHRISTMAS_EVE))
