@@ -1213,12 +1213,13 @@ async def reinstate_closed_steps(
     duty open at the closure is still owed. Each is audited (``step.reinstate``) and announced
     (``step.reinstated``); the assignee follows the case's current holders.
 
-    ``paused``: the period the case was closed (aware UTC ``closed_at``, reopening). A step
+    ``paused``: the period the case was closed (aware UTC: from ``closed_at`` or, for a closure
+    dated back, from when it was recorded, to the reopening; attack pass 16, A16-20). A step
     overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
     timeliness report (a close and reopen launders nothing). A step not yet overdue at the
     closure had its clock stopped while the case was closed: both move later by the closed
-    period's length in whole days (to the nearest; London wall clock), so nothing comes back
-    due on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
+    period's length in whole days (to the nearest; London wall clock), so nothing comes back due
+    on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
     weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
     back overdue at once). A ``next-panel`` step is left to
     :func:`redate_returning_next_panel_steps` (the panels as they now stand)."""
