@@ -317,8 +317,7 @@ class _Checker:
         if not pack.panel_kinds or any(k.id == "panel" for k in pack.referral_kinds):
             return
         others = (" or by being on the register" if pack.register_def is not None else
-                  " (the pack has no [register], so being rated high does not put a case on "
-                  "it)")
+                  "; the pack has no [register], so no rating puts a case on it")
         owed = " or while a step [closures] panel_decision_then lists is open" if pack.closes(
             "panel_decision_then") else ""
         kinds = [k.id for k in pack.referral_kinds if k.to_panel]
