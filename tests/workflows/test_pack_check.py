@@ -318,3 +318,20 @@ def test_a17_7_pack_check_says_how_a_case_reaches_a_panel_without_a_panel_referr
         "being on the register; referral kind(s) ['panel_request'] with to_panel = true do not "
         "put a case on the agenda; declare [[referral_kinds]] id = \"panel\" (to_panel = true) "
         "to set what it closes")
+
+
+def test_a17_7_a_pack_without_register_is_told_its_panel_hears_only_panel_referrals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-7 (the tester's Northvale pack): no ``[register]`` and no declared
+    ``panel`` kind: the only way onto its panel is a submitted core ``panel`` referral."""
+    register = (EXAMPLE_FILE.read_text().split("[register]\n", 1)[1].split("\n\n", 1)[0])
+    path = _example_variant(tmp_path, ("[register]\n" + register + "\n", ""),
+                            ('[[referral_kinds]]\nid = "panel"',
+                             '[[referral_kinds]]\nid = "panel_request"'))
+    assert main(["pack", "check", str(path)]) == 0
+    assert (f"{path}: -: referral_kinds: warning: a case goes onto this pack's panel only "
+            "through a submitted 'panel' referral (the core kind, not declared here: it closes "
+            "no step); the pack has no [register], so no rating puts a case on it; referral "
+            "kind(s) ['panel_request'] with to_panel = true do not put a case on the agenda"
+            ) in capsys.readouterr().out
