@@ -59,6 +59,7 @@ class DomainError(Exception):
         status: int | None = None,
         errors: Sequence[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
+        withheld: DomainError | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -68,6 +69,14 @@ class DomainError(Exception):
             self.status = status
         self.errors = list(errors or [])
         self.extra = dict(extra or {})
+        self._withheld = withheld
+
+    def withheld(self) -> DomainError:
+        """The same refusal as answered to a caller who may not see the case's data (a
+        machine client; a bare duty's holder): a problem that quotes a stored value of the case
+        (the child's date of birth, when it opened or closed) gives its withheld form, which
+        names the rule and the bound without the value (attack pass 16, A16-10)."""
+        return self._withheld or self
 
     @property
     def title(self) -> str:

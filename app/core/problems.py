@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from app.core.deps import principal_verified
 from app.core.errors import (
     PROBLEM_MEDIA_TYPE,
     DomainError,
@@ -73,6 +74,11 @@ def _validation_errors(request: Request, exc: RequestValidationError) -> list[di
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    principal = principal_verified(request)
+    if principal is not None and principal.is_machine:
+        # A machine client (a referral feed, the CMS) is answered no stored case value: the
+        # problem names the rule and its bound, not the child's date of birth (A16-10).
+        exc = exc.withheld()
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after_seconds)}

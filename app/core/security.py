@@ -76,6 +76,11 @@ class Principal:
         """Whether the token carries any of ``roles``."""
         return bool(self.roles.intersection(roles))
 
+    @property
+    def is_machine(self) -> bool:
+        """Whether the caller is a machine client (a ``feed`` token with no staff role)."""
+        return "feed" in self.roles and not self.roles & STAFF_ROLES
+
 
 class JWKSCache:
     """The identity provider's JWKS, fetched with httpx and cached; one bad key spoils nothing.

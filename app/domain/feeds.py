@@ -13,14 +13,14 @@ import enum
 import hashlib
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from pydantic import Field as PField
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import (
@@ -46,7 +46,9 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.history import RecordChange, note_case_act
 from app.domain.referrals import (
+    Referral,
     ReferralCreate,
     ReferralKind,
     ReferralStatus,
@@ -57,6 +59,9 @@ from app.domain.timing import require_release_within_case, require_within_case
 from app.domain.write_context import WriteContext
 
 MAX_KEY_LENGTH = 255
+MAPPA_SOURCE = "feed:mappa"
+# What a MAPPA message may set on the case (:class:`MappaUpdate`).
+MAPPA_FEED_FIELDS = ("mappa_category", "mappa_level", "expected_release_date")
 
 
 class FeedSource(enum.StrEnum):
@@ -162,7 +167,8 @@ async def _claim_key(
 
 
 async def _replay(
-    session: AsyncSession, service_id: uuid.UUID, source: str, key: str, digest: str
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, source: str, key: str,
+    digest: str,
 ) -> FeedAnswer:
     record = (await session.exec(select(IdempotencyRecord).where(
         IdempotencyRecord.service_id == service_id, IdempotencyRecord.source == source,
@@ -176,7 +182,23 @@ async def _replay(
             "This Idempotency-Key was already used with a different request body.",
             slug="idempotency-key-reused",
         )
-    return FeedAnswer(status=200, body=record.response_body, replayed=True)
+    return FeedAnswer(status=200, body=await _as_now(session, principal, record),
+                      replayed=True)
+
+
+async def _as_now(session: AsyncSession, principal: Principal,
+                  record: IdempotencyRecord) -> dict[str, Any]:
+    """The stored answer as the case's access stands now: the case restricted since the first
+    delivery is answered the referral alone, ``next_steps: []``, as a new delivery would be
+    (README, machine clients; attack pass 16, A16-14)."""
+    body = dict(record.response_body or {})
+    if not body.get("next_steps") or record.resource_id is None:
+        return body
+    case = (await session.exec(select(Case).join(Referral, col(Referral.case_id) == Case.id)
+                               .where(col(Referral.id) == record.resource_id))).first()
+    if case is None or withheld_from(principal, case):
+        body["next_steps"] = []
+    return body
 
 
 async def _find_case(session: AsyncSession, service_id: uuid.UUID, ref: ExternalRef) -> Case:
@@ -218,7 +240,7 @@ async def receive(
     digest = request_digest(source.value, body)
     claimed = await _claim_key(session, service.id, source.value, key, digest, ttl)
     if claimed is None:
-        return await _replay(session, service.id, source.value, key, digest)
+        return await _replay(session, principal, service.id, source.value, key, digest)
     case = await _find_case(session, service.id, body.case_external_ref)
     # Deadlines count from received_at: it may not predate the child or the case (nor be in
     # the future), whatever the feed sends.
@@ -252,7 +274,11 @@ async def receive(
 async def _apply_mappa_update(
     wctx: WriteContext, *, body: FeedReferral
 ) -> policy.PolicyResult | None:
-    """A MAPPA feed's category, level or release date: a case change at ``received_at``."""
+    """A MAPPA feed's category, level or release date: a case change at ``received_at``,
+    for each field the case has not had set since (:func:`_set_later`). Messages are retried
+    and can arrive out of order: a message received earlier than one already applied is kept
+    as its referral but does not roll the case back, nor raise what its stale values would
+    (attack pass 16, A16-18: an older level 3 delivered late asked for a MAPPA A referral)."""
     case = wctx.case
     try:
         update = MappaUpdate.model_validate(body.details)
@@ -262,25 +288,54 @@ async def _apply_mappa_update(
             errors=validation_items(
                 exc.errors(include_url=False), ("body", "details"),
                 schema_names(MappaUpdate.model_json_schema()), body.details)) from exc
+    require_release_within_case(update.expected_release_date, case.opened_at,
+                                "details.expected_release_date")
+    sent = {field: new for field in MAPPA_FEED_FIELDS
+            if (new := getattr(update, field)) is not None and getattr(case, field) != new}
+    later = await _set_later(wctx, set(sent), since=wctx.occurred_at) if sent else set()
     changes: dict[str, list[Any]] = {}
-    for field in ("mappa_category", "mappa_level", "expected_release_date"):
-        new = getattr(update, field)
-        if new is not None and getattr(case, field) != new:
+    for field, new in sent.items():
+        if field not in later:
             changes[field] = [getattr(case, field), new]
             setattr(case, field, new)
     if not changes:
         return None
     require_mappa_category(case.mappa_category, case.mappa_level, "body.details.mappa_level")
-    require_release_within_case(update.expected_release_date, case.opened_at,
-                                "details.expected_release_date")
     case.updated_at = utcnow()
     mark_changed(case, wctx.occurred_at)  # a later closure may not predate it
+    note_case_act(wctx.session, case.id, wctx.occurred_at)
     wctx.session.add(case)
     await wctx.session.flush()
     result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: str(v[1]) for k, v in changes.items()})
     return result
+
+
+async def _set_later(wctx: WriteContext, fields: set[str], *, since: datetime) -> set[str]:
+    """The ``fields`` the case has had set by something dated after ``since``: a MAPPA message
+    received after it (its referral keeps the details and ``received_at``), or a change by
+    anyone else (staff, the case management system, a panel) recorded after it (their record
+    time: a change typed in is not older than when it was typed)."""
+    session, case = wctx.session, wctx.case
+    feed = (await session.exec(select(Referral.details, Referral.created_by, Referral.occurred_at)
+                               .where(col(Referral.case_id) == case.id,
+                                      col(Referral.source) == MAPPA_SOURCE))).all()
+    later = {f for details, _, at in feed if _aware(at) > since for f in fields
+             if isinstance(details, dict) and details.get(f) is not None}
+    senders = {sub for _, sub, _ in feed}
+    rows = (await session.exec(select(RecordChange.changes, RecordChange.actor_sub).where(
+        col(RecordChange.case_id) == case.id, col(RecordChange.entity_type) == "case",
+        col(RecordChange.recorded_at) > since))).all()
+    for changes, actor in rows:
+        if actor not in senders:  # the feed's own changes are dated by their messages
+            later |= fields & set(changes or ())
+    return later
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite may give a naive UTC instant back from a bare column select; PostgreSQL aware."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def purge_expired_keys(session: AsyncSession, now: datetime | None = None) -> int:

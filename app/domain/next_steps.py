@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import PlainSelect
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import cursors, policy
 from app.domain.absences import absences_of
@@ -22,6 +22,7 @@ from app.domain.access import (
     ROLE_DUTY_ACTORS,
     load_case,
     lock_case,
+    note_case_reads,
     note_duty_read,
     outside_allow_list,
     require_not_case_holder,
@@ -30,7 +31,14 @@ from app.domain.access import (
     visible_clause_of,
 )
 from app.domain.cases_table import Case
-from app.domain.common import UtcDatetime, resolve_occurred_at, stored_instant, utcnow
+from app.domain.common import (
+    UtcDatetime,
+    require_unchanged,
+    resolve_occurred_at,
+    state_etag,
+    stored_instant,
+    utcnow,
+)
 from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
@@ -41,8 +49,10 @@ from app.domain.steps import (
     STEP_OUT_COLUMNS,
     Step,
     StepOut,
+    StepReason,
     StepRow,
     StepStatus,
+    reasons_of,
     step_out,
 )
 from app.domain.timing import require_not_before, require_outside_closed_periods
@@ -302,6 +312,20 @@ def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
     return "\n".join(n for n in notes if n) or None
 
 
+def bare_reasons(step: Any) -> list[dict[str, Any]]:
+    """A bare duty's reasons: the policy's rule and paragraph of each, the step itself as its
+    record, no instant (as an escalation's are): not the kind or id of the child's record that
+    triggered it, nor when that happened (attack pass 16, A16-17: a stand-in duty told a duty
+    manager outside the list when the child entered the secure estate)."""
+    subject = {"type": "subject", "id": str(step.subject_id)}
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for reason in reasons_of(step):
+        key = (str(reason.get("rule")), str(reason.get("pack")), str(reason.get("ref")))
+        seen.setdefault(key, {"rule": key[0], "pack": key[1], "ref": key[2], "trigger": None,
+                              "record": subject, "at": None})
+    return list(seen.values())
+
+
 async def is_bare_duty(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID, step: Step
 ) -> bool:
@@ -363,8 +387,13 @@ async def list_steps(
     page = rows[: filters.limit]
     bare = await _bare_duty_cases(session, principal, service.id, page)
     _note_duty_reads(session, principal, service.id, bare)
+    # Each case the page shows steps of is read (attack pass 16, A16-3), bare duties above
+    # under the step's role.
+    shown: list[Any] = page
+    await note_case_reads(session, principal, (row.case_id for row in shown))
     if bare:
-        page = [row._replace(note=bare_note(row, ctx))  # type: ignore[call-arg]
+        page = [row._replace(note=bare_note(row, ctx),  # type: ignore[call-arg]
+                             reasons=bare_reasons(row))
                 if _is_bare(principal, row, bare) else row for row in page]
     return page, _encode_cursor(rows[filters.limit - 1], key) if more else None
 
@@ -445,16 +474,21 @@ def _after(due: Any, created: Any, ident: Any, *, undated_follow: bool) -> Any:
 
 
 def shown_step(step: Step, bare: bool, ctx: policy.PolicyContext) -> StepOut:
-    """A step as the caller is shown it: a bare duty with :func:`bare_note` for its note."""
+    """A step as the caller is shown it: a bare duty with :func:`bare_note` for its note and
+    :func:`bare_reasons` for its reasons."""
     out = step_out(step)
-    return out.model_copy(update={"note": bare_note(step, ctx)}) if bare else out
+    if not bare:
+        return out
+    return out.model_copy(update={
+        "note": bare_note(step, ctx),
+        "reasons": [StepReason.model_validate(r) for r in bare_reasons(step)]})
 
 
 async def read_step(
     session: AsyncSession, principal: Principal, step_id: uuid.UUID, ctx: policy.PolicyContext
-) -> StepOut:
-    """A step the caller may see (a bare duty's note: :func:`bare_note`); 404 otherwise (as
-    for an unknown id)."""
+) -> tuple[StepOut, str]:
+    """A step the caller may see (a bare duty's note: :func:`bare_note`) and its ETag
+    (:func:`~app.domain.common.state_etag`); 404 otherwise (as for an unknown id)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
@@ -465,7 +499,8 @@ async def read_step(
         raise NotFound("No such step.")
     bare = await _bare_duty_cases(session, principal, service.id, [step])
     _note_duty_reads(session, principal, service.id, bare)
-    return shown_step(step, _is_bare(principal, step, bare), ctx)
+    await note_case_reads(session, principal, [step.case_id])  # A16-3
+    return shown_step(step, _is_bare(principal, step, bare), ctx), state_etag(step)
 
 
 def may_complete(principal: Principal, step: Step) -> str:
@@ -580,6 +615,7 @@ async def complete_step(
     )).first()
     if step is None:
         raise NotFound("No such step.")
+    require_unchanged(session, "step", step, "step")  # If-Match: A16-8
     role = await _may_complete_here(session, ctx, service, principal, step)
     bare = await is_bare_duty(session, principal, service.id, step)
     if bare and step.status != StepStatus.open:
@@ -592,8 +628,11 @@ async def complete_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     await require_not_own_escalation(session, principal, step)
     require_hand_completable(pack, step, bare=bare)
-    require_step_act_time(step, occurred_at)
-    require_outside_closed_periods(case, occurred_at)  # A9-7
+    require_step_act_time(step, occurred_at)  # the step's own raised_at: shown with it
+    try:
+        require_outside_closed_periods(case, occurred_at)  # A9-7
+    except DomainError as exc:  # when the case was closed is not a bare duty's to know
+        raise (exc.withheld() if bare else exc) from None
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(wctx, step=step, note=body.note)

@@ -38,6 +38,7 @@ from app.domain.common import (
     enum_column,
     iso_utc,
     new_id,
+    require_unchanged,
     resolve_occurred_at,
     utcnow,
 )
@@ -45,7 +46,7 @@ from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import undecided_agenda
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import Step
 from app.domain.timing import (
     require_not_before,
     require_outside_closed_periods,
@@ -290,41 +291,10 @@ async def reopen_steps_satisfied_by(
         # withdrawn referral did comes back (attack pass 12, A12-14: both came back, due at
         # whichever MARP was next, and blocked the case's closure).
         return []
-    rows = await session.exec(select(Step).where(
-        Step.case_id == referral.case_id, Step.status == StepStatus.done,
-        Step.satisfied_by_type == "referral", Step.satisfied_by_id == referral.id,
-        Step.subject_id != referral.id,
-    ))
-    reopened = []
-    for done in rows.all():
-        still_open = (await session.exec(select(Step.id).where(
-            Step.case_id == done.case_id, Step.code == done.code,
-            Step.subject_id == done.subject_id, Step.status == StepStatus.open,
-        ))).first()
-        if still_open is not None:
-            continue
-        step = Step(
-            service_id=done.service_id, case_id=done.case_id, code=done.code,
-            rule_id=done.rule_id, title=done.title, actor=done.actor,
-            assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
-            awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
-            recurrence=done.recurrence, policy_pack=done.policy_pack,
-            policy_version=done.policy_version,
-            policy_ref=done.policy_ref, subject_id=done.subject_id,
-            raised_at=done.raised_at, overdue_at=done.overdue_at,
-            owner_role=done.owner_role, reasons=list(done.reasons or []),
-            note=f"Re-opened: the {referral.kind} referral {referral.id} that satisfied it was "
-                 f"{'withdrawn' if action == 'withdraw' else 'declined'}.",
-        )
-        session.add(step)
-        reopened.append(step)
-    await session.flush()
-    for step in reopened:
-        await wctx.audit(
-            "step.create", entity_type="step", entity_id=step.id, reason=step.note,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None},
-        )
+    reopened = await policy.reopen_done_by(
+        wctx, act=("referral", referral.id), exclude_subject=referral.id,
+        note=f"Re-opened: the {referral.kind} referral {referral.id} that satisfied it was "
+             f"{'withdrawn' if action == 'withdraw' else 'declined'}.")
     # Its next-panel date as the panels stand now: they may have been booked, moved or
     # cancelled while the referral answered it (A10-26).
     undone = "withdrawn" if action == "withdraw" else "declined"
@@ -424,6 +394,7 @@ async def load_referral(
                                      panel_view=referral.kind == ReferralKind.panel)
     if is_write(session):
         await reload(session, referral)  # the case is locked now: its state after any racer
+        require_unchanged(session, "referral", referral, "referral")  # If-Match: A16-8
     return service, case, referral
 
 

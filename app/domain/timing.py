@@ -4,7 +4,8 @@ Every write that records something that happened carries a time (``occurred_at``
 ``received_at``; a case's ``opened_at`` and ``closed_at``). Besides "not more than five minutes in
 the future" (``app.domain.common.resolve_occurred_at``), an act may not predate the child's birth,
 the case's opening, the step it completes, the referral it moves, or the panel that decides.
-Each refusal is a 422 naming the field and the bound.
+Each refusal is a 422 naming the field and the bound, and the bound's value to those who may see
+the case (never to a machine client: :meth:`app.core.errors.DomainError.withheld`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ from app.domain.common import iso_utc
 from app.workflows.calendar import london_date, start_of_day
 
 
-def _refuse(field: str, what: str, bound: datetime | date) -> Unprocessable:
+def _refuse(field: str, what: str, bound: datetime | date, *,
+            withheld_name: str | None = None) -> Unprocessable:
+    """422 ``occurred-before-bound`` naming the bound and its value; withheld (for a caller who
+    may not see the case's data: :meth:`~app.core.errors.DomainError.withheld`), the bound's
+    name alone (``withheld_name``: a name that itself quotes a value, said without it)."""
     when = iso_utc(bound) if isinstance(bound, datetime) else bound.isoformat()
+    name = withheld_name or what
     return Unprocessable(
         f"{field} is before {what} ({when}).",
         slug="occurred-before-bound",
         errors=[{"loc": f"body.{field}", "msg": f"must not be before {what} ({when})"}],
         extra={"bound": {"field": field, "name": what, "value": when}},
+        withheld=Unprocessable(
+            f"{field} is before {name}.", slug="occurred-before-bound",
+            errors=[{"loc": f"body.{field}", "msg": f"must not be before {name}"}],
+            extra={"bound": {"field": field, "name": name}}),
     )
 
 
@@ -66,7 +76,7 @@ def require_outside_closed_periods(case: Case, at: datetime, field: str = "occur
         start, end = datetime.fromisoformat(closed), datetime.fromisoformat(reopened)
         if start < at < end:
             raise _refuse(field, f"the case's reopening (it was closed from {iso_utc(start)})",
-                          end)
+                          end, withheld_name="the case's reopening")
 
 
 def closed_period(closed_at: datetime, reopened_at: datetime) -> list[str]:

@@ -264,6 +264,7 @@ class _Checker:
             (f"closures.{act}", closed, "closes") for act, closed in self.pack.closures.items()]
         named.append(("not_waivable", self.pack.not_waivable, "protects"))
         named.append(("completable", self.pack.completable, "opens to completion by hand"))
+        named.append(("survives_closure", self.pack.survives_closure, "keeps open past closure"))
         named += [(f"event_types.{i}.ends_steps", declared.ends_steps, "ends")
                   for i, declared in enumerate(self.pack.event_types)]
         named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")

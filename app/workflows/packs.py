@@ -448,6 +448,12 @@ class Pack(_Strict):
     # duty, not the only one (Somerset 3.2.4: a child protection referral "already included").
     # Every other code such an act closes is done only by that act (``done_only_by``).
     completable: tuple[Code, ...] = ()
+    # Step codes a closure of the case does not set aside: duties the policy reaches past the
+    # end of supervision or the transfer (Somerset 12's CSPPI notification "up to 20 days
+    # following the end of supervision"; 13.4.3's call to the receiving service "prior to the
+    # transfer ... or ... as soon as possible thereafter"). Open at the closure, they stay open,
+    # owed, escalated and completable on the closed case (attack pass 16, A16-6, A16-7).
+    survives_closure: tuple[Code, ...] = ()
     # The fewest working days a recorded absence spans to end the worker's week early for
     # ``+1wd-in-week`` (Wokingham: "the last day before a prolonged absence (for example, the
     # last working day before annual leave)"); a shorter absence (an appointment, a training
@@ -880,12 +886,15 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     return Context(event, after, after)
 
 
-def contact_level(pack: Pack, ratings: Mapping[str, str | None]) -> str | None:
-    """W11: the contact frequency the pack sets for these ratings (None where it sets none)."""
+def contact_level(
+    pack: Pack, ratings: Mapping[str, str | None], *, statutory: bool = True
+) -> str | None:
+    """W11: the contact frequency the pack sets for these ratings on a statutory case (or, with
+    ``statutory=False``, another one) (None where it sets none)."""
     if pack.contact is None:
         return None
     case = CaseSnapshot(
-        _NOBODY, "", False, "none", ratings={d: ratings.get(d) for d in DOMAINS}
+        _NOBODY, "", statutory, "none", ratings={d: ratings.get(d) for d in DOMAINS}
     )
     return contact_level_for(pack, state_context(case))
 

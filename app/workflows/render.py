@@ -254,6 +254,9 @@ def local_sentences(pack: Pack) -> list[str]:
     if pack.not_waivable:
         out.append("No line or duty manager may waive: "
                    f"{_all(list(pack.not_waivable))} (the policy mandates them).")
+    if pack.survives_closure:
+        out.append("Closing the case does not set aside: "
+                   f"{_all(list(pack.survives_closure))} (still owed after the closure).")
     for fact in pack.facts:
         values = f" ({_words(list(fact.values))})" if fact.values else ""
         out.append(f"Case fact: {fact.title} ({fact.type}){values}.")

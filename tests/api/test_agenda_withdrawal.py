@@ -327,7 +327,11 @@ async def test_S7_a_MARP_booked_in_the_past_by_mistake_may_be_cancelled(
     26 August waits for the MARP of 29 September). It may be cancelled (204; attack pass 12,
     A12-13: 409 panel-has-sat forever), audited as a past booking (booked_at, past). Its twin
     stays refused: a MARP booked ahead (on 20 August for 24 August) that then passed is not
-    cancelled (409 panel-has-sat, A10-1), nor one booked in the past that a step is due at."""
+    cancelled (409 panel-has-sat, A10-1). Attack pass 15, A15-5: one booked in the past (for 7
+    August) re-dated a waiting referral (ROSH high of 5 August) to itself, and that step then
+    kept it from being cancelled: with nothing decided at it and nothing on its agenda it is
+    cancelled (204, ``steps_redated`` in the audit) and the step is due again at the MARP of
+    24 August, as before the slip."""
     pin(monkeypatch, 2026, 8, 20, 9, 0)
     ahead = await book(somerset, "2026-08-24T10:00:00+01:00")
     pin(monkeypatch, 2026, 8, 28, 14, 35)
@@ -346,12 +350,14 @@ async def test_S7_a_MARP_booked_in_the_past_by_mistake_may_be_cancelled(
     assert body["type"].endswith("/panel-has-sat")
     early = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
     await judge(somerset, early, "rosh", "high", "2026-08-05T10:00:00+01:00")
+    assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-24T09:00:00Z"
     held = await book(somerset, "2026-08-07T10:00:00+01:00")
     assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-07T09:00:00Z"
-    body = assert_problem(await somerset.client.delete(
-        f"/v1/panels/{held}", headers=somerset.auth("panel_admin")), 409)
-    assert body["type"].endswith("/panel-has-sat")
-    assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-07T09:00:00Z"
+    r = await somerset.client.delete(f"/v1/panels/{held}", headers=somerset.auth("panel_admin"))
+    assert r.status_code == 204, r.text
+    assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-24T09:00:00Z"
+    [fields] = await _audited(settings, held, "panel.cancel")
+    assert "steps_redated" in fields
 
 
 async def test_S21_a_case_reclassified_medium_before_its_MARP_leaves_its_agenda(
@@ -386,3 +392,64 @@ async def test_S21_a_case_reclassified_medium_before_its_MARP_leaves_its_agenda(
     assert (stays["withdrawn_at"], stays["withdrawal_reason"]) == (None, None)
     assert the_step(await steps_of(somerset, twin), "record_panel_decision")["assignee_id"] \
         == "chair-kim"
+
+
+async def test_S7_an_item_withdrawn_undecided_owes_the_referral_to_the_next_MARP_again(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S7 (3.2.3): "The case holder will refer the case to the next YJT MARP" (not waivable).
+    ROSH high on Wed 26 August 2026; the MARP administrator puts the case on the agenda of the
+    MARP of Tue 29 September without a referral, which answers S7 (done by the item). On Fri
+    28 August the item is withdrawn undecided ("moving to a later MARP"): the panel never heard
+    the case, so the referral is owed again by the case holder, due at the next MARP as the
+    panels now stand (29 September 10:00 BST, 09:00Z), audited as created, and the case cannot
+    close without it. Put on the agenda again, the new item answers it once more; withdrawn
+    while the case also stands on a later MARP, nothing comes back (going there answers it)
+    (attack passes 16 and 17, A16-19, A17-2)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case = await high_case(somerset)
+    referral = the_step(await steps_of(somerset, case), "refer_to_panel")
+    panel = await book(somerset, MARP_DAY)
+    item = (await put_on(somerset, panel, case))["data"]["id"]
+    done = {s["id"]: s for s in await steps_of(somerset, case, "done")}
+    assert referral["id"] in done
+    r = await withdraw(somerset, panel, item, {"reason": "moving to a later MARP"})
+    assert r.status_code == 200, r.text
+    back = the_step(r.json()["next_steps"], "refer_to_panel")
+    assert (back["actor"], back["assignee_id"], back["due_at"], back["policy"]["rule"],
+            back["policy"]["ref"]) == ("case_holder", "case_holder-1", "2026-09-29T09:00:00Z",
+                                       "S7", "3.2.3, 3.2.4")
+    assert back["id"] != referral["id"]
+    assert "the panel did not hear the case" in back["note"]
+    created = [e for e in await audit_of(somerset, case)
+               if e["action"] == "step.create" and e["entity_id"] == back["id"]]
+    assert len(created) == 1
+    problem = assert_problem(await patch_case(somerset, case, CLOSE), 409)
+    assert back["id"] in {s["id"] for s in problem["steps"]}
+    later = await book(somerset, "2026-10-27T10:00:00Z")
+    again = (await put_on(somerset, panel, case))["data"]["id"]
+    assert back["id"] in {s["id"] for s in await steps_of(somerset, case, "done")}
+    await put_on(somerset, later, case)
+    r = await withdraw(somerset, panel, again, {"reason": "heard at the October MARP instead"})
+    assert r.status_code == 200, r.text
+    assert "refer_to_panel" not in {s["code"] for s in await steps_of(somerset, case)}
+
+
+async def test_S7_a_case_goes_on_no_panel_that_sat_before_it_was_opened(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S7 (3.2.3): the referral to the next YJT MARP is answered by the MARP hearing the case.
+    A MARP of Friday 31 July 2026 (booked in the past, as a sitting recorded late) sat before
+    the case was opened on Monday 3 August: putting the case on its agenda is 422
+    ``panel-before-case``, nothing stored, and the referral stays owed (attack pass 16,
+    A16-19 b)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case = await high_case(somerset)
+    panel = await book(somerset, "2026-07-31T10:00:00+01:00")
+    r = await somerset.client.post(f"/v1/panels/{panel}/items",
+                                   json={"case_id": case, "presenter_id": "case_holder-1"},
+                                   headers=somerset.auth("panel_admin"))
+    assert assert_problem(r, 422)["type"].endswith("/panel-before-case")
+    assert "refer_to_panel" in {s["code"] for s in await steps_of(somerset, case)}
+    r = await somerset.client.get(f"/v1/panels/{panel}", headers=somerset.auth("chair"))
+    assert r.json()["data"]["items"] == []

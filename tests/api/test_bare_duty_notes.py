@@ -128,3 +128,41 @@ async def test_S5_escalation_of_the_line_managers_overdue_discussion_names_no_on
                             "to act.")
     await _read_and_complete(somerset, step, dates=())
 
+
+
+async def test_A16_17_a_stood_in_bare_duty_carries_no_record_or_instant_in_its_reasons(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S5 (3.1) standing in to the duty managers, as above: the duty manager off the list is
+    shown the step's reasons as an escalation's are: the rule and paragraph (S5, 3.1), the step
+    itself as the record, no instant; not that a judgement triggered it, nor the judgement's id
+    or when it was recorded (attack pass 16, A16-17). The case's line manager sees them all."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    case_id = await _restricted_case(somerset)
+    r = await somerset.client.post(
+        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
+        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1], "reason": "annual leave"})
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 8, 26, 9, 5)
+    r = await somerset.client.post(
+        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
+        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-26T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    judgement_id = r.json()["data"]["id"]
+    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    assert any((x["record"] or {}).get("id") == judgement_id for x in full["reasons"])
+    [step] = [s for s in await _outside_list(somerset, case_id)
+              if s["code"] == "discuss_with_manager"]
+    bare = [{"rule": "S5", "pack": "somerset-yjt-2023", "ref": "3.1", "trigger": None,
+             "record": {"type": "subject", "id": step["subject_id"]}, "at": None}]
+    assert step["reasons"] == bare
+    read = await somerset.client.get(f"/v1/next-steps/{step['id']}", headers=somerset.auth(
+        *OUTSIDE_DM))
+    assert read.status_code == 200, read.text
+    assert read.json()["data"]["reasons"] == bare
+    done = await complete(somerset, step["id"], *OUTSIDE_DM, note="Discussed with the worker.")
+    assert done.status_code == 200, done.text
+    assert done.json()["data"]["reasons"] == bare
+    for shown in (step, read.json()["data"], done.json()["data"]):
+        assert "judgement" not in repr(shown["reasons"])
+        assert "2026-08-26T09:00:00" not in repr(shown["reasons"])

@@ -243,3 +243,54 @@ async def test_S7_W7_a_rise_after_the_sitting_recorded_before_its_decision_goes_
         got[order] = [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in steps]
     assert got == {"decision first": [("case_holder", due, rule)],
                    "rise first": [("case_holder", due, rule)]}
+
+
+@pytest.mark.parametrize(("pack", "kind", "code", "rule"), [
+    ("somerset-yjt-2023", "marp", "refer_to_panel", "S7"),
+    ("wokingham-pyjs-2024", "high_risk_panel", "request_high_risk_panel", "W7")])
+async def test_S7_W7_a_rise_weeks_after_the_sitting_recorded_before_its_decision_goes_back(
+        client: httpx.AsyncClient, settings: Settings, pack: str, kind: str, code: str,
+        rule: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S7 (Somerset 3.2.4), W7 (Wokingham "request a High-Risk Panel within two working days
+    of 1. Assessing a child as high or very high ROSH"). Attack pass 16, A16-16: ROSH high on
+    Friday 2 October 2026; the panel sat on Monday 19 October (the case put on its agenda
+    without a referral); ROSH very high on Sunday 25 October (the clocks went back that
+    morning); the decision (a review on 30 November) recorded on Tuesday 17 November, dated at
+    the sitting; everything typed in on 17 November (the panel booked after it sat). With the
+    rise typed in before the decision, the case goes back to the panel
+    as when it is typed in after: the same step, either order."""
+    got = {}
+    for order in ("decision first", "rise first"):
+        pin(monkeypatch, 2026, 11, 17, 9, 0)
+        t = await make_tenant(client, settings, pack)
+        case_id = str((await t.open_case(opened_at="2026-10-01T09:00:00Z"))["data"]["id"])
+
+        async def rate(level: str, at: str, case_id: str = case_id, t: Tenant = t) -> None:
+            body: dict[str, Any] = {"domain": "rosh", "level": level, "occurred_at": at}
+            if t.pack.startswith("wokingham"):
+                body = {**with_matrix(t.pack, body), "victims": ["public"]}
+            r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+                                    headers=t.auth("case_holder"))
+            assert r.status_code == 201, r.text
+
+        await rate("high", "2026-10-02T10:00:00Z")
+        sitting = await panel(t, kind, "2026-10-19T10:00:00Z", "chair-2")
+        item, _ = await on_agenda(t, sitting, case_id)
+
+        async def decide_it(t: Tenant = t, sitting: str = sitting, item: str = item) -> None:
+            r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision",
+                                    json={"actions": [], "minutes": "m",
+                                          "review_date": "2026-11-30"},
+                                    headers=t.auth("chair", "chair-2"))
+            assert r.status_code == 200, r.text
+
+        if order == "decision first":
+            await decide_it()
+            await rate("very_high", "2026-10-25T10:00:00Z")
+        else:
+            await rate("very_high", "2026-10-25T10:00:00Z")
+            await decide_it()
+        steps = [s for s in await steps_of(t, case_id) if s["code"] == code]
+        got[order] = [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in steps]
+    assert got["decision first"] == got["rise first"]
+    assert [r for _, _, r in got["rise first"]] == [rule]

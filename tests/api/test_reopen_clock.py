@@ -1,0 +1,50 @@
+"""A step's clock stands still while its case is closed (attack pass 17, A17-1).
+
+Reopening a case reinstates the steps its closure superseded. One overdue at the closure keeps
+its deadline (a close and reopen launders nothing: tests/api/test_closure_laundering.py). One not
+yet overdue came back with its old deadline too, although no act could be done on the closed case
+in between: a case closed two days into its order and reopened six weeks later was overdue from
+its first second. Its deadline now moves on by the time the case was closed, on London's wall
+clock.
+
+2026 dates: opened Tuesday 1 September 10:00 BST; closed Thursday 3 September 10:00 BST;
+reopened Thursday 15 October 10:00 BST (42 days later); the clocks go back on Sunday 25 October.
+"""
+
+from __future__ import annotations
+
+from tests.api.integrity_support import audit_of, judge, patch_case, refer_to_marp, steps_of
+from tests.conftest import Tenant
+
+
+async def test_S1_S5_reopening_moves_on_only_what_was_not_yet_overdue(somerset: Tenant) -> None:
+    """S1 (2.1): "All children supervised by the YJT on statutory orders, will have an
+    AssetPlus assessment completed within 4 weeks of start of YJT involvement"; S5 (3.1): a
+    high ROSH is discussed with the line manager within 24 hours. Opened Tuesday 1 September
+    2026 10:00 BST: the AssetPlus is due Tuesday 29 September 10:00 BST (09:00Z). ROSH high at
+    11:00: the discussion is due Wednesday 2 September 11:00 BST. Closed Thursday 3 September
+    10:00 BST (the discussion overdue, the AssetPlus not), reopened Thursday 15 October 10:00
+    BST, 42 days later: the discussion keeps its deadline; the AssetPlus is due 42 days after
+    29 September on the wall clock, Tuesday 10 November 10:00 GMT (10:00Z, after the clocks
+    went back), with the move in its note; each reinstatement is audited."""
+    case_id = (await somerset.open_case(opened_at="2026-09-01T10:00:00+01:00"))["data"]["id"]
+    await judge(somerset, case_id, "rosh", "high", "2026-09-01T11:00:00+01:00")
+    await refer_to_marp(somerset, case_id, "2026-09-01T11:30:00+01:00")
+    before = {s["code"]: s for s in await steps_of(somerset, case_id)}
+    assert before["complete_assessment"]["due_at"] == "2026-09-29T09:00:00Z"
+    assert before["discuss_with_manager"]["due_at"] == "2026-09-02T10:00:00Z"
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-09-03T10:00:00+01:00",
+                                             "closure_reason": "order revoked on appeal"})
+    assert r.status_code == 200, r.text
+    r = await patch_case(somerset, case_id, {"closed_at": None,
+                                             "reopen_reason": "new court order made",
+                                             "occurred_at": "2026-10-15T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    after = {s["code"]: s for s in await steps_of(somerset, case_id)}
+    assert after["complete_assessment"]["id"] == before["complete_assessment"]["id"]
+    assert after["complete_assessment"]["due_at"] == "2026-11-10T10:00:00Z"
+    assert "the case was closed (not yet overdue" in after["complete_assessment"]["note"]
+    assert after["discuss_with_manager"]["due_at"] == "2026-09-02T10:00:00Z"
+    assert after["discuss_with_manager"]["raised_at"] == before["discuss_with_manager"]["raised_at"]
+    reinstated = [e for e in await audit_of(somerset, case_id) if e["action"] == "step.reinstate"]
+    assert len(reinstated) == len(before)
