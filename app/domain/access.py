@@ -522,41 +522,62 @@ async def get_case_for_write(
     steps as :func:`app.domain.policy.open_steps_of` reads them (soonest due first, undated
     last), read under the lock by the same statement as the case (issue 15: one round trip
     fewer). Tokens of no one service fall back to two queries."""
+    service, case, steps, _ = await get_case_file_for_write(session, principal, case_id)
+    return service, case, steps
+
+
+async def get_case_file_for_write(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *,
+    also: Any = None, params: Mapping[str, Any] | None = None,
+) -> tuple[Service, Case, list[Step], Any]:
+    """:func:`get_case_for_write`, and on PostgreSQL the value of ``also`` (a scalar
+    subquery that refers to no table of the case file's statement, only to its parameters
+    ``yj_case``, ``yj_slug`` and to ``params``: e.g. :func:`app.domain.policy.inputs_column`)
+    read by the same statement, under the same lock (issue 15: one round trip fewer); None
+    where it is not read (SQLite, tokens of no one service: the caller reads it itself)."""
     if not principal.roles & STAFF_ROLES or principal.service is None:
         service, case = await get_visible_case(session, principal, case_id, for_update=True)
         steps = (await session.exec(select(Step).where(
             col(Step.case_id) == case.id, col(Step.status) == StepStatus.open
         ).order_by(*_OPEN_STEP_ORDER))).all()
-        return service, case, list(steps)
+        return service, case, list(steps), None
     await lock_case(session, case_id)
+    if also is not None and session.get_bind().dialect.name != "postgresql":
+        also = None
     query = _case_file_with_open_steps_query(
         principal.has(*SERVICE_WIDE_READERS), principal.has("case_holder"),
-        principal.has("line_manager"))
-    rows = (await session.exec(query, params=_case_file_params(principal, case_id))).all()
+        principal.has("line_manager"), also)
+    bound = _case_file_params(principal, case_id)
+    if also is not None and params:
+        bound.update(params)
+    rows = (await session.exec(query, params=bound)).all()
     if not rows:
         await _no_case_file(session, principal)
     case, service = rows[0][0], rows[0][1]
     note_read(session, principal, case)
-    return service, case, [row[2] for row in rows if row[2] is not None]
+    return (service, case, [row[2] for row in rows if row[2] is not None],
+            rows[0][3] if also is not None else None)
 
 
 _OPEN_STEP_ORDER = (col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at),
                     col(Step.id))
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=32)
 def _case_file_with_open_steps_query(
-    service_wide: bool, case_holder: bool, line_manager: bool
+    service_wide: bool, case_holder: bool, line_manager: bool, also: Any = None
 ) -> Any:
     """:func:`_case_file_query` with the case's open steps joined: a row per open step (one
-    with no step if none), in the open steps' order; the same parameters."""
-    return (
+    with no step if none), in the open steps' order; the same parameters. ``also``: a further
+    column (an uncorrelated scalar subquery: PostgreSQL computes it once per statement)."""
+    query = (
         _case_file_query(service_wide, case_holder, line_manager)
         .add_columns(Step)
         .outerjoin(Step, sa.and_(col(Step.case_id) == col(Case.id),
                                  col(Step.status) == StepStatus.open))
         .order_by(*_OPEN_STEP_ORDER)
     )
+    return query if also is None else query.add_columns(also)
 
 
 def note_read(session: AsyncSession, principal: Principal, case: Any) -> None:

@@ -16,6 +16,7 @@ policy lock).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -23,12 +24,14 @@ from sqlmodel import col, select
 
 from app.domain import policy
 from app.domain.access import LIVE_PANEL_REFERRAL_STATES
+from app.domain.cases_table import Case
 from app.domain.common import iso_utc
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.steps import Step, StepStatus, append_note
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON
+from app.workflows.vocabulary import PanelKind
 
 REASON_MAX = 500
 # The referral table's module imports this one's callers, so its columns are named here.
@@ -113,15 +116,42 @@ async def withdraw_item(
 
 
 async def has_panel_route(wctx: WriteContext) -> bool:
-    """Whether the case may stand on a panel's agenda: on the register, or a panel referral
-    made and neither withdrawn nor declined (as putting it there requires)."""
+    """Whether the case may stand on a panel's agenda: on the register, a panel referral
+    made and neither withdrawn nor declined, or owed a panel that only the panel's decision
+    gives (an open step of the pack's ``[closures] panel_decision_then``: Wokingham W19's
+    monthly MAPPA level 1 review), as putting it there requires
+    (``panels._require_panel_route``)."""
     if wctx.case.on_register:
         return True
     conn = await wctx.session.connection()
     live = await conn.execute(sa.select(_REFERRAL.c.case_id).where(
         _REFERRAL.c.case_id == wctx.case.id, _REFERRAL.c.kind == "panel",
         _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES)).limit(1))
-    return live.first() is not None
+    if live.first() is not None:
+        return True
+    owed = wctx.pack.closes("panel_decision_then")
+    if not owed:
+        return False
+    step = await wctx.session.exec(select(Step.id).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(owed)).limit(1))
+    return step.first() is not None
+
+
+async def withdraw_unowed(
+    wctx: WriteContext, *, superseded: Sequence[Step]
+) -> list[uuid.UUID]:
+    """After an act that superseded a step owing the case a panel (``panel_decision_then``:
+    Wokingham W19's monthly review of a MAPPA level 1 child, ended when the MAPPA category
+    and level are cleared), the case leaves the agendas of panels not yet sat unless
+    something else still brings it there (:func:`withdraw_unneeded`; attack pass 15, A15-6:
+    the case stayed on the High-Risk Panel's agenda it no longer owed). The ids withdrawn."""
+    owed = wctx.pack.closes("panel_decision_then")
+    ended = sorted({step.code for step in superseded if step.code in owed})
+    if not ended:
+        return []
+    return await withdraw_unneeded(
+        wctx, why=f"the case no longer owes the panel ({', '.join(ended)} ended)")
 
 
 async def withdraw_unneeded(wctx: WriteContext, *, why: str) -> list[uuid.UUID]:
@@ -135,3 +165,80 @@ async def withdraw_unneeded(wctx: WriteContext, *, why: str) -> list[uuid.UUID]:
         await withdraw_item(wctx, item=item, panel=panel, reason=why)
         withdrawn.append(item.id)
     return withdrawn
+
+
+def may_not_chair(kind: PanelKind, item: PanelItem, case: Case | None) -> dict[str, str]:
+    """Who may not record the decision on this agenda item, each with the problem slug of
+    their refusal (403), in the order they are refused: its presenter unless the pack's panel
+    kind lets a presenter chair (``presenter_may_chair``; ``presenter-cannot-chair``, Somerset
+    7.1.5 "Where a line-manager attends the MARP on a case holder's behalf, they will not chair
+    the panel"), then the case's holder (``case-holder-cannot-chair``: a decision may lower a
+    registered rating, which the holder alone may not do, Somerset 4.3, 7.2.1; A12-3).
+    ``case`` None: the presenter alone (checked before the case's lock). The one rule behind
+    the chair's duty at the item's adding, when its presenter or the case's holder changes,
+    and the refusals of its decision."""
+    barred: dict[str, str] = {}
+    if item.presenter_id and not kind.presenter_may_chair:
+        barred[item.presenter_id] = "presenter-cannot-chair"
+    if case is not None:
+        barred.setdefault(case.case_holder_id, "case-holder-cannot-chair")
+    return barred
+
+
+async def follow_holders(
+    wctx: WriteContext, *, moves: Mapping[str, tuple[str, str]],
+    shut_out: Callable[[str], bool] | None = None,
+) -> list[PanelItem]:
+    """After the case's holders changed (``moves``: actor -> (old, new)) or its restriction
+    did (``shut_out``), its undecided agenda items follow (attack pass 15, A15-11). Somerset
+    7.1.1 "The case holder will attend MARP to discuss the case. If not available, the line
+    manager will present the case": a presenter who was the case's holder (or its line
+    manager) is now the new one; a presenter named otherwise stays, unless the restriction
+    shuts them out, when the case holder presents. The chair's duty to record each item's
+    decision is named again (:func:`may_not_chair`: the new holder or presenter may be the
+    chair). Each change audited (``panel.item.presenter``, ``step.reassign``). The items moved."""
+    session, case = wctx.session, wctx.case
+    rows = await session.exec(
+        select(PanelItem, Panel).join(Panel, col(Panel.id) == col(PanelItem.panel_id))
+        .where(PanelItem.case_id == case.id, col(PanelItem.decided_at).is_(None),
+               col(PanelItem.withdrawn_at).is_(None)))
+    moved = []
+    for item, panel in rows.all():
+        old, new = item.presenter_id, item.presenter_id
+        for actor in ("case_holder", "line_manager"):
+            if actor in moves and old == moves[actor][0]:
+                new, why = moves[actor][1], f"the case's {actor} changed from {old}"
+        if new == old and shut_out is not None and shut_out(old):
+            new, why = case.case_holder_id, "the case's restriction shuts the presenter out"
+        if new != old:
+            item.presenter_id = new
+            session.add(item)
+            moved.append(item)
+            await wctx.audit("panel.item.presenter", entity_type="panel_item",
+                             entity_id=item.id, reason=why,
+                             change={"panel_id": str(panel.id),
+                                     "presenter_id": {"from": old, "to": new}})
+        await _rename_chair_duty(wctx, item=item, panel=panel)
+    await session.flush()
+    return moved
+
+
+async def _rename_chair_duty(wctx: WriteContext, *, item: PanelItem, panel: Panel) -> None:
+    """The chair's open steps about the item name the panel's chair, or no one (any chair)
+    when the chair may not record this item's decision (:func:`may_not_chair`)."""
+    barred = may_not_chair(wctx.pack.panel(panel.kind), item, wctx.case)
+    want = None if panel.chair_id in barred else panel.chair_id
+    steps = await wctx.session.exec(select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        Step.subject_id == item.id, Step.actor == "chair"))
+    for step in steps.all():
+        if step.assignee_id == want:
+            continue
+        was, step.assignee_id = step.assignee_id, want
+        why = (f"{panel.chair_id} may not chair this item's decision ({barred[panel.chair_id]})"
+               if want is None else f"{want} chairs this item's decision")
+        step.note = append_note(step.note, f"Reassigned: {why}")
+        wctx.session.add(step)
+        await wctx.audit("step.reassign", entity_type="step", entity_id=step.id, reason=why,
+                         change={"code": step.code, "actor": "chair",
+                                 "assignee_id": {"from": was, "to": want}})

@@ -485,7 +485,7 @@ async def answer_from_file(
     created = [s for s in result.created if s.status == StepStatus.open and s.code in closable]
     if not created:
         return result  # no query for a write that raised nothing an assessment act does
-    acts = [act for act in await _assessment_acts(wctx.session, wctx.case.id)
+    acts = [act for act in await assessment_acts(wctx.session, wctx.case.id)
             if act[2].id != besides]
     for step in created:
         found = next((act for act in acts if _act_answers(wctx, step, act)), None)
@@ -570,7 +570,7 @@ async def _as_the_review_stage(wctx: WriteContext, *, assessment: Assessment) ->
 _FiledAct = tuple[datetime, str, Assessment, str]
 
 
-async def _assessment_acts(session: AsyncSession, case_id: uuid.UUID) -> list[_FiledAct]:
+async def assessment_acts(session: AsyncSession, case_id: uuid.UUID) -> list[_FiledAct]:
     """The case's assessment submissions and countersignatures (each resubmission too), as
     their history records them, earliest first."""
     rows = (await session.exec(select(Assessment).where(
@@ -689,12 +689,15 @@ async def assessment_clock(
 
 
 async def ratings_completed_by(
-    session: AsyncSession, case: Case, assessment: Assessment, at: datetime
+    session: AsyncSession, case: Case, assessment: Assessment, at: datetime,
+    pending: tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None, datetime] | None = None,
 ) -> dict[str, bool]:
     """The current ratings this countersignature completes, as event flags
     (``completes_<domain>_rating``): a rating whose judgement was recorded with this assessment,
     or with none (and not by a panel) before it was countersigned: the assessment completed
-    after the judgement is the one its clocks wait for (W9)."""
+    after the judgement is the one its clocks wait for (W9). ``pending``: (id, assessment,
+    panel item, occurred_at) of a judgement this write records whose row is left to the
+    commit (a countersignature replayed after it, A15-4)."""
     ids = {d: str(r["judgement_id"]) for d, r in (case.ratings or {}).items()
            if r and r.get("judgement_id")}
     if not ids:
@@ -703,7 +706,9 @@ async def ratings_completed_by(
         select(Judgement.id, Judgement.assessment_id, Judgement.panel_item_id,
                Judgement.occurred_at)
         .where(col(Judgement.id).in_([uuid.UUID(i) for i in ids.values()])))).all()
-    by_id = {str(r[0]): r for r in rows}
+    by_id: dict[str, tuple[Any, ...]] = {str(r[0]): tuple(r) for r in rows}
+    if pending is not None:
+        by_id.setdefault(str(pending[0]), pending)
     flags = {}
     for domain, judgement_id in ids.items():
         row = by_id.get(judgement_id)

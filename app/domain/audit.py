@@ -24,12 +24,14 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy import event
 from sqlalchemy.orm import Session as SyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -196,6 +198,77 @@ def insert_at_seal(session: AsyncSession, table: Any, row: dict[str, Any]) -> No
     sync.info.setdefault(_AT_SEAL, []).append((table, row))
 
 
+_UPDATE_AT_SEAL = "updates_at_seal"  # session.info: objects whose changes the seal writes
+
+
+def update_at_seal(session: AsyncSession, obj: Any) -> None:
+    """Have the pending changes of ``obj`` (a row the write holds locked: a
+    :class:`~app.domain.cases_table.Case` after ``lock_case``, one of its steps) written on
+    PostgreSQL by this transaction's sealed audit INSERT (a CTE: one round trip fewer, issue
+    15) instead of the commit's flush: the same UPDATE (the changed columns; a versioned row's
+    version counted up, ``WHERE`` its id and the version it was read at) and the same
+    field-change history row. A row the UPDATE does not find (a versioned row changed
+    meanwhile) makes the commit fail with ``StaleDataError``, as the flush would. For a write
+    that changes it no further and reads nothing back after this call; elsewhere (SQLite, a
+    seal that writes no entry) the commit's flush writes it as usual."""
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()
+    sync.info.setdefault(_UPDATE_AT_SEAL, []).append(obj)
+
+
+class _Update(NamedTuple):
+    """A row's UPDATE taken out of the flush: its table, the parameters (the changed columns
+    by name, ``yj_id``, and ``yj_was`` for a versioned row), the columns set (the version's
+    last) and the version column's name (None: the row has none)."""
+
+    table: Any
+    params: dict[str, Any]
+    columns: tuple[str, ...]
+    version: str | None
+
+
+def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]], now: datetime
+                 ) -> _Update | None:
+    """``obj``'s pending UPDATE, taken out of the flush (:func:`update_at_seal`), as the flush
+    would write it (the columns changed since it was loaded; a versioned row's version counted
+    up and checked); its history row added to ``history_rows``; the object marked as written
+    (at its new version). None, for the flush to write, if it has nothing to write or is not a
+    persistent row of one table with one key whose columns alone changed."""
+    state: Any = sa.inspect(obj)
+    mapper = state.mapper
+    if not state.modified or state.key is None or state.deleted \
+            or len(mapper.tables) != 1 or len(mapper.primary_key) != 1:
+        return None
+    columns = {prop.key: prop for prop in mapper.column_attrs}
+    if any(key not in columns for key in state.committed_state):
+        return None  # more than columns changed: the flush's business
+    changed = [columns[key] for key in state.committed_state
+               if state.attrs[key].history.has_changes()]
+    if not changed:
+        return None
+    version = mapper.version_id_col
+    version_key = mapper.get_property_by_column(version).key if version is not None else None
+    if any(prop.key == version_key or prop.columns[0].primary_key for prop in changed):
+        return None  # a version or key set by hand: the flush's business
+    row = history.change_row(obj, False, history.actor_of(sync), now,
+                             sync.info.get(history.ACT_AT) or {})
+    if row is not None:
+        history_rows.append(row)
+    params = {prop.columns[0].name: state.dict[prop.key] for prop in changed}
+    if version is not None:
+        was = state.dict[version_key]
+        params[version.name] = was + 1
+        params["yj_was"] = was
+    params["yj_id"] = state.identity[0]
+    set_columns = tuple(p for p in params if not p.startswith("yj_"))
+    state._commit_all(state.dict, sync.identity_map)  # as the flush marks what it wrote
+    if version_key is not None:
+        set_committed_value(obj, version_key, params[version.name])
+    return _Update(mapper.local_table, params, set_columns,
+                   version.name if version is not None else None)
+
+
 @event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
     """Write this transaction's audit entries, each chain extended under its lock, and its
@@ -214,6 +287,7 @@ def _seal(sync: SyncSession) -> None:
     pending: list[AuditRow] = sync.info.pop(_UNSEALED, [])
     events: list[outbox.PendingEvent] = sync.info.pop(outbox.PENDING, [])
     at_seal: list[tuple[Any, dict[str, Any]]] = sync.info.pop(_AT_SEAL, [])
+    deferred: list[Any] = sync.info.pop(_UPDATE_AT_SEAL, [])
     if not pending and not events and not at_seal:
         return
     if pending:
@@ -227,7 +301,13 @@ def _seal(sync: SyncSession) -> None:
     conn = sync.connection()
     postgres = conn.dialect.name == "postgresql"
     history_rows: list[dict[str, Any]] = []
+    updates: list[_Update] = []
     if postgres and pending:
+        now = utcnow()
+        for obj in deferred:  # the UPDATE in the sealed INSERT, not in the flush below
+            update = _take_update(sync, obj, history_rows, now)
+            if update is not None:
+                updates.append(update)
         sync.info[history.COLLECT] = history_rows
     try:
         sync.flush()
@@ -246,6 +326,11 @@ def _seal(sync: SyncSession) -> None:
     together = postgres and bool(pending) and (
         len(pending) + len(events) + sum(len(rows) for _, rows in extra)) <= 500
     if not together:
+        for update in updates:
+            _check_updated(conn.execute(_update_statement(
+                update.table, update.columns, update.version), update.params).rowcount,
+                1, update.table)
+        updates = []
         for extra_table, extra_rows in extra:
             conn.execute(sa.insert(extra_table), extra_rows)
         extra = []
@@ -268,7 +353,7 @@ def _seal(sync: SyncSession) -> None:
                 entry.seq, entry.prev_hash = seq, prev
                 entry.hash = prev = chain_hash(prev, entry)
     rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
-    if together and (events or extra):
+    if together and (events or extra or updates):
         params = {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
         params.update({f"o{i}_{c}": v for i, row in enumerate(outbox.rows_of(events))
                        for c, v in row.items()})
@@ -278,22 +363,65 @@ def _seal(sync: SyncSession) -> None:
             shapes.append((extra_table, columns, len(extra_rows)))
             params.update({f"x{k}_{i}_{c}": row[c] for i, row in enumerate(extra_rows)
                            for c in columns})
-        conn.execute(_sealed_insert(len(rows), len(events), tuple(shapes)), params)
+        for k, update in enumerate(updates):
+            params.update({f"u{k}_{c}": v for c, v in update.params.items()})
+        done = conn.execute(_sealed_insert(len(rows), len(events), tuple(shapes), tuple(
+            (update.table, update.columns, update.version) for update in updates)), params)
+        if updates:  # the UPDATEs' rows, counted by the INSERT's RETURNING
+            _check_updated(done.scalar(), len(updates), updates[0].table)
     else:
         conn.execute(sa.insert(table), rows)
+
+
+def _check_updated(matched: Any, expected: int, table: Any) -> None:
+    """Raise as the flush does when a versioned UPDATE matched fewer rows than it should (a
+    row changed by someone else since it was read: 412 for the API, the write rolled back)."""
+    if matched != expected:
+        raise StaleDataError(f"UPDATE statement on table '{table.name}' expected to update "
+                             f"{expected} row(s); {matched} were matched.")
+
+
+_UPDATE_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _update_statement(table: Any, columns: tuple[str, ...], version: str | None,
+                      prefix: str = "") -> Any:
+    """``UPDATE table SET columns ... WHERE id = :yj_id`` (``AND version = :yj_was`` for a
+    versioned row) as text with typed parameters, named ``{prefix}{column}``."""
+    key = (table.name, columns, version, prefix)
+    statement = _UPDATE_STATEMENTS.get(key)
+    if statement is not None:
+        return statement
+    ident = next(iter(table.primary_key.columns)).name
+    binds = [sa.bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in columns]
+    binds.append(sa.bindparam(f"{prefix}yj_id", type_=table.c[ident].type))
+    sets = ", ".join(f'"{c}" = :{prefix}{c}' for c in columns)
+    where = f'"{ident}" = :{prefix}yj_id'
+    if version is not None:
+        binds.append(sa.bindparam(f"{prefix}yj_was", type_=table.c[version].type))
+        where += f' AND "{version}" = :{prefix}yj_was'
+    statement = sa.text(f'UPDATE "{table.name}" SET {sets} WHERE {where}').bindparams(*binds)
+    if len(_UPDATE_STATEMENTS) < 256:
+        _UPDATE_STATEMENTS[key] = statement
+    return statement
 
 
 _SEALED_INSERTS: dict[tuple[Any, ...], Any] = {}
 
 
 def _sealed_insert(entries: int, events: int,
-                   extra: tuple[tuple[Any, tuple[str, ...], int], ...] = ()) -> Any:
+                   extra: tuple[tuple[Any, tuple[str, ...], int], ...] = (),
+                   updates: tuple[tuple[Any, tuple[str, ...], str | None], ...] = ()) -> Any:
     """PostgreSQL: one statement inserting ``entries`` audit entries and, as CTEs, ``events``
-    outbox events and the ``extra`` rows (per table: its columns and how many rows)
-    (parameters ``a{i}_{column}``, ``o{i}_{column}``, ``x{k}_{i}_{column}``). Written as text
+    outbox events, the ``extra`` rows (per table: its columns and how many rows) and the
+    ``updates`` (per row: its table, the columns set and its version column,
+    :func:`_update_statement`), which it
+    answers the number of rows of in its RETURNING (parameters ``a{i}_{column}``,
+    ``o{i}_{column}``, ``x{k}_{i}_{column}``, ``u{k}_{column}``). Written as text
     with typed parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on
     every execution (it has no cache key), which cost more than the round trip it saves."""
-    key = (entries, events, tuple((t.name, columns, n) for t, columns, n in extra))
+    key = (entries, events, tuple((t.name, columns, n) for t, columns, n in extra),
+           tuple((t.name, columns, version) for t, columns, version in updates))
     statement = _SEALED_INSERTS.get(key)
     if statement is not None:
         return statement
@@ -317,9 +445,15 @@ def _sealed_insert(entries: int, events: int,
         names = ", ".join(f'"{c}"' for c in columns)
         ctes.append(f'x{k}_rows AS (INSERT INTO "{table.name}" ({names}) '
                     f"VALUES {values(f'x{k}_', table, columns, count)})")
+    for k, (table, columns, version) in enumerate(updates):
+        update = _update_statement(table, columns, version, f"u{k}_")
+        binds.extend(update._bindparams.values())
+        ctes.append(f"u{k}_rows AS ({update.text} RETURNING 1)")
+    counted = " + ".join(f"(SELECT count(*) FROM u{k}_rows)" for k in range(len(updates)))
     statement = sa.text(
         f"WITH {', '.join(ctes)} INSERT INTO audit_entry ({', '.join(_COLUMNS)}) "
         f"VALUES {values('a', tables[0], _COLUMNS, entries)}"
+        + (f" RETURNING {counted}" if updates else "")
     ).bindparams(*binds)
     if len(_SEALED_INSERTS) < 256:  # a handful of shapes in practice
         _SEALED_INSERTS[key] = statement
@@ -332,6 +466,7 @@ def _forget(sync: SyncSession, _previous: Any) -> None:
     sync.info.pop(_UNSEALED, None)
     sync.info.pop(outbox.PENDING, None)
     sync.info.pop(_AT_SEAL, None)
+    sync.info.pop(_UPDATE_AT_SEAL, None)
 
 
 _HEAD = sa.text("SELECT seq, hash FROM audit_entry WHERE chain = :chain AND seq IS NOT NULL "

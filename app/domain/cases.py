@@ -42,6 +42,7 @@ from app.domain.access import (
     withheld_from,
 )
 from app.domain.acts import require_after_latest_act
+from app.domain.answered import answer_from_record
 from app.domain.assessments import Assessment, AssessmentStatus
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
@@ -66,10 +67,18 @@ from app.domain.common import (
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.events import CaseEvent
+from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem
 from app.domain.policy_lock import lock_policy_shared
+from app.domain.replay import (
+    dated_before_a_rating,
+    rating_history,
+    ratings_after,
+    ratings_at,
+    replay_later_acts,
+)
 from app.domain.restriction import (
     AccessOut,
     CaseAccess,
@@ -549,6 +558,7 @@ async def _update_from_system(
     # closure may not predate it, as with a PATCH.
     now = case.updated_at = utcnow()
     mark_changed(case, now)
+    note_case_act(session, case.id, now)
     session.add(case)
     await session.flush()
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
@@ -556,7 +566,9 @@ async def _update_from_system(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=now)
     await _reassign(wctx, moves=moves)
-    result = await _run_case_changed(wctx, changes)
+    if moves:
+        await agenda.follow_holders(wctx, moves=moves)
+    result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
     await emit(session, "case.updated", case.id, service_id=service.id,
@@ -822,6 +834,7 @@ async def patch_case(
     if changes:
         mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
                      else occurred_at)
+        note_case_act(session, case.id, occurred_at)
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
@@ -829,18 +842,26 @@ async def patch_case(
     rehomed: list[Step] = []
     if restriction_changed:
         await _record_restriction(wctx)
-        # No open step stays with someone the restriction now shuts out (M2).
-        rehomed = await policy.rehome_shut_out_steps(
-            wctx, shut_out=await _shut_out(session, case))
+        # No open step stays with someone the restriction now shuts out (M2), nor an agenda
+        # item's presenting (A15-11).
+        shut_out = await _shut_out(session, case)
+        rehomed = await policy.rehome_shut_out_steps(wctx, shut_out=shut_out)
+        if not REASSIGNMENT.keys() & changes.keys():
+            await agenda.follow_holders(wctx, moves={}, shut_out=shut_out)
     if not changes:
         return service, case, CasePatched(await policy.current(session, case), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
     moved = rehomed + await _reassign(wctx, moves=moves)
+    if moves:
+        await agenda.follow_holders(
+            wctx, moves=moves,
+            shut_out=await _shut_out(session, case) if case.access_mode is not None else None)
     # The engine sees the change made under the role that authorised the PATCH (as the audit
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
-    result = await _run_case_changed(wctx, changes)
+    result = await _leave_unowed_agendas(
+        wctx, await _run_case_changed(wctx, changes, dated=body.occurred_at is not None))
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
@@ -851,16 +872,49 @@ async def patch_case(
 
 
 async def _run_case_changed(
-    wctx: WriteContext, changes: dict[str, list[Any]]
+    wctx: WriteContext, changes: dict[str, list[Any]], *, dated: bool = False
 ) -> policy.PolicyResult:
     """Run the policy on a change of the case's fields (``case_changed``), under the acting
     role of ``wctx`` (the one that authorised the change). A correction to a case that stays
     closed is recorded by the caller but raises no duty: closure superseded every step and
     nobody holds the case; reopening runs the policy for the state the case is in then (MAPPA
-    fields, facts and ratings changed meanwhile included)."""
+    fields, facts and ratings changed meanwhile included).
+
+    ``dated``: the change carries its own ``occurred_at``. Dated before a judgement already
+    recorded, what it asks for is asked on the ratings of its date (a volunteer attached before
+    the high: no risk to plan for yet, Somerset S35), what no longer holds today goes as
+    usual, and the later acts are replayed after it (the high then tells the volunteer, S28;
+    attack pass 15, A15-9), as a back-dated event is."""
     if wctx.case.closed_at is not None and "closed_at" not in changes:
         return await policy.current(wctx.session, wctx.case)
-    return await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
+    event = wctx.event("case_changed", {"changes": changes})
+    if not dated or "closed_at" in changes:
+        return await policy.run(wctx, event=event)
+    if not dated_before_a_rating(wctx.case, wctx.occurred_at):
+        result = await policy.run(wctx, event=event)
+    else:
+        history = await rating_history(wctx)
+        result = (await policy.run(wctx, event=event, creates=False)).merge(
+            await policy.run_backfill(
+                wctx, event=event, ratings=ratings_at(history, wctx.occurred_at),
+                later=ratings_after(history, wctx.occurred_at), strict=True))
+    replayed = await replay_later_acts(wctx, since=wctx.occurred_at)
+    if replayed is not None:
+        result = result.merge(replayed)
+    return await answer_from_record(wctx, result=result)
+
+
+async def _leave_unowed_agendas(
+    wctx: WriteContext, result: policy.PolicyResult
+) -> policy.PolicyResult:
+    """A change that ended the panel the case was owed (Wokingham W19's monthly review of a
+    MAPPA level 1 child, its category and level cleared) takes it off the agendas of panels
+    to come, kept withdrawn for audit, when nothing else brings it there (attack pass 15,
+    A15-6, agenda half)."""
+    if not result.superseded:
+        return result
+    gone = await agenda.withdraw_unowed(wctx, superseded=result.superseded)
+    return result.merge(await policy.current(wctx.session, wctx.case)) if gone else result
 
 
 async def _shut_out(

@@ -28,7 +28,8 @@ from app.domain.access import (
     service_of,
     withheld_from,
 )
-from app.domain.assessments import answer_from_file
+from app.domain.answered import answer_from_record
+from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import (
     PlausibleDate,
@@ -38,6 +39,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.history import RecordChange
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
@@ -50,6 +52,7 @@ from app.domain.replay import (
 from app.domain.services import Service
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
+from app.workflows.calendar import LONDON
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import EventType
 
@@ -192,8 +195,10 @@ async def record_event(
     case_id: uuid.UUID,
     body: CaseEventCreate,
     ctx: policy.PolicyContext,
-) -> tuple[CaseEvent, policy.PolicyResult]:
-    """Store an event on the case and run the rules it triggers (subject: the event)."""
+) -> tuple[CaseEvent, policy.PolicyResult, bool]:
+    """Store an event on the case and run the rules it triggers (subject: the event); the
+    last value says whether it was recorded now (false: the same event was already recorded,
+    :func:`same_event`)."""
     service, case, role = await _case_and_role(session, principal, case_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     check_event_type(pack, body.type)
@@ -204,6 +209,11 @@ async def record_event(
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = _known_at(body, occurred_at)
+    _require_transfer_not_before(body, occurred_at)
+    same = await same_event(session, case, body, occurred_at, details)
+    if same is not None:
+        return same, await _reported_again(session, principal, service, case, role,
+                                           same), False
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         known_at=known_at,
@@ -214,7 +224,10 @@ async def record_event(
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    wf_event = wctx.event("case_event", event_data(event), subject_id=event.id)
+    data = event_data(event)
+    if await custody_move_recorded(session, case, event.type):
+        data["custody_move_recorded"] = True
+    wf_event = wctx.event("case_event", data, subject_id=event.id)
     if dated_before_a_rating(case, occurred_at):
         # Typed in after a later judgement: judged on the ratings of its own date, asking only
         # what the history in time order still owes (A11-5, redate6's leftover).
@@ -230,19 +243,104 @@ async def record_event(
     ended = await _end_steps(wctx, event=event, declared=pack.event_type(body.type))
     if ended is not None:
         result = result.merge(ended)
+    replaced = await _replace_earlier(wctx, event=event, declared=pack.event_type(body.type))
+    if replaced is not None:
+        result = result.merge(replaced)
     if body.occurred_at is not None:
         # Dated before acts already recorded: what they owe now that it is in the history.
         replayed = await replay_later_acts(wctx, since=occurred_at)
         if replayed is not None:
             result = result.merge(replayed)
-    result = await answer_from_file(wctx, result=result)
+    result = await answer_from_record(wctx, result=result)
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
                payload={"case_id": str(case.id), "type": str(body.type)})
     if withheld_from(principal, case):
         result = result.without_next_steps()
-    return event, result
+    return event, result, True
+
+
+async def same_event(
+    session: AsyncSession, case: Case, body: CaseEventCreate, occurred_at: datetime,
+    details: dict[str, Any],
+) -> CaseEvent | None:
+    """The event already recorded on the case that this one reports again, if any: the same
+    type at the same instant (``occurred_at``), with the same transfer date and flag, and no
+    detail stated differently (a detail one report leaves out is not a difference). The case
+    holder and the IYSS feed each sent the one charge: two CSPPI notifications were raised
+    (attack pass 15, A15-10). Read under the case's lock, which every event write takes, so
+    racing reports see each other. Two incidents at different times, or the same time with
+    different details, stay two events (two ``record_incident`` steps, policy-rules.md)."""
+    rows = await session.exec(select(CaseEvent).where(
+        col(CaseEvent.case_id) == case.id, col(CaseEvent.type) == body.type,
+        col(CaseEvent.occurred_at) == occurred_at).order_by(col(CaseEvent.created_at)))
+    for event in rows.all():
+        if (event.transfer_date, event.may_raise_to_high) != (body.transfer_date,
+                                                              body.may_raise_to_high):
+            continue
+        theirs = event.details or {}
+        if all(theirs[k] == v for k, v in details.items() if k in theirs):
+            return event
+    return None
+
+
+async def _reported_again(
+    session: AsyncSession, principal: Principal, service: Service, case: Case, role: str,
+    event: CaseEvent,
+) -> policy.PolicyResult:
+    """A second report of an event already recorded (:func:`same_event`): nothing is recorded
+    again and no step is raised again (the first report's are the event's); the report is
+    audited on the event (who sent it, under which role), and the case's open steps answered.
+    The router answers 200 with the event first recorded, as a case upsert that changes
+    nothing does."""
+    await record_audit(session, principal, "case_event.reported_again", "case_event", event.id,
+                       service_id=service.id, case_id=case.id, role=role,
+                       change={"type": event.type, "occurred_at": event.occurred_at.isoformat(),
+                               "first_recorded_by": event.recorded_by})
+    result = await policy.current(session, case)
+    return result.without_next_steps() if withheld_from(principal, case) else result
+
+
+def _require_transfer_not_before(body: CaseEventCreate, occurred_at: datetime) -> None:
+    """422 ``transfer-date-before-event`` for a transfer out whose ``transfer_date`` is before
+    the event's own (Europe/London) date: the contract dates an event when it happened and
+    computes its deadlines from it, and Somerset 13.4.3's call is due "prior to the transfer of
+    the child": a transfer dated before the event that records it would raise steps overdue at
+    birth (attack pass 15, A15-2). A transfer arranged earlier is recorded with its own
+    ``occurred_at`` (back-dated), which keeps the lateness honest."""
+    if body.type not in NEEDS_TRANSFER_DATE or body.transfer_date is None:
+        return
+    day = occurred_at.astimezone(LONDON).date()
+    if body.transfer_date < day:
+        raise Unprocessable(
+            "The transfer date is before the event's own date: record the transfer out when it "
+            "was arranged (occurred_at), on or before the transfer date.",
+            slug="transfer-date-before-event",
+            errors=[{"loc": "body.transfer_date",
+                     "msg": f"must not be before the event's date ({day.isoformat()})"}],
+            extra={"bound": {"field": "transfer_date", "name": "the event's occurred_at date",
+                             "value": day.isoformat()}})
+
+
+async def _replace_earlier(
+    wctx: WriteContext, *, event: CaseEvent, declared: EventType
+) -> policy.PolicyResult | None:
+    """A later event of a type the pack says replaces earlier ones (``replaces_earlier``: a
+    second transfer out, Somerset 13.4) supersedes the open steps raised about the earlier
+    events of its type dated at or before it, with the reason, audited (attack pass 15,
+    A15-2: both transfers' handover calls stayed open)."""
+    if not declared.replaces_earlier:
+        return None
+    earlier = (await wctx.session.exec(select(CaseEvent.id).where(
+        col(CaseEvent.case_id) == event.case_id, col(CaseEvent.type) == event.type,
+        col(CaseEvent.id) != event.id,
+        col(CaseEvent.occurred_at) <= event.occurred_at))).all()
+    if not earlier:
+        return None
+    return await policy.supersede_codes(
+        wctx, codes=(), subjects=frozenset(earlier), act=("event", event.id),
+        reason=f"replaced by a later {event.type} event ({event.id})")
 
 
 async def _end_steps(
@@ -257,6 +355,28 @@ async def _end_steps(
     return await policy.supersede_codes(
         wctx, codes=declared.ends_steps, act=("event", event.id),
         reason=f"{reason} (event {event.id})")
+
+
+async def custody_move_recorded(session: AsyncSession, case: Case, event_type: str) -> bool:
+    """Whether a custody event reports a move the case already records: ``in_custody`` is
+    already where the event would put it, and the last recorded change of ``in_custody`` (the
+    field-change history: a ``PATCH``, an upsert or an earlier custody event) made it so.
+    Somerset 14.3/14.4 and Wokingham "Internal and External Controls" ask their steps once for
+    one move: IYSS recorded the release as ``in_custody: false`` and then sent the
+    ``custody_release`` event for it (attack pass 15, A15-1, release half). A release on a case
+    never recorded in custody (its ``in_custody`` false from its opening) is a real release."""
+    target = IN_CUSTODY_AFTER.get(event_type)
+    if target is None or case.in_custody != target:
+        return False
+    rows = await session.exec(
+        select(RecordChange.changes).where(
+            RecordChange.entity_type == "case", RecordChange.entity_id == case.id)
+        .order_by(col(RecordChange.recorded_at).desc()))
+    for changes in rows:
+        moved = (changes or {}).get("in_custody")
+        if moved is not None:
+            return bool(moved[0] is not None and moved[0] != moved[1] and moved[1] == target)
+    return False
 
 
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:

@@ -46,7 +46,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.history import RecordChange
+from app.domain.history import RecordChange, note_case_act
 from app.domain.referrals import (
     Referral,
     ReferralCreate,
@@ -303,6 +303,7 @@ async def _apply_mappa_update(
     require_mappa_category(case.mappa_category, case.mappa_level, "body.details.mappa_level")
     case.updated_at = utcnow()
     mark_changed(case, wctx.occurred_at)  # a later closure may not predate it
+    note_case_act(wctx.session, case.id, wctx.occurred_at)
     wctx.session.add(case)
     await wctx.session.flush()
     result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -45,6 +45,10 @@ class RecordChange(SQLModel, table=True):
     actor_sub: str | None = Field(default=None, max_length=128)
     created: bool = False
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # When the act that changed the case's fields happened (migration 0023; attack pass 15,
+    # A15-9): a change noted by :func:`note_case_act` (a PATCH, a CMS update, a MAPPA feed);
+    # null for derived changes (ratings, register) and rows recorded before it was kept.
+    occurred_at: datetime | None = None
 
 
 def to_json(value: Any) -> Any:
@@ -84,9 +88,52 @@ def _changes(obj: Any, fields: Any, created: bool) -> dict[str, list[Any]]:
     return out
 
 
+# session.info: case id -> the time of the act whose field changes this write records (a change
+# of the case's fields dated at its ``occurred_at``), stamped on the case's history rows.
+ACT_AT = "case_act_at"
+
+
+def note_case_act(session: Any, case_id: uuid.UUID, at: datetime) -> None:
+    """Stamp the case's field changes this write flushes from now on with the act's time
+    ``at`` (aware UTC): :func:`app.domain.replay.case_fields_at` reads the case as it stood
+    at an earlier act's date from them."""
+    sync = getattr(session, "sync_session", session)
+    sync.info.setdefault(ACT_AT, {})[case_id] = at
+
+
 @functools.cache
 def _case_fields() -> list[str]:
     return [c.key for c in sa.inspect(Case).column_attrs if c.key not in UNTRACKED]
+
+
+def actor_of(session: sa.orm.Session) -> str | None:
+    """The staff id of the request the session belongs to (None outside a request)."""
+    return getattr(session.info.get("request_state"), "principal_sub", None)
+
+
+def change_row(obj: Any, created: bool, actor: str | None, now: datetime,
+               acts: dict[Any, Any]) -> dict[str, Any] | None:
+    """The history row a flush records for ``obj`` (a new or changed case, a changed step),
+    from its pending changes; None for anything else or no change. ``acts``: the session's
+    :data:`ACT_AT` (when a case's change happened, by case id)."""
+    if isinstance(obj, Case):
+        fields: Any = _case_fields()
+        case_id = obj.id
+    elif isinstance(obj, Step) and not created:  # a new step is dated by created_at
+        fields, case_id = STEP_TRACKED, obj.case_id
+    else:
+        return None
+    if obj.id is None or case_id is None:
+        return None
+    changes = _changes(obj, fields, created)
+    if not changes and not created:
+        return None
+    return {
+        "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
+        "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
+        "recorded_at": now, "actor_sub": actor, "created": created, "changes": changes,
+        "occurred_at": acts.get(case_id) if isinstance(obj, Case) else None,
+    }
 
 
 class RecordedSession(Session):
@@ -105,27 +152,14 @@ COLLECT = "history_rows_for_seal"
 def _record(session: Session, _ctx: Any, _instances: Any) -> None:
     """Write the flush's changes of cases and steps, before the flush itself, in its
     transaction (one INSERT, no ORM object per row: issue 15)."""
-    actor = getattr(session.info.get("request_state"), "principal_sub", None)
+    actor = actor_of(session)
+    acts = session.info.get(ACT_AT) or {}
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for obj, created in [(o, True) for o in session.new] + [(o, False) for o in session.dirty]:
-        if isinstance(obj, Case):
-            fields: Any = _case_fields()
-            case_id = obj.id
-        elif isinstance(obj, Step) and not created:  # a new step is dated by created_at
-            fields, case_id = STEP_TRACKED, obj.case_id
-        else:
-            continue
-        if obj.id is None or case_id is None:
-            continue
-        changes = _changes(obj, fields, created)
-        if not changes and not created:
-            continue
-        rows.append({
-            "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
-            "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
-            "recorded_at": now, "actor_sub": actor, "created": created, "changes": changes,
-        })
+        row = change_row(obj, created, actor, now, acts)
+        if row is not None:
+            rows.append(row)
     if not rows:
         return
     collect = session.info.get(COLLECT)
@@ -133,3 +167,83 @@ def _record(session: Session, _ctx: Any, _instances: Any) -> None:
         collect.extend(rows)
     else:
         session.connection().execute(_INSERT, rows)
+
+
+# The case's fields the engine reads (app.domain.policy.snapshot) that an act may change.
+AS_OF_FIELDS = ("intervention", "statutory", "csc_status", "weapon_related", "mappa_category",
+                "mappa_level", "expected_release_date", "in_custody", "volunteer_attached",
+                "facts")
+
+
+def _as_field(name: str, value: Any) -> Any:
+    """A JSON value of the history as the case's field holds it."""
+    if name == "expected_release_date" and isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if name == "facts":
+        return dict(value or {})
+    return value
+
+
+async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, Any]:
+    """The case's fields that changed by acts dated after ``at`` (and recorded with their act
+    time: :func:`note_case_act`), as they stood at ``at``: a judgement or event dated before a
+    volunteer was attached is judged on the case without one (attack pass 15, A15-9). Empty
+    (and no query) when the case's latest change is not dated after ``at``."""
+    changed = case.changed_at
+    if changed is None:
+        return {}
+    if (changed.replace(tzinfo=UTC) if changed.tzinfo is None else changed) <= at:
+        return {}
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(table.c.changes)
+        .where(table.c.case_id == case.id, table.c.entity_type == "case",
+               table.c.occurred_at.is_not(None), table.c.occurred_at > at)
+        .order_by(table.c.occurred_at.desc(), table.c.recorded_at.desc(), table.c.id.desc())
+    )).all()
+    fields: dict[str, Any] = {}
+    for (changes,) in rows:  # newest first: the oldest change after ``at`` says what it was
+        for name, (old, _new) in (changes or {}).items():
+            if name in AS_OF_FIELDS:
+                fields[name] = _as_field(name, old)
+    return fields
+
+
+class TimedChange(NamedTuple):
+    """A change of the case's fields recorded with its act's time (:func:`note_case_act`)."""
+
+    occurred_at: datetime
+    id: uuid.UUID
+    changes: dict[str, list[Any]]
+
+
+async def changes_after(session: Any, case: Case, since: datetime) -> list[TimedChange]:
+    """The case's changes of the fields the engine reads dated after ``since``, in time order
+    (recording order on ties), each as ``case_changed`` names them (``facts.<name>``); no
+    query when the case's latest change is not dated after ``since``."""
+    changed = case.changed_at
+    if changed is None or (changed.replace(tzinfo=UTC) if changed.tzinfo is None
+                           else changed) <= since:
+        return []
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(table.c.occurred_at, table.c.id, table.c.changes)
+        .where(table.c.case_id == case.id, table.c.entity_type == "case",
+               table.c.occurred_at.is_not(None), table.c.occurred_at > since)
+        .order_by(table.c.occurred_at, table.c.recorded_at, table.c.id))).all()
+    timed = []
+    for at, change_id, changes in rows:
+        named: dict[str, list[Any]] = {}
+        for name, (old, new) in (changes or {}).items():
+            if name == "facts":
+                old, new = old or {}, new or {}
+                named.update({f"facts.{k}": [old.get(k), new.get(k)]
+                              for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)})
+            elif name in AS_OF_FIELDS:
+                named[name] = [_as_field(name, old), _as_field(name, new)]
+        if named:
+            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+            timed.append(TimedChange(at, change_id, named))
+    return timed

@@ -19,12 +19,13 @@ from app.domain import agenda, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
-    get_case_for_write,
+    get_case_file_for_write,
     get_visible_case,
     require_open_case,
 )
+from app.domain.answered import answer_from_record
 from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
-from app.domain.audit import insert_at_seal
+from app.domain.audit import insert_at_seal, update_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
     UtcDatetime,
@@ -45,7 +46,7 @@ from app.domain.replay import (
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
-from app.workflows.types import Evaluation
+from app.workflows.types import Evaluation, ScheduledPanel
 
 
 class Impact(enum.StrEnum):
@@ -141,6 +142,7 @@ _INSERT_JUDGEMENT = sa.insert(_JUDGEMENT_TABLE)
 async def apply_judgement(
     wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None,
     open_steps: list[Step] | None = None, last: bool = False,
+    inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
 ) -> tuple[JudgementOut, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps;
     the judgement as the API shows it, and what the write did to the case's steps.
@@ -151,7 +153,9 @@ async def apply_judgement(
     :func:`~app.domain.policy.open_steps_of`'s order (default: read them here). ``last``: the
     caller reads nothing more in this unit of work, so the judgement row and the case's new
     rating are left to the commit (the row and the rating's history row are then inserted by
-    the audit's INSERT: issue 15)."""
+    the audit's INSERT: issue 15). ``inputs``: the policy's panels and absences for
+    ``wctx.occurred_at`` as the caller read them with the case (:func:`policy.inputs_column`);
+    used only if nothing is written before the policy runs."""
     session, case, principal = wctx.session, wctx.case, wctx.principal
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
@@ -196,8 +200,13 @@ async def apply_judgement(
             open_steps = await policy.open_steps_of(session, case.id)
         reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
                                               judgement_id=judgement_id, open_steps=open_steps)
+        # Nothing written since the case was read: the panels and absences read with it hold.
+        # Steps only re-dated or given a reason may be written at the commit (below) when
+        # nothing after this reads them without flushing (no replay of later acts).
         result = await policy.run(wctx, event=wf_event,
-                                  open_steps=open_steps if reviewed is None else None)
+                                  open_steps=open_steps if reviewed is None else None,
+                                  inputs=inputs if reviewed is None else None,
+                                  flush=not (last and body.occurred_at is None))
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
@@ -236,7 +245,8 @@ async def apply_judgement(
     judgement = JudgementOut.model_validate(values)
     _set_current_rating(case, judgement)
     case.updated_at = utcnow()
-    session.add(case)
+    if case not in session:
+        session.add(case)
     if not last:
         await session.flush()
     if body.occurred_at is not None:
@@ -245,9 +255,13 @@ async def apply_judgement(
         # now, nothing recorded can be dated after it.
         replayed = await replay_later_acts(
             wctx, since=occurred_at,
-            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id))
+            pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id,
+                           body.assessment_id, panel_item_id))
         if replayed is not None:
             result = result.merge(replayed)
+        # What it (or the replay) raised that a referral, panel act or assessment act on file,
+        # dated after it, did in time order (A15-4).
+        result = await answer_from_record(wctx, result=result)
     await wctx.audit(
         "judgement.backfill" if backfill else "judgement.record",
         entity_type="judgement", entity_id=judgement.id,
@@ -265,6 +279,11 @@ async def apply_judgement(
         if await agenda.withdraw_unneeded(
                 wctx, why=f"the case left the register ({body.domain} {body.level})"):
             result = result.merge(await policy.current(session, case))
+    if last:  # the case's new rating, steps changed and not yet flushed: their UPDATEs go
+        # in the audit's INSERT at the commit
+        update_at_seal(session, case)
+        for step in [obj for obj in session.dirty if isinstance(obj, Step)]:
+            update_at_seal(session, step)
     return judgement, result
 
 
@@ -358,13 +377,19 @@ async def record_judgement(
     ctx: policy.PolicyContext,
 ) -> tuple[JudgementOut, policy.PolicyResult]:
     """Record a judgement on a case the caller holds or manages (as the API shows it)."""
-    service, case, open_steps = await get_case_for_write(session, principal, case_id)
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    # The policy's panels and absences read with the case, under its lock (issue 15: one
+    # round trip fewer on PostgreSQL).
+    service, case, open_steps, column = await get_case_file_for_write(
+        session, principal, case_id, also=policy.inputs_column(),
+        params=policy.inputs_params(occurred_at))
     role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
     require_open_case(case, "record a judgement")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
-                        principal=principal, role=role,
-                        occurred_at=resolve_occurred_at(body.occurred_at))
-    return await apply_judgement(wctx, body=body, open_steps=open_steps, last=True)
+                        principal=principal, role=role, occurred_at=occurred_at)
+    inputs = policy.inputs_from_column(column, case) if column is not None else None
+    return await apply_judgement(wctx, body=body, open_steps=open_steps, last=True,
+                                 inputs=inputs)
 
 
 async def list_judgements(

@@ -20,7 +20,6 @@ from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     accessible_case_ids,
     load_case,
-    require_not_case_holder,
     require_open_case,
     require_roles,
     restriction_clause,
@@ -28,6 +27,7 @@ from app.domain.access import (
     service_of,
     visible_cases_clause,
 )
+from app.domain.answered import answer_from_record
 from app.domain.assessments import answer_from_file
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
@@ -223,7 +223,7 @@ async def create_panel(
 
 async def _redate_next_panel_steps(
     session: AsyncSession, principal: Principal, ctx: policy.PolicyContext, service: Service,
-    panel: Panel, change: str,
+    panel: Panel, change: str, *, void: bool = False,
 ) -> None:
     """After a panel of the service was scheduled, moved or cancelled (``change``), under the
     service's exclusive policy lock: every open ``next-panel`` step of the service is due at the
@@ -252,9 +252,12 @@ async def _redate_next_panel_steps(
         wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                             principal=principal, role=_scheduler_role(principal),
                             occurred_at=now)
-        await policy.run(wctx, event=wctx.event(
-            "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
-                                "change": change}, subject_id=panel.id))
+        data = {"panel_id": str(panel.id), "kind": panel.kind, "change": change}
+        if void:
+            # A booking made by mistake in the past, cancelled: the dates it gave were no
+            # deadlines (A15-5); the steps due at it get the panels' dates as they now stand.
+            data["void_due_at"] = iso_utc(panel.scheduled_for)
+        await policy.run(wctx, event=wctx.event("panel_scheduled", data, subject_id=panel.id))
 
 
 async def _panel_to_change(
@@ -283,31 +286,37 @@ async def _panel_to_change(
     if any(item.decided_at is not None for item in items):
         raise Conflict("The panel has sat: a decision is recorded on it.", slug="panel-decided")
     if panel.scheduled_for <= utcnow() and not (
-            cancelling and await _booking_mistake(session, service, panel)):
+            cancelling and _booking_mistake(panel)):
         raise Conflict("The panel's time has passed: it can no longer be moved or cancelled "
                        "(a panel booked after its time may be cancelled while no case is on "
-                       "its agenda and no step is due at it).", slug="panel-has-sat")
+                       "its agenda and nothing is decided at it).", slug="panel-has-sat")
     return service, panel, items
 
 
-async def _booking_mistake(
-    session: AsyncSession, service: Service, panel: Panel
-) -> bool:
+def _booking_mistake(panel: Panel) -> bool:
     """Whether a panel whose time has passed may still be cancelled as a booking made by
     mistake (attack pass 12, A12-13: a MARP booked in the past by a slip could never be taken
-    off again). Only when cancelling it erases nothing that happened: it was booked after its
-    own time (nobody was ever due at it in advance: a sitting booked ahead that then passed
-    stays, A10-1), no decision or case stands on it (every item withdrawn: the caller answers
-    409 ``panel-has-items`` for one standing), and no open
-    ``next-panel`` step is due at it (a back-filled sitting that made a missed referral late,
-    Somerset 3.2.3 "refer the case to the next YJT MARP", keeps it late)."""
-    if stored_utc(panel.created_at) < stored_utc(panel.scheduled_for):
-        return False
+    off again). Only when cancelling it erases no sitting: it was booked after its own time
+    (nobody was ever due at it in advance: a sitting booked ahead that then passed stays,
+    A10-1) and nothing was decided at it (the caller answers 409 ``panel-decided``) nor stands
+    on its agenda (every item withdrawn: 409 ``panel-has-items`` for one standing). The
+    ``next-panel`` steps the booking re-dated to it (every waiting case's, Somerset 3.2.3
+    "refer the case to the next YJT MARP") no longer keep it: a sitting that really took place
+    is back-filled with its items and decisions, which keep it; a slip that re-dated the steps
+    of every waiting case could otherwise never be undone (attack pass 15, A15-5). Cancelling
+    gives those steps back the dates the panels as they now stand give them (the dates they
+    had before the slip), each re-date audited."""
+    return stored_utc(panel.created_at) >= stored_utc(panel.scheduled_for)
+
+
+async def _steps_due_at(session: AsyncSession, service: Service, panel: Panel) -> list[str]:
+    """The ids of the service's open ``next-panel`` steps due at the panel's time."""
     at = stored_utc(panel.scheduled_for)
-    due = await session.exec(select(Step.due_at).where(
+    rows = await session.exec(select(Step.id, Step.due_at).where(
         Step.service_id == service.id, Step.status == StepStatus.open,
         Step.deadline_form == NEXT_PANEL, col(Step.due_at).is_not(None)))
-    return all(stored_utc(when) != at for when in due.all() if when is not None)
+    return sorted(str(sid) for sid, when in rows.all()
+                  if when is not None and stored_utc(when) == at)
 
 
 async def reschedule_panel(
@@ -370,9 +379,13 @@ async def cancel_panel(
                        slug="panel-has-items")
     change: dict[str, Any] = {"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)}
     if panel.scheduled_for <= utcnow():
-        # A booking made after its own time, taken off as a mistake (A12-13): said so.
+        # A booking made after its own time, taken off as a mistake (A12-13): said so, with
+        # the steps it had re-dated to itself (given their dates back below; A15-5).
         change["booked_at"] = iso_utc(panel.created_at)
         change["past"] = True
+        due_at_it = await _steps_due_at(session, service, panel)
+        if due_at_it:
+            change["steps_redated"] = due_at_it
     if items:
         # The withdrawn items go with the panel; each withdrawal stays in the case's audit,
         # and the cancellation names them.
@@ -386,7 +399,8 @@ async def cancel_panel(
                payload={"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)})
     await session.delete(panel)
     await session.flush()
-    await _redate_next_panel_steps(session, principal, ctx, service, panel, "cancelled")
+    await _redate_next_panel_steps(session, principal, ctx, service, panel, "cancelled",
+                                   void=bool(change.get("past")))
 
 
 def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime) -> None:
@@ -581,6 +595,15 @@ async def add_item(
                                    case, "body.case_id", chair_id=panel.chair_id)
     await _require_panel_route(session, case, body.referral_id,
                                owed=ctx.pack_now(service).closes("panel_decision_then"))
+    if case.access_mode is not None and shuts_out(case.access_mode,
+                                                  set(await staff_of(session, case)),
+                                                  body.presenter_id):
+        # The presenter brings the case to the panel and must see it (A15-11).
+        raise Unprocessable(
+            "The presenter may not see this restricted case; name someone with access (the "
+            "case holder presents, Somerset 7.1.1).", slug="restriction-shuts-out-presenter",
+            errors=[{"loc": "body.presenter_id",
+                     "msg": "the case's access restriction shuts this presenter out"}])
     item = PanelItem(service_id=service.id, panel_id=panel.id, case_id=case.id,
                      presenter_id=body.presenter_id, referral_id=body.referral_id)
     session.add(item)
@@ -615,8 +638,8 @@ async def add_item(
         # chair the panel ... another panel member will act as chair for that case"): the duty
         # goes to the chairs, unnamed (attack passes 12 and 14, A12-15, A14-15).
         {"panel_id": str(panel.id), "panel_kind": panel.kind,
-         "panel_chair_id": None if panel.chair_id in _may_not_chair(wctx, panel, case, item)
-         else panel.chair_id,
+         "panel_chair_id": None if panel.chair_id in agenda.may_not_chair(
+             wctx.pack.panel(panel.kind), item, case) else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
         subject_id=item.id))
     # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
@@ -653,13 +676,19 @@ async def withdraw_item(
         await policy.current(session, case))
 
 
-def _may_not_chair(wctx: WriteContext, panel: Panel, case: Case, item: PanelItem) -> set[str]:
-    """Who may not record the decision on this agenda item: the case's holder, and its
-    presenter unless the pack's panel kind lets a presenter chair (``presenter_may_chair``)."""
-    barred = {case.case_holder_id}
-    if item.presenter_id and not wctx.pack.panel(panel.kind).presenter_may_chair:
-        barred.add(item.presenter_id)
-    return barred
+def _refuse_barred_chair(principal: Principal, kind: PanelKind, pack_id: str, item: PanelItem,
+                         case: Case | None) -> None:
+    """403 when the principal may not chair this item's decision
+    (:func:`app.domain.agenda.may_not_chair`)."""
+    slug = agenda.may_not_chair(kind, item, case).get(principal.sub)
+    if slug == "presenter-cannot-chair":
+        raise Forbidden(
+            "The presenter of a case cannot chair its decision; another panel member must "
+            f"chair this item ({pack_id}).", slug=slug,
+        )
+    if slug is not None:
+        raise Forbidden("You hold this case: another panel member chairs its decision.",
+                        slug=slug)
 
 
 async def _item_under_lock(
@@ -776,6 +805,37 @@ def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None 
     return occurred_at
 
 
+def sat_while_open(case: Case, panel: Panel, occurred_at: datetime) -> bool:
+    """Whether the panel sat, and decided, while the case was open: always for an open case;
+    for a closed one, when the sitting and the decision's time are before its closure."""
+    if case.closed_at is None:
+        return True
+    closed_at = stored_utc(case.closed_at)
+    return stored_utc(panel.scheduled_for) < closed_at and occurred_at <= closed_at
+
+
+async def _record_on_closed_case(
+    wctx: WriteContext, *, body: PanelDecisionCreate, panel: Panel, item: PanelItem
+) -> policy.PolicyResult:
+    """The decision of a panel that sat while the case was open, recorded after its closure
+    (attack pass 15, A15-13): the minutes, ratings, actions and review date are kept on the
+    item and audited (``panel.decision``, with ``case_closed_at``), so the record of the sitting
+    is complete; the case stays closed and unchanged (no rating, MAPPA level or step: its
+    closure superseded every duty and nobody holds it; the judgements route refuses a rating on
+    a closed case alike). Reopening the case runs the policy for its state then; the actions
+    the panel agreed are in the decision for whoever takes the case on."""
+    item.decided_at, item.decided_by = wctx.occurred_at, wctx.principal.sub
+    item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
+    wctx.session.add(item)
+    await wctx.session.flush()
+    closed_at = iso_utc(wctx.case.closed_at) if wctx.case.closed_at else None
+    await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
+                     change={**item.decision, "case_closed_at": closed_at})
+    await emit(wctx.session, "panel.decision", item.id, service_id=wctx.service.id,
+               payload={"case_id": str(wctx.case.id), "panel_id": str(panel.id)})
+    return await policy.current(wctx.session, wctx.case)
+
+
 def _before_panel(start: datetime) -> dict[str, object]:
     when = iso_utc(start)  # UTC with Z, as every time the service answers (attack 12, A12-5)
     return {"panel_starts_at": when,
@@ -866,21 +926,16 @@ async def decide(
     require_roles(principal, (chair,), "record panel decisions")
 
     def presenter_may_not_chair(item: PanelItem) -> None:
-        if not kind.presenter_may_chair and item.presenter_id == principal.sub:
-            raise Forbidden(
-                "The presenter of a case cannot chair its decision; another panel member must "
-                f"chair this item ({pack.id}).", slug="presenter-cannot-chair",
-            )
+        _refuse_barred_chair(principal, kind, pack.id, item, None)
 
     # Re-read under the case's lock: a restriction may have shut the chair out, or another
     # decision on this item committed, while we waited (404 as for a case never seen).
     item, case = await _item_under_lock(session, principal, service, panel, item_id,
                                         before_lock=presenter_may_not_chair)
-    # The case's own holder does not decide it: a panel decision may lower a registered rating,
-    # which the holder alone may not do (Somerset 4.3, 7.2.1; 7.1.5 "another panel member will
-    # act as chair for that case"; A12-3).
-    require_not_case_holder(principal, case, slug="case-holder-cannot-chair",
-                            who_does_it="another panel member chairs its decision.")
+    # Neither the case's own holder nor (where the pack says so) its presenter decides it, as
+    # they stand under the lock (agenda.may_not_chair; Somerset 7.1.5 "another panel member
+    # will act as chair for that case").
+    _refuse_barred_chair(principal, kind, pack.id, item, case)
     # The panel as it stands under the lock (a move or cancellation waits for no case write,
     # it is waited for): the decision is dated by the sitting's time now.
     panel = await _panel_again(session, panel)
@@ -894,11 +949,13 @@ async def decide(
         # withdrawal): the panel does not decide it (A11-16).
         raise conflicting("panel item", "decide", "withdrawn",
                           item_out(item).model_dump(mode="json"))
-    # A panel cannot act on a closed case (its steps would fall due on a case nobody holds),
-    # even when it sat before the closure: as for any act back-dated before a closure, 409.
-    require_open_case(case, "record a panel decision")
     # Dated at the panel's start by default; before it starts, 409 (names both moments).
     occurred_at = decision_time(body, panel)
+    # A panel that sat while the case was open has its decision recorded after the closure
+    # (the minutes are typed up later; attack pass 15, A15-13); one after it acts on a case
+    # nobody holds: 409 ``case-closed``.
+    if not sat_while_open(case, panel, occurred_at):
+        require_open_case(case, "record a panel decision")
     require_within_case(case, occurred_at)
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
     _refuse_stale_ratings(body, case, sat_at)
@@ -908,6 +965,8 @@ async def decide(
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=chair, occurred_at=occurred_at)
+    if case.closed_at is not None:
+        return item, await _record_on_closed_case(wctx, body=body, panel=panel, item=item)
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
@@ -973,6 +1032,9 @@ async def decide(
     replayed = await replay_later_acts(wctx, since=occurred_at)
     if replayed is not None:
         result = result.merge(replayed)
+    # What it (or the replay) raised that a referral or panel act on file, dated after the
+    # sitting, did in time order (A15-4).
+    result = await answer_from_record(wctx, result=result, besides=item.id)
     await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
                      change=item.decision)
     await emit(session, "panel.decision", item.id, service_id=service.id,

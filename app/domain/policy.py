@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
@@ -27,6 +27,7 @@ from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
+from app.domain.history import case_fields_at
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.restriction import shuts_out, staff_of
@@ -47,7 +48,7 @@ from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, WorkingCalendar, end_of_day, london_date
 from app.workflows.deadlines import is_deadline_note
-from app.workflows.engine import evaluate, evaluate_backfill, next_panel_redates
+from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
 from app.workflows.types import (
     DOMAINS,
@@ -275,41 +276,101 @@ _REFERRAL = sa.table(
     sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
-def _inputs_statement() -> Any:
+def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
+                      since: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
     the panels the case is on the agenda of, undecided and not withdrawn (``b``), the times of
     its live panel referrals (``r``) and of its panels' decisions (``d``), and its holder's
     absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
-    ends_on)``."""
+    ends_on)``. The service, case, holder and date are the parameters ``s``, ``c``, ``h`` and
+    ``since`` unless other expressions are given (:func:`inputs_column`); ``marker``: one more
+    row ``x`` (so that an aggregate of the rows is never NULL)."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
+    s = sa.bindparam("s") if service_id is None else service_id
+    c = sa.bindparam("c") if case_id is None else case_id
+    h = sa.bindparam("h") if holder is None else holder
+    since = sa.bindparam("since", type_=absence.c.ends_on.type) if since is None else since
     no_id = sa.cast(sa.null(), panel.c.id.type)
     no_kind = sa.cast(sa.null(), panel.c.kind.type)
     no_time = sa.cast(sa.null(), panel.c.scheduled_for.type)
     no_date = sa.cast(sa.null(), absence.c.starts_on.type)
     panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
                        panel.c.scheduled_for, no_date.label("starts_on"),
-                       no_date.label("ends_on")).where(panel.c.service_id == sa.bindparam("s"))
+                       no_date.label("ends_on")).where(panel.c.service_id == s)
     booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
                        no_date).where(
-        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_(None),
+        item.c.case_id == c, item.c.decided_at.is_(None),
         item.c.withdrawn_at.is_(None))
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
                          _REFERRAL.c.occurred_at,
                          no_date, no_date).where(
-        _REFERRAL.c.case_id == sa.bindparam("c"), _REFERRAL.c.kind == "panel",
+        _REFERRAL.c.case_id == c, _REFERRAL.c.kind == "panel",
         _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES))
     decided = sa.select(sa.literal_column("'d'"), no_id, no_kind,
                         item.c.decided_at,
                         no_date, no_date).where(
-        item.c.case_id == sa.bindparam("c"), item.c.decided_at.is_not(None))
+        item.c.case_id == c, item.c.decided_at.is_not(None))
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on).where(
-        absence.c.service_id == sa.bindparam("s"), absence.c.staff_id == sa.bindparam("h"),
-        absence.c.ends_on >= sa.bindparam("since", type_=absence.c.ends_on.type))
-    return sa.union_all(panels, booked, referred, decided, away)
+        absence.c.service_id == s, absence.c.staff_id == h,
+        absence.c.ends_on >= since)
+    if not marker:
+        return sa.union_all(panels, booked, referred, decided, away)
+    return sa.union_all(panels, booked, referred, decided, away, sa.select(
+        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
 
 
 _INPUTS = _inputs_statement()
+
+
+@functools.cache
+def inputs_column() -> Any:
+    """PostgreSQL: what :data:`_INPUTS` reads, as one column of the case file's statement
+    (:func:`app.domain.access.get_case_file_for_write`, issue 15: one round trip fewer): an
+    array of its rows, for the service of the token's slug (``yj_slug``; the case file has a
+    row only if the case is of that service), the case ``yj_case``, its holder as the case's
+    row has it, and absences ending on or after ``yj_since``. Its tables are aliased and it
+    correlates with nothing, so PostgreSQL computes it once per statement, with the snapshot
+    the case and its steps are read with, after the case lock. Never NULL (a marker row ``x``
+    that :func:`inputs_of` ignores)."""
+    case: Any = sa.alias(Case.__table__, "yj_in_case")  # type: ignore[attr-defined]
+    service: Any = sa.alias(Service.__table__, "yj_in_service")  # type: ignore[attr-defined]
+    case_id = sa.bindparam("yj_case", type_=case.c.id.type)
+    union = _inputs_statement(
+        service_id=sa.select(service.c.id).where(
+            service.c.slug == sa.bindparam("yj_slug", type_=sa.String())
+        ).scalar_subquery().correlate(None),
+        case_id=case_id,
+        holder=sa.select(sa.func.coalesce(case.c.case_holder_id, "")).where(
+            case.c.id == case_id).scalar_subquery().correlate(None),
+        since=sa.bindparam("yj_since", type_=StaffAbsence.__table__.c.ends_on.type),  # type: ignore[attr-defined]
+        marker=True,
+    ).subquery("yj_inputs")
+    return (sa.select(sa.func.array_agg(sa.tuple_(*union.c), type_=sa.types.NullType()))
+            .select_from(union).scalar_subquery().correlate(None).label("yj_inputs"))
+
+
+def inputs_params(occurred_at: datetime) -> dict[str, Any]:
+    """The parameters :func:`inputs_column` takes besides the case file's, for an act at
+    ``occurred_at`` (absences from the day before it on, as :func:`snapshot_inputs`)."""
+    return {"yj_since": london_date(occurred_at) - timedelta(days=1)}
+
+
+def inputs_from_column(value: Any, case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
+    """:func:`snapshot_inputs`' answer from :func:`inputs_column`'s value (asyncpg's records,
+    their UUIDs made :class:`uuid.UUID` as SQLAlchemy's type gives them)."""
+    rows = [_InputsRow(k, None if i is None else uuid.UUID(bytes=i.bytes), kind, at, start, end)
+            for k, i, kind, at, start, end in value or ()]
+    return inputs_of(rows, case)
+
+
+class _InputsRow(NamedTuple):
+    k: str
+    id: uuid.UUID | None
+    kind: str | None
+    scheduled_for: datetime | None
+    starts_on: date | None
+    ends_on: date | None
 
 
 async def snapshot_inputs(
@@ -323,6 +384,12 @@ async def snapshot_inputs(
     conn = await session.connection()
     rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
                                          "h": case.case_holder_id or "", "since": since})).all()
+    return inputs_of(rows, case)
+
+
+def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
+    """:func:`snapshot_inputs`' answer from :data:`_INPUTS`' rows (``k``, ``id``, ``kind``,
+    ``scheduled_for``, ``starts_on``, ``ends_on``)."""
     panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
                      for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
     absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
@@ -367,22 +434,60 @@ def raise_violations(evaluation: Evaluation) -> None:
 
 async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
-    untouched: frozenset[uuid.UUID] = frozenset(),
+    untouched: frozenset[uuid.UUID] = frozenset(), creates: bool = True,
+    inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
+    flush: bool = True,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
     the write. ``open_steps``: the case's open steps as the caller just loaded them under the
     case lock (:func:`open_steps_of`, nothing changed since), to spare reading them again.
-    ``untouched``: open steps this act leaves as they are."""
+    ``untouched``: open steps this act leaves as they are. Without ``creates`` no step is
+    raised (an act dated before a judgement: :func:`run_backfill` asks on its date's ratings
+    what it raises; this run supersedes and re-dates on today's). ``inputs``: what
+    :func:`snapshot_inputs` would read for ``event``, as the caller read it with the case under
+    its lock (:func:`inputs_column`), nothing changed since. ``flush=False``: the caller reads
+    nothing through Core (which does not flush) before the commit, so changes of steps only
+    (no step created or closed, the case's derived state unchanged) may wait for it."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
-    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
+    panels, extras = inputs if inputs is not None else await snapshot_inputs(
+        session, wctx.service, case, event.occurred_at)
+    earlier = await case_fields_at(session, case, event.occurred_at)
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              panels, **extras)
+                              panels, **extras, **earlier)
     raise_violations(evaluation)
+    if earlier:
+        evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
+    if not creates:
+        evaluation = replace(evaluation, intents=tuple(
+            i for i in evaluation.intents if i.action != "create"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
-                        untouched=untouched)
+                        untouched=untouched, revive=_dated_before_later_acts(case, event),
+                        flush=flush)
+
+
+def _dated_before_later_acts(case: Case, event: WorkflowEvent) -> bool:
+    """Whether a rating or a change of the case's fields is dated after the act (read from the
+    case row: no query): a step may have lapsed after it that it keeps alive."""
+    at = event.occurred_at
+    if case.changed_at is not None and stored_utc(case.changed_at) > at:
+        return True
+    return any((stored_instant(r.get("recorded_at")) or at) > at
+               for r in (case.ratings or {}).values() if r)
+
+
+def _of_its_moment(evaluation: Evaluation, open_steps: Sequence[Step], at: datetime
+                   ) -> Evaluation:
+    """An act judged on the case's fields of its date (a change dated after it was recorded
+    first, A15-9) supersedes no step that arose after it: in time order that step did not
+    exist yet (Somerset S34's briefing for a volunteer attached after the judgement)."""
+    later = {s.id for s in open_steps if stored_utc(s.raised_at) > at}
+    if not later:
+        return evaluation
+    return replace(evaluation, intents=tuple(
+        i for i in evaluation.intents if i.action != "supersede" or i.step_id not in later))
 
 
 async def run_backfill(
@@ -425,9 +530,14 @@ async def run_backfill(
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
-    moment = replace(snapshot(case, open_steps), ratings=dict(ratings), **extras)
+    # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
+    # what still holds today is asked of today's case (``present``).
+    earlier = await case_fields_at(session, case, event.occurred_at)
+    today = snapshot(case, open_steps)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier)
+    present = replace(today, **extras) if earlier else None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=lapse)
+                                   later, lapse=lapse, present=present)
     if evaluation.violations:
         if strict:
             raise_violations(evaluation)
@@ -442,7 +552,73 @@ async def run_backfill(
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
-                        open_steps=open_steps, derive=False, replayed=replayed)
+                        open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+async def _lapsed_after(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str]
+) -> dict[tuple[str, uuid.UUID], Step]:
+    """(code, subject) -> the case's step of that code superseded because its condition
+    stopped holding at an act dated after ``at``, that arose by ``at``: in time order an act
+    at ``at`` asking for it kept it alive (the latest such step of each)."""
+    if not codes:
+        return {}
+    rows = await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.status == StepStatus.superseded,
+        col(Step.code).in_(codes), col(Step.lapsed_at) > at, col(Step.raised_at) <= at,
+    ).order_by(col(Step.lapsed_at)))
+    return {(s.code, s.subject_id): s for s in rows.all()}
+
+
+def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
+    """The duty of a step superseded when its condition stopped holding, open again as a new
+    step (the superseded one stays in the record) because an act dated before that lapse,
+    recorded after it, asks for it: in time order the act kept its condition holding and the
+    step never lapsed (Somerset S11: the monthly review of a ROSH high, kept alive by an SWB
+    high typed in after the ROSH low; redate7's leftover). It keeps its date, deadline and
+    reasons, with the act's reason beside them."""
+    step = Step(
+        service_id=lapsed.service_id, case_id=lapsed.case_id, code=lapsed.code,
+        rule_id=lapsed.rule_id, title=lapsed.title, actor=lapsed.actor,
+        assignee_id=lapsed.assignee_id, due_at=lapsed.due_at, urgent=lapsed.urgent,
+        awaiting_panel_date=lapsed.awaiting_panel_date, deadline_form=lapsed.deadline_form,
+        recurrence=lapsed.recurrence, policy_pack=lapsed.policy_pack,
+        policy_version=lapsed.policy_version, policy_ref=lapsed.policy_ref,
+        subject_id=lapsed.subject_id, raised_at=lapsed.raised_at,
+        overdue_at=lapsed.overdue_at, owner_role=lapsed.owner_role,
+        reasons=list(lapsed.reasons or []),
+        note=(f"Revived: step {lapsed.id}, superseded at "
+              f"{iso_utc(lapsed.lapsed_at or at)} (its condition no longer held), is still "
+              f"asked for by an act of {iso_utc(at)} recorded later, which in time order "
+              "kept it alive."),
+    )
+    _add_reasons(step, intent)
+    lapsed.lapsed_at = None  # revived once
+    return step
+
+
+async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyResult:
+    """Supersede the steps this write created, judged on the case's fields of the act's date,
+    whose condition the case as it now stands no longer meets: in time order the change of
+    its fields recorded earlier but dated after the act superseded them (Somerset S28 asked
+    for by a judgement dated while a volunteer was attached, typed in after the volunteer was
+    detached; attack pass 15, A15-9). No query unless such a change is on file."""
+    created = {s.id for s in result.created if s.status == StepStatus.open}
+    session, case = wctx.session, wctx.case
+    if not created or not await case_fields_at(session, case, wctx.occurred_at):
+        return result
+    open_steps = await open_steps_of(session, case.id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
+    now = wctx.event("case_changed", {"changes": {}})
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, now, panels,
+                              **extras)
+    lapsed = tuple(i for i in evaluation.intents
+                   if i.action == "supersede" and i.step_id in created)
+    if not lapsed:
+        return result
+    return result.merge(await _apply(
+        wctx, event=now, evaluation=replace(evaluation, intents=lapsed),
+        open_steps=open_steps, derive=False))
 
 
 def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
@@ -574,14 +750,21 @@ async def _apply(
     untouched: frozenset[uuid.UUID] = frozenset(),
     derive: bool = True,
     replayed: uuid.UUID | None = None,
+    revive: bool = False,
+    flush: bool = True,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
-    Without ``derive`` (a back-fill) the register and contact level are left as they are."""
+    Without ``derive`` (a back-fill) the register and contact level are left as they are.
+    With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
+    is revived rather than raised anew (:func:`_revived`)."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
     if derive:
         apply_derived(case, evaluation)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
+    revivable = await _lapsed_after(
+        session, case.id, event.occurred_at,
+        {i.code for i in evaluation.intents if i.action == "create"}) if revive else {}
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
@@ -601,17 +784,23 @@ async def _apply(
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
-            if intent.code not in ended:
+            lapsed = revivable.pop((intent.code, intent.subject_id), None)
+            if lapsed is not None:
+                session.add(lapsed)
+                created.append(_revived(lapsed, intent, event.occurred_at))
+            elif intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
             step.note = _append(step.note, f"Superseded: {intent.note or 'condition ended'}")
+            if intent.note == f"Superseded: {LAPSED}":
+                step.lapsed_at = event.occurred_at  # an earlier act may yet revive it
             superseded.append(step)
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             redate(step, intent, at=event.occurred_at, calendar=calendar,
-                   stale=_branch_notes(wctx.pack, step.code))
+                   stale=_branch_notes(wctx.pack, step.code), void=_void_time(event))
             _add_reasons(step, intent)
             updated.append(step)
         elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
@@ -630,10 +819,13 @@ async def _apply(
         await _unname_shut_out(wctx, created)
     for step in created:
         note_restricted_act(wctx.pack, case.access_mode, step)
-    for step in created + superseded + updated:
-        session.add(step)
-    session.add(case)
-    await session.flush()
+    # (Rows already in the unit of work need no add: none of these models has relationships
+    # to cascade along, and Session.add walked the mapper for each: issue 15.)
+    for obj in [*created, *superseded, *updated, case]:
+        if obj not in session:
+            session.add(obj)
+    if flush or created or superseded or _changed(case):
+        await session.flush()
     await _audit_steps(wctx, created=created, superseded=superseded)
     superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
     for step, intent in changes:
@@ -655,6 +847,16 @@ async def _apply(
     )
 
 
+def _changed(obj: Any) -> bool:
+    """Whether an ORM object has a change its flush would write (an attribute set to another
+    value than it was loaded with, or a new object)."""
+    state: Any = sa.inspect(obj)
+    if state.key is None:
+        return True
+    return state.modified and any(state.attrs[key].history.has_changes()
+                                  for key in state.committed_state)
+
+
 def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:
     """Whether re-dating the step to ``due_at`` by an act at ``at`` would erase lateness that
     has already happened: its deadline passed before the act (it counted as late from
@@ -669,15 +871,27 @@ def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:
     return due_at is None or due_at > step.due_at
 
 
+def _void_time(event: WorkflowEvent) -> datetime | None:
+    """The time of a panel booked in the past by mistake and cancelled (``panel_scheduled``
+    with ``void_due_at``): a step due at it was never late at a sitting (attack pass 15,
+    A15-5)."""
+    if event.trigger != "panel_scheduled" or not event.data.get("void_due_at"):
+        return None
+    return stored_utc(datetime.fromisoformat(str(event.data["void_due_at"])))
+
+
 def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCalendar,
-           stale: Collection[str] = ()) -> bool:
+           stale: Collection[str] = (), void: datetime | None = None) -> bool:
     """Re-date an open step as ``intent`` (an ``update_due`` from any act: a case event, a
     case change of release date, custody or MAPPA fields, a panel scheduled, moved or
     cancelled) asks, at the act's time ``at``; the one place every re-date goes through. A
     deadline that had passed before the act stays (:func:`lateness_erased`): the step stays
     overdue, escalated and counted late until it is done, and its note says what the act
-    would have made of it. A sooner date always applies. False when the passed date was kept."""
-    if lateness_erased(step, intent.due_at, at):
+    would have made of it. A sooner date always applies. False when the passed date was kept.
+    ``void``: the time of a panel booked in the past by mistake and cancelled; a date at it
+    was no deadline (the steps get back the dates the panels as they stand give them)."""
+    voided = void is not None and step.due_at is not None and stored_utc(step.due_at) == void
+    if not voided and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = iso_utc(intent.due_at) if intent.due_at is not None else "no timescale"
         step.note = _append(step.note, (
@@ -962,13 +1176,16 @@ async def supersede_all_open(
 
 async def supersede_codes(
     wctx: WriteContext, *, codes: Sequence[str], reason: str,
-    act: tuple[str, uuid.UUID] | None = None,
+    act: tuple[str, uuid.UUID] | None = None, subjects: Collection[uuid.UUID] | None = None,
 ) -> PolicyResult | None:
-    """Close the case's open steps of these codes as superseded, with ``reason`` (e.g. work with
-    the child that a recorded death ends), linked to the act that ended them; audited in the
-    write's transaction. None when no open step has one of the codes."""
+    """Close the case's open steps of these codes (any code when ``codes`` is empty and
+    ``subjects`` is given) about these ``subjects`` (None: any) as superseded, with ``reason``
+    (e.g. work with the child that a recorded death ends), linked to the act that ended them;
+    audited in the write's transaction. None when no open step matches."""
     session = wctx.session
-    ended = [s for s in await open_steps_of(session, wctx.case.id) if s.code in codes]
+    ended = [s for s in await open_steps_of(session, wctx.case.id)
+             if (s.code in codes or (not codes and subjects is not None))
+             and (subjects is None or s.subject_id in subjects)]
     if not ended:
         return None
     for step in ended:
@@ -1000,7 +1217,7 @@ async def reinstate_closed_steps(
     overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
     timeliness report (a close and reopen launders nothing). A step not yet overdue at the
     closure had its clock stopped while the case was closed: both move later by the closed
-    period's length in days (a part day counts as one; London wall clock), so nothing comes back
+    period's length in whole days (to the nearest; London wall clock), so nothing comes back
     due on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
     weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
     back overdue at once). A ``next-panel`` step is left to
@@ -1102,8 +1319,11 @@ def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> Non
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
     if overdue <= closed_at:
         return
-    # Whole days (a part day counts as one), so a deadline keeps its time of day.
-    days = -(-(reopened_at - closed_at) // timedelta(days=1))
+    # Whole days, to the nearest (a closure of minutes, made in error and undone, moves
+    # nothing), so a deadline keeps its time of day.
+    days = round((reopened_at - closed_at) / timedelta(days=1))
+    if days == 0:
+        return
     step.due_at = _later_on_the_clock(due, timedelta(days=days))
     if step.overdue_at is not None:
         step.overdue_at = _later_on_the_clock(overdue, timedelta(days=days))
@@ -1187,10 +1407,15 @@ def stored_utc(moment: datetime) -> datetime:
 def apply_derived(case: Case, evaluation: Evaluation) -> None:
     """Copy what the engine derived (register, contact level) onto the case."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated.
-    case.on_register = evaluation.on_register_after and case.closed_at is None
-    case.contact_level = (
-        ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
-    )
+    on_register = evaluation.on_register_after and case.closed_at is None
+    contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
+    # Set only when they change, so that a case left as it was has no pending change at all
+    # (the flush wrote nothing for it either way; issue 15: nothing to look at before the
+    # commit, see _changed).
+    if case.on_register != on_register:
+        case.on_register = on_register
+    if case.contact_level != contact_level:
+        case.contact_level = contact_level
 
 
 def stand_in_of(pack: Pack, step: Step) -> str | None:

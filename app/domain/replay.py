@@ -30,9 +30,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import policy
-from app.domain.assessments import assessment_clock
+from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.history import changes_after
 from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date
@@ -49,6 +50,10 @@ class Judged(NamedTuple):
     domain: str
     level: str
     id: uuid.UUID
+    # The assessment and panel item it was recorded with (a pending judgement's: its row is
+    # not there to read back; app.domain.assessments.ratings_completed_by).
+    assessment_id: uuid.UUID | None = None
+    panel_item_id: uuid.UUID | None = None
 
 
 def dated_before_a_rating(case: Case, at: datetime) -> bool:
@@ -158,23 +163,65 @@ async def _judgement_event(
                          subject_id=wctx.case.id, actor_role=j.recorded_role, data=data)
 
 
+async def _countersign_event(wctx: WriteContext, at: datetime, assessment: Any,
+                             pending: Judged | None) -> WorkflowEvent:
+    """The engine's event for an assessment countersigned at ``at``, as its write built it
+    (the ratings it completes as the history now has them, ``pending`` among them)."""
+    data: dict[str, Any] = {"type": str(assessment.type), "stage": str(assessment.stage),
+                            "assessment_id": str(assessment.id),
+                            "scores": dict(assessment.scores or {})}
+    unread = None if pending is None else (
+        pending.id, pending.assessment_id, pending.panel_item_id, pending.occurred_at)
+    data.update(await ratings_completed_by(wctx.session, wctx.case, assessment, at,
+                                           pending=unread))
+    role = next((str(e.get("role")) for e in assessment.history or ()
+                 if e.get("action") == "countersign" and e.get("role")), wctx.event_role)
+    return WorkflowEvent(trigger="assessment_countersigned", occurred_at=at,
+                         subject_id=assessment.id, actor_role=role, data=data)
+
+
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None
 ) -> policy.PolicyResult | None:
-    """Each case event and judgement dated after ``since`` (an act of that date was just
-    recorded, after them) evaluated again, in time order, on the history as it now stands,
-    applying only what it still owes; None when there is none. ``pending``: the judgement
-    this write records, when its row is left to the commit."""
+    """Each case event, judgement, change of the case's fields and assessment countersigned
+    dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
+    in time order, on the history as it now stands, applying only what it still owes; None
+    when there is none. ``pending``: the judgement this write records, when its row is left
+    to the commit."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
-    if not events and not judged:
+    changes = await changes_after(wctx.session, wctx.case, since)
+    with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
+        signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
+                  if a[1] == "countersign" and a[0] > since]
+    if not events and not judged and not changes and not signed:
         return None
     acts: list[tuple[datetime, int, Any]] = [(e.occurred_at, 0, e) for e in events]
     acts += [(h.occurred_at, 1, (i, h)) for i, h in judged]
+    acts += [(c.occurred_at, 2, c) for c in changes]
+    acts += [(a[0], 3, a) for a in signed]
     result = None
     for at, kind, act in sorted(acts, key=lambda a: (a[0], a[1])):
-        if kind == 0:
+        if kind == 3:
+            # An assessment countersigned (completed): the clocks that wait for it start
+            # (Wokingham W9: the MARF's two working days from the completion of the
+            # assessment an SWB high typed in after it, dated before it, belongs to; A15-4).
+            more = await policy.run_backfill(
+                wctx, event=await _countersign_event(wctx, at, act[2], pending),
+                ratings=ratings_at(history, at), later=ratings_after(history, at),
+                replayed=act[2].id)
+        elif kind == 2:
+            # A change of the case's fields (a volunteer attached, a child protection plan),
+            # on the ratings of its date (Somerset S35: the volunteer attached finds the risk
+            # a judgement dated before it and typed in after it rated, A15-9).
+            event = WorkflowEvent(
+                trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
+                actor_role=wctx.event_role, data={"changes": act.changes})
+            more = await policy.run_backfill(
+                wctx, event=event, ratings=ratings_at(history, at),
+                later=ratings_after(history, at), replayed=act.id)
+        elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
                 actor_role=act.recorded_role, data=event_data(act))

@@ -148,6 +148,10 @@ class Step(SQLModel, table=True):
     satisfied_by_type: str | None = Field(default=None, max_length=32)
     satisfied_by_id: uuid.UUID | None = None
     escalated_at: datetime | None = None
+    # When the condition that required it stopped holding, for a step the engine superseded so
+    # (the time of the act that ended it; migration 0024): an act dated before that, recorded
+    # after it, that keeps the condition holding revives it (redate7's leftover).
+    lapsed_at: datetime | None = None
     # Every reason the step is open for (one duty, one step): ``{rule, pack, ref, trigger,
     # record: {type, id}, at}``; the first is the one ``policy`` shows.
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import events as svc
@@ -16,15 +16,23 @@ router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
 
 
 @router.post("", status_code=201, response_model=Written[svc.CaseEventOut],
+             responses={200: {"model": Written[svc.CaseEventOut],
+                              "description": "The same event was already recorded (same "
+                                             "type and occurred_at, no detail differing): "
+                                             "the event first recorded, nothing raised again"}},
              dependencies=[gate("event.record")])
 async def record(
-    case_id: uuid.UUID, body: svc.CaseEventCreate, request: Request, session: Session,
-    principal: CurrentPrincipal,
+    case_id: uuid.UUID, body: svc.CaseEventCreate, request: Request, response: Response,
+    session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.CaseEventOut]:
-    """Record an event on the case; answers the next steps it mandates."""
-    event, result = await svc.record_event(
+    """Record an event on the case (201); answers the next steps it mandates. The same event
+    reported again (another channel: the case holder and the IYSS feed) is 200 with the event
+    first recorded and the case's open steps: its steps are raised once."""
+    event, result, recorded = await svc.record_event(
         session, principal, case_id, body, request.app.state.policy
     )
+    if not recorded:
+        response.status_code = 200
     return Written(data=svc.case_event_out(event), next_steps=result.next_steps)
 
 

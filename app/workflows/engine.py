@@ -768,6 +768,11 @@ def _table_of(pack: Pack) -> _Table:
     return table if table is not None and table.owner == id(pack) else _table(pack)
 
 
+# Why an open step is superseded when no condition that required it holds any more (its
+# ``holds``): the domain dates such a lapse (``Step.lapsed_at``).
+LAPSED = "the condition that required it no longer holds"
+
+
 def evaluate_backfill(
     event: WorkflowEvent,
     case: CaseSnapshot,
@@ -776,6 +781,7 @@ def evaluate_backfill(
     panels: Sequence[ScheduledPanel] = (),
     later: Sequence[Mapping[str, str | None]] = (),
     lapse: bool = False,
+    present: CaseSnapshot | None = None,
 ) -> Evaluation:
     """A back-filled judgement (dated before the current rating of its domain) as the history
     in the order it happened would have had it (attack pass 10, A10-30: the same judgements
@@ -799,7 +805,11 @@ def evaluate_backfill(
 
     With ``lapse``, the supersessions of the judgement's moment are kept too: the open steps
     whose condition no longer holds once it is the rating (the caller keeps those that arose
-    before it: in time order they lapsed with it, A11-4)."""
+    before it: in time order they lapsed with it, A11-4).
+
+    ``present``: today's case, when ``case`` carries the fields of the judgement's moment
+    rather than today's (a change dated after it was recorded first): a line's ``holds`` is
+    asked of it too (a volunteer detached since: Somerset S28 lapsed then, A15-9)."""
     table = _table_of(pack)
     if table.register is not None:
         case = _evolve(case, on_register=bool(table.register(_context_of(event, case, case))))
@@ -807,6 +817,8 @@ def evaluate_backfill(
     if evaluation.violations:
         return evaluation
     states = [_evolve(case, ratings=dict(r)) for r in (evaluation.ratings_after, *later)]
+    if present is not None:  # today's fields, the history's latest ratings
+        states.append(_evolve(present, ratings=dict(states[-1].ratings)))
     contexts = [_context_of(event, state, state) for state in states]
 
     def owed(intent: StepIntent) -> bool:
@@ -1666,7 +1678,7 @@ class _Plan:
             kind = "case" if (subject_id.int if isinstance(subject_id, UUID) else subject_id) \
                 == case_key else "event"
             if not self._justified(step, kind):
-                self._supersede(step, "the condition that required it no longer holds")
+                self._supersede(step, LAPSED)
 
     def _justified(self, step: OpenStep, kind: str) -> bool:
         """Whether any reason the step is open for still holds (a step without recorded

@@ -860,12 +860,15 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     return Context(event, after, after)
 
 
-def contact_level(pack: Pack, ratings: Mapping[str, str | None]) -> str | None:
-    """W11: the contact frequency the pack sets for these ratings (None where it sets none)."""
+def contact_level(
+    pack: Pack, ratings: Mapping[str, str | None], *, statutory: bool = True
+) -> str | None:
+    """W11: the contact frequency the pack sets for these ratings on a statutory case (or, with
+    ``statutory=False``, another one) (None where it sets none)."""
     if pack.contact is None:
         return None
     case = CaseSnapshot(
-        _NOBODY, "", False, "none", ratings={d: ratings.get(d) for d in DOMAINS}
+        _NOBODY, "", statutory, "none", ratings={d: ratings.get(d) for d in DOMAINS}
     )
     return contact_level_for(pack, state_context(case))
 

@@ -72,6 +72,11 @@ EVENT_FLAGS: tuple[str, ...] = (
     # (``PATCH in_custody``) has no event, and the same lines ask for them on the change
     # (attack pass 14, A14-21).
     "custody_event",
+    # A ``custody_entry``/``custody_release`` event reporting a move the case already records:
+    # ``in_custody`` is already where the event would put it, by a recorded move (``PATCH
+    # in_custody`` or an earlier custody event). The lines the move asked for were asked then;
+    # a release on a case never recorded in custody is a real release (attack pass 15, A15-1).
+    "custody_move_recorded",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {
@@ -121,6 +126,11 @@ class EventType(_Strict):
     # in the event's own transaction. Steps the policy asks for after the event stay open.
     ends_steps: tuple[Code, ...] = ()
     ends_reason: Text | None = None
+    # A later event of this type replaces the arrangements an earlier one made (a second
+    # transfer out: the transfer now planned is that one): the open steps raised about an
+    # earlier event of the type, dated at or before this one, are superseded, audited, in the
+    # event's transaction (attack pass 15, A15-2).
+    replaces_earlier: bool = False
 
 
 class ReferralKind(_Strict):

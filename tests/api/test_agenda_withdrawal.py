@@ -327,7 +327,11 @@ async def test_S7_a_MARP_booked_in_the_past_by_mistake_may_be_cancelled(
     26 August waits for the MARP of 29 September). It may be cancelled (204; attack pass 12,
     A12-13: 409 panel-has-sat forever), audited as a past booking (booked_at, past). Its twin
     stays refused: a MARP booked ahead (on 20 August for 24 August) that then passed is not
-    cancelled (409 panel-has-sat, A10-1), nor one booked in the past that a step is due at."""
+    cancelled (409 panel-has-sat, A10-1). Attack pass 15, A15-5: one booked in the past (for 7
+    August) re-dated a waiting referral (ROSH high of 5 August) to itself, and that step then
+    kept it from being cancelled: with nothing decided at it and nothing on its agenda it is
+    cancelled (204, ``steps_redated`` in the audit) and the step is due again at the MARP of
+    24 August, as before the slip."""
     pin(monkeypatch, 2026, 8, 20, 9, 0)
     ahead = await book(somerset, "2026-08-24T10:00:00+01:00")
     pin(monkeypatch, 2026, 8, 28, 14, 35)
@@ -346,12 +350,14 @@ async def test_S7_a_MARP_booked_in_the_past_by_mistake_may_be_cancelled(
     assert body["type"].endswith("/panel-has-sat")
     early = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
     await judge(somerset, early, "rosh", "high", "2026-08-05T10:00:00+01:00")
+    assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-24T09:00:00Z"
     held = await book(somerset, "2026-08-07T10:00:00+01:00")
     assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-07T09:00:00Z"
-    body = assert_problem(await somerset.client.delete(
-        f"/v1/panels/{held}", headers=somerset.auth("panel_admin")), 409)
-    assert body["type"].endswith("/panel-has-sat")
-    assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-07T09:00:00Z"
+    r = await somerset.client.delete(f"/v1/panels/{held}", headers=somerset.auth("panel_admin"))
+    assert r.status_code == 204, r.text
+    assert due(await steps_of(somerset, early), "refer_to_panel") == "2026-08-24T09:00:00Z"
+    [fields] = await _audited(settings, held, "panel.cancel")
+    assert "steps_redated" in fields
 
 
 async def test_S21_a_case_reclassified_medium_before_its_MARP_leaves_its_agenda(

@@ -407,12 +407,37 @@ async def test_S25_transfer_in_high_refers_to_next_marp(somerset: Tenant) -> Non
 
 
 async def test_S25_not_for_a_low_transfer_in(somerset: Tenant) -> None:
-    """S25: arriving at medium: no MARP referral."""
+    """S25: arriving at medium: no MARP referral (only S36's documentation check, 13.2)."""
     case = (await somerset.open_case())["data"]
     body = await post_event(somerset, case["id"], type="transfer_in",
                             incoming_ratings={"rosh": "medium", "swb": "low"},
                             occurred_at="2026-05-06T10:00:00Z")
-    assert event_steps(body) == []
+    assert codes(event_steps(body)) == {"check_incoming_documentation"}
+
+
+async def test_S36_transfer_in_asks_the_team_leader_to_check_the_documentation(
+        somerset: Tenant) -> None:
+    """S36 (13.2): "It is the responsibility of the Team Leader/Operational Manager to ensure
+    that all appropriate documentation has been received and is up to date prior to agreeing
+    work with a child from outside Somerset. The relevant Team Leader/Operational Manager will
+    take any necessary immediate actions." A child caretaken in from another YJT at medium on
+    Friday 28 August 2026 15:00 BST (the late-summer bank holiday follows): the case's line
+    manager owes the check at once (due 14:00Z, urgent), late only after that working day
+    (Friday 23:59:59 BST, 22:59:59Z); the operational manager (chair) may do it too (attack
+    pass 17, A17-15)."""
+    case = (await somerset.open_case(opened_at="2026-08-28T14:00:00+01:00"))["data"]
+    body = await post_event(somerset, case["id"], type="transfer_in",
+                            incoming_ratings={"rosh": "medium", "swb": "low"},
+                            occurred_at="2026-08-28T15:00:00+01:00")
+    step = the_step(event_steps(body), "check_incoming_documentation")
+    assert (step["actor"], step["assignee_id"], step["due_at"], step["overdue_at"],
+            step["urgent"]) == ("line_manager", "line_manager-1", "2026-08-28T14:00:00Z",
+                                "2026-08-28T22:59:59Z", True)
+    assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "13.2", "rule": "S36"}
+    r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete",
+                                   json={"note": "caretaking documents received and current"},
+                                   headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
 
 
 async def test_S26_transfer_out_handover_call_before_transfer(somerset: Tenant) -> None:

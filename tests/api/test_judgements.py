@@ -1182,3 +1182,22 @@ async def test_M8_swb_on_an_asset_plus_without_the_matrix_is_explained_and_ackno
                                         headers=wokingham.auth("case_holder"))
         assert r.status_code == 201, r.text
         assert "acknowledge_rating_rationale" not in codes(r.json()["next_steps"]), body
+
+
+async def test_W11_no_contact_level_on_a_case_that_is_not_statutory(wokingham: Tenant) -> None:
+    """W11 ("Frequency of contact"): "As a guidance, the following level of (statutory)
+    contacts would be appropriate ... It is also important that the criminal justice system is
+    not used to address safeguarding, welfare or support needs." A prevention case and a youth
+    conditional caution have no statutory contacts: no level, low or very high (attack pass 17,
+    A17-13). A court order low across all three is fortnightly, as before."""
+    for intervention in ("prevention", "youth_conditional_caution"):
+        case = (await wokingham.open_case(intervention=intervention))["data"]
+        for domain in ("rosh", "swb", "lor"):
+            await judged(wokingham, case["id"], domain=domain, level="low")
+        assert (await read_case(wokingham, case["id"]))["contact_level"] is None
+        await judged(wokingham, case["id"], domain="swb", level="very_high")
+        assert (await read_case(wokingham, case["id"]))["contact_level"] is None
+    case = (await wokingham.open_case(intervention="court_order"))["data"]
+    for domain in ("rosh", "swb", "lor"):
+        await judged(wokingham, case["id"], domain=domain, level="low")
+    assert (await read_case(wokingham, case["id"]))["contact_level"] == "fortnightly"

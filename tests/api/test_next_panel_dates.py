@@ -205,10 +205,13 @@ async def test_S7_S8_a_marp_that_sat_is_neither_moved_nor_cancelled_so_its_misse
     at it (09:00 UTC) and are overdue on Friday 28 August. Afterwards that MARP can be neither
     moved nor cancelled (409 ``panel-has-sat``; attack pass 10, A10-1: moving it to 30 September
     or cancelling it made the missed referral due at the next MARP, no longer late), and the
-    steps keep their date."""
-    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    steps keep their date. The MARP was booked ahead, on Monday 10 August: a MARP booked
+    afterwards, in the past, with nothing decided and no case on its agenda is a booking that
+    may be cancelled as a slip (attack pass 15, A15-5; test_agenda_withdrawal)."""
+    pin(monkeypatch, 2026, 8, 10, 9, 0)
     sat = await book(somerset, "2026-08-20T10:00:00+01:00")
     await book(somerset, "2026-09-24T10:00:00+01:00")
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     await judge_high(somerset, case["id"], "2026-08-12T10:00:00+01:00")
     assert_due(await panel_steps(somerset, case["id"]), "2026-08-20T09:00:00Z", overdue=True)

@@ -5,7 +5,8 @@ at 11:30, and the chair records the panel's "medium" afterwards: the child dropp
 register although rated very high (Somerset 4.5: "Cases assessed as High or Very High risk of
 serious harm ... will be discussed at the MARP" and reviewed monthly while the rating stands).
 And a decision recorded on a case closed after the panel sat opened eight steps on the closed
-case. Both are now 409 and store nothing."""
+case. The first is now 409 and stores nothing; the second is recorded as the sitting's record
+and raises nothing on the closed case (attack pass 15, A15-13)."""
 
 from __future__ import annotations
 
@@ -83,23 +84,37 @@ async def test_decision_confirming_the_current_level_after_a_newer_judgement_sta
     assert got["data"]["on_register"] is True
 
 
-async def test_decision_on_a_case_closed_after_the_panel_sat_is_409(
+async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_and_raises_nothing(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """The case was closed (now: after the item was put on the agenda, the latest act) after
-    a 10:00 panel on 10 June; the chair then records a decision with an action and a review
-    date: 409 ``case-closed``, and the closed case has no open step."""
+    """Somerset 7.1.2 ("The Chair will ... record the decision"; 7.1.4 the minutes): the case
+    was closed (now) after a 10:00 panel on 10 June; the chair then records its decision with
+    an action and a review date. Attack pass 15, A15-13: that was 409 ``case-closed`` and the
+    sitting's decision could never be recorded. Now it is recorded (200, audited
+    ``panel.decision`` with ``case_closed_at``), and the case stays closed and unchanged: no
+    open step (the earlier finding: eight steps opened on the closed case), its rating as it
+    was. A decision dated after the closure is still 409 ``case-closed``."""
     case, panel, item = await _on_panel(client, somerset)
     await _close(client, somerset, case["id"])
     before = len(await audit_of(somerset, case["id"]))
+    late = await _decide(client, somerset, panel, item, rosh_level="very_high",
+                         occurred_at=datetime.now(UTC).isoformat())
+    assert late.status_code == 409, late.text
+    assert late.json()["type"].endswith("/case-closed")
     r = await _decide(client, somerset, panel, item, rosh_level="very_high",
                       review_date="2026-07-08",
                       actions=[{"description": "Safety plan", "owner_id": "case_holder-1",
                                 "due_date": "2026-06-20"}])
-    assert r.status_code == 409, r.text
-    assert r.json()["type"].endswith("/case-closed")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["decided_at"] == "2026-06-10T09:00:00Z"
+    assert r.json()["next_steps"] == []
     assert await steps_of(somerset, case["id"]) == []
-    assert len(await audit_of(somerset, case["id"])) == before
+    entries = await audit_of(somerset, case["id"])
+    assert [e["action"] for e in entries[before:]] == ["panel.decision"]
+    assert "case_closed_at" in entries[-1]["fields"]
+    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
+    assert got["data"]["closed_at"] is not None
+    assert got["data"]["ratings"]["rosh"]["level"] == "high"
 
 
 async def test_decision_typed_up_later_with_its_own_time_is_still_409(

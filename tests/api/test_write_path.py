@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 import httpx
 from sqlmodel import select
 
+from app.core.security import Principal
 from app.domain import policy
+from app.domain.access import get_case_file_for_write
 from app.domain.cases_table import Case
 from app.domain.services import Service
+from tests.api.integrity_support import heard_by_marp
 from tests.api.support import Factory, db, schedule_panel  # noqa: F401 - fixture
-from tests.api.test_panels import add_item, refer_to_panel
-from tests.conftest import Tenant
+from tests.api.test_panels import add_item, high_case, refer_to_panel
+from tests.conftest import BACKEND, Tenant
 
 
 async def test_snapshot_inputs_in_one_statement_match_the_separate_reads(
@@ -52,3 +55,58 @@ async def test_snapshot_inputs_in_one_statement_match_the_separate_reads(
         assert row_of_first.case_holder_id == "case_holder-1"
         assert extras["on_panel_agenda"] is True
         assert len(extras["case_holder_absences"]) == 2
+
+
+async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement(
+    client: httpx.AsyncClient, db: Factory, somerset: Tenant  # noqa: F811
+) -> None:
+    """Issue 15: on PostgreSQL a judgement reads the panels, the agenda, the live panel
+    referral, the panels' decisions and the holder's absences (policy-rules: "next-panel"
+    deadlines count from the act's ``occurred_at``, so every panel, those sat included) in the
+    case file's statement, under the case's lock: the same as :func:`policy.snapshot_inputs`
+    reads by itself, for a holder and a manager, a case on a panel's agenda with a referral and
+    a decision, one with nothing, one of another holder, at two dates (SQLite reads them by
+    themselves: nothing to compare)."""
+    case = await high_case(client, somerset)
+    other = (await somerset.open_case(case_holder_id="case_holder-2"))["data"]
+    bare = (await somerset.open_case())["data"]
+    await heard_by_marp(somerset, case["id"], sits="2026-06-03T14:00:00+01:00",
+                        review_date="2026-06-10", rosh_level="high")
+    manager = somerset.auth("duty_manager")
+    for staff in ("case_holder-1", "case_holder-2"):
+        for starts, ends in (("2026-06-20", "2026-06-25"), ("2026-05-01", "2026-05-03")):
+            r = await client.post(f"/v1/staff/{staff}/absences", headers=manager,
+                                  json={"starts_on": starts, "ends_on": ends})
+            assert r.status_code == 201, r.text
+    await refer_to_panel(client, somerset, case["id"])
+    await add_item(client, somerset, await schedule_panel(client, somerset), case["id"])
+    holder = Principal(sub="case_holder-1", roles=frozenset({"case_holder"}),
+                       service=somerset.slug)
+    duty = Principal(sub="dm-1", roles=frozenset({"duty_manager"}), service=somerset.slug)
+    compared = 0
+    for principal, case_id in ((holder, case["id"]), (holder, bare["id"]),
+                               (duty, case["id"]), (duty, other["id"])):
+        for at in (datetime(2026, 6, 2, 10, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)):
+            async with db() as session:
+                _, target, _, column = await get_case_file_for_write(
+                    session, principal, uuid.UUID(case_id), also=policy.inputs_column(),
+                    params=policy.inputs_params(at))
+                expected = await policy.snapshot_inputs(session, None, target, at)
+                if BACKEND != "postgres":
+                    assert column is None
+                    continue
+                got = policy.inputs_from_column(column, target)
+                assert got == expected
+                assert all(type(p.id) is uuid.UUID for p in got[0])
+                assert all(type(i) is uuid.UUID for i in got[1]["agenda_panel_ids"])
+                compared += 1
+                await session.rollback()
+    if BACKEND == "postgres":
+        assert compared == 8
+        # The fixture is what it says: each kind of row was there to compare.
+        async with db() as session:
+            _, target, _, column = await get_case_file_for_write(
+                session, holder, uuid.UUID(case["id"]), also=policy.inputs_column(),
+                params=policy.inputs_params(datetime(2026, 4, 1, tzinfo=UTC)))
+            assert {row[0] for row in column} == {"p", "b", "r", "d", "a", "x"}
+            await session.rollback()

@@ -5,17 +5,24 @@ trip each."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.config import Settings
-from app.domain.history import RecordChange
+from app.core.db import build_engine, session_factory
+from app.core.security import Principal
+from app.domain.history import RecordChange, RecordedSession
+from app.domain.judgements import JudgementCreate, record_judgement
+from app.main import build_policy_context
 from tests.conftest import BACKEND, Tenant
 
 
@@ -104,3 +111,123 @@ async def test_a_judgement_row_is_written_with_its_audit_entry(wokingham: Tenant
     [entry] = [e for e in r.json()["data"] if e["entity_id"] == written["id"]]
     assert (entry["action"], entry["actor"], entry["entity_type"]) == (
         "judgement.record", "case_holder-1", "judgement")
+
+
+async def test_a_judgements_case_update_is_written_with_its_audit_entry(
+        wokingham: Tenant, settings: Settings) -> None:
+    """The case's new rating and version (one more, as the ORM's versioned UPDATE counts it)
+    are written in the write's transaction; on PostgreSQL by the statement that inserts the
+    write's sealed audit entry (a CTE, one round trip fewer), elsewhere by the flush; the
+    history row of the rating change is written beside it either way."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    engine = create_async_engine(settings.database_url)
+    try:
+        async def stored() -> tuple[int, dict[str, Any]]:
+            async with engine.connect() as conn:
+                row = (await conn.execute(sa.text(
+                    'SELECT version, ratings FROM "case" WHERE id = :id'),
+                    {"id": uuid.UUID(case) if BACKEND == "postgres" else uuid.UUID(case).hex}
+                )).one()
+            ratings = row[1] if isinstance(row[1], dict) else json.loads(row[1])
+            return row[0], ratings
+        version, _ = await stored()
+        with _statements() as seen:
+            written = await _judge(wokingham, case, "medium")
+        # (SQLite's case lock is a no-op UPDATE; the policy's flush writes the contact level
+        # the first rating gives: its own versioned UPDATE, before the rating's.)
+        updates = [s for s in seen if 'UPDATE "case"' in s and 'SET id="case".id' not in s]
+        [rating] = [s for s in updates if "ratings" in s]
+        if BACKEND == "postgres":
+            assert rating.startswith("WITH ")
+            assert "INSERT INTO audit_entry" in rating
+            assert 'INSERT INTO "record_change"' in rating
+            assert rating.endswith(")")  # RETURNING (SELECT count(*) FROM u0_rows)
+        after, ratings = await stored()
+        assert after == version + len(updates)
+        assert ratings["swb"] == {"level": "medium", "recorded_at": "2026-08-28T09:00:00Z",
+                                  "judgement_id": written["id"]}
+        # The next write reads the case at its new version and writes it again.
+        with _statements() as seen:
+            await _judge(wokingham, case, "low")
+        more = [s for s in seen if 'UPDATE "case"' in s and 'SET id="case".id' not in s]
+        assert (await stored())[0] == after + len(more)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_case_changed_since_it_was_read_fails_the_judgement_whole(
+        wokingham: Tenant, settings: Settings) -> None:
+    """The versioned UPDATE of the case keeps its check when it goes in the sealed INSERT: a
+    case whose version moved after the write read it (here: by hand, on the write's own
+    connection, under its lock) fails the commit with StaleDataError (412 for the API) and
+    nothing of the write stays: no judgement, no audit entry, no history row, the rating as it
+    was."""
+    case_id = uuid.UUID(
+        (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
+    principal = Principal(sub="case_holder-1", roles=frozenset({"case_holder"}),
+                          service=wokingham.slug)
+    body = JudgementCreate.model_validate({"domain": "swb", "level": "medium"})
+    key = case_id if BACKEND == "postgres" else case_id.hex
+    engine = build_engine(settings)
+    try:
+        async with session_factory(engine, RecordedSession)() as session:
+            written, _ = await record_judgement(session, principal, case_id, body,
+                                                build_policy_context(settings))
+            conn = await session.connection()
+            await conn.execute(sa.text(
+                'UPDATE "case" SET version = version + 1 WHERE id = :id'), {"id": key})
+            with pytest.raises(StaleDataError):
+                await session.commit()
+            await session.rollback()
+        async with engine.connect() as conn:
+            judged = (await conn.execute(sa.text(
+                "SELECT count(*) FROM judgement WHERE case_id = :id"), {"id": key})).scalar()
+            audited = (await conn.execute(sa.text(
+                "SELECT count(*) FROM audit_entry WHERE entity_id = :id"),
+                {"id": written.id if BACKEND == "postgres" else written.id.hex})).scalar()
+            changes = (await conn.execute(sa.text(
+                "SELECT count(*) FROM record_change WHERE entity_id = :id AND created = :no"),
+                {"id": key, "no": False})).scalar()
+            ratings = (await conn.execute(sa.text(
+                'SELECT ratings FROM "case" WHERE id = :id'), {"id": key})).scalar()
+    finally:
+        await engine.dispose()
+    assert (judged, audited, changes) == (0, 0, 0)
+    assert not (ratings if isinstance(ratings, dict) else json.loads(ratings or "{}"))
+
+
+async def test_a_judgements_reason_on_an_open_step_is_written_with_its_audit_entry(
+        wokingham: Tenant) -> None:
+    """A judgement that asks again for a step already open gives it one more reason (one
+    duty, one step) and an audit entry ``step.reason``; on PostgreSQL the step's UPDATE is in
+    the statement that inserts the sealed audit entries (a CTE, one round trip fewer), not a
+    flush of its own. The case then answers the step with the judgement among its reasons."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    for domain, level in (("swb", "low"), ("lor", "low"), ("swb", "medium")):
+        await wokingham.client.post(f"/v1/cases/{case}/judgements",
+                                    headers=wokingham.auth("case_holder"),
+                                    json={"domain": domain, "level": level})
+    with _statements() as seen:
+        r = await wokingham.client.post(f"/v1/cases/{case}/judgements",
+                                        headers=wokingham.auth("case_holder"),
+                                        json={"domain": "lor", "level": "medium"})
+    assert r.status_code == 201, r.text
+    written = r.json()
+    step_updates = [s for s in seen if 'UPDATE step' in s or 'UPDATE "step"' in s]
+    assert step_updates, "the benchmark's write gives an open step a reason"
+    if BACKEND == "postgres":
+        assert all(s.startswith("WITH ") and "INSERT INTO audit_entry" in s
+                   for s in step_updates)
+    given = [s for s in written["next_steps"]
+             if any((reason.get("record") or {}).get("id") == written["data"]["id"]
+                    for reason in s["reasons"])]
+    assert given
+    got = (await wokingham.client.get(f"/v1/cases/{case}",
+                                      headers=wokingham.auth("case_holder"))).json()
+    stored = {s["id"]: s["reasons"] for s in got["data"]["open_steps"]}
+    assert all(stored[s["id"]] == s["reasons"] for s in given)
+    r = await wokingham.client.get(f"/v1/cases/{case}/audit",
+                                   headers=wokingham.auth("line_manager"))
+    reasons = [e for e in r.json()["data"] if e["action"] == "step.reason"
+               and e["entity_id"] in {s["id"] for s in given}]
+    assert len(reasons) >= len(given)

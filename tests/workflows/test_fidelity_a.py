@@ -51,6 +51,7 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("S26", "manager_handover_call"): "chair",
         ("S31", "sign_off_transfer_documentation"): "duty_manager",
         ("S33", "sign_off_transfer_documentation"): "duty_manager",
+        ("S36", "check_incoming_documentation"): "duty_manager",
     }
     assert not [r for r in packs()["wokingham-pyjs-2024"].rules if r.stand_in]
     assert somerset.escalation.target("duty_manager") == "chair"

@@ -112,6 +112,8 @@ def test_contact_level_function_and_matrix_live_in_the_pack() -> None:
     assert contact_level(packs()[WOKINGHAM], rated("low", "low", "low")) == "fortnightly"
     assert contact_level(packs()[WOKINGHAM], rated("medium", "low", "low")) == "weekly"
     assert contact_level(packs()[SOMERSET], rated("high", "high", "high")) is None
+    # "the following level of (statutory) contacts" (A17-13): none on a prevention case.
+    assert contact_level(packs()[WOKINGHAM], rated("high", "low", "low"), statutory=False) is None
 
 
 def test_reads_event_key_names_the_data_a_trigger_can_use() -> None:

@@ -393,7 +393,7 @@ def test_S25_transfer_in_with_high_incoming_rating_refers_to_next_marp() -> None
                 actor="case_holder", due=utc(2026, 4, 16, 9), pack=S, ref="13.3")
     low = run(S, event("case_event", THU_BEFORE_GOOD_FRIDAY, EVENT_ID, type="transfer_in",
                        incoming_ratings={"rosh": "medium", "swb": "low"}))
-    assert codes(low) == set()
+    assert codes(low) == {"check_incoming_documentation"}  # S36 (13.2), whatever the rating
 
 
 def test_S26_transfer_out_of_high_case_needs_manager_call_before_the_transfer() -> None:
@@ -428,6 +428,27 @@ def test_S28_level_change_with_a_volunteer_attached_updates_the_volunteer() -> N
                 actor="case_holder", due=None, pack=S, ref="16.2")
     assert "update_volunteer" not in codes(run(S, judgement("swb", "medium", CHRISTMAS_EVE),
                                                 case(ratings=rated(swb="low"))))
+
+
+def test_S28_superseded_once_no_volunteer_is_attached() -> None:
+    """S28 (16.2): "Any change in assessed levels of risk/concern should be communicated to the
+    volunteer": a duty to a volunteer working with the child. The volunteer detached on
+    Christmas Eve 2025 while the update is open: nobody is left to tell, so it is superseded
+    (attack pass 15, A15-9); a change that leaves the volunteer attached keeps it."""
+    ev = run(S, judgement("swb", "medium", CHRISTMAS_EVE),
+             case(volunteer_attached=True, ratings=rated(swb="low")))
+    step = open_step(created(ev, "update_volunteer"), UUID(int=28))
+    detached = run(S, event("case_changed", CHRISTMAS_EVE,
+                            changes={"volunteer_attached": [True, False]}),
+                   case(volunteer_attached=False, ratings=rated(swb="medium"),
+                        open_steps=(step,)))
+    assert [(i.action, i.step_id) for i in intents(detached, "supersede")] == [
+        ("supersede", UUID(int=28))]
+    kept = run(S, event("case_changed", CHRISTMAS_EVE,
+                        changes={"csc_status": ["none", "cin"]}),
+               case(volunteer_attached=True, csc_status="cin", ratings=rated(swb="medium"),
+                    open_steps=(step,)))
+    assert intents(kept, "supersede") == []
 
 
 def test_REG_somerset_register_follows_rosh_and_swb() -> None:

@@ -1,0 +1,171 @@
+"""Steps a write raised that acts already on file, dated after them, answer (attack pass 15,
+A15-4): the open steps after any order of arrival are the open steps of time order.
+
+A judgement, an event or a panel decision dated before acts already recorded raises what its
+date owes (and :mod:`app.domain.replay` asks again what the later judgements and events owe).
+In time order those steps arose first, and a later act that closes them closed them then: the
+MARF sent after a very high SWB judgement is W9's referral and W26's "referral to statutory
+child protection services" (Wokingham), the child protection referral is Somerset S9's (3.2.4),
+a MARP referral carrying the views is S7's and S8's (3.2.3, 6.2), a panel's decision overtakes
+the request for it or holds the panel asked for. Typed in after those acts, the steps were
+left open, overdue at birth. So each step the write created is closed by the first such act
+on file that the pack in force at the act says closes its code, dated no earlier than the step
+arose and its reasons (:func:`~app.domain.next_steps.act_answers`): at the act's time, credited
+to whoever did it, ``satisfied_by`` it, as recording in time order would have closed it.
+Assessment submissions and countersignatures are :func:`~app.domain.assessments.answer_from_file`.
+A referral withdrawn or declined since does not answer (in time order its withdrawal re-opened
+what it closed); a panel item taken off the agenda does not either.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlmodel import col, select
+
+from app.domain import policy
+from app.domain.assessments import answer_from_file
+from app.domain.common import iso_utc
+from app.domain.next_steps import act_answers, close_step
+from app.domain.panels_table import Panel, PanelItem
+from app.domain.policy import stored_utc
+from app.domain.referrals import Referral, ReferralStatus, has_panel_views
+from app.domain.steps import Step, StepStatus
+from app.domain.write_context import WriteContext
+from app.workflows.packs import Pack
+
+# A referral in these states no longer answers what it closed (its withdrawal or decline
+# re-opened it: app.domain.referrals.reopen_steps_satisfied_by).
+_UNDONE = frozenset({ReferralStatus.withdrawn, ReferralStatus.declined})
+
+
+class FiledAct(NamedTuple):
+    """An act on file that closes steps: when, what kind of record, which, who did it, how
+    the step closes, and the note it is closed with."""
+
+    at: datetime
+    kind: str
+    record_id: uuid.UUID
+    by: str | None
+    status: StepStatus
+    note: str
+
+
+def _referral_closes(pack: Pack, referral: Referral, action: str) -> tuple[str, ...]:
+    """The codes a referral's move closes under ``pack`` (as its transition closes them)."""
+    if action == "quality-assure":
+        return pack.closes("referral_quality_assure")
+    kind = pack.referral_kind(referral.kind)
+    if action != kind.made_by:
+        return ()
+    views = pack.closes("referral_views") if kind.to_panel and has_panel_views(referral) else ()
+    return kind.closes + views
+
+
+def _closable(pack: Pack) -> frozenset[str]:
+    """Every code a referral or a panel act closes under ``pack`` (no query for the rest)."""
+    codes = {c for kind in pack.referral_kinds for c in kind.closes}
+    for name in ("referral_quality_assure", "referral_views", "panel_item_added",
+                 "panel_decision_overtakes", "panel_decision_then"):
+        codes.update(pack.closes(name))
+    return frozenset(codes)
+
+
+async def _referral_acts(wctx: WriteContext, codes: frozenset[str]) -> list[tuple[FiledAct,
+                                                                                 tuple[str, ...]]]:
+    """The case's referral moves that close any of ``codes`` (pack in force at each move)."""
+    rows = (await wctx.session.exec(select(Referral).where(
+        Referral.case_id == wctx.case.id, col(Referral.status).not_in(list(_UNDONE))))).all()
+    acts = []
+    for referral in rows:
+        for entry in referral.history or ():
+            if not entry.get("at"):
+                continue
+            at = datetime.fromisoformat(str(entry["at"]))
+            closes = _referral_closes(wctx.policy.pack_for(wctx.service, at=at), referral,
+                                      str(entry.get("action")))
+            if set(closes) & codes:
+                acts.append((FiledAct(
+                    at, "referral", referral.id, entry.get("by"), StepStatus.done,
+                    f"Satisfied by {referral.kind} referral {referral.id} ({entry['action']} "
+                    f"at {iso_utc(at)}, recorded before the act that asks for it)"), closes))
+    return acts
+
+
+async def _panel_acts(wctx: WriteContext, codes: frozenset[str], besides: uuid.UUID | None
+                      ) -> list[tuple[FiledAct, tuple[str, ...]]]:
+    """The case's panel items still on an agenda (put there), and their decisions (dated at
+    the sitting), that close any of ``codes``."""
+    rows = (await wctx.session.exec(
+        select(PanelItem, Panel.kind, Panel.scheduled_for)
+        .join(Panel, col(Panel.id) == col(PanelItem.panel_id))
+        .where(PanelItem.case_id == wctx.case.id, col(PanelItem.withdrawn_at).is_(None)))).all()
+    acts = []
+    for item, kind, sitting in rows:
+        if item.id == besides:
+            continue
+        # Put on the agenda when it was recorded, and in any case before the panel sat (an
+        # item recorded after its sitting, with the decision, was on the agenda by then).
+        added = min(stored_utc(item.created_at), stored_utc(sitting))
+        pack = wctx.policy.pack_for(wctx.service, at=added)
+        if set(pack.closes("panel_item_added")) & codes:
+            acts.append((FiledAct(added, "panel_item", item.id, None, StepStatus.done,
+                                  f"The case was put on the agenda of the {kind} (item "
+                                  f"{item.id}), recorded before the act that asks for it"),
+                         pack.closes("panel_item_added")))
+        if item.decided_at is None:
+            continue
+        decided = stored_utc(item.decided_at)
+        pack = wctx.policy.pack_for(wctx.service, at=decided)
+        for closes, status, what in (
+                (pack.closes("panel_decision_overtakes"), StepStatus.superseded,
+                 f"overtaken: the {kind} discussed the case (item {item.id})"),
+                (pack.closes("panel_decision_then"), StepStatus.done,
+                 f"Satisfied by the {kind} decision on item {item.id}")):
+            if set(closes) & codes:
+                acts.append((FiledAct(decided, "panel_item", item.id, item.decided_by, status,
+                                      f"{what}, recorded before the act that asks for it"),
+                             closes))
+    return acts
+
+
+def _answers(wctx: WriteContext, step: Step, act: FiledAct, closes: tuple[str, ...]) -> bool:
+    """Whether the filed act, in time order, closed the step: it closes its code and is dated
+    no earlier than the step arose and its reasons."""
+    if step.code not in closes or act.at < stored_utc(step.raised_at or step.created_at):
+        return False
+    return act_answers(wctx.policy.pack_for(wctx.service, at=act.at), step, act.at)
+
+
+async def answer_from_record(
+    wctx: WriteContext, *, result: policy.PolicyResult, besides: uuid.UUID | None = None
+) -> policy.PolicyResult:
+    """Close the steps this write created that an act already on file and dated after them
+    answers (assessments: :func:`answer_from_file`; referrals made, panel items and
+    decisions: here), each at the act's time, as time order would have (A15-4); those a
+    change of the case's fields dated after them ended are superseded
+    (:func:`~app.domain.policy.lapsed_since`, A15-9). ``besides``:
+    the record whose act this write is (what it raises is not answered by itself)."""
+    result = await policy.lapsed_since(wctx, result=result)
+    result = await answer_from_file(wctx, result=result, besides=besides)
+    closable = _closable(wctx.pack)
+    created = [s for s in result.created if s.status == StepStatus.open and s.code in closable]
+    if not created:
+        return result  # no query for a write that raised nothing such an act does
+    codes = frozenset(s.code for s in created)
+    with wctx.session.no_autoflush:  # nothing pending is a referral or a panel item
+        acts = await _referral_acts(wctx, codes) + await _panel_acts(wctx, codes, besides)
+    acts.sort(key=lambda a: (a[0].at, str(a[0].record_id)))
+    for step in created:
+        found = next((act for act, closes in acts if _answers(wctx, step, act, closes)), None)
+        if found is None or step.status != StepStatus.open:
+            continue
+        closed = await close_step(
+            replace(wctx, occurred_at=found.at), step=step, note=found.note,
+            status=found.status, satisfied_by=(found.kind, found.record_id),
+            credited_to=found.by)
+        result = result.merge(closed)
+    return result
