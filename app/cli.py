@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 
 from app.core import clock
 from app.core.config import ConfigError, Settings, get_settings
@@ -42,12 +41,6 @@ def _settings() -> Settings:
         settings = get_settings()
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    except UnicodeDecodeError:
-        raise UserError("the settings file (.env, or YJ_ENV_FILE) is not UTF-8 text") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "YJ_" + "_".join(str(p) for p in first.get("loc", ())).upper()
-        raise UserError(f"setting {name} is invalid: {first.get('msg', 'invalid')}") from None
     clock.configure(settings)
     return settings
 
@@ -211,8 +204,10 @@ def dev(
     """Set up and run the dev server (what scripts/dev.sh runs): write .env, migrate, seed, serve.
 
     ``.env`` gets the dev secret, the SQLite database in ``.dev/`` and the demo clock (15:35 London
-    on Friday 28 August 2026 from now on, or ``--demo-clock``); tokens for both demo services go to
-    ``.dev/tokens.json``. A bad ``--demo-clock`` is a one-line UserError.
+    on Friday 28 August 2026 from now on, or ``--demo-clock``); a ``YJ_DATABASE_URL`` or
+    ``YJ_JWT_SECRET`` in the environment is written there instead of the default; tokens for
+    both demo services go to ``.dev/tokens.json``. A bad ``--demo-clock`` is a one-line
+    UserError.
     """
     import os
 
@@ -223,7 +218,8 @@ def dev(
     _require_free_port(host, port)
     Path(".dev").mkdir(exist_ok=True)
     real_now = datetime.now(UTC)
-    write_dev_env(Path(".env"), real_now=real_now, clock_start=clock_start)
+    write_dev_env(Path(".env"), real_now=real_now, clock_start=clock_start,
+                  given=os.environ)
     # The environment wins over .env: where it names the clock, make it agree with .env.
     for name in ("YJ_DEMO_CLOCK_START", "YJ_DEMO_CLOCK_SET_AT"):
         if name in os.environ:
@@ -501,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(cli)
     try:
         result = command.main(args=argv, prog_name="yjrisk", standalone_mode=False)
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:  # ConfigError: settings read past _settings()
         typer.echo(f"yjrisk: {exc}", err=True)
         return USER_ERROR_EXIT
     except typer.TyperException as exc:  # usage errors (typer vendors click)

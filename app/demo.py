@@ -9,6 +9,7 @@ holiday (``DEMO_CLOCK_START``; see ``app.core.clock``).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,29 @@ DEV_DATABASE_URL = "sqlite+aiosqlite:///./.dev/yjrisk.db"
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
 
 
+# The settings a developer may give scripts/dev.sh in the environment (besides the demo clock)
+# that .env must then repeat.
+ENVIRONMENT_WINS = ("YJ_DATABASE_URL", "YJ_JWT_SECRET")
+
+
 def write_dev_env(env_file: Path, *, real_now: datetime,
-                  clock_start: datetime = DEMO_CLOCK_START) -> None:
+                  clock_start: datetime = DEMO_CLOCK_START,
+                  given: Mapping[str, str] | None = None) -> None:
     """Write the dev settings into ``env_file`` (a ``.env``), keeping any other lines in it.
 
     Keeps an existing secret and database URL (so earlier tokens and data stay valid) and sets the
     demo clock to ``clock_start`` (aware; default ``DEMO_CLOCK_START``) at ``real_now`` (aware):
     the demo "now" is ``clock_start`` plus the real time since ``real_now``, for the server and
-    every ``yjrisk`` command run in the folder (``yjrisk tick`` included).
+    every ``yjrisk`` command run in the folder (``yjrisk tick`` included). ``given``: the
+    environment of ``scripts/dev.sh``; a database URL or secret set there is what the server
+    uses (the environment wins over .env), so it is what .env gets too, and a ``yjrisk``
+    command run later in the folder without it talks to the same database with the same
+    secret (attack pass 16, A16-5).
     """
     current = dotenv_values(env_file) if env_file.exists() else {}
+    for name in ENVIRONMENT_WINS:
+        if (given or {}).get(name, "").strip():
+            current[name] = (given or {})[name]
     legacy_secret = Path(".dev/jwt-secret")
     secret = current.get("YJ_JWT_SECRET") or (
         legacy_secret.read_text().strip() if legacy_secret.is_file() else ""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 MIN_HS256_SECRET_BYTES = 32
 RELAXED_ENVS = frozenset({"dev", "test"})
@@ -133,7 +134,50 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+# pydantic-settings names the field in its message: 'error parsing value for field "x" from
+# source "EnvSettingsSource"'.
+_SETTINGS_ERROR_FIELD = re.compile(r'field "(\w+)"')
+
+
+def _setting_name(field: str) -> str:
+    """The variable that sets a field (``extra_closure_days`` -> ``YJ_EXTRA_CLOSURE_DAYS``)."""
+    return "YJ_" + field.upper()
+
+
+def settings_problem(exc: Exception) -> str | None:
+    """One line saying what is wrong with the settings, for an error raised reading them (None:
+    not a settings mistake). Never the value itself: a setting may hold a secret."""
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "the settings file (.env, or YJ_ENV_FILE) is not UTF-8 text"
+    if isinstance(exc, SettingsError):
+        # A JSON-typed setting (a list) whose value is not JSON at all, from the environment
+        # or the .env file: pydantic-settings fails before validation (attack pass 16, A16-2).
+        found = _SETTINGS_ERROR_FIELD.search(str(exc))
+        name = _setting_name(found.group(1)) if found else "a YJ_ setting"
+        return (f"setting {name} is invalid: not a JSON list (write the values in square "
+                'brackets, each string in double quotes, e.g. ["first", "second"]; [] for none)')
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        name = _setting_name("_".join(str(p) for p in first.get("loc", ())))
+        return f"setting {name} is invalid: {first.get('msg', 'invalid')}"
+    return None
+
+
+def load_settings() -> Settings:
+    """The settings from the environment and the .env file; every mistake in them, whatever
+    its source, is one :class:`ConfigError` line (the CLI prints it and exits 2)."""
+    try:
+        return Settings()
+    except Exception as exc:
+        problem = settings_problem(exc)
+        if problem is None:
+            raise
+        raise ConfigError(problem) from None
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once (a mistake in them is a :class:`ConfigError`)."""
+    return load_settings()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from asgi_correlation_id import correlation_id
 from fastapi import Depends, Request
@@ -24,6 +24,8 @@ from app.core.errors import (
 )
 from app.core.query_guard import refuse_unknown_query
 from app.core.security import Principal, TokenVerifier
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,20 @@ _bearer = HTTPBearer(auto_error=False, description=(
     "machine client as its ids only."))
 
 
+_READS_ONLY = "yjrisk_reads_only"
+
+
+def reads_only(endpoint: F) -> F:
+    """Mark a route that answers a POST but only reads (the workflow preview): the cases it
+    loads are noted in their access log as a GET's are (attack pass 16, A16-3)."""
+    setattr(endpoint, _READS_ONLY, True)
+    return endpoint
+
+
+def _reads_only(route: Any) -> bool:
+    return bool(getattr(getattr(route, "endpoint", None), _READS_ONLY, False))
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async for session in unit_of_work(request.app.state.session_factory):
         # Writes lock the case they touch (app.domain.access.lock_case) before reading it.
@@ -53,10 +69,10 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         # Who made a change, for the field-change history (set once the token is verified).
         session.info["request_state"] = request.state
         writer = getattr(request.app.state, "access_log", None)
-        if not session.info["write"] and writer is not None:
+        route = request.scope.get("route")
+        if writer is not None and (not session.info["write"] or _reads_only(route)):
             # Reads of a case record are noted in the access log (app.domain.access_log) by
             # the one function that loads a visible case.
-            route = request.scope.get("route")
             session.info["read_log"] = ReadContext(
                 writer=writer, request_id=correlation_id.get(),
                 what=f"{request.method} {getattr(route, 'path', request.url.path)}"[:64],

@@ -6,10 +6,13 @@ with its own coroutine and send wrapper per request; the instrumentator also mat
 path against the routing table a second time. Together they were about half of what
 ``/healthz`` cost. Here, in the order a request meets them:
 
-1. **Request id**: ``X-Request-ID`` from the request if it is a UUID (32 hex digits, or
-   hyphenated), else a new one (the request's header is replaced); set in
-   ``asgi_correlation_id.correlation_id`` for the logs, the access log of reads and problems'
-   ``instance``, and echoed on every answer.
+1. **Request id**: a new UUID for every request, made here, never taken from the client
+   (a client-chosen id could repeat another request's and muddle the access log of reads:
+   attack pass 16, A16-9); set in ``asgi_correlation_id.correlation_id`` for the logs, the
+   access log of reads and problems' ``instance``, put in the request's ``X-Request-ID``
+   header for the app, and sent on every answer. A client's own ``X-Request-ID``, if it is a
+   UUID (32 hex digits, or hyphenated), is kept only as ``client_request_id`` on the request's
+   log line (in the plain 32-digit form), so a client's logs can be joined to ours.
 2. **HEAD / OPTIONS** (RFC 9110): HEAD runs the matching GET and drops the body; OPTIONS is
    answered 204 with ``Allow`` from the routing table (404 if no route has the path); a 405
    lists every method of the resource in ``Allow``.
@@ -32,13 +35,14 @@ import json
 import logging
 import re
 import time
+import uuid
 from typing import Any
 from uuid import uuid4
 
 import structlog
 from asgi_correlation_id import correlation_id
 from asgi_correlation_id.extensions.sentry import get_sentry_extension
-from asgi_correlation_id.middleware import FAILED_VALIDATION_MESSAGE, is_valid_uuid4
+from asgi_correlation_id.middleware import is_valid_uuid4
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,7 +70,6 @@ _DOCS_HEADER_NAMES = frozenset(name for name, _ in _DOCS_HEADERS)
 _READ = frozenset({REQUEST_ID_HEADER, b"authorization", b"content-length", b"content-type",
                    b"transfer-encoding"})
 
-_id_log = logging.getLogger("asgi_correlation_id")
 _PLAIN_ID = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
@@ -118,7 +121,7 @@ class EdgeMiddleware:
             name = name.lower()
             if name in _READ and name not in found:
                 found[name] = value
-        request_id = self._request_id(scope, found.get(REQUEST_ID_HEADER))
+        request_id, client_request_id = self._request_id(scope, found.get(REQUEST_ID_HEADER))
         method: str = scope["method"]
         path: str = scope.get("path", "/")
         inner = {**scope, "method": "GET"} if method == "HEAD" else scope
@@ -163,34 +166,33 @@ class EdgeMiddleware:
                 await response(inner, receive, answer)
         finally:
             seconds = time.perf_counter() - start
+            extra = {"client_request_id": client_request_id} if client_request_id else {}
             self.access_log.info(
                 "request", method=method if method in LOGGED_METHODS else "<other>",
                 path=route_template(inner), status=status or 500,
-                duration_ms=round(seconds * 1000, 2))
+                duration_ms=round(seconds * 1000, 2), **extra)
             handler = self._handler(inner, status)
             if handler not in metrics.NOT_RECORDED:
                 length = found.get(b"content-length", b"0")
                 metrics.record(method, status or 500, handler,
                                int(length) if length.isdigit() else 0, response_bytes, seconds)
 
-    def _request_id(self, scope: Scope, given: bytes | None) -> bytes:
-        """The request's id (see step 1), set for the logs; the request's header carries it."""
+    def _request_id(self, scope: Scope, given: bytes | None) -> tuple[bytes, str | None]:
+        """The request's own id (see step 1), set for the logs and in the request's header;
+        and the client's id in plain form, if it sent a UUID (else None)."""
         text = given.decode("latin-1") if given else ""
-        # Only an id in one of the two plain forms is taken (``uuid.UUID`` also reads braces,
-        # a ``urn:uuid:`` prefix and stray hyphens): the answer's header and the problem's
-        # ``instance`` carry it back, and they carry back nothing else a client wrote.
-        if _PLAIN_ID.fullmatch(text) and is_valid_uuid4(text):
-            request_id = text
-        else:
-            request_id = uuid4().hex
-            if text:
-                _id_log.warning(FAILED_VALIDATION_MESSAGE, request_id)
-            scope["headers"] = [*((k, v) for k, v in scope["headers"]
-                                  if k.lower() != REQUEST_ID_HEADER),
-                                (REQUEST_ID_HEADER, request_id.encode())]
+        # Only an id in one of the two plain forms is kept (``uuid.UUID`` also reads braces,
+        # a ``urn:uuid:`` prefix and stray hyphens), and only as 32 hex digits: the log line
+        # carries nothing else a client wrote.
+        client_id = (uuid.UUID(text).hex
+                     if _PLAIN_ID.fullmatch(text) and is_valid_uuid4(text) else None)
+        request_id = uuid4().hex
+        scope["headers"] = [*((k, v) for k, v in scope["headers"]
+                              if k.lower() != REQUEST_ID_HEADER),
+                            (REQUEST_ID_HEADER, request_id.encode())]
         correlation_id.set(request_id)
         self.sentry(request_id)
-        return request_id.encode("latin-1")
+        return request_id.encode("latin-1"), client_id
 
     async def _options(self, path: str, send: Send) -> None:
         allowed = allowed_methods(self.router, path)

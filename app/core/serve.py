@@ -54,11 +54,15 @@ def main(args: list[str] | None = None) -> None:
 
     import uvicorn
 
-    from app.core.config import get_settings
+    from app.core.config import ConfigError, get_settings
     from app.core.http import SettingsH11Protocol
     from app.core.logging import configure_logging
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ConfigError as exc:  # the settings changed since ``yjrisk serve`` checked them
+        print(f"yjrisk: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     # The supervisor's own messages (a worker not ready in time, a worker replaced) are logged
     # in the service's JSON format rather than lost.
     configure_logging(settings.log_level, settings.log_json)

@@ -593,6 +593,28 @@ def note_read(session: AsyncSession, principal: Principal, case: Any) -> None:
     read.writer.record(principal, case.service_id, case.id, read.what, read.request_id, role)
 
 
+# What note_read needs of a case: its id, service and holders (for the reader's role).
+NOTED_CASE_COLUMNS = (Case.id, Case.service_id, Case.case_holder_id, Case.line_manager_id)
+
+
+async def note_case_reads(session: AsyncSession, principal: Principal,
+                          case_ids: Iterable[uuid.UUID]) -> None:
+    """Note in the access log each case a read request discloses through records of its own
+    (steps, panel items: a list may show many cases), once per case and request: one query
+    for the cases not noted yet (their holders, for the reader's role), none when the request
+    is not a noted read; the writer buffers the entries and inserts them in one batch."""
+    read = session.info.get("read_log")
+    if read is None:
+        return
+    noted: set[uuid.UUID] = session.info.setdefault("read_log_cases", set())
+    wanted = [case_id for case_id in dict.fromkeys(case_ids) if case_id not in noted]
+    if not wanted:
+        return
+    rows = await session.exec(select(*NOTED_CASE_COLUMNS).where(col(Case.id).in_(wanted)))
+    for row in rows.all():
+        note_read(session, principal, row)
+
+
 def note_service_read(session: AsyncSession, principal: Principal, service_id: uuid.UUID
                       ) -> None:
     """Note a read request's service-wide read (a report: no one case) in the access log."""

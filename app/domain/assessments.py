@@ -35,6 +35,7 @@ from app.domain.common import (
     iso_utc,
     new_id,
     parse_declared,
+    require_unchanged,
     resolve_occurred_at,
     utcnow,
 )
@@ -246,6 +247,7 @@ async def load_assessment(
     _, case = await get_visible_case(session, principal, assessment.case_id)
     if is_write(session):
         await reload(session, assessment)  # the case is locked now: its state after any racer
+        require_unchanged(session, "assessment", assessment, "assessment")  # If-Match: A16-8
         # Submitting, countersigning or returning raises steps: not on a closed case (409).
         require_open_case(case, "act on an assessment")
     return service, case, assessment

@@ -44,6 +44,7 @@ from app.domain.access import (
 from app.domain.acts import require_after_latest_act
 from app.domain.answered import answer_from_record
 from app.domain.assessments import Assessment, AssessmentStatus
+from app.domain.audit import AuditEntry
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
     AccessMode,
@@ -980,12 +981,19 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # overdue step is not laundered by a close and reopen), then the policy adds what
         # the case's current state mandates and is not open (never a duplicate).
         # The clock of a step not yet overdue stood still while the case was closed (A17-1):
-        # the period just ended (recorded by the change above).
+        # the period just ended (recorded by the change above), from when the closure was
+        # recorded at the earliest: a closure dated back stops no clock before it was made
+        # (attack pass 16, A16-20: closed "a month ago" and reopened at once, an AssetPlus 25
+        # days overdue came back due next week).
         periods = case.closed_periods or []
+        paused = None
+        if periods:
+            start = datetime.fromisoformat(periods[-1][0])
+            made = await _closure_recorded_at(session, case.id)
+            paused = (max(start, made) if made else start,
+                      datetime.fromisoformat(periods[-1][1]))
         reinstated = await policy.reinstate_closed_steps(
-            wctx, reason="the case was reopened",
-            paused=(datetime.fromisoformat(periods[-1][0]),
-                    datetime.fromisoformat(periods[-1][1])) if periods else None)
+            wctx, reason="the case was reopened", paused=paused)
         # ... except a next-panel date: the panels may have been booked, moved or cancelled
         # while the case was closed (A10-26); redate() keeps one that had passed.
         await policy.redate_returning_next_panel_steps(
@@ -1135,6 +1143,14 @@ async def _latest_risk_act(
 def _aware(moment: datetime) -> datetime:
     """SQLite may give naive UTC back from an aggregate; PostgreSQL aware."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def _closure_recorded_at(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
+    """When the case's latest closure was recorded (its ``case.close`` audit entry, aware
+    UTC); None for none."""
+    found = (await session.exec(select(sa.func.max(col(AuditEntry.at))).where(
+        col(AuditEntry.case_id) == case_id, col(AuditEntry.action) == "case.close"))).one()
+    return _aware(found) if found is not None else None
 
 
 def ever_of(case: Case, interventions: Sequence[str]) -> bool:

@@ -22,6 +22,7 @@ from app.domain.access import (
     ROLE_DUTY_ACTORS,
     load_case,
     lock_case,
+    note_case_reads,
     note_duty_read,
     outside_allow_list,
     require_not_case_holder,
@@ -30,7 +31,14 @@ from app.domain.access import (
     visible_clause_of,
 )
 from app.domain.cases_table import Case
-from app.domain.common import UtcDatetime, resolve_occurred_at, stored_instant, utcnow
+from app.domain.common import (
+    UtcDatetime,
+    require_unchanged,
+    resolve_occurred_at,
+    state_etag,
+    stored_instant,
+    utcnow,
+)
 from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
@@ -379,6 +387,10 @@ async def list_steps(
     page = rows[: filters.limit]
     bare = await _bare_duty_cases(session, principal, service.id, page)
     _note_duty_reads(session, principal, service.id, bare)
+    # Each case the page shows steps of is read (attack pass 16, A16-3), bare duties above
+    # under the step's role.
+    shown: list[Any] = page
+    await note_case_reads(session, principal, (row.case_id for row in shown))
     if bare:
         page = [row._replace(note=bare_note(row, ctx),  # type: ignore[call-arg]
                              reasons=bare_reasons(row))
@@ -474,9 +486,9 @@ def shown_step(step: Step, bare: bool, ctx: policy.PolicyContext) -> StepOut:
 
 async def read_step(
     session: AsyncSession, principal: Principal, step_id: uuid.UUID, ctx: policy.PolicyContext
-) -> StepOut:
-    """A step the caller may see (a bare duty's note: :func:`bare_note`); 404 otherwise (as
-    for an unknown id)."""
+) -> tuple[StepOut, str]:
+    """A step the caller may see (a bare duty's note: :func:`bare_note`) and its ETag
+    (:func:`~app.domain.common.state_etag`); 404 otherwise (as for an unknown id)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read next steps.")
     service = await service_of(session, principal)
@@ -487,7 +499,8 @@ async def read_step(
         raise NotFound("No such step.")
     bare = await _bare_duty_cases(session, principal, service.id, [step])
     _note_duty_reads(session, principal, service.id, bare)
-    return shown_step(step, _is_bare(principal, step, bare), ctx)
+    await note_case_reads(session, principal, [step.case_id])  # A16-3
+    return shown_step(step, _is_bare(principal, step, bare), ctx), state_etag(step)
 
 
 def may_complete(principal: Principal, step: Step) -> str:
@@ -602,6 +615,7 @@ async def complete_step(
     )).first()
     if step is None:
         raise NotFound("No such step.")
+    require_unchanged(session, "step", step, "step")  # If-Match: A16-8
     role = await _may_complete_here(session, ctx, service, principal, step)
     bare = await is_bare_duty(session, principal, service.id, step)
     if bare and step.status != StepStatus.open:

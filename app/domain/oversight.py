@@ -25,7 +25,13 @@ from app.domain.access import (
     service_of,
 )
 from app.domain.cases_table import Case
-from app.domain.common import UtcDatetime, new_id, resolve_occurred_at, utcnow
+from app.domain.common import (
+    UtcDatetime,
+    new_id,
+    require_unchanged,
+    resolve_occurred_at,
+    utcnow,
+)
 from app.domain.next_steps import (
     close_step,
     require_not_own_check,
@@ -248,6 +254,7 @@ async def waive_step(
     _, case = await get_visible_case(session, principal, step.case_id)
     role = case_role_for(principal, case, MANAGERS, "waive steps")
     await reload(session, step)  # the case is locked now: the step's state after any racer
+    require_unchanged(session, "step", step, "step")  # If-Match: A16-8
     require_open_step(step, "waive")
     occurred_at = resolve_occurred_at(body.occurred_at)
     pack = ctx.pack_for(service, at=occurred_at)

@@ -18,8 +18,10 @@ from app.core.security import Principal
 from app.domain import agenda, policy
 from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
+    NOTED_CASE_COLUMNS,
     accessible_case_ids,
     load_case,
+    note_read,
     require_open_case,
     require_roles,
     restriction_clause,
@@ -36,9 +38,12 @@ from app.domain.common import (
     PlausibleDate,
     StaffId,
     UtcDatetime,
+    conditional_on,
     iso_utc,
+    require_current,
     require_plausible,
     resolve_occurred_at,
+    state_etag,
     utcnow,
 )
 from app.domain.history import RecordChange
@@ -281,6 +286,7 @@ async def _panel_to_change(
         .execution_options(populate_existing=True))).first()
     if panel is None:
         raise NotFound("No such panel.")
+    await require_panel_unchanged(session, panel)
     items = list((await session.exec(select(PanelItem).where(
         PanelItem.panel_id == panel.id))).all())
     if any(item.decided_at is not None for item in items):
@@ -517,20 +523,42 @@ async def _panel_again(session: AsyncSession, panel: Panel) -> Panel:
                                 .execution_options(populate_existing=True))).first()
     if again is None:
         raise NotFound("No such panel.")
+    await require_panel_unchanged(session, again)
     return again
+
+
+async def panel_etag(session: AsyncSession, panel: Panel) -> str:
+    """The panel's ETag: the stored state of the panel and of every item of its agenda
+    (:func:`~app.domain.common.state_etag`): a move, a cancellation, an item put on, withdrawn
+    or decided changes it."""
+    items = (await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
+                                .order_by(col(PanelItem.id))
+                                .execution_options(populate_existing=True))).all()
+    return state_etag(panel, *items)
+
+
+async def require_panel_unchanged(session: AsyncSession, panel: Panel) -> None:
+    """412 when the request's If-Match is about this panel and does not hold for it as it
+    stands (under the write's lock); nothing without one (A16-8)."""
+    if conditional_on(session, "panel", panel.id) is not None:
+        require_current(session, "panel", panel.id, await panel_etag(session, panel), "panel")
 
 
 async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
                              items: list[PanelItem]) -> set[uuid.UUID]:
     """Which of the items' cases the principal may see (chairs and panel administrators of the
-    service see every case on a panel; a line manager only their team's)."""
+    service see every case on a panel; a line manager only their team's); on a read request,
+    each is noted in its access log (its item, minutes and decision are shown: attack pass
+    16, A16-3)."""
     case_ids = {item.case_id for item in items}
     if not case_ids:
         return set()
-    rows = await session.exec(select(Case.id).where(
+    rows = (await session.exec(select(*NOTED_CASE_COLUMNS).where(
         col(Case.id).in_(case_ids),
-        visible_cases_clause(principal, service.id, panel_view=True)))
-    return set(rows.all())
+        visible_cases_clause(principal, service.id, panel_view=True)))).all()
+    for row in rows:
+        note_read(session, principal, row)
+    return {row[0] for row in rows}
 
 
 async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid.UUID

@@ -46,8 +46,8 @@ from app.domain.steps import (
 )
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON, WorkingCalendar, end_of_day, london_date
-from app.workflows.deadlines import is_deadline_note
+from app.workflows.calendar import LONDON, WorkingCalendar, london_date
+from app.workflows.deadlines import is_deadline_note, overdue_at_for
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
 from app.workflows.types import (
@@ -1213,12 +1213,13 @@ async def reinstate_closed_steps(
     duty open at the closure is still owed. Each is audited (``step.reinstate``) and announced
     (``step.reinstated``); the assignee follows the case's current holders.
 
-    ``paused``: the period the case was closed (aware UTC ``closed_at``, reopening). A step
+    ``paused``: the period the case was closed (aware UTC: from ``closed_at`` or, for a closure
+    dated back, from when it was recorded, to the reopening; attack pass 16, A16-20). A step
     overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
     timeliness report (a close and reopen launders nothing). A step not yet overdue at the
     closure had its clock stopped while the case was closed: both move later by the closed
-    period's length in whole days (to the nearest; London wall clock), so nothing comes back
-    due on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
+    period's length in whole days (to the nearest; London wall clock), so nothing comes back due
+    on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
     weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
     back overdue at once). A ``next-panel`` step is left to
     :func:`redate_returning_next_panel_steps` (the panels as they now stand)."""
@@ -1325,8 +1326,8 @@ def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> Non
     if days == 0:
         return
     step.due_at = _later_on_the_clock(due, timedelta(days=days))
-    if step.overdue_at is not None:
-        step.overdue_at = _later_on_the_clock(overdue, timedelta(days=days))
+    if step.overdue_at is not None:  # never before due_at (A16-4), whatever the clock did
+        step.overdue_at = max(_later_on_the_clock(overdue, timedelta(days=days)), step.due_at)
     step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
                                    "closed (not yet overdue at the closure)")
 
@@ -1482,19 +1483,6 @@ def assignee_for(case: Case, intent: StepIntent) -> str | None:
         return intent.assignee_id
     attr = ACTOR_FIELDS.get(intent.actor)
     return getattr(case, attr) if attr else None
-
-
-def overdue_at_for(
-    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar
-) -> datetime | None:
-    """When a step counts as overdue for escalation (aware UTC): its due time, but a step due
-    at once (``immediately``, flagged urgent) only after the end (23:59:59 Europe/London) of
-    that working day, or of the next working day when it fell on a weekend or bank holiday
-    (policy-rules.md, "immediately")."""
-    if due_at is None or not urgent:
-        return due_at
-    day = calendar.next_working_day_on_or_after(london_date(due_at))
-    return end_of_day(day)
 
 
 def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent) -> Step:

@@ -38,6 +38,7 @@ from app.domain.common import (
     enum_column,
     iso_utc,
     new_id,
+    require_unchanged,
     resolve_occurred_at,
     utcnow,
 )
@@ -393,6 +394,7 @@ async def load_referral(
                                      panel_view=referral.kind == ReferralKind.panel)
     if is_write(session):
         await reload(session, referral)  # the case is locked now: its state after any racer
+        require_unchanged(session, "referral", referral, "referral")  # If-Match: A16-8
     return service, case, referral
 
 

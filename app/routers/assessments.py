@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.problems import problem_responses
 from app.domain import assessments as svc
+from app.domain.common import state_etag
+from app.routers.conditional import if_match
 from app.routers.envelopes import Read, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, tags=["assessments"])
+ASSESSMENT_IF_MATCH = if_match("assessment", "assessment_id")
 
 
 @router.post("/v1/cases/{case_id}/assessments", status_code=201,
@@ -40,15 +44,18 @@ async def list_for_case(
 @router.get("/v1/assessments/{assessment_id}", response_model=Read[svc.AssessmentOut],
              dependencies=[gate("assessment.read")])
 async def read(
-    assessment_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    assessment_id: uuid.UUID, session: Session, principal: CurrentPrincipal, response: Response
 ) -> Read[svc.AssessmentOut]:
-    """One assessment with its history."""
+    """One assessment with its history, and its `ETag` (an act on it may send it in
+    `If-Match`: 412 when the assessment has changed since)."""
     _, _, assessment = await svc.load_assessment(session, principal, assessment_id)
+    response.headers["ETag"] = state_etag(assessment)
     return Read(data=svc.assessment_out(assessment))
 
 
 @router.post("/v1/assessments/{assessment_id}/submit", response_model=Written[svc.AssessmentOut],
-             dependencies=[gate("assessment.write")])
+             responses=problem_responses(412),
+             dependencies=[gate("assessment.write"), ASSESSMENT_IF_MATCH])
 async def submit(
     assessment_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
     body: svc.AssessmentSubmit | None = None,
@@ -63,7 +70,8 @@ async def submit(
 
 @router.post("/v1/assessments/{assessment_id}/countersign",
              response_model=Written[svc.AssessmentOut],
-             dependencies=[gate("assessment.review")])
+             responses=problem_responses(412),
+             dependencies=[gate("assessment.review"), ASSESSMENT_IF_MATCH])
 async def countersign(
     assessment_id: uuid.UUID, body: svc.AssessmentFeedback, request: Request, session: Session,
     principal: CurrentPrincipal,
@@ -76,7 +84,8 @@ async def countersign(
 
 
 @router.post("/v1/assessments/{assessment_id}/return", response_model=Written[svc.AssessmentOut],
-             dependencies=[gate("assessment.review")])
+             responses=problem_responses(412),
+             dependencies=[gate("assessment.review"), ASSESSMENT_IF_MATCH])
 async def return_for_changes(
     assessment_id: uuid.UUID, body: svc.AssessmentFeedback, request: Request, session: Session,
     principal: CurrentPrincipal,

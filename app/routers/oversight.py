@@ -7,8 +7,10 @@ import uuid
 from fastapi import APIRouter, Request
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.problems import problem_responses
 from app.domain import oversight as svc
 from app.domain.steps import StepOut, step_out
+from app.routers.conditional import if_match
 from app.routers.envelopes import Read, Written
 from app.routers.gates import GatedRoute, gate
 
@@ -40,7 +42,8 @@ async def history(
 
 
 @router.post("/v1/next-steps/{step_id}/waive", response_model=Written[StepOut],
-             dependencies=[gate("step.waive")])
+             responses=problem_responses(412),
+             dependencies=[gate("step.waive"), if_match("step", "step_id")])
 async def waive(
     step_id: uuid.UUID, body: svc.StepWaive, request: Request, session: Session,
     principal: CurrentPrincipal,

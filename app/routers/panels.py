@@ -7,11 +7,14 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.problems import problem_responses
 from app.domain import panels as svc
+from app.routers.conditional import if_match
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
+PANEL_IF_MATCH = if_match("panel", "panel_id")
 
 
 @router.post("", status_code=201, response_model=Written[svc.PanelOut],
@@ -27,7 +30,8 @@ async def create(
 
 
 @router.post("/{panel_id}/reschedule", response_model=Written[svc.PanelOut],
-             dependencies=[gate("panel.schedule")])
+             responses=problem_responses(412),
+             dependencies=[gate("panel.schedule"), PANEL_IF_MATCH])
 async def reschedule(
     panel_id: uuid.UUID, body: svc.PanelMove, request: Request, session: Session,
     principal: CurrentPrincipal,
@@ -41,7 +45,9 @@ async def reschedule(
     return Written(data=svc.panel_out(panel, items, visible))
 
 
-@router.delete("/{panel_id}", status_code=204, dependencies=[gate("panel.schedule")])
+@router.delete("/{panel_id}", status_code=204,
+                responses=problem_responses(412),
+                dependencies=[gate("panel.schedule"), PANEL_IF_MATCH])
 async def cancel(
     panel_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Response:
@@ -67,15 +73,18 @@ async def list_panels(
 @router.get("/{panel_id}", response_model=Read[svc.PanelOut],
              dependencies=[gate("panel.read")])
 async def read(
-    panel_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    panel_id: uuid.UUID, session: Session, principal: CurrentPrincipal, response: Response
 ) -> Read[svc.PanelOut]:
-    """A panel and its agenda."""
+    """A panel and its agenda, and its `ETag` (a move, a cancellation or an act on its agenda
+    may send it in `If-Match`: 412 when the panel or its agenda has changed since)."""
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
+    response.headers["ETag"] = await svc.panel_etag(session, panel)
     return Read(data=svc.panel_out(panel, items, visible))
 
 
 @router.post("/{panel_id}/items", status_code=201, response_model=Written[svc.PanelItemOut],
-             dependencies=[gate("panel.add_item")])
+             responses=problem_responses(412),
+             dependencies=[gate("panel.add_item"), PANEL_IF_MATCH])
 async def add_item(
     panel_id: uuid.UUID, body: svc.PanelItemCreate, request: Request, session: Session,
     principal: CurrentPrincipal,
@@ -89,7 +98,8 @@ async def add_item(
 
 
 @router.post("/{panel_id}/items/{item_id}/withdraw", response_model=Written[svc.PanelItemOut],
-             dependencies=[gate("panel.withdraw_item")])
+             responses=problem_responses(412),
+             dependencies=[gate("panel.withdraw_item"), PANEL_IF_MATCH])
 async def withdraw_item(
     panel_id: uuid.UUID, item_id: uuid.UUID, body: svc.PanelItemWithdraw, request: Request,
     session: Session, principal: CurrentPrincipal,
@@ -106,7 +116,8 @@ async def withdraw_item(
 
 
 @router.post("/{panel_id}/items/{item_id}/decision", response_model=Written[svc.PanelItemOut],
-             dependencies=[gate("panel.decide")])
+             responses=problem_responses(412),
+             dependencies=[gate("panel.decide"), PANEL_IF_MATCH])
 async def decide(
     panel_id: uuid.UUID, item_id: uuid.UUID, body: svc.PanelDecisionCreate, request: Request,
     session: Session, principal: CurrentPrincipal,

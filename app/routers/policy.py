@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.core.deps import CurrentPrincipal, Session
+from app.core.deps import CurrentPrincipal, Session, reads_only
 from app.core.errors import NotFound
 from app.domain import policy
 from app.domain.cases import MAX_PAGE, CaseFilters, CaseOut, list_cases
@@ -61,6 +61,7 @@ async def read_pack(
 
 @router.post("/v1/workflow/preview", response_model=Read[PreviewOut],
              dependencies=[gate("workflow.preview")])
+@reads_only
 async def workflow_preview(
     body: PreviewRequest, request: Request, session: Session, principal: CurrentPrincipal
 ) -> Read[PreviewOut]:

@@ -6,13 +6,16 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.responses import JSONResponse
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.problems import problem_responses
 from app.domain import feeds
 from app.domain import referrals as svc
 from app.domain.access import service_of
+from app.domain.common import state_etag
+from app.routers.conditional import if_match
 from app.routers.envelopes import Read, Written
 from app.routers.gates import GatedRoute, gate, referral_action_gate
 
@@ -59,15 +62,19 @@ async def transitions(
 @router.get("/v1/referrals/{referral_id}", response_model=Read[svc.ReferralOut],
              dependencies=[gate("referral.read")])
 async def read(
-    referral_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
+    referral_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
+    response: Response,
 ) -> Read[svc.ReferralOut]:
-    """A referral with the actions now open to it."""
+    """A referral with the actions now open to it, and its `ETag` (an action on it may send it
+    in `If-Match`: 412 when the referral has changed since)."""
     service, _, referral = await svc.load_referral(session, principal, referral_id)
+    response.headers["ETag"] = state_etag(referral)
     return Read(data=svc.referral_out(referral, request.app.state.policy.pack_now(service)))
 
 
 @router.post("/v1/referrals/{referral_id}/{action}", response_model=Written[svc.ReferralOut],
-             dependencies=[referral_action_gate])
+             responses=problem_responses(412),
+             dependencies=[referral_action_gate, if_match("referral", "referral_id")])
 async def act(
     referral_id: uuid.UUID,
     action: Annotated[str, Path(pattern=ACTION_PATTERN)],

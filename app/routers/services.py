@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.domain.common import state_etag
 from app.domain.services import SLUG_PATTERN, ServiceCreate, ServiceOut, create_service, to_out
 from app.domain.services import read_service as read_service_
 from app.routers.envelopes import Read, Written
@@ -35,6 +36,9 @@ async def read(
     slug: Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)],
     session: Session,
     principal: CurrentPrincipal,
+    response: Response,
 ) -> Read[ServiceOut]:
-    """A service, for an admin or its own staff."""
-    return Read(data=to_out(await read_service_(session, principal, slug)))
+    """A service, for an admin or its own staff, with its `ETag`."""
+    service = await read_service_(session, principal, slug)
+    response.headers["ETag"] = state_etag(service)
+    return Read(data=to_out(service))

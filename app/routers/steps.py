@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.problems import problem_responses
 from app.domain import next_steps as svc
 from app.domain.common import utcnow
 from app.domain.page_json import page_response
 from app.domain.steps import StepOut, StepStatus, steps_json
+from app.routers.conditional import if_match
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
 from app.routers.settled import settled
@@ -48,13 +50,17 @@ async def list_next_steps(
 
 @router.get("/{step_id}", response_model=Read[StepOut], dependencies=[gate("step.read"), settled])
 async def read_step(step_id: uuid.UUID, request: Request, session: Session,
-                    principal: CurrentPrincipal) -> Read[StepOut]:
-    """One step the caller may see (calendar entries link here); 404 otherwise."""
-    return Read(data=await svc.read_step(session, principal, step_id, request.app.state.policy))
+                    principal: CurrentPrincipal, response: Response) -> Read[StepOut]:
+    """One step the caller may see (calendar entries link here), and its `ETag` (completing or
+    waiving it may send it in `If-Match`: 412 when the step has changed since); 404 otherwise."""
+    step, response.headers["ETag"] = await svc.read_step(session, principal, step_id,
+                                                         request.app.state.policy)
+    return Read(data=step)
 
 
 @router.post("/{step_id}/complete", response_model=Written[StepOut],
-             dependencies=[gate("step.complete"), settled])
+             responses=problem_responses(412),
+             dependencies=[gate("step.complete"), settled, if_match("step", "step_id")])
 async def complete(
     step_id: uuid.UUID,
     request: Request,

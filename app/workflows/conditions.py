@@ -70,6 +70,8 @@ Comparisons (``Compare``: any of ``eq``, ``ne``, ``in``, ``lt``, ``lte``, ``gt``
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -81,6 +83,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.workflows.calendar import london_date
 from app.workflows.types import LEVEL_RANK, CaseSnapshot, WorkflowEvent
+from app.workflows.vocabulary import suggest
 
 LevelName = Literal["low", "medium", "high", "very_high"]
 DomainName = Literal["rosh", "swb", "lor"]
@@ -730,7 +733,9 @@ def _compile_key(key: str, value: Any, where: str, after_only: bool) -> _Part:
 
         return (lambda ctx: not inner(ctx)), emit_not
     if key in ("case", "after") and isinstance(value, Mapping):
-        return _compile({f"{key}.{k}": v for k, v in value.items()}, where, after_only)
+        # The atoms are named case.x / after.x: the path names the group once (A17-7).
+        return _compile({f"{key}.{k}": v for k, v in value.items()},
+                        where.removesuffix(f".{key}"), after_only)
     return _compile_atom(key, value, where, after_only)
 
 
@@ -747,6 +752,16 @@ def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> _Part:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
+        if first["type"] in ("tuple_type", "list_type", "frozen_set_type", "set_type") and (
+                not loc and isinstance(value, str | int | float | bool)):
+            # "Input should be a valid tuple" means nothing to a policy owner (A17-7).
+            raise ConditionError(f"{where}: '{name}' takes a list: write {name} = "
+                                 f"[{json.dumps(value)}], not {json.dumps(value)}") from None
+        if first["type"] in ("literal_error", "enum") and isinstance(first["input"], str):
+            words = re.findall(r"'([^']*)'", str(first.get("ctx", {}).get("expected", "")))
+            raise ConditionError(
+                f"{where}{'.' + loc if loc else ''}: {first['input']!r} is not allowed in "
+                f"'{name}': {first['msg']}{suggest(first['input'], words)}") from None
         raise ConditionError(
             f"{where}: bad argument {value!r} for '{name}': {first['msg']}"
             + (f" at {loc}" if loc else "")

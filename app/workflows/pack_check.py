@@ -152,6 +152,7 @@ class _Checker:
         self._closures()
         self._escalation()
         self._unclosable()
+        self._panel_route()
 
     def _conditions(self) -> Iterator[tuple[str, Any, str]]:
         pack = self.pack
@@ -251,9 +252,11 @@ class _Checker:
                      "actor 'action_owner' names nobody outside a for_each = 'actions' line")
             return
         if actor not in ACTORS:
-            self.add("warning", rule, field,
+            # An error, as a misspelt word is: the service would start with a step nobody can
+            # complete, escalated to nobody in particular (attack 17, A17-7).
+            self.add("error", rule, field,
                      f"no role holds actor {actor!r}: nobody may complete these steps"
-                     f"{suggest(actor, ACTORS)}")
+                     f"{suggest(actor, ACTORS)}; the roles are {', '.join(ACTORS)}")
 
     def _closures(self) -> None:
         codes = self.vocab["step_codes"]
@@ -305,6 +308,27 @@ class _Checker:
                 self.add("warning", line.id, f"rules.{index}.code",
                          f"nothing can close step code {line.code!r}: no role holds its actor, "
                          "no act closes it and no 'holds' ends it")
+
+    def _panel_route(self) -> None:
+        """Say how a case reaches the pack's panel when the pack does not declare the core
+        ``panel`` referral kind: the service still takes a submitted ``panel`` referral as the
+        way onto any panel's agenda (with being on the register, and a step ``[closures]
+        panel_decision_then`` owes), whatever the pack declares (app/domain/panels.py)."""
+        pack = self.pack
+        if not pack.panel_kinds or any(k.id == "panel" for k in pack.referral_kinds):
+            return
+        others = (" or by being on the register" if pack.register_def is not None else
+                  "; the pack has no [register], so no rating puts a case on it")
+        owed = " or while a step [closures] panel_decision_then lists is open" if pack.closes(
+            "panel_decision_then") else ""
+        kinds = [k.id for k in pack.referral_kinds if k.to_panel]
+        also = (f"; referral kind(s) {kinds} with to_panel = true do not put a case on the "
+                "agenda" if kinds else "")
+        self.add("warning", "-", "referral_kinds",
+                 "a case goes onto this pack's panel only through a submitted 'panel' "
+                 f"referral (the core kind, not declared here: it closes no step){others}"
+                 f"{owed}{also}; declare [[referral_kinds]] id = \"panel\" (to_panel = true) "
+                 "to set what it closes")
 
     def refs(self, text: str) -> None:
         """Warn for every ``ref`` part (comma-separated) the policy's text does not contain."""

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.workflows.engine import prepare
 from app.workflows.pack_check import check_pack
-from app.workflows.packs import PackError, PackFileUnreadable, not_utf8, read_pack
+from app.workflows.packs import (
+    PACK_DIR,
+    Pack,
+    PackError,
+    PackFileUnreadable,
+    Versions,
+    not_utf8,
+    read_pack,
+    version_problems,
+)
 
 
 def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str], bool]:
     """Check pack files: the problem lines (``file: rule: field: severity: message``) and
     whether any is an error (a file that does not load is one); PackFileUnreadable for a pack
-    or policy text that is missing, not a file or not UTF-8 (a user error, not a finding)."""
+    or policy text that is missing, not a file or not UTF-8 (a user error, not a finding).
+
+    Every check the service makes at start-up is made, by the same code: each file's shape and
+    words (``read_pack``, ``check_pack``), the engine's tables (``prepare``), and the files
+    together with the bundled packs (not given here) as versions of their packs
+    (``version_problems``: a version given twice, two versions in force on the same date)."""
     lines: list[str] = []
     failed = False
+    loaded: list[tuple[Path, Pack]] = []
     for path in files:
         try:
             pack = read_pack(path)
@@ -27,10 +43,40 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
         if source is not None and text is None:
             lines.append(f"{path}: -: source: error: cannot read the policy's text {source}")
             failed = True
-        for problem in check_pack(pack, text):
+        problems = check_pack(pack, text)
+        for problem in problems:
             lines.append(problem.line(str(path)))
             failed = failed or problem.severity == "error"
+        if any(p.severity == "error" for p in problems):
+            continue
+        try:
+            prepare(pack)
+        except Exception as exc:  # what would stop the service building the engine's tables
+            lines.append(f"{path}: -: -: error: the engine cannot use this pack: {exc}")
+            failed = True
+            continue
+        loaded.append((path, pack))
+    bundled = _bundled(files)
+    ids = {path: pack.id for path, pack in loaded}
+    for path, field, message in version_problems(bundled, loaded):
+        if ids.get(path) in bundled:
+            message += (" (counting the bundled packs: the service loads them and YJ_PACKS_DIR "
+                        "together)")
+        lines.append(f"{path}: -: {field}: error: {message}")
+        failed = True
     return lines, failed
+
+
+def _bundled(files: list[Path]) -> Versions:
+    """The bundled packs the service loads besides the files given (a bundled file given is
+    checked as given, not twice), as versions by pack id."""
+    given = {p.resolve() for p in files}
+    versions: Versions = {}
+    for path in sorted(PACK_DIR.glob("*.toml")):
+        if path.resolve() not in given:
+            pack = read_pack(path)
+            versions[pack.id] = (*versions.get(pack.id, ()), pack)
+    return versions
 
 
 def _source_text(source: Path | None, pack_path: Path, named: str) -> str | None:

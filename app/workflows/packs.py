@@ -47,6 +47,7 @@ from app.workflows.vocabulary import (
     PanelKind,
     ReferralKind,
     Score,
+    suggest,
 )
 
 PACK_DIR = Path(__file__).parent / "packs"
@@ -98,8 +99,11 @@ def _form(raw: Any) -> str:
 def _triggers(raw: Any) -> tuple[str, ...]:
     values = (raw,) if isinstance(raw, str) else tuple(raw)
     unknown = [t for t in values if t not in TRIGGERS]
-    if unknown or not values:
-        raise ValueError(f"unknown trigger(s) {unknown or values!r}; known: {', '.join(TRIGGERS)}")
+    if unknown:
+        named = ", ".join(f"{t!r}{suggest(str(t), TRIGGERS)}" for t in unknown)
+        raise ValueError(f"unknown trigger {named}; the triggers are {', '.join(TRIGGERS)}")
+    if not values:
+        raise ValueError(f"no trigger given; the triggers are {', '.join(TRIGGERS)}")
     return values
 
 
@@ -782,22 +786,44 @@ def _pack_files(folder: Path) -> list[tuple[Path, Pack]]:
     return [(path, load_pack(path)) for path in sorted(folder.glob("*.toml"))]
 
 
+def version_problems(versions: Versions, found: list[tuple[Path, Pack]]
+                     ) -> list[tuple[Path, str, str]]:
+    """What is wrong with adding ``found`` to ``versions`` (the versions already loaded, by
+    pack id), each ``(file, field, message)``: a version given twice, a version without
+    ``effective_from`` among several, two versions in force from the same date. The service
+    refuses to start on the first; ``yjrisk pack check`` reports every one (the same check)."""
+    problems: list[tuple[Path, str, str]] = []
+    merged_by_id = {pack_id: list(have) for pack_id, have in versions.items()}
+    for path, pack in found:
+        have = merged_by_id.setdefault(pack.id, [])
+        if any(v.version == pack.version for v in have):
+            problems.append((path, "version", f"{pack.id} version {pack.version!r} is loaded "
+                             "twice; a revised policy needs a new version"))
+            continue
+        have.append(pack)
+        if len(have) > 1 and any(v.effective_from is None for v in have):
+            problems.append((path, "effective_from", f"{pack.id} has several versions, so "
+                             "every version needs effective_from (the date it comes into force)"))
+            continue
+        same = [v for v in have[:-1] if v.effective_from == pack.effective_from]
+        if same:
+            problems.append((path, "effective_from", f"two versions of {pack.id} come into "
+                             f"force on the same date ({pack.effective_from}: version "
+                             f"{same[0].version!r} and version {pack.version!r}); give each "
+                             "version its own effective_from"))
+    return problems
+
+
 def _add_versions(versions: Versions, found: list[tuple[Path, Pack]]) -> None:
     """Add packs to their pack id's versions, ordered by ``effective_from``; PackError on a
-    version given twice or two versions in force from the same date."""
-    for path, pack in found:
-        have = versions.get(pack.id, ())
-        if any(v.version == pack.version for v in have):
-            raise PackError(f"{path}: version: {pack.id} version {pack.version!r} is loaded "
-                            "twice; a revised policy needs a new version")
-        merged = (*have, pack)
-        if len(merged) > 1 and any(v.effective_from is None for v in merged):
-            raise PackError(f"{path}: effective_from: {pack.id} has several versions, so every "
-                            "version needs effective_from (the date it comes into force)")
-        dates = [v.effective_from for v in merged]
-        if len(set(dates)) != len(dates):
-            raise PackError(f"{path}: effective_from: two versions of {pack.id} come into "
-                            "force on the same date")
+    version given twice or two versions in force from the same date (``version_problems``)."""
+    problems = version_problems(versions, found)
+    if problems:
+        path, field, message = problems[0]
+        raise PackError(f"{path}: {field}: {message}",
+                        (Problem("error", "-", field, message),))
+    for _, pack in found:
+        merged = (*versions.get(pack.id, ()), pack)
         versions[pack.id] = tuple(sorted(merged, key=lambda v: v.effective_from or date.min))
 
 

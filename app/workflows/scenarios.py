@@ -3,9 +3,16 @@
 A scenario gives a case (its state before the act), one act with its date, and the steps the
 pack must (``[[scenarios.expect]]``: code, and any of actor, due, urgent, ref, rule) and must not
 (``not_expected = [codes]``) ask for, or the refusal it must make (``refused = {rule, status}``).
-Dates are real: a ``due`` is an instant with its offset (``2026-09-01T23:59:59+01:00``), or
-``none`` for a step the policy sets no timescale for. The engine runs exactly as the service
-runs it; nothing is written anywhere.
+Dates are real: every time (``occurred_at``, ``due``, ``scheduled_for``) is an instant with its
+offset (``2026-09-01T23:59:59+01:00``; a ``due`` may be ``none`` for a step the policy sets no
+timescale for). A time written without an offset is refused, not guessed: the file is a user
+error (one line, the file, scenario and field, and the time to write). The engine runs exactly
+as the service runs it; nothing is written anywhere.
+
+A scenario that names a word the pack does not have (an event type, level, domain, role, step
+code no rule of the pack creates...) cannot mean what it says: it is not run, and fails with one
+line per word, with a "did you mean" (:func:`scenario_problems`). Differences are shown in
+Europe/London time with the offset, as the owner writes them.
 """
 
 from __future__ import annotations
@@ -15,22 +22,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid5
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from app.workflows.calendar import WorkingCalendar
+from app.workflows.calendar import LONDON, WorkingCalendar
 from app.workflows.engine import evaluate
+from app.workflows.pack_check import vocabulary_of
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, not_utf8
 from app.workflows.types import (
     DOMAINS,
+    LEVELS,
     TRIGGERS,
     CaseSnapshot,
     OpenStep,
     ScheduledPanel,
     WorkflowEvent,
 )
+from app.workflows.vocabulary import suggest
 
 _NS = UUID("6f1c2a52-8d0b-4c51-9a53-0a6b8d4b7e10")
 CASE_ID = uuid5(_NS, "case")
@@ -39,6 +49,19 @@ EVENT_ID = uuid5(_NS, "event")
 
 class ScenarioError(Exception):
     """A scenario file is unreadable or malformed; the message names the file and field."""
+
+
+def _aware(value: datetime) -> datetime:
+    """A time with its offset; a time without one is refused with the two ways to write it."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        local = value.replace(tzinfo=LONDON)
+        utc = local.astimezone(UTC).replace(tzinfo=None)
+        raise ValueError(f"{value.isoformat()} has no offset: write the time with its offset, "
+                         f"{local.isoformat()} (London time that day) or {utc.isoformat()}Z (UTC)")
+    return value
+
+
+Aware = Annotated[datetime, AfterValidator(_aware)]
 
 
 class _Strict(BaseModel):
@@ -51,7 +74,7 @@ class OpenStepState(_Strict):
     code: str
     rule: str
     actor: str = "case_holder"
-    due: datetime | None = None
+    due: Aware | None = None
     deadline_form: str | None = None
     about_event: bool = False
 
@@ -99,7 +122,7 @@ class Act(_Strict):
     """What happened: the trigger, when, by which role, and the data its trigger carries."""
 
     trigger: str
-    occurred_at: datetime
+    occurred_at: Aware
     actor_role: str = "case_holder"
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -108,7 +131,7 @@ class Panel(_Strict):
     """A scheduled panel (for ``next-panel`` deadlines)."""
 
     kind: str
-    scheduled_for: datetime
+    scheduled_for: Aware
 
 
 class Expected(_Strict):
@@ -118,7 +141,7 @@ class Expected(_Strict):
     # What happens to the step (default: asked for: created, kept open or re-dated).
     action: Literal["create", "keep", "update_due", "supersede"] | None = None
     actor: str | None = None
-    due: datetime | Literal["none"] | None = None
+    due: Aware | Literal["none"] | None = None
     urgent: bool | None = None
     ref: str | None = None
     rule: str | None = None
@@ -165,7 +188,8 @@ class Outcome:
 
 
 def load_scenarios(path: Path) -> ScenarioFile:
-    """Read and validate a scenario file; ScenarioError names the file and the bad field."""
+    """Read and validate a scenario file; ScenarioError names the file, and every bad field
+    with its scenario and what to write."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -175,17 +199,136 @@ def load_scenarios(path: Path) -> ScenarioFile:
     try:
         loaded = ScenarioFile.model_validate(raw)
     except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ScenarioError(f"{path}: {detail}") from None
+        raise ScenarioError(f"{path}: {_describe(exc, raw)}") from None
     for index, scenario in enumerate(loaded.scenarios):
         if scenario.act.trigger not in TRIGGERS:
-            raise ScenarioError(f"{path}: scenarios.{index}.act.trigger: unknown trigger "
-                                f"{scenario.act.trigger!r}")
+            raise ScenarioError(f"{path}: scenarios.{index}.act.trigger{_named(scenario.name)}: "
+                                f"unknown trigger {scenario.act.trigger!r}"
+                                f"{suggest(scenario.act.trigger, TRIGGERS)}")
     return loaded
 
 
-def run_scenario(scenario: Scenario, pack: Pack, calendar: WorkingCalendar) -> Outcome:
-    """Run one scenario through the engine and compare what it asks for with what is expected."""
+def _named(name: Any) -> str:
+    return f" (scenario {name!r})" if isinstance(name, str) else ""
+
+
+def _describe(exc: ValidationError, raw: Any) -> str:
+    """Every bad field once: its path, the scenario's name, and what is wrong (a union's other
+    branch, such as ``due = "none"``, is not reported when the value was meant as a time)."""
+    found: dict[str, list[str]] = {}
+    scenarios = raw.get("scenarios") if isinstance(raw, Mapping) else None
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"] if "[" not in str(p)]
+        label = ".".join(loc) or "-"
+        if len(loc) > 1 and loc[0] == "scenarios" and loc[1].isdigit() and isinstance(
+                scenarios, list) and int(loc[1]) < len(scenarios) and isinstance(
+                scenarios[int(loc[1])], Mapping):
+            label += _named(scenarios[int(loc[1])].get("name"))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "literal_error" and label in found:
+            continue
+        if error["type"] != "literal_error" and any(
+                m.startswith("Input should be 'none'") for m in found.get(label, ())):
+            found[label] = []
+        found.setdefault(label, []).append(message)
+    return "; ".join(f"{label}: {' / '.join(dict.fromkeys(messages))}"
+                     for label, messages in found.items())
+
+
+# Event data keys the engine reads, by trigger, and the word list each value must come from.
+_JUDGEMENT = {"domain": "domains", "level": "levels", "impact": "impacts",
+              "likelihood": "likelihoods", "assessment_type": "assessment_types"}
+_ASSESSMENT = {"type": "assessment_types", "stage": "assessment_stages"}
+_REFERRAL = {"kind": "referral_kinds", "action": "referral_actions",
+             "to_status": "referral_statuses"}
+_PANEL = {"panel_kind": "panel_kinds"}
+_DATA_WORDS: dict[str, dict[str, str]] = {
+    "case_event": {"type": "event_types"},
+    "judgement_recorded": _JUDGEMENT,
+    "assessment_created": _ASSESSMENT, "assessment_submitted": _ASSESSMENT,
+    "assessment_countersigned": _ASSESSMENT, "assessment_returned": _ASSESSMENT,
+    "referral_created": _REFERRAL, "referral_transition": _REFERRAL,
+    "panel_scheduled": {"kind": "panel_kinds"},
+    "panel_item_added": _PANEL, "panel_decision": _PANEL,
+    "step_completed": {"code": "completed_codes", "actor": "actors",
+                       "completed_by_role": "acting_roles"},
+}
+
+
+def scenario_problems(scenario: Scenario, index: int, pack: Pack) -> list[str]:
+    """Every word of a scenario the pack does not have, as ``field: message`` with a "did you
+    mean" (an act the service would refuse as unknown, a step no rule of the pack creates): such
+    a scenario cannot mean what it says, whatever the engine answers."""
+    vocab = {**vocabulary_of(pack), "domains": DOMAINS, "levels": LEVELS,
+             "rule_ids": pack.rule_ids()}
+    # A completed step may also be an escalation, a step the service makes, not the pack.
+    vocab["completed_codes"] = (*vocab["step_codes"], "escalate_overdue_step")
+    problems: list[str] = []
+    at = f"scenarios.{index}"
+
+    def word(kind: str, value: Any, field: str, label: str) -> None:
+        allowed = vocab[kind]
+        if value is not None and value not in allowed:
+            problems.append(f"{at}.{field}: unknown {label} {value!r}"
+                            f"{suggest(str(value), allowed)}")
+
+    def code(value: str, field: str) -> None:
+        if value not in vocab["step_codes"]:
+            problems.append(f"{at}.{field}: no rule of the pack creates step code {value!r}"
+                            f"{suggest(value, vocab['step_codes'])}")
+
+    act, case = scenario.act, scenario.case
+    word("acting_roles", act.actor_role, "act.actor_role", "role")
+    for key, value in act.data.items():
+        kind = _DATA_WORDS.get(act.trigger, {}).get(key)
+        if kind is not None and not isinstance(value, str):
+            problems.append(f"{at}.act.data.{key}: write one word in quotes, not {value!r}"
+                            f"{'' if not vocab[kind] else f' (e.g. {vocab[kind][0]!r})'}")
+        elif kind is not None:
+            label = "step code" if kind == "completed_codes" else kind.replace("_", " ")
+            word(kind, value, f"act.data.{key}", label.rstrip("s"))
+    word("interventions", case.intervention, "case.intervention", "intervention")
+    word("csc_statuses", case.csc_status, "case.csc_status", "social care status")
+    for domain, level in case.ratings.items():
+        word("levels", level, f"case.ratings.{domain}", "level")
+    for name in case.facts:
+        word("facts", name, f"case.facts.{name}", "fact")
+    for name in case.scores:
+        word("scores", name, f"case.scores.{name}", "score")
+    for i, step in enumerate(case.open_steps):
+        code(step.code, f"case.open_steps.{i}.code")
+        word("actors", step.actor, f"case.open_steps.{i}.actor", "actor")
+        word("rule_ids", step.rule, f"case.open_steps.{i}.rule", "rule")
+    for i, panel in enumerate(scenario.panels):
+        word("panel_kinds", panel.kind, f"panels.{i}.kind", "panel kind")
+    for i, want in enumerate(scenario.expect):
+        code(want.code, f"expect.{i}.code")
+        word("actors", want.actor, f"expect.{i}.actor", "actor")
+        word("rule_ids", want.rule, f"expect.{i}.rule", "rule")
+    for i, unwanted in enumerate(scenario.not_expected):
+        code(unwanted, f"not_expected.{i}")
+    if scenario.refused is not None:
+        word("rule_ids", scenario.refused.rule, "refused.rule", "rule")
+    return problems
+
+
+def run_scenario(scenario: Scenario, pack: Pack, calendar: WorkingCalendar,
+                 index: int = 0) -> Outcome:
+    """Run one scenario through the engine and compare what it asks for with what is expected
+    (a scenario naming words the pack does not have is not run: it fails with those words; an
+    act the engine cannot evaluate fails with why, never a traceback)."""
+    problems = scenario_problems(scenario, index, pack)
+    if problems:
+        return Outcome(scenario.name, [*problems, "not run: the scenario names words the pack "
+                                       "does not have, so it cannot mean what it says"])
+    try:
+        return _run(scenario, pack, calendar)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return Outcome(scenario.name, [f"scenarios.{index}: the act cannot be evaluated: "
+                                       f"{type(exc).__name__}: {exc}"])
+
+
+def _run(scenario: Scenario, pack: Pack, calendar: WorkingCalendar) -> Outcome:
     act = scenario.act
     subject = CASE_ID if act.trigger in CASE_SUBJECT_TRIGGERS else EVENT_ID
     event = WorkflowEvent(act.trigger, act.occurred_at, subject, act.actor_role, dict(act.data))
@@ -229,8 +372,8 @@ def _compare(want: Expected, got: list[Any]) -> list[str]:
     problems: list[str] = []
     for intent in got:
         problems = []
-        due = intent.due_at.astimezone(UTC) if intent.due_at is not None else "none"
-        wanted_due = want.due.astimezone(UTC) if isinstance(want.due, datetime) else want.due
+        due = intent.due_at.astimezone(LONDON) if intent.due_at is not None else "none"
+        wanted_due = want.due.astimezone(LONDON) if isinstance(want.due, datetime) else want.due
         pairs: Mapping[str, tuple[Any, Any]] = {
             "actor": (want.actor, intent.actor), "due": (wanted_due, due),
             "urgent": (want.urgent, intent.urgent), "ref": (want.ref, intent.policy_ref),
@@ -253,4 +396,4 @@ def run_file(path: Path, pack: Pack, calendar: WorkingCalendar) -> list[Outcome]
     loaded = load_scenarios(path)
     if loaded.pack != pack.id:
         raise ScenarioError(f"{path}: pack: written for {loaded.pack!r}, not {pack.id!r}")
-    return [run_scenario(s, pack, calendar) for s in loaded.scenarios]
+    return [run_scenario(s, pack, calendar, i) for i, s in enumerate(loaded.scenarios)]

@@ -302,9 +302,26 @@ class Escalation(_Strict):
         return self.to.get(actor, self.default)
 
 
+# The policies' own words for a role (the seeds' and the packs' comments) -> the role: a pack
+# owner writes the policy's word ("case manager"), and the did-you-mean offers the role meant.
+ROLE_SYNONYMS: dict[str, str] = {
+    "case_manager": "case_holder", "case_worker": "case_holder", "caseworker": "case_holder",
+    "yot_worker": "case_holder", "yjt_worker": "case_holder", "yos_worker": "case_holder",
+    "practitioner": "case_holder",
+    "team_leader": "line_manager",
+    "operational_manager": "chair", "yjt_manager": "chair", "yot_manager": "chair",
+    "panel_chair": "chair",
+}
+
+
 def suggest(value: str, allowed: Iterable[str]) -> str:
-    """`` (did you mean x?)`` for a near miss among ``allowed`` (difflib), else ``""``."""
-    near = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=2, cutoff=0.6)
+    """`` (did you mean x?)`` for a near miss among ``allowed`` (difflib), else ``""``; a
+    policy's word for a role (``ROLE_SYNONYMS``: "case manager") offers the role it means."""
+    words = [str(a) for a in allowed]
+    meant = ROLE_SYNONYMS.get(re.sub(r"[\s\-]+", "_", str(value).strip().casefold()))
+    if meant in words:
+        return f" (did you mean {meant!r}?)"
+    near = difflib.get_close_matches(str(value), words, n=2, cutoff=0.6)
     return f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
 
 

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from sqlmodel import col, select
 
@@ -16,12 +17,9 @@ from app.core.security import Principal
 from app.domain.access_log import AccessLogEntry, AccessLogWriter
 from app.domain.services import Service
 from app.main import create_app
+from tests.api.fidelity_support import pin, with_matrix
 from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant
-
-
-def _rid() -> dict[str, str]:
-    return {"X-Request-ID": uuid.uuid4().hex}
 
 
 async def _log(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> list[dict[str, Any]]:
@@ -49,9 +47,9 @@ async def test_reads_are_logged_with_who_role_what_and_request_id(
     ]
     expected = []
     for url, headers, what in reads:
-        rid = _rid()
-        assert (await client.get(url, headers={**headers, **rid})).status_code == 200
-        expected.append((what, rid["X-Request-ID"]))
+        r = await client.get(url, headers=headers)
+        assert r.status_code == 200
+        expected.append((what, r.headers["x-request-id"]))
     log = await _log(client, somerset, case["id"])
     assert log[0]["what"] == "GET /v1/cases/{case_id}/access-log"
     assert [(e["what"], e["request_id"]) for e in log[1:]] == expected[::-1]
@@ -86,10 +84,9 @@ async def test_buffered_reads_are_written_on_a_clean_shutdown(
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://p2.test") as c2:
             for _ in range(3):
-                rids.append(_rid())
-                r = await c2.get(f"/v1/cases/{case['id']}",
-                                 headers={**somerset.auth("case_holder"), **rids[-1]})
+                r = await c2.get(f"/v1/cases/{case['id']}", headers=somerset.auth("case_holder"))
                 assert r.status_code == 200
+                rids.append(r.headers["x-request-id"])
         assert slow.state.access_log.pending == 3
         async with db() as session:
             written = (await session.exec(select(AccessLogEntry).where(
@@ -99,7 +96,7 @@ async def test_buffered_reads_are_written_on_a_clean_shutdown(
         rows = (await session.exec(select(AccessLogEntry.request_id).where(
             AccessLogEntry.case_id == uuid.UUID(case["id"]))
             .order_by(col(AccessLogEntry.at)))).all()
-    assert list(rows) == [r["X-Request-ID"] for r in rids]
+    assert list(rows) == rids
 
 
 async def test_caseload_register_and_report_reads_are_logged(
@@ -114,16 +111,16 @@ async def test_caseload_register_and_report_reads_are_logged(
     assert (await client.get("/v1/cases", headers=somerset.auth("case_holder"))).status_code \
         == 200
     assert (await client.get("/v1/register", headers=somerset.auth("chair"))).status_code == 200
-    rid = _rid()
     r = await client.get("/v1/reports/timeliness", params={"from": "2026-01-01",
                                                            "to": "2026-01-31"},
-                         headers={**somerset.auth("chair"), **rid})
+                         headers=somerset.auth("chair"))
     assert r.status_code == 200
+    rid = r.headers["x-request-id"]
     log = await _log(client, somerset, case["id"])
     assert [e["what"] for e in log[1:]] == ["GET /v1/register", "GET /v1/cases"]
     async with db() as session:
         report = (await session.exec(select(AccessLogEntry).where(
-            AccessLogEntry.request_id == rid["X-Request-ID"]))).one()
+            AccessLogEntry.request_id == rid))).one()
     assert (report.case_id, report.what) == (None, "GET /v1/reports/timeliness")
 
 
@@ -167,9 +164,9 @@ async def test_the_access_log_is_read_a_page_at_a_time_to_the_oldest_read(
     other = (await somerset.open_case())["data"]["id"]
     rids = []
     for _ in range(7):
-        rids.append(_rid())
-        assert (await client.get(f"/v1/cases/{case}", headers={
-            **somerset.auth("case_holder"), **rids[-1]})).status_code == 200
+        r = await client.get(f"/v1/cases/{case}", headers=somerset.auth("case_holder"))
+        assert r.status_code == 200
+        rids.append(r.headers["x-request-id"])
     url = f"/v1/cases/{case}/access-log"
     manager = somerset.auth("line_manager")
     seen: list[dict[str, Any]] = []
@@ -187,7 +184,7 @@ async def test_the_access_log_is_read_a_page_at_a_time_to_the_oldest_read(
             break
         first = cursor
     reads = [e["request_id"] for e in seen if e["what"] == "GET /v1/cases/{case_id}"]
-    assert reads == [rid["X-Request-ID"] for rid in rids[::-1]]
+    assert reads == rids[::-1]
     assert len({e["id"] for e in seen}) == len(seen)
     assert pages == -(-len(seen) // 3)
     assert [e["at"] for e in seen] == sorted((e["at"] for e in seen), reverse=True)
@@ -195,3 +192,92 @@ async def test_the_access_log_is_read_a_page_at_a_time_to_the_oldest_read(
     for bad in ({"cursor": first}, {"limit": 0}, {"limit": 201}, {"cursor": "bm90IGEgY3Vyc29y"}):
         target = other_url if "cursor" in bad and bad["cursor"] == first else url
         assert (await client.get(target, params=bad, headers=manager)).status_code == 422
+
+
+async def test_a_client_chosen_request_id_is_not_the_request_id_of_a_read(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """Attack pass 16, A16-9: lm-sam sent ``X-Request-ID: <the id of dm-jo's earlier read>``
+    and the same fixed UUID twice; the access log recorded those as the reads' request ids,
+    so one id stood for two people's reads. The README: the access log notes "who, role,
+    route, when, request id"; that id is the service's own, a new one for each request, and
+    the answer's ``X-Request-ID`` (what a client quotes) is that one."""
+    case = (await somerset.open_case())["data"]["id"]
+    first = await client.get(f"/v1/cases/{case}", headers=somerset.auth("duty_manager"))
+    assert first.status_code == 200
+    theirs = first.headers["x-request-id"]
+    fixed = "11111111-1111-4111-8111-111111111111"
+    answers = []
+    for chosen in (theirs, fixed, fixed):
+        r = await client.get(f"/v1/cases/{case}",
+                             headers={**somerset.auth("case_holder"), "X-Request-ID": chosen})
+        assert r.status_code == 200
+        answers.append(r.headers["x-request-id"])
+    log = await _log(client, somerset, case)
+    ids = [e["request_id"] for e in log]
+    assert len(ids) == len(set(ids)) == 5, ids
+    assert {theirs, *answers} <= set(ids)
+    assert not {fixed, uuid.UUID(fixed).hex} & set(ids)
+    assert ids.count(theirs) == 1
+
+
+async def _count(client: httpx.AsyncClient, tenant: Tenant, case_id: str, what: str) -> int:
+    return sum(1 for e in await _log(client, tenant, case_id) if e["what"] == what)
+
+
+async def test_step_panel_and_preview_reads_are_in_the_cases_access_log(
+    client: httpx.AsyncClient, somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack pass 16, A16-3: ``GET /v1/next-steps/{id}``, ``GET /v1/next-steps?case_id=``
+    and ``POST /v1/workflow/preview`` with the case's id added nothing to the case's access
+    log, while every other read of the case did. README, "Access log (read audit)": "Every
+    read request that loads a case record ... is noted". Each of them, and the twins that
+    show a case's records in a list (the caller's whole to-do list, a panel and the panel
+    list with the case on the agenda), now notes each case it discloses once per request,
+    however many of its records it shows."""
+    pin(monkeypatch, 2026, 6, 1, 10, 0)
+    case = (await somerset.open_case())["data"]["id"]
+    other = (await somerset.open_case())["data"]["id"]
+    for cid in (case, other):
+        r = await client.post(f"/v1/cases/{cid}/judgements", headers=somerset.auth("case_holder"),
+                              json=with_matrix(somerset.pack, {"domain": "rosh", "level": "high"}))
+        assert r.status_code == 201, r.text
+    r = await client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
+        "kind": "marp", "scheduled_for": "2026-06-10T14:00:00+01:00", "chair_id": "chair-1"})
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await client.post(f"/v1/panels/{panel}/items", headers=somerset.auth("panel_admin"),
+                          json={"case_id": case, "presenter_id": "case_holder-1"})
+    assert r.status_code == 201, r.text
+    steps = (await client.get("/v1/next-steps", params={"case_id": case},
+                              headers=somerset.auth("line_manager"))).json()["data"]
+    assert len(steps) > 1
+    manager = somerset.auth("line_manager")
+    reads: list[tuple[str, dict[str, str], Any]] = [
+        ("GET /v1/next-steps/{step_id}", manager,
+         lambda: client.get(f"/v1/next-steps/{steps[0]['id']}", headers=manager)),
+        ("GET /v1/next-steps", manager,
+         lambda: client.get("/v1/next-steps", params={"case_id": case}, headers=manager)),
+        ("GET /v1/next-steps", somerset.auth("case_holder"),
+         lambda: client.get("/v1/next-steps", headers=somerset.auth("case_holder"))),
+        ("POST /v1/workflow/preview", manager,
+         lambda: client.post("/v1/workflow/preview", headers=manager, json={
+             "case_id": case, "trigger": "case_event",
+             "data": {"type": "change_of_circumstances"}})),
+        ("GET /v1/panels/{panel_id}", somerset.auth("chair"),
+         lambda: client.get(f"/v1/panels/{panel}", headers=somerset.auth("chair"))),
+        ("GET /v1/panels", somerset.auth("panel_admin"),
+         lambda: client.get("/v1/panels", headers=somerset.auth("panel_admin"))),
+    ]
+    for what, _, read in reads:
+        before = await _count(client, somerset, case, what)
+        before_other = await _count(client, somerset, other, what)
+        r = await read()
+        assert r.status_code == 200, (what, r.text)
+        log = await _log(client, somerset, case)
+        noted = [e for e in log if e["what"] == what]
+        assert len(noted) == before + 1, what
+        assert r.headers["x-request-id"] in {e["request_id"] for e in noted}, what
+        # The other case is noted only by the reads that show it (the holder's to-do list).
+        shown = what == "GET /v1/next-steps" and "case_id" not in str(r.request.url)
+        assert await _count(client, somerset, other, what) == before_other + shown, what

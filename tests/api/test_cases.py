@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -172,11 +173,16 @@ async def test_bad_path_and_methods_are_problems(
 
 
 async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
-    """Liveness, readiness, metrics; the request id is echoed."""
+    """Liveness, readiness, metrics; every answer carries the service's own request id, a
+    new one each time, whatever id the client sent (attack pass 16, A16-9)."""
     rid = "0f4c2a1e-1111-4222-8333-444455556666"
     r = await client.get("/healthz", headers={"X-Request-ID": rid})
+    again = await client.get("/healthz", headers={"X-Request-ID": rid})
     assert r.status_code == 200
-    assert r.headers["x-request-id"] == rid
+    ids = {r.headers["x-request-id"], again.headers["x-request-id"]}
+    assert len(ids) == 2
+    assert rid not in ids
+    assert uuid.UUID(rid).hex not in ids
     assert (await client.get("/readyz")).json() == {"status": "ready"}
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200

@@ -82,10 +82,10 @@ async def test_reopening_opens_every_mandated_step_once(
     settings: Any, somerset: Tenant, role: str, sub: str
 ) -> None:
     """The issue's reproduction: closed then reopened, the ROSH-high case is back on the
-    register with every step its policy mandates, once: the steps overdue at the closure keep
-    their original deadlines (S5 24h after the judgement, S1 four weeks after the opening),
-    S11's monthly review, due a month after it, moves on by the days the case was closed;
-    both acts are audited with their reasons and announced."""
+    register with every step its policy mandates, once: the steps open at the closure keep
+    their original deadlines (S5 24h after the judgement, S11 a month after it, S1 four weeks
+    after the opening: both acts are dated back and recorded now, so no clock stopped); both
+    acts are audited with their reasons and announced."""
     case = await high_case(somerset)
     closed = await patch_case(somerset, case["id"], CLOSE, role=role, sub=sub)
     assert closed.status_code == 200, closed.text
@@ -104,10 +104,10 @@ async def test_reopening_opens_every_mandated_step_once(
     assert discuss["assignee_id"] == "line_manager-1"
     assert discuss["policy"] == {"pack": "somerset-yjt-2023", "version": "1",
                                  "ref": "3.1", "rule": "S5"}
-    # Not yet due at the closure: its clock stood still for the 5 days (4 days 18 hours) the
-    # case was closed (attack pass 17, A17-1): 1 October 11:00 BST becomes 6 October.
+    # Closed and reopened dated in September but both recorded now (December): a closure stops
+    # no clock before it was recorded (attack pass 16, A16-20), so nothing moves.
     review = the_step(body["next_steps"], "monthly_manager_review")
-    assert review["due_at"] == "2026-10-06T10:00:00Z"
+    assert review["due_at"] == "2026-10-01T10:00:00Z"
     assert the_step(body["next_steps"], "inform_child_and_carer")["assignee_id"] == \
         "case_holder-1"
     # S16: a duty manager acting for the line manager must advise them.
@@ -143,7 +143,7 @@ async def test_W16_W19_reopening_a_mappa_case_restores_its_mappa_steps(wokingham
     notification ("notify the Central MAPPA Unit ... of all MAPPA eligible young people using
     the MAPPA H form", W16) and the MARF ("the PYJS case worker must complete a MARF referral",
     W9) must be done before the case closes; reopened, the monthly High-Risk Panel review (W19)
-    is open again, its deadline moved on by the days the case was closed."""
+    is open again with the deadline it had before the closure."""
     case = (await wokingham.open_case(opened_at="2026-09-01T09:00:00+01:00",
                                       mappa_category=1, mappa_level=1))["data"]
     await judge(wokingham, case["id"], "swb", "high", "2026-09-01T11:00:00+01:00")
@@ -172,9 +172,9 @@ async def test_W16_W19_reopening_a_mappa_case_restores_its_mappa_steps(wokingham
     assert r.status_code == 200, r.text
     steps = r.json()["next_steps"]
     review = the_step(steps, "high_risk_panel_review")
-    # A month from the opening (1 October 09:00 BST), not yet due at the closure: moved on by
-    # the 5 days the case was closed (attack pass 17, A17-1).
-    assert review["due_at"] == "2026-10-06T08:00:00Z"
+    # A month from the opening (1 October 09:00 BST); the closure and the reopening are dated
+    # back and recorded now, so no clock stopped (A16-20).
+    assert review["due_at"] == "2026-10-01T08:00:00Z"
     assert review["policy"]["rule"] == "W19"
     assert len(codes(steps)) == len(set(codes(steps)))
     assert wokingham.pack == WOKINGHAM

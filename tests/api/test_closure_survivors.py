@@ -172,3 +172,36 @@ async def test_W4_W5_closure_still_supersedes_the_work_with_the_child(
     assert r.json()["next_steps"] == []
     assert await steps_of(wokingham, case_id) == []
     assert {s["id"] for s in await steps_of(wokingham, case_id, "superseded")} == before
+
+
+async def test_S9_a_child_protection_plan_ending_while_SWB_is_very_high_owes_the_referral(
+        somerset: Tenant) -> None:
+    """S9 (3.2.4): very high SWB "will include (or has already included) a referral to
+    statutory child protection services". A child on a child protection plan, judged very high
+    on Tuesday 1 September 2026, owes no referral (the plan is that referral). The plan ends on
+    Friday 4 September 15:00 BST with SWB still very high: the referral is owed again by the
+    case holder, at once (14:00Z), urgent, ref 3.2.4; a child placed back on a plan, or a plan
+    ending while SWB is lower, asks nothing (attack pass 17, A17-18)."""
+    case_id = (await somerset.open_case(opened_at=OPENED, csc_status="cp"))["data"]["id"]
+    judged = await _post(somerset, f"/v1/cases/{case_id}/judgements", {
+        "domain": "swb", "level": "very_high", "rationale": "imminent risk at home",
+        "occurred_at": "2026-09-01T10:00:00+01:00"})
+    assert "child_protection_referral" not in {s["code"] for s in judged["next_steps"]}
+    r = await patch_case(somerset, case_id, {"csc_status": "cin",
+                                             "occurred_at": "2026-09-04T15:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    step = the_step(r.json()["next_steps"], "child_protection_referral")
+    assert (step["actor"], step["assignee_id"], step["due_at"], step["urgent"],
+            step["policy"]["rule"], step["policy"]["ref"]) == (
+        "case_holder", "case_holder-1", "2026-09-04T14:00:00Z", True, "S9", "3.2.4")
+    r = await patch_case(somerset, case_id, {"csc_status": "cp",
+                                             "occurred_at": "2026-09-04T16:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    assert "child_protection_referral" not in {s["code"] for s in r.json()["next_steps"]}
+    lower = (await somerset.open_case(opened_at=OPENED, csc_status="cp"))["data"]["id"]
+    await _post(somerset, f"/v1/cases/{lower}/judgements", {
+        "domain": "swb", "level": "high", "occurred_at": "2026-09-01T10:00:00+01:00"})
+    r = await patch_case(somerset, lower, {"csc_status": "none",
+                                           "occurred_at": "2026-09-04T15:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    assert "child_protection_referral" not in {s["code"] for s in r.json()["next_steps"]}

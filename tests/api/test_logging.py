@@ -65,5 +65,9 @@ async def test_logs_have_request_ids_and_no_tokens_or_names(
     access = [e for e in lines if e.get("event") == "request" and e.get("method") == "POST"
               and e.get("path") == "/v1/cases"]
     assert access, out
-    assert access[0]["request_id"] == "7d5f0e0c-7a43-4c61-9b3e-0f3d3c2f1a10"
+    # The request id is the service's own (the answer's header); the client's UUID is kept
+    # beside it, labelled, in plain form (attack pass 16, A16-9).
+    assert access[0]["request_id"] == r.headers["x-request-id"]
+    assert access[0]["request_id"] != "7d5f0e0c7a434c619b3e0f3d3c2f1a10"
+    assert access[0]["client_request_id"] == "7d5f0e0c7a434c619b3e0f3d3c2f1a10"
     assert access[0]["status"] == 201

@@ -266,7 +266,8 @@ async def test_the_instance_is_the_request_id_of_the_answer(target: Target) -> N
                                 headers={**target.auth("GET", "/v1/cases"),
                                          "X-Request-ID": sent.hex})
     assert r.status_code == 404
-    assert r.json()["instance"] == f"urn:uuid:{sent}"
+    assert r.json()["instance"] == f"urn:uuid:{uuid.UUID(r.headers['x-request-id'])}"
+    assert r.json()["instance"] != f"urn:uuid:{sent}"  # the service's own id (A16-9)
     assert json.loads(r.text)["type"].endswith("/not-found")
 
 

@@ -13,11 +13,15 @@ reopened Thursday 15 October 10:00 BST (42 days later); the clocks go back on Su
 
 from __future__ import annotations
 
+import pytest
+
+from tests.api.fidelity_support import pin
 from tests.api.integrity_support import audit_of, judge, patch_case, refer_to_marp, steps_of
 from tests.conftest import Tenant
 
 
-async def test_S1_S5_reopening_moves_on_only_what_was_not_yet_overdue(somerset: Tenant) -> None:
+async def test_S1_S5_reopening_moves_on_only_what_was_not_yet_overdue(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """S1 (2.1): "All children supervised by the YJT on statutory orders, will have an
     AssetPlus assessment completed within 4 weeks of start of YJT involvement"; S5 (3.1): a
     high ROSH is discussed with the line manager within 24 hours. Opened Tuesday 1 September
@@ -26,16 +30,20 @@ async def test_S1_S5_reopening_moves_on_only_what_was_not_yet_overdue(somerset: 
     10:00 BST (the discussion overdue, the AssetPlus not), reopened Thursday 15 October 10:00
     BST, 42 days later: the discussion keeps its deadline; the AssetPlus is due 42 days after
     29 September on the wall clock, Tuesday 10 November 10:00 GMT (10:00Z, after the clocks
-    went back), with the move in its note; each reinstatement is audited."""
+    went back), with the move in its note; each reinstatement is audited. Each act is recorded
+    when it happens (a closure recorded later stops no clock before it was made: below)."""
+    pin(monkeypatch, 2026, 9, 1, 11, 30)
     case_id = (await somerset.open_case(opened_at="2026-09-01T10:00:00+01:00"))["data"]["id"]
     await judge(somerset, case_id, "rosh", "high", "2026-09-01T11:00:00+01:00")
     await refer_to_marp(somerset, case_id, "2026-09-01T11:30:00+01:00")
     before = {s["code"]: s for s in await steps_of(somerset, case_id)}
     assert before["complete_assessment"]["due_at"] == "2026-09-29T09:00:00Z"
     assert before["discuss_with_manager"]["due_at"] == "2026-09-02T10:00:00Z"
+    pin(monkeypatch, 2026, 9, 3, 9, 0)
     r = await patch_case(somerset, case_id, {"closed_at": "2026-09-03T10:00:00+01:00",
                                              "closure_reason": "order revoked on appeal"})
     assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 10, 15, 9, 0)
     r = await patch_case(somerset, case_id, {"closed_at": None,
                                              "reopen_reason": "new court order made",
                                              "occurred_at": "2026-10-15T10:00:00+01:00"})
@@ -48,3 +56,29 @@ async def test_S1_S5_reopening_moves_on_only_what_was_not_yet_overdue(somerset: 
     assert after["discuss_with_manager"]["raised_at"] == before["discuss_with_manager"]["raised_at"]
     reinstated = [e for e in await audit_of(somerset, case_id) if e["action"] == "step.reinstate"]
     assert len(reinstated) == len(before)
+
+
+async def test_S1_a_closure_dated_back_stops_no_clock_before_it_was_made(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S1 (2.1): "All children supervised by the YJT on statutory orders, will have an
+    AssetPlus assessment completed within 4 weeks of start of YJT involvement". Opened Thursday
+    1 October 2026 11:00 BST: due Thursday 29 October 11:00 GMT (11:00Z), and on Monday 23
+    November 25 days overdue. The line manager closes the case dated Tuesday 20 October (before
+    it fell due) and reopens it at once: the clock stopped only from when the closure was made,
+    so the AssetPlus comes back with its deadline, still overdue (attack pass 16, A16-20: it came
+    back due the next week, laundered)."""
+    pin(monkeypatch, 2026, 11, 23, 9, 5)
+    case_id = (await somerset.open_case(opened_at="2026-10-01T10:00:00Z"))["data"]["id"]
+    before = {s["code"]: s for s in await steps_of(somerset, case_id)}
+    assert before["complete_assessment"]["due_at"] == "2026-10-29T11:00:00Z"
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-10-20T10:00:00Z",
+                                             "closure_reason": "order ended"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 11, 23, 9, 6)
+    r = await patch_case(somerset, case_id, {"closed_at": None,
+                                             "reopen_reason": "closed in error"})
+    assert r.status_code == 200, r.text
+    after = {s["code"]: s for s in await steps_of(somerset, case_id)}
+    assert after["complete_assessment"]["id"] == before["complete_assessment"]["id"]
+    assert after["complete_assessment"]["due_at"] == "2026-10-29T11:00:00Z"
+    assert after["complete_assessment"]["overdue"] is True

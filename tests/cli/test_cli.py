@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_settings import NoDecode
 
 from app.cli import main
 from app.core import clock
@@ -219,3 +223,94 @@ def test_dev_bad_demo_clock_is_one_line(tmp_path: Path, yjrisk: Any, value: str)
     assert_one_line_user_error(done, "--demo-clock", "offset")
     assert value not in done.stderr
     assert not (tmp_path / ".env").exists()
+
+
+def _json_typed_settings() -> list[str]:
+    """Every setting pydantic-settings reads as JSON (a list or a dict), by its variable name."""
+    names = []
+    for field, info in Settings.model_fields.items():
+        if any(m is NoDecode or isinstance(m, NoDecode) for m in info.metadata):
+            continue
+        origin = typing.get_origin(info.annotation)
+        if origin in (list, dict, set, tuple) or info.annotation in (list, dict):
+            names.append("YJ_" + field.upper())
+    return names
+
+
+def test_the_json_typed_settings_are_found() -> None:
+    """The parametrisation below covers the settings the attack named (A16-2)."""
+    assert {"YJ_EXTRA_CLOSURE_DAYS", "YJ_CALENDAR_CHILD_NAMES_SERVICES",
+            "YJ_WEBHOOK_ALLOWED_PORTS"} <= set(_json_typed_settings())
+
+
+@pytest.mark.parametrize("value", ["notjson", "2027-05-10", "somerset", "[\"a\""])
+@pytest.mark.parametrize("name", _json_typed_settings())
+@pytest.mark.parametrize("source", ["environment", ".env"])
+def test_a_malformed_json_typed_setting_is_one_line(
+    tmp_path: Path, yjrisk: Any, name: str, value: str, source: str
+) -> None:
+    """Attack pass 16, A16-2: ``YJ_EXTRA_CLOSURE_DAYS=notjson`` (or a single date, or
+    ``YJ_CALENDAR_CHILD_NAMES_SERVICES=somerset``) made pydantic-settings raise SettingsError,
+    a 65-line traceback and exit 1. README: "a bad setting ... prints one line starting
+    ``yjrisk:`` and exits with status 2", from the environment or the .env file alike."""
+    if source == ".env":
+        (tmp_path / ".env").write_text(f"{name}={value}\n")
+        done = yjrisk(tmp_path, "tick")
+    else:
+        done = yjrisk(tmp_path, "tick", **{name: value})
+    assert_one_line_user_error(done, name, "invalid")
+    assert value not in done.stderr.replace(name, "")
+
+
+def test_serve_with_a_malformed_setting_is_one_line(tmp_path: Path, yjrisk: Any) -> None:
+    """The same for ``yjrisk serve`` (A16-2: it crashed before reaching the port)."""
+    done = yjrisk(tmp_path, "serve", "--port", "1", YJ_EXTRA_CLOSURE_DAYS="notjson")
+    assert_one_line_user_error(done, "YJ_EXTRA_CLOSURE_DAYS")
+
+
+def test_the_server_process_with_a_malformed_setting_is_one_line(tmp_path: Path) -> None:
+    """``python -m app.core.serve`` (what ``yjrisk serve`` execs into) reads the settings
+    again: a mistake there is the same one line and exit status 2, not a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YJ_")}
+    env |= {"YJ_CALENDAR_CHILD_NAMES_SERVICES": "somerset", "YJ_ENV_FILE": ""}
+    done = subprocess.run([sys.executable, "-m", "app.core.serve", "--port", "1"], env=env,
+                          capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith("yjrisk: setting YJ_CALENDAR_CHILD_NAMES_SERVICES is invalid")
+
+
+def test_dev_writes_the_environments_database_and_secret_into_dot_env(
+    tmp_path: Path, yjrisk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack pass 16, A16-5: ``YJ_DATABASE_URL=... bash scripts/dev.sh`` served that database
+    but wrote the SQLite default into .env, so ``yjrisk tick``/``token`` in the folder used
+    another database. README: dev.sh "writes .env (the dev secret, the database ..., the demo
+    clock), which every yjrisk command run in the project folder reads, so they all use the dev
+    server's database and secret": the environment's database (and secret) go into .env."""
+    monkeypatch.setattr("app.cli._serve", lambda host, port, **_: None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = "sqlite+aiosqlite:///./elsewhere.db"
+    secret = "s" * 40
+    done = yjrisk(tmp_path, "dev", "--port", str(port), YJ_DATABASE_URL=url,
+                  YJ_JWT_SECRET=secret)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "elsewhere.db").is_file()
+    env = (tmp_path / ".env").read_text()
+    assert f"YJ_DATABASE_URL={url}\n" in env
+    assert f"YJ_JWT_SECRET={secret}\n" in env
+    # Later commands in the folder, with nothing in their environment, use that database.
+    tick = yjrisk(tmp_path, "tick")
+    assert tick.returncode == 0, tick.stderr
+    assert tick.stdout.strip() == "escalated 0 overdue steps"
+    token = yjrisk(tmp_path, "token", "--role", "chair", "--sub", "chair-kim",
+                   "--service", "wokingham")
+    assert token.returncode == 0, token.stderr
+    assert not (tmp_path / ".dev" / "yjrisk.db").exists()
+    # A second start without them keeps what .env holds.
+    again = yjrisk(tmp_path, "dev", "--port", str(port))
+    assert again.returncode == 0, again.stderr
+    assert f"YJ_DATABASE_URL={url}\n" in (tmp_path / ".env").read_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 import pytest
@@ -16,6 +16,7 @@ from app.workflows.deadlines import (
     compute_due,
     in_week_due,
     is_valid_form,
+    overdue_at_for,
     parse_form,
 )
 from app.workflows.types import ScheduledPanel
@@ -239,3 +240,39 @@ def test_month_deadlines_never_precede_the_event_and_keep_wall_time(
         assert deadline == intended.astimezone(UTC)
     elif wall_in.fold == 0 and wall_out.utcoffset() == wall_in.utcoffset():
         assert wall_out.time() == wall_in.time()
+
+
+# Instants to the microsecond, with every day's last second over-represented (where the day's
+# end, written to the second, falls before the act itself).
+last_seconds = st.builds(
+    lambda day, micro: (datetime.combine(day, time(23, 59, 59, micro), LONDON)
+                        .astimezone(UTC)),
+    st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31)),
+    st.integers(min_value=0, max_value=999_999))
+
+
+@settings(max_examples=400, deadline=None)
+@given(at=st.one_of(instants, last_seconds),
+       form=st.sampled_from(["immediately", "+1wd-in-week", "next-wd", "+1wd", "+24h", "+1m",
+                             "release-6m", "review-date", "due-date"]))
+@example(at=datetime(2026, 10, 30, 23, 59, 59, 999_999, tzinfo=UTC), form="immediately")
+@example(at=datetime(2026, 10, 31, 23, 59, 59, 999_999, tzinfo=UTC), form="immediately")
+@example(at=datetime(2026, 8, 28, 22, 59, 59, 500_000, tzinfo=UTC), form="release-6m")
+def test_a_step_is_never_overdue_before_it_is_due(at: datetime, form: str) -> None:
+    """Attack pass 16, A16-4: ``new_incident`` at 2026-10-30T23:59:59.999999Z (Wokingham W5,
+    "immediately") gave ``due_at`` 23:59:59.999999Z and ``overdue_at`` 23:59:59Z, overdue
+    before due. For every deadline form, urgent or not, at any instant to the microsecond:
+    ``overdue_at >= due_at``."""
+    inputs = DeadlineInputs(occurred_at=at, expected_release_date=at.date() + timedelta(days=30),
+                            review_date=london_date(at), due_date=london_date(at))
+    found = compute_due(form, inputs, calendar())
+    for urgent in {found.urgent, True, False}:
+        overdue = overdue_at_for(found.due_at, urgent, calendar())
+        if found.due_at is None:
+            assert overdue is None
+        else:
+            assert overdue is not None
+            assert overdue >= found.due_at, (form, urgent, found.due_at, overdue)
+            if urgent:  # never later than the end of the due day's next working day
+                day = calendar().next_working_day_on_or_after(london_date(found.due_at))
+                assert overdue <= max(end_of_day(day), found.due_at)

@@ -12,6 +12,7 @@ from app.core.config import Settings
 from app.main import build_policy_context
 from app.workflows.pack_check import check_pack, never_true
 from app.workflows.packs import PACK_DIR, PackError, load_all_packs, load_pack, read_pack
+from app.workflows.vocabulary import ACTORS, suggest
 
 SEEDS = PACK_DIR / "sources"  # copies of shared/seeds, the policies the packs restate
 WOKINGHAM_FILE = PACK_DIR / "wokingham-pyjs-2024.toml"
@@ -64,15 +65,15 @@ def test_unknown_panel_kind_in_a_condition_is_an_error(tmp_path: Path) -> None:
         load_pack(path)
 
 
-def test_actor_no_role_holds_is_a_warning_with_did_you_mean(tmp_path: Path) -> None:
-    """``actor = "yot_manager"`` loads, with a warning naming the step nobody may complete."""
-    pack = load_pack(_variant(tmp_path, TYPO_ACTOR))
-    lines = [p.line("f") for p in pack.warnings]
-    assert lines == [
-        "f: W5: rules.9.actor: warning: no role holds actor 'yot_manager': nobody may complete "
-        "these steps (did you mean 'duty_manager' or 'line_manager'?)",
-        "f: W5: rules.9.code: warning: nothing can close step code 'report_to_line_manager': "
-        "no role holds its actor, no act closes it and no 'holds' ends it",
+def test_actor_no_role_holds_is_an_error_with_did_you_mean(tmp_path: Path) -> None:
+    """``actor = "yot_manager"`` is refused (attack 17, A17-7: a step nobody can complete is a
+    silent hole, like a misspelt word), naming the role meant and every role."""
+    with pytest.raises(PackError) as caught:
+        load_pack(_variant(tmp_path, TYPO_ACTOR))
+    assert [p.line("f") for p in caught.value.problems] == [
+        "f: W5: rules.9.actor: error: no role holds actor 'yot_manager': nobody may complete "
+        "these steps (did you mean 'chair'?); the roles are case_holder, line_manager, "
+        "duty_manager, chair, panel_admin, action_owner",
     ]
 
 
@@ -105,8 +106,9 @@ def test_cli_pack_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) 
         f"{bad}: W4: rules.8.when.all.0.any.0.event_type_in.1: error: unknown event type "
         "'new_incidnet' "
         "(did you mean 'new_incident'?)",
-        f"{bad}: W5: rules.9.actor: warning: no role holds actor 'yot_manager': nobody may "
-        "complete these steps (did you mean 'duty_manager' or 'line_manager'?)",
+        f"{bad}: W5: rules.9.actor: error: no role holds actor 'yot_manager': nobody may "
+        "complete these steps (did you mean 'chair'?); the roles are case_holder, "
+        "line_manager, duty_manager, chair, panel_admin, action_owner",
         f"{bad}: W5: rules.9.code: warning: nothing can close step code "
         "'report_to_line_manager': no role holds its actor, no act closes it and no 'holds' "
         "ends it",
@@ -226,8 +228,9 @@ def _example_variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
     for old, new in edits:
         assert old in text, old
         text = text.replace(old, new, 1)
-    path = tmp_path / "example-yjs.toml"
-    path.write_text(text)
+    # Its own pack id: a copy of a bundled pack's version is refused as loaded twice (A17-4).
+    path = tmp_path / "example-owner.toml"
+    path.write_text(text.replace('id = "example-yjs"', 'id = "example-owner"', 1))
     return path
 
 
@@ -262,3 +265,73 @@ def test_a_deadline_number_out_of_range_says_so(tmp_path: Path) -> None:
         read_pack(path)
     assert "the number 99999999 is out of range (+Nwd takes N up to 999)" in str(raised.value)
     assert "unknown deadline form" not in str(raised.value)
+
+
+def test_a17_7_messages_a_policy_owner_can_act_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-7: the mistakes a non-programmer makes, each said in words they can act
+    on: the policy's own word for a role ("case manager", "team leader", "YJT manager") offers
+    the role it means and is an error (exit 1), a single word where a list is wanted says
+    "write a list", a path names ``after`` once, and an unknown trigger has a did-you-mean."""
+    path = _example_variant(tmp_path, ('actor = "case_holder"', 'actor = "case_manager"'))
+    assert main(["pack", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert (f"{path}: X1: rules.0.actor: error: no role holds actor 'case_manager': nobody may "
+            "complete these steps (did you mean 'case_holder'?)") in out
+    assert "no errors" not in out
+    for word, role in (("case worker", "case_holder"), ("YOT worker", "case_holder"),
+                       ("team leader", "line_manager"), ("operational manager", "chair"),
+                       ("YJT manager", "chair")):
+        assert suggest(word, ACTORS) == f" (did you mean {role!r}?)", word
+    path = _example_variant(tmp_path, ('{ level_in = ["very_high"] }',
+                                       '{ level_in = "very_high" }'))
+    assert main(["pack", "check", str(path)]) == 1
+    assert ("checks.0.when: error: condition.all[1].level_in: 'level_in' takes a list: write "
+            'level_in = ["very_high"], not "very_high"') in capsys.readouterr().out
+    path = _example_variant(tmp_path, ('levels = ["high", "very_high"] } } }',
+                                       'levels = ["high", "very high"] } } }'))
+    assert main(["pack", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "after.after" not in out
+    assert ("register.when: error: holds.any[0].after.any_rating_in.levels.1: 'very high' is "
+            "not allowed in 'after.any_rating_in'") in out
+    assert "(did you mean 'very_high' or 'high'?)" in out
+    path = _example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "judgment_recorded"'))
+    assert main(["pack", "check", str(path)]) == 1
+    assert ("X1: rules.0.trigger: error: unknown trigger 'judgment_recorded' (did you mean "
+            "'judgement_recorded'?)") in capsys.readouterr().out
+
+
+def test_a17_7_pack_check_says_how_a_case_reaches_a_panel_without_a_panel_referral_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-7: the core ``panel`` referral, declared or not, is a way onto any
+    panel's agenda (app/domain/panels.py); a pack with panels that does not declare it is
+    told so, and that its own to_panel kinds do not put a case on the agenda."""
+    path = _example_variant(tmp_path, ('[[referral_kinds]]\nid = "panel"',
+                                       '[[referral_kinds]]\nid = "panel_request"'))
+    assert main(["pack", "check", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{path}: -: referral_kinds: warning: a case goes onto this pack's panel only through a "
+        "submitted 'panel' referral (the core kind, not declared here: it closes no step) or by "
+        "being on the register; referral kind(s) ['panel_request'] with to_panel = true do not "
+        "put a case on the agenda; declare [[referral_kinds]] id = \"panel\" (to_panel = true) "
+        "to set what it closes")
+
+
+def test_a17_7_a_pack_without_register_is_told_its_panel_hears_only_panel_referrals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-7 (the tester's Northvale pack): no ``[register]`` and no declared
+    ``panel`` kind: the only way onto its panel is a submitted core ``panel`` referral."""
+    register = (EXAMPLE_FILE.read_text().split("[register]\n", 1)[1].split("\n\n", 1)[0])
+    path = _example_variant(tmp_path, ("[register]\n" + register + "\n", ""),
+                            ('[[referral_kinds]]\nid = "panel"',
+                             '[[referral_kinds]]\nid = "panel_request"'))
+    assert main(["pack", "check", str(path)]) == 0
+    assert (f"{path}: -: referral_kinds: warning: a case goes onto this pack's panel only "
+            "through a submitted 'panel' referral (the core kind, not declared here: it closes "
+            "no step); the pack has no [register], so no rating puts a case on it; referral "
+            "kind(s) ['panel_request'] with to_panel = true do not put a case on the agenda"
+            ) in capsys.readouterr().out

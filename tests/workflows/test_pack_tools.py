@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.workflows.packs import PACK_DIR, load_packs
+from app.workflows.packs import PACK_DIR, PackError, load_packs
 from app.workflows.render import (
     deadline_words,
     local_sentences,
@@ -51,8 +51,9 @@ def test_cli_pack_test_reports_each_difference_and_exits_1(
     assert main(["pack", "test", "example-yjs", str(path)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert f"{path}: FAIL X5: a parent or carer poses a risk (the pack's own event type)" in out
-    assert ("    child_protection_referral: due 2026-09-01T22:59:59+00:00, expected "
-            "2026-09-02T22:59:59+00:00") in out
+    # In London time with the offset, as the owner wrote it (A17-3).
+    assert ("    child_protection_referral: due 2026-09-01T23:59:59+01:00, expected "
+            "2026-09-02T23:59:59+01:00") in out
     assert "    record_incident: not expected, but asked for" in out
     assert out[-1] == "2 scenario(s) failed"
 
@@ -165,3 +166,163 @@ def test_binary_files_are_one_line_exit_2_for_check_render_and_test(
     _one_user_error(main(["pack", "check", str(PACK_DIR / "example-yjs.toml"),
                           "--source", str(source)]), capsys)
     _one_user_error(main(["pack", "render", "example-yjs", "-o", str(tmp_path)]), capsys)
+
+
+def _scenarios(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "scen.toml"
+    path.write_text('pack = "example-yjs"\n\n' + body)
+    return path
+
+
+_FIRST = """[[scenarios]]
+name = "X5 first"
+[scenarios.act]
+trigger = "case_event"
+occurred_at = 2026-08-28T15:30:00+01:00
+data = { type = "parent_carer_risk" }
+[[scenarios.expect]]
+code = "child_protection_referral"
+"""
+
+
+def test_a17_3_a_time_without_offset_is_one_line_naming_file_scenario_field_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-3: ``occurred_at = 2026-10-23T18:00:00`` (a local time, as an owner
+    writes "6 pm") crashed ``pack test`` with a traceback; an ``expect.due`` without offset was
+    silently read as UTC. Both are refused: one ``yjrisk:`` line naming the file, the scenario
+    and the field, with the time to write (London's offset that day, or UTC), exit 2."""
+    path = _scenarios(tmp_path, _FIRST + """
+[[scenarios]]
+name = "naive act"
+[scenarios.act]
+trigger = "case_event"
+occurred_at = 2026-10-23T18:00:00
+data = { type = "parent_carer_risk" }
+[[scenarios.expect]]
+code = "child_protection_referral"
+due = 2026-10-26T23:59:59
+
+[[scenarios]]
+name = "naive panel"
+panels = [{ kind = "risk_panel", scheduled_for = 2026-11-03T10:00:00 }]
+[scenarios.act]
+trigger = "case_event"
+occurred_at = 2026-10-23T18:00:00Z
+data = { type = "parent_carer_risk" }
+""")
+    line = _one_user_error(main(["pack", "test", "example-yjs", str(path)]), capsys)
+    assert line == (
+        f"yjrisk: {path}: scenarios.1.act.occurred_at (scenario 'naive act'): "
+        "2026-10-23T18:00:00 has no offset: write the time with its offset, "
+        "2026-10-23T18:00:00+01:00 (London time that day) or 2026-10-23T17:00:00Z (UTC); "
+        "scenarios.1.expect.0.due (scenario 'naive act'): 2026-10-26T23:59:59 has no offset: "
+        "write the time with its offset, 2026-10-26T23:59:59+00:00 (London time that day) or "
+        "2026-10-26T23:59:59Z (UTC); scenarios.2.panels.0.scheduled_for (scenario 'naive "
+        "panel'): 2026-11-03T10:00:00 has no offset: write the time with its offset, "
+        "2026-11-03T10:00:00+00:00 (London time that day) or 2026-11-03T10:00:00Z (UTC)")
+
+
+def test_a17_3_an_act_the_engine_cannot_evaluate_fails_its_scenario_not_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-3: whatever an act's data holds, the other scenarios are still reported
+    and the bad one fails with why: never a traceback."""
+    path = _scenarios(tmp_path, _FIRST + """
+[[scenarios]]
+name = "actions not a list"
+[scenarios.act]
+trigger = "panel_decision"
+occurred_at = 2026-08-27T10:00:00+01:00
+data = { actions = 3 }
+""")
+    assert main(["pack", "test", "example-yjs", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    out = captured.out.splitlines()
+    assert out[0] == f"{path}: ok   X5 first"
+    assert out[1] == f"{path}: FAIL actions not a list"
+    assert out[2].startswith("    scenarios.1: the act cannot be evaluated: ")
+
+
+def test_a17_5_scenario_words_are_checked_against_the_packs_vocabulary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-5: a misspelt event type, a level that does not exist, a step code no
+    rule of the pack creates (in ``not_expected`` or ``expect``) made scenarios "ok" that
+    proved nothing. Each is a failure of its scenario, with a did-you-mean, and it is not
+    run; the other scenarios still run."""
+    path = _scenarios(tmp_path, _FIRST + """
+[[scenarios]]
+name = "typo in event type"
+not_expected = ["child_protection_referral"]
+[scenarios.act]
+trigger = "case_event"
+occurred_at = 2026-10-23T18:00:00+01:00
+data = { type = "parent_carer_rsik" }
+
+[[scenarios]]
+name = "level typo"
+not_expected = ["child_protection_refferal"]
+[scenarios.act]
+trigger = "judgement_recorded"
+occurred_at = 2026-09-03T10:00:00+01:00
+data = { domain = "swb", level = "very high" }
+[[scenarios.expect]]
+code = "discus_with_manager"
+actor = "case_manager"
+""")
+    assert main(["pack", "test", "example-yjs", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{path}: ok   X5 first",
+        f"{path}: FAIL typo in event type",
+        "    scenarios.1.act.data.type: unknown event type 'parent_carer_rsik' (did you mean "
+        "'parent_carer_risk'?)",
+        "    not run: the scenario names words the pack does not have, so it cannot mean what "
+        "it says",
+        f"{path}: FAIL level typo",
+        "    scenarios.2.act.data.level: unknown level 'very high' (did you mean 'very_high' "
+        "or 'high'?)",
+        "    scenarios.2.expect.0.code: no rule of the pack creates step code "
+        "'discus_with_manager' (did you mean 'discuss_with_manager'?)",
+        "    scenarios.2.expect.0.actor: unknown actor 'case_manager' (did you mean "
+        "'case_holder'?)",
+        "    scenarios.2.not_expected.0: no rule of the pack creates step code "
+        "'child_protection_refferal' (did you mean 'child_protection_referral'?)",
+        "    not run: the scenario names words the pack does not have, so it cannot mean what "
+        "it says",
+        "2 scenario(s) failed",
+    ]
+
+
+def test_a17_4_pack_check_refuses_two_versions_on_one_date_as_the_service_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-4: ``pack check`` said "no errors" for two versions with the same
+    ``effective_from``, which the service then refused to start with. It makes the start-up's
+    own version checks (the same code), with the bundled packs counted."""
+    text = (PACK_DIR / "example-yjs.toml").read_text().replace(
+        'id = "example-yjs"', 'id = "northvale"', 1)
+    first, second = tmp_path / "northvale.toml", tmp_path / "northvale@2.toml"
+    was = 'version = "1.0"\neffective_from = 2025-01-01'
+    first.write_text(text.replace(was, 'version = "1"\neffective_from = 2026-09-01', 1))
+    second.write_text(text.replace(was, 'version = "2"\neffective_from = 2026-09-01', 1))
+    assert main(["pack", "check", str(first), str(second)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{second}: -: effective_from: error: two versions of northvale come into force on the "
+        "same date (2026-09-01: version '1' and version '2'); give each version its own "
+        "effective_from"]
+    from app.core.config import Settings
+    from app.main import build_policy_context
+    with pytest.raises(PackError, match="come into force on the same date"):
+        build_policy_context(Settings(packs_dir=tmp_path))
+    second.write_text(text.replace(was, 'version = "2"\neffective_from = 2026-10-01', 1))
+    assert main(["pack", "check", str(first), str(second)]) == 0
+    capsys.readouterr()
+    copy = tmp_path / "copy" / "example-yjs.toml"
+    copy.parent.mkdir()
+    copy.write_text((PACK_DIR / "example-yjs.toml").read_text())
+    assert main(["pack", "check", str(copy)]) == 1
+    assert "version '1.0' is loaded twice" in capsys.readouterr().out
+    assert main(["pack", "check", str(PACK_DIR / "example-yjs.toml")]) == 0

@@ -171,7 +171,7 @@ def _write(tmp_path: Path, text: str, name: str = "exeter-yjs-2025.toml") -> Pat
         ('{ level_in = ["high", "very_high"] }', '{ levle_in = ["high"] }',
          r"rules\.0\.when \(rule X1\): .*unknown condition atom 'levle_in' .*mean level_in"),
         ('{ level_in = ["high", "very_high"] }', '{ level_in = ["hihg"] }',
-         r"rules\.0\.when \(rule X1\): .*bad argument .*'level_in'"),
+         r"rules\.0\.when \(rule X1\): .*'hihg' is not allowed in 'level_in'.*did you mean 'high'"),
         ('deadline = "+3wd"', 'deadline = "+3 working days"',
          r"rules\.0\.deadline \(rule X1\): .*unknown deadline form '\+3 working days'"),
         ('trigger = "judgement_recorded"', 'trigger = "judgment_recorded"',
