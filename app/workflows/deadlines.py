@@ -35,6 +35,7 @@ from app.workflows.calendar import (
     WorkingCalendar,
     end_of_day,
     london_date,
+    london_text,
     require_aware,
     start_of_day,
 )
@@ -380,7 +381,7 @@ def next_panel_deadline(
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
     day = next_cadence_day(cadence, occurred, cal)
     return Due(end_of_day(day), awaiting_panel_date=True, note=(
-        f"Due at the next {kind} ({cadence.text}): {day.isoformat()}; none "
+        f"Due at the next {kind} ({cadence.text}): {london_text(day)}; none "
         "booked yet, so the first panel booked sets the date."))
 
 
@@ -399,7 +400,7 @@ def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
     if due < occurred:
         # Never due before the event: the six-month point has passed, so it is due now.
         return Due(occurred, urgent=True, note=(
-            f"Six months before release passed on {point.isoformat()}: due at once."))
+            f"Six months before release passed on {london_text(point)}: due at once."))
     return Due(due)
 
 
