@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -39,7 +40,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
-from app.domain.history import RecordChange
+from app.domain.history import RecordChange, note_case_act
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
@@ -378,14 +379,29 @@ async def custody_move_recorded(session: AsyncSession, case: Case, event_type: s
     return False
 
 
+async def _custody_changed_after(session: AsyncSession, case: Case, at: datetime) -> bool:
+    """Whether the case's ``in_custody`` was changed by an act dated after ``at`` (a ``PATCH``
+    or the CMS's upsert, in the field-change history at the act's ``occurred_at``; rows from
+    before that column, at their recording; not the case's opening, which is no move): the
+    latest custody move by date is that change, not a custody event dated before it (attack
+    pass 16, A16-1)."""
+    when = sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at))
+    rows = await session.exec(select(RecordChange.changes).where(
+        RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+        col(RecordChange.created).is_(False), when > at))
+    return any("in_custody" in (changes or {}) for changes in rows)
+
+
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
     (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
     event's own lines have asked for what a move into or out of custody needs; the same move
     recorded by ``PATCH in_custody`` asks for it on the change). A move dated before another
-    custody event already recorded changes nothing now: ``in_custody`` is where the latest move
-    by date left the child, not the one typed in last (attack pass 15, A15-14: a release dated
-    25 August typed in after an entry of 26 August took the child out of custody)."""
+    custody event, or a change of ``in_custody`` by ``PATCH`` or upsert, already recorded
+    changes nothing now: ``in_custody`` is where the latest move by date left the child, not
+    the one typed in last (attack pass 15, A15-14: a release dated 25 August typed in after an
+    entry of 26 August took the child out of custody; attack pass 16, A16-1: likewise after a
+    ``PATCH in_custody: true`` of 28 August)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None or case.in_custody == in_custody:
@@ -394,12 +410,14 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
         col(CaseEvent.case_id) == case.id, col(CaseEvent.id) != event.id,
         col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
         col(CaseEvent.occurred_at) > event.occurred_at).limit(1))).first()
-    if later is not None:
+    if later is not None or await _custody_changed_after(session, case, event.occurred_at):
         return None
     changes = {"in_custody": [case.in_custody, in_custody]}
     case.in_custody = in_custody
     case.updated_at = utcnow()
     session.add(case)
+    # The change is the event's, at its date, in the field-change history.
+    note_case_act(session, case.id, event.occurred_at)
     await session.flush()
     return await policy.run(
         wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))
