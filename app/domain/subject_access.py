@@ -114,6 +114,32 @@ PEOPLE_WORDS = frozenset({
     "defendants", "person", "persons", "people", "others", "names", "sibling", "siblings",
     "relative", "relatives", "referrer", "reporter",
 })
+# Inside ``details`` (free data a CMS sends), a key one of whose words is one of these holds a
+# third party's contact or the person who made contact: "contact", "referrer_phone", "mobile",
+# "email", "home_address" (attack pass 17, A17-9: "contact": "Mrs Patel, 07700 900123" was
+# disclosed). Only inside ``details``: the case record's own ``contact_level`` is the child's.
+CONTACT_WORDS = frozenset({
+    "contact", "contacts", "referrer", "referrers", "phone", "phones", "mobile", "mobiles",
+    "telephone", "tel", "email", "emails", "mail", "address", "addresses", "postcode",
+})
+# Of those, the keys whose values are only a channel (a number, an e-mail address, a postal
+# address): redacted, but not taken as names to look for in free text ("High Street").
+CHANNEL_WORDS = frozenset({
+    "phone", "phones", "mobile", "mobiles", "telephone", "tel", "email", "emails", "mail",
+    "address", "addresses", "postcode",
+})
+# A UK telephone number in any text (0 or +44/0044 then 9 or 10 more digits, spaces, dashes or
+# dots between them, an area code in brackets, "+44 (0)"), and an e-mail address: third
+# parties' contact details (A17-9). Not inside a longer run of letters, digits or dashes (ids,
+# hashes, times).
+PHONE = regex.compile(
+    r"(?<![\w+\-.:/])(?:(?:\+|00)44[ \-.]?(?:\(0\)[ \-.]?)?|\(0(?=\d{2,4}\))|0)"
+    r"\d(?:\)?[ \-.]?\d){8,9}(?![\w\-:/]|\.\d)")
+EMAIL = regex.compile(
+    r"(?<![\w.+\-])[\w.+\-']+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)+(?![\w\-@])")
+# Keys holding staff or record identifiers, never a third party's contact details.
+_IDENTIFIER = regex.compile(r"(?:^|_)(?:id|ids|by|actor|sub|hash)$")
+TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "sir", "dame"})
 # What is typed under a third-party key when there is nobody to name: not looked for in free
 # text (the value itself is still redacted), nor is a name part that is one of these.
 NOT_NAMES = frozenset({
@@ -149,27 +175,57 @@ _CAMEL = regex.compile(r"(?<=[\p{Ll}\p{N}])(?=\p{Lu})")
 
 
 @lru_cache(maxsize=4096)
-def third_party_key(key: str) -> bool:
-    """Whether a ``details`` key holds other people's personal data: one of
-    ``THIRD_PARTY_KEYS``, or a key with a word in ``PEOPLE_WORDS`` (words split at anything but
-    letters and digits and at camelCase humps, compared casefolded)."""
-    words = [w for w in _KEY_WORDS.split(_CAMEL.sub("_", key).casefold()) if w]
-    return "_".join(words) in THIRD_PARTY_KEYS or any(w in PEOPLE_WORDS for w in words)
+def _key_words(key: str) -> tuple[str, ...]:
+    return tuple(w for w in _KEY_WORDS.split(_CAMEL.sub("_", key).casefold()) if w)
 
 
-def _recorded_names(value: Any, key: str = "") -> Iterable[str]:
+def third_party_key(key: str, free: bool = False) -> bool:
+    """Whether a key holds other people's personal data: one of ``THIRD_PARTY_KEYS``, or a
+    key with a word in ``PEOPLE_WORDS`` (words split at anything but letters and digits and at
+    camelCase humps, compared casefolded); inside free data (``free``: ``details``) also a key
+    with a word in ``CONTACT_WORDS`` ("contact", "referrer_phone", "email")."""
+    words = _key_words(key)
+    return ("_".join(words) in THIRD_PARTY_KEYS or any(w in PEOPLE_WORDS for w in words)
+            or (free and any(w in CONTACT_WORDS for w in words)))
+
+
+def _channel_key(key: str) -> bool:
+    """A contact key that holds only a channel (phone, e-mail, address), not a name."""
+    words = _key_words(key)
+    return (any(w in CHANNEL_WORDS for w in words)
+            and not any(w in PEOPLE_WORDS or w in ("contact", "contacts") for w in words))
+
+
+def _contact_names(value: Any) -> Iterable[str]:
+    """The names in a contact value ("Mrs Patel, 07700 900123"): its telephone numbers and
+    e-mail addresses taken out, split at commas, semicolons, slashes and lines, titles left
+    out."""
+    for text in _strings(value):
+        text = EMAIL.sub(" ", PHONE.sub(" ", text))
+        for piece in regex.split(r"[,;/\n()]+", text):
+            words = [w for w in piece.split() if w.casefold().strip(".") not in TITLES]
+            if words:
+                yield " ".join(words)
+
+
+def _recorded_names(value: Any, key: str = "", free: bool = False) -> Iterable[str]:
     """Strings recorded under third-party keys (and in objects marked as third-party),
-    taken as names of third parties."""
+    taken as names of third parties; under a contact key inside ``details``, the names in it
+    (not a bare telephone number, e-mail or postal address)."""
     if isinstance(value, dict):
         marked = value.get("third_party") is True
+        inside = free or key == "details"
         for k, v in value.items():
             if marked or third_party_key(k):
                 yield from _strings(v)
+            elif third_party_key(k, inside):
+                if not _channel_key(k):
+                    yield from _contact_names(v)
             else:
-                yield from _recorded_names(v, k)
+                yield from _recorded_names(v, k, inside)
     elif isinstance(value, list):
         for v in value:
-            yield from _recorded_names(v, key)
+            yield from _recorded_names(v, key, free)
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -224,12 +280,24 @@ class _Redactor:
         self.done.append({"path": f"{path}.{unique}", "reason": "names a third party (in a key)"})
         return unique
 
+    def _contact_details(self, text: str, path: str) -> str:
+        """``text`` with UK telephone numbers and e-mail addresses redacted (A17-9)."""
+        text, phones = PHONE.subn(REDACTED, text)
+        if phones:
+            self.done.append({"path": path, "reason": "a telephone number (third-party "
+                                                      "personal data)"})
+        text, emails = EMAIL.subn(REDACTED, text)
+        if emails:
+            self.done.append({"path": path, "reason": "an e-mail address (third-party "
+                                                      "personal data)"})
+        return text
+
     def walk(self, value: Any, path: str, key: str = "", free: bool = False) -> Any:
         """The value with third-party data redacted (a copy). ``free``: inside free text
         (``details``, or the value of a ``FREE_TEXT`` key)."""
         if not self.active:
             return value
-        if third_party_key(key) and value not in (None, [], {}, ""):
+        if third_party_key(key, free) and value not in (None, [], {}, ""):
             # The key as shown: a key of free data naming the victim is itself redacted.
             shown = (self._free.replace(key, REDACTED) if free else None) or key
             return self._mark(path, f"third-party personal data ({shown})")
@@ -251,6 +319,8 @@ class _Redactor:
             if leave:
                 self.done.append({"path": path, "reason": "a member of staff's leave "
                                                           "(third-party personal data)"})
+            if not _IDENTIFIER.search(key.casefold() if isinstance(key, str) else ""):
+                value = self._contact_details(value, path)
             finder = self._free if free or key in FREE_TEXT else self._everywhere
             redacted = finder.replace(value, REDACTED)
             if redacted is not None:

@@ -735,15 +735,27 @@ async def record(
     return status
 
 
+# Who switches a subscription off when its receiver answers 410 Gone (the audit's actor).
+DELIVERER = Principal(sub="system:webhook-worker", roles=frozenset({"system"}), service=None)
+GONE_REASON = "receiver answered 410 Gone"
+
+
 async def _gone(session: AsyncSession, subscription_id: uuid.UUID, now: datetime) -> None:
     """The receiver answered 410 Gone: deactivate the subscription and its pending work."""
     subscription = await session.get(WebhookSubscription, subscription_id, with_for_update=True)
     if subscription is None or not subscription.active:
         return
-    _deactivate(subscription, now, "receiver answered 410 Gone")
+    _deactivate(subscription, now, GONE_REASON)
     session.add(subscription)
     await session.flush()
     await _fail_pending(session, subscription_id, "subscription deactivated (410 Gone)")
+    # A change of state as an admin's DELETE is, so in the service's audit chain as that is
+    # (attack pass 16, A16-13), sealed in this transaction with the deactivation.
+    await record_audit(
+        session, DELIVERER, "webhook.gone", "webhook_subscription", subscription.id,
+        service_id=subscription.service_id, role="system", reason=GONE_REASON,
+        change={"active": False, "url": subscription.url}, at=now,
+    )
     log.warning("webhooks.subscription_gone", subscription_id=str(subscription_id))
 
 

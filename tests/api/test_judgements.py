@@ -24,7 +24,7 @@ import pytest
 import app.domain.common as common
 from app.core import clock
 from app.core.config import Settings
-from tests.api.fidelity_support import with_matrix
+from tests.api.fidelity_support import pin, with_matrix
 from tests.api.integrity_support import assert_problem, heard_by_marp
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.conftest import Tenant, make_tenant
@@ -258,11 +258,53 @@ async def test_M4_in_care_or_in_need_swb_below_medium(wokingham: Tenant, csc: st
     case = (await wokingham.open_case(csc_status=csc))["data"]
     r = await judge(wokingham, case["id"], domain="swb", level="low")
     problem_type(r, 422, "rationale-required")
-    medium = await judged(wokingham, case["id"], domain="swb", level="medium")
+    other = (await wokingham.open_case(csc_status=csc))["data"]
+    medium = await judged(wokingham, other["id"], domain="swb", level="medium")
     assert "acknowledge_rating_rationale" not in codes(medium["next_steps"])
     ok = await judged(wokingham, case["id"], domain="swb", level="low",
                       rationale="Plan ended; settled placement.")
     assert the_step(ok["next_steps"], "acknowledge_rating_rationale")["policy"]["rule"] == "M4"
+
+
+async def test_M3_a_later_lowering_after_progress_needs_no_starting_rationale(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """M3 (attack 17, A17-16), "ROSH for knife offences": "a child who is involved with weapon
+    related offending or incidents is likely to have a starting ROSH of at least medium ... if
+    the context and circumstances of the child are such that the case worker assesses their
+    initial ROSH to be low, this must be clearly explained in the evidence box and the line
+    manager must also acknowledge the rationale". Starting ROSH medium on Mon 5 Oct 2026; after
+    progress, low on Mon 15 Mar 2027 is an ordinary re-classification: no rationale, no
+    acknowledgement. The starting judgement low still needs both (test above)."""
+    pin(monkeypatch, 2027, 3, 15, 12, 0)
+    case = (await wokingham.open_case(weapon_related=True,
+                                      opened_at="2026-10-01T09:00:00+01:00"))["data"]
+    await judged(wokingham, case["id"], domain="rosh", level="medium", impact="major",
+                 likelihood="possible", occurred_at="2026-10-05T10:00:00+01:00")
+    later = await judged(wokingham, case["id"], domain="rosh", level="low", impact="minor",
+                         likelihood="unlikely", occurred_at="2027-03-15T10:00:00Z")
+    assert later["data"]["rationale"] is None
+    assert "acknowledge_rating_rationale" not in codes(later["next_steps"])
+
+
+@pytest.mark.parametrize(("csc", "start", "lower"), [
+    ("cin", "medium", "low"), ("cic", "medium", "low"), ("cp", "high", "medium")])
+async def test_M4_a_later_lowering_after_progress_needs_no_starting_rationale(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch, csc: str, start: str,
+        lower: str) -> None:
+    """M4 (attack 17, A17-16), "SWB for children open to Children Social Care": "a child who is on
+    a Child Protection plan is likely to have a starting SWB concern of at least high ... For
+    children in care (CIC) or children in need (CIN), it is expected that the initial SWB concern
+    assessment is likely to be at least medium." The starting SWB at the floor on Mon 5 Oct 2026;
+    a lower SWB after progress on Mon 15 Mar 2027 needs no starting rationale."""
+    pin(monkeypatch, 2027, 3, 15, 12, 0)
+    case = (await wokingham.open_case(csc_status=csc,
+                                      opened_at="2026-10-01T09:00:00+01:00"))["data"]
+    await judged(wokingham, case["id"], domain="swb", level=start,
+                 occurred_at="2026-10-05T10:00:00+01:00")
+    later = await judged(wokingham, case["id"], domain="swb", level=lower,
+                         occurred_at="2027-03-15T10:00:00Z")
+    assert later["data"]["rationale"] is None
+    assert "acknowledge_rating_rationale" not in codes(later["next_steps"])
 
 
 @pytest.mark.parametrize("level", ["medium", "high", "very_high"])

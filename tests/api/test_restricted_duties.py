@@ -317,3 +317,39 @@ async def test_S18_line_managers_overdue_panel_action_reaches_a_duty_manager_off
     _no_case_data(done)
     assert "uncle" not in done.text
     assert done.json()["data"]["completed_by"] == "duty_manager-5"
+
+
+async def test_A16_10_a_bare_duty_completed_inside_a_closed_period_is_told_no_closure_date(
+    somerset: Tenant
+) -> None:
+    """A chair off the list completes the S23 notification (it outlives the case's closure)
+    dated inside a period the case was closed: 422 occurred-before-bound naming "the case's
+    reopening", without when the case closed or reopened (attack pass 16, A16-10); a chair on
+    the list is told when it closed."""
+    case = (await somerset.open_case())["data"]
+    manager, base = somerset.auth("line_manager"), f"/v1/cases/{case['id']}"
+    r = await somerset.client.post(f"{base}/events", headers=somerset.auth("case_holder"), json={
+        "type": "charged", "occurred_at": "2026-08-28T12:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    [notify] = [s for s in r.json()["next_steps"] if s["code"] == "notify_serious_incident"]
+    etag = (await somerset.client.get(base, headers=manager)).headers["ETag"]
+    r = await somerset.client.patch(base, json={"access": {"allowed_staff": [*HOLDERS,
+                                                                          "chair-1"]}},
+                                    headers={**manager, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    for body in ({"closed_at": "2026-08-29T10:00:00Z", "closure_reason": "Order ended"},
+                 {"closed_at": None, "reopen_reason": "New order"}):
+        etag = (await somerset.client.get(base, headers=manager)).headers["ETag"]
+        r = await somerset.client.patch(base, json=body, headers={**manager, "If-Match": etag})
+        assert r.status_code == 200, r.text
+    r = await somerset.client.post(
+        f"/v1/next-steps/{notify['id']}/complete", headers=somerset.auth(*OUTSIDE_CHAIR),
+        json={"note": "Submitted.", "occurred_at": "2026-08-30T10:00:00Z"})
+    problem = assert_problem(r, 422)
+    assert problem["bound"] == {"field": "occurred_at", "name": "the case's reopening"}
+    assert "2026-08-29" not in r.text
+    assert datetime.now(UTC).date().isoformat() not in r.text
+    own = await somerset.client.post(
+        f"/v1/next-steps/{notify['id']}/complete", headers=somerset.auth("chair", "chair-1"),
+        json={"note": "Submitted.", "occurred_at": "2026-08-30T10:00:00Z"})
+    assert "2026-08-29T10:00:00Z" in assert_problem(own, 422)["bound"]["name"]

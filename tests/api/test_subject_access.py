@@ -230,7 +230,7 @@ async def test_a_redacted_key_is_not_named_in_the_list_of_redactions(
     assert r.status_code == 201, r.text
     r = await client.post(f"/v1/cases/{case}/referrals", headers=holder, json={
         "kind": "child_protection", "details": {"notes": "Quint household",
-                                                 "zebedee": {"contact": "key named"}}})
+                                                 "zebedee": {"role": "key named"}}})
     assert r.status_code == 201, r.text
     for fmt in ("json", "html"):
         r = await client.get(_url(case), params={"format": fmt},
@@ -241,7 +241,8 @@ async def test_a_redacted_key_is_not_named_in_the_list_of_redactions(
     paths = [d["path"] for d in (await client.get(
         _url(case), headers=somerset.auth("line_manager"))).json()["data"]["redactions"]]
     assert f"cases[0].referrals[0].details.{REDACTED}" in paths
-    assert f"cases[0].referrals[0].details.{REDACTED}.contact" not in paths  # value kept
+    # value kept ("role", not "contact": a contact key is third-party data since A17-9)
+    assert f"cases[0].referrals[0].details.{REDACTED}.role" not in paths
 
 
 async def test_html_export_is_sent_with_a_strict_content_security_policy(

@@ -332,3 +332,60 @@ async def test_another_child_with_the_childs_own_name_does_not_hide_it(
         "type": "new_incident", "details": {"summary": "Liam Hart says sorry."}})
     doc = await _export(client, somerset, case_id)
     assert doc["cases"][0]["events"][-1]["details"] == {"summary": "Liam Hart says sorry."}
+
+
+async def test_a_third_partys_contact_details_are_redacted_in_json_and_html(
+    client: httpx.AsyncClient, somerset: Tenant, case: str
+) -> None:
+    """Attack pass 17, A17-9: a referral's ``details`` carrying ``"contact": "Mrs Patel, 07700
+    900123"`` was disclosed verbatim. Somerset 6.4: "the child has the right to access their
+    case file in line with GDPR legislation. This may be particularly relevant where concerns
+    relating to the child and/or their parent/carer may place them or others at risk"; UK GDPR
+    Art. 15(4). Contact-type keys are third-party data, and a UK telephone number or e-mail
+    address anywhere in free text is redacted and listed; the referrer's name found under a
+    contact key is redacted in other free text too. Times, ids and the child's data stay."""
+    r = await client.post(f"/v1/cases/{case}/referrals", headers=somerset.auth("case_holder"),
+                          json={"kind": "child_protection", "details": {
+                              "summary": "Concerns raised by the school.",
+                              "contact": "Mrs Patel, 07700 900123",
+                              "referrer": {"phone": "+44 (0)20 7946 0018"},
+                              "mobile": "07700900456", "telephone": "0117-496-0123",
+                              "email": "a.patel@example.org",
+                              "address": "12 High Street, Taunton TA1 1AA"}})
+    assert r.status_code == 201, r.text
+    await _post(client, somerset, f"/v1/cases/{case}/events", {
+        "type": "change_of_circumstances", "details": {
+            "summary": "Aunt on 07700 900789 or jo.bloggs@example.com; Mrs Patel rang at "
+                       "10:00 on 2026-09-10."}})
+    await _post(client, somerset, f"/v1/cases/{case}/oversight",
+                {"note": "Call back on (01632) 960 001 about Liam."}, role="line_manager")
+    leaked = ("Patel", "07700", "7946", "960 001", "496-0123", "example.org", "example.com",
+              "High Street", "TA1")
+    doc = await _export(client, somerset, case)
+    text = str(doc["cases"])
+    for value in leaked:
+        assert value not in text, value
+    first = doc["cases"][0]
+    details = next(f["details"] for f in first["referrals"]
+                   if f["kind"] == "child_protection")
+    assert details == {"summary": "Concerns raised by the school.", "contact": REDACTED,
+                       "referrer": REDACTED, "mobile": REDACTED, "telephone": REDACTED,
+                       "email": REDACTED, "address": REDACTED}
+    event = first["events"][-1]["details"]["summary"]
+    assert event == (f"Aunt on {REDACTED} or {REDACTED}; Mrs {REDACTED} rang at 10:00 on "
+                     "2026-09-10.")
+    assert first["oversight"][-1]["note"] == f"Call back on {REDACTED} about Liam."
+    reasons = {d["reason"] for d in doc["redactions"]}
+    assert {"a telephone number (third-party personal data)",
+            "an e-mail address (third-party personal data)",
+            "third-party personal data (contact)"} <= reasons
+    # The child's own record is intact: contact level, ids and times.
+    assert first["case"]["contact_level"] == (await _export(
+        client, somerset, case, redact=False))["cases"][0]["case"]["contact_level"]
+    page = await client.get(f"/v1/cases/{case}/subject-access-export",
+                            params={"format": "html"}, headers=somerset.auth("chair"))
+    assert page.status_code == 200
+    for value in leaked:
+        assert value not in page.text, value
+    assert "Liam" in page.text
+    assert '<span class="redacted">' in page.text

@@ -353,6 +353,38 @@ async def test_410_gone_deactivates_the_subscription(
     assert len(await deliveries(somerset, sub["id"])) == 1
 
 
+async def test_A16_13_a_subscription_switched_off_by_410_is_in_the_audit_chain(
+    factory: Factory, somerset: Tenant
+) -> None:
+    """Every change of state is in the tamper-evident audit chain: a receiver's 410 switches the
+    subscription off as an admin's DELETE does (its queued deliveries given up), so it leaves an
+    entry as the DELETE does: webhook.gone on the subscription, by the webhook worker, in the
+    service's chain, which still verifies (attack pass 16, A16-13)."""
+    sub = await subscribe(somerset, ["case.opened"])
+    await somerset.open_case()
+    r = await somerset.client.get("/v1/audit/verify", headers=somerset.auth("chair"))
+    before = r.json()["data"]
+    assert (await deliver(factory, somerset, Receiver(statuses=[410]))).failed == 1
+    r = await somerset.client.get("/v1/audit/verify", headers=somerset.auth("chair"))
+    after = r.json()["data"]
+    assert after["ok"] is True
+    assert after["checked"] == before["checked"] + 1
+    async with factory() as session:
+        [entry] = (await session.exec(select(AuditEntry).where(
+            col(AuditEntry.entity_id) == uuid.UUID(sub["id"]),
+            col(AuditEntry.action) == "webhook.gone"))).all()
+    assert (entry.actor_sub, entry.actor_role, entry.entity_type) == (
+        "system:webhook-worker", "system", "webhook_subscription")
+    assert entry.reason == "receiver answered 410 Gone"
+    assert sorted(entry.changed_fields) == ["active", "url"]
+    assert await somerset.open_case()
+    assert (await deliver(factory, somerset, Receiver(statuses=[410]))).failed == 0
+    async with factory() as session:  # a second 410 finds it off already: no second entry
+        assert len((await session.exec(select(AuditEntry).where(
+            col(AuditEntry.entity_id) == uuid.UUID(sub["id"]),
+            col(AuditEntry.action) == "webhook.gone"))).all()) == 1
+
+
 async def test_deleted_subscription_gets_no_pending_delivery(
     factory: Factory, somerset: Tenant
 ) -> None:
