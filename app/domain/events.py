@@ -210,7 +210,7 @@ async def record_event(
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = _known_at(body, occurred_at)
-    _require_transfer_not_before(body, occurred_at)
+    _require_transfer_not_before(case, body)
     same = await same_event(session, case, body, occurred_at, details)
     if same is not None:
         return same, await _reported_again(session, principal, service, case, role,
@@ -303,24 +303,23 @@ async def _reported_again(
     return result.without_next_steps() if withheld_from(principal, case) else result
 
 
-def _require_transfer_not_before(body: CaseEventCreate, occurred_at: datetime) -> None:
-    """422 ``transfer-date-before-event`` for a transfer out whose ``transfer_date`` is before
-    the event's own (Europe/London) date: the contract dates an event when it happened and
-    computes its deadlines from it, and Somerset 13.4.3's call is due "prior to the transfer of
-    the child": a transfer dated before the event that records it would raise steps overdue at
-    birth (attack pass 15, A15-2). A transfer arranged earlier is recorded with its own
-    ``occurred_at`` (back-dated), which keeps the lateness honest."""
+def _require_transfer_not_before(case: Case, body: CaseEventCreate) -> None:
+    """422 ``transfer-date-before-case`` for a transfer out whose ``transfer_date`` is before the
+    (Europe/London) date the case opened: a child cannot be transferred out of a case not yet
+    open. A transfer date already passed when the transfer out is recorded is accepted (Somerset
+    13.4.3: "prior to the transfer of the child or, in exceptional circumstances, as soon as
+    possible thereafter"): its ``before-transfer`` steps are then due at the event, urgent, with
+    a note giving the transfer date (attack pass 17, A17-8; A15-2 refused it)."""
     if body.type not in NEEDS_TRANSFER_DATE or body.transfer_date is None:
         return
-    day = occurred_at.astimezone(LONDON).date()
+    day = policy.stored_utc(case.opened_at).astimezone(LONDON).date()
     if body.transfer_date < day:
         raise Unprocessable(
-            "The transfer date is before the event's own date: record the transfer out when it "
-            "was arranged (occurred_at), on or before the transfer date.",
-            slug="transfer-date-before-event",
+            "The transfer date is before the case was opened.",
+            slug="transfer-date-before-case",
             errors=[{"loc": "body.transfer_date",
-                     "msg": f"must not be before the event's date ({day.isoformat()})"}],
-            extra={"bound": {"field": "transfer_date", "name": "the event's occurred_at date",
+                     "msg": f"must not be before the case's opening date ({day.isoformat()})"}],
+            extra={"bound": {"field": "transfer_date", "name": "the case's opened_at date",
                              "value": day.isoformat()}})
 
 
