@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -28,9 +28,11 @@ from app.domain.cases_table import Case
 from app.domain.common import iso_utc
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
+from app.domain.policy import stored_utc
 from app.domain.steps import Step, StepStatus, append_note
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, london_text
+from app.workflows.deadlines import overdue_at_for
 from app.workflows.vocabulary import PanelKind
 
 REASON_MAX = 500
@@ -108,11 +110,49 @@ async def withdraw_item(
             note=f"Re-opened: {why}; the panel did not hear the case.")
         await policy.redate_returning_next_panel_steps(
             wctx, steps=back, why="the agenda item that answered it was withdrawn")
+        await _after_the_deferring_sitting(wctx, steps=back, panel=panel)
     if redate:
         await policy.run(wctx, event=wctx.event(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
                                 "change": "withdrawn"}, subject_id=panel.id))
     return ended
+
+
+async def _after_the_deferring_sitting(
+    wctx: WriteContext, *, steps: list[Step], panel: Panel
+) -> None:
+    """A case taken off the agenda of a panel that has sat (deferred at the sitting) owes what
+    the item answered at the next panel of the kind after that sitting, not at it: the step was
+    answered in time and the deferral is the panel's, so no lateness is erased (attack pass 17,
+    A17-19: the referral came back due at the sitting that deferred it, overdue at once). None
+    booked after it: the step waits for a date. Each re-date audited (``step.redate``)."""
+    sat = stored_utc(panel.scheduled_for)
+    if sat > wctx.occurred_at:
+        return
+    later = (await wctx.session.exec(select(sa.func.min(col(Panel.scheduled_for))).where(
+        Panel.service_id == wctx.service.id, Panel.kind == panel.kind,
+        col(Panel.scheduled_for) > panel.scheduled_for))).one()
+    for step in steps:
+        if step.status != StepStatus.open or step.deadline_form != policy.NEXT_PANEL \
+                or step.due_at is None or stored_utc(step.due_at) > sat:
+            continue
+        # Counted from the sitting from now on (its reasons' act time: the one a later panel
+        # booked, moved or cancelled re-dates it from; the first act's time kept beside it).
+        after = iso_utc(sat + timedelta(seconds=1))
+        step.reasons = [{**r, "first_at": r.get("at"), "at": after,
+                         **({"counted_from": after} if "counted_from" in r else {})}
+                        for r in step.reasons or ()]
+        step.due_at = stored_utc(later) if later is not None else None
+        step.awaiting_panel_date = later is None
+        step.overdue_at = overdue_at_for(step.due_at, step.urgent, wctx.policy.calendar)
+        step.note = append_note(step.note, "Due at the next panel after the sitting that "
+                                           "deferred the case.")
+        wctx.session.add(step)
+        await wctx.audit("step.redate", entity_type="step", entity_id=step.id,
+                         reason="the panel deferred the case at its sitting",
+                         change={"code": step.code, "rule": step.rule_id,
+                                 "due_at": iso_utc(step.due_at) if step.due_at else None})
+    await wctx.session.flush()
 
 
 async def has_panel_route(wctx: WriteContext) -> bool:

@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -39,7 +40,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
-from app.domain.history import RecordChange
+from app.domain.history import RecordChange, note_case_act
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
@@ -209,7 +210,7 @@ async def record_event(
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = _known_at(body, occurred_at)
-    _require_transfer_not_before(body, occurred_at)
+    _require_transfer_not_before(case, body)
     same = await same_event(session, case, body, occurred_at, details)
     if same is not None:
         return same, await _reported_again(session, principal, service, case, role,
@@ -302,24 +303,23 @@ async def _reported_again(
     return result.without_next_steps() if withheld_from(principal, case) else result
 
 
-def _require_transfer_not_before(body: CaseEventCreate, occurred_at: datetime) -> None:
-    """422 ``transfer-date-before-event`` for a transfer out whose ``transfer_date`` is before
-    the event's own (Europe/London) date: the contract dates an event when it happened and
-    computes its deadlines from it, and Somerset 13.4.3's call is due "prior to the transfer of
-    the child": a transfer dated before the event that records it would raise steps overdue at
-    birth (attack pass 15, A15-2). A transfer arranged earlier is recorded with its own
-    ``occurred_at`` (back-dated), which keeps the lateness honest."""
+def _require_transfer_not_before(case: Case, body: CaseEventCreate) -> None:
+    """422 ``transfer-date-before-case`` for a transfer out whose ``transfer_date`` is before the
+    (Europe/London) date the case opened: a child cannot be transferred out of a case not yet
+    open. A transfer date already passed when the transfer out is recorded is accepted (Somerset
+    13.4.3: "prior to the transfer of the child or, in exceptional circumstances, as soon as
+    possible thereafter"): its ``before-transfer`` steps are then due at the event, urgent, with
+    a note giving the transfer date (attack pass 17, A17-8; A15-2 refused it)."""
     if body.type not in NEEDS_TRANSFER_DATE or body.transfer_date is None:
         return
-    day = occurred_at.astimezone(LONDON).date()
+    day = policy.stored_utc(case.opened_at).astimezone(LONDON).date()
     if body.transfer_date < day:
         raise Unprocessable(
-            "The transfer date is before the event's own date: record the transfer out when it "
-            "was arranged (occurred_at), on or before the transfer date.",
-            slug="transfer-date-before-event",
+            "The transfer date is before the case was opened.",
+            slug="transfer-date-before-case",
             errors=[{"loc": "body.transfer_date",
-                     "msg": f"must not be before the event's date ({day.isoformat()})"}],
-            extra={"bound": {"field": "transfer_date", "name": "the event's occurred_at date",
+                     "msg": f"must not be before the case's opening date ({day.isoformat()})"}],
+            extra={"bound": {"field": "transfer_date", "name": "the case's opened_at date",
                              "value": day.isoformat()}})
 
 
@@ -379,14 +379,29 @@ async def custody_move_recorded(session: AsyncSession, case: Case, event_type: s
     return False
 
 
+async def _custody_changed_after(session: AsyncSession, case: Case, at: datetime) -> bool:
+    """Whether the case's ``in_custody`` was changed by an act dated after ``at`` (a ``PATCH``
+    or the CMS's upsert, in the field-change history at the act's ``occurred_at``; rows from
+    before that column, at their recording; not the case's opening, which is no move): the
+    latest custody move by date is that change, not a custody event dated before it (attack
+    pass 16, A16-1)."""
+    when = sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at))
+    rows = await session.exec(select(RecordChange.changes).where(
+        RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+        col(RecordChange.created).is_(False), when > at))
+    return any("in_custody" in (changes or {}) for changes in rows)
+
+
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
     (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
     event's own lines have asked for what a move into or out of custody needs; the same move
     recorded by ``PATCH in_custody`` asks for it on the change). A move dated before another
-    custody event already recorded changes nothing now: ``in_custody`` is where the latest move
-    by date left the child, not the one typed in last (attack pass 15, A15-14: a release dated
-    25 August typed in after an entry of 26 August took the child out of custody)."""
+    custody event, or a change of ``in_custody`` by ``PATCH`` or upsert, already recorded
+    changes nothing now: ``in_custody`` is where the latest move by date left the child, not
+    the one typed in last (attack pass 15, A15-14: a release dated 25 August typed in after an
+    entry of 26 August took the child out of custody; attack pass 16, A16-1: likewise after a
+    ``PATCH in_custody: true`` of 28 August)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None or case.in_custody == in_custody:
@@ -395,12 +410,14 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
         col(CaseEvent.case_id) == case.id, col(CaseEvent.id) != event.id,
         col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
         col(CaseEvent.occurred_at) > event.occurred_at).limit(1))).first()
-    if later is not None:
+    if later is not None or await _custody_changed_after(session, case, event.occurred_at):
         return None
     changes = {"in_custody": [case.in_custody, in_custody]}
     case.in_custody = in_custody
     case.updated_at = utcnow()
     session.add(case)
+    # The change is the event's, at its date, in the field-change history.
+    note_case_act(session, case.id, event.occurred_at)
     await session.flush()
     return await policy.run(
         wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))

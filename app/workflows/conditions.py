@@ -13,7 +13,8 @@ Event atoms (about the triggering event and its data):
 - ``event_flag = "key"``: ``data[key]`` is truthy (``may_raise_to_high``,
   ``release_address_other_area``, ``custody_event``: the ``in_custody`` change that follows a
   custody event; ``custody_move_recorded``: a custody event reporting a move the case already
-  records, such as a release after ``PATCH in_custody`` false).
+  records, such as a release after ``PATCH in_custody`` false; ``answers_rating_review``: a
+  judgement that closes an open review of its domain's rating, Wokingham M3/M4).
 - ``incoming_rating_in = {domains, levels}``: a transfer-in's ``incoming_ratings`` has one of the
   domains at one of the levels.
 - ``judgement_domain_in = [..]`` / ``level_in = [..]`` / ``level_below = "medium"``: the recorded
@@ -82,7 +83,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.workflows.calendar import london_date
-from app.workflows.types import LEVEL_RANK, CaseSnapshot, WorkflowEvent
+from app.workflows.types import EVENT_DATA, LEVEL_RANK, TRIGGERS, CaseSnapshot, WorkflowEvent
 from app.workflows.vocabulary import suggest
 
 LevelName = Literal["low", "medium", "high", "very_high"]
@@ -258,14 +259,34 @@ _COMPARE: TypeAdapter[Any] = TypeAdapter(Compare)
 _NAMED: TypeAdapter[Any] = TypeAdapter(NamedCompare)
 
 
+# The event data keys each event atom reads (``event_flag``: the key it names). An atom that
+# reads none (``trigger_in``, ``actor_role_in``, ``child_age``) is met or not on any trigger.
+_READS: dict[str, tuple[str, ...]] = {}
+
+
 def _event_atom(
-    name: str, arg: TypeAdapter[Any], emit: _Emit | None = None
+    name: str, arg: TypeAdapter[Any], emit: _Emit | None = None, *, reads: tuple[str, ...] = ()
 ) -> Callable[[Callable[[Any], Predicate]], Any]:
     def register(build: Callable[[Any], Predicate]) -> Callable[[Any], Predicate]:
         _ATOMS[name] = Atom(name, arg, build, emit=emit)
+        if reads:
+            _READS[name] = reads
         return build
 
     return register
+
+
+def atom_reads(name: str, arg: Any) -> tuple[str, ...]:
+    """The event data keys an event atom reads (``event_flag``: the flag it names); () for a
+    state atom or an atom about the event itself (trigger, role, the child's age)."""
+    if name == "event_flag":
+        return (arg,) if isinstance(arg, str) else ()
+    return _READS.get(name, ())
+
+
+def triggers_carrying(keys: Sequence[str]) -> tuple[str, ...]:
+    """The triggers whose event data carries every one of ``keys`` (``types.EVENT_DATA``)."""
+    return tuple(t for t in TRIGGERS if all(k in EVENT_DATA.get(t, ()) for k in keys))
 
 
 def _data(ctx: Context, key: str) -> Any:
@@ -307,6 +328,7 @@ _MEMBERSHIP: dict[str, tuple[str, TypeAdapter[Any]]] = {
 }
 for _name, (_key, _adapter) in _MEMBERSHIP.items():
     _ATOMS[_name] = Atom(_name, _adapter, _member(_key), emit=_member_emit(_key))
+    _READS[_name] = (_key,)
 
 
 @_event_atom("trigger_in", _STRS,
@@ -328,12 +350,13 @@ def _event_flag(key: str) -> Predicate:
 
 
 @_event_atom("via_panel_decision", _BOOL,
-             lambda expected, em: _is(f"{em.data()}.get('via_panel_decision')", expected))
+             lambda expected, em: _is(f"{em.data()}.get('via_panel_decision')", expected),
+             reads=("via_panel_decision",))
 def _via_panel(expected: bool) -> Predicate:
     return lambda ctx: bool(_data(ctx, "via_panel_decision")) is expected
 
 
-@_event_atom("incoming_rating_in", _RATING)
+@_event_atom("incoming_rating_in", _RATING, reads=("incoming_ratings",))
 def _incoming_rating_in(arg: RatingArg) -> Predicate:
     def test(ctx: Context) -> bool:
         incoming = _data(ctx, "incoming_ratings") or {}
@@ -352,7 +375,7 @@ def _level_below_emit(threshold: str, em: _Emitter) -> str:
     return f"({em.const(LEVEL_RANK)}.get(str({em.data()}.get('level')), {rank}) < {rank})"
 
 
-@_event_atom("level_below", _LEVEL, _level_below_emit)
+@_event_atom("level_below", _LEVEL, _level_below_emit, reads=("level",))
 def _level_below(threshold: str) -> Predicate:
     rank = LEVEL_RANK[threshold]
     return lambda ctx: LEVEL_RANK.get(str(_data(ctx, "level")), rank) < rank
@@ -364,12 +387,12 @@ def _level_changed_emit(expected: bool, em: _Emitter) -> str:
             f"is {expected!r})")
 
 
-@_event_atom("level_changed", _BOOL, _level_changed_emit)
+@_event_atom("level_changed", _BOOL, _level_changed_emit, reads=("domain", "level"))
 def _level_changed(expected: bool) -> Predicate:
     return lambda ctx: (_data(ctx, "level") != previous_level(ctx)) is expected
 
 
-@_event_atom("level_lowered_from", _LEVELS)
+@_event_atom("level_lowered_from", _LEVELS, reads=("domain", "level"))
 def _level_lowered_from(levels: tuple[str, ...]) -> Predicate:
     def test(ctx: Context) -> bool:
         before = previous_level(ctx)
@@ -379,7 +402,7 @@ def _level_lowered_from(levels: tuple[str, ...]) -> Predicate:
     return test
 
 
-@_event_atom("level_differs_from_matrix", _BOOL)
+@_event_atom("level_differs_from_matrix", _BOOL, reads=("level",))
 def _level_differs(expected: bool) -> Predicate:
     def test(ctx: Context) -> bool:
         differs = ctx.matrix_level is not None and _data(ctx, "level") != ctx.matrix_level
@@ -393,12 +416,12 @@ def _changes(ctx: Context) -> Mapping[str, Sequence[Any]]:
     return changes if isinstance(changes, Mapping) else {}
 
 
-@_event_atom("changed", _STRS)
+@_event_atom("changed", _STRS, reads=("changes",))
 def _changed(fields: tuple[str, ...]) -> Predicate:
     return lambda ctx: any(f in _changes(ctx) for f in fields)
 
 
-@_event_atom("changed_to", _CHANGED_TO)
+@_event_atom("changed_to", _CHANGED_TO, reads=("changes",))
 def _changed_to(arg: ChangedToArg) -> Predicate:
     def test(ctx: Context) -> bool:
         pair = _changes(ctx).get(arg.field)
@@ -408,13 +431,15 @@ def _changed_to(arg: ChangedToArg) -> Predicate:
 
 
 @_event_atom("decision_has_actions", _BOOL,
-             lambda expected, em: _is(f"{em.data()}.get('actions')", expected))
+             lambda expected, em: _is(f"{em.data()}.get('actions')", expected),
+             reads=("actions",))
 def _has_actions(expected: bool) -> Predicate:
     return lambda ctx: bool(_data(ctx, "actions")) is expected
 
 
 @_event_atom("decision_mappa_level_in", _INTS,
-             lambda levels, em: f"({em.data()}.get('mappa_level') in {em.const(levels)})")
+             lambda levels, em: f"({em.data()}.get('mappa_level') in {em.const(levels)})",
+             reads=("mappa_level",))
 def _decision_mappa(levels: tuple[int, ...]) -> Predicate:
     return lambda ctx: _data(ctx, "mappa_level") in levels
 
@@ -433,7 +458,7 @@ def _child_age(compare: Compare) -> Predicate:
     return lambda ctx: compare.test(child_age(ctx))
 
 
-@_event_atom("attendees_include", _STRS)
+@_event_atom("attendees_include", _STRS, reads=("attendees",))
 def _attendees_include(names: tuple[str, ...]) -> Predicate:
     def test(ctx: Context) -> bool:
         attended = _data(ctx, "attendees") or ()

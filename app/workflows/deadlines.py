@@ -12,7 +12,9 @@ booked, ``awaiting_panel_date`` and either no date or, when the kind meets on a 
 day (a bank holiday moves it to the next working day), until a panel is booked.
 
 ``release-6m`` whose six-month point (end of that London day) is already past at the event is due
-at the event itself, urgent, with a note giving the date it passed: never before the event.
+at the event itself, urgent, with a note giving the date it passed: never before the event; so is
+``before-transfer`` whose transfer day has already begun (Somerset 13.4.3 "or, in exceptional
+circumstances, as soon as possible thereafter").
 
 ``+1wd-in-week`` on a non-working day (weekend, bank holiday): the worker can act on the next
 working day at the earliest, so it is due at the end of the first working day after the event
@@ -396,11 +398,15 @@ def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
     if inputs.expected_release_date is None:
         return Due(None, note="Six months before release: no expected release date recorded.")
     point = add_months(inputs.expected_release_date, -6)
-    due = end_of_day(point)
+    return _never_before_event(end_of_day(point), occurred, (
+        f"Six months before release passed on {london_text(point)}: due at once."))
+
+
+def _never_before_event(due: datetime, occurred: datetime, passed: str) -> Due:
+    """Never due before the event: a point already passed at it is due at the event itself,
+    urgent, with ``passed`` (the note giving the date the point passed)."""
     if due < occurred:
-        # Never due before the event: the six-month point has passed, so it is due now.
-        return Due(occurred, urgent=True, note=(
-            f"Six months before release passed on {london_text(point)}: due at once."))
+        return Due(occurred, urgent=True, note=passed)
     return Due(due)
 
 
@@ -413,7 +419,12 @@ def _review_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalenda
 def _before_transfer(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     if inputs.transfer_date is None:
         return Due(None, note="Due before the transfer: no transfer date given.")
-    return Due(start_of_day(inputs.transfer_date))
+    # Somerset 13.4.3: "prior to the transfer of the child or, in exceptional circumstances, as
+    # soon as possible thereafter" (attack pass 17, A17-8).
+    day = london_text(inputs.transfer_date)
+    return _never_before_event(start_of_day(inputs.transfer_date), occurred, (
+        f"Before the transfer: the transfer date ({day}) had passed at the event: "
+        "due at once."))
 
 
 def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
@@ -438,6 +449,7 @@ _DEADLINE_NOTES = re.compile(
     r"|Six months before release(?::| passed on ).+"
     r"|Due on the review date: none was set\."
     r"|Due before the transfer: no transfer date given\."
+    r"|Before the transfer: the transfer date .+"
     r"|No due date given\."
     r"|" + re.escape(WAIVED_OCCURRENCE_NOTE)
     + r"|" + re.escape(NO_TIMESCALE_NOTE) + r")$")

@@ -3,8 +3,11 @@
 The pydantic models in ``packs.py`` check shapes (keys, atoms, deadline forms). This module checks
 every value against the vocabulary the pack may use (the contract's core plus the pack's own):
 an ``event_type_in = ["new_incidnet"]`` is an error with a "did you mean", because a rule that can
-never fire is a silent hole in a child's protection. It warns about step codes nothing can close,
-actors no role holds, and (given the policy's text) ``ref``s the policy does not contain.
+never fire is a silent hole in a child's protection. So are an atom testing data its rule's
+trigger does not carry (an event's type on a judgement line) and a step code listed in
+not_waivable, completable, survives_closure, closures, ends_steps or a referral kind's closes
+that no rule creates: errors too. It warns about step codes nothing can close and (given the
+policy's text) ``ref``s the policy does not contain.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from app.workflows.conditions import atom_reads, triggers_carrying
 from app.workflows.types import TRIGGERS
 from app.workflows.vocabulary import (
     ACTING_ROLES,
@@ -75,6 +79,26 @@ ATOM_VOCABULARY: dict[str, str] = {
     "csc_status_in": "csc_statuses",
     "attendees_include": "invitees",
     "open_step_in": "step_codes",
+}
+
+
+# Event data keys the engine reads, by trigger, and the word list each value must come from.
+_JUDGEMENT = {"domain": "domains", "level": "levels", "impact": "impacts",
+              "likelihood": "likelihoods", "assessment_type": "assessment_types"}
+_ASSESSMENT = {"type": "assessment_types", "stage": "assessment_stages"}
+_REFERRAL = {"kind": "referral_kinds", "action": "referral_actions",
+             "to_status": "referral_statuses"}
+_PANEL = {"panel_kind": "panel_kinds"}
+DATA_WORDS: dict[str, dict[str, str]] = {
+    "case_event": {"type": "event_types"},
+    "judgement_recorded": _JUDGEMENT,
+    "assessment_created": _ASSESSMENT, "assessment_submitted": _ASSESSMENT,
+    "assessment_countersigned": _ASSESSMENT, "assessment_returned": _ASSESSMENT,
+    "referral_created": _REFERRAL, "referral_transition": _REFERRAL,
+    "panel_scheduled": {"kind": "panel_kinds"},
+    "panel_item_added": _PANEL, "panel_decision": _PANEL,
+    "step_completed": {"code": "completed_codes", "actor": "actors",
+                       "completed_by_role": "acting_roles"},
 }
 
 
@@ -143,6 +167,9 @@ class _Checker:
         for where, condition, rule in self._conditions():
             for name, value, field in _atoms(condition, where):
                 self._atom(name, value, rule, field)
+        for where, condition, rule, triggers in self._event_conditions():
+            for name, value, field, negated in _event_atoms(condition, where):
+                self._carried(name, value, rule, field, triggers, negated)
         for index, line in enumerate(pack.rules):
             self._actor(line.actor, line.id, f"rules.{index}.actor", line)
         for index, check in enumerate(pack.checks):
@@ -172,6 +199,47 @@ class _Checker:
         if pack.contact is not None:
             for j, band in enumerate(pack.contact.bands):
                 yield f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id
+
+    def _event_conditions(self) -> Iterator[tuple[str, Any, str, tuple[str, ...]]]:
+        """The conditions evaluated on a rule's or check's own triggers, with those triggers
+        (``holds``, the register and contact bands look at the case only)."""
+        for i, line in enumerate(self.pack.rules):
+            if line.when is not None:
+                yield f"rules.{i}.when", line.when.raw, line.id, line.trigger
+            if not isinstance(line.deadline, str):
+                for j, branch in enumerate(line.deadline):
+                    if branch.when is not None:
+                        yield (f"rules.{i}.deadline.{j}.when", branch.when.raw, line.id,
+                               line.trigger)
+        for i, check in enumerate(self.pack.checks):
+            yield f"checks.{i}.when", check.when.raw, check.id, check.trigger
+
+    def _carried(self, name: str, value: Any, rule: str, field: str,
+                 triggers: tuple[str, ...], negated: bool) -> None:
+        """An event atom testing data that none of its rule's triggers carries (attack 17,
+        A17-12): ``event_type_in`` on a ``judgement_recorded`` line, ``level_in`` (the recorded
+        judgement's level) on a ``case_event`` line. Which trigger carries which data is the
+        engine's own table (``types.EVENT_DATA``), which keys an atom reads ``conditions``'."""
+        keys = atom_reads(name, value)
+        carriers = _carriers(name, keys)
+        if not keys or any(t in carriers for t in triggers):
+            return
+        said = " and ".join(f"'{k}'" for k in keys)
+        where = (f"only {', '.join(carriers)} acts carry it" if carriers
+                 else "no act carries it")
+        on = ", ".join(triggers)
+        # A yes/no atom given false, or any atom under an odd number of 'not', is then always
+        # met: it says nothing, a mistake but no hole. Otherwise the rule can never fire.
+        always = negated != (value is False)
+        if always:
+            self.add("warning", rule, field,
+                     f"'{name}' tests the event's {said}, which a {on} act does not carry "
+                     f"({where}): here it is always met and says nothing{_carry_hint(keys)}")
+            return
+        self.add("error", rule, field,
+                 f"'{name}' tests the event's {said}, which a {on} act does not carry "
+                 f"({where}): it can never be true here, so this line never applies"
+                 f"{_carry_hint(keys)}")
 
     def _atom(self, name: str, value: Any, rule: str, field: str) -> None:
         bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
@@ -269,10 +337,13 @@ class _Checker:
                   for i, declared in enumerate(self.pack.event_types)]
         named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")
                   for i, kind in enumerate(self.pack.referral_kinds)]
+        # An error (attack 17, A17-12): a misspelt code leaves the duty the owner meant to
+        # protect waivable, to close unclosed, to keep open ended at closure: the service must
+        # not start so.
         for where, listed, verb in named:
             for index, code in enumerate(listed):
                 if code not in codes:
-                    self.add("warning", "-", f"{where}.{index}",
+                    self.add("error", "-", f"{where}.{index}",
                              f"no rule creates step code {code!r}, so this {verb} nothing"
                              f"{suggest(code, codes)}")
 
@@ -379,6 +450,55 @@ def _ref_in(piece: str, flat: str) -> bool:
         return re.search(rf"(?<![\d.]){re.escape(piece)}(?![\d])", flat) is not None
     words = re.escape(re.sub(r"\s+", " ", piece).casefold())
     return re.search(rf"(?<!\w){words}(?!\w)", flat) is not None
+
+
+def _carriers(name: str, keys: Sequence[str]) -> tuple[str, ...]:
+    """The triggers whose data carries what ``name`` reads: every key (``types.EVENT_DATA``),
+    and, for an atom whose values are words, the same kind of word under that key
+    (``DATA_WORDS``: a case event's ``type`` is an event type, an assessment's is not)."""
+    kind = ATOM_VOCABULARY.get(name)
+    same = {"completed_codes": "step_codes"}
+
+    def words_match(trigger: str) -> bool:
+        carried = DATA_WORDS.get(trigger, {})
+        return kind is None or all(
+            k not in carried or same.get(carried[k], carried[k]) == kind for k in keys)
+
+    return tuple(t for t in triggers_carrying(keys) if words_match(t))
+
+
+def _carry_hint(keys: Sequence[str]) -> str:
+    """What the owner probably meant by an event atom on a trigger without its data."""
+    if "level" in keys or "domain" in keys:
+        return ("; to test the case's rating use case.any_rating_in (before the act) or "
+                "after.any_rating_in (after it), e.g. case = { any_rating_in = { domains = "
+                "[\"rosh\"], levels = [\"high\"] } }")
+    if "type" in keys:
+        return ("; an event's type is tested on a trigger = \"case_event\" line; to test the "
+                "case use case./after. atoms")
+    if "changes" in keys:
+        return ("; a change is tested on a trigger = \"case_changed\" line; to test the case as "
+                "it is use case./after. atoms (e.g. after.csc_status_in)")
+    return "; give the line a trigger that carries it, or test the case with case./after. atoms"
+
+
+def _event_atoms(raw: Any, where: str, negated: bool = False
+                 ) -> Iterator[tuple[str, Any, str, bool]]:
+    """Every event atom (not ``case.``/``after.``) in a condition table, with its field path and
+    whether it stands under an odd number of ``not``."""
+    if not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        field = f"{where}.{key}"
+        if key in ("all", "any") and isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _event_atoms(item, f"{field}.{index}", negated)
+        elif key == "not":
+            yield from _event_atoms(value, field, not negated)
+        elif key in ("case", "after") or str(key).startswith(("case.", "after.")):
+            continue
+        else:
+            yield str(key), value, field, negated
 
 
 def _atoms(raw: Any, where: str) -> Iterator[tuple[str, Any, str]]:

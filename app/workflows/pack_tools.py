@@ -43,6 +43,12 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
         if source is not None and text is None:
             lines.append(f"{path}: -: source: error: cannot read the policy's text {source}")
             failed = True
+        elif text is None:
+            # Say so: without the text no ref is checked (attack 17, A17-14).
+            looked = " or ".join(str(c) for c in _source_candidates(path, pack.source))
+            lines.append(f"{path}: -: source: warning: the policy's text {pack.source!r} was "
+                         f"not found (looked for {looked}), so no ref was checked: put the "
+                         "file there or give --source FILE")
         problems = check_pack(pack, text)
         for problem in problems:
             lines.append(problem.line(str(path)))
@@ -79,11 +85,15 @@ def _bundled(files: list[Path]) -> Versions:
     return versions
 
 
+def _source_candidates(pack_path: Path, named: str) -> list[Path]:
+    """Where a pack's ``source`` is looked for: beside the pack, then in its ``sources/``."""
+    return [pack_path.parent / named, pack_path.parent / "sources" / named]
+
+
 def _source_text(source: Path | None, pack_path: Path, named: str) -> str | None:
     """The policy's text: the file given, else the pack's ``source`` beside the pack or in its
     ``sources/`` folder; None when there is none."""
-    candidates = [source] if source is not None else [
-        pack_path.parent / named, pack_path.parent / "sources" / named]
+    candidates = [source] if source is not None else _source_candidates(pack_path, named)
     for candidate in candidates:
         if candidate.is_file():
             try:

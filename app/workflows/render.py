@@ -282,9 +282,18 @@ def sections(pack: Pack) -> list[tuple[str, list[str]]]:
                        local_sentences(pack))]
 
 
+def version_words(pack: Pack) -> str:
+    """Which version this is and from when it applies (attack 17, A17-11: two printouts of two
+    versions must not look the same)."""
+    since = (f"in force from {pack.effective_from.day} {pack.effective_from:%B %Y}"
+             if pack.effective_from is not None else "no effective_from: in force on every date")
+    return f"version {pack.version}, {since}"
+
+
 def render_markdown(pack: Pack) -> str:
     """The pack as Markdown."""
-    lines = [f"# {pack.title}", "", f"{pack.authority}. Source: {pack.source}.", ""]
+    lines = [f"# {pack.title}: {version_words(pack)}", "",
+             f"{pack.authority}. Source: {pack.source}.", ""]
     for heading, sentences in sections(pack):
         lines += [f"## {heading}", ""] + [f"- {s}" for s in sentences] + [""]
     return "\n".join(lines)
@@ -293,7 +302,7 @@ def render_markdown(pack: Pack) -> str:
 def render_html(pack: Pack) -> str:
     """The pack as one self-contained HTML page (opens offline: nothing loaded from elsewhere)."""
     esc = html.escape
-    body = [f"<h1>{esc(pack.title)}</h1>",
+    body = [f"<h1>{esc(pack.title)}: {esc(version_words(pack))}</h1>",
             f"<p>{esc(pack.authority)}. Source: {esc(pack.source)}.</p>"]
     for heading, sentences in sections(pack):
         body.append(f"<h2>{esc(heading)}</h2><ul>")
@@ -302,6 +311,7 @@ def render_html(pack: Pack) -> str:
     style = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;"
              "line-height:1.5;padding:0 1rem}h2{margin-top:2rem;border-bottom:1px solid #ccc}"
              "li{margin:.4rem 0}")
+    title = f"{esc(pack.title)}, version {esc(pack.version)}"
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(pack.title)}</title><style>{style}</style></head><body>\n"
+            f"<title>{title}</title><style>{style}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")

@@ -29,7 +29,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from app.workflows.calendar import LONDON, WorkingCalendar
 from app.workflows.engine import evaluate
-from app.workflows.pack_check import vocabulary_of
+from app.workflows.pack_check import DATA_WORDS, vocabulary_of
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, not_utf8
 from app.workflows.types import (
     DOMAINS,
@@ -235,26 +235,6 @@ def _describe(exc: ValidationError, raw: Any) -> str:
                      for label, messages in found.items())
 
 
-# Event data keys the engine reads, by trigger, and the word list each value must come from.
-_JUDGEMENT = {"domain": "domains", "level": "levels", "impact": "impacts",
-              "likelihood": "likelihoods", "assessment_type": "assessment_types"}
-_ASSESSMENT = {"type": "assessment_types", "stage": "assessment_stages"}
-_REFERRAL = {"kind": "referral_kinds", "action": "referral_actions",
-             "to_status": "referral_statuses"}
-_PANEL = {"panel_kind": "panel_kinds"}
-_DATA_WORDS: dict[str, dict[str, str]] = {
-    "case_event": {"type": "event_types"},
-    "judgement_recorded": _JUDGEMENT,
-    "assessment_created": _ASSESSMENT, "assessment_submitted": _ASSESSMENT,
-    "assessment_countersigned": _ASSESSMENT, "assessment_returned": _ASSESSMENT,
-    "referral_created": _REFERRAL, "referral_transition": _REFERRAL,
-    "panel_scheduled": {"kind": "panel_kinds"},
-    "panel_item_added": _PANEL, "panel_decision": _PANEL,
-    "step_completed": {"code": "completed_codes", "actor": "actors",
-                       "completed_by_role": "acting_roles"},
-}
-
-
 def scenario_problems(scenario: Scenario, index: int, pack: Pack) -> list[str]:
     """Every word of a scenario the pack does not have, as ``field: message`` with a "did you
     mean" (an act the service would refuse as unknown, a step no rule of the pack creates): such
@@ -280,7 +260,7 @@ def scenario_problems(scenario: Scenario, index: int, pack: Pack) -> list[str]:
     act, case = scenario.act, scenario.case
     word("acting_roles", act.actor_role, "act.actor_role", "role")
     for key, value in act.data.items():
-        kind = _DATA_WORDS.get(act.trigger, {}).get(key)
+        kind = DATA_WORDS.get(act.trigger, {}).get(key)
         if kind is not None and not isinstance(value, str):
             problems.append(f"{at}.act.data.{key}: write one word in quotes, not {value!r}"
                             f"{'' if not vocab[kind] else f' (e.g. {vocab[kind][0]!r})'}")

@@ -34,6 +34,44 @@ TRIGGERS: tuple[str, ...] = (
 )
 
 
+# The event data each trigger carries: the keys app/domain puts in a ``WorkflowEvent``'s ``data``
+# (judgements.judgement_event_data, events_table.event_data, referrals, assessments, panels,
+# agenda, next_steps, cases, feeds, events, replay). A condition atom that reads a key no trigger
+# of its rule carries can never be met: ``pack check`` says so from this table (attack 17,
+# A17-12). tests/workflows/test_pack_check.py ties it to the builders and to the preview's models.
+_JUDGEMENT_DATA = frozenset({
+    "domain", "level", "impact", "likelihood", "setting", "rationale", "victims",
+    "via_panel_decision", "record_id", "assessment_pending", "assessment_completed_at",
+    "assessment_type", "assessment_unnamed", "transfer_pending", "transfer_date", "replay",
+    "answers_rating_review"})
+_ASSESSMENT_DATA = frozenset({
+    "type", "stage", "assessment_id", "scores", "answers_review_request"})
+_REFERRAL_DATA = frozenset({"kind", "source", "from_feed"})
+EVENT_DATA: Mapping[str, frozenset[str]] = {
+    "case_opened": frozenset(),
+    "assessment_created": frozenset({"type", "stage", "assessment_id"}),
+    "judgement_recorded": _JUDGEMENT_DATA,
+    "case_changed": frozenset({"changes", "replay", "custody_event"}),
+    "assessment_submitted": _ASSESSMENT_DATA,
+    "assessment_countersigned": _ASSESSMENT_DATA | {
+        f"completes_{domain}_rating" for domain in DOMAINS},
+    "assessment_returned": _ASSESSMENT_DATA,
+    "case_event": frozenset({
+        "type", "event_id", "may_raise_to_high", "transfer_date", "details", "known_at",
+        "incoming_ratings", "release_address_other_area", "custody_move_recorded"}),
+    "referral_created": _REFERRAL_DATA,
+    "referral_transition": frozenset({"kind", "action", "to_status", "undone_records"}),
+    "panel_item_added": frozenset({"panel_id", "panel_kind", "panel_chair_id", "scheduled_for"}),
+    "panel_decision": frozenset({
+        "rosh_level", "swb_level", "actions", "review_date", "mappa_level", "panel_kind",
+        "panel_chair_id", "attendees"}),
+    "panel_scheduled": frozenset({"panel_id", "kind", "change", "void_due_at"}),
+    "step_completed": frozenset({
+        "code", "rule_id", "step_id", "record_id", "due_at", "completed_by_role", "actor",
+        "reasons", "status", "waived"}),
+}
+
+
 @dataclass(frozen=True)
 class OpenStep:
     """A step that is open on the case, as the engine needs to see it."""

@@ -453,3 +453,27 @@ async def test_S7_a_case_goes_on_no_panel_that_sat_before_it_was_opened(
     assert "refer_to_panel" in {s["code"] for s in await steps_of(somerset, case)}
     r = await somerset.client.get(f"/v1/panels/{panel}", headers=somerset.auth("chair"))
     assert r.json()["data"]["items"] == []
+
+
+async def test_S7_a_case_deferred_at_the_sitting_owes_its_referral_at_the_next_MARP(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S7 (3.2.3): "The case holder will refer the case to the next YJT MARP". ROSH high on Wed
+    26 August 2026; the case goes on the MARP of Tue 29 September 10:00 BST (answering S7 in
+    time); the MARP runs out of time and defers it: the item is withdrawn at 12:00 that day.
+    The referral is owed again at the next MARP after that sitting (Tue 27 October 10:00 GMT,
+    10:00Z, after the clocks went back), not at the sitting that deferred it (overdue at once),
+    audited (attack pass 17, A17-19)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case = await high_case(somerset)
+    sitting = await book(somerset, MARP_DAY)
+    await book(somerset, "2026-10-27T10:00:00Z")
+    item = (await put_on(somerset, sitting, case))["data"]["id"]
+    pin(monkeypatch, 2026, 9, 29, 11, 0)
+    r = await withdraw(somerset, sitting, item, {"reason": "MARP ran out of time: deferred"})
+    assert r.status_code == 200, r.text
+    back = the_step(r.json()["next_steps"], "refer_to_panel")
+    assert (back["due_at"], back["overdue"], back["policy"]["rule"]) == (
+        "2026-10-27T10:00:00Z", False, "S7")
+    assert any(e["action"] == "step.redate" and e["entity_id"] == back["id"]
+               for e in await audit_of(somerset, case))

@@ -105,26 +105,78 @@ async def test_S23_W24_one_charge_reported_by_the_holder_and_by_iyss_notifies_on
 
 # --- A15-2: transfers out ------------------------------------------------------------------------
 
-async def test_S30_S31_a_transfer_dated_before_its_event_is_refused(somerset: Tenant) -> None:
+TRANSFER_STEPS = ("manager_handover_call", "prepare_transfer_documentation",
+                  "sign_off_transfer_documentation")
+
+
+async def _high_swb_case(t: Tenant) -> str:
+    """A Somerset case opened Mon 2 Mar 2026 with SWB high (so 13.4.3's call is owed)."""
+    case = (await t.open_case())["data"]
+    r = await t.client.post(f"/v1/cases/{case['id']}/judgements",
+                            json={"domain": "swb", "level": "high",
+                                  "occurred_at": "2026-03-03T10:00:00Z"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return str(case["id"])
+
+
+async def test_S26_S30_S31_a_transfer_out_recorded_after_its_date_is_due_at_once(
+        somerset: Tenant) -> None:
+    """S26, S30, S31: 13.4.3 "the line manager ... will speak to the appropriate manager ...
+    prior to the transfer of the child or, in exceptional circumstances, as soon as possible
+    thereafter". Attack pass 17, A17-8 (this test replaces A15-2's 422
+    ``transfer-date-before-event``, which left the late case unrecordable): a ``transfer_out`` of
+    Friday 23 October 2026 naming a transfer on Tuesday 20 October is accepted; each
+    ``before-transfer`` step is due at the event (23 Oct 09:00Z), urgent, with a note giving the
+    transfer date, never before it was raised (as ``release-6m``)."""
+    case_id = await _high_swb_case(somerset)
+    made = await post_event(somerset, case_id, type="transfer_out",
+                            occurred_at="2026-10-23T10:00:00+01:00", transfer_date="2026-10-20")
+    steps = await case_steps(somerset, case_id)
+    for code in TRANSFER_STEPS:
+        [step] = open_codes(steps, code)
+        assert (step["subject_id"], step["due_at"], step["urgent"]) == (
+            made["data"]["id"], "2026-10-23T09:00:00Z", True), code
+        assert "transfer date (Tuesday 20 October 2026) had passed" in (step["note"] or ""), code
+
+
+async def test_S26_a_transfer_out_recorded_on_the_transfer_day_is_not_due_before_it(
+        somerset: Tenant) -> None:
+    """S26: 13.4.3 "prior to the transfer of the child or, in exceptional circumstances, as soon
+    as possible thereafter". Attack pass 17, A17-8: a transfer out recorded at 09:00 on the
+    transfer day itself (here Monday 2 November 2026) was due at 00:00, nine hours before it was
+    raised, not urgent, no note; now due at the event, urgent, with the note. One recorded a day
+    ahead stays due at the start of the transfer day, not urgent."""
+    case_id = await _high_swb_case(somerset)
+    made = await post_event(somerset, case_id, type="transfer_out",
+                            occurred_at="2026-11-02T09:00:00Z", transfer_date="2026-11-02")
+    [call] = open_codes(await case_steps(somerset, case_id), "manager_handover_call")
+    assert (call["subject_id"], call["due_at"], call["urgent"]) == (
+        made["data"]["id"], "2026-11-02T09:00:00Z", True)
+    assert "transfer date (Monday 2 November 2026) had passed" in (call["note"] or "")
+    ahead_id = await _high_swb_case(somerset)
+    await post_event(somerset, ahead_id, type="transfer_out",
+                     occurred_at="2026-11-01T09:00:00Z", transfer_date="2026-11-02")
+    [call] = open_codes(await case_steps(somerset, ahead_id), "manager_handover_call")
+    assert (call["due_at"], call["urgent"]) == ("2026-11-02T00:00:00Z", False)
+
+
+async def test_S30_S31_a_transfer_dated_before_the_case_opened_is_refused(
+        somerset: Tenant) -> None:
     """S30, S31 (13.4.1 "the Somerset YJT case holder will ensure that all the relevant
-    documentation is up to date and included with the transfer/care taking request"; 13.4.3
-    "prior to the transfer of the child"). Attack pass 15, A15-2: a ``transfer_out`` of Friday
-    23 October naming a transfer on Tuesday 20 October was accepted, its steps overdue at birth.
-    The contract dates an event when it happened: 422 ``transfer-date-before-event`` naming the
-    event's date (record a transfer arranged earlier with its own ``occurred_at``); the same
-    day is accepted."""
+    documentation is up to date and included with the transfer/care taking request"): a child
+    cannot be transferred out of a case before it opened (Mon 2 Mar 2026): a transfer date of
+    Fri 27 Feb 2026 is 422 ``transfer-date-before-case`` naming the opening date."""
     case = (await somerset.open_case())["data"]
-    url = f"/v1/cases/{case['id']}/events"
-    r = await somerset.client.post(url, json={"type": "transfer_out",
-                                              "occurred_at": "2026-10-23T10:00:00+01:00",
-                                              "transfer_date": "2026-10-20"},
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/events",
+                                   json={"type": "transfer_out",
+                                         "occurred_at": "2026-10-23T10:00:00+01:00",
+                                         "transfer_date": "2026-02-27"},
                                    headers=somerset.auth("case_holder"))
     problem = assert_problem(r, 422)
-    assert problem["type"].endswith("transfer-date-before-event")
+    assert problem["type"].endswith("transfer-date-before-case")
     assert problem["errors"][0]["loc"] == "body.transfer_date"
-    assert problem["bound"]["value"] == "2026-10-23"
-    await post_event(somerset, case["id"], type="transfer_out",
-                     occurred_at="2026-10-23T10:00:00+01:00", transfer_date="2026-10-23")
+    assert problem["bound"]["value"] == "2026-03-02"
 
 
 async def test_S30_S31_a_second_transfer_out_supersedes_the_first(somerset: Tenant) -> None:

@@ -205,3 +205,33 @@ async def test_S9_a_child_protection_plan_ending_while_SWB_is_very_high_owes_the
                                            "occurred_at": "2026-09-04T15:00:00+01:00"})
     assert r.status_code == 200, r.text
     assert "child_protection_referral" not in {s["code"] for s in r.json()["next_steps"]}
+
+
+async def test_W14_W15_closure_keeps_the_exploitation_safeguarding_duties_owed(
+        wokingham: Tenant) -> None:
+    """W14/W15 ("Contextual Safeguarding"): "the Youth Justice Worker must complete the Pan
+    Berkshire ... Child Exploitation (CE) and Serious Youth Violence (SYV) Indicator and Analysis
+    Tool ... After the tool has been completed, it must be emailed to triage ... Where there are
+    concerns that a child might be a potential victim of human trafficking and modern slavery
+    ... a referral should be made to the National Referral Mechanism (NRM)." A youth
+    conditional caution, not open to social care; an exploitation concern and a trafficking
+    concern on Friday 28 August 2026; the caution ends and the line manager closes the case at
+    16:00 BST. The tool, its triage and the NRM referral stay owed on the closed case (attack
+    pass 16, A16-7); the NRM referral, made on the closed case, does its step."""
+    case_id = (await wokingham.open_case(opened_at=OPENED,
+                                         intervention="youth_conditional_caution"))["data"]["id"]
+    for kind in ("exploitation_concern", "trafficking_concern"):
+        await _post(wokingham, f"/v1/cases/{case_id}/events", {
+            "type": kind, "occurred_at": "2026-08-28T14:00:00+01:00"})
+    owed = {s["code"]: s for s in await steps_of(wokingham, case_id)
+            if s["code"] in ("complete_exploitation_tool", "submit_to_triage", "nrm_referral")}
+    assert sorted(owed) == ["complete_exploitation_tool", "nrm_referral", "submit_to_triage"]
+    r = await patch_case(wokingham, case_id, {**CLOSE, "closure_reason": "caution completed"})
+    assert r.status_code == 200, r.text
+    assert sorted(_snapshot(s) for s in r.json()["next_steps"]) == sorted(
+        _snapshot(s) for s in owed.values())
+    made = await _post(wokingham, f"/v1/cases/{case_id}/referrals", {"kind": "nrm"})
+    for action in ("submit", "send"):
+        await _post(wokingham, f"/v1/referrals/{made['data']['id']}/{action}", {}, status=200)
+    done = {s["id"] for s in await steps_of(wokingham, case_id, "done")}
+    assert owed["nrm_referral"]["id"] in done

@@ -15,7 +15,7 @@ import pytest
 from tests.api.fidelity_support import with_matrix
 from tests.api.integrity_support import assert_problem
 from tests.api.test_assessments import case_steps, codes, the_step
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 SOMERSET = "somerset-yjt-2023"
 WOKINGHAM = "wokingham-pyjs-2024"
@@ -641,3 +641,31 @@ async def test_S27_a_back_dated_custody_move_leaves_the_latest_move_standing(
         r = await somerset.client.get(f"/v1/cases/{case['id']}",
                                       headers=somerset.auth("case_holder"))
         assert r.json()["data"]["in_custody"] is True, order
+
+
+@pytest.mark.parametrize(("patched", "event", "pack"), [
+    (True, "custody_release", "somerset-yjt-2023"),
+    (False, "custody_entry", "somerset-yjt-2023"),
+    (True, "custody_release", "wokingham-pyjs-2024"),
+])
+async def test_S27_W4_a_custody_event_dated_before_a_PATCH_of_in_custody_leaves_it_standing(
+    client: httpx.AsyncClient, settings: Any, patched: bool, event: str, pack: str,
+) -> None:
+    """S27 (Somerset 14.3, 14.4), W4/W5 (Wokingham "Internal and External Controls"): a move
+    into or out of the secure estate is a change of circumstances. Attack pass 16, A16-1: the
+    case's ``in_custody`` set by ``PATCH`` on Friday 28 August 2026, then a custody event dated
+    Thursday 20 August typed in after it, took the child back out (or into) custody: the
+    latest move by date is the PATCH, so ``in_custody`` stays as it set it (the event is kept
+    in the history)."""
+    t = await make_tenant(client, settings, pack)
+    case = (await t.open_case(opened_at="2026-08-10T10:00:00Z",
+                              in_custody=not patched))["data"]
+    tag = (await t.client.get(f"/v1/cases/{case['id']}",
+                              headers=t.auth("duty_manager"))).headers["etag"]
+    r = await t.client.patch(f"/v1/cases/{case['id']}",
+                             json={"in_custody": patched, "occurred_at": "2026-08-28T14:00:00Z"},
+                             headers={**t.auth("line_manager"), "If-Match": tag})
+    assert r.status_code == 200, r.text
+    await post_event(t, case["id"], type=event, occurred_at="2026-08-20T10:00:00Z")
+    r = await t.client.get(f"/v1/cases/{case['id']}", headers=t.auth("case_holder"))
+    assert r.json()["data"]["in_custody"] is patched

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from typer.testing import CliRunner
@@ -103,6 +105,11 @@ def test_cli_pack_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["pack", "check", str(bad), str(SOMERSET_FILE)])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
+        # Its policy text is not copied beside it (A17-14: said, not silently skipped).
+        f"{bad}: -: source: warning: the policy's text 'wokingham-pyjs-risk-policy-2024.txt' "
+        f"was not found (looked for {tmp_path / 'wokingham-pyjs-risk-policy-2024.txt'} or "
+        f"{tmp_path / 'sources' / 'wokingham-pyjs-risk-policy-2024.txt'}), so no ref was "
+        "checked: put the file there or give --source FILE",
         f"{bad}: W4: rules.8.when.all.0.any.0.event_type_in.1: error: unknown event type "
         "'new_incidnet' "
         "(did you mean 'new_incident'?)",
@@ -231,6 +238,9 @@ def _example_variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
     # Its own pack id: a copy of a bundled pack's version is refused as loaded twice (A17-4).
     path = tmp_path / "example-owner.toml"
     path.write_text(text.replace('id = "example-yjs"', 'id = "example-owner"', 1))
+    # With its policy's text beside it, as the owner keeps it: its refs are checked (A17-14).
+    (tmp_path / "example-yjs-risk-policy-2025.txt").write_text(
+        (SEEDS / "example-yjs-risk-policy-2025.txt").read_text())
     return path
 
 
@@ -335,3 +345,99 @@ def test_a17_7_a_pack_without_register_is_told_its_panel_hears_only_panel_referr
             "no step); the pack has no [register], so no rating puts a case on it; referral "
             "kind(s) ['panel_request'] with to_panel = true do not put a case on the agenda"
             ) in capsys.readouterr().out
+
+
+def test_a17_12_an_atom_its_rules_trigger_cannot_carry_is_an_error_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-12: "a condition that cannot hold for its trigger is accepted silently: the
+    rule never fires" (an ``event_type_in`` on a ``judgement_recorded`` line; ``level_in``, the
+    recorded judgement's level, on a ``case_event`` line "when the case is high"). ``pack check``
+    says so per rule, as an error (the service does not start), with what to write instead; the
+    triggers' data is the engine's table (``types.EVENT_DATA``). Under ``not`` such an atom is
+    always met: a warning. A code in ``not_waivable``/``completable``/``survives_closure``/
+    ``closures`` that no rule creates is an error too: "the duty the owner meant to make
+    non-waivable stays waivable by any line manager"."""
+    path = _example_variant(
+        tmp_path,
+        ('trigger = "case_event"\ncode = "child_protection_referral"',
+         'trigger = "judgement_recorded"\ncode = "child_protection_referral"'),
+        ('when = { event_type_in = ["new_incident", ',
+         'when = { level_in = ["high"], event_type_in = ["new_incident", '),
+        ('deadline = "+20wd"\nref = "2.1"',
+         'deadline = "+20wd"\nref = "2.1"\nwhen = { not = { decision_has_actions = true } }'),
+        ('panel_kind = "risk_panel"\n',
+         'panel_kind = "risk_panel"\nnot_waivable = ["child_protection_referal"]\n'
+         'survives_closure = ["record_incidnet"]\n'),
+        ('assessment_submit = ["resubmit_assessment"]',
+         'assessment_submit = ["resubmit_assesment"]'),
+    )
+    assert main(["pack", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert (f"{path}: X5: rules.4.when.event_type_in: error: 'event_type_in' tests the event's "
+            "'type', which a judgement_recorded act does not carry (only case_event acts carry "
+            "it): it can never be true here, so this line never applies; an event's type is "
+            'tested on a trigger = "case_event" line') in out
+    assert (f"{path}: X4: rules.3.when.level_in: error: 'level_in' tests the event's 'level', "
+            "which a case_event act does not carry (only judgement_recorded acts carry it): it "
+            "can never be true here, so this line never applies; to test the case's rating use "
+            "case.any_rating_in (before the act) or after.any_rating_in (after it)") in out
+    assert ("X1: rules.0.when.not.decision_has_actions: warning: 'decision_has_actions' tests "
+            "the event's 'actions', which a case_opened act does not carry (only panel_decision "
+            "acts carry it): here it is always met and says nothing") in out
+    for field, code, verb in (("not_waivable.0", "child_protection_referal", "protects"),
+                              ("survives_closure.0", "record_incidnet", "keeps open past"),
+                              ("closures.assessment_submit.0", "resubmit_assesment", "closes")):
+        assert (f"{path}: -: {field}: error: no rule creates step code {code!r}, so this "
+                f"{verb}") in out, field
+    # The other X5 line (case_event) and every bundled pack are untouched.
+    assert "rules.5.when" not in out
+    with pytest.raises(PackError, match=r"rules\.4\.when\.event_type_in \(rule X5\): "
+                                        r"'event_type_in' tests the event's 'type'"):
+        build_policy_context(Settings(packs_dir=tmp_path))
+
+
+def test_a17_12_the_triggers_data_table_is_the_data_the_service_builds() -> None:
+    """The table ``pack check`` reads which trigger carries which data from is the data the
+    service puts in its events (judgements, case events, the preview's models of every other
+    trigger), and every key an event atom or event flag reads is carried by some trigger."""
+    from app.domain.events_table import CaseEvent, event_data
+    from app.domain.judgements import JudgementCreate, judgement_event_data
+    from app.domain.preview import TRIGGER_DATA
+    from app.workflows.conditions import atom_names, atom_reads, triggers_carrying
+    from app.workflows.types import EVENT_DATA
+    from app.workflows.vocabulary import EVENT_FLAGS
+
+    body = JudgementCreate.model_validate({"domain": "rosh", "level": "high"})
+    assert set(judgement_event_data(body, False)) <= EVENT_DATA["judgement_recorded"]
+    event = CaseEvent(type="new_incident", occurred_at=datetime.now(UTC), details={
+        "incoming_ratings": {}, "release_address_other_area": True}, service_id=uuid4(),
+        case_id=uuid4(), recorded_by="cw-1", recorded_role="case_holder")
+    assert set(event_data(event)) <= EVENT_DATA["case_event"]
+    for trigger, model in TRIGGER_DATA.items():
+        assert set(model.model_fields) - {"subject_id"} <= EVENT_DATA[trigger], trigger
+    for name in atom_names():
+        keys = atom_reads(name, None)
+        assert not keys or triggers_carrying(keys), name
+    for flag in EVENT_FLAGS:
+        assert triggers_carrying(atom_reads("event_flag", flag)), flag
+
+
+def test_a17_14_a_policy_text_not_found_is_said_not_silently_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 17, A17-14: "a pack whose ``source`` file is not found has its refs silently
+    unchecked". ``pack check`` says which file it looked for and where (a warning: the service
+    does not read the text); with the text beside the pack, no such line."""
+    path = _example_variant(tmp_path, ('source = "example-yjs-risk-policy-2025.txt"',
+                                       'source = "example-policy.txt"'))
+    assert main(["pack", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (f"{path}: -: source: warning: the policy's text 'example-policy.txt' was not found "
+            f"(looked for {tmp_path / 'example-policy.txt'} or "
+            f"{tmp_path / 'sources' / 'example-policy.txt'}), so no ref was checked") in out
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "example-policy.txt").write_text(
+        (SEEDS / "example-yjs-risk-policy-2025.txt").read_text())
+    assert main(["pack", "check", str(path)]) == 0
+    assert "source:" not in capsys.readouterr().out

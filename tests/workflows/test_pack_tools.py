@@ -308,6 +308,8 @@ def test_a17_4_pack_check_refuses_two_versions_on_one_date_as_the_service_does(
     was = 'version = "1.0"\neffective_from = 2025-01-01'
     first.write_text(text.replace(was, 'version = "1"\neffective_from = 2026-09-01', 1))
     second.write_text(text.replace(was, 'version = "2"\neffective_from = 2026-09-01', 1))
+    (tmp_path / "example-yjs-risk-policy-2025.txt").write_text(  # its refs are checked (A17-14)
+        (PACK_DIR / "sources" / "example-yjs-risk-policy-2025.txt").read_text())
     assert main(["pack", "check", str(first), str(second)]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"{second}: -: effective_from: error: two versions of northvale come into force on the "
@@ -326,3 +328,29 @@ def test_a17_4_pack_check_refuses_two_versions_on_one_date_as_the_service_does(
     assert main(["pack", "check", str(copy)]) == 1
     assert "version '1.0' is loaded twice" in capsys.readouterr().out
     assert main(["pack", "check", str(PACK_DIR / "example-yjs.toml")]) == 0
+
+
+def test_a17_11_render_says_which_version_and_from_when(tmp_path: Path) -> None:
+    """Attack 17, A17-11: "``pack render`` does not say which version it renders or from when it
+    applies": two versions printed "the same heading". The heading of both formats names the
+    version and its effective_from (or that it has none)."""
+    text = (PACK_DIR / "example-yjs.toml").read_text()
+    second = tmp_path / "example-yjs@2.0.toml"
+    second.write_text(text.replace('version = "1.0"', 'version = "2.0"', 1).replace(
+        "effective_from = 2025-01-01", "effective_from = 2027-04-01", 1))
+    assert main(["pack", "render", str(second), "--format", "md", "-o",
+                 str(tmp_path / "p.md")]) == 0
+    assert (tmp_path / "p.md").read_text().splitlines()[0] == (
+        "# Example Borough YJS risk management policy and Risk Panel terms of reference (2025): "
+        "version 2.0, in force from 1 April 2027")
+    assert main(["pack", "render", str(second), "--format", "html", "-o",
+                 str(tmp_path / "p.html")]) == 0
+    assert ": version 2.0, in force from 1 April 2027</h1>" in (tmp_path / "p.html").read_text()
+    first = render_markdown(load_packs()["example-yjs"]).splitlines()[0]
+    assert first.endswith(": version 1.0, in force from 1 January 2025")
+    undated = tmp_path / "example-yjs.toml"
+    undated.write_text(text.replace("effective_from = 2025-01-01\n", "", 1))
+    assert main(["pack", "render", str(undated), "--format", "md", "-o",
+                 str(tmp_path / "u.md")]) == 0
+    assert (tmp_path / "u.md").read_text().splitlines()[0].endswith(
+        ": version 1.0, no effective_from: in force on every date")
