@@ -53,7 +53,7 @@ from app.domain.common import utcnow
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import ESCALATION_CODE, Step, StepStatus, owed_by
-from app.workflows.calendar import london_date
+from app.workflows.calendar import london_date, london_text
 from app.workflows.packs import Pack
 
 SWEEPER = Principal(sub="system:stand-in", roles=frozenset({"system"}), service=None)
@@ -312,7 +312,7 @@ async def sweep_service(
             return 0
         case_ids = await cases_to_settle(session, ctx, service, today)
     moved = 0
-    why = f"the recorded absences on {today.isoformat()}"
+    why = f"the recorded absences on {london_text(today)}"
     for case_id in case_ids:
         async with factory() as session, session.begin():
             service = await session.get(Service, service_id)

@@ -93,7 +93,8 @@ STAFF_LEAVE = regex.compile(
     rf"(?: before the step is due| today)?"
     rf"|is not away (?:from {_DAY} to the step's due day|on {_DAY})"
     # the day's stand-in settled in an audit reason: "(the recorded absences on <day>)" (A13-10)
-    rf"|the recorded absences on {_DAY}"
+    # (ISO before 1 December 2026, London text since: "on Tuesday 1 December 2026", A17-10)
+    rf"|the recorded absences on (?:{_DAY}|\p{{L}}+day \d{{1,2}} \p{{L}}+ \d{{4}})"
     rf"|absence [0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}"
     rf"(?: recorded, {_DAY} to {_DAY}| changed from {_DAY} to {_DAY} to {_DAY} to {_DAY}"
     rf"| \({_DAY} to {_DAY}\) cancelled| recorded| changed| cancelled)?")

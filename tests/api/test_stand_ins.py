@@ -111,7 +111,7 @@ async def test_S6_stood_in_steps_come_back_when_the_leave_ends_on_a_friday_befor
     [given] = reassigns(audit, plan["id"])
     assert (given["actor"], given["role"]) == ("system:stand-in", "system")
     assert given["reason"] == ("given back to the line manager (line_manager-1): the recorded "
-                               "absences on 2026-08-29")
+                               "absences on Saturday 29 August 2026")
     assert (await outbox_types(somerset.settings, case_id)).count("step.reassigned") == 2
 
 
@@ -152,7 +152,7 @@ async def test_S6_leave_recorded_in_advance_stands_in_when_it_starts_across_the_
     assert "2026-10-" not in stood["note"]  # a manager's leave is theirs (A11-17)
     [moved] = reassigns(await audit_of(somerset, case["id"]), plan["id"])
     assert moved["reason"] == ("line_manager-1 is on recorded leave (the recorded "
-                               "absences on 2026-10-26)")
+                               "absences on Monday 26 October 2026)")
     pin(monkeypatch, 2026, 10, 31, 0, 30)
     mine = {s["code"]: s for s in await queue(somerset, "line_manager", "line_manager-1")}
     assert (mine["countersign_risk_plan"]["id"], mine["countersign_risk_plan"]["actor"]) == (
@@ -342,7 +342,8 @@ async def test_S1_escalation_to_the_line_manager_follows_their_leave(
         raised["id"], "line_manager", "line_manager-1")
     assert [e["reason"] for e in reassigns(await audit_of(somerset, second["id"]),
                                             raised["id"])] == [
-        "given back to the line manager (line_manager-1): the recorded absences on 2027-01-05"]
+        "given back to the line manager (line_manager-1): the recorded absences on Tuesday 5 "
+        "January 2027"]
 
 
 def escalations_of(steps: list[dict[str, Any]], subject_id: str) -> list[dict[str, Any]]:
@@ -577,7 +578,7 @@ async def test_S5_the_escalation_of_a_stood_in_discussion_follows_it_both_ways(
     moves = reassigns(await audit_of(somerset, case_id), up["id"])
     assert [m["reason"] for m in moves] == [
         "the step it chases is given back to the line manager (line_manager-1); its "
-        "escalation to the duty manager: the recorded absences on 2026-08-29",
+        "escalation to the duty manager: the recorded absences on Saturday 29 August 2026",
         f"line_manager-1 is on recorded leave (absence {absence_id} recorded)"]
     assert moves[0]["actor"] == "system:stand-in"
 
