@@ -31,7 +31,7 @@ from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
 from app.domain.steps import Step, StepStatus, append_note
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON
+from app.workflows.calendar import LONDON, london_text
 from app.workflows.deadlines import overdue_at_for
 from app.workflows.vocabulary import PanelKind
 
@@ -71,7 +71,7 @@ async def withdraw_item(
     # migration 0020 lets the case come back onto the agenda as a new item of rank 0.
     item.duplicate_rank = min(lowest or 0, 0) - 1
     session.add(item)
-    day = panel.scheduled_for.astimezone(LONDON).date().isoformat()
+    day = london_text(panel.scheduled_for.astimezone(LONDON).date())
     why = f"the case was withdrawn from the agenda of the {panel.kind} of {day} " \
           f"(item {item.id}): {item.withdrawal_reason}"
     ended = list((await session.exec(select(Step).where(

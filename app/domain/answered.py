@@ -28,13 +28,13 @@ from sqlmodel import col, select
 
 from app.domain import policy
 from app.domain.assessments import answer_from_file
-from app.domain.common import iso_utc
 from app.domain.next_steps import act_answers, close_step
 from app.domain.panels_table import Panel, PanelItem
 from app.domain.policy import stored_utc
 from app.domain.referrals import Referral, ReferralStatus, has_panel_views
 from app.domain.steps import Step, StepStatus
 from app.domain.write_context import WriteContext
+from app.workflows.calendar import london_text
 from app.workflows.packs import Pack
 
 # A referral in these states no longer answers what it closed (its withdrawal or decline
@@ -91,7 +91,7 @@ async def _referral_acts(wctx: WriteContext, codes: frozenset[str]) -> list[tupl
                 acts.append((FiledAct(
                     at, "referral", referral.id, entry.get("by"), StepStatus.done,
                     f"Satisfied by {referral.kind} referral {referral.id} ({entry['action']} "
-                    f"at {iso_utc(at)}, recorded before the act that asks for it)"), closes))
+                    f"at {london_text(at)}, recorded before the act that asks for it)"), closes))
     return acts
 
 

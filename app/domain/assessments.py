@@ -51,6 +51,7 @@ from app.domain.timing import (
 )
 from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
+from app.workflows.calendar import london_text
 from app.workflows.packs import Pack, satisfies_assessment_step
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
@@ -503,7 +504,7 @@ async def answer_from_file(
             replace(wctx, occurred_at=at), step=step, satisfied_by=("assessment", assessment.id),
             credited_to=credited,
             note=f"Satisfied by {assessment.type} assessment {assessment.id} ({action} at "
-                 f"{iso_utc(at)}, recorded before the act that asks for it)")
+                 f"{london_text(at)}, recorded before the act that asks for it)")
         result = result.merge(closed)
         if action == "submit" and step.code in pack.closes("assessment_submit_review") \
                 and await _as_the_review_stage(wctx, assessment=assessment):

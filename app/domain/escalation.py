@@ -50,7 +50,7 @@ from app.domain.steps import (
     StepStatus,
     owed_by,
 )
-from app.workflows.calendar import london_date
+from app.workflows.calendar import london_date, london_text
 from app.workflows.packs import Pack, load_all_packs
 from app.workflows.vocabulary import Escalation
 
@@ -117,7 +117,7 @@ def escalation_row(
         pack = packs.get(overdue.policy_pack)
         actor = (pack.escalation if pack is not None else FALLBACK).target("line_manager")
         away = f" The line manager ({overdue.line_manager_id}) is on recorded leave."
-    due = iso_utc(overdue.due_at) if overdue.due_at else "?"
+    due = london_text(overdue.due_at) if overdue.due_at else "?"
     title = f"Escalate overdue step: {overdue.title}"[:300]
     if overdue.actor == "action_owner" and getattr(overdue, "access_mode", None) == "allowed":
         # The panel's free text stays on the case: the escalation reaches role holders the

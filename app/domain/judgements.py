@@ -200,6 +200,8 @@ async def apply_judgement(
             open_steps = await policy.open_steps_of(session, case.id)
         reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
                                               judgement_id=judgement_id, open_steps=open_steps)
+        if reviewed is not None:  # the starting judgement under a new fact (M3/M4, A17-16)
+            wf_event = wctx.event("judgement_recorded", {**data, "answers_rating_review": True})
         # Nothing written since the case was read: the panels and absences read with it hold.
         # Steps only re-dated or given a reason may be written at the commit (below) when
         # nothing after this reads them without flushing (no replay of later acts).

@@ -62,7 +62,7 @@ from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_not_before, require_within_case
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON
+from app.workflows.calendar import LONDON, london_text
 from app.workflows.deadlines import add_months, shift_local
 from app.workflows.vocabulary import PanelKind
 
@@ -643,7 +643,7 @@ async def add_item(
     # the scheduler's.
     await wctx.acting(None).audit("panel.item.add", entity_type="panel_item", entity_id=item.id,
                                   change=body.model_dump(mode="json"))
-    local = panel.scheduled_for.astimezone(LONDON).date().isoformat()
+    local = london_text(panel.scheduled_for.astimezone(LONDON).date())
     # Put on the agenda of a panel that has already sat (a sitting recorded late, A13-5), the
     # case was heard at the sitting: what the item answers (S7's referral to the next MARP,
     # W7's request) is answered then, not when typed in, so a rise after the sitting is not

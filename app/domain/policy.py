@@ -46,7 +46,7 @@ from app.domain.steps import (
 )
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON, WorkingCalendar, london_date
+from app.workflows.calendar import LONDON, WorkingCalendar, london_date, london_text
 from app.workflows.deadlines import is_deadline_note, overdue_at_for
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
@@ -588,8 +588,8 @@ def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
         overdue_at=lapsed.overdue_at, owner_role=lapsed.owner_role,
         reasons=list(lapsed.reasons or []),
         note=(f"Revived: step {lapsed.id}, superseded at "
-              f"{iso_utc(lapsed.lapsed_at or at)} (its condition no longer held), is still "
-              f"asked for by an act of {iso_utc(at)} recorded later, which in time order "
+              f"{london_text(lapsed.lapsed_at or at)} (its condition no longer held), is still "
+              f"asked for by an act of {london_text(at)} recorded later, which in time order "
               "kept it alive."),
     )
     _add_reasons(step, intent)
@@ -632,7 +632,7 @@ def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
     step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
     step.policy_version = intent.policy_version or step.policy_version
     step.raised_at = at
-    step.note = _append(step.note, f"Arose {iso_utc(at)}: an earlier act recorded later "
+    step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded later "
                                    "asks for it.")
 
 
@@ -893,10 +893,10 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
     voided = void is not None and step.due_at is not None and stored_utc(step.due_at) == void
     if not voided and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
-        would = iso_utc(intent.due_at) if intent.due_at is not None else "no timescale"
+        would = london_text(intent.due_at) if intent.due_at is not None else "no timescale"
         step.note = _append(step.note, (
-            f"Deadline kept: {iso_utc(step.due_at)} had passed before the act at "
-            f"{iso_utc(at)} that would re-date it ({would}); lateness already incurred "
+            f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
+            f"{london_text(at)} that would re-date it ({would}); lateness already incurred "
             "stays until the step is done."))
         return False
     step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date

@@ -28,6 +28,24 @@ def require_aware(moment: datetime, name: str = "datetime") -> datetime:
     return moment
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def london_text(value: datetime | date) -> str:
+    """A time or a date as practitioners read it in a step's note or title: London local time
+    with the weekday and the zone, "Thursday 10 September 2026 10:00 (London)", or a date alone,
+    "Thursday 10 September 2026" (attack pass 17, A17-10: notes said "2026-09-10T09:00:00+00:00",
+    neither the answers' ``Z`` nor what the MARP letter says). The one form of every time or
+    date the service writes into text; answers' fields stay RFC 3339 UTC with ``Z``."""
+    if isinstance(value, datetime):
+        local = require_aware(value).astimezone(LONDON)
+        return (f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} "
+                f"{local.year} {local:%H:%M} (London)")
+    return f"{_WEEKDAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
 def london_date(moment: datetime) -> date:
     """The calendar date in Europe/London of an aware instant."""
     return require_aware(moment).astimezone(LONDON).date()

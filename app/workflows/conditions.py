@@ -13,7 +13,8 @@ Event atoms (about the triggering event and its data):
 - ``event_flag = "key"``: ``data[key]`` is truthy (``may_raise_to_high``,
   ``release_address_other_area``, ``custody_event``: the ``in_custody`` change that follows a
   custody event; ``custody_move_recorded``: a custody event reporting a move the case already
-  records, such as a release after ``PATCH in_custody`` false).
+  records, such as a release after ``PATCH in_custody`` false; ``answers_rating_review``: a
+  judgement that closes an open review of its domain's rating, Wokingham M3/M4).
 - ``incoming_rating_in = {domains, levels}``: a transfer-in's ``incoming_ratings`` has one of the
   domains at one of the levels.
 - ``judgement_domain_in = [..]`` / ``level_in = [..]`` / ``level_below = "medium"``: the recorded

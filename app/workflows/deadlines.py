@@ -37,6 +37,7 @@ from app.workflows.calendar import (
     WorkingCalendar,
     end_of_day,
     london_date,
+    london_text,
     require_aware,
     start_of_day,
 )
@@ -382,7 +383,7 @@ def next_panel_deadline(
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
     day = next_cadence_day(cadence, occurred, cal)
     return Due(end_of_day(day), awaiting_panel_date=True, note=(
-        f"Due at the next {kind} ({cadence.text}): {day.isoformat()}; none "
+        f"Due at the next {kind} ({cadence.text}): {london_text(day)}; none "
         "booked yet, so the first panel booked sets the date."))
 
 
@@ -398,7 +399,7 @@ def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
         return Due(None, note="Six months before release: no expected release date recorded.")
     point = add_months(inputs.expected_release_date, -6)
     return _never_before_event(end_of_day(point), occurred, (
-        f"Six months before release passed on {point.isoformat()}: due at once."))
+        f"Six months before release passed on {london_text(point)}: due at once."))
 
 
 def _never_before_event(due: datetime, occurred: datetime, passed: str) -> Due:
@@ -420,7 +421,7 @@ def _before_transfer(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCal
         return Due(None, note="Due before the transfer: no transfer date given.")
     # Somerset 13.4.3: "prior to the transfer of the child or, in exceptional circumstances, as
     # soon as possible thereafter" (attack pass 17, A17-8).
-    day = inputs.transfer_date.isoformat()
+    day = london_text(inputs.transfer_date)
     return _never_before_event(start_of_day(inputs.transfer_date), occurred, (
         f"Before the transfer: the transfer date ({day}) had passed at the event: "
         "due at once."))

@@ -38,7 +38,7 @@ from types import CodeType
 from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from app.workflows.calendar import WorkingCalendar, london_date, require_aware
+from app.workflows.calendar import WorkingCalendar, london_date, london_text, require_aware
 from app.workflows.conditions import Context, Inliner, Predicate
 from app.workflows.deadlines import (
     NO_TIMESCALE_NOTE,
@@ -1398,8 +1398,8 @@ class _Plan:
         due = self._due_from(form, start)
         if due.due_at is not None and due.due_at < self.occurred_utc:
             return Due(self.occurred_utc, True, False,
-                       f"Due {form.removeprefix('+')} after {start.isoformat()}, which passed on "
-                       f"{due.due_at.isoformat()}: due now.")
+                       f"Due {form.removeprefix('+')} after {london_text(start)}, which passed on "
+                       f"{london_text(due.due_at)}: due now.")
         return due
 
     def absences(self) -> Sequence[tuple[date, date]]:
@@ -1602,7 +1602,7 @@ class _Plan:
             line = self.table.line_of(step)
             when = due.due_at
             note = due.note if due.awaiting_panel_date or when is None else (
-                f"Next {kind or 'panel'} scheduled for {when.isoformat()}")
+                f"Next {kind or 'panel'} scheduled for {london_text(when)}")
             self.intents.append(StepIntent(
                 action="update_due", rule_id=step.rule_id, code=step.code,
                 title=line.title if line else step.code, actor=step.actor,

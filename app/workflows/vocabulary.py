@@ -77,6 +77,10 @@ EVENT_FLAGS: tuple[str, ...] = (
     # in_custody`` or an earlier custody event). The lines the move asked for were asked then;
     # a release on a case never recorded in custody is a real release (attack pass 15, A15-1).
     "custody_move_recorded",
+    # A judgement that answers an open review of its domain's rating (a ``rating_replaced``
+    # closure: Wokingham's floor review, M3/M4): the starting judgement under the new fact, as
+    # the first in the domain is (attack pass 17, A17-16).
+    "answers_rating_review",
 )
 # Case fields a ``case_changed`` event can report, with the values each may take (None: any).
 CASE_FIELDS: dict[str, tuple[Any, ...] | None] = {

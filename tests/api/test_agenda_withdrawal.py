@@ -119,8 +119,8 @@ async def test_S29_closing_a_case_takes_it_off_the_agenda_of_a_MARP_not_yet_sat(
                if s["code"] == "record_panel_decision"]
     assert ended["id"] == owed["id"]
     assert ended["note"].endswith(
-        f"Superseded: the case was withdrawn from the agenda of the marp of 2026-09-29 "
-        f"(item {item}): the case was closed: Moved away")
+        "Superseded: the case was withdrawn from the agenda of the marp of Tuesday 29 September "
+        f"2026 (item {item}): the case was closed: Moved away")
     entry = next(e for e in await audit_of(somerset, case) if e["action"] == "panel.item.withdraw")
     assert (entry["entity_id"], entry["reason"]) == (item, "the case was closed: Moved away")
     assert "panel.item.withdrawn" in await outbox_types(settings, case)

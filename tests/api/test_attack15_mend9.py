@@ -137,7 +137,7 @@ async def test_S26_S30_S31_a_transfer_out_recorded_after_its_date_is_due_at_once
         [step] = open_codes(steps, code)
         assert (step["subject_id"], step["due_at"], step["urgent"]) == (
             made["data"]["id"], "2026-10-23T09:00:00Z", True), code
-        assert "transfer date (2026-10-20) had passed" in (step["note"] or ""), code
+        assert "transfer date (Tuesday 20 October 2026) had passed" in (step["note"] or ""), code
 
 
 async def test_S26_a_transfer_out_recorded_on_the_transfer_day_is_not_due_before_it(
@@ -153,7 +153,7 @@ async def test_S26_a_transfer_out_recorded_on_the_transfer_day_is_not_due_before
     [call] = open_codes(await case_steps(somerset, case_id), "manager_handover_call")
     assert (call["subject_id"], call["due_at"], call["urgent"]) == (
         made["data"]["id"], "2026-11-02T09:00:00Z", True)
-    assert "transfer date (2026-11-02) had passed" in (call["note"] or "")
+    assert "transfer date (Monday 2 November 2026) had passed" in (call["note"] or "")
     ahead_id = await _high_swb_case(somerset)
     await post_event(somerset, ahead_id, type="transfer_out",
                      occurred_at="2026-11-01T09:00:00Z", transfer_date="2026-11-02")

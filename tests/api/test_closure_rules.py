@@ -192,3 +192,28 @@ async def test_S1_S2_a_court_order_turned_non_statutory_asks_for_the_fact_findin
         "Complete a Fact Finding assessment of needs (harm, serious harm, safety and "
         "well-being)", "case_holder", None, {**S, "ref": "2.1", "rule": "S2"})
     assert s1["id"] in {s["id"] for s in await steps_of(somerset, case["id"], "superseded")}
+
+
+async def test_S15_move_to_core_assetplus_is_superseded_when_the_case_becomes_statutory(
+        somerset: Tenant) -> None:
+    """S15 (2.1 "Children working with YJT in non-statutory capacity will have an appropriate
+    assessment of needs completed (using a Fact Finding document)"; 15.1): a prevention case
+    opened Monday 3 August 2026 with ROSH high on Tuesday 4 August is asked to move to a core
+    AssetPlus assessment. Attack pass 17, A17-20: a court order then made on it (PUT upsert to
+    ``court_order``) brought S1's "Complete the AssetPlus assessment" while S15 stayed open
+    beside it, its title ("the non-statutory case") false; now S15 no longer holds and is
+    superseded, S1 carrying the duty."""
+    case = (await _upsert(somerset, "A17-20", "prevention", "line_manager", 201))["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements",
+                                   json={"domain": "rosh", "level": "high",
+                                         "occurred_at": "2026-08-04T10:00:00+01:00"},
+                                   headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    move = the_step(r.json()["next_steps"], "move_to_core_assessment")
+    assert move["policy"] == {**S, "ref": "2.1, 15.1", "rule": "S15"}
+    await _upsert(somerset, "A17-20", "court_order", "line_manager", 200)
+    live = await steps_of(somerset, case["id"])
+    assert "move_to_core_assessment" not in {s["code"] for s in live}
+    assert the_step(live, "complete_assessment")["policy"]["rule"] == "S1"
+    superseded = {s["id"]: s for s in await steps_of(somerset, case["id"], "superseded")}
+    assert "no longer holds" in superseded[move["id"]]["note"]

@@ -50,7 +50,7 @@ async def test_overdue_case_holder_step_escalates_to_line_manager(
     assert step["due_at"] is None
     assert step["urgent"] is True
     assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "2.1", "rule": "S1"}
-    assert "2026-03-30T08:00:00" in step["note"]
+    assert "was due Monday 30 March 2026 09:00 (London)" in step["note"]  # A17-10
     assert await tick(factory, somerset) == 0
     assert len(escalations(await case_steps(somerset, case["id"]))) == 1
     audit = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("line_manager"))

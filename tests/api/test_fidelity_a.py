@@ -203,7 +203,7 @@ async def test_S7_booked_marp_replaces_none_scheduled_in_the_note(
     await schedule(somerset.client, somerset, "2026-10-28T14:00:00Z")
     [refer] = steps_of(await case_steps(somerset, case["id"]), "refer_to_panel")
     assert (refer["due_at"], refer["awaiting_panel_date"]) == ("2026-10-28T14:00:00Z", False)
-    assert refer["note"] == "Next marp scheduled for 2026-10-28T14:00:00+00:00"
+    assert refer["note"] == "Next marp scheduled for Wednesday 28 October 2026 14:00 (London)"
     assert refer["policy"] == {**S, "ref": "3.2.3, 3.2.4", "rule": "S7"}
 
 
@@ -216,9 +216,9 @@ def test_redated_note_keeps_history_and_replaces_deadline_notes() -> None:
     assert redated_note(old, "Rule note.", {branch}) == (
         "Rule note.\nReassigned: case_holder changed from a to b")
     assert redated_note("Due at the next marp; none scheduled.", None) is None
-    assert redated_note("Next marp scheduled for 2026-11-04T14:00:00+00:00",
-                        "Next marp scheduled for 2026-10-28T14:00:00+00:00") == (
-        "Next marp scheduled for 2026-10-28T14:00:00+00:00")
+    assert redated_note("Next marp scheduled for Wednesday 4 November 2026 14:00 (London)",
+                        "Next marp scheduled for Wednesday 28 October 2026 14:00 (London)") == (
+        "Next marp scheduled for Wednesday 28 October 2026 14:00 (London)")
 
 
 # --- 5. A chair's overdue panel action escalates as a chair's duty --------------------------

@@ -100,8 +100,9 @@ async def test_S7_S8_earlier_marp_booked_later_takes_the_waiting_steps(
     assert_due(steps, "2026-08-27T09:00:00Z")
     audit = await audit_of(somerset, case["id"])
     for step in steps.values():
-        assert redates(audit, step["id"]) == ["Next marp scheduled for 2026-09-10T09:00:00+00:00",
-                                              "Next marp scheduled for 2026-08-27T09:00:00+00:00"]
+        assert redates(audit, step["id"]) == [
+            "Next marp scheduled for Thursday 10 September 2026 10:00 (London)",
+            "Next marp scheduled for Thursday 27 August 2026 10:00 (London)"]
     # A twin judged at the same instant after both MARPs exist carries the same deadline.
     twin = (await somerset.open_case())["data"]
     await judge_high(somerset, twin["id"], "2026-08-21T14:30:00+01:00")
@@ -135,7 +136,8 @@ async def test_S7_S8_moved_marp_moves_its_steps_later_and_sooner(
     audit = await audit_of(somerset, case["id"])
     assert redates(audit, steps[REFER[0]]["id"]) == [
         f"Next marp scheduled for {when}" for when in (
-            "2026-10-22T09:00:00+00:00", "2026-11-05T10:00:00+00:00", "2026-10-29T10:00:00+00:00")]
+            "Thursday 22 October 2026 10:00 (London)", "Thursday 5 November 2026 10:00 (London)",
+            "Thursday 29 October 2026 10:00 (London)")]
     moves = [e for e in audit if e["action"] == "step.redate"]
     assert {(e["actor"], e["role"]) for e in moves} == {("panel_admin-1", "panel_admin")}
 
@@ -311,3 +313,40 @@ async def test_S7_judgements_racing_an_earlier_marp_end_on_its_date(
         assert sorted(a.status_code for a in answers) == [201] * 5, [a.text for a in answers]
         for case_id in cases:
             assert_due(await panel_steps(somerset, case_id), f"2026-08-{day}T09:00:00Z")
+
+
+# --- A17-10: times in notes are written in London time ------------------------------------------
+
+
+async def test_S7_S8_notes_give_the_marps_time_in_london_time(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack pass 17, A17-10: after a MARP was booked and moved, the S7/S8 notes read "Next
+    marp scheduled for 2026-09-10T09:00:00+00:00", neither the answers' ``Z`` nor what the MARP
+    letter says. S7 (3.2.3) "The case holder will refer the case to the next YJT MARP". ROSH
+    high on Friday 28 August 2026; MARP booked for Thursday 3 September 10:00 BST, then moved to
+    Thursday 10 September 10:00 BST: the notes say "Thursday 10 September 2026 10:00 (London)";
+    the due date itself stays UTC with Z."""
+    pin(monkeypatch, 2026, 8, 28, 15, 0)
+    case = (await somerset.open_case())["data"]
+    await judge_high(somerset, case["id"], "2026-08-28T15:30:00+01:00")
+    marp = await book(somerset, "2026-09-03T10:00:00+01:00")
+    r = await move(somerset, marp, "2026-09-10T10:00:00+01:00")
+    assert r.status_code == 200, r.text
+    steps = await panel_steps(somerset, case["id"])
+    assert_due(steps, "2026-09-10T09:00:00Z")
+    for step in steps.values():
+        assert step["note"].splitlines()[-1] == (
+            "Next marp scheduled for Thursday 10 September 2026 10:00 (London)"), step["note"]
+        assert "+00:00" not in step["note"]
+
+
+def test_london_text_is_london_local_time_with_weekday_and_zone() -> None:
+    """One form for every time or date written into text: GMT and BST, dates alone."""
+    from datetime import UTC, date, datetime
+
+    from app.workflows.calendar import london_text
+    assert london_text(datetime(2026, 9, 10, 9, 0, tzinfo=UTC)) == (
+        "Thursday 10 September 2026 10:00 (London)")
+    assert london_text(datetime(2026, 12, 24, 10, 0, tzinfo=UTC)) == (
+        "Thursday 24 December 2026 10:00 (London)")
+    assert london_text(date(2027, 3, 28)) == "Sunday 28 March 2027"

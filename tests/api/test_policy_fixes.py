@@ -186,7 +186,7 @@ async def test_W16_six_month_point_already_past_is_due_at_once(wokingham: Tenant
     # 15 March 2027 - 6 months = 15 September 2026: passed before 20 October.
     assert step["due_at"] == "2026-10-20T09:00:00Z"
     assert step["urgent"] is True
-    assert "2026-09-15" in step["note"]
+    assert "passed on Tuesday 15 September 2026" in step["note"]  # London text (A17-10)
 
 
 # --- W18 --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import FidelityWeek, open_steps, steps_of
+from tests.api.fidelity_support import FidelityWeek, open_steps, steps_of, with_matrix
 from tests.conftest import Tenant
 
 WOKINGHAM = "wokingham-pyjs-2024"
@@ -783,6 +783,30 @@ async def test_M3_case_found_weapon_related_asks_to_review_a_low_rosh(wokingham:
     assert [s["id"] for s in steps_of(swb["next_steps"], "review_rating")] == [review[0]["id"]]
     again = await week.rosh("medium", "2026-08-28T10:00:00+01:00")
     assert steps_of(again["next_steps"], "review_rating") == []
+
+
+async def test_M3_the_judgement_answering_the_floor_review_is_a_starting_one(
+        wokingham: Tenant) -> None:
+    """M3 ("ROSH for knife offences": "if the context and circumstances of the child are such that
+    the case worker assesses their initial ROSH to be low, this must be clearly explained in the
+    evidence box and the line manager must also acknowledge the rationale"; attack pass 17,
+    A17-16 keeps it for the starting judgement only): ROSH low on Tuesday 25 August 2026, the case
+    found weapon-related on Thursday 27 August; the ROSH judgement answering the review on Friday
+    28 August is the starting one under the new fact: low needs the rationale and the line
+    manager's acknowledgement."""
+    week = await FidelityWeek.start(wokingham, csc_status="none", weapon_related=False)
+    await week.rosh("low", "2026-08-25T10:00:00+01:00")
+    await _patch(wokingham, week.case_id, {
+        "weapon_related": True, "occurred_at": "2026-08-27T10:00:00+01:00"})
+    url = f"/v1/cases/{week.case_id}/judgements"
+    body = with_matrix(wokingham.pack, {"domain": "rosh", "level": "low",
+                                        "assessment_id": week.assessment_id,
+                                        "occurred_at": "2026-08-28T10:00:00+01:00"})
+    problem = await week.post(url, body, status=422)
+    assert problem["type"].endswith("/rationale-required")
+    ok = await week.post(url, {**body, "rationale": "Knife found at home; no carrying since."})
+    [ack] = steps_of(ok["next_steps"], "acknowledge_rating_rationale")
+    assert ack["policy"]["rule"] == "M3"
 
 
 async def test_M3_review_is_superseded_when_the_fact_is_withdrawn(wokingham: Tenant) -> None:

@@ -311,7 +311,7 @@ def test_W3_month_end_and_a_passed_point_and_never_later() -> None:
                 "update_due", "review_assessment")
     assert_step(late, rule="W3", code="review_assessment", actor="case_holder",
                 due=utc(2027, 3, 5, 10), pack=W, ref="Assessment Reviews", urgent=True)
-    assert "2027-02-28T16:00:00+00:00" in (late.note or "")
+    assert "Sunday 28 February 2027 16:00 (London)" in (late.note or "")
     sooner = replace(step, due_at=utc(2027, 1, 20, 17))
     kept = run(W, judgement("swb", "high", utc(2027, 1, 2, 10)), on(sooner, low))
     assert intents(kept, "update_due", "review_assessment") == []

@@ -66,7 +66,8 @@ def test_S7_S8_panel_sat_before_the_booking_moment_still_dates_a_step_owed_befor
     marp1 = panel(lon(2026, 10, 20, 10), ident=1)
     moved = rebooked(SOMERSET, steps, [marp1, marp2], (2026, 11, 3, 9))
     when = utc(2026, 10, 20, 9)
-    assert moved == {code: (when, False, f"Next marp scheduled for {when.isoformat()}")
+    note = "Next marp scheduled for Tuesday 20 October 2026 10:00 (London)"
+    assert moved == {code: (when, False, note)
                      for code in ("refer_to_panel", "seek_child_and_carer_views")}
 
 

@@ -618,7 +618,7 @@ def test_W16_six_month_point_already_past_is_due_at_the_event_and_urgent() -> No
     assert_step(step, rule="W16", code="mappa_h_notification", actor="case_holder",
                 due=utc(2026, 12, 24, 9, 15), pack=W, ref="Referrals into MAPPA", urgent=True)
     assert step.note
-    assert "passed on 2026-09-30" in step.note
+    assert "passed on Wednesday 30 September 2026" in step.note
     # The six-month point on the event's own day is not past: due at the end of that day.
     today = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 6, 24))
     same_day = created(run(W, event("case_changed", CHRISTMAS_EVE,
