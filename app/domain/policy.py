@@ -570,6 +570,21 @@ async def _lapsed_after(
     return {(s.code, s.subject_id): s for s in rows.all()}
 
 
+def owed_again(step: Step, *, note: str) -> Step:
+    """A new open step for the same duty as ``step`` (one done or superseded that is owed
+    again): its code, rule, actor, assignee, deadline, reasons, subject and raising kept, with
+    ``note``; the old one stays in the record as it was."""
+    return Step(
+        service_id=step.service_id, case_id=step.case_id, code=step.code,
+        rule_id=step.rule_id, title=step.title, actor=step.actor,
+        assignee_id=step.assignee_id, due_at=step.due_at, urgent=step.urgent,
+        awaiting_panel_date=step.awaiting_panel_date, deadline_form=step.deadline_form,
+        recurrence=step.recurrence, policy_pack=step.policy_pack,
+        policy_version=step.policy_version, policy_ref=step.policy_ref,
+        subject_id=step.subject_id, raised_at=step.raised_at, overdue_at=step.overdue_at,
+        owner_role=step.owner_role, reasons=list(step.reasons or []), note=note)
+
+
 def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
     """The duty of a step superseded when its condition stopped holding, open again as a new
     step (the superseded one stays in the record) because an act dated before that lapse,
@@ -577,21 +592,11 @@ def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
     step never lapsed (Somerset S11: the monthly review of a ROSH high, kept alive by an SWB
     high typed in after the ROSH low; redate7's leftover). It keeps its date, deadline and
     reasons, with the act's reason beside them."""
-    step = Step(
-        service_id=lapsed.service_id, case_id=lapsed.case_id, code=lapsed.code,
-        rule_id=lapsed.rule_id, title=lapsed.title, actor=lapsed.actor,
-        assignee_id=lapsed.assignee_id, due_at=lapsed.due_at, urgent=lapsed.urgent,
-        awaiting_panel_date=lapsed.awaiting_panel_date, deadline_form=lapsed.deadline_form,
-        recurrence=lapsed.recurrence, policy_pack=lapsed.policy_pack,
-        policy_version=lapsed.policy_version, policy_ref=lapsed.policy_ref,
-        subject_id=lapsed.subject_id, raised_at=lapsed.raised_at,
-        overdue_at=lapsed.overdue_at, owner_role=lapsed.owner_role,
-        reasons=list(lapsed.reasons or []),
-        note=(f"Revived: step {lapsed.id}, superseded at "
-              f"{london_text(lapsed.lapsed_at or at)} (its condition no longer held), is still "
-              f"asked for by an act of {london_text(at)} recorded later, which in time order "
-              "kept it alive."),
-    )
+    step = owed_again(lapsed, note=(
+        f"Revived: step {lapsed.id}, superseded at "
+        f"{london_text(lapsed.lapsed_at or at)} (its condition no longer held), is still "
+        f"asked for by an act of {london_text(at)} recorded later, which in time order "
+        "kept it alive."))
     _add_reasons(step, intent)
     lapsed.lapsed_at = None  # revived once
     return step
@@ -1289,17 +1294,7 @@ async def reopen_done_by(
         ))).first()
         if still_open is not None:
             continue
-        step = Step(
-            service_id=done.service_id, case_id=done.case_id, code=done.code,
-            rule_id=done.rule_id, title=done.title, actor=done.actor,
-            assignee_id=done.assignee_id, due_at=done.due_at, urgent=done.urgent,
-            awaiting_panel_date=done.awaiting_panel_date, deadline_form=done.deadline_form,
-            recurrence=done.recurrence, policy_pack=done.policy_pack,
-            policy_version=done.policy_version,
-            policy_ref=done.policy_ref, subject_id=done.subject_id,
-            raised_at=done.raised_at, overdue_at=done.overdue_at,
-            owner_role=done.owner_role, reasons=list(done.reasons or []), note=note,
-        )
+        step = owed_again(done, note=note)
         session.add(step)
         reopened.append(step)
     await session.flush()

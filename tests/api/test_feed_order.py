@@ -129,13 +129,15 @@ async def test_A16_10_a_feed_does_not_learn_the_childs_birth_or_the_opening_from
 ) -> None:
     """README, machine clients: a feed gets referral ids and steps, never child data; a
     restricted case is never returned to a machine client. A message dated before the child's
-    birth or the case's opening is 422 naming the rule ("received_at is before the child's date
-    of birth"), not the date of birth (2011-04-23) or the opening (2026-08-21T09:15:00Z)."""
+    birth or the case's opening is 422 naming the rule ("received_at is before the case's
+    opened_at"), not the date of birth (2011-04-23) or the opening (2026-08-21T09:15:00Z); and
+    the same rule for both, so trying dates does not find the birth (attack pass 16, A16-10b:
+    19 refused deliveries recovered it)."""
     await restricted_case(somerset, f"RF-{source}-{at[:4]}")
     r = await deliver(somerset, f"RF-{source}-{at[:4]}", at, source=source, kind=kind)
     problem = assert_problem(r, 422)
     assert problem["type"].endswith("/occurred-before-bound")
-    name = "the child's date of birth" if at.startswith("2000") else "the case's opened_at"
+    name = "the case's opened_at"
     assert problem["bound"] == {"field": "received_at", "name": name}
     assert problem["detail"] == f"received_at is before {name}."
     assert problem["errors"] == [{"loc": "body.received_at", "msg": f"must not be before {name}"}]

@@ -191,6 +191,52 @@ async def test_S29_W25_a_sitting_recorded_after_it_took_place_is_done_by_its_dec
         step["id"], "chair-2", {"type": "panel_item", "id": item})
 
 
+async def _rate(t: Tenant, case_id: str, level: str, at: str) -> None:
+    """The case holder records ROSH at ``level`` dated ``at`` (Wokingham: with its matrix)."""
+    body: dict[str, Any] = {"domain": "rosh", "level": level, "occurred_at": at}
+    if t.pack.startswith("wokingham"):
+        body = {**with_matrix(t.pack, body), "victims": ["public"]}
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+
+
+async def _both_orders(
+    client: httpx.AsyncClient, settings: Settings, pack: str, kind: str, code: str, *,
+    opened: str, high: str, sits: str, rise: str, review: str, referred: str | None = None,
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The steps of ``code`` (actor, due, rule) after: ROSH high at ``high`` (referred to the
+    MARP at ``referred`` if given), the case on the agenda of a panel sitting at ``sits``,
+    very high at ``rise``; the decision (a review on ``review``, dated at the sitting) recorded
+    before the rise, then after it."""
+    got = {}
+    for order in ("decision first", "rise first"):
+        t = await make_tenant(client, settings, pack)
+        case_id = str((await t.open_case(opened_at=opened))["data"]["id"])
+        await _rate(t, case_id, "high", high)
+        if referred is not None:
+            await refer_to_marp(t, case_id, referred)
+        sitting = await panel(t, kind, sits, "chair-2")
+        item, _ = await on_agenda(t, sitting, case_id)
+
+        async def decide_it(t: Tenant = t, sitting: str = sitting, item: str = item) -> None:
+            r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision",
+                                    json={"actions": [], "minutes": "Discussed.",
+                                          "review_date": review},
+                                    headers=t.auth("chair", "chair-2"))
+            assert r.status_code == 200, r.text
+
+        if order == "decision first":
+            await decide_it()
+            await _rate(t, case_id, "very_high", rise)
+        else:
+            await _rate(t, case_id, "very_high", rise)
+            await decide_it()
+        steps = [s for s in await steps_of(t, case_id) if s["code"] == code]
+        got[order] = [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in steps]
+    return got
+
+
 @pytest.mark.parametrize(("pack", "kind", "code", "rule", "due"), [
     ("somerset-yjt-2023", "marp", "refer_to_panel", "S7", None),
     ("wokingham-pyjs-2024", "high_risk_panel", "request_high_risk_panel", "W7",
@@ -208,39 +254,10 @@ async def test_S7_W7_a_rise_after_the_sitting_recorded_before_its_decision_goes_
     booked; Wokingham: two working days over the late-summer bank holiday, Monday 31 August,
     so the end of Wednesday 2 September)."""
     pin(monkeypatch, 2026, 8, 28, 15, 0)
-    got = {}
-    for order in ("decision first", "rise first"):
-        t = await make_tenant(client, settings, pack)
-        case_id = str((await t.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]["id"])
-
-        async def rate(level: str, at: str, case_id: str = case_id, t: Tenant = t) -> None:
-            body: dict[str, Any] = {"domain": "rosh", "level": level, "occurred_at": at}
-            if t.pack.startswith("wokingham"):
-                body = {**with_matrix(t.pack, body), "victims": ["public"]}
-            r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
-                                    headers=t.auth("case_holder"))
-            assert r.status_code == 201, r.text
-
-        await rate("high", "2026-08-20T10:00:00Z")
-        await refer_to_marp(t, case_id, "2026-08-20T11:00:00Z")
-        sitting = await panel(t, kind, "2026-08-28T13:30:00Z", "chair-2")
-        item, _ = await on_agenda(t, sitting, case_id)
-
-        async def decide_it(t: Tenant = t, sitting: str = sitting, item: str = item) -> None:
-            r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision",
-                                    json={"actions": [], "minutes": "Discussed.",
-                                          "review_date": "2026-09-25"},
-                                    headers=t.auth("chair", "chair-2"))
-            assert r.status_code == 200, r.text
-
-        if order == "decision first":
-            await decide_it()
-            await rate("very_high", "2026-08-28T14:00:00Z")
-        else:
-            await rate("very_high", "2026-08-28T14:00:00Z")
-            await decide_it()
-        steps = [s for s in await steps_of(t, case_id) if s["code"] == code]
-        got[order] = [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in steps]
+    got = await _both_orders(client, settings, pack, kind, code, opened="2026-08-03T09:00:00Z",
+                             high="2026-08-20T10:00:00Z", referred="2026-08-20T11:00:00Z",
+                             sits="2026-08-28T13:30:00Z", rise="2026-08-28T14:00:00Z",
+                             review="2026-09-25")
     assert got == {"decision first": [("case_holder", due, rule)],
                    "rise first": [("case_holder", due, rule)]}
 
@@ -257,40 +274,11 @@ async def test_S7_W7_a_rise_weeks_after_the_sitting_recorded_before_its_decision
     without a referral); ROSH very high on Sunday 25 October (the clocks went back that
     morning); the decision (a review on 30 November) recorded on Tuesday 17 November, dated at
     the sitting; everything typed in on 17 November (the panel booked after it sat). With the
-    rise typed in before the decision, the case goes back to the panel
-    as when it is typed in after: the same step, either order."""
-    got = {}
-    for order in ("decision first", "rise first"):
-        pin(monkeypatch, 2026, 11, 17, 9, 0)
-        t = await make_tenant(client, settings, pack)
-        case_id = str((await t.open_case(opened_at="2026-10-01T09:00:00Z"))["data"]["id"])
-
-        async def rate(level: str, at: str, case_id: str = case_id, t: Tenant = t) -> None:
-            body: dict[str, Any] = {"domain": "rosh", "level": level, "occurred_at": at}
-            if t.pack.startswith("wokingham"):
-                body = {**with_matrix(t.pack, body), "victims": ["public"]}
-            r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
-                                    headers=t.auth("case_holder"))
-            assert r.status_code == 201, r.text
-
-        await rate("high", "2026-10-02T10:00:00Z")
-        sitting = await panel(t, kind, "2026-10-19T10:00:00Z", "chair-2")
-        item, _ = await on_agenda(t, sitting, case_id)
-
-        async def decide_it(t: Tenant = t, sitting: str = sitting, item: str = item) -> None:
-            r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision",
-                                    json={"actions": [], "minutes": "m",
-                                          "review_date": "2026-11-30"},
-                                    headers=t.auth("chair", "chair-2"))
-            assert r.status_code == 200, r.text
-
-        if order == "decision first":
-            await decide_it()
-            await rate("very_high", "2026-10-25T10:00:00Z")
-        else:
-            await rate("very_high", "2026-10-25T10:00:00Z")
-            await decide_it()
-        steps = [s for s in await steps_of(t, case_id) if s["code"] == code]
-        got[order] = [(s["actor"], s["due_at"], s["policy"]["rule"]) for s in steps]
+    rise typed in before the decision, the case goes back to the panel as when it is typed in
+    after: the same step, either order."""
+    pin(monkeypatch, 2026, 11, 17, 9, 0)
+    got = await _both_orders(client, settings, pack, kind, code, opened="2026-10-01T09:00:00Z",
+                             high="2026-10-02T10:00:00Z", sits="2026-10-19T10:00:00Z",
+                             rise="2026-10-25T10:00:00Z", review="2026-11-30")
     assert got["decision first"] == got["rise first"]
     assert [r for _, _, r in got["rise first"]] == [rule]
