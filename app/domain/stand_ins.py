@@ -237,12 +237,13 @@ async def settle_staff(
 async def staff_cases(
     session: AsyncSession, service_id: uuid.UUID, staff_id: str
 ) -> list[uuid.UUID]:
-    """The open cases where ``staff_id`` holds a role a step may stand in from (line manager,
+    """The cases where ``staff_id`` holds a role a step may stand in from (line manager,
     case holder) and that have an open step, in case order (the order their locks are taken
-    in)."""
+    in). A closed case's only open steps are those that survive its closure (the pack's
+    ``survives_closure``): they stand in as an open case's do (attack pass 16, A16-7)."""
     rows = await session.exec(
         select(Case.id).where(
-            Case.service_id == service_id, col(Case.closed_at).is_(None),
+            Case.service_id == service_id,
             sa.or_(col(Case.line_manager_id) == staff_id,
                    col(Case.case_holder_id) == staff_id),
             sa.exists().where(col(Step.case_id) == col(Case.id),

@@ -426,3 +426,35 @@ async def test_S31_S33_line_manager_on_leave_the_duty_manager_signs_off_the_docu
     [sign] = steps_of(r.json()["next_steps"], "sign_off_transfer_documentation")
     assert (sign["actor"], sign["assignee_id"], sign["due_at"], sign["policy"]) == (
         "duty_manager", None, "2026-11-09T09:00:00Z", {**S, "ref": "14.2.1", "rule": "S33"})
+
+
+async def test_S31_a_sign_off_surviving_the_closure_stands_in_when_the_line_manager_goes_on_leave(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S31 (13.4.2 "The line manager will check all documentation and sign off relevant
+    ASSETPLUS stage") and 3.1 "If the line manager is unavailable, the duty manager will
+    undertake these functions". A transfer out recorded Monday 9 November 2026 (transfer on
+    Thursday 12th); the case is closed that afternoon, the sign-off surviving the closure
+    (attack pass 16, A16-7); the line manager's leave from that day to Friday 13 November is
+    recorded after: the surviving sign-off goes to the duty managers like an open case's."""
+    pin(monkeypatch, 2026, 11, 9, 9, 0)
+    case = (await somerset.open_case())["data"]
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/events", json={
+        "type": "transfer_out", "occurred_at": "2026-11-09T09:00:00Z",
+        "transfer_date": "2026-11-12"}, headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [sign] = steps_of(r.json()["next_steps"], "sign_off_transfer_documentation")
+    assert (sign["actor"], sign["assignee_id"]) == ("line_manager", "line_manager-1")
+    pin(monkeypatch, 2026, 11, 9, 15, 0)
+    tag = (await somerset.client.get(f"/v1/cases/{case['id']}",
+                                     headers=somerset.auth("duty_manager"))).headers["etag"]
+    r = await somerset.client.patch(f"/v1/cases/{case['id']}", json={
+        "closed_at": "2026-11-09T15:00:00Z", "closure_reason": "transferred"},
+        headers={**somerset.auth("line_manager"), "If-Match": tag})
+    assert r.status_code == 200, r.text
+    assert sign["id"] in {s["id"] for s in r.json()["next_steps"]}
+    await away(somerset, "line_manager-1", "2026-11-09", "2026-11-13")
+    r = await somerset.client.get(f"/v1/next-steps/{sign['id']}",
+                                  headers=somerset.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["data"]["actor"], r.json()["data"]["assignee_id"],
+            r.json()["data"]["status"]) == ("duty_manager", None, "open")
