@@ -46,8 +46,8 @@ from app.domain.steps import (
 )
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON, WorkingCalendar, london_date, london_text
-from app.workflows.deadlines import is_deadline_note, overdue_at_for
+from app.workflows.calendar import WorkingCalendar, london_date, london_text
+from app.workflows.deadlines import is_deadline_note, overdue_at_for, shift_local
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack
 from app.workflows.types import (
@@ -1320,18 +1320,11 @@ def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> Non
     days = round((reopened_at - closed_at) / timedelta(days=1))
     if days == 0:
         return
-    step.due_at = _later_on_the_clock(due, timedelta(days=days))
+    step.due_at = shift_local(due, days=days)
     if step.overdue_at is not None:  # never before due_at (A16-4), whatever the clock did
-        step.overdue_at = max(_later_on_the_clock(overdue, timedelta(days=days)), step.due_at)
+        step.overdue_at = max(shift_local(overdue, days=days), step.due_at)
     step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
                                    "closed (not yet overdue at the closure)")
-
-
-def _later_on_the_clock(moment: datetime, by: timedelta) -> datetime:
-    """``moment`` moved on by ``by`` on London's wall clock (a deadline at 10:00 stays at 10:00
-    across a clock change, as the engine's week and month deadlines are), in UTC."""
-    local = moment.astimezone(LONDON).replace(tzinfo=None) + by
-    return local.replace(tzinfo=LONDON).astimezone(UTC)
 
 
 NEXT_PANEL = "next-panel"
