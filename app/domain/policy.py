@@ -1161,7 +1161,8 @@ async def supersede_all_open(
         kept_ids = {s.id for s in kept}
         kept += [s for s in open_steps
                  if s.code == ESCALATION_CODE and s.subject_id in kept_ids]
-        open_steps = [s for s in open_steps if s not in kept]
+        kept_ids |= {s.id for s in kept}
+        open_steps = [s for s in open_steps if s.id not in kept_ids]
     for step in open_steps:
         step.status = StepStatus.superseded
         step.note = _append(step.note, f"Superseded: {reason}")
