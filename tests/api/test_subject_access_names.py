@@ -359,7 +359,7 @@ async def test_a_third_partys_contact_details_are_redacted_in_json_and_html(
                        "10:00 on 2026-09-10."}})
     await _post(client, somerset, f"/v1/cases/{case}/oversight",
                 {"note": "Call back on (01632) 960 001 about Liam."}, role="line_manager")
-    leaked = ("Patel", "07700", "7946", "960 001", "496-0123", "example.org", "example.com",
+    leaked = ("Patel", "07700", "7946 0018", "960 001", "496-0123", "example.org", "example.com",
               "High Street", "TA1")
     doc = await _export(client, somerset, case)
     text = str(doc["cases"])
