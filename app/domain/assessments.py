@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -740,13 +740,16 @@ async def check_belongs_to_case(
         )
 
 
+ASSESSMENT_ORDER = paging.Order(
+    ((Assessment.created_at, "instant"), (Assessment.id, "uuid")), descending=True)
+
+
 async def list_case_assessments(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[Assessment]:
-    """The case's assessments, newest first."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID,
+    page: paging.PageArgs,
+) -> tuple[list[Assessment], str | None]:
+    """A page of the case's assessments, newest first, and the next page's cursor."""
     _, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(
-        select(Assessment).where(Assessment.case_id == case.id)
-        .order_by(col(Assessment.created_at).desc())
-    )
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(Assessment).where(Assessment.case_id == case.id), ASSESSMENT_ORDER,
+        page, {"list": "assessments", "case": str(case.id)})

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
+from app.domain import paging
 from app.domain.access import note_read, service_of, visible_cases_clause
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
@@ -82,13 +83,19 @@ async def create_feed(
     return feed, token
 
 
-async def list_feeds(session: AsyncSession, principal: Principal) -> list[CalendarFeed]:
-    """The caller's live feeds, oldest first."""
+FEED_ORDER = paging.Order(((CalendarFeed.created_at, "instant"), (CalendarFeed.id, "uuid")))
+
+
+async def list_feeds(
+    session: AsyncSession, principal: Principal, page: paging.PageArgs
+) -> tuple[list[CalendarFeed], str | None]:
+    """A page of the caller's live feeds, oldest first, and the next page's cursor."""
     service = await service_of(session, principal)
-    rows = await session.exec(select(CalendarFeed).where(
-        CalendarFeed.service_id == service.id, CalendarFeed.staff_id == principal.sub,
-        col(CalendarFeed.revoked_at).is_(None)).order_by(col(CalendarFeed.created_at)))
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(CalendarFeed).where(
+            CalendarFeed.service_id == service.id, CalendarFeed.staff_id == principal.sub,
+            col(CalendarFeed.revoked_at).is_(None)), FEED_ORDER, page,
+        {"list": "calendar-feeds", "service": str(service.id), "staff": principal.sub})
 
 
 async def revoke_feed(session: AsyncSession, principal: Principal, feed_id: uuid.UUID) -> None:

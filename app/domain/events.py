@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -423,13 +423,17 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
         wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))
 
 
+EVENT_ORDER = paging.Order(
+    ((CaseEvent.occurred_at, "instant"), (CaseEvent.created_at, "instant"),
+     (CaseEvent.id, "uuid")), descending=True)
+
+
 async def list_events(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[CaseEvent]:
-    """The case's events, newest first."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID,
+    page: paging.PageArgs,
+) -> tuple[list[CaseEvent], str | None]:
+    """A page of the case's events, newest first, and the next page's cursor."""
     _, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(
-        select(CaseEvent).where(CaseEvent.case_id == case.id)
-        .order_by(col(CaseEvent.occurred_at).desc(), col(CaseEvent.created_at).desc())
-    )
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(CaseEvent).where(CaseEvent.case_id == case.id), EVENT_ORDER, page,
+        {"list": "events", "case": str(case.id)})

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import agenda, policy
+from app.domain import agenda, paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -394,14 +394,17 @@ async def record_judgement(
                                  inputs=inputs)
 
 
+JUDGEMENT_ORDER = paging.Order(
+    ((Judgement.occurred_at, "instant"), (Judgement.created_at, "instant"),
+     (Judgement.id, "uuid")), descending=True)
+
+
 async def list_judgements(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[Judgement]:
-    """The case's judgement history, newest first."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID,
+    page: paging.PageArgs,
+) -> tuple[list[Judgement], str | None]:
+    """A page of the case's judgement history, newest first, and the next page's cursor."""
     _, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(
-        select(Judgement)
-        .where(Judgement.case_id == case.id)
-        .order_by(col(Judgement.occurred_at).desc(), col(Judgement.created_at).desc())
-    )
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(Judgement).where(Judgement.case_id == case.id), JUDGEMENT_ORDER, page,
+        {"list": "judgements", "case": str(case.id)})

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import agenda, policy
+from app.domain import agenda, paging, policy
 from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     NOTED_CASE_COLUMNS,
@@ -573,16 +573,22 @@ async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid
     return panel, items, await visible_item_cases(session, principal, service, items)
 
 
-async def list_panels(session: AsyncSession, principal: Principal, upcoming_only: bool
-                      ) -> tuple[list[tuple[Panel, list[PanelItem]]], set[uuid.UUID]]:
-    """The service's panels, soonest first (upcoming only by default), and the ids of the
-    items' cases the principal may see."""
+PANEL_ORDER = paging.Order(((Panel.scheduled_for, "instant"), (Panel.id, "uuid")))
+
+
+async def list_panels(
+    session: AsyncSession, principal: Principal, upcoming_only: bool, page: paging.PageArgs,
+) -> tuple[list[tuple[Panel, list[PanelItem]]], set[uuid.UUID], str | None]:
+    """A page of the service's panels, soonest first (upcoming only by default), the ids of
+    the items' cases the principal may see, and the next page's cursor."""
     require_roles(principal, roles_for("panel.read"), "read panels")
     service = await service_of(session, principal)
     query = select(Panel).where(Panel.service_id == service.id)
     if upcoming_only:
         query = query.where(col(Panel.scheduled_for) >= utcnow())
-    panels = list((await session.exec(query.order_by(col(Panel.scheduled_for)))).all())
+    panels, following = await paging.keyset_page(
+        session, query, PANEL_ORDER, page,
+        {"list": "panels", "service": str(service.id), "upcoming": upcoming_only})
     out = []
     every_item: list[PanelItem] = []
     for panel in panels:
@@ -592,7 +598,7 @@ async def list_panels(session: AsyncSession, principal: Principal, upcoming_only
         ).order_by(col(PanelItem.created_at)))).all())
         every_item += items
         out.append((panel, items))
-    return out, await visible_item_cases(session, principal, service, every_item)
+    return out, await visible_item_cases(session, principal, service, every_item), following
 
 
 async def add_item(

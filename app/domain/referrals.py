@@ -14,12 +14,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import agenda, policy
+from app.domain import agenda, paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -398,15 +398,22 @@ async def load_referral(
     return service, case, referral
 
 
+REFERRAL_ORDER = paging.Order(
+    ((Referral.created_at, "instant"), (Referral.id, "uuid")), descending=True)
+
+
 async def list_case_referrals(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: policy.PolicyContext
-) -> list[ReferralOut]:
-    """The case's referrals, newest first, as the API shows them."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: policy.PolicyContext,
+    page: paging.PageArgs,
+) -> tuple[list[ReferralOut], str | None]:
+    """A page of the case's referrals, newest first, as the API shows them, and the next
+    page's cursor."""
     service, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(select(Referral).where(Referral.case_id == case.id)
-                              .order_by(col(Referral.created_at).desc()))
+    rows, following = await paging.keyset_page(
+        session, select(Referral).where(Referral.case_id == case.id), REFERRAL_ORDER, page,
+        {"list": "referrals", "case": str(case.id)})
     pack = ctx.pack_now(service)
-    return [referral_out(r, pack) for r in rows.all()]
+    return [referral_out(r, pack) for r in rows], following
 
 
 def _previous_status(referral: Referral) -> str | None:

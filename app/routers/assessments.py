@@ -11,7 +11,7 @@ from app.core.problems import problem_responses
 from app.domain import assessments as svc
 from app.domain.common import state_etag
 from app.routers.conditional import if_match
-from app.routers.envelopes import Read, Written
+from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, tags=["assessments"])
@@ -31,14 +31,14 @@ async def create(
     return Written(data=svc.assessment_out(assessment), next_steps=result.next_steps)
 
 
-@router.get("/v1/cases/{case_id}/assessments", response_model=Read[list[svc.AssessmentOut]],
+@router.get("/v1/cases/{case_id}/assessments", response_model=Page[svc.AssessmentOut],
              dependencies=[gate("assessment.read")])
 async def list_for_case(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
-) -> Read[list[svc.AssessmentOut]]:
-    """The case's assessments, newest first."""
-    rows = await svc.list_case_assessments(session, principal, case_id)
-    return Read(data=[svc.assessment_out(a) for a in rows])
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal, page: PageQuery
+) -> Page[svc.AssessmentOut]:
+    """The case's assessments, newest first, a page at a time."""
+    rows, following = await svc.list_case_assessments(session, principal, case_id, page)
+    return Page(data=[svc.assessment_out(a) for a in rows], next_cursor=following)
 
 
 @router.get("/v1/assessments/{assessment_id}", response_model=Read[svc.AssessmentOut],

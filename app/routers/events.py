@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import events as svc
-from app.routers.envelopes import Read, Written
+from app.routers.envelopes import Page, PageQuery, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
@@ -36,11 +36,11 @@ async def record(
     return Written(data=svc.case_event_out(event), next_steps=result.next_steps)
 
 
-@router.get("", response_model=Read[list[svc.CaseEventOut]],
+@router.get("", response_model=Page[svc.CaseEventOut],
              dependencies=[gate("event.read")])
 async def history(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
-) -> Read[list[svc.CaseEventOut]]:
-    """The case's events, newest first."""
-    rows = await svc.list_events(session, principal, case_id)
-    return Read(data=[svc.case_event_out(e) for e in rows])
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal, page: PageQuery
+) -> Page[svc.CaseEventOut]:
+    """The case's events, newest first, a page at a time."""
+    rows, following = await svc.list_events(session, principal, case_id, page)
+    return Page(data=[svc.case_event_out(e) for e in rows], next_cursor=following)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from app.core.deps import CurrentPrincipal, Session
 from app.domain import judgements as svc
 from app.domain.page_json import written_response
-from app.routers.envelopes import Read, Written
+from app.routers.envelopes import Page, PageQuery, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/judgements",
@@ -33,11 +33,11 @@ async def record(
     return written_response(judgement, result.next_steps_json())
 
 
-@router.get("", response_model=Read[list[svc.JudgementOut]],
+@router.get("", response_model=Page[svc.JudgementOut],
              dependencies=[gate("judgement.read")])
 async def history(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
-) -> Read[list[svc.JudgementOut]]:
-    """The case's judgement history, newest first."""
-    rows = await svc.list_judgements(session, principal, case_id)
-    return Read(data=[svc.judgement_out(j) for j in rows])
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal, page: PageQuery
+) -> Page[svc.JudgementOut]:
+    """The case's judgement history, newest first, a page at a time."""
+    rows, following = await svc.list_judgements(session, principal, case_id, page)
+    return Page(data=[svc.judgement_out(j) for j in rows], next_cursor=following)

@@ -11,7 +11,7 @@ from app.core.problems import problem_responses
 from app.domain import oversight as svc
 from app.domain.steps import StepOut, step_out
 from app.routers.conditional import if_match
-from app.routers.envelopes import Read, Written
+from app.routers.envelopes import Page, PageQuery, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, tags=["management oversight"])
@@ -31,14 +31,14 @@ async def record(
     return Written(data=svc.oversight_out(entry), next_steps=result.next_steps)
 
 
-@router.get("/v1/cases/{case_id}/oversight", response_model=Read[list[svc.OversightOut]],
+@router.get("/v1/cases/{case_id}/oversight", response_model=Page[svc.OversightOut],
              dependencies=[gate("oversight.read")])
 async def history(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
-) -> Read[list[svc.OversightOut]]:
-    """The case's oversight entries, newest first."""
-    rows = await svc.list_oversight(session, principal, case_id)
-    return Read(data=[svc.oversight_out(e) for e in rows])
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal, page: PageQuery
+) -> Page[svc.OversightOut]:
+    """The case's oversight entries, newest first, a page at a time."""
+    rows, following = await svc.list_oversight(session, principal, case_id, page)
+    return Page(data=[svc.oversight_out(e) for e in rows], next_cursor=following)
 
 
 @router.post("/v1/next-steps/{step_id}/waive", response_model=Written[StepOut],

@@ -10,7 +10,7 @@ from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
 from app.domain import panels as svc
 from app.routers.conditional import if_match
-from app.routers.envelopes import Page, Read, Written
+from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
@@ -63,11 +63,13 @@ async def cancel(
 @router.get("", response_model=Page[svc.PanelOut],
              dependencies=[gate("panel.read")])
 async def list_panels(
-    session: Session, principal: CurrentPrincipal, upcoming: bool = True
+    session: Session, principal: CurrentPrincipal, page: PageQuery, upcoming: bool = True
 ) -> Page[svc.PanelOut]:
-    """The service's panels, soonest first (upcoming only unless `upcoming=false`)."""
-    rows, visible = await svc.list_panels(session, principal, upcoming)
-    return Page(data=[svc.panel_out(p, items, visible) for p, items in rows])
+    """The service's panels, soonest first (upcoming only unless `upcoming=false`), a page
+    at a time (keyset cursor on the panel's time then id)."""
+    rows, visible, following = await svc.list_panels(session, principal, upcoming, page)
+    return Page(data=[svc.panel_out(p, items, visible) for p, items in rows],
+                next_cursor=following)
 
 
 @router.get("/{panel_id}", response_model=Read[svc.PanelOut],

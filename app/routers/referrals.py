@@ -16,7 +16,7 @@ from app.domain import referrals as svc
 from app.domain.access import service_of
 from app.domain.common import state_etag
 from app.routers.conditional import if_match
-from app.routers.envelopes import Read, Written
+from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate, referral_action_gate
 
 router = APIRouter(route_class=GatedRoute, tags=["referrals"])
@@ -37,14 +37,16 @@ async def create(
     return Written(data=referral, next_steps=result.next_steps)
 
 
-@router.get("/v1/cases/{case_id}/referrals", response_model=Read[list[svc.ReferralOut]],
+@router.get("/v1/cases/{case_id}/referrals", response_model=Page[svc.ReferralOut],
              dependencies=[gate("referral.read")])
 async def list_for_case(
-    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
-) -> Read[list[svc.ReferralOut]]:
-    """The case's referrals, newest first."""
-    return Read(data=await svc.list_case_referrals(session, principal, case_id,
-                                                   request.app.state.policy))
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
+    page: PageQuery,
+) -> Page[svc.ReferralOut]:
+    """The case's referrals, newest first, a page at a time."""
+    rows, following = await svc.list_case_referrals(session, principal, case_id,
+                                                    request.app.state.policy, page)
+    return Page(data=rows, next_cursor=following)
 
 
 @router.get("/v1/referrals/transitions", response_model=Read[list[dict[str, Any]]],
