@@ -40,6 +40,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.final_events import require_before_final_event
 from app.domain.history import RecordChange, note_case_act
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
@@ -209,6 +210,8 @@ async def record_event(
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
+    await require_before_final_event(session, pack, case, occurred_at,
+                                     what=f"record a {body.type} event", event_type=body.type)
     known_at = _known_at(body, occurred_at)
     _require_transfer_not_before(case, body)
     same = await same_event(session, case, body, occurred_at, details)

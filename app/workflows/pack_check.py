@@ -176,6 +176,12 @@ class _Checker:
             if check.acknowledge is not None:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
+        for index, declared in enumerate(pack.event_types):
+            for j, word in enumerate(declared.later_event_types):
+                self.word("event_types", word, "-", f"event_types.{index}.later_event_types.{j}")
+            for j, word in enumerate(declared.later_referral_kinds):
+                self.word("referral_kinds", word, "-",
+                          f"event_types.{index}.later_referral_kinds.{j}")
         self._closures()
         self._escalation()
         self._unclosable()
