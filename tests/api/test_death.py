@@ -42,7 +42,8 @@ async def _steps(t: Tenant, case_id: str, status: str) -> list[dict[str, Any]]:
 
 
 async def _audit(t: Tenant, case_id: str) -> list[dict[str, Any]]:
-    r = await t.client.get(f"/v1/cases/{case_id}/audit", headers=t.auth("line_manager"))
+    r = await t.client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200},
+                           headers=t.auth("line_manager"))
     assert r.status_code == 200, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
 

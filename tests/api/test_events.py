@@ -582,7 +582,8 @@ async def test_events_are_stored_with_who_and_when(
     assert event["occurred_at"] == "2026-05-06T10:00:00Z"
     r = await client.get(f"/v1/cases/{case['id']}/events", headers=somerset.auth("line_manager"))
     assert [e["type"] for e in r.json()["data"]] == ["risk_to_staff", "new_incident"]
-    audit = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("line_manager"))
+    audit = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
+                             headers=somerset.auth("line_manager"))
     assert [e["role"] for e in audit.json()["data"] if e["action"] == "case_event.record"] == [
         "case_holder", "duty_manager"]
 
