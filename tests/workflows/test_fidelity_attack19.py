@@ -4,13 +4,17 @@ ends)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from tests.workflows.support import (
+    EVENT_ID,
     SOMERSET,
     WOKINGHAM,
     assert_step,
     case,
     codes,
     created,
+    end_of,
     lon,
     rated,
     run,
@@ -48,3 +52,38 @@ def test_W26_child_protection_plan_ending_while_swb_very_high_owes_the_referral(
     for change in (["cin", "cp"], ["cin", "cic"]):
         assert "child_protection_referral" not in codes(
             run(W, ev_("case_changed", at, changes={"csc_status": change}), cin))
+
+
+# --- A19-5: Wokingham risk to staff -------------------------------------------------------------
+
+def test_W21_new_risk_to_staff_concern_is_discussed_with_the_line_manager_and_planned() -> None:
+    """W21 (Risk to staff): "Where new concerns arise regarding the potential risk to staff pose
+    by a child, there should be a discussion with the line manager and if the concerns are
+    agreed, the above process should be followed (recording the risk as a Life Event and filling
+    in the Risk to Staff spreadsheet). The management of the risk to staff that a child poses
+    should be included in the risk management plan."
+
+    Known on Christmas Eve 2026 (Thursday) 15:00 GMT: the discussion with the line manager is
+    due at once (urgent); the recording on the next working day, Tuesday 29 December (Christmas
+    Day, the weekend and the Boxing Day substitute Monday skipped); the risk management plan
+    update has no timescale (the policy gives none)."""
+    at = lon(2026, 12, 24, 15)
+    ev = run(W, ev_("case_event", at, EVENT_ID, type="risk_to_staff"))
+    assert_step(created(ev, "report_to_line_manager"), rule="W21", code="report_to_line_manager",
+                actor="case_holder", due=utc(2026, 12, 24, 15), pack=W,
+                ref="Risk to staff, Internal and External Controls", urgent=True)
+    assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
+                actor="case_holder", due=end_of(date(2026, 12, 29), bst=False), pack=W,
+                ref="Risk to staff")
+    plan = created(ev, "update_risk_management_plan")
+    assert_step(plan, rule="W21", code="update_risk_management_plan", actor="case_holder",
+                due=None, pack=W, ref="Risk to staff")
+    assert plan.note
+    # Known on Friday 30 October 2026 (after the clock change): at once, 10:00 GMT.
+    friday = run(W, ev_("case_event", lon(2026, 10, 30, 10), EVENT_ID, type="risk_to_staff",
+                        known_at=lon(2026, 10, 30, 10)))
+    assert created(friday, "report_to_line_manager").due_at == utc(2026, 10, 30, 10)
+    # Raised by the line manager themselves: they know; the plan and the recording still owed.
+    own = run(W, ev_("case_event", at, EVENT_ID, role="line_manager", type="risk_to_staff"))
+    assert "report_to_line_manager" not in codes(own)
+    assert {"record_risk_to_staff", "update_risk_management_plan"} <= codes(own)
