@@ -141,6 +141,12 @@ class EventType(_Strict):
     # earlier event of the type, dated at or before this one, are superseded, audited, in the
     # event's transaction (attack pass 15, A15-2).
     replaces_earlier: bool = False
+    # What happens to a child at most once (a death): a second report of it on the case, from
+    # another channel, in other words or at another time, is the first reported again (200 with
+    # the first event, audited, no new step), never a second one; each raised its own
+    # notifications to the manager and the serious incident notification (attack pass 18,
+    # A18-4).
+    once_per_case: bool = False
 
 
 class ReferralKind(_Strict):
