@@ -2,7 +2,8 @@
 
 Forms: ``+Nh`` (clock hours), ``+Nwd`` (end of the Nth working day after the event's London day),
 ``next-wd`` (= ``+1wd``), ``+1wd-in-week``, ``+Nd`` / ``+Nw`` / ``+Nm`` (calendar, on London local
-wall time; months clamp to month end), ``every Nm`` (first due ``+Nm``, then recurring),
+wall time; months clamp to month end), ``every Nd`` / ``every Nw`` / ``every Nm`` (first due
+``+Nd`` / ``+Nw`` / ``+Nm``, then recurring),
 ``immediately``, ``next-panel``, ``release-6m``, ``review-date``, ``before-transfer``, ``due-date``,
 ``none``.
 
@@ -60,11 +61,20 @@ FORM_EVENT_KEYS = {
     "before-transfer": "transfer_date",
     "due-date": "due_date",
 }
-_OFFSET = re.compile(r"^\+(?P<n>\d{1,3})(?P<unit>h|wd|d|w|m)$")
-_EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
+# The units of ``+N<unit>`` and of ``every N<unit>``: the parser's patterns and the allowed
+# forms a message lists are both made from these (attack 19, A19-10: the message once said
+# ``every Nm`` only, while ``every 2w`` loaded).
+OFFSET_UNITS = ("h", "wd", "d", "w", "m")
+EVERY_UNITS = ("d", "w", "m")
+_OFFSET_UNIT = f"(?P<unit>{'|'.join(OFFSET_UNITS)})"
+_EVERY_UNIT = f"(?P<unit>{'|'.join(EVERY_UNITS)})"
+_OFFSET = re.compile(rf"^\+(?P<n>\d{{1,3}}){_OFFSET_UNIT}$")
+_EVERY = re.compile(rf"^every (?P<n>\d{{1,2}}){_EVERY_UNIT}$")
 # The same shapes with any number of digits: a valid form whose number is too large.
-_OFFSET_SHAPE = re.compile(r"^\+(?P<n>\d+)(?P<unit>h|wd|d|w|m)$")
-_EVERY_SHAPE = re.compile(r"^every (?P<n>\d+)(?P<unit>[dwm])$")
+_OFFSET_SHAPE = re.compile(rf"^\+(?P<n>\d+){_OFFSET_UNIT}$")
+_EVERY_SHAPE = re.compile(rf"^every (?P<n>\d+){_EVERY_UNIT}$")
+ALLOWED_FORMS = (*(f"+N{u}" for u in OFFSET_UNITS), *(f"every N{u}" for u in EVERY_UNITS),
+                 *NAMED_FORMS)
 
 
 _tuple_new = tuple.__new__  # a Due from its four fields, without its Python __new__
@@ -144,8 +154,7 @@ def parse_form(text: str) -> ParsedForm:
             shown = digits if len(digits) <= 12 else f"{digits[:6]}... ({len(digits)} digits)"
             raise ValueError(f"deadline {text[:40]!r}: the number {shown} is out of range "
                              f"({form.format(unit=match['unit'])} takes N up to {most})")
-    allowed = ", ".join(("+Nh", "+Nwd", "+Nd", "+Nw", "+Nm", "every Nm", *NAMED_FORMS))
-    raise ValueError(f"unknown deadline form {text!r} (allowed: {allowed})")
+    raise ValueError(f"unknown deadline form {text!r} (allowed: {', '.join(ALLOWED_FORMS)})")
 
 
 def is_valid_form(text: str) -> bool:
