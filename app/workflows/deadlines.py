@@ -489,16 +489,21 @@ _NAMED = {
 
 
 def overdue_at_for(
-    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar
+    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar, *, sitting: bool = False
 ) -> datetime | None:
     """When a step counts as overdue for escalation (aware UTC): its due time, but a step due
     at once (``immediately``, flagged urgent) only after the end (23:59:59 Europe/London) of
     that working day, or of the next working day when it fell on a weekend or bank holiday
-    (policy-rules.md, "immediately"). Never before ``due_at``: an act in the last second of a
+    (policy-rules.md, "immediately"). ``sitting``: a step only a panel's decision does
+    (``Pack.done_at_sitting``) only after the end of the London day it is due on: the decision
+    is recorded at or after the sitting, never at its first minute (Somerset S10, due at the
+    MARP's start; attack pass 19, A19-1). Never before ``due_at``: an act in the last second of a
     day, recorded to the microsecond (23:59:59.5), is due then, after the day's end as
     deadlines write it (to the second), and is overdue from its due time, as
     :func:`in_week_deadline` dates such an act (attack pass 16, A16-4)."""
-    if due_at is None or not urgent:
+    if due_at is None or not (urgent or sitting):
         return due_at
-    day = calendar.next_working_day_on_or_after(london_date(due_at))
+    day = london_date(due_at)
+    if urgent:
+        day = calendar.next_working_day_on_or_after(day)
     return max(end_of_day(day), due_at)

@@ -43,6 +43,7 @@ from app.workflows.vocabulary import (
     CORE_EVENT_TYPES,
     CORE_REFERRAL_KINDS,
     NOT_DOING_ACTS,
+    SITTING_ACTS,
     Escalation,
     EventType,
     Fact,
@@ -481,6 +482,7 @@ class Pack(_Strict):
     _warnings: tuple[Problem, ...] = PrivateAttr(default=())
     _case_wide: frozenset[str] = PrivateAttr(default=frozenset())
     _done_only_by: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+    _done_at_sitting: frozenset[str] = PrivateAttr(default=frozenset())
     _event_keys: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
     # The engine's tables for this pack object (app.workflows.engine.prepare).
     _engine: Any = PrivateAttr(default=None)
@@ -506,6 +508,9 @@ class Pack(_Strict):
                 acts.setdefault(code, []).append(f"referral_{kind.made_by}:{kind.id}")
         self._done_only_by = {code: tuple(dict.fromkeys(found)) for code, found in acts.items()
                               if code not in self.completable}
+        self._done_at_sitting = frozenset(
+            code for code, found in self._done_only_by.items()
+            if all(act in SITTING_ACTS for act in found))
 
     def _index(self, name: str) -> Any:
         # Private attributes live in ``__pydantic_private__``; reading the slot directly skips
@@ -580,6 +585,14 @@ class Pack(_Strict):
         record's duty (countersign *this* assessment, hold the panel): ticking it off by hand
         would say the act was done when the record shows it was not."""
         return self._index("_done_only_by").get(code, ())
+
+    def done_at_sitting(self, code: str) -> bool:
+        """Whether only a panel's decision does a step of this code (its :meth:`done_only_by`
+        acts are all ``SITTING_ACTS``): the decision is recorded at or after the sitting, so
+        the step is late only after the end of the London day it is due on, not from the
+        sitting's first minute (Somerset S10 ``identify_mappa_level`` due at the MARP,
+        Wokingham W8's panel held within the week; attack pass 19, A19-1)."""
+        return code in self._index("_done_at_sitting")
 
     def step_codes(self) -> tuple[str, ...]:
         """Every step code a line of this pack creates."""

@@ -108,6 +108,12 @@ CLOSING_ACTS: tuple[str, ...] = (
 # directly. Every other closing act (and a referral kind's ``closes``) is the only way to do
 # the steps it closes (``Pack.done_only_by``), unless the pack lists the code in ``completable``.
 NOT_DOING_ACTS: tuple[str, ...] = ("panel_decision_overtakes", "assessment_countersign_endorses")
+# The closing acts that are a panel's decision, recorded at or after its sitting: a step only
+# these do (``Pack.done_at_sitting``) is late only after the end of the London day it is due on
+# (Somerset 3.2.4 "the MAPPA level will be identified and agreed via these processes": the
+# MARP's decision at its 1 pm sitting is on time; attack pass 19, A19-1).
+SITTING_ACTS: tuple[str, ...] = ("panel_decision", "panel_decision_mappa", "panel_decision_then",
+                                 "panel_decision_presenter")
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
