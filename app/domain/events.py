@@ -51,9 +51,8 @@ from app.domain.replay import (
     replay_later_acts,
 )
 from app.domain.services import Service
-from app.domain.timing import require_within_case
+from app.domain.timing import require_transfer_date_within, require_within_case
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import EventType
 
@@ -210,7 +209,7 @@ async def record_event(
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = _known_at(body, occurred_at)
-    _require_transfer_not_before(case, body)
+    require_transfer_date_within(case, body.transfer_date)
     same = await same_event(session, case, body, occurred_at, details)
     if same is not None:
         return same, await _reported_again(session, principal, service, case, role,
@@ -301,26 +300,6 @@ async def _reported_again(
                                "first_recorded_by": event.recorded_by})
     result = await policy.current(session, case)
     return result.without_next_steps() if withheld_from(principal, case) else result
-
-
-def _require_transfer_not_before(case: Case, body: CaseEventCreate) -> None:
-    """422 ``transfer-date-before-case`` for a transfer out whose ``transfer_date`` is before the
-    (Europe/London) date the case opened: a child cannot be transferred out of a case not yet
-    open. A transfer date already passed when the transfer out is recorded is accepted (Somerset
-    13.4.3: "prior to the transfer of the child or, in exceptional circumstances, as soon as
-    possible thereafter"): its ``before-transfer`` steps are then due at the event, urgent, with
-    a note giving the transfer date (attack pass 17, A17-8; A15-2 refused it)."""
-    if body.type not in NEEDS_TRANSFER_DATE or body.transfer_date is None:
-        return
-    day = policy.stored_utc(case.opened_at).astimezone(LONDON).date()
-    if body.transfer_date < day:
-        raise Unprocessable(
-            "The transfer date is before the case was opened.",
-            slug="transfer-date-before-case",
-            errors=[{"loc": "body.transfer_date",
-                     "msg": f"must not be before the case's opening date ({day.isoformat()})"}],
-            extra={"bound": {"field": "transfer_date", "name": "the case's opened_at date",
-                             "value": day.isoformat()}})
 
 
 async def _replace_earlier(

@@ -2,7 +2,8 @@
 
 Forms: ``+Nh`` (clock hours), ``+Nwd`` (end of the Nth working day after the event's London day),
 ``next-wd`` (= ``+1wd``), ``+1wd-in-week``, ``+Nd`` / ``+Nw`` / ``+Nm`` (calendar, on London local
-wall time; months clamp to month end), ``every Nm`` (first due ``+Nm``, then recurring),
+wall time; months clamp to month end), ``every Nd`` / ``every Nw`` / ``every Nm`` (first due
+``+Nd`` / ``+Nw`` / ``+Nm``, then recurring),
 ``immediately``, ``next-panel``, ``release-6m``, ``before-release``, ``review-date``,
 ``before-transfer``, ``due-date``, ``none``.
 
@@ -63,11 +64,20 @@ FORM_EVENT_KEYS = {
     "before-transfer": "transfer_date",
     "due-date": "due_date",
 }
-_OFFSET = re.compile(r"^\+(?P<n>\d{1,3})(?P<unit>h|wd|d|w|m)$")
-_EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
+# The units of ``+N<unit>`` and of ``every N<unit>``: the parser's patterns and the allowed
+# forms a message lists are both made from these (attack 19, A19-10: the message once said
+# ``every Nm`` only, while ``every 2w`` loaded).
+OFFSET_UNITS = ("h", "wd", "d", "w", "m")
+EVERY_UNITS = ("d", "w", "m")
+_OFFSET_UNIT = f"(?P<unit>{'|'.join(OFFSET_UNITS)})"
+_EVERY_UNIT = f"(?P<unit>{'|'.join(EVERY_UNITS)})"
+_OFFSET = re.compile(rf"^\+(?P<n>\d{{1,3}}){_OFFSET_UNIT}$")
+_EVERY = re.compile(rf"^every (?P<n>\d{{1,2}}){_EVERY_UNIT}$")
 # The same shapes with any number of digits: a valid form whose number is too large.
-_OFFSET_SHAPE = re.compile(r"^\+(?P<n>\d+)(?P<unit>h|wd|d|w|m)$")
-_EVERY_SHAPE = re.compile(r"^every (?P<n>\d+)(?P<unit>[dwm])$")
+_OFFSET_SHAPE = re.compile(rf"^\+(?P<n>\d+){_OFFSET_UNIT}$")
+_EVERY_SHAPE = re.compile(rf"^every (?P<n>\d+){_EVERY_UNIT}$")
+ALLOWED_FORMS = (*(f"+N{u}" for u in OFFSET_UNITS), *(f"every N{u}" for u in EVERY_UNITS),
+                 *NAMED_FORMS)
 
 
 _tuple_new = tuple.__new__  # a Due from its four fields, without its Python __new__
@@ -147,8 +157,7 @@ def parse_form(text: str) -> ParsedForm:
             shown = digits if len(digits) <= 12 else f"{digits[:6]}... ({len(digits)} digits)"
             raise ValueError(f"deadline {text[:40]!r}: the number {shown} is out of range "
                              f"({form.format(unit=match['unit'])} takes N up to {most})")
-    allowed = ", ".join(("+Nh", "+Nwd", "+Nd", "+Nw", "+Nm", "every Nm", *NAMED_FORMS))
-    raise ValueError(f"unknown deadline form {text!r} (allowed: {allowed})")
+    raise ValueError(f"unknown deadline form {text!r} (allowed: {', '.join(ALLOWED_FORMS)})")
 
 
 def is_valid_form(text: str) -> bool:
@@ -494,16 +503,21 @@ _NAMED = {
 
 
 def overdue_at_for(
-    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar
+    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar, *, sitting: bool = False
 ) -> datetime | None:
     """When a step counts as overdue for escalation (aware UTC): its due time, but a step due
     at once (``immediately``, flagged urgent) only after the end (23:59:59 Europe/London) of
     that working day, or of the next working day when it fell on a weekend or bank holiday
-    (policy-rules.md, "immediately"). Never before ``due_at``: an act in the last second of a
+    (policy-rules.md, "immediately"). ``sitting``: a step only a panel's decision does
+    (``Pack.done_at_sitting``) only after the end of the London day it is due on: the decision
+    is recorded at or after the sitting, never at its first minute (Somerset S10, due at the
+    MARP's start; attack pass 19, A19-1). Never before ``due_at``: an act in the last second of a
     day, recorded to the microsecond (23:59:59.5), is due then, after the day's end as
     deadlines write it (to the second), and is overdue from its due time, as
     :func:`in_week_deadline` dates such an act (attack pass 16, A16-4)."""
-    if due_at is None or not urgent:
+    if due_at is None or not (urgent or sitting):
         return due_at
-    day = calendar.next_working_day_on_or_after(london_date(due_at))
+    day = london_date(due_at)
+    if urgent:
+        day = calendar.next_working_day_on_or_after(day)
     return max(end_of_day(day), due_at)
