@@ -16,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
@@ -220,12 +220,19 @@ class PanelKind(_Strict):
     # Somerset 7.1.5: the manager presenting a case does not chair its decision.
     presenter_may_chair: bool = True
 
+    @field_validator("cadence")
+    @classmethod
+    def _cadence_parses(cls, value: str | None) -> str | None:
+        """A fixed-day cadence that does not parse fails the load (its own field, so ``pack
+        check`` names it and still checks the rest of the panel kind)."""
+        parse_cadence(value)
+        return value
+
     @model_validator(mode="after")
     def _attendance_invited(self) -> PanelKind:
         missing = [a for a in self.required_attendance if a not in self.invitees]
         if missing:
             raise ValueError(f"required_attendance {missing} must also be invitees")
-        parse_cadence(self.cadence)  # a fixed-day cadence that does not parse fails the load
         return self
 
     @property
