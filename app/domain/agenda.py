@@ -32,7 +32,6 @@ from app.domain.policy import stored_utc
 from app.domain.steps import Step, StepStatus, append_note
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, london_text
-from app.workflows.deadlines import overdue_at_for
 from app.workflows.vocabulary import PanelKind
 
 REASON_MAX = 500
@@ -144,7 +143,8 @@ async def _after_the_deferring_sitting(
                         for r in step.reasons or ()]
         step.due_at = stored_utc(later) if later is not None else None
         step.awaiting_panel_date = later is None
-        step.overdue_at = overdue_at_for(step.due_at, step.urgent, wctx.policy.calendar)
+        step.overdue_at = policy.step_overdue_at(wctx.pack, step.code, step.due_at, step.urgent,
+                                                 wctx.policy.calendar)
         step.note = append_note(step.note, "Due at the next panel after the sitting that "
                                            "deferred the case.")
         wctx.session.add(step)

@@ -52,6 +52,7 @@ from app.domain.cases_table import (
     ContactLevel,
     CscStatus,
     Intervention,
+    case_etag,
     mark_changed,
 )
 from app.domain.common import (
@@ -268,7 +269,7 @@ class CaseFilters(BaseModel):
 
 def etag_of(case: Case) -> str:
     """The strong ETag of a case: its version."""
-    return f'"{case.version}"'
+    return case_etag(case)
 
 
 def case_fields(

@@ -804,7 +804,7 @@ async def _apply(
             superseded.append(step)
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
-            redate(step, intent, at=event.occurred_at, calendar=calendar,
+            redate(step, intent, at=event.occurred_at, calendar=calendar, pack=wctx.pack,
                    stale=_branch_notes(wctx.pack, step.code), void=_void_time(event))
             _add_reasons(step, intent)
             updated.append(step)
@@ -885,8 +885,16 @@ def _void_time(event: WorkflowEvent) -> datetime | None:
     return stored_utc(datetime.fromisoformat(str(event.data["void_due_at"])))
 
 
+def step_overdue_at(pack: Pack, code: str, due_at: datetime | None, urgent: bool,
+                    calendar: WorkingCalendar) -> datetime | None:
+    """When a step of ``code`` due at ``due_at`` counts as overdue (its ``overdue_at``): the
+    one rule for every step made or re-dated (``deadlines.overdue_at_for``; a step only a
+    panel's decision does, at the end of its due day: A19-1)."""
+    return overdue_at_for(due_at, urgent, calendar, sitting=pack.done_at_sitting(code))
+
+
 def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCalendar,
-           stale: Collection[str] = (), void: datetime | None = None) -> bool:
+           pack: Pack, stale: Collection[str] = (), void: datetime | None = None) -> bool:
     """Re-date an open step as ``intent`` (an ``update_due`` from any act: a case event, a
     case change of release date, custody or MAPPA fields, a panel scheduled, moved or
     cancelled) asks, at the act's time ``at``; the one place every re-date goes through. A
@@ -906,7 +914,7 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
         return False
     step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
     step.urgent = intent.urgent
-    step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, calendar)
+    step.overdue_at = step_overdue_at(pack, step.code, intent.due_at, intent.urgent, calendar)
     step.deadline_form = intent.deadline_form or step.deadline_form
     step.note = redated_note(step.note, intent.note, stale)
     return True
@@ -1375,7 +1383,7 @@ async def redate_returning_next_panel_steps(
             at = min(booked, default=at)
         elif step.due_at is not None and stored_utc(step.due_at) not in standing:
             at = min(at, stored_utc(step.due_at))  # moved or cancelled before it sat
-        redate(step, intent, at=at, calendar=wctx.policy.calendar,
+        redate(step, intent, at=at, calendar=wctx.policy.calendar, pack=pack,
                stale=_branch_notes(pack, step.code))  # a passed date kept says so
         session.add(step)
         redated.append(step)
@@ -1491,7 +1499,8 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
         subject_id=intent.subject_id, note=intent.note,
         reasons=[dict(r) for r in intent.reasons],
         raised_at=_raised_at(intent, event),
-        overdue_at=overdue_at_for(intent.due_at, intent.urgent, wctx.policy.calendar),
+        overdue_at=step_overdue_at(wctx.pack, intent.code, intent.due_at, intent.urgent,
+                                   wctx.policy.calendar),
     )
 
 

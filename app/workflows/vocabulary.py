@@ -16,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
@@ -108,6 +108,12 @@ CLOSING_ACTS: tuple[str, ...] = (
 # directly. Every other closing act (and a referral kind's ``closes``) is the only way to do
 # the steps it closes (``Pack.done_only_by``), unless the pack lists the code in ``completable``.
 NOT_DOING_ACTS: tuple[str, ...] = ("panel_decision_overtakes", "assessment_countersign_endorses")
+# The closing acts that are a panel's decision, recorded at or after its sitting: a step only
+# these do (``Pack.done_at_sitting``) is late only after the end of the London day it is due on
+# (Somerset 3.2.4 "the MAPPA level will be identified and agreed via these processes": the
+# MARP's decision at its 1 pm sitting is on time; attack pass 19, A19-1).
+SITTING_ACTS: tuple[str, ...] = ("panel_decision", "panel_decision_mappa", "panel_decision_then",
+                                 "panel_decision_presenter")
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -147,6 +153,12 @@ class EventType(_Strict):
     final: bool = False
     later_event_types: tuple[Name, ...] = ()
     later_referral_kinds: tuple[Name, ...] = ()
+    # What happens to a child at most once (a death): a second report of it on the case, from
+    # another channel, in other words or at another time, is the first reported again (200 with
+    # the first event, audited, no new step), never a second one; each raised its own
+    # notifications to the manager and the serious incident notification (attack pass 18,
+    # A18-4).
+    once_per_case: bool = False
 
 
 class ReferralKind(_Strict):
@@ -220,12 +232,19 @@ class PanelKind(_Strict):
     # Somerset 7.1.5: the manager presenting a case does not chair its decision.
     presenter_may_chair: bool = True
 
+    @field_validator("cadence")
+    @classmethod
+    def _cadence_parses(cls, value: str | None) -> str | None:
+        """A fixed-day cadence that does not parse fails the load (its own field, so ``pack
+        check`` names it and still checks the rest of the panel kind)."""
+        parse_cadence(value)
+        return value
+
     @model_validator(mode="after")
     def _attendance_invited(self) -> PanelKind:
         missing = [a for a in self.required_attendance if a not in self.invitees]
         if missing:
             raise ValueError(f"required_attendance {missing} must also be invitees")
-        parse_cadence(self.cadence)  # a fixed-day cadence that does not parse fails the load
         return self
 
     @property
