@@ -829,7 +829,7 @@ class Salvaged:
     words: frozenset[str]
     index: Mapping[str, tuple[int, ...]]
     # The conditions set aside, as written: (field, table, rule id); their words are still
-    # checked (``pack_check.condition_words``).
+    # checked (``pack_check.check_condition_words``).
     conditions: tuple[tuple[str, Any, str], ...] = ()
 
     def original(self, field: str) -> str:
