@@ -243,6 +243,9 @@ class CaseOut(BaseModel):
                                    description="the latest assessment score of each name")
     on_register: bool
     contact_level: ContactLevel | None
+    priority: bool = Field(default=False, description=(
+        "dealt with as a priority at all stages (the pack's `[priority]`: Somerset 3.2.4, ROSH "
+        "or SWB very high); its open steps carry `priority` too"))
     open_steps: list[StepOut]
     restricted: bool
     access: AccessOut | None = Field(
@@ -289,7 +292,8 @@ def case_fields(
         "ratings": {d: v for d, v in (case.ratings or {}).items() if v},
         "facts": dict(case.facts or {}), "scores": dict(case.scores or {}),
         "on_register": case.on_register, "contact_level": case.contact_level,
-        "open_steps": open_steps, "restricted": case.access_mode is not None,
+        "priority": case.priority, "open_steps": open_steps,
+        "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
 
