@@ -145,3 +145,8 @@ def mark_changed(case: Case, acted: datetime) -> None:
     """Record that the case's fields changed by an act at ``acted`` (aware UTC): ``changed_at``
     is the latest such act, which a later closure may not predate (``acts.latest_act_at``)."""
     case.changed_at = max(case.changed_at, acted) if case.changed_at else acted
+
+
+def case_etag(case: Case) -> str:
+    """The strong ETag of a case: its version (``GET /v1/cases/{id}``, ``If-Match``)."""
+    return f'"{case.version}"'

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -46,6 +46,7 @@ from app.domain.common import (
     state_etag,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.history import RecordChange
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
@@ -59,11 +60,17 @@ from app.domain.replay import replay_later_acts
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
-from app.domain.timing import require_not_before, require_within_case
+from app.domain.timing import (
+    YEAR_AHEAD_MONTHS,
+    a_year_after,
+    not_after_error,
+    require_not_before,
+    require_within_case,
+)
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, london_text
-from app.workflows.deadlines import add_months, shift_local
+from app.workflows.deadlines import shift_local
 from app.workflows.vocabulary import PanelKind
 
 SCHEDULERS = ("chair", "panel_admin")
@@ -478,7 +485,7 @@ YJS_FLOOR = datetime(2000, 3, 31, 23, 0, tzinfo=UTC)
 # A year on London wall time (shift_local: 28 August 2026 15:48 to 28 August 2027 15:48, 365
 # days; over a 29 February, 366), to the second (attack pass 12, A12-8: 366 days, quoted with
 # microseconds).
-PANEL_HORIZON_MONTHS = 12
+PANEL_HORIZON_MONTHS = YEAR_AHEAD_MONTHS
 
 
 def require_sitting_time(scheduled_for: datetime, now: datetime | None = None) -> None:
@@ -624,6 +631,10 @@ async def add_item(
             slug="panel-before-case",
             errors=[{"loc": "body.case_id",
                      "msg": "the panel's time is before the case's opening"}])
+    await require_before_final_event(
+        session, ctx.pack_for(service, at=panel.scheduled_for), case,
+        stored_utc(panel.scheduled_for), what="put the case on a panel sitting then",
+        field="case_id")
     await _refuse_second_item(session, panel, case)
     await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
                                    case, "body.case_id", chair_id=panel.chair_id)
@@ -876,6 +887,18 @@ def _before_panel(start: datetime) -> dict[str, object]:
             "bound": {"field": "occurred_at", "name": "the panel's scheduled_for", "value": when}}
 
 
+LATEST_AFTER_PANEL = "a year after the panel's date"
+
+
+def action_dates_after(due_dates: Iterable[date], latest: date, loc: str = "body"
+                       ) -> list[dict[str, str]]:
+    """The ``errors`` of a decision's actions due after ``latest`` (a year after the panel's
+    date; the preview's: a year after the decision's), one per action (``loc``: where the
+    decision's fields are)."""
+    return [not_after_error(f"{loc}.actions.{i}.due_date", LATEST_AFTER_PANEL, latest)
+            for i, due in enumerate(due_dates) if due > latest]
+
+
 def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
     """Refuse a decision that cannot stand: a review or action before the panel's (London) date,
     MAPPA without category; each error names the comparison made."""
@@ -884,17 +907,18 @@ def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None
     if body.review_date is not None and body.review_date <= day:
         errors.append({"loc": "body.review_date",
                        "msg": f"must be after the panel's date ({day.isoformat()})"})
-    latest = add_months(day, PANEL_HORIZON_MONTHS)
+    latest = a_year_after(day)
     if body.review_date is not None and body.review_date > latest:
         # Somerset 7.1.6 "a provisional review date"; as a panel is booked at most a year
         # ahead, its review is at most a year after it (attack pass 12, A12-11: a review in
         # 2099 let the rating stand unreviewed, and M6 kept the holder from lowering it).
-        errors.append({"loc": "body.review_date",
-                       "msg": f"must be at most a year after the panel's date "
-                              f"({latest.isoformat()})"})
+        errors.append(not_after_error("body.review_date", LATEST_AFTER_PANEL, latest))
     errors += [{"loc": f"body.actions.{i}.due_date",
                 "msg": f"must not be before the panel's date ({day.isoformat()})"}
                for i, action in enumerate(body.actions) if action.due_date < day]
+    # An agreed action is due within the same year as the review that follows it up: a 2099
+    # due date made the action (not waivable, chased only when overdue) never due (A18-2).
+    errors += action_dates_after((a.due_date for a in body.actions), latest)
     if body.mappa_level is not None and case.mappa_category is None:
         errors.append({"loc": "body.mappa_level",
                        "msg": "the case has no MAPPA category: record it first (PATCH the case)"})
@@ -991,6 +1015,9 @@ async def decide(
     if not sat_while_open(case, panel, occurred_at):
         require_open_case(case, "record a panel decision")
     require_within_case(case, occurred_at)
+    await require_before_final_event(
+        session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
+        what="record a panel decision on the child (withdraw the item from the agenda)")
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
     _refuse_stale_ratings(body, case, sat_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)

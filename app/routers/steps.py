@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
+from app.domain import etags
 from app.domain import next_steps as svc
 from app.domain.common import utcnow
 from app.domain.page_json import page_response
@@ -67,6 +68,7 @@ async def read_step(step_id: uuid.UUID, request: Request, session: Session,
 async def complete(
     step_id: uuid.UUID,
     request: Request,
+    response: Response,
     session: Session,
     principal: CurrentPrincipal,
     body: svc.StepComplete | None = None,
@@ -85,4 +87,5 @@ async def complete(
     shown, result = await svc.complete_step(
         session, principal, step_id, body or svc.StepComplete(), request.app.state.policy
     )
+    response.headers["ETag"] = await etags.of_step(session, shown.id)
     return Written(data=shown, next_steps=result.next_steps)

@@ -139,6 +139,15 @@ def check_pack(pack: Pack, source_text: str | None = None) -> list[Problem]:
     return checker.problems
 
 
+def condition_words(pack: Pack, raw: Any, field: str, rule: str) -> list[Problem]:
+    """The words of one condition table checked against the pack's vocabulary, when the table
+    itself does not compile (``pack check`` still lists its misspelt values, A19-10)."""
+    checker = _Checker(pack, vocabulary_of(pack))
+    for name, value, at in _atoms(raw, field):
+        checker._atom(name, value, rule, at)
+    return checker.problems
+
+
 class _Checker:
     def __init__(self, pack: Pack, vocab: dict[str, tuple[str, ...]]) -> None:
         self.pack, self.vocab = pack, vocab
@@ -176,6 +185,12 @@ class _Checker:
             if check.acknowledge is not None:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
+        for index, declared in enumerate(pack.event_types):
+            for j, word in enumerate(declared.later_event_types):
+                self.word("event_types", word, "-", f"event_types.{index}.later_event_types.{j}")
+            for j, word in enumerate(declared.later_referral_kinds):
+                self.word("referral_kinds", word, "-",
+                          f"event_types.{index}.later_referral_kinds.{j}")
         self._closures()
         self._escalation()
         self._unclosable()

@@ -16,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
@@ -141,6 +141,24 @@ class EventType(_Strict):
     # earlier event of the type, dated at or before this one, are superseded, audited, in the
     # event's transaction (attack pass 15, A15-2).
     replaces_earlier: bool = False
+    # Nothing about the living child can happen after this event (a death): an act dated after
+    # it is refused, 409 ``after-final-event`` naming the event and its date (attack pass 19,
+    # A19-17): a judgement, an assessment started, a panel agenda item or decision, a case
+    # event of a type not in ``later_event_types``, a referral of a kind not in
+    # ``later_referral_kinds`` (made or moved on), a change of the child's circumstances
+    # (social care status, MAPPA, custody, release date, facts). What the policy still asks
+    # after it is not an act about the living child and stays open: completing or waiving
+    # steps (the manager informed, the notification), closing the case, recording management
+    # oversight, finishing assessments already on file, withdrawing agenda items and referrals.
+    final: bool = False
+    later_event_types: tuple[Name, ...] = ()
+    later_referral_kinds: tuple[Name, ...] = ()
+    # What happens to a child at most once (a death): a second report of it on the case, from
+    # another channel, in other words or at another time, is the first reported again (200 with
+    # the first event, audited, no new step), never a second one; each raised its own
+    # notifications to the manager and the serious incident notification (attack pass 18,
+    # A18-4).
+    once_per_case: bool = False
 
 
 class ReferralKind(_Strict):
@@ -214,12 +232,19 @@ class PanelKind(_Strict):
     # Somerset 7.1.5: the manager presenting a case does not chair its decision.
     presenter_may_chair: bool = True
 
+    @field_validator("cadence")
+    @classmethod
+    def _cadence_parses(cls, value: str | None) -> str | None:
+        """A fixed-day cadence that does not parse fails the load (its own field, so ``pack
+        check`` names it and still checks the rest of the panel kind)."""
+        parse_cadence(value)
+        return value
+
     @model_validator(mode="after")
     def _attendance_invited(self) -> PanelKind:
         missing = [a for a in self.required_attendance if a not in self.invitees]
         if missing:
             raise ValueError(f"required_attendance {missing} must also be invitees")
-        parse_cadence(self.cadence)  # a fixed-day cadence that does not parse fails the load
         return self
 
     @property
