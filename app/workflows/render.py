@@ -45,6 +45,7 @@ FIXED_FORMS: dict[str, str] = {
     "+1wd-in-week": "within one working day, and before the end of the working week",
     "next-panel": "by the next panel",
     "release-6m": "six months before the child's expected release",
+    "before-release": "before the child's expected release date",
     "review-date": "by the review date the panel set",
     "before-transfer": "before the transfer date",
     "due-date": "by the date the panel set for it",

@@ -4,7 +4,9 @@ ends)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from uuid import UUID
 
 from tests.workflows.support import (
     EVENT_ID,
@@ -15,7 +17,9 @@ from tests.workflows.support import (
     codes,
     created,
     end_of,
+    intents,
     lon,
+    open_step,
     rated,
     run,
     utc,
@@ -87,3 +91,59 @@ def test_W21_new_risk_to_staff_concern_is_discussed_with_the_line_manager_and_pl
     own = run(W, ev_("case_event", at, EVENT_ID, role="line_manager", type="risk_to_staff"))
     assert "report_to_line_manager" not in codes(own)
     assert {"record_risk_to_staff", "update_risk_management_plan"} <= codes(own)
+
+
+# --- A19-12: Wokingham W20 before the release ----------------------------------------------------
+
+W20_REF = "Referrals into MAPPA"
+
+
+def test_W20_notify_receiving_yjs_is_due_before_the_expected_release() -> None:
+    """W20 (Referrals into MAPPA): "Where the release address is in a different area to PYJS,
+    the case worker must also notify the local Youth Justice Service of the child being released
+    into their area and initiate the relevant transfer/care-taking process."
+
+    A category 2 child in custody, expected release Wednesday 30 June 2027: the other-area
+    address known on Friday 30 April 2027 makes the notice due before the release, at the start
+    of 30 June (23:00Z on 29 June, BST). Recorded with the release itself (Easter Monday 29 March
+    2027, the day after the clock change), it is due at once, urgent. A release date already
+    passed: at once, urgent, saying so. No release date recorded: undated, with a note."""
+    custody = case(in_custody=True, mappa_category=2, expected_release_date=date(2027, 6, 30))
+    flagged = ev_("case_event", lon(2027, 4, 30, 10), EVENT_ID, type="change_of_circumstances",
+                  release_address_other_area=True)
+    step = created(run(W, flagged, custody), "notify_receiving_yjs")
+    assert_step(step, rule="W20", code="notify_receiving_yjs", actor="case_holder",
+                due=utc(2027, 6, 29, 23), pack=W, ref=W20_REF)
+    release = ev_("case_event", lon(2027, 3, 29, 11), EVENT_ID, type="custody_release",
+                  release_address_other_area=True)
+    assert_step(created(run(W, release, custody), "notify_receiving_yjs"), rule="W20",
+                code="notify_receiving_yjs", actor="case_holder", due=utc(2027, 3, 29, 10),
+                pack=W, ref=W20_REF, urgent=True)
+    late = ev_("case_event", lon(2027, 7, 1, 9), EVENT_ID, type="change_of_circumstances",
+               release_address_other_area=True)
+    passed = created(run(W, late, custody), "notify_receiving_yjs")
+    assert_step(passed, rule="W20", code="notify_receiving_yjs", actor="case_holder",
+                due=utc(2027, 7, 1, 8), pack=W, ref=W20_REF, urgent=True)
+    assert "30 June 2027" in (passed.note or "")
+    undated = created(run(W, flagged, case(in_custody=True, mappa_category=2)),
+                      "notify_receiving_yjs")
+    assert undated.due_at is None
+    assert "no expected release date" in (undated.note or "")
+
+
+def test_W20_a_release_date_recorded_later_re_dates_the_notice() -> None:
+    """W20 (Referrals into MAPPA): "notify the local Youth Justice Service of the child being
+    released into their area": the open notice asked for before a release date was known is due
+    before the release once the date is recorded: Tuesday 31 August 2027 (the day after the
+    summer bank holiday) -> 23:00Z on 30 August."""
+    custody = case(in_custody=True, mappa_category=2)
+    flagged = ev_("case_event", lon(2027, 4, 30, 10), EVENT_ID, type="change_of_circumstances",
+                  release_address_other_area=True)
+    step = created(run(W, flagged, custody), "notify_receiving_yjs")
+    held = replace(custody, open_steps=(open_step(step, UUID(int=20)),))
+    change = ev_("case_changed", lon(2027, 5, 4, 10),
+                 changes={"expected_release_date": [None, "2027-08-31"]})
+    redated = intents(run(W, change, held),
+                      "update_due", "notify_receiving_yjs")
+    assert [(i.due_at, i.rule_id, i.policy_ref, i.step_id) for i in redated] == [
+        (utc(2027, 8, 30, 23), "W20", W20_REF, UUID(int=20))]

@@ -467,7 +467,7 @@ def test_a19_10_one_run_lists_every_independent_mistake(
         "(did you mean 'friday'?)",
         "X2: rules.1.deadline: error: unknown deadline form '+5 wd' (allowed: +Nh, +Nwd, +Nd, "
         "+Nw, +Nm, every Nd, every Nw, every Nm, next-wd, +1wd-in-week, immediately, "
-        "next-panel, release-6m, review-date, before-transfer, due-date, none)",
+        "next-panel, release-6m, before-release, review-date, before-transfer, due-date, none)",
         "X5: rules.4.when: error: condition.all[0].case.statutary: unknown condition atom "
         "'case.statutary' (did you mean case.statutory, after.statutory, case.csc_status_in?)",
         "X5: rules.4.when: error: condition.all[1].event_type_inn: unknown condition atom "
