@@ -152,6 +152,8 @@ class StepFilters(BaseModel):
     actor: str | None = None
     status: StepStatus | None = StepStatus.open
     overdue: bool = False
+    # Only the steps of cases dealt with as a priority (Somerset 3.2.4; A19-2).
+    priority: bool = False
     cursor: str | None = None
     limit: int = 50
 
@@ -418,7 +420,8 @@ async def list_steps(
     query = _list_query(
         tuple(sorted(flags.items())), case=filters.case_id is not None,
         assignee=filters.assignee is not None, actor=filters.actor is not None,
-        status=filters.status is not None, overdue=filters.overdue, after=after)
+        status=filters.status is not None, overdue=filters.overdue, after=after,
+        priority=filters.priority)
     rows = [StepRow._make(row) for row in await query.rows(session, params)]
     more = len(rows) > filters.limit
     page = rows[: filters.limit]
@@ -437,7 +440,8 @@ async def list_steps(
 
 @functools.lru_cache(maxsize=512)
 def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bool,
-                actor: bool, status: bool, overdue: bool, after: str | None) -> PlainSelect:
+                actor: bool, status: bool, overdue: bool, after: str | None,
+                priority: bool = False) -> PlainSelect:
     """The statement of :func:`list_steps` for one shape (the caller's role flags, which
     filters are given, the cursor's kind), built once: building and cache-keying it was a
     sixth of a list's CPU. Parameters: ``yj_service``, ``yj_sub`` (the caller), ``yj_limit``,
@@ -457,6 +461,8 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bo
         query = query.where(col(Step.actor) == sa.bindparam("yj_actor"))
     if status:
         query = query.where(col(Step.status) == sa.bindparam("yj_status"))
+    if priority:
+        query = query.where(col(Step.priority).is_(True))
     if overdue:
         moment: Any = sa.bindparam("yj_now")
         # overdue_at is never before due_at, so ``due_at < now`` only restates the condition:
@@ -480,8 +486,10 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bo
 
 def _query_key(filters: StepFilters) -> str:
     """The fingerprint of the list a cursor belongs to (every filter but cursor and limit)."""
+    # ``priority`` only when asked for: the lists without it keep the cursors they had.
+    unset = {"priority"} if not filters.priority else set()
     return cursors.query_key({"list": "next-steps",
-                              **filters.model_dump(exclude={"cursor", "limit"})})
+                              **filters.model_dump(exclude={"cursor", "limit", *unset})})
 
 
 def _encode_cursor(step: Any, key: str) -> str:

@@ -326,11 +326,12 @@ async def test_S23_within_20_days_of_closure_only(somerset: Tenant) -> None:
     case = (await somerset.open_case())["data"]
     await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z",
                                          "closure_reason": "Order ended"})
-    inside = await post_event(somerset, case["id"], type="death",
+    inside = await post_event(somerset, case["id"], type="charged",
                               occurred_at="2026-06-21T12:00:00Z", role="line_manager")
     assert {"inform_service_manager", "notify_serious_incident"} <= codes(event_steps(inside))
     # Calendar days in London: 21 June 23:00Z is 00:00 BST on 22 June, day 21 after closure.
-    outside = await post_event(somerset, case["id"], type="charged",
+    # (The death last: nothing about the child is recorded after a death, A19-17.)
+    outside = await post_event(somerset, case["id"], type="death",
                                occurred_at="2026-06-21T23:00:00Z", role="line_manager")
     assert event_steps(outside) == []
 
