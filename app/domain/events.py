@@ -41,6 +41,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.final_events import require_before_final_event
 from app.domain.history import RecordChange, note_case_act
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
@@ -218,6 +219,9 @@ async def record_event(
             if (same.occurred_at, same.details or {}) != (occurred_at, details) else None
         return same, await _reported_again(session, principal, service, case, role,
                                            same, sent=sent), False
+    # A death reported again is the first (above); anything else after it is refused (A19-17).
+    await require_before_final_event(session, pack, case, occurred_at,
+                                     what=f"record a {body.type} event", event_type=body.type)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         known_at=known_at,

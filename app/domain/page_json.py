@@ -110,7 +110,8 @@ def case_json(
         "on_register": case.on_register,
         "contact_level": None if contact is None
         else _enum_value(contact, ContactLevel, _CONTACT_LEVEL),
-        "open_steps": open_steps, "restricted": case.access_mode is not None,
+        "priority": case.priority, "open_steps": open_steps,
+        "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
 

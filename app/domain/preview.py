@@ -36,6 +36,7 @@ from app.domain.common import (
     resolve_occurred_at,
 )
 from app.domain.events import IncomingRatings
+from app.domain.final_events import require_before_final_event
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.domain.judgements_table import Level
 from app.domain.panels import LATEST_AFTER_PANEL, PanelAction, action_dates_after
@@ -300,6 +301,9 @@ async def preview(
         require_open_case(case, "record a judgement")
         occurred = resolve_occurred_at(body.judgement.occurred_at)
         require_within_case(case, occurred, "judgement.occurred_at")
+        await require_before_final_event(session, ctx.pack_for(service, at=occurred), case,
+                                         occurred, what="record a judgement",
+                                         field="judgement.occurred_at")
         wf = event("judgement_recorded", occurred, case.id, principal,
                           judgement_event_data(body.judgement, False), role)
     else:

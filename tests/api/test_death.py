@@ -42,7 +42,8 @@ async def _steps(t: Tenant, case_id: str, status: str) -> list[dict[str, Any]]:
 
 
 async def _audit(t: Tenant, case_id: str) -> list[dict[str, Any]]:
-    r = await t.client.get(f"/v1/cases/{case_id}/audit", headers=t.auth("line_manager"))
+    r = await t.client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200},
+                           headers=t.auth("line_manager"))
     assert r.status_code == 200, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
 
@@ -142,13 +143,17 @@ async def test_W4_an_incident_that_is_not_a_death_ends_nothing(wokingham: Tenant
 async def test_S23_after_a_death_no_act_asks_for_the_work_with_the_child_again(
     somerset: Tenant,
 ) -> None:
-    """S23 (12): after the death, a later ROSH judgement (a back-filled record, Tuesday 7 April
-    2026) asks for none of the work with the child that the death ended (no manager discussion,
-    MARP referral, monthly review or plan); the serious incident duties stay as they were."""
+    """S23 (12): after the death, a later ROSH judgement (Tuesday 7 April 2026) is refused
+    (409 after-final-event, A19-17: it would have put a deceased child on the register), so it
+    asks for none of the work with the child that the death ended (no manager discussion, MARP
+    referral, monthly review or plan); the serious incident duties stay as they were."""
     case = (await somerset.open_case())["data"]
     await _died(somerset, case["id"])
-    body = await _judge(somerset, case["id"], "rosh", "high", "2026-04-07T10:00:00+01:00")
-    assert sorted(s["code"] for s in body["next_steps"]) == [
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements", json={
+        "domain": "rosh", "level": "high", "occurred_at": "2026-04-07T10:00:00+01:00",
+        "victims": ["public"]}, headers=somerset.auth("case_holder"))
+    assert r.status_code == 409, r.text
+    assert sorted(s["code"] for s in await _steps(somerset, case["id"], "open")) == [
         "inform_service_manager", "notify_serious_incident"]
 
 
