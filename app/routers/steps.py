@@ -34,16 +34,19 @@ async def list_next_steps(
     actor: Annotated[str | None, Query(max_length=32)] = None,
     status: StepStatus | None = StepStatus.open,
     overdue: bool = False,
+    priority: Annotated[bool, Query(description=(
+        "only the steps of cases dealt with as a priority (`priority: true`: Somerset 3.2.4, "
+        "ROSH or SWB very high); the order is the same"))] = False,
     cursor: Annotated[str | None, Query(max_length=512, description=(
         "the `next_cursor` of the previous page (valid for the same filters only)"))] = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
 ) -> Response:
-    """Steps the caller may see (filters: case, assignee=me, actor, status, overdue), soonest
-    due first and undated last, paged by a keyset cursor (`limit` 1-200, default 50;
+    """Steps the caller may see (filters: case, assignee=me, actor, status, overdue, priority),
+    soonest due first and undated last, paged by a keyset cursor (`limit` 1-200, default 50;
     `next_cursor` null on the last page; a cursor of other filters, or not made here, is 422
     `invalid-cursor`)."""
     filters = svc.StepFilters(case_id=case_id, assignee=assignee, actor=actor, status=status,
-                              overdue=overdue, cursor=cursor, limit=limit)
+                              overdue=overdue, priority=priority, cursor=cursor, limit=limit)
     steps, next_cursor = await svc.list_steps(session, principal, filters,
                                               ctx=request.app.state.policy)
     return page_response(steps_json(steps, utcnow()), next_cursor)

@@ -387,6 +387,16 @@ class Register(_Strict):
     deregistered_ref: Ref | None = None
 
 
+class Priority(_Strict):
+    """Which cases are dealt with as a priority (Somerset 3.2.4: "'Very High' judgements will
+    trigger the case being dealt with as a priority at all stages"), evaluated on the case
+    after each act like the register: the case and its open steps carry ``priority``."""
+
+    rule_id: RuleId
+    ref: Ref
+    when: Holds
+
+
 class ContactBand(_Strict):
     """One band of the contact table: the first band whose condition holds wins."""
 
@@ -471,6 +481,7 @@ class Pack(_Strict):
     escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
+    priority: Priority | None = None
     contact: ContactTable | None = None
     case_closure: CaseClosure | None = None
     options: dict[str, bool | int | str] = Field(default_factory=dict)
@@ -684,8 +695,8 @@ class Pack(_Strict):
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
-        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact,
-                                    self.case_closure) if x is not None]
+        ids += [x.rule_id for x in (self.matrix, self.register_def, self.priority,
+                                    self.contact, self.case_closure) if x is not None]
         if self.register_def is not None and self.register_def.deregistered_by:
             ids.append(self.register_def.deregistered_by)
         return tuple(dict.fromkeys(ids))
@@ -829,7 +840,7 @@ class Salvaged:
     words: frozenset[str]
     index: Mapping[str, tuple[int, ...]]
     # The conditions set aside, as written: (field, table, rule id); their words are still
-    # checked (``pack_check.condition_words``).
+    # checked (``pack_check.check_condition_words``).
     conditions: tuple[tuple[str, Any, str], ...] = ()
 
     def original(self, field: str) -> str:
@@ -1052,6 +1063,12 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     """A context for after-only conditions (holds, register, contact) on a case state."""
     event = event or WorkflowEvent("state", _EPOCH, after.case_id, "system")
     return Context(event, after, after)
+
+
+def is_priority(pack: Pack, after: CaseSnapshot) -> bool:
+    """Whether the pack's ``[priority]`` holds for the case state ``after`` (False without one:
+    Wokingham sets none)."""
+    return pack.priority is not None and bool(pack.priority.when(state_context(after)))
 
 
 def contact_level(
