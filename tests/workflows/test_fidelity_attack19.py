@@ -147,3 +147,98 @@ def test_W20_a_release_date_recorded_later_re_dates_the_notice() -> None:
                       "update_due", "notify_receiving_yjs")
     assert [(i.due_at, i.rule_id, i.policy_ref, i.step_id) for i in redated] == [
         (utc(2027, 8, 30, 23), "W20", W20_REF, UUID(int=20))]
+
+
+# --- A19-3: MAPPA level 2/3 meetings --------------------------------------------------------------
+
+ITEM_ID = UUID("00000000-0000-4000-8000-00000000a1e3")
+MAPPA_CODES = ("attend_mappa_meetings", "manager_attend_mappa_meetings")
+
+
+def _level(at_: object, before: object, after: object) -> object:
+    return ev_("case_changed", at_, changes={"mappa_level": [before, after]})
+
+
+def test_S37_case_holder_and_line_manager_attend_mappa_2_meetings_while_secured() -> None:
+    """S37 (8.4): "Case holders and their line managers will attend all relevant MAPPA 2 meetings
+    arranged in respect of children subject to their supervision whilst accommodated or
+    secured."
+
+    A category 2 child in custody whose MAPPA level becomes 2 on Christmas Eve 2026: the case
+    holder and the line manager each owe attendance (no timescale: the meetings are arranged by
+    police and probation, 8.3.3). A child in care (accommodated) likewise; a child in the
+    community at level 2 owes none until they enter custody (Saturday 27 March 2027, the eve of
+    the clock change); the level dropping to 1 supersedes them."""
+    secured = case(mappa_category=2, in_custody=True)
+    ev = run(S, _level(lon(2026, 12, 24, 10), None, 2), secured)
+    for code, actor in zip(MAPPA_CODES, ("case_holder", "line_manager"), strict=True):
+        step = created(ev, code)
+        assert_step(step, rule="S37", code=code, actor=actor, due=None, pack=S, ref="8.4")
+        assert "no timescale" in (step.note or "")
+    accommodated = run(S, _level(lon(2026, 12, 24, 10), None, 3),
+                       case(mappa_category=2, csc_status="cic"))
+    assert set(MAPPA_CODES) <= codes(accommodated)
+    community = run(S, _level(lon(2026, 12, 24, 10), None, 2), case(mappa_category=2))
+    assert not set(MAPPA_CODES) & codes(community)
+    entry = run(S, ev_("case_changed", lon(2027, 3, 27, 16), changes={"in_custody": [False, True]}),
+                case(mappa_category=2, mappa_level=2))
+    assert set(MAPPA_CODES) <= codes(entry)
+    # The MARP deciding MAPPA level 2 for a child in custody (8.3): the same.
+    decision = run(S, ev_("panel_decision", lon(2026, 10, 22, 14), ITEM_ID, role="chair",
+                          rosh_level="very_high", mappa_level=2, actions=[],
+                          review_date=date(2026, 11, 19), panel_kind="marp"),
+                   case(mappa_category=2, in_custody=True, ratings=rated(rosh="very_high"),
+                        on_register=True))
+    assert set(MAPPA_CODES) <= codes(decision)
+    assert created(decision, "attend_mappa_meetings").subject_id == secured.case_id
+    # Already level 2 in custody: a level 3 asks nothing new; level 1 supersedes.
+    held = case(mappa_category=2, mappa_level=2, in_custody=True, open_steps=tuple(
+        open_step(created(ev, code), UUID(int=n)) for n, code in enumerate(MAPPA_CODES, 1)))
+    assert not set(MAPPA_CODES) & codes(run(S, _level(lon(2027, 1, 4, 10), 2, 3), held))
+    dropped = run(S, _level(lon(2027, 1, 4, 10), 2, 1), held)
+    assert {i.code for i in intents(dropped, "supersede")} >= set(MAPPA_CODES)
+
+
+def test_S38_seconded_probation_officer_made_aware_of_mappa_2_cases() -> None:
+    """S38 (8.4): "The YJT seconded probation officer will be made aware of all cases relevant
+    to MAPPA 2 and will support referral and be directly involved as necessary."
+
+    Any case whose MAPPA level becomes 2 or 3 (in custody or not), on the last day of February
+    2027: the case holder (who makes the MAPPA A referral, 8.3.3) makes the officer aware; the
+    policy sets no timescale."""
+    for before, after in ((None, 2), (1, 3)):
+        ev = run(S, _level(lon(2027, 2, 28, 23, 30), before, after), case(mappa_category=3))
+        step = created(ev, "inform_seconded_probation_officer")
+        assert_step(step, rule="S38", code="inform_seconded_probation_officer",
+                    actor="case_holder", due=None, pack=S, ref="8.4")
+    assert "inform_seconded_probation_officer" not in codes(
+        run(S, _level(lon(2027, 2, 28, 10), 2, 3), case(mappa_category=3, mappa_level=2)))
+    assert "inform_seconded_probation_officer" not in codes(
+        run(S, _level(lon(2027, 2, 28, 10), None, 1), case(mappa_category=3)))
+
+
+def test_W27_case_worker_and_line_manager_attend_mappa_meetings_and_plan_its_decisions() -> None:
+    """W27 (Referrals into MAPPA): "The PYJS case worker and their line manager must attend MAPPA
+    meetings. Attendance to MAPPA must be recorded on IYSS and any actions completed promptly.
+    In addition, MAPPA risk management decisions must be included within the child's risk
+    management plan." (Management oversight: "Managers' attendance to MAPPA meetings".)
+
+    The MAPPA level set to 2 on Good Friday 2027 (26 March, a bank holiday): the case worker and
+    the line manager each owe attendance, and the case worker the risk management plan; none
+    has a timescale (the seed gives none). Level 1 (the High-Risk Panel's) asks none of it."""
+    ev = run(W, _level(lon(2027, 3, 26, 10), None, 2), case(mappa_category=2))
+    assert_step(created(ev, "attend_mappa_meetings"), rule="W27", code="attend_mappa_meetings",
+                actor="case_holder", due=None, pack=W, ref="Referrals into MAPPA")
+    assert_step(created(ev, "manager_attend_mappa_meetings"), rule="W27",
+                code="manager_attend_mappa_meetings", actor="line_manager", due=None, pack=W,
+                ref="Referrals into MAPPA, Management oversight")
+    plan = created(ev, "update_risk_management_plan")
+    assert_step(plan, rule="W27", code="update_risk_management_plan", actor="case_holder",
+                due=None, pack=W, ref="Referrals into MAPPA")
+    assert "MAPPA" in plan.title
+    one = run(W, _level(lon(2027, 3, 26, 10), None, 1), case(mappa_category=2))
+    assert not {*MAPPA_CODES, "update_risk_management_plan"} & codes(one)
+    held = case(mappa_category=2, mappa_level=2, open_steps=tuple(
+        open_step(created(ev, code), UUID(int=n)) for n, code in enumerate(MAPPA_CODES, 1)))
+    assert {i.code for i in intents(run(W, _level(lon(2027, 4, 1, 10), 2, 1), held),
+                                    "supersede")} >= set(MAPPA_CODES)
