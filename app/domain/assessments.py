@@ -39,6 +39,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.judgements_table import Judgement
 from app.domain.next_steps import act_answers, close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
@@ -214,6 +215,8 @@ async def create_assessment(
     role = case_role_for(principal, case, ("case_holder",), "write assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
+    await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
+                                     occurred_at, what="start an assessment")
     assessment = Assessment(
         service_id=service.id, case_id=case.id, type=body.type, stage=body.stage,
         author_id=principal.sub, occurred_at=occurred_at,

@@ -36,10 +36,12 @@ from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
     check_details_size,
+    iso_utc,
     resolve_occurred_at,
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.final_events import require_before_final_event
 from app.domain.history import RecordChange, note_case_act
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
@@ -106,6 +108,14 @@ class CaseEventCreate(BaseModel):
     transfer_date: PlausibleDate | None = None
     incoming_ratings: IncomingRatings | None = None
     release_address_other_area: bool | None = None
+    notifiable_offence: bool | None = PField(
+        default=None,
+        description="charged only: whether the offence charged is notifiable under the YJB's "
+                    "serious incident (CSPPI) guidance; a notifiable charge raises the serious "
+                    "incident notification (Somerset 12, S23; Wokingham W24), any charge is a "
+                    "change of circumstances (S14; W4-W6). Unsaid means true (the protective "
+                    "reading: a serious incident is never left unnotified because a system "
+                    "could not say); stored in details.notifiable_offence")
 
 
 class CaseEventOut(BaseModel):
@@ -141,6 +151,13 @@ def _validate(body: CaseEventCreate) -> dict[str, Any]:
         details["incoming_ratings"] = body.incoming_ratings.model_dump(mode="json")
     if body.release_address_other_area is not None:
         details["release_address_other_area"] = body.release_address_other_area
+    if body.notifiable_offence is not None:
+        if body.type != "charged":
+            raise Unprocessable(
+                "notifiable_offence says whether a charge's offence is notifiable: only a "
+                "charged event carries it.",
+                errors=[{"loc": "body.notifiable_offence", "msg": "only for type charged"}])
+        details["notifiable_offence"] = body.notifiable_offence
     return details
 
 
@@ -210,10 +227,16 @@ async def record_event(
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = _known_at(body, occurred_at)
     require_transfer_date_within(case, body.transfer_date)
-    same = await same_event(session, case, body, occurred_at, details)
+    once = pack.event_type(body.type).once_per_case
+    same = await same_event(session, case, body, occurred_at, details, once=once)
     if same is not None:
+        sent = {"occurred_at": iso_utc(occurred_at), "details": details} \
+            if (same.occurred_at, same.details or {}) != (occurred_at, details) else None
         return same, await _reported_again(session, principal, service, case, role,
-                                           same), False
+                                           same, sent=sent), False
+    # A death reported again is the first (above); anything else after it is refused (A19-17).
+    await require_before_final_event(session, pack, case, occurred_at,
+                                     what=f"record a {body.type} event", event_type=body.type)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         known_at=known_at,
@@ -263,7 +286,7 @@ async def record_event(
 
 async def same_event(
     session: AsyncSession, case: Case, body: CaseEventCreate, occurred_at: datetime,
-    details: dict[str, Any],
+    details: dict[str, Any], *, once: bool = False,
 ) -> CaseEvent | None:
     """The event already recorded on the case that this one reports again, if any: the same
     type at the same instant (``occurred_at``), with the same transfer date and flag, and no
@@ -271,10 +294,16 @@ async def same_event(
     holder and the IYSS feed each sent the one charge: two CSPPI notifications were raised
     (attack pass 15, A15-10). Read under the case's lock, which every event write takes, so
     racing reports see each other. Two incidents at different times, or the same time with
-    different details, stay two events (two ``record_incident`` steps, policy-rules.md)."""
-    rows = await session.exec(select(CaseEvent).where(
-        col(CaseEvent.case_id) == case.id, col(CaseEvent.type) == body.type,
-        col(CaseEvent.occurred_at) == occurred_at).order_by(col(CaseEvent.created_at)))
+    different details, stay two events (two ``record_incident`` steps, policy-rules.md).
+    ``once``: the type happens to a child at most once (the pack's ``once_per_case``, a
+    death): any earlier event of the type is the one reported again (A18-4)."""
+    query = select(CaseEvent).where(col(CaseEvent.case_id) == case.id,
+                                    col(CaseEvent.type) == body.type)
+    if once:
+        return (await session.exec(query.order_by(
+            col(CaseEvent.occurred_at), col(CaseEvent.created_at)).limit(1))).first()
+    rows = await session.exec(query.where(col(CaseEvent.occurred_at) == occurred_at)
+                              .order_by(col(CaseEvent.created_at)))
     for event in rows.all():
         if (event.transfer_date, event.may_raise_to_high) != (body.transfer_date,
                                                               body.may_raise_to_high):
@@ -287,17 +316,20 @@ async def same_event(
 
 async def _reported_again(
     session: AsyncSession, principal: Principal, service: Service, case: Case, role: str,
-    event: CaseEvent,
+    event: CaseEvent, *, sent: dict[str, Any] | None = None,
 ) -> policy.PolicyResult:
     """A second report of an event already recorded (:func:`same_event`): nothing is recorded
     again and no step is raised again (the first report's are the event's); the report is
-    audited on the event (who sent it, under which role), and the case's open steps answered.
-    The router answers 200 with the event first recorded, as a case upsert that changes
-    nothing does."""
+    audited on the event (who sent it, under which role; ``sent``: the time and details it
+    gave, when they differ from the first's, as a second report of a death may), and the
+    case's open steps answered. The router answers 200 with the event first recorded, as a
+    case upsert that changes nothing does."""
+    change: dict[str, Any] = {"type": event.type, "occurred_at": event.occurred_at.isoformat(),
+                              "first_recorded_by": event.recorded_by}
+    if sent is not None:
+        change["reported"] = sent
     await record_audit(session, principal, "case_event.reported_again", "case_event", event.id,
-                       service_id=service.id, case_id=case.id, role=role,
-                       change={"type": event.type, "occurred_at": event.occurred_at.isoformat(),
-                               "first_recorded_by": event.recorded_by})
+                       service_id=service.id, case_id=case.id, role=role, change=change)
     result = await policy.current(session, case)
     return result.without_next_steps() if withheld_from(principal, case) else result
 

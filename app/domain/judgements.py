@@ -34,6 +34,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
@@ -160,6 +161,8 @@ async def apply_judgement(
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
     require_within_case(case, occurred_at)
+    await require_before_final_event(session, wctx.pack, case, occurred_at,
+                                     what="record a judgement")
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()

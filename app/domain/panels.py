@@ -46,6 +46,7 @@ from app.domain.common import (
     state_etag,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.history import RecordChange
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
@@ -630,6 +631,10 @@ async def add_item(
             slug="panel-before-case",
             errors=[{"loc": "body.case_id",
                      "msg": "the panel's time is before the case's opening"}])
+    await require_before_final_event(
+        session, ctx.pack_for(service, at=panel.scheduled_for), case,
+        stored_utc(panel.scheduled_for), what="put the case on a panel sitting then",
+        field="case_id")
     await _refuse_second_item(session, panel, case)
     await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
                                    case, "body.case_id", chair_id=panel.chair_id)
@@ -1010,6 +1015,9 @@ async def decide(
     if not sat_while_open(case, panel, occurred_at):
         require_open_case(case, "record a panel decision")
     require_within_case(case, occurred_at)
+    await require_before_final_event(
+        session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
+        what="record a panel decision on the child (withdraw the item from the agenda)")
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
     _refuse_stale_ratings(body, case, sat_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)

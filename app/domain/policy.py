@@ -49,7 +49,7 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, london_date, london_text
 from app.workflows.deadlines import is_deadline_note, overdue_at_for, shift_local
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack
+from app.workflows.packs import Pack, is_priority
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -578,6 +578,7 @@ def owed_again(step: Step, *, note: str) -> Step:
         service_id=step.service_id, case_id=step.case_id, code=step.code,
         rule_id=step.rule_id, title=step.title, actor=step.actor,
         assignee_id=step.assignee_id, due_at=step.due_at, urgent=step.urgent,
+        priority=step.priority,
         awaiting_panel_date=step.awaiting_panel_date, deadline_form=step.deadline_form,
         recurrence=step.recurrence, policy_pack=step.policy_pack,
         policy_version=step.policy_version, policy_ref=step.policy_ref,
@@ -764,8 +765,8 @@ async def _apply(
     With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
     is revived rather than raised anew (:func:`_revived`)."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
-    if derive:
-        apply_derived(case, evaluation)
+    if derive and apply_derived(case, evaluation, wctx.pack):
+        await _follow_priority(session, case)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
     revivable = await _lapsed_after(
         session, case.id, event.occurred_at,
@@ -1402,10 +1403,14 @@ def stored_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def apply_derived(case: Case, evaluation: Evaluation) -> None:
-    """Copy what the engine derived (register, contact level) onto the case."""
+def apply_derived(case: Case, evaluation: Evaluation, pack: Pack) -> bool:
+    """Copy what the engine derived (register, contact level, priority) onto the case; True
+    when its priority changed (its open steps follow: :func:`_follow_priority`)."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated.
     on_register = evaluation.on_register_after and case.closed_at is None
+    priority = pack.priority is not None and case.closed_at is None and is_priority(
+        pack, replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
+                      on_register=on_register))
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
     # Set only when they change, so that a case left as it was has no pending change at all
     # (the flush wrote nothing for it either way; issue 15: nothing to look at before the
@@ -1414,6 +1419,18 @@ def apply_derived(case: Case, evaluation: Evaluation) -> None:
         case.on_register = on_register
     if case.contact_level != contact_level:
         case.contact_level = contact_level
+    if case.priority != priority:
+        case.priority = priority
+        return True
+    return False
+
+
+async def _follow_priority(session: AsyncSession, case: Case) -> None:
+    """The case's open steps take its ``priority`` (Somerset 3.2.4 "dealt with as a priority
+    at all stages"; A19-2): set when ROSH or SWB turns very high, cleared when neither is."""
+    await session.exec(sa.update(Step).where(  # type: ignore[call-overload]
+        col(Step.case_id) == case.id, col(Step.status) == StepStatus.open,
+        col(Step.priority) != case.priority).values(priority=case.priority))
 
 
 def stand_in_of(pack: Pack, step: Step) -> str | None:
@@ -1492,7 +1509,7 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
         service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
         owner_role=owner_role(wctx, intent, event, assignee),
-        due_at=intent.due_at, urgent=intent.urgent,
+        due_at=intent.due_at, urgent=intent.urgent, priority=case.priority,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
         policy_version=intent.policy_version, policy_ref=intent.policy_ref,

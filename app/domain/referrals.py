@@ -42,6 +42,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import undecided_agenda
@@ -313,6 +314,12 @@ async def satisfy_steps(
     )
 
 
+# The referral actions that make or move on a referral; after a final event (a death) only a
+# kind the pack still accepts (the CSPPI notification) is made (A19-17). Withdrawing, declining
+# and recording the receiver's acceptance of one made before are records, and still accepted.
+MAKING_ACTIONS = frozenset({"submit", "quality-assure", "send"})
+
+
 async def create_referral_for_case(
     wctx: WriteContext,
     *,
@@ -334,6 +341,9 @@ async def create_referral_for_case(
     require_within_case(case, occurred_at, time_field, after_closure=after_closure)
     pack = wctx.pack
     check_kind(pack, body.kind)
+    await require_before_final_event(session, pack, case, occurred_at,
+                                     what=f"make a {body.kind} referral",
+                                     referral_kind=body.kind, field=time_field)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
         details=body.details, occurred_at=occurred_at, created_by=principal.sub,
@@ -492,6 +502,10 @@ async def transition(
             "its MAPPA forms are quality-assured by its line manager or a duty manager."))
     occurred_at = resolve_occurred_at(body.occurred_at)
     _check_act_time(referral, occurred_at)
+    if action in MAKING_ACTIONS:
+        await require_before_final_event(session, pack, case, occurred_at,
+                                         what=f"{action} a {referral.kind} referral",
+                                         referral_kind=referral.kind)
     if not on_closed:  # nor dated while the case was closed (A9-7)
         require_outside_closed_periods(case, occurred_at)
     previous = referral.status

@@ -7,7 +7,9 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.domain import etags
 from app.domain import events as svc
+from app.routers.conditional import CASE_IF_MATCH
 from app.routers.envelopes import Page, PageQuery, Written
 from app.routers.gates import GatedRoute, gate
 
@@ -20,19 +22,21 @@ router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
                               "description": "The same event was already recorded (same "
                                              "type and occurred_at, no detail differing): "
                                              "the event first recorded, nothing raised again"}},
-             dependencies=[gate("event.record")])
+             dependencies=[gate("event.record"), CASE_IF_MATCH])
 async def record(
     case_id: uuid.UUID, body: svc.CaseEventCreate, request: Request, response: Response,
     session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.CaseEventOut]:
     """Record an event on the case (201); answers the next steps it mandates. The same event
     reported again (another channel: the case holder and the IYSS feed) is 200 with the event
-    first recorded and the case's open steps: its steps are raised once."""
+    first recorded and the case's open steps: its steps are raised once. The answer's `ETag`
+    is the case's as the event leaves it."""
     event, result, recorded = await svc.record_event(
         session, principal, case_id, body, request.app.state.policy
     )
     if not recorded:
         response.status_code = 200
+    response.headers["ETag"] = await etags.of_case(session, event.case_id)
     return Written(data=svc.case_event_out(event), next_steps=result.next_steps)
 
 

@@ -4,8 +4,8 @@ Forms: ``+Nh`` (clock hours), ``+Nwd`` (end of the Nth working day after the eve
 ``next-wd`` (= ``+1wd``), ``+1wd-in-week``, ``+Nd`` / ``+Nw`` / ``+Nm`` (calendar, on London local
 wall time; months clamp to month end), ``every Nd`` / ``every Nw`` / ``every Nm`` (first due
 ``+Nd`` / ``+Nw`` / ``+Nm``, then recurring),
-``immediately``, ``next-panel``, ``release-6m``, ``review-date``, ``before-transfer``, ``due-date``,
-``none``.
+``immediately``, ``next-panel``, ``release-6m``, ``before-release``, ``review-date``,
+``before-transfer``, ``due-date``, ``none``.
 
 ``next-panel`` is the next booked panel of the pack's kind at or after the event; with none
 booked, ``awaiting_panel_date`` and either no date or, when the kind meets on a fixed day
@@ -15,7 +15,9 @@ day (a bank holiday moves it to the next working day), until a panel is booked.
 ``release-6m`` whose six-month point (end of that London day) is already past at the event is due
 at the event itself, urgent, with a note giving the date it passed: never before the event; so is
 ``before-transfer`` whose transfer day has already begun (Somerset 13.4.3 "or, in exceptional
-circumstances, as soon as possible thereafter").
+circumstances, as soon as possible thereafter"), and ``before-release`` (the start of the case's
+expected release day) whose release day has already begun (Wokingham: "notify the local Youth
+Justice Service of the child being released into their area").
 
 ``+1wd-in-week`` on a non-working day (weekend, bank holiday): the worker can act on the next
 working day at the earliest, so it is due at the end of the first working day after the event
@@ -50,6 +52,7 @@ NAMED_FORMS = (
     "immediately",
     "next-panel",
     "release-6m",
+    "before-release",
     "review-date",
     "before-transfer",
     "due-date",
@@ -411,6 +414,15 @@ def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
         f"Six months before release passed on {london_text(point)}: due at once."))
 
 
+def _before_release(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    if inputs.expected_release_date is None:
+        return Due(None, note="Before the release: no expected release date recorded.")
+    day = london_text(inputs.expected_release_date)
+    return _never_before_event(start_of_day(inputs.expected_release_date), occurred, (
+        f"Before the release: the expected release date ({day}) had passed at the event: "
+        "due at once."))
+
+
 def _never_before_event(due: datetime, occurred: datetime, passed: str) -> Due:
     """Never due before the event: a point already passed at it is due at the event itself,
     urgent, with ``passed`` (the note giving the date the point passed)."""
@@ -456,6 +468,7 @@ _DEADLINE_NOTES = re.compile(
     r"^(?:Due at the next .+; none (?:scheduled|booked yet).*"
     r"|Next .+ scheduled for .+"
     r"|Six months before release(?::| passed on ).+"
+    r"|Before the release: .+"
     r"|Due on the review date: none was set\."
     r"|Due before the transfer: no transfer date given\."
     r"|Before the transfer: the transfer date .+"
@@ -481,6 +494,7 @@ _NAMED = {
     "+1wd-in-week": _in_week,
     "next-panel": _next_panel,
     "release-6m": _release_6m,
+    "before-release": _before_release,
     "review-date": _review_date,
     "before-transfer": _before_transfer,
     "due-date": _due_date,

@@ -139,7 +139,7 @@ def check_pack(pack: Pack, source_text: str | None = None) -> list[Problem]:
     return checker.problems
 
 
-def condition_words(pack: Pack, raw: Any, field: str, rule: str) -> list[Problem]:
+def check_condition_words(pack: Pack, raw: Any, field: str, rule: str) -> list[Problem]:
     """The words of one condition table checked against the pack's vocabulary, when the table
     itself does not compile (``pack check`` still lists its misspelt values, A19-10)."""
     checker = _Checker(pack, vocabulary_of(pack))
@@ -185,6 +185,12 @@ class _Checker:
             if check.acknowledge is not None:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
+        for index, declared in enumerate(pack.event_types):
+            for j, word in enumerate(declared.later_event_types):
+                self.word("event_types", word, "-", f"event_types.{index}.later_event_types.{j}")
+            for j, word in enumerate(declared.later_referral_kinds):
+                self.word("referral_kinds", word, "-",
+                          f"event_types.{index}.later_referral_kinds.{j}")
         self._closures()
         self._escalation()
         self._unclosable()
@@ -205,6 +211,8 @@ class _Checker:
             yield f"checks.{i}.when", check.when.raw, check.id
         if pack.register_def is not None:
             yield "register.when", pack.register_def.when.raw, pack.register_def.rule_id
+        if pack.priority is not None:
+            yield "priority.when", pack.priority.when.raw, pack.priority.rule_id
         if pack.contact is not None:
             for j, band in enumerate(pack.contact.bands):
                 yield f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id
@@ -416,7 +424,7 @@ class _Checker:
         items: list[tuple[str, str, str]] = []
         items += [(r.id, f"rules.{i}.ref", r.ref) for i, r in enumerate(self.pack.rules)]
         items += [(c.id, f"checks.{i}.ref", c.ref) for i, c in enumerate(self.pack.checks)]
-        for name in ("matrix", "register_def", "contact"):
+        for name in ("matrix", "register_def", "priority", "contact"):
             part = getattr(self.pack, name)
             if part is not None:
                 items.append((part.rule_id, f"{name.removesuffix('_def')}.ref", part.ref))

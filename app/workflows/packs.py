@@ -387,6 +387,16 @@ class Register(_Strict):
     deregistered_ref: Ref | None = None
 
 
+class Priority(_Strict):
+    """Which cases are dealt with as a priority (Somerset 3.2.4: "'Very High' judgements will
+    trigger the case being dealt with as a priority at all stages"), evaluated on the case
+    after each act like the register: the case and its open steps carry ``priority``."""
+
+    rule_id: RuleId
+    ref: Ref
+    when: Holds
+
+
 class ContactBand(_Strict):
     """One band of the contact table: the first band whose condition holds wins."""
 
@@ -471,6 +481,7 @@ class Pack(_Strict):
     escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
+    priority: Priority | None = None
     contact: ContactTable | None = None
     case_closure: CaseClosure | None = None
     options: dict[str, bool | int | str] = Field(default_factory=dict)
@@ -684,8 +695,8 @@ class Pack(_Strict):
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
-        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact,
-                                    self.case_closure) if x is not None]
+        ids += [x.rule_id for x in (self.matrix, self.register_def, self.priority,
+                                    self.contact, self.case_closure) if x is not None]
         if self.register_def is not None and self.register_def.deregistered_by:
             ids.append(self.register_def.deregistered_by)
         return tuple(dict.fromkeys(ids))
@@ -808,10 +819,11 @@ def _file_name_problems(path: Path, raw: Mapping[str, Any]) -> tuple[Problem, ..
 # The list sections of a pack whose items ``salvage`` may set aside one by one.
 _SECTIONS = ("rules", "checks", "panel_kinds", "event_types", "referral_kinds", "facts", "scores")
 # Stand-ins for a broken required value, so the rest of its table is still checked: at the top
-# of the pack, and in a section's item (a deadline "none" asks for nothing).
+# of the pack, and in a section's item (a deadline "none" asks for nothing; every trigger, so
+# no condition of the line is said to test data its trigger does not carry).
 _TOP_STAND_INS: dict[str, Any] = {"id": "pack", "title": "-", "authority": "-", "source": "-"}
 _ITEM_STAND_INS: dict[str, Any] = {"deadline": "none", "form": "none", "title": "-",
-                                   "ref": "-", "detail": "-"}
+                                   "ref": "-", "detail": "-", "trigger": list(TRIGGERS)}
 _SET_ASIDE = object()
 _CODE_CONSEQUENCES = ("no rule creates step code", "unknown step code", "nothing can close step")
 
@@ -829,7 +841,7 @@ class Salvaged:
     words: frozenset[str]
     index: Mapping[str, tuple[int, ...]]
     # The conditions set aside, as written: (field, table, rule id); their words are still
-    # checked (``pack_check.condition_words``).
+    # checked (``pack_check.check_condition_words``).
     conditions: tuple[tuple[str, Any, str], ...] = ()
 
     def original(self, field: str) -> str:
@@ -919,9 +931,7 @@ def _set_aside(work: dict[str, Any], loc: list[Any], set_aside: set[str],
     key, path = loc[-1], ".".join(map(str, loc))
     if isinstance(parent, list) and isinstance(key, int) and key < len(parent):
         if len(loc) == 2 and loc[0] in _SECTIONS:
-            item = parent[key]
-            if isinstance(item, Mapping):
-                words.update(str(item[k]) for k in ("id", "code") if isinstance(item.get(k), str))
+            words.update(_names_in(parent[key]))
             parent[key] = _SET_ASIDE
         else:
             return _set_aside(work, loc[:-1], set_aside, words)
@@ -930,9 +940,18 @@ def _set_aside(work: dict[str, Any], loc: list[Any], set_aside: set[str],
         if key in stand_ins and parent[key] != stand_ins[key]:
             parent[key] = stand_ins[key]
         else:
+            if len(loc) == 1:  # a whole table (a misspelt [[rules]]): what it names goes too
+                words.update(_names_in(parent[key]))
             del parent[key]
     set_aside.add(path)
     return True
+
+
+def _names_in(value: Any) -> set[str]:
+    """The ids and step codes an item (or a list of items) set aside names."""
+    items = value if isinstance(value, list) else [value]
+    return {str(item[k]) for item in items if isinstance(item, Mapping)
+            for k in ("id", "code") if isinstance(item.get(k), str)}
 
 
 def load_pack(path: Path, source_text: str | None = None) -> Pack:
@@ -1052,6 +1071,12 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     """A context for after-only conditions (holds, register, contact) on a case state."""
     event = event or WorkflowEvent("state", _EPOCH, after.case_id, "system")
     return Context(event, after, after)
+
+
+def is_priority(pack: Pack, after: CaseSnapshot) -> bool:
+    """Whether the pack's ``[priority]`` holds for the case state ``after`` (False without one:
+    Wokingham sets none)."""
+    return pack.priority is not None and bool(pack.priority.when(state_context(after)))
 
 
 def contact_level(

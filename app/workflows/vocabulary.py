@@ -59,6 +59,9 @@ LIKELIHOODS: tuple[str, ...] = ("unlikely", "possible", "likely", "very_likely",
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
+    # A ``charged`` event whose ``notifiable_offence`` is false (unsaid: notifiable): not a
+    # serious incident for Somerset S23 and Wokingham W24's CSPPI lines (attack pass 19, A19-20).
+    "offence_not_notifiable",
     "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
     "completes_lor_rating",
     # The assessment whose submission did a step of ``[closures]`` ``assessment_submit_review``
@@ -141,6 +144,24 @@ class EventType(_Strict):
     # earlier event of the type, dated at or before this one, are superseded, audited, in the
     # event's transaction (attack pass 15, A15-2).
     replaces_earlier: bool = False
+    # Nothing about the living child can happen after this event (a death): an act dated after
+    # it is refused, 409 ``after-final-event`` naming the event and its date (attack pass 19,
+    # A19-17): a judgement, an assessment started, a panel agenda item or decision, a case
+    # event of a type not in ``later_event_types``, a referral of a kind not in
+    # ``later_referral_kinds`` (made or moved on), a change of the child's circumstances
+    # (social care status, MAPPA, custody, release date, facts). What the policy still asks
+    # after it is not an act about the living child and stays open: completing or waiving
+    # steps (the manager informed, the notification), closing the case, recording management
+    # oversight, finishing assessments already on file, withdrawing agenda items and referrals.
+    final: bool = False
+    later_event_types: tuple[Name, ...] = ()
+    later_referral_kinds: tuple[Name, ...] = ()
+    # What happens to a child at most once (a death): a second report of it on the case, from
+    # another channel, in other words or at another time, is the first reported again (200 with
+    # the first event, audited, no new step), never a second one; each raised its own
+    # notifications to the manager and the serious incident notification (attack pass 18,
+    # A18-4).
+    once_per_case: bool = False
 
 
 class ReferralKind(_Strict):
