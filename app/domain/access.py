@@ -185,6 +185,11 @@ def restriction_clause(principal: Principal) -> Any:
     return _restriction(principal.sub)
 
 
+def lets_in(staff_id: Any) -> Any:
+    """:func:`restriction_clause` for a staff id given as a value or a bound parameter."""
+    return _restriction(staff_id)
+
+
 def _named(staff_id: Any) -> Any:
     """Whether the case's access list names the staff member (a value or a bound parameter)."""
     return sa.exists().where(

@@ -139,7 +139,7 @@ def check_pack(pack: Pack, source_text: str | None = None) -> list[Problem]:
     return checker.problems
 
 
-def condition_words(pack: Pack, raw: Any, field: str, rule: str) -> list[Problem]:
+def check_condition_words(pack: Pack, raw: Any, field: str, rule: str) -> list[Problem]:
     """The words of one condition table checked against the pack's vocabulary, when the table
     itself does not compile (``pack check`` still lists its misspelt values, A19-10)."""
     checker = _Checker(pack, vocabulary_of(pack))

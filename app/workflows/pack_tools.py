@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.workflows.engine import prepare
-from app.workflows.pack_check import Problem, check_pack, condition_words
+from app.workflows.pack_check import Problem, check_condition_words, check_pack
 from app.workflows.packs import (
     PACK_DIR,
     Pack,
@@ -92,7 +92,7 @@ def _salvaged(found: list[Problem], salvaged: Salvaged) -> list[Problem]:
     """The problems of a salvaged pack that are mistakes of their own, at the file's paths."""
     kept = [replace(p, field=salvaged.original(p.field)) for p in found if not salvaged.hides(p)]
     for field, raw, rule in salvaged.conditions:
-        kept += condition_words(salvaged.pack, raw, field, rule)
+        kept += check_condition_words(salvaged.pack, raw, field, rule)
     return kept
 
 

@@ -20,6 +20,7 @@ from tests.workflows.support import (
     intents,
     lon,
     open_step,
+    packs,
     rated,
     run,
     utc,
@@ -147,3 +148,143 @@ def test_W20_a_release_date_recorded_later_re_dates_the_notice() -> None:
                       "update_due", "notify_receiving_yjs")
     assert [(i.due_at, i.rule_id, i.policy_ref, i.step_id) for i in redated] == [
         (utc(2027, 8, 30, 23), "W20", W20_REF, UUID(int=20))]
+
+
+# --- A19-3: MAPPA level 2/3 meetings --------------------------------------------------------------
+
+ITEM_ID = UUID("00000000-0000-4000-8000-00000000a1e3")
+MAPPA_CODES = ("attend_mappa_meetings", "manager_attend_mappa_meetings")
+
+
+def _level(at_: object, before: object, after: object) -> object:
+    return ev_("case_changed", at_, changes={"mappa_level": [before, after]})
+
+
+def test_S37_case_holder_and_line_manager_attend_mappa_2_meetings_while_secured() -> None:
+    """S37 (8.4): "Case holders and their line managers will attend all relevant MAPPA 2 meetings
+    arranged in respect of children subject to their supervision whilst accommodated or
+    secured."
+
+    A category 2 child in custody whose MAPPA level becomes 2 on Christmas Eve 2026: the case
+    holder and the line manager each owe attendance (no timescale: the meetings are arranged by
+    police and probation, 8.3.3). A child in care (accommodated) likewise; a child in the
+    community at level 2 owes none until they enter custody (Saturday 27 March 2027, the eve of
+    the clock change); the level dropping to 1 supersedes them."""
+    secured = case(mappa_category=2, in_custody=True)
+    ev = run(S, _level(lon(2026, 12, 24, 10), None, 2), secured)
+    for code, actor in zip(MAPPA_CODES, ("case_holder", "line_manager"), strict=True):
+        step = created(ev, code)
+        assert_step(step, rule="S37", code=code, actor=actor, due=None, pack=S, ref="8.4")
+        assert "no timescale" in (step.note or "")
+    accommodated = run(S, _level(lon(2026, 12, 24, 10), None, 3),
+                       case(mappa_category=2, csc_status="cic"))
+    assert set(MAPPA_CODES) <= codes(accommodated)
+    community = run(S, _level(lon(2026, 12, 24, 10), None, 2), case(mappa_category=2))
+    assert not set(MAPPA_CODES) & codes(community)
+    entry = run(S, ev_("case_changed", lon(2027, 3, 27, 16), changes={"in_custody": [False, True]}),
+                case(mappa_category=2, mappa_level=2))
+    assert set(MAPPA_CODES) <= codes(entry)
+    # The MARP deciding MAPPA level 2 for a child in custody (8.3): the same.
+    decision = run(S, ev_("panel_decision", lon(2026, 10, 22, 14), ITEM_ID, role="chair",
+                          rosh_level="very_high", mappa_level=2, actions=[],
+                          review_date=date(2026, 11, 19), panel_kind="marp"),
+                   case(mappa_category=2, in_custody=True, ratings=rated(rosh="very_high"),
+                        on_register=True))
+    assert set(MAPPA_CODES) <= codes(decision)
+    assert created(decision, "attend_mappa_meetings").subject_id == secured.case_id
+    # Already level 2 in custody: a level 3 asks nothing new; level 1 supersedes.
+    held = case(mappa_category=2, mappa_level=2, in_custody=True, open_steps=tuple(
+        open_step(created(ev, code), UUID(int=n)) for n, code in enumerate(MAPPA_CODES, 1)))
+    assert not set(MAPPA_CODES) & codes(run(S, _level(lon(2027, 1, 4, 10), 2, 3), held))
+    dropped = run(S, _level(lon(2027, 1, 4, 10), 2, 1), held)
+    assert {i.code for i in intents(dropped, "supersede")} >= set(MAPPA_CODES)
+
+
+def test_S38_seconded_probation_officer_made_aware_of_mappa_2_cases() -> None:
+    """S38 (8.4): "The YJT seconded probation officer will be made aware of all cases relevant
+    to MAPPA 2 and will support referral and be directly involved as necessary."
+
+    Any case whose MAPPA level becomes 2 or 3 (in custody or not), on the last day of February
+    2027: the case holder (who makes the MAPPA A referral, 8.3.3) makes the officer aware; the
+    policy sets no timescale."""
+    for before, after in ((None, 2), (1, 3)):
+        ev = run(S, _level(lon(2027, 2, 28, 23, 30), before, after), case(mappa_category=3))
+        step = created(ev, "inform_seconded_probation_officer")
+        assert_step(step, rule="S38", code="inform_seconded_probation_officer",
+                    actor="case_holder", due=None, pack=S, ref="8.4")
+    assert "inform_seconded_probation_officer" not in codes(
+        run(S, _level(lon(2027, 2, 28, 10), 2, 3), case(mappa_category=3, mappa_level=2)))
+    assert "inform_seconded_probation_officer" not in codes(
+        run(S, _level(lon(2027, 2, 28, 10), None, 1), case(mappa_category=3)))
+
+
+def test_W27_case_worker_and_line_manager_attend_mappa_meetings_and_plan_its_decisions() -> None:
+    """W27 (Referrals into MAPPA): "The PYJS case worker and their line manager must attend MAPPA
+    meetings. Attendance to MAPPA must be recorded on IYSS and any actions completed promptly.
+    In addition, MAPPA risk management decisions must be included within the child's risk
+    management plan." (Management oversight: "Managers' attendance to MAPPA meetings".)
+
+    The MAPPA level set to 2 on Good Friday 2027 (26 March, a bank holiday): the case worker and
+    the line manager each owe attendance, and the case worker the risk management plan; none
+    has a timescale (the seed gives none). Level 1 (the High-Risk Panel's) asks none of it."""
+    ev = run(W, _level(lon(2027, 3, 26, 10), None, 2), case(mappa_category=2))
+    assert_step(created(ev, "attend_mappa_meetings"), rule="W27", code="attend_mappa_meetings",
+                actor="case_holder", due=None, pack=W, ref="Referrals into MAPPA")
+    assert_step(created(ev, "manager_attend_mappa_meetings"), rule="W27",
+                code="manager_attend_mappa_meetings", actor="line_manager", due=None, pack=W,
+                ref="Referrals into MAPPA, Management oversight")
+    plan = created(ev, "update_risk_management_plan")
+    assert_step(plan, rule="W27", code="update_risk_management_plan", actor="case_holder",
+                due=None, pack=W, ref="Referrals into MAPPA")
+    assert "MAPPA" in plan.title
+    one = run(W, _level(lon(2027, 3, 26, 10), None, 1), case(mappa_category=2))
+    assert not {*MAPPA_CODES, "update_risk_management_plan"} & codes(one)
+    held = case(mappa_category=2, mappa_level=2, open_steps=tuple(
+        open_step(created(ev, code), UUID(int=n)) for n, code in enumerate(MAPPA_CODES, 1)))
+    assert {i.code for i in intents(run(W, _level(lon(2027, 4, 1, 10), 2, 1), held),
+                                    "supersede")} >= set(MAPPA_CODES)
+
+
+# --- A19-13: Somerset's volunteer concern and obstacles to the agreed actions ------------------
+
+def test_S39_volunteer_concern_is_passed_to_a_team_leader_and_the_case_holder() -> None:
+    """S39 (16.1): "In normal working hours, the volunteer should contact the YJT duty desk on
+    the same or the following working day. The duty desk will record the information, notify a
+    team leader and the case holder who will take any necessary action."
+
+    A volunteer's concern recorded on Christmas Eve 2026: the duty desk (duty manager) owes the
+    notice to the team leader and the case holder, the case holder the action; the seed sets no
+    timescale for either (the same-or-next-working-day is the volunteer's), and the notes say so."""
+    ev = run(S, ev_("case_event", lon(2026, 12, 24, 16), EVENT_ID, role="duty_manager",
+                    type="volunteer_concern"))
+    notice = created(ev, "notify_volunteer_concern")
+    assert_step(notice, rule="S39", code="notify_volunteer_concern", actor="duty_manager",
+                due=None, pack=S, ref="16.1")
+    assert "no timescale" in (notice.note or "")
+    act = created(ev, "act_on_volunteer_concern")
+    assert_step(act, rule="S39", code="act_on_volunteer_concern", actor="case_holder", due=None,
+                pack=S, ref="16.1")
+    assert notice.subject_id == act.subject_id == EVENT_ID
+    assert {"volunteer_concern", "plan_obstacle"} <= set(packs()[S].event_type_ids())
+
+
+def test_S40_obstacle_to_the_agreed_actions_is_told_to_the_line_manager_at_once() -> None:
+    """S40 (4.6): "Case holders must follow up any actions required within the timeframe agreed
+    and inform their line manager immediately of any obstacles that arise, or if their line
+    manager is unavailable, the duty manager" (7.1.7 for the MARP's plan, 14.4.1 on release from
+    the secure estate: "they will communicate immediately with their line manager").
+
+    An obstacle known on Saturday 27 March 2027 at 23:30 GMT (the night before the clock change):
+    due at once, 23:30Z, urgent; one that arose then but became known on Monday 29 March at 09:00
+    BST: due at 08:00Z. Recorded by a manager: nothing to tell."""
+    at = lon(2027, 3, 27, 23, 30)
+    ev = run(S, ev_("case_event", at, EVENT_ID, type="plan_obstacle"))
+    assert_step(created(ev, "inform_line_manager_of_obstacle"), rule="S40",
+                code="inform_line_manager_of_obstacle", actor="case_holder",
+                due=utc(2027, 3, 27, 23, 30), pack=S, ref="4.6, 7.1.7, 14.4.1", urgent=True)
+    known = run(S, ev_("case_event", at, EVENT_ID, type="plan_obstacle",
+                       known_at=lon(2027, 3, 29, 9)))
+    assert created(known, "inform_line_manager_of_obstacle").due_at == utc(2027, 3, 29, 8)
+    for role in ("line_manager", "duty_manager"):
+        assert "inform_line_manager_of_obstacle" not in codes(
+            run(S, ev_("case_event", at, EVENT_ID, role=role, type="plan_obstacle")))
