@@ -12,7 +12,14 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,6 +30,7 @@ from app.core.errors import (
     Forbidden,
     Unprocessable,
 )
+from app.core.identifiers import check_reference
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import agenda, cursors, policy, staff, stand_ins
 from app.domain.access import (
@@ -116,7 +124,12 @@ from app.workflows.packs import CaseClosure, Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# A case's reference in another system, each part (the system, its id): surrounding spaces
+# dropped, in NFC, nothing invisible and no '/' (app.core.identifiers.check_reference).
+RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+                    AfterValidator(check_reference)]
+RefSystem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                      AfterValidator(check_reference)]
 MAX_PAGE = 200
 
 
@@ -124,8 +137,15 @@ class ExternalRef(BaseModel):
     """A case's id in another system (e.g. IYSS)."""
 
     model_config = ConfigDict(extra="forbid")
-    system: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    system: RefSystem
     id: RefPart
+
+
+class StoredRef(BaseModel):
+    """A case's id in another system (e.g. IYSS), as the service holds it."""
+
+    system: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
 class Child(BaseModel):
@@ -228,7 +248,7 @@ class CaseOut(BaseModel):
 
     id: uuid.UUID
     service: str
-    external_ref: ExternalRef | None
+    external_ref: StoredRef | None
     child: Child
     case_holder_id: str
     line_manager_id: str
@@ -465,14 +485,14 @@ class CaseWithheld(BaseModel):
 
     id: uuid.UUID
     service: str
-    external_ref: ExternalRef | None
+    external_ref: StoredRef | None
     restricted: bool = True
     version: int
 
 
 def case_withheld(case: Case, service: Service) -> CaseWithheld:
     """Shape a restricted case for a machine client (:class:`CaseWithheld`)."""
-    ref = (ExternalRef(system=case.external_system, id=case.external_id)
+    ref = (StoredRef(system=case.external_system, id=case.external_id)
            if case.external_system and case.external_id else None)
     return CaseWithheld(id=case.id, service=service.slug, external_ref=ref,
                         version=case.version)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
-from app.core.identifiers import optional_staff_id
+from app.core.identifiers import check_reference, nfc, optional_staff_id
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
@@ -28,8 +28,10 @@ from app.routers.settled import settled
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/cases", tags=["cases"])
 NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
-SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE)]
-IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE)]
+SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE),
+                      AfterValidator(check_reference)]
+IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE),
+                  AfterValidator(check_reference)]
 
 
 class CaseOpened(Written[svc.CaseOut]):
@@ -97,8 +99,8 @@ async def list_cases(
     case_holder_id: Annotated[str | None, Query(max_length=128),
                               AfterValidator(optional_staff_id)] = None,
     on_register: bool | None = None,
-    external_system: Annotated[str | None, Query(max_length=64)] = None,
-    external_id: Annotated[str | None, Query(max_length=128)] = None,
+    external_system: Annotated[str | None, Query(max_length=64), AfterValidator(nfc)] = None,
+    external_id: Annotated[str | None, Query(max_length=128), AfterValidator(nfc)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
 ) -> Response:
