@@ -108,6 +108,14 @@ class CaseEventCreate(BaseModel):
     transfer_date: PlausibleDate | None = None
     incoming_ratings: IncomingRatings | None = None
     release_address_other_area: bool | None = None
+    notifiable_offence: bool | None = PField(
+        default=None,
+        description="charged only: whether the offence charged is notifiable under the YJB's "
+                    "serious incident (CSPPI) guidance; a notifiable charge raises the serious "
+                    "incident notification (Somerset 12, S23; Wokingham W24), any charge is a "
+                    "change of circumstances (S14; W4-W6). Unsaid means true (the protective "
+                    "reading: a serious incident is never left unnotified because a system "
+                    "could not say); stored in details.notifiable_offence")
 
 
 class CaseEventOut(BaseModel):
@@ -143,6 +151,13 @@ def _validate(body: CaseEventCreate) -> dict[str, Any]:
         details["incoming_ratings"] = body.incoming_ratings.model_dump(mode="json")
     if body.release_address_other_area is not None:
         details["release_address_other_area"] = body.release_address_other_area
+    if body.notifiable_offence is not None:
+        if body.type != "charged":
+            raise Unprocessable(
+                "notifiable_offence says whether a charge's offence is notifiable: only a "
+                "charged event carries it.",
+                errors=[{"loc": "body.notifiable_offence", "msg": "only for type charged"}])
+        details["notifiable_offence"] = body.notifiable_offence
     return details
 
 

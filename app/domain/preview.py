@@ -36,6 +36,7 @@ from app.domain.common import (
     resolve_occurred_at,
 )
 from app.domain.events import IncomingRatings
+from app.domain.events_table import offence_not_notifiable
 from app.domain.final_events import require_before_final_event
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.domain.judgements_table import Level
@@ -109,6 +110,7 @@ class CaseEventData(_TriggerData):
     details: dict[str, Any] = Field(default_factory=dict)
     incoming_ratings: IncomingRatings | None = None
     release_address_other_area: bool | None = None
+    notifiable_offence: bool | None = None
 
 
 class ReferralCreatedData(_TriggerData):
@@ -261,7 +263,11 @@ def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, d
     subject = data.subject_id
     if subject is None:
         subject = case_id if body.trigger in ("case_changed", "step_completed") else uuid.uuid4()
-    return subject, data.model_dump(mode="json", exclude={"subject_id"}, exclude_none=True)
+    dumped = data.model_dump(mode="json", exclude={"subject_id"}, exclude_none=True)
+    if isinstance(data, CaseEventData) and offence_not_notifiable(
+            str(data.type), dumped.get("notifiable_offence")):
+        dumped["offence_not_notifiable"] = True  # as the write reads it (A19-20)
+    return subject, dumped
 
 
 def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:

@@ -59,6 +59,9 @@ LIKELIHOODS: tuple[str, ...] = ("unlikely", "possible", "likely", "very_likely",
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
+    # A ``charged`` event whose ``notifiable_offence`` is false (unsaid: notifiable): not a
+    # serious incident for Somerset S23 and Wokingham W24's CSPPI lines (attack pass 19, A19-20).
+    "offence_not_notifiable",
     "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
     "completes_lor_rating",
     # The assessment whose submission did a step of ``[closures]`` ``assessment_submit_review``
