@@ -819,10 +819,11 @@ def _file_name_problems(path: Path, raw: Mapping[str, Any]) -> tuple[Problem, ..
 # The list sections of a pack whose items ``salvage`` may set aside one by one.
 _SECTIONS = ("rules", "checks", "panel_kinds", "event_types", "referral_kinds", "facts", "scores")
 # Stand-ins for a broken required value, so the rest of its table is still checked: at the top
-# of the pack, and in a section's item (a deadline "none" asks for nothing).
+# of the pack, and in a section's item (a deadline "none" asks for nothing; every trigger, so
+# no condition of the line is said to test data its trigger does not carry).
 _TOP_STAND_INS: dict[str, Any] = {"id": "pack", "title": "-", "authority": "-", "source": "-"}
 _ITEM_STAND_INS: dict[str, Any] = {"deadline": "none", "form": "none", "title": "-",
-                                   "ref": "-", "detail": "-"}
+                                   "ref": "-", "detail": "-", "trigger": list(TRIGGERS)}
 _SET_ASIDE = object()
 _CODE_CONSEQUENCES = ("no rule creates step code", "unknown step code", "nothing can close step")
 
@@ -930,9 +931,7 @@ def _set_aside(work: dict[str, Any], loc: list[Any], set_aside: set[str],
     key, path = loc[-1], ".".join(map(str, loc))
     if isinstance(parent, list) and isinstance(key, int) and key < len(parent):
         if len(loc) == 2 and loc[0] in _SECTIONS:
-            item = parent[key]
-            if isinstance(item, Mapping):
-                words.update(str(item[k]) for k in ("id", "code") if isinstance(item.get(k), str))
+            words.update(_names_in(parent[key]))
             parent[key] = _SET_ASIDE
         else:
             return _set_aside(work, loc[:-1], set_aside, words)
@@ -941,9 +940,18 @@ def _set_aside(work: dict[str, Any], loc: list[Any], set_aside: set[str],
         if key in stand_ins and parent[key] != stand_ins[key]:
             parent[key] = stand_ins[key]
         else:
+            if len(loc) == 1:  # a whole table (a misspelt [[rules]]): what it names goes too
+                words.update(_names_in(parent[key]))
             del parent[key]
     set_aside.add(path)
     return True
+
+
+def _names_in(value: Any) -> set[str]:
+    """The ids and step codes an item (or a list of items) set aside names."""
+    items = value if isinstance(value, list) else [value]
+    return {str(item[k]) for item in items if isinstance(item, Mapping)
+            for k in ("id", "code") if isinstance(item.get(k), str)}
 
 
 def load_pack(path: Path, source_text: str | None = None) -> Pack:

@@ -351,11 +351,12 @@ def atom_words(name: str, value: Any, pack: Pack | None = None, *, met: bool = T
 
 
 class _Said(NamedTuple):
-    """A condition in words, and whether it joins several parts (then it is put in brackets
-    when it is part of a larger one)."""
+    """A condition in words, and how it joins its parts ("" for one atom, else "and", "or",
+    "nor" or "not all"): a part joining several is put in brackets inside a larger one, except
+    an "and" inside an "and" (which binds the same either way)."""
 
     text: str
-    compound: bool
+    joins: str = ""
 
 
 def condition_words(raw: Any, pack: Pack | None = None, *, current: bool = False) -> str:
@@ -366,7 +367,7 @@ def condition_words(raw: Any, pack: Pack | None = None, *, current: bool = False
 
 def _say(raw: Any, pack: Pack | None, current: bool, met: bool = True) -> _Said:
     if not isinstance(raw, Mapping):
-        return _Said(_word(raw), False)
+        return _Said(_word(raw))
     items = [{k: v} for k, v in raw.items()]
     if len(items) > 1:
         return _say({"all": items}, pack, current, met)
@@ -377,7 +378,7 @@ def _say(raw: Any, pack: Pack | None, current: bool, met: bool = True) -> _Said:
         return _say(value, pack, current, not met)
     if key in ("all", "any") and isinstance(value, list):
         return _join(key, value, pack, current, met)
-    return _Said(atom_words(str(key), value, pack, met=met, current=current), False)
+    return _Said(atom_words(str(key), value, pack, met=met, current=current))
 
 
 def _join(key: str, value: list[Any], pack: Pack | None, current: bool, met: bool) -> _Said:
@@ -385,15 +386,18 @@ def _join(key: str, value: list[Any], pack: Pack | None, current: bool, met: boo
     ... nor ..., or not all of ...)."""
     if len(value) == 1:
         return _say(value[0], pack, current, met)
+    joins = {("all", True): "and", ("any", True): "or", ("any", False): "nor",
+             ("all", False): "not all"}[(key, met)]
     parts = [_say(v, pack, current) for v in value]
-    texts = [f"({p.text})" if p.compound else p.text for p in parts]
-    if key == "any" and met:
-        return _Said("either " + " or ".join(texts), True)
-    if key == "any":
-        return _Said("neither " + " nor ".join(texts), True)
-    if met:
-        return _Said(" and ".join(texts), True)
-    return _Said("not all of: " + "; ".join(texts), True)
+    texts = [p.text if not p.joins or (p.joins == joins == "and") else f"({p.text})"
+             for p in parts]
+    if joins == "or":
+        return _Said("either " + " or ".join(texts), joins)
+    if joins == "nor":
+        return _Said("neither " + " nor ".join(texts), joins)
+    if joins == "and":
+        return _Said(" and ".join(texts), joins)
+    return _Said("not all of: " + "; ".join(texts), joins)
 
 
 def rule_sentence(rule: Rule, pack: Pack | None = None) -> str:

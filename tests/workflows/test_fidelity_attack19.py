@@ -20,6 +20,7 @@ from tests.workflows.support import (
     intents,
     lon,
     open_step,
+    packs,
     rated,
     run,
     utc,
@@ -242,3 +243,48 @@ def test_W27_case_worker_and_line_manager_attend_mappa_meetings_and_plan_its_dec
         open_step(created(ev, code), UUID(int=n)) for n, code in enumerate(MAPPA_CODES, 1)))
     assert {i.code for i in intents(run(W, _level(lon(2027, 4, 1, 10), 2, 1), held),
                                     "supersede")} >= set(MAPPA_CODES)
+
+
+# --- A19-13: Somerset's volunteer concern and obstacles to the agreed actions ------------------
+
+def test_S39_volunteer_concern_is_passed_to_a_team_leader_and_the_case_holder() -> None:
+    """S39 (16.1): "In normal working hours, the volunteer should contact the YJT duty desk on
+    the same or the following working day. The duty desk will record the information, notify a
+    team leader and the case holder who will take any necessary action."
+
+    A volunteer's concern recorded on Christmas Eve 2026: the duty desk (duty manager) owes the
+    notice to the team leader and the case holder, the case holder the action; the seed sets no
+    timescale for either (the same-or-next-working-day is the volunteer's), and the notes say so."""
+    ev = run(S, ev_("case_event", lon(2026, 12, 24, 16), EVENT_ID, role="duty_manager",
+                    type="volunteer_concern"))
+    notice = created(ev, "notify_volunteer_concern")
+    assert_step(notice, rule="S39", code="notify_volunteer_concern", actor="duty_manager",
+                due=None, pack=S, ref="16.1")
+    assert "no timescale" in (notice.note or "")
+    act = created(ev, "act_on_volunteer_concern")
+    assert_step(act, rule="S39", code="act_on_volunteer_concern", actor="case_holder", due=None,
+                pack=S, ref="16.1")
+    assert notice.subject_id == act.subject_id == EVENT_ID
+    assert {"volunteer_concern", "plan_obstacle"} <= set(packs()[S].event_type_ids())
+
+
+def test_S40_obstacle_to_the_agreed_actions_is_told_to_the_line_manager_at_once() -> None:
+    """S40 (4.6): "Case holders must follow up any actions required within the timeframe agreed
+    and inform their line manager immediately of any obstacles that arise, or if their line
+    manager is unavailable, the duty manager" (7.1.7 for the MARP's plan, 14.4.1 on release from
+    the secure estate: "they will communicate immediately with their line manager").
+
+    An obstacle known on Saturday 27 March 2027 at 23:30 GMT (the night before the clock change):
+    due at once, 23:30Z, urgent; one that arose then but became known on Monday 29 March at 09:00
+    BST: due at 08:00Z. Recorded by a manager: nothing to tell."""
+    at = lon(2027, 3, 27, 23, 30)
+    ev = run(S, ev_("case_event", at, EVENT_ID, type="plan_obstacle"))
+    assert_step(created(ev, "inform_line_manager_of_obstacle"), rule="S40",
+                code="inform_line_manager_of_obstacle", actor="case_holder",
+                due=utc(2027, 3, 27, 23, 30), pack=S, ref="4.6, 7.1.7, 14.4.1", urgent=True)
+    known = run(S, ev_("case_event", at, EVENT_ID, type="plan_obstacle",
+                       known_at=lon(2027, 3, 29, 9)))
+    assert created(known, "inform_line_manager_of_obstacle").due_at == utc(2027, 3, 29, 8)
+    for role in ("line_manager", "duty_manager"):
+        assert "inform_line_manager_of_obstacle" not in codes(
+            run(S, ev_("case_event", at, EVENT_ID, role=role, type="plan_obstacle")))

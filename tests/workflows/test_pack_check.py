@@ -520,3 +520,20 @@ def test_a19_10_the_allowed_deadline_forms_are_the_forms_the_parser_accepts() ->
     assert {"every Nd", "every Nw", "every Nm"} <= set(listed)
     for form in listed:
         assert parse_form(form.replace("N", "2")).text == form.replace("N", "2")
+
+
+def test_a19_10_a_misspelt_trigger_does_not_hide_its_lines_other_mistakes(
+    tmp_path: Path
+) -> None:
+    """A line whose trigger is misspelt is still checked (its trigger stood in by every trigger,
+    so none of its conditions is said to test data it does not carry): its misspelt actor is
+    reported in the same run; a misspelt ``[[rules]]`` table takes what it names with it (no
+    "no rule creates step code" for the codes it held)."""
+    path = _example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "case_openned"'),
+                            ('actor = "case_holder"', 'actor = "case_worker"'))
+    lines, _ = check_files([path])
+    assert [line.split(": ")[1:4] for line in lines] == [
+        ["X1", "rules.0.trigger", "error"], ["X1", "rules.0.actor", "error"]]
+    path = _example_variant(tmp_path, ("[[rules]]", "[[rulez]]"))
+    lines, _ = check_files([path])
+    assert [line.split(": ")[1:4] for line in lines] == [["-", "rulez", "error"]]

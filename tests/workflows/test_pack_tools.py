@@ -464,6 +464,10 @@ def test_a19_9_grouping_is_explicit_and_before_the_change_is_said() -> None:
     assert ("and (either before the change the ROSH rating is not known or it answers an open "
             "review of the rating)") in wokingham
     assert "and it is not recorded by an automated feed, the case holder must" in wokingham
+    # An "and" inside an "and" binds the same either way: no brackets.
+    assert ("When the change is to the expected release date or “in custody” and afterwards the "
+            "MAPPA category is 2 and afterwards the MAPPA level is 2 or 3, the case holder "
+            "must: Make the MAPPA A referral") in wokingham
     example = render_markdown(load_packs()["example-yjs"])
     assert ("- When the change is to the case fact “Categories of the current offence” and "
             "afterwards the case fact “Categories of the current offence” includes sexual or "
