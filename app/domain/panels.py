@@ -63,6 +63,7 @@ from app.domain.steps import Step, StepStatus
 from app.domain.timing import (
     YEAR_AHEAD_MONTHS,
     a_year_after,
+    in_closed_period,
     not_after_error,
     require_not_before,
     require_within_case,
@@ -608,6 +609,29 @@ async def list_panels(
     return out, await visible_item_cases(session, principal, service, every_item), following
 
 
+def require_panel_may_hear(case: Case, sits: datetime, loc: str = "body.case_id",
+                           remedy: str = "") -> None:
+    """422 for putting the case on the agenda of a panel sitting at ``sits`` that could not
+    have heard it, naming no stored time: one that sat before the case was opened
+    (``panel-before-case``; attack pass 16, A16-19) or while it was closed, before a reopening
+    (``panel-while-case-closed``; attack pass 18, A18-9). As an agenda entry it would answer the
+    referral to the next panel (Somerset 3.2.3, not waivable) and make the chair owe a decision
+    (S29, 7.1.2) that could never be recorded: a decision is refused there (a panel does not
+    decide a closed case), and the chair's step can be neither done nor waived. ``remedy``:
+    words added to the detail (a decision on an item listed before the rule: withdraw it)."""
+    if sits < stored_utc(case.opened_at):
+        raise Unprocessable(
+            "The panel sat before the case was opened: it cannot hear the case." + remedy,
+            slug="panel-before-case",
+            errors=[{"loc": loc, "msg": "the panel's time is before the case's opening"}])
+    if in_closed_period(case, sits):
+        raise Unprocessable(
+            "The panel sat while the case was closed: it cannot hear the case." + remedy,
+            slug="panel-while-case-closed",
+            errors=[{"loc": loc, "msg": "the panel's time falls while the case was closed "
+                                        "(before its reopening)"}])
+
+
 async def add_item(
     session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate,
     ctx: policy.PolicyContext,
@@ -622,7 +646,7 @@ async def add_item(
         raise NotFound("No such case.")
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
-    require_heard_while_open(case, panel.scheduled_for)
+    require_panel_may_hear(case, stored_utc(panel.scheduled_for))
     await require_before_final_event(
         session, ctx.pack_for(service, at=panel.scheduled_for), case,
         stored_utc(panel.scheduled_for), what="put the case on a panel sitting then",
@@ -686,33 +710,6 @@ async def add_item(
         subject_id=panel.id))
     result = satisfied.merge(added) if satisfied else added
     return item, result.merge(redated)
-
-
-def require_heard_while_open(
-    case: Case, sitting: datetime, loc: str = "body.case_id", remedy: str = ""
-) -> None:
-    """422 when a panel sitting at ``sitting`` cannot have heard the case: one rule for every
-    time the case was not open, one problem shape (``errors`` at ``loc``, no date of the case
-    in it). Before its opening, ``panel-before-case`` (attack pass 16, A16-19); inside a period
-    it was closed before a reopening, ``panel-while-case-closed`` (attack 18, A18-9: "a panel
-    does not decide a closed case"). As an agenda entry either would answer the referral to the
-    next panel (Somerset 3.2.3, not waivable) and give the chair a ``record_panel_decision``
-    (7.1.2) that no decision could discharge: the decision, dated at the sitting, is refused
-    for the same times (:func:`app.domain.timing.require_within_case`, whose closed periods
-    this reads the same way: after the closure, before the reopening)."""
-    at = stored_utc(sitting)
-    if at < stored_utc(case.opened_at):
-        raise Unprocessable(
-            "The panel sat before the case was opened: it cannot hear the case." + remedy,
-            slug="panel-before-case",
-            errors=[{"loc": loc, "msg": "the panel's time is before the case's opening"}])
-    for closed, reopened in case.closed_periods or ():
-        if datetime.fromisoformat(closed) < at < datetime.fromisoformat(reopened):
-            raise Unprocessable(
-                "The panel sat while the case was closed: it cannot hear the case." + remedy,
-                slug="panel-while-case-closed",
-                errors=[{"loc": loc,
-                         "msg": "the panel's time is in a period the case was closed"}])
 
 
 async def withdraw_item(
@@ -1036,8 +1033,8 @@ async def decide(
     # An item listed before A18-9 on a panel that sat while the case was closed (or before it
     # opened) is never decided, whenever the decision is dated: the chair is told to take it
     # off the agenda, which supersedes the duty to record its decision.
-    require_heard_while_open(case, panel.scheduled_for, "path.item_id",
-                             remedy=" Withdraw the item from the agenda.")
+    require_panel_may_hear(case, stored_utc(panel.scheduled_for), "path.item_id",
+                           remedy=" Withdraw the item from the agenda.")
     require_within_case(case, occurred_at)
     await require_before_final_event(
         session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
