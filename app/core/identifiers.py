@@ -1,4 +1,5 @@
-"""Staff ids as people read them: nothing that does not show, one spelling per id.
+"""Staff ids (and case references) as people read them: nothing that does not show, one
+spelling per id.
 
 A staff id (a token's ``sub``, a case holder, a panel chair, an access list entry) is printed in
 audit trails, timelines and exports, where a reader takes ``cw-alex\u200b`` for ``cw-alex``. So an
@@ -54,6 +55,28 @@ def check_staff_id(value: str) -> str:
         raise ValueError(f"a staff id must not contain {found} (an invisible or "
                          "direction-changing character)")
     return unicodedata.normalize("NFC", value)
+
+
+def check_reference(value: str) -> str:
+    """A pydantic after-validator for a part of a case's reference in another system (the
+    system's name, its id for the case: ``external_ref``): as a staff id, in NFC and nothing
+    invisible or direction-changing (ValueError naming the code point), so one reference has
+    one spelling (``somerset-jordan`` and ``somerset-jordan`` + U+200B were two cases of one
+    child: attack pass 18, A18-6); and no ``/``, which the upsert route's path
+    (``PUT /v1/cases/by-external-ref/{system}/{id}``) could not address."""
+    found = invisible_character(value)
+    if found is not None:
+        raise ValueError(f"a reference must not contain {found} (an invisible or "
+                         "direction-changing character)")
+    if "/" in value:
+        raise ValueError("a reference must not contain '/' (the upsert route's path could not "
+                         "address it)")
+    return unicodedata.normalize("NFC", value)
+
+
+def nfc(value: str | None) -> str | None:
+    """A query's reference in NFC, as references are stored (a filter finds the one spelling)."""
+    return None if value is None else unicodedata.normalize("NFC", value)
 
 
 def optional_staff_id(value: str | None) -> str | None:

@@ -32,8 +32,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import MACHINE_SCOPES, STAFF_ROLES, Principal
 from app.domain.audit import chain_of
-from app.domain.cases_table import AccessMode, Case, CaseAccessStaff
-from app.domain.common import iso_utc
+from app.domain.cases_table import AccessMode, Case, CaseAccessStaff, case_etag
+from app.domain.common import iso_utc, require_current
 from app.domain.panels_table import PanelItem
 from app.domain.policy_lock import lock_case_statement, shared_lock_of
 from app.domain.services import Service, get_service_by_slug
@@ -183,6 +183,11 @@ def restriction_clause(principal: Principal) -> Any:
     """A WHERE clause on ``case``: the case is unrestricted, or its access list lets this staff
     member in (named in ``allowed``, not named in ``excluded``)."""
     return _restriction(principal.sub)
+
+
+def lets_in(staff_id: Any) -> Any:
+    """:func:`restriction_clause` for a staff id given as a value or a bound parameter."""
+    return _restriction(staff_id)
 
 
 def _named(staff_id: Any) -> Any:
@@ -502,8 +507,17 @@ async def get_visible_case(
         case, service = row
     if case is None:
         raise NotFound("No such case.")
+    require_case_unchanged(session, case)
     note_read(session, principal, case)
     return service, case
+
+
+def require_case_unchanged(session: AsyncSession, case: Case) -> None:
+    """412 when the request's If-Match is about this case (a record made under it: a
+    judgement, event, assessment, referral or oversight entry) and does not hold for the case
+    as it stands under the write's lock; nothing without one (as on the single resources'
+    acts, A16-8)."""
+    require_current(session, "case", case.id, case_etag(case), "case")
 
 
 def _case_file_params(principal: Principal, case_id: uuid.UUID) -> dict[str, Any]:
@@ -554,6 +568,7 @@ async def get_case_file_for_write(
     if not rows:
         await _no_case_file(session, principal)
     case, service = rows[0][0], rows[0][1]
+    require_case_unchanged(session, case)
     note_read(session, principal, case)
     return (service, case, [row[2] for row in rows if row[2] is not None],
             rows[0][3] if also is not None else None)

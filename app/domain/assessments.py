@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -39,6 +39,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.judgements_table import Judgement
 from app.domain.next_steps import act_answers, close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
@@ -214,6 +215,8 @@ async def create_assessment(
     role = case_role_for(principal, case, ("case_holder",), "write assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
+    await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
+                                     occurred_at, what="start an assessment")
     assessment = Assessment(
         service_id=service.id, case_id=case.id, type=body.type, stage=body.stage,
         author_id=principal.sub, occurred_at=occurred_at,
@@ -740,13 +743,16 @@ async def check_belongs_to_case(
         )
 
 
+ASSESSMENT_ORDER = paging.Order(
+    ((Assessment.created_at, "instant"), (Assessment.id, "uuid")), descending=True)
+
+
 async def list_case_assessments(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[Assessment]:
-    """The case's assessments, newest first."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID,
+    page: paging.PageArgs,
+) -> tuple[list[Assessment], str | None]:
+    """A page of the case's assessments, newest first, and the next page's cursor."""
     _, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(
-        select(Assessment).where(Assessment.case_id == case.id)
-        .order_by(col(Assessment.created_at).desc())
-    )
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(Assessment).where(Assessment.case_id == case.id), ASSESSMENT_ORDER,
+        page, {"list": "assessments", "case": str(case.id)})

@@ -36,7 +36,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import history, outbox
+from app.domain import history, outbox, paging
 from app.domain.common import JSONType, new_id, utcnow
 from app.domain.outbox import OutboxEvent
 
@@ -126,19 +126,34 @@ async def record_audit(
 
 
 async def case_audit(session: AsyncSession, case_id: uuid.UUID) -> list[AuditOut]:
-    """The case's audit trail, oldest first."""
+    """The case's whole audit trail, oldest first (the subject access export)."""
     rows = await session.exec(
         select(AuditEntry).where(AuditEntry.case_id == case_id)
-        .order_by(col(AuditEntry.at), col(AuditEntry.seq))
+        .order_by(col(AuditEntry.at), col(AuditEntry.seq), col(AuditEntry.id))
     )
-    return [
-        AuditOut(
-            id=e.id, actor=e.actor_sub, role=e.actor_role, action=e.action,
-            entity_type=e.entity_type, entity_id=e.entity_id, at=e.at, fields=e.changed_fields,
-            reason=e.reason, digest=e.digest, hash=e.hash,
-        )
-        for e in rows
-    ]
+    return [_audit_out(e) for e in rows]
+
+
+AUDIT_ORDER = paging.Order(
+    ((AuditEntry.at, "instant"), (AuditEntry.seq, "int"), (AuditEntry.id, "uuid")))
+
+
+async def case_audit_page(
+    session: AsyncSession, case_id: uuid.UUID, page: paging.PageArgs
+) -> tuple[list[AuditOut], str | None]:
+    """A page of the case's audit trail, oldest first, and the next page's cursor."""
+    rows, following = await paging.keyset_page(
+        session, select(AuditEntry).where(AuditEntry.case_id == case_id), AUDIT_ORDER, page,
+        {"list": "audit", "case": str(case_id)})
+    return [_audit_out(e) for e in rows], following
+
+
+def _audit_out(e: AuditEntry) -> AuditOut:
+    return AuditOut(
+        id=e.id, actor=e.actor_sub, role=e.actor_role, action=e.action,
+        entity_type=e.entity_type, entity_id=e.entity_id, at=e.at, fields=e.changed_fields,
+        reason=e.reason, digest=e.digest, hash=e.hash,
+    )
 
 
 GENESIS = "0" * 64

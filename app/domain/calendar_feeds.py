@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Forbidden, NotFound
 from app.core.security import STAFF_ROLES, Principal
+from app.domain import paging
 from app.domain.access import note_read, service_of, visible_cases_clause
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
@@ -82,13 +83,19 @@ async def create_feed(
     return feed, token
 
 
-async def list_feeds(session: AsyncSession, principal: Principal) -> list[CalendarFeed]:
-    """The caller's live feeds, oldest first."""
+FEED_ORDER = paging.Order(((CalendarFeed.created_at, "instant"), (CalendarFeed.id, "uuid")))
+
+
+async def list_feeds(
+    session: AsyncSession, principal: Principal, page: paging.PageArgs
+) -> tuple[list[CalendarFeed], str | None]:
+    """A page of the caller's live feeds, oldest first, and the next page's cursor."""
     service = await service_of(session, principal)
-    rows = await session.exec(select(CalendarFeed).where(
-        CalendarFeed.service_id == service.id, CalendarFeed.staff_id == principal.sub,
-        col(CalendarFeed.revoked_at).is_(None)).order_by(col(CalendarFeed.created_at)))
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(CalendarFeed).where(
+            CalendarFeed.service_id == service.id, CalendarFeed.staff_id == principal.sub,
+            col(CalendarFeed.revoked_at).is_(None)), FEED_ORDER, page,
+        {"list": "calendar-feeds", "service": str(service.id), "staff": principal.sub})
 
 
 async def revoke_feed(session: AsyncSession, principal: Principal, feed_id: uuid.UUID) -> None:
@@ -154,9 +161,11 @@ def to_ical(
     service: Service, items: list[tuple[Step, Case]], base_url: str, with_names: bool,
     *, as_events: bool = False,
 ) -> bytes:
-    """An RFC 5545 calendar: one VTODO per step, DUE in Europe/London, urgent ones PRIORITY 1
-    (others 5), a link to the step. ``as_events``: for clients that show only events, a
-    15-minute VEVENT ending at each due time instead (steps without a due time left out)."""
+    """An RFC 5545 calendar: one VTODO per step, DUE in Europe/London, urgent ones PRIORITY 1,
+    the steps of a case dealt with as a priority (Somerset 3.2.4; A19-2) PRIORITY 2 and the
+    category PRIORITY, others 5, a link to the step. ``as_events``: for clients that show only
+    events, a 15-minute VEVENT ending at each due time instead (steps without a due time left
+    out)."""
     from icalendar import Calendar, Event, Todo  # only the feeds need it: not loaded at start-up
 
     cal = Calendar()
@@ -180,9 +189,10 @@ def to_ical(
             else:
                 todo.add("due", due)
                 todo.add("status", "NEEDS-ACTION")
-        todo.add("priority", 1 if step.urgent else 5)
-        if step.urgent:
-            todo.add("categories", ["URGENT"])
+        todo.add("priority", 1 if step.urgent else 2 if step.priority else 5)
+        categories = ["URGENT"] * step.urgent + ["PRIORITY"] * step.priority
+        if categories:
+            todo.add("categories", categories)
         todo.add("url", f"{base_url}/v1/next-steps/{step.id}")
         todo.add("description", f"Policy: {step.policy_pack} {step.policy_ref} "
                                 f"(rule {step.rule_id}). Actor: {step.actor}.")

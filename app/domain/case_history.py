@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import NotFound, Unprocessable
 from app.core.security import Principal
+from app.domain import paging
 from app.domain.access import get_visible_case
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
@@ -146,12 +147,14 @@ async def _steps_open_at(
 
 
 async def timeline(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[TimelineEntry]:
-    """Everything recorded on the case in time order (by when it happened; at one instant the
-    records before the steps they raised or closed; then by when recorded): opening, field
-    changes, judgements, events, assessment and referral transitions, oversight, panel
-    decisions, steps created and closed; who and why."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, page: paging.PageArgs
+) -> tuple[list[TimelineEntry], str | None]:
+    """A page of everything recorded on the case in time order (by when it happened; at one
+    instant the records before the steps they raised or closed; then by when recorded):
+    opening, field changes, judgements, events, assessment and referral transitions,
+    oversight, panel decisions, steps created and closed; who and why. And the next page's
+    cursor: the entry's place in that order (its time, record-before-step, record time, and
+    its rank among entries equal in those)."""
     _, case = await get_visible_case(session, principal, case_id)
     # Who opened it: the write audit's creation entry (POST, or PUT by external reference).
     opener = (await session.exec(
@@ -170,8 +173,20 @@ async def timeline(
         entries += await load(session, case.id)
     # At one instant, what was recorded comes before the steps: a step created or closed at the
     # instant of a judgement, event or transition is that record's consequence (as in the audit
-    # trail, where a write's record is sealed before its steps).
-    return sorted(entries, key=lambda e: (e.at, e.kind == "step", e.recorded_at or e.at))
+    # trail, where a write's record is sealed before its steps). Ties end in what the entry is,
+    # so the order (and a page's cursor) is the same on every read.
+    entries.sort(key=lambda e: (e.at, e.kind == "step", e.recorded_at or e.at, e.kind,
+                                str(e.entity_id), e.action))
+    keyed, previous, rank = [], None, 0
+    for entry in entries:
+        head = (entry.at, int(entry.kind == "step"), entry.recorded_at or entry.at)
+        rank = rank + 1 if head == previous else 0
+        keyed.append(((*head, rank), entry))
+        previous = head
+    rows, following = paging.memory_page(
+        keyed, lambda pair: pair[0], ("instant", "int", "instant", "int"), page,
+        {"list": "timeline", "case": str(case.id)})
+    return [entry for _, entry in rows], following
 
 
 async def _rows(session: AsyncSession, model: Any, case_id: uuid.UUID) -> list[Any]:

@@ -12,7 +12,14 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,6 +30,7 @@ from app.core.errors import (
     Forbidden,
     Unprocessable,
 )
+from app.core.identifiers import check_reference
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import agenda, cursors, policy, staff, stand_ins
 from app.domain.access import (
@@ -52,6 +60,7 @@ from app.domain.cases_table import (
     ContactLevel,
     CscStatus,
     Intervention,
+    case_etag,
     mark_changed,
 )
 from app.domain.common import (
@@ -68,6 +77,11 @@ from app.domain.common import (
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
 from app.domain.events import CaseEvent
+from app.domain.final_events import (
+    ADMINISTRATIVE_FIELDS,
+    IDENTITY_FIELDS,
+    require_before_final_event,
+)
 from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
@@ -110,7 +124,12 @@ from app.workflows.packs import CaseClosure, Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# A case's reference in another system, each part (the system, its id): surrounding spaces
+# dropped, in NFC, nothing invisible and no '/' (app.core.identifiers.check_reference).
+RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+                    AfterValidator(check_reference)]
+RefSystem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                      AfterValidator(check_reference)]
 MAX_PAGE = 200
 
 
@@ -118,8 +137,15 @@ class ExternalRef(BaseModel):
     """A case's id in another system (e.g. IYSS)."""
 
     model_config = ConfigDict(extra="forbid")
-    system: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    system: RefSystem
     id: RefPart
+
+
+class StoredRef(BaseModel):
+    """A case's id in another system (e.g. IYSS), as the service holds it."""
+
+    system: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
 class Child(BaseModel):
@@ -222,7 +248,7 @@ class CaseOut(BaseModel):
 
     id: uuid.UUID
     service: str
-    external_ref: ExternalRef | None
+    external_ref: StoredRef | None
     child: Child
     case_holder_id: str
     line_manager_id: str
@@ -243,6 +269,9 @@ class CaseOut(BaseModel):
                                    description="the latest assessment score of each name")
     on_register: bool
     contact_level: ContactLevel | None
+    priority: bool = Field(default=False, description=(
+        "dealt with as a priority at all stages (the pack's `[priority]`: Somerset 3.2.4, ROSH "
+        "or SWB very high); its open steps carry `priority` too"))
     open_steps: list[StepOut]
     restricted: bool
     access: AccessOut | None = Field(
@@ -263,7 +292,7 @@ class CaseFilters(BaseModel):
 
 def etag_of(case: Case) -> str:
     """The strong ETag of a case: its version."""
-    return f'"{case.version}"'
+    return case_etag(case)
 
 
 def case_fields(
@@ -289,7 +318,8 @@ def case_fields(
         "ratings": {d: v for d, v in (case.ratings or {}).items() if v},
         "facts": dict(case.facts or {}), "scores": dict(case.scores or {}),
         "on_register": case.on_register, "contact_level": case.contact_level,
-        "open_steps": open_steps, "restricted": case.access_mode is not None,
+        "priority": case.priority, "open_steps": open_steps,
+        "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
 
@@ -455,14 +485,14 @@ class CaseWithheld(BaseModel):
 
     id: uuid.UUID
     service: str
-    external_ref: ExternalRef | None
+    external_ref: StoredRef | None
     restricted: bool = True
     version: int
 
 
 def case_withheld(case: Case, service: Service) -> CaseWithheld:
     """Shape a restricted case for a machine client (:class:`CaseWithheld`)."""
-    ref = (ExternalRef(system=case.external_system, id=case.external_id)
+    ref = (StoredRef(system=case.external_system, id=case.external_id)
            if case.external_system and case.external_id else None)
     return CaseWithheld(id=case.id, service=service.slug, external_ref=ref,
                         version=case.version)
@@ -545,6 +575,10 @@ async def _update_from_system(
     if INTERVENTION_FIELDS & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager (or the case management system) can change the "
                         "case's intervention.")
+    if sent.keys() - ADMINISTRATIVE_FIELDS - IDENTITY_FIELDS:
+        # Received now: after a recorded death, no change of the child's circumstances (A19-17).
+        await require_before_final_event(session, ctx.pack_for(service, at=utcnow()), case,
+                                         utcnow(), what="change the child's circumstances")
     changes = _apply_changes(case, sent)
     if not changes:
         return await policy.current(session, case)
@@ -778,6 +812,9 @@ async def patch_case(
     _check_if_match(case, if_match)
     occurred_at = resolve_occurred_at(sent.pop("occurred_at", None))
     require_within_case(case, occurred_at)
+    if sent.keys() - ADMINISTRATIVE_FIELDS:
+        await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
+                                         occurred_at, what="change the child's circumstances")
     access_sent = "access" in sent
     sent.pop("access", None)
     bad = sorted(k for k in NOT_NULLABLE & sent.keys() if sent[k] is None)
@@ -793,7 +830,8 @@ async def patch_case(
         sent["closed_at"] = await _closing_time(session, case, sent["closed_at"])
         closing_pack = ctx.pack_for(service, at=sent["closed_at"])
         await require_closure_assessment(session, case, closing_pack.case_closure)
-        await require_no_mandatory_steps_open(session, case, closing_pack)
+        await require_no_mandatory_steps_open(session, case, closing_pack,
+                                              closing_at=sent["closed_at"])
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
@@ -1160,7 +1198,9 @@ def ever_of(case: Case, interventions: Sequence[str]) -> bool:
                for i in (case.intervention, *(case.past_interventions or ())))
 
 
-async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pack: Pack) -> None:
+async def require_no_mandatory_steps_open(
+    session: AsyncSession, case: Case, pack: Pack, *, closing_at: datetime | None = None
+) -> None:
     """409 ``mandatory-steps-open`` while the case has an open step the pack declares
     ``not_waivable``, naming those steps (id, code, rule, paragraph; no request value).
 
@@ -1175,12 +1215,20 @@ async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pac
     past closure: Somerset 12's notification "up to 20 days following the end of supervision"),
     and the seeds ask a closing duty to be done before the case closes (Wokingham's closure
     Asset+, W3). Do the duty, or record the act that answers it, then close. A recorded death
-    ends these steps (the pack's ``ends_steps``), so a case closes after a death as before."""
+    ends these steps (the pack's ``ends_steps``), so a case closes after a death as before.
+
+    A case closed (``closing_at``) on or after the transfer date of a recorded event whose
+    type declares ``closure_sets_aside`` (a transfer out: Somerset 13.4, the receiving service
+    supervises the child) closes with those steps open, setting them aside with the others: a
+    MARP review booked here does not keep a transferred child's case open (A19-21)."""
     if not pack.not_waivable:
         return
+    codes = set(pack.not_waivable)
+    if closing_at is not None:
+        codes -= await _set_aside_by_transfer(session, case, pack, closing_at)
     rows = (await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.open,
-        col(Step.code).in_(pack.not_waivable),
+        col(Step.code).in_(sorted(codes)),
     ).order_by(col(Step.created_at), col(Step.id)))).all()
     if not rows:
         return
@@ -1190,6 +1238,22 @@ async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pac
         slug="mandatory-steps-open",
         extra={"steps": [{"id": str(s.id), "code": s.code, "rule": s.rule_id,
                           "policy_ref": s.policy_ref} for s in rows]})
+
+
+async def _set_aside_by_transfer(
+    session: AsyncSession, case: Case, pack: Pack, closing_at: datetime
+) -> set[str]:
+    """The step codes a closure at ``closing_at`` may set aside although ``not_waivable``: the
+    ``closure_sets_aside`` of each event recorded on the case whose ``transfer_date`` is on or
+    before the closure's London date (the transfer has happened)."""
+    declared = {e.id: e.closure_sets_aside for e in pack.event_types if e.closure_sets_aside}
+    if not declared:
+        return set()
+    rows = (await session.exec(select(CaseEvent.type).where(
+        CaseEvent.case_id == case.id, col(CaseEvent.type).in_(list(declared)),
+        col(CaseEvent.transfer_date).is_not(None),
+        col(CaseEvent.transfer_date) <= london_date(closing_at)))).all()
+    return {code for kind in rows for code in declared[kind]}
 
 
 def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:

@@ -118,6 +118,9 @@ class Case(SQLModel, table=True):
     facts: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     scores: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     on_register: bool = Field(default=False, index=True)
+    # Dealt with as a priority (the pack's ``[priority]``: Somerset 3.2.4, ROSH or SWB very
+    # high), derived after each act like ``on_register`` (migration 0025; attack pass 19, A19-2).
+    priority: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     contact_level: ContactLevel | None = Field(
         default=None, sa_column=enum_column(ContactLevel, nullable=True)
     )
@@ -142,3 +145,8 @@ def mark_changed(case: Case, acted: datetime) -> None:
     """Record that the case's fields changed by an act at ``acted`` (aware UTC): ``changed_at``
     is the latest such act, which a later closure may not predate (``acts.latest_act_at``)."""
     case.changed_at = max(case.changed_at, acted) if case.changed_at else acted
+
+
+def case_etag(case: Case) -> str:
+    """The strong ETag of a case: its version (``GET /v1/cases/{id}``, ``If-Match``)."""
+    return f'"{case.version}"'

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -36,10 +36,12 @@ from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
     check_details_size,
+    iso_utc,
     resolve_occurred_at,
     utcnow,
 )
 from app.domain.events_table import CaseEvent, event_data
+from app.domain.final_events import require_before_final_event
 from app.domain.history import RecordChange, note_case_act
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
@@ -51,9 +53,8 @@ from app.domain.replay import (
     replay_later_acts,
 )
 from app.domain.services import Service
-from app.domain.timing import require_within_case
+from app.domain.timing import require_transfer_date_within, require_within_case
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import EventType
 
@@ -107,6 +108,14 @@ class CaseEventCreate(BaseModel):
     transfer_date: PlausibleDate | None = None
     incoming_ratings: IncomingRatings | None = None
     release_address_other_area: bool | None = None
+    notifiable_offence: bool | None = PField(
+        default=None,
+        description="charged only: whether the offence charged is notifiable under the YJB's "
+                    "serious incident (CSPPI) guidance; a notifiable charge raises the serious "
+                    "incident notification (Somerset 12, S23; Wokingham W24), any charge is a "
+                    "change of circumstances (S14; W4-W6). Unsaid means true (the protective "
+                    "reading: a serious incident is never left unnotified because a system "
+                    "could not say); stored in details.notifiable_offence")
 
 
 class CaseEventOut(BaseModel):
@@ -142,6 +151,13 @@ def _validate(body: CaseEventCreate) -> dict[str, Any]:
         details["incoming_ratings"] = body.incoming_ratings.model_dump(mode="json")
     if body.release_address_other_area is not None:
         details["release_address_other_area"] = body.release_address_other_area
+    if body.notifiable_offence is not None:
+        if body.type != "charged":
+            raise Unprocessable(
+                "notifiable_offence says whether a charge's offence is notifiable: only a "
+                "charged event carries it.",
+                errors=[{"loc": "body.notifiable_offence", "msg": "only for type charged"}])
+        details["notifiable_offence"] = body.notifiable_offence
     return details
 
 
@@ -210,11 +226,17 @@ async def record_event(
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = _known_at(body, occurred_at)
-    _require_transfer_not_before(case, body)
-    same = await same_event(session, case, body, occurred_at, details)
+    require_transfer_date_within(case, body.transfer_date)
+    once = pack.event_type(body.type).once_per_case
+    same = await same_event(session, case, body, occurred_at, details, once=once)
     if same is not None:
+        sent = {"occurred_at": iso_utc(occurred_at), "details": details} \
+            if (same.occurred_at, same.details or {}) != (occurred_at, details) else None
         return same, await _reported_again(session, principal, service, case, role,
-                                           same), False
+                                           same, sent=sent), False
+    # A death reported again is the first (above); anything else after it is refused (A19-17).
+    await require_before_final_event(session, pack, case, occurred_at,
+                                     what=f"record a {body.type} event", event_type=body.type)
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         known_at=known_at,
@@ -264,7 +286,7 @@ async def record_event(
 
 async def same_event(
     session: AsyncSession, case: Case, body: CaseEventCreate, occurred_at: datetime,
-    details: dict[str, Any],
+    details: dict[str, Any], *, once: bool = False,
 ) -> CaseEvent | None:
     """The event already recorded on the case that this one reports again, if any: the same
     type at the same instant (``occurred_at``), with the same transfer date and flag, and no
@@ -272,10 +294,16 @@ async def same_event(
     holder and the IYSS feed each sent the one charge: two CSPPI notifications were raised
     (attack pass 15, A15-10). Read under the case's lock, which every event write takes, so
     racing reports see each other. Two incidents at different times, or the same time with
-    different details, stay two events (two ``record_incident`` steps, policy-rules.md)."""
-    rows = await session.exec(select(CaseEvent).where(
-        col(CaseEvent.case_id) == case.id, col(CaseEvent.type) == body.type,
-        col(CaseEvent.occurred_at) == occurred_at).order_by(col(CaseEvent.created_at)))
+    different details, stay two events (two ``record_incident`` steps, policy-rules.md).
+    ``once``: the type happens to a child at most once (the pack's ``once_per_case``, a
+    death): any earlier event of the type is the one reported again (A18-4)."""
+    query = select(CaseEvent).where(col(CaseEvent.case_id) == case.id,
+                                    col(CaseEvent.type) == body.type)
+    if once:
+        return (await session.exec(query.order_by(
+            col(CaseEvent.occurred_at), col(CaseEvent.created_at)).limit(1))).first()
+    rows = await session.exec(query.where(col(CaseEvent.occurred_at) == occurred_at)
+                              .order_by(col(CaseEvent.created_at)))
     for event in rows.all():
         if (event.transfer_date, event.may_raise_to_high) != (body.transfer_date,
                                                               body.may_raise_to_high):
@@ -288,39 +316,22 @@ async def same_event(
 
 async def _reported_again(
     session: AsyncSession, principal: Principal, service: Service, case: Case, role: str,
-    event: CaseEvent,
+    event: CaseEvent, *, sent: dict[str, Any] | None = None,
 ) -> policy.PolicyResult:
     """A second report of an event already recorded (:func:`same_event`): nothing is recorded
     again and no step is raised again (the first report's are the event's); the report is
-    audited on the event (who sent it, under which role), and the case's open steps answered.
-    The router answers 200 with the event first recorded, as a case upsert that changes
-    nothing does."""
+    audited on the event (who sent it, under which role; ``sent``: the time and details it
+    gave, when they differ from the first's, as a second report of a death may), and the
+    case's open steps answered. The router answers 200 with the event first recorded, as a
+    case upsert that changes nothing does."""
+    change: dict[str, Any] = {"type": event.type, "occurred_at": event.occurred_at.isoformat(),
+                              "first_recorded_by": event.recorded_by}
+    if sent is not None:
+        change["reported"] = sent
     await record_audit(session, principal, "case_event.reported_again", "case_event", event.id,
-                       service_id=service.id, case_id=case.id, role=role,
-                       change={"type": event.type, "occurred_at": event.occurred_at.isoformat(),
-                               "first_recorded_by": event.recorded_by})
+                       service_id=service.id, case_id=case.id, role=role, change=change)
     result = await policy.current(session, case)
     return result.without_next_steps() if withheld_from(principal, case) else result
-
-
-def _require_transfer_not_before(case: Case, body: CaseEventCreate) -> None:
-    """422 ``transfer-date-before-case`` for a transfer out whose ``transfer_date`` is before the
-    (Europe/London) date the case opened: a child cannot be transferred out of a case not yet
-    open. A transfer date already passed when the transfer out is recorded is accepted (Somerset
-    13.4.3: "prior to the transfer of the child or, in exceptional circumstances, as soon as
-    possible thereafter"): its ``before-transfer`` steps are then due at the event, urgent, with
-    a note giving the transfer date (attack pass 17, A17-8; A15-2 refused it)."""
-    if body.type not in NEEDS_TRANSFER_DATE or body.transfer_date is None:
-        return
-    day = policy.stored_utc(case.opened_at).astimezone(LONDON).date()
-    if body.transfer_date < day:
-        raise Unprocessable(
-            "The transfer date is before the case was opened.",
-            slug="transfer-date-before-case",
-            errors=[{"loc": "body.transfer_date",
-                     "msg": f"must not be before the case's opening date ({day.isoformat()})"}],
-            extra={"bound": {"field": "transfer_date", "name": "the case's opened_at date",
-                             "value": day.isoformat()}})
 
 
 async def _replace_earlier(
@@ -423,13 +434,17 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
         wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))
 
 
+EVENT_ORDER = paging.Order(
+    ((CaseEvent.occurred_at, "instant"), (CaseEvent.created_at, "instant"),
+     (CaseEvent.id, "uuid")), descending=True)
+
+
 async def list_events(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[CaseEvent]:
-    """The case's events, newest first."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID,
+    page: paging.PageArgs,
+) -> tuple[list[CaseEvent], str | None]:
+    """A page of the case's events, newest first, and the next page's cursor."""
     _, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(
-        select(CaseEvent).where(CaseEvent.case_id == case.id)
-        .order_by(col(CaseEvent.occurred_at).desc(), col(CaseEvent.created_at).desc())
-    )
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(CaseEvent).where(CaseEvent.case_id == case.id), EVENT_ORDER, page,
+        {"list": "events", "case": str(case.id)})

@@ -51,4 +51,20 @@ def event_data(event: CaseEvent) -> dict[str, Any]:
         data["incoming_ratings"] = details["incoming_ratings"]
     if "release_address_other_area" in details:
         data["release_address_other_area"] = details["release_address_other_area"]
+    if "notifiable_offence" in details:  # as sent (charged only); read through the flag below
+        data["notifiable_offence"] = details["notifiable_offence"]
+    if offence_not_notifiable(str(event.type), details.get("notifiable_offence")):
+        data["offence_not_notifiable"] = True
     return data
+
+
+def offence_not_notifiable(event_type: str, sent: bool | None) -> bool:
+    """Whether a ``charged`` event says its offence is not notifiable (attack pass 19, A19-20:
+    Somerset 12 "any child who is charged with any notifiable offence", Wokingham "serious
+    incidents in line with YJB guidance"; the packs' CSPPI lines skip a charge flagged
+    ``offence_not_notifiable``). Only an explicit ``notifiable_offence: false`` sets it: unsaid
+    is notifiable. A serious incident left unnotified to the YJB is the harm to the public the
+    procedure exists to prevent, while a notification the YJT manager finds unneeded costs a
+    review; so a system that cannot tell keeps the protective reading, and the engine (and a
+    pack's scenarios) never lose a notification for want of a key."""
+    return event_type == "charged" and sent is False

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.security import Principal
-from app.domain import agenda, policy
+from app.domain import agenda, paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -34,6 +34,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
@@ -160,6 +161,8 @@ async def apply_judgement(
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
     require_within_case(case, occurred_at)
+    await require_before_final_event(session, wctx.pack, case, occurred_at,
+                                     what="record a judgement")
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()
@@ -394,14 +397,17 @@ async def record_judgement(
                                  inputs=inputs)
 
 
+JUDGEMENT_ORDER = paging.Order(
+    ((Judgement.occurred_at, "instant"), (Judgement.created_at, "instant"),
+     (Judgement.id, "uuid")), descending=True)
+
+
 async def list_judgements(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[Judgement]:
-    """The case's judgement history, newest first."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID,
+    page: paging.PageArgs,
+) -> tuple[list[Judgement], str | None]:
+    """A page of the case's judgement history, newest first, and the next page's cursor."""
     _, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(
-        select(Judgement)
-        .where(Judgement.case_id == case.id)
-        .order_by(col(Judgement.occurred_at).desc(), col(Judgement.created_at).desc())
-    )
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(Judgement).where(Judgement.case_id == case.id), JUDGEMENT_ORDER, page,
+        {"list": "judgements", "case": str(case.id)})

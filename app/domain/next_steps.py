@@ -20,6 +20,7 @@ from app.domain import cursors, policy
 from app.domain.absences import absences_of
 from app.domain.access import (
     ROLE_DUTY_ACTORS,
+    lets_in,
     load_case,
     lock_case,
     note_case_reads,
@@ -28,6 +29,7 @@ from app.domain.access import (
     require_not_case_holder,
     service_of,
     visibility_flags,
+    visible_cases_clause,
     visible_clause_of,
 )
 from app.domain.cases_table import Case
@@ -150,6 +152,8 @@ class StepFilters(BaseModel):
     actor: str | None = None
     status: StepStatus | None = StepStatus.open
     overdue: bool = False
+    # Only the steps of cases dealt with as a priority (Somerset 3.2.4; A19-2).
+    priority: bool = False
     cursor: str | None = None
     limit: int = 50
 
@@ -169,7 +173,9 @@ def visible_steps_clause(
     a panel administrator, on the cases the panel handles (the register, agendas, panel
     referrals), their own to-do list: the steps for the panel administrator (api-v1:
     panel_admin may "complete `record_panel_contact`"), not the case holder's and managers'
-    duties nor a panel action naming them, as the case file itself is closed to them (403).
+    duties, as the case file itself is closed to them (403).
+
+    And the panel actions the caller owns, case file or not (:func:`_own_actions`, A16-12).
 
     And the open role-addressed duties of the caller's roles on cases an allow-list keeps
     them out of (:func:`_role_duties`); ``closed_duties``: those duties closed too (a
@@ -207,8 +213,22 @@ def _steps_visible(
                           closed_too=closed_duties)
     if duties is not None:
         shown.append(duties)
+    shown.append(_own_actions(staff_id, service_id))
     return sa.and_(col(Step.service_id) == service_id,
                    shown[0] if len(shown) == 1 else sa.or_(*shown))
+
+
+def _own_actions(staff_id: Any, service_id: Any) -> Any:
+    """The panel actions the staff member owns (``action_owner``, ``assignee_id`` theirs) on
+    the service's cases whose restriction does not shut them out (attack pass 16, A16-12):
+    "Every action of the risk management plan should include a timescale for completion and
+    the professional responsible for it" (Wokingham, Internal and External Controls). The
+    responsible professional need not see the case (a colleague outside its team): they see
+    and complete their own action alone, as a bare step (:func:`shown_step`: the step, never
+    the case; noted in the case's access log under ``action_owner``)."""
+    return sa.and_(col(Step.actor) == "action_owner", col(Step.assignee_id) == staff_id,
+                   col(Step.case_id).in_(select(Case.id).where(
+                       col(Case.service_id) == service_id, lets_in(staff_id))))
 
 
 # An escalation's title quotes the step it chases; a panel action's title is the panel's free
@@ -254,22 +274,36 @@ async def _bare_duty_cases(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID, steps: list[Any]
 ) -> dict[uuid.UUID, str]:
     """case id → step role, for the cases whose role-addressed duties among ``steps`` reach the
-    caller only as bare duties (:func:`_role_duties`: the allow-list leaves them out)."""
+    caller only as bare duties (:func:`_role_duties`: the allow-list leaves them out), and
+    whose panel actions the caller owns without seeing the case (:func:`_own_actions`:
+    ``action_owner``)."""
+    bare: dict[uuid.UUID, str] = {}
     roles = [r for r in ROLE_DUTY_ACTORS if principal.has(r)]
-    if not roles:
-        return {}
     actors = {s.case_id: s.actor for s in steps
               if s.assignee_id is None and s.actor in roles}
-    if not actors:
-        return {}
-    found = await session.exec(select(Case.id).where(
-        col(Case.id).in_(list(actors)), outside_allow_list(principal.sub, service_id)))
-    return {case_id: actors[case_id] for case_id in found.all()}
+    if actors:
+        found = await session.exec(select(Case.id).where(
+            col(Case.id).in_(list(actors)), outside_allow_list(principal.sub, service_id)))
+        bare = {case_id: actors[case_id] for case_id in found.all()}
+    owned = {s.case_id for s in steps if _owns(principal, s) and s.case_id not in bare}
+    if owned:
+        found = await session.exec(select(Case.id).where(
+            col(Case.id).in_(list(owned)), ~visible_cases_clause(principal, service_id)))
+        bare.update({case_id: "action_owner" for case_id in found.all()})
+    return bare
+
+
+def _owns(principal: Principal, step: Any) -> bool:
+    """The step is a panel action the caller owns."""
+    return bool(step.actor == "action_owner" and step.assignee_id == principal.sub)
 
 
 def _is_bare(principal: Principal, step: Any, bare_cases: Mapping[uuid.UUID, str]) -> bool:
-    return step.case_id in bare_cases and step.assignee_id is None \
-        and step.actor in ROLE_DUTY_ACTORS and principal.has(step.actor)
+    if step.case_id not in bare_cases:
+        return False
+    return _owns(principal, step) or (step.assignee_id is None
+                                      and step.actor in ROLE_DUTY_ACTORS
+                                      and principal.has(step.actor))
 
 
 def _note_duty_reads(
@@ -329,8 +363,13 @@ def bare_reasons(step: Any) -> list[dict[str, Any]]:
 async def is_bare_duty(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID, step: Step
 ) -> bool:
-    """Whether the step reaches the caller only as a role-addressed duty: they hold its role
-    and the case's allow-list leaves them out (they may not see the case)."""
+    """Whether the step reaches the caller only as a role-addressed duty (they hold its role
+    and the case's allow-list leaves them out) or as a panel action they own on a case they
+    may not see (:func:`_own_actions`)."""
+    if _owns(principal, step):
+        found = await session.exec(select(Case.id).where(
+            col(Case.id) == step.case_id, ~visible_cases_clause(principal, service_id)))
+        return found.first() is not None
     if step.assignee_id is not None or step.actor not in ROLE_DUTY_ACTORS \
             or not principal.has(step.actor):
         return False
@@ -381,7 +420,8 @@ async def list_steps(
     query = _list_query(
         tuple(sorted(flags.items())), case=filters.case_id is not None,
         assignee=filters.assignee is not None, actor=filters.actor is not None,
-        status=filters.status is not None, overdue=filters.overdue, after=after)
+        status=filters.status is not None, overdue=filters.overdue, after=after,
+        priority=filters.priority)
     rows = [StepRow._make(row) for row in await query.rows(session, params)]
     more = len(rows) > filters.limit
     page = rows[: filters.limit]
@@ -400,7 +440,8 @@ async def list_steps(
 
 @functools.lru_cache(maxsize=512)
 def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bool,
-                actor: bool, status: bool, overdue: bool, after: str | None) -> PlainSelect:
+                actor: bool, status: bool, overdue: bool, after: str | None,
+                priority: bool = False) -> PlainSelect:
     """The statement of :func:`list_steps` for one shape (the caller's role flags, which
     filters are given, the cursor's kind), built once: building and cache-keying it was a
     sixth of a list's CPU. Parameters: ``yj_service``, ``yj_sub`` (the caller), ``yj_limit``,
@@ -420,6 +461,8 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bo
         query = query.where(col(Step.actor) == sa.bindparam("yj_actor"))
     if status:
         query = query.where(col(Step.status) == sa.bindparam("yj_status"))
+    if priority:
+        query = query.where(col(Step.priority).is_(True))
     if overdue:
         moment: Any = sa.bindparam("yj_now")
         # overdue_at is never before due_at, so ``due_at < now`` only restates the condition:
@@ -443,8 +486,10 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, case: bool, assignee: bo
 
 def _query_key(filters: StepFilters) -> str:
     """The fingerprint of the list a cursor belongs to (every filter but cursor and limit)."""
+    # ``priority`` only when asked for: the lists without it keep the cursors they had.
+    unset = {"priority"} if not filters.priority else set()
     return cursors.query_key({"list": "next-steps",
-                              **filters.model_dump(exclude={"cursor", "limit"})})
+                              **filters.model_dump(exclude={"cursor", "limit", *unset})})
 
 
 def _encode_cursor(step: Any, key: str) -> str:

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import policy
+from app.domain import paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -186,16 +186,20 @@ async def record_oversight(
     return entry, result
 
 
+OVERSIGHT_ORDER = paging.Order(
+    ((OversightEntry.occurred_at, "instant"), (OversightEntry.created_at, "instant"),
+     (OversightEntry.id, "uuid")), descending=True)
+
+
 async def list_oversight(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> list[OversightEntry]:
-    """The case's oversight entries, newest first."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID,
+    page: paging.PageArgs,
+) -> tuple[list[OversightEntry], str | None]:
+    """A page of the case's oversight entries, newest first, and the next page's cursor."""
     _, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(
-        select(OversightEntry).where(OversightEntry.case_id == case.id)
-        .order_by(col(OversightEntry.occurred_at).desc())
-    )
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(OversightEntry).where(OversightEntry.case_id == case.id),
+        OVERSIGHT_ORDER, page, {"list": "oversight", "case": str(case.id)})
 
 
 # Duties a line or duty manager may not waive: a chair's (the senior managers' notifications,

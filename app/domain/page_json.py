@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import Response
 from pydantic import TypeAdapter
 
-from app.domain.cases import Child, ExternalRef, RatingsOut
+from app.domain.cases import Child, RatingsOut, StoredRef
 from app.domain.cases_table import ContactLevel, CscStatus, Intervention
 from app.domain.common import EARLIEST, LATEST
 from app.domain.restriction import AccessOut
@@ -84,7 +84,7 @@ def case_json(
     elif _trimmed(system, 64) and _trimmed(ident, 128):
         ext = {"system": system, "id": ident}
     else:
-        ext = ExternalRef.model_validate({"system": system, "id": ident})
+        ext = StoredRef.model_validate({"system": system, "id": ident})
     given, family, born = case.given_name, case.family_name, case.date_of_birth
     if (_trimmed(given, 100) and _trimmed(family, 100) and type(born) is date
             and _FIRST_DAY <= born < _END_DAY):
@@ -110,7 +110,8 @@ def case_json(
         "on_register": case.on_register,
         "contact_level": None if contact is None
         else _enum_value(contact, ContactLevel, _CONTACT_LEVEL),
-        "open_steps": open_steps, "restricted": case.access_mode is not None,
+        "priority": case.priority, "open_steps": open_steps,
+        "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
 

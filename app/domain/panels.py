@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import agenda, policy
+from app.domain import agenda, paging, policy
 from app.domain.access import (
     LIVE_PANEL_REFERRAL_STATES,
     NOTED_CASE_COLUMNS,
@@ -46,6 +46,7 @@ from app.domain.common import (
     state_etag,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.history import RecordChange
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
@@ -59,11 +60,18 @@ from app.domain.replay import replay_later_acts
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
-from app.domain.timing import require_not_before, require_within_case
+from app.domain.timing import (
+    YEAR_AHEAD_MONTHS,
+    a_year_after,
+    in_closed_period,
+    not_after_error,
+    require_not_before,
+    require_within_case,
+)
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, london_text
-from app.workflows.deadlines import add_months, shift_local
+from app.workflows.deadlines import shift_local
 from app.workflows.vocabulary import PanelKind
 
 SCHEDULERS = ("chair", "panel_admin")
@@ -478,7 +486,7 @@ YJS_FLOOR = datetime(2000, 3, 31, 23, 0, tzinfo=UTC)
 # A year on London wall time (shift_local: 28 August 2026 15:48 to 28 August 2027 15:48, 365
 # days; over a 29 February, 366), to the second (attack pass 12, A12-8: 366 days, quoted with
 # microseconds).
-PANEL_HORIZON_MONTHS = 12
+PANEL_HORIZON_MONTHS = YEAR_AHEAD_MONTHS
 
 
 def require_sitting_time(scheduled_for: datetime, now: datetime | None = None) -> None:
@@ -573,16 +581,22 @@ async def read_panel(session: AsyncSession, principal: Principal, panel_id: uuid
     return panel, items, await visible_item_cases(session, principal, service, items)
 
 
-async def list_panels(session: AsyncSession, principal: Principal, upcoming_only: bool
-                      ) -> tuple[list[tuple[Panel, list[PanelItem]]], set[uuid.UUID]]:
-    """The service's panels, soonest first (upcoming only by default), and the ids of the
-    items' cases the principal may see."""
+PANEL_ORDER = paging.Order(((Panel.scheduled_for, "instant"), (Panel.id, "uuid")))
+
+
+async def list_panels(
+    session: AsyncSession, principal: Principal, upcoming_only: bool, page: paging.PageArgs,
+) -> tuple[list[tuple[Panel, list[PanelItem]]], set[uuid.UUID], str | None]:
+    """A page of the service's panels, soonest first (upcoming only by default), the ids of
+    the items' cases the principal may see, and the next page's cursor."""
     require_roles(principal, roles_for("panel.read"), "read panels")
     service = await service_of(session, principal)
     query = select(Panel).where(Panel.service_id == service.id)
     if upcoming_only:
         query = query.where(col(Panel.scheduled_for) >= utcnow())
-    panels = list((await session.exec(query.order_by(col(Panel.scheduled_for)))).all())
+    panels, following = await paging.keyset_page(
+        session, query, PANEL_ORDER, page,
+        {"list": "panels", "service": str(service.id), "upcoming": upcoming_only})
     out = []
     every_item: list[PanelItem] = []
     for panel in panels:
@@ -592,7 +606,30 @@ async def list_panels(session: AsyncSession, principal: Principal, upcoming_only
         ).order_by(col(PanelItem.created_at)))).all())
         every_item += items
         out.append((panel, items))
-    return out, await visible_item_cases(session, principal, service, every_item)
+    return out, await visible_item_cases(session, principal, service, every_item), following
+
+
+def require_panel_may_hear(case: Case, sits: datetime, loc: str = "body.case_id",
+                           remedy: str = "") -> None:
+    """422 for putting the case on the agenda of a panel sitting at ``sits`` that could not
+    have heard it, naming no stored time: one that sat before the case was opened
+    (``panel-before-case``; attack pass 16, A16-19) or while it was closed, before a reopening
+    (``panel-while-case-closed``; attack pass 18, A18-9). As an agenda entry it would answer the
+    referral to the next panel (Somerset 3.2.3, not waivable) and make the chair owe a decision
+    (S29, 7.1.2) that could never be recorded: a decision is refused there (a panel does not
+    decide a closed case), and the chair's step can be neither done nor waived. ``remedy``:
+    words added to the detail (a decision on an item listed before the rule: withdraw it)."""
+    if sits < stored_utc(case.opened_at):
+        raise Unprocessable(
+            "The panel sat before the case was opened: it cannot hear the case." + remedy,
+            slug="panel-before-case",
+            errors=[{"loc": loc, "msg": "the panel's time is before the case's opening"}])
+    if in_closed_period(case, sits):
+        raise Unprocessable(
+            "The panel sat while the case was closed: it cannot hear the case." + remedy,
+            slug="panel-while-case-closed",
+            errors=[{"loc": loc, "msg": "the panel's time falls while the case was closed "
+                                        "(before its reopening)"}])
 
 
 async def add_item(
@@ -609,15 +646,11 @@ async def add_item(
         raise NotFound("No such case.")
     panel = await _panel_again(session, panel)
     require_open_case(case, "put it on a panel")
-    if stored_utc(panel.scheduled_for) < stored_utc(case.opened_at):
-        # A panel that sat before the case was opened cannot have heard it; as an agenda entry
-        # it would answer the referral to the next panel (Somerset 3.2.3, not waivable) with a
-        # decision that could never be recorded (attack pass 16, A16-19).
-        raise Unprocessable(
-            "The panel sat before the case was opened: it cannot hear the case.",
-            slug="panel-before-case",
-            errors=[{"loc": "body.case_id",
-                     "msg": "the panel's time is before the case's opening"}])
+    require_panel_may_hear(case, stored_utc(panel.scheduled_for))
+    await require_before_final_event(
+        session, ctx.pack_for(service, at=panel.scheduled_for), case,
+        stored_utc(panel.scheduled_for), what="put the case on a panel sitting then",
+        field="case_id")
     await _refuse_second_item(session, panel, case)
     await check_chairs_keep_access(session, case.access_mode, await staff_of(session, case),
                                    case, "body.case_id", chair_id=panel.chair_id)
@@ -870,6 +903,18 @@ def _before_panel(start: datetime) -> dict[str, object]:
             "bound": {"field": "occurred_at", "name": "the panel's scheduled_for", "value": when}}
 
 
+LATEST_AFTER_PANEL = "a year after the panel's date"
+
+
+def action_dates_after(due_dates: Iterable[date], latest: date, loc: str = "body"
+                       ) -> list[dict[str, str]]:
+    """The ``errors`` of a decision's actions due after ``latest`` (a year after the panel's
+    date; the preview's: a year after the decision's), one per action (``loc``: where the
+    decision's fields are)."""
+    return [not_after_error(f"{loc}.actions.{i}.due_date", LATEST_AFTER_PANEL, latest)
+            for i, due in enumerate(due_dates) if due > latest]
+
+
 def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
     """Refuse a decision that cannot stand: a review or action before the panel's (London) date,
     MAPPA without category; each error names the comparison made."""
@@ -878,17 +923,18 @@ def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None
     if body.review_date is not None and body.review_date <= day:
         errors.append({"loc": "body.review_date",
                        "msg": f"must be after the panel's date ({day.isoformat()})"})
-    latest = add_months(day, PANEL_HORIZON_MONTHS)
+    latest = a_year_after(day)
     if body.review_date is not None and body.review_date > latest:
         # Somerset 7.1.6 "a provisional review date"; as a panel is booked at most a year
         # ahead, its review is at most a year after it (attack pass 12, A12-11: a review in
         # 2099 let the rating stand unreviewed, and M6 kept the holder from lowering it).
-        errors.append({"loc": "body.review_date",
-                       "msg": f"must be at most a year after the panel's date "
-                              f"({latest.isoformat()})"})
+        errors.append(not_after_error("body.review_date", LATEST_AFTER_PANEL, latest))
     errors += [{"loc": f"body.actions.{i}.due_date",
                 "msg": f"must not be before the panel's date ({day.isoformat()})"}
                for i, action in enumerate(body.actions) if action.due_date < day]
+    # An agreed action is due within the same year as the review that follows it up: a 2099
+    # due date made the action (not waivable, chased only when overdue) never due (A18-2).
+    errors += action_dates_after((a.due_date for a in body.actions), latest)
     if body.mappa_level is not None and case.mappa_category is None:
         errors.append({"loc": "body.mappa_level",
                        "msg": "the case has no MAPPA category: record it first (PATCH the case)"})
@@ -984,7 +1030,15 @@ async def decide(
     # nobody holds: 409 ``case-closed``.
     if not sat_while_open(case, panel, occurred_at):
         require_open_case(case, "record a panel decision")
+    # An item listed before A18-9 on a panel that sat while the case was closed (or before it
+    # opened) is never decided, whenever the decision is dated: the chair is told to take it
+    # off the agenda, which supersedes the duty to record its decision.
+    require_panel_may_hear(case, stored_utc(panel.scheduled_for), "path.item_id",
+                           remedy=" Withdraw the item from the agenda.")
     require_within_case(case, occurred_at)
+    await require_before_final_event(
+        session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
+        what="record a panel decision on the child (withdraw the item from the agenda)")
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
     _refuse_stale_ratings(body, case, sat_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)

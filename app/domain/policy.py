@@ -49,7 +49,7 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, london_date, london_text
 from app.workflows.deadlines import is_deadline_note, overdue_at_for, shift_local
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack
+from app.workflows.packs import Pack, is_priority
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -578,6 +578,7 @@ def owed_again(step: Step, *, note: str) -> Step:
         service_id=step.service_id, case_id=step.case_id, code=step.code,
         rule_id=step.rule_id, title=step.title, actor=step.actor,
         assignee_id=step.assignee_id, due_at=step.due_at, urgent=step.urgent,
+        priority=step.priority,
         awaiting_panel_date=step.awaiting_panel_date, deadline_form=step.deadline_form,
         recurrence=step.recurrence, policy_pack=step.policy_pack,
         policy_version=step.policy_version, policy_ref=step.policy_ref,
@@ -764,8 +765,8 @@ async def _apply(
     With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
     is revived rather than raised anew (:func:`_revived`)."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
-    if derive:
-        apply_derived(case, evaluation)
+    if derive and apply_derived(case, evaluation, wctx.pack):
+        await _follow_priority(session, case)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
     revivable = await _lapsed_after(
         session, case.id, event.occurred_at,
@@ -804,7 +805,7 @@ async def _apply(
             superseded.append(step)
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
-            redate(step, intent, at=event.occurred_at, calendar=calendar,
+            redate(step, intent, at=event.occurred_at, calendar=calendar, pack=wctx.pack,
                    stale=_branch_notes(wctx.pack, step.code), void=_void_time(event))
             _add_reasons(step, intent)
             updated.append(step)
@@ -885,8 +886,16 @@ def _void_time(event: WorkflowEvent) -> datetime | None:
     return stored_utc(datetime.fromisoformat(str(event.data["void_due_at"])))
 
 
+def step_overdue_at(pack: Pack, code: str, due_at: datetime | None, urgent: bool,
+                    calendar: WorkingCalendar) -> datetime | None:
+    """When a step of ``code`` due at ``due_at`` counts as overdue (its ``overdue_at``): the
+    one rule for every step made or re-dated (``deadlines.overdue_at_for``; a step only a
+    panel's decision does, at the end of its due day: A19-1)."""
+    return overdue_at_for(due_at, urgent, calendar, sitting=pack.done_at_sitting(code))
+
+
 def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCalendar,
-           stale: Collection[str] = (), void: datetime | None = None) -> bool:
+           pack: Pack, stale: Collection[str] = (), void: datetime | None = None) -> bool:
     """Re-date an open step as ``intent`` (an ``update_due`` from any act: a case event, a
     case change of release date, custody or MAPPA fields, a panel scheduled, moved or
     cancelled) asks, at the act's time ``at``; the one place every re-date goes through. A
@@ -906,7 +915,7 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
         return False
     step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
     step.urgent = intent.urgent
-    step.overdue_at = overdue_at_for(intent.due_at, intent.urgent, calendar)
+    step.overdue_at = step_overdue_at(pack, step.code, intent.due_at, intent.urgent, calendar)
     step.deadline_form = intent.deadline_form or step.deadline_form
     step.note = redated_note(step.note, intent.note, stale)
     return True
@@ -1272,13 +1281,14 @@ async def reinstate_closed_steps(
 
 async def reopen_done_by(
     wctx: WriteContext, *, act: tuple[str, uuid.UUID], note: str,
-    exclude_subject: uuid.UUID | None = None,
+    exclude_subject: uuid.UUID | None = None, codes: Sequence[str] | None = None,
 ) -> list[Step]:
     """The act ``(kind, id)`` no longer answers the steps it did (a referral withdrawn or
     declined, A10-26; an agenda item withdrawn before the panel heard the case, attack passes
     16 and 17, A16-19, A17-2): each is owed again as a new open step with the done one's
     deadline, reasons and subject, unless one of its code and subject is open already; each is
-    audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself).
+    audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself);
+    with ``codes``, only steps of those codes.
     The caller re-dates what waits for a panel (:func:`redate_returning_next_panel_steps`)."""
     session = wctx.session
     kind, ident = act
@@ -1287,6 +1297,8 @@ async def reopen_done_by(
         Step.satisfied_by_type == kind, Step.satisfied_by_id == ident)
     if exclude_subject is not None:
         query = query.where(Step.subject_id != exclude_subject)
+    if codes is not None:
+        query = query.where(col(Step.code).in_(list(codes)))
     reopened = []
     for done in (await session.exec(query)).all():
         still_open = (await session.exec(select(Step.id).where(
@@ -1375,7 +1387,7 @@ async def redate_returning_next_panel_steps(
             at = min(booked, default=at)
         elif step.due_at is not None and stored_utc(step.due_at) not in standing:
             at = min(at, stored_utc(step.due_at))  # moved or cancelled before it sat
-        redate(step, intent, at=at, calendar=wctx.policy.calendar,
+        redate(step, intent, at=at, calendar=wctx.policy.calendar, pack=pack,
                stale=_branch_notes(pack, step.code))  # a passed date kept says so
         session.add(step)
         redated.append(step)
@@ -1394,10 +1406,14 @@ def stored_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def apply_derived(case: Case, evaluation: Evaluation) -> None:
-    """Copy what the engine derived (register, contact level) onto the case."""
+def apply_derived(case: Case, evaluation: Evaluation, pack: Pack) -> bool:
+    """Copy what the engine derived (register, contact level, priority) onto the case; True
+    when its priority changed (its open steps follow: :func:`_follow_priority`)."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated.
     on_register = evaluation.on_register_after and case.closed_at is None
+    priority = pack.priority is not None and case.closed_at is None and is_priority(
+        pack, replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
+                      on_register=on_register))
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
     # Set only when they change, so that a case left as it was has no pending change at all
     # (the flush wrote nothing for it either way; issue 15: nothing to look at before the
@@ -1406,6 +1422,18 @@ def apply_derived(case: Case, evaluation: Evaluation) -> None:
         case.on_register = on_register
     if case.contact_level != contact_level:
         case.contact_level = contact_level
+    if case.priority != priority:
+        case.priority = priority
+        return True
+    return False
+
+
+async def _follow_priority(session: AsyncSession, case: Case) -> None:
+    """The case's open steps take its ``priority`` (Somerset 3.2.4 "dealt with as a priority
+    at all stages"; A19-2): set when ROSH or SWB turns very high, cleared when neither is."""
+    await session.exec(sa.update(Step).where(  # type: ignore[call-overload]
+        col(Step.case_id) == case.id, col(Step.status) == StepStatus.open,
+        col(Step.priority) != case.priority).values(priority=case.priority))
 
 
 def stand_in_of(pack: Pack, step: Step) -> str | None:
@@ -1484,14 +1512,15 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
         service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
         owner_role=owner_role(wctx, intent, event, assignee),
-        due_at=intent.due_at, urgent=intent.urgent,
+        due_at=intent.due_at, urgent=intent.urgent, priority=case.priority,
         awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
         recurrence=intent.recurrence, policy_pack=intent.policy_pack,
         policy_version=intent.policy_version, policy_ref=intent.policy_ref,
         subject_id=intent.subject_id, note=intent.note,
         reasons=[dict(r) for r in intent.reasons],
         raised_at=_raised_at(intent, event),
-        overdue_at=overdue_at_for(intent.due_at, intent.urgent, wctx.policy.calendar),
+        overdue_at=step_overdue_at(wctx.pack, intent.code, intent.due_at, intent.urgent,
+                                   wctx.policy.calendar),
     )
 
 

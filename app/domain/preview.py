@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,7 +27,7 @@ from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
 from app.domain.assessments import AssessmentStage, AssessmentType
-from app.domain.cases_table import CscStatus, Intervention
+from app.domain.cases_table import Case, CscStatus, Intervention
 from app.domain.common import (
     PlausibleDate,
     StaffId,
@@ -36,12 +36,26 @@ from app.domain.common import (
     resolve_occurred_at,
 )
 from app.domain.events import IncomingRatings
+from app.domain.events_table import offence_not_notifiable
+from app.domain.final_events import require_before_final_event
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.domain.judgements_table import Level
-from app.domain.panels import PanelAction
+from app.domain.panels import (
+    LATEST_AFTER_PANEL,
+    PanelAction,
+    action_dates_after,
+    require_panel_may_hear,
+)
 from app.domain.referrals import KindLabel, ReferralStatus
-from app.domain.timing import require_within_case
+from app.domain.timing import (
+    a_year_after,
+    not_after_error,
+    require_release_within_case,
+    require_transfer_date_within,
+    require_within_case,
+)
 from app.domain.write_context import event
+from app.workflows.calendar import london_date
 from app.workflows.types import TRIGGERS
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -96,6 +110,7 @@ class CaseEventData(_TriggerData):
     details: dict[str, Any] = Field(default_factory=dict)
     incoming_ratings: IncomingRatings | None = None
     release_address_other_area: bool | None = None
+    notifiable_offence: bool | None = None
 
 
 class ReferralCreatedData(_TriggerData):
@@ -248,7 +263,40 @@ def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, d
     subject = data.subject_id
     if subject is None:
         subject = case_id if body.trigger in ("case_changed", "step_completed") else uuid.uuid4()
-    return subject, data.model_dump(mode="json", exclude={"subject_id"}, exclude_none=True)
+    dumped = data.model_dump(mode="json", exclude={"subject_id"}, exclude_none=True)
+    if isinstance(data, CaseEventData) and offence_not_notifiable(
+            str(data.type), dumped.get("notifiable_offence")):
+        dumped["offence_not_notifiable"] = True  # as the write reads it (A19-20)
+    return subject, dumped
+
+
+def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
+    """The bounds the write puts on the dates its deadlines hang on (A18-1..3), each named
+    ``body.data.<field>``: an event's transfer date (:func:`require_transfer_date_within`), a
+    changed release date (:func:`require_release_within_case`), a panel decision's review and
+    action due dates (at most a year after the decision's London date: the preview knows no
+    panel, and a panel sits before it decides); a panel item's sitting, which must be one that
+    could hear the case (:func:`require_panel_may_hear`)."""
+    if data.get("transfer_date") is not None:
+        require_transfer_date_within(case, date.fromisoformat(data["transfer_date"]),
+                                     "data.transfer_date")
+    if data.get("scheduled_for") is not None:  # a panel item: the panel could hear the case
+        require_panel_may_hear(case, datetime.fromisoformat(data["scheduled_for"]),
+                               "body.data.scheduled_for")
+    release = (data.get("changes") or {}).get("expected_release_date")
+    if release and release[1] is not None:
+        require_release_within_case(date.fromisoformat(release[1]), case.opened_at,
+                                    "data.changes.expected_release_date")
+    latest = a_year_after(london_date(occurred))
+    errors = action_dates_after(
+        (date.fromisoformat(a["due_date"]) for a in data.get("actions") or ()), latest,
+        "body.data")
+    review = data.get("review_date")
+    if review is not None and date.fromisoformat(review) > latest:
+        errors.insert(0, not_after_error("body.data.review_date", LATEST_AFTER_PANEL, latest))
+    if errors:
+        raise Unprocessable("The decision cannot be recorded as it stands; see errors.",
+                            errors=errors)
 
 
 async def preview(
@@ -268,6 +316,9 @@ async def preview(
         require_open_case(case, "record a judgement")
         occurred = resolve_occurred_at(body.judgement.occurred_at)
         require_within_case(case, occurred, "judgement.occurred_at")
+        await require_before_final_event(session, ctx.pack_for(service, at=occurred), case,
+                                         occurred, what="record a judgement",
+                                         field="judgement.occurred_at")
         wf = event("judgement_recorded", occurred, case.id, principal,
                           judgement_event_data(body.judgement, False), role)
     else:
@@ -275,6 +326,7 @@ async def preview(
         # Every act's bounds; which acts reach past a closure depends on the act (the pack's).
         require_within_case(case, occurred, after_closure=True)
         subject, data = trigger_data(body, case.id)
+        _check_dates(case, data, occurred)
         wf = event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)

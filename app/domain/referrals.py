@@ -14,12 +14,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import agenda, policy
+from app.domain import agenda, paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -42,6 +42,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.final_events import require_before_final_event
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import undecided_agenda
@@ -313,6 +314,12 @@ async def satisfy_steps(
     )
 
 
+# The referral actions that make or move on a referral; after a final event (a death) only a
+# kind the pack still accepts (the CSPPI notification) is made (A19-17). Withdrawing, declining
+# and recording the receiver's acceptance of one made before are records, and still accepted.
+MAKING_ACTIONS = frozenset({"submit", "quality-assure", "send"})
+
+
 async def create_referral_for_case(
     wctx: WriteContext,
     *,
@@ -334,6 +341,9 @@ async def create_referral_for_case(
     require_within_case(case, occurred_at, time_field, after_closure=after_closure)
     pack = wctx.pack
     check_kind(pack, body.kind)
+    await require_before_final_event(session, pack, case, occurred_at,
+                                     what=f"make a {body.kind} referral",
+                                     referral_kind=body.kind, field=time_field)
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
         details=body.details, occurred_at=occurred_at, created_by=principal.sub,
@@ -398,15 +408,22 @@ async def load_referral(
     return service, case, referral
 
 
+REFERRAL_ORDER = paging.Order(
+    ((Referral.created_at, "instant"), (Referral.id, "uuid")), descending=True)
+
+
 async def list_case_referrals(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: policy.PolicyContext
-) -> list[ReferralOut]:
-    """The case's referrals, newest first, as the API shows them."""
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, ctx: policy.PolicyContext,
+    page: paging.PageArgs,
+) -> tuple[list[ReferralOut], str | None]:
+    """A page of the case's referrals, newest first, as the API shows them, and the next
+    page's cursor."""
     service, case = await get_visible_case(session, principal, case_id)
-    rows = await session.exec(select(Referral).where(Referral.case_id == case.id)
-                              .order_by(col(Referral.created_at).desc()))
+    rows, following = await paging.keyset_page(
+        session, select(Referral).where(Referral.case_id == case.id), REFERRAL_ORDER, page,
+        {"list": "referrals", "case": str(case.id)})
     pack = ctx.pack_now(service)
-    return [referral_out(r, pack) for r in rows.all()]
+    return [referral_out(r, pack) for r in rows], following
 
 
 def _previous_status(referral: Referral) -> str | None:
@@ -485,6 +502,10 @@ async def transition(
             "its MAPPA forms are quality-assured by its line manager or a duty manager."))
     occurred_at = resolve_occurred_at(body.occurred_at)
     _check_act_time(referral, occurred_at)
+    if action in MAKING_ACTIONS:
+        await require_before_final_event(session, pack, case, occurred_at,
+                                         what=f"{action} a {referral.kind} referral",
+                                         referral_kind=referral.kind)
     if not on_closed:  # nor dated while the case was closed (A9-7)
         require_outside_closed_periods(case, occurred_at)
     previous = referral.status

@@ -183,7 +183,7 @@ async def _follow_absences(
         awaiting_panel_date=False, policy_pack=step.policy_pack, policy_ref=step.policy_ref,
         deadline_form=IN_WEEK, note=f"{word} ({why}).")
     before = (step.due_at, step.note)
-    policy.redate(step, intent, at=utcnow(), calendar=ctx.calendar, stale=stale)
+    policy.redate(step, intent, at=utcnow(), calendar=ctx.calendar, pack=pack, stale=stale)
     session.add(step)
     return (step.due_at, step.note) != before
 

@@ -123,6 +123,10 @@ class Step(SQLModel, table=True):
     owner_role: str | None = Field(default=None, max_length=32)
     due_at: datetime | None = Field(default=None)
     urgent: bool = False
+    # The case is dealt with as a priority (the pack's ``[priority]``, Somerset 3.2.4): set on
+    # the open steps and cleared as the case's ratings change; a closed step keeps the value it
+    # had (migration 0025; attack pass 19, A19-2). Not ``urgent``: no deadline changes.
+    priority: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     awaiting_panel_date: bool = False
     deadline_form: str | None = Field(default=None, max_length=32)
     recurrence: str | None = Field(default=None, max_length=16)
@@ -195,6 +199,9 @@ class StepOut(BaseModel):
     assignee_id: str | None
     due_at: datetime | None
     urgent: bool
+    priority: bool = Field(default=False, description=(
+        "the case is dealt with as a priority (Somerset 3.2.4: ROSH or SWB very high); set "
+        "and cleared on open steps as the ratings change; not `urgent`: deadlines unchanged"))
     awaiting_panel_date: bool
     status: str
     policy: PolicyRef
@@ -239,8 +246,8 @@ def step_fields(step: Any, now: datetime) -> dict[str, Any]:
     return {
         "id": step.id, "case_id": step.case_id, "code": step.code, "title": step.title,
         "actor": step.actor, "assignee_id": step.assignee_id, "due_at": step.due_at,
-        "urgent": step.urgent, "awaiting_panel_date": step.awaiting_panel_date,
-        "status": str(step.status),
+        "urgent": step.urgent, "priority": step.priority,
+        "awaiting_panel_date": step.awaiting_panel_date, "status": str(step.status),
         "policy": {"pack": step.policy_pack, "version": step.policy_version,
                    "ref": step.policy_ref, "rule": step.rule_id},
         "subject_id": step.subject_id, "note": step.note, "created_at": step.created_at,
@@ -263,7 +270,7 @@ def step_out(step: Step, now: datetime | None = None) -> StepOut:
 # turned into a named tuple first: its fields read in C, where a ``Row``'s attributes cost
 # a lookup each (about a third of shaping a page of steps).
 _STEP_OUT_NAMES = (
-    "id", "case_id", "code", "title", "actor", "assignee_id", "due_at", "urgent",
+    "id", "case_id", "code", "title", "actor", "assignee_id", "due_at", "urgent", "priority",
     "awaiting_panel_date", "status", "policy_pack", "policy_version", "policy_ref", "rule_id",
     "subject_id", "note", "created_at", "raised_at", "overdue_at", "completed_at",
     "completed_by", "completion_note", "satisfied_by_type", "satisfied_by_id", "reasons",
@@ -314,7 +321,8 @@ def step_json(step: Any, now: datetime) -> dict[str, Any]:
     return {
         "id": str(step.id), "case_id": str(step.case_id), "code": step.code,
         "title": step.title, "actor": step.actor, "assignee_id": step.assignee_id,
-        "due_at": due_at, "urgent": step.urgent, "awaiting_panel_date": step.awaiting_panel_date,
+        "due_at": due_at, "urgent": step.urgent, "priority": step.priority,
+        "awaiting_panel_date": step.awaiting_panel_date,
         "status": str(step.status),
         "policy": {"pack": step.policy_pack, "version": step.policy_version,
                    "ref": step.policy_ref, "rule": step.rule_id},

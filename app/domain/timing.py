@@ -1,4 +1,5 @@
-"""When an act may be dated: never before what it belongs to.
+"""When an act may be dated: never before what it belongs to; and how far ahead a date that a
+deadline hangs on may lie (a transfer date, a release date: :func:`require_not_after`).
 
 Every write that records something that happened carries a time (``occurred_at``; a feed's
 ``received_at``; a case's ``opened_at`` and ``closed_at``). Besides "not more than five minutes in
@@ -14,8 +15,97 @@ from datetime import date, datetime
 
 from app.core.errors import Unprocessable
 from app.domain.cases_table import Case
-from app.domain.common import iso_utc
+from app.domain.common import iso_utc, utcnow
 from app.workflows.calendar import london_date, start_of_day
+from app.workflows.deadlines import add_months
+
+# How far ahead a date that a deadline hangs on may lie. A duty counted from a date typed in is
+# only as good as the date: a mistyped year (2099 for 2026) puts it off for decades, never
+# overdue, never escalated (attack pass 18, A18-1..3). A panel is booked at most a year ahead
+# and its review is at most a year after it (app.domain.panels, A10-14, A12-11); a transfer
+# date and a panel action's due date are bounded the same way (neither seed plans either
+# further ahead: Somerset 13.4.3 "prior to the transfer"; 7.1.x the MARP's agreed actions,
+# reviewed at its "provisional review date").
+YEAR_AHEAD_MONTHS = 12
+# A child's expected release from custody. A detention and training order is 4 to 24 months,
+# the child released at its halfway point (Sentencing Act 2020 ss.233-242): at most a year in
+# custody. Longer custody comes only from detention for a grave crime or an extended sentence
+# (ss.250, 254), released at the half or two-thirds point, and detention for life (s.259) has
+# no expected release date (the Parole Board sets it). Youth justice services work with
+# children, 10 to 17 (Crime and Disorder Act 1998 s.39; custody of a child under 12 is not
+# available at all, of one under 15 only for persistence): a release ten years ahead is after
+# the child turns 20 even for the youngest, when the case is long the adult probation
+# service's; Wokingham's "Category 2 referrals (i.e. for children in custody) ... six months
+# prior to their release" (W16) is the YJS's duty only while the child is in its care.
+RELEASE_HORIZON_YEARS = 10
+
+
+def a_year_after(day: date) -> date:
+    """The last day a date a year ahead of ``day`` may be (the same day a year on; 28 February
+    for 29 February)."""
+    return add_months(day, YEAR_AHEAD_MONTHS)
+
+
+def london_today() -> date:
+    """Today's date in Europe/London (on the service's clock)."""
+    return london_date(utcnow())
+
+
+def not_after_error(loc: str, what: str, bound: date) -> dict[str, str]:
+    """The ``errors`` item of a date after ``bound`` (``what`` names it: "a year after the
+    panel's date"), for a check that gathers several."""
+    return {"loc": loc, "msg": f"must be at most {what} ({bound.isoformat()})"}
+
+
+def require_not_after(
+    value: date | None, bound: date, what: str, field: str, *,
+    withheld_name: str | None = None,
+) -> None:
+    """422 ``date-too-far-ahead`` when ``value`` (a date a deadline hangs on) is after
+    ``bound``, naming the field and the bound (``what`` and its date), never the value sent;
+    withheld (a machine client), the bound's name alone (``withheld_name``) when the bound
+    derives from a stored value of the case."""
+    if value is None or value <= bound:
+        return
+    name = withheld_name or what
+    raise Unprocessable(
+        f"{field} is more than {what} ({bound.isoformat()}).",
+        slug="date-too-far-ahead",
+        errors=[not_after_error(f"body.{field}", what, bound)],
+        extra={"bound": {"field": field, "name": what, "value": bound.isoformat()}},
+        withheld=Unprocessable(
+            f"{field} is more than {name}.", slug="date-too-far-ahead",
+            errors=[{"loc": f"body.{field}", "msg": f"must be at most {name}"}],
+            extra={"bound": {"field": field, "name": name}}),
+    )
+
+
+def require_transfer_date_within(
+    case: Case, transfer_date: date | None, field: str = "transfer_date"
+) -> None:
+    """A transfer's date (in or out): 422 ``transfer-date-before-case`` before the (London)
+    date the case opened (so never before the child's birth; withheld, the bound unnamed by its
+    value), ``date-too-far-ahead`` more than a year from today. A transfer date already passed
+    is accepted (Somerset 13.4.3 "or, in exceptional circumstances, as soon as possible
+    thereafter"; A17-8)."""
+    if transfer_date is None:
+        return
+    day = london_date(case.opened_at)
+    if transfer_date < day:
+        raise Unprocessable(
+            "The transfer date is before the case was opened.",
+            slug="transfer-date-before-case",
+            errors=[{"loc": f"body.{field}",
+                     "msg": f"must not be before the case's opening date ({day.isoformat()})"}],
+            extra={"bound": {"field": field, "name": "the case's opened_at date",
+                             "value": day.isoformat()}},
+            withheld=Unprocessable(
+                "The transfer date is before the case was opened.",
+                slug="transfer-date-before-case",
+                errors=[{"loc": f"body.{field}",
+                         "msg": "must not be before the case's opening date"}],
+                extra={"bound": {"field": field, "name": "the case's opened_at date"}}))
+    require_not_after(transfer_date, a_year_after(london_today()), "a year from today", field)
 
 
 def _refuse(field: str, what: str, bound: datetime | date, *,
@@ -79,11 +169,21 @@ def require_outside_closed_periods(case: Case, at: datetime, field: str = "occur
     reaches past closure (Somerset 12: a charge or death "up to 20 days following the end of
     supervision"; the serious incident notification) is not checked here (its caller passes
     ``after_closure``)."""
+    period = in_closed_period(case, at)
+    if period is not None:
+        start, end = period
+        raise _refuse(field, f"the case's reopening (it was closed from {iso_utc(start)})",
+                      end, withheld_name="the case's reopening")
+
+
+def in_closed_period(case: Case, at: datetime) -> tuple[datetime, datetime] | None:
+    """The period before a reopening that ``at`` falls inside (strictly after the closure,
+    before the reopening), or None."""
     for closed, reopened in case.closed_periods or ():
         start, end = datetime.fromisoformat(closed), datetime.fromisoformat(reopened)
         if start < at < end:
-            raise _refuse(field, f"the case's reopening (it was closed from {iso_utc(start)})",
-                          end, withheld_name="the case's reopening")
+            return start, end
+    return None
 
 
 def closed_period(closed_at: datetime, reopened_at: datetime) -> list[str]:
@@ -96,6 +196,12 @@ def require_release_within_case(
 ) -> None:
     """422 when an expected release date falls before the (London) day the case opened: the
     date a child in custody is expected out is in the case's future, never before it (a 2001
-    date on a 2026 case would set W16's "six months before release" deadlines in the past)."""
-    if release is not None and release < london_date(opened_at):
+    date on a 2026 case would set W16's "six months before release" deadlines in the past);
+    ``date-too-far-ahead`` when it is more than ten years from today
+    (:data:`RELEASE_HORIZON_YEARS`; a 2099 date put W16's referral off to 2098: A18-3)."""
+    if release is None:
+        return
+    if release < london_date(opened_at):
         raise _refuse(field, "the day the case opened", london_date(opened_at))
+    require_not_after(release, add_months(london_today(), 12 * RELEASE_HORIZON_YEARS),
+                      "ten years from today", field)

@@ -53,6 +53,7 @@ from app.core.config import RELAXED_ENVS, Settings, get_settings
 from app.core.errors import NotFound, Unprocessable
 from app.core.loop import every
 from app.core.security import Principal
+from app.domain import paging
 from app.domain.assessments import AssessmentStatus
 from app.domain.audit import record_audit
 from app.domain.common import JSONType, enum_column, new_id, utcnow
@@ -446,15 +447,20 @@ async def create_subscription(
     return subscription
 
 
+SUBSCRIPTION_ORDER = paging.Order(
+    ((WebhookSubscription.created_at, "instant"), (WebhookSubscription.id, "uuid")))
+
+
 async def list_subscriptions(
-    session: AsyncSession, principal: Principal, slug: str
-) -> list[WebhookSubscription]:
-    """The service's subscriptions, active and deactivated, oldest first."""
+    session: AsyncSession, principal: Principal, slug: str, page: paging.PageArgs
+) -> tuple[list[WebhookSubscription], str | None]:
+    """A page of the service's subscriptions, active and deactivated, oldest first, and the
+    next page's cursor."""
     service = await service_for_admin(session, principal, slug)
-    rows = await session.exec(
-        select(WebhookSubscription).where(WebhookSubscription.service_id == service.id)
-        .order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id)))
-    return list(rows.all())
+    return await paging.keyset_page(
+        session, select(WebhookSubscription).where(
+            WebhookSubscription.service_id == service.id), SUBSCRIPTION_ORDER, page,
+        {"list": "webhooks", "service": str(service.id)})
 
 
 async def subscription_of(
@@ -507,18 +513,24 @@ async def _fail_pending(session: AsyncSession, subscription_id: uuid.UUID, error
     await (await session.connection()).execute(stmt)
 
 
+DELIVERY_ORDER = paging.Order(
+    ((WebhookDelivery.created_at, "instant"), (WebhookDelivery.id, "uuid")), descending=True)
+
+
 async def list_deliveries(
     session: AsyncSession, principal: Principal, slug: str, subscription_id: uuid.UUID,
-    limit: int, status: DeliveryStatus | None = None,
-) -> list[WebhookDelivery]:
-    """A subscription's most recent deliveries, newest first."""
+    page: paging.PageArgs, status: DeliveryStatus | None = None,
+) -> tuple[list[WebhookDelivery], str | None]:
+    """A page of a subscription's deliveries, most recent first, and the next page's
+    cursor."""
     subscription = await subscription_of(session, principal, slug, subscription_id)
     query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
-    query = query.order_by(col(WebhookDelivery.created_at).desc(),
-                           col(WebhookDelivery.id).desc()).limit(limit)
-    return list((await session.exec(query)).all())
+    return await paging.keyset_page(
+        session, query, DELIVERY_ORDER, page,
+        {"list": "deliveries", "subscription": str(subscription.id),
+         "status": status.value if status is not None else None})
 
 
 # The dispatcher ------------------------------------------------------------------------------

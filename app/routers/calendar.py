@@ -13,7 +13,7 @@ from app.core.errors import NotFound
 from app.core.query_guard import QueryGuard
 from app.domain import calendar_feeds as svc
 from app.domain.stand_ins import settle_today
-from app.routers.envelopes import Read
+from app.routers.envelopes import Page, PageQuery, Read
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, tags=["calendar"])
@@ -35,12 +35,14 @@ async def create_feed(
     return Read(data=svc.feed_out(feed, f"{_base(request)}/v1/calendar/{token}.ics"))
 
 
-@router.get("/v1/me/calendar-feeds", response_model=Read[list[svc.CalendarFeedOut]],
+@router.get("/v1/me/calendar-feeds", response_model=Page[svc.CalendarFeedOut],
             dependencies=[gate("calendar.manage")])
-async def list_feeds(session: Session, principal: CurrentPrincipal
-                     ) -> Read[list[svc.CalendarFeedOut]]:
-    """Your live calendar feeds (their URLs are never shown again)."""
-    return Read(data=[svc.feed_out(f) for f in await svc.list_feeds(session, principal)])
+async def list_feeds(session: Session, principal: CurrentPrincipal, page: PageQuery
+                     ) -> Page[svc.CalendarFeedOut]:
+    """Your live calendar feeds, oldest first, a page at a time (their URLs are never shown
+    again)."""
+    rows, following = await svc.list_feeds(session, principal, page)
+    return Page(data=[svc.feed_out(f) for f in rows], next_cursor=following)
 
 
 @router.delete("/v1/me/calendar-feeds/{feed_id}", status_code=204,

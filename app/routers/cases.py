@@ -10,26 +10,28 @@ from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
-from app.core.identifiers import optional_staff_id
+from app.core.identifiers import check_reference, nfc, optional_staff_id
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.access_log import ACCESS_LOG_PAGE, AccessLogOut, case_access_log
-from app.domain.audit import AuditOut, case_audit
+from app.domain.audit import AuditOut, case_audit_page
 from app.domain.duplicates import PossibleDuplicate
 from app.domain.page_json import cases_json, page_response
 from app.domain.restriction import access_view, access_views
 from app.domain.steps import step_out
 from app.domain.subject_access import SubjectAccessExport, export, to_html
-from app.routers.envelopes import CaseWritten, Page, Read, Written
+from app.routers.envelopes import CaseWritten, Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 from app.routers.settled import settled
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/cases", tags=["cases"])
 NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
-SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE)]
-IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE)]
+SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE),
+                      AfterValidator(check_reference)]
+IdPart = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_EDGE_SPACE),
+                  AfterValidator(check_reference)]
 
 
 class CaseOpened(Written[svc.CaseOut]):
@@ -97,8 +99,8 @@ async def list_cases(
     case_holder_id: Annotated[str | None, Query(max_length=128),
                               AfterValidator(optional_staff_id)] = None,
     on_register: bool | None = None,
-    external_system: Annotated[str | None, Query(max_length=64)] = None,
-    external_id: Annotated[str | None, Query(max_length=128)] = None,
+    external_system: Annotated[str | None, Query(max_length=64), AfterValidator(nfc)] = None,
+    external_id: Annotated[str | None, Query(max_length=128), AfterValidator(nfc)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
 ) -> Response:
@@ -132,15 +134,16 @@ async def read_case(
         **svc.case_out(case, service, steps, access).model_dump()))
 
 
-@router.get("/{case_id}/timeline", response_model=Read[list[history.TimelineEntry]],
+@router.get("/{case_id}/timeline", response_model=Page[history.TimelineEntry],
             dependencies=[gate("case.timeline")])
 async def timeline(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
-) -> Read[list[history.TimelineEntry]]:
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal, page: PageQuery
+) -> Page[history.TimelineEntry]:
     """Everything that happened on the case in time order: judgements, events, assessment and
     referral transitions, oversight, panel decisions, field changes, steps created and closed,
-    each with who and why."""
-    return Read(data=await history.timeline(session, principal, case_id))
+    each with who and why; a page at a time."""
+    rows, following = await history.timeline(session, principal, case_id, page)
+    return Page(data=rows, next_cursor=following)
 
 
 @router.patch("/{case_id}", response_model=CaseWritten[svc.CaseOut],
@@ -171,14 +174,16 @@ async def patch_case(
                        reassigned_steps=[step_out(s) for s in patched.reassigned])
 
 
-@router.get("/{case_id}/audit", response_model=Read[list[AuditOut]],
+@router.get("/{case_id}/audit", response_model=Page[AuditOut],
              dependencies=[gate("case.audit")])
 async def audit(
-    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal
-) -> Read[list[AuditOut]]:
-    """Every write on the case: who, role, what, when (managers and chairs)."""
+    case_id: uuid.UUID, session: Session, principal: CurrentPrincipal, page: PageQuery
+) -> Page[AuditOut]:
+    """Every write on the case, oldest first, a page at a time: who, role, what, when
+    (managers and chairs)."""
     _, case = await get_visible_case(session, principal, case_id)
-    return Read(data=await case_audit(session, case.id))
+    rows, following = await case_audit_page(session, case.id, page)
+    return Page(data=rows, next_cursor=following)
 
 
 @router.get("/{case_id}/access-log", response_model=Page[AccessLogOut],

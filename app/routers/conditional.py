@@ -2,7 +2,10 @@
 A16-8): assessments, referrals, steps and panels. If-Match stays optional on their acts
 (clients send none today); when sent, it is about the resource the path names, and the domain
 compares it, under the write's lock, with the resource's ETag as it then stands: 412 when it
-does not hold (RFC 9110 §13.1.1; ``*`` holds for a resource that exists)."""
+does not hold (RFC 9110 §13.1.1; ``*`` holds for a resource that exists). The records made
+under a case (judgements, events, assessments, referrals, oversight entries) take it as the
+case's (``CASE_IF_MATCH``), checked where the write loads the case under its lock
+(:func:`app.domain.access.require_case_unchanged`)."""
 
 # No ``from __future__ import annotations``: the header's description is built per route from
 # the closure's ``kind``, so the annotation must be evaluated where the function is defined.
@@ -40,3 +43,8 @@ def if_match(kind: str, param: str) -> Any:
         session.info["if_match"] = IfMatch(kind, ident, if_match)
 
     return Depends(keep)
+
+
+# A record made under a case (a judgement, event, assessment, referral or oversight entry): an
+# If-Match sent is about the case the path names (its ETag: GET /v1/cases/{id}).
+CASE_IF_MATCH = if_match("case", "case_id")

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
+from app.domain import etags
 from app.domain import panels as svc
 from app.routers.conditional import if_match
-from app.routers.envelopes import Page, Read, Written
+from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
@@ -20,12 +21,14 @@ PANEL_IF_MATCH = if_match("panel", "panel_id")
 @router.post("", status_code=201, response_model=Written[svc.PanelOut],
              dependencies=[gate("panel.schedule")])
 async def create(
-    body: svc.PanelCreate, request: Request, session: Session, principal: CurrentPrincipal
+    body: svc.PanelCreate, request: Request, response: Response, session: Session,
+    principal: CurrentPrincipal,
 ) -> Written[svc.PanelOut]:
     """Schedule a panel (chair, panel admin; 422 `scheduled-too-far-ahead` more than a year
     ahead); waiting `next-panel` steps get its date. `chair_id` is not checked against a staff
     directory (the service keeps none): any chair of the service records the decision."""
     panel = await svc.create_panel(session, principal, body, request.app.state.policy)
+    response.headers["ETag"] = await etags.of_panel(session, panel.id)
     return Written(data=svc.panel_out(panel, []))
 
 
@@ -33,8 +36,8 @@ async def create(
              responses=problem_responses(412),
              dependencies=[gate("panel.schedule"), PANEL_IF_MATCH])
 async def reschedule(
-    panel_id: uuid.UUID, body: svc.PanelMove, request: Request, session: Session,
-    principal: CurrentPrincipal,
+    panel_id: uuid.UUID, body: svc.PanelMove, request: Request, response: Response,
+    session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.PanelOut]:
     """Move a panel to another time (chair, panel admin; 409 `panel-has-sat` once its time has
     passed, `panel-decided` once a decision is recorded on it; 422 `moved-into-past` for a time
@@ -42,6 +45,7 @@ async def reschedule(
     date that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
+    response.headers["ETag"] = await etags.of_panel(session, panel.id)
     return Written(data=svc.panel_out(panel, items, visible))
 
 
@@ -63,11 +67,13 @@ async def cancel(
 @router.get("", response_model=Page[svc.PanelOut],
              dependencies=[gate("panel.read")])
 async def list_panels(
-    session: Session, principal: CurrentPrincipal, upcoming: bool = True
+    session: Session, principal: CurrentPrincipal, page: PageQuery, upcoming: bool = True
 ) -> Page[svc.PanelOut]:
-    """The service's panels, soonest first (upcoming only unless `upcoming=false`)."""
-    rows, visible = await svc.list_panels(session, principal, upcoming)
-    return Page(data=[svc.panel_out(p, items, visible) for p, items in rows])
+    """The service's panels, soonest first (upcoming only unless `upcoming=false`), a page
+    at a time (keyset cursor on the panel's time then id)."""
+    rows, visible, following = await svc.list_panels(session, principal, upcoming, page)
+    return Page(data=[svc.panel_out(p, items, visible) for p, items in rows],
+                next_cursor=following)
 
 
 @router.get("/{panel_id}", response_model=Read[svc.PanelOut],
@@ -86,14 +92,17 @@ async def read(
              responses=problem_responses(412),
              dependencies=[gate("panel.add_item"), PANEL_IF_MATCH])
 async def add_item(
-    panel_id: uuid.UUID, body: svc.PanelItemCreate, request: Request, session: Session,
-    principal: CurrentPrincipal,
+    panel_id: uuid.UUID, body: svc.PanelItemCreate, request: Request, response: Response,
+    session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
     """Put a case on the agenda with its presenter (and optionally its referral); answers the
     case's open steps. One item per case per panel: 409 `already-on-agenda` (naming the
-    existing item) when the case is on it already."""
+    existing item) when the case is on it already; 422 `panel-before-case` or
+    `panel-while-case-closed` for a panel that sat before the case opened or while it was
+    closed (it could not have heard the case)."""
     item, result = await svc.add_item(session, principal, panel_id, body,
                                       request.app.state.policy)
+    response.headers["ETag"] = await etags.of_panel(session, item.panel_id)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)
 
 
@@ -102,7 +111,7 @@ async def add_item(
              dependencies=[gate("panel.withdraw_item"), PANEL_IF_MATCH])
 async def withdraw_item(
     panel_id: uuid.UUID, item_id: uuid.UUID, body: svc.PanelItemWithdraw, request: Request,
-    session: Session, principal: CurrentPrincipal,
+    response: Response, session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
     """Take a case off the agenda before its decision (chair, panel admin; `reason`
     required): the item is kept, marked withdrawn (who, when, why, audited), the chair's
@@ -112,6 +121,7 @@ async def withdraw_item(
     item's state is re-read under the case's lock."""
     item, result = await svc.withdraw_item(session, principal, panel_id, item_id, body,
                                            request.app.state.policy)
+    response.headers["ETag"] = await etags.of_panel(session, item.panel_id)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)
 
 
@@ -120,10 +130,11 @@ async def withdraw_item(
              dependencies=[gate("panel.decide"), PANEL_IF_MATCH])
 async def decide(
     panel_id: uuid.UUID, item_id: uuid.UUID, body: svc.PanelDecisionCreate, request: Request,
-    session: Session, principal: CurrentPrincipal,
+    response: Response, session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
     """Record the decision (chair; not the item's presenter): ratings, actions, review date."""
     item, result = await svc.decide(
         session, principal, panel_id, item_id, body, request.app.state.policy
     )
+    response.headers["ETag"] = await etags.of_panel(session, item.panel_id)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)

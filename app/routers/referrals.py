@@ -11,12 +11,12 @@ from starlette.responses import JSONResponse
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
-from app.domain import feeds
+from app.domain import etags, feeds
 from app.domain import referrals as svc
 from app.domain.access import service_of
 from app.domain.common import state_etag
-from app.routers.conditional import if_match
-from app.routers.envelopes import Read, Written
+from app.routers.conditional import CASE_IF_MATCH, if_match
+from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate, referral_action_gate
 
 router = APIRouter(route_class=GatedRoute, tags=["referrals"])
@@ -24,27 +24,31 @@ ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
 
 @router.post("/v1/cases/{case_id}/referrals", status_code=201,
-             response_model=Written[svc.ReferralOut],
-             dependencies=[gate("referral.create")])
+             response_model=Written[svc.ReferralOut], responses=problem_responses(412),
+             dependencies=[gate("referral.create"), CASE_IF_MATCH])
 async def create(
-    case_id: uuid.UUID, body: svc.ReferralCreate, request: Request, session: Session,
-    principal: CurrentPrincipal,
+    case_id: uuid.UUID, body: svc.ReferralCreate, request: Request, response: Response,
+    session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.ReferralOut]:
-    """Make a referral (a draft); it satisfies the step that asked for it."""
+    """Make a referral (a draft); it satisfies the step that asked for it (`If-Match`,
+    optional, is the case's ETag); the answer's `ETag` is the new referral's."""
     referral, result = await svc.create_referral(
         session, principal, case_id, body, request.app.state.policy
     )
+    response.headers["ETag"] = await etags.of_row(session, svc.Referral, referral.id)
     return Written(data=referral, next_steps=result.next_steps)
 
 
-@router.get("/v1/cases/{case_id}/referrals", response_model=Read[list[svc.ReferralOut]],
+@router.get("/v1/cases/{case_id}/referrals", response_model=Page[svc.ReferralOut],
              dependencies=[gate("referral.read")])
 async def list_for_case(
-    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
-) -> Read[list[svc.ReferralOut]]:
-    """The case's referrals, newest first."""
-    return Read(data=await svc.list_case_referrals(session, principal, case_id,
-                                                   request.app.state.policy))
+    case_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal,
+    page: PageQuery,
+) -> Page[svc.ReferralOut]:
+    """The case's referrals, newest first, a page at a time."""
+    rows, following = await svc.list_case_referrals(session, principal, case_id,
+                                                    request.app.state.policy, page)
+    return Page(data=rows, next_cursor=following)
 
 
 @router.get("/v1/referrals/transitions", response_model=Read[list[dict[str, Any]]],
@@ -79,15 +83,18 @@ async def act(
     referral_id: uuid.UUID,
     action: Annotated[str, Path(pattern=ACTION_PATTERN)],
     request: Request,
+    response: Response,
     session: Session,
     principal: CurrentPrincipal,
     body: svc.ReferralAction | None = None,
 ) -> Written[svc.ReferralOut]:
-    """Move a referral: submit, quality-assure, send, accept, decline, withdraw (409 if illegal)."""
+    """Move a referral: submit, quality-assure, send, accept, decline, withdraw (409 if
+    illegal); the answer's `ETag` is the referral's as moved."""
     referral, result = await svc.transition(
         session, principal, referral_id, action, body or svc.ReferralAction(),
         request.app.state.policy,
     )
+    response.headers["ETag"] = await etags.of_row(session, svc.Referral, referral.id)
     return Written(data=referral, next_steps=result.next_steps)
 
 

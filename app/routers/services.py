@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.domain import etags
 from app.domain.common import state_etag
 from app.domain.services import SLUG_PATTERN, ServiceCreate, ServiceOut, create_service, to_out
 from app.domain.services import read_service as read_service_
@@ -21,12 +22,14 @@ router = APIRouter(route_class=GatedRoute, prefix="/v1/services", tags=["service
 async def create(
     body: ServiceCreate,
     request: Request,
+    response: Response,
     session: Session,
     principal: CurrentPrincipal,
 ) -> Written[ServiceOut]:
     """Create a service running one policy pack (admin)."""
     packs = set(request.app.state.policy.packs)
     service = await create_service(session, principal, body, packs)
+    response.headers["ETag"] = await etags.of_record(session, service)
     return Written(data=to_out(service))
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.problems import problem_responses
+from app.domain import etags
 from app.domain import next_steps as svc
 from app.domain.common import utcnow
 from app.domain.page_json import page_response
@@ -33,16 +34,19 @@ async def list_next_steps(
     actor: Annotated[str | None, Query(max_length=32)] = None,
     status: StepStatus | None = StepStatus.open,
     overdue: bool = False,
+    priority: Annotated[bool, Query(description=(
+        "only the steps of cases dealt with as a priority (`priority: true`: Somerset 3.2.4, "
+        "ROSH or SWB very high); the order is the same"))] = False,
     cursor: Annotated[str | None, Query(max_length=512, description=(
         "the `next_cursor` of the previous page (valid for the same filters only)"))] = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_PAGE)] = 50,
 ) -> Response:
-    """Steps the caller may see (filters: case, assignee=me, actor, status, overdue), soonest
-    due first and undated last, paged by a keyset cursor (`limit` 1-200, default 50;
+    """Steps the caller may see (filters: case, assignee=me, actor, status, overdue, priority),
+    soonest due first and undated last, paged by a keyset cursor (`limit` 1-200, default 50;
     `next_cursor` null on the last page; a cursor of other filters, or not made here, is 422
     `invalid-cursor`)."""
     filters = svc.StepFilters(case_id=case_id, assignee=assignee, actor=actor, status=status,
-                              overdue=overdue, cursor=cursor, limit=limit)
+                              overdue=overdue, priority=priority, cursor=cursor, limit=limit)
     steps, next_cursor = await svc.list_steps(session, principal, filters,
                                               ctx=request.app.state.policy)
     return page_response(steps_json(steps, utcnow()), next_cursor)
@@ -64,6 +68,7 @@ async def read_step(step_id: uuid.UUID, request: Request, session: Session,
 async def complete(
     step_id: uuid.UUID,
     request: Request,
+    response: Response,
     session: Session,
     principal: CurrentPrincipal,
     body: svc.StepComplete | None = None,
@@ -82,4 +87,5 @@ async def complete(
     shown, result = await svc.complete_step(
         session, principal, step_id, body or svc.StepComplete(), request.app.state.policy
     )
+    response.headers["ETag"] = await etags.of_step(session, shown.id)
     return Written(data=shown, next_steps=result.next_steps)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 
 from app.core.deps import CurrentPrincipal, Session, settings_of
 from app.domain import webhooks as svc
 from app.domain.services import SLUG_PATTERN
-from app.routers.envelopes import Page, Read, Written
+from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 
 router = APIRouter(route_class=GatedRoute, prefix="/v1/services/{slug}/webhooks", tags=["webhooks"])
@@ -33,10 +33,13 @@ async def create(
 
 @router.get("", response_model=Page[svc.WebhookOut],
              dependencies=[gate("webhook.manage")])
-async def list_webhooks(slug: Slug, session: Session, principal: Admin) -> Page[svc.WebhookOut]:
-    """The service's webhook subscriptions (never their secrets)."""
-    rows = await svc.list_subscriptions(session, principal, slug)
-    return Page(data=[svc.webhook_out(s) for s in rows])
+async def list_webhooks(
+    slug: Slug, session: Session, principal: Admin, page: PageQuery
+) -> Page[svc.WebhookOut]:
+    """The service's webhook subscriptions, oldest first, a page at a time (never their
+    secrets)."""
+    rows, following = await svc.list_subscriptions(session, principal, slug, page)
+    return Page(data=[svc.webhook_out(s) for s in rows], next_cursor=following)
 
 
 @router.delete("/{webhook_id}", response_model=Read[svc.WebhookOut],
@@ -53,9 +56,10 @@ async def delete(
              dependencies=[gate("webhook.manage")])
 async def deliveries(
     slug: Slug, webhook_id: uuid.UUID, session: Session, principal: Admin,
-    status: svc.DeliveryStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageQuery, status: svc.DeliveryStatus | None = None,
 ) -> Page[svc.DeliveryOut]:
-    """The subscription's most recent deliveries, newest first, with their status."""
-    rows = await svc.list_deliveries(session, principal, slug, webhook_id, limit, status)
-    return Page(data=[svc.delivery_out(d) for d in rows])
+    """The subscription's deliveries, most recent first, with their status, a page at a
+    time."""
+    rows, following = await svc.list_deliveries(session, principal, slug, webhook_id, page,
+                                                 status)
+    return Page(data=[svc.delivery_out(d) for d in rows], next_cursor=following)

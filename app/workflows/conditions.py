@@ -76,7 +76,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import CodeType
 from typing import Any, Literal
 
@@ -104,7 +104,32 @@ Predicate = Callable[[Context], bool]
 
 
 class ConditionError(ValueError):
-    """A condition in a pack is malformed (unknown atom, bad argument)."""
+    """A condition in a pack is malformed (unknown atom, bad argument); ``messages`` holds one
+    message per mistake (a condition with two misspelt atoms says both, attack 19, A19-10)."""
+
+    def __init__(self, message: str, messages: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.messages = messages or (message,)
+
+    @classmethod
+    def every(cls, errors: Sequence[ConditionError]) -> ConditionError:
+        """One error for several found side by side."""
+        messages = tuple(m for e in errors for m in e.messages)
+        return cls("; ".join(messages), messages)
+
+
+def _each(compilers: Sequence[Callable[[], _Part]]) -> list[_Part]:
+    """Every part compiled, or one ConditionError naming every part that does not compile."""
+    parts: list[_Part] = []
+    errors: list[ConditionError] = []
+    for compiler in compilers:
+        try:
+            parts.append(compiler())
+        except ConditionError as exc:
+            errors.append(exc)
+    if errors:
+        raise ConditionError.every(errors)
+    return parts
 
 
 @dataclass(frozen=True)
@@ -721,7 +746,8 @@ def _code(source: str) -> CodeType:
 def _compile(raw: Any, where: str, after_only: bool) -> _Part:
     if not isinstance(raw, Mapping) or not raw:
         raise ConditionError(f"{where}: a condition must be a non-empty table, got {raw!r}")
-    parts = [_compile_key(str(k), v, f"{where}.{k}", after_only) for k, v in raw.items()]
+    parts = _each([partial(_compile_key, str(k), v, f"{where}.{k}", after_only)
+                   for k, v in raw.items()])
     if len(parts) == 1:
         return parts[0]
     predicates = [p for p, _ in parts]
@@ -745,7 +771,8 @@ def _compile_key(key: str, value: Any, where: str, after_only: bool) -> _Part:
     if key in ("all", "any"):
         if not isinstance(value, list) or not value:
             raise ConditionError(f"{where}: '{key}' takes a non-empty list of conditions")
-        parts = [_compile(v, f"{where}[{i}]", after_only) for i, v in enumerate(value)]
+        parts = _each([partial(_compile, v, f"{where}[{i}]", after_only)
+                       for i, v in enumerate(value)])
         predicates = [p for p, _ in parts]
         if key == "all":
             return (lambda ctx: all(p(ctx) for p in predicates)), _join(parts, "and")

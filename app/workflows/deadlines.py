@@ -2,9 +2,10 @@
 
 Forms: ``+Nh`` (clock hours), ``+Nwd`` (end of the Nth working day after the event's London day),
 ``next-wd`` (= ``+1wd``), ``+1wd-in-week``, ``+Nd`` / ``+Nw`` / ``+Nm`` (calendar, on London local
-wall time; months clamp to month end), ``every Nm`` (first due ``+Nm``, then recurring),
-``immediately``, ``next-panel``, ``release-6m``, ``review-date``, ``before-transfer``, ``due-date``,
-``none``.
+wall time; months clamp to month end), ``every Nd`` / ``every Nw`` / ``every Nm`` (first due
+``+Nd`` / ``+Nw`` / ``+Nm``, then recurring),
+``immediately``, ``next-panel``, ``release-6m``, ``before-release``, ``review-date``,
+``before-transfer``, ``due-date``, ``none``.
 
 ``next-panel`` is the next booked panel of the pack's kind at or after the event; with none
 booked, ``awaiting_panel_date`` and either no date or, when the kind meets on a fixed day
@@ -14,7 +15,9 @@ day (a bank holiday moves it to the next working day), until a panel is booked.
 ``release-6m`` whose six-month point (end of that London day) is already past at the event is due
 at the event itself, urgent, with a note giving the date it passed: never before the event; so is
 ``before-transfer`` whose transfer day has already begun (Somerset 13.4.3 "or, in exceptional
-circumstances, as soon as possible thereafter").
+circumstances, as soon as possible thereafter"), and ``before-release`` (the start of the case's
+expected release day) whose release day has already begun (Wokingham: "notify the local Youth
+Justice Service of the child being released into their area").
 
 ``+1wd-in-week`` on a non-working day (weekend, bank holiday): the worker can act on the next
 working day at the earliest, so it is due at the end of the first working day after the event
@@ -49,6 +52,7 @@ NAMED_FORMS = (
     "immediately",
     "next-panel",
     "release-6m",
+    "before-release",
     "review-date",
     "before-transfer",
     "due-date",
@@ -60,11 +64,20 @@ FORM_EVENT_KEYS = {
     "before-transfer": "transfer_date",
     "due-date": "due_date",
 }
-_OFFSET = re.compile(r"^\+(?P<n>\d{1,3})(?P<unit>h|wd|d|w|m)$")
-_EVERY = re.compile(r"^every (?P<n>\d{1,2})(?P<unit>[dwm])$")
+# The units of ``+N<unit>`` and of ``every N<unit>``: the parser's patterns and the allowed
+# forms a message lists are both made from these (attack 19, A19-10: the message once said
+# ``every Nm`` only, while ``every 2w`` loaded).
+OFFSET_UNITS = ("h", "wd", "d", "w", "m")
+EVERY_UNITS = ("d", "w", "m")
+_OFFSET_UNIT = f"(?P<unit>{'|'.join(OFFSET_UNITS)})"
+_EVERY_UNIT = f"(?P<unit>{'|'.join(EVERY_UNITS)})"
+_OFFSET = re.compile(rf"^\+(?P<n>\d{{1,3}}){_OFFSET_UNIT}$")
+_EVERY = re.compile(rf"^every (?P<n>\d{{1,2}}){_EVERY_UNIT}$")
 # The same shapes with any number of digits: a valid form whose number is too large.
-_OFFSET_SHAPE = re.compile(r"^\+(?P<n>\d+)(?P<unit>h|wd|d|w|m)$")
-_EVERY_SHAPE = re.compile(r"^every (?P<n>\d+)(?P<unit>[dwm])$")
+_OFFSET_SHAPE = re.compile(rf"^\+(?P<n>\d+){_OFFSET_UNIT}$")
+_EVERY_SHAPE = re.compile(rf"^every (?P<n>\d+){_EVERY_UNIT}$")
+ALLOWED_FORMS = (*(f"+N{u}" for u in OFFSET_UNITS), *(f"every N{u}" for u in EVERY_UNITS),
+                 *NAMED_FORMS)
 
 
 _tuple_new = tuple.__new__  # a Due from its four fields, without its Python __new__
@@ -144,8 +157,7 @@ def parse_form(text: str) -> ParsedForm:
             shown = digits if len(digits) <= 12 else f"{digits[:6]}... ({len(digits)} digits)"
             raise ValueError(f"deadline {text[:40]!r}: the number {shown} is out of range "
                              f"({form.format(unit=match['unit'])} takes N up to {most})")
-    allowed = ", ".join(("+Nh", "+Nwd", "+Nd", "+Nw", "+Nm", "every Nm", *NAMED_FORMS))
-    raise ValueError(f"unknown deadline form {text!r} (allowed: {allowed})")
+    raise ValueError(f"unknown deadline form {text!r} (allowed: {', '.join(ALLOWED_FORMS)})")
 
 
 def is_valid_form(text: str) -> bool:
@@ -402,6 +414,15 @@ def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
         f"Six months before release passed on {london_text(point)}: due at once."))
 
 
+def _before_release(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
+    if inputs.expected_release_date is None:
+        return Due(None, note="Before the release: no expected release date recorded.")
+    day = london_text(inputs.expected_release_date)
+    return _never_before_event(start_of_day(inputs.expected_release_date), occurred, (
+        f"Before the release: the expected release date ({day}) had passed at the event: "
+        "due at once."))
+
+
 def _never_before_event(due: datetime, occurred: datetime, passed: str) -> Due:
     """Never due before the event: a point already passed at it is due at the event itself,
     urgent, with ``passed`` (the note giving the date the point passed)."""
@@ -447,6 +468,7 @@ _DEADLINE_NOTES = re.compile(
     r"^(?:Due at the next .+; none (?:scheduled|booked yet).*"
     r"|Next .+ scheduled for .+"
     r"|Six months before release(?::| passed on ).+"
+    r"|Before the release: .+"
     r"|Due on the review date: none was set\."
     r"|Due before the transfer: no transfer date given\."
     r"|Before the transfer: the transfer date .+"
@@ -472,6 +494,7 @@ _NAMED = {
     "+1wd-in-week": _in_week,
     "next-panel": _next_panel,
     "release-6m": _release_6m,
+    "before-release": _before_release,
     "review-date": _review_date,
     "before-transfer": _before_transfer,
     "due-date": _due_date,
@@ -480,16 +503,21 @@ _NAMED = {
 
 
 def overdue_at_for(
-    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar
+    due_at: datetime | None, urgent: bool, calendar: WorkingCalendar, *, sitting: bool = False
 ) -> datetime | None:
     """When a step counts as overdue for escalation (aware UTC): its due time, but a step due
     at once (``immediately``, flagged urgent) only after the end (23:59:59 Europe/London) of
     that working day, or of the next working day when it fell on a weekend or bank holiday
-    (policy-rules.md, "immediately"). Never before ``due_at``: an act in the last second of a
+    (policy-rules.md, "immediately"). ``sitting``: a step only a panel's decision does
+    (``Pack.done_at_sitting``) only after the end of the London day it is due on: the decision
+    is recorded at or after the sitting, never at its first minute (Somerset S10, due at the
+    MARP's start; attack pass 19, A19-1). Never before ``due_at``: an act in the last second of a
     day, recorded to the microsecond (23:59:59.5), is due then, after the day's end as
     deadlines write it (to the second), and is overdue from its due time, as
     :func:`in_week_deadline` dates such an act (attack pass 16, A16-4)."""
-    if due_at is None or not urgent:
+    if due_at is None or not (urgent or sitting):
         return due_at
-    day = calendar.next_working_day_on_or_after(london_date(due_at))
+    day = london_date(due_at)
+    if urgent:
+        day = calendar.next_working_day_on_or_after(day)
     return max(end_of_day(day), due_at)

@@ -139,6 +139,15 @@ def check_pack(pack: Pack, source_text: str | None = None) -> list[Problem]:
     return checker.problems
 
 
+def check_condition_words(pack: Pack, raw: Any, field: str, rule: str) -> list[Problem]:
+    """The words of one condition table checked against the pack's vocabulary, when the table
+    itself does not compile (``pack check`` still lists its misspelt values, A19-10)."""
+    checker = _Checker(pack, vocabulary_of(pack))
+    for name, value, at in _atoms(raw, field):
+        checker._atom(name, value, rule, at)
+    return checker.problems
+
+
 class _Checker:
     def __init__(self, pack: Pack, vocab: dict[str, tuple[str, ...]]) -> None:
         self.pack, self.vocab = pack, vocab
@@ -176,6 +185,12 @@ class _Checker:
             if check.acknowledge is not None:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
+        for index, declared in enumerate(pack.event_types):
+            for j, word in enumerate(declared.later_event_types):
+                self.word("event_types", word, "-", f"event_types.{index}.later_event_types.{j}")
+            for j, word in enumerate(declared.later_referral_kinds):
+                self.word("referral_kinds", word, "-",
+                          f"event_types.{index}.later_referral_kinds.{j}")
         self._closures()
         self._escalation()
         self._unclosable()
@@ -196,6 +211,8 @@ class _Checker:
             yield f"checks.{i}.when", check.when.raw, check.id
         if pack.register_def is not None:
             yield "register.when", pack.register_def.when.raw, pack.register_def.rule_id
+        if pack.priority is not None:
+            yield "priority.when", pack.priority.when.raw, pack.priority.rule_id
         if pack.contact is not None:
             for j, band in enumerate(pack.contact.bands):
                 yield f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id
@@ -335,6 +352,8 @@ class _Checker:
         named.append(("survives_closure", self.pack.survives_closure, "keeps open past closure"))
         named += [(f"event_types.{i}.ends_steps", declared.ends_steps, "ends")
                   for i, declared in enumerate(self.pack.event_types)]
+        named += [(f"event_types.{i}.closure_sets_aside", declared.closure_sets_aside,
+                   "sets aside at closure") for i, declared in enumerate(self.pack.event_types)]
         named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")
                   for i, kind in enumerate(self.pack.referral_kinds)]
         # An error (attack 17, A17-12): a misspelt code leaves the duty the owner meant to
@@ -407,7 +426,7 @@ class _Checker:
         items: list[tuple[str, str, str]] = []
         items += [(r.id, f"rules.{i}.ref", r.ref) for i, r in enumerate(self.pack.rules)]
         items += [(c.id, f"checks.{i}.ref", c.ref) for i, c in enumerate(self.pack.checks)]
-        for name in ("matrix", "register_def", "contact"):
+        for name in ("matrix", "register_def", "priority", "contact"):
             part = getattr(self.pack, name)
             if part is not None:
                 items.append((part.rule_id, f"{name.removesuffix('_def')}.ref", part.ref))

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from app.workflows.engine import prepare
-from app.workflows.pack_check import check_pack
+from app.workflows.pack_check import Problem, check_condition_words, check_pack
 from app.workflows.packs import (
     PACK_DIR,
     Pack,
     PackError,
     PackFileUnreadable,
+    Salvaged,
     Versions,
     not_utf8,
     read_pack,
+    salvage,
     version_problems,
 )
 
@@ -38,22 +41,18 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
         except PackError as exc:
             lines += [p.line(str(path)) for p in exc.problems]
             failed = True
+            # The rest of the file is still checked, its broken values set aside, so one run
+            # lists every independent mistake (attack 19, A19-10); the engine's tables and the
+            # versions need the whole pack and wait for the next run.
+            salvaged = salvage(exc.raw) if exc.raw is not None else None
+            if salvaged is not None:
+                found = _words_checked(path, salvaged.pack, source)
+                lines += [p.line(str(path)) for p in _salvaged(found, salvaged)]
             continue
-        text = _source_text(source, path, pack.source)
-        if source is not None and text is None:
-            lines.append(f"{path}: -: source: error: cannot read the policy's text {source}")
+        found = _words_checked(path, pack, source)
+        lines += [p.line(str(path)) for p in found]
+        if any(p.severity == "error" for p in found):
             failed = True
-        elif text is None:
-            # Say so: without the text no ref is checked (attack 17, A17-14).
-            looked = " or ".join(str(c) for c in _source_candidates(path, pack.source))
-            lines.append(f"{path}: -: source: warning: the policy's text {pack.source!r} was "
-                         f"not found (looked for {looked}), so no ref was checked: put the "
-                         "file there or give --source FILE")
-        problems = check_pack(pack, text)
-        for problem in problems:
-            lines.append(problem.line(str(path)))
-            failed = failed or problem.severity == "error"
-        if any(p.severity == "error" for p in problems):
             continue
         try:
             prepare(pack)
@@ -71,6 +70,30 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
         lines.append(f"{path}: -: {field}: error: {message}")
         failed = True
     return lines, failed
+
+
+def _words_checked(path: Path, pack: Pack, source: Path | None) -> list[Problem]:
+    """A loaded pack's words and refs checked (``check_pack``), after what is said about its
+    policy text (not readable: an error; not found: a warning, as no ref was checked)."""
+    text = _source_text(source, path, pack.source)
+    said: list[Problem] = []
+    if source is not None and text is None:
+        said.append(Problem("error", "-", "source", f"cannot read the policy's text {source}"))
+    elif text is None:
+        # Say so: without the text no ref is checked (attack 17, A17-14).
+        looked = " or ".join(str(c) for c in _source_candidates(path, pack.source))
+        said.append(Problem("warning", "-", "source", f"the policy's text {pack.source!r} was "
+                            f"not found (looked for {looked}), so no ref was checked: put the "
+                            "file there or give --source FILE"))
+    return said + check_pack(pack, text)
+
+
+def _salvaged(found: list[Problem], salvaged: Salvaged) -> list[Problem]:
+    """The problems of a salvaged pack that are mistakes of their own, at the file's paths."""
+    kept = [replace(p, field=salvaged.original(p.field)) for p in found if not salvaged.hides(p)]
+    for field, raw, rule in salvaged.conditions:
+        kept += check_condition_words(salvaged.pack, raw, field, rule)
+    return kept
 
 
 def _bundled(files: list[Path]) -> Versions:

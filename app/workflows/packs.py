@@ -7,8 +7,11 @@ contact-level table (W11). A new authority is a new file; the engine does not ch
 
 from __future__ import annotations
 
+import copy
+import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -40,6 +43,7 @@ from app.workflows.vocabulary import (
     CORE_EVENT_TYPES,
     CORE_REFERRAL_KINDS,
     NOT_DOING_ACTS,
+    SITTING_ACTS,
     Escalation,
     EventType,
     Fact,
@@ -62,9 +66,12 @@ class PackError(Exception):
     """A pack file is missing, unreadable or malformed; the message names the file and field,
     and ``problems`` holds one :class:`Problem` per fault (``yjrisk pack check`` prints them)."""
 
-    def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
+    def __init__(self, message: str, problems: tuple[Problem, ...] = (),
+                 raw: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or (Problem("error", "-", "-", message),)
+        # The file's table when it parsed as TOML (``salvage`` checks the rest of it).
+        self.raw = raw
 
 
 class PackFileUnreadable(PackError):
@@ -77,7 +84,8 @@ def _condition(raw: Any) -> Condition:
     try:
         return compile_condition(raw, "condition")
     except ConditionError as exc:
-        raise ValueError(str(exc)) from None
+        # Raised as is: ``_describe`` makes one problem of each of its messages.
+        raise ConditionError(str(exc), exc.messages) from None
 
 
 def _holds_condition(raw: Any) -> Condition:
@@ -86,7 +94,8 @@ def _holds_condition(raw: Any) -> Condition:
     try:
         return compile_condition(raw, "holds", after_only=True)
     except ConditionError as exc:
-        raise ValueError(str(exc)) from None
+        # Raised as is: ``_describe`` makes one problem of each of its messages.
+        raise ConditionError(str(exc), exc.messages) from None
 
 
 def _form(raw: Any) -> str:
@@ -378,6 +387,16 @@ class Register(_Strict):
     deregistered_ref: Ref | None = None
 
 
+class Priority(_Strict):
+    """Which cases are dealt with as a priority (Somerset 3.2.4: "'Very High' judgements will
+    trigger the case being dealt with as a priority at all stages"), evaluated on the case
+    after each act like the register: the case and its open steps carry ``priority``."""
+
+    rule_id: RuleId
+    ref: Ref
+    when: Holds
+
+
 class ContactBand(_Strict):
     """One band of the contact table: the first band whose condition holds wins."""
 
@@ -462,6 +481,7 @@ class Pack(_Strict):
     escalation: Escalation = Field(default_factory=Escalation)
     matrix: Matrix | None = None
     register_def: Register | None = Field(default=None, alias="register")
+    priority: Priority | None = None
     contact: ContactTable | None = None
     case_closure: CaseClosure | None = None
     options: dict[str, bool | int | str] = Field(default_factory=dict)
@@ -473,6 +493,7 @@ class Pack(_Strict):
     _warnings: tuple[Problem, ...] = PrivateAttr(default=())
     _case_wide: frozenset[str] = PrivateAttr(default=frozenset())
     _done_only_by: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+    _done_at_sitting: frozenset[str] = PrivateAttr(default=frozenset())
     _event_keys: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
     # The engine's tables for this pack object (app.workflows.engine.prepare).
     _engine: Any = PrivateAttr(default=None)
@@ -498,6 +519,9 @@ class Pack(_Strict):
                 acts.setdefault(code, []).append(f"referral_{kind.made_by}:{kind.id}")
         self._done_only_by = {code: tuple(dict.fromkeys(found)) for code, found in acts.items()
                               if code not in self.completable}
+        self._done_at_sitting = frozenset(
+            code for code, found in self._done_only_by.items()
+            if all(act in SITTING_ACTS for act in found))
 
     def _index(self, name: str) -> Any:
         # Private attributes live in ``__pydantic_private__``; reading the slot directly skips
@@ -572,6 +596,14 @@ class Pack(_Strict):
         record's duty (countersign *this* assessment, hold the panel): ticking it off by hand
         would say the act was done when the record shows it was not."""
         return self._index("_done_only_by").get(code, ())
+
+    def done_at_sitting(self, code: str) -> bool:
+        """Whether only a panel's decision does a step of this code (its :meth:`done_only_by`
+        acts are all ``SITTING_ACTS``): the decision is recorded at or after the sitting, so
+        the step is late only after the end of the London day it is due on, not from the
+        sitting's first minute (Somerset S10 ``identify_mappa_level`` due at the MARP,
+        Wokingham W8's panel held within the week; attack pass 19, A19-1)."""
+        return code in self._index("_done_at_sitting")
 
     def step_codes(self) -> tuple[str, ...]:
         """Every step code a line of this pack creates."""
@@ -663,8 +695,8 @@ class Pack(_Strict):
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]
-        ids += [x.rule_id for x in (self.matrix, self.register_def, self.contact,
-                                    self.case_closure) if x is not None]
+        ids += [x.rule_id for x in (self.matrix, self.register_def, self.priority,
+                                    self.contact, self.case_closure) if x is not None]
         if self.register_def is not None and self.register_def.deregistered_by:
             ids.append(self.register_def.deregistered_by)
         return tuple(dict.fromkeys(ids))
@@ -719,6 +751,13 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
             if index < len(items) and isinstance(items[index], Mapping) and "id" in items[index]:
                 rule = str(items[index]["id"])
         message = str(error["msg"]).removeprefix("Value error, ")
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ConditionError) and len(cause.messages) > 1:
+            # Several mistakes in one condition: one line each (attack 19, A19-10).
+            for index, each in enumerate(cause.messages):
+                found[label if index == 0 else f"{label}#{index}"] = Problem(
+                    "error", rule, label, each)
+            continue
         if label not in found or found[label].message.endswith(_UNION_NOISE):
             found[label] = Problem("error", rule, label, message)
     noisy = [k for k, v in found.items() if v.message.endswith(_UNION_NOISE)]
@@ -755,16 +794,164 @@ def read_pack(path: Path) -> Pack:
         raise PackFileUnreadable(f"{path}: not a text file: {not_utf8(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PackError(f"{path}: not valid TOML: {exc}") from exc
+    named = _file_name_problems(path, raw)
     try:
         pack = Pack.model_validate(raw)
     except ValidationError as exc:
-        problems = _describe(exc, raw)
-        raise PackError(f"{path}: invalid pack: {_summary(problems)}", problems) from None
-    if path.stem not in (pack.id, f"{pack.id}@{pack.version}"):
-        message = (f"pack id {pack.id!r} must match the file name {path.stem!r} (or name the "
-                   f"file {pack.id}@{pack.version}.toml)")
-        raise PackError(f"{path}: id: {message}", (Problem("error", "-", "id", message),))
+        problems = _describe(exc, raw) + named
+        raise PackError(f"{path}: invalid pack: {_summary(problems)}", problems, raw) from None
+    if named:
+        raise PackError(f"{path}: id: {named[0].message}", named, raw)
     return pack
+
+
+def _file_name_problems(path: Path, raw: Mapping[str, Any]) -> tuple[Problem, ...]:
+    """The pack id must name the file (read from the table, so a pack whose shape is broken is
+    told this too)."""
+    pack_id, version = raw.get("id"), raw.get("version", "1")
+    if not isinstance(pack_id, str) or path.stem in (pack_id, f"{pack_id}@{version}"):
+        return ()
+    message = (f"pack id {pack_id!r} must match the file name {path.stem!r} (or name the "
+               f"file {pack_id}@{version}.toml)")
+    return (Problem("error", "-", "id", message),)
+
+
+# The list sections of a pack whose items ``salvage`` may set aside one by one.
+_SECTIONS = ("rules", "checks", "panel_kinds", "event_types", "referral_kinds", "facts", "scores")
+# Stand-ins for a broken required value, so the rest of its table is still checked: at the top
+# of the pack, and in a section's item (a deadline "none" asks for nothing; every trigger, so
+# no condition of the line is said to test data its trigger does not carry).
+_TOP_STAND_INS: dict[str, Any] = {"id": "pack", "title": "-", "authority": "-", "source": "-"}
+_ITEM_STAND_INS: dict[str, Any] = {"deadline": "none", "form": "none", "title": "-",
+                                   "ref": "-", "detail": "-", "trigger": list(TRIGGERS)}
+_SET_ASIDE = object()
+_CODE_CONSEQUENCES = ("no rule creates step code", "unknown step code", "nothing can close step")
+
+
+@dataclass(frozen=True)
+class Salvaged:
+    """A pack whose shape is broken, loaded with its broken values set aside (attack 19,
+    A19-10): ``pack check`` checks the rest of it in the same run. ``set_aside``: the fields
+    (original paths) taken out; ``words``: the ids and codes of whole items taken out (a
+    problem naming one is a consequence, not a mistake of its own); ``index``: section ->
+    original index of each item kept."""
+
+    pack: Pack
+    set_aside: frozenset[str]
+    words: frozenset[str]
+    index: Mapping[str, tuple[int, ...]]
+    # The conditions set aside, as written: (field, table, rule id); their words are still
+    # checked (``pack_check.check_condition_words``).
+    conditions: tuple[tuple[str, Any, str], ...] = ()
+
+    def original(self, field: str) -> str:
+        """A field path of the salvaged pack as a path of the file (items set aside shift the
+        indexes)."""
+        head, _, rest = field.partition(".")
+        number, dot, tail = rest.partition(".")
+        if head in self.index and number.isdigit() and int(number) < len(self.index[head]):
+            return f"{head}.{self.index[head][int(number)]}{dot}{tail}"
+        return field
+
+    def hides(self, problem: Problem) -> bool:
+        """Whether a problem found in the salvaged pack follows from what was set aside."""
+        field = self.original(problem.field)
+        if any(field == f or field.startswith(f"{f}.") for f in self.set_aside) or any(
+                f"'{word}'" in problem.message for word in self.words):
+            return True
+        # A rule set aside whole took its step code with it (the code it meant is not known):
+        # what names a code no rule creates, or nothing can close, may be that rule's.
+        rules_set_aside = any(re.fullmatch(r"rules\.\d+", f) for f in self.set_aside)
+        return rules_set_aside and problem.message.startswith(_CODE_CONSEQUENCES)
+
+
+def salvage(raw: Mapping[str, Any]) -> Salvaged | None:
+    """The pack with every value its shape check refuses set aside (a broken optional value
+    dropped, a broken required one given a stand-in, else its whole item dropped), or None when
+    the pack as a whole is broken (a duplicate id, no rules)."""
+    work = copy.deepcopy(dict(raw))
+    set_aside: set[str] = set()
+    words: set[str] = set()
+    conditions: list[tuple[str, Any, str]] = []
+    for _ in range(6):
+        view, index = _kept(work)
+        try:
+            pack = Pack.model_validate(view)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = [p for p in error["loc"] if not (isinstance(p, str) and "[" in p)]
+                if len(loc) > 1 and loc[0] in index and isinstance(loc[1], int):
+                    loc[1] = index[str(loc[0])][loc[1]]
+                if error["type"] == "missing" and len(loc) == 1 and loc[0] in _TOP_STAND_INS:
+                    work[str(loc[0])] = _TOP_STAND_INS[str(loc[0])]
+                    set_aside.add(str(loc[0]))
+                    continue
+                if error["type"] == "missing":
+                    loc = loc[:-1]  # a required value taken out: take out its table
+                elif loc[-1:] in (["when"], ["holds"]):
+                    conditions.append(_condition_at(work, loc))
+                if not _set_aside(work, loc, set_aside, words):
+                    return None
+            continue
+        return Salvaged(pack, frozenset(set_aside), frozenset(words), index, tuple(conditions))
+    return None
+
+
+def _condition_at(work: Mapping[str, Any], loc: list[Any]) -> tuple[str, Any, str]:
+    """A condition about to be set aside: its field, its table and its rule (or check) id."""
+    table: Any = work
+    for part in loc:
+        table = table[part]
+    item = work[loc[0]][loc[1]] if len(loc) > 2 and loc[0] in _SECTIONS else {}
+    return ".".join(map(str, loc)), table, str(item.get("id", "-"))
+
+
+def _kept(work: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+    """The table without the items set aside, and the original index of each item kept."""
+    view, index = dict(work), {}
+    for section in _SECTIONS:
+        items = work.get(section)
+        if isinstance(items, list):
+            kept = [i for i, item in enumerate(items) if item is not _SET_ASIDE]
+            view[section], index[section] = [items[i] for i in kept], tuple(kept)
+    return view, index
+
+
+def _set_aside(work: dict[str, Any], loc: list[Any], set_aside: set[str],
+               words: set[str]) -> bool:
+    """Take the value at ``loc`` out of ``work`` (False: it is the pack itself)."""
+    if not loc:
+        return False
+    parent: Any = work
+    for part in loc[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return True  # already taken out with its table
+    key, path = loc[-1], ".".join(map(str, loc))
+    if isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+        if len(loc) == 2 and loc[0] in _SECTIONS:
+            words.update(_names_in(parent[key]))
+            parent[key] = _SET_ASIDE
+        else:
+            return _set_aside(work, loc[:-1], set_aside, words)
+    elif isinstance(parent, dict) and key in parent:
+        stand_ins = _TOP_STAND_INS if len(loc) == 1 else _ITEM_STAND_INS
+        if key in stand_ins and parent[key] != stand_ins[key]:
+            parent[key] = stand_ins[key]
+        else:
+            if len(loc) == 1:  # a whole table (a misspelt [[rules]]): what it names goes too
+                words.update(_names_in(parent[key]))
+            del parent[key]
+    set_aside.add(path)
+    return True
+
+
+def _names_in(value: Any) -> set[str]:
+    """The ids and step codes an item (or a list of items) set aside names."""
+    items = value if isinstance(value, list) else [value]
+    return {str(item[k]) for item in items if isinstance(item, Mapping)
+            for k in ("id", "code") if isinstance(item.get(k), str)}
 
 
 def load_pack(path: Path, source_text: str | None = None) -> Pack:
@@ -884,6 +1071,12 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     """A context for after-only conditions (holds, register, contact) on a case state."""
     event = event or WorkflowEvent("state", _EPOCH, after.case_id, "system")
     return Context(event, after, after)
+
+
+def is_priority(pack: Pack, after: CaseSnapshot) -> bool:
+    """Whether the pack's ``[priority]`` holds for the case state ``after`` (False without one:
+    Wokingham sets none)."""
+    return pack.priority is not None and bool(pack.priority.when(state_context(after)))
 
 
 def contact_level(

@@ -3,15 +3,18 @@
 Every rule line becomes "When ..., the case holder must ... within 2 working days (para 3.1)",
 grouped by what triggers it; checks become "A ... is refused when ...". Markdown, or one
 self-contained HTML page (no scripts, no fonts or styles from elsewhere: it opens offline).
+Conditions are said with the words of ``ATOM_WORDS`` (one entry per atom the engine knows), the
+case before the act as "before the change", after it as "afterwards", and a part joining several
+in brackets (attack 19, A19-9).
 """
 
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
+from app.workflows.deadlines import parse_form
 from app.workflows.packs import Check, Pack, Rule
 
 TRIGGER_HEADINGS: dict[str, str] = {
@@ -42,6 +45,7 @@ FIXED_FORMS: dict[str, str] = {
     "+1wd-in-week": "within one working day, and before the end of the working week",
     "next-panel": "by the next panel",
     "release-6m": "six months before the child's expected release",
+    "before-release": "before the child's expected release date",
     "review-date": "by the review date the panel set",
     "before-transfer": "before the transfer date",
     "due-date": "by the date the panel set for it",
@@ -49,135 +53,366 @@ FIXED_FORMS: dict[str, str] = {
 
 
 def deadline_words(form: str) -> str:
-    """A deadline form in words: ``+2wd`` is "within 2 working days"."""
+    """A deadline form in words: ``+2wd`` is "within 2 working days", ``every 2w`` "every 2
+    weeks" (the forms the parser accepts, ``deadlines.parse_form``)."""
     if form in FIXED_FORMS:
         return FIXED_FORMS[form]
-    every = re.fullmatch(r"every (\d+)m", form)
-    if every:
-        n = int(every.group(1))
-        return "every month" if n == 1 else f"every {n} months"
-    match = re.fullmatch(r"\+(\d+)(h|wd|d|w|m)", form)
-    if match:
-        n, unit = int(match.group(1)), UNITS[match.group(2)]
-        return f"within {n} {unit.rstrip('s') if n == 1 else unit}"
-    return form
+    try:
+        parsed = parse_form(form)
+    except ValueError:
+        return form
+    unit = UNITS[parsed.kind]
+    one = unit.rstrip("s")
+    if parsed.recurrence:
+        return f"every {one}" if parsed.n == 1 else f"every {parsed.n} {unit}"
+    return f"within {parsed.n} {one if parsed.n == 1 else unit}"
+
+
+def _word(value: Any) -> str:
+    """One value in words: yes/no for a boolean, spaces for underscores."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value).replace("_", " ")
+
+
+def _listed(values: Any, joiner: str = "or", word: Callable[[Any], str] = _word) -> str:
+    """Values in words, as a list a reader says aloud: "a, b or c" (``joiner``: "or", "and")."""
+    items = [word(v) for v in (values if isinstance(values, list | tuple) else [values])]
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + f" {joiner} " + items[-1]
 
 
 def _words(values: Any) -> str:
-    items = [str(v).replace("_", " ") for v in (values if isinstance(values, list | tuple)
-                                                 else [values])]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+    return _listed(values, "or")
 
 
 def _all(values: list[str]) -> str:
-    items = [str(v).replace("_", " ") for v in values]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return _listed(values, "and")
 
 
-def _compare(arg: Mapping[str, Any]) -> str:
-    ops = {"eq": "is {}", "ne": "is not {}", "in": "is one of {}", "lt": "is under {}",
-           "lte": "is at most {}", "gt": "is over {}", "gte": "is {} or more",
-           "contains_any": "includes {}"}
-    parts = [ops[k].format(_words(v)) for k, v in arg.items() if k in ops]
-    if arg.get("set") is False:
-        parts.append("is not known")
-    return " and ".join(parts) or "is known"
+def _domains(values: Any, joiner: str = "or") -> str:
+    return _listed(values, joiner, lambda d: str(d).upper())
 
 
-# Boolean atoms: (the words when true, the words when false).
-FLAG_WORDS: dict[str, tuple[str, str]] = {
-    "statutory": ("the case is statutory", "the case is not statutory"),
-    "weapon_related": ("the case is weapon-related", "the case is not weapon-related"),
-    "in_custody": ("the child is in custody", "the child is not in custody"),
-    "volunteer_attached": ("a volunteer works with the child", "no volunteer works with the child"),
-    "on_register": ("the case is on the register", "the case is not on the register"),
-    "mappa_eligible": ("the child is MAPPA-eligible", "the child is not MAPPA-eligible"),
-    "has_release_date": ("a release date is known", "no release date is known"),
-    "via_panel_decision": ("it is a panel's decision", "it is not a panel's decision"),
-    "level_changed": ("the level changed", "the level did not change"),
-    "decision_has_actions": ("the panel agreed actions", "the panel agreed no actions"),
-    "level_differs_from_matrix": ("the level differs from the matrix",
-                                  "the level matches the matrix"),
+TRIGGER_WORDS: dict[str, str] = {
+    "case_opened": "the case being opened", "assessment_created": "an assessment being started",
+    "judgement_recorded": "a risk judgement being recorded",
+    "case_changed": "a change to the case's details",
+    "assessment_submitted": "an assessment being submitted",
+    "assessment_countersigned": "an assessment being countersigned",
+    "assessment_returned": "an assessment being returned for changes",
+    "case_event": "a case event being recorded", "referral_created": "a referral being made",
+    "referral_transition": "a referral moving on",
+    "panel_item_added": "the case being put on a panel's agenda",
+    "panel_decision": "a panel's decision", "panel_scheduled": "a panel being scheduled",
+    "step_completed": "a step being completed",
+}
+CSC_WORDS: dict[str, str] = {
+    "none": "not open to children's social care", "cin": "a child in need",
+    "cic": "a child in care", "cp": "on a child protection plan",
+}
+# Event flags (``event_flag``), each as (when set, when not set).
+FLAG_PHRASES: dict[str, tuple[str, str]] = {
+    "may_raise_to_high": ("the event may raise the rating to high",
+                          "the event may not raise the rating to high"),
+    "release_address_other_area": ("the release address is in another area",
+                                   "the release address is not in another area"),
+    "from_feed": ("it comes from a feed", "it does not come from a feed"),
+    "assessment_pending": ("an assessment is pending", "no assessment is pending"),
+    "assessment_unnamed": ("no assessment is named", "an assessment is named"),
+    "completes_rosh_rating": ("it completes the ROSH rating",
+                             "it does not complete the ROSH rating"),
+    "completes_swb_rating": ("it completes the SWB rating", "it does not complete the SWB rating"),
+    "completes_lor_rating": ("it completes the LOR rating", "it does not complete the LOR rating"),
+    "answers_review_request": ("it answers a requested review",
+                               "it does not answer a requested review"),
+    "transfer_pending": ("a transfer out is pending", "no transfer out is pending"),
+    "custody_event": ("it is the custody change that follows a recorded custody event",
+                      "it is not the custody change that follows a recorded custody event"),
+    "custody_move_recorded": ("it reports a custody move the case already records",
+                              "it reports a custody move the case does not yet record"),
+    "answers_rating_review": ("it answers an open review of the rating",
+                              "it does not answer an open review of the rating"),
+}
+_COMPARE_OPS: dict[str, tuple[str, str]] = {
+    "eq": ("is {}", "is not {}"), "ne": ("is not {}", "is {}"),
+    "in": ("is {}", "is not {}"), "lt": ("is under {}", "is not under {}"),
+    "lte": ("is at most {}", "is over {}"), "gt": ("is over {}", "is at most {}"),
+    "gte": ("is {} or more", "is under {}"),
+    "contains_any": ("includes {}", "does not include {}"),
 }
 
 
-def atom_words(name: str, value: Any) -> str:
-    """One condition atom in words (an unknown shape falls back to ``name = value``)."""
-    when = "afterwards " if name.startswith("after.") else ""
-    bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
-    table: dict[str, str] = {
-        "event_type_in": "the event is {}",
-        "level_in": "the level is {}", "level_below": "the level is below {}",
-        "referral_kind_in": "the referral is a {} referral",
-        "referral_action_in": "the referral is {}", "panel_kind_in": "the panel is a {}",
-        "assessment_type_in": "the assessment is {}",
-        "judgement_assessment_type_in": "it is recorded with an assessment of type {}",
-        "assessment_stage_in":
-        "the assessment is at the {} stage", "completed_step_code_in": "the step done is {}",
-        "intervention_in": "the intervention is {}", "csc_status_in":
-        "the child's social care status is {}", "attendees_include": "{} attended the panel",
-        "impact_in": "the impact is {}", "likelihood_in": "the likelihood is {}",
-        "changed": "{} changed",
-        "actor_role_in": "it is recorded by the {}", "mappa_category_in":
-        "the MAPPA category is {}", "mappa_level_in": "the MAPPA level is {}",
-        "decision_mappa_level_in": "the panel sets MAPPA level {}",
-    }
-    if bare in table:
-        return when + table[bare].format(_words(value))
-    if bare == "event_flag":
-        return f"the event is flagged {_words(value)}"
-    if bare == "judgement_domain_in":
-        return f"the judgement is of {_words([str(v).upper() for v in value])}"
-    if bare == "level_lowered_from":
-        return f"the level is lowered from {_words(value)}"
-    if isinstance(value, bool) and bare in FLAG_WORDS:
-        yes, no = FLAG_WORDS[bare]
-        return when + (yes if value else no)
-    if isinstance(value, Mapping):
-        if bare in ("any_rating_in", "incoming_rating_in"):
-            return (f"{when}{_words([d.upper() for d in value.get('domains', [])])} is "
-                    f"{_words(value.get('levels', []))}")
-        if bare == "changed_to":
-            return f"{_words(value.get('field'))} changes to {_words(value.get('values', []))}"
-        if bare in ("fact", "score"):
-            return f"{when}{_words(value.get('name'))} {_compare(value)}"
-        if bare == "child_age":
-            return f"the child's age {_compare(value)}"
-    return f"{name} = {value}"
+def _compare(arg: Mapping[str, Any]) -> tuple[str, str]:
+    """A comparison in words: (when it holds, when it does not)."""
+    yes = [_COMPARE_OPS[k][0].format(_words(v)) for k, v in arg.items() if k in _COMPARE_OPS]
+    if arg.get("set") is False:
+        return "is not known", "is known"
+    if not yes:
+        return "is known", "is not known"
+    if len(yes) == 1:
+        no = [_COMPARE_OPS[k][1].format(_words(v)) for k, v in arg.items() if k in _COMPARE_OPS]
+        return yes[0], no[0]
+    return " and ".join(yes), "is not so (" + " and ".join(yes) + ")"
 
 
-def condition_words(raw: Any) -> str:
-    """A condition table in words (``all`` joined by "and", ``any`` by "or")."""
+def _pair(yes: str, no: str) -> Callable[[Any, Pack | None], tuple[str, str]]:
+    """An atom taking a list (or one value): "{v}" is its values in words, joined by "or"."""
+    return lambda value, pack: (yes.format(v=_words(value)), no.format(v=_words(value)))
+
+
+def _flag(yes: str, no: str) -> Callable[[Any, Pack | None], tuple[str, str]]:
+    """A yes/no atom: ``= false`` swaps the two."""
+    return lambda value, pack: (yes, no) if value else (no, yes)
+
+
+def _rating(subject: str) -> Callable[[Any, Pack | None], tuple[str, str]]:
+    def words(value: Any, pack: Pack | None) -> tuple[str, str]:
+        domains = _domains(list(value.get("domains", [])))
+        levels = _words(list(value.get("levels", [])))
+        return (f"{subject.format(d=domains)} is {levels}",
+                f"{subject.format(d=domains)} is not {levels}")
+    return words
+
+
+def _known(value: Any, pack: Pack | None) -> tuple[str, str]:
+    domains = list(value)
+    if len(domains) == 1:
+        return (f"the {_domains(domains)} rating is known",
+                f"the {_domains(domains)} rating is not known")
+    return (f"the {_domains(domains, 'and')} ratings are all known",
+            f"the {_domains(domains, 'and')} ratings are not all known")
+
+
+def _within(value: Any, pack: Pack | None) -> tuple[str, str]:
+    when = ("the same day" if value == 0
+            else f"no more than {value} day{'s' if value != 1 else ''} before")
+    return (f"the case is open (or was closed {when})",
+            f"the case is closed (and was not closed {when})")
+
+
+def _steps(value: Any, pack: Pack | None) -> tuple[str, str]:
+    codes = _listed(value, "or", lambda c: f"“{_word(c)}”")
+    return f"the case has an open step {codes}", f"the case has no open step {codes}"
+
+
+def _named(kind: str) -> Callable[[Any, Pack | None], tuple[str, str]]:
+    def words(value: Any, pack: Pack | None) -> tuple[str, str]:
+        name = str(value.get("name"))
+        found = (pack.fact(name) if kind == "fact" else pack.score(name)) if pack else None
+        title = found.title if found is not None else _word(name)
+        subject = f"the case fact “{title}”" if kind == "fact" else f"the score “{title}”"
+        yes, no = _compare(value)
+        return f"{subject} {yes}", f"{subject} {no}"
+    return words
+
+
+def _changed_to(value: Any, pack: Pack | None) -> tuple[str, str]:
+    name = str(value.get("field"))
+    field = _field(name, pack)
+    values = _listed(list(value.get("values", [])), "or",
+                     lambda v: CSC_NAMES.get(v, _word(v)) if name == "csc_status" else _word(v))
+    return f"the change sets {field} to {values}", f"the change does not set {field} to {values}"
+
+
+def _field(name: Any, pack: Pack | None) -> str:
+    text = str(name)
+    if text.startswith("facts.") and pack is not None and (fact := pack.fact(text[6:])):
+        return f"the case fact “{fact.title}”"
+    return FIELD_WORDS.get(text, f"“{_word(text)}”")
+
+
+def _event_flag(value: Any, pack: Pack | None) -> tuple[str, str]:
+    return FLAG_PHRASES.get(str(value), (f"the act is marked “{_word(value)}”",
+                                         f"the act is not marked “{_word(value)}”"))
+
+
+# Every condition atom the engine knows (``conditions.atom_names``; state atoms without their
+# ``case.``/``after.`` prefix), in words: (when it is met, when it is not). A test keeps this
+# table and the engine's atoms equal (attack 19, A19-9: no atom is printed raw).
+ATOM_WORDS: dict[str, Callable[[Any, Pack | None], tuple[str, str]]] = {
+    # About the act itself.
+    "trigger_in": lambda v, p: (f"it is {_listed(v, 'or', _trigger)}",
+                                f"it is not {_listed(v, 'or', _trigger)}"),
+    "actor_role_in": lambda v, p: (f"it is recorded by {_listed(v, 'or', _actor)}",
+                                   f"it is not recorded by {_listed(v, 'or', _actor)}"),
+    "event_type_in": _pair("the event is {v}", "the event is not {v}"),
+    "event_flag": _event_flag,
+    "incoming_rating_in": _rating("the {d} rating the case arrives with"),
+    "judgement_domain_in": lambda v, p: (f"the judgement is of {_domains(v)}",
+                                         f"the judgement is not of {_domains(v)}"),
+    "level_in": _pair("the level is {v}", "the level is not {v}"),
+    "level_below": _pair("the level is below {v}", "the level is {v} or above"),
+    "level_changed": _flag("the level changed", "the level did not change"),
+    "level_lowered_from": _pair("the level is lowered from {v}",
+                                "the level is not lowered from {v}"),
+    "impact_in": _pair("the impact is {v}", "the impact is not {v}"),
+    "likelihood_in": _pair("the likelihood is {v}", "the likelihood is not {v}"),
+    "level_differs_from_matrix": _flag("the level differs from the matrix",
+                                       "the level matches the matrix"),
+    "via_panel_decision": _flag("it is a panel's decision", "it is not a panel's decision"),
+    "judgement_assessment_type_in": _pair(
+        "it is recorded with an assessment of type {v}",
+        "it is not recorded with an assessment of type {v}"),
+    "assessment_type_in": _pair("the assessment is {v}", "the assessment is not {v}"),
+    "assessment_stage_in": _pair("the assessment is at the {v} stage",
+                                 "the assessment is not at the {v} stage"),
+    "referral_kind_in": _pair("the referral is a {v} referral",
+                              "the referral is not a {v} referral"),
+    "referral_action_in": _pair("the referral action is {v}", "the referral action is not {v}"),
+    "referral_status_in": _pair("the referral moves to {v}", "the referral does not move to {v}"),
+    "completed_step_code_in": lambda v, p: (
+        f"the step done is {_listed(v, 'or', lambda c: f'“{_word(c)}”')}",
+        f"the step done is not {_listed(v, 'or', lambda c: f'“{_word(c)}”')}"),
+    "completed_step_actor_in": lambda v, p: (
+        f"the step done was for {_listed(v, 'or', _actor)}",
+        f"the step done was not for {_listed(v, 'or', _actor)}"),
+    "completed_by_role_in": lambda v, p: (
+        f"the step is completed by {_listed(v, 'or', _actor)}",
+        f"the step is not completed by {_listed(v, 'or', _actor)}"),
+    "changed": lambda v, p: (
+        f"the change is to {_listed(v, 'or', lambda f: _field(f, p))}",
+        f"the change is not to {_listed(v, 'or', lambda f: _field(f, p))}"),
+    "changed_to": _changed_to,
+    "decision_has_actions": _flag("the panel agreed actions", "the panel agreed no actions"),
+    "decision_mappa_level_in": _pair("the panel sets MAPPA level {v}",
+                                     "the panel does not set MAPPA level {v}"),
+    "panel_kind_in": _pair("the panel is a {v}", "the panel is not a {v}"),
+    "child_age": lambda v, p: (f"the child's age {_compare(v)[0]}",
+                               f"the child's age {_compare(v)[1]}"),
+    "attendees_include": lambda v, p: (
+        f"{_listed(v, 'and')} attended the panel",
+        f"{_listed(v, 'and')} did not {'all ' if len(v) > 1 else ''}attend the panel"),
+    # About the case, before the act (``case.``) or after it (``after.``).
+    "statutory": _flag("the case is statutory", "the case is not statutory"),
+    "weapon_related": _flag("the case is weapon-related", "the case is not weapon-related"),
+    "in_custody": _flag("the child is in custody", "the child is not in custody"),
+    "volunteer_attached": _flag("a volunteer works with the child",
+                                "no volunteer works with the child"),
+    "on_register": _flag("the case is on the register", "the case is not on the register"),
+    "on_panel_agenda": _flag("the case is on a panel's agenda, not yet decided",
+                             "the case is not on any panel's agenda awaiting a decision"),
+    "panel_referred": _flag("a panel referral is awaiting a panel's decision",
+                            "no panel referral is awaiting a panel's decision"),
+    "mappa_eligible": _flag("the child is MAPPA-eligible (a MAPPA category is set)",
+                            "the child is not MAPPA-eligible (no MAPPA category)"),
+    "has_release_date": _flag("a release date is known", "no release date is known"),
+    "open_step_in": _steps,
+    "intervention_in": _pair("the intervention is {v}", "the intervention is not {v}"),
+    "csc_status_in": lambda v, p: (
+        f"the child is {_listed(v, 'or', lambda s: CSC_WORDS.get(s, _word(s)))}",
+        f"the child is not {_listed(v, 'or', lambda s: CSC_WORDS.get(s, _word(s)))}"),
+    "mappa_category_in": _pair("the MAPPA category is {v}", "the MAPPA category is not {v}"),
+    "mappa_level_in": _pair("the MAPPA level is {v}", "the MAPPA level is not {v}"),
+    "any_rating_in": _rating("the {d} rating"),
+    "ratings_known": _known,
+    "open_or_closed_within_days": _within,
+    "fact": _named("fact"),
+    "score": _named("score"),
+}
+# How a state atom says which case it reads (attack 19, A19-9: a before-state atom once read
+# as the after-state, so "changed ... and not ..." looked like a contradiction).
+SIDE_WORDS = {"case": "before the change", "after": "afterwards"}
+
+
+def _trigger(trigger: Any) -> str:
+    return TRIGGER_WORDS.get(str(trigger), _word(trigger))
+
+
+def _actor(role: Any) -> str:
+    return ACTOR_WORDS.get(str(role), ACTING_WORDS.get(str(role), _word(role)))
+
+
+# Who else may record an act (``actor_role_in``): not a person.
+ACTING_WORDS = {"feed": "an automated feed", "system": "the service itself"}
+# Case fields a change names (``changed``, ``changed_to``), and the words of their values.
+FIELD_WORDS = {"csc_status": "the child's social care status", "intervention": "the intervention",
+               "mappa_category": "the MAPPA category", "mappa_level": "the MAPPA level",
+               "expected_release_date": "the expected release date"}
+CSC_NAMES = {"none": "none", "cin": "child in need (CIN)", "cic": "child in care (CIC)",
+             "cp": "child protection plan (CP)"}
+
+
+def atom_words(name: str, value: Any, pack: Pack | None = None, *, met: bool = True,
+               current: bool = False) -> str:
+    """One condition atom in words (``met`` False: the words for "not"); a state atom says
+    "before the change" or "afterwards" unless ``current`` (a ``holds`` condition: the case
+    as it is)."""
+    side, _, bare = name.rpartition(".")
+    words = ATOM_WORDS.get(bare)
+    if words is None:  # an atom this table lacks (a test keeps it from happening)
+        text = f"{name} is {_words(value)}"
+        return text if met else f"not ({text})"
+    text = words(value, pack)[0 if met else 1]
+    if side in SIDE_WORDS and not current:
+        return f"{SIDE_WORDS[side]} {text}"
+    return text
+
+
+class _Said(NamedTuple):
+    """A condition in words, and how it joins its parts ("" for one atom, else "and", "or",
+    "nor" or "not all"): a part joining several is put in brackets inside a larger one, except
+    an "and" inside an "and" (which binds the same either way)."""
+
+    text: str
+    joins: str = ""
+
+
+def condition_words(raw: Any, pack: Pack | None = None, *, current: bool = False) -> str:
+    """A condition table in words: ``all`` joined by "and", ``any`` by "either ... or ...", a
+    part that itself joins several in brackets, so which "and" binds is always plain."""
+    return _say(raw, pack, current).text
+
+
+def _say(raw: Any, pack: Pack | None, current: bool, met: bool = True) -> _Said:
     if not isinstance(raw, Mapping):
-        return str(raw)
-    parts: list[str] = []
-    for key, value in raw.items():
-        if key == "all":
-            parts.append(" and ".join(condition_words(v) for v in value))
-        elif key == "any":
-            parts.append("(" + " or ".join(condition_words(v) for v in value) + ")")
-        elif key == "not":
-            parts.append(f"not ({condition_words(value)})")
-        elif key in ("case", "after") and isinstance(value, Mapping):
-            parts += [atom_words(f"{key}.{k}", v) for k, v in value.items()]
-        else:
-            parts.append(atom_words(str(key), value))
-    return " and ".join(parts)
+        return _Said(_word(raw))
+    items = [{k: v} for k, v in raw.items()]
+    if len(items) > 1:
+        return _say({"all": items}, pack, current, met)
+    key, value = next(iter(raw.items()))
+    if key in ("case", "after") and isinstance(value, Mapping):
+        return _say({f"{key}.{k}": v for k, v in value.items()}, pack, current, met)
+    if key == "not":
+        return _say(value, pack, current, not met)
+    if key in ("all", "any") and isinstance(value, list):
+        return _join(key, value, pack, current, met)
+    return _Said(atom_words(str(key), value, pack, met=met, current=current))
 
 
-def rule_sentence(rule: Rule) -> str:
+def _join(key: str, value: list[Any], pack: Pack | None, current: bool, met: bool) -> _Said:
+    """``all`` / ``any`` (``met`` False: "not" over them, said as its plain opposite: neither
+    ... nor ..., or not all of ...)."""
+    if len(value) == 1:
+        return _say(value[0], pack, current, met)
+    joins = {("all", True): "and", ("any", True): "or", ("any", False): "nor",
+             ("all", False): "not all"}[(key, met)]
+    parts = [_say(v, pack, current) for v in value]
+    texts = [p.text if not p.joins or (p.joins == joins == "and") else f"({p.text})"
+             for p in parts]
+    if joins == "or":
+        return _Said("either " + " or ".join(texts), joins)
+    if joins == "nor":
+        return _Said("neither " + " nor ".join(texts), joins)
+    if joins == "and":
+        return _Said(" and ".join(texts), joins)
+    return _Said("not all of: " + "; ".join(texts), joins)
+
+
+def rule_sentence(rule: Rule, pack: Pack | None = None) -> str:
     """One rule line as a sentence: when, who must do what, by when, and the paragraph."""
     actor = ACTOR_WORDS.get(rule.actor, rule.actor.replace("_", " "))
     if isinstance(rule.deadline, str):
         deadline = deadline_words(rule.deadline)
     else:
         deadline = "; ".join(
-            (f"{deadline_words(b.form)} if {condition_words(b.when.raw)}" if b.when
+            (f"{deadline_words(b.form)} if {condition_words(b.when.raw, pack)}" if b.when
              else f"otherwise {deadline_words(b.form)}") for b in rule.deadline)
-    when = f"When {condition_words(rule.when.raw)}, " if rule.when is not None else ""
+    when = f"When {condition_words(rule.when.raw, pack)}, " if rule.when is not None else ""
     sentence = f"{when}{actor} must: {rule.title}, {deadline} (para {rule.ref}; rule {rule.id})."
     if rule.holds is not None:
-        sentence += f" Only while {condition_words(rule.holds.raw)}."
+        sentence += f" Only while {condition_words(rule.holds.raw, pack, current=True)}."
     if rule.stand_in:
         stand_in = ACTOR_WORDS.get(rule.stand_in, rule.stand_in.replace("_", " "))
         sentence += (f" If {actor} is away (a recorded absence before it is due), "
@@ -192,10 +427,10 @@ def rule_sentence(rule: Rule) -> str:
     return sentence[0].upper() + sentence[1:]
 
 
-def check_sentence(check: Check) -> str:
+def check_sentence(check: Check, pack: Pack | None = None) -> str:
     """A write check as a sentence."""
     what = f"unless it gives {check.requires.replace('_', ' ')}" if check.requires else ""
-    return (f"When {condition_words(check.when.raw)}, the write is refused {what}".rstrip()
+    return (f"When {condition_words(check.when.raw, pack)}, the write is refused {what}".rstrip()
             + f": {check.detail} (para {check.ref}; rule {check.id}).")
 
 
@@ -211,6 +446,8 @@ ACT_WORDS: dict[str, str] = {
     "panel_decision_mappa": "A panel's decision setting a MAPPA level",
     "panel_decision_then": "A panel's decision (once the above are closed)",
     "panel_decision_presenter": "A panel's decision (in the presenter's name)",
+    "rating_replaced": "A judgement replacing the rating under review",
+    "assessment_submit_review": "Submitting the assessment a review step asked for",
 }
 
 
@@ -271,10 +508,10 @@ def sections(pack: Pack) -> list[tuple[str, list[str]]]:
     groups: dict[str, list[str]] = {}
     for check in pack.checks:
         for trigger in check.trigger:
-            groups.setdefault(trigger, []).append(check_sentence(check))
+            groups.setdefault(trigger, []).append(check_sentence(check, pack))
     for rule in pack.rules:
         for trigger in rule.trigger:
-            groups.setdefault(trigger, []).append(rule_sentence(rule))
+            groups.setdefault(trigger, []).append(rule_sentence(rule, pack))
     order = list(TRIGGER_HEADINGS)
     grouped = [(TRIGGER_HEADINGS.get(t, t), groups[t])
                for t in sorted(groups, key=lambda t: order.index(t) if t in order else 99)]
@@ -290,10 +527,16 @@ def version_words(pack: Pack) -> str:
     return f"version {pack.version}, {since}"
 
 
+# How to read the conditions (said once, at the top of both formats).
+READING = ("Reading the conditions: “before the change” is the case as it stood just before the "
+           "act a rule answers, “afterwards” the case just after it; “either … or …” offers "
+           "alternatives, and words in brackets belong together.")
+
+
 def render_markdown(pack: Pack) -> str:
     """The pack as Markdown."""
     lines = [f"# {pack.title}: {version_words(pack)}", "",
-             f"{pack.authority}. Source: {pack.source}.", ""]
+             f"{pack.authority}. Source: {pack.source}.", "", READING, ""]
     for heading, sentences in sections(pack):
         lines += [f"## {heading}", ""] + [f"- {s}" for s in sentences] + [""]
     return "\n".join(lines)
@@ -303,7 +546,7 @@ def render_html(pack: Pack) -> str:
     """The pack as one self-contained HTML page (opens offline: nothing loaded from elsewhere)."""
     esc = html.escape
     body = [f"<h1>{esc(pack.title)}: {esc(version_words(pack))}</h1>",
-            f"<p>{esc(pack.authority)}. Source: {esc(pack.source)}.</p>"]
+            f"<p>{esc(pack.authority)}. Source: {esc(pack.source)}.</p>", f"<p>{esc(READING)}</p>"]
     for heading, sentences in sections(pack):
         body.append(f"<h2>{esc(heading)}</h2><ul>")
         body += [f"<li>{esc(s)}</li>" for s in sentences]

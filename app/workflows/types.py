@@ -58,7 +58,8 @@ EVENT_DATA: Mapping[str, frozenset[str]] = {
     "assessment_returned": _ASSESSMENT_DATA,
     "case_event": frozenset({
         "type", "event_id", "may_raise_to_high", "transfer_date", "details", "known_at",
-        "incoming_ratings", "release_address_other_area", "custody_move_recorded"}),
+        "incoming_ratings", "release_address_other_area", "custody_move_recorded",
+        "notifiable_offence", "offence_not_notifiable"}),
     "referral_created": _REFERRAL_DATA,
     "referral_transition": frozenset({"kind", "action", "to_status", "undone_records"}),
     "panel_item_added": frozenset({"panel_id", "panel_kind", "panel_chair_id", "scheduled_for"}),

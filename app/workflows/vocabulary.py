@@ -16,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
@@ -59,6 +59,9 @@ LIKELIHOODS: tuple[str, ...] = ("unlikely", "possible", "likely", "very_likely",
 # Event data keys a rule may test with ``event_flag``.
 EVENT_FLAGS: tuple[str, ...] = (
     "may_raise_to_high", "release_address_other_area", "from_feed", "assessment_pending",
+    # A ``charged`` event whose ``notifiable_offence`` is false (unsaid: notifiable): not a
+    # serious incident for Somerset S23 and Wokingham W24's CSPPI lines (attack pass 19, A19-20).
+    "offence_not_notifiable",
     "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
     "completes_lor_rating",
     # The assessment whose submission did a step of ``[closures]`` ``assessment_submit_review``
@@ -108,6 +111,12 @@ CLOSING_ACTS: tuple[str, ...] = (
 # directly. Every other closing act (and a referral kind's ``closes``) is the only way to do
 # the steps it closes (``Pack.done_only_by``), unless the pack lists the code in ``completable``.
 NOT_DOING_ACTS: tuple[str, ...] = ("panel_decision_overtakes", "assessment_countersign_endorses")
+# The closing acts that are a panel's decision, recorded at or after its sitting: a step only
+# these do (``Pack.done_at_sitting``) is late only after the end of the London day it is due on
+# (Somerset 3.2.4 "the MAPPA level will be identified and agreed via these processes": the
+# MARP's decision at its 1 pm sitting is on time; attack pass 19, A19-1).
+SITTING_ACTS: tuple[str, ...] = ("panel_decision", "panel_decision_mappa", "panel_decision_then",
+                                 "panel_decision_presenter")
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -135,6 +144,30 @@ class EventType(_Strict):
     # earlier event of the type, dated at or before this one, are superseded, audited, in the
     # event's transaction (attack pass 15, A15-2).
     replaces_earlier: bool = False
+    # Nothing about the living child can happen after this event (a death): an act dated after
+    # it is refused, 409 ``after-final-event`` naming the event and its date (attack pass 19,
+    # A19-17): a judgement, an assessment started, a panel agenda item or decision, a case
+    # event of a type not in ``later_event_types``, a referral of a kind not in
+    # ``later_referral_kinds`` (made or moved on), a change of the child's circumstances
+    # (social care status, MAPPA, custody, release date, facts). What the policy still asks
+    # after it is not an act about the living child and stays open: completing or waiving
+    # steps (the manager informed, the notification), closing the case, recording management
+    # oversight, finishing assessments already on file, withdrawing agenda items and referrals.
+    final: bool = False
+    # A closure dated on or after this event's ``transfer_date`` (the child has gone to the
+    # receiving service: Somerset 13.4) sets these open ``not_waivable`` steps aside with the
+    # other steps, instead of refusing the closure (409 ``mandatory-steps-open``): this
+    # service's own panel duties, which the receiving service's arrangements now answer
+    # (attack pass 19, A19-21). ``survives_closure`` duties still survive.
+    closure_sets_aside: tuple[Code, ...] = ()
+    later_event_types: tuple[Name, ...] = ()
+    later_referral_kinds: tuple[Name, ...] = ()
+    # What happens to a child at most once (a death): a second report of it on the case, from
+    # another channel, in other words or at another time, is the first reported again (200 with
+    # the first event, audited, no new step), never a second one; each raised its own
+    # notifications to the manager and the serious incident notification (attack pass 18,
+    # A18-4).
+    once_per_case: bool = False
 
 
 class ReferralKind(_Strict):
@@ -208,12 +241,19 @@ class PanelKind(_Strict):
     # Somerset 7.1.5: the manager presenting a case does not chair its decision.
     presenter_may_chair: bool = True
 
+    @field_validator("cadence")
+    @classmethod
+    def _cadence_parses(cls, value: str | None) -> str | None:
+        """A fixed-day cadence that does not parse fails the load (its own field, so ``pack
+        check`` names it and still checks the rest of the panel kind)."""
+        parse_cadence(value)
+        return value
+
     @model_validator(mode="after")
     def _attendance_invited(self) -> PanelKind:
         missing = [a for a in self.required_attendance if a not in self.invitees]
         if missing:
             raise ValueError(f"required_attendance {missing} must also be invitees")
-        parse_cadence(self.cadence)  # a fixed-day cadence that does not parse fails the load
         return self
 
     @property

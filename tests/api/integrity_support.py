@@ -84,7 +84,8 @@ async def steps_of(t: Tenant, case_id: str, status: str = "open") -> list[dict[s
 
 async def audit_of(t: Tenant, case_id: str) -> list[dict[str, Any]]:
     """The case's write audit, oldest first (read as a duty manager)."""
-    r = await t.client.get(f"/v1/cases/{case_id}/audit", headers=t.auth("duty_manager"))
+    r = await t.client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200},
+                           headers=t.auth("duty_manager"))
     assert r.status_code == 200, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
 

@@ -40,7 +40,8 @@ async def test_another_services_case_is_404_for_every_role(
         r = await client.get(f"/v1/cases/{case['id']}", headers=wokingham.auth(role))
         assert r.status_code == 404, (role, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
-    r = await client.get(f"/v1/cases/{case['id']}/audit", headers=wokingham.auth("duty_manager"))
+    r = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
+                         headers=wokingham.auth("duty_manager"))
     assert r.status_code == 404
 
 
@@ -81,9 +82,11 @@ async def test_audit_is_for_managers_and_chairs(
 ) -> None:
     """Case holders cannot read the audit trail; managers see who did what."""
     case = (await somerset.open_case())["data"]
-    r = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("case_holder"))
+    r = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
+                         headers=somerset.auth("case_holder"))
     assert r.status_code == 403
-    r = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("chair"))
+    r = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
+                         headers=somerset.auth("chair"))
     assert r.status_code == 200
     entries = r.json()["data"]
     opened = [e for e in entries if e["action"] == "case.create"]

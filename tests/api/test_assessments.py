@@ -289,7 +289,8 @@ async def test_return_needs_resubmission(client: httpx.AsyncClient, somerset: Te
     assert signed.status_code == 200, signed.text
     history = [h["action"] for h in signed.json()["data"]["history"]]
     assert history == ["create", "submit", "return", "submit", "countersign"]
-    audit = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("line_manager"))
+    audit = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
+                             headers=somerset.auth("line_manager"))
     actions = [e["action"] for e in audit.json()["data"]]
     assert {"assessment.create", "assessment.submit", "assessment.return",
             "assessment.countersign"} <= set(actions)

@@ -18,7 +18,7 @@ async def snapshot(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> d
     steps = await client.get("/v1/next-steps", params={"case_id": case_id, "status": "open"},
                              headers=auth)
     history = await client.get(f"/v1/cases/{case_id}/judgements", headers=auth)
-    audit = await client.get(f"/v1/cases/{case_id}/audit", headers=auth)
+    audit = await client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200}, headers=auth)
     return {"case": case.json()["data"], "steps": steps.json()["data"],
             "judgements": history.json()["data"], "audit": audit.json()["data"]}
 

@@ -90,7 +90,7 @@ async def test_S23_W24_one_charge_reported_by_the_holder_and_by_iyss_notifies_on
         assert r.json()["data"]["id"] == first["data"]["id"]
         steps = await case_steps(t, case["id"])
         assert len(open_codes(steps, "notify_serious_incident")) == 1, t.pack
-        audit = await t.client.get(f"/v1/cases/{case['id']}/audit",
+        audit = await t.client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
                                    headers=t.auth("line_manager"))
         again = [e for e in audit.json()["data"] if e["action"] == "case_event.reported_again"]
         assert [e["role"] for e in again] == ["feed"]
@@ -196,7 +196,7 @@ async def test_S30_S31_a_second_transfer_out_supersedes_the_first(somerset: Tena
         live = open_codes(steps, code)
         assert [(s["subject_id"], s["due_at"]) for s in live] == [
             (second["data"]["id"], "2026-11-06T00:00:00Z")], code
-    r = await somerset.client.get(f"/v1/cases/{case['id']}/audit",
+    r = await somerset.client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
                                   headers=somerset.auth("line_manager"))
     superseded = [e for e in r.json()["data"] if e["action"] == "step.supersede"
                   and second["data"]["id"] in (e.get("reason") or "")]

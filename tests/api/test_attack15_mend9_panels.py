@@ -117,7 +117,8 @@ async def test_A15_11_the_presenter_follows_the_case_holder(
         assert r.status_code == 200, r.text
     assert (await item_of(somerset, panel, held))["presenter_id"] == "case_holder-2"
     assert (await item_of(somerset, panel, named))["presenter_id"] == "case_holder-9"
-    r = await somerset.client.get(f"/v1/cases/{held}/audit", headers=somerset.auth("line_manager"))
+    r = await somerset.client.get(f"/v1/cases/{held}/audit", params={"limit": 200},
+                                  headers=somerset.auth("line_manager"))
     assert "panel.item.presenter" in {e["action"] for e in r.json()["data"]}
     duty = [s for s in await steps_of(somerset, to_chair) if s["code"] == "record_panel_decision"]
     assert [s["assignee_id"] for s in duty] == [None]

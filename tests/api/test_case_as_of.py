@@ -133,7 +133,7 @@ async def test_as_of_keeps_access_rules(somerset: Tenant) -> None:
     assert r.status_code == 404
     r = await case_at(somerset, case["id"], now(), "case_holder", "case_holder-2")
     assert r.status_code == 404
-    r = await somerset.client.get(f"/v1/cases/{case['id']}/timeline",
+    r = await somerset.client.get(f"/v1/cases/{case['id']}/timeline", params={"limit": 200},
                                   headers=somerset.auth("case_holder", "case_holder-2"))
     assert r.status_code == 404
 
@@ -149,7 +149,7 @@ async def test_timeline_in_time_order_with_who_and_why(wokingham: Tenant) -> Non
     await judgement(wokingham, case["id"], domain="swb", level="medium",
                     occurred_at="2026-03-11T09:00:00Z", rationale="Missing from home twice.")
     await patch_case(wokingham, case["id"], {"csc_status": "cin"})
-    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline",
+    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline", params={"limit": 200},
                                    headers=wokingham.auth("case_holder"))
     assert r.status_code == 200, r.text
     entries = r.json()["data"]
@@ -181,7 +181,7 @@ async def test_restricted_case_past_and_timeline_are_404(client: Any, somerset: 
     r = await restrict(client, somerset, case["id"], {"excluded_staff": ["chair-1"]})
     assert r.status_code == 200, r.text
     assert (await case_at(somerset, case["id"], t0, "chair")).status_code == 404
-    r = await somerset.client.get(f"/v1/cases/{case['id']}/timeline",
+    r = await somerset.client.get(f"/v1/cases/{case['id']}/timeline", params={"limit": 200},
                                   headers=somerset.auth("chair"))
     assert r.status_code == 404
     assert (await case_at(somerset, case["id"], t0, "line_manager")).status_code == 200
@@ -216,7 +216,7 @@ async def test_timeline_puts_each_record_before_the_steps_it_raised(wokingham: T
     await judgement(wokingham, case["id"], domain="rosh", level="high", impact="major",
                     likelihood="likely", victims=["known adult"],
                     occurred_at="2026-03-11T09:00:00Z", rationale="Weapon found.")
-    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline",
+    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline", params={"limit": 200},
                                    headers=wokingham.auth("case_holder"))
     assert r.status_code == 200, r.text
     entries = r.json()["data"]

@@ -89,7 +89,7 @@ async def test_S1_S5_close_and_reopen_keep_overdue_steps_with_their_original_dea
     rows = await _rows(somerset)
     assert (rows["S1"], rows["S5"]) == (figures["S1"], figures["S5"])
     assert await _overdue(somerset, case["id"]) == overdue_before
-    timeline = (await somerset.client.get(f"/v1/cases/{case['id']}/timeline",
+    timeline = (await somerset.client.get(f"/v1/cases/{case['id']}/timeline", params={"limit": 200},
                                           headers=somerset.auth("line_manager"))).json()["data"]
     acts = [(e["kind"], e["action"], e["why"]) for e in timeline if e["kind"] == "case"]
     assert ("case", "closed", "Order completed") in acts

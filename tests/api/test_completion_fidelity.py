@@ -179,7 +179,8 @@ async def test_W3_domain_turning_high_brings_the_review_to_three_months_through_
     assert moved["id"] == review["id"]
     assert policy_of(moved) == ("W3", "Assessment Reviews", "case_holder")
     assert moved["due_at"] == "2027-03-01T10:00:00Z"
-    r = await t.client.get(f"/v1/cases/{case_id}/timeline", headers=t.auth("line_manager"))
+    r = await t.client.get(f"/v1/cases/{case_id}/timeline", params={"limit": 200},
+                           headers=t.auth("line_manager"))
     assert r.status_code == 200, r.text
     mine = [e for e in r.json()["data"]
             if e["kind"] == "step" and e["entity_id"] == review["id"]]

@@ -42,7 +42,8 @@ async def _steps(t: Tenant, case_id: str, status: str) -> list[dict[str, Any]]:
 
 
 async def _audit(t: Tenant, case_id: str) -> list[dict[str, Any]]:
-    r = await t.client.get(f"/v1/cases/{case_id}/audit", headers=t.auth("line_manager"))
+    r = await t.client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200},
+                           headers=t.auth("line_manager"))
     assert r.status_code == 200, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
 
@@ -142,13 +143,17 @@ async def test_W4_an_incident_that_is_not_a_death_ends_nothing(wokingham: Tenant
 async def test_S23_after_a_death_no_act_asks_for_the_work_with_the_child_again(
     somerset: Tenant,
 ) -> None:
-    """S23 (12): after the death, a later ROSH judgement (a back-filled record, Tuesday 7 April
-    2026) asks for none of the work with the child that the death ended (no manager discussion,
-    MARP referral, monthly review or plan); the serious incident duties stay as they were."""
+    """S23 (12): after the death, a later ROSH judgement (Tuesday 7 April 2026) is refused
+    (409 after-final-event, A19-17: it would have put a deceased child on the register), so it
+    asks for none of the work with the child that the death ended (no manager discussion, MARP
+    referral, monthly review or plan); the serious incident duties stay as they were."""
     case = (await somerset.open_case())["data"]
     await _died(somerset, case["id"])
-    body = await _judge(somerset, case["id"], "rosh", "high", "2026-04-07T10:00:00+01:00")
-    assert sorted(s["code"] for s in body["next_steps"]) == [
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements", json={
+        "domain": "rosh", "level": "high", "occurred_at": "2026-04-07T10:00:00+01:00",
+        "victims": ["public"]}, headers=somerset.auth("case_holder"))
+    assert r.status_code == 409, r.text
+    assert sorted(s["code"] for s in await _steps(somerset, case["id"], "open")) == [
         "inform_service_manager", "notify_serious_incident"]
 
 
@@ -181,3 +186,36 @@ async def test_S23_a_death_after_closure_is_not_undone_by_reopening(somerset: Te
                             "occurred_at": "2026-04-07T10:00:00+01:00"})
     assert sorted(s["code"] for s in reopened["next_steps"]) == [
         "inform_service_manager", "notify_serious_incident"]
+
+
+async def test_S23_W24_a_death_reported_again_is_the_death_already_recorded(
+        somerset: Tenant, wokingham: Tenant) -> None:
+    """S23 (Somerset 12 "Case holders / team leaders will immediately inform operational/ YJT
+    Manager of the charge/death"), W24. Attack pass 18, A18-4: the worker recorded the death and
+    the IYSS feed sent it again in other words (and the worker once more, an hour later): each
+    was a new death with its own notifications to the manager and the serious incident
+    notification. A child dies once (the pack's ``once_per_case``): every later report is 200
+    with the first death, raises nothing, and is audited ``case_event.reported_again`` with the
+    time and details it gave."""
+    for t in (somerset, wokingham):
+        case_id = (await t.open_case())["data"]["id"]
+        url = f"/v1/cases/{case_id}/events"
+        first = await _post(t, url, {"type": "death", "occurred_at": "2026-04-07T10:00:00+01:00",
+                                     "details": {"summary": "reported by worker"}})
+        before = sorted(s["code"] for s in await _steps(t, case_id, "open"))
+        reports = [({"type": "death", "occurred_at": "2026-04-07T10:00:00+01:00",
+                     "details": {"summary": "from IYSS"}}, "feed"),
+                   ({"type": "death", "occurred_at": "2026-04-07T11:00:00+01:00"},
+                    "case_holder")]
+        for body, role in reports:
+            headers = t.auth("feed", "iyss", scope="cms") if role == "feed" else t.auth(role)
+            r = await t.client.post(url, json=body, headers=headers)
+            assert r.status_code == 200, r.text
+            assert r.json()["data"]["id"] == first["data"]["id"]
+        assert sorted(s["code"] for s in await _steps(t, case_id, "open")) == before, t.pack
+        r = await t.client.get(f"/v1/cases/{case_id}/events", headers=t.auth("line_manager"))
+        assert [e["type"] for e in r.json()["data"]] == ["death"]
+        again = [e for e in await _audit(t, case_id)
+                 if e["action"] == "case_event.reported_again"]
+        assert sorted((e["role"], "reported" in e["fields"]) for e in again) == [
+            ("case_holder", True), ("feed", True)], again

@@ -53,7 +53,8 @@ async def test_overdue_case_holder_step_escalates_to_line_manager(
     assert "was due Monday 30 March 2026 09:00 (London)" in step["note"]  # A17-10
     assert await tick(factory, somerset) == 0
     assert len(escalations(await case_steps(somerset, case["id"]))) == 1
-    audit = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("line_manager"))
+    audit = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
+                             headers=somerset.auth("line_manager"))
     escalated = [e for e in audit.json()["data"] if e["action"] == "step.escalate"]
     assert [(e["actor"], e["role"]) for e in escalated] == [("system:escalation-worker", "system")]
 

@@ -229,15 +229,18 @@ async def test_W16_category_1_immediately(wokingham: Tenant) -> None:
 
 
 async def test_W20_release_address_in_another_area(wokingham: Tenant) -> None:
-    """W20: released to another area: notify that area's YJS; the case leaves custody."""
+    """W20: released to another area: notify that area's YJS, before the release, so recorded
+    with the release itself at once, urgent (A19-12; one notice per case, about the case); the
+    case leaves custody."""
     case = (await wokingham.open_case(in_custody=True))["data"]
     body = await post_event(wokingham, case["id"], type="custody_release",
                             release_address_other_area=True, occurred_at="2026-05-06T10:00:00Z")
-    step = the_step(event_steps(body), "notify_receiving_yjs")
+    step = the_step(body["next_steps"], "notify_receiving_yjs")
+    assert step["subject_id"] == case["id"]
     assert step["actor"] == "case_holder"
     assert step["assignee_id"] == "case_holder-1"
-    assert step["due_at"] is None
-    assert step["urgent"] is False
+    assert step["due_at"] == "2026-05-06T10:00:00Z"
+    assert step["urgent"] is True
     assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
                               "ref": "Referrals into MAPPA", "rule": "W20"}
     r = await wokingham.client.get(f"/v1/cases/{case['id']}", headers=wokingham.auth("case_holder"))
@@ -323,11 +326,12 @@ async def test_S23_within_20_days_of_closure_only(somerset: Tenant) -> None:
     case = (await somerset.open_case())["data"]
     await patch(somerset, case["id"], {"closed_at": "2026-06-01T12:00:00Z",
                                          "closure_reason": "Order ended"})
-    inside = await post_event(somerset, case["id"], type="death",
+    inside = await post_event(somerset, case["id"], type="charged",
                               occurred_at="2026-06-21T12:00:00Z", role="line_manager")
     assert {"inform_service_manager", "notify_serious_incident"} <= codes(event_steps(inside))
     # Calendar days in London: 21 June 23:00Z is 00:00 BST on 22 June, day 21 after closure.
-    outside = await post_event(somerset, case["id"], type="charged",
+    # (The death last: nothing about the child is recorded after a death, A19-17.)
+    outside = await post_event(somerset, case["id"], type="death",
                                occurred_at="2026-06-21T23:00:00Z", role="line_manager")
     assert event_steps(outside) == []
 
@@ -582,7 +586,8 @@ async def test_events_are_stored_with_who_and_when(
     assert event["occurred_at"] == "2026-05-06T10:00:00Z"
     r = await client.get(f"/v1/cases/{case['id']}/events", headers=somerset.auth("line_manager"))
     assert [e["type"] for e in r.json()["data"]] == ["risk_to_staff", "new_incident"]
-    audit = await client.get(f"/v1/cases/{case['id']}/audit", headers=somerset.auth("line_manager"))
+    audit = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
+                             headers=somerset.auth("line_manager"))
     assert [e["role"] for e in audit.json()["data"] if e["action"] == "case_event.record"] == [
         "case_holder", "duty_manager"]
 

@@ -282,7 +282,7 @@ async def test_W16_W18_withdrawn_mappa_h_form_leaves_no_quality_assurance_step(
     again = the_step(steps, "mappa_h_notification")
     assert (again["actor"], again["due_at"]) == ("case_holder", "2026-09-07T10:00:00Z")
     assert (again["policy"]["rule"], again["policy"]["ref"]) == ("W16", "Referrals into MAPPA")
-    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline",
+    r = await wokingham.client.get(f"/v1/cases/{case['id']}/timeline", params={"limit": 200},
                                    headers=wokingham.auth("case_holder"))
     assert r.status_code == 200, r.text
     created = {e["entity_id"] for e in r.json()["data"]

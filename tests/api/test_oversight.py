@@ -47,7 +47,7 @@ async def test_W6_oversight_entry_stands_for_the_review(
     assert done["completed_by"] == "line_manager-1"
     assert done["policy"] == {"pack": WOKINGHAM, "version": "1.0",
                               "ref": "Assessment Reviews", "rule": "W6"}
-    audit = await client.get(f"/v1/cases/{case['id']}/audit",
+    audit = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
                              headers=wokingham.auth("line_manager"))
     recorded = [e for e in audit.json()["data"] if e["action"] == "oversight.record"]
     assert recorded[0]["role"] == "line_manager"
@@ -97,7 +97,7 @@ async def test_manager_waives_a_step_with_a_reason(
     assert "record_incident" not in codes(r.json()["next_steps"])
     again = await client.post(url, json={"reason": "again"}, headers=wokingham.auth("line_manager"))
     assert_problem(again, 409)
-    audit = await client.get(f"/v1/cases/{case['id']}/audit",
+    audit = await client.get(f"/v1/cases/{case['id']}/audit", params={"limit": 200},
                              headers=wokingham.auth("line_manager"))
     waived = [e for e in audit.json()["data"] if e["action"] == "step.waived"]
     assert waived[0]["reason"] == "Waived: Duplicate of IYSS entry 4411."

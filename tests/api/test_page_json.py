@@ -238,6 +238,7 @@ def step_row(**over: Any) -> Any:
     fields = dict(
         id=uuid.uuid4(), case_id=uuid.uuid4(), code="complete_assessment", title="Complete",
         actor="case_holder", assignee_id="cw-1", due_at=NOW - timedelta(days=1), urgent=False,
+        priority=False,
         awaiting_panel_date=False, status="open", policy_pack="somerset-yjt-2023",
         policy_version=None, policy_ref="4.1", rule_id="S3", subject_id=uuid.uuid4(),
         note=None, created_at=NOW - timedelta(days=3, microseconds=1),
@@ -310,7 +311,7 @@ def case_row(**over: Any) -> Any:
         weapon_related=False, mappa_category=None, mappa_level=None,
         expected_release_date=None, in_custody=False, volunteer_attached=False,
         opened_at=NOW - timedelta(days=30), closed_at=None, ratings={}, facts={}, scores={},
-        on_register=False, contact_level=None, access_mode=None, version=1)
+        on_register=False, contact_level=None, priority=False, access_mode=None, version=1)
     fields.update(over)
     return SimpleNamespace(**fields)
 

@@ -10,8 +10,9 @@ actions resulting from the High Risk Panel meeting."
 The owner is often a partner's professional (a police officer) or a colleague who neither holds
 nor manages the case. Issue 8: "A step is listed to, and can be completed by, only someone who may
 see its case now". So the owner's step (actor ``action_owner``) is recorded as done by the case's
-holder, its line manager or a duty manager, who see the case; nobody who may not see the case
-lists or completes it, the owner included.
+holder, its line manager or a duty manager, who see the case; nobody else who may not see the case
+lists or completes it. The owner themselves, "the professional responsible for it", sees and
+completes their own action alone (attack pass 16, A16-12: test_panel_action_owner_access.py).
 """
 
 from __future__ import annotations
@@ -101,7 +102,6 @@ async def test_W22_action_of_an_owner_without_access_is_recorded_by_who_sees_the
 
 
 @pytest.mark.parametrize(("role", "sub", "status"), [
-    ("case_holder", "pc-17", 404),           # the owner, who may not see the case
     ("case_holder", "case_holder-2", 404),   # another case holder
     ("line_manager", "line_manager-2", 404),  # another team's manager
     ("panel_admin", "panel_admin-1", 404),   # lists only the panel administrator's steps
@@ -297,19 +297,23 @@ async def test_S19_panel_administrator_lists_and_calendars_only_their_own_steps(
     assert len(uids) == 1
 
 
-async def test_S18_owner_with_a_panel_administrator_token_does_not_see_the_action(
+async def test_S18_owner_with_a_panel_administrator_token_sees_only_the_action(
         somerset: Tenant) -> None:
-    """police-4, the action's owner, holding a panel_admin token: the case file is closed to
-    them (403), so the action is neither listed (open or done) nor read nor completed (404)."""
+    """police-4, the action's owner, holding a panel_admin token: the case file stays closed
+    to them (403), but their own action, "the professional responsible for it" (attack pass
+    16, A16-12), is listed, read and completed by them; done, it is still listed to them."""
     case, r = await _marp_decision(somerset, "Share intelligence", "2026-06-12")
     assert r.status_code == 200, r.text
     action = _action(r.json()["next_steps"])
     as_owner = somerset.auth("panel_admin", "police-4")
     assert_problem(await somerset.client.get(f"/v1/cases/{case['id']}", headers=as_owner), 403)
-    for status in ("open", "done"):
-        listed = await somerset.client.get("/v1/next-steps", params={"status": status},
-                                           headers=as_owner)
-        assert action["id"] not in {s["id"] for s in listed.json()["data"]}
-    assert_problem(await somerset.client.get(f"/v1/next-steps/{action['id']}",
-                                             headers=as_owner), 404)
-    assert_problem(await complete(somerset, action["id"], "panel_admin", "police-4"), 404)
+    listed = await somerset.client.get("/v1/next-steps", params={"assignee": "me"},
+                                       headers=as_owner)
+    assert [s["id"] for s in listed.json()["data"]] == [action["id"]]
+    r = await somerset.client.get(f"/v1/next-steps/{action['id']}", headers=as_owner)
+    assert r.status_code == 200, r.text
+    done = await complete(somerset, action["id"], "panel_admin", "police-4", note="Shared")
+    assert done.status_code == 200, done.text
+    listed = await somerset.client.get("/v1/next-steps", params={"status": "done"},
+                                       headers=as_owner)
+    assert action["id"] in {s["id"] for s in listed.json()["data"]}

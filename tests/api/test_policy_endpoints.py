@@ -31,7 +31,7 @@ async def state(t: Tenant, case_id: str) -> dict[str, Any]:
         steps[status] = sorted((s["id"], s["code"], s["due_at"]) for s in r.json()["data"])
     judgements = (await t.client.get(f"/v1/cases/{case_id}/judgements",
                                      headers=headers)).json()["data"]
-    audit = await t.client.get(f"/v1/cases/{case_id}/audit", headers=headers)
+    audit = await t.client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200}, headers=headers)
     assert audit.status_code == 200, audit.text
     return {"ratings": case["ratings"], "on_register": case["on_register"],
             "contact_level": case["contact_level"], "open_steps": len(case["open_steps"]),

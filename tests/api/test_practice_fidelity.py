@@ -931,7 +931,7 @@ async def test_S3_S14_somerset_review_is_one_step_and_the_merge_is_audited(
     reviews = steps_of(event["next_steps"], "review_assessment")
     assert [(s["due_at"], [r["rule"] for r in s["reasons"]]) for s in reviews] == [
         ("2026-09-01T22:59:59Z", ["S3", "S14"])]
-    r = await somerset.client.get(f"/v1/cases/{week.case_id}/audit",
+    r = await somerset.client.get(f"/v1/cases/{week.case_id}/audit", params={"limit": 200},
                                   headers=somerset.auth("line_manager"))
     assert r.status_code == 200, r.text
     redated = [e for e in r.json()["data"] if e["action"] == "step.redate"

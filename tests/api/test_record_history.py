@@ -37,7 +37,7 @@ async def test_a_back_filled_judgement_follows_the_level_before_it_in_time(
 async def test_the_timeline_says_who_opened_the_case(somerset: Tenant) -> None:
     """The opening entry names who opened it and under which role, as its audit entry does."""
     case = (await somerset.open_case())["data"]["id"]
-    r = await somerset.client.get(f"/v1/cases/{case}/timeline",
+    r = await somerset.client.get(f"/v1/cases/{case}/timeline", params={"limit": 200},
                                   headers=somerset.auth("line_manager"))
     assert r.status_code == 200, r.text
     opened = next(e for e in r.json()["data"] if e["action"] == "opened")

@@ -275,7 +275,8 @@ async def test_lifting_the_restriction_restores_access_and_both_acts_are_audited
     lifted = await ok(await restrict(client, somerset, case["id"], None), 200)
     assert lifted["data"]["restricted"] is False
     assert (await client.get(url, headers=staff_auth(somerset, INTRUDER))).status_code == 200
-    audit = (await client.get(f"{url}/audit", headers=somerset.auth("line_manager"))).json()
+    audit = (await client.get(f"{url}/audit", params={"limit": 200},
+                              headers=somerset.auth("line_manager"))).json()
     actions = [e["action"] for e in audit["data"]]
     assert actions[-2:] == ["case.restrict", "case.unrestrict"]
     case_id = uuid.UUID(case["id"])

@@ -24,7 +24,8 @@ def _url(ref: str) -> str:
 
 
 async def _audit(client: httpx.AsyncClient, tenant: Tenant, case_id: str) -> list[dict]:
-    r = await client.get(f"/v1/cases/{case_id}/audit", headers=tenant.auth("line_manager"))
+    r = await client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200},
+                         headers=tenant.auth("line_manager"))
     assert r.status_code == 200, r.text
     return r.json()["data"]  # type: ignore[no-any-return]
 

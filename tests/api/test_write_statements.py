@@ -105,7 +105,7 @@ async def test_a_judgement_row_is_written_with_its_audit_entry(wokingham: Tenant
             written["recorded_by"], written["recorded_role"], written["occurred_at"],
             written["victims"]) == ("swb", "medium", None, "case_holder-1", "case_holder",
                                     "2026-08-28T09:00:00Z", [])
-    r = await wokingham.client.get(f"/v1/cases/{case}/audit",
+    r = await wokingham.client.get(f"/v1/cases/{case}/audit", params={"limit": 200},
                                    headers=wokingham.auth("line_manager"))
     assert r.status_code == 200, r.text
     [entry] = [e for e in r.json()["data"] if e["entity_id"] == written["id"]]
@@ -226,7 +226,7 @@ async def test_a_judgements_reason_on_an_open_step_is_written_with_its_audit_ent
                                       headers=wokingham.auth("case_holder"))).json()
     stored = {s["id"]: s["reasons"] for s in got["data"]["open_steps"]}
     assert all(stored[s["id"]] == s["reasons"] for s in given)
-    r = await wokingham.client.get(f"/v1/cases/{case}/audit",
+    r = await wokingham.client.get(f"/v1/cases/{case}/audit", params={"limit": 200},
                                    headers=wokingham.auth("line_manager"))
     reasons = [e for e in r.json()["data"] if e["action"] == "step.reason"
                and e["entity_id"] in {s["id"] for s in given}]

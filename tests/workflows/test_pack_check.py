@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 from app.cli import cli, main
 from app.core.config import Settings
 from app.main import build_policy_context
+from app.workflows.deadlines import ALLOWED_FORMS, parse_form
 from app.workflows.pack_check import check_pack, never_true
+from app.workflows.pack_tools import check_files
 from app.workflows.packs import PACK_DIR, PackError, load_all_packs, load_pack, read_pack
 from app.workflows.vocabulary import ACTORS, suggest
 
@@ -116,9 +118,8 @@ def test_cli_pack_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) 
         f"{bad}: W5: rules.9.actor: error: no role holds actor 'yot_manager': nobody may "
         "complete these steps (did you mean 'chair'?); the roles are case_holder, "
         "line_manager, duty_manager, chair, panel_admin, action_owner",
-        f"{bad}: W5: rules.9.code: warning: nothing can close step code "
-        "'report_to_line_manager': no role holds its actor, no act closes it and no 'holds' "
-        "ends it",
+        # No "nothing can close" warning for W5's code: W21 (A19-5) raises it too, for the
+        # case holder.
     ]
 
 
@@ -127,8 +128,10 @@ def test_cli_pack_check_reports_shape_errors_per_field(tmp_path: Path) -> None:
     bad = _variant(tmp_path, ('deadline = "+1wd-in-week"', 'deadline = "+1 working day"'))
     result = CliRunner().invoke(cli, ["pack", "check", str(bad)])
     assert result.exit_code == 1
-    assert len(result.output.splitlines()) == 1
-    assert result.output.startswith(f"{bad}: W4: rules.8.deadline: error: ")
+    # The rest of the file is still checked (A19-10): clean, but for its policy's text.
+    first, *rest = result.output.splitlines()
+    assert first.startswith(f"{bad}: W4: rules.8.deadline: error: ")
+    assert [line.split(": ")[1:4] for line in rest] == [["-", "source", "warning"]]
 
 
 def test_cli_pack_check_clean_packs_exit_0() -> None:
@@ -441,3 +444,96 @@ def test_a17_14_a_policy_text_not_found_is_said_not_silently_skipped(
         (SEEDS / "example-yjs-risk-policy-2025.txt").read_text())
     assert main(["pack", "check", str(path)]) == 0
     assert "source:" not in capsys.readouterr().out
+
+
+def test_a19_10_one_run_lists_every_independent_mistake(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 19, A19-10: a copy of example-yjs with a misspelt cadence weekday, a bad deadline
+    form, a misspelt actor, two unknown atoms and two misspelt words in one condition: one run
+    lists all seven, one line each (the actor and the words once showed only after the shape
+    was fixed), exit 1."""
+    path = _example_variant(
+        tmp_path,
+        ('cadence = "weekly on Thursday"', 'cadence = "weekly on Firday"'),
+        ('deadline = "+5wd"', 'deadline = "+5 wd"'),
+        ('actor = "case_holder"', 'actor = "case_worker"'),
+        ('when = { event_type_in = ["parent_carer_risk"] }',
+         'when = { all = [{ case = { statutary = true } }, { event_type_inn = ["charged"] }, '
+         '{ event_type_in = ["new_incidnet"] }, { trigger_in = ["case_openned"] }] }'))
+    assert main(["pack", "check", str(path)]) == 1
+    assert [line.removeprefix(f"{path}: ") for line in capsys.readouterr().out.splitlines()] == [
+        "-: panel_kinds.0.cadence: error: cadence 'weekly on Firday': unknown weekday 'Firday' "
+        "(did you mean 'friday'?)",
+        "X2: rules.1.deadline: error: unknown deadline form '+5 wd' (allowed: +Nh, +Nwd, +Nd, "
+        "+Nw, +Nm, every Nd, every Nw, every Nm, next-wd, +1wd-in-week, immediately, "
+        "next-panel, release-6m, before-release, review-date, before-transfer, due-date, none)",
+        "X5: rules.4.when: error: condition.all[0].case.statutary: unknown condition atom "
+        "'case.statutary' (did you mean case.statutory, after.statutory, case.csc_status_in?)",
+        "X5: rules.4.when: error: condition.all[1].event_type_inn: unknown condition atom "
+        "'event_type_inn' (did you mean event_type_in, assessment_type_in, "
+        "assessment_stage_in?)",
+        "X1: rules.0.actor: error: no role holds actor 'case_worker': nobody may complete these "
+        "steps (did you mean 'case_holder'?); the roles are case_holder, line_manager, "
+        "duty_manager, chair, panel_admin, action_owner",
+        "X5: rules.4.when.all.2.event_type_in.0: error: unknown event type 'new_incidnet' (did "
+        "you mean 'new_incident'?)",
+        "X5: rules.4.when.all.3.trigger_in.0: error: unknown trigger 'case_openned' (did you "
+        "mean 'case_opened' or 'case_changed'?)",
+    ]
+
+
+def test_a19_10_an_item_set_aside_keeps_the_file_paths_of_the_items_after_it(
+    tmp_path: Path
+) -> None:
+    """A rule whose code is malformed is set aside whole; a mistake in a later rule is still
+    reported at its own index in the file, and a mismatched pack id is said alongside."""
+    path = _example_variant(
+        tmp_path, ('code = "countersign_assessment"', 'code = "Countersign-assessment"'),
+        ('id = "X4"\ntrigger = "case_event"\ncode = "record_incident"\n'
+         'title = "Record the incident or change of circumstances on the case record"\n'
+         'actor = "case_holder"',
+         'id = "X4"\ntrigger = "case_event"\ncode = "record_incident"\n'
+         'title = "Record the incident or change of circumstances on the case record"\n'
+         'actor = "team_leader"'))
+    renamed = path.with_name("example-other.toml")
+    path.rename(renamed)
+    lines, failed = check_files([renamed])
+    assert failed
+    assert [line.removeprefix(f"{renamed}: ") for line in lines] == [
+        "X2: rules.1.code: error: String should match pattern '^[a-z][a-z0-9_]*$'",
+        "-: id: error: pack id 'example-owner' must match the file name 'example-other' (or name "
+        "the file example-owner@1.0.toml)",
+        "X4: rules.3.actor: error: no role holds actor 'team_leader': nobody may complete these "
+        "steps (did you mean 'line_manager'?); the roles are case_holder, line_manager, "
+        "duty_manager, chair, panel_admin, action_owner",
+    ]
+
+
+def test_a19_10_the_allowed_deadline_forms_are_the_forms_the_parser_accepts() -> None:
+    """The "allowed:" list of an unknown deadline form is made from the parser's own units:
+    each form it lists parses (N = 2), ``every 2w`` and ``every 3d`` among them."""
+    with pytest.raises(ValueError, match=r"allowed: ") as raised:
+        parse_form("+5 wd")
+    listed = str(raised.value).split("allowed: ")[1].rstrip(")").split(", ")
+    assert listed == list(ALLOWED_FORMS)
+    assert {"every Nd", "every Nw", "every Nm"} <= set(listed)
+    for form in listed:
+        assert parse_form(form.replace("N", "2")).text == form.replace("N", "2")
+
+
+def test_a19_10_a_misspelt_trigger_does_not_hide_its_lines_other_mistakes(
+    tmp_path: Path
+) -> None:
+    """A line whose trigger is misspelt is still checked (its trigger stood in by every trigger,
+    so none of its conditions is said to test data it does not carry): its misspelt actor is
+    reported in the same run; a misspelt ``[[rules]]`` table takes what it names with it (no
+    "no rule creates step code" for the codes it held)."""
+    path = _example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "case_openned"'),
+                            ('actor = "case_holder"', 'actor = "case_worker"'))
+    lines, _ = check_files([path])
+    assert [line.split(": ")[1:4] for line in lines] == [
+        ["X1", "rules.0.trigger", "error"], ["X1", "rules.0.actor", "error"]]
+    path = _example_variant(tmp_path, ("[[rules]]", "[[rulez]]"))
+    lines, _ = check_files([path])
+    assert [line.split(": ")[1:4] for line in lines] == [["-", "rulez", "error"]]

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.cli import main
+from app.workflows.conditions import atom_names, compile_condition
+from app.workflows.deadlines import ALLOWED_FORMS
 from app.workflows.packs import PACK_DIR, PackError, load_packs
 from app.workflows.render import (
+    ACT_WORDS,
+    ATOM_WORDS,
+    READING,
+    atom_words,
+    condition_words,
     deadline_words,
     local_sentences,
     render_html,
@@ -17,6 +26,7 @@ from app.workflows.render import (
     sections,
 )
 from app.workflows.scenarios import run_file
+from app.workflows.vocabulary import CLOSING_ACTS
 from tests.workflows.support import calendar
 
 SCENARIOS = PACK_DIR / "scenarios"
@@ -354,3 +364,128 @@ def test_a17_11_render_says_which_version_and_from_when(tmp_path: Path) -> None:
                  str(tmp_path / "u.md")]) == 0
     assert (tmp_path / "u.md").read_text().splitlines()[0].endswith(
         ": version 1.0, no effective_from: in force on every date")
+
+
+# One argument for every atom the engine knows (state atoms without case./after.): a new atom
+# fails the test below until it has words in render.ATOM_WORDS and an example here.
+ATOM_EXAMPLES: dict[str, Any] = {
+    "trigger_in": ["case_opened"], "actor_role_in": ["feed"], "event_type_in": ["charged"],
+    "event_flag": "custody_event",
+    "incoming_rating_in": {"domains": ["rosh"], "levels": ["high"]},
+    "judgement_domain_in": ["rosh"], "level_in": ["high"], "level_below": "medium",
+    "level_changed": True, "level_lowered_from": ["very_high"], "impact_in": ["major"],
+    "likelihood_in": ["likely"], "level_differs_from_matrix": True, "via_panel_decision": True,
+    "judgement_assessment_type_in": ["asset_plus"], "assessment_type_in": ["asset_plus"],
+    "assessment_stage_in": ["closure"], "referral_kind_in": ["panel"],
+    "referral_action_in": ["submit"], "referral_status_in": ["sent"],
+    "completed_step_code_in": ["complete_assessment"], "completed_step_actor_in": ["chair"],
+    "completed_by_role_in": ["duty_manager"], "changed": ["in_custody"],
+    "changed_to": {"field": "in_custody", "values": [True]}, "decision_has_actions": True,
+    "decision_mappa_level_in": [2], "panel_kind_in": ["marp"], "child_age": {"lt": 14},
+    "attendees_include": ["police"], "statutory": True, "weapon_related": True,
+    "in_custody": True, "volunteer_attached": True, "on_register": True,
+    "on_panel_agenda": True, "panel_referred": True, "mappa_eligible": True,
+    "has_release_date": True, "open_step_in": ["complete_assessment"],
+    "intervention_in": ["court_order"], "csc_status_in": ["cp"], "mappa_category_in": [1],
+    "mappa_level_in": [2], "any_rating_in": {"domains": ["rosh", "swb"], "levels": ["high"]},
+    "ratings_known": ["rosh"], "open_or_closed_within_days": 0,
+    "fact": {"name": "offence_category", "contains_any": ["sexual"]},
+    "score": {"name": "serious_harm_indicators", "gte": 2},
+}
+# What a plain sentence never shows: TOML or Python (a = b, lists, True, None, braces), an
+# identifier with underscores.
+RAW = re.compile(r"=|\[|\]|\{|\}|\bTrue\b|\bFalse\b|\bNone\b|[a-z]_[a-z]")
+
+
+def _bare(name: str) -> str:
+    return name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
+
+
+def test_a19_9_every_atom_the_engine_knows_has_plain_words() -> None:
+    """Attack 19, A19-9: every condition atom (the engine's own table, conditions.atom_names)
+    has words, for when it is met and when it is not, with no raw value; a state atom says
+    which case it reads ("before the change" / "afterwards"). A new atom without words fails
+    here."""
+    bare = {_bare(n) for n in atom_names()}
+    assert set(ATOM_WORDS) == bare
+    assert set(ATOM_EXAMPLES) == bare
+    example = load_packs()["example-yjs"]
+    for name in atom_names():
+        value = ATOM_EXAMPLES[_bare(name)]
+        compile_condition({name: value})  # a valid argument
+        met = atom_words(name, value, example)
+        unmet = atom_words(name, value, example, met=False)
+        assert met != unmet, name
+        for text in (met, unmet):
+            assert RAW.search(text) is None, (name, text)
+            assert name not in text, (name, text)
+        if name.startswith("case."):
+            assert met.startswith("before the change "), met
+        if name.startswith("after."):
+            assert met.startswith("afterwards "), met
+            assert not atom_words(name, value, example, current=True).startswith("afterwards")
+
+
+def test_a19_9_no_rendered_condition_shows_a_raw_atom_or_value() -> None:
+    """Every condition of the bundled packs (rules, their deadline branches and holds, checks)
+    renders with no TOML or Python in it; every closing act has words."""
+    for pack in load_packs().values():
+        conditions = [c for r in pack.rules for c in (r.when, r.holds) if c is not None]
+        conditions += [b.when for r in pack.rules if not isinstance(r.deadline, str)
+                       for b in r.deadline if b.when is not None]
+        conditions += [c.when for c in pack.checks]
+        for condition in conditions:
+            text = condition_words(condition.raw, pack)
+            assert RAW.search(text) is None, (pack.id, text)
+        for sentence in local_sentences(pack):
+            assert RAW.search(sentence.split(":")[0]) is None, sentence
+    assert set(ACT_WORDS) == set(CLOSING_ACTS)
+
+
+def test_a19_9_grouping_is_explicit_and_before_the_change_is_said() -> None:
+    """``any`` of ``all``s reads "either (...) or (...)", an ``any`` inside an ``all`` is put in
+    brackets (which "and" binds is plain), and X7's before-state says "before the change" (it
+    read as a contradiction: "afterwards X and not (X)")."""
+    somerset = render_markdown(load_packs()["somerset-yjt-2023"])
+    assert ("- When either (the event is custody entry and before the change the child is not in "
+            "custody) or (the change sets “in custody” to yes and it is not the custody change "
+            "that follows a recorded custody event) or (it is the case being opened and "
+            "afterwards the child is in custody), the case holder must: Phone the secure "
+            "establishment") in somerset
+    assert ("When (either the event is change of circumstances, new incident, charged, custody "
+            "entry or custody release or (the change is to “in custody” and it is not the "
+            "custody change that follows a recorded custody event)) and before the change the "
+            "case is open (or was closed the same day) and before the change the ROSH or SWB "
+            "rating is medium, high or very high, the case holder must: Review AssetPlus"
+            ) in somerset
+    assert ("before the change the case has an open step “complete assessment”, the case holder "
+            "must: Complete a Fact Finding assessment") in somerset
+    wokingham = render_markdown(load_packs()["wokingham-pyjs-2024"])
+    assert ("and (either before the change the ROSH rating is not known or it answers an open "
+            "review of the rating)") in wokingham
+    assert "and it is not recorded by an automated feed, the case holder must" in wokingham
+    # An "and" inside an "and" binds the same either way: no brackets.
+    assert ("When the change is to the expected release date or “in custody” and afterwards the "
+            "MAPPA category is 2 and afterwards the MAPPA level is 2 or 3, the case holder "
+            "must: Make the MAPPA A referral") in wokingham
+    example = render_markdown(load_packs()["example-yjs"])
+    assert ("- When the change is to the case fact “Categories of the current offence” and "
+            "afterwards the case fact “Categories of the current offence” includes sexual or "
+            "hate motivated and before the change the case fact “Categories of the current "
+            "offence” does not include sexual or hate motivated, the case holder must: Consult "
+            "the police public protection unit") in example
+    assert READING in example
+    assert html.escape(READING) in render_html(load_packs()["example-yjs"])
+    assert condition_words({"any": [{"level_in": ["high"]}, {"all": [
+        {"level_in": ["low"]}, {"not": {"any": [{"level_changed": True},
+                                                {"case": {"in_custody": True}}]}}]}]}) == (
+        "either the level is high or (the level is low and (neither the level changed nor "
+        "before the change the child is in custody))")
+
+
+def test_a19_9_every_deadline_form_the_parser_accepts_is_in_words() -> None:
+    """``every 2w`` (accepted by the loader) is "every 2 weeks", not the form itself."""
+    assert deadline_words("every 2w") == "every 2 weeks"
+    assert deadline_words("every 1d") == "every day"
+    for form in (f for f in ALLOWED_FORMS if f != "immediately"):
+        assert deadline_words(form.replace("N", "2")) != form.replace("N", "2"), form

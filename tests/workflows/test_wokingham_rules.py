@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -405,10 +405,12 @@ def test_W19_mappa_level_1_reviewed_monthly_at_the_high_risk_panel() -> None:
 
 
 def test_W20_release_address_in_another_area_notifies_the_receiving_yjs() -> None:
-    """W20: release address in another area notifies the receiving yjs."""
+    """W20: release address in another area notifies the receiving yjs; recorded with the
+    release itself, the notice (due before the release) is due at once, urgent (A19-12)."""
     ev = run(W, incident(CHRISTMAS_EVE, "custody_release", release_address_other_area=True))
     assert_step(created(ev, "notify_receiving_yjs"), rule="W20", code="notify_receiving_yjs",
-                actor="case_holder", due=None, pack=W, ref="Referrals into MAPPA")
+                actor="case_holder", due=CHRISTMAS_EVE.astimezone(UTC), pack=W,
+                ref="Referrals into MAPPA", urgent=True)
 
 
 def test_W21_risk_to_staff_recorded_next_working_day_across_the_october_clock_change() -> None:

@@ -1,0 +1,103 @@
+"""Acts about the living child after an event that ends them (a recorded death).
+
+The packs model a child's death as ending the work with the child (``ends_steps``); the event
+type is also ``final`` (attack pass 19, A19-17): an act about the living child dated after it
+is refused, 409 ``after-final-event``, naming the event and its date (to a machine client
+without the date: :meth:`~app.core.errors.DomainError.withheld`). Refused after it: a
+judgement (it would put a deceased child on the register: Somerset 9), an assessment started,
+a case put on a panel's agenda or a panel decision on it (7.1, "High Risk Panel"), a case
+event of a type the pack does not list in ``later_event_types`` (a charge: a second CSPPI
+notification, W24; a new incident: W4/W5 again), a referral of a kind not in
+``later_referral_kinds`` made or moved on (submitted, quality-assured, sent), and a change of
+the child's circumstances on the case (social care status, MAPPA, custody, release date,
+volunteer, weapon flag, intervention, facts).
+
+Still accepted, because the policy asks for it after a death (Somerset 12: "Case holders / team
+leaders will immediately inform operational/ YJT Manager of the charge/death. The operational
+or YJT manager will be responsible for completing and submitting the notification to the YJB";
+Wokingham "Management reporting of serious incidents in line with YJB guidance"): the steps it
+left open completed or waived (the manager informed, the CSPPI notification, S23/W24, and W4/W5's
+recording and report of the death), a ``serious_incident`` referral (the notification, the
+packs' ``later_referral_kinds``), management oversight, closing (or reopening) the case, its
+holders and access, finishing assessments already on file (submitting, countersigning,
+returning: documents of the work done before), withdrawing agenda items and referrals. An act
+dated at or before the death (typed in afterwards) is history and is accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict
+from app.domain.cases_table import Case
+from app.domain.common import iso_utc
+from app.domain.events_table import CaseEvent
+from app.workflows.packs import Pack
+from app.workflows.vocabulary import EventType
+
+# The case fields a PATCH may still change after a final event: who holds the case, who may
+# see it, closing or reopening it (with their reasons), and when the change was made.
+ADMINISTRATIVE_FIELDS = frozenset({
+    "case_holder_id", "line_manager_id", "access", "closed_at", "closure_reason",
+    "reopen_reason", "occurred_at",
+})
+# The child's identity as the case management system corrects it (an upsert): not an act.
+IDENTITY_FIELDS = frozenset({"given_name", "family_name", "date_of_birth"})
+
+
+async def final_event_before(
+    session: AsyncSession, pack: Pack, case: Case, at: datetime
+) -> tuple[EventType, CaseEvent] | None:
+    """The earliest event of a ``final`` type (the pack's) recorded on the case and dated
+    before ``at``, with its declaration; ``None`` when there is none."""
+    final = {e.id: e for e in pack.event_types if e.final}
+    if not final:
+        return None
+    found = (await session.exec(
+        select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                col(CaseEvent.type).in_(list(final)),
+                                col(CaseEvent.occurred_at) < at)
+        .order_by(col(CaseEvent.occurred_at)).limit(1))).first()
+    return None if found is None else (final[found.type], found)
+
+
+async def require_before_final_event(
+    session: AsyncSession, pack: Pack, case: Case, at: datetime, *, what: str,
+    event_type: str | None = None, referral_kind: str | None = None,
+    field: str = "occurred_at",
+) -> None:
+    """409 ``after-final-event`` when ``at`` falls after an event that ends the acts about the
+    living child (a death), unless ``event_type`` / ``referral_kind`` is one the pack still
+    accepts after it (``later_event_types`` / ``later_referral_kinds``). ``what`` names the
+    act in the problem ("record a judgement")."""
+    hit = await final_event_before(session, pack, case, at)
+    if hit is None:
+        return
+    declared, event = hit
+    if event_type is not None and event_type in declared.later_event_types:
+        return
+    if referral_kind is not None and referral_kind in declared.later_referral_kinds:
+        return
+    raise after_final_event(declared, event, what=what, field=field)
+
+
+def after_final_event(
+    declared: EventType, event: CaseEvent, *, what: str, field: str = "occurred_at"
+) -> Conflict:
+    """The 409 for an act dated after a final event: its title and date for staff; to a
+    machine client (:meth:`~app.core.errors.DomainError.withheld`) the rule without the date."""
+    when = iso_utc(event.occurred_at)
+    base = (f"cannot {what}: the case records '{declared.title}' ({declared.id})")
+    tail = ("; an act about the living child dated after it is refused (record what the "
+            "policy still asks: its steps, the serious incident notification, the closure)")
+    extra = {"final_event": {"type": declared.id, "id": str(event.id), "occurred_at": when},
+             "loc": f"body.{field}"}
+    return Conflict(
+        f"{base[0].upper()}{base[1:]} on {when}{tail}.", slug="after-final-event", extra=extra,
+        withheld=Conflict(f"{base[0].upper()}{base[1:]} before this act's {field}{tail}.",
+                          slug="after-final-event",
+                          extra={"final_event": {"type": declared.id}, "loc": f"body.{field}"}),
+    )

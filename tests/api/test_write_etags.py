@@ -1,0 +1,176 @@
+"""If-Match on the POSTs that make a record under a case, and the ETag of every write's answer
+(harden9's leftover, after A16-8). The contract (api-v1.md, Conventions): "Optimistic
+concurrency: single resources carry an ETag"; RFC 9110 §13.1.1: when If-Match does not hold,
+"the origin server MUST NOT perform the requested method" (412). A judgement, event,
+assessment, referral or oversight entry POSTed with a stale case ETag was recorded all the
+same; and a write's answer carried no ETag, so the next conditional act needed a read first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.config import Settings
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import assert_problem
+from tests.api.test_events import with_matrix
+from tests.conftest import Tenant, make_tenant
+
+
+def _etag(r: httpx.Response, status: int = 200) -> str:
+    assert r.status_code == status, r.text
+    tag = r.headers.get("ETag")
+    assert tag is not None, r.request.url
+    return str(tag)
+
+
+async def case_etag(t: Tenant, case_id: str) -> str:
+    """The case's ETag as its line manager reads it."""
+    return _etag(await t.client.get(f"/v1/cases/{case_id}", headers=t.auth("line_manager")))
+
+
+async def bump(t: Tenant, case_id: str) -> None:
+    """Change the case (its ETag moves): its CSC status, as its line manager."""
+    r = await t.client.patch(f"/v1/cases/{case_id}", json={"csc_status": "cin"}, headers={
+        **t.auth("line_manager"), "If-Match": await case_etag(t, case_id)})
+    assert r.status_code == 200, r.text
+
+
+def sub_records(pack: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The records made under a case: list name, the role that makes one, its body."""
+    return {
+        "judgements": ("case_holder", with_matrix(pack, {
+            "domain": "swb", "level": "low", "occurred_at": "2026-04-03T10:00:00Z"})),
+        "events": ("case_holder", {"type": "change_of_circumstances",
+                                   "occurred_at": "2026-04-04T10:00:00Z"}),
+        "assessments": ("case_holder", {"type": "asset_plus", "stage": "start"}),
+        "referrals": ("case_holder", {"kind": "marf"}),
+        "oversight": ("line_manager", {"note": "Supervision: plan adequate.",
+                                       "occurred_at": "2026-04-05T10:00:00Z"}),
+    }
+
+
+async def count(t: Tenant, case_id: str, name: str) -> int:
+    r = await t.client.get(f"/v1/cases/{case_id}/{name}", params={"limit": 200},
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return len(r.json()["data"])
+
+
+@pytest.mark.parametrize("pack", ["somerset-yjt-2023", "wokingham-pyjs-2024"])
+async def test_a_record_under_a_case_honours_if_match_with_the_cases_etag(
+    pack: str, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Each POST under a case with the case's ETag from before a change is 412
+    ``precondition-failed`` naming the current ETag, and records nothing; with the current
+    ETag (or ``*``, or none) it is recorded (201)."""
+    t = await make_tenant(client, settings, pack)
+    for name, (role, body) in sub_records(pack).items():
+        case_id = (await t.open_case())["data"]["id"]
+        stale = await case_etag(t, case_id)
+        await bump(t, case_id)
+        current = await case_etag(t, case_id)
+        before = await count(t, case_id, name)
+        url = f"/v1/cases/{case_id}/{name}"
+        r = await t.client.post(url, json=body, headers={**t.auth(role), "If-Match": stale})
+        problem = assert_problem(r, 412)
+        assert problem["type"].endswith("/precondition-failed"), name
+        assert problem["current_etag"] == current, name
+        assert await count(t, case_id, name) == before, name
+        r = await t.client.post(url, json=body, headers={**t.auth(role), "If-Match": current})
+        assert r.status_code == 201, (name, r.text)
+        assert await count(t, case_id, name) == before + 1, name
+
+
+@pytest.mark.parametrize("pack", ["somerset-yjt-2023", "wokingham-pyjs-2024"])
+async def test_records_under_a_case_answer_the_etag_a_following_get_gives(
+    pack: str, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A judgement, event or oversight entry (records with no read of their own) answers
+    the case's ETag as it leaves it; an assessment or referral answers its own; each equal to
+    what the following GET answers, so it can be sent straight on in If-Match."""
+    t = await make_tenant(client, settings, pack)
+    case_id = (await t.open_case())["data"]["id"]
+    for name, (role, body) in sub_records(pack).items():
+        r = await t.client.post(f"/v1/cases/{case_id}/{name}", json=body,
+                                headers=t.auth(role))
+        tag = _etag(r, 201)
+        if name in ("assessments", "referrals"):
+            read = f"/v1/{name}/{r.json()['data']['id']}"
+            assert tag == _etag(await t.client.get(read, headers=t.auth(role))), name
+        else:
+            assert tag == await case_etag(t, case_id), name
+
+
+async def test_acts_answer_the_etag_of_what_they_changed(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Submitting and countersigning an assessment, submitting a referral, completing and
+    waiving a step, scheduling and moving a panel, putting a case on its agenda and
+    withdrawing it, creating a service: each answer's ETag is the one the resource's GET
+    then answers, and it holds as If-Match for the next act."""
+    pin(monkeypatch, 2026, 10, 1, 10, 0)
+    t = somerset
+    holder, manager, chair = t.auth("case_holder"), t.auth("line_manager"), t.auth("chair")
+    case = await t.open_case()
+    cid = case["data"]["id"]
+
+    async def same(answer: httpx.Response, url: str, headers: dict[str, str],
+                   status: int = 200) -> str:
+        tag = _etag(answer, status)
+        assert tag == _etag(await t.client.get(url, headers=headers)), url
+        return tag
+
+    r = await t.client.post(f"/v1/cases/{cid}/assessments", headers=holder,
+                            json={"type": "asset_plus", "stage": "start"})
+    a_url = f"/v1/assessments/{r.json()['data']['id']}"
+    tag = await same(r, a_url, holder, 201)
+    r = await t.client.post(f"{a_url}/submit", headers={**holder, "If-Match": tag})
+    tag = await same(r, a_url, holder)
+    r = await t.client.post(f"{a_url}/countersign", json={"feedback": "Sound."},
+                            headers={**manager, "If-Match": tag})
+    await same(r, a_url, manager)
+
+    r = await t.client.post(f"/v1/cases/{cid}/referrals", headers=holder, json={"kind": "marf"})
+    r_url = f"/v1/referrals/{r.json()['data']['id']}"
+    tag = await same(r, r_url, holder, 201)
+    r = await t.client.post(f"{r_url}/submit", headers={**holder, "If-Match": tag})
+    await same(r, r_url, holder)
+
+    other = (await t.open_case())["data"]["id"]
+    r = await t.client.post(f"/v1/cases/{other}/judgements", headers=holder, json=with_matrix(
+        t.pack, {"domain": "rosh", "level": "high", "rationale": "Serious violence.",
+                 "victims": ["public"]}))
+    acted: dict[str, list[str]] = {"complete": [], "waive": []}
+    for owed in r.json()["next_steps"]:
+        url = f"/v1/next-steps/{owed['id']}"
+        for act, body, who in (("complete", {"note": "Done."}, t.auth(owed["actor"])),
+                               ("waive", {"reason": "Not needed here."}, manager)):
+            done = await t.client.post(f"{url}/{act}", json=body, headers=who)
+            if done.status_code == 200:
+                acted[act].append(await same(done, url, who))
+                break
+    assert acted["complete"]
+    assert acted["waive"]
+
+    r = await t.client.post("/v1/panels", headers=chair, json={
+        "kind": "marp", "scheduled_for": "2026-10-12T10:00:00Z", "chair_id": "chair-1"})
+    p_url = f"/v1/panels/{r.json()['data']['id']}"
+    tag = await same(r, p_url, chair, 201)
+    r = await t.client.post(f"{p_url}/reschedule", json={"scheduled_for": "2026-10-13T10:00:00Z"},
+                            headers={**chair, "If-Match": tag})
+    tag = await same(r, p_url, chair)
+    r = await t.client.post(f"{p_url}/items", headers={**chair, "If-Match": tag},
+                            json={"case_id": other, "presenter_id": "case_holder-1"})
+    tag = await same(r, p_url, chair, 201)
+    r = await t.client.post(f"{p_url}/items/{r.json()['data']['id']}/withdraw",
+                            json={"reason": "Listed in error."},
+                            headers={**chair, "If-Match": tag})
+    await same(r, p_url, chair)
+
+    admin = t.auth("admin")
+    r = await t.client.post("/v1/services", headers=admin, json={
+        "slug": f"{t.slug}-b", "name": "Another", "policy_pack": "somerset-yjt-2023"})
+    await same(r, f"/v1/services/{t.slug}-b", admin, 201)
