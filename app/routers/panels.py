@@ -97,7 +97,9 @@ async def add_item(
 ) -> Written[svc.PanelItemOut]:
     """Put a case on the agenda with its presenter (and optionally its referral); answers the
     case's open steps. One item per case per panel: 409 `already-on-agenda` (naming the
-    existing item) when the case is on it already."""
+    existing item) when the case is on it already; 422 `panel-before-case` or
+    `panel-while-case-closed` for a panel that sat before the case opened or while it was
+    closed (it could not have heard the case)."""
     item, result = await svc.add_item(session, principal, panel_id, body,
                                       request.app.state.policy)
     response.headers["ETag"] = await etags.of_panel(session, item.panel_id)
