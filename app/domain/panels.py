@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import visible_text
 from app.core.security import Principal
 from app.domain import agenda, paging, policy
 from app.domain.access import (
@@ -120,7 +121,7 @@ class PanelAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                  max_length=300)]
+                                                  max_length=300), AfterValidator(visible_text)]
     owner_id: StaffId
     due_date: PlausibleDate
 
@@ -134,7 +135,8 @@ class PanelDecisionCreate(BaseModel):
     actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(default_factory=list)
     review_date: PlausibleDate | None = None
     mappa_level: MappaNumber | None = None
-    minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000),
+                       AfterValidator(visible_text)]
     attendees: Annotated[list[KindLabel], PField(max_length=50)] = PField(
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
@@ -170,7 +172,7 @@ class PanelItemWithdraw(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=500)]
+                                             max_length=500), AfterValidator(visible_text)]
 
 
 class PanelOut(BaseModel):
@@ -609,22 +611,24 @@ async def list_panels(
     return out, await visible_item_cases(session, principal, service, every_item), following
 
 
-def require_panel_may_hear(case: Case, sits: datetime, loc: str = "body.case_id") -> None:
+def require_panel_may_hear(case: Case, sits: datetime, loc: str = "body.case_id",
+                           remedy: str = "") -> None:
     """422 for putting the case on the agenda of a panel sitting at ``sits`` that could not
     have heard it, naming no stored time: one that sat before the case was opened
     (``panel-before-case``; attack pass 16, A16-19) or while it was closed, before a reopening
     (``panel-while-case-closed``; attack pass 18, A18-9). As an agenda entry it would answer the
     referral to the next panel (Somerset 3.2.3, not waivable) and make the chair owe a decision
     (S29, 7.1.2) that could never be recorded: a decision is refused there (a panel does not
-    decide a closed case), and the chair's step can be neither done nor waived."""
+    decide a closed case), and the chair's step can be neither done nor waived. ``remedy``:
+    words added to the detail (a decision on an item listed before the rule: withdraw it)."""
     if sits < stored_utc(case.opened_at):
         raise Unprocessable(
-            "The panel sat before the case was opened: it cannot hear the case.",
+            "The panel sat before the case was opened: it cannot hear the case." + remedy,
             slug="panel-before-case",
             errors=[{"loc": loc, "msg": "the panel's time is before the case's opening"}])
     if in_closed_period(case, sits):
         raise Unprocessable(
-            "The panel sat while the case was closed: it cannot hear the case.",
+            "The panel sat while the case was closed: it cannot hear the case." + remedy,
             slug="panel-while-case-closed",
             errors=[{"loc": loc, "msg": "the panel's time falls while the case was closed "
                                         "(before its reopening)"}])
@@ -1028,6 +1032,11 @@ async def decide(
     # nobody holds: 409 ``case-closed``.
     if not sat_while_open(case, panel, occurred_at):
         require_open_case(case, "record a panel decision")
+    # An item listed before A18-9 on a panel that sat while the case was closed (or before it
+    # opened) is never decided, whenever the decision is dated: the chair is told to take it
+    # off the agenda, which supersedes the duty to record its decision.
+    require_panel_may_hear(case, stored_utc(panel.scheduled_for), "path.item_id",
+                           remedy=" Withdraw the item from the agenda.")
     require_within_case(case, occurred_at)
     await require_before_final_event(
         session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
