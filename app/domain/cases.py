@@ -30,7 +30,7 @@ from app.core.errors import (
     Forbidden,
     Unprocessable,
 )
-from app.core.identifiers import check_reference
+from app.core.identifiers import check_reference, visible_text
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import agenda, cursors, policy, staff, stand_ins
 from app.domain.access import (
@@ -123,7 +123,8 @@ from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import CaseClosure, Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                   AfterValidator(visible_text)]
 # A case's reference in another system, each part (the system, its id): surrounding spaces
 # dropped, in NFC, nothing invisible and no '/' (app.core.identifiers.check_reference).
 RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),

@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import visible_text
 from app.core.security import Principal
 from app.domain import agenda, paging, policy
 from app.domain.access import (
@@ -120,7 +121,7 @@ class PanelAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                  max_length=300)]
+                                                  max_length=300), AfterValidator(visible_text)]
     owner_id: StaffId
     due_date: PlausibleDate
 
@@ -134,7 +135,8 @@ class PanelDecisionCreate(BaseModel):
     actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(default_factory=list)
     review_date: PlausibleDate | None = None
     mappa_level: MappaNumber | None = None
-    minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000),
+                       AfterValidator(visible_text)]
     attendees: Annotated[list[KindLabel], PField(max_length=50)] = PField(
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
@@ -170,7 +172,7 @@ class PanelItemWithdraw(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=500)]
+                                             max_length=500), AfterValidator(visible_text)]
 
 
 class PanelOut(BaseModel):
