@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
 
 from app.core import clock
 from app.core.config import Settings, get_settings
@@ -194,20 +197,36 @@ class ProblemCORSMiddleware(CORSMiddleware):
         return refuse
 
 
+def openapi_of(app: FastAPI, routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI document of ``routes`` only, as ``app.openapi()`` documents them (same
+    generator and options, the Problem schema added), not cached: what the request guard reads
+    the contract's body schemas and names from (``app.state.openapi_of``), one route or router
+    at a time, rather than building and keeping the whole document (~8 MB of every API process,
+    issue 15 goal 5) when no one has asked for it."""
+    return _with_problem(get_openapi(
+        title=app.title, version=app.version, openapi_version=app.openapi_version,
+        routes=routes, separate_input_output_schemas=app.separate_input_output_schemas))
+
+
+def _with_problem(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the Problem schema the error responses refer to in its components."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "Problem" not in components:
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
+    return schema
+
+
 def _document_problems(app: FastAPI) -> None:
     """Put the Problem schema the error responses refer to into the OpenAPI components."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        schema = generate()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        if "Problem" not in components:
-            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(problem.pop("$defs", {}))
-            components["Problem"] = problem
-        return schema
+        return _with_problem(generate())
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.state.openapi_of = partial(openapi_of, app)
 
 
 def app_factory() -> FastAPI:

@@ -194,7 +194,7 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def _duplicate_key(raw: bytes, names: frozenset[str]) -> tuple[str, str] | None:
+def _duplicate_key(raw: bytes, app: Any) -> tuple[str, str] | None:
     """(location, reason) when a JSON object in the body names one key twice, e.g.
     ``{"level": "very_high", "level": "low"}``: RFC 8259 §4 leaves the meaning to the reader
     (Python keeps the last, other readers the first), so a judgement whose level depends on who
@@ -204,7 +204,8 @@ def _duplicate_key(raw: bytes, names: frozenset[str]) -> tuple[str, str] | None:
         json.loads(raw, object_pairs_hook=_refuse_duplicates)
     except _DuplicateKey as exc:
         key = str(exc.args[0])
-        return "body", (f"the key '{key}' appears more than once in one object" if key in names
+        named = key in contract_names(app)
+        return "body", (f"the key '{key}' appears more than once in one object" if named
                         else "a key appears more than once in one object")
     except (ValueError, RecursionError):
         return None  # not JSON at all: FastAPI has answered it already
@@ -219,12 +220,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def _control_in_url(request: Request) -> tuple[str, str] | None:
     """The first path or query parameter holding a control character, if any (location,
     reason); the value itself is never echoed."""
-    names = contract_names(request.app)
     params = [("path", k, str(v)) for k, v in request.path_params.items()]
     params += [("query", k, v) for k, v in request.query_params.multi_items()]
     for where, key, value in params:
         if _CONTROL.search(key + value):
-            return (f"{where}.{key}" if key in names else where,
+            return (f"{where}.{key}" if key in contract_names(request.app) else where,
                     "must not contain control characters (U+0000 to U+001F, U+007F)")
     return None
 
@@ -248,7 +248,7 @@ async def reject_unstorable_input(request: Request) -> None:
             loc, note = safe_loc(["body", *unstorable[0]], contract_names(request.app), body)
             found = (loc, f"{unstorable[1]} {note}" if note else unstorable[1])
         else:
-            found = _duplicate_key(await request.body(), contract_names(request.app))
+            found = _duplicate_key(await request.body(), request.app)
     if found:
         raise Unprocessable("The request holds a value that cannot be stored; see errors.",
                             errors=[{"loc": found[0], "msg": found[1]}])
@@ -278,27 +278,38 @@ def _referenced_components(schema: Any, components: dict[str, Any]) -> dict[str,
     return found
 
 
-def _body_validator(app: Any, method: str, path: str) -> Any:
-    """A JSON Schema validator of the JSON body of operation (``method``, path template), or
-    None if it takes none: built from the app's own OpenAPI document on the operation's first
-    request, with only the component schemas that body refers to (all 120-odd components in
+def _body_schema(app: Any, method: str, route: Any) -> dict[str, Any] | None:
+    """The JSON Schema of the JSON body of operation (``method``, ``route``) in the app's own
+    OpenAPI documentation of that route alone (``app.state.openapi_of``: app.main.openapi_of;
+    the whole document for another app), with only the component schemas it refers to; None
+    if it takes none."""
+    path = str(getattr(route, "path", None))
+    part = getattr(app.state, "openapi_of", None)
+    document = part([route]) if part is not None and route is not None else app.openapi()
+    operation = document.get("paths", {}).get(path, {}).get(method.lower(), {})
+    content = (operation.get("requestBody") or {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema")
+    if schema is None:
+        return None
+    components = document.get("components", {}).get("schemas", {})
+    return {**schema, "components": {"schemas": _referenced_components(schema, components)}}
+
+
+def _body_validator(app: Any, method: str, route: Any) -> Any:
+    """A JSON Schema validator of the JSON body of operation (``method``, the route's path
+    template), or None if it takes none: built from :func:`_body_schema` on the operation's
+    first request (only the component schemas that body refers to: all 120-odd components in
     each of 22 validators held 23 MB of the process; these hold under 4 MB together), then
     cached on ``app.state.body_validators``."""
     validators: dict[tuple[str, str], Any] | None = getattr(app.state, "body_validators", None)
     if validators is None:
         validators = app.state.body_validators = {}
-    key = (method, path)
+    key = (method, str(getattr(route, "path", None)))
     if key not in validators:
-        document = app.openapi()
-        operation = document.get("paths", {}).get(path, {}).get(method.lower(), {})
-        content = (operation.get("requestBody") or {}).get("content", {})
-        schema = content.get("application/json", {}).get("schema")
+        schema = _body_schema(app, method, route)
         if schema is not None:
             import jsonschema_rs  # loaded with the first body checked
 
-            components = document.get("components", {}).get("schemas", {})
-            schema = {**schema, "components": {
-                "schemas": _referenced_components(schema, components)}}
             validators[key] = jsonschema_rs.validator_for(schema)
         else:
             validators[key] = None
@@ -313,16 +324,13 @@ def check_body_against_contract(request: Request, body: Any) -> None:
     types are what clients are held to, so a body that violates them is refused here, before
     any of it is used. The errors name the place and the rule, never the value.
     """
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    validator = _body_validator(request.app, request.method, str(path))
+    validator = _body_validator(request.app, request.method, request.scope.get("route"))
     if validator is None:
         return
-    names = contract_names(request.app)
     errors = []
 
     def entry(parts: list[Any], msg: str) -> dict[str, str]:
-        loc, note = safe_loc(["body", *parts], names, body)
+        loc, note = safe_loc(["body", *parts], contract_names(request.app), body)
         return {"loc": loc, "msg": f"{msg} {note}" if note else msg}
 
     for error in validator.iter_errors(body):

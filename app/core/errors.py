@@ -301,8 +301,15 @@ def schema_names(schema: Any) -> frozenset[str]:
 
 def contract_names(app: Any) -> frozenset[str]:
     """The field and parameter names of a FastAPI app's OpenAPI document (cached on the app):
-    what a 422's ``loc`` may name."""
+    what a 422's ``loc`` may name. Gathered one top-level route (an included router) at a time
+    when the app can document its routes apart (``app.state.openapi_of``: app.main.openapi_of):
+    the same names, without building and keeping the whole document in a serving process."""
     names: frozenset[str] | None = getattr(app.state, "contract_names", None)
     if names is None:
-        names = app.state.contract_names = schema_names(app.openapi())
+        part = getattr(app.state, "openapi_of", None)
+        if part is None:
+            names = schema_names(app.openapi())
+        else:
+            names = frozenset().union(*(schema_names(part([route])) for route in app.routes))
+        app.state.contract_names = names
     return names

@@ -74,6 +74,31 @@ def check_reference(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+# What shows nothing on its own: spaces of every kind, controls, format and other invisible
+# characters (as _INVISIBLE, the plain space included) and combining marks (an accent on
+# nothing).
+_BLANK = regex.compile(
+    r"[\p{Default_Ignorable_Code_Point}\p{C}\p{Z}\p{M}\s\u2800\uFFFC\uFFFD\U0001D159]",
+    regex.V1)
+
+
+def has_visible(text: str) -> bool:
+    """Whether ``text`` holds a character that shows (not only spaces, zero-width or format
+    characters, soft hyphens, word joiners ...)."""
+    return bool(_BLANK.sub("", text))
+
+
+def visible_text(value: str) -> str:
+    """A pydantic after-validator for a text a write requires (a reason, feedback, minutes):
+    ValueError when it holds nothing that shows (attack pass 18, A18-7: a waiver's or a
+    closure's reason of zero-width spaces was taken where "   " was refused, and the audit's
+    "why" said nothing)."""
+    if not has_visible(value):
+        raise ValueError("must contain a visible character (it holds only spaces or invisible "
+                         "characters)")
+    return value
+
+
 def nfc(value: str | None) -> str | None:
     """A query's reference in NFC, as references are stored (a filter finds the one spelling)."""
     return None if value is None else unicodedata.normalize("NFC", value)

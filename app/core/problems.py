@@ -112,24 +112,36 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 # SQLSTATE classes that mean "the database is not there for us right now": connection
-# exceptions (08), operator intervention (57: shutdown, statement timeout), too many
-# connections (53300), serialisation of a lock wait cut short (55P03 lock_not_available), and
-# a transaction the database rolled back to break a deadlock or a serialisation conflict (40001
-# serialization_failure, 40P01 deadlock_detected): nothing of it was stored, and the same
-# request sent again will normally succeed, so the answer is 503 with Retry-After, not 500.
-_UNAVAILABLE_SQLSTATES = ("08", "57", "53300", "55P03", "40001", "40P01")
+# exceptions (08), operator intervention (57: admin/crash shutdown 57P01/57P02, cannot connect
+# now 57P03 while starting or in recovery, statement timeout 57014), insufficient resources
+# (53: disk full, out of memory, too many connections 53300), an I/O error (58030), a lock
+# wait cut short (55P03 lock_not_available), a session ended by the server's idle or
+# transaction timeout (25P03, 25P04), a database that accepts no writes (25006
+# read_only_sql_transaction: a standby after a failover, ``default_transaction_read_only``),
+# and a transaction the database rolled back to break a deadlock or a serialisation conflict
+# (40001 serialization_failure, 40P01 deadlock_detected; not retried in-process). Nothing of
+# the request was stored, and the same request sent again will normally succeed once the
+# database is back or writable, so the answer is 503 with Retry-After, not 500 (attack 18,
+# A18-12). 40003 statement_completion_unknown is not among them: whether it was stored is
+# not known, so "nothing was changed" would not be true.
+_UNAVAILABLE_SQLSTATES = ("08", "57", "53", "58030", "55P03", "25006", "25P03", "25P04",
+                          "40001", "40P01")
 _UNAVAILABLE_NAMES = frozenset({
     "ConnectionDoesNotExistError", "ConnectionFailureError", "ConnectionRejectionError",
     "PostgresConnectionError", "TooManyConnectionsError", "QueryCanceledError",
     "CannotConnectNowError", "InterfaceError", "InternalClientError",
-    "DeadlockDetectedError", "SerializationError",
+    "DeadlockDetectedError", "SerializationError", "ReadOnlySQLTransactionError",
+    "AdminShutdownError", "CrashShutdownError", "DiskFullError", "OutOfMemoryError",
+    "IdleInTransactionSessionTimeoutError", "TransactionTimeoutError",
 })
 
 
 def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) means the database is unreachable, gone, frozen or
-    out of connections, rather than a bug: refused/reset/closed connections, pool exhaustion,
-    connect/statement timeouts. Those are answered 503 with Retry-After."""
+    out of connections, or refusing writes (read-only: a standby after a failover), rather than
+    a bug: refused/reset/closed connections, pool exhaustion, connect/statement timeouts, a
+    rolled-back deadlock victim (:data:`_UNAVAILABLE_SQLSTATES`). Those are answered 503 with
+    Retry-After."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -41,6 +41,16 @@ def exec_server(host: str, port: int, *, access_log: bool = True, workers: int =
     os.execv(argv[0], argv)
 
 
+def leave_out_rich() -> None:
+    """Make ``import rich`` fail in this process (the server, or a worker it spawned).
+
+    structlog imports rich, and rich pygments, whenever rich is installed (typer, the command
+    line's, needs it), for one use: formatting a log event's exception. The service never hands
+    structlog one (app.core.logging replaces ``exc_info`` with frames and type names first), so
+    the server does without both: about 4 MB of every API process (issue 15, goal 5)."""
+    sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
+
+
 def main(args: list[str] | None = None) -> None:
     """Run uvicorn on ``app.main:app_factory`` with the settings' HTTP timeouts."""
     parser = argparse.ArgumentParser(prog="python -m app.core.serve")
@@ -90,5 +100,9 @@ def main(args: list[str] | None = None) -> None:
     uvicorn.run("app.main:app_factory", **config)
 
 
+if __name__ == "__mp_main__":  # a worker uvicorn spawned (--workers N) imports this module
+    leave_out_rich()
+
 if __name__ == "__main__":
+    leave_out_rich()
     main()

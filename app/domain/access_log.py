@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import uuid
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.problems import database_unavailable
 from app.core.security import Principal
 from app.domain import cursors
 from app.domain.audit import acting_role
@@ -123,7 +125,7 @@ class AccessLogWriter:
                         await conn.execute(sa.insert(AccessLogEntry), batch)
             except BaseException:  # cancelled too: the batch goes back, never lost
                 self._buffer = (batch + self._buffer)[-MAX_BACKLOG:]
-                log.exception("access log: batch not written; kept for the next attempt")
+                _log_unwritten()
                 raise
             return len(batch)
 
@@ -150,6 +152,17 @@ class AccessLogWriter:
             self._task = None
         with contextlib.suppress(Exception):  # logged in flush
             await self.flush()
+
+
+def _log_unwritten() -> None:
+    """Log a batch not written: a warning without a traceback when the database is down or
+    read-only (a failover; attack 18, A18-12), else the error with its traceback."""
+    exc = sys.exc_info()[1]
+    if exc is not None and database_unavailable(exc):
+        log.warning("access log: batch not written (database unavailable: %s); kept for the "
+                    "next attempt", type(exc).__name__)
+    else:
+        log.exception("access log: batch not written; kept for the next attempt")
 
 
 ACCESS_LOG_PAGE = 200  # most reads a page of GET /v1/cases/{id}/access-log

@@ -37,8 +37,10 @@ from app.workflows.vocabulary import PanelKind
 REASON_MAX = 500
 # The referral table's module imports this one's callers, so its columns are named here.
 _REFERRAL = sa.table(
-    "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
-    sa.column("kind", sa.String()), sa.column("status", sa.String()))
+    "referral", sa.column("id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
+    sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
+    sa.column("kind", sa.String()), sa.column("status", sa.String()),
+    sa.column("created_at", PanelItem.__table__.c.created_at.type))  # type: ignore[attr-defined]
 
 
 async def standing_items(
@@ -107,6 +109,7 @@ async def withdraw_item(
         back = await policy.reopen_done_by(
             wctx, act=("panel_item", item.id),
             note=f"Re-opened: {why}; the panel did not hear the case.")
+        back += await _standing_referral_owed_again(wctx, item=item, why=why)
         await policy.redate_returning_next_panel_steps(
             wctx, steps=back, why="the agenda item that answered it was withdrawn")
         await _after_the_deferring_sitting(wctx, steps=back, panel=panel)
@@ -115,6 +118,45 @@ async def withdraw_item(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
                                 "change": "withdrawn"}, subject_id=panel.id))
     return ended
+
+
+async def _standing_referral_owed_again(
+    wctx: WriteContext, *, item: PanelItem, why: str
+) -> list[Step]:
+    """A case taken off an agenda undecided whose submitted panel referral still stands owes
+    the referral to the next panel again (attack pass 17, A17-2, the referral half: it owed
+    nothing until someone listed it again). Somerset 3.2.3: "The case holder will refer the
+    case to the next YJT MARP by contacting the appropriate administrator and completion of
+    section 1 of the MARP referral form": the referral answered S7 for the panel that did not
+    hear the case; the step that referral did (the pack's panel referral kind's ``closes``)
+    is owed again, due at the panel the case now waits for, and the next agenda answers it.
+    Not while a step only the panel's decision does is owed (``panel_decision_then``:
+    Wokingham's W8, "the Team Manager will schedule an ad-hoc meeting", stays owed to the
+    chair), nor for a referral withdrawn, declined or heard (its own acts reopen or end it)."""
+    session = wctx.session
+    owed = wctx.pack.closes("panel_decision_then")
+    if owed and (await session.exec(select(Step.id).where(
+            Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+            col(Step.code).in_(owed)).limit(1))).first() is not None:
+        return []
+    conn = await session.connection()
+    live = _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES)
+    query = sa.select(_REFERRAL.c.id).where(
+        _REFERRAL.c.case_id == wctx.case.id, _REFERRAL.c.kind == "panel", live)
+    # The item's own referral first, else the case's latest one standing.
+    own = sa.case((_REFERRAL.c.id == item.referral_id, 0), else_=1) \
+        if item.referral_id is not None else sa.literal(1)
+    found = (await conn.execute(query.order_by(own, _REFERRAL.c.created_at.desc())
+                                .limit(1))).first()
+    kinds = [k for k in wctx.pack.referral_kinds if k.id == "panel"]
+    if found is None or not kinds:
+        return []
+    referral_id = found[0]
+    return await policy.reopen_done_by(
+        wctx, act=("referral", referral_id), codes=kinds[0].closes,
+        note=(f"Re-opened: {why}; the panel did not hear the case. Its referral "
+              f"{referral_id} stands: bring it to the next panel (the administrator lists "
+              "it; putting the case on the agenda answers this)."))
 
 
 async def _after_the_deferring_sitting(

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import visible_text
 from app.core.security import Principal
 from app.domain import paging, policy
 from app.domain.access import (
@@ -55,7 +56,8 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_text
 from app.workflows.packs import Pack, satisfies_assessment_step
 
-Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000),
+                     AfterValidator(visible_text)]
 
 def satisfied_by(pack: Pack, action: str, stage: str | None = None) -> tuple[str, ...]:
     """The step codes an act closes, from the pack's ``[closures]`` (``assessment_submit``,

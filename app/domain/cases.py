@@ -30,7 +30,7 @@ from app.core.errors import (
     Forbidden,
     Unprocessable,
 )
-from app.core.identifiers import check_reference
+from app.core.identifiers import check_reference, visible_text
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import agenda, cursors, policy, staff, stand_ins
 from app.domain.access import (
@@ -123,7 +123,8 @@ from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import CaseClosure, Pack
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                   AfterValidator(visible_text)]
 # A case's reference in another system, each part (the system, its id): surrounding spaces
 # dropped, in NFC, nothing invisible and no '/' (app.core.identifiers.check_reference).
 RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
@@ -830,7 +831,8 @@ async def patch_case(
         sent["closed_at"] = await _closing_time(session, case, sent["closed_at"])
         closing_pack = ctx.pack_for(service, at=sent["closed_at"])
         await require_closure_assessment(session, case, closing_pack.case_closure)
-        await require_no_mandatory_steps_open(session, case, closing_pack)
+        await require_no_mandatory_steps_open(session, case, closing_pack,
+                                              closing_at=sent["closed_at"])
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
@@ -1197,7 +1199,9 @@ def ever_of(case: Case, interventions: Sequence[str]) -> bool:
                for i in (case.intervention, *(case.past_interventions or ())))
 
 
-async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pack: Pack) -> None:
+async def require_no_mandatory_steps_open(
+    session: AsyncSession, case: Case, pack: Pack, *, closing_at: datetime | None = None
+) -> None:
     """409 ``mandatory-steps-open`` while the case has an open step the pack declares
     ``not_waivable``, naming those steps (id, code, rule, paragraph; no request value).
 
@@ -1212,12 +1216,20 @@ async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pac
     past closure: Somerset 12's notification "up to 20 days following the end of supervision"),
     and the seeds ask a closing duty to be done before the case closes (Wokingham's closure
     Asset+, W3). Do the duty, or record the act that answers it, then close. A recorded death
-    ends these steps (the pack's ``ends_steps``), so a case closes after a death as before."""
+    ends these steps (the pack's ``ends_steps``), so a case closes after a death as before.
+
+    A case closed (``closing_at``) on or after the transfer date of a recorded event whose
+    type declares ``closure_sets_aside`` (a transfer out: Somerset 13.4, the receiving service
+    supervises the child) closes with those steps open, setting them aside with the others: a
+    MARP review booked here does not keep a transferred child's case open (A19-21)."""
     if not pack.not_waivable:
         return
+    codes = set(pack.not_waivable)
+    if closing_at is not None:
+        codes -= await _set_aside_by_transfer(session, case, pack, closing_at)
     rows = (await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.open,
-        col(Step.code).in_(pack.not_waivable),
+        col(Step.code).in_(sorted(codes)),
     ).order_by(col(Step.created_at), col(Step.id)))).all()
     if not rows:
         return
@@ -1227,6 +1239,22 @@ async def require_no_mandatory_steps_open(session: AsyncSession, case: Case, pac
         slug="mandatory-steps-open",
         extra={"steps": [{"id": str(s.id), "code": s.code, "rule": s.rule_id,
                           "policy_ref": s.policy_ref} for s in rows]})
+
+
+async def _set_aside_by_transfer(
+    session: AsyncSession, case: Case, pack: Pack, closing_at: datetime
+) -> set[str]:
+    """The step codes a closure at ``closing_at`` may set aside although ``not_waivable``: the
+    ``closure_sets_aside`` of each event recorded on the case whose ``transfer_date`` is on or
+    before the closure's London date (the transfer has happened)."""
+    declared = {e.id: e.closure_sets_aside for e in pack.event_types if e.closure_sets_aside}
+    if not declared:
+        return set()
+    rows = (await session.exec(select(CaseEvent.type).where(
+        CaseEvent.case_id == case.id, col(CaseEvent.type).in_(list(declared)),
+        col(CaseEvent.transfer_date).is_not(None),
+        col(CaseEvent.transfer_date) <= london_date(closing_at)))).all()
+    return {code for kind in rows for code in declared[kind]}
 
 
 def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.identifiers import visible_text
 from app.core.security import Principal
 from app.domain import agenda, paging, policy
 from app.domain.access import (
@@ -77,7 +78,8 @@ class Setting(enum.StrEnum):
     custody = "custody"
 
 
-Victim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Victim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                   AfterValidator(visible_text)]
 
 
 class JudgementCreate(BaseModel):

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.identifiers import visible_text
 from app.core.security import Principal
 from app.domain import paging, policy
 from app.domain.access import (
@@ -45,8 +46,10 @@ from app.domain.transitions import reload
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
 
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000),
+                 AfterValidator(visible_text)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                   AfterValidator(visible_text)]
 
 
 class OversightEntry(SQLModel, table=True):

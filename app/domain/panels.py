@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import visible_text
 from app.core.security import Principal
 from app.domain import agenda, paging, policy
 from app.domain.access import (
@@ -63,6 +64,7 @@ from app.domain.steps import Step, StepStatus
 from app.domain.timing import (
     YEAR_AHEAD_MONTHS,
     a_year_after,
+    in_closed_period,
     not_after_error,
     require_not_before,
     require_within_case,
@@ -119,7 +121,7 @@ class PanelAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                  max_length=300)]
+                                                  max_length=300), AfterValidator(visible_text)]
     owner_id: StaffId
     due_date: PlausibleDate
 
@@ -133,7 +135,8 @@ class PanelDecisionCreate(BaseModel):
     actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(default_factory=list)
     review_date: PlausibleDate | None = None
     mappa_level: MappaNumber | None = None
-    minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000),
+                       AfterValidator(visible_text)]
     attendees: Annotated[list[KindLabel], PField(max_length=50)] = PField(
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
@@ -169,7 +172,7 @@ class PanelItemWithdraw(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=500)]
+                                             max_length=500), AfterValidator(visible_text)]
 
 
 class PanelOut(BaseModel):
@@ -272,6 +275,14 @@ async def _redate_next_panel_steps(
         await policy.run(wctx, event=wctx.event("panel_scheduled", data, subject_id=panel.id))
 
 
+# Refusals that may rest on an item the caller is not shown (a restricted case): said the same
+# whether or not they see it, naming no case, item or count (attack 18, A18-10).
+PANEL_HAS_ITEMS = ("Cases stand on the panel's agenda (its agenda may hold cases you are not "
+                   "shown): move the panel instead, or ask its chair.")
+PANEL_DECIDED = ("The panel has sat: a decision is recorded on it (its agenda may hold cases "
+                 "you are not shown).")
+
+
 async def _panel_to_change(
     session: AsyncSession, principal: Principal, panel_id: uuid.UUID, what: str,
     *, cancelling: bool = False,
@@ -293,11 +304,11 @@ async def _panel_to_change(
         .execution_options(populate_existing=True))).first()
     if panel is None:
         raise NotFound("No such panel.")
-    await require_panel_unchanged(session, panel)
+    await require_panel_unchanged(session, panel, principal)
     items = list((await session.exec(select(PanelItem).where(
         PanelItem.panel_id == panel.id))).all())
     if any(item.decided_at is not None for item in items):
-        raise Conflict("The panel has sat: a decision is recorded on it.", slug="panel-decided")
+        raise Conflict(PANEL_DECIDED, slug="panel-decided")
     if panel.scheduled_for <= utcnow() and not (
             cancelling and _booking_mistake(panel)):
         raise Conflict("The panel's time has passed: it can no longer be moved or cancelled "
@@ -388,8 +399,11 @@ async def cancel_panel(
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "cancel panels", cancelling=True)
     if any(item.withdrawn_at is None for item in items):
-        raise Conflict("Cases are on the panel's agenda: move the panel instead.",
-                       slug="panel-has-items")
+        # Items the caller is not shown count too (a restricted case that shuts them out):
+        # cancelling would take a case off its panel unseen. One answer whether or not the
+        # caller sees them, with no count or id: it says no more than that the agenda is not
+        # empty (attack 18, A18-10; docs/integrating.md, "Panels and restricted cases").
+        raise Conflict(PANEL_HAS_ITEMS, slug="panel-has-items")
     change: dict[str, Any] = {"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)}
     if panel.scheduled_for <= utcnow():
         # A booking made after its own time, taken off as a mistake (A12-13): said so, with
@@ -523,32 +537,42 @@ async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uui
     return service, panel
 
 
-async def _panel_again(session: AsyncSession, panel: Panel) -> Panel:
+async def _panel_again(session: AsyncSession, panel: Panel, principal: Principal) -> Panel:
     """The panel read again after the case's lock (a panel write of the service, which the
     case lock waits for, may have moved or cancelled it meanwhile); 404 when cancelled."""
     again = (await session.exec(select(Panel).where(Panel.id == panel.id)
                                 .execution_options(populate_existing=True))).first()
     if again is None:
         raise NotFound("No such panel.")
-    await require_panel_unchanged(session, again)
+    await require_panel_unchanged(session, again, principal)
     return again
 
 
-async def panel_etag(session: AsyncSession, panel: Panel) -> str:
-    """The panel's ETag: the stored state of the panel and of every item of its agenda
-    (:func:`~app.domain.common.state_etag`): a move, a cancellation, an item put on, withdrawn
-    or decided changes it."""
-    items = (await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
-                                .order_by(col(PanelItem.id))
-                                .execution_options(populate_existing=True))).all()
+async def panel_etag(session: AsyncSession, panel: Panel, principal: Principal) -> str:
+    """The panel's ETag as ``principal`` reads it: the stored state of the panel and of every
+    item of its agenda the principal is shown (:func:`~app.domain.common.state_etag`; the
+    items :func:`read_panel` answers): a move, a cancellation, an item put on, withdrawn or
+    decided changes it. An item on a restricted case that shuts the principal out is not in
+    it (attack 18, A18-10): its agenda reads as if that case were not there (README, Data
+    protection), so neither does the tag change when that item comes, goes or is decided,
+    nor does a conditional move or cancellation fail (412) for a change the reader could not
+    see. The tag is the reader's representation's (RFC 9110 §8.8.3), not the row's."""
+    items = (await session.exec(select(PanelItem).where(
+        PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, panel.service_id)))
+        .order_by(col(PanelItem.id))
+        .execution_options(populate_existing=True))).all()
     return state_etag(panel, *items)
 
 
-async def require_panel_unchanged(session: AsyncSession, panel: Panel) -> None:
+async def require_panel_unchanged(session: AsyncSession, panel: Panel,
+                                  principal: Principal) -> None:
     """412 when the request's If-Match is about this panel and does not hold for it as it
-    stands (under the write's lock); nothing without one (A16-8)."""
+    stands (under the write's lock) in the principal's view (:func:`panel_etag`); nothing
+    without one (A16-8)."""
     if conditional_on(session, "panel", panel.id) is not None:
-        require_current(session, "panel", panel.id, await panel_etag(session, panel), "panel")
+        require_current(session, "panel", panel.id,
+                        await panel_etag(session, panel, principal), "panel")
 
 
 async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
@@ -608,6 +632,29 @@ async def list_panels(
     return out, await visible_item_cases(session, principal, service, every_item), following
 
 
+def require_panel_may_hear(case: Case, sits: datetime, loc: str = "body.case_id",
+                           remedy: str = "") -> None:
+    """422 for putting the case on the agenda of a panel sitting at ``sits`` that could not
+    have heard it, naming no stored time: one that sat before the case was opened
+    (``panel-before-case``; attack pass 16, A16-19) or while it was closed, before a reopening
+    (``panel-while-case-closed``; attack pass 18, A18-9). As an agenda entry it would answer the
+    referral to the next panel (Somerset 3.2.3, not waivable) and make the chair owe a decision
+    (S29, 7.1.2) that could never be recorded: a decision is refused there (a panel does not
+    decide a closed case), and the chair's step can be neither done nor waived. ``remedy``:
+    words added to the detail (a decision on an item listed before the rule: withdraw it)."""
+    if sits < stored_utc(case.opened_at):
+        raise Unprocessable(
+            "The panel sat before the case was opened: it cannot hear the case." + remedy,
+            slug="panel-before-case",
+            errors=[{"loc": loc, "msg": "the panel's time is before the case's opening"}])
+    if in_closed_period(case, sits):
+        raise Unprocessable(
+            "The panel sat while the case was closed: it cannot hear the case." + remedy,
+            slug="panel-while-case-closed",
+            errors=[{"loc": loc, "msg": "the panel's time falls while the case was closed "
+                                        "(before its reopening)"}])
+
+
 async def add_item(
     session: AsyncSession, principal: Principal, panel_id: uuid.UUID, body: PanelItemCreate,
     ctx: policy.PolicyContext,
@@ -620,17 +667,9 @@ async def add_item(
                            restriction_clause(principal), lock=True)
     if case is None:
         raise NotFound("No such case.")
-    panel = await _panel_again(session, panel)
+    panel = await _panel_again(session, panel, principal)
     require_open_case(case, "put it on a panel")
-    if stored_utc(panel.scheduled_for) < stored_utc(case.opened_at):
-        # A panel that sat before the case was opened cannot have heard it; as an agenda entry
-        # it would answer the referral to the next panel (Somerset 3.2.3, not waivable) with a
-        # decision that could never be recorded (attack pass 16, A16-19).
-        raise Unprocessable(
-            "The panel sat before the case was opened: it cannot hear the case.",
-            slug="panel-before-case",
-            errors=[{"loc": "body.case_id",
-                     "msg": "the panel's time is before the case's opening"}])
+    require_panel_may_hear(case, stored_utc(panel.scheduled_for))
     await require_before_final_event(
         session, ctx.pack_for(service, at=panel.scheduled_for), case,
         stored_utc(panel.scheduled_for), what="put the case on a panel sitting then",
@@ -708,7 +747,7 @@ async def withdraw_item(
     require_roles(principal, SCHEDULERS, "withdraw panel items")
     service, panel = await _load_panel(session, principal, panel_id)
     item, case = await _item_under_lock(session, principal, service, panel, item_id)
-    panel = await _panel_again(session, panel)
+    panel = await _panel_again(session, panel, principal)
     for state, at in (("decided", item.decided_at), ("withdrawn", item.withdrawn_at)):
         if at is not None:
             raise conflicting("panel item", "withdraw", state,
@@ -996,7 +1035,7 @@ async def decide(
     _refuse_barred_chair(principal, kind, pack.id, item, case)
     # The panel as it stands under the lock (a move or cancellation waits for no case write,
     # it is waited for): the decision is dated by the sitting's time now.
-    panel = await _panel_again(session, panel)
+    panel = await _panel_again(session, panel, principal)
     if body.occurred_at is None and panel.scheduled_for != decided_at:
         pack = ctx.pack_for(service, at=panel.scheduled_for)
     if item.decided_at is not None:
@@ -1014,6 +1053,11 @@ async def decide(
     # nobody holds: 409 ``case-closed``.
     if not sat_while_open(case, panel, occurred_at):
         require_open_case(case, "record a panel decision")
+    # An item listed before A18-9 on a panel that sat while the case was closed (or before it
+    # opened) is never decided, whenever the decision is dated: the chair is told to take it
+    # off the agenda, which supersedes the duty to record its decision.
+    require_panel_may_hear(case, stored_utc(panel.scheduled_for), "path.item_id",
+                           remedy=" Withdraw the item from the agenda.")
     require_within_case(case, occurred_at)
     await require_before_final_event(
         session, ctx.pack_for(service, at=occurred_at), case, occurred_at,

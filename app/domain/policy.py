@@ -1281,13 +1281,14 @@ async def reinstate_closed_steps(
 
 async def reopen_done_by(
     wctx: WriteContext, *, act: tuple[str, uuid.UUID], note: str,
-    exclude_subject: uuid.UUID | None = None,
+    exclude_subject: uuid.UUID | None = None, codes: Sequence[str] | None = None,
 ) -> list[Step]:
     """The act ``(kind, id)`` no longer answers the steps it did (a referral withdrawn or
     declined, A10-26; an agenda item withdrawn before the panel heard the case, attack passes
     16 and 17, A16-19, A17-2): each is owed again as a new open step with the done one's
     deadline, reasons and subject, unless one of its code and subject is open already; each is
-    audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself).
+    audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself);
+    with ``codes``, only steps of those codes.
     The caller re-dates what waits for a panel (:func:`redate_returning_next_panel_steps`)."""
     session = wctx.session
     kind, ident = act
@@ -1296,6 +1297,8 @@ async def reopen_done_by(
         Step.satisfied_by_type == kind, Step.satisfied_by_id == ident)
     if exclude_subject is not None:
         query = query.where(Step.subject_id != exclude_subject)
+    if codes is not None:
+        query = query.where(col(Step.code).in_(list(codes)))
     reopened = []
     for done in (await session.exec(query)).all():
         still_open = (await session.exec(select(Step.id).where(

@@ -40,7 +40,12 @@ from app.domain.events_table import offence_not_notifiable
 from app.domain.final_events import require_before_final_event
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.domain.judgements_table import Level
-from app.domain.panels import LATEST_AFTER_PANEL, PanelAction, action_dates_after
+from app.domain.panels import (
+    LATEST_AFTER_PANEL,
+    PanelAction,
+    action_dates_after,
+    require_panel_may_hear,
+)
 from app.domain.referrals import KindLabel, ReferralStatus
 from app.domain.timing import (
     a_year_after,
@@ -270,10 +275,14 @@ def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
     ``body.data.<field>``: an event's transfer date (:func:`require_transfer_date_within`), a
     changed release date (:func:`require_release_within_case`), a panel decision's review and
     action due dates (at most a year after the decision's London date: the preview knows no
-    panel, and a panel sits before it decides)."""
+    panel, and a panel sits before it decides); a panel item's sitting, which must be one that
+    could hear the case (:func:`require_panel_may_hear`)."""
     if data.get("transfer_date") is not None:
         require_transfer_date_within(case, date.fromisoformat(data["transfer_date"]),
                                      "data.transfer_date")
+    if data.get("scheduled_for") is not None:  # a panel item: the panel could hear the case
+        require_panel_may_hear(case, datetime.fromisoformat(data["scheduled_for"]),
+                               "body.data.scheduled_for")
     release = (data.get("changes") or {}).get("expected_release_date")
     if release and release[1] is not None:
         require_release_within_case(date.fromisoformat(release[1]), case.opened_at,

@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import has_visible
 from app.core.security import Principal
 from app.domain import agenda, paging, policy
 from app.domain.access import (
@@ -235,9 +236,9 @@ def referral_out(referral: Referral, pack: Pack) -> ReferralOut:
 def has_panel_views(referral: Referral) -> bool:
     """A panel referral carries the child's and carer's views, or why they were not sought."""
     d = referral.details or {}
-    views = bool(str(d.get("child_views", "")).strip()) and bool(
-        str(d.get("carer_views", "")).strip())
-    return views or bool(str(d.get("views_not_sought_reason", "")).strip())
+    views = has_visible(str(d.get("child_views", ""))) and has_visible(
+        str(d.get("carer_views", "")))
+    return views or has_visible(str(d.get("views_not_sought_reason", "")))
 
 
 def check_panel_views(pack: Pack, referral: Referral) -> None:

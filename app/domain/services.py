@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import visible_text
 from app.core.security import STAFF_ROLES, Principal
 from app.domain.audit import record_audit
 from app.domain.common import new_id, utcnow
@@ -35,7 +37,7 @@ class ServiceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     slug: str = PField(pattern=SLUG_PATTERN, max_length=64)
-    name: str = PField(min_length=1, max_length=200)
+    name: Annotated[str, PField(min_length=1, max_length=200), AfterValidator(visible_text)]
     policy_pack: str = PField(min_length=1, max_length=64)
 
 

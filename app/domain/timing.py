@@ -169,11 +169,21 @@ def require_outside_closed_periods(case: Case, at: datetime, field: str = "occur
     reaches past closure (Somerset 12: a charge or death "up to 20 days following the end of
     supervision"; the serious incident notification) is not checked here (its caller passes
     ``after_closure``)."""
+    period = in_closed_period(case, at)
+    if period is not None:
+        start, end = period
+        raise _refuse(field, f"the case's reopening (it was closed from {iso_utc(start)})",
+                      end, withheld_name="the case's reopening")
+
+
+def in_closed_period(case: Case, at: datetime) -> tuple[datetime, datetime] | None:
+    """The period before a reopening that ``at`` falls inside (strictly after the closure,
+    before the reopening), or None."""
     for closed, reopened in case.closed_periods or ():
         start, end = datetime.fromisoformat(closed), datetime.fromisoformat(reopened)
         if start < at < end:
-            raise _refuse(field, f"the case's reopening (it was closed from {iso_utc(start)})",
-                          end, withheld_name="the case's reopening")
+            return start, end
+    return None
 
 
 def closed_period(closed_at: datetime, reopened_at: datetime) -> list[str]:

@@ -3,17 +3,23 @@
 Bank holidays come from the maintained ``holidays`` library (``GB`` with subdivision ``ENG``:
 Easter Monday and the late-summer holiday only come with it), never from a hand table; short-notice
 closures (a one-off bank holiday, an office closure) are added through ``extra_closures``.
+The library's England-and-Wales calendar is loaded from its own module (:func:`_england_and_wales`),
+not through ``holidays.country_holidays``, which imports every country the library knows.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+from holidays.registry import COUNTRIES
 
 LONDON = ZoneInfo("Europe/London")
 END_OF_DAY = time(23, 59, 59)
@@ -69,6 +75,30 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=LONDON).astimezone(UTC)
 
 
+def _england_and_wales() -> holidays.HolidayBase:
+    """The library's ``GB`` calendar with subdivision ``ENG``, as ``country_holidays("GB",
+    subdiv="ENG")`` builds it, its class loaded from its one module: the library's
+    ``holidays.countries`` package imports all of its ~280 country modules first (about 8 MB of
+    every API process, for one country). The module is the one the library's own registry names
+    for ``GB``; if it cannot be loaded that way (the library reorganised), the public call."""
+    name = next((module for module, entities in COUNTRIES.items() if "GB" in entities[1:]), None)
+    qualified = f"holidays.countries.{name}"
+    module = sys.modules.get(qualified)
+    try:
+        if module is None:
+            path = Path(holidays.__file__).parent / "countries" / f"{name}.py"
+            spec = importlib.util.spec_from_file_location(qualified, path)
+            if name is None or spec is None or spec.loader is None:
+                raise ImportError(qualified)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        entity = getattr(module, COUNTRIES[str(name)][0])
+    except (ImportError, OSError, AttributeError, KeyError):
+        return holidays.country_holidays("GB", subdiv="ENG")
+    calendar: holidays.HolidayBase = entity(subdiv="ENG")
+    return calendar
+
+
 class WorkingCalendar:
     """Working days: Monday to Friday, minus England-and-Wales bank holidays and extra closures."""
 
@@ -76,7 +106,7 @@ class WorkingCalendar:
         self._extra = frozenset(
             d.date() if isinstance(d, datetime) else d for d in extra_closures
         )
-        self._bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
+        self._bank_holidays = _england_and_wales()
         self._cache: dict[date, bool] = {}
         # Working-day arithmetic, worked out once per (day, n) / day: a table per calendar.
         self._added: dict[tuple[date, int], date] = {}

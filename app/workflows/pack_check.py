@@ -352,6 +352,8 @@ class _Checker:
         named.append(("survives_closure", self.pack.survives_closure, "keeps open past closure"))
         named += [(f"event_types.{i}.ends_steps", declared.ends_steps, "ends")
                   for i, declared in enumerate(self.pack.event_types)]
+        named += [(f"event_types.{i}.closure_sets_aside", declared.closure_sets_aside,
+                   "sets aside at closure") for i, declared in enumerate(self.pack.event_types)]
         named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")
                   for i, kind in enumerate(self.pack.referral_kinds)]
         # An error (attack 17, A17-12): a misspelt code leaves the duty the owner meant to

@@ -154,6 +154,12 @@ class EventType(_Strict):
     # steps (the manager informed, the notification), closing the case, recording management
     # oversight, finishing assessments already on file, withdrawing agenda items and referrals.
     final: bool = False
+    # A closure dated on or after this event's ``transfer_date`` (the child has gone to the
+    # receiving service: Somerset 13.4) sets these open ``not_waivable`` steps aside with the
+    # other steps, instead of refusing the closure (409 ``mandatory-steps-open``): this
+    # service's own panel duties, which the receiving service's arrangements now answer
+    # (attack pass 19, A19-21). ``survives_closure`` duties still survive.
+    closure_sets_aside: tuple[Code, ...] = ()
     later_event_types: tuple[Name, ...] = ()
     later_referral_kinds: tuple[Name, ...] = ()
     # What happens to a child at most once (a death): a second report of it on the case, from

@@ -477,3 +477,69 @@ async def test_S7_a_case_deferred_at_the_sitting_owes_its_referral_at_the_next_M
         "2026-10-27T10:00:00Z", False, "S7")
     assert any(e["action"] == "step.redate" and e["entity_id"] == back["id"]
                for e in await audit_of(somerset, case))
+
+
+@pytest.mark.parametrize("at_sitting", [False, True], ids=["before", "at-the-sitting"])
+async def test_S7_a_deferred_case_whose_submitted_referral_stands_owes_the_next_MARP(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch, at_sitting: bool
+) -> None:
+    """S7 (3.2.3): "The case holder will refer the case to the next YJT MARP by contacting the
+    appropriate administrator and completion of section 1 of the MARP referral form." ROSH
+    high on Wed 26 August 2026, referred with its views on the same day (the referral answers
+    S7); the case goes on the MARP of Tue 29 September with its referral, and is taken off
+    undecided (before the sitting, or deferred at it). Its referral still stands, so before
+    this nothing was owed and nobody was told to bring it to the next MARP (attack pass 17,
+    A17-2, the referral half). Now the referral to the next MARP is owed again by the case
+    holder (owned, not waivable), due at the next MARP (Tue 27 October 10:00 GMT when deferred
+    at the sitting of 29 September; the 29 September sitting itself when taken off before
+    it), its note naming the standing referral; putting the case on the next agenda answers
+    it."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case = await high_case(somerset)
+    referral = (await refer_to_marp(somerset, case, "2026-08-26T11:00:00+01:00"))["data"]["id"]
+    assert "refer_to_panel" not in {s["code"] for s in await steps_of(somerset, case)}
+    sitting = await book(somerset, MARP_DAY)
+    later = await book(somerset, "2026-10-27T10:00:00Z")
+    item = (await put_on(somerset, sitting, case, referral))["data"]["id"]
+    if at_sitting:
+        pin(monkeypatch, 2026, 9, 29, 11, 0)
+    r = await withdraw(somerset, sitting, item, {"reason": "MARP ran out of time: deferred"})
+    assert r.status_code == 200, r.text
+    back = the_step(r.json()["next_steps"], "refer_to_panel")
+    assert (back["actor"], back["assignee_id"], back["policy"]["rule"]) == (
+        "case_holder", "case_holder-1", "S7")
+    assert back["due_at"] == ("2026-10-27T10:00:00Z" if at_sitting else "2026-09-29T09:00:00Z")
+    assert referral in back["note"]
+    r = await somerset.client.get(f"/v1/referrals/{referral}", headers=somerset.auth("case_holder"))
+    assert r.json()["data"]["status"] == "submitted"
+    await put_on(somerset, later, case, referral)
+    assert back["id"] in {s["id"] for s in await steps_of(somerset, case, "done")}
+
+
+async def test_W8_a_deferred_case_whose_panel_request_stands_still_owes_the_panel(
+    wokingham: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """W7/W8 (High Risk Panel): "Upon a request for a High-Risk Panel meeting, the Team Manager
+    will schedule an ad-hoc meeting". The request submitted, the case put on a High-Risk Panel
+    and taken off it undecided: the Team Manager's hold_high_risk_panel (W8) stays owed, dated,
+    to the chair (only the panel's decision does it), and the request is not asked again."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case = await high_case(wokingham)
+    r = await wokingham.client.post(f"/v1/cases/{case}/referrals", json={"kind": "panel"},
+                                    headers=wokingham.auth("case_holder"))
+    referral = r.json()["data"]["id"]
+    r = await wokingham.client.post(f"/v1/referrals/{referral}/submit",
+                                    headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    r = await wokingham.client.post("/v1/panels", json={
+        "kind": "high_risk_panel", "scheduled_for": "2026-09-03T10:00:00+01:00",
+        "chair_id": "chair-1"}, headers=wokingham.auth("panel_admin"))
+    panel = r.json()["data"]["id"]
+    item = (await put_on(wokingham, panel, case, referral))["data"]["id"]
+    r = await withdraw(wokingham, panel, item, {"reason": "deferred"})
+    assert r.status_code == 200, r.text
+    codes = {s["code"] for s in r.json()["next_steps"]}
+    assert "request_high_risk_panel" not in codes
+    hold = the_step(r.json()["next_steps"], "hold_high_risk_panel")
+    assert (hold["actor"], hold["policy"]["rule"]) == ("chair", "W8")
+    assert hold["due_at"] is not None

@@ -171,3 +171,40 @@ async def test_S9_race_reopening_against_a_judgement_dated_while_closed(
         assert "child_protection_referral" not in {
             s["code"] for status in ("open", "superseded", "done")
             for s in await steps_of(somerset, case_id, status)}
+
+
+async def test_S29_a_marp_that_sat_while_the_case_was_closed_cannot_take_it(
+        somerset: Tenant) -> None:
+    """S29 (7.1.2, the chair records the MARP's decision). Attack pass 18, A18-9: a MARP that
+    sat on Sunday 20 September, while the case was closed, took the reopened case onto its
+    agenda (201) and made the chair owe a decision that is always refused there (the panel does
+    not decide a closed case) and can be neither done nor waived. Now 422
+    ``panel-while-case-closed`` (the preview alike), nothing stored, no chair's step; a MARP
+    sitting after the reopening takes it."""
+    case_id = await _closed_and_reopened(somerset)
+    await judge(somerset, case_id, "rosh", "high", "2026-10-02T11:00:00+01:00")
+
+    async def marp(at: str) -> str:
+        r = await somerset.client.post("/v1/panels", json={
+            "kind": "marp", "scheduled_for": at, "chair_id": "chair-1"},
+            headers=somerset.auth("panel_admin"))
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+    sat = await marp(INSIDE)
+    r = await somerset.client.post(f"/v1/panels/{sat}/items", json={
+        "case_id": case_id, "presenter_id": "case_holder-1"}, headers=somerset.auth("panel_admin"))
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/panel-while-case-closed")
+    assert [e["loc"] for e in problem["errors"]] == ["body.case_id"]
+    r = await somerset.client.post("/v1/workflow/preview", headers=somerset.auth("case_holder"),
+                                   json={"case_id": case_id, "trigger": "panel_item_added",
+                                         "data": {"panel_id": sat, "panel_kind": "marp",
+                                                  "scheduled_for": INSIDE}})
+    assert assert_problem(r, 422)["type"].endswith("/panel-while-case-closed")
+    assert "record_panel_decision" not in [s["code"] for s in await steps_of(somerset, case_id)]
+    later = await marp("2026-10-05T10:00:00+01:00")
+    r = await somerset.client.post(f"/v1/panels/{later}/items", json={
+        "case_id": case_id, "presenter_id": "case_holder-1"}, headers=somerset.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    assert "record_panel_decision" in [s["code"] for s in await steps_of(somerset, case_id)]

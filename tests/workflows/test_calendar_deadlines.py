@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
@@ -45,6 +47,32 @@ def test_bank_holidays_come_from_the_library_for_england_and_wales() -> None:
     assert cal.is_working_day(date(2026, 12, 24))
     assert cal.is_working_day(date(2026, 12, 29))
     assert not cal.is_working_day(date(2026, 8, 29))  # Saturday
+
+
+def test_bank_holidays_are_the_librarys_public_england_and_wales_calendar() -> None:
+    """The calendar's bank holidays, dates and names, are exactly what
+    ``holidays.country_holidays("GB", subdiv="ENG")`` gives, 1990 to 2080."""
+    import holidays
+
+    ours = WorkingCalendar()
+    public = holidays.country_holidays("GB", subdiv="ENG", years=range(1990, 2081))
+    for day in (date(1990, 1, 1) + timedelta(days=n) for n in range(33_000)):
+        assert ours.is_bank_holiday(day) == (day in public), day
+    ours.is_bank_holiday(date(2080, 12, 31))
+    mine = {day: name for day, name in ours._bank_holidays.items() if day.year <= 2080}
+    assert mine == dict(public.items())
+
+
+def test_the_calendar_imports_no_other_countrys_holidays() -> None:
+    """Building a WorkingCalendar (every API process does) imports the library's one module for
+    GB, not its ~280 country modules (~8 MB of a process: issue 15, goal 5)."""
+    probe = ("import sys; from datetime import date; "
+             "from app.workflows.calendar import WorkingCalendar; "
+             "assert not WorkingCalendar().is_working_day(date(2026, 8, 31)); "
+             "print(sorted(m for m in sys.modules if m.startswith('holidays.countries')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_extra_closures_are_not_working_days() -> None:
