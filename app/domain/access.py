@@ -641,10 +641,13 @@ def note_service_read(session: AsyncSession, principal: Principal, service_id: u
 async def get_case_in_service(
     session: AsyncSession, service_id: uuid.UUID, case_id: uuid.UUID
 ) -> Case:
-    """A case of the given service regardless of caseload (for feeds and integrations)."""
+    """A case of the given service regardless of caseload (for feeds and integrations); in a
+    write, checked against the request's If-Match about it (:func:`require_case_unchanged`:
+    the case management system's event under a case, as staff's)."""
     case = await load_case(session, case_id, col(Case.service_id) == service_id)
     if case is None:
         raise NotFound("No such case.")
+    require_case_unchanged(session, case)
     return case
 
 

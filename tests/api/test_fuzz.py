@@ -85,10 +85,18 @@ class Fuzz:
         return r.json()["data"]  # type: ignore[no-any-return]
 
     def read(self, url: str) -> Any:
-        """A GET that must succeed."""
+        """A GET that must succeed; a list read whole (every page, A16-15)."""
         r = self.client.get(url, headers=self.headers(url))
         assert r.status_code == 200, r.text
-        return r.json()["data"]
+        body = r.json()
+        data = body["data"]
+        while body.get("next_cursor"):
+            r = self.client.get(url, params={"cursor": body["next_cursor"]},
+                                headers=self.headers(url))
+            assert r.status_code == 200, r.text
+            body = r.json()
+            data += body["data"]
+        return data
 
 
 def _seed(fz: Fuzz) -> None:

@@ -174,3 +174,23 @@ async def test_acts_answer_the_etag_of_what_they_changed(
     r = await t.client.post("/v1/services", headers=admin, json={
         "slug": f"{t.slug}-b", "name": "Another", "policy_pack": "somerset-yjt-2023"})
     await same(r, f"/v1/services/{t.slug}-b", admin, 201)
+
+
+async def test_the_case_management_systems_event_honours_if_match_too(wokingham: Tenant) -> None:
+    """The case management system (a machine client, scope ``cms``) records events on any
+    case of its service: its If-Match with a stale case ETag is 412 and records nothing, as
+    staff's is; with the current one the event is recorded and answers the case's ETag."""
+    t = wokingham
+    case_id = (await t.open_case())["data"]["id"]
+    stale = await case_etag(t, case_id)
+    await bump(t, case_id)
+    current = await case_etag(t, case_id)
+    cms = t.auth("feed", "iyss-1", scope="cms")
+    body = {"type": "change_of_circumstances", "occurred_at": "2026-04-04T10:00:00Z"}
+    url = f"/v1/cases/{case_id}/events"
+    r = await t.client.post(url, json=body, headers={**cms, "If-Match": stale})
+    assert assert_problem(r, 412)["current_etag"] == current
+    assert await count(t, case_id, "events") == 0
+    r = await t.client.post(url, json=body, headers={**cms, "If-Match": current})
+    assert _etag(r, 201) == await case_etag(t, case_id)
+    assert await count(t, case_id, "events") == 1
