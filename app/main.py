@@ -19,7 +19,6 @@ from app.core import clock
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, session_factory
 from app.core.edge import EdgeMiddleware
-from app.core.heap import HeapTrimmer
 from app.core.logging import configure_logging
 from app.core.metrics import metrics
 from app.core.problems import (
@@ -122,12 +121,9 @@ def create_app(
                                                settings.access_log_flush_seconds,
                                                settings.access_log_batch)
         app.state.access_log.start()
-        app.state.heap_trimmer = HeapTrimmer(settings.heap_trim_seconds)
-        app.state.heap_trimmer.start()
         try:
             yield
         finally:
-            await app.state.heap_trimmer.stop()
             await app.state.access_log.stop()  # reads noted so far are written, not lost
             await engine.dispose()
 

@@ -75,9 +75,6 @@ class Settings(BaseSettings):
     calendar_child_names_services: list[str] = Field(default_factory=list)
     access_log_flush_seconds: float = Field(default=1.0, gt=0, le=3600)
     access_log_batch: int = Field(default=500, ge=1, le=1_000_000)
-    # How often a serving process hands its C heap's free pages back to the system (glibc
-    # malloc_trim, ~1 ms; app.core.heap); 0: never.
-    heap_trim_seconds: float = Field(default=10.0, ge=0, le=3600)
     log_level: str = "INFO"
     log_json: bool = True
     # Demo calendar (YJ_ENV=dev only, written by scripts/dev.sh): the service's clock reads

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import NotFound
+from app.core.security import Principal
 from app.domain.cases_table import Case, case_etag
 from app.domain.common import state_etag
 from app.domain.panels import Panel, panel_etag
@@ -54,11 +55,11 @@ async def of_step(session: AsyncSession, step_id: uuid.UUID) -> str:
     return state_etag(step)
 
 
-async def of_panel(session: AsyncSession, panel_id: uuid.UUID) -> str:
-    """A panel's ETag (the panel and its agenda) after a write on it or its agenda (read
-    from the stored agenda: flushed first)."""
+async def of_panel(session: AsyncSession, panel_id: uuid.UUID, principal: Principal) -> str:
+    """A panel's ETag (the panel and its agenda as ``principal`` is shown it) after a write
+    on it or its agenda (read from the stored agenda: flushed first)."""
     await session.flush()
     panel = await session.get(Panel, panel_id)
     if panel is None:
         raise NotFound("No such panel.")
-    return await panel_etag(session, panel)
+    return await panel_etag(session, panel, principal)

@@ -275,6 +275,14 @@ async def _redate_next_panel_steps(
         await policy.run(wctx, event=wctx.event("panel_scheduled", data, subject_id=panel.id))
 
 
+# Refusals that may rest on an item the caller is not shown (a restricted case): said the same
+# whether or not they see it, naming no case, item or count (attack 18, A18-10).
+PANEL_HAS_ITEMS = ("Cases stand on the panel's agenda (its agenda may hold cases you are not "
+                   "shown): move the panel instead, or ask its chair.")
+PANEL_DECIDED = ("The panel has sat: a decision is recorded on it (its agenda may hold cases "
+                 "you are not shown).")
+
+
 async def _panel_to_change(
     session: AsyncSession, principal: Principal, panel_id: uuid.UUID, what: str,
     *, cancelling: bool = False,
@@ -296,11 +304,11 @@ async def _panel_to_change(
         .execution_options(populate_existing=True))).first()
     if panel is None:
         raise NotFound("No such panel.")
-    await require_panel_unchanged(session, panel)
+    await require_panel_unchanged(session, panel, principal)
     items = list((await session.exec(select(PanelItem).where(
         PanelItem.panel_id == panel.id))).all())
     if any(item.decided_at is not None for item in items):
-        raise Conflict("The panel has sat: a decision is recorded on it.", slug="panel-decided")
+        raise Conflict(PANEL_DECIDED, slug="panel-decided")
     if panel.scheduled_for <= utcnow() and not (
             cancelling and _booking_mistake(panel)):
         raise Conflict("The panel's time has passed: it can no longer be moved or cancelled "
@@ -391,8 +399,11 @@ async def cancel_panel(
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "cancel panels", cancelling=True)
     if any(item.withdrawn_at is None for item in items):
-        raise Conflict("Cases are on the panel's agenda: move the panel instead.",
-                       slug="panel-has-items")
+        # Items the caller is not shown count too (a restricted case that shuts them out):
+        # cancelling would take a case off its panel unseen. One answer whether or not the
+        # caller sees them, with no count or id: it says no more than that the agenda is not
+        # empty (attack 18, A18-10; docs/integrating.md, "Panels and restricted cases").
+        raise Conflict(PANEL_HAS_ITEMS, slug="panel-has-items")
     change: dict[str, Any] = {"kind": panel.kind, "scheduled_for": iso_utc(panel.scheduled_for)}
     if panel.scheduled_for <= utcnow():
         # A booking made after its own time, taken off as a mistake (A12-13): said so, with
@@ -526,32 +537,42 @@ async def _load_panel(session: AsyncSession, principal: Principal, panel_id: uui
     return service, panel
 
 
-async def _panel_again(session: AsyncSession, panel: Panel) -> Panel:
+async def _panel_again(session: AsyncSession, panel: Panel, principal: Principal) -> Panel:
     """The panel read again after the case's lock (a panel write of the service, which the
     case lock waits for, may have moved or cancelled it meanwhile); 404 when cancelled."""
     again = (await session.exec(select(Panel).where(Panel.id == panel.id)
                                 .execution_options(populate_existing=True))).first()
     if again is None:
         raise NotFound("No such panel.")
-    await require_panel_unchanged(session, again)
+    await require_panel_unchanged(session, again, principal)
     return again
 
 
-async def panel_etag(session: AsyncSession, panel: Panel) -> str:
-    """The panel's ETag: the stored state of the panel and of every item of its agenda
-    (:func:`~app.domain.common.state_etag`): a move, a cancellation, an item put on, withdrawn
-    or decided changes it."""
-    items = (await session.exec(select(PanelItem).where(PanelItem.panel_id == panel.id)
-                                .order_by(col(PanelItem.id))
-                                .execution_options(populate_existing=True))).all()
+async def panel_etag(session: AsyncSession, panel: Panel, principal: Principal) -> str:
+    """The panel's ETag as ``principal`` reads it: the stored state of the panel and of every
+    item of its agenda the principal is shown (:func:`~app.domain.common.state_etag`; the
+    items :func:`read_panel` answers): a move, a cancellation, an item put on, withdrawn or
+    decided changes it. An item on a restricted case that shuts the principal out is not in
+    it (attack 18, A18-10): its agenda reads as if that case were not there (README, Data
+    protection), so neither does the tag change when that item comes, goes or is decided,
+    nor does a conditional move or cancellation fail (412) for a change the reader could not
+    see. The tag is the reader's representation's (RFC 9110 §8.8.3), not the row's."""
+    items = (await session.exec(select(PanelItem).where(
+        PanelItem.panel_id == panel.id,
+        col(PanelItem.case_id).in_(accessible_case_ids(principal, panel.service_id)))
+        .order_by(col(PanelItem.id))
+        .execution_options(populate_existing=True))).all()
     return state_etag(panel, *items)
 
 
-async def require_panel_unchanged(session: AsyncSession, panel: Panel) -> None:
+async def require_panel_unchanged(session: AsyncSession, panel: Panel,
+                                  principal: Principal) -> None:
     """412 when the request's If-Match is about this panel and does not hold for it as it
-    stands (under the write's lock); nothing without one (A16-8)."""
+    stands (under the write's lock) in the principal's view (:func:`panel_etag`); nothing
+    without one (A16-8)."""
     if conditional_on(session, "panel", panel.id) is not None:
-        require_current(session, "panel", panel.id, await panel_etag(session, panel), "panel")
+        require_current(session, "panel", panel.id,
+                        await panel_etag(session, panel, principal), "panel")
 
 
 async def visible_item_cases(session: AsyncSession, principal: Principal, service: Service,
@@ -646,7 +667,7 @@ async def add_item(
                            restriction_clause(principal), lock=True)
     if case is None:
         raise NotFound("No such case.")
-    panel = await _panel_again(session, panel)
+    panel = await _panel_again(session, panel, principal)
     require_open_case(case, "put it on a panel")
     require_panel_may_hear(case, stored_utc(panel.scheduled_for))
     await require_before_final_event(
@@ -726,7 +747,7 @@ async def withdraw_item(
     require_roles(principal, SCHEDULERS, "withdraw panel items")
     service, panel = await _load_panel(session, principal, panel_id)
     item, case = await _item_under_lock(session, principal, service, panel, item_id)
-    panel = await _panel_again(session, panel)
+    panel = await _panel_again(session, panel, principal)
     for state, at in (("decided", item.decided_at), ("withdrawn", item.withdrawn_at)):
         if at is not None:
             raise conflicting("panel item", "withdraw", state,
@@ -1014,7 +1035,7 @@ async def decide(
     _refuse_barred_chair(principal, kind, pack.id, item, case)
     # The panel as it stands under the lock (a move or cancellation waits for no case write,
     # it is waited for): the decision is dated by the sitting's time now.
-    panel = await _panel_again(session, panel)
+    panel = await _panel_again(session, panel, principal)
     if body.occurred_at is None and panel.scheduled_for != decided_at:
         pack = ctx.pack_for(service, at=panel.scheduled_for)
     if item.decided_at is not None:

@@ -28,7 +28,7 @@ async def create(
     ahead); waiting `next-panel` steps get its date. `chair_id` is not checked against a staff
     directory (the service keeps none): any chair of the service records the decision."""
     panel = await svc.create_panel(session, principal, body, request.app.state.policy)
-    response.headers["ETag"] = await etags.of_panel(session, panel.id)
+    response.headers["ETag"] = await etags.of_panel(session, panel.id, principal)
     return Written(data=svc.panel_out(panel, []))
 
 
@@ -45,7 +45,7 @@ async def reschedule(
     date that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
-    response.headers["ETag"] = await etags.of_panel(session, panel.id)
+    response.headers["ETag"] = await etags.of_panel(session, panel.id, principal)
     return Written(data=svc.panel_out(panel, items, visible))
 
 
@@ -81,10 +81,11 @@ async def list_panels(
 async def read(
     panel_id: uuid.UUID, session: Session, principal: CurrentPrincipal, response: Response
 ) -> Read[svc.PanelOut]:
-    """A panel and its agenda, and its `ETag` (a move, a cancellation or an act on its agenda
-    may send it in `If-Match`: 412 when the panel or its agenda has changed since)."""
+    """A panel and its agenda (without the items of restricted cases that shut you out), and
+    its `ETag` over what you are shown (a move, a cancellation or an act on its agenda may send
+    it in `If-Match`: 412 when the panel or its agenda as you see it has changed since)."""
     panel, items, visible = await svc.read_panel(session, principal, panel_id)
-    response.headers["ETag"] = await svc.panel_etag(session, panel)
+    response.headers["ETag"] = await svc.panel_etag(session, panel, principal)
     return Read(data=svc.panel_out(panel, items, visible))
 
 
@@ -102,7 +103,7 @@ async def add_item(
     closed (it could not have heard the case)."""
     item, result = await svc.add_item(session, principal, panel_id, body,
                                       request.app.state.policy)
-    response.headers["ETag"] = await etags.of_panel(session, item.panel_id)
+    response.headers["ETag"] = await etags.of_panel(session, item.panel_id, principal)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)
 
 
@@ -121,7 +122,7 @@ async def withdraw_item(
     item's state is re-read under the case's lock."""
     item, result = await svc.withdraw_item(session, principal, panel_id, item_id, body,
                                            request.app.state.policy)
-    response.headers["ETag"] = await etags.of_panel(session, item.panel_id)
+    response.headers["ETag"] = await etags.of_panel(session, item.panel_id, principal)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)
 
 
@@ -136,5 +137,5 @@ async def decide(
     item, result = await svc.decide(
         session, principal, panel_id, item_id, body, request.app.state.policy
     )
-    response.headers["ETag"] = await etags.of_panel(session, item.panel_id)
+    response.headers["ETag"] = await etags.of_panel(session, item.panel_id, principal)
     return Written(data=svc.item_out(item), next_steps=result.next_steps)

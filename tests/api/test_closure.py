@@ -36,8 +36,8 @@ REOPEN = {"closed_at": None, "reopen_reason": "Breach: returned to court",
 # Somerset, ROSH high (S5, S6, S11-S13): what the policy mandates for the case as it stands. Not
 # S7 or S8: the case's MARP referral, submitted with the views, stands and no MARP has decided on
 # it yet, so the reopening does not ask for it again (panel7's leftover; it used to).
-SOMERSET_HIGH = ["countersign_risk_plan", "discuss_with_manager", "inform_child_and_carer",
-                 "monthly_manager_review", "update_intervention_plan"]
+SOMERSET_HIGH = ["countersign_risk_plan", "discuss_register_monthly", "discuss_with_manager",
+                 "inform_child_and_carer", "monthly_manager_review", "update_intervention_plan"]
 
 
 async def high_case(t: Tenant) -> dict[str, Any]:

@@ -121,10 +121,13 @@ async def test_filter_overdue(somerset: Tenant) -> None:
                                opened_at=iso(recent_at - timedelta(minutes=5)))
     overdue = await listed(somerset, overdue="true")
     assert {s["case_id"] for s in overdue} == {old["id"]}
-    assert [(s["code"], s["due_at"]) for s in overdue] == [
-        ("complete_assessment", "2026-03-30T08:00:00Z"),  # S1: +4w (BST from 29 March)
-        ("discuss_with_manager", "2026-06-02T09:00:00Z"),  # S5: +24h
-        ("monthly_manager_review", "2026-07-01T09:00:00Z"),  # S11: +1m
+    # In due order (two steps due at the same instant in either order).
+    assert [s["due_at"] for s in overdue] == sorted(s["due_at"] for s in overdue)
+    assert sorted((s["due_at"], s["code"]) for s in overdue) == [
+        ("2026-03-30T08:00:00Z", "complete_assessment"),  # S1: +4w (BST from 29 March)
+        ("2026-06-02T09:00:00Z", "discuss_with_manager"),  # S5: +24h
+        ("2026-07-01T09:00:00Z", "discuss_register_monthly"),  # S41: +1m (A19-4)
+        ("2026-07-01T09:00:00Z", "monthly_manager_review"),  # S11: +1m
     ]
     fresh_steps = await listed(somerset, case_id=fresh["id"])
     assert the_step(fresh_steps, "discuss_with_manager")["due_at"] is not None

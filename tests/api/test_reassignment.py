@@ -26,6 +26,8 @@ from tests.conftest import Tenant
 HOLDER_STEPS = {"refer_to_panel", "seek_child_and_carer_views", "inform_child_and_carer",
                 "update_intervention_plan", "complete_assessment"}
 MANAGER_STEPS = {"discuss_with_manager", "countersign_risk_plan", "monthly_manager_review"}
+# S41 (9, A19-4): the senior managers' monthly discussion of the register, unassigned (chair).
+CHAIR = {"-": {"discuss_register_monthly"}}
 
 
 async def alex_and_sam_case(t: Tenant) -> dict[str, Any]:
@@ -77,7 +79,7 @@ async def test_new_case_holder_takes_the_case_holders_open_steps(
     assert {s["code"] for s in moved} == HOLDER_STEPS
     assert {s["assignee_id"] for s in moved} == {"cw-bea"}
     assert by_assignee(r.json()["next_steps"]) == {"cw-bea": HOLDER_STEPS,
-                                                   "lm-sam": MANAGER_STEPS}
+                                                   "lm-sam": MANAGER_STEPS, **CHAIR}
     # The old holder: the case, its steps and their completion are gone for them.
     assert_problem(await somerset.client.get(f"/v1/cases/{case['id']}",
                                              headers=somerset.auth("case_holder", "cw-alex")), 404)
@@ -106,7 +108,7 @@ async def test_new_line_manager_takes_the_line_managers_open_steps(somerset: Ten
     moved = r.json()["reassigned_steps"]
     assert {s["code"] for s in moved} == MANAGER_STEPS
     assert by_assignee(r.json()["next_steps"]) == {"cw-alex": HOLDER_STEPS,
-                                                   "lm-kim": MANAGER_STEPS}
+                                                   "lm-kim": MANAGER_STEPS, **CHAIR}
     review = the_step(moved, "monthly_manager_review")
     assert review["due_at"] == "2026-10-01T10:00:00Z"  # the deadline does not move
     assert await mine(somerset, "line_manager", "lm-sam", case["id"]) == []
@@ -164,4 +166,4 @@ async def test_case_holder_cannot_reassign(somerset: Tenant, field: str) -> None
                          sub="cw-alex")
     assert_problem(r, 403)
     assert by_assignee(await steps_of(somerset, case["id"])) == {
-        "cw-alex": HOLDER_STEPS, "lm-sam": MANAGER_STEPS}
+        "cw-alex": HOLDER_STEPS, "lm-sam": MANAGER_STEPS, **CHAIR}

@@ -18,6 +18,7 @@ from tests.workflows.support import (
     created,
     end_of,
     intents,
+    judgement,
     lon,
     open_step,
     packs,
@@ -288,3 +289,29 @@ def test_S40_obstacle_to_the_agreed_actions_is_told_to_the_line_manager_at_once(
     for role in ("line_manager", "duty_manager"):
         assert "inform_line_manager_of_obstacle" not in codes(
             run(S, ev_("case_event", at, EVENT_ID, role=role, type="plan_obstacle")))
+
+
+# --- A19-4: Somerset's register discussed monthly -------------------------------------------------
+
+def test_S41_register_case_is_discussed_monthly_by_the_senior_managers() -> None:
+    """S41 (9): "A list of High / Very High ROSH / Safety and Well-Being concerns will be
+    maintained by the MARP administrator; this list will be discussed monthly in supervision
+    between the YJT Strategic Manager and the Operations Manager."
+
+    A high SWB judgement on Sunday 31 January 2027 at 10:00 GMT puts the case on the list: the
+    senior managers (chair) owe its discussion a month later, clamped to the month's end (Sunday
+    28 February 10:00Z), recurring; the MARP reducing the case to medium (S21) supersedes it."""
+    ev = run(S, judgement("swb", "high", lon(2027, 1, 31, 10)))
+    assert ev.on_register_after
+    step = created(ev, "discuss_register_monthly")
+    assert_step(step, rule="S41", code="discuss_register_monthly", actor="chair",
+                due=utc(2027, 2, 28, 10), pack=S, ref="9")
+    assert step.recurrence == "1m"
+    assert "discuss_register_monthly" not in codes(run(S, judgement("swb", "medium",
+                                                                    lon(2027, 1, 31, 10))))
+    held = case(ratings=rated(swb="high"), on_register=True,
+                open_steps=(open_step(step, UUID(int=41)),))
+    down = run(S, judgement("swb", "medium", lon(2027, 2, 25, 14), via_panel_decision=True),
+               held)
+    assert [i.step_id for i in intents(down, "supersede", "discuss_register_monthly")] == [
+        UUID(int=41)]
