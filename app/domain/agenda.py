@@ -29,7 +29,7 @@ from app.domain.common import iso_utc
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
-from app.domain.steps import Step, StepStatus, append_note
+from app.domain.steps import Step, StepStatus, append_note, superseded_note
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, london_text
 from app.workflows.vocabulary import PanelKind
@@ -80,7 +80,7 @@ async def withdraw_item(
         Step.subject_id == item.id))).all())
     for step in ended:
         step.status = StepStatus.superseded
-        step.note = append_note(step.note, f"Superseded: {why}")
+        step.note = append_note(step.note, superseded_note(why))
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", item.id
         session.add(step)
     await session.flush()

@@ -60,7 +60,7 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before, require_outside_closed_periods
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import london_date
+from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
 
@@ -360,6 +360,15 @@ def bare_reasons(step: Any) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def bare_times(step: Any) -> dict[str, Any]:
+    """A bare duty's own times: no ``raised_at`` (the instant of the child's record that asked
+    for it, which its reasons are stripped of: attack pass 18, A18-11) and ``created_at`` only
+    as the (London) day it was raised, 00:00 (the write that recorded the child's record, to the
+    microsecond, would give it too). ``due_at`` stays: it is the duty."""
+    return {"raised_at": None,
+            "created_at": start_of_day(london_date(policy.stored_utc(step.created_at)))}
+
+
 async def is_bare_duty(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID, step: Step
 ) -> bool:
@@ -433,7 +442,7 @@ async def list_steps(
     await note_case_reads(session, principal, (row.case_id for row in shown))
     if bare:
         page = [row._replace(note=bare_note(row, ctx),  # type: ignore[call-arg]
-                             reasons=bare_reasons(row))
+                             reasons=bare_reasons(row), **bare_times(row))
                 if _is_bare(principal, row, bare) else row for row in page]
     return page, _encode_cursor(rows[filters.limit - 1], key) if more else None
 
@@ -525,7 +534,7 @@ def shown_step(step: Step, bare: bool, ctx: policy.PolicyContext) -> StepOut:
     if not bare:
         return out
     return out.model_copy(update={
-        "note": bare_note(step, ctx),
+        "note": bare_note(step, ctx), **bare_times(step),
         "reasons": [StepReason.model_validate(r) for r in bare_reasons(step)]})
 
 
@@ -673,8 +682,9 @@ async def complete_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     await require_not_own_escalation(session, principal, step)
     require_hand_completable(pack, step, bare=bare)
-    require_step_act_time(step, occurred_at)  # the step's own raised_at: shown with it
     try:
+        # The step's own raised_at, shown with it; to a bare duty's holder not (A18-11).
+        require_step_act_time(step, occurred_at)
         require_outside_closed_periods(case, occurred_at)  # A9-7
     except DomainError as exc:  # when the case was closed is not a bare duty's to know
         raise (exc.withheld() if bare else exc) from None

@@ -43,6 +43,7 @@ from app.domain.steps import (
     step_json,
     steps_json,
     steps_out,
+    superseded_note,
 )
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
@@ -799,7 +800,7 @@ async def _apply(
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
-            step.note = _append(step.note, f"Superseded: {intent.note or 'condition ended'}")
+            step.note = _append(step.note, superseded_note(intent.note or "condition ended"))
             if intent.note == f"Superseded: {LAPSED}":
                 step.lapsed_at = event.occurred_at  # an earlier act may yet revive it
             superseded.append(step)
@@ -1174,7 +1175,7 @@ async def supersede_all_open(
         open_steps = [s for s in open_steps if s.id not in kept_ids]
     for step in open_steps:
         step.status = StepStatus.superseded
-        step.note = _append(step.note, f"Superseded: {reason}")
+        step.note = _append(step.note, superseded_note(reason))
         if closure:
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
@@ -1205,7 +1206,7 @@ async def supersede_codes(
         return None
     for step in ended:
         step.status = StepStatus.superseded
-        step.note = _append(step.note, f"Superseded: {reason}")
+        step.note = _append(step.note, superseded_note(reason))
         if act is not None:
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)

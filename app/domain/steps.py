@@ -70,6 +70,13 @@ def append_note(note: str | None, more: str) -> str:
     return "\u2026" + text[-(NOTE_MAX - 1):]
 
 
+def superseded_note(reason: str) -> str:
+    """The note line of a supersession: ``Superseded: <reason>``, once, whether or not the
+    reason (an engine intent's note) already carries the prefix (attack pass 19, A19-16: notes
+    read "Superseded: Superseded: ...")."""
+    return reason if reason.startswith("Superseded: ") else f"Superseded: {reason}"
+
+
 class Step(SQLModel, table=True):
     """One mandated next step: who must do what, by when, under which policy paragraph."""
 

@@ -166,3 +166,43 @@ async def test_A16_17_a_stood_in_bare_duty_carries_no_record_or_instant_in_its_r
     for shown in (step, read.json()["data"], done.json()["data"]):
         assert "judgement" not in repr(shown["reasons"])
         assert "2026-08-26T09:00:00" not in repr(shown["reasons"])
+
+
+async def test_S5_a_bare_duty_gives_not_the_time_of_the_record_that_asked_for_it(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S5 (3.1). Attack pass 18, A18-11: the bare duty's reasons give no instant, but its own
+    ``raised_at`` was the judgement's time to the microsecond (and its ``created_at`` the
+    write's). Shut out, a duty manager sees no ``raised_at`` and ``created_at`` as the London
+    day only (00:00 BST, 25 August 23:00Z), in the list and the single read; a completion dated
+    before the step arose is 422 without that time; the case's line manager sees both. (Its
+    ``due_at``, 24 hours on, is the duty itself and stays.)"""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    case_id = await _restricted_case(somerset)
+    r = await somerset.client.post(
+        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
+        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1]})
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 8, 26, 9, 17)
+    r = await somerset.client.post(
+        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
+        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-26T09:16:42Z"})
+    assert r.status_code == 201, r.text
+    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    assert full["raised_at"] == "2026-08-26T09:16:42Z"
+    [listed] = [s for s in await _outside_list(somerset, case_id)
+                if s["code"] == "discuss_with_manager"]
+    read = await somerset.client.get(f"/v1/next-steps/{full['id']}",
+                                     headers=somerset.auth(*OUTSIDE_DM))
+    for step in (listed, read.json()["data"]):
+        assert (step["raised_at"], step["created_at"]) == (None, "2026-08-25T23:00:00Z")
+        # Only the duty itself (due 24 hours on) carries the time, as it must.
+        assert sorted(k for k, v in step.items() if "09:16" in repr(v)) == [
+            "due_at", "overdue_at"]
+    r = await complete(somerset, full["id"], *OUTSIDE_DM, occurred_at="2026-08-26T09:00:00Z")
+    assert r.status_code == 422, r.text
+    assert "09:16" not in r.text
+    own = [s for s in (await somerset.client.get(
+        "/v1/next-steps", params={"case_id": case_id}, headers=somerset.auth("line_manager", LM)
+    )).json()["data"] if s["id"] == full["id"]]
+    assert own[0]["raised_at"] == "2026-08-26T09:16:42Z"

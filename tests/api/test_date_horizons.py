@@ -76,12 +76,13 @@ async def test_S26_S30_transfer_dates_are_bounded_both_ways(somerset: Tenant) ->
         problem = assert_problem(r, 422)
         assert problem["type"].endswith("/transfer-date-before-case")
         assert problem["bound"]["value"] == "2026-03-02"
-    r = await event(somerset, case_id, "feed", "cms", type="transfer_in",
-                    transfer_date="2026-03-01")
-    problem = assert_problem(r, 422)
-    assert problem["type"].endswith("/transfer-date-before-case")
-    assert problem["bound"] == {"field": "transfer_date", "name": "the case's opened_at date"}
-    assert "2026-03-02" not in r.text
+    for kind in ("transfer_out", "transfer_in"):  # A18-8: the CMS is not told the opening
+        r = await event(somerset, case_id, "feed", "cms", type=kind, transfer_date="2026-03-01")
+        problem = assert_problem(r, 422)
+        assert problem["type"].endswith("/transfer-date-before-case")
+        assert problem["bound"] == {"field": "transfer_date",
+                                    "name": "the case's opened_at date"}
+        assert "2026-03-02" not in r.text
     r = await event(somerset, case_id, type="transfer_in", transfer_date="2026-03-02")
     assert r.status_code == 201, r.text
 

@@ -500,7 +500,9 @@ def test_W22_decision_leaving_high_needs_a_review_date() -> None:
 
 
 def test_W22_review_date_books_the_panel_review_held_while_high() -> None:
-    """W22: with a review date, the case holder brings the child back then; held while high."""
+    """W22: with a review date, the case holder brings the child back then; the date is the
+    panel's ("including when should the child be discussed again at the panel"): a later
+    judgement lowering the rating does not cancel it (A19-16); the next decision replaces it."""
     ev = run(W, event("panel_decision", lon(2026, 9, 3, 11), ITEM_ID, role="chair",
                       rosh_level="high", review_date=date(2026, 10, 1), **HIGH_PANEL),
              case(ratings=rated(rosh="high")))
@@ -517,10 +519,9 @@ def test_W22_review_date_books_the_panel_review_held_while_high() -> None:
     assert created(again, "attend_panel_review").due_at == end_of(date(2026, 11, 5), bst=False)
     assert [i.step_id for i in intents(again, "supersede", "attend_panel_review")] == [
         UUID(int=22)]
-    # ROSH back to low (no SWB high): the review is no longer held.
+    # ROSH back to low on the case worker's judgement: the panel's agreed date stays owed.
     lowered = run(W, judgement("rosh", "low", lon(2026, 9, 20, 10)), snapshot)
-    assert [i.step_id for i in intents(lowered, "supersede", "attend_panel_review")] == [
-        UUID(int=22)]
+    assert intents(lowered, "supersede", "attend_panel_review") == []
 
 
 @pytest.mark.parametrize("kind", ["charged", "death"])
