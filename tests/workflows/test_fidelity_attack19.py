@@ -374,3 +374,21 @@ def test_S42_transfer_in_at_very_high_swb_and_low_incoming_ratings() -> None:
     rated_here = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
                             incoming_ratings={"swb": "high"}), case(ratings=rated(swb="low")))
     assert "record_own_swb_judgement" not in codes(rated_here)
+
+
+def test_W28_risk_to_another_child_attending_is_managed_and_planned() -> None:
+    """W28 (Risk to other children): "Where a child has been identified as presenting a risk to
+    another child who also attends the PYJS ... measures should be put in place to manage this
+    risk. These measures must also be included in the risk management plan".
+
+    Identified on Boxing Day 2026 (Saturday): the case worker puts the measures in place and
+    includes them in the risk management plan; the seed gives no timescale for either."""
+    ev = run(W, ev_("case_event", lon(2026, 12, 26, 11), EVENT_ID,
+                    type="risk_to_other_children"))
+    assert_step(created(ev, "manage_risk_to_other_children"), rule="W28",
+                code="manage_risk_to_other_children", actor="case_holder", due=None, pack=W,
+                ref="Risk to other children")
+    assert_step(created(ev, "update_risk_management_plan"), rule="W28",
+                code="update_risk_management_plan", actor="case_holder", due=None, pack=W,
+                ref="Risk to other children")
+    assert "risk_to_other_children" in packs()[W].event_type_ids()
