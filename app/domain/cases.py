@@ -28,6 +28,7 @@ from app.core.db import PlainSelect
 from app.core.errors import (
     Conflict,
     Forbidden,
+    PreconditionFailed,
     Unprocessable,
 )
 from app.core.identifiers import check_reference, visible_text
@@ -64,6 +65,7 @@ from app.domain.cases_table import (
     mark_changed,
 )
 from app.domain.common import (
+    IfMatch,
     MappaNumber,
     PlausibleDate,
     StaffId,
@@ -122,7 +124,9 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import CaseClosure, Pack
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# A child's name: required, so it must show (attack 20, A20-13: zero-width names were taken).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 AfterValidator(visible_text)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
                    AfterValidator(visible_text)]
 # A case's reference in another system, each part (the system, its id): surrounding spaces
@@ -501,14 +505,21 @@ def case_withheld(case: Case, service: Service) -> CaseWithheld:
 
 async def upsert_case(
     session: AsyncSession, principal: Principal, ref: ExternalRef, body: CaseUpsert,
-    ctx: policy.PolicyContext,
+    ctx: policy.PolicyContext, *, if_match: str | None = None,
 ) -> Upserted:
     """Create (201) or update (200) the case with this external reference, serialised per
     reference; an update runs the policy on what changed and, when nothing did, writes
-    nothing (no step, no audit entry, no event)."""
+    nothing (no step, no audit entry, no event). An If-Match sent is about the case the
+    reference names (RFC 9110 §13.1.1, A20-4): checked under the case's lock as a record
+    made under it is (412, nothing changed); false when there is no such case yet."""
     service = await service_of(session, principal)
     await lock_external_ref(session, service.id, ref.system, ref.id)
     existing = await _case_id_by_ref(session, service.id, ref)
+    if if_match is not None:
+        if existing is None:
+            raise PreconditionFailed(
+                "No case has this reference: a conditional update needs the case to exist.")
+        session.info["if_match"] = IfMatch("case", str(existing), if_match)
     if existing is None:
         create = CaseCreate(external_ref=ref, **body.model_dump())
         service, case, result = await create_case(session, principal, create, ctx)

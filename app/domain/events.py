@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
 from app.core.security import Principal
-from app.domain import paging, policy
+from app.domain import agenda, paging, policy
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -360,12 +360,26 @@ async def _end_steps(
     """The open steps the event makes impossible (the pack's ``ends_steps`` for its type: a
     child's death ends the work with the child) are superseded with the pack's reason, linked
     to the event; the steps the policy asks for after it (notifications) stay open."""
+    if declared.final:
+        await _off_register_and_agendas(wctx, event=event, declared=declared)
     if not declared.ends_steps:
         return None
     reason = declared.ends_reason or f"{declared.title} ({event.type})"
     return await policy.supersede_codes(
         wctx, codes=declared.ends_steps, act=("event", event.id),
         reason=f"{reason} (event {event.id})")
+
+
+async def _off_register_and_agendas(
+    wctx: WriteContext, *, event: CaseEvent, declared: EventType
+) -> None:
+    """A final event (a death) takes the case off the register and priority and off the
+    agendas of panels after it, as a closure does (the item withdrawn naming the event, the
+    chair's decision about it superseded: no panel may decide it after the death, A20-2)."""
+    await policy.end_register_and_priority(wctx)
+    why = f"the case records '{declared.title}' ({event.type}, event {event.id})"
+    for item, panel in await agenda.standing_items(wctx, after=event.occurred_at):
+        await agenda.withdraw_item(wctx, item=item, panel=panel, redate=False, reason=why)
 
 
 async def custody_move_recorded(session: AsyncSession, case: Case, event_type: str) -> bool:

@@ -84,6 +84,18 @@ async def require_before_final_event(
     raise after_final_event(declared, event, what=what, field=field)
 
 
+async def final_event_recorded(session: AsyncSession, pack: Pack, case_id: object) -> bool:
+    """Whether the case records an event of a ``final`` type (the pack's: a death), at any
+    date: the child is then on no register and no case of priority (attack 20, A20-2)."""
+    final = [e.id for e in pack.event_types if e.final]
+    if not final:
+        return False
+    found = (await session.exec(
+        select(CaseEvent.id).where(CaseEvent.case_id == case_id,
+                                   col(CaseEvent.type).in_(final)).limit(1))).first()
+    return found is not None
+
+
 def after_final_event(
     declared: EventType, event: CaseEvent, *, what: str, field: str = "occurred_at"
 ) -> Conflict:

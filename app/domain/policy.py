@@ -28,6 +28,7 @@ from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.events_table import CaseEvent
+from app.domain.final_events import final_event_recorded
 from app.domain.history import case_fields_at
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
@@ -768,7 +769,8 @@ async def _apply(
     With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
     is revived rather than raised anew (:func:`_revived`)."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
-    if derive and apply_derived(case, evaluation, wctx.pack):
+    if derive and apply_derived(case, evaluation, wctx.pack,
+                                life_ended=await _life_ended(wctx, evaluation)):
         await _follow_priority(session, case)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
     revivable = await _lapsed_after(
@@ -1412,12 +1414,35 @@ def stored_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def apply_derived(case: Case, evaluation: Evaluation, pack: Pack) -> bool:
+async def _life_ended(wctx: WriteContext, evaluation: Evaluation) -> bool:
+    """Whether the case records a child's death (a ``final`` event), read only when the
+    evaluation would put the case on the register or make it a priority."""
+    if not evaluation.on_register_after and wctx.pack.priority is None:
+        return False
+    return await final_event_recorded(wctx.session, wctx.pack, wctx.case.id)
+
+
+async def end_register_and_priority(wctx: WriteContext) -> None:
+    """A recorded death takes the case off the register and priority at once, as a closure
+    does (attack 20, A20-2: the deceased child was listed as a very high priority case)."""
+    case = wctx.case
+    case.on_register = False
+    if case.priority:
+        case.priority = False
+        await _follow_priority(wctx.session, case)
+    wctx.session.add(case)
+    await wctx.session.flush()
+
+
+def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
+                  life_ended: bool = False) -> bool:
     """Copy what the engine derived (register, contact level, priority) onto the case; True
     when its priority changed (its open steps follow: :func:`_follow_priority`)."""
-    # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated.
-    on_register = evaluation.on_register_after and case.closed_at is None
-    priority = pack.priority is not None and case.closed_at is None and is_priority(
+    # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated;
+    # nor is a child whose death is recorded (``life_ended``, A20-2).
+    managed = case.closed_at is None and not life_ended
+    on_register = evaluation.on_register_after and managed
+    priority = pack.priority is not None and managed and is_priority(
         pack, replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
                       on_register=on_register))
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None

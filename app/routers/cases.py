@@ -72,14 +72,21 @@ class CaseWithheldAnswer(Written[svc.CaseWithheld]):
 async def upsert_case(
     system: SystemPart, external_id: IdPart, body: svc.CaseUpsert, request: Request,
     response: Response, session: Session, principal: CurrentPrincipal,
+    if_match: Annotated[str | None, Header(max_length=200, description=(
+        "Optional: the case's ETag as you read it. When sent, the update is made only if the "
+        "case is still as you read it: 412 `precondition-failed` (with `current_etag`) when "
+        "it has changed since, and 412 when no case has this reference (`*` holds for any "
+        "case that exists)."))] = None,
 ) -> CaseOpened | CaseWithheldAnswer:
     """Create (201) or update (200) the case a case management system knows by this reference;
     the same body again is 200 and writes nothing (no step, no audit entry). A restricted case
     is answered to a machine client (role `feed`, scope `cms`) as its ids and version only
     (`restricted: true`, `next_steps: []`); a staff token that may not see the case gets the
-    same `409 duplicate-external-ref` as `POST /v1/cases`."""
+    same `409 duplicate-external-ref` as `POST /v1/cases`. `If-Match` (optional) is the
+    case's ETag: 412 and nothing changed when it does not hold (attack 20, A20-4)."""
     ref = svc.ExternalRef(system=system, id=external_id)
-    done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy)
+    done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy,
+                                 if_match=if_match)
     response.status_code = 201 if done.created else 200
     response.headers["ETag"] = svc.etag_of(done.case)
     response.headers["Location"] = f"/v1/cases/{done.case.id}"

@@ -194,3 +194,36 @@ async def test_the_case_management_systems_event_honours_if_match_too(wokingham:
     r = await t.client.post(url, json=body, headers={**cms, "If-Match": current})
     assert _etag(r, 201) == await case_etag(t, case_id)
     assert await count(t, case_id, "events") == 1
+
+
+async def test_the_upsert_honours_if_match(somerset: Tenant) -> None:
+    """Attack 20, A20-4 twin: ``PUT /v1/cases/by-external-ref/...`` took any If-Match (a stale
+    one applied the change, for the case management system and for staff alike). Now a stale,
+    weak or garbage one is 412 naming the current ETag and changes nothing; the current one
+    (or ``*``) updates; a conditional PUT of a reference no case has is 412, nothing made."""
+    t = somerset
+    url = "/v1/cases/by-external-ref/IYSS/A20-4-PUT"
+    body = {"child": {"given_name": "Kai", "family_name": "Morgan", "date_of_birth": "2009-11-12"},
+            "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+            "intervention": "court_order", "csc_status": "none",
+            "opened_at": "2026-03-02T09:00:00Z"}
+    feed = t.auth("feed", "iyss-1", scope="cms")
+    r = await t.client.put(url, json=body, headers={**feed, "If-Match": "*"})
+    assert_problem(r, 412)
+    r = await t.client.put(url, json=body, headers=feed)
+    case_id = r.json()["data"]["id"]
+    current = _etag(r, 201)
+    manager = t.auth("line_manager", "line_manager-1")
+    for who in (feed, manager):
+        for sent in ('"999"', f"W/{current}", "garbage"):
+            r = await t.client.put(url, json={**body, "csc_status": "cin"},
+                                   headers={**who, "If-Match": sent})
+            assert assert_problem(r, 412)["current_etag"] == current
+    r = await t.client.get(f"/v1/cases/{case_id}", headers=manager)
+    assert r.json()["data"]["csc_status"] == "none"
+    r = await t.client.put(url, json={**body, "csc_status": "cin"},
+                           headers={**feed, "If-Match": current})
+    assert r.status_code == 200, r.text
+    r = await t.client.put(url, json={**body, "csc_status": "cic"},
+                           headers={**manager, "If-Match": "*"})
+    assert r.status_code == 200, r.text

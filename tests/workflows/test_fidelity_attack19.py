@@ -315,3 +315,80 @@ def test_S41_register_case_is_discussed_monthly_by_the_senior_managers() -> None
                held)
     assert [i.step_id for i in intents(down, "supersede", "discuss_register_monthly")] == [
         UUID(int=41)]
+
+
+# --- A19-6: Somerset, a case transferred in at High/Very High ---------------------------------
+
+def test_S42_S11_transfer_in_at_high_rosh_asks_for_own_judgement_and_monthly_review() -> None:
+    """S42 (13.1, 13.3), S11 (4.5): "it will not be assumed that other YJT's have similar risk
+    management arrangements" (13.1); "Where a case has a ROSH judgment and/or Safety and
+    Well-Being concerns of High or Very high from another YJT, the case will be referred into the
+    next available MARP" (13.3); "It is the responsibility of line managers to review all cases
+    where there is a High or Very High ROSH and/or Safety and Well-Being rating with case holders
+    at least monthly" (4.5).
+
+    Transferred in on Monday 11 January 2027 at 10:00 GMT with the home YJT's high ROSH: the case
+    holder records Somerset's own ROSH judgement at once (urgent); the line manager's monthly
+    review runs from the transfer (Thursday 11 February 10:00Z). A Somerset ROSH judgement of
+    medium ends the request; the review lapses at the next act (the request no longer open, no
+    rating high); a high keeps it (the rating is now Somerset's own) and registers the case."""
+    at = lon(2027, 1, 11, 10)
+    ev = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
+                    incoming_ratings={"rosh": "high"}))
+    own = created(ev, "record_own_judgement")
+    assert_step(own, rule="S42", code="record_own_judgement", actor="case_holder",
+                due=utc(2027, 1, 11, 10), pack=S, ref="13.1, 13.3", urgent=True)
+    review = created(ev, "monthly_manager_review")
+    assert_step(review, rule="S11", code="monthly_manager_review", actor="line_manager",
+                due=utc(2027, 2, 11, 10), pack=S, ref="4.5")
+    assert own.subject_id == review.subject_id == case().case_id
+    assert "record_own_swb_judgement" not in codes(ev)
+    held = case(open_steps=(open_step(own, UUID(int=1)), open_step(review, UUID(int=2))))
+    medium = run(S, judgement("rosh", "medium", lon(2027, 1, 12, 9), victims=["peer"]), held)
+    assert [i.code for i in intents(medium, "supersede")] == ["record_own_judgement"]
+    after = case(ratings=rated(rosh="medium"), open_steps=(open_step(review, UUID(int=2)),))
+    nxt = run(S, judgement("swb", "low", lon(2027, 1, 12, 10)), after)
+    assert [i.code for i in intents(nxt, "supersede")] == ["monthly_manager_review"]
+    high = run(S, judgement("rosh", "high", lon(2027, 1, 12, 9), victims=["peer"]), held)
+    assert [i.code for i in intents(high, "supersede")] == ["record_own_judgement"]
+    assert high.on_register_after
+
+
+def test_S42_transfer_in_at_very_high_swb_and_low_incoming_ratings() -> None:
+    """S42 (13.1, 13.3), S11 (4.5): the same for the home YJT's very high SWB, transferred in on
+    Sunday 31 October 2027 (the clock change day, 09:30 GMT); an incoming medium ROSH asks
+    nothing, nor an incoming high SWB on a case Somerset has already rated in that domain."""
+    at = lon(2027, 10, 31, 9, 30)
+    ev = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
+                    incoming_ratings={"rosh": "medium", "swb": "very_high"}))
+    assert_step(created(ev, "record_own_swb_judgement"), rule="S42",
+                code="record_own_swb_judgement", actor="case_holder",
+                due=utc(2027, 10, 31, 9, 30), pack=S, ref="13.1, 13.3", urgent=True)
+    assert_step(created(ev, "monthly_manager_review"), rule="S11",
+                code="monthly_manager_review", actor="line_manager",
+                due=utc(2027, 11, 30, 9, 30), pack=S, ref="4.5")
+    assert "record_own_judgement" not in codes(ev)
+    low = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
+                     incoming_ratings={"rosh": "medium"}))
+    assert not {"record_own_judgement", "monthly_manager_review"} & codes(low)
+    rated_here = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
+                            incoming_ratings={"swb": "high"}), case(ratings=rated(swb="low")))
+    assert "record_own_swb_judgement" not in codes(rated_here)
+
+
+def test_W28_risk_to_another_child_attending_is_managed_and_planned() -> None:
+    """W28 (Risk to other children): "Where a child has been identified as presenting a risk to
+    another child who also attends the PYJS ... measures should be put in place to manage this
+    risk. These measures must also be included in the risk management plan".
+
+    Identified on Boxing Day 2026 (Saturday): the case worker puts the measures in place and
+    includes them in the risk management plan; the seed gives no timescale for either."""
+    ev = run(W, ev_("case_event", lon(2026, 12, 26, 11), EVENT_ID,
+                    type="risk_to_other_children"))
+    assert_step(created(ev, "manage_risk_to_other_children"), rule="W28",
+                code="manage_risk_to_other_children", actor="case_holder", due=None, pack=W,
+                ref="Risk to other children")
+    assert_step(created(ev, "update_risk_management_plan"), rule="W28",
+                code="update_risk_management_plan", actor="case_holder", due=None, pack=W,
+                ref="Risk to other children")
+    assert "risk_to_other_children" in packs()[W].event_type_ids()
