@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import date, datetime
@@ -35,7 +36,7 @@ from app.domain.common import (
     UtcDatetime,
     resolve_occurred_at,
 )
-from app.domain.events import CaseEventCreate, event_details, known_at_of
+from app.domain.events import CaseEventCreate, event_details, known_at_of, same_event
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
 from app.domain.judgements import JudgementCreate, judgement_event_data
@@ -56,6 +57,7 @@ from app.domain.timing import (
 )
 from app.domain.write_context import event
 from app.workflows.calendar import london_date
+from app.workflows.packs import Pack
 from app.workflows.types import TRIGGERS
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -317,6 +319,44 @@ def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
                             errors=errors)
 
 
+async def _reported_again(session: AsyncSession, pack: Pack, case: Case, body: PreviewRequest,
+                          data: dict[str, Any], occurred: datetime) -> bool:
+    """Whether the write would answer this case event as one already recorded (a death
+    reported again: :func:`same_event`), creating nothing (attack 20, A20-10)."""
+    if body.trigger != "case_event":
+        return False
+    sent = CaseEventData.model_validate_json(json.dumps(body.data), strict=True)
+    declared = next((e for e in pack.event_types if e.id == sent.type), None)
+    once = declared is not None and declared.once_per_case
+    return await same_event(session, case, sent, occurred, data["details"], once=once) \
+        is not None
+
+
+async def _refuse_after_final_event(
+    session: AsyncSession, pack: Pack, case: Case, occurred: datetime, trigger: str,
+    data: dict[str, Any],
+) -> None:
+    """409 ``after-final-event`` for a trigger whose write refuses it after a recorded death
+    (:mod:`app.domain.final_events`): an event of a type the pack does not still accept, a
+    change of the child's circumstances, a referral made or moved on, a panel item or
+    decision (attack 20, A20-10: the preview promised steps no write would create)."""
+    if trigger == "case_event":
+        await require_before_final_event(session, pack, case, occurred,
+                                         what=f"record a {data['type']} event",
+                                         event_type=str(data["type"]))
+    elif trigger == "case_changed" and any(v is not None for v in data["changes"].values()):
+        await require_before_final_event(session, pack, case, occurred,
+                                         what="change the child's circumstances on the case")
+    elif trigger == "referral_created" or (trigger == "referral_transition" and data[
+            "action"] in ("submit", "quality-assure", "send")):
+        await require_before_final_event(session, pack, case, occurred,
+                                         what=f"make or move on a {data['kind']} referral",
+                                         referral_kind=str(data["kind"]))
+    elif trigger in ("panel_item_added", "panel_decision"):
+        await require_before_final_event(session, pack, case, occurred,
+                                         what="put the case before a panel")
+
+
 async def preview(
     session: AsyncSession, principal: Principal, body: PreviewRequest, ctx: policy.PolicyContext
 ) -> PreviewOut:
@@ -345,11 +385,19 @@ async def preview(
         require_within_case(case, occurred, after_closure=True)
         subject, data = trigger_data(body, case.id, occurred)
         _check_dates(case, data, occurred)
+        pack = ctx.pack_for(service, at=occurred)
+        again = await _reported_again(session, pack, case, body, data, occurred)
+        if not again:
+            await _refuse_after_final_event(session, pack, case, occurred, str(body.trigger),
+                                            data)
         wf = event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
     extras = await policy.snapshot_extras(session, case, occurred)
     ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels, **extras)
+    if body.judgement is None and again:
+        # The write answers the event first recorded and raises nothing again (A20-10).
+        ev = dataclasses.replace(ev, intents=())
     return PreviewOut(
         valid=not ev.violations,
         violations=[PreviewViolation(rule=v.rule_id, status=v.status,

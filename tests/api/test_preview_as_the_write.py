@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import Tenant
 
+DIED = "2026-08-29T10:00:00+01:00"
+
 
 async def _preview(t: Tenant, case_id: str, trigger: str, data: dict[str, Any],
                    status: int) -> Any:
@@ -65,3 +67,24 @@ async def test_S23_the_flag_on_another_event_and_inside_details_is_refused(
     answer = answer["data"]
     assert answer["valid"] is True
     assert "notify_serious_incident" not in {s["code"] for s in answer["steps"]}
+
+
+async def test_S23_after_a_death_the_preview_refuses_what_the_write_refuses(
+    somerset: Tenant,
+) -> None:
+    """A20-10: after the death a new incident and a change of social care status are 409
+    ``after-final-event`` in the preview as in the write; the death reported again previews
+    no new step (the write answers the first)."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    await _event(somerset, case_id, {"type": "death", "occurred_at": DIED}, 201)
+    await _event(somerset, case_id, {"type": "new_incident"}, 409)
+    problem = await _preview(somerset, case_id, "case_event", {"type": "new_incident"}, 409)
+    assert problem["type"].endswith("/after-final-event"), problem
+    problem = await _preview(somerset, case_id, "case_changed",
+                             {"changes": {"csc_status": ["none", "cp"]}}, 409)
+    assert problem["type"].endswith("/after-final-event"), problem
+    again = await _event(somerset, case_id, {"type": "death"}, 200)
+    answer = (await _preview(somerset, case_id, "case_event", {"type": "death"}, 200))["data"]
+    assert answer["valid"] is True
+    assert [s for s in answer["steps"] if s["action"] == "create"] == [], answer["steps"]
+    assert again["data"]["type"] == "death"
