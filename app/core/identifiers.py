@@ -63,7 +63,8 @@ def check_reference(value: str) -> str:
     invisible or direction-changing (ValueError naming the code point), so one reference has
     one spelling (``somerset-jordan`` and ``somerset-jordan`` + U+200B were two cases of one
     child: attack pass 18, A18-6); and no ``/``, which the upsert route's path
-    (``PUT /v1/cases/by-external-ref/{system}/{id}``) could not address."""
+    (``PUT /v1/cases/by-external-ref/{system}/{id}``) could not address, nor a ``.`` or
+    ``..`` (dot segments, which clients remove from a path)."""
     found = invisible_character(value)
     if found is not None:
         raise ValueError(f"a reference must not contain {found} (an invisible or "
@@ -71,6 +72,11 @@ def check_reference(value: str) -> str:
     if "/" in value:
         raise ValueError("a reference must not contain '/' (the upsert route's path could not "
                          "address it)")
+    if value in (".", ".."):
+        # Dot segments: a client removes them from the upsert route's path (RFC 3986 §5.2.4),
+        # so such a reference could not be addressed either (attack 20, A20-3).
+        raise ValueError("a reference must not be '.' or '..' (the upsert route's path could "
+                         "not address it)")
     return unicodedata.normalize("NFC", value)
 
 

@@ -124,7 +124,9 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import CaseClosure, Pack
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# A child's name: required, so it must show (attack 20, A20-13: zero-width names were taken).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 AfterValidator(visible_text)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
                    AfterValidator(visible_text)]
 # A case's reference in another system, each part (the system, its id): surrounding spaces

@@ -74,8 +74,9 @@ _OVERDUE_COLUMNS = (
     STEP.c.actor, STEP.c.assignee_id, STEP.c.due_at, STEP.c.policy_pack,
     STEP.c.policy_version, STEP.c.policy_ref, STEP.c.owner_role,
 )
-# Its case's line manager and access mode (read with the step by both locking queries).
-_CASE_COLUMNS = (CASE.c.line_manager_id, CASE.c.access_mode)
+# Its case's line manager, access mode and priority (read with the step by both locking
+# queries).
+_CASE_COLUMNS = (CASE.c.line_manager_id, CASE.c.access_mode, CASE.c.priority)
 
 
 # Who takes an overdue step's escalation is the pack's (``[escalation]``, e.g. Somerset: the
@@ -129,6 +130,9 @@ def escalation_row(
         "title": title, "actor": actor,
         "assignee_id": overdue.line_manager_id if actor == "line_manager" else None,
         "urgent": True, "awaiting_panel_date": False,
+        # A priority case's steps are priority "at all stages" (Somerset 3.2.4), the chase of
+        # an overdue one included (attack 20, A20-7); cleared with the case's, as its others.
+        "priority": bool(getattr(overdue, "priority", False)),
         "status": StepStatus.open, "policy_pack": overdue.policy_pack,
         "policy_version": overdue.policy_version, "policy_ref": overdue.policy_ref,
         "subject_id": overdue.id,
@@ -145,7 +149,8 @@ def escalation_row(
 _PER_ROW = (("id", "uuid"), ("service_id", "uuid"), ("case_id", "uuid"), ("rule_id", "varchar"),
             ("title", "varchar"), ("actor", "varchar"), ("assignee_id", "varchar"),
             ("policy_pack", "varchar"), ("policy_version", "varchar"),
-            ("policy_ref", "varchar"), ("subject_id", "uuid"), ("note", "varchar"))
+            ("policy_ref", "varchar"), ("subject_id", "uuid"), ("note", "varchar"),
+            ("priority", "boolean"))
 _SHARED = ("code", "urgent", "awaiting_panel_date", "status", "created_at", "raised_at",
            "reasons")
 _UNNEST_INSERT = sa.text(

@@ -27,8 +27,10 @@ from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
+from app.domain.events_table import CaseEvent
 from app.domain.final_events import final_event_recorded
 from app.domain.history import case_fields_at
+from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.restriction import shuts_out, staff_of
@@ -824,6 +826,9 @@ async def _apply(
             updated.append(step)
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
+        await stand_in_for_recorder(session, wctx.pack, step, recorder=(
+            wctx.principal.sub, {str(event.data.get(k)) for k in ("record_id", "event_id")
+                                 if event.data.get(k)}))
     if case.access_mode is not None and any(s.assignee_id for s in created):
         await _unname_shut_out(wctx, created)
     for step in created:
@@ -1500,6 +1505,60 @@ async def stand_in_if_away(
             col(Case.id) == step.case_id))).first()
         note_restricted_act(pack, mode, step)
     return old, role, away
+
+
+# The records whose author may not do a line manager's one-off check on them (next_steps.
+# require_not_own_check).
+_AUTHORED_TABLES: dict[str, Any] = {"judgement": Judgement, "event": CaseEvent}
+
+
+async def recorded_by(
+    session: AsyncSession, step: Step, recorder: tuple[str, set[str]] | None = None
+) -> set[str]:
+    """Who recorded the judgements and events among the step's reasons; ``recorder``: the
+    write's own author and the ids of the records it is writing (not yet in the database)."""
+    authors: set[str] = set()
+    for reason in step.reasons or ():
+        record = (reason.get("record") or {}) if isinstance(reason, dict) else {}
+        table = _AUTHORED_TABLES.get(str(record.get("type")))
+        if table is None or not record.get("id"):
+            continue
+        if recorder is not None and str(record["id"]) in recorder[1]:
+            authors.add(recorder[0])
+            continue
+        found = (await session.exec(select(table.recorded_by).where(
+            table.id == uuid.UUID(str(record["id"]))))).first()
+        if found:
+            authors.add(str(found))
+    return authors
+
+
+def recorder_check(pack: Pack, step: Step) -> bool:
+    """A line manager's one-off check (not a recurring review) on a record: the kind of step
+    its record's author may not do (next_steps.require_not_own_check)."""
+    return step.actor == "line_manager" and not step.recurrence
+
+
+async def stand_in_for_recorder(
+    session: AsyncSession, pack: Pack, step: Step,
+    recorder: tuple[str, set[str]] | None = None,
+) -> bool:
+    """Give a new line manager's check on a record the line manager recorded themselves
+    (Somerset 3.1's discussion and countersignature of a high rating they judged, S5/S6) to
+    the line's stand-in role (else the duty managers), unassigned, with a note, as a stand-in
+    is: they are refused the step (403), so it must not sit in their queue (attack pass 19,
+    A19-18: "discussed ... with the relevant line manager or duty manager")."""
+    if step.assignee_id is None or not recorder_check(pack, step) \
+            or step.status != StepStatus.open:
+        return False
+    if step.assignee_id not in await recorded_by(session, step, recorder):
+        return False
+    old, role = step.assignee_id, stand_in_of(pack, step) or "duty_manager"
+    step.actor, step.assignee_id = role, None
+    step.note = _append(step.note, (
+        f"Stood in: the line manager ({old}) recorded what this step checks; the "
+        f"{role.replace('_', ' ')} undertakes this step ({step.policy_ref})."))
+    return True
 
 
 RESTRICTED_ACT_NOTE = (

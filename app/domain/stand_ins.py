@@ -123,6 +123,8 @@ async def settle_case(
             holder = getattr(case, policy.ACTOR_FIELDS[frm])
             if holder is None or await away_for(session, step, holder, today) is not None:
                 continue
+            if frm == "line_manager" and holder in await policy.recorded_by(session, step):
+                continue  # they recorded what it checks: it stays with the stand-in (A19-18)
             was = step.actor
             step.actor, step.assignee_id = frm, holder
             step.note = _noted(step.note, (

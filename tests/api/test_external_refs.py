@@ -91,3 +91,26 @@ async def test_a_reference_stored_before_is_still_shown(somerset: Tenant, settin
     assert r.json()["data"]["external_ref"]["id"] == "leg/acy\u200b"
     r = await somerset.client.get("/v1/cases", headers=somerset.auth("duty_manager"))
     assert [c["external_ref"]["id"] for c in r.json()["data"]] == ["leg/acy\u200b"]
+
+
+async def test_a_dot_segment_reference_is_422(somerset: Tenant) -> None:
+    """Attack 20, A20-3: an id or system of ``.`` or ``..`` was stored, but a client removes
+    dot segments from the upsert route's path (RFC 3986 §5.2.4: 404 or a redirect), so the
+    case could not be addressed there: refused as '/' is (422 naming the part); ``...`` and
+    ``.a`` are ordinary references."""
+    cms = somerset.auth("feed", "iyss", scope="cms")
+    for ref, loc in (({"system": "IYSS", "id": "."}, "id"), ({"system": "IYSS", "id": ".."}, "id"),
+                     ({"system": "..", "id": "x1"}, "system"),
+                     ({"system": "IYSS", "id": " .. "}, "id")):
+        r = await somerset.client.post("/v1/cases", json={**BODY, "external_ref": ref},
+                                       headers=cms)
+        [error] = assert_problem(r, 422)["errors"]
+        assert error["loc"] == f"body.external_ref.{loc}", error
+        assert "'.'" in error["msg"], error
+    r = await somerset.client.put("/v1/cases/by-external-ref/IYSS/%2E%2E", json=BODY,
+                                  headers=cms)
+    assert [e["loc"] for e in assert_problem(r, 422)["errors"]] == ["path.external_id"]
+    for ok in ("...", ".a"):
+        r = await somerset.client.post("/v1/cases", headers=cms, json={
+            **BODY, "external_ref": {"system": "IYSS", "id": ok}})
+        assert r.status_code == 201, r.text

@@ -127,3 +127,28 @@ async def test_PRI_wokingham_sets_no_priority(
                  impact="critical", likelihood="almost_certain")
     assert (await _case(t, case_id))["priority"] is False
     assert all(s["priority"] is False for s in await _queue(t, case_id=case_id))
+
+
+async def test_PRI_the_escalation_of_a_priority_cases_overdue_step_is_priority(
+        somerset: Tenant, factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack 20, A20-7: 3.2.4 "at all stages": the escalation of an overdue step of a very
+    high case was ``priority: false`` (``priority=true`` left it out, the calendar gave it no
+    PRIORITY). Now the escalation pass marks it as its case is; a lowering clears it with the
+    case's other steps."""
+    from datetime import UTC, datetime
+
+    from tests.api.support import tick
+
+    pin(monkeypatch, 2026, 8, 21, 12, 0)
+    t = somerset
+    case_id = (await t.open_case(opened_at="2026-08-20T09:00:00Z"))["data"]["id"]
+    await _judge(t, case_id, "swb", "very_high", "2026-08-21T11:00:00Z")
+    assert await tick(factory, t, datetime(2026, 10, 1, 12, 0, tzinfo=UTC)) > 0
+    steps = await _queue(t, case_id=case_id)
+    chases = [s for s in steps if s["code"] == "escalate_overdue_step"]
+    assert chases, steps
+    assert all(s["priority"] for s in steps), steps
+    listed = {s["id"] for s in await _queue(t, priority="true")}
+    assert {s["id"] for s in chases} <= listed
+    await _judge(t, case_id, "swb", "medium", "2026-08-21T11:30:00Z")
+    assert not any(s["priority"] for s in await _queue(t, case_id=case_id))

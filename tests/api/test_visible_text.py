@@ -111,3 +111,30 @@ async def test_S8_views_of_invisible_characters_are_not_views(somerset: Tenant) 
     r = await somerset.client.post(f"/v1/referrals/{r.json()['data']['id']}/submit", json={},
                                    headers=headers)
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("given", "family", "loc"), [
+    ("\u200b", "Taylor", "body.child.given_name"),
+    ("Sam", "\u3164", "body.child.family_name"),
+    ("\u00ad", "Taylor", "body.child.given_name"),
+    ("Sam", "\u2060", "body.child.family_name"),
+])
+async def test_a_childs_name_of_invisible_characters_is_422(
+        somerset: Tenant, given: str, family: str, loc: str) -> None:
+    """Attack 20, A20-13: a child's given or family name of invisible characters (zero-width
+    space, Hangul filler, soft hyphen, word joiner) was taken on POST and on the upsert PUT,
+    where spaces only were refused: 422 naming the name, on both routes, nothing made."""
+    t = somerset
+    child = {"given_name": given, "family_name": family, "date_of_birth": "2010-05-01"}
+    manager = t.auth("line_manager", "line_manager-1")
+    body = {"child": child, "case_holder_id": "case_holder-1",
+            "line_manager_id": "line_manager-1", "intervention": "court_order",
+            "csc_status": "none"}
+    _refused(await t.client.post("/v1/cases", json=body, headers=manager), loc)
+    feed = t.auth("feed", "iyss-1", scope="cms")
+    url = f"/v1/cases/by-external-ref/IYSS/{uuid.uuid4().hex}"
+    _refused(await t.client.put(url, json=body, headers=feed), loc)
+    good = {**body, "child": {**child, "given_name": "Sam", "family_name": "Taylor"}}
+    r = await t.client.put(url, json=good, headers=feed)
+    assert r.status_code == 201, r.text
+    _refused(await t.client.put(url, json=body, headers=feed), loc)
