@@ -100,3 +100,21 @@ async def test_W24_a_death_takes_the_child_off_the_high_risk_panel_agenda(
     [ended] = [s for s in await steps_of(wokingham, case_id, "superseded")
                if s["code"] == "record_panel_decision"]
     assert "died" in ended["note"], ended["note"]
+
+
+async def test_S39_S40_a_death_ends_the_volunteer_concern_and_obstacle_steps(
+    somerset: Tenant,
+) -> None:
+    """A20-18 (twin of A20-2): the volunteer's concern (S39, 16.1) and the obstacle to the plan
+    (S40, 4.6) are work with the child: the death ends them as it ends the rest; the duties it
+    raises stay open."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    for kind, at in (("volunteer_concern", "2026-08-25T10:00:00+01:00"),
+                     ("plan_obstacle", "2026-08-25T11:00:00+01:00")):
+        await _post(somerset, f"/v1/cases/{case_id}/events", {"type": kind, "occurred_at": at})
+    await _post(somerset, f"/v1/cases/{case_id}/events",
+                {"type": "death", "occurred_at": "2026-08-26T10:00:00+01:00"})
+    open_codes = {s["code"] for s in await steps_of(somerset, case_id)}
+    assert not open_codes & {"notify_volunteer_concern", "act_on_volunteer_concern",
+                             "inform_line_manager_of_obstacle"}, open_codes
+    assert {"inform_service_manager", "notify_serious_incident"} <= open_codes
