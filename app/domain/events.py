@@ -139,13 +139,28 @@ def case_event_out(e: CaseEvent) -> CaseEventOut:
     return CaseEventOut.model_validate(e, from_attributes=True)
 
 
-def _validate(body: CaseEventCreate) -> dict[str, Any]:
+# The keys the write stores in ``details`` from the body's own fields: sent inside ``details``
+# they would be stored but never read as the field (attack 20, A20-1: a charge sent with
+# ``details.notifiable_offence: false`` raised the CSPPI notification while the stored event
+# said false), so there they are refused.
+FIELDS_IN_DETAILS = ("incoming_ratings", "release_address_other_area", "notifiable_offence")
+
+
+def event_details(body: CaseEventCreate, at: str = "body") -> dict[str, Any]:
+    """The ``details`` the write stores for ``body`` (with the fields it keeps there), or 422
+    naming ``<at>.<field>``; the preview reads a case event through this too (A20-1)."""
     details = dict(body.details or {})
     check_details_size(details)
+    inside = [k for k in FIELDS_IN_DETAILS if k in details]
+    if inside:
+        raise Unprocessable(
+            "These keys are the event's own fields: send them beside details, not in it (the "
+            "stored details hold what the field said).",
+            errors=[{"loc": f"{at}.details.{k}", "msg": f"send it as {at}.{k}"} for k in inside])
     if body.type in NEEDS_TRANSFER_DATE and body.transfer_date is None:
         raise Unprocessable(
             "A transfer out needs the transfer date (the handover call is due before it).",
-            errors=[{"loc": "body.transfer_date", "msg": "required for transfer_out"}],
+            errors=[{"loc": f"{at}.transfer_date", "msg": "required for transfer_out"}],
         )
     if body.incoming_ratings is not None:
         details["incoming_ratings"] = body.incoming_ratings.model_dump(mode="json")
@@ -156,12 +171,12 @@ def _validate(body: CaseEventCreate) -> dict[str, Any]:
             raise Unprocessable(
                 "notifiable_offence says whether a charge's offence is notifiable: only a "
                 "charged event carries it.",
-                errors=[{"loc": "body.notifiable_offence", "msg": "only for type charged"}])
+                errors=[{"loc": f"{at}.notifiable_offence", "msg": "only for type charged"}])
         details["notifiable_offence"] = body.notifiable_offence
     return details
 
 
-def _known_at(body: CaseEventCreate, occurred_at: datetime) -> datetime:
+def known_at_of(body: CaseEventCreate, occurred_at: datetime) -> datetime:
     """When the event became known to the worker: default when it happened; never before it
     happened, nor more than five minutes in the future (422)."""
     known_at = resolve_occurred_at(body.known_at, field="known_at") if body.known_at \
@@ -221,11 +236,11 @@ async def record_event(
     check_event_type(pack, body.type)
     if not pack.event_type(body.type).after_closure:
         require_open_case(case, f"record a {body.type} event")
-    details = _validate(body)
+    details = event_details(body)
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
-    known_at = _known_at(body, occurred_at)
+    known_at = known_at_of(body, occurred_at)
     require_transfer_date_within(case, body.transfer_date)
     once = pack.event_type(body.type).once_per_case
     same = await same_event(session, case, body, occurred_at, details, once=once)
@@ -362,12 +377,23 @@ async def _end_steps(
     to the event; the steps the policy asks for after it (notifications) stay open."""
     if declared.final:
         await _off_register_and_agendas(wctx, event=event, declared=declared)
-    if not declared.ends_steps:
-        return None
     reason = declared.ends_reason or f"{declared.title} ({event.type})"
-    return await policy.supersede_codes(
-        wctx, codes=declared.ends_steps, act=("event", event.id),
-        reason=f"{reason} (event {event.id})")
+    result = None
+    if declared.ends_steps:
+        result = await policy.supersede_codes(
+            wctx, codes=declared.ends_steps, act=("event", event.id),
+            reason=f"{reason} (event {event.id})")
+    if declared.ends_earlier_steps:
+        # Not the event's own steps of these codes (its own report of the death).
+        others = {s.subject_id for s in await policy.open_steps_of(wctx.session, wctx.case.id)
+                  if s.code in declared.ends_earlier_steps and s.subject_id != event.id}
+        if others:
+            more = await policy.supersede_codes(
+                wctx, codes=declared.ends_earlier_steps, act=("event", event.id),
+                reason=f"{reason} (event {event.id})", subjects=others)
+            if more is not None:
+                result = more if result is None else result.merge(more)
+    return result
 
 
 async def _off_register_and_agendas(

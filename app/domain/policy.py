@@ -1417,7 +1417,8 @@ def stored_utc(moment: datetime) -> datetime:
 async def _life_ended(wctx: WriteContext, evaluation: Evaluation) -> bool:
     """Whether the case records a child's death (a ``final`` event), read only when the
     evaluation would put the case on the register or make it a priority."""
-    if not evaluation.on_register_after and wctx.pack.priority is None:
+    if not any(_derived_flags(wctx.case, evaluation, wctx.pack,
+                              managed=wctx.case.closed_at is None)):
         return False
     return await final_event_recorded(wctx.session, wctx.pack, wctx.case.id)
 
@@ -1434,17 +1435,25 @@ async def end_register_and_priority(wctx: WriteContext) -> None:
     await wctx.session.flush()
 
 
+def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: bool
+                   ) -> tuple[bool, bool]:
+    """Whether the case is on the register and a priority after ``evaluation`` (neither when
+    it is not ``managed`` here: closed, or the child's death recorded)."""
+    on_register = evaluation.on_register_after and managed
+    priority = pack.priority is not None and managed and is_priority(
+        pack, replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
+                      on_register=on_register))
+    return on_register, priority
+
+
 def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
                   life_ended: bool = False) -> bool:
     """Copy what the engine derived (register, contact level, priority) onto the case; True
     when its priority changed (its open steps follow: :func:`_follow_priority`)."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated;
     # nor is a child whose death is recorded (``life_ended``, A20-2).
-    managed = case.closed_at is None and not life_ended
-    on_register = evaluation.on_register_after and managed
-    priority = pack.priority is not None and managed and is_priority(
-        pack, replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
-                      on_register=on_register))
+    on_register, priority = _derived_flags(
+        case, evaluation, pack, managed=case.closed_at is None and not life_ended)
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
     # Set only when they change, so that a case left as it was has no pending change at all
     # (the flush wrote nothing for it either way; issue 15: nothing to look at before the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -32,11 +34,16 @@ from app.domain.common import (
     PlausibleDate,
     StaffId,
     UtcDatetime,
-    check_details_size,
     resolve_occurred_at,
 )
-from app.domain.events import IncomingRatings
-from app.domain.events_table import offence_not_notifiable
+from app.domain.events import (
+    CaseEventCreate,
+    check_event_type,
+    event_details,
+    known_at_of,
+    same_event,
+)
+from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
 from app.domain.judgements import JudgementCreate, judgement_event_data
 from app.domain.judgements_table import Level
@@ -56,6 +63,7 @@ from app.domain.timing import (
 )
 from app.domain.write_context import event
 from app.workflows.calendar import london_date
+from app.workflows.packs import Pack
 from app.workflows.types import TRIGGERS
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -101,16 +109,13 @@ class AssessmentData(_TriggerData):
     assessment_id: uuid.UUID | None = None
 
 
-class CaseEventData(_TriggerData):
-    """``case_event``."""
+class CaseEventData(CaseEventCreate):
+    """``case_event``: the write's own body (``POST /v1/cases/{id}/events``), read as strictly
+    as the contract reads the write (attack 20, A20-1), with the preview's subject; its
+    ``occurred_at`` is the preview's own (top level)."""
 
-    type: KindLabel  # a core event type or one the service's pack declares
-    may_raise_to_high: bool = False
-    transfer_date: PlausibleDate | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-    incoming_ratings: IncomingRatings | None = None
-    release_address_other_area: bool | None = None
-    notifiable_offence: bool | None = None
+    model_config = ConfigDict(extra="forbid")
+    subject_id: uuid.UUID | None = None
 
 
 class ReferralCreatedData(_TriggerData):
@@ -169,7 +174,7 @@ class StepCompletedData(_TriggerData):
     waived: bool = False
 
 
-TRIGGER_DATA: dict[str, type[_TriggerData]] = {
+TRIGGER_DATA: dict[str, type[_TriggerData] | type[CaseEventData]] = {
     "case_opened": _TriggerData,
     "case_changed": CaseChangedData,
     "assessment_submitted": AssessmentData,
@@ -242,9 +247,12 @@ class PreviewOut(BaseModel):
 PREVIEW_TRIGGERS = tuple(t for t in TRIGGERS if t != "judgement_recorded")
 
 
-def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, dict[str, Any]]:
+def trigger_data(
+    body: PreviewRequest, case_id: uuid.UUID, occurred: datetime
+) -> tuple[uuid.UUID, dict[str, Any]]:
     """The event's subject and its ``data``, validated by the trigger's model; 422 with errors
-    (``body.data.<field>``) for an unknown trigger or data the trigger cannot carry."""
+    (``body.data.<field>``) for an unknown trigger or data the trigger cannot carry. A case
+    event is read by the write's own model and checks, strictly (:func:`_case_event_data`)."""
     model = TRIGGER_DATA.get(str(body.trigger))
     if model is None:
         raise Unprocessable(
@@ -252,22 +260,38 @@ def trigger_data(body: PreviewRequest, case_id: uuid.UUID) -> tuple[uuid.UUID, d
             errors=[{"loc": "body.trigger", "msg": f"one of {list(PREVIEW_TRIGGERS)}"}],
         )
     try:
-        data = model.model_validate(body.data)
+        data = model.model_validate_json(json.dumps(body.data), strict=True) \
+            if model is CaseEventData else model.model_validate(body.data)
     except ValidationError as exc:
         errors = validation_items(exc.errors(include_url=False), ("body", "data"),
                                   schema_names(model.model_json_schema()), body.data)
         raise Unprocessable("The trigger's data does not match its shape; see errors.",
                             errors=errors) from exc
-    if isinstance(data, CaseEventData):
-        check_details_size(data.details)
     subject = data.subject_id
     if subject is None:
         subject = case_id if body.trigger in ("case_changed", "step_completed") else uuid.uuid4()
-    dumped = data.model_dump(mode="json", exclude={"subject_id"}, exclude_none=True)
-    if isinstance(data, CaseEventData) and offence_not_notifiable(
-            str(data.type), dumped.get("notifiable_offence")):
-        dumped["offence_not_notifiable"] = True  # as the write reads it (A19-20)
-    return subject, dumped
+    if isinstance(data, CaseEventData):
+        return subject, _case_event_data(data, case_id, subject, occurred)
+    return subject, data.model_dump(mode="json", exclude={"subject_id"}, exclude_none=True)
+
+
+def _case_event_data(data: CaseEventData, case_id: uuid.UUID, subject: uuid.UUID,
+                     occurred: datetime) -> dict[str, Any]:
+    """The engine's view of the event the write would record (:func:`event_data` of it, with
+    the details and ``known_at`` the write would store: :func:`event_details`)."""
+    if data.occurred_at is not None:
+        raise Unprocessable("The preview's occurred_at is sent beside data, not in it.",
+                            errors=[{"loc": "body.data.occurred_at",
+                                     "msg": "send it as body.occurred_at"}])
+    details = event_details(data, at="body.data")
+    event = CaseEvent(id=subject, type=data.type, occurred_at=occurred,
+                      known_at=known_at_of(data, occurred),
+                      may_raise_to_high=data.may_raise_to_high,
+                      transfer_date=data.transfer_date, details=details,
+                      # never stored: who records it and where are not the engine's data
+                      case_id=case_id, service_id=uuid.UUID(int=0), recorded_by="",
+                      recorded_role="")
+    return event_data(event)
 
 
 def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
@@ -277,9 +301,11 @@ def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
     action due dates (at most a year after the decision's London date: the preview knows no
     panel, and a panel sits before it decides); a panel item's sitting, which must be one that
     could hear the case (:func:`require_panel_may_hear`)."""
-    if data.get("transfer_date") is not None:
-        require_transfer_date_within(case, date.fromisoformat(data["transfer_date"]),
-                                     "data.transfer_date")
+    transfer = data.get("transfer_date")
+    if transfer is not None:
+        require_transfer_date_within(
+            case, transfer if isinstance(transfer, date) else date.fromisoformat(transfer),
+            "data.transfer_date")
     if data.get("scheduled_for") is not None:  # a panel item: the panel could hear the case
         require_panel_may_hear(case, datetime.fromisoformat(data["scheduled_for"]),
                                "body.data.scheduled_for")
@@ -297,6 +323,54 @@ def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
     if errors:
         raise Unprocessable("The decision cannot be recorded as it stands; see errors.",
                             errors=errors)
+
+
+async def _reported_again(session: AsyncSession, pack: Pack, case: Case, body: PreviewRequest,
+                          data: dict[str, Any], occurred: datetime) -> bool:
+    """Whether the write would answer this case event as one already recorded (a death
+    reported again: :func:`same_event`), creating nothing (attack 20, A20-10)."""
+    if body.trigger != "case_event":
+        return False
+    sent = CaseEventData.model_validate_json(json.dumps(body.data), strict=True)
+    declared = next((e for e in pack.event_types if e.id == sent.type), None)
+    once = declared is not None and declared.once_per_case
+    return await same_event(session, case, sent, occurred, data["details"], once=once) \
+        is not None
+
+
+def _refuse_on_closed_case(pack: Pack, case: Case, trigger: str, data: dict[str, Any]) -> None:
+    """409 ``case-closed`` for a case event the write refuses on a closed case (a type the
+    pack does not act on after closure), as the write (A20-10's twin: the preview said valid)."""
+    if trigger != "case_event":
+        return
+    check_event_type(pack, str(data["type"]))  # 422 for a type the service's pack lacks
+    if not pack.event_type(str(data["type"])).after_closure:
+        require_open_case(case, f"record a {data['type']} event")
+
+
+async def _refuse_after_final_event(
+    session: AsyncSession, pack: Pack, case: Case, occurred: datetime, trigger: str,
+    data: dict[str, Any],
+) -> None:
+    """409 ``after-final-event`` for a trigger whose write refuses it after a recorded death
+    (:mod:`app.domain.final_events`): an event of a type the pack does not still accept, a
+    change of the child's circumstances, a referral made or moved on, a panel item or
+    decision (attack 20, A20-10: the preview promised steps no write would create)."""
+    if trigger == "case_event":
+        await require_before_final_event(session, pack, case, occurred,
+                                         what=f"record a {data['type']} event",
+                                         event_type=str(data["type"]))
+    elif trigger == "case_changed" and any(v is not None for v in data["changes"].values()):
+        await require_before_final_event(session, pack, case, occurred,
+                                         what="change the child's circumstances on the case")
+    elif trigger == "referral_created" or (trigger == "referral_transition" and data[
+            "action"] in ("submit", "quality-assure", "send")):
+        await require_before_final_event(session, pack, case, occurred,
+                                         what=f"make or move on a {data['kind']} referral",
+                                         referral_kind=str(data["kind"]))
+    elif trigger in ("panel_item_added", "panel_decision"):
+        await require_before_final_event(session, pack, case, occurred,
+                                         what="put the case before a panel")
 
 
 async def preview(
@@ -325,13 +399,22 @@ async def preview(
         occurred = resolve_occurred_at(body.occurred_at)
         # Every act's bounds; which acts reach past a closure depends on the act (the pack's).
         require_within_case(case, occurred, after_closure=True)
-        subject, data = trigger_data(body, case.id)
+        subject, data = trigger_data(body, case.id, occurred)
         _check_dates(case, data, occurred)
+        pack = ctx.pack_for(service, at=occurred)
+        _refuse_on_closed_case(pack, case, str(body.trigger), data)
+        again = await _reported_again(session, pack, case, body, data, occurred)
+        if not again:
+            await _refuse_after_final_event(session, pack, case, occurred, str(body.trigger),
+                                            data)
         wf = event(str(body.trigger), occurred, subject, principal, data, role)
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
     extras = await policy.snapshot_extras(session, case, occurred)
     ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels, **extras)
+    if body.judgement is None and again:
+        # The write answers the event first recorded and raises nothing again (A20-10).
+        ev = dataclasses.replace(ev, intents=())
     return PreviewOut(
         valid=not ev.violations,
         violations=[PreviewViolation(rule=v.rule_id, status=v.status,

@@ -75,3 +75,61 @@ async def test_S23_a_death_takes_the_child_off_the_register_and_the_agenda(
                 role="line_manager")
     shown = await _case(somerset, case_id)
     assert (shown["on_register"], shown["priority"]) == (False, False)
+
+
+async def test_W24_a_death_takes_the_child_off_the_high_risk_panel_agenda(
+    wokingham: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A20-2 on Wokingham: a very high ROSH case on the agenda of a High-Risk Panel after the
+    death leaves the register and the agenda; the chair owes no decision."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    case_id = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    await _post(wokingham, f"/v1/cases/{case_id}/judgements", with_matrix(wokingham.pack, {
+        "domain": "rosh", "level": "very_high", "victims": ["public"],
+        "occurred_at": "2026-08-21T10:00:00+01:00"}))
+    assert (await _case(wokingham, case_id))["on_register"] is True
+    panel = (await _post(wokingham, "/v1/panels", {
+        "kind": "high_risk_panel", "scheduled_for": MARP_DAY, "chair_id": "chair-kim"},
+        role="panel_admin"))["data"]["id"]
+    await _post(wokingham, f"/v1/panels/{panel}/items",
+                {"case_id": case_id, "presenter_id": "case_holder-1"}, role="panel_admin")
+    pin(monkeypatch, 2026, 8, 29, 12, 0)
+    await _post(wokingham, f"/v1/cases/{case_id}/events", {"type": "death", "occurred_at": DIED})
+    assert (await _case(wokingham, case_id))["on_register"] is False
+    assert "record_panel_decision" not in {s["code"] for s in await steps_of(wokingham, case_id)}
+    [ended] = [s for s in await steps_of(wokingham, case_id, "superseded")
+               if s["code"] == "record_panel_decision"]
+    assert "died" in ended["note"], ended["note"]
+
+
+async def test_S39_S40_a_death_ends_the_volunteer_concern_and_obstacle_steps(
+    somerset: Tenant,
+) -> None:
+    """A20-18 (twin of A20-2): the volunteer's concern (S39, 16.1) and the obstacle to the plan
+    (S40, 4.6) are work with the child: the death ends them as it ends the rest; the duties it
+    raises stay open."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    for kind, at in (("volunteer_concern", "2026-08-25T10:00:00+01:00"),
+                     ("plan_obstacle", "2026-08-25T11:00:00+01:00")):
+        await _post(somerset, f"/v1/cases/{case_id}/events", {"type": kind, "occurred_at": at})
+    await _post(somerset, f"/v1/cases/{case_id}/events",
+                {"type": "death", "occurred_at": "2026-08-26T10:00:00+01:00"})
+    open_codes = {s["code"] for s in await steps_of(somerset, case_id)}
+    assert not open_codes & {"notify_volunteer_concern", "act_on_volunteer_concern",
+                             "inform_line_manager_of_obstacle"}, open_codes
+    assert {"inform_service_manager", "notify_serious_incident"} <= open_codes
+
+
+async def test_W21_a_death_ends_the_risk_to_staff_report_but_not_its_own(
+    wokingham: Tenant,
+) -> None:
+    """A20-18's Wokingham twin: W21's report_to_line_manager about a risk to staff is work with
+    the child the death ends; the death's own report (W5, same code) stays open."""
+    case_id = (await wokingham.open_case())["data"]["id"]
+    await _post(wokingham, f"/v1/cases/{case_id}/events",
+                {"type": "risk_to_staff", "occurred_at": "2026-08-25T10:00:00+01:00"})
+    death = (await _post(wokingham, f"/v1/cases/{case_id}/events",
+                         {"type": "death", "occurred_at": "2026-08-26T10:00:00+01:00"}))["data"]
+    reports = [s for s in await steps_of(wokingham, case_id)
+               if s["code"] == "report_to_line_manager"]
+    assert [s["subject_id"] for s in reports] == [death["id"]], reports
