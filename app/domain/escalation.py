@@ -313,6 +313,12 @@ async def escalate_batch(
         .values(escalated_at=now))
     if not created:
         return 0
+    # The chase is one more open step of its case: the case's ETag (its version) moves, as on
+    # a write that adds a step (attack 20, A20-5). The cases are locked (``OF case, step``).
+    await connection.execute(
+        sa.update(CASE).where(CASE.c.id.in_(
+            {overdue.case_id for overdue in batch if overdue.id in created}))
+        .values(version=CASE.c.version + 1))
     events, entries = [], []
     emitted_at = utcnow()
     for overdue, row in zip(batch, rows, strict=True):

@@ -17,6 +17,7 @@ from app.core.errors import NotFound
 from app.core.security import Principal
 from app.domain.cases_table import Case, case_etag
 from app.domain.common import state_etag
+from app.domain.history import will_bump
 from app.domain.panels import Panel, panel_etag
 from app.domain.steps import Step
 
@@ -42,7 +43,7 @@ async def of_case(session: AsyncSession, case_id: uuid.UUID) -> str:
     case = await session.get(Case, case_id)
     if case is None:  # the write has just loaded it
         raise NotFound("No such case.")
-    if case in session.new or not session.is_modified(case, include_collections=False):
+    if not will_bump(session, case):
         return case_etag(case)
     return f'"{case.version + 1}"'
 

@@ -377,12 +377,23 @@ async def _end_steps(
     to the event; the steps the policy asks for after it (notifications) stay open."""
     if declared.final:
         await _off_register_and_agendas(wctx, event=event, declared=declared)
-    if not declared.ends_steps:
-        return None
     reason = declared.ends_reason or f"{declared.title} ({event.type})"
-    return await policy.supersede_codes(
-        wctx, codes=declared.ends_steps, act=("event", event.id),
-        reason=f"{reason} (event {event.id})")
+    result = None
+    if declared.ends_steps:
+        result = await policy.supersede_codes(
+            wctx, codes=declared.ends_steps, act=("event", event.id),
+            reason=f"{reason} (event {event.id})")
+    if declared.ends_earlier_steps:
+        # Not the event's own steps of these codes (its own report of the death).
+        others = {s.subject_id for s in await policy.open_steps_of(wctx.session, wctx.case.id)
+                  if s.code in declared.ends_earlier_steps and s.subject_id != event.id}
+        if others:
+            more = await policy.supersede_codes(
+                wctx, codes=declared.ends_earlier_steps, act=("event", event.id),
+                reason=f"{reason} (event {event.id})", subjects=others)
+            if more is not None:
+                result = more if result is None else result.merge(more)
+    return result
 
 
 async def _off_register_and_agendas(

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, Session, SQLModel
 
 from app.domain.cases_table import Case
@@ -167,6 +168,65 @@ def _record(session: Session, _ctx: Any, _instances: Any) -> None:
         collect.extend(rows)
     else:
         session.connection().execute(_INSERT, rows)
+
+
+# The records under a case whose writing changes what ``GET /v1/cases/{id}`` shows (its open
+# steps) or that have no read of their own and answer the case's ETag (attack 20, A20-5).
+CASE_SHOWN = frozenset({"step", "judgement", "case_event", "oversight_entry"})
+# session.info: the cases whose version this transaction has moved already (once is enough).
+BUMPED = "cases_bumped"
+
+
+def _touched_cases(session: Any) -> set[uuid.UUID]:
+    """The ids of the cases a pending record of :data:`CASE_SHOWN` is under."""
+    found: set[uuid.UUID] = set()
+    for obj in (*session.new, *session.dirty):
+        table = getattr(obj, "__table__", None)
+        if table is not None and table.name in CASE_SHOWN:
+            case_id = getattr(obj, "case_id", None)
+            if isinstance(case_id, uuid.UUID):
+                found.add(case_id)
+    return found
+
+
+def will_bump(session: Any, case: Case) -> bool:
+    """Whether the next flush moves the case's version (its ETag): it has changes of its own,
+    or a record it shows is pending and this transaction has not moved it yet."""
+    if case in session.new:
+        return False
+    if session.is_modified(case, include_collections=False):
+        return True
+    return (case.id not in session.info.get(BUMPED, set())
+            and case.id in _touched_cases(session))
+
+
+@event.listens_for(RecordedSession, "before_flush")
+def _bump_cases(session: Session, _ctx: Any, _instances: Any) -> None:
+    """A case's strong ETag (its version) moves whenever its representation does (RFC 9110
+    §8.8.3; attack 20, A20-5): a write that adds or changes a step of the case, or records a
+    judgement, event or oversight entry under it, moves the case's version once a transaction
+    (``updated_at`` set: one UPDATE, none more when the case changes anyway), so a conditional
+    POST under the case is exclusive. Only a case the write has loaded (every such write loads
+    it under its lock)."""
+    bumped: set[uuid.UUID] = session.info.setdefault(BUMPED, set())
+    for obj in session.new:
+        if isinstance(obj, Case):  # made in this transaction with its steps: version 1
+            bumped.add(obj.id)
+    for obj in session.dirty:
+        if isinstance(obj, Case) and session.is_modified(obj, include_collections=False):
+            bumped.add(obj.id)
+    for case_id in _touched_cases(session) - bumped:
+        case = session.identity_map.get(identity_key(Case, case_id))
+        if case is None or case in session.new or case in session.deleted:
+            continue
+        case.updated_at = utcnow()
+        bumped.add(case_id)
+
+
+@event.listens_for(RecordedSession, "after_commit")
+@event.listens_for(RecordedSession, "after_rollback")
+def _bumped_ends(session: Session) -> None:
+    session.info.pop(BUMPED, None)
 
 
 # The case's fields the engine reads (app.domain.policy.snapshot) that an act may change.

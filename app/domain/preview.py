@@ -36,7 +36,13 @@ from app.domain.common import (
     UtcDatetime,
     resolve_occurred_at,
 )
-from app.domain.events import CaseEventCreate, event_details, known_at_of, same_event
+from app.domain.events import (
+    CaseEventCreate,
+    check_event_type,
+    event_details,
+    known_at_of,
+    same_event,
+)
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
 from app.domain.judgements import JudgementCreate, judgement_event_data
@@ -332,6 +338,16 @@ async def _reported_again(session: AsyncSession, pack: Pack, case: Case, body: P
         is not None
 
 
+def _refuse_on_closed_case(pack: Pack, case: Case, trigger: str, data: dict[str, Any]) -> None:
+    """409 ``case-closed`` for a case event the write refuses on a closed case (a type the
+    pack does not act on after closure), as the write (A20-10's twin: the preview said valid)."""
+    if trigger != "case_event":
+        return
+    check_event_type(pack, str(data["type"]))  # 422 for a type the service's pack lacks
+    if not pack.event_type(str(data["type"])).after_closure:
+        require_open_case(case, f"record a {data['type']} event")
+
+
 async def _refuse_after_final_event(
     session: AsyncSession, pack: Pack, case: Case, occurred: datetime, trigger: str,
     data: dict[str, Any],
@@ -386,6 +402,7 @@ async def preview(
         subject, data = trigger_data(body, case.id, occurred)
         _check_dates(case, data, occurred)
         pack = ctx.pack_for(service, at=occurred)
+        _refuse_on_closed_case(pack, case, str(body.trigger), data)
         again = await _reported_again(session, pack, case, body, data, occurred)
         if not again:
             await _refuse_after_final_event(session, pack, case, occurred, str(body.trigger),

@@ -352,6 +352,8 @@ class _Checker:
         named.append(("survives_closure", self.pack.survives_closure, "keeps open past closure"))
         named += [(f"event_types.{i}.ends_steps", declared.ends_steps, "ends")
                   for i, declared in enumerate(self.pack.event_types)]
+        named += [(f"event_types.{i}.ends_earlier_steps", declared.ends_earlier_steps, "ends")
+                  for i, declared in enumerate(self.pack.event_types)]
         named += [(f"event_types.{i}.closure_sets_aside", declared.closure_sets_aside,
                    "sets aside at closure") for i, declared in enumerate(self.pack.event_types)]
         named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")

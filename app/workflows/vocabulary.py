@@ -139,6 +139,10 @@ class EventType(_Strict):
     # in the event's own transaction. Steps the policy asks for after the event stay open.
     ends_steps: tuple[Code, ...] = ()
     ends_reason: Text | None = None
+    # As ``ends_steps``, for codes the event itself also asks for: only the open steps about
+    # other acts are ended (Wokingham W21's report of a risk to staff at a death, whose own W5
+    # report has the same code; attack 20, A20-18).
+    ends_earlier_steps: tuple[Code, ...] = ()
     # A later event of this type replaces the arrangements an earlier one made (a second
     # transfer out: the transfer now planned is that one): the open steps raised about an
     # earlier event of the type, dated at or before this one, are superseded, audited, in the

@@ -118,3 +118,18 @@ async def test_S39_S40_a_death_ends_the_volunteer_concern_and_obstacle_steps(
     assert not open_codes & {"notify_volunteer_concern", "act_on_volunteer_concern",
                              "inform_line_manager_of_obstacle"}, open_codes
     assert {"inform_service_manager", "notify_serious_incident"} <= open_codes
+
+
+async def test_W21_a_death_ends_the_risk_to_staff_report_but_not_its_own(
+    wokingham: Tenant,
+) -> None:
+    """A20-18's Wokingham twin: W21's report_to_line_manager about a risk to staff is work with
+    the child the death ends; the death's own report (W5, same code) stays open."""
+    case_id = (await wokingham.open_case())["data"]["id"]
+    await _post(wokingham, f"/v1/cases/{case_id}/events",
+                {"type": "risk_to_staff", "occurred_at": "2026-08-25T10:00:00+01:00"})
+    death = (await _post(wokingham, f"/v1/cases/{case_id}/events",
+                         {"type": "death", "occurred_at": "2026-08-26T10:00:00+01:00"}))["data"]
+    reports = [s for s in await steps_of(wokingham, case_id)
+               if s["code"] == "report_to_line_manager"]
+    assert [s["subject_id"] for s in reports] == [death["id"]], reports

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.integrity_support import patch_case
 from tests.conftest import Tenant
 
 DIED = "2026-08-29T10:00:00+01:00"
@@ -88,3 +89,18 @@ async def test_S23_after_a_death_the_preview_refuses_what_the_write_refuses(
     assert answer["valid"] is True
     assert [s for s in answer["steps"] if s["action"] == "create"] == [], answer["steps"]
     assert again["data"]["type"] == "death"
+
+
+async def test_S23_on_a_closed_case_the_preview_refuses_an_event_the_write_refuses(
+    somerset: Tenant,
+) -> None:
+    """A20-10's twin: a new incident on a closed case is 409 ``case-closed`` in the write and
+    the preview (it said valid)."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-20T10:00:00+01:00",
+                                             "closure_reason": "Moved away"})
+    assert r.status_code == 200, r.text
+    problem = await _event(somerset, case_id, {"type": "new_incident"}, 409)
+    assert problem["type"].endswith("/case-closed"), problem
+    problem = await _preview(somerset, case_id, "case_event", {"type": "new_incident"}, 409)
+    assert problem["type"].endswith("/case-closed"), problem

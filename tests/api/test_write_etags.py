@@ -227,3 +227,45 @@ async def test_the_upsert_honours_if_match(somerset: Tenant) -> None:
     r = await t.client.put(url, json={**body, "csc_status": "cic"},
                            headers={**manager, "If-Match": "*"})
     assert r.status_code == 200, r.text
+
+
+async def test_the_cases_etag_moves_with_its_open_steps(wokingham: Tenant, factory: Any) -> None:
+    """Attack 20, A20-5: an event (new steps) and a step's completion changed ``open_steps``
+    in ``GET /v1/cases/{id}`` but not its strong ETag (RFC 9110 §8.8.3), so six parallel
+    conditional event POSTs with one tag were all 201. Now each moves the tag (the write's
+    answer gives the one the next GET gives), and of parallel conditional events with one
+    tag exactly one is recorded, the others 412."""
+    import asyncio
+
+    t = wokingham
+    case_id = (await t.open_case())["data"]["id"]
+    holder = t.auth("case_holder")
+    first = await case_etag(t, case_id)
+    r = await t.client.post(f"/v1/cases/{case_id}/events", headers=holder, json={
+        "type": "new_incident", "occurred_at": "2026-04-04T10:00:00Z", "details": {"a": 1}})
+    after_event = _etag(r, 201)
+    assert after_event != first
+    assert after_event == await case_etag(t, case_id)
+    steps = r.json()["next_steps"]
+    assert steps, r.text
+    r = await t.client.post(f"/v1/next-steps/{steps[0]['id']}/complete", headers=holder,
+                            json={"note": "told"})
+    assert r.status_code == 200, r.text
+    after_step = await case_etag(t, case_id)
+    assert after_step != after_event
+    url = f"/v1/cases/{case_id}/events"
+    answers = await asyncio.gather(*(t.client.post(url, headers={**holder, "If-Match": after_step},
+                                                   json={"type": "new_incident",
+                                                         "occurred_at": "2026-04-05T10:00:00Z",
+                                                         "details": {"n": i}})
+                                     for i in range(6)))
+    assert sorted(a.status_code for a in answers) == [201] + [412] * 5
+    assert await count(t, case_id, "events") == 2
+    # The escalation pass's chase of an overdue step is one more open step: the tag moves.
+    from datetime import UTC, datetime
+
+    from tests.api.support import tick
+
+    before = await case_etag(t, case_id)
+    assert await tick(factory, t, datetime(2027, 6, 1, tzinfo=UTC)) > 0
+    assert await case_etag(t, case_id) != before
