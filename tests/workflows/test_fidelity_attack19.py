@@ -392,3 +392,61 @@ def test_W28_risk_to_another_child_attending_is_managed_and_planned() -> None:
                 code="update_risk_management_plan", actor="case_holder", due=None, pack=W,
                 ref="Risk to other children")
     assert "risk_to_other_children" in packs()[W].event_type_ids()
+
+
+# --- A20-15: a release earlier than expected brings the notices "before the release" to now -------
+
+def _released(at_: object, *, flagged: bool = False) -> object:
+    """The release recorded as a change of ``in_custody`` (a PATCH, the CMS's upsert, or a
+    ``custody_release`` event, which the service records as this change, flagged)."""
+    extra = {"custody_event": True} if flagged else {}
+    return ev_("case_changed", at_, changes={"in_custody": [True, False]}, **extra)
+
+
+def test_W20_an_early_release_makes_the_notice_due_at_once() -> None:
+    """W20 (Referrals into MAPPA): "Where the release address is in a different area to PYJS,
+    the case worker must also notify the local Youth Justice Service of the child being
+    released into their area and initiate the relevant transfer/care-taking process."
+
+    The notice is owed before the release (expected Wednesday 1 December 2027). The child is
+    released early, on Good Friday 26 March 2027 (a bank holiday, the last Friday of GMT): the
+    child already lives in the other area, so the open notice is due at the release, urgent,
+    not eight months later (attack pass 20, A20-15), whether the release was recorded as a
+    PATCH/upsert of ``in_custody`` or as a ``custody_release`` event."""
+    custody = case(in_custody=True, mappa_category=2, expected_release_date=date(2027, 12, 1))
+    flagged = ev_("case_event", lon(2027, 3, 1, 10), EVENT_ID, type="change_of_circumstances",
+                  release_address_other_area=True)
+    step = created(run(W, flagged, custody), "notify_receiving_yjs")
+    assert step.due_at == utc(2027, 12, 1, 0)
+    held = replace(custody, in_custody=False, open_steps=(open_step(step, UUID(int=20)),))
+    for by_event in (False, True):
+        redated = intents(run(W, _released(lon(2027, 3, 26, 11), flagged=by_event), held),
+                          "update_due", "notify_receiving_yjs")
+        assert [(i.due_at, i.urgent, i.rule_id, i.policy_ref, i.step_id) for i in redated] == [
+            (utc(2027, 3, 26, 11), True, "W20", W20_REF, UUID(int=20))]
+    # Entering custody again moves nothing earlier.
+    back = ev_("case_changed", lon(2027, 3, 26, 11), changes={"in_custody": [False, True]})
+    assert intents(run(W, back, replace(held, in_custody=True)),
+                   "update_due", "notify_receiving_yjs") == []
+
+
+def test_W16_an_early_release_makes_the_mappa_notification_due_at_once() -> None:
+    """W16 (Referrals into MAPPA): "Category 2 referrals (i.e. for children in custody), the
+    referral into MAPPA must be completed six months prior to their release."
+
+    A category 2 child expected out on Wednesday 1 December 2027 owes the MAPPA H notification
+    by the end of Tuesday 1 June 2027. Released early, on Good Friday 26 March 2027, before the
+    notification was made: the six-month point is gone and the child is out, so it is due at
+    the release, urgent; before this fix the release left it undated, never overdue (attack
+    pass 20, A20-15). A move into custody still dates it six months before the release."""
+    custody = case(mappa_category=2, in_custody=True, expected_release_date=date(2027, 12, 1))
+    first = created(run(W, ev_("case_changed", lon(2027, 3, 1, 10),
+                               changes={"mappa_category": [None, 2]}), custody),
+                    "mappa_h_notification")
+    assert first.due_at == end_of(date(2027, 6, 1), bst=True)
+    held = replace(custody, in_custody=False, open_steps=(open_step(first, UUID(int=16)),))
+    for by_event in (False, True):
+        update = intents(run(W, _released(lon(2027, 3, 26, 11), flagged=by_event), held),
+                         "update_due", "mappa_h_notification")
+        assert [(u.step_id, u.due_at, u.urgent) for u in update] == [
+            (UUID(int=16), utc(2027, 3, 26, 11), True)]
