@@ -60,7 +60,7 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before, require_outside_closed_periods
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import london_date, start_of_day
+from app.workflows.calendar import end_of_day, london_date, start_of_day
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
 
@@ -364,9 +364,18 @@ def bare_times(step: Any) -> dict[str, Any]:
     """A bare duty's own times: no ``raised_at`` (the instant of the child's record that asked
     for it, which its reasons are stripped of: attack pass 18, A18-11) and ``created_at`` only
     as the (London) day it was raised, 00:00 (the write that recorded the child's record, to the
-    microsecond, would give it too). ``due_at`` stays: it is the duty."""
-    return {"raised_at": None,
-            "created_at": start_of_day(london_date(policy.stored_utc(step.created_at)))}
+    microsecond, would give it too). ``due_at`` and ``overdue_at`` stay dated (it is the duty)
+    but as the end of their London day (an hours-based deadline to the second gave the
+    record's time: S5's due_at minus 24 hours; attack 20, A20-12); ``priority`` is withheld
+    (false: it would say the case's rating is very high; A20-6)."""
+    times: dict[str, Any] = {
+        "raised_at": None, "priority": False,
+        "created_at": start_of_day(london_date(policy.stored_utc(step.created_at)))}
+    for name in ("due_at", "overdue_at"):
+        moment = getattr(step, name, None)
+        if moment is not None:
+            times[name] = end_of_day(london_date(policy.stored_utc(moment)))
+    return times
 
 
 async def is_bare_duty(
@@ -444,6 +453,9 @@ async def list_steps(
         page = [row._replace(note=bare_note(row, ctx),  # type: ignore[call-arg]
                              reasons=bare_reasons(row), **bare_times(row))
                 if _is_bare(principal, row, bare) else row for row in page]
+        if filters.priority:
+            # A bare duty's priority is withheld, so the filter does not pick it out (A20-6).
+            page = [row for row in page if row.priority]  # type: ignore[attr-defined]
     return page, _encode_cursor(rows[filters.limit - 1], key) if more else None
 
 

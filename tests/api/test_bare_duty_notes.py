@@ -95,7 +95,8 @@ async def test_S5_stood_in_discussion_on_a_restricted_case_names_no_line_manager
     assert len(listed) == 1
     step = listed[0]
     assert (step["id"], step["actor"], step["assignee_id"]) == (full["id"], "duty_manager", None)
-    assert (step["due_at"], step["policy"]) == ("2026-08-27T09:00:00Z", S5)
+    # Shown as its London day's end (A20-12), not the record's time 24 hours on.
+    assert (step["due_at"], step["policy"]) == ("2026-08-27T22:59:59Z", S5)
     _names_nothing(step)
     assert step["note"].endswith("The line manager is on recorded leave.")
     await _read_and_complete(somerset, step)
@@ -196,9 +197,10 @@ async def test_S5_a_bare_duty_gives_not_the_time_of_the_record_that_asked_for_it
                                      headers=somerset.auth(*OUTSIDE_DM))
     for step in (listed, read.json()["data"]):
         assert (step["raised_at"], step["created_at"]) == (None, "2026-08-25T23:00:00Z")
-        # Only the duty itself (due 24 hours on) carries the time, as it must.
-        assert sorted(k for k, v in step.items() if "09:16" in repr(v)) == [
-            "due_at", "overdue_at"]
+        # The duty stays dated, as the end of its London day (attack 20, A20-12: due 24 hours
+        # on to the second gave the record's time).
+        assert not [k for k, v in step.items() if "09:16" in repr(v)], step
+        assert (step["due_at"], step["overdue_at"]) == ("2026-08-27T22:59:59Z",) * 2
     r = await complete(somerset, full["id"], *OUTSIDE_DM, occurred_at="2026-08-26T09:00:00Z")
     assert r.status_code == 422, r.text
     assert "09:16" not in r.text
@@ -206,3 +208,39 @@ async def test_S5_a_bare_duty_gives_not_the_time_of_the_record_that_asked_for_it
         "/v1/next-steps", params={"case_id": case_id}, headers=somerset.auth("line_manager", LM)
     )).json()["data"] if s["id"] == full["id"]]
     assert own[0]["raised_at"] == "2026-08-26T09:16:42Z"
+
+
+async def test_S5_a_bare_duty_of_a_very_high_case_withholds_its_priority(
+    somerset: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 20, A20-6: a bare duty of a very high (priority) case carried ``priority: true``
+    and ``?priority=true`` picked it out: a reader the restriction shuts out learnt the child's
+    rating was very high. Shut out, the duty manager sees ``priority: false`` and the filter
+    leaves it out; the case's line manager still sees it a priority."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    case_id = await _restricted_case(somerset)
+    r = await somerset.client.post(
+        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
+        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1]})
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 8, 26, 9, 17)
+    r = await somerset.client.post(
+        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
+        json={"domain": "swb", "level": "very_high", "occurred_at": "2026-08-26T09:16:42Z"})
+    assert r.status_code == 201, r.text
+    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    assert full["priority"] is True
+    [listed] = [s for s in await _outside_list(somerset, case_id)
+                if s["code"] == "discuss_with_manager"]
+    read = await somerset.client.get(f"/v1/next-steps/{full['id']}",
+                                     headers=somerset.auth(*OUTSIDE_DM))
+    assert listed["priority"] is False
+    assert read.json()["data"]["priority"] is False
+    r = await somerset.client.get("/v1/next-steps", params={"priority": "true", "limit": 200},
+                                  headers=somerset.auth(*OUTSIDE_DM))
+    assert r.status_code == 200, r.text
+    assert full["id"] not in {s["id"] for s in r.json()["data"]}
+    own = (await somerset.client.get(
+        "/v1/next-steps", params={"case_id": case_id, "priority": "true"},
+        headers=somerset.auth("line_manager", LM))).json()["data"]
+    assert full["id"] in {s["id"] for s in own}
