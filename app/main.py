@@ -131,7 +131,7 @@ def create_app(
     # (fastapi-offline bundles them), so the docs work on networks without a CDN.
     app = FastAPIOffline(
         title="yjrisk",
-        version="1.0.0",
+        version="1.1.0",  # docs/integrating.md §8, Changelog (attack 20, A20-8)
         description=API_DESCRIPTION,
         lifespan=lifespan,
         static_url=DOCS_ASSETS_URL,
