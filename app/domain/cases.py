@@ -506,15 +506,22 @@ def case_withheld(case: Case, service: Service) -> CaseWithheld:
 async def upsert_case(
     session: AsyncSession, principal: Principal, ref: ExternalRef, body: CaseUpsert,
     ctx: policy.PolicyContext, *, if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> Upserted:
     """Create (201) or update (200) the case with this external reference, serialised per
     reference; an update runs the policy on what changed and, when nothing did, writes
     nothing (no step, no audit entry, no event). An If-Match sent is about the case the
     reference names (RFC 9110 §13.1.1, A20-4): checked under the case's lock as a record
-    made under it is (412, nothing changed); false when there is no such case yet."""
+    made under it is (412, nothing changed); false when there is no such case yet.
+    If-None-Match (RFC 9110 §13.1.2), checked under the reference's lock so that of two
+    racing create-only PUTs exactly one creates: ``*`` is false when a case has this
+    reference, a list of entity tags when one of them matches the case's (weak comparison):
+    412 and nothing changed (attack pass 20, A20-19)."""
     service = await service_of(session, principal)
     await lock_external_ref(session, service.id, ref.system, ref.id)
     existing = await _case_id_by_ref(session, service.id, ref)
+    if if_none_match is not None and existing is not None:
+        _require_none_match(if_none_match, await get_case_in_service(session, service.id, existing))
     if if_match is not None:
         if existing is None:
             raise PreconditionFailed(
@@ -543,6 +550,17 @@ async def upsert_case(
         result = result.without_next_steps()
     return Upserted(created=False, service=service, case=case, result=result,
                     withheld=withheld)
+
+
+def _require_none_match(if_none_match: str, case: Case) -> None:
+    """412 when an If-None-Match does not hold for the existing ``case``: ``*`` (any current
+    representation) or one of its entity tags equal to the case's ETag, compared weakly as RFC
+    9110 §13.1.2 says (``W/"3"`` matches ``"3"``). The problem names no stored value."""
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    if "*" in tags or etag_of(case) in tags:
+        raise PreconditionFailed(
+            "A case already has this reference: a create-only PUT (If-None-Match) changes "
+            "nothing; read the case and send If-Match to update it.")
 
 
 def _upsert_fields(body: CaseUpsert) -> dict[str, Any]:

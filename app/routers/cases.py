@@ -77,16 +77,21 @@ async def upsert_case(
         "case is still as you read it: 412 `precondition-failed` (with `current_etag`) when "
         "it has changed since, and 412 when no case has this reference (`*` holds for any "
         "case that exists)."))] = None,
+    if_none_match: Annotated[str | None, Header(max_length=200, description=(
+        "Optional: `*` to create only (412 `precondition-failed` when a case already has "
+        "this reference, nothing changed), or ETags the update must not match (RFC 9110 "
+        "§13.1.2)."))] = None,
 ) -> CaseOpened | CaseWithheldAnswer:
     """Create (201) or update (200) the case a case management system knows by this reference;
     the same body again is 200 and writes nothing (no step, no audit entry). A restricted case
     is answered to a machine client (role `feed`, scope `cms`) as its ids and version only
     (`restricted: true`, `next_steps: []`); a staff token that may not see the case gets the
     same `409 duplicate-external-ref` as `POST /v1/cases`. `If-Match` (optional) is the
-    case's ETag: 412 and nothing changed when it does not hold (attack 20, A20-4)."""
+    case's ETag: 412 and nothing changed when it does not hold (attack 20, A20-4);
+    `If-None-Match: *` creates only: 412 when the reference is taken (A20-19)."""
     ref = svc.ExternalRef(system=system, id=external_id)
     done = await svc.upsert_case(session, principal, ref, body, request.app.state.policy,
-                                 if_match=if_match)
+                                 if_match=if_match, if_none_match=if_none_match)
     response.status_code = 201 if done.created else 200
     response.headers["ETag"] = svc.etag_of(done.case)
     response.headers["Location"] = f"/v1/cases/{done.case.id}"

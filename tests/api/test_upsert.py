@@ -164,3 +164,39 @@ async def test_taken_reference_of_a_restricted_case_names_no_case_to_excluded_st
                           headers=somerset.auth("line_manager"))
     assert r.status_code == 409
     assert r.json()["existing_case_id"] == created["id"]
+
+
+async def test_create_only_put_with_if_none_match_never_overwrites(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """RFC 9110 §13.1.2: ``If-None-Match: *`` on a PUT holds only when no case has the
+    reference: the first create-only PUT creates (201); a second, with another body, is 412 and
+    changes nothing (the case keeps its fields, version and audit); an entity tag matching the
+    case's (weakly: ``W/"1"`` matches ``"1"``) is 412 too, one that does not match updates.
+    Two racing create-only PUTs: exactly one creates, the other is 412 (attack pass 20,
+    A20-19)."""
+    feed = somerset.auth("feed", "iyss-connector", scope="cms")
+    only = {**feed, "If-None-Match": "*"}
+    first = await client.put(_url("Y-1090"), json=BODY, headers=only)
+    assert first.status_code == 201, first.text
+    case = first.json()["data"]
+    audit = await _audit(client, somerset, case["id"])
+    other = {**BODY, "csc_status": "cp"}
+    again = await client.put(_url("Y-1090"), json=other, headers=only)
+    assert again.status_code == 412, again.text
+    assert again.headers["content-type"].startswith("application/problem+json")
+    tag = first.headers["ETag"]
+    weak = await client.put(_url("Y-1090"), json=other,
+                            headers={**feed, "If-None-Match": f"W/{tag}"})
+    assert weak.status_code == 412, weak.text
+    read = await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("line_manager"))
+    assert read.json()["data"]["csc_status"] == "none"
+    assert read.json()["data"]["version"] == case["version"]
+    assert await _audit(client, somerset, case["id"]) == audit
+    stale = await client.put(_url("Y-1090"), json=other,
+                             headers={**feed, "If-None-Match": '"999"'})
+    assert stale.status_code == 200, stale.text
+    assert stale.json()["data"]["csc_status"] == "cp"
+    racing = await asyncio.gather(*(client.put(_url("Y-1091"), json=BODY, headers=only)
+                                    for _ in range(3)))
+    assert sorted(a.status_code for a in racing) == [201, 412, 412]
