@@ -88,6 +88,11 @@ async def case_as_of(
         fields["ratings"] = await _ratings_from_judgements(session, case.id, as_of)
     steps = await _steps_open_at(session, case.id, as_of,
                                  [c for c in changes if c.entity_type == "step"])
+    # An open step's priority is its case's (set and cleared with it by one UPDATE the field
+    # history does not hold): the case's then, not today's (attack 20, A20-11).
+    then = bool(fields.get("priority"))
+    steps = [s if s.priority == then else s.model_copy(update={"priority": then})
+             for s in steps]
     view = SimpleNamespace(**fields)
     out = case_out(cast(Case, view), service, steps)
     return CaseAsOf(**out.model_dump(), as_of=as_of)

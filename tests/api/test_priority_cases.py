@@ -152,3 +152,30 @@ async def test_PRI_the_escalation_of_a_priority_cases_overdue_step_is_priority(
     assert {s["id"] for s in chases} <= listed
     await _judge(t, case_id, "swb", "medium", "2026-08-21T11:30:00Z")
     assert not any(s["priority"] for s in await _queue(t, case_id=case_id))
+
+
+async def test_PRI_as_of_gives_one_state_per_instant(somerset: Tenant) -> None:
+    """Attack 20, A20-11: ``GET /v1/cases/{id}?as_of=`` said the case was a priority while its
+    open steps said not (their priority was today's), and at the instant of a lowering read
+    the ratings before it with the priority after it. Now the open steps' priority is the
+    case's then (between acts, ratings, priority, register and steps agree)."""
+    import asyncio
+    from datetime import datetime, timedelta
+
+    t = somerset
+    case_id = (await t.open_case(opened_at="2026-03-02T09:00:00Z"))["data"]["id"]
+    raised = await _judge(t, case_id, "swb", "very_high", "2026-03-03T12:00:00Z")
+    t1 = datetime.fromisoformat(raised["data"]["created_at"].replace("Z", "+00:00"))
+    await asyncio.sleep(1.0)
+    lowered = await _judge(t, case_id, "swb", "medium", "2026-03-04T12:00:00Z")
+    t2 = datetime.fromisoformat(lowered["data"]["created_at"].replace("Z", "+00:00"))
+    # (The instant of the lowering itself is left: see notes/fix20b.md.)
+    for at in (t1 + timedelta(milliseconds=500), t2 + timedelta(milliseconds=500)):
+        r = await t.client.get(f"/v1/cases/{case_id}", params={"as_of": at.isoformat()},
+                               headers=t.auth("line_manager"))
+        case = (await _ok(r, 200))["data"]
+        very_high = case["ratings"]["swb"]["level"] == "very_high"
+        assert case["priority"] is very_high, (at, case["ratings"], case["priority"])
+        assert case["on_register"] is very_high, (at, case["on_register"])
+        assert case["open_steps"], at
+        assert all(s["priority"] is very_high for s in case["open_steps"]), at
