@@ -41,7 +41,6 @@ from app.domain.common import (
     stored_instant,
     utcnow,
 )
-from app.domain.events_table import CaseEvent
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -709,8 +708,14 @@ async def complete_step(
 
 
 # The records whose author a manager's check on them may not be (issue: separation of duties).
-_AUTHORED: dict[str, tuple[Any, str]] = {"judgement": (Judgement, "recorded_by"),
-                                         "event": (CaseEvent, "recorded_by")}
+# The records a line manager's one-off step checks, whose author may not do it: a judgement
+# (Somerset 3.1: the high rating's discussion and the plan's countersignature; Wokingham: the
+# sign-off "will effectively endorse the judgement"). Not a case event: the line manager's steps
+# an event raises are their own acts, not a check on its recording (Somerset 3.3 "the relevant
+# line manager or duty manager will refer the case to the YJT manager", S24; 13.4.3's handover
+# call, S26; signing off the case holder's transfer documentation, S31/S33; 13.2's check of the
+# incoming documents, S36), so the manager who recorded the event does them.
+_AUTHORED: dict[str, tuple[Any, str]] = {"judgement": (Judgement, "recorded_by")}
 
 
 # The roles whose steps on a case are a manager's check on, or oversight of, its holder's work;

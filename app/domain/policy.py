@@ -27,7 +27,6 @@ from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
-from app.domain.events_table import CaseEvent
 from app.domain.final_events import final_event_recorded
 from app.domain.history import case_fields_at
 from app.domain.judgements_table import Judgement
@@ -1518,7 +1517,9 @@ async def stand_in_if_away(
 
 # The records whose author may not do a line manager's one-off check on them (next_steps.
 # require_not_own_check).
-_AUTHORED_TABLES: dict[str, Any] = {"judgement": Judgement, "event": CaseEvent}
+# (A judgement only: the line manager's steps a case event raises are their own acts, not a check
+# on its recording; next_steps._AUTHORED.)
+_AUTHORED_TABLES: dict[str, Any] = {"judgement": Judgement}
 
 
 async def recorded_by(

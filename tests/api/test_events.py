@@ -348,6 +348,13 @@ async def test_S24_partner_action_not_secured(somerset: Tenant) -> None:
     assert step["urgent"] is False
     assert step["policy"] == {"pack": SOMERSET, "version": "1", "ref": "3.3", "rule": "S24"}
     assert body["data"]["recorded_role"] == "line_manager"
+    # 3.3 "the relevant line manager ... will refer the case": the referral is the line
+    # manager's own act, not a check on the event they recorded, so they do it themselves
+    # (after A19-18 it was sent to the duty managers and refused to them, 403).
+    r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete",
+                                   json={"note": "referred to the YJT manager"},
+                                   headers=somerset.auth("line_manager"))
+    assert r.status_code == 200, r.text
 
 
 async def test_S24_the_yjt_manager_escalates_once_the_line_manager_has_referred(
