@@ -79,15 +79,16 @@ async def test_S5_line_manager_does_not_check_their_own_judgement(somerset: Tena
     as practicable with the relevant line manager or duty manager (within 24 hours) ... If the
     line manager is unavailable, the duty manager will undertake these functions." The line
     manager judged ROSH high themselves (Monday 1 June 2026 10:00 BST): discuss_with_manager is
-    due Tuesday 2 June 09:00Z (24 clock hours), ref 3.1; they may not complete it (403); a
-    duty manager completes it. Their monthly review
-    (S11, recurring oversight) they complete themselves."""
+    due Tuesday 2 June 09:00Z (24 clock hours), ref 3.1, addressed to the duty managers (not to
+    the line manager who may not do it, A19-18); the line manager is refused it (403); a duty
+    manager completes it. Their monthly review (S11, recurring oversight) they complete
+    themselves."""
     case = (await somerset.open_case())["data"]
     body = await judge(somerset, case["id"], "rosh", "high", "2026-06-01T10:00:00+01:00",
                        role="line_manager", sub="line_manager-1")
     steps = {s["code"]: s for s in body["next_steps"]}
     discuss = steps["discuss_with_manager"]
-    assert (discuss["actor"], discuss["assignee_id"]) == ("line_manager", "line_manager-1")
+    assert (discuss["actor"], discuss["assignee_id"]) == ("duty_manager", None)
     assert discuss["due_at"] == "2026-06-02T09:00:00Z"
     assert discuss["policy"]["ref"] == "3.1"
     assert discuss["policy"]["rule"] == "S5"
