@@ -414,13 +414,21 @@ def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar
         f"Six months before release passed on {london_text(point)}: due at once."))
 
 
+def _before_day(day: date | None, occurred: datetime, *, missing: str, before: str,
+                named: str) -> Due:
+    """Due at the start (00:00 London) of ``day``, never before the event (a day already
+    begun is due at once, urgent, saying so); undated with ``missing`` without a day. Shared by
+    ``before-release`` and ``before-transfer``."""
+    if day is None:
+        return Due(None, note=missing)
+    return _never_before_event(start_of_day(day), occurred, (
+        f"{before}: the {named} ({london_text(day)}) had passed at the event: due at once."))
+
+
 def _before_release(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    if inputs.expected_release_date is None:
-        return Due(None, note="Before the release: no expected release date recorded.")
-    day = london_text(inputs.expected_release_date)
-    return _never_before_event(start_of_day(inputs.expected_release_date), occurred, (
-        f"Before the release: the expected release date ({day}) had passed at the event: "
-        "due at once."))
+    return _before_day(inputs.expected_release_date, occurred,
+                       missing="Before the release: no expected release date recorded.",
+                       before="Before the release", named="expected release date")
 
 
 def _never_before_event(due: datetime, occurred: datetime, passed: str) -> Due:
@@ -438,14 +446,11 @@ def _review_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalenda
 
 
 def _before_transfer(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
-    if inputs.transfer_date is None:
-        return Due(None, note="Due before the transfer: no transfer date given.")
     # Somerset 13.4.3: "prior to the transfer of the child or, in exceptional circumstances, as
     # soon as possible thereafter" (attack pass 17, A17-8).
-    day = london_text(inputs.transfer_date)
-    return _never_before_event(start_of_day(inputs.transfer_date), occurred, (
-        f"Before the transfer: the transfer date ({day}) had passed at the event: "
-        "due at once."))
+    return _before_day(inputs.transfer_date, occurred,
+                       missing="Due before the transfer: no transfer date given.",
+                       before="Before the transfer", named="transfer date")
 
 
 def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
