@@ -41,7 +41,6 @@ from app.domain.common import (
     stored_instant,
     utcnow,
 )
-from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import (
@@ -707,17 +706,6 @@ async def complete_step(
     return shown_step(step, bare, ctx), result
 
 
-# The records whose author a manager's check on them may not be (issue: separation of duties).
-# The records a line manager's one-off step checks, whose author may not do it: a judgement
-# (Somerset 3.1: the high rating's discussion and the plan's countersignature; Wokingham: the
-# sign-off "will effectively endorse the judgement"). Not a case event: the line manager's steps
-# an event raises are their own acts, not a check on its recording (Somerset 3.3 "the relevant
-# line manager or duty manager will refer the case to the YJT manager", S24; 13.4.3's handover
-# call, S26; signing off the case holder's transfer documentation, S31/S33; 13.2's check of the
-# incoming documents, S36), so the manager who recorded the event does them.
-_AUTHORED: dict[str, tuple[Any, str]] = {"judgement": (Judgement, "recorded_by")}
-
-
 # The roles whose steps on a case are a manager's check on, or oversight of, its holder's work;
 # and a chair's (a serious incident's notification, Somerset 12; the escalation of an overdue
 # manager's step, 3.3; a panel's review): senior management's, never the holder's own, even when
@@ -767,17 +755,11 @@ async def require_not_own_check(
             "a chair's step on it is done by another chair."))
     if not _line_manager_check(pack, step):
         return
-    for reason in step.reasons or ():
-        record: dict[str, Any] = (reason.get("record") or {}) if isinstance(reason, dict) else {}
-        authored = _AUTHORED.get(str(record.get("type")))
-        if authored is None or not record.get("id"):
-            continue
-        model, column = authored
-        author = (await session.exec(select(getattr(model, column)).where(
-            col(model.id) == uuid.UUID(str(record["id"]))))).first()
-        if author == principal.sub:
-            raise Forbidden("You recorded what this step asks a manager to check: another "
-                            "manager (a duty manager) does it.")
+    # The records such a check is on, and their authors: policy.recorded_by (a judgement only;
+    # the line manager's steps a case event raises are their own acts: A19-18 follow-up).
+    if principal.sub in await policy.recorded_by(session, step):
+        raise Forbidden("You recorded what this step asks a manager to check: another "
+                        "manager (a duty manager) does it.")
 
 
 async def require_not_own_escalation(

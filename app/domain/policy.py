@@ -1517,8 +1517,14 @@ async def stand_in_if_away(
 
 # The records whose author may not do a line manager's one-off check on them (next_steps.
 # require_not_own_check).
-# (A judgement only: the line manager's steps a case event raises are their own acts, not a check
-# on its recording; next_steps._AUTHORED.)
+# The records a line manager's one-off step checks, whose author may not do it (next_steps.
+# require_not_own_check, and the stand-in for the recorder): a judgement (Somerset 3.1: the high
+# rating's discussion and the plan's countersignature; Wokingham: the sign-off "will effectively
+# endorse the judgement"). Not a case event: the line manager's steps an event raises are their
+# own acts, not a check on its recording (Somerset 3.3 "the relevant line manager or duty
+# manager will refer the case to the YJT manager", S24; 13.4.3's handover call, S26; signing off
+# the case holder's transfer documentation, S31/S33; 13.2's check of the incoming documents,
+# S36), so the manager who recorded the event does them.
 _AUTHORED_TABLES: dict[str, Any] = {"judgement": Judgement}
 
 
