@@ -105,8 +105,15 @@ class CaseEventCreate(BaseModel):
     known_at: UtcDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
-    transfer_date: PlausibleDate | None = None
-    incoming_ratings: IncomingRatings | None = None
+    transfer_date: PlausibleDate | None = PField(
+        default=None,
+        description="transfer_in and transfer_out only (other types: 422): the day the child "
+                    "transfers (Somerset 13.4.3: the handover call is due before it; required "
+                    "for transfer_out)")
+    incoming_ratings: IncomingRatings | None = PField(
+        default=None,
+        description="transfer_in only (other types: 422): the ROSH and SWB ratings the child "
+                    "arrives with from another service (Somerset 13.3, 4.5; S25, S42)")
     release_address_other_area: bool | None = None
     notifiable_offence: bool | None = PField(
         default=None,
@@ -146,11 +153,45 @@ def case_event_out(e: CaseEvent) -> CaseEventOut:
 FIELDS_IN_DETAILS = ("incoming_ratings", "release_address_other_area", "notifiable_offence")
 
 
+# The body's fields that mean something for some event types only, and those types (attack
+# 20, A20-20): ``incoming_ratings`` are the ratings a child transferring in arrives with
+# (Somerset 13.3, 4.5: S25, S42 read them on a transfer in alone); ``notifiable_offence`` says
+# whether a charge's offence is notifiable (Somerset 12 S23, Wokingham W24; A19-20);
+# ``transfer_date`` is the day a transfer happens (Somerset 13.4.3's "prior to the transfer",
+# the closure a transfer out sets aside, the transfer in's date bounds: A18-8). Sent with
+# another type they were stored and never read (an incoming rating on a change of
+# circumstances looked like a recorded rating in the event's details), so they are refused.
+# ``release_address_other_area`` is not here: Wokingham W20 reads it on any event (the address
+# may become known before the release is recorded).
+TYPE_FIELDS: dict[str, frozenset[str]] = {
+    "incoming_ratings": frozenset({CaseEventType.transfer_in}),
+    "notifiable_offence": frozenset({CaseEventType.charged}),
+    "transfer_date": frozenset({CaseEventType.transfer_in, CaseEventType.transfer_out}),
+}
+
+
+def refuse_fields_of_other_types(body: CaseEventCreate, at: str = "body") -> None:
+    """422 naming each ``<at>.<field>`` of :data:`TYPE_FIELDS` sent (not null) with an event
+    type it does not belong to (``msg``: the types it is for), as ``notifiable_offence``
+    on a non-charge has been since A20-1; nothing for a field the type reads."""
+    wrong = [(name, sorted(types)) for name, types in TYPE_FIELDS.items()
+             if getattr(body, name) is not None and body.type not in types]
+    if wrong:
+        raise Unprocessable(
+            "These fields belong to other event types: " + "; ".join(
+                f"{name} only to {' or '.join(types)}" for name, types in wrong) + ".",
+            errors=[{"loc": f"{at}.{name}", "msg": f"only for type {' or '.join(types)}"}
+                    for name, types in wrong])
+
+
 def event_details(body: CaseEventCreate, at: str = "body") -> dict[str, Any]:
     """The ``details`` the write stores for ``body`` (with the fields it keeps there), or 422
-    naming ``<at>.<field>``; the preview reads a case event through this too (A20-1)."""
+    naming ``<at>.<field>`` (a field kept there sent inside ``details``, A20-1; a field of
+    another event type, :func:`refuse_fields_of_other_types`, A20-20); the preview reads a
+    case event through this too (A20-1)."""
     details = dict(body.details or {})
     check_details_size(details)
+    refuse_fields_of_other_types(body, at)
     inside = [k for k in FIELDS_IN_DETAILS if k in details]
     if inside:
         raise Unprocessable(
@@ -167,11 +208,6 @@ def event_details(body: CaseEventCreate, at: str = "body") -> dict[str, Any]:
     if body.release_address_other_area is not None:
         details["release_address_other_area"] = body.release_address_other_area
     if body.notifiable_offence is not None:
-        if body.type != "charged":
-            raise Unprocessable(
-                "notifiable_offence says whether a charge's offence is notifiable: only a "
-                "charged event carries it.",
-                errors=[{"loc": f"{at}.notifiable_offence", "msg": "only for type charged"}])
         details["notifiable_offence"] = body.notifiable_offence
     return details
 

@@ -540,3 +540,22 @@ def test_a19_10_a_misspelt_trigger_does_not_hide_its_lines_other_mistakes(
     path = _example_variant(tmp_path, ("[[rules]]", "[[rulez]]"))
     lines, _ = check_files([path])
     assert [line.split(": ")[1:4] for line in lines] == [["-", "rulez", "error"]]
+
+
+def test_one_condition_walker_gives_every_atom_and_the_event_atoms_with_their_negation() -> None:
+    """``pack_check`` walks a condition tree once (``_atoms``); the event atoms are its
+    non-state atoms, each saying whether it stands under an odd number of ``not`` (the
+    refactor that merged the two walkers changed no result)."""
+    from app.workflows.pack_check import _atoms, _event_atoms
+
+    raw = {"all": [{"case": {"statutory": True}}, {"not": {"level_in": ["high"]}},
+                   {"not": {"not": {"after.in_custody": False, "event_flag": "x"}}}],
+           "case": 5}
+    assert list(_atoms(raw, "w")) == [
+        ("case.statutory", True, "w.all.0.case.statutory", False),
+        ("level_in", ["high"], "w.all.1.not.level_in", True),
+        ("after.in_custody", False, "w.all.2.not.not.after.in_custody", False),
+        ("event_flag", "x", "w.all.2.not.not.event_flag", False),
+        ("case", 5, "w.case", False)]
+    assert [(n, neg) for n, _, _, neg in _event_atoms(raw, "w")] == [
+        ("level_in", True), ("event_flag", False)]

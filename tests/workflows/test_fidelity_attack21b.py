@@ -1,0 +1,79 @@
+"""Attack pass 21b (outside tester): steps raised by another service's (incoming) rating follow
+the case's live ratings as steps raised by its own judgements do, in both packs; one test per
+rule, on real England-and-Wales dates (bank holidays, clock changes, month ends)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+from app.workflows.types import OpenStep, StepIntent
+from tests.workflows.support import (
+    EVENT_ID,
+    SOMERSET,
+    assert_step,
+    case,
+    created,
+    intents,
+    judgement,
+    lon,
+    rated,
+    run,
+    utc,
+)
+from tests.workflows.support import event as ev_
+
+S = SOMERSET
+
+
+def held(intent: StepIntent, step_id: int) -> OpenStep:
+    """The open step a create intent leaves, with the reasons it was created for."""
+    return OpenStep(
+        id=UUID(int=step_id), code=intent.code, rule_id=intent.rule_id,
+        subject_id=intent.subject_id, due_at=intent.due_at,
+        awaiting_panel_date=intent.awaiting_panel_date, deadline_form=intent.deadline_form,
+        actor=intent.actor, reasons=intent.reasons)
+
+
+def superseded(ev: object) -> list[str]:
+    return sorted(i.code for i in intents(ev, "supersede"))  # type: ignore[arg-type]
+
+
+# --- A21b-7: Somerset, the 4.5 review the incoming rating raised --------------------------------
+
+def test_S11_transfer_in_review_ends_with_the_own_judgements_at_medium() -> None:
+    """S11 (4.5) with S42 (13.1): "It is the responsibility of line managers to review all cases
+    where there is a High or Very High ROSH and/or Safety and Well-Being rating with case holders
+    at least monthly" (4.5); "it will not be assumed that other YJT's have similar risk
+    management arrangements" (13.1).
+
+    Transferred in on Friday 30 April 2027 at 15:00 BST with the home YJT's very high ROSH and
+    high SWB: the monthly review runs from the transfer (Sunday 30 May, 14:00Z). Somerset's own
+    ROSH judgement of medium on Tuesday 4 May 10:00 BST (after the May Day bank holiday) ends
+    that request only: the SWB request still stands, so the review stays. Its own SWB judgement
+    of medium at 10:05 leaves no High/Very High rating and no request: that act supersedes the
+    review with the SWB request (attack 21b, A21b-7), as a Somerset high lowered to medium
+    does. A high SWB instead keeps it (the rating is now Somerset's own)."""
+    ev = run(S, ev_("case_event", lon(2027, 4, 30, 15), EVENT_ID, type="transfer_in",
+                    incoming_ratings={"rosh": "very_high", "swb": "high"}))
+    review = created(ev, "monthly_manager_review")
+    assert_step(review, rule="S11", code="monthly_manager_review", actor="line_manager",
+                due=utc(2027, 5, 30, 14), pack=S, ref="4.5")
+    steps = (held(review, 2), held(created(ev, "record_own_judgement"), 3),
+             held(created(ev, "record_own_swb_judgement"), 4))
+    rosh = run(S, judgement("rosh", "medium", lon(2027, 5, 4, 10), victims=["peer"]),
+               case(open_steps=steps))
+    assert superseded(rosh) == ["record_own_judgement"]
+    left = case(ratings=rated(rosh="medium"), open_steps=(steps[0], steps[2]))
+    swb = run(S, judgement("swb", "medium", lon(2027, 5, 4, 10, 5)), left)
+    assert superseded(swb) == ["monthly_manager_review", "record_own_swb_judgement"]
+    assert [i.step_id for i in intents(swb, "supersede", "monthly_manager_review")] == [
+        UUID(int=2)]
+    high = run(S, judgement("swb", "high", lon(2027, 5, 4, 10, 5)), left)
+    assert superseded(high) == ["record_own_swb_judgement"]
+    # Both answered in one act's order the other way round: the same.
+    swb_first = run(S, judgement("swb", "low", lon(2027, 5, 4, 10)), case(open_steps=steps))
+    assert superseded(swb_first) == ["record_own_swb_judgement"]
+    rosh_last = run(S, judgement("rosh", "medium", lon(2027, 5, 4, 10, 5), victims=["peer"]),
+                    replace(case(ratings=rated(swb="low")), open_steps=steps[:2]))
+    assert superseded(rosh_last) == ["monthly_manager_review", "record_own_judgement"]
