@@ -50,6 +50,7 @@ from app.domain.access import lock_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
+from app.domain.history import bump_case_versions
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import ESCALATION_CODE, Step, StepStatus, owed_by
@@ -149,6 +150,9 @@ async def settle_case(
                                     today=today, why=why):
             moved.append(step)
     if moved:
+        # The case's open steps changed: its version (ETag) moves in this transaction, whatever
+        # the session's class (attack 20, A20-5: the worker's sweep did not move it).
+        await bump_case_versions(session, {case.id})
         await session.flush()
     return moved
 
