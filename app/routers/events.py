@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.domain import etags
 from app.domain import events as svc
 from app.routers.conditional import CASE_IF_MATCH
 from app.routers.envelopes import Page, PageQuery, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
                    tags=["case events"])
 
 
