@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.exc import StaleDataError
@@ -94,6 +94,19 @@ def _ping_idle_connections(engine: AsyncEngine, after_seconds: float) -> None:
     event.listen(engine.sync_engine, "checkout", checkout)
 
 
+def _failed_connect_is_a_disconnect(context: ExceptionContext) -> None:
+    """Mark an error raised while establishing a connection as a disconnect, whatever its
+    SQLSTATE, so it reaches the client as 503 with Retry-After (``connection_invalidated``;
+    app.core.problems.database_unavailable), not 500: PostgreSQL not accepting connections to
+    the database (55000, ``ALTER DATABASE ... ALLOW_CONNECTIONS false`` before a restore),
+    the database dropped or renamed (3D000), credentials refused (28000, 28P01). The database
+    is not there for us; nothing was done (attack 21, A21a-3). SQLAlchemy's ``handle_error``
+    event: ``context.connection`` is None only when no connection was established; an error
+    of a statement, of BEGIN or of COMMIT has one and keeps its own classification."""
+    if context.connection is None:
+        context.is_disconnect = True
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     """Create the async engine for the configured URL (SQLite embedded or PostgreSQL).
 
@@ -119,6 +132,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
             },
         )
     engine = create_async_engine(settings.database_url, **kwargs)
+    event.listen(engine.sync_engine, "handle_error", _failed_connect_is_a_disconnect)
     if not always_ping:
         _ping_idle_connections(engine, settings.db_ping_after_idle_seconds)
     if settings.is_sqlite:
