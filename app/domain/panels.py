@@ -212,7 +212,6 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_sitting_time(body.scheduled_for)
-    require_working_day_sitting(ctx.calendar, body.scheduled_for)
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
@@ -353,7 +352,6 @@ async def reschedule_panel(
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "reschedule panels")
     require_sitting_time(body.scheduled_for)
-    require_working_day_sitting(ctx.calendar, body.scheduled_for)
     _refuse_move_into_past(body.scheduled_for)
     was = panel.scheduled_for
     if was == body.scheduled_for:
@@ -968,16 +966,6 @@ def decision_date_errors(calendar: WorkingCalendar, review: date | None,
     dated = [(f"{loc}.review_date", review)] if review is not None else []
     dated += [(f"{loc}.actions.{i}.due_date", due) for i, due in enumerate(due_dates)]
     return non_working_day_errors(calendar, dated)
-
-
-def require_working_day_sitting(calendar: WorkingCalendar, scheduled_for: datetime) -> None:
-    """422 for a panel booked (or moved) to a London day that is no working day (A19-15):
-    :func:`non_working_day_errors` of ``body.scheduled_for``."""
-    errors = non_working_day_errors(
-        calendar, [("body.scheduled_for", scheduled_for.astimezone(LONDON).date())])
-    if errors:
-        raise Unprocessable("A panel sits on a working day; see errors.",
-                            slug="not-a-working-day", errors=errors)
 
 
 def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel,

@@ -294,16 +294,15 @@ async def test_S7_judgements_racing_an_earlier_marp_end_on_its_date(
     is being booked ends due at that MARP: the booking waits for a judgement under way, and a
     judgement waits for the booking, so neither dates a step from a panel list that is no
     longer the list. Each round, four cases are judged ROSH high (Friday 21 August 2026) at
-    the same time as a MARP earlier than every one booked so far (Tuesday 1 September, then
-    Friday 28, Thursday 27, Wednesday 26, Tuesday 25 and Monday 24 August: working days, as a
-    panel sits on one) is booked, the booking sent first, in the middle or last."""
+    the same time as a MARP earlier than every one booked so far (Thursday 27 August, then
+    Wednesday 26, Tuesday 25, Monday 24, Sunday 23 and Saturday 22 August) is booked, the
+    booking sent first, in the middle or last."""
     pin(monkeypatch, 2026, 8, 21, 14, 0)
     await book(somerset, "2026-09-10T10:00:00+01:00")
-    for month, day in ((9, 1), (8, 28), (8, 27), (8, 26), (8, 25), (8, 24)):
+    for day in (27, 26, 25, 24, 23, 22):
         cases = [(await somerset.open_case())["data"]["id"] for _ in range(4)]
         booking = somerset.client.post(
-            "/v1/panels", json={"kind": "marp",
-                                "scheduled_for": f"2026-{month:02}-{day:02}T10:00:00+01:00",
+            "/v1/panels", json={"kind": "marp", "scheduled_for": f"2026-08-{day}T10:00:00+01:00",
                                 "chair_id": "chair-1"}, headers=somerset.auth("panel_admin"))
         judging = [somerset.client.post(
             f"/v1/cases/{c}/judgements",
@@ -313,8 +312,7 @@ async def test_S7_judgements_racing_an_earlier_marp_end_on_its_date(
         answers = await asyncio.gather(*judging[:at], booking, *judging[at:])
         assert sorted(a.status_code for a in answers) == [201] * 5, [a.text for a in answers]
         for case_id in cases:
-            assert_due(await panel_steps(somerset, case_id),
-                       f"2026-{month:02}-{day:02}T09:00:00Z")
+            assert_due(await panel_steps(somerset, case_id), f"2026-08-{day}T09:00:00Z")
 
 
 # --- A17-10: times in notes are written in London time ------------------------------------------
