@@ -31,7 +31,7 @@ from app.domain.access import (
 )
 from app.domain.answered import answer_from_record
 from app.domain.audit import record_audit
-from app.domain.cases_table import Case
+from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
@@ -126,7 +126,9 @@ class CaseEventCreate(BaseModel):
 
 
 class CaseEventOut(BaseModel):
-    """A case event as the API shows it."""
+    """A case event as the API shows it. ``recorded_by``, ``recorded_role`` and ``created_at``
+    are null only in the answer to a machine client's report of an event someone else recorded
+    (:func:`reported_again_out`)."""
 
     id: uuid.UUID
     case_id: uuid.UUID
@@ -136,14 +138,37 @@ class CaseEventOut(BaseModel):
     may_raise_to_high: bool
     transfer_date: date | None
     details: dict[str, Any]
-    recorded_by: str
-    recorded_role: str
-    created_at: datetime
+    recorded_by: str | None
+    recorded_role: str | None
+    created_at: datetime | None
 
 
 def case_event_out(e: CaseEvent) -> CaseEventOut:
     """Shape a case event for the API."""
     return CaseEventOut.model_validate(e, from_attributes=True)
+
+
+def reported_again_out(
+    principal: Principal, event: CaseEvent, body: CaseEventCreate, occurred_at: datetime,
+    details: dict[str, Any],
+) -> CaseEventOut:
+    """The answer to a report of an event already recorded (200, :func:`same_event`).
+
+    Staff who may record events on the case may read them: the event first recorded, whole.
+    A machine client (a ``feed`` token: the CMS) has no route that reads a case's events, so
+    when someone else recorded the event it is answered the event's ids and type with what it
+    sent itself (time, transfer date, flag, details; ``known_at``, ``recorded_by``,
+    ``recorded_role`` and ``created_at`` null), never the first report's details or author:
+    sending "the same event again" with no details must not read a worker's free text about
+    the child or third parties, restricted case or not (attack 21, A21a-5). Its own earlier
+    report is answered whole, as before."""
+    if not principal.is_machine or event.recorded_by == principal.sub:
+        return case_event_out(event)
+    return CaseEventOut(
+        id=event.id, case_id=event.case_id, type=event.type, occurred_at=occurred_at,
+        known_at=None, may_raise_to_high=body.may_raise_to_high,
+        transfer_date=body.transfer_date, details=details, recorded_by=None,
+        recorded_role=None, created_at=None)
 
 
 # The keys the write stores in ``details`` from the body's own fields: sent inside ``details``
@@ -263,10 +288,11 @@ async def record_event(
     case_id: uuid.UUID,
     body: CaseEventCreate,
     ctx: policy.PolicyContext,
-) -> tuple[CaseEvent, policy.PolicyResult, bool]:
+) -> tuple[CaseEvent, policy.PolicyResult, bool, CaseEventOut]:
     """Store an event on the case and run the rules it triggers (subject: the event); the
-    last value says whether it was recorded now (false: the same event was already recorded,
-    :func:`same_event`)."""
+    third value says whether it was recorded now (false: the same event was already recorded,
+    :func:`same_event`), the fourth is the event as the answer shows it to ``principal``
+    (:func:`reported_again_out`)."""
     service, case, role = await _case_and_role(session, principal, case_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     check_event_type(pack, body.type)
@@ -284,7 +310,8 @@ async def record_event(
         sent = {"occurred_at": iso_utc(occurred_at), "details": details} \
             if (same.occurred_at, same.details or {}) != (occurred_at, details) else None
         return same, await _reported_again(session, principal, service, case, role,
-                                           same, sent=sent), False
+                                           same, sent=sent), False, reported_again_out(
+            principal, same, body, occurred_at, details)
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
@@ -332,7 +359,7 @@ async def record_event(
                payload={"case_id": str(case.id), "type": str(body.type)})
     if withheld_from(principal, case):
         result = result.without_next_steps()
-    return event, result, True
+    return event, result, True, case_event_out(event)
 
 
 async def same_event(
@@ -503,7 +530,10 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     case.in_custody = in_custody
     case.updated_at = utcnow()
     session.add(case)
-    # The change is the event's, at its date, in the field-change history.
+    # The change is the event's, at its date, in the field-change history; an act dated before
+    # it is judged on the case as it stood then (changed_at: app.domain.history.case_fields_at;
+    # attack 21, A21b-5 twin).
+    mark_changed(case, event.occurred_at)
     note_case_act(session, case.id, event.occurred_at)
     await session.flush()
     return await policy.run(

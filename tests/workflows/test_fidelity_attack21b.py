@@ -77,3 +77,87 @@ def test_S11_transfer_in_review_ends_with_the_own_judgements_at_medium() -> None
     rosh_last = run(S, judgement("rosh", "medium", lon(2027, 5, 4, 10, 5), victims=["peer"]),
                     replace(case(ratings=rated(swb="low")), open_steps=steps[:2]))
     assert superseded(rosh_last) == ["monthly_manager_review", "record_own_judgement"]
+
+
+# --- A21b-11: Somerset, the timescale of the request for Somerset's own judgement ----------------
+
+S42_REF = "13.1, 13.3, 2.1"
+
+
+def test_S42_own_judgement_is_due_within_the_assetplus_four_weeks() -> None:
+    """S42 (13.1, 13.3, 2.1): "it will not be assumed that other YJT's have similar risk
+    management arrangements" (13.1) and "Where a case has a ROSH judgment and/or Safety and
+    Well-Being concerns of High or Very high from another YJT, the case will be referred into
+    the next available MARP" (13.3) give no timescale for Somerset's own judgement; it is the
+    AssetPlus's (3.1), and "All children supervised by the YJT on statutory orders, will have an
+    AssetPlus assessment completed within 4 weeks of start of YJT involvement" (2.1).
+
+    Transferred in on Friday 30 April 2027 at 15:00 BST (very high ROSH, high SWB): both
+    requests are due four weeks on, Friday 28 May 14:00Z (before the spring bank holiday), not
+    urgent (attack 21b, A21b-11: they were due at once and escalated that evening). Transferred
+    in on Saturday 16 October 2027 at 10:00 BST: due Saturday 13 November at 10:00 GMT, the
+    wall-clock time across the end of BST. The note quotes the missing timescale and 13.3's
+    Team Leader discussion for unacceptable delay."""
+    ev = run(S, ev_("case_event", lon(2027, 4, 30, 15), EVENT_ID, type="transfer_in",
+                    incoming_ratings={"rosh": "very_high", "swb": "high"}))
+    for code in ("record_own_judgement", "record_own_swb_judgement"):
+        step = created(ev, code)
+        assert_step(step, rule="S42", code=code, actor="case_holder", due=utc(2027, 5, 28, 14),
+                    pack=S, ref=S42_REF)
+        assert step.note is not None
+        assert "4 weeks" in step.note
+        assert "unacceptable delay" in step.note
+    autumn = run(S, ev_("case_event", lon(2027, 10, 16, 10), EVENT_ID, type="transfer_in",
+                        incoming_ratings={"swb": "very_high"}))
+    assert_step(created(autumn, "record_own_swb_judgement"), rule="S42",
+                code="record_own_swb_judgement", actor="case_holder",
+                due=utc(2027, 11, 13, 10), pack=S, ref=S42_REF)
+
+
+# --- A21b-8: Somerset 13.4.3, the handover call follows the rating until the transfer ------------
+
+def test_S26_handover_call_superseded_when_lowered_to_medium_before_the_transfer() -> None:
+    """S26 (13.4.3): "Where the ROSH judgement and/or Safety and Well-Being concerns is High or
+    Very high, the line manager, operational manager or YJT manager will speak to the
+    appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child or, in exceptional circumstances, as soon as possible thereafter."
+
+    A transfer out to Dorset on Tuesday 20 July 2027 (BST) is pending; ROSH rises to high on
+    Thursday 1 July: the line manager's call is due before the transfer day begins (19 July
+    23:00Z). Lowered to medium on Monday 5 July (consulted, 4.3; no MARP has taken the case):
+    the condition is gone and the call is superseded in that act (attack 21b, A21b-8); raised to
+    very high again on Friday 9 July, it is asked for again with the same deadline. The call
+    raised by the transfer out itself (the case already high) lapses the same way."""
+    pending = {"transfer_pending": True, "transfer_date": "2027-07-20"}
+    rise = run(S, judgement("rosh", "high", lon(2027, 7, 1, 10), victims=["peer"], **pending),
+               case(ratings=rated(rosh="medium")))
+    call = created(rise, "manager_handover_call")
+    assert_step(call, rule="S26", code="manager_handover_call", actor="line_manager",
+                due=utc(2027, 7, 19, 23), pack=S, ref="13.4.3")
+    lowered = run(S, judgement("rosh", "medium", lon(2027, 7, 5, 10), victims=["peer"],
+                               **pending),
+                  case(ratings=rated(rosh="high"), on_register=True,
+                       open_steps=(held(call, 26),)))
+    assert [i.step_id for i in intents(lowered, "supersede", "manager_handover_call")] == [
+        UUID(int=26)]
+    again = run(S, judgement("rosh", "very_high", lon(2027, 7, 9, 10), victims=["peer"],
+                             **pending), case(ratings=rated(rosh="medium")))
+    assert_step(created(again, "manager_handover_call"), rule="S26",
+                code="manager_handover_call", actor="line_manager", due=utc(2027, 7, 19, 23),
+                pack=S, ref="13.4.3")
+    out = run(S, ev_("case_event", lon(2027, 7, 1, 10), EVENT_ID, type="transfer_out",
+                     transfer_date="2027-07-20", details={"to": "Dorset"}),
+              case(ratings=rated(swb="high"), on_register=True))
+    by_event = created(out, "manager_handover_call")
+    assert_step(by_event, rule="S26", code="manager_handover_call", actor="line_manager",
+                due=utc(2027, 7, 19, 23), pack=S, ref="13.4.3")
+    down = run(S, judgement("swb", "medium", lon(2027, 7, 5, 10), **pending),
+               case(ratings=rated(swb="high"), on_register=True,
+                    open_steps=(held(by_event, 27),)))
+    assert [i.step_id for i in intents(down, "supersede", "manager_handover_call")] == [
+        UUID(int=27)]
+    # Still high in the other domain: the call stays.
+    kept = run(S, judgement("swb", "medium", lon(2027, 7, 5, 10), **pending),
+               case(ratings=rated(rosh="high", swb="high"), on_register=True,
+                    open_steps=(held(by_event, 27),)))
+    assert not intents(kept, "supersede", "manager_handover_call")
