@@ -16,6 +16,7 @@ from sqlalchemy.sql import Select
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import clock
 from app.core.config import Settings
 from app.core.errors import Conflict, PreconditionFailed
 
@@ -153,23 +154,25 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """Yield a session; commit once at the end, roll back on any error.
 
-    Services only flush. Conflicts surfacing at commit become 409/412 problems.
+    Services only flush. Conflicts surfacing at commit become 409/412 problems. The service's
+    time is one instant throughout (:func:`app.core.clock.one_instant`, A20-11).
     """
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except StaleDataError as exc:
-            await session.rollback()
-            raise PreconditionFailed(
-                "The resource was changed by someone else; fetch it again and retry."
-            ) from exc
-        except IntegrityError as exc:
-            await session.rollback()
-            raise Conflict("The write conflicts with an existing record.") from exc
-        except BaseException:
-            await session.rollback()
-            raise
+    with clock.one_instant():
+        async with factory() as session:
+            try:
+                yield session
+                await session.commit()
+            except StaleDataError as exc:
+                await session.rollback()
+                raise PreconditionFailed(
+                    "The resource was changed by someone else; fetch it again and retry."
+                ) from exc
+            except IntegrityError as exc:
+                await session.rollback()
+                raise Conflict("The write conflicts with an existing record.") from exc
+            except BaseException:
+                await session.rollback()
+                raise
 
 
 _GIVEN = object()  # a position of PlainSelect's SQL that the caller's parameters fill
