@@ -216,8 +216,9 @@ def _bump_cases(session: Session, _ctx: Any, _instances: Any) -> None:
     §8.8.3; attack 20, A20-5): a write that adds or changes a step of the case, or records a
     judgement, event or oversight entry under it, moves the case's version once a transaction
     (``updated_at`` set: one UPDATE, none more when the case changes anyway), so a conditional
-    POST under the case is exclusive. Only a case the write has loaded (every such write loads
-    it under its lock)."""
+    POST under the case is exclusive. A case the write has not loaded (the steps an absence
+    re-dates on the cases it locks, a chase the escalation pass retires: A20-5's gaps) moves
+    by one Core UPDATE of their versions (:func:`_bump_unloaded`)."""
     bumped: set[uuid.UUID] = session.info.setdefault(BUMPED, set())
     for obj in session.new:
         if isinstance(obj, Case):  # made in this transaction with its steps: version 1
@@ -225,12 +226,52 @@ def _bump_cases(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in session.dirty:
         if isinstance(obj, Case) and has_changes(obj):
             bumped.add(obj.id)
+    unloaded = set()
     for case_id in _touched_cases(session) - bumped:
         case = session.identity_map.get(identity_key(Case, case_id))
-        if case is None or case in session.new or case in session.deleted:
+        if case is None:
+            unloaded.add(case_id)
+        elif case in session.new or case in session.deleted:
             continue
-        case.updated_at = utcnow()
+        else:
+            case.updated_at = utcnow()
         bumped.add(case_id)
+    if unloaded:
+        session.connection().execute(_bump_unloaded(unloaded))
+
+
+_CASES: Any = Case.__table__  # type: ignore[attr-defined]
+
+
+def _bump_unloaded(case_ids: set[uuid.UUID]) -> Any:
+    """The UPDATE moving the versions (ETags) of cases not loaded in the session by one, with
+    their ``updated_at``: a case loaded later in the transaction reads the moved version."""
+    return (sa.update(_CASES).where(_CASES.c.id.in_(sorted(case_ids)))
+            .values(version=_CASES.c.version + 1, updated_at=utcnow()))
+
+
+async def bump_case_versions(session: Any, case_ids: set[uuid.UUID]) -> None:
+    """Move the version (the strong ETag, RFC 9110 §8.8.3) of each case in ``case_ids`` by
+    one in the session's transaction, whatever the session's class: for a job outside the
+    request path that changes a case's steps (the stand-in sweep, the escalation pass
+    retiring a chase: attack 20, A20-5), under the case's lock, which the caller holds. A
+    loaded case moves at the next flush (``updated_at`` set: the ORM's versioned UPDATE), any
+    other by one Core UPDATE now. Marks them moved for :func:`_bump_cases` (once is
+    enough)."""
+    if not case_ids:
+        return
+    sync = session.sync_session
+    bumped: set[uuid.UUID] = sync.info.setdefault(BUMPED, set())
+    unloaded = set()
+    for case_id in case_ids:
+        case = sync.identity_map.get(identity_key(Case, case_id))
+        if case is None:
+            unloaded.add(case_id)
+        elif case not in sync.new:
+            case.updated_at = utcnow()
+        bumped.add(case_id)
+    if unloaded:
+        await (await session.connection()).execute(_bump_unloaded(unloaded))
 
 
 @event.listens_for(RecordedSession, "after_commit")
