@@ -67,6 +67,11 @@ def _run_db(settings: Settings, work: Coroutine[Any, Any, T]) -> T:
     except OSError as exc:  # asyncpg: connection refused, unknown host
         raise UserError(f"cannot reach the database at {_where(settings.database_url)}: "
                         f"{exc.strerror or exc}") from None
+    except Exception as exc:  # asyncpg's own, raised outside SQLAlchemy (create_dev_database)
+        if not type(exc).__module__.startswith("asyncpg"):
+            raise
+        reason = (str(exc) or type(exc).__name__).splitlines()[0]
+        raise UserError(f"database error at {_where(settings.database_url)}: {reason}") from None
 
 
 def _require_schema(settings: Settings) -> None:
@@ -91,6 +96,47 @@ def _require_schema(settings: Settings) -> None:
         raise UserError(f"the database at {_where(settings.database_url)} is not migrated "
                         f"(revision {stamped}, this code needs {', '.join(sorted(head))}); "
                         "run: yjrisk migrate")
+
+
+async def create_dev_database(database_url: str) -> bool:
+    """Create the PostgreSQL database ``database_url`` names when it does not exist yet (the
+    dev server only: ``YJ_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/yjdev bash
+    scripts/dev.sh`` on a machine where ``yjdev`` was never made; attack pass 21, A21a-2).
+
+    Connects to the server's ``postgres`` maintenance database with the same user, host and
+    password and runs ``CREATE DATABASE`` (the user needs CREATEDB, as the README's trust user
+    ``postgres`` has). True when it created the database; False when it existed or the URL is
+    not PostgreSQL (SQLite makes its file itself). Connection failures propagate as asyncpg
+    raises them (``OSError``, ``asyncpg.PostgresError``): :func:`_run_db` words them.
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    import asyncpg
+
+    def dsn(database: str) -> str:
+        return url.set(drivername="postgresql", database=database).render_as_string(
+            hide_password=False)
+
+    try:
+        conn = await asyncpg.connect(dsn(url.database), timeout=10)
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    else:
+        await conn.close()
+        return False
+    admin = await asyncpg.connect(dsn("postgres"), timeout=10)
+    try:
+        quoted = '"' + url.database.replace('"', '""') + '"'
+        try:
+            await admin.execute(f"CREATE DATABASE {quoted}")
+        except asyncpg.DuplicateDatabaseError:  # made meanwhile by another start
+            return False
+    finally:
+        await admin.close()
+    return True
 
 
 def _migrate(settings: Settings) -> None:
@@ -229,6 +275,7 @@ def dev(
     settings = _settings()
     if settings.env != "dev":
         raise UserError(f"YJ_ENV={settings.env} is set: the dev server runs only with YJ_ENV=dev")
+    _run_db(settings, create_dev_database(settings.database_url))
     _migrate(settings)
     summary = _run_db(settings, seed(settings))
     tokens_file = Path(".dev/tokens.json")
@@ -414,8 +461,8 @@ def pack_check(
         help="the policy's text, to check every ref against it (default: the pack's "
              "'source' file next to the pack, if there)")] = None,
 ) -> None:
-    """Check packs: one line per problem (file: rule: field: severity: message); exit 1 on an
-    error."""
+    """Check packs: one line per problem (file:LINE: rule: field: severity: message); exit 1
+    on an error."""
     from app.workflows.pack_tools import check_files
     from app.workflows.packs import PackFileUnreadable
 

@@ -7,11 +7,17 @@ on any real day. JWT expiry and webhook signature timestamps always use real tim
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 from app.core.config import Settings
 
 _offset = timedelta(0)
+# The instant of the unit of work running in this context: empty until first read, then that
+# reading (see :func:`one_instant`); None outside one.
+_instant: ContextVar[list[datetime] | None] = ContextVar("yj_write_instant", default=None)
 
 
 def configure(settings: Settings) -> None:
@@ -36,3 +42,34 @@ def real_now() -> datetime:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@contextmanager
+def one_instant() -> Iterator[None]:
+    """Within: the service's time (``app.domain.common.utcnow``) is one instant, taken at its
+    first reading (:func:`now`, UTC, aware): every row a write or a job's transaction dates
+    (its record, its steps, the field history of each flush, its audit entry) carries the
+    same time, so ``GET /v1/cases/{id}?as_of=`` at that instant sees all of the write and
+    1 µs before none of it (attack 20, A20-11). Nests as one (an inner block keeps the outer's
+    instant). The real clock (:func:`real_now`) is untouched."""
+    if _instant.get() is not None:
+        yield
+        return
+    token = _instant.set([])
+    try:
+        yield
+    finally:
+        try:
+            _instant.reset(token)
+        except ValueError:  # left in another context (a generator closed elsewhere)
+            _instant.set(None)
+
+
+def write_now() -> datetime:
+    """The unit of work's instant (:func:`one_instant`), or :func:`now` outside one."""
+    held = _instant.get()
+    if held is None:
+        return now()
+    if not held:
+        held.append(now())
+    return held[0]

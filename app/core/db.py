@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,6 +16,7 @@ from sqlalchemy.sql import Select
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import clock
 from app.core.config import Settings
 from app.core.errors import Conflict, PreconditionFailed
 
@@ -93,6 +94,19 @@ def _ping_idle_connections(engine: AsyncEngine, after_seconds: float) -> None:
     event.listen(engine.sync_engine, "checkout", checkout)
 
 
+def _failed_connect_is_a_disconnect(context: ExceptionContext) -> None:
+    """Mark an error raised while establishing a connection as a disconnect, whatever its
+    SQLSTATE, so it reaches the client as 503 with Retry-After (``connection_invalidated``;
+    app.core.problems.database_unavailable), not 500: PostgreSQL not accepting connections to
+    the database (55000, ``ALTER DATABASE ... ALLOW_CONNECTIONS false`` before a restore),
+    the database dropped or renamed (3D000), credentials refused (28000, 28P01). The database
+    is not there for us; nothing was done (attack 21, A21a-3). SQLAlchemy's ``handle_error``
+    event: ``context.connection`` is None only when no connection was established; an error
+    of a statement, of BEGIN or of COMMIT has one and keeps its own classification."""
+    if context.connection is None:
+        context.is_disconnect = True
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     """Create the async engine for the configured URL (SQLite embedded or PostgreSQL).
 
@@ -118,6 +132,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
             },
         )
     engine = create_async_engine(settings.database_url, **kwargs)
+    event.listen(engine.sync_engine, "handle_error", _failed_connect_is_a_disconnect)
     if not always_ping:
         _ping_idle_connections(engine, settings.db_ping_after_idle_seconds)
     if settings.is_sqlite:
@@ -139,23 +154,25 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """Yield a session; commit once at the end, roll back on any error.
 
-    Services only flush. Conflicts surfacing at commit become 409/412 problems.
+    Services only flush. Conflicts surfacing at commit become 409/412 problems. The service's
+    time is one instant throughout (:func:`app.core.clock.one_instant`, A20-11).
     """
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except StaleDataError as exc:
-            await session.rollback()
-            raise PreconditionFailed(
-                "The resource was changed by someone else; fetch it again and retry."
-            ) from exc
-        except IntegrityError as exc:
-            await session.rollback()
-            raise Conflict("The write conflicts with an existing record.") from exc
-        except BaseException:
-            await session.rollback()
-            raise
+    with clock.one_instant():
+        async with factory() as session:
+            try:
+                yield session
+                await session.commit()
+            except StaleDataError as exc:
+                await session.rollback()
+                raise PreconditionFailed(
+                    "The resource was changed by someone else; fetch it again and retry."
+                ) from exc
+            except IntegrityError as exc:
+                await session.rollback()
+                raise Conflict("The write conflicts with an existing record.") from exc
+            except BaseException:
+                await session.rollback()
+                raise
 
 
 _GIVEN = object()  # a position of PlainSelect's SQL that the caller's parameters fill

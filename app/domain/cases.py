@@ -115,6 +115,7 @@ from app.domain.steps import (
 from app.domain.timing import (
     closed_period,
     require_after_birth,
+    require_child_age_at_opening,
     require_not_before,
     require_release_within_case,
     require_within_case,
@@ -388,6 +389,7 @@ async def create_case(
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
+    require_child_age_at_opening(body.child.date_of_birth, opened_at)
     require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
@@ -589,6 +591,8 @@ async def _update_from_system(
         raise Unprocessable("opened_at cannot change once the case is open.",
                             errors=[{"loc": "body.opened_at", "msg": "differs from the case"}])
     sent = {k: v for k, v in _upsert_fields(body).items() if getattr(case, k) != v}
+    if "date_of_birth" in sent:
+        require_child_age_at_opening(sent["date_of_birth"], case.opened_at)
     if "date_of_birth" in sent and case.opened_at < start_of_day(sent["date_of_birth"]):
         # The case would have opened before the child was born (issue 8, item 5).
         raise Unprocessable(

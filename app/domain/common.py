@@ -186,8 +186,10 @@ MappaNumber = Annotated[StrictInt, Field(ge=1, le=3)]
 
 
 def utcnow() -> datetime:
-    """The current time, aware, in UTC (on the demo calendar in dev: ``app.core.clock``)."""
-    return clock.now()
+    """The current time, aware, in UTC (on the demo calendar in dev: ``app.core.clock``); within
+    a unit of work, its one instant (:func:`app.core.clock.one_instant`: all its dated rows
+    agree, A20-11)."""
+    return clock.write_now()
 
 
 def new_id() -> uuid.UUID:

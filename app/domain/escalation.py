@@ -41,6 +41,7 @@ from app.domain.audit import append_sealed, audit_row, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc, new_id, utcnow
 from app.domain.feeds import purge_expired_keys
+from app.domain.history import bump_case_versions
 from app.domain.outbox import OutboxEvent, emit
 from app.domain.policy_lock import try_lock_policy_shared
 from app.domain.steps import (
@@ -347,18 +348,23 @@ async def retire_stale(
     session: AsyncSession, now: datetime, service_id: uuid.UUID | None = None
 ) -> int:
     """Supersede open escalations whose overdue step has since been closed (flush only); each
-    is audited and announced (``step.superseded``), as its escalation was."""
+    is audited and announced (``step.superseded``), as its escalation was, and its case's
+    version (ETag) moves: its open steps changed (attack 20, A20-5). The chases and their
+    cases are locked together (``FOR UPDATE OF step, case SKIP LOCKED`` on PostgreSQL: a case
+    a write holds waits for the next pass, as in :func:`overdue_batch`)."""
     overdue = aliased(Step)
     query = (
         select(Step)
         .join(overdue, col(overdue.id) == col(Step.subject_id))
+        .join(Case, col(Case.id) == col(Step.case_id))
         .where(Step.code == ESCALATION_CODE, Step.status == StepStatus.open,
                overdue.status != StepStatus.open)
     )
     if service_id is not None:
         query = query.where(Step.service_id == service_id)
-    rows = await session.exec(query.with_for_update(skip_locked=True, of=Step))
+    rows = await session.exec(query.with_for_update(skip_locked=True, of=(Step, Case)))
     stale = list(rows.all())
+    await bump_case_versions(session, {step.case_id for step in stale})
     for step in stale:
         step.status = StepStatus.superseded
         step.completed_at = now

@@ -31,7 +31,7 @@ from app.domain.access import (
 )
 from app.domain.answered import answer_from_record
 from app.domain.audit import record_audit
-from app.domain.cases_table import Case
+from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
@@ -105,8 +105,15 @@ class CaseEventCreate(BaseModel):
     known_at: UtcDatetime | None = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
-    transfer_date: PlausibleDate | None = None
-    incoming_ratings: IncomingRatings | None = None
+    transfer_date: PlausibleDate | None = PField(
+        default=None,
+        description="transfer_in and transfer_out only (other types: 422): the day the child "
+                    "transfers (Somerset 13.4.3: the handover call is due before it; required "
+                    "for transfer_out)")
+    incoming_ratings: IncomingRatings | None = PField(
+        default=None,
+        description="transfer_in only (other types: 422): the ROSH and SWB ratings the child "
+                    "arrives with from another service (Somerset 13.3, 4.5; S25, S42)")
     release_address_other_area: bool | None = None
     notifiable_offence: bool | None = PField(
         default=None,
@@ -119,7 +126,9 @@ class CaseEventCreate(BaseModel):
 
 
 class CaseEventOut(BaseModel):
-    """A case event as the API shows it."""
+    """A case event as the API shows it. ``recorded_by``, ``recorded_role`` and ``created_at``
+    are null only in the answer to a machine client's report of an event someone else recorded
+    (:func:`reported_again_out`)."""
 
     id: uuid.UUID
     case_id: uuid.UUID
@@ -129,14 +138,37 @@ class CaseEventOut(BaseModel):
     may_raise_to_high: bool
     transfer_date: date | None
     details: dict[str, Any]
-    recorded_by: str
-    recorded_role: str
-    created_at: datetime
+    recorded_by: str | None
+    recorded_role: str | None
+    created_at: datetime | None
 
 
 def case_event_out(e: CaseEvent) -> CaseEventOut:
     """Shape a case event for the API."""
     return CaseEventOut.model_validate(e, from_attributes=True)
+
+
+def reported_again_out(
+    principal: Principal, event: CaseEvent, body: CaseEventCreate, occurred_at: datetime,
+    details: dict[str, Any],
+) -> CaseEventOut:
+    """The answer to a report of an event already recorded (200, :func:`same_event`).
+
+    Staff who may record events on the case may read them: the event first recorded, whole.
+    A machine client (a ``feed`` token: the CMS) has no route that reads a case's events, so
+    when someone else recorded the event it is answered the event's ids and type with what it
+    sent itself (time, transfer date, flag, details; ``known_at``, ``recorded_by``,
+    ``recorded_role`` and ``created_at`` null), never the first report's details or author:
+    sending "the same event again" with no details must not read a worker's free text about
+    the child or third parties, restricted case or not (attack 21, A21a-5). Its own earlier
+    report is answered whole, as before."""
+    if not principal.is_machine or event.recorded_by == principal.sub:
+        return case_event_out(event)
+    return CaseEventOut(
+        id=event.id, case_id=event.case_id, type=event.type, occurred_at=occurred_at,
+        known_at=None, may_raise_to_high=body.may_raise_to_high,
+        transfer_date=body.transfer_date, details=details, recorded_by=None,
+        recorded_role=None, created_at=None)
 
 
 # The keys the write stores in ``details`` from the body's own fields: sent inside ``details``
@@ -146,11 +178,45 @@ def case_event_out(e: CaseEvent) -> CaseEventOut:
 FIELDS_IN_DETAILS = ("incoming_ratings", "release_address_other_area", "notifiable_offence")
 
 
+# The body's fields that mean something for some event types only, and those types (attack
+# 20, A20-20): ``incoming_ratings`` are the ratings a child transferring in arrives with
+# (Somerset 13.3, 4.5: S25, S42 read them on a transfer in alone); ``notifiable_offence`` says
+# whether a charge's offence is notifiable (Somerset 12 S23, Wokingham W24; A19-20);
+# ``transfer_date`` is the day a transfer happens (Somerset 13.4.3's "prior to the transfer",
+# the closure a transfer out sets aside, the transfer in's date bounds: A18-8). Sent with
+# another type they were stored and never read (an incoming rating on a change of
+# circumstances looked like a recorded rating in the event's details), so they are refused.
+# ``release_address_other_area`` is not here: Wokingham W20 reads it on any event (the address
+# may become known before the release is recorded).
+TYPE_FIELDS: dict[str, frozenset[str]] = {
+    "incoming_ratings": frozenset({CaseEventType.transfer_in}),
+    "notifiable_offence": frozenset({CaseEventType.charged}),
+    "transfer_date": frozenset({CaseEventType.transfer_in, CaseEventType.transfer_out}),
+}
+
+
+def refuse_fields_of_other_types(body: CaseEventCreate, at: str = "body") -> None:
+    """422 naming each ``<at>.<field>`` of :data:`TYPE_FIELDS` sent (not null) with an event
+    type it does not belong to (``msg``: the types it is for), as ``notifiable_offence``
+    on a non-charge has been since A20-1; nothing for a field the type reads."""
+    wrong = [(name, sorted(types)) for name, types in TYPE_FIELDS.items()
+             if getattr(body, name) is not None and body.type not in types]
+    if wrong:
+        raise Unprocessable(
+            "These fields belong to other event types: " + "; ".join(
+                f"{name} only to {' or '.join(types)}" for name, types in wrong) + ".",
+            errors=[{"loc": f"{at}.{name}", "msg": f"only for type {' or '.join(types)}"}
+                    for name, types in wrong])
+
+
 def event_details(body: CaseEventCreate, at: str = "body") -> dict[str, Any]:
     """The ``details`` the write stores for ``body`` (with the fields it keeps there), or 422
-    naming ``<at>.<field>``; the preview reads a case event through this too (A20-1)."""
+    naming ``<at>.<field>`` (a field kept there sent inside ``details``, A20-1; a field of
+    another event type, :func:`refuse_fields_of_other_types`, A20-20); the preview reads a
+    case event through this too (A20-1)."""
     details = dict(body.details or {})
     check_details_size(details)
+    refuse_fields_of_other_types(body, at)
     inside = [k for k in FIELDS_IN_DETAILS if k in details]
     if inside:
         raise Unprocessable(
@@ -167,11 +233,6 @@ def event_details(body: CaseEventCreate, at: str = "body") -> dict[str, Any]:
     if body.release_address_other_area is not None:
         details["release_address_other_area"] = body.release_address_other_area
     if body.notifiable_offence is not None:
-        if body.type != "charged":
-            raise Unprocessable(
-                "notifiable_offence says whether a charge's offence is notifiable: only a "
-                "charged event carries it.",
-                errors=[{"loc": f"{at}.notifiable_offence", "msg": "only for type charged"}])
         details["notifiable_offence"] = body.notifiable_offence
     return details
 
@@ -227,10 +288,11 @@ async def record_event(
     case_id: uuid.UUID,
     body: CaseEventCreate,
     ctx: policy.PolicyContext,
-) -> tuple[CaseEvent, policy.PolicyResult, bool]:
+) -> tuple[CaseEvent, policy.PolicyResult, bool, CaseEventOut]:
     """Store an event on the case and run the rules it triggers (subject: the event); the
-    last value says whether it was recorded now (false: the same event was already recorded,
-    :func:`same_event`)."""
+    third value says whether it was recorded now (false: the same event was already recorded,
+    :func:`same_event`), the fourth is the event as the answer shows it to ``principal``
+    (:func:`reported_again_out`)."""
     service, case, role = await _case_and_role(session, principal, case_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
     check_event_type(pack, body.type)
@@ -248,7 +310,8 @@ async def record_event(
         sent = {"occurred_at": iso_utc(occurred_at), "details": details} \
             if (same.occurred_at, same.details or {}) != (occurred_at, details) else None
         return same, await _reported_again(session, principal, service, case, role,
-                                           same, sent=sent), False
+                                           same, sent=sent), False, reported_again_out(
+            principal, same, body, occurred_at, details)
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
@@ -296,7 +359,7 @@ async def record_event(
                payload={"case_id": str(case.id), "type": str(body.type)})
     if withheld_from(principal, case):
         result = result.without_next_steps()
-    return event, result, True
+    return event, result, True, case_event_out(event)
 
 
 async def same_event(
@@ -467,7 +530,10 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     case.in_custody = in_custody
     case.updated_at = utcnow()
     session.add(case)
-    # The change is the event's, at its date, in the field-change history.
+    # The change is the event's, at its date, in the field-change history; an act dated before
+    # it is judged on the case as it stood then (changed_at: app.domain.history.case_fields_at;
+    # attack 21, A21b-5 twin).
+    mark_changed(case, event.occurred_at)
     note_case_act(session, case.id, event.occurred_at)
     await session.flush()
     return await policy.run(

@@ -611,12 +611,19 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
     whose condition the case as it now stands no longer meets: in time order the change of
     its fields recorded earlier but dated after the act superseded them (Somerset S28 asked
     for by a judgement dated while a volunteer was attached, typed in after the volunteer was
-    detached; attack pass 15, A15-9). No query unless such a change is on file."""
-    created = {s.id for s in result.created if s.status == StepStatus.open}
+    detached; attack pass 15, A15-9). Likewise the open steps that arose after the act (raised
+    by later acts recorded before it), which its own evaluation on the fields of its date
+    leaves alone (:func:`_of_its_moment`): a release dated before the MAPPA level 2 recorded
+    earlier ends Somerset S37's attendance "whilst accommodated or secured" as a release
+    recorded in order does (attack 21, A21b-2). No query unless such a change is on file."""
     session, case = wctx.session, wctx.case
-    if not created or not await case_fields_at(session, case, wctx.occurred_at):
+    if not await case_fields_at(session, case, wctx.occurred_at):
         return result
+    created = {s.id for s in result.created if s.status == StepStatus.open}
     open_steps = await open_steps_of(session, case.id)
+    created |= {s.id for s in open_steps if stored_utc(s.raised_at) > wctx.occurred_at}
+    if not created:
+        return result
     panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
     now = wctx.event("case_changed", {"changes": {}})
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, now, panels,

@@ -42,6 +42,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import clock
 from app.core.loop import every
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
@@ -50,6 +51,7 @@ from app.domain.access import lock_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
+from app.domain.history import bump_case_versions
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import ESCALATION_CODE, Step, StepStatus, owed_by
@@ -149,6 +151,9 @@ async def settle_case(
                                     today=today, why=why):
             moved.append(step)
     if moved:
+        # The case's open steps changed: its version (ETag) moves in this transaction, whatever
+        # the session's class (attack 20, A20-5: the worker's sweep did not move it).
+        await bump_case_versions(session, {case.id})
         await session.flush()
     return moved
 
@@ -317,14 +322,24 @@ async def sweep_service(
     moved = 0
     why = f"the recorded absences on {london_text(today)}"
     for case_id in case_ids:
-        async with factory() as session, session.begin():
-            service = await session.get(Service, service_id)
-            assert service is not None
-            moved += len(await _settle_locked(session, SWEEPER, SWEEPER_ROLE, ctx, service,
-                                              case_id, today=today, why=why))
+        # One instant a case's transaction: its moves, history rows and audit agree (A20-11).
+        with clock.one_instant():
+            moved += await _sweep_case(factory, ctx, service_id, case_id, today, why)
     if moved:
         log.info("stand_ins.swept", service_id=str(service_id), moved=moved)
     return moved
+
+
+async def _sweep_case(
+    factory: async_sessionmaker[AsyncSession], ctx: policy.PolicyContext,
+    service_id: uuid.UUID, case_id: uuid.UUID, today: date, why: str,
+) -> int:
+    """Settle one case in its own transaction; how many steps moved."""
+    async with factory() as session, session.begin():
+        service = await session.get(Service, service_id)
+        assert service is not None
+        return len(await _settle_locked(session, SWEEPER, SWEEPER_ROLE, ctx, service,
+                                        case_id, today=today, why=why))
 
 
 async def settle_today(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.core.problems import problem_responses
 from app.domain import assessments as svc
 from app.domain import etags
@@ -15,7 +16,7 @@ from app.routers.conditional import CASE_IF_MATCH, if_match
 from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, tags=["assessments"])
+router = PathFilteredRouter(route_class=GatedRoute, tags=["assessments"])
 ASSESSMENT_IF_MATCH = if_match("assessment", "assessment_id")
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.domain.access import audit_chains_for
 from app.domain.audit import VerifyOut, verify_chains
 from app.routers.envelopes import Read
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/audit", tags=["audit"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/verify", response_model=Read[VerifyOut], dependencies=[gate("audit.verify")])

@@ -6,17 +6,18 @@ import re
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
 from app.core.errors import NotFound
+from app.core.http import PathFilteredRouter
 from app.core.query_guard import QueryGuard
 from app.domain import calendar_feeds as svc
 from app.domain.stand_ins import settle_today
 from app.routers.envelopes import Page, PageQuery, Read
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, tags=["calendar"])
+router = PathFilteredRouter(route_class=GatedRoute, tags=["calendar"])
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 

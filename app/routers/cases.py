@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, AwareDatetime
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.core.identifiers import check_reference, nfc, optional_staff_id
 from app.core.problems import problem_responses
 from app.domain import case_history as history
@@ -29,7 +30,7 @@ from app.routers.envelopes import CaseWritten, Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 from app.routers.settled import settled
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/cases", tags=["cases"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/cases", tags=["cases"])
 NO_EDGE_SPACE = r"^\S(?:.*\S)?$"
 SystemPart = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_EDGE_SPACE),
                       AfterValidator(check_reference)]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.domain import etags
 from app.domain import events as svc
 from app.routers.conditional import CASE_IF_MATCH
 from app.routers.envelopes import Page, PageQuery, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
                    tags=["case events"])
 
 
@@ -21,7 +22,11 @@ router = APIRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/events",
              responses={200: {"model": Written[svc.CaseEventOut],
                               "description": "The same event was already recorded (same "
                                              "type and occurred_at, no detail differing): "
-                                             "the event first recorded, nothing raised again"}},
+                                             "the event first recorded, nothing raised "
+                                             "again (to a machine client, of an event "
+                                             "someone else recorded: its ids and type with "
+                                             "what the client sent, author and recording "
+                                             "time null)"}},
              dependencies=[gate("event.record"), CASE_IF_MATCH])
 async def record(
     case_id: uuid.UUID, body: svc.CaseEventCreate, request: Request, response: Response,
@@ -31,13 +36,13 @@ async def record(
     reported again (another channel: the case holder and the IYSS feed) is 200 with the event
     first recorded and the case's open steps: its steps are raised once. The answer's `ETag`
     is the case's as the event leaves it."""
-    event, result, recorded = await svc.record_event(
+    event, result, recorded, shown = await svc.record_event(
         session, principal, case_id, body, request.app.state.policy
     )
     if not recorded:
         response.status_code = 200
     response.headers["ETag"] = await etags.of_case(session, event.case_id)
-    return Written(data=svc.case_event_out(event), next_steps=result.next_steps)
+    return Written(data=shown, next_steps=result.next_steps)
 
 
 @router.get("", response_model=Page[svc.CaseEventOut],

@@ -6,14 +6,15 @@ import asyncio
 import os
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy import URL, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse
 
+from app.core.http import PathFilteredRouter
 from app.core.problems import RETRY_AFTER_SECONDS, problem_response
 
-router = APIRouter(tags=["operations"])
+router = PathFilteredRouter(tags=["operations"])
 # Load balancers give up after a couple of seconds: answer within this, database or not.
 READINESS_DEADLINE_SECONDS = 1.5
 

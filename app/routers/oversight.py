@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.core.problems import problem_responses
 from app.domain import etags
 from app.domain import oversight as svc
@@ -15,7 +16,7 @@ from app.routers.conditional import CASE_IF_MATCH, if_match
 from app.routers.envelopes import Page, PageQuery, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, tags=["management oversight"])
+router = PathFilteredRouter(route_class=GatedRoute, tags=["management oversight"])
 
 
 @router.post("/v1/cases/{case_id}/oversight", status_code=201,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.core.problems import problem_responses
 from app.domain import etags
 from app.domain import panels as svc
@@ -14,7 +15,7 @@ from app.routers.conditional import if_match
 from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/panels", tags=["panels"])
 PANEL_IF_MATCH = if_match("panel", "panel_id")
 
 

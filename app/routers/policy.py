@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session, reads_only
 from app.core.errors import NotFound
+from app.core.http import PathFilteredRouter
 from app.domain import policy
 from app.domain.cases import MAX_PAGE, CaseFilters, CaseOut, list_cases
 from app.domain.page_json import cases_json, page_response
@@ -16,7 +17,7 @@ from app.domain.restriction import access_views
 from app.routers.envelopes import Page, Read
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, tags=["policy"])
+router = PathFilteredRouter(route_class=GatedRoute, tags=["policy"])
 
 
 @router.get("/v1/policy-packs", response_model=Read[list[dict[str, Any]]],

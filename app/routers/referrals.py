@@ -6,10 +6,11 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import Header, Path, Request, Response
 from starlette.responses import JSONResponse
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.core.problems import problem_responses
 from app.domain import etags, feeds
 from app.domain import referrals as svc
@@ -19,7 +20,7 @@ from app.routers.conditional import CASE_IF_MATCH, if_match
 from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate, referral_action_gate
 
-router = APIRouter(route_class=GatedRoute, tags=["referrals"])
+router = PathFilteredRouter(route_class=GatedRoute, tags=["referrals"])
 ACTION_PATTERN = "^(submit|quality-assure|send|accept|decline|withdraw)$"
 
 

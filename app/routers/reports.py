@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.domain import reports as svc
 from app.routers.envelopes import Read
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/reports", tags=["reports"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/reports", tags=["reports"])
 
 
 @router.get("/timeliness", response_model=Read[svc.TimelinessReport],

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import Path, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.domain import etags
 from app.domain.common import state_etag
 from app.domain.services import SLUG_PATTERN, ServiceCreate, ServiceOut, create_service, to_out
@@ -14,7 +15,7 @@ from app.domain.services import read_service as read_service_
 from app.routers.envelopes import Read, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/services", tags=["services"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/services", tags=["services"])
 
 
 @router.post("", status_code=201, response_model=Written[ServiceOut],

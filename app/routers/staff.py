@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import Header, Path, Query, Request, Response
 from pydantic import AfterValidator
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.core.identifiers import check_staff_id
 from app.core.problems import problem_responses
 from app.domain import absences as svc
@@ -17,7 +18,7 @@ from app.domain.staff import cancel_staff_absence, change_staff_absence, record_
 from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/staff", tags=["staff"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/staff", tags=["staff"])
 StaffId = Annotated[str, Path(min_length=1, max_length=128), AfterValidator(check_staff_id)]
 
 

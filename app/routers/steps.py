@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.core.deps import CurrentPrincipal, Session
+from app.core.http import PathFilteredRouter
 from app.core.problems import problem_responses
 from app.domain import etags
 from app.domain import next_steps as svc
@@ -19,7 +20,7 @@ from app.routers.envelopes import Page, Read, Written
 from app.routers.gates import GatedRoute, gate
 from app.routers.settled import settled
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/next-steps", tags=["next steps"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/next-steps", tags=["next steps"])
 
 
 

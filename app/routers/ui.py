@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+
+from app.core.http import PathFilteredRouter
 
 STATIC = Path(__file__).resolve().parent.parent / "ui" / "static"
 # Everything comes from this origin; the page reads the JSON API with the bearer token.
@@ -20,7 +21,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(include_in_schema=False)
+router = PathFilteredRouter(include_in_schema=False)
 static_files = StaticFiles(directory=STATIC)
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 
 from app.core.deps import CurrentPrincipal, Session, settings_of
+from app.core.http import PathFilteredRouter
 from app.domain import webhooks as svc
 from app.domain.services import SLUG_PATTERN
 from app.routers.envelopes import Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 
-router = APIRouter(route_class=GatedRoute, prefix="/v1/services/{slug}/webhooks", tags=["webhooks"])
+router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/services/{slug}/webhooks",
+                            tags=["webhooks"])
 Slug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)]
 Admin = CurrentPrincipal
 

@@ -143,7 +143,7 @@ def check_condition_words(pack: Pack, raw: Any, field: str, rule: str) -> list[P
     """The words of one condition table checked against the pack's vocabulary, when the table
     itself does not compile (``pack check`` still lists its misspelt values, A19-10)."""
     checker = _Checker(pack, vocabulary_of(pack))
-    for name, value, at in _atoms(raw, field):
+    for name, value, at, _ in _atoms(raw, field):
         checker._atom(name, value, rule, at)
     return checker.problems
 
@@ -174,7 +174,7 @@ class _Checker:
                          f"{pack.panel_kind!r} is not one of the pack's panel_kinds "
                          f"{ids}{suggest(pack.panel_kind, ids)}")
         for where, condition, rule in self._conditions():
-            for name, value, field in _atoms(condition, where):
+            for name, value, field, _ in _atoms(condition, where):
                 self._atom(name, value, rule, field)
         for where, condition, rule, triggers in self._event_conditions():
             for name, value, field, negated in _event_atoms(condition, where):
@@ -505,38 +505,31 @@ def _carry_hint(keys: Sequence[str]) -> str:
     return "; give the line a trigger that carries it, or test the case with case./after. atoms"
 
 
-def _event_atoms(raw: Any, where: str, negated: bool = False
-                 ) -> Iterator[tuple[str, Any, str, bool]]:
-    """Every event atom (not ``case.``/``after.``) in a condition table, with its field path and
-    whether it stands under an odd number of ``not``."""
+def _atoms(raw: Any, where: str, negated: bool = False
+           ) -> Iterator[tuple[str, Any, str, bool]]:
+    """Every (atom, argument, field path, under an odd number of ``not``) in a condition table,
+    through all/any/not/case/after; a ``case``/``after`` group's atoms are named
+    ``case.<atom>``/``after.<atom>`` (the one walker of a condition tree here: the words
+    checked, ``_event_atoms`` and ``check_condition_words`` all read it)."""
     if not isinstance(raw, Mapping):
         return
     for key, value in raw.items():
         field = f"{where}.{key}"
         if key in ("all", "any") and isinstance(value, list):
             for index, item in enumerate(value):
-                yield from _event_atoms(item, f"{field}.{index}", negated)
+                yield from _atoms(item, f"{field}.{index}", negated)
         elif key == "not":
-            yield from _event_atoms(value, field, not negated)
-        elif key in ("case", "after") or str(key).startswith(("case.", "after.")):
-            continue
+            yield from _atoms(value, field, not negated)
+        elif key in ("case", "after") and isinstance(value, Mapping):
+            for inner, arg in value.items():
+                yield f"{key}.{inner}", arg, f"{field}.{inner}", negated
         else:
             yield str(key), value, field, negated
 
 
-def _atoms(raw: Any, where: str) -> Iterator[tuple[str, Any, str]]:
-    """Every (atom, argument, field path) in a condition table, through all/any/not/case/after."""
-    if not isinstance(raw, Mapping):
-        return
-    for key, value in raw.items():
-        field = f"{where}.{key}"
-        if key in ("all", "any") and isinstance(value, list):
-            for index, item in enumerate(value):
-                yield from _atoms(item, f"{field}.{index}")
-        elif key == "not":
-            yield from _atoms(value, field)
-        elif key in ("case", "after") and isinstance(value, Mapping):
-            for inner, arg in value.items():
-                yield f"{key}.{inner}", arg, f"{field}.{inner}"
-        else:
-            yield str(key), value, field
+def _event_atoms(raw: Any, where: str) -> Iterator[tuple[str, Any, str, bool]]:
+    """Every event atom (not a ``case.``/``after.`` state atom) in a condition table, with its
+    field path and whether it stands under an odd number of ``not``."""
+    for name, value, field, negated in _atoms(raw, where):
+        if name not in ("case", "after") and not name.startswith(("case.", "after.")):
+            yield name, value, field, negated

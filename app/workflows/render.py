@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from app.workflows.deadlines import parse_form
 from app.workflows.packs import Check, Pack, Rule
+from app.workflows.vocabulary import EventType
 
 TRIGGER_HEADINGS: dict[str, str] = {
     "case_opened": "When a case is opened",
@@ -408,9 +409,12 @@ def rule_sentence(rule: Rule, pack: Pack | None = None) -> str:
     else:
         deadline = "; ".join(
             (f"{deadline_words(b.form)} if {condition_words(b.when.raw, pack)}" if b.when
-             else f"otherwise {deadline_words(b.form)}") for b in rule.deadline)
+             else f"otherwise {deadline_words(b.form)}")
+            + (f" (the step then notes: “{b.note}”)" if b.note else "") for b in rule.deadline)
     when = f"When {condition_words(rule.when.raw, pack)}, " if rule.when is not None else ""
-    sentence = f"{when}{actor} must: {rule.title}, {deadline} (para {rule.ref}; rule {rule.id})."
+    sentence = (f"{when}{actor} must: {rule.title}, {deadline} (para {rule.ref}; rule {rule.id}; "
+                f"step: {_word(rule.code)}).")
+    sentence += "".join(f" {s}" for s in _rule_flags(rule))
     if rule.holds is not None:
         sentence += f" Only while {condition_words(rule.holds.raw, pack, current=True)}."
     if rule.stand_in:
@@ -427,11 +431,79 @@ def rule_sentence(rule: Rule, pack: Pack | None = None) -> str:
     return sentence[0].upper() + sentence[1:]
 
 
+COUNTS_FROM_WORDS: dict[str, str] = {
+    "known": "The time counts from when it became known to the worker, not when it happened.",
+    "assessment_completed": ("The time counts from when the judgement's assessment was "
+                             "completed (countersigned)."),
+    "raised": ("The time counts from the act that first asked for the open step under this "
+               "rule."),
+}
+SUBJECT_WORDS: dict[str, str] = {
+    "case": "One step about the case as a whole, not one per record.",
+    "rating:rosh": "The step is about the current ROSH rating (no ROSH rating yet: no step).",
+    "rating:swb": "The step is about the current SWB rating (no SWB rating yet: no step).",
+    "rating:lor": "The step is about the current LOR rating (no LOR rating yet: no step).",
+}
+
+
+def _rule_flags(rule: Rule) -> list[str]:
+    """What a rule line's other keys change, each as a sentence (attack 20, A20-17b: every key
+    that changes behaviour is said; a test fails for a pack key render does not say)."""
+    out: list[str] = []
+    if rule.note:
+        out.append(f"The step carries the note: “{rule.note}”.")
+    if rule.recurrence:
+        out.append(f"It recurs {deadline_words(f'every {rule.recurrence}')} while it applies, "
+                   "counted from when the last one was done.")
+    if rule.for_each == "actions":
+        out.append("One step for each action the panel agrees, to that action's owner.")
+    if rule.subject in SUBJECT_WORDS:
+        out.append(SUBJECT_WORDS[rule.subject])
+    if rule.dedupe == "case":
+        out.append("At most one such step is open per case: asked for again, the open step "
+                   "gains the new reason and takes the sooner deadline.")
+    if rule.supersedes_previous:
+        out.append("It replaces any open step of the same kind (the new date replaces the old).")
+    if rule.refresh_only:
+        out.append("It never creates a step: it only re-dates an open step of this kind when "
+                   "the deadline now differs (a deadline already passed is kept; a sooner one "
+                   "applies).")
+    elif rule.refresh_due:
+        out.append("An open step of this kind is re-dated when the deadline now differs (a "
+                   "deadline already passed is kept; a sooner one applies).")
+    if rule.refresh_undated_only:
+        out.append("Only an open step that has no due date yet is re-dated.")
+    if rule.assignee_from == "panel_chair_id":
+        out.append("The step goes to the chair of that panel.")
+    if rule.satisfiable_by_oversight:
+        out.append("A manager's management oversight entry may stand for it.")
+    if rule.counts_from in COUNTS_FROM_WORDS:
+        out.append(COUNTS_FROM_WORDS[rule.counts_from])
+    if rule.completion_covers_later:
+        out.append("Completing it also answers reasons for it that arise after it is done.")
+    if rule.assessment_types is not None:
+        out.append(f"Only an assessment of type {_words(list(rule.assessment_types))} does it.")
+    if rule.assessment_stages is not None:
+        out.append(f"Only an assessment at the {_words(list(rule.assessment_stages))} stage "
+                   "does it.")
+    return out
+
+
 def check_sentence(check: Check, pack: Pack | None = None) -> str:
-    """A write check as a sentence."""
+    """A write check as a sentence, with the step it asks for once the requirement is met."""
     what = f"unless it gives {check.requires.replace('_', ' ')}" if check.requires else ""
-    return (f"When {condition_words(check.when.raw, pack)}, the write is refused {what}".rstrip()
-            + f": {check.detail} (para {check.ref}; rule {check.id}).")
+    refused = "a conflict, 409" if check.status == 409 else "invalid, 422"
+    sentence = (f"When {condition_words(check.when.raw, pack)}, the write is refused "
+                f"{what}".rstrip()
+                + f" ({refused}: “{check.title}”, error type “{check.type_slug}”, field "
+                f"{check.error_loc}): {check.detail} (para {check.ref}; rule {check.id}).")
+    if check.acknowledge is not None:
+        ack = check.acknowledge
+        sentence += (f" When it is given, {_actor(ack.actor)} must: {ack.title}, "
+                     f"{deadline_words(ack.deadline)} (step: {_word(ack.code)}).")
+        if ack.note:
+            sentence += f" The step carries the note: “{ack.note}”."
+    return sentence
 
 
 ACT_WORDS: dict[str, str] = {
@@ -455,6 +527,15 @@ def local_sentences(pack: Pack) -> list[str]:
     """The pack's local behaviour in words: its own words, which acts close which steps, who
     takes escalations, the panels it holds."""
     out: list[str] = []
+    words = [(what, [f"{_word(t or i)} ({i})" for i, t in items]) for what, items in (
+        ("case events", [(e.id, e.title) for e in pack.event_types]),
+        ("referrals", [(k.id, k.title) for k in pack.referral_kinds]),
+        ("panels", [(p.id, p.title) for p in pack.panel_kinds]),
+        ("case facts", [(f.id, f.title) for f in pack.facts]),
+        ("assessment scores", [(c.id, c.title) for c in pack.scores]))]
+    if said := [f"{what}: {', '.join(names)}" for what, names in words if names]:
+        out.append("The words this pack declares (the word a form or feed sends in brackets): "
+                   + "; ".join(said) + ".")
     for kind in pack.referral_kinds:
         made = "submitted" if kind.made_by == "submit" else "sent"
         line = f"{kind.title or kind.id}: counts as made once {made}"
@@ -480,9 +561,11 @@ def local_sentences(pack: Pack) -> list[str]:
         if not panel.presenter_may_chair:
             line += "; whoever presents a case does not chair its decision"
         out.append(line + ".")
+    for kind in pack.referral_kinds:
+        if kind.to_panel:
+            out.append(f"{kind.title or kind.id}: asks a panel to hear the case.")
     for event in pack.event_types:
-        if event.after_closure:
-            out.append(f"{event.title} may be recorded after the case has closed.")
+        out += _event_sentences(event)
     esc = pack.escalation
     for actor, target in sorted(esc.to.items()):
         out.append(f"An overdue step of {ACTOR_WORDS.get(actor, actor)} is escalated to "
@@ -494,11 +577,111 @@ def local_sentences(pack: Pack) -> list[str]:
     if pack.survives_closure:
         out.append("Closing the case does not set aside: "
                    f"{_all(list(pack.survives_closure))} (still owed after the closure).")
+    if pack.completable:
+        out.append("May also be completed by hand, though an act normally does it: "
+                   f"{_all(list(pack.completable))}.")
+    if pack.panel_kind is not None:
+        waits = next((p for p in pack.panel_kinds if p.id == pack.panel_kind), None)
+        out.append("A step due “by the next panel” waits for the next "
+                   f"{waits.title if waits else _word(pack.panel_kind)}.")
+    days = pack.prolonged_absence_working_days
+    out.append("“Before the end of the working week” deadlines end on the worker's last "
+               "working day before a recorded absence of "
+               + ("any length." if days == 1 else f"{days} working days or more."))
     for fact in pack.facts:
         values = f" ({_words(list(fact.values))})" if fact.values else ""
-        out.append(f"Case fact: {fact.title} ({fact.type}){values}.")
+        bounds = ""
+        if fact.min is not None or fact.max is not None:
+            bounds = (f", from {'any' if fact.min is None else fact.min} to "
+                      f"{'any' if fact.max is None else fact.max}")
+        out.append(f"Case fact: {fact.title} ({fact.type}{bounds}){values}.")
     for score in pack.scores:
         out.append(f"Assessment score: {score.title}, {score.min} to {score.max}.")
+    for name, value in sorted(pack.options.items()):
+        out.append(f"Option {name}: {_word(value)}.")
+    return out
+
+
+def _event_sentences(event: EventType) -> list[str]:
+    """What a case event type declares, in words."""
+    out: list[str] = []
+    title = f"the event “{event.title}”"
+    if event.after_closure:
+        out.append(f"{_cap(title)} may be recorded after the case has closed.")
+    if event.ends_steps:
+        reason = f" (“{event.ends_reason}”)" if event.ends_reason else ""
+        out.append(f"{_cap(title)} ends the open steps {_all(list(event.ends_steps))}{reason}.")
+    elif event.ends_reason:
+        out.append(f"{_cap(title)}: steps it ends note “{event.ends_reason}”.")
+    if event.ends_earlier_steps:
+        earlier = _all(list(event.ends_earlier_steps))
+        out.append(f"{_cap(title)} ends the open steps {earlier} about earlier acts "
+                   " (the ones it asks for itself stay open).")
+    if event.replaces_earlier:
+        out.append(f"A later {title[4:]} replaces an earlier one: the open steps about the earlier "
+                   "one are set aside.")
+    if event.once_per_case:
+        out.append(f"{_cap(title)} happens once: a second report of it is the first reported again "
+                   "(no new steps).")
+    if event.final:
+        later = [*(f"a {_word(t)} event" for t in event.later_event_types),
+                 *(f"a {_word(k)} referral" for k in event.later_referral_kinds)]
+        allowed = f", except {_words(later)}" if later else ""
+        out.append(f"After {title}, nothing more about the living child may be recorded "
+                   f"(judgements, assessments started, panels, case events, referrals"
+                   f"{allowed}); steps, oversight and closing the case stay possible.")
+    elif event.later_event_types or event.later_referral_kinds:
+        later = [*map(_word, event.later_event_types), *map(_word, event.later_referral_kinds)]
+        out.append(f"{_cap(title)}: may be followed by {_words(later)} (it is not final, so this "
+                   "changes nothing).")
+    if event.closure_sets_aside:
+        out.append(f"Once the transfer date of {title} has come, closing the case sets aside "
+                   f"{_all(list(event.closure_sets_aside))} instead of being refused.")
+    return out
+
+
+def _cap(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def policy_sentences(pack: Pack) -> list[str]:
+    """The pack's tables that are not step lines: the ROSH matrix, the register, priority,
+    contact levels and what a case needs before it closes (attack 20, A20-17b)."""
+    out: list[str] = []
+    if (m := pack.matrix) is not None:
+        rows = []
+        for impact in m.impacts:
+            row = m.levels[impact]
+            if isinstance(row, str):
+                rows.append(f"impact {_word(impact)} gives {_word(row)}")
+            else:
+                rows.append(f"impact {_word(impact)} gives " + ", ".join(
+                    f"{_word(row[lk])} if {_word(lk)}" for lk in m.likelihoods))
+        out.append(f"The ROSH matrix level (para {m.ref}; rule {m.rule_id}): "
+                   + "; ".join(rows) + ".")
+    if (r := pack.register_def) is not None:
+        line = (f"A case is on the register while {condition_words(r.when.raw, pack, current=True)}"
+                f" (para {r.ref}; rule {r.rule_id}).")
+        if r.deregistered_by:
+            ref = f", para {r.deregistered_ref}" if r.deregistered_ref else ""
+            line += f" Taking it off the register is rule {r.deregistered_by}{ref}."
+        out.append(line)
+    if (p := pack.priority) is not None:
+        out.append("A case is dealt with as a priority, it and its open steps marked so, while "
+                   f"{condition_words(p.when.raw, pack, current=True)} (para {p.ref}; rule "
+                   f"{p.rule_id}).")
+    if (c := pack.contact) is not None:
+        bands = "; ".join(f"{_word(b.level)} if "
+                          f"{condition_words(b.when.raw, pack, current=True)}" for b in c.bands)
+        out.append(f"Contact with the child (para {c.ref}; rule {c.rule_id}), the first that "
+                   f"holds: {bands}; otherwise none is set.")
+    if (k := pack.case_closure) is not None:
+        unless = (f", unless {_words(list(k.unless_event_types))} is recorded"
+                  if k.unless_event_types else "")
+        out.append(f"A case of {_words(list(k.interventions))} may be closed only with a "
+                   f"countersigned {_words(list(k.assessment_types))} assessment at the "
+                   f"{_words(list(k.assessment_stages))} stage{unless}: {k.detail} (para "
+                   f"{k.ref}; rule {k.rule_id}).")
     return out
 
 
@@ -515,8 +698,12 @@ def sections(pack: Pack) -> list[tuple[str, list[str]]]:
     order = list(TRIGGER_HEADINGS)
     grouped = [(TRIGGER_HEADINGS.get(t, t), groups[t])
                for t in sorted(groups, key=lambda t: order.index(t) if t in order else 99)]
-    return [*grouped, ("How this service works (referrals, panels, closures, escalation)",
-                       local_sentences(pack))]
+    tables = policy_sentences(pack)
+    return [*grouped,
+            *([("The matrix, the register, priority, contact and closing a case", tables)]
+              if tables else []),
+            ("How this service works (referrals, panels, closures, escalation)",
+             local_sentences(pack))]
 
 
 def version_words(pack: Pack) -> str:
@@ -536,7 +723,7 @@ READING = ("Reading the conditions: “before the change” is the case as it st
 def render_markdown(pack: Pack) -> str:
     """The pack as Markdown."""
     lines = [f"# {pack.title}: {version_words(pack)}", "",
-             f"{pack.authority}. Source: {pack.source}.", "", READING, ""]
+             f"{pack.authority}. Pack {pack.id}. Source: {pack.source}.", "", READING, ""]
     for heading, sentences in sections(pack):
         lines += [f"## {heading}", ""] + [f"- {s}" for s in sentences] + [""]
     return "\n".join(lines)
@@ -546,7 +733,8 @@ def render_html(pack: Pack) -> str:
     """The pack as one self-contained HTML page (opens offline: nothing loaded from elsewhere)."""
     esc = html.escape
     body = [f"<h1>{esc(pack.title)}: {esc(version_words(pack))}</h1>",
-            f"<p>{esc(pack.authority)}. Source: {esc(pack.source)}.</p>", f"<p>{esc(READING)}</p>"]
+            f"<p>{esc(pack.authority)}. Pack {esc(pack.id)}. Source: {esc(pack.source)}.</p>",
+            f"<p>{esc(READING)}</p>"]
     for heading, sentences in sections(pack):
         body.append(f"<h2>{esc(heading)}</h2><ul>")
         body += [f"<li>{esc(s)}</li>" for s in sentences]

@@ -144,3 +144,84 @@ def test_sqlstate_of_any_driver_is_read(sqlstate: str) -> None:
     cause = DriverError("refused")
     cause.sqlstate = sqlstate  # type: ignore[attr-defined]
     assert database_unavailable(DBAPIError("UPDATE ...", {}, cause))
+
+
+async def test_database_refusing_new_connections_is_503_with_retry_after(
+    settings: Settings,
+) -> None:
+    """Attack 21, A21a-3: PostgreSQL refusing new connections to the database (``ALTER
+    DATABASE ... ALLOW_CONNECTIONS false`` before a restore, as an operator does; SQLSTATE 55000
+    at connect, "database is not currently accepting connections") made every route a 500.
+    Any failure to establish a connection is "not there for us right now" (the README's
+    configuration table: "a server shutting down or not yet accepting connections ... is a 503
+    problem with Retry-After"): reads and writes are 503 ``unavailable`` with Retry-After,
+    nothing is stored, ``/readyz`` is not ready; allowed again, the same requests succeed."""
+    if BACKEND != "postgres":
+        pytest.skip("PostgreSQL's ALLOW_CONNECTIONS; SQLite opens a file (A18-12's twin)")
+    with database_at("head") as url:
+        async with _serving(settings, url) as (c, _):
+            tenant = await make_tenant(c, settings, "wokingham-pyjs-2024")
+            case_id = (await tenant.open_case(
+                external_ref={"system": "IYSS", "id": "RO-1"}))["data"]["id"]
+            slug = tenant.slug
+        name = make_url(url).database
+        _pg_admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        _pg_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+        try:
+            async with _serving(settings, url) as (c, _):
+                tenant = Tenant(slug=slug, pack="wokingham-pyjs-2024", settings=settings,
+                                client=c)
+                ready = await c.get("/readyz")
+                assert ready.status_code == 503, ready.text
+                key = str(uuid.uuid4())
+                for r in await _writes(tenant, case_id, key):
+                    _assert_unavailable(r)
+                _assert_unavailable(await c.get(f"/v1/cases/{case_id}",
+                                                headers=tenant.auth("case_holder")))
+                _assert_unavailable(await c.get("/v1/next-steps",
+                                                headers=tenant.auth("case_holder")))
+        finally:
+            _pg_admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        async with _serving(settings, url) as (c, _):
+            tenant = Tenant(slug=slug, pack="wokingham-pyjs-2024", settings=settings, client=c)
+            judgement, referral = await _writes(tenant, case_id, key)
+            assert judgement.status_code == 201, judgement.text
+            assert referral.status_code == 201, referral.text
+            assert await _judgements(tenant, case_id) == 1
+
+
+async def test_failure_to_connect_is_unavailable_and_a_statement_error_is_not(
+    settings: Settings,
+) -> None:
+    """An error raised while establishing a connection means the database is not there for
+    us, whatever its SQLSTATE (here 3D000: the database was dropped or renamed); the same
+    class of error raised by a statement on a live connection is judged by its SQLSTATE as
+    before (55000 of ``SELECT lastval()`` in a fresh session is a bug, not "retry")."""
+    if BACKEND != "postgres":
+        pytest.skip("PostgreSQL's SQLSTATEs at connect")
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.core.db import build_engine
+
+    with database_at("head") as url:
+        gone = url.rsplit("/", 1)[0] + f"/yjrisk_gone_{uuid.uuid4().hex[:8]}"
+        engine = build_engine(settings.model_copy(update={"database_url": gone}))
+        try:
+            with pytest.raises(DBAPIError) as failed:
+                async with engine.connect():
+                    pass
+            assert getattr(failed.value.orig, "sqlstate", None) == "3D000"
+            assert database_unavailable(failed.value) is True
+        finally:
+            await engine.dispose()
+        engine = build_engine(settings.model_copy(update={"database_url": url}))
+        try:
+            async with engine.connect() as conn:
+                with pytest.raises(DBAPIError) as failed:
+                    await conn.execute(text("SELECT lastval()"))
+            assert getattr(failed.value.orig, "sqlstate", None) == "55000"
+            assert database_unavailable(failed.value) is False
+        finally:
+            await engine.dispose()

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import typing
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -314,3 +315,42 @@ def test_dev_writes_the_environments_database_and_secret_into_dot_env(
     again = yjrisk(tmp_path, "dev", "--port", str(port))
     assert again.returncode == 0, again.stderr
     assert f"YJ_DATABASE_URL={url}\n" in (tmp_path / ".env").read_text()
+
+
+def test_dev_creates_a_missing_postgresql_database() -> None:
+    """README: ``YJ_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/yjdev bash
+    scripts/dev.sh`` on a machine where ``yjdev`` was never made starts the server (attack
+    pass 21, A21a-2: it stopped at 'database "yjdev" does not exist'). The dev set-up creates
+    the database once, finds it there the second time, and quotes the name as an identifier."""
+    import asyncio
+
+    import asyncpg
+
+    from app.cli import create_dev_database
+    from tests.conftest import PG_ADMIN_DSN, _pg_admin, _pg_reachable
+
+    if not _pg_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable and CI=true: failing, not skipping")
+        pytest.skip("PostgreSQL is not reachable")
+    name = f'yjrisk dev "{uuid.uuid4().hex[:8]}"'
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+
+    async def exists() -> bool:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+        try:
+            return bool(await conn.fetchval(
+                "SELECT count(*) FROM pg_database WHERE datname = $1", name))
+        finally:
+            await conn.close()
+
+    try:
+        assert asyncio.run(exists()) is False
+        assert asyncio.run(create_dev_database(url)) is True
+        assert asyncio.run(exists()) is True
+        assert asyncio.run(create_dev_database(url)) is False
+        assert asyncio.run(create_dev_database("sqlite+aiosqlite:///x.db")) is False
+    finally:
+        quoted = '"' + name.replace('"', '""') + '"'
+        _pg_admin(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")

@@ -328,16 +328,18 @@ def test_S42_S11_transfer_in_at_high_rosh_asks_for_own_judgement_and_monthly_rev
     at least monthly" (4.5).
 
     Transferred in on Monday 11 January 2027 at 10:00 GMT with the home YJT's high ROSH: the case
-    holder records Somerset's own ROSH judgement at once (urgent); the line manager's monthly
+    holder records Somerset's own ROSH judgement within 4 weeks (2.1, attack 21b, A21b-11:
+    Monday 8 February 10:00Z); the line manager's monthly
     review runs from the transfer (Thursday 11 February 10:00Z). A Somerset ROSH judgement of
-    medium ends the request; the review lapses at the next act (the request no longer open, no
-    rating high); a high keeps it (the rating is now Somerset's own) and registers the case."""
+    medium ends the request and, no High/Very High rating nor request left, the review in the
+    same act (attack 21b, A21b-7); a high keeps it (the rating is now Somerset's own) and
+    registers the case."""
     at = lon(2027, 1, 11, 10)
     ev = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
                     incoming_ratings={"rosh": "high"}))
     own = created(ev, "record_own_judgement")
     assert_step(own, rule="S42", code="record_own_judgement", actor="case_holder",
-                due=utc(2027, 1, 11, 10), pack=S, ref="13.1, 13.3", urgent=True)
+                due=utc(2027, 2, 8, 10), pack=S, ref="13.1, 13.3, 2.1")
     review = created(ev, "monthly_manager_review")
     assert_step(review, rule="S11", code="monthly_manager_review", actor="line_manager",
                 due=utc(2027, 2, 11, 10), pack=S, ref="4.5")
@@ -345,10 +347,8 @@ def test_S42_S11_transfer_in_at_high_rosh_asks_for_own_judgement_and_monthly_rev
     assert "record_own_swb_judgement" not in codes(ev)
     held = case(open_steps=(open_step(own, UUID(int=1)), open_step(review, UUID(int=2))))
     medium = run(S, judgement("rosh", "medium", lon(2027, 1, 12, 9), victims=["peer"]), held)
-    assert [i.code for i in intents(medium, "supersede")] == ["record_own_judgement"]
-    after = case(ratings=rated(rosh="medium"), open_steps=(open_step(review, UUID(int=2)),))
-    nxt = run(S, judgement("swb", "low", lon(2027, 1, 12, 10)), after)
-    assert [i.code for i in intents(nxt, "supersede")] == ["monthly_manager_review"]
+    assert sorted(i.code for i in intents(medium, "supersede")) == [
+        "monthly_manager_review", "record_own_judgement"]
     high = run(S, judgement("rosh", "high", lon(2027, 1, 12, 9), victims=["peer"]), held)
     assert [i.code for i in intents(high, "supersede")] == ["record_own_judgement"]
     assert high.on_register_after
@@ -363,7 +363,7 @@ def test_S42_transfer_in_at_very_high_swb_and_low_incoming_ratings() -> None:
                     incoming_ratings={"rosh": "medium", "swb": "very_high"}))
     assert_step(created(ev, "record_own_swb_judgement"), rule="S42",
                 code="record_own_swb_judgement", actor="case_holder",
-                due=utc(2027, 10, 31, 9, 30), pack=S, ref="13.1, 13.3", urgent=True)
+                due=utc(2027, 11, 28, 9, 30), pack=S, ref="13.1, 13.3, 2.1")
     assert_step(created(ev, "monthly_manager_review"), rule="S11",
                 code="monthly_manager_review", actor="line_manager",
                 due=utc(2027, 11, 30, 9, 30), pack=S, ref="4.5")

@@ -21,6 +21,7 @@ from app.workflows.render import (
     condition_words,
     deadline_words,
     local_sentences,
+    policy_sentences,
     render_html,
     render_markdown,
     sections,
@@ -99,7 +100,8 @@ def test_render_markdown_sentences_grouped_by_trigger() -> None:
     judgement = text.split("## When a risk judgement is recorded")[1].split("\n## ")[0]
     assert ("- When the judgement is of ROSH or SWB and the level is high or very high and it is "
             "not a panel's decision, the line manager must: Discuss the high/very high judgement "
-            "with the line manager (or duty manager), within 24 hours (para 3.1; rule S5)."
+            "with the line manager (or duty manager), within 24 hours (para 3.1; rule S5; "
+            "step: discuss with manager)."
             ) in judgement
 
 
@@ -112,7 +114,7 @@ def test_render_html_is_one_offline_page(tmp_path: Path) -> None:
     assert re.search(r"(src|href)\s*=|https?://|@import|<script", page) is None
     assert ("the child&#x27;s age is under 14, the panel chair (senior manager) must: Inform "
             "the team manager: a child under 14 has been charged, by the end of the next "
-            "working day (para 4.3; rule X6).") in page
+            "working day (para 4.3; rule X6; step: inform team manager).") in page
     assert page.count("<li>") == sum(len(s) for _, s in sections(load_packs()["example-yjs"]))
 
 
@@ -127,7 +129,7 @@ def test_render_html_matches_markdown_sentence_count() -> None:
     pack = load_packs()["wokingham-pyjs-2024"]
     lines = [line for line in render_markdown(pack).splitlines() if line.startswith("- ")]
     expected = sum(len(r.trigger) for r in pack.rules) + sum(len(c.trigger) for c in pack.checks)
-    expected += len(local_sentences(pack))
+    expected += len(local_sentences(pack)) + len(policy_sentences(pack))
     assert len(lines) == expected
     assert render_html(pack).count("<li>") == expected
 
