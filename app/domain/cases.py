@@ -278,6 +278,10 @@ class CaseOut(BaseModel):
     priority: bool = Field(default=False, description=(
         "dealt with as a priority at all stages (the pack's `[priority]`: Somerset 3.2.4, ROSH "
         "or SWB very high); its open steps carry `priority` too"))
+    priority_raised: bool = Field(default=False, description=(
+        "a manager raised the priority of this High/Very High case (Somerset 3.2.4, "
+        "`POST /v1/cases/{id}/priority`); lapses when ROSH and SWB are both below high and at "
+        "closure"))
     open_steps: list[StepOut]
     restricted: bool
     access: AccessOut | None = Field(
@@ -324,7 +328,8 @@ def case_fields(
         "ratings": {d: v for d, v in (case.ratings or {}).items() if v},
         "facts": dict(case.facts or {}), "scores": dict(case.scores or {}),
         "on_register": case.on_register, "contact_level": case.contact_level,
-        "priority": case.priority, "open_steps": open_steps,
+        "priority": case.priority, "priority_raised": case.priority_raised,
+        "open_steps": open_steps,
         "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
