@@ -396,6 +396,12 @@ class Priority(_Strict):
     rule_id: RuleId
     ref: Ref
     when: Holds
+    # The cases whose priority a manager may raise (Somerset 3.2.4 "The urgency of oversight by
+    # the MARP will be agreed with a manager, (High/Very High cases) who will act to raise the
+    # priority if necessary"), and the paragraph; a raised priority lapses when this stops
+    # holding. None: no manager raises it (the marker follows ``when`` alone).
+    raisable: Holds | None = None
+    raise_ref: Ref | None = None
 
 
 class ContactBand(_Strict):
@@ -1173,6 +1179,13 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     """A context for after-only conditions (holds, register, contact) on a case state."""
     event = event or WorkflowEvent("state", _EPOCH, after.case_id, "system")
     return Context(event, after, after)
+
+
+def is_raisable(pack: Pack, after: CaseSnapshot) -> bool:
+    """Whether a manager may raise (and keep raised) the priority of the case state ``after``
+    (the pack's ``[priority] raisable``; False without one)."""
+    return (pack.priority is not None and pack.priority.raisable is not None
+            and bool(pack.priority.raisable(state_context(after))))
 
 
 def is_priority(pack: Pack, after: CaseSnapshot) -> bool:
