@@ -33,7 +33,7 @@ from app.core.errors import (
 )
 from app.core.identifiers import check_reference, visible_text
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import agenda, cursors, policy, staff, stand_ins
+from app.domain import agenda, cursors, policy, staff, stand_ins, transfers
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -115,6 +115,7 @@ from app.domain.steps import (
 from app.domain.timing import (
     closed_period,
     require_after_birth,
+    require_child_age_at_opening,
     require_not_before,
     require_release_within_case,
     require_within_case,
@@ -277,6 +278,10 @@ class CaseOut(BaseModel):
     priority: bool = Field(default=False, description=(
         "dealt with as a priority at all stages (the pack's `[priority]`: Somerset 3.2.4, ROSH "
         "or SWB very high); its open steps carry `priority` too"))
+    priority_raised: bool = Field(default=False, description=(
+        "a manager raised the priority of this High/Very High case (Somerset 3.2.4, "
+        "`POST /v1/cases/{id}/priority`); lapses when ROSH and SWB are both below high and at "
+        "closure"))
     open_steps: list[StepOut]
     restricted: bool
     access: AccessOut | None = Field(
@@ -323,7 +328,8 @@ def case_fields(
         "ratings": {d: v for d, v in (case.ratings or {}).items() if v},
         "facts": dict(case.facts or {}), "scores": dict(case.scores or {}),
         "on_register": case.on_register, "contact_level": case.contact_level,
-        "priority": case.priority, "open_steps": open_steps,
+        "priority": case.priority, "priority_raised": case.priority_raised,
+        "open_steps": open_steps,
         "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
@@ -383,6 +389,7 @@ async def create_case(
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
+    require_child_age_at_opening(body.child.date_of_birth, opened_at)
     require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
@@ -584,6 +591,8 @@ async def _update_from_system(
         raise Unprocessable("opened_at cannot change once the case is open.",
                             errors=[{"loc": "body.opened_at", "msg": "differs from the case"}])
     sent = {k: v for k, v in _upsert_fields(body).items() if getattr(case, k) != v}
+    if "date_of_birth" in sent:
+        require_child_age_at_opening(sent["date_of_birth"], case.opened_at)
     if "date_of_birth" in sent and case.opened_at < start_of_day(sent["date_of_birth"]):
         # The case would have opened before the child was born (issue 8, item 5).
         raise Unprocessable(
@@ -1274,16 +1283,19 @@ async def _set_aside_by_transfer(
     session: AsyncSession, case: Case, pack: Pack, closing_at: datetime
 ) -> set[str]:
     """The step codes a closure at ``closing_at`` may set aside although ``not_waivable``: the
-    ``closure_sets_aside`` of each event recorded on the case whose ``transfer_date`` is on or
-    before the closure's London date (the transfer has happened)."""
+    ``closure_sets_aside`` of each declared type's event that stands (the latest of the type
+    recorded, not followed by a transfer in: :func:`app.domain.transfers.standing`) whose
+    ``transfer_date`` is on or before the closure's London date (the transfer has happened).
+    A postponed transfer's first date, or a transfer reversed by the child's transfer back in,
+    sets nothing aside: the child is still this service's (attack pass 21, A21a-6)."""
     declared = {e.id: e.closure_sets_aside for e in pack.event_types if e.closure_sets_aside}
-    if not declared:
-        return set()
-    rows = (await session.exec(select(CaseEvent.type).where(
-        CaseEvent.case_id == case.id, col(CaseEvent.type).in_(list(declared)),
-        col(CaseEvent.transfer_date).is_not(None),
-        col(CaseEvent.transfer_date) <= london_date(closing_at)))).all()
-    return {code for kind in rows for code in declared[kind]}
+    aside: set[str] = set()
+    for kind, codes in declared.items():
+        row = await transfers.standing(session, case.id, kind)
+        on = row.transfer_date if row is not None else None
+        if on is not None and on <= london_date(closing_at):
+            aside.update(codes)
+    return aside
 
 
 def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:

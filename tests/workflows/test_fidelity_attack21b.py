@@ -11,6 +11,7 @@ from app.workflows.types import OpenStep, StepIntent
 from tests.workflows.support import (
     EVENT_ID,
     SOMERSET,
+    WOKINGHAM,
     assert_step,
     case,
     created,
@@ -23,7 +24,7 @@ from tests.workflows.support import (
 )
 from tests.workflows.support import event as ev_
 
-S = SOMERSET
+S, W = SOMERSET, WOKINGHAM
 
 
 def held(intent: StepIntent, step_id: int) -> OpenStep:
@@ -161,3 +162,37 @@ def test_S26_handover_call_superseded_when_lowered_to_medium_before_the_transfer
                case(ratings=rated(rosh="high", swb="high"), on_register=True,
                     open_steps=(held(by_event, 27),)))
     assert not intents(kept, "supersede", "manager_handover_call")
+
+
+# --- A21b-10: Wokingham's serious incident notification has no 20-day window ---------------------
+
+def test_W24_notification_after_closure_has_no_window_wokingham_policy_does_not_state() -> None:
+    """W24 (Management oversight): "Management reporting of serious incidents in line with YJB
+    guidance [Serious incidents notification: standard operating procedures for YJSs]". The
+    seed sets no window after the end of supervision; "up to 20 days following the end of
+    supervision" is Somerset's own sentence (12), which S23 keeps.
+
+    Closed on Friday 30 April 2027 at 17:00 BST; charged with a notifiable offence on Friday
+    21 May 00:30 BST (the 21st London day after the closure) and a year later, on Sunday 28 May
+    2028: Wokingham's management owes the notification each time (chair, no local timescale;
+    attack 21b, A21b-10); Somerset's S23 stops after its 20 days (the 21 May charge asks
+    nothing)."""
+    closed = case(closed_at=utc(2027, 4, 30, 16))
+    for at in (lon(2027, 5, 21, 0, 30), lon(2028, 5, 28, 10)):
+        for kind in ("charged", "death"):
+            ev = run(W, ev_("case_event", at, EVENT_ID, type=kind), closed)
+            step = created(ev, "notify_serious_incident")
+            assert_step(step, rule="W24", code="notify_serious_incident", actor="chair",
+                        due=None, pack=W, ref="Management oversight")
+            assert step.note is not None
+            assert "YJB serious incidents notification SOP" in step.note
+    none = run(W, ev_("case_event", lon(2027, 5, 21, 0, 30), EVENT_ID, type="charged",
+                      offence_not_notifiable=True), closed)
+    assert "notify_serious_incident" not in {i.code for i in none.intents}
+    somerset = run(S, ev_("case_event", lon(2027, 5, 21, 0, 30), EVENT_ID, type="charged"),
+                   closed)
+    assert not {"inform_service_manager", "notify_serious_incident"} & {
+        i.code for i in somerset.intents}
+    inside = run(S, ev_("case_event", lon(2027, 5, 20, 23, 30), EVENT_ID, type="charged"),
+                 closed)
+    assert "notify_serious_incident" in {i.code for i in inside.intents}
