@@ -670,6 +670,11 @@ def policy_sentences(pack: Pack) -> list[str]:
         out.append("A case is dealt with as a priority, it and its open steps marked so, while "
                    f"{condition_words(p.when.raw, pack, current=True)} (para {p.ref}; rule "
                    f"{p.rule_id}).")
+        if p.raisable is not None:
+            ref = f" (para {p.raise_ref})" if p.raise_ref else ""
+            out.append("A manager may also raise a case's priority while "
+                       f"{condition_words(p.raisable.raw, pack, current=True)}{ref}; the "
+                       "raised priority lapses when that stops holding.")
     if (c := pack.contact) is not None:
         bands = "; ".join(f"{_word(b.level)} if "
                           f"{condition_words(b.when.raw, pack, current=True)}" for b in c.bands)
