@@ -461,8 +461,8 @@ def pack_check(
         help="the policy's text, to check every ref against it (default: the pack's "
              "'source' file next to the pack, if there)")] = None,
 ) -> None:
-    """Check packs: one line per problem (file: rule: field: severity: message); exit 1 on an
-    error."""
+    """Check packs: one line per problem (file:LINE: rule: field: severity: message); exit 1
+    on an error."""
     from app.workflows.pack_tools import check_files
     from app.workflows.packs import PackFileUnreadable
 

@@ -19,6 +19,7 @@ matched. ``/metrics``, ``/healthz`` and ``/readyz`` are not recorded. With
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -58,14 +59,36 @@ LATENCY = Histogram(
     "is important. ", ("method", "handler"), buckets=(0.1, 0.5, 1, float("inf")))
 
 
+# The labelled series each (method, status class, handler) records into: prometheus_client's
+# ``labels()`` takes a lock and checks its label values on every call, and answers the same
+# child objects each time (nothing here removes a series), so they are looked up once
+# (issue 15). Bounded: a request whose labels were never seen once this many are kept is
+# recorded through ``labels()`` as before.
+_SERIES: dict[tuple[str, str, str], tuple[Any, Any, Any, Any]] = {}
+_MAX_SERIES = 4096
+
+
+def _series(method: str, status_class: str, handler: str) -> tuple[Any, Any, Any, Any]:
+    key = (method, status_class, handler)
+    found = _SERIES.get(key)
+    if found is None:
+        found = (REQUESTS.labels(method, status_class, handler), REQUEST_SIZE.labels(handler),
+                 RESPONSE_SIZE.labels(handler), LATENCY.labels(method, handler))
+        if len(_SERIES) < _MAX_SERIES:
+            _SERIES[key] = found
+    return found
+
+
 def record(method: str, status: int, handler: str, request_bytes: int, response_bytes: int,
            seconds: float) -> None:
     """Count one answered request (``seconds`` from its arrival to its last byte)."""
-    REQUESTS.labels(method, f"{str(status)[0]}xx", handler).inc()
-    REQUEST_SIZE.labels(handler).observe(request_bytes)
-    RESPONSE_SIZE.labels(handler).observe(response_bytes)
+    requests, request_size, response_size, latency = _series(
+        method, f"{str(status)[0]}xx", handler)
+    requests.inc()
+    request_size.observe(request_bytes)
+    response_size.observe(response_bytes)
     LATENCY_HIGHR.observe(seconds)
-    LATENCY.labels(method, handler).observe(seconds)
+    latency.observe(seconds)
 
 
 async def metrics(request: Request) -> Response:

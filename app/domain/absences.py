@@ -27,6 +27,7 @@ from app.domain.common import PlausibleDate, new_id, require_if_match, utcnow
 from app.domain.outbox import emit
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.services import Service
+from app.domain.timing import require_absence_dates_within
 
 MAX_ABSENCE_DAYS = 366
 
@@ -109,6 +110,7 @@ async def record_absence(
     manager their own or that of the case holder of an open case they manage (403 otherwise:
     a closed case manages nobody)."""
     service = await _may_record(session, principal, staff_id)
+    require_absence_dates_within(body.starts_on, body.ends_on)
     await _no_overlap(session, service.id, staff_id, body.starts_on, body.ends_on)
     absence = StaffAbsence(service_id=service.id, staff_id=staff_id, starts_on=body.starts_on,
                            ends_on=body.ends_on, reason=body.reason, created_by=principal.sub)
@@ -144,6 +146,7 @@ async def change_absence(
             "An absence ends on or after it starts and lasts at most "
             f"{MAX_ABSENCE_DAYS} days.",
             errors=[{"loc": "body.ends_on", "msg": "out of order or too long"}]) from None
+    require_absence_dates_within(body.starts_on, body.ends_on)
     await _no_overlap(session, absence.service_id, staff_id, starts, ends, besides=absence.id)
     absence.starts_on, absence.ends_on = starts, ends
     session.add(absence)

@@ -60,6 +60,8 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "case.list": STAFF,
     "case.read": CASE_FILE_READERS,
     "case.change": (*HOLDER_AND_MANAGERS, "chair"),
+    # Somerset 3.2.4: "a manager ... will act to raise the priority" (app.domain.priority).
+    "case.priority": (*MANAGERS, "chair"),
     "case.audit": (*MANAGERS, "chair"),
     "case.upsert": (*HOLDER_AND_MANAGERS, "feed"),
     "case.access_log": (*MANAGERS, "chair"),
@@ -542,13 +544,14 @@ async def get_case_for_write(
 
 async def get_case_file_for_write(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, *,
-    also: Any = None, params: Mapping[str, Any] | None = None,
-) -> tuple[Service, Case, list[Step], Any]:
-    """:func:`get_case_for_write`, and on PostgreSQL the value of ``also`` (a scalar
-    subquery that refers to no table of the case file's statement, only to its parameters
+    also: tuple[Any, ...] = (), params: Mapping[str, Any] | None = None,
+) -> tuple[Service, Case, list[Step], tuple[Any, ...] | None]:
+    """:func:`get_case_for_write`, and on PostgreSQL the values of ``also`` (scalar
+    subqueries that refer to no table of the case file's statement, only to its parameters
     ``yj_case``, ``yj_slug`` and to ``params``: e.g. :func:`app.domain.policy.inputs_column`)
-    read by the same statement, under the same lock (issue 15: one round trip fewer); None
-    where it is not read (SQLite, tokens of no one service: the caller reads it itself)."""
+    read by the same statement, under the same lock (issue 15: a round trip fewer each), in
+    their order; None where they are not read (SQLite, tokens of no one service: the caller
+    reads them itself)."""
     if not principal.roles & STAFF_ROLES or principal.service is None:
         service, case = await get_visible_case(session, principal, case_id, for_update=True)
         steps = (await session.exec(select(Step).where(
@@ -556,13 +559,13 @@ async def get_case_file_for_write(
         ).order_by(*_OPEN_STEP_ORDER))).all()
         return service, case, list(steps), None
     await lock_case(session, case_id)
-    if also is not None and session.get_bind().dialect.name != "postgresql":
-        also = None
+    if also and session.get_bind().dialect.name != "postgresql":
+        also = ()
     query = _case_file_with_open_steps_query(
         principal.has(*SERVICE_WIDE_READERS), principal.has("case_holder"),
         principal.has("line_manager"), also)
     bound = _case_file_params(principal, case_id)
-    if also is not None and params:
+    if also and params:
         bound.update(params)
     rows = (await session.exec(query, params=bound)).all()
     if not rows:
@@ -571,7 +574,7 @@ async def get_case_file_for_write(
     require_case_unchanged(session, case)
     note_read(session, principal, case)
     return (service, case, [row[2] for row in rows if row[2] is not None],
-            rows[0][3] if also is not None else None)
+            tuple(rows[0][3:]) if also else None)
 
 
 _OPEN_STEP_ORDER = (col(Step.due_at).is_(None), col(Step.due_at), col(Step.created_at),
@@ -580,11 +583,11 @@ _OPEN_STEP_ORDER = (col(Step.due_at).is_(None), col(Step.due_at), col(Step.creat
 
 @functools.lru_cache(maxsize=32)
 def _case_file_with_open_steps_query(
-    service_wide: bool, case_holder: bool, line_manager: bool, also: Any = None
+    service_wide: bool, case_holder: bool, line_manager: bool, also: tuple[Any, ...] = ()
 ) -> Any:
     """:func:`_case_file_query` with the case's open steps joined: a row per open step (one
-    with no step if none), in the open steps' order; the same parameters. ``also``: a further
-    column (an uncorrelated scalar subquery: PostgreSQL computes it once per statement)."""
+    with no step if none), in the open steps' order; the same parameters. ``also``: further
+    columns (uncorrelated scalar subqueries: PostgreSQL computes each once per statement)."""
     query = (
         _case_file_query(service_wide, case_holder, line_manager)
         .add_columns(Step)
@@ -592,7 +595,7 @@ def _case_file_with_open_steps_query(
                                  col(Step.status) == StepStatus.open))
         .order_by(*_OPEN_STEP_ORDER)
     )
-    return query if also is None else query.add_columns(also)
+    return query.add_columns(*also) if also else query
 
 
 def note_read(session: AsyncSession, principal: Principal, case: Any) -> None:

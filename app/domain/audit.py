@@ -19,6 +19,7 @@ the latest hash outside the database (see the README, "Anchoring the audit chain
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -255,7 +256,7 @@ def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]]
     if not state.modified or state.key is None or state.deleted \
             or len(mapper.tables) != 1 or len(mapper.primary_key) != 1:
         return None
-    columns = {prop.key: prop for prop in mapper.column_attrs}
+    columns = _column_props(mapper)
     if any(key not in columns for key in state.committed_state):
         return None  # more than columns changed: the flush's business
     changed = [columns[key] for key in state.committed_state
@@ -282,6 +283,12 @@ def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]]
         set_committed_value(obj, version_key, params[version.name])
     return _Update(mapper.local_table, params, set_columns,
                    version.name if version is not None else None)
+
+
+@functools.cache
+def _column_props(mapper: Any) -> dict[str, Any]:
+    """A mapper's column attributes by key (built once per mapper, not per row)."""
+    return {prop.key: prop for prop in mapper.column_attrs}
 
 
 @event.listens_for(SyncSession, "before_commit")

@@ -115,6 +115,7 @@ from app.domain.steps import (
 from app.domain.timing import (
     closed_period,
     require_after_birth,
+    require_child_age_at_opening,
     require_not_before,
     require_release_within_case,
     require_within_case,
@@ -277,6 +278,10 @@ class CaseOut(BaseModel):
     priority: bool = Field(default=False, description=(
         "dealt with as a priority at all stages (the pack's `[priority]`: Somerset 3.2.4, ROSH "
         "or SWB very high); its open steps carry `priority` too"))
+    priority_raised: bool = Field(default=False, description=(
+        "a manager raised the priority of this High/Very High case (Somerset 3.2.4, "
+        "`POST /v1/cases/{id}/priority`); lapses when ROSH and SWB are both below high and at "
+        "closure"))
     open_steps: list[StepOut]
     restricted: bool
     access: AccessOut | None = Field(
@@ -323,7 +328,8 @@ def case_fields(
         "ratings": {d: v for d, v in (case.ratings or {}).items() if v},
         "facts": dict(case.facts or {}), "scores": dict(case.scores or {}),
         "on_register": case.on_register, "contact_level": case.contact_level,
-        "priority": case.priority, "open_steps": open_steps,
+        "priority": case.priority, "priority_raised": case.priority_raised,
+        "open_steps": open_steps,
         "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
@@ -383,6 +389,7 @@ async def create_case(
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
+    require_child_age_at_opening(body.child.date_of_birth, opened_at)
     require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
@@ -584,6 +591,8 @@ async def _update_from_system(
         raise Unprocessable("opened_at cannot change once the case is open.",
                             errors=[{"loc": "body.opened_at", "msg": "differs from the case"}])
     sent = {k: v for k, v in _upsert_fields(body).items() if getattr(case, k) != v}
+    if "date_of_birth" in sent:
+        require_child_age_at_opening(sent["date_of_birth"], case.opened_at)
     if "date_of_birth" in sent and case.opened_at < start_of_day(sent["date_of_birth"]):
         # The case would have opened before the child was born (issue 8, item 5).
         raise Unprocessable(

@@ -31,7 +31,7 @@ from app.domain.access import (
 )
 from app.domain.answered import answer_from_record
 from app.domain.audit import record_audit
-from app.domain.cases_table import Case
+from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
@@ -530,7 +530,10 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     case.in_custody = in_custody
     case.updated_at = utcnow()
     session.add(case)
-    # The change is the event's, at its date, in the field-change history.
+    # The change is the event's, at its date, in the field-change history; an act dated before
+    # it is judged on the case as it stood then (changed_at: app.domain.history.case_fields_at;
+    # attack 21, A21b-5 twin).
+    mark_changed(case, event.occurred_at)
     note_case_act(session, case.id, event.occurred_at)
     await session.flush()
     return await policy.run(

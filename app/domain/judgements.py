@@ -35,7 +35,13 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.final_events import require_before_final_event
+from app.domain.final_events import (
+    FinalEvent,
+    final_events_column,
+    final_events_of,
+    final_events_params,
+    require_before_final_event,
+)
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
@@ -146,6 +152,7 @@ async def apply_judgement(
     wctx: WriteContext, *, body: JudgementCreate, panel_item_id: uuid.UUID | None = None,
     open_steps: list[Step] | None = None, last: bool = False,
     inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
+    final_events: list[FinalEvent] | None = None,
 ) -> tuple[JudgementOut, policy.PolicyResult]:
     """Check a judgement against the pack, store it, update current ratings, derive steps;
     the judgement as the API shows it, and what the write did to the case's steps.
@@ -158,13 +165,15 @@ async def apply_judgement(
     rating are left to the commit (the row and the rating's history row are then inserted by
     the audit's INSERT: issue 15). ``inputs``: the policy's panels and absences for
     ``wctx.occurred_at`` as the caller read them with the case (:func:`policy.inputs_column`);
-    used only if nothing is written before the policy runs."""
+    used only if nothing is written before the policy runs. ``final_events``: the case's
+    events of a final type dated before ``wctx.occurred_at``, as the caller read them with the
+    case (:func:`~app.domain.final_events.final_events_column`; default: read them here)."""
     session, case, principal = wctx.session, wctx.case, wctx.principal
     service, role, occurred_at = wctx.service, wctx.role, wctx.occurred_at
     assert role is not None  # a judgement is always recorded under one role
     require_within_case(case, occurred_at)
     await require_before_final_event(session, wctx.pack, case, occurred_at,
-                                     what="record a judgement")
+                                     what="record a judgement", known=final_events)
     await check_belongs_to_case(session, case, body.assessment_id)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()
@@ -385,18 +394,23 @@ async def record_judgement(
 ) -> tuple[JudgementOut, policy.PolicyResult]:
     """Record a judgement on a case the caller holds or manages (as the API shows it)."""
     occurred_at = resolve_occurred_at(body.occurred_at)
-    # The policy's panels and absences read with the case, under its lock (issue 15: one
-    # round trip fewer on PostgreSQL).
-    service, case, open_steps, column = await get_case_file_for_write(
-        session, principal, case_id, also=policy.inputs_column(),
-        params=policy.inputs_params(occurred_at))
+    # The policy's panels and absences, and the case's final events (a death) before the
+    # judgement, read with the case, under its lock (issue 15: two round trips fewer on
+    # PostgreSQL).
+    service, case, open_steps, columns = await get_case_file_for_write(
+        session, principal, case_id, also=(policy.inputs_column(), final_events_column()),
+        params={**policy.inputs_params(occurred_at),
+                **final_events_params(ctx.final_types, occurred_at)})
     role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
     require_open_case(case, "record a judgement")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    inputs = policy.inputs_from_column(column, case) if column is not None else None
+    inputs = finals = None
+    if columns is not None:
+        inputs = policy.inputs_from_column(columns[0], case)
+        finals = final_events_of(columns[1])
     return await apply_judgement(wctx, body=body, open_steps=open_steps, last=True,
-                                 inputs=inputs)
+                                 inputs=inputs, final_events=finals)
 
 
 JUDGEMENT_ORDER = paging.Order(

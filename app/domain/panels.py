@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -33,7 +34,7 @@ from app.domain.access import (
 from app.domain.answered import answer_from_record
 from app.domain.assessments import answer_from_file
 from app.domain.audit import record_audit
-from app.domain.cases_table import Case
+from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     MappaNumber,
     PlausibleDate,
@@ -48,7 +49,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.final_events import require_before_final_event
-from app.domain.history import RecordChange
+from app.domain.history import RecordChange, note_case_act
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
@@ -71,7 +72,7 @@ from app.domain.timing import (
 )
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON, london_text
+from app.workflows.calendar import LONDON, WorkingCalendar, london_text
 from app.workflows.deadlines import shift_local
 from app.workflows.vocabulary import PanelKind
 
@@ -464,14 +465,21 @@ async def _refuse_stale_mappa_level(
     session: AsyncSession, body: PanelDecisionCreate, case: Case, sat_at: datetime
 ) -> None:
     """409 ``rating-changed-since-panel`` (``loc`` body.mappa_level) when the decision sets a
-    MAPPA level other than the case's current one and that level was recorded after the panel
-    sat: the panel decided on the level it knew, and the newer record must not be overwritten
-    silently. The field-change history (:class:`~app.domain.history.RecordChange`) says when."""
+    MAPPA level other than the case's current one and that level was set by an act dated after
+    the panel sat (its ``occurred_at`` in the field history; a change recorded without one: when
+    it was recorded): the panel decided on the level it knew, and the newer record must not be
+    overwritten silently. The field-change history (:class:`~app.domain.history.RecordChange`)
+    says when."""
     if body.mappa_level is None or body.mappa_level == case.mappa_level:
         return
+    # When the change happened (its act's time: a PATCH's, an event's, a panel's sitting),
+    # else when it was recorded: an earlier panel's decision typed up after the sitting is not
+    # a change after it (A21b-5).
     rows = await session.exec(select(RecordChange).where(
         RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
-        col(RecordChange.created).is_(False), col(RecordChange.recorded_at) > sat_at))
+        col(RecordChange.created).is_(False),
+        sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at))
+        > sat_at))
     if any("mappa_level" in (row.changes or {}) for row in rows.all()):
         raise Conflict(
             f"The case's MAPPA level changed after the panel sat: it is now {case.mappa_level}. "
@@ -938,11 +946,44 @@ def action_dates_after(due_dates: Iterable[date], latest: date, loc: str = "body
             for i, due in enumerate(due_dates) if due > latest]
 
 
-def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
-    """Refuse a decision that cannot stand: a review or action before the panel's (London) date,
-    MAPPA without category; each error names the comparison made."""
-    day = panel.scheduled_for.astimezone(LONDON).date()
+def non_working_day_errors(calendar: WorkingCalendar, dated: Iterable[tuple[str, date]]
+                           ) -> list[dict[str, str]]:
+    """The ``errors`` (``{loc, msg}``) of the dates the service books that fall on no working day
+    (a weekend, an England-and-Wales bank holiday, a closure day of the service), each naming the
+    date, why, and the next working day (attack pass 19, A19-15). Neither seed lets a MARP or
+    High-Risk Panel sit, or a step agreed at one fall due, on a day the service is shut:
+    Somerset 7.1.6 "the panel will agree and then book a provisional review date", 4.6 "within
+    the timeframe agreed"; Wokingham's panel "actions (each with owner and due date)"; the
+    service's own deadlines all fall on working days (``+Nwd``). Such a date is a slip
+    (refused, 422), not a choice the policy makes; the client sends the next working day or
+    another one."""
     errors = []
+    for loc, day in dated:
+        why = calendar.why_not_working(day)
+        if why is not None:
+            nxt = calendar.next_working_day_on_or_after(day)
+            errors.append({"loc": loc, "msg": (
+                f"{day.isoformat()} is not a working day ({why}): the next working day is "
+                f"{nxt.isoformat()}")})
+    return errors
+
+
+def decision_date_errors(calendar: WorkingCalendar, review: date | None,
+                         due_dates: Iterable[date], loc: str = "body") -> list[dict[str, str]]:
+    """:func:`non_working_day_errors` of a decision's review date and actions' due dates."""
+    dated = [(f"{loc}.review_date", review)] if review is not None else []
+    dated += [(f"{loc}.actions.{i}.due_date", due) for i, due in enumerate(due_dates)]
+    return non_working_day_errors(calendar, dated)
+
+
+def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel,
+                    calendar: WorkingCalendar) -> None:
+    """Refuse a decision that cannot stand: a review or action before the panel's (London) date
+    or on no working day (A19-15), MAPPA without category; each error names the comparison
+    made."""
+    day = panel.scheduled_for.astimezone(LONDON).date()
+    errors = decision_date_errors(calendar, body.review_date,
+                                  [a.due_date for a in body.actions])
     if body.review_date is not None and body.review_date <= day:
         errors.append({"loc": "body.review_date",
                        "msg": f"must be after the panel's date ({day.isoformat()})"})
@@ -1065,7 +1106,7 @@ async def decide(
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
     _refuse_stale_ratings(body, case, sat_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)
-    _check_decision(body, case, panel)
+    _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
@@ -1082,9 +1123,11 @@ async def decide(
             panel_item_id=item.id,
         )
         result = judged if result is None else result.merge(judged)
-    if body.mappa_level is not None:
-        case.mappa_level = body.mappa_level
-        session.add(case)
+    # The MAPPA level it sets is set after the decision's own evaluation (below): the engine
+    # reads the level before the decision from the case and the decided one from its data, as
+    # it reads a PATCH's change, so a decision making the case level 2/3 raises what the same
+    # change by PATCH, upsert or feed raises (Somerset S37/S38 8.4, Wokingham W27; attack 21,
+    # A21b-3/A21b-4).
     # The panel sitting on the case is the act earlier steps asked for (after the confirmed
     # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
     # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
@@ -1124,6 +1167,15 @@ async def decide(
     decided = await policy.run(
         wctx, event=wctx.event("panel_decision", data, subject_id=item.id))
     result = decided if result is None else result.merge(decided)
+    if body.mappa_level is not None and body.mappa_level != case.mappa_level:
+        # A change of the case's fields by the panel's act, dated at the sitting as the ratings
+        # it confirms are (the field history: a later panel's decision typed up afterwards
+        # knows it; a closure may not predate it; attack 21, A21b-5).
+        case.mappa_level = body.mappa_level
+        mark_changed(case, occurred_at)
+        note_case_act(session, case.id, occurred_at)
+        session.add(case)
+        await session.flush()
     result = await answer_from_file(wctx, result=result)
     item.decided_at, item.decided_by = occurred_at, principal.sub
     item.decision = body.model_dump(mode="json", exclude={"occurred_at"})

@@ -52,7 +52,7 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, london_date, london_text
 from app.workflows.deadlines import is_deadline_note, overdue_at_for, shift_local
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack, is_priority
+from app.workflows.packs import Pack, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -611,12 +611,19 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
     whose condition the case as it now stands no longer meets: in time order the change of
     its fields recorded earlier but dated after the act superseded them (Somerset S28 asked
     for by a judgement dated while a volunteer was attached, typed in after the volunteer was
-    detached; attack pass 15, A15-9). No query unless such a change is on file."""
-    created = {s.id for s in result.created if s.status == StepStatus.open}
+    detached; attack pass 15, A15-9). Likewise the open steps that arose after the act (raised
+    by later acts recorded before it), which its own evaluation on the fields of its date
+    leaves alone (:func:`_of_its_moment`): a release dated before the MAPPA level 2 recorded
+    earlier ends Somerset S37's attendance "whilst accommodated or secured" as a release
+    recorded in order does (attack 21, A21b-2). No query unless such a change is on file."""
     session, case = wctx.session, wctx.case
-    if not created or not await case_fields_at(session, case, wctx.occurred_at):
+    if not await case_fields_at(session, case, wctx.occurred_at):
         return result
+    created = {s.id for s in result.created if s.status == StepStatus.open}
     open_steps = await open_steps_of(session, case.id)
+    created |= {s.id for s in open_steps if stored_utc(s.raised_at) > wctx.occurred_at}
+    if not created:
+        return result
     panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
     now = wctx.event("case_changed", {"changes": {}})
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, now, panels,
@@ -1427,6 +1434,8 @@ async def end_register_and_priority(wctx: WriteContext) -> None:
     does (attack 20, A20-2: the deceased child was listed as a very high priority case)."""
     case = wctx.case
     case.on_register = False
+    if case.priority_raised:
+        case.priority_raised = False  # a manager's raised priority lapses too (A20-16)
     if case.priority:
         case.priority = False
         await _follow_priority(wctx.session, case)
@@ -1435,14 +1444,18 @@ async def end_register_and_priority(wctx: WriteContext) -> None:
 
 
 def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: bool
-                   ) -> tuple[bool, bool]:
-    """Whether the case is on the register and a priority after ``evaluation`` (neither when
-    it is not ``managed`` here: closed, or the child's death recorded)."""
+                   ) -> tuple[bool, bool, bool]:
+    """Whether the case is on the register, a priority, and still of raised priority after
+    ``evaluation`` (none when it is not ``managed`` here: closed, or the child's death
+    recorded). A manager's raised priority (``priority_raised``, Somerset 3.2.4) holds while
+    the pack's ``[priority] raisable`` does (ROSH or SWB high or very high), and lapses with it
+    (A20-16)."""
     on_register = evaluation.on_register_after and managed
-    priority = pack.priority is not None and managed and is_priority(
-        pack, replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
-                      on_register=on_register))
-    return on_register, priority
+    after = replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
+                    on_register=on_register)
+    raised = case.priority_raised and managed and is_raisable(pack, after)
+    priority = pack.priority is not None and managed and (raised or is_priority(pack, after))
+    return on_register, priority, raised
 
 
 def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
@@ -1451,8 +1464,10 @@ def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
     when its priority changed (its open steps follow: :func:`_follow_priority`)."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated;
     # nor is a child whose death is recorded (``life_ended``, A20-2).
-    on_register, priority = _derived_flags(
+    on_register, priority, raised = _derived_flags(
         case, evaluation, pack, managed=case.closed_at is None and not life_ended)
+    if case.priority_raised != raised:
+        case.priority_raised = raised
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
     # Set only when they change, so that a case left as it was has no pending change at all
     # (the flush wrote nothing for it either way; issue 15: nothing to look at before the
@@ -1465,6 +1480,21 @@ def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
         case.priority = priority
         return True
     return False
+
+
+async def set_priority_raised(wctx: WriteContext, *, raised: bool, pack: Pack) -> None:
+    """A manager raises or clears the case's priority (Somerset 3.2.4; the caller has checked
+    who, the case open and, to raise, ``[priority] raisable``): ``priority_raised`` set, the
+    case's ``priority`` derived again, its open steps following it."""
+    case = wctx.case
+    case.priority_raised = raised
+    priority = raised or is_priority(pack, snapshot(case, ()))
+    changed = case.priority != priority
+    case.priority = priority
+    wctx.session.add(case)
+    await wctx.session.flush()
+    if changed:
+        await _follow_priority(wctx.session, case)
 
 
 async def _follow_priority(session: AsyncSession, case: Case) -> None:

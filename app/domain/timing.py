@@ -205,3 +205,43 @@ def require_release_within_case(
         raise _refuse(field, "the day the case opened", london_date(opened_at))
     require_not_after(release, add_months(london_today(), 12 * RELEASE_HORIZON_YEARS),
                       "ten years from today", field)
+
+
+# A staff absence (leave, sickness, training): booked at most a year ahead, typed in late at most
+# two years after it began (a long sickness recorded when the worker is back, an audit's
+# correction). Beyond either, a mistyped year (2099 or 2000 for 2026: attack 21,
+# A21a-7) is stored silently: a leave in 2099 blocks the real one it overlaps, one in 2000 moves
+# nothing. The stand-ins and re-dating an absence drives (Somerset 3.1, Wokingham W4) concern
+# the steps open now.
+ABSENCE_BEHIND_MONTHS = 24
+
+
+def require_absence_dates_within(starts_on: date | None, ends_on: date | None) -> None:
+    """422 for an absence's dates (London dates, whichever were sent): ``ends_on`` more than a
+    year from today is ``date-too-far-ahead``, ``starts_on`` more than two years before today
+    ``occurred-before-bound``, each naming the field and the bound."""
+    today = london_today()
+    require_not_after(ends_on, a_year_after(today), "a year from today", "ends_on")
+    earliest = add_months(today, -ABSENCE_BEHIND_MONTHS)
+    if starts_on is not None and starts_on < earliest:
+        raise _refuse("starts_on", "two years before today", earliest)
+
+
+# The oldest a child may be when their case opens. Youth justice services work with children
+# aged 10 to 17 at the time of the offence (Crime and Disorder Act 1998 s.39, s.117), whose
+# orders may run past 18 (a YJS keeps a child turning 18 during an order; a transfer to the
+# probation service follows): a date of birth 25 or more years before the opening is a
+# mistyped year (1900 for 2010: attack 21, A21a-7), which would also hide the child from the
+# possible-duplicate match on date of birth.
+OLDEST_CHILD_YEARS = 25
+
+
+def require_child_age_at_opening(date_of_birth: date, opened_at: datetime) -> None:
+    """422 ``occurred-before-bound`` when ``date_of_birth`` is more than
+    :data:`OLDEST_CHILD_YEARS` years before the London date the case opens, naming the field
+    and the bound (the earliest date of birth accepted)."""
+    earliest = add_months(london_date(opened_at), -12 * OLDEST_CHILD_YEARS)
+    if date_of_birth < earliest:
+        raise _refuse("child.date_of_birth",
+                      f"{OLDEST_CHILD_YEARS} years before the case opened", earliest)
+

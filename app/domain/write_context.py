@@ -14,6 +14,7 @@ This module imports no domain service, so every service (and ``policy.py``) may 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,13 @@ class PolicyContext:
         if pack_id in self.versions:
             return self.versions[pack_id]
         return (self.packs[pack_id],) if pack_id in self.packs else ()
+
+    @functools.cached_property
+    def final_types(self) -> list[str]:
+        """The event types any loaded pack (any version) declares ``final`` (a death),
+        sorted: a statement that reads a case before its pack is known asks for these."""
+        packs = [*self.packs.values(), *(p for found in self.versions.values() for p in found)]
+        return sorted({e.id for pack in packs for e in pack.event_types if e.final})
 
 
 def event(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,8 +23,9 @@ from app.workflows.packs import (
 
 
 def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str], bool]:
-    """Check pack files: the problem lines (``file: rule: field: severity: message``) and
-    whether any is an error (a file that does not load is one); PackFileUnreadable for a pack
+    """Check pack files: the problem lines (``file:LINE: rule: field: severity: message``;
+    ``file: ...`` when the line is not known) and whether any is an error (a file that does
+    not load is one); PackFileUnreadable for a pack
     or policy text that is missing, not a file or not UTF-8 (a user error, not a finding).
 
     Every check the service makes at start-up is made, by the same code: each file's shape and
@@ -39,7 +41,8 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
         except PackFileUnreadable:
             raise
         except PackError as exc:
-            lines += [p.line(str(path)) for p in exc.problems]
+            where = FieldLines(path.read_text(encoding="utf-8"))
+            lines += [where.said(path, p) for p in exc.problems]
             failed = True
             # The rest of the file is still checked, its broken values set aside, so one run
             # lists every independent mistake (attack 19, A19-10); the engine's tables and the
@@ -47,10 +50,11 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
             salvaged = salvage(exc.raw) if exc.raw is not None else None
             if salvaged is not None:
                 found = _words_checked(path, salvaged.pack, source)
-                lines += [p.line(str(path)) for p in _salvaged(found, salvaged)]
+                lines += [where.said(path, p) for p in _salvaged(found, salvaged)]
             continue
+        where = FieldLines(path.read_text(encoding="utf-8"))
         found = _words_checked(path, pack, source)
-        lines += [p.line(str(path)) for p in found]
+        lines += [where.said(path, p) for p in found]
         if any(p.severity == "error" for p in found):
             failed = True
             continue
@@ -129,3 +133,73 @@ def _source_text(source: Path | None, pack_path: Path, named: str) -> str | None
                 raise PackFileUnreadable(f"{candidate}: the policy's text is not a text file: "
                                          f"{not_utf8(exc)}") from None
     return None
+
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+class FieldLines:
+    """Where a field path of a pack (``rules.4.when.all.1.level_in``) is written in its TOML
+    text: the line of its table header or key, and within a value written over several lines,
+    the line holding the word the problem quotes (attack 20, A20-17a: "file, line if
+    available"). A heuristic over the text (``tomllib`` keeps no positions): None when the
+    path is not found, and the line is then left out."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        # field path -> (first line, last line) of what is written under it, 1-based.
+        self.spans: dict[str, tuple[int, int]] = {}
+        counts: dict[str, int] = {}
+        table = ""
+        starts: list[tuple[str, int]] = []
+        for number, line in enumerate(self.lines, start=1):
+            if header := _HEADER.match(line):
+                name = header[2]
+                if header[1] == "[[":
+                    counts[name] = counts.get(name, 0) + 1
+                table = self._path(name, counts, array=header[1] == "[[")
+                starts.append((table, number))
+            elif (key := _KEY.match(line)) and not line.startswith((" ", "\t")):
+                starts.append((f"{table}.{key[1]}" if table else key[1], number))
+        for index, (path, number) in enumerate(starts):
+            end = starts[index + 1][1] - 1 if index + 1 < len(starts) else len(self.lines)
+            self.spans.setdefault(path, (number, end))
+
+    @staticmethod
+    def _path(name: str, counts: dict[str, int], *, array: bool) -> str:
+        """A header's field path, with the index of each array of tables it is under
+        (``[rules.when]`` after the fifth ``[[rules]]`` is ``rules.4.when``)."""
+        parts = name.split(".")
+        out: list[str] = []
+        for i in range(len(parts)):
+            out.append(parts[i])
+            prefix = ".".join(parts[: i + 1])
+            if prefix in counts and (i < len(parts) - 1 or array):
+                out.append(str(counts[prefix] - 1))
+        return ".".join(out)
+
+    def line(self, field: str, message: str = "") -> int | None:
+        """The line a problem at ``field`` is written on, or None."""
+        parts = field.split(".")
+        for size in range(len(parts), 0, -1):
+            span = self.spans.get(".".join(parts[:size]))
+            if span is None:
+                continue
+            if size == len(parts):
+                return span[0]
+            # Deeper than a key: the line of the quoted word (or the last path part).
+            words = re.findall(r"'([^']+)'", message)[:1] + [parts[-1]]
+            for word in words:
+                token = re.compile(rf"(?<![\w.]){re.escape(word.rsplit('.', 1)[-1])}(?!\w)")
+                for number in range(span[0], span[1] + 1):
+                    if token.search(self.lines[number - 1].split("#", 1)[0]):
+                        return number
+            return span[0]
+        return None
+
+    def said(self, path: Path, problem: Problem) -> str:
+        """The problem's line, ``file:LINE: rule: field: severity: message`` (``file: ...``
+        when its line is not known)."""
+        number = self.line(problem.field, problem.message)
+        return problem.line(f"{path}:{number}" if number is not None else str(path))

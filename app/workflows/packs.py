@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from app.workflows.deadlines import FORM_EVENT_KEYS, parse_form
 from app.workflows.pack_check import Problem, check_pack
 from app.workflows.types import DOMAINS, TRIGGERS, CaseSnapshot, Level, WorkflowEvent
 from app.workflows.vocabulary import (
+    ACTORS,
     ASSESSMENT_STAGES,
     ASSESSMENT_TYPES,
     CLOSING_ACTS,
@@ -395,6 +396,12 @@ class Priority(_Strict):
     rule_id: RuleId
     ref: Ref
     when: Holds
+    # The cases whose priority a manager may raise (Somerset 3.2.4 "The urgency of oversight by
+    # the MARP will be agreed with a manager, (High/Very High cases) who will act to raise the
+    # priority if necessary"), and the paragraph; a raised priority lapses when this stops
+    # holding. None: no manager raises it (the marker follows ``when`` alone).
+    raisable: Holds | None = None
+    raise_ref: Ref | None = None
 
 
 class ContactBand(_Strict):
@@ -744,19 +751,18 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
         # Drop union-branch tags ("tuple[ConditionalForm, ...]"); report a field once.
         loc = [str(p) for p in error["loc"] if "[" not in str(p)]
         label = ".".join(loc) or "-"
-        rule = "-"
-        if len(loc) > 1 and loc[0] in ("rules", "checks") and loc[1].isdigit():
-            items = raw.get(loc[0]) or []
-            index = int(loc[1])
-            if index < len(items) and isinstance(items[index], Mapping) and "id" in items[index]:
-                rule = str(items[index]["id"])
+        rule = rule_at(raw, loc)
         message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "string_pattern_mismatch":
+            message = _pattern_words(error, loc)
         cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, ConditionError) and len(cause.messages) > 1:
-            # Several mistakes in one condition: one line each (attack 19, A19-10).
+        if isinstance(cause, ConditionError):
+            # Several mistakes in one condition, or in one atom of it: one line each, at the
+            # atom's own path (attack 19, A19-10; attack 20, A20-17a).
             for index, each in enumerate(cause.messages):
+                field, said = condition_message(label, each)
                 found[label if index == 0 else f"{label}#{index}"] = Problem(
-                    "error", rule, label, each)
+                    "error", rule, field, said)
             continue
         if label not in found or found[label].message.endswith(_UNION_NOISE):
             found[label] = Problem("error", rule, label, message)
@@ -765,6 +771,66 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
         if any(other != label and other.startswith(label) for other in found):
             del found[label]
     return tuple(found.values())
+
+
+# The pack's tables that carry a rule id of their own (a problem in them names it).
+_RULE_TABLES = ("matrix", "register", "priority", "contact", "case_closure")
+_CONDITION_PATH = re.compile(r"(?:condition|holds)((?:[.\[][^:\s]*)?): (.*)", re.DOTALL)
+
+
+# A value that does not match its pattern, in words (not the regular expression): what such a
+# value is written as, with an example.
+_PATTERN_WORDS: dict[str, str] = {
+    r"^[A-Z][A-Z0-9]{0,7}[a-z]?$": "a rule id is a capital letter, then up to 7 capitals or "
+                                   "digits, and at most one small letter at the end (S5, W14, "
+                                   "S17a)",
+    r"^[a-z][a-z0-9_]*$": "this is one word in small letters, digits and _ with no spaces, "
+                          "starting with a letter (refer_to_panel)",
+    r"^[a-z][a-z_]*$": "a role is one word in small letters and _ with no spaces",
+    r"^[1-9][0-9]?[dwm]$": "a period is a number and d, w or m (1m, 2w, 10d)",
+    r"^[a-z][a-z0-9-]*$": "this is one word in small letters, digits and - (review-date-required)",
+    r"^[a-z0-9][a-z0-9-]*$": "a pack id is small letters, digits and - (exeter-yjs-2025)",
+    r"^[0-9A-Za-z][0-9A-Za-z.-]*$": "a version is letters, digits, . and - (1.0, 2025-2)",
+}
+
+
+def _pattern_words(error: Any, loc: Sequence[str]) -> str:
+    """A pattern mismatch said in words, with a did-you-mean for a role."""
+    pattern = str(error.get("ctx", {}).get("pattern", ""))
+    value = error.get("input")
+    said = _PATTERN_WORDS.get(pattern, f"it must match {pattern}")
+    hint = ""
+    if loc and loc[-1] in ("actor", "stand_in", "chair_role") or pattern == r"^[a-z][a-z_]*$":
+        hint = f"{suggest(str(value), ACTORS)}; the roles are {', '.join(ACTORS)}"
+    return f"{value!r} is not written as it should be: {said}{hint}"
+
+
+def rule_at(raw: Mapping[str, Any], loc: Sequence[Any]) -> str:
+    """The rule id a field path of the file belongs to (``-``: none): a rule line's or check's
+    ``id``, or the ``rule_id`` of ``[matrix]``, ``[register]``, ``[priority]``, ``[contact]``,
+    ``[case_closure]``."""
+    parts = [str(p) for p in loc]
+    item: Any = None
+    key = "id"
+    if len(parts) > 1 and parts[0] in ("rules", "checks") and parts[1].isdigit():
+        items = raw.get(parts[0]) or []
+        index = int(parts[1])
+        item = items[index] if isinstance(items, list) and index < len(items) else None
+    elif parts and parts[0] in _RULE_TABLES:
+        item, key = raw.get(parts[0]), "rule_id"
+    if isinstance(item, Mapping) and isinstance(item.get(key), str):
+        return str(item[key])
+    return "-"
+
+
+def condition_message(label: str, message: str) -> tuple[str, str]:
+    """A condition's message (``condition.all[1].level_in: ...``) as the field path of the
+    file (``rules.4.when.all.1.level_in``) and the words alone."""
+    found = _CONDITION_PATH.fullmatch(message)
+    if found is None:
+        return label, message
+    path = re.sub(r"\[(\d+)\]", r".\1", found[1])
+    return f"{label}{path}", found[2]
 
 
 def _summary(problems: tuple[Problem, ...]) -> str:
@@ -902,8 +968,7 @@ def _condition_at(work: Mapping[str, Any], loc: list[Any]) -> tuple[str, Any, st
     table: Any = work
     for part in loc:
         table = table[part]
-    item = work[loc[0]][loc[1]] if len(loc) > 2 and loc[0] in _SECTIONS else {}
-    return ".".join(map(str, loc)), table, str(item.get("id", "-"))
+    return ".".join(map(str, loc)), table, rule_at(work, loc)
 
 
 def _kept(work: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
@@ -1071,6 +1136,13 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     """A context for after-only conditions (holds, register, contact) on a case state."""
     event = event or WorkflowEvent("state", _EPOCH, after.case_id, "system")
     return Context(event, after, after)
+
+
+def is_raisable(pack: Pack, after: CaseSnapshot) -> bool:
+    """Whether a manager may raise (and keep raised) the priority of the case state ``after``
+    (the pack's ``[priority] raisable``; False without one)."""
+    return (pack.priority is not None and pack.priority.raisable is not None
+            and bool(pack.priority.raisable(state_context(after))))
 
 
 def is_priority(pack: Pack, after: CaseSnapshot) -> bool:

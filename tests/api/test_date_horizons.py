@@ -120,7 +120,7 @@ async def test_S20_a_panel_action_is_due_within_a_year_of_the_panel(somerset: Te
                 "actions": [{"description": f"act {i}", "owner_id": "case_holder-1",
                              "due_date": d} for i, d in enumerate(due)]}
 
-    r = await somerset.client.post(url, json=decision("2026-12-01", "2099-01-01", "2027-11-03"),
+    r = await somerset.client.post(url, json=decision("2026-12-01", "2099-01-02", "2027-11-03"),
                                    headers=somerset.auth("chair", "chair-1"))
     problem = assert_problem(r, 422)
     assert problem["errors"] == [
@@ -196,9 +196,9 @@ async def test_the_preview_refuses_the_dates_the_write_refuses(somerset: Tenant)
                           {"changes": {"expected_release_date": [None, "2099-06-01"]}}),
             "body.data.changes.expected_release_date", "ten years from today", "2036-11-02")
     r = await preview("panel_decision", {
-        "panel_kind": "marp", "review_date": "2099-01-01",
+        "panel_kind": "marp", "review_date": "2099-01-02",
         "actions": [{"description": "x", "owner_id": "case_holder-1",
-                     "due_date": "2099-01-01"}]})
+                     "due_date": "2099-01-02"}]})
     problem = assert_problem(r, 422)
     assert [e["loc"] for e in problem["errors"]] == ["body.data.review_date",
                                                      "body.data.actions.0.due_date"]
@@ -206,3 +206,69 @@ async def test_the_preview_refuses_the_dates_the_write_refuses(somerset: Tenant)
     r = await preview("case_event", {"type": "transfer_out", "transfer_date": "2027-11-02"})
     assert r.status_code == 200, r.text
     assert "prepare_transfer_documentation" in [s["code"] for s in r.json()["data"]["steps"]]
+
+
+@pytest.mark.usefixtures("pinned")
+async def test_an_absence_is_within_a_year_of_today(somerset: Tenant) -> None:
+    """Attack 21, A21a-7 (twins of A18-1..3): a worker's leave typed with a mistyped year (2099
+    or 2000) was stored silently; the stand-ins and re-dating it drives (Somerset 3.1 "If the
+    line manager is unavailable, the duty manager will undertake these functions") concern
+    the steps open now. ``ends_on`` at most a year from today, ``starts_on`` at most two years
+    before it, on the record and on a change; the bounds themselves are accepted."""
+    url = "/v1/staff/case_holder-1/absences"
+    dm = somerset.auth("duty_manager")
+    r = await somerset.client.post(url, headers=dm,
+                                   json={"starts_on": "2099-09-01", "ends_on": "2099-09-02"})
+    too_far(r, "body.ends_on", "a year from today", "2027-11-02")
+    r = await somerset.client.post(url, headers=dm,
+                                   json={"starts_on": "2000-09-01", "ends_on": "2000-09-02"})
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/occurred-before-bound"), problem
+    assert problem["bound"] == {"field": "starts_on", "name": "two years before today",
+                                "value": "2024-11-02"}
+    ok = await somerset.client.post(url, headers=dm,
+                                    json={"starts_on": "2024-11-02", "ends_on": "2024-11-03"})
+    assert ok.status_code == 201, ok.text
+    ok = await somerset.client.post(url, headers=dm,
+                                    json={"starts_on": "2027-11-01", "ends_on": "2027-11-02"})
+    assert ok.status_code == 201, ok.text
+    moved = await somerset.client.patch(
+        f"{url}/{ok.json()['data']['id']}", json={"ends_on": "2027-11-03"},
+        headers={**dm, "If-Match": ok.headers["ETag"]})
+    too_far(moved, "body.ends_on", "a year from today", "2027-11-02")
+
+
+@pytest.mark.usefixtures("pinned")
+async def test_a_childs_date_of_birth_is_at_most_25_years_before_the_opening(
+    somerset: Tenant,
+) -> None:
+    """Attack 21, A21a-7: a child born in 1900 was accepted (youth justice works with children
+    aged 10 to 17 at the offence, Crime and Disorder Act 1998; a mistyped year also hides the
+    child from the possible-duplicate match on date of birth). On create (POST and PUT) and on
+    a CMS correction of the date; 25 years to the day is accepted."""
+    for dob in ("1900-01-01", "2001-03-01"):
+        r = await somerset.client.post("/v1/cases", headers=somerset.auth("line_manager"), json={
+            "child": {"given_name": "Sam", "family_name": "Taylor", "date_of_birth": dob},
+            "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+            "intervention": "court_order", "csc_status": "none",
+            "opened_at": "2026-03-02T09:00:00Z"})
+        problem = assert_problem(r, 422)
+        assert problem["type"].endswith("/occurred-before-bound"), problem
+        assert problem["bound"] == {"field": "child.date_of_birth",
+                                    "name": "25 years before the case opened",
+                                    "value": "2001-03-02"}
+    cms = somerset.auth("feed", "iyss", scope="cms")
+    body = {"child": {"given_name": "Sam", "family_name": "Taylor",
+                      "date_of_birth": "2001-03-02"},
+            "case_holder_id": "case_holder-1", "line_manager_id": "line_manager-1",
+            "intervention": "court_order", "csc_status": "none",
+            "opened_at": "2026-03-02T09:00:00Z"}
+    url = "/v1/cases/by-external-ref/IYSS/DOB-1"
+    made = await somerset.client.put(url, headers=cms, json=body)
+    assert made.status_code == 201, made.text
+    wrong = {**body, "child": {**body["child"], "date_of_birth": "1901-03-02"}}
+    r = await somerset.client.put(url, headers=cms, json=wrong)
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/occurred-before-bound"), problem
+    r = await somerset.client.put("/v1/cases/by-external-ref/IYSS/DOB-2", headers=cms, json=wrong)
+    assert assert_problem(r, 422)["type"].endswith("/occurred-before-bound")

@@ -330,7 +330,8 @@ def case_row(**over: Any) -> Any:
         weapon_related=False, mappa_category=None, mappa_level=None,
         expected_release_date=None, in_custody=False, volunteer_attached=False,
         opened_at=NOW - timedelta(days=30), closed_at=None, ratings={}, facts={}, scores={},
-        on_register=False, contact_level=None, priority=False, access_mode=None, version=1)
+        on_register=False, contact_level=None, priority=False, priority_raised=False,
+        access_mode=None, version=1)
     fields.update(over)
     return SimpleNamespace(**fields)
 

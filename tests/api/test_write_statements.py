@@ -231,3 +231,29 @@ async def test_a_judgements_reason_on_an_open_step_is_written_with_its_audit_ent
     reasons = [e for e in r.json()["data"] if e["action"] == "step.reason"
                and e["entity_id"] in {s["id"] for s in given}]
     assert len(reasons) >= len(given)
+
+
+async def test_a_judgements_death_check_is_read_with_its_case_file(wokingham: Tenant) -> None:
+    """A judgement dated after a recorded death is refused (409 ``after-final-event``, naming
+    the death and its date: A19-17), one dated before it accepted; on PostgreSQL the case's
+    final events are read by the case file's statement, under the case lock, not by a
+    statement of their own (issue 15: one round trip fewer)."""
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    r = await wokingham.client.post(f"/v1/cases/{case}/events", headers=wokingham.auth(
+        "case_holder"), json={"type": "death", "occurred_at": "2026-08-29T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    death = r.json()["data"]["id"]
+    with _statements() as seen:
+        r = await wokingham.client.post(
+            f"/v1/cases/{case}/judgements", headers=wokingham.auth("case_holder"),
+            json={"domain": "swb", "level": "high", "occurred_at": "2026-08-31T11:00:00+01:00"})
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/after-final-event")
+    assert r.json()["final_event"] == {"type": "death", "id": death,
+                                       "occurred_at": "2026-08-29T09:00:00Z"}
+    if BACKEND == "postgres":
+        reads = [s for s in seen if "case_event" in s]
+        assert len(reads) == 1, reads
+        assert "JOIN step" in reads[0]
+        assert "FOR UPDATE" in seen[seen.index(reads[0]) - 1]  # the case lock, first
+    await _judge(wokingham, case, "medium")  # 28 August: before the death, history

@@ -11,6 +11,7 @@ from app.workflows.types import OpenStep, StepIntent
 from tests.workflows.support import (
     EVENT_ID,
     SOMERSET,
+    WOKINGHAM,
     assert_step,
     case,
     created,
@@ -23,7 +24,7 @@ from tests.workflows.support import (
 )
 from tests.workflows.support import event as ev_
 
-S = SOMERSET
+S, W = SOMERSET, WOKINGHAM
 
 
 def held(intent: StepIntent, step_id: int) -> OpenStep:
@@ -112,3 +113,86 @@ def test_S42_own_judgement_is_due_within_the_assetplus_four_weeks() -> None:
     assert_step(created(autumn, "record_own_swb_judgement"), rule="S42",
                 code="record_own_swb_judgement", actor="case_holder",
                 due=utc(2027, 11, 13, 10), pack=S, ref=S42_REF)
+
+
+# --- A21b-8: Somerset 13.4.3, the handover call follows the rating until the transfer ------------
+
+def test_S26_handover_call_superseded_when_lowered_to_medium_before_the_transfer() -> None:
+    """S26 (13.4.3): "Where the ROSH judgement and/or Safety and Well-Being concerns is High or
+    Very high, the line manager, operational manager or YJT manager will speak to the
+    appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child or, in exceptional circumstances, as soon as possible thereafter."
+
+    A transfer out to Dorset on Tuesday 20 July 2027 (BST) is pending; ROSH rises to high on
+    Thursday 1 July: the line manager's call is due before the transfer day begins (19 July
+    23:00Z). Lowered to medium on Monday 5 July (consulted, 4.3; no MARP has taken the case):
+    the condition is gone and the call is superseded in that act (attack 21b, A21b-8); raised to
+    very high again on Friday 9 July, it is asked for again with the same deadline. The call
+    raised by the transfer out itself (the case already high) lapses the same way."""
+    pending = {"transfer_pending": True, "transfer_date": "2027-07-20"}
+    rise = run(S, judgement("rosh", "high", lon(2027, 7, 1, 10), victims=["peer"], **pending),
+               case(ratings=rated(rosh="medium")))
+    call = created(rise, "manager_handover_call")
+    assert_step(call, rule="S26", code="manager_handover_call", actor="line_manager",
+                due=utc(2027, 7, 19, 23), pack=S, ref="13.4.3")
+    lowered = run(S, judgement("rosh", "medium", lon(2027, 7, 5, 10), victims=["peer"],
+                               **pending),
+                  case(ratings=rated(rosh="high"), on_register=True,
+                       open_steps=(held(call, 26),)))
+    assert [i.step_id for i in intents(lowered, "supersede", "manager_handover_call")] == [
+        UUID(int=26)]
+    again = run(S, judgement("rosh", "very_high", lon(2027, 7, 9, 10), victims=["peer"],
+                             **pending), case(ratings=rated(rosh="medium")))
+    assert_step(created(again, "manager_handover_call"), rule="S26",
+                code="manager_handover_call", actor="line_manager", due=utc(2027, 7, 19, 23),
+                pack=S, ref="13.4.3")
+    out = run(S, ev_("case_event", lon(2027, 7, 1, 10), EVENT_ID, type="transfer_out",
+                     transfer_date="2027-07-20", details={"to": "Dorset"}),
+              case(ratings=rated(swb="high"), on_register=True))
+    by_event = created(out, "manager_handover_call")
+    assert_step(by_event, rule="S26", code="manager_handover_call", actor="line_manager",
+                due=utc(2027, 7, 19, 23), pack=S, ref="13.4.3")
+    down = run(S, judgement("swb", "medium", lon(2027, 7, 5, 10), **pending),
+               case(ratings=rated(swb="high"), on_register=True,
+                    open_steps=(held(by_event, 27),)))
+    assert [i.step_id for i in intents(down, "supersede", "manager_handover_call")] == [
+        UUID(int=27)]
+    # Still high in the other domain: the call stays.
+    kept = run(S, judgement("swb", "medium", lon(2027, 7, 5, 10), **pending),
+               case(ratings=rated(rosh="high", swb="high"), on_register=True,
+                    open_steps=(held(by_event, 27),)))
+    assert not intents(kept, "supersede", "manager_handover_call")
+
+
+# --- A21b-10: Wokingham's serious incident notification has no 20-day window ---------------------
+
+def test_W24_notification_after_closure_has_no_window_wokingham_policy_does_not_state() -> None:
+    """W24 (Management oversight): "Management reporting of serious incidents in line with YJB
+    guidance [Serious incidents notification: standard operating procedures for YJSs]". The
+    seed sets no window after the end of supervision; "up to 20 days following the end of
+    supervision" is Somerset's own sentence (12), which S23 keeps.
+
+    Closed on Friday 30 April 2027 at 17:00 BST; charged with a notifiable offence on Friday
+    21 May 00:30 BST (the 21st London day after the closure) and a year later, on Sunday 28 May
+    2028: Wokingham's management owes the notification each time (chair, no local timescale;
+    attack 21b, A21b-10); Somerset's S23 stops after its 20 days (the 21 May charge asks
+    nothing)."""
+    closed = case(closed_at=utc(2027, 4, 30, 16))
+    for at in (lon(2027, 5, 21, 0, 30), lon(2028, 5, 28, 10)):
+        for kind in ("charged", "death"):
+            ev = run(W, ev_("case_event", at, EVENT_ID, type=kind), closed)
+            step = created(ev, "notify_serious_incident")
+            assert_step(step, rule="W24", code="notify_serious_incident", actor="chair",
+                        due=None, pack=W, ref="Management oversight")
+            assert step.note is not None
+            assert "YJB serious incidents notification SOP" in step.note
+    none = run(W, ev_("case_event", lon(2027, 5, 21, 0, 30), EVENT_ID, type="charged",
+                      offence_not_notifiable=True), closed)
+    assert "notify_serious_incident" not in {i.code for i in none.intents}
+    somerset = run(S, ev_("case_event", lon(2027, 5, 21, 0, 30), EVENT_ID, type="charged"),
+                   closed)
+    assert not {"inform_service_manager", "notify_serious_incident"} & {
+        i.code for i in somerset.intents}
+    inside = run(S, ev_("case_event", lon(2027, 5, 20, 23, 30), EVENT_ID, type="charged"),
+                 closed)
+    assert "notify_serious_incident" in {i.code for i in inside.intents}

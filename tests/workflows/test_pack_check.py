@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -21,6 +22,16 @@ from app.workflows.vocabulary import ACTORS, suggest
 SEEDS = PACK_DIR / "sources"  # copies of shared/seeds, the policies the packs restate
 WOKINGHAM_FILE = PACK_DIR / "wokingham-pyjs-2024.toml"
 SOMERSET_FILE = PACK_DIR / "somerset-yjt-2023.toml"
+
+
+def _no_lines(text: str) -> str:
+    """``pack check``'s output without the line numbers after each file (``f.toml:12: ``):
+    the tests of what it says; ``test_a20_17a_...`` tests the numbers."""
+    return re.sub(r"\.toml:\d+: ", ".toml: ", text)
+
+
+def _out(capsys: pytest.CaptureFixture[str]) -> str:
+    return _no_lines(capsys.readouterr().out)
 
 
 def _variant(tmp_path: Path, *edits: tuple[str, str], name: str = "wokingham-pyjs-2024") -> Path:
@@ -106,7 +117,7 @@ def test_cli_pack_check_prints_one_line_per_problem_and_exits_1(tmp_path: Path) 
     bad = _variant(tmp_path, TYPO_EVENT, TYPO_ACTOR)
     result = CliRunner().invoke(cli, ["pack", "check", str(bad), str(SOMERSET_FILE)])
     assert result.exit_code == 1
-    assert result.output.splitlines() == [
+    assert _no_lines(result.output).splitlines() == [
         # Its policy text is not copied beside it (A17-14: said, not silently skipped).
         f"{bad}: -: source: warning: the policy's text 'wokingham-pyjs-risk-policy-2024.txt' "
         f"was not found (looked for {tmp_path / 'wokingham-pyjs-risk-policy-2024.txt'} or "
@@ -129,7 +140,7 @@ def test_cli_pack_check_reports_shape_errors_per_field(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["pack", "check", str(bad)])
     assert result.exit_code == 1
     # The rest of the file is still checked (A19-10): clean, but for its policy's text.
-    first, *rest = result.output.splitlines()
+    first, *rest = _no_lines(result.output).splitlines()
     assert first.startswith(f"{bad}: W4: rules.8.deadline: error: ")
     assert [line.split(": ")[1:4] for line in rest] == [["-", "source", "warning"]]
 
@@ -137,7 +148,7 @@ def test_cli_pack_check_reports_shape_errors_per_field(tmp_path: Path) -> None:
 def test_cli_pack_check_clean_packs_exit_0() -> None:
     """The bundled packs check clean."""
     result = CliRunner().invoke(cli, ["pack", "check", str(SOMERSET_FILE), str(WOKINGHAM_FILE)])
-    assert (result.exit_code, result.output) == (0, "2 pack(s) checked: no errors\n")
+    assert (result.exit_code, _no_lines(result.output)) == (0, "2 pack(s) checked: no errors\n")
 
 
 def test_packs_dir_adds_packs_besides_the_bundled_ones(tmp_path: Path) -> None:
@@ -289,7 +300,7 @@ def test_a17_7_messages_a_policy_owner_can_act_on(
     "write a list", a path names ``after`` once, and an unknown trigger has a did-you-mean."""
     path = _example_variant(tmp_path, ('actor = "case_holder"', 'actor = "case_manager"'))
     assert main(["pack", "check", str(path)]) == 1
-    out = capsys.readouterr().out
+    out = _out(capsys)
     assert (f"{path}: X1: rules.0.actor: error: no role holds actor 'case_manager': nobody may "
             "complete these steps (did you mean 'case_holder'?)") in out
     assert "no errors" not in out
@@ -300,20 +311,21 @@ def test_a17_7_messages_a_policy_owner_can_act_on(
     path = _example_variant(tmp_path, ('{ level_in = ["very_high"] }',
                                        '{ level_in = "very_high" }'))
     assert main(["pack", "check", str(path)]) == 1
-    assert ("checks.0.when: error: condition.all[1].level_in: 'level_in' takes a list: write "
-            'level_in = ["very_high"], not "very_high"') in capsys.readouterr().out
+    assert ("M7: checks.0.when.all.1.level_in: error: 'level_in' takes a list: write "
+            'level_in = ["very_high"], not "very_high"') in _out(capsys)
     path = _example_variant(tmp_path, ('levels = ["high", "very_high"] } } }',
                                        'levels = ["high", "very high"] } } }'))
     assert main(["pack", "check", str(path)]) == 1
-    out = capsys.readouterr().out
+    out = _out(capsys)
     assert "after.after" not in out
-    assert ("register.when: error: holds.any[0].after.any_rating_in.levels.1: 'very high' is "
-            "not allowed in 'after.any_rating_in'") in out
+    assert ("X3: register.when.any.0.after.any_rating_in.levels.1: error: 'very high' is "
+            "not allowed in 'after.any_rating_in': write 'low', 'medium', 'high' or "
+            "'very_high'") in out
     assert "(did you mean 'very_high' or 'high'?)" in out
     path = _example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "judgment_recorded"'))
     assert main(["pack", "check", str(path)]) == 1
     assert ("X1: rules.0.trigger: error: unknown trigger 'judgment_recorded' (did you mean "
-            "'judgement_recorded'?)") in capsys.readouterr().out
+            "'judgement_recorded'?)") in _out(capsys)
 
 
 def test_a17_7_pack_check_says_how_a_case_reaches_a_panel_without_a_panel_referral_kind(
@@ -325,7 +337,7 @@ def test_a17_7_pack_check_says_how_a_case_reaches_a_panel_without_a_panel_referr
     path = _example_variant(tmp_path, ('[[referral_kinds]]\nid = "panel"',
                                        '[[referral_kinds]]\nid = "panel_request"'))
     assert main(["pack", "check", str(path)]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == (
+    assert _out(capsys).splitlines()[0] == (
         f"{path}: -: referral_kinds: warning: a case goes onto this pack's panel only through a "
         "submitted 'panel' referral (the core kind, not declared here: it closes no step) or by "
         "being on the register; referral kind(s) ['panel_request'] with to_panel = true do not "
@@ -347,7 +359,7 @@ def test_a17_7_a_pack_without_register_is_told_its_panel_hears_only_panel_referr
             "through a submitted 'panel' referral (the core kind, not declared here: it closes "
             "no step); the pack has no [register], so no rating puts a case on it; referral "
             "kind(s) ['panel_request'] with to_panel = true do not put a case on the agenda"
-            ) in capsys.readouterr().out
+            ) in _out(capsys)
 
 
 def test_a17_12_an_atom_its_rules_trigger_cannot_carry_is_an_error_with_a_hint(
@@ -376,7 +388,7 @@ def test_a17_12_an_atom_its_rules_trigger_cannot_carry_is_an_error_with_a_hint(
          'assessment_submit = ["resubmit_assesment"]'),
     )
     assert main(["pack", "check", str(path)]) == 1
-    out = capsys.readouterr().out
+    out = _out(capsys)
     assert (f"{path}: X5: rules.4.when.event_type_in: error: 'event_type_in' tests the event's "
             "'type', which a judgement_recorded act does not carry (only case_event acts carry "
             "it): it can never be true here, so this line never applies; an event's type is "
@@ -438,7 +450,7 @@ def test_a17_14_a_policy_text_not_found_is_said_not_silently_skipped(
     path = _example_variant(tmp_path, ('source = "example-yjs-risk-policy-2025.txt"',
                                        'source = "example-policy.txt"'))
     assert main(["pack", "check", str(path)]) == 0
-    out = capsys.readouterr().out
+    out = _out(capsys)
     assert (f"{path}: -: source: warning: the policy's text 'example-policy.txt' was not found "
             f"(looked for {tmp_path / 'example-policy.txt'} or "
             f"{tmp_path / 'sources' / 'example-policy.txt'}), so no ref was checked") in out
@@ -446,7 +458,7 @@ def test_a17_14_a_policy_text_not_found_is_said_not_silently_skipped(
     (tmp_path / "sources" / "example-policy.txt").write_text(
         (SEEDS / "example-yjs-risk-policy-2025.txt").read_text())
     assert main(["pack", "check", str(path)]) == 0
-    assert "source:" not in capsys.readouterr().out
+    assert "source:" not in _out(capsys)
 
 
 def test_a19_10_one_run_lists_every_independent_mistake(
@@ -465,15 +477,15 @@ def test_a19_10_one_run_lists_every_independent_mistake(
          'when = { all = [{ case = { statutary = true } }, { event_type_inn = ["charged"] }, '
          '{ event_type_in = ["new_incidnet"] }, { trigger_in = ["case_openned"] }] }'))
     assert main(["pack", "check", str(path)]) == 1
-    assert [line.removeprefix(f"{path}: ") for line in capsys.readouterr().out.splitlines()] == [
+    assert [line.removeprefix(f"{path}: ") for line in _out(capsys).splitlines()] == [
         "-: panel_kinds.0.cadence: error: cadence 'weekly on Firday': unknown weekday 'Firday' "
         "(did you mean 'friday'?)",
         "X2: rules.1.deadline: error: unknown deadline form '+5 wd' (allowed: +Nh, +Nwd, +Nd, "
         "+Nw, +Nm, every Nd, every Nw, every Nm, next-wd, +1wd-in-week, immediately, "
         "next-panel, release-6m, before-release, review-date, before-transfer, due-date, none)",
-        "X5: rules.4.when: error: condition.all[0].case.statutary: unknown condition atom "
+        "X5: rules.4.when.all.0.case.statutary: error: unknown condition atom "
         "'case.statutary' (did you mean case.statutory, after.statutory, case.csc_status_in?)",
-        "X5: rules.4.when: error: condition.all[1].event_type_inn: unknown condition atom "
+        "X5: rules.4.when.all.1.event_type_inn: error: unknown condition atom "
         "'event_type_inn' (did you mean event_type_in, assessment_type_in, "
         "assessment_stage_in?)",
         "X1: rules.0.actor: error: no role holds actor 'case_worker': nobody may complete these "
@@ -502,9 +514,12 @@ def test_a19_10_an_item_set_aside_keeps_the_file_paths_of_the_items_after_it(
     renamed = path.with_name("example-other.toml")
     path.rename(renamed)
     lines, failed = check_files([renamed])
+    lines = [_no_lines(line) for line in lines]
     assert failed
     assert [line.removeprefix(f"{renamed}: ") for line in lines] == [
-        "X2: rules.1.code: error: String should match pattern '^[a-z][a-z0-9_]*$'",
+        "X2: rules.1.code: error: 'Countersign-assessment' is not written as it should be: "
+        "this is one word in small letters, digits and _ with no spaces, starting with a "
+        "letter (refer_to_panel)",
         "-: id: error: pack id 'example-owner' must match the file name 'example-other' (or name "
         "the file example-owner@1.0.toml)",
         "X4: rules.3.actor: error: no role holds actor 'team_leader': nobody may complete these "
@@ -535,10 +550,12 @@ def test_a19_10_a_misspelt_trigger_does_not_hide_its_lines_other_mistakes(
     path = _example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "case_openned"'),
                             ('actor = "case_holder"', 'actor = "case_worker"'))
     lines, _ = check_files([path])
+    lines = [_no_lines(line) for line in lines]
     assert [line.split(": ")[1:4] for line in lines] == [
         ["X1", "rules.0.trigger", "error"], ["X1", "rules.0.actor", "error"]]
     path = _example_variant(tmp_path, ("[[rules]]", "[[rulez]]"))
     lines, _ = check_files([path])
+    lines = [_no_lines(line) for line in lines]
     assert [line.split(": ")[1:4] for line in lines] == [["-", "rulez", "error"]]
 
 
@@ -559,3 +576,46 @@ def test_one_condition_walker_gives_every_atom_and_the_event_atoms_with_their_ne
         ("case", 5, "w.case", False)]
     assert [(n, neg) for n, _, _, neg in _event_atoms(raw, "w")] == [
         ("level_in", True), ("event_flag", False)]
+
+
+def test_a20_17a_every_mistake_in_one_atom_in_one_run_with_its_line_and_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 20, A20-17a: "pack check finds two mistakes in ONE condition atom only over two
+    runs (it stops at the first problem in an atom)". A misspelt domain and a misspelt level
+    in the register's one ``any_rating_in``, and a rating atom missing its levels in X11's
+    ``[rules.when]``: one run lists all three, each at ``file:LINE`` (the line the word is
+    written on), with the rule id (the register's own, X3) and the atom's own path, in words
+    (what to write, a did-you-mean), exit 1; a role written as the policy's words ("case
+    manager") is said in words, not as a pattern, at its key's line."""
+    path = _example_variant(
+        tmp_path,
+        ('{ after = { any_rating_in = { domains = ["rosh", "swb"], levels = ["high", '
+         '"very_high"] } } },\n  { after = { fact',
+         '{ after = { any_rating_in = { domains = ["rosh", "sbw"], levels = ["high", '
+         '"very_hihg"] } } },\n  { after = { fact'),
+        ('  { after = { any_rating_in = { domains = ["swb"], levels = ["high", "very_high"] } } },'
+         '\n]', '  { after = { any_rating_in = { domains = ["swb"] } } },\n]'),
+        ('title = "Complete the AssetPlus assessment"\nactor = "case_holder"',
+         'title = "Complete the AssetPlus assessment"\nactor = "case manager"'))
+    text = path.read_text().splitlines()
+
+    def at(word: str) -> int:
+        return next(n for n, line in enumerate(text, start=1) if word in line)
+
+    x11, actor = at('domains = ["swb"] } } },'), at('actor = "case manager"')
+    assert main(["pack", "check", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:{at('sbw')}: X3: register.when.any.0.after.any_rating_in.domains.1: error: "
+        "'sbw' is not allowed in 'after.any_rating_in': write 'rosh', 'swb' or 'lor' (did you "
+        "mean 'swb'?)",
+        f"{path}:{at('very_hihg')}: X3: register.when.any.0.after.any_rating_in.levels.1: "
+        "error: 'very_hihg' is not allowed in 'after.any_rating_in': write 'low', 'medium', "
+        "'high' or 'very_high' (did you mean 'very_high'?)",
+        f"{path}:{actor}: X1: rules.0.actor: error: 'case manager' is not written as it "
+        "should be: a role is one word in small letters and _ with no spaces (did you mean "
+        "'case_holder'?); the roles are case_holder, line_manager, duty_manager, chair, "
+        "panel_admin, action_owner",
+        f"{path}:{x11}: X11: "
+        "rules.14.when.all.1.after.any_rating_in: error: 'after.any_rating_in' needs 'levels'",
+    ]
