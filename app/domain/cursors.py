@@ -11,7 +11,7 @@ query or list, of another reader, a changed, truncated or foreign one is a 422
 ``invalid-cursor`` problem (docs/integrating.md), never a 500; nothing is skipped or repeated
 when records are written between pages (keyset, not offset).
 
-The key: 32 random bytes in the database's ``cursor_key`` row (migration 0027 makes it on both
+The key: 32 random bytes in the database's ``cursor_key`` row (migration 0028 makes it on both
 databases; :func:`ready` makes it if absent, race-safe), read once per process and cached. The
 service is stateless with all its state in the database, so every API process, on any host,
 reads the same key; the configured secrets are no source: ``YJ_JWT_SECRET`` is unset in
@@ -89,7 +89,7 @@ async def ready(session: Any) -> None:
 
 
 def new_key() -> str:
-    """A fresh 256-bit AES key, base64url (what migration 0027 stores)."""
+    """A fresh 256-bit AES key, base64url (what migration 0028 stores)."""
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 

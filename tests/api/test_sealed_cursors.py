@@ -5,7 +5,7 @@ docs/integrating.md (Pagination): ``next_cursor`` is opaque and "valid for the s
 only". It was plain base64 of the last item's sort key: a bare duty's exact ``created_at``
 (the API shows a bare duty only its London day) was one decode away, and a client could forge
 or change a cursor. Cursors are now AES-256-GCM sealed (``app.domain.cursors``; the key in the
-database, migration 0027): decoded they show nothing of the item; a changed, truncated,
+database, migration 0028): decoded they show nothing of the item; a changed, truncated,
 hand-made or another reader's cursor is 422 ``invalid-cursor`` (RFC 9457), never 500; paging
 with them is complete and stable, on both databases.
 """

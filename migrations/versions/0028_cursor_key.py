@@ -7,8 +7,8 @@ reads from this table (the service keeps all its state in the database): one row
 random bytes base64url, made here. Downgrade drops the table (cursors made before it are then
 refused as any foreign cursor: 422 ``invalid-cursor``; a client starts its list again).
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-01 08:00:00
 """
 import base64
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0027'
-down_revision: str | Sequence[str] | None = '0026'
+revision: str = '0028'
+down_revision: str | Sequence[str] | None = '0027'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
