@@ -209,6 +209,7 @@ async def list_absences(
     previous page's ``next_cursor``; 422 ``invalid-cursor`` for one not made for this list),
     and the next page's cursor (None on the last)."""
     service = await _may_manage(session, principal, staff_id, "see staff absences")
+    await cursors.ready(session)
     key = cursors.query_key({"list": "absences", "service": str(service.id),
                              "staff": staff_id})
     where = [col(StaffAbsence.service_id) == service.id, col(StaffAbsence.staff_id) == staff_id]

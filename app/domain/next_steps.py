@@ -415,6 +415,7 @@ async def list_steps(
         raise Unprocessable(
             "actor must be one of the actors steps are given to.",
             errors=[{"loc": "query.actor", "msg": "one of " + ", ".join(ACTORS)}])
+    await cursors.ready(session)
     key = _query_key(filters)
     params: dict[str, Any] = {"yj_service": service.id, "yj_sub": principal.sub,
                               "yj_limit": filters.limit + 1}

@@ -50,6 +50,9 @@ class Problem:
     rule: str
     field: str
     message: str
+    # The file's line, when the problem knows it itself (a TOML syntax error); otherwise
+    # ``pack_tools.FieldLines`` finds the field's line in the text.
+    lineno: int | None = None
 
     def line(self, file: str) -> str:
         """``file: rule: field: severity: message`` (one line, for ``yjrisk pack check``)."""

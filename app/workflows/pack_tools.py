@@ -201,5 +201,5 @@ class FieldLines:
     def said(self, path: Path, problem: Problem) -> str:
         """The problem's line, ``file:LINE: rule: field: severity: message`` (``file: ...``
         when its line is not known)."""
-        number = self.line(problem.field, problem.message)
+        number = problem.lineno or self.line(problem.field, problem.message)
         return problem.line(f"{path}:{number}" if number is not None else str(path))
