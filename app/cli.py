@@ -479,15 +479,19 @@ def pack_check(
 
 def _pack_arg(pack: str) -> Pack:
     """A pack file, or the id of a bundled pack; UserError when it does not load."""
-    from app.workflows.packs import PACK_DIR, PackError, load_pack
+    from app.workflows.packs import PACK_DIR, PackError, PackFileUnreadable, load_pack
 
     path = Path(pack)
     if not path.is_file() and (PACK_DIR / f"{pack}.toml").is_file():
         path = PACK_DIR / f"{pack}.toml"
     try:
         return load_pack(path)
-    except PackError as exc:
+    except PackFileUnreadable as exc:
         raise UserError(str(exc)) from None
+    except PackError as exc:
+        # One line per mistake, each with its line, is pack check's (A20-17a).
+        raise UserError(f"{exc} (run `yjrisk pack check {path}` for one line per mistake, "
+                        "with the line of the file it is on)") from None
 
 
 @pack_cli.command("render")

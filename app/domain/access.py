@@ -60,6 +60,8 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "case.list": STAFF,
     "case.read": CASE_FILE_READERS,
     "case.change": (*HOLDER_AND_MANAGERS, "chair"),
+    # Somerset 3.2.4: "a manager ... will act to raise the priority" (app.domain.priority).
+    "case.priority": (*MANAGERS, "chair"),
     "case.audit": (*MANAGERS, "chair"),
     "case.upsert": (*HOLDER_AND_MANAGERS, "feed"),
     "case.access_log": (*MANAGERS, "chair"),

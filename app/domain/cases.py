@@ -33,7 +33,7 @@ from app.core.errors import (
 )
 from app.core.identifiers import check_reference, visible_text
 from app.core.security import STAFF_ROLES, Principal
-from app.domain import agenda, cursors, policy, staff, stand_ins
+from app.domain import agenda, cursors, policy, staff, stand_ins, transfers
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -278,6 +278,10 @@ class CaseOut(BaseModel):
     priority: bool = Field(default=False, description=(
         "dealt with as a priority at all stages (the pack's `[priority]`: Somerset 3.2.4, ROSH "
         "or SWB very high); its open steps carry `priority` too"))
+    priority_raised: bool = Field(default=False, description=(
+        "a manager raised the priority of this High/Very High case (Somerset 3.2.4, "
+        "`POST /v1/cases/{id}/priority`); lapses when ROSH and SWB are both below high and at "
+        "closure"))
     open_steps: list[StepOut]
     restricted: bool
     access: AccessOut | None = Field(
@@ -324,7 +328,8 @@ def case_fields(
         "ratings": {d: v for d, v in (case.ratings or {}).items() if v},
         "facts": dict(case.facts or {}), "scores": dict(case.scores or {}),
         "on_register": case.on_register, "contact_level": case.contact_level,
-        "priority": case.priority, "open_steps": open_steps,
+        "priority": case.priority, "priority_raised": case.priority_raised,
+        "open_steps": open_steps,
         "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }
@@ -714,6 +719,7 @@ async def list_cases(
     if filters.external_system is not None:
         params["yj_system"], params["yj_external_id"] = filters.external_system, \
             filters.external_id
+    await cursors.ready(session)
     query_key = _query_key(filters, panel_view)
     if filters.cursor:
         params["yj_created"], params["yj_id"] = _decode_cursor(filters.cursor, query_key)
@@ -1278,16 +1284,19 @@ async def _set_aside_by_transfer(
     session: AsyncSession, case: Case, pack: Pack, closing_at: datetime
 ) -> set[str]:
     """The step codes a closure at ``closing_at`` may set aside although ``not_waivable``: the
-    ``closure_sets_aside`` of each event recorded on the case whose ``transfer_date`` is on or
-    before the closure's London date (the transfer has happened)."""
+    ``closure_sets_aside`` of each declared type's event that stands (the latest of the type
+    recorded, not followed by a transfer in: :func:`app.domain.transfers.standing`) whose
+    ``transfer_date`` is on or before the closure's London date (the transfer has happened).
+    A postponed transfer's first date, or a transfer reversed by the child's transfer back in,
+    sets nothing aside: the child is still this service's (attack pass 21, A21a-6)."""
     declared = {e.id: e.closure_sets_aside for e in pack.event_types if e.closure_sets_aside}
-    if not declared:
-        return set()
-    rows = (await session.exec(select(CaseEvent.type).where(
-        CaseEvent.case_id == case.id, col(CaseEvent.type).in_(list(declared)),
-        col(CaseEvent.transfer_date).is_not(None),
-        col(CaseEvent.transfer_date) <= london_date(closing_at)))).all()
-    return {code for kind in rows for code in declared[kind]}
+    aside: set[str] = set()
+    for kind, codes in declared.items():
+        row = await transfers.standing(session, case.id, kind)
+        on = row.transfer_date if row is not None else None
+        if on is not None and on <= london_date(closing_at):
+            aside.update(codes)
+    return aside
 
 
 def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:

@@ -121,6 +121,13 @@ class Case(SQLModel, table=True):
     # Dealt with as a priority (the pack's ``[priority]``: Somerset 3.2.4, ROSH or SWB very
     # high), derived after each act like ``on_register`` (migration 0025; attack pass 19, A19-2).
     priority: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # A manager raised the case's priority (Somerset 3.2.4 "The urgency of oversight by the MARP
+    # will be agreed with a manager, (High/Very High cases) who will act to raise the priority
+    # if necessary"; the pack's ``[priority] raisable``): the case is a priority while it holds;
+    # it lapses when the case stops being one the manager may raise (ROSH and SWB below high),
+    # at closure and at a recorded death, as the Very High marker does (migration 0027; A20-16).
+    priority_raised: bool = Field(default=False,
+                                  sa_column_kwargs={"server_default": sa.false()})
     contact_level: ContactLevel | None = Field(
         default=None, sa_column=enum_column(ContactLevel, nullable=True)
     )

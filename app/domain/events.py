@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unprocessable
 from app.core.security import Principal
-from app.domain import agenda, paging, policy
+from app.domain import agenda, paging, policy, transfers
 from app.domain.access import (
     MANAGERS,
     case_role_for,
@@ -415,21 +415,31 @@ async def _reported_again(
 async def _replace_earlier(
     wctx: WriteContext, *, event: CaseEvent, declared: EventType
 ) -> policy.PolicyResult | None:
-    """A later event of a type the pack says replaces earlier ones (``replaces_earlier``: a
-    second transfer out, Somerset 13.4) supersedes the open steps raised about the earlier
-    events of its type dated at or before it, with the reason, audited (attack pass 15,
-    A15-2: both transfers' handover calls stayed open)."""
-    if not declared.replaces_earlier:
-        return None
-    earlier = (await wctx.session.exec(select(CaseEvent.id).where(
-        col(CaseEvent.case_id) == event.case_id, col(CaseEvent.type) == event.type,
-        col(CaseEvent.id) != event.id,
-        col(CaseEvent.occurred_at) <= event.occurred_at))).all()
-    if not earlier:
+    """The open steps raised about an event that no longer stands are superseded, with the
+    reason, audited (:func:`app.domain.transfers.not_standing`): an event of a type the pack
+    says replaces earlier ones (``replaces_earlier``: a second transfer out, Somerset 13.4) is
+    followed by a later one by date (attack pass 15, A15-2: both transfers' handover calls
+    stayed open; a transfer out typed in late, dated before the one now planned, is replaced
+    at once), or an event reversing it is dated after it (a transfer in after a transfer out:
+    the child is back, and the handover call and documentation of the transfer that no longer
+    stands are not owed; attack pass 21, A21a-6)."""
+    kinds: dict[str, bool] = {}
+    if declared.replaces_earlier or event.type in transfers.REVERSED_BY:
+        kinds[event.type] = declared.replaces_earlier
+    for kind, by in transfers.REVERSED_BY.items():
+        if event.type in by:
+            kinds[kind] = wctx.pack.event_type(kind).replaces_earlier
+    gone: set[uuid.UUID] = set()
+    for kind, replaced in kinds.items():
+        gone |= await transfers.not_standing(wctx.session, event.case_id, kind,
+                                             replaced=replaced)
+    if not gone:
         return None
     return await policy.supersede_codes(
-        wctx, codes=(), subjects=frozenset(earlier), act=("event", event.id),
-        reason=f"replaced by a later {event.type} event ({event.id})")
+        wctx, codes=(), subjects=frozenset(gone), act=("event", event.id),
+        reason=f"the {' or '.join(sorted(kinds))} it was raised about no longer stands: a "
+               f"later one by date replaces it or a later event reverses it (found on "
+               f"recording {event.type} event {event.id})")
 
 
 async def _end_steps(

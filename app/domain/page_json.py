@@ -110,7 +110,8 @@ def case_json(
         "on_register": case.on_register,
         "contact_level": None if contact is None
         else _enum_value(contact, ContactLevel, _CONTACT_LEVEL),
-        "priority": case.priority, "open_steps": open_steps,
+        "priority": case.priority, "priority_raised": case.priority_raised,
+        "open_steps": open_steps,
         "restricted": case.access_mode is not None,
         "access": access, "version": case.version,
     }

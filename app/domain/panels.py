@@ -72,7 +72,7 @@ from app.domain.timing import (
 )
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import LONDON, london_text
+from app.workflows.calendar import LONDON, WorkingCalendar, london_text
 from app.workflows.deadlines import shift_local
 from app.workflows.vocabulary import PanelKind
 
@@ -946,11 +946,44 @@ def action_dates_after(due_dates: Iterable[date], latest: date, loc: str = "body
             for i, due in enumerate(due_dates) if due > latest]
 
 
-def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel) -> None:
-    """Refuse a decision that cannot stand: a review or action before the panel's (London) date,
-    MAPPA without category; each error names the comparison made."""
-    day = panel.scheduled_for.astimezone(LONDON).date()
+def non_working_day_errors(calendar: WorkingCalendar, dated: Iterable[tuple[str, date]]
+                           ) -> list[dict[str, str]]:
+    """The ``errors`` (``{loc, msg}``) of the dates the service books that fall on no working day
+    (a weekend, an England-and-Wales bank holiday, a closure day of the service), each naming the
+    date, why, and the next working day (attack pass 19, A19-15). Neither seed lets a MARP or
+    High-Risk Panel sit, or a step agreed at one fall due, on a day the service is shut:
+    Somerset 7.1.6 "the panel will agree and then book a provisional review date", 4.6 "within
+    the timeframe agreed"; Wokingham's panel "actions (each with owner and due date)"; the
+    service's own deadlines all fall on working days (``+Nwd``). Such a date is a slip
+    (refused, 422), not a choice the policy makes; the client sends the next working day or
+    another one."""
     errors = []
+    for loc, day in dated:
+        why = calendar.why_not_working(day)
+        if why is not None:
+            nxt = calendar.next_working_day_on_or_after(day)
+            errors.append({"loc": loc, "msg": (
+                f"{day.isoformat()} is not a working day ({why}): the next working day is "
+                f"{nxt.isoformat()}")})
+    return errors
+
+
+def decision_date_errors(calendar: WorkingCalendar, review: date | None,
+                         due_dates: Iterable[date], loc: str = "body") -> list[dict[str, str]]:
+    """:func:`non_working_day_errors` of a decision's review date and actions' due dates."""
+    dated = [(f"{loc}.review_date", review)] if review is not None else []
+    dated += [(f"{loc}.actions.{i}.due_date", due) for i, due in enumerate(due_dates)]
+    return non_working_day_errors(calendar, dated)
+
+
+def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel,
+                    calendar: WorkingCalendar) -> None:
+    """Refuse a decision that cannot stand: a review or action before the panel's (London) date
+    or on no working day (A19-15), MAPPA without category; each error names the comparison
+    made."""
+    day = panel.scheduled_for.astimezone(LONDON).date()
+    errors = decision_date_errors(calendar, body.review_date,
+                                  [a.due_date for a in body.actions])
     if body.review_date is not None and body.review_date <= day:
         errors.append({"loc": "body.review_date",
                        "msg": f"must be after the panel's date ({day.isoformat()})"})
@@ -1073,7 +1106,7 @@ async def decide(
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
     _refuse_stale_ratings(body, case, sat_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)
-    _check_decision(body, case, panel)
+    _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
     _check_attendance(body, kind)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

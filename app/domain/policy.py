@@ -28,7 +28,7 @@ from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import case_fields_at
+from app.domain.history import RecordChange, case_fields_at
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -52,7 +52,7 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, london_date, london_text
 from app.workflows.deadlines import is_deadline_note, overdue_at_for, shift_local
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack, is_priority
+from app.workflows.packs import Pack, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -1434,6 +1434,8 @@ async def end_register_and_priority(wctx: WriteContext) -> None:
     does (attack 20, A20-2: the deceased child was listed as a very high priority case)."""
     case = wctx.case
     case.on_register = False
+    if case.priority_raised:
+        case.priority_raised = False  # a manager's raised priority lapses too (A20-16)
     if case.priority:
         case.priority = False
         await _follow_priority(wctx.session, case)
@@ -1442,14 +1444,18 @@ async def end_register_and_priority(wctx: WriteContext) -> None:
 
 
 def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: bool
-                   ) -> tuple[bool, bool]:
-    """Whether the case is on the register and a priority after ``evaluation`` (neither when
-    it is not ``managed`` here: closed, or the child's death recorded)."""
+                   ) -> tuple[bool, bool, bool]:
+    """Whether the case is on the register, a priority, and still of raised priority after
+    ``evaluation`` (none when it is not ``managed`` here: closed, or the child's death
+    recorded). A manager's raised priority (``priority_raised``, Somerset 3.2.4) holds while
+    the pack's ``[priority] raisable`` does (ROSH or SWB high or very high), and lapses with it
+    (A20-16)."""
     on_register = evaluation.on_register_after and managed
-    priority = pack.priority is not None and managed and is_priority(
-        pack, replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
-                      on_register=on_register))
-    return on_register, priority
+    after = replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
+                    on_register=on_register)
+    raised = case.priority_raised and managed and is_raisable(pack, after)
+    priority = pack.priority is not None and managed and (raised or is_priority(pack, after))
+    return on_register, priority, raised
 
 
 def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
@@ -1458,8 +1464,10 @@ def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
     when its priority changed (its open steps follow: :func:`_follow_priority`)."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated;
     # nor is a child whose death is recorded (``life_ended``, A20-2).
-    on_register, priority = _derived_flags(
+    on_register, priority, raised = _derived_flags(
         case, evaluation, pack, managed=case.closed_at is None and not life_ended)
+    if case.priority_raised != raised:
+        case.priority_raised = raised
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
     # Set only when they change, so that a case left as it was has no pending change at all
     # (the flush wrote nothing for it either way; issue 15: nothing to look at before the
@@ -1472,6 +1480,21 @@ def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
         case.priority = priority
         return True
     return False
+
+
+async def set_priority_raised(wctx: WriteContext, *, raised: bool, pack: Pack) -> None:
+    """A manager raises or clears the case's priority (Somerset 3.2.4; the caller has checked
+    who, the case open and, to raise, ``[priority] raisable``): ``priority_raised`` set, the
+    case's ``priority`` derived again, its open steps following it."""
+    case = wctx.case
+    case.priority_raised = raised
+    priority = raised or is_priority(pack, snapshot(case, ()))
+    changed = case.priority != priority
+    case.priority = priority
+    wctx.session.add(case)
+    await wctx.session.flush()
+    if changed:
+        await _follow_priority(wctx.session, case)
 
 
 async def _follow_priority(session: AsyncSession, case: Case) -> None:
@@ -1554,6 +1577,27 @@ async def recorded_by(
         if found:
             authors.add(str(found))
     return authors
+
+
+async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
+    """Who held the case during the period a manager's step checks: since the step was raised
+    (its ``raised_at``, or its recording when earlier) to now: the current holder and every
+    holder a reassignment since then replaced (the field-change history's ``case_holder_id``
+    changes dated at or after that start: their ``occurred_at``, else their recording).
+    Somerset 4.5's monthly review (S11) and 9's monthly discussion of the register (S41) look
+    at the case holder's work over the period: a holder reassigned away during it does not
+    review it under another role (attack pass 21, A21a-8)."""
+    start = min(step.raised_at, step.created_at)
+    when = sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at)) >= start
+    rows = await session.exec(select(RecordChange.changes).where(
+        RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+        col(RecordChange.created).is_(False), when))
+    holders = {case.case_holder_id} if case.case_holder_id else set()
+    for changes in rows:
+        moved = (changes or {}).get("case_holder_id")
+        if moved and moved[0]:
+            holders.add(str(moved[0]))
+    return holders
 
 
 def recorder_check(pack: Pack, step: Step) -> bool:

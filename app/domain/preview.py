@@ -51,6 +51,7 @@ from app.domain.panels import (
     LATEST_AFTER_PANEL,
     PanelAction,
     action_dates_after,
+    decision_date_errors,
     require_panel_may_hear,
 )
 from app.domain.referrals import KindLabel, ReferralStatus
@@ -62,7 +63,7 @@ from app.domain.timing import (
     require_within_case,
 )
 from app.domain.write_context import event
-from app.workflows.calendar import london_date
+from app.workflows.calendar import WorkingCalendar, london_date
 from app.workflows.packs import Pack
 from app.workflows.types import TRIGGERS
 
@@ -294,7 +295,8 @@ def _case_event_data(data: CaseEventData, case_id: uuid.UUID, subject: uuid.UUID
     return event_data(event)
 
 
-def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
+def _check_dates(case: Case, data: dict[str, Any], occurred: datetime,
+                 calendar: WorkingCalendar) -> None:
     """The bounds the write puts on the dates its deadlines hang on (A18-1..3), each named
     ``body.data.<field>``: an event's transfer date (:func:`require_transfer_date_within`), a
     changed release date (:func:`require_release_within_case`), a panel decision's review and
@@ -320,6 +322,10 @@ def _check_dates(case: Case, data: dict[str, Any], occurred: datetime) -> None:
     review = data.get("review_date")
     if review is not None and date.fromisoformat(review) > latest:
         errors.insert(0, not_after_error("body.data.review_date", LATEST_AFTER_PANEL, latest))
+    # A review or action on no working day, as the decision refuses it (A19-15).
+    errors += decision_date_errors(
+        calendar, date.fromisoformat(review) if review is not None else None,
+        [date.fromisoformat(a["due_date"]) for a in data.get("actions") or ()], "body.data")
     if errors:
         raise Unprocessable("The decision cannot be recorded as it stands; see errors.",
                             errors=errors)
@@ -400,7 +406,7 @@ async def preview(
         # Every act's bounds; which acts reach past a closure depends on the act (the pack's).
         require_within_case(case, occurred, after_closure=True)
         subject, data = trigger_data(body, case.id, occurred)
-        _check_dates(case, data, occurred)
+        _check_dates(case, data, occurred, ctx.calendar)
         pack = ctx.pack_for(service, at=occurred)
         _refuse_on_closed_case(pack, case, str(body.trigger), data)
         again = await _reported_again(session, pack, case, body, data, occurred)

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.domain import policy
+from app.domain import policy, transfers
 from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
@@ -99,27 +99,15 @@ def ratings_after(history: Sequence[Judged], at: datetime) -> list[dict[str, str
     return later
 
 
-_EVENT_COLUMNS: Any = CaseEvent.__table__.c  # type: ignore[attr-defined]
-# Built once: the statement's parameters are bound per write.
-_PENDING_TRANSFER = (
-    sa.select(_EVENT_COLUMNS.transfer_date)
-    .where(_EVENT_COLUMNS.case_id == sa.bindparam("yj_case", type_=_EVENT_COLUMNS.case_id.type),
-           _EVENT_COLUMNS.type == "transfer_out",
-           _EVENT_COLUMNS.occurred_at <= sa.bindparam(
-               "yj_at", type_=_EVENT_COLUMNS.occurred_at.type))
-    .order_by(_EVENT_COLUMNS.occurred_at.desc(), _EVENT_COLUMNS.created_at.desc())
-    .limit(1)
-)
-
-
 async def pending_transfer_date(
     session: AsyncSession, case_id: uuid.UUID, at: datetime
 ) -> date | None:
-    """The transfer date of the case's latest transfer out recorded by ``at``, if that date is
-    not yet past on ``at``'s London day (the child has not transferred yet)."""
-    conn = await session.connection()
-    latest = (await conn.execute(_PENDING_TRANSFER, {"yj_case": case_id, "yj_at": at})
-              ).scalar_one_or_none()
+    """The transfer date of the case's transfer out that stands on ``at`` (the latest recorded
+    by ``at``, not followed by a transfer in: :func:`app.domain.transfers.standing`), if that
+    date is not yet past on ``at``'s London day (the child has not transferred yet). A child
+    transferred out and back is no longer leaving (attack pass 21, A21a-6)."""
+    row = await transfers.standing(session, case_id, "transfer_out", at=at)
+    latest = row.transfer_date if row is not None else None
     if latest is None or latest < london_date(at):
         return None
     return latest

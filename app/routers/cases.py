@@ -15,6 +15,8 @@ from app.core.identifiers import check_reference, nfc, optional_staff_id
 from app.core.problems import problem_responses
 from app.domain import case_history as history
 from app.domain import cases as svc
+from app.domain import etags
+from app.domain import priority as prio
 from app.domain.access import MANAGERS, case_role_for, get_visible_case
 from app.domain.access_log import ACCESS_LOG_PAGE, AccessLogOut, case_access_log
 from app.domain.audit import AuditOut, case_audit_page
@@ -23,6 +25,7 @@ from app.domain.page_json import cases_json, page_response
 from app.domain.restriction import access_view, access_views
 from app.domain.steps import step_out
 from app.domain.subject_access import SubjectAccessExport, export, to_html
+from app.routers.conditional import CASE_IF_MATCH
 from app.routers.envelopes import CaseWritten, Page, PageQuery, Read, Written
 from app.routers.gates import GatedRoute, gate
 from app.routers.settled import settled
@@ -185,6 +188,30 @@ async def patch_case(
     steps = patched.result.next_steps
     return CaseWritten(data=svc.case_out(case, service, steps, access), next_steps=steps,
                        reassigned_steps=[step_out(s) for s in patched.reassigned])
+
+
+@router.post("/{case_id}/priority", response_model=Written[svc.CaseOut],
+             responses=problem_responses(412),
+             dependencies=[gate("case.priority"), CASE_IF_MATCH])
+async def change_priority(
+    case_id: uuid.UUID, body: prio.PriorityChange, request: Request, response: Response,
+    session: Session, principal: CurrentPrincipal,
+) -> Written[svc.CaseOut]:
+    """Raise (`raised: true`) or clear the priority of a High/Very High case (Somerset 3.2.4:
+    "The urgency of oversight by the MARP will be agreed with a manager, (High/Very High cases)
+    who will act to raise the priority if necessary"): the case's line manager, a duty manager
+    or a chair; 403 for other roles before the body is read; an `If-Match` sent must match the
+    case (412). 409 `priority-not-raisable` to raise a case neither high nor very high in ROSH
+    or SWB; 409 `case-closed`; 422 `priority-not-in-policy` where the service's pack has no such
+    act (Wokingham). The case then and its open steps carry `priority: true`; the raised
+    priority lapses when ROSH and SWB are both below high, at closure and at a recorded death.
+    Audited with the reason; the answer's `ETag` is the case's."""
+    service, case, result = await prio.change_priority(
+        session, principal, case_id, body, request.app.state.policy)
+    response.headers["ETag"] = await etags.of_case(session, case.id)
+    access = await access_view(session, principal, case)
+    return Written(data=svc.case_out(case, service, result.next_steps, access),
+                   next_steps=result.next_steps)
 
 
 @router.get("/{case_id}/audit", response_model=Page[AuditOut],

@@ -131,6 +131,19 @@ class WorkingCalendar:
             self._cache[day] = known
         return known
 
+    def why_not_working(self, day: date) -> str | None:
+        """Why ``day`` is not a working day (``"a bank holiday (Christmas Day)"``, ``"a
+        Saturday"``, ``"a closure day of the service"``), or None when it is one. The bank
+        holiday's name is the holidays library's."""
+        if self.is_working_day(day):
+            return None
+        name = self._bank_holidays.get(day)
+        if name:
+            return f"a bank holiday ({name})"
+        if day.weekday() >= 5:
+            return f"a {day.strftime('%A')}"
+        return "a closure day of the service"
+
     def add_working_days(self, day: date, n: int) -> date:
         """The ``n``th working day after ``day`` (``day`` itself when ``n`` is 0)."""
         # Only plain dates are remembered: a datetime equal to another in a different zone

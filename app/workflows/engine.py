@@ -1756,13 +1756,17 @@ def _note(
 
 
 def _asked_by(step: OpenStep, line: _Line) -> bool:
-    """Whether an open step is one this line asked for (its rule, and the line's trigger in its
-    first reason): a line that replaces earlier steps of its code (a new review date; the
-    AssetPlus a case that became statutory needs in place of its Fact Finding) merges only into
+    """Whether an open step is one this line asked for (its rule, and the line's trigger and
+    paragraph in its first reason): a line that replaces earlier steps of its code (a new review
+    date; the AssetPlus a case that became statutory needs in place of its Fact Finding; the
+    release's handover in place of the custody entry's, Somerset S27 14.4/14.3) merges only into
     its own step, and replaces another line's."""
     if step.rule_id != line.id:
         return False
-    return not step.reasons or step.reasons[0].get("trigger") in line.trigger
+    if not step.reasons:
+        return True
+    first = step.reasons[0]
+    return first.get("trigger") in line.trigger and first.get("ref", line.ref) == line.ref
 
 
 def _moment(value: Any) -> datetime | None:

@@ -50,6 +50,9 @@ class Problem:
     rule: str
     field: str
     message: str
+    # The file's line, when the problem knows it itself (a TOML syntax error); otherwise
+    # ``pack_tools.FieldLines`` finds the field's line in the text.
+    lineno: int | None = None
 
     def line(self, file: str) -> str:
         """``file: rule: field: severity: message`` (one line, for ``yjrisk pack check``)."""
@@ -213,6 +216,8 @@ class _Checker:
             yield "register.when", pack.register_def.when.raw, pack.register_def.rule_id
         if pack.priority is not None:
             yield "priority.when", pack.priority.when.raw, pack.priority.rule_id
+            if pack.priority.raisable is not None:
+                yield "priority.raisable", pack.priority.raisable.raw, pack.priority.rule_id
         if pack.contact is not None:
             for j, band in enumerate(pack.contact.bands):
                 yield f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id

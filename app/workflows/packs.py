@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -396,6 +396,12 @@ class Priority(_Strict):
     rule_id: RuleId
     ref: Ref
     when: Holds
+    # The cases whose priority a manager may raise (Somerset 3.2.4 "The urgency of oversight by
+    # the MARP will be agreed with a manager, (High/Very High cases) who will act to raise the
+    # priority if necessary"), and the paragraph; a raised priority lapses when this stops
+    # holding. None: no manager raises it (the marker follows ``when`` alone).
+    raisable: Holds | None = None
+    raise_ref: Ref | None = None
 
 
 class ContactBand(_Strict):
@@ -749,6 +755,17 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "string_pattern_mismatch":
             message = _pattern_words(error, loc)
+        elif error["type"] == "missing" and loc:
+            message = f"'{loc[-1]}' is missing: this table needs {loc[-1]} = ..."
+        elif error["type"] == "extra_forbidden" and loc:
+            # "Extra inputs are not permitted" says nothing to a policy owner (A20-17a).
+            keys = _keys_at(loc[:-1])
+            message = (f"unknown key '{loc[-1]}'{suggest(loc[-1], keys)}"
+                       + (f"; the keys here are {', '.join(keys)}" if keys else ""))
+        elif error["type"] == "literal_error" and isinstance(error.get("input"), str):
+            expected = str(error.get("ctx", {}).get("expected", ""))
+            message = (f"{error['input']!r} is not allowed: write {expected}"
+                       f"{suggest(error['input'], _QUOTED.findall(expected))}")
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, ConditionError):
             # Several mistakes in one condition, or in one atom of it: one line each, at the
@@ -797,6 +814,32 @@ def _pattern_words(error: Any, loc: Sequence[str]) -> str:
     if loc and loc[-1] in ("actor", "stand_in", "chair_role") or pattern == r"^[a-z][a-z_]*$":
         hint = f"{suggest(str(value), ACTORS)}; the roles are {', '.join(ACTORS)}"
     return f"{value!r} is not written as it should be: {said}{hint}"
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _keys_at(loc: Sequence[str]) -> list[str]:
+    """The keys a table of the pack at ``loc`` may have (its model's fields, by their TOML
+    names), or [] when the path does not lead to one."""
+    model: Any = Pack
+    for part in loc:
+        if part.isdigit():
+            continue
+        fields = {f.alias or name: f for name, f in model.model_fields.items()}
+        field = fields.get(part)
+        if field is None:
+            return []
+        inner = [a for a in _flat(field.annotation)
+                 if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            return []
+        model = inner[0]
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _flat(annotation: Any) -> list[Any]:
+    return [annotation, *(a for arg in get_args(annotation) for a in _flat(arg))]
 
 
 def rule_at(raw: Mapping[str, Any], loc: Sequence[Any]) -> str:
@@ -853,7 +896,12 @@ def read_pack(path: Path) -> Pack:
     except UnicodeDecodeError as exc:
         raise PackFileUnreadable(f"{path}: not a text file: {not_utf8(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise PackError(f"{path}: not valid TOML: {exc}") from exc
+        # The line in the line slot of ``pack check``, not inside the message (A20-17a).
+        at = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        said = re.sub(r"\s*\(at line \d+, column (\d+)\)", r" (column \1)", str(exc))
+        problem = Problem("error", "-", "-", f"not valid TOML: {said}",
+                          int(at[1]) if at else None)
+        raise PackError(f"{path}: not valid TOML: {exc}", (problem,)) from exc
     named = _file_name_problems(path, raw)
     try:
         pack = Pack.model_validate(raw)
@@ -917,7 +965,8 @@ class Salvaged:
         """Whether a problem found in the salvaged pack follows from what was set aside."""
         field = self.original(problem.field)
         if any(field == f or field.startswith(f"{f}.") for f in self.set_aside) or any(
-                f"'{word}'" in problem.message for word in self.words):
+                f"'{word}'" in problem.message or f"'facts.{word}'" in problem.message
+                for word in self.words):
             return True
         # A rule set aside whole took its step code with it (the code it meant is not known):
         # what names a code no rule creates, or nothing can close, may be that rule's.
@@ -1130,6 +1179,13 @@ def state_context(after: CaseSnapshot, event: WorkflowEvent | None = None) -> Co
     """A context for after-only conditions (holds, register, contact) on a case state."""
     event = event or WorkflowEvent("state", _EPOCH, after.case_id, "system")
     return Context(event, after, after)
+
+
+def is_raisable(pack: Pack, after: CaseSnapshot) -> bool:
+    """Whether a manager may raise (and keep raised) the priority of the case state ``after``
+    (the pack's ``[priority] raisable``; False without one)."""
+    return (pack.priority is not None and pack.priority.raisable is not None
+            and bool(pack.priority.raisable(state_context(after))))
 
 
 def is_priority(pack: Pack, after: CaseSnapshot) -> bool:

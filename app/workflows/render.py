@@ -585,9 +585,12 @@ def local_sentences(pack: Pack) -> list[str]:
         out.append("A step due “by the next panel” waits for the next "
                    f"{waits.title if waits else _word(pack.panel_kind)}.")
     days = pack.prolonged_absence_working_days
-    out.append("“Before the end of the working week” deadlines end on the worker's last "
-               "working day before a recorded absence of "
-               + ("any length." if days == 1 else f"{days} working days or more."))
+    forms = {f for r in pack.rules for f in ([r.deadline] if isinstance(r.deadline, str)
+                                             else [b.form for b in r.deadline])}
+    if "+1wd-in-week" in forms:
+        out.append("“Before the end of the working week” deadlines end on the worker's "
+                   "last working day before a recorded absence of "
+                   + ("any length." if days == 1 else f"{days} working days or more."))
     for fact in pack.facts:
         values = f" ({_words(list(fact.values))})" if fact.values else ""
         bounds = ""
@@ -670,6 +673,11 @@ def policy_sentences(pack: Pack) -> list[str]:
         out.append("A case is dealt with as a priority, it and its open steps marked so, while "
                    f"{condition_words(p.when.raw, pack, current=True)} (para {p.ref}; rule "
                    f"{p.rule_id}).")
+        if p.raisable is not None:
+            ref = f" (para {p.raise_ref})" if p.raise_ref else ""
+            out.append("A manager may also raise a case's priority while "
+                       f"{condition_words(p.raisable.raw, pack, current=True)}{ref}; the "
+                       "raised priority lapses when that stops holding.")
     if (c := pack.contact) is not None:
         bands = "; ".join(f"{_word(b.level)} if "
                           f"{condition_words(b.when.raw, pack, current=True)}" for b in c.bands)

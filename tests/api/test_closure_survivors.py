@@ -83,11 +83,12 @@ async def test_S23_closure_after_a_charge_keeps_the_csppi_notification_owed(
 async def test_W24_closure_after_a_death_keeps_the_serious_incident_notification_owed(
         wokingham: Tenant) -> None:
     """W24 ("Management oversight"): "Management reporting of serious incidents in line with
-    YJB guidance" (the serious incidents notification SOP, whose window runs 20 days past the
-    end of supervision). The case holder records the child's death on Friday 28 August 2026
-    15:00 BST (a death lifts the closure Asset+, W3); the line manager closes the case at
-    16:00. The YJB notification (management's, no local timescale) stays open; the case
-    worker's own records of the work (W4's IYSS entry, W5's report) close with the case."""
+    YJB guidance" (the serious incidents notification SOP; the seed sets no window after the
+    end of supervision, attack 21b, A21b-10). The case holder records the child's death on
+    Friday 28 August 2026 15:00 BST (a death lifts the closure Asset+, W3); the line manager
+    closes the case at 16:00. The YJB notification (management's, no local timescale) stays
+    open; the case worker's own records of the work (W4's IYSS entry, W5's report) close with
+    the case."""
     case_id = (await wokingham.open_case(opened_at=OPENED))["data"]["id"]
     died = await _post(wokingham, f"/v1/cases/{case_id}/events", {
         "type": "death", "occurred_at": "2026-08-28T15:00:00+01:00"})

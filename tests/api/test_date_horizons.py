@@ -120,7 +120,7 @@ async def test_S20_a_panel_action_is_due_within_a_year_of_the_panel(somerset: Te
                 "actions": [{"description": f"act {i}", "owner_id": "case_holder-1",
                              "due_date": d} for i, d in enumerate(due)]}
 
-    r = await somerset.client.post(url, json=decision("2026-12-01", "2099-01-01", "2027-11-03"),
+    r = await somerset.client.post(url, json=decision("2026-12-01", "2099-01-02", "2027-11-03"),
                                    headers=somerset.auth("chair", "chair-1"))
     problem = assert_problem(r, 422)
     assert problem["errors"] == [
@@ -196,9 +196,9 @@ async def test_the_preview_refuses_the_dates_the_write_refuses(somerset: Tenant)
                           {"changes": {"expected_release_date": [None, "2099-06-01"]}}),
             "body.data.changes.expected_release_date", "ten years from today", "2036-11-02")
     r = await preview("panel_decision", {
-        "panel_kind": "marp", "review_date": "2099-01-01",
+        "panel_kind": "marp", "review_date": "2099-01-02",
         "actions": [{"description": "x", "owner_id": "case_holder-1",
-                     "due_date": "2099-01-01"}]})
+                     "due_date": "2099-01-02"}]})
     problem = assert_problem(r, 422)
     assert [e["loc"] for e in problem["errors"]] == ["body.data.review_date",
                                                      "body.data.actions.0.due_date"]

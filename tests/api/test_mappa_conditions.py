@@ -232,3 +232,33 @@ async def test_S37_mappa_meetings_end_with_a_release_typed_after_the_level(
         headers=t.auth("line_manager")), 201)
     assert _mappa(await steps_of(t, case_id), attend) == {
         (c, a, r, "8.4", None) for c, a, r in S37_S38 if r == "S37"}
+
+
+async def test_S27_the_custody_entry_handover_ends_with_the_release(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S27 (14.3, 14.4): "When children are transferred to a secure setting, case holders will
+    communicate with the relevant establishment by telephone and confirm by e-mail to ensure
+    that the relevant documentation has been received, read and that appropriate measures are
+    in place to ensure the child and others are safe." / "When children are transferred into
+    the community from a secure setting, case holders will communicate with the secure
+    establishment by telephone and confirm by e-mail that all relevant documentation has been
+    received, read and appropriate responses to the identified risks/concerns are in
+    place/being made."
+
+    A case opened in custody on Monday 3 May 2027 owes 14.3's handover; released on Friday
+    4 June 2027, 11:00 BST, before it was done: it is superseded (the setting no longer holds
+    the child) and 14.4's is the one open, no timescale."""
+    t = somerset
+    pin(monkeypatch, 2027, 6, 4, 10, 30)
+    case_id = (await t.open_case(opened_at="2027-05-03T09:00:00Z", in_custody=True,
+                                 expected_release_date="2027-12-15"))["data"]["id"]
+    [entry] = [s for s in await steps_of(t, case_id) if s["code"] == "secure_estate_handover"]
+    assert (entry["actor"], entry["due_at"], entry["policy"]["rule"],
+            entry["policy"]["ref"]) == ("case_holder", None, "S27", "14.3")
+    await ok(await t.client.post(f"/v1/cases/{case_id}/events", json={
+        "type": "custody_release", "occurred_at": "2027-06-04T11:00:00+01:00"},
+        headers=t.auth("line_manager")), 201)
+    handovers = [(s["actor"], s["due_at"], s["policy"]["rule"], s["policy"]["ref"])
+                 for s in await steps_of(t, case_id) if s["code"] == "secure_estate_handover"]
+    assert handovers == [("case_holder", None, "S27", "14.4")]
+    assert entry["id"] in {s["id"] for s in await steps_of(t, case_id, "superseded")}

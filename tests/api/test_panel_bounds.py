@@ -93,7 +93,7 @@ async def test_X8_weekly_panel_in_2099_does_not_replace_the_meeting_day(
 async def test_S20_a_review_date_more_than_a_year_after_the_panel_is_refused(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """S20 (Somerset 7.1.6: the panel "will agree and then book a provisional review date"). The
-    MARP of Monday 2 November 2026 keeps a high case; a review date of 1 January 2099 is 422
+    MARP of Monday 2 November 2026 keeps a high case; a review date of 2 January 2099 is 422
     naming the bound (Tuesday 2 November 2027, a year after the panel's date; attack pass 12,
     A12-11), and one on that day is accepted."""
     pin(monkeypatch, 2026, 11, 2, 12, 0)
@@ -111,7 +111,7 @@ async def test_S20_a_review_date_more_than_a_year_after_the_panel_is_refused(
     assert r.status_code == 201, r.text
     url = f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision"
     decision = {"rosh_level": "high", "minutes": "Remains high.", "actions": []}
-    r = await somerset.client.post(url, json={**decision, "review_date": "2099-01-01"},
+    r = await somerset.client.post(url, json={**decision, "review_date": "2099-01-02"},
                                    headers=somerset.auth("chair"))
     problem = assert_problem(r, 422)
     assert [e["loc"] for e in problem["errors"]] == ["body.review_date"]

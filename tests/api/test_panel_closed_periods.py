@@ -29,9 +29,9 @@ REOPEN = {"closed_at": None, "reopen_reason": "Back in the area",
           "occurred_at": "2026-08-24T10:00:00+01:00"}
 WHILE_CLOSED = "2026-08-21T10:00:00+01:00"
 HIGH_AT = "2026-08-26T10:00:00+01:00"
-DECISION = {"rosh_level": "high", "review_date": "2026-10-10", "minutes": "m",
+DECISION = {"rosh_level": "high", "review_date": "2026-10-12", "minutes": "m",
             "actions": [{"description": "x", "owner_id": "case_holder-1",
-                         "due_date": "2026-09-20"}]}
+                         "due_date": "2026-09-21"}]}
 
 
 async def _book(t: Tenant, when: str) -> str:

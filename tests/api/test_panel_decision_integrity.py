@@ -104,7 +104,7 @@ async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_and_r
     r = await _decide(client, somerset, panel, item, rosh_level="very_high",
                       review_date="2026-07-08",
                       actions=[{"description": "Safety plan", "owner_id": "case_holder-1",
-                                "due_date": "2026-06-20"}])
+                                "due_date": "2026-06-19"}])
     assert r.status_code == 200, r.text
     assert r.json()["data"]["decided_at"] == "2026-06-10T09:00:00Z"
     assert r.json()["next_steps"] == []

@@ -36,6 +36,8 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
     ("GET", "/v1/cases/{case_id}"): (CASE_FILE, 404),
     ("PATCH", "/v1/cases/{case_id}"): (CASE_FILE, 404),
     ("GET", "/v1/cases/{case_id}/audit"): ((*MANAGERS, "chair"), 404),
+    # Somerset 3.2.4 "a manager ... will act to raise the priority" (A20-16).
+    ("POST", "/v1/cases/{case_id}/priority"): ((*MANAGERS, "chair"), 422),
     ("GET", "/v1/audit/verify"): (("chair", "admin"), 200),
     ("PUT", "/v1/cases/by-external-ref/{system}/{external_id}"):
         ((*HOLDER_AND_MANAGERS, "feed"), 422),

@@ -3,9 +3,12 @@ real England-and-Wales dates."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import UUID
 
 from tests.workflows.support import (
+    EVENT_ID,
+    SOMERSET,
     WOKINGHAM,
     assert_step,
     case,
@@ -19,7 +22,7 @@ from tests.workflows.support import (
 )
 from tests.workflows.support import event as ev_
 
-W = WOKINGHAM
+S, W = SOMERSET, WOKINGHAM
 W17_REF = "Referrals into MAPPA"
 
 
@@ -58,3 +61,54 @@ def test_W17_mappa_a_referral_ends_when_the_expected_level_drops_to_1() -> None:
     assert "mappa_a_referral" not in codes(run(W, ev_("case_changed", lon(2027, 8, 31, 10),
                                                       changes={"mappa_level": [None, 1]}),
                                                case(mappa_category=2, in_custody=True)))
+
+
+def _held(step: object, ident: int, trigger: str, ref: str) -> object:
+    """An open step as the database holds it: with its first reason (rule, trigger, paragraph)."""
+    return replace(open_step(step, UUID(int=ident)),  # type: ignore[arg-type]
+                   reasons=({"rule": "S27", "ref": ref, "trigger": trigger},))
+
+
+def test_S27_secure_estate_handover_of_the_entry_ends_with_the_release() -> None:
+    """S27 (14.3, 14.4): "When children are transferred to a secure setting, case holders will
+    communicate with the relevant establishment by telephone and confirm by e-mail to ensure
+    that the relevant documentation has been received, read and that appropriate measures are
+    in place to ensure the child and others are safe." / "When children are transferred into
+    the community from a secure setting, case holders will communicate with the secure
+    establishment by telephone and confirm by e-mail that all relevant documentation has been
+    received, read and appropriate responses to the identified risks/concerns are in
+    place/being made."
+
+    A child entering custody on Friday 26 March 2027 (the eve of the clock change): the 14.3
+    handover, no timescale. Released on Tuesday 6 April 2027 (after Easter) before it was done,
+    by the event or by PATCH: the 14.3 handover is superseded (the setting no longer holds the
+    child) and 14.4's is owed; back in custody on Monday 3 May 2027 (a bank holiday) before
+    14.4's was done: it is superseded and 14.3's owed again."""
+    entry = run(S, ev_("case_event", lon(2027, 3, 26, 16), EVENT_ID, type="custody_entry"),
+                case())
+    step = created(entry, "secure_estate_handover")
+    assert_step(step, rule="S27", code="secure_estate_handover", actor="case_holder", due=None,
+                pack=S, ref="14.3")
+    for trigger in ("case_event", "case_changed"):
+        held = case(in_custody=True,
+                    open_steps=(_held(step, 27, "case_event", "14.3"),))
+        release = ev_("case_event", lon(2027, 4, 6, 10), UUID(int=99), type="custody_release") \
+            if trigger == "case_event" else ev_("case_changed", lon(2027, 4, 6, 10),
+                                                changes={"in_custody": [True, False]})
+        out = run(S, release, held)
+        assert_step(created(out, "secure_estate_handover"), rule="S27",
+                    code="secure_estate_handover", actor="case_holder", due=None, pack=S,
+                    ref="14.4")
+        [gone] = intents(out, "supersede", "secure_estate_handover")
+        assert (gone.step_id, gone.rule_id) == (UUID(int=27), "S27")
+    released = run(S, ev_("case_changed", lon(2027, 4, 6, 10),
+                          changes={"in_custody": [True, False]}),
+                   case(in_custody=True, open_steps=(_held(step, 27, "case_opened", "14.3"),)))
+    back = case(open_steps=(_held(created(released, "secure_estate_handover"), 28,
+                                  "case_changed", "14.4"),))
+    out = run(S, ev_("case_changed", lon(2027, 5, 3, 10), changes={"in_custody": [False, True]}),
+              back)
+    assert_step(created(out, "secure_estate_handover"), rule="S27",
+                code="secure_estate_handover", actor="case_holder", due=None, pack=S, ref="14.3")
+    assert [i.step_id for i in intents(out, "supersede", "secure_estate_handover")] == [
+        UUID(int=28)]

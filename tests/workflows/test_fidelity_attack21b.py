@@ -11,6 +11,7 @@ from app.workflows.types import OpenStep, StepIntent
 from tests.workflows.support import (
     EVENT_ID,
     SOMERSET,
+    WOKINGHAM,
     assert_step,
     case,
     created,
@@ -23,7 +24,7 @@ from tests.workflows.support import (
 )
 from tests.workflows.support import event as ev_
 
-S = SOMERSET
+S, W = SOMERSET, WOKINGHAM
 
 
 def held(intent: StepIntent, step_id: int) -> OpenStep:
@@ -161,3 +162,89 @@ def test_S26_handover_call_superseded_when_lowered_to_medium_before_the_transfer
                case(ratings=rated(rosh="high", swb="high"), on_register=True,
                     open_steps=(held(by_event, 27),)))
     assert not intents(kept, "supersede", "manager_handover_call")
+
+
+# --- A21b-10: Wokingham's serious incident notification has no 20-day window ---------------------
+
+def test_W24_notification_after_closure_has_no_window_wokingham_policy_does_not_state() -> None:
+    """W24 (Management oversight): "Management reporting of serious incidents in line with YJB
+    guidance [Serious incidents notification: standard operating procedures for YJSs]". The
+    seed sets no window after the end of supervision; "up to 20 days following the end of
+    supervision" is Somerset's own sentence (12), which S23 keeps.
+
+    Closed on Friday 30 April 2027 at 17:00 BST; charged with a notifiable offence on Friday
+    21 May 00:30 BST (the 21st London day after the closure) and a year later, on Sunday 28 May
+    2028: Wokingham's management owes the notification each time (chair, no local timescale;
+    attack 21b, A21b-10); Somerset's S23 stops after its 20 days (the 21 May charge asks
+    nothing)."""
+    closed = case(closed_at=utc(2027, 4, 30, 16))
+    for at in (lon(2027, 5, 21, 0, 30), lon(2028, 5, 28, 10)):
+        for kind in ("charged", "death"):
+            ev = run(W, ev_("case_event", at, EVENT_ID, type=kind), closed)
+            step = created(ev, "notify_serious_incident")
+            assert_step(step, rule="W24", code="notify_serious_incident", actor="chair",
+                        due=None, pack=W, ref="Management oversight")
+            assert step.note is not None
+            assert "YJB serious incidents notification SOP" in step.note
+    none = run(W, ev_("case_event", lon(2027, 5, 21, 0, 30), EVENT_ID, type="charged",
+                      offence_not_notifiable=True), closed)
+    assert "notify_serious_incident" not in {i.code for i in none.intents}
+    somerset = run(S, ev_("case_event", lon(2027, 5, 21, 0, 30), EVENT_ID, type="charged"),
+                   closed)
+    assert not {"inform_service_manager", "notify_serious_incident"} & {
+        i.code for i in somerset.intents}
+    inside = run(S, ev_("case_event", lon(2027, 5, 20, 23, 30), EVENT_ID, type="charged"),
+                 closed)
+    assert "notify_serious_incident" in {i.code for i in inside.intents}
+
+
+# --- A21b-9: Wokingham, a child transferred in at high/very high ROSH ---------------------------
+
+W29_TITLE = ("Request a High-Risk Panel (child transferred in at high/very high ROSH from "
+             "another YJS)")
+
+
+def test_W29_transfer_in_at_very_high_rosh_asks_for_a_high_risk_panel() -> None:
+    """W29 (High Risk Panel, W7's request): "It will be the responsibility of the case worker
+    or their line manager to request a High-Risk Panel within two working days of 1. Assessing a
+    child as high or very high ROSH; 2. Becoming aware of a change of circumstances or new
+    incident which is serious enough to warrant consideration for an increase of assessed risk
+    levels to high/very high".
+
+    A child transferred in on Monday 14 June 2027 at 10:00 BST whom the home YJS assessed very
+    high ROSH: the request is due by the end of Wednesday 16 June (22:59:59Z; attack 21b,
+    A21b-9). Known only on Friday 27 August at 16:00 (before the late-summer bank holiday): by
+    the end of Wednesday 1 September (Monday 30 August skipped). The PYJS's own ROSH judgement
+    of medium ends it (the consideration is done); its own high keeps it, as does an SWB
+    judgement. Nothing for an incoming medium ROSH or very high SWB only, nor when the PYJS
+    already rates ROSH high (its own W7 asked), nor while a panel is booked."""
+    arrive = ev_("case_event", lon(2027, 6, 14, 10), EVENT_ID, type="transfer_in",
+                 transfer_date="2027-06-14", incoming_ratings={"rosh": "very_high"})
+    request = created(run(W, arrive), "request_high_risk_panel")
+    assert_step(request, rule="W29", code="request_high_risk_panel", actor="case_holder",
+                due=utc(2027, 6, 16, 22, 59, 59), pack=W, ref="High Risk Panel")
+    assert request.title == W29_TITLE
+    late = ev_("case_event", lon(2027, 6, 14, 10), EVENT_ID, type="transfer_in",
+               incoming_ratings={"rosh": "high"}, known_at=lon(2027, 8, 27, 16))
+    assert_step(created(run(W, late), "request_high_risk_panel"), rule="W29",
+                code="request_high_risk_panel", actor="case_holder",
+                due=utc(2027, 9, 1, 22, 59, 59), pack=W, ref="High Risk Panel")
+    open_ = case(open_steps=(held(request, 7),))
+    medium = run(W, judgement("rosh", "medium", lon(2027, 6, 15, 11), victims=["peer"]), open_)
+    assert not medium.violations
+    assert [i.step_id for i in intents(medium, "supersede", "request_high_risk_panel")] == [
+        UUID(int=7)]
+    high = run(W, judgement("rosh", "high", lon(2027, 6, 15, 11), victims=["peer"]), open_)
+    assert not high.violations
+    assert not intents(high, "supersede", "request_high_risk_panel")
+    swb = run(W, judgement("swb", "low", lon(2027, 6, 15, 11)), open_)
+    assert not intents(swb, "supersede", "request_high_risk_panel")
+    for incoming in ({"rosh": "medium"}, {"swb": "very_high"}):
+        quiet = run(W, ev_("case_event", lon(2027, 6, 14, 10), EVENT_ID, type="transfer_in",
+                           incoming_ratings=incoming))
+        assert "request_high_risk_panel" not in {i.code for i in quiet.intents}
+    for snapshot in (case(ratings=rated(rosh="high")), case(on_panel_agenda=True)):
+        assert "request_high_risk_panel" not in {i.code for i in run(W, arrive, snapshot).intents}
+    # Rated medium here already: the other YJS's very high warrants the consideration.
+    assert "request_high_risk_panel" in {
+        i.code for i in run(W, arrive, case(ratings=rated(rosh="medium"))).intents}

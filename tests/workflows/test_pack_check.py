@@ -619,3 +619,52 @@ def test_a20_17a_every_mistake_in_one_atom_in_one_run_with_its_line_and_rule(
         f"{path}:{x11}: X11: "
         "rules.14.when.all.1.after.any_rating_in: error: 'after.any_rating_in' needs 'levels'",
     ]
+
+
+def test_a20_17a_an_outsiders_mistakes_are_said_in_words_at_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 20, A20-17a, item 4 (a third service's pack written from the README alone): a
+    misspelt table (``[escalaton]``), a misspelt key in a rule (``deadlines``), a rule without
+    its title and a fact type written as "yes/no" were "Extra inputs are not permitted", "Field
+    required", "Input should be ...", and the fact set aside made X8's ``changed_to`` "unknown
+    case field 'facts.dangerousness_criteria_met'" (a consequence, not a mistake). Now: each
+    in words (unknown key with its did-you-mean, what is missing, what to write), at its line,
+    and no consequence line; a file that is not TOML gives the line in the line slot."""
+    path = _example_variant(
+        tmp_path, ("[escalation]", "[escalaton]"),
+        ('deadline = "+20wd"\nref = "2.1"', 'deadlines = "+20wd"\ndeadline = "+20wd"\nref = "2.1"'),
+        ('title = "Quality-assure and countersign the assessment"\n', ""),
+        ('type = "boolean"', 'type = "yes/no"'))
+    text = path.read_text().splitlines()
+
+    def at(line: str) -> int:
+        return next(n for n, each in enumerate(text, start=1) if each == line)
+
+    x2 = next(n for n, each in enumerate(text, start=1) if each == 'id = "X2"') - 1
+    assert main(["pack", "check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    fact, table, key = at('type = "yes/no"'), at("[escalaton]"), at('deadlines = "+20wd"')
+    assert dict(line.split(": ", 1) for line in out) == {
+        f"{path}:{fact}": "-: facts.0.type: error: 'yes/no' is not allowed: write 'boolean', "
+        "'enum', 'integer', 'date' or 'list'",
+        f"{path}:{x2}": "X2: rules.1.title: error: 'title' is missing: this table needs "
+        "title = ...",
+        f"{path}:{table}": "-: escalaton: error: unknown key 'escalaton' (did you mean "
+        "'escalation'?); the keys here are id, version, effective_from, title, authority, "
+        "source, panel_kind, event_types, referral_kinds, panel_kinds, facts, scores, closures, "
+        "not_waivable, completable, survives_closure, prolonged_absence_working_days, "
+        "escalation, matrix, register, priority, contact, case_closure, options, checks, rules",
+        f"{path}:{key}": "X1: rules.0.deadlines: error: unknown key 'deadlines' (did you mean "
+        "'deadline'?); the keys here are id, trigger, when, code, title, actor, deadline, ref, "
+        "holds, recurrence, note, for_each, subject, dedupe, supersedes_previous, refresh_due, "
+        "refresh_only, assignee_from, refresh_undated_only, satisfiable_by_oversight, "
+        "counts_from, completion_covers_later, stand_in, also_done_by, also_stand_in, "
+        "assessment_types, assessment_stages"}
+    # ``pack render`` of a broken pack points at ``pack check`` (one line per mistake).
+    assert main(["pack", "render", str(path)]) == 2
+    assert f"(run `yjrisk pack check {path}` for one line per mistake" in capsys.readouterr().err
+    path.write_text('id = "example-owner"\ntitle = "A title\nauthority = "x"\n')
+    assert main(["pack", "check", str(path)]) == 1
+    assert capsys.readouterr().out == (
+        f"{path}:2: -: -: error: not valid TOML: Illegal character '\\n' (column 17)\n")

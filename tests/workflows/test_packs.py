@@ -179,7 +179,7 @@ def _write(tmp_path: Path, text: str, name: str = "exeter-yjs-2025.toml") -> Pat
         ('trigger = "judgement_recorded"', 'trigger = "judgment_recorded"',
          r"rules\.0\.trigger \(rule X1\): unknown trigger"),
         ('actor = "chair"', 'actor = "chair"\nowner = "x"',
-         r"rules\.0\.owner \(rule X1\): Extra inputs are not permitted"),
+         r"rules\.0\.owner \(rule X1\): unknown key 'owner'; the keys here are id, trigger"),
         ('holds = { after = { any_rating_in', 'holds = { case = { any_rating_in',
          r"rules\.0\.holds\.case\.any_rating_in \(rule X1\): only after\.\* atoms"),
         ('high_impact = { rare = "high", often = "very_high" }', 'high_impact = { rare = "high" }',
