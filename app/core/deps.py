@@ -112,6 +112,7 @@ async def verified_principal_of(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(token)
     request.state.principal_sub = principal.sub
+    request.state.principal_service = principal.service  # the reader a cursor is bound to
     request.scope[_PRINCIPAL_KEY] = principal
     return principal
 

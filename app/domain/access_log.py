@@ -174,6 +174,7 @@ async def case_access_log(
     """A page of the reads of a case, newest first (at most ``limit``), after ``cursor`` (the
     previous page's ``next_cursor``; 422 ``invalid-cursor`` for one not made for this case's
     log), and the cursor of the next page (None on the last)."""
+    await cursors.ready(session)
     key = cursors.query_key({"list": "access-log", "case": str(case_id)})
     where = [col(AccessLogEntry.case_id) == case_id]
     if cursor is not None:

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import NotFound, Unprocessable
 from app.core.security import Principal
-from app.domain import paging
+from app.domain import cursors, paging
 from app.domain.access import get_visible_case
 from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
@@ -188,6 +188,7 @@ async def timeline(
         rank = rank + 1 if head == previous else 0
         keyed.append(((*head, rank), entry))
         previous = head
+    await cursors.ready(session)
     rows, following = paging.memory_page(
         keyed, lambda pair: pair[0], ("instant", "int", "instant", "int"), page,
         {"list": "timeline", "case": str(case.id)})

@@ -719,6 +719,7 @@ async def list_cases(
     if filters.external_system is not None:
         params["yj_system"], params["yj_external_id"] = filters.external_system, \
             filters.external_id
+    await cursors.ready(session)
     query_key = _query_key(filters, panel_view)
     if filters.cursor:
         params["yj_created"], params["yj_id"] = _decode_cursor(filters.cursor, query_key)

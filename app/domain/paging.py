@@ -82,6 +82,7 @@ async def keyset_page(
     for one not made for this list and ``shape``, its filters), and the next page's cursor
     (None on the last). ``key_of`` gives a row's order values (default: the order's
     columns' attributes of the row)."""
+    await cursors.ready(session)
     key = cursors.query_key(shape)
     kinds = [kind for _, kind in order.columns]
     if page.cursor is not None:
@@ -105,7 +106,7 @@ def memory_page(
 ) -> tuple[list[Any], str | None]:
     """A page of ``items`` (already in their order, ascending by ``key_of``, which is unique)
     after ``page.cursor``: the same cursors as :func:`keyset_page`, for a list assembled in
-    memory from several tables."""
+    memory from several tables (the caller has awaited :func:`app.domain.cursors.ready`)."""
     key = cursors.query_key(shape)
     start = 0
     if page.cursor is not None:

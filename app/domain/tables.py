@@ -6,6 +6,7 @@ from app.domain.assessments import Assessment
 from app.domain.audit import AuditEntry
 from app.domain.calendar_feeds import CalendarFeed
 from app.domain.cases_table import Case, CaseAccessStaff
+from app.domain.cursors import CursorKey
 from app.domain.events import CaseEvent
 from app.domain.feeds import IdempotencyRecord
 from app.domain.history import RecordChange
@@ -19,7 +20,7 @@ from app.domain.steps import Step
 from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
-    "AccessLogEntry", "Assessment", "CalendarFeed", "CaseAccessStaff", "CaseEvent",
+    "AccessLogEntry", "Assessment", "CalendarFeed", "CaseAccessStaff", "CaseEvent", "CursorKey",
     "OversightEntry", "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent",
     "Panel", "PanelItem", "RecordChange", "Referral", "Service", "StaffAbsence", "Step",
     "WebhookDelivery", "WebhookSubscription",

@@ -585,9 +585,12 @@ def local_sentences(pack: Pack) -> list[str]:
         out.append("A step due “by the next panel” waits for the next "
                    f"{waits.title if waits else _word(pack.panel_kind)}.")
     days = pack.prolonged_absence_working_days
-    out.append("“Before the end of the working week” deadlines end on the worker's last "
-               "working day before a recorded absence of "
-               + ("any length." if days == 1 else f"{days} working days or more."))
+    forms = {f for r in pack.rules for f in ([r.deadline] if isinstance(r.deadline, str)
+                                             else [b.form for b in r.deadline])}
+    if "+1wd-in-week" in forms:
+        out.append("“Before the end of the working week” deadlines end on the worker's "
+                   "last working day before a recorded absence of "
+                   + ("any length." if days == 1 else f"{days} working days or more."))
     for fact in pack.facts:
         values = f" ({_words(list(fact.values))})" if fact.values else ""
         bounds = ""

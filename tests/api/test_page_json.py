@@ -24,8 +24,8 @@ from sqlmodel import col, select
 from app.core.config import Settings
 from app.core.security import Principal
 from app.domain import cases as case_svc
+from app.domain import cursors, page_json, policy
 from app.domain import next_steps as step_svc
-from app.domain import page_json, policy
 from app.domain.access import service_of, visible_cases_clause
 from app.domain.cases_table import Case
 from app.domain.restriction import AccessOut, access_views
@@ -48,6 +48,22 @@ def dump(adapter: TypeAdapter[Any], page: Any) -> bytes:
     return adapter.dump_json(adapter.validate_python(page), by_alias=True)
 
 
+def as_reader(session: Any, who: Principal) -> None:
+    """The reference reads as the request's reader: a list's cursors are bound to it (A20-14)."""
+    session.info["request_state"] = SimpleNamespace(principal_sub=who.sub,
+                                                    principal_service=who.service)
+
+
+def same_page(got: bytes, expected: bytes) -> None:
+    """The same page bytes but for ``next_cursor``: each cursor is sealed with a fresh nonce
+    (A20-14), so two cursors for one position differ; both null or both a cursor."""
+    def split(page: bytes) -> tuple[bytes, bytes | None]:
+        head, sep, tail = page.rpartition(b',"next_cursor":')
+        assert sep, page[-80:]
+        return head, None if tail == b"null}" else b"cursor"
+    assert split(got) == split(expected)
+
+
 def principal_of(t: Tenant, role: str, sub: str | None = None) -> Principal:
     return Principal(sub=sub or f"{role}-1", roles=frozenset({role}), service=t.slug)
 
@@ -60,6 +76,7 @@ async def reference_cases(factory: Factory, who: Principal, params: dict[str, An
     their open steps read as ORM rows: the list's cached statement and plain rows must give
     the same page."""
     async with factory() as session:
+        as_reader(session, who)
         filters = case_svc.CaseFilters.model_validate(
             {**params, **({"on_register": True} if register else {})})
         service = await service_of(session, who)
@@ -71,6 +88,7 @@ async def reference_cases(factory: Factory, who: Principal, params: dict[str, An
         if filters.external_system is not None:
             query = query.where(col(Case.external_system) == filters.external_system,
                                 col(Case.external_id) == filters.external_id)
+        await cursors.ready(session)
         key = case_svc._query_key(filters, register)
         if filters.cursor:
             at, ident = case_svc._decode_cursor(filters.cursor, key)
@@ -102,6 +120,7 @@ async def reference_steps(factory: Factory, who: Principal, params: dict[str, An
     """The next-steps page as the models made it, from the ORM objects of the steps the list
     chose (read as plain rows)."""
     async with factory() as session:
+        as_reader(session, who)
         steps, cursor = await step_svc.list_steps(session, who, step_svc.StepFilters(**params),
                                                   ctx=_policy(settings))
         by_id = {s.id: s for s in (await session.exec(
@@ -125,7 +144,7 @@ async def compare_walk(t: Tenant, factory: Factory, path: str, role: str, params
             expected = await reference_steps(factory, who, query, t.settings)
         else:
             expected = await reference_cases(factory, who, query, register=path == "/v1/register")
-        assert r.content == expected, (path, role, query)
+        same_page(r.content, expected)
         body = r.json()
         seen += len(body["data"])
         cursor = body["next_cursor"]

@@ -12,6 +12,7 @@ closure).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -170,3 +171,31 @@ async def test_PRI_wokingham_has_no_priority_to_raise(wokingham: Tenant) -> None
     assert_problem(await _priority(wokingham, case_id, True, "case_holder"), 403)
     problem = assert_problem(await _priority(wokingham, case_id, True), 422)
     assert problem["type"].endswith("/priority-not-in-policy")
+
+
+async def test_PRI_a_raise_racing_a_lowering_judgement_never_leaves_a_medium_case_raised(
+        somerset: Tenant) -> None:
+    """PRI (3.2.4): the manager raises the priority of "High/Very High cases". A raise sent at
+    the same time as the case holder's SWB medium (Tuesday 29 December 2026, after the Boxing
+    Day substitute holiday) on a case judged SWB high: whichever takes the case's lock first,
+    the case ends neither raised nor a priority (raised first: it lapses with the rating;
+    judged first: the raise is 409 ``priority-not-raisable``), five rounds."""
+    for _ in range(5):
+        case_id = (await somerset.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]["id"]
+        await _judge(somerset, case_id, "high", "2026-12-01T10:00:00Z", "swb")
+        raise_, judge = await asyncio.gather(
+            _priority(somerset, case_id, True),
+            somerset.client.post(f"/v1/cases/{case_id}/judgements", json={
+                "domain": "swb", "level": "medium", "occurred_at": "2026-12-29T10:00:00Z"},
+                headers=somerset.auth("case_holder")))
+        assert judge.status_code == 201, judge.text
+        # The order the lock gave them decides the raise's answer; each order has exactly one.
+        if raise_.status_code == 200:  # raised on the high case, before the judgement
+            assert raise_.json()["data"]["priority_raised"] is True
+            assert judge.json()["data"]["level"] == "medium"
+        else:  # the judgement first: the case is no longer High
+            assert assert_problem(raise_, 409)["type"].endswith("/priority-not-raisable")
+        got = (await somerset.client.get(f"/v1/cases/{case_id}",
+                                         headers=somerset.auth("line_manager"))).json()["data"]
+        assert (got["priority"], got["priority_raised"]) == (False, False)
+        assert not any(s["priority"] for s in await steps_of(somerset, case_id))

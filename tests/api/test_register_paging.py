@@ -64,9 +64,10 @@ async def test_register_pages_once_in_creation_order_with_open_steps(somerset: T
 async def test_register_page_never_holds_another_services_or_teams_cases(
     somerset: Tenant, wokingham: Tenant
 ) -> None:
-    """A cursor is only a position: another service's chair sending Somerset's cursor gets
-    their own register from there (none of Somerset's cases), and a line manager of another
-    team walks an empty register."""
+    """A cursor is bound to its reader (attack 20, A20-14): another service's chair sending
+    Somerset's cursor is 422 ``invalid-cursor`` (it was a position in their own register),
+    and walks their own register from the start (none of Somerset's cases); a line manager of
+    another team walks an empty register."""
     theirs = await registered(somerset, 3)
     ours = await registered(wokingham, 2)
     first = (await somerset.client.get("/v1/register", params={"limit": 1},
@@ -74,8 +75,9 @@ async def test_register_page_never_holds_another_services_or_teams_cases(
     assert [c["id"] for c in first["data"]] == theirs[:1]
     stolen = first["next_cursor"]
     assert stolen
-    cases, _ = await walk(wokingham, wokingham.auth("chair"), limit=1, cursor=stolen)
-    assert {c["id"] for c in cases} <= set(ours)
+    r = await wokingham.client.get("/v1/register", params={"limit": 1, "cursor": stolen},
+                                   headers=wokingham.auth("chair"))
+    assert assert_problem(r, 422)["type"].endswith("/invalid-cursor")
     cases, _ = await walk(wokingham, wokingham.auth("chair"), limit=1)
     assert [c["id"] for c in cases] == ours
     for t in (somerset, wokingham):

@@ -38,8 +38,10 @@ def test_S5_stand_ins_follow_the_seed() -> None:
     stage and documentation for a transfer or the secure estate, S31 13.4.2 and S33 14.2.1, is
     that countersignature: attack pass 15, A15-12), 3.3 "the relevant line manager or duty manager
     will refer the case" (S24), 13.4.3 "the line manager, operational manager or YJT manager"
-    (S26: the chair); 4.5's monthly review (S11) names no stand-in, nor does any Wokingham
-    line-manager duty."""
+    (S26: the chair), 14.3.1 "they will inform their line manager, operational manager or the
+    YJT manager who will escalate the concerns with the appropriate managers in the secure
+    setting" (S43: the chair); 4.5's monthly review (S11) names no stand-in, nor does any
+    Wokingham line-manager duty."""
     somerset = packs()[S]
     stand_ins = {(r.id, r.code): r.stand_in for r in somerset.rules if r.stand_in}
     assert stand_ins == {
@@ -52,6 +54,7 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("S31", "sign_off_transfer_documentation"): "duty_manager",
         ("S33", "sign_off_transfer_documentation"): "duty_manager",
         ("S36", "check_incoming_documentation"): "duty_manager",
+        ("S43", "escalate_to_secure_setting"): "chair",
     }
     assert not [r for r in packs()["wokingham-pyjs-2024"].rules if r.stand_in]
     assert somerset.escalation.target("duty_manager") == "chair"

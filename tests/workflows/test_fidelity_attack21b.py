@@ -196,3 +196,55 @@ def test_W24_notification_after_closure_has_no_window_wokingham_policy_does_not_
     inside = run(S, ev_("case_event", lon(2027, 5, 20, 23, 30), EVENT_ID, type="charged"),
                  closed)
     assert "notify_serious_incident" in {i.code for i in inside.intents}
+
+
+# --- A21b-9: Wokingham, a child transferred in at high/very high ROSH ---------------------------
+
+W29_TITLE = ("Request a High-Risk Panel (child transferred in at high/very high ROSH from "
+             "another YJS)")
+
+
+def test_W29_transfer_in_at_very_high_rosh_asks_for_a_high_risk_panel() -> None:
+    """W29 (High Risk Panel, W7's request): "It will be the responsibility of the case worker
+    or their line manager to request a High-Risk Panel within two working days of 1. Assessing a
+    child as high or very high ROSH; 2. Becoming aware of a change of circumstances or new
+    incident which is serious enough to warrant consideration for an increase of assessed risk
+    levels to high/very high".
+
+    A child transferred in on Monday 14 June 2027 at 10:00 BST whom the home YJS assessed very
+    high ROSH: the request is due by the end of Wednesday 16 June (22:59:59Z; attack 21b,
+    A21b-9). Known only on Friday 27 August at 16:00 (before the late-summer bank holiday): by
+    the end of Wednesday 1 September (Monday 30 August skipped). The PYJS's own ROSH judgement
+    of medium ends it (the consideration is done); its own high keeps it, as does an SWB
+    judgement. Nothing for an incoming medium ROSH or very high SWB only, nor when the PYJS
+    already rates ROSH high (its own W7 asked), nor while a panel is booked."""
+    arrive = ev_("case_event", lon(2027, 6, 14, 10), EVENT_ID, type="transfer_in",
+                 transfer_date="2027-06-14", incoming_ratings={"rosh": "very_high"})
+    request = created(run(W, arrive), "request_high_risk_panel")
+    assert_step(request, rule="W29", code="request_high_risk_panel", actor="case_holder",
+                due=utc(2027, 6, 16, 22, 59, 59), pack=W, ref="High Risk Panel")
+    assert request.title == W29_TITLE
+    late = ev_("case_event", lon(2027, 6, 14, 10), EVENT_ID, type="transfer_in",
+               incoming_ratings={"rosh": "high"}, known_at=lon(2027, 8, 27, 16))
+    assert_step(created(run(W, late), "request_high_risk_panel"), rule="W29",
+                code="request_high_risk_panel", actor="case_holder",
+                due=utc(2027, 9, 1, 22, 59, 59), pack=W, ref="High Risk Panel")
+    open_ = case(open_steps=(held(request, 7),))
+    medium = run(W, judgement("rosh", "medium", lon(2027, 6, 15, 11), victims=["peer"]), open_)
+    assert not medium.violations
+    assert [i.step_id for i in intents(medium, "supersede", "request_high_risk_panel")] == [
+        UUID(int=7)]
+    high = run(W, judgement("rosh", "high", lon(2027, 6, 15, 11), victims=["peer"]), open_)
+    assert not high.violations
+    assert not intents(high, "supersede", "request_high_risk_panel")
+    swb = run(W, judgement("swb", "low", lon(2027, 6, 15, 11)), open_)
+    assert not intents(swb, "supersede", "request_high_risk_panel")
+    for incoming in ({"rosh": "medium"}, {"swb": "very_high"}):
+        quiet = run(W, ev_("case_event", lon(2027, 6, 14, 10), EVENT_ID, type="transfer_in",
+                           incoming_ratings=incoming))
+        assert "request_high_risk_panel" not in {i.code for i in quiet.intents}
+    for snapshot in (case(ratings=rated(rosh="high")), case(on_panel_agenda=True)):
+        assert "request_high_risk_panel" not in {i.code for i in run(W, arrive, snapshot).intents}
+    # Rated medium here already: the other YJS's very high warrants the consideration.
+    assert "request_high_risk_panel" in {
+        i.code for i in run(W, arrive, case(ratings=rated(rosh="medium"))).intents}

@@ -120,8 +120,8 @@ PROBES: dict[str, tuple[Edit | None, Edit]] = {
     "Pack.not_waivable": (None, _set("not_waivable", value=["record_incident"])),
     "Pack.completable": (None, _set("completable", value=["record_incident"])),
     "Pack.survives_closure": (None, _set("survives_closure", value=["record_incident"])),
-    "Pack.prolonged_absence_working_days": (None, _set("prolonged_absence_working_days",
-                                                       value=3)),
+    "Pack.prolonged_absence_working_days": (_set(*RULE, "deadline", value="+1wd-in-week"),
+                                            _set("prolonged_absence_working_days", value=3)),
     "Pack.escalation": (None, _drop("escalation")),
     "Pack.matrix": (None, _drop("matrix")),
     "Pack.register_def": (None, _drop("register")),
@@ -291,6 +291,16 @@ def test_every_pack_key_has_a_probe() -> None:
     add its probe (the next new flag cannot be forgotten)."""
     assert sorted(_keys() - set(PROBES)) == []
     assert sorted(set(PROBES) - _keys()) == []
+
+
+def test_the_working_week_rule_is_said_only_for_a_pack_that_uses_it() -> None:
+    """``prolonged_absence_working_days`` is said where a ``+1wd-in-week`` deadline uses it
+    (item 4: a pack without one read a sentence about a deadline it never sets)."""
+    week = "“Before the end of the working week” deadlines"
+    assert week not in render_markdown(Pack.model_validate(_base()))
+    raw = _base()
+    _set(*RULE, "deadline", value="+1wd-in-week")(raw)
+    assert week in render_markdown(Pack.model_validate(raw))
 
 
 @pytest.mark.parametrize("key", sorted(PROBES))
