@@ -121,3 +121,46 @@ async def test_sealed_cursors_page_every_item_once_in_order(somerset: Tenant, na
             break
     assert len(whole) >= 2
     assert seen == whole
+
+
+async def test_a_page_ending_on_a_step_due_before_2000_pages_on(
+    somerset: Tenant, settings: Any
+) -> None:
+    """Attack 22, A22-3: a page of ``/v1/next-steps`` ending on a step due before 2000 (a case
+    opened then: an old case back-filled, or a date typed wrong) got a cursor the service then
+    refused (422 ``invalid-cursor``): the list could not be paged past it. Its own cursor is
+    taken whatever the row's date; the steps after it are listed."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from app.core.db import build_engine
+    from app.domain.steps import Step
+
+    first = (await somerset.open_case())["data"]["id"]
+    second = (await somerset.open_case())["data"]["id"]
+    engine = build_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            moved = await conn.execute(
+                update(Step).where(Step.case_id == uuid.UUID(first))  # type: ignore[arg-type]
+                .values(due_at=datetime(1990, 6, 30, 22, 59, 59, tzinfo=UTC)))
+            assert moved.rowcount >= 1
+    finally:
+        await engine.dispose()
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 1} if cursor is None else {"limit": 1,
+                                                                     "cursor": cursor}
+        r = await somerset.client.get("/v1/next-steps", params=params,
+                                      headers=somerset.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        seen += [s["case_id"] for s in r.json()["data"]]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert first in seen
+    assert second in seen
+    assert seen[0] == first  # the old step comes first, and the list goes on past it
