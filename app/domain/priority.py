@@ -39,6 +39,7 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import utcnow
+from app.domain.final_events import require_before_final_event
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.write_context import WriteContext
@@ -79,6 +80,12 @@ async def change_priority(
             "This service's policy has no priority a manager raises.",
             slug="priority-not-in-policy",
             errors=[{"loc": "body.raised", "msg": f"{pack.id} has no [priority] raisable"}])
+    if body.raised:
+        # A death ends the acts about the living child and takes the case off priority
+        # (integrating.md §2; attack 22, A22-1: a raise after it marked the deceased child's
+        # case and its CSPPI steps priority). Clearing stays allowed.
+        await require_before_final_event(session, pack, case, now,
+                                         what="raise the case's priority")
     if body.raised and not is_raisable(pack, policy.snapshot(case, ())):
         raise Conflict(
             f"A manager raises the priority of a High/Very High case ({pack.id} "

@@ -199,3 +199,31 @@ async def test_PRI_a_raise_racing_a_lowering_judgement_never_leaves_a_medium_cas
                                          headers=somerset.auth("line_manager"))).json()["data"]
         assert (got["priority"], got["priority_raised"]) == (False, False)
         assert not any(s["priority"] for s in await steps_of(somerset, case_id))
+
+
+async def test_PRI_no_raise_after_a_recorded_death(somerset: Tenant) -> None:
+    """Attack 22, A22-1: "Recording the death takes the case off the register and priority"
+    (integrating.md §2), yet a manager's raise after it was 200 and marked the deceased
+    child's case and its CSPPI steps priority. A raise dated after a recorded death is
+    ``409 after-final-event``, before or after an earlier raise the death cleared; the case
+    and its steps stay off priority; clearing stays allowed."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    await _judge(somerset, case_id, "high", "2027-03-29T10:00:00+01:00", domain="swb")
+    r = await _priority(somerset, case_id, True)
+    assert r.status_code == 200, r.text
+    r = await somerset.client.post(f"/v1/cases/{case_id}/events", json={
+        "type": "death", "occurred_at": "2027-03-31T10:00:00+01:00"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    for role in ("line_manager", "duty_manager", "chair"):
+        problem = assert_problem(await _priority(somerset, case_id, True, role), 409)
+        assert problem["type"].endswith("/after-final-event"), problem
+    case = (await somerset.client.get(f"/v1/cases/{case_id}",
+                                      headers=somerset.auth("line_manager"))).json()["data"]
+    assert case["priority"] is False
+    assert case["priority_raised"] is False
+    steps = await steps_of(somerset, case_id, "open")
+    assert steps
+    assert not [s for s in steps if s["priority"]]
+    cleared = await _priority(somerset, case_id, False)
+    assert cleared.status_code == 200, cleared.text
