@@ -490,7 +490,7 @@ def _pack_arg(pack: str) -> Pack:
         raise UserError(str(exc)) from None
     except PackError as exc:
         # One line per mistake, each with its line, is pack check's (A20-17a).
-        raise UserError(f"{exc}\n(run `yjrisk pack check {path}` for one line per mistake, "
+        raise UserError(f"{exc} (run `yjrisk pack check {path}` for one line per mistake, "
                         "with the line of the file it is on)") from None
 
 

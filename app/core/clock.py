@@ -15,9 +15,22 @@ from datetime import UTC, datetime, timedelta
 from app.core.config import Settings
 
 _offset = timedelta(0)
-# The instant of the unit of work running in this context: empty until first read, then that
-# reading (see :func:`one_instant`); None outside one.
-_instant: ContextVar[list[datetime] | None] = ContextVar("yj_write_instant", default=None)
+class _Instant:
+    """The instant of one unit of work: None until first read, then that reading; ``open``
+    until the unit of work ends."""
+
+    __slots__ = ("at", "open")
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+        self.open = True
+
+
+# The unit of work running in this context (see :func:`one_instant`); None outside one. A
+# context that outlives the unit of work (a yield dependency's teardown run in another context
+# leaves the variable set in the request's; an ASGI app awaited in its caller's task, as an
+# in-process client does, shares the caller's) sees it closed, so it is outside one again.
+_instant: ContextVar[_Instant | None] = ContextVar("yj_write_instant", default=None)
 
 
 def configure(settings: Settings) -> None:
@@ -52,24 +65,28 @@ def one_instant() -> Iterator[None]:
     same time, so ``GET /v1/cases/{id}?as_of=`` at that instant sees all of the write and
     1 µs before none of it (attack 20, A20-11). Nests as one (an inner block keeps the outer's
     instant). The real clock (:func:`real_now`) is untouched."""
-    if _instant.get() is not None:
+    current = _instant.get()
+    if current is not None and current.open:
         yield
         return
-    token = _instant.set([])
+    held = _Instant()
+    token = _instant.set(held)
     try:
         yield
     finally:
+        held.open = False  # ended, in whichever context still holds it
         try:
             _instant.reset(token)
         except ValueError:  # left in another context (a generator closed elsewhere)
-            _instant.set(None)
+            pass
 
 
 def write_now() -> datetime:
-    """The unit of work's instant (:func:`one_instant`), or :func:`now` outside one."""
+    """The unit of work's instant (:func:`one_instant`), or :func:`now` outside one (or
+    after it ended)."""
     held = _instant.get()
-    if held is None:
+    if held is None or not held.open:
         return now()
-    if not held:
-        held.append(now())
-    return held[0]
+    if held.at is None:
+        held.at = now()
+    return held.at

@@ -24,6 +24,7 @@ from app.domain.access import MANAGERS, require_roles, service_of
 from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import PlausibleDate, new_id, require_if_match, utcnow
+from app.domain.history import RecordChange
 from app.domain.outbox import emit
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.services import Service
@@ -269,7 +270,8 @@ async def _may_manage(
 ) -> Service:
     """The caller's service when they manage ``staff_id``'s absences (record, change, cancel
     or see them): a duty manager anyone's, a line manager their own and those of the case
-    holders of the open cases they manage who have acted on such a case as its holder; 403
+    holders of the open cases they manage who have acted on such a case as its holder (not
+    merely opened it) and whose line manager someone else named (:func:`_manages`); 403
     otherwise.
 
     The act is the evidence that the worker is managed by the caller: any line manager may open
@@ -285,16 +287,39 @@ async def _may_manage(
         # An absence brings the worker's in-week deadlines forward (and so their escalations):
         # their own line manager records it, not any line manager of the service; and a
         # person's leave is seen by those who may record it, no one else (A10-16).
-        manages = await session.exec(select(Case.id).join(
-            AuditEntry, col(AuditEntry.case_id) == col(Case.id)).where(
-            Case.service_id == service.id, Case.line_manager_id == principal.sub,
-            Case.case_holder_id == staff_id, col(Case.closed_at).is_(None),
-            AuditEntry.actor_sub == staff_id, AuditEntry.actor_role == "case_holder").limit(1))
-        if manages.first() is None:
+        if not await _manages(session, service.id, principal.sub, staff_id):
             raise Forbidden("A line manager records and sees the absences of the case holders "
                             "they manage who have acted on their cases (and their own); a duty "
                             "manager anyone's.")
     return service
+
+
+async def _manages(
+    session: AsyncSession, service_id: uuid.UUID, manager: str, staff_id: str
+) -> bool:
+    """Whether ``manager`` is ``staff_id``'s line manager by a relation the worker did not set
+    up alone: an open case of the service that ``manager`` manages and ``staff_id`` holds, on
+    which ``staff_id`` has acted as its holder (an audited act under the case holder's role)
+    other than opening it, and whose line manager was last set by someone else (the case's
+    field-change history). A holder who opens a case naming a line manager (by mistake, or a
+    friend) does not give them their whole leave history, its reasons included, nor their
+    leave to move (attack pass 21, A21a-4: the case's opening was counted as the holder's act
+    on it)."""
+    acted = sa.exists().where(
+        col(AuditEntry.case_id) == col(Case.id), col(AuditEntry.actor_sub) == staff_id,
+        col(AuditEntry.actor_role) == "case_holder", col(AuditEntry.action) != "case.create")
+    cases = (await session.exec(select(Case.id).where(
+        Case.service_id == service_id, Case.line_manager_id == manager,
+        Case.case_holder_id == staff_id, col(Case.closed_at).is_(None), acted))).all()
+    for case_id in cases:
+        rows = await session.exec(select(RecordChange.actor_sub, RecordChange.changes).where(
+            RecordChange.entity_type == "case", RecordChange.entity_id == case_id)
+            .order_by(col(RecordChange.recorded_at).desc(), col(RecordChange.id).desc()))
+        setter = next((actor for actor, changes in rows
+                       if "line_manager_id" in (changes or {})), staff_id)
+        if setter != staff_id:
+            return True
+    return False
 
 
 async def _no_overlap(

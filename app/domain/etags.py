@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import NotFound
@@ -40,12 +42,25 @@ async def of_case(session: AsyncSession, case_id: uuid.UUID) -> str:
     """The case's ETag after a write that recorded something under it (a judgement, an
     event, an oversight entry: records with no read of their own): its version once the
     unit of work's flush has stored its pending changes (one more when it has any)."""
-    case = await session.get(Case, case_id)
+    case = _loaded(session, case_id)
+    if case is None:
+        case = await session.get(Case, case_id)
     if case is None:  # the write has just loaded it
         raise NotFound("No such case.")
     if not will_bump(session, case):
         return case_etag(case)
     return f'"{case.version + 1}"'
+
+
+def _loaded(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    """The case as the write holds it in its unit of work, every attribute loaded (no
+    expired one to read again); None otherwise. What ``session.get`` answers for such a row
+    without a statement, but without its async round of the ORM's get (issue 15)."""
+    found = session.sync_session.identity_map.get(identity_key(Case, case_id))
+    if found is None:
+        return None
+    state: Any = sa.inspect(found)
+    return None if state.expired or state.expired_attributes else found  # type: ignore[no-any-return]
 
 
 async def of_step(session: AsyncSession, step_id: uuid.UUID) -> str:

@@ -740,7 +740,10 @@ async def require_not_own_check(
       ... with the relevant line manager or duty manager ... countersigned by line manager. If
       the line manager is unavailable, the duty manager will undertake these functions"; 4.5).
       A case holder who is also on the duty rota has the case's other managers do them (attack
-      pass 11, A11-9).
+      pass 11, A11-9). Nor does a **former holder** who held the case during the period the
+      step checks (since it was raised: :func:`app.domain.policy.held_by`): reassigned away,
+      then on the duty rota, they would review their own month of work (S11's monthly review,
+      4.5; Wokingham W19's monthly High-Risk Panel review; attack pass 21, A21a-8).
     - **The author of a record** does not do the one-off check a line manager's step asks on it
       (a high rating's discussion, the plan's countersignature; Wokingham: the line manager's
       sign-off "will effectively endorse the judgement"), under any role, the duty manager's
@@ -754,6 +757,11 @@ async def require_not_own_check(
     if step.actor in _SENIORS_OF_CASE and step.assignee_id != principal.sub:
         require_not_case_holder(principal, case, who_does_it=(
             "a chair's step on it is done by another chair."))
+    if step.actor in (*_MANAGERS_OF_CASE, *_SENIORS_OF_CASE) \
+            and step.assignee_id != principal.sub and principal.sub in await policy.held_by(
+                session, case, step):
+        raise Forbidden("You held this case during the period this step checks: another "
+                        "manager does it.")
     if not _line_manager_check(pack, step):
         return
     # The records such a check is on, and their authors: policy.recorded_by (a judgement only;

@@ -28,7 +28,7 @@ from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import case_fields_at
+from app.domain.history import RecordChange, case_fields_at
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -1577,6 +1577,27 @@ async def recorded_by(
         if found:
             authors.add(str(found))
     return authors
+
+
+async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
+    """Who held the case during the period a manager's step checks: since the step was raised
+    (its ``raised_at``, or its recording when earlier) to now: the current holder and every
+    holder a reassignment since then replaced (the field-change history's ``case_holder_id``
+    changes dated at or after that start: their ``occurred_at``, else their recording).
+    Somerset 4.5's monthly review (S11) and 9's monthly discussion of the register (S41) look
+    at the case holder's work over the period: a holder reassigned away during it does not
+    review it under another role (attack pass 21, A21a-8)."""
+    start = min(step.raised_at, step.created_at)
+    when = sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at)) >= start
+    rows = await session.exec(select(RecordChange.changes).where(
+        RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+        col(RecordChange.created).is_(False), when))
+    holders = {case.case_holder_id} if case.case_holder_id else set()
+    for changes in rows:
+        moved = (changes or {}).get("case_holder_id")
+        if moved and moved[0]:
+            holders.add(str(moved[0]))
+    return holders
 
 
 def recorder_check(pack: Pack, step: Step) -> bool:

@@ -48,7 +48,8 @@ def _as_run(dependant: Dependant) -> Dependant:
     check :class:`GatedRoute` has just made with the same principal and path parameters, and
     with the verified principal read from the request's scope, where the gate put it, instead
     of solving the bearer scheme again (issue 15: FastAPI solves every dependant of the tree
-    on each request, cached or not)."""
+    on each request, cached or not); a dependency with a ``run_as`` (the verified principal,
+    the principal with its input checks) is run as that, without dependencies of its own."""
     subs = []
     for sub in dependant.dependencies:
         if getattr(sub.call, "only_the_check", False):

@@ -155,10 +155,7 @@ class FieldLines:
         starts: list[tuple[str, int]] = []
         for number, line in enumerate(self.lines, start=1):
             if header := _HEADER.match(line):
-                name = header[2]
-                if header[1] == "[[":
-                    counts[name] = counts.get(name, 0) + 1
-                table = self._path(name, counts, array=header[1] == "[[")
+                table = self._path(header[2], counts, array=header[1] == "[[")
                 starts.append((table, number))
             elif (key := _KEY.match(line)) and not line.startswith((" ", "\t")):
                 starts.append((f"{table}.{key[1]}" if table else key[1], number))
@@ -169,14 +166,18 @@ class FieldLines:
     @staticmethod
     def _path(name: str, counts: dict[str, int], *, array: bool) -> str:
         """A header's field path, with the index of each array of tables it is under
-        (``[rules.when]`` after the fifth ``[[rules]]`` is ``rules.4.when``)."""
-        parts = name.split(".")
+        (``[rules.when]`` after the fifth ``[[rules]]`` is ``rules.4.when``; a nested
+        ``[[scenarios.expect]]`` counts within its own scenario). ``counts``: how many items
+        each array (by its path) has so far; a new ``[[...]]`` item adds one."""
         out: list[str] = []
-        for i in range(len(parts)):
-            out.append(parts[i])
-            prefix = ".".join(parts[: i + 1])
-            if prefix in counts and (i < len(parts) - 1 or array):
-                out.append(str(counts[prefix] - 1))
+        parts = name.split(".")
+        for i, part in enumerate(parts):
+            out.append(part)
+            key = ".".join(out)
+            if i == len(parts) - 1 and array:
+                counts[key] = counts.get(key, 0) + 1
+            if key in counts:
+                out.append(str(counts[key] - 1))
         return ".".join(out)
 
     def line(self, field: str, message: str = "") -> int | None:

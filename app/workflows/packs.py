@@ -755,6 +755,8 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "string_pattern_mismatch":
             message = _pattern_words(error, loc)
+        elif error["type"] in _TYPE_WORDS:
+            message = _TYPE_WORDS[error["type"]].format(value=error.get("input"))
         elif error["type"] == "missing" and loc:
             message = f"'{loc[-1]}' is missing: this table needs {loc[-1]} = ..."
         elif error["type"] == "extra_forbidden" and loc:
@@ -817,6 +819,15 @@ def _pattern_words(error: Any, loc: Sequence[str]) -> str:
 
 
 _QUOTED = re.compile(r"'([^']*)'")
+# A value of the wrong type, in words (the pydantic message is a programmer's: "Input should be
+# a valid integer, unable to parse string as an integer").
+_TYPE_WORDS: dict[str, str] = {
+    "int_parsing": "{value!r} is not a whole number: write a number without quotes (2)",
+    "int_type": "{value!r} is not a whole number: write a number without quotes (2)",
+    "string_type": "{value!r} should be text: write it in quotes (\"{value}\")",
+    "bool_parsing": "{value!r} is not yes or no: write true or false, without quotes",
+    "bool_type": "{value!r} is not yes or no: write true or false, without quotes",
+}
 
 
 def _keys_at(loc: Sequence[str]) -> list[str]:

@@ -191,28 +191,42 @@ def load_scenarios(path: Path) -> ScenarioFile:
     """Read and validate a scenario file; ScenarioError names the file, and every bad field
     with its scenario and what to write."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(f"{path}: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not a text file: {not_utf8(exc)}") from None
+    lines = _lines(text)
     try:
         loaded = ScenarioFile.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(f"{path}: {_describe(exc, raw)}") from None
+        raise ScenarioError(f"{path}: {_describe(exc, raw, lines)}") from None
     for index, scenario in enumerate(loaded.scenarios):
         if scenario.act.trigger not in TRIGGERS:
-            raise ScenarioError(f"{path}: scenarios.{index}.act.trigger{_named(scenario.name)}: "
+            at = f"scenarios.{index}.act.trigger"
+            raise ScenarioError(f"{path}: {at}{_named(scenario.name, lines.line(at))}: "
                                 f"unknown trigger {scenario.act.trigger!r}"
                                 f"{suggest(scenario.act.trigger, TRIGGERS)}")
     return loaded
 
 
-def _named(name: Any) -> str:
-    return f" (scenario {name!r})" if isinstance(name, str) else ""
+def _named(name: Any, line: int | None = None) -> str:
+    """`` (scenario 'NAME', line N)``: which scenario, and the line of the file (item 4 of
+    A20-17: the policy owner's tools say where a mistake is written)."""
+    said = [f"scenario {name!r}"] if isinstance(name, str) else []
+    said += [f"line {line}"] if line is not None else []
+    return f" ({', '.join(said)})" if said else ""
 
 
-def _describe(exc: ValidationError, raw: Any) -> str:
+def _lines(text: str) -> Any:
+    """Where a field path is written in the file (``pack_tools.FieldLines``)."""
+    from app.workflows.pack_tools import FieldLines  # pack_tools runs scenarios: import late
+
+    return FieldLines(text)
+
+
+def _describe(exc: ValidationError, raw: Any, lines: Any) -> str:
     """Every bad field once: its path, the scenario's name, and what is wrong (a union's other
     branch, such as ``due = "none"``, is not reported when the value was meant as a time)."""
     found: dict[str, list[str]] = {}
@@ -220,10 +234,12 @@ def _describe(exc: ValidationError, raw: Any) -> str:
     for error in exc.errors():
         loc = [str(p) for p in error["loc"] if "[" not in str(p)]
         label = ".".join(loc) or "-"
+        name = None
         if len(loc) > 1 and loc[0] == "scenarios" and loc[1].isdigit() and isinstance(
                 scenarios, list) and int(loc[1]) < len(scenarios) and isinstance(
                 scenarios[int(loc[1])], Mapping):
-            label += _named(scenarios[int(loc[1])].get("name"))
+            name = scenarios[int(loc[1])].get("name")
+        label += _named(name, lines.line(label, str(error.get("input", ""))))
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "literal_error" and label in found:
             continue
@@ -376,4 +392,17 @@ def run_file(path: Path, pack: Pack, calendar: WorkingCalendar) -> list[Outcome]
     loaded = load_scenarios(path)
     if loaded.pack != pack.id:
         raise ScenarioError(f"{path}: pack: written for {loaded.pack!r}, not {pack.id!r}")
-    return [run_scenario(s, pack, calendar, i) for i, s in enumerate(loaded.scenarios)]
+    outcomes = [run_scenario(s, pack, calendar, i) for i, s in enumerate(loaded.scenarios)]
+    lines = _lines(Path(path).read_text(encoding="utf-8"))
+    for outcome in outcomes:
+        outcome.failures = [_at_line(failure, lines) for failure in outcome.failures]
+    return outcomes
+
+
+def _at_line(failure: str, lines: Any) -> str:
+    """A failure naming a field (``scenarios.1.expect.0.code: ...``) with the line it is on."""
+    field, sep, rest = failure.partition(": ")
+    if not sep or not field.startswith("scenarios.") or " " in field:
+        return failure
+    number = lines.line(field, rest)
+    return f"{field} (line {number}): {rest}" if number is not None else failure

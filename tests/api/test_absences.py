@@ -276,3 +276,70 @@ async def test_a_line_manager_cannot_reach_a_colleagues_leave_through_a_case_the
     r = await somerset.client.get(url, headers=evil)
     assert r.status_code == 200, r.text
     assert [a["id"] for a in r.json()["data"]] == [absence["id"]]
+
+
+# --- A21a-4: a holder naming their own line manager is no key to their leave ------------------
+
+
+async def test_a_line_manager_named_by_the_holder_on_a_case_they_opened_gets_no_leave(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack pass 21, A21a-4 (README "Staff absences": a line manager for "a holder of an open
+    case they manage who has recorded something on it as its holder"; a leave reason is health
+    data). cw-alex, on leave for a private reason, opens a case as its holder naming lm-friend
+    (a line manager with no other tie to them) as its line manager, and then records on it as
+    its holder: a relation the worker set up alone, so every absence route stays 403 for
+    lm-friend (reads, record, change, cancel) and the leave is unchanged. A case whose line
+    manager someone else named (lm-sam opens it) and on which cw-alex then acts gives lm-sam
+    the leave (200); cw-alex's opening of a case alone is no act on it as its holder."""
+    await _named_by_the_holder(somerset, monkeypatch)
+
+
+async def test_W4_a_line_manager_named_by_the_holder_gets_no_leave_wokingham_too(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wokingham's twin (W4: the leave moves the holder's in-week deadlines on every case):
+    the same relation, set up by the holder alone, gives lm-friend nothing (403)."""
+    await _named_by_the_holder(wokingham, monkeypatch)
+
+
+async def _named_by_the_holder(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    pin(monkeypatch, 2026, 12, 1, 9, 0)
+    r = await t.client.post("/v1/staff/cw-alex/absences", headers=dm(t), json={
+        "starts_on": "2026-12-07", "ends_on": "2026-12-08", "reason": "hospital (private)"})
+    assert r.status_code == 201, r.text
+    absence, etag = r.json()["data"], r.headers["ETag"]
+    holder = t.auth("case_holder", "cw-alex")
+    opened = await t.client.post("/v1/cases", headers=holder, json={
+        "child": {"given_name": "Ann", "family_name": "Lee", "date_of_birth": "2010-05-01"},
+        "case_holder_id": "cw-alex", "line_manager_id": "lm-friend",
+        "intervention": "court_order", "csc_status": "none",
+        "opened_at": "2026-11-02T09:00:00Z"})
+    assert opened.status_code == 201, opened.text
+    friend = t.auth("line_manager", "lm-friend")
+    url = "/v1/staff/cw-alex/absences"
+    one = f"{url}/{absence['id']}"
+
+    async def refused() -> None:
+        answers = [
+            await t.client.get(url, headers=friend),
+            await t.client.get(one, headers=friend),
+            await t.client.patch(one, json={"ends_on": "2026-12-07"},
+                                 headers={**friend, "If-Match": etag}),
+            await t.client.delete(one, headers={**friend, "If-Match": etag}),
+            await record(t, "cw-alex", "2026-12-14", "2026-12-15", headers=friend),
+        ]
+        assert [a.status_code for a in answers] == [403] * 5, [a.text for a in answers]
+        assert all("private" not in a.text for a in answers)
+
+    await refused()
+    await holder_acts(t, opened.json()["data"]["id"], "cw-alex")
+    await refused()
+    r = await t.client.get(one, headers=dm(t))
+    assert (r.status_code, r.json()["data"]["ends_on"]) == (200, "2026-12-08"), r.text
+    # Named by someone else (the line manager opens the case), once cw-alex acts on it.
+    theirs = await t.open_case(case_holder_id="cw-alex", line_manager_id="lm-sam")
+    sam = t.auth("line_manager", "lm-sam")
+    assert (await t.client.get(url, headers=sam)).status_code == 403
+    await holder_acts(t, theirs["data"]["id"], "cw-alex")
+    r = await t.client.get(url, headers=sam)
+    assert r.status_code == 200, r.text
+    assert [a["id"] for a in r.json()["data"]] == [absence["id"]]

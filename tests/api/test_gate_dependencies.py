@@ -48,3 +48,32 @@ async def test_the_contract_still_declares_the_bearer_scheme_of_a_gated_route(
     openapi = (await wokingham.client.get("/openapi.json")).json()
     operation = openapi["paths"]["/v1/cases/{case_id}/judgements"]["post"]
     assert operation["security"] == [{"HTTPBearer": []}]
+
+
+
+async def test_a_gated_write_solves_the_principal_in_one_step(wokingham: Tenant) -> None:
+    """The handler's principal is the gate's verified one, read from the request by the same
+    call that makes the input checks (no dependency of its own under it for the bearer
+    token); the checks hold: an unknown query parameter is 422, a chair with a malformed
+    body still 403 first, and the write is recorded by the token's subject."""
+    from app.core import deps
+    from app.routers.judgements import record, router
+
+    route = next(r for r in router.routes if getattr(r, "endpoint", None) is record)
+    principal = next(d for d in gates._as_run(route.dependant).dependencies
+                     if d.name == "principal")
+    assert principal.call is deps._principal_of_gated
+    assert principal.dependencies == []
+    case = (await wokingham.open_case())["data"]["id"]
+    r = await wokingham.client.post(f"/v1/cases/{case}/judgements",
+                                    headers=wokingham.auth("case_holder"),
+                                    json={"domain": "swb", "level": "medium"})
+    assert r.status_code == 201, r.text
+    assert r.json()["data"]["recorded_by"] == "case_holder-1"
+    r = await wokingham.client.post(f"/v1/cases/{case}/judgements?dry_run=true",
+                                    headers=wokingham.auth("case_holder"),
+                                    json={"domain": "swb", "level": "low"})
+    assert r.status_code == 422, r.text
+    r = await wokingham.client.post(f"/v1/cases/{case}/judgements?dry_run=true",
+                                    headers=wokingham.auth("chair"), content=b"{not json")
+    assert r.status_code == 403, r.text

@@ -55,3 +55,41 @@ async def test_PRI_at_the_instant_of_a_lowering_the_case_is_wholly_after_it(
     before = await _as_of(t, case_id, raised - timedelta(microseconds=1))
     assert before["ratings"]["swb"] is None
     assert (before["priority"], before["on_register"]) == (False, False)
+
+
+def test_an_ended_unit_of_works_instant_is_not_reused_where_its_context_lingers() -> None:
+    """A unit of work's instant ends with it, even in a context that still holds it (a yield
+    dependency's teardown run in another context; an ASGI app awaited in its caller's task, as
+    an in-process client does): the next unit of work there takes a new instant. On main after
+    4d78d05 the first request's instant was reused by every later request of an in-process
+    test, whatever its clock said (test_also_done_by, test_fidelity_e's S8 failed)."""
+    import contextvars
+
+    from app.core import clock
+
+    ctx = contextvars.copy_context()
+    first = ctx.run(lambda: _enter_and_leave_elsewhere(clock))
+    later = ctx.run(clock.write_now)
+    assert later > first
+    assert later - first < timedelta(seconds=5)
+
+    def nested() -> None:
+        with clock.one_instant():
+            outer = clock.write_now()
+            with clock.one_instant():
+                assert clock.write_now() == outer
+    ctx.run(nested)
+
+
+def _enter_and_leave_elsewhere(clock: Any) -> Any:
+    """Enter a unit of work in this context, read its instant, and end it from a copy of the
+    context (where the ContextVar's reset cannot apply), leaving it set here."""
+    import contextvars
+    import time
+
+    manager = clock.one_instant()
+    manager.__enter__()
+    at = clock.write_now()
+    time.sleep(0.01)
+    contextvars.copy_context().run(manager.__exit__, None, None, None)
+    return at

@@ -43,6 +43,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/cases/{case_id}/referrals"): {"kind": "marf"},
     ("post", "/v1/cases/{case_id}/events"): {"type": "change_of_circumstances"},
     ("post", "/v1/cases/{case_id}/oversight"): {"note": "Checked."},
+    ("post", "/v1/cases/{case_id}/priority"): {"raised": True, "reason": "Raised."},
     ("post", "/v1/referrals/{referral_id}/{action}"): {},
     ("post", "/v1/assessments/{assessment_id}/submit"): {},
     ("post", "/v1/assessments/{assessment_id}/countersign"): {"feedback": "Fine."},

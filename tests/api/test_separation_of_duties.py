@@ -29,7 +29,14 @@ import pytest
 from app.core.config import Settings
 from app.core.security import mint_dev_token
 from tests.api.fidelity_support import ok, pin
-from tests.api.integrity_support import assert_problem, complete, judge, steps_of, the_step
+from tests.api.integrity_support import (
+    assert_problem,
+    complete,
+    judge,
+    patch_case,
+    steps_of,
+    the_step,
+)
 from tests.conftest import Tenant, make_tenant
 
 SOMERSET = {"pack": "somerset-yjt-2023", "version": "1"}
@@ -326,3 +333,56 @@ async def test_S23_W24_case_holder_who_chairs_does_not_notify_their_own_cases_se
     r = await complete(t, step["id"], "chair", "chair-2")
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "done"
+
+
+async def test_S11_S41_a_former_holder_does_not_review_the_period_they_held_the_case(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S11 (4.5: "It is the responsibility of line managers to review all cases where there is
+    a High or Very High ROSH and/or Safety and Well-Being rating with case holders at least
+    monthly") and S41 (9: the monthly discussion of the High/Very High list between the
+    strategic and operations managers): attack pass 21, A21a-8. case_holder-1 records ROSH high
+    on Friday 28 August 2026 at 16:00 BST; the line manager hands the case to case_holder-2 at
+    16:30. case_holder-1, on the duty rota (or a chair), may not complete, waive or record
+    oversight for the review of the month they held the case (403), which stays open; a duty
+    manager (a chair) who never held it does (200)."""
+    pin(monkeypatch, 2026, 8, 28, 16, 30)
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    body = await judge(somerset, case["id"], "rosh", "high", "2026-08-28T16:00:00+01:00")
+    review = the_step(body["next_steps"], "monthly_manager_review")
+    register = the_step(body["next_steps"], "discuss_register_monthly")
+    r = await patch_case(somerset, case["id"], {"case_holder_id": "case_holder-2"})
+    assert r.status_code == 200, r.text
+    former = both(somerset, "case_holder-1", "duty_manager", "chair")
+    for step in (review, register):
+        r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete",
+                                       json={"note": "self"}, headers=former)
+        assert "held this case" in assert_problem(r, 403)["detail"]
+        assert_problem(await _waive(somerset, step["id"], former), 403)
+    r = await somerset.client.post(f"/v1/cases/{case['id']}/oversight",
+                                   json={"note": "Reviewed.", "satisfies_step_id": review["id"]},
+                                   headers=former)
+    assert "held this case" in assert_problem(r, 403)["detail"]
+    still = {s["id"]: s["status"] for s in await steps_of(somerset, case["id"])}
+    assert (still[review["id"]], still[register["id"]]) == ("open", "open")
+    assert (await complete(somerset, review["id"], "duty_manager")).status_code == 200
+    assert (await complete(somerset, register["id"], "chair")).status_code == 200
+
+
+async def test_S11_a_holder_handed_on_before_the_period_may_review_it(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S11 (4.5, quoted above), the other side of A21a-8: case_holder-1 held the case until
+    Thursday 20 August 2026, when the line manager handed it to case_holder-2 (recorded later,
+    dated 20 August), who records ROSH high on Friday 28 August. The month under review began
+    after case_holder-1 left the case: on the duty rota, they may do the review (200)."""
+    pin(monkeypatch, 2026, 8, 28, 16, 30)
+    earlier = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    r = await patch_case(somerset, earlier["id"], {
+        "case_holder_id": "case_holder-2", "occurred_at": "2026-08-20T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    body = await judge(somerset, earlier["id"], "rosh", "high", "2026-08-28T16:00:00+01:00",
+                       sub="case_holder-2")
+    later = the_step(body["next_steps"], "monthly_manager_review")
+    former = both(somerset, "case_holder-1", "duty_manager", "chair")
+    r = await somerset.client.post(f"/v1/next-steps/{later['id']}/complete",
+                                   json={"note": "reviewed"}, headers=former)
+    assert r.status_code == 200, r.text

@@ -151,3 +151,21 @@ async def test_W7_a_postponed_or_reversed_transfer_keeps_the_panel_request_block
     await _event(wokingham, reversed_, _out("2026-07-20T10:00:00+01:00", "2026-07-24"))
     await _event(wokingham, reversed_, BACK_IN)
     await _refused(wokingham, reversed_, "request_high_risk_panel")
+
+
+async def test_S26_a_transfer_out_typed_in_late_is_replaced_by_the_later_one_at_once(
+    somerset: Tenant,
+) -> None:
+    """13.4.3 (S26), 13.4.1-13.4.2 (S30, S31): the transfer for 30 September recorded on 21
+    July, then one dated 20 July (for 24 July) typed in late: the later by date stands, so the
+    handover steps owed are due before 30 September only (the late one's are replaced at once)
+    and a closure on 28 July is refused."""
+    case_id = await _high(somerset)
+    await _event(somerset, case_id, _out("2026-07-21T10:00:00+01:00", "2026-09-30"))
+    await _event(somerset, case_id, _out("2026-07-20T10:00:00+01:00", "2026-07-24"))
+    r = await somerset.client.get("/v1/next-steps", params={"case_id": case_id,
+                                                             "status": "open"},
+                                  headers=somerset.auth("line_manager"))
+    due = {(s["code"], s["due_at"]) for s in r.json()["data"] if s["code"] in HANDOVER}
+    assert due == {(code, "2026-09-29T23:00:00Z") for code in HANDOVER}
+    await _refused(somerset, case_id, "refer_to_panel")

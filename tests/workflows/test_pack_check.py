@@ -668,3 +668,19 @@ def test_a20_17a_an_outsiders_mistakes_are_said_in_words_at_their_lines(
     assert main(["pack", "check", str(path)]) == 1
     assert capsys.readouterr().out == (
         f"{path}:2: -: -: error: not valid TOML: Illegal character '\\n' (column 17)\n")
+
+
+def test_item4_a_value_of_the_wrong_type_is_said_in_words(tmp_path: Path) -> None:
+    """Item 4 of A20-17 (an outsider's pack): ``prolonged_absence_working_days = "two"`` and
+    ``ref = 2.2`` (a number where text is wanted) were "Input should be a valid integer, unable
+    to parse string as an integer" / "Input should be a valid string"; now what to write."""
+    path = _example_variant(tmp_path, ('panel_kind = "risk_panel"\n',
+                                       'panel_kind = "risk_panel"\n'
+                                       'prolonged_absence_working_days = "two"\n'),
+                            ('rule_id = "X3"\nref = "3.1"', 'rule_id = "X3"\nref = 3.1'))
+    lines, failed = check_files([path])
+    assert failed
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "-: prolonged_absence_working_days: error: 'two' is not a whole number: write a "
+        "number without quotes (2)",
+        "X3: register.ref: error: 3.1 should be text: write it in quotes (\"3.1\")"]

@@ -146,6 +146,12 @@ def test_render_states_local_behaviour_in_words() -> None:
                for s in example)
 
 
+def _no_lines(text: str) -> str:
+    """A scenario message without its line numbers (``test_item4_...`` tests them)."""
+    return re.sub(r"(, line \d+\)| \(line \d+\))", lambda m: ")" if m[0].startswith(",") else "",
+                  text)
+
+
 def _one_user_error(status: int, capsys: pytest.CaptureFixture[str]) -> str:
     captured = capsys.readouterr()
     assert status == 2, captured
@@ -223,7 +229,7 @@ trigger = "case_event"
 occurred_at = 2026-10-23T18:00:00Z
 data = { type = "parent_carer_risk" }
 """)
-    line = _one_user_error(main(["pack", "test", "example-yjs", str(path)]), capsys)
+    line = _no_lines(_one_user_error(main(["pack", "test", "example-yjs", str(path)]), capsys))
     assert line == (
         f"yjrisk: {path}: scenarios.1.act.occurred_at (scenario 'naive act'): "
         "2026-10-23T18:00:00 has no offset: write the time with its offset, "
@@ -251,7 +257,7 @@ data = { actions = 3 }
     assert main(["pack", "test", "example-yjs", str(path)]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
-    out = captured.out.splitlines()
+    out = _no_lines(captured.out).splitlines()
     assert out[0] == f"{path}: ok   X5 first"
     assert out[1] == f"{path}: FAIL actions not a list"
     assert out[2].startswith("    scenarios.1: the act cannot be evaluated: ")
@@ -285,7 +291,7 @@ code = "discus_with_manager"
 actor = "case_manager"
 """)
     assert main(["pack", "test", "example-yjs", str(path)]) == 1
-    out = capsys.readouterr().out.splitlines()
+    out = _no_lines(capsys.readouterr().out).splitlines()
     assert out == [
         f"{path}: ok   X5 first",
         f"{path}: FAIL typo in event type",
@@ -491,3 +497,33 @@ def test_a19_9_every_deadline_form_the_parser_accepts_is_in_words() -> None:
     assert deadline_words("every 1d") == "every day"
     for form in (f for f in ALLOWED_FORMS if f != "immediately"):
         assert deadline_words(form.replace("N", "2")) != form.replace("N", "2"), form
+
+
+def test_item4_scenario_mistakes_name_the_line_of_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 20, A20-17 item 4 (a third service's owner writing scenarios): a scenario file's
+    mistakes say the line they are written on, as ``pack check``'s do, the second scenario's
+    ``[[scenarios.expect]]`` counted within that scenario (its first expect is expect.0)."""
+    body = _FIRST + """
+[[scenarios]]
+name = "misspelt"
+act = { trigger = "case_event", occurred_at = 2026-08-28T15:30:00+01:00, data = { type = \
+"parent_carer_rsik" } }
+[[scenarios.expect]]
+code = "child_protection_referal"
+"""
+    path = _scenarios(tmp_path, body)
+    lines = path.read_text().splitlines()
+    act = next(n for n, line in enumerate(lines, start=1) if "parent_carer_rsik" in line)
+    code = next(n for n, line in enumerate(lines, start=1) if "child_protection_referal" in line)
+    assert main(["pack", "test", "example-yjs", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert f"    scenarios.1.act.data.type (line {act}): unknown event type 'parent_carer_rsik' " \
+        "(did you mean 'parent_carer_risk'?)" in out
+    assert f"    scenarios.1.expect.0.code (line {code}): no rule of the pack creates step code " \
+        "'child_protection_referal' (did you mean 'child_protection_referral'?)" in out
+    path = _scenarios(tmp_path, body.replace('+01:00, data = { type = "parent_carer_rsik"',
+                                             ', data = { type = "parent_carer_risk"'))
+    line = _one_user_error(main(["pack", "test", "example-yjs", str(path)]), capsys)
+    assert f"scenarios.1.act.occurred_at (scenario 'misspelt', line {act}): " in line
