@@ -119,6 +119,9 @@ SITTING_ACTS: tuple[str, ...] = ("panel_decision", "panel_decision_mappa", "pane
                                  "panel_decision_presenter")
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+# An event type's id: what a client sends as ``type``, so no longer than the API accepts
+# (app.domain.events.EventTypeLabel, 32 characters): a longer one could never be recorded (fid11).
+EventTypeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Text = Annotated[str, Field(min_length=1, max_length=300)]
 
@@ -130,7 +133,7 @@ class _Strict(BaseModel):
 class EventType(_Strict):
     """A case event type the pack adds to the core, or how it treats a core one."""
 
-    id: Name
+    id: EventTypeId
     title: Text
     # May be recorded on a closed case (Somerset S23: a charge or death after closure).
     after_closure: bool = False

@@ -40,8 +40,9 @@ def test_S5_stand_ins_follow_the_seed() -> None:
     will refer the case" (S24), 13.4.3 "the line manager, operational manager or YJT manager"
     (S26: the chair), 14.3.1 "they will inform their line manager, operational manager or the
     YJT manager who will escalate the concerns with the appropriate managers in the secure
-    setting" (S43: the chair); 4.5's monthly review (S11) names no stand-in, nor does any
-    Wokingham line-manager duty."""
+    setting" (S43: the chair), 14.4.1 "their line manager, duty manager or the YJT manager who
+    will clearly set out a course of action" (S44: the duty manager); 4.5's monthly review (S11)
+    names no stand-in, nor does any Wokingham line-manager duty."""
     somerset = packs()[S]
     stand_ins = {(r.id, r.code): r.stand_in for r in somerset.rules if r.stand_in}
     assert stand_ins == {
@@ -55,6 +56,7 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("S33", "sign_off_transfer_documentation"): "duty_manager",
         ("S36", "check_incoming_documentation"): "duty_manager",
         ("S43", "escalate_to_secure_setting"): "chair",
+        ("S44", "set_out_course_of_action"): "duty_manager",
     }
     assert not [r for r in packs()["wokingham-pyjs-2024"].rules if r.stand_in]
     assert somerset.escalation.target("duty_manager") == "chair"

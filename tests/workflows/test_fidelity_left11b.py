@@ -10,6 +10,7 @@ from tests.workflows.support import (
     SOMERSET,
     WOKINGHAM,
     assert_step,
+    case,
     codes,
     created,
     lon,
@@ -36,7 +37,9 @@ def test_S43_doubt_about_the_secure_setting_is_told_to_a_manager_who_escalates()
     the secure setting's managers is the line manager's (or the operational/YJT manager's, the
     chair role), no timescale. Recorded by the line manager or a chair, the escalation is owed at
     once and nothing is asked of the case holder."""
-    ev = run(S, ev_("case_event", lon(2026, 12, 26, 11), EVENT_ID, type="secure_setting_doubt"))
+    secured = case(in_custody=True)
+    ev = run(S, ev_("case_event", lon(2026, 12, 26, 11), EVENT_ID, type="secure_setting_doubt"),
+             secured)
     inform = created(ev, "inform_manager_of_secure_setting_doubt")
     assert_step(inform, rule="S43", code="inform_manager_of_secure_setting_doubt",
                 actor="case_holder", due=None, pack=S, ref="14.3.1")
@@ -45,14 +48,14 @@ def test_S43_doubt_about_the_secure_setting_is_told_to_a_manager_who_escalates()
     done = run(S, ev_("step_completed", lon(2026, 12, 29, 9, 30), role="line_manager",
                       code="inform_manager_of_secure_setting_doubt", rule_id="S43",
                       step_id=str(UUID(int=5)), due_at=None, completed_by_role="line_manager",
-                      actor="case_holder"))
+                      actor="case_holder"), secured)
     esc = created(done, "escalate_to_secure_setting")
     assert_step(esc, rule="S43", code="escalate_to_secure_setting", actor="line_manager",
                 due=None, pack=S, ref="14.3.1")
     assert "no timescale" in (esc.note or "")
     for role in ("line_manager", "chair"):
         by_manager = run(S, ev_("case_event", lon(2026, 12, 26, 11), EVENT_ID, role=role,
-                                type="secure_setting_doubt"))
+                                type="secure_setting_doubt"), secured)
         assert_step(created(by_manager, "escalate_to_secure_setting"), rule="S43",
                     code="escalate_to_secure_setting", actor="line_manager", due=None, pack=S,
                     ref="14.3.1")
