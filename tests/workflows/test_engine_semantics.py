@@ -152,7 +152,9 @@ def test_panel_scheduled_of_another_kind_changes_nothing() -> None:
     """Panel scheduled of another kind changes nothing."""
     high = run(WOKINGHAM, event("case_event", CHRISTMAS_EVE, EVENT_ID, type="transfer_in",
                                 incoming_ratings={"rosh": "high"}))
-    assert intents(high) == []  # Wokingham has no transfer-in panel rule
+    # Wokingham's only transfer-in rule is W29's High-Risk Panel request (attack 21b, A21b-9):
+    # no step about a panel of another kind.
+    assert [(i.rule_id, i.code) for i in intents(high)] == [("W29", "request_high_risk_panel")]
     s_high = run(SOMERSET, judgement("rosh", "high", CHRISTMAS_EVE))
     opened = tuple(open_step(i, UUID(int=n)) for n, i in enumerate(s_high.intents, 1))
     hrp = panel(lon(2027, 1, 5, 10), kind="high_risk_panel")
