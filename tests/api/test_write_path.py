@@ -88,9 +88,10 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
                                (duty, case["id"]), (duty, other["id"])):
         for at in (datetime(2026, 6, 2, 10, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)):
             async with db() as session:
-                _, target, _, column = await get_case_file_for_write(
-                    session, principal, uuid.UUID(case_id), also=policy.inputs_column(),
+                _, target, _, values = await get_case_file_for_write(
+                    session, principal, uuid.UUID(case_id), also=(policy.inputs_column(),),
                     params=policy.inputs_params(at))
+                column = None if values is None else values[0]
                 expected = await policy.snapshot_inputs(session, None, target, at)
                 if BACKEND != "postgres":
                     assert column is None
@@ -105,8 +106,10 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
         assert compared == 8
         # The fixture is what it says: each kind of row was there to compare.
         async with db() as session:
-            _, target, _, column = await get_case_file_for_write(
-                session, holder, uuid.UUID(case["id"]), also=policy.inputs_column(),
+            _, target, _, values = await get_case_file_for_write(
+                session, holder, uuid.UUID(case["id"]), also=(policy.inputs_column(),),
                 params=policy.inputs_params(datetime(2026, 4, 1, tzinfo=UTC)))
+            assert values is not None
+            column = values[0]
             assert {row[0] for row in column} == {"p", "b", "r", "d", "a", "x"}
             await session.rollback()
