@@ -721,12 +721,17 @@ async def _closed_since(
 ) -> set[tuple[str, uuid.UUID]]:
     """(code, subject) of the case's closed steps of these codes raised or closed at or after
     ``at``: in time order a duty asked for at ``at`` would have been that step (one duty, one
-    step) and closed with it."""
+    step) and closed with it. Not a step superseded because its condition stopped holding at an
+    act dated before ``at`` (``lapsed_at``): in time order it had lapsed by then, and ``at``
+    asks for the duty again now that the condition holds (Somerset S37's attendance "whilst
+    accommodated or secured", superseded by a release typed in after the MAPPA level 2 but
+    dated before it, owed again by a custody entry dated between them; attack 22, A22-4)."""
     if not codes:
         return set()
     rows = await session.exec(select(Step.code, Step.subject_id).where(
         Step.case_id == case_id, Step.status != StepStatus.open, col(Step.code).in_(codes),
-        sa.or_(col(Step.raised_at) >= at, col(Step.completed_at) >= at)))
+        sa.or_(col(Step.raised_at) >= at, col(Step.completed_at) >= at),
+        sa.or_(col(Step.lapsed_at).is_(None), col(Step.lapsed_at) >= at)))
     return {(code, subject) for code, subject in rows.all()}
 
 

@@ -262,3 +262,38 @@ async def test_S27_the_custody_entry_handover_ends_with_the_release(
                  for s in await steps_of(t, case_id) if s["code"] == "secure_estate_handover"]
     assert handovers == [("case_holder", None, "S27", "14.4")]
     assert entry["id"] in {s["id"] for s in await steps_of(t, case_id, "superseded")}
+
+
+@pytest.mark.parametrize("route", ["event", "patch"])
+async def test_S37_mappa_meetings_owed_again_on_a_custody_entry_after_a_release(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, route: str) -> None:
+    """S37 (8.4): "Case holders and their line managers will attend all relevant MAPPA 2
+    meetings arranged in respect of children subject to their supervision whilst accommodated
+    or secured."
+
+    A child in custody (not in care) set to MAPPA level 2 on Thursday 1 July 2027, 09:00 BST:
+    both attendance steps. Released on Wednesday 30 June 2027, 11:00 BST, and back in custody
+    at 13:00 BST the same day, both typed in afterwards (attack 22, A22-4; the entry by the
+    custody_entry event, or by PATCH in_custody dated then): in time order the child was
+    secured when the level was set, so both S37 steps are open again."""
+    t = somerset
+    pin(monkeypatch, 2027, 7, 1, 8, 0)
+    case_id = (await t.open_case(opened_at="2027-05-03T09:00:00Z", in_custody=True,
+                                 expected_release_date="2027-12-15"))["data"]["id"]
+    await ok(await patch_case(t, case_id, {"mappa_category": 3, "mappa_level": 2}))
+    attend = {c for c, _, r in S37_S38 if r == "S37"}
+    owed = {(c, a, r, "8.4", None) for c, a, r in S37_S38 if r == "S37"}
+    assert _mappa(await steps_of(t, case_id), attend) == owed
+    pin(monkeypatch, 2027, 7, 1, 9, 0)
+    await ok(await t.client.post(f"/v1/cases/{case_id}/events", json={
+        "type": "custody_release", "occurred_at": "2027-06-30T11:00:00+01:00"},
+        headers=t.auth("case_holder")), 201)
+    assert not attend & {s["code"] for s in await steps_of(t, case_id)}
+    if route == "event":
+        await ok(await t.client.post(f"/v1/cases/{case_id}/events", json={
+            "type": "custody_entry", "occurred_at": "2027-06-30T13:00:00+01:00"},
+            headers=t.auth("case_holder")), 201)
+    else:
+        await ok(await patch_case(t, case_id, {
+            "in_custody": True, "occurred_at": "2027-06-30T13:00:00+01:00"}))
+    assert _mappa(await steps_of(t, case_id), attend) == owed
