@@ -30,7 +30,7 @@ from app.domain.access import (
     withheld_from,
 )
 from app.domain.answered import answer_from_record
-from app.domain.audit import record_audit
+from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     PlausibleDate,
@@ -150,7 +150,7 @@ def case_event_out(e: CaseEvent) -> CaseEventOut:
 
 def reported_again_out(
     principal: Principal, event: CaseEvent, body: CaseEventCreate, occurred_at: datetime,
-    details: dict[str, Any],
+    details: dict[str, Any], *, others_added: bool = False,
 ) -> CaseEventOut:
     """The answer to a report of an event already recorded (200, :func:`same_event`).
 
@@ -161,8 +161,10 @@ def reported_again_out(
     ``recorded_role`` and ``created_at`` null), never the first report's details or author:
     sending "the same event again" with no details must not read a worker's free text about
     the child or third parties, restricted case or not (attack 21, A21a-5). Its own earlier
-    report is answered whole, as before."""
-    if not principal.is_machine or event.recorded_by == principal.sub:
+    report is answered whole, as before, unless someone else has added to it since
+    (``others_added``, :func:`added_by_others`; attack 22, A22-9): then it too is answered what
+    the client sent."""
+    if not principal.is_machine or (event.recorded_by == principal.sub and not others_added):
         return case_event_out(event)
     return CaseEventOut(
         id=event.id, case_id=event.case_id, type=event.type, occurred_at=occurred_at,
@@ -309,9 +311,13 @@ async def record_event(
     if same is not None:
         sent = {"occurred_at": iso_utc(occurred_at), "details": details} \
             if (same.occurred_at, same.details or {}) != (occurred_at, details) else None
+        shown_before = await added_by_others(session, principal, same)
+        await _add_to_event(WriteContext(
+            session=session, policy=ctx, service=service, case=case, principal=principal,
+            role=role, occurred_at=same.occurred_at), event=same, body=body, details=details)
         return same, await _reported_again(session, principal, service, case, role,
                                            same, sent=sent), False, reported_again_out(
-            principal, same, body, occurred_at, details)
+            principal, same, body, occurred_at, details, others_added=shown_before)
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
@@ -383,13 +389,108 @@ async def same_event(
     rows = await session.exec(query.where(col(CaseEvent.occurred_at) == occurred_at)
                               .order_by(col(CaseEvent.created_at)))
     for event in rows.all():
-        if (event.transfer_date, event.may_raise_to_high) != (body.transfer_date,
-                                                              body.may_raise_to_high):
-            continue
-        theirs = event.details or {}
-        if all(theirs[k] == v for k, v in details.items() if k in theirs):
+        if _agrees(event, body, details):
             return event
     return None
+
+
+def _agrees(event: CaseEvent, body: CaseEventCreate, details: dict[str, Any]) -> bool:
+    """Whether nothing ``body`` states contradicts ``event``: a transfer date or a detail
+    either leaves out is no difference, nor is a flag the record lacks (``may_raise_to_high``
+    raised by one report: what it adds, :func:`additions`); a flag the record has, said false
+    (not merely left out), is (attack 22, A22-9: a transfer in dated by one channel and not by
+    the other was two transfers, each with its steps)."""
+    if None not in (event.transfer_date, body.transfer_date) \
+            and event.transfer_date != body.transfer_date:
+        return False
+    if event.may_raise_to_high and not body.may_raise_to_high \
+            and "may_raise_to_high" in body.model_fields_set:
+        return False
+    theirs = event.details or {}
+    return all(theirs[k] == v for k, v in details.items() if k in theirs)
+
+
+def additions(event: CaseEvent, body: CaseEventCreate, details: dict[str, Any]
+              ) -> dict[str, Any]:
+    """What a later report of ``event`` (:func:`same_event`) says that the record does not, by
+    field (``details.<key>``, ``transfer_date``, ``may_raise_to_high``): the keys of its
+    details the record lacks (the fields kept there too: ``release_address_other_area``, a
+    transfer in's ``incoming_ratings``, a charge's ``notifiable_offence``), a transfer date the
+    record lacks, the flag the record lacks. Nothing the record says is overwritten."""
+    theirs = event.details or {}
+    added: dict[str, Any] = {f"details.{k}": v for k, v in details.items() if k not in theirs}
+    if event.transfer_date is None and body.transfer_date is not None:
+        added["transfer_date"] = body.transfer_date.isoformat()
+    if body.may_raise_to_high and not event.may_raise_to_high:
+        added["may_raise_to_high"] = True
+    return added
+
+
+def with_additions(event: CaseEvent, added: dict[str, Any]) -> CaseEvent:
+    """``event`` (a transient copy, never added to a session) with ``added`` on it."""
+    copy = CaseEvent.model_validate(event.model_dump())
+    _put(copy, added)
+    return copy
+
+
+def _put(event: CaseEvent, added: dict[str, Any]) -> None:
+    """Write :func:`additions` onto ``event`` (its details reassigned: JSON is not tracked in
+    place)."""
+    event.details = {**(event.details or {}), **{
+        k.removeprefix("details."): v for k, v in added.items() if k.startswith("details.")}}
+    if "transfer_date" in added:
+        event.transfer_date = date.fromisoformat(added["transfer_date"])
+    if added.get("may_raise_to_high"):
+        event.may_raise_to_high = True
+
+
+async def _add_to_event(
+    wctx: WriteContext, *, event: CaseEvent, body: CaseEventCreate, details: dict[str, Any]
+) -> policy.PolicyResult | None:
+    """A later report of an event already recorded that says more than the record (the CMS
+    reported it without details, the worker with them): what it adds joins the record
+    (:func:`additions`), audited ``case_event.added_to`` under the reporter with the fields it
+    added (attack 22, A22-9: the worker's details were kept only in the audit's digest), and
+    the policy judges the event as now reported (:func:`app.domain.policy.run_restated`): a
+    release address in another area said now asks Wokingham W20's notice, a charge now said
+    not notifiable no longer asks the CSPPI notification (policy owner to confirm)."""
+    added = additions(event, body, details)
+    if not added:
+        return None
+    before = event_data(event)
+    _put(event, added)
+    check_details_size(event.details)
+    wctx.session.add(event)
+    await wctx.session.flush()
+    await wctx.audit("case_event.added_to", entity_type="case_event", entity_id=event.id,
+                     change=added)
+    after = event_data(event)
+    if {k: v for k, v in before.items() if k != "details"} \
+            == {k: v for k, v in after.items() if k != "details"}:
+        return None
+    backfill = None
+    if dated_before_a_rating(wctx.case, event.occurred_at):
+        history = await rating_history(wctx)
+        backfill = (ratings_at(history, event.occurred_at),
+                    ratings_after(history, event.occurred_at))
+    return await policy.run_restated(
+        wctx, before=wctx.event("case_event", before, subject_id=event.id),
+        after=wctx.event("case_event", after, subject_id=event.id), backfill=backfill)
+
+
+async def added_by_others(session: AsyncSession, principal: Principal, event: CaseEvent
+                          ) -> bool:
+    """Whether someone other than ``principal`` (a machine client, the event's recorder) has
+    added to ``event`` since it recorded it (``case_event.added_to`` entries): its own event
+    is then no longer only what it sent (A22-9 with A21a-5). No query for staff, nor for a
+    machine client answered only what it sent anyway."""
+    if not principal.is_machine or event.recorded_by != principal.sub:
+        return False
+    found = await session.exec(select(AuditEntry.id).where(
+        col(AuditEntry.case_id) == event.case_id, col(AuditEntry.entity_id) == event.id,
+        col(AuditEntry.action) == "case_event.added_to",
+        col(AuditEntry.actor_sub) != principal.sub).limit(1))
+    return found.first() is not None
 
 
 async def _reported_again(

@@ -497,6 +497,7 @@ async def run_backfill(
     wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
     later: Sequence[Mapping[str, str | None]], open_steps: Sequence[Step] | None = None,
     replayed: uuid.UUID | None = None, strict: bool = False, lapse: bool = False,
+    only: Collection[tuple[str, str]] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -528,7 +529,8 @@ async def run_backfill(
     leaving it history only. ``lapse`` (a back-filled judgement): an open step that arose before
     it and whose condition fails once it is the rating is superseded, as in time order it
     lapsed then (:func:`_lapsed`; Wokingham W7's panel request after a high lapses with a low
-    typed in afterwards between it and a later high, whose replay raises it anew, A11-4)."""
+    typed in afterwards between it and a later high, whose replay raises it anew, A11-4).
+    ``only``: the (rule, code) lines applied, none other (:func:`run_restated`)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -549,13 +551,72 @@ async def run_backfill(
                                  {i.code for i in evaluation.intents if i.action == "create"})
     by_id = {s.id: s for s in open_steps}
     intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
-                    if (i.action != "create" or (i.code, i.subject_id) not in closed)
+                    if (only is None or (i.rule_id, i.code) in only)
+                    and (i.action != "create" or (i.code, i.subject_id) not in closed)
                     and (i.action != "supersede"
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
                         open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+async def run_restated(
+    wctx: WriteContext, *, before: WorkflowEvent, after: WorkflowEvent,
+    backfill: tuple[Mapping[str, str | None], Sequence[Mapping[str, str | None]]] | None = None,
+) -> PolicyResult | None:
+    """An act already recorded and judged as ``before``, now reported with more said
+    (``after``: the same act, subject and moment; attack 22, A22-9): what the lines that
+    ``after`` asks for and ``before`` did not (by rule and code) ask is applied, as
+    :func:`run` would (or :func:`run_backfill` on ``backfill``'s ratings of its moment and
+    after, when the act is dated before a rating); the open steps about the act of the lines
+    ``before`` asked for and ``after`` no longer does are superseded, as a report saying so
+    first would never have raised them. Both are judged on the case as it now stands, so only
+    what was said makes the difference. None when it makes none."""
+    session, case = wctx.session, wctx.case
+    open_steps = await open_steps_of(session, case.id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, after.occurred_at)
+    earlier = await case_fields_at(session, case, after.occurred_at)
+    was, now = (evaluate_for(wctx.policy, wctx.service, case, open_steps, e, panels,
+                             **extras, **earlier) for e in (before, after))
+    raise_violations(now)
+    new, dropped = restatement(was, now, open_steps, after.subject_id)
+    result: PolicyResult | None = None
+    if dropped:
+        result = await supersede_codes(
+            wctx, codes=sorted({s.code for s in dropped}), subjects={after.subject_id},
+            act=("event", after.subject_id), reason=restated_reason(after))
+    if not new:
+        return result
+    if backfill is not None:
+        more = await run_backfill(wctx, event=after, ratings=backfill[0], later=backfill[1],
+                                  strict=True, only=new)
+    else:
+        if earlier:
+            now = _of_its_moment(now, open_steps, after.occurred_at)
+        more = await _apply(
+            wctx, event=after, open_steps=await open_steps_of(session, case.id), derive=False,
+            evaluation=replace(now, intents=tuple(
+                i for i in now.intents if (i.rule_id, i.code) in new)))
+    return more if result is None else result.merge(more)
+
+
+def restatement(was: Evaluation, now: Evaluation, open_steps: Sequence[Step],
+                subject: uuid.UUID) -> tuple[set[tuple[str, str]], list[Step]]:
+    """:func:`run_restated`'s difference (pure, the preview's too): the (rule, code) lines
+    ``now`` asks for and ``was`` did not, and the open steps about ``subject`` of the lines
+    ``was`` asked for and ``now`` does not."""
+    asked_was, asked_now = ({(i.rule_id, i.code) for i in e.intents if i.action != "supersede"}
+                            for e in (was, now))
+    gone = asked_was - asked_now
+    return asked_now - asked_was, [s for s in open_steps if s.subject_id == subject
+                                   and (s.rule_id, s.code) in gone]
+
+
+def restated_reason(after: WorkflowEvent) -> str:
+    """Why :func:`run_restated` supersedes a step."""
+    return (f"the {after.data.get('type')} event {after.subject_id}, as a later report "
+            "states it, no longer asks for it")
 
 
 async def _lapsed_after(

@@ -38,10 +38,12 @@ from app.domain.common import (
 )
 from app.domain.events import (
     CaseEventCreate,
+    additions,
     check_event_type,
     event_details,
     known_at_of,
     same_event,
+    with_additions,
 )
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
@@ -55,6 +57,7 @@ from app.domain.panels import (
     require_panel_may_hear,
 )
 from app.domain.referrals import KindLabel, ReferralStatus
+from app.domain.services import Service
 from app.domain.timing import (
     a_year_after,
     not_after_error,
@@ -65,7 +68,7 @@ from app.domain.timing import (
 from app.domain.write_context import event
 from app.workflows.calendar import WorkingCalendar, london_date
 from app.workflows.packs import Pack
-from app.workflows.types import TRIGGERS
+from app.workflows.types import TRIGGERS, Evaluation, StepIntent, WorkflowEvent
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Role = Literal["case_holder", "line_manager", "duty_manager", "chair", "panel_admin", "admin",
@@ -332,16 +335,43 @@ def _check_dates(case: Case, data: dict[str, Any], occurred: datetime,
 
 
 async def _reported_again(session: AsyncSession, pack: Pack, case: Case, body: PreviewRequest,
-                          data: dict[str, Any], occurred: datetime) -> bool:
-    """Whether the write would answer this case event as one already recorded (a death
-    reported again: :func:`same_event`), creating nothing (attack 20, A20-10)."""
+                          data: dict[str, Any], occurred: datetime
+                          ) -> tuple[CaseEvent, CaseEvent] | None:
+    """The event already recorded the write would answer this case event as (a death reported
+    again: :func:`same_event`), creating nothing but what it adds (attack 20, A20-10), and
+    that event as the write would leave it (:func:`with_additions`, attack 22, A22-9)."""
     if body.trigger != "case_event":
-        return False
+        return None
     sent = CaseEventData.model_validate_json(json.dumps(body.data), strict=True)
     declared = next((e for e in pack.event_types if e.id == sent.type), None)
     once = declared is not None and declared.once_per_case
-    return await same_event(session, case, sent, occurred, data["details"], once=once) \
-        is not None
+    same = await same_event(session, case, sent, occurred, data["details"], once=once)
+    if same is None:
+        return None
+    return same, with_additions(same, additions(same, sent, data["details"]))
+
+
+def _restated(ctx: policy.PolicyContext, service: Service, case: Case, open_steps: list[Any],
+              wf: WorkflowEvent, panels: list[Any], extras: dict[str, Any],
+              again: tuple[CaseEvent, CaseEvent]) -> Evaluation:
+    """What the write does with an event already recorded, reported again (the event as
+    recorded and as the report leaves it, ``again``): the steps of the lines the report newly
+    asks for, and the open steps about it superseded of the lines it no longer asks for
+    (:func:`app.domain.policy.run_restated`); nothing else (A20-10)."""
+    first, now = again
+    was_wf, now_wf = (dataclasses.replace(wf, subject_id=first.id, occurred_at=first.occurred_at,
+                                          data=event_data(e)) for e in (first, now))
+    was, ev = (policy.evaluate_for(ctx, service, case, open_steps, e, panels, **extras)
+               for e in (was_wf, now_wf))
+    new, dropped = policy.restatement(was, ev, open_steps, first.id)
+    gone = tuple(StepIntent(
+        action="supersede", rule_id=s.rule_id, code=s.code, title=s.title, actor=s.actor,
+        subject_id=s.subject_id, due_at=s.due_at, urgent=s.urgent,
+        awaiting_panel_date=s.awaiting_panel_date, policy_pack=s.policy_pack,
+        policy_ref=s.policy_ref, policy_version=s.policy_version, step_id=s.id,
+        note=policy.restated_reason(now_wf)) for s in dropped)
+    return dataclasses.replace(ev, intents=gone + tuple(
+        i for i in ev.intents if (i.rule_id, i.code) in new))
 
 
 def _refuse_on_closed_case(pack: Pack, case: Case, trigger: str, data: dict[str, Any]) -> None:
@@ -417,10 +447,12 @@ async def preview(
     open_steps = await policy.open_steps_of(session, case.id)
     panels = await policy.scheduled_panels(session, service)
     extras = await policy.snapshot_extras(session, case, occurred)
-    ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels, **extras)
     if body.judgement is None and again:
-        # The write answers the event first recorded and raises nothing again (A20-10).
-        ev = dataclasses.replace(ev, intents=())
+        # The write answers the event first recorded and raises nothing again (A20-10) but
+        # what the report adds asks (A22-9).
+        ev = _restated(ctx, service, case, open_steps, wf, panels, extras, again)
+    else:
+        ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels, **extras)
     return PreviewOut(
         valid=not ev.violations,
         violations=[PreviewViolation(rule=v.rule_id, status=v.status,

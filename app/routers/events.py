@@ -22,11 +22,13 @@ router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/
              responses={200: {"model": Written[svc.CaseEventOut],
                               "description": "The same event was already recorded (same "
                                              "type and occurred_at, no detail differing): "
-                                             "the event first recorded, nothing raised "
-                                             "again (to a machine client, of an event "
-                                             "someone else recorded: its ids and type with "
-                                             "what the client sent, author and recording "
-                                             "time null)"}},
+                                             "the event first recorded, with what this "
+                                             "report adds to it (details, transfer date or "
+                                             "flag it lacked), nothing raised again but "
+                                             "what the additions ask (to a machine client, "
+                                             "of an event someone else recorded or added "
+                                             "to: its ids and type with what the client "
+                                             "sent, author and recording time null)"}},
              dependencies=[gate("event.record"), CASE_IF_MATCH])
 async def record(
     case_id: uuid.UUID, body: svc.CaseEventCreate, request: Request, response: Response,
