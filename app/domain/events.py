@@ -8,7 +8,6 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -42,7 +41,7 @@ from app.domain.common import (
 )
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
-from app.domain.history import RecordChange, note_case_act
+from app.domain.history import RecordChange, fields_changed_after, note_case_act
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
@@ -610,11 +609,7 @@ async def _custody_changed_after(session: AsyncSession, case: Case, at: datetime
     before that column, at their recording; not the case's opening, which is no move): the
     latest custody move by date is that change, not a custody event dated before it (attack
     pass 16, A16-1)."""
-    when = sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at))
-    rows = await session.exec(select(RecordChange.changes).where(
-        RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
-        col(RecordChange.created).is_(False), when > at))
-    return any("in_custody" in (changes or {}) for changes in rows)
+    return bool(await fields_changed_after(session, case.id, {"in_custody"}, at))
 
 
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:

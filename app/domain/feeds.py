@@ -46,7 +46,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.history import RecordChange, note_case_act
+from app.domain.history import fields_changed_after, note_case_act
 from app.domain.referrals import (
     Referral,
     ReferralCreate,
@@ -315,22 +315,18 @@ async def _apply_mappa_update(
 async def _set_later(wctx: WriteContext, fields: set[str], *, since: datetime) -> set[str]:
     """The ``fields`` the case has had set by something dated after ``since``: a MAPPA message
     received after it (its referral keeps the details and ``received_at``), or a change by
-    anyone else (staff, the case management system, a panel) recorded after it (their record
-    time: a change typed in is not older than when it was typed)."""
+    anyone else (staff, the case management system, a panel) whose act is dated after it
+    (:func:`~app.domain.history.fields_changed_after`, as a panel decision's 409 reads it: a
+    panel that sat before the message, typed up after it arrived, set the older level)."""
     session, case = wctx.session, wctx.case
     feed = (await session.exec(select(Referral.details, Referral.created_by, Referral.occurred_at)
                                .where(col(Referral.case_id) == case.id,
                                       col(Referral.source) == MAPPA_SOURCE))).all()
     later = {f for details, _, at in feed if _aware(at) > since for f in fields
              if isinstance(details, dict) and details.get(f) is not None}
+    # The feed's own changes are dated by their messages (above).
     senders = {sub for _, sub, _ in feed}
-    rows = (await session.exec(select(RecordChange.changes, RecordChange.actor_sub).where(
-        col(RecordChange.case_id) == case.id, col(RecordChange.entity_type) == "case",
-        col(RecordChange.recorded_at) > since))).all()
-    for changes, actor in rows:
-        if actor not in senders:  # the feed's own changes are dated by their messages
-            later |= fields & set(changes or ())
-    return later
+    return later | await fields_changed_after(session, case.id, fields, since, besides=senders)
 
 
 def _aware(moment: datetime) -> datetime:

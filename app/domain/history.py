@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, iso_utc, new_id, utcnow
@@ -293,6 +293,33 @@ def _as_field(name: str, value: Any) -> Any:
     if name == "facts":
         return dict(value or {})
     return value
+
+
+def act_time() -> Any:
+    """SQL: when a recorded change of a case's fields happened: its act's time
+    (:func:`note_case_act`: a ``PATCH``'s or an upsert's ``occurred_at``, an event's, a MAPPA
+    message's ``received_at``, a panel's sitting), else when it was recorded (a derived
+    change; a row from before its act's time was kept)."""
+    return sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at))
+
+
+async def fields_changed_after(
+    session: Any, case_id: uuid.UUID, fields: set[str] | frozenset[str], since: datetime, *,
+    besides: set[str] | frozenset[str] = frozenset(),
+) -> set[str]:
+    """Those of ``fields`` that an act dated after ``since`` (:func:`act_time`) changed on the
+    case (not its opening, which is no change), by anyone but ``besides`` (actor ids): the one
+    reading of "set later" (a panel decision's level against a change after it sat, a MAPPA
+    message's against a change after it was received, a custody event's move against a later
+    one; left12c after attack 22: the feed compared recording times, so a panel that sat
+    before the message, typed up after it, kept its older level)."""
+    if not fields:
+        return set()
+    rows = (await session.exec(select(RecordChange.changes, RecordChange.actor_sub).where(
+        col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case_id,
+        col(RecordChange.created).is_(False), act_time() > since))).all()
+    return {f for changes, actor in rows if actor not in besides
+            for f in set(fields) & set(changes or ())}
 
 
 async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, Any]:

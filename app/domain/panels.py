@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -49,7 +48,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.final_events import require_before_final_event
-from app.domain.history import RecordChange, note_case_act
+from app.domain.history import fields_changed_after, note_case_act
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import satisfy_open_steps
@@ -475,12 +474,7 @@ async def _refuse_stale_mappa_level(
     # When the change happened (its act's time: a PATCH's, an event's, a panel's sitting),
     # else when it was recorded: an earlier panel's decision typed up after the sitting is not
     # a change after it (A21b-5).
-    rows = await session.exec(select(RecordChange).where(
-        RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
-        col(RecordChange.created).is_(False),
-        sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at))
-        > sat_at))
-    if any("mappa_level" in (row.changes or {}) for row in rows.all()):
+    if await fields_changed_after(session, case.id, {"mappa_level"}, sat_at):
         raise Conflict(
             f"The case's MAPPA level changed after the panel sat: it is now {case.mappa_level}. "
             "Record the decision without mappa_level, or bring the case back to the panel.",

@@ -28,7 +28,7 @@ from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import RecordChange, case_fields_at
+from app.domain.history import RecordChange, act_time, case_fields_at
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -1654,7 +1654,7 @@ async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
     at the case holder's work over the period: a holder reassigned away during it does not
     review it under another role (attack pass 21, A21a-8)."""
     start = min(step.raised_at, step.created_at)
-    when = sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at)) >= start
+    when = act_time() >= start
     rows = await session.exec(select(RecordChange.changes).where(
         RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
         col(RecordChange.created).is_(False), when))
