@@ -117,7 +117,9 @@ from app.domain.timing import (
     require_after_birth,
     require_child_age_at_opening,
     require_not_before,
+    require_opening_within,
     require_release_within_case,
+    require_ten_at_opening,
     require_within_case,
 )
 from app.domain.transitions import ConflictingTransition
@@ -182,7 +184,10 @@ class CaseUpsert(BaseModel):
         default=None, description="default: true when expected_release_date is after the "
                                   "opening date (a future release date means custody)")
     volunteer_attached: bool = False
-    opened_at: UtcDatetime | None = None
+    opened_at: UtcDatetime | None = Field(
+        default=None, description="when the case opened (default: now); not before the child's "
+                                  "10th birthday nor more than 15 years before today (422 "
+                                  "occurred-before-bound naming the bound)")
 
 
 class CaseCreate(CaseUpsert):
@@ -390,6 +395,7 @@ async def create_case(
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
     require_child_age_at_opening(body.child.date_of_birth, opened_at)
+    require_opening_within(opened_at, body.child.date_of_birth)
     require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
     if body.external_ref is not None:
@@ -609,6 +615,8 @@ async def _update_from_system(
                          "msg": "must not be after the case's opened_at"}],
                 extra={"bound": {"field": "child.date_of_birth",
                                  "name": "the case's opened_at"}}))
+    if "date_of_birth" in sent:
+        require_ten_at_opening(sent["date_of_birth"], case.opened_at)
     if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager can reassign a case.")
     if INTERVENTION_FIELDS & sent.keys() and role not in (*MANAGERS, "feed"):

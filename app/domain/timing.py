@@ -4,7 +4,9 @@ deadline hangs on may lie (a transfer date, a release date: :func:`require_not_a
 Every write that records something that happened carries a time (``occurred_at``; a feed's
 ``received_at``; a case's ``opened_at`` and ``closed_at``). Besides "not more than five minutes in
 the future" (``app.domain.common.resolve_occurred_at``), an act may not predate the child's birth,
-the case's opening, the step it completes, the referral it moves, or the panel that decides.
+the case's opening, the step it completes, the referral it moves, or the panel that decides;
+and the case's opening is itself bounded behind (:func:`require_opening_within`: not before the
+child's 10th birthday, nor more than 15 years before today), so every act is.
 Each refusal is a 422 naming the field and the bound, and the bound's value to those who may see
 the case (never to a machine client: :meth:`app.core.errors.DomainError.withheld`).
 """
@@ -109,10 +111,12 @@ def require_transfer_date_within(
 
 
 def _refuse(field: str, what: str, bound: datetime | date, *,
-            withheld_name: str | None = None) -> Unprocessable:
+            withheld_name: str | None = None, stored: bool = True) -> Unprocessable:
     """422 ``occurred-before-bound`` naming the bound and its value; withheld (for a caller who
     may not see the case's data: :meth:`~app.core.errors.DomainError.withheld`), the bound's
-    name alone (``withheld_name``: a name that itself quotes a value, said without it)."""
+    name alone (``withheld_name``: a name that itself quotes a value, said without it). A bound
+    that quotes no stored value (``stored`` false: today's date, a date the request itself
+    sent) is told to every caller."""
     when = iso_utc(bound) if isinstance(bound, datetime) else bound.isoformat()
     name = withheld_name or what
     return Unprocessable(
@@ -120,7 +124,7 @@ def _refuse(field: str, what: str, bound: datetime | date, *,
         slug="occurred-before-bound",
         errors=[{"loc": f"body.{field}", "msg": f"must not be before {what} ({when})"}],
         extra={"bound": {"field": field, "name": what, "value": when}},
-        withheld=Unprocessable(
+        withheld=None if not stored else Unprocessable(
             f"{field} is before {name}.", slug="occurred-before-bound",
             errors=[{"loc": f"body.{field}", "msg": f"must not be before {name}"}],
             extra={"bound": {"field": field, "name": name}}),
@@ -245,3 +249,64 @@ def require_child_age_at_opening(date_of_birth: date, opened_at: datetime) -> No
         raise _refuse("child.date_of_birth",
                       f"{OLDEST_CHILD_YEARS} years before the case opened", earliest)
 
+
+
+# The youngest child a youth justice service works with: 10, the age of criminal responsibility
+# in England and Wales (Children and Young Persons Act 1933 s.50); youth offending teams work
+# with children aged 10 to 17 (Crime and Disorder Act 1998 s.39, s.117). Neither seed names an
+# age (their prevention work, Somerset 2.1/15.1 "non statutory cases", is with the same
+# children): a case opened before the child's 10th birthday is a mistyped date (2000 for
+# 2020), and would date every duty it raises years before it could have been owed.
+YOUNGEST_CHILD_YEARS = 10
+# How long before today a case recorded now may have opened. Cases are opened open (a create
+# carries no closure): the service works with the child today. A child is at least 10 when the
+# case opens and at most 25 (OLDEST_CHILD_YEARS), so no case the service still works on opened
+# more than 15 years ago (the youngest child then 25); the longest real case, a child of 10
+# whose orders run past 18 (a youth rehabilitation order is at most three years), is open about
+# 11. An opened_at of 1900 or 1950 (attack 22, A22-2) put every derived duty decades in the
+# past, flooding the overdue queues and escalations.
+OPEN_CASE_YEARS = OLDEST_CHILD_YEARS - YOUNGEST_CHILD_YEARS
+
+
+def tenth_birthday(date_of_birth: date) -> date:
+    """The child's 10th birthday (:data:`YOUNGEST_CHILD_YEARS`; 28 February for a child born
+    on 29 February)."""
+    return add_months(date_of_birth, 12 * YOUNGEST_CHILD_YEARS)
+
+
+def require_opening_within(opened_at: datetime, date_of_birth: date,
+                           field: str = "opened_at") -> None:
+    """422 ``occurred-before-bound`` when a case's ``opened_at`` (aware) is on a London date more
+    than :data:`OPEN_CASE_YEARS` years before today, or before the child's 10th birthday (00:00
+    London), each naming the field and the bound with its value (to a machine client too: at
+    opening both dates are the request's own, nothing stored)."""
+    earliest = add_months(london_today(), -12 * OPEN_CASE_YEARS)
+    if london_date(opened_at) < earliest:
+        raise _refuse(field, f"{OPEN_CASE_YEARS} years before today", earliest, stored=False)
+    tenth = tenth_birthday(date_of_birth)
+    if opened_at < start_of_day(tenth):
+        raise _refuse(field, "the child's 10th birthday", tenth, stored=False)
+
+
+def require_ten_at_opening(date_of_birth: date, opened_at: datetime) -> None:
+    """422 ``occurred-before-bound`` on ``child.date_of_birth`` when a corrected date of birth
+    would put the case's opening before the child's 10th birthday (:func:`require_opening_within`
+    from the other side), naming the bound (the latest date of birth accepted, 10 years before
+    the London date the case opened); withheld (a machine client), the bound's name alone: the
+    value would say when the case opened."""
+    if opened_at >= start_of_day(tenth_birthday(date_of_birth)):
+        return
+    latest = add_months(london_date(opened_at), -12 * YOUNGEST_CHILD_YEARS)
+    name = f"{YOUNGEST_CHILD_YEARS} years before the case opened"
+    raise Unprocessable(
+        "The child would have been under 10 when the case opened.",
+        slug="occurred-before-bound",
+        errors=[{"loc": "body.child.date_of_birth",
+                 "msg": f"must not be after {name} ({latest.isoformat()})"}],
+        extra={"bound": {"field": "child.date_of_birth", "name": name,
+                         "value": latest.isoformat()}},
+        withheld=Unprocessable(
+            "The child would have been under 10 when the case opened.",
+            slug="occurred-before-bound",
+            errors=[{"loc": "body.child.date_of_birth", "msg": f"must not be after {name}"}],
+            extra={"bound": {"field": "child.date_of_birth", "name": name}}))
