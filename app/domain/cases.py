@@ -305,11 +305,6 @@ class CaseFilters(BaseModel):
     limit: int = 50
 
 
-def etag_of(case: Case) -> str:
-    """The strong ETag of a case: its version."""
-    return case_etag(case)
-
-
 def case_fields(
     case: Any, service: Service, open_steps: list[StepOut], access: AccessOut | None = None
 ) -> dict[str, Any]:
@@ -570,7 +565,7 @@ def _require_none_match(if_none_match: str, case: Case) -> None:
     representation) or one of its entity tags equal to the case's ETag, compared weakly as RFC
     9110 §13.1.2 says (``W/"3"`` matches ``"3"``). The problem names no stored value."""
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    if "*" in tags or etag_of(case) in tags:
+    if "*" in tags or case_etag(case) in tags:
         raise PreconditionFailed(
             "A case already has this reference: a create-only PUT (If-None-Match) changes "
             "nothing; read the case and send If-Match to update it.")
@@ -772,7 +767,7 @@ def _list_query(flags: tuple[tuple[str, bool], ...], *, holder: bool, on_registe
 
 
 def _check_if_match(case: Case, if_match: str | None) -> None:
-    require_if_match(etag_of(case), if_match, "case")
+    require_if_match(case_etag(case), if_match, "case")
 
 
 def custody_implied(
