@@ -1519,9 +1519,22 @@ def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: b
     on_register = evaluation.on_register_after and managed
     after = replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
                     on_register=on_register)
-    raised = case.priority_raised and managed and is_raisable(pack, after)
-    priority = pack.priority is not None and managed and (raised or is_priority(pack, after))
+    priority, raised = derived_priority(pack, after, raised=case.priority_raised,
+                                        managed=managed)
     return on_register, priority, raised
+
+
+def derived_priority(pack: Pack, after: CaseSnapshot, *, raised: bool, managed: bool
+                     ) -> tuple[bool, bool]:
+    """(priority, still raised) of the case state ``after`` with a manager's raise
+    ``raised``: the one derivation of both (an act's evaluation, :func:`_derived_flags`; a
+    manager raising or clearing, :func:`set_priority_raised`). The raise holds while the pack's
+    ``[priority] raisable`` does (A20-16); the case is a priority when raised or when the pack's
+    ``[priority]`` holds; neither when it is not ``managed`` here (closed, or the child's death
+    recorded) or the pack sets no priority."""
+    raised = raised and managed and is_raisable(pack, after)
+    return pack.priority is not None and managed and (raised or is_priority(pack, after)), \
+        raised
 
 
 def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
@@ -1553,8 +1566,8 @@ async def set_priority_raised(wctx: WriteContext, *, raised: bool, pack: Pack) -
     who, the case open and, to raise, ``[priority] raisable``): ``priority_raised`` set, the
     case's ``priority`` derived again, its open steps following it."""
     case = wctx.case
-    case.priority_raised = raised
-    priority = raised or is_priority(pack, snapshot(case, ()))
+    priority, case.priority_raised = derived_priority(
+        pack, snapshot(case, ()), raised=raised, managed=case.closed_at is None)
     changed = case.priority != priority
     case.priority = priority
     wctx.session.add(case)
