@@ -715,17 +715,6 @@ _MANAGERS_OF_CASE = ("line_manager", "duty_manager")
 _SENIORS_OF_CASE = ("chair",)
 
 
-def _line_manager_check(pack: Pack, step: Step) -> bool:
-    """The step is the line manager's one-off check: addressed to them, or stood in from them
-    to a duty manager while they were away (the pack line's ``stand_in``, Somerset 3.1)."""
-    if step.recurrence:
-        return False
-    if step.actor == "line_manager":
-        return True
-    return any(rule.code == step.code and rule.actor == "line_manager"
-               and rule.stand_in == step.actor for rule in pack.lines(step.rule_id))
-
-
 async def require_not_own_check(
     session: AsyncSession, principal: Principal, step: Step, *, case: Case, pack: Pack
 ) -> None:
@@ -762,7 +751,7 @@ async def require_not_own_check(
                 session, case, step):
         raise Forbidden("You held this case during the period this step checks: another "
                         "manager does it.")
-    if not _line_manager_check(pack, step):
+    if not policy.recorder_check(pack, step):
         return
     # The records such a check is on, and their authors: policy.recorded_by (a judgement only;
     # the line manager's steps a case event raises are their own acts: A19-18 follow-up).

@@ -1681,8 +1681,16 @@ async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
 
 def recorder_check(pack: Pack, step: Step) -> bool:
     """A line manager's one-off check (not a recurring review) on a record: the kind of step
-    its record's author may not do (next_steps.require_not_own_check)."""
-    return step.actor == "line_manager" and not step.recurrence
+    its record's author may not do (next_steps.require_not_own_check) and that is given to a
+    stand-in when its assignee recorded it (:func:`stand_in_for_recorder`): addressed to the
+    line manager, or stood in from them (the pack line's ``stand_in``, Somerset 3.1) while
+    they were away."""
+    if step.recurrence:
+        return False
+    if step.actor == "line_manager":
+        return True
+    return any(rule.code == step.code and rule.actor == "line_manager"
+               and rule.stand_in == step.actor for rule in pack.lines(step.rule_id))
 
 
 async def stand_in_for_recorder(
