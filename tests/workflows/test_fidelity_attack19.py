@@ -70,8 +70,9 @@ def test_W21_new_risk_to_staff_concern_is_discussed_with_the_line_manager_and_pl
     should be included in the risk management plan."
 
     Known on Christmas Eve 2026 (Thursday) 15:00 GMT: the discussion with the line manager is
-    due at once (urgent); the recording on the next working day, Tuesday 29 December (Christmas
-    Day, the weekend and the Boxing Day substitute Monday skipped); the risk management plan
+    due at once (urgent); the recording by the end of that Thursday, the last working day of the
+    week (Christmas Day is a bank holiday; A23b-4: "before the end of the working week"); the
+    risk management plan
     update has no timescale (the policy gives none)."""
     at = lon(2026, 12, 24, 15)
     ev = run(W, ev_("case_event", at, EVENT_ID, type="risk_to_staff"))
@@ -79,8 +80,8 @@ def test_W21_new_risk_to_staff_concern_is_discussed_with_the_line_manager_and_pl
                 actor="case_holder", due=utc(2026, 12, 24, 15), pack=W,
                 ref="Risk to staff, Internal and External Controls", urgent=True)
     assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
-                actor="case_holder", due=end_of(date(2026, 12, 29), bst=False), pack=W,
-                ref="Risk to staff")
+                actor="case_holder", due=end_of(date(2026, 12, 24), bst=False), pack=W,
+                ref="Risk to staff, Internal and External Controls")
     plan = created(ev, "update_risk_management_plan")
     assert_step(plan, rule="W21", code="update_risk_management_plan", actor="case_holder",
                 due=None, pack=W, ref="Risk to staff")

@@ -414,12 +414,37 @@ def test_W20_release_address_in_another_area_notifies_the_receiving_yjs() -> Non
 
 
 def test_W21_risk_to_staff_recorded_next_working_day_across_the_october_clock_change() -> None:
-    """W21: risk to staff recorded next working day across the october clock change."""
-    ev = run(W, incident(lon(2026, 10, 23, 17, 45), "risk_to_staff"))
-    # Friday 23 October (BST) -> Monday 26 October, the first working day on GMT: 23:59:59Z.
+    """W21: "this must be recorded on the IYSS case management system within one working day":
+    known on Thursday 22 October (BST), recorded by the end of Friday 23 October (BST)."""
+    ev = run(W, incident(lon(2026, 10, 22, 17, 45), "risk_to_staff"))
     assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
-                actor="case_holder", due=utc(2026, 10, 26, 23, 59, 59), pack=W,
-                ref="Risk to staff")
+                actor="case_holder", due=end_of(date(2026, 10, 23), bst=True), pack=W,
+                ref="Risk to staff, Internal and External Controls")
+
+
+def test_W21_risk_to_staff_known_on_a_friday_is_recorded_that_friday() -> None:
+    """W21 (attack 23b, A23b-4): "If the incident becomes known to the worker on a Friday or the
+    last day before a prolonged absence (for example, the last working day before annual leave),
+    it must be recorded and reported to their line manager before the end of the working week."
+    A risk to staff known on Friday 23 October 17:45 (BST, the clocks go back on the Sunday) is
+    recorded by the end of that Friday, not on Monday 26 October; known on Friday 28 August,
+    before the late-summer bank holiday, by the end of that Friday too."""
+    ev = run(W, incident(lon(2026, 10, 23, 17, 45), "risk_to_staff"))
+    assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
+                actor="case_holder", due=end_of(date(2026, 10, 23), bst=True), pack=W,
+                ref="Risk to staff, Internal and External Controls")
+    bank = run(W, incident(FRI_BEFORE_BANK_HOLIDAY, "risk_to_staff"))
+    assert created(bank, "record_risk_to_staff").due_at == end_of(date(2026, 8, 28), bst=True)
+
+
+def test_W21_risk_to_staff_known_on_the_last_day_before_leave_is_recorded_that_day() -> None:
+    """W21 (A23b-4): "the last day before a prolonged absence (for example, the last working day
+    before annual leave), it must be recorded [...] before the end of the working week": known on
+    Wednesday 26 August, the case holder on leave from Thursday 27 August to Friday 4 September,
+    the risk to staff is recorded by the end of that Wednesday."""
+    snap = case(case_holder_absences=((date(2026, 8, 27), date(2026, 9, 4)),))
+    ev = run(W, incident(lon(2026, 8, 26, 15), "risk_to_staff"), snap)
+    assert created(ev, "record_risk_to_staff").due_at == end_of(date(2026, 8, 26), bst=True)
 
 
 def test_W21_risk_to_staff_counts_from_when_it_became_known() -> None:
@@ -433,7 +458,8 @@ def test_W21_risk_to_staff_counts_from_when_it_became_known() -> None:
                          known_at=lon(2026, 12, 29, 9).isoformat()))
     step = created(ev, "record_risk_to_staff")
     assert_step(step, rule="W21", code="record_risk_to_staff", actor="case_holder",
-                due=end_of(date(2026, 12, 30), bst=False), pack=W, ref="Risk to staff")
+                due=end_of(date(2026, 12, 30), bst=False), pack=W,
+                ref="Risk to staff, Internal and External Controls")
     assert step.reasons[0]["counted_from"] == "2026-12-29T09:00:00+00:00"
 
 
