@@ -136,6 +136,32 @@ def test_W4_two_incidents_need_two_record_incident_steps() -> None:
     assert created(second, "record_incident").subject_id == UUID(int=99)
 
 
+def test_W4_charge_dated_after_closure_raises_no_incident_steps_on_the_closed_case() -> None:
+    """W4-W7 (attack 23b, A23b-1): "Where there is a change of circumstances, context or a new
+    incident of concern becomes known to the PYJS worker, this must be recorded on the IYSS case
+    management system within one working day and immediately be reported to the line manager";
+    the case worker's records of the work close with the case (as Somerset S14's review).
+
+    Closed on Friday 30 April 2027 at 17:00 BST. A charge (may raise ROSH to high) or a death
+    dated Monday 31 May 2027 (the spring bank holiday, a month end) asks only W24's serious
+    incident notification: no IYSS record (W4), report (W5), Asset+ review (W6) nor High-Risk
+    Panel request (W7) on the closed case. A charge dated on the closure's day (18:00) is still
+    the open case's: recorded by the end of that Friday."""
+    closed = case(closed_at=utc(2027, 4, 30, 16), ratings=rated(rosh="medium"))
+    for kind in ("charged", "death", "new_incident"):
+        late = run(W, event("case_event", lon(2027, 5, 31, 10), EVENT_ID, type=kind,
+                            may_raise_to_high=True), closed)
+        assert not {"record_incident", "report_to_line_manager", "review_assessment",
+                    "request_high_risk_panel"} & set(codes(late)), kind
+    assert "notify_serious_incident" in codes(
+        run(W, event("case_event", lon(2027, 5, 31, 10), EVENT_ID, type="charged"), closed))
+    same_day = run(W, incident(lon(2027, 4, 30, 18), "charged"), closed)
+    assert_step(created(same_day, "record_incident"), rule="W4", code="record_incident",
+                actor="case_holder", due=end_of(date(2027, 4, 30), bst=True), pack=W,
+                ref="Internal and External Controls")
+    assert {"report_to_line_manager", "review_assessment"} <= set(codes(same_day))
+
+
 def test_W5_incident_reported_to_line_manager_immediately() -> None:
     """W5: incident reported to line manager immediately."""
     ev = run(W, incident(FRI_BEFORE_BANK_HOLIDAY))
