@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
-from app.domain.access import LIVE_PANEL_REFERRAL_STATES, ROLE_DUTY_ACTORS
+from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
@@ -307,8 +307,8 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
                          _REFERRAL.c.occurred_at,
                          no_date, no_date).where(
-        _REFERRAL.c.case_id == c, _REFERRAL.c.kind == "panel",
-        _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES))
+        _REFERRAL.c.case_id == c, _REFERRAL.c.kind == sa.literal_column("'panel'"),
+        live_panel_referral(_REFERRAL.c.status))
     decided = sa.select(sa.literal_column("'d'"), no_id, no_kind,
                         item.c.decided_at,
                         no_date, no_date).where(
