@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from app.domain import policy
-from app.domain.access import LIVE_PANEL_REFERRAL_STATES
+from app.domain.access import live_panel_referral
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc
 from app.domain.outbox import emit
@@ -140,7 +140,7 @@ async def _standing_referral_owed_again(
             col(Step.code).in_(owed)).limit(1))).first() is not None:
         return []
     conn = await session.connection()
-    live = _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES)
+    live = live_panel_referral(_REFERRAL.c.status)
     query = sa.select(_REFERRAL.c.id).where(
         _REFERRAL.c.case_id == wctx.case.id, _REFERRAL.c.kind == "panel", live)
     # The item's own referral first, else the case's latest one standing.
@@ -208,7 +208,7 @@ async def has_panel_route(wctx: WriteContext) -> bool:
     conn = await wctx.session.connection()
     live = await conn.execute(sa.select(_REFERRAL.c.case_id).where(
         _REFERRAL.c.case_id == wctx.case.id, _REFERRAL.c.kind == "panel",
-        _REFERRAL.c.status.in_(LIVE_PANEL_REFERRAL_STATES)).limit(1))
+        live_panel_referral(_REFERRAL.c.status)).limit(1))
     if live.first() is not None:
         return True
     owed = wctx.pack.closes("panel_decision_then")

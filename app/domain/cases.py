@@ -581,6 +581,21 @@ def _upsert_fields(body: CaseUpsert) -> dict[str, Any]:
     return {k: v for k, v in sent.items() if v is not None or k not in NOT_NULLABLE}
 
 
+def _refuse_machine_reassignment(fields: list[str]) -> None:
+    """422 ``restricted-case-reassignment`` naming each field sent: a machine client does not
+    reassign a restricted case. Whether a staff id is on the access list is not its to learn
+    (a restricted case is answered its ids only, A9-19), and applying a reassignment to
+    someone on the list while refusing one to someone off it answered exactly that (attack
+    22, A22-8): one answer whoever is named. A manager, who sees the list, reassigns it
+    (PATCH); the system's later PUT naming the same holders then changes nothing."""
+    raise Unprocessable(
+        "A restricted case's case holder and line manager are reassigned by a manager of the "
+        "case, not by the case management system.",
+        slug="restricted-case-reassignment",
+        errors=[{"loc": f"body.{f}", "msg": "differs from the case's: a manager reassigns a "
+                                            "restricted case"} for f in fields])
+
+
 async def _update_from_system(
     session: AsyncSession, principal: Principal, *, service: Service, case: Case, role: str,
     body: CaseUpsert, ctx: policy.PolicyContext,
@@ -614,6 +629,8 @@ async def _update_from_system(
         require_ten_at_opening(sent["date_of_birth"], case.opened_at)
     if REASSIGNMENT.keys() & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager can reassign a case.")
+    if REASSIGNMENT.keys() & sent.keys() and withheld_from(principal, case):
+        _refuse_machine_reassignment(sorted(REASSIGNMENT.keys() & sent.keys()))
     if INTERVENTION_FIELDS & sent.keys() and role not in (*MANAGERS, "feed"):
         raise Forbidden("Only a manager (or the case management system) can change the "
                         "case's intervention.")
@@ -629,8 +646,7 @@ async def _update_from_system(
         case.past_interventions = [*(case.past_interventions or ()),
                                    str(changes["intervention"][0])]
     if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
-        check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
-                                  "body.case_holder_id")
+        check_holders_keep_access(case.access_mode, await staff_of(session, case), case)
     # A system's update carries no act time: the change happens as it is received, and a later
     # closure may not predate it, as with a PATCH.
     now = case.updated_at = utcnow()
@@ -898,8 +914,7 @@ async def patch_case(
     else:
         restriction_changed = False
         if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
-            check_holders_keep_access(case.access_mode, await staff_of(session, case), case,
-                                      "body.case_holder_id")
+            check_holders_keep_access(case.access_mode, await staff_of(session, case), case)
     if not changes and not restriction_changed:
         return service, case, CasePatched(await policy.current(session, case))
     case.updated_at = utcnow()
@@ -1062,16 +1077,16 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # overdue step is not laundered by a close and reopen), then the policy adds what
         # the case's current state mandates and is not open (never a duplicate).
         # The clock of a step not yet overdue stood still while the case was closed (A17-1):
-        # the period just ended (recorded by the change above), from when the closure was
-        # recorded at the earliest: a closure dated back stops no clock before it was made
-        # (attack pass 16, A16-20: closed "a month ago" and reopened at once, an AssetPlus 25
-        # days overdue came back due next week).
+        # the period just ended (recorded by the change above), from the closure's closed_at
+        # (attack 23b, A23b-9). A step overdue when the closure was recorded stays overdue: a
+        # closure dated back launders nothing (attack pass 16, A16-20: closed "a month ago"
+        # and reopened at once, an AssetPlus 25 days overdue came back due next week).
         periods = case.closed_periods or []
         paused = None
         if periods:
             start = datetime.fromisoformat(periods[-1][0])
             made = await _closure_recorded_at(session, case.id)
-            paused = (max(start, made) if made else start,
+            paused = (start, max(start, made) if made else start,
                       datetime.fromisoformat(periods[-1][1]))
         reinstated = await policy.reinstate_closed_steps(
             wctx, reason="the case was reopened", paused=paused)

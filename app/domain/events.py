@@ -147,6 +147,15 @@ def case_event_out(e: CaseEvent) -> CaseEventOut:
     return CaseEventOut.model_validate(e, from_attributes=True)
 
 
+def answered_as_sent(principal: Principal, event: CaseEvent, *, others_added: bool) -> bool:
+    """Whether ``principal`` reporting ``event`` again is answered only what it sent
+    (:func:`reported_again_out`): a machine client, unless the event is its own report and no
+    one else has added to it. Such a client is answered no steps either (``next_steps: []``,
+    restricted case or not): the open steps about the event are counted from the first
+    report's time and carry its assignee (attack 22/23, A22-11 / A23a-2)."""
+    return principal.is_machine and (event.recorded_by != principal.sub or others_added)
+
+
 def reported_again_out(
     principal: Principal, event: CaseEvent, body: CaseEventCreate, occurred_at: datetime,
     details: dict[str, Any], *, others_added: bool = False,
@@ -163,7 +172,7 @@ def reported_again_out(
     report is answered whole, as before, unless someone else has added to it since
     (``others_added``, :func:`added_by_others`; attack 22, A22-9): then it too is answered what
     the client sent."""
-    if not principal.is_machine or (event.recorded_by == principal.sub and not others_added):
+    if not answered_as_sent(principal, event, others_added=others_added):
         return case_event_out(event)
     return CaseEventOut(
         id=event.id, case_id=event.case_id, type=event.type, occurred_at=occurred_at,
@@ -314,8 +323,10 @@ async def record_event(
         await _add_to_event(WriteContext(
             session=session, policy=ctx, service=service, case=case, principal=principal,
             role=role, occurred_at=same.occurred_at), event=same, body=body, details=details)
-        return same, await _reported_again(session, principal, service, case, role,
-                                           same, sent=sent), False, reported_again_out(
+        again = await _reported_again(session, principal, service, case, role, same, sent=sent)
+        if answered_as_sent(principal, same, others_added=shown_before):
+            again = again.without_next_steps()
+        return same, again, False, reported_again_out(
             principal, same, body, occurred_at, details, others_added=shown_before)
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,

@@ -376,6 +376,19 @@ def bare_times(step: Any) -> dict[str, Any]:
     return times
 
 
+def bare_completion(principal: Principal, step: Any) -> dict[str, Any]:
+    """A bare step's completion (the fields of :data:`~app.domain.steps.STEP_OUT_COLUMNS`): that
+    it is done and when (its ``status`` and ``completed_at``), not who recorded it, their note
+    or the record that satisfied it, unless the caller recorded it themselves. A panel action's
+    owner outside the case read the case's line manager's note on their action, written by
+    someone who sees the case (attack 22, A22-7); as a bare step's note and reasons leave the
+    case's people and records out (:func:`bare_note`, :func:`bare_reasons`)."""
+    if step.completed_by is not None and step.completed_by == principal.sub:
+        return {}
+    return {"completed_by": None, "completion_note": None, "satisfied_by_type": None,
+            "satisfied_by_id": None}
+
+
 async def is_bare_duty(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID, step: Step
 ) -> bool:
@@ -450,7 +463,8 @@ async def list_steps(
     await note_case_reads(session, principal, (row.case_id for row in shown))
     if bare:
         page = [row._replace(note=bare_note(row, ctx),  # type: ignore[call-arg]
-                             reasons=bare_reasons(row), **bare_times(row))
+                             reasons=bare_reasons(row), **bare_times(row),
+                             **bare_completion(principal, row))
                 if _is_bare(principal, row, bare) else row for row in page]
         if filters.priority:
             # A bare duty's priority is withheld, so the filter does not pick it out (A20-6).
@@ -538,14 +552,18 @@ def _after(due: Any, created: Any, ident: Any, *, undated_follow: bool) -> Any:
     return sa.or_(dated, col(Step.due_at).is_(None)) if undated_follow else dated
 
 
-def shown_step(step: Step, bare: bool, ctx: policy.PolicyContext) -> StepOut:
-    """A step as the caller is shown it: a bare duty with :func:`bare_note` for its note and
-    :func:`bare_reasons` for its reasons."""
+def shown_step(principal: Principal, step: Step, bare: bool, ctx: policy.PolicyContext
+               ) -> StepOut:
+    """A step as the caller is shown it: a bare duty with :func:`bare_note` for its note,
+    :func:`bare_reasons` for its reasons and :func:`bare_completion` for who completed it."""
     out = step_out(step)
     if not bare:
         return out
+    completion = bare_completion(principal, step)
+    if completion:
+        completion = {"completed_by": None, "completion_note": None, "satisfied_by": None}
     return out.model_copy(update={
-        "note": bare_note(step, ctx), **bare_times(step),
+        "note": bare_note(step, ctx), **bare_times(step), **completion,
         "reasons": [StepReason.model_validate(r) for r in bare_reasons(step)]})
 
 
@@ -565,7 +583,7 @@ async def read_step(
     bare = await _bare_duty_cases(session, principal, service.id, [step])
     _note_duty_reads(session, principal, service.id, bare)
     await note_case_reads(session, principal, [step.case_id])  # A16-3
-    return shown_step(step, _is_bare(principal, step, bare), ctx), state_etag(step)
+    return shown_step(principal, step, _is_bare(principal, step, bare), ctx), state_etag(step)
 
 
 def may_complete(principal: Principal, step: Step) -> str:
@@ -704,7 +722,7 @@ async def complete_step(
     result = await close_step(wctx, step=step, note=body.note)
     if bare:  # the case's other steps are not theirs to see
         result = result.without_next_steps()
-    return shown_step(step, bare, ctx), result
+    return shown_step(principal, step, bare, ctx), result
 
 
 # The roles whose steps on a case are a manager's check on, or oversight of, its holder's work;
@@ -746,9 +764,7 @@ async def require_not_own_check(
     if step.actor in _SENIORS_OF_CASE and step.assignee_id != principal.sub:
         require_not_case_holder(principal, case, who_does_it=(
             "a chair's step on it is done by another chair."))
-    if step.actor in (*_MANAGERS_OF_CASE, *_SENIORS_OF_CASE) \
-            and step.assignee_id != principal.sub and principal.sub in await policy.held_by(
-                session, case, step):
+    if await held_the_case(session, principal, step, case=case):
         raise Forbidden("You held this case during the period this step checks: another "
                         "manager does it.")
     if not policy.recorder_check(pack, step):
@@ -758,6 +774,39 @@ async def require_not_own_check(
     if principal.sub in await policy.recorded_by(session, step):
         raise Forbidden("You recorded what this step asks a manager to check: another "
                         "manager (a duty manager) does it.")
+
+
+async def held_the_case(
+    session: AsyncSession, principal: Principal, step: Step, *, case: Case
+) -> bool:
+    """Whether ``step`` is a manager's or a chair's check on the case's holder's work that
+    ``principal`` (not its named assignee) may not do because they held the case during the
+    period it checks (:func:`app.domain.policy.held_by`; attack pass 21, A21a-8)."""
+    return step.actor in (*_MANAGERS_OF_CASE, *_SENIORS_OF_CASE) \
+        and step.assignee_id != principal.sub \
+        and principal.sub in await policy.held_by(session, case, step)
+
+
+async def require_not_former_holder_of(
+    session: AsyncSession, principal: Principal, *, case: Case, codes: Collection[str],
+    others: Collection[uuid.UUID] = (), slug: str | None = None, who_does_it: str,
+) -> None:
+    """403 when an act that does the case's open steps of ``codes`` (those about one of
+    ``others`` excepted: another item's) would have ``principal`` do one that
+    :func:`held_the_case` keeps from them: a panel's decision does Wokingham W19's monthly
+    review and W8's hold, chair's steps, as completing them does (left13a: a former holder
+    chairing the decision reviewed the month they held the case; A21a-8's rule)."""
+    if not codes:
+        return
+    rows = await session.exec(select(Step).where(
+        col(Step.case_id) == case.id, col(Step.status) == StepStatus.open,
+        col(Step.code).in_(list(codes))))
+    for step in rows.all():
+        if step.subject_id in others:
+            continue
+        if await held_the_case(session, principal, step, case=case):
+            raise Forbidden(f"You held this case during the period a step this act does "
+                            f"checks ({step.code}): {who_does_it}", slug=slug)
 
 
 async def require_not_own_escalation(

@@ -100,17 +100,20 @@ def shuts_out(mode: AccessMode | None, staff: Collection[str], who: str) -> bool
 
 
 def check_holders_keep_access(
-    mode: AccessMode | None, staff: list[str], case: Case, loc: str
+    mode: AccessMode | None, staff: list[str], case: Case, loc: str | None = None
 ) -> None:
     """422 when the case holder or line manager would lose access to their own case (their
-    steps would be owned by someone who cannot see them)."""
+    steps would be owned by someone who cannot see them). ``loc``: the access list sent; none
+    for a reassignment, whose error names the field of each holder shut out
+    (``body.line_manager_id`` for the line manager; attack 22, A22-8)."""
     holders = {"case_holder_id": case.case_holder_id, "line_manager_id": case.line_manager_id}
     shut_out = sorted(field for field, who in holders.items() if shuts_out(mode, staff, who))
     if shut_out:
         raise Unprocessable(
             "The case holder and line manager must keep access to the case; reassign first.",
             slug="restriction-shuts-out-holder",
-            errors=[{"loc": loc, "msg": f"would shut out the case's {f.removesuffix('_id')}"}
+            errors=[{"loc": loc or f"body.{f}",
+                     "msg": f"would shut out the case's {f.removesuffix('_id')}"}
                     for f in shut_out],
         )
 

@@ -28,7 +28,8 @@ router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/cases/{case_id}/
                                              "what the additions ask (to a machine client, "
                                              "of an event someone else recorded or added "
                                              "to: its ids and type with what the client "
-                                             "sent, author and recording time null)"}},
+                                             "sent, author and recording time null, "
+                                             "next_steps [])"}},
              dependencies=[gate("event.record"), CASE_IF_MATCH])
 async def record(
     case_id: uuid.UUID, body: svc.CaseEventCreate, request: Request, response: Response,

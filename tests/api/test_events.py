@@ -255,18 +255,21 @@ async def test_W20_not_for_a_local_release(wokingham: Tenant) -> None:
     assert "notify_receiving_yjs" not in codes(event_steps(body))
 
 
-async def test_W21_risk_to_staff_next_working_day(wokingham: Tenant) -> None:
-    """W21: identified on the Friday before the bank holiday: recorded by Tuesday night."""
+async def test_W21_risk_to_staff_known_on_a_friday_recorded_that_friday(wokingham: Tenant) -> None:
+    """W21: "If the incident becomes known to the worker on a Friday [...] it must be recorded
+    [...] before the end of the working week": identified on Friday 28 August, before the
+    late-summer bank holiday, recorded by that Friday night (A23b-4; was Tuesday night)."""
     case = (await wokingham.open_case())["data"]
     body = await post_event(wokingham, case["id"], type="risk_to_staff",
                             occurred_at="2026-08-28T16:00:00Z")
     step = the_step(event_steps(body), "record_risk_to_staff")
     assert step["actor"] == "case_holder"
     assert step["assignee_id"] == "case_holder-1"
-    assert step["due_at"] == "2026-09-01T22:59:59Z"
+    assert step["due_at"] == "2026-08-28T22:59:59Z"
     assert step["urgent"] is False
     assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
-                              "ref": "Risk to staff", "rule": "W21"}
+                              "ref": "Risk to staff, Internal and External Controls",
+                              "rule": "W21"}
 
 
 # --- Somerset -------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def staff_step(answer: dict[str, Any]) -> dict[str, Any]:
 async def test_W21_acts_are_judged_by_the_version_in_force_when_they_happened(
     revised_client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    """Wokingham "Risk to staff" is recorded by the next working day under version 1.0; a risk
+    """Wokingham "Risk to staff" is recorded within one working day under version 1.0; a risk
     that happened on 28 August, recorded late, is still judged by 1.0; one on 2 September by
     2.0 (immediately). Each step cites {pack, version, ref, rule}."""
     t = await make_tenant(revised_client, settings, WOKINGHAM)
@@ -54,9 +54,11 @@ async def test_W21_acts_are_judged_by_the_version_in_force_when_they_happened(
         "type": "risk_to_staff", "occurred_at": "2026-08-28T15:30:00+01:00"})
     assert before.status_code == 201, before.text
     step = staff_step(before.json())
-    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0", "ref": "Risk to staff",
+    assert step["policy"] == {"pack": WOKINGHAM, "version": "1.0",
+                              "ref": "Risk to staff, Internal and External Controls",
                               "rule": "W21"}
-    assert (step["due_at"], step["urgent"]) == ("2026-09-01T22:59:59Z", False)
+    # Known on a Friday: "before the end of the working week" (A23b-4), Friday 28 August.
+    assert (step["due_at"], step["urgent"]) == ("2026-08-28T22:59:59Z", False)
     other = (await t.open_case())["data"]
     after = await revised_client.post(f"/v1/cases/{other['id']}/events",
                                       headers=t.auth("case_holder"), json={

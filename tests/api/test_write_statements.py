@@ -257,3 +257,27 @@ async def test_a_judgements_death_check_is_read_with_its_case_file(wokingham: Te
         assert "JOIN step" in reads[0]
         assert "FOR UPDATE" in seen[seen.index(reads[0]) - 1]  # the case lock, first
     await _judge(wokingham, case, "medium")  # 28 August: before the death, history
+
+
+def test_the_case_files_statement_for_a_judgement_has_no_expanding_parameter() -> None:
+    """Issue 15: the case file's statement of a judgement write (with the policy's inputs and
+    the case's final events) names the live panel referral states as literal SQL, not as an
+    expanding ``IN`` parameter, which SQLAlchemy renders into the cached statement's text again
+    on every execution; the same for the policy's inputs read alone (SQLite, other writes).
+    Which referrals count is unchanged: the five live states, of panel referrals only."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from app.domain import access, policy
+    from app.domain.final_events import final_events_column
+
+    also = (policy.inputs_column(), final_events_column())
+    statements = [access._case_file_with_open_steps_query(wide, holder, manager, also)
+                  for wide in (False, True) for holder in (False, True)
+                  for manager in (False, True)]
+    for dialect in (postgresql.asyncpg.dialect(), sqlite.dialect()):
+        for statement in [*statements, policy._INPUTS]:
+            compiled = statement.compile(dialect=dialect)
+            assert "POSTCOMPILE" not in compiled.string
+            assert not any(b.expanding for b in compiled.binds.values())
+            assert ("referral.kind = 'panel' AND referral.status IN ('submitted', "
+                    "'quality_assured', 'sent', 'received', 'accepted')") in compiled.string

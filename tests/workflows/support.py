@@ -185,7 +185,7 @@ def revision(tmp_path: Path, version: str = "2.0", effective: str = "2026-09-01"
     text = (PACK_DIR / f"{WOKINGHAM}.toml").read_text()
     assert V1_HEADER in text
     text = text.replace(V1_HEADER, f'version = "{version}"\neffective_from = {effective}\n')
-    old = 'deadline = "next-wd"\nref = "Risk to staff"'
+    old = 'deadline = "+1wd-in-week"\nref = "Risk to staff, Internal and External Controls"'
     assert old in text
     text = text.replace(old, 'deadline = "immediately"\nref = "Risk to staff and other children"')
     path = tmp_path / f"{name or WOKINGHAM + '@' + version}.toml"

@@ -70,8 +70,9 @@ def test_W21_new_risk_to_staff_concern_is_discussed_with_the_line_manager_and_pl
     should be included in the risk management plan."
 
     Known on Christmas Eve 2026 (Thursday) 15:00 GMT: the discussion with the line manager is
-    due at once (urgent); the recording on the next working day, Tuesday 29 December (Christmas
-    Day, the weekend and the Boxing Day substitute Monday skipped); the risk management plan
+    due at once (urgent); the recording by the end of that Thursday, the last working day of the
+    week (Christmas Day is a bank holiday; A23b-4: "before the end of the working week"); the
+    risk management plan
     update has no timescale (the policy gives none)."""
     at = lon(2026, 12, 24, 15)
     ev = run(W, ev_("case_event", at, EVENT_ID, type="risk_to_staff"))
@@ -79,8 +80,8 @@ def test_W21_new_risk_to_staff_concern_is_discussed_with_the_line_manager_and_pl
                 actor="case_holder", due=utc(2026, 12, 24, 15), pack=W,
                 ref="Risk to staff, Internal and External Controls", urgent=True)
     assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
-                actor="case_holder", due=end_of(date(2026, 12, 29), bst=False), pack=W,
-                ref="Risk to staff")
+                actor="case_holder", due=end_of(date(2026, 12, 24), bst=False), pack=W,
+                ref="Risk to staff, Internal and External Controls")
     plan = created(ev, "update_risk_management_plan")
     assert_step(plan, rule="W21", code="update_risk_management_plan", actor="case_holder",
                 due=None, pack=W, ref="Risk to staff")
@@ -272,8 +273,8 @@ def test_S39_volunteer_concern_is_passed_to_a_team_leader_and_the_case_holder() 
 def test_S40_obstacle_to_the_agreed_actions_is_told_to_the_line_manager_at_once() -> None:
     """S40 (4.6): "Case holders must follow up any actions required within the timeframe agreed
     and inform their line manager immediately of any obstacles that arise, or if their line
-    manager is unavailable, the duty manager" (7.1.7 for the MARP's plan, 14.4.1 on release from
-    the secure estate: "they will communicate immediately with their line manager").
+    manager is unavailable, the duty manager" (7.1.7 for the MARP's plan; 14.4.1's responses
+    not secured on release are their own event, S44: test_fidelity_left13a.py).
 
     An obstacle known on Saturday 27 March 2027 at 23:30 GMT (the night before the clock change):
     due at once, 23:30Z, urgent; one that arose then but became known on Monday 29 March at 09:00
@@ -282,7 +283,7 @@ def test_S40_obstacle_to_the_agreed_actions_is_told_to_the_line_manager_at_once(
     ev = run(S, ev_("case_event", at, EVENT_ID, type="plan_obstacle"))
     assert_step(created(ev, "inform_line_manager_of_obstacle"), rule="S40",
                 code="inform_line_manager_of_obstacle", actor="case_holder",
-                due=utc(2027, 3, 27, 23, 30), pack=S, ref="4.6, 7.1.7, 14.4.1", urgent=True)
+                due=utc(2027, 3, 27, 23, 30), pack=S, ref="4.6, 7.1.7", urgent=True)
     known = run(S, ev_("case_event", at, EVENT_ID, type="plan_obstacle",
                        known_at=lon(2027, 3, 29, 9)))
     assert created(known, "inform_line_manager_of_obstacle").due_at == utc(2027, 3, 29, 8)

@@ -31,12 +31,13 @@ def test_each_act_is_judged_by_the_version_in_force_on_its_london_date(tmp_path:
 
 
 def test_W21_steps_cite_the_version_that_made_them(tmp_path: Path) -> None:
-    """Wokingham "Risk to staff": recorded by the next working day under version 1.0; the
+    """Wokingham "Risk to staff": recorded within one working day under version 1.0; the
     fictional revision 2.0 makes it immediate. The step carries pack, version, ref and rule."""
     revision(tmp_path)
     found = load_versions(None, tmp_path)[WOKINGHAM]
     for moment, version, urgent, ref in (
-        (datetime(2026, 8, 28, 14, 30, tzinfo=UTC), "1.0", False, "Risk to staff"),
+        (datetime(2026, 8, 28, 14, 30, tzinfo=UTC), "1.0", False,
+         "Risk to staff, Internal and External Controls"),
         (datetime(2026, 9, 2, 9, 0, tzinfo=UTC), "2.0", True,
          "Risk to staff and other children"),
     ):

@@ -136,6 +136,32 @@ def test_W4_two_incidents_need_two_record_incident_steps() -> None:
     assert created(second, "record_incident").subject_id == UUID(int=99)
 
 
+def test_W4_charge_dated_after_closure_raises_no_incident_steps_on_the_closed_case() -> None:
+    """W4-W7 (attack 23b, A23b-1): "Where there is a change of circumstances, context or a new
+    incident of concern becomes known to the PYJS worker, this must be recorded on the IYSS case
+    management system within one working day and immediately be reported to the line manager";
+    the case worker's records of the work close with the case (as Somerset S14's review).
+
+    Closed on Friday 30 April 2027 at 17:00 BST. A charge (may raise ROSH to high) or a death
+    dated Monday 31 May 2027 (the spring bank holiday, a month end) asks only W24's serious
+    incident notification: no IYSS record (W4), report (W5), Asset+ review (W6) nor High-Risk
+    Panel request (W7) on the closed case. A charge dated on the closure's day (18:00) is still
+    the open case's: recorded by the end of that Friday."""
+    closed = case(closed_at=utc(2027, 4, 30, 16), ratings=rated(rosh="medium"))
+    for kind in ("charged", "death", "new_incident"):
+        late = run(W, event("case_event", lon(2027, 5, 31, 10), EVENT_ID, type=kind,
+                            may_raise_to_high=True), closed)
+        assert not {"record_incident", "report_to_line_manager", "review_assessment",
+                    "request_high_risk_panel"} & set(codes(late)), kind
+    assert "notify_serious_incident" in codes(
+        run(W, event("case_event", lon(2027, 5, 31, 10), EVENT_ID, type="charged"), closed))
+    same_day = run(W, incident(lon(2027, 4, 30, 18), "charged"), closed)
+    assert_step(created(same_day, "record_incident"), rule="W4", code="record_incident",
+                actor="case_holder", due=end_of(date(2027, 4, 30), bst=True), pack=W,
+                ref="Internal and External Controls")
+    assert {"report_to_line_manager", "review_assessment"} <= set(codes(same_day))
+
+
 def test_W5_incident_reported_to_line_manager_immediately() -> None:
     """W5: incident reported to line manager immediately."""
     ev = run(W, incident(FRI_BEFORE_BANK_HOLIDAY))
@@ -414,12 +440,37 @@ def test_W20_release_address_in_another_area_notifies_the_receiving_yjs() -> Non
 
 
 def test_W21_risk_to_staff_recorded_next_working_day_across_the_october_clock_change() -> None:
-    """W21: risk to staff recorded next working day across the october clock change."""
-    ev = run(W, incident(lon(2026, 10, 23, 17, 45), "risk_to_staff"))
-    # Friday 23 October (BST) -> Monday 26 October, the first working day on GMT: 23:59:59Z.
+    """W21: "this must be recorded on the IYSS case management system within one working day":
+    known on Thursday 22 October (BST), recorded by the end of Friday 23 October (BST)."""
+    ev = run(W, incident(lon(2026, 10, 22, 17, 45), "risk_to_staff"))
     assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
-                actor="case_holder", due=utc(2026, 10, 26, 23, 59, 59), pack=W,
-                ref="Risk to staff")
+                actor="case_holder", due=end_of(date(2026, 10, 23), bst=True), pack=W,
+                ref="Risk to staff, Internal and External Controls")
+
+
+def test_W21_risk_to_staff_known_on_a_friday_is_recorded_that_friday() -> None:
+    """W21 (attack 23b, A23b-4): "If the incident becomes known to the worker on a Friday or the
+    last day before a prolonged absence (for example, the last working day before annual leave),
+    it must be recorded and reported to their line manager before the end of the working week."
+    A risk to staff known on Friday 23 October 17:45 (BST, the clocks go back on the Sunday) is
+    recorded by the end of that Friday, not on Monday 26 October; known on Friday 28 August,
+    before the late-summer bank holiday, by the end of that Friday too."""
+    ev = run(W, incident(lon(2026, 10, 23, 17, 45), "risk_to_staff"))
+    assert_step(created(ev, "record_risk_to_staff"), rule="W21", code="record_risk_to_staff",
+                actor="case_holder", due=end_of(date(2026, 10, 23), bst=True), pack=W,
+                ref="Risk to staff, Internal and External Controls")
+    bank = run(W, incident(FRI_BEFORE_BANK_HOLIDAY, "risk_to_staff"))
+    assert created(bank, "record_risk_to_staff").due_at == end_of(date(2026, 8, 28), bst=True)
+
+
+def test_W21_risk_to_staff_known_on_the_last_day_before_leave_is_recorded_that_day() -> None:
+    """W21 (A23b-4): "the last day before a prolonged absence (for example, the last working day
+    before annual leave), it must be recorded [...] before the end of the working week": known on
+    Wednesday 26 August, the case holder on leave from Thursday 27 August to Friday 4 September,
+    the risk to staff is recorded by the end of that Wednesday."""
+    snap = case(case_holder_absences=((date(2026, 8, 27), date(2026, 9, 4)),))
+    ev = run(W, incident(lon(2026, 8, 26, 15), "risk_to_staff"), snap)
+    assert created(ev, "record_risk_to_staff").due_at == end_of(date(2026, 8, 26), bst=True)
 
 
 def test_W21_risk_to_staff_counts_from_when_it_became_known() -> None:
@@ -433,7 +484,8 @@ def test_W21_risk_to_staff_counts_from_when_it_became_known() -> None:
                          known_at=lon(2026, 12, 29, 9).isoformat()))
     step = created(ev, "record_risk_to_staff")
     assert_step(step, rule="W21", code="record_risk_to_staff", actor="case_holder",
-                due=end_of(date(2026, 12, 30), bst=False), pack=W, ref="Risk to staff")
+                due=end_of(date(2026, 12, 30), bst=False), pack=W,
+                ref="Risk to staff, Internal and External Controls")
     assert step.reasons[0]["counted_from"] == "2026-12-29T09:00:00+00:00"
 
 
