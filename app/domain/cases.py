@@ -1077,16 +1077,16 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         # overdue step is not laundered by a close and reopen), then the policy adds what
         # the case's current state mandates and is not open (never a duplicate).
         # The clock of a step not yet overdue stood still while the case was closed (A17-1):
-        # the period just ended (recorded by the change above), from when the closure was
-        # recorded at the earliest: a closure dated back stops no clock before it was made
-        # (attack pass 16, A16-20: closed "a month ago" and reopened at once, an AssetPlus 25
-        # days overdue came back due next week).
+        # the period just ended (recorded by the change above), from the closure's closed_at
+        # (attack 23b, A23b-9). A step overdue when the closure was recorded stays overdue: a
+        # closure dated back launders nothing (attack pass 16, A16-20: closed "a month ago"
+        # and reopened at once, an AssetPlus 25 days overdue came back due next week).
         periods = case.closed_periods or []
         paused = None
         if periods:
             start = datetime.fromisoformat(periods[-1][0])
             made = await _closure_recorded_at(session, case.id)
-            paused = (max(start, made) if made else start,
+            paused = (start, max(start, made) if made else start,
                       datetime.fromisoformat(periods[-1][1]))
         reinstated = await policy.reinstate_closed_steps(
             wctx, reason="the case was reopened", paused=paused)

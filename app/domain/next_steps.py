@@ -764,9 +764,7 @@ async def require_not_own_check(
     if step.actor in _SENIORS_OF_CASE and step.assignee_id != principal.sub:
         require_not_case_holder(principal, case, who_does_it=(
             "a chair's step on it is done by another chair."))
-    if step.actor in (*_MANAGERS_OF_CASE, *_SENIORS_OF_CASE) \
-            and step.assignee_id != principal.sub and principal.sub in await policy.held_by(
-                session, case, step):
+    if await held_the_case(session, principal, step, case=case):
         raise Forbidden("You held this case during the period this step checks: another "
                         "manager does it.")
     if not policy.recorder_check(pack, step):
@@ -776,6 +774,39 @@ async def require_not_own_check(
     if principal.sub in await policy.recorded_by(session, step):
         raise Forbidden("You recorded what this step asks a manager to check: another "
                         "manager (a duty manager) does it.")
+
+
+async def held_the_case(
+    session: AsyncSession, principal: Principal, step: Step, *, case: Case
+) -> bool:
+    """Whether ``step`` is a manager's or a chair's check on the case's holder's work that
+    ``principal`` (not its named assignee) may not do because they held the case during the
+    period it checks (:func:`app.domain.policy.held_by`; attack pass 21, A21a-8)."""
+    return step.actor in (*_MANAGERS_OF_CASE, *_SENIORS_OF_CASE) \
+        and step.assignee_id != principal.sub \
+        and principal.sub in await policy.held_by(session, case, step)
+
+
+async def require_not_former_holder_of(
+    session: AsyncSession, principal: Principal, *, case: Case, codes: Collection[str],
+    others: Collection[uuid.UUID] = (), slug: str | None = None, who_does_it: str,
+) -> None:
+    """403 when an act that does the case's open steps of ``codes`` (those about one of
+    ``others`` excepted: another item's) would have ``principal`` do one that
+    :func:`held_the_case` keeps from them: a panel's decision does Wokingham W19's monthly
+    review and W8's hold, chair's steps, as completing them does (left13a: a former holder
+    chairing the decision reviewed the month they held the case; A21a-8's rule)."""
+    if not codes:
+        return
+    rows = await session.exec(select(Step).where(
+        col(Step.case_id) == case.id, col(Step.status) == StepStatus.open,
+        col(Step.code).in_(list(codes))))
+    for step in rows.all():
+        if step.subject_id in others:
+            continue
+        if await held_the_case(session, principal, step, case=case):
+            raise Forbidden(f"You held this case during the period a step this act does "
+                            f"checks ({step.code}): {who_does_it}", slug=slug)
 
 
 async def require_not_own_escalation(

@@ -51,7 +51,7 @@ from app.domain.final_events import require_before_final_event
 from app.domain.history import fields_changed_after, note_case_act
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
-from app.domain.next_steps import satisfy_open_steps
+from app.domain.next_steps import require_not_former_holder_of, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
@@ -1103,6 +1103,16 @@ async def decide(
     _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
     _check_attendance(body, kind)
+    # The checks it does (W19's monthly review, W8's hold: the passes below) are not done by a
+    # chair who held the case since they were raised, as completing them is not (A21a-8;
+    # left13a), before anything is written.
+    await require_not_former_holder_of(
+        session, principal, case=case, slug="case-holder-cannot-chair",
+        others=frozenset(other for other, _ in await undecided_agenda(session, case.id)
+                         if other != item.id),
+        codes=(*pack.closes("panel_decision"), *pack.closes("panel_decision_then"),
+               *(pack.closes("panel_decision_mappa") if body.mappa_level else ())),
+        who_does_it="another panel member chairs its decision.")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=chair, occurred_at=occurred_at)
     if case.closed_at is not None:

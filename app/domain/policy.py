@@ -50,7 +50,7 @@ from app.domain.steps import (
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, london_date, london_text
-from app.workflows.deadlines import is_deadline_note, overdue_at_for, shift_local
+from app.workflows.deadlines import is_deadline_note, overdue_at_for, parse_form, shift_local
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack, is_priority, is_raisable
 from app.workflows.types import (
@@ -1301,23 +1301,28 @@ async def supersede_codes(
 
 
 async def reinstate_closed_steps(
-    wctx: WriteContext, *, reason: str, paused: tuple[datetime, datetime] | None = None
+    wctx: WriteContext, *, reason: str,
+    paused: tuple[datetime, datetime, datetime] | None = None,
 ) -> list[Step]:
     """Reopen the steps the case's closure superseded: the same step with its original
     ``raised_at`` and reasons. A closed case takes no act that could have done them, so every
     duty open at the closure is still owed. Each is audited (``step.reinstate``) and announced
     (``step.reinstated``); the assignee follows the case's current holders.
 
-    ``paused``: the period the case was closed (aware UTC: from ``closed_at`` or, for a closure
-    dated back, from when it was recorded, to the reopening; attack pass 16, A16-20). A step
-    overdue at the closure keeps its ``due_at`` and ``overdue_at``: it stays overdue, and in the
-    timeliness report (a close and reopen launders nothing). A step not yet overdue at the
-    closure had its clock stopped while the case was closed: both move later by the closed
-    period's length in whole days (to the nearest; London wall clock), so nothing comes back due
-    on a day the case was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4
-    weeks of start of YJT involvement", closed two days in and reopened six weeks later, came
-    back overdue at once). A ``next-panel`` step is left to
-    :func:`redate_returning_next_panel_steps` (the panels as they now stand)."""
+    ``paused``: (the closure's ``closed_at``, when that closure was recorded, the reopening),
+    aware UTC. A step overdue when the closure was recorded keeps its ``due_at`` and
+    ``overdue_at``: it stays overdue, and in the timeliness report (a close and reopen launders
+    nothing, nor does a closure dated back before the step fell due: attack pass 16, A16-20). A
+    step not yet overdue then had its clock stopped for the whole time the case was closed, from
+    ``closed_at`` (attack 23b, A23b-9: from the recording, a closure dated back and recorded late
+    moved nothing): both move later by that time, so nothing comes back due on a day the case
+    was closed (attack pass 17, A17-1: Somerset 2.1's AssetPlus "within 4 weeks of start of YJT
+    involvement", closed two days in and reopened six weeks later, came back overdue at once).
+    A working-day deadline (``+Nwd``, ``next-wd``, ``+1wd-in-week``) moves by the working days
+    the case was closed (those after the closure's London date up to the reopening's), onto a
+    working day; any other by the closed time in whole days (to the nearest; London wall
+    clock). A ``next-panel`` step is left to :func:`redate_returning_next_panel_steps` (the
+    panels as they now stand)."""
     session, case, service = wctx.session, wctx.case, wctx.service
     rows = await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.superseded,
@@ -1342,7 +1347,7 @@ async def reinstate_closed_steps(
         step.completed_at = step.completed_by = None
         step.note = _append(step.note, f"Reinstated: {reason}")
         if paused is not None:
-            _resume_clock(step, *paused)
+            _resume_clock(step, *paused, wctx.policy.calendar)
         attr = ACTOR_FIELDS.get(step.actor)
         if attr and step.assignee_id is not None:
             step.assignee_id = getattr(case, attr)
@@ -1400,13 +1405,45 @@ async def reopen_done_by(
     return reopened
 
 
-def _resume_clock(step: Step, closed_at: datetime, reopened_at: datetime) -> None:
-    """Move a reinstated step's deadline later by the time the case was closed, when it was
-    not yet overdue at the closure (:func:`reinstate_closed_steps`)."""
+def _working_day_form(form: str | None) -> bool:
+    """Whether a step's deadline form counts working days (``+Nwd``, ``next-wd``,
+    ``+1wd-in-week``)."""
+    if not form:
+        return False
+    try:
+        return parse_form(form).kind in ("wd", "+1wd-in-week")
+    except ValueError:
+        return False
+
+
+def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
+                  reopened_at: datetime, calendar: WorkingCalendar) -> None:
+    """Move a reinstated step's deadline later by the time the case was closed (from
+    ``closed_at``), when it was not yet overdue when the closure was recorded
+    (:func:`reinstate_closed_steps`)."""
     if step.due_at is None or step.deadline_form == NEXT_PANEL or reopened_at <= closed_at:
         return
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
-    if overdue <= closed_at:
+    if overdue <= max(closed_at, recorded_at):
+        return
+    if _working_day_form(step.deadline_form):
+        # The working days the case was closed: after the closure's London date, up to and
+        # including the reopening's (closed and reopened the same day: none).
+        first, last = london_date(closed_at), london_date(reopened_at)
+        n = sum(1 for k in range(1, (last - first).days + 1)
+                if calendar.is_working_day(first + timedelta(days=k)))
+        if n == 0:
+            return
+
+        def moved(moment: datetime) -> datetime:
+            day = london_date(moment)
+            to = calendar.add_working_days(calendar.next_working_day_on_or_after(day), n)
+            return shift_local(moment, days=(to - day).days)
+        step.due_at = moved(due)
+        if step.overdue_at is not None:  # never before due_at (A16-4)
+            step.overdue_at = max(moved(overdue), step.due_at)
+        step.note = _append(step.note, f"Due date moved on by the {n} working day(s) the case "
+                                       "was closed (not yet overdue at the closure)")
         return
     # Whole days, to the nearest (a closure of minutes, made in error and undone, moves
     # nothing), so a deadline keeps its time of day.
