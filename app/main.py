@@ -167,7 +167,8 @@ def create_app(
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     # One pure-ASGI layer: request id, HEAD/OPTIONS, the request guard (401/413/415 before any
     # handler), unhandled errors, docs pages' headers, access log and metrics (app.core.edge).
-    app.add_middleware(EdgeMiddleware, router=app.router, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(EdgeMiddleware, router=app.router, max_body_bytes=settings.max_body_bytes,
+                       max_header_bytes=settings.max_header_bytes)
     if settings.cors_origins:
         # Browser front ends: only the configured origins; bearer tokens, never cookies.
         app.add_middleware(

@@ -6,6 +6,11 @@ with its own coroutine and send wrapper per request; the instrumentator also mat
 path against the routing table a second time. Together they were about half of what
 ``/healthz`` cost. Here, in the order a request meets them:
 
+0. **Header size**: header fields (names and values) over ``max_header_bytes`` are 431
+   problem+json, "Request Header Fields Too Large", before anything reads them (attack 23,
+   A23a-3: a head too large for uvicorn's h11 buffer was its 400 text/plain; that buffer is
+   now larger than this limit under ``yjrisk serve``, and its own refusal a problem too:
+   :class:`app.core.http.HeaderTimeoutH11Protocol`).
 1. **Request id**: a new UUID for every request, made here, never taken from the client
    (a client-chosen id could repeat another request's and muddle the access log of reads:
    attack pass 16, A16-9); set in ``asgi_correlation_id.correlation_id`` for the logs, the
@@ -100,10 +105,12 @@ def _content_length(headers: Any) -> int:
 class EdgeMiddleware:
     """See the module's docstring; ``router`` answers OPTIONS and 405s' ``Allow``."""
 
-    def __init__(self, app: ASGIApp, router: Any, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, router: Any, max_body_bytes: int,
+                 max_header_bytes: int = 16 * 1024) -> None:
         self.app = app
         self.router = router
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
         self.sentry = get_sentry_extension()
         # Per app, after create_app configured logging (structlog caches a logger's level on
         # first use).
@@ -117,7 +124,9 @@ class EdgeMiddleware:
             return
         start = time.perf_counter()
         found: dict[bytes, bytes] = {}
+        header_bytes = 0
         for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value) + 4  # ": " and CRLF, as sent
             name = name.lower()
             if name in _READ and name not in found:
                 found[name] = value
@@ -148,7 +157,12 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            if method == "OPTIONS":
+            if header_bytes > self.max_header_bytes:
+                # Before anything reads them (the token, the body's headers): step 0.
+                await _reject(inner, answer, 431, (
+                    f"The request's header fields are too large: at most "
+                    f"{self.max_header_bytes} bytes of names and values are accepted."))
+            elif method == "OPTIONS":
                 await self._options(path, answer)
             elif method in WRITE_METHODS:
                 await self._guarded(inner, receive, answer, found, lambda: status != 0)

@@ -5,16 +5,20 @@ router whose routes are only tried on paths one of them can match."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
 import h11
 from fastapi import APIRouter
 from fastapi import routing as fastapi_routing
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body, status_title
 
 PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -90,9 +94,32 @@ class HeaderTimeoutH11Protocol(H11Protocol):
     """uvicorn's h11 protocol plus a header-read timeout: a client that connects, or starts a
     request, and has not finished its request line and headers within ``header_timeout``
     seconds is disconnected (slowloris). uvicorn's own keep-alive timeout still closes idle
-    connections between requests."""
+    connections between requests. A request h11 refuses is answered as a problem
+    (:meth:`send_400_response`), not uvicorn's ``text/plain`` 400."""
 
     header_timeout: float = 10.0
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer a request h11 could not read (uvicorn calls this on any
+        ``h11.RemoteProtocolError``, ``msg`` its fixed text) as RFC 9457 problem+json and
+        close: 431 when the head still arriving outgrew h11's buffer
+        (``h11_max_incomplete_event_size``; h11's hint for it, which uvicorn drops), else 400.
+        Nothing the client sent is quoted (attack 23, A23a-3)."""
+        limit = self.config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+        if len(self.conn.trailing_data[0]) > limit:
+            status, slug, detail = 431, "headers-too-large", (
+                "The request's header fields are too large for this server.")
+        else:
+            status, slug, detail = 400, "bad-request", "The request is not valid HTTP/1.1."
+        payload = json.dumps(problem_body(status, slug, detail)).encode()
+        self.transport.write(self.conn.send(h11.Response(
+            status_code=status, reason=status_title(status).encode(), headers=[
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close")])))
+        self.transport.write(self.conn.send(h11.Data(data=payload)))
+        self.transport.write(self.conn.send(h11.EndOfMessage()))
+        self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the header clock as soon as the client connects."""

@@ -45,6 +45,7 @@ SLUGS = {
     415: "unsupported-media-type",
     422: "validation-error",
     428: "precondition-required",
+    431: "headers-too-large",
     503: "unavailable",
     500: "internal-error",
 }

@@ -19,6 +19,12 @@ import os
 import sys
 from typing import Any
 
+# h11's buffer for a request head still arriving, as a multiple of the service's own header
+# limit (YJ_MAX_HEADER_BYTES): a head over the limit that reaches the app whole is answered
+# 431 problem+json by it with its clear title (app.core.edge); one larger than h11's buffer is
+# refused by the server's protocol, also 431 problem+json (app.core.http; attack 23, A23a-3).
+H11_BUFFER_FACTOR = 4
+
 
 def command(host: str, port: int, *, access_log: bool = True, workers: int = 1,
             ready: str | None = None) -> list[str]:
@@ -81,6 +87,7 @@ def main(args: list[str] | None = None) -> None:
         proxy_headers=True, log_level="warning" if options.quiet else "info",
         workers=options.workers, access_log=False, http=SettingsH11Protocol,
         timeout_keep_alive=settings.http_keep_alive_seconds,
+        h11_max_incomplete_event_size=H11_BUFFER_FACTOR * settings.max_header_bytes,
         timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
     if options.ready and options.workers == 1:
         ready = options.ready
