@@ -131,9 +131,16 @@ class PanelDecisionCreate(BaseModel):
     """Body of ``POST /v1/panels/{id}/items/{item_id}/decision``."""
 
     model_config = ConfigDict(extra="forbid")
-    rosh_level: Level | None = None
-    swb_level: Level | None = None
-    actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(default_factory=list)
+    rosh_level: Level | None = PField(
+        default=None, description="the rating the panel confirms: rosh_level or swb_level (or "
+                                  "both) is required (422 naming both without)")
+    swb_level: Level | None = PField(
+        default=None, description="the rating the panel confirms: rosh_level or swb_level (or "
+                                  "both) is required (422 naming both without)")
+    actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(
+        default_factory=list,
+        description="the action plan; a pack may require at least one (Wokingham's High-Risk "
+                    "Panel: 422 action-plan-required without)")
     review_date: PlausibleDate | None = None
     mappa_level: MappaNumber | None = None
     minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000),
@@ -971,14 +978,28 @@ def decision_date_errors(calendar: WorkingCalendar, review: date | None,
     return non_working_day_errors(calendar, dated)
 
 
+def rating_errors(rosh_level: object, swb_level: object, loc: str = "body"
+                  ) -> list[dict[str, str]]:
+    """The ``errors`` of a decision that confirms no rating (attack 23b, A23b-2): both panels
+    record "a confirmed rating" (the catalogue's Panels; Somerset 7.1.6 "Unless the child's risk
+    status has reduced to medium or low", Wokingham "a specific action plan and risk
+    classification should be agreed"): ``rosh_level`` or ``swb_level``, one error naming each."""
+    if rosh_level is not None or swb_level is not None:
+        return []
+    msg = ("a panel decision records a confirmed rating: give rosh_level or swb_level (or "
+           "both)")
+    return [{"loc": f"{loc}.rosh_level", "msg": msg}, {"loc": f"{loc}.swb_level", "msg": msg}]
+
+
 def _check_decision(body: PanelDecisionCreate, case: Case, panel: Panel,
                     calendar: WorkingCalendar) -> None:
-    """Refuse a decision that cannot stand: a review or action before the panel's (London) date
-    or on no working day (A19-15), MAPPA without category; each error names the comparison
-    made."""
+    """Refuse a decision that cannot stand: no confirmed rating (A23b-2), a review or action
+    before the panel's (London) date or on no working day (A19-15), MAPPA without category;
+    each error names the comparison made."""
     day = panel.scheduled_for.astimezone(LONDON).date()
-    errors = decision_date_errors(calendar, body.review_date,
-                                  [a.due_date for a in body.actions])
+    errors = rating_errors(body.rosh_level, body.swb_level)
+    errors += decision_date_errors(calendar, body.review_date,
+                                   [a.due_date for a in body.actions])
     if body.review_date is not None and body.review_date <= day:
         errors.append({"loc": "body.review_date",
                        "msg": f"must be after the panel's date ({day.isoformat()})"})

@@ -54,6 +54,7 @@ from app.domain.panels import (
     PanelAction,
     action_dates_after,
     decision_date_errors,
+    rating_errors,
     require_panel_may_hear,
 )
 from app.domain.referrals import KindLabel, ReferralStatus
@@ -299,7 +300,7 @@ def _case_event_data(data: CaseEventData, case_id: uuid.UUID, subject: uuid.UUID
 
 
 def _check_dates(case: Case, data: dict[str, Any], occurred: datetime,
-                 calendar: WorkingCalendar) -> None:
+                 calendar: WorkingCalendar, trigger: str = "") -> None:
     """The bounds the write puts on the dates its deadlines hang on (A18-1..3), each named
     ``body.data.<field>``: an event's transfer date (:func:`require_transfer_date_within`), a
     changed release date (:func:`require_release_within_case`), a panel decision's review and
@@ -319,7 +320,10 @@ def _check_dates(case: Case, data: dict[str, Any], occurred: datetime,
         require_release_within_case(date.fromisoformat(release[1]), case.opened_at,
                                     "data.changes.expected_release_date")
     latest = a_year_after(london_date(occurred))
-    errors = action_dates_after(
+    # A decision confirms a rating, as the decision itself requires (A23b-2).
+    errors = rating_errors(data.get("rosh_level"), data.get("swb_level"), "body.data") \
+        if trigger == "panel_decision" else []
+    errors += action_dates_after(
         (date.fromisoformat(a["due_date"]) for a in data.get("actions") or ()), latest,
         "body.data")
     review = data.get("review_date")
@@ -436,7 +440,7 @@ async def preview(
         # Every act's bounds; which acts reach past a closure depends on the act (the pack's).
         require_within_case(case, occurred, after_closure=True)
         subject, data = trigger_data(body, case.id, occurred)
-        _check_dates(case, data, occurred, ctx.calendar)
+        _check_dates(case, data, occurred, ctx.calendar, str(body.trigger))
         pack = ctx.pack_for(service, at=occurred)
         _refuse_on_closed_case(pack, case, str(body.trigger), data)
         again = await _reported_again(session, pack, case, body, data, occurred)

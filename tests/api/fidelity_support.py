@@ -164,10 +164,13 @@ class FidelityWeek:
         return added
 
     async def decide(self, at: str = "2026-09-01T16:00:00+01:00", **body: Any) -> dict[str, Any]:
-        """The chair records the decision on the case's item."""
+        """The chair records the decision on the case's item: by default one action for the
+        case holder due on the review date (Wokingham's "specific action plan", A23b-2)."""
+        plan = [{"description": "Review the plan", "owner_id": "case_holder-1",
+                 "due_date": body["review_date"]}] if "review_date" in body else []
         return await self.post(
             f"/v1/panels/{self.panel_id}/items/{self.item_id}/decision",
-            {"actions": [], "minutes": "Discussed.", "occurred_at": at, **body}, "chair", 200)
+            {"actions": plan, "minutes": "Discussed.", "occurred_at": at, **body}, "chair", 200)
 
     async def complete(self, step_id: str, role: str) -> dict[str, Any]:
         """Complete a step."""

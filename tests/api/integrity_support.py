@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from app.core.db import build_engine, session_factory
 from app.domain.outbox import OutboxEvent
+from app.workflows.calendar import WorkingCalendar
 from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"
@@ -83,11 +84,17 @@ async def steps_of(t: Tenant, case_id: str, status: str = "open") -> list[dict[s
 
 
 async def audit_of(t: Tenant, case_id: str) -> list[dict[str, Any]]:
-    """The case's write audit, oldest first (read as a duty manager)."""
-    r = await t.client.get(f"/v1/cases/{case_id}/audit", params={"limit": 200},
-                           headers=t.auth("duty_manager"))
-    assert r.status_code == 200, r.text
-    return r.json()["data"]  # type: ignore[no-any-return]
+    """The case's write audit, oldest first (read as a duty manager), every page."""
+    entries: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 200}
+    while True:
+        r = await t.client.get(f"/v1/cases/{case_id}/audit", params=params,
+                               headers=t.auth("duty_manager"))
+        assert r.status_code == 200, r.text
+        entries += r.json()["data"]
+        if not r.json().get("next_cursor"):
+            return entries
+        params = {"limit": 200, "cursor": r.json()["next_cursor"]}
 
 
 async def complete(t: Tenant, step_id: str, role: str, sub: str | None = None,
@@ -133,10 +140,13 @@ async def closing_asset_plus(t: Tenant, case_id: str, at: str, stage: str = "clo
     return r.json()["data"]  # type: ignore[no-any-return]
 
 
-async def held_high_risk_panel(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+async def held_high_risk_panel(t: Tenant, case_id: str, at: str,
+                               rosh_level: str = "medium") -> dict[str, Any]:
     """Wokingham's High-Risk Panel sits on the case (scheduled an hour before ``at``, decided
     at ``at`` by chair-1): the act that does W8's hold and W19's monthly review (they are not
-    ticked off by hand: A9-13). The decision's answer."""
+    ticked off by hand: A9-13). It agrees "a specific action plan and risk classification"
+    (A23b-2): ROSH at ``rosh_level`` and one action for the case holder, due on the first
+    working day a week on. The decision's answer."""
     decided = datetime.fromisoformat(at.replace("Z", "+00:00"))
     # A case goes onto a panel with a panel referral (or on the register): made and submitted
     # two hours before.
@@ -158,7 +168,12 @@ async def held_high_risk_panel(t: Tenant, case_id: str, at: str) -> dict[str, An
                             headers=t.auth("chair"))
     assert r.status_code == 201, r.text
     r = await t.client.post(f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
-                            json={"actions": [], "minutes": "Panel held",
+                            json={"actions": [{
+                                      "description": "Review the plan",
+                                      "owner_id": "case_holder-1",
+                                      "due_date": WorkingCalendar().next_working_day_on_or_after(
+                                          decided.date() + timedelta(days=7)).isoformat()}],
+                                  "rosh_level": rosh_level, "minutes": "Panel held",
                                   "occurred_at": decided.isoformat()},
                             headers=t.auth("chair", "chair-1"))
     assert r.status_code == 200, r.text

@@ -94,7 +94,11 @@ async def test_a_case_goes_on_a_panels_agenda_once(tenant: Tenant) -> None:
              case["id"], "lm-presenter-77")
     assert [i["id"] for i in await _items(t, panel)] == [first]
     r = await t.client.post(f"/v1/panels/{panel}/items/{first}/decision",
-                            json={"actions": [], "minutes": "Held", "review_date": "2026-10-06",
+                            json={"actions": [{"description": "Review the plan",
+                                               "owner_id": "case_holder-1",
+                                               "due_date": "2026-10-06"}],
+                                  "rosh_level": "high",
+                                  "minutes": "Held", "review_date": "2026-10-06",
                                   "occurred_at": "2026-09-08T11:00:00+01:00"},
                             headers=t.auth("chair", "chair-1"))
     assert r.status_code == 200, r.text

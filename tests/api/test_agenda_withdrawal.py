@@ -126,7 +126,8 @@ async def test_S29_closing_a_case_takes_it_off_the_agenda_of_a_MARP_not_yet_sat(
     assert "panel.item.withdrawn" in await outbox_types(settings, case)
     pin(monkeypatch, 2026, 9, 29, 12, 0)
     r = await somerset.client.post(f"/v1/panels/{panel}/items/{item}/decision",
-                                   json={"minutes": "Heard.", "review_date": "2026-10-27"},
+                                   json={"minutes": "Heard.", "review_date": "2026-10-27",
+                                         "rosh_level": "high"},
                                    headers=somerset.auth("chair", "chair-kim"))
     body = assert_problem(r, 409)
     assert (body["type"].split("/")[-1], body["current_status"]) == \
@@ -178,7 +179,8 @@ async def test_S29_the_agendas_keepers_withdraw_an_item_with_a_reason(
     assert the_step(back["next_steps"], "record_panel_decision")["assignee_id"] == "chair-kim"
     pin(monkeypatch, 2026, 9, 29, 12, 0)
     r = await somerset.client.post(f"/v1/panels/{panel}/items/{back['data']['id']}/decision",
-                                   json={"minutes": "Heard.", "review_date": "2026-10-27"},
+                                   json={"minutes": "Heard.", "review_date": "2026-10-27",
+                                         "rosh_level": "high"},
                                    headers=somerset.auth("chair", "chair-kim"))
     assert r.status_code == 200, r.text
     body = assert_problem(await withdraw(somerset, panel, back["data"]["id"],

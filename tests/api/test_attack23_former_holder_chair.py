@@ -31,7 +31,10 @@ def _chair(t: Tenant, sub: str) -> dict[str, str]:
 
 async def _decide(t: Tenant, panel: str, item: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
     return await t.client.post(f"/v1/panels/{panel}/items/{item}/decision",
-                               json={"actions": [], "minutes": "Reviewed",
+                               json={"actions": [{"description": "Review the plan",
+                                                  "owner_id": "case_holder-2",
+                                                  "due_date": "2026-11-05"}],
+                                     "rosh_level": "medium", "minutes": "Reviewed",
                                      "occurred_at": "2026-10-29T15:00:00Z"}, headers=headers)
 
 

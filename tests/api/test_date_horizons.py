@@ -196,7 +196,7 @@ async def test_the_preview_refuses_the_dates_the_write_refuses(somerset: Tenant)
                           {"changes": {"expected_release_date": [None, "2099-06-01"]}}),
             "body.data.changes.expected_release_date", "ten years from today", "2036-11-02")
     r = await preview("panel_decision", {
-        "panel_kind": "marp", "review_date": "2099-01-02",
+        "panel_kind": "marp", "rosh_level": "high", "review_date": "2099-01-02",
         "actions": [{"description": "x", "owner_id": "case_holder-1",
                      "due_date": "2099-01-02"}]})
     problem = assert_problem(r, 422)

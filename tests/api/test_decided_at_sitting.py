@@ -152,7 +152,9 @@ async def test_W8_high_risk_panel_held_on_the_weeks_last_day_is_on_time(
         headers=t.auth("chair"))))["data"]
     await _ok(await t.client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision", json={
-            "minutes": "Held.", "actions": [], "occurred_at": "2027-05-28T15:30:00Z"},
+            "minutes": "Held.", "rosh_level": "medium", "occurred_at": "2027-05-28T15:30:00Z",
+            "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                         "due_date": "2027-06-04"}]},
         headers=t.auth("chair", "chair-1")), 200)
     assert _one(await _steps(t, case_id, "done"), "hold_high_risk_panel")["id"] == hold["id"]
     pin(monkeypatch, 2027, 6, 1, 9, 0)  # after the late May bank holiday

@@ -45,7 +45,9 @@ async def _case(t: Tenant) -> str:
 
 
 def _decision(level: int, at: str, review: str) -> dict[str, Any]:
-    return {"rosh_level": "high", "actions": [], "review_date": review, "mappa_level": level,
+    return {"rosh_level": "high", "review_date": review, "mappa_level": level,
+            "actions": [{"description": "MAPPA actions", "owner_id": "case_holder-1",
+                         "due_date": review}],
             "minutes": f"MAPPA {level}", "occurred_at": at}
 
 

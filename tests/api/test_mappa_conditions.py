@@ -45,6 +45,11 @@ async def _decide(t: Tenant, panel_id: str, case_id: str, body: dict[str, Any]
                                json=body, headers=t.auth("chair", "chair-1"))
 
 
+def agreed_plan(due: str) -> list[dict[str, str]]:
+    """The panel's action plan: one action for the case holder (A23b-2)."""
+    return [{"description": "MAPPA actions", "owner_id": "case_holder-1", "due_date": due}]
+
+
 async def _judge(t: Tenant, case_id: str, level: str, at: str) -> None:
     await ok(await t.client.post(f"/v1/cases/{case_id}/judgements", json=with_matrix(t.pack, {
         "domain": "rosh", "level": level, "rationale": "x", "victims": ["public"],
@@ -80,7 +85,8 @@ async def test_S37_S38_marp_deciding_mappa_level_2_raises_what_the_same_level_se
         await _judge(t, case_id, "very_high", "2027-06-07T10:00:00+01:00")
         panel = await _panel(t, "marp", "2027-06-10T10:00:00+01:00")
         r = await _decide(t, panel, case_id, {
-            "rosh_level": "very_high", "actions": [], "review_date": "2027-07-08",
+            "rosh_level": "very_high", "actions": agreed_plan("2027-07-08"),
+            "review_date": "2027-07-08",
             "mappa_level": 2, "minutes": "Agreed MAPPA 2 referral",
             "occurred_at": "2027-06-10T11:00:00+01:00"})
         answer = await ok(r)
@@ -108,7 +114,8 @@ async def test_W27_high_risk_panel_deciding_mappa_level_2_raises_the_meeting_dut
     await _judge(t, case_id, "high", "2027-06-04T16:00:00+01:00")
     panel = await _panel(t, "high_risk_panel", "2027-06-09T14:00:00+01:00")
     await ok(await _decide(t, panel, case_id, {
-        "rosh_level": "high", "actions": [], "review_date": "2027-07-09", "mappa_level": 2,
+        "rosh_level": "high", "actions": agreed_plan("2027-07-09"), "review_date": "2027-07-09",
+        "mappa_level": 2,
         "minutes": "MAPPA 2", "occurred_at": "2027-06-09T15:00:00+01:00"}))
     steps = await steps_of(t, case_id)
     assert _mappa(steps, {"attend_mappa_meetings", "manager_attend_mappa_meetings"}) == {
@@ -137,11 +144,13 @@ async def test_W19_a_later_panels_level_typed_after_an_earlier_panels_is_accepte
     await _judge(t, case_id, "high", "2027-06-04T16:00:00+01:00")
     a = await _panel(t, "high_risk_panel", "2027-06-09T14:00:00+01:00")
     await ok(await _decide(t, a, case_id, {
-        "rosh_level": "high", "actions": [], "review_date": "2027-07-09", "mappa_level": 2,
+        "rosh_level": "high", "actions": agreed_plan("2027-07-09"), "review_date": "2027-07-09",
+        "mappa_level": 2,
         "minutes": "MAPPA 2", "occurred_at": "2027-06-09T15:00:00+01:00"}))
     b = await _panel(t, "high_risk_panel", "2027-06-30T14:00:00+01:00")
     await ok(await _decide(t, b, case_id, {
-        "rosh_level": "high", "actions": [], "review_date": "2027-07-30", "mappa_level": 1,
+        "rosh_level": "high", "actions": agreed_plan("2027-07-30"), "review_date": "2027-07-30",
+        "mappa_level": 1,
         "minutes": "MAPPA declined level 2; level 1",
         "occurred_at": "2027-06-30T15:00:00+01:00"}))
     case = (await ok(await t.client.get(f"/v1/cases/{case_id}",

@@ -43,7 +43,7 @@ async def _decide(t: Tenant, owner: str, case_id: str | None = None) -> tuple[st
     body: dict[str, Any] = {
         "actions": [{"description": "Joint visit with the school", "owner_id": owner,
                      "due_date": "2026-09-10"}],
-        "review_date": "2026-10-01", "minutes": "Plan agreed",
+        "rosh_level": "medium", "review_date": "2026-10-01", "minutes": "Plan agreed",
         "occurred_at": "2026-09-03T11:00:00+01:00"}
     r = await t.client.post(f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
                             json=body, headers=t.auth("chair", "chair-1"))

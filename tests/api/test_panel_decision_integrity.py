@@ -47,7 +47,8 @@ async def test_decision_lowering_a_rating_judged_after_the_panel_sat_is_409(
     """The panel sat at 10:00 and lowered ROSH to medium; a very high ROSH was judged at 11:30.
     Recording that "medium" is 409 ``rating-changed-since-panel`` naming body.rosh_level and
     the newer rating; the case stays very high and on the register, with its monthly review.
-    The same decision without rosh_level (minutes, actions) is then recorded."""
+    The decision confirming the case's current rating instead (very high: a decision records
+    "a confirmed rating", A23b-2) is then recorded."""
     case, panel, item = await _on_panel(client, somerset, newer_very_high=True)
     before = len(await audit_of(somerset, case["id"]))
     r = await _decide(client, somerset, panel, item, rosh_level="medium")
@@ -62,7 +63,8 @@ async def test_decision_lowering_a_rating_judged_after_the_panel_sat_is_409(
     assert got["data"]["on_register"] is True
     assert "monthly_manager_review" in {s["code"] for s in got["data"]["open_steps"]}
     assert len(await audit_of(somerset, case["id"])) == before
-    r = await _decide(client, somerset, panel, item, review_date="2026-07-08")
+    r = await _decide(client, somerset, panel, item, rosh_level="very_high",
+                      review_date="2026-07-08")
     assert r.status_code == 200, r.text
     got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
     assert got["data"]["on_register"] is True
@@ -225,7 +227,7 @@ async def test_decision_overwriting_a_mappa_level_recorded_after_the_panel_sat_i
     """The MAPPA twin: a MAPPA category 1 case at level 1 goes to the MARP; after the panel sat
     the line manager records level 3; the decision typed up afterwards says level 1. 409
     ``rating-changed-since-panel`` on body.mappa_level, and level 3 stands. A decision that
-    agrees with level 3, or leaves the level out, is recorded."""
+    agrees with level 3 (confirming ROSH high) is recorded."""
     case = (await somerset.open_case(mappa_category=1, mappa_level=1))["data"]
     r = await judge(client, somerset, case["id"], domain="rosh", level="high",
                     occurred_at="2026-06-01T10:00:00+01:00")
@@ -236,10 +238,12 @@ async def test_decision_overwriting_a_mappa_level_recorded_after_the_panel_sat_i
                            headers={**somerset.auth("line_manager"),
                                     "If-Match": await etag(somerset, case["id"])})
     assert r.status_code == 200, r.text
-    r = await _decide(client, somerset, panel, item, mappa_level=1, review_date="2026-07-08")
+    r = await _decide(client, somerset, panel, item, mappa_level=1, rosh_level="high",
+                      review_date="2026-07-08")
     assert r.status_code == 409, r.text
     assert r.json()["errors"][0]["loc"] == "body.mappa_level"
     got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
     assert got["data"]["mappa_level"] == 3
-    r = await _decide(client, somerset, panel, item, mappa_level=3, review_date="2026-07-08")
+    r = await _decide(client, somerset, panel, item, mappa_level=3, rosh_level="high",
+                      review_date="2026-07-08")
     assert r.status_code == 200, r.text

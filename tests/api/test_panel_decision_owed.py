@@ -69,10 +69,16 @@ def owed(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in steps if s["code"] == "record_panel_decision"]
 
 
+def agreed(due: str) -> list[dict[str, str]]:
+    """The panel's action plan (Wokingham: "a specific action plan ... should be agreed")."""
+    return [{"description": "Review the plan", "owner_id": "case_holder-1", "due_date": due}]
+
+
 async def decide(t: Tenant, panel_id: str, item_id: str, chair: str) -> None:
+    # The decision confirms the case's ROSH high (A23b-2: "a confirmed rating").
     r = await t.client.post(f"/v1/panels/{panel_id}/items/{item_id}/decision",
-                            json={"actions": [], "minutes": "Discussed.",
-                                  "review_date": "2026-12-03"},
+                            json={"actions": agreed("2026-12-03"), "minutes": "Discussed.",
+                                  "rosh_level": "high", "review_date": "2026-12-03"},
                             headers=t.auth("chair", chair))
     assert r.status_code == 200, r.text
 
@@ -179,7 +185,8 @@ async def test_S29_W25_a_sitting_recorded_after_it_took_place_is_done_by_its_dec
     item, steps = await on_agenda(t, sitting, case_id)
     [step] = owed(steps)
     assert (step["assignee_id"], step["policy"]["rule"]) == ("chair-2", rule)
-    body: dict[str, Any] = {"actions": [], "minutes": "Discussed.", "review_date": "2026-12-03"}
+    body: dict[str, Any] = {"actions": agreed("2026-12-03"), "minutes": "Discussed.",
+                            "rosh_level": "high", "review_date": "2026-12-03"}
     if decided_at:
         body["occurred_at"] = decided_at
     r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision", json=body,
@@ -220,9 +227,11 @@ async def _both_orders(
         item, _ = await on_agenda(t, sitting, case_id)
 
         async def decide_it(t: Tenant = t, sitting: str = sitting, item: str = item) -> None:
+            # The rating it confirms is SWB's (low): ROSH rose after the sitting, and a
+            # decision dated at the sitting may not lower it (409).
             r = await t.client.post(f"/v1/panels/{sitting}/items/{item}/decision",
-                                    json={"actions": [], "minutes": "Discussed.",
-                                          "review_date": review},
+                                    json={"actions": agreed(review), "minutes": "Discussed.",
+                                          "swb_level": "low", "review_date": review},
                                     headers=t.auth("chair", "chair-2"))
             assert r.status_code == 200, r.text
 

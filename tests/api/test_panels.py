@@ -229,7 +229,9 @@ async def test_W8_panel_request_asks_the_chair_to_hold_the_panel_within_a_week(
     item = await add_item(client, wokingham, panel["id"], case["id"])
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "medium", "minutes": "Plan agreed", "actions": [],
+        json={"rosh_level": "medium", "minutes": "Plan agreed",
+              "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                           "due_date": "2026-09-10"}],
               "occurred_at": "2026-09-03T11:00:00+01:00"},
         headers=wokingham.auth("chair", "chair-1"),
     )

@@ -51,7 +51,10 @@ async def test_W22_high_risk_panel_leaving_high_needs_a_review_date(
     panel = await schedule(client, wokingham, "2026-09-03T10:00:00+01:00", "high_risk_panel")
     item = await add_item(client, wokingham, panel["id"], case["id"])
     url = f"/v1/panels/{panel['id']}/items/{item['id']}/decision"
-    body: dict[str, Any] = {"rosh_level": "high", "minutes": "Remains high", "actions": [],
+    body: dict[str, Any] = {"rosh_level": "high", "minutes": "Remains high",
+                            "actions": [{"description": "Review the plan",
+                                         "owner_id": "case_holder-1",
+                                         "due_date": "2026-09-10"}],
                             "occurred_at": "2026-09-03T11:00:00+01:00"}
     r = await client.post(url, json=body, headers=wokingham.auth("chair", "chair-1"))
     assert r.status_code == 422, r.text
@@ -78,7 +81,9 @@ async def test_W22_decision_lowering_to_medium_needs_no_review_date(
     item = await add_item(client, wokingham, panel["id"], case["id"])
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "medium", "minutes": "Reduced", "actions": [],
+        json={"rosh_level": "medium", "minutes": "Reduced",
+              "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                           "due_date": "2026-09-10"}],
               "occurred_at": "2026-09-03T11:00:00+01:00"},
         headers=wokingham.auth("chair", "chair-1"),
     )

@@ -39,7 +39,9 @@ async def test_W8_a_panel_decision_does_not_ask_to_hold_the_panel_just_held(
     item = await add_item(client, wokingham, panel["id"], case["id"])
     r = await client.post(
         f"/v1/panels/{panel['id']}/items/{item['id']}/decision",
-        json={"rosh_level": "high", "actions": [], "minutes": "m", "review_date": "2026-11-06",
+        json={"rosh_level": "high", "minutes": "m", "review_date": "2026-11-06",
+              "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                           "due_date": "2026-10-16"}],
               "occurred_at": "2026-10-09T11:00:00+01:00"},
         headers=wokingham.auth("chair", "chair-1"),
     )

@@ -247,7 +247,8 @@ async def test_race_panel_decisions(somerset: Tenant) -> None:
         item_id = r.json()["data"]["id"]
         answers = list(await asyncio.gather(*[
             somerset.client.post(f"/v1/panels/{panel_id}/items/{item_id}/decision", json={
-                "minutes": f"Decided by {chair}", "review_date": "2027-01-15"},
+                "minutes": f"Decided by {chair}", "review_date": "2027-01-15",
+                "rosh_level": "high"},
                 headers=somerset.auth("chair", chair))
             for chair in ("chair-1", "chair-2")
         ]))

@@ -138,7 +138,8 @@ async def test_race_restriction_against_the_excluded_chair_deciding(somerset: Te
                                   json={"access": {"excluded_staff": ["chair-7"]}},
                                   headers={**somerset.auth("line_manager"), "If-Match": tag}),
             somerset.client.post(f"/v1/panels/{panel_id}/items/{item_id}/decision",
-                                 json={"minutes": "Decided", "review_date": "2027-01-15"},
+                                 json={"minutes": "Decided", "review_date": "2027-01-15",
+                                       "rosh_level": "high"},
                                  headers=somerset.auth("chair", "chair-7")),
         )
         assert decided.status_code == 200, decided.text

@@ -62,7 +62,8 @@ async def test_S29_withdrawal_raced_with_the_decision_one_stands(
             somerset.client.post(f"/v1/panels/{panel}/items/{item}/withdraw",
                                  json={"reason": "Raced"}, headers=somerset.auth("panel_admin")),
             somerset.client.post(f"/v1/panels/{panel}/items/{item}/decision",
-                                 json={"minutes": "Heard.", "review_date": "2026-09-01"},
+                                 json={"minutes": "Heard.", "review_date": "2026-09-01",
+                                       "rosh_level": "high"},
                                  headers=somerset.auth("chair", "chair-2"))))
         won = _winner(answers, 200)
         loser = assert_problem(answers[1 - won], 409)

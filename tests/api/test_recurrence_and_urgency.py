@@ -243,7 +243,9 @@ async def test_W19_the_monthly_panel_is_put_on_the_agenda_without_a_referral(
     assert r.status_code == 201, r.text
     r = await wokingham.client.post(
         f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
-        json={"actions": [], "minutes": "Monthly review held",
+        json={"actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                           "due_date": "2026-02-06"}],
+              "rosh_level": "medium", "minutes": "Monthly review held",
               "occurred_at": "2026-01-30T15:00:00Z"},
         headers=wokingham.auth("chair", "chair-1"))
     assert r.status_code == 200, r.text

@@ -48,7 +48,8 @@ async def test_W22_a_case_workers_downgrade_keeps_the_panels_agreed_date(
         sub="chair-1"))["data"]
     await _post(wokingham, f"/v1/panels/{panel['id']}/items/{item['id']}/decision", {
         "rosh_level": "high", "review_date": "2026-11-25", "minutes": "Remains high",
-        "actions": [], "attendees": ["case_holder", "line_manager"],
+        "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                     "due_date": "2026-11-04"}], "attendees": ["case_holder", "line_manager"],
         "occurred_at": "2026-10-28T11:00:00Z"}, role="chair", sub="chair-1")
     await _post(wokingham, f"/v1/cases/{case_id}/judgements", {
         "domain": "rosh", "level": "medium", "impact": "major", "likelihood": "possible",

@@ -112,7 +112,7 @@ async def test_W22_high_risk_panel_action_due_on_a_sunday_is_refused(wokingham: 
     panel, item = await _item(wokingham, case_id, "high_risk_panel")
     url = f"/v1/panels/{panel}/items/{item}/decision"
     body: dict[str, Any] = {"minutes": "m", "attendees": ["case_holder", "line_manager"],
-                            "review_date": "2026-12-01"}
+                            "rosh_level": "medium", "review_date": "2026-12-01"}
 
     def action(due: str) -> dict[str, Any]:
         return {**body, "actions": [{"description": "Safety plan",
@@ -139,7 +139,7 @@ async def test_S20_the_preview_refuses_a_review_date_on_no_working_day(somerset:
     case_id = (await somerset.open_case())["data"]["id"]
     r = await somerset.client.post("/v1/workflow/preview", headers=somerset.auth("case_holder"),
                                    json={"case_id": case_id, "trigger": "panel_decision",
-                                         "data": {"panel_kind": "marp",
+                                         "data": {"panel_kind": "marp", "rosh_level": "high",
                                                   "review_date": "2027-03-26",
                                                   "actions": [{"description": "x",
                                                                "owner_id": "case_holder-1",

@@ -531,7 +531,11 @@ def test_REG_wokingham_register_and_registration_change() -> None:
 
 # --- QA policy fixes ---------------------------------------------------------------------------
 
-HIGH_PANEL: dict[str, Any] = {"actions": [], "panel_kind": "high_risk_panel"}
+# "a specific action plan and risk classification should be agreed": one action (A23b-2).
+HIGH_PANEL: dict[str, Any] = {
+    "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                 "due_date": "2026-09-10"}],
+    "panel_kind": "high_risk_panel"}
 
 
 def test_W22_decision_leaving_high_needs_a_review_date() -> None:
