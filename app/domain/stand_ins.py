@@ -84,12 +84,15 @@ def _sweep_lock(service_id: uuid.UUID) -> asyncio.Lock:
 
 def stood_in_from(pack: Pack, step: Step) -> str | None:
     """The actor a step stood in from (its rule line's ``actor``, e.g. ``line_manager``) when
-    it is now with that line's stand-in role, unassigned; else None."""
-    if step.assignee_id is not None or step.status != StepStatus.open:
+    it is now with that line's stand-in role: unassigned (the duty managers), or the case's
+    own holder of the role when the stand-in is one (the line manager for the case holder,
+    A23b-5); else None."""
+    if step.status != StepStatus.open:
         return None
     for rule in pack.lines(step.rule_id):
         if rule.code == step.code and rule.stand_in == step.actor \
-                and rule.actor != step.actor and rule.actor in policy.ACTOR_FIELDS:
+                and rule.actor != step.actor and rule.actor in policy.ACTOR_FIELDS \
+                and (step.assignee_id is None or rule.stand_in in policy.ACTOR_FIELDS):
             return rule.actor
     return None
 
