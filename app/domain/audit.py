@@ -10,7 +10,11 @@ commit, means no other lock is ever requested while it is held (no deadlock with
 locks), and a unique ``(chain, seq)`` constraint refuses a fork even if the lock were bypassed.
 A transaction's entries are kept in memory until then and written in one INSERT with their
 ``seq``, ``prev_hash`` and ``hash`` already set (never stored unsealed), in the same transaction
-as the write they record.
+as the write they record. On PostgreSQL, when they are of one chain (every write of one case),
+that INSERT seals them itself: ``yjrisk_audit_seal`` (migration 0029), run once by the
+statement, takes the chain's lock, reads its head with a snapshot taken after the lock and
+hashes each entry's canonical JSON, which Python makes
+(:func:`canonical_parts`): the same bytes, the same hash, one round trip fewer.
 
 Verification (:func:`verify_chains`) recomputes every hash in order. It finds any edited,
 inserted or deleted entry except the removal of the newest ones; for that, an operator anchors
@@ -30,6 +34,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -167,11 +172,11 @@ def chain_of(service_id: uuid.UUID | None) -> str:
     return str(service_id) if service_id is not None else PLATFORM_CHAIN
 
 
-def canonical_entry(entry: AuditEntry | AuditRow) -> bytes:
-    """The canonical JSON of an entry's content (sorted keys, no spaces, UTC times to the
-    microsecond), which its hash covers: every column but ``prev_hash`` and ``hash``."""
+def _content(entry: AuditEntry | AuditRow) -> dict[str, Any]:
+    """What an entry's hash covers: every column but ``prev_hash`` and ``hash``, as JSON
+    values (UTC times to the microsecond)."""
     at = entry.at.astimezone(UTC).isoformat(timespec="microseconds")
-    content = {
+    return {
         "id": str(entry.id), "chain": entry.chain, "seq": entry.seq,
         "service_id": str(entry.service_id) if entry.service_id else None,
         "case_id": str(entry.case_id) if entry.case_id else None,
@@ -180,8 +185,31 @@ def canonical_entry(entry: AuditEntry | AuditRow) -> bytes:
         "changed_fields": list(entry.changed_fields), "reason": entry.reason,
         "digest": entry.digest,
     }
-    return json.dumps(content, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+
+
+def _canonical_json(content: dict[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_entry(entry: AuditEntry | AuditRow) -> bytes:
+    """The canonical JSON of an entry's content (sorted keys, no spaces, UTC times to the
+    microsecond), which its hash covers: every column but ``prev_hash`` and ``hash``."""
+    return _canonical_json(_content(entry)).encode()
+
+
+def canonical_parts(entry: AuditEntry | AuditRow) -> tuple[bytes, bytes]:
+    """An entry's canonical JSON (:func:`canonical_entry`) cut around its ``seq``'s value, as
+    UTF-8 bytes ``(head, tail)``: at position ``seq``, ``head + str(seq).encode() + tail`` is
+    its canonical JSON, whatever ``seq`` the entry has now. PostgreSQL's
+    ``yjrisk_audit_seal`` (migration 0029) hashes these around the position it gives the
+    entry, so the JSON is only ever made here (one serialisation, byte for byte)."""
+    content = _content(entry)
+    del content["seq"]
+    before = _canonical_json({k: v for k, v in content.items() if k < "seq"})[1:-1]
+    after = _canonical_json({k: v for k, v in content.items() if k > "seq"})[1:-1]
+    head = "{" + (before + "," if before else "") + '"seq":'
+    tail = ("," + after if after else "") + "}"
+    return head.encode(), tail.encode()
 
 
 def chain_hash(prev_hash: str, entry: AuditEntry | AuditRow) -> str:
@@ -198,6 +226,7 @@ def _advisory_key(chain: str) -> int:
 _COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", "entity_type",
             "entity_id", "at", "changed_fields", "reason", "digest", "chain", "seq", "prev_hash",
             "hash")
+_CONTENT_COLUMNS = _COLUMNS[:-3]  # all but the seal's: seq, prev_hash, hash
 
 
 _AT_SEAL = "rows_at_seal"  # session.info: (table, row) only written, inserted by the seal
@@ -304,7 +333,9 @@ def _seal(sync: SyncSession) -> None:
     the head (newest ``seq`` and ``hash``), the hashes of the new entries computed in one pass;
     finally the entries, already sealed (no entry is ever stored without its hash), in one
     INSERT (PostgreSQL: one statement with the events' and the kept-back rows' INSERTs as
-    CTEs; SQLite: executemany, the other rows first).
+    CTEs; SQLite: executemany, the other rows first). On PostgreSQL, entries of one chain are
+    sealed by that INSERT itself (the lock, the head and the hashes: ``yjrisk_audit_seal``,
+    :func:`_sealed_insert`), not by a statement before it.
     """
     pending: list[AuditRow] = sync.info.pop(_UNSEALED, [])
     events: list[outbox.PendingEvent] = sync.info.pop(outbox.PENDING, [])
@@ -362,7 +393,11 @@ def _seal(sync: SyncSession) -> None:
         return
     if not postgres:
         conn.execute(sa.update(table).where(sa.false()).values(seq=table.c.seq))
-    for chain in sorted({e.chain for e in pending}):  # one lock order for every writer
+    chains = sorted({e.chain for e in pending})
+    # PostgreSQL, one chain (every write of one case): the chain's lock, its head and the
+    # entries' hashes in the sealed INSERT itself (migration 0029: one round trip fewer).
+    sealing = together and len(chains) == 1
+    for chain in () if sealing else chains:  # one lock order for every writer
         if postgres:  # the lock, then the head, in one round trip (migration 0016)
             head = conn.execute(_LOCKED_HEAD, {"chain": chain, "key": _advisory_key(chain)}
                                 ).first()
@@ -374,25 +409,40 @@ def _seal(sync: SyncSession) -> None:
                 seq += 1
                 entry.seq, entry.prev_hash = seq, prev
                 entry.hash = prev = chain_hash(prev, entry)
-    rows = [{c: getattr(e, c) for c in _COLUMNS} for e in pending]
-    if together and (events or extra or updates):
-        params = {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
-        params.update({f"o{i}_{c}": v for i, row in enumerate(outbox.rows_of(events))
-                       for c, v in row.items()})
-        shapes = []
-        for k, (extra_table, extra_rows) in enumerate(extra):
-            columns = tuple(extra_rows[0])
-            shapes.append((extra_table, columns, len(extra_rows)))
-            params.update({f"x{k}_{i}_{c}": row[c] for i, row in enumerate(extra_rows)
-                           for c in columns})
-        for k, update in enumerate(updates):
-            params.update({f"u{k}_{c}": v for c, v in update.params.items()})
-        done = conn.execute(_sealed_insert(len(rows), len(events), tuple(shapes), tuple(
-            (update.table, update.columns, update.version) for update in updates)), params)
-        if updates:  # the UPDATEs' rows, counted by the INSERT's RETURNING
-            _check_updated(done.scalar(), len(updates), updates[0].table)
+    if not (together and (events or extra or updates or sealing)):
+        conn.execute(sa.insert(table), [{c: getattr(e, c) for c in _COLUMNS} for e in pending])
+        return
+    if sealing:
+        params = {f"a{i}_{c}": getattr(e, c) for i, e in enumerate(pending)
+                  for c in _CONTENT_COLUMNS}
+        parts = [canonical_parts(e) for e in pending]
+        params.update(yj_chain=chains[0], yj_key=_advisory_key(chains[0]),
+                      yj_heads=[head for head, _ in parts], yj_tails=[tail for _, tail in parts])
     else:
-        conn.execute(sa.insert(table), rows)
+        params = {f"a{i}_{c}": getattr(e, c) for i, e in enumerate(pending) for c in _COLUMNS}
+    params.update({f"o{i}_{c}": v for i, row in enumerate(outbox.rows_of(events))
+                   for c, v in row.items()})
+    shapes = []
+    for k, (extra_table, extra_rows) in enumerate(extra):
+        columns = tuple(extra_rows[0])
+        shapes.append((extra_table, columns, len(extra_rows)))
+        params.update({f"x{k}_{i}_{c}": row[c] for i, row in enumerate(extra_rows)
+                       for c in columns})
+    for k, update in enumerate(updates):
+        params.update({f"u{k}_{c}": v for c, v in update.params.items()})
+    done = conn.execute(_sealed_insert(len(pending), len(events), tuple(shapes), tuple(
+        (update.table, update.columns, update.version) for update in updates), sealing), params)
+    if sealing:  # the positions and hashes the statement gave, in the entries' order
+        sealed = sorted(done.all(), key=lambda given: given[0])
+        if len(sealed) != len(pending):
+            raise RuntimeError("the sealed INSERT answered another number of audit entries")
+        for entry, given in zip(pending, sealed, strict=True):
+            entry.seq, entry.prev_hash, entry.hash = given[0], given[1], given[2]
+        matched = sealed[0][3] if updates else None
+    else:
+        matched = done.scalar() if updates else None
+    if updates:  # the UPDATEs' rows, counted by the INSERT's RETURNING
+        _check_updated(matched, len(updates), updates[0].table)
 
 
 def _check_updated(matched: Any, expected: int, table: Any) -> None:
@@ -433,7 +483,8 @@ _SEALED_INSERTS: dict[tuple[Any, ...], Any] = {}
 
 def _sealed_insert(entries: int, events: int,
                    extra: tuple[tuple[Any, tuple[str, ...], int], ...] = (),
-                   updates: tuple[tuple[Any, tuple[str, ...], str | None], ...] = ()) -> Any:
+                   updates: tuple[tuple[Any, tuple[str, ...], str | None], ...] = (),
+                   sealing: bool = False) -> Any:
     """PostgreSQL: one statement inserting ``entries`` audit entries and, as CTEs, ``events``
     outbox events, the ``extra`` rows (per table: its columns and how many rows) and the
     ``updates`` (per row: its table, the columns set and its version column,
@@ -441,22 +492,34 @@ def _sealed_insert(entries: int, events: int,
     answers the number of rows of in its RETURNING (parameters ``a{i}_{column}``,
     ``o{i}_{column}``, ``x{k}_{i}_{column}``, ``u{k}_{column}``). Written as text
     with typed parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on
-    every execution (it has no cache key), which cost more than the round trip it saves."""
+    every execution (it has no cache key), which cost more than the round trip it saves.
+
+    ``sealing``: the entries, all of the chain ``yj_chain``, are given without ``seq``,
+    ``prev_hash`` and ``hash``; ``yjrisk_audit_seal`` (migration 0029), in a CTE PostgreSQL
+    runs once (a volatile function's), takes the chain's lock (key ``yj_key``), reads its head
+    with a snapshot taken after the lock, and gives the ``i``-th entry its position, its
+    predecessor's hash and its hash from ``yj_heads[i]`` and ``yj_tails[i]``
+    (:func:`canonical_parts`); the RETURNING answers each entry's ``seq``, ``prev_hash``,
+    ``hash`` (and the UPDATEs' count)."""
     key = (entries, events, tuple((t.name, columns, n) for t, columns, n in extra),
-           tuple((t.name, columns, version) for t, columns, version in updates))
+           tuple((t.name, columns, version) for t, columns, version in updates), sealing)
     statement = _SEALED_INSERTS.get(key)
     if statement is not None:
         return statement
     tables: Any = (AuditEntry.__table__, OutboxEvent.__table__)  # type: ignore[attr-defined]
     binds: list[Any] = []
 
-    def values(prefix: str, table: Any, columns: tuple[str, ...], count: int) -> str:
+    def values(prefix: str, table: Any, columns: tuple[str, ...], count: int,
+               more: tuple[str, ...] = ()) -> str:
+        """``count`` rows of parameters for ``columns``, each followed by the expressions
+        ``more`` (``{n}``: the row's number from 1)."""
         rows = []
         for i in range(count):
             names = [f"{prefix}{i}_{c}" for c in columns]
             binds.extend(sa.bindparam(n, type_=table.c[c].type)
                          for n, c in zip(names, columns, strict=True))
-            rows.append("(" + ", ".join(f":{n}" for n in names) + ")")
+            rows.append("(" + ", ".join([*(f":{n}" for n in names),
+                                         *(m.format(n=i + 1) for m in more)]) + ")")
         return ", ".join(rows)
 
     ctes = []
@@ -472,10 +535,23 @@ def _sealed_insert(entries: int, events: int,
         binds.extend(update._bindparams.values())
         ctes.append(f"u{k}_rows AS ({update.text} RETURNING 1)")
     counted = " + ".join(f"(SELECT count(*) FROM u{k}_rows)" for k in range(len(updates)))
+    if sealing:
+        binds.extend((sa.bindparam("yj_chain", type_=sa.Text()),
+                      sa.bindparam("yj_key", type_=sa.BigInteger()),
+                      sa.bindparam("yj_heads", type_=postgresql.ARRAY(sa.LargeBinary())),
+                      sa.bindparam("yj_tails", type_=postgresql.ARRAY(sa.LargeBinary()))))
+        ctes.append("yj_seal AS (SELECT n, entry_seq, entry_prev, entry_hash "
+                    "FROM yjrisk_audit_seal(:yj_chain, :yj_key, :yj_heads, :yj_tails))")
+        entry_values = values("a", tables[0], _CONTENT_COLUMNS, entries, tuple(
+            f"(SELECT s.entry_{c} FROM yj_seal AS s WHERE s.n = {{n}})"
+            for c in ("seq", "prev", "hash")))
+        returning = "seq, prev_hash, hash" + (f", {counted}" if updates else "")
+    else:
+        entry_values = values("a", tables[0], _COLUMNS, entries)
+        returning = counted
     statement = sa.text(
         f"WITH {', '.join(ctes)} INSERT INTO audit_entry ({', '.join(_COLUMNS)}) "
-        f"VALUES {values('a', tables[0], _COLUMNS, entries)}"
-        + (f" RETURNING {counted}" if updates else "")
+        f"VALUES {entry_values}" + (f" RETURNING {returning}" if returning else "")
     ).bindparams(*binds)
     if len(_SEALED_INSERTS) < 256:  # a handful of shapes in practice
         _SEALED_INSERTS[key] = statement

@@ -12,7 +12,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from app.core.security import Principal, mint_dev_token
-from app.domain.audit import GENESIS, AuditEntry, canonical_entry, chain_heads, record_audit
+from app.domain.audit import (
+    GENESIS,
+    AuditEntry,
+    canonical_entry,
+    chain_heads,
+    record_audit,
+    verify_chains,
+)
 from app.domain.services import Service
 from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant
@@ -168,4 +175,111 @@ async def test_entries_are_written_sealed_at_commit_and_dropped_by_a_rollback(
         unsealed = await session.exec(select(AuditEntry.id).where(
             col(AuditEntry.seq).is_(None) | col(AuditEntry.hash).is_(None)))
         assert unsealed.all() == []
+    assert (await _verify(client, somerset))["ok"] is True
+
+
+AWKWARD = ['Zoë "quoted" \\ back\\slash / </script>', "\x01\x08\t\n\x0b\x0c\r\x1b\x1f\x7f",
+           "\u2028\u2029\u00a0\ufeff", "😀 𝄞 \U0010ffff", "e\u0301 é 日本語", "", "null", "1.0"]
+
+
+def test_an_entrys_canonical_json_is_its_parts_around_its_position() -> None:
+    """``canonical_parts`` cuts an entry's canonical JSON around its ``seq``: at any position
+    the head, the position in decimal and the tail are the canonical JSON byte for byte
+    (PostgreSQL's ``yjrisk_audit_seal`` hashes these: migration 0029), whatever the text of
+    its fields (quotes, backslashes, control characters, line separators, astral characters,
+    combining marks) and with or without a service and case."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from app.domain.audit import AuditRow, canonical_parts
+
+    at = datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC)
+    for k, text in enumerate(AWKWARD):
+        for service in (uuid.uuid4(), None):
+            row = AuditRow(service_id=service, case_id=service and uuid.uuid4(),
+                           actor_sub=text, actor_role=text, action=f"a.{text}",
+                           entity_type="case", entity_id=uuid.uuid4(),
+                           at=at.astimezone(timezone(timedelta(hours=k))),
+                           changed_fields=sorted([text, "z", "ä"]), reason=text or None,
+                           digest="f" * 64, chain=str(service) if service else "platform")
+            head, tail = canonical_parts(row)
+            for seq in (1, 9, 10, 99, 1000, 2_147_483_647):
+                row.seq = seq
+                assert head + str(seq).encode() + tail == canonical_entry(row)
+
+
+async def test_entries_sealed_in_their_insert_hash_as_python_does(
+    client: httpx.AsyncClient, db: Factory, somerset: Tenant  # noqa: F811
+) -> None:
+    """Entries whose text is awkward for JSON, several to a transaction, on the service's
+    chain alone (PostgreSQL: sealed by ``yjrisk_audit_seal`` in their INSERT) or on the
+    service's and the platform's chains at once (each chain's lock and head first, in chain
+    order): every entry follows its predecessor and its hash is SHA-256(previous hash ||
+    canonical JSON) as Python computes it; the chains verify."""
+    await _some_writes(client, somerset)
+    service_id = (await _service_chain(db, somerset))[0].service_id
+    for text in AWKWARD:
+        principal = Principal(sub=text or "x", roles=frozenset({"chair"}),
+                              service=somerset.slug)
+        async with db() as session:
+            for n in range(3):
+                await record_audit(session, principal, f"test.{n}", "case", uuid.uuid4(),
+                                   service_id=service_id, reason=text or None,
+                                   change={text: n, "ä": [text]})
+            await session.commit()
+        async with db() as session:
+            await record_audit(session, principal, "test.service", "case", uuid.uuid4(),
+                               service_id=service_id, reason=text or None)
+            await record_audit(session, principal, "test.platform", "service", uuid.uuid4(),
+                               service_id=None, reason=text or None)
+            await session.commit()
+    chain = await _service_chain(db, somerset)
+    assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
+    prev = GENESIS
+    for entry in chain:
+        assert entry.prev_hash == prev
+        assert entry.hash == hashlib.sha256(prev.encode() + canonical_entry(entry)).hexdigest()
+        prev = entry.hash
+    assert {e.reason for e in chain if e.action.startswith("test.")} == {
+        t or None for t in AWKWARD}
+    async with db() as session:
+        assert (await verify_chains(session, [chain[0].chain])).ok
+        platform = list((await session.exec(select(AuditEntry).where(
+            AuditEntry.chain == "platform").order_by(col(AuditEntry.seq)))).all())
+    mine = [i for i, e in enumerate(platform) if e.action == "test.platform"]
+    assert len(mine) == len(AWKWARD)
+    for i in mine:  # the platform's chain is shared with other tests: each entry's own link
+        prev = platform[i - 1].hash if i else GENESIS
+        assert (platform[i].seq, platform[i].prev_hash) == ((platform[i - 1].seq or 0) + 1
+                                                            if i else 1, prev)
+        assert platform[i].hash == hashlib.sha256(
+            str(prev).encode() + canonical_entry(platform[i])).hexdigest()
+
+
+async def test_concurrent_transactions_seal_one_line_each_writers_entries_together(
+    client: httpx.AsyncClient, db: Factory, somerset: Tenant  # noqa: F811
+) -> None:
+    """Twelve transactions appending two entries each to one chain at once: the chain is one
+    line with no gap nor fork (seq 1..n, each entry's predecessor the one before), each
+    transaction's entries next to each other (the chain's lock is held from the head's read
+    to the commit), and it verifies."""
+    await _some_writes(client, somerset)
+    before = await _service_chain(db, somerset)
+    service_id = before[0].service_id
+    principal = Principal(sub="racer", roles=frozenset({"chair"}), service=somerset.slug)
+
+    async def append(k: int) -> None:
+        async with db() as session:
+            for n in range(2):
+                await record_audit(session, principal, f"race.{k}.{n}", "case", uuid.uuid4(),
+                                   service_id=service_id)
+            await session.commit()
+
+    await asyncio.gather(*(append(k) for k in range(12)))
+    chain = await _service_chain(db, somerset)
+    assert [e.seq for e in chain] == list(range(1, len(before) + 25))
+    assert all(e.prev_hash == p.hash for p, e in zip(chain, chain[1:], strict=False))
+    raced = [e.action for e in chain[len(before):]]
+    assert sorted(raced) == sorted(f"race.{k}.{n}" for k in range(12) for n in range(2))
+    assert all(a.rsplit(".", 1)[0] == b.rsplit(".", 1)[0] and a.endswith(".0")
+               for a, b in zip(raced[::2], raced[1::2], strict=True))
     assert (await _verify(client, somerset))["ok"] is True

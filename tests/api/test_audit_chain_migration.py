@@ -13,9 +13,9 @@ from sqlalchemy.dialects import postgresql
 
 from app.core.config import Settings
 from app.core.db import build_engine, session_factory
-from app.core.migrate import upgrade
+from app.core.migrate import downgrade, upgrade
 from app.domain.audit import verify_chains
-from tests.conftest import _in_thread, database_at
+from tests.conftest import BACKEND, _in_thread, database_at
 
 SERVICE = sa.table("service", sa.column("id", sa.Uuid()), sa.column("slug"), sa.column("name"),
                    sa.column("policy_pack"),
@@ -66,3 +66,34 @@ async def test_existing_entries_are_chained_in_the_order_they_were_written(
         await engine.dispose()
     assert (result.ok, result.checked) == (True, 3)
     assert [s[0] for s in seqs] == [1, 2, 3]
+
+
+async def test_the_seal_function_comes_and_goes_with_its_migration() -> None:
+    """Migration 0029 creates ``yjrisk_audit_seal`` on PostgreSQL (nothing on SQLite, which
+    seals in Python) and its downgrade drops it, leaving 0016's ``yjrisk_audit_chain_head``;
+    upgrading again creates it again. Each step leaves the schema at its revision."""
+    async def state(url: str) -> tuple[str, set[str]]:
+        engine = build_engine(Settings(env="test", database_url=url, jwt_secret="x" * 40))
+        try:
+            async with engine.connect() as conn:
+                version = (await conn.execute(sa.text(
+                    "SELECT version_num FROM alembic_version"))).scalar_one()
+                functions: set[str] = set()
+                if BACKEND == "postgres":
+                    functions = set((await conn.execute(sa.text(
+                        "SELECT proname FROM pg_proc WHERE proname LIKE 'yjrisk_audit_%'")
+                    )).scalars())
+        finally:
+            await engine.dispose()
+        return version, functions
+
+    with database_at("0028") as url:
+        pg = BACKEND == "postgres"
+        head = {"yjrisk_audit_chain_head"} if pg else set()
+        assert await state(url) == ("0028", head)
+        _in_thread(upgrade, url, "0029")
+        assert await state(url) == ("0029", head | ({"yjrisk_audit_seal"} if pg else set()))
+        _in_thread(downgrade, url, "0028")
+        assert await state(url) == ("0028", head)
+        _in_thread(upgrade, url, "head")
+        assert (await state(url))[1] == head | ({"yjrisk_audit_seal"} if pg else set())

@@ -281,3 +281,37 @@ def test_the_case_files_statement_for_a_judgement_has_no_expanding_parameter() -
             assert not any(b.expanding for b in compiled.binds.values())
             assert ("referral.kind = 'panel' AND referral.status IN ('submitted', "
                     "'quality_assured', 'sent', 'received', 'accepted')") in compiled.string
+
+
+async def test_a_judgements_audit_entry_is_sealed_by_the_statement_that_inserts_it(
+        wokingham: Tenant, settings: Settings) -> None:
+    """Issue 15: on PostgreSQL the audit chain's lock, its head and the entry's hash are taken
+    by the statement that inserts the write's sealed audit entry (``yjrisk_audit_seal``,
+    migration 0029), not by a statement of their own before it (one round trip fewer); the
+    entry is still written sealed, next in its chain, with the hash Python computes and
+    verifies, on both databases."""
+    from app.domain.audit import AuditEntry, chain_hash, verify_chains
+
+    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"]
+    await _judge(wokingham, case, "medium")
+    with _statements() as seen:
+        written = await _judge(wokingham, case, "low")
+    inserts = [s for s in seen if "INSERT INTO audit_entry" in s]
+    assert len(inserts) == 1
+    if BACKEND == "postgres":
+        assert not [s for s in seen if "yjrisk_audit_chain_head" in s or "head_seq" in s]
+        assert "FROM yjrisk_audit_seal(" in inserts[0]
+        assert seen[-1] is inserts[0]
+    engine = build_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            entry = (await session.exec(sa.select(AuditEntry).where(
+                AuditEntry.entity_id == uuid.UUID(written["id"])))).scalar_one()  # type: ignore[call-overload, arg-type]
+            before = (await session.exec(sa.select(AuditEntry).where(
+                AuditEntry.chain == entry.chain,  # type: ignore[arg-type]
+                AuditEntry.seq == entry.seq - 1))).scalar_one()  # type: ignore[call-overload, operator]
+            assert (entry.prev_hash, entry.hash) == (before.hash,
+                                                     chain_hash(before.hash, entry))
+            assert (await verify_chains(session, [entry.chain])).ok
+    finally:
+        await engine.dispose()
