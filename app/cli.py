@@ -536,8 +536,9 @@ def pack_test(
     except PackFileUnreadable as exc:
         raise UserError(str(exc)) from None
     except PackError as exc:
-        raise UserError(f"{exc} (run `yjrisk pack check` on the pack files for one line per "
-                        "mistake, with the line of the file it is on)") from None
+        files = pack if Path(pack).is_file() else "FILE..."
+        raise UserError(f"{exc} (run `yjrisk pack check {files}` for one line per mistake, "
+                        "with the line of the file it is on)") from None
     calendar = WorkingCalendar(extra_closures=settings.extra_closure_days)
     failed = 0
     given_run = False

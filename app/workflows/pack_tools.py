@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.workflows.engine import prepare
+from app.workflows.engine import load_service_packs, prepare
 from app.workflows.pack_check import Problem, check_condition_words, check_pack
 from app.workflows.packs import (
     PACK_DIR,
@@ -16,7 +16,6 @@ from app.workflows.packs import (
     Salvaged,
     Versions,
     load_pack,
-    load_versions,
     not_utf8,
     read_pack,
     salvage,
@@ -130,12 +129,17 @@ class PackUnderTest:
 def pack_under_test(pack: str, packs_dir: Path | None) -> PackUnderTest:
     """The versions of the pack named by ``pack`` (a pack file, or the id of a pack the service
     loads) that the live service would hold: loaded by the service's own loader
-    (``load_versions``: the bundled packs plus ``packs_dir``, ``YJ_PACKS_DIR``), so a newer
+    (``load_service_packs``: the bundled packs plus ``packs_dir``, ``YJ_PACKS_DIR``), so a newer
     version in ``YJ_PACKS_DIR`` is one of them (attack 24b, A24b-6). A file given that the
     service does not load (a draft) is added as one more version of its pack by the start-up's
     own rules, standing in for a loaded version of the same number (the draft of that version);
     PackError (PackFileUnreadable: not a file, nor a known id) when that cannot be done."""
-    loaded = load_versions(None, packs_dir)
+    try:
+        loaded = load_service_packs(packs_dir)
+    except PackError:
+        raise
+    except Exception as exc:  # what stops the service building the engine's tables
+        raise PackError(f"the engine cannot use a pack the service loads: {exc}") from None
     path = Path(pack)
     if not path.is_file():
         if pack in loaded:
@@ -144,6 +148,10 @@ def pack_under_test(pack: str, packs_dir: Path | None) -> PackUnderTest:
             f"{pack}: neither a pack file nor the id of a pack the service loads (bundled or "
             f"YJ_PACKS_DIR: {', '.join(sorted(loaded))}){suggest(pack, loaded)}")
     given = load_pack(path)
+    try:
+        prepare(given)
+    except Exception as exc:  # as pack check says it
+        raise PackError(f"{path}: the engine cannot use this pack: {exc}") from None
     served = [*PACK_DIR.glob("*.toml"), *(packs_dir.glob("*.toml") if packs_dir else ())]
     if path.resolve() in {p.resolve() for p in served}:
         return PackUnderTest(given.id, loaded[given.id], path, given.version)
