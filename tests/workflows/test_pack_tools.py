@@ -464,7 +464,7 @@ def test_a19_9_grouping_is_explicit_and_before_the_change_is_said() -> None:
     assert ("When (either the event is change of circumstances, new incident, charged, custody "
             "entry or custody release or (the change is to “in custody” and it is not the "
             "custody change that follows a recorded custody event)) and before the change the "
-            "case is open (or was closed the same day) and before the change the ROSH or SWB "
+            "case was open at the time of the event and before the change the ROSH or SWB "
             "rating is medium, high or very high, the case holder must: Review AssetPlus"
             ) in somerset
     assert ("before the change the case has an open step “complete assessment”, the case holder "
