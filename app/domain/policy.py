@@ -1630,6 +1630,20 @@ def stand_in_of(pack: Pack, step: Step) -> str | None:
     return None
 
 
+IN_WEEK = "+1wd-in-week"
+
+
+def stand_in_window_end(step: Step, today: date) -> date:
+    """The last day of the window in which the step's holder being away makes it the stand-in's:
+    its due day (today, for an undated step). An in-week deadline (Wokingham W4, W21) already
+    ends on the worker's last working day before leave ahead of them ("the last day before a
+    prolonged absence"; a shorter absence leaves it as it is): it stands in only while the
+    worker is away today (known while they are on leave, attack 24b, A24b-14)."""
+    if step.due_at is None or step.deadline_form == IN_WEEK:
+        return today
+    return max(today, london_date(step.due_at))
+
+
 async def stand_in_if_away(
     session: AsyncSession, pack: Pack, step: Step, today: date | None = None
 ) -> tuple[str, str, tuple[date, date]] | None:
@@ -1643,7 +1657,7 @@ async def stand_in_if_away(
     if role is None or step.assignee_id is None or step.status != StepStatus.open:
         return None
     first = today or london_date(utcnow())
-    last = max(first, london_date(step.due_at)) if step.due_at is not None else first
+    last = stand_in_window_end(step, first)
     absences = await absences_of(session, step.service_id, step.assignee_id, first)
     away = next(((s, e) for s, e in absences if s <= last and e >= first), None)
     if away is None:
