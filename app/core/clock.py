@@ -81,6 +81,12 @@ def one_instant() -> Iterator[None]:
             pass
 
 
+def held_instant() -> datetime | None:
+    """The unit of work's instant if it has been taken (:func:`write_now`), else None."""
+    held = _instant.get()
+    return held.at if held is not None and held.open else None
+
+
 def write_now() -> datetime:
     """The unit of work's instant (:func:`one_instant`), or :func:`now` outside one (or
     after it ended)."""

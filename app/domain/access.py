@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -555,14 +555,16 @@ async def get_case_for_write(
 
 async def get_case_file_for_write(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, *,
-    also: tuple[Any, ...] = (), params: Mapping[str, Any] | None = None,
+    also: tuple[Any, ...] = (), params: Callable[[], Mapping[str, Any]] | None = None,
 ) -> tuple[Service, Case, list[Step], tuple[Any, ...] | None]:
     """:func:`get_case_for_write`, and on PostgreSQL the values of ``also`` (scalar
     subqueries that refer to no table of the case file's statement, only to its parameters
-    ``yj_case``, ``yj_slug`` and to ``params``: e.g. :func:`app.domain.policy.inputs_column`)
-    read by the same statement, under the same lock (issue 15: a round trip fewer each), in
-    their order; None where they are not read (SQLite, tokens of no one service: the caller
-    reads them itself)."""
+    ``yj_case``, ``yj_slug`` and to those ``params()`` answers: e.g.
+    :func:`app.domain.policy.inputs_column`) read by the same statement, under the same lock
+    (issue 15: a round trip fewer each), in their order; None where they are not read (SQLite,
+    tokens of no one service: the caller reads them itself). ``params`` is called once the
+    case is locked, never before: parameters dated by the write's time (its "now") are dated
+    when the write holds the case, after every write it waited for (A23a-1)."""
     if not principal.roles & STAFF_ROLES or principal.service is None:
         service, case = await get_visible_case(session, principal, case_id, for_update=True)
         steps = (await session.exec(select(Step).where(
@@ -576,8 +578,8 @@ async def get_case_file_for_write(
         principal.has(*SERVICE_WIDE_READERS), principal.has("case_holder"),
         principal.has("line_manager"), also)
     bound = _case_file_params(principal, case_id)
-    if also and params:
-        bound.update(params)
+    if also and params is not None:
+        bound.update(params())
     rows = (await session.exec(query, params=bound)).all()
     if not rows:
         await _no_case_file(session, principal)

@@ -192,6 +192,16 @@ def utcnow() -> datetime:
     return clock.write_now()
 
 
+def peek_now() -> datetime:
+    """The service's time now (as :func:`utcnow`) without taking the unit of work's instant:
+    for a check a write makes before it holds the case's lock (a date in the future, a panel
+    booked too far ahead). A write's own instant, what it dates its act and records by, is
+    taken only once it holds the case, so that a write that waited for another on the case is
+    dated after it (A23a-1)."""
+    held = clock.held_instant()
+    return held if held is not None else clock.now()
+
+
 def new_id() -> uuid.UUID:
     """A fresh random id."""
     return uuid.uuid4()

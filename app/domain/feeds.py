@@ -42,6 +42,7 @@ from app.domain.common import (
     PlausibleDate,
     UtcDatetime,
     new_id,
+    peek_now,
     require_mappa_category,
     resolve_occurred_at,
     utcnow,
@@ -145,8 +146,9 @@ async def _claim_key(
     session: AsyncSession, service_id: uuid.UUID, source: str, key: str, digest: str,
     ttl: timedelta,
 ) -> uuid.UUID | None:
-    """Insert the key; None when another delivery already holds it."""
-    now = utcnow()
+    """Insert the key; None when another delivery already holds it. (Dated by the clock, not
+    the write's instant: that is taken once the delivery holds the case, A23a-1.)"""
+    now = peek_now()
     dialect = session.get_bind().dialect.name
     values = {"id": new_id(), "service_id": service_id, "source": source, "key": key,
               "request_digest": digest, "created_at": now, "expires_at": now + ttl}

@@ -392,15 +392,24 @@ async def record_judgement(
     body: JudgementCreate,
     ctx: policy.PolicyContext,
 ) -> tuple[JudgementOut, policy.PolicyResult]:
-    """Record a judgement on a case the caller holds or manages (as the API shows it)."""
-    occurred_at = resolve_occurred_at(body.occurred_at)
+    """Record a judgement on a case the caller holds or manages (as the API shows it).
+
+    Its time ("now" when the body gives none) is resolved once the case is locked: a
+    judgement that waited for another write on the case is dated after it, so the order in
+    time is the order the writes were applied in (A23a-1: dated before the lock, it came out
+    back-dated behind the write it waited for, judged as a back-fill)."""
+
+    def params() -> dict[str, Any]:
+        at = resolve_occurred_at(body.occurred_at)
+        return {**policy.inputs_params(at), **final_events_params(ctx.final_types, at)}
+
     # The policy's panels and absences, and the case's final events (a death) before the
     # judgement, read with the case, under its lock (issue 15: two round trips fewer on
     # PostgreSQL).
     service, case, open_steps, columns = await get_case_file_for_write(
         session, principal, case_id, also=(policy.inputs_column(), final_events_column()),
-        params={**policy.inputs_params(occurred_at),
-                **final_events_params(ctx.final_types, occurred_at)})
+        params=params)
+    occurred_at = resolve_occurred_at(body.occurred_at)  # the write's instant: after the lock
     role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
     require_open_case(case, "record a judgement")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,

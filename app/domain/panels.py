@@ -41,6 +41,7 @@ from app.domain.common import (
     UtcDatetime,
     conditional_on,
     iso_utc,
+    peek_now,
     require_current,
     require_plausible,
     resolve_occurred_at,
@@ -218,7 +219,7 @@ async def create_panel(
     """Schedule a panel; steps waiting for a panel date get one (``next-panel``)."""
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
-    require_sitting_time(body.scheduled_for)
+    require_sitting_time(body.scheduled_for, peek_now())  # the instant: after the lock below
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
@@ -1070,8 +1071,9 @@ async def decide(
 ) -> tuple[PanelItem, policy.PolicyResult]:
     """Record the panel's decision on an item: confirmed ratings, actions, review date."""
     service, panel = await _load_panel(session, principal, panel_id)
-    # The version in force when the decision was made: by default at the panel's start.
-    decided_at = resolve_occurred_at(body.occurred_at) if body.occurred_at \
+    # The version in force when the decision was made: by default at the panel's start. (The
+    # write's instant is taken under the case's lock, below: A23a-1.)
+    decided_at = resolve_occurred_at(body.occurred_at, peek_now()) if body.occurred_at \
         else panel.scheduled_for
     pack = ctx.pack_for(service, at=decided_at)
     kind = pack.panel(panel.kind)

@@ -1648,10 +1648,17 @@ async def stand_in_if_away(
     if away is None:
         return None
     old, was = step.assignee_id, step.actor
-    step.actor, step.assignee_id = role, None
+    # The case's own holder of the stand-in role when it is one (Wokingham W7/W29's "the case
+    # worker or their line manager": the case's line manager, attack 23b, A23b-5); else the
+    # role, unassigned (Somerset 3.1's duty managers).
+    to = None
+    if role in ACTOR_FIELDS:
+        to = (await session.exec(select(getattr(Case, ACTOR_FIELDS[role])).where(
+            col(Case.id) == step.case_id))).first()
+    step.actor, step.assignee_id = role, to
     step.note = _append(step.note, (
         f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave; the "
-        f"{role.replace('_', ' ')} undertakes "
+        f"{role.replace('_', ' ')}{f' ({to})' if to else ''} undertakes "
         f"this step ({step.policy_ref})."))
     if pack.done_only_by(step.code):
         mode = (await session.exec(select(Case.access_mode).where(

@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.security import Principal
 from app.domain.audit import AuditRow, record_audit
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import peek_now
 from app.domain.services import Service
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.packs import Pack, version_at
@@ -54,7 +54,7 @@ class PolicyContext:
     def pack_now(self, service: Service) -> Pack:
         """The version of the service's pack in force now (reads: what a referral may do next,
         what a subject access request explains); never for judging an act."""
-        return self.pack_for(service, at=utcnow())
+        return self.pack_for(service, at=peek_now())  # a write's instant: after its lock
 
     def versions_of(self, pack_id: str) -> tuple[Pack, ...]:
         """Every version of a pack, oldest first (empty for an unknown id)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 
@@ -90,7 +91,7 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
             async with db() as session:
                 _, target, _, values = await get_case_file_for_write(
                     session, principal, uuid.UUID(case_id), also=(policy.inputs_column(),),
-                    params=policy.inputs_params(at))
+                    params=functools.partial(policy.inputs_params, at))
                 column = None if values is None else values[0]
                 expected = await policy.snapshot_inputs(session, None, target, at)
                 if BACKEND != "postgres":
@@ -108,7 +109,8 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
         async with db() as session:
             _, target, _, values = await get_case_file_for_write(
                 session, holder, uuid.UUID(case["id"]), also=(policy.inputs_column(),),
-                params=policy.inputs_params(datetime(2026, 4, 1, tzinfo=UTC)))
+                params=functools.partial(policy.inputs_params,
+                                         datetime(2026, 4, 1, tzinfo=UTC)))
             assert values is not None
             column = values[0]
             assert {row[0] for row in column} == {"p", "b", "r", "d", "a", "x"}
