@@ -28,7 +28,7 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import RecordChange, act_time, case_fields_at
+from app.domain.history import RecordChange, act_time, case_fields_at, state_has_changes
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -143,6 +143,8 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
         closed_at=case.closed_at,
+        closed_periods=tuple((datetime.fromisoformat(a), datetime.fromisoformat(b))
+                             for a, b in case.closed_periods or ()),
         facts=dict(case.facts or {}),
         scores=dict(case.scores or {}),
         date_of_birth=case.date_of_birth,
@@ -896,6 +898,12 @@ async def _apply(
                             if str((r.get("record") or {}).get("id")) not in gone]
             step.note = _append(step.note, intent.note) if intent.note else step.note
             updated.append(step)
+    # On a case closed now, a step the closure would have superseded (not ``survives_closure``)
+    # is set aside by it as it is raised: an act typed after the closure but dated before it
+    # (the case was open then) owed it, and the closure that followed supersedes it, marked for
+    # the reopening to reinstate; never an open step no act of a closed case can do (attack
+    # 24b, A24b-7: a High-Risk Panel request escalated for ever on a closed case).
+    set_aside = _closed_case_steps(wctx, created)
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
         await stand_in_for_recorder(session, wctx.pack, step, recorder=(
@@ -912,8 +920,9 @@ async def _apply(
             session.add(obj)
     if flush or created or superseded or _changed(case):
         await session.flush()
-    await _audit_steps(wctx, created=created, superseded=superseded)
+    await _audit_steps(wctx, created=created, superseded=superseded + set_aside)
     superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
+    superseded += set_aside
     for step, intent in changes:
         # One duty, one step: what a further reason (or its withdrawal) did to the open step;
         # a re-date says which act moved it (the case timeline shows it).
@@ -928,9 +937,27 @@ async def _apply(
     # The open steps now, without reading them again: those loaded under the lock that are
     # still open, and the new ones, in open_steps_of's order.
     return PolicyResult(
-        open_json=steps_json(sorted_open([*open_steps, *created]), utcnow()),
+        open_json=steps_json(sorted_open([*open_steps, *(s for s in created
+                                                         if s not in set_aside)]), utcnow()),
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step]:
+    """Of the steps just raised on a case that is closed now, those its closure supersedes
+    (all but the pack's ``survives_closure``), marked superseded by the closure as
+    :func:`supersede_all_open` marks them, so a reopening reinstates them."""
+    case = wctx.case
+    if case.closed_at is None:
+        return []
+    owed = set(wctx.pack.survives_closure)
+    aside = [s for s in created if s.code not in owed]
+    for step in aside:
+        step.status = StepStatus.superseded
+        step.note = _append(step.note, superseded_note(
+            "the case was closed (the act is dated before the closure, recorded after it)"))
+        step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
+    return aside
 
 
 def _changed(obj: Any) -> bool:
@@ -939,8 +966,7 @@ def _changed(obj: Any) -> bool:
     state: Any = sa.inspect(obj)
     if state.key is None:
         return True
-    return state.modified and any(state.attrs[key].history.has_changes()
-                                  for key in state.committed_state)
+    return state_has_changes(state)
 
 
 def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:

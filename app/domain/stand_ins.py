@@ -130,13 +130,13 @@ async def settle_case(
                 continue
             if frm == "line_manager" and holder in await policy.recorded_by(session, step):
                 continue  # they recorded what it checks: it stays with the stand-in (A19-18)
-            was = step.actor
+            was, had = step.actor, step.assignee_id
             step.actor, step.assignee_id = frm, holder
             step.note = _noted(step.note, (
                 f"Given back: the {frm.replace('_', ' ')} ({holder}) is not on recorded leave "
                 f"before the step is due; the "
                 f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
-            await _announce(session, principal, role, step, (was, frm), (None, holder),
+            await _announce(session, principal, role, step, (was, frm), (had, holder),
                             f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
             moved.append(step)
         elif step.assignee_id is not None and policy.stand_in_of(pack, step) is not None:
@@ -147,7 +147,8 @@ async def settle_case(
             old, to, away = stood
             step.note = _capped(step.note)
             reason = f"{old} is on recorded leave ({why})"
-            await _announce(session, principal, role, step, (was, to), (old, None), reason)
+            await _announce(session, principal, role, step, (was, to), (old, step.assignee_id),
+                            reason)
             moved.append(step)
     for step in escalations:
         if await _settle_escalation(session, principal, role, ctx, service, case, step,

@@ -50,8 +50,11 @@ panel decision or case change applied; register recomputed):
   ``mappa_category_in``, ``mappa_level_in``: membership.
 - ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.
 - ``ratings_known = [domains]``: every listed domain has a known (non-null) level.
-- ``open_or_closed_within_days = N``: the case is open, or the event's Europe/London calendar date
-  is on or before the closure's London date + N days (calendar days, not clock time).
+- ``open_or_closed_within_days = N``: the case was open at the event's instant (not after the
+  closure then in force: the current one, or a closed period before a reopening, whatever the
+  order the acts were typed in), or, with N >= 1, the event's Europe/London calendar date is on
+  or before that closure's London date + N days (calendar days, not clock time). ``0``: open at
+  the event's instant only (an event after a closure the same day is on the closed case).
 
 Comparisons (``Compare``: any of ``eq``, ``ne``, ``in``, ``lt``, ``lte``, ``gt``, ``gte``,
 ``contains_any``, ``set``; all given must hold; an unset value satisfies only ``set = false``):
@@ -556,11 +559,14 @@ def _within_days(days: int) -> Callable[[CaseSnapshot, Context], bool]:
     window = timedelta(days=days)
 
     def test(case: CaseSnapshot, ctx: Context) -> bool:
-        # Calendar days in Europe/London, not clock time: an event whose London date is on or
-        # before the closure's London date + N days qualifies (S23 "up to 20 days").
-        if case.closed_at is None:
+        # The case as it was at the event's instant (attack 24b, A24b-3, A24b-7): open then, or
+        # (N >= 1) calendar days in Europe/London, not clock time: an event whose London date is
+        # on or before the closure's London date + N days qualifies (S23 "up to 20 days"). An
+        # event after a closure the same day is on the closed case (by instant, N = 0).
+        closure = case.closure_in_force(ctx.event.occurred_at)
+        if closure is None:
             return True
-        return london_date(ctx.event.occurred_at) <= london_date(case.closed_at) + window
+        return days > 0 and london_date(ctx.event.occurred_at) <= london_date(closure) + window
 
     return test
 

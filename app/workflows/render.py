@@ -187,10 +187,12 @@ def _known(value: Any, pack: Pack | None) -> tuple[str, str]:
 
 
 def _within(value: Any, pack: Pack | None) -> tuple[str, str]:
-    when = ("the same day" if value == 0
-            else f"no more than {value} day{'s' if value != 1 else ''} before")
-    return (f"the case is open (or was closed {when})",
-            f"the case is closed (and was not closed {when})")
+    if value == 0:
+        return ("the case was open at the time of the event",
+                "the case was closed at the time of the event")
+    when = f"no more than {value} day{'s' if value != 1 else ''} before"
+    return (f"the case was open at the time of the event (or was closed {when})",
+            f"the case was closed at the time of the event (and not {when})")
 
 
 def _steps(value: Any, pack: Pack | None) -> tuple[str, str]:

@@ -106,6 +106,8 @@ class CaseSnapshot:
     ratings: Mapping[str, str | None] = field(default_factory=dict)
     on_register: bool = False
     closed_at: datetime | None = None
+    # The periods the case was closed before a reopening: (closure, reopening), aware UTC.
+    closed_periods: tuple[tuple[datetime, datetime], ...] = ()
     open_steps: tuple[OpenStep, ...] = ()
     # The judgement id of each current rating (``rating:<domain>`` step subjects).
     rating_ids: Mapping[str, str | None] = field(default_factory=dict)
@@ -125,6 +127,18 @@ class CaseSnapshot:
     facts: Mapping[str, Any] = field(default_factory=dict)
     scores: Mapping[str, int] = field(default_factory=dict)
     date_of_birth: date | None = None
+
+    def closure_in_force(self, at: datetime) -> datetime | None:
+        """The closure the case was under at the instant ``at``: the current one when ``at`` is
+        after its ``closed_at``, or the start of a closed period (before a reopening) that ``at``
+        falls inside; None when the case was open then. Judged by the act's time, whatever
+        the order acts were typed in (attack 24b, A24b-3, A24b-7)."""
+        if self.closed_at is not None and at > self.closed_at:
+            return self.closed_at
+        for start, end in self.closed_periods:
+            if start < at < end:
+                return start
+        return None
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

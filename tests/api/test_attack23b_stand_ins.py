@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlmodel import col, select
 
+from app.core.config import Settings
+from app.core.db import build_engine, session_factory
+from app.domain.outbox import OutboxEvent
 from tests.api.fidelity_support import pin, steps_of, with_matrix
+from tests.api.integrity_support import audit_of
 from tests.api.test_assessments import case_steps
 from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
@@ -25,8 +30,20 @@ async def _mine(t: Tenant, role: str, sub: str, code: str) -> list[str]:
     return [s["id"] for s in r.json()["data"] if s["code"] == code]
 
 
+async def _moves(settings: Settings, step_id: str) -> list[tuple[Any, Any]]:
+    """The ``step.reassigned`` announcements of the step: (from, to) assignee, oldest first."""
+    engine = build_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.created_at)))
+            return [(e.payload["from"], e.payload["to"]) for e in rows.all()
+                    if e.type == "step.reassigned" and e.payload.get("step_id") == step_id]
+    finally:
+        await engine.dispose()
+
+
 async def test_W7_the_absent_case_workers_panel_request_stands_in_to_their_line_manager(
-        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+        wokingham: Tenant, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """W7 (High Risk Panel): "It will be the responsibility of the case worker or their line
     manager to request a High-Risk Panel within two working days of 1. Assessing a child as
     high or very high ROSH". The case worker is on annual leave from Tuesday 1 to Friday 11
@@ -59,6 +76,19 @@ async def test_W7_the_absent_case_workers_panel_request_stands_in_to_their_line_
     [back] = steps_of(await case_steps(wokingham, case["id"]), "request_high_risk_panel")
     assert (back["id"], back["actor"], back["assignee_id"], back["due_at"]) == (
         request["id"], "case_holder", "case_holder-1", "2026-09-02T22:59:59Z")
+    # Leave recorded again (Wednesday 2 September only) while the request is open: it stands in
+    # in that write; each move audited with its reason.
+    again_away = (await away(wokingham, "case_holder-1", "2026-09-02", "2026-09-02"))["data"]
+    [again] = steps_of(await case_steps(wokingham, case["id"]), "request_high_risk_panel")
+    assert (again["id"], again["actor"], again["assignee_id"]) == (
+        request["id"], "line_manager", "line_manager-1")
+    moves = [e["reason"] for e in await audit_of(wokingham, case["id"])
+             if e["action"] == "step.reassign" and e["entity_id"] == request["id"]]
+    assert moves == [
+        f"given back to the case holder (case_holder-1): absence {absence['id']} cancelled",
+        f"case_holder-1 is on recorded leave (absence {again_away['id']} recorded)"]
+    assert await _moves(settings, request["id"]) == [
+        ("line_manager-1", "case_holder-1"), ("case_holder-1", "line_manager-1")]
 
 
 async def test_S23_the_absent_case_holders_report_of_a_charge_stands_in_to_the_team_leader(

@@ -525,3 +525,33 @@ def test_S12_S13_S6_undated_steps_say_the_policy_sets_no_timescale() -> None:
     assert countersign.due_at is None
     assert countersign.note == ("The duty manager stands in if the line manager is unavailable."
                                 "\n" + NO_TIMESCALE_NOTE)
+
+
+def test_S14_charge_after_a_same_day_closure_asks_no_review_of_the_closed_case() -> None:
+    """S14 (4.2, attack 24b, A24b-7): "Where there is a change of circumstances, context or a
+    new incident of concern becomes known to the case holder, this must be recorded ... and the
+    AssetPlus reviewed within 24 hours or the next working day": a review of a case under
+    supervision. Closed Monday 2 November 2026 09:00 GMT (SWB medium); a charge at 09:40 the
+    same day is on the closed case: only S23's pair (12, "up to 20 days following the end of
+    supervision"), no AssetPlus review. At 08:40, before the closure, the review is owed."""
+    closed = case(closed_at=utc(2026, 11, 2, 9), ratings=rated(swb="medium"))
+    after = run(S, event("case_event", utc(2026, 11, 2, 9, 40), EVENT_ID, type="charged"),
+                closed)
+    assert codes(after) == {"inform_service_manager", "notify_serious_incident"}
+    before = run(S, event("case_event", utc(2026, 11, 2, 8, 40), EVENT_ID, type="charged"),
+                 closed)
+    assert "review_assessment" in codes(before)
+
+
+def test_S14_charge_inside_a_closed_period_asks_no_review_after_reopening() -> None:
+    """S14 (4.2, attack 24b, A24b-3): the AssetPlus "reviewed within 24 hours or the next working
+    day" is owed by an open case, judged at the act's time: closed Saturday 29 August 2026 10:00
+    BST, reopened Tuesday 1 September 09:00 BST, a charge dated Sunday 30 August recorded after
+    the reopening asks only S23's pair (12), as it does recorded while the case is closed."""
+    reopened = case(closed_periods=((utc(2026, 8, 29, 9), utc(2026, 9, 1, 8)),),
+                    ratings=rated(swb="medium"))
+    inside = run(S, event("case_event", lon(2026, 8, 30, 10), EVENT_ID, type="charged"),
+                 reopened)
+    assert codes(inside) == {"inform_service_manager", "notify_serious_incident"}
+    assert "review_assessment" in codes(run(
+        S, event("case_event", lon(2026, 9, 1, 10), EVENT_ID, type="charged"), reopened))

@@ -145,8 +145,9 @@ def test_W4_charge_dated_after_closure_raises_no_incident_steps_on_the_closed_ca
     Closed on Friday 30 April 2027 at 17:00 BST. A charge (may raise ROSH to high) or a death
     dated Monday 31 May 2027 (the spring bank holiday, a month end) asks only W24's serious
     incident notification: no IYSS record (W4), report (W5), Asset+ review (W6) nor High-Risk
-    Panel request (W7) on the closed case. A charge dated on the closure's day (18:00) is still
-    the open case's: recorded by the end of that Friday."""
+    Panel request (W7) on the closed case. A charge dated on the closure's day before it
+    (16:30) is the open case's: recorded by the end of that Friday; one after it the same day
+    (18:00) is on the closed case (attack 24b, A24b-7: compared by instant)."""
     closed = case(closed_at=utc(2027, 4, 30, 16), ratings=rated(rosh="medium"))
     for kind in ("charged", "death", "new_incident"):
         late = run(W, event("case_event", lon(2027, 5, 31, 10), EVENT_ID, type=kind,
@@ -155,11 +156,59 @@ def test_W4_charge_dated_after_closure_raises_no_incident_steps_on_the_closed_ca
                     "request_high_risk_panel"} & set(codes(late)), kind
     assert "notify_serious_incident" in codes(
         run(W, event("case_event", lon(2027, 5, 31, 10), EVENT_ID, type="charged"), closed))
-    same_day = run(W, incident(lon(2027, 4, 30, 18), "charged"), closed)
+    after_it = run(W, incident(lon(2027, 4, 30, 18), "charged"), closed)
+    assert not {"record_incident", "report_to_line_manager", "review_assessment"} \
+        & set(codes(after_it))
+    same_day = run(W, incident(lon(2027, 4, 30, 16, 30), "charged"), closed)
     assert_step(created(same_day, "record_incident"), rule="W4", code="record_incident",
                 actor="case_holder", due=end_of(date(2027, 4, 30), bst=True), pack=W,
                 ref="Internal and External Controls")
     assert {"report_to_line_manager", "review_assessment"} <= set(codes(same_day))
+
+
+def test_W4_W7_charge_after_a_same_day_closure_is_on_the_closed_case() -> None:
+    """W4-W7 (attack 24b, A24b-7): "Where there is a change of circumstances, context or a new
+    incident of concern becomes known to the PYJS worker, this must be recorded on the IYSS case
+    management system within one working day and immediately be reported to the line manager";
+    "It will be the responsibility of the case worker or their line manager to request a
+    High-Risk Panel within two working days": duties of a case under supervision.
+
+    Closed on Monday 2 November 2026 at 09:00 GMT (the order completed); a charge that may raise
+    ROSH to high dated 09:40 the same day is on the closed case: no IYSS record (W4), report
+    (W5), Asset+ review (W6) nor High-Risk Panel request (W7), only W24's notification. The
+    same charge at 08:40, before the closure, is the open case's."""
+    closed = case(closed_at=utc(2026, 11, 2, 9), ratings=rated(rosh="medium"))
+    after = run(W, event("case_event", utc(2026, 11, 2, 9, 40), EVENT_ID, type="charged",
+                         may_raise_to_high=True), closed)
+    assert set(codes(after)) == {"notify_serious_incident"}
+    before = run(W, event("case_event", utc(2026, 11, 2, 8, 40), EVENT_ID, type="charged",
+                          may_raise_to_high=True), closed)
+    assert {"record_incident", "report_to_line_manager", "review_assessment",
+            "request_high_risk_panel", "notify_serious_incident"} <= set(codes(before))
+
+
+def test_W4_W7_charge_inside_a_closed_period_raises_no_open_case_duties_after_reopening() -> None:
+    """W4-W7 (attack 24b, A24b-3): "this must be recorded on the IYSS case management system
+    within one working day and immediately be reported to the line manager" is a duty of an
+    open case, judged at the act's time, not the time it is typed in.
+
+    Closed Saturday 29 August 2026 10:00 BST, reopened Tuesday 1 September 09:00 BST; a charge
+    dated Sunday 30 August (inside the closed period) recorded after the reopening asks only
+    W24's notification, as it does when recorded before the reopening; one dated after the
+    reopening (1 September 10:00) is the open case's."""
+    reopened = case(closed_periods=((utc(2026, 8, 29, 9), utc(2026, 9, 1, 8)),),
+                    intervention="prevention", statutory=False, ratings=rated(rosh="medium"))
+    inside = run(W, event("case_event", lon(2026, 8, 30, 10), EVENT_ID, type="charged",
+                          may_raise_to_high=True), reopened)
+    assert set(codes(inside)) == {"notify_serious_incident"}
+    still_closed = case(closed_at=utc(2026, 8, 29, 9), intervention="prevention",
+                        statutory=False, ratings=rated(rosh="medium"))
+    assert set(codes(run(W, event("case_event", lon(2026, 8, 30, 10), EVENT_ID, type="charged",
+                                  may_raise_to_high=True), still_closed))) == set(codes(inside))
+    later = run(W, event("case_event", lon(2026, 9, 1, 10), EVENT_ID, type="charged",
+                         may_raise_to_high=True), reopened)
+    assert {"record_incident", "report_to_line_manager", "request_high_risk_panel"} \
+        <= set(codes(later))
 
 
 def test_W5_incident_reported_to_line_manager_immediately() -> None:
