@@ -179,6 +179,15 @@ def to_utc(moment: datetime) -> datetime:
 # answer (echoed or read back) gives it in UTC with ``Z``.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
+# When a write's act happened (``occurred_at``; an event's ``known_at``): default the write's
+# instant; more than five minutes ahead of it is 422; up to five minutes ahead (a sender's clock
+# running fast) is recorded at the write's instant (:func:`resolve_occurred_at`).
+ActTime = Annotated[UtcDatetime | None, Field(description=(
+    "When it happened (RFC 3339 with an offset); default: when the service records it. More "
+    "than 5 minutes ahead of the service's clock is 422 (occurred-in-future); a time up to 5 "
+    "minutes ahead is taken as clock skew and recorded as the moment the service records the "
+    "act (an act cannot have happened after it was recorded)."))]
+
 # A MAPPA category or level (1, 2 or 3) in a request: a JSON integer only. Lax parsing took
 # ``true`` as category 1 (registered sexual offender, in MAPPA's terms) and ``"2"`` as 2
 # (attack pass 8, N2): an upstream yes/no flag must not make a child category 1.

@@ -34,8 +34,8 @@ from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     FUTURE_TOLERANCE,
+    ActTime,
     PlausibleDate,
-    UtcDatetime,
     check_details_size,
     iso_utc,
     resolve_occurred_at,
@@ -102,8 +102,8 @@ class CaseEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: EventTypeLabel = PField(description="a core type (CaseEventType) or one the service's "
                                               "pack declares (GET /v1/policy-packs/{id})")
-    occurred_at: UtcDatetime | None = None
-    known_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
+    known_at: ActTime = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
     transfer_date: PlausibleDate | None = PField(

@@ -27,7 +27,7 @@ def _record(t: Tenant, case_id: str, act: tuple[str, str, str], at: str | None) 
     return t.client.post(f"/v1/cases/{case_id}/judgements", json=body, headers=t.auth(role))
 
 
-async def test_S27_S32_S33_an_undated_rosh_judgement_after_a_custody_entry_sent_ahead_is_judged_in_time_order(
+async def test_S27_S32_S33_an_undated_judgement_after_acts_sent_ahead_is_in_time_order(
     somerset: Tenant,
 ) -> None:
     """Somerset 14.3: "When children are transferred to a secure setting, case holders will
@@ -82,7 +82,7 @@ async def _custody_case(t: Tenant, judged_now: bool) -> dict[str, Any]:
     return state
 
 
-async def test_S27_S32_S33_a_rosh_judgement_dated_now_or_undated_after_acts_sent_ahead_ends_the_same(
+async def test_S27_S32_S33_a_judgement_dated_now_or_undated_after_acts_ahead_ends_the_same(
     somerset: Tenant,
 ) -> None:
     """Somerset 14.3 (the custody entry's handover, S27, S32, S33), as above: a ROSH very high
