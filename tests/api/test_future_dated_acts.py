@@ -93,3 +93,25 @@ async def test_S27_S32_S33_a_judgement_dated_now_or_undated_after_acts_ahead_end
     undated = await _custody_case(somerset, judged_now=False)
     assert undated == await _custody_case(somerset, judged_now=True)
     assert {"S27", "S32", "S33"} <= {step[1] for step in undated["open_steps"]}
+
+
+async def test_S14_an_incident_sent_ahead_twice_is_one_incident(somerset: Tenant) -> None:
+    """Somerset S14 (a new incident asks the case holder to review the assessment), as the
+    catalogue has it: an incident the CMS sends two minutes ahead of the service's clock, then
+    sends again with the same time a moment later, is one event (200, reported again; one
+    ``review_assessment`` step), though the first was recorded at its write's instant and the
+    second's time is again ahead of its own (A15-10's rule on the new dating)."""
+    t = somerset
+    case = (await t.open_case())["data"]["id"]
+    body = {"type": "new_incident",
+            "occurred_at": (datetime.now(UTC) + timedelta(minutes=2)).isoformat()}
+    first = await t.client.post(f"/v1/cases/{case}/events", json=body,
+                                headers=t.auth("case_holder"))
+    assert first.status_code == 201, first.text
+    again = await t.client.post(f"/v1/cases/{case}/events", json=body,
+                                headers=t.auth("case_holder"))
+    assert again.status_code == 200, again.text
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    r = await t.client.get(f"/v1/cases/{case}", headers=t.auth("duty_manager"))
+    steps = [s for s in r.json()["data"]["open_steps"] if s["policy"]["rule"] == "S14"]
+    assert len(steps) == 1, steps
