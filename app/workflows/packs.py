@@ -487,8 +487,8 @@ class Pack(_Strict):
     # again"). Such a step due after the closure's ``closed_at`` and not yet overdue when the
     # closure is recorded lapses with the closure, its reason noted and audited
     # (``step.supersede`` with the reason), and a reopening reinstates it; one overdue then
-    # still blocks the closure (409 ``mandatory-steps-open``: a closure launders no missed review; attack 24b,
-    # A24b-4).
+    # still blocks the closure (409 ``mandatory-steps-open``: a closure launders no missed
+    # review; attack 24b, A24b-4).
     closure_ends_booked: tuple[Code, ...] = ()
     # The fewest working days a recorded absence spans to end the worker's week early for
     # ``+1wd-in-week`` (Wokingham: "the last day before a prolonged absence (for example, the
