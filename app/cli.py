@@ -518,29 +518,62 @@ def pack_render(
 
 @pack_cli.command("test")
 def pack_test(
-    pack: Annotated[str, typer.Argument(help="a pack file, or a bundled pack's id")],
+    pack: Annotated[str, typer.Argument(
+        help="a pack file (one version of its pack), or the id of a pack the service loads")],
     scenarios: Annotated[list[Path], typer.Argument(help="scenario files (*.toml)")],
 ) -> None:
-    """Run scenario files against a pack: one line per scenario; exit 1 if any fails."""
+    """Run scenario files against a pack, each act judged by the version in force on its date
+    (bundled, YJ_PACKS_DIR and the file given): one line per scenario, naming that version;
+    exit 1 if any fails."""
     from app.workflows.calendar import WorkingCalendar
+    from app.workflows.pack_tools import pack_under_test
+    from app.workflows.packs import PackError, PackFileUnreadable
     from app.workflows.scenarios import ScenarioError, run_file
 
-    loaded = _pack_arg(pack)
-    calendar = WorkingCalendar(extra_closures=_settings().extra_closure_days)
+    settings = _settings()
+    try:
+        under_test = pack_under_test(pack, settings.packs_dir)
+    except PackFileUnreadable as exc:
+        raise UserError(str(exc)) from None
+    except PackError as exc:
+        files = pack if Path(pack).is_file() else "FILE..."
+        raise UserError(f"{exc} (run `yjrisk pack check {files}` for one line per mistake, "
+                        "with the line of the file it is on)") from None
+    calendar = WorkingCalendar(extra_closures=settings.extra_closure_days)
     failed = 0
+    given_run = False
     for path in scenarios:
         try:
-            outcomes = run_file(path, loaded, calendar)
+            outcomes = run_file(path, under_test.versions, calendar)
         except ScenarioError as exc:
             raise UserError(str(exc)) from None
         for outcome in outcomes:
-            typer.echo(f"{path}: {'ok  ' if outcome.passed else 'FAIL'} {outcome.name}")
+            typer.echo(f"{path}: {'ok  ' if outcome.passed else 'FAIL'} {outcome.name} "
+                       f"[{outcome.pack_id} version {outcome.version}]")
+            for note in outcome.notes:
+                typer.echo(f"    note: {note}")
             for failure in outcome.failures:
                 typer.echo(f"    {failure}")
             failed += not outcome.passed
+            given_run = given_run or outcome.version == under_test.given_version
+    if under_test.given is not None and not given_run:
+        typer.echo(f"note: no act of these scenarios is dated while {under_test.pack_id} version "
+                   f"{under_test.given_version} ({under_test.given}) is in force "
+                   f"({_in_force(under_test.versions, under_test.given_version)}): "
+                   "the file given was not run")
     if failed:
         typer.echo(f"{failed} scenario(s) failed")
         raise typer.Exit(1)
+
+
+def _in_force(versions: tuple[Pack, ...], version: str | None) -> str:
+    """When a version of a pack is in force, among its versions (oldest first)."""
+    index = next(i for i, v in enumerate(versions) if v.version == version)
+    start = versions[index].effective_from
+    said = f"from {start}" if start is not None else "on every date"
+    if index + 1 < len(versions) and versions[index + 1].effective_from is not None:
+        said += f" until the day before {versions[index + 1].effective_from}"
+    return said
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,8 +51,8 @@ from app.routers import (
 )
 from app.routers import policy as policy_routes
 from app.workflows.calendar import WorkingCalendar
-from app.workflows.engine import prepare
-from app.workflows.packs import latest, load_versions
+from app.workflows.engine import load_service_packs
+from app.workflows.packs import latest
 
 if TYPE_CHECKING:
     import httpx
@@ -87,11 +87,10 @@ DOCS_ASSETS_URL = "/docs-assets"
 def build_policy_context(settings: Settings) -> PolicyContext:
     """Load and check every pack, bundled and in ``YJ_PACKS_DIR`` (PackError, so no start-up,
     on an invalid one; warnings are logged), and the working calendar."""
-    versions = load_versions(None, settings.packs_dir)
+    versions = load_service_packs(settings.packs_dir)  # as `yjrisk pack test` loads them
     log = structlog.get_logger("yjrisk.packs")
     for found in versions.values():
         for pack in found:
-            prepare(pack)  # the engine's tables, built at start-up, not on the first evaluation
             for problem in pack.warnings:
                 log.warning("pack.warning", pack=pack.id, version=pack.version,
                             rule=problem.rule, field=problem.field, message=problem.message)

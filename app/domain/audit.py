@@ -289,7 +289,7 @@ def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]]
     if any(key not in columns for key in state.committed_state):
         return None  # more than columns changed: the flush's business
     changed = [columns[key] for key in state.committed_state
-               if state.attrs[key].history.has_changes()]
+               if history.attribute_history(state, key).has_changes()]
     if not changed:
         return None
     version = mapper.version_id_col

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -79,7 +80,7 @@ def _changes(obj: Any, fields: Any, created: bool) -> dict[str, list[Any]]:
             if value is not None:
                 out[name] = [None, to_json(value)]
             continue
-        hist = state.attrs[name].history
+        hist = attribute_history(state, name)
         if not hist.has_changes():
             continue
         old = hist.deleted[0] if hist.deleted else None
@@ -103,8 +104,9 @@ def note_case_act(session: Any, case_id: uuid.UUID, at: datetime) -> None:
 
 
 @functools.cache
-def _case_fields() -> list[str]:
-    return [c.key for c in sa.inspect(Case).column_attrs if c.key not in UNTRACKED]
+@functools.cache
+def _case_fields() -> tuple[str, ...]:
+    return tuple(c.key for c in sa.inspect(Case).column_attrs if c.key not in UNTRACKED)
 
 
 def actor_of(session: sa.orm.Session) -> str | None:
@@ -194,8 +196,20 @@ def has_changes(obj: Any) -> bool:
     columns only: whether an attribute was set to another value than it was loaded with. Only
     the attributes with a recorded previous value (``committed_state``) are asked, not every
     mapped attribute (issue 15: ``is_modified`` asked the case's ~40)."""
-    state: Any = sa.inspect(obj)
-    return state.modified and any(state.attrs[key].history.has_changes()
+    return state_has_changes(sa.inspect(obj))
+
+
+def attribute_history(state: Any, key: str) -> Any:
+    """``state.attrs[key].history`` (an ORM attribute's history since the load, loading
+    nothing), asked of the attribute itself: ``InstanceState.attrs`` builds an
+    ``AttributeState`` for every mapped attribute of the object on first use (the case's ~40,
+    on every write: issue 15)."""
+    return state.get_history(key, PASSIVE_NO_INITIALIZE)
+
+
+def state_has_changes(state: Any) -> bool:
+    """:func:`has_changes` of an object's ORM state."""
+    return state.modified and any(attribute_history(state, key).has_changes()
                                   for key in state.committed_state)
 
 

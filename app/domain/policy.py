@@ -28,7 +28,7 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import RecordChange, act_time, case_fields_at
+from app.domain.history import RecordChange, act_time, case_fields_at, state_has_changes
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -966,8 +966,7 @@ def _changed(obj: Any) -> bool:
     state: Any = sa.inspect(obj)
     if state.key is None:
         return True
-    return state.modified and any(state.attrs[key].history.has_changes()
-                                  for key in state.committed_state)
+    return state_has_changes(state)
 
 
 def lateness_erased(step: Step, due_at: datetime | None, at: datetime) -> bool:
@@ -1683,6 +1682,20 @@ def stand_in_of(pack: Pack, step: Step) -> str | None:
     return None
 
 
+IN_WEEK = "+1wd-in-week"
+
+
+def stand_in_window_end(step: Step, today: date) -> date:
+    """The last day of the window in which the step's holder being away makes it the stand-in's:
+    its due day (today, for an undated step). An in-week deadline (Wokingham W4, W21) already
+    ends on the worker's last working day before leave ahead of them ("the last day before a
+    prolonged absence"; a shorter absence leaves it as it is): it stands in only while the
+    worker is away today (known while they are on leave, attack 24b, A24b-14)."""
+    if step.due_at is None or step.deadline_form == IN_WEEK:
+        return today
+    return max(today, london_date(step.due_at))
+
+
 async def stand_in_if_away(
     session: AsyncSession, pack: Pack, step: Step, today: date | None = None
 ) -> tuple[str, str, tuple[date, date]] | None:
@@ -1696,7 +1709,7 @@ async def stand_in_if_away(
     if role is None or step.assignee_id is None or step.status != StepStatus.open:
         return None
     first = today or london_date(utcnow())
-    last = max(first, london_date(step.due_at)) if step.due_at is not None else first
+    last = stand_in_window_end(step, first)
     absences = await absences_of(session, step.service_id, step.assignee_id, first)
     away = next(((s, e) for s, e in absences if s <= last and e >= first), None)
     if away is None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,11 +42,13 @@ from app.domain.absences import (
 )
 from app.domain.access import lock_case
 from app.domain.audit import record_audit
+from app.domain.cases_table import Case
 from app.domain.common import iso_utc, utcnow
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.workflows.calendar import london_date
 from app.workflows.deadlines import in_week_deadline, prolonged_absences
+from app.workflows.packs import Pack
 from app.workflows.types import StepIntent
 
 IN_WEEK = "+1wd-in-week"
@@ -139,8 +142,11 @@ async def _in_week_steps(session: AsyncSession, service: Service, staff_id: str)
     """The worker's open dated in-week steps, every case this write may touch (theirs, and
     those where they hold a role a step stands in from) locked first, in case-id order: one
     lock order, as any other write that locks several cases."""
-    rows = await session.exec(select(Step).where(
-        Step.service_id == service.id, Step.assignee_id == staff_id,
+    # Theirs, and those of cases they hold that stood in for their leave (with the line
+    # manager: the deadline is still the case holder's; attack 24b, A24b-14).
+    rows = await session.exec(select(Step).join(Case, col(Case.id) == col(Step.case_id)).where(
+        Step.service_id == service.id,
+        sa.or_(col(Step.assignee_id) == staff_id, col(Case.case_holder_id) == staff_id),
         Step.status == StepStatus.open, Step.deadline_form == IN_WEEK,
         col(Step.due_at).is_not(None)).order_by(col(Step.case_id)))
     in_week = list(rows.all())
@@ -167,14 +173,17 @@ async def _follow_absences(
     service = await session.get(Service, step.service_id)
     assert service is not None
     pack = ctx.pack_for(service, at=step.raised_at)
+    worker = await _worker(session, pack, step)
+    if worker is None:
+        return False
     absences = prolonged_absences(
-        await absences_of(session, step.service_id, step.assignee_id, london_date(counted)),
+        await absences_of(session, step.service_id, worker, london_date(counted)),
         pack.prolonged_absence_working_days, ctx.calendar)
     due = in_week_deadline(absences, counted.astimezone(UTC), ctx.calendar).due_at
     if due is None or due == step.due_at:
         return False
-    word = (f"{BROUGHT_FORWARD} {step.assignee_id}'s absence" if due < step.due_at
-            else f"{PUT_BACK} {step.assignee_id}'s absences as they now stand")
+    word = (f"{BROUGHT_FORWARD} {worker}'s absence" if due < step.due_at
+            else f"{PUT_BACK} {worker}'s absences as they now stand")
     stale = [line for line in (step.note or "").splitlines()
              if line.startswith((BROUGHT_FORWARD, PUT_BACK))]
     intent = StepIntent(
@@ -186,6 +195,17 @@ async def _follow_absences(
     policy.redate(step, intent, at=utcnow(), calendar=ctx.calendar, pack=pack, stale=stale)
     session.add(step)
     return (step.due_at, step.note) != before
+
+
+async def _worker(session: AsyncSession, pack: Pack, step: Step) -> str | None:
+    """Whose absences an in-week step's deadline is counted against: its assignee, or the
+    case's holder when the step stood in from them to the line manager during their leave (the
+    deadline stays the case holder's: "the last day before a prolonged absence"; A24b-14)."""
+    frm = stand_ins.stood_in_from(pack, step)
+    if frm is None:
+        return step.assignee_id
+    return (await session.exec(select(getattr(Case, policy.ACTOR_FIELDS[frm])).where(
+        col(Case.id) == step.case_id))).first()
 
 
 def _counted_from(step: Step) -> datetime | None:

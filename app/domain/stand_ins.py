@@ -103,7 +103,7 @@ async def away_for(
     """The recorded absence of ``staff_id`` on a day from ``today`` to the step's due day
     (today alone for an undated step), as :func:`app.domain.policy.stand_in_if_away` reads
     "unavailable"; None when they are not away then."""
-    last = max(today, london_date(step.due_at)) if step.due_at is not None else today
+    last = policy.stand_in_window_end(step, today)
     absences = await absences_of(session, step.service_id, staff_id, today)
     return next(((s, e) for s, e in absences if s <= last and e >= today), None)
 
@@ -300,12 +300,21 @@ async def cases_to_settle(
         col(StaffAbsence.service_id) == service.id,
         col(StaffAbsence.staff_id) == col(Case.line_manager_id),
         col(StaffAbsence.starts_on) <= today, col(StaffAbsence.ends_on) >= today)
+    # A case holder's step that stood in to the case's line manager (named to them, A23b-5):
+    # it may go back once the case holder's leave is over (attack 24b: it stayed with the line
+    # manager when the leave ended with the days, not by a change to it).
+    to_holders = sorted({r.code for pack in versions for r in pack.rules
+                         if r.stand_in in policy.ACTOR_FIELDS and r.stand_in != r.actor})
+    stood_in_to_holder = sa.and_(col(Step.code).in_(to_holders),
+                                 col(Step.assignee_id) == col(Case.line_manager_id),
+                                 col(Step.actor) == "line_manager")
     rows = await session.exec(
         select(Step.case_id).join(Case, col(Case.id) == col(Step.case_id)).where(
             Step.service_id == service.id, Step.status == StepStatus.open,
             col(Step.code).in_([*codes, ESCALATION_CODE]), maybe_lm,
             sa.or_(sa.and_(col(Step.assignee_id).is_(None), ~manager_away_today),
-                   sa.and_(col(Step.assignee_id).is_not(None), assignee_away)))
+                   sa.and_(col(Step.assignee_id).is_not(None), assignee_away),
+                   stood_in_to_holder))
         .distinct().order_by(col(Step.case_id)))
     return list(rows.all())
 

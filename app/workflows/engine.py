@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from pathlib import Path
 from types import CodeType
 from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -54,7 +55,7 @@ from app.workflows.deadlines import (
     prolonged_absences,
     reads_inputs,
 )
-from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule
+from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule, Versions, load_versions
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -338,6 +339,18 @@ def prepare(pack: Pack) -> None:
     for trigger in table.checks:
         table.checks_holding(trigger)
     table.contact_function()
+
+
+def load_service_packs(extra_dir: Path | None) -> Versions:
+    """Every version of every pack as the service loads them at start-up (``build_policy_context``)
+    and ``yjrisk pack test`` loads them to judge a scenario as the service would: the bundled
+    packs plus ``extra_dir`` (``YJ_PACKS_DIR``), each checked (``load_versions``: PackError), with
+    the engine's tables built (``prepare``: what it raises stops the start-up)."""
+    versions = load_versions(None, extra_dir)
+    for found in versions.values():
+        for pack in found:
+            prepare(pack)  # the engine's tables, built now, not on the first evaluation
+    return versions
 
 
 def generated_source(pack: Pack, trigger: str) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.workflows.engine import prepare
+from app.workflows.engine import load_service_packs, prepare
 from app.workflows.pack_check import Problem, check_condition_words, check_pack
 from app.workflows.packs import (
     PACK_DIR,
@@ -15,11 +15,14 @@ from app.workflows.packs import (
     PackFileUnreadable,
     Salvaged,
     Versions,
+    load_pack,
     not_utf8,
     read_pack,
     salvage,
     version_problems,
+    with_version,
 )
+from app.workflows.vocabulary import suggest
 
 
 def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str], bool]:
@@ -110,6 +113,51 @@ def _bundled(files: list[Path]) -> Versions:
             pack = read_pack(path)
             versions[pack.id] = (*versions.get(pack.id, ()), pack)
     return versions
+
+
+@dataclass(frozen=True)
+class PackUnderTest:
+    """What ``yjrisk pack test`` runs scenarios against: every version of one pack, oldest first,
+    as the live service holds them, and the file given, if one was (one of those versions)."""
+
+    pack_id: str
+    versions: tuple[Pack, ...]
+    given: Path | None = None
+    given_version: str | None = None
+
+
+def pack_under_test(pack: str, packs_dir: Path | None) -> PackUnderTest:
+    """The versions of the pack named by ``pack`` (a pack file, or the id of a pack the service
+    loads) that the live service would hold: loaded by the service's own loader
+    (``load_service_packs``: the bundled packs plus ``packs_dir``, ``YJ_PACKS_DIR``), so a newer
+    version in ``YJ_PACKS_DIR`` is one of them (attack 24b, A24b-6). A file given that the
+    service does not load (a draft) is added as one more version of its pack by the start-up's
+    own rules, standing in for a loaded version of the same number (the draft of that version);
+    PackError (PackFileUnreadable: not a file, nor a known id) when that cannot be done."""
+    try:
+        loaded = load_service_packs(packs_dir)
+    except PackError:
+        raise
+    except Exception as exc:  # what stops the service building the engine's tables
+        raise PackError(f"the engine cannot use a pack the service loads: {exc}") from None
+    path = Path(pack)
+    if not path.is_file():
+        if pack in loaded:
+            return PackUnderTest(pack, loaded[pack])
+        raise PackFileUnreadable(
+            f"{pack}: neither a pack file nor the id of a pack the service loads (bundled or "
+            f"YJ_PACKS_DIR: {', '.join(sorted(loaded))}){suggest(pack, loaded)}")
+    given = load_pack(path)
+    try:
+        prepare(given)
+    except Exception as exc:  # as pack check says it
+        raise PackError(f"{path}: the engine cannot use this pack: {exc}") from None
+    served = [*PACK_DIR.glob("*.toml"), *(packs_dir.glob("*.toml") if packs_dir else ())]
+    if path.resolve() in {p.resolve() for p in served}:
+        return PackUnderTest(given.id, loaded[given.id], path, given.version)
+    others = tuple(v for v in loaded.get(given.id, ()) if v.version != given.version)
+    versions = with_version({given.id: others}, path, given)
+    return PackUnderTest(given.id, versions, path, given.version)
 
 
 def _source_candidates(pack_path: Path, named: str) -> list[Path]:

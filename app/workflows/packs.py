@@ -1143,6 +1143,14 @@ def _add_versions(versions: Versions, found: list[tuple[Path, Pack]]) -> None:
         versions[pack.id] = tuple(sorted(merged, key=lambda v: v.effective_from or date.min))
 
 
+def with_version(versions: Versions, path: Path, pack: Pack) -> tuple[Pack, ...]:
+    """``pack``'s versions, oldest first, with ``pack`` (read from ``path``) added to the ones in
+    ``versions`` by the service's own rules (``_add_versions``); PackError as at start-up."""
+    merged: Versions = {pack.id: versions.get(pack.id, ())}
+    _add_versions(merged, [(path, pack)])
+    return merged[pack.id]
+
+
 def load_versions(directory: Path | None = None, extra_dir: Path | None = None) -> Versions:
     """Every version of every pack: the bundled ones (or ``directory``) plus ``extra_dir``
     (``YJ_PACKS_DIR``), each checked, by pack id, oldest first; PackError on any problem."""

@@ -18,7 +18,7 @@ Europe/London time with the offset, as the owner writes them.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,10 +27,10 @@ from uuid import UUID, uuid5
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from app.workflows.calendar import LONDON, WorkingCalendar
+from app.workflows.calendar import LONDON, WorkingCalendar, london_date
 from app.workflows.engine import evaluate
 from app.workflows.pack_check import DATA_WORDS, vocabulary_of
-from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, not_utf8
+from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, not_utf8, version_at
 from app.workflows.types import (
     DOMAINS,
     LEVELS,
@@ -180,6 +180,11 @@ class Outcome:
 
     name: str
     failures: list[str] = field(default_factory=list)
+    # The pack version the act was judged by (the one in force on its occurred_at), and what
+    # the owner should know about that choice (not failures).
+    pack_id: str = ""
+    version: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -387,12 +392,31 @@ def _show(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else repr(value)
 
 
-def run_file(path: Path, pack: Pack, calendar: WorkingCalendar) -> list[Outcome]:
-    """Run every scenario of a file against a pack (ScenarioError if it is for another pack)."""
+def run_file(path: Path, pack: Pack | Sequence[Pack], calendar: WorkingCalendar
+             ) -> list[Outcome]:
+    """Run every scenario of a file against a pack (ScenarioError if it is for another pack).
+
+    ``pack`` is one version, or every version of the pack oldest first (``load_versions``): each
+    act is then judged, as the service judges it, by the version in force on its
+    ``occurred_at`` (``version_at``, the service's own choice); the outcome names it, with a
+    note when the act's date is before that version comes into force (no earlier version is
+    known: the service uses the first all the same)."""
+    versions = (pack,) if isinstance(pack, Pack) else tuple(pack)
     loaded = load_scenarios(path)
-    if loaded.pack != pack.id:
-        raise ScenarioError(f"{path}: pack: written for {loaded.pack!r}, not {pack.id!r}")
-    outcomes = [run_scenario(s, pack, calendar, i) for i, s in enumerate(loaded.scenarios)]
+    if loaded.pack != versions[0].id:
+        raise ScenarioError(f"{path}: pack: written for {loaded.pack!r}, not {versions[0].id!r}")
+    outcomes = []
+    for index, scenario in enumerate(loaded.scenarios):
+        used = version_at(versions, scenario.act.occurred_at)
+        outcome = run_scenario(scenario, used, calendar, index)
+        outcome.pack_id, outcome.version = used.id, used.version
+        day = london_date(scenario.act.occurred_at)
+        if used.effective_from is not None and day < used.effective_from:
+            outcome.notes.append(
+                f"the act's date {day} is before {used.id} version {used.version} comes into "
+                f"force ({used.effective_from}) and no earlier version is loaded: the service "
+                "judges it by this version all the same")
+        outcomes.append(outcome)
     lines = _lines(Path(path).read_text(encoding="utf-8"))
     for outcome in outcomes:
         outcome.failures = [_at_line(failure, lines) for failure in outcome.failures]

@@ -77,7 +77,9 @@ async def test_W7_the_absent_case_workers_panel_request_stands_in_to_their_line_
     assert (back["id"], back["actor"], back["assignee_id"], back["due_at"]) == (
         request["id"], "case_holder", "case_holder-1", "2026-09-02T22:59:59Z")
     # Leave recorded again (Wednesday 2 September only) while the request is open: it stands in
-    # in that write; each move audited with its reason.
+    # in that write; each move audited with its reason. (Ten minutes later: the announcements
+    # are ordered by their time, which a pinned clock would tie.)
+    pin(monkeypatch, 2026, 8, 28, 14, 40)
     again_away = (await away(wokingham, "case_holder-1", "2026-09-02", "2026-09-02"))["data"]
     [again] = steps_of(await case_steps(wokingham, case["id"]), "request_high_risk_panel")
     assert (again["id"], again["actor"], again["assignee_id"]) == (

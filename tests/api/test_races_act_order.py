@@ -66,13 +66,13 @@ async def _state(t: Tenant, case_id: str, names: dict[str, str]) -> dict[str, An
         return names.get(str(ident), "case" if str(ident) == case_id else ident)
 
     rosh = case["ratings"]["rosh"]
-    steps = sorted(
+    steps = sorted((
         (s["code"], s["policy"]["rule"], s["actor"], s["assignee_id"], s["due_at"],
          s["urgent"], s["priority"], s["awaiting_panel_date"], name(s["subject_id"]),
-         s["raised_at"], tuple(sorted(
+         s["raised_at"], tuple(sorted((
              (why["rule"], why["trigger"], why["record"] and name(why["record"]["id"]),
-              why["at"]) for why in s["reasons"])))
-        for s in case["open_steps"])
+              why["at"]) for why in s["reasons"]), key=repr)))
+        for s in case["open_steps"]), key=repr)  # by repr: values may be null
     return {"rosh": rosh and (rosh["level"], rosh["recorded_at"], name(rosh["judgement_id"])),
             "on_register": case["on_register"], "priority": case["priority"],
             "contact_level": case["contact_level"], "open_steps": steps}

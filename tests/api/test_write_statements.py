@@ -315,3 +315,40 @@ async def test_a_judgements_audit_entry_is_sealed_by_the_statement_that_inserts_
             assert (await verify_chains(session, [entry.chain])).ok
     finally:
         await engine.dispose()
+
+
+async def test_a_judgement_asks_its_rows_history_without_an_attribute_state_each(
+        wokingham: Tenant, settings: Settings) -> None:
+    """Issue 15: whether the case and its steps changed, and what their history rows and
+    UPDATEs hold, is asked of the changed attributes' histories alone: the write builds no
+    ORM ``AttributeState`` for every mapped attribute of the case (``InstanceState.attrs``,
+    ~40) or of a step. The write is whole: the rating stored, its history row written."""
+    from app.domain.cases_table import Case
+    from app.domain.steps import Step
+
+    case_id = uuid.UUID(
+        (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
+    principal = Principal(sub="case_holder-1", roles=frozenset({"case_holder"}),
+                          service=wokingham.slug)
+    engine = build_engine(settings)
+    try:
+        for level in ("medium", "low"):
+            body = JudgementCreate.model_validate({"domain": "swb", "level": level})
+            async with session_factory(engine, RecordedSession)() as session:
+                await record_judgement(session, principal, case_id, body,
+                                       build_policy_context(settings))
+                rows = [o for o in session.identity_map.values()
+                        if isinstance(o, Case | Step)]
+                await session.commit()
+                assert any(isinstance(o, Case) for o in rows)
+                assert [o for o in rows if "attrs" in vars(sa.inspect(o))] == []
+        async with engine.connect() as conn:
+            changes = (await conn.execute(sa.select(RecordChange.changes).where(
+                RecordChange.entity_id == case_id,  # type: ignore[arg-type]
+                RecordChange.entity_type == "case").order_by(
+                RecordChange.recorded_at))).scalars().all()  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+    assert [c["ratings"][1]["swb"]["level"] for c in changes
+            if "ratings" in c and c["ratings"][1]] == [
+        "medium", "low"]

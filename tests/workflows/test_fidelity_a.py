@@ -57,8 +57,25 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("S36", "check_incoming_documentation"): "duty_manager",
         ("S43", "escalate_to_secure_setting"): "chair",
         ("S44", "set_out_course_of_action"): "duty_manager",
+        # A case holder's step the sentence also gives the line manager: theirs while the case
+        # holder is away (7.1.1 "If not available, the line manager will present the case", 12
+        # "Case holders / team leaders", 16.1; attack 23b, A23b-5).
+        ("S20", "attend_panel_review"): "line_manager",
+        ("S23", "inform_service_manager"): "line_manager",
+        ("S39", "act_on_volunteer_concern"): "line_manager",
     }
-    assert not [r for r in packs()["wokingham-pyjs-2024"].rules if r.stand_in]
+    # Wokingham names no stand-in for a line manager; the case worker's High-Risk Panel request
+    # ("the case worker or their line manager", A23b-5) and the IYSS records of what became
+    # known while they are away (W4, W21: attack 24b, A24b-14) are the line manager's.
+    assert {(r.id, r.code): r.stand_in for r in packs()["wokingham-pyjs-2024"].rules
+            if r.stand_in} == {
+        ("W4", "record_incident"): "line_manager",
+        ("W7", "request_high_risk_panel"): "line_manager",
+        ("W21", "record_risk_to_staff"): "line_manager",
+        ("W29", "request_high_risk_panel"): "line_manager",
+    }
+    assert all(r.actor == "case_holder" for r in packs()["wokingham-pyjs-2024"].rules
+               if r.stand_in)
     assert somerset.escalation.target("duty_manager") == "chair"
     assert rule_sentence(somerset.rule("S5")).endswith(
         "If the line manager is away (a recorded absence before it is due), the duty manager "

@@ -61,7 +61,8 @@ def test_cli_pack_test_reports_each_difference_and_exits_1(
     path = _broken(tmp_path)
     assert main(["pack", "test", "example-yjs", str(path)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert f"{path}: FAIL X5: a parent or carer poses a risk (the pack's own event type)" in out
+    assert (f"{path}: FAIL X5: a parent or carer poses a risk (the pack's own event type) "
+            "[example-yjs version 1.0]") in out
     # In London time with the offset, as the owner wrote it (A17-3).
     assert ("    child_protection_referral: due 2026-09-01T23:59:59+01:00, expected "
             "2026-09-02T23:59:59+01:00") in out
@@ -258,8 +259,8 @@ data = { actions = 3 }
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
     out = _no_lines(captured.out).splitlines()
-    assert out[0] == f"{path}: ok   X5 first"
-    assert out[1] == f"{path}: FAIL actions not a list"
+    assert out[0] == f"{path}: ok   X5 first [example-yjs version 1.0]"
+    assert out[1] == f"{path}: FAIL actions not a list [example-yjs version 1.0]"
     assert out[2].startswith("    scenarios.1: the act cannot be evaluated: ")
 
 
@@ -293,13 +294,13 @@ actor = "case_manager"
     assert main(["pack", "test", "example-yjs", str(path)]) == 1
     out = _no_lines(capsys.readouterr().out).splitlines()
     assert out == [
-        f"{path}: ok   X5 first",
-        f"{path}: FAIL typo in event type",
+        f"{path}: ok   X5 first [example-yjs version 1.0]",
+        f"{path}: FAIL typo in event type [example-yjs version 1.0]",
         "    scenarios.1.act.data.type: unknown event type 'parent_carer_rsik' (did you mean "
         "'parent_carer_risk'?)",
         "    not run: the scenario names words the pack does not have, so it cannot mean what "
         "it says",
-        f"{path}: FAIL level typo",
+        f"{path}: FAIL level typo [example-yjs version 1.0]",
         "    scenarios.2.act.data.level: unknown level 'very high' (did you mean 'very_high' "
         "or 'high'?)",
         "    scenarios.2.expect.0.code: no rule of the pack creates step code "
