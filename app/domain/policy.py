@@ -1284,14 +1284,24 @@ async def supersede_all_open(
                  if s.code == ESCALATION_CODE and s.subject_id in kept_ids]
         kept_ids |= {s.id for s in kept}
         open_steps = [s for s in open_steps if s.id not in kept_ids]
+    lapsed = [s for s in open_steps
+              if closure and case.closed_at is not None
+              and booked_after_closure(wctx.pack, s, case.closed_at)]
     for step in open_steps:
         step.status = StepStatus.superseded
-        step.note = _append(step.note, superseded_note(reason))
+        step.note = _append(step.note, superseded_note(
+            f"{reason}. {BOOKED_LAPSE}" if step in lapsed else reason))
         if closure:
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
-    await _audit_steps(wctx, created=[], superseded=open_steps)
+    await _audit_steps(wctx, created=[], superseded=[s for s in open_steps if s not in lapsed])
+    for step in lapsed:  # the closure ends it: the audit says why (the timeline's "why")
+        await wctx.audit(
+            "step.supersede", entity_type="step", entity_id=step.id,
+            reason=f"{reason}. {BOOKED_LAPSE}",
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None})
     if closure:
         for step in open_steps:
             await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
@@ -1299,6 +1309,22 @@ async def supersede_all_open(
                                 "code": step.code})
     next_steps = await open_steps_out(session, case.id) if kept else []
     return PolicyResult(next_steps=next_steps, superseded=open_steps)
+
+
+BOOKED_LAPSE = ("Lapsed: booked for after the case's closure, which ends the panel's oversight "
+                "of the case (not overdue when the closure was recorded); a reopening "
+                "reinstates it")
+
+
+def booked_after_closure(pack: Pack, step: Step, closed_at: datetime) -> bool:
+    """Whether an open step is one the pack's ``closure_ends_booked`` lists, due after the
+    closure's ``closed_at`` and not yet overdue now (when the closure is recorded): the closure
+    ends it rather than being blocked by it (attack 24b, A24b-4). An undated one, or one overdue
+    now (a closure dated back before it fell due too), is not: a closure launders nothing."""
+    if step.code not in pack.closure_ends_booked or step.due_at is None:
+        return False
+    due = stored_utc(step.due_at)
+    return due > closed_at and stored_utc(step.overdue_at or step.due_at) > utcnow()
 
 
 async def supersede_codes(

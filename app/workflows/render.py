@@ -579,6 +579,11 @@ def local_sentences(pack: Pack) -> list[str]:
     if pack.survives_closure:
         out.append("Closing the case does not set aside: "
                    f"{_all(list(pack.survives_closure))} (still owed after the closure).")
+    if pack.closure_ends_booked:
+        out.append("Closing the case ends (lapsed, with the reason; reinstated if it reopens): "
+                   f"{_all(list(pack.closure_ends_booked))} when booked for after the closure "
+                   "and not overdue when the closure is recorded; overdue, it must be done "
+                   "before the case closes.")
     if pack.completable:
         out.append("May also be completed by hand, though an act normally does it: "
                    f"{_all(list(pack.completable))}.")

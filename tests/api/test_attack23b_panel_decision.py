@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.domain import common
+from app.core import clock
 from tests.api.test_assessments import case_steps, codes
 from tests.api.test_events import judge
 from tests.api.test_panels import add_item, schedule
@@ -28,7 +28,7 @@ ACTION = {"description": "CAMHS consultation", "owner_id": "case_holder-1",
 @pytest.fixture(autouse=True)
 def now_after_the_dates(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin the clock of the future-``occurred_at`` guard after every date these tests use."""
-    monkeypatch.setattr(common, "utcnow", lambda: datetime(2027, 1, 4, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(clock, "now", lambda: datetime(2027, 1, 4, 12, 0, tzinfo=UTC))
 
 
 async def _item(t: Tenant, kind: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.domain import cases, common
+from app.core import clock
 from tests.api.integrity_support import (
     assert_problem,
     complete,
@@ -28,8 +28,7 @@ from tests.conftest import Tenant
 @pytest.fixture(autouse=True)
 def april_2027(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin the clock of the future-``occurred_at`` guards at 6 April 2027 12:00Z."""
-    for module in (common, cases):
-        monkeypatch.setattr(module, "utcnow", lambda: datetime(2027, 4, 6, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(clock, "now", lambda: datetime(2027, 4, 6, 12, 0, tzinfo=UTC))
 
 
 async def post(t: Tenant, url: str, body: dict[str, Any], role: str = "case_holder",

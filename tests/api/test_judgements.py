@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 
-import app.domain.common as common
 from app.core import clock
 from app.core.config import Settings
 from tests.api.fidelity_support import pin, with_matrix
@@ -62,7 +61,7 @@ TWO_WORKING_DAYS = [
 @pytest.fixture
 def now_after_2026(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin the clock of the future-``occurred_at`` guard after every date these tests use."""
-    monkeypatch.setattr(common, "utcnow", lambda: datetime(2027, 1, 4, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(clock, "now", lambda: datetime(2027, 1, 4, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture(params=[SOMERSET, WOKINGHAM], ids=["somerset", "wokingham"])

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.domain import common
+from app.core import clock
 from tests.api.test_assessments import case_steps, codes, the_step
 from tests.api.test_events import event_steps, judge, patch, post_event
 from tests.api.test_panels import add_item, schedule
@@ -27,7 +27,7 @@ WOKINGHAM = "wokingham-pyjs-2024"
 @pytest.fixture(autouse=True)
 def now_after_the_dates(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin the clock of the future-``occurred_at`` guard after every date these tests use."""
-    monkeypatch.setattr(common, "utcnow", lambda: datetime(2027, 1, 4, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(clock, "now", lambda: datetime(2027, 1, 4, 12, 0, tzinfo=UTC))
 
 
 async def referral_action(t: Tenant, referral_id: str, action: str, at: str,

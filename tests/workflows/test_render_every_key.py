@@ -120,6 +120,7 @@ PROBES: dict[str, tuple[Edit | None, Edit]] = {
     "Pack.not_waivable": (None, _set("not_waivable", value=["record_incident"])),
     "Pack.completable": (None, _set("completable", value=["record_incident"])),
     "Pack.survives_closure": (None, _set("survives_closure", value=["record_incident"])),
+    "Pack.closure_ends_booked": (None, _set("closure_ends_booked", value=["record_incident"])),
     "Pack.prolonged_absence_working_days": (_set(*RULE, "deadline", value="+1wd-in-week"),
                                             _set("prolonged_absence_working_days", value=3)),
     "Pack.escalation": (None, _drop("escalation")),
