@@ -1504,6 +1504,12 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         return
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
     if overdue <= max(closed_at, recorded_at):
+        # Kept, and said why beside the moved ones (attack 24b, A24b-13).
+        when = (f"before the closure ({london_text(closed_at)})" if overdue <= closed_at else
+                f"when the closure dated {london_text(closed_at)} was recorded on "
+                f"{london_text(london_date(recorded_at))}")
+        step.note = _append(step.note, f"Deadline kept: {london_text(due)} had passed {when}; "
+                                       "a closure and reopening do not move an overdue step")
         return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
