@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import pin, steps_of, taken_by_marp
+from tests.api.integrity_support import patch_case
 from tests.api.test_assessments import case_steps
 from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
@@ -150,3 +151,49 @@ async def test_W7_the_panel_request_comes_back_to_the_case_worker_when_their_lea
                        "request_high_risk_panel") == [request["id"]]
     assert await _mine(wokingham, "line_manager", "line_manager-1",
                        "request_high_risk_panel") == []
+
+
+async def test_W4_a_reopening_moves_the_record_to_the_last_working_day_before_the_leave(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W4 (Internal and External Controls): "If the incident becomes known to the worker on a
+    Friday or the last day before a prolonged absence (for example, the last working day before
+    annual leave), it must be recorded and reported to their line manager before the end of the
+    working week." A new incident known on Monday 2 November 2026 09:00 is due by the end of
+    Tuesday 3 November; the case is closed at 10:05 that Monday and reopened on Tuesday 1
+    December, its clock moved on by the 21 working days it was closed: Wednesday 2 December,
+    the first day of the case worker's recorded leave (Wednesday 2 to Friday 4 December, three
+    working days). Moved, it is due on Tuesday 1 December, their last working day before the
+    leave, and stays theirs (A24b-10). The leave then cancelled, it is counted again from the
+    moved point: due Wednesday 2 December (not Tuesday 3 November, as if the case had never
+    been closed)."""
+    pin(monkeypatch, 2026, 11, 2, 9, 30)
+    case = (await wokingham.open_case(intervention="prevention",
+                                      opened_at="2026-10-01T09:00:00+01:00"))["data"]
+    r = await wokingham.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "new_incident", "occurred_at": "2026-11-02T09:00:00Z"},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [record] = steps_of(r.json()["next_steps"], "record_incident")
+    assert record["due_at"] == "2026-11-03T23:59:59Z"
+    pin(monkeypatch, 2026, 11, 2, 10, 5)
+    r = await patch_case(wokingham, case["id"], {"closed_at": "2026-11-02T10:05:00Z",
+                                                 "closure_reason": "intervention ended"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 12, 1, 10, 0)
+    absence = (await away(wokingham, "case_holder-1", "2026-12-02", "2026-12-04"))["data"]
+    r = await patch_case(wokingham, case["id"], {"closed_at": None,
+                                                 "reopen_reason": "new concerns"})
+    assert r.status_code == 200, r.text
+    [back] = steps_of(await case_steps(wokingham, case["id"]), "record_incident")
+    assert (back["id"], back["actor"], back["assignee_id"], back["due_at"]) == (
+        record["id"], "case_holder", "case_holder-1", "2026-12-01T23:59:59Z")
+    assert "last working day before case_holder-1's absence" in back["note"]
+    r = await wokingham.client.delete(
+        f"/v1/staff/case_holder-1/absences/{absence['id']}",
+        headers={**wokingham.auth("duty_manager", "duty_manager-3"),
+                 "If-Match": f'"{absence["version"]}"'})
+    assert r.status_code == 204, r.text
+    [back] = steps_of(await case_steps(wokingham, case["id"]), "record_incident")
+    assert (back["id"], back["assignee_id"], back["due_at"]) == (
+        record["id"], "case_holder-1", "2026-12-02T23:59:59Z")
