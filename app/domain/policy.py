@@ -1504,6 +1504,12 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         return
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
     if overdue <= max(closed_at, recorded_at):
+        # Kept, and said why beside the moved ones (attack 24b, A24b-13).
+        when = (f"before the closure ({london_text(closed_at)})" if overdue <= closed_at else
+                f"when the closure dated {london_text(closed_at)} was recorded on "
+                f"{london_text(london_date(recorded_at))}")
+        step.note = _append(step.note, f"Deadline kept: {london_text(due)} had passed {when}; "
+                                       "a closure and reopening do not move an overdue step")
         return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
@@ -1840,7 +1846,14 @@ async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
     Somerset 4.5's monthly review (S11) and 9's monthly discussion of the register (S41) look
     at the case holder's work over the period: a holder reassigned away during it does not
     review it under another role (attack pass 21, A21a-8)."""
-    start = min(step.raised_at, step.created_at)
+    return await held_since(session, case, min(step.raised_at, step.created_at))
+
+
+async def held_since(session: AsyncSession, case: Case, start: datetime) -> set[str]:
+    """Who held the case at any time from ``start`` to now: the current holder and every holder
+    a reassignment dated at or after ``start`` (:func:`act_time`) replaced, the holder at
+    ``start`` included (:func:`held_by`; a panel decision's review period, attack 24a,
+    A24a-1)."""
     when = act_time() >= start
     rows = await session.exec(select(RecordChange.changes).where(
         RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
