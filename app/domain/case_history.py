@@ -9,8 +9,8 @@ from the judgement history; steps from their creation time and recorded status c
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -174,8 +174,10 @@ async def timeline(
         details={"intervention": case.intervention.value},
     )]
     for load in (_judgements, _events, _assessments, _referrals, _oversight, _decisions,
-                 _field_changes, _closures, _steps):
+                 _field_changes):
         entries += await load(session, case.id)
+    closures = await _closures(session, case)
+    entries += closures + await _steps(session, case.id, closures)
     # At one instant, what was recorded comes before the steps: a step created or closed at the
     # instant of a judgement, event or transition is that record's consequence (as in the audit
     # trail, where a write's record is sealed before its steps). Ties end in what the entry is,
@@ -274,17 +276,45 @@ async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[Time
     ) for c in rows.all()]
 
 
-async def _closures(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
-    """The case closed and reopened (from the audit trail): when recorded, who and the reason
-    given (the closure's own date is in the field changes)."""
-    rows = await session.exec(select(AuditEntry).where(
-        AuditEntry.case_id == case_id, AuditEntry.entity_type == "case",
-        col(AuditEntry.action).in_(("case.close", "case.reopen"))))
-    return [TimelineEntry(
-        at=a.at, recorded_at=a.at, kind="case",
-        action="closed" if a.action == "case.close" else "reopened",
-        entity_id=a.entity_id, by=a.actor_sub, role=a.actor_role, why=a.reason, details={},
-    ) for a in rows.all()]
+async def _closures(session: AsyncSession, case: Case) -> list[TimelineEntry]:
+    """The case closed and reopened (from the audit trail): who and the reason given, at when
+    it happened (the closure's ``closed_at``, the reopening's end of the closed period: a
+    closure or reopening dated back is in the order it happened, attack 24b, A24b-9), with
+    ``recorded_at`` when it was recorded. The n-th closure recorded is the n-th closed period's
+    start (or the current ``closed_at``), the n-th reopening its end."""
+    rows = (await session.exec(select(AuditEntry).where(
+        AuditEntry.case_id == case.id, AuditEntry.entity_type == "case",
+        col(AuditEntry.action).in_(("case.close", "case.reopen"))).order_by(
+            col(AuditEntry.at), col(AuditEntry.seq)))).all()
+    periods = [(datetime.fromisoformat(a), datetime.fromisoformat(b))
+               for a, b in case.closed_periods or ()]
+    starts = [a for a, _ in periods] + ([_aware(case.closed_at)] if case.closed_at else [])
+    ends = [b for _, b in periods]
+    out = []
+    closes = reopens = 0
+    for a in rows:
+        if a.action == "case.close":
+            at = starts[closes] if closes < len(starts) else a.at
+            closes += 1
+        else:
+            at = ends[reopens] if reopens < len(ends) else a.at
+            reopens += 1
+        out.append(TimelineEntry(
+            at=at, recorded_at=a.at, kind="case",
+            action="closed" if a.action == "case.close" else "reopened",
+            entity_id=a.entity_id, by=a.actor_sub, role=a.actor_role, why=a.reason, details={}))
+    return out
+
+
+def _aware(moment: datetime) -> datetime:
+    """An instant as aware UTC (SQLite gives naive UTC back)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# A step superseded by a closure, or reinstated by a reopening, in the same write (its audit
+# entry recorded within this of the closure's or reopening's, by the same person) is shown at
+# the closure's or reopening's own time (A24b-9).
+_SAME_WRITE = timedelta(seconds=5)
 
 
 STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "waived",
@@ -292,7 +322,8 @@ STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "w
                 "step.redate": "redated"}
 
 
-async def _steps(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+async def _steps(session: AsyncSession, case_id: uuid.UUID,
+                 closures: Sequence[TimelineEntry] = ()) -> list[TimelineEntry]:
     """Steps created, re-dated and closed, who acted (from the audit trail) and why; each
     entry shows the due date the step had then (a re-date: from and to), not today's."""
     steps = {s.id: s for s in await _rows(session, Step, case_id)}
@@ -314,6 +345,13 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntr
         why = a.reason if action != "superseded" else _superseded_reason(step.note)
         if action == "reinstated":
             at = a.at
+        if action in ("superseded", "reinstated"):
+            act = "closed" if action == "superseded" else "reopened"
+            for c in closures:
+                if c.action == act and c.by == a.actor_sub and c.recorded_at is not None \
+                        and abs(_aware(c.recorded_at) - _aware(a.at)) <= _SAME_WRITE:
+                    at = c.at
+                    break
         history = dues.get(step.id, [])
         details = {"code": step.code, "title": step.title, "rule": step.rule_id,
                    "policy_ref": step.policy_ref, "actor": step.actor,

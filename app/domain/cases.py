@@ -1280,16 +1280,22 @@ async def require_no_mandatory_steps_open(
     A case closed (``closing_at``) on or after the transfer date of a recorded event whose
     type declares ``closure_sets_aside`` (a transfer out: Somerset 13.4, the receiving service
     supervises the child) closes with those steps open, setting them aside with the others: a
-    MARP review booked here does not keep a transferred child's case open (A19-21)."""
+    MARP review booked here does not keep a transferred child's case open (A19-21).
+
+    A step of the pack's ``closure_ends_booked`` (a panel review) booked for after the closure
+    and not overdue when it is recorded does not block it: the closure ends it, with its reason
+    (:func:`app.domain.policy.booked_after_closure`; attack 24b, A24b-4: a child who stays High
+    could never be closed at the end of the order)."""
     if not pack.not_waivable:
         return
     codes = set(pack.not_waivable)
     if closing_at is not None:
         codes -= await _set_aside_by_transfer(session, case, pack, closing_at)
-    rows = (await session.exec(select(Step).where(
+    rows = [s for s in (await session.exec(select(Step).where(
         Step.case_id == case.id, Step.status == StepStatus.open,
         col(Step.code).in_(sorted(codes)),
     ).order_by(col(Step.created_at), col(Step.id)))).all()
+        if not (closing_at is not None and policy.booked_after_closure(pack, s, closing_at))]
     if not rows:
         return
     raise Conflict(

@@ -43,7 +43,12 @@ from app.domain.common import (
 )
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
-from app.domain.history import RecordChange, fields_changed_after, note_case_act
+from app.domain.history import (
+    RecordChange,
+    case_fields_at,
+    fields_changed_after,
+    note_case_act,
+)
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
@@ -315,6 +320,8 @@ async def record_event(
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = known_at_of(body, occurred_at)
+    if pack.event_type(body.type).requires_in_custody:
+        await require_in_custody_at(session, case, occurred_at, body.type)
     require_transfer_date_within(case, body.transfer_date)
     once = pack.event_type(body.type).once_per_case
     same = await same_event(session, case, body, occurred_at, details, once=once)
@@ -378,6 +385,23 @@ async def record_event(
     if withheld_from(principal, case):
         result = result.without_next_steps()
     return event, result, True, case_event_out(event)
+
+
+async def require_in_custody_at(session: AsyncSession, case: Case, at: datetime,
+                                kind: str) -> None:
+    """422 ``not-in-custody`` unless the child is recorded in custody at ``at`` (the case's
+    fields as they stood then): an event about the setting holding the child (the pack's
+    ``requires_in_custody``; Somerset 14.3.1) is judged at its own time, whatever order the
+    custody entry and it are typed in (attack 24b, A24b-5)."""
+    then = await case_fields_at(session, case, at)
+    if bool(then.get("in_custody", case.in_custody)):
+        return
+    raise Unprocessable(
+        f"A {kind} event is about the secure setting holding the child, but the child is not "
+        "recorded in custody at its occurred_at: record the custody entry (or in_custody) first, "
+        "dated at or before it.",
+        slug="not-in-custody",
+        errors=[{"loc": "body.occurred_at", "msg": "the child is not recorded in custody then"}])
 
 
 async def same_event(

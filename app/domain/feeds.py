@@ -287,11 +287,13 @@ async def _apply_mappa_update(
     try:
         update = MappaUpdate.model_validate(body.details)
     except ValidationError as exc:
+        found = exc.errors(include_url=False)
         raise Unprocessable(
             "details carries an invalid MAPPA category, level or date.",
             errors=validation_items(
-                exc.errors(include_url=False), ("body", "details"),
-                schema_names(MappaUpdate.model_json_schema()), body.details)) from exc
+                found, ("body", "details"),
+                schema_names(MappaUpdate.model_json_schema()), body.details),
+            error_count=len(found)) from exc
     require_release_within_case(update.expected_release_date, case.opened_at,
                                 "details.expected_release_date")
     sent = {field: new for field in MAPPA_FEED_FIELDS

@@ -41,6 +41,7 @@ from app.domain.common import (
     stored_instant,
     utcnow,
 )
+from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import (
@@ -787,26 +788,49 @@ async def held_the_case(
         and principal.sub in await policy.held_by(session, case, step)
 
 
-async def require_not_former_holder_of(
-    session: AsyncSession, principal: Principal, *, case: Case, codes: Collection[str],
+def panel_decision_codes(pack: Pack, *, mappa: bool) -> tuple[str, ...]:
+    """Every step code a panel's decision does under ``pack``: the ``[closures]`` acts of the
+    decision (``panel_decision*``: done, then done, overtaken, the presenter's review, the MAPPA
+    level when it sets one), read from the pack rather than listed here (attack 24a, A24a-1:
+    Somerset's S20 review was not in the Wokingham codes)."""
+    return tuple(code for act, codes in pack.closures.items()
+                 if act.startswith("panel_decision")
+                 and (mappa or act != "panel_decision_mappa") for code in codes)
+
+
+async def require_chair_held_nothing_reviewed(
+    session: AsyncSession, principal: Principal, *, case: Case, pack: Pack,
+    occurred_at: datetime, domains: Collection[str], mappa: bool,
     others: Collection[uuid.UUID] = (), slug: str | None = None, who_does_it: str,
 ) -> None:
-    """403 when an act that does the case's open steps of ``codes`` (those about one of
-    ``others`` excepted: another item's) would have ``principal`` do one that
-    :func:`held_the_case` keeps from them: a panel's decision does Wokingham W19's monthly
-    review and W8's hold, chair's steps, as completing them does (left13a: a former holder
-    chairing the decision reviewed the month they held the case; A21a-8's rule)."""
-    if not codes:
-        return
+    """403 when the chair of a panel's decision held the case at any time during the period
+    the decision reviews (nobody checks their own work, Somerset 3.1/4.5; 7.1.5 "another panel
+    member will act as chair for that case"; 7.2.1 a reduction "must be approved by the
+    panel"), whatever the step's actor and whoever it is assigned to:
+
+    - since any open step the decision does (:func:`panel_decision_codes`, those about another
+      undecided item excepted) was raised: the booked review (Somerset S20, Wokingham W22),
+      W19's monthly review, W8's hold, the referral it overtakes;
+    - at the decision's own date (``occurred_at``), not only when it is recorded;
+    - since the current rating the decision confirms or changes (each domain it sets) was
+      judged: a chair who held the case when, or since, that rating was made reviews their
+      own judgement even when no step is open (attack 24a, A24a-1)."""
+    starts = [occurred_at]
     rows = await session.exec(select(Step).where(
         col(Step.case_id) == case.id, col(Step.status) == StepStatus.open,
-        col(Step.code).in_(list(codes))))
-    for step in rows.all():
-        if step.subject_id in others:
-            continue
-        if await held_the_case(session, principal, step, case=case):
-            raise Forbidden(f"You held this case during the period a step this act does "
-                            f"checks ({step.code}): {who_does_it}", slug=slug)
+        col(Step.code).in_(list(panel_decision_codes(pack, mappa=mappa)))))
+    starts += [min(step.raised_at, step.created_at) for step in rows.all()
+               if step.subject_id not in others]
+    for domain in domains:
+        judged = (await session.exec(select(sa.func.max(col(Judgement.occurred_at))).where(
+            col(Judgement.case_id) == case.id, col(Judgement.domain) == domain,
+            col(Judgement.occurred_at) <= occurred_at))).first()
+        if judged is not None:
+            starts.append(judged)
+    start = min(policy.stored_utc(moment) for moment in starts)
+    if principal.sub in await policy.held_since(session, case, start):
+        raise Forbidden("You held this case during the period this panel decision reviews: "
+                        f"{who_does_it}", slug=slug)
 
 
 async def require_not_own_escalation(

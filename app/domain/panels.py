@@ -52,7 +52,7 @@ from app.domain.final_events import require_before_final_event
 from app.domain.history import fields_changed_after, note_case_act
 from app.domain.judgements import JudgementCreate, apply_judgement
 from app.domain.judgements_table import Level, RiskDomain
-from app.domain.next_steps import require_not_former_holder_of, satisfy_open_steps
+from app.domain.next_steps import require_chair_held_nothing_reviewed, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
@@ -1131,12 +1131,16 @@ async def decide(
     # The checks it does (W19's monthly review, W8's hold: the passes below) are not done by a
     # chair who held the case since they were raised, as completing them is not (A21a-8;
     # left13a), before anything is written.
-    await require_not_former_holder_of(
-        session, principal, case=case, slug="case-holder-cannot-chair",
+    # Nor one who held it at the decision's own date, or since its current rating was judged
+    # (every step the decision does, in either pack: its [closures]; attack 24a, A24a-1).
+    await require_chair_held_nothing_reviewed(
+        session, principal, case=case, pack=pack, occurred_at=occurred_at,
+        domains=[domain for domain, level in ((RiskDomain.rosh, body.rosh_level),
+                                              (RiskDomain.swb, body.swb_level))
+                 if level is not None],
+        mappa=body.mappa_level is not None, slug="case-holder-cannot-chair",
         others=frozenset(other for other, _ in await undecided_agenda(session, case.id)
                          if other != item.id),
-        codes=(*pack.closes("panel_decision"), *pack.closes("panel_decision_then"),
-               *(pack.closes("panel_decision_mappa") if body.mappa_level else ())),
         who_does_it="another panel member chairs its decision.")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=chair, occurred_at=occurred_at)

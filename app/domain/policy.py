@@ -49,8 +49,14 @@ from app.domain.steps import (
 )
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import WorkingCalendar, london_date, london_text
-from app.workflows.deadlines import is_deadline_note, overdue_at_for, parse_form, shift_local
+from app.workflows.calendar import WorkingCalendar, end_of_day, london_date, london_text
+from app.workflows.deadlines import (
+    is_deadline_note,
+    overdue_at_for,
+    parse_form,
+    prolonged_absences,
+    shift_local,
+)
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
 from app.workflows.packs import Pack, is_priority, is_raisable
 from app.workflows.types import (
@@ -1278,14 +1284,24 @@ async def supersede_all_open(
                  if s.code == ESCALATION_CODE and s.subject_id in kept_ids]
         kept_ids |= {s.id for s in kept}
         open_steps = [s for s in open_steps if s.id not in kept_ids]
+    lapsed = [s for s in open_steps
+              if closure and case.closed_at is not None
+              and booked_after_closure(wctx.pack, s, case.closed_at)]
     for step in open_steps:
         step.status = StepStatus.superseded
-        step.note = _append(step.note, superseded_note(reason))
+        step.note = _append(step.note, superseded_note(
+            f"{reason}. {BOOKED_LAPSE}" if step in lapsed else reason))
         if closure:
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
-    await _audit_steps(wctx, created=[], superseded=open_steps)
+    await _audit_steps(wctx, created=[], superseded=[s for s in open_steps if s not in lapsed])
+    for step in lapsed:  # the closure ends it: the audit says why (the timeline's "why")
+        await wctx.audit(
+            "step.supersede", entity_type="step", entity_id=step.id,
+            reason=f"{reason}. {BOOKED_LAPSE}",
+            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
+                    "due_at": iso_utc(step.due_at) if step.due_at else None})
     if closure:
         for step in open_steps:
             await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
@@ -1293,6 +1309,22 @@ async def supersede_all_open(
                                 "code": step.code})
     next_steps = await open_steps_out(session, case.id) if kept else []
     return PolicyResult(next_steps=next_steps, superseded=open_steps)
+
+
+BOOKED_LAPSE = ("Lapsed: booked for after the case's closure, which ends the panel's oversight "
+                "of the case (not overdue when the closure was recorded); a reopening "
+                "reinstates it")
+
+
+def booked_after_closure(pack: Pack, step: Step, closed_at: datetime) -> bool:
+    """Whether an open step is one the pack's ``closure_ends_booked`` lists, due after the
+    closure's ``closed_at`` and not yet overdue now (when the closure is recorded): the closure
+    ends it rather than being blocked by it (attack 24b, A24b-4). An undated one, or one overdue
+    now (a closure dated back before it fell due too), is not: a closure launders nothing."""
+    if step.code not in pack.closure_ends_booked or step.due_at is None:
+        return False
+    due = stored_utc(step.due_at)
+    return due > closed_at and stored_utc(step.overdue_at or step.due_at) > utcnow()
 
 
 async def supersede_codes(
@@ -1372,11 +1404,15 @@ async def reinstate_closed_steps(
         step.status = StepStatus.open
         step.completed_at = step.completed_by = None
         step.note = _append(step.note, f"Reinstated: {reason}")
+        moved_from = step.due_at
         if paused is not None:
             _resume_clock(step, *paused, wctx.policy.calendar)
         attr = ACTOR_FIELDS.get(step.actor)
         if attr and step.assignee_id is not None:
             step.assignee_id = getattr(case, attr)
+        if paused is not None and step.due_at != moved_from:
+            await _in_week_after_resume(session, wctx.pack, case, step, paused[2],
+                                        wctx.policy.calendar)
         session.add(step)
         await wctx.audit(
             "step.reinstate", entity_type="step", entity_id=step.id, reason=reason,
@@ -1442,6 +1478,23 @@ def _working_day_form(form: str | None) -> bool:
         return False
 
 
+def closed_working_days(closed_at: datetime, reopened_at: datetime,
+                        calendar: WorkingCalendar) -> int:
+    """The working days a case was closed: after the closure's London date, up to and
+    including the reopening's (closed and reopened the same day: none)."""
+    first, last = london_date(closed_at), london_date(reopened_at)
+    return sum(1 for k in range(1, (last - first).days + 1)
+               if calendar.is_working_day(first + timedelta(days=k)))
+
+
+def moved_on_working_days(moment: datetime, n: int, calendar: WorkingCalendar) -> datetime:
+    """``moment`` moved on by ``n`` working days (from its day, or the next working day when
+    it is not one), keeping its London wall time."""
+    day = london_date(moment)
+    to = calendar.add_working_days(calendar.next_working_day_on_or_after(day), n)
+    return shift_local(moment, days=(to - day).days)
+
+
 def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
                   reopened_at: datetime, calendar: WorkingCalendar) -> None:
     """Move a reinstated step's deadline later by the time the case was closed (from
@@ -1451,20 +1504,20 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         return
     due, overdue = stored_utc(step.due_at), stored_utc(step.overdue_at or step.due_at)
     if overdue <= max(closed_at, recorded_at):
+        # Kept, and said why beside the moved ones (attack 24b, A24b-13).
+        when = (f"before the closure ({london_text(closed_at)})" if overdue <= closed_at else
+                f"when the closure dated {london_text(closed_at)} was recorded on "
+                f"{london_text(london_date(recorded_at))}")
+        step.note = _append(step.note, f"Deadline kept: {london_text(due)} had passed {when}; "
+                                       "a closure and reopening do not move an overdue step")
         return
     if _working_day_form(step.deadline_form):
-        # The working days the case was closed: after the closure's London date, up to and
-        # including the reopening's (closed and reopened the same day: none).
-        first, last = london_date(closed_at), london_date(reopened_at)
-        n = sum(1 for k in range(1, (last - first).days + 1)
-                if calendar.is_working_day(first + timedelta(days=k)))
+        n = closed_working_days(closed_at, reopened_at, calendar)
         if n == 0:
             return
 
         def moved(moment: datetime) -> datetime:
-            day = london_date(moment)
-            to = calendar.add_working_days(calendar.next_working_day_on_or_after(day), n)
-            return shift_local(moment, days=(to - day).days)
+            return moved_on_working_days(moment, n, calendar)
         step.due_at = moved(due)
         if step.overdue_at is not None:  # never before due_at (A16-4)
             step.overdue_at = max(moved(overdue), step.due_at)
@@ -1481,6 +1534,49 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         step.overdue_at = max(shift_local(overdue, days=days), step.due_at)
     step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
                                    "closed (not yet overdue at the closure)")
+
+
+BROUGHT_FORWARD = "Brought forward to the last working day before"
+
+
+async def _in_week_after_resume(session: AsyncSession, pack: Pack, case: Case, step: Step,
+                                reopened_at: datetime, calendar: WorkingCalendar) -> None:
+    """An in-week deadline (Wokingham W4, W21) moved on by a reopening (:func:`_resume_clock`)
+    ends, as any in-week deadline, on the worker's last working day before a prolonged absence
+    that starts after the reopening's day and by the moved date: "If the incident becomes known
+    to the worker on ... the last day before a prolonged absence (for example, the last working
+    day before annual leave), it must be recorded ... before the end of the working week"
+    (attack 24b, A24b-10: moved onto the first day of the worker's leave). The worker is the
+    case's holder of the step's rule actor (its deadline is theirs, stood in or not). Reopened
+    on a day that is not a working day, or while the worker is away, it is left as moved (as
+    :func:`app.workflows.deadlines.in_week_due` counts an incident known then)."""
+    if step.deadline_form != IN_WEEK or step.due_at is None:
+        return
+    actors = [r.actor for r in pack.lines(step.rule_id) if r.code == step.code] or [step.actor]
+    attr = ACTOR_FIELDS.get(actors[0])
+    worker = getattr(case, attr) if attr else None
+    first, due = london_date(reopened_at), london_date(step.due_at)
+    if worker is None or not calendar.is_working_day(first) or due <= first:
+        return
+    cap = due
+    absences = prolonged_absences(
+        await absences_of(session, step.service_id, worker, first),
+        pack.prolonged_absence_working_days, calendar)
+    for starts, ends in absences:
+        if starts <= first <= ends:
+            return  # away at the reopening: their stand-in's (stand_ins.settle_case)
+        if first < starts <= due:
+            day = starts - timedelta(days=1)
+            while not calendar.is_working_day(day):
+                day -= timedelta(days=1)
+            cap = min(cap, day)
+    if cap == due:
+        return
+    step.due_at = max(end_of_day(cap), stored_utc(reopened_at))
+    step.overdue_at = step_overdue_at(pack, step.code, step.due_at, step.urgent, calendar)
+    step.note = _append(step.note, (
+        f"{BROUGHT_FORWARD} {worker}'s absence: the moved deadline fell in it "
+        f"(the case was reopened)."))
 
 
 NEXT_PANEL = "next-panel"
@@ -1750,7 +1846,14 @@ async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
     Somerset 4.5's monthly review (S11) and 9's monthly discussion of the register (S41) look
     at the case holder's work over the period: a holder reassigned away during it does not
     review it under another role (attack pass 21, A21a-8)."""
-    start = min(step.raised_at, step.created_at)
+    return await held_since(session, case, min(step.raised_at, step.created_at))
+
+
+async def held_since(session: AsyncSession, case: Case, start: datetime) -> set[str]:
+    """Who held the case at any time from ``start`` to now: the current holder and every holder
+    a reassignment dated at or after ``start`` (:func:`act_time`) replaced, the holder at
+    ``start`` included (:func:`held_by`; a panel decision's review period, attack 24a,
+    A24a-1)."""
     when = act_time() >= start
     rows = await session.exec(select(RecordChange.changes).where(
         RecordChange.entity_type == "case", RecordChange.entity_id == case.id,

@@ -52,7 +52,7 @@ from app.workflows.packs import Pack
 from app.workflows.types import StepIntent
 
 IN_WEEK = "+1wd-in-week"
-BROUGHT_FORWARD = "Brought forward to the last working day before"
+BROUGHT_FORWARD = policy.BROUGHT_FORWARD
 PUT_BACK = "Put back: no prolonged absence cuts the week short by"
 
 
@@ -179,6 +179,7 @@ async def _follow_absences(
     absences = prolonged_absences(
         await absences_of(session, step.service_id, worker, london_date(counted)),
         pack.prolonged_absence_working_days, ctx.calendar)
+    counted = await _resumed(session, step, counted, ctx)
     due = in_week_deadline(absences, counted.astimezone(UTC), ctx.calendar).due_at
     if due is None or due == step.due_at:
         return False
@@ -206,6 +207,29 @@ async def _worker(session: AsyncSession, pack: Pack, step: Step) -> str | None:
         return step.assignee_id
     return (await session.exec(select(getattr(Case, policy.ACTOR_FIELDS[frm])).where(
         col(Case.id) == step.case_id))).first()
+
+
+async def _resumed(session: AsyncSession, step: Step, counted: datetime,
+                   ctx: policy.PolicyContext) -> datetime:
+    """Where a reinstated step's in-week deadline counts from: its act's moment moved on by the
+    working days of each closure of the case after it that moved the step's deadline on (its
+    clock stood still while the case was closed, A23b-9; a step overdue at the closure kept its
+    date, and is still due before the reopening). Counted again from its act alone, a leave
+    recorded or cancelled after the reopening put it back to its pre-closure date, a month
+    overdue (attack 24b, A24b-10)."""
+    periods = (await session.exec(select(Case.closed_periods).where(
+        col(Case.id) == step.case_id))).first() or []
+    assert step.due_at is not None
+    due = step.due_at if step.due_at.tzinfo else step.due_at.replace(tzinfo=UTC)
+    for start, end in periods:
+        if not end:
+            continue
+        closed, reopened = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        if closed >= counted and due > reopened:
+            counted = policy.moved_on_working_days(
+                counted, policy.closed_working_days(closed, reopened, ctx.calendar),
+                ctx.calendar)
+    return counted
 
 
 def _counted_from(step: Step) -> datetime | None:

@@ -355,6 +355,8 @@ class _Checker:
         named.append(("not_waivable", self.pack.not_waivable, "protects"))
         named.append(("completable", self.pack.completable, "opens to completion by hand"))
         named.append(("survives_closure", self.pack.survives_closure, "keeps open past closure"))
+        named.append(("closure_ends_booked", self.pack.closure_ends_booked,
+                      "ends at a closure before it is due"))
         named += [(f"event_types.{i}.ends_steps", declared.ends_steps, "ends")
                   for i, declared in enumerate(self.pack.event_types)]
         named += [(f"event_types.{i}.ends_earlier_steps", declared.ends_earlier_steps, "ends")

@@ -480,6 +480,16 @@ class Pack(_Strict):
     # transfer ... or ... as soon as possible thereafter"). Open at the closure, they stay open,
     # owed, escalated and completable on the closed case (attack pass 16, A16-6, A16-7).
     survives_closure: tuple[Code, ...] = ()
+    # Step codes (not_waivable ones too) booked for a date after the case's closure that the
+    # closure ends rather than blocks: a panel review booked for after the supervision ends
+    # (Somerset 7.2.3 "the case will remain relevant to ongoing MARP oversight" while it is a
+    # case of the service; Wokingham's High Risk Panel "when should the child be discussed
+    # again"). Such a step due after the closure's ``closed_at`` and not yet overdue when the
+    # closure is recorded lapses with the closure, its reason noted and audited
+    # (``step.supersede`` with the reason), and a reopening reinstates it; one overdue then
+    # still blocks the closure (409 ``mandatory-steps-open``: a closure launders no missed
+    # review; attack 24b, A24b-4).
+    closure_ends_booked: tuple[Code, ...] = ()
     # The fewest working days a recorded absence spans to end the worker's week early for
     # ``+1wd-in-week`` (Wokingham: "the last day before a prolonged absence (for example, the
     # last working day before annual leave)"); a shorter absence (an appointment, a training

@@ -579,6 +579,11 @@ def local_sentences(pack: Pack) -> list[str]:
     if pack.survives_closure:
         out.append("Closing the case does not set aside: "
                    f"{_all(list(pack.survives_closure))} (still owed after the closure).")
+    if pack.closure_ends_booked:
+        out.append("Closing the case ends (lapsed, with the reason; reinstated if it reopens): "
+                   f"{_all(list(pack.closure_ends_booked))} when booked for after the closure "
+                   "and not overdue when the closure is recorded; overdue, it must be done "
+                   "before the case closes.")
     if pack.completable:
         out.append("May also be completed by hand, though an act normally does it: "
                    f"{_all(list(pack.completable))}.")
@@ -625,6 +630,9 @@ def _event_sentences(event: EventType) -> list[str]:
     if event.replaces_earlier:
         out.append(f"A later {title[4:]} replaces an earlier one: the open steps about the earlier "
                    "one are set aside.")
+    if event.requires_in_custody:
+        out.append(f"{_cap(title)} may be recorded only while the child is recorded in custody "
+                   "at its date.")
     if event.once_per_case:
         out.append(f"{_cap(title)} happens once: a second report of it is the first reported again "
                    "(no new steps).")

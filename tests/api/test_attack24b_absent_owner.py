@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import pin, steps_of, taken_by_marp
+from tests.api.integrity_support import patch_case
 from tests.api.test_assessments import case_steps
 from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
@@ -150,3 +151,103 @@ async def test_W7_the_panel_request_comes_back_to_the_case_worker_when_their_lea
                        "request_high_risk_panel") == [request["id"]]
     assert await _mine(wokingham, "line_manager", "line_manager-1",
                        "request_high_risk_panel") == []
+
+
+async def test_W4_a_reopening_moves_the_record_to_the_last_working_day_before_the_leave(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W4 (Internal and External Controls): "If the incident becomes known to the worker on a
+    Friday or the last day before a prolonged absence (for example, the last working day before
+    annual leave), it must be recorded and reported to their line manager before the end of the
+    working week." A new incident known on Monday 2 November 2026 09:00 is due by the end of
+    Tuesday 3 November; the case is closed at 10:05 that Monday and reopened on Tuesday 1
+    December, its clock moved on by the 21 working days it was closed: Wednesday 2 December,
+    the first day of the case worker's recorded leave (Wednesday 2 to Friday 4 December, three
+    working days). Moved, it is due on Tuesday 1 December, their last working day before the
+    leave, and stays theirs (A24b-10). The leave then cancelled, it is counted again from the
+    moved point: due Wednesday 2 December (not Tuesday 3 November, as if the case had never
+    been closed)."""
+    pin(monkeypatch, 2026, 11, 2, 9, 30)
+    case = (await wokingham.open_case(intervention="prevention",
+                                      opened_at="2026-10-01T09:00:00+01:00"))["data"]
+    r = await wokingham.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "new_incident", "occurred_at": "2026-11-02T09:00:00Z"},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [record] = steps_of(r.json()["next_steps"], "record_incident")
+    assert record["due_at"] == "2026-11-03T23:59:59Z"
+    pin(monkeypatch, 2026, 11, 2, 10, 5)
+    r = await patch_case(wokingham, case["id"], {"closed_at": "2026-11-02T10:05:00Z",
+                                                 "closure_reason": "intervention ended"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 12, 1, 10, 0)
+    absence = (await away(wokingham, "case_holder-1", "2026-12-02", "2026-12-04"))["data"]
+    r = await patch_case(wokingham, case["id"], {"closed_at": None,
+                                                 "reopen_reason": "new concerns"})
+    assert r.status_code == 200, r.text
+    [back] = steps_of(await case_steps(wokingham, case["id"]), "record_incident")
+    assert (back["id"], back["actor"], back["assignee_id"], back["due_at"]) == (
+        record["id"], "case_holder", "case_holder-1", "2026-12-01T23:59:59Z")
+    assert "last working day before case_holder-1's absence" in back["note"]
+    r = await wokingham.client.delete(
+        f"/v1/staff/case_holder-1/absences/{absence['id']}",
+        headers={**wokingham.auth("duty_manager", "duty_manager-3"),
+                 "If-Match": f'"{absence["version"]}"'})
+    assert r.status_code == 204, r.text
+    [back] = steps_of(await case_steps(wokingham, case["id"]), "record_incident")
+    assert (back["id"], back["assignee_id"], back["due_at"]) == (
+        record["id"], "case_holder-1", "2026-12-02T23:59:59Z")
+
+
+async def test_S44_the_duty_manager_told_sets_out_the_course_of_action(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S44 (14.4.1): "If the case holder is unable to secure the recommended responses they will
+    communicate immediately with their line manager, duty manager or the YJT manager who will
+    clearly set out a course of action and the roles and responsibilities contained within it."
+    Tuesday 1 December 2026: the case holder records it at 10:00 and tells the duty manager,
+    who marks the telling done: the course of action is that duty manager's (in their queue, not
+    the line manager's). A duty manager recording it themselves at 11:00 sets it out too; the
+    YJT manager (chair) the one told, it is the YJT managers' (A24b-8)."""
+    pin(monkeypatch, 2026, 12, 1, 9, 30)
+    case = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "recommended_responses_unsecured", "occurred_at": "2026-12-01T09:00:00Z"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [tell] = steps_of(r.json()["next_steps"], "inform_manager_of_unsecured_responses")
+    pin(monkeypatch, 2026, 12, 1, 10, 0)
+    r = await somerset.client.post(f"/v1/next-steps/{tell['id']}/complete",
+                                   json={"note": "Told the duty manager by phone"},
+                                   headers=somerset.auth("duty_manager", "duty_manager-3"))
+    assert r.status_code == 200, r.text
+    [course] = steps_of(await case_steps(somerset, case["id"]), "set_out_course_of_action")
+    assert (course["actor"], course["assignee_id"]) == ("duty_manager", "duty_manager-3")
+    assert await _mine(somerset, "duty_manager", "duty_manager-3",
+                       "set_out_course_of_action") == [course["id"]]
+    assert await _mine(somerset, "line_manager", "line_manager-1",
+                       "set_out_course_of_action") == []
+    second = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    pin(monkeypatch, 2026, 12, 1, 11, 0)
+    r = await somerset.client.post(
+        f"/v1/cases/{second['id']}/events",
+        json={"type": "recommended_responses_unsecured", "occurred_at": "2026-12-01T11:00:00Z"},
+        headers=somerset.auth("duty_manager", "duty_manager-4"))
+    assert r.status_code == 201, r.text
+    [course] = steps_of(r.json()["next_steps"], "set_out_course_of_action")
+    assert (course["actor"], course["assignee_id"]) == ("duty_manager", "duty_manager-4")
+    third = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{third['id']}/events",
+        json={"type": "recommended_responses_unsecured", "occurred_at": "2026-12-01T11:00:00Z"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [tell] = steps_of(r.json()["next_steps"], "inform_manager_of_unsecured_responses")
+    r = await somerset.client.post(f"/v1/next-steps/{tell['id']}/complete",
+                                   json={"note": "Told the YJT manager"},
+                                   headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [course] = steps_of(await case_steps(somerset, third["id"]), "set_out_course_of_action")
+    assert (course["actor"], course["assignee_id"]) == ("chair", None)
+    assert await _mine(somerset, "line_manager", "line_manager-1",
+                       "set_out_course_of_action") == []

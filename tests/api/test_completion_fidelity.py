@@ -241,8 +241,9 @@ async def test_S7_a_case_under_marp_review_is_not_closed_past_its_booked_review(
     judged high; "Where cases continue to be classified as High or Very high, the case will
     remain relevant to ongoing MARP oversight." SWB high on 1 December 2026, heard at the MARP
     of Thursday 7 January 2027 (review booked for 4 February): closing it on 6 April 2027 with
-    the booked review (S20) and the views the MARP sat without (S8) still open is 409 naming
-    them (A9-9); nothing is superseded and no new referral (S7) is asked for."""
+    the booked review (S20) still open, its date passed, is 409 naming it (A9-9); the views the
+    MARP sat without (S8, 6.2 "before the initial panel") lapsed at that sitting (attack 24b,
+    A24b-4); nothing is superseded and no new referral (S7) is asked for."""
     case_id = (await somerset.open_case(opened_at="2026-11-30T09:00:00Z"))["data"]["id"]
     await judge(somerset, case_id, "swb", "high", "2026-12-01T12:00:00Z")
     await heard_by_marp(somerset, case_id, sits="2027-01-07T10:00:00Z",
@@ -251,14 +252,13 @@ async def test_S7_a_case_under_marp_review_is_not_closed_past_its_booked_review(
                                              "closure_reason": "Order ended"})
     problem = assert_problem(r, 409)
     assert sorted((s["code"], s["rule"]) for s in problem["steps"]) == [
-        ("attend_panel_review", "S20"), ("seek_child_and_carer_views", "S8")]
+        ("attend_panel_review", "S20")]
     r = await somerset.client.get("/v1/next-steps", params={"case_id": case_id},
                                   headers=somerset.auth("duty_manager"))
     steps = r.json()["data"]
     codes = {s["code"] for s in steps}
     assert "refer_to_panel" not in codes
-    views = [s for s in steps if s["code"] == "seek_child_and_carer_views"]
-    assert [s["due_at"] for s in views] == ["2027-01-07T10:00:00Z"]
+    assert "seek_child_and_carer_views" not in codes
     [review] = [s for s in steps if s["code"] == "attend_panel_review"]
     assert policy_of(review) == ("S20", "7.1.6, 7.2.3", "case_holder")
     assert review["due_at"] == "2027-02-04T23:59:59Z"

@@ -388,7 +388,8 @@ async def test_panel_decision_closes_referral_steps_left_open(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
     """A case brought to the MARP without a referral: refer_to_panel and the MAPPA level close;
-    the child's views (6.2, "before the initial panel") stay owed, not overtaken (attack 7 F8)."""
+    the child's views (6.2, "before the initial panel") lapse at the sitting, overtaken, not done
+    (attack 7 F8; attack 24b, A24b-4)."""
     case = (await somerset.open_case(mappa_category=2))["data"]
     await judge(client, somerset, case["id"], domain="rosh", level="very_high",
                 occurred_at="2026-10-01T10:00:00+01:00")
@@ -402,5 +403,4 @@ async def test_panel_decision_closes_referral_steps_left_open(
     )
     assert r.status_code == 200, r.text
     codes = {s["code"] for s in r.json()["next_steps"]}
-    assert not codes & {"refer_to_panel", "identify_mappa_level"}
-    assert "seek_child_and_carer_views" in codes
+    assert not codes & {"refer_to_panel", "identify_mappa_level", "seek_child_and_carer_views"}

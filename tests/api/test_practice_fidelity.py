@@ -152,22 +152,23 @@ async def test_W7_putting_the_case_on_the_agenda_answers_the_request_in_its_doer
         ("panel_admin-1", "panel_item")]
 
 
-async def test_S8_views_not_sought_before_the_panel_stay_owed_not_done_by_the_chair(
+async def test_S8_views_not_sought_before_the_panel_lapse_at_it_not_done_by_the_chair(
     somerset: Tenant,
 ) -> None:
     """S8 (6.2): "Child and parent/carer views will be sought before the initial panel": a panel
-    that sat without them does not do that step in the chair's name, nor make it moot (attack
-    7, F8: superseding it hid the omission); it stays open, late, until the views are sought."""
+    that sat without them does not do that step in the chair's name (attack 7, F8); it lapses at
+    the sitting, superseded with the reason, so the omission stays on record without the duty
+    being owed for ever (attack 24b, A24b-4: it blocked the closure at the order's end)."""
     week = await FidelityWeek.start(somerset, csc_status="none", weapon_related=False)
     await week.rosh_high()
     await week.book_panel(role="panel_admin", kind="marp")
     body = await week.decide(rosh_level="high", review_date="2026-09-29")
-    views = steps_of(body["next_steps"], "seek_child_and_carer_views")
-    assert [(s["status"], s["actor"], s["policy"]["rule"]) for s in views] == [
-        ("open", "case_holder", "S8")]
+    assert steps_of(body["next_steps"], "seek_child_and_carer_views") == []
     r = await somerset.client.get("/v1/next-steps", params={
         "case_id": week.case_id, "status": "superseded"}, headers=somerset.auth("line_manager"))
-    assert [s for s in r.json()["data"] if s["code"] == "seek_child_and_carer_views"] == []
+    [lapsed] = [s for s in r.json()["data"] if s["code"] == "seek_child_and_carer_views"]
+    assert (lapsed["actor"], lapsed["policy"]["rule"]) == ("case_holder", "S8")
+    assert lapsed["satisfied_by"]["type"] == "panel_item"
     done = [s for s in await week.done_steps() if s["code"] == "seek_child_and_carer_views"]
     assert done == []
 

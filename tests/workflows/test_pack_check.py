@@ -653,8 +653,9 @@ def test_a20_17a_an_outsiders_mistakes_are_said_in_words_at_their_lines(
         f"{path}:{table}": "-: escalaton: error: unknown key 'escalaton' (did you mean "
         "'escalation'?); the keys here are id, version, effective_from, title, authority, "
         "source, panel_kind, event_types, referral_kinds, panel_kinds, facts, scores, closures, "
-        "not_waivable, completable, survives_closure, prolonged_absence_working_days, "
-        "escalation, matrix, register, priority, contact, case_closure, options, checks, rules",
+        "not_waivable, completable, survives_closure, closure_ends_booked, "
+        "prolonged_absence_working_days, escalation, matrix, register, priority, contact, "
+        "case_closure, options, checks, rules",
         f"{path}:{key}": "X1: rules.0.deadlines: error: unknown key 'deadlines' (did you mean "
         "'deadline'?); the keys here are id, trigger, when, code, title, actor, deadline, ref, "
         "holds, recurrence, note, for_each, subject, dedupe, supersedes_previous, refresh_due, "

@@ -1,0 +1,142 @@
+"""Attack 24a: a former case holder checks their own work.
+
+A24a-1: Somerset: a former holder chairing the MARP decided the case they held (the S20 review
+booked while they held it; a MARP sitting on a day they still held it; a rating they judged)
+and lowered its ROSH, off the register: bead204's check covered only Wokingham's step codes and
+the holder at recording time. Now every step the decision does (the pack's ``panel_decision*``
+closures), the holder at the decision's own date and since the rating under review was judged.
+
+Somerset 7.1.5: "they will agree with panel at the start of the session another panel member
+will act as chair for that case"; 7.2.1: "recommendation that the risk level is reduced must be
+approved by the panel".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.core.security import mint_dev_token
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import (
+    assert_problem,
+    heard_by_marp,
+    judge,
+    patch_case,
+    steps_of,
+)
+from tests.conftest import Tenant
+
+
+def _chair(t: Tenant, sub: str) -> dict[str, str]:
+    token = mint_dev_token(t.settings, sub=sub, roles=["case_holder", "chair"], service=t.slug)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _marp_item(t: Tenant, case: str, sits: str, chair: str, presenter: str
+                     ) -> tuple[str, str]:
+    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": sits,
+                                                "chair_id": chair},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/panels/{panel}/items",
+                            json={"case_id": case, "presenter_id": presenter},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    return panel, r.json()["data"]["id"]
+
+
+async def _decide(t: Tenant, panel: str, item: str, headers: dict[str, str],
+                  **body: Any) -> Any:
+    return await t.client.post(f"/v1/panels/{panel}/items/{item}/decision",
+                               json={"minutes": "m", "rosh_level": "medium", "actions": [],
+                                     **body}, headers=headers)
+
+
+def _refused(r: Any) -> None:
+    problem = assert_problem(r, 403)
+    assert problem["type"].endswith("/case-holder-cannot-chair"), problem
+    assert "held this case" in problem["detail"]
+
+
+async def _case(t: Tenant, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> str:
+    pin(monkeypatch, 2026, 8, 3, 9, 0)
+    case: str = (await t.open_case(opened_at="2026-08-03T08:00:00Z", **overrides))["data"]["id"]
+    return case
+
+
+async def test_S20_a_former_holder_does_not_chair_the_marp_review_booked_while_they_held_it(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.6 "the panel will agree and then book a provisional review date" (S20):
+    case_holder-1 held the case when the MARP of 12 August booked its review; handed on to
+    case_holder-2 on 28 August, case_holder-1 chairs the review MARP that afternoon and lowers
+    the ROSH: 403 ``case-holder-cannot-chair``, nothing done; chair-1 may."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 12, 12, 0)
+    await judge(somerset, case, "rosh", "high", "2026-08-10T09:00:00Z")
+    await heard_by_marp(somerset, case, sits="2026-08-12T09:00:00+00:00",
+                        review_date="2026-08-26", rosh_level="high")
+    review = next(s for s in await steps_of(somerset, case) if s["code"] == "attend_panel_review")
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    r = await patch_case(somerset, case, {"case_holder_id": "case_holder-2"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 8, 28, 15, 40)
+    panel, item = await _marp_item(somerset, case, "2026-08-28T14:42:30Z", "case_holder-1",
+                                   "case_holder-2")
+    _refused(await _decide(somerset, panel, item, _chair(somerset, "case_holder-1")))
+    still = {s["id"]: s["status"] for s in await steps_of(somerset, case)}
+    assert still[review["id"]] == "open"
+    r = await somerset.client.get(f"/v1/cases/{case}", headers=somerset.auth("duty_manager"))
+    assert r.json()["data"]["ratings"]["rosh"]["level"] == "high"
+    r = await _decide(somerset, panel, item, _chair(somerset, "chair-1"))
+    assert r.status_code == 200, r.text
+
+
+async def test_S29_a_chair_who_held_the_case_at_the_decisions_own_date_does_not_decide_it(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.5 "another panel member will act as chair for that case": the MARP of 26
+    August sat while case_holder-1 still held the case (handed on, recorded, on 28 August);
+    case_holder-1 records its decision as chair on 28 August: 403, not only the holder at the
+    recording. case_holder-3, who never held it, may."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 10, 12, 0)
+    await judge(somerset, case, "rosh", "high", "2026-08-10T09:00:00Z")
+    pin(monkeypatch, 2026, 8, 26, 8, 0)
+    panel, item = await _marp_item(somerset, case, "2026-08-26T09:00:00Z", "case_holder-1",
+                                   "case_holder-1")
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    r = await patch_case(somerset, case, {"case_holder_id": "case_holder-2"})
+    assert r.status_code == 200, r.text
+    _refused(await _decide(somerset, panel, item, _chair(somerset, "case_holder-1")))
+    r = await _decide(somerset, panel, item, _chair(somerset, "case_holder-3"))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("chair", ["case_holder-1", "case_holder-3"])
+async def test_S29_a_chair_who_held_the_case_since_the_rating_under_review_does_not_lower_it(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, chair: str) -> None:
+    """Somerset 7.2.1 "recommendation that the risk level is reduced must be approved by the
+    panel": no step the decision does is open from case_holder-1's time (the MARP was listed
+    after the handover), but the ROSH high it reviews was judged on 10 August while they held
+    the case (handed on 20 August): they do not chair its lowering on 26 August (403).
+    case_holder-3 held it until 5 August, before that rating: they may."""
+    case = await _case(somerset, monkeypatch, case_holder_id="case_holder-3")
+    pin(monkeypatch, 2026, 8, 5, 12, 0)
+    r = await patch_case(somerset, case, {"case_holder_id": "case_holder-1"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 8, 10, 12, 0)
+    await judge(somerset, case, "rosh", "high", "2026-08-10T09:00:00Z")
+    pin(monkeypatch, 2026, 8, 20, 12, 0)
+    r = await patch_case(somerset, case, {"case_holder_id": "case_holder-2"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 8, 25, 12, 0)
+    panel, item = await _marp_item(somerset, case, "2026-08-26T09:00:00Z", chair,
+                                   "case_holder-2")
+    pin(monkeypatch, 2026, 8, 26, 12, 0)
+    r = await _decide(somerset, panel, item, _chair(somerset, chair))
+    if chair == "case_holder-3":
+        assert r.status_code == 200, r.text
+        return
+    _refused(r)
