@@ -773,7 +773,10 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
              and (str(r.get("rule")), str(r.get("ref"))) not in now]
     if not stale or not now:
         return
-    step.reasons = [r for r in step.reasons or () if r not in stale]
+    kept = [r for r in step.reasons or () if r not in stale]
+    # The reasons it asks under now take their place at once (the step keeps a reason: not
+    # left empty for :func:`_add_reasons` to read as a step stored before reasons were kept).
+    step.reasons = kept + [dict(r) for r in intent.reasons if dict(r) not in kept]
     # The line the step shows stays while another act's reason still carries it (Somerset S7:
     # the high's 3.2.3 referral that a very high typed in first had raised is still the high's
     # when the very high, replayed, now asks under 3.2.4's line).

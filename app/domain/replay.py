@@ -168,6 +168,19 @@ async def _countersign_event(wctx: WriteContext, at: datetime, assessment: Any,
                          subject_id=assessment.id, actor_role=role, data=data)
 
 
+def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
+    """Whether a change of the case's fields is a custody event's move of ``in_custody``: a
+    custody event of the same date moving it the same way (the change it recorded, at its
+    date)."""
+    from app.domain.events import IN_CUSTODY_AFTER  # events imports this module
+
+    moved = change.changes.get("in_custody")
+    if moved is None:
+        return False
+    return any(e.occurred_at == change.occurred_at
+               and IN_CUSTODY_AFTER.get(str(e.type)) == bool(moved[1]) for e in events)
+
+
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None
 ) -> policy.PolicyResult | None:
@@ -203,9 +216,16 @@ async def replay_later_acts(
             # A change of the case's fields (a volunteer attached, a child protection plan),
             # on the ratings of its date (Somerset S35: the volunteer attached finds the risk
             # a judgement dated before it and typed in after it rated, A15-9).
+            # The ``in_custody`` change a custody event made is the event's (flagged
+            # ``custody_event``, as :func:`app.domain.events._follow_custody` judged it): its
+            # handovers are the event's own, replayed with it, not asked again about the case
+            # (Somerset S27/S32/S33 twice after a judgement dated before the entry, fix24f).
+            data: dict[str, Any] = {"changes": act.changes}
+            if _custody_event_change(act, events):
+                data["custody_event"] = True
             event = WorkflowEvent(
                 trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
-                actor_role=wctx.event_role, data={"changes": act.changes})
+                actor_role=wctx.event_role, data=data)
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
                 later=ratings_after(history, at), replayed=act.id)
