@@ -17,6 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.core.errors import (
+    ErrorCap,
+    KeyPositions,
     NotAuthenticated,
     Unprocessable,
     contract_names,
@@ -164,13 +166,23 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 MAX_JSON_DEPTH = 32
+# At most this many members in one JSON object and items in one JSON array of a body, checked
+# before the body meets its schema. Every list the contract takes is bounded far lower (50
+# victims, actions or attendees, 200 staff in an access list, 64 webhook event types) and a
+# free-form ``details`` holds at most 32 kB; but the schema validator reports every item and
+# every unknown key first: 85,000 victims cost 4-7 s and 20,000 unknown keys 10-15 s of the
+# event loop (attack 24a, A24a-7).
+MAX_JSON_MEMBERS = 1000
+MAX_JSON_ITEMS = 1000
 
 
 def _unstorable(
     value: Any, at: tuple[Any, ...], depth: int = 0
 ) -> tuple[tuple[Any, ...], str] | None:
     """The first value (its path under the body, reason) in parsed JSON that no record can
-    hold, if any; a key's own fault is reported at its object."""
+    hold, if any (an object or a list over :data:`MAX_JSON_MEMBERS`/:data:`MAX_JSON_ITEMS`
+    among them, before anything walks its members); a key's own fault is reported at its
+    object."""
     if depth > MAX_JSON_DEPTH:
         return at, f"nested deeper than {MAX_JSON_DEPTH} levels"
     if isinstance(value, str):
@@ -183,12 +195,16 @@ def _unstorable(
     elif isinstance(value, float) and not math.isfinite(value):
         return at, "numbers must be finite"
     elif isinstance(value, dict):
+        if len(value) > MAX_JSON_MEMBERS:
+            return at, f"an object may hold at most {MAX_JSON_MEMBERS} members"
         for key, item in value.items():
             if found := _unstorable(key, at, depth + 1):
                 return found[0], f"a key: {found[1]}"
             if found := _unstorable(item, (*at, key), depth + 1):
                 return found
     elif isinstance(value, list):
+        if len(value) > MAX_JSON_ITEMS:
+            return at, f"a list may hold at most {MAX_JSON_ITEMS} items"
         for index, item in enumerate(value):
             if found := _unstorable(item, (*at, index), depth + 1):
                 return found
@@ -341,25 +357,33 @@ def check_body_against_contract(request: Request, body: Any) -> None:
     validator = _body_validator(request.app, request.method, request.scope.get("route"))
     if validator is None:
         return
-    errors = []
+    errors = ErrorCap()
+    names = contract_names(request.app)
+    positions: KeyPositions = {}
 
-    def entry(parts: list[Any], msg: str) -> dict[str, str]:
-        loc, note = safe_loc(["body", *parts], contract_names(request.app), body)
-        return {"loc": loc, "msg": f"{msg} {note}" if note else msg}
+    def entry(parts: list[Any], msg: str) -> Callable[[], dict[str, str]]:
+        def make() -> dict[str, str]:
+            loc, note = safe_loc(["body", *parts], names, body, positions)
+            return {"loc": loc, "msg": f"{msg} {note}" if note else msg}
+        return make
 
+    # Each error is counted, and built (its loc and message) only while ``errors`` has room
+    # (attack 24a, A24a-7: 20,000 unknown keys were 20,000 entries, each locating its key by a
+    # scan of the object: 10 s of the event loop and a 1.7 MB answer).
     for error in validator.iter_errors(body):
         keyword = next((str(p) for p in reversed(error.schema_path) if isinstance(p, str)
                         and not p.startswith(("$", "#"))), "schema")
         at = list(error.instance_path)
         if keyword == "required":
-            errors.append(entry([*at, error.kind.property], "Field required"))
+            errors.add(entry([*at, error.kind.property], "Field required"))
         elif keyword == "additionalProperties":
-            errors += [entry([*at, name], "Extra inputs are not permitted")
-                       for name in error.kind.unexpected]
+            unexpected = list(error.kind.unexpected)
+            room = max(errors.limit - len(errors.items), 0)
+            for name in unexpected[:room]:
+                errors.add(entry([*at, name], "Extra inputs are not permitted"))
+            errors.skip(len(unexpected) - min(room, len(unexpected)))
         else:
-            errors.append(entry(at, f"does not satisfy the contract's '{keyword}'"))
-        if len(errors) >= 20:
-            break
-    if errors:
+            errors.add(entry(at, f"does not satisfy the contract's '{keyword}'"))
+    if errors.count:
         raise Unprocessable("The request body does not match the API contract; see errors.",
-                            errors=errors)
+                            errors=errors.items, error_count=errors.count)

@@ -6,8 +6,10 @@ with its own coroutine and send wrapper per request; the instrumentator also mat
 path against the routing table a second time. Together they were about half of what
 ``/healthz`` cost. Here, in the order a request meets them:
 
-0. **Header size**: header fields (names and values) over ``max_header_bytes`` are 431
-   problem+json, "Request Header Fields Too Large", before anything reads them (attack 23,
+0. **Header size**: a request target (path and query string) over ``max_header_bytes`` is
+   414 problem+json, "URI Too Long"; header fields (names and values) and the target together
+   over it are 431 problem+json, "Request Header Fields Too Large", before anything reads them
+   (attack 24a, A24a-2: the target was not counted); (attack 23,
    A23a-3: a head too large for uvicorn's h11 buffer was its 400 text/plain; that buffer is
    now larger than this limit under ``yjrisk serve``, and its own refusal a problem too:
    :class:`app.core.http.HeaderTimeoutH11Protocol`).
@@ -156,12 +158,22 @@ class EdgeMiddleware:
                 message = {**message, "body": b""}
             await send(message)
 
+        # The request target (path and query string, as sent) counts too: a 120 KB query
+        # string was parsed into 30,000 parameters, each its own error (attack 24a, A24a-2).
+        query = scope.get("query_string") or b""
+        raw_path = (scope.get("raw_path") or path.encode()).partition(b"?")[0]
+        target_bytes = len(raw_path) + (len(query) + 1 if query else 0)
         try:
-            if header_bytes > self.max_header_bytes:
+            if target_bytes > self.max_header_bytes:
+                # Before anything reads it (the route, the query): step 0.
+                await _reject(inner, answer, 414, (
+                    f"The request target (path and query string) is too long: at most "
+                    f"{self.max_header_bytes} bytes are accepted."))
+            elif header_bytes + target_bytes > self.max_header_bytes:
                 # Before anything reads them (the token, the body's headers): step 0.
                 await _reject(inner, answer, 431, (
-                    f"The request's header fields are too large: at most "
-                    f"{self.max_header_bytes} bytes of names and values are accepted."))
+                    f"The request's head is too large: at most {self.max_header_bytes} bytes "
+                    f"of request target, header names and values are accepted."))
             elif method == "OPTIONS":
                 await self._options(path, answer)
             elif method in WRITE_METHODS:

@@ -18,8 +18,10 @@ from starlette.responses import JSONResponse
 
 from app.core.deps import principal_verified
 from app.core.errors import (
+    MAX_PROBLEM_ERRORS,
     PROBLEM_MEDIA_TYPE,
     DomainError,
+    KeyPositions,
     ServiceUnavailable,
     contract_names,
     problem_body,
@@ -42,6 +44,7 @@ SLUGS = {
     409: "conflict",
     412: "precondition-failed",
     413: "payload-too-large",
+    414: "uri-too-long",
     415: "unsupported-media-type",
     422: "validation-error",
     428: "precondition-required",
@@ -60,14 +63,17 @@ def problem_response(
 
 
 def _validation_errors(request: Request, exc: RequestValidationError) -> list[dict[str, str]]:
-    """The ``errors`` of a request FastAPI refused: each ``loc`` named as far as the contract
-    names it, an unknown key by its position; no message quoting a value sent."""
+    """The ``errors`` of a request FastAPI refused (the first :data:`MAX_PROBLEM_ERRORS`):
+    each ``loc`` named as far as the contract names it, an unknown key by its position; no
+    message quoting a value sent."""
     names = contract_names(request.app)
     document = {"body": exc.body, "query": dict(request.query_params)}
     errors = []
-    for err in exc.errors():
+    positions: KeyPositions = {}
+    for err in exc.errors()[:MAX_PROBLEM_ERRORS]:
         parts = tuple(err.get("loc", ()))
-        loc, note = safe_loc(parts, names, document.get(str(parts[0])) if parts else None)
+        loc, note = safe_loc(parts, names, document.get(str(parts[0])) if parts else None,
+                             positions)
         msg = safe_msg(err)
         errors.append({"loc": loc, "msg": f"{msg} {note}" if note else msg})
     return errors
@@ -100,6 +106,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         422,
         "The request does not match the expected shape; see errors.",
         errors=_validation_errors(request, exc),
+        error_count=len(exc.errors()),
     )
 
 
@@ -209,7 +216,12 @@ class Problem(BaseModel):
     detail: str
     instance: str = Field(description="`urn:uuid:` of the request's id (the answer's "
                                       "X-Request-ID): this occurrence, never the request path")
-    errors: list[ProblemError] | None = None
+    errors: list[ProblemError] | None = Field(
+        None, description=f"The field-level errors found, at most {MAX_PROBLEM_ERRORS} "
+                          "(the first found)")
+    error_count: int | None = Field(
+        None, description=f"Only when more than {MAX_PROBLEM_ERRORS} errors were found (so "
+                          "`errors` lists the first of them): how many there were")
 
 
 _DESCRIPTIONS = {

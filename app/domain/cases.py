@@ -65,6 +65,7 @@ from app.domain.cases_table import (
     mark_changed,
 )
 from app.domain.common import (
+    ActTime,
     IfMatch,
     MappaNumber,
     PlausibleDate,
@@ -187,7 +188,8 @@ class CaseUpsert(BaseModel):
     opened_at: UtcDatetime | None = Field(
         default=None, description="when the case opened (default: now); not before the child's "
                                   "10th birthday nor more than 15 years before today (422 "
-                                  "occurred-before-bound naming the bound)")
+                                  "occurred-before-bound naming the bound); up to 5 minutes "
+                                  "ahead is recorded as now, more is 422")
 
 
 class CaseCreate(CaseUpsert):
@@ -216,7 +218,7 @@ class CasePatch(BaseModel):
         default=None, max_length=50,
         description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
                     " by name; null unsets one; facts not sent are kept")
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
     access: CaseAccess | None = None
 
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -32,8 +33,9 @@ from app.domain.answered import answer_from_record
 from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
+    FUTURE_TOLERANCE,
+    ActTime,
     PlausibleDate,
-    UtcDatetime,
     check_details_size,
     iso_utc,
     resolve_occurred_at,
@@ -41,7 +43,12 @@ from app.domain.common import (
 )
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
-from app.domain.history import RecordChange, fields_changed_after, note_case_act
+from app.domain.history import (
+    RecordChange,
+    case_fields_at,
+    fields_changed_after,
+    note_case_act,
+)
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
@@ -100,8 +107,8 @@ class CaseEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: EventTypeLabel = PField(description="a core type (CaseEventType) or one the service's "
                                               "pack declares (GET /v1/policy-packs/{id})")
-    occurred_at: UtcDatetime | None = None
-    known_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
+    known_at: ActTime = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
     transfer_date: PlausibleDate | None = PField(
@@ -313,6 +320,8 @@ async def record_event(
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
     known_at = known_at_of(body, occurred_at)
+    if pack.event_type(body.type).requires_in_custody:
+        await require_in_custody_at(session, case, occurred_at, body.type)
     require_transfer_date_within(case, body.transfer_date)
     once = pack.event_type(body.type).once_per_case
     same = await same_event(session, case, body, occurred_at, details, once=once)
@@ -378,6 +387,23 @@ async def record_event(
     return event, result, True, case_event_out(event)
 
 
+async def require_in_custody_at(session: AsyncSession, case: Case, at: datetime,
+                                kind: str) -> None:
+    """422 ``not-in-custody`` unless the child is recorded in custody at ``at`` (the case's
+    fields as they stood then): an event about the setting holding the child (the pack's
+    ``requires_in_custody``; Somerset 14.3.1) is judged at its own time, whatever order the
+    custody entry and it are typed in (attack 24b, A24b-5)."""
+    then = await case_fields_at(session, case, at)
+    if bool(then.get("in_custody", case.in_custody)):
+        return
+    raise Unprocessable(
+        f"A {kind} event is about the secure setting holding the child, but the child is not "
+        "recorded in custody at its occurred_at: record the custody entry (or in_custody) first, "
+        "dated at or before it.",
+        slug="not-in-custody",
+        errors=[{"loc": "body.occurred_at", "msg": "the child is not recorded in custody then"}])
+
+
 async def same_event(
     session: AsyncSession, case: Case, body: CaseEventCreate, occurred_at: datetime,
     details: dict[str, Any], *, once: bool = False,
@@ -396,8 +422,16 @@ async def same_event(
     if once:
         return (await session.exec(query.order_by(
             col(CaseEvent.occurred_at), col(CaseEvent.created_at)).limit(1))).first()
-    rows = await session.exec(query.where(col(CaseEvent.occurred_at) == occurred_at)
-                              .order_by(col(CaseEvent.created_at)))
+    at = col(CaseEvent.occurred_at) == occurred_at
+    sent = body.occurred_at
+    if sent is not None and sent > occurred_at:
+        # Sent a little ahead of the write's instant, it was recorded at it
+        # (:func:`resolve_occurred_at`), as an earlier report of it sent with the same time
+        # was recorded at its own write's instant, at most five minutes before that time.
+        at = sa.or_(at, sa.and_(col(CaseEvent.occurred_at) == col(CaseEvent.created_at),
+                                col(CaseEvent.occurred_at) >= sent - FUTURE_TOLERANCE,
+                                col(CaseEvent.occurred_at) <= occurred_at))
+    rows = await session.exec(query.where(at).order_by(col(CaseEvent.created_at)))
     for event in rows.all():
         if _agrees(event, body, details):
             return event

@@ -104,7 +104,9 @@ class FeedReferral(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_external_ref: ExternalRef
     kind: ReferralKind
-    received_at: UtcDatetime
+    received_at: UtcDatetime = PField(description=(
+        "when the feed received it; up to 5 minutes ahead of the service's clock is recorded "
+        "as the moment the service records it, more is 422"))
     details: dict[str, Any] = PField(default_factory=dict)
 
 
@@ -285,11 +287,13 @@ async def _apply_mappa_update(
     try:
         update = MappaUpdate.model_validate(body.details)
     except ValidationError as exc:
+        found = exc.errors(include_url=False)
         raise Unprocessable(
             "details carries an invalid MAPPA category, level or date.",
             errors=validation_items(
-                exc.errors(include_url=False), ("body", "details"),
-                schema_names(MappaUpdate.model_json_schema()), body.details)) from exc
+                found, ("body", "details"),
+                schema_names(MappaUpdate.model_json_schema()), body.details),
+            error_count=len(found)) from exc
     require_release_within_case(update.expected_release_date, case.opened_at,
                                 "details.expected_release_date")
     sent = {field: new for field in MAPPA_FEED_FIELDS

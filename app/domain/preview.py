@@ -31,6 +31,7 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case, require
 from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import Case, CscStatus, Intervention
 from app.domain.common import (
+    ActTime,
     PlausibleDate,
     StaffId,
     UtcDatetime,
@@ -203,7 +204,7 @@ class PreviewRequest(BaseModel):
     judgement: JudgementCreate | None = None
     trigger: str | None = Field(default=None, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class PreviewStep(BaseModel):
@@ -268,10 +269,11 @@ def trigger_data(
         data = model.model_validate_json(json.dumps(body.data), strict=True) \
             if model is CaseEventData else model.model_validate(body.data)
     except ValidationError as exc:
-        errors = validation_items(exc.errors(include_url=False), ("body", "data"),
+        found = exc.errors(include_url=False)
+        errors = validation_items(found, ("body", "data"),
                                   schema_names(model.model_json_schema()), body.data)
         raise Unprocessable("The trigger's data does not match its shape; see errors.",
-                            errors=errors) from exc
+                            errors=errors, error_count=len(found)) from exc
     subject = data.subject_id
     if subject is None:
         subject = case_id if body.trigger in ("case_changed", "step_completed") else uuid.uuid4()

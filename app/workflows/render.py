@@ -630,6 +630,9 @@ def _event_sentences(event: EventType) -> list[str]:
     if event.replaces_earlier:
         out.append(f"A later {title[4:]} replaces an earlier one: the open steps about the earlier "
                    "one are set aside.")
+    if event.requires_in_custody:
+        out.append(f"{_cap(title)} may be recorded only while the child is recorded in custody "
+                   "at its date.")
     if event.once_per_case:
         out.append(f"{_cap(title)} happens once: a second report of it is the first reported again "
                    "(no new steps).")

@@ -175,6 +175,12 @@ class EventType(_Strict):
     # notifications to the manager and the serious incident notification (attack pass 18,
     # A18-4).
     once_per_case: bool = False
+    # The event is about the setting holding the child in custody (Somerset 14.3.1, a doubt
+    # about the secure setting's responses): refused (422 ``not-in-custody``) unless the child
+    # is recorded in custody at the event's ``occurred_at`` (as the case's fields stood then),
+    # so a doubt recorded before the custody entry is not accepted and left raising nothing; the
+    # same facts ask the same whatever the typing order (attack 24b, A24b-5).
+    requires_in_custody: bool = False
 
 
 class ReferralKind(_Strict):

@@ -197,3 +197,104 @@ async def test_W4_a_reopening_moves_the_record_to_the_last_working_day_before_th
     [back] = steps_of(await case_steps(wokingham, case["id"]), "record_incident")
     assert (back["id"], back["assignee_id"], back["due_at"]) == (
         record["id"], "case_holder-1", "2026-12-02T23:59:59Z")
+
+
+async def test_S44_the_duty_manager_told_sets_out_the_course_of_action(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S44 (14.4.1): "If the case holder is unable to secure the recommended responses they will
+    communicate immediately with their line manager, duty manager or the YJT manager who will
+    clearly set out a course of action and the roles and responsibilities contained within it."
+    Tuesday 1 December 2026: the case holder records it at 10:00 and tells the duty manager,
+    who marks the telling done: the course of action is that duty manager's (in their queue, not
+    the line manager's). A duty manager recording it themselves at 11:00 sets it out too; the
+    YJT manager (chair) the one told, it is the YJT managers' (A24b-8)."""
+    pin(monkeypatch, 2026, 12, 1, 9, 30)
+    case = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{case['id']}/events",
+        json={"type": "recommended_responses_unsecured", "occurred_at": "2026-12-01T09:00:00Z"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [tell] = steps_of(r.json()["next_steps"], "inform_manager_of_unsecured_responses")
+    pin(monkeypatch, 2026, 12, 1, 10, 0)
+    r = await somerset.client.post(f"/v1/next-steps/{tell['id']}/complete",
+                                   json={"note": "Told the duty manager by phone"},
+                                   headers=somerset.auth("duty_manager", "duty_manager-3"))
+    assert r.status_code == 200, r.text
+    [course] = steps_of(await case_steps(somerset, case["id"]), "set_out_course_of_action")
+    assert (course["actor"], course["assignee_id"]) == ("duty_manager", "duty_manager-3")
+    assert await _mine(somerset, "duty_manager", "duty_manager-3",
+                       "set_out_course_of_action") == [course["id"]]
+    assert await _mine(somerset, "line_manager", "line_manager-1",
+                       "set_out_course_of_action") == []
+    second = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    pin(monkeypatch, 2026, 12, 1, 11, 0)
+    r = await somerset.client.post(
+        f"/v1/cases/{second['id']}/events",
+        json={"type": "recommended_responses_unsecured", "occurred_at": "2026-12-01T11:00:00Z"},
+        headers=somerset.auth("duty_manager", "duty_manager-4"))
+    assert r.status_code == 201, r.text
+    [course] = steps_of(r.json()["next_steps"], "set_out_course_of_action")
+    assert (course["actor"], course["assignee_id"]) == ("duty_manager", "duty_manager-4")
+    third = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    r = await somerset.client.post(
+        f"/v1/cases/{third['id']}/events",
+        json={"type": "recommended_responses_unsecured", "occurred_at": "2026-12-01T11:00:00Z"},
+        headers=somerset.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    [tell] = steps_of(r.json()["next_steps"], "inform_manager_of_unsecured_responses")
+    r = await somerset.client.post(f"/v1/next-steps/{tell['id']}/complete",
+                                   json={"note": "Told the YJT manager"},
+                                   headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [course] = steps_of(await case_steps(somerset, third["id"]), "set_out_course_of_action")
+    assert (course["actor"], course["assignee_id"]) == ("chair", None)
+    assert await _mine(somerset, "line_manager", "line_manager-1",
+                       "set_out_course_of_action") == []
+
+
+async def test_W22_leave_recorded_over_the_panel_review_gives_it_to_the_line_manager(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W22 (High Risk Panel), Somerset S20's twin: "the following professionals must be invited:
+    the PYJS case worker and their line manager" and "At the end of the Panel, a specific
+    action plan and risk classification should be agreed, including when should the child be
+    discussed again at the panel". The panel of Wednesday 25 November 2026 keeps ROSH high and
+    will discuss the child again on Wednesday 16 December; the case worker's leave from Monday
+    14 to Friday 18 December recorded on Tuesday 1 December: bringing the child back is the line
+    manager's (invited to the panel too), not left with the absent case worker."""
+    pin(monkeypatch, 2026, 11, 2, 10, 0)
+    case = (await wokingham.open_case(opened_at="2026-11-02T09:00:00+00:00"))["data"]
+    r = await wokingham.client.post(
+        f"/v1/cases/{case['id']}/judgements",
+        json={"domain": "rosh", "level": "high", "victims": ["peer"], "impact": "major",
+              "likelihood": "likely", "occurred_at": "2026-11-02T09:30:00Z"},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 11, 25, 12, 0)
+    r = await wokingham.client.post(
+        "/v1/panels", json={"kind": "high_risk_panel", "chair_id": "chair-1",
+                            "scheduled_for": "2026-11-25T10:00:00+00:00"},
+        headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]
+    r = await wokingham.client.post(f"/v1/panels/{panel['id']}/items",
+                                    json={"case_id": case["id"], "presenter_id": "case_holder-1"},
+                                    headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 201, r.text
+    r = await wokingham.client.post(
+        f"/v1/panels/{panel['id']}/items/{r.json()['data']['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-12-16", "minutes": "Remains high",
+              "occurred_at": "2026-11-25T11:00:00+00:00",
+              "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                           "due_date": "2026-12-09"}]},
+        headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [review] = steps_of(await case_steps(wokingham, case["id"]), "attend_panel_review")
+    assert (review["actor"], review["assignee_id"]) == ("case_holder", "case_holder-1")
+    pin(monkeypatch, 2026, 12, 1, 10, 0)
+    await away(wokingham, "case_holder-1", "2026-12-14", "2026-12-18")
+    [review] = steps_of(await case_steps(wokingham, case["id"]), "attend_panel_review")
+    assert (review["actor"], review["assignee_id"]) == ("line_manager", "line_manager-1")
+    assert await _mine(wokingham, "line_manager", "line_manager-1",
+                       "attend_panel_review") == [review["id"]]
+    assert await _mine(wokingham, "case_holder", "case_holder-1", "attend_panel_review") == []

@@ -63,7 +63,8 @@ async def test_S44_unsecured_recommended_responses_are_told_to_a_manager_at_once
 
     Recorded by the case holder on Tuesday 30 March 2027 at 11:00 BST: tell a manager
     immediately (due 10:00 UTC that instant, urgent); another recorded by a duty manager at
-    14:00 BST: the course of action is the line manager's, no timescale."""
+    14:00 BST: the course of action is that duty manager's (the manager who knows, attack 24b,
+    A24b-8), no timescale."""
     t = somerset
     pin(monkeypatch, 2027, 3, 30, 10, 30)
     case_id = (await t.open_case(opened_at="2027-03-01T09:00:00Z"))["data"]["id"]
@@ -80,5 +81,5 @@ async def test_S44_unsecured_recommended_responses_are_told_to_a_manager_at_once
         "type": "recommended_responses_unsecured", "occurred_at": "2027-03-30T14:00:00+01:00"},
         headers=t.auth("duty_manager")), 201)
     [course] = [s for s in await steps_of(t, case_id) if s["code"] == "set_out_course_of_action"]
-    assert (course["actor"], course["due_at"], course["policy"]["rule"],
-            course["policy"]["ref"]) == ("line_manager", None, "S44", "14.4.1")
+    assert (course["actor"], course["assignee_id"], course["due_at"], course["policy"]["rule"],
+            course["policy"]["ref"]) == ("duty_manager", "duty_manager-1", None, "S44", "14.4.1")

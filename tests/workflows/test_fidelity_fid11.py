@@ -87,10 +87,10 @@ def test_S44_unsecured_recommended_responses_are_told_at_once_and_a_course_of_ac
 
     Recorded by the case holder on Tuesday 30 March 2027 at 11:00 BST (the day after Easter
     Monday, two days after the clock change): tell a manager immediately, due at 10:00 UTC that
-    instant and urgent. The duty manager completes it at 14:00 BST: the course of action is the
-    line manager's (or the duty or YJT manager's), no timescale (the paragraph sets none).
-    Recorded by a line manager, duty manager or chair: the course of action at once, nothing of
-    the case holder. Wokingham has no such paragraph."""
+    instant and urgent. The duty manager completes it at 14:00 BST (they were told): the course
+    of action is theirs, no timescale (the paragraph sets none; attack 24b, A24b-8). Recorded by
+    a line manager, duty manager or chair: the course of action at once, that manager's,
+    nothing of the case holder. Wokingham has no such paragraph."""
     told = ev_("case_event", lon(2027, 3, 30, 11), EVENT_ID,
                type="recommended_responses_unsecured")
     out = run(S, told)
@@ -103,14 +103,14 @@ def test_S44_unsecured_recommended_responses_are_told_at_once_and_a_course_of_ac
                       step_id=str(UUID(int=5)), due_at=utc(2027, 3, 30, 10),
                       completed_by_role="duty_manager", actor="case_holder"))
     course = created(done, "set_out_course_of_action")
-    assert_step(course, rule="S44", code="set_out_course_of_action", actor="line_manager",
+    assert_step(course, rule="S44", code="set_out_course_of_action", actor="duty_manager",
                 due=None, pack=S, ref="14.4.1")
     assert "no timescale" in (course.note or "")
     for role in ("line_manager", "duty_manager", "chair"):
         by_manager = run(S, ev_("case_event", lon(2027, 3, 30, 11), EVENT_ID, role=role,
                                 type="recommended_responses_unsecured"))
         assert_step(created(by_manager, "set_out_course_of_action"), rule="S44",
-                    code="set_out_course_of_action", actor="line_manager", due=None, pack=S,
+                    code="set_out_course_of_action", actor=role, due=None, pack=S,
                     ref="14.4.1")
         assert "inform_manager_of_unsecured_responses" not in codes(by_manager)
     assert "recommended_responses_unsecured" in packs()[S].event_type_ids()

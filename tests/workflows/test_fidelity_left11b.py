@@ -36,7 +36,8 @@ def test_S43_doubt_about_the_secure_setting_is_told_to_a_manager_who_escalates()
     completes it on Tuesday 29 December (after the substitute bank holiday): the escalation with
     the secure setting's managers is the line manager's (or the operational/YJT manager's, the
     chair role), no timescale. Recorded by the line manager or a chair, the escalation is owed at
-    once and nothing is asked of the case holder."""
+    once, by the manager who recorded it (attack 24b, A24b-8), and nothing is asked of the case
+    holder."""
     secured = case(in_custody=True)
     ev = run(S, ev_("case_event", lon(2026, 12, 26, 11), EVENT_ID, type="secure_setting_doubt"),
              secured)
@@ -53,11 +54,12 @@ def test_S43_doubt_about_the_secure_setting_is_told_to_a_manager_who_escalates()
     assert_step(esc, rule="S43", code="escalate_to_secure_setting", actor="line_manager",
                 due=None, pack=S, ref="14.3.1")
     assert "no timescale" in (esc.note or "")
+    # The manager told escalates: the operational/YJT manager (chair) themselves (A24b-8).
     for role in ("line_manager", "chair"):
         by_manager = run(S, ev_("case_event", lon(2026, 12, 26, 11), EVENT_ID, role=role,
                                 type="secure_setting_doubt"), secured)
         assert_step(created(by_manager, "escalate_to_secure_setting"), rule="S43",
-                    code="escalate_to_secure_setting", actor="line_manager", due=None, pack=S,
+                    code="escalate_to_secure_setting", actor=role, due=None, pack=S,
                     ref="14.3.1")
         assert "inform_manager_of_secure_setting_doubt" not in codes(by_manager)
     assert "secure_setting_doubt" in packs()[S].event_type_ids()

@@ -150,6 +150,7 @@ PROBES: dict[str, tuple[Edit | None, Edit]] = {
                                        _set(*EVENT, "later_referral_kinds",
                                             value=["serious_incident"])),
     "EventType.once_per_case": (None, _set(*EVENT, "once_per_case", value=True)),
+    "EventType.requires_in_custody": (None, _set(*EVENT, "requires_in_custody", value=True)),
     "ReferralKind.id": (None, _set("referral_kinds", 0, "id", value="other_kind")),
     "ReferralKind.title": (None, _set("referral_kinds", 0, "title", value="Another")),
     "ReferralKind.made_by": (None, _set("referral_kinds", 0, "made_by", value="submit")),
