@@ -199,7 +199,8 @@ async def test_S11_a_former_holder_made_line_manager_does_not_review_the_month_t
                                    json={"note": "own"},
                                    headers={"Authorization": f"Bearer {token}"})
     problem = assert_problem(r, 403)
-    assert "held this case" in problem["detail"] and "duty manager" in problem["detail"]
+    assert "held this case" in problem["detail"]
+    assert "duty manager" in problem["detail"]
     r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
                                    json={"note": "Reviewed."},
                                    headers=somerset.auth("duty_manager"))
