@@ -193,7 +193,8 @@ def settings_problem(exc: Exception) -> str | None:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         name = _setting_name("_".join(str(p) for p in first.get("loc", ())))
-        return f"setting {name} is invalid: {first.get('msg', 'invalid')}"
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return f"setting {name} is invalid: {msg}"
     return None
 
 
