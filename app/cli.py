@@ -500,12 +500,30 @@ def pack_render(
     fmt: Annotated[str, typer.Option("--format", help="html or md")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
 ) -> None:
-    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline)."""
+    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline). A pack
+    id renders the version the service holds in force today, loaded as the service loads it
+    (bundled packs plus YJ_PACKS_DIR); the version rendered is said on stderr."""
+    from app.workflows.pack_tools import pack_under_test
+    from app.workflows.packs import PackError, PackFileUnreadable, version_at
     from app.workflows.render import render_html, render_markdown
 
     if fmt not in ("html", "md"):
         raise UserError(f"--format must be html or md, not {fmt!r}")
-    pack = _pack_arg(file)
+    if Path(file).is_file():
+        pack = _pack_arg(file)
+        said = f"{file}: {pack.id} version {pack.version}"
+    else:
+        settings = _settings()
+        try:  # the service's own loader (A24b-6), not the bundled file alone
+            versions = pack_under_test(file, settings.packs_dir).versions
+        except PackFileUnreadable as exc:
+            raise UserError(str(exc)) from None
+        except PackError as exc:
+            raise UserError(f"{exc} (run `yjrisk pack check FILE...` for one line per mistake, "
+                            "with the line of the file it is on)") from None
+        pack = version_at(versions, clock.now())
+        said = (f"{pack.id} version {pack.version}, in force today (versions the service "
+                f"loads: {', '.join(v.version for v in versions)})")
     text = render_html(pack) if fmt == "html" else render_markdown(pack)
     if output is None:
         typer.echo(text, nl=False)
@@ -514,6 +532,7 @@ def pack_render(
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UserError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    typer.echo(f"rendered {said}", err=True)
 
 
 @pack_cli.command("test")

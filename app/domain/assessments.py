@@ -30,8 +30,8 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import (
+    ActTime,
     JSONType,
-    UtcDatetime,
     enum_column,
     iso_utc,
     new_id,
@@ -156,14 +156,14 @@ class AssessmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: AssessmentType
     stage: AssessmentStage
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class AssessmentSubmit(BaseModel):
     """Body of ``POST /v1/assessments/{id}/submit`` (optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
     scores: dict[Annotated[str, StringConstraints(max_length=32)], int] = PField(
         default_factory=dict, max_length=50,
         description="section scores the service's pack declares (GET /v1/policy-packs/{id}: "
@@ -175,7 +175,7 @@ class AssessmentFeedback(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     feedback: Feedback
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class AssessmentOut(BaseModel):

@@ -65,6 +65,7 @@ from app.domain.cases_table import (
     mark_changed,
 )
 from app.domain.common import (
+    ActTime,
     IfMatch,
     MappaNumber,
     PlausibleDate,
@@ -187,7 +188,8 @@ class CaseUpsert(BaseModel):
     opened_at: UtcDatetime | None = Field(
         default=None, description="when the case opened (default: now); not before the child's "
                                   "10th birthday nor more than 15 years before today (422 "
-                                  "occurred-before-bound naming the bound)")
+                                  "occurred-before-bound naming the bound); up to 5 minutes "
+                                  "ahead is recorded as now, more is 422")
 
 
 class CaseCreate(CaseUpsert):
@@ -216,7 +218,7 @@ class CasePatch(BaseModel):
         default=None, max_length=50,
         description="case facts the service's pack declares (GET /v1/policy-packs/{id}: facts),"
                     " by name; null unsets one; facts not sent are kept")
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
     access: CaseAccess | None = None
 
 
@@ -900,6 +902,11 @@ async def patch_case(
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
             sent["in_custody"] = True
+    if any(k in sent and sent[k] != getattr(case, k) for k in REASSIGNMENT):
+        # A reassignment is dated no earlier than the latest act recorded on the case, as a
+        # closure is: a back-dated handover would rewrite who held the case when those acts
+        # were done, and the former-holder checks read that history (attack 24a, A24a-8).
+        await require_after_latest_act(session, case.id, occurred_at, "occurred_at")
     if REASSIGNMENT.keys() & sent.keys():
         require_separate_manager(
             sent.get("case_holder_id") or case.case_holder_id,

@@ -179,6 +179,15 @@ def to_utc(moment: datetime) -> datetime:
 # answer (echoed or read back) gives it in UTC with ``Z``.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
+# When a write's act happened (``occurred_at``; an event's ``known_at``): default the write's
+# instant; more than five minutes ahead of it is 422; up to five minutes ahead (a sender's clock
+# running fast) is recorded at the write's instant (:func:`resolve_occurred_at`).
+ActTime = Annotated[UtcDatetime | None, Field(description=(
+    "When it happened (RFC 3339 with an offset); default: when the service records it. More "
+    "than 5 minutes ahead of the service's clock is 422 (occurred-in-future); a time up to 5 "
+    "minutes ahead is taken as clock skew and recorded as the moment the service records the "
+    "act (an act cannot have happened after it was recorded)."))]
+
 # A MAPPA category or level (1, 2 or 3) in a request: a JSON integer only. Lax parsing took
 # ``true`` as category 1 (registered sexual offender, in MAPPA's terms) and ``"2"`` as 2
 # (attack pass 8, N2): an upstream yes/no flag must not make a child category 1.
@@ -227,7 +236,18 @@ def enum_column(enum_cls: type[enum.Enum], nullable: bool = False, **kw: Any) ->
 def resolve_occurred_at(
     value: datetime | None, now: datetime | None = None, field: str = "occurred_at"
 ) -> datetime:
-    """Default ``occurred_at`` to now; refuse one more than five minutes in the future."""
+    """Default ``occurred_at`` to now; refuse one more than five minutes in the future; record
+    one within those five minutes (a sender's clock a little ahead) at ``now``.
+
+    ``now`` is the write's instant (:func:`utcnow`, taken once the write holds the case's
+    lock). An act cannot have happened after it was recorded: dated after the write's instant,
+    it would stay dated after the acts of the writes that follow it, and a write sent without a
+    date (dated at its own instant, before it) is not replayed before it, so the earlier-dated
+    act's consequences would never be re-judged (fix24c). Recorded at the instant, no act on
+    file is ever dated after a later write's instant: an undated act is always the last. Every
+    write path that takes an act's date from a request comes here (``occurred_at``,
+    ``received_at``, ``known_at``, ``opened_at``, ``closed_at``); dates that are legitimately
+    ahead (a panel's ``scheduled_for``, a review date, a transfer date) do not."""
     now = now or utcnow()
     if value is None:
         return now
@@ -242,7 +262,7 @@ def resolve_occurred_at(
             slug="occurred-in-future",
             errors=[{"loc": f"body.{field}", "msg": "more than 5 minutes in the future"}],
         )
-    return require_plausible(value, field)
+    return require_plausible(min(value, now), field)
 
 
 def require_plausible(value: datetime, field: str) -> datetime:

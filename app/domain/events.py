@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -32,8 +33,9 @@ from app.domain.answered import answer_from_record
 from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
+    FUTURE_TOLERANCE,
+    ActTime,
     PlausibleDate,
-    UtcDatetime,
     check_details_size,
     iso_utc,
     resolve_occurred_at,
@@ -105,8 +107,8 @@ class CaseEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: EventTypeLabel = PField(description="a core type (CaseEventType) or one the service's "
                                               "pack declares (GET /v1/policy-packs/{id})")
-    occurred_at: UtcDatetime | None = None
-    known_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
+    known_at: ActTime = None
     may_raise_to_high: bool = False
     details: dict[str, Any] | None = None
     transfer_date: PlausibleDate | None = PField(
@@ -426,8 +428,16 @@ async def same_event(
     if once:
         return (await session.exec(query.order_by(
             col(CaseEvent.occurred_at), col(CaseEvent.created_at)).limit(1))).first()
-    rows = await session.exec(query.where(col(CaseEvent.occurred_at) == occurred_at)
-                              .order_by(col(CaseEvent.created_at)))
+    at = col(CaseEvent.occurred_at) == occurred_at
+    sent = body.occurred_at
+    if sent is not None and sent > occurred_at:
+        # Sent a little ahead of the write's instant, it was recorded at it
+        # (:func:`resolve_occurred_at`), as an earlier report of it sent with the same time
+        # was recorded at its own write's instant, at most five minutes before that time.
+        at = sa.or_(at, sa.and_(col(CaseEvent.occurred_at) == col(CaseEvent.created_at),
+                                col(CaseEvent.occurred_at) >= sent - FUTURE_TOLERANCE,
+                                col(CaseEvent.occurred_at) <= occurred_at))
+    rows = await session.exec(query.where(at).order_by(col(CaseEvent.created_at)))
     for event in rows.all():
         if _agrees(event, body, details):
             return event

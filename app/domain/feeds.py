@@ -104,7 +104,9 @@ class FeedReferral(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_external_ref: ExternalRef
     kind: ReferralKind
-    received_at: UtcDatetime
+    received_at: UtcDatetime = PField(description=(
+        "when the feed received it; up to 5 minutes ahead of the service's clock is recorded "
+        "as the moment the service records it, more is 422"))
     details: dict[str, Any] = PField(default_factory=dict)
 
 

@@ -29,7 +29,7 @@ from app.domain.assessments import answer_from_file, assessment_clock, check_bel
 from app.domain.audit import insert_at_seal, update_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
-    UtcDatetime,
+    ActTime,
     iso_utc,
     new_id,
     resolve_occurred_at,
@@ -100,7 +100,7 @@ class JudgementCreate(BaseModel):
     rationale: Annotated[str, StringConstraints(max_length=8000)] | None = None
     victims: Annotated[list[Victim], PField(max_length=50)] | None = None
     assessment_id: uuid.UUID | None = None
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class JudgementOut(BaseModel):

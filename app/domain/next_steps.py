@@ -34,7 +34,7 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import (
-    UtcDatetime,
+    ActTime,
     require_unchanged,
     resolve_occurred_at,
     state_etag,
@@ -162,7 +162,7 @@ class StepComplete(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(default=None, max_length=4000)
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 def visible_steps_clause(

@@ -27,7 +27,7 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import (
-    UtcDatetime,
+    ActTime,
     new_id,
     require_unchanged,
     resolve_occurred_at,
@@ -75,7 +75,7 @@ class OversightCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: Note
     satisfies_step_id: uuid.UUID | None = None
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class StepWaive(BaseModel):
@@ -83,7 +83,7 @@ class StepWaive(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: Reason
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class OversightOut(BaseModel):

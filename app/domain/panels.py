@@ -152,7 +152,9 @@ class PanelDecisionCreate(BaseModel):
     occurred_at: UtcDatetime | None = PField(
         default=None,
         description="when the panel decided; default: the panel's scheduled_for (the decision "
-                    "is dated when the panel sat, whenever it is typed up); not before it (409)")
+                    "is dated when the panel sat, whenever it is typed up); not before it (409); "
+                    "up to 5 minutes ahead of the service's clock is recorded as the moment "
+                    "it is recorded, more is 422")
 
 
 class PanelItemOut(BaseModel):

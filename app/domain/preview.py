@@ -31,6 +31,7 @@ from app.domain.access import MANAGERS, case_role_for, get_visible_case, require
 from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import Case, CscStatus, Intervention
 from app.domain.common import (
+    ActTime,
     PlausibleDate,
     StaffId,
     UtcDatetime,
@@ -203,7 +204,7 @@ class PreviewRequest(BaseModel):
     judgement: JudgementCreate | None = None
     trigger: str | None = Field(default=None, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class PreviewStep(BaseModel):

@@ -33,8 +33,8 @@ from app.domain.access import (
 )
 from app.domain.cases_table import Case
 from app.domain.common import (
+    ActTime,
     JSONType,
-    UtcDatetime,
     check_details_size,
     enum_column,
     iso_utc,
@@ -182,7 +182,7 @@ class ReferralCreate(BaseModel):
     kind: KindLabel = PField(description="a core kind (ReferralKind) or one the service's pack "
                                          "declares (GET /v1/policy-packs/{id})")
     details: dict[str, Any] = PField(default_factory=dict)
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class ReferralAction(BaseModel):
@@ -191,7 +191,7 @@ class ReferralAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = PField(default=None, max_length=4000)
     details: dict[str, Any] | None = None
-    occurred_at: UtcDatetime | None = None
+    occurred_at: ActTime = None
 
 
 class ReferralOut(BaseModel):

@@ -140,3 +140,36 @@ async def test_S29_a_chair_who_held_the_case_since_the_rating_under_review_does_
         assert r.status_code == 200, r.text
         return
     _refused(r)
+
+
+@pytest.mark.parametrize("field", ["case_holder_id", "line_manager_id"])
+async def test_S11_a_reassignment_is_not_dated_before_the_latest_act_on_the_case(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, field: str) -> None:
+    """A24a-8: Somerset 4.5 (S11) "It is the responsibility of line managers to review all
+    cases where there is a High or Very High ROSH and/or Safety and Well-Being rating with case
+    holders at least monthly". case_holder-1 records SWB high on 20 August (S11 raised); a
+    handover dated 5 August would erase their holding period from the history the
+    former-holder checks read: 422 ``occurred-before-bound`` ("the latest act recorded on the
+    case", as for a closure), nothing changed. Handed on undated (now), case_holder-1 on the
+    duty rota may not do S11 (403)."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
+    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
+    new = {"case_holder_id": "case_holder-2", "line_manager_id": "line_manager-2"}[field]
+    r = await patch_case(somerset, case, {field: new, "occurred_at": "2026-08-05T10:00:00+01:00"})
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/occurred-before-bound"), problem
+    assert "latest act recorded on the case" in r.text
+    r = await somerset.client.get(f"/v1/cases/{case}", headers=somerset.auth("duty_manager"))
+    assert r.json()["data"][field] != new
+    if field == "line_manager_id":
+        return
+    r = await patch_case(somerset, case, {field: new})
+    assert r.status_code == 200, r.text
+    token = mint_dev_token(somerset.settings, sub="case_holder-1", roles=["duty_manager"],
+                           service=somerset.slug)
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
+                                   json={"note": "own"},
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert "held this case" in assert_problem(r, 403)["detail"]

@@ -197,3 +197,22 @@ def test_A24b_6_a_draft_in_force_on_a_loaded_versions_date_is_one_line(
     assert err.count("\n") == 1
     assert err.startswith(f"yjrisk: {draft}: effective_from: two versions of "
                           "wokingham-pyjs-2024 come into force on the same date (2024-03-01")
+
+
+def test_A24b_6_pack_render_of_an_id_renders_the_version_the_service_holds_in_force(
+    run: Run, tmp_path: Path
+) -> None:
+    """``yjrisk pack render ID`` renders the version the live service holds in force today,
+    loaded by the service's own loader (bundled plus ``YJ_PACKS_DIR``), and says which: with
+    Wokingham 2.0 in ``YJ_PACKS_DIR`` (in force from 1 March 2025), 2.0, not the bundled 1.0."""
+    status, out, err = run("pack", "render", "wokingham-pyjs-2024",
+                           packs_dir=_version_2(tmp_path / "packs").parent)
+    assert status == 0, err
+    assert out[0].endswith(": version 2.0, in force from 1 March 2025"), out[0]
+    assert err.splitlines() == ["rendered wokingham-pyjs-2024 version 2.0, in force today "
+                                "(versions the service loads: 1.0, 2.0)"]
+    status, out, err = run("pack", "render", "wokingham-pyjs-2024")
+    assert status == 0, err
+    assert out[0].endswith(": version 1.0, in force from 1 March 2024"), out[0]
+    assert err.splitlines() == ["rendered wokingham-pyjs-2024 version 1.0, in force today "
+                                "(versions the service loads: 1.0)"]
