@@ -205,3 +205,36 @@ async def test_S11_a_former_holder_made_line_manager_does_not_review_the_month_t
                                    json={"note": "Reviewed."},
                                    headers=somerset.auth("duty_manager"))
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("access", [{"excluded_staff": ["case_holder-3"]},
+                                    {"allowed_staff": ["case_holder-1", "line_manager-1",
+                                                       "chair-1"]}])
+async def test_S18_a_restriction_hands_an_open_panel_action_of_an_owner_it_shuts_out_to_the_holder(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, access: dict[str, Any]) -> None:
+    """A24a-6 (regression; not reproduced on main): Somerset 7.1.7 "Case holders will ensure any
+    required actions are taken" (S18): the MARP of 26 August gives case_holder-3 an action; the
+    line manager then restricts the case so as to shut case_holder-3 out: the open action goes
+    to the case holder with a note (listed in reassigned_steps, in their queue), not left in
+    the name of someone who can no longer see it."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 26, 8, 0)
+    await judge(somerset, case, "rosh", "high", "2026-08-20T09:00:00Z")
+    panel, item = await _marp_item(somerset, case, "2026-08-26T09:00:00Z", "chair-1",
+                                   "case_holder-1")
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    r = await _decide(somerset, panel, item, _chair(somerset, "chair-1"), rosh_level="high",
+                      review_date="2026-09-23",
+                      actions=[{"description": "Acts", "owner_id": "case_holder-3",
+                                "due_date": "2026-09-10"}])
+    assert r.status_code == 200, r.text
+    action = next(s for s in r.json()["next_steps"] if s["code"] == "panel_action")
+    assert action["assignee_id"] == "case_holder-3"
+    r = await patch_case(somerset, case, {"access": access})
+    assert r.status_code == 200, r.text
+    [moved] = [s for s in r.json()["reassigned_steps"] if s["id"] == action["id"]]
+    assert moved["assignee_id"] == "case_holder-1"
+    assert "case_holder-3 may no longer see the case" in moved["note"]
+    mine = await somerset.client.get("/v1/next-steps", params={"assignee": "me"},
+                                     headers=somerset.auth("case_holder", "case_holder-1"))
+    assert action["id"] in {s["id"] for s in mine.json()["data"]}
