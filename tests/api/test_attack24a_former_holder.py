@@ -173,3 +173,35 @@ async def test_S11_a_reassignment_is_not_dated_before_the_latest_act_on_the_case
                                    json={"note": "own"},
                                    headers={"Authorization": f"Bearer {token}"})
     assert "held this case" in assert_problem(r, 403)["detail"]
+
+
+async def test_S11_a_former_holder_made_line_manager_does_not_review_the_month_they_held(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A24a-5: Somerset 4.5 (S11) "It is the responsibility of line managers to review all
+    cases where there is a High or Very High ROSH and/or Safety and Well-Being rating with case
+    holders at least monthly": case_holder-1 records SWB high on 20 August (S11 raised, to
+    line_manager-1); a duty manager swaps the two (holder line_manager-1, line manager
+    case_holder-1). case_holder-1, now the step's assignee as line manager, may not complete
+    it (403, saying who does); a duty manager who never held the case does (200)."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
+    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
+    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-1",
+                                          "line_manager_id": "case_holder-1"},
+                         role="duty_manager")
+    assert r.status_code == 200, r.text
+    moved = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
+    assert moved["assignee_id"] == "case_holder-1"
+    token = mint_dev_token(somerset.settings, sub="case_holder-1", roles=["line_manager"],
+                           service=somerset.slug)
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
+                                   json={"note": "own"},
+                                   headers={"Authorization": f"Bearer {token}"})
+    problem = assert_problem(r, 403)
+    assert "held this case" in problem["detail"]
+    assert "duty manager" in problem["detail"]
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
+                                   json={"note": "Reviewed."},
+                                   headers=somerset.auth("duty_manager"))
+    assert r.status_code == 200, r.text
