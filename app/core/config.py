@@ -22,6 +22,11 @@ MIN_HS256_SECRET_BYTES = 32
 RELAXED_ENVS = frozenset({"dev", "test"})
 
 
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./yjrisk.db"
+# The SQLAlchemy drivers the service runs on (async): YJ_DATABASE_URL names one of them.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
 class ConfigError(RuntimeError):
     """Raised when the configuration is unsafe or incomplete for the environment."""
 
@@ -35,7 +40,7 @@ class Settings(BaseSettings):
     )
 
     env: Literal["dev", "test", "staging", "production"] = "dev"
-    database_url: str = "sqlite+aiosqlite:///./yjrisk.db"
+    database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False
     jwt_secret: str | None = None
     jwt_issuer: str = "yjrisk"
@@ -94,6 +99,29 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_url(cls, value: str) -> str:
+        """``YJ_DATABASE_URL`` is a SQLAlchemy URL of a driver the service runs on (SQLite via
+        aiosqlite, PostgreSQL via asyncpg). An empty or malformed one was a traceback from
+        SQLAlchemy (attack 24a, A24a-3); now one line, never quoting the value (it may hold a
+        password)."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if not value.strip():
+            raise ValueError("it is empty; unset it to use the default SQLite database "
+                             f"({DEFAULT_DATABASE_URL}), or give a database URL")
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            driver = None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError("not a database URL this service runs on: it starts "
+                             + " or ".join(f"{d}://" for d in DATABASE_DRIVERS)
+                             + " (e.g. postgresql+asyncpg://user@host/db)")
         return value
 
     @field_validator("jwt_secret", "jwks_url", mode="before")
@@ -165,7 +193,8 @@ def settings_problem(exc: Exception) -> str | None:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         name = _setting_name("_".join(str(p) for p in first.get("loc", ())))
-        return f"setting {name} is invalid: {first.get('msg', 'invalid')}"
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return f"setting {name} is invalid: {msg}"
     return None
 
 

@@ -902,6 +902,11 @@ async def patch_case(
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
             sent["in_custody"] = True
+    if any(k in sent and sent[k] != getattr(case, k) for k in REASSIGNMENT):
+        # A reassignment is dated no earlier than the latest act recorded on the case, as a
+        # closure is: a back-dated handover would rewrite who held the case when those acts
+        # were done, and the former-holder checks read that history (attack 24a, A24a-8).
+        await require_after_latest_act(session, case.id, occurred_at, "occurred_at")
     if REASSIGNMENT.keys() & sent.keys():
         require_separate_manager(
             sent.get("case_holder_id") or case.case_holder_id,

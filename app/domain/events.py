@@ -311,15 +311,21 @@ async def record_event(
     :func:`same_event`), the fourth is the event as the answer shows it to ``principal``
     (:func:`reported_again_out`)."""
     service, case, role = await _case_and_role(session, principal, case_id)
-    pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    pack = ctx.pack_for(service, at=occurred_at)
+    # The request's own consistency first (its type, fields and times, which need nothing
+    # stored), then what the case's stored state and dates allow: so that a body refused
+    # whatever the case holds is refused the same way on every case, and a refusal that
+    # depends on a stored date is met only by a body that would otherwise be written. A CMS
+    # bisected a restricted case's reopening write-free with events always refused by their
+    # own known_at, answered occurred-before-bound on one side of it (attack 24a, A24a-4).
     check_event_type(pack, body.type)
+    details = event_details(body)
+    known_at = known_at_of(body, occurred_at)
     if not pack.event_type(body.type).after_closure:
         require_open_case(case, f"record a {body.type} event")
-    details = event_details(body)
-    occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at,
                         after_closure=pack.event_type(body.type).after_closure)
-    known_at = known_at_of(body, occurred_at)
     if pack.event_type(body.type).requires_in_custody:
         await require_in_custody_at(session, case, occurred_at, body.type)
     require_transfer_date_within(case, body.transfer_date)

@@ -98,7 +98,9 @@ class JudgementCreate(BaseModel):
     likelihood: Likelihood | None = None
     setting: Setting | None = None
     rationale: Annotated[str, StringConstraints(max_length=8000)] | None = None
-    victims: Annotated[list[Victim], PField(max_length=50)] | None = None
+    victims: Annotated[list[Victim], PField(max_length=50)] | None = PField(
+        default=None, description="the victim kinds, at most 50 (a longer list is refused "
+                                  "before it is read)")
     assessment_id: uuid.UUID | None = None
     occurred_at: ActTime = None
 

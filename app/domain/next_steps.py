@@ -767,7 +767,8 @@ async def require_not_own_check(
             "a chair's step on it is done by another chair."))
     if await held_the_case(session, principal, step, case=case):
         raise Forbidden("You held this case during the period this step checks: another "
-                        "manager does it.")
+                        "manager does it (a duty manager, or another chair for a chair's "
+                        "step, who did not hold the case then).")
     if not policy.recorder_check(pack, step):
         return
     # The records such a check is on, and their authors: policy.recorded_by (a judgement only;
@@ -781,10 +782,11 @@ async def held_the_case(
     session: AsyncSession, principal: Principal, step: Step, *, case: Case
 ) -> bool:
     """Whether ``step`` is a manager's or a chair's check on the case's holder's work that
-    ``principal`` (not its named assignee) may not do because they held the case during the
-    period it checks (:func:`app.domain.policy.held_by`; attack pass 21, A21a-8)."""
+    ``principal`` may not do because they held the case during the period it checks
+    (:func:`app.domain.policy.held_by`; attack pass 21, A21a-8), its named assignee included:
+    a former holder made the case's line manager does not sign off the month they held it
+    (attack 24a, A24a-5)."""
     return step.actor in (*_MANAGERS_OF_CASE, *_SENIORS_OF_CASE) \
-        and step.assignee_id != principal.sub \
         and principal.sub in await policy.held_by(session, case, step)
 
 

@@ -139,8 +139,8 @@ class PanelDecisionCreate(BaseModel):
                                   "both) is required (422 naming both without)")
     actions: Annotated[list[PanelAction], PField(max_length=50)] = PField(
         default_factory=list,
-        description="the action plan; a pack may require at least one (Wokingham's High-Risk "
-                    "Panel: 422 action-plan-required without)")
+        description="the action plan, at most 50 actions; a pack may require at least one "
+                    "(Wokingham's High-Risk Panel: 422 action-plan-required without)")
     review_date: PlausibleDate | None = None
     mappa_level: MappaNumber | None = None
     minutes: Annotated[str, StringConstraints(min_length=1, max_length=20000),
@@ -148,7 +148,7 @@ class PanelDecisionCreate(BaseModel):
     attendees: Annotated[list[KindLabel], PField(max_length=50)] = PField(
         default_factory=list,
         description="who attended, as the panel kind's invitees name them (its "
-                    "required_attendance must be there)")
+                    "required_attendance must be there), at most 50")
     occurred_at: UtcDatetime | None = PField(
         default=None,
         description="when the panel decided; default: the panel's scheduled_for (the decision "

@@ -31,8 +31,10 @@ class CaseAccess(BaseModel):
     """``access`` in ``PATCH /v1/cases/{id}``: exactly one of the two lists (null lifts it)."""
 
     model_config = ConfigDict(extra="forbid")
-    allowed_staff: StaffList | None = None
-    excluded_staff: StaffList | None = None
+    allowed_staff: StaffList | None = Field(
+        default=None, description="only these staff may see the case (1 to 200 staff ids)")
+    excluded_staff: StaffList | None = Field(
+        default=None, description="everyone but these staff (1 to 200 staff ids)")
 
     @model_validator(mode="after")
     def _one_list(self) -> CaseAccess:

@@ -20,7 +20,7 @@ import pytest
 from app.core.security import mint_dev_token
 from tests.api.fidelity_support import pin
 from tests.api.integrity_support import assert_problem, patch_case, steps_of
-from tests.api.test_attack15_mend9_panels import hrp, item_of, mappa_level_1_on
+from tests.api.test_attack15_mend9_panels import hrp, item_of
 from tests.conftest import Tenant
 
 
@@ -43,17 +43,32 @@ async def test_W19_a_former_holder_does_not_chair_the_review_of_the_month_they_h
         wokingham: Tenant, monkeypatch: pytest.MonkeyPatch, handed_on: str) -> None:
     """W19 owed from Tuesday 20 October 2026 (MAPPA level 1); case_holder-1 holds the case and
     hands it to case_holder-2 on Wednesday 21 October (after the review was raised: refused) or
-    on Monday 19 October (before it: allowed, dated then, recorded later). The High-Risk Panel
+    on Monday 19 October (before it: allowed, recorded that day). The High-Risk Panel
     of Thursday 29 October decides the item."""
-    pin(monkeypatch, 2026, 10, 20, 12, 0)
+    pin(monkeypatch, 2026, 10, 19, 12, 0)
     panel = await hrp(wokingham, "2026-10-29T14:00:00Z")
-    case = await mappa_level_1_on(wokingham, panel)
+    case = (await wokingham.open_case(opened_at="2026-10-05T09:00:00+01:00"))["data"]["id"]
+    if handed_on.startswith("2026-10-19"):
+        # Recorded on the day: a reassignment is not dated before the latest act recorded on
+        # the case (attack 24a, A24a-8), so the early handover is made before the MAPPA change.
+        r = await patch_case(wokingham, case, {"case_holder_id": "case_holder-2",
+                                               "occurred_at": handed_on})
+        assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 10, 20, 12, 0)
+    r = await patch_case(wokingham, case, {"mappa_category": 1, "mappa_level": 1,
+                                           "occurred_at": "2026-10-20T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    r = await wokingham.client.post(f"/v1/panels/{panel}/items",
+                                    json={"case_id": case, "presenter_id": "case_holder-2"},
+                                    headers=wokingham.auth("panel_admin"))
+    assert r.status_code == 201, r.text
     review = next(s for s in await steps_of(wokingham, case)
                   if s["code"] == "high_risk_panel_review")
-    pin(monkeypatch, 2026, 10, 21, 12, 0)
-    r = await patch_case(wokingham, case, {"case_holder_id": "case_holder-2",
-                                           "occurred_at": handed_on})
-    assert r.status_code == 200, r.text
+    if not handed_on.startswith("2026-10-19"):
+        pin(monkeypatch, 2026, 10, 21, 12, 0)
+        r = await patch_case(wokingham, case, {"case_holder_id": "case_holder-2",
+                                               "occurred_at": handed_on})
+        assert r.status_code == 200, r.text
     pin(monkeypatch, 2026, 10, 29, 16, 0)
     item = (await item_of(wokingham, panel, case))["id"]
     r = await _decide(wokingham, panel, item, _chair(wokingham, "case_holder-1"))

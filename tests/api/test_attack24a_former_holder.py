@@ -140,3 +140,101 @@ async def test_S29_a_chair_who_held_the_case_since_the_rating_under_review_does_
         assert r.status_code == 200, r.text
         return
     _refused(r)
+
+
+@pytest.mark.parametrize("field", ["case_holder_id", "line_manager_id"])
+async def test_S11_a_reassignment_is_not_dated_before_the_latest_act_on_the_case(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, field: str) -> None:
+    """A24a-8: Somerset 4.5 (S11) "It is the responsibility of line managers to review all
+    cases where there is a High or Very High ROSH and/or Safety and Well-Being rating with case
+    holders at least monthly". case_holder-1 records SWB high on 20 August (S11 raised); a
+    handover dated 5 August would erase their holding period from the history the
+    former-holder checks read: 422 ``occurred-before-bound`` ("the latest act recorded on the
+    case", as for a closure), nothing changed. Handed on undated (now), case_holder-1 on the
+    duty rota may not do S11 (403)."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
+    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
+    new = {"case_holder_id": "case_holder-2", "line_manager_id": "line_manager-2"}[field]
+    r = await patch_case(somerset, case, {field: new, "occurred_at": "2026-08-05T10:00:00+01:00"})
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/occurred-before-bound"), problem
+    assert "latest act recorded on the case" in r.text
+    r = await somerset.client.get(f"/v1/cases/{case}", headers=somerset.auth("duty_manager"))
+    assert r.json()["data"][field] != new
+    if field == "line_manager_id":
+        return
+    r = await patch_case(somerset, case, {field: new})
+    assert r.status_code == 200, r.text
+    token = mint_dev_token(somerset.settings, sub="case_holder-1", roles=["duty_manager"],
+                           service=somerset.slug)
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
+                                   json={"note": "own"},
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert "held this case" in assert_problem(r, 403)["detail"]
+
+
+async def test_S11_a_former_holder_made_line_manager_does_not_review_the_month_they_held(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A24a-5: Somerset 4.5 (S11) "It is the responsibility of line managers to review all
+    cases where there is a High or Very High ROSH and/or Safety and Well-Being rating with case
+    holders at least monthly": case_holder-1 records SWB high on 20 August (S11 raised, to
+    line_manager-1); a duty manager swaps the two (holder line_manager-1, line manager
+    case_holder-1). case_holder-1, now the step's assignee as line manager, may not complete
+    it (403, saying who does); a duty manager who never held the case does (200)."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
+    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
+    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-1",
+                                          "line_manager_id": "case_holder-1"},
+                         role="duty_manager")
+    assert r.status_code == 200, r.text
+    moved = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
+    assert moved["assignee_id"] == "case_holder-1"
+    token = mint_dev_token(somerset.settings, sub="case_holder-1", roles=["line_manager"],
+                           service=somerset.slug)
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
+                                   json={"note": "own"},
+                                   headers={"Authorization": f"Bearer {token}"})
+    problem = assert_problem(r, 403)
+    assert "held this case" in problem["detail"]
+    assert "duty manager" in problem["detail"]
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
+                                   json={"note": "Reviewed."},
+                                   headers=somerset.auth("duty_manager"))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("access", [{"excluded_staff": ["case_holder-3"]},
+                                    {"allowed_staff": ["case_holder-1", "line_manager-1",
+                                                       "chair-1"]}])
+async def test_S18_a_restriction_hands_an_open_panel_action_of_an_owner_it_shuts_out_to_the_holder(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, access: dict[str, Any]) -> None:
+    """A24a-6 (regression; not reproduced on main): Somerset 7.1.7 "Case holders will ensure any
+    required actions are taken" (S18): the MARP of 26 August gives case_holder-3 an action; the
+    line manager then restricts the case so as to shut case_holder-3 out: the open action goes
+    to the case holder with a note (listed in reassigned_steps, in their queue), not left in
+    the name of someone who can no longer see it."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 26, 8, 0)
+    await judge(somerset, case, "rosh", "high", "2026-08-20T09:00:00Z")
+    panel, item = await _marp_item(somerset, case, "2026-08-26T09:00:00Z", "chair-1",
+                                   "case_holder-1")
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    r = await _decide(somerset, panel, item, _chair(somerset, "chair-1"), rosh_level="high",
+                      review_date="2026-09-23",
+                      actions=[{"description": "Acts", "owner_id": "case_holder-3",
+                                "due_date": "2026-09-10"}])
+    assert r.status_code == 200, r.text
+    action = next(s for s in r.json()["next_steps"] if s["code"] == "panel_action")
+    assert action["assignee_id"] == "case_holder-3"
+    r = await patch_case(somerset, case, {"access": access})
+    assert r.status_code == 200, r.text
+    [moved] = [s for s in r.json()["reassigned_steps"] if s["id"] == action["id"]]
+    assert moved["assignee_id"] == "case_holder-1"
+    assert "case_holder-3 may no longer see the case" in moved["note"]
+    mine = await somerset.client.get("/v1/next-steps", params={"assignee": "me"},
+                                     headers=somerset.auth("case_holder", "case_holder-1"))
+    assert action["id"] in {s["id"] for s in mine.json()["data"]}

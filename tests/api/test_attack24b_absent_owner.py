@@ -251,3 +251,50 @@ async def test_S44_the_duty_manager_told_sets_out_the_course_of_action(
     assert (course["actor"], course["assignee_id"]) == ("chair", None)
     assert await _mine(somerset, "line_manager", "line_manager-1",
                        "set_out_course_of_action") == []
+
+
+async def test_W22_leave_recorded_over_the_panel_review_gives_it_to_the_line_manager(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W22 (High Risk Panel), Somerset S20's twin: "the following professionals must be invited:
+    the PYJS case worker and their line manager" and "At the end of the Panel, a specific
+    action plan and risk classification should be agreed, including when should the child be
+    discussed again at the panel". The panel of Wednesday 25 November 2026 keeps ROSH high and
+    will discuss the child again on Wednesday 16 December; the case worker's leave from Monday
+    14 to Friday 18 December recorded on Tuesday 1 December: bringing the child back is the line
+    manager's (invited to the panel too), not left with the absent case worker."""
+    pin(monkeypatch, 2026, 11, 2, 10, 0)
+    case = (await wokingham.open_case(opened_at="2026-11-02T09:00:00+00:00"))["data"]
+    r = await wokingham.client.post(
+        f"/v1/cases/{case['id']}/judgements",
+        json={"domain": "rosh", "level": "high", "victims": ["peer"], "impact": "major",
+              "likelihood": "likely", "occurred_at": "2026-11-02T09:30:00Z"},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 11, 25, 12, 0)
+    r = await wokingham.client.post(
+        "/v1/panels", json={"kind": "high_risk_panel", "chair_id": "chair-1",
+                            "scheduled_for": "2026-11-25T10:00:00+00:00"},
+        headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]
+    r = await wokingham.client.post(f"/v1/panels/{panel['id']}/items",
+                                    json={"case_id": case["id"], "presenter_id": "case_holder-1"},
+                                    headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 201, r.text
+    r = await wokingham.client.post(
+        f"/v1/panels/{panel['id']}/items/{r.json()['data']['id']}/decision",
+        json={"rosh_level": "high", "review_date": "2026-12-16", "minutes": "Remains high",
+              "occurred_at": "2026-11-25T11:00:00+00:00",
+              "actions": [{"description": "Review the plan", "owner_id": "case_holder-1",
+                           "due_date": "2026-12-09"}]},
+        headers=wokingham.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    [review] = steps_of(await case_steps(wokingham, case["id"]), "attend_panel_review")
+    assert (review["actor"], review["assignee_id"]) == ("case_holder", "case_holder-1")
+    pin(monkeypatch, 2026, 12, 1, 10, 0)
+    await away(wokingham, "case_holder-1", "2026-12-14", "2026-12-18")
+    [review] = steps_of(await case_steps(wokingham, case["id"]), "attend_panel_review")
+    assert (review["actor"], review["assignee_id"]) == ("line_manager", "line_manager-1")
+    assert await _mine(wokingham, "line_manager", "line_manager-1",
+                       "attend_panel_review") == [review["id"]]
+    assert await _mine(wokingham, "case_holder", "case_holder-1", "attend_panel_review") == []

@@ -354,3 +354,24 @@ def test_dev_creates_a_missing_postgresql_database() -> None:
     finally:
         quoted = '"' + name.replace('"', '""') + '"'
         _pg_admin(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("command", ["tick", "migrate"])
+@pytest.mark.parametrize(("url", "words"), [
+    ("", ("YJ_DATABASE_URL", "empty")),
+    ("   ", ("YJ_DATABASE_URL", "empty")),
+    ("bogus", ("YJ_DATABASE_URL", "not a database URL")),
+    ("mysql://yj:hunter2@127.0.0.1/yjrisk", ("YJ_DATABASE_URL", "not a database URL")),
+    ("postgresql://yj:hunter2@127.0.0.1/yjrisk", ("YJ_DATABASE_URL", "postgresql+asyncpg://")),
+])
+def test_A24a3_an_empty_or_malformed_database_url_is_one_line(
+    tmp_path: Path, yjrisk: Any, command: str, url: str, words: tuple[str, ...],
+) -> None:
+    """Attack 24a, A24a-3: ``YJ_DATABASE_URL=`` (or ``bogus``) was a 48-line SQLAlchemy
+    traceback (``Could not parse SQLAlchemy URL``), exit 1. README: "A mistake you can fix (a
+    database not migrated, a bad setting) prints one line starting ``yjrisk:`` and exits with
+    status 2"; the value itself is never printed (it may hold a password)."""
+    done = yjrisk(tmp_path, command, YJ_DATABASE_URL=url)
+    assert_one_line_user_error(done, *words)
+    assert "hunter2" not in done.stderr
+    assert not (tmp_path / "yjrisk.db").exists()

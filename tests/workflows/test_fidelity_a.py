@@ -66,12 +66,14 @@ def test_S5_stand_ins_follow_the_seed() -> None:
     }
     # Wokingham names no stand-in for a line manager; the case worker's High-Risk Panel request
     # ("the case worker or their line manager", A23b-5) and the IYSS records of what became
-    # known while they are away (W4, W21: attack 24b, A24b-14) are the line manager's.
+    # known while they are away (W4, W21: attack 24b, A24b-14) and bringing the child back to
+    # the panel that invites them both (W22, S20's twin) are the line manager's.
     assert {(r.id, r.code): r.stand_in for r in packs()["wokingham-pyjs-2024"].rules
             if r.stand_in} == {
         ("W4", "record_incident"): "line_manager",
         ("W7", "request_high_risk_panel"): "line_manager",
         ("W21", "record_risk_to_staff"): "line_manager",
+        ("W22", "attend_panel_review"): "line_manager",
         ("W29", "request_high_risk_panel"): "line_manager",
     }
     assert all(r.actor == "case_holder" for r in packs()["wokingham-pyjs-2024"].rules
