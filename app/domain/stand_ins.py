@@ -123,6 +123,9 @@ async def settle_case(
             escalations.append(step)  # after the steps they chase have moved
             continue
         pack = ctx.pack_for(service, at=step.raised_at)
+        if await _settle_held(session, principal, role, pack, case, step, today=today, why=why):
+            moved.append(step)
+            continue
         frm = stood_in_from(pack, step)
         if frm is not None:
             holder = getattr(case, policy.ACTOR_FIELDS[frm])
@@ -160,6 +163,50 @@ async def settle_case(
         await bump_case_versions(session, {case.id})
         await session.flush()
     return moved
+
+
+HELD_MARK = "held the case in the period under review"
+
+
+async def _settle_held(
+    session: AsyncSession, principal: Principal, role: str | None, pack: Pack, case: Case,
+    step: Step, *, today: date, why: str,
+) -> bool:
+    """A line manager's step whose named line manager held the case since it was raised
+    (Somerset 4.5: they do not review the month they held; next_steps.held_the_case refuses
+    them) stands in to the line's stand-in role, else the duty managers, unassigned, as a
+    stand-in for leave does; one that stood in for that reason goes back to the case's line
+    manager once a reassignment makes it someone who did not hold the case (and is not away).
+    Whether it moved (attack 25, A25-1)."""
+    if step.actor == "line_manager" and step.assignee_id is not None:
+        old = step.assignee_id
+        if old not in await policy.held_by(session, case, step):
+            return False
+        to = policy.stand_in_of(pack, step) or "duty_manager"
+        step.actor, step.assignee_id = to, None
+        step.note = _noted(step.note, (
+            f"Stood in: the line manager ({old}) {HELD_MARK}; the "
+            f"{to.replace('_', ' ')} undertakes this step ({step.policy_ref})."))
+        await _announce(session, principal, role, step, ("line_manager", to), (old, None),
+                        f"the line manager ({old}) {HELD_MARK} ({why})")
+        return True
+    last = next((line for line in reversed((step.note or "").split("\n"))
+                 if line.startswith(_MOVE_LINES)), "")
+    if step.assignee_id is not None or not last.startswith("Stood in: the line manager (") \
+            or HELD_MARK not in last:
+        return False
+    lm = case.line_manager_id
+    if lm is None or lm in await policy.held_by(session, case, step) \
+            or await away_for(session, step, lm, today) is not None:
+        return False
+    was = step.actor
+    step.actor, step.assignee_id = "line_manager", lm
+    step.note = _noted(step.note, (
+        f"Given back: the line manager ({lm}) did not hold the case in the period under "
+        f"review; the {was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
+    await _announce(session, principal, role, step, (was, "line_manager"), (None, lm),
+                    f"given back to the line manager ({lm}): {why}")
+    return True
 
 
 async def _settle_escalation(

@@ -181,8 +181,9 @@ async def test_S11_a_former_holder_made_line_manager_does_not_review_the_month_t
     cases where there is a High or Very High ROSH and/or Safety and Well-Being rating with case
     holders at least monthly": case_holder-1 records SWB high on 20 August (S11 raised, to
     line_manager-1); a duty manager swaps the two (holder line_manager-1, line manager
-    case_holder-1). case_holder-1, now the step's assignee as line manager, may not complete
-    it (403, saying who does); a duty manager who never held the case does (200)."""
+    case_holder-1). The step stands in to the duty managers (A25-1); case_holder-1 may not
+    complete it, even holding the duty manager role (403, held this case); a duty manager who
+    never held the case does (200)."""
     case = await _case(somerset, monkeypatch)
     pin(monkeypatch, 2026, 8, 28, 14, 0)
     body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
@@ -192,15 +193,24 @@ async def test_S11_a_former_holder_made_line_manager_does_not_review_the_month_t
                          role="duty_manager")
     assert r.status_code == 200, r.text
     moved = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
-    assert moved["assignee_id"] == "case_holder-1"
+    # A25-1: no longer left in their name: stood in to the duty managers.
+    assert (moved["actor"], moved["assignee_id"]) == ("duty_manager", None)
     token = mint_dev_token(somerset.settings, sub="case_holder-1", roles=["line_manager"],
                            service=somerset.slug)
     r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
                                    json={"note": "own"},
                                    headers={"Authorization": f"Bearer {token}"})
+    # A25-1: the step is the duty managers' now, which case_holder-1 is not.
+    problem = assert_problem(r, 403)
+    assert problem["detail"] == \
+        "Only the assignee, or a holder of the step's role, may complete it."
+    both = mint_dev_token(somerset.settings, sub="case_holder-1",
+                          roles=["line_manager", "duty_manager"], service=somerset.slug)
+    r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
+                                   json={"note": "own"},
+                                   headers={"Authorization": f"Bearer {both}"})
     problem = assert_problem(r, 403)
     assert "held this case" in problem["detail"]
-    assert "duty manager" in problem["detail"]
     r = await somerset.client.post(f"/v1/next-steps/{review['id']}/complete",
                                    json={"note": "Reviewed."},
                                    headers=somerset.auth("duty_manager"))

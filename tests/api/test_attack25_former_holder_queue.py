@@ -1,0 +1,55 @@
+"""Attack 25, A25-1: a former case holder made the case's line manager was refused the Somerset
+monthly manager review (S11) of the period they held (A24a-5), but the step stayed in their
+name: in their queue, escalating as theirs, in no duty manager's queue. Now it stands in to the
+duty managers at the reassignment, and goes back to the line manager once a later reassignment
+makes someone who did not hold the case the line manager."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.security import mint_dev_token
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import judge, patch_case, steps_of
+from tests.api.test_attack24a_former_holder import _case
+from tests.conftest import Tenant
+
+
+async def test_S11_a_former_holder_made_line_manager_is_stood_in_for_by_the_duty_managers(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 4.5 (S11): "It is the responsibility of line managers to review all cases where
+    there is a High or Very High ROSH and/or Safety and Well-Being rating with case holders at
+    least monthly". case_holder-1 records SWB high (S11 to line_manager-1); a duty manager swaps
+    the two: the review of the month case_holder-1 held goes to the duty managers (unassigned,
+    "Stood in:" note, listed in the answer), in the duty managers' queue
+    (``actor=duty_manager``, as any stand-in) and not in case_holder-1's; made line
+    manager, line_manager-2 (never held it) gets it back."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
+    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
+    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-1",
+                                          "line_manager_id": "case_holder-1"},
+                         role="duty_manager")
+    assert r.status_code == 200, r.text
+    listed = {s["id"]: s for s in r.json()["reassigned_steps"]}[review["id"]]
+    assert (listed["actor"], listed["assignee_id"]) == ("duty_manager", None)
+    moved = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
+    assert (moved["actor"], moved["assignee_id"]) == ("duty_manager", None)
+    assert "Stood in: the line manager (case_holder-1) held the case in the period under " \
+        "review" in moved["note"]
+    token = mint_dev_token(somerset.settings, sub="case_holder-1", roles=["line_manager"],
+                           service=somerset.slug)
+    mine = await somerset.client.get("/v1/next-steps", params={"assignee": "me", "limit": 200},
+                                     headers={"Authorization": f"Bearer {token}"})
+    assert review["id"] not in {s["id"] for s in mine.json()["data"]}
+    duty = await somerset.client.get("/v1/next-steps",
+                                     params={"actor": "duty_manager", "limit": 200},
+                                     headers=somerset.auth("duty_manager"))
+    assert review["id"] in {s["id"] for s in duty.json()["data"]}
+    r = await patch_case(somerset, case, {"line_manager_id": "line_manager-2"},
+                         role="duty_manager")
+    assert r.status_code == 200, r.text
+    back = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
+    assert (back["actor"], back["assignee_id"]) == ("line_manager", "line_manager-2")
+    assert "Given back: the line manager (line_manager-2)" in back["note"]
