@@ -133,6 +133,8 @@ async def settle_case(
                 continue
             if frm == "line_manager" and holder in await policy.recorded_by(session, step):
                 continue  # they recorded what it checks: it stays with the stand-in (A19-18)
+            if frm == "line_manager" and holder in await policy.held_by(session, case, step):
+                continue  # they held the case in the period it checks (4.5; A25-1)
             was, had = step.actor, step.assignee_id
             step.actor, step.assignee_id = frm, holder
             step.note = _noted(step.note, (

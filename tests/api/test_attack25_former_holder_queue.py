@@ -53,3 +53,29 @@ async def test_S11_a_former_holder_made_line_manager_is_stood_in_for_by_the_duty
     back = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
     assert (back["actor"], back["assignee_id"]) == ("line_manager", "line_manager-2")
     assert "Given back: the line manager (line_manager-2)" in back["note"]
+
+
+async def test_S5_a_step_stood_in_for_a_former_holder_is_not_given_back_to_them_by_a_later_settle(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 3.1 (S5, stand-in duty manager): "Where the line manager is unavailable, the duty
+    manager will ..." and 4.5: a manager does not check the period they held the case.
+    case_holder-1 records ROSH high (S5 to line_manager-1); case_holder-2 takes the case, then
+    becomes its line manager: S5 stands in to the duty managers. A later reassignment (a new
+    holder) settles the case again: S5 must stay with the duty managers, not go back to
+    case_holder-2, who held the case since it was raised (the give-back of a pack stand-in
+    checked who recorded the judgement, not who held the case)."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(somerset, case, "rosh", "high", "2026-08-20T09:00:00Z")
+    s5 = next(s for s in body["next_steps"] if s["code"] == "discuss_with_manager")
+    for change in ({"case_holder_id": "case_holder-2"},
+                   {"case_holder_id": "case_holder-1", "line_manager_id": "case_holder-2"}):
+        r = await patch_case(somerset, case, change, role="duty_manager")
+        assert r.status_code == 200, r.text
+    moved = {s["id"]: s for s in await steps_of(somerset, case)}[s5["id"]]
+    assert (moved["actor"], moved["assignee_id"]) == ("duty_manager", None)
+    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-2"},
+                         role="duty_manager")
+    assert r.status_code == 200, r.text
+    kept = {s["id"]: s for s in await steps_of(somerset, case)}[s5["id"]]
+    assert (kept["actor"], kept["assignee_id"]) == ("duty_manager", None)
