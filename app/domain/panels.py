@@ -903,11 +903,12 @@ def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None 
 
 def sat_while_open(case: Case, panel: Panel, occurred_at: datetime) -> bool:
     """Whether the panel sat, and decided, while the case was open: always for an open case;
-    for a closed one, when the sitting and the decision's time are before its closure."""
+    for a closed one, when the sitting and the decision's time are before its closure (the
+    case is closed from its closure's instant: A25-2)."""
     if case.closed_at is None:
         return True
     closed_at = stored_utc(case.closed_at)
-    return stored_utc(panel.scheduled_for) < closed_at and occurred_at <= closed_at
+    return stored_utc(panel.scheduled_for) < closed_at and occurred_at < closed_at
 
 
 async def _record_on_closed_case(
