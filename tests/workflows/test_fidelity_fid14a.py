@@ -186,3 +186,36 @@ def test_S47_specialist_service_unavailable_line_manager_agrees_a_strategy() -> 
                 due=None, pack=S, ref="10.2")
     assert step.note
     assert "no timescale" in step.note
+
+
+# --- W31: Wokingham's home visit risk assessment and its sign-off (A23b-8) --------------------
+
+
+def test_W31_home_visit_risk_assessment_then_the_line_managers_sign_off() -> None:
+    """W31 (Risk to staff): "For subsequent home visits, should any safety concerns been
+    identified during the initial home visit, the case worker will complete a risk assessment
+    prior to further visits. The risk assessment must be signed off by their line manager
+    before subsequent home visits can be completed."
+
+    Concerns recorded on Thursday 24 December 2026 at 17:00 GMT: the case worker's risk
+    assessment (before the next visit, whose date the service does not hold: undated, with a
+    note). Completed on Monday 28 December (the Boxing Day substitute bank holiday): the line
+    manager's sign-off, likewise undated with its note. Somerset has no such line."""
+    at = lon(2026, 12, 24, 17)
+    out = run(W, event("case_event", at, EVENT_ID, type="home_visit_safety_concerns"))
+    step = created(out, "complete_home_visit_risk_assessment")
+    assert_step(step, rule="W31", code="complete_home_visit_risk_assessment",
+                actor="case_holder", due=None, pack=W, ref="Risk to staff")
+    assert step.note
+    assert "next visit" in step.note
+    assert "sign_off_home_visit_risk_assessment" not in codes(out)
+    done = run(W, _done("complete_home_visit_risk_assessment", "W31", "case_holder",
+                        "case_holder", lon(2026, 12, 28, 10)))
+    sign_off = created(done, "sign_off_home_visit_risk_assessment")
+    assert_step(sign_off, rule="W31", code="sign_off_home_visit_risk_assessment",
+                actor="line_manager", due=None, pack=W, ref="Risk to staff")
+    assert sign_off.note
+    assert "next visit" in sign_off.note
+    assert codes(run(S, event("case_event", at, EVENT_ID,
+                              type="home_visit_safety_concerns"))).isdisjoint(
+        {"complete_home_visit_risk_assessment", "sign_off_home_visit_risk_assessment"})
