@@ -479,6 +479,18 @@ async def run(
                         flush=flush)
 
 
+async def check_only(wctx: WriteContext, *, event: WorkflowEvent) -> None:
+    """Run the pack's checks of ``event`` on the write's case as :func:`run` does (the case as
+    at the event's time), raising its :class:`PolicyViolation`; apply nothing (a panel's
+    decision recorded on a closed case: app.domain.panels)."""
+    session, case = wctx.session, wctx.case
+    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
+    earlier = await case_fields_at(session, case, event.occurred_at)
+    raise_violations(evaluate_for(wctx.policy, wctx.service, case,
+                                  await open_steps_of(session, case.id), event, panels,
+                                  **extras, **earlier))
+
+
 def _dated_before_later_acts(case: Case, event: WorkflowEvent) -> bool:
     """Whether a rating or a change of the case's fields is dated after the act (read from the
     case row: no query): a step may have lapsed after it that it keeps alive."""

@@ -272,7 +272,14 @@ async def test_W7_a_request_made_after_the_back_filled_high_is_not_raised_again(
     await _judge(wokingham, case, "rosh", "very_high", "2026-05-21T10:00:00+01:00")
     after = await _steps(wokingham, case)
     assert "request_high_risk_panel" not in {s["code"] for s in after}
-    assert _shape(after) == before
+    # W30 (fid14a), recurring: the child's first judgement is now the very high of 21 May, and
+    # before any supervision is done an earlier act brings the first one forward (a month
+    # after it, Sunday 21 June 10:00 BST); the rest is as it was.
+    supervision = "monthly_line_supervision"
+    assert [s["due_at"] for s in after if s["code"] == supervision] == ["2026-06-21T09:00:00Z"]
+    assert [t for t in _shape(after) if t[0] != supervision] == [
+        t for t in before if t[0] != supervision]
+    assert [t[5] for t in before if t[0] == supervision] == ["2026-06-22T15:00:00Z"]
 
 
 async def test_S5_S7_concurrent_judgements_agree_with_time_order(somerset: Tenant) -> None:

@@ -37,7 +37,13 @@ def test_W12_W7_a_high_back_filled_before_a_low_owes_the_plan_not_the_panel() ->
         later=[rated(rosh="low")])
     assert not found.violations
     by_code = {i.code: i for i in found.intents}
-    assert set(by_code) == {"update_risk_management_plan", "inform_child_and_carer"}
+    # W30 (fid14a): the child's first judgement starts the monthly line supervision (this
+    # snapshot holds none open): due a month after the high, Monday 22 June 2026 16:00 BST.
+    assert set(by_code) == {"update_risk_management_plan", "inform_child_and_carer",
+                            "monthly_line_supervision"}
+    assert (by_code["monthly_line_supervision"].action,
+            by_code["monthly_line_supervision"].due_at) == (
+        "create", datetime(2026, 6, 22, 15, 0, tzinfo=UTC))
     assert (by_code["update_risk_management_plan"].action,
             by_code["update_risk_management_plan"].rule_id) == ("create", "W12")
     assert by_code["inform_child_and_carer"].action == "keep"  # its reason added, no date
