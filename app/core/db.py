@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Select
@@ -175,26 +181,25 @@ async def unit_of_work(
                 raise
 
 
-_GIVEN = object()  # a position of PlainSelect's SQL that the caller's parameters fill
+_GIVEN = object()  # a position of a driver statement's SQL that the caller's parameters fill
 
 
-class PlainSelect:
-    """A SELECT built once (per shape of a query), whose rows are read as the driver gives them.
-
-    On PostgreSQL the statement is compiled once to SQL and run as driver SQL: asyncpg already
-    answers aware UTC datetimes, UUIDs, dates, numbers and decoded JSON, so the rows skip
-    SQLAlchemy's per-column result processing (a type processor call per value: ~1,600 a page
-    of the register) and the compile cache's lookup. Strings stay strings (an enum column's
-    value is its ``str`` value, not the member). Elsewhere (SQLite answers text for UUIDs and
-    times) the statement runs through the ORM session as usual. Either way the session's
-    pending changes are flushed first, as an ORM select does.
+class DriverStatement:
+    """A Core statement (or text with typed parameters) compiled once to the driver's SQL and
+    run as driver SQL (``exec_driver_sql``) on PostgreSQL: no compile cache lookup (its key
+    is generated from the whole statement), no compiled-parameter construction and result
+    set-up of a compiled statement on each execution; the same SQL text (so the same prepared
+    statement), on the same connection, in the same transaction, with the same events
+    (``before_cursor_execute``) and error translation. Rows come as the driver gives them:
+    only for statements whose columns SQLAlchemy would not process (text, or as
+    :class:`PlainSelect` says).
 
     Parameters are the statement's unvalued bind parameters, by name; a bind parameter with a
     value (a literal in the clause) is bound as compiled. Every parameter goes through its
     type's bind processing, as SQLAlchemy would apply it. No expanding (``IN``) parameters:
     PostgreSQL takes an array (``= ANY(...)``)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._driver: tuple[str, tuple[tuple[str, Any, Any], ...]] | None = None
 
@@ -211,11 +216,54 @@ class PlainSelect:
                         raise ValueError(f"expanding parameter {name}: use = ANY(array)")
                     given[name] = None
             state = compiled.construct_expanded_state(given)
+            # Every parameter's processor, as the compiled execution applies them
+            # (``DefaultExecutionContext._init_compiled``): the compiled statement's, then
+            # those of expanded (literal) positions; the expanded state alone names only
+            # the latter.
+            processors = {**compiled._bind_processors, **state.processors}
             self._driver = (state.statement, tuple(
                 (name, _GIVEN if name in given else state.parameters[name],
-                 state.processors.get(name))
+                 processors.get(name))
                 for name in state.positiontup or ()))
         return self._driver
+
+    def driver_form(self, dialect: Dialect, params: Mapping[str, Any]
+                    ) -> tuple[str, tuple[Any, ...]]:
+        """The SQL and its positional parameters, bind-processed."""
+        sql, binds = self._compiled(dialect)
+        values = []
+        for name, constant, process in binds:
+            value = params[name] if constant is _GIVEN else constant
+            values.append(process(value) if process is not None else value)
+        return sql, tuple(values)
+
+    def execute(self, connection: Connection, params: Mapping[str, Any]) -> CursorResult[Any]:
+        """Run on a (synchronous) connection: as driver SQL on PostgreSQL, else as usual."""
+        if connection.dialect.name != "postgresql":
+            return connection.execute(self.statement, dict(params))
+        return connection.exec_driver_sql(*self.driver_form(connection.dialect, params))
+
+    async def execute_async(self, connection: AsyncConnection, params: Mapping[str, Any]
+                            ) -> CursorResult[Any]:
+        """:meth:`execute` on an async connection."""
+        if connection.dialect.name != "postgresql":
+            return await connection.execute(self.statement, dict(params))
+        return await connection.exec_driver_sql(*self.driver_form(connection.dialect, params))
+
+
+class PlainSelect(DriverStatement):
+    """A SELECT built once (per shape of a query), whose rows are read as the driver gives them.
+
+    On PostgreSQL the statement is compiled once to SQL and run as driver SQL
+    (:class:`DriverStatement`): asyncpg already
+    answers aware UTC datetimes, UUIDs, dates, numbers and decoded JSON, so the rows skip
+    SQLAlchemy's per-column result processing (a type processor call per value: ~1,600 a page
+    of the register) and the compile cache's lookup. Strings stay strings (an enum column's
+    value is its ``str`` value, not the member). Elsewhere (SQLite answers text for UUIDs and
+    times) the statement runs through the ORM session as usual. Either way the session's
+    pending changes are flushed first, as an ORM select does."""
+
+    statement: Select[Any]
 
     async def rows(self, session: AsyncSession, params: dict[str, Any]) -> Sequence[Any]:
         """The rows of the statement with these parameters, in the session's transaction."""
@@ -224,10 +272,5 @@ class PlainSelect:
             return (await session.exec(self.statement, params=params)).all()  # type: ignore[call-overload,no-any-return]
         if session.sync_session.autoflush and (session.new or session.dirty or session.deleted):
             await session.flush()  # what an ORM select's autoflush would write first
-        sql, binds = self._compiled(dialect)
-        values = []
-        for name, constant, process in binds:
-            value = params[name] if constant is _GIVEN else constant
-            values.append(process(value) if process is not None else value)
         connection = await session.connection()
-        return (await connection.exec_driver_sql(sql, tuple(values))).all()
+        return (await connection.exec_driver_sql(*self.driver_form(dialect, params))).all()

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import DriverStatement
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import MACHINE_SCOPES, STAFF_ROLES, Principal
 from app.domain.audit import chain_of
@@ -425,7 +426,7 @@ def case_role_for(principal: Principal, case: Case, allowed: Iterable[str], what
 
 _CASE_ID = sa.bindparam("yj_case", type_=Case.__table__.c.id.type)  # type: ignore[attr-defined]
 # The case's row lock, after its service's policy lock (shared): app.domain.policy_lock.
-_LOCK_CASE = lock_case_statement(_CASE_ID)
+_LOCK_CASE = DriverStatement(lock_case_statement(_CASE_ID))  # compiled once (issue 15)
 _SQLITE_LOCK_CASE = sa.update(Case).where(col(Case.id) == _CASE_ID).values(
     id=Case.id)  # type: ignore[arg-type]
 
@@ -444,9 +445,12 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
     if not sqlite and (session.new or session.dirty or session.deleted):
         await session.flush()  # what the ORM statement's autoflush did: pending changes first
     # A Core statement on the session's connection (issue 15: the ORM's execution path around
-    # this plain SELECT cost more than the statement itself).
+    # this plain SELECT cost more than the statement itself), as driver SQL on PostgreSQL.
     conn = await session.connection()
-    await conn.execute(_SQLITE_LOCK_CASE if sqlite else _LOCK_CASE, {"yj_case": case_id})
+    if sqlite:
+        await conn.execute(_SQLITE_LOCK_CASE, {"yj_case": case_id})
+    else:
+        await _LOCK_CASE.execute_async(conn, {"yj_case": case_id})
 
 
 async def lock_external_ref(

@@ -25,7 +25,7 @@ from app.domain.oversight import OversightEntry
 from app.domain.panels_table import PanelItem
 from app.domain.referrals import Referral
 from app.domain.steps import Step, StepStatus
-from app.domain.timing import require_not_before
+from app.domain.timing import require_after, require_not_before
 
 
 async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
@@ -67,10 +67,20 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def require_after_latest_act(
-    session: AsyncSession, case_id: uuid.UUID, at: datetime, field: str
+    session: AsyncSession, case_id: uuid.UUID, at: datetime, field: str, *,
+    strictly: bool = False,
 ) -> None:
-    """422 ``occurred-before-bound`` when ``at`` (a closure, a reopening) is before
-    :func:`latest_act_at`, naming it as the bound."""
+    """422 ``occurred-before-bound`` when ``at`` (a reassignment) is before
+    :func:`latest_act_at`, naming it as the bound; ``strictly`` (a closure, a reopening), at
+    it as well. The case is closed from its closure's instant to its reopening's (an act dated
+    at a closure is on the closed case, one dated at a reopening on the open one: A25-2), so an
+    act already recorded at that instant, judged on the case as it was then, would be judged
+    the other way had it been typed after: the closure or reopening comes after it, and
+    whatever order the acts are typed in, each is judged one way."""
     latest = await latest_act_at(session, case_id)
-    if latest is not None:
+    if latest is None:
+        return
+    if strictly:
+        require_after(at, latest, "the latest act recorded on the case", field=field)
+    else:
         require_not_before(at, latest, "the latest act recorded on the case", field=field)

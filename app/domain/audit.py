@@ -41,6 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import DriverStatement
 from app.core.security import Principal
 from app.domain import history, outbox, paging
 from app.domain.common import JSONType, new_id, utcnow
@@ -430,8 +431,9 @@ def _seal(sync: SyncSession) -> None:
                        for c in columns})
     for k, update in enumerate(updates):
         params.update({f"u{k}_{c}": v for c, v in update.params.items()})
-    done = conn.execute(_sealed_insert(len(pending), len(events), tuple(shapes), tuple(
-        (update.table, update.columns, update.version) for update in updates), sealing), params)
+    done: Any = _sealed_insert(len(pending), len(events), tuple(shapes), tuple(
+        (update.table, update.columns, update.version) for update in updates), sealing
+    ).execute(conn, params)
     if sealing:  # the positions and hashes the statement gave, in the entries' order
         sealed = sorted(done.all(), key=lambda given: given[0])
         if len(sealed) != len(pending):
@@ -478,13 +480,13 @@ def _update_statement(table: Any, columns: tuple[str, ...], version: str | None,
     return statement
 
 
-_SEALED_INSERTS: dict[tuple[Any, ...], Any] = {}
+_SEALED_INSERTS: dict[tuple[Any, ...], DriverStatement] = {}
 
 
 def _sealed_insert(entries: int, events: int,
                    extra: tuple[tuple[Any, tuple[str, ...], int], ...] = (),
                    updates: tuple[tuple[Any, tuple[str, ...], str | None], ...] = (),
-                   sealing: bool = False) -> Any:
+                   sealing: bool = False) -> DriverStatement:
     """PostgreSQL: one statement inserting ``entries`` audit entries and, as CTEs, ``events``
     outbox events, the ``extra`` rows (per table: its columns and how many rows) and the
     ``updates`` (per row: its table, the columns set and its version column,
@@ -492,7 +494,10 @@ def _sealed_insert(entries: int, events: int,
     answers the number of rows of in its RETURNING (parameters ``a{i}_{column}``,
     ``o{i}_{column}``, ``x{k}_{i}_{column}``, ``u{k}_{column}``). Written as text
     with typed parameters and kept per shape: SQLAlchemy compiles a multi-row VALUES afresh on
-    every execution (it has no cache key), which cost more than the round trip it saves.
+    every execution (it has no cache key), which cost more than the round trip it saves. Run
+    as driver SQL (:class:`~app.core.db.DriverStatement`: compiled once per shape, its ~70
+    parameters bind-processed by position, no compile-cache key made from the statement's
+    text and binds on each execution; issue 15).
 
     ``sealing``: the entries, all of the chain ``yj_chain``, are given without ``seq``,
     ``prev_hash`` and ``hash``; ``yjrisk_audit_seal`` (migration 0029), in a CTE PostgreSQL
@@ -549,10 +554,10 @@ def _sealed_insert(entries: int, events: int,
     else:
         entry_values = values("a", tables[0], _COLUMNS, entries)
         returning = counted
-    statement = sa.text(
+    statement = DriverStatement(sa.text(
         f"WITH {', '.join(ctes)} INSERT INTO audit_entry ({', '.join(_COLUMNS)}) "
         f"VALUES {entry_values}" + (f" RETURNING {returning}" if returning else "")
-    ).bindparams(*binds)
+    ).bindparams(*binds))
     if len(_SEALED_INSERTS) < 256:  # a handful of shapes in practice
         _SEALED_INSERTS[key] = statement
     return statement

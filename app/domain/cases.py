@@ -896,8 +896,10 @@ async def patch_case(
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
-        # within Somerset 12's 20 days): the reopening comes after them.
-        await require_after_latest_act(session, case.id, occurred_at, "occurred_at")
+        # within Somerset 12's 20 days), nor at its instant: the reopening comes after them (an
+        # act at the reopening's instant is on the open case, A25-2).
+        await require_after_latest_act(session, case.id, occurred_at, "occurred_at",
+                                       strictly=True)
     if sent.get("expected_release_date") is not None and "in_custody" not in sent:
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
@@ -1163,12 +1165,13 @@ async def _redact_action_escalations(wctx: WriteContext) -> None:
 
 
 async def _closing_time(session: AsyncSession, case: Case, closed_at: datetime) -> datetime:
-    """A closure time that is not in the future, not before the case opened and not before
-    the latest act already recorded on the case (:func:`app.domain.acts.latest_act_at`); 422
+    """A closure time that is not in the future, not before the case opened and after the
+    latest act already recorded on the case (:func:`app.domain.acts.latest_act_at`; not at its
+    instant either: the case is closed from its closure's, A25-2); 422
     ``occurred-before-bound`` naming the bound otherwise."""
     closed_at = resolve_occurred_at(closed_at, field="closed_at")
     require_within_case(case, closed_at, "closed_at")
-    await require_after_latest_act(session, case.id, closed_at, "closed_at")
+    await require_after_latest_act(session, case.id, closed_at, "closed_at", strictly=True)
     return closed_at
 
 

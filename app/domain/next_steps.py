@@ -377,17 +377,28 @@ def bare_times(step: Any) -> dict[str, Any]:
     return times
 
 
-def bare_completion(principal: Principal, step: Any) -> dict[str, Any]:
-    """A bare step's completion (the fields of :data:`~app.domain.steps.STEP_OUT_COLUMNS`): that
-    it is done and when (its ``status`` and ``completed_at``), not who recorded it, their note
-    or the record that satisfied it, unless the caller recorded it themselves. A panel action's
-    owner outside the case read the case's line manager's note on their action, written by
-    someone who sees the case (attack 22, A22-7); as a bare step's note and reasons leave the
-    case's people and records out (:func:`bare_note`, :func:`bare_reasons`)."""
+# A bare step's completion fields left out, as columns (STEP_OUT_COLUMNS' names); the step's
+# answer (StepOut) shows the satisfying record's two columns as one ``satisfied_by``.
+BARE_COMPLETION_HIDDEN = ("completed_by", "completion_note", "satisfied_by_type",
+                          "satisfied_by_id")
+
+
+def _out_name(column: str) -> str:
+    """The StepOut field that shows a step column (``satisfied_by_*``: ``satisfied_by``)."""
+    return "satisfied_by" if column.startswith("satisfied_by_") else column
+
+
+def bare_completion(principal: Principal, step: Any, *, out: bool = False) -> dict[str, Any]:
+    """A bare step's completion (the fields of :data:`~app.domain.steps.STEP_OUT_COLUMNS`, or,
+    with ``out``, of :class:`StepOut`): that it is done and when (its ``status`` and
+    ``completed_at``), not who recorded it, their note or the record that satisfied it, unless
+    the caller recorded it themselves. A panel action's owner outside the case read the case's
+    line manager's note on their action, written by someone who sees the case (attack 22,
+    A22-7); as a bare step's note and reasons leave the case's people and records out
+    (:func:`bare_note`, :func:`bare_reasons`)."""
     if step.completed_by is not None and step.completed_by == principal.sub:
         return {}
-    return {"completed_by": None, "completion_note": None, "satisfied_by_type": None,
-            "satisfied_by_id": None}
+    return {(_out_name(c) if out else c): None for c in BARE_COMPLETION_HIDDEN}
 
 
 async def is_bare_duty(
@@ -560,11 +571,9 @@ def shown_step(principal: Principal, step: Step, bare: bool, ctx: policy.PolicyC
     out = step_out(step)
     if not bare:
         return out
-    completion = bare_completion(principal, step)
-    if completion:
-        completion = {"completed_by": None, "completion_note": None, "satisfied_by": None}
     return out.model_copy(update={
-        "note": bare_note(step, ctx), **bare_times(step), **completion,
+        "note": bare_note(step, ctx), **bare_times(step),
+        **bare_completion(principal, step, out=True),
         "reasons": [StepReason.model_validate(r) for r in bare_reasons(step)]})
 
 

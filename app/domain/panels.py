@@ -74,6 +74,7 @@ from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, WorkingCalendar, london_text
 from app.workflows.deadlines import shift_local
+from app.workflows.types import WorkflowEvent
 from app.workflows.vocabulary import PanelKind
 
 SCHEDULERS = ("chair", "panel_admin")
@@ -903,11 +904,29 @@ def decision_time(body: PanelDecisionCreate, panel: Panel, now: datetime | None 
 
 def sat_while_open(case: Case, panel: Panel, occurred_at: datetime) -> bool:
     """Whether the panel sat, and decided, while the case was open: always for an open case;
-    for a closed one, when the sitting and the decision's time are before its closure."""
+    for a closed one, when the sitting and the decision's time are before its closure (the
+    case is closed from its closure's instant: A25-2)."""
     if case.closed_at is None:
         return True
     closed_at = stored_utc(case.closed_at)
-    return stored_utc(panel.scheduled_for) < closed_at and occurred_at <= closed_at
+    return stored_utc(panel.scheduled_for) < closed_at and occurred_at < closed_at
+
+
+def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
+                    item: PanelItem) -> WorkflowEvent:
+    """The ``panel_decision`` event of the decision: what the pack's rules and checks see."""
+    data = {
+        "rosh_level": body.rosh_level.value if body.rosh_level else None,
+        "swb_level": body.swb_level.value if body.swb_level else None,
+        "actions": [{**a.model_dump(mode="json"), "subject_id": str(uuid.uuid4())}
+                    for a in body.actions],
+        "review_date": body.review_date,
+        "mappa_level": body.mappa_level,
+        "panel_kind": panel.kind,
+        "panel_chair_id": panel.chair_id,
+        "attendees": list(body.attendees),
+    }
+    return wctx.event("panel_decision", data, subject_id=item.id)
 
 
 async def _record_on_closed_case(
@@ -919,7 +938,13 @@ async def _record_on_closed_case(
     is complete; the case stays closed and unchanged (no rating, MAPPA level or step: its
     closure superseded every duty and nobody holds it; the judgements route refuses a rating on
     a closed case alike). Reopening the case runs the policy for its state then; the actions
-    the panel agreed are in the decision for whoever takes the case on."""
+    the panel agreed are in the decision for whoever takes the case on.
+
+    The decision is the record of a sitting on the open case, so the pack's checks of a
+    decision apply to it as they do to one typed before the closure (Somerset S20's review
+    date for a high rating, 7.1.6; Wokingham W22's action plan): typed after the closure, a
+    decision without them was kept (left14a); now it is refused the same way, nothing written."""
+    await policy.check_only(wctx, event=_decision_event(wctx, body, panel, item))
     item.decided_at, item.decided_by = wctx.occurred_at, wctx.principal.sub
     item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
     wctx.session.add(item)
@@ -1186,19 +1211,7 @@ async def decide(
             own_subject=codes if pending else (), others=pending)
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)
-    data = {
-        "rosh_level": body.rosh_level.value if body.rosh_level else None,
-        "swb_level": body.swb_level.value if body.swb_level else None,
-        "actions": [{**a.model_dump(mode="json"), "subject_id": str(uuid.uuid4())}
-                    for a in body.actions],
-        "review_date": body.review_date,
-        "mappa_level": body.mappa_level,
-        "panel_kind": panel.kind,
-        "panel_chair_id": panel.chair_id,
-        "attendees": list(body.attendees),
-    }
-    decided = await policy.run(
-        wctx, event=wctx.event("panel_decision", data, subject_id=item.id))
+    decided = await policy.run(wctx, event=_decision_event(wctx, body, panel, item))
     result = decided if result is None else result.merge(decided)
     if body.mappa_level is not None and body.mappa_level != case.mappa_level:
         # A change of the case's fields by the panel's act, dated at the sitting as the ratings

@@ -111,7 +111,8 @@ def require_transfer_date_within(
 
 
 def _refuse(field: str, what: str, bound: datetime | date, *,
-            withheld_name: str | None = None, stored: bool = True) -> Unprocessable:
+            withheld_name: str | None = None, stored: bool = True,
+            at_too: bool = False) -> Unprocessable:
     """422 ``occurred-before-bound`` naming the bound and its value; withheld (for a caller who
     may not see the case's data: :meth:`~app.core.errors.DomainError.withheld`), the bound's
     name alone (``withheld_name``: a name that itself quotes a value, said without it). A bound
@@ -119,14 +120,15 @@ def _refuse(field: str, what: str, bound: datetime | date, *,
     sent) is told to every caller."""
     when = iso_utc(bound) if isinstance(bound, datetime) else bound.isoformat()
     name = withheld_name or what
+    is_, must = ("is not after", "must be after") if at_too else ("is before", "must not be before")
     return Unprocessable(
-        f"{field} is before {what} ({when}).",
+        f"{field} {is_} {what} ({when}).",
         slug="occurred-before-bound",
-        errors=[{"loc": f"body.{field}", "msg": f"must not be before {what} ({when})"}],
+        errors=[{"loc": f"body.{field}", "msg": f"{must} {what} ({when})"}],
         extra={"bound": {"field": field, "name": what, "value": when}},
         withheld=None if not stored else Unprocessable(
-            f"{field} is before {name}.", slug="occurred-before-bound",
-            errors=[{"loc": f"body.{field}", "msg": f"must not be before {name}"}],
+            f"{field} {is_} {name}.", slug="occurred-before-bound",
+            errors=[{"loc": f"body.{field}", "msg": f"{must} {name}"}],
             extra={"bound": {"field": field, "name": name}}),
     )
 
@@ -137,6 +139,13 @@ def require_not_before(
     """422 when ``at`` (aware) is before ``bound`` (aware); ``what`` names the bound."""
     if at < bound:
         raise _refuse(field, what, bound)
+
+
+def require_after(at: datetime, bound: datetime, what: str, field: str = "occurred_at") -> None:
+    """422 when ``at`` (aware) is not after ``bound`` (aware): before it or at the same
+    instant; ``what`` names the bound."""
+    if at <= bound:
+        raise _refuse(field, what, bound, at_too=True)
 
 
 def require_after_birth(at: datetime, date_of_birth: date, field: str = "occurred_at",
@@ -166,7 +175,7 @@ def require_within_case(
 
 def require_outside_closed_periods(case: Case, at: datetime, field: str = "occurred_at") -> None:
     """422 ``occurred-before-bound`` when ``at`` falls inside a period the case was closed
-    before a reopening (after its ``closed_at``, before the reopening), naming the reopening as
+    before a reopening (from its ``closed_at``, before the reopening), naming the reopening as
     the bound (attack pass 9, A9-7). While the case was closed such an act was refused (409
     ``case-closed``); it is still refused after the reopening, whenever it is typed in: what was
     done in that time was not done on an open case, and no duty is owed for it. What the pack
@@ -181,11 +190,11 @@ def require_outside_closed_periods(case: Case, at: datetime, field: str = "occur
 
 
 def in_closed_period(case: Case, at: datetime) -> tuple[datetime, datetime] | None:
-    """The period before a reopening that ``at`` falls inside (strictly after the closure,
-    before the reopening), or None."""
+    """The period before a reopening that ``at`` falls inside (from the closure's instant, before
+    the reopening's: :meth:`~app.workflows.types.CaseSnapshot.closure_in_force`), or None."""
     for closed, reopened in case.closed_periods or ():
         start, end = datetime.fromisoformat(closed), datetime.fromisoformat(reopened)
-        if start < at < end:
+        if start <= at < end:
             return start, end
     return None
 

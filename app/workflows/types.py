@@ -130,13 +130,19 @@ class CaseSnapshot:
 
     def closure_in_force(self, at: datetime) -> datetime | None:
         """The closure the case was under at the instant ``at``: the current one when ``at`` is
-        after its ``closed_at``, or the start of a closed period (before a reopening) that ``at``
-        falls inside; None when the case was open then. Judged by the act's time, whatever
-        the order acts were typed in (attack 24b, A24b-3, A24b-7)."""
-        if self.closed_at is not None and at > self.closed_at:
+        at or after its ``closed_at``, or the start of a closed period (before a reopening) that
+        ``at`` falls inside; None when the case was open then. Judged by the act's time,
+        whatever the order acts were typed in (attack 24b, A24b-3, A24b-7). A closure is in
+        force from its own instant (supervision has ended then: Somerset 12's "following the
+        end of supervision"; a change of the case's fields is in force at its instant, as
+        ``case_fields_at`` reads it), a reopening from its own: the period is ``[closed,
+        reopened)``. An act dated at a closure was judged on the open case when typed before the
+        closure and on the closed one after it (A25-2); a closure or reopening is therefore
+        dated after every act already recorded (``acts.require_after_latest_act``)."""
+        if self.closed_at is not None and at >= self.closed_at:
             return self.closed_at
         for start, end in self.closed_periods:
-            if start < at < end:
+            if start <= at < end:
                 return start
         return None
 

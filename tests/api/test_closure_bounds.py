@@ -74,7 +74,9 @@ async def test_closure_before_the_latest_act_is_422_and_changes_nothing(
         somerset: Tenant, act: Any) -> None:
     """Thursday 27 August 2026 11:00 BST an act is recorded; a closure dated Thursday 2 July
     2026 is 422 occurred-before-bound on body.closed_at naming 2026-08-27T10:00:00Z; the case
-    stays open with its open steps; a closure dated after the act stands."""
+    stays open with its open steps. A closure at the act's own instant is 422 as well (the case
+    is closed from its closure's instant: the act, recorded on the open case, would be on the
+    closed one, A25-2); a closure dated a second after the act stands."""
     case_id = (await somerset.open_case(opened_at=OPENED))["data"]["id"]
     await act(somerset, case_id)
     before = sorted(s["id"] for s in await steps_of(somerset, case_id))
@@ -89,6 +91,11 @@ async def test_closure_before_the_latest_act_is_422_and_changes_nothing(
     assert case.json()["data"]["closed_at"] is None
     assert sorted(s["id"] for s in await steps_of(somerset, case_id)) == before
     r = await patch_case(somerset, case_id, {"closed_at": "2026-08-27T11:00:00+01:00",
+                                             "closure_reason": "Order completed"})
+    body = assert_problem(r, 422)
+    assert body["errors"] == [{"loc": "body.closed_at", "msg": "must be after the latest act "
+                               "recorded on the case (2026-08-27T10:00:00Z)"}]
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-27T11:00:01+01:00",
                                              "closure_reason": "Order completed"})
     assert r.status_code == 200, r.text
 

@@ -247,3 +247,60 @@ async def test_decision_overwriting_a_mappa_level_recorded_after_the_panel_sat_i
     r = await _decide(client, somerset, panel, item, mappa_level=3, rosh_level="high",
                       review_date="2026-07-08")
     assert r.status_code == 200, r.text
+
+
+async def test_S20_decision_typed_after_the_closure_is_checked_as_before_it(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """S20 (7.1.6): "The panel will set a provisional review date": a decision leaving ROSH
+    high or very high without a review date is 422 ``review-date-required``. The decision of a
+    panel that sat while the case was open is the record of that sitting, so typed up after the
+    closure (A15-13) it is checked the same way: 422, nothing recorded (the item stays
+    undecided, no audit entry); with its review date it is recorded (left14a: it was kept
+    without one, the pack's checks never ran on a closed case)."""
+    case, panel, item = await _on_panel(client, somerset)
+    await _close(client, somerset, case["id"])
+    before = len(await audit_of(somerset, case["id"]))
+    r = await _decide(client, somerset, panel, item, rosh_level="very_high")
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/review-date-required")
+    assert len(await audit_of(somerset, case["id"])) == before
+    r = await _decide(client, somerset, panel, item, rosh_level="very_high",
+                      review_date="2026-07-08")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["decided_at"] == "2026-06-10T09:00:00Z"
+
+
+async def test_W22_high_risk_panel_decision_typed_after_the_closure_needs_its_action_plan(
+    client: httpx.AsyncClient, wokingham: Tenant
+) -> None:
+    """W22 (High Risk Panel): "At the end of the panel a specific action plan and risk
+    classification will be agreed": a High-Risk Panel decision without actions is 422
+    ``action-plan-required``, typed before the case's closure or after it (left14a: after it,
+    it was kept without one); with its action it is recorded on the closed case."""
+    case = (await wokingham.open_case(intervention="prevention",
+                                      opened_at="2026-06-01T09:00:00+01:00"))["data"]
+    r = await client.post(f"/v1/cases/{case['id']}/referrals",
+                          json={"kind": "panel", "occurred_at": "2026-06-09T10:00:00+01:00"},
+                          headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/v1/referrals/{r.json()['data']['id']}/submit",
+                          json={"occurred_at": "2026-06-09T10:00:00+01:00"},
+                          headers=wokingham.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    panel = await schedule(client, wokingham, "2026-06-10T10:00:00+01:00",
+                           kind="high_risk_panel")
+    item = await add_item(client, wokingham, panel["id"], case["id"])
+    r = await client.patch(f"/v1/cases/{case['id']}",
+                           json={"closed_at": datetime.now(UTC).isoformat(),
+                                 "closure_reason": "Intervention completed"},
+                           headers={**wokingham.auth("line_manager"),
+                                    "If-Match": await etag(wokingham, case["id"])})
+    assert r.status_code == 200, r.text
+    r = await _decide(client, wokingham, panel, item, rosh_level="medium")
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/action-plan-required")
+    r = await _decide(client, wokingham, panel, item, rosh_level="medium",
+                      actions=[{"description": "Safety plan", "owner_id": "case_holder-1",
+                                "due_date": "2026-06-19"}])
+    assert r.status_code == 200, r.text

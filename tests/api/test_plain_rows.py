@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from app.core.db import PlainSelect
 from app.domain.cases_table import AccessMode, Case
 from app.domain.steps import STEP_OUT_COLUMNS, Step
 from tests.api.support import Factory, db  # noqa: F401 - db is a fixture
-from tests.conftest import Tenant
+from tests.conftest import BACKEND, Tenant
 
 CASES = PlainSelect(sa.select(*(getattr(Case, c.name) for c in Case.__table__.columns))  # type: ignore[attr-defined]
                     .where(col(Case.service_id) == sa.bindparam("yj_service"))
@@ -96,3 +97,50 @@ def test_an_expanding_parameter_is_refused_on_postgresql() -> None:
         col(Case.id).in_(sa.bindparam("yj_ids", expanding=True))))
     with pytest.raises(ValueError, match="expanding"):
         query._compiled(asyncpg.dialect())
+
+
+async def test_a_driver_statement_sends_what_the_compiled_execution_sends(
+        db: Factory) -> None:  # noqa: F811
+    """A typed text statement run as driver SQL (``DriverStatement``: the audit's sealed
+    INSERT, the case lock) sends the very SQL and parameters SQLAlchemy's compiled execution
+    sends, every parameter through its type's bind processing (the JSON column's text, the
+    times' and the byte arrays' processors), and answers the same rows."""
+    from sqlalchemy import event
+    from sqlalchemy.dialects import postgresql
+
+    from app.core.db import DriverStatement
+    from app.domain.audit import AuditEntry
+    from app.domain.outbox import OutboxEvent
+
+    audit: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+    outbox: Any = OutboxEvent.__table__  # type: ignore[attr-defined]
+    binds = [sa.bindparam("j", type_=outbox.c.payload.type),
+             sa.bindparam("t", type_=outbox.c.created_at.type),
+             sa.bindparam("u", type_=outbox.c.id.type),
+             sa.bindparam("f", type_=audit.c.changed_fields.type)]
+    postgres = BACKEND == "postgres"
+    if postgres:
+        binds.append(sa.bindparam("b", type_=postgresql.ARRAY(sa.LargeBinary())))
+    text = ("SELECT CAST(:j AS TEXT), :t, :u, CAST(:f AS TEXT)"
+            + (", CAST(:b AS BYTEA[]) IS NOT NULL" if postgres else ""))
+    statement = DriverStatement(sa.text(text).bindparams(*binds))
+    params = {"j": {"case_id": "a", "level": "ø"}, "t": datetime(2026, 8, 28, 9, 30, tzinfo=UTC),
+              "u": uuid.UUID(int=7), "f": ["level", "domain"], "b": [b"\x00head", b"tail"]}
+    sent: list[tuple[str, Any]] = []
+
+    def listen(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_a: Any) -> None:
+        sent.append((sql, parameters))
+
+    async with db() as session:
+        connection = await session.connection()
+        event.listen(connection.sync_engine, "before_cursor_execute", listen)
+        try:
+            compiled_rows = (await connection.execute(statement.statement, params)).all()
+            driver_rows = (await statement.execute_async(connection, params)).all()
+        finally:
+            event.remove(connection.sync_engine, "before_cursor_execute", listen)
+        await session.rollback()
+    assert len(sent) == 2
+    assert sent[1] == sent[0]
+    assert [tuple(r) for r in driver_rows] == [tuple(r) for r in compiled_rows]
+    assert isinstance(sent[0][1][0], str)  # the JSON column's text, not the dict
