@@ -995,8 +995,7 @@ async def _closed_again(wctx: WriteContext,
         for name, value in zip(_SET_ASIDE_FIELDS, was, strict=True):
             setattr(step, name, value)
         wctx.session.add(step)
-    if set_aside:
-        await wctx.session.flush()
+    await wctx.session.flush()
 
 
 def _replacing_codes(pack: Any) -> frozenset[str]:
@@ -1354,7 +1353,9 @@ async def decide(
     # What it (or the replay) raised that a referral or panel act on file, dated after the
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)
-    await _closed_again(wctx, set_aside)
+    if set_aside:  # the steps now open: those the closure does not set aside
+        await _closed_again(wctx, set_aside)
+        result = result.merge(await policy.current(session, case))
     change = dict(item.decision)
     if case.closed_at is not None:  # the record of a sitting while it was open (A15-13)
         change["case_closed_at"] = iso_utc(case.closed_at)

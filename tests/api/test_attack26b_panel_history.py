@@ -15,6 +15,7 @@ Friday 14 May 2027."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -235,3 +236,35 @@ async def test_S29_W22_a_decision_typed_after_the_closure_of_a_sitting_before_it
     assert "record_panel_decision" not in {code for code, _, _ in record["open_steps"]}
     assert ("panel_action", "case_holder-1", "2027-05-04T22:59:59Z") in record["open_steps"]
     assert record == await _record(t, before)
+
+
+async def test_S29_W22_closure_raced_with_the_decision_of_a_sitting_before_it(
+    tenant: Tenant
+) -> None:
+    """ATTACK26B-12's race (repro r13.py): the line manager closes the case while the chair
+    records the 15 April decision (ROSH medium, an action). Either order, one consistent record:
+    the decision stands (200: the panel sat while the case was open) and the closure stands
+    (200) or, taken after it, is 412 on its stale ETag; closed (then) and reopened, the case
+    is what the decision typed before the closure leaves: ROSH medium, off the register, the
+    panel's action owed, no decision owed."""
+    t = tenant
+    reference = await _referred_high_case(t)
+    await _decide(t, await _on_panel(t, reference, "2027-04-15T10:00:00+01:00"), LOWERED)
+    for step in ("close", "reopen"):
+        r = await patch_case(t, reference, CLOSE if step == "close" else REOPEN)
+        assert r.status_code == 200, r.text
+    expected = await _record(t, reference)
+    for _ in range(3):
+        case_id = await _referred_high_case(t)
+        url = await _on_panel(t, case_id, "2027-04-15T10:00:00+01:00")
+        decision, closure = await asyncio.gather(
+            t.client.post(url, json=LOWERED, headers=t.auth("chair", "chair-1")),
+            patch_case(t, case_id, CLOSE))
+        assert decision.status_code == 200, decision.text
+        assert closure.status_code in {200, 412}, closure.text
+        if closure.status_code == 412:  # the decision came first: the ETag moved
+            r = await patch_case(t, case_id, CLOSE)
+            assert r.status_code == 200, r.text
+        r = await patch_case(t, case_id, REOPEN)
+        assert r.status_code == 200, r.text
+        assert await _record(t, case_id) == expected

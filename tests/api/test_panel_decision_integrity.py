@@ -110,9 +110,10 @@ async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_whole
     assert await steps_of(somerset, case["id"]) == []
     entries = await audit_of(somerset, case["id"])
     actions = [e["action"] for e in entries[before:]]
-    assert actions[-1] == "panel.decision"
+    assert actions.count("panel.decision") == 1
     assert "judgement.record" in actions
-    assert "case_closed_at" in entries[-1]["fields"]
+    decision = next(e for e in entries[before:] if e["action"] == "panel.decision")
+    assert "case_closed_at" in decision["fields"]
     got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
     assert got["data"]["closed_at"] is not None
     assert got["data"]["ratings"]["rosh"]["level"] == "very_high"
