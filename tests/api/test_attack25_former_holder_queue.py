@@ -6,9 +6,15 @@ makes someone who did not hold the case the line manager."""
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from app.core.db import build_engine, session_factory
 from app.core.security import mint_dev_token
+from app.domain.steps import Step
 from tests.api.fidelity_support import pin
 from tests.api.integrity_support import judge, patch_case, steps_of
 from tests.api.test_attack24a_former_holder import _case
@@ -79,3 +85,34 @@ async def test_S5_a_step_stood_in_for_a_former_holder_is_not_given_back_to_them_
     assert r.status_code == 200, r.text
     kept = {s["id"]: s for s in await steps_of(somerset, case)}[s5["id"]]
     assert (kept["actor"], kept["assignee_id"]) == ("duty_manager", None)
+
+
+async def test_S11_a_held_stand_in_goes_back_whatever_its_note_says(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 4.5 (S11) as above: why the review stood in is the record's (who held the case
+    when, from the holder history), not its note's text, which is for people and is cut to its
+    column's length. The note of the review stood in for case_holder-1 is replaced (no "Stood
+    in" line left); made line manager, line_manager-2 (never held the case) still gets it back
+    (left14a: the give-back read the reason from the note's last "Stood in" line)."""
+    case = await _case(somerset, monkeypatch)
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
+    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
+    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-1",
+                                          "line_manager_id": "case_holder-1"},
+                         role="duty_manager")
+    assert r.status_code == 200, r.text
+    engine = build_engine(somerset.settings)
+    try:
+        async with session_factory(engine)() as session:
+            conn = await session.connection()
+            await conn.execute(sa.update(Step).where(col(Step.id) == uuid.UUID(review["id"]))
+                               .values(note="Monthly review of the case."))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    r = await patch_case(somerset, case, {"line_manager_id": "line_manager-2"},
+                         role="duty_manager")
+    assert r.status_code == 200, r.text
+    back = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
+    assert (back["actor"], back["assignee_id"]) == ("line_manager", "line_manager-2")
