@@ -28,6 +28,7 @@ from tests.api.integrity_support import (
     WOKINGHAM,
     assert_problem,
     closing_asset_plus,
+    on_marp_agenda,
     patch_case,
     refer_to_marp,
     steps_of,
@@ -206,16 +207,7 @@ async def _listed(t: Tenant, case_id: str) -> tuple[str, str]:
     """The case on the agenda of a MARP that sits at 09:00 BST on the closure's day: the
     panel's and the item's ids (referred to it the day before)."""
     await refer_to_marp(t, case_id, "2026-09-02T09:00:00+01:00")
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "chair_id": "chair-1",
-                                                "scheduled_for": "2026-09-03T09:00:00+01:00"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return panel, r.json()["data"]["id"]
+    return await on_marp_agenda(t, case_id, "2026-09-03T09:00:00+01:00")
 
 
 async def _decided_at_closure(t: Tenant, panel: str, item: str) -> httpx.Response:
