@@ -1153,17 +1153,27 @@ async def reassign_open_steps(
     """Move the case's open steps whose assignee came from a role to that role's new holder.
 
     ``moves`` maps an actor (``case_holder``, ``line_manager``) to (old staff id, new staff
-    id). Each moved step is audited (``step.reassign``, from and to) and announced
-    (``step.reassigned``) in this unit of work.
+    id). A panel action (``action_owner``) its owner holds in that role (``owner_role``; an
+    action recorded before ``owner_role`` was, held by the role's old holder) moves with the
+    role too: Somerset 7.1.8 "Line managers will monitor the implementation of agreed plans"
+    is the case's line manager's duty, not the person's, and not the case holder's (attack
+    26b, ATTACK26B-3: it went to the case holder as "may no longer see the case"). A chair's
+    action or a named professional's stays theirs. Each moved step is audited
+    (``step.reassign``, from and to) and announced (``step.reassigned``) in this unit of work.
     """
     session, case, service = wctx.session, wctx.case, wctx.service
     moved: list[Step] = []
     for actor, (old, new) in moves.items():
         rows = await session.exec(select(Step).where(
-            Step.case_id == case.id, Step.status == StepStatus.open, Step.actor == actor,
-            Step.assignee_id == old,
-        ))
+            Step.case_id == case.id, Step.status == StepStatus.open,
+            col(Step.assignee_id) == old,
+            sa.or_(col(Step.actor) == actor, sa.and_(
+                col(Step.actor) == "action_owner",
+                sa.or_(col(Step.owner_role) == actor, col(Step.owner_role).is_(None)))),
+        ).order_by(col(Step.created_at), col(Step.id)))
         for step in rows.all():
+            if step.actor == "action_owner":
+                step.owner_role = actor
             step.assignee_id = new
             step.note = _append(step.note, f"Reassigned: {actor} changed from {old} to {new}")
             session.add(step)
