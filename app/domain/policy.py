@@ -1891,6 +1891,26 @@ async def held_since(session: AsyncSession, case: Case, start: datetime) -> set[
     return holders
 
 
+async def holding_since(
+    session: AsyncSession, case: Case, actor: str, sub: str
+) -> tuple[datetime, str | None] | None:
+    """When ``sub`` became the case's holder of ``actor`` (``case_holder``, ``line_manager``)
+    in the holding that goes on now: the latest recorded change of the role's field to them
+    (its act's time, :func:`act_time`), with who held it before; None when they have held it
+    since the case was opened (no such change)."""
+    field = ACTOR_FIELDS[actor]
+    rows = await session.exec(
+        select(RecordChange.changes, act_time()).where(
+            RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+            col(RecordChange.created).is_(False))
+        .order_by(act_time().desc(), col(RecordChange.recorded_at).desc()))
+    for changes, at in rows.all():
+        moved = (changes or {}).get(field)
+        if moved and moved[1] == sub and moved[0] != sub:
+            return stored_utc(at), (str(moved[0]) if moved[0] else None)
+    return None
+
+
 def recorder_check(pack: Pack, step: Step) -> bool:
     """A line manager's one-off check (not a recurring review) on a record: the kind of step
     its record's author may not do (next_steps.require_not_own_check) and that is given to a
