@@ -245,6 +245,10 @@ def require_may_waive(principal: Principal, step: Step, pack: Pack) -> None:
                         "Do it, or record the act that answers it.")
 
 
+# What an unknown id answers, and so a record of a case the caller may not see (A26a-10).
+NO_SUCH_STEP = "No such step."
+
+
 async def waive_step(
     session: AsyncSession,
     principal: Principal,
@@ -259,8 +263,8 @@ async def waive_step(
         select(Step).where(Step.id == step_id, Step.service_id == service.id)
     )).first()
     if step is None:
-        raise NotFound("No such step.")
-    _, case = await get_visible_case(session, principal, step.case_id)
+        raise NotFound(NO_SUCH_STEP)
+    _, case = await get_visible_case(session, principal, step.case_id, missing=NO_SUCH_STEP)
     role = case_role_for(principal, case, MANAGERS, "waive steps")
     await reload(session, step)  # the case is locked now: the step's state after any racer
     require_unchanged(session, "step", step, "step")  # If-Match: A16-8

@@ -28,7 +28,7 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import RecordChange, act_time, case_fields_at, state_has_changes
+from app.domain.history import RecordChange, case_fields_at, state_has_changes
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -1871,7 +1871,7 @@ async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
     Somerset 4.5's monthly review (S11) and 9's monthly discussion of the register (S41) look
     at the case holder's work over the period: a holder reassigned away during it does not
     review it under another role (attack pass 21, A21a-8)."""
-    return await held_since(session, case, min(step.raised_at, step.created_at))
+    return await held_since(session, case, held_period_start(step))
 
 
 async def held_since(session: AsyncSession, case: Case, start: datetime) -> set[str]:
@@ -1879,15 +1879,31 @@ async def held_since(session: AsyncSession, case: Case, start: datetime) -> set[
     a reassignment dated at or after ``start`` (:func:`act_time`) replaced, the holder at
     ``start`` included (:func:`held_by`; a panel decision's review period, attack 24a,
     A24a-1)."""
-    when = act_time() >= start
-    rows = await session.exec(select(RecordChange.changes).where(
+    return held_from(case, await holder_changes(session, case), start)
+
+
+async def holder_changes(session: AsyncSession, case: Case) -> list[tuple[datetime, str]]:
+    """Each change of the case's holder (not its opening): when it happened (:func:`act_time`,
+    aware UTC) and the holder it replaced. One query, for every step of a settle
+    (:func:`held_from`)."""
+    rows = await session.exec(select(
+        RecordChange.occurred_at, RecordChange.recorded_at, RecordChange.changes).where(
         RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
-        col(RecordChange.created).is_(False), when))
-    holders = {case.case_holder_id} if case.case_holder_id else set()
-    for changes in rows:
+        col(RecordChange.created).is_(False)))
+    found = []
+    for occurred, recorded, changes in rows:
         moved = (changes or {}).get("case_holder_id")
         if moved and moved[0]:
-            holders.add(str(moved[0]))
+            found.append((stored_utc(occurred or recorded), str(moved[0])))
+    return found
+
+
+def held_from(case: Case, changes: Iterable[tuple[datetime, str]], start: datetime) -> set[str]:
+    """:func:`held_since` on the case's :func:`holder_changes`: the current holder and every
+    holder a change dated at or after ``start`` replaced."""
+    since = stored_utc(start)
+    holders = {case.case_holder_id} if case.case_holder_id else set()
+    holders.update(old for when, old in changes if when >= since)
     return holders
 
 
@@ -1909,6 +1925,11 @@ async def holding_since(
         if moved and moved[1] == sub and moved[0] != sub:
             return stored_utc(at), (str(moved[0]) if moved[0] else None)
     return None
+
+
+def held_period_start(step: Step) -> datetime:
+    """Where the period a manager's step checks starts (:func:`held_by`)."""
+    return min(step.raised_at, step.created_at)
 
 
 def recorder_check(pack: Pack, step: Step) -> bool:

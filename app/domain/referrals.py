@@ -391,6 +391,10 @@ async def create_referral(
     return referral_out(referral, ctx.pack_now(service)), result
 
 
+# What an unknown id answers, and so a record of a case the caller may not see (A26a-10).
+NO_SUCH_REFERRAL = "No such referral."
+
+
 async def load_referral(
     session: AsyncSession, principal: Principal, referral_id: uuid.UUID
 ) -> tuple[Service, Case, Referral]:
@@ -401,9 +405,10 @@ async def load_referral(
         select(Referral).where(Referral.id == referral_id, Referral.service_id == service.id)
     )).first()
     if referral is None:
-        raise NotFound("No such referral.")
+        raise NotFound(NO_SUCH_REFERRAL)
     _, case = await get_visible_case(session, principal, referral.case_id,
-                                     panel_view=referral.kind == ReferralKind.panel)
+                                     panel_view=referral.kind == ReferralKind.panel,
+                                     missing=NO_SUCH_REFERRAL)
     if is_write(session):
         await reload(session, referral)  # the case is locked now: its state after any racer
         require_unchanged(session, "referral", referral, "referral")  # If-Match: A16-8
