@@ -51,9 +51,9 @@ from app.routers import (
     webhooks,
 )
 from app.routers import policy as policy_routes
-from app.workflows.calendar import WorkingCalendar
+from app.workflows.calendar import WorkingCalendar, london_date
 from app.workflows.engine import load_service_packs
-from app.workflows.packs import latest
+from app.workflows.packs import latest, not_in_force_yet
 
 if TYPE_CHECKING:
     import httpx
@@ -95,6 +95,10 @@ def build_policy_context(settings: Settings) -> PolicyContext:
             for problem in pack.warnings:
                 log.warning("pack.warning", pack=pack.id, version=pack.version,
                             rule=problem.rule, field=problem.field, message=problem.message)
+        early = not_in_force_yet(found, london_date(clock.now()))
+        if early is not None:  # A26a-6: a pack none of whose versions is in force today
+            log.warning("pack.warning", pack=found[0].id, version=found[0].version,
+                        rule=early.rule, field=early.field, message=early.message)
     return PolicyContext(
         packs=latest(versions), versions=versions,
         calendar=WorkingCalendar(extra_closures=settings.extra_closure_days),

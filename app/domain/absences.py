@@ -237,15 +237,17 @@ async def _absence(
     """The worker's absence in the caller's service (404 for another's or an unknown id), if
     the caller may record their absences (403 otherwise), read again once the service's
     policy lock is held: what a write that committed meanwhile left (a new version, or
-    nothing: cancelled) is what this write changes."""
-    require_roles(principal, MANAGERS, "record staff absences")
-    service = await service_of(session, principal)
+    nothing: cancelled) is what this write changes. Whether the caller may record them is
+    asked first: a real absence of a worker not theirs was 403 where a made-up id was 404,
+    telling them the id is real (attack 26a, A26a-10's kind)."""
+    service = await _may_manage(session, principal, staff_id, "record staff absences")
     query = select(StaffAbsence).where(StaffAbsence.id == absence_id,
                                        StaffAbsence.service_id == service.id,
                                        StaffAbsence.staff_id == staff_id)
     if (await session.exec(query)).first() is None:
         raise NotFound("No such absence.")
-    await _may_record(session, principal, staff_id)
+    # Serialised with every case write of the service (as in _may_record).
+    await lock_policy_exclusive(session, service.id)
     absence = (await session.exec(
         query.with_for_update().execution_options(populate_existing=True))).first()
     if absence is None:

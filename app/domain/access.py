@@ -80,6 +80,8 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "step.waive": MANAGERS,
     "step.list": STAFF,
     "calendar.manage": STAFF,
+    # A person's calendar feeds, by staff id (a leaver's: A26a-8).
+    "calendar.administer": ("admin", "duty_manager"),
     "report.timeliness": (*SERVICE_WIDE_READERS, "line_manager"),
     "absence.record": MANAGERS,
     "absence.read": MANAGERS,
@@ -503,9 +505,14 @@ async def load_case(
 
 async def get_visible_case(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False,
-    panel_view: bool = False,
+    panel_view: bool = False, missing: str = "No such case.",
 ) -> tuple[Service, Case]:
-    """Load a case the principal may read within their service (locked in writes); 404 otherwise."""
+    """Load a case the principal may read within their service (locked in writes); 404 otherwise.
+
+    ``missing``: the 404's detail, when the case was reached through a record of it (a
+    referral, an assessment, a step): the detail an unknown id of that record answers, so that
+    a record of a case the caller may not see is answered as one that does not exist, byte for
+    byte ("as if the case did not exist": attack 26a, A26a-10)."""
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Your role cannot read case data.")
     if panel_view or principal.service is None:
@@ -520,10 +527,10 @@ async def get_visible_case(
                                  principal.has("case_holder"), principal.has("line_manager"))
         row = (await session.exec(query, params=_case_file_params(principal, case_id))).first()
         if row is None:
-            await _no_case_file(session, principal)
+            await _no_case_file(session, principal, missing)
         case, service = row
     if case is None:
-        raise NotFound("No such case.")
+        raise NotFound(missing)
     require_case_unchanged(session, case)
     note_read(session, principal, case)
     return service, case
@@ -541,9 +548,10 @@ def _case_file_params(principal: Principal, case_id: uuid.UUID) -> dict[str, Any
     return {"yj_case": case_id, "yj_slug": principal.service, "yj_sub": principal.sub}
 
 
-async def _no_case_file(session: AsyncSession, principal: Principal) -> NoReturn:
+async def _no_case_file(session: AsyncSession, principal: Principal,
+                        missing: str = "No such case.") -> NoReturn:
     await service_of(session, principal)  # 403 for a token of an unknown service
-    raise NotFound("No such case.")
+    raise NotFound(missing)
 
 
 async def get_case_for_write(

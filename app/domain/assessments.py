@@ -239,6 +239,10 @@ async def create_assessment(
     return assessment, result
 
 
+# What an unknown id answers, and so a record of a case the caller may not see (A26a-10).
+NO_SUCH_ASSESSMENT = "No such assessment."
+
+
 async def load_assessment(
     session: AsyncSession, principal: Principal, assessment_id: uuid.UUID
 ) -> tuple[Service, Case, Assessment]:
@@ -249,8 +253,9 @@ async def load_assessment(
                                  Assessment.service_id == service.id)
     )).first()
     if assessment is None:
-        raise NotFound("No such assessment.")
-    _, case = await get_visible_case(session, principal, assessment.case_id)
+        raise NotFound(NO_SUCH_ASSESSMENT)
+    _, case = await get_visible_case(session, principal, assessment.case_id,
+                                     missing=NO_SUCH_ASSESSMENT)
     if is_write(session):
         await reload(session, assessment)  # the case is locked now: its state after any racer
         require_unchanged(session, "assessment", assessment, "assessment")  # If-Match: A16-8

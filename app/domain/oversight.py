@@ -35,6 +35,7 @@ from app.domain.common import (
 )
 from app.domain.next_steps import (
     close_step,
+    require_held_role_then,
     require_not_own_check,
     require_open_step,
     require_step_act_time,
@@ -164,6 +165,7 @@ async def record_oversight(
             session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
+        await require_held_role_then(session, principal, case, role, occurred_at)
         await require_not_own_check(session, principal, step, case=case,
                                     pack=ctx.pack_for(service, at=occurred_at))
     entry = OversightEntry(
@@ -243,6 +245,10 @@ def require_may_waive(principal: Principal, step: Step, pack: Pack) -> None:
                         "Do it, or record the act that answers it.")
 
 
+# What an unknown id answers, and so a record of a case the caller may not see (A26a-10).
+NO_SUCH_STEP = "No such step."
+
+
 async def waive_step(
     session: AsyncSession,
     principal: Principal,
@@ -257,8 +263,8 @@ async def waive_step(
         select(Step).where(Step.id == step_id, Step.service_id == service.id)
     )).first()
     if step is None:
-        raise NotFound("No such step.")
-    _, case = await get_visible_case(session, principal, step.case_id)
+        raise NotFound(NO_SUCH_STEP)
+    _, case = await get_visible_case(session, principal, step.case_id, missing=NO_SUCH_STEP)
     role = case_role_for(principal, case, MANAGERS, "waive steps")
     await reload(session, step)  # the case is locked now: the step's state after any racer
     require_unchanged(session, "step", step, "step")  # If-Match: A16-8
@@ -269,6 +275,7 @@ async def waive_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     require_step_act_time(step, occurred_at)
     require_outside_closed_periods(case, occurred_at)  # A9-7
+    await require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(

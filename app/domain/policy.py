@@ -1153,17 +1153,27 @@ async def reassign_open_steps(
     """Move the case's open steps whose assignee came from a role to that role's new holder.
 
     ``moves`` maps an actor (``case_holder``, ``line_manager``) to (old staff id, new staff
-    id). Each moved step is audited (``step.reassign``, from and to) and announced
-    (``step.reassigned``) in this unit of work.
+    id). A panel action (``action_owner``) its owner holds in that role (``owner_role``; an
+    action recorded before ``owner_role`` was, held by the role's old holder) moves with the
+    role too: Somerset 7.1.8 "Line managers will monitor the implementation of agreed plans"
+    is the case's line manager's duty, not the person's, and not the case holder's (attack
+    26b, ATTACK26B-3: it went to the case holder as "may no longer see the case"). A chair's
+    action or a named professional's stays theirs. Each moved step is audited
+    (``step.reassign``, from and to) and announced (``step.reassigned``) in this unit of work.
     """
     session, case, service = wctx.session, wctx.case, wctx.service
     moved: list[Step] = []
     for actor, (old, new) in moves.items():
         rows = await session.exec(select(Step).where(
-            Step.case_id == case.id, Step.status == StepStatus.open, Step.actor == actor,
-            Step.assignee_id == old,
-        ))
+            Step.case_id == case.id, Step.status == StepStatus.open,
+            col(Step.assignee_id) == old,
+            sa.or_(col(Step.actor) == actor, sa.and_(
+                col(Step.actor) == "action_owner",
+                sa.or_(col(Step.owner_role) == actor, col(Step.owner_role).is_(None)))),
+        ).order_by(col(Step.created_at), col(Step.id)))
         for step in rows.all():
+            if step.actor == "action_owner":
+                step.owner_role = actor
             step.assignee_id = new
             step.note = _append(step.note, f"Reassigned: {actor} changed from {old} to {new}")
             session.add(step)
@@ -1861,7 +1871,7 @@ async def held_by(session: AsyncSession, case: Case, step: Step) -> set[str]:
     Somerset 4.5's monthly review (S11) and 9's monthly discussion of the register (S41) look
     at the case holder's work over the period: a holder reassigned away during it does not
     review it under another role (attack pass 21, A21a-8)."""
-    return await held_since(session, case, min(step.raised_at, step.created_at))
+    return await held_since(session, case, held_period_start(step))
 
 
 async def held_since(session: AsyncSession, case: Case, start: datetime) -> set[str]:
@@ -1869,16 +1879,57 @@ async def held_since(session: AsyncSession, case: Case, start: datetime) -> set[
     a reassignment dated at or after ``start`` (:func:`act_time`) replaced, the holder at
     ``start`` included (:func:`held_by`; a panel decision's review period, attack 24a,
     A24a-1)."""
-    when = act_time() >= start
-    rows = await session.exec(select(RecordChange.changes).where(
+    return held_from(case, await holder_changes(session, case), start)
+
+
+async def holder_changes(session: AsyncSession, case: Case) -> list[tuple[datetime, str]]:
+    """Each change of the case's holder (not its opening): when it happened (:func:`act_time`,
+    aware UTC) and the holder it replaced. One query, for every step of a settle
+    (:func:`held_from`)."""
+    rows = await session.exec(select(
+        RecordChange.occurred_at, RecordChange.recorded_at, RecordChange.changes).where(
         RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
-        col(RecordChange.created).is_(False), when))
-    holders = {case.case_holder_id} if case.case_holder_id else set()
-    for changes in rows:
+        col(RecordChange.created).is_(False)))
+    found = []
+    for occurred, recorded, changes in rows:
         moved = (changes or {}).get("case_holder_id")
         if moved and moved[0]:
-            holders.add(str(moved[0]))
+            found.append((stored_utc(occurred or recorded), str(moved[0])))
+    return found
+
+
+def held_from(case: Case, changes: Iterable[tuple[datetime, str]], start: datetime) -> set[str]:
+    """:func:`held_since` on the case's :func:`holder_changes`: the current holder and every
+    holder a change dated at or after ``start`` replaced."""
+    since = stored_utc(start)
+    holders = {case.case_holder_id} if case.case_holder_id else set()
+    holders.update(old for when, old in changes if when >= since)
     return holders
+
+
+async def holding_since(
+    session: AsyncSession, case: Case, actor: str, sub: str
+) -> tuple[datetime, str | None] | None:
+    """When ``sub`` became the case's holder of ``actor`` (``case_holder``, ``line_manager``)
+    in the holding that goes on now: the latest recorded change of the role's field to them
+    (its act's time, :func:`act_time`), with who held it before; None when they have held it
+    since the case was opened (no such change)."""
+    field = ACTOR_FIELDS[actor]
+    rows = await session.exec(
+        select(RecordChange.changes, act_time()).where(
+            RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+            col(RecordChange.created).is_(False))
+        .order_by(act_time().desc(), col(RecordChange.recorded_at).desc()))
+    for changes, at in rows.all():
+        moved = (changes or {}).get(field)
+        if moved and moved[1] == sub and moved[0] != sub:
+            return stored_utc(at), (str(moved[0]) if moved[0] else None)
+    return None
+
+
+def held_period_start(step: Step) -> datetime:
+    """Where the period a manager's step checks starts (:func:`held_by`)."""
+    return min(step.raised_at, step.created_at)
 
 
 def recorder_check(pack: Pack, step: Step) -> bool:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -112,34 +112,36 @@ async def settle_case(
     session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
     service: Service, case: Case, *, today: date, why: str,
 ) -> list[Step]:
-    """Bring the case's open stand-in steps in line with who is away ``today`` (the caller
-    holds the case's lock): a step that stood in goes back to the case's current holder of
-    its actor unless they are away; a holder's step stands in if they are away. Each move is
-    audited and announced; ``why`` says what made the change (the audit's reason)."""
+    """Bring the case's open stand-in steps in line with who is away ``today`` and who held
+    the case (the caller holds the case's lock): a step that stood in goes back to the case's
+    current holder of its actor unless one of the reasons to stand in holds for them
+    (:func:`_kept_from`); a holder's step stands in if they are away, or, a line manager's, if
+    they held the case in the period it checks. Each move is audited and announced; ``why``
+    says what made the change (the audit's reason)."""
     moved = []
     escalations = []
+    held = _HeldBy(session, case)
     for step in await policy.open_steps_of(session, case.id):
         if step.code == ESCALATION_CODE:
             escalations.append(step)  # after the steps they chase have moved
             continue
         pack = ctx.pack_for(service, at=step.raised_at)
-        if await _settle_held(session, principal, role, pack, case, step, today=today, why=why):
+        if await _stand_in_held(session, principal, role, pack, step, held=held, why=why):
             moved.append(step)
             continue
-        frm = stood_in_from(pack, step)
+        frm = stood_in_from(pack, step) or _held_default_from(pack, step)
         if frm is not None:
             holder = getattr(case, policy.ACTOR_FIELDS[frm])
-            if holder is None or await away_for(session, step, holder, today) is not None:
+            if holder is None or await _kept_from(session, pack, step, frm, holder,
+                                                  held=held, today=today):
                 continue
-            if frm == "line_manager" and holder in await policy.recorded_by(session, step):
-                continue  # they recorded what it checks: it stays with the stand-in (A19-18)
-            if frm == "line_manager" and holder in await policy.held_by(session, case, step):
-                continue  # they held the case in the period it checks (4.5; A25-1)
             was, had = step.actor, step.assignee_id
             step.actor, step.assignee_id = frm, holder
+            held_too = (" and did not hold the case in the period under review"
+                        if frm == "line_manager" else "")
             step.note = _noted(step.note, (
                 f"Given back: the {frm.replace('_', ' ')} ({holder}) is not on recorded leave "
-                f"before the step is due; the "
+                f"before the step is due{held_too}; the "
                 f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
             await _announce(session, principal, role, step, (was, frm), (had, holder),
                             f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
@@ -167,47 +169,73 @@ async def settle_case(
     return moved
 
 
+class _HeldBy:
+    """Who held the case in the period each of its steps checks (:func:`policy.held_by`),
+    from one read of the case's holder changes for the whole settle (not one query a step)."""
+
+    def __init__(self, session: AsyncSession, case: Case) -> None:
+        self.session, self.case = session, case
+        self.changes: list[tuple[datetime, str]] | None = None
+
+    async def of(self, step: Step) -> set[str]:
+        if self.changes is None:
+            self.changes = await policy.holder_changes(self.session, self.case)
+        return policy.held_from(self.case, self.changes, policy.held_period_start(step))
+
+
+async def _kept_from(session: AsyncSession, pack: Pack, step: Step, frm: str, holder: str, *,
+                     held: _HeldBy, today: date) -> bool:
+    """Whether a step that stood in from ``frm`` stays with its stand-in rather than go back to
+    the case's ``holder`` of that role: they are away before it is due (Somerset 3.1); a line
+    manager's one-off check on a record they recorded (A19-18); a line manager's step checking
+    a period in which they held the case (4.5; A21a-8, A25-1). Derived from the record (the
+    absences, the records' authors, the holder history), whatever made the step stand in."""
+    if await away_for(session, step, holder, today) is not None:
+        return True
+    if frm != "line_manager":
+        return False
+    if policy.recorder_check(pack, step) and holder in await policy.recorded_by(session, step):
+        return True
+    return holder in await held.of(step)
+
+
+def _held_default_from(pack: Pack, step: Step) -> str | None:
+    """``line_manager`` for a line manager's step whose line names no stand-in, now with the
+    duty managers (unassigned): where :func:`_stand_in_held` puts it when its line manager held
+    the case in the period it checks (Somerset S11, 4.5); else None."""
+    if step.status != StepStatus.open or step.actor != "duty_manager" \
+            or step.assignee_id is not None:
+        return None
+    lines = [rule for rule in pack.lines(step.rule_id) if rule.code == step.code]
+    if lines and all(rule.actor == "line_manager" and not rule.stand_in for rule in lines):
+        return "line_manager"
+    return None
+
+
 HELD_MARK = "held the case in the period under review"
 
 
-async def _settle_held(
-    session: AsyncSession, principal: Principal, role: str | None, pack: Pack, case: Case,
-    step: Step, *, today: date, why: str,
+async def _stand_in_held(
+    session: AsyncSession, principal: Principal, role: str | None, pack: Pack, step: Step, *,
+    held: _HeldBy, why: str,
 ) -> bool:
     """A line manager's step whose named line manager held the case since it was raised
     (Somerset 4.5: they do not review the month they held; next_steps.held_the_case refuses
     them) stands in to the line's stand-in role, else the duty managers, unassigned, as a
-    stand-in for leave does; one that stood in for that reason goes back to the case's line
-    manager once a reassignment makes it someone who did not hold the case (and is not away).
-    Whether it moved (attack 25, A25-1)."""
-    if step.actor == "line_manager" and step.assignee_id is not None:
-        old = step.assignee_id
-        if old not in await policy.held_by(session, case, step):
-            return False
-        to = policy.stand_in_of(pack, step) or "duty_manager"
-        step.actor, step.assignee_id = to, None
-        step.note = _noted(step.note, (
-            f"Stood in: the line manager ({old}) {HELD_MARK}; the "
-            f"{to.replace('_', ' ')} undertakes this step ({step.policy_ref})."))
-        await _announce(session, principal, role, step, ("line_manager", to), (old, None),
-                        f"the line manager ({old}) {HELD_MARK} ({why})")
-        return True
-    last = next((line for line in reversed((step.note or "").split("\n"))
-                 if line.startswith(_MOVE_LINES)), "")
-    if step.assignee_id is not None or not last.startswith("Stood in: the line manager (") \
-            or HELD_MARK not in last:
+    stand-in for leave does. Whether it moved (attack 25, A25-1). It goes back, as every
+    stand-in does, in :func:`settle_case` (:func:`_kept_from`)."""
+    if step.actor != "line_manager" or step.assignee_id is None:
         return False
-    lm = case.line_manager_id
-    if lm is None or lm in await policy.held_by(session, case, step) \
-            or await away_for(session, step, lm, today) is not None:
+    old = step.assignee_id
+    if old not in await held.of(step):
         return False
-    was = step.actor
-    step.actor, step.assignee_id = "line_manager", lm
+    to = policy.stand_in_of(pack, step) or "duty_manager"
+    step.actor, step.assignee_id = to, None
     step.note = _noted(step.note, (
-        f"Given back: the line manager ({lm}) did not hold the case in the period under "
-        f"review; the {was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
-    await _announce(session, principal, role, step, (was, "line_manager"), (None, lm),
-                    f"given back to the line manager ({lm}): {why}")
+        f"Stood in: the line manager ({old}) {HELD_MARK}; the "
+        f"{to.replace('_', ' ')} undertakes this step ({step.policy_ref})."))
+    await _announce(session, principal, role, step, ("line_manager", to), (old, None),
+                    f"the line manager ({old}) {HELD_MARK} ({why})")
     return True
 
 

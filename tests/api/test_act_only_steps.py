@@ -248,8 +248,11 @@ async def test_policy_pack_publishes_the_codes_completable_by_hand(
     r = await client.get("/v1/policy-packs/somerset-yjt-2023",
                          headers=somerset.auth("case_holder"))
     assert r.status_code == 200, r.text
+    # 8.3 "with a view to making an immediate referral" (S46; fid14a): the manager may decide
+    # against the MAPPA A referral and complete the step saying so.
     assert r.json()["data"]["completable"] == [
-        "child_protection_referral", "seek_child_and_carer_views", "notify_serious_incident"]
+        "child_protection_referral", "seek_child_and_carer_views", "notify_serious_incident",
+        "make_immediate_mappa_referral"]
 
 
 async def test_W18_quality_assure_mappa_form_is_done_only_by_quality_assuring_it(

@@ -144,3 +144,55 @@ async def test_a_driver_statement_sends_what_the_compiled_execution_sends(
     assert sent[1] == sent[0]
     assert [tuple(r) for r in driver_rows] == [tuple(r) for r in compiled_rows]
     assert isinstance(sent[0][1][0], str)  # the JSON column's text, not the dict
+
+
+JSON_VALUES: list[Any] = [
+    {"case_id": "b6cfc496-0a12-4729-a885-c843b680f922", "domain": "swb", "level": "low"},
+    [{"rule": "W23", "at": "2026-12-02T05:24:37.639700+00:00", "record": {"id": "x"}}] * 20,
+    {"ratings": [{}, {"lor": {"level": "medium"}}], "n": None, "ok": True, "no": False},
+    {"text": "Zoë \u00f8 \u2028 \U0001f600 e\u0301 \"quoted\" back\\slash \t\n\x01"},
+    {"numbers": [0, -1, 2**63 - 1, 2**64, 0.1, -0.0, 1e16, 1.5e-7, 123456.789]},
+    {"": [], "nested": {"a": {"b": {"c": [1, [2, [3]]]}}}},
+    "a string alone", 7, 2.5, None, [],
+]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES)
+def test_json_columns_text_is_the_same_json(value: Any) -> None:
+    """``app.core.db.json_text`` (PostgreSQL's JSON columns, JSONB) writes the value
+    ``json.dumps`` wrote: the same JSON once parsed, value and kind (an integer stays an
+    integer, a float a float, an object's members in their order)."""
+    import json
+
+    from app.core.db import json_text
+
+    written = json.loads(json_text(value))
+    assert written == json.loads(json.dumps(value))
+    assert json.dumps(written) == json.dumps(value)
+
+
+def test_json_columns_refuse_nan_as_before() -> None:
+    """NaN and the infinities are written as ``json.dumps`` writes them (not as ``null``), so
+    the database refuses them as it did."""
+    import json
+
+    from app.core.db import json_text
+
+    for value in ([float("nan")], {"x": float("inf")}, -float("inf")):
+        assert json_text(value).replace(" ", "") == json.dumps(value).replace(" ", "")
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the PostgreSQL engine's JSON serializer")
+async def test_jsonb_columns_store_what_they_stored(db: Factory) -> None:  # noqa: F811
+    """Through the engine: every value above stored in a JSONB parameter comes back equal
+    (non-ASCII text, astral characters, large integers, floats); NaN is refused."""
+    from app.domain.outbox import OutboxEvent
+
+    payload = OutboxEvent.__table__.c.payload.type  # type: ignore[attr-defined]
+    statement = sa.select(sa.bindparam("v", type_=payload))
+    async with db() as session:
+        for value in JSON_VALUES:
+            assert (await session.exec(statement, params={"v": value})).one()[0] == value
+        with pytest.raises(sa.exc.DBAPIError):
+            await session.exec(statement, params={"v": {"x": float("nan")}})
+        await session.rollback()

@@ -81,14 +81,23 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
     ("GET", "/v1/me/calendar-feeds"): (STAFF, 200),
     ("POST", "/v1/me/calendar-feeds"): (STAFF, 201),
     ("DELETE", "/v1/me/calendar-feeds/{feed_id}"): (STAFF, 404),
+    # A person's feeds by staff id, in the service (a leaver's: A26a-8).
+    ("GET", "/v1/services/{slug}/staff/{staff_id}/calendar-feeds"):
+        (("admin", "duty_manager"), 200),
+    ("DELETE", "/v1/services/{slug}/staff/{staff_id}/calendar-feeds"):
+        (("admin", "duty_manager"), 200),
     # A line manager sees the absences of staff they manage and their own, not an unknown id's.
     ("GET", "/v1/staff/{staff_id}/absences"):
         (MANAGERS, {"line_manager": 403, "duty_manager": 200}),
     ("GET", "/v1/staff/{staff_id}/absences/{absence_id}"):
         (MANAGERS, {"line_manager": 403, "duty_manager": 404}),
     ("POST", "/v1/staff/{staff_id}/absences"): (MANAGERS, 422),
-    ("PATCH", "/v1/staff/{staff_id}/absences/{absence_id}"): (MANAGERS, 404),
-    ("DELETE", "/v1/staff/{staff_id}/absences/{absence_id}"): (MANAGERS, 404),
+    # Asked before the absence is looked up: a real absence of a worker not the caller's is
+    # answered as an unknown id (A26a-10's kind).
+    ("PATCH", "/v1/staff/{staff_id}/absences/{absence_id}"):
+        (MANAGERS, {"line_manager": 403, "duty_manager": 404}),
+    ("DELETE", "/v1/staff/{staff_id}/absences/{absence_id}"):
+        (MANAGERS, {"line_manager": 403, "duty_manager": 404}),
 }
 REFERRAL_ACTIONS = {
     "submit": HOLDER_AND_MANAGERS, "quality-assure": MANAGERS, "send": HOLDER_AND_MANAGERS,

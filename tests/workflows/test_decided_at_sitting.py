@@ -21,8 +21,10 @@ def test_S10_and_W8_done_only_by_a_panel_decision_and_nothing_owed_before_the_pa
     """S10 (3.2.4) "the MAPPA level will be identified and agreed via these processes"; W8
     "held within a week"; the referral and the views (S7, S8: "sought before the initial
     panel") are owed before the sitting and keep its start as their deadline."""
+    # S48 (7.1.1, fid14a): attending the initial MARP, done by the decision naming the presenter.
     assert _sitting_codes("somerset-yjt-2023") == {
-        "identify_mappa_level", "record_panel_decision", "attend_panel_review"}
+        "identify_mappa_level", "record_panel_decision", "attend_panel_review",
+        "attend_initial_marp"}
     assert _sitting_codes("wokingham-pyjs-2024") == {
         "hold_high_risk_panel", "high_risk_panel_review", "record_panel_decision",
         "attend_panel_review"}

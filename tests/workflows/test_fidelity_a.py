@@ -63,6 +63,8 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("S20", "attend_panel_review"): "line_manager",
         ("S23", "inform_service_manager"): "line_manager",
         ("S39", "act_on_volunteer_concern"): "line_manager",
+        # 7.1.1 at the initial MARP (S48, fid14a), as S20's review.
+        ("S48", "attend_initial_marp"): "line_manager",
     }
     # Wokingham names no stand-in for a line manager; the case worker's High-Risk Panel request
     # ("the case worker or their line manager", A23b-5) and the IYSS records of what became

@@ -5,10 +5,12 @@ Sunday 25 October 2026."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import UUID
 
 from tests.workflows.support import (
     EVENT_ID,
+    MARP_REVIEW,
     SOMERSET,
     WOKINGHAM,
     assert_step,
@@ -20,6 +22,8 @@ from tests.workflows.support import (
     judgement,
     lon,
     open_step,
+    packs,
+    panel,
     rated,
     run,
     utc,
@@ -219,3 +223,68 @@ def test_W31_home_visit_risk_assessment_then_the_line_managers_sign_off() -> Non
     assert codes(run(S, event("case_event", at, EVENT_ID,
                               type="home_visit_safety_concerns"))).isdisjoint(
         {"complete_home_visit_risk_assessment", "sign_off_home_visit_risk_assessment"})
+
+
+# --- S48: Somerset 7.1.1, attending the initial MARP (A23b-8) ----------------------------------
+
+
+def test_S48_case_holder_attends_the_initial_marp_the_case_is_on() -> None:
+    """S48 (7.1.1): "The case holder will attend MARP to discuss the case. If not available,
+    the line manager will present the case."
+
+    Put on the agenda of the MARP of Thursday 31 December 2026 at 10:00 GMT on Christmas Eve
+    (a MARP on Monday 28 December, the Boxing Day substitute day, is sooner but the case is not
+    on it): the case holder attends, due at the sitting of the MARP the case is on. Done by the
+    decision in its presenter's name (the case holder, or the line manager who presented it).
+    A case whose MARP review is booked (S20's attendance, 7.2.1) is not asked again; nor is a
+    Wokingham High-Risk Panel's item."""
+    item = UUID(int=48)
+    sooner = panel(utc(2026, 12, 28, 10), ident=1)
+    on = panel(utc(2026, 12, 31, 10), ident=2)
+    data = {"panel_id": str(on.id), "panel_kind": "marp", "panel_chair_id": "chair-2",
+            "scheduled_for": "2026-12-31T10:00:00Z"}
+    snap = case(ratings=rated(rosh="high"), on_register=True, on_panel_agenda=True,
+                agenda_panel_ids=frozenset({on.id}))
+    out = run(S, event("panel_item_added", lon(2026, 12, 24, 9, 15), item, role="panel_admin",
+                       **data), snap, panels=[sooner, on])
+    step = created(out, "attend_initial_marp")
+    assert_step(step, rule="S48", code="attend_initial_marp", actor="case_holder",
+                due=utc(2026, 12, 31, 10), pack=S, ref="7.1.1")
+    assert step.subject_id == item
+    assert "attend_initial_marp" in packs()[S].closes("panel_decision_presenter")
+    reviewed = run(S, event("panel_item_added", lon(2026, 12, 24, 9, 15), item,
+                            role="panel_admin", **data),
+                   replace(snap, open_steps=(MARP_REVIEW,)), panels=[sooner, on])
+    assert "attend_initial_marp" not in codes(reviewed)
+    hrp = run(W, event("panel_item_added", lon(2026, 12, 24, 9, 15), item, role="chair",
+                       **{**data, "panel_kind": "high_risk_panel"}),
+              snap, panels=[panel(utc(2026, 12, 31, 10), "high_risk_panel", 2)])
+    assert "attend_initial_marp" not in codes(hrp)
+
+
+# --- W32: Wokingham's co-worker for harmful sexual behaviour (A23b-8) -------------------------
+
+
+def test_W32_co_worker_allocated_when_the_child_displays_sexually_harmful_behaviour() -> None:
+    """W32 (Resources): "Cases that involved children who display sexually harmful behaviour
+    will have a co-worker allocated. This worker may be the CAMHS practitioner, where
+    relevant."
+
+    Found on Monday 28 December 2026 (the Boxing Day substitute bank holiday) at 10:00 GMT
+    (the fact set on the case): the line manager allocates a co-worker, undated (the policy
+    gives no timescale and names no allocator: the note says so). Unset on Thursday 31
+    December: the open step lapses (superseded). Somerset has no such fact or line."""
+    found = run(W, event("case_changed", lon(2026, 12, 28, 10),
+                         changes={"facts.harmful_sexual_behaviour": [None, True]}),
+                case(facts={"harmful_sexual_behaviour": True}))
+    step = created(found, "allocate_co_worker")
+    assert_step(step, rule="W32", code="allocate_co_worker", actor="line_manager", due=None,
+                pack=W, ref="Resources")
+    assert step.note
+    assert "no timescale" in step.note
+    unset = run(W, event("case_changed", lon(2026, 12, 31, 16),
+                         changes={"facts.harmful_sexual_behaviour": [True, None]}),
+                case(facts={}, open_steps=(open_step(step, UUID(int=32)),)))
+    assert [(i.action, i.step_id) for i in intents(unset, code="allocate_co_worker")] == [
+        ("supersede", UUID(int=32))]
+    assert "harmful_sexual_behaviour" not in {f.id for f in packs()[S].facts}
