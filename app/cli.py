@@ -356,11 +356,11 @@ def serve(
 
 
 def _check_packs(settings: Settings, refusal: str = "refusing to start") -> set[str]:
-    """The ids of the packs loaded; UserError naming the file, line, rule and field unless every
-    pack loads and checks clean (what ``app.main.build_policy_context`` does first, without
-    importing the whole app: the server process it hands over to loads the app, and logs the packs' warnings, itself). Run
-    by every command that loads the packs (serve, dev, tick, worker, seed-demo: attack 26a,
-    A26a-5, dev and tick died with a traceback)."""
+    """The ids of the packs loaded; UserError naming the file, line, rule and field unless
+    every pack loads and checks clean (what ``app.main.build_policy_context`` does first,
+    without importing the whole app: the server process it hands over to loads the app, and
+    logs the packs' warnings, itself). Run by every command that loads the packs (serve, dev,
+    tick, worker, seed-demo: attack 26a, A26a-5, dev and tick died with a traceback)."""
     from app.workflows.engine import load_service_packs
     from app.workflows.packs import PackError
 
