@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     # Services (slugs) whose calendar feeds may show the child's name; others show only the
     # case's external reference (data minimisation: a phone's calendar is not a case system).
     calendar_child_names_services: list[str] = Field(default_factory=list)
+    # A calendar feed's URL lapses this many days after it was made (its owner makes a new one;
+    # A26a-8: a leaver's feed must not serve for ever). Shortening it lapses older feeds at once.
+    calendar_feed_days: int = Field(default=90, ge=1, le=366)
+    # At most this many live feeds per person and service (one per device is the use).
+    calendar_feeds_per_person: int = Field(default=5, ge=1, le=100)
     access_log_flush_seconds: float = Field(default=1.0, gt=0, le=3600)
     access_log_batch: int = Field(default=500, ge=1, le=1_000_000)
     log_level: str = "INFO"

@@ -80,6 +80,8 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "step.waive": MANAGERS,
     "step.list": STAFF,
     "calendar.manage": STAFF,
+    # A person's calendar feeds, by staff id (a leaver's: A26a-8).
+    "calendar.administer": ("admin", "duty_manager"),
     "report.timeliness": (*SERVICE_WIDE_READERS, "line_manager"),
     "absence.record": MANAGERS,
     "absence.read": MANAGERS,

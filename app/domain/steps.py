@@ -16,8 +16,10 @@ from sqlmodel import Field, SQLModel
 from app.domain.common import JSONType, enum_column, new_id, utcnow
 from app.workflows.calendar import end_of_day, london_date
 
-# The code of the step the escalation worker raises over an overdue step.
-ESCALATION_CODE = "escalate_overdue_step"
+# The code of the step the escalation worker raises over an overdue step: defined with the packs'
+# vocabulary, where ``pack check`` reserves it (A26a-1); app/domain imports it from here.
+from app.workflows.vocabulary import ESCALATION_CODE as ESCALATION_CODE
+
 # The title of a panel action's escalation on a case an allow-list restricts: the action's own
 # title is the panel's free text, which only those who may see the case read. Role holders the
 # list leaves out then see the escalation as a bare duty (app.domain.next_steps._role_duties),
