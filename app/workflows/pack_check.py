@@ -232,6 +232,10 @@ class _Checker:
         escalated (attack 26a, A26a-2). Which trigger carries what is the engine's own table
         (``types.EVENT_DATA``; a decided action's, ``types.ACTION_DATA``, on a ``for_each``
         line); a branch's or the line's ``trigger_in`` narrows the triggers."""
+        if set(line.trigger) == set(TRIGGERS):
+            # Every trigger: the stand-in for a trigger ``pack check`` set aside (packs.salvage);
+            # the deadline is checked once the trigger is right, not against the stand-in.
+            return
         branches: list[tuple[str, str, Any]]
         if isinstance(line.deadline, str):
             branches = [(f"{where}.deadline", line.deadline, None)]

@@ -182,6 +182,16 @@ def test_a26a_2_before_transfer_needs_the_condition_under_which_the_act_carries_
     assert len(_check(path)) == 1
 
 
+def test_a26a_2_a_misspelt_trigger_is_said_once_not_again_as_an_undated_deadline(
+        tmp_path: Path) -> None:
+    """``pack check`` sets a broken trigger aside (a stand-in of every trigger) and checks the
+    rest: the deadline is not then said to count from data "case_opened, ..." does not carry."""
+    path = _pack(tmp_path, trigger="panel_decison", deadline="review-date")
+    [line] = _check(path)
+    assert line.startswith(f"{path}:13: N1: rules.0.trigger: error: unknown trigger "
+                           "'panel_decison' (did you mean 'panel_decision'?)")
+
+
 def test_a26a_2_the_checkers_tables_are_the_services() -> None:
     """``GUARDED_DATA`` says what the service's builders do: a case event carries
     ``transfer_date`` for the types ``app.domain.events`` allows it on; the engine reads a
