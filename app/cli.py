@@ -12,7 +12,7 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -276,10 +276,11 @@ def dev(
     settings = _settings()
     if settings.env != "dev":
         raise UserError(f"YJ_ENV={settings.env} is set: the dev server runs only with YJ_ENV=dev")
-    _check_packs(settings)
+    known = _check_packs(settings)
     _run_db(settings, create_dev_database(settings.database_url))
     _migrate(settings)
     summary = _run_db(settings, seed(settings))
+    _run_db(settings, require_known_packs(settings, known))
     tokens_file = Path(".dev/tokens.json")
     tokens_file.write_text(json.dumps(summary, indent=2) + "\n")
     tokens_file.chmod(0o600)
@@ -345,25 +346,26 @@ def serve(
     """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port.
     Every policy pack (bundled and ``YJ_PACKS_DIR``) is checked first: an invalid one stops it."""
     settings = _settings()
-    _check_packs(settings)
+    known = _check_packs(settings)
     if migrate_first:
         _migrate(settings)
     else:
         _require_schema(settings)
+    _run_db(settings, require_known_packs(settings, known))
     _serve(host, port, workers=workers)
 
 
-def _check_packs(settings: Settings, refusal: str = "refusing to start") -> None:
-    """UserError naming the file, line, rule and field unless every pack loads and checks clean
-    (what ``app.main.build_policy_context`` does first, without importing the whole app: the
-    server process it hands over to loads the app, and logs the packs' warnings, itself). Run
-    by every command that loads the packs (serve, dev, tick, worker, seed-demo: attack 26a,
-    A26a-5, dev and tick died with a traceback)."""
+def _check_packs(settings: Settings, refusal: str = "refusing to start") -> set[str]:
+    """The ids of the packs loaded; UserError naming the file, line, rule and field unless
+    every pack loads and checks clean (what ``app.main.build_policy_context`` does first,
+    without importing the whole app: the server process it hands over to loads the app, and
+    logs the packs' warnings, itself). Run by every command that loads the packs (serve, dev,
+    tick, worker, seed-demo: attack 26a, A26a-5, dev and tick died with a traceback)."""
     from app.workflows.engine import load_service_packs
     from app.workflows.packs import PackError
 
     try:
-        load_service_packs(settings.packs_dir)
+        return set(load_service_packs(settings.packs_dir))
     except PackError as exc:
         raise UserError(f"{refusal}: {_located(exc, settings.packs_dir)}") from None
 
@@ -390,6 +392,26 @@ def _located(exc: Exception, packs_dir: Path | None) -> str:
     more = len(errors) - 1
     return found + (f" (and {more} more: run `yjrisk pack check` on the folder's files)"
                     if more else "")
+
+
+async def require_known_packs(settings: Settings, known_packs: Collection[str]) -> None:
+    """UserError when a service stored in the database runs a policy pack not among
+    ``known_packs`` (its file removed from ``YJ_PACKS_DIR``, or the variable unset): every write
+    of that service would fail and its steps could not be explained, so no process starts
+    (the API, ``tick``, ``worker``, ``dev``; attack 26a, A26a-17). Run on the migrated
+    database."""
+    import app.domain.tables  # noqa: F401 - every table on the metadata
+    from app.core.db import build_engine, session_factory
+    from app.domain.services import services_without_pack, unloaded_packs_message
+
+    engine = build_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            missing = await services_without_pack(session, known_packs)
+    finally:
+        await engine.dispose()
+    if missing:
+        raise UserError(unloaded_packs_message(missing))
 
 
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1,
@@ -435,6 +457,7 @@ async def _escalation(
     from app.main import build_policy_context
 
     policy_ctx = build_policy_context(settings)
+    await require_known_packs(settings, policy_ctx.versions or policy_ctx.packs)
 
     engine = build_engine(settings)
     try:

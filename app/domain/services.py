@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated
 
@@ -49,6 +50,28 @@ class ServiceOut(BaseModel):
     name: str
     policy_pack: str
     created_at: datetime
+
+
+async def services_without_pack(
+    session: AsyncSession, known_packs: Collection[str]
+) -> list[tuple[str, str]]:
+    """``(slug, policy_pack)`` of each stored service whose policy pack is not among
+    ``known_packs`` (the ids loaded: bundled and ``YJ_PACKS_DIR``), by slug; empty when every
+    service can be judged. A process must not start with such a service: each of its writes
+    would fail, and its steps could not be explained (attack 26a, A26a-17)."""
+    rows = await session.exec(
+        select(Service.slug, Service.policy_pack)
+        .where(Service.policy_pack.not_in(sorted(known_packs)))  # type: ignore[attr-defined]
+        .order_by(Service.slug)
+    )
+    return [(slug, pack) for slug, pack in rows.all()]
+
+
+def unloaded_packs_message(missing: list[tuple[str, str]]) -> str:
+    """One line naming the services whose pack is not loaded, and what to do."""
+    named = "; ".join(f"service {slug!r} runs policy pack {pack!r}" for slug, pack in missing)
+    return (f"refusing to start: {named}, which is not loaded (bundled packs and YJ_PACKS_DIR);"
+            " put its pack file back (YJ_PACKS_DIR) before starting")
 
 
 def to_out(service: Service) -> ServiceOut:
