@@ -246,6 +246,15 @@ class _Checker:
             key = FORM_EVENT_KEYS.get(form)
             if key is None:
                 continue
+            if line.counts_from == "raised":
+                # Counted from the act that raised the step, whose data the engine does not
+                # read again (engine ``_due_from``): the line never dates the step it re-dates.
+                self.add("error", line.id, field,
+                         f"deadline {form!r} counts from the act's {key!r}, and a counts_from = "
+                         "\"raised\" line counts from an earlier act whose data is not read "
+                         "again: this line would never date the step; give it a timescale "
+                         "('+3m')")
+                continue
             triggers = _narrowed(line.trigger, line.when, when)
             missing = [t for t in triggers if not (key in EVENT_DATA.get(t, ()) or (
                 line.for_each == "actions" and key in ACTION_DATA))]
