@@ -31,6 +31,7 @@ from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
 from app.domain.history import RecordedSession
 from app.domain.policy import PolicyContext
+from app.domain.services import services_without_pack, unloaded_packs_message
 from app.routers import (
     assessments,
     audit,
@@ -50,9 +51,9 @@ from app.routers import (
     webhooks,
 )
 from app.routers import policy as policy_routes
-from app.workflows.calendar import WorkingCalendar
+from app.workflows.calendar import WorkingCalendar, london_date
 from app.workflows.engine import load_service_packs
-from app.workflows.packs import latest
+from app.workflows.packs import latest, not_in_force_yet
 
 if TYPE_CHECKING:
     import httpx
@@ -94,6 +95,10 @@ def build_policy_context(settings: Settings) -> PolicyContext:
             for problem in pack.warnings:
                 log.warning("pack.warning", pack=pack.id, version=pack.version,
                             rule=problem.rule, field=problem.field, message=problem.message)
+        early = not_in_force_yet(found, london_date(clock.now()))
+        if early is not None:  # A26a-6: a pack none of whose versions is in force today
+            log.warning("pack.warning", pack=found[0].id, version=found[0].version,
+                        rule=early.rule, field=early.field, message=early.message)
     return PolicyContext(
         packs=latest(versions), versions=versions,
         calendar=WorkingCalendar(extra_closures=settings.extra_closure_days),
@@ -116,6 +121,13 @@ def create_app(
         engine = build_engine(settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine, RecordedSession)
+        async with app.state.session_factory() as session:
+            # A stored service whose pack is not loaded: no start (however the app is served;
+            # `yjrisk serve` says so in one line before it gets here; A26a-17).
+            missing = await services_without_pack(session, policy_ctx.versions or policy_ctx.packs)
+        if missing:
+            await engine.dispose()
+            raise RuntimeError(unloaded_packs_message(missing))
         app.state.access_log = AccessLogWriter(app.state.session_factory,
                                                settings.access_log_flush_seconds,
                                                settings.access_log_batch)

@@ -44,14 +44,16 @@ _REFERRAL = sa.table(
 
 
 async def standing_items(
-    wctx: WriteContext, *, after: datetime
+    wctx: WriteContext, *, after: datetime, at_too: bool = False
 ) -> list[tuple[PanelItem, Panel]]:
     """The case's items not decided nor withdrawn on panels whose time is after ``after``
-    (panels not yet sat when the act happened), soonest panel first."""
+    (panels not yet sat when the act happened; ``at_too``: or sitting at that instant, as a
+    panel at a closure's instant sits on the closed case, A25-2), soonest panel first."""
+    sits = col(Panel.scheduled_for) >= after if at_too else col(Panel.scheduled_for) > after
     rows = await wctx.session.exec(
         select(PanelItem, Panel).join(Panel, col(Panel.id) == col(PanelItem.panel_id))
         .where(PanelItem.case_id == wctx.case.id, col(PanelItem.decided_at).is_(None),
-               col(PanelItem.withdrawn_at).is_(None), col(Panel.scheduled_for) > after)
+               col(PanelItem.withdrawn_at).is_(None), sits)
         .order_by(col(Panel.scheduled_for), col(PanelItem.id))
         .execution_options(populate_existing=True))
     return [(item, panel) for item, panel in rows.all()]

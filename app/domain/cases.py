@@ -1072,9 +1072,11 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
     if case.closed_at is not None:
         # Off the agendas of panels after the closure (a panel does not act on a closed case:
         # the item could never be decided), with the chair's duty about each; kept for the
-        # audit, and not reinstated by a reopening (attack pass 11, A11-16).
+        # audit, and not reinstated by a reopening (attack pass 11, A11-16). A panel at the
+        # closure's very instant sits on the closed case too (panels.sat_while_open; A25-2).
         closing = dataclasses.replace(wctx, occurred_at=case.closed_at)
-        for item, panel in await agenda.standing_items(closing, after=case.closed_at):
+        for item, panel in await agenda.standing_items(closing, after=case.closed_at,
+                                                       at_too=True):
             await agenda.withdraw_item(
                 closing, item=item, panel=panel, redate=False,
                 reason=f"the case was closed: {reasons['closure_reason']}")

@@ -35,6 +35,7 @@ from app.domain.common import (
 )
 from app.domain.next_steps import (
     close_step,
+    require_held_role_then,
     require_not_own_check,
     require_open_step,
     require_step_act_time,
@@ -164,6 +165,7 @@ async def record_oversight(
             session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
+        await require_held_role_then(session, principal, case, role, occurred_at)
         await require_not_own_check(session, principal, step, case=case,
                                     pack=ctx.pack_for(service, at=occurred_at))
     entry = OversightEntry(
@@ -273,6 +275,7 @@ async def waive_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     require_step_act_time(step, occurred_at)
     require_outside_closed_periods(case, occurred_at)  # A9-7
+    await require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(

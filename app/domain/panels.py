@@ -57,7 +57,7 @@ from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
 from app.domain.policy_lock import lock_policy_exclusive
-from app.domain.referrals import Referral, ReferralKind, ReferralStatus
+from app.domain.referrals import Referral, ReferralKind, ReferralStatus, accept_heard
 from app.domain.replay import replay_later_acts
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
@@ -1342,6 +1342,8 @@ async def decide(
     item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
     session.add(item)
     await session.flush()
+    await accept_heard(wctx, item_id=item.id, referral_id=item.referral_id,
+                       panel_kind=panel.kind)
     # The decision is dated at the sitting: acts recorded before it but dated after the panel sat
     # (a rating that rose to very high that afternoon) owe, after it, what they owe in time
     # order (the review it booked makes a rise a new referral: S7 3.2.4, W7; attack pass 15,

@@ -28,7 +28,7 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import RecordChange, case_fields_at, state_has_changes
+from app.domain.history import RecordChange, act_time, case_fields_at, state_has_changes
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -1153,17 +1153,27 @@ async def reassign_open_steps(
     """Move the case's open steps whose assignee came from a role to that role's new holder.
 
     ``moves`` maps an actor (``case_holder``, ``line_manager``) to (old staff id, new staff
-    id). Each moved step is audited (``step.reassign``, from and to) and announced
-    (``step.reassigned``) in this unit of work.
+    id). A panel action (``action_owner``) its owner holds in that role (``owner_role``; an
+    action recorded before ``owner_role`` was, held by the role's old holder) moves with the
+    role too: Somerset 7.1.8 "Line managers will monitor the implementation of agreed plans"
+    is the case's line manager's duty, not the person's, and not the case holder's (attack
+    26b, ATTACK26B-3: it went to the case holder as "may no longer see the case"). A chair's
+    action or a named professional's stays theirs. Each moved step is audited
+    (``step.reassign``, from and to) and announced (``step.reassigned``) in this unit of work.
     """
     session, case, service = wctx.session, wctx.case, wctx.service
     moved: list[Step] = []
     for actor, (old, new) in moves.items():
         rows = await session.exec(select(Step).where(
-            Step.case_id == case.id, Step.status == StepStatus.open, Step.actor == actor,
-            Step.assignee_id == old,
-        ))
+            Step.case_id == case.id, Step.status == StepStatus.open,
+            col(Step.assignee_id) == old,
+            sa.or_(col(Step.actor) == actor, sa.and_(
+                col(Step.actor) == "action_owner",
+                sa.or_(col(Step.owner_role) == actor, col(Step.owner_role).is_(None)))),
+        ).order_by(col(Step.created_at), col(Step.id)))
         for step in rows.all():
+            if step.actor == "action_owner":
+                step.owner_role = actor
             step.assignee_id = new
             step.note = _append(step.note, f"Reassigned: {actor} changed from {old} to {new}")
             session.add(step)
@@ -1895,6 +1905,26 @@ def held_from(case: Case, changes: Iterable[tuple[datetime, str]], start: dateti
     holders = {case.case_holder_id} if case.case_holder_id else set()
     holders.update(old for when, old in changes if when >= since)
     return holders
+
+
+async def holding_since(
+    session: AsyncSession, case: Case, actor: str, sub: str
+) -> tuple[datetime, str | None] | None:
+    """When ``sub`` became the case's holder of ``actor`` (``case_holder``, ``line_manager``)
+    in the holding that goes on now: the latest recorded change of the role's field to them
+    (its act's time, :func:`act_time`), with who held it before; None when they have held it
+    since the case was opened (no such change)."""
+    field = ACTOR_FIELDS[actor]
+    rows = await session.exec(
+        select(RecordChange.changes, act_time()).where(
+            RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
+            col(RecordChange.created).is_(False))
+        .order_by(act_time().desc(), col(RecordChange.recorded_at).desc()))
+    for changes, at in rows.all():
+        moved = (changes or {}).get(field)
+        if moved and moved[1] == sub and moved[0] != sub:
+            return stored_utc(at), (str(moved[0]) if moved[0] else None)
+    return None
 
 
 def held_period_start(step: Step) -> datetime:

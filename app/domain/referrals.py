@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -46,7 +47,7 @@ from app.domain.common import (
 from app.domain.final_events import require_before_final_event
 from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
-from app.domain.panels_table import undecided_agenda
+from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.services import Service
 from app.domain.steps import Step
 from app.domain.timing import (
@@ -477,6 +478,8 @@ async def transition(
     if not move.applies_to(referral.kind, pack):
         raise Conflict(f"{action} does not apply to a {referral.kind} referral.",
                        slug="illegal-transition")
+    if action in UNDONE_BY:
+        _refuse_decided(referral, action)
     check_move(
         what=f"{referral.kind} referral", action=action, current=referral.status.value,
         allowed_from={s.value for s in move.sources}, previous=_previous_status(referral),
@@ -514,6 +517,8 @@ async def transition(
                                          referral_kind=referral.kind)
     if not on_closed:  # nor dated while the case was closed (A9-7)
         require_outside_closed_periods(case, occurred_at)
+    if action in UNDONE_BY and referral.kind == ReferralKind.panel:
+        await _refuse_once_heard(session, referral, action, occurred_at)
     previous = referral.status
     referral.status = move.target
     if action == "quality-assure":
@@ -563,3 +568,100 @@ async def transition(
     await emit(session, f"referral.{move.target.value}", referral.id, service_id=service.id,
                payload={"case_id": str(case.id), "kind": referral.kind})
     return referral_out(referral, pack), result
+
+
+def _refuse_decided(referral: Referral, action: str) -> None:
+    """409 ``referral-heard`` for withdrawing or declining a referral a panel's decision
+    accepted (:func:`accept_heard`; its history's last move names the item)."""
+    last = (referral.history or [{}])[-1]
+    if referral.status != ReferralStatus.accepted or not last.get("panel_item_id"):
+        return
+    raise Conflict(
+        f"Cannot {action} the referral: the panel decided on it (item "
+        f"{last['panel_item_id']}, {last.get('at')}), which accepted it.",
+        slug="referral-heard",
+        extra={"panel_item_id": str(last["panel_item_id"]), "current_status": "accepted"})
+
+
+async def _refuse_once_heard(
+    session: AsyncSession, referral: Referral, action: str, at: datetime
+) -> None:
+    """409 ``referral-heard`` for withdrawing or declining a panel referral at ``at`` when a
+    panel had already sat on it then, its decision not yet recorded: an item of the case still
+    on the agenda of a panel that sat at or before ``at``, carrying this referral (or naming
+    none, the referral made by the sitting). The panel heard it (Somerset 3.2.3, 7.1.6):
+    undoing it would re-open S7/S8 for a sitting that happened, and the decision typed up
+    afterwards would then find it withdrawn (attack 26b, ATTACK26B-6: raced, both won).
+    Checked under the case's lock. A decided item's referral is ``accepted``
+    (:func:`accept_heard`): the transition check refuses that."""
+    row = (await session.exec(
+        select(PanelItem.id, Panel.kind, Panel.scheduled_for)
+        .join(Panel, col(Panel.id) == col(PanelItem.panel_id))
+        .where(PanelItem.case_id == referral.case_id, col(PanelItem.decided_at).is_(None),
+               col(PanelItem.withdrawn_at).is_(None), col(Panel.scheduled_for) <= at,
+               sa.or_(col(PanelItem.referral_id) == referral.id, sa.and_(
+                   col(PanelItem.referral_id).is_(None),
+                   col(Panel.scheduled_for) >= referral.occurred_at)))
+        .order_by(col(Panel.scheduled_for)).limit(1))).first()
+    if row is None:
+        return
+    item_id, kind, sat = row
+    raise Conflict(
+        f"Cannot {action} the referral: the {kind} sat on the case at "
+        f"{iso_utc(policy.stored_utc(sat))} (item {item_id}) and its decision is not yet recorded. "
+        "Record the panel's decision, or take the item off the agenda first.",
+        slug="referral-heard",
+        extra={"panel_item_id": str(item_id), "sat_at": iso_utc(policy.stored_utc(sat))})
+
+
+# A panel referral the panel has heard is answered: it stands no more to be withdrawn or
+# declined (its steps undone) or accepted again.
+HEARD_FROM = frozenset({S.submitted, S.quality_assured, S.sent, S.received})
+
+
+async def accept_heard(
+    wctx: WriteContext, *, item_id: uuid.UUID, referral_id: uuid.UUID | None, panel_kind: str,
+) -> list[Referral]:
+    """The panel decided on the case: the panel referral it heard is accepted, as part of the
+    decision (the caller holds the case's lock). Somerset 3.2.3 "refer the case to the next
+    YJT MARP": the MARP discussed the case, agreed its plan and booked its review (7.1.6), so
+    the referral's purpose is fulfilled; Wokingham's High-Risk Panel request the same. The
+    referral heard is the one the agenda item carries (``referral_id``); an item that names
+    none heard the case's standing panel referrals made by the decision's date.
+
+    Before, the referral stayed ``sent`` after the decision: withdrawing or declining it then
+    re-opened S7's referral to the next MARP and S8's views, due at the MARP that had already
+    sat, overdue at once (attack 26b, ATTACK26B-6), and a withdrawal raced with the decision
+    both won. Now either act after the decision is 409 ``conflicting-transition`` (the
+    referral is ``accepted``, by the panel's decision, in its history), checked under the
+    case's lock as every referral move is. Each acceptance is audited (``referral.accept``)
+    and announced (``referral.accepted``) in the decision's transaction."""
+    session, case = wctx.session, wctx.case
+    query = select(Referral).where(Referral.case_id == case.id,
+                                   Referral.kind == ReferralKind.panel,
+                                   col(Referral.status).in_(sorted(HEARD_FROM)))
+    if referral_id is not None:
+        query = query.where(Referral.id == referral_id)
+    else:
+        query = query.where(col(Referral.occurred_at) <= wctx.occurred_at)
+    heard = list((await session.exec(query.order_by(col(Referral.created_at),
+                                                     col(Referral.id)))).all())
+    note = f"Heard: the {panel_kind} decided on the case (item {item_id})."
+    for referral in heard:
+        previous = referral.status
+        referral.status = ReferralStatus.accepted
+        referral.history = [*referral.history, {
+            "action": "accept", "from": previous.value, "to": ReferralStatus.accepted.value,
+            "by": wctx.principal.sub, "role": wctx.role, "at": iso_utc(wctx.occurred_at),
+            "note": note, "panel_item_id": str(item_id)}]
+        referral.updated_at = utcnow()
+        session.add(referral)
+        await wctx.audit(
+            "referral.accept", entity_type="referral", entity_id=referral.id, reason=note,
+            change={"from": previous.value, "to": ReferralStatus.accepted.value, "note": note,
+                    "panel_item_id": str(item_id)})
+        await emit(session, "referral.accepted", referral.id, service_id=wctx.service.id,
+                   payload={"case_id": str(case.id), "kind": referral.kind})
+    if heard:
+        await session.flush()
+    return heard

@@ -16,8 +16,10 @@ from sqlmodel import Field, SQLModel
 from app.domain.common import JSONType, enum_column, new_id, utcnow
 from app.workflows.calendar import end_of_day, london_date
 
-# The code of the step the escalation worker raises over an overdue step.
-ESCALATION_CODE = "escalate_overdue_step"
+# The code of the step the escalation worker raises over an overdue step: defined with the packs'
+# vocabulary, where ``pack check`` reserves it (A26a-1); app/domain imports it from here.
+from app.workflows.vocabulary import ESCALATION_CODE as ESCALATION_CODE
+
 # The title of a panel action's escalation on a case an allow-list restricts: the action's own
 # title is the panel's free text, which only those who may see the case read. Role holders the
 # list leaves out then see the escalation as a bare duty (app.domain.next_steps._role_duties),
@@ -301,6 +303,23 @@ def steps_out(rows: Iterable[Sequence[Any]], now: datetime | None = None) -> lis
 # in the same order, as the model would hold them.
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 _REASON: TypeAdapter[StepReason] = TypeAdapter(StepReason)
+# A reason's ``at`` as the model reads it, by its stored text (issue 15: a step keeps every
+# reason it was given, e.g. a judgement's on each recurring duty, and a write answers every
+# open step's reasons, so each write read the same texts again). Datetimes are immutable; the
+# cache is emptied when full.
+_REASON_AT: dict[str, datetime] = {}
+_REASON_AT_MOST = 8192
+
+
+def _reason_at(at: str) -> datetime:
+    """``_DATETIME.validate_python(at)``, remembered."""
+    found = _REASON_AT.get(at)
+    if found is None:
+        found = _DATETIME.validate_python(at)
+        if len(_REASON_AT) >= _REASON_AT_MOST:
+            _REASON_AT.clear()
+        _REASON_AT[at] = found
+    return found
 
 
 def _reason(reason: Any) -> Any:
@@ -317,7 +336,7 @@ def _reason(reason: Any) -> Any:
             return {"rule": rule, "pack": pack, "ref": ref, "trigger": trigger,
                     "record": None if record is None
                     else {"type": record["type"], "id": record["id"]},
-                    "at": None if at is None else _DATETIME.validate_python(at)}
+                    "at": None if at is None else _reason_at(at)}
     return _REASON.validate_python(reason)
 
 

@@ -71,11 +71,14 @@ OFFSET_UNITS = ("h", "wd", "d", "w", "m")
 EVERY_UNITS = ("d", "w", "m")
 _OFFSET_UNIT = f"(?P<unit>{'|'.join(OFFSET_UNITS)})"
 _EVERY_UNIT = f"(?P<unit>{'|'.join(EVERY_UNITS)})"
-_OFFSET = re.compile(rf"^\+(?P<n>\d{{1,3}}){_OFFSET_UNIT}$")
-_EVERY = re.compile(rf"^every (?P<n>\d{{1,2}}){_EVERY_UNIT}$")
+# N is written in the digits 0-9 (``[0-9]``, not ``\d``, which also takes other scripts' digits,
+# and ``int`` reads them: ``+٢٤h`` was 24 hours; attack 26a, A26a-3) and is at least 1.
+_OFFSET = re.compile(rf"^\+(?P<n>[0-9]{{1,3}}){_OFFSET_UNIT}$")
+_EVERY = re.compile(rf"^every (?P<n>[0-9]{{1,2}}){_EVERY_UNIT}$")
 # The same shapes with any number of digits: a valid form whose number is too large.
-_OFFSET_SHAPE = re.compile(rf"^\+(?P<n>\d+){_OFFSET_UNIT}$")
-_EVERY_SHAPE = re.compile(rf"^every (?P<n>\d+){_EVERY_UNIT}$")
+_OFFSET_SHAPE = re.compile(rf"^\+(?P<n>[0-9]+){_OFFSET_UNIT}$")
+_EVERY_SHAPE = re.compile(rf"^every (?P<n>[0-9]+){_EVERY_UNIT}$")
+_ANY_DIGIT = re.compile(r"\d")  # any script's digit: one that is not 0-9 is refused by name
 ALLOWED_FORMS = (*(f"+N{u}" for u in OFFSET_UNITS), *(f"every N{u}" for u in EVERY_UNITS),
                  *NAMED_FORMS)
 
@@ -142,13 +145,15 @@ def parse_form(text: str) -> ParsedForm:
         if text == "next-wd":
             return ParsedForm(text, "wd", 1)
         return ParsedForm(text, text)
-    match = _OFFSET.match(text)
-    if match:
-        return ParsedForm(text, match["unit"], int(match["n"]))
-    match = _EVERY.match(text)
+    match = _OFFSET.match(text) or _EVERY.match(text)
     if match:
         n, unit = int(match["n"]), match["unit"]
-        return ParsedForm(text, unit, n, recurrence=f"{n}{unit}")
+        if n < 1:
+            raise ValueError(f"deadline {text!r}: the number must be at least 1 (a step due "
+                             "at the act itself is 'immediately')")
+        if text.startswith("every"):
+            return ParsedForm(text, unit, n, recurrence=f"{n}{unit}")
+        return ParsedForm(text, unit, n)
     for shape, form, most in ((_OFFSET_SHAPE, "+N{unit}", 999),
                               (_EVERY_SHAPE, "every N{unit}", 99)):
         match = shape.match(text)
@@ -157,6 +162,8 @@ def parse_form(text: str) -> ParsedForm:
             shown = digits if len(digits) <= 12 else f"{digits[:6]}... ({len(digits)} digits)"
             raise ValueError(f"deadline {text[:40]!r}: the number {shown} is out of range "
                              f"({form.format(unit=match['unit'])} takes N up to {most})")
+    if any(not c.isascii() for c in _ANY_DIGIT.findall(text)):
+        raise ValueError(f"deadline {text[:40]!r}: write the number in the digits 0-9")
     raise ValueError(f"unknown deadline form {text!r} (allowed: {', '.join(ALLOWED_FORMS)})")
 
 

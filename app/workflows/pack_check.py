@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.workflows.conditions import atom_reads, triggers_carrying
-from app.workflows.types import TRIGGERS
+from app.workflows.deadlines import FORM_EVENT_KEYS
+from app.workflows.types import ACTION_DATA, EVENT_DATA, GUARDED_DATA, TRIGGERS
 from app.workflows.vocabulary import (
     ACTING_ROLES,
     ACTORS,
@@ -26,6 +27,7 @@ from app.workflows.vocabulary import (
     ASSESSMENT_TYPES,
     CASE_FIELDS,
     CSC_STATUSES,
+    ENGINE_STEP_CODES,
     EVENT_FLAGS,
     IMPACTS,
     INTERVENTIONS,
@@ -198,6 +200,113 @@ class _Checker:
         self._escalation()
         self._unclosable()
         self._panel_route()
+        for where, line in self._step_lines():
+            self._engine_code(where, line)
+            self._deadline_data(where, line)
+            self._title_placeholders(where, line)
+
+    def _step_lines(self) -> Iterator[tuple[str, Rule]]:
+        """Every line that makes steps, with the field path it is written at: the rule lines,
+        and each check's acknowledgement (``checks.N.acknowledge``, as the line it makes)."""
+        for i, line in enumerate(self.pack.rules):
+            yield f"rules.{i}", line
+        for i, check in enumerate(self.pack.checks):
+            if check.ack_rule is not None:
+                yield f"checks.{i}.acknowledge", check.ack_rule
+
+    def _engine_code(self, where: str, line: Rule) -> None:
+        """A step code the service itself raises or treats specially (attack 26a, A26a-1: a
+        pack's duty coded ``escalate_overdue_step`` was run as an escalation of nothing, not
+        waivable and never escalated when overdue)."""
+        if line.code in ENGINE_STEP_CODES:
+            self.add("error", line.id, f"{where}.code",
+                     f"step code {line.code!r} is the service's own (the codes it raises or "
+                     f"treats specially: {', '.join(sorted(ENGINE_STEP_CODES))}): a pack's step "
+                     "of that code would be handled as the service's, not as this line says; "
+                     "give the duty a code of its own")
+
+    def _deadline_data(self, where: str, line: Rule) -> None:
+        """A deadline form counting from a date the act carries (``review-date``,
+        ``before-transfer``, ``due-date``: ``deadlines.FORM_EVENT_KEYS``) on a line some of
+        whose triggers never carry it: there the step would be undated, never overdue nor
+        escalated (attack 26a, A26a-2). Which trigger carries what is the engine's own table
+        (``types.EVENT_DATA``; a decided action's, ``types.ACTION_DATA``, on a ``for_each``
+        line); a branch's or the line's ``trigger_in`` narrows the triggers."""
+        if set(line.trigger) == set(TRIGGERS):
+            # Every trigger: the stand-in for a trigger ``pack check`` set aside (packs.salvage);
+            # the deadline is checked once the trigger is right, not against the stand-in.
+            return
+        branches: list[tuple[str, str, Any]]
+        if isinstance(line.deadline, str):
+            branches = [(f"{where}.deadline", line.deadline, None)]
+        else:
+            branches = [(f"{where}.deadline.{j}.form", b.form, b.when)
+                         for j, b in enumerate(line.deadline)]
+        for field, form, when in branches:
+            key = FORM_EVENT_KEYS.get(form)
+            if key is None:
+                continue
+            if line.counts_from == "raised":
+                # Counted from the act that raised the step, whose data the engine does not
+                # read again (engine ``_due_from``): the line never dates the step it re-dates.
+                self.add("error", line.id, field,
+                         f"deadline {form!r} counts from the act's {key!r}, and a counts_from = "
+                         "\"raised\" line counts from an earlier act whose data is not read "
+                         "again: this line would never date the step; give it a timescale "
+                         "('+3m')")
+                continue
+            triggers = _narrowed(line.trigger, line.when, when)
+            missing = [t for t in triggers if not (key in EVENT_DATA.get(t, ()) or (
+                line.for_each == "actions" and key in ACTION_DATA))]
+            if missing:
+                self._undated(line, field, form, key, missing)
+                continue
+            for trigger in triggers:
+                guard = GUARDED_DATA.get((trigger, key))
+                if guard is not None and not _guarded(guard, line.when, when):
+                    atom, values = guard
+                    wanted = (f'{{ {atom} = "{next(iter(values))}" }}' if atom == "event_flag"
+                              else f"{{ {atom} = {sorted(values)} }}".replace("'", '"'))
+                    self.add("error", line.id, field,
+                             f"deadline {form!r} counts from the act's {key!r}, which a "
+                             f"{trigger} act carries only when {wanted} holds, and this line "
+                             "does not test it: for every other act the step would have no "
+                             "due date, so it would never be overdue nor escalated; add "
+                             f"{wanted} to the line's when")
+
+    def _undated(self, line: Rule, field: str, form: str, key: str,
+                 missing: Sequence[str]) -> None:
+        carriers = [f"{', '.join(triggers_carrying([key]))} acts"] \
+            if triggers_carrying([key]) else []
+        if key in ACTION_DATA:
+            carriers.append('a decided action on a for_each = "actions" line')
+        said = f"only {' and '.join(carriers)} carry it" if carriers else "no act carries it"
+        hint = ('; due-date is a decided action\'s own date: use it on a for_each = "actions" '
+                "line, or give this line a timescale ('+5wd')" if key in ACTION_DATA else
+                "; give the line a trigger that carries it, or a timescale of its own "
+                "('+5wd', 'next-panel')")
+        self.add("error", line.id, field,
+                 f"deadline {form!r} counts from the act's {key!r}, which a "
+                 f"{', '.join(missing)} act does not carry ({said}): the step would have "
+                 f"no due date, so it would never be overdue nor escalated{hint}")
+
+    def _title_placeholders(self, where: str, line: Rule) -> None:
+        """A title's only placeholder is ``{description}`` (the decided action's text), on a
+        ``for_each = "actions"`` line: anything else in braces reaches practitioners as written
+        (attack 26a, A26a-4)."""
+        bad = [found for found in _PLACEHOLDER.findall(line.title)
+               if not (found == "{description}" and line.for_each == "actions")]
+        if not bad:
+            return
+        if bad == ["{description}"]:
+            message = ("'{description}' is filled in only on a for_each = \"actions\" line (the "
+                       "decided action's text): here it would reach practitioners as written")
+        else:
+            named = ", ".join(repr(b) for b in dict.fromkeys(bad))
+            message = (f"{named} in the title is not a placeholder the service fills in: the "
+                       "only one is '{description}' (the decided action's text, on a for_each = "
+                       "\"actions\" line); it would reach practitioners as written")
+        self.add("error", line.id, f"{where}.title", message)
 
     def _conditions(self) -> Iterator[tuple[str, Any, str]]:
         pack = self.pack
@@ -444,6 +553,57 @@ class _Checker:
                 if piece and not _ref_in(piece, flat):
                     self.add("warning", rule, field,
                              f"ref {piece!r} is not found in the policy's text")
+
+
+# A placeholder in a title (anything in braces), or a lone brace.
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|[{}]")
+
+
+def _top_atoms(raw: Any) -> Iterator[tuple[str, Any]]:
+    """The atoms a condition requires outright: at its top, or an item of its top ``all``."""
+    if not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        if key == "all" and isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    yield from ((str(k), v) for k, v in item.items() if k not in ("all", "any"))
+        elif key not in ("any", "not"):
+            yield str(key), value
+
+
+def _trigger_in(raw: Any) -> set[str] | None:
+    """The triggers a condition requires by a ``trigger_in`` atom, or None when it requires
+    none."""
+    found: set[str] | None = None
+    for name, named in _top_atoms(raw):
+        if name == "trigger_in" and isinstance(named, list | tuple):
+            found = set(named) if found is None else found & set(named)
+    return found
+
+
+def _guarded(guard: tuple[str, frozenset[str]], *conditions: Any) -> bool:
+    """Whether one of the conditions requires outright the guard's atom (``types.GUARDED_DATA``):
+    its ``event_flag``, or an ``event_type_in`` naming only its types."""
+    atom, values = guard
+    for condition in conditions:
+        for name, value in _top_atoms(condition.raw if condition is not None else None):
+            if name != atom:
+                continue
+            named = {value} if isinstance(value, str) else set(value or ())
+            if named and named <= values:
+                return True
+    return False
+
+
+def _narrowed(triggers: tuple[str, ...], *conditions: Any) -> tuple[str, ...]:
+    """A line's triggers, less those its conditions' ``trigger_in`` rule out."""
+    kept = list(triggers)
+    for condition in conditions:
+        required = _trigger_in(condition.raw) if condition is not None else None
+        if required is not None:
+            kept = [t for t in kept if t in required]
+    return tuple(kept)
 
 
 def _int(value: Any) -> int | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from app.workflows.calendar import london_date
 from app.workflows.engine import load_service_packs, prepare
 from app.workflows.pack_check import Problem, check_condition_words, check_pack
 from app.workflows.packs import (
@@ -16,6 +18,7 @@ from app.workflows.packs import (
     Salvaged,
     Versions,
     load_pack,
+    not_in_force_yet,
     not_utf8,
     read_pack,
     salvage,
@@ -25,7 +28,8 @@ from app.workflows.packs import (
 from app.workflows.vocabulary import suggest
 
 
-def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str], bool]:
+def check_files(files: list[Path], source: Path | None = None,
+                today: date | None = None) -> tuple[list[str], bool]:
     """Check pack files: the problem lines (``file:LINE: rule: field: severity: message``;
     ``file: ...`` when the line is not known) and whether any is an error (a file that does
     not load is one); PackFileUnreadable for a pack
@@ -34,7 +38,10 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
     Every check the service makes at start-up is made, by the same code: each file's shape and
     words (``read_pack``, ``check_pack``), the engine's tables (``prepare``), and the files
     together with the bundled packs (not given here) as versions of their packs
-    (``version_problems``: a version given twice, two versions in force on the same date)."""
+    (``version_problems``: a version given twice, two versions in force on the same date, a
+    later version in force before an earlier one), and the warning the start-up logs for a pack
+    none of whose versions is in force ``today`` (default: today in London;
+    ``not_in_force_yet``)."""
     lines: list[str] = []
     failed = False
     loaded: list[tuple[Path, Pack]] = []
@@ -74,8 +81,19 @@ def check_files(files: list[Path], source: Path | None = None) -> tuple[list[str
         if ids.get(path) in bundled:
             message += (" (counting the bundled packs: the service loads them and YJ_PACKS_DIR "
                         "together)")
-        lines.append(f"{path}: -: {field}: error: {message}")
+        where = FieldLines(path.read_text(encoding="utf-8"))
+        lines.append(where.said(path, Problem("error", "-", field, message)))
         failed = True
+    day = today or london_date(datetime.now(UTC))
+    for pack_id in dict.fromkeys(ids.values()):
+        given = [(p, v) for p, v in loaded if v.id == pack_id]
+        versions = sorted([*bundled.get(pack_id, ()), *(v for _, v in given)],
+                          key=lambda v: v.effective_from or date.min)
+        early = not_in_force_yet(versions, day)
+        first = next((p for p, v in given if v is versions[0]), None)
+        if early is not None and first is not None:
+            where = FieldLines(first.read_text(encoding="utf-8"))
+            lines.append(where.said(first, early))
     return lines, failed
 
 

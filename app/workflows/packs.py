@@ -1127,7 +1127,42 @@ def version_problems(versions: Versions, found: list[tuple[Path, Pack]]
                              f"force on the same date ({pack.effective_from}: version "
                              f"{same[0].version!r} and version {pack.version!r}); give each "
                              "version its own effective_from"))
+            continue
+        # A later policy is a later version (attack 26a, A26a-6: 2.0 in force from 2025-06-01
+        # and 1.0 from 2026-01-01 brought the older text back; 10.0 then 9.0).
+        for other in have[:-1]:
+            if other.effective_from is None or pack.effective_from is None:
+                continue
+            older, newer = sorted((other, pack), key=lambda v: v.effective_from or date.min)
+            if version_key(older.version) >= version_key(newer.version):
+                problems.append((path, "version", f"{pack.id} version {newer.version!r} comes "
+                                 f"into force on {newer.effective_from}, after version "
+                                 f"{older.version!r} ({older.effective_from}), but is not a "
+                                 "later version: versions must increase with effective_from "
+                                 "(compared as versions, part by part: 9.0 before 10.0)"))
+                break
     return problems
+
+
+def version_key(version: str) -> tuple[tuple[int, int, str], ...]:
+    """A version as it compares: its parts between ``.`` and ``-``, a number as a number
+    (``9.0`` before ``10.0``), a word after every number and by its letters (``1.0-rc``)."""
+    return tuple((0, int(part), "") if re.fullmatch(r"[0-9]+", part) else (1, 0, part)
+                 for part in re.split(r"[.-]", version))
+
+
+def not_in_force_yet(versions: Sequence[Pack], today: date) -> Problem | None:
+    """A warning when no version of a pack (its versions, oldest first) is in force on
+    ``today`` (a Europe/London date): the service judges every act before the first version's
+    date by that version all the same (``version_at``), a policy not yet in force (attack 26a,
+    A26a-6: a sole version dated 2099 ran at once). None when one is in force."""
+    first = versions[0] if versions else None
+    if first is None or first.effective_from is None or first.effective_from <= today:
+        return None
+    return Problem("warning", "-", "effective_from", (
+        f"no version of {first.id} is in force yet on {today.isoformat()}: the first, "
+        f"{first.version!r}, comes into force on {first.effective_from.isoformat()}, and until "
+        "then every act is judged by it all the same; check effective_from"))
 
 
 def _add_versions(versions: Versions, found: list[tuple[Path, Pack]]) -> None:

@@ -40,7 +40,7 @@ from app.workflows.types import (
     ScheduledPanel,
     WorkflowEvent,
 )
-from app.workflows.vocabulary import suggest
+from app.workflows.vocabulary import ENGINE_STEP_CODES, suggest
 
 _NS = UUID("6f1c2a52-8d0b-4c51-9a53-0a6b8d4b7e10")
 CASE_ID = uuid5(_NS, "case")
@@ -263,7 +263,7 @@ def scenario_problems(scenario: Scenario, index: int, pack: Pack) -> list[str]:
     vocab = {**vocabulary_of(pack), "domains": DOMAINS, "levels": LEVELS,
              "rule_ids": pack.rule_ids()}
     # A completed step may also be an escalation, a step the service makes, not the pack.
-    vocab["completed_codes"] = (*vocab["step_codes"], "escalate_overdue_step")
+    vocab["completed_codes"] = (*vocab["step_codes"], *sorted(ENGINE_STEP_CODES))
     problems: list[str] = []
     at = f"scenarios.{index}"
 

@@ -72,6 +72,21 @@ EVENT_DATA: Mapping[str, frozenset[str]] = {
         "reasons", "status", "waived"}),
 }
 
+# What each decided action of a ``panel_decision`` (its data's ``actions``) carries for the step a
+# ``for_each = "actions"`` line makes of it (engine ``_Plan._instances``): only such a line reads
+# them (``due-date`` counts from the action's ``due_date``; ``pack check``, A26a-2).
+ACTION_DATA: frozenset[str] = frozenset({"subject_id", "description", "owner_id", "due_date"})
+
+# Event data a trigger's acts carry only in one case, and the condition atom that says so: a
+# judgement carries ``transfer_date`` only while a transfer out is pending (``transfer_pending``,
+# app.domain.judgements), a case event only for a transfer in or out (app.domain.events
+# ``TYPE_FIELDS``; tests/workflows/test_pack_check.py ties the two). A data-bound deadline on
+# such a line must test it, or the step is undated for every other act (``pack check``, A26a-2).
+GUARDED_DATA: Mapping[tuple[str, str], tuple[str, frozenset[str]]] = {
+    ("judgement_recorded", "transfer_date"): ("event_flag", frozenset({"transfer_pending"})),
+    ("case_event", "transfer_date"): ("event_type_in", frozenset({"transfer_in", "transfer_out"})),
+}
+
 
 @dataclass(frozen=True)
 class OpenStep:

@@ -47,6 +47,13 @@ REFERRAL_STATUSES: tuple[str, ...] = (
     "withdrawn",
 )
 # Staff roles a token may carry (app/core/security.py STAFF_ROLES; a test keeps them equal).
+# The code of the step the escalation worker raises over an overdue step (app.domain.escalation),
+# and every step code the service itself raises or treats specially: the engine's, not a pack's.
+# A pack line (or a check's acknowledgement) creating one of them is a load error (attack 26a,
+# A26a-1: a pack's own duty coded ``escalate_overdue_step`` ran as an escalation of nothing,
+# unwaivable and never escalated itself). ``app.domain.steps`` takes the constant from here.
+ESCALATION_CODE = "escalate_overdue_step"
+ENGINE_STEP_CODES: frozenset[str] = frozenset({ESCALATION_CODE})
 STAFF_ROLES: tuple[str, ...] = ("case_holder", "line_manager", "duty_manager", "chair",
                                 "panel_admin")
 # Who may be asked to do a step: a staff role, or the owner a panel named for an action.
@@ -203,11 +210,12 @@ class ReferralKind(_Strict):
 # A cadence that states a fixed day: "weekly on Thursday", "fortnightly on Tuesday from
 # 2027-01-05", "every 3 weeks on Monday from 2027-01-04". Any other words ("ad hoc, within one
 # week of a request") describe a panel with no fixed day.
-_FIXED_DAY = re.compile(r"\s*(weekly|fortnightly|every\b)", re.IGNORECASE)
+# ASCII: ``\d`` and ``\s`` of other scripts are not the pack's grammar (attack 26a, A26a-3).
+_FIXED_DAY = re.compile(r"\s*(weekly|fortnightly|every\b)", re.IGNORECASE | re.ASCII)
 _SCHEDULE = re.compile(
     r"\s*(?:(?P<weekly>weekly)|(?P<fortnightly>fortnightly)|every\s+(?:(?P<n>\d+)\s+)?weeks?)"
     r"\s+on\s+(?P<day>[a-z]+)\s*(?:\s+from\s+(?P<anchor>\d{4}-\d{2}-\d{2}))?\s*",
-    re.IGNORECASE)
+    re.IGNORECASE | re.ASCII)
 
 
 @lru_cache(maxsize=64)

@@ -6,11 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from app.core.db import build_engine, session_factory
 from app.domain.outbox import OutboxEvent
 from app.workflows.calendar import WorkingCalendar
+from tests.api.fidelity_support import pin, with_matrix
 from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"
@@ -52,6 +54,18 @@ async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
                             headers=t.auth(role, sub))
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+async def recorded(t: Tenant, case_id: str, kind: str, body: dict[str, Any],
+                   role: str = "case_holder") -> list[dict[str, Any]]:
+    """Record a judgement or event (``kind``: ``judgements``, ``events``) on the case as
+    ``role``, expecting 201 (a Wokingham ROSH judgement with its matrix: ``with_matrix``);
+    the answer's next steps."""
+    if kind == "judgements":
+        body = with_matrix(t.pack, body)
+    r = await t.client.post(f"/v1/cases/{case_id}/{kind}", json=body, headers=t.auth(role))
+    assert r.status_code == 201, r.text
+    return r.json()["next_steps"]  # type: ignore[no-any-return]
 
 
 async def judge_high(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
@@ -180,11 +194,9 @@ async def held_high_risk_panel(t: Tenant, case_id: str, at: str,
     return r.json()  # type: ignore[no-any-return]
 
 
-async def heard_by_marp(t: Tenant, case_id: str, *, sits: str, review_date: str,
-                        **levels: str) -> dict[str, Any]:
-    """The MARP sits on the case (scheduled at ``sits``, decided an hour later) and confirms the
-    ``levels`` (``rosh_level="high"``), booking its review (S20): the panel has taken the case
-    (M6 from then on). The decision's answer."""
+async def on_marp_agenda(t: Tenant, case_id: str, sits: str) -> tuple[str, str]:
+    """A MARP scheduled at ``sits`` (chaired by chair-1) with the case on its agenda, presented
+    by case_holder-1, both by the panel administrator: the panel's and the item's ids."""
     r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": sits,
                                                 "chair_id": "chair-1"},
                             headers=t.auth("panel_admin"))
@@ -194,7 +206,15 @@ async def heard_by_marp(t: Tenant, case_id: str, *, sits: str, review_date: str,
                             json={"case_id": case_id, "presenter_id": "case_holder-1"},
                             headers=t.auth("panel_admin"))
     assert r.status_code == 201, r.text
-    item = r.json()["data"]["id"]
+    return panel, r.json()["data"]["id"]
+
+
+async def heard_by_marp(t: Tenant, case_id: str, *, sits: str, review_date: str,
+                        **levels: str) -> dict[str, Any]:
+    """The MARP sits on the case (scheduled at ``sits``, decided an hour later) and confirms the
+    ``levels`` (``rosh_level="high"``), booking its review (S20): the panel has taken the case
+    (M6 from then on). The decision's answer."""
+    panel, item = await on_marp_agenda(t, case_id, sits)
     decided = datetime.fromisoformat(sits) + timedelta(hours=1)
     r = await t.client.post(f"/v1/panels/{panel}/items/{item}/decision",
                             json={**levels, "actions": [], "minutes": "Remains high",
@@ -218,3 +238,45 @@ async def refer_to_marp(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
                             json={"occurred_at": at}, headers=t.auth("case_holder"))
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+async def high_case_referred(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A Somerset case opened Tuesday 1 September 2026 10:00 BST, ROSH high at 11:00 (S5's
+    discussion due Wednesday 2 September 11:00 BST, the AssetPlus Tuesday 29 September) and
+    referred to the MARP at 11:30 (so that it may close, A9-9); the clock at 12:30 BST. Its id."""
+    pin(monkeypatch, 2026, 9, 1, 11, 30)
+    case_id = str((await t.open_case(opened_at="2026-09-01T10:00:00+01:00"))["data"]["id"])
+    await judge(t, case_id, "rosh", "high", "2026-09-01T11:00:00+01:00")
+    await refer_to_marp(t, case_id, "2026-09-01T11:30:00+01:00")
+    return case_id
+
+
+async def closed_then_reopened(t: Tenant, monkeypatch: pytest.MonkeyPatch, case_id: str, *,
+                               closed_at: str, recorded_at: tuple[int, ...]) -> None:
+    """The case closed dated ``closed_at``, the closure recorded at ``recorded_at`` (UTC, for
+    ``pin``); reopened Thursday 15 October 2026 10:00 BST, recorded at 10:00 BST."""
+    pin(monkeypatch, *recorded_at)
+    r = await patch_case(t, case_id, {"closed_at": closed_at,
+                                      "closure_reason": "order revoked on appeal"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 10, 15, 9, 0)
+    r = await patch_case(t, case_id, {"closed_at": None, "reopen_reason": "new court order made",
+                                      "occurred_at": "2026-10-15T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+
+
+async def former_holder_made_line_manager(
+        t: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Somerset: a case opened Monday 3 August 2026; case_holder-1 records SWB high on 20 August
+    (S11's monthly review to line_manager-1); on 28 August a duty manager swaps the two (holder
+    line_manager-1, line manager case_holder-1). The case's id and the review as first raised."""
+    pin(monkeypatch, 2026, 8, 3, 9, 0)
+    case = str((await t.open_case(opened_at="2026-08-03T08:00:00Z"))["data"]["id"])
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    body = await judge(t, case, "swb", "high", "2026-08-20T09:00:00Z")
+    review = the_step(body["next_steps"], "monthly_manager_review")
+    r = await patch_case(t, case, {"case_holder_id": "line_manager-1",
+                                   "line_manager_id": "case_holder-1"}, role="duty_manager")
+    assert r.status_code == 200, r.text
+    return case, review, r.json()

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import pin, steps_of, taken_by_marp, with_matrix
+from tests.api.fidelity_support import pin, steps_of, taken_by_marp
+from tests.api.integrity_support import recorded
 from tests.conftest import Tenant
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
@@ -44,13 +45,9 @@ async def test_W7_the_case_workers_line_manager_may_request_the_high_risk_panel(
     (403)."""
     pin(monkeypatch, 2026, 8, 28, 14, 30)
     case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    r = await wokingham.client.post(
-        f"/v1/cases/{case['id']}/judgements",
-        json=with_matrix(wokingham.pack, {"domain": "rosh", "level": "high", "victims": ["peer"],
-                                          "occurred_at": "2026-08-28T15:00:00+01:00"}),
-        headers=wokingham.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    [request] = steps_of(r.json()["next_steps"], "request_high_risk_panel")
+    [request] = steps_of(await recorded(wokingham, case["id"], "judgements", {
+        "domain": "rosh", "level": "high", "victims": ["peer"],
+        "occurred_at": "2026-08-28T15:00:00+01:00"}), "request_high_risk_panel")
     assert (request["actor"], request["assignee_id"], request["due_at"]) == (
         "case_holder", "case_holder-1", "2026-09-02T22:59:59Z")
     assert request["policy"] == {**W, "ref": "High Risk Panel", "rule": "W7"}
@@ -83,12 +80,8 @@ async def test_S23_the_team_leader_may_inform_the_yjt_manager_of_the_charge(
     leader) may record it; another team's line manager does not see it (404)."""
     pin(monkeypatch, 2026, 8, 28, 14, 30)
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    r = await somerset.client.post(
-        f"/v1/cases/{case['id']}/events",
-        json={"type": "charged", "occurred_at": "2026-08-28T15:00:00+01:00"},
-        headers=somerset.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    [inform] = steps_of(r.json()["next_steps"], "inform_service_manager")
+    [inform] = steps_of(await recorded(somerset, case["id"], "events", {
+        "type": "charged", "occurred_at": "2026-08-28T15:00:00+01:00"}), "inform_service_manager")
     assert (inform["actor"], inform["assignee_id"], inform["due_at"]) == (
         "case_holder", "case_holder-1", "2026-08-28T14:00:00Z")
     assert inform["policy"] == {**S, "ref": "12", "rule": "S23"}
@@ -109,12 +102,9 @@ async def test_S20_the_line_manager_presents_when_the_case_holder_is_not_availab
     line manager does not see it (404)."""
     pin(monkeypatch, 2026, 6, 3, 12, 0)
     case = (await somerset.open_case(opened_at="2026-05-04T09:00:00+01:00"))["data"]
-    r = await somerset.client.post(
-        f"/v1/cases/{case['id']}/judgements",
-        json={"domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
-              "victims": ["peer"], "occurred_at": "2026-05-20T10:00:00+01:00"},
-        headers=somerset.auth("case_holder"))
-    assert r.status_code == 201, r.text
+    await recorded(somerset, case["id"], "judgements", {
+        "domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+        "victims": ["peer"], "occurred_at": "2026-05-20T10:00:00+01:00"})
     await taken_by_marp(somerset, case["id"], "rosh", "high")
     [update] = steps_of(await _open_steps(somerset, case["id"]), "attend_panel_review")
     assert (update["actor"], update["assignee_id"]) == ("case_holder", "case_holder-1")
@@ -139,19 +129,12 @@ async def test_S26_the_yjt_manager_may_make_the_handover_call(
     holder may not."""
     pin(monkeypatch, 2026, 8, 28, 14, 30)
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    r = await somerset.client.post(
-        f"/v1/cases/{case['id']}/judgements",
-        json={"domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
-              "victims": ["peer"], "occurred_at": "2026-08-27T10:00:00+01:00"},
-        headers=somerset.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    r = await somerset.client.post(
-        f"/v1/cases/{case['id']}/events",
-        json={"type": "transfer_out", "occurred_at": "2026-08-28T15:00:00+01:00",
-              "transfer_date": "2026-09-08", "details": {"to": "Devon YJS"}},
-        headers=somerset.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    [call] = steps_of(r.json()["next_steps"], "manager_handover_call")
+    await recorded(somerset, case["id"], "judgements", {
+        "domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+        "victims": ["peer"], "occurred_at": "2026-08-27T10:00:00+01:00"})
+    [call] = steps_of(await recorded(somerset, case["id"], "events", {
+        "type": "transfer_out", "occurred_at": "2026-08-28T15:00:00+01:00",
+        "transfer_date": "2026-09-08", "details": {"to": "Devon YJS"}}), "manager_handover_call")
     assert (call["actor"], call["assignee_id"], call["due_at"]) == (
         "line_manager", "line_manager-1", "2026-09-07T23:00:00Z")
     assert call["policy"] == {**S, "ref": "13.4.3", "rule": "S26"}
@@ -181,12 +164,8 @@ async def test_S23_the_duty_manager_informs_in_the_absent_team_leaders_place(
     case holder's."""
     pin(monkeypatch, 2026, 8, 27, 14, 30)
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    r = await somerset.client.post(
-        f"/v1/cases/{case['id']}/events",
-        json={"type": "charged", "occurred_at": "2026-08-27T15:00:00+01:00"},
-        headers=somerset.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    [inform] = steps_of(r.json()["next_steps"], "inform_service_manager")
+    [inform] = steps_of(await recorded(somerset, case["id"], "events", {
+        "type": "charged", "occurred_at": "2026-08-27T15:00:00+01:00"}), "inform_service_manager")
     assert (inform["code"], inform["actor"], inform["assignee_id"], inform["due_at"]) == (
         "inform_service_manager", "case_holder", "case_holder-1", "2026-08-27T14:00:00Z")
     assert inform["policy"] == {**S, "ref": "12", "rule": "S23"}
@@ -215,12 +194,9 @@ async def test_S20_the_duty_manager_presents_in_the_absent_line_managers_place(
     ``step-done-by-act``, A9-13) rather than refused (attack pass 10, A10-17)."""
     pin(monkeypatch, 2026, 6, 3, 12, 0)
     case = (await somerset.open_case(opened_at="2026-05-04T09:00:00+01:00"))["data"]
-    r = await somerset.client.post(
-        f"/v1/cases/{case['id']}/judgements",
-        json={"domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
-              "victims": ["peer"], "occurred_at": "2026-05-20T10:00:00+01:00"},
-        headers=somerset.auth("case_holder"))
-    assert r.status_code == 201, r.text
+    await recorded(somerset, case["id"], "judgements", {
+        "domain": "rosh", "level": "high", "impact": "major", "likelihood": "likely",
+        "victims": ["peer"], "occurred_at": "2026-05-20T10:00:00+01:00"})
     await taken_by_marp(somerset, case["id"], "rosh", "high")
     [update] = steps_of(await _open_steps(somerset, case["id"]), "attend_panel_review")
     assert (update["code"], update["actor"], update["assignee_id"]) == (

@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from app.core.config import Settings
 from app.core.db import build_engine, session_factory
 from app.domain.outbox import OutboxEvent
-from tests.api.fidelity_support import pin, steps_of, with_matrix
-from tests.api.integrity_support import audit_of
+from tests.api.fidelity_support import pin, steps_of
+from tests.api.integrity_support import audit_of, recorded
 from tests.api.test_assessments import case_steps
 from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
@@ -55,13 +55,9 @@ async def test_W7_the_absent_case_workers_panel_request_stands_in_to_their_line_
     absence = (await away(wokingham, "case_holder-1", "2026-09-01", "2026-09-11"))["data"]
     case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     pin(monkeypatch, 2026, 8, 28, 14, 30)
-    r = await wokingham.client.post(
-        f"/v1/cases/{case['id']}/judgements",
-        json=with_matrix(wokingham.pack, {"domain": "rosh", "level": "high", "victims": ["peer"],
-                                          "occurred_at": "2026-08-28T15:00:00+01:00"}),
-        headers=wokingham.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    [request] = steps_of(r.json()["next_steps"], "request_high_risk_panel")
+    [request] = steps_of(await recorded(wokingham, case["id"], "judgements", {
+        "domain": "rosh", "level": "high", "victims": ["peer"],
+        "occurred_at": "2026-08-28T15:00:00+01:00"}), "request_high_risk_panel")
     assert (request["actor"], request["assignee_id"], request["due_at"]) == (
         "line_manager", "line_manager-1", "2026-09-02T22:59:59Z")
     assert "case_holder-1) is on recorded leave" in request["note"]
@@ -105,12 +101,9 @@ async def test_S23_the_absent_case_holders_report_of_a_charge_stands_in_to_the_t
     absence = (await away(somerset, "case_holder-1", "2026-08-27", "2026-09-01"))["data"]
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
     pin(monkeypatch, 2026, 8, 28, 14, 30)
-    r = await somerset.client.post(
-        f"/v1/cases/{case['id']}/events",
-        json={"type": "charged", "occurred_at": "2026-08-28T15:00:00+01:00"},
-        headers=somerset.auth("line_manager"))
-    assert r.status_code == 201, r.text
-    [inform] = steps_of(r.json()["next_steps"], "inform_service_manager")
+    [inform] = steps_of(await recorded(somerset, case["id"], "events", {
+        "type": "charged", "occurred_at": "2026-08-28T15:00:00+01:00"}, "line_manager"),
+        "inform_service_manager")
     assert (inform["actor"], inform["assignee_id"]) == ("line_manager", "line_manager-1")
     assert await _mine(somerset, "line_manager", "line_manager-1",
                        "inform_service_manager") == [inform["id"]]

@@ -21,6 +21,7 @@ from app.core.security import mint_dev_token
 from tests.api.fidelity_support import pin
 from tests.api.integrity_support import (
     assert_problem,
+    former_holder_made_line_manager,
     heard_by_marp,
     judge,
     patch_case,
@@ -184,14 +185,7 @@ async def test_S11_a_former_holder_made_line_manager_does_not_review_the_month_t
     case_holder-1). The step stands in to the duty managers (A25-1); case_holder-1 may not
     complete it, even holding the duty manager role (403, held this case); a duty manager who
     never held the case does (200)."""
-    case = await _case(somerset, monkeypatch)
-    pin(monkeypatch, 2026, 8, 28, 14, 0)
-    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
-    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
-    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-1",
-                                          "line_manager_id": "case_holder-1"},
-                         role="duty_manager")
-    assert r.status_code == 200, r.text
+    case, review, _ = await former_holder_made_line_manager(somerset, monkeypatch)
     moved = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
     # A25-1: no longer left in their name: stood in to the duty managers.
     assert (moved["actor"], moved["assignee_id"]) == ("duty_manager", None)

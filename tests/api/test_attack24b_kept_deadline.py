@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.fidelity_support import pin
-from tests.api.integrity_support import judge, patch_case, refer_to_marp, steps_of
+from tests.api.integrity_support import closed_then_reopened, high_case_referred, steps_of
 from tests.conftest import Tenant
 
 
@@ -25,19 +24,9 @@ async def test_S5_a_deadline_kept_at_reopening_says_why(
     AssetPlus (S1) beside it says it moved."""
     for closed_at, recorded in (("2026-09-03T10:00:00+01:00", (2026, 9, 3, 9, 30)),
                                 ("2026-09-01T12:00:00+01:00", (2026, 9, 14, 9, 0))):
-        pin(monkeypatch, 2026, 9, 1, 11, 30)
-        case_id = (await somerset.open_case(opened_at="2026-09-01T10:00:00+01:00"))["data"]["id"]
-        await judge(somerset, case_id, "rosh", "high", "2026-09-01T11:00:00+01:00")
-        await refer_to_marp(somerset, case_id, "2026-09-01T11:30:00+01:00")
-        pin(monkeypatch, *recorded)
-        r = await patch_case(somerset, case_id, {"closed_at": closed_at,
-                                                 "closure_reason": "order revoked on appeal"})
-        assert r.status_code == 200, r.text
-        pin(monkeypatch, 2026, 10, 15, 9, 0)
-        r = await patch_case(somerset, case_id, {"closed_at": None,
-                                                 "reopen_reason": "new court order made",
-                                                 "occurred_at": "2026-10-15T10:00:00+01:00"})
-        assert r.status_code == 200, r.text
+        case_id = await high_case_referred(somerset, monkeypatch)
+        await closed_then_reopened(somerset, monkeypatch, case_id, closed_at=closed_at,
+                                   recorded_at=recorded)
         after = {s["code"]: s for s in await steps_of(somerset, case_id)}
         kept = after["discuss_with_manager"]
         assert kept["due_at"] == "2026-09-02T10:00:00Z"

@@ -16,7 +16,12 @@ from app.core.db import build_engine, session_factory
 from app.core.security import mint_dev_token
 from app.domain.steps import Step
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import judge, patch_case, steps_of
+from tests.api.integrity_support import (
+    former_holder_made_line_manager,
+    judge,
+    patch_case,
+    steps_of,
+)
 from tests.api.test_attack24a_former_holder import _case
 from tests.conftest import Tenant
 
@@ -30,15 +35,8 @@ async def test_S11_a_former_holder_made_line_manager_is_stood_in_for_by_the_duty
     "Stood in:" note, listed in the answer), in the duty managers' queue
     (``actor=duty_manager``, as any stand-in) and not in case_holder-1's; made line
     manager, line_manager-2 (never held it) gets it back."""
-    case = await _case(somerset, monkeypatch)
-    pin(monkeypatch, 2026, 8, 28, 14, 0)
-    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
-    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
-    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-1",
-                                          "line_manager_id": "case_holder-1"},
-                         role="duty_manager")
-    assert r.status_code == 200, r.text
-    listed = {s["id"]: s for s in r.json()["reassigned_steps"]}[review["id"]]
+    case, review, swap = await former_holder_made_line_manager(somerset, monkeypatch)
+    listed = {s["id"]: s for s in swap["reassigned_steps"]}[review["id"]]
     assert (listed["actor"], listed["assignee_id"]) == ("duty_manager", None)
     moved = {s["id"]: s for s in await steps_of(somerset, case)}[review["id"]]
     assert (moved["actor"], moved["assignee_id"]) == ("duty_manager", None)
@@ -94,14 +92,7 @@ async def test_S11_a_held_stand_in_goes_back_whatever_its_note_says(
     column's length. The note of the review stood in for case_holder-1 is replaced (no "Stood
     in" line left); made line manager, line_manager-2 (never held the case) still gets it back
     (left14a: the give-back read the reason from the note's last "Stood in" line)."""
-    case = await _case(somerset, monkeypatch)
-    pin(monkeypatch, 2026, 8, 28, 14, 0)
-    body = await judge(somerset, case, "swb", "high", "2026-08-20T09:00:00Z")
-    review = next(s for s in body["next_steps"] if s["code"] == "monthly_manager_review")
-    r = await patch_case(somerset, case, {"case_holder_id": "line_manager-1",
-                                          "line_manager_id": "case_holder-1"},
-                         role="duty_manager")
-    assert r.status_code == 200, r.text
+    case, review, _ = await former_holder_made_line_manager(somerset, monkeypatch)
     engine = build_engine(somerset.settings)
     try:
         async with session_factory(engine)() as session:

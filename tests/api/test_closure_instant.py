@@ -28,6 +28,7 @@ from tests.api.integrity_support import (
     WOKINGHAM,
     assert_problem,
     closing_asset_plus,
+    on_marp_agenda,
     patch_case,
     refer_to_marp,
     steps_of,
@@ -206,16 +207,7 @@ async def _listed(t: Tenant, case_id: str) -> tuple[str, str]:
     """The case on the agenda of a MARP that sits at 09:00 BST on the closure's day: the
     panel's and the item's ids (referred to it the day before)."""
     await refer_to_marp(t, case_id, "2026-09-02T09:00:00+01:00")
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "chair_id": "chair-1",
-                                                "scheduled_for": "2026-09-03T09:00:00+01:00"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return panel, r.json()["data"]["id"]
+    return await on_marp_agenda(t, case_id, "2026-09-03T09:00:00+01:00")
 
 
 async def _decided_at_closure(t: Tenant, panel: str, item: str) -> httpx.Response:
@@ -248,3 +240,23 @@ async def test_S20_a_panel_decision_at_the_closure_instant_is_on_the_closed_case
     body = assert_problem(await _decided_at_closure(somerset, *on_second), 422)
     assert body["type"].endswith("/occurred-before-bound")
     assert (await _state(somerset, second))["ratings"]["rosh"] is None
+
+
+async def test_S20_a_panel_at_the_closure_instant_leaves_no_item_undecidable(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S20 (6.2) and the chair's duty to record the decision: a closure takes the case off the
+    agendas of panels that sit on the closed case (A11-16). A MARP scheduled at the closure's
+    very instant sits on the closed case (its decision is refused, 409 case-closed), so the
+    closure takes the item off its agenda as well (withdrawn with the closure's reason):
+    before, the item stayed on the agenda, never to be decided."""
+    pin(monkeypatch, 2026, 9, 2, 10, 0)
+    case_id = str((await somerset.open_case(opened_at=OPENED))["data"]["id"])
+    await refer_to_marp(somerset, case_id, "2026-09-02T09:00:00+01:00")
+    panel, item = await on_marp_agenda(somerset, case_id, CLOSED)
+    pin(monkeypatch, 2026, 9, 3, 9, 0)
+    assert (await patch_case(somerset, case_id, CLOSE)).status_code == 200
+    r = await somerset.client.get(f"/v1/panels/{panel}", headers=somerset.auth("chair"))
+    assert r.status_code == 200, r.text
+    listed = {i["id"]: i for i in r.json()["data"]["items"]}[item]
+    assert listed["withdrawn_at"] == "2026-09-03T09:00:00Z"
+    assert listed["withdrawal_reason"] == "the case was closed: Order completed"

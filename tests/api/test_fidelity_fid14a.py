@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from app.core import clock
+from tests.api.test_pack_vocabulary import patch
 from tests.api.test_panels import add_item, high_case, schedule
 from tests.conftest import Tenant
 
@@ -73,3 +74,19 @@ async def test_S45_information_problems_event_is_accepted_and_asks_the_case_hold
                 if s["code"] == "inform_line_manager_of_information_problems"]
     assert (inform["actor"], inform["assignee_id"], inform["due_at"], inform["policy"]) == (
         "case_holder", "case_holder-1", None, {**S, "ref": "2.2", "rule": "S45"})
+
+
+async def test_W32_co_worker_asked_when_the_harmful_sexual_behaviour_fact_is_set(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W32 (Resources): "Cases that involved children who display sexually harmful behaviour
+    will have a co-worker allocated." PATCHed on Monday 28 December 2026 (the Boxing Day
+    substitute bank holiday): the line manager's step, undated, cites "Resources"."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 12, 28, 10, 0, tzinfo=UTC))
+    case = (await wokingham.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]
+    r = await patch(wokingham, case["id"], {"facts": {"harmful_sexual_behaviour": True}})
+    assert r.status_code == 200, r.text
+    [step] = [s for s in await _open_steps(wokingham, case["id"])
+              if s["code"] == "allocate_co_worker"]
+    assert (step["actor"], step["assignee_id"], step["due_at"], step["policy"]) == (
+        "line_manager", "line_manager-1", None,
+        {"pack": "wokingham-pyjs-2024", "version": "1.0", "ref": "Resources", "rule": "W32"})

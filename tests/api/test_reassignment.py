@@ -101,9 +101,13 @@ async def test_new_case_holder_takes_the_case_holders_open_steps(
 
 
 async def test_new_line_manager_takes_the_line_managers_open_steps(somerset: Tenant) -> None:
-    """lm-sam's S5, S6 and S11 steps move to lm-kim; lm-sam cannot see or complete them."""
+    """lm-sam's S5, S6 and S11 steps move to lm-kim (handed over on 10 September); lm-sam
+    cannot see or complete them; lm-kim completes S11 dated 20 September (dated before the
+    handover it would be lm-sam's act: 422, attack 26b, ATTACK26B-1)."""
     case = await alex_and_sam_case(somerset)
-    r = await patch_case(somerset, case["id"], {"line_manager_id": "lm-kim"}, sub="lm-sam")
+    r = await patch_case(somerset, case["id"], {"line_manager_id": "lm-kim",
+                                                "occurred_at": "2026-09-10T10:00:00+01:00"},
+                         sub="lm-sam")
     assert r.status_code == 200, r.text
     moved = r.json()["reassigned_steps"]
     assert {s["code"] for s in moved} == MANAGER_STEPS
@@ -113,6 +117,9 @@ async def test_new_line_manager_takes_the_line_managers_open_steps(somerset: Ten
     assert review["due_at"] == "2026-10-01T10:00:00Z"  # the deadline does not move
     assert await mine(somerset, "line_manager", "lm-sam", case["id"]) == []
     assert_problem(await complete(somerset, review["id"], "line_manager", "lm-sam"), 404)
+    r = await complete(somerset, review["id"], "line_manager", "lm-kim",
+                       occurred_at="2026-09-09T10:00:00+01:00")
+    assert assert_problem(r, 422)["type"].endswith("/occurred-before-bound")
     r = await complete(somerset, review["id"], "line_manager", "lm-kim",
                        occurred_at="2026-09-20T10:00:00+01:00")
     assert r.status_code == 200, r.text

@@ -16,7 +16,14 @@ from __future__ import annotations
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import audit_of, judge, patch_case, refer_to_marp, steps_of
+from tests.api.integrity_support import (
+    audit_of,
+    closed_then_reopened,
+    high_case_referred,
+    judge,
+    patch_case,
+    steps_of,
+)
 from tests.conftest import Tenant
 
 
@@ -32,22 +39,13 @@ async def test_S1_S5_reopening_moves_on_only_what_was_not_yet_overdue(
     29 September on the wall clock, Tuesday 10 November 10:00 GMT (10:00Z, after the clocks
     went back), with the move in its note; each reinstatement is audited. Each act is recorded
     when it happens (a closure recorded later stops no clock before it was made: below)."""
-    pin(monkeypatch, 2026, 9, 1, 11, 30)
-    case_id = (await somerset.open_case(opened_at="2026-09-01T10:00:00+01:00"))["data"]["id"]
-    await judge(somerset, case_id, "rosh", "high", "2026-09-01T11:00:00+01:00")
-    await refer_to_marp(somerset, case_id, "2026-09-01T11:30:00+01:00")
+    case_id = await high_case_referred(somerset, monkeypatch)
     before = {s["code"]: s for s in await steps_of(somerset, case_id)}
     assert before["complete_assessment"]["due_at"] == "2026-09-29T09:00:00Z"
     assert before["discuss_with_manager"]["due_at"] == "2026-09-02T10:00:00Z"
-    pin(monkeypatch, 2026, 9, 3, 9, 0)
-    r = await patch_case(somerset, case_id, {"closed_at": "2026-09-03T10:00:00+01:00",
-                                             "closure_reason": "order revoked on appeal"})
-    assert r.status_code == 200, r.text
-    pin(monkeypatch, 2026, 10, 15, 9, 0)
-    r = await patch_case(somerset, case_id, {"closed_at": None,
-                                             "reopen_reason": "new court order made",
-                                             "occurred_at": "2026-10-15T10:00:00+01:00"})
-    assert r.status_code == 200, r.text
+    await closed_then_reopened(somerset, monkeypatch, case_id,
+                               closed_at="2026-09-03T10:00:00+01:00",
+                               recorded_at=(2026, 9, 3, 9, 0))
     after = {s["code"]: s for s in await steps_of(somerset, case_id)}
     assert after["complete_assessment"]["id"] == before["complete_assessment"]["id"]
     assert after["complete_assessment"]["due_at"] == "2026-11-10T10:00:00Z"
@@ -100,22 +98,13 @@ async def test_S1_S5_a_closure_recorded_late_stops_the_clock_from_its_date(
     (attack 23b, A23b-9: counted from the recording, it came back due 30 October). The
     discussion fell due between the closure's date and its recording: overdue when the closure
     was recorded, it keeps its deadline (a closure dated back launders nothing, A16-20)."""
-    pin(monkeypatch, 2026, 9, 1, 11, 30)
-    case_id = (await somerset.open_case(opened_at="2026-09-01T10:00:00+01:00"))["data"]["id"]
-    await judge(somerset, case_id, "rosh", "high", "2026-09-01T11:00:00+01:00")
-    await refer_to_marp(somerset, case_id, "2026-09-01T11:30:00+01:00")
+    case_id = await high_case_referred(somerset, monkeypatch)
     before = {s["code"]: s for s in await steps_of(somerset, case_id)}
     assert before["complete_assessment"]["due_at"] == "2026-09-29T09:00:00Z"
     assert before["discuss_with_manager"]["due_at"] == "2026-09-02T10:00:00Z"
-    pin(monkeypatch, 2026, 9, 14, 9, 0)
-    r = await patch_case(somerset, case_id, {"closed_at": "2026-09-01T12:00:00+01:00",
-                                             "closure_reason": "order revoked on appeal"})
-    assert r.status_code == 200, r.text
-    pin(monkeypatch, 2026, 10, 15, 9, 0)
-    r = await patch_case(somerset, case_id, {"closed_at": None,
-                                             "reopen_reason": "new court order made",
-                                             "occurred_at": "2026-10-15T10:00:00+01:00"})
-    assert r.status_code == 200, r.text
+    await closed_then_reopened(somerset, monkeypatch, case_id,
+                               closed_at="2026-09-01T12:00:00+01:00",
+                               recorded_at=(2026, 9, 14, 9, 0))
     after = {s["code"]: s for s in await steps_of(somerset, case_id)}
     assert after["complete_assessment"]["due_at"] == "2026-11-12T10:00:00Z"
     assert "moved on by the 44 day(s)" in after["complete_assessment"]["note"]

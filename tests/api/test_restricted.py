@@ -76,6 +76,7 @@ NOT_CASE_WRITES = {
     ("post", "/v1/feeds/{source}/referrals"), ("post", "/v1/services/{slug}/webhooks"),
     ("delete", "/v1/services/{slug}/webhooks/{webhook_id}"),
     ("post", "/v1/me/calendar-feeds"), ("delete", "/v1/me/calendar-feeds/{feed_id}"),
+    ("delete", "/v1/services/{slug}/staff/{staff_id}/calendar-feeds"),
     ("post", "/v1/staff/{staff_id}/absences"),
     ("patch", "/v1/staff/{staff_id}/absences/{absence_id}"),
     ("delete", "/v1/staff/{staff_id}/absences/{absence_id}"),

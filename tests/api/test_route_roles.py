@@ -81,6 +81,11 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
     ("GET", "/v1/me/calendar-feeds"): (STAFF, 200),
     ("POST", "/v1/me/calendar-feeds"): (STAFF, 201),
     ("DELETE", "/v1/me/calendar-feeds/{feed_id}"): (STAFF, 404),
+    # A person's feeds by staff id, in the service (a leaver's: A26a-8).
+    ("GET", "/v1/services/{slug}/staff/{staff_id}/calendar-feeds"):
+        (("admin", "duty_manager"), 200),
+    ("DELETE", "/v1/services/{slug}/staff/{staff_id}/calendar-feeds"):
+        (("admin", "duty_manager"), 200),
     # A line manager sees the absences of staff they manage and their own, not an unknown id's.
     ("GET", "/v1/staff/{staff_id}/absences"):
         (MANAGERS, {"line_manager": 403, "duty_manager": 200}),

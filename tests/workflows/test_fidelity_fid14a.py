@@ -260,3 +260,55 @@ def test_S48_case_holder_attends_the_initial_marp_the_case_is_on() -> None:
                        **{**data, "panel_kind": "high_risk_panel"}),
               snap, panels=[panel(utc(2026, 12, 31, 10), "high_risk_panel", 2)])
     assert "attend_initial_marp" not in codes(hrp)
+
+
+# --- W32: Wokingham's co-worker for harmful sexual behaviour (A23b-8) -------------------------
+
+
+def test_W32_co_worker_allocated_when_the_child_displays_sexually_harmful_behaviour() -> None:
+    """W32 (Resources): "Cases that involved children who display sexually harmful behaviour
+    will have a co-worker allocated. This worker may be the CAMHS practitioner, where
+    relevant."
+
+    Found on Monday 28 December 2026 (the Boxing Day substitute bank holiday) at 10:00 GMT
+    (the fact set on the case): the line manager allocates a co-worker, undated (the policy
+    gives no timescale and names no allocator: the note says so). Unset on Thursday 31
+    December: the open step lapses (superseded). Somerset has no such fact or line."""
+    found = run(W, event("case_changed", lon(2026, 12, 28, 10),
+                         changes={"facts.harmful_sexual_behaviour": [None, True]}),
+                case(facts={"harmful_sexual_behaviour": True}))
+    step = created(found, "allocate_co_worker")
+    assert_step(step, rule="W32", code="allocate_co_worker", actor="line_manager", due=None,
+                pack=W, ref="Resources")
+    assert step.note
+    assert "no timescale" in step.note
+    unset = run(W, event("case_changed", lon(2026, 12, 31, 16),
+                         changes={"facts.harmful_sexual_behaviour": [True, None]}),
+                case(facts={}, open_steps=(open_step(step, UUID(int=32)),)))
+    assert [(i.action, i.step_id) for i in intents(unset, code="allocate_co_worker")] == [
+        ("supersede", UUID(int=32))]
+    assert "harmful_sexual_behaviour" not in {f.id for f in packs()[S].facts}
+
+
+# --- S49: Somerset 11.1, multi-agency meetings (twin of A24b-15) ------------------------------
+
+
+def test_S49_multi_agency_meeting_take_part_and_update_the_assetplus() -> None:
+    """S49 (11.1): "Case holders will be involved in multi agency meetings and update AssetPlus
+    to reflect other agency involvement. ... Either the line manager will attend on the case
+    holder's behalf or the case holder will inform the meeting by sharing information and
+    requesting minutes of the meeting."
+
+    A meeting arranged by children's social care, recorded on Saturday 31 October 2026 at 09:00
+    GMT (the first weekend after the clock change): the case holder takes part (the line manager
+    may do it for them) and updates the AssetPlus, both undated (no timescale, the meeting's
+    date is not held: the notes say so)."""
+    out = run(S, event("case_event", lon(2026, 10, 31, 9), EVENT_ID, type="multi_agency_meeting"))
+    for code in ("take_part_in_multi_agency_meeting", "update_assessment_for_agency_involvement"):
+        step = created(out, code)
+        assert_step(step, rule="S49", code=code, actor="case_holder", due=None, pack=S,
+                    ref="11.1")
+        assert step.note
+        assert "no timescale" in step.note
+    rule = next(r for r in packs()[S].rules if r.code == "take_part_in_multi_agency_meeting")
+    assert rule.also_done_by == ("line_manager",)

@@ -331,7 +331,7 @@ def test_a17_4_pack_check_refuses_two_versions_on_one_date_as_the_service_does(
         (PACK_DIR / "sources" / "example-yjs-risk-policy-2025.txt").read_text())
     assert main(["pack", "check", str(first), str(second)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"{second}: -: effective_from: error: two versions of northvale come into force on the "
+        f"{second}:11: -: effective_from: error: two versions of northvale come into force on the "
         "same date (2026-09-01: version '1' and version '2'); give each version its own "
         "effective_from"]
     from app.core.config import Settings
