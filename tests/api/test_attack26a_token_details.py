@@ -36,7 +36,8 @@ async def test_a_401_detail_names_the_part_that_did_not_line_up(
     assert r.status_code == 401, r.text
     detail = r.json()["detail"]
     assert said in detail, detail
-    assert "evil-idp" not in r.text and "someone-else" not in r.text
+    assert "evil-idp" not in r.text
+    assert "someone-else" not in r.text
 
 
 async def test_an_audience_list_naming_this_service_is_accepted(
