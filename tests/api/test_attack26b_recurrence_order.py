@@ -73,8 +73,9 @@ async def test_W19_the_same_two_panels_typed_in_either_order_give_one_record(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     """Typed A then B: occurrence due 31 Aug done 28 Aug (on time), the next due 28 Sep done 29
-    Sep (late), the open one due 29 Oct 12:00 (GMT by then). Typed B then A: the same occurrences, dates and
-    completers, the same open due date, and the same report row (1 on time, 1 late)."""
+    Sep (late), the open one due 29 Oct 12:00 (GMT by then). Typed B then A: the same
+    occurrences, dates and completers, the same open due date, and the same report row (1 on
+    time, 1 late)."""
     _, done_ab, open_ab, row_ab = await _typed("AB", client, settings)
     _, done_ba, open_ba, row_ba = await _typed("BA", client, settings)
     assert [(due, completed) for _, due, completed, _ in done_ab] == [
