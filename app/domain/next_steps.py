@@ -723,6 +723,20 @@ async def complete_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     await require_not_own_escalation(session, principal, step)
     require_hand_completable(pack, step, bare=bare)
+    if step.recurrence and not bare and occurred_at < (step.raised_at or step.created_at):
+        # A review dated before this occurrence arose, typed after a later-dated one that did
+        # the occurrence open then: it does that occurrence, and the chain is planned again
+        # (ATTACK26B-5's twin: Somerset S11, S41; Wokingham W30, completed by hand).
+        earlier = await _occurrence_open_at(session, case.id, step.code, occurred_at)
+        if earlier is not None:
+            await require_not_own_check(session, principal, earlier, case=case, pack=pack)
+            require_outside_closed_periods(case, occurred_at)
+            await require_held_role_then(session, principal, case, role, occurred_at)
+            wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                                principal=principal, role=role, occurred_at=occurred_at)
+            if await replan_occurrence(wctx, code=step.code, act=None, note=body.note):
+                return shown_step(principal, earlier, bare, ctx), await policy.current(
+                    session, case)
     try:
         # The step's own raised_at, shown with it; to a bare duty's holder not (A18-11).
         require_step_act_time(step, occurred_at)
@@ -1014,8 +1028,19 @@ async def satisfy_open_steps(
     return result
 
 
+async def _occurrence_open_at(
+    session: AsyncSession, case_id: uuid.UUID, code: str, at: datetime
+) -> Step | None:
+    """The done occurrence of a recurring step of ``code`` that was open at ``at``: raised at
+    or before it and completed after it (by a later-dated act recorded first)."""
+    return (await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.code == code, Step.status == StepStatus.done,
+        col(Step.recurrence).is_not(None), col(Step.raised_at) <= at,
+        col(Step.completed_at) > at).order_by(col(Step.completed_at)).limit(1))).first()
+
+
 async def replan_occurrence(
-    wctx: WriteContext, *, code: str, act: tuple[str, uuid.UUID], note: str,
+    wctx: WriteContext, *, code: str, act: tuple[str, uuid.UUID] | None, note: str | None,
     credited_to: str | None = None,
 ) -> bool:
     """A back-dated act that does a recurring step (``every 1m``) completes the occurrence
@@ -1031,12 +1056,10 @@ async def replan_occurrence(
     audited (``step.done`` for the occurrence, ``step.create`` for the one inserted). Whether
     it re-planned."""
     session, at = wctx.session, wctx.occurred_at
-    done = (await session.exec(select(Step).where(
-        Step.case_id == wctx.case.id, Step.code == code, Step.status == StepStatus.done,
-        col(Step.recurrence).is_not(None), col(Step.raised_at) <= at,
-        col(Step.completed_at) > at).order_by(col(Step.completed_at)).limit(1))).first()
+    done = await _occurrence_open_at(session, wctx.case.id, code, at)
     if done is None or done.recurrence is None or done.completed_at is None \
-            or done.satisfied_by_id == act[1] or not act_answers(wctx.pack, done, at):
+            or (act is not None and done.satisfied_by_id == act[1]) \
+            or not act_answers(wctx.pack, done, at):
         return False
     was = (policy.stored_utc(done.completed_at), done.completed_by, done.completion_note,
            done.satisfied_by_type, done.satisfied_by_id)
@@ -1052,7 +1075,7 @@ async def replan_occurrence(
      following.satisfied_by_type, following.satisfied_by_id) = was
     done.completed_at, done.completed_by = at, credited_to or wctx.principal.sub
     done.completion_note = note
-    done.satisfied_by_type, done.satisfied_by_id = act
+    done.satisfied_by_type, done.satisfied_by_id = act if act is not None else (None, None)
     session.add(done)
     session.add(following)
     await session.flush()

@@ -85,3 +85,45 @@ async def test_W19_the_same_two_panels_typed_in_either_order_give_one_record(
     assert open_ba == open_ab == ["2026-10-29T12:00:00Z"]
     assert _report(row_ab)[1:3] == (1, 1)
     assert _report(row_ba) == _report(row_ab)
+
+
+async def _s11_typed(order: str, client: httpx.AsyncClient, settings: Settings
+                     ) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    """Somerset: ROSH high on Sat 31 January 2026 (S11 due 28 February); the line manager's
+    monthly reviews of Fri 27 February and Tue 31 March typed in ``order`` (each on the open
+    occurrence, dated). The done occurrences (raised, due, completed, by) and the open due."""
+    from tests.api.integrity_support import complete, judge
+
+    t = await make_tenant(client, settings, "somerset-yjt-2023")
+    case_id = (await t.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]["id"]
+    await judge(t, case_id, "rosh", "high", "2026-01-31T10:00:00Z")
+    dates = {"A": "2026-02-27T10:00:00Z", "B": "2026-03-31T11:00:00+01:00"}
+    for key in order:
+        (step,) = [s for s in await steps_of(t, case_id) if s["code"] == "monthly_manager_review"]
+        r = await complete(t, step["id"], "line_manager", occurred_at=dates[key])
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["completed_at"] == \
+            {"A": "2026-02-27T10:00:00Z", "B": "2026-03-31T10:00:00Z"}[key]
+    done = sorted((s["raised_at"], s["due_at"], s["completed_at"], s["completed_by"])
+                  for s in await steps_of(t, case_id, "done")
+                  if s["code"] == "monthly_manager_review")
+    open_ = [s["due_at"] for s in await steps_of(t, case_id)
+             if s["code"] == "monthly_manager_review"]
+    return done, open_
+
+
+async def test_S11_two_monthly_reviews_typed_in_either_order_give_one_record(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Somerset 4.5 (S11): line managers "review all cases where there is a High or Very High
+    ROSH ... at least monthly". The twin, completed by hand: the 27 February review typed after
+    the 31 March one was 422 (dated before the open occurrence arose). Now it does the
+    occurrence open on 27 February (due 28 Feb, on time), the next (due 27 Mar) is the one the
+    31 March review did (late), and the open one is due 30 April, as typed in time order."""
+    done_ab, open_ab = await _s11_typed("AB", client, settings)
+    done_ba, open_ba = await _s11_typed("BA", client, settings)
+    assert [(due, completed) for _, due, completed, _ in done_ab] == [
+        ("2026-02-28T10:00:00Z", "2026-02-27T10:00:00Z"),
+        ("2026-03-27T10:00:00Z", "2026-03-31T10:00:00Z")]
+    assert done_ba == done_ab
+    assert open_ba == open_ab == ["2026-04-30T10:00:00Z"]
