@@ -12,7 +12,7 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -231,6 +231,7 @@ def seed_demo(print_tokens: bool = True) -> None:
     from app.demo import seed
 
     settings = _settings()
+    _check_packs(settings, "refusing to run")
     _require_schema(settings)
     summary = _run_db(settings, seed(settings))
     if print_tokens:
@@ -275,9 +276,11 @@ def dev(
     settings = _settings()
     if settings.env != "dev":
         raise UserError(f"YJ_ENV={settings.env} is set: the dev server runs only with YJ_ENV=dev")
+    known = _check_packs(settings)
     _run_db(settings, create_dev_database(settings.database_url))
     _migrate(settings)
     summary = _run_db(settings, seed(settings))
+    _run_db(settings, require_known_packs(settings, known))
     tokens_file = Path(".dev/tokens.json")
     tokens_file.write_text(json.dumps(summary, indent=2) + "\n")
     tokens_file.chmod(0o600)
@@ -343,24 +346,72 @@ def serve(
     """Run the API with uvicorn (migrating first); ``--workers N`` runs N processes on one port.
     Every policy pack (bundled and ``YJ_PACKS_DIR``) is checked first: an invalid one stops it."""
     settings = _settings()
-    _check_packs(settings)
+    known = _check_packs(settings)
     if migrate_first:
         _migrate(settings)
     else:
         _require_schema(settings)
+    _run_db(settings, require_known_packs(settings, known))
     _serve(host, port, workers=workers)
 
 
-def _check_packs(settings: Settings) -> None:
-    """UserError naming the file, rule and field unless every pack loads and checks clean (what
-    ``app.main.build_policy_context`` does first, without importing the whole app: the server
-    process it hands over to loads the app, and logs the packs' warnings, itself)."""
-    from app.workflows.packs import PackError, load_versions
+def _check_packs(settings: Settings, refusal: str = "refusing to start") -> set[str]:
+    """The ids of the packs loaded; UserError naming the file, line, rule and field unless
+    every pack loads and checks clean (what ``app.main.build_policy_context`` does first,
+    without importing the whole app: the server process it hands over to loads the app, and
+    logs the packs' warnings, itself). Run by every command that loads the packs (serve, dev,
+    tick, worker, seed-demo: attack 26a, A26a-5, dev and tick died with a traceback)."""
+    from app.workflows.engine import load_service_packs
+    from app.workflows.packs import PackError
 
     try:
-        load_versions(None, settings.packs_dir)
+        return set(load_service_packs(settings.packs_dir))
     except PackError as exc:
-        raise UserError(f"refusing to start: {exc}") from None
+        raise UserError(f"{refusal}: {_located(exc, settings.packs_dir)}") from None
+
+
+def _located(exc: Exception, packs_dir: Path | None) -> str:
+    """The pack error as ``yjrisk pack check`` says it, with the file's line
+    (``file:LINE: rule: field: error: message``) when a file of ``packs_dir`` holds it, and how
+    many more errors there are; else the error's own message (it names the file)."""
+    from app.workflows.pack_tools import check_files
+    from app.workflows.packs import PackError
+
+    said = str(exc)
+    if packs_dir is None or not Path(packs_dir).is_dir():
+        return said
+    try:
+        lines, _ = check_files(sorted(Path(packs_dir).glob("*.toml")))
+    except (PackError, OSError, ValueError):
+        return said
+    errors = [line for line in lines if ": error: " in line]
+    first = next((p.message for p in getattr(exc, "problems", ()) if p.message), said)
+    found = next((line for line in errors if first in line), errors[0] if errors else None)
+    if found is None:
+        return said
+    more = len(errors) - 1
+    return found + (f" (and {more} more: run `yjrisk pack check` on the folder's files)"
+                    if more else "")
+
+
+async def require_known_packs(settings: Settings, known_packs: Collection[str]) -> None:
+    """UserError when a service stored in the database runs a policy pack not among
+    ``known_packs`` (its file removed from ``YJ_PACKS_DIR``, or the variable unset): every write
+    of that service would fail and its steps could not be explained, so no process starts
+    (the API, ``tick``, ``worker``, ``dev``; attack 26a, A26a-17). Run on the migrated
+    database."""
+    import app.domain.tables  # noqa: F401 - every table on the metadata
+    from app.core.db import build_engine, session_factory
+    from app.domain.services import services_without_pack, unloaded_packs_message
+
+    engine = build_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            missing = await services_without_pack(session, known_packs)
+    finally:
+        await engine.dispose()
+    if missing:
+        raise UserError(unloaded_packs_message(missing))
 
 
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1,
@@ -406,6 +457,7 @@ async def _escalation(
     from app.main import build_policy_context
 
     policy_ctx = build_policy_context(settings)
+    await require_known_packs(settings, policy_ctx.versions or policy_ctx.packs)
 
     engine = build_engine(settings)
     try:
@@ -433,6 +485,7 @@ def tick() -> None:
     from app.core.logging import configure_logging
 
     settings = _settings()
+    _check_packs(settings, "refusing to run")
     _require_schema(settings)
     configure_logging(settings.log_level, settings.log_json)
     typer.echo(f"escalated {_run_db(settings, _escalation(settings, None))} overdue steps")
@@ -448,6 +501,7 @@ def worker(
     from app.core.logging import configure_logging
 
     settings = _settings()
+    _check_packs(settings)
     _require_schema(settings)
     configure_logging(settings.log_level, settings.log_json)
     _run_db(settings, _escalation(settings, interval, webhook_interval))
@@ -611,6 +665,15 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("yjrisk: aborted", err=True)
         return 130
+    except Exception as exc:
+        # A pack error reached past the commands' own check (any command loading the packs):
+        # still one line, not a traceback (A26a-5).
+        from app.workflows.packs import PackError
+
+        if not isinstance(exc, PackError):
+            raise
+        typer.echo(f"yjrisk: {exc}", err=True)
+        return USER_ERROR_EXIT
     return result if isinstance(result, int) else 0
 
 

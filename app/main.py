@@ -31,6 +31,7 @@ from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
 from app.domain.history import RecordedSession
 from app.domain.policy import PolicyContext
+from app.domain.services import services_without_pack, unloaded_packs_message
 from app.routers import (
     assessments,
     audit,
@@ -120,6 +121,13 @@ def create_app(
         engine = build_engine(settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine, RecordedSession)
+        async with app.state.session_factory() as session:
+            # A stored service whose pack is not loaded: no start (however the app is served;
+            # `yjrisk serve` says so in one line before it gets here; A26a-17).
+            missing = await services_without_pack(session, policy_ctx.versions or policy_ctx.packs)
+        if missing:
+            await engine.dispose()
+            raise RuntimeError(unloaded_packs_message(missing))
         app.state.access_log = AccessLogWriter(app.state.session_factory,
                                                settings.access_log_flush_seconds,
                                                settings.access_log_batch)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
     calendar_feed_days: int = Field(default=90, ge=1, le=366)
     # At most this many live feeds per person and service (one per device is the use).
     calendar_feeds_per_person: int = Field(default=5, ge=1, le=100)
+    # The service's public address (``https://yjrisk.example.org``, or with a path prefix): the
+    # base of the URLs it hands out (a calendar feed's, a credential, and the step links in it).
+    # Unset, they are built from the request (its Host and scheme), which a client or a proxy
+    # chooses (A26a-16); outside dev/test it must be https.
+    public_base_url: str | None = None
     access_log_flush_seconds: float = Field(default=1.0, gt=0, le=3600)
     access_log_batch: int = Field(default=500, ge=1, le=1_000_000)
     log_level: str = "INFO"
@@ -138,11 +144,31 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("public_base_url", mode="before")
+    @classmethod
+    def _public_base(cls, value: object) -> object:
+        """An absolute http(s) URL with no query, fragment or credentials; the trailing slash
+        dropped; empty means unset."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if (parts.scheme not in {"http", "https"} or not parts.hostname or parts.query
+                or parts.fragment or parts.username or parts.password):
+            raise ValueError("not a public base URL: give https://host[:port][/prefix], with no "
+                             "query, fragment or credentials")
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _secure_outside_dev(self) -> Settings:
         """Refuse an unsafe token configuration outside dev and test."""
         if self.env in RELAXED_ENVS:
             return self
+        if self.public_base_url is not None and not self.public_base_url.startswith("https://"):
+            raise ConfigError(f"YJ_ENV={self.env}: YJ_PUBLIC_BASE_URL must be https (the URLs it "
+                              "begins are credentials); refusing to start")
         secret_ok = (
             self.jwt_secret is not None
             and len(self.jwt_secret.encode()) >= MIN_HS256_SECRET_BYTES

@@ -70,6 +70,9 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
         # Who made a change, for the field-change history (set once the token is verified).
         session.info["request_state"] = request.state
+        # The request's own scope: what the route's If-Match dependency kept there
+        # (app.domain.common.conditional_on).
+        session.info["request_scope"] = request.scope
         writer = getattr(request.app.state, "access_log", None)
         route = request.scope.get("route")
         if writer is not None and (not session.info["write"] or _reads_only(route)):

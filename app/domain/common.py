@@ -101,10 +101,21 @@ def matches(current: str, if_match: str) -> bool:
     return "*" in tags or current in tags
 
 
+# Where a route's If-Match dependency keeps the request's If-Match (app.routers.conditional):
+# in the request's ASGI scope, which the request's unit of work names in its session's info
+# (``request_scope``, app.core.deps), so the dependency needs no session of its own (issue 15:
+# FastAPI solved the session dependency again under it on every such write).
+IF_MATCH_SCOPE_KEY = "yjrisk.if_match"
+
+
 def conditional_on(session: Any, kind: str, ident: Any) -> IfMatch | None:
     """The request's If-Match when it is about this resource (the route's own, not a record
-    the write reaches on the way), else None."""
+    the write reaches on the way), else None: set on the session (a case upsert's), or kept
+    in the request's scope by the route's If-Match dependency."""
     found = session.info.get("if_match")
+    if found is None:
+        scope = session.info.get("request_scope")
+        found = scope.get(IF_MATCH_SCOPE_KEY) if scope is not None else None
     if isinstance(found, IfMatch) and found.kind == kind and found.ident == str(ident):
         return found
     return None

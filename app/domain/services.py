@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated
 
@@ -51,6 +52,28 @@ class ServiceOut(BaseModel):
     created_at: datetime
 
 
+async def services_without_pack(
+    session: AsyncSession, known_packs: Collection[str]
+) -> list[tuple[str, str]]:
+    """``(slug, policy_pack)`` of each stored service whose policy pack is not among
+    ``known_packs`` (the ids loaded: bundled and ``YJ_PACKS_DIR``), by slug; empty when every
+    service can be judged. A process must not start with such a service: each of its writes
+    would fail, and its steps could not be explained (attack 26a, A26a-17)."""
+    rows = await session.exec(
+        select(Service.slug, Service.policy_pack)
+        .where(Service.policy_pack.not_in(sorted(known_packs)))  # type: ignore[attr-defined]
+        .order_by(Service.slug)
+    )
+    return [(slug, pack) for slug, pack in rows.all()]
+
+
+def unloaded_packs_message(missing: list[tuple[str, str]]) -> str:
+    """One line naming the services whose pack is not loaded, and what to do."""
+    named = "; ".join(f"service {slug!r} runs policy pack {pack!r}" for slug, pack in missing)
+    return (f"refusing to start: {named}, which is not loaded (bundled packs and YJ_PACKS_DIR);"
+            " put its pack file back (YJ_PACKS_DIR) before starting")
+
+
 def to_out(service: Service) -> ServiceOut:
     """Shape a service for the API."""
     return ServiceOut.model_validate(service, from_attributes=True)
@@ -59,7 +82,12 @@ def to_out(service: Service) -> ServiceOut:
 async def create_service(
     session: AsyncSession, principal: Principal, body: ServiceCreate, known_packs: set[str]
 ) -> Service:
-    """Create a service under a known policy pack; 409 on a taken slug."""
+    """Create a service under a known policy pack; 409 on a taken slug; 403 for an admin
+    token bound to a service (that service's admin: A26a-13)."""
+    if principal.service is not None:
+        raise Forbidden("An admin token bound to a service (its service claim) administers "
+                        "that service only: creating a service needs an admin token with no "
+                        "service.")
     if body.policy_pack not in known_packs:
         raise Unprocessable(
             "Unknown policy pack.",
@@ -108,8 +136,8 @@ async def get_service_by_slug(session: AsyncSession, slug: str) -> Service | Non
 
 async def read_service(session: AsyncSession, principal: Principal, slug: str) -> Service:
     """A service for an admin or for staff of that same service; 404 otherwise."""
-    if not principal.has("admin") and principal.service != slug:
-        raise NotFound("No such service.")
+    if principal.service is not None and principal.service != slug:
+        raise NotFound("No such service.")  # staff, or an admin bound to another service
     if not (principal.has("admin") or principal.roles & STAFF_ROLES):
         raise Forbidden("Your role cannot read services.")
     service = await get_service_by_slug(session, slug)

@@ -303,6 +303,23 @@ def steps_out(rows: Iterable[Sequence[Any]], now: datetime | None = None) -> lis
 # in the same order, as the model would hold them.
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 _REASON: TypeAdapter[StepReason] = TypeAdapter(StepReason)
+# A reason's ``at`` as the model reads it, by its stored text (issue 15: a step keeps every
+# reason it was given, e.g. a judgement's on each recurring duty, and a write answers every
+# open step's reasons, so each write read the same texts again). Datetimes are immutable; the
+# cache is emptied when full.
+_REASON_AT: dict[str, datetime] = {}
+_REASON_AT_MOST = 8192
+
+
+def _reason_at(at: str) -> datetime:
+    """``_DATETIME.validate_python(at)``, remembered."""
+    found = _REASON_AT.get(at)
+    if found is None:
+        found = _DATETIME.validate_python(at)
+        if len(_REASON_AT) >= _REASON_AT_MOST:
+            _REASON_AT.clear()
+        _REASON_AT[at] = found
+    return found
 
 
 def _reason(reason: Any) -> Any:
@@ -319,7 +336,7 @@ def _reason(reason: Any) -> Any:
             return {"rule": rule, "pack": pack, "ref": ref, "trigger": trigger,
                     "record": None if record is None
                     else {"type": record["type"], "id": record["id"]},
-                    "at": None if at is None else _DATETIME.validate_python(at)}
+                    "at": None if at is None else _reason_at(at)}
     return _REASON.validate_python(reason)
 
 

@@ -59,6 +59,7 @@ from app.domain.access import (
     MANAGERS,
     case_role_for,
     get_visible_case,
+    note_read,
     visible_cases_clause,
 )
 from app.domain.assessments import Assessment, assessment_out
@@ -499,6 +500,8 @@ async def export(
     role = case_role_for(principal, case, EXPORTERS, "export the case file")
     matched, possible = await _childs_cases(session, principal, case, include)
     cases = [c for c, _ in matched]
+    for c in cases:  # each case the export discloses is read: in its access log (A26a-18)
+        note_read(session, principal, c)
     pack = ctx.pack_now(service)
     files = [await _case_file(session, c, pack, how) for c, how in matched]
     victims = [v for f in files for j in f["judgements"] for v in j.get("victims") or []]

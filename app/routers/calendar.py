@@ -22,7 +22,10 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The base of the URLs the service hands out: ``YJ_PUBLIC_BASE_URL``, else the request's
+    own (its Host and scheme: what the client or a proxy says, A26a-16)."""
+    configured: str | None = request.app.state.settings.public_base_url
+    return configured or str(request.base_url).rstrip("/")
 
 
 @router.post("/v1/me/calendar-feeds", status_code=201, response_model=Read[svc.CalendarFeedOut],

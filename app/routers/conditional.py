@@ -14,8 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from app.core.deps import Session
-from app.domain.common import IfMatch
+from app.domain.common import IF_MATCH_SCOPE_KEY, IfMatch
 
 IF_MATCH_TEXT = (
     "Optional: the ETag of the {noun} as you read it (`GET` answers it). When sent, the act is "
@@ -29,7 +28,7 @@ def if_match(kind: str, param: str) -> Any:
     the ``kind`` whose id is the path parameter ``param``."""
 
     async def keep(
-        request: Request, session: Session,
+        request: Request,
         if_match: Annotated[str | None, Header(
             max_length=200, description=IF_MATCH_TEXT.format(noun=kind))] = None,
     ) -> None:
@@ -40,7 +39,9 @@ def if_match(kind: str, param: str) -> Any:
             ident = str(uuid.UUID(raw))
         except ValueError:
             ident = raw  # the route's own validation answers 422
-        session.info["if_match"] = IfMatch(kind, ident, if_match)
+        # Kept in the request's scope, which the request's session names (no session
+        # dependency here: issue 15); read by app.domain.common.conditional_on.
+        request.scope[IF_MATCH_SCOPE_KEY] = IfMatch(kind, ident, if_match)
 
     return Depends(keep)
 

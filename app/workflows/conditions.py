@@ -50,8 +50,8 @@ panel decision or case change applied; register recomputed):
   ``mappa_category_in``, ``mappa_level_in``: membership.
 - ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.
 - ``ratings_known = [domains]``: every listed domain has a known (non-null) level.
-- ``open_or_closed_within_days = N``: the case was open at the event's instant (not after the
-  closure then in force: the current one, or a closed period before a reopening, whatever the
+- ``open_or_closed_within_days = N``: the case was open at the event's instant (not at or after
+  the closure then in force: the current one, or a closed period before a reopening, whatever the
   order the acts were typed in), or, with N >= 1, the event's Europe/London calendar date is on
   or before that closure's London date + N days (calendar days, not clock time). ``0``: open at
   the event's instant only (an event after a closure the same day is on the closed case).

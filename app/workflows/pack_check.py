@@ -232,6 +232,10 @@ class _Checker:
         escalated (attack 26a, A26a-2). Which trigger carries what is the engine's own table
         (``types.EVENT_DATA``; a decided action's, ``types.ACTION_DATA``, on a ``for_each``
         line); a branch's or the line's ``trigger_in`` narrows the triggers."""
+        if set(line.trigger) == set(TRIGGERS):
+            # Every trigger: the stand-in for a trigger ``pack check`` set aside (packs.salvage);
+            # the deadline is checked once the trigger is right, not against the stand-in.
+            return
         branches: list[tuple[str, str, Any]]
         if isinstance(line.deadline, str):
             branches = [(f"{where}.deadline", line.deadline, None)]
@@ -241,6 +245,15 @@ class _Checker:
         for field, form, when in branches:
             key = FORM_EVENT_KEYS.get(form)
             if key is None:
+                continue
+            if line.counts_from == "raised":
+                # Counted from the act that raised the step, whose data the engine does not
+                # read again (engine ``_due_from``): the line never dates the step it re-dates.
+                self.add("error", line.id, field,
+                         f"deadline {form!r} counts from the act's {key!r}, and a counts_from = "
+                         "\"raised\" line counts from an earlier act whose data is not read "
+                         "again: this line would never date the step; give it a timescale "
+                         "('+3m')")
                 continue
             triggers = _narrowed(line.trigger, line.when, when)
             missing = [t for t in triggers if not (key in EVENT_DATA.get(t, ()) or (

@@ -15,11 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlmodel import col, select
 
 from app.core import clock
+from app.core.config import Settings
 from app.core.security import mint_dev_token
 from app.domain.audit import AuditEntry
+from app.main import create_app
 from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant, make_tenant
 
@@ -150,3 +153,39 @@ async def test_lapsed_feeds_do_not_count_against_the_cap(
     later = datetime.now(UTC) + timedelta(days=91)
     monkeypatch.setattr(clock, "now", lambda: later)
     await new_feed(somerset)
+
+
+async def test_the_feed_url_is_built_on_the_configured_public_address(
+    settings: Settings, somerset: Tenant,
+) -> None:
+    """A26a-16: the URL (the only credential of a feed) was built from the request's Host
+    header and scheme, so a crafted Host or a proxy passing the client's Host through handed
+    staff a URL naming another host, or ``http://`` behind a TLS-terminating proxy. With
+    ``YJ_PUBLIC_BASE_URL`` set, the URL and the step links in the feed are built on it,
+    whatever Host the request names."""
+    public = "https://yjrisk.example.org/risk"
+    app = create_app(settings.model_copy(update={"public_base_url": public}))
+    transport = httpx.ASGITransport(app=app)
+    async with LifespanManager(app), httpx.AsyncClient(
+            transport=transport, base_url="http://evil.example") as client:
+        r = await client.post("/v1/me/calendar-feeds", headers={
+            **somerset.auth("case_holder"), "Host": "evil.example",
+            "X-Forwarded-Proto": "http"})
+        assert r.status_code == 201, r.text
+        url = r.json()["data"]["url"]
+        assert url.startswith(f"{public}/v1/calendar/"), url
+        assert "evil" not in url
+        feed = await client.get(url.removeprefix(public), headers={"Host": "evil.example"})
+        assert feed.status_code == 200
+        assert b"evil.example" not in feed.content
+
+
+@pytest.mark.parametrize("value", ["http://yjrisk.example.org", "ftp://x.example",
+                                   "https://x.example/?q=1", "https://user:pw@x.example",
+                                   "yjrisk.example.org"])
+def test_a_public_base_url_that_is_not_https_or_not_a_base_is_refused(value: str) -> None:
+    """Outside dev/test the public address must be https (its URLs are credentials), and in
+    any environment an absolute base (no query, fragment or credentials)."""
+    with pytest.raises(Exception, match="YJ_PUBLIC_BASE_URL|public base URL"):
+        Settings(env="production", jwt_secret="x" * 40, public_base_url=value,
+                 _env_file=None)  # type: ignore[call-arg]

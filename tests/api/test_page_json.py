@@ -406,3 +406,26 @@ def test_python_strip_covers_what_pydantic_trims() -> None:
     kept = [chr(c) for c in range(0x110000)
             if not 0xD800 <= c <= 0xDFFF and not chr(c).isspace()]
     assert name.validate_python([f"{c}a{c}" for c in kept]) == [f"{c}a{c}" for c in kept]
+
+
+def test_a_reasons_time_is_read_as_the_model_reads_it_every_time() -> None:
+    """A reason's ``at`` (remembered by its text: every write answers each open step's
+    reasons) is the model's reading of that text, the first time and the next, whatever its
+    offset or precision; the memory is bounded."""
+    from app.domain import steps
+
+    texts = ["2026-12-02T05:24:37.639700+00:00", "2026-12-02T05:24:37Z",
+             "2026-08-28T10:00:00+01:00", "2026-03-29T00:59:59.5-03:30", "2026-12-02"]
+    adapter = TypeAdapter(datetime)
+    for text in texts * 2:
+        row = step_row(reasons=[{"rule": "W12", "pack": "p", "ref": "r", "trigger": "t",
+                                 "record": None, "at": text}])
+        same_step(row)  # the whole step, as StepOut shows it
+        shown = step_json(row, NOW)["reasons"][0]["at"]
+        assert shown == adapter.validate_python(text)
+        assert shown.utcoffset() == adapter.validate_python(text).utcoffset()
+        assert TypeAdapter(Any).dump_json(shown) == adapter.dump_json(
+            adapter.validate_python(text))
+    for i in range(steps._REASON_AT_MOST + 10):
+        steps._reason_at(f"2026-01-01T00:00:{i % 60:02d}.{i:06d}+00:00")
+    assert len(steps._REASON_AT) <= steps._REASON_AT_MOST

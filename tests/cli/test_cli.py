@@ -375,3 +375,48 @@ def test_A24a3_an_empty_or_malformed_database_url_is_one_line(
     assert_one_line_user_error(done, *words)
     assert "hunter2" not in done.stderr
     assert not (tmp_path / "yjrisk.db").exists()
+
+
+def _store_service_running(folder: Path, pack: str) -> None:
+    """A service row in the folder's dev database running ``pack``, as one created while a
+    pack of that id was loaded from ``YJ_PACKS_DIR`` (the file since removed)."""
+    import sqlite3
+
+    with sqlite3.connect(folder / ".dev" / "yjrisk.db") as db:
+        db.execute("INSERT INTO service (id, slug, name, policy_pack, created_at) "
+                   "VALUES (?, 'eastvale', 'Eastvale YJS', ?, '2026-11-01 09:00:00')",
+                   (uuid.uuid4().hex, pack))
+
+
+@pytest.mark.parametrize("command", [("tick",), ("serve", "--port", "1", "--no-migrate"),
+                                     ("serve", "--port", "1")])
+def test_A26a17_a_service_whose_pack_is_not_loaded_stops_every_start_in_one_line(
+    dev_folder: Path, yjrisk: Any, command: tuple[str, ...]
+) -> None:
+    """Attack 26a, A26a-17: a service created under a pack from ``YJ_PACKS_DIR`` whose file is
+    then removed started and reported ready, and every write of that service was a 500
+    (``KeyError``). Each start (``serve``, ``tick``; ``worker`` shares tick's start) now refuses
+    in one line naming the service and its pack, and the other services' records are kept."""
+    assert yjrisk(dev_folder, "seed-demo", "--no-print-tokens").returncode == 0
+    _store_service_running(dev_folder, "eastvale-yjs")
+    done = yjrisk(dev_folder, *command)
+    assert_one_line_user_error(done, "refusing to start", "'eastvale'", "'eastvale-yjs'",
+                               "YJ_PACKS_DIR")
+
+
+async def test_A26a17_the_app_served_another_way_does_not_start_either(
+    dev_folder: Path, yjrisk: Any
+) -> None:
+    """The same refusal in the app's own start-up (``uvicorn app.main:app`` or any ASGI server
+    that runs the lifespan), so no process answers writes it cannot judge."""
+    from asgi_lifespan import LifespanManager
+
+    from app.main import create_app
+
+    _store_service_running(dev_folder, "eastvale-yjs")
+    url = f"sqlite+aiosqlite:///{dev_folder / '.dev' / 'yjrisk.db'}"
+    settings = Settings(env="test", database_url=url, jwt_secret="x" * 32,  # type: ignore[call-arg]
+                        _env_file=None)
+    with pytest.raises(RuntimeError, match="service 'eastvale' runs policy pack 'eastvale-yjs'"):
+        async with LifespanManager(create_app(settings)):
+            pass

@@ -288,3 +288,27 @@ def test_W32_co_worker_allocated_when_the_child_displays_sexually_harmful_behavi
     assert [(i.action, i.step_id) for i in intents(unset, code="allocate_co_worker")] == [
         ("supersede", UUID(int=32))]
     assert "harmful_sexual_behaviour" not in {f.id for f in packs()[S].facts}
+
+
+# --- S49: Somerset 11.1, multi-agency meetings (twin of A24b-15) ------------------------------
+
+
+def test_S49_multi_agency_meeting_take_part_and_update_the_assetplus() -> None:
+    """S49 (11.1): "Case holders will be involved in multi agency meetings and update AssetPlus
+    to reflect other agency involvement. ... Either the line manager will attend on the case
+    holder's behalf or the case holder will inform the meeting by sharing information and
+    requesting minutes of the meeting."
+
+    A meeting arranged by children's social care, recorded on Saturday 31 October 2026 at 09:00
+    GMT (the first weekend after the clock change): the case holder takes part (the line manager
+    may do it for them) and updates the AssetPlus, both undated (no timescale, the meeting's
+    date is not held: the notes say so)."""
+    out = run(S, event("case_event", lon(2026, 10, 31, 9), EVENT_ID, type="multi_agency_meeting"))
+    for code in ("take_part_in_multi_agency_meeting", "update_assessment_for_agency_involvement"):
+        step = created(out, code)
+        assert_step(step, rule="S49", code=code, actor="case_holder", due=None, pack=S,
+                    ref="11.1")
+        assert step.note
+        assert "no timescale" in step.note
+    rule = next(r for r in packs()[S].rules if r.code == "take_part_in_multi_agency_meeting")
+    assert rule.also_done_by == ("line_manager",)

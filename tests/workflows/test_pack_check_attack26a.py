@@ -182,6 +182,28 @@ def test_a26a_2_before_transfer_needs_the_condition_under_which_the_act_carries_
     assert len(_check(path)) == 1
 
 
+def test_a26a_2_a_misspelt_trigger_is_said_once_not_again_as_an_undated_deadline(
+        tmp_path: Path) -> None:
+    """``pack check`` sets a broken trigger aside (a stand-in of every trigger) and checks the
+    rest: the deadline is not then said to count from data "case_opened, ..." does not carry."""
+    path = _pack(tmp_path, trigger="panel_decison", deadline="review-date")
+    [line] = _check(path)
+    assert line.startswith(f"{path}:13: N1: rules.0.trigger: error: unknown trigger "
+                           "'panel_decison' (did you mean 'panel_decision'?)")
+
+
+def test_a26a_2_a_data_bound_deadline_on_a_line_counting_from_the_raising_act_is_an_error(
+        tmp_path: Path) -> None:
+    """The twin at run time: a ``counts_from = "raised"`` line re-dates an open step from the
+    act that raised it, whose review date the engine does not read again (``_due_from``): the
+    line could never date the step (a line that silently does nothing)."""
+    path = _pack(tmp_path, trigger="panel_decision", deadline="review-date",
+                 extra='refresh_only = true\ncounts_from = "raised"')
+    [line] = _check(path)
+    assert line.startswith(f"{path}:17: N1: rules.0.deadline: error: deadline 'review-date' "
+                           "counts from the act's 'review_date', and a counts_from = \"raised\"")
+
+
 def test_a26a_2_the_checkers_tables_are_the_services() -> None:
     """``GUARDED_DATA`` says what the service's builders do: a case event carries
     ``transfer_date`` for the types ``app.domain.events`` allows it on; the engine reads a
