@@ -49,7 +49,7 @@ from app.domain.next_steps import satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.services import Service
-from app.domain.steps import Step
+from app.domain.steps import Step, StepStatus
 from app.domain.timing import (
     require_not_before,
     require_outside_closed_periods,
@@ -331,7 +331,8 @@ async def create_referral_for_case(
     time_field: str = "occurred_at",
 ) -> tuple[Referral, policy.PolicyResult]:
     """Make a referral made (or received) at ``wctx.occurred_at`` (the body's ``time_field``,
-    resolved by the caller), satisfy the steps that asked for it, and run the engine; 422 for
+    resolved by the caller) and run the engine (the draft closes no step: the act its kind is
+    ``made_by`` does, :func:`transition`; ATTACK26B-10); 422 for
     details too large, a time outside the case's life or a kind the pack does not know."""
     session, case, principal, role = wctx.session, wctx.case, wctx.principal, wctx.role
     service, occurred_at = wctx.service, wctx.occurred_at
@@ -519,6 +520,10 @@ async def transition(
         require_outside_closed_periods(case, occurred_at)
     if action in UNDONE_BY and referral.kind == ReferralKind.panel:
         await _refuse_once_heard(session, referral, action, occurred_at)
+    kind_terms = pack.referral_kind(referral.kind)
+    if action == kind_terms.made_by and kind_terms.after_steps:
+        await _refuse_before_steps(session, case.id, kind_terms.after_steps, occurred_at,
+                                   f"{action} the {referral.kind} referral")
     previous = referral.status
     referral.status = move.target
     if action == "quality-assure":
@@ -568,6 +573,33 @@ async def transition(
     await emit(session, f"referral.{move.target.value}", referral.id, service_id=service.id,
                payload={"case_id": str(case.id), "kind": referral.kind})
     return referral_out(referral, pack), result
+
+
+async def _refuse_before_steps(session: AsyncSession, case_id: uuid.UUID,
+                               codes: tuple[str, ...], at: datetime, what: str) -> None:
+    """409 ``steps-first`` when a step of ``codes`` (the referral kind's ``after_steps``)
+    raised by ``at`` was not done by then: still open, or done later than ``at`` (Wokingham
+    W14: "After the tool has been completed, it must be emailed to triage"; attack 26b,
+    ATTACK26B-8). A step waived or superseded is no longer owed and does not hold the act
+    back. ``steps`` names each (id, code, title, status); the remedy is to record it done
+    first, dated before this act. Checked under the case's lock."""
+    rows = (await session.exec(select(Step).where(
+        Step.case_id == case_id, col(Step.code).in_(codes),
+        col(Step.status).in_((StepStatus.open, StepStatus.done))))).all()
+    owed = [s for s in rows if policy.stored_utc(s.raised_at or s.created_at) <= at
+            and (s.status == StepStatus.open
+                 or (s.completed_at is not None and policy.stored_utc(s.completed_at) > at))]
+    if not owed:
+        return
+    names = ", ".join(sorted({s.code for s in owed}))
+    raise Conflict(
+        f"Cannot {what} before {names} is done: the policy asks for it first. Record it done "
+        f"(dated before this act), then {what}.",
+        slug="steps-first",
+        errors=[{"loc": "body.occurred_at",
+                 "msg": f"{names} was not done by then"}],
+        extra={"steps": [{"id": str(s.id), "code": s.code, "title": s.title,
+                          "status": str(s.status)} for s in owed]})
 
 
 def _refuse_decided(referral: Referral, action: str) -> None:

@@ -474,6 +474,8 @@ class _Checker:
                    "sets aside at closure") for i, declared in enumerate(self.pack.event_types)]
         named += [(f"referral_kinds.{i}.closes", kind.closes, "closes")
                   for i, kind in enumerate(self.pack.referral_kinds)]
+        named += [(f"referral_kinds.{i}.after_steps", kind.after_steps, "waits for")
+                  for i, kind in enumerate(self.pack.referral_kinds)]
         # An error (attack 17, A17-12): a misspelt code leaves the duty the owner meant to
         # protect waivable, to close unclosed, to keep open ended at closure: the service must
         # not start so.

@@ -205,6 +205,10 @@ class ReferralKind(_Strict):
     to_panel: bool = False
     # May be made on a closed case (a serious incident notification, CSPPI).
     after_closure: bool = False
+    # Steps done before the referral is made (Wokingham W14, Contextual Safeguarding: "After
+    # the tool has been completed, it must be emailed to triage"): making it (``made_by``)
+    # while one raised by then is not yet done at the act's time is 409 ``steps-first``.
+    after_steps: tuple[Code, ...] = ()
 
 
 # A cadence that states a fixed day: "weekly on Thursday", "fortnightly on Tuesday from
