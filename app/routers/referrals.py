@@ -31,8 +31,11 @@ async def create(
     case_id: uuid.UUID, body: svc.ReferralCreate, request: Request, response: Response,
     session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.ReferralOut]:
-    """Make a referral (a draft); it satisfies the step that asked for it (`If-Match`,
-    optional, is the case's ETag); the answer's `ETag` is the new referral's."""
+    """Make a referral (a draft). The draft closes no step: the step that asked for it is
+    closed by the act that makes the referral under the service's pack (its kind's `made_by`:
+    submitting a panel referral, sending the others, e.g. a child protection referral once
+    sent; `GET /v1/referrals/transitions`). `If-Match`, optional, is the case's ETag; the
+    answer's `ETag` is the new referral's."""
     referral, result = await svc.create_referral(
         session, principal, case_id, body, request.app.state.policy
     )
