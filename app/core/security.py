@@ -306,7 +306,8 @@ class TokenVerifier:
         try:
             # Signature first, then the claim types, and only then python-jose's claim checks,
             # which would coerce "1700000000" or true into a time (or crash on a list).
-            _check_claim_types(jws.verify(token, key, algorithms=[algorithm]))
+            self._check_claim_values(
+                _check_claim_types(jws.verify(token, key, algorithms=[algorithm])))
             claims = jwt.decode(
                 token,
                 key,
@@ -331,6 +332,25 @@ class TokenVerifier:
                 + self.settings.jwt_leeway_seconds:
             raise NotAuthenticated("The token expires too far ahead; ask for a shorter-lived one.")
         return _principal(claims), header, key
+
+    def _check_claim_values(self, claims: dict[str, Any]) -> None:
+        """401 naming the part that does not line up (docs/integrating.md section 1: "a 401
+        problem's detail says which part did not"): the issuer, the audience, a subject that
+        is not a string, a token not valid yet (``nbf``). python-jose's own checks, which run
+        next, said one detail for all four (attack 26a, A26a-15). No claim's value is echoed."""
+        if claims.get("iss") != self.settings.jwt_issuer:
+            raise NotAuthenticated("The token's issuer ('iss') is not the one this service "
+                                   "trusts (YJ_JWT_ISSUER).")
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.settings.jwt_audience not in audiences:
+            raise NotAuthenticated("The token's audience ('aud') does not name this service "
+                                   "(YJ_JWT_AUDIENCE).")
+        if not isinstance(claims.get("sub"), str):
+            raise NotAuthenticated("The token's 'sub' claim is not a string.")
+        not_before = claims.get("nbf")
+        if not_before is not None and not_before > time.time() + self.settings.jwt_leeway_seconds:
+            raise NotAuthenticated("The token is not valid yet (its 'nbf' is in the future).")
 
     async def _key_for(self, header: dict[str, Any]) -> tuple[str, Any]:
         alg = header.get("alg")
@@ -359,7 +379,7 @@ def _is_json_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_claim_types(payload: bytes) -> None:
+def _check_claim_types(payload: bytes) -> dict[str, Any]:
     """401 unless the verified payload is a JSON object whose ``exp``/``nbf``/``iat`` are JSON
     numbers (RFC 7519 §2 NumericDate; python-jose would take "1700000000" or true)."""
     try:
@@ -376,6 +396,7 @@ def _check_claim_types(payload: bytes) -> None:
     for name in _TIME_CLAIMS:
         if name in claims and not _is_json_number(claims[name]):
             raise NotAuthenticated(f"The token's '{name}' claim is not a number.")
+    return claims
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

@@ -679,15 +679,28 @@ async def get_case_in_service(
     return case
 
 
+def admin_of_one_service(principal: Principal) -> bool:
+    """Whether the token is an admin's bound to one service (a ``service`` claim beside the
+    ``admin`` role): that service's admin, every admin route scoped to it (webhooks, audit
+    verification, services, a person's calendar feeds), and no creating services (attack 26a,
+    A26a-13: the routes disagreed)."""
+    return principal.has("admin") and principal.service is not None
+
+
 async def audit_chains_for(
     session: AsyncSession, principal: Principal, slug: str | None
 ) -> list[str] | None:
     """The audit chains a verifier may check: an admin's every chain (None) or the named
-    service's; a chair's own service's; 404 for another or an unknown slug."""
-    if principal.has("admin"):
+    service's; a chair's own service's, and an admin token bound to a service (its ``service``
+    claim) that service's (:func:`admin_of_one_service`); 404 for another or an unknown
+    slug."""
+    if principal.has("admin") and not admin_of_one_service(principal):
         if slug is None:
             return None
         scoped = await get_service_by_slug(session, slug)
+    elif principal.has("admin"):
+        scoped = (await get_service_by_slug(session, principal.service or "")
+                  if slug in (None, principal.service) else None)
     else:
         own = await service_of(session, principal)
         scoped = own if slug in (None, own.slug) else None

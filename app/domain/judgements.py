@@ -255,6 +255,9 @@ async def apply_judgement(
         "occurred_at": occurred_at, "recorded_by": principal.sub, "recorded_role": role,
         "created_at": utcnow(),
     }
+    if backfill:
+        await _follows_in_time(session, case.id, str(body.domain), str(body.level),
+                               occurred_at)
     if last:  # nothing reads it back: written by the audit's INSERT at the commit
         insert_at_seal(session, _JUDGEMENT_TABLE, values)
     else:
@@ -365,6 +368,26 @@ async def ratings_around(
         state = {**state, judged: value}
         later.append(state)
     return before, later
+
+
+async def _follows_in_time(
+    session: AsyncSession, case_id: uuid.UUID, domain: str, level: str, occurred_at: datetime
+) -> None:
+    """A judgement dated before the latest of its domain (back-filled) is the level before the
+    next one in time order: that one's ``previous_level`` becomes this level (its "previous"
+    was the level before it in typing order). The history then reads in the order things
+    happened (contract: the timeline "in order"; Somerset 6.1 "any level change"; attack 26b,
+    ATTACK26B-4: high on 10 March recorded first kept ``previous_level`` null after medium on
+    5 March was back-filled, and low on 12 March stayed "lowered from high" after very high on
+    11 March). A derived field of the record, not its content (who judged what, when)."""
+    table = _JUDGEMENT_TABLE
+    nxt = (await (await session.connection()).execute(
+        sa.select(table.c.id).where(table.c.case_id == case_id, table.c.domain == domain,
+                                    table.c.occurred_at > occurred_at)
+        .order_by(table.c.occurred_at, table.c.created_at).limit(1))).first()
+    if nxt is not None:
+        await (await session.connection()).execute(
+            sa.update(table).where(table.c.id == nxt[0]).values(previous_level=level))
 
 
 def _is_backfill(current: dict[str, Any], occurred_at: datetime) -> bool:

@@ -35,6 +35,7 @@ from app.domain.access import (
 from app.domain.cases_table import Case
 from app.domain.common import (
     ActTime,
+    iso_utc,
     require_unchanged,
     resolve_occurred_at,
     state_etag,
@@ -59,7 +60,8 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before, require_outside_closed_periods
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import end_of_day, london_date, start_of_day
+from app.workflows.calendar import end_of_day, london_date, london_text, start_of_day
+from app.workflows.deadlines import add_period
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
 
@@ -721,6 +723,20 @@ async def complete_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     await require_not_own_escalation(session, principal, step)
     require_hand_completable(pack, step, bare=bare)
+    if step.recurrence and not bare and occurred_at < (step.raised_at or step.created_at):
+        # A review dated before this occurrence arose, typed after a later-dated one that did
+        # the occurrence open then: it does that occurrence, and the chain is planned again
+        # (ATTACK26B-5's twin: Somerset S11, S41; Wokingham W30, completed by hand).
+        earlier = await _occurrence_open_at(session, case.id, step.code, occurred_at)
+        if earlier is not None:
+            await require_not_own_check(session, principal, earlier, case=case, pack=pack)
+            require_outside_closed_periods(case, occurred_at)
+            await require_held_role_then(session, principal, case, role, occurred_at)
+            wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
+                                principal=principal, role=role, occurred_at=occurred_at)
+            if await replan_occurrence(wctx, code=step.code, act=None, note=body.note):
+                return shown_step(principal, earlier, bare, ctx), await policy.current(
+                    session, case)
     try:
         # The step's own raised_at, shown with it; to a bare duty's holder not (A18-11).
         require_step_act_time(step, occurred_at)
@@ -990,6 +1006,7 @@ async def satisfy_open_steps(
                            col(Step.code).in_(codes))
     )
     result = None
+    closed: set[str] = set()
     for step in rows.all():
         if only_subject and step.subject_id != act[1]:
             continue
@@ -1001,5 +1018,75 @@ async def satisfy_open_steps(
             continue
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
                                 credited_to=credited_to, status=status)
+        closed.add(step.code)
         result = more if result is None else result.merge(more)
+    if status == StepStatus.done and not only_subject and accepts is None:
+        for code in sorted(set(codes) - closed):
+            if await replan_occurrence(wctx, code=code, act=act, note=note,
+                                       credited_to=credited_to):
+                now = await policy.current(wctx.session, wctx.case)
+                result = now if result is None else result.merge(now)
     return result
+
+
+async def _occurrence_open_at(
+    session: AsyncSession, case_id: uuid.UUID, code: str, at: datetime
+) -> Step | None:
+    """The done occurrence of a recurring step of ``code`` that was open at ``at``: raised at
+    or before it and completed after it (by a later-dated act recorded first)."""
+    return (await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.code == code, Step.status == StepStatus.done,
+        col(Step.recurrence).is_not(None), col(Step.raised_at) <= at,
+        col(Step.completed_at) > at).order_by(col(Step.completed_at)).limit(1))).first()
+
+
+async def replan_occurrence(
+    wctx: WriteContext, *, code: str, act: tuple[str, uuid.UUID] | None, note: str | None,
+    credited_to: str | None = None,
+) -> bool:
+    """A back-dated act that does a recurring step (``every 1m``) completes the occurrence
+    that was open at its ``occurred_at`` (raised at or before it, completed after it by a
+    later-dated act typed in first), and the chain is planned again from it: that occurrence
+    done by this act, then the next one, raised at this act and due one period after it
+    (policy-rules ``every 1m``: "the next is due one month after the act that completed it"),
+    done by the act that had done the first. The occurrences after it stand as they were
+    (they count from that later act). Typing order then makes no difference (attack 26b,
+    ATTACK26B-5: Wokingham W19's High-Risk Panel of 26 February, typed after the one of 29
+    March, completed nothing, and the February review was reported a month late). A waived
+    occurrence is not re-planned (a waiver is not the act the next counts from). Each change
+    audited (``step.done`` for the occurrence, ``step.create`` for the one inserted). Whether
+    it re-planned."""
+    session, at = wctx.session, wctx.occurred_at
+    done = await _occurrence_open_at(session, wctx.case.id, code, at)
+    if done is None or done.recurrence is None or done.completed_at is None \
+            or (act is not None and done.satisfied_by_id == act[1]) \
+            or not act_answers(wctx.pack, done, at):
+        return False
+    was = (policy.stored_utc(done.completed_at), done.completed_by, done.completion_note,
+           done.satisfied_by_type, done.satisfied_by_id)
+    due = add_period(at, done.recurrence)
+    following = policy.owed_again(done, note=(
+        f"Re-planned: the occurrence after the act of {london_text(at)}, recorded after the "
+        f"act of {london_text(was[0])} that did the one before it; that act does this one."))
+    following.raised_at, following.due_at, following.urgent = at, due, False
+    following.overdue_at = policy.step_overdue_at(wctx.pack, code, due, False,
+                                                  wctx.policy.calendar)
+    following.status = StepStatus.done
+    (following.completed_at, following.completed_by, following.completion_note,
+     following.satisfied_by_type, following.satisfied_by_id) = was
+    done.completed_at, done.completed_by = at, credited_to or wctx.principal.sub
+    done.completion_note = note
+    done.satisfied_by_type, done.satisfied_by_id = act if act is not None else (None, None)
+    session.add(done)
+    session.add(following)
+    await session.flush()
+    await wctx.audit("step.done", entity_type="step", entity_id=done.id, reason=note,
+                     change={"code": code, "note": note, "completed_at": {
+                         "from": iso_utc(was[0]), "to": iso_utc(at)}})
+    await wctx.audit("step.create", entity_type="step", entity_id=following.id,
+                     reason=following.note,
+                     change={"code": code, "rule": following.rule_id, "status": "done",
+                             "due_at": iso_utc(due)})
+    await emit(session, "step.completed", done.id, service_id=wctx.service.id,
+               payload={"case_id": str(wctx.case.id), "code": code, "status": "done"})
+    return True

@@ -50,7 +50,7 @@ from app.domain.common import (
 )
 from app.domain.final_events import require_before_final_event
 from app.domain.history import fields_changed_after, note_case_act
-from app.domain.judgements import JudgementCreate, apply_judgement
+from app.domain.judgements import JudgementCreate, apply_judgement, ratings_around
 from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import require_chair_held_nothing_reviewed, satisfy_open_steps
 from app.domain.outbox import emit
@@ -441,33 +441,50 @@ async def cancel_panel(
                                    void=bool(change.get("past")))
 
 
-def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime) -> None:
+def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime,
+                          occurred_at: datetime) -> None:
     """409 ``rating-changed-since-panel`` when the decision confirms a ROSH or SWB level other
-    than the case's current one and that current rating was judged after the panel sat
+    than the case's current one, that current rating was judged after the panel sat
     (``sat_at``: the panel's start, or the decision's own time if earlier; typing the decision up
-    later, with a later ``occurred_at``, does not make the panel have seen the newer rating)
-    (say the MARP sat at 10:00, a very high ROSH was judged at 11:30, and the chair types up
-    "medium" afterwards). The panel did not see the newer judgement: taking its level would
-    take a very high child off the register (Somerset 4.5, Wokingham 3.3), and ignoring it
-    silently would record a decision nobody made. The chair may record the decision without
-    that domain's level (actions, minutes and review date stand) or bring the case back to the
-    panel. ``errors[].loc`` names the field; ``current`` gives the newer rating."""
+    later, with a later ``occurred_at``, does not make the panel have seen the newer rating),
+    and the decision is dated at or after it (say the MARP sat at 10:00, a very high ROSH was
+    judged at 11:30, and the chair dates the panel's "medium" 12:00). Taken as the current
+    rating, it would take a very high child off the register on a level nobody set after
+    seeing that judgement (Somerset 4.5, Wokingham 3.3).
+
+    A decision dated before the newer rating (at the sitting, the default) is not refused: it
+    is the panel's rating then, kept in the history as a back-filled judgement is, and the
+    newer rating stays current (attack 26b, ATTACK26B-11: an earlier MARP's minutes typed up
+    after a later MARP's, or after the case holder's later judgement, could not be recorded
+    with the rating the panel decided; leaving the level out, as this refusal advised, is
+    422 since a decision records a confirmed rating, A23b-2). So the refusal's remedy is a
+    request that stands: date the decision at the sitting (before the newer rating), or bring
+    the case back to the panel. ``errors[].loc`` names the fields; ``current`` gives the newer
+    rating; ``bound`` the time the decision must be dated before."""
     for field, domain, level in (("rosh_level", "rosh", body.rosh_level),
                                  ("swb_level", "swb", body.swb_level)):
         current = (case.ratings or {}).get(domain) or {}
         if level is None or not current.get("recorded_at"):
             continue
-        newer = datetime.fromisoformat(str(current["recorded_at"])) > sat_at
-        if newer and current.get("level") != str(level):
+        judged = datetime.fromisoformat(str(current["recorded_at"]))
+        if judged > sat_at and judged <= occurred_at and current.get("level") != str(level):
+            when = iso_utc(judged)
             raise Conflict(
-                f"The case's {domain.upper()} rating changed after the panel sat: it is now "
-                f"{current.get('level')} (recorded {current['recorded_at']}). Record the "
-                f"decision without {field}, or bring the case back to the panel.",
+                f"The case's {domain.upper()} rating changed after the panel sat and before "
+                f"the decision's time: it is now {current.get('level')} (judged {when}). "
+                f"Date the decision at the sitting (leave out occurred_at, or give one before "
+                f"{when}): the panel's {field} is then kept in the history and the newer "
+                f"rating stays current. Or bring the case back to the panel.",
                 slug="rating-changed-since-panel",
                 errors=[{"loc": f"body.{field}",
-                         "msg": "older than the case's current rating in this domain"}],
+                         "msg": "older than the case's current rating in this domain"},
+                        {"loc": "body.occurred_at",
+                         "msg": f"must be before {when} (the newer rating) for the panel's "
+                                f"{field} to be recorded as history"}],
                 extra={"current": {"domain": domain, "level": current.get("level"),
-                                   "recorded_at": current["recorded_at"]}},
+                                   "recorded_at": current["recorded_at"]},
+                       "bound": {"field": "occurred_at", "name": "the newer rating's time",
+                                 "value": when}},
             )
 
 
@@ -912,6 +929,16 @@ def sat_while_open(case: Case, panel: Panel, occurred_at: datetime) -> bool:
     return stored_utc(panel.scheduled_for) < closed_at and occurred_at < closed_at
 
 
+def history_domains(case: Case, occurred_at: datetime) -> frozenset[str]:
+    """The rating domains whose current rating was judged after ``occurred_at``: a decision's
+    level in one of them is the panel's rating then, kept in the history (a back-fill), not
+    the case's rating after the decision (ATTACK26B-11)."""
+    return frozenset(
+        domain for domain, current in (case.ratings or {}).items()
+        if current and current.get("recorded_at")
+        and datetime.fromisoformat(str(current["recorded_at"])) > occurred_at)
+
+
 def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
                     item: PanelItem) -> WorkflowEvent:
     """The ``panel_decision`` event of the decision: what the pack's rules and checks see."""
@@ -929,34 +956,95 @@ def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
     return wctx.event("panel_decision", data, subject_id=item.id)
 
 
-async def _record_on_closed_case(
-    wctx: WriteContext, *, body: PanelDecisionCreate, panel: Panel, item: PanelItem
-) -> policy.PolicyResult:
-    """The decision of a panel that sat while the case was open, recorded after its closure
-    (attack pass 15, A15-13): the minutes, ratings, actions and review date are kept on the
-    item and audited (``panel.decision``, with ``case_closed_at``), so the record of the sitting
-    is complete; the case stays closed and unchanged (no rating, MAPPA level or step: its
-    closure superseded every duty and nobody holds it; the judgements route refuses a rating on
-    a closed case alike). Reopening the case runs the policy for its state then; the actions
-    the panel agreed are in the decision for whoever takes the case on.
+_SET_ASIDE_FIELDS = ("status", "satisfied_by_type", "satisfied_by_id", "completed_at",
+                     "completed_by", "completion_note", "note")
 
-    The decision is the record of a sitting on the open case, so the pack's checks of a
-    decision apply to it as they do to one typed before the closure (Somerset S20's review
-    date for a high rating, 7.1.6; Wokingham W22's action plan): typed after the closure, a
-    decision without them was kept (left14a); now it is refused the same way, nothing written."""
-    await policy.check_only(wctx, event=_decision_event(wctx, body, panel, item))
-    item.decided_at, item.decided_by = wctx.occurred_at, wctx.principal.sub
-    item.decision = body.model_dump(mode="json", exclude={"occurred_at"})
-    wctx.session.add(item)
+
+async def _open_as_before_closure(wctx: WriteContext) -> list[tuple[Step, tuple[Any, ...]]]:
+    """On a closed case, the steps its closure set aside (superseded, to be reinstated by a
+    reopening), opened again for this act dated before the closure, with what they were:
+    the act closes those it does (the chair's ``record_panel_decision`` for this item, the
+    booked review), supersedes those whose condition it ends (a lowering's register steps)
+    and joins those it asks for again (no second step of one duty), as it would have done
+    before the closure. :func:`_closed_again` sets the rest aside again as they were. Empty
+    for an open case."""
+    case = wctx.case
+    if case.closed_at is None:
+        return []
+    rows = (await wctx.session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.superseded,
+        Step.satisfied_by_type == policy.CLOSURE_MARK))).all()
+    kept = []
+    for step in rows:
+        kept.append((step, tuple(getattr(step, name) for name in _SET_ASIDE_FIELDS)))
+        step.status = StepStatus.open
+        step.satisfied_by_type = step.satisfied_by_id = None
+        step.completed_at = step.completed_by = step.completion_note = None
+        wctx.session.add(step)
     await wctx.session.flush()
-    await accept_heard(wctx, item_id=item.id, referral_id=item.referral_id,
-                       panel_kind=panel.kind)
-    closed_at = iso_utc(wctx.case.closed_at) if wctx.case.closed_at else None
-    await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
-                     change={**item.decision, "case_closed_at": closed_at})
-    await emit(wctx.session, "panel.decision", item.id, service_id=wctx.service.id,
-               payload={"case_id": str(wctx.case.id), "panel_id": str(panel.id)})
-    return await policy.current(wctx.session, wctx.case)
+    return kept
+
+
+async def _closed_again(wctx: WriteContext,
+                        set_aside: list[tuple[Step, tuple[Any, ...]]]) -> None:
+    """The steps :func:`_open_as_before_closure` opened that the act left open: set aside by
+    the closure again, exactly as they were (the reasons the act added to them kept)."""
+    for step, was in set_aside:
+        if step.status != StepStatus.open:
+            continue
+        for name, value in zip(_SET_ASIDE_FIELDS, was, strict=True):
+            setattr(step, name, value)
+        wctx.session.add(step)
+    await wctx.session.flush()
+
+
+def _replacing_codes(pack: Any) -> frozenset[str]:
+    """The codes a panel's next decision replaces (its lines' ``supersedes_previous``: the
+    booked review, Somerset S20 / Wokingham W22)."""
+    return frozenset(line.code for line in pack.rules_for("panel_decision")
+                     if line.supersedes_previous)
+
+
+async def _later_decision(wctx: WriteContext, pack: Any, item: PanelItem
+                          ) -> tuple[PanelItem | None, frozenset[uuid.UUID]]:
+    """The case's earliest decision dated after this one's (typed in before it), and the open
+    steps of the codes a next decision replaces that it (or one after it) raised: in time order
+    this decision came first, and the later one replaced its booked review, not the other way
+    round (ATTACK26B-11: the 15 April MARP's minutes typed after the 16 April MARP's)."""
+    later = (await wctx.session.exec(
+        select(PanelItem).where(PanelItem.case_id == wctx.case.id, PanelItem.id != item.id,
+                                col(PanelItem.decided_at).is_not(None),
+                                col(PanelItem.decided_at) > wctx.occurred_at)
+        .order_by(col(PanelItem.decided_at)))).all()
+    codes = _replacing_codes(pack)
+    if not later or not codes:
+        return (later[0] if later else None), frozenset()
+    ids = {str(x.id) for x in later}
+    rows = (await wctx.session.exec(select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(codes)))).all()
+    kept = frozenset(s.id for s in rows if any(
+        (r.get("record") or {}).get("id") in ids for r in s.reasons or ()))
+    return later[0], kept
+
+
+async def _replaced_by_later_decision(wctx: WriteContext, pack: Any, created: list[Step],
+                                      later: PanelItem) -> None:
+    """The steps this decision raised that the later decision on file replaced in time order
+    (its booked review: ``supersedes_previous``), superseded as that decision's act."""
+    codes = _replacing_codes(pack)
+    when = iso_utc(later.decided_at) if later.decided_at else ""
+    for step in [s for s in created if s.code in codes and s.status == StepStatus.open]:
+        step.status = StepStatus.superseded
+        step.completed_at = later.decided_at
+        step.completion_note = (f"Superseded: replaced by the later panel decision on item "
+                                f"{later.id} ({when}), recorded before this one")
+        step.satisfied_by_type, step.satisfied_by_id = "panel_item", later.id
+        wctx.session.add(step)
+        await wctx.audit("step.superseded", entity_type="step", entity_id=step.id,
+                         change={"code": step.code, "note": step.completion_note},
+                         reason=step.completion_note)
+    await wctx.session.flush()
 
 
 def _before_panel(start: datetime) -> dict[str, object]:
@@ -1150,7 +1238,7 @@ async def decide(
         session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
         what="record a panel decision on the child (withdraw the item from the agenda)")
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
-    _refuse_stale_ratings(body, case, sat_at)
+    _refuse_stale_ratings(body, case, sat_at, occurred_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)
     _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
@@ -1171,8 +1259,16 @@ async def decide(
         who_does_it="another panel member chairs its decision.")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=chair, occurred_at=occurred_at)
-    if case.closed_at is not None:
-        return item, await _record_on_closed_case(wctx, body=body, panel=panel, item=item)
+    # Typed up after the case's closure, of a sitting while it was open (A15-13): recorded as
+    # it would have been before the closure, the closure then setting aside what is still
+    # owed (ATTACK26B-12: kept without its rating, the case came back high at its reopening,
+    # owing the decision already recorded).
+    set_aside = await _open_as_before_closure(wctx)
+    # The domains where the case was rated again after the decision's date: its level there is
+    # the panel's rating then, kept in the history (ATTACK26B-11).
+    past = history_domains(case, occurred_at) & {
+        domain for domain, level in (("rosh", body.rosh_level), ("swb", body.swb_level))
+        if level is not None}
     result: policy.PolicyResult | None = None
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
@@ -1213,7 +1309,24 @@ async def decide(
             own_subject=codes if pending else (), others=pending)
         if satisfied is not None:
             result = satisfied if result is None else result.merge(satisfied)
-    decided = await policy.run(wctx, event=_decision_event(wctx, body, panel, item))
+    event = _decision_event(wctx, body, panel, item)
+    later_item, replaced = await _later_decision(wctx, pack, item)
+    if past:
+        # A level the history keeps (the domain rated again after the decision's date): the
+        # decision is judged as the history in time order has it, as a back-filled judgement
+        # is (A10-30): checked on the ratings of its moment with the levels it decided (its
+        # lowering booked no review; its "high" one must), raising what that history still
+        # owes, the newer current rating, register and steps left as they are (ATTACK26B-11).
+        kept = sorted(past)[0]
+        moment, later = await ratings_around(session, case.id, kept,
+                                             str(getattr(body, f"{kept}_level").value),
+                                             occurred_at)
+        decided = await policy.run_backfill(wctx, event=event, ratings=moment, later=later,
+                                            strict=True)
+    else:
+        decided = await policy.run(wctx, event=event, untouched=replaced)
+    if later_item is not None:
+        await _replaced_by_later_decision(wctx, pack, decided.created, later_item)
     result = decided if result is None else result.merge(decided)
     if body.mappa_level is not None and body.mappa_level != case.mappa_level:
         # A change of the case's fields by the panel's act, dated at the sitting as the ratings
@@ -1242,8 +1355,14 @@ async def decide(
     # What it (or the replay) raised that a referral or panel act on file, dated after the
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)
+    if set_aside:  # the steps now open: those the closure does not set aside
+        await _closed_again(wctx, set_aside)
+        result = result.merge(await policy.current(session, case))
+    change = dict(item.decision)
+    if case.closed_at is not None:  # the record of a sitting while it was open (A15-13)
+        change["case_closed_at"] = iso_utc(case.closed_at)
     await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
-                     change=item.decision)
+                     change=change)
     await emit(session, "panel.decision", item.id, service_id=service.id,
                payload={"case_id": str(case.id), "panel_id": str(panel.id)})
     return item, result

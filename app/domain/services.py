@@ -82,7 +82,12 @@ def to_out(service: Service) -> ServiceOut:
 async def create_service(
     session: AsyncSession, principal: Principal, body: ServiceCreate, known_packs: set[str]
 ) -> Service:
-    """Create a service under a known policy pack; 409 on a taken slug."""
+    """Create a service under a known policy pack; 409 on a taken slug; 403 for an admin
+    token bound to a service (that service's admin: A26a-13)."""
+    if principal.service is not None:
+        raise Forbidden("An admin token bound to a service (its service claim) administers "
+                        "that service only: creating a service needs an admin token with no "
+                        "service.")
     if body.policy_pack not in known_packs:
         raise Unprocessable(
             "Unknown policy pack.",
@@ -131,8 +136,8 @@ async def get_service_by_slug(session: AsyncSession, slug: str) -> Service | Non
 
 async def read_service(session: AsyncSession, principal: Principal, slug: str) -> Service:
     """A service for an admin or for staff of that same service; 404 otherwise."""
-    if not principal.has("admin") and principal.service != slug:
-        raise NotFound("No such service.")
+    if principal.service is not None and principal.service != slug:
+        raise NotFound("No such service.")  # staff, or an admin bound to another service
     if not (principal.has("admin") or principal.roles & STAFF_ROLES):
         raise Forbidden("Your role cannot read services.")
     service = await get_service_by_slug(session, slug)

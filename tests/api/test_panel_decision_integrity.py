@@ -41,34 +41,26 @@ async def _decide(client: httpx.AsyncClient, t: Tenant, panel: dict, item: dict,
                              headers=t.auth("chair", "chair-1"))
 
 
-async def test_decision_lowering_a_rating_judged_after_the_panel_sat_is_409(
+async def test_decision_lowering_a_rating_judged_after_the_panel_sat_is_history(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
     """The panel sat at 10:00 and lowered ROSH to medium; a very high ROSH was judged at 11:30.
-    Recording that "medium" is 409 ``rating-changed-since-panel`` naming body.rosh_level and
-    the newer rating; the case stays very high and on the register, with its monthly review.
-    The decision confirming the case's current rating instead (very high: a decision records
-    "a confirmed rating", A23b-2) is then recorded."""
+    The decision, dated at the sitting (the default), is the panel's rating then: kept in the
+    history as a back-filled judgement is, the very high staying current, on the register,
+    with its monthly review (attack 26b, ATTACK26B-11: this was 409 advising to leave the level
+    out, which is 422 since A23b-2, so the sitting's minutes could not be recorded)."""
     case, panel, item = await _on_panel(client, somerset, newer_very_high=True)
-    before = len(await audit_of(somerset, case["id"]))
     r = await _decide(client, somerset, panel, item, rosh_level="medium")
-    assert r.status_code == 409, r.text
-    problem = r.json()
-    assert problem["type"].endswith("/rating-changed-since-panel")
-    assert problem["errors"][0]["loc"] == "body.rosh_level"
-    assert problem["current"] == {"domain": "rosh", "level": "very_high",
-                                  "recorded_at": "2026-06-10T10:30:00Z"}
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["decided_at"] == "2026-06-10T09:00:00Z"
     got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
     assert got["data"]["ratings"]["rosh"]["level"] == "very_high"
     assert got["data"]["on_register"] is True
     assert "monthly_manager_review" in {s["code"] for s in got["data"]["open_steps"]}
-    assert len(await audit_of(somerset, case["id"])) == before
-    r = await _decide(client, somerset, panel, item, rosh_level="very_high",
-                      review_date="2026-07-08")
-    assert r.status_code == 200, r.text
-    got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
-    assert got["data"]["on_register"] is True
-    assert got["data"]["ratings"]["rosh"]["level"] == "very_high"
+    history = (await client.get(f"/v1/cases/{case['id']}/judgements",
+                                headers=somerset.auth("chair"))).json()["data"]
+    assert ("2026-06-10T09:00:00Z", "medium") in {(j["occurred_at"], j["level"])
+                                                  for j in history if j["panel_item_id"]}
 
 
 async def test_decision_confirming_the_current_level_after_a_newer_judgement_stands(
@@ -86,7 +78,7 @@ async def test_decision_confirming_the_current_level_after_a_newer_judgement_sta
     assert got["data"]["on_register"] is True
 
 
-async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_and_raises_nothing(
+async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_whole_and_opens_nothing(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
     """Somerset 7.1.2 ("The Chair will ... record the decision"; 7.1.4 the minutes): the case
@@ -95,7 +87,12 @@ async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_and_r
     sitting's decision could never be recorded. Now it is recorded (200, audited
     ``panel.decision`` with ``case_closed_at``), and the case stays closed and unchanged: no
     open step (the earlier finding: eight steps opened on the closed case), its rating as it
-    was. A decision dated after the closure is still 409 ``case-closed``."""
+    was. A decision dated after the closure is still 409 ``case-closed``.
+
+    Since attack 26b (ATTACK26B-12) the decision is recorded whole, as when typed before the
+    closure: its confirmed rating is the case's (very high, a judgement dated at the sitting;
+    the case off the register while closed), what it raises set aside by the closure for a
+    reopening, nothing open."""
     case, panel, item = await _on_panel(client, somerset)
     await _close(client, somerset, case["id"])
     before = len(await audit_of(somerset, case["id"]))
@@ -112,11 +109,15 @@ async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_and_r
     assert r.json()["next_steps"] == []
     assert await steps_of(somerset, case["id"]) == []
     entries = await audit_of(somerset, case["id"])
-    assert [e["action"] for e in entries[before:]] == ["panel.decision"]
-    assert "case_closed_at" in entries[-1]["fields"]
+    actions = [e["action"] for e in entries[before:]]
+    assert actions.count("panel.decision") == 1
+    assert "judgement.record" in actions
+    decision = next(e for e in entries[before:] if e["action"] == "panel.decision")
+    assert "case_closed_at" in decision["fields"]
     got = (await client.get(f"/v1/cases/{case['id']}", headers=somerset.auth("chair"))).json()
     assert got["data"]["closed_at"] is not None
-    assert got["data"]["ratings"]["rosh"]["level"] == "high"
+    assert got["data"]["ratings"]["rosh"]["level"] == "very_high"
+    assert got["data"]["on_register"] is False
 
 
 async def test_decision_typed_up_later_with_its_own_time_is_still_409(
