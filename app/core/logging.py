@@ -71,6 +71,18 @@ class SafeFormatter(logging.Formatter):
         return safe_traceback(ei[1]) if ei and ei[1] is not None else ""
 
 
+class _CurrentStdout:
+    """``sys.stdout`` as it is at each write, not as it was when logging was configured: a
+    structlog logger is cached on first use, and a module's logger first used while stdout was
+    another stream (a test's capture, since closed) kept writing to it."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     """Route stdlib and structlog output through one JSON renderer on stdout."""
     renderer = (
@@ -89,7 +101,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStdout()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stdout, format="%(message)s", force=True)

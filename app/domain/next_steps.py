@@ -1024,7 +1024,8 @@ async def satisfy_open_steps(
         for code in sorted(set(codes) - closed):
             if await replan_occurrence(wctx, code=code, act=act, note=note,
                                        credited_to=credited_to):
-                result = await policy.current(wctx.session, wctx.case)
+                now = await policy.current(wctx.session, wctx.case)
+                result = now if result is None else result.merge(now)
     return result
 
 

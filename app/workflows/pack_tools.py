@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-from app.workflows.calendar import london_date
 from app.workflows.engine import load_service_packs, prepare
 from app.workflows.pack_check import Problem, check_condition_words, check_pack
 from app.workflows.packs import (
@@ -40,7 +40,8 @@ def check_files(files: list[Path], source: Path | None = None,
     together with the bundled packs (not given here) as versions of their packs
     (``version_problems``: a version given twice, two versions in force on the same date, a
     later version in force before an earlier one), and the warning the start-up logs for a pack
-    none of whose versions is in force ``today`` (default: today in London;
+    none of whose versions is in force ``today`` (the caller's London date, from the service's
+    clock: this package reads no clock; None: that warning is not looked for;
     ``not_in_force_yet``)."""
     lines: list[str] = []
     failed = False
@@ -84,17 +85,26 @@ def check_files(files: list[Path], source: Path | None = None,
         where = FieldLines(path.read_text(encoding="utf-8"))
         lines.append(where.said(path, Problem("error", "-", field, message)))
         failed = True
-    day = today or london_date(datetime.now(UTC))
+    if today is not None:
+        lines += _not_in_force_yet(ids, loaded, bundled, today)
+    return lines, failed
+
+
+def _not_in_force_yet(ids: dict[Path, str], loaded: list[tuple[Path, Pack]],
+                      bundled: Mapping[str, Sequence[Pack]], today: date) -> list[str]:
+    """The warning line for each pack given none of whose versions (the bundled ones counted)
+    is in force ``today``, at the first version's file."""
+    lines: list[str] = []
     for pack_id in dict.fromkeys(ids.values()):
         given = [(p, v) for p, v in loaded if v.id == pack_id]
         versions = sorted([*bundled.get(pack_id, ()), *(v for _, v in given)],
                           key=lambda v: v.effective_from or date.min)
-        early = not_in_force_yet(versions, day)
+        early = not_in_force_yet(versions, today)
         first = next((p for p, v in given if v is versions[0]), None)
         if early is not None and first is not None:
             where = FieldLines(first.read_text(encoding="utf-8"))
             lines.append(where.said(first, early))
-    return lines, failed
+    return lines
 
 
 def _words_checked(path: Path, pack: Pack, source: Path | None) -> list[Problem]:

@@ -28,6 +28,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.core.config import Settings
+from app.core.security import mint_dev_token
 from app.domain.referrals import TRANSITIONS_BY_ACTION
 from app.main import create_app
 from tests.api.support import (
@@ -188,3 +189,35 @@ async def test_another_workers_absence_is_answered_as_a_made_up_id(
     # The absence is untouched (the control: the duty manager still reads it as recorded).
     kept = await ok(await client.get(real, headers=somerset.auth("duty_manager")), 200)
     assert kept["data"]["ends_on"] == "2026-07-02"
+
+
+async def test_another_services_webhook_and_another_persons_feed_answer_as_made_up_ids(
+    client: httpx.AsyncClient, settings: Settings, somerset: Tenant, wokingham: Tenant,
+) -> None:
+    """The other kinds with an id of their own (A26a-10's sweep, held): a webhook subscription
+    of another service, asked for under one's own service (its deliveries, its DELETE), and
+    another person's calendar feed (DELETE) are answered as made-up ids, byte for byte."""
+    def admin(service: str | None) -> dict[str, str]:
+        token = mint_dev_token(settings, sub="admin-1", roles=["admin"], service=service)
+        return {"Authorization": f"Bearer {token}"}
+
+    theirs = await ok(await client.post(
+        f"/v1/services/{wokingham.slug}/webhooks", headers=admin(None),
+        json={"url": "https://hooks.example.org/yjrisk", "event_types": ["*"]}))
+    feed = await ok(await client.post("/v1/me/calendar-feeds",
+                                      headers=somerset.auth("case_holder")))
+    calls = [
+        ("GET", f"/v1/services/{somerset.slug}/webhooks/{{}}/deliveries", admin(somerset.slug),
+         theirs["data"]["id"]),
+        ("GET", f"/v1/services/{somerset.slug}/webhooks/{{}}/deliveries", admin(None),
+         theirs["data"]["id"]),
+        ("DELETE", f"/v1/services/{somerset.slug}/webhooks/{{}}", admin(None),
+         theirs["data"]["id"]),
+        ("DELETE", "/v1/me/calendar-feeds/{}", somerset.auth("case_holder", "case_holder-2"),
+         feed["data"]["id"]),
+    ]
+    for method, template, headers, real in calls:
+        hidden = await _call(client, method, template.format(real), headers, None)
+        unknown = await _call(client, method, template.format(uuid.uuid4()), headers, None)
+        assert hidden.status_code == 404, (method, template, hidden.text)
+        assert _shape(hidden) == _shape(unknown), (method, template)
