@@ -268,3 +268,28 @@ async def test_S29_W22_closure_raced_with_the_decision_of_a_sitting_before_it(
         r = await patch_case(t, case_id, REOPEN)
         assert r.status_code == 200, r.text
         assert await _record(t, case_id) == expected
+
+
+async def test_S19_W22_two_panels_decisions_raced_give_the_date_order_record(
+    tenant: Tenant
+) -> None:
+    """ATTACK26B-11's race (repro r12_two_panels.py): the 15 and 16 April decisions recorded
+    at once. The outcome depended on which committed first (typed 16 April first, the 15 April
+    decision was 409). Now both stand whichever commits first, and the record is the one the
+    two typed in date order give."""
+    t = tenant
+    reference = await _high_case(t)
+    urls = (await _on_panel(t, reference, "2027-04-15T10:00:00+01:00"),
+            await _on_panel(t, reference, "2027-04-16T10:00:00+01:00"))
+    await _decide(t, urls[0], FIRST)
+    await _decide(t, urls[1], SECOND)
+    expected = await _record(t, reference)
+    for _ in range(2):
+        case_id = await _high_case(t)
+        urls = (await _on_panel(t, case_id, "2027-04-15T10:00:00+01:00"),
+                await _on_panel(t, case_id, "2027-04-16T10:00:00+01:00"))
+        answers = await asyncio.gather(
+            t.client.post(urls[0], json=FIRST, headers=t.auth("chair", "chair-1")),
+            t.client.post(urls[1], json=SECOND, headers=t.auth("chair", "chair-1")))
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        assert await _record(t, case_id) == expected
