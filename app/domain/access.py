@@ -455,6 +455,17 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
         await _LOCK_CASE.execute_async(conn, {"yj_case": case_id})
 
 
+async def _sqlite_write_lock(session: AsyncSession, service_id: uuid.UUID) -> bool:
+    """On SQLite, take the database's write lock now (a no-op UPDATE of the service row) and
+    say so; on PostgreSQL do nothing and return False."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    conn = await session.connection()
+    await conn.execute(sa.update(Service).where(col(Service.id) == service_id)
+                       .values(id=Service.id))  # type: ignore[arg-type]
+    return True
+
+
 async def lock_external_ref(
     session: AsyncSession, service_id: uuid.UUID, system: str, external_id: str
 ) -> None:
@@ -462,10 +473,7 @@ async def lock_external_ref(
     deliveries of a new case cannot both create it: PostgreSQL takes an advisory lock keyed
     by the reference, then the service's policy lock shared; SQLite takes its database write
     lock now."""
-    if session.get_bind().dialect.name == "sqlite":
-        conn = await session.connection()
-        await conn.execute(sa.update(Service).where(col(Service.id) == service_id)
-                           .values(id=Service.id))  # type: ignore[arg-type]
+    if await _sqlite_write_lock(session, service_id):
         return
     digest = hashlib.sha256(f"case-ref:{service_id}:{system}:{external_id}".encode()).digest()
     # Then, in the same statement, the service's policy lock (shared): the create or update
@@ -473,6 +481,19 @@ async def lock_external_ref(
     # always, so the two are taken in one order).
     await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
         int.from_bytes(digest[:8], "big", signed=True)), shared_lock_of(service_id)))
+
+
+async def lock_for_person(session: AsyncSession, service_id: uuid.UUID, purpose: str,
+                          staff_id: str) -> None:
+    """Serialise one person's acts of one kind (``purpose``, e.g. ``"calendar-feeds"``) in a
+    service for this unit of work, so a limit read before a write holds against a racing write
+    of the same person: PostgreSQL takes an advisory lock keyed by the three (held to the
+    commit); SQLite takes its database write lock now (as :func:`lock_external_ref`)."""
+    if await _sqlite_write_lock(session, service_id):
+        return
+    digest = hashlib.sha256(f"{purpose}:{service_id}:{staff_id}".encode()).digest()
+    await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
+        int.from_bytes(digest[:8], "big", signed=True))))
 
 
 async def may_see_case(

@@ -28,7 +28,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import paging
-from app.domain.access import note_read, require_roles, service_of, visible_cases_clause
+from app.domain.access import (
+    lock_for_person,
+    note_read,
+    require_roles,
+    service_of,
+    visible_cases_clause,
+)
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, new_id, utcnow
@@ -99,6 +105,8 @@ async def create_feed(
     if not principal.roles & STAFF_ROLES:
         raise Forbidden("Only staff have a caseload to put in a calendar.")
     service = await service_of(session, principal)
+    # The person's creates one at a time, so two at once cannot both count under the cap.
+    await lock_for_person(session, service.id, "calendar-feeds", principal.sub)
     live = (await session.exec(select(sa.func.count()).select_from(CalendarFeed).where(
         CalendarFeed.service_id == service.id, CalendarFeed.staff_id == principal.sub,
         live_clause(days)))).one()

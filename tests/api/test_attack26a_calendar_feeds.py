@@ -189,3 +189,26 @@ def test_a_public_base_url_that_is_not_https_or_not_a_base_is_refused(value: str
     with pytest.raises(Exception, match="YJ_PUBLIC_BASE_URL|public base URL"):
         Settings(env="production", jwt_secret="x" * 40, public_base_url=value,
                  _env_file=None)  # type: ignore[call-arg]
+
+
+async def test_racing_creates_never_pass_the_cap(somerset: Tenant) -> None:
+    """Two feeds asked for at once by a person holding four: exactly one is made (201) and the
+    other is 409 ``too-many-calendar-feeds``; before, both counted four and both were made
+    (the cap was read before anything serialised the person's creates). Raced ten times, each
+    a fresh person, on SQLite and PostgreSQL (``YJ_TEST_DB=postgres``); the stored feeds agree."""
+    import asyncio
+
+    for n in range(10):
+        sub = f"case_holder-race{n}-{uuid.uuid4().hex[:6]}"
+        for _ in range(4):
+            await new_feed(somerset, sub)
+        answers = await asyncio.gather(*(
+            somerset.client.post("/v1/me/calendar-feeds", headers=somerset.auth("case_holder", sub))
+            for _ in range(2)))
+        assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+        refused = next(a for a in answers if a.status_code == 409)
+        assert refused.json()["type"].endswith("/too-many-calendar-feeds")
+        listed = await somerset.client.get("/v1/me/calendar-feeds",
+                                           headers=somerset.auth("case_holder", sub))
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()["data"]) == 5
