@@ -743,8 +743,11 @@ async def add_item(
              f"by {principal.sub}",
     )
     # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
-    # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item.
-    added = await policy.run(wctx, event=wctx.event(
+    # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item. Asked at the
+    # sitting when the panel has already sat (``heard``): the attendance it owes (S48, 7.1.1)
+    # is due at that sitting, the panel the case is on, and its decision dated then does it,
+    # not the next panel's (attack 27, ATTACK27-4).
+    added = await policy.run(heard, event=heard.event(
         "panel_item_added",
         # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair),
         # nor one who presents it where the pack says so (403 presenter-cannot-chair; Somerset

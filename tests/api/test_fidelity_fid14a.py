@@ -90,3 +90,37 @@ async def test_W32_co_worker_asked_when_the_harmful_sexual_behaviour_fact_is_set
     assert (step["actor"], step["assignee_id"], step["due_at"], step["policy"]) == (
         "line_manager", "line_manager-1", None,
         {"pack": "wokingham-pyjs-2024", "version": "1.0", "ref": "Resources", "rule": "W32"})
+
+
+async def test_S48_item_added_after_its_sitting_is_due_then_and_closed_by_its_decision(
+        client: httpx.AsyncClient, somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S48 (7.1.1): "The case holder will attend MARP to discuss the case. If not available,
+    the line manager will present the case."
+
+    ROSH high on Monday 1 June 2026; MARPs on Wednesday 10 June (sat) and Wednesday 24 June.
+    On 15 June the chair types up the 10 June sitting: the case is put on that MARP's agenda
+    (it was discussed there), so the attendance is owed at that sitting (13:00Z on 10 June), not
+    at the next MARP (24 June), and the 10 June decision presented by the case holder does it:
+    nothing is left to attend, nothing goes overdue at the 24 June MARP (attack 27, ATTACK27-4:
+    it stayed open, due at the next MARP, and was escalated)."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 6, 1, 11, 0, tzinfo=UTC))
+    case = await high_case(client, somerset)
+    sat = await schedule(client, somerset, "2026-06-10T14:00:00+01:00")
+    await schedule(client, somerset, "2026-06-24T14:00:00+01:00")
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 6, 15, 9, 0, tzinfo=UTC))
+    item = await add_item(client, somerset, sat["id"], case["id"])
+    [attend] = [s for s in await _open_steps(somerset, case["id"])
+                if s["code"] == "attend_initial_marp"]
+    assert (attend["assignee_id"], attend["due_at"]) == ("case_holder-1", "2026-06-10T13:00:00Z")
+    r = await client.post(
+        f"/v1/panels/{sat['id']}/items/{item['id']}/decision",
+        json={"rosh_level": "high", "actions": [], "minutes": "Plan agreed",
+              "review_date": "2026-07-22", "occurred_at": "2026-06-10T15:00:00+01:00"},
+        headers=somerset.auth("chair", "chair-1"))
+    assert r.status_code == 200, r.text
+    r = await client.get(f"/v1/next-steps/{attend['id']}", headers=somerset.auth("chair"))
+    assert r.status_code == 200, r.text
+    done = r.json()["data"]
+    assert (done["status"], done["completed_by"]) == ("done", "case_holder-1")
+    assert "attend_initial_marp" not in {
+        s["code"] for s in await _open_steps(somerset, case["id"])}
