@@ -828,7 +828,8 @@ def _patch_role(principal: Principal, case: Case, sent: dict[str, Any]) -> str:
 
 
 def _check_reasons(case: Case, sent: dict[str, Any]) -> None:
-    """A closure needs ``closure_reason``, a reopening ``reopen_reason``; neither goes alone.
+    """A closure needs ``closure_reason``, a reopening ``reopen_reason``; neither goes alone,
+    and a reason sent without ``closed_at`` is refused naming ``closed_at`` (the missing half).
     Closing a closed case, or reopening an open one, is 409 ``conflicting-transition`` with the
     case's state (reopen first to correct a closure: the steps it set aside come back, and the
     closure is then dated afresh)."""
@@ -839,6 +840,11 @@ def _check_reasons(case: Case, sent: dict[str, Any]) -> None:
             "The case is already closed: reopen it first to close it on another date.",
             extra={"current_status": "closed",
                    "current": {"closed_at": iso_utc(case.closed_at)}})
+    if "closure_reason" in sent and "closed_at" not in sent and case.closed_at is not None:
+        raise ConflictingTransition(
+            "The case is already closed: closure_reason goes with closing it.",
+            extra={"current_status": "closed",
+                   "current": {"closed_at": iso_utc(case.closed_at)}})
     if "reopen_reason" in sent and case.closed_at is None:
         raise ConflictingTransition("The case is open: there is nothing to reopen.",
                                     extra={"current_status": "open",
@@ -846,13 +852,29 @@ def _check_reasons(case: Case, sent: dict[str, Any]) -> None:
     errors = []
     for name, needed in (("closure_reason", closing), ("reopen_reason", reopening)):
         if needed and not sent.get(name):
-            errors.append({"loc": f"body.{name}", "msg": "required"})
-        if not needed and name in sent:
-            act = "closing" if name == "closure_reason" else "reopening"
-            errors.append({"loc": f"body.{name}", "msg": f"only with {act} the case"})
+            errors.append(_reason_error(f"body.{name}", "required",
+                                        f"{_ACT[name]} a case needs {name}."))
+        elif not needed and name in sent and "closed_at" not in sent:
+            # The reason was given and the act's other half is what is missing (ATTACK27-6):
+            # name closed_at, not the reason.
+            wanted = "a time" if name == "closure_reason" else "null"
+            errors.append(_reason_error(
+                "body.closed_at", f"required with {name}",
+                f"{_ACT[name]} a case takes closed_at ({wanted}) with {name}: closed_at is "
+                "missing."))
+        elif not needed and name in sent:
+            act = _ACT[name].lower()
+            errors.append(_reason_error(f"body.{name}", f"only with {act} the case",
+                                        f"{name} goes only with {act} the case."))
     if errors:
-        raise Unprocessable("Closing and reopening a case each need their reason.",
-                            errors=errors)
+        raise Unprocessable(" ".join(e.pop("sentence") for e in errors), errors=errors)
+
+
+_ACT = {"closure_reason": "Closing", "reopen_reason": "Reopening"}
+
+
+def _reason_error(loc: str, msg: str, sentence: str) -> dict[str, str]:
+    return {"loc": loc, "msg": msg, "sentence": sentence}
 
 
 async def patch_case(

@@ -61,19 +61,39 @@ async def test_case_holder_may_not_close_or_reopen(somerset: Tenant, body: dict)
 @pytest.mark.parametrize(
     ("body", "loc"),
     [({"closed_at": "2026-09-10T16:00:00+01:00"}, "body.closure_reason"),
-     ({"closure_reason": "Order completed"}, "body.closure_reason"),
-     ({"closed_at": None}, "body.reopen_reason")],
-    ids=["close-without-reason", "reason-without-closing", "reopen-without-reason"],
+     ({"closure_reason": "Order completed"}, "body.closed_at"),
+     ({"closed_at": None}, "body.reopen_reason"),
+     ({"reopen_reason": "Breach", "occurred_at": "2026-09-15T10:00:00+01:00"}, "body.closed_at"),
+     ({"closed_at": None, "reopen_reason": "Breach", "closure_reason": "x"},
+      "body.closure_reason")],
+    ids=["close-without-reason", "close-reason-without-closed-at", "reopen-without-reason",
+         "reopen-reason-without-closed-at", "closure-reason-with-reopening"],
 )
 async def test_closing_and_reopening_need_their_reason(
     somerset: Tenant, body: dict, loc: str
 ) -> None:
-    """A closure carries closure_reason, a reopening reopen_reason (422 naming the field)."""
+    """A closure carries closed_at with closure_reason, a reopening closed_at: null with
+    reopen_reason: the 422 names the field that is missing, and a reason given without closed_at
+    names closed_at, not the reason (ATTACK27-6: "order ended" without closed_at was told that
+    closing needs its reason)."""
     case = await high_case(somerset)
-    if body.get("closed_at", "x") is None:
+    if "reopen_reason" in body or body.get("closed_at", "x") is None:
         assert (await patch_case(somerset, case["id"], CLOSE)).status_code == 200
     problem = assert_problem(await patch_case(somerset, case["id"], body), 422)
     assert [e["loc"] for e in problem["errors"]] == [loc]
+    missing = loc.removeprefix("body.")
+    assert missing in problem["detail"]
+    assert "each need their reason" not in problem["detail"]
+
+
+async def test_closure_reason_alone_on_a_closed_case_is_a_conflict(somerset: Tenant) -> None:
+    """A closure reason sent alone to a case already closed: 409 with the case's state, as
+    closing it again would be (not a 422 asking for the closed_at that would then conflict)."""
+    case = await high_case(somerset)
+    assert (await patch_case(somerset, case["id"], CLOSE)).status_code == 200
+    problem = assert_problem(
+        await patch_case(somerset, case["id"], {"closure_reason": "Order completed"}), 409)
+    assert problem["current_status"] == "closed"
 
 
 @pytest.mark.parametrize(("role", "sub"), [("line_manager", "line_manager-1"),
