@@ -216,6 +216,7 @@ async def create_assessment(
     require_open_case(case, "start an assessment")
     role = case_role_for(principal, case, ("case_holder",), "write assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
     require_within_case(case, occurred_at)
     await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
                                      occurred_at, what="start an assessment")
@@ -276,6 +277,7 @@ async def submit_assessment(
     role = case_role_for(principal, case, ("case_holder",), "submit assessments")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_outside_closed_periods(case, occurred_at)  # A9-7
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
     scores = check_scores(ctx.pack_for(service, at=occurred_at), body.scores)
     _move(assessment, "submit", principal, role, occurred_at)
     assessment.submitted_at = occurred_at
@@ -336,6 +338,7 @@ async def _manager_act(
     role = _manager_role(principal, case, assessment, action)
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_outside_closed_periods(case, occurred_at)
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
     _move(assessment, action, principal, role, occurred_at, body.feedback)
     assessment.feedback = body.feedback
     return assessment, WriteContext(session=session, policy=ctx, service=service, case=case,

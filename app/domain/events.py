@@ -329,6 +329,7 @@ async def record_event(
     if pack.event_type(body.type).requires_in_custody:
         await require_in_custody_at(session, case, occurred_at, body.type)
     require_transfer_date_within(case, body.transfer_date)
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
     once = pack.event_type(body.type).once_per_case
     same = await same_event(session, case, body, occurred_at, details, once=once)
     if same is not None:

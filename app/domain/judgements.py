@@ -437,6 +437,7 @@ async def record_judgement(
     occurred_at = resolve_occurred_at(body.occurred_at)  # the write's instant: after the lock
     role = case_role_for(principal, case, ("case_holder", *MANAGERS), "record judgements")
     require_open_case(case, "record a judgement")
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     inputs = finals = None

@@ -731,7 +731,7 @@ async def complete_step(
         if earlier is not None:
             await require_not_own_check(session, principal, earlier, case=case, pack=pack)
             require_outside_closed_periods(case, occurred_at)
-            await require_held_role_then(session, principal, case, role, occurred_at)
+            await policy.require_held_role_then(session, principal, case, role, occurred_at)
             wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                                 principal=principal, role=role, occurred_at=occurred_at)
             if await replan_occurrence(wctx, code=step.code, act=None, note=body.note):
@@ -743,7 +743,7 @@ async def complete_step(
         require_outside_closed_periods(case, occurred_at)  # A9-7
     except DomainError as exc:  # when the case was closed is not a bare duty's to know
         raise (exc.withheld() if bare else exc) from None
-    await require_held_role_then(session, principal, case, role, occurred_at)
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(wctx, step=step, note=body.note)
@@ -906,28 +906,6 @@ def act_answers(pack: Pack, step: Step, at: datetime) -> bool:
         return False
     acts = [m for m in (reason_act(r) for r in step.reasons or ()) if m is not None]
     return not acts or min(acts) <= at
-
-
-async def require_held_role_then(
-    session: AsyncSession, principal: Principal, case: Case, role: str, at: datetime
-) -> None:
-    """422 ``occurred-before-bound`` for a step done, as the case's holder of ``role`` (its
-    case holder or line manager), at a time before the principal became it: the record says
-    who did what when (contract: the timeline lists every step done "with who"), and the act
-    then was the role's holder's then (attack 26b, ATTACK26B-1: lm-b, named line manager on 20
-    April, recorded lm-a's discussion of 2 November as their own). The bound is the
-    reassignment's own date (A24a-8 keeps it no earlier than the latest act on the case).
-    Roles held by membership (a duty manager, a chair) have no such bound."""
-    if role not in policy.ACTOR_FIELDS or getattr(case, policy.ACTOR_FIELDS[role]) \
-            != principal.sub:
-        return
-    since = await policy.holding_since(session, case, role, principal.sub)
-    if since is None:
-        return
-    start, before = since
-    then = f"; {before} held it then" if before else ""
-    require_not_before(
-        at, start, f"when you became the case's {role.replace('_', ' ')}{then}")
 
 
 def require_step_act_time(step: Step, at: datetime) -> None:

@@ -35,7 +35,6 @@ from app.domain.common import (
 )
 from app.domain.next_steps import (
     close_step,
-    require_held_role_then,
     require_not_own_check,
     require_open_step,
     require_step_act_time,
@@ -159,13 +158,13 @@ async def record_oversight(
     require_open_case(case, "record management oversight")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
     step = None
     if body.satisfies_step_id is not None:
         step = await _step_to_satisfy(
             session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
         )
         require_step_act_time(step, occurred_at)
-        await require_held_role_then(session, principal, case, role, occurred_at)
         await require_not_own_check(session, principal, step, case=case,
                                     pack=ctx.pack_for(service, at=occurred_at))
     entry = OversightEntry(
@@ -275,7 +274,7 @@ async def waive_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     require_step_act_time(step, occurred_at)
     require_outside_closed_periods(case, occurred_at)  # A9-7
-    await require_held_role_then(session, principal, case, role, occurred_at)
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     result = await close_step(

@@ -47,6 +47,7 @@ from app.domain.steps import (
     steps_out,
     superseded_note,
 )
+from app.domain.timing import require_not_before
 from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date, london_text
@@ -1907,24 +1908,55 @@ def held_from(case: Case, changes: Iterable[tuple[datetime, str]], start: dateti
     return holders
 
 
-async def holding_since(
-    session: AsyncSession, case: Case, actor: str, sub: str
-) -> tuple[datetime, str | None] | None:
-    """When ``sub`` became the case's holder of ``actor`` (``case_holder``, ``line_manager``)
-    in the holding that goes on now: the latest recorded change of the role's field to them
-    (its act's time, :func:`act_time`), with who held it before; None when they have held it
-    since the case was opened (no such change)."""
+async def role_holder_at(
+    session: AsyncSession, case: Case, actor: str, at: datetime, sub: str
+) -> tuple[str | None, datetime | None]:
+    """Who held the case's ``actor`` role (``case_holder``, ``line_manager``) at ``at``, from
+    its stored holder history (the field's recorded changes at their act's time,
+    :func:`act_time`; a change at ``at`` is in force at ``at``): the old value of the first
+    change after ``at``, else the field now. With it, when ``sub`` next took the role after
+    ``at`` (None when they did not)."""
     field = ACTOR_FIELDS[actor]
     rows = await session.exec(
         select(RecordChange.changes, act_time()).where(
             RecordChange.entity_type == "case", RecordChange.entity_id == case.id,
             col(RecordChange.created).is_(False))
-        .order_by(act_time().desc(), col(RecordChange.recorded_at).desc()))
-    for changes, at in rows.all():
+        .order_by(act_time(), col(RecordChange.recorded_at)))
+    since = stored_utc(at)
+    holder: str | None = getattr(case, field)
+    found = False
+    taken: datetime | None = None
+    for changes, when in rows.all():
         moved = (changes or {}).get(field)
-        if moved and moved[1] == sub and moved[0] != sub:
-            return stored_utc(at), (str(moved[0]) if moved[0] else None)
-    return None
+        if not moved or moved[0] == moved[1] or stored_utc(when) <= since:
+            continue
+        if not found:
+            holder, found = (str(moved[0]) if moved[0] else None), True
+        if taken is None and moved[1] == sub:
+            taken = stored_utc(when)
+    return holder, taken
+
+
+async def require_held_role_then(
+    session: AsyncSession, principal: Any, case: Case, role: str | None, at: datetime
+) -> None:
+    """422 ``occurred-before-bound`` for an act recorded in the name of the case's holder of
+    ``role`` (its case holder or line manager: a step done or waived, an oversight entry, a
+    judgement, a referral's or an assessment's move) by its current holder, dated when they
+    did not hold that role: the record says who did what when (contract: the timeline lists
+    every step done "with who"), and the act then was the role's holder's then (attack 26b,
+    ATTACK26B-1; attack 27, ATTACK27-2: every such act, not the step routes alone). Judged on
+    the holder history at the act's date, so any period they held it counts (a manager given
+    the case back records their act of their first period, ATTACK27-7); the bound named is
+    when they next took the role, and who held it at the act's date. Roles held by
+    membership (a duty manager, a chair) have no such bound."""
+    if role not in ACTOR_FIELDS or getattr(case, ACTOR_FIELDS[role]) != principal.sub:
+        return
+    holder, taken = await role_holder_at(session, case, role, at, principal.sub)
+    if holder == principal.sub or taken is None:
+        return
+    require_not_before(at, taken, f"when you became the case's {role.replace('_', ' ')}; "
+                                  f"{holder or 'nobody'} held it then")
 
 
 def held_period_start(step: Step) -> datetime:

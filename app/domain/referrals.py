@@ -388,6 +388,7 @@ async def create_referral(
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role,
                         occurred_at=resolve_occurred_at(body.occurred_at))
+    await policy.require_held_role_then(session, principal, case, role, wctx.occurred_at)
     referral, result = await create_referral_for_case(wctx, body=body)
     return referral_out(referral, ctx.pack_now(service)), result
 
@@ -512,6 +513,7 @@ async def transition(
             "its MAPPA forms are quality-assured by its line manager or a duty manager."))
     occurred_at = resolve_occurred_at(body.occurred_at)
     _check_act_time(referral, occurred_at)
+    await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
     if action in MAKING_ACTIONS:
         await require_before_final_event(session, pack, case, occurred_at,
                                          what=f"{action} a {referral.kind} referral",

@@ -39,7 +39,7 @@ from app.workflows.vocabulary import (
 )
 
 if TYPE_CHECKING:  # packs.py runs the checker on load; the checker only reads its types
-    from app.workflows.packs import Pack, Rule
+    from app.workflows.packs import Check, Pack, Rule
 
 Severity = Literal["error", "warning"]
 
@@ -187,6 +187,7 @@ class _Checker:
         for index, line in enumerate(pack.rules):
             self._actor(line.actor, line.id, f"rules.{index}.actor", line)
         for index, check in enumerate(pack.checks):
+            self._requires(index, check)
             if check.acknowledge is not None:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
@@ -204,6 +205,26 @@ class _Checker:
             self._engine_code(where, line)
             self._deadline_data(where, line)
             self._title_placeholders(where, line)
+
+    def _requires(self, index: int, check: Check) -> None:
+        """A check's ``requires`` names data every one of its triggers' acts carries (the
+        engine's table, ``types.EVENT_DATA``; a ``trigger_in`` in its condition narrows them):
+        a field an act never carries is never present, so the check would refuse every act it
+        applies to, whatever the client sent (attack 26a, A26a-11: ``requires = "rationael"``
+        refused every very high judgement)."""
+        if check.requires is None:
+            return
+        triggers = _narrowed(check.trigger, check.when)
+        missing = [t for t in triggers if check.requires not in EVENT_DATA.get(t, ())]
+        if not missing:
+            return
+        carried = sorted(set().union(*(EVENT_DATA.get(t, frozenset()) for t in triggers)))
+        carriers = [t for t, keys in EVENT_DATA.items() if check.requires in keys]
+        where = (f"only {', '.join(carriers)} acts carry it" if carriers
+                 else "no act carries it")
+        self.add("error", check.id, f"checks.{index}.requires",
+                 f"{check.requires!r} is not data a {', '.join(missing)} act carries ({where}):"
+                 f" the check would refuse every such act{suggest(check.requires, carried)}")
 
     def _step_lines(self) -> Iterator[tuple[str, Rule]]:
         """Every line that makes steps, with the field path it is written at: the rule lines,

@@ -549,6 +549,9 @@ def local_sentences(pack: Pack) -> list[str]:
             line += "; it must carry the child's and carer's views (or why not)"
         if kind.after_closure:
             line += "; it may be made after the case has closed"
+        if kind.after_steps:
+            line += (f"; it is not {made} while any of these is still open: "
+                     f"{_all(list(kind.after_steps))}")
         out.append(line + ".")
     for act, codes in pack.closures.items():
         out.append(f"{ACT_WORDS.get(act, act)} closes: {_all(list(codes))}.")

@@ -342,3 +342,52 @@ def test_a26a_6_a_pack_none_of_whose_versions_is_in_force_is_warned_at_check_and
     assert [(e["event"], e["pack"], e["field"]) for e in logs
             if "no version of northvale is in force yet" in e.get("message", "")] == [
         ("pack.warning", "northvale", "effective_from")]
+
+
+CHECK = '''
+[[checks]]
+id = "C1"
+trigger = {trigger}
+requires = "{requires}"
+type_slug = "rationale-required"
+title = "A rationale is required"
+detail = "A very high rating needs its rationale."
+ref = "2.1"
+[checks.when]
+{when}
+'''
+VERY_HIGH = 'level_in = ["very_high"]'
+
+
+@pytest.mark.parametrize(("requires", "trigger", "when", "hint"), [
+    ("rationael", '["judgement_recorded"]', VERY_HIGH, "did you mean 'rationale'"),
+    ("victim", '["judgement_recorded"]', VERY_HIGH, "did you mean 'victims'"),
+    ("review_date", '["judgement_recorded"]', VERY_HIGH, ""),  # a panel decision's
+    # Carried by one trigger, not the other: the check refuses every act of the other.
+    ("rationale", '["judgement_recorded", "panel_decision"]',
+     '"case.intervention_in" = ["court_order"]', ""),
+])
+def test_A26a_11_a_check_requiring_data_its_acts_never_carry_is_an_error(
+    tmp_path: Path, requires: str, trigger: str, when: str, hint: str
+) -> None:
+    """Attack 26a, A26a-11: ``requires = "rationael"`` passed check and start-up, and the service
+    then refused every very high judgement, a rationale given or not (the misspelt field is never
+    in the act). packs/README: ``requires`` is "a data field that must be non-empty". A field
+    none of the check's triggers carries (the engine's table, ``types.EVENT_DATA``) is now a
+    located error with a did-you-mean, and the loader refuses the pack."""
+    path = _pack(tmp_path, extra=CHECK.format(requires=requires, trigger=trigger, when=when))
+    lines = _check(path)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{path}:")
+    assert ": C1: checks.0.requires: error: " in lines[0]
+    assert f"'{requires}'" in lines[0]
+    assert hint in lines[0]
+    with pytest.raises(PackError):
+        load_pack(path)
+
+
+def test_A26a_11_a_check_requiring_what_its_acts_carry_checks_clean(tmp_path: Path) -> None:
+    """The fix refuses nothing the bundled packs say: a judgement's ``rationale``."""
+    path = _pack(tmp_path, extra=CHECK.format(requires="rationale", when=VERY_HIGH,
+                                              trigger='["judgement_recorded"]'))
+    assert _check(path) == []

@@ -162,6 +162,8 @@ PROBES: dict[str, tuple[Edit | None, Edit]] = {
     "ReferralKind.to_panel": (None, _set("referral_kinds", 0, "to_panel", value=True)),
     "ReferralKind.after_closure": (None, _set("referral_kinds", 0, "after_closure",
                                               value=True)),
+    "ReferralKind.after_steps": (None, _set("referral_kinds", 0, "after_steps",
+                                            value=["complete_assessment"])),
     "PanelKind.id": (None, _set("panel_kinds", 0, "id", value="other_panel")),
     "PanelKind.title": (None, _set("panel_kinds", 0, "title", value="Other panel")),
     "PanelKind.chair_role": (None, _set("panel_kinds", 0, "chair_role", value="line_manager")),
