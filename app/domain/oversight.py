@@ -34,7 +34,9 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.next_steps import (
+    _occurrence_open_at,
     close_step,
+    replan_occurrence,
     require_not_own_check,
     require_open_step,
     require_step_act_time,
@@ -159,17 +161,26 @@ async def record_oversight(
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
     await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
-    step = None
+    step = earlier = None
     if body.satisfies_step_id is not None:
-        step = await _step_to_satisfy(
-            session, ctx.pack_for(service, at=occurred_at), case, body.satisfies_step_id
-        )
-        require_step_act_time(step, occurred_at)
-        await require_not_own_check(session, principal, step, case=case,
-                                    pack=ctx.pack_for(service, at=occurred_at))
+        pack = ctx.pack_for(service, at=occurred_at)
+        step = await _step_to_satisfy(session, pack, case, body.satisfies_step_id)
+        if step.recurrence and occurred_at < (step.raised_at or step.created_at):
+            # A monthly review dated before this occurrence arose, typed after a later-dated
+            # one that did the occurrence open then: it does that occurrence and the chain is
+            # planned again, as a step completion or panel decision does (attack 27,
+            # ATTACK27-3: Somerset S11, Wokingham W30 by oversight; ATTACK26B-5).
+            earlier = await _occurrence_open_at(session, case.id, step.code, occurred_at)
+        if earlier is not None:
+            require_outside_closed_periods(case, occurred_at)
+            await require_not_own_check(session, principal, earlier, case=case, pack=pack)
+        else:
+            require_step_act_time(step, occurred_at)
+            await require_not_own_check(session, principal, step, case=case, pack=pack)
     entry = OversightEntry(
         service_id=service.id, case_id=case.id, note=body.note, author_id=principal.sub,
-        author_role=role, satisfies_step_id=body.satisfies_step_id, occurred_at=occurred_at,
+        author_role=role, satisfies_step_id=earlier.id if earlier else body.satisfies_step_id,
+        occurred_at=occurred_at,
     )
     session.add(entry)
     await session.flush()
@@ -180,14 +191,36 @@ async def record_oversight(
                      reason=body.note[:2000])
     await emit(session, "oversight.recorded", entry.id, service_id=service.id,
                payload={"case_id": str(case.id),
-                        "satisfies_step_id": str(step.id) if step else None})
+                        "satisfies_step_id": str(entry.satisfies_step_id)
+                        if step else None})
     if step is None:
         return entry, await policy.current(session, case)
+    if earlier is not None:
+        later = (earlier.satisfied_by_type, earlier.satisfied_by_id)
+        if await replan_occurrence(wctx, code=earlier.code, act=("oversight", entry.id),
+                                   note=f"Satisfied by management oversight entry {entry.id}"):
+            if later[0] == "oversight" and later[1] is not None:
+                await _relink(session, later[1], earlier.code)
+            return entry, await policy.current(session, case)
+        require_step_act_time(step, occurred_at)  # not re-planned: refused as before
     result = await close_step(
         wctx, step=step, note=f"Satisfied by management oversight entry {entry.id}",
         satisfied_by=("oversight", entry.id),
     )
     return entry, result
+
+
+async def _relink(session: AsyncSession, entry_id: uuid.UUID, code: str) -> None:
+    """The later-dated oversight entry now does the occurrence after the one re-planned: its
+    ``satisfies_step_id`` names that occurrence (the record says which review did which)."""
+    entry = await session.get(OversightEntry, entry_id)
+    following = (await session.exec(select(Step).where(
+        Step.code == code, Step.satisfied_by_type == "oversight",
+        Step.satisfied_by_id == entry_id))).first()
+    if entry is not None and following is not None:
+        entry.satisfies_step_id = following.id
+        session.add(entry)
+        await session.flush()
 
 
 OVERSIGHT_ORDER = paging.Order(
