@@ -23,6 +23,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import metrics
 from app.core.problems import (
     Problem,
+    database_unavailable,
     install_problem_handlers,
     problem_response,
     problem_responses,
@@ -121,10 +122,19 @@ def create_app(
         engine = build_engine(settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine, RecordedSession)
-        async with app.state.session_factory() as session:
-            # A stored service whose pack is not loaded: no start (however the app is served;
-            # `yjrisk serve` says so in one line before it gets here; A26a-17).
-            missing = await services_without_pack(session, policy_ctx.versions or policy_ctx.packs)
+        # A stored service whose pack is not loaded: no start (however the app is served;
+        # `yjrisk serve` says so in one line before it gets here; A26a-17). A database not
+        # there yet does not stop the start (`/readyz` says not ready, A21a-3): that service's
+        # acts are then 503 (`PolicyContext.pack_for`), never judged by another pack.
+        try:
+            async with app.state.session_factory() as session:
+                missing = await services_without_pack(
+                    session, policy_ctx.versions or policy_ctx.packs)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            missing = []
+            structlog.get_logger("yjrisk.packs").warning("pack.services_unchecked")
         if missing:
             await engine.dispose()
             raise RuntimeError(unloaded_packs_message(missing))

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.errors import ServiceUnavailable
 from app.core.security import Principal
 from app.domain.audit import AuditRow, record_audit
 from app.domain.cases_table import Case
@@ -48,6 +49,12 @@ class PolicyContext:
         ``occurred_at`` (``WriteContext.pack``); a read about now calls :meth:`pack_now`."""
         found = self.versions.get(service.policy_pack)
         if not found:
+            if service.policy_pack not in self.packs:
+                # Its file removed while the database was not there at start-up (the start-up
+                # refuses it otherwise, A26a-17): not judged by any other pack.
+                raise ServiceUnavailable(
+                    "This service's policy pack is not loaded by this process; an operator "
+                    "must restore its pack file (YJ_PACKS_DIR) and restart.")
             return self.packs[service.policy_pack]
         return version_at(found, at)
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
+from app.core.security import mint_dev_token
 from tests.api.fidelity_support import pin
 from tests.api.integrity_support import assert_problem
 from tests.api.test_events import with_matrix
@@ -170,7 +171,9 @@ async def test_acts_answer_the_etag_of_what_they_changed(
                             headers={**chair, "If-Match": tag})
     await same(r, p_url, chair)
 
-    admin = t.auth("admin")
+    # Creating a service needs an admin token bound to no service (A26a-13).
+    admin = {"Authorization": "Bearer " + mint_dev_token(t.settings, sub="admin-1",
+                                                         roles=["admin"], service=None)}
     r = await t.client.post("/v1/services", headers=admin, json={
         "slug": f"{t.slug}-b", "name": "Another", "policy_pack": "somerset-yjt-2023"})
     await same(r, f"/v1/services/{t.slug}-b", admin, 201)

@@ -420,3 +420,19 @@ async def test_A26a17_the_app_served_another_way_does_not_start_either(
     with pytest.raises(RuntimeError, match="service 'eastvale' runs policy pack 'eastvale-yjs'"):
         async with LifespanManager(create_app(settings)):
             pass
+
+
+def test_A26a17_a_service_whose_pack_is_not_loaded_is_never_judged_by_another() -> None:
+    """Where the start-up could not look (the database not there yet, A21a-3), that service's
+    acts are 503 with Retry-After (``ServiceUnavailable``), not a 500 and not another pack."""
+    from app.core.errors import ServiceUnavailable
+    from app.domain.services import Service
+    from app.main import build_policy_context
+
+    ctx = build_policy_context(Settings(env="test", jwt_secret="x" * 32,  # type: ignore[call-arg]
+                                        _env_file=None))
+    gone = Service(slug="eastvale", name="Eastvale YJS", policy_pack="eastvale-yjs")
+    with pytest.raises(ServiceUnavailable):
+        ctx.pack_for(gone, at=datetime(2026, 11, 2, 10, tzinfo=UTC))
+    kept = Service(slug="somerset", name="Somerset", policy_pack="somerset-yjt-2023")
+    assert ctx.pack_for(kept, at=datetime(2026, 11, 2, 10, tzinfo=UTC)).id == "somerset-yjt-2023"
