@@ -26,7 +26,7 @@ from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
-from app.domain.common import iso_utc, stored_instant, utcnow
+from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
 from app.domain.history import RecordChange, act_time, case_fields_at, state_has_changes
 from app.domain.judgements_table import Judgement
@@ -1952,6 +1952,8 @@ async def require_held_role_then(
     membership (a duty manager, a chair) have no such bound."""
     if role not in ACTOR_FIELDS or getattr(case, ACTOR_FIELDS[role]) != principal.sub:
         return
+    if stored_utc(at) >= stored_utc(peek_now()):
+        return  # an act of now (undated): its actor holds the role now; no history to read
     holder, taken = await role_holder_at(session, case, role, at, principal.sub)
     if holder == principal.sub or taken is None:
         return

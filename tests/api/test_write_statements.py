@@ -59,7 +59,9 @@ async def test_a_judgements_history_row_is_written_with_its_audit_entry(
     first = await _judge(wokingham, case, "medium")
     with _statements() as seen:
         second = await _judge(wokingham, case, "low")
-    history = [s for s in seen if "record_change" in s]
+    # The statements that write history (a back-dated act also reads the case's holder history,
+    # to know who held the role at its date: ATTACK27-2).
+    history = [s for s in seen if "record_change" in s and not s.lstrip().startswith("SELECT")]
     # The contact level is flushed by the policy's step (read again before the judgement is
     # written), the rating by the commit: two history rows.
     if BACKEND == "postgres":
