@@ -19,7 +19,6 @@ case, lists, the register, steps, panels, audit, previews) answers 404 to staff 
 from __future__ import annotations
 
 import functools
-import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -34,7 +33,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import MACHINE_SCOPES, STAFF_ROLES, Principal
 from app.domain.audit import chain_of
 from app.domain.cases_table import AccessMode, Case, CaseAccessStaff, case_etag
-from app.domain.common import iso_utc, require_current
+from app.domain.common import advisory_key, iso_utc, require_current
 from app.domain.panels_table import PanelItem
 from app.domain.policy_lock import lock_case_statement, shared_lock_of
 from app.domain.services import Service, get_service_by_slug
@@ -475,12 +474,12 @@ async def lock_external_ref(
     lock now."""
     if await _sqlite_write_lock(session, service_id):
         return
-    digest = hashlib.sha256(f"case-ref:{service_id}:{system}:{external_id}".encode()).digest()
     # Then, in the same statement, the service's policy lock (shared): the create or update
     # that follows reads absences and panels (app.domain.policy_lock; the reference first,
     # always, so the two are taken in one order).
     await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
-        int.from_bytes(digest[:8], "big", signed=True)), shared_lock_of(service_id)))
+        advisory_key(f"case-ref:{service_id}:{system}:{external_id}")),
+        shared_lock_of(service_id)))
 
 
 async def lock_for_person(session: AsyncSession, service_id: uuid.UUID, purpose: str,
@@ -491,9 +490,8 @@ async def lock_for_person(session: AsyncSession, service_id: uuid.UUID, purpose:
     commit); SQLite takes its database write lock now (as :func:`lock_external_ref`)."""
     if await _sqlite_write_lock(session, service_id):
         return
-    digest = hashlib.sha256(f"{purpose}:{service_id}:{staff_id}".encode()).digest()
     await session.exec(sa.select(sa.func.pg_advisory_xact_lock(  # type: ignore[call-overload]
-        int.from_bytes(digest[:8], "big", signed=True))))
+        advisory_key(f"{purpose}:{service_id}:{staff_id}"))))
 
 
 async def may_see_case(

@@ -44,7 +44,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import DriverStatement
 from app.core.security import Principal
 from app.domain import history, outbox, paging
-from app.domain.common import JSONType, new_id, utcnow
+from app.domain.common import JSONType, advisory_key, new_id, utcnow
 from app.domain.outbox import OutboxEvent
 
 
@@ -220,8 +220,7 @@ def chain_hash(prev_hash: str, entry: AuditEntry | AuditRow) -> str:
 
 def _advisory_key(chain: str) -> int:
     """A signed 64-bit PostgreSQL advisory lock key for a chain."""
-    digest = hashlib.sha256(f"yjrisk-audit:{chain}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return advisory_key(f"yjrisk-audit:{chain}")
 
 
 _COLUMNS = ("id", "service_id", "case_id", "actor_sub", "actor_role", "action", "entity_type",

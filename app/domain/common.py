@@ -314,3 +314,9 @@ def parse_declared(
 # invisible, stored in NFC (app.core.identifiers).
 StaffId = Annotated[str, StringConstraints(min_length=1, max_length=128),
                     AfterValidator(check_staff_id)]
+
+
+def advisory_key(name: str) -> int:
+    """A signed 64-bit PostgreSQL advisory lock key for ``name`` (the first 8 bytes of its
+    SHA-256): the audit chain's lock, an external reference's, a person's acts of one kind."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
