@@ -101,6 +101,10 @@ _ACTS: Mapping[str, tuple[str, str]] = {
 }
 
 
+# What an unknown step id answers, and so a step of a case the caller may not see (A26a-10).
+NO_SUCH_STEP = "No such step."
+
+
 def done_by_act(pack: Pack, step: Step) -> list[dict[str, str]]:
     """The acts that alone do the step (``Pack.done_only_by``), each as ``{act, does, route}``
     (empty: the step may be completed by hand)."""
@@ -591,7 +595,7 @@ async def read_step(
         select(Step).where(Step.id == step_id, visible_steps_clause(principal, service.id))
     )).first()
     if step is None:
-        raise NotFound("No such step.")
+        raise NotFound(NO_SUCH_STEP)
     bare = await _bare_duty_cases(session, principal, service.id, [step])
     _note_duty_reads(session, principal, service.id, bare)
     await note_case_reads(session, principal, [step.case_id])  # A16-3
@@ -699,7 +703,7 @@ async def complete_step(
     visible = visible_steps_clause(principal, service.id, closed_duties=True)
     step = (await session.exec(select(Step).where(Step.id == step_id, visible))).first()
     if step is None:
-        raise NotFound("No such step.")
+        raise NotFound(NO_SUCH_STEP)
     await _may_complete_here(session, ctx, service, principal, step)  # 403 before the lock
     await lock_case(session, step.case_id)
     # Re-checked under the lock: another write may have closed the step, or moved it or the
@@ -709,7 +713,7 @@ async def complete_step(
         .execution_options(populate_existing=True)
     )).first()
     if step is None:
-        raise NotFound("No such step.")
+        raise NotFound(NO_SUCH_STEP)
     require_unchanged(session, "step", step, "step")  # If-Match: A16-8
     role = await _may_complete_here(session, ctx, service, principal, step)
     bare = await is_bare_duty(session, principal, service.id, step)

@@ -34,6 +34,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.next_steps import (
+    NO_SUCH_STEP,
     _occurrence_open_at,
     close_step,
     replan_occurrence,
@@ -275,10 +276,6 @@ def require_may_waive(principal: Principal, step: Step, pack: Pack) -> None:
         raise Forbidden(f"{step.code.replace('_', ' ').capitalize()} is a duty the policy "
                         f"mandates ({step.policy_ref}): a line or duty manager may not waive it. "
                         "Do it, or record the act that answers it.")
-
-
-# What an unknown id answers, and so a record of a case the caller may not see (A26a-10).
-NO_SUCH_STEP = "No such step."
 
 
 async def waive_step(
