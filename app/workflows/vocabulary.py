@@ -381,6 +381,10 @@ ROLE_SYNONYMS: dict[str, str] = {
     "team_leader": "line_manager",
     "operational_manager": "chair", "yjt_manager": "chair", "yot_manager": "chair",
     "panel_chair": "chair",
+    # Wokingham: "chaired by the Team Manager"; the Service Manager is above them. Somerset 9:
+    # "the YJT Strategic Manager and the Operations Manager"; 1.8 "a senior manager" (ATK28B-13)
+    "team_manager": "chair", "service_manager": "chair", "strategic_manager": "chair",
+    "operations_manager": "chair", "senior_manager": "chair", "head_of_service": "chair",
 }
 
 

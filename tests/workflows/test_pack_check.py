@@ -700,3 +700,13 @@ def test_a_date_fact_takes_an_iso_date_only(value: object) -> None:
     assert fact.parse("2027-03-04") == "2027-03-04"
     with pytest.raises(ValueError, match="must be an ISO date"):
         fact.parse(value)
+
+
+def test_atk28b_13_the_seeds_senior_managers_are_the_chair() -> None:
+    """ATK28B-13: the did-you-mean sent "team manager" and "service manager" to the line
+    manager. Wokingham: "This is a multi-agency panel, chaired by the Team Manager"; Somerset 9:
+    "discussed monthly in supervision between the YJT Strategic Manager and the Operations
+    Manager"; 1.8 "a senior manager". Each is the service's senior manager, ``chair``."""
+    for word in ("team manager", "Team Manager", "service manager", "strategic manager",
+                 "operations manager", "senior manager", "head of service", "team-manager"):
+        assert suggest(word, ACTORS) == " (did you mean 'chair'?)", word
