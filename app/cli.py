@@ -252,9 +252,10 @@ def dev(
 
     ``.env`` gets the dev secret, the SQLite database in ``.dev/`` and the demo clock (15:35 London
     on Friday 28 August 2026 from now on, or ``--demo-clock``); a ``YJ_DATABASE_URL`` or
-    ``YJ_JWT_SECRET`` in the environment is written there instead of the default; tokens for
-    both demo services go to ``.dev/tokens.json``. A bad ``--demo-clock`` is a one-line
-    UserError.
+    ``YJ_JWT_SECRET`` in the environment is written there instead of the default, and a
+    ``YJ_PACKS_DIR`` as an absolute path (ATK28B-8: every command then loads the same packs);
+    tokens for both demo services go to ``.dev/tokens.json``. A bad ``--demo-clock`` is a
+    one-line UserError.
     """
     import os
 
