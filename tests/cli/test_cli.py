@@ -435,6 +435,33 @@ def test_atk28b_8_dev_writes_the_packs_dir_so_every_command_loads_its_packs(
     assert f"YJ_PACKS_DIR={tmp_path.resolve() / 'mypacks'}\n" in (tmp_path / ".env").read_text()
 
 
+def _record_served(folder: Path, slug: str, pack: str, version: str) -> None:
+    """A version of ``pack`` recorded as having served the service ``slug`` in the folder's dev
+    database, as a write judged by it records it (its file since removed)."""
+    import sqlite3
+
+    with sqlite3.connect(folder / ".dev" / "yjrisk.db") as db:
+        db.execute("INSERT INTO service_pack_version (service_id, pack_id, version, recorded_at) "
+                   "SELECT id, ?, ?, '2026-11-01 09:00:00' FROM service WHERE slug = ?",
+                   (pack, version, slug))
+
+
+@pytest.mark.parametrize("command", [("tick",), ("serve", "--port", "1", "--no-migrate")])
+def test_ATTACK27_1_a_version_a_service_was_served_with_missing_stops_every_start(
+    dev_folder: Path, yjrisk: Any, command: tuple[str, ...]
+) -> None:
+    """Attack 27, ATTACK27-1: the demo service ``somerset`` served with a version ``0.9`` of
+    its pack whose file is gone (the pack's id still loaded, version 1): each start refuses in
+    one line naming the service, the pack, the version and the versions loaded, instead of
+    judging that version's acts by version 1."""
+    assert yjrisk(dev_folder, "seed-demo", "--no-print-tokens").returncode == 0
+    _record_served(dev_folder, "somerset", "somerset-yjt-2023", "0.9")
+    done = yjrisk(dev_folder, *command)
+    assert_one_line_user_error(done, "refusing to start", "service 'somerset'",
+                               "version '0.9' of policy pack 'somerset-yjt-2023'",
+                               "loaded: '1'", "YJ_PACKS_DIR")
+
+
 async def test_A26a17_the_app_served_another_way_does_not_start_either(
     dev_folder: Path, yjrisk: Any
 ) -> None:
