@@ -28,7 +28,13 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import RecordChange, act_time, case_fields_at, state_has_changes
+from app.domain.history import (
+    RecordChange,
+    act_time,
+    case_fields_at,
+    note_case_act,
+    state_has_changes,
+)
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -462,6 +468,9 @@ async def run(
     nothing through Core (which does not flush) before the commit, so changes of steps only
     (no step created or closed, the case's derived state unchanged) may wait for it."""
     session, case = wctx.session, wctx.case
+    # What the act derives on the case (register, contact level, priority, a judgement's
+    # rating) changed at the act's time, not when it was typed in (ATTACK26B-2).
+    note_case_act(session, case.id, event.occurred_at)
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = inputs if inputs is not None else await snapshot_inputs(
