@@ -991,6 +991,51 @@ def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step
     return aside
 
 
+# What :func:`open_as_before_closure` saves of a step the closure set aside, and
+# :func:`closed_again` puts back.
+_SET_ASIDE_FIELDS = ("status", "satisfied_by_type", "satisfied_by_id", "completed_at",
+                     "completed_by", "completion_note", "note")
+
+
+async def open_as_before_closure(wctx: WriteContext) -> list[tuple[Step, tuple[Any, ...]]]:
+    """On a case closed after the act's date (``wctx.occurred_at``), the steps its closure set
+    aside (superseded, to be reinstated by a reopening), opened again for this act, with what
+    they were: the act closes those it does (the chair's ``record_panel_decision`` for this
+    item, the booked review), supersedes those whose condition it ends (a lowering's register
+    steps, what a death ends) and joins those it asks for again (no second step of one duty:
+    a second charge's review), as it would have done before the closure (ATTACK26B-12 for a
+    panel's decision; an event, left15b). :func:`closed_again` sets the rest aside again as
+    they were. Empty for an open case, or an act dated at or after the closure."""
+    case = wctx.case
+    if case.closed_at is None or wctx.occurred_at >= stored_utc(case.closed_at):
+        return []
+    rows = (await wctx.session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.superseded,
+        Step.satisfied_by_type == CLOSURE_MARK))).all()
+    kept = []
+    for step in rows:
+        kept.append((step, tuple(getattr(step, name) for name in _SET_ASIDE_FIELDS)))
+        step.status = StepStatus.open
+        step.satisfied_by_type = step.satisfied_by_id = None
+        step.completed_at = step.completed_by = step.completion_note = None
+        wctx.session.add(step)
+    await wctx.session.flush()
+    return kept
+
+
+async def closed_again(wctx: WriteContext,
+                       set_aside: list[tuple[Step, tuple[Any, ...]]]) -> None:
+    """The steps :func:`open_as_before_closure` opened that the act left open: set aside by
+    the closure again, exactly as they were (the reasons the act added to them kept)."""
+    for step, was in set_aside:
+        if step.status != StepStatus.open:
+            continue
+        for name, value in zip(_SET_ASIDE_FIELDS, was, strict=True):
+            setattr(step, name, value)
+        wctx.session.add(step)
+    await wctx.session.flush()
+
+
 def _changed(obj: Any) -> bool:
     """Whether an ORM object has a change its flush would write (an attribute set to another
     value than it was loaded with, or a new object)."""
