@@ -829,10 +829,11 @@ async def _closed_since(
     return {(code, subject) for code, subject in rows.all()}
 
 
-# The case events table, named here only for :func:`ended_codes` (app.domain.events imports
-# this module, so its model cannot be imported back).
+# The case events table, named here only for :func:`ended_codes` and :func:`ended_later`
+# (app.domain.events imports this module, so its model cannot be imported back).
 _CASE_EVENT = sa.table("case_event", sa.column("case_id", Case.__table__.c.id.type),  # type: ignore[attr-defined]
-                       sa.column("type", sa.String()))
+                       sa.column("type", sa.String()),
+                       sa.column("occurred_at", sa.DateTime(timezone=True)))
 
 
 async def ended_codes(session: AsyncSession, pack: Pack, case_id: uuid.UUID) -> frozenset[str]:
@@ -848,12 +849,35 @@ async def ended_codes(session: AsyncSession, pack: Pack, case_id: uuid.UUID) -> 
     return frozenset(code for (kind,) in rows for code in enders.get(str(kind), ()))
 
 
-async def _ended_for(wctx: WriteContext, evaluation: Evaluation) -> frozenset[str]:
-    """:func:`ended_codes`, read only when the evaluation would create a step of such a code."""
-    endable = {c for codes in wctx.pack.ending_events().values() for c in codes}
-    if not any(i.action == "create" and i.code in endable for i in evaluation.intents):
+async def ended_later(
+    session: AsyncSession, pack: Pack, case_id: uuid.UUID, at: datetime
+) -> frozenset[str]:
+    """The step codes that events recorded on the case dated after ``at`` end of the acts
+    before them (the pack's ``ends_earlier_steps``): an act dated before a child's death and
+    typed in after it asks for no report the death ended (in date order the death ended the
+    earlier charge's report to the line manager, Wokingham A20-18)."""
+    enders = pack.earlier_ending_events()
+    if not enders:
         return frozenset()
-    return await ended_codes(wctx.session, wctx.pack, wctx.case.id)
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(_CASE_EVENT.c.type).distinct().where(
+            _CASE_EVENT.c.case_id == case_id, _CASE_EVENT.c.type.in_(list(enders)),
+            _CASE_EVENT.c.occurred_at > at))).all()
+    return frozenset(code for (kind,) in rows for code in enders.get(str(kind), ()))
+
+
+async def _ended_for(wctx: WriteContext, evaluation: Evaluation, at: datetime
+                     ) -> frozenset[str]:
+    """:func:`ended_codes`, and :func:`ended_later` for an act at ``at``, each read only when
+    the evaluation would create a step of such a code."""
+    created = {i.code for i in evaluation.intents if i.action == "create"}
+    ended: frozenset[str] = frozenset()
+    if created & {c for codes in wctx.pack.ending_events().values() for c in codes}:
+        ended = await ended_codes(wctx.session, wctx.pack, wctx.case.id)
+    if created & {c for codes in wctx.pack.earlier_ending_events().values() for c in codes}:
+        ended |= await ended_later(wctx.session, wctx.pack, wctx.case.id, at)
+    return ended
 
 
 async def _apply(
@@ -886,7 +910,7 @@ async def _apply(
     updated: list[Step] = []
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
-    ended = await _ended_for(wctx, evaluation)
+    ended = await _ended_for(wctx, evaluation, event.occurred_at)
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5.)
     earlier = event.trigger == "judgement_recorded" or not derive
