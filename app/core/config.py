@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     jwt_max_lifetime_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # A request's header fields (names and values) over this many bytes are 431 problem+json
-    # (app.core.edge); ``yjrisk serve`` gives uvicorn's h11 parser four times as much buffer
-    # (app.core.serve), so a head arriving whole meets this limit first (attack 23, A23a-3).
+    # (app.core.edge); ``yjrisk serve`` bounds a head still arriving at four times as much
+    # (app.core.serve, app.core.http), so a head arriving whole meets this limit first (attack
+    # 23, A23a-3).
     max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Outside dev/test, webhook URLs may use only these ports (https on 443 by default).

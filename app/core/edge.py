@@ -10,9 +10,9 @@ path against the routing table a second time. Together they were about half of w
    414 problem+json, "URI Too Long"; header fields (names and values) and the target together
    over it are 431 problem+json, "Request Header Fields Too Large", before anything reads them
    (attack 24a, A24a-2: the target was not counted); (attack 23,
-   A23a-3: a head too large for uvicorn's h11 buffer was its 400 text/plain; that buffer is
-   now larger than this limit under ``yjrisk serve``, and its own refusal a problem too:
-   :class:`app.core.http.HeaderTimeoutH11Protocol`).
+   A23a-3: a head too large for uvicorn's h11 buffer was its 400 text/plain; the server's
+   bound on a head still arriving is now larger than this limit under ``yjrisk serve``, and
+   its own refusal a problem too: :class:`app.core.http.HeaderTimeoutHttpToolsProtocol`).
 1. **Request id**: a new UUID for every request, made here, never taken from the client
    (a client-chosen id could repeat another request's and muddle the access log of reads:
    attack pass 16, A16-9); set in ``asgi_correlation_id.correlation_id`` for the logs, the

@@ -1,6 +1,6 @@
 """HTTP as clients and monitors expect it: HEAD on every GET route, OPTIONS with the right
-``Allow``, a uvicorn protocol that times out clients too slow to send their headers, and a
-router whose routes are only tried on paths one of them can match."""
+``Allow``, uvicorn protocols that time out clients too slow to send their headers and bound a
+request head, and a router whose routes are only tried on paths one of them can match."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body, status_title
 
@@ -171,4 +172,142 @@ class SettingsH11Protocol(HeaderTimeoutH11Protocol):
 def protocol_with_header_timeout(seconds: float) -> type[HeaderTimeoutH11Protocol]:
     """A :class:`HeaderTimeoutH11Protocol` with the configured header timeout."""
     return type("ConfiguredH11Protocol", (HeaderTimeoutH11Protocol,),
+                {"header_timeout": seconds})
+
+
+def _problem_bytes(status: int, slug: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 answer: ``status`` as RFC 9457 problem+json, closing the connection."""
+    payload = json.dumps(problem_body(status, slug, detail)).encode()
+    return b"".join([
+        f"HTTP/1.1 {status} {status_title(status)}\r\n".encode(),
+        b"content-type: ", PROBLEM_MEDIA_TYPE.encode(), b"\r\n",
+        b"content-length: ", str(len(payload)).encode(), b"\r\n",
+        b"connection: close\r\n\r\n", payload])
+
+
+class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp, in C: about a fifth of the h11 protocol's CPU a
+    request, issue 15) with what :class:`HeaderTimeoutH11Protocol` adds to h11's:
+
+    - a header-read timeout: a client that connects, or starts a request, and has not finished
+      its request line and headers within ``header_timeout`` seconds is disconnected
+      (slowloris); uvicorn's keep-alive timeout still closes idle connections between requests;
+    - a bound on a request head still arriving (llhttp has none): over
+      ``h11_max_incomplete_event_size`` bytes (the option ``yjrisk serve`` sizes for h11's
+      buffer, four times the service's own limit, so a head that reaches the service whole
+      meets the service's 431 first) it is answered 431 problem+json and the connection
+      closed (attack 23, A23a-3);
+    - a request llhttp refuses answered 400 problem+json (:meth:`send_400_response`), not
+      uvicorn's ``text/plain`` 400. Nothing the client sent is quoted.
+
+    A chunk of received bytes counts towards the head only when the whole chunk belongs to it
+    (the head was still arriving before and after the chunk, and no request ended within
+    it), so a body or a pipelined request is never counted; llhttp holds at most the limit
+    and two chunks of a head."""
+
+    header_timeout: float = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the header clock as soon as the client connects."""
+        super().connection_made(transport)
+        self._head_pending = True  # the bytes that come next belong to a request head
+        self._head_bytes = 0
+        self._ended = False  # a request ended within the chunk being parsed
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        """Keep the clock running, and count the head, until llhttp has a whole head."""
+        pending = self._head_pending
+        if pending and self._header_timer is None and self._between_requests():
+            self._arm_header_timer()
+        self._ended = False
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        if not self._head_pending:
+            self._disarm_header_timer()
+        elif pending and not self._ended:
+            self._head_bytes += len(data)
+            if self._head_bytes > self._head_limit():
+                self._refuse(431, "headers-too-large",
+                             "The request's header fields are too large for this server.")
+
+    def on_message_begin(self) -> None:
+        """A request head starts."""
+        super().on_message_begin()
+        self._head_pending = True
+        self._head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        """The head is whole: no more header clock or head count for this request."""
+        self._head_pending = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        """The request is whole: the next bytes start another head."""
+        super().on_message_complete()
+        self._head_pending = True
+        self._head_bytes = 0
+        self._ended = True
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer a request llhttp could not read (``msg`` uvicorn's fixed text, unused) as
+        RFC 9457 problem+json and close."""
+        self._refuse(400, "bad-request", "The request is not valid HTTP/1.1.")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clock."""
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def _head_limit(self) -> int:
+        return self.config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+
+    def _between_requests(self) -> bool:
+        """No request of this connection is being answered (as h11's ``IDLE``)."""
+        return self.cycle is None or self.cycle.response_complete
+
+    def _refuse(self, status: int, slug: str, detail: str) -> None:
+        """Answer ``status`` as a problem and close; only close while another request of the
+        connection is still being answered (its answer must not be interleaved)."""
+        if self._between_requests():
+            self.transport.write(_problem_bytes(status, slug, detail))
+        self.transport.close()
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout, self._header_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        timer = getattr(self, "_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+        self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if (self._head_pending and self._between_requests()
+                and not self.transport.is_closing()):
+            self.transport.close()
+
+
+class SettingsHttpToolsProtocol(HeaderTimeoutHttpToolsProtocol):
+    """The httptools protocol that ``yjrisk serve`` runs, with
+    ``YJ_HTTP_HEADER_TIMEOUT_SECONDS`` read in the process that serves (a module-level class,
+    so ``uvicorn --workers N`` can hand it to its worker processes by name)."""
+
+    @property  # type: ignore[override]
+    def header_timeout(self) -> float:  # type: ignore[override]
+        """The configured header-read timeout, in seconds."""
+        from app.core.config import get_settings
+
+        return get_settings().http_header_timeout_seconds
+
+
+def httptools_protocol_with_header_timeout(
+    seconds: float,
+) -> type[HeaderTimeoutHttpToolsProtocol]:
+    """A :class:`HeaderTimeoutHttpToolsProtocol` with the configured header timeout."""
+    return type("ConfiguredHttpToolsProtocol", (HeaderTimeoutHttpToolsProtocol,),
                 {"header_timeout": seconds})

@@ -29,6 +29,7 @@ from app.domain.access import (
     service_of,
     withheld_from,
 )
+from app.domain.acts import require_final_event_after_living_acts
 from app.domain.answered import answer_from_record
 from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case, mark_changed
@@ -347,6 +348,9 @@ async def record_event(
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
+    if pack.event_type(body.type).final:  # a death: not before what the living child did
+        await require_final_event_after_living_acts(session, case.id, occurred_at,
+                                                    pack.event_type(body.type))
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         known_at=known_at,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from app.workflows.conditions import atom_reads, triggers_carrying
 from app.workflows.deadlines import FORM_EVENT_KEYS
+from app.workflows.satisfiable import Facts, facts_of, never
 from app.workflows.types import ACTION_DATA, EVENT_DATA, GUARDED_DATA, TRIGGERS
 from app.workflows.vocabulary import (
     ACTING_ROLES,
@@ -201,10 +202,85 @@ class _Checker:
         self._escalation()
         self._unclosable()
         self._panel_route()
+        self._satisfiable()
         for where, line in self._step_lines():
             self._engine_code(where, line)
             self._deadline_data(where, line)
             self._title_placeholders(where, line)
+
+    def _satisfiable(self) -> None:
+        """A condition that can never hold, decided from its atoms (``satisfiable``; attack
+        28b, ATK28B-2): a rule line that never applies, a deadline branch never used, a check
+        that never refuses, a ``holds`` false whenever the line's ``when`` is true, a register,
+        priority or contact band nobody is in. Errors, as a misspelt word is: a duty silently
+        never raised."""
+        pack = self.pack
+        facts = facts_of(pack.checks)
+        for i, line in enumerate(pack.rules):
+            when = line.when.raw if line.when is not None else None
+            if when is not None and self._never(when, line.trigger, facts, line.id,
+                                                f"rules.{i}.when", "this line never applies"):
+                continue
+            if not isinstance(line.deadline, str):
+                for j, branch in enumerate(line.deadline):
+                    if branch.when is not None and (why := never(
+                            branch.when.raw, line.trigger, facts, when)):
+                        self.add("error", line.id, f"rules.{i}.deadline.{j}.when",
+                                 f"this branch can never be chosen: {why}")
+            holds = self._justifying(line)
+            if line.holds is not None and holds and (why := never(
+                    when, line.trigger, facts, {"any": holds})):
+                self.add("error", line.id, f"rules.{i}.holds",
+                         f"the holds can never be true when the line's when is: {why}; the "
+                         "step would be made already unjustified, and lapse at the case's "
+                         "next act")
+        for i, check in enumerate(pack.checks):
+            # Not the pack's own refusals: M7 is the check that refuses a very high LoR.
+            self._never(check.when.raw, check.trigger, None, check.id, f"checks.{i}.when",
+                        "this check never applies")
+        tables: list[tuple[str, Any, str]] = []
+        if pack.register_def is not None:
+            tables.append(("register.when", pack.register_def.when.raw,
+                           pack.register_def.rule_id))
+        if pack.priority is not None:
+            tables.append(("priority.when", pack.priority.when.raw, pack.priority.rule_id))
+            if pack.priority.raisable is not None:
+                tables.append(("priority.raisable", pack.priority.raisable.raw,
+                               pack.priority.rule_id))
+        if pack.contact is not None:
+            tables += [(f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id)
+                       for j, band in enumerate(pack.contact.bands)]
+        for field, raw, rule in tables:
+            self._never(raw, None, None, rule, field, "it never applies to a case")
+
+    def _never(self, raw: Any, triggers: tuple[str, ...] | None, facts: Facts | None,
+               rule: str, field: str, outcome: str) -> bool:
+        """Say (and return whether) a condition can never hold. With the pack's ``facts`` (a
+        rule line's), one that holds only for a very high LoR, a level outside the contract's
+        scale that this pack does not refuse, is a warning."""
+        if why := never(raw, triggers, facts or Facts()):
+            self.add("error", rule, field, f"this condition can never be true: {why}, so "
+                     f"{outcome}")
+            return True
+        if facts is not None and ("lor", "very_high") not in facts.refused and never(
+                raw, triggers, Facts({**facts.refused, ("lor", "very_high"): "M7"})):
+            self.add("warning", rule, field,
+                     "as written this applies only to a judgement of LoR at very high, which "
+                     "the contract's scale does not have (LoR is low, medium or high: "
+                     "policy-rules M7), though this pack does not refuse one (no check like "
+                     "M7): check the domain and the levels")
+        return False
+
+    def _justifying(self, line: Rule) -> list[Any]:
+        """The ``holds`` that keep a step of this line open (``engine._justified``): its own
+        rule's lines for its triggers and every other line of its code that has one; empty
+        when one of its own lines has none (then nothing lapses)."""
+        lines = self.pack.lines_for_code(line.code)
+        own = [r for r in lines if r.id == line.id and not r.refresh_only
+               and set(r.trigger) & set(line.trigger)]
+        if any(r.holds is None for r in own):
+            return []
+        return [r.holds.raw for r in lines if r.holds is not None]
 
     def _requires(self, index: int, check: Check) -> None:
         """A check's ``requires`` names data every one of its triggers' acts carries (the
@@ -439,6 +515,12 @@ class _Checker:
         fact = self.pack.fact(name)
         if fact is not None and fact.type == "integer":
             self._never_true(arg, fact.min, fact.max, f"fact {name!r}", rule, field)
+        elif fact is not None and (ops := [op for op in ("lt", "lte", "gt", "gte")
+                                           if arg.get(op) is not None]):
+            # Compare.test: a number comparison holds for whole numbers only (ATK28B-2).
+            self.add("warning", rule, field,
+                     f"this comparison can never be true: {', '.join(ops)} compare numbers, "
+                     f"and fact {name!r} is a {fact.type} fact")
 
     def _never_true(self, arg: Mapping[str, Any], lo: int | None, hi: int | None, what: str,
                     rule: str, field: str) -> None:

@@ -15,7 +15,7 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 
 from app.core.config import Settings
-from app.core.http import protocol_with_header_timeout
+from app.core.http import httptools_protocol_with_header_timeout, protocol_with_header_timeout
 from app.main import create_app
 from tests.api.support import concrete_path
 from tests.conftest import Tenant, free_port
@@ -162,13 +162,21 @@ async def test_chunked_body_over_limit_is_413(client: httpx.AsyncClient, somerse
 # --- a live server: header timeout, keep-alive after errors ----------------------------------
 
 
-@pytest.fixture
-async def live_server(settings: Settings) -> AsyncIterator[tuple[str, int, Any]]:
-    """The app under uvicorn on a free port, with a 0.5 s header timeout."""
+# The protocols a live server is tried with: httptools, which ``yjrisk serve`` runs, and h11.
+LIVE_PROTOCOLS = {"httptools": httptools_protocol_with_header_timeout,
+                  "h11": protocol_with_header_timeout}
+
+
+@pytest.fixture(params=sorted(LIVE_PROTOCOLS))
+async def live_server(
+    settings: Settings, request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[str, int, Any]]:
+    """The app under uvicorn on a free port, with a 0.5 s header timeout, served by each of
+    the header-timeout protocols (app.core.http) in turn."""
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                            http=protocol_with_header_timeout(0.5), timeout_keep_alive=5,
+                            http=LIVE_PROTOCOLS[request.param](0.5), timeout_keep_alive=5,
                             lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -247,8 +255,95 @@ def test_serve_protocol_can_be_handed_to_worker_processes() -> None:
     import pickle
 
     from app.core.config import get_settings
-    from app.core.http import SettingsH11Protocol
+    from app.core.http import SettingsH11Protocol, SettingsHttpToolsProtocol
 
-    assert pickle.loads(pickle.dumps(SettingsH11Protocol)) is SettingsH11Protocol
-    assert SettingsH11Protocol.__new__(SettingsH11Protocol).header_timeout == \
-        get_settings().http_header_timeout_seconds
+    for protocol in (SettingsHttpToolsProtocol, SettingsH11Protocol):
+        assert pickle.loads(pickle.dumps(protocol)) is protocol
+        assert protocol.__new__(protocol).header_timeout == \
+            get_settings().http_header_timeout_seconds
+
+
+def test_serve_runs_the_httptools_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``yjrisk serve`` serves with httptools (llhttp, in C) and its header timeout and head
+    bound, on uvicorn's default loop (uvloop), not h11 (issue 15: h11, pure Python, cost
+    about 75 us more CPU a request)."""
+    from app.core import serve
+    from app.core.config import get_settings
+    from app.core.http import SettingsHttpToolsProtocol
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setenv("YJ_ENV", "test")
+    monkeypatch.setenv("YJ_JWT_SECRET", "x" * 40)
+    get_settings.cache_clear()
+    try:
+        serve.main(["--port", "8999"])
+    finally:
+        get_settings.cache_clear()
+    assert seen["http"] is SettingsHttpToolsProtocol
+    assert seen.get("loop", "auto") == "auto"
+    import uvloop  # noqa: F401 - installed (uvicorn[standard]), so "auto" picks it
+
+
+async def _exchange(host: str, port: int, chunks: list[bytes], pause: float = 0.0) -> bytes:
+    """Send ``chunks`` (``pause`` seconds apart) on one connection, stopping once the server
+    answers; all it answers until it closes or is quiet for a second."""
+    reader, writer = await asyncio.open_connection(host, port)
+    received: list[bytes] = []
+
+    async def read() -> None:
+        while True:
+            try:
+                more = await asyncio.wait_for(reader.read(65536), timeout=1)
+            except (TimeoutError, ConnectionError):
+                return
+            if not more:
+                return
+            received.append(more)
+
+    reading = asyncio.create_task(read())
+    try:
+        for chunk in chunks:
+            if received or reading.done():
+                break
+            writer.write(chunk)
+            await writer.drain()
+            if pause:
+                await asyncio.sleep(pause)
+    except ConnectionError:
+        pass
+    await reading
+    writer.close()
+    return b"".join(received)
+
+
+async def test_a_head_trickled_in_small_chunks_past_the_bound_is_431(
+    live_server: tuple[str, int, Any],
+) -> None:
+    """The bound on a head still arriving counts every chunk of it, however small the chunks
+    (llhttp keeps no limit of its own): 20 KiB of one header sent 1 KiB at a time is 431
+    problem+json once the head passes the server's bound (16 KiB here)."""
+    host, port, _ = live_server
+    chunks = [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: "] + [b"a" * 1024] * 20
+    data = await _exchange(host, port, chunks, pause=0.005)
+    assert data.startswith(b"HTTP/1.1 431 "), data[:200]
+    assert b"application/problem+json" in data
+    assert b"aaaa" not in data
+
+
+async def test_a_body_sent_with_its_head_is_not_counted_as_head(
+    live_server: tuple[str, int, Any], settings: Settings,
+) -> None:
+    """Only a request head is bounded by the server's head bound: a write whose body (larger
+    than the bound) arrives in the same packets as its head reaches the app, and so does a
+    second request pipelined behind it on the same connection."""
+    host, port, _ = live_server
+    body = b'{"pad": "' + b"a" * (20 * 1024) + b'"}'
+    assert len(body) < settings.max_body_bytes
+    head = (b"POST /v1/cases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    data = await _exchange(host, port, [head + body + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"])
+    # The app's own answer (401: no token), then /healthz's: no 431 from the server.
+    assert data.startswith(b"HTTP/1.1 401 "), data[:200]
+    assert data.count(b"HTTP/1.1 200 ") == 1, data[-300:]
+    assert b" 431 " not in data
