@@ -20,6 +20,7 @@ from app.core.edge import BODY_REFUSAL_KEY
 from app.core.errors import Forbidden
 from app.core.security import Principal
 from app.domain.access import ROLE_TABLE, admit, roles_for
+from app.domain.pack_versions import check_served_once
 from app.domain.services import service_found_before, service_is_known
 from app.domain.stand_ins import settle_today
 
@@ -155,6 +156,10 @@ class GatedRoute(APIRoute):
             if refusal is not None:  # 413/415 from the headers, now that the gate has passed
                 raise StarletteHTTPException(status_code=refusal[0], detail=refusal[1])
             if request.method != "GET" and principal.service is not None:
+                # The versions of their packs services have been served with, read at start-up;
+                # by the first write when the database was not there then (ATTACK27-1).
+                await check_served_once(request.app.state.session_factory,
+                                        request.app.state.policy)
                 # A write answers the case's open steps: the day's stand-ins are settled first,
                 # as before a read (Somerset 3.1; attack pass 11, A11-11: the first write after
                 # leave started overnight answered steps owed to the absent line manager). A
