@@ -29,6 +29,7 @@ from app.domain.access import (
     service_of,
     withheld_from,
 )
+from app.domain.acts import require_final_event_after_living_acts
 from app.domain.answered import answer_from_record
 from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case, mark_changed
@@ -347,6 +348,9 @@ async def record_event(
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
+    if pack.event_type(body.type).final:  # a death: not before what the living child did
+        await require_final_event_after_living_acts(session, case.id, occurred_at,
+                                                    pack.event_type(body.type))
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         known_at=known_at,
@@ -362,6 +366,12 @@ async def record_event(
     if await custody_move_recorded(session, case, event.type):
         data["custody_move_recorded"] = True
     wf_event = wctx.event("case_event", data, subject_id=event.id)
+    # Typed after the case's closure, dated before it (a charge or a death within the
+    # open period): judged with the steps open then, those the closure set aside, as it would
+    # have been before the closure, the closure then setting aside what is still owed (the
+    # twin of a panel's decision, ATTACK26B-12): a second charge joins the first's review, a
+    # death ends the earlier report, and a reopening reinstates each duty once.
+    set_aside = await policy.open_as_before_closure(wctx)
     if dated_before_a_rating(case, occurred_at):
         # Typed in after a later judgement: judged on the ratings of its own date, asking only
         # what the history in time order still owes (A11-5, redate6's leftover).
@@ -386,6 +396,9 @@ async def record_event(
         if replayed is not None:
             result = result.merge(replayed)
     result = await answer_from_record(wctx, result=result)
+    if set_aside:  # the steps now open: those the closure does not set aside
+        await policy.closed_again(wctx, set_aside)
+        result = result.merge(await policy.current(session, case))
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,

@@ -845,6 +845,32 @@ def _argument_error(name: str, value: Any, where: str, error: Any) -> ConditionE
                           + (f" at {loc}" if loc else ""))
 
 
+# Atoms met when every listed value is there: an empty list asks for nothing.
+_EVERY_OF = ("attendees_include", "case.ratings_known", "after.ratings_known")
+
+
+def _empty_lists(name: str, arg: Any, where: str) -> list[str]:
+    """An atom given an empty list means nothing (attack 28b, ATK28B-1: ``level_in = []``, a
+    draft emptied, was accepted and then broke ``pack render``): a membership in nothing is
+    never true, so the line it guards never applies; "every one of nothing" is always true."""
+    lists: list[tuple[str, tuple[Any, ...] | None]]
+    if isinstance(arg, tuple):
+        lists = [("", arg)]
+    elif isinstance(arg, RatingArg):
+        lists = [(".domains", arg.domains), (".levels", arg.levels)]
+    elif isinstance(arg, ChangedToArg):
+        lists = [(".values", arg.values)]
+    elif isinstance(arg, Compare):
+        lists = [(".in", arg.in_), (".contains_any", arg.contains_any)]
+    else:
+        return []
+    said = ("it is always met and says nothing" if name in _EVERY_OF else
+            "it is never met, so where it is required the line never applies (under 'not', "
+            "always met)")
+    return [f"{where}{at}: '{name}' is given an empty list: {said}; name at least one value, "
+            "or remove it" for at, values in lists if values is not None and not values]
+
+
 def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> _Part:
     atom = _ATOMS.get(name)
     if atom is None:
@@ -861,6 +887,8 @@ def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> _Part:
         # Every mistake in the argument, one message each (attack 20, A20-17a: a misspelt
         # domain and a misspelt level in one any_rating_in once took two runs to find).
         errors += [_argument_error(name, value, where, error) for error in exc.errors()]
+    else:
+        errors += [ConditionError(m) for m in _empty_lists(name, arg, where)]
     if errors:
         raise ConditionError.every(errors)
     predicate = atom.build(arg)

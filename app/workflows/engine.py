@@ -47,6 +47,7 @@ from app.workflows.deadlines import (
     DeadlineInputs,
     Due,
     add_period,
+    asked_again_note,
     form_function,
     in_week_deadline,
     next_panel,
@@ -1446,7 +1447,13 @@ class _Plan:
             "review_date": None, "transfer_date": None, "due_date": None,
             "absences": self.absences(),
         })
-        return form_function(form)(inputs, start.astimezone(UTC), self.calendar)
+        due = form_function(form)(inputs, start.astimezone(UTC), self.calendar)
+        if due.due_at is None and not due.awaiting_panel_date:
+            # The date the earlier act gave (a review date ...) is not among these inputs.
+            note = asked_again_note(form)
+            if note is not None:
+                return Due(None, note=note)
+        return due
 
     def carry_over(self) -> None:
         """A step done at T answers what was asked of it up to T: the reasons whose act came
@@ -1501,7 +1508,7 @@ class _Plan:
     def _owe(self, line: _Line, key: Any, subject: UUID, due: Due,
              reasons: tuple[Mapping[str, Any], ...]) -> None:
         """Ask again for a step of ``line`` for the owed ``reasons`` (see :meth:`carry_over`)."""
-        planned, done = self.planned, self.occurred_utc.isoformat()
+        planned, done = self.planned, london_text(self.occurred_utc)
         index = planned.get((line.code, key), _UNPLANNED)
         if index is not _UNPLANNED:
             if index is not None:  # planned in this evaluation: one step, every reason
@@ -1528,8 +1535,7 @@ class _Plan:
             return
         planned[(line.code, key)] = len(self.intents)
         intent = self._intent("create", line, instance, due, form, None, reasons=reasons)
-        note = f"Still owed: the {line.code} done at {done} came before the act that asks " \
-            "for it."
+        note = f"Still owed: this step was last done {done}, before the act that asks for it."
         self.intents.append(_evolve(intent, note=f"{intent.note}\n{note}" if intent.note
                                     else note))
 

@@ -559,7 +559,9 @@ def local_sentences(pack: Pack) -> list[str]:
                      f"{_all(list(kind.after_steps))}")
         out.append(line + ".")
     for act, codes in pack.closures.items():
-        out.append(f"{ACT_WORDS.get(act, act)} closes: {_all(list(codes))}.")
+        # An empty list is a draft's "closes nothing", said as such (attack 28b, ATK28B-1).
+        closed = f"closes: {_all(list(codes))}" if codes else "closes no step (its list is empty)"
+        out.append(f"{ACT_WORDS.get(act, act)} {closed}.")
     for panel in pack.panel_kinds:
         line = f"The {panel.title} is chaired by {ACTOR_WORDS.get(panel.chair_role)}"
         if panel.cadence:

@@ -12,8 +12,8 @@ have their Asset+ reviewed at least every three months") needs to know the case 
 countersigned Asset+: ``countersigned_types`` lists the assessment types of which the case has a
 countersigned assessment. Existing cases: read from their countersigned assessments.
 
-Revision ID: 0030
-Revises: 0029
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-02 10:45:00
 """
 from collections.abc import Sequence
@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0030'
-down_revision: str | Sequence[str] | None = '0029'
+revision: str = '0031'
+down_revision: str | Sequence[str] | None = '0030'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
