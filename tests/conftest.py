@@ -117,9 +117,13 @@ def settings(database_url: str) -> Settings:
     # The access log is written when read (GET .../access-log) and at shutdown, not by its
     # background task: between tests the event loop stands still, and a write transaction
     # frozen half-way would hold SQLite's write lock against synchronous fixtures (test_fuzz).
+    # The database timeouts are the service's defaults (5 s) made generous: on a loaded CI machine
+    # a test's own set-up or check may wait longer than a production request should (ATK28B-19);
+    # the timeouts themselves are tested with their own settings (test_db_faults).
     return Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET, log_json=True,
                     log_level="WARNING", access_log_flush_seconds=3600,
-                    access_log_batch=1_000_000)
+                    access_log_batch=1_000_000, db_statement_timeout_seconds=60,
+                    db_pool_timeout_seconds=60)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from app.core import clock
 from app.core.errors import PreconditionFailed, PreconditionRequired, Unprocessable
 from app.core.identifiers import check_staff_id
+from app.workflows.calendar import IsoDate
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -33,8 +34,9 @@ def _plausible_date(value: date) -> date:
     return value
 
 
-# A calendar date a request may carry (birth, release, review, transfer, action due dates).
-PlausibleDate = Annotated[date, AfterValidator(_plausible_date)]
+# A calendar date a request may carry (birth, release, review, transfer, action due dates,
+# absences): an ISO date, ``YYYY-MM-DD`` only (``IsoDate``: attack pass 28a, ATK28A-1).
+PlausibleDate = Annotated[IsoDate, AfterValidator(_plausible_date)]
 
 
 MAX_DETAILS_CHARS = 32_000

@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Iterable, Set
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import regex
 from pydantic import BaseModel
@@ -57,6 +57,7 @@ from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain.access import (
     MANAGERS,
+    SERVICE_WIDE_READERS,
     case_role_for,
     get_visible_case,
     note_read,
@@ -169,6 +170,10 @@ class SubjectAccessExport(BaseModel):
     # Cases of the same date of birth whose name only resembles the child's: left out unless
     # the requester includes them (``include=``); ids and reasons only.
     possible_matches: list[dict[str, Any]] = []
+    # What the export could cover: ``service`` for a duty manager or chair (every case of the
+    # service not restricted against them), ``managed_cases`` for a line manager (only the cases
+    # they manage: the child's cases held by other teams are not looked at, ATK28B-12).
+    scope: Literal["service", "managed_cases"]
     notes: list[str]
 
 
@@ -498,6 +503,8 @@ async def export(
     is itself recorded in the write audit of each case it covers."""
     service, case = await get_visible_case(session, principal, case_id)
     role = case_role_for(principal, case, EXPORTERS, "export the case file")
+    scope: Literal["service", "managed_cases"] = (
+        "service" if any(principal.has(r) for r in SERVICE_WIDE_READERS) else "managed_cases")
     matched, possible = await _childs_cases(session, principal, case, include)
     cases = [c for c, _ in matched]
     for c in cases:  # each case the export discloses is read: in its access log (A26a-18)
@@ -524,7 +531,7 @@ async def export(
         service=service.slug, redacted=redact,
         child={"given_name": case.given_name, "family_name": case.family_name,
                "date_of_birth": case.date_of_birth.isoformat()},
-        cases=files, redactions=redactor.done, possible_matches=possible,
+        cases=files, redactions=redactor.done, possible_matches=possible, scope=scope,
         notes=[
             "Third-party personal data is redacted by default; each redaction is listed.",
             "Cases are included when they are the one asked for, carry the same recorded name "
@@ -532,8 +539,13 @@ async def export(
             "which. Cases whose name only resembles are listed under possible matches (ids "
             "only) and left out: check identity, include them with include=<case id>, and "
             "remove that list before disclosure.",
-            "Only cases the requester may see are included (restricted cases they are "
-            "excluded from are not).",
+            *([] if scope == "service" else [
+                "This export covers only the cases the requester manages as line manager: the "
+                "child's cases held by other teams of this service are not looked at, and "
+                "nothing here says whether there are any. For the child's whole record at this "
+                "service, a duty manager or panel chair (who see every case not restricted "
+                "against them) makes the export."]),
+            "Restricted cases the requester is excluded from are not included.",
             "This export is recorded in the audit trail of every case it covers.",
         ],
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Query
@@ -12,6 +11,7 @@ from app.core.http import PathFilteredRouter
 from app.domain import reports as svc
 from app.routers.envelopes import Read
 from app.routers.gates import GatedRoute, gate
+from app.workflows.calendar import IsoDate
 
 router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/reports", tags=["reports"])
 
@@ -23,8 +23,8 @@ router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/reports", tags=[
 async def timeliness(
     session: Session,
     principal: CurrentPrincipal,
-    date_from: Annotated[date, Query(alias="from", description="First London date (inclusive)")],
-    date_to: Annotated[date, Query(alias="to", description="Last London date (inclusive)")],
+    date_from: Annotated[IsoDate, Query(alias="from", description="First London date (inclusive)")],
+    date_to: Annotated[IsoDate, Query(alias="to", description="Last London date (inclusive)")],
     group_by: Annotated[list[svc.GroupBy] | None, Query(max_length=3)] = None,
 ) -> Read[svc.TimelinessReport]:
     """On-time rates per rule, team and month, and the ageing of overdue steps."""

@@ -10,16 +10,18 @@ not through ``holidays.country_holidays``, which imports every country the libra
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import holidays
 from holidays.registry import COUNTRIES
+from pydantic import BeforeValidator
 
 LONDON = ZoneInfo("Europe/London")
 END_OF_DAY = time(23, 59, 59)
@@ -32,6 +34,31 @@ def require_aware(moment: datetime, name: str = "datetime") -> datetime:
     if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {moment.isoformat()}")
     return moment
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NOT_AN_ISO_DATE = "must be an ISO date, YYYY-MM-DD (a London date: no time, no offset)"
+
+
+def iso_date(value: object) -> date:
+    """A calendar date as the contract takes one (``format: date``, RFC 3339 ``full-date``):
+    ``YYYY-MM-DD`` and nothing else, or a ``date`` already parsed; ValueError otherwise. A
+    date-time is not a date, even at midnight: ``2027-03-04T00:00:00+05:00`` is 3 March in
+    London, and reading it as 4 March dropped its offset (attack pass 28a, ATK28A-1); nor is a
+    count of seconds, an ISO week date or the basic form ``20270304``, all of which pydantic's
+    and Python's own date parsers take."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a day of the calendar") from None
+    raise ValueError(NOT_AN_ISO_DATE)
+
+
+# The one date type of every request (bodies, query parameters, a pack fact's value).
+IsoDate = Annotated[date, BeforeValidator(iso_date)]
 
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -467,6 +467,25 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
 
 
 NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
+# A step asked again after a completion dated before the act that asks for it (engine
+# ``carry_over``) is counted from that act, but the date the act gave (a panel decision's
+# review date, a transfer date, a listed item's due date) is not kept with the step's reasons:
+# the step has no due date, and says why, rather than "none was set" of a date that was.
+ASKED_AGAIN_NOTES = {
+    "review-date": "due on the review date",
+    "before-transfer": "due before the transfer date",
+    "due-date": "due by the due date",
+}
+
+
+def asked_again_note(form: str) -> str | None:
+    """The note of a step of ``form`` asked again without the date its act gave (None: the
+    form reads no such date)."""
+    due = ASKED_AGAIN_NOTES.get(form)
+    return None if due is None else (
+        f"Asked again, its last completion dated before the act asking for it: {due} that act "
+        "gave (see its reasons), which a step asked again does not carry, so no due date is "
+        "shown.")
 # The occurrence after a waived one of a recurring step keeps its due date (engine
 # ``_next_occurrence``): a waiver is not the act the cadence counts from.
 WAIVED_OCCURRENCE_NOTE = ("Due when the waived occurrence was: a waiver is not a review, so "
@@ -485,6 +504,7 @@ _DEADLINE_NOTES = re.compile(
     r"|Due before the transfer: no transfer date given\."
     r"|Before the transfer: the transfer date .+"
     r"|No due date given\."
+    r"|Asked again, its last completion dated before the act asking for it: .+"
     r"|" + re.escape(WAIVED_OCCURRENCE_NOTE)
     + r"|" + re.escape(NO_TIMESCALE_NOTE) + r")$")
 

@@ -47,6 +47,7 @@ from app.workflows.deadlines import (
     DeadlineInputs,
     Due,
     add_period,
+    asked_again_note,
     form_function,
     in_week_deadline,
     next_panel,
@@ -911,6 +912,16 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
         return case, after
     if event.trigger == "case_changed":
         return _apply_changes(case, data.get("changes") or {})
+    if event.trigger == "case_event" and isinstance(data.get("incoming_ratings"), Mapping):
+        # A transfer in: the ratings the child arrives with (ATK28B-11); the service stores
+        # them on the case (``Case.incoming_ratings``) when it is the latest transfer in.
+        return case, _evolve(case, incoming_ratings=dict(data["incoming_ratings"]))
+    if event.trigger == "assessment_countersigned" and data.get("type") is not None \
+            and str(data["type"]) not in case.countersigned_types:
+        after = _evolve(case, countersigned_types=case.countersigned_types | {str(data["type"])})
+        if isinstance(data.get("scores"), Mapping):
+            after = _evolve(after, scores={**case.scores, **data["scores"]})
+        return case, after
     if event.trigger.startswith("assessment_") and isinstance(data.get("scores"), Mapping):
         return case, _evolve(case, scores={**case.scores, **data["scores"]})
     return case, case
@@ -1257,7 +1268,9 @@ class _Plan:
                 self._keep(line, instance, existing)
                 return
         if line.refresh_only:
-            planned[key] = None
+            # Nothing open to re-date: this line asks for nothing, and another line of the
+            # event may still ask for the step (Wokingham W3's review, raised by a judgement
+            # when none is open: ATK28B-9).
             return
         if line.branches is None:
             form, branch_note = line.form, None
@@ -1434,7 +1447,13 @@ class _Plan:
             "review_date": None, "transfer_date": None, "due_date": None,
             "absences": self.absences(),
         })
-        return form_function(form)(inputs, start.astimezone(UTC), self.calendar)
+        due = form_function(form)(inputs, start.astimezone(UTC), self.calendar)
+        if due.due_at is None and not due.awaiting_panel_date:
+            # The date the earlier act gave (a review date ...) is not among these inputs.
+            note = asked_again_note(form)
+            if note is not None:
+                return Due(None, note=note)
+        return due
 
     def carry_over(self) -> None:
         """A step done at T answers what was asked of it up to T: the reasons whose act came
@@ -1489,7 +1508,7 @@ class _Plan:
     def _owe(self, line: _Line, key: Any, subject: UUID, due: Due,
              reasons: tuple[Mapping[str, Any], ...]) -> None:
         """Ask again for a step of ``line`` for the owed ``reasons`` (see :meth:`carry_over`)."""
-        planned, done = self.planned, self.occurred_utc.isoformat()
+        planned, done = self.planned, london_text(self.occurred_utc)
         index = planned.get((line.code, key), _UNPLANNED)
         if index is not _UNPLANNED:
             if index is not None:  # planned in this evaluation: one step, every reason
@@ -1516,8 +1535,7 @@ class _Plan:
             return
         planned[(line.code, key)] = len(self.intents)
         intent = self._intent("create", line, instance, due, form, None, reasons=reasons)
-        note = f"Still owed: the {line.code} done at {done} came before the act that asks " \
-            "for it."
+        note = f"Still owed: this step was last done {done}, before the act that asks for it."
         self.intents.append(_evolve(intent, note=f"{intent.note}\n{note}" if intent.note
                                     else note))
 

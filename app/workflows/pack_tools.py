@@ -267,8 +267,11 @@ class FieldLines:
                 return span[0]
             # Deeper than a key: the line of the quoted word (or the last path part).
             words = re.findall(r"'([^']+)'", message)[:1] + [parts[-1]]
-            for word in words:
-                token = re.compile(rf"(?<![\w.]){re.escape(word.rsplit('.', 1)[-1])}(?!\w)")
+            # A dotted atom (``after.intervention_in``) as written quoted, then its last part
+            # (written in an ``after = {...}`` group).
+            tried = [w for word in words for w in dict.fromkeys((word, word.rsplit(".", 1)[-1]))]
+            for word in tried:
+                token = re.compile(rf"(?<![\w.]){re.escape(word)}(?!\w)")
                 for number in range(span[0], span[1] + 1):
                     if token.search(self.lines[number - 1].split("#", 1)[0]):
                         return number

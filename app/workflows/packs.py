@@ -416,7 +416,8 @@ class ContactTable(_Strict):
 
     rule_id: RuleId
     ref: Ref
-    bands: tuple[ContactBand, ...]
+    # At least one band: a table of none sets no contact level and says nothing (ATK28B-1).
+    bands: Annotated[tuple[ContactBand, ...], Field(min_length=1)]
 
 
 class CaseClosure(_Strict):
@@ -429,9 +430,11 @@ class CaseClosure(_Strict):
 
     rule_id: RuleId
     ref: Ref
-    interventions: tuple[Name, ...]
-    assessment_types: tuple[Name, ...]
-    assessment_stages: tuple[Name, ...]
+    # Each at least one (ATK28B-1): no intervention, and the requirement applies to no case; no
+    # assessment type or stage, and no assessment meets it, so every such closure is refused.
+    interventions: Annotated[tuple[Name, ...], Field(min_length=1)]
+    assessment_types: Annotated[tuple[Name, ...], Field(min_length=1)]
+    assessment_stages: Annotated[tuple[Name, ...], Field(min_length=1)]
     unless_event_types: tuple[Name, ...] = ()
     detail: Annotated[str, Field(min_length=1, max_length=600)]
 
@@ -708,6 +711,11 @@ class Pack(_Strict):
         """Event type -> the step codes its recording ends (``ends_steps``: a death ends the
         work with the child), for the event types that end any."""
         return {e.id: e.ends_steps for e in self.event_types if e.ends_steps}
+
+    def earlier_ending_events(self) -> dict[str, tuple[str, ...]]:
+        """Event type -> the step codes it ends of the acts before it (``ends_earlier_steps``:
+        a death ends the reports of earlier events), for the event types that end any."""
+        return {e.id: e.ends_earlier_steps for e in self.event_types if e.ends_earlier_steps}
 
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""

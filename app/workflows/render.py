@@ -310,6 +310,11 @@ ATOM_WORDS: dict[str, Callable[[Any, Pack | None], tuple[str, str]]] = {
     "mappa_level_in": _pair("the MAPPA level is {v}", "the MAPPA level is not {v}"),
     "any_rating_in": _rating("the {d} rating"),
     "ratings_known": _known,
+    "countersigned_assessment_in": _pair(
+        "the case has a countersigned assessment of type {v}",
+        "the case has no countersigned assessment of type {v}"),
+    "incoming_rating_pending_in": _rating(
+        "the {d} rating the child arrived with from another service, not yet rated here,"),
     "open_or_closed_within_days": _within,
     "fact": _named("fact"),
     "score": _named("score"),
@@ -554,7 +559,9 @@ def local_sentences(pack: Pack) -> list[str]:
                      f"{_all(list(kind.after_steps))}")
         out.append(line + ".")
     for act, codes in pack.closures.items():
-        out.append(f"{ACT_WORDS.get(act, act)} closes: {_all(list(codes))}.")
+        # An empty list is a draft's "closes nothing", said as such (attack 28b, ATK28B-1).
+        closed = f"closes: {_all(list(codes))}" if codes else "closes no step (its list is empty)"
+        out.append(f"{ACT_WORDS.get(act, act)} {closed}.")
     for panel in pack.panel_kinds:
         line = f"The {panel.title} is chaired by {ACTOR_WORDS.get(panel.chair_role)}"
         if panel.cadence:

@@ -33,6 +33,7 @@ from app.workflows.pack_check import DATA_WORDS, vocabulary_of
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, not_utf8, version_at
 from app.workflows.types import (
     DOMAINS,
+    EVENT_DATA,
     LEVELS,
     TRIGGERS,
     CaseSnapshot,
@@ -45,6 +46,21 @@ from app.workflows.vocabulary import ENGINE_STEP_CODES, suggest
 _NS = UUID("6f1c2a52-8d0b-4c51-9a53-0a6b8d4b7e10")
 CASE_ID = uuid5(_NS, "case")
 EVENT_ID = uuid5(_NS, "event")
+
+
+# What the service requires of each act it receives (a judgement without a domain or level, an
+# event without a type, is 422 at the API): a scenario's act must say it too.
+REQUIRED_DATA: dict[str, tuple[str, ...]] = {
+    "judgement_recorded": ("domain", "level"),
+    "case_event": ("type",),
+    "referral_created": ("kind",),
+    "referral_transition": ("kind", "action"),
+    "assessment_created": ("type",),
+    "assessment_submitted": ("type",),
+    "assessment_countersigned": ("type",),
+    "assessment_returned": ("type",),
+    "step_completed": ("code",),
+}
 
 
 class ScenarioError(Exception):
@@ -92,6 +108,8 @@ class CaseState(_Strict):
     in_custody: bool = False
     volunteer_attached: bool = False
     ratings: dict[Literal["rosh", "swb", "lor"], str] = Field(default_factory=dict)
+    incoming_ratings: dict[Literal["rosh", "swb"], str] = Field(default_factory=dict)
+    countersigned_types: tuple[str, ...] = ()
     on_register: bool = False
     date_of_birth: date | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
@@ -107,6 +125,8 @@ class CaseState(_Strict):
             expected_release_date=self.expected_release_date, in_custody=self.in_custody,
             volunteer_attached=self.volunteer_attached,
             ratings={d: self.ratings.get(d) for d in DOMAINS},  # type: ignore[call-overload]
+            incoming_ratings={d: v for d, v in self.incoming_ratings.items()},
+            countersigned_types=frozenset(self.countersigned_types),
             on_register=self.on_register, facts=dict(self.facts), scores=dict(self.scores),
             date_of_birth=self.date_of_birth,
             open_steps=tuple(
@@ -280,6 +300,19 @@ def scenario_problems(scenario: Scenario, index: int, pack: Pack) -> list[str]:
 
     act, case = scenario.act, scenario.case
     word("acting_roles", act.actor_role, "act.actor_role", "role")
+    # What the trigger's acts carry (``types.EVENT_DATA``): a misspelt key ("domian") is an act
+    # the service never receives, and a scenario expecting nothing of it passes vacuously
+    # (ATK28B-16); so is an act without what the service requires of it.
+    carried = EVENT_DATA.get(act.trigger)
+    if carried is not None:
+        for key in act.data:
+            if key not in carried:
+                problems.append(f"{at}.act.data.{key}: a {act.trigger} act carries no "
+                                f"{key!r}{suggest(key, sorted(carried))}")
+        for key in REQUIRED_DATA.get(act.trigger, ()):
+            if key not in act.data:
+                problems.append(f"{at}.act.data: a {act.trigger} act always carries {key!r}: "
+                                f"write it (the service refuses the act without it)")
     for key, value in act.data.items():
         kind = DATA_WORDS.get(act.trigger, {}).get(key)
         if kind is not None and not isinstance(value, str):
@@ -292,6 +325,10 @@ def scenario_problems(scenario: Scenario, index: int, pack: Pack) -> list[str]:
     word("csc_statuses", case.csc_status, "case.csc_status", "social care status")
     for domain, level in case.ratings.items():
         word("levels", level, f"case.ratings.{domain}", "level")
+    for arrived, level in case.incoming_ratings.items():
+        word("levels", level, f"case.incoming_ratings.{arrived}", "level")
+    for i, kind in enumerate(case.countersigned_types):
+        word("assessment_types", kind, f"case.countersigned_types.{i}", "assessment type")
     for name in case.facts:
         word("facts", name, f"case.facts.{name}", "fact")
     for name in case.scores:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.workflows.calendar import iso_date
 from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
 # --- the contract's core (api-v1.md) ---------------------------------------------------------
@@ -324,9 +325,9 @@ class Fact(_Strict):
                     self.max is not None and value > self.max):
                 raise ValueError(f"must be between {self.min} and {self.max}")
             return value
-        if self.type == "date":
+        if self.type == "date":  # as every date of the contract (attack pass 28a, ATK28A-1)
             try:
-                return date.fromisoformat(str(value)).isoformat()
+                return iso_date(value).isoformat()
             except ValueError:
                 raise ValueError("must be an ISO date (YYYY-MM-DD)") from None
         if self.type == "enum":
@@ -380,6 +381,10 @@ ROLE_SYNONYMS: dict[str, str] = {
     "team_leader": "line_manager",
     "operational_manager": "chair", "yjt_manager": "chair", "yot_manager": "chair",
     "panel_chair": "chair",
+    # Wokingham: "chaired by the Team Manager"; the Service Manager is above them. Somerset 9:
+    # "the YJT Strategic Manager and the Operations Manager"; 1.8 "a senior manager" (ATK28B-13)
+    "team_manager": "chair", "service_manager": "chair", "strategic_manager": "chair",
+    "operations_manager": "chair", "senior_manager": "chair", "head_of_service": "chair",
 }
 
 

@@ -367,3 +367,32 @@ def test_leave_written_into_notes_before_the_fix_is_redacted() -> None:
         assert aid not in shown, shown
         assert re.search(r"\d{4}-\d{2}-\d{2}|September 2026", shown) is None, shown
         assert LEAVE_REDACTED in shown
+
+
+async def test_a_line_managers_export_says_it_covers_only_the_cases_they_manage(
+    client: httpx.AsyncClient, somerset: Tenant
+) -> None:
+    """ATK28B-12: a line manager sees only the cases they manage, so their export of a child
+    who also has a case in another team's hands is not the whole record; it says so
+    (``scope: managed_cases`` and a note) without saying whether such a case exists. A duty
+    manager's or chair's export covers the service (``scope: service``) and includes it.
+    Somerset 6.4: "the child has the right to access their case file in line with GDPR"."""
+    child = {"given_name": "Jordan", "family_name": "Reed", "date_of_birth": "2009-02-14"}
+    ours = (await somerset.open_case(child=child))["data"]
+    theirs = (await somerset.open_case(child=child, line_manager_id="line_manager-2",
+                                       case_holder_id="case_holder-2"))["data"]
+    r = await client.get(_url(ours["id"]), headers=somerset.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    doc = r.json()["data"]
+    assert [c["case"]["id"] for c in doc["cases"]] == [ours["id"]]
+    assert doc["scope"] == "managed_cases"
+    assert any("only the cases the requester manages as line manager" in n and
+               "duty manager or panel chair" in n for n in doc["notes"])
+    assert theirs["id"] not in r.text
+    for role in ("duty_manager", "chair"):
+        r = await client.get(_url(ours["id"]), headers=somerset.auth(role))
+        assert r.status_code == 200, r.text
+        doc = r.json()["data"]
+        assert doc["scope"] == "service"
+        assert sorted(c["case"]["id"] for c in doc["cases"]) == sorted([ours["id"], theirs["id"]])
+        assert not any("manages as line manager" in n for n in doc["notes"])

@@ -67,7 +67,7 @@ async def test_timeliness_page_draws_the_json(
     await march_service(wokingham)
     token = wokingham.token("chair")
     with live_server(create_app(settings)) as base, chromium(tmp_path / "profile") as ws_url:
-        async with httpx.AsyncClient(base_url=base) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             headers = {"Authorization": f"Bearer {token}"}
             rate = (await http.get("/v1/reports/timeliness", headers=headers,
                                    params={**PERIOD, "group_by": ["month", "rule"]})).json()

@@ -17,7 +17,7 @@ from app.workflows.deadlines import ALLOWED_FORMS, parse_form
 from app.workflows.pack_check import check_pack, never_true
 from app.workflows.pack_tools import check_files
 from app.workflows.packs import PACK_DIR, PackError, load_all_packs, load_pack, read_pack
-from app.workflows.vocabulary import ACTORS, suggest
+from app.workflows.vocabulary import ACTORS, Fact, suggest
 
 SEEDS = PACK_DIR / "sources"  # copies of shared/seeds, the policies the packs restate
 WOKINGHAM_FILE = PACK_DIR / "wokingham-pyjs-2024.toml"
@@ -685,3 +685,28 @@ def test_item4_a_value_of_the_wrong_type_is_said_in_words(tmp_path: Path) -> Non
         "-: prolonged_absence_working_days: error: 'two' is not a whole number: write a "
         "number without quotes (2)",
         "X3: register.ref: error: 3.1 should be text: write it in quotes (\"3.1\")"]
+
+
+@pytest.mark.parametrize("value", [
+    "2027-03-04T00:00:00+05:00", "2027-03-04T00:00:00Z", 20270304, "20270304", "2027-W09-4",
+    "2027-063", "2027-02-30", "2027-03-04 00:00", 1799971200])
+def test_a_date_fact_takes_an_iso_date_only(value: object) -> None:
+    """Attack pass 28a, ATK28A-1: a pack fact of type ``date`` (set through ``PATCH
+    /v1/cases/{id}`` ``facts``) takes an ISO date ``YYYY-MM-DD`` as every date of the contract
+    does (``format: date``): ``date.fromisoformat`` of the value's text took ``20270304``, even
+    sent as a number, and week and ordinal dates; each is refused now ("must be an ISO date"),
+    and ``2027-03-04`` is still stored as itself."""
+    fact = Fact(id="order_ends", title="The order ends", type="date")
+    assert fact.parse("2027-03-04") == "2027-03-04"
+    with pytest.raises(ValueError, match="must be an ISO date"):
+        fact.parse(value)
+
+
+def test_atk28b_13_the_seeds_senior_managers_are_the_chair() -> None:
+    """ATK28B-13: the did-you-mean sent "team manager" and "service manager" to the line
+    manager. Wokingham: "This is a multi-agency panel, chaired by the Team Manager"; Somerset 9:
+    "discussed monthly in supervision between the YJT Strategic Manager and the Operations
+    Manager"; 1.8 "a senior manager". Each is the service's senior manager, ``chair``."""
+    for word in ("team manager", "Team Manager", "service manager", "strategic manager",
+                 "operations manager", "senior manager", "head of service", "team-manager"):
+        assert suggest(word, ACTORS) == " (did you mean 'chair'?)", word

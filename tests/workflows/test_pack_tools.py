@@ -315,6 +315,51 @@ actor = "case_manager"
     ]
 
 
+def test_atk28b_16_a_misspelt_or_missing_act_data_key_fails_its_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ATK28B-16: ``data = { domian = "rosh", level = "high" }`` and ``levle = "very_high"``
+    ran a judgement with no domain or level (an act the service never receives: 422), so a
+    scenario expecting nothing of it ("not_expected") passed for the wrong reason. A key the
+    trigger's acts do not carry (``types.EVENT_DATA``) is a failure with a did-you-mean, so is
+    an act without what the service requires of it; the scenario is not run, the others are."""
+    path = _scenarios(tmp_path, _FIRST + """
+[[scenarios]]
+name = "data domain typo"
+not_expected = ["discuss_with_manager"]
+[scenarios.act]
+trigger = "judgement_recorded"
+occurred_at = 2026-12-24T15:00:00Z
+data = { domian = "rosh", level = "high" }
+
+[[scenarios]]
+name = "event without a type"
+not_expected = ["child_protection_referral"]
+[scenarios.act]
+trigger = "case_event"
+occurred_at = 2026-12-24T15:00:00Z
+data = { details = { place = "home" } }
+""")
+    assert main(["pack", "test", "example-yjs", str(path)]) == 1
+    out = _no_lines(capsys.readouterr().out).splitlines()
+    not_run = ("    not run: the scenario names words the pack does not have, so it cannot "
+               "mean what it says")
+    assert out == [
+        f"{path}: ok   X5 first [example-yjs version 1.0]",
+        f"{path}: FAIL data domain typo [example-yjs version 1.0]",
+        "    scenarios.1.act.data.domian: a judgement_recorded act carries no 'domian' (did "
+        "you mean 'domain'?)",
+        "    scenarios.1.act.data: a judgement_recorded act always carries 'domain': write it "
+        "(the service refuses the act without it)",
+        not_run,
+        f"{path}: FAIL event without a type [example-yjs version 1.0]",
+        "    scenarios.2.act.data: a case_event act always carries 'type': write it (the "
+        "service refuses the act without it)",
+        not_run,
+        "2 scenario(s) failed",
+    ]
+
+
 def test_a17_4_pack_check_refuses_two_versions_on_one_date_as_the_service_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -398,6 +443,8 @@ ATOM_EXAMPLES: dict[str, Any] = {
     "intervention_in": ["court_order"], "csc_status_in": ["cp"], "mappa_category_in": [1],
     "mappa_level_in": [2], "any_rating_in": {"domains": ["rosh", "swb"], "levels": ["high"]},
     "ratings_known": ["rosh"], "open_or_closed_within_days": 0,
+    "incoming_rating_pending_in": {"domains": ["rosh"], "levels": ["very_high"]},
+    "countersigned_assessment_in": ["asset_plus"],
     "fact": {"name": "offence_category", "contains_any": ["sexual"]},
     "score": {"name": "serious_harm_indicators", "gte": 2},
 }
