@@ -41,6 +41,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.final_events import require_before_final_event
+from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.next_steps import act_answers, close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
@@ -284,6 +285,7 @@ async def submit_assessment(
     if scores:
         assessment.scores = scores
         case.scores = {**(case.scores or {}), **scores}  # the latest score of each name
+        note_case_act(session, case.id, occurred_at)  # scored at the submission's date
         session.add(case)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)

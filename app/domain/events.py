@@ -365,6 +365,12 @@ async def record_event(
     if await custody_move_recorded(session, case, event.type):
         data["custody_move_recorded"] = True
     wf_event = wctx.event("case_event", data, subject_id=event.id)
+    # Typed after the case's closure, dated before it (a charge or a death within the
+    # open period): judged with the steps open then, those the closure set aside, as it would
+    # have been before the closure, the closure then setting aside what is still owed (the
+    # twin of a panel's decision, ATTACK26B-12): a second charge joins the first's review, a
+    # death ends the earlier report, and a reopening reinstates each duty once.
+    set_aside = await policy.open_as_before_closure(wctx)
     if dated_before_a_rating(case, occurred_at):
         # Typed in after a later judgement: judged on the ratings of its own date, asking only
         # what the history in time order still owes (A11-5, redate6's leftover).
@@ -389,6 +395,9 @@ async def record_event(
         if replayed is not None:
             result = result.merge(replayed)
     result = await answer_from_record(wctx, result=result)
+    if set_aside:  # the steps now open: those the closure does not set aside
+        await policy.closed_again(wctx, set_aside)
+        result = result.merge(await policy.current(session, case))
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
