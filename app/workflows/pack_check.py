@@ -198,8 +198,10 @@ class _Checker:
             for j, word in enumerate(declared.later_referral_kinds):
                 self.word("referral_kinds", word, "-",
                           f"event_types.{index}.later_referral_kinds.{j}")
+        self._duplicates()
         self._closures()
         self._escalation()
+        self._escalation_loops()
         self._unclosable()
         self._panel_route()
         self._satisfiable()
@@ -584,10 +586,67 @@ class _Checker:
         # not start so.
         for where, listed, verb in named:
             for index, code in enumerate(listed):
+                if code in listed[:index]:  # A26a-12: said twice, the second says nothing
+                    self.add("error", "-", f"{where}.{index}",
+                             f"step code {code!r} is listed twice (first at "
+                             f"{where}.{list(listed).index(code)}): give each code once")
                 if code not in codes:
                     self.add("error", "-", f"{where}.{index}",
                              f"no rule creates step code {code!r}, so this {verb} nothing"
                              f"{suggest(code, codes)}")
+
+    def _duplicates(self) -> None:
+        """Attack 26a, A26a-12: a word declared twice (an event type, a referral or panel kind,
+        a fact, a score) leaves one of the two silently shadowed; a ``[[checks]]`` or
+        ``[[rules]]`` entry given twice word for word refuses or asks twice for one thing
+        (one policy rule may have several checks and lines: the same id is fine). Each is an
+        error at the second, naming the first."""
+        pack = self.pack
+        for section in ("event_types", "referral_kinds", "panel_kinds", "facts", "scores"):
+            first: dict[str, int] = {}
+            for index, item in enumerate(getattr(pack, section)):
+                label = section.replace("_", " ").removesuffix("s")
+                if item.id in first:
+                    self.add("error", "-", f"{section}.{index}.id",
+                             f"{label} {item.id!r} is declared twice (first at {section}."
+                             f"{first[item.id]}): declare each {label} once")
+                first.setdefault(item.id, index)
+        for section, what in (("checks", "check"), ("rules", "line")):
+            seen: dict[str, int] = {}
+            for index, entry in enumerate(getattr(pack, section)):
+                key = entry.model_dump_json()
+                if key in seen:
+                    self.add("error", entry.id, f"{section}.{index}",
+                             f"this [[{section}]] entry repeats {section}.{seen[key]} word for "
+                             f"word: the {what} would apply twice; remove one")
+                seen.setdefault(key, index)
+
+    def _escalation_loops(self) -> None:
+        """Attack 26a, A26a-12: escalation by role (``to``) that comes back to where it started
+        through another role (line_manager -> duty_manager -> line_manager) never reaches
+        anyone above: an error at the entry that closes the loop. A role escalating to itself
+        is the top of the chain (Somerset's chair). (A role missing from ``to`` goes to
+        ``default``: Wokingham's and the example's duty manager to the line manager, whose
+        own go to the duty manager; which role is above the duty manager is the policy's to
+        say, so that is not judged here.)"""
+        to = self.pack.escalation.to
+        reported: set[str] = set()
+        for start in sorted(to):
+            path = [start]
+            role = to[start]
+            while role in to and role not in path:
+                path.append(role)
+                role = to[role]
+            if role not in path:
+                continue
+            loop = path[path.index(role):]
+            if len(loop) < 2 or reported & set(loop):
+                continue
+            reported |= set(loop)
+            chain = " -> ".join([*loop, role])
+            self.add("error", "-", f"escalation.to.{loop[-1]}",
+                     f"escalation goes round in a loop ({chain}): no one above is ever told; "
+                     "end the chain at a role that escalates to itself (e.g. chair = \"chair\")")
 
     def _escalation(self) -> None:
         esc = self.pack.escalation

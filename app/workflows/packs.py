@@ -548,15 +548,6 @@ class Pack(_Strict):
         # BaseModel.__getattr__, which the engine would otherwise pay on every lookup.
         return self.__pydantic_private__[name]  # type: ignore[index]
 
-    @model_validator(mode="after")
-    def _unique_vocabulary(self) -> Pack:
-        for name in ("event_types", "referral_kinds", "panel_kinds", "facts", "scores"):
-            ids = [item.id for item in getattr(self, name)]
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            if dupes:
-                raise ValueError(f"{name}: {dupes} declared twice")
-        return self
-
     def event_type_ids(self) -> tuple[str, ...]:
         """Every event type a case of this service may record: the core's and the pack's."""
         own = tuple(e.id for e in self.event_types if e.id not in CORE_EVENT_TYPES)
