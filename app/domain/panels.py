@@ -959,48 +959,6 @@ def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
     return wctx.event("panel_decision", data, subject_id=item.id)
 
 
-_SET_ASIDE_FIELDS = ("status", "satisfied_by_type", "satisfied_by_id", "completed_at",
-                     "completed_by", "completion_note", "note")
-
-
-async def _open_as_before_closure(wctx: WriteContext) -> list[tuple[Step, tuple[Any, ...]]]:
-    """On a closed case, the steps its closure set aside (superseded, to be reinstated by a
-    reopening), opened again for this act dated before the closure, with what they were:
-    the act closes those it does (the chair's ``record_panel_decision`` for this item, the
-    booked review), supersedes those whose condition it ends (a lowering's register steps)
-    and joins those it asks for again (no second step of one duty), as it would have done
-    before the closure. :func:`_closed_again` sets the rest aside again as they were. Empty
-    for an open case."""
-    case = wctx.case
-    if case.closed_at is None:
-        return []
-    rows = (await wctx.session.exec(select(Step).where(
-        Step.case_id == case.id, Step.status == StepStatus.superseded,
-        Step.satisfied_by_type == policy.CLOSURE_MARK))).all()
-    kept = []
-    for step in rows:
-        kept.append((step, tuple(getattr(step, name) for name in _SET_ASIDE_FIELDS)))
-        step.status = StepStatus.open
-        step.satisfied_by_type = step.satisfied_by_id = None
-        step.completed_at = step.completed_by = step.completion_note = None
-        wctx.session.add(step)
-    await wctx.session.flush()
-    return kept
-
-
-async def _closed_again(wctx: WriteContext,
-                        set_aside: list[tuple[Step, tuple[Any, ...]]]) -> None:
-    """The steps :func:`_open_as_before_closure` opened that the act left open: set aside by
-    the closure again, exactly as they were (the reasons the act added to them kept)."""
-    for step, was in set_aside:
-        if step.status != StepStatus.open:
-            continue
-        for name, value in zip(_SET_ASIDE_FIELDS, was, strict=True):
-            setattr(step, name, value)
-        wctx.session.add(step)
-    await wctx.session.flush()
-
-
 def _replacing_codes(pack: Any) -> frozenset[str]:
     """The codes a panel's next decision replaces (its lines' ``supersedes_previous``: the
     booked review, Somerset S20 / Wokingham W22)."""
@@ -1266,7 +1224,7 @@ async def decide(
     # it would have been before the closure, the closure then setting aside what is still
     # owed (ATTACK26B-12: kept without its rating, the case came back high at its reopening,
     # owing the decision already recorded).
-    set_aside = await _open_as_before_closure(wctx)
+    set_aside = await policy.open_as_before_closure(wctx)
     # The domains where the case was rated again after the decision's date: its level there is
     # the panel's rating then, kept in the history (ATTACK26B-11).
     past = history_domains(case, occurred_at) & {
@@ -1359,7 +1317,7 @@ async def decide(
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)
     if set_aside:  # the steps now open: those the closure does not set aside
-        await _closed_again(wctx, set_aside)
+        await policy.closed_again(wctx, set_aside)
         result = result.merge(await policy.current(session, case))
     change = dict(item.decision)
     if case.closed_at is not None:  # the record of a sitting while it was open (A15-13)

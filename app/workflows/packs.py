@@ -712,6 +712,11 @@ class Pack(_Strict):
         work with the child), for the event types that end any."""
         return {e.id: e.ends_steps for e in self.event_types if e.ends_steps}
 
+    def earlier_ending_events(self) -> dict[str, tuple[str, ...]]:
+        """Event type -> the step codes it ends of the acts before it (``ends_earlier_steps``:
+        a death ends the reports of earlier events), for the event types that end any."""
+        return {e.id: e.ends_earlier_steps for e in self.event_types if e.ends_earlier_steps}
+
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""
         ids = [r.id for r in self.rules] + [c.id for c in self.checks]

@@ -404,6 +404,37 @@ def test_A26a17_a_service_whose_pack_is_not_loaded_stops_every_start_in_one_line
                                "YJ_PACKS_DIR")
 
 
+def test_atk28b_8_dev_writes_the_packs_dir_so_every_command_loads_its_packs(
+    tmp_path: Path, yjrisk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 28b, ATK28B-8: after the packs README's worked example (``YJ_PACKS_DIR=mypacks
+    bash scripts/dev.sh``, then a service created on the folder's pack), ``.venv/bin/yjrisk
+    tick`` in the same folder refused to start ("runs policy pack ..., which is not loaded"):
+    .env had no YJ_PACKS_DIR. README: dev.sh "writes .env ..., which every yjrisk command run in
+    the project folder reads". It is written there, as an absolute path, and kept by a later
+    start without it."""
+    monkeypatch.setattr("app.cli._serve", lambda host, port, **_: None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from app.workflows.packs import PACK_DIR
+
+    (tmp_path / "mypacks").mkdir()
+    text = (PACK_DIR / "example-yjs.toml").read_text()
+    (tmp_path / "mypacks" / "eastvale-yjs.toml").write_text(
+        text.replace('id = "example-yjs"', 'id = "eastvale-yjs"', 1))
+    done = yjrisk(tmp_path, "dev", "--port", str(port), YJ_PACKS_DIR="mypacks")
+    assert done.returncode == 0, done.stderr
+    _store_service_running(tmp_path, "eastvale-yjs")
+    tick = yjrisk(tmp_path, "tick")
+    assert tick.returncode == 0, tick.stderr
+    assert tick.stdout.strip() == "escalated 0 overdue steps"
+    assert f"YJ_PACKS_DIR={tmp_path.resolve() / 'mypacks'}\n" in (tmp_path / ".env").read_text()
+    again = yjrisk(tmp_path, "dev", "--port", str(port))
+    assert again.returncode == 0, again.stderr
+    assert f"YJ_PACKS_DIR={tmp_path.resolve() / 'mypacks'}\n" in (tmp_path / ".env").read_text()
+
+
 def _record_served(folder: Path, slug: str, pack: str, version: str) -> None:
     """A version of ``pack`` recorded as having served the service ``slug`` in the folder's dev
     database, as a write judged by it records it (its file since removed)."""
