@@ -85,6 +85,7 @@ ATOM_VOCABULARY: dict[str, str] = {
     "csc_status_in": "csc_statuses",
     "attendees_include": "invitees",
     "open_step_in": "step_codes",
+    "countersigned_assessment_in": "assessment_types",
 }
 
 
