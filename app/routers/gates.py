@@ -15,7 +15,13 @@ from fastapi.routing import APIRoute
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.deps import VerifiedPrincipal, verified_principal_of
+from app.core.deps import (
+    SESSION_SCOPE_KEY,
+    VerifiedPrincipal,
+    _session,
+    gated_session,
+    verified_principal_of,
+)
 from app.core.edge import BODY_REFUSAL_KEY
 from app.core.errors import Forbidden
 from app.core.security import Principal
@@ -98,6 +104,11 @@ def _as_run(dependant: Dependant) -> Dependant:
     return dataclasses.replace(dependant, dependencies=subs)
 
 
+def _calls(dependant: Dependant, call: Any) -> bool:
+    """Whether ``call`` is a dependency anywhere in ``dependant``'s tree."""
+    return any(sub.call is call or _calls(sub, call) for sub in dependant.dependencies)
+
+
 def _check_referral_action(request: Request, principal: Principal) -> None:
     act = f"referral.{request.path_params.get('action')}"
     # An unknown action is not a gate question: the route answers it (404/422) as before.
@@ -136,6 +147,7 @@ class GatedRoute(APIRoute):
         if not checks and not authorities:
             return super().get_route_handler()
         handler = self._handler_as_run()
+        opens_session = _calls(self.dependant, _session)
 
         async def gated(request: Request) -> Response:
             principal = await verified_principal_of(request)
@@ -166,7 +178,14 @@ class GatedRoute(APIRoute):
                 # dictionary look-up once this process has swept the service today.
                 await settle_today(request.app.state.session_factory, request.app.state.policy,
                                    principal.service)
-            return await handler(request)
+            if not opens_session:
+                return await handler(request)
+            # The request's unit of work, as the Session dependency would open it: committed
+            # when the handler (the endpoint and its answer's serialisation) returns, before
+            # the answer is sent; rolled back if anything raises.
+            async with gated_session(request) as session:
+                request.scope[SESSION_SCOPE_KEY] = session
+                return await handler(request)
 
         return gated
 
