@@ -292,7 +292,9 @@ class _Checker:
                             branch.when.raw, line.trigger, facts, when)):
                         self.add("error", line.id, f"rules.{i}.deadline.{j}.when",
                                  f"this branch can never be chosen: {why}")
-            holds = self._justifying(line)
+            # A refresh_only line makes no step (it re-dates one), so its own holds is no
+            # step's justification at the moment it is made.
+            holds = [] if line.refresh_only else self._justifying(line)
             if line.holds is not None and holds and (why := never(
                     when, line.trigger, facts, {"any": holds})):
                 self.add("error", line.id, f"rules.{i}.holds",

@@ -217,3 +217,14 @@ def test_atk28b_4_lines_whose_conditions_exclude_each_other_are_not_warned() -> 
         problems = check_pack(read_pack(PACK_DIR / f"{name}.toml"))
         assert [p for p in problems if "two ways" in p.message or "months" in p.message
                 or p.field == "version"] == []
+
+
+def test_atk28b_2_a_refresh_only_lines_holds_is_not_checked_against_its_when(
+        tmp_path: Path) -> None:
+    """A ``refresh_only`` line makes no step (it re-dates an open one, engine ``_justified``
+    leaves it out of a step's own lines), so its ``holds`` is not "false the moment the step is
+    made": no error."""
+    holds = 'holds = { after = { any_rating_in = { domains = ["swb"], levels = ["low"] } } }'
+    path = _variant(tmp_path, (X13, f"{X13}\nrefresh_only = true\n{holds}"))
+    lines, failed = check_files([path])
+    assert not failed, lines
