@@ -308,6 +308,12 @@ async def countersign_assessment(
                                           "countersign")
     assessment.countersigned_at = wctx.occurred_at
     assessment.countersigned_by = principal.sub
+    case = wctx.case
+    if str(assessment.type) not in (case.countersigned_types or ()):
+        # The case now has a countersigned assessment of this type (ATK28B-9).
+        case.countersigned_types = sorted({*(case.countersigned_types or ()),
+                                           str(assessment.type)})
+        session.add(case)
     return assessment, await _after_act(
         wctx, assessment=assessment, action="countersign",
         satisfies=satisfied_by(wctx.pack, "countersign"),

@@ -359,6 +359,7 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    await _keep_incoming_ratings(session, case, event)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     data = event_data(event)
@@ -508,6 +509,24 @@ def _put(event: CaseEvent, added: dict[str, Any]) -> None:
         event.may_raise_to_high = True
 
 
+async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseEvent) -> None:
+    """A transfer in that is the case's latest (none dated after it) sets the ratings the child
+    arrived with (``Case.incoming_ratings``; none sent: none), which the pack may count until
+    the service rates the domain itself (Somerset 13.3, 9, 3.2.4; attack 28b, ATK28B-11)."""
+    if event.type != CaseEventType.transfer_in:
+        return
+    later = await session.exec(select(CaseEvent.id).where(
+        CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.transfer_in,
+        col(CaseEvent.occurred_at) > event.occurred_at).limit(1))
+    if later.first() is not None:
+        return
+    incoming = dict((event.details or {}).get("incoming_ratings") or {})
+    if (case.incoming_ratings or {}) != incoming:
+        case.incoming_ratings = incoming
+        session.add(case)
+        await session.flush()
+
+
 async def _add_to_event(
     wctx: WriteContext, *, event: CaseEvent, body: CaseEventCreate, details: dict[str, Any]
 ) -> policy.PolicyResult | None:
@@ -526,6 +545,7 @@ async def _add_to_event(
     check_details_size(event.details)
     wctx.session.add(event)
     await wctx.session.flush()
+    await _keep_incoming_ratings(wctx.session, wctx.case, event)
     await wctx.audit("case_event.added_to", entity_type="case_event", entity_id=event.id,
                      change=added)
     after = event_data(event)

@@ -153,6 +153,8 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         in_custody=case.in_custody,
         volunteer_attached=case.volunteer_attached,
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
+        incoming_ratings=dict(case.incoming_ratings or {}),
+        countersigned_types=frozenset(case.countersigned_types or ()),
         rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
         closed_at=case.closed_at,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -80,6 +80,16 @@ def to_out(service: Service) -> ServiceOut:
     return ServiceOut.model_validate(service, from_attributes=True)
 
 
+def require_unbound_admin(principal: Principal, path: Mapping[str, Any]) -> None:
+    """403 for an admin token bound to a service (its ``service`` claim): it administers that
+    service only, and creates none (A26a-13). The token alone decides it, so the route asks
+    it before the body is read (``gates.rule``; attack pass 28a, ATK28A-3's kind)."""
+    if principal.service is not None:
+        raise Forbidden("An admin token bound to a service (its service claim) administers "
+                        "that service only: creating a service needs an admin token with no "
+                        "service.")
+
+
 def _insert_service(dialect: str, values: dict[str, Any]) -> Any:
     """The service's row, inserted unless its slug is taken (then nothing, and no id back):
     the race-safe form of "is the slug free?". Of creates racing for one slug, the losers wait
@@ -98,10 +108,7 @@ async def create_service(
     """Create a service under a known policy pack; 409 ``slug-taken`` on a taken slug, taken
     long before or by a create at the same moment (:func:`_insert_service`); 403 for an admin
     token bound to a service (that service's admin: A26a-13)."""
-    if principal.service is not None:
-        raise Forbidden("An admin token bound to a service (its service claim) administers "
-                        "that service only: creating a service needs an admin token with no "
-                        "service.")
+    require_unbound_admin(principal, {})
     if body.policy_pack not in known_packs:
         raise Unprocessable(
             "Unknown policy pack.",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.workflows.conditions import atom_reads, triggers_carrying
-from app.workflows.deadlines import FORM_EVENT_KEYS
+from app.workflows.deadlines import FORM_EVENT_KEYS, parse_form
 from app.workflows.satisfiable import Facts, facts_of, never
 from app.workflows.types import ACTION_DATA, EVENT_DATA, GUARDED_DATA, TRIGGERS
 from app.workflows.vocabulary import (
@@ -87,6 +87,7 @@ ATOM_VOCABULARY: dict[str, str] = {
     "csc_status_in": "csc_statuses",
     "attendees_include": "invitees",
     "open_step_in": "step_codes",
+    "countersigned_assessment_in": "assessment_types",
 }
 
 
@@ -207,6 +208,7 @@ class _Checker:
         self._unclosable()
         self._panel_route()
         self._satisfiable()
+        self._typical_mistakes()
         for where, line in self._step_lines():
             self._engine_code(where, line)
             self._deadline_data(where, line)
@@ -227,6 +229,67 @@ class _Checker:
                          f"'death' is a core event type whose meaning is the core's: {meaning}; "
                          f"write {name} = true, or leave it out (the core's true)")
 
+    def _typical_mistakes(self) -> None:
+        """Warnings for typical mistakes that leave a pack valid (attack 28b, ATK28B-4): no
+        ``version`` (read as "1"), a month count over a year (``+30m`` meant as minutes?), and
+        two lines of one rule and trigger giving one step code to different actors or
+        deadlines where both can apply to one act (the first line's step is the one made)."""
+        pack = self.pack
+        if "version" not in pack.model_fields_set:
+            self.add("warning", "-", "version",
+                     f"no version: the pack is read as version {pack.version!r}, which every "
+                     "step cites; write version = \"1.0\" (a revised policy is a later "
+                     "version, packs/README.md \"Versions\")")
+        for where, line in self._step_lines():
+            self._months(where, line)
+        self._same_step()
+
+    def _months(self, where: str, line: Rule) -> None:
+        """A deadline or recurrence of more than 12 months: ``m`` is months (there are no
+        minutes), and a youth justice duty over a year away is more likely a slip."""
+        forms = ([(f"{where}.deadline", line.deadline)] if isinstance(line.deadline, str) else
+                 [(f"{where}.deadline.{j}.form", b.form) for j, b in enumerate(line.deadline)])
+        if line.recurrence:
+            forms.append((f"{where}.recurrence", f"every {line.recurrence}"))
+        for field, form in forms:
+            try:
+                parsed = parse_form(form)
+            except ValueError:
+                continue  # said where the form is checked
+            if parsed.kind == "m" and parsed.n > 12:
+                written = line.recurrence if field.endswith("recurrence") else form
+                self.add("warning", line.id, field,
+                         f"{written!r} is {parsed.n} months ('m' is months: there is no "
+                         "minutes unit; hours are 'h', e.g. '+1h'): more than a year is unusual "
+                         "for a step's timescale; check it is what the policy says")
+
+    def _same_step(self) -> None:
+        """Two lines of one rule, trigger and subject giving one step code to different actors
+        or deadlines, whose conditions can both hold for one act: one step is made, the first
+        line's, and the pack does not say so (ATK28B-4)."""
+        facts = facts_of(self.pack.checks)
+        lines = [(i, r) for i, r in enumerate(self.pack.rules) if not r.refresh_only]
+        for n, (i, first) in enumerate(lines):
+            for j, other in lines[n + 1:]:
+                shared = tuple(t for t in first.trigger if t in other.trigger)
+                if (other.id, other.code, other.subject) != (first.id, first.code,
+                                                            first.subject) or not shared:
+                    continue
+                differs = [f"{what} {a!r} (rules.{i}) and {b!r}" for what, a, b in (
+                    ("actor", first.actor, other.actor),
+                    ("deadline", _form_words(first.deadline), _form_words(other.deadline)))
+                    if a != b]
+                when = first.when.raw if first.when is not None else None
+                if not differs or never(when, shared, facts,
+                                        other.when.raw if other.when is not None else None):
+                    continue
+                self.add("warning", other.id, f"rules.{j}.code",
+                         f"rule {other.id} gives step {other.code!r} on {', '.join(shared)} "
+                         f"two ways, {'; '.join(differs)} here, and both lines can apply to "
+                         f"one act: one step is made, the first line's (rules.{i}), so this "
+                         "line's is never used for that act; give both lines the same actor "
+                         "and deadline, or conditions that exclude each other")
+
     def _satisfiable(self) -> None:
         """A condition that can never hold, decided from its atoms (``satisfiable``; attack
         28b, ATK28B-2): a rule line that never applies, a deadline branch never used, a check
@@ -246,7 +309,9 @@ class _Checker:
                             branch.when.raw, line.trigger, facts, when)):
                         self.add("error", line.id, f"rules.{i}.deadline.{j}.when",
                                  f"this branch can never be chosen: {why}")
-            holds = self._justifying(line)
+            # A refresh_only line makes no step (it re-dates one), so its own holds is no
+            # step's justification at the moment it is made.
+            holds = [] if line.refresh_only else self._justifying(line)
             if line.holds is not None and holds and (why := never(
                     when, line.trigger, facts, {"any": holds})):
                 self.add("error", line.id, f"rules.{i}.holds",
@@ -721,6 +786,13 @@ def _narrowed(triggers: tuple[str, ...], *conditions: Any) -> tuple[str, ...]:
         if required is not None:
             kept = [t for t in kept if t in required]
     return tuple(kept)
+
+
+def _form_words(deadline: Any) -> str:
+    """A line's deadline as written: the form, or its branches' forms."""
+    if isinstance(deadline, str):
+        return deadline
+    return " / ".join(branch.form for branch in deadline)
 
 
 def _int(value: Any) -> int | None:

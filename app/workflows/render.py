@@ -310,6 +310,11 @@ ATOM_WORDS: dict[str, Callable[[Any, Pack | None], tuple[str, str]]] = {
     "mappa_level_in": _pair("the MAPPA level is {v}", "the MAPPA level is not {v}"),
     "any_rating_in": _rating("the {d} rating"),
     "ratings_known": _known,
+    "countersigned_assessment_in": _pair(
+        "the case has a countersigned assessment of type {v}",
+        "the case has no countersigned assessment of type {v}"),
+    "incoming_rating_pending_in": _rating(
+        "the {d} rating the child arrived with from another service, not yet rated here,"),
     "open_or_closed_within_days": _within,
     "fact": _named("fact"),
     "score": _named("score"),

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
+from app.workflows.conditions import atom_reads, triggers_carrying
 from app.workflows.types import DOMAINS, LEVEL_RANK, LEVELS
 from app.workflows.vocabulary import LOR_SCALE_REFUSED, LOR_SCALE_RULE
 
@@ -44,6 +45,12 @@ _MEMBERSHIP_EVENT = ("event_type_in", "assessment_type_in", "assessment_stage_in
                      "completed_step_code_in", "completed_step_actor_in", "completed_by_role_in",
                      "panel_kind_in", "impact_in", "likelihood_in", "actor_role_in",
                      "judgement_assessment_type_in", "decision_mappa_level_in")
+# Event atoms true only when the act carries the data they read (a membership, a flag set, a
+# level below a threshold, a change named): such an atom, not negated, also says which triggers
+# the act can be (``types.EVENT_DATA``, via ``conditions.triggers_carrying``).
+_NEEDS_DATA = (*_MEMBERSHIP_EVENT, "judgement_domain_in", "level_in", "level_below",
+               "event_flag", "changed", "changed_to", "incoming_rating_in", "attendees_include",
+               "level_lowered_from")
 # How a value is named in a reason.
 _NAMES = {"judgement_domain_in": "the judgement's domain", "level_in": "the judgement's level",
           "trigger_in": "the act's trigger"}
@@ -158,7 +165,15 @@ def _expand(raw: Any, negated: bool = False) -> list[list[_Constraint]] | None:
                 return None
             parts.append(found)
         else:
-            parts.append(_atom(str(key), value, negated) or [[]])
+            found = _atom(str(key), value, negated) or [[]]
+            carriers = () if negated or key not in _NEEDS_DATA else triggers_carrying(
+                atom_reads(str(key), value))
+            if carriers:
+                carried: _Constraint = (
+                    "trigger_in", frozenset(carriers), frozenset(),
+                    f"{key} (its data is carried only by {', '.join(carriers)} acts)")
+                found = [[*alt, carried] for alt in found]
+            parts.append(found)
     if negated and len(parts) > 1:
         # not (a and b) is (not a) or (not b): several keys of one table under 'not'.
         joined_by_any = True

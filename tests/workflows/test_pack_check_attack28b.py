@@ -106,18 +106,33 @@ def test_atk28b_2_without_a_check_refusing_it_a_very_high_lor_line_is_an_error_t
     assert "refuses a very high LoR under every pack: LOR_SCALE" in said[0]
 
 
-@pytest.mark.parametrize("when", [
-    {"any": [{"judgement_domain_in": ["rosh"]}, {"judgement_domain_in": ["swb"]}]},
-    {"all": [{"judgement_domain_in": ["rosh"]}, {"not": {"level_in": ["low", "medium"]}}]},
-    {"not": {"all": [{"judgement_domain_in": ["rosh"]}, {"judgement_domain_in": ["swb"]}]}},
-    {"all": [{"level_in": ["high"]}, {"not": {"level_below": "medium"}}]},
-    {"all": [{"case": {"on_register": False}}, {"after": {"on_register": True}}]},
-    {"all": [{"event_type_in": ["charged"]}, {"not": {"event_type_in": ["new_incident"]}}]},
-    {"all": [{"judgement_domain_in": ["lor"]}, {"level_in": ["high", "very_high"]}]},
+@pytest.mark.parametrize(("when", "triggers"), [
+    ({"any": [{"judgement_domain_in": ["rosh"]}, {"judgement_domain_in": ["swb"]}]}, JUDGED),
+    ({"all": [{"judgement_domain_in": ["rosh"]}, {"not": {"level_in": ["low", "medium"]}}]},
+     JUDGED),
+    ({"not": {"all": [{"judgement_domain_in": ["rosh"]}, {"judgement_domain_in": ["swb"]}]}},
+     JUDGED),
+    ({"all": [{"level_in": ["high"]}, {"not": {"level_below": "medium"}}]}, JUDGED),
+    ({"all": [{"case": {"on_register": False}}, {"after": {"on_register": True}}]}, JUDGED),
+    ({"all": [{"judgement_domain_in": ["lor"]}, {"level_in": ["high", "very_high"]}]}, JUDGED),
+    ({"all": [{"event_type_in": ["charged"]}, {"not": {"event_type_in": ["new_incident"]}}]},
+     ("case_event",)),
+    ({"any": [{"event_type_in": ["charged"]}, {"completed_step_code_in": ["x"]}]},
+     ("case_event", "step_completed")),
 ])
-def test_atk28b_2_conditions_that_can_hold_are_not_called_impossible(when: object) -> None:
+def test_atk28b_2_conditions_that_can_hold_are_not_called_impossible(
+        when: object, triggers: tuple[str, ...]) -> None:
     """Only a contradiction is reported: each of these holds for some act."""
-    assert never(when, JUDGED, Facts({("lor", "very_high"): "M7"})) is None
+    assert never(when, triggers, Facts({("lor", "very_high"): "M7"})) is None
+
+
+def test_atk28b_2_an_atom_no_trigger_of_its_line_carries_under_all_is_impossible() -> None:
+    """A case event's type and a completed step's code under one ``all``: no act carries both
+    (``types.EVENT_DATA``), whatever the line's triggers."""
+    why = never({"all": [{"event_type_in": ["charged"]}, {"completed_step_code_in": ["x"]}]},
+                ("case_event", "step_completed"), Facts())
+    assert why is not None
+    assert "leave the act's trigger nothing it may be" in why
 
 
 def test_atk28b_2_the_testers_two_domain_holds_can_hold() -> None:
@@ -146,3 +161,73 @@ def test_atk28b_2_the_bundled_packs_have_no_impossible_condition() -> None:
     for name in ("example-yjs", "somerset-yjt-2023", "wokingham-pyjs-2024"):
         problems = check_pack(read_pack(PACK_DIR / f"{name}.toml"))
         assert [p for p in problems if "never" in p.message or "LoR" in p.message] == []
+
+
+def _warnings(path: Path, field: str) -> list[str]:
+    lines, failed = check_files([path])
+    assert not failed, lines
+    return [each for each in lines if f": {field}: warning: " in each]
+
+
+def test_atk28b_4_a_pack_without_a_version_is_warned(tmp_path: Path) -> None:
+    """Deleting ``version = "1.0"``: the pack loads as version "1" (the format's default, not
+    an error), which every step cites; ``pack check`` says so."""
+    path = _variant(tmp_path, ('version = "1.0"\n', ""))
+    said = _warnings(path, "version")
+    assert len(said) == 1, said
+    assert "no version: the pack is read as version '1'" in said[0]
+
+
+def test_atk28b_4_a_month_count_over_a_year_is_warned_at_its_line(tmp_path: Path) -> None:
+    """``deadline = "+30m"`` (30 minutes meant?) is 30 months (packs/README.md: ``+Nm``);
+    more than 12 months is warned at the line, ``+3m`` and ``every 12m`` are not."""
+    path = _variant(tmp_path, ('deadline = "+20wd"', 'deadline = "+30m"'),
+                    ('deadline = "+5wd"', 'deadline = "every 12m"'))
+    said = _warnings(path, "rules.0.deadline")
+    line = _line_of(path, 'deadline = "+30m"')
+    assert said == [f"{path}:{line}: X1: rules.0.deadline: "
+                    "warning: '+30m' is 30 months ('m' is months: there is no minutes unit; "
+                    "hours are 'h', e.g. '+1h'): more than a year is unusual for a step's "
+                    "timescale; check it is what the policy says"]
+    assert _warnings(path, "rules.1.deadline") == []
+
+
+def test_atk28b_4_one_rule_giving_one_step_two_actors_is_warned(tmp_path: Path) -> None:
+    """A second X5 line asking for the same step as another X5 line of the same trigger, to
+    another actor and deadline, for the same event: one step is made, the first line's (its
+    actor and deadline), which the pack does not say: a warning at the second line's code."""
+    second = ('id = "X5"\ntrigger = "case_event"\ncode = "discuss_with_manager"\n'
+              'title = "Discuss the parent or carer risk with the line manager today"\n'
+              'actor = "case_holder"\ndeadline = "immediately"')
+    path = _variant(tmp_path, (second, second.replace("discuss_with_manager",
+                                                      "child_protection_referral", 1)
+                               .replace('actor = "case_holder"', 'actor = "line_manager"')))
+    said = _warnings(path, "rules.5.code")
+    assert len(said) == 1, said
+    line = _line_of(path, 'code = "child_protection_referral"')
+    assert said[0].startswith(f"{path}:{line}: X5: rules.5.code: ")
+    assert ("gives step 'child_protection_referral' on case_event two ways, actor 'case_holder'"
+            " (rules.4) and 'line_manager'; deadline 'next-wd' (rules.4) and 'immediately' "
+            "here, and both lines can apply to one act: one step is made, the first line's "
+            "(rules.4)") in said[0]
+
+
+def test_atk28b_4_lines_whose_conditions_exclude_each_other_are_not_warned() -> None:
+    """Somerset S43/S44 give the follow-up to whichever manager was told (the line manager,
+    a duty manager, the YJT manager), each line's condition excluding the others': no
+    warning, nor for any bundled pack."""
+    for name in ("example-yjs", "somerset-yjt-2023", "wokingham-pyjs-2024"):
+        problems = check_pack(read_pack(PACK_DIR / f"{name}.toml"))
+        assert [p for p in problems if "two ways" in p.message or "months" in p.message
+                or p.field == "version"] == []
+
+
+def test_atk28b_2_a_refresh_only_lines_holds_is_not_checked_against_its_when(
+        tmp_path: Path) -> None:
+    """A ``refresh_only`` line makes no step (it re-dates an open one, engine ``_justified``
+    leaves it out of a step's own lines), so its ``holds`` is not "false the moment the step is
+    made": no error."""
+    holds = 'holds = { after = { any_rating_in = { domains = ["swb"], levels = ["low"] } } }'
+    path = _variant(tmp_path, (X13, f"{X13}\nrefresh_only = true\n{holds}"))
+    lines, failed = check_files([path])
+    assert not failed, lines
