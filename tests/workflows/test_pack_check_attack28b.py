@@ -199,9 +199,12 @@ def test_atk28b_4_one_rule_giving_one_step_two_actors_is_warned(tmp_path: Path) 
     second = ('id = "X5"\ntrigger = "case_event"\ncode = "discuss_with_manager"\n'
               'title = "Discuss the parent or carer risk with the line manager today"\n'
               'actor = "case_holder"\ndeadline = "immediately"')
+    # The death the example declares no longer ends a discussion no line asks for.
     path = _variant(tmp_path, (second, second.replace("discuss_with_manager",
                                                       "child_protection_referral", 1)
-                               .replace('actor = "case_holder"', 'actor = "line_manager"')))
+                               .replace('actor = "case_holder"', 'actor = "line_manager"')),
+                    ('"child_protection_referral", "discuss_with_manager", ',
+                     '"child_protection_referral", '))
     said = _warnings(path, "rules.5.code")
     assert len(said) == 1, said
     line = _line_of(path, 'code = "child_protection_referral"')
