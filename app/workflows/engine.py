@@ -67,6 +67,7 @@ from app.workflows.types import (
     Violation,
     WorkflowEvent,
 )
+from app.workflows.vocabulary import LOR_SCALE_RULE
 
 # case_changed fields the snapshot carries, and how to read their values.
 _INT_FIELDS = ("mappa_category", "mappa_level")
@@ -739,6 +740,10 @@ def evaluate(
     trigger = event.trigger
     held = (table.held_checks.get(trigger) or table.checks_holding(trigger))(ctx)
     violations, acknowledged = _run_checks(ctx, pack, held) if held else ((), ())
+    if not violations and trigger == "judgement_recorded":
+        data = event.data
+        if data.get("level") == "very_high" and data.get("domain") == "lor":
+            violations = [LOR_SCALE]  # the core scale, whatever the pack's checks say
     if violations:
         return _make(Evaluation, {
             "violations": tuple(violations), "intents": (), "matrix_level": ctx.matrix_level,
@@ -1000,6 +1005,16 @@ _FIELD_READERS: dict[str, Any] = {
 
 
 # --- checks (M2-M7, S20) ---------------------------------------------------------------------
+
+# The contract's LoR scale (vocabulary.LOR_SCALE_RULE): a very high LoR is refused under every
+# pack, after the pack's own checks, so a pack's M7 answers with its own reference and a pack
+# without one still stores no level outside the scale (attack 28b, ATK28B-15).
+LOR_SCALE = Violation(
+    rule_id=LOR_SCALE_RULE, status=422, type_slug="invalid-level", title="Invalid level",
+    detail="Likelihood of re-offending is rated low, medium or high (the national AssetPlus "
+           "scale); it has no very_high level.",
+    errors=(("body.level", "Likelihood of re-offending is rated low, medium or high (the "
+                           "national AssetPlus scale); it has no very_high level."),))
 
 
 def _run_checks(

@@ -28,6 +28,7 @@ from app.workflows.vocabulary import (
     ASSESSMENT_TYPES,
     CASE_FIELDS,
     CSC_STATUSES,
+    DEATH,
     ENGINE_STEP_CODES,
     EVENT_FLAGS,
     IMPACTS,
@@ -36,6 +37,7 @@ from app.workflows.vocabulary import (
     REFERRAL_ACTIONS,
     REFERRAL_STATUSES,
     STAFF_ROLES,
+    EventType,
     suggest,
 )
 
@@ -194,6 +196,8 @@ class _Checker:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
         for index, declared in enumerate(pack.event_types):
+            if declared.id == DEATH:
+                self._death(index, declared)
             for j, word in enumerate(declared.later_event_types):
                 self.word("event_types", word, "-", f"event_types.{index}.later_event_types.{j}")
             for j, word in enumerate(declared.later_referral_kinds):
@@ -211,6 +215,21 @@ class _Checker:
             self._engine_code(where, line)
             self._deadline_data(where, line)
             self._title_placeholders(where, line)
+
+    def _death(self, index: int, declared: EventType) -> None:
+        """A child dies once and nothing about the living child follows: a ``death`` declared
+        not ``final`` or not ``once_per_case`` is an error (ATK28B-14: the service would keep
+        asking for referrals, panels and assessments of a dead child, or record a second
+        death). Left unsaid, both are the core's (true)."""
+        for name, meaning in (
+                ("final", "nothing about the living child may be recorded after a death (409 "
+                          "after-final-event)"),
+                ("once_per_case", "a child dies once: a second report of the death is the first "
+                                  "reported again")):
+            if not getattr(declared, name):
+                self.add("error", "-", f"event_types.{index}.{name}",
+                         f"'death' is a core event type whose meaning is the core's: {meaning}; "
+                         f"write {name} = true, or leave it out (the core's true)")
 
     def _typical_mistakes(self) -> None:
         """Warnings for typical mistakes that leave a pack valid (attack 28b, ATK28B-4): no
@@ -323,19 +342,12 @@ class _Checker:
     def _never(self, raw: Any, triggers: tuple[str, ...] | None, facts: Facts | None,
                rule: str, field: str, outcome: str) -> bool:
         """Say (and return whether) a condition can never hold. With the pack's ``facts`` (a
-        rule line's), one that holds only for a very high LoR, a level outside the contract's
-        scale that this pack does not refuse, is a warning."""
+        rule line's: what its checks and the core refuse, the very high LoR under every pack,
+        ATK28B-15), one that holds only for a refused judgement is impossible too."""
         if why := never(raw, triggers, facts or Facts()):
             self.add("error", rule, field, f"this condition can never be true: {why}, so "
                      f"{outcome}")
             return True
-        if facts is not None and ("lor", "very_high") not in facts.refused and never(
-                raw, triggers, Facts({**facts.refused, ("lor", "very_high"): "M7"})):
-            self.add("warning", rule, field,
-                     "as written this applies only to a judgement of LoR at very high, which "
-                     "the contract's scale does not have (LoR is low, medium or high: "
-                     "policy-rules M7), though this pack does not refuse one (no check like "
-                     "M7): check the domain and the levels")
         return False
 
     def _justifying(self, line: Rule) -> list[Any]:
