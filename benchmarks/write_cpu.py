@@ -171,7 +171,11 @@ def _database(sqlite_dir: str | None) -> tuple[str, str | None]:
     name = f"yjrisk_wcpu_{uuid.uuid4().hex[:8]}"
     _pg_admin(f'CREATE DATABASE "{name}"')
     url = PG.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
-    upgrade(url)
+    try:
+        upgrade(url)
+    except BaseException:  # e.g. an --app-root without migrations/: leave no database behind
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        raise
     return url, name
 
 

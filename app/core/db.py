@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from asyncpg.transaction import TransactionState
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 from sqlalchemy import MetaData, event
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Connection, CursorResult
@@ -229,6 +229,15 @@ def json_text(value: Any) -> str:
     return to_json(value, inf_nan_mode="constants").decode()
 
 
+def json_value(text: str) -> Any:
+    """A JSON column's value read from PostgreSQL (JSONB's text: valid JSON, keys unique, no
+    NaN), by pydantic's parser (Rust), not the standard library's ``json.loads`` (issue 15: a
+    judgement write decodes the case's and each open step's JSON columns, a step's reasons up
+    to 50). The same values: dicts, lists, strings, ints (of any size), floats (the nearest
+    double, as ``json.loads``), booleans and None."""
+    return from_json(text)
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     """Create the async engine for the configured URL (SQLite embedded or PostgreSQL).
 
@@ -247,7 +256,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         statement_ms = int(settings.db_statement_timeout_seconds * 1000)
         kwargs.update(
             pool_size=10, max_overflow=10, pool_timeout=settings.db_pool_timeout_seconds,
-            json_serializer=json_text,
+            json_serializer=json_text, json_deserializer=json_value,
             connect_args={
                 "timeout": settings.db_connect_timeout_seconds,
                 "command_timeout": settings.db_statement_timeout_seconds,

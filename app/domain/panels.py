@@ -739,7 +739,8 @@ async def add_item(
     satisfied = await satisfy_open_steps(
         heard, codes=wctx.pack.closes("panel_item_added"),
         act=("panel_item", item.id),
-        note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
+        note=f"The case was put on the agenda of the {wctx.pack.panel(panel.kind).title} of "
+             f"{local} (item {item.id}) "
              f"by {principal.sub}",
     )
     # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
@@ -1254,15 +1255,16 @@ async def decide(
     # to record that decision) is that item's, not done by this one.
     pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
                         if other != item.id)
+    name = pack.panel(panel.kind).title  # the pack's name for it, as practitioners say it
     passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
-         f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
+         f"overtaken: the {name} discussed the case (item {item.id})"),
         (pack.closes("panel_decision") + mappa, None, StepStatus.done,
-         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+         f"Satisfied by the {name} decision on item {item.id}"),
         (pack.closes("panel_decision_then"), None, StepStatus.done,
-         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+         f"Satisfied by the {name} decision on item {item.id}"),
         (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
-         f"The case was presented at the {panel.kind} (item {item.id}) by {item.presenter_id}"),
+         f"The case was presented at the {name} (item {item.id}) by {item.presenter_id}"),
     )
     for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
@@ -1304,7 +1306,7 @@ async def decide(
     session.add(item)
     await session.flush()
     await accept_heard(wctx, item_id=item.id, referral_id=item.referral_id,
-                       panel_kind=panel.kind)
+                       panel_name=pack.panel(panel.kind).title)
     # The decision is dated at the sitting: acts recorded before it but dated after the panel sat
     # (a rating that rose to very high that afternoon) owe, after it, what they owe in time
     # order (the review it booked makes a rise a new referral: S7 3.2.4, W7; attack pass 15,

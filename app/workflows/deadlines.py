@@ -126,6 +126,9 @@ class DeadlineInputs:
     due_date: date | None = None
     # The worker's absences (London dates, inclusive): an absence ends their working week early.
     absences: Sequence[tuple[date, date]] = ()
+    # The pack's name for that panel kind (its ``title``: "Multi-Agency Risk Panel (MARP)"),
+    # as practitioners read it in a step's note (A26a-14: the note said "marp").
+    panel_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -384,20 +387,22 @@ def in_week_deadline(
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     return next_panel_deadline(inputs.panels, inputs.panel_kind, inputs.panel_cadence,
-                               occurred, cal)
+                               occurred, cal, name=inputs.panel_name)
 
 
 def next_panel_deadline(
     panels: Sequence[ScheduledPanel], panel_kind: str | None, cadence: Cadence | None,
-    occurred: datetime, cal: WorkingCalendar, booked: Collection[UUID] = frozenset(),
+    occurred: datetime, cal: WorkingCalendar, booked: Collection[UUID] = frozenset(), *,
+    name: str | None = None,
 ) -> Due:
     """``next-panel`` from the event's instant (aware UTC) and the panels, their kind and its
-    cadence (what of its inputs the form reads); ``booked``: :func:`next_panel`."""
+    cadence (what of its inputs the form reads); ``booked``: :func:`next_panel`; ``name``: the
+    pack's name for the kind, in the note (else the kind)."""
     panel = next_panel(panels, panel_kind, occurred, booked)
     if panel is not None:
         return _tuple_new(
             Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))
-    kind = panel_kind or "panel"
+    kind = name or panel_kind or "panel"
     if cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
     day = next_cadence_day(cadence, occurred, cal)

@@ -28,6 +28,7 @@ from app.workflows.vocabulary import (
     ASSESSMENT_TYPES,
     CASE_FIELDS,
     CSC_STATUSES,
+    DEATH,
     ENGINE_STEP_CODES,
     EVENT_FLAGS,
     IMPACTS,
@@ -36,6 +37,7 @@ from app.workflows.vocabulary import (
     REFERRAL_ACTIONS,
     REFERRAL_STATUSES,
     STAFF_ROLES,
+    EventType,
     suggest,
 )
 
@@ -194,13 +196,17 @@ class _Checker:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
         for index, declared in enumerate(pack.event_types):
+            if declared.id == DEATH:
+                self._death(index, declared)
             for j, word in enumerate(declared.later_event_types):
                 self.word("event_types", word, "-", f"event_types.{index}.later_event_types.{j}")
             for j, word in enumerate(declared.later_referral_kinds):
                 self.word("referral_kinds", word, "-",
                           f"event_types.{index}.later_referral_kinds.{j}")
+        self._duplicates()
         self._closures()
         self._escalation()
+        self._escalation_loops()
         self._unclosable()
         self._panel_route()
         self._satisfiable()
@@ -209,6 +215,21 @@ class _Checker:
             self._engine_code(where, line)
             self._deadline_data(where, line)
             self._title_placeholders(where, line)
+
+    def _death(self, index: int, declared: EventType) -> None:
+        """A child dies once and nothing about the living child follows: a ``death`` declared
+        not ``final`` or not ``once_per_case`` is an error (ATK28B-14: the service would keep
+        asking for referrals, panels and assessments of a dead child, or record a second
+        death). Left unsaid, both are the core's (true)."""
+        for name, meaning in (
+                ("final", "nothing about the living child may be recorded after a death (409 "
+                          "after-final-event)"),
+                ("once_per_case", "a child dies once: a second report of the death is the first "
+                                  "reported again")):
+            if not getattr(declared, name):
+                self.add("error", "-", f"event_types.{index}.{name}",
+                         f"'death' is a core event type whose meaning is the core's: {meaning}; "
+                         f"write {name} = true, or leave it out (the core's true)")
 
     def _typical_mistakes(self) -> None:
         """Warnings for typical mistakes that leave a pack valid (attack 28b, ATK28B-4): no
@@ -290,7 +311,9 @@ class _Checker:
                             branch.when.raw, line.trigger, facts, when)):
                         self.add("error", line.id, f"rules.{i}.deadline.{j}.when",
                                  f"this branch can never be chosen: {why}")
-            holds = self._justifying(line)
+            # A refresh_only line makes no step (it re-dates one), so its own holds is no
+            # step's justification at the moment it is made.
+            holds = [] if line.refresh_only else self._justifying(line)
             if line.holds is not None and holds and (why := never(
                     when, line.trigger, facts, {"any": holds})):
                 self.add("error", line.id, f"rules.{i}.holds",
@@ -319,19 +342,12 @@ class _Checker:
     def _never(self, raw: Any, triggers: tuple[str, ...] | None, facts: Facts | None,
                rule: str, field: str, outcome: str) -> bool:
         """Say (and return whether) a condition can never hold. With the pack's ``facts`` (a
-        rule line's), one that holds only for a very high LoR, a level outside the contract's
-        scale that this pack does not refuse, is a warning."""
+        rule line's: what its checks and the core refuse, the very high LoR under every pack,
+        ATK28B-15), one that holds only for a refused judgement is impossible too."""
         if why := never(raw, triggers, facts or Facts()):
             self.add("error", rule, field, f"this condition can never be true: {why}, so "
                      f"{outcome}")
             return True
-        if facts is not None and ("lor", "very_high") not in facts.refused and never(
-                raw, triggers, Facts({**facts.refused, ("lor", "very_high"): "M7"})):
-            self.add("warning", rule, field,
-                     "as written this applies only to a judgement of LoR at very high, which "
-                     "the contract's scale does not have (LoR is low, medium or high: "
-                     "policy-rules M7), though this pack does not refuse one (no check like "
-                     "M7): check the domain and the levels")
         return False
 
     def _justifying(self, line: Rule) -> list[Any]:
@@ -647,10 +663,67 @@ class _Checker:
         # not start so.
         for where, listed, verb in named:
             for index, code in enumerate(listed):
+                if code in listed[:index]:  # A26a-12: said twice, the second says nothing
+                    self.add("error", "-", f"{where}.{index}",
+                             f"step code {code!r} is listed twice (first at "
+                             f"{where}.{list(listed).index(code)}): give each code once")
                 if code not in codes:
                     self.add("error", "-", f"{where}.{index}",
                              f"no rule creates step code {code!r}, so this {verb} nothing"
                              f"{suggest(code, codes)}")
+
+    def _duplicates(self) -> None:
+        """Attack 26a, A26a-12: a word declared twice (an event type, a referral or panel kind,
+        a fact, a score) leaves one of the two silently shadowed; a ``[[checks]]`` or
+        ``[[rules]]`` entry given twice word for word refuses or asks twice for one thing
+        (one policy rule may have several checks and lines: the same id is fine). Each is an
+        error at the second, naming the first."""
+        pack = self.pack
+        for section in ("event_types", "referral_kinds", "panel_kinds", "facts", "scores"):
+            first: dict[str, int] = {}
+            for index, item in enumerate(getattr(pack, section)):
+                label = section.replace("_", " ").removesuffix("s")
+                if item.id in first:
+                    self.add("error", "-", f"{section}.{index}.id",
+                             f"{label} {item.id!r} is declared twice (first at {section}."
+                             f"{first[item.id]}): declare each {label} once")
+                first.setdefault(item.id, index)
+        for section, what in (("checks", "check"), ("rules", "line")):
+            seen: dict[str, int] = {}
+            for index, entry in enumerate(getattr(pack, section)):
+                key = entry.model_dump_json()
+                if key in seen:
+                    self.add("error", entry.id, f"{section}.{index}",
+                             f"this [[{section}]] entry repeats {section}.{seen[key]} word for "
+                             f"word: the {what} would apply twice; remove one")
+                seen.setdefault(key, index)
+
+    def _escalation_loops(self) -> None:
+        """Attack 26a, A26a-12: escalation by role (``to``) that comes back to where it started
+        through another role (line_manager -> duty_manager -> line_manager) never reaches
+        anyone above: an error at the entry that closes the loop. A role escalating to itself
+        is the top of the chain (Somerset's chair). (A role missing from ``to`` goes to
+        ``default``: Wokingham's and the example's duty manager to the line manager, whose
+        own go to the duty manager; which role is above the duty manager is the policy's to
+        say, so that is not judged here.)"""
+        to = self.pack.escalation.to
+        reported: set[str] = set()
+        for start in sorted(to):
+            path = [start]
+            role = to[start]
+            while role in to and role not in path:
+                path.append(role)
+                role = to[role]
+            if role not in path:
+                continue
+            loop = path[path.index(role):]
+            if len(loop) < 2 or reported & set(loop):
+                continue
+            reported |= set(loop)
+            chain = " -> ".join([*loop, role])
+            self.add("error", "-", f"escalation.to.{loop[-1]}",
+                     f"escalation goes round in a loop ({chain}): no one above is ever told; "
+                     "end the chain at a role that escalates to itself (e.g. chair = \"chair\")")
 
     def _escalation(self) -> None:
         esc = self.pack.escalation

@@ -25,6 +25,7 @@ from typing import Any
 
 from app.workflows.conditions import atom_reads, triggers_carrying
 from app.workflows.types import DOMAINS, LEVEL_RANK, LEVELS
+from app.workflows.vocabulary import LOR_SCALE_REFUSED, LOR_SCALE_RULE
 
 LIMIT = 512
 JUDGED = "judgement_recorded"
@@ -246,7 +247,11 @@ def _judged(alternative: Alternative, facts: Facts) -> str | None:
                   for s in alternative.get(f"after.rating:{d}", _Value()).said]
     refused = sorted({facts.refused[(d, lv)] for d in domains for lv in levels
                       if (d, lv) in facts.refused})
-    why = [f"check {', '.join(refused)} refuses every such judgement"] if refused else []
+    core = [r for r in refused if r == LOR_SCALE_RULE]
+    own = [r for r in refused if r != LOR_SCALE_RULE]
+    why = [f"check {', '.join(own)} refuses every such judgement"] if own else []
+    why += ["the contract's LoR scale (low, medium, high) refuses a very high LoR under every "
+            f"pack: {LOR_SCALE_RULE}"] if core else []
     if afterwards:
         why.append("afterwards the rating of the judgement's domain is its level")
     return (f"on a judgement, {' and '.join(dict.fromkeys([*said, *afterwards]))} leave no domain "
@@ -284,7 +289,8 @@ def never(raw: Any, triggers: tuple[str, ...] | None, facts: Facts,
 def facts_of(checks: Iterable[Any]) -> Facts:
     """The (domain, level) pairs a pack's checks refuse on every judgement: a check on
     ``judgement_recorded`` with no ``requires`` whose condition is only ``judgement_domain_in``
-    and ``level_in`` (M7)."""
+    and ``level_in`` (M7); and the very high LoR the engine refuses under every pack, by the
+    pack's own check's id if it has one, else the core's (``LOR_SCALE``; ATK28B-15)."""
     refused: dict[tuple[str, str], str] = {}
     for check in checks:
         if check.requires is not None or JUDGED not in check.trigger:
@@ -301,4 +307,5 @@ def facts_of(checks: Iterable[Any]) -> Facts:
         for d in domains:
             for lv in levels:
                 refused.setdefault((d, lv), check.id)
+    refused.setdefault(LOR_SCALE_REFUSED, LOR_SCALE_RULE)
     return Facts(refused)

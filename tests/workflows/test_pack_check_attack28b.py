@@ -90,17 +90,20 @@ def test_atk28b_2_a_holds_false_whenever_its_line_applies_is_an_error(tmp_path: 
     assert any(each.startswith(at) for each in lines), lines
 
 
-def test_atk28b_2_without_a_check_refusing_it_a_very_high_lor_line_is_a_warning(
+def test_atk28b_2_without_a_check_refusing_it_a_very_high_lor_line_is_an_error_too(
         tmp_path: Path) -> None:
-    """A pack with no M7 stores a very high LoR (ATK28B-15), so the line can apply: not an
-    error, but a warning that the contract's LoR scale has no very high."""
+    """A pack with no M7 refuses a very high LoR all the same: the core's scale (LOR_SCALE,
+    ATK28B-15: "`lor` (likelihood of re-offending: low/medium/high only)"), so the line can
+    never apply: an error, naming the core's rule."""
     when = 'when = { all = [{ judgement_domain_in = ["lor"] }, { level_in = ["very_high"] }] }'
     path = _variant(tmp_path, (M7, 'when = { all = [{ judgement_domain_in = ["lor"] }, '
                                    '{ level_in = ["high"] }] }'), (X13, when))
     lines, failed = check_files([path])
-    assert not failed, lines
-    at = f"{path}:{_line_of(path, when)}: X13: rules.15.when: warning: as written this applies "
-    assert any(each.startswith(at) for each in lines), lines
+    assert failed
+    at = f"{path}:{_line_of(path, when)}: X13: rules.15.when: error: this condition can never "
+    said = [each for each in lines if each.startswith(at)]
+    assert len(said) == 1, lines
+    assert "refuses a very high LoR under every pack: LOR_SCALE" in said[0]
 
 
 @pytest.mark.parametrize(("when", "triggers"), [
@@ -196,9 +199,12 @@ def test_atk28b_4_one_rule_giving_one_step_two_actors_is_warned(tmp_path: Path) 
     second = ('id = "X5"\ntrigger = "case_event"\ncode = "discuss_with_manager"\n'
               'title = "Discuss the parent or carer risk with the line manager today"\n'
               'actor = "case_holder"\ndeadline = "immediately"')
+    # The death the example declares no longer ends a discussion no line asks for.
     path = _variant(tmp_path, (second, second.replace("discuss_with_manager",
                                                       "child_protection_referral", 1)
-                               .replace('actor = "case_holder"', 'actor = "line_manager"')))
+                               .replace('actor = "case_holder"', 'actor = "line_manager"')),
+                    ('"child_protection_referral", "discuss_with_manager", ',
+                     '"child_protection_referral", '))
     said = _warnings(path, "rules.5.code")
     assert len(said) == 1, said
     line = _line_of(path, 'code = "child_protection_referral"')
@@ -217,3 +223,14 @@ def test_atk28b_4_lines_whose_conditions_exclude_each_other_are_not_warned() -> 
         problems = check_pack(read_pack(PACK_DIR / f"{name}.toml"))
         assert [p for p in problems if "two ways" in p.message or "months" in p.message
                 or p.field == "version"] == []
+
+
+def test_atk28b_2_a_refresh_only_lines_holds_is_not_checked_against_its_when(
+        tmp_path: Path) -> None:
+    """A ``refresh_only`` line makes no step (it re-dates an open one, engine ``_justified``
+    leaves it out of a step's own lines), so its ``holds`` is not "false the moment the step is
+    made": no error."""
+    holds = 'holds = { after = { any_rating_in = { domains = ["swb"], levels = ["low"] } } }'
+    path = _variant(tmp_path, (X13, f"{X13}\nrefresh_only = true\n{holds}"))
+    lines, failed = check_files([path])
+    assert not failed, lines
