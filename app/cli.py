@@ -12,7 +12,7 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Collection, Coroutine
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -149,7 +149,9 @@ def _migrate(settings: Settings) -> None:
         raise UserError(f"cannot migrate {_where(settings.database_url)}: "
                         f"{str(exc).splitlines()[0]}") from None
 if TYPE_CHECKING:
-    from app.workflows.packs import Pack
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from app.workflows.packs import Pack, Versions
 
 pack_cli = typer.Typer(no_args_is_help=True,
                        help="Tools for a policy pack's owner: check, render, test.")
@@ -252,9 +254,10 @@ def dev(
 
     ``.env`` gets the dev secret, the SQLite database in ``.dev/`` and the demo clock (15:35 London
     on Friday 28 August 2026 from now on, or ``--demo-clock``); a ``YJ_DATABASE_URL`` or
-    ``YJ_JWT_SECRET`` in the environment is written there instead of the default; tokens for
-    both demo services go to ``.dev/tokens.json``. A bad ``--demo-clock`` is a one-line
-    UserError.
+    ``YJ_JWT_SECRET`` in the environment is written there instead of the default, and a
+    ``YJ_PACKS_DIR`` as an absolute path (ATK28B-8: every command then loads the same packs);
+    tokens for both demo services go to ``.dev/tokens.json``. A bad ``--demo-clock`` is a
+    one-line UserError.
     """
     import os
 
@@ -355,17 +358,17 @@ def serve(
     _serve(host, port, workers=workers)
 
 
-def _check_packs(settings: Settings, refusal: str = "refusing to start") -> set[str]:
-    """The ids of the packs loaded; UserError naming the file, line, rule and field unless
-    every pack loads and checks clean (what ``app.main.build_policy_context`` does first,
-    without importing the whole app: the server process it hands over to loads the app, and
+def _check_packs(settings: Settings, refusal: str = "refusing to start") -> Versions:
+    """The packs loaded (every version, by pack id); UserError naming the file, line, rule and
+    field unless every pack loads and checks clean (what ``app.main.build_policy_context`` does
+    first, without importing the whole app: the server process it hands over to loads the app, and
     logs the packs' warnings, itself). Run by every command that loads the packs (serve, dev,
     tick, worker, seed-demo: attack 26a, A26a-5, dev and tick died with a traceback)."""
     from app.workflows.engine import load_service_packs
     from app.workflows.packs import PackError
 
     try:
-        return set(load_service_packs(settings.packs_dir))
+        return load_service_packs(settings.packs_dir)
     except PackError as exc:
         raise UserError(f"{refusal}: {_located(exc, settings.packs_dir)}") from None
 
@@ -394,24 +397,34 @@ def _located(exc: Exception, packs_dir: Path | None) -> str:
                     if more else "")
 
 
-async def require_known_packs(settings: Settings, known_packs: Collection[str]) -> None:
-    """UserError when a service stored in the database runs a policy pack not among
-    ``known_packs`` (its file removed from ``YJ_PACKS_DIR``, or the variable unset): every write
-    of that service would fail and its steps could not be explained, so no process starts
-    (the API, ``tick``, ``worker``, ``dev``; attack 26a, A26a-17). Run on the migrated
-    database."""
+async def require_known_packs(
+    settings: Settings, loaded: Mapping[str, tuple[Pack, ...]],
+    engine: AsyncEngine | None = None,
+) -> None:
+    """UserError when a service stored in the database runs a policy pack not ``loaded`` (its
+    file removed from ``YJ_PACKS_DIR``, or the variable unset): every write of that service
+    would fail and its steps could not be explained (attack 26a, A26a-17); or has been served
+    with a version of its pack no longer loaded: its acts of that version's period would be
+    judged by another (ATTACK27-1). No process starts then (the API, ``tick``, ``worker``,
+    ``dev``). Run on the migrated database, through ``engine`` when the caller has one
+    (``tick`` and ``worker`` then use it for their passes), else an engine of its own."""
     import app.domain.tables  # noqa: F401 - every table on the metadata
     from app.core.db import build_engine, session_factory
+    from app.domain.pack_versions import not_loaded, recorded, removed_versions_message
     from app.domain.services import services_without_pack, unloaded_packs_message
 
-    engine = build_engine(settings)
+    used = engine if engine is not None else build_engine(settings)
     try:
-        async with session_factory(engine)() as session:
-            missing = await services_without_pack(session, known_packs)
+        async with session_factory(used)() as session:
+            missing = await services_without_pack(session, loaded)
+            removed = [] if missing else not_loaded(await recorded(session), loaded)
     finally:
-        await engine.dispose()
+        if engine is None:  # its own: disposed here
+            await used.dispose()
     if missing:
         raise UserError(unloaded_packs_message(missing))
+    if removed:
+        raise UserError(removed_versions_message(removed, loaded))
 
 
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1,
@@ -457,10 +470,9 @@ async def _escalation(
     from app.main import build_policy_context
 
     policy_ctx = build_policy_context(settings)
-    await require_known_packs(settings, policy_ctx.versions or policy_ctx.packs)
-
     engine = build_engine(settings)
     try:
+        await require_known_packs(settings, policy_ctx.versions, engine)
         factory = session_factory(engine, RecordedSession)
         if loop_seconds is None:
             await stand_ins.run_pass(factory, policy_ctx)  # leave that started or ended today

@@ -70,12 +70,22 @@ def write_dev_env(env_file: Path, *, real_now: datetime,
     environment of ``scripts/dev.sh``; a database URL or secret set there is what the server
     uses (the environment wins over .env), so it is what .env gets too, and a ``yjrisk``
     command run later in the folder without it talks to the same database with the same
-    secret (attack pass 16, A16-5).
+    secret (attack pass 16, A16-5); likewise ``YJ_PACKS_DIR`` (as an absolute path), so the
+    commands load the packs the server's services run (ATK28B-8). A later start without them
+    keeps what .env holds.
     """
     current = dotenv_values(env_file) if env_file.exists() else {}
     for name in ENVIRONMENT_WINS:
         if (given or {}).get(name, "").strip():
             current[name] = (given or {})[name]
+    packs = (given or {}).get("YJ_PACKS_DIR", "").strip()
+    if packs:
+        # The server loads those packs, so every command in the folder must (attack 28b,
+        # ATK28B-8: `yjrisk tick` refused to start for a service on a YJ_PACKS_DIR pack); an
+        # absolute path, as it was meant from this folder.
+        folder = Path(packs).expanduser()
+        current["YJ_PACKS_DIR"] = str(folder if folder.is_absolute()
+                                      else (env_file.resolve().parent / folder).resolve())
     legacy_secret = Path(".dev/jwt-secret")
     secret = current.get("YJ_JWT_SECRET") or (
         legacy_secret.read_text().strip() if legacy_secret.is_file() else ""
@@ -91,6 +101,8 @@ def write_dev_env(env_file: Path, *, real_now: datetime,
         "YJ_DEMO_CLOCK_START": clock_start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "YJ_DEMO_CLOCK_SET_AT": real_now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
     }
+    if current.get("YJ_PACKS_DIR"):
+        values["YJ_PACKS_DIR"] = str(current["YJ_PACKS_DIR"])
     for key, value in values.items():
         set_key(env_file, key, value, quote_mode="never")
 

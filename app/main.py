@@ -31,6 +31,7 @@ from app.core.problems import (
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
 from app.domain.history import RecordedSession
+from app.domain.pack_versions import check_served, loaded_of, removed_versions_message
 from app.domain.policy import PolicyContext
 from app.domain.services import services_without_pack, unloaded_packs_message
 from app.routers import (
@@ -126,18 +127,22 @@ def create_app(
         # `yjrisk serve` says so in one line before it gets here; A26a-17). A database not
         # there yet does not stop the start (`/readyz` says not ready, A21a-3): that service's
         # acts are then 503 (`PolicyContext.pack_for`), never judged by another pack.
+        # So is a service served with a version of its pack no longer loaded (ATTACK27-1);
+        # where the start-up could not look, the first write looks (check_served_once).
         try:
             async with app.state.session_factory() as session:
                 missing = await services_without_pack(
                     session, policy_ctx.versions or policy_ctx.packs)
+                removed = [] if missing else await check_served(session, policy_ctx)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            missing = []
+            missing, removed = [], []
             structlog.get_logger("yjrisk.packs").warning("pack.services_unchecked")
-        if missing:
+        if missing or removed:
             await engine.dispose()
-            raise RuntimeError(unloaded_packs_message(missing))
+            raise RuntimeError(unloaded_packs_message(missing) if missing
+                               else removed_versions_message(removed, loaded_of(policy_ctx)))
         app.state.access_log = AccessLogWriter(app.state.session_factory,
                                                settings.access_log_flush_seconds,
                                                settings.access_log_batch)

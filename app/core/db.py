@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import time
+import uuid
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from pydantic_core import to_json
+from asyncpg.transaction import TransactionState
+from pydantic_core import from_json, to_json
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Connection, CursorResult
-from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect, ExceptionContext
+from sqlalchemy.engine.interfaces import (
+    DBAPIConnection,
+    DBAPICursor,
+    Dialect,
+    ExceptionContext,
+    ExecutionContext,
+)
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -20,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Select
+from sqlalchemy.util.concurrency import await_
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -114,6 +125,99 @@ def _failed_connect_is_a_disconnect(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+# Execution option of a statement run only for the locks it takes (its rows are never read):
+# on PostgreSQL, when it is the first statement of its transaction, it goes with the BEGIN.
+LOCK_ONLY = "yj_lock_only"
+
+# The server-side prepared statements of LOCK_ONLY statements (by SQL text: a fixed few) and,
+# per asyncpg connection, those prepared on it (``_UNSURE``: a PREPARE interrupted, not known).
+_LOCK_NAMES: dict[str, str] = {}
+_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_UNSURE = ""
+
+
+def _lock_name(statement: str) -> str | None:
+    """The prepared statement's name for a LOCK_ONLY statement's SQL (None past 16 of them)."""
+    name = _LOCK_NAMES.get(statement)
+    if name is None and len(_LOCK_NAMES) < 16:
+        name = _LOCK_NAMES[statement] = f"yj_lock_{len(_LOCK_NAMES)}"
+    return name
+
+
+def _begin_with_lock(cursor: DBAPICursor, statement: str, parameters: Sequence[Any],
+                     context: ExecutionContext) -> bool:
+    """``do_execute`` event (PostgreSQL, asyncpg): send a :data:`LOCK_ONLY` statement that opens
+    its transaction in one round trip with the BEGIN (issue 15: asyncpg sends BEGIN as a round
+    trip of its own before the first statement, and every case write starts with its lock).
+
+    The statement is prepared on the connection once (SQL ``PREPARE``, a round trip of its own
+    the first time, outside any transaction: a prepared statement belongs to the session), then
+    each time runs as one simple query, ``BEGIN; EXECUTE <name>('<uuid>', ...)`` (the simple
+    query protocol takes no parameters: each is written as a literal, only UUIDs, whose text
+    is hex digits and hyphens): PostgreSQL runs it inside the transaction the BEGIN opens, on
+    the statement's cached plan, and keeps that transaction open after it, as when the BEGIN
+    went alone. asyncpg's and SQLAlchemy's adapter's state is then set as asyncpg's
+    ``Transaction.start`` and the adapter's ``_start_transaction`` set it, so the commit and
+    the rollback are theirs, unchanged. Whatever fails once the query is sent, the transaction
+    is held started, so the rollback sends ROLLBACK (outside a transaction PostgreSQL answers
+    it with a warning); an error is translated by the adapter, as its cursor's are, then by
+    SQLAlchemy, whose ``before_cursor_execute`` and ``after_cursor_execute`` events see the
+    statement as usual. The statement's rows are not read (the simple query discards them):
+    the result has none. Anything else (a transaction already begun, an isolation level or
+    access mode of its own, a parameter not a UUID) runs as usual: False."""
+    if not context.execution_options.get(LOCK_ONLY):
+        return False
+    adapter = getattr(cursor, "_adapt_connection", None)
+    if not isinstance(adapter, AsyncAdapt_asyncpg_connection) or adapter._transaction is not None \
+            or adapter.isolation_level is not None or adapter.readonly or adapter.deferrable:
+        return False
+    driver: Any = adapter._connection  # asyncpg.Connection
+    name = _lock_name(statement)
+    if driver._top_xact is not None or driver.is_in_transaction() or name is None \
+            or _UNSURE in _PREPARED.get(driver, ()) \
+            or not all(type(value) is uuid.UUID for value in parameters):
+        return False
+    await_(_begin_and_run(adapter, statement, name,
+                          ", ".join(f"'{value}'" for value in parameters)))
+    return True
+
+
+async def _begin_and_run(adapter: AsyncAdapt_asyncpg_connection, statement: str, name: str,
+                         literals: str) -> None:
+    """Prepare the statement on the connection if it is not yet, then send ``BEGIN; EXECUTE``
+    and record the transaction as started, whatever the outcome."""
+    async with adapter._execute_mutex:
+        driver: Any = adapter._connection
+        prepared = _PREPARED.setdefault(driver, set())
+        if name not in prepared:
+            try:
+                await driver.execute(f"PREPARE {name} AS {statement}")
+            except BaseException as error:
+                prepared.add(_UNSURE)  # prepared or not: this connection runs it as usual
+                if isinstance(error, Exception):
+                    adapter._handle_exception(error)  # raises it translated
+                raise
+            prepared.add(name)
+        transaction = driver.transaction()
+        try:
+            await driver.execute(f"BEGIN;\nEXECUTE {name}({literals})")
+        except BaseException as error:
+            _started(adapter, transaction)
+            if isinstance(error, Exception):
+                adapter._handle_exception(error)  # raises it translated (as the adapter's cursor)
+            raise
+        _started(adapter, transaction)
+
+
+def _started(adapter: AsyncAdapt_asyncpg_connection, transaction: Any) -> None:
+    """What asyncpg's ``Transaction.start`` and the adapter's ``_start_transaction`` record
+    once BEGIN has succeeded."""
+    transaction._state = TransactionState.STARTED
+    driver: Any = adapter._connection
+    driver._top_xact = transaction
+    adapter._transaction = transaction
+
+
 def json_text(value: Any) -> str:
     """A JSON column's value as JSON text, on PostgreSQL (every JSON column there is JSONB,
     which stores the value parsed, not the text): pydantic's serializer (Rust), not the
@@ -123,6 +227,15 @@ def json_text(value: Any) -> str:
     same string), integers and floats; NaN and infinities written as ``NaN`` and
     ``Infinity`` as ``json.dumps`` writes them, which PostgreSQL refuses as before."""
     return to_json(value, inf_nan_mode="constants").decode()
+
+
+def json_value(text: str) -> Any:
+    """A JSON column's value read from PostgreSQL (JSONB's text: valid JSON, keys unique, no
+    NaN), by pydantic's parser (Rust), not the standard library's ``json.loads`` (issue 15: a
+    judgement write decodes the case's and each open step's JSON columns, a step's reasons up
+    to 50). The same values: dicts, lists, strings, ints (of any size), floats (the nearest
+    double, as ``json.loads``), booleans and None."""
+    return from_json(text)
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
@@ -143,7 +256,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         statement_ms = int(settings.db_statement_timeout_seconds * 1000)
         kwargs.update(
             pool_size=10, max_overflow=10, pool_timeout=settings.db_pool_timeout_seconds,
-            json_serializer=json_text,
+            json_serializer=json_text, json_deserializer=json_value,
             connect_args={
                 "timeout": settings.db_connect_timeout_seconds,
                 "command_timeout": settings.db_statement_timeout_seconds,
@@ -152,6 +265,8 @@ def build_engine(settings: Settings) -> AsyncEngine:
         )
     engine = create_async_engine(settings.database_url, **kwargs)
     event.listen(engine.sync_engine, "handle_error", _failed_connect_is_a_disconnect)
+    if engine.dialect.driver == "asyncpg":
+        event.listen(engine.sync_engine, "do_execute", _begin_with_lock)
     if not always_ping:
         _ping_idle_connections(engine, settings.db_ping_after_idle_seconds)
     if settings.is_sqlite:
@@ -210,11 +325,14 @@ class DriverStatement:
     Parameters are the statement's unvalued bind parameters, by name; a bind parameter with a
     value (a literal in the clause) is bound as compiled. Every parameter goes through its
     type's bind processing, as SQLAlchemy would apply it. No expanding (``IN``) parameters:
-    PostgreSQL takes an array (``= ANY(...)``)."""
+    PostgreSQL takes an array (``= ANY(...)``). ``lock_only``: the statement is run for the
+    locks it takes, its rows never read (:data:`LOCK_ONLY`: the first of its transaction goes
+    with the BEGIN)."""
 
-    def __init__(self, statement: Any) -> None:
+    def __init__(self, statement: Any, *, lock_only: bool = False) -> None:
         self.statement = statement
         self._driver: tuple[str, tuple[tuple[str, Any, Any], ...]] | None = None
+        self._options = {LOCK_ONLY: True} if lock_only else None
 
     def _compiled(self, dialect: Dialect) -> tuple[str, tuple[tuple[str, Any, Any], ...]]:
         """The SQL and, per position, (name, the literal's value or ``_GIVEN``, bind processor):
@@ -254,14 +372,16 @@ class DriverStatement:
         """Run on a (synchronous) connection: as driver SQL on PostgreSQL, else as usual."""
         if connection.dialect.name != "postgresql":
             return connection.execute(self.statement, dict(params))
-        return connection.exec_driver_sql(*self.driver_form(connection.dialect, params))
+        return connection.exec_driver_sql(*self.driver_form(connection.dialect, params),
+                                          execution_options=self._options)
 
     async def execute_async(self, connection: AsyncConnection, params: Mapping[str, Any]
                             ) -> CursorResult[Any]:
         """:meth:`execute` on an async connection."""
         if connection.dialect.name != "postgresql":
             return await connection.execute(self.statement, dict(params))
-        return await connection.exec_driver_sql(*self.driver_form(connection.dialect, params))
+        return await connection.exec_driver_sql(*self.driver_form(connection.dialect, params),
+                                                execution_options=self._options)
 
 
 class PlainSelect(DriverStatement):

@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -88,6 +89,22 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs before the response is sent, so a failed commit is an
 # error answer, never a 2xx for a write that did not happen.
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+# A gated route (app.routers.gates.GatedRoute) opens the request's unit of work itself, around
+# FastAPI's handler (so still committed before the response is sent), and keeps it in the
+# request's scope under this key; its handler runs :func:`_session_of_gated` for ``_session``
+# (issue 15: FastAPI wraps a generator dependency in two context managers, an exit stack entry
+# and an AnyIO cancel scope on every request).
+SESSION_SCOPE_KEY = "yjrisk.session"
+gated_session = asynccontextmanager(_session)
+
+
+async def _session_of_gated(request: Request) -> AsyncSession:
+    """The unit of work the gated route opened for this request."""
+    return request.scope[SESSION_SCOPE_KEY]  # type: ignore[no-any-return]
+
+
+_session.run_as = _session_of_gated  # type: ignore[attr-defined]
 
 
 def settings_of(request: Request) -> Settings:

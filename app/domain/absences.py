@@ -9,8 +9,9 @@ worker's working week early for ``+1wd-in-week`` deadlines.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
@@ -18,6 +19,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import check_staff_id
 from app.core.security import Principal
 from app.domain import cursors
 from app.domain.access import MANAGERS, require_roles, service_of
@@ -265,6 +267,24 @@ async def _may_record(session: AsyncSession, principal: Principal, staff_id: str
     # (app.domain.policy_lock; A9-16).
     await lock_policy_exclusive(session, service.id)
     return service
+
+
+async def require_absence_authority(
+    session: AsyncSession, principal: Principal, path: Mapping[str, Any]
+) -> None:
+    """403 unless the caller may record the absences of the path's ``staff_id``
+    (:func:`_may_manage`): asked by the route before the body is read (``gates.authority``;
+    attack pass 28a, ATK28A-3), as GET and DELETE of the same path answer, and again by the
+    write under the service's policy lock. A path that is no staff id at all is left to the
+    route, which answers it 422 (``path.staff_id``) as it does on GET, before the 403: no
+    one's absences are at that path."""
+    raw = str(path.get("staff_id", ""))
+    try:
+        staff_id = check_staff_id(raw)
+    except ValueError:
+        return
+    if 1 <= len(raw) <= 128:
+        await _may_manage(session, principal, staff_id, "record staff absences")
 
 
 async def _may_manage(

@@ -1,4 +1,5 @@
-"""When the latest act recorded on a case happened: the bound a closure may not predate.
+"""When the latest act recorded on a case happened: the bound a closure may not predate, and
+the bound a final event (a death) may not predate: the latest act about the living child.
 
 A closure dated before something already recorded on the case (a judgement, an event, a step done)
 would rewrite what the policy asked at the time: an act after the closure date falls outside
@@ -20,12 +21,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.domain.assessments import Assessment
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent
+from app.domain.history import RecordChange
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels_table import PanelItem
-from app.domain.referrals import Referral
+from app.domain.referrals import MAKING_ACTIONS, Referral
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_after, require_not_before
+from app.workflows.vocabulary import EventType
+
+# The case's fields that say something about the living child (what a PATCH, an upsert or a
+# feed changes that a final event then refuses: ``cases.CasePatch`` less who holds the case,
+# who may see it, its closure and the child's identity; a test checks).
+CIRCUMSTANCES = frozenset({
+    "csc_status", "mappa_category", "mappa_level", "expected_release_date", "in_custody",
+    "volunteer_attached", "weapon_related", "intervention", "statutory", "facts",
+})
 
 
 async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
@@ -84,3 +95,57 @@ async def require_after_latest_act(
         require_after(at, latest, "the latest act recorded on the case", field=field)
     else:
         require_not_before(at, latest, "the latest act recorded on the case", field=field)
+
+
+async def latest_living_act_at(
+    session: AsyncSession, case_id: uuid.UUID, final: EventType
+) -> datetime | None:
+    """The latest moment (aware UTC) at which an act about the living child recorded on the
+    case happened: the acts a final event (``final``, a death) refuses dated after it
+    (:mod:`app.domain.final_events`): a judgement, an event of a type other than ``final`` and
+    those it still accepts after it (``later_event_types``), an assessment started, a panel
+    decision, a referral of a kind it does not still accept (``later_referral_kinds``) made or
+    moved on (submitted, quality-assured, sent), a change of the child's circumstances on the
+    case (:data:`CIRCUMSTANCES`, at the change's ``occurred_at``). None when there is none.
+    What the policy still asks after a death (oversight, steps done or waived, finishing an
+    assessment, a closure, a reassignment) is no such act."""
+    later = [final.id, *final.later_event_types]
+    columns: list[Any] = [
+        sa.select(sa.func.max(col(Judgement.occurred_at))).where(col(Judgement.case_id) == case_id),
+        sa.select(sa.func.max(col(CaseEvent.occurred_at))).where(
+            col(CaseEvent.case_id) == case_id, col(CaseEvent.type).not_in(later)),
+        sa.select(sa.func.max(col(Assessment.occurred_at)))
+        .where(col(Assessment.case_id) == case_id),
+        sa.select(sa.func.max(col(PanelItem.decided_at))).where(col(PanelItem.case_id) == case_id),
+    ]
+    found = (await session.exec(select(*(c.scalar_subquery() for c in columns)))).one()
+    moments = [_aware(m) for m in found if m is not None]
+    referrals = await session.exec(select(Referral.kind, Referral.history).where(
+        col(Referral.case_id) == case_id,
+        col(Referral.kind).not_in(list(final.later_referral_kinds))))
+    moments += [_aware(datetime.fromisoformat(h["at"])) for _, history in referrals.all()
+                for h in history or ()
+                if h.get("at") and h.get("action") in ("create", *MAKING_ACTIONS)]
+    changes = await session.exec(select(RecordChange.occurred_at, RecordChange.changes).where(
+        col(RecordChange.case_id) == case_id, col(RecordChange.entity_type) == "case",
+        col(RecordChange.occurred_at).is_not(None)))
+    moments += [_aware(at) for at, changed in changes.all()
+                if at is not None and CIRCUMSTANCES & (changed or {}).keys()]
+    return max(moments, default=None)
+
+
+async def require_final_event_after_living_acts(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime, final: EventType
+) -> None:
+    """422 ``occurred-before-bound`` when a final event (a death) dated ``at`` falls before
+    :func:`latest_living_act_at`, naming it as the bound, as a closure dated before the latest
+    act is (attack pass 28a, ATK28A-4: a death dated before a judgement and an incident on
+    record was accepted, and the record then held a rating judged and an incident four and
+    five days after the child died; the same judgement sent afterwards was 409
+    ``after-final-event``). The packs (``death``): "Nothing about the living child happens
+    after the death". An act at the death's own instant is history, as it is when typed in
+    after the death (``final_events``), so the death may be dated at it."""
+    latest = await latest_living_act_at(session, case_id, final)
+    if latest is not None:
+        require_not_before(at, latest, "the latest act about the living child recorded on "
+                           "the case", field="occurred_at")

@@ -75,7 +75,8 @@ async def withdraw_item(
     item.duplicate_rank = min(lowest or 0, 0) - 1
     session.add(item)
     day = london_text(panel.scheduled_for.astimezone(LONDON).date())
-    why = f"the case was withdrawn from the agenda of the {panel.kind} of {day} " \
+    why = f"the case was withdrawn from the agenda of the {wctx.pack.panel(panel.kind).title} " \
+          f"of {day} " \
           f"(item {item.id}): {item.withdrawal_reason}"
     ended = list((await session.exec(select(Step).where(
         Step.case_id == item.case_id, Step.status == StepStatus.open,

@@ -113,18 +113,20 @@ async def _panel_acts(wctx: WriteContext, codes: frozenset[str], besides: uuid.U
         pack = wctx.policy.pack_for(wctx.service, at=added)
         if set(pack.closes("panel_item_added")) & codes:
             acts.append((FiledAct(added, "panel_item", item.id, None, StepStatus.done,
-                                  f"The case was put on the agenda of the {kind} (item "
+                                  "The case was put on the agenda of the "
+                                  f"{pack.panel(kind).title} (item "
                                   f"{item.id}), recorded before the act that asks for it"),
                          pack.closes("panel_item_added")))
         if item.decided_at is None:
             continue
         decided = stored_utc(item.decided_at)
         pack = wctx.policy.pack_for(wctx.service, at=decided)
+        name = pack.panel(kind).title
         for closes, status, what in (
                 (pack.closes("panel_decision_overtakes"), StepStatus.superseded,
-                 f"overtaken: the {kind} discussed the case (item {item.id})"),
+                 f"overtaken: the {name} discussed the case (item {item.id})"),
                 (pack.closes("panel_decision_then"), StepStatus.done,
-                 f"Satisfied by the {kind} decision on item {item.id}")):
+                 f"Satisfied by the {name} decision on item {item.id}")):
             if set(closes) & codes:
                 acts.append((FiledAct(decided, "panel_item", item.id, item.decided_by, status,
                                       f"{what}, recorded before the act that asks for it"),

@@ -41,6 +41,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.final_events import require_before_final_event
+from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.next_steps import act_answers, close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
@@ -284,6 +285,7 @@ async def submit_assessment(
     if scores:
         assessment.scores = scores
         case.scores = {**(case.scores or {}), **scores}  # the latest score of each name
+        note_case_act(session, case.id, occurred_at)  # scored at the submission's date
         session.add(case)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
@@ -306,6 +308,12 @@ async def countersign_assessment(
                                           "countersign")
     assessment.countersigned_at = wctx.occurred_at
     assessment.countersigned_by = principal.sub
+    case = wctx.case
+    if str(assessment.type) not in (case.countersigned_types or ()):
+        # The case now has a countersigned assessment of this type (ATK28B-9).
+        case.countersigned_types = sorted({*(case.countersigned_types or ()),
+                                           str(assessment.type)})
+        session.add(case)
     return assessment, await _after_act(
         wctx, assessment=assessment, action="countersign",
         satisfies=satisfied_by(wctx.pack, "countersign"),

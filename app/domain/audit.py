@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -320,8 +321,32 @@ def _column_props(mapper: Any) -> dict[str, Any]:
     return {prop.key: prop for prop in mapper.column_attrs}
 
 
+_AFTER_SEAL = "run_after_seal"  # session.info: what runs last, after the seal
+
+
+def run_after_seal(session: AsyncSession, run: Callable[[SyncSession], None]) -> None:
+    """Have ``run(sync_session)`` called last before this transaction commits, after its audit
+    entries are sealed (a rollback drops it): for an idempotent INSERT of a row that other
+    writers may be inserting at the same moment (``ON CONFLICT DO NOTHING``). The writer that
+    inserted it first then requests no other lock until it commits, so a writer waiting for
+    its row can never close a cycle of waits, as the chain's lock taken last keeps no case
+    lock waiting (above)."""
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()
+    sync.info.setdefault(_AFTER_SEAL, []).append(run)
+
+
 @event.listens_for(SyncSession, "before_commit")
 def _seal(sync: SyncSession) -> None:
+    """Seal this transaction's audit entries (:func:`_seal_entries`), then run what was asked
+    to run after them (:func:`run_after_seal`)."""
+    _seal_entries(sync)
+    for run in sync.info.pop(_AFTER_SEAL, ()):
+        run(sync)
+
+
+def _seal_entries(sync: SyncSession) -> None:
     """Write this transaction's audit entries, each chain extended under its lock, and its
     outgoing events (runs just before the commit, inside the async session's greenlet, so
     blocking calls are fine).
@@ -569,6 +594,7 @@ def _forget(sync: SyncSession, _previous: Any) -> None:
     sync.info.pop(outbox.PENDING, None)
     sync.info.pop(_AT_SEAL, None)
     sync.info.pop(_UPDATE_AT_SEAL, None)
+    sync.info.pop(_AFTER_SEAL, None)
 
 
 _HEAD = sa.text("SELECT seq, hash FROM audit_entry WHERE chain = :chain AND seq IS NOT NULL "

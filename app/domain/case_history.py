@@ -155,11 +155,12 @@ async def timeline(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, page: paging.PageArgs
 ) -> tuple[list[TimelineEntry], str | None]:
     """A page of everything recorded on the case in time order (by when it happened; at one
-    instant the records before the steps they raised or closed; then by when recorded):
+    instant the records, then the field changes they made, then the steps they raised or
+    closed; then by when recorded):
     opening, field changes, judgements, events, assessment and referral transitions,
     oversight, panel decisions, steps created and closed; who and why. And the next page's
-    cursor: the entry's place in that order (its time, record-before-step, record time, and
-    its rank among entries equal in those)."""
+    cursor: the entry's place in that order (its time, :func:`_place`, record time, and its
+    rank among entries equal in those)."""
     _, case = await get_visible_case(session, principal, case_id)
     # Who opened it: the write audit's creation entry (POST, or PUT by external reference).
     opener = (await session.exec(
@@ -182,11 +183,11 @@ async def timeline(
     # instant of a judgement, event or transition is that record's consequence (as in the audit
     # trail, where a write's record is sealed before its steps). Ties end in what the entry is,
     # so the order (and a page's cursor) is the same on every read.
-    entries.sort(key=lambda e: (e.at, e.kind == "step", e.recorded_at or e.at, e.kind,
+    entries.sort(key=lambda e: (e.at, _place(e), e.recorded_at or e.at, e.kind,
                                 str(e.entity_id), e.action))
     keyed, previous, rank = [], None, 0
     for entry in entries:
-        head = (entry.at, int(entry.kind == "step"), entry.recorded_at or entry.at)
+        head = (entry.at, _place(entry), entry.recorded_at or entry.at)
         rank = rank + 1 if head == previous else 0
         keyed.append(((*head, rank), entry))
         previous = head
@@ -195,6 +196,13 @@ async def timeline(
         keyed, lambda pair: pair[0], ("instant", "int", "instant", "int"), page,
         {"list": "timeline", "case": str(case.id)})
     return [entry for _, entry in rows], following
+
+
+def _place(entry: TimelineEntry) -> int:
+    """An entry's place among those at one instant: the records first, then the changes of
+    the case's fields (what an act derived, as its rating and register, follows the act),
+    then the steps."""
+    return 2 if entry.kind == "step" else int(entry.action == "fields_changed")
 
 
 async def _rows(session: AsyncSession, model: Any, case_id: uuid.UUID) -> list[Any]:
@@ -270,10 +278,21 @@ async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[Time
         RecordChange.case_id == case_id, RecordChange.entity_type == "case",
         col(RecordChange.created).is_(False)))
     return [TimelineEntry(
-        at=c.recorded_at, recorded_at=c.recorded_at, kind="case", action="fields_changed",
+        at=_changed_at(c), recorded_at=c.recorded_at, kind="case", action="fields_changed",
         entity_id=c.entity_id, by=c.actor_sub, role=None, why=None,
         details={"changes": c.changes},
     ) for c in rows.all()]
+
+
+def _changed_at(change: RecordChange) -> datetime:
+    """When a change of the case's fields happened: a closure's at its ``closed_at`` (where the
+    timeline puts the closure); any other at its act's time, a change derived from an act (a
+    back-dated judgement's rating and register) included, not when it was typed in
+    (ATTACK26B-2); a row from before the act's time was kept, when it was recorded."""
+    closed = (change.changes or {}).get("closed_at")
+    if closed and closed[1]:
+        return _aware(datetime.fromisoformat(str(closed[1])))
+    return _aware(change.occurred_at or change.recorded_at)
 
 
 async def _closures(session: AsyncSession, case: Case) -> list[TimelineEntry]:

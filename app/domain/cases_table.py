@@ -117,6 +117,13 @@ class Case(SQLModel, table=True):
     # the latest submitted assessment score of each name (``[[scores]]``).
     facts: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     scores: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # The ratings the child arrived with from another service (the latest transfer in's
+    # ``incoming_ratings``; migration 0031): another service's judgement, which the pack may
+    # count until this service rates the domain itself (Somerset 13.3, 9, 3.2.4; ATK28B-11).
+    incoming_ratings: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # The assessment types of which the case has a countersigned assessment (migration 0031;
+    # Wokingham W3's review of an Asset+ when a child turns high after it, ATK28B-9).
+    countersigned_types: list[str] = Field(default_factory=list, sa_type=JSONType)
     on_register: bool = Field(default=False, index=True)
     # Dealt with as a priority (the pack's ``[priority]``: Somerset 3.2.4, ROSH or SWB very
     # high), derived after each act like ``on_register`` (migration 0025; attack pass 19, A19-2).

@@ -29,6 +29,7 @@ from app.domain.access import (
     service_of,
     withheld_from,
 )
+from app.domain.acts import require_final_event_after_living_acts
 from app.domain.answered import answer_from_record
 from app.domain.audit import AuditEntry, record_audit
 from app.domain.cases_table import Case, mark_changed
@@ -347,6 +348,9 @@ async def record_event(
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
+    if pack.event_type(body.type).final:  # a death: not before what the living child did
+        await require_final_event_after_living_acts(session, case.id, occurred_at,
+                                                    pack.event_type(body.type))
     event = CaseEvent(
         service_id=service.id, case_id=case.id, type=body.type, occurred_at=occurred_at,
         known_at=known_at,
@@ -355,12 +359,19 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    await _keep_incoming_ratings(session, case, event)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
     data = event_data(event)
     if await custody_move_recorded(session, case, event.type):
         data["custody_move_recorded"] = True
     wf_event = wctx.event("case_event", data, subject_id=event.id)
+    # Typed after the case's closure, dated before it (a charge or a death within the
+    # open period): judged with the steps open then, those the closure set aside, as it would
+    # have been before the closure, the closure then setting aside what is still owed (the
+    # twin of a panel's decision, ATTACK26B-12): a second charge joins the first's review, a
+    # death ends the earlier report, and a reopening reinstates each duty once.
+    set_aside = await policy.open_as_before_closure(wctx)
     if dated_before_a_rating(case, occurred_at):
         # Typed in after a later judgement: judged on the ratings of its own date, asking only
         # what the history in time order still owes (A11-5, redate6's leftover).
@@ -385,6 +396,9 @@ async def record_event(
         if replayed is not None:
             result = result.merge(replayed)
     result = await answer_from_record(wctx, result=result)
+    if set_aside:  # the steps now open: those the closure does not set aside
+        await policy.closed_again(wctx, set_aside)
+        result = result.merge(await policy.current(session, case))
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
@@ -495,6 +509,24 @@ def _put(event: CaseEvent, added: dict[str, Any]) -> None:
         event.may_raise_to_high = True
 
 
+async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseEvent) -> None:
+    """A transfer in that is the case's latest (none dated after it) sets the ratings the child
+    arrived with (``Case.incoming_ratings``; none sent: none), which the pack may count until
+    the service rates the domain itself (Somerset 13.3, 9, 3.2.4; attack 28b, ATK28B-11)."""
+    if event.type != CaseEventType.transfer_in:
+        return
+    later = await session.exec(select(CaseEvent.id).where(
+        CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.transfer_in,
+        col(CaseEvent.occurred_at) > event.occurred_at).limit(1))
+    if later.first() is not None:
+        return
+    incoming = dict((event.details or {}).get("incoming_ratings") or {})
+    if (case.incoming_ratings or {}) != incoming:
+        case.incoming_ratings = incoming
+        session.add(case)
+        await session.flush()
+
+
 async def _add_to_event(
     wctx: WriteContext, *, event: CaseEvent, body: CaseEventCreate, details: dict[str, Any]
 ) -> policy.PolicyResult | None:
@@ -513,6 +545,7 @@ async def _add_to_event(
     check_details_size(event.details)
     wctx.session.add(event)
     await wctx.session.flush()
+    await _keep_incoming_ratings(wctx.session, wctx.case, event)
     await wctx.audit("case_event.added_to", entity_type="case_event", entity_id=event.id,
                      change=added)
     after = event_data(event)

@@ -22,6 +22,11 @@ packs' ``later_referral_kinds``), management oversight, closing (or reopening) t
 holders and access, finishing assessments already on file (submitting, countersigning,
 returning: documents of the work done before), withdrawing agenda items and referrals. An act
 dated at or before the death (typed in afterwards) is history and is accepted.
+
+The other order: a final event dated before an act about the living child already recorded
+(one this module would refuse dated after it) is 422 ``occurred-before-bound`` naming that act's
+time (:func:`app.domain.acts.require_final_event_after_living_acts`; attack pass 28a,
+ATK28A-4), so the record never holds such an act after the death, whichever was typed first.
 """
 
 from __future__ import annotations

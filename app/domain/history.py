@@ -48,8 +48,9 @@ class RecordChange(SQLModel, table=True):
     created: bool = False
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     # When the act that changed the case's fields happened (migration 0023; attack pass 15,
-    # A15-9): a change noted by :func:`note_case_act` (a PATCH, a CMS update, a MAPPA feed);
-    # null for derived changes (ratings, register) and rows recorded before it was kept.
+    # A15-9): a change noted by :func:`note_case_act` (a PATCH, a CMS update, a MAPPA feed),
+    # and a change derived from an act (ratings, register, contact level, priority: the act's
+    # policy run or judgement notes it; ATTACK26B-2); null for rows recorded before it was kept.
     occurred_at: datetime | None = None
 
 
@@ -312,8 +313,8 @@ def _as_field(name: str, value: Any) -> Any:
 def act_time() -> Any:
     """SQL: when a recorded change of a case's fields happened: its act's time
     (:func:`note_case_act`: a ``PATCH``'s or an upsert's ``occurred_at``, an event's, a MAPPA
-    message's ``received_at``, a panel's sitting), else when it was recorded (a derived
-    change; a row from before its act's time was kept)."""
+    message's ``received_at``, a panel's sitting, the act a derived change followed), else when
+    it was recorded (a row from before its act's time was kept)."""
     return sa.func.coalesce(col(RecordChange.occurred_at), col(RecordChange.recorded_at))
 
 

@@ -42,6 +42,7 @@ from app.domain.final_events import (
     final_events_params,
     require_before_final_event,
 )
+from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
@@ -264,6 +265,8 @@ async def apply_judgement(
         conn = await session.connection()
         await conn.execute(_INSERT_JUDGEMENT, values)
     judgement = JudgementOut.model_validate(values)
+    # The rating changed when the judgement was made, not when it was typed in (ATTACK26B-2).
+    note_case_act(session, case.id, occurred_at)
     _set_current_rating(case, judgement)
     case.updated_at = utcnow()
     if case not in session:

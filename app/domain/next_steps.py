@@ -727,14 +727,13 @@ async def complete_step(
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     await require_not_own_escalation(session, principal, step)
     require_hand_completable(pack, step, bare=bare)
-    if step.recurrence and not bare and occurred_at < (step.raised_at or step.created_at):
-        # A review dated before this occurrence arose, typed after a later-dated one that did
-        # the occurrence open then: it does that occurrence, and the chain is planned again
-        # (ATTACK26B-5's twin: Somerset S11, S41; Wokingham W30, completed by hand).
-        earlier = await _occurrence_open_at(session, case.id, step.code, occurred_at)
+    # A review dated before this occurrence arose, typed after a later-dated one that did the
+    # occurrence open then: it does that occurrence, and the chain is planned again
+    # (ATTACK26B-5's twin: Somerset S11, S41; Wokingham W30, completed by hand).
+    if not bare:
+        earlier = await earlier_occurrence(session, principal, step, case=case, pack=pack,
+                                           occurred_at=occurred_at)
         if earlier is not None:
-            await require_not_own_check(session, principal, earlier, case=case, pack=pack)
-            require_outside_closed_periods(case, occurred_at)
             await policy.require_held_role_then(session, principal, case, role, occurred_at)
             wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                                 principal=principal, role=role, occurred_at=occurred_at)
@@ -1009,6 +1008,26 @@ async def satisfy_open_steps(
                 now = await policy.current(wctx.session, wctx.case)
                 result = now if result is None else result.merge(now)
     return result
+
+
+async def earlier_occurrence(
+    session: AsyncSession, principal: Principal, step: Step, *, case: Case, pack: Pack,
+    occurred_at: datetime,
+) -> Step | None:
+    """For an act doing the recurring ``step`` dated before it arose (typed in after a
+    later-dated act that did the occurrence open at its date): that occurrence
+    (:func:`_occurrence_open_at`), checked for the act as the step itself would be (not the
+    caller's own check; not dated while the case was closed). The act does it and the chain is
+    planned again (:func:`replan_occurrence`): a step completed by hand (ATTACK26B-5's twin)
+    or an oversight entry (ATTACK27-3). None for a step not recurring, an act not dated
+    before it arose, or no such occurrence."""
+    if not step.recurrence or occurred_at >= (step.raised_at or step.created_at):
+        return None
+    earlier = await _occurrence_open_at(session, case.id, step.code, occurred_at)
+    if earlier is not None:
+        await require_not_own_check(session, principal, earlier, case=case, pack=pack)
+        require_outside_closed_periods(case, occurred_at)
+    return earlier
 
 
 async def _occurrence_open_at(

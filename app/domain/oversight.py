@@ -35,8 +35,8 @@ from app.domain.common import (
 )
 from app.domain.next_steps import (
     NO_SUCH_STEP,
-    _occurrence_open_at,
     close_step,
+    earlier_occurrence,
     replan_occurrence,
     require_not_own_check,
     require_open_step,
@@ -166,16 +166,13 @@ async def record_oversight(
     if body.satisfies_step_id is not None:
         pack = ctx.pack_for(service, at=occurred_at)
         step = await _step_to_satisfy(session, pack, case, body.satisfies_step_id)
-        if step.recurrence and occurred_at < (step.raised_at or step.created_at):
-            # A monthly review dated before this occurrence arose, typed after a later-dated
-            # one that did the occurrence open then: it does that occurrence and the chain is
-            # planned again, as a step completion or panel decision does (attack 27,
-            # ATTACK27-3: Somerset S11, Wokingham W30 by oversight; ATTACK26B-5).
-            earlier = await _occurrence_open_at(session, case.id, step.code, occurred_at)
-        if earlier is not None:
-            require_outside_closed_periods(case, occurred_at)
-            await require_not_own_check(session, principal, earlier, case=case, pack=pack)
-        else:
+        # A monthly review dated before this occurrence arose, typed after a later-dated one
+        # that did the occurrence open then: it does that occurrence and the chain is planned
+        # again, as a step completion or panel decision does (attack 27, ATTACK27-3: Somerset
+        # S11, Wokingham W30 by oversight; ATTACK26B-5).
+        earlier = await earlier_occurrence(session, principal, step, case=case, pack=pack,
+                                           occurred_at=occurred_at)
+        if earlier is None:
             require_step_act_time(step, occurred_at)
             await require_not_own_check(session, principal, step, case=case, pack=pack)
     entry = OversightEntry(

@@ -774,7 +774,8 @@ async def add_item(
     satisfied = await satisfy_open_steps(
         heard, codes=wctx.pack.closes("panel_item_added"),
         act=("panel_item", item.id),
-        note=f"The case was put on the agenda of the {panel.kind} of {local} (item {item.id}) "
+        note=f"The case was put on the agenda of the {wctx.pack.panel(panel.kind).title} of "
+             f"{local} (item {item.id}) "
              f"by {principal.sub}",
     )
     # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
@@ -992,48 +993,6 @@ def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
         "attendees": list(body.attendees),
     }
     return wctx.event("panel_decision", data, subject_id=item.id)
-
-
-_SET_ASIDE_FIELDS = ("status", "satisfied_by_type", "satisfied_by_id", "completed_at",
-                     "completed_by", "completion_note", "note")
-
-
-async def _open_as_before_closure(wctx: WriteContext) -> list[tuple[Step, tuple[Any, ...]]]:
-    """On a closed case, the steps its closure set aside (superseded, to be reinstated by a
-    reopening), opened again for this act dated before the closure, with what they were:
-    the act closes those it does (the chair's ``record_panel_decision`` for this item, the
-    booked review), supersedes those whose condition it ends (a lowering's register steps)
-    and joins those it asks for again (no second step of one duty), as it would have done
-    before the closure. :func:`_closed_again` sets the rest aside again as they were. Empty
-    for an open case."""
-    case = wctx.case
-    if case.closed_at is None:
-        return []
-    rows = (await wctx.session.exec(select(Step).where(
-        Step.case_id == case.id, Step.status == StepStatus.superseded,
-        Step.satisfied_by_type == policy.CLOSURE_MARK))).all()
-    kept = []
-    for step in rows:
-        kept.append((step, tuple(getattr(step, name) for name in _SET_ASIDE_FIELDS)))
-        step.status = StepStatus.open
-        step.satisfied_by_type = step.satisfied_by_id = None
-        step.completed_at = step.completed_by = step.completion_note = None
-        wctx.session.add(step)
-    await wctx.session.flush()
-    return kept
-
-
-async def _closed_again(wctx: WriteContext,
-                        set_aside: list[tuple[Step, tuple[Any, ...]]]) -> None:
-    """The steps :func:`_open_as_before_closure` opened that the act left open: set aside by
-    the closure again, exactly as they were (the reasons the act added to them kept)."""
-    for step, was in set_aside:
-        if step.status != StepStatus.open:
-            continue
-        for name, value in zip(_SET_ASIDE_FIELDS, was, strict=True):
-            setattr(step, name, value)
-        wctx.session.add(step)
-    await wctx.session.flush()
 
 
 def _replacing_codes(pack: Any) -> frozenset[str]:
@@ -1301,7 +1260,7 @@ async def decide(
     # it would have been before the closure, the closure then setting aside what is still
     # owed (ATTACK26B-12: kept without its rating, the case came back high at its reopening,
     # owing the decision already recorded).
-    set_aside = await _open_as_before_closure(wctx)
+    set_aside = await policy.open_as_before_closure(wctx)
     # The domains where the case was rated again after the decision's date: its level there is
     # the panel's rating then, kept in the history (ATTACK26B-11).
     past = history_domains(case, occurred_at) & {
@@ -1331,15 +1290,16 @@ async def decide(
     # to record that decision) is that item's, not done by this one.
     pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
                         if other != item.id)
+    name = pack.panel(panel.kind).title  # the pack's name for it, as practitioners say it
     passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
-         f"overtaken: the {panel.kind} discussed the case (item {item.id})"),
+         f"overtaken: the {name} discussed the case (item {item.id})"),
         (pack.closes("panel_decision") + mappa, None, StepStatus.done,
-         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+         f"Satisfied by the {name} decision on item {item.id}"),
         (pack.closes("panel_decision_then"), None, StepStatus.done,
-         f"Satisfied by the {panel.kind} decision on item {item.id}"),
+         f"Satisfied by the {name} decision on item {item.id}"),
         (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
-         f"The case was presented at the {panel.kind} (item {item.id}) by {item.presenter_id}"),
+         f"The case was presented at the {name} (item {item.id}) by {item.presenter_id}"),
     )
     for codes, credit, status, note in passes:
         satisfied = await satisfy_open_steps(
@@ -1381,7 +1341,7 @@ async def decide(
     session.add(item)
     await session.flush()
     await accept_heard(wctx, item_id=item.id, referral_id=item.referral_id,
-                       panel_kind=panel.kind)
+                       panel_name=pack.panel(panel.kind).title)
     # The decision is dated at the sitting: acts recorded before it but dated after the panel sat
     # (a rating that rose to very high that afternoon) owe, after it, what they owe in time
     # order (the review it booked makes a rise a new referral: S7 3.2.4, W7; attack pass 15,
@@ -1394,7 +1354,7 @@ async def decide(
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)
     if set_aside:  # the steps now open: those the closure does not set aside
-        await _closed_again(wctx, set_aside)
+        await policy.closed_again(wctx, set_aside)
         result = result.merge(await policy.current(session, case))
     change = dict(item.decision)
     if case.closed_at is not None:  # the record of a sitting while it was open (A15-13)

@@ -28,7 +28,13 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
-from app.domain.history import RecordChange, act_time, case_fields_at, state_has_changes
+from app.domain.history import (
+    RecordChange,
+    act_time,
+    case_fields_at,
+    note_case_act,
+    state_has_changes,
+)
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
@@ -147,6 +153,8 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         in_custody=case.in_custody,
         volunteer_attached=case.volunteer_attached,
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
+        incoming_ratings=dict(case.incoming_ratings or {}),
+        countersigned_types=frozenset(case.countersigned_types or ()),
         rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
         closed_at=case.closed_at,
@@ -462,6 +470,9 @@ async def run(
     nothing through Core (which does not flush) before the commit, so changes of steps only
     (no step created or closed, the case's derived state unchanged) may wait for it."""
     session, case = wctx.session, wctx.case
+    # What the act derives on the case (register, contact level, priority, a judgement's
+    # rating) changed at the act's time, not when it was typed in (ATTACK26B-2).
+    note_case_act(session, case.id, event.occurred_at)
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = inputs if inputs is not None else await snapshot_inputs(
@@ -820,10 +831,11 @@ async def _closed_since(
     return {(code, subject) for code, subject in rows.all()}
 
 
-# The case events table, named here only for :func:`ended_codes` (app.domain.events imports
-# this module, so its model cannot be imported back).
+# The case events table, named here only for :func:`ended_codes` and :func:`ended_later`
+# (app.domain.events imports this module, so its model cannot be imported back).
 _CASE_EVENT = sa.table("case_event", sa.column("case_id", Case.__table__.c.id.type),  # type: ignore[attr-defined]
-                       sa.column("type", sa.String()))
+                       sa.column("type", sa.String()),
+                       sa.column("occurred_at", sa.DateTime(timezone=True)))
 
 
 async def ended_codes(session: AsyncSession, pack: Pack, case_id: uuid.UUID) -> frozenset[str]:
@@ -839,12 +851,35 @@ async def ended_codes(session: AsyncSession, pack: Pack, case_id: uuid.UUID) -> 
     return frozenset(code for (kind,) in rows for code in enders.get(str(kind), ()))
 
 
-async def _ended_for(wctx: WriteContext, evaluation: Evaluation) -> frozenset[str]:
-    """:func:`ended_codes`, read only when the evaluation would create a step of such a code."""
-    endable = {c for codes in wctx.pack.ending_events().values() for c in codes}
-    if not any(i.action == "create" and i.code in endable for i in evaluation.intents):
+async def ended_later(
+    session: AsyncSession, pack: Pack, case_id: uuid.UUID, at: datetime
+) -> frozenset[str]:
+    """The step codes that events recorded on the case dated after ``at`` end of the acts
+    before them (the pack's ``ends_earlier_steps``): an act dated before a child's death and
+    typed in after it asks for no report the death ended (in date order the death ended the
+    earlier charge's report to the line manager, Wokingham A20-18)."""
+    enders = pack.earlier_ending_events()
+    if not enders:
         return frozenset()
-    return await ended_codes(wctx.session, wctx.pack, wctx.case.id)
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(_CASE_EVENT.c.type).distinct().where(
+            _CASE_EVENT.c.case_id == case_id, _CASE_EVENT.c.type.in_(list(enders)),
+            _CASE_EVENT.c.occurred_at > at))).all()
+    return frozenset(code for (kind,) in rows for code in enders.get(str(kind), ()))
+
+
+async def _ended_for(wctx: WriteContext, evaluation: Evaluation, at: datetime
+                     ) -> frozenset[str]:
+    """:func:`ended_codes`, and :func:`ended_later` for an act at ``at``, each read only when
+    the evaluation would create a step of such a code."""
+    created = {i.code for i in evaluation.intents if i.action == "create"}
+    ended: frozenset[str] = frozenset()
+    if created & {c for codes in wctx.pack.ending_events().values() for c in codes}:
+        ended = await ended_codes(wctx.session, wctx.pack, wctx.case.id)
+    if created & {c for codes in wctx.pack.earlier_ending_events().values() for c in codes}:
+        ended |= await ended_later(wctx.session, wctx.pack, wctx.case.id, at)
+    return ended
 
 
 async def _apply(
@@ -877,7 +912,7 @@ async def _apply(
     updated: list[Step] = []
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
-    ended = await _ended_for(wctx, evaluation)
+    ended = await _ended_for(wctx, evaluation, event.occurred_at)
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5.)
     earlier = event.trigger == "judgement_recorded" or not derive
@@ -980,6 +1015,51 @@ def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step
             "the case was closed (the act is dated before the closure, recorded after it)"))
         step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
     return aside
+
+
+# What :func:`open_as_before_closure` saves of a step the closure set aside, and
+# :func:`closed_again` puts back.
+_SET_ASIDE_FIELDS = ("status", "satisfied_by_type", "satisfied_by_id", "completed_at",
+                     "completed_by", "completion_note", "note")
+
+
+async def open_as_before_closure(wctx: WriteContext) -> list[tuple[Step, tuple[Any, ...]]]:
+    """On a case closed after the act's date (``wctx.occurred_at``), the steps its closure set
+    aside (superseded, to be reinstated by a reopening), opened again for this act, with what
+    they were: the act closes those it does (the chair's ``record_panel_decision`` for this
+    item, the booked review), supersedes those whose condition it ends (a lowering's register
+    steps, what a death ends) and joins those it asks for again (no second step of one duty:
+    a second charge's review), as it would have done before the closure (ATTACK26B-12 for a
+    panel's decision; an event, left15b). :func:`closed_again` sets the rest aside again as
+    they were. Empty for an open case, or an act dated at or after the closure."""
+    case = wctx.case
+    if case.closed_at is None or wctx.occurred_at >= stored_utc(case.closed_at):
+        return []
+    rows = (await wctx.session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.superseded,
+        Step.satisfied_by_type == CLOSURE_MARK))).all()
+    kept = []
+    for step in rows:
+        kept.append((step, tuple(getattr(step, name) for name in _SET_ASIDE_FIELDS)))
+        step.status = StepStatus.open
+        step.satisfied_by_type = step.satisfied_by_id = None
+        step.completed_at = step.completed_by = step.completion_note = None
+        wctx.session.add(step)
+    await wctx.session.flush()
+    return kept
+
+
+async def closed_again(wctx: WriteContext,
+                       set_aside: list[tuple[Step, tuple[Any, ...]]]) -> None:
+    """The steps :func:`open_as_before_closure` opened that the act left open: set aside by
+    the closure again, exactly as they were (the reasons the act added to them kept)."""
+    for step, was in set_aside:
+        if step.status != StepStatus.open:
+            continue
+        for name, value in zip(_SET_ASIDE_FIELDS, was, strict=True):
+            setattr(step, name, value)
+        wctx.session.add(step)
+    await wctx.session.flush()
 
 
 def _changed(obj: Any) -> bool:

@@ -28,6 +28,7 @@ from app.core.errors import (
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
+from app.domain.acts import require_final_event_after_living_acts
 from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import Case, CscStatus, Intervention
 from app.domain.common import (
@@ -397,11 +398,16 @@ async def _refuse_after_final_event(
     """409 ``after-final-event`` for a trigger whose write refuses it after a recorded death
     (:mod:`app.domain.final_events`): an event of a type the pack does not still accept, a
     change of the child's circumstances, a referral made or moved on, a panel item or
-    decision (attack 20, A20-10: the preview promised steps no write would create)."""
+    decision (attack 20, A20-10: the preview promised steps no write would create); and, as
+    the write, 422 ``occurred-before-bound`` for a final event (a death) dated before the
+    latest act about the living child (attack pass 28a, ATK28A-4)."""
     if trigger == "case_event":
         await require_before_final_event(session, pack, case, occurred,
                                          what=f"record a {data['type']} event",
                                          event_type=str(data["type"]))
+        if pack.event_type(str(data["type"])).final:  # nor a death before the living acts
+            await require_final_event_after_living_acts(session, case.id, occurred,
+                                                        pack.event_type(str(data["type"])))
     elif trigger == "case_changed" and any(v is not None for v in data["changes"].values()):
         await require_before_final_event(session, pack, case, occurred,
                                          what="change the child's circumstances on the case")

@@ -521,7 +521,7 @@ async def transition(
     if not on_closed:  # nor dated while the case was closed (A9-7)
         require_outside_closed_periods(case, occurred_at)
     if action in UNDONE_BY and referral.kind == ReferralKind.panel:
-        await _refuse_once_heard(session, referral, action, occurred_at)
+        await _refuse_once_heard(session, pack, referral, action, occurred_at)
     kind_terms = pack.referral_kind(referral.kind)
     if action == kind_terms.made_by and kind_terms.after_steps:
         await _refuse_before_steps(session, case.id, kind_terms.after_steps, occurred_at,
@@ -618,7 +618,7 @@ def _refuse_decided(referral: Referral, action: str) -> None:
 
 
 async def _refuse_once_heard(
-    session: AsyncSession, referral: Referral, action: str, at: datetime
+    session: AsyncSession, pack: Pack, referral: Referral, action: str, at: datetime
 ) -> None:
     """409 ``referral-heard`` for withdrawing or declining a panel referral at ``at`` when a
     panel had already sat on it then, its decision not yet recorded: an item of the case still
@@ -641,7 +641,7 @@ async def _refuse_once_heard(
         return
     item_id, kind, sat = row
     raise Conflict(
-        f"Cannot {action} the referral: the {kind} sat on the case at "
+        f"Cannot {action} the referral: the {pack.panel(kind).title} sat on the case at "
         f"{iso_utc(policy.stored_utc(sat))} (item {item_id}) and its decision is not yet recorded. "
         "Record the panel's decision, or take the item off the agenda first.",
         slug="referral-heard",
@@ -654,7 +654,7 @@ HEARD_FROM = frozenset({S.submitted, S.quality_assured, S.sent, S.received})
 
 
 async def accept_heard(
-    wctx: WriteContext, *, item_id: uuid.UUID, referral_id: uuid.UUID | None, panel_kind: str,
+    wctx: WriteContext, *, item_id: uuid.UUID, referral_id: uuid.UUID | None, panel_name: str,
 ) -> list[Referral]:
     """The panel decided on the case: the panel referral it heard is accepted, as part of the
     decision (the caller holds the case's lock). Somerset 3.2.3 "refer the case to the next
@@ -680,7 +680,7 @@ async def accept_heard(
         query = query.where(col(Referral.occurred_at) <= wctx.occurred_at)
     heard = list((await session.exec(query.order_by(col(Referral.created_at),
                                                      col(Referral.id)))).all())
-    note = f"Heard: the {panel_kind} decided on the case (item {item_id})."
+    note = f"Heard: the {panel_name} decided on the case (item {item_id})."
     for referral in heard:
         previous = referral.status
         referral.status = ReferralStatus.accepted

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PField
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -79,27 +80,48 @@ def to_out(service: Service) -> ServiceOut:
     return ServiceOut.model_validate(service, from_attributes=True)
 
 
-async def create_service(
-    session: AsyncSession, principal: Principal, body: ServiceCreate, known_packs: set[str]
-) -> Service:
-    """Create a service under a known policy pack; 409 on a taken slug; 403 for an admin
-    token bound to a service (that service's admin: A26a-13)."""
+def require_unbound_admin(principal: Principal, path: Mapping[str, Any]) -> None:
+    """403 for an admin token bound to a service (its ``service`` claim): it administers that
+    service only, and creates none (A26a-13). The token alone decides it, so the route asks
+    it before the body is read (``gates.rule``; attack pass 28a, ATK28A-3's kind)."""
     if principal.service is not None:
         raise Forbidden("An admin token bound to a service (its service claim) administers "
                         "that service only: creating a service needs an admin token with no "
                         "service.")
+
+
+def _insert_service(dialect: str, values: dict[str, Any]) -> Any:
+    """The service's row, inserted unless its slug is taken (then nothing, and no id back):
+    the race-safe form of "is the slug free?". Of creates racing for one slug, the losers wait
+    on the unique index for the winner's commit and then insert nothing, so each is told
+    ``slug-taken`` as a create sent afterwards is, never the unique index's generic conflict
+    (attack pass 28a, ATK28A-5)."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (module.insert(Service).values(**values)
+            .on_conflict_do_nothing(index_elements=["slug"])
+            .returning(Service.id))  # type: ignore[arg-type]
+
+
+async def create_service(
+    session: AsyncSession, principal: Principal, body: ServiceCreate, known_packs: set[str]
+) -> Service:
+    """Create a service under a known policy pack; 409 ``slug-taken`` on a taken slug, taken
+    long before or by a create at the same moment (:func:`_insert_service`); 403 for an admin
+    token bound to a service (that service's admin: A26a-13)."""
+    require_unbound_admin(principal, {})
     if body.policy_pack not in known_packs:
         raise Unprocessable(
             "Unknown policy pack.",
             slug="unknown-policy-pack",
             errors=[{"loc": "body.policy_pack", "msg": f"one of {sorted(known_packs)}"}],
         )
-    taken = await session.exec(select(Service.id).where(Service.slug == body.slug))
-    if taken.first() is not None:
+    made = Service(slug=body.slug, name=body.name, policy_pack=body.policy_pack)
+    conn = await session.connection()
+    claimed = (await conn.execute(_insert_service(
+        session.get_bind().dialect.name, made.model_dump()))).scalar_one_or_none()
+    if claimed is None:
         raise Conflict("The slug is taken.", slug="slug-taken")
-    service = Service(slug=body.slug, name=body.name, policy_pack=body.policy_pack)
-    session.add(service)
-    await session.flush()
+    service = (await session.exec(select(Service).where(Service.id == claimed))).one()
     await record_audit(
         session, principal, "service.create", "service", service.id,
         service_id=service.id, change=body.model_dump(),

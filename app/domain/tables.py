@@ -13,6 +13,7 @@ from app.domain.history import RecordChange
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import OutboxEvent
 from app.domain.oversight import OversightEntry
+from app.domain.pack_versions import ServicePackVersion
 from app.domain.panels_table import Panel, PanelItem
 from app.domain.referrals import Referral
 from app.domain.services import Service
@@ -22,6 +23,6 @@ from app.domain.webhooks import WebhookDelivery, WebhookSubscription
 __all__ = [
     "AccessLogEntry", "Assessment", "CalendarFeed", "CaseAccessStaff", "CaseEvent", "CursorKey",
     "OversightEntry", "AuditEntry", "Case", "IdempotencyRecord", "Judgement", "OutboxEvent",
-    "Panel", "PanelItem", "RecordChange", "Referral", "Service", "StaffAbsence", "Step",
-    "WebhookDelivery", "WebhookSubscription",
+    "Panel", "PanelItem", "RecordChange", "Referral", "Service", "ServicePackVersion",
+    "StaffAbsence", "Step", "WebhookDelivery", "WebhookSubscription",
 ]

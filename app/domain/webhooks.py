@@ -33,7 +33,7 @@ import re
 import secrets
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -405,11 +405,19 @@ def matches(subscription: WebhookSubscription, event_type: str) -> bool:
     return WILDCARD in subscription.event_types or event_type in subscription.event_types
 
 
+def require_admin_of_slug(principal: Principal, path: Mapping[str, Any]) -> None:
+    """404 for an admin token bound to a service other than the path's ``slug`` (it learns
+    nothing of another service, A26a-13): the token and the path alone decide it, so the
+    route asks it before the body is read (``gates.rule``; attack pass 28a, ATK28A-3's
+    kind)."""
+    if principal.service is not None and principal.service != path.get("slug"):
+        raise NotFound("No such service.")
+
+
 async def service_for_admin(session: AsyncSession, principal: Principal, slug: str) -> Service:
     """The service an admin manages webhooks of (an admin token bound to another service
     learns nothing: 404)."""
-    if principal.service is not None and principal.service != slug:
-        raise NotFound("No such service.")
+    require_admin_of_slug(principal, {"slug": slug})
     service = await get_service_by_slug(session, slug)
     if service is None:
         raise NotFound("No such service.")

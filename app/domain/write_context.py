@@ -28,6 +28,7 @@ from app.core.security import Principal
 from app.domain.audit import AuditRow, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import peek_now
+from app.domain.pack_versions import Served, note_served
 from app.domain.services import Service
 from app.workflows.calendar import WorkingCalendar
 from app.workflows.packs import Pack, version_at
@@ -42,11 +43,21 @@ class PolicyContext:
     calendar: WorkingCalendar
     # Every version of each pack, oldest first (default: just the one in ``packs``).
     versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
+    # The versions services have been served with that this process knows are recorded
+    # (app.domain.pack_versions: read at start-up, added after each write that recorded one).
+    served: set[Served] = field(default_factory=set)
+    # Whether the recorded versions have been read (at start-up; else before the first write).
+    served_checked: bool = False
+    # Services served with a version this process has not loaded: why their acts are 503.
+    unservable: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def pack_for(self, service: Service, *, at: datetime) -> Pack:
         """The version of the service's pack in force at ``at`` (an aware time): an act is
         judged by the policy in force when it happened, so a write passes its act's
-        ``occurred_at`` (``WriteContext.pack``); a read about now calls :meth:`pack_now`."""
+        ``occurred_at`` (``WriteContext.pack``); a read about now calls :meth:`pack_now`.
+        503 for a service served with a version not loaded (ATTACK27-1)."""
+        if self.unservable and service.id in self.unservable:
+            raise ServiceUnavailable(self.unservable[service.id])
         found = self.versions.get(service.policy_pack)
         if not found:
             if service.policy_pack not in self.packs:
@@ -125,6 +136,13 @@ class WriteContext:
     principal: Principal
     role: str | None
     occurred_at: datetime
+
+    def __post_init__(self) -> None:
+        # The version that judges this act is one the service has now been served with: the
+        # write records it, unless this process knows it is recorded (ATTACK27-1).
+        pack = self.pack
+        note_served(self.session, self.policy.served,
+                    (self.service.id, pack.id, pack.version))
 
     @property
     def pack(self) -> Pack:

@@ -6,19 +6,27 @@ a machine client's scope that may never act gets 403, not 422."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.deps import VerifiedPrincipal, verified_principal_of
+from app.core.deps import (
+    SESSION_SCOPE_KEY,
+    VerifiedPrincipal,
+    _session,
+    gated_session,
+    verified_principal_of,
+)
 from app.core.edge import BODY_REFUSAL_KEY
 from app.core.errors import Forbidden
 from app.core.security import Principal
 from app.domain.access import ROLE_TABLE, admit, roles_for
+from app.domain.pack_versions import check_served_once
 from app.domain.services import service_found_before, service_is_known
 from app.domain.stand_ins import settle_today
 
@@ -42,6 +50,40 @@ def gate(act: str) -> Any:
     return Depends(_gate)
 
 
+def rule(check: Callable[[Principal, Mapping[str, Any]], None]) -> Any:
+    """``Depends`` for a rule that the token and the route's path values decide alone, with
+    nothing stored (an admin token bound to a service creates no service and manages no other
+    service's webhooks): :class:`GatedRoute` checks it after the role gate, before the body is
+    read, so a caller it refuses is refused whatever they send (attack pass 28a, ATK28A-3's
+    kind); the domain service asks it again."""
+    async def _rule(request: Request, principal: VerifiedPrincipal) -> None:
+        check(principal, request.path_params)
+
+    _rule.check_request = lambda request, principal: check(  # type: ignore[attr-defined]
+        principal, request.path_params)
+    _rule.only_the_check = True  # type: ignore[attr-defined]
+    return Depends(_rule)
+
+
+def authority(
+    check: Callable[[AsyncSession, Principal, Mapping[str, Any]], Awaitable[None]],
+) -> Any:
+    """``Depends`` for an object-level rule that the token and the route's path values decide
+    with what is stored, none of the body (a line manager's authority over a worker's absences:
+    A13-4): :class:`GatedRoute` asks it after the role gate and before the body is read, in a
+    session of its own that writes nothing, so a caller without it gets 403 whatever they send,
+    as from the role gate (attack pass 28a, ATK28A-3: a malformed or oversized body was 400 or
+    413 on POST and PATCH where GET and DELETE of the same path were 403). The domain service
+    asks again in the write's own unit of work, under its lock: that answer decides the write."""
+    async def _authority(request: Request, principal: VerifiedPrincipal) -> None:
+        async with request.app.state.session_factory() as session:
+            await check(session, principal, request.path_params)
+
+    _authority.check_authority = check  # type: ignore[attr-defined]
+    _authority.only_the_check = True  # type: ignore[attr-defined]
+    return Depends(_authority)
+
+
 def _as_run(dependant: Dependant) -> Dependant:
     """A gated route's dependencies as its handler runs them (the route's own ``dependant``,
     which the OpenAPI document is built from, is left as it is): without the role gates, whose
@@ -60,6 +102,11 @@ def _as_run(dependant: Dependant) -> Dependant:
         else:
             subs.append(_as_run(sub))
     return dataclasses.replace(dependant, dependencies=subs)
+
+
+def _calls(dependant: Dependant, call: Any) -> bool:
+    """Whether ``call`` is a dependency anywhere in ``dependant``'s tree."""
+    return any(sub.call is call or _calls(sub, call) for sub in dependant.dependencies)
 
 
 def _check_referral_action(request: Request, principal: Principal) -> None:
@@ -86,17 +133,21 @@ class GatedRoute(APIRoute):
     FastAPI reads and parses a JSON body before it solves any dependency, so a gate declared
     as a dependency alone would let a caller whose token lacks the role learn about the body
     (400 for malformed JSON). This route class verifies the bearer token (401), checks the
-    gate's roles (403) and that the token's service exists (403) first, then hands over to
-    FastAPI's handler; the gate dependency still
-    runs there (it reuses the verified principal), so the OpenAPI document is unchanged.
+    gate's roles (403), the route's rules (:func:`rule`), that the token's service exists
+    (403) and the route's authorities (:func:`authority`) first, then hands over to FastAPI's
+    handler; the gate dependency still runs there (it reuses the verified principal), so the
+    OpenAPI document is unchanged.
     Routes without a gate are untouched. Every router under ``/v1`` uses this class."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         checks = [rule for rule in (getattr(d.dependency, "check_request", None)
                                     for d in self.dependencies) if rule is not None]
-        if not checks:
+        authorities = [rule for rule in (getattr(d.dependency, "check_authority", None)
+                                         for d in self.dependencies) if rule is not None]
+        if not checks and not authorities:
             return super().get_route_handler()
         handler = self._handler_as_run()
+        opens_session = _calls(self.dependant, _session)
 
         async def gated(request: Request) -> Response:
             principal = await verified_principal_of(request)
@@ -109,17 +160,32 @@ class GatedRoute(APIRoute):
                 async with request.app.state.session_factory() as session:
                     if not await service_is_known(session, principal.service):
                         raise Forbidden("Your token's service is not known here.")
+            if authorities:  # what the token may do to the path's object: 403 before the body
+                async with request.app.state.session_factory() as session:
+                    for check_authority in authorities:
+                        await check_authority(session, principal, request.path_params)
             refusal = request.scope.get(BODY_REFUSAL_KEY)
             if refusal is not None:  # 413/415 from the headers, now that the gate has passed
                 raise StarletteHTTPException(status_code=refusal[0], detail=refusal[1])
             if request.method != "GET" and principal.service is not None:
+                # The versions of their packs services have been served with, read at start-up;
+                # by the first write when the database was not there then (ATTACK27-1).
+                await check_served_once(request.app.state.session_factory,
+                                        request.app.state.policy)
                 # A write answers the case's open steps: the day's stand-ins are settled first,
                 # as before a read (Somerset 3.1; attack pass 11, A11-11: the first write after
                 # leave started overnight answered steps owed to the absent line manager). A
                 # dictionary look-up once this process has swept the service today.
                 await settle_today(request.app.state.session_factory, request.app.state.policy,
                                    principal.service)
-            return await handler(request)
+            if not opens_session:
+                return await handler(request)
+            # The request's unit of work, as the Session dependency would open it: committed
+            # when the handler (the endpoint and its answer's serialisation) returns, before
+            # the answer is sent; rolled back if anything raises.
+            async with gated_session(request) as session:
+                request.scope[SESSION_SCOPE_KEY] = session
+                return await handler(request)
 
         return gated
 

@@ -10,16 +10,23 @@ from app.core.deps import CurrentPrincipal, Session
 from app.core.http import PathFilteredRouter
 from app.domain import etags
 from app.domain.common import state_etag
-from app.domain.services import SLUG_PATTERN, ServiceCreate, ServiceOut, create_service, to_out
+from app.domain.services import (
+    SLUG_PATTERN,
+    ServiceCreate,
+    ServiceOut,
+    create_service,
+    require_unbound_admin,
+    to_out,
+)
 from app.domain.services import read_service as read_service_
 from app.routers.envelopes import Read, Written
-from app.routers.gates import GatedRoute, gate
+from app.routers.gates import GatedRoute, gate, rule
 
 router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/services", tags=["services"])
 
 
 @router.post("", status_code=201, response_model=Written[ServiceOut],
-             dependencies=[gate("service.create")])
+             dependencies=[gate("service.create"), rule(require_unbound_admin)])
 async def create(
     body: ServiceCreate,
     request: Request,

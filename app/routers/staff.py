@@ -16,7 +16,7 @@ from app.core.problems import problem_responses
 from app.domain import absences as svc
 from app.domain.staff import cancel_staff_absence, change_staff_absence, record_staff_absence
 from app.routers.envelopes import Page, Read, Written
-from app.routers.gates import GatedRoute, gate
+from app.routers.gates import GatedRoute, authority, gate
 
 router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/staff", tags=["staff"])
 StaffId = Annotated[str, Path(min_length=1, max_length=128), AfterValidator(check_staff_id)]
@@ -53,7 +53,8 @@ async def read_absence(
 
 
 @router.post("/{staff_id}/absences", status_code=201, response_model=Written[svc.AbsenceOut],
-             responses=problem_responses(409), dependencies=[gate("absence.record")])
+             responses=problem_responses(409),
+             dependencies=[gate("absence.record"), authority(svc.require_absence_authority)])
 async def record_absence(
     staff_id: StaffId, body: svc.AbsenceCreate, request: Request, response: Response,
     session: Session, principal: CurrentPrincipal,
@@ -70,7 +71,7 @@ async def record_absence(
 
 @router.patch("/{staff_id}/absences/{absence_id}", response_model=Written[svc.AbsenceOut],
               responses=problem_responses(409, 412, 428),
-              dependencies=[gate("absence.record")])
+              dependencies=[gate("absence.record"), authority(svc.require_absence_authority)])
 async def change_absence(
     staff_id: StaffId, absence_id: uuid.UUID, body: svc.AbsenceChange, request: Request,
     response: Response, session: Session, principal: CurrentPrincipal,

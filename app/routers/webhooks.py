@@ -12,7 +12,7 @@ from app.core.http import PathFilteredRouter
 from app.domain import webhooks as svc
 from app.domain.services import SLUG_PATTERN
 from app.routers.envelopes import Page, PageQuery, Read, Written
-from app.routers.gates import GatedRoute, gate
+from app.routers.gates import GatedRoute, gate, rule
 
 router = PathFilteredRouter(route_class=GatedRoute, prefix="/v1/services/{slug}/webhooks",
                             tags=["webhooks"])
@@ -21,7 +21,7 @@ Admin = CurrentPrincipal
 
 
 @router.post("", status_code=201, response_model=Written[svc.WebhookCreated],
-             dependencies=[gate("webhook.manage")])
+             dependencies=[gate("webhook.manage"), rule(svc.require_admin_of_slug)])
 async def create(
     slug: Slug, body: svc.WebhookCreate, request: Request, session: Session, principal: Admin,
 ) -> Written[svc.WebhookCreated]:
@@ -34,7 +34,7 @@ async def create(
 
 
 @router.get("", response_model=Page[svc.WebhookOut],
-             dependencies=[gate("webhook.manage")])
+             dependencies=[gate("webhook.manage"), rule(svc.require_admin_of_slug)])
 async def list_webhooks(
     slug: Slug, session: Session, principal: Admin, page: PageQuery
 ) -> Page[svc.WebhookOut]:
@@ -45,7 +45,7 @@ async def list_webhooks(
 
 
 @router.delete("/{webhook_id}", response_model=Read[svc.WebhookOut],
-             dependencies=[gate("webhook.manage")])
+             dependencies=[gate("webhook.manage"), rule(svc.require_admin_of_slug)])
 async def delete(
     slug: Slug, webhook_id: uuid.UUID, session: Session, principal: Admin
 ) -> Read[svc.WebhookOut]:
@@ -55,7 +55,7 @@ async def delete(
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[svc.DeliveryOut],
-             dependencies=[gate("webhook.manage")])
+             dependencies=[gate("webhook.manage"), rule(svc.require_admin_of_slug)])
 async def deliveries(
     slug: Slug, webhook_id: uuid.UUID, session: Session, principal: Admin,
     page: PageQuery, status: svc.DeliveryStatus | None = None,

@@ -53,7 +53,8 @@ def iso_date(value: object) -> date:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value} is not a day of the calendar") from None
+            # The value itself is not echoed (attack pass N8: no answer copies the request).
+            raise ValueError("must be a day of the calendar (YYYY-MM-DD)") from None
     raise ValueError(NOT_AN_ISO_DATE)
 
 

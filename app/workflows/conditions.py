@@ -50,6 +50,11 @@ panel decision or case change applied; register recomputed):
   ``mappa_category_in``, ``mappa_level_in``: membership.
 - ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.
 - ``ratings_known = [domains]``: every listed domain has a known (non-null) level.
+- ``countersigned_assessment_in = [types]``: the case has a countersigned assessment of one of
+  these types (``asset_plus``, ...), of any stage; ``after.`` on a countersignature counts it.
+- ``incoming_rating_pending_in = {domains, levels}``: one of the domains is not rated by this
+  service and the child arrived (the latest transfer in's ``incoming_ratings``) at one of the
+  levels in it: another service's judgement, standing until this service's own in that domain.
 - ``open_or_closed_within_days = N``: the case was open at the event's instant (not at or after
   the closure then in force: the current one, or a closed period before a reopening, whatever the
   order the acts were typed in), or, with N >= 1, the event's Europe/London calendar date is on
@@ -544,6 +549,21 @@ def _any_rating_emit(arg: RatingArg, em: _Emitter, case: str) -> str:
         f"{case}.ratings.get({em.const(d)}) in {levels}" for d in arg.domains) + ")"
 
 
+def _incoming_pending(arg: RatingArg) -> Callable[[CaseSnapshot, Context], bool]:
+    return lambda case, ctx: any(case.ratings.get(d) is None
+                                 and case.incoming_ratings.get(d) in arg.levels
+                                 for d in arg.domains)
+
+
+def _incoming_pending_emit(arg: RatingArg, em: _Emitter, case: str) -> str:
+    if not arg.domains:
+        return "False"
+    levels = em.const(arg.levels)
+    return "(" + " or ".join(
+        f"({case}.ratings.get({em.const(d)}) is None and "
+        f"{case}.incoming_ratings.get({em.const(d)}) in {levels})" for d in arg.domains) + ")"
+
+
 def _ratings_known(domains: tuple[str, ...]) -> Callable[[CaseSnapshot, Context], bool]:
     return lambda case, ctx: all(case.ratings.get(d) is not None for d in domains)
 
@@ -592,6 +612,12 @@ _STATE["has_release_date"] = (
 )
 _STATE["any_rating_in"] = (_RATING, _any_rating_in, _any_rating_emit)
 _STATE["ratings_known"] = (_DOMAINS, _ratings_known, _ratings_known_emit)
+_STATE["incoming_rating_pending_in"] = (_RATING, _incoming_pending, _incoming_pending_emit)
+_STATE["countersigned_assessment_in"] = (
+    _STRS, lambda types: lambda case, ctx: not case.countersigned_types.isdisjoint(types),
+    lambda types, em, case:
+        f"(not {case}.countersigned_types.isdisjoint({em.const(frozenset(types))}))",
+)
 _STATE["open_or_closed_within_days"] = (_INT, _within_days, None)
 _STATE["open_step_in"] = (
     _STRS, lambda codes: lambda case, ctx: any(s.code in codes for s in case.open_steps),

@@ -126,6 +126,9 @@ class DeadlineInputs:
     due_date: date | None = None
     # The worker's absences (London dates, inclusive): an absence ends their working week early.
     absences: Sequence[tuple[date, date]] = ()
+    # The pack's name for that panel kind (its ``title``: "Multi-Agency Risk Panel (MARP)"),
+    # as practitioners read it in a step's note (A26a-14: the note said "marp").
+    panel_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -384,20 +387,22 @@ def in_week_deadline(
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     return next_panel_deadline(inputs.panels, inputs.panel_kind, inputs.panel_cadence,
-                               occurred, cal)
+                               occurred, cal, name=inputs.panel_name)
 
 
 def next_panel_deadline(
     panels: Sequence[ScheduledPanel], panel_kind: str | None, cadence: Cadence | None,
-    occurred: datetime, cal: WorkingCalendar, booked: Collection[UUID] = frozenset(),
+    occurred: datetime, cal: WorkingCalendar, booked: Collection[UUID] = frozenset(), *,
+    name: str | None = None,
 ) -> Due:
     """``next-panel`` from the event's instant (aware UTC) and the panels, their kind and its
-    cadence (what of its inputs the form reads); ``booked``: :func:`next_panel`."""
+    cadence (what of its inputs the form reads); ``booked``: :func:`next_panel`; ``name``: the
+    pack's name for the kind, in the note (else the kind)."""
     panel = next_panel(panels, panel_kind, occurred, booked)
     if panel is not None:
         return _tuple_new(
             Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))
-    kind = panel_kind or "panel"
+    kind = name or panel_kind or "panel"
     if cadence is None:
         return Due(None, awaiting_panel_date=True, note=f"Due at the next {kind}; none scheduled.")
     day = next_cadence_day(cadence, occurred, cal)
@@ -467,6 +472,25 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
 
 
 NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
+# A step asked again after a completion dated before the act that asks for it (engine
+# ``carry_over``) is counted from that act, but the date the act gave (a panel decision's
+# review date, a transfer date, a listed item's due date) is not kept with the step's reasons:
+# the step has no due date, and says why, rather than "none was set" of a date that was.
+ASKED_AGAIN_NOTES = {
+    "review-date": "due on the review date",
+    "before-transfer": "due before the transfer date",
+    "due-date": "due by the due date",
+}
+
+
+def asked_again_note(form: str) -> str | None:
+    """The note of a step of ``form`` asked again without the date its act gave (None: the
+    form reads no such date)."""
+    due = ASKED_AGAIN_NOTES.get(form)
+    return None if due is None else (
+        f"Asked again, its last completion dated before the act asking for it: {due} that act "
+        "gave (see its reasons), which a step asked again does not carry, so no due date is "
+        "shown.")
 # The occurrence after a waived one of a recurring step keeps its due date (engine
 # ``_next_occurrence``): a waiver is not the act the cadence counts from.
 WAIVED_OCCURRENCE_NOTE = ("Due when the waived occurrence was: a waiver is not a review, so "
@@ -485,6 +509,7 @@ _DEADLINE_NOTES = re.compile(
     r"|Due before the transfer: no transfer date given\."
     r"|Before the transfer: the transfer date .+"
     r"|No due date given\."
+    r"|Asked again, its last completion dated before the act asking for it: .+"
     r"|" + re.escape(WAIVED_OCCURRENCE_NOTE)
     + r"|" + re.escape(NO_TIMESCALE_NOTE) + r")$")
 

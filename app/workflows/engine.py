@@ -47,6 +47,7 @@ from app.workflows.deadlines import (
     DeadlineInputs,
     Due,
     add_period,
+    asked_again_note,
     form_function,
     in_week_deadline,
     next_panel,
@@ -66,6 +67,7 @@ from app.workflows.types import (
     Violation,
     WorkflowEvent,
 )
+from app.workflows.vocabulary import LOR_SCALE_RULE
 
 # case_changed fields the snapshot carries, and how to read their values.
 _INT_FIELDS = ("mappa_category", "mappa_level")
@@ -130,7 +132,7 @@ _FAST: dict[type, tuple[str, ...]] = {
     Context: ("event", "before", "after", "matrix_level"),
     DeadlineInputs: ("occurred_at", "panels", "panel_kind", "panel_cadence",
                      "expected_release_date", "review_date", "transfer_date", "due_date",
-                     "absences"),
+                     "absences", "panel_name"),
 }
 if DOMAINS != ("rosh", "swb", "lor"):  # evaluate() lists them, for speed
     raise RuntimeError("engine.evaluate no longer lists every domain")
@@ -234,6 +236,8 @@ class _Table:
         self.pack_id, self.version, self.panel_kind = pack.id, pack.version, pack.panel_kind
         # When that panel meets (a fixed-day cadence), for next-panel steps with none booked.
         self.panel_cadence = pack.panel(pack.panel_kind).meets if pack.panel_kind else None
+        # The pack's name for that panel ("Multi-Agency Risk Panel (MARP)"), for notes.
+        self.panel_name = pack.panel(pack.panel_kind).title if pack.panel_kind else None
         self.prolonged_absence = pack.prolonged_absence_working_days
         self.matrix = pack.matrix
         lines: dict[int, _Line] = {}
@@ -669,11 +673,11 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
     kind = parse_form(form).kind
     no_inputs: Any = None  # what a form that reads none is given
     if kind == "next-panel":
-        panel_kind, cadence = table.panel_kind, table.panel_cadence
+        panel_kind, cadence, name = table.panel_kind, table.panel_cadence, table.panel_name
 
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
-                                       plan.calendar, plan.case.agenda_panel_ids)
+                                       plan.calendar, plan.case.agenda_panel_ids, name=name)
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return in_week_deadline(plan.absences(), start_utc, plan.calendar)
@@ -736,6 +740,10 @@ def evaluate(
     trigger = event.trigger
     held = (table.held_checks.get(trigger) or table.checks_holding(trigger))(ctx)
     violations, acknowledged = _run_checks(ctx, pack, held) if held else ((), ())
+    if not violations and trigger == "judgement_recorded":
+        data = event.data
+        if data.get("level") == "very_high" and data.get("domain") == "lor":
+            violations = [LOR_SCALE]  # the core scale, whatever the pack's checks say
     if violations:
         return _make(Evaluation, {
             "violations": tuple(violations), "intents": (), "matrix_level": ctx.matrix_level,
@@ -911,6 +919,16 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
         return case, after
     if event.trigger == "case_changed":
         return _apply_changes(case, data.get("changes") or {})
+    if event.trigger == "case_event" and isinstance(data.get("incoming_ratings"), Mapping):
+        # A transfer in: the ratings the child arrives with (ATK28B-11); the service stores
+        # them on the case (``Case.incoming_ratings``) when it is the latest transfer in.
+        return case, _evolve(case, incoming_ratings=dict(data["incoming_ratings"]))
+    if event.trigger == "assessment_countersigned" and data.get("type") is not None \
+            and str(data["type"]) not in case.countersigned_types:
+        after = _evolve(case, countersigned_types=case.countersigned_types | {str(data["type"])})
+        if isinstance(data.get("scores"), Mapping):
+            after = _evolve(after, scores={**case.scores, **data["scores"]})
+        return case, after
     if event.trigger.startswith("assessment_") and isinstance(data.get("scores"), Mapping):
         return case, _evolve(case, scores={**case.scores, **data["scores"]})
     return case, case
@@ -987,6 +1005,16 @@ _FIELD_READERS: dict[str, Any] = {
 
 
 # --- checks (M2-M7, S20) ---------------------------------------------------------------------
+
+# The contract's LoR scale (vocabulary.LOR_SCALE_RULE): a very high LoR is refused under every
+# pack, after the pack's own checks, so a pack's M7 answers with its own reference and a pack
+# without one still stores no level outside the scale (attack 28b, ATK28B-15).
+LOR_SCALE = Violation(
+    rule_id=LOR_SCALE_RULE, status=422, type_slug="invalid-level", title="Invalid level",
+    detail="Likelihood of re-offending is rated low, medium or high (the national AssetPlus "
+           "scale); it has no very_high level.",
+    errors=(("body.level", "Likelihood of re-offending is rated low, medium or high (the "
+                           "national AssetPlus scale); it has no very_high level."),))
 
 
 def _run_checks(
@@ -1236,6 +1264,7 @@ class _Plan:
                 "expected_release_date": self.ctx.after.expected_release_date,
                 "review_date": review, "transfer_date": transfer,
                 "due_date": due_date, "absences": self.absences(),
+                "panel_name": self.table.panel_name,
             }), self.occurred_utc if start is self.event.occurred_at
                 else start.astimezone(UTC))
         return found
@@ -1257,7 +1286,9 @@ class _Plan:
                 self._keep(line, instance, existing)
                 return
         if line.refresh_only:
-            planned[key] = None
+            # Nothing open to re-date: this line asks for nothing, and another line of the
+            # event may still ask for the step (Wokingham W3's review, raised by a judgement
+            # when none is open: ATK28B-9).
             return
         if line.branches is None:
             form, branch_note = line.form, None
@@ -1432,9 +1463,15 @@ class _Plan:
             "panel_cadence": self.table.panel_cadence,
             "expected_release_date": self.ctx.after.expected_release_date,
             "review_date": None, "transfer_date": None, "due_date": None,
-            "absences": self.absences(),
+            "absences": self.absences(), "panel_name": self.table.panel_name,
         })
-        return form_function(form)(inputs, start.astimezone(UTC), self.calendar)
+        due = form_function(form)(inputs, start.astimezone(UTC), self.calendar)
+        if due.due_at is None and not due.awaiting_panel_date:
+            # The date the earlier act gave (a review date ...) is not among these inputs.
+            note = asked_again_note(form)
+            if note is not None:
+                return Due(None, note=note)
+        return due
 
     def carry_over(self) -> None:
         """A step done at T answers what was asked of it up to T: the reasons whose act came
@@ -1489,7 +1526,7 @@ class _Plan:
     def _owe(self, line: _Line, key: Any, subject: UUID, due: Due,
              reasons: tuple[Mapping[str, Any], ...]) -> None:
         """Ask again for a step of ``line`` for the owed ``reasons`` (see :meth:`carry_over`)."""
-        planned, done = self.planned, self.occurred_utc.isoformat()
+        planned, done = self.planned, london_text(self.occurred_utc)
         index = planned.get((line.code, key), _UNPLANNED)
         if index is not _UNPLANNED:
             if index is not None:  # planned in this evaluation: one step, every reason
@@ -1516,8 +1553,7 @@ class _Plan:
             return
         planned[(line.code, key)] = len(self.intents)
         intent = self._intent("create", line, instance, due, form, None, reasons=reasons)
-        note = f"Still owed: the {line.code} done at {done} came before the act that asks " \
-            "for it."
+        note = f"Still owed: this step was last done {done}, before the act that asks for it."
         self.intents.append(_evolve(intent, note=f"{intent.note}\n{note}" if intent.note
                                     else note))
 
@@ -1600,7 +1636,7 @@ class _Plan:
             start = self._next_panel_start(step)
             if start is not None:
                 due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
-                                          booked)
+                                          booked, name=self.table.panel_name)
             elif fallback is None:
                 continue
             else:
@@ -1615,7 +1651,8 @@ class _Plan:
             line = self.table.line_of(step)
             when = due.due_at
             note = due.note if due.awaiting_panel_date or when is None else (
-                f"Next {kind or 'panel'} scheduled for {london_text(when)}")
+                f"Next {self.table.panel_name or kind or 'panel'} scheduled for "
+                f"{london_text(when)}")
             self.intents.append(StepIntent(
                 action="update_due", rule_id=step.rule_id, code=step.code,
                 title=line.title if line else step.code, actor=step.actor,

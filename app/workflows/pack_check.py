@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.workflows.conditions import atom_reads, triggers_carrying
-from app.workflows.deadlines import FORM_EVENT_KEYS
+from app.workflows.deadlines import FORM_EVENT_KEYS, parse_form
+from app.workflows.satisfiable import Facts, facts_of, never
 from app.workflows.types import ACTION_DATA, EVENT_DATA, GUARDED_DATA, TRIGGERS
 from app.workflows.vocabulary import (
     ACTING_ROLES,
@@ -27,6 +28,7 @@ from app.workflows.vocabulary import (
     ASSESSMENT_TYPES,
     CASE_FIELDS,
     CSC_STATUSES,
+    DEATH,
     ENGINE_STEP_CODES,
     EVENT_FLAGS,
     IMPACTS,
@@ -35,6 +37,7 @@ from app.workflows.vocabulary import (
     REFERRAL_ACTIONS,
     REFERRAL_STATUSES,
     STAFF_ROLES,
+    EventType,
     suggest,
 )
 
@@ -84,6 +87,7 @@ ATOM_VOCABULARY: dict[str, str] = {
     "csc_status_in": "csc_statuses",
     "attendees_include": "invitees",
     "open_step_in": "step_codes",
+    "countersigned_assessment_in": "assessment_types",
 }
 
 
@@ -192,19 +196,170 @@ class _Checker:
                 self._actor(check.acknowledge.actor, check.id,
                             f"checks.{index}.acknowledge.actor", None)
         for index, declared in enumerate(pack.event_types):
+            if declared.id == DEATH:
+                self._death(index, declared)
             for j, word in enumerate(declared.later_event_types):
                 self.word("event_types", word, "-", f"event_types.{index}.later_event_types.{j}")
             for j, word in enumerate(declared.later_referral_kinds):
                 self.word("referral_kinds", word, "-",
                           f"event_types.{index}.later_referral_kinds.{j}")
+        self._duplicates()
         self._closures()
         self._escalation()
+        self._escalation_loops()
         self._unclosable()
         self._panel_route()
+        self._satisfiable()
+        self._typical_mistakes()
         for where, line in self._step_lines():
             self._engine_code(where, line)
             self._deadline_data(where, line)
             self._title_placeholders(where, line)
+
+    def _death(self, index: int, declared: EventType) -> None:
+        """A child dies once and nothing about the living child follows: a ``death`` declared
+        not ``final`` or not ``once_per_case`` is an error (ATK28B-14: the service would keep
+        asking for referrals, panels and assessments of a dead child, or record a second
+        death). Left unsaid, both are the core's (true)."""
+        for name, meaning in (
+                ("final", "nothing about the living child may be recorded after a death (409 "
+                          "after-final-event)"),
+                ("once_per_case", "a child dies once: a second report of the death is the first "
+                                  "reported again")):
+            if not getattr(declared, name):
+                self.add("error", "-", f"event_types.{index}.{name}",
+                         f"'death' is a core event type whose meaning is the core's: {meaning}; "
+                         f"write {name} = true, or leave it out (the core's true)")
+
+    def _typical_mistakes(self) -> None:
+        """Warnings for typical mistakes that leave a pack valid (attack 28b, ATK28B-4): no
+        ``version`` (read as "1"), a month count over a year (``+30m`` meant as minutes?), and
+        two lines of one rule and trigger giving one step code to different actors or
+        deadlines where both can apply to one act (the first line's step is the one made)."""
+        pack = self.pack
+        if "version" not in pack.model_fields_set:
+            self.add("warning", "-", "version",
+                     f"no version: the pack is read as version {pack.version!r}, which every "
+                     "step cites; write version = \"1.0\" (a revised policy is a later "
+                     "version, packs/README.md \"Versions\")")
+        for where, line in self._step_lines():
+            self._months(where, line)
+        self._same_step()
+
+    def _months(self, where: str, line: Rule) -> None:
+        """A deadline or recurrence of more than 12 months: ``m`` is months (there are no
+        minutes), and a youth justice duty over a year away is more likely a slip."""
+        forms = ([(f"{where}.deadline", line.deadline)] if isinstance(line.deadline, str) else
+                 [(f"{where}.deadline.{j}.form", b.form) for j, b in enumerate(line.deadline)])
+        if line.recurrence:
+            forms.append((f"{where}.recurrence", f"every {line.recurrence}"))
+        for field, form in forms:
+            try:
+                parsed = parse_form(form)
+            except ValueError:
+                continue  # said where the form is checked
+            if parsed.kind == "m" and parsed.n > 12:
+                written = line.recurrence if field.endswith("recurrence") else form
+                self.add("warning", line.id, field,
+                         f"{written!r} is {parsed.n} months ('m' is months: there is no "
+                         "minutes unit; hours are 'h', e.g. '+1h'): more than a year is unusual "
+                         "for a step's timescale; check it is what the policy says")
+
+    def _same_step(self) -> None:
+        """Two lines of one rule, trigger and subject giving one step code to different actors
+        or deadlines, whose conditions can both hold for one act: one step is made, the first
+        line's, and the pack does not say so (ATK28B-4)."""
+        facts = facts_of(self.pack.checks)
+        lines = [(i, r) for i, r in enumerate(self.pack.rules) if not r.refresh_only]
+        for n, (i, first) in enumerate(lines):
+            for j, other in lines[n + 1:]:
+                shared = tuple(t for t in first.trigger if t in other.trigger)
+                if (other.id, other.code, other.subject) != (first.id, first.code,
+                                                            first.subject) or not shared:
+                    continue
+                differs = [f"{what} {a!r} (rules.{i}) and {b!r}" for what, a, b in (
+                    ("actor", first.actor, other.actor),
+                    ("deadline", _form_words(first.deadline), _form_words(other.deadline)))
+                    if a != b]
+                when = first.when.raw if first.when is not None else None
+                if not differs or never(when, shared, facts,
+                                        other.when.raw if other.when is not None else None):
+                    continue
+                self.add("warning", other.id, f"rules.{j}.code",
+                         f"rule {other.id} gives step {other.code!r} on {', '.join(shared)} "
+                         f"two ways, {'; '.join(differs)} here, and both lines can apply to "
+                         f"one act: one step is made, the first line's (rules.{i}), so this "
+                         "line's is never used for that act; give both lines the same actor "
+                         "and deadline, or conditions that exclude each other")
+
+    def _satisfiable(self) -> None:
+        """A condition that can never hold, decided from its atoms (``satisfiable``; attack
+        28b, ATK28B-2): a rule line that never applies, a deadline branch never used, a check
+        that never refuses, a ``holds`` false whenever the line's ``when`` is true, a register,
+        priority or contact band nobody is in. Errors, as a misspelt word is: a duty silently
+        never raised."""
+        pack = self.pack
+        facts = facts_of(pack.checks)
+        for i, line in enumerate(pack.rules):
+            when = line.when.raw if line.when is not None else None
+            if when is not None and self._never(when, line.trigger, facts, line.id,
+                                                f"rules.{i}.when", "this line never applies"):
+                continue
+            if not isinstance(line.deadline, str):
+                for j, branch in enumerate(line.deadline):
+                    if branch.when is not None and (why := never(
+                            branch.when.raw, line.trigger, facts, when)):
+                        self.add("error", line.id, f"rules.{i}.deadline.{j}.when",
+                                 f"this branch can never be chosen: {why}")
+            # A refresh_only line makes no step (it re-dates one), so its own holds is no
+            # step's justification at the moment it is made.
+            holds = [] if line.refresh_only else self._justifying(line)
+            if line.holds is not None and holds and (why := never(
+                    when, line.trigger, facts, {"any": holds})):
+                self.add("error", line.id, f"rules.{i}.holds",
+                         f"the holds can never be true when the line's when is: {why}; the "
+                         "step would be made already unjustified, and lapse at the case's "
+                         "next act")
+        for i, check in enumerate(pack.checks):
+            # Not the pack's own refusals: M7 is the check that refuses a very high LoR.
+            self._never(check.when.raw, check.trigger, None, check.id, f"checks.{i}.when",
+                        "this check never applies")
+        tables: list[tuple[str, Any, str]] = []
+        if pack.register_def is not None:
+            tables.append(("register.when", pack.register_def.when.raw,
+                           pack.register_def.rule_id))
+        if pack.priority is not None:
+            tables.append(("priority.when", pack.priority.when.raw, pack.priority.rule_id))
+            if pack.priority.raisable is not None:
+                tables.append(("priority.raisable", pack.priority.raisable.raw,
+                               pack.priority.rule_id))
+        if pack.contact is not None:
+            tables += [(f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id)
+                       for j, band in enumerate(pack.contact.bands)]
+        for field, raw, rule in tables:
+            self._never(raw, None, None, rule, field, "it never applies to a case")
+
+    def _never(self, raw: Any, triggers: tuple[str, ...] | None, facts: Facts | None,
+               rule: str, field: str, outcome: str) -> bool:
+        """Say (and return whether) a condition can never hold. With the pack's ``facts`` (a
+        rule line's: what its checks and the core refuse, the very high LoR under every pack,
+        ATK28B-15), one that holds only for a refused judgement is impossible too."""
+        if why := never(raw, triggers, facts or Facts()):
+            self.add("error", rule, field, f"this condition can never be true: {why}, so "
+                     f"{outcome}")
+            return True
+        return False
+
+    def _justifying(self, line: Rule) -> list[Any]:
+        """The ``holds`` that keep a step of this line open (``engine._justified``): its own
+        rule's lines for its triggers and every other line of its code that has one; empty
+        when one of its own lines has none (then nothing lapses)."""
+        lines = self.pack.lines_for_code(line.code)
+        own = [r for r in lines if r.id == line.id and not r.refresh_only
+               and set(r.trigger) & set(line.trigger)]
+        if any(r.holds is None for r in own):
+            return []
+        return [r.holds.raw for r in lines if r.holds is not None]
 
     def _requires(self, index: int, check: Check) -> None:
         """A check's ``requires`` names data every one of its triggers' acts carries (the
@@ -439,6 +594,12 @@ class _Checker:
         fact = self.pack.fact(name)
         if fact is not None and fact.type == "integer":
             self._never_true(arg, fact.min, fact.max, f"fact {name!r}", rule, field)
+        elif fact is not None and (ops := [op for op in ("lt", "lte", "gt", "gte")
+                                           if arg.get(op) is not None]):
+            # Compare.test: a number comparison holds for whole numbers only (ATK28B-2).
+            self.add("warning", rule, field,
+                     f"this comparison can never be true: {', '.join(ops)} compare numbers, "
+                     f"and fact {name!r} is a {fact.type} fact")
 
     def _never_true(self, arg: Mapping[str, Any], lo: int | None, hi: int | None, what: str,
                     rule: str, field: str) -> None:
@@ -502,10 +663,67 @@ class _Checker:
         # not start so.
         for where, listed, verb in named:
             for index, code in enumerate(listed):
+                if code in listed[:index]:  # A26a-12: said twice, the second says nothing
+                    self.add("error", "-", f"{where}.{index}",
+                             f"step code {code!r} is listed twice (first at "
+                             f"{where}.{list(listed).index(code)}): give each code once")
                 if code not in codes:
                     self.add("error", "-", f"{where}.{index}",
                              f"no rule creates step code {code!r}, so this {verb} nothing"
                              f"{suggest(code, codes)}")
+
+    def _duplicates(self) -> None:
+        """Attack 26a, A26a-12: a word declared twice (an event type, a referral or panel kind,
+        a fact, a score) leaves one of the two silently shadowed; a ``[[checks]]`` or
+        ``[[rules]]`` entry given twice word for word refuses or asks twice for one thing
+        (one policy rule may have several checks and lines: the same id is fine). Each is an
+        error at the second, naming the first."""
+        pack = self.pack
+        for section in ("event_types", "referral_kinds", "panel_kinds", "facts", "scores"):
+            first: dict[str, int] = {}
+            for index, item in enumerate(getattr(pack, section)):
+                label = section.replace("_", " ").removesuffix("s")
+                if item.id in first:
+                    self.add("error", "-", f"{section}.{index}.id",
+                             f"{label} {item.id!r} is declared twice (first at {section}."
+                             f"{first[item.id]}): declare each {label} once")
+                first.setdefault(item.id, index)
+        for section, what in (("checks", "check"), ("rules", "line")):
+            seen: dict[str, int] = {}
+            for index, entry in enumerate(getattr(pack, section)):
+                key = entry.model_dump_json()
+                if key in seen:
+                    self.add("error", entry.id, f"{section}.{index}",
+                             f"this [[{section}]] entry repeats {section}.{seen[key]} word for "
+                             f"word: the {what} would apply twice; remove one")
+                seen.setdefault(key, index)
+
+    def _escalation_loops(self) -> None:
+        """Attack 26a, A26a-12: escalation by role (``to``) that comes back to where it started
+        through another role (line_manager -> duty_manager -> line_manager) never reaches
+        anyone above: an error at the entry that closes the loop. A role escalating to itself
+        is the top of the chain (Somerset's chair). (A role missing from ``to`` goes to
+        ``default``: Wokingham's and the example's duty manager to the line manager, whose
+        own go to the duty manager; which role is above the duty manager is the policy's to
+        say, so that is not judged here.)"""
+        to = self.pack.escalation.to
+        reported: set[str] = set()
+        for start in sorted(to):
+            path = [start]
+            role = to[start]
+            while role in to and role not in path:
+                path.append(role)
+                role = to[role]
+            if role not in path:
+                continue
+            loop = path[path.index(role):]
+            if len(loop) < 2 or reported & set(loop):
+                continue
+            reported |= set(loop)
+            chain = " -> ".join([*loop, role])
+            self.add("error", "-", f"escalation.to.{loop[-1]}",
+                     f"escalation goes round in a loop ({chain}): no one above is ever told; "
+                     "end the chain at a role that escalates to itself (e.g. chair = \"chair\")")
 
     def _escalation(self) -> None:
         esc = self.pack.escalation
@@ -627,6 +845,13 @@ def _narrowed(triggers: tuple[str, ...], *conditions: Any) -> tuple[str, ...]:
         if required is not None:
             kept = [t for t in kept if t in required]
     return tuple(kept)
+
+
+def _form_words(deadline: Any) -> str:
+    """A line's deadline as written: the form, or its branches' forms."""
+    if isinstance(deadline, str):
+        return deadline
+    return " / ".join(branch.form for branch in deadline)
 
 
 def _int(value: Any) -> int | None:

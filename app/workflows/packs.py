@@ -43,6 +43,8 @@ from app.workflows.vocabulary import (
     CORE,
     CORE_EVENT_TYPES,
     CORE_REFERRAL_KINDS,
+    DEATH,
+    DEATH_CORE_FIELDS,
     NOT_DOING_ACTS,
     SITTING_ACTS,
     Escalation,
@@ -52,6 +54,7 @@ from app.workflows.vocabulary import (
     PanelKind,
     ReferralKind,
     Score,
+    core_death,
     suggest,
 )
 
@@ -515,6 +518,9 @@ class Pack(_Strict):
     _done_only_by: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
     _done_at_sitting: frozenset[str] = PrivateAttr(default=frozenset())
     _event_keys: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
+    # The core event types whose meaning is the core's because the pack does not declare them
+    # (``death``: vocabulary.core_death), in ``event_types`` with the declared ones.
+    _core_event_types: frozenset[str] = PrivateAttr(default=frozenset())
     # The engine's tables for this pack object (app.workflows.engine.prepare).
     _engine: Any = PrivateAttr(default=None)
 
@@ -542,25 +548,44 @@ class Pack(_Strict):
         self._done_at_sitting = frozenset(
             code for code, found in self._done_only_by.items()
             if all(act in SITTING_ACTS for act in found))
+        self._core_death()
+
+    def _core_death(self) -> None:
+        """The core's meaning of ``death`` (ATK28B-14). Undeclared: :func:`core_death`, ending
+        the steps of every code the pack's lines create but what the notification still
+        accepted after it closes. Declared: what the pack leaves unsaid of ``final``,
+        ``once_per_case``, ``after_closure``, ``later_referral_kinds`` and ``ends_reason`` is
+        the core's (what it ends is the pack's to say; a ``final`` or ``once_per_case`` written
+        false is a ``pack check`` error). Set before any reader sees the pack (the model is
+        frozen to its readers, not to its loader)."""
+        kept = {c for k in self.referral_kinds if k.id == "serious_incident" for c in k.closes}
+        core = core_death(self._by_code, kept)
+        declared = next((e for e in self.event_types if e.id == DEATH), None)
+        if declared is None:
+            self.__dict__["event_types"] = (*self.event_types, core)
+            self._core_event_types = frozenset({DEATH})
+            return
+        unsaid = {name: getattr(core, name) for name in DEATH_CORE_FIELDS
+                  if name not in declared.model_fields_set}
+        if unsaid:
+            whole = declared.model_copy(update=unsaid)
+            self.__dict__["event_types"] = tuple(whole if e is declared else e
+                                                 for e in self.event_types)
 
     def _index(self, name: str) -> Any:
         # Private attributes live in ``__pydantic_private__``; reading the slot directly skips
         # BaseModel.__getattr__, which the engine would otherwise pay on every lookup.
         return self.__pydantic_private__[name]  # type: ignore[index]
 
-    @model_validator(mode="after")
-    def _unique_vocabulary(self) -> Pack:
-        for name in ("event_types", "referral_kinds", "panel_kinds", "facts", "scores"):
-            ids = [item.id for item in getattr(self, name)]
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            if dupes:
-                raise ValueError(f"{name}: {dupes} declared twice")
-        return self
-
     def event_type_ids(self) -> tuple[str, ...]:
         """Every event type a case of this service may record: the core's and the pack's."""
         own = tuple(e.id for e in self.event_types if e.id not in CORE_EVENT_TYPES)
         return (*CORE_EVENT_TYPES, *own)
+
+    def core_event_types(self) -> frozenset[str]:
+        """The core event types in ``event_types`` with the core's meaning, which this pack does
+        not declare (``death``: vocabulary.core_death)."""
+        return self._index("_core_event_types")
 
     def event_type(self, event_type: str) -> EventType:
         """How this pack treats an event type (an undescribed core type: not after closure)."""
@@ -711,6 +736,11 @@ class Pack(_Strict):
         """Event type -> the step codes its recording ends (``ends_steps``: a death ends the
         work with the child), for the event types that end any."""
         return {e.id: e.ends_steps for e in self.event_types if e.ends_steps}
+
+    def earlier_ending_events(self) -> dict[str, tuple[str, ...]]:
+        """Event type -> the step codes it ends of the acts before it (``ends_earlier_steps``:
+        a death ends the reports of earlier events), for the event types that end any."""
+        return {e.id: e.ends_earlier_steps for e in self.event_types if e.ends_earlier_steps}
 
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""

@@ -310,6 +310,11 @@ ATOM_WORDS: dict[str, Callable[[Any, Pack | None], tuple[str, str]]] = {
     "mappa_level_in": _pair("the MAPPA level is {v}", "the MAPPA level is not {v}"),
     "any_rating_in": _rating("the {d} rating"),
     "ratings_known": _known,
+    "countersigned_assessment_in": _pair(
+        "the case has a countersigned assessment of type {v}",
+        "the case has no countersigned assessment of type {v}"),
+    "incoming_rating_pending_in": _rating(
+        "the {d} rating the child arrived with from another service, not yet rated here,"),
     "open_or_closed_within_days": _within,
     "fact": _named("fact"),
     "score": _named("score"),
@@ -530,7 +535,8 @@ def local_sentences(pack: Pack) -> list[str]:
     takes escalations, the panels it holds."""
     out: list[str] = []
     words = [(what, [f"{_word(t or i)} ({i})" for i, t in items]) for what, items in (
-        ("case events", [(e.id, e.title) for e in pack.event_types]),
+        ("case events", [(e.id, e.title) for e in pack.event_types
+                         if e.id not in pack.core_event_types()]),
         ("referrals", [(k.id, k.title) for k in pack.referral_kinds]),
         ("panels", [(p.id, p.title) for p in pack.panel_kinds]),
         ("case facts", [(f.id, f.title) for f in pack.facts]),
@@ -572,6 +578,10 @@ def local_sentences(pack: Pack) -> list[str]:
         if kind.to_panel:
             out.append(f"{kind.title or kind.id}: asks a panel to hear the case.")
     for event in pack.event_types:
+        if event.id in pack.core_event_types():
+            # The core's meaning of an event type the pack does not declare (ATK28B-14).
+            out.append(f"This pack does not declare the core event type {event.id!r}, so it "
+                       "has the core's meaning (declare it to say which steps it ends):")
         out += _event_sentences(event)
     esc = pack.escalation
     for actor, target in sorted(esc.to.items()):
@@ -630,7 +640,7 @@ def _event_sentences(event: EventType) -> list[str]:
         out.append(f"{_cap(title)}: steps it ends note “{event.ends_reason}”.")
     if event.ends_earlier_steps:
         earlier = _all(list(event.ends_earlier_steps))
-        out.append(f"{_cap(title)} ends the open steps {earlier} about earlier acts "
+        out.append(f"{_cap(title)} ends the open steps {earlier} about earlier acts"
                    " (the ones it asks for itself stay open).")
     if event.replaces_earlier:
         out.append(f"A later {title[4:]} replaces an earlier one: the open steps about the earlier "

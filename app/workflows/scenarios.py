@@ -108,6 +108,8 @@ class CaseState(_Strict):
     in_custody: bool = False
     volunteer_attached: bool = False
     ratings: dict[Literal["rosh", "swb", "lor"], str] = Field(default_factory=dict)
+    incoming_ratings: dict[Literal["rosh", "swb"], str] = Field(default_factory=dict)
+    countersigned_types: tuple[str, ...] = ()
     on_register: bool = False
     date_of_birth: date | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
@@ -123,6 +125,8 @@ class CaseState(_Strict):
             expected_release_date=self.expected_release_date, in_custody=self.in_custody,
             volunteer_attached=self.volunteer_attached,
             ratings={d: self.ratings.get(d) for d in DOMAINS},  # type: ignore[call-overload]
+            incoming_ratings={d: v for d, v in self.incoming_ratings.items()},
+            countersigned_types=frozenset(self.countersigned_types),
             on_register=self.on_register, facts=dict(self.facts), scores=dict(self.scores),
             date_of_birth=self.date_of_birth,
             open_steps=tuple(
@@ -321,6 +325,10 @@ def scenario_problems(scenario: Scenario, index: int, pack: Pack) -> list[str]:
     word("csc_statuses", case.csc_status, "case.csc_status", "social care status")
     for domain, level in case.ratings.items():
         word("levels", level, f"case.ratings.{domain}", "level")
+    for arrived, level in case.incoming_ratings.items():
+        word("levels", level, f"case.incoming_ratings.{arrived}", "level")
+    for i, kind in enumerate(case.countersigned_types):
+        word("assessment_types", kind, f"case.countersigned_types.{i}", "assessment type")
     for name in case.facts:
         word("facts", name, f"case.facts.{name}", "fact")
     for name in case.scores:

@@ -119,6 +119,13 @@ class CaseSnapshot:
     in_custody: bool = False
     volunteer_attached: bool = False
     ratings: Mapping[str, str | None] = field(default_factory=dict)
+    # The ratings the child arrived with from another service (the latest transfer in's
+    # ``incoming_ratings``), by domain: counted by ``incoming_rating_pending_in`` while this
+    # service has not rated that domain itself (Somerset 13.3; attack 28b, ATK28B-11).
+    incoming_ratings: Mapping[str, str | None] = field(default_factory=dict)
+    # The assessment types of which the case has a countersigned (complete) assessment
+    # (``countersigned_assessment_in``; Wokingham W3, attack 28b, ATK28B-9).
+    countersigned_types: frozenset[str] = frozenset()
     on_register: bool = False
     closed_at: datetime | None = None
     # The periods the case was closed before a reopening: (closure, reopening), aware UTC.

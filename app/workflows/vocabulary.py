@@ -28,6 +28,14 @@ CORE_EVENT_TYPES: tuple[str, ...] = (
     "risk_to_staff", "charged", "death", "custody_entry", "custody_release", "transfer_in",
     "transfer_out", "partner_action_not_secured",
 )
+# The contract's scale for the likelihood of re-offending (policy-rules Vocabulary: "`lor`
+# (likelihood of re-offending: low/medium/high only)"; the national AssetPlus scale, Wokingham
+# "The LoR can be low, medium, or high"): a judgement of LoR at very high is refused by the
+# engine itself (422 ``invalid-level`` at ``body.level``, rule ``LOR_SCALE``) under every pack,
+# after the pack's own checks (the bundled packs' M7 answers first with its own reference), so
+# a pack that does not copy M7 stores no level outside the scale (attack 28b, ATK28B-15).
+LOR_SCALE_RULE = "LOR_SCALE"
+LOR_SCALE_REFUSED: tuple[str, str] = ("lor", "very_high")
 CORE_REFERRAL_KINDS: tuple[str, ...] = (
     "panel", "mappa_h", "mappa_a", "emrac", "marf", "nrm", "child_protection", "serious_incident",
 )
@@ -189,6 +197,33 @@ class EventType(_Strict):
     # so a doubt recorded before the custody entry is not accepted and left raising nothing; the
     # same facts ask the same whatever the typing order (attack 24b, A24b-5).
     requires_in_custody: bool = False
+
+
+# A child dies once, and nothing about the living child follows: ``death`` is a core event type
+# every service accepts, and its meaning is the core's too. A pack that does not declare it gets
+# :func:`core_death` (attack 28b, ATK28B-14: the example pack recorded a death, then asked for a
+# child protection referral, a panel referral and a mental health assessment of the dead
+# child); a pack that declares it may say more (which steps it ends, what it still accepts), but
+# not that it is other than final and once per case (``pack check``: an error).
+DEATH = "death"
+# What a pack declaring ``death`` leaves unsaid is the core's (what it ends is its own to say).
+DEATH_CORE_FIELDS: tuple[str, ...] = ("final", "once_per_case", "after_closure",
+                                      "later_referral_kinds", "ends_reason")
+DEATH_ENDS_REASON = "the child has died: this work with the child can no longer be done"
+
+
+def core_death(step_codes: Iterable[str], kept: Iterable[str] = ()) -> EventType:
+    """The core's ``death`` for a pack that does not declare one: final (nothing about the
+    living child after it: 409 ``after-final-event``), once per case, recordable after
+    closure, the serious incident notification (the core ``serious_incident`` referral kind)
+    still accepted after it; it ends every open step about earlier acts (``ends_earlier_steps``:
+    each code the pack's lines create, bar ``kept``: what the notification closes), while the
+    steps the death itself asks for stay open."""
+    keep = frozenset(kept)
+    return EventType(
+        id=DEATH, title="The child died", after_closure=True, final=True, once_per_case=True,
+        later_referral_kinds=("serious_incident",), ends_reason=DEATH_ENDS_REASON,
+        ends_earlier_steps=tuple(c for c in dict.fromkeys(step_codes) if c not in keep))
 
 
 class ReferralKind(_Strict):

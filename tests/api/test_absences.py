@@ -343,3 +343,37 @@ async def _named_by_the_holder(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> No
     r = await t.client.get(url, headers=sam)
     assert r.status_code == 200, r.text
     assert [a["id"] for a in r.json()["data"]] == [absence["id"]]
+
+
+# --- ATK28A-3: whose absences a line manager records is asked before the body is read ------
+
+
+async def test_a_line_manager_without_authority_is_403_before_the_body(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack pass 28a, ATK28A-3. README "Staff absences": "for the same people who may record
+    them (403 for anyone else)". A line manager who manages no case ``case_holder-9`` acted on
+    was told 400 (malformed JSON) or 413 (a body over the limit) on POST and PATCH, where GET
+    and DELETE of the same path were 403: the authority depends on the token and the path
+    alone, so it is asked first, and every body gets 403. For their own absences the body is
+    read as before (400 malformed, 201 well formed)."""
+    pin(monkeypatch, 2026, 8, 28, 14, 35)
+    r = await record(somerset, "case_holder-9", "2026-11-02", "2026-11-03")
+    assert r.status_code == 201, r.text
+    url = f"/v1/staff/case_holder-9/absences/{r.json()['data']['id']}"
+    etag = r.headers["ETag"]
+    manager = {**somerset.auth("line_manager", "line_manager-7"),
+               "content-type": "application/json"}
+    for body in (b"{bad", b" " * 300_000, b'{"starts_on": "2026-12-01", "ends_on": "2026-12-02"}'):
+        r = await somerset.client.post("/v1/staff/case_holder-9/absences", content=body,
+                                       headers=manager)
+        assert r.status_code == 403, r.text
+        r = await somerset.client.patch(url, content=body, headers={**manager, "If-Match": etag})
+        assert r.status_code == 403, r.text
+    r = await somerset.client.delete(url, headers={**manager, "If-Match": etag})
+    assert r.status_code == 403, r.text
+    own = "/v1/staff/line_manager-7/absences"
+    r = await somerset.client.post(own, content=b"{bad", headers=manager)
+    assert r.status_code == 400, r.text
+    r = await somerset.client.post(own, json={"starts_on": "2026-12-01", "ends_on": "2026-12-02"},
+                                   headers=manager)
+    assert r.status_code == 201, r.text

@@ -249,10 +249,11 @@ async def test_policy_pack_publishes_the_codes_completable_by_hand(
                          headers=somerset.auth("case_holder"))
     assert r.status_code == 200, r.text
     # 8.3 "with a view to making an immediate referral" (S46; fid14a): the manager may decide
-    # against the MAPPA A referral and complete the step saying so.
+    # against the MAPPA A referral and complete the step saying so. 2.1, 15.1: a case already
+    # on core AssetPlus when it turns high has made the move (S15; ATK28B-10).
     assert r.json()["data"]["completable"] == [
         "child_protection_referral", "seek_child_and_carer_views", "notify_serious_incident",
-        "make_immediate_mappa_referral"]
+        "make_immediate_mappa_referral", "move_to_core_assessment"]
 
 
 async def test_W18_quality_assure_mappa_form_is_done_only_by_quality_assuring_it(

@@ -33,6 +33,8 @@ from tests.api.integrity_support import (
 )
 from tests.conftest import Tenant
 
+MARP = "Multi-Agency Risk Panel (MARP)"  # the pack's name for the kind, in notes (A26a-14)
+
 HIGH_AT = "2026-08-26T10:00:00+01:00"
 MARP_DAY = "2026-09-29T10:00:00+01:00"
 CLOSE = {"closed_at": "2026-08-28T15:40:00+01:00", "closure_reason": "Moved away"}
@@ -119,7 +121,7 @@ async def test_S29_closing_a_case_takes_it_off_the_agenda_of_a_MARP_not_yet_sat(
                if s["code"] == "record_panel_decision"]
     assert ended["id"] == owed["id"]
     assert ended["note"].endswith(
-        "Superseded: the case was withdrawn from the agenda of the marp of Tuesday 29 September "
+        f"Superseded: the case was withdrawn from the agenda of the {MARP} of Tuesday 29 September "
         f"2026 (item {item}): the case was closed: Moved away")
     entry = next(e for e in await audit_of(somerset, case) if e["action"] == "panel.item.withdraw")
     assert (entry["entity_id"], entry["reason"]) == (item, "the case was closed: Moved away")

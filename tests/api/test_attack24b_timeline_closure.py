@@ -41,9 +41,15 @@ async def test_timeline_puts_a_back_dated_closure_and_reopening_when_they_happen
              and e["action"] in ("closed", "reopened")]
     assert cases == [("closed", "2026-10-20T11:00:00Z", "2026-11-02T10:00:00Z"),
                      ("reopened", "2026-10-30T12:00:00Z", "2026-11-02T10:00:00Z")]
-    order = [(e["kind"], e["action"]) for e in entries if e["kind"] != "step"]
+    order = [(e["kind"], e["action"]) for e in entries if e["kind"] != "step"
+             and e["action"] != "fields_changed"]
     assert order[:4] == [("case", "opened"), ("case", "closed"), ("case", "reopened"),
                          ("event", "change_of_circumstances")], order
+    # The case's fields changed by them, at their times too (ATTACK26B-2).
+    moved = [(e["at"], e["details"]["changes"]["closed_at"][1]) for e in entries
+             if e["action"] == "fields_changed" and "closed_at" in e["details"]["changes"]]
+    assert moved == [("2026-10-20T11:00:00Z", "2026-10-20T11:00:00Z"),
+                     ("2026-10-30T12:00:00Z", None)], moved
     steps = {(e["action"], e["at"]) for e in entries if e["kind"] == "step"
              and e["action"] in ("superseded", "reinstated")}
     assert steps == {("superseded", "2026-10-20T11:00:00Z"),

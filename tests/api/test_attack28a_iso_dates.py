@@ -123,6 +123,10 @@ async def test_absence_dated_by_a_date_time_is_422_and_not_recorded(
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert "body.starts_on" in {e["loc"] for e in r.json()["errors"]}
+    r = await somerset.client.post(url, json={"starts_on": "2027-02-30", "ends_on": "2027-03-05"},
+                                   headers=manager)
+    assert r.status_code == 422, r.text  # no such day, and not echoed (attack pass N8)
+    assert "2027-02-30" not in r.text
     r = await somerset.client.get(url, headers=manager)
     assert r.status_code == 200, r.text
     assert r.json()["data"] == []

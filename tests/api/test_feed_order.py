@@ -208,3 +208,62 @@ async def test_A16_14_a_replay_after_the_case_was_restricted_answers_no_steps(
     assert lifted.status_code == 200, lifted.text
     once_more = await deliver(somerset, "RP-1", at, source="emrac", kind="emrac", key=key)
     assert once_more.json() == first.json()
+
+
+def open_duties(case: dict[str, Any]) -> set[tuple[Any, ...]]:
+    """The case's open steps as (code, actor, due_at, policy rule): what is owed, by whom,
+    by when, and why."""
+    return {(s["code"], s["actor"], s["due_at"], s["policy"]["rule"])
+            for s in case["open_steps"]}
+
+
+async def _duties_in_both_orders(t: Tenant) -> list[set[tuple[Any, ...]]]:
+    """The MAPPA unit's message of 10:12 (category 1) and its correction of 10:13 (category 2)
+    delivered in that order to one case and the other way to another: each case's open
+    duties (its fields are checked to follow the latest message)."""
+    seen = []
+    for order in (("10:12", "10:13"), ("10:13", "10:12")):
+        ref = f"MO-{uuid.uuid4().hex[:8]}"
+        case = (await t.open_case(external_ref={**REF, "id": ref},
+                                  opened_at="2026-08-10T09:00:00Z"))["data"]
+        for at in order:
+            r = await deliver(t, ref, f"2026-08-28T{at}:00+01:00",
+                              mappa_category=1 if at == "10:12" else 2, mappa_level=1)
+            assert r.status_code == 201, r.text
+        now = await case_of(t, case["id"])
+        assert (now["mappa_category"], now["mappa_level"]) == (2, 1)
+        seen.append(open_duties(now))
+    return seen
+
+
+async def test_S17_ATK28A_6_mappa_messages_leave_the_same_duties_in_any_delivery_order(
+    somerset: Tenant
+) -> None:
+    """ATK28A-6: "Deliveries are retried, so they may arrive out of order: each field follows
+    the latest message by its own received_at" (README, A16-18): the same messages leave the
+    same duties whatever order they come in. Somerset 7: "all cases which are eligible under
+    MAPPAs Category 1 ... are brought to MARP for discussion and the MAPPAs co-ordinator is
+    notified ... through completion of MAPPAs form H": a child whose category is now 2 owes no
+    category 1 form H nor MARP referral. Before: the form H (not waivable) stayed open when
+    the messages came in order and was never asked when they came the other way."""
+    in_order, reversed_order = await _duties_in_both_orders(somerset)
+    assert in_order == reversed_order
+    assert not {"mappa_h_notification", "refer_to_panel"} & {d[0] for d in in_order}
+
+
+async def test_W16_ATK28A_6_mappa_messages_leave_the_same_duties_in_any_delivery_order(
+    wokingham: Tenant
+) -> None:
+    """ATK28A-6, Wokingham's twin: "all MAPPA eligible young people" are notified with the
+    MAPPA H form (W16): a category 2 child not recorded in custody owes it undated, whichever
+    order the 10:12 (category 1) and 10:13 (category 2) messages arrive in."""
+    in_order, reversed_order = await _duties_in_both_orders(wokingham)
+    # W19's monthly panel review of a MAPPA level 1 child counts from when level 1 was first
+    # known: 10:12 in order; the other way the 10:12 message, which only confirms the level
+    # the 10:13 one set, comes after it and the review counts from 10:13 (left: a late
+    # message confirming a value does not move when it was first known; a minute here).
+    def owed(duties: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+        return {d if d[3] != "W19" else (*d[:2], d[2][:13], d[3]) for d in duties}
+    assert owed(in_order) == owed(reversed_order)
+    assert ("high_risk_panel_review", "chair", "2026-09-28T09", "W19") in owed(in_order)
+    assert ("mappa_h_notification", "case_holder", None, "W16") in in_order

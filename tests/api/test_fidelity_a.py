@@ -23,6 +23,8 @@ from tests.api.test_panel_action_owners import _decide
 from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant
 
+MARP = "Multi-Agency Risk Panel (MARP)"  # the pack's name for the kind, in notes (A26a-14)
+
 S = {"pack": "somerset-yjt-2023", "version": "1"}
 
 
@@ -199,11 +201,11 @@ async def test_S7_booked_marp_replaces_none_scheduled_in_the_note(
     case = (await somerset.open_case())["data"]
     body = await judge_high(somerset, case["id"], "2026-10-23T09:30:00+01:00")
     [refer] = steps_of(body["next_steps"], "refer_to_panel")
-    assert refer["note"] == "Due at the next marp; none scheduled."
+    assert refer["note"] == "Due at the next Multi-Agency Risk Panel (MARP); none scheduled."
     await schedule(somerset.client, somerset, "2026-10-28T14:00:00Z")
     [refer] = steps_of(await case_steps(somerset, case["id"]), "refer_to_panel")
     assert (refer["due_at"], refer["awaiting_panel_date"]) == ("2026-10-28T14:00:00Z", False)
-    assert refer["note"] == "Next marp scheduled for Wednesday 28 October 2026 14:00 (London)"
+    assert refer["note"] == f"Next {MARP} scheduled for Wednesday 28 October 2026 14:00 (London)"
     assert refer["policy"] == {**S, "ref": "3.2.3, 3.2.4", "rule": "S7"}
 
 
@@ -215,10 +217,10 @@ def test_redated_note_keeps_history_and_replaces_deadline_notes() -> None:
                      "No deadline: the policy sets no timescale for this step."])
     assert redated_note(old, "Rule note.", {branch}) == (
         "Rule note.\nReassigned: case_holder changed from a to b")
-    assert redated_note("Due at the next marp; none scheduled.", None) is None
-    assert redated_note("Next marp scheduled for Wednesday 4 November 2026 14:00 (London)",
-                        "Next marp scheduled for Wednesday 28 October 2026 14:00 (London)") == (
-        "Next marp scheduled for Wednesday 28 October 2026 14:00 (London)")
+    assert redated_note(f"Due at the next {MARP}; none scheduled.", None) is None
+    assert redated_note(f"Next {MARP} scheduled for Wednesday 4 November 2026 14:00 (London)",
+                        f"Next {MARP} scheduled for Wednesday 28 October 2026 14:00 (London)") == (
+        f"Next {MARP} scheduled for Wednesday 28 October 2026 14:00 (London)")
 
 
 # --- 5. A chair's overdue panel action escalates as a chair's duty --------------------------

@@ -30,6 +30,8 @@ from tests.api.fidelity_support import pin
 from tests.api.integrity_support import assert_problem, audit_of, judge_high, steps_of
 from tests.conftest import Tenant
 
+MARP = "Multi-Agency Risk Panel (MARP)"  # the pack's name for the kind, in notes (A26a-14)
+
 S = {"pack": "somerset-yjt-2023", "version": "1"}
 REFER = ("refer_to_panel", "S7", "3.2.3, 3.2.4")
 VIEWS = ("seek_child_and_carer_views", "S8", "6.2")
@@ -101,8 +103,8 @@ async def test_S7_S8_earlier_marp_booked_later_takes_the_waiting_steps(
     audit = await audit_of(somerset, case["id"])
     for step in steps.values():
         assert redates(audit, step["id"]) == [
-            "Next marp scheduled for Thursday 10 September 2026 10:00 (London)",
-            "Next marp scheduled for Thursday 27 August 2026 10:00 (London)"]
+            f"Next {MARP} scheduled for Thursday 10 September 2026 10:00 (London)",
+            f"Next {MARP} scheduled for Thursday 27 August 2026 10:00 (London)"]
     # A twin judged at the same instant after both MARPs exist carries the same deadline.
     twin = (await somerset.open_case())["data"]
     await judge_high(somerset, twin["id"], "2026-08-21T14:30:00+01:00")
@@ -135,7 +137,7 @@ async def test_S7_S8_moved_marp_moves_its_steps_later_and_sooner(
     assert_due(steps, "2026-10-29T10:00:00Z")
     audit = await audit_of(somerset, case["id"])
     assert redates(audit, steps[REFER[0]]["id"]) == [
-        f"Next marp scheduled for {when}" for when in (
+        f"Next Multi-Agency Risk Panel (MARP) scheduled for {when}" for when in (
             "Thursday 22 October 2026 10:00 (London)", "Thursday 5 November 2026 10:00 (London)",
             "Thursday 29 October 2026 10:00 (London)")]
     moves = [e for e in audit if e["action"] == "step.redate"]
@@ -164,7 +166,7 @@ async def test_S7_S8_cancelled_marp_gives_its_steps_the_next_or_none(
     assert r.status_code == 204, r.text
     steps = await panel_steps(somerset, case["id"])
     assert_due(steps, None, awaiting=True)
-    assert steps[REFER[0]]["note"] == "Due at the next marp; none scheduled."
+    assert steps[REFER[0]]["note"] == f"Due at the next {MARP}; none scheduled."
     r = await somerset.client.get(f"/v1/panels/{christmas}", headers=somerset.auth("chair"))
     assert_problem(r, 404)
 
@@ -259,7 +261,7 @@ async def test_S7_S8_backdated_judgement_after_every_marp_waits(
     await judge_high(somerset, case["id"], "2026-10-23T10:00:00+01:00")
     steps = await panel_steps(somerset, case["id"])
     assert_due(steps, None, awaiting=True)
-    assert steps[VIEWS[0]]["note"] == "Due at the next marp; none scheduled."
+    assert steps[VIEWS[0]]["note"] == f"Due at the next {MARP}; none scheduled."
 
 
 async def test_S25_backdated_transfer_in_takes_the_marp_that_sat(
@@ -336,7 +338,7 @@ async def test_S7_S8_notes_give_the_marps_time_in_london_time(
     assert_due(steps, "2026-09-10T09:00:00Z")
     for step in steps.values():
         assert step["note"].splitlines()[-1] == (
-            "Next marp scheduled for Thursday 10 September 2026 10:00 (London)"), step["note"]
+            f"Next {MARP} scheduled for Thursday 10 September 2026 10:00 (London)"), step["note"]
         assert "+00:00" not in step["note"]
 
 

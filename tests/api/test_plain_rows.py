@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from app.core.config import Settings
 from app.core.db import PlainSelect
 from app.domain.cases_table import AccessMode, Case
 from app.domain.steps import STEP_OUT_COLUMNS, Step
@@ -196,3 +197,43 @@ async def test_jsonb_columns_store_what_they_stored(db: Factory) -> None:  # noq
         with pytest.raises(sa.exc.DBAPIError):
             await session.exec(statement, params={"v": {"x": float("nan")}})
         await session.rollback()
+
+
+@pytest.mark.parametrize("value", JSON_VALUES)
+def test_json_columns_read_as_json_loads_read(value: Any) -> None:
+    """``app.core.db.json_value`` (PostgreSQL's JSON columns read back) gives what
+    ``json.loads`` gave: equal, of the same kinds (an integer an integer, a float the same
+    float, an object's members in their order)."""
+    import json
+
+    from app.core.db import json_value
+
+    for text in (json.dumps(value), json.dumps(value, separators=(",", ":"))):
+        read = json_value(text)
+        assert read == json.loads(text)
+        assert json.dumps(read) == json.dumps(json.loads(text))
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the PostgreSQL engine's JSON parser")
+async def test_jsonb_columns_read_what_json_loads_reads(settings: Settings) -> None:
+    """Issue 15: the PostgreSQL engine reads JSONB with ``json_value`` (pydantic's parser, not
+    ``json.loads``): every value above comes back from PostgreSQL as ``json.loads`` reads the
+    JSONB's own text (equal, of the same kinds)."""
+    import json
+
+    from app.core.db import build_engine, json_value
+    from app.domain.outbox import OutboxEvent
+
+    payload = OutboxEvent.__table__.c.payload.type  # type: ignore[attr-defined]
+    stored = sa.cast(sa.bindparam("v", type_=payload), payload)
+    statement = sa.select(stored, sa.cast(stored, sa.Text))
+    engine = build_engine(settings)
+    try:
+        assert engine.dialect._json_deserializer is json_value  # type: ignore[attr-defined]
+        async with engine.connect() as conn:
+            for value in JSON_VALUES:
+                read, text = (await conn.execute(statement, {"v": value})).one()
+                assert read == json.loads(text) == value
+                assert json.dumps(read) == json.dumps(json.loads(text))
+    finally:
+        await engine.dispose()

@@ -437,10 +437,11 @@ async def test_only_managers_record_absences(wokingham: Tenant, role: str) -> No
 
 
 async def test_absence_ending_before_it_starts_is_422(wokingham: Tenant) -> None:
-    """An absence's last day cannot precede its first."""
+    """An absence's last day cannot precede its first (recorded by a duty manager: a line
+    manager of none of the worker's cases is refused before the body is read, ATK28A-3)."""
     r = await wokingham.client.post("/v1/staff/case_holder-1/absences", json={
         "starts_on": "2026-09-04", "ends_on": "2026-08-27"},
-        headers=wokingham.auth("line_manager"))
+        headers=wokingham.auth("duty_manager"))
     assert r.status_code == 422, r.text
 
 

@@ -15,6 +15,7 @@ import pytest
 from tests.api.integrity_support import (
     assert_problem,
     audit_of,
+    codes,
     complete,
     outbox_types,
     patch_case,
@@ -141,8 +142,10 @@ async def test_both_holders_changed_in_one_patch(somerset: Tenant) -> None:
     remaining = by_assignee(await steps_of(somerset, case["id"]))
     assert "cw-alex" not in remaining
     assert "lm-sam" not in remaining
-    # S16: the duty manager's act on the line manager's behalf is theirs to report.
-    assert the_step(r.json()["next_steps"], "advise_line_manager")["assignee_id"] == "dm-pat"
+    # S16 (3.1 "Where the duty manager has been consulted, they will advise the relevant line
+    # manager of the outcome of these consultations"): a reallocation is no consultation on
+    # risk, so nothing to report (attack 28b, ATK28B-18).
+    assert "advise_line_manager" not in codes(r.json()["next_steps"])
 
 
 async def test_duty_manager_acts_on_a_reassigned_case(somerset: Tenant) -> None:

@@ -32,6 +32,8 @@ from tests.api.fidelity_support import pin
 from tests.api.integrity_support import audit_of, patch_case, refer_to_marp, steps_of
 from tests.conftest import Tenant, make_tenant
 
+MARP = "Multi-Agency Risk Panel (MARP)"  # the pack's name for the kind, in notes (A26a-14)
+
 EXAMPLE = "example-yjs"
 X = {"pack": EXAMPLE, "version": "1.0"}
 S = {"pack": "somerset-yjt-2023", "version": "1"}
@@ -128,7 +130,7 @@ async def test_X8_X9_panel_moved_while_closed_reopening_takes_its_new_date(
                                       "ref": EXAMPLE_STEPS[step["code"]][1]}
             assert [e["reason"] for e in audit if e["action"] == "step.redate"
                     and e["entity_id"] == step["id"]][-1] == (
-                "the case was reopened: Next risk_panel scheduled for "
+                "the case was reopened: Next Risk Panel scheduled for "
                 "Thursday 19 November 2026 14:00 (London)")
 
 
@@ -222,5 +224,5 @@ async def test_S7_withdrawn_referral_gives_its_step_back_at_the_moved_marp(
     audit = await audit_of(somerset, case_id)
     assert [e["reason"] for e in audit if e["action"] == "step.redate"
             and e["entity_id"] == step["id"]] == [
-        "the referral that answered it was withdrawn: Next marp scheduled for "
+        f"the referral that answered it was withdrawn: Next {MARP} scheduled for "
         "Thursday 12 November 2026 10:00 (London)"]

@@ -4,6 +4,7 @@ cases, tested from the attacker's side. Every assertion pins one status."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -91,7 +92,10 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
         (MANAGERS, {"line_manager": 403, "duty_manager": 200}),
     ("GET", "/v1/staff/{staff_id}/absences/{absence_id}"):
         (MANAGERS, {"line_manager": 403, "duty_manager": 404}),
-    ("POST", "/v1/staff/{staff_id}/absences"): (MANAGERS, 422),
+    # Whose absences a line manager records depends on the token and the path alone: asked
+    # before the body is read (ATK28A-3), as for GET and DELETE.
+    ("POST", "/v1/staff/{staff_id}/absences"):
+        (MANAGERS, {"line_manager": 403, "duty_manager": 422}),
     # Asked before the absence is looked up: a real absence of a worker not the caller's is
     # answered as an unknown id (A26a-10's kind).
     ("PATCH", "/v1/staff/{staff_id}/absences/{absence_id}"):
@@ -113,6 +117,13 @@ def _auth(tenant: Tenant, role: str, sub: str | None = None) -> dict[str, str]:
                            service=None if role == "admin" else tenant.slug,
                            scope="cms feed:emrac feed:mappa" if role == "feed" else None)
     return {"Authorization": f"Bearer {token}"}
+
+
+def _refused(role: str, method: str, path: str) -> bool:
+    """Whether the route answers ``role`` 403 before anything else: outside its row, or, for a
+    role in it, by an authority the token and the path decide (the row says 403 for it)."""
+    allowed, status = MATRIX[(method, path)]
+    return role not in allowed or (not isinstance(status, int) and status[role] == 403)
 
 
 def _concrete(path: str, tenant: Tenant) -> str:
@@ -146,6 +157,33 @@ async def test_route_answers_each_role_exactly(
         assert r.status_code == expected, (role, r.text)
         assert r.headers["content-type"].startswith(
             "application/json" if expected in (200, 201) else "application/problem+json")
+
+
+def _bound_admin(tenant: Tenant, service: str) -> dict[str, str]:
+    token = mint_dev_token(tenant.settings, sub="admin-9", roles=["admin"], service=service)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_bound_admin_is_refused_before_the_body(
+    client: httpx.AsyncClient, somerset: Tenant, wokingham: Tenant
+) -> None:
+    """ATK28A-3's twins decided by the token and the path alone: an admin token bound to a
+    service creates no service (403, A26a-13) and manages no other service's webhooks (404,
+    as for its GET): the same answer for a malformed body, an oversized one and a valid one.
+    The admin of the path's own service still reaches validation (422 for ``{}``)."""
+    bound = _bound_admin(somerset, somerset.slug)
+    refused = {("POST", "/v1/services"): 403,
+               ("POST", f"/v1/services/{wokingham.slug}/webhooks"): 404}
+    valid = {"/v1/services": {"slug": "never-made", "name": "n", "policy_pack": "example-yjs"},
+             f"/v1/services/{wokingham.slug}/webhooks": {
+                 "url": "https://hooks.example.org/x", "event_types": ["*"]}}
+    for (method, url), status in refused.items():
+        for content in (*BAD_BODIES, b" " * 300_000, json.dumps(valid[url]).encode()):
+            r = await client.request(method, url, content=content, headers={
+                **bound, "content-type": "application/json"})
+            assert r.status_code == status, (url, r.text)
+    r = await client.post(f"/v1/services/{somerset.slug}/webhooks", json={}, headers=bound)
+    assert r.status_code == 422, r.text
 
 
 @pytest.mark.parametrize("action", sorted(REFERRAL_ACTIONS))
@@ -361,8 +399,10 @@ async def test_role_outside_the_row_gets_403_before_the_body_is_read(
     body before it runs any dependency, so a gate that were only a dependency would answer a
     malformed body with 400 and tell a caller who may never act what the body looks like. Every
     role outside the route's row gets 403 whatever the body; a role inside it gets the 400
-    (where the route takes a body at all)."""
-    allowed, _ = MATRIX[(method, path)]
+    (where the route takes a body at all). So does a role the route refuses by an authority
+    the token and the path decide with what is stored (a line manager and a worker they do not
+    manage, for whom the row says 403: attack pass 28a, ATK28A-3, where POST and PATCH were
+    400, or 413 for a body over the limit, and GET and DELETE 403)."""
     url = _concrete(path, somerset)
     spec = (await client.get("/openapi.json")).json()
     takes_body = "requestBody" in spec["paths"][path][method.lower()]
@@ -370,7 +410,7 @@ async def test_role_outside_the_row_gets_403_before_the_body_is_read(
         for body in BAD_BODIES:
             headers = {**_auth(somerset, role), "content-type": "application/json"}
             r = await client.request(method, url, headers=headers, content=body)
-            if role not in allowed:
+            if _refused(role, method, path):
                 assert r.status_code == 403, (role, body, r.text)
                 assert r.json()["type"].endswith("/forbidden")
             elif takes_body and body != b"null":  # null is JSON: the route's own question
@@ -411,7 +451,8 @@ async def test_write_with_an_unknown_query_parameter_is_422(
     for every role that may call the route, before the body or the record is looked at."""
     allowed, _ = MATRIX[(method, path)]
     url = _concrete(path, somerset) + "?dry_run=true"
-    r = await client.request(method, url, json={}, headers=_auth(somerset, allowed[0]))
+    role = next(r for r in allowed if not _refused(r, method, path))
+    r = await client.request(method, url, json={}, headers=_auth(somerset, role))
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"loc": "query", "msg": r.json()["errors"][0]["msg"]}]
     assert r.json()["errors"][0]["msg"].startswith(
@@ -492,8 +533,8 @@ async def test_role_outside_the_row_gets_403_for_an_oversized_or_non_json_body(
 ) -> None:
     """What the headers show about a body (over the size limit: 413; not JSON: 415) is answered
     only once the role gate has passed: a role that may never call the route gets 403 whatever
-    the body, and a role that may gets the 413 or 415 before any byte is read."""
-    allowed, _ = MATRIX[(method, path)]
+    the body, and a role that may gets the 413 or 415 before any byte is read; so does a role
+    refused by an authority the token and the path decide (ATK28A-3: it was 413)."""
     url = _concrete(path, somerset)
     bodies = [({"content-type": "application/json"}, b"[" + b"1," * 200_000 + b"1]", 413),
               ({"content-type": "text/plain"}, b"hello", 415)]
@@ -501,5 +542,6 @@ async def test_role_outside_the_row_gets_403_for_an_oversized_or_non_json_body(
         for headers, body, status in bodies:
             r = await client.request(method, url, content=body,
                                      headers={**_auth(somerset, role), **headers})
-            assert r.status_code == (status if role in allowed else 403), (role, status, r.text)
+            assert r.status_code == (403 if _refused(role, method, path) else status), (
+                role, status, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")

@@ -354,3 +354,133 @@ async def test_a_judgement_asks_its_rows_history_without_an_attribute_state_each
     assert [c["ratings"][1]["swb"]["level"] for c in changes
             if "ratings" in c and c["ratings"][1]] == [
         "medium", "low"]
+
+
+def _log_simple_queries(engine: Any, sent: list[str]) -> None:
+    """Note the queries asyncpg's query logger sees on the engine's connections: its simple
+    queries (BEGIN, COMMIT, ROLLBACK, PREPARE) and its own type introspection, not the
+    executions of SQLAlchemy's prepared statements."""
+    def connect(dbapi: Any, _record: Any) -> None:
+        dbapi._connection.add_query_logger(lambda record: sent.append(record.query))
+
+    event.listen(engine.sync_engine, "connect", connect)
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="asyncpg's BEGIN round trip (PostgreSQL)")
+async def test_a_judgements_case_lock_is_sent_with_its_begin(
+        wokingham: Tenant, settings: Settings) -> None:
+    """Issue 15: on PostgreSQL a judgement write's transaction is opened by the same round trip
+    as its first statement, the case lock (``BEGIN; EXECUTE <the lock, prepared on the
+    connection once>``), not by a BEGIN of its own: four round trips a write (that one, the
+    case file, the sealed INSERT, COMMIT). The statements are the same three, the lock first
+    and seen by SQLAlchemy's events; the write is one transaction, committed whole."""
+    import asyncio
+    import re
+
+    case_id = uuid.UUID(
+        (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
+    principal = Principal(sub="case_holder-1", roles=frozenset({"case_holder"}),
+                          service=wokingham.slug)
+    engine = build_engine(settings.model_copy(update={"db_ping_after_idle_seconds": 3600}))
+    sent: list[str] = []
+    _log_simple_queries(engine, sent)
+    try:
+        for level in ("medium", "low", "medium"):
+            body = JudgementCreate.model_validate({"domain": "swb", "level": level})
+            sent.clear()
+            async with session_factory(engine, RecordedSession)() as session:
+                with _statements() as seen:
+                    await record_judgement(session, principal, case_id, body,
+                                           build_policy_context(settings))
+                    await session.commit()
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
+            assert "FOR UPDATE" in seen[0], seen
+            begin = [q for q in sent if q.split()[0] in ("BEGIN;", "COMMIT;", "ROLLBACK;")]
+            assert len(begin) == 2, sent
+            assert re.fullmatch(rf"BEGIN;\nEXECUTE yj_lock_\d+\('{case_id}'\)", begin[0]), sent
+            assert begin[1] == "COMMIT;"
+        async with engine.connect() as conn:
+            levels = (await conn.execute(sa.text(
+                "SELECT level FROM judgement WHERE case_id = :id ORDER BY created_at"),
+                {"id": case_id})).scalars().all()
+    finally:
+        await engine.dispose()
+    assert levels == ["medium", "low", "medium"]
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="asyncpg's BEGIN round trip (PostgreSQL)")
+@pytest.mark.parametrize("timeout", ["server", "client"])
+async def test_a_case_lock_that_fails_with_its_begin_fails_as_alone_and_rolls_back(
+        wokingham: Tenant, settings: Settings, timeout: str) -> None:
+    """A case lock sent with its BEGIN that fails, the case's row held by another transaction
+    (PostgreSQL's ``lock_timeout``: an error from the server; or the driver's own statement
+    timeout: asyncpg cancels the query), raises what the lock sent after a BEGIN of its own
+    raised (the same class, the same cause: a 503 for the API), and the transaction it opened
+    is rolled back: the connection goes on to the next write, which sends the lock with its
+    BEGIN again, and commits."""
+    import asyncio
+
+    from app.domain.access import lock_case
+
+    case_id = uuid.UUID(
+        (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
+    principal = Principal(sub="case_holder-1", roles=frozenset({"case_holder"}),
+                          service=wokingham.slug)
+    engine = build_engine(settings.model_copy(update={
+        "db_ping_after_idle_seconds": 3600,
+        "db_statement_timeout_seconds": 0.3 if timeout == "client" else 5}))
+    # The server gives up first (lock_timeout), or the driver (its statement timeout, which
+    # the server's, set at 0.3 s too, must not outrun).
+    setting = ("SET lock_timeout = '100ms'" if timeout == "server"
+               else "SET statement_timeout = '10s'")
+
+    def set_timeout(dbapi: Any, _record: Any) -> None:
+        dbapi.run_async(lambda conn: conn.execute(setting))
+
+    event.listen(engine.sync_engine, "connect", set_timeout)
+    holder = create_async_engine(settings.database_url)
+    sent: list[str] = []
+    _log_simple_queries(engine, sent)
+    errors: list[tuple[type, ...]] = []
+    used: list[Any] = []  # the driver's connection of each checkout
+    event.listen(engine.sync_engine, "checkout",
+                 lambda dbapi, _record, _proxy: used.append(dbapi._connection))
+    try:
+        async with holder.connect() as other:
+            await other.execute(sa.text('SELECT id FROM "case" WHERE id = :id FOR UPDATE'),
+                                {"id": case_id})
+            for begun_first in (False, True):  # with its BEGIN; after a statement (as before)
+                async with session_factory(engine, RecordedSession)() as session:
+                    if begun_first:
+                        await (await session.connection()).execute(sa.text("SELECT 1"))
+                    with pytest.raises(Exception) as caught:  # noqa: PT011 - compared below
+                        await lock_case(session, case_id)
+                    error = caught.value
+                    cause = getattr(error, "orig", None)
+                    errors.append((type(error), type(cause), type(getattr(cause, "__cause__",
+                                                                         None))))
+                    await session.rollback()
+            await other.rollback()
+        sent.clear()
+        async with session_factory(engine, RecordedSession)() as session:
+            await record_judgement(session, principal, case_id, JudgementCreate.model_validate(
+                {"domain": "swb", "level": "medium"}), build_policy_context(settings))
+            await session.commit()
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
+        final = [q for q in sent if q.split()[0] in ("BEGIN;", "COMMIT;", "ROLLBACK;")]
+        async with engine.connect() as conn:
+            judged = (await conn.execute(sa.text(
+                "SELECT count(*) FROM judgement WHERE case_id = :id"), {"id": case_id})).scalar()
+    finally:
+        await engine.dispose()
+        await holder.dispose()
+    assert errors[0] == errors[1]
+    assert {"server": ("DBAPIError", "LockNotAvailableError"),
+            "client": ("TimeoutError", "NoneType")}[timeout] == (
+        errors[0][0].__name__, errors[0][2].__name__)
+    # The connection failed with its BEGIN is kept (or replaced) as the one failed after it is.
+    assert (used[0] is used[1]) == (used[1] is used[2])
+    assert len(final) == 2, final
+    assert final[0].startswith("BEGIN;\nEXECUTE yj_lock_")
+    assert final[1] == "COMMIT;"
+    assert judged == 1

@@ -404,6 +404,64 @@ def test_A26a17_a_service_whose_pack_is_not_loaded_stops_every_start_in_one_line
                                "YJ_PACKS_DIR")
 
 
+def test_atk28b_8_dev_writes_the_packs_dir_so_every_command_loads_its_packs(
+    tmp_path: Path, yjrisk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 28b, ATK28B-8: after the packs README's worked example (``YJ_PACKS_DIR=mypacks
+    bash scripts/dev.sh``, then a service created on the folder's pack), ``.venv/bin/yjrisk
+    tick`` in the same folder refused to start ("runs policy pack ..., which is not loaded"):
+    .env had no YJ_PACKS_DIR. README: dev.sh "writes .env ..., which every yjrisk command run in
+    the project folder reads". It is written there, as an absolute path, and kept by a later
+    start without it."""
+    monkeypatch.setattr("app.cli._serve", lambda host, port, **_: None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from app.workflows.packs import PACK_DIR
+
+    (tmp_path / "mypacks").mkdir()
+    text = (PACK_DIR / "example-yjs.toml").read_text()
+    (tmp_path / "mypacks" / "eastvale-yjs.toml").write_text(
+        text.replace('id = "example-yjs"', 'id = "eastvale-yjs"', 1))
+    done = yjrisk(tmp_path, "dev", "--port", str(port), YJ_PACKS_DIR="mypacks")
+    assert done.returncode == 0, done.stderr
+    _store_service_running(tmp_path, "eastvale-yjs")
+    tick = yjrisk(tmp_path, "tick")
+    assert tick.returncode == 0, tick.stderr
+    assert tick.stdout.strip() == "escalated 0 overdue steps"
+    assert f"YJ_PACKS_DIR={tmp_path.resolve() / 'mypacks'}\n" in (tmp_path / ".env").read_text()
+    again = yjrisk(tmp_path, "dev", "--port", str(port))
+    assert again.returncode == 0, again.stderr
+    assert f"YJ_PACKS_DIR={tmp_path.resolve() / 'mypacks'}\n" in (tmp_path / ".env").read_text()
+
+
+def _record_served(folder: Path, slug: str, pack: str, version: str) -> None:
+    """A version of ``pack`` recorded as having served the service ``slug`` in the folder's dev
+    database, as a write judged by it records it (its file since removed)."""
+    import sqlite3
+
+    with sqlite3.connect(folder / ".dev" / "yjrisk.db") as db:
+        db.execute("INSERT INTO service_pack_version (service_id, pack_id, version, recorded_at) "
+                   "SELECT id, ?, ?, '2026-11-01 09:00:00' FROM service WHERE slug = ?",
+                   (pack, version, slug))
+
+
+@pytest.mark.parametrize("command", [("tick",), ("serve", "--port", "1", "--no-migrate")])
+def test_ATTACK27_1_a_version_a_service_was_served_with_missing_stops_every_start(
+    dev_folder: Path, yjrisk: Any, command: tuple[str, ...]
+) -> None:
+    """Attack 27, ATTACK27-1: the demo service ``somerset`` served with a version ``0.9`` of
+    its pack whose file is gone (the pack's id still loaded, version 1): each start refuses in
+    one line naming the service, the pack, the version and the versions loaded, instead of
+    judging that version's acts by version 1."""
+    assert yjrisk(dev_folder, "seed-demo", "--no-print-tokens").returncode == 0
+    _record_served(dev_folder, "somerset", "somerset-yjt-2023", "0.9")
+    done = yjrisk(dev_folder, *command)
+    assert_one_line_user_error(done, "refusing to start", "service 'somerset'",
+                               "version '0.9' of policy pack 'somerset-yjt-2023'",
+                               "loaded: '1'", "YJ_PACKS_DIR")
+
+
 async def test_A26a17_the_app_served_another_way_does_not_start_either(
     dev_folder: Path, yjrisk: Any
 ) -> None:

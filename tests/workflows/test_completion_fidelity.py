@@ -9,10 +9,11 @@ came after T stay owed: asked for again at their own deadlines.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from app.workflows.deadlines import is_deadline_note
 from app.workflows.types import CaseSnapshot, Evaluation, OpenStep, StepIntent
 from tests.workflows.support import (
     MARP_REVIEW,
@@ -432,3 +433,27 @@ def test_S14_significant_change_on_a_low_statutory_case_asks_for_a_review() -> N
     assert intents(joined, "create", "review_assessment") == []
     [kept] = [i for i in joined.intents if i.code == "review_assessment"]
     assert (kept.action, kept.due_at) == ("keep", utc(2027, 3, 1, 10))
+
+
+def test_S20_a_review_asked_again_after_an_earlier_completion_says_why_it_has_no_date() -> None:
+    """S20 (7.1.6, 7.2.3) "Update the MARP at the review date": a MARP decision of Thursday 14
+    January 2027 sets the review date, Thursday 8 April 2027. A completion dated the day
+    before (Wednesday 13 January) cannot answer it: the step is asked again, but the review
+    date is not carried to it. Its note said "Due on the review date: none was set." of a date
+    that was set, and gave the completion as "2027-01-13T12:00:00+00:00"; it now says why it
+    has no date, and when it was last done, in London time."""
+    high = case(ratings=rated(rosh="high"))
+    decision = event("panel_decision", utc(2027, 1, 14, 11), UUID(int=801), role="chair",
+                     review_date=date(2027, 4, 8), actions=[], panel_kind="marp")
+    step = held(created(run(S, decision, high), "attend_panel_review"))
+    assert step.due_at == utc(2027, 4, 8, 22, 59, 59)  # its end, 23:59:59 BST
+    again = only(run(S, completed(step, utc(2027, 1, 13, 12)), on(step, high)), "create",
+                 "attend_panel_review")
+    assert again.due_at is None
+    assert (again.note or "").splitlines() == [
+        "Asked again, its last completion dated before the act asking for it: due on the review "
+        "date that act gave (see its reasons), which a step asked again does not carry, so no "
+        "due date is shown.",
+        "Still owed: this step was last done Wednesday 13 January 2027 12:00 (London), before "
+        "the act that asks for it."]
+    assert is_deadline_note(again.note.splitlines()[0])  # type: ignore[union-attr]

@@ -86,6 +86,11 @@ ARGS: dict[str, st.SearchStrategy[Any]] = {
         "domains": _some(st.sampled_from(["rosh", "swb", "lor"]), max_size=3),
         "levels": _some(st.sampled_from(LEVELS), max_size=3)}),
     "ratings_known": _some(st.sampled_from(["rosh", "swb", "lor"]), max_size=3),
+    "incoming_rating_pending_in": st.fixed_dictionaries({
+        "domains": _some(st.sampled_from(["rosh", "swb", "lor"]), max_size=3),
+        "levels": _some(st.sampled_from(LEVELS), max_size=3)}),
+    "countersigned_assessment_in": _some(st.sampled_from(["asset_plus", "mini_asset"]),
+                                         max_size=2),
     "open_or_closed_within_days": st.integers(0, 30),
     "open_step_in": _some(st.sampled_from(["refer_to_panel", "review_assessment"]),
                              max_size=2),
@@ -138,6 +143,9 @@ SNAPSHOTS = st.builds(
     expected_release_date=st.one_of(st.none(), st.dates(date(2024, 1, 1), date(2028, 1, 1))),
     in_custody=st.booleans(), volunteer_attached=st.booleans(), ratings=RATINGS,
     on_register=st.booleans(), closed_at=st.one_of(st.none(), AT),
+    incoming_ratings=st.fixed_dictionaries({}, optional={"rosh": MAYBE_LEVEL,
+                                                         "swb": MAYBE_LEVEL}),
+    countersigned_types=st.frozensets(st.sampled_from(["asset_plus", "mini_asset"])),
     open_steps=st.lists(st.sampled_from(["refer_to_panel", "review_assessment", "x"]),
                         max_size=3).map(lambda codes: tuple(
                             OpenStep(UUID(int=i + 1), c, "S1", CASE_ID, None, False, None,

@@ -31,6 +31,8 @@ from tests.workflows.support import (
     utc,
 )
 
+MARP = "Multi-Agency Risk Panel (MARP)"  # the pack's name for the kind, in notes (A26a-14)
+
 SOMERSET = "somerset-yjt-2023"
 EXAMPLE = "example-yjs"
 
@@ -66,7 +68,7 @@ def test_S7_S8_panel_sat_before_the_booking_moment_still_dates_a_step_owed_befor
     marp1 = panel(lon(2026, 10, 20, 10), ident=1)
     moved = rebooked(SOMERSET, steps, [marp1, marp2], (2026, 11, 3, 9))
     when = utc(2026, 10, 20, 9)
-    note = "Next marp scheduled for Tuesday 20 October 2026 10:00 (London)"
+    note = f"Next {MARP} scheduled for Tuesday 20 October 2026 10:00 (London)"
     assert moved == {code: (when, False, note)
                      for code in ("refer_to_panel", "seek_child_and_carer_views")}
 

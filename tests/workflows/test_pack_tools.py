@@ -443,6 +443,8 @@ ATOM_EXAMPLES: dict[str, Any] = {
     "intervention_in": ["court_order"], "csc_status_in": ["cp"], "mappa_category_in": [1],
     "mappa_level_in": [2], "any_rating_in": {"domains": ["rosh", "swb"], "levels": ["high"]},
     "ratings_known": ["rosh"], "open_or_closed_within_days": 0,
+    "incoming_rating_pending_in": {"domains": ["rosh"], "levels": ["very_high"]},
+    "countersigned_assessment_in": ["asset_plus"],
     "fact": {"name": "offence_category", "contains_any": ["sexual"]},
     "score": {"name": "serious_harm_indicators", "gte": 2},
 }

@@ -80,7 +80,8 @@ def _both(*edits: Edit) -> Edit:
     return edit
 
 
-EVENT = ("event_types", 1)  # the plain event added to the base
+# The plain event added to the base (after the example's parent_carer_risk and death).
+EVENT = ("event_types", 2)
 RULE = ("rules", 0)  # X1, case opened
 CHECK = ("checks", 1)  # X12, review date required
 ACK = (*CHECK, "acknowledge")

@@ -1,0 +1,311 @@
+"""Whether a pack condition can ever hold, decided from its atoms where that is decidable.
+
+A rule whose condition can never be true is a duty silently never raised (attack 28b,
+ATK28B-2): ``judgement_domain_in = ["lor"]`` with ``level_in = ["very_high"]`` in a pack that
+refuses a very high LoR (M7), ``level_in = ["high"]`` with ``level_below = "medium"``, two
+disjoint ``judgement_domain_in`` under one ``all``, a ``holds`` that is false whenever the
+line's ``when`` is true (the step lapses at the case's next act, though made).
+
+The condition is expanded into alternatives (``any`` and ``not all``: one each; ``all``: every
+combination), each a set of constraints on values: the judgement's domain and level, the
+trigger, the case's ratings before and after (``any_rating_in`` of one domain), each membership
+atom's value (``event_type_in``, ``case.intervention_in``...), yes/no atoms and event flags.
+An alternative is impossible when some value has nothing left it may be. Atoms the model does
+not know constrain nothing, so a condition is only ever called impossible when it is: the
+check can miss a contradiction, never invent one. Too many alternatives (over ``LIMIT``) and
+nothing is said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Any
+
+from app.workflows.conditions import atom_reads, triggers_carrying
+from app.workflows.types import DOMAINS, LEVEL_RANK, LEVELS
+from app.workflows.vocabulary import LOR_SCALE_REFUSED, LOR_SCALE_RULE
+
+LIMIT = 512
+JUDGED = "judgement_recorded"
+
+# Membership atoms whose values are a known, closed set (so a ``not`` leaves the rest; None:
+# an act other than a judgement carries neither).
+_UNIVERSE: dict[str, tuple[Any, ...]] = {
+    "judgement_domain_in": (*DOMAINS, None), "level_in": (*LEVELS, None),
+}
+_BOOLEAN_STATE = ("statutory", "weapon_related", "in_custody", "volunteer_attached",
+                  "on_register", "on_panel_agenda", "panel_referred", "mappa_eligible",
+                  "has_release_date")
+_MEMBERSHIP_STATE = ("intervention_in", "csc_status_in", "mappa_category_in", "mappa_level_in",
+                     "open_step_in")
+_MEMBERSHIP_EVENT = ("event_type_in", "assessment_type_in", "assessment_stage_in",
+                     "referral_kind_in", "referral_action_in", "referral_status_in",
+                     "completed_step_code_in", "completed_step_actor_in", "completed_by_role_in",
+                     "panel_kind_in", "impact_in", "likelihood_in", "actor_role_in",
+                     "judgement_assessment_type_in", "decision_mappa_level_in")
+# Event atoms true only when the act carries the data they read (a membership, a flag set, a
+# level below a threshold, a change named): such an atom, not negated, also says which triggers
+# the act can be (``types.EVENT_DATA``, via ``conditions.triggers_carrying``).
+_NEEDS_DATA = (*_MEMBERSHIP_EVENT, "judgement_domain_in", "level_in", "level_below",
+               "event_flag", "changed", "changed_to", "incoming_rating_in", "attendees_include",
+               "level_lowered_from")
+# How a value is named in a reason.
+_NAMES = {"judgement_domain_in": "the judgement's domain", "level_in": "the judgement's level",
+          "trigger_in": "the act's trigger"}
+
+
+@dataclass
+class _Value:
+    """What one value may be: ``allowed`` (None: anything) less ``excluded``, and the atoms
+    that said so (for the reason)."""
+
+    allowed: frozenset[Any] | None = None
+    excluded: frozenset[Any] = frozenset()
+    said: list[str] = field(default_factory=list)
+
+    def left(self) -> frozenset[Any] | None:
+        """What the value may still be (None: anything but ``excluded``)."""
+        return None if self.allowed is None else self.allowed - self.excluded
+
+    def left_set(self) -> frozenset[Any]:
+        """``left()`` of a value whose ``allowed`` is known."""
+        return (self.allowed or frozenset()) - self.excluded
+
+
+# One alternative: value name -> what it may be.
+Alternative = dict[str, _Value]
+# One constraint: (value name, allowed or None, excluded, how it is said).
+_Constraint = tuple[str, frozenset[Any] | None, frozenset[Any], str]
+
+
+def _name(value: str) -> str:
+    """A value in words, for the reason (``after.rating:rosh``: the ROSH rating afterwards)."""
+    if ".rating:" in value:
+        side, domain = value.split(".rating:")
+        when = "afterwards" if side == "after" else "before the act"
+        return f"the {domain.upper()} rating {when}"
+    if value.startswith("flag:"):
+        return f"the event flag {value[5:]!r}"
+    return _NAMES.get(value, f"what '{value}' tests")
+
+
+def _member(name: str, values: Iterable[Any], negated: bool, said: str) -> _Constraint:
+    chosen = frozenset(values)
+    universe = _UNIVERSE.get(name)
+    if not negated:
+        return name, chosen, frozenset(), said
+    if universe is not None:
+        return name, frozenset(universe) - chosen, frozenset(), f"not {said}"
+    return name, None, chosen, f"not {said}"
+
+
+def _atom(name: str, arg: Any, negated: bool) -> list[list[_Constraint]] | None:
+    """The alternatives one atom allows (each a list of constraints), or None when the atom
+    is not modelled (it then constrains nothing)."""
+    bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
+    side = name.split(".", 1)[0] if bare != name else ""
+    listed = list(arg) if isinstance(arg, list | tuple) else None
+    if name in ("judgement_domain_in", "level_in", "trigger_in") and listed is not None:
+        return [[_member(name, listed, negated, f"{name} = {listed}")]]
+    if name == "level_below" and arg in LEVEL_RANK:
+        below = [lv for lv in LEVELS if LEVEL_RANK[lv] < LEVEL_RANK[arg]]
+        return [[_member("level_in", below, negated, f"level_below = {arg!r}")]]
+    if name == "event_flag" and isinstance(arg, str):
+        said = f"{'not ' if negated else ''}event_flag = {arg!r}"
+        return [[(f"flag:{arg}", frozenset({not negated}), frozenset(), said)]]
+    if (name in _MEMBERSHIP_EVENT or (side and bare in _MEMBERSHIP_STATE)) \
+            and listed is not None:
+        return [[_member(name, listed, negated, f"{name} = {listed}")]]
+    if side and bare in _BOOLEAN_STATE and isinstance(arg, bool):
+        said = f"{name} = {str(arg).lower()}"
+        return [[(name, frozenset({arg != negated}), frozenset(),
+                  f"not {said}" if negated else said)]]
+    if side and bare == "any_rating_in" and isinstance(arg, Mapping):
+        domains, levels = list(arg.get("domains") or ()), list(arg.get("levels") or ())
+        said = f"{name} = {{domains = {domains}, levels = {levels}}}"
+        each: list[_Constraint] = [(f"{side}.rating:{d}", frozenset(levels), frozenset(), said)
+                                   for d in domains]
+        if negated:
+            return [[(v, None, allowed or frozenset(), f"not {said}")
+                     for v, allowed, _, _ in each]]
+        return [[one] for one in each]
+    return None
+
+
+def _expand(raw: Any, negated: bool = False) -> list[list[_Constraint]] | None:
+    """The condition's alternatives, or None when there would be more than ``LIMIT``."""
+    if not isinstance(raw, Mapping):
+        return [[]]
+    parts: list[list[list[_Constraint]]] = []
+    joined_by_any = False
+    for key, value in raw.items():
+        if key in ("all", "any") and isinstance(value, list):
+            inner = [_expand(item, negated) for item in value]
+            if any(i is None for i in inner):
+                return None
+            items = [i for i in inner if i is not None]
+            # ``any`` (or a negated ``all``) is one of its items; ``all`` every one of them.
+            if (key == "any") != negated:
+                parts.append([alt for alts in items for alt in alts])
+            else:
+                combined = _product(items)
+                if combined is None:
+                    return None
+                parts.append(combined)
+        elif key == "not":
+            found = _expand(value, not negated)
+            if found is None:
+                return None
+            parts.append(found)
+        elif key in ("case", "after") and isinstance(value, Mapping):
+            found = _expand({f"{key}.{k}": v for k, v in value.items()}, negated)
+            if found is None:
+                return None
+            parts.append(found)
+        else:
+            found = _atom(str(key), value, negated) or [[]]
+            carriers = () if negated or key not in _NEEDS_DATA else triggers_carrying(
+                atom_reads(str(key), value))
+            if carriers:
+                carried: _Constraint = (
+                    "trigger_in", frozenset(carriers), frozenset(),
+                    f"{key} (its data is carried only by {', '.join(carriers)} acts)")
+                found = [[*alt, carried] for alt in found]
+            parts.append(found)
+    if negated and len(parts) > 1:
+        # not (a and b) is (not a) or (not b): several keys of one table under 'not'.
+        joined_by_any = True
+    if joined_by_any:
+        return [alt for alts in parts for alt in alts]
+    return _product(parts)
+
+
+def _product(parts: list[list[list[_Constraint]]]) -> list[list[_Constraint]] | None:
+    size = 1
+    for alts in parts:
+        size *= max(len(alts), 1)
+        if size > LIMIT:
+            return None
+    return [[c for alt in combo for c in alt] for combo in product(*parts)]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the pack itself makes impossible: the (domain, level) pairs a check refuses
+    outright on every judgement (M7: LoR at very high), with the check's id."""
+
+    refused: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _apply(constraints: list[_Constraint], triggers: tuple[str, ...] | None) -> Alternative:
+    values: Alternative = {}
+    if triggers is not None:
+        values["trigger_in"] = _Value(frozenset(triggers), frozenset(), ["the line's trigger"])
+    for name, allowed, excluded, said in constraints:
+        value = values.setdefault(name, _Value())
+        if allowed is not None:
+            value.allowed = allowed if value.allowed is None else value.allowed & allowed
+        value.excluded |= excluded
+        value.said.append(said)
+    return values
+
+
+def why_impossible(alternative: Alternative, facts: Facts) -> str | None:
+    """Why this alternative can never hold, or None when it can (as far as the model sees)."""
+    for name, value in alternative.items():
+        left = value.left()
+        if left is not None and not left:
+            what = _name(name)
+            return f"{' and '.join(dict.fromkeys(value.said))} leave {what} nothing it may be"
+    return _judged(alternative, facts)
+
+
+def _judged(alternative: Alternative, facts: Facts) -> str | None:
+    """On a judgement (the only trigger left), its domain and level, the rating of that domain
+    afterwards (the judgement's level: ``engine._before_after``) and the pairs the pack's
+    checks refuse must agree."""
+    trigger = alternative.get("trigger_in")
+    if trigger is None or trigger.left() != frozenset({JUDGED}):
+        return None
+    domain = alternative.get("judgement_domain_in", _Value())
+    level = alternative.get("level_in", _Value())
+    # A judgement always has a domain and a level.
+    domains = frozenset(DOMAINS) if domain.allowed is None else domain.left_set() - {None}
+    levels = frozenset(LEVELS) if level.allowed is None else level.left_set() - {None}
+    pairs = []
+    for d in domains:
+        after = alternative.get(f"after.rating:{d}")
+        rated = None if after is None else after.left()
+        here = levels if rated is None else levels & rated
+        pairs += [(d, lv) for lv in here if (d, lv) not in facts.refused]
+    if pairs:
+        return None
+    said = [*domain.said, *level.said]
+    afterwards = [s for d in domains
+                  for s in alternative.get(f"after.rating:{d}", _Value()).said]
+    refused = sorted({facts.refused[(d, lv)] for d in domains for lv in levels
+                      if (d, lv) in facts.refused})
+    core = [r for r in refused if r == LOR_SCALE_RULE]
+    own = [r for r in refused if r != LOR_SCALE_RULE]
+    why = [f"check {', '.join(own)} refuses every such judgement"] if own else []
+    why += ["the contract's LoR scale (low, medium, high) refuses a very high LoR under every "
+            f"pack: {LOR_SCALE_RULE}"] if core else []
+    if afterwards:
+        why.append("afterwards the rating of the judgement's domain is its level")
+    return (f"on a judgement, {' and '.join(dict.fromkeys([*said, *afterwards]))} leave no domain "
+            "and level a judgement may have" + (f" ({'; '.join(why)})" if why else ""))
+
+
+def alternatives(raw: Any, triggers: tuple[str, ...] | None,
+                 *others: Any) -> Iterator[Alternative] | None:
+    """The alternatives of ``raw`` and every one of ``others`` together (each a condition
+    table, all required), or None when there are too many to look at."""
+    expanded = _expand({"all": [raw, *others]} if others else raw)
+    if expanded is None:
+        return None
+    return (_apply(alt, triggers) for alt in expanded)
+
+
+def never(raw: Any, triggers: tuple[str, ...] | None, facts: Facts,
+          *others: Any) -> str | None:
+    """Why the conditions together can never hold, or None when they can (or the model
+    cannot tell)."""
+    found = alternatives(raw, triggers, *others)
+    if found is None:
+        return None
+    reasons = []
+    for alternative in found:
+        why = why_impossible(alternative, facts)
+        if why is None:
+            return None
+        reasons.append(why)
+    if not reasons:
+        return None
+    return reasons[0] if len(set(reasons)) == 1 else "; or ".join(dict.fromkeys(reasons))
+
+
+def facts_of(checks: Iterable[Any]) -> Facts:
+    """The (domain, level) pairs a pack's checks refuse on every judgement: a check on
+    ``judgement_recorded`` with no ``requires`` whose condition is only ``judgement_domain_in``
+    and ``level_in`` (M7); and the very high LoR the engine refuses under every pack, by the
+    pack's own check's id if it has one, else the core's (``LOR_SCALE``; ATK28B-15)."""
+    refused: dict[tuple[str, str], str] = {}
+    for check in checks:
+        if check.requires is not None or JUDGED not in check.trigger:
+            continue
+        raw = check.when.raw
+        atoms = dict(raw) if isinstance(raw, Mapping) else {}
+        if list(atoms) == ["all"] and isinstance(atoms["all"], list) and all(
+                isinstance(i, Mapping) for i in atoms["all"]):
+            atoms = {k: v for item in atoms["all"] for k, v in item.items()}
+        if set(atoms) - {"judgement_domain_in", "level_in"}:
+            continue
+        domains = atoms.get("judgement_domain_in", DOMAINS)
+        levels = atoms.get("level_in", LEVELS)
+        for d in domains:
+            for lv in levels:
+                refused.setdefault((d, lv), check.id)
+    refused.setdefault(LOR_SCALE_REFUSED, LOR_SCALE_RULE)
+    return Facts(refused)
