@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import col, select
@@ -243,13 +244,14 @@ async def create_panel(
                        service_id=service.id, change=body.model_dump(mode="json"))
     await emit(session, "panel.scheduled", panel.id, service_id=service.id,
                payload={"kind": body.kind, "scheduled_for": iso_utc(body.scheduled_for)})
-    await _redate_next_panel_steps(session, principal, ctx, service, panel, "scheduled")
+    await _redate_next_panel_steps(session, principal, ctx, service, panel, "scheduled",
+                                   _due_may_change(body.scheduled_for))
     return panel
 
 
 async def _redate_next_panel_steps(
     session: AsyncSession, principal: Principal, ctx: policy.PolicyContext, service: Service,
-    panel: Panel, change: str, *, void: bool = False,
+    panel: Panel, change: str, may_change: sa.ColumnElement[bool], *, void: bool = False,
 ) -> None:
     """After a panel of the service was scheduled, moved or cancelled (``change``), under the
     service's exclusive policy lock: every open ``next-panel`` step of the service is due at the
@@ -257,16 +259,28 @@ async def _redate_next_panel_steps(
     they now stand (the engine's ``panel_scheduled``), sooner or later, each re-date audited
     (``step.redate``) in this unit of work. Somerset 3.2.3 "refer the case to the next YJT
     MARP", 6.2 views "sought before the initial panel" (attack 9, A9-5: a MARP booked after a
-    later one, or a MARP moved or cancelled, left steps on the other MARP's date)."""
+    later one, or a MARP moved or cancelled, left steps on the other MARP's date).
+
+    Only the cases with a step whose date the change can alter are run (``may_change``, from
+    :func:`_due_may_change`): the engine gives each of the others' steps the date it has
+    (attack 28a, ATK28A-7: running every waiting case of the service made a booking cost
+    ~8 ms a case, under the lock that holds back the service's case writes). A pack with
+    lines or checks of its own on ``panel_scheduled`` runs every waiting case, as before."""
     now = utcnow()
-    if ctx.pack_for(service, at=now).panel_kind != panel.kind:
+    pack = ctx.pack_for(service, at=now)
+    if pack.panel_kind != panel.kind:
         return  # the pack's next-panel steps wait for panels of another kind
+    if pack.rules_for("panel_scheduled") or any(
+            "panel_scheduled" in check.trigger for check in pack.checks):
+        may_change = sa.true()  # the act itself asks something of every waiting case
+    # The steps alone, one scan of the service's open steps ((service, status, due) index):
+    # no semi-join with the cases, which PostgreSQL may run as a loop over every case of the
+    # service (~150 ms a booking on the attack's database).
     waiting = await session.exec(
-        select(Case.id).where(Case.service_id == service.id, col(Case.id).in_(
-            select(Step.case_id).where(Step.service_id == service.id,
-                                       Step.status == StepStatus.open,
-                                       Step.deadline_form == NEXT_PANEL)))
-        .order_by(col(Case.id))
+        select(Step.case_id).where(Step.service_id == service.id,
+                                   Step.status == StepStatus.open,
+                                   Step.deadline_form == NEXT_PANEL, may_change)
+        .distinct().order_by(col(Step.case_id))
     )
     for case_id in waiting.all():
         # Each case is locked (in id order) and read again before its steps are re-dated, as
@@ -284,6 +298,25 @@ async def _redate_next_panel_steps(
             # deadlines (A15-5); the steps due at it get the panels' dates as they now stand.
             data["void_due_at"] = iso_utc(panel.scheduled_for)
         await policy.run(wctx, event=wctx.event("panel_scheduled", data, subject_id=panel.id))
+
+
+def _due_may_change(at: datetime | None, *, was: datetime | None = None
+                    ) -> sa.ColumnElement[bool]:
+    """The open ``next-panel`` steps whose date a panel of the kind scheduled at ``at`` (None:
+    none), having been at ``was`` (None: newly booked), can change: a step is due at the next
+    panel of the kind at or after the act that asked for it (or the panel its case is on),
+    so a panel at ``at`` can only give a sooner date to a step due after it or not yet dated
+    by a panel (none booked: no date, or the kind's cadence day), and a panel leaving ``was``
+    only moves the steps due at ``was`` (a booking cancelled as a mistake, A15-5, too: the
+    steps it dated are due at its time). The rest keep their dates whatever the engine runs
+    (attack 28a, ATK28A-7). Served by the (service, status, due) index."""
+    due = col(Step.due_at)
+    parts: list[sa.ColumnElement[bool]] = []
+    if was is not None:
+        parts.append(due == was)
+    if at is not None:
+        parts += [due > at, due.is_(None), col(Step.awaiting_panel_date).is_(True)]
+    return sa.or_(*parts)
 
 
 # Refusals that may rest on an item the caller is not shown (a restricted case): said the same
@@ -376,7 +409,8 @@ async def reschedule_panel(
     await emit(session, "panel.rescheduled", panel.id, service_id=service.id,
                payload={"kind": panel.kind, "scheduled_for": iso_utc(body.scheduled_for),
                         "was": iso_utc(was)})
-    await _redate_next_panel_steps(session, principal, ctx, service, panel, "moved")
+    await _redate_next_panel_steps(session, principal, ctx, service, panel, "moved",
+                                   _due_may_change(body.scheduled_for, was=was))
     return panel, items
 
 
@@ -438,6 +472,7 @@ async def cancel_panel(
     await session.delete(panel)
     await session.flush()
     await _redate_next_panel_steps(session, principal, ctx, service, panel, "cancelled",
+                                   _due_may_change(None, was=panel.scheduled_for),
                                    void=bool(change.get("past")))
 
 
