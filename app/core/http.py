@@ -91,7 +91,41 @@ class PathFilteredRouter(APIRouter):
         return self._path_filter
 
 
-class HeaderTimeoutH11Protocol(H11Protocol):
+class _HeaderClock:
+    """The header-read clock both server protocols keep (slowloris): armed when a client
+    connects or starts a request, disarmed when the head is whole or the connection is lost;
+    when it runs out while the head is still awaited (``_waiting_for_head``), the connection
+    is closed."""
+
+    header_timeout: float = 10.0
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    _header_timer: asyncio.TimerHandle | None
+
+    def _waiting_for_head(self) -> bool:
+        raise NotImplementedError
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clock."""
+        self._disarm_header_timer()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout, self._header_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        timer = getattr(self, "_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+        self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if self._waiting_for_head() and not self.transport.is_closing():
+            self.transport.close()
+
+
+class HeaderTimeoutH11Protocol(_HeaderClock, H11Protocol):
     """uvicorn's h11 protocol plus a header-read timeout: a client that connects, or starts a
     request, and has not finished its request line and headers within ``header_timeout``
     seconds is disconnected (slowloris). uvicorn's own keep-alive timeout still closes idle
@@ -136,24 +170,8 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         if self.conn.their_state is not h11.IDLE:
             self._disarm_header_timer()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the clock."""
-        self._disarm_header_timer()
-        super().connection_lost(exc)
-
-    def _arm_header_timer(self) -> None:
-        self._header_timer = self.loop.call_later(self.header_timeout, self._header_timed_out)
-
-    def _disarm_header_timer(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
-        self._header_timer = None
-
-    def _header_timed_out(self) -> None:
-        self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.transport.close()
+    def _waiting_for_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE  # type: ignore[no-any-return]
 
 
 class SettingsH11Protocol(HeaderTimeoutH11Protocol):
@@ -185,7 +203,7 @@ def _problem_bytes(status: int, slug: str, detail: str) -> bytes:
         b"connection: close\r\n\r\n", payload])
 
 
-class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+class HeaderTimeoutHttpToolsProtocol(_HeaderClock, HttpToolsProtocol):
     """uvicorn's httptools protocol (llhttp, in C: about a fifth of the h11 protocol's CPU a
     request, issue 15) with what :class:`HeaderTimeoutH11Protocol` adds to h11's:
 
@@ -257,11 +275,6 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
         RFC 9457 problem+json and close."""
         self._refuse(400, "bad-request", "The request is not valid HTTP/1.1.")
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the clock."""
-        self._disarm_header_timer()
-        super().connection_lost(exc)
-
     def _head_limit(self) -> int:
         return self.config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 
@@ -276,20 +289,8 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write(_problem_bytes(status, slug, detail))
         self.transport.close()
 
-    def _arm_header_timer(self) -> None:
-        self._header_timer = self.loop.call_later(self.header_timeout, self._header_timed_out)
-
-    def _disarm_header_timer(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
-        self._header_timer = None
-
-    def _header_timed_out(self) -> None:
-        self._header_timer = None
-        if (self._head_pending and self._between_requests()
-                and not self.transport.is_closing()):
-            self.transport.close()
+    def _waiting_for_head(self) -> bool:
+        return self._head_pending and self._between_requests()
 
 
 class SettingsHttpToolsProtocol(HeaderTimeoutHttpToolsProtocol):

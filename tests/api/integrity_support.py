@@ -97,6 +97,28 @@ async def steps_of(t: Tenant, case_id: str, status: str = "open") -> list[dict[s
     return r.json()["data"]  # type: ignore[no-any-return]
 
 
+async def typed_in_order(t: Tenant, acts: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """A prevention case opened 1 March 2027 with a medium ROSH of Thursday 1 April 2027, given
+    ``acts`` in that order (case events, and a closure or reopening as their PATCH bodies); its
+    open steps then as (code, assignee, due), sorted: what typing order must not change."""
+    case_id = (await t.open_case(intervention="prevention",
+                                 opened_at="2027-03-01T09:00:00Z"))["data"]["id"]
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=with_matrix(t.pack, {
+        "domain": "rosh", "level": "medium", "occurred_at": "2027-04-01T10:00:00+01:00",
+        "victims": ["public"]}), headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    for act in acts:
+        if "type" in act:
+            r = await t.client.post(f"/v1/cases/{case_id}/events", json=act,
+                                    headers=t.auth("case_holder"))
+            assert r.status_code == 201, r.text
+        else:
+            r = await patch_case(t, case_id, act)
+            assert r.status_code == 200, r.text
+    return sorted((s["code"], s["assignee_id"] or "", s["due_at"] or "")
+                  for s in await steps_of(t, case_id))
+
+
 async def audit_of(t: Tenant, case_id: str) -> list[dict[str, Any]]:
     """The case's write audit, oldest first (read as a duty manager), every page."""
     entries: list[dict[str, Any]] = []

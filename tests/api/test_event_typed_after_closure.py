@@ -11,13 +11,11 @@ in on 20 April from 10:00 BST.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from app.core import clock
-from tests.api.fidelity_support import with_matrix
-from tests.api.integrity_support import patch_case, steps_of
+from tests.api.integrity_support import typed_in_order
 from tests.conftest import Tenant
 
 CHARGED = {"type": "charged", "occurred_at": "2027-04-15T10:00:00Z",
@@ -36,27 +34,6 @@ def typed_on_20_april(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: datetime(2027, 4, 20, 9, 0, tzinfo=UTC))
 
 
-async def _typed_in(t: Tenant, acts: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """A medium ROSH case given ``acts`` (events, and the closure and reopening as the PATCH
-    bodies) in that order; its open steps then (code, assignee, due), sorted."""
-    case_id = (await t.open_case(intervention="prevention",
-                                 opened_at="2027-03-01T09:00:00Z"))["data"]["id"]
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=with_matrix(t.pack, {
-        "domain": "rosh", "level": "medium", "occurred_at": "2027-04-01T10:00:00+01:00",
-        "victims": ["public"]}), headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    for act in acts:
-        if "type" in act:
-            r = await t.client.post(f"/v1/cases/{case_id}/events", json=act,
-                                    headers=t.auth("case_holder"))
-            assert r.status_code == 201, r.text
-        else:
-            r = await patch_case(t, case_id, act)
-            assert r.status_code == 200, r.text
-    return sorted((s["code"], s["assignee_id"] or "", s["due_at"] or "")
-                  for s in await steps_of(t, case_id))
-
-
 async def test_S14_a_charge_typed_after_the_closure_joins_the_earlier_charges_review(
         somerset: Tenant) -> None:
     """Somerset 2.1: the AssetPlus "will be reviewed ... sooner upon any significant change
@@ -64,8 +41,8 @@ async def test_S14_a_charge_typed_after_the_closure_joins_the_earlier_charges_re
     The second charge (17 April), typed in after the closure, found the first charge's review
     set aside by the closure and raised a second one; reopened, the case owed two reviews (due
     16 and 19 April) where the same acts in date order owe one, due 16 April."""
-    in_order = await _typed_in(somerset, [CHARGED, CHARGED_AGAIN, CLOSE, REOPEN])
-    typed_late = await _typed_in(somerset, [CHARGED, CLOSE, CHARGED_AGAIN, REOPEN])
+    in_order = await typed_in_order(somerset, [CHARGED, CHARGED_AGAIN, CLOSE, REOPEN])
+    typed_late = await typed_in_order(somerset, [CHARGED, CLOSE, CHARGED_AGAIN, REOPEN])
     reviews = [s for s in typed_late if s[0] == "review_assessment"]
     assert reviews == [("review_assessment", "case_holder-1", "2027-04-16T22:59:59Z")]
     assert typed_late == in_order
@@ -79,8 +56,8 @@ async def test_W5_a_death_typed_after_the_closure_ends_the_earlier_report(
     The death (18 April), typed in after the closure, left the charge's report set aside by
     the closure, so the reopening brought it back beside the death's own; in date order the
     death ended it and only the death's report is owed."""
-    in_order = await _typed_in(wokingham, [CHARGED, DIED, CLOSE, REOPEN])
-    typed_late = await _typed_in(wokingham, [CHARGED, CLOSE, DIED, REOPEN])
+    in_order = await typed_in_order(wokingham, [CHARGED, DIED, CLOSE, REOPEN])
+    typed_late = await typed_in_order(wokingham, [CHARGED, CLOSE, DIED, REOPEN])
     reports = [s for s in typed_late if s[0] == "report_to_line_manager"]
     assert reports == [("report_to_line_manager", "case_holder-1", "2027-04-18T10:00:00Z")]
     assert typed_late == in_order
@@ -96,5 +73,5 @@ async def test_a_charge_typed_after_the_closure_is_the_charge_typed_before_it(
     """The brief's case (one event): a charge dated before the closure, typed in after it,
     then the reopening: the steps open are those of the charge typed in before the closure
     (this held before the fix too; pinned)."""
-    assert await _typed_in(tenant, [CLOSE, CHARGED, REOPEN]) \
-        == await _typed_in(tenant, [CHARGED, CLOSE, REOPEN])
+    assert await typed_in_order(tenant, [CLOSE, CHARGED, REOPEN]) \
+        == await typed_in_order(tenant, [CHARGED, CLOSE, REOPEN])

@@ -13,13 +13,11 @@ and a reopening at 09:30 where said).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from app.core import clock
-from tests.api.fidelity_support import with_matrix
-from tests.api.integrity_support import patch_case, steps_of
+from tests.api.integrity_support import typed_in_order
 from tests.conftest import Tenant
 
 CHARGED = {"type": "charged", "occurred_at": "2027-04-15T10:00:00Z",
@@ -37,41 +35,20 @@ def typed_on_20_april(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: datetime(2027, 4, 20, 9, 0, tzinfo=UTC))
 
 
-async def _typed_in(t: Tenant, acts: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """A medium ROSH case given ``acts`` (events, and a closure and reopening as the PATCH
-    bodies) in that order; its open steps then (code, assignee, due), sorted."""
-    case_id = (await t.open_case(intervention="prevention",
-                                 opened_at="2027-03-01T09:00:00Z"))["data"]["id"]
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=with_matrix(t.pack, {
-        "domain": "rosh", "level": "medium", "occurred_at": "2027-04-01T10:00:00+01:00",
-        "victims": ["public"]}), headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    for act in acts:
-        if "type" in act:
-            r = await t.client.post(f"/v1/cases/{case_id}/events", json=act,
-                                    headers=t.auth("case_holder"))
-            assert r.status_code == 201, r.text
-        else:
-            r = await patch_case(t, case_id, act)
-            assert r.status_code == 200, r.text
-    return sorted((s["code"], s["assignee_id"] or "", s["due_at"] or "")
-                  for s in await steps_of(t, case_id))
-
-
 async def test_W5_a_charge_typed_after_the_death_before_it_owes_no_second_report(
         wokingham: Tenant) -> None:
     """The charge of 15 April typed in after the death of 18 April: in date order the death
     ended the charge's report to the line manager; typed late, the charge's report stayed
     open beside the death's own. Now only the death's report is owed, either order."""
-    typed_late = await _typed_in(wokingham, [DIED, CHARGED])
+    typed_late = await typed_in_order(wokingham, [DIED, CHARGED])
     assert [s for s in typed_late if s[0] == "report_to_line_manager"] == [DEATHS_REPORT]
-    assert typed_late == await _typed_in(wokingham, [CHARGED, DIED])
+    assert typed_late == await typed_in_order(wokingham, [CHARGED, DIED])
 
 
 async def test_W5_the_same_across_a_closure_and_reopening(wokingham: Tenant) -> None:
     """The death typed before the closure, the charge dated before the death typed in after
     the closure, then the reopening: the record the acts typed in date order give (the charge's
     report was not brought back by the reopening)."""
-    typed_late = await _typed_in(wokingham, [DIED, CLOSE, CHARGED, REOPEN])
+    typed_late = await typed_in_order(wokingham, [DIED, CLOSE, CHARGED, REOPEN])
     assert [s for s in typed_late if s[0] == "report_to_line_manager"] == [DEATHS_REPORT]
-    assert typed_late == await _typed_in(wokingham, [CHARGED, DIED, CLOSE, REOPEN])
+    assert typed_late == await typed_in_order(wokingham, [CHARGED, DIED, CLOSE, REOPEN])
