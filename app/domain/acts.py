@@ -106,12 +106,24 @@ async def latest_living_act_at(
     those it still accepts after it (``later_event_types``), an assessment started, a panel
     decision, a referral of a kind it does not still accept (``later_referral_kinds``) made or
     moved on (submitted, quality-assured, sent), a change of the child's circumstances on the
-    case (:data:`CIRCUMSTANCES`, at the change's ``occurred_at``). None when there is none.
-    What the policy still asks after a death (oversight, steps done or waived, finishing an
-    assessment, a closure, a reassignment) is no such act."""
+    case (:data:`CIRCUMSTANCES`, at the change's ``occurred_at``), a step done by hand whose
+    code the final event ends (its ``ends_steps`` and ``ends_earlier_steps``: work with the
+    child, such as Somerset S12's explanation to the child and carer, which the death
+    supersedes, so a completion dated after it is 409; at the completion's ``occurred_at``,
+    ``completed_at``; attack pass 29, ATK29-10). None when there is none.
+    What the policy still asks after a death (oversight, the other steps done, finishing an
+    assessment, a closure, a reassignment) is no such act: a completion of a step the death
+    does not end (a manager informed, the serious incident notification); a step closed by
+    another record (``satisfied_by``: that record is the act, bounding the death or not on its
+    own, such as an assessment submitted); and a waiver, a manager's decision that the duty
+    need not be done, which records nothing done with the child."""
     later = [final.id, *final.later_event_types]
+    ended = list(dict.fromkeys((*final.ends_steps, *final.ends_earlier_steps)))
     columns: list[Any] = [
         sa.select(sa.func.max(col(Judgement.occurred_at))).where(col(Judgement.case_id) == case_id),
+        sa.select(sa.func.max(col(Step.completed_at))).where(
+            col(Step.case_id) == case_id, col(Step.status) == StepStatus.done,
+            col(Step.satisfied_by_type).is_(None), col(Step.code).in_(ended)),
         sa.select(sa.func.max(col(CaseEvent.occurred_at))).where(
             col(CaseEvent.case_id) == case_id, col(CaseEvent.type).not_in(later)),
         sa.select(sa.func.max(col(Assessment.occurred_at)))

@@ -25,6 +25,7 @@ import pytest
 from app.domain.cases import CasePatch, CaseUpsert
 from app.domain.final_events import ADMINISTRATIVE_FIELDS, IDENTITY_FIELDS
 from tests.api.fidelity_support import with_matrix
+from tests.api.integrity_support import complete, steps_of
 from tests.conftest import Tenant
 
 EARLY = "2026-08-21T10:00:00+01:00"  # the death as mistyped in the repro
@@ -200,3 +201,68 @@ async def test_race_a_death_and_a_later_judgement_exactly_one_stands(
                                       headers=somerset.auth("line_manager"))
         assert len(r.json()["data"]) == (0 if death.status_code == 201 else 1)
         assert ("death" in await _events(somerset, case_id)) is (death.status_code == 201)
+
+
+async def _step(t: Tenant, case_id: str, code: str) -> str:
+    """The id of the case's open step of ``code``."""
+    return next(s["id"] for s in await steps_of(t, case_id) if s["code"] == code)
+
+
+async def test_S12_a_death_dated_before_an_explanation_to_the_child_done_is_422(
+        somerset: Tenant) -> None:
+    """Attack pass 29, ATK29-10: a high ROSH of 15 August raises S12 "Explain the change in
+    assessed risk/concern to the child and parent/carer (if safe to do so)"; it is completed
+    dated 25 August. The death ends that step ("the child has died: this work with the child
+    can no longer be done"): recorded first, the completion dated 25 August is 409. A death
+    dated 21 August was 201; it is 422 naming the completion's time, and dated at it, 201."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    judged = with_matrix(somerset.pack, {"domain": "rosh", "level": "high",
+                                         "occurred_at": "2026-08-15T10:00:00+01:00",
+                                         "victims": ["peer"]})
+    assert (await _post(somerset, f"/v1/cases/{case_id}/judgements", judged)).status_code == 201
+    step_id = await _step(somerset, case_id, "inform_child_and_carer")
+    r = await complete(somerset, step_id, "case_holder", occurred_at=JUDGED, note="told them")
+    assert r.status_code == 200, r.text
+    r = await _post(somerset, f"/v1/cases/{case_id}/events", _death(EARLY))
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/occurred-before-bound")
+    assert r.json()["bound"] == {"field": "occurred_at", "name": BOUND_NAME,
+                                 "value": "2026-08-25T09:00:00Z"}
+    assert "death" not in await _events(somerset, case_id)
+    r = await _post(somerset, f"/v1/cases/{case_id}/events", _death(JUDGED))
+    assert r.status_code == 201, r.text
+
+
+async def test_S23_a_step_the_death_leaves_open_done_after_it_does_not_bound_it(
+        somerset: Tenant) -> None:
+    """The twin: a charge of 15 August raises S23 "Inform the operational/YJT manager of the
+    charge or death", a step the death does not end (the manager is informed after a death
+    too); done dated 25 August, it is no act with the living child: a death dated 21 August is
+    201, as the completion typed after the death would be accepted."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    r = await _post(somerset, f"/v1/cases/{case_id}/events",
+                    {"type": "charged", "occurred_at": "2026-08-15T10:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    step_id = await _step(somerset, case_id, "inform_service_manager")
+    r = await complete(somerset, step_id, "case_holder", occurred_at=JUDGED)
+    assert r.status_code == 200, r.text
+    r = await _post(somerset, f"/v1/cases/{case_id}/events", _death(EARLY))
+    assert r.status_code == 201, r.text
+
+
+async def test_S12_a_waiver_of_a_step_the_death_ends_does_not_bound_it(
+        somerset: Tenant) -> None:
+    """A waiver is a manager's decision that the duty need not be done, not an act with the
+    child (what the packs still accept after a death: "completing or waiving steps"): S12
+    waived dated 25 August is no bound, and a death dated 21 August is 201."""
+    case_id = (await somerset.open_case())["data"]["id"]
+    judged = with_matrix(somerset.pack, {"domain": "rosh", "level": "high",
+                                         "occurred_at": "2026-08-15T10:00:00+01:00",
+                                         "victims": ["peer"]})
+    assert (await _post(somerset, f"/v1/cases/{case_id}/judgements", judged)).status_code == 201
+    step_id = await _step(somerset, case_id, "inform_child_and_carer")
+    r = await _post(somerset, f"/v1/next-steps/{step_id}/waive",
+                    {"reason": "not safe to do so", "occurred_at": JUDGED}, role="line_manager")
+    assert r.status_code == 200, r.text
+    r = await _post(somerset, f"/v1/cases/{case_id}/events", _death(EARLY))
+    assert r.status_code == 201, r.text
