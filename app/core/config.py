@@ -136,11 +136,12 @@ class Settings(BaseSettings):
                              + " (e.g. postgresql+asyncpg://user@host/db)")
         return value
 
-    @field_validator("jwt_secret", "jwks_url", mode="before")
+    @field_validator("jwt_secret", "jwks_url", "packs_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """An empty ``YJ_JWT_SECRET=`` or ``YJ_JWKS_URL=`` (a variable set to nothing, the usual
-        way to switch one off over a ``.env``) means unset, not a zero-byte secret."""
+        """An empty ``YJ_JWT_SECRET=``, ``YJ_JWKS_URL=`` or ``YJ_PACKS_DIR=`` (a variable set to
+        nothing, the usual way to switch one off over a ``.env``) means unset: not a zero-byte
+        secret, nor the current folder read as a folder of packs (ATK29-5)."""
         if isinstance(value, str) and not value.strip():
             return None
         return value

@@ -435,6 +435,18 @@ def test_atk28b_8_dev_writes_the_packs_dir_so_every_command_loads_its_packs(
     assert f"YJ_PACKS_DIR={tmp_path.resolve() / 'mypacks'}\n" in (tmp_path / ".env").read_text()
 
 
+def test_atk29_5_an_empty_packs_dir_is_unset_not_the_current_folder(tmp_path: Path) -> None:
+    """ATK29-5: ``YJ_PACKS_DIR=`` (set to nothing, the usual way to switch off what ``.env``
+    holds) read the current folder as the packs folder, so every command refused on the
+    project's ``pyproject.toml`` ("'id' is missing"). README: "An empty variable ... counts as
+    unset". Empty or blank, it is unset: no extra packs."""
+    for empty in ("", "  "):
+        assert Settings(env="test", jwt_secret="x" * 40, packs_dir=empty).packs_dir is None
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert Settings(env="test", jwt_secret="x" * 40,
+                    packs_dir=str(tmp_path)).packs_dir == tmp_path
+
+
 def _record_served(folder: Path, slug: str, pack: str, version: str) -> None:
     """A version of ``pack`` recorded as having served the service ``slug`` in the folder's dev
     database, as a write judged by it records it (its file since removed)."""

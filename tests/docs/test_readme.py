@@ -11,6 +11,9 @@ pointed at that port) or the dev CLI (``.venv/bin/yjrisk``) runs, in order, each
 - each ``curl`` answers the status listed by a ``<!-- expect: 201 200 -->`` line right after the
   block (one per request, in order), or any ``2xx`` where there is none;
 - a block marked ``<!-- expect: not run -->`` (an operator's production example) is skipped;
+- a table of steps that follows (``| code | actor | ...`` with a ``rule`` column, before the next
+  block) lists exactly the last answer's ``next_steps``: each code with its actor and rule, no
+  more, no fewer (ATK29-7: a step the answer has was missing from the table);
 - a ``json`` block that follows (before the next ``bash`` block) describes the last request's
   answer: every field shown must be there with that value. Ids shown (UUIDs) stand for any id,
   ``created_at``/``updated_at`` for any UTC time, a string holding ``…`` for any value,
@@ -68,17 +71,21 @@ class Block:
     expect: list[int] | None
     answer: str | None = None  # the json block shown after a bash block
     run: bool = True
+    after: str = ""  # the prose between this block and the next
 
 
 def readme_blocks(document: Path = README) -> list[Block]:
     """Every fenced block of a Markdown file, each bash block with the json block after it."""
     source = document.read_text()
     blocks: list[Block] = []
-    for match in FENCE.finditer(source):
+    fences = list(FENCE.finditer(source))
+    for index, match in enumerate(fences):
         marker = (match.group(3) or "").strip()
         expect = [int(code) for code in marker.split()] if marker and marker != NOT_RUN else None
         line = source.count("\n", 0, match.start()) + 1
-        block = Block(match.group(1), match.group(2), line, expect, run=marker != NOT_RUN)
+        block = Block(match.group(1), match.group(2), line, expect, run=marker != NOT_RUN,
+                      after=source[match.end():fences[index + 1].start()
+                                   if index + 1 < len(fences) else len(source)])
         if block.lang == "json" and blocks and blocks[-1].lang == "bash":
             blocks[-1].answer = block.text
         blocks.append(block)
@@ -166,6 +173,17 @@ def matches(expected: Any, actual: Any, key: str = "") -> bool:
     return bool(expected == actual)
 
 
+def steps_table(prose: str) -> list[tuple[str, str, str]]:
+    """The (code, actor, rule) rows of a Markdown table of steps in ``prose`` (a header
+    ``| code | actor | ... | rule | ...``), or none."""
+    rows = [[c.strip() for c in ln.strip().strip("|").split("|")]
+            for ln in prose.splitlines() if ln.lstrip().startswith("|")]
+    if not rows or rows[0][:2] != ["code", "actor"] or "rule" not in rows[0]:
+        return []
+    rule = rows[0].index("rule")
+    return [(r[0].strip("`"), r[1], r[rule]) for r in rows[2:]]
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -240,6 +258,13 @@ def test_readme_examples_run_against_a_live_dev_server(dev_server: tuple[Path, s
             assert statuses == block.expect, f"{where}: statuses {statuses}"
         else:
             assert all(200 <= s < 300 for s in statuses), f"{where}: statuses {statuses}"
+        table = steps_table(block.after)
+        if table:
+            assert count, f"{where}: a table of steps is shown but no request was made"
+            answer = json.loads((calls / f"{count}.body").read_text())
+            got = sorted((s["code"], s["actor"], s["policy"]["rule"])
+                         for s in answer["next_steps"])
+            assert sorted(table) == got, f"{where}: the table of steps differs: {got}"
         if block.answer is not None:
             assert count, f"{where}: a JSON answer is shown but no request was made"
             actual = json.loads((calls / f"{count}.body").read_text())
