@@ -174,9 +174,11 @@ async def timeline(
         role=opener[1] if opener else None, why=None,
         details={"intervention": case.intervention.value},
     )]
-    for load in (_judgements, _events, _assessments, _referrals, _oversight, _decisions,
-                 _field_changes):
+    typed = await _typed_at(session, case.id)
+    for load in (_judgements, _events, _oversight, _field_changes):
         entries += await load(session, case.id)
+    for moves in (_assessments, _referrals, _decisions):
+        entries += await moves(session, case.id, typed)
     closures = await _closures(session, case)
     entries += closures + await _steps(session, case.id, closures)
     # At one instant, what was recorded comes before the steps: a step created or closed at the
@@ -227,29 +229,63 @@ async def _events(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEnt
     ) for e in await _rows(session, CaseEvent, case_id)]
 
 
+Typed = dict[tuple[uuid.UUID, str], list[datetime]]
+
+
+async def _typed_at(session: AsyncSession, case_id: uuid.UUID) -> Typed:
+    """When each transition of an assessment or referral, and each panel decision, was typed
+    in: its audit entry's time, per record and audited action, in the order recorded (a record's
+    history and its audit entries are appended in the same write, so the n-th move of an action
+    is its n-th audit entry; ATK29-8)."""
+    rows = (await session.exec(select(AuditEntry.entity_id, AuditEntry.action, AuditEntry.at)
+                               .where(AuditEntry.case_id == case_id,
+                                      col(AuditEntry.entity_type).in_(
+                                          ("assessment", "referral", "panel_item")))
+                               .order_by(col(AuditEntry.at), col(AuditEntry.seq)))).all()
+    out: Typed = {}
+    for entity_id, action, at in rows:
+        out.setdefault((entity_id, action), []).append(_aware(at))
+    return out
+
+
 def _history(kind: str, entity_id: uuid.UUID, recorded: datetime | None,
-             history: list[dict[str, Any]], why_key: str) -> list[TimelineEntry]:
-    return [TimelineEntry(
-        at=datetime.fromisoformat(h["at"]), recorded_at=recorded if h["action"] == "create"
-        else None, kind=kind, action=h["action"], entity_id=entity_id, by=h.get("by"),
-        role=h.get("role"), why=h.get(why_key),
-        details={k: h[k] for k in ("from", "to") if k in h},
-    ) for h in history]
+             history: list[dict[str, Any]], why_key: str, typed: Typed) -> list[TimelineEntry]:
+    """A record's moves, each at its ``at`` (when it happened) with ``recorded_at`` when it was
+    typed in: the creation's the record's own, a later move's its audit entry's."""
+    seen: dict[str, int] = {}
+    out: list[TimelineEntry] = []
+    for h in history:
+        action = h["action"]
+        n = seen[action] = seen.get(action, 0) + 1
+        audited = typed.get((entity_id, f"{kind}.{action}"), [])
+        out.append(TimelineEntry(
+            at=datetime.fromisoformat(h["at"]),
+            recorded_at=recorded if action == "create"
+            else audited[n - 1] if n <= len(audited) else None,
+            kind=kind, action=action, entity_id=entity_id, by=h.get("by"),
+            role=h.get("role"), why=h.get(why_key),
+            details={k: h[k] for k in ("from", "to") if k in h},
+        ))
+    return out
 
 
-async def _assessments(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+async def _assessments(
+    session: AsyncSession, case_id: uuid.UUID, typed: Typed
+) -> list[TimelineEntry]:
     out: list[TimelineEntry] = []
     for a in await _rows(session, Assessment, case_id):
-        for entry in _history("assessment", a.id, a.created_at, a.history, "feedback"):
+        for entry in _history("assessment", a.id, a.created_at, a.history, "feedback", typed):
             entry.details.update(type=str(a.type), stage=str(a.stage))
             out.append(entry)
     return out
 
 
-async def _referrals(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+async def _referrals(
+    session: AsyncSession, case_id: uuid.UUID, typed: Typed
+) -> list[TimelineEntry]:
     out: list[TimelineEntry] = []
     for r in await _rows(session, Referral, case_id):
-        for entry in _history("referral", r.id, r.created_at, r.history, "note"):
+        for entry in _history("referral", r.id, r.created_at, r.history, "note", typed):
             entry.details["referral_kind"] = str(r.kind)
             out.append(entry)
     return out
@@ -264,9 +300,12 @@ async def _oversight(session: AsyncSession, case_id: uuid.UUID) -> list[Timeline
     ) for o in await _rows(session, OversightEntry, case_id)]
 
 
-async def _decisions(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
-    return [TimelineEntry(
-        at=i.decided_at, recorded_at=None, kind="panel_decision", action="decided",
+async def _decisions(
+    session: AsyncSession, case_id: uuid.UUID, typed: Typed
+) -> list[TimelineEntry]:
+    return [TimelineEntry(  # typed in: the decision's audit entry (ATK29-8)
+        at=i.decided_at, recorded_at=max(typed.get((i.id, "panel.decision"), []), default=None),
+        kind="panel_decision", action="decided",
         entity_id=i.id, by=i.decided_by, role="chair",
         why=(i.decision or {}).get("minutes"),
         details={"panel_id": str(i.panel_id), "decision": i.decision},
