@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from asyncpg.transaction import TransactionState
@@ -285,7 +285,7 @@ def session_factory(
 
 async def unit_of_work(
     factory: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
+) -> AsyncGenerator[AsyncSession, None]:
     """Yield a session; commit once at the end, roll back on any error.
 
     Services only flush. Conflicts surfacing at commit become 409/412 problems. The service's

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -66,24 +66,30 @@ def _reads_only(route: Any) -> bool:
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in unit_of_work(request.app.state.session_factory):
-        # Writes lock the case they touch (app.domain.access.lock_case) before reading it.
-        session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
-        # Who made a change, for the field-change history (set once the token is verified).
-        session.info["request_state"] = request.state
-        # The request's own scope: what the route's If-Match dependency kept there
-        # (app.domain.common.conditional_on).
-        session.info["request_scope"] = request.scope
-        writer = getattr(request.app.state, "access_log", None)
-        route = request.scope.get("route")
-        if writer is not None and (not session.info["write"] or _reads_only(route)):
-            # Reads of a case record are noted in the access log (app.domain.access_log) by
-            # the one function that loads a visible case.
-            session.info["read_log"] = ReadContext(
-                writer=writer, request_id=correlation_id.get(),
-                what=f"{request.method} {getattr(route, 'path', request.url.path)}"[:64],
-            )
-        yield session
+    # Closed here, in the request's own context, whatever the handler raises: an ``async for``
+    # left by an exception leaves the unit of work suspended (not rolled back, its instant
+    # still open in this context) until garbage collection schedules its ``aclose()`` in
+    # another task; a later write in the same context took the refused write's instant.
+    uow = unit_of_work(request.app.state.session_factory)
+    async with aclosing(uow):
+        async for session in uow:
+            # Writes lock the case they touch (app.domain.access.lock_case) before reading it.
+            session.info["write"] = request.method in {"POST", "PUT", "PATCH", "DELETE"}
+            # Who made a change, for the field-change history (set once the token is verified).
+            session.info["request_state"] = request.state
+            # The request's own scope: what the route's If-Match dependency kept there
+            # (app.domain.common.conditional_on).
+            session.info["request_scope"] = request.scope
+            writer = getattr(request.app.state, "access_log", None)
+            route = request.scope.get("route")
+            if writer is not None and (not session.info["write"] or _reads_only(route)):
+                # Reads of a case record are noted in the access log (app.domain.access_log) by
+                # the one function that loads a visible case.
+                session.info["read_log"] = ReadContext(
+                    writer=writer, request_id=correlation_id.get(),
+                    what=f"{request.method} {getattr(route, 'path', request.url.path)}"[:64],
+                )
+            yield session
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is an
