@@ -595,12 +595,14 @@ def _open_step_emit(codes: tuple[str, ...], em: _Emitter, case: str) -> str:
     return f"any(s.code in {em.const(codes)} for s in {case}.open_steps)"
 
 
+_TEXT_FIELDS = ("intervention", "csc_status")
+_NUMBER_FIELDS = ("mappa_category", "mappa_level")
 for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register",
                "on_panel_agenda", "panel_referred"):
     _STATE[_field] = (_BOOL, _flag(_field), _flag_emit(_field))
-for _field in ("intervention", "csc_status"):
+for _field in _TEXT_FIELDS:
     _STATE[f"{_field}_in"] = (_STRS, _in(_field), _in_emit(_field))
-for _field in ("mappa_category", "mappa_level"):
+for _field in _NUMBER_FIELDS:
     _STATE[f"{_field}_in"] = (_INTS, _in(_field), _in_emit(_field))
 _STATE["mappa_eligible"] = (
     _BOOL, lambda e: lambda case, ctx: (case.mappa_category is not None) is e,
@@ -619,6 +621,11 @@ _STATE["countersigned_assessment_in"] = (
         f"(not {case}.countersigned_types.isdisjoint({em.const(frozenset(types))}))",
 )
 _STATE["open_or_closed_within_days"] = (_INT, _within_days, None)
+# What ``app.workflows.satisfiable`` may model as one value each (a case field, or a key of the
+# act's data, tested against a list; a yes/no of the case): not ``open_step_in`` nor
+# ``countersigned_assessment_in``, which test a set (a case has several open steps at once).
+VALUE_STATE_ATOMS = frozenset(f"{f}_in" for f in (*_TEXT_FIELDS, *_NUMBER_FIELDS))
+VALUE_EVENT_ATOMS = frozenset({*_MEMBERSHIP, "decision_mappa_level_in", "actor_role_in"})
 _STATE["open_step_in"] = (
     _STRS, lambda codes: lambda case, ctx: any(s.code in codes for s in case.open_steps),
     _open_step_emit,
@@ -900,3 +907,8 @@ def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> _Part:
         return em.call(predicate), False
 
     return predicate, emit
+
+
+# The yes/no state atoms (after every state atom is registered): one value each.
+BOOLEAN_STATE_ATOMS = frozenset(name for name, (adapter, _, _) in _STATE.items()
+                                if adapter is _BOOL)

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
-from app.workflows.conditions import atom_reads, triggers_carrying
+from app.workflows.conditions import (
+    BOOLEAN_STATE_ATOMS,
+    VALUE_EVENT_ATOMS,
+    VALUE_STATE_ATOMS,
+    atom_reads,
+    triggers_carrying,
+)
 from app.workflows.types import DOMAINS, LEVEL_RANK, LEVELS
 from app.workflows.vocabulary import LOR_SCALE_REFUSED, LOR_SCALE_RULE
 
@@ -35,22 +41,11 @@ JUDGED = "judgement_recorded"
 _UNIVERSE: dict[str, tuple[Any, ...]] = {
     "judgement_domain_in": (*DOMAINS, None), "level_in": (*LEVELS, None),
 }
-_BOOLEAN_STATE = ("statutory", "weapon_related", "in_custody", "volunteer_attached",
-                  "on_register", "on_panel_agenda", "panel_referred", "mappa_eligible",
-                  "has_release_date")
-_MEMBERSHIP_STATE = ("intervention_in", "csc_status_in", "mappa_category_in", "mappa_level_in",
-                     "open_step_in")
-_MEMBERSHIP_EVENT = ("event_type_in", "assessment_type_in", "assessment_stage_in",
-                     "referral_kind_in", "referral_action_in", "referral_status_in",
-                     "completed_step_code_in", "completed_step_actor_in", "completed_by_role_in",
-                     "panel_kind_in", "impact_in", "likelihood_in", "actor_role_in",
-                     "judgement_assessment_type_in", "decision_mappa_level_in")
 # Event atoms true only when the act carries the data they read (a membership, a flag set, a
 # level below a threshold, a change named): such an atom, not negated, also says which triggers
 # the act can be (``types.EVENT_DATA``, via ``conditions.triggers_carrying``).
-_NEEDS_DATA = (*_MEMBERSHIP_EVENT, "judgement_domain_in", "level_in", "level_below",
-               "event_flag", "changed", "changed_to", "incoming_rating_in", "attendees_include",
-               "level_lowered_from")
+_NEEDS_DATA = (*VALUE_EVENT_ATOMS, "level_below", "event_flag", "changed", "changed_to",
+               "incoming_rating_in", "attendees_include", "level_lowered_from")
 # How a value is named in a reason.
 _NAMES = {"judgement_domain_in": "the judgement's domain", "level_in": "the judgement's level",
           "trigger_in": "the act's trigger"}
@@ -115,10 +110,10 @@ def _atom(name: str, arg: Any, negated: bool) -> list[list[_Constraint]] | None:
     if name == "event_flag" and isinstance(arg, str):
         said = f"{'not ' if negated else ''}event_flag = {arg!r}"
         return [[(f"flag:{arg}", frozenset({not negated}), frozenset(), said)]]
-    if (name in _MEMBERSHIP_EVENT or (side and bare in _MEMBERSHIP_STATE)) \
+    if (name in VALUE_EVENT_ATOMS or (side and bare in VALUE_STATE_ATOMS)) \
             and listed is not None:
         return [[_member(name, listed, negated, f"{name} = {listed}")]]
-    if side and bare in _BOOLEAN_STATE and isinstance(arg, bool):
+    if side and bare in BOOLEAN_STATE_ATOMS and isinstance(arg, bool):
         said = f"{name} = {str(arg).lower()}"
         return [[(name, frozenset({arg != negated}), frozenset(),
                   f"not {said}" if negated else said)]]

@@ -119,6 +119,14 @@ def test_atk28b_2_without_a_check_refusing_it_a_very_high_lor_line_is_an_error_t
      ("case_event",)),
     ({"any": [{"event_type_in": ["charged"]}, {"completed_step_code_in": ["x"]}]},
      ("case_event", "step_completed")),
+    # A case has several open steps, and several types countersigned, at once: two such
+    # atoms naming different codes both hold (they test a set, not one value).
+    ({"all": [{"case": {"open_step_in": ["refer_to_panel"]}},
+              {"case": {"open_step_in": ["complete_assessment"]}}]}, JUDGED),
+    ({"all": [{"after": {"open_step_in": ["refer_to_panel"]}},
+              {"after": {"open_step_in": ["complete_assessment"]}}]}, JUDGED),
+    ({"all": [{"case": {"countersigned_assessment_in": ["asset_plus"]}},
+              {"case": {"countersigned_assessment_in": ["fact_finding"]}}]}, JUDGED),
 ])
 def test_atk28b_2_conditions_that_can_hold_are_not_called_impossible(
         when: object, triggers: tuple[str, ...]) -> None:
