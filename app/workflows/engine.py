@@ -1009,12 +1009,11 @@ _FIELD_READERS: dict[str, Any] = {
 # The contract's LoR scale (vocabulary.LOR_SCALE_RULE): a very high LoR is refused under every
 # pack, after the pack's own checks, so a pack's M7 answers with its own reference and a pack
 # without one still stores no level outside the scale (attack 28b, ATK28B-15).
+_LOR_SCALE_SAID = ("Likelihood of re-offending is rated low, medium or high (the national "
+                   "AssetPlus scale); it has no very_high level.")
 LOR_SCALE = Violation(
     rule_id=LOR_SCALE_RULE, status=422, type_slug="invalid-level", title="Invalid level",
-    detail="Likelihood of re-offending is rated low, medium or high (the national AssetPlus "
-           "scale); it has no very_high level.",
-    errors=(("body.level", "Likelihood of re-offending is rated low, medium or high (the "
-                           "national AssetPlus scale); it has no very_high level."),))
+    detail=_LOR_SCALE_SAID, errors=(("body.level", _LOR_SCALE_SAID),))
 
 
 def _run_checks(
