@@ -63,13 +63,19 @@ async def latest_act_at(session: AsyncSession, case_id: uuid.UUID) -> datetime |
         # occurred_at (migration 0014 set it to a reopening's recording time for older ones).
         sa.select(col(Case.changed_at)).where(col(Case.id) == case_id),
     ]
-    found = (await session.exec(select(*(c.scalar_subquery() for c in columns)))).one()
-    moments = [_aware(m) for m in found if m is not None]
+    moments = await _maxima(session, columns)
     for model in (Assessment, Referral):
         rows = await session.exec(select(model.history).where(col(model.case_id) == case_id))
         moments += [_aware(datetime.fromisoformat(h["at"])) for history in rows.all()
                     for h in history or () if h.get("at")]
     return max(moments, default=None)
+
+
+async def _maxima(session: AsyncSession, columns: list[Any]) -> list[datetime]:
+    """The maxima of ``columns`` (``SELECT max(...)`` each, sent as scalar subqueries of one
+    statement) that are not null, aware UTC."""
+    found = (await session.exec(select(*(c.scalar_subquery() for c in columns)))).one()
+    return [_aware(m) for m in found if m is not None]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -130,8 +136,7 @@ async def latest_living_act_at(
         .where(col(Assessment.case_id) == case_id),
         sa.select(sa.func.max(col(PanelItem.decided_at))).where(col(PanelItem.case_id) == case_id),
     ]
-    found = (await session.exec(select(*(c.scalar_subquery() for c in columns)))).one()
-    moments = [_aware(m) for m in found if m is not None]
+    moments = await _maxima(session, columns)
     referrals = await session.exec(select(Referral.kind, Referral.history).where(
         col(Referral.case_id) == case_id,
         col(Referral.kind).not_in(list(final.later_referral_kinds))))
