@@ -11,7 +11,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,20 @@ def database_url() -> Iterator[str]:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'yjrisk-test.db'}"
             _in_thread(upgrade, url)
             yield url
+
+
+@asynccontextmanager
+async def serving(settings: Settings, url: str, packs_dir: Path | None
+                  ) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of an app (its lifespan run) on the database at ``url``, with
+    ``packs_dir`` as YJ_PACKS_DIR: a test whose services run packs of its own records their
+    versions in a database of its own (ATTACK27-1: a start without one is refused, so the
+    run's shared database must never record one)."""
+    app = create_app(settings.model_copy(update={"database_url": url, "packs_dir": packs_dir}))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
+            yield c
 
 
 @pytest.fixture(scope="session")

@@ -22,11 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.conftest import Tenant, database_at, make_tenant
+from tests.conftest import Tenant, database_at, make_tenant, serving
 from tests.workflows.test_core_meanings import SOURCE, owner_pack_text
 
 OWNER = "northvale-yjs"
@@ -40,13 +38,8 @@ async def owner(settings: Settings, tmp_path: Path) -> AsyncIterator[Tenant]:
     (tmp_path / f"{OWNER}.toml").write_text(owner_pack_text())
     (tmp_path / SOURCE.name).write_text(SOURCE.read_text())
     with database_at("head") as url:
-        app = create_app(settings.model_copy(update={"packs_dir": tmp_path,
-                                                     "database_url": url}))
-        async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport,
-                                         base_url="http://yjrisk.test") as client:
-                yield await make_tenant(client, settings, OWNER)
+        async with serving(settings, url, tmp_path) as client:
+            yield await make_tenant(client, settings, OWNER)
 
 
 @pytest.fixture

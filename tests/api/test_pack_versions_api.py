@@ -9,27 +9,19 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.conftest import database_at, make_tenant
+from tests.conftest import database_at, make_tenant, serving
 from tests.workflows.support import WOKINGHAM, revision
 
 
 @asynccontextmanager
 async def _client(settings: Settings, packs_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app whose YJ_PACKS_DIR is ``packs_dir``, on a database of its own: the
-    versions its services are served with are recorded (ATTACK27-1), and a start without one
-    of them is refused, so the run's shared database must never record one of these."""
+    """A client of an app whose YJ_PACKS_DIR is ``packs_dir``, on a database of its own
+    (:func:`tests.conftest.serving`)."""
     with database_at("head") as url:
-        app = create_app(settings.model_copy(update={"packs_dir": packs_dir,
-                                                     "database_url": url}))
-        async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport,
-                                         base_url="http://yjrisk.test") as c:
-                yield c
+        async with serving(settings, url, packs_dir) as c:
+            yield c
 
 
 @pytest.fixture

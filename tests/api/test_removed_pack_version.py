@@ -10,8 +10,8 @@ version recorded in the shared one would stop every later start without its file
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,31 +19,26 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
 from app.core.db import build_engine
 from app.core.migrate import upgrade
-from app.main import create_app
 from tests.api.migration_rows import CASE, SERVICE, STEP, old_case, old_step
-from tests.conftest import BACKEND, Tenant, _in_thread, _pg_admin, database_at, make_tenant
+from tests.conftest import (
+    BACKEND,
+    Tenant,
+    _in_thread,
+    _pg_admin,
+    database_at,
+    make_tenant,
+    serving,
+)
 from tests.workflows.support import WOKINGHAM, revision
 
 SERVED = sa.table("service_pack_version", sa.column("service_id", sa.Uuid()),
                   sa.column("pack_id"), sa.column("version"))
-
-
-@asynccontextmanager
-async def _serving(settings: Settings, url: str, packs_dir: Path | None
-                   ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app on the database at ``url`` with ``packs_dir`` as YJ_PACKS_DIR."""
-    app = create_app(settings.model_copy(update={"database_url": url, "packs_dir": packs_dir}))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
-            yield c
 
 
 @contextmanager
@@ -82,7 +77,7 @@ async def _risk_to_staff(t: Tenant, case_id: str, at: str) -> httpx.Response:
 async def _served_with_both(settings: Settings, url: str, packs: Path) -> tuple[str, str]:
     """A service judged by Wokingham 1.0 (its case opened on 2 March 2026) and 2.0 (a risk to
     staff on 2 September 2026, 2.0 in force from 1 September); answers its slug and case."""
-    async with _serving(settings, url, packs) as c:
+    async with serving(settings, url, packs) as c:
         t = await make_tenant(c, settings, WOKINGHAM)
         case = (await t.open_case())["data"]["id"]
         r = await _risk_to_staff(t, case, "2026-09-02T10:00:00+01:00")
@@ -104,7 +99,7 @@ async def test_ATTACK27_1_a_start_without_a_version_a_service_was_served_with_is
         assert await _served(settings, url) == {(slug, WOKINGHAM, "1.0"),
                                                 (slug, WOKINGHAM, "2.0")}
         with pytest.raises(RuntimeError) as refused:
-            async with _serving(settings, url, None):
+            async with serving(settings, url, None):
                 pass
         said = str(refused.value)
         assert said.startswith("refusing to start: ")
@@ -112,7 +107,7 @@ async def test_ATTACK27_1_a_start_without_a_version_a_service_was_served_with_is
         for word in (f"service {slug!r}", f"version '2.0' of policy pack {WOKINGHAM!r}",
                      "loaded: '1.0'", "YJ_PACKS_DIR"):
             assert word in said
-        async with _serving(settings, url, tmp_path) as c:  # the file back: it starts
+        async with serving(settings, url, tmp_path) as c:  # the file back: it starts
             assert (await c.get("/readyz")).status_code == 200
 
 
@@ -121,7 +116,7 @@ async def test_ATTACK27_1_only_the_first_write_of_a_version_records_it(
     """The version is recorded in the write's transaction by the first write it judges in the
     process (one INSERT, idempotent); the next writes of that version add no statement."""
     with database_at("head") as url:
-        async with _serving(settings, url, None) as c:
+        async with serving(settings, url, None) as c:
             t = await make_tenant(c, settings, WOKINGHAM)
             with _statements() as first:
                 case = (await t.open_case())["data"]["id"]
@@ -131,7 +126,7 @@ async def test_ATTACK27_1_only_the_first_write_of_a_version_records_it(
         assert len([s for s in first if "service_pack_version" in s]) == 1
         assert [s for s in second if "service_pack_version" in s] == []
         assert await _served(settings, url) == {(t.slug, WOKINGHAM, "1.0")}
-        async with _serving(settings, url, None) as c:  # a new process: read at start-up
+        async with serving(settings, url, None) as c:  # a new process: read at start-up
             t = Tenant(slug=t.slug, pack=WOKINGHAM, settings=settings, client=c)
             with _statements() as again:
                 r = await _risk_to_staff(t, case, "2026-08-28T11:00:00+01:00")
@@ -145,7 +140,7 @@ async def test_ATTACK27_1_a_refused_write_records_nothing(
     recorded, and the next write of that version records it."""
     revision(tmp_path)
     with database_at("head") as url:
-        async with _serving(settings, url, tmp_path) as c:
+        async with serving(settings, url, tmp_path) as c:
             t = await make_tenant(c, settings, WOKINGHAM)
             case = (await t.open_case())["data"]["id"]
             bad = await c.post(f"/v1/cases/{case}/events", headers=t.auth("case_holder"),
@@ -166,12 +161,12 @@ async def test_ATTACK27_1_where_the_start_could_not_look_the_service_is_503(
     Retry-After (never judged by another version), another service's are answered."""
     revision(tmp_path)
     with database_at("head") as url:
-        async with _serving(settings, url, tmp_path) as c:  # a service served with 1.0 only
+        async with serving(settings, url, tmp_path) as c:  # a service served with 1.0 only
             other = await make_tenant(c, settings, WOKINGHAM)
             other_case = (await other.open_case())["data"]["id"]
         slug, case = await _served_with_both(settings, url, tmp_path)
         with _database_away(url) as (away, back):
-            async with _serving(settings, away, None) as c:
+            async with serving(settings, away, None) as c:
                 back()
                 t = Tenant(slug=slug, pack=WOKINGHAM, settings=settings, client=c)
                 r = await _risk_to_staff(t, case, "2026-09-03T10:00:00+01:00")
@@ -239,7 +234,7 @@ async def test_ATTACK27_1_the_upgrade_records_the_versions_steps_already_cite(
         assert await _served(settings, url) == {("old-wokingham", WOKINGHAM, "2.0")}
         with pytest.raises(RuntimeError, match="'old-wokingham' has been served with version "
                                                "'2.0'"):
-            async with _serving(settings, url, None):
+            async with serving(settings, url, None):
                 pass
-        async with _serving(settings, url, tmp_path) as c:
+        async with serving(settings, url, tmp_path) as c:
             assert (await c.get("/readyz")).status_code == 200
