@@ -84,6 +84,7 @@ async def withdraw_item(
     for step in ended:
         step.status = StepStatus.superseded
         step.note = append_note(step.note, superseded_note(why))
+        policy.note_superseded(session, step, wctx.occurred_at)
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", item.id
         session.add(step)
     await session.flush()
