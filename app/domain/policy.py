@@ -33,6 +33,7 @@ from app.domain.history import (
     act_time,
     case_fields_at,
     note_case_act,
+    note_step_act,
     state_has_changes,
 )
 from app.domain.judgements_table import Judgement
@@ -936,6 +937,7 @@ async def _apply(
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
             step.note = _append(step.note, superseded_note(intent.note or "condition ended"))
+            note_superseded(session, step, event.occurred_at)
             if intent.note == f"Superseded: {LAPSED}":
                 step.lapsed_at = event.occurred_at  # an earlier act may yet revive it
             superseded.append(step)
@@ -1357,6 +1359,7 @@ async def retire_escalations(
         step.status = StepStatus.superseded
         # When the chase became moot, never before it was raised (a back-dated act).
         step.completed_at = max(wctx.occurred_at, step.raised_at or step.created_at)
+        note_superseded(wctx.session, step, wctx.occurred_at)
         step.note = _append(step.note, RETIRED_NOTE)
         wctx.session.add(step)
     if not found:
@@ -1396,10 +1399,14 @@ async def supersede_all_open(
     lapsed = [s for s in open_steps
               if closure and case.closed_at is not None
               and booked_after_closure(wctx.pack, s, case.closed_at)]
+    # At the closure's date for a closure (where the timeline puts the closure), else the act's.
+    at = stored_utc(case.closed_at) if closure and case.closed_at is not None \
+        else wctx.occurred_at
     for step in open_steps:
         step.status = StepStatus.superseded
         step.note = _append(step.note, superseded_note(
             f"{reason}. {BOOKED_LAPSE}" if step in lapsed else reason))
+        note_superseded(session, step, at)
         if closure:
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
@@ -1453,6 +1460,7 @@ async def supersede_codes(
     for step in ended:
         step.status = StepStatus.superseded
         step.note = _append(step.note, superseded_note(reason))
+        note_superseded(session, step, wctx.occurred_at)
         if act is not None:
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)
@@ -2261,6 +2269,14 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 def _append(note: str | None, more: str) -> str:
     return append_note(note, more)
+
+
+def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
+    """Keep with the step's supersession (its history row, :func:`note_step_act`) the time of
+    the act that superseded it, ``at``, never before the step arose: the case timeline puts it
+    there, not when it was typed in (ATK29-1)."""
+    note_step_act(session, step.id,
+                  max(stored_utc(at), stored_utc(step.raised_at or step.created_at)))
 
 
 async def _audit_steps(
