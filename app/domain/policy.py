@@ -32,6 +32,7 @@ from app.domain.history import (
     RecordChange,
     act_time,
     case_fields_at,
+    derived_before,
     note_case_act,
     note_step_act,
     state_has_changes,
@@ -482,8 +483,10 @@ async def run(
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
                               panels, **extras, **earlier)
     raise_violations(evaluation)
-    if earlier:
-        evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
+    # Whatever the later act (a case's field, an event, a judgement of another domain): a step
+    # that arose after this act did not exist at its time (attack 30a, A30a-13: a medium dated
+    # before a transfer in at high, typed in after it, lapsed the panel request it raised).
+    evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
     if not creates:
         evaluation = replace(evaluation, intents=tuple(
             i for i in evaluation.intents if i.action != "create"))
@@ -516,9 +519,9 @@ def _dated_before_later_acts(case: Case, event: WorkflowEvent) -> bool:
 
 def _of_its_moment(evaluation: Evaluation, open_steps: Sequence[Step], at: datetime
                    ) -> Evaluation:
-    """An act judged on the case's fields of its date (a change dated after it was recorded
-    first, A15-9) supersedes no step that arose after it: in time order that step did not
-    exist yet (Somerset S34's briefing for a volunteer attached after the judgement)."""
+    """An act supersedes no step that arose after it: in time order that step did not exist
+    yet (Somerset S34's briefing for a volunteer attached after the judgement, A15-9; Wokingham
+    W29's panel request raised by a transfer in dated after the judgement, A30a-13)."""
     later = {s.id for s in open_steps if stored_utc(s.raised_at) > at}
     if not later:
         return evaluation
@@ -530,7 +533,8 @@ async def run_backfill(
     wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
     later: Sequence[Mapping[str, str | None]], open_steps: Sequence[Step] | None = None,
     replayed: uuid.UUID | None = None, strict: bool = False, lapse: bool = False,
-    only: Collection[tuple[str, str]] | None = None,
+    only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
+    in_time_order: list[OpenStep] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -563,7 +567,13 @@ async def run_backfill(
     it and whose condition fails once it is the rating is superseded, as in time order it
     lapsed then (:func:`_lapsed`; Wokingham W7's panel request after a high lapses with a low
     typed in afterwards between it and a later high, whose replay raises it anew, A11-4).
-    ``only``: the (rule, code) lines applied, none other (:func:`run_restated`)."""
+    ``only``: the (rule, code) lines applied, none other (:func:`run_restated`). ``found``:
+    derived fields of the case as the act found them (a replayed judgement: the register
+    before it, :func:`app.domain.history.derived_before`). ``in_time_order``: the steps
+    found open by the acts after it in time order (given to the strict replay of the later
+    acts: a review the panel's decision books, that the later lowering it would have refused
+    has since ended, A30a-6); the steps the act raises on the case of its moment with no later
+    act are added to it, and those of the list are open in its moment."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -571,8 +581,19 @@ async def run_backfill(
     # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
     # what still holds today is asked of today's case (``present``).
     earlier = await case_fields_at(session, case, event.occurred_at)
+    if found is None:
+        found = await derived_before(session, case, event.occurred_at)
     today = snapshot(case, open_steps)
-    moment = replace(today, ratings=dict(ratings), **extras, **earlier)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found)
+    if in_time_order is not None:
+        moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
+        alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
+        in_time_order.extend(
+            OpenStep(id=uuid.uuid4(), code=i.code, rule_id=i.rule_id, subject_id=i.subject_id,
+                     due_at=i.due_at, awaiting_panel_date=i.awaiting_panel_date,
+                     deadline_form=i.deadline_form, actor=i.actor,
+                     reasons=tuple(i.reasons))
+            for i in alone.intents if i.action == "create")
     present = replace(today, **extras) if earlier else None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
                                    later, lapse=lapse, present=present)
@@ -582,10 +603,12 @@ async def run_backfill(
         return await current(session, case)
     closed = await _closed_since(session, case.id, event.occurred_at,
                                  {i.code for i in evaluation.intents if i.action == "create"})
+    replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
     by_id = {s.id: s for s in open_steps}
     intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
                     if (only is None or (i.rule_id, i.code) in only)
-                    and (i.action != "create" or (i.code, i.subject_id) not in closed)
+                    and (i.action != "create" or ((i.code, i.subject_id) not in closed
+                                                  and i.code not in replaced))
                     and (i.action != "supersede"
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
     if not intents:
@@ -748,6 +771,22 @@ def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
 
 # The acts whose reasons a back-fill's replay asks again (app.domain.replay).
 _REPLAYED_TRIGGERS = frozenset({"judgement_recorded", "case_event"})
+
+
+def _replaced_since(pack: Pack, open_steps: Sequence[Step], at: datetime) -> set[str]:
+    """The codes of the open steps raised after ``at`` under a line that replaces any step of
+    its code still open (``supersedes_previous``): a step of that code an act dated
+    ``at`` asks for was, in time order, replaced by it (Somerset S27: a release dated before
+    an entry typed in after it; the entry's handover replaced the release's, A30a-14)."""
+    found = set()
+    for step in open_steps:
+        if stored_utc(step.raised_at) <= at:
+            continue
+        refs = {str(r.get("ref")) for r in step.reasons or () if isinstance(r, dict)}
+        if any(rule.code == step.code and rule.supersedes_previous and rule.ref in refs
+               for rule in pack.lines(step.rule_id)):
+            found.add(step.code)
+    return found
 
 
 def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
