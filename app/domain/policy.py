@@ -1118,7 +1118,7 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
     if not voided and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = london_text(intent.due_at) if intent.due_at is not None else "no timescale"
-        step.note = _append(step.note, (
+        step.note = _append_once(step.note, (
             f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
             f"{london_text(at)} that would re-date it ({would}); lateness already incurred "
             "stays until the step is done."))
@@ -1622,8 +1622,9 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         when = (f"before the closure ({london_text(closed_at)})" if overdue <= closed_at else
                 f"when the closure dated {london_text(closed_at)} was recorded on "
                 f"{london_text(london_date(recorded_at))}")
-        step.note = _append(step.note, f"Deadline kept: {london_text(due)} had passed {when}; "
-                                       "a closure and reopening do not move an overdue step")
+        step.note = _append_once(step.note, f"Deadline kept: {london_text(due)} had passed "
+                                            f"{when}; a closure and reopening do not move an "
+                                            "overdue step")
         return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
@@ -2202,6 +2203,17 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 
 def _append(note: str | None, more: str) -> str:
+    return append_note(note, more)
+
+
+def _append_once(note: str | None, more: str) -> str:
+    """``more`` after ``note`` unless the note already says it word for word: a kept deadline
+    said again by each later act that would re-date it the same way (a panel booked, then the
+    case put on its agenda, at one instant) added the same sentence again (attack pass 30,
+    ATTACK30B-4). A line that means something each time (a reassignment back and forth) goes
+    through :func:`_append`."""
+    if note and more in note.split("\n"):
+        return note
     return append_note(note, more)
 
 
