@@ -28,9 +28,9 @@ from app.core.security import Principal
 from app.domain.audit import AuditRow, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import peek_now
-from app.domain.pack_versions import Served, note_served
+from app.domain.pack_versions import ActDays, Served, note_served
 from app.domain.services import Service
-from app.workflows.calendar import WorkingCalendar
+from app.workflows.calendar import WorkingCalendar, london_date
 from app.workflows.packs import Pack, version_at
 from app.workflows.types import WorkflowEvent
 
@@ -44,8 +44,9 @@ class PolicyContext:
     # Every version of each pack, oldest first (default: just the one in ``packs``).
     versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
     # The versions services have been served with that this process knows are recorded
-    # (app.domain.pack_versions: read at start-up, added after each write that recorded one).
-    served: set[Served] = field(default_factory=set)
+    # (app.domain.pack_versions: read at start-up, added after each write that recorded one),
+    # with the London days of their acts known to be within the recorded range (ATK29-4).
+    served: dict[Served, ActDays] = field(default_factory=dict)
     # Whether the recorded versions have been read (at start-up; else before the first write).
     served_checked: bool = False
     # Services served with a version this process has not loaded: why their acts are 503.
@@ -138,11 +139,12 @@ class WriteContext:
     occurred_at: datetime
 
     def __post_init__(self) -> None:
-        # The version that judges this act is one the service has now been served with: the
-        # write records it, unless this process knows it is recorded (ATTACK27-1).
+        # The version that judges this act is one the service has now been served with, on
+        # the act's day: the write records it, unless this process knows it is recorded with
+        # that day in its range (ATTACK27-1, ATK29-4).
         pack = self.pack
         note_served(self.session, self.policy.served,
-                    (self.service.id, pack.id, pack.version))
+                    (self.service.id, pack.id, pack.version), london_date(self.occurred_at))
 
     @property
     def pack(self) -> Pack:
