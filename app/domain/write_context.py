@@ -18,7 +18,7 @@ import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,7 +31,7 @@ from app.domain.common import peek_now
 from app.domain.pack_versions import ActDays, Served, note_served
 from app.domain.services import Service
 from app.workflows.calendar import WorkingCalendar, london_date
-from app.workflows.packs import Pack, version_at
+from app.workflows.packs import Pack, version_on
 from app.workflows.types import WorkflowEvent
 
 
@@ -57,6 +57,10 @@ class PolicyContext:
         judged by the policy in force when it happened, so a write passes its act's
         ``occurred_at`` (``WriteContext.pack``); a read about now calls :meth:`pack_now`.
         503 for a service served with a version not loaded (ATTACK27-1)."""
+        return self.pack_on(service, day=london_date(at))
+
+    def pack_on(self, service: Service, *, day: date) -> Pack:
+        """:meth:`pack_for` by the act's Europe/London date."""
         if self.unservable and service.id in self.unservable:
             raise ServiceUnavailable(self.unservable[service.id])
         found = self.versions.get(service.policy_pack)
@@ -68,7 +72,7 @@ class PolicyContext:
                     "This service's policy pack is not loaded by this process; an operator "
                     "must restore its pack file (YJ_PACKS_DIR) and restart.")
             return self.packs[service.policy_pack]
-        return version_at(found, at)
+        return version_on(found, day)
 
     def pack_now(self, service: Service) -> Pack:
         """The version of the service's pack in force now (reads: what a referral may do next,
@@ -142,9 +146,10 @@ class WriteContext:
         # The version that judges this act is one the service has now been served with, on
         # the act's day: the write records it, unless this process knows it is recorded with
         # that day in its range (ATTACK27-1, ATK29-4).
-        pack = self.pack
+        day = london_date(self.occurred_at)
+        pack = self.policy.pack_on(self.service, day=day)
         note_served(self.session, self.policy.served,
-                    (self.service.id, pack.id, pack.version), london_date(self.occurred_at))
+                    (self.service.id, pack.id, pack.version), day)
 
     @property
     def pack(self) -> Pack:
