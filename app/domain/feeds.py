@@ -315,6 +315,7 @@ async def _apply_mappa_update(
     result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: str(v[1]) for k, v in changes.items()})
+    await policy.announce_case_fields(wctx, changes)
     return result
 
 
