@@ -32,6 +32,7 @@ from app.domain.history import UNTRACKED, RecordChange, to_json
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels import PanelItem
+from app.domain.policy import CLOSURE_MARK
 from app.domain.referrals import Referral
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 
@@ -415,6 +416,10 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
                         and abs(_aware(c.recorded_at) - _aware(a.at)) <= _SAME_WRITE:
                     at = c.at
                     break
+            else:
+                if action == "superseded" and at == a.at \
+                        and step.satisfied_by_type == CLOSURE_MARK:
+                    at = _set_aside_at(a, step, closures)
         history = dues.get(step.id, [])
         details = {"code": step.code, "title": step.title, "rule": step.rule_id,
                    "policy_ref": step.policy_ref, "actor": step.actor,
@@ -468,6 +473,19 @@ def _superseded_at(entry: AuditEntry, step: Step,
     if entry.action == "step.superseded" and step.completed_at is not None:
         return _aware(step.completed_at)
     return entry.at
+
+
+def _set_aside_at(entry: AuditEntry, step: Step, closures: Sequence[TimelineEntry]) -> datetime:
+    """When a step raised by an act dated before the case's closure, recorded after it, was set
+    aside by that closure (``_closed_case_steps``: raised and set aside in one write, so no
+    history row keeps an act's time): the closure in force when it was recorded, at its date
+    (never before the step arose); its recording time if there is none."""
+    before = [c for c in closures if c.action == "closed" and c.recorded_at is not None
+              and _aware(c.recorded_at) <= _aware(entry.at)]
+    if not before:
+        return entry.at
+    closed = max(before, key=lambda c: _aware(c.recorded_at or c.at)).at
+    return max(_aware(closed), _aware(step.raised_at or step.created_at))
 
 
 def _superseded_reason(note: str | None) -> str | None:
