@@ -328,12 +328,22 @@ async def _apply_mappa_update(
     if not sent:
         return None
     session = wctx.session
-    history = await field_history(session, case.id)
-    messages = await _feed_messages(wctx, (wctx.occurred_at, sent))
+    before = {f: getattr(case, f) for f in MAPPA_FEED_FIELDS}
+    # The usual delivery, dated at or after every change of the case's fields and making no
+    # waiting level stand (it brings no first category): the case as it stands is its history
+    # (no query).
+    in_order = not _predates_a_change(case, wctx.occurred_at) and not (
+        "mappa_category" in sent and case.mappa_category is None)
+    if in_order:
+        history = [FieldChange(datetime.min.replace(tzinfo=UTC), True, None,
+                               {f: [None, _json(v)] for f, v in before.items()})]
+        messages = [(wctx.occurred_at, sent)]
+    else:
+        history = await field_history(session, case.id)
+        messages = await _feed_messages(wctx, (wctx.occurred_at, sent))
     added = refold(messages, history)
     if not added:
         return None
-    before = {f: getattr(case, f) for f in MAPPA_FEED_FIELDS}
     current = _now_standing(history, added, before)
     last = {f: max(t for t, g, _ in added if g == f) for _, f, _ in added}
     # The case's current fields: one flush per instant, each recorded at its act's time.
@@ -360,7 +370,8 @@ async def _apply_mappa_update(
     mark_changed(case, max(at for at, _, _ in added))
     session.add(case)
     await session.flush()
-    result = await _evaluate_from(wctx, since=since)
+    latest = {f: [before[f], v] for f, v in current.items()} if in_order else None
+    result = await _evaluate_from(wctx, since=since, latest=latest)
     # The fields changed now, and what the history gained before them (field@instant).
     await wctx.audit("case.update", entity_type="case", entity_id=case.id, change={
         **{f: str(v) for f, v in current.items()},
@@ -486,23 +497,25 @@ def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-async def _evaluate_from(wctx: WriteContext, *, since: datetime) -> policy.PolicyResult:
+async def _evaluate_from(wctx: WriteContext, *, since: datetime,
+                         latest: dict[str, list[Any]] | None) -> policy.PolicyResult:
     """The duties of the case's MAPPA history from ``since`` on: each change of its MAPPA fields
     dated then or later, at its own time on the case as it stood then: what it ends or
     re-dates as in time order (:func:`~app.domain.policy.run` raising nothing), what it asks
     for as a back-filled act (:func:`~app.domain.policy.run_backfill`: raised if missing,
-    re-dated sooner, raised at its time); then the other acts after ``since`` replayed. A
-    message that is the case's latest change and predates no rating is run as any act in
-    time order is (one :func:`~app.domain.policy.run`)."""
+    re-dated sooner, raised at its time); then the other acts after ``since`` replayed.
+    ``latest``: the change this delivery made, the case's latest (the usual delivery); run as
+    any act in time order is (one :func:`~app.domain.policy.run`) unless it predates a
+    rating."""
     case = wctx.case
-    changes = [c for c in await changes_after(wctx.session, case, since - timedelta(microseconds=1))
-               if MAPPA_FIELDS_SET & c.changes.keys()]
     result: policy.PolicyResult | None = None
-    if len(changes) == 1 and changes[0].occurred_at == since and not dated_before_a_rating(
-            case, since):
-        event = wctx.event("case_changed", {"changes": changes[0].changes})
-        result = await policy.run(wctx, event=event)
+    if latest is not None and not dated_before_a_rating(case, since):
+        result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": latest}))
         changes = []
+    else:
+        changes = [c for c in await changes_after(wctx.session, case,
+                                                  since - timedelta(microseconds=1))
+                   if MAPPA_FIELDS_SET & c.changes.keys()]
     history = await rating_history(wctx) if changes else []
     for change in changes:
         at = dataclasses.replace(wctx, occurred_at=change.occurred_at)
@@ -519,6 +532,10 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime) -> policy.Polic
         return await policy.current(wctx.session, case)
     return await answer_from_record(wctx, result=result)
 
+
+def _predates_a_change(case: Case, at: datetime) -> bool:
+    """Whether a change of the case's fields is dated after ``at`` (``changed_at``: no query)."""
+    return case.changed_at is not None and _aware(case.changed_at) > at
 
 
 def _aware(moment: datetime) -> datetime:
