@@ -377,6 +377,8 @@ async def _apply_mappa_update(
         **{f: str(v) for f, v in current.items()},
         **{f"{f}@{iso_utc(at)}": str(v) for at, fields in earlier.items()
            for f, (_, v) in fields.items()}})
+    # Announced as a staff PATCH is (A30a-9): every field whose record changed, now or before.
+    await policy.announce_case_fields(wctx, {f for _, f, _ in added})
     return result
 
 

@@ -977,8 +977,8 @@ async def _apply(
             session.add(obj)
     if flush or created or superseded or _changed(case):
         await session.flush()
-    await _audit_steps(wctx, created=created, superseded=superseded + set_aside)
-    superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
+    await _audit_created(wctx, created)
+    superseded += await record_superseded(wctx, superseded + set_aside, open_steps=open_steps)
     superseded += set_aside
     for step, intent in changes:
         # One duty, one step: what a further reason (or its withdrawal) did to the open step;
@@ -1365,14 +1365,45 @@ async def retire_escalations(
     if not found:
         return []
     await wctx.session.flush()
-    for step in found:
-        await wctx.audit("step.supersede", entity_type="step", entity_id=step.id,
-                         change={"code": step.code, "status": "superseded"},
-                         reason="the overdue step was closed")
+    await record_superseded(wctx, found, reason="the overdue step was closed", retire=False,
+                            change=lambda step: {"code": step.code, "status": "superseded"})
+    return found
+
+
+async def announce_case_fields(wctx: WriteContext, fields: Iterable[str]) -> None:
+    """Announce (``case.updated``) the change of the case's ``fields`` this write audited:
+    ids, the fields' names and the act's time, as a staff ``PATCH`` announces its change
+    (attack 30a, A30a-9: a MAPPA message's change was audited, not announced)."""
+    await emit(wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
+               payload={"case_id": str(wctx.case.id), "fields": sorted(set(fields)),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+
+
+async def record_superseded(
+    wctx: WriteContext, steps: Sequence[Step], *, reason: str | None = None,
+    action: str = "step.supersede", retire: bool = True,
+    open_steps: Sequence[Step] | None = None,
+    change: Callable[[Step], dict[str, Any]] | None = None,
+) -> list[Step]:
+    """The one record of steps this write has just superseded (their status already set):
+    each audited (``action``: ``step.supersede``, or ``step.superseded`` for a step an act
+    closed as overtaken) and announced (``step.superseded``) in the write's transaction, and,
+    with ``retire``, the open escalations of the steps retired in the same write
+    (:func:`retire_escalations`; README "Overdue escalation worker"). Every path that
+    supersedes a step goes through here, so what the audit says ended, a subscriber hears
+    ended (attack 30a, A30a-9; a death's supersessions left their escalations open until the
+    next pass, ATTACK30B-5). Answers the escalations retired."""
+    for step in steps:
+        await wctx.audit(
+            action, entity_type="step", entity_id=step.id, reason=reason,
+            change=change(step) if change is not None else {
+                **step_change(step), **({"reason": reason} if reason is not None else {})})
         await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
                             "code": step.code})
-    return found
+    if not retire or not steps:
+        return []
+    return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
 
 
 async def supersede_all_open(
@@ -1411,18 +1442,12 @@ async def supersede_all_open(
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
-    await _audit_steps(wctx, created=[], superseded=[s for s in open_steps if s not in lapsed])
-    for step in lapsed:  # the closure ends it: the audit says why (the timeline's "why")
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id,
-            reason=f"{reason}. {BOOKED_LAPSE}",
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None})
-    if closure:
-        for step in open_steps:
-            await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
-                       payload={"case_id": str(case.id), "step_id": str(step.id),
-                                "code": step.code})
+    plain = [s for s in open_steps if s not in lapsed]
+    # Every open step but those kept is in ``open_steps``, its escalation too: none to retire.
+    await record_superseded(wctx, plain, retire=False, change=step_change)
+    # The closure ends a booked one: the audit says why (the timeline's "why").
+    await record_superseded(wctx, lapsed, reason=f"{reason}. {BOOKED_LAPSE}", retire=False,
+                            change=step_change)
     next_steps = await open_steps_out(session, case.id) if kept else []
     return PolicyResult(next_steps=next_steps, superseded=open_steps)
 
@@ -1465,14 +1490,9 @@ async def supersede_codes(
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)
     await session.flush()
-    for step in ended:
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id, reason=reason,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None,
-                    "reason": reason})
+    retired = await record_superseded(wctx, ended, reason=reason)
     return PolicyResult(next_steps=await open_steps_out(session, wctx.case.id),
-                        superseded=ended)
+                        superseded=ended + retired)
 
 
 async def reinstate_closed_steps(
@@ -2291,14 +2311,12 @@ def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
                   max(stored_utc(at), stored_utc(step.raised_at or step.created_at)))
 
 
-async def _audit_steps(
-    wctx: WriteContext, *, created: list[Step], superseded: list[Step]
-) -> None:
-    for step, action in [(s, "step.create") for s in created] + [
-        (s, "step.supersede") for s in superseded
-    ]:
-        await wctx.audit(
-            action, entity_type="step", entity_id=step.id,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None},
-        )
+def step_change(step: Step) -> dict[str, Any]:
+    return {"code": step.code, "rule": step.rule_id, "status": str(step.status),
+            "due_at": iso_utc(step.due_at) if step.due_at else None}
+
+
+async def _audit_created(wctx: WriteContext, created: list[Step]) -> None:
+    for step in created:
+        await wctx.audit("step.create", entity_type="step", entity_id=step.id,
+                         change=step_change(step))
