@@ -28,7 +28,14 @@ from app.domain.cases import CaseOut, case_out
 from app.domain.cases_table import Case
 from app.domain.common import FUTURE_TOLERANCE, utcnow
 from app.domain.events import CaseEvent
-from app.domain.history import UNTRACKED, RecordChange, to_json
+from app.domain.history import (
+    ASSERTED_FIELDS_SET,
+    UNTRACKED,
+    RecordChange,
+    field_history,
+    to_json,
+    value_before,
+)
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels import PanelItem
@@ -314,14 +321,36 @@ async def _decisions(
 
 
 async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
-    rows = await session.exec(select(RecordChange).where(
+    rows = list((await session.exec(select(RecordChange).where(
         RecordChange.case_id == case_id, RecordChange.entity_type == "case",
-        col(RecordChange.created).is_(False)))
-    return [TimelineEntry(
-        at=_changed_at(c), recorded_at=c.recorded_at, kind="case", action="fields_changed",
-        entity_id=c.entity_id, by=c.actor_sub, role=None, why=None,
-        details={"changes": c.changes},
-    ) for c in rows.all()]
+        col(RecordChange.created).is_(False)))).all())
+    history = (await field_history(session, case_id)
+               if any(ASSERTED_FIELDS_SET & (c.changes or {}).keys() for c in rows) else [])
+    entries = []
+    for c in rows:
+        changes = _as_they_happened(history, c)
+        if changes:
+            entries.append(TimelineEntry(
+                at=_changed_at(c), recorded_at=c.recorded_at, kind="case",
+                action="fields_changed", entity_id=c.entity_id, by=c.actor_sub, role=None,
+                why=None, details={"changes": changes}))
+    return entries
+
+
+def _as_they_happened(history: list[Any], change: RecordChange) -> dict[str, list[Any]]:
+    """A change's fields as they changed at its act's time: a MAPPA field a feed message set
+    (:data:`~app.domain.history.ASSERTED_FIELDS`) from what it was just before, in the history
+    as it now stands (a message delivered late, ATK29-3), left out where that was already its
+    value (a message confirming it)."""
+    changes = dict(change.changes or {})
+    at = _aware(change.occurred_at or change.recorded_at)
+    for name in ASSERTED_FIELDS_SET & changes.keys():
+        before = to_json(value_before(history, name, at))
+        if before == changes[name][1]:
+            del changes[name]
+        else:
+            changes[name] = [before, changes[name][1]]
+    return changes
 
 
 def _changed_at(change: RecordChange) -> datetime:
