@@ -66,7 +66,7 @@ from app.workflows.deadlines import (
     shift_local,
 )
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack, is_priority, is_raisable
+from app.workflows.packs import Pack, Rule, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -1890,6 +1890,23 @@ def stand_in_of(pack: Pack, step: Step) -> str | None:
     return None
 
 
+def stand_in_beyond(pack: Pack, rule: Rule) -> str | None:
+    """Where a step of ``rule`` goes on to when its stand-in is one of the case's own holders
+    (the line manager for a case holder's step) who is away too: the line's ``also_stand_in``
+    for that share (Somerset 3.1 "If the line manager is unavailable, the duty manager will
+    undertake these functions"), else the role the pack escalates that holder's duties to;
+    never back to someone on recorded leave (attack 30b, ATTACK30B-14). None for a line whose
+    stand-in is a role (the duty managers), or that has none."""
+    if rule.stand_in not in ACTOR_FIELDS or rule.stand_in == rule.actor:
+        return None
+    return rule.also_stand_in.get(rule.stand_in) or pack.escalation.target(rule.stand_in)
+
+
+def _stand_in_line(pack: Pack, step: Step) -> Rule | None:
+    return next((rule for rule in pack.lines(step.rule_id)
+                 if rule.code == step.code and rule.stand_in), None)
+
+
 IN_WEEK = "+1wd-in-week"
 
 
@@ -1930,9 +1947,18 @@ async def stand_in_if_away(
     if role in ACTOR_FIELDS:
         to = (await session.exec(select(getattr(Case, ACTOR_FIELDS[role])).where(
             col(Case.id) == step.case_id))).first()
+    too = ""
+    line = _stand_in_line(pack, step)
+    beyond = stand_in_beyond(pack, line) if line is not None else None
+    if to is not None and beyond is not None and any(
+            s <= last and e >= first
+            for s, e in await absences_of(session, step.service_id, to, first)):
+        # The stand-in is away too: not available either (ATTACK30B-14).
+        too = f"; the {role.replace('_', ' ')} ({to}) is on recorded leave too"
+        role, to = beyond, None
     step.actor, step.assignee_id = role, to
     step.note = _append(step.note, (
-        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave; the "
+        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave{too}; the "
         f"{role.replace('_', ' ')}{f' ({to})' if to else ''} undertakes "
         f"this step ({step.policy_ref})."))
     if pack.done_only_by(step.code):
@@ -2099,7 +2125,12 @@ def recorder_check(pack: Pack, step: Step) -> bool:
     if step.recurrence:
         return False
     if step.actor == "line_manager":
-        return True
+        # Not a case holder's step standing in to their line manager (S9's referral, W7's
+        # request): their work, done by the line manager while they are away, checks nothing
+        # the line manager recorded (ATTACK30B-14).
+        return not any(rule.code == step.code and rule.actor == "case_holder"
+                       and rule.stand_in == "line_manager" and step.assignee_id is not None
+                       for rule in pack.lines(step.rule_id))
     return any(rule.code == step.code and rule.actor == "line_manager"
                and rule.stand_in == step.actor for rule in pack.lines(step.rule_id))
 
