@@ -67,7 +67,7 @@ from app.workflows.deadlines import (
     shift_local,
 )
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack, is_priority, is_raisable
+from app.workflows.packs import Pack, Rule, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -1016,8 +1016,8 @@ async def _apply(
             session.add(obj)
     if flush or created or superseded or _changed(case):
         await session.flush()
-    await _audit_steps(wctx, created=created, superseded=superseded + set_aside)
-    superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
+    await _audit_created(wctx, created)
+    superseded += await record_superseded(wctx, superseded + set_aside, open_steps=open_steps)
     superseded += set_aside
     for step, intent in changes:
         # One duty, one step: what a further reason (or its withdrawal) did to the open step;
@@ -1160,7 +1160,7 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
     if not voided and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = london_text(intent.due_at) if intent.due_at is not None else "no timescale"
-        step.note = _append(step.note, (
+        step.note = _append_once(step.note, (
             f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
             f"{london_text(at)} that would re-date it ({would}); lateness already incurred "
             "stays until the step is done."))
@@ -1404,14 +1404,45 @@ async def retire_escalations(
     if not found:
         return []
     await wctx.session.flush()
-    for step in found:
-        await wctx.audit("step.supersede", entity_type="step", entity_id=step.id,
-                         change={"code": step.code, "status": "superseded"},
-                         reason="the overdue step was closed")
+    await record_superseded(wctx, found, reason="the overdue step was closed", retire=False,
+                            change=lambda step: {"code": step.code, "status": "superseded"})
+    return found
+
+
+async def announce_case_fields(wctx: WriteContext, fields: Iterable[str]) -> None:
+    """Announce (``case.updated``) the change of the case's ``fields`` this write audited:
+    ids, the fields' names and the act's time, as a staff ``PATCH`` announces its change
+    (attack 30a, A30a-9: a MAPPA message's change was audited, not announced)."""
+    await emit(wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
+               payload={"case_id": str(wctx.case.id), "fields": sorted(set(fields)),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+
+
+async def record_superseded(
+    wctx: WriteContext, steps: Sequence[Step], *, reason: str | None = None,
+    action: str = "step.supersede", retire: bool = True,
+    open_steps: Sequence[Step] | None = None,
+    change: Callable[[Step], dict[str, Any]] | None = None,
+) -> list[Step]:
+    """The one record of steps this write has just superseded (their status already set):
+    each audited (``action``: ``step.supersede``, or ``step.superseded`` for a step an act
+    closed as overtaken) and announced (``step.superseded``) in the write's transaction, and,
+    with ``retire``, the open escalations of the steps retired in the same write
+    (:func:`retire_escalations`; README "Overdue escalation worker"). Every path that
+    supersedes a step goes through here, so what the audit says ended, a subscriber hears
+    ended (attack 30a, A30a-9; a death's supersessions left their escalations open until the
+    next pass, ATTACK30B-5). Answers the escalations retired."""
+    for step in steps:
+        await wctx.audit(
+            action, entity_type="step", entity_id=step.id, reason=reason,
+            change=change(step) if change is not None else {
+                **step_change(step), **({"reason": reason} if reason is not None else {})})
         await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
                             "code": step.code})
-    return found
+    if not retire or not steps:
+        return []
+    return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
 
 
 async def supersede_all_open(
@@ -1450,18 +1481,12 @@ async def supersede_all_open(
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
-    await _audit_steps(wctx, created=[], superseded=[s for s in open_steps if s not in lapsed])
-    for step in lapsed:  # the closure ends it: the audit says why (the timeline's "why")
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id,
-            reason=f"{reason}. {BOOKED_LAPSE}",
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None})
-    if closure:
-        for step in open_steps:
-            await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
-                       payload={"case_id": str(case.id), "step_id": str(step.id),
-                                "code": step.code})
+    plain = [s for s in open_steps if s not in lapsed]
+    # Every open step but those kept is in ``open_steps``, its escalation too: none to retire.
+    await record_superseded(wctx, plain, retire=False, change=step_change)
+    # The closure ends a booked one: the audit says why (the timeline's "why").
+    await record_superseded(wctx, lapsed, reason=f"{reason}. {BOOKED_LAPSE}", retire=False,
+                            change=step_change)
     next_steps = await open_steps_out(session, case.id) if kept else []
     return PolicyResult(next_steps=next_steps, superseded=open_steps)
 
@@ -1504,14 +1529,9 @@ async def supersede_codes(
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)
     await session.flush()
-    for step in ended:
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id, reason=reason,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None,
-                    "reason": reason})
+    retired = await record_superseded(wctx, ended, reason=reason)
     return PolicyResult(next_steps=await open_steps_out(session, wctx.case.id),
-                        superseded=ended)
+                        superseded=ended + retired)
 
 
 async def reinstate_closed_steps(
@@ -1664,8 +1684,9 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         when = (f"before the closure ({london_text(closed_at)})" if overdue <= closed_at else
                 f"when the closure dated {london_text(closed_at)} was recorded on "
                 f"{london_text(london_date(recorded_at))}")
-        step.note = _append(step.note, f"Deadline kept: {london_text(due)} had passed {when}; "
-                                       "a closure and reopening do not move an overdue step")
+        step.note = _append_once(step.note, f"Deadline kept: {london_text(due)} had passed "
+                                            f"{when}; a closure and reopening do not move an "
+                                            "overdue step")
         return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
@@ -1908,6 +1929,23 @@ def stand_in_of(pack: Pack, step: Step) -> str | None:
     return None
 
 
+def stand_in_beyond(pack: Pack, rule: Rule) -> str | None:
+    """Where a step of ``rule`` goes on to when its stand-in is one of the case's own holders
+    (the line manager for a case holder's step) who is away too: the line's ``also_stand_in``
+    for that share (Somerset 3.1 "If the line manager is unavailable, the duty manager will
+    undertake these functions"), else the role the pack escalates that holder's duties to;
+    never back to someone on recorded leave (attack 30b, ATTACK30B-14). None for a line whose
+    stand-in is a role (the duty managers), or that has none."""
+    if rule.stand_in not in ACTOR_FIELDS or rule.stand_in == rule.actor:
+        return None
+    return rule.also_stand_in.get(rule.stand_in) or pack.escalation.target(rule.stand_in)
+
+
+def _stand_in_line(pack: Pack, step: Step) -> Rule | None:
+    return next((rule for rule in pack.lines(step.rule_id)
+                 if rule.code == step.code and rule.stand_in), None)
+
+
 IN_WEEK = "+1wd-in-week"
 
 
@@ -1948,9 +1986,18 @@ async def stand_in_if_away(
     if role in ACTOR_FIELDS:
         to = (await session.exec(select(getattr(Case, ACTOR_FIELDS[role])).where(
             col(Case.id) == step.case_id))).first()
+    too = ""
+    line = _stand_in_line(pack, step)
+    beyond = stand_in_beyond(pack, line) if line is not None else None
+    if to is not None and beyond is not None and any(
+            s <= last and e >= first
+            for s, e in await absences_of(session, step.service_id, to, first)):
+        # The stand-in is away too: not available either (ATTACK30B-14).
+        too = f"; the {role.replace('_', ' ')} ({to}) is on recorded leave too"
+        role, to = beyond, None
     step.actor, step.assignee_id = role, to
     step.note = _append(step.note, (
-        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave; the "
+        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave{too}; the "
         f"{role.replace('_', ' ')}{f' ({to})' if to else ''} undertakes "
         f"this step ({step.policy_ref})."))
     if pack.done_only_by(step.code):
@@ -2117,7 +2164,12 @@ def recorder_check(pack: Pack, step: Step) -> bool:
     if step.recurrence:
         return False
     if step.actor == "line_manager":
-        return True
+        # Not a case holder's step standing in to their line manager (S9's referral, W7's
+        # request): their work, done by the line manager while they are away, checks nothing
+        # the line manager recorded (ATTACK30B-14).
+        return not any(rule.code == step.code and rule.actor == "case_holder"
+                       and rule.stand_in == "line_manager" and step.assignee_id is not None
+                       for rule in pack.lines(step.rule_id))
     return any(rule.code == step.code and rule.actor == "line_manager"
                and rule.stand_in == step.actor for rule in pack.lines(step.rule_id))
 
@@ -2310,6 +2362,17 @@ def _append(note: str | None, more: str) -> str:
     return append_note(note, more)
 
 
+def _append_once(note: str | None, more: str) -> str:
+    """``more`` after ``note`` unless the note already says it word for word: a kept deadline
+    said again by each later act that would re-date it the same way (a panel booked, then the
+    case put on its agenda, at one instant) added the same sentence again (attack pass 30,
+    ATTACK30B-4). A line that means something each time (a reassignment back and forth) goes
+    through :func:`_append`."""
+    if note and more in note.split("\n"):
+        return note
+    return append_note(note, more)
+
+
 def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
     """Keep with the step's supersession (its history row, :func:`note_step_act`) the time of
     the act that superseded it, ``at``, never before the step arose: the case timeline puts it
@@ -2318,14 +2381,12 @@ def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
                   max(stored_utc(at), stored_utc(step.raised_at or step.created_at)))
 
 
-async def _audit_steps(
-    wctx: WriteContext, *, created: list[Step], superseded: list[Step]
-) -> None:
-    for step, action in [(s, "step.create") for s in created] + [
-        (s, "step.supersede") for s in superseded
-    ]:
-        await wctx.audit(
-            action, entity_type="step", entity_id=step.id,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None},
-        )
+def step_change(step: Step) -> dict[str, Any]:
+    return {"code": step.code, "rule": step.rule_id, "status": str(step.status),
+            "due_at": iso_utc(step.due_at) if step.due_at else None}
+
+
+async def _audit_created(wctx: WriteContext, created: list[Step]) -> None:
+    for step in created:
+        await wctx.audit("step.create", entity_type="step", entity_id=step.id,
+                         change=step_change(step))

@@ -50,7 +50,7 @@ from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import lock_case
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import peek_now, utcnow
 from app.domain.history import bump_case_versions
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -94,6 +94,11 @@ def stood_in_from(pack: Pack, step: Step) -> str | None:
                 and rule.actor != step.actor and rule.actor in policy.ACTOR_FIELDS \
                 and (step.assignee_id is None or rule.stand_in in policy.ACTOR_FIELDS):
             return rule.actor
+        # Gone on past a stand-in who is away too (the duty managers, ATTACK30B-14).
+        if rule.code == step.code and step.assignee_id is None \
+                and rule.actor in policy.ACTOR_FIELDS and rule.actor != step.actor \
+                and policy.stand_in_beyond(pack, rule) == step.actor:
+            return rule.actor
     return None
 
 
@@ -134,6 +139,9 @@ async def settle_case(
             holder = getattr(case, policy.ACTOR_FIELDS[frm])
             if holder is None or await _kept_from(session, pack, step, frm, holder,
                                                   held=held, today=today):
+                if await _on_along(session, principal, role, pack, case, step,
+                                   today=today, why=why):
+                    moved.append(step)
                 continue
             was, had = step.actor, step.assignee_id
             step.actor, step.assignee_id = frm, holder
@@ -167,6 +175,45 @@ async def settle_case(
         await bump_case_versions(session, {case.id})
         await session.flush()
     return moved
+
+
+async def _on_along(
+    session: AsyncSession, principal: Principal, role: str | None, pack: Pack, case: Case,
+    step: Step, *, today: date, why: str,
+) -> bool:
+    """A step standing in for its absent holder with one of the case's own holders (the line
+    manager for a case holder's step): with that person while they are not away before it is
+    due, with the role beyond them (:func:`policy.stand_in_beyond`: the duty managers,
+    unassigned) while they are away too; never with someone on recorded leave (Somerset 3.1
+    "If the line manager is unavailable, the duty manager will undertake these functions";
+    attack 30b, ATTACK30B-14). Whether it moved."""
+    line = next((rule for rule in pack.lines(step.rule_id)
+                 if rule.code == step.code and rule.stand_in), None)
+    beyond = policy.stand_in_beyond(pack, line) if line is not None else None
+    if line is None or beyond is None or line.stand_in is None:
+        return False
+    person = getattr(case, policy.ACTOR_FIELDS[line.stand_in])
+    if person is None:
+        return False
+    away = await away_for(session, step, person, today) is not None
+    to = (beyond, None) if away else (line.stand_in, person)
+    was = (step.actor, step.assignee_id)
+    if was == to:
+        return False
+    step.actor, step.assignee_id = to
+    who = f"the {line.stand_in.replace('_', ' ')} ({person})"
+    if away:
+        step.note = _noted(step.note, (
+            f"Stood in: {who} is on recorded leave too; the {beyond.replace('_', ' ')} "
+            f"undertakes this step ({step.policy_ref})."))
+        reason = f"{person} is on recorded leave too ({why})"
+    else:
+        step.note = _noted(step.note, (
+            f"Given back: {who} is not on recorded leave before the step is due; they stand "
+            f"in again ({step.policy_ref})."))
+        reason = f"given back to {who}: {why}"
+    await announce(session, principal, role, step, (was[0], to[0]), (was[1], to[1]), reason)
+    return True
 
 
 class _HeldBy:
@@ -265,7 +312,7 @@ async def _settle_escalation(
     actors = {subject.actor}
     line = ctx.pack_for(service, at=subject.raised_at).lines(subject.rule_id)
     actors |= {a for r in line if r.code == subject.code and r.stand_in
-               for a in (r.actor, r.stand_in)}
+               for a in (r.actor, r.stand_in, policy.stand_in_beyond(pack, r)) if a}
     possible = {_escalated_to(pack, subject, actor, lm, away)
                 for actor in actors for away in (False, True)}
     away = await away_for(session, step, lm, today)
@@ -382,9 +429,13 @@ async def cases_to_settle(
     # manager when the leave ended with the days, not by a change to it).
     to_holders = sorted({r.code for pack in versions for r in pack.rules
                          if r.stand_in in policy.ACTOR_FIELDS and r.stand_in != r.actor})
-    stood_in_to_holder = sa.and_(col(Step.code).in_(to_holders),
-                                 col(Step.assignee_id) == col(Case.line_manager_id),
-                                 col(Step.actor) == "line_manager")
+    stood_in_to_holder = sa.or_(
+        sa.and_(col(Step.code).in_(to_holders),
+                col(Step.assignee_id) == col(Case.line_manager_id),
+                col(Step.actor) == "line_manager"),
+        # Gone on past the line manager to the duty managers: it comes back to them, or to the
+        # case holder, as their leave ends (ATTACK30B-14).
+        sa.and_(col(Step.code).in_(to_holders), col(Step.assignee_id).is_(None)))
     rows = await session.exec(
         select(Step.case_id).join(Case, col(Case.id) == col(Step.case_id)).where(
             Step.service_id == service.id, Step.status == StepStatus.open,
@@ -437,8 +488,12 @@ async def settle_today(
 ) -> None:
     """Sweep the service once per London day in this process, before its steps are read:
     the queue a worker lists is right from the first minute of the day on which leave starts
-    or ends (no write marks that moment). A no-op (a dictionary look-up) once swept today."""
-    today = london_date(utcnow())
+    or ends (no write marks that moment). A no-op (a dictionary look-up) once swept today.
+    The day is read without taking the request's write instant (:func:`peek_now`): a write
+    that then waits for another on its case is dated after it (A23a-1; attack 30a, A30a-15: a
+    completion dated before the leave's cancellation it waited for, announced before the
+    give-back committed ahead of it)."""
+    today = london_date(peek_now())
     if _swept_by_slug.get(service_slug) == today:
         return
     async with factory() as session:

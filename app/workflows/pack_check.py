@@ -245,6 +245,21 @@ class _Checker:
         for where, line in self._step_lines():
             self._months(where, line)
         self._same_step()
+        self._weekend_cadence()
+
+    def _weekend_cadence(self) -> None:
+        """A panel whose fixed-day cadence names Saturday or Sunday (attack pass 30,
+        ATTACK30B-3): its next-panel steps would fall due on a day the service does not work
+        (and a day later than a week when that Saturday is a bank holiday), more likely a slip
+        for a weekday; a warning, since a service may sit at a weekend."""
+        for index, kind in enumerate(self.pack.panel_kinds):
+            meets = kind.meets
+            if meets is not None and meets.weekday >= 5:
+                day = ("Saturday", "Sunday")[meets.weekday - 5]
+                self.add("warning", "-", f"panel_kinds.{index}.cadence",
+                         f"panel {kind.id!r} meets on a {day} ({kind.cadence!r}): its "
+                         "next-panel steps fall due on a day that is not a working day; "
+                         "check the weekday is the one the policy says")
 
     def _months(self, where: str, line: Rule) -> None:
         """A deadline or recurrence of more than 12 months: ``m`` is months (there are no
