@@ -405,26 +405,28 @@ async def require_known_packs(
     file removed from ``YJ_PACKS_DIR``, or the variable unset): every write of that service
     would fail and its steps could not be explained (attack 26a, A26a-17); or has been served
     with a version of its pack no longer loaded: its acts of that version's period would be
-    judged by another (ATTACK27-1). No process starts then (the API, ``tick``, ``worker``,
-    ``dev``). Run on the migrated database, through ``engine`` when the caller has one
-    (``tick`` and ``worker`` then use it for their passes), else an engine of its own."""
+    judged by another (ATTACK27-1); or whose loaded versions' dates give a day of a recorded
+    version's acts to another version (re-dated or back-dated, ATK29-4). No process starts
+    then (the API, ``tick``, ``worker``, ``dev``). Run on the migrated database, through
+    ``engine`` when the caller has one (``tick`` and ``worker`` then use it for their passes),
+    else an engine of its own."""
     import app.domain.tables  # noqa: F401 - every table on the metadata
     from app.core.db import build_engine, session_factory
-    from app.domain.pack_versions import not_loaded, recorded, removed_versions_message
+    from app.domain.pack_versions import recorded, served_refusal
     from app.domain.services import services_without_pack, unloaded_packs_message
 
     used = engine if engine is not None else build_engine(settings)
     try:
         async with session_factory(used)() as session:
             missing = await services_without_pack(session, loaded)
-            removed = [] if missing else not_loaded(await recorded(session), loaded)
+            refusal = None if missing else served_refusal(await recorded(session), loaded)[0]
     finally:
         if engine is None:  # its own: disposed here
             await used.dispose()
     if missing:
         raise UserError(unloaded_packs_message(missing))
-    if removed:
-        raise UserError(removed_versions_message(removed, loaded))
+    if refusal:
+        raise UserError(refusal)
 
 
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1,
@@ -567,11 +569,14 @@ def pack_render(
     fmt: Annotated[str, typer.Option("--format", help="html or md")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
 ) -> None:
-    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline). A pack
-    id renders the version the service holds in force today, loaded as the service loads it
-    (bundled packs plus YJ_PACKS_DIR); the version rendered is said on stderr."""
+    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline), and
+    last the duties of the policy the pack deliberately gives no step, as its comments say
+    ("No step: ..."). A pack id renders the version the service holds in force today, loaded
+    as the service loads it (bundled packs plus YJ_PACKS_DIR); the version rendered is said on
+    stderr."""
+    from app.workflows.pack_notes import no_step_notes, pack_source
     from app.workflows.pack_tools import pack_under_test
-    from app.workflows.packs import PackError, PackFileUnreadable, version_at
+    from app.workflows.packs import PACK_DIR, PackError, PackFileUnreadable, version_at
     from app.workflows.render import render_html, render_markdown
 
     if fmt not in ("html", "md"):
@@ -579,6 +584,7 @@ def pack_render(
     if Path(file).is_file():
         pack = _pack_arg(file)
         said = f"{file}: {pack.id} version {pack.version}"
+        source: str | None = Path(file).read_text(encoding="utf-8")
     else:
         settings = _settings()
         try:  # the service's own loader (A24b-6), not the bundled file alone
@@ -591,7 +597,9 @@ def pack_render(
         pack = version_at(versions, clock.now())
         said = (f"{pack.id} version {pack.version}, in force today (versions the service "
                 f"loads: {', '.join(v.version for v in versions)})")
-    text = render_html(pack) if fmt == "html" else render_markdown(pack)
+        source = pack_source(pack.id, pack.version, (settings.packs_dir, PACK_DIR))
+    notes = no_step_notes(source) if source is not None else []
+    text = render_html(pack, notes) if fmt == "html" else render_markdown(pack, notes)
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -31,7 +31,7 @@ from app.core.problems import (
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
 from app.domain.history import RecordedSession
-from app.domain.pack_versions import check_served, loaded_of, removed_versions_message
+from app.domain.pack_versions import check_served
 from app.domain.policy import PolicyContext
 from app.domain.services import services_without_pack, unloaded_packs_message
 from app.routers import (
@@ -77,7 +77,10 @@ apart by it), `title` (always the RFC 9110 reason phrase of the status, e.g. `Un
 Content` for every 422), `status`, `detail`, `instance` (`urn:uuid:` of the answer's
 `X-Request-ID`: this occurrence, as the logs know it) and, for 422, `errors` (`[{loc, msg}]`). No
 error carries a value of the request back, not even the path: a field the contract does not
-know is placed by position (`{"loc": "body", "msg": "... (at key 2 of this object)"}`).
+know is placed by position (`{"loc": "body", "msg": "... (at key 2 of this object)"}`), with the
+contract's own field it is close to when there is one (`...; did you mean 'policy_pack'?)`); a
+value the contract refuses is answered with the contract's rule (`does not satisfy the
+contract's 'pattern': "^[a-z0-9]..."`).
 
 A guide for integrators (identity provider, case upsert, feeds, webhooks, pagination, errors,
 versioning) is `docs/integrating.md` in the repository.
@@ -133,16 +136,15 @@ def create_app(
             async with app.state.session_factory() as session:
                 missing = await services_without_pack(
                     session, policy_ctx.versions or policy_ctx.packs)
-                removed = [] if missing else await check_served(session, policy_ctx)
+                refusal = None if missing else await check_served(session, policy_ctx)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            missing, removed = [], []
+            missing, refusal = [], None
             structlog.get_logger("yjrisk.packs").warning("pack.services_unchecked")
-        if missing or removed:
+        if missing or refusal:
             await engine.dispose()
-            raise RuntimeError(unloaded_packs_message(missing) if missing
-                               else removed_versions_message(removed, loaded_of(policy_ctx)))
+            raise RuntimeError(unloaded_packs_message(missing) if missing else refusal)
         app.state.access_log = AccessLogWriter(app.state.session_factory,
                                                settings.access_log_flush_seconds,
                                                settings.access_log_batch)

@@ -298,7 +298,8 @@ def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]]
     if any(prop.key == version_key or prop.columns[0].primary_key for prop in changed):
         return None  # a version or key set by hand: the flush's business
     row = history.change_row(obj, False, history.actor_of(sync), now,
-                             sync.info.get(history.ACT_AT) or {})
+                             sync.info.get(history.ACT_AT) or {},
+                             sync.info.get(history.STEP_ACT_AT))
     if row is not None:
         history_rows.append(row)
     params = {prop.columns[0].name: state.dict[prop.key] for prop in changed}

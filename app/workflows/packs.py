@@ -1243,7 +1243,11 @@ def latest(versions: Versions) -> dict[str, Pack]:
 def version_at(versions: tuple[Pack, ...], moment: datetime) -> Pack:
     """The version in force at ``moment``: the last whose ``effective_from`` (a Europe/London
     date) is on or before the moment's London date; before the first, the first."""
-    day = london_date(moment)
+    return version_on(versions, london_date(moment))
+
+
+def version_on(versions: Sequence[Pack], day: date) -> Pack:
+    """The version in force on ``day`` (a Europe/London date): :func:`version_at`'s rule."""
     current = versions[0]
     for version in versions:
         if version.effective_from is None or version.effective_from <= day:

@@ -36,6 +36,9 @@ CORE_EVENT_TYPES: tuple[str, ...] = (
 # a pack that does not copy M7 stores no level outside the scale (attack 28b, ATK28B-15).
 LOR_SCALE_RULE = "LOR_SCALE"
 LOR_SCALE_REFUSED: tuple[str, str] = ("lor", "very_high")
+# The domains a transfer in's ``incoming_ratings`` carry (the contract's ``IncomingRatings``,
+# app.domain.events; a test keeps the two alike): an incoming LoR is never sent.
+INCOMING_DOMAINS: tuple[str, ...] = ("rosh", "swb")
 CORE_REFERRAL_KINDS: tuple[str, ...] = (
     "panel", "mappa_h", "mappa_a", "emrac", "marf", "nrm", "child_protection", "serious_incident",
 )
