@@ -28,10 +28,18 @@ from app.domain.cases import CaseOut, case_out
 from app.domain.cases_table import Case
 from app.domain.common import FUTURE_TOLERANCE, utcnow
 from app.domain.events import CaseEvent
-from app.domain.history import UNTRACKED, RecordChange, to_json
+from app.domain.history import (
+    ASSERTED_FIELDS_SET,
+    UNTRACKED,
+    RecordChange,
+    field_history,
+    to_json,
+    value_before,
+)
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels import PanelItem
+from app.domain.policy import CLOSURE_MARK
 from app.domain.referrals import Referral
 from app.domain.steps import Step, StepOut, StepStatus, step_out
 
@@ -313,14 +321,36 @@ async def _decisions(
 
 
 async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
-    rows = await session.exec(select(RecordChange).where(
+    rows = list((await session.exec(select(RecordChange).where(
         RecordChange.case_id == case_id, RecordChange.entity_type == "case",
-        col(RecordChange.created).is_(False)))
-    return [TimelineEntry(
-        at=_changed_at(c), recorded_at=c.recorded_at, kind="case", action="fields_changed",
-        entity_id=c.entity_id, by=c.actor_sub, role=None, why=None,
-        details={"changes": c.changes},
-    ) for c in rows.all()]
+        col(RecordChange.created).is_(False)))).all())
+    history = (await field_history(session, case_id)
+               if any(ASSERTED_FIELDS_SET & (c.changes or {}).keys() for c in rows) else [])
+    entries = []
+    for c in rows:
+        changes = _as_they_happened(history, c)
+        if changes:
+            entries.append(TimelineEntry(
+                at=_changed_at(c), recorded_at=c.recorded_at, kind="case",
+                action="fields_changed", entity_id=c.entity_id, by=c.actor_sub, role=None,
+                why=None, details={"changes": changes}))
+    return entries
+
+
+def _as_they_happened(history: list[Any], change: RecordChange) -> dict[str, list[Any]]:
+    """A change's fields as they changed at its act's time: a MAPPA field a feed message set
+    (:data:`~app.domain.history.ASSERTED_FIELDS`) from what it was just before, in the history
+    as it now stands (a message delivered late, ATK29-3), left out where that was already its
+    value (a message confirming it)."""
+    changes = dict(change.changes or {})
+    at = _aware(change.occurred_at or change.recorded_at)
+    for name in ASSERTED_FIELDS_SET & changes.keys():
+        before = to_json(value_before(history, name, at))
+        if before == changes[name][1]:
+            del changes[name]
+        else:
+            changes[name] = [before, changes[name][1]]
+    return changes
 
 
 def _changed_at(change: RecordChange) -> datetime:
@@ -415,6 +445,10 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
                         and abs(_aware(c.recorded_at) - _aware(a.at)) <= _SAME_WRITE:
                     at = c.at
                     break
+            else:
+                if action == "superseded" and at == a.at \
+                        and step.satisfied_by_type == CLOSURE_MARK:
+                    at = _set_aside_at(a, step, closures)
         history = dues.get(step.id, [])
         details = {"code": step.code, "title": step.title, "rule": step.rule_id,
                    "policy_ref": step.policy_ref, "actor": step.actor,
@@ -468,6 +502,19 @@ def _superseded_at(entry: AuditEntry, step: Step,
     if entry.action == "step.superseded" and step.completed_at is not None:
         return _aware(step.completed_at)
     return entry.at
+
+
+def _set_aside_at(entry: AuditEntry, step: Step, closures: Sequence[TimelineEntry]) -> datetime:
+    """When a step raised by an act dated before the case's closure, recorded after it, was set
+    aside by that closure (``_closed_case_steps``: raised and set aside in one write, so no
+    history row keeps an act's time): the closure in force when it was recorded, at its date
+    (never before the step arose); its recording time if there is none."""
+    before = [c for c in closures if c.action == "closed" and c.recorded_at is not None
+              and _aware(c.recorded_at) <= _aware(entry.at)]
+    if not before:
+        return entry.at
+    closed = max(before, key=lambda c: _aware(c.recorded_at or c.at)).at
+    return max(_aware(closed), _aware(step.raised_at or step.created_at))
 
 
 def _superseded_reason(note: str | None) -> str | None:

@@ -361,6 +361,56 @@ async def fields_changed_after(
             for f in set(fields) & set(changes or ())}
 
 
+# The case's fields a MAPPA feed message asserts from its ``received_at`` (app.domain.feeds): a
+# message delivered after later ones records its value at its own time, with the value the case
+# held when it was recorded as the row's old (so that the record-time view, which rolls back
+# through the olds, stays right: app.domain.case_history.case_as_of). For these fields the
+# value at an instant is read forwards: that of the latest change at or before it, the
+# opening's before any (ATK29-3).
+ASSERTED_FIELDS = ("mappa_category", "mappa_level", "expected_release_date")
+ASSERTED_FIELDS_SET = frozenset(ASSERTED_FIELDS)
+
+
+class FieldChange(NamedTuple):
+    """A recorded change of the case's fields at its act's time (:func:`act_time`, aware UTC);
+    the opening (``created``) first."""
+
+    occurred_at: datetime
+    created: bool
+    actor: str | None
+    changes: dict[str, list[Any]]
+
+
+async def field_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
+    """The case's recorded changes of its fields, its opening first, then in act-time order
+    (recording order on ties)."""
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    when = sa.func.coalesce(table.c.occurred_at, table.c.recorded_at)
+    rows = (await conn.execute(
+        sa.select(when, table.c.created, table.c.actor_sub, table.c.changes)
+        .where(table.c.case_id == case_id, table.c.entity_type == "case",
+               table.c.entity_id == case_id)
+        .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
+    return [FieldChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, bool(created),
+                        actor, dict(changes or {})) for at, created, actor, changes in rows]
+
+
+def asserted_at(history: list[FieldChange], name: str, at: datetime) -> tuple[bool, Any]:
+    """Whether ``history`` holds ``name``'s value at ``at`` (an :data:`ASSERTED_FIELDS` one),
+    and the value: the new value of its latest change at or before ``at`` (the opening's
+    if none; a field not set at the opening was null then)."""
+    found, value = False, None
+    for change in history:
+        if not change.created and change.occurred_at > at:
+            break
+        if name in change.changes:
+            found, value = True, _as_field(name, change.changes[name][1])
+        elif change.created:
+            found = True
+    return found, value
+
+
 async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, Any]:
     """The case's fields that changed by acts dated after ``at`` (and recorded with their act
     time: :func:`note_case_act`), as they stood at ``at``: a judgement or event dated before a
@@ -384,6 +434,13 @@ async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, An
         for name, (old, _new) in (changes or {}).items():
             if name in AS_OF_FIELDS:
                 fields[name] = _as_field(name, old)
+    asserted = ASSERTED_FIELDS_SET & fields.keys()
+    if asserted:
+        history = await field_history(session, case.id)
+        for name in asserted:
+            found, value = asserted_at(history, name, at)
+            if found:
+                fields[name] = value
     return fields
 
 
@@ -411,16 +468,35 @@ async def changes_after(session: Any, case: Case, since: datetime) -> list[Timed
                table.c.occurred_at.is_not(None), table.c.occurred_at > since)
         .order_by(table.c.occurred_at, table.c.recorded_at, table.c.id))).all()
     timed = []
+    history = (await field_history(session, case.id)
+               if any(ASSERTED_FIELDS_SET & (c or {}).keys() for _, _, c in rows) else [])
     for at, change_id, changes in rows:
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
         named: dict[str, list[Any]] = {}
         for name, (old, new) in (changes or {}).items():
-            if name == "facts":
+            if name in ASSERTED_FIELDS_SET:
+                # What it was just before, read forwards (:data:`ASSERTED_FIELDS`).
+                before = value_before(history, name, at)
+                if before != _as_field(name, new):
+                    named[name] = [before, _as_field(name, new)]
+            elif name == "facts":
                 old, new = old or {}, new or {}
                 named.update({f"facts.{k}": [old.get(k), new.get(k)]
                               for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)})
             elif name in AS_OF_FIELDS:
                 named[name] = [_as_field(name, old), _as_field(name, new)]
         if named:
-            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
             timed.append(TimedChange(at, change_id, named))
     return timed
+
+
+def value_before(history: list[FieldChange], name: str, at: datetime) -> Any:
+    """``name``'s value just before ``at`` (an :data:`ASSERTED_FIELDS` one, read forwards:
+    the new value of its latest change before ``at``, the opening's if none)."""
+    value = None
+    for change in history:
+        if not change.created and change.occurred_at >= at:
+            break
+        if name in change.changes:
+            value = _as_field(name, change.changes[name][1])
+    return value

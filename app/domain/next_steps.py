@@ -942,11 +942,18 @@ async def close_step(
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
     session.add(step)
     await session.flush()
-    await wctx.audit(f"step.{status}", entity_type="step", entity_id=step.id,
-                     change={"code": step.code, "note": note}, reason=note)
-    await emit(session, "step.completed", step.id, service_id=wctx.service.id,
-               payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
-    await policy.retire_escalations(wctx, closed=[step])
+    if status == StepStatus.superseded:
+        # Overtaken (a panel discussed the case, an assessment sent back): audited and
+        # announced as superseded, not as completed (attack 30a, A30a-9).
+        await policy.record_superseded(
+            wctx, [step], action="step.superseded", reason=note,
+            change=lambda step: {"code": step.code, "note": note})
+    else:
+        await wctx.audit(f"step.{status}", entity_type="step", entity_id=step.id,
+                         change={"code": step.code, "note": note}, reason=note)
+        await emit(session, "step.completed", step.id, service_id=wctx.service.id,
+                   payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
+        await policy.retire_escalations(wctx, closed=[step])
     if status != StepStatus.done and not step.recurrence:
         return await policy.current(session, case)
     # A recurring step ("every 1m") comes round again whether this occurrence was done or

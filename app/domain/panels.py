@@ -1038,9 +1038,9 @@ async def _replaced_by_later_decision(wctx: WriteContext, pack: Any, created: li
                                 f"{later.id} ({when}), recorded before this one")
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", later.id
         wctx.session.add(step)
-        await wctx.audit("step.superseded", entity_type="step", entity_id=step.id,
-                         change={"code": step.code, "note": step.completion_note},
-                         reason=step.completion_note)
+        await policy.record_superseded(
+            wctx, [step], action="step.superseded", reason=step.completion_note,
+            change=lambda step: {"code": step.code, "note": step.completion_note})
     await wctx.session.flush()
 
 

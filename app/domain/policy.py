@@ -68,7 +68,7 @@ from app.workflows.deadlines import (
     shift_local,
 )
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack, is_priority, is_raisable
+from app.workflows.packs import Pack, Rule, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -979,8 +979,8 @@ async def _apply(
             session.add(obj)
     if flush or created or superseded or _changed(case):
         await session.flush()
-    await _audit_steps(wctx, created=created, superseded=superseded + set_aside)
-    superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
+    await _audit_created(wctx, created)
+    superseded += await record_superseded(wctx, superseded + set_aside, open_steps=open_steps)
     superseded += set_aside
     for step, intent in changes:
         # One duty, one step: what a further reason (or its withdrawal) did to the open step;
@@ -1372,14 +1372,45 @@ async def retire_escalations(
     if not found:
         return []
     await wctx.session.flush()
-    for step in found:
-        await wctx.audit("step.supersede", entity_type="step", entity_id=step.id,
-                         change={"code": step.code, "status": "superseded"},
-                         reason="the overdue step was closed")
+    await record_superseded(wctx, found, reason="the overdue step was closed", retire=False,
+                            change=lambda step: {"code": step.code, "status": "superseded"})
+    return found
+
+
+async def announce_case_fields(wctx: WriteContext, fields: Iterable[str]) -> None:
+    """Announce (``case.updated``) the change of the case's ``fields`` this write audited:
+    ids, the fields' names and the act's time, as a staff ``PATCH`` announces its change
+    (attack 30a, A30a-9: a MAPPA message's change was audited, not announced)."""
+    await emit(wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
+               payload={"case_id": str(wctx.case.id), "fields": sorted(set(fields)),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+
+
+async def record_superseded(
+    wctx: WriteContext, steps: Sequence[Step], *, reason: str | None = None,
+    action: str = "step.supersede", retire: bool = True,
+    open_steps: Sequence[Step] | None = None,
+    change: Callable[[Step], dict[str, Any]] | None = None,
+) -> list[Step]:
+    """The one record of steps this write has just superseded (their status already set):
+    each audited (``action``: ``step.supersede``, or ``step.superseded`` for a step an act
+    closed as overtaken) and announced (``step.superseded``) in the write's transaction, and,
+    with ``retire``, the open escalations of the steps retired in the same write
+    (:func:`retire_escalations`; README "Overdue escalation worker"). Every path that
+    supersedes a step goes through here, so what the audit says ended, a subscriber hears
+    ended (attack 30a, A30a-9; a death's supersessions left their escalations open until the
+    next pass, ATTACK30B-5). Answers the escalations retired."""
+    for step in steps:
+        await wctx.audit(
+            action, entity_type="step", entity_id=step.id, reason=reason,
+            change=change(step) if change is not None else {
+                **step_change(step), **({"reason": reason} if reason is not None else {})})
         await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
                             "code": step.code})
-    return found
+    if not retire or not steps:
+        return []
+    return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
 
 
 async def supersede_all_open(
@@ -1418,18 +1449,12 @@ async def supersede_all_open(
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
-    await _audit_steps(wctx, created=[], superseded=[s for s in open_steps if s not in lapsed])
-    for step in lapsed:  # the closure ends it: the audit says why (the timeline's "why")
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id,
-            reason=f"{reason}. {BOOKED_LAPSE}",
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None})
-    if closure:
-        for step in open_steps:
-            await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
-                       payload={"case_id": str(case.id), "step_id": str(step.id),
-                                "code": step.code})
+    plain = [s for s in open_steps if s not in lapsed]
+    # Every open step but those kept is in ``open_steps``, its escalation too: none to retire.
+    await record_superseded(wctx, plain, retire=False, change=step_change)
+    # The closure ends a booked one: the audit says why (the timeline's "why").
+    await record_superseded(wctx, lapsed, reason=f"{reason}. {BOOKED_LAPSE}", retire=False,
+                            change=step_change)
     next_steps = await open_steps_out(session, case.id) if kept else []
     return PolicyResult(next_steps=next_steps, superseded=open_steps)
 
@@ -1472,14 +1497,9 @@ async def supersede_codes(
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)
     await session.flush()
-    for step in ended:
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id, reason=reason,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None,
-                    "reason": reason})
+    retired = await record_superseded(wctx, ended, reason=reason)
     return PolicyResult(next_steps=await open_steps_out(session, wctx.case.id),
-                        superseded=ended)
+                        superseded=ended + retired)
 
 
 async def reinstate_closed_steps(
@@ -1878,6 +1898,23 @@ def stand_in_of(pack: Pack, step: Step) -> str | None:
     return None
 
 
+def stand_in_beyond(pack: Pack, rule: Rule) -> str | None:
+    """Where a step of ``rule`` goes on to when its stand-in is one of the case's own holders
+    (the line manager for a case holder's step) who is away too: the line's ``also_stand_in``
+    for that share (Somerset 3.1 "If the line manager is unavailable, the duty manager will
+    undertake these functions"), else the role the pack escalates that holder's duties to;
+    never back to someone on recorded leave (attack 30b, ATTACK30B-14). None for a line whose
+    stand-in is a role (the duty managers), or that has none."""
+    if rule.stand_in not in ACTOR_FIELDS or rule.stand_in == rule.actor:
+        return None
+    return rule.also_stand_in.get(rule.stand_in) or pack.escalation.target(rule.stand_in)
+
+
+def _stand_in_line(pack: Pack, step: Step) -> Rule | None:
+    return next((rule for rule in pack.lines(step.rule_id)
+                 if rule.code == step.code and rule.stand_in), None)
+
+
 IN_WEEK = "+1wd-in-week"
 
 
@@ -1918,9 +1955,18 @@ async def stand_in_if_away(
     if role in ACTOR_FIELDS:
         to = (await session.exec(select(getattr(Case, ACTOR_FIELDS[role])).where(
             col(Case.id) == step.case_id))).first()
+    too = ""
+    line = _stand_in_line(pack, step)
+    beyond = stand_in_beyond(pack, line) if line is not None else None
+    if to is not None and beyond is not None and any(
+            s <= last and e >= first
+            for s, e in await absences_of(session, step.service_id, to, first)):
+        # The stand-in is away too: not available either (ATTACK30B-14).
+        too = f"; the {role.replace('_', ' ')} ({to}) is on recorded leave too"
+        role, to = beyond, None
     step.actor, step.assignee_id = role, to
     step.note = _append(step.note, (
-        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave; the "
+        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave{too}; the "
         f"{role.replace('_', ' ')}{f' ({to})' if to else ''} undertakes "
         f"this step ({step.policy_ref})."))
     if pack.done_only_by(step.code):
@@ -2085,8 +2131,8 @@ def recorder_check(pack: Pack, step: Step) -> bool:
     line manager, or stood in from them (the pack line's ``stand_in``, Somerset 3.1) while
     they were away. Not the case holder's own step the line manager does in their place
     (:func:`for_case_holder`: Wokingham W7 "the case worker or their line manager" requests
-    the panel; the line manager who judged the child high may request it, attack 30a,
-    A30a-2)."""
+    the panel, S9's referral; the line manager who judged the child high may request it,
+    attack 30a, A30a-2; ATTACK30B-14)."""
     if step.recurrence or for_case_holder(pack, step):
         return False
     if step.actor == "line_manager":
@@ -2200,17 +2246,12 @@ def stood_in_from(pack: Pack, step: Step) -> str | None:
                 and rule.actor != step.actor and rule.actor in ACTOR_FIELDS \
                 and (step.assignee_id is None or rule.stand_in in ACTOR_FIELDS):
             return rule.actor
+        # Gone on past a stand-in who is away too (the duty managers, ATTACK30B-14).
+        if rule.code == step.code and step.assignee_id is None \
+                and rule.actor in ACTOR_FIELDS and rule.actor != step.actor \
+                and stand_in_beyond(pack, rule) == step.actor:
+            return rule.actor
     return None
-
-
-def _moved_on(pack: Pack, step: Step) -> bool:
-    """A case holder's step stood in to the line manager and moved on from them to the duty
-    managers as if it were the line manager's check on their own record (before attack 30a,
-    A30a-2: W7 stuck with the duty managers for good): it is put where the state puts it."""
-    return step.status == StepStatus.open and step.actor == "duty_manager" \
-        and step.assignee_id is None and any(
-            rule.code == step.code and rule.actor == "case_holder"
-            and rule.stand_in == "line_manager" for rule in pack.lines(step.rule_id))
 
 
 async def away_for(
@@ -2251,9 +2292,6 @@ async def resettle_step(
     announced, ``why`` saying what made the change (the audit's reason)."""
     if step.status != StepStatus.open or step.code == ESCALATION_CODE:
         return False
-    if _moved_on(pack, step):
-        return await _put_back(session, principal, role, pack, case, step, today=today,
-                               why=why)
     if await _stand_in_held(session, principal, role, pack, step, held=held, why=why):
         return True
     frm = stood_in_from(pack, step) or _held_default_from(pack, step)
@@ -2261,7 +2299,8 @@ async def resettle_step(
         holder = getattr(case, ACTOR_FIELDS[frm])
         if holder is None or await _kept_from(session, pack, step, frm, holder,
                                               held=held, today=today):
-            return False
+            return await _on_along(session, principal, role, pack, case, step, today=today,
+                                   why=why)
         await _give_back(session, principal, role, step, frm, holder, why=why)
         return True
     if step.assignee_id is None or stand_in_of(pack, step) is None:
@@ -2308,22 +2347,42 @@ async def _give_back(session: AsyncSession, principal: Any, role: str | None, st
                         f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
 
 
-async def _put_back(session: AsyncSession, principal: Any, role: str | None, pack: Pack,
-                    case: Case, step: Step, *, today: date, why: str) -> bool:
-    """A step :func:`_moved_on` to the duty managers: the case holder's, or its stand-in's (the
-    case's line manager) while the case holder is away."""
-    holder = case.case_holder_id
-    if holder is None:
+async def _on_along(
+    session: AsyncSession, principal: Any, role: str | None, pack: Pack, case: Case,
+    step: Step, *, today: date, why: str,
+) -> bool:
+    """A step standing in for its absent holder with one of the case's own holders (the line
+    manager for a case holder's step): with that person while they are not away before it is
+    due, with the role beyond them (:func:`stand_in_beyond`: the duty managers, unassigned)
+    while they are away too; never with someone on recorded leave (Somerset 3.1 "If the line
+    manager is unavailable, the duty manager will undertake these functions"; attack 30b,
+    ATTACK30B-14). Whether it moved."""
+    line = _stand_in_line(pack, step)
+    beyond = stand_in_beyond(pack, line) if line is not None else None
+    if line is None or beyond is None or line.stand_in is None:
         return False
-    if await away_for(session, step, holder, today) is None:
-        await _give_back(session, principal, role, step, "case_holder", holder, why=why)
-        return True
-    step.actor, step.assignee_id = "case_holder", holder
-    stood = await stand_in_if_away(session, pack, step, today)
-    assert stood is not None
-    step.note = capped(step.note)
-    await announce_move(session, principal, role, step, ("duty_manager", step.actor),
-                        (None, step.assignee_id), f"{holder} is on recorded leave ({why})")
+    person = getattr(case, ACTOR_FIELDS[line.stand_in])
+    if person is None:
+        return False
+    away = await away_for(session, step, person, today) is not None
+    to = (beyond, None) if away else (line.stand_in, person)
+    was = (step.actor, step.assignee_id)
+    if was == to:
+        return False
+    step.actor, step.assignee_id = to
+    who = f"the {line.stand_in.replace('_', ' ')} ({person})"
+    if away:
+        step.note = noted(step.note, (
+            f"Stood in: {who} is on recorded leave too; the {beyond.replace('_', ' ')} "
+            f"undertakes this step ({step.policy_ref})."))
+        reason = f"{person} is on recorded leave too ({why})"
+    else:
+        step.note = noted(step.note, (
+            f"Given back: {who} is not on recorded leave before the step is due; they stand "
+            f"in again ({step.policy_ref})."))
+        reason = f"given back to {who}: {why}"
+    await announce_move(session, principal, role, step, (was[0], to[0]), (was[1], to[1]),
+                        reason)
     return True
 
 
@@ -2554,14 +2613,12 @@ def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
                   max(stored_utc(at), stored_utc(step.raised_at or step.created_at)))
 
 
-async def _audit_steps(
-    wctx: WriteContext, *, created: list[Step], superseded: list[Step]
-) -> None:
-    for step, action in [(s, "step.create") for s in created] + [
-        (s, "step.supersede") for s in superseded
-    ]:
-        await wctx.audit(
-            action, entity_type="step", entity_id=step.id,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None},
-        )
+def step_change(step: Step) -> dict[str, Any]:
+    return {"code": step.code, "rule": step.rule_id, "status": str(step.status),
+            "due_at": iso_utc(step.due_at) if step.due_at else None}
+
+
+async def _audit_created(wctx: WriteContext, created: list[Step]) -> None:
+    for step in created:
+        await wctx.audit("step.create", entity_type="step", entity_id=step.id,
+                         change=step_change(step))

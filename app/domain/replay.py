@@ -182,17 +182,20 @@ def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
 
 
 async def replay_later_acts(
-    wctx: WriteContext, *, since: datetime, pending: Judged | None = None
+    wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
+    besides: frozenset[str] = frozenset(),
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
     in time order, on the history as it now stands, applying only what it still owes; None
     when there is none. ``pending``: the judgement this write records, when its row is left
-    to the commit."""
+    to the commit. ``besides``: fields whose changes the caller evaluated already (a change of
+    those alone is not replayed: the MAPPA feed's, app.domain.feeds)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
-    changes = await changes_after(wctx.session, wctx.case, since)
+    changes = [c for c in await changes_after(wctx.session, wctx.case, since)
+               if not c.changes.keys() <= besides]
     with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
         signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
                   if a[1] == "countersign" and a[0] > since]

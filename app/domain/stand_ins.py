@@ -143,7 +143,7 @@ async def _settle_escalation(
     actors = {subject.actor}
     line = ctx.pack_for(service, at=subject.raised_at).lines(subject.rule_id)
     actors |= {a for r in line if r.code == subject.code and r.stand_in
-               for a in (r.actor, r.stand_in)}
+               for a in (r.actor, r.stand_in, policy.stand_in_beyond(pack, r)) if a}
     possible = {_escalated_to(pack, subject, actor, lm, away)
                 for actor in actors for away in (False, True)}
     away = await policy.away_for(session, step, lm, today)
@@ -261,9 +261,13 @@ async def cases_to_settle(
     # manager when the leave ended with the days, not by a change to it).
     to_holders = sorted({r.code for pack in versions for r in pack.rules
                          if r.stand_in in policy.ACTOR_FIELDS and r.stand_in != r.actor})
-    stood_in_to_holder = sa.and_(col(Step.code).in_(to_holders),
-                                 col(Step.assignee_id) == col(Case.line_manager_id),
-                                 col(Step.actor) == "line_manager")
+    stood_in_to_holder = sa.or_(
+        sa.and_(col(Step.code).in_(to_holders),
+                col(Step.assignee_id) == col(Case.line_manager_id),
+                col(Step.actor) == "line_manager"),
+        # Gone on past the line manager to the duty managers: it comes back to them, or to the
+        # case holder, as their leave ends (ATTACK30B-14).
+        sa.and_(col(Step.code).in_(to_holders), col(Step.assignee_id).is_(None)))
     rows = await session.exec(
         select(Step.case_id).join(Case, col(Case.id) == col(Step.case_id)).where(
             Step.service_id == service.id, Step.status == StepStatus.open,

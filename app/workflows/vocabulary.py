@@ -220,8 +220,8 @@ def core_death(step_codes: Iterable[str], kept: Iterable[str] = ()) -> EventType
     living child after it: 409 ``after-final-event``), once per case, recordable after
     closure, the serious incident notification (the core ``serious_incident`` referral kind)
     still accepted after it; it ends every open step about earlier acts (``ends_earlier_steps``:
-    each code the pack's lines create, bar ``kept``: what the notification closes), while the
-    steps the death itself asks for stay open."""
+    each code the pack's lines create, bar ``kept``: what the notification closes and what a
+    line asks for on the death itself), while the steps the death itself asks for stay open."""
     keep = frozenset(kept)
     return EventType(
         id=DEATH, title="The child died", after_closure=True, final=True, once_per_case=True,
