@@ -55,7 +55,7 @@ from app.domain import policy
 from app.domain.absences import StaffAbsence
 from app.domain.access import lock_case
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import peek_now, utcnow
 from app.domain.history import bump_case_versions
 from app.domain.services import Service
 from app.domain.steps import ESCALATION_CODE, Step, StepStatus, owed_by
@@ -320,8 +320,12 @@ async def settle_today(
 ) -> None:
     """Sweep the service once per London day in this process, before its steps are read:
     the queue a worker lists is right from the first minute of the day on which leave starts
-    or ends (no write marks that moment). A no-op (a dictionary look-up) once swept today."""
-    today = london_date(utcnow())
+    or ends (no write marks that moment). A no-op (a dictionary look-up) once swept today.
+    The day is read without taking the request's write instant (:func:`peek_now`): a write
+    that then waits for another on its case is dated after it (A23a-1; attack 30a, A30a-15: a
+    completion dated before the leave's cancellation it waited for, announced before the
+    give-back committed ahead of it)."""
+    today = london_date(peek_now())
     if _swept_by_slug.get(service_slug) == today:
         return
     async with factory() as session:
