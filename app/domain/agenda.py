@@ -194,6 +194,9 @@ async def _after_the_deferring_sitting(
                          reason="the panel deferred the case at its sitting",
                          change={"code": step.code, "rule": step.rule_id,
                                  "due_at": iso_utc(step.due_at) if step.due_at else None})
+    # Its new due day decides again who it is with (a stand-in: A30a-3).
+    await policy.resettle_steps(wctx, steps=steps,
+                                why="the panel deferred the case at its sitting")
     await wctx.session.flush()
 
 

@@ -461,6 +461,30 @@ async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, An
     return fields
 
 
+async def derived_before(session: Any, case: Case, at: datetime, *,
+                         own: bool = False) -> dict[str, Any]:
+    """The case's derived fields (``on_register``) as an act at ``at`` found them: the old
+    value of the first change of each dated after ``at`` (``own``: at or after it, the act's
+    own change undone: a judgement already recorded, judged again), from the field history at
+    its act times; empty when none is (attack 30a, A30a-6: a panel decision typed in after a
+    lowering dated after the sitting was judged on the register the lowering left)."""
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    when = table.c.occurred_at >= at if own else table.c.occurred_at > at
+    rows = (await conn.execute(
+        sa.select(table.c.changes)
+        .where(table.c.case_id == case.id, table.c.entity_type == "case",
+               table.c.occurred_at.is_not(None), when)
+        .order_by(table.c.occurred_at.desc(), table.c.recorded_at.desc(), table.c.id.desc())
+    )).all()
+    fields: dict[str, Any] = {}
+    for (changes,) in rows:  # newest first: the oldest change after ``at`` says it
+        moved = (changes or {}).get("on_register")
+        if moved is not None:
+            fields["on_register"] = bool(moved[0])
+    return fields
+
+
 class TimedChange(NamedTuple):
     """A change of the case's fields recorded with its act's time (:func:`note_case_act`)."""
 

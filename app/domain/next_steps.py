@@ -61,7 +61,7 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before, require_outside_closed_periods
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import end_of_day, london_date, london_text, start_of_day
+from app.workflows.calendar import london_date, london_text, start_of_day
 from app.workflows.deadlines import add_period
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
@@ -362,8 +362,9 @@ def bare_reasons(step: Any) -> list[dict[str, Any]]:
     """A bare duty's reasons: the policy's rule and paragraph of each, the step itself as its
     record, no instant (as an escalation's are): not the kind or id of the child's record that
     triggered it, nor when that happened (attack pass 16, A16-17: a stand-in duty told a duty
-    manager outside the list when the child entered the secure estate)."""
-    subject = {"type": "subject", "id": str(step.subject_id)}
+    manager outside the list when the child entered the secure estate; attack 30b, ATTACK30B-8:
+    the record's id was still given, as the step's ``subject_id``)."""
+    subject = {"type": "step", "id": str(step.id)}
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for reason in reasons_of(step):
         key = (str(reason.get("rule")), str(reason.get("pack")), str(reason.get("ref")))
@@ -373,21 +374,18 @@ def bare_reasons(step: Any) -> list[dict[str, Any]]:
 
 
 def bare_times(step: Any) -> dict[str, Any]:
-    """A bare duty's own times: no ``raised_at`` (the instant of the child's record that asked
-    for it, which its reasons are stripped of: attack pass 18, A18-11) and ``created_at`` only
-    as the (London) day it was raised, 00:00 (the write that recorded the child's record, to the
-    microsecond, would give it too). ``due_at`` and ``overdue_at`` stay dated (it is the duty)
-    but as the end of their London day (an hours-based deadline to the second gave the
-    record's time: S5's due_at minus 24 hours; attack 20, A20-12); ``priority`` is withheld
-    (false: it would say the case's rating is very high; A20-6)."""
-    times: dict[str, Any] = {
-        "raised_at": None, "priority": False,
-        "created_at": start_of_day(london_date(policy.stored_utc(step.created_at)))}
-    for name in ("due_at", "overdue_at"):
-        moment = getattr(step, name, None)
-        if moment is not None:
-            times[name] = end_of_day(london_date(policy.stored_utc(moment)))
-    return times
+    """A bare duty's own fields that would name the child's records or their times: no
+    ``raised_at`` (the instant of the child's record that asked for it, which its reasons are
+    stripped of: attack pass 18, A18-11), ``created_at`` only as the (London) day it was raised,
+    00:00 (the write that recorded the child's record, to the microsecond, would give it too),
+    the step itself as its ``subject_id`` (not the id of the child's record: attack 30b,
+    ATTACK30B-8); ``priority`` withheld (false: it would say the case's rating is very high;
+    A20-6). ``due_at`` and ``overdue_at`` are the duty, exactly as the escalation pass counts
+    them: the holder must act by them (attack 30b, ATTACK30B-12: moved to the end of the London
+    day (A20-12), they showed the duty manager standing in a later deadline than the one they
+    were escalated at)."""
+    return {"raised_at": None, "priority": False, "subject_id": step.id,
+            "created_at": start_of_day(london_date(policy.stored_utc(step.created_at)))}
 
 
 # A bare step's completion fields left out, as columns (STEP_OUT_COLUMNS' names); the step's
@@ -835,7 +833,8 @@ async def require_not_own_check(
     if step.actor in _SENIORS_OF_CASE and step.assignee_id != principal.sub:
         require_not_case_holder(principal, case, who_does_it=(
             "a chair's step on it is done by another chair."))
-    if await held_the_case(session, principal, step, case=case):
+    if not policy.for_case_holder(pack, step) \
+            and await held_the_case(session, principal, step, case=case):
         raise Forbidden("You held this case during the period this step checks: another "
                         "manager does it (a duty manager, or another chair for a chair's "
                         "step, who did not hold the case then).")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -33,11 +33,11 @@ from app.domain import policy, transfers
 from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
-from app.domain.history import changes_after
+from app.domain.history import changes_after, derived_before
 from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import london_date
-from app.workflows.types import WorkflowEvent
+from app.workflows.calendar import london_date, london_text
+from app.workflows.types import OpenStep, WorkflowEvent
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
 DOMAINS = ("rosh", "swb", "lor")
@@ -61,6 +61,25 @@ def dated_before_a_rating(case: Case, at: datetime) -> bool:
     row: no query)."""
     return any(datetime.fromisoformat(str(r["recorded_at"])) > at
                for r in (case.ratings or {}).values() if r and r.get("recorded_at"))
+
+
+async def dated_before_later_acts(session: AsyncSession, case: Case, at: datetime) -> bool:
+    """Whether an act dated ``at`` comes before acts already recorded that it did not find: a
+    rating judged after it (:func:`dated_before_a_rating`), a change of the case's fields
+    dated after it (``changed_at``: a custody move, a volunteer attached), or a case event
+    dated after it. Such an act is judged on the case as it stood at its own date, not as
+    the later acts left it (attack 30a, A30a-14: a release dated before an entry typed in
+    after it was judged on the child in custody)."""
+    if dated_before_a_rating(case, at):
+        return True
+    changed = case.changed_at
+    if changed is not None and (changed.replace(tzinfo=UTC) if changed.tzinfo is None
+                                else changed) > at:
+        return True
+    with session.no_autoflush:
+        later = await session.exec(select(CaseEvent.id).where(
+            col(CaseEvent.case_id) == case.id, col(CaseEvent.occurred_at) > at).limit(1))
+        return later.first() is not None
 
 
 async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> list[Judged]:
@@ -183,14 +202,20 @@ def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
 
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
-    besides: frozenset[str] = frozenset(),
+    judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
     in time order, on the history as it now stands, applying only what it still owes; None
     when there is none. ``pending``: the judgement this write records, when its row is left
     to the commit. ``besides``: fields whose changes the caller evaluated already (a change of
-    those alone is not replayed: the MAPPA feed's, app.domain.feeds)."""
+    those alone is not replayed: the MAPPA feed's, app.domain.feeds). ``judged_again`` (the
+    steps open in time order after the act, :func:`app.domain.policy.run_backfill`'s
+    ``in_time_order``): a later judgement the pack refuses on the history as it now stands,
+    those steps open, refuses this write (409/422 naming it, :func:`_refused_later`): a panel's
+    decision dated before a lowering the panel had to approve (Somerset 7.2.1, M6) is not
+    recorded under it, as in time order the lowering would have been refused (attack 30a,
+    A30a-6)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
@@ -248,8 +273,25 @@ async def replay_later_acts(
             for after in history[index + 1:]:
                 state = {**state, after.domain: after.level}
                 later.append(state)
-            more = await policy.run_backfill(
-                wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
-                later=later, replayed=judgement.id)
+            try:
+                more = await policy.run_backfill(
+                    wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
+                    later=later, replayed=judgement.id, strict=judged_again is not None,
+                    found=await derived_before(wctx.session, wctx.case, at, own=True),
+                    in_time_order=judged_again)
+            except policy.PolicyViolation as refused:
+                raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)
     return result
+
+
+def _refused_later(refused: policy.PolicyViolation, judgement: Judged) -> policy.PolicyViolation:
+    """The refusal of a write under which a judgement already recorded, dated after it, would
+    itself be refused (its rule's status and type, the judgement named)."""
+    return policy.PolicyViolation(
+        f"A judgement already recorded is dated after this act and the policy refuses it on "
+        f"the history this act makes: {judgement.domain} {judgement.level} at "
+        f"{london_text(judgement.occurred_at)} (judgement {judgement.id}): {refused.detail}",
+        slug=refused.slug, status=refused.status, errors=refused.errors,
+        extra={**refused.extra, "judgement_id": str(judgement.id),
+               "judgement_occurred_at": judgement.occurred_at.isoformat()})
