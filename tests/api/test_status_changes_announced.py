@@ -124,3 +124,34 @@ async def test_a_mappa_message_changing_the_case_is_announced_as_a_staff_change_
     assert len(audited) == len(announced) == 1
     assert announced[0].payload["fields"] == ["mappa_level"]
     assert announced[0].payload["occurred_at"] == "2027-06-18T09:00:00Z"
+
+
+async def test_a_back_dated_lower_judgement_is_announced_with_its_act_time_and_the_case_change(
+        somerset: Tenant, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A30a-7 (docs/integrating.md 4: "Payloads hold ids, codes and instants"): ROSH high dated
+    Wednesday 30 December 2026 09:00, then ROSH low back-dated to Monday 28 December 09:00, both
+    typed in on 30 December. Each ``judgement.recorded`` carries its act's ``occurred_at``; the
+    high's write announces ``case.updated`` (ratings, register) at its act time, the low's
+    none for the register (the case stays high: the later act by date), so a receiver ordering
+    by ``occurred_at`` ends with the service's rating. An event's payload carries its act time
+    too."""
+    t = somerset
+    pin(monkeypatch, 2026, 12, 30, 10, 0)
+    case_id = str((await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"])
+    await judge(t, case_id, "rosh", "high", "2026-12-30T09:00:00Z")
+    await judge(t, case_id, "rosh", "low", "2026-12-28T09:00:00Z")
+    await recorded(t, case_id, "events", {"type": "new_incident",
+                                          "occurred_at": "2026-12-29T15:00:00Z"})
+    sent = await _outbox(settings, case_id)
+    judged = [(e.payload["level"], e.payload["occurred_at"]) for e in sent
+              if e.type == "judgement.recorded"]
+    assert judged == [("high", "2026-12-30T09:00:00Z"), ("low", "2026-12-28T09:00:00Z")]
+    latest = max(judged, key=lambda j: j[1])
+    r = await t.client.get(f"/v1/cases/{case_id}", headers=t.auth("line_manager"))
+    assert r.json()["data"]["ratings"]["rosh"]["level"] == latest[0] == "high"
+    updated = [e.payload for e in sent if e.type == "case.updated"]
+    assert {"ratings", "on_register"} <= set(updated[0]["fields"])
+    assert updated[0]["occurred_at"] == "2026-12-30T09:00:00Z"
+    assert all({"ratings", "on_register"}.isdisjoint(u["fields"]) for u in updated[1:])
+    [event] = [e.payload for e in sent if e.type == "case_event.recorded"]
+    assert event["occurred_at"] == "2026-12-29T15:00:00Z"
