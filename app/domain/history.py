@@ -27,7 +27,12 @@ from app.domain.steps import Step
 
 # Bookkeeping columns whose change says nothing about the case.
 UNTRACKED = frozenset({"id", "service_id", "version", "created_at", "updated_at", "changed_at"})
-STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date")
+# Every column of a step that the API shows and a write may change (attack 30a, A30a-5: the
+# actor and note were not kept, so ``as_of`` showed today's beside the assignee of then).
+STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date",
+                "actor", "note", "reasons", "title", "rule_id", "policy_pack", "policy_version",
+                "policy_ref", "raised_at", "deadline_form", "priority", "completed_at",
+                "completed_by", "completion_note", "satisfied_by_type", "satisfied_by_id")
 
 
 class RecordChange(SQLModel, table=True):
