@@ -41,7 +41,7 @@ from app.domain.oversight import OversightEntry
 from app.domain.panels import PanelItem
 from app.domain.policy import CLOSURE_MARK
 from app.domain.referrals import Referral
-from app.domain.steps import Step, StepOut, StepStatus, step_out
+from app.domain.steps import Step, StepOut, StepStatus, step_fields
 
 
 class CaseAsOf(CaseOut):
@@ -62,6 +62,20 @@ class TimelineEntry(BaseModel):
     role: str | None
     why: str | None
     details: dict[str, Any]
+
+
+_STEP_TIMES = frozenset({"due_at", "overdue_at", "raised_at", "completed_at"})
+
+
+def _step_value(name: str, value: Any) -> Any:
+    """A JSON value of a step's history as the step's column holds it."""
+    if name in _STEP_TIMES and isinstance(value, str):
+        return _aware(datetime.fromisoformat(value))
+    if name == "status" and isinstance(value, str):
+        return StepStatus(value)
+    if name == "satisfied_by_id" and isinstance(value, str):
+        return uuid.UUID(value)
+    return value
 
 
 def check_as_of(as_of: datetime, now: datetime | None = None) -> datetime:
@@ -137,7 +151,8 @@ async def _steps_open_at(
     session: AsyncSession, case_id: uuid.UUID, as_of: datetime, later: list[RecordChange]
 ) -> list[StepOut]:
     """Steps created by the instant whose status then (rolled back) was open, soonest due
-    first, with the due date and assignee they had then."""
+    first, every field as it was then (:data:`~app.domain.history.STEP_TRACKED`: due date,
+    assignee, actor, note, reasons...; attack 30a, A30a-5), ``overdue`` as of the instant."""
     rows = (await session.exec(
         select(Step).where(Step.case_id == case_id, col(Step.created_at) <= as_of)
     )).all()
@@ -146,16 +161,16 @@ async def _steps_open_at(
         by_step.setdefault(change.entity_id, []).append(change)
     out: list[StepOut] = []
     for step in rows:
-        shown = step_out(step).model_dump()
+        then = {name: getattr(step, name) for name in Step.model_fields}
         for change in by_step.get(step.id, []):  # newest first
             for name, (old, _new) in change.changes.items():
-                if name in shown:
-                    shown[name] = old
-        if shown["status"] != StepStatus.open.value:
+                if name in then:
+                    then[name] = _step_value(name, old)
+        if then["status"] != StepStatus.open.value:
             continue
-        shown.update(completed_at=None, completed_by=None, completion_note=None,
-                     satisfied_by=None)
-        out.append(StepOut.model_validate(shown))
+        then.update(completed_at=None, completed_by=None, completion_note=None,
+                    satisfied_by_type=None, satisfied_by_id=None)
+        out.append(StepOut.model_validate(step_fields(SimpleNamespace(**then), as_of)))
     return sorted(out, key=lambda s: (s.due_at is None, s.due_at or as_of, s.created_at))
 
 

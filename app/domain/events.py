@@ -402,7 +402,9 @@ async def record_event(
     await wctx.audit("case_event.record", entity_type="case_event", entity_id=event.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "case_event.recorded", event.id, service_id=service.id,
-               payload={"case_id": str(case.id), "type": str(body.type)})
+               payload={"case_id": str(case.id), "type": str(body.type),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+    await policy.announce_act_changes(wctx)
     if withheld_from(principal, case):
         result = result.without_next_steps()
     return event, result, True, case_event_out(event)

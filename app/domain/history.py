@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, iso_utc, new_id, utcnow
@@ -26,7 +27,12 @@ from app.domain.steps import Step
 
 # Bookkeeping columns whose change says nothing about the case.
 UNTRACKED = frozenset({"id", "service_id", "version", "created_at", "updated_at", "changed_at"})
-STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date")
+# Every column of a step that the API shows and a write may change (attack 30a, A30a-5: the
+# actor and note were not kept, so ``as_of`` showed today's beside the assignee of then).
+STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date",
+                "actor", "note", "reasons", "title", "rule_id", "policy_pack", "policy_version",
+                "policy_ref", "raised_at", "deadline_form", "priority", "completed_at",
+                "completed_by", "completion_note", "satisfied_by_type", "satisfied_by_id")
 
 
 class RecordChange(SQLModel, table=True):
@@ -175,6 +181,18 @@ _INSERT = sa.insert(RecordChange.__table__)  # type: ignore[attr-defined]
 COLLECT = "history_rows_for_seal"
 
 
+# session.info: case id -> the names of the case's fields the write's flushes changed (what
+# :func:`case_fields_changed` answers with those still pending).
+CASE_FIELDS_CHANGED = "case_fields_changed"
+
+
+def case_fields_changed(session: AsyncSession, case: Case) -> set[str]:
+    """The case's own fields this unit of work has changed: those its flushes recorded in the
+    field history and those still pending on the object (no statement sent)."""
+    flushed = session.sync_session.info.get(CASE_FIELDS_CHANGED) or {}
+    return set(flushed.get(case.id, ())) | set(_changes(case, _case_fields(), False))
+
+
 @event.listens_for(RecordedSession, "before_flush")
 def _record(session: Session, _ctx: Any, _instances: Any) -> None:
     """Write the flush's changes of cases and steps, before the flush itself, in its
@@ -190,6 +208,10 @@ def _record(session: Session, _ctx: Any, _instances: Any) -> None:
             rows.append(row)
     if not rows:
         return
+    changed = session.info.setdefault(CASE_FIELDS_CHANGED, {})
+    for row in rows:
+        if row["entity_type"] == "case" and not row["created"]:
+            changed.setdefault(row["case_id"], set()).update(row["changes"])
     collect = session.info.get(COLLECT)
     if collect is not None:
         collect.extend(rows)

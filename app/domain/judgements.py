@@ -293,7 +293,8 @@ async def apply_judgement(
     )
     await emit(session, "judgement.recorded", judgement.id, service_id=service.id,
                payload={"case_id": str(case.id), "domain": str(body.domain),
-                        "level": str(body.level)})
+                        "level": str(body.level), "occurred_at": iso_utc(occurred_at)})
+    await policy.announce_act_changes(wctx)
     if evaluation is not None and evaluation.register_change == "deregistered" \
             and not backfill:
         # Somerset 4.3: "Should a case at MARP be reclassified as medium, the case will be

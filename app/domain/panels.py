@@ -1365,5 +1365,7 @@ async def decide(
     await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
                      change=change)
     await emit(session, "panel.decision", item.id, service_id=service.id,
-               payload={"case_id": str(case.id), "panel_id": str(panel.id)})
+               payload={"case_id": str(case.id), "panel_id": str(panel.id),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+    await policy.announce_act_changes(wctx)
     return item, result

@@ -34,6 +34,7 @@ from app.domain.history import (
     act_time,
     bump_case_versions,
     case_fields_at,
+    case_fields_changed,
     derived_before,
     note_case_act,
     note_step_act,
@@ -1418,6 +1419,18 @@ async def retire_escalations(
     await record_superseded(wctx, found, reason="the overdue step was closed", retire=False,
                             change=lambda step: {"code": step.code, "status": "superseded"})
     return found
+
+
+async def announce_act_changes(wctx: WriteContext) -> None:
+    """Announce (``case.updated``: the fields, the act's ``occurred_at``) the change of the
+    case's own fields this act's write made (a judgement's rating, register, contact level or
+    priority; a custody event's ``in_custody``; a panel decision's levels), as the field
+    history records it (no statement): a receiver learns the case changed, and when the act
+    that changed it happened, not only that a judgement was typed in (attack 30a, A30a-7).
+    Nothing when the act left the case's fields as they were."""
+    fields = case_fields_changed(wctx.session, wctx.case)
+    if fields:
+        await announce_case_fields(wctx, fields)
 
 
 async def announce_case_fields(wctx: WriteContext, fields: Iterable[str]) -> None:

@@ -21,7 +21,16 @@ from sqlmodel import col, select
 from app.core.db import build_engine, session_factory
 from app.domain.outbox import OutboxEvent
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import audit_of, heard_by_marp, judge, recorded, steps_of
+from tests.api.integrity_support import (
+    audit_of,
+    closed_then_reopened,
+    heard_by_marp,
+    high_case_referred,
+    judge,
+    on_marp_agenda,
+    recorded,
+    steps_of,
+)
 from tests.api.support import Factory, tick
 from tests.conftest import Tenant
 
@@ -124,3 +133,67 @@ async def test_a_mappa_message_changing_the_case_is_announced_as_a_staff_change_
     assert len(audited) == len(announced) == 1
     assert announced[0].payload["fields"] == ["mappa_level"]
     assert announced[0].payload["occurred_at"] == "2027-06-18T09:00:00Z"
+
+
+async def test_a_back_dated_lower_judgement_is_announced_with_its_act_time_and_the_case_change(
+        somerset: Tenant, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A30a-7 (docs/integrating.md 4: "Payloads hold ids, codes and instants"): ROSH high dated
+    Wednesday 30 December 2026 09:00, then ROSH low back-dated to Monday 28 December 09:00, both
+    typed in on 30 December. Each ``judgement.recorded`` carries its act's ``occurred_at``; the
+    high's write announces ``case.updated`` (ratings, register) at its act time, the low's
+    none for the register (the case stays high: the later act by date), so a receiver ordering
+    by ``occurred_at`` ends with the service's rating. An event's payload carries its act time
+    too."""
+    t = somerset
+    pin(monkeypatch, 2026, 12, 30, 10, 0)
+    case_id = str((await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"])
+    await judge(t, case_id, "rosh", "high", "2026-12-30T09:00:00Z")
+    await judge(t, case_id, "rosh", "low", "2026-12-28T09:00:00Z")
+    await recorded(t, case_id, "events", {"type": "new_incident",
+                                          "occurred_at": "2026-12-29T15:00:00Z"})
+    sent = await _outbox(settings, case_id)
+    judged = [(e.payload["level"], e.payload["occurred_at"]) for e in sent
+              if e.type == "judgement.recorded"]
+    assert judged == [("high", "2026-12-30T09:00:00Z"), ("low", "2026-12-28T09:00:00Z")]
+    latest = max(judged, key=lambda j: j[1])
+    r = await t.client.get(f"/v1/cases/{case_id}", headers=t.auth("line_manager"))
+    assert r.json()["data"]["ratings"]["rosh"]["level"] == latest[0] == "high"
+    updated = [e.payload for e in sent if e.type == "case.updated"]
+    assert {"ratings", "on_register"} <= set(updated[0]["fields"])
+    assert updated[0]["occurred_at"] == "2026-12-30T09:00:00Z"
+    assert all({"ratings", "on_register"}.isdisjoint(u["fields"]) for u in updated[1:])
+    [event] = [e.payload for e in sent if e.type == "case_event.recorded"]
+    assert event["occurred_at"] == "2026-12-29T15:00:00Z"
+
+
+async def test_withdrawal_return_closure_and_reopening_are_announced_as_audited(
+        somerset: Tenant, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other paths that end or bring back steps, on one Somerset case: the case closed
+    (its open steps set aside) and reopened (brought back), then taken off a MARP's agenda (its
+    steps about the item superseded), an AssetPlus returned to its author (its
+    countersignature overtaken: announced ``step.superseded``, not ``step.completed``): per
+    step, the audited status changes are the announced ones, types and counts."""
+    t = somerset
+    case_id = await high_case_referred(t, monkeypatch)
+    await closed_then_reopened(t, monkeypatch, case_id, closed_at="2026-09-02T10:00:00+01:00",
+                               recorded_at=(2026, 9, 2, 9, 0))
+    panel, item = await on_marp_agenda(t, case_id, "2026-10-22T10:00:00+01:00")
+    r = await t.client.get(f"/v1/panels/{panel}", headers=t.auth("panel_admin"))
+    r = await t.client.post(f"/v1/panels/{panel}/items/{item}/withdraw",
+                            json={"reason": "heard elsewhere"},
+                            headers={**t.auth("panel_admin"), "If-Match": r.headers["ETag"]})
+    assert r.status_code == 200, r.text
+    r = await t.client.post(f"/v1/cases/{case_id}/assessments",
+                            json={"type": "asset_plus", "stage": "review"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    assessment = r.json()["data"]["id"]
+    for action, role, body in (("submit", "case_holder", {}),
+                               ("return", "line_manager", {"feedback": "evidence please"})):
+        r = await t.client.post(f"/v1/assessments/{assessment}/{action}", json=body,
+                                headers=t.auth(role))
+        assert r.status_code == 200, r.text
+    seen = await _assert_each_status_change_announced(t, settings, case_id)
+    kinds = Counter(kind for _, kind in seen)
+    assert kinds["step.reinstated"] >= 1, kinds
+    assert kinds["step.superseded"] >= 3, kinds
