@@ -567,11 +567,14 @@ def pack_render(
     fmt: Annotated[str, typer.Option("--format", help="html or md")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
 ) -> None:
-    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline). A pack
-    id renders the version the service holds in force today, loaded as the service loads it
-    (bundled packs plus YJ_PACKS_DIR); the version rendered is said on stderr."""
+    """Every rule as a plain sentence, grouped by what triggers it (HTML opens offline), and
+    last the duties of the policy the pack deliberately gives no step, as its comments say
+    ("No step: ..."). A pack id renders the version the service holds in force today, loaded
+    as the service loads it (bundled packs plus YJ_PACKS_DIR); the version rendered is said on
+    stderr."""
+    from app.workflows.pack_notes import no_step_notes, pack_source
     from app.workflows.pack_tools import pack_under_test
-    from app.workflows.packs import PackError, PackFileUnreadable, version_at
+    from app.workflows.packs import PACK_DIR, PackError, PackFileUnreadable, version_at
     from app.workflows.render import render_html, render_markdown
 
     if fmt not in ("html", "md"):
@@ -579,6 +582,7 @@ def pack_render(
     if Path(file).is_file():
         pack = _pack_arg(file)
         said = f"{file}: {pack.id} version {pack.version}"
+        source: str | None = Path(file).read_text(encoding="utf-8")
     else:
         settings = _settings()
         try:  # the service's own loader (A24b-6), not the bundled file alone
@@ -591,7 +595,9 @@ def pack_render(
         pack = version_at(versions, clock.now())
         said = (f"{pack.id} version {pack.version}, in force today (versions the service "
                 f"loads: {', '.join(v.version for v in versions)})")
-    text = render_html(pack) if fmt == "html" else render_markdown(pack)
+        source = pack_source(pack.id, pack.version, (settings.packs_dir, PACK_DIR))
+    notes = no_step_notes(source) if source is not None else []
+    text = render_html(pack, notes) if fmt == "html" else render_markdown(pack, notes)
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -77,7 +77,10 @@ apart by it), `title` (always the RFC 9110 reason phrase of the status, e.g. `Un
 Content` for every 422), `status`, `detail`, `instance` (`urn:uuid:` of the answer's
 `X-Request-ID`: this occurrence, as the logs know it) and, for 422, `errors` (`[{loc, msg}]`). No
 error carries a value of the request back, not even the path: a field the contract does not
-know is placed by position (`{"loc": "body", "msg": "... (at key 2 of this object)"}`).
+know is placed by position (`{"loc": "body", "msg": "... (at key 2 of this object)"}`), with the
+contract's own field it is close to when there is one (`...; did you mean 'policy_pack'?)`); a
+value the contract refuses is answered with the contract's rule (`does not satisfy the
+contract's 'pattern': "^[a-z0-9]..."`).
 
 A guide for integrators (identity provider, case upsert, feeds, webhooks, pagination, errors,
 versioning) is `docs/integrating.md` in the repository.

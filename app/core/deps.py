@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -366,10 +368,54 @@ def _body_validator(app: Any, method: str, route: Any) -> Any:
         if schema is not None:
             import jsonschema_rs  # loaded with the first body checked
 
-            validators[key] = jsonschema_rs.validator_for(schema)
+            validators[key] = (jsonschema_rs.validator_for(schema), schema)
         else:
             validators[key] = None
     return validators[key]
+
+
+def _schema_at(schema: Any, path: Sequence[Any]) -> Any:
+    """The node of the contract's schema at ``path`` (a validation error's ``schema_path``,
+    refs resolved), None when it is not there."""
+    node = schema
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+# The contract's rules whose value says what to send (never the request's own value).
+_SAID_RULES = {"pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+               "exclusiveMaximum", "minItems", "maxItems", "format", "type", "enum", "const"}
+
+
+def _rule_said(schema: Any, schema_path: Sequence[Any], keyword: str) -> str:
+    """' (keyword: value)' of the contract's rule that refused a value, so the message says
+    what to send (a slug's pattern ``^[a-z0-9]...``; attack pass 30, ATTACK30B-9), else ""."""
+    if keyword not in _SAID_RULES:
+        return ""
+    path = list(schema_path)
+    value = _schema_at(schema, path[:path.index(keyword) + 1] if keyword in path else path)
+    if value is None or isinstance(value, dict):
+        return ""
+    text = json.dumps(value, ensure_ascii=False)
+    return f": {text}" if len(text) <= 200 else ""
+
+
+def _meant(name: str, schema: Any, schema_path: Sequence[Any]) -> str:
+    """'; did you mean 'x'?' for an unknown key close to a field of the object the error's
+    ``schema_path`` (refs resolved, ending ``additionalProperties``) points at (stdlib
+    ``difflib``; ``policy-pack`` for ``policy_pack``), else "". Only the contract's own field
+    name is written, never the key sent (attack pass 9, N8; attack pass 30, ATTACK30B-9)."""
+    node = _schema_at(schema, list(schema_path)[:-1])
+    fields = list(node.get("properties", {})) if isinstance(node, dict) else []
+    wanted = {f.casefold().replace("-", "_"): f for f in fields}
+    typed = name.casefold().replace("-", "_").replace(" ", "_")
+    near = ([wanted[typed]] if typed in wanted else
+            [wanted[m] for m in difflib.get_close_matches(typed, list(wanted), n=1, cutoff=0.6)])
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def check_body_against_contract(request: Request, body: Any) -> None:
@@ -380,16 +426,20 @@ def check_body_against_contract(request: Request, body: Any) -> None:
     types are what clients are held to, so a body that violates them is refused here, before
     any of it is used. The errors name the place and the rule, never the value.
     """
-    validator = _body_validator(request.app, request.method, request.scope.get("route"))
-    if validator is None:
+    checker = _body_validator(request.app, request.method, request.scope.get("route"))
+    if checker is None:
         return
+    validator, schema = checker
     errors = ErrorCap()
     names = contract_names(request.app)
     positions: KeyPositions = {}
 
-    def entry(parts: list[Any], msg: str) -> Callable[[], dict[str, str]]:
+    def entry(parts: list[Any], msg: str, hint: Callable[[], str] = str
+              ) -> Callable[[], dict[str, str]]:
         def make() -> dict[str, str]:
             loc, note = safe_loc(["body", *parts], names, body, positions)
+            if note and (said := hint()):
+                note = f"{note[:-1]}{said})"
             return {"loc": loc, "msg": f"{msg} {note}" if note else msg}
         return make
 
@@ -406,10 +456,13 @@ def check_body_against_contract(request: Request, body: Any) -> None:
             unexpected = list(error.kind.unexpected)
             room = max(errors.limit - len(errors.items), 0)
             for name in unexpected[:room]:
-                errors.add(entry([*at, name], "Extra inputs are not permitted"))
+                errors.add(entry([*at, name], "Extra inputs are not permitted",
+                                 functools.partial(_meant, str(name), schema,
+                                                   error.schema_path)))
             errors.skip(len(unexpected) - min(room, len(unexpected)))
         else:
-            errors.add(entry(at, f"does not satisfy the contract's '{keyword}'"))
+            errors.add(entry(at, f"does not satisfy the contract's '{keyword}'"
+                                 f"{_rule_said(schema, error.schema_path, keyword)}"))
     if errors.count:
         raise Unprocessable("The request body does not match the API contract; see errors.",
                             errors=errors.items, error_count=errors.count)

@@ -84,6 +84,7 @@ async def withdraw_item(
     for step in ended:
         step.status = StepStatus.superseded
         step.note = append_note(step.note, superseded_note(why))
+        policy.note_superseded(session, step, wctx.occurred_at)
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", item.id
         session.add(step)
     await session.flush()
@@ -279,7 +280,9 @@ async def follow_holders(
     7.1.1 "The case holder will attend MARP to discuss the case. If not available, the line
     manager will present the case": a presenter who was the case's holder (or its line
     manager) is now the new one; a presenter named otherwise stays, unless the restriction
-    shuts them out, when the case holder presents. The chair's duty to record each item's
+    shuts them out, when the case holder presents. Who presented at a panel that had sat by
+    the change's act time (its decision not yet typed up) is a fact of that sitting: a change
+    of holders leaves it (attack pass 30, A30a-10). The chair's duty to record each item's
     decision is named again (:func:`may_not_chair`: the new holder or presenter may be the
     chair). Each change audited (``panel.item.presenter``, ``step.reassign``). The items moved."""
     session, case = wctx.session, wctx.case
@@ -290,8 +293,9 @@ async def follow_holders(
     moved = []
     for item, panel in rows.all():
         old, new = item.presenter_id, item.presenter_id
+        sat = stored_utc(panel.scheduled_for) <= wctx.occurred_at
         for actor in ("case_holder", "line_manager"):
-            if actor in moves and old == moves[actor][0]:
+            if not sat and actor in moves and old == moves[actor][0]:
                 new, why = moves[actor][1], f"the case's {actor} changed from {old}"
         if new == old and shut_out is not None and shut_out(old):
             new, why = case.case_holder_id, "the case's restriction shuts the presenter out"

@@ -377,7 +377,10 @@ _SAME_WRITE = timedelta(seconds=5)
 
 STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "waived",
                 "step.supersede": "superseded", "step.reinstate": "reinstated",
-                "step.redate": "redated"}
+                "step.redate": "redated",
+                # Superseded by the act that closes it (a panel's sitting overtaking a referral,
+                # a later decision replacing a booked review): its completed_at is that act's.
+                "step.superseded": "superseded"}
 
 
 async def _steps(session: AsyncSession, case_id: uuid.UUID,
@@ -389,7 +392,7 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
         AuditEntry.case_id == case_id, AuditEntry.entity_type == "step",
         col(AuditEntry.action).in_(STEP_ACTIONS)).order_by(
             col(AuditEntry.at), col(AuditEntry.seq)))).all()
-    dues = await _due_changes(session, case_id)
+    dues, superseded = await _step_changes(session, case_id)
     moves: dict[uuid.UUID, int] = {}  # step -> re-dates seen so far (the n-th due change)
     out: list[TimelineEntry] = []
     for a in audits:
@@ -399,8 +402,10 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
         action = STEP_ACTIONS[a.action]
         at = (step.raised_at if action == "created"
               else step.completed_at if action in ("done", "waived") and step.completed_at
+              else _superseded_at(a, step, superseded) if action == "superseded"
               else a.at)
-        why = a.reason if action != "superseded" else _superseded_reason(step.note)
+        why = a.reason if action != "superseded" \
+            else _superseded_reason(step.note) or a.reason
         if action == "reinstated":
             at = a.at
         if action in ("superseded", "reinstated"):
@@ -428,20 +433,41 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
     return out
 
 
-async def _due_changes(
+async def _step_changes(
     session: AsyncSession, case_id: uuid.UUID
-) -> dict[uuid.UUID, list[tuple[Any, Any]]]:
+) -> tuple[dict[uuid.UUID, list[tuple[Any, Any]]], dict[tuple[uuid.UUID, datetime], datetime]]:
     """Each step's changes of ``due_at`` in the order recorded, ``(old, new)`` (each one a
-    re-date, audited ``step.redate``; a new step's own fields are not recorded as changes)."""
+    re-date, audited ``step.redate``; a new step's own fields are not recorded as changes);
+    and when each supersession by an act happened, by (step, recording time): the act's time
+    its history row keeps (``occurred_at``: :func:`app.domain.history.note_step_act`)."""
     rows = await session.exec(select(RecordChange).where(
         RecordChange.case_id == case_id, RecordChange.entity_type == "step",
         col(RecordChange.created).is_(False)).order_by(col(RecordChange.recorded_at)))
-    out: dict[uuid.UUID, list[tuple[Any, Any]]] = {}
+    dues: dict[uuid.UUID, list[tuple[Any, Any]]] = {}
+    superseded: dict[tuple[uuid.UUID, datetime], datetime] = {}
     for change in rows.all():
         pair = (change.changes or {}).get("due_at")
         if pair is not None:
-            out.setdefault(change.entity_id, []).append((pair[0], pair[1]))
-    return out
+            dues.setdefault(change.entity_id, []).append((pair[0], pair[1]))
+        status = (change.changes or {}).get("status")
+        if change.occurred_at is not None and status and status[1] == "superseded":
+            superseded[(change.entity_id, _aware(change.recorded_at))] = \
+                _aware(change.occurred_at)
+    return dues, superseded
+
+
+def _superseded_at(entry: AuditEntry, step: Step,
+                   acts: dict[tuple[uuid.UUID, datetime], datetime]) -> datetime:
+    """When a step was superseded: the time of the act that superseded it (kept with the
+    step's history row of that write, ``acts``; for a step the act closed,
+    ``step.superseded``, its ``completed_at``), not when that was typed in (``recorded_at``;
+    ATK29-1); a supersession from before the act's time was kept, when it was recorded."""
+    when = acts.get((step.id, _aware(entry.at)))
+    if when is not None:
+        return when
+    if entry.action == "step.superseded" and step.completed_at is not None:
+        return _aware(step.completed_at)
+    return entry.at
 
 
 def _superseded_reason(note: str | None) -> str | None:

@@ -51,6 +51,8 @@ class RecordChange(SQLModel, table=True):
     # A15-9): a change noted by :func:`note_case_act` (a PATCH, a CMS update, a MAPPA feed),
     # and a change derived from an act (ratings, register, contact level, priority: the act's
     # policy run or judgement notes it; ATTACK26B-2); null for rows recorded before it was kept.
+    # A step's row: when the act that changed its status happened, for a step superseded by an
+    # act (:func:`note_step_act`; ATK29-1); null otherwise (its completion has completed_at).
     occurred_at: datetime | None = None
 
 
@@ -104,6 +106,20 @@ def note_case_act(session: Any, case_id: uuid.UUID, at: datetime) -> None:
     sync.info.setdefault(ACT_AT, {})[case_id] = at
 
 
+# session.info: step id -> the time of the act that supersedes it in this write, stamped on the
+# step's history row of that status change (and only that one).
+STEP_ACT_AT = "step_act_at"
+
+
+def note_step_act(session: Any, step_id: uuid.UUID, at: datetime) -> None:
+    """Stamp the step's next change of status this write flushes (its supersession) with the
+    time ``at`` of the act that made it (aware UTC): the case timeline puts it there, not at
+    when it was typed in (``recorded_at``), as it does a back-dated act's derived changes of
+    the case's fields (ATK29-1). ``as_of`` still reads the recording time."""
+    sync = getattr(session, "sync_session", session)
+    sync.info.setdefault(STEP_ACT_AT, {})[step_id] = at
+
+
 @functools.cache
 @functools.cache
 def _case_fields() -> tuple[str, ...]:
@@ -116,10 +132,13 @@ def actor_of(session: sa.orm.Session) -> str | None:
 
 
 def change_row(obj: Any, created: bool, actor: str | None, now: datetime,
-               acts: dict[Any, Any]) -> dict[str, Any] | None:
+               acts: dict[Any, Any], step_acts: dict[Any, Any] | None = None,
+               ) -> dict[str, Any] | None:
     """The history row a flush records for ``obj`` (a new or changed case, a changed step),
     from its pending changes; None for anything else or no change. ``acts``: the session's
-    :data:`ACT_AT` (when a case's change happened, by case id)."""
+    :data:`ACT_AT` (when a case's change happened, by case id); ``step_acts``: its
+    :data:`STEP_ACT_AT` (when a step's change of status happened, by step id: taken by the
+    row that records that change)."""
     if isinstance(obj, Case):
         fields: Any = _case_fields()
         case_id = obj.id
@@ -132,11 +151,15 @@ def change_row(obj: Any, created: bool, actor: str | None, now: datetime,
     changes = _changes(obj, fields, created)
     if not changes and not created:
         return None
+    if isinstance(obj, Case):
+        occurred = acts.get(case_id)
+    else:
+        occurred = step_acts.pop(obj.id, None) if step_acts and "status" in changes else None
     return {
         "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
         "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
         "recorded_at": now, "actor_sub": actor, "created": created, "changes": changes,
-        "occurred_at": acts.get(case_id) if isinstance(obj, Case) else None,
+        "occurred_at": occurred,
     }
 
 
@@ -158,10 +181,11 @@ def _record(session: Session, _ctx: Any, _instances: Any) -> None:
     transaction (one INSERT, no ORM object per row: issue 15)."""
     actor = actor_of(session)
     acts = session.info.get(ACT_AT) or {}
+    step_acts = session.info.get(STEP_ACT_AT)
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for obj, created in [(o, True) for o in session.new] + [(o, False) for o in session.dirty]:
-        row = change_row(obj, created, actor, now, acts)
+        row = change_row(obj, created, actor, now, acts, step_acts)
         if row is not None:
             rows.append(row)
     if not rows:

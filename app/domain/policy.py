@@ -33,6 +33,7 @@ from app.domain.history import (
     act_time,
     case_fields_at,
     note_case_act,
+    note_step_act,
     state_has_changes,
 )
 from app.domain.judgements_table import Judgement
@@ -936,6 +937,7 @@ async def _apply(
             step = by_id[intent.step_id]
             step.status = StepStatus.superseded
             step.note = _append(step.note, superseded_note(intent.note or "condition ended"))
+            note_superseded(session, step, event.occurred_at)
             if intent.note == f"Superseded: {LAPSED}":
                 step.lapsed_at = event.occurred_at  # an earlier act may yet revive it
             superseded.append(step)
@@ -963,9 +965,7 @@ async def _apply(
     set_aside = _closed_case_steps(wctx, created)
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
-        await stand_in_for_recorder(session, wctx.pack, step, recorder=(
-            wctx.principal.sub, {str(event.data.get(k)) for k in ("record_id", "event_id")
-                                 if event.data.get(k)}))
+        await stand_in_for_recorder(session, wctx.pack, step, recorder=_recorder(wctx, event))
     if case.access_mode is not None and any(s.assignee_id for s in created):
         await _unname_shut_out(wctx, created)
     for step in created:
@@ -991,6 +991,11 @@ async def _apply(
                     "reasons": [dict(r) for r in intent.reasons]},
             reason=_redate_reason(intent) if intent.action == "update_due" else None,
         )
+    # A further reason may change the record a line manager's check now looks at (a judgement
+    # dated later, whichever order they were typed in): who owes it is decided again (A30a-11).
+    await recheck_recorder(wctx, [step for step, intent in changes
+                                  if intent.action != "drop_reason" and intent.reasons],
+                           recorder=_recorder(wctx, event))
     # The open steps now, without reading them again: those loaded under the lock that are
     # still open, and the new ones, in open_steps_of's order.
     return PolicyResult(
@@ -1116,7 +1121,7 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
     if not voided and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = london_text(intent.due_at) if intent.due_at is not None else "no timescale"
-        step.note = _append(step.note, (
+        step.note = _append_once(step.note, (
             f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
             f"{london_text(at)} that would re-date it ({would}); lateness already incurred "
             "stays until the step is done."))
@@ -1354,6 +1359,7 @@ async def retire_escalations(
         step.status = StepStatus.superseded
         # When the chase became moot, never before it was raised (a back-dated act).
         step.completed_at = max(wctx.occurred_at, step.raised_at or step.created_at)
+        note_superseded(wctx.session, step, wctx.occurred_at)
         step.note = _append(step.note, RETIRED_NOTE)
         wctx.session.add(step)
     if not found:
@@ -1393,10 +1399,14 @@ async def supersede_all_open(
     lapsed = [s for s in open_steps
               if closure and case.closed_at is not None
               and booked_after_closure(wctx.pack, s, case.closed_at)]
+    # At the closure's date for a closure (where the timeline puts the closure), else the act's.
+    at = stored_utc(case.closed_at) if closure and case.closed_at is not None \
+        else wctx.occurred_at
     for step in open_steps:
         step.status = StepStatus.superseded
         step.note = _append(step.note, superseded_note(
             f"{reason}. {BOOKED_LAPSE}" if step in lapsed else reason))
+        note_superseded(session, step, at)
         if closure:
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
@@ -1450,6 +1460,7 @@ async def supersede_codes(
     for step in ended:
         step.status = StepStatus.superseded
         step.note = _append(step.note, superseded_note(reason))
+        note_superseded(session, step, wctx.occurred_at)
         if act is not None:
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)
@@ -1614,8 +1625,9 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         when = (f"before the closure ({london_text(closed_at)})" if overdue <= closed_at else
                 f"when the closure dated {london_text(closed_at)} was recorded on "
                 f"{london_text(london_date(recorded_at))}")
-        step.note = _append(step.note, f"Deadline kept: {london_text(due)} had passed {when}; "
-                                       "a closure and reopening do not move an overdue step")
+        step.note = _append_once(step.note, f"Deadline kept: {london_text(due)} had passed "
+                                            f"{when}; a closure and reopening do not move an "
+                                            "overdue step")
         return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
@@ -1923,17 +1935,29 @@ async def stand_in_if_away(
 _AUTHORED_TABLES: dict[str, Any] = {"judgement": Judgement}
 
 
+def checked_reasons(step: Step) -> list[dict[str, Any]]:
+    """The reasons of the step naming the record it now checks: of its reasons naming an
+    authored record (:data:`_AUTHORED_TABLES`), those of the latest act (by act time, not by
+    the order they were typed in: a judgement dated after another is the one a discussion of
+    the rating and the plan's countersignature now look at, attack 30a, A30a-11)."""
+    authored = [r for r in step.reasons or () if isinstance(r, dict)
+                and str((r.get("record") or {}).get("type")) in _AUTHORED_TABLES
+                and (r.get("record") or {}).get("id")]
+    acts = [stored_instant(r.get("at")) for r in authored]
+    latest = max((a for a in acts if a is not None), default=None)
+    return [r for r, at in zip(authored, acts, strict=True) if at is None or at == latest]
+
+
 async def recorded_by(
     session: AsyncSession, step: Step, recorder: tuple[str, set[str]] | None = None
 ) -> set[str]:
-    """Who recorded the judgements and events among the step's reasons; ``recorder``: the
-    write's own author and the ids of the records it is writing (not yet in the database)."""
+    """Who recorded the record the step now checks (:func:`checked_reasons`: the latest
+    judgement among its reasons by act time); ``recorder``: the write's own author and the ids
+    of the records it is writing (not yet in the database)."""
     authors: set[str] = set()
-    for reason in step.reasons or ():
-        record = (reason.get("record") or {}) if isinstance(reason, dict) else {}
-        table = _AUTHORED_TABLES.get(str(record.get("type")))
-        if table is None or not record.get("id"):
-            continue
+    for reason in checked_reasons(step):
+        record = reason.get("record") or {}
+        table = _AUTHORED_TABLES[str(record.get("type"))]
         if recorder is not None and str(record["id"]) in recorder[1]:
             authors.add(recorder[0])
             continue
@@ -2082,6 +2106,57 @@ async def stand_in_for_recorder(
     return True
 
 
+RECORDER_MARK = "recorded what this step checks"
+
+
+def _recorder(wctx: WriteContext, event: WorkflowEvent) -> tuple[str, set[str]]:
+    """The write's author and the records it is writing (:func:`recorded_by`'s ``recorder``)."""
+    return wctx.principal.sub, {str(event.data.get(k)) for k in ("record_id", "event_id")
+                                if event.data.get(k)}
+
+
+async def recheck_recorder(wctx: WriteContext, steps: Iterable[Step],
+                           recorder: tuple[str, set[str]] | None = None) -> list[Step]:
+    """Who owes a line manager's one-off check whose reasons changed (:func:`recorder_check`),
+    decided on the record it now checks (:func:`recorded_by`), as :func:`stand_in_for_recorder`
+    decides it for a new step: the case's line manager recorded it -> the stand-in role; it
+    stood in for that reason and the record it checks now is someone else's -> back to the
+    line manager, unless they are away before it is due or held the case in the period it
+    checks. The same acts typed in any order leave it with the same owner (attack 30a,
+    A30a-11). Each move is audited and announced. The steps moved."""
+    from app.domain.stand_ins import announce, away_for  # stand_ins imports this module
+
+    session, case, moved = wctx.session, wctx.case, []
+    for step in steps:
+        pack = wctx.policy.pack_for(wctx.service, at=step.raised_at)
+        if step.status != StepStatus.open or not recorder_check(pack, step):
+            continue
+        was, had = step.actor, step.assignee_id
+        if step.actor == "line_manager":
+            if not await stand_in_for_recorder(session, pack, step, recorder):
+                continue
+            why = f"the line manager ({had}) {RECORDER_MARK}"
+        else:
+            holder = case.line_manager_id
+            moves = [line for line in (step.note or "").split("\n")
+                     if line.startswith(("Stood in:", "Given back:"))]
+            if holder is None or step.assignee_id is not None or not moves \
+                    or RECORDER_MARK not in moves[-1] \
+                    or holder in await recorded_by(session, step, recorder) \
+                    or await away_for(session, step, holder, london_date(utcnow())) \
+                    or holder in await held_by(session, case, step):
+                continue
+            step.actor, step.assignee_id = "line_manager", holder
+            step.note = _append(step.note, (
+                f"Given back: the line manager ({holder}) did not record what this step now "
+                f"checks; the {was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
+            why = f"given back to the line manager ({holder}): the record it checks is another's"
+        await announce(session, wctx.principal, wctx.role, step, (was, step.actor),
+                       (had, step.assignee_id), why)
+        moved.append(step)
+    return moved
+
+
 RESTRICTED_ACT_NOTE = (
     "Restricted case: this step is done only by recording its act, which needs the case: "
     "someone on the case's access list does it (its line manager always is); holders of the "
@@ -2195,6 +2270,25 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 def _append(note: str | None, more: str) -> str:
     return append_note(note, more)
+
+
+def _append_once(note: str | None, more: str) -> str:
+    """``more`` after ``note`` unless the note already says it word for word: a kept deadline
+    said again by each later act that would re-date it the same way (a panel booked, then the
+    case put on its agenda, at one instant) added the same sentence again (attack pass 30,
+    ATTACK30B-4). A line that means something each time (a reassignment back and forth) goes
+    through :func:`_append`."""
+    if note and more in note.split("\n"):
+        return note
+    return append_note(note, more)
+
+
+def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
+    """Keep with the step's supersession (its history row, :func:`note_step_act`) the time of
+    the act that superseded it, ``at``, never before the step arose: the case timeline puts it
+    there, not when it was typed in (ATK29-1)."""
+    note_step_act(session, step.id,
+                  max(stored_utc(at), stored_utc(step.raised_at or step.created_at)))
 
 
 async def _audit_steps(

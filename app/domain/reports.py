@@ -27,6 +27,7 @@ from app.core.errors import Unprocessable
 from app.core.security import Principal
 from app.domain.access import (
     SERVICE_WIDE_READERS,
+    lets_in,
     note_service_read,
     require_roles,
     service_of,
@@ -46,8 +47,11 @@ AGEING_BANDS: tuple[tuple[str, int, int | None], ...] = (
 
 TIMELINESS_DEFINITIONS = """\
 **Who:** chairs and duty managers see the whole service; a line manager sees their own team
-(the cases whose `line_manager_id` is theirs). Restricted cases are counted, never identified
-(no row names a case or a child).
+(the cases whose `line_manager_id` is theirs). No row names a case or a child. A restricted
+case counts only for those its access list lets in: for staff it shuts out (chairs included)
+it is left out of every row and of the ageing, as it is 404 everywhere else for them (api-v1,
+`PATCH /v1/cases/{id}` `access`): a count by team, rule and month would otherwise point at the
+one case they may not see (attack pass 30, ATTACK30B-1).
 
 **Which steps:** the service's steps whose `due_at` falls between `from` and `to` (inclusive
 London dates); a step without a timescale (no `due_at`) counts by the London date of the act
@@ -209,13 +213,22 @@ _SOURCE_COLUMNS = ("status", "due_at", "overdue_at", "completed_at", "raised_at"
                    "policy_version", "rule_id", "code", "case_id")
 
 
-def _source(service_id: Any, start: datetime, end: datetime) -> Any:
+def _shut_out(service_id: Any, staff_id: str) -> Any:
+    """The ids of the service's restricted cases whose access list shuts the staff member out
+    (few: read through the case's service index, then hashed for the steps' ``NOT IN``)."""
+    return sa.select(col(Case.id)).where(col(Case.service_id) == service_id,
+                                         col(Case.access_mode).is_not(None), ~lets_in(staff_id))
+
+
+def _source(service_id: Any, start: datetime, end: datetime, reader: str) -> Any:
     """The service's counted steps of the period as a subquery: those due in it, and (UNION
-    ALL: the two never overlap) those without a timescale raised in it. Two plain range reads,
-    each answerable from one index (an OR of the two would need a bitmap scan of the heap)."""
+    ALL: the two never overlap) those without a timescale raised in it, less the steps of the
+    cases whose restriction shuts ``reader`` (a staff id) out. Two plain range reads, each
+    answerable from one index (an OR of the two would need a bitmap scan of the heap)."""
     step: Any = Step.__table__  # type: ignore[attr-defined]
     columns = [step.c[name] for name in _SOURCE_COLUMNS]
-    kept = [step.c.service_id == service_id, step.c.status != StepStatus.superseded]
+    kept = [step.c.service_id == service_id, step.c.status != StepStatus.superseded,
+            step.c.case_id.not_in(_shut_out(service_id, reader))]
     dated = sa.select(*columns).where(*kept, step.c.due_at >= start, step.c.due_at < end)
     undated = sa.select(*columns).where(*kept, step.c.due_at.is_(None),
                                         step.c.raised_at >= start, step.c.raised_at < end)
@@ -242,7 +255,7 @@ async def timeliness(
     end = london_midnight(query.date_to + timedelta(days=1))
     dialect = session.get_bind().dialect.name
 
-    source = _source(service.id, start, end)
+    source = _source(service.id, start, end, principal.sub)
     src = source.c
     status, due_at, completed = src.status, src.due_at, src.completed_at
     # When the step became late: due_at, but the end of that working day for "immediately".

@@ -143,7 +143,7 @@ async def settle_case(
                 f"Given back: the {frm.replace('_', ' ')} ({holder}) is not on recorded leave "
                 f"before the step is due{held_too}; the "
                 f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
-            await _announce(session, principal, role, step, (was, frm), (had, holder),
+            await announce(session, principal, role, step, (was, frm), (had, holder),
                             f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
             moved.append(step)
         elif step.assignee_id is not None and policy.stand_in_of(pack, step) is not None:
@@ -154,7 +154,7 @@ async def settle_case(
             old, to, away = stood
             step.note = _capped(step.note)
             reason = f"{old} is on recorded leave ({why})"
-            await _announce(session, principal, role, step, (was, to), (old, step.assignee_id),
+            await announce(session, principal, role, step, (was, to), (old, step.assignee_id),
                             reason)
             moved.append(step)
     for step in escalations:
@@ -234,7 +234,7 @@ async def _stand_in_held(
     step.note = _noted(step.note, (
         f"Stood in: the line manager ({old}) {HELD_MARK}; the "
         f"{to.replace('_', ' ')} undertakes this step ({step.policy_ref})."))
-    await _announce(session, principal, role, step, ("line_manager", to), (old, None),
+    await announce(session, principal, role, step, ("line_manager", to), (old, None),
                     f"the line manager ({old}) {HELD_MARK} ({why})")
     return True
 
@@ -289,7 +289,7 @@ async def _settle_escalation(
             f"chases is theirs again, and its escalation the {to[0].replace('_', ' ')}'s."))
         reason = (f"the step it chases is given back to the line manager ({lm}); its "
                   f"escalation to the {to[0].replace('_', ' ')}: {why}")
-    await _announce(session, principal, role, step, (was[0], to[0]), (was[1], to[1]), reason)
+    await announce(session, principal, role, step, (was[0], to[0]), (was[1], to[1]), reason)
     return True
 
 
@@ -475,10 +475,12 @@ async def run_pass(
     return moved
 
 
-async def _announce(
+async def announce(
     session: AsyncSession, principal: Principal, role: str | None, step: Step,
     actor: tuple[str, str], assignee: tuple[str | None, str | None], reason: str,
 ) -> None:
+    """Audit (``step.reassign``) and announce (``step.reassigned``) a step's move, in the
+    write's transaction."""
     session.add(step)
     await record_audit(
         session, principal, "step.reassign", "step", step.id, service_id=step.service_id,

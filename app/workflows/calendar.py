@@ -72,12 +72,23 @@ def london_text(value: datetime | date) -> str:
     with the weekday and the zone, "Thursday 10 September 2026 10:00 (London)", or a date alone,
     "Thursday 10 September 2026" (attack pass 17, A17-10: notes said "2026-09-10T09:00:00+00:00",
     neither the answers' ``Z`` nor what the MARP letter says). The one form of every time or
-    date the service writes into text; answers' fields stay RFC 3339 UTC with ``Z``."""
+    date the service writes into text; answers' fields stay RFC 3339 UTC with ``Z``.
+
+    In the hour the clocks go back (01:00-01:59 London happens twice, first BST then GMT) the
+    zone's abbreviation is added, "Sunday 25 October 2026 01:30 (London, BST)", so that the
+    text names one instant (attack pass 30, A30a-8); every other time is unambiguous alone."""
     if isinstance(value, datetime):
         local = require_aware(value).astimezone(LONDON)
+        zone = f"London, {local.tzname()}" if _repeated(local) else "London"
         return (f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} "
-                f"{local.year} {local:%H:%M} (London)")
+                f"{local.year} {local:%H:%M} ({zone})")
     return f"{_WEEKDAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _repeated(local: datetime) -> bool:
+    """Whether this London wall time happens twice (PEP 495: the other ``fold`` of the same
+    wall time has another UTC offset)."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
 
 
 def london_date(moment: datetime) -> date:

@@ -472,10 +472,12 @@ def _due_date(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) 
 
 
 NO_TIMESCALE_NOTE = "No deadline: the policy sets no timescale for this step."
-# A step asked again after a completion dated before the act that asks for it (engine
-# ``carry_over``) is counted from that act, but the date the act gave (a panel decision's
-# review date, a transfer date, a listed item's due date) is not kept with the step's reasons:
-# the step has no due date, and says why, rather than "none was set" of a date that was.
+# The event data date a form reads besides its start (a panel decision's review date, a
+# transfer date): a step's reason keeps it (``given``), so a step asked again after a completion
+# dated before its act (engine ``carry_over``) is due on the date that act gave.
+GIVEN_DATES = {"review-date": "review_date", "before-transfer": "transfer_date"}
+# A reason stored before it kept that date has only its act: the step asked again has no due
+# date, and says why, rather than "none was set" of a date that was.
 ASKED_AGAIN_NOTES = {
     "review-date": "due on the review date",
     "before-transfer": "due before the transfer date",

@@ -42,6 +42,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from app.workflows.calendar import WorkingCalendar, london_date, london_text, require_aware
 from app.workflows.conditions import Context, Inliner, Predicate
 from app.workflows.deadlines import (
+    GIVEN_DATES,
     NO_TIMESCALE_NOTE,
     WAIVED_OCCURRENCE_NOTE,
     DeadlineInputs,
@@ -161,7 +162,7 @@ class _Line:
         "form", "branches", "period", "note", "notes", "note_cache", "rating", "for_each",
         "assignee_from", "known", "subject", "refresh_only", "refresh_due",
         "refresh_undated_only", "supersedes_previous", "subject_kinds", "plain", "case_subject",
-        "pack_id", "version", "intent", "direct", "case_keyed", "raised",
+        "pack_id", "version", "intent", "direct", "case_keyed", "raised", "given",
     )
 
     def __init__(self, rule: Rule, pack: Pack) -> None:
@@ -204,10 +205,14 @@ class _Line:
         # One step about the case or the event's subject (no rating, no decision actions).
         self.plain = self.rating is None and not self.for_each
         self.case_subject = rule.subject == "case"
+        # The event dates its deadline forms read (a review date, a transfer date): its
+        # reasons keep them (``given``), for the step asked again after an earlier completion.
+        forms = (self.form,) if self.branches is None else tuple(b[1] for b in self.branches)
+        self.given = tuple(sorted({GIVEN_DATES[f] for f in forms if f in GIVEN_DATES}))
         # Its step is planned straight from the template when no open step has its code and
-        # nothing was planned for it yet (no branches, refresh or replacement to weigh).
+        # nothing was planned for it yet (no branches, refresh, replacement or kept date).
         self.direct = self.plain and self.branches is None and not self.refresh_only \
-            and not self.supersedes_previous
+            and not self.supersedes_previous and not self.given
         # Its steps are keyed by the case (one per case, or about the case itself).
         self.case_keyed = self.wide or self.case_subject
         self.pack_id, self.version = pack.id, pack.version
@@ -979,6 +984,15 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def _given_date(given: Mapping[str, Any] | None, key: str) -> date | None:
+    """A date a reason kept (``given``), None when absent or unreadable."""
+    value = None if given is None else given.get(key)
+    try:
+        return _as_date(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _as_datetime(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
@@ -1166,9 +1180,25 @@ class _Plan:
         trigger, record, at = self._event_reason or self._reason_of_event()
         # ``counted_from``: the moment its deadline counts from (``known_at`` for lines with
         # ``counts_from = "known"``).
-        return {"rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
-                "record": record.copy(), "at": at,
-                "counted_from": self._known_counted_from(line) if line.known else at}
+        reason = {"rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
+                  "record": record.copy(), "at": at,
+                  "counted_from": self._known_counted_from(line) if line.known else at}
+        if line.given:
+            self._keep_given(line, reason)
+        return reason
+
+    def _keep_given(self, line: _Line, reason: dict[str, Any]) -> None:
+        """Add to a reason the dates this event gave that its line's deadline reads
+        (``given``: a review date, a transfer date), so a step asked again for it after an
+        earlier completion (:meth:`carry_over`) is due on them; nothing when none was given."""
+        if self._dates is None:
+            self._read_dates()
+        review, transfer = self._dates  # type: ignore[misc]
+        dates: dict[str, date | None] = {"review_date": review, "transfer_date": transfer}
+        given = {key: day.isoformat() for key in line.given
+                 if (day := dates[key]) is not None}
+        if given:
+            reason["given"] = given
 
     def _reason_of_event(self) -> tuple[str, dict[str, str], str]:
         """What every reason of this evaluation says of the event: trigger, record, ``at``."""
@@ -1326,6 +1356,8 @@ class _Plan:
             "rule": line.id, "pack": line.pack_id, "ref": line.ref, "trigger": trigger,
             "record": record.copy(), "at": at,
             "counted_from": self._known_counted_from(line) if line.known else at},)
+        if line.given:
+            self._keep_given(line, values["reasons"][0])
         intent = _new(StepIntent)
         _set(intent, "__dict__", values)
         return intent
@@ -1454,19 +1486,23 @@ class _Plan:
                 self.case.case_holder_absences, self.table.prolonged_absence, self.calendar)
         return found
 
-    def _due_from(self, form: str, start: datetime) -> Due:
+    def _due_from(self, form: str, start: datetime,
+                  given: Mapping[str, Any] | None = None) -> Due:
         """A form's deadline counted from ``start`` rather than from this event (the reasons a
-        completion left owed, the act that raised a step); the other inputs as for the event."""
+        completion left owed, the act that raised a step), with the dates that act gave
+        (``given``: a reason's review or transfer date); the other inputs as for the event."""
         inputs = _make(DeadlineInputs, {
             "occurred_at": start, "panels": self.panels, "panel_kind": self.table.panel_kind,
             "panel_cadence": self.table.panel_cadence,
             "expected_release_date": self.ctx.after.expected_release_date,
-            "review_date": None, "transfer_date": None, "due_date": None,
+            "review_date": _given_date(given, "review_date"),
+            "transfer_date": _given_date(given, "transfer_date"), "due_date": None,
             "absences": self.absences(), "panel_name": self.table.panel_name,
         })
         due = form_function(form)(inputs, start.astimezone(UTC), self.calendar)
-        if due.due_at is None and not due.awaiting_panel_date:
-            # The date the earlier act gave (a review date ...) is not among these inputs.
+        if due.due_at is None and not due.awaiting_panel_date \
+                and _given_date(given, GIVEN_DATES.get(form, "")) is None:
+            # A reason stored before it kept the date its act gave (a review date ...).
             note = asked_again_note(form)
             if note is not None:
                 return Due(None, note=note)
@@ -1501,7 +1537,9 @@ class _Plan:
                 continue
             start = _moment(reason.get("counted_from") if line.known else reason.get("at"))
             form, _ = self._form(line)
-            due = self._due_from(form, start or act)
+            given = reason.get("given")
+            due = self._due_from(form, start or act, given if isinstance(given, Mapping)
+                                 else None)
             subject = self.case_id if line.case_subject \
                 or reason.get("trigger") in CASE_SUBJECT_TRIGGERS \
                 else (_as_uuid(_record_id(reason)) or self.case_id)

@@ -245,6 +245,21 @@ class _Checker:
         for where, line in self._step_lines():
             self._months(where, line)
         self._same_step()
+        self._weekend_cadence()
+
+    def _weekend_cadence(self) -> None:
+        """A panel whose fixed-day cadence names Saturday or Sunday (attack pass 30,
+        ATTACK30B-3): its next-panel steps would fall due on a day the service does not work
+        (and a day later than a week when that Saturday is a bank holiday), more likely a slip
+        for a weekday; a warning, since a service may sit at a weekend."""
+        for index, kind in enumerate(self.pack.panel_kinds):
+            meets = kind.meets
+            if meets is not None and meets.weekday >= 5:
+                day = ("Saturday", "Sunday")[meets.weekday - 5]
+                self.add("warning", "-", f"panel_kinds.{index}.cadence",
+                         f"panel {kind.id!r} meets on a {day} ({kind.cadence!r}): its "
+                         "next-panel steps fall due on a day that is not a working day; "
+                         "check the weekday is the one the policy says")
 
     def _months(self, where: str, line: Rule) -> None:
         """A deadline or recurrence of more than 12 months: ``m`` is months (there are no
@@ -708,6 +723,7 @@ class _Checker:
         say, so that is not judged here.)"""
         to = self.pack.escalation.to
         reported: set[str] = set()
+        self._fallback_loops()
         for start in sorted(to):
             path = [start]
             role = to[start]
@@ -724,6 +740,49 @@ class _Checker:
             self.add("error", "-", f"escalation.to.{loop[-1]}",
                      f"escalation goes round in a loop ({chain}): no one above is ever told; "
                      "end the chain at a role that escalates to itself (e.g. chair = \"chair\")")
+
+    def _fallback_loops(self) -> None:
+        """Escalation that goes round through the fallback (``default``) for a role ``to``
+        does not name: Wokingham's and the example's ``default = "line_manager"`` with
+        ``line_manager = "duty_manager"`` sent a duty manager's overdue step to the line
+        manager, whose own go to the duty manager; no one above is told (fix30c). A warning at
+        ``escalation.default``: the service never escalates an escalation (its chase has no
+        due date), so no chain runs without end, and a role with no step of its own (the
+        example's duty manager) is never escalated through it. An error at each rule whose
+        steps that role owes: those steps go to a role below it (or beside it)."""
+        esc = self.pack.escalation
+        to, default = esc.to, esc.default
+        roles = sorted({*STAFF_ROLES, *to, *to.values(), default} - {"action_owner"})
+        reported: set[str] = set()
+        for start in roles:
+            path = [start]
+            role = esc.target(start)
+            while role not in path:
+                path.append(role)
+                role = esc.target(role)
+            loop = path[path.index(role):]
+            fallen = [r for r in loop if r not in to]
+            if len(loop) < 2 or not fallen or reported & set(loop):
+                continue
+            reported |= set(loop)
+            first = loop.index(fallen[0])  # told from a role the fallback sends on
+            loop = loop[first:] + loop[:first]
+            steps = zip(loop, [*loop[1:], loop[0]], strict=True)
+            chain = " -> ".join([loop[0], *(f"{r} (default)" if was not in to else r
+                                            for was, r in steps)])
+            names = ", ".join(f'escalation.to.{r} = "<the role above {r}>"' for r in fallen)
+            self.add("warning", "-", "escalation.default",
+                     f"escalation goes round in a loop through the fallback ({chain}): an "
+                     f"overdue step of {' or '.join(fallen)} would go to {default!r}, whose own "
+                     f"overdue steps come back round; no one above is told. Say who is above "
+                     f"({names}; e.g. \"chair\")")
+            for index, line in enumerate(self.pack.rules):
+                if line.actor in fallen:
+                    self.add("error", line.id, f"rules.{index}.actor",
+                             f"an overdue {line.actor} step escalates by the fallback to "
+                             f"{default!r}, whose overdue steps escalate back round "
+                             f"({chain}): name who is above {line.actor} "
+                             f"(escalation.to.{line.actor})")
 
     def _escalation(self) -> None:
         esc = self.pack.escalation

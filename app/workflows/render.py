@@ -11,7 +11,7 @@ in brackets (attack 19, A19-9).
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from app.workflows.deadlines import parse_form
@@ -718,9 +718,14 @@ def policy_sentences(pack: Pack) -> list[str]:
     return out
 
 
-def sections(pack: Pack) -> list[tuple[str, list[str]]]:
+# The heading of the duties a pack gives no step, in its own words (its comments).
+NO_STEP_HEADING = "Duties of the policy this pack deliberately gives no step (its notes)"
+
+
+def sections(pack: Pack, notes: Sequence[str] = ()) -> list[tuple[str, list[str]]]:
     """The pack's sentences, grouped by what triggers them (checks first in each group), then
-    its local behaviour."""
+    its local behaviour, then ``notes``: the decisions its file's comments record that a duty
+    of the policy gets no step (:func:`app.workflows.pack_notes.no_step_notes`)."""
     groups: dict[str, list[str]] = {}
     for check in pack.checks:
         for trigger in check.trigger:
@@ -736,7 +741,8 @@ def sections(pack: Pack) -> list[tuple[str, list[str]]]:
             *([("The matrix, the register, priority, contact and closing a case", tables)]
               if tables else []),
             ("How this service works (referrals, panels, closures, escalation)",
-             local_sentences(pack))]
+             local_sentences(pack)),
+            *([(NO_STEP_HEADING, list(notes))] if notes else [])]
 
 
 def version_words(pack: Pack) -> str:
@@ -753,22 +759,23 @@ READING = ("Reading the conditions: “before the change” is the case as it st
            "alternatives, and words in brackets belong together.")
 
 
-def render_markdown(pack: Pack) -> str:
-    """The pack as Markdown."""
+def render_markdown(pack: Pack, notes: Sequence[str] = ()) -> str:
+    """The pack as Markdown (with ``notes``, its no-step decisions, last)."""
     lines = [f"# {pack.title}: {version_words(pack)}", "",
              f"{pack.authority}. Pack {pack.id}. Source: {pack.source}.", "", READING, ""]
-    for heading, sentences in sections(pack):
+    for heading, sentences in sections(pack, notes):
         lines += [f"## {heading}", ""] + [f"- {s}" for s in sentences] + [""]
     return "\n".join(lines)
 
 
-def render_html(pack: Pack) -> str:
-    """The pack as one self-contained HTML page (opens offline: nothing loaded from elsewhere)."""
+def render_html(pack: Pack, notes: Sequence[str] = ()) -> str:
+    """The pack as one self-contained HTML page (opens offline: nothing loaded from elsewhere;
+    with ``notes``, its no-step decisions, last)."""
     esc = html.escape
     body = [f"<h1>{esc(pack.title)}: {esc(version_words(pack))}</h1>",
             f"<p>{esc(pack.authority)}. Pack {esc(pack.id)}. Source: {esc(pack.source)}.</p>",
             f"<p>{esc(READING)}</p>"]
-    for heading, sentences in sections(pack):
+    for heading, sentences in sections(pack, notes):
         body.append(f"<h2>{esc(heading)}</h2><ul>")
         body += [f"<li>{esc(s)}</li>" for s in sentences]
         body.append("</ul>")

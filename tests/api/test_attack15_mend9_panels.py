@@ -152,3 +152,34 @@ async def test_A15_11_a_restriction_shutting_the_presenter_out_hands_the_item_to
                                    headers=somerset.auth("panel_admin"))
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("/restriction-shuts-out-presenter")
+
+
+async def test_A30a_10_who_presented_at_a_sitting_stays_when_the_case_moves_after_it(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 7.1.1 "The case holder will attend MARP to discuss the case." Attack pass 30,
+    A30a-10: the MARP sat on Thursday 29 October 2026 with the case presented by its holder
+    (case_holder-1); its decision not yet typed up, the case was reassigned on Friday 30
+    October and the item's presenter became the new holder, who did not hold the case when the
+    panel sat. Who presented is a fact of the sitting: it stays. A reassignment back-dated to
+    before the sitting (Wednesday 28 October) still hands the presenting on, and a MARP still
+    to sit follows the holder as before (A15-11)."""
+    pin(monkeypatch, 2026, 10, 20, 12, 0)
+    panels = []
+    for when in ("2026-10-29T10:00:00Z", "2026-11-05T10:00:00Z"):
+        r = await somerset.client.post("/v1/panels", json={
+            "kind": "marp", "chair_id": "chair-1", "scheduled_for": when},
+            headers=somerset.auth("panel_admin"))
+        assert r.status_code == 201, r.text
+        panels.append(r.json()["data"]["id"])
+    sat, to_sit = panels
+    after, _ = await marp_case(somerset, sat)
+    before, _ = await marp_case(somerset, sat)
+    later, _ = await marp_case(somerset, to_sit)
+    pin(monkeypatch, 2026, 10, 30, 12, 0)
+    for case, body in ((after, {}), (before, {"occurred_at": "2026-10-28T10:00:00Z"}),
+                       (later, {})):
+        r = await patch_case(somerset, case, {"case_holder_id": "case_holder-2", **body})
+        assert r.status_code == 200, r.text
+    assert (await item_of(somerset, sat, after))["presenter_id"] == "case_holder-1"
+    assert (await item_of(somerset, sat, before))["presenter_id"] == "case_holder-2"
+    assert (await item_of(somerset, to_sit, later))["presenter_id"] == "case_holder-2"

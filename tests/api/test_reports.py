@@ -158,9 +158,12 @@ async def test_report_needs_a_token(wokingham: Tenant) -> None:
     assert r.status_code == 401
 
 
-async def test_restricted_cases_are_counted_not_identified(client: Any, wokingham: Tenant) -> None:
-    """A case the chair is shut out of still counts in the chair's and its line manager's
-    figures; no row names a case."""
+async def test_restricted_cases_count_only_for_those_let_in(client: Any,
+                                                           wokingham: Tenant) -> None:
+    """A case the chair is shut out of is 404 everywhere for them (api-v1, `PATCH
+    /v1/cases/{id}` `access`: "restricted case: 404 everywhere for staff without access"), so
+    it is in none of their report's rows; another chair, and its line manager, still count it;
+    no row names a case."""
     await march_service(wokingham)
     cases = (await wokingham.client.get("/v1/cases", headers=wokingham.auth("chair"))).json()
     for case in cases["data"]:
@@ -169,13 +172,39 @@ async def test_restricted_cases_are_counted_not_identified(client: Any, wokingha
         assert r.status_code == 200, r.text
     assert (await wokingham.client.get("/v1/cases", headers=wokingham.auth("chair"))
             ).json()["data"] == []
-    body = (await report(wokingham, **MARCH, group_by="rule")).json()["data"]
-    assert sum(row["due"] for row in body["rows"]) == 4
-    assert sum(row["late"] for row in body["rows"]) == 2
-    for row in body["rows"] + body["ageing"]:
+    shut_out = (await report(wokingham, **MARCH, group_by="rule")).json()["data"]
+    assert (shut_out["rows"], shut_out["ageing"]) == ([], [])
+    [whole] = (await report(wokingham, **MARCH)).json()["data"]["rows"]
+    assert figures(whole) == {**ZERO, "on_time_rate": None, "median_days_late": None}
+    let_in = (await report(wokingham, "chair", "chair-2", **MARCH, group_by="rule")
+              ).json()["data"]
+    assert sum(row["due"] for row in let_in["rows"]) == 4
+    assert sum(row["late"] for row in let_in["rows"]) == 2
+    for row in let_in["rows"] + let_in["ageing"]:
         assert not {"case_id", "case", "child"} & row.keys()
     mine = (await report(wokingham, "line_manager", "line_manager-2", **MARCH)).json()["data"]
     assert mine["rows"][0]["late"] == 1
+
+
+async def test_restricted_case_not_pointed_at_by_team_and_rule(client: Any,
+                                                               somerset: Tenant) -> None:
+    """Attack pass 30, ATTACK30B-1: a duty manager shut out of one case of a team, who sees the
+    team's other cases, must not learn from the report's rows by team and rule that the
+    restricted child was charged (Somerset 12, S23: "the case holder must inform the service
+    manager immediately" of a child charged with a serious offence): the restricted case's
+    steps are in none of their rows, while a duty manager it lets in sees them."""
+    seen = (await somerset.open_case(opened_at="2026-01-05T10:00:00Z"))["data"]
+    hidden = (await somerset.open_case(opened_at="2026-01-05T10:00:00Z"))["data"]
+    r = await restrict(client, somerset, hidden["id"], {"excluded_staff": ["duty_manager-1"]},
+                       somerset.auth("line_manager", hidden["line_manager_id"]))
+    assert r.status_code == 200, r.text
+    await post_event(somerset, hidden["id"], type="charged", occurred_at="2026-03-10T11:00:00Z")
+    params = {**MARCH, "group_by": ["team", "rule"]}
+    for sub, sees in (("duty_manager-1", False), ("duty_manager-2", True)):
+        body = (await report(somerset, "duty_manager", sub, **params)).json()["data"]
+        rules = {row["rule"] for row in body["rows"]}
+        assert ("S23" in rules) is sees, (sub, body["rows"])
+    assert seen["line_manager_id"] == hidden["line_manager_id"]
 
 
 @pytest.mark.parametrize(

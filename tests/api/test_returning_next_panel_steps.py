@@ -226,3 +226,30 @@ async def test_S7_withdrawn_referral_gives_its_step_back_at_the_moved_marp(
             and e["entity_id"] == step["id"]] == [
         f"the referral that answered it was withdrawn: Next {MARP} scheduled for "
         "Thursday 12 November 2026 10:00 (London)"]
+
+
+async def test_X9_a_kept_deadline_is_said_once_when_two_acts_would_re_date_it_alike(
+        example: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """X9 (5.2, the child's and carer's views "Before the panel"): no panel booked, the views
+    are due by the end of Thursday 5 November. On Monday 9 November, the day having passed, the
+    panel of Thursday 19 November is booked and the case put on its agenda at the same instant:
+    each act would re-date the step the same way and each keeps the passed deadline. Attack
+    pass 30, ATTACK30B-4: the note said the identical "Deadline kept" sentence once per act;
+    it says it once."""
+    pin(monkeypatch, 2026, 11, 2, 10, 30)
+    case_id = await high_case(example)
+    pin(monkeypatch, 2026, 11, 9, 9, 0)
+    panel = await book(example, "risk_panel", "2026-11-19T14:00:00Z")
+    r = await example.client.post(f"/v1/panels/{panel}/items",
+                                  json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                                  headers=example.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    [step] = [s for s in await steps_of(example, case_id)
+              if s["code"] == "seek_child_and_carer_views"]
+    assert step["policy"] == {**X, "rule": "X9", "ref": "5.2"}
+    assert (step["due_at"], step["overdue"]) == ("2026-11-05T23:59:59Z", True)
+    kept = [line for line in step["note"].split("\n") if line.startswith("Deadline kept")]
+    assert kept == ["Deadline kept: Thursday 5 November 2026 23:59 (London) had passed before "
+                    "the act at Monday 9 November 2026 09:00 (London) that would re-date it "
+                    "(Thursday 19 November 2026 14:00 (London)); lateness already incurred stays "
+                    "until the step is done."], step["note"]

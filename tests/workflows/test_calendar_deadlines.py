@@ -11,7 +11,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from app.workflows.calendar import LONDON, WorkingCalendar, end_of_day, london_date, start_of_day
+from app.workflows.calendar import (
+    LONDON,
+    WorkingCalendar,
+    end_of_day,
+    london_date,
+    london_text,
+    start_of_day,
+)
 from app.workflows.deadlines import (
     DeadlineInputs,
     add_months,
@@ -304,3 +311,23 @@ def test_a_step_is_never_overdue_before_it_is_due(at: datetime, form: str) -> No
             if urgent:  # never later than the end of the due day's next working day
                 day = calendar().next_working_day_on_or_after(london_date(found.due_at))
                 assert overdue <= max(end_of_day(day), found.due_at)
+
+
+@pytest.mark.parametrize(("instant", "text"), [
+    # 25 October 2026: 01:00-01:59 London happens twice, first BST (00:xxZ) then GMT (01:xxZ).
+    ("2026-10-25T00:30:00Z", "Sunday 25 October 2026 01:30 (London, BST)"),
+    ("2026-10-25T01:30:00Z", "Sunday 25 October 2026 01:30 (London, GMT)"),
+    ("2026-10-25T00:00:00Z", "Sunday 25 October 2026 01:00 (London, BST)"),
+    ("2026-10-25T01:59:00Z", "Sunday 25 October 2026 01:59 (London, GMT)"),
+    # Either side of that hour, and the spring change (02:00-02:59 never happens): one instant.
+    ("2026-10-24T23:59:00Z", "Sunday 25 October 2026 00:59 (London)"),
+    ("2026-10-25T02:00:00Z", "Sunday 25 October 2026 02:00 (London)"),
+    ("2026-03-29T01:30:00Z", "Sunday 29 March 2026 02:30 (London)"),
+    ("2026-09-10T09:00:00Z", "Thursday 10 September 2026 10:00 (London)"),
+])
+def test_london_text_names_one_instant_in_the_repeated_hour(instant: str, text: str) -> None:
+    """Attack pass 30, A30a-8: a very high ROSH back-dated to 01:30 BST and another to 01:30
+    GMT on 25 October 2026 both read "Sunday 25 October 2026 01:30 (London)", two instants an
+    hour apart; in the repeated hour the zone's abbreviation says which (README: text for
+    practitioners is London local time "with the weekday and the zone")."""
+    assert london_text(datetime.fromisoformat(instant)) == text

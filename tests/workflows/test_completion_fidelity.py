@@ -435,19 +435,60 @@ def test_S14_significant_change_on_a_low_statutory_case_asks_for_a_review() -> N
     assert (kept.action, kept.due_at) == ("keep", utc(2027, 3, 1, 10))
 
 
-def test_S20_a_review_asked_again_after_an_earlier_completion_says_why_it_has_no_date() -> None:
-    """S20 (7.1.6, 7.2.3) "Update the MARP at the review date": a MARP decision of Thursday 14
-    January 2027 sets the review date, Thursday 8 April 2027. A completion dated the day
-    before (Wednesday 13 January) cannot answer it: the step is asked again, but the review
-    date is not carried to it. Its note said "Due on the review date: none was set." of a date
-    that was set, and gave the completion as "2027-01-13T12:00:00+00:00"; it now says why it
-    has no date, and when it was last done, in London time."""
+def test_S20_a_review_asked_again_after_an_earlier_completion_keeps_its_review_date() -> None:
+    """S20 (7.1.6, 7.2.3): "Unless the child's risk status has reduced to medium or low, the
+    panel will agree and then book a provisional review date" (7.1.6). A MARP decision of
+    Thursday 14 January 2027 books the review for Thursday 8 April 2027. A completion dated the
+    day before (Wednesday 13 January) cannot answer it: the step is asked again, and it is due
+    on the date that decision booked (8 April, 23:59:59 BST), citing 7.1.6, 7.2.3; its reason
+    keeps the date (``given``). It had no due date ("the date is not carried", fix30c)."""
     high = case(ratings=rated(rosh="high"))
     decision = event("panel_decision", utc(2027, 1, 14, 11), UUID(int=801), role="chair",
                      review_date=date(2027, 4, 8), actions=[], panel_kind="marp")
     step = held(created(run(S, decision, high), "attend_panel_review"))
     assert step.due_at == utc(2027, 4, 8, 22, 59, 59)  # its end, 23:59:59 BST
+    assert step.reasons[0]["given"] == {"review_date": "2027-04-08"}
     again = only(run(S, completed(step, utc(2027, 1, 13, 12)), on(step, high)), "create",
+                 "attend_panel_review")
+    assert_step(again, rule="S20", code="attend_panel_review", actor="case_holder",
+                due=utc(2027, 4, 8, 22, 59, 59), pack=S, ref="7.1.6, 7.2.3")
+    assert again.reasons == step.reasons
+    assert (again.note or "").splitlines()[-1] == (
+        "Still owed: this step was last done Wednesday 13 January 2027 12:00 (London), before "
+        "the act that asks for it.")
+    assert not any(is_deadline_note(line) for line in (again.note or "").splitlines())
+
+
+def test_W22_a_review_asked_again_keeps_the_panel_s_review_date() -> None:
+    """Wokingham (High Risk Panel): "At the end of the Panel, a specific action plan and risk
+    classification should be agreed, including when should the child be discussed again at the
+    panel". The High-Risk Panel of Thursday 4 March 2027 brings the child back on Thursday 3
+    June 2027; a completion dated Wednesday 3 March, before it, leaves it owed: asked again,
+    due Thursday 3 June 23:59:59 BST, citing "High Risk Panel"."""
+    high = case(ratings=rated(rosh="high"))
+    decision = event("panel_decision", utc(2027, 3, 4, 11), UUID(int=802), role="chair",
+                     review_date=date(2027, 6, 3), panel_kind="high_risk_panel",
+                     actions=[{"description": "Review the plan", "owner_id": "case_holder-1",
+                               "due_date": "2027-03-11"}])
+    step = held(created(run(W, decision, high), "attend_panel_review"))
+    again = only(run(W, completed(step, utc(2027, 3, 3, 12)), on(step, high)), "create",
+                 "attend_panel_review")
+    assert_step(again, rule=step.rule_id, code="attend_panel_review", actor="case_holder",
+                due=utc(2027, 6, 3, 22, 59, 59), pack=W, ref="High Risk Panel")
+
+
+def test_S20_a_reason_stored_without_its_review_date_says_why_the_step_has_none() -> None:
+    """S20 (7.1.6, 7.2.3) for a step stored before its reasons kept the date their act gave (no
+    ``given``): asked again after an earlier completion it has no date to be due on, and says
+    why, rather than "Due on the review date: none was set." of a date that was set; when it
+    was last done in London time."""
+    high = case(ratings=rated(rosh="high"))
+    decision = event("panel_decision", utc(2027, 1, 14, 11), UUID(int=801), role="chair",
+                     review_date=date(2027, 4, 8), actions=[], panel_kind="marp")
+    step = held(created(run(S, decision, high), "attend_panel_review"))
+    old = replace(step, reasons=tuple({k: v for k, v in r.items() if k != "given"}
+                                      for r in step.reasons))
+    again = only(run(S, completed(old, utc(2027, 1, 13, 12)), on(old, high)), "create",
                  "attend_panel_review")
     assert again.due_at is None
     assert (again.note or "").splitlines() == [
@@ -457,3 +498,22 @@ def test_S20_a_review_asked_again_after_an_earlier_completion_says_why_it_has_no
         "Still owed: this step was last done Wednesday 13 January 2027 12:00 (London), before "
         "the act that asks for it."]
     assert is_deadline_note(again.note.splitlines()[0])  # type: ignore[union-attr]
+
+
+def test_S26_a_handover_call_asked_again_keeps_the_transfer_date() -> None:
+    """S26 (13.4.3): "Where the ROSH judgement and/or Safety and Well-Being concerns is High or
+    Very high, the line manager, operational manager or YJT manager will speak to the
+    appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child". The transfer out recorded on Monday 1 March 2027 is for Monday 15
+    March; a completion dated Friday 26 February, before it, leaves the call owed: asked again,
+    due before the transfer (Monday 15 March 00:00 GMT), citing 13.4.3."""
+    high = case(ratings=rated(rosh="high"))
+    out = event("case_event", utc(2027, 3, 1, 10), UUID(int=803), type="transfer_out",
+                transfer_date=date(2027, 3, 15))
+    step = held(created(run(S, out, high), "manager_handover_call"))
+    assert step.due_at == utc(2027, 3, 15)
+    assert step.reasons[0]["given"] == {"transfer_date": "2027-03-15"}
+    again = only(run(S, completed(step, utc(2027, 2, 26, 12), role="line_manager"),
+                     on(step, high)), "create", "manager_handover_call")
+    assert_step(again, rule="S26", code="manager_handover_call", actor="line_manager",
+                due=utc(2027, 3, 15), pack=S, ref="13.4.3")

@@ -242,3 +242,18 @@ def test_atk28b_2_a_refresh_only_lines_holds_is_not_checked_against_its_when(
     path = _variant(tmp_path, (X13, f"{X13}\nrefresh_only = true\n{holds}"))
     lines, failed = check_files([path])
     assert not failed, lines
+
+
+@pytest.mark.parametrize("day", ["Saturday", "Sunday", "saturdays"])
+def test_attack30b_3_a_panel_meeting_at_a_weekend_is_warned(tmp_path: Path, day: str) -> None:
+    """Attack pass 30, ATTACK30B-3: ``cadence = "weekly on Saturday"`` (a slip for Thursday,
+    the example policy's 5.1 "The Risk Panel meets weekly on Thursday") checked clean, and the
+    next-panel steps fell due on Saturdays (on Tuesday 29 December 2026 when Saturday was Boxing
+    Day). ``pack check`` warns at the cadence; a weekday cadence is not warned."""
+    path = _variant(tmp_path, ('cadence = "weekly on Thursday"', f'cadence = "weekly on {day}"'))
+    said = _warnings(path, "panel_kinds.0.cadence")
+    assert len(said) == 1, said
+    named = "Saturday" if day.lower().startswith("sat") else "Sunday"
+    assert (f"panel 'risk_panel' meets on a {named} ('weekly on {day}'): its next-panel steps "
+            "fall due on a day that is not a working day") in said[0]
+    assert _warnings(_variant(tmp_path), "panel_kinds.0.cadence") == []

@@ -23,7 +23,8 @@ CHECK_M7 = '''[[checks]]
 id = "M7"
 type_slug = "invalid-level"
 '''
-ESCALATION = 'to = { line_manager = "duty_manager", chair = "chair", panel_admin = "chair" }'
+ESCALATION = ('to = { line_manager = "duty_manager", duty_manager = "chair", chair = "chair", '
+              'panel_admin = "chair" }')
 
 
 def _variant(tmp_path: Path, old: str, new: str) -> Path:
