@@ -55,7 +55,6 @@ from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
     dated_before_a_rating,
-    dated_before_later_acts,
     rating_history,
     ratings_after,
     ratings_at,
@@ -374,10 +373,9 @@ async def record_event(
     # twin of a panel's decision, ATTACK26B-12): a second charge joins the first's review, a
     # death ends the earlier report, and a reopening reinstates each duty once.
     set_aside = await policy.open_as_before_closure(wctx)
-    if await dated_before_later_acts(session, case, occurred_at):
-        # Typed in after a later judgement (or a later event, a later change of the case's
-        # fields: A30a-14): judged on the case of its own date, asking only what the history
-        # in time order still owes (A11-5, redate6's leftover).
+    if dated_before_a_rating(case, occurred_at):
+        # Typed in after a later judgement: judged on the ratings of its own date, asking only
+        # what the history in time order still owes (A11-5, redate6's leftover).
         history = await rating_history(wctx)
         result = await policy.run_backfill(
             wctx, event=wf_event, ratings=ratings_at(history, occurred_at),

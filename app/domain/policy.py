@@ -490,6 +490,10 @@ async def run(
     # that arose after this act did not exist at its time (attack 30a, A30a-13: a medium dated
     # before a transfer in at high, typed in after it, lapsed the panel request it raised).
     evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
+    replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
+    if replaced:  # A30a-14: what a later act's line has since replaced is not asked again
+        evaluation = replace(evaluation, intents=tuple(
+            i for i in evaluation.intents if i.action != "create" or i.code not in replaced))
     if not creates:
         evaluation = replace(evaluation, intents=tuple(
             i for i in evaluation.intents if i.action != "create"))

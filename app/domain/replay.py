@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -61,25 +61,6 @@ def dated_before_a_rating(case: Case, at: datetime) -> bool:
     row: no query)."""
     return any(datetime.fromisoformat(str(r["recorded_at"])) > at
                for r in (case.ratings or {}).values() if r and r.get("recorded_at"))
-
-
-async def dated_before_later_acts(session: AsyncSession, case: Case, at: datetime) -> bool:
-    """Whether an act dated ``at`` comes before acts already recorded that it did not find: a
-    rating judged after it (:func:`dated_before_a_rating`), a change of the case's fields
-    dated after it (``changed_at``: a custody move, a volunteer attached), or a case event
-    dated after it. Such an act is judged on the case as it stood at its own date, not as
-    the later acts left it (attack 30a, A30a-14: a release dated before an entry typed in
-    after it was judged on the child in custody)."""
-    if dated_before_a_rating(case, at):
-        return True
-    changed = case.changed_at
-    if changed is not None and (changed.replace(tzinfo=UTC) if changed.tzinfo is None
-                                else changed) > at:
-        return True
-    with session.no_autoflush:
-        later = await session.exec(select(CaseEvent.id).where(
-            col(CaseEvent.case_id) == case.id, col(CaseEvent.occurred_at) > at).limit(1))
-        return later.first() is not None
 
 
 async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> list[Judged]:

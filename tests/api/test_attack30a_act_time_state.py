@@ -240,3 +240,20 @@ async def test_M6_decision_dated_before_an_unapproved_lowering_is_refused(
     assert in_order == {"decide": (200, None), "lower": (409, "panel-approval-required")}
     assert typed_back == {"lower": (201, None), "decide": (409, "panel-approval-required")}
     assert record_in_order[1] == ({"rosh": "very_high", "swb": None, "lor": None}, True, False)
+
+
+async def test_S11_arrival_at_high_then_an_incident_typed_first(somerset: Tenant) -> None:
+    """S11 (Somerset 4.5): "Where the ROSH or Safety and Well-Being is assessed as high or very
+    high, the line manager will review the case at least monthly"; 13.3: a child transferred in
+    at high is held at it until the YJT's own judgement (on the register, 9). The transfer in
+    at high ROSH on Tue 24 Nov 2026 09:00, a change of circumstances at 10:00 typed in first:
+    the child is on the register and the review is due a month from the arrival (Thu 24 Dec
+    09:00), in either order (an event dated before a later event is judged on the case of its
+    date and still derives the register)."""
+    steps = same_as_time_order(await every_order(somerset, [
+        transfer_in("2026-11-24T09:00:00Z", rosh="high"),
+        event("change_of_circumstances", "2026-11-24T10:00:00Z",
+              details={"summary": "Moved address"})]))
+    assert [s[1:4] for s in steps_of(steps, "monthly_manager_review")] == [
+        ("line_manager", MANAGER, "2026-12-24T09:00:00Z")]
+    assert steps[1][1] is True

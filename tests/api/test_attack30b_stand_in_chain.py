@@ -126,3 +126,28 @@ async def test_W26_the_absent_case_workers_child_protection_referral_stands_in(
                                          "line_manager"), "child_protection_referral")
     assert _holder(referral) == ("line_manager", "line_manager-1")
     assert "case_holder-1) is on recorded leave" in referral["note"]
+
+
+async def test_S46_the_absent_case_holders_urgent_mappa_referral_goes_along_the_chain(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S46 (8.3): "In the event that the matters are so urgent as to preclude the possibility
+    of these processes, the case will be referred to the Operational/YJT manager with a view to
+    making an immediate referral"; 3.1: "If the line manager is unavailable, the duty manager
+    will undertake these functions". The case holder and the line manager both on leave
+    (Thursday 27 August to Tuesday 1 September 2026): an urgent MAPPA referral event on Friday
+    28 August: the referral to the YJT manager is the duty managers'; the line manager's leave
+    cancelled, theirs."""
+    pin(monkeypatch, 2026, 8, 27, 9, 0)
+    await away(somerset, "case_holder-1", "2026-08-27", "2026-09-01")
+    lm = (await away(somerset, "line_manager-1", "2026-08-27", "2026-09-01"))["data"]
+    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    [refer] = steps_of(await recorded(somerset, case["id"], "events", {
+        "type": "urgent_mappa_referral", "occurred_at": "2026-08-28T15:00:00+01:00"},
+        "line_manager"), "refer_to_service_manager_for_mappa")
+    assert _holder(refer) == ("duty_manager", None)
+    assert refer["id"] in await _duty_queue(somerset, "refer_to_service_manager_for_mappa")
+    await _cancel(somerset, "line_manager-1", lm)
+    [back] = steps_of(await case_steps(somerset, case["id"]),
+                      "refer_to_service_manager_for_mappa")
+    assert (back["id"], *_holder(back)) == (refer["id"], "line_manager", "line_manager-1")
