@@ -405,26 +405,28 @@ async def require_known_packs(
     file removed from ``YJ_PACKS_DIR``, or the variable unset): every write of that service
     would fail and its steps could not be explained (attack 26a, A26a-17); or has been served
     with a version of its pack no longer loaded: its acts of that version's period would be
-    judged by another (ATTACK27-1). No process starts then (the API, ``tick``, ``worker``,
-    ``dev``). Run on the migrated database, through ``engine`` when the caller has one
-    (``tick`` and ``worker`` then use it for their passes), else an engine of its own."""
+    judged by another (ATTACK27-1); or whose loaded versions' dates give a day of a recorded
+    version's acts to another version (re-dated or back-dated, ATK29-4). No process starts
+    then (the API, ``tick``, ``worker``, ``dev``). Run on the migrated database, through
+    ``engine`` when the caller has one (``tick`` and ``worker`` then use it for their passes),
+    else an engine of its own."""
     import app.domain.tables  # noqa: F401 - every table on the metadata
     from app.core.db import build_engine, session_factory
-    from app.domain.pack_versions import not_loaded, recorded, removed_versions_message
+    from app.domain.pack_versions import recorded, served_refusal
     from app.domain.services import services_without_pack, unloaded_packs_message
 
     used = engine if engine is not None else build_engine(settings)
     try:
         async with session_factory(used)() as session:
             missing = await services_without_pack(session, loaded)
-            removed = [] if missing else not_loaded(await recorded(session), loaded)
+            refusal = None if missing else served_refusal(await recorded(session), loaded)[0]
     finally:
         if engine is None:  # its own: disposed here
             await used.dispose()
     if missing:
         raise UserError(unloaded_packs_message(missing))
-    if removed:
-        raise UserError(removed_versions_message(removed, loaded))
+    if refusal:
+        raise UserError(refusal)
 
 
 def _serve(host: str, port: int, *, access_log: bool = True, workers: int = 1,

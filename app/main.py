@@ -31,7 +31,7 @@ from app.core.problems import (
 from app.core.security import JWKSCache, TokenVerifier
 from app.domain.access_log import AccessLogWriter
 from app.domain.history import RecordedSession
-from app.domain.pack_versions import check_served, loaded_of, removed_versions_message
+from app.domain.pack_versions import check_served
 from app.domain.policy import PolicyContext
 from app.domain.services import services_without_pack, unloaded_packs_message
 from app.routers import (
@@ -136,16 +136,15 @@ def create_app(
             async with app.state.session_factory() as session:
                 missing = await services_without_pack(
                     session, policy_ctx.versions or policy_ctx.packs)
-                removed = [] if missing else await check_served(session, policy_ctx)
+                refusal = None if missing else await check_served(session, policy_ctx)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            missing, removed = [], []
+            missing, refusal = [], None
             structlog.get_logger("yjrisk.packs").warning("pack.services_unchecked")
-        if missing or removed:
+        if missing or refusal:
             await engine.dispose()
-            raise RuntimeError(unloaded_packs_message(missing) if missing
-                               else removed_versions_message(removed, loaded_of(policy_ctx)))
+            raise RuntimeError(unloaded_packs_message(missing) if missing else refusal)
         app.state.access_log = AccessLogWriter(app.state.session_factory,
                                                settings.access_log_flush_seconds,
                                                settings.access_log_batch)

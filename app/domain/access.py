@@ -219,19 +219,25 @@ ROLE_DUTY_ACTORS = ("duty_manager", "chair", "panel_admin")
 
 
 def outside_allow_list(staff_id: Any, service_id: Any, *, panel_handled: bool = False) -> Any:
-    """A WHERE clause on ``case``: the service's cases restricted by an ``allowed`` list that
-    does not name the staff member (a value or a bound parameter). On these, and only these,
+    """A WHERE clause on ``case``: the service's cases whose restriction shuts the staff member
+    out (a value or a bound parameter): an ``allowed`` list that does not name them, or an
+    ``excluded`` list that does. On these, and only these,
     a holder of a :data:`ROLE_DUTY_ACTORS` role is shown the steps addressed to that role as
     bare duties (the step, never the case: app.domain.next_steps), so that a duty addressed to
     a role, such as the escalation of the line manager's own overdue step (Somerset 3.1: "If
     the line manager is unavailable, the duty manager will undertake these functions") or a
     chair's serious-incident notification (Somerset 12), always reaches someone who may do it.
-    An ``excluded`` list is a decision about named people: it keeps them out of everything,
-    their role's duties included. ``panel_handled``: only cases the panel handles (the
+    An ``excluded`` list too (attack 30b, ATTACK30B-15): the case's own line manager may set
+    one, and naming the duty managers and chairs above them would have the escalations over
+    them and the chair's notification reach nobody (Somerset 3.1, 3.3, 12: those roles oversee
+    the line manager); the named still see nothing of the case but the bare duty. The name is
+    historical. ``panel_handled``: only cases the panel handles (the
     register, a panel's agenda, a live panel referral), as for a panel administrator's to-do
     list."""
-    clause = sa.and_(col(Case.service_id) == service_id,
-                     col(Case.access_mode) == AccessMode.allowed, ~_named(staff_id))
+    named = _named(staff_id)
+    clause = sa.and_(col(Case.service_id) == service_id, sa.or_(
+        sa.and_(col(Case.access_mode) == AccessMode.allowed, ~named),
+        sa.and_(col(Case.access_mode) == AccessMode.excluded, named)))
     if panel_handled:
         clause = sa.and_(clause, sa.or_(col(Case.on_register).is_(True),
                                         col(Case.id).in_(_panel_case_ids(service_id))))

@@ -88,11 +88,7 @@ async def withdraw_item(
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", item.id
         session.add(step)
     await session.flush()
-    for step in ended:
-        await wctx.audit("step.supersede", entity_type="step", entity_id=step.id, reason=why,
-                         change={"code": step.code, "rule": step.rule_id,
-                                 "status": str(step.status),
-                                 "due_at": iso_utc(step.due_at) if step.due_at else None})
+    await policy.record_superseded(wctx, ended, reason=why, change=policy.step_change)
     await wctx.audit("panel.item.withdraw", entity_type="panel_item", entity_id=item.id,
                      reason=item.withdrawal_reason,
                      change={"panel_id": str(panel.id), "case_id": str(item.case_id),
@@ -198,6 +194,9 @@ async def _after_the_deferring_sitting(
                          reason="the panel deferred the case at its sitting",
                          change={"code": step.code, "rule": step.rule_id,
                                  "due_at": iso_utc(step.due_at) if step.due_at else None})
+    # Its new due day decides again who it is with (a stand-in: A30a-3).
+    await policy.resettle_steps(wctx, steps=steps,
+                                why="the panel deferred the case at its sitting")
     await wctx.session.flush()
 
 

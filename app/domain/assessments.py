@@ -233,7 +233,8 @@ async def create_assessment(
     await wctx.audit("assessment.create", entity_type="assessment", entity_id=assessment.id,
                      change=body.model_dump(mode="json", exclude_none=True))
     await emit(session, "assessment.created", assessment.id, service_id=service.id,
-               payload={"case_id": str(case.id), "type": str(body.type)})
+               payload={"case_id": str(case.id), "type": str(body.type),
+                        "occurred_at": iso_utc(occurred_at)})
     result = await policy.run(wctx, event=wctx.event(
         "assessment_created", {"type": str(body.type), "stage": str(body.stage),
                                "assessment_id": str(assessment.id)},
@@ -484,7 +485,9 @@ async def _after_act(
     await emit(session, f"assessment.{assessment.status}", assessment.id,
                service_id=wctx.service.id,
                payload={"case_id": str(case.id), "type": str(assessment.type),
-                        "stage": str(assessment.stage)})
+                        "stage": str(assessment.stage),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+    await policy.announce_act_changes(wctx)
     return result
 
 

@@ -28,12 +28,23 @@ from app.domain.cases import CaseOut, case_out
 from app.domain.cases_table import Case
 from app.domain.common import FUTURE_TOLERANCE, utcnow
 from app.domain.events import CaseEvent
-from app.domain.history import UNTRACKED, RecordChange, to_json
+from app.domain.history import (
+    ASSERTED_FIELDS_SET,
+    DERIVED_ENTITY,
+    DERIVED_FIELDS,
+    UNTRACKED,
+    RecordChange,
+    json_value_at,
+    timeline_history,
+    to_json,
+    value_before,
+)
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels import PanelItem
+from app.domain.policy import CLOSURE_MARK
 from app.domain.referrals import Referral
-from app.domain.steps import Step, StepOut, StepStatus, step_out
+from app.domain.steps import Step, StepOut, StepStatus, step_fields
 
 
 class CaseAsOf(CaseOut):
@@ -54,6 +65,20 @@ class TimelineEntry(BaseModel):
     role: str | None
     why: str | None
     details: dict[str, Any]
+
+
+_STEP_TIMES = frozenset({"due_at", "overdue_at", "raised_at", "completed_at"})
+
+
+def _step_value(name: str, value: Any) -> Any:
+    """A JSON value of a step's history as the step's column holds it."""
+    if name in _STEP_TIMES and isinstance(value, str):
+        return _aware(datetime.fromisoformat(value))
+    if name == "status" and isinstance(value, str):
+        return StepStatus(value)
+    if name == "satisfied_by_id" and isinstance(value, str):
+        return uuid.UUID(value)
+    return value
 
 
 def check_as_of(as_of: datetime, now: datetime | None = None) -> datetime:
@@ -129,7 +154,8 @@ async def _steps_open_at(
     session: AsyncSession, case_id: uuid.UUID, as_of: datetime, later: list[RecordChange]
 ) -> list[StepOut]:
     """Steps created by the instant whose status then (rolled back) was open, soonest due
-    first, with the due date and assignee they had then."""
+    first, every field as it was then (:data:`~app.domain.history.STEP_TRACKED`: due date,
+    assignee, actor, note, reasons...; attack 30a, A30a-5), ``overdue`` as of the instant."""
     rows = (await session.exec(
         select(Step).where(Step.case_id == case_id, col(Step.created_at) <= as_of)
     )).all()
@@ -138,16 +164,16 @@ async def _steps_open_at(
         by_step.setdefault(change.entity_id, []).append(change)
     out: list[StepOut] = []
     for step in rows:
-        shown = step_out(step).model_dump()
+        then = {name: getattr(step, name) for name in Step.model_fields}
         for change in by_step.get(step.id, []):  # newest first
             for name, (old, _new) in change.changes.items():
-                if name in shown:
-                    shown[name] = old
-        if shown["status"] != StepStatus.open.value:
+                if name in then:
+                    then[name] = _step_value(name, old)
+        if then["status"] != StepStatus.open.value:
             continue
-        shown.update(completed_at=None, completed_by=None, completion_note=None,
-                     satisfied_by=None)
-        out.append(StepOut.model_validate(shown))
+        then.update(completed_at=None, completed_by=None, completion_note=None,
+                    satisfied_by_type=None, satisfied_by_id=None)
+        out.append(StepOut.model_validate(step_fields(SimpleNamespace(**then), as_of)))
     return sorted(out, key=lambda s: (s.due_at is None, s.due_at or as_of, s.created_at))
 
 
@@ -313,14 +339,48 @@ async def _decisions(
 
 
 async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
-    rows = await session.exec(select(RecordChange).where(
-        RecordChange.case_id == case_id, RecordChange.entity_type == "case",
-        col(RecordChange.created).is_(False)))
-    return [TimelineEntry(
-        at=_changed_at(c), recorded_at=c.recorded_at, kind="case", action="fields_changed",
-        entity_id=c.entity_id, by=c.actor_sub, role=None, why=None,
-        details={"changes": c.changes},
-    ) for c in rows.all()]
+    rows = list((await session.exec(select(RecordChange).where(
+        RecordChange.case_id == case_id,
+        col(RecordChange.entity_type).in_(("case", DERIVED_ENTITY)),
+        col(RecordChange.created).is_(False)))).all())
+    # A back-dated act's derived values at its date (A30a-1): the derived fields read forwards.
+    derived = any(c.entity_type == DERIVED_ENTITY for c in rows)
+    history = (await timeline_history(session, case_id)
+               if derived or any(ASSERTED_FIELDS_SET & (c.changes or {}).keys() for c in rows)
+               else [])
+    entries = []
+    for c in rows:
+        changes = _as_they_happened(history, c, derived)
+        if changes:
+            entries.append(TimelineEntry(
+                at=_changed_at(c), recorded_at=c.recorded_at, kind="case",
+                action="fields_changed", entity_id=c.entity_id, by=c.actor_sub, role=None,
+                why=None, details={"changes": changes}))
+    return entries
+
+
+def _as_they_happened(history: list[Any], change: RecordChange,
+                      derived: bool = False) -> dict[str, list[Any]]:
+    """A change's fields as they changed at its act's time: a MAPPA field a feed message set
+    (:data:`~app.domain.history.ASSERTED_FIELDS`) from what it was just before, in the history
+    as it now stands (a message delivered late, ATK29-3), left out where that was already its
+    value (a message confirming it)."""
+    changes = dict(change.changes or {})
+    at = _aware(change.occurred_at or change.recorded_at)
+    if derived:  # a back-dated act's rating, register or custody at its date (A30a-1)
+        for name in DERIVED_FIELDS & changes.keys():
+            before = json_value_at(history, name, at, strictly=True)
+            if before == changes[name][1]:
+                del changes[name]
+            else:
+                changes[name] = [before, changes[name][1]]
+    for name in ASSERTED_FIELDS_SET & changes.keys():
+        before = to_json(value_before(history, name, at))
+        if before == changes[name][1]:
+            del changes[name]
+        else:
+            changes[name] = [before, changes[name][1]]
+    return changes
 
 
 def _changed_at(change: RecordChange) -> datetime:
@@ -415,6 +475,10 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
                         and abs(_aware(c.recorded_at) - _aware(a.at)) <= _SAME_WRITE:
                     at = c.at
                     break
+            else:
+                if action == "superseded" and at == a.at \
+                        and step.satisfied_by_type == CLOSURE_MARK:
+                    at = _set_aside_at(a, step, closures)
         history = dues.get(step.id, [])
         details = {"code": step.code, "title": step.title, "rule": step.rule_id,
                    "policy_ref": step.policy_ref, "actor": step.actor,
@@ -468,6 +532,19 @@ def _superseded_at(entry: AuditEntry, step: Step,
     if entry.action == "step.superseded" and step.completed_at is not None:
         return _aware(step.completed_at)
     return entry.at
+
+
+def _set_aside_at(entry: AuditEntry, step: Step, closures: Sequence[TimelineEntry]) -> datetime:
+    """When a step raised by an act dated before the case's closure, recorded after it, was set
+    aside by that closure (``_closed_case_steps``: raised and set aside in one write, so no
+    history row keeps an act's time): the closure in force when it was recorded, at its date
+    (never before the step arose); its recording time if there is none."""
+    before = [c for c in closures if c.action == "closed" and c.recorded_at is not None
+              and _aware(c.recorded_at) <= _aware(entry.at)]
+    if not before:
+        return entry.at
+    closed = max(before, key=lambda c: _aware(c.recorded_at or c.at)).at
+    return max(_aware(closed), _aware(step.raised_at or step.created_at))
 
 
 def _superseded_reason(note: str | None) -> str | None:

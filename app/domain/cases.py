@@ -56,7 +56,6 @@ from app.domain.assessments import Assessment, AssessmentStatus
 from app.domain.audit import AuditEntry
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
-    AccessMode,
     Case,
     ContactLevel,
     CscStatus,
@@ -1165,7 +1164,7 @@ async def _record_restriction(wctx: WriteContext) -> None:
     )
     await emit(session, "case.access_changed", case.id, service_id=wctx.service.id,
                payload={"case_id": str(case.id), "restricted": restricted})
-    if case.access_mode == AccessMode.allowed:
+    if case.access_mode is not None:  # an excluded list too (ATTACK30B-15)
         await _redact_action_escalations(wctx)
 
 

@@ -121,9 +121,10 @@ def escalation_row(
         away = f" The line manager ({overdue.line_manager_id}) is on recorded leave."
     due = london_text(overdue.due_at) if overdue.due_at else "?"
     title = f"Escalate overdue step: {overdue.title}"[:300]
-    if overdue.actor == "action_owner" and getattr(overdue, "access_mode", None) == "allowed":
+    if overdue.actor == "action_owner" and getattr(overdue, "access_mode", None) is not None:
         # The panel's free text stays on the case: the escalation reaches role holders the
-        # allow-list leaves out as a bare duty (attack pass 8: else nobody able to act).
+        # restriction shuts out as a bare duty (attack pass 8: else nobody able to act;
+        # an excluded list too, ATTACK30B-15).
         title = RESTRICTED_ACTION_ESCALATION
     return {
         "id": new_id(), "service_id": overdue.service_id, "case_id": overdue.case_id,

@@ -9,11 +9,13 @@ and replays it. Keys expire after ``YJ_IDEMPOTENCY_KEY_TTL_HOURS`` (72 hours by 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -34,6 +36,7 @@ from app.core.errors import (
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import load_case, require_machine_scope, service_of, withheld_from
+from app.domain.answered import answer_from_record
 from app.domain.cases import ExternalRef
 from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
@@ -41,13 +44,20 @@ from app.domain.common import (
     MappaNumber,
     PlausibleDate,
     UtcDatetime,
+    iso_utc,
     new_id,
     peek_now,
-    require_mappa_category,
     resolve_occurred_at,
     utcnow,
 )
-from app.domain.history import fields_changed_after, note_case_act
+from app.domain.history import (
+    FieldChange,
+    RecordChange,
+    actor_of,
+    changes_after,
+    field_history,
+    note_case_act,
+)
 from app.domain.referrals import (
     Referral,
     ReferralCreate,
@@ -56,6 +66,13 @@ from app.domain.referrals import (
     create_referral_for_case,
     referral_out,
 )
+from app.domain.replay import (
+    dated_before_a_rating,
+    rating_history,
+    ratings_after,
+    ratings_at,
+    replay_later_acts,
+)
 from app.domain.timing import require_release_within_case, require_within_case
 from app.domain.write_context import WriteContext
 
@@ -63,6 +80,7 @@ MAX_KEY_LENGTH = 255
 MAPPA_SOURCE = "feed:mappa"
 # What a MAPPA message may set on the case (:class:`MappaUpdate`).
 MAPPA_FEED_FIELDS = ("mappa_category", "mappa_level", "expected_release_date")
+MAPPA_FIELDS_SET = frozenset(MAPPA_FEED_FIELDS)
 
 
 class FeedSource(enum.StrEnum):
@@ -278,14 +296,96 @@ async def receive(
 async def _apply_mappa_update(
     wctx: WriteContext, *, body: FeedReferral
 ) -> policy.PolicyResult | None:
-    """A MAPPA feed's category, level or release date: a case change at ``received_at``,
-    for each field the case has not had set since (:func:`_set_later`). Messages are retried
-    and can arrive out of order: a message received earlier than one already applied is kept
-    as its referral but does not roll the case back, nor raise what its stale values would
-    (attack pass 16, A16-18: an older level 3 delivered late asked for a MAPPA A referral)."""
+    """A MAPPA feed message: the case's MAPPA category, level and release date over time are
+    a function of the SET of the feed's messages, each at its ``received_at`` (ties: the
+    referral's id), whatever order they are delivered in (attack 29, ATK29-2/3/9). Messages
+    are retried and can arrive out of order: each is kept as its referral, and the case's
+    field history is folded again from all of them (:func:`refold`): a message delivered
+    after later ones records its values at its own time, as far as the next change of each
+    field (a later message's, or anyone's), and the case's current fields follow the latest
+    change by act time: a staff, CMS or panel change dated after a message still wins over it
+    (A16-18; left12c), and an older message never rolls the case back.
+
+    A level needs a category: Somerset 8.2 and Wokingham's "MAPPA categories" ("To be
+    eligible for referral under MAPPA, an individual must fall into one of 3 categories") make
+    a level (Wokingham: "Eligible MAPPA children will be managed at Level 2 when ...") the
+    management of an eligible child. A level-only message for a child with no category yet
+    known is stored as its referral (never refused: a real message from MAPPA is not lost
+    because of delivery order, ATK29-2) and the case shows no level and raises no duty from it
+    until the category is known; the level then stands from when the category became known
+    (or from its own ``received_at`` when that is later).
+
+    Then the duties are derived again from the earliest instant the history changed: each
+    change of these fields from then on is evaluated at its own time on the case as it stood
+    then (:func:`_evaluate_from`), and the other acts after it are replayed
+    (:func:`~app.domain.replay.replay_later_acts`), so the same messages leave the same open
+    steps in any delivery order."""
     case = wctx.case
+    update = _mappa_update(body)
+    require_release_within_case(update.expected_release_date, case.opened_at,
+                                "details.expected_release_date")
+    sent = {f: v for f in MAPPA_FEED_FIELDS if (v := getattr(update, f)) is not None}
+    if not sent:
+        return None
+    session = wctx.session
+    before = {f: getattr(case, f) for f in MAPPA_FEED_FIELDS}
+    # The usual delivery, dated at or after every change of the case's fields and making no
+    # waiting level stand (it brings no first category): the case as it stands is its history
+    # (no query).
+    in_order = not _predates_a_change(case, wctx.occurred_at) and not (
+        "mappa_category" in sent and case.mappa_category is None)
+    if in_order:
+        history = [FieldChange(datetime.min.replace(tzinfo=UTC), True, None,
+                               {f: [None, _json(v)] for f, v in before.items()})]
+        messages = [(wctx.occurred_at, sent)]
+    else:
+        history = await field_history(session, case.id)
+        messages = await _feed_messages(wctx, (wctx.occurred_at, sent))
+    added = refold(messages, history)
+    if not added:
+        return None
+    current = _now_standing(history, added, before)
+    last = {f: max(t for t, g, _ in added if g == f) for _, f, _ in added}
+    # The case's current fields: one flush per instant, each recorded at its act's time.
+    for at in sorted({last[f] for f in current}):
+        for f in [f for f in current if last[f] == at]:
+            setattr(case, f, current[f])
+        note_case_act(session, case.id, at)
+        mark_changed(case, at)
+        case.updated_at = utcnow()
+        session.add(case)
+        await session.flush()
+    # What the history now holds before those instants, recorded with the value the case held
+    # at recording as the old (history.ASSERTED_FIELDS).
+    earlier: dict[datetime, dict[str, list[Any]]] = {}
+    for at, f, value in added:
+        if f not in current or at != last[f]:
+            earlier.setdefault(at, {})[f] = [_json(before[f]), _json(value)]
+    for at, changes in sorted(earlier.items()):
+        session.add(RecordChange(
+            service_id=case.service_id, case_id=case.id, entity_type="case",
+            entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
+            created=False, changes=changes, occurred_at=at))
+    since = min(at for at, _, _ in added)
+    mark_changed(case, max(at for at, _, _ in added))
+    session.add(case)
+    await session.flush()
+    latest = {f: [before[f], v] for f, v in current.items()} if in_order else None
+    result = await _evaluate_from(wctx, since=since, latest=latest)
+    # The fields changed now, and what the history gained before them (field@instant).
+    await wctx.audit("case.update", entity_type="case", entity_id=case.id, change={
+        **{f: str(v) for f, v in current.items()},
+        **{f"{f}@{iso_utc(at)}": str(v) for at, fields in earlier.items()
+           for f, (_, v) in fields.items()}})
+    # Announced as a staff PATCH is (A30a-9): every field whose record changed, now or before.
+    await policy.announce_case_fields(wctx, {f for _, f, _ in added})
+    return result
+
+
+def _mappa_update(body: FeedReferral) -> MappaUpdate:
+    """The message's MAPPA fields; 422 naming the invalid ones."""
     try:
-        update = MappaUpdate.model_validate(body.details)
+        return MappaUpdate.model_validate(body.details)
     except ValidationError as exc:
         found = exc.errors(include_url=False)
         raise Unprocessable(
@@ -294,45 +394,150 @@ async def _apply_mappa_update(
                 found, ("body", "details"),
                 schema_names(MappaUpdate.model_json_schema()), body.details),
             error_count=len(found)) from exc
-    require_release_within_case(update.expected_release_date, case.opened_at,
-                                "details.expected_release_date")
-    sent = {field: new for field in MAPPA_FEED_FIELDS
-            if (new := getattr(update, field)) is not None and getattr(case, field) != new}
-    later = await _set_later(wctx, set(sent), since=wctx.occurred_at) if sent else set()
-    changes: dict[str, list[Any]] = {}
-    for field, new in sent.items():
-        if field not in later:
-            changes[field] = [getattr(case, field), new]
-            setattr(case, field, new)
-    if not changes:
-        return None
-    require_mappa_category(case.mappa_category, case.mappa_level, "body.details.mappa_level")
-    case.updated_at = utcnow()
-    mark_changed(case, wctx.occurred_at)  # a later closure may not predate it
-    note_case_act(wctx.session, case.id, wctx.occurred_at)
-    wctx.session.add(case)
-    await wctx.session.flush()
-    result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": changes}))
-    await wctx.audit("case.update", entity_type="case", entity_id=case.id,
-                     change={k: str(v[1]) for k, v in changes.items()})
-    return result
 
 
-async def _set_later(wctx: WriteContext, fields: set[str], *, since: datetime) -> set[str]:
-    """The ``fields`` the case has had set by something dated after ``since``: a MAPPA message
-    received after it (its referral keeps the details and ``received_at``), or a change by
-    anyone else (staff, the case management system, a panel) whose act is dated after it
-    (:func:`~app.domain.history.fields_changed_after`, as a panel decision's 409 reads it: a
-    panel that sat before the message, typed up after it arrived, set the older level)."""
-    session, case = wctx.session, wctx.case
-    feed = (await session.exec(select(Referral.details, Referral.created_by, Referral.occurred_at)
-                               .where(col(Referral.case_id) == case.id,
-                                      col(Referral.source) == MAPPA_SOURCE))).all()
-    later = {f for details, _, at in feed if _aware(at) > since for f in fields
-             if isinstance(details, dict) and details.get(f) is not None}
-    # The feed's own changes are dated by their messages (above).
-    senders = {sub for _, sub, _ in feed}
-    return later | await fields_changed_after(session, case.id, fields, since, besides=senders)
+Message = tuple[datetime, dict[str, Any]]
+
+
+async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
+    """The case's MAPPA feed messages with what each sets (:class:`MappaUpdate`), in
+    ``received_at`` order (the referral's id on ties), ``new`` (this delivery's, not yet
+    stored) last among its ties."""
+    rows = (await wctx.session.exec(
+        select(Referral.occurred_at, Referral.details).where(
+            col(Referral.case_id) == wctx.case.id, col(Referral.source) == MAPPA_SOURCE)
+        .order_by(col(Referral.occurred_at), col(Referral.id)))).all()
+    messages: list[Message] = []
+    for at, details in rows:
+        try:
+            update = MappaUpdate.model_validate(details or {})
+        except ValidationError:
+            continue
+        sent = {f: v for f in MAPPA_FEED_FIELDS if (v := getattr(update, f)) is not None}
+        if sent:
+            messages.append((_aware(at), sent))
+    messages.append(new)
+    messages.sort(key=lambda m: m[0])  # stable: the new one last among its ties
+    return messages
+
+
+Assertion = tuple[datetime, str, Any]
+
+
+def refold(messages: Sequence[Message], history: Sequence[FieldChange]) -> list[Assertion]:
+    """What the case's field history lacks of the feed's ``messages`` (in time order), as
+    (instant, field, value) changes to record: each message's category and release date at its
+    ``received_at`` where the history then holds another value; its level at its
+    ``received_at``, or, while the child has no category yet, from when the category becomes
+    known (unless a later level came by then). Pure; ``history``: :func:`field_history`."""
+    lines = _lines(history)
+    added: list[Assertion] = []
+
+    def state(f: str, at: datetime) -> Any:
+        value = None
+        for when, v in lines[f]:
+            if when > at:
+                break
+            value = v
+        return value
+
+    def assert_(at: datetime, f: str, value: Any) -> None:
+        if state(f, at) != value:
+            added.append((at, f, value))
+            lines[f].append((at, value))
+            lines[f].sort(key=lambda e: e[0])  # stable: the new one last among its ties
+
+    for at, sent in messages:
+        for f in ("mappa_category", "expected_release_date"):
+            if f in sent:
+                assert_(at, f, sent[f])
+    levels = [(at, sent["mappa_level"]) for at, sent in messages if "mappa_level" in sent]
+    for i, (at, level) in enumerate(levels):
+        starts = at if state("mappa_category", at) is not None else next(
+            (when for when, v in lines["mappa_category"] if when > at and v is not None), None)
+        if starts is None or any(at < other <= starts for other, _ in levels[i + 1:]):
+            continue  # no category yet (kept as its referral), or a later level came first
+        assert_(starts, "mappa_level", level)
+    return added
+
+
+def _lines(history: Sequence[FieldChange]) -> dict[str, list[tuple[datetime, Any]]]:
+    """Each MAPPA field's values over time in ``history`` (the opening's at the beginning)."""
+    lines: dict[str, list[tuple[datetime, Any]]] = {f: [] for f in MAPPA_FEED_FIELDS}
+    for change in history:
+        for f in MAPPA_FEED_FIELDS:
+            if f in change.changes:
+                value = change.changes[f][1]
+                if f == "expected_release_date" and isinstance(value, str):
+                    value = date.fromisoformat(value[:10])
+                at = datetime.min.replace(tzinfo=UTC) if change.created else change.occurred_at
+                lines[f].append((at, value))
+    return lines
+
+
+def _now_standing(history: Sequence[FieldChange], added: Sequence[Assertion],
+                  before: dict[str, Any]) -> dict[str, Any]:
+    """The fields whose latest change by act time is now one of ``added``, with its value: the
+    case's current fields change to them (a change of anyone's dated later still stands). A
+    level does not stand on a case left with no category."""
+    latest: dict[str, datetime] = {}
+    for change in history:
+        if not change.created:
+            for f in MAPPA_FIELDS_SET & change.changes.keys():
+                latest[f] = max(latest.get(f, change.occurred_at), change.occurred_at)
+    current: dict[str, Any] = {}
+    for at, f, value in sorted(added, key=lambda a: a[0]):
+        if f not in latest or at >= latest[f]:
+            current[f] = value
+    if current.get("mappa_category", before["mappa_category"]) is None:
+        current.pop("mappa_level", None)
+    return {f: v for f, v in current.items() if v != before[f]}
+
+
+def _json(value: Any) -> Any:
+    """A field's value as the field history stores it."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+async def _evaluate_from(wctx: WriteContext, *, since: datetime,
+                         latest: dict[str, list[Any]] | None) -> policy.PolicyResult:
+    """The duties of the case's MAPPA history from ``since`` on: each change of its MAPPA fields
+    dated then or later, at its own time on the case as it stood then: what it ends or
+    re-dates as in time order (:func:`~app.domain.policy.run` raising nothing), what it asks
+    for as a back-filled act (:func:`~app.domain.policy.run_backfill`: raised if missing,
+    re-dated sooner, raised at its time); then the other acts after ``since`` replayed.
+    ``latest``: the change this delivery made, the case's latest (the usual delivery); run as
+    any act in time order is (one :func:`~app.domain.policy.run`) unless it predates a
+    rating."""
+    case = wctx.case
+    result: policy.PolicyResult | None = None
+    if latest is not None and not dated_before_a_rating(case, since):
+        result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": latest}))
+        changes = []
+    else:
+        changes = [c for c in await changes_after(wctx.session, case,
+                                                  since - timedelta(microseconds=1))
+                   if MAPPA_FIELDS_SET & c.changes.keys()]
+    history = await rating_history(wctx) if changes else []
+    for change in changes:
+        at = dataclasses.replace(wctx, occurred_at=change.occurred_at)
+        event = at.event("case_changed", {"changes": change.changes})
+        more = (await policy.run(at, event=event, creates=False)).merge(
+            await policy.run_backfill(
+                at, event=event, ratings=ratings_at(history, change.occurred_at),
+                later=ratings_after(history, change.occurred_at), replayed=change.id))
+        result = more if result is None else result.merge(more)
+    replayed = await replay_later_acts(wctx, since=since, besides=MAPPA_FIELDS_SET)
+    if replayed is not None:
+        result = replayed if result is None else result.merge(replayed)
+    if result is None:
+        return await policy.current(wctx.session, case)
+    return await answer_from_record(wctx, result=result)
+
+
+def _predates_a_change(case: Case, at: datetime) -> bool:
+    """Whether a change of the case's fields is dated after ``at`` (``changed_at``: no query)."""
+    return case.changed_at is not None and _aware(case.changed_at) > at
 
 
 def _aware(moment: datetime) -> datetime:

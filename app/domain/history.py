@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, iso_utc, new_id, utcnow
@@ -26,7 +27,12 @@ from app.domain.steps import Step
 
 # Bookkeeping columns whose change says nothing about the case.
 UNTRACKED = frozenset({"id", "service_id", "version", "created_at", "updated_at", "changed_at"})
-STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date")
+# Every column of a step that the API shows and a write may change (attack 30a, A30a-5: the
+# actor and note were not kept, so ``as_of`` showed today's beside the assignee of then).
+STEP_TRACKED = ("status", "due_at", "overdue_at", "assignee_id", "urgent", "awaiting_panel_date",
+                "actor", "note", "reasons", "title", "rule_id", "policy_pack", "policy_version",
+                "policy_ref", "raised_at", "deadline_form", "priority", "completed_at",
+                "completed_by", "completion_note", "satisfied_by_type", "satisfied_by_id")
 
 
 class RecordChange(SQLModel, table=True):
@@ -175,6 +181,18 @@ _INSERT = sa.insert(RecordChange.__table__)  # type: ignore[attr-defined]
 COLLECT = "history_rows_for_seal"
 
 
+# session.info: case id -> the names of the case's fields the write's flushes changed (what
+# :func:`case_fields_changed` answers with those still pending).
+CASE_FIELDS_CHANGED = "case_fields_changed"
+
+
+def case_fields_changed(session: AsyncSession, case: Case) -> set[str]:
+    """The case's own fields this unit of work has changed: those its flushes recorded in the
+    field history and those still pending on the object (no statement sent)."""
+    flushed = session.sync_session.info.get(CASE_FIELDS_CHANGED) or {}
+    return set(flushed.get(case.id, ())) | set(_changes(case, _case_fields(), False))
+
+
 @event.listens_for(RecordedSession, "before_flush")
 def _record(session: Session, _ctx: Any, _instances: Any) -> None:
     """Write the flush's changes of cases and steps, before the flush itself, in its
@@ -190,6 +208,10 @@ def _record(session: Session, _ctx: Any, _instances: Any) -> None:
             rows.append(row)
     if not rows:
         return
+    changed = session.info.setdefault(CASE_FIELDS_CHANGED, {})
+    for row in rows:
+        if row["entity_type"] == "case" and not row["created"]:
+            changed.setdefault(row["case_id"], set()).update(row["changes"])
     collect = session.info.get(COLLECT)
     if collect is not None:
         collect.extend(rows)
@@ -361,6 +383,56 @@ async def fields_changed_after(
             for f in set(fields) & set(changes or ())}
 
 
+# The case's fields a MAPPA feed message asserts from its ``received_at`` (app.domain.feeds): a
+# message delivered after later ones records its value at its own time, with the value the case
+# held when it was recorded as the row's old (so that the record-time view, which rolls back
+# through the olds, stays right: app.domain.case_history.case_as_of). For these fields the
+# value at an instant is read forwards: that of the latest change at or before it, the
+# opening's before any (ATK29-3).
+ASSERTED_FIELDS = ("mappa_category", "mappa_level", "expected_release_date")
+ASSERTED_FIELDS_SET = frozenset(ASSERTED_FIELDS)
+
+
+class FieldChange(NamedTuple):
+    """A recorded change of the case's fields at its act's time (:func:`act_time`, aware UTC);
+    the opening (``created``) first."""
+
+    occurred_at: datetime
+    created: bool
+    actor: str | None
+    changes: dict[str, list[Any]]
+
+
+async def field_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
+    """The case's recorded changes of its fields, its opening first, then in act-time order
+    (recording order on ties)."""
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    when = sa.func.coalesce(table.c.occurred_at, table.c.recorded_at)
+    rows = (await conn.execute(
+        sa.select(when, table.c.created, table.c.actor_sub, table.c.changes)
+        .where(table.c.case_id == case_id, table.c.entity_type == "case",
+               table.c.entity_id == case_id)
+        .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
+    return [FieldChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, bool(created),
+                        actor, dict(changes or {})) for at, created, actor, changes in rows]
+
+
+def asserted_at(history: list[FieldChange], name: str, at: datetime) -> tuple[bool, Any]:
+    """Whether ``history`` holds ``name``'s value at ``at`` (an :data:`ASSERTED_FIELDS` one),
+    and the value: the new value of its latest change at or before ``at`` (the opening's
+    if none; a field not set at the opening was null then)."""
+    found, value = False, None
+    for change in history:
+        if not change.created and change.occurred_at > at:
+            break
+        if name in change.changes:
+            found, value = True, _as_field(name, change.changes[name][1])
+        elif change.created:
+            found = True
+    return found, value
+
+
 async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, Any]:
     """The case's fields that changed by acts dated after ``at`` (and recorded with their act
     time: :func:`note_case_act`), as they stood at ``at``: a judgement or event dated before a
@@ -384,6 +456,37 @@ async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, An
         for name, (old, _new) in (changes or {}).items():
             if name in AS_OF_FIELDS:
                 fields[name] = _as_field(name, old)
+    asserted = ASSERTED_FIELDS_SET & fields.keys()
+    if asserted:
+        history = await field_history(session, case.id)
+        for name in asserted:
+            found, value = asserted_at(history, name, at)
+            if found:
+                fields[name] = value
+    return fields
+
+
+async def derived_before(session: Any, case: Case, at: datetime, *,
+                         own: bool = False) -> dict[str, Any]:
+    """The case's derived fields (``on_register``) as an act at ``at`` found them: the old
+    value of the first change of each dated after ``at`` (``own``: at or after it, the act's
+    own change undone: a judgement already recorded, judged again), from the field history at
+    its act times; empty when none is (attack 30a, A30a-6: a panel decision typed in after a
+    lowering dated after the sitting was judged on the register the lowering left)."""
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    when = table.c.occurred_at >= at if own else table.c.occurred_at > at
+    rows = (await conn.execute(
+        sa.select(table.c.changes)
+        .where(table.c.case_id == case.id, table.c.entity_type == "case",
+               table.c.occurred_at.is_not(None), when)
+        .order_by(table.c.occurred_at.desc(), table.c.recorded_at.desc(), table.c.id.desc())
+    )).all()
+    fields: dict[str, Any] = {}
+    for (changes,) in rows:  # newest first: the oldest change after ``at`` says it
+        moved = (changes or {}).get("on_register")
+        if moved is not None:
+            fields["on_register"] = bool(moved[0])
     return fields
 
 
@@ -411,16 +514,108 @@ async def changes_after(session: Any, case: Case, since: datetime) -> list[Timed
                table.c.occurred_at.is_not(None), table.c.occurred_at > since)
         .order_by(table.c.occurred_at, table.c.recorded_at, table.c.id))).all()
     timed = []
+    history = (await field_history(session, case.id)
+               if any(ASSERTED_FIELDS_SET & (c or {}).keys() for _, _, c in rows) else [])
     for at, change_id, changes in rows:
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
         named: dict[str, list[Any]] = {}
         for name, (old, new) in (changes or {}).items():
-            if name == "facts":
+            if name in ASSERTED_FIELDS_SET:
+                # What it was just before, read forwards (:data:`ASSERTED_FIELDS`).
+                before = value_before(history, name, at)
+                if before != _as_field(name, new):
+                    named[name] = [before, _as_field(name, new)]
+            elif name == "facts":
                 old, new = old or {}, new or {}
                 named.update({f"facts.{k}": [old.get(k), new.get(k)]
                               for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)})
             elif name in AS_OF_FIELDS:
                 named[name] = [_as_field(name, old), _as_field(name, new)]
         if named:
-            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
             timed.append(TimedChange(at, change_id, named))
     return timed
+
+
+def value_before(history: list[FieldChange], name: str, at: datetime) -> Any:
+    """``name``'s value just before ``at`` (an :data:`ASSERTED_FIELDS` one, read forwards:
+    the new value of its latest change before ``at``, the opening's if none)."""
+    value = None
+    for change in history:
+        if not change.created and change.occurred_at >= at:
+            break
+        if name in change.changes:
+            value = _as_field(name, change.changes[name][1])
+    return value
+
+
+# A back-dated act's derived fields at its own time (attack 30a, A30a-1): history rows of this
+# entity type (the case's id) that only the timeline reads, forwards, with the case's fields
+# (a rating, the register, custody: the value of the latest change at or before an instant).
+# Every other reader (as_of, the act-time readers above) reads ``case`` rows only, so these
+# change nothing but the timeline's field changes.
+DERIVED_ENTITY = "derived"
+DERIVED_FIELDS = frozenset({"ratings", "on_register", "in_custody"})
+
+
+async def timeline_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
+    """The case's changes of its fields, the opening first, then in act-time order (recording
+    order on ties), with the derived values back-dated acts asserted at their times."""
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    when = sa.func.coalesce(table.c.occurred_at, table.c.recorded_at)
+    rows = (await conn.execute(
+        sa.select(when, table.c.created, table.c.actor_sub, table.c.changes)
+        .where(table.c.case_id == case_id, table.c.entity_id == case_id,
+               table.c.entity_type.in_(("case", DERIVED_ENTITY)))
+        .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
+    return [FieldChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, bool(created),
+                        actor, dict(changes or {})) for at, created, actor, changes in rows]
+
+
+def json_value_at(history: list[FieldChange], name: str, at: datetime, *,
+                  strictly: bool = False) -> Any:
+    """``name``'s JSON value at ``at`` read forwards (the new value of its latest change at,
+    or with ``strictly`` before, ``at``; the opening's if none)."""
+    value = None
+    for change in history:
+        if not change.created and (change.occurred_at >= at if strictly
+                                   else change.occurred_at > at):
+            break
+        if name in change.changes:
+            value = change.changes[name][1]
+    return value
+
+
+async def note_derived_at(session: Any, case: Case, at: datetime,
+                          values: dict[str, Any], until: datetime | None = None) -> None:
+    """A back-dated act's derived ``values`` (of :data:`DERIVED_FIELDS`) at its time ``at``,
+    for the timeline: each recorded at ``at`` where the history read forwards says otherwise,
+    and the value the history held after it put back at the next change of the case's derived
+    fields after ``at`` (the later act the field followed; ``until``: that act's time, when
+    it recorded no change of its own, e.g. a custody event typed in first), unless that
+    change sets it. The
+    row's old is the case's value at recording (record time: nothing is changed now)."""
+    history = await timeline_history(session, case.id)
+    later = [until] if until is not None else sorted(
+        {c.occurred_at for c in history if not c.created and c.occurred_at > at
+         and DERIVED_FIELDS & c.changes.keys()})
+    rows: dict[datetime, dict[str, list[Any]]] = {}
+    for name, value in values.items():
+        value = to_json(value)
+        if json_value_at(history, name, at) == value:
+            continue
+        current = to_json(getattr(case, name))
+        rows.setdefault(at, {})[name] = [current, value]
+        if later:
+            following = later[0]
+            sets = any(name in c.changes for c in history
+                       if not c.created and c.occurred_at == following)
+            held = json_value_at(history, name, following)
+            if not sets and held != value:
+                rows.setdefault(following, {})[name] = [current, held]
+    sync = getattr(session, "sync_session", session)
+    for when, changes in sorted(rows.items()):
+        session.add(RecordChange(
+            service_id=case.service_id, case_id=case.id, entity_type=DERIVED_ENTITY,
+            entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(sync), created=False,
+            changes=changes, occurred_at=when))

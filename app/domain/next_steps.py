@@ -35,6 +35,7 @@ from app.domain.access import (
 from app.domain.cases_table import Case
 from app.domain.common import (
     ActTime,
+    StaffId,
     iso_utc,
     require_unchanged,
     resolve_occurred_at,
@@ -60,7 +61,7 @@ from app.domain.steps import (
 from app.domain.timing import require_not_before, require_outside_closed_periods
 from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import end_of_day, london_date, london_text, start_of_day
+from app.workflows.calendar import london_date, london_text, start_of_day
 from app.workflows.deadlines import add_period
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
@@ -169,6 +170,12 @@ class StepComplete(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(default=None, max_length=4000)
     occurred_at: ActTime = None
+    done_by: StaffId | None = Field(default=None, description=(
+        "who did it, when it is not the person recording it: the one who held the step's role "
+        "on the case (its case holder or line manager) at `occurred_at`, e.g. a former case "
+        "holder's work typed up after a handover; the step is completed in their name and the "
+        "recorder is in its audit entry. 422 `occurred-before-bound` when they did not hold the "
+        "role then"))
 
 
 def visible_steps_clause(
@@ -355,8 +362,9 @@ def bare_reasons(step: Any) -> list[dict[str, Any]]:
     """A bare duty's reasons: the policy's rule and paragraph of each, the step itself as its
     record, no instant (as an escalation's are): not the kind or id of the child's record that
     triggered it, nor when that happened (attack pass 16, A16-17: a stand-in duty told a duty
-    manager outside the list when the child entered the secure estate)."""
-    subject = {"type": "subject", "id": str(step.subject_id)}
+    manager outside the list when the child entered the secure estate; attack 30b, ATTACK30B-8:
+    the record's id was still given, as the step's ``subject_id``)."""
+    subject = {"type": "step", "id": str(step.id)}
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for reason in reasons_of(step):
         key = (str(reason.get("rule")), str(reason.get("pack")), str(reason.get("ref")))
@@ -366,21 +374,18 @@ def bare_reasons(step: Any) -> list[dict[str, Any]]:
 
 
 def bare_times(step: Any) -> dict[str, Any]:
-    """A bare duty's own times: no ``raised_at`` (the instant of the child's record that asked
-    for it, which its reasons are stripped of: attack pass 18, A18-11) and ``created_at`` only
-    as the (London) day it was raised, 00:00 (the write that recorded the child's record, to the
-    microsecond, would give it too). ``due_at`` and ``overdue_at`` stay dated (it is the duty)
-    but as the end of their London day (an hours-based deadline to the second gave the
-    record's time: S5's due_at minus 24 hours; attack 20, A20-12); ``priority`` is withheld
-    (false: it would say the case's rating is very high; A20-6)."""
-    times: dict[str, Any] = {
-        "raised_at": None, "priority": False,
-        "created_at": start_of_day(london_date(policy.stored_utc(step.created_at)))}
-    for name in ("due_at", "overdue_at"):
-        moment = getattr(step, name, None)
-        if moment is not None:
-            times[name] = end_of_day(london_date(policy.stored_utc(moment)))
-    return times
+    """A bare duty's own fields that would name the child's records or their times: no
+    ``raised_at`` (the instant of the child's record that asked for it, which its reasons are
+    stripped of: attack pass 18, A18-11), ``created_at`` only as the (London) day it was raised,
+    00:00 (the write that recorded the child's record, to the microsecond, would give it too),
+    the step itself as its ``subject_id`` (not the id of the child's record: attack 30b,
+    ATTACK30B-8); ``priority`` withheld (false: it would say the case's rating is very high;
+    A20-6). ``due_at`` and ``overdue_at`` are the duty, exactly as the escalation pass counts
+    them: the holder must act by them (attack 30b, ATTACK30B-12: moved to the end of the London
+    day (A20-12), they showed the duty manager standing in a later deadline than the one they
+    were escalated at)."""
+    return {"raised_at": None, "priority": False, "subject_id": step.id,
+            "created_at": start_of_day(london_date(policy.stored_utc(step.created_at)))}
 
 
 # A bare step's completion fields left out, as columns (STEP_OUT_COLUMNS' names); the step's
@@ -733,6 +738,10 @@ async def complete_step(
     if not bare:
         earlier = await earlier_occurrence(session, principal, step, case=case, pack=pack,
                                            occurred_at=occurred_at)
+        if earlier is not None and body.done_by not in (None, principal.sub):
+            raise Unprocessable(
+                "done_by is not taken for a review of an earlier occurrence; record it as "
+                "its doer.", errors=[{"loc": "body.done_by", "msg": "not taken here"}])
         if earlier is not None:
             await policy.require_held_role_then(session, principal, case, role, occurred_at)
             wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
@@ -746,13 +755,43 @@ async def complete_step(
         require_outside_closed_periods(case, occurred_at)  # A9-7
     except DomainError as exc:  # when the case was closed is not a bare duty's to know
         raise (exc.withheld() if bare else exc) from None
-    await policy.require_held_role_then(session, principal, case, role, occurred_at)
+    credited = await _done_by(session, principal, step, case, body.done_by, occurred_at)
+    if credited is None:
+        await policy.require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    result = await close_step(wctx, step=step, note=body.note)
+    result = await close_step(wctx, step=step, note=body.note, credited_to=credited)
     if bare:  # the case's other steps are not theirs to see
         result = result.without_next_steps()
     return shown_step(principal, step, bare, ctx), result
+
+
+async def _done_by(
+    session: AsyncSession, principal: Principal, step: Step, case: Case, done_by: str | None,
+    at: datetime,
+) -> str | None:
+    """Who a completion is credited to when the recorder names another (``done_by``): a
+    step's work done by the one who held its role on the case at ``at`` and typed up by
+    another (attack pass 30, A30a-12: a former case holder's plan written the day before a
+    handover could be recorded only as the new holder's, dated now, or waived). Taken for a
+    step addressed to the case's holder of a role (its case holder or line manager), from
+    the one who may complete it now; 422 ``occurred-before-bound`` naming who held the role
+    then when ``done_by`` did not. None when the recorder is the doer."""
+    if done_by is None or done_by == principal.sub:
+        return None
+    if step.actor not in policy.ACTOR_FIELDS:
+        raise Unprocessable(
+            f"done_by is taken only for a step of the case's case holder or line manager; "
+            f"this one is the {step.actor.replace('_', ' ')}'s.",
+            errors=[{"loc": "body.done_by", "msg": "not taken for this step"}])
+    holder, _ = await policy.role_holder_at(session, case, step.actor, at, done_by)
+    if holder != done_by:
+        raise Unprocessable(
+            f"done_by did not hold the case's {step.actor.replace('_', ' ')} role at "
+            f"occurred_at; {holder or 'nobody'} held it then.",
+            slug="occurred-before-bound",
+            errors=[{"loc": "body.done_by", "msg": "did not hold the step's role then"}])
+    return done_by
 
 
 # The roles whose steps on a case are a manager's check on, or oversight of, its holder's work;
@@ -794,7 +833,8 @@ async def require_not_own_check(
     if step.actor in _SENIORS_OF_CASE and step.assignee_id != principal.sub:
         require_not_case_holder(principal, case, who_does_it=(
             "a chair's step on it is done by another chair."))
-    if await held_the_case(session, principal, step, case=case):
+    if not policy.for_case_holder(pack, step) \
+            and await held_the_case(session, principal, step, case=case):
         raise Forbidden("You held this case during the period this step checks: another "
                         "manager does it (a duty manager, or another chair for a chair's "
                         "step, who did not hold the case then).")
@@ -941,11 +981,21 @@ async def close_step(
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
     session.add(step)
     await session.flush()
-    await wctx.audit(f"step.{status}", entity_type="step", entity_id=step.id,
-                     change={"code": step.code, "note": note}, reason=note)
-    await emit(session, "step.completed", step.id, service_id=wctx.service.id,
-               payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
-    await policy.retire_escalations(wctx, closed=[step])
+    if status == StepStatus.superseded:
+        # Overtaken (a panel discussed the case, an assessment sent back): audited and
+        # announced as superseded, not as completed (attack 30a, A30a-9).
+        await policy.record_superseded(
+            wctx, [step], action="step.superseded", reason=note,
+            change=lambda step: {"code": step.code, "note": note})
+    else:
+        change: dict[str, Any] = {"code": step.code, "note": note}
+        if credited_to is not None and credited_to != wctx.principal.sub:
+            change["done_by"] = credited_to  # the recorder is the entry's actor
+        await wctx.audit(f"step.{status}", entity_type="step", entity_id=step.id,
+                         change=change, reason=note)
+        await emit(session, "step.completed", step.id, service_id=wctx.service.id,
+                   payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
+        await policy.retire_escalations(wctx, closed=[step])
     if status != StepStatus.done and not step.recurrence:
         return await policy.current(session, case)
     # A recurring step ("every 1m") comes round again whether this occurrence was done or

@@ -75,7 +75,7 @@ from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, WorkingCalendar, london_text
 from app.workflows.deadlines import shift_local
-from app.workflows.types import WorkflowEvent
+from app.workflows.types import OpenStep, WorkflowEvent
 from app.workflows.vocabulary import PanelKind
 
 SCHEDULERS = ("chair", "panel_admin")
@@ -1038,9 +1038,9 @@ async def _replaced_by_later_decision(wctx: WriteContext, pack: Any, created: li
                                 f"{later.id} ({when}), recorded before this one")
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", later.id
         wctx.session.add(step)
-        await wctx.audit("step.superseded", entity_type="step", entity_id=step.id,
-                         change={"code": step.code, "note": step.completion_note},
-                         reason=step.completion_note)
+        await policy.record_superseded(
+            wctx, [step], action="step.superseded", reason=step.completion_note,
+            change=lambda step: {"code": step.code, "note": step.completion_note})
     await wctx.session.flush()
 
 
@@ -1309,6 +1309,9 @@ async def decide(
             result = satisfied if result is None else result.merge(satisfied)
     event = _decision_event(wctx, body, panel, item)
     later_item, replaced = await _later_decision(wctx, pack, item)
+    # The steps it raises in time order, before the later acts (a review booked): the later
+    # judgements are judged again with them open (a lowering it must approve, A30a-6).
+    in_time_order: list[OpenStep] = []
     if past:
         # A level the history keeps (the domain rated again after the decision's date): the
         # decision is judged as the history in time order has it, as a back-filled judgement
@@ -1320,7 +1323,7 @@ async def decide(
                                              str(getattr(body, f"{kept}_level").value),
                                              occurred_at)
         decided = await policy.run_backfill(wctx, event=event, ratings=moment, later=later,
-                                            strict=True)
+                                            strict=True, in_time_order=in_time_order)
     else:
         decided = await policy.run(wctx, event=event, untouched=replaced)
     if later_item is not None:
@@ -1347,7 +1350,7 @@ async def decide(
     # order (the review it booked makes a rise a new referral: S7 3.2.4, W7; attack pass 15,
     # A15-7), the item now decided. Replayed as a back-dated judgement or event replays them
     # (app.domain.replay).
-    replayed = await replay_later_acts(wctx, since=occurred_at)
+    replayed = await replay_later_acts(wctx, since=occurred_at, judged_again=in_time_order)
     if replayed is not None:
         result = result.merge(replayed)
     # What it (or the replay) raised that a referral or panel act on file, dated after the
@@ -1362,5 +1365,7 @@ async def decide(
     await wctx.audit("panel.decision", entity_type="panel_item", entity_id=item.id,
                      change=change)
     await emit(session, "panel.decision", item.id, service_id=service.id,
-               payload={"case_id": str(case.id), "panel_id": str(panel.id)})
+               payload={"case_id": str(case.id), "panel_id": str(panel.id),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+    await policy.announce_act_changes(wctx)
     return item, result

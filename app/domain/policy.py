@@ -25,13 +25,17 @@ from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
 from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
+from app.domain.audit import record_audit
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
 from app.domain.final_events import final_event_recorded
 from app.domain.history import (
     RecordChange,
     act_time,
+    bump_case_versions,
     case_fields_at,
+    case_fields_changed,
+    derived_before,
     note_case_act,
     note_step_act,
     state_has_changes,
@@ -66,7 +70,7 @@ from app.workflows.deadlines import (
     shift_local,
 )
 from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
-from app.workflows.packs import Pack, is_priority, is_raisable
+from app.workflows.packs import Pack, Rule, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
     CaseSnapshot,
@@ -482,8 +486,14 @@ async def run(
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
                               panels, **extras, **earlier)
     raise_violations(evaluation)
-    if earlier:
-        evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
+    # Whatever the later act (a case's field, an event, a judgement of another domain): a step
+    # that arose after this act did not exist at its time (attack 30a, A30a-13: a medium dated
+    # before a transfer in at high, typed in after it, lapsed the panel request it raised).
+    evaluation = _of_its_moment(evaluation, open_steps, event.occurred_at)
+    replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
+    if replaced:  # A30a-14: what a later act's line has since replaced is not asked again
+        evaluation = replace(evaluation, intents=tuple(
+            i for i in evaluation.intents if i.action != "create" or i.code not in replaced))
     if not creates:
         evaluation = replace(evaluation, intents=tuple(
             i for i in evaluation.intents if i.action != "create"))
@@ -516,9 +526,9 @@ def _dated_before_later_acts(case: Case, event: WorkflowEvent) -> bool:
 
 def _of_its_moment(evaluation: Evaluation, open_steps: Sequence[Step], at: datetime
                    ) -> Evaluation:
-    """An act judged on the case's fields of its date (a change dated after it was recorded
-    first, A15-9) supersedes no step that arose after it: in time order that step did not
-    exist yet (Somerset S34's briefing for a volunteer attached after the judgement)."""
+    """An act supersedes no step that arose after it: in time order that step did not exist
+    yet (Somerset S34's briefing for a volunteer attached after the judgement, A15-9; Wokingham
+    W29's panel request raised by a transfer in dated after the judgement, A30a-13)."""
     later = {s.id for s in open_steps if stored_utc(s.raised_at) > at}
     if not later:
         return evaluation
@@ -530,7 +540,8 @@ async def run_backfill(
     wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
     later: Sequence[Mapping[str, str | None]], open_steps: Sequence[Step] | None = None,
     replayed: uuid.UUID | None = None, strict: bool = False, lapse: bool = False,
-    only: Collection[tuple[str, str]] | None = None,
+    only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
+    in_time_order: list[OpenStep] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -563,7 +574,13 @@ async def run_backfill(
     it and whose condition fails once it is the rating is superseded, as in time order it
     lapsed then (:func:`_lapsed`; Wokingham W7's panel request after a high lapses with a low
     typed in afterwards between it and a later high, whose replay raises it anew, A11-4).
-    ``only``: the (rule, code) lines applied, none other (:func:`run_restated`)."""
+    ``only``: the (rule, code) lines applied, none other (:func:`run_restated`). ``found``:
+    derived fields of the case as the act found them (a replayed judgement: the register
+    before it, :func:`app.domain.history.derived_before`). ``in_time_order``: the steps
+    found open by the acts after it in time order (given to the strict replay of the later
+    acts: a review the panel's decision books, that the later lowering it would have refused
+    has since ended, A30a-6); the steps the act raises on the case of its moment with no later
+    act are added to it, and those of the list are open in its moment."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -571,27 +588,50 @@ async def run_backfill(
     # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
     # what still holds today is asked of today's case (``present``).
     earlier = await case_fields_at(session, case, event.occurred_at)
+    if found is None:
+        found = await derived_before(session, case, event.occurred_at)
     today = snapshot(case, open_steps)
-    moment = replace(today, ratings=dict(ratings), **extras, **earlier)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found)
+    if in_time_order is not None:
+        moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
+        alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
+        in_time_order.extend(
+            OpenStep(id=uuid.uuid4(), code=i.code, rule_id=i.rule_id, subject_id=i.subject_id,
+                     due_at=i.due_at, awaiting_panel_date=i.awaiting_panel_date,
+                     deadline_form=i.deadline_form, actor=i.actor,
+                     reasons=tuple(i.reasons))
+            for i in alone.intents if i.action == "create")
     present = replace(today, **extras) if earlier else None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
                                    later, lapse=lapse, present=present)
+    record = event.data.get("record_id") if event.trigger == "judgement_recorded" else None
+    if record is not None and not evaluation.violations:
+        # The register at the judgement's own moment, for its timeline entry (A30a-1).
+        session.sync_session.info.setdefault(REGISTER_AT, {})[str(record)] = (
+            evaluation.on_register_after and case.closed_at is None)
     if evaluation.violations:
         if strict:
             raise_violations(evaluation)
         return await current(session, case)
     closed = await _closed_since(session, case.id, event.occurred_at,
                                  {i.code for i in evaluation.intents if i.action == "create"})
+    replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
     by_id = {s.id: s for s in open_steps}
     intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
                     if (only is None or (i.rule_id, i.code) in only)
-                    and (i.action != "create" or (i.code, i.subject_id) not in closed)
+                    and (i.action != "create" or ((i.code, i.subject_id) not in closed
+                                                  and i.code not in replaced))
                     and (i.action != "supersede"
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
                         open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+# session.info: judgement id -> whether its back-filled evaluation put the case on the register
+# at its own moment (:func:`run_backfill`), for the timeline (app.domain.history.note_derived_at).
+REGISTER_AT = "register_at_judgement"
 
 
 async def run_restated(
@@ -748,6 +788,22 @@ def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
 
 # The acts whose reasons a back-fill's replay asks again (app.domain.replay).
 _REPLAYED_TRIGGERS = frozenset({"judgement_recorded", "case_event"})
+
+
+def _replaced_since(pack: Pack, open_steps: Sequence[Step], at: datetime) -> set[str]:
+    """The codes of the open steps raised after ``at`` under a line that replaces any step of
+    its code still open (``supersedes_previous``): a step of that code an act dated
+    ``at`` asks for was, in time order, replaced by it (Somerset S27: a release dated before
+    an entry typed in after it; the entry's handover replaced the release's, A30a-14)."""
+    found = set()
+    for step in open_steps:
+        if stored_utc(step.raised_at) <= at:
+            continue
+        refs = {str(r.get("ref")) for r in step.reasons or () if isinstance(r, dict)}
+        if any(rule.code == step.code and rule.supersedes_previous and rule.ref in refs
+               for rule in pack.lines(step.rule_id)):
+            found.add(step.code)
+    return found
 
 
 def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
@@ -977,8 +1033,8 @@ async def _apply(
             session.add(obj)
     if flush or created or superseded or _changed(case):
         await session.flush()
-    await _audit_steps(wctx, created=created, superseded=superseded + set_aside)
-    superseded += await retire_escalations(wctx, closed=superseded, open_steps=open_steps)
+    await _audit_created(wctx, created)
+    superseded += await record_superseded(wctx, superseded + set_aside, open_steps=open_steps)
     superseded += set_aside
     for step, intent in changes:
         # One duty, one step: what a further reason (or its withdrawal) did to the open step;
@@ -996,6 +1052,11 @@ async def _apply(
     await recheck_recorder(wctx, [step for step, intent in changes
                                   if intent.action != "drop_reason" and intent.reasons],
                            recorder=_recorder(wctx, event))
+    # A due day moved into or out of the holder's leave: the step stands in or comes back in
+    # this write, as the leave recorded after the move would have it (A30a-3).
+    await resettle_steps(wctx, steps=[step for step, intent in changes
+                                      if intent.action == "update_due"],
+                         why=f"re-dated by the {event.trigger.replace('_', ' ')}")
     # The open steps now, without reading them again: those loaded under the lock that are
     # still open, and the new ones, in open_steps_of's order.
     return PolicyResult(
@@ -1365,14 +1426,57 @@ async def retire_escalations(
     if not found:
         return []
     await wctx.session.flush()
-    for step in found:
-        await wctx.audit("step.supersede", entity_type="step", entity_id=step.id,
-                         change={"code": step.code, "status": "superseded"},
-                         reason="the overdue step was closed")
+    await record_superseded(wctx, found, reason="the overdue step was closed", retire=False,
+                            change=lambda step: {"code": step.code, "status": "superseded"})
+    return found
+
+
+async def announce_act_changes(wctx: WriteContext) -> None:
+    """Announce (``case.updated``: the fields, the act's ``occurred_at``) the change of the
+    case's own fields this act's write made (a judgement's rating, register, contact level or
+    priority; a custody event's ``in_custody``; a panel decision's levels), as the field
+    history records it (no statement): a receiver learns the case changed, and when the act
+    that changed it happened, not only that a judgement was typed in (attack 30a, A30a-7).
+    Nothing when the act left the case's fields as they were."""
+    fields = case_fields_changed(wctx.session, wctx.case)
+    if fields:
+        await announce_case_fields(wctx, fields)
+
+
+async def announce_case_fields(wctx: WriteContext, fields: Iterable[str]) -> None:
+    """Announce (``case.updated``) the change of the case's ``fields`` this write audited:
+    ids, the fields' names and the act's time, as a staff ``PATCH`` announces its change
+    (attack 30a, A30a-9: a MAPPA message's change was audited, not announced)."""
+    await emit(wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
+               payload={"case_id": str(wctx.case.id), "fields": sorted(set(fields)),
+                        "occurred_at": iso_utc(wctx.occurred_at)})
+
+
+async def record_superseded(
+    wctx: WriteContext, steps: Sequence[Step], *, reason: str | None = None,
+    action: str = "step.supersede", retire: bool = True,
+    open_steps: Sequence[Step] | None = None,
+    change: Callable[[Step], dict[str, Any]] | None = None,
+) -> list[Step]:
+    """The one record of steps this write has just superseded (their status already set):
+    each audited (``action``: ``step.supersede``, or ``step.superseded`` for a step an act
+    closed as overtaken) and announced (``step.superseded``) in the write's transaction, and,
+    with ``retire``, the open escalations of the steps retired in the same write
+    (:func:`retire_escalations`; README "Overdue escalation worker"). Every path that
+    supersedes a step goes through here, so what the audit says ended, a subscriber hears
+    ended (attack 30a, A30a-9; a death's supersessions left their escalations open until the
+    next pass, ATTACK30B-5). Answers the escalations retired."""
+    for step in steps:
+        await wctx.audit(
+            action, entity_type="step", entity_id=step.id, reason=reason,
+            change=change(step) if change is not None else {
+                **step_change(step), **({"reason": reason} if reason is not None else {})})
         await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
                             "code": step.code})
-    return found
+    if not retire or not steps:
+        return []
+    return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
 
 
 async def supersede_all_open(
@@ -1411,18 +1515,12 @@ async def supersede_all_open(
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
     await session.flush()
-    await _audit_steps(wctx, created=[], superseded=[s for s in open_steps if s not in lapsed])
-    for step in lapsed:  # the closure ends it: the audit says why (the timeline's "why")
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id,
-            reason=f"{reason}. {BOOKED_LAPSE}",
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None})
-    if closure:
-        for step in open_steps:
-            await emit(session, "step.superseded", step.id, service_id=wctx.service.id,
-                       payload={"case_id": str(case.id), "step_id": str(step.id),
-                                "code": step.code})
+    plain = [s for s in open_steps if s not in lapsed]
+    # Every open step but those kept is in ``open_steps``, its escalation too: none to retire.
+    await record_superseded(wctx, plain, retire=False, change=step_change)
+    # The closure ends a booked one: the audit says why (the timeline's "why").
+    await record_superseded(wctx, lapsed, reason=f"{reason}. {BOOKED_LAPSE}", retire=False,
+                            change=step_change)
     next_steps = await open_steps_out(session, case.id) if kept else []
     return PolicyResult(next_steps=next_steps, superseded=open_steps)
 
@@ -1465,14 +1563,9 @@ async def supersede_codes(
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)
     await session.flush()
-    for step in ended:
-        await wctx.audit(
-            "step.supersede", entity_type="step", entity_id=step.id, reason=reason,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None,
-                    "reason": reason})
+    retired = await record_superseded(wctx, ended, reason=reason)
     return PolicyResult(next_steps=await open_steps_out(session, wctx.case.id),
-                        superseded=ended)
+                        superseded=ended + retired)
 
 
 async def reinstate_closed_steps(
@@ -1754,6 +1847,7 @@ async def redate_returning_next_panel_steps(
                     "due_at": iso_utc(step.due_at) if step.due_at else None, "reasons": []},
             reason=f"{why}: {intent.note}"[:2000] if intent.note else why,
         )
+    await resettle_steps(wctx, steps=redated, why=why)
     await session.flush()
     return redated
 
@@ -1870,6 +1964,23 @@ def stand_in_of(pack: Pack, step: Step) -> str | None:
     return None
 
 
+def stand_in_beyond(pack: Pack, rule: Rule) -> str | None:
+    """Where a step of ``rule`` goes on to when its stand-in is one of the case's own holders
+    (the line manager for a case holder's step) who is away too: the line's ``also_stand_in``
+    for that share (Somerset 3.1 "If the line manager is unavailable, the duty manager will
+    undertake these functions"), else the role the pack escalates that holder's duties to;
+    never back to someone on recorded leave (attack 30b, ATTACK30B-14). None for a line whose
+    stand-in is a role (the duty managers), or that has none."""
+    if rule.stand_in not in ACTOR_FIELDS or rule.stand_in == rule.actor:
+        return None
+    return rule.also_stand_in.get(rule.stand_in) or pack.escalation.target(rule.stand_in)
+
+
+def _stand_in_line(pack: Pack, step: Step) -> Rule | None:
+    return next((rule for rule in pack.lines(step.rule_id)
+                 if rule.code == step.code and rule.stand_in), None)
+
+
 IN_WEEK = "+1wd-in-week"
 
 
@@ -1910,9 +2021,18 @@ async def stand_in_if_away(
     if role in ACTOR_FIELDS:
         to = (await session.exec(select(getattr(Case, ACTOR_FIELDS[role])).where(
             col(Case.id) == step.case_id))).first()
+    too = ""
+    line = _stand_in_line(pack, step)
+    beyond = stand_in_beyond(pack, line) if line is not None else None
+    if to is not None and beyond is not None and any(
+            s <= last and e >= first
+            for s, e in await absences_of(session, step.service_id, to, first)):
+        # The stand-in is away too: not available either (ATTACK30B-14).
+        too = f"; the {role.replace('_', ' ')} ({to}) is on recorded leave too"
+        role, to = beyond, None
     step.actor, step.assignee_id = role, to
     step.note = _append(step.note, (
-        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave; the "
+        f"Stood in: the {was.replace('_', ' ')} ({old}) is on recorded leave{too}; the "
         f"{role.replace('_', ' ')}{f' ({to})' if to else ''} undertakes "
         f"this step ({step.policy_ref})."))
     if pack.done_only_by(step.code):
@@ -2075,13 +2195,28 @@ def recorder_check(pack: Pack, step: Step) -> bool:
     its record's author may not do (next_steps.require_not_own_check) and that is given to a
     stand-in when its assignee recorded it (:func:`stand_in_for_recorder`): addressed to the
     line manager, or stood in from them (the pack line's ``stand_in``, Somerset 3.1) while
-    they were away."""
-    if step.recurrence:
+    they were away. Not the case holder's own step the line manager does in their place
+    (:func:`for_case_holder`: Wokingham W7 "the case worker or their line manager" requests
+    the panel, S9's referral; the line manager who judged the child high may request it,
+    attack 30a, A30a-2; ATTACK30B-14)."""
+    if step.recurrence or for_case_holder(pack, step):
         return False
     if step.actor == "line_manager":
         return True
     return any(rule.code == step.code and rule.actor == "line_manager"
                and rule.stand_in == step.actor for rule in pack.lines(step.rule_id))
+
+
+def for_case_holder(pack: Pack, step: Step) -> bool:
+    """Whether the step is the case holder's own work that another role does in their place
+    (its line's ``actor`` the case holder, its ``stand_in`` the role it is with now: the line
+    manager presents at the MARP, requests the panel, informs the manager, Somerset 7.1.1 and
+    12, Wokingham W7): not a manager's check on the case holder's work, so neither having
+    recorded what it arose from nor having held the case keeps it from the manager (attack
+    30a, A30a-2)."""
+    return step.actor != "case_holder" and any(
+        rule.code == step.code and rule.actor == "case_holder" and rule.stand_in == step.actor
+        for rule in pack.lines(step.rule_id))
 
 
 async def stand_in_for_recorder(
@@ -2124,8 +2259,6 @@ async def recheck_recorder(wctx: WriteContext, steps: Iterable[Step],
     line manager, unless they are away before it is due or held the case in the period it
     checks. The same acts typed in any order leave it with the same owner (attack 30a,
     A30a-11). Each move is audited and announced. The steps moved."""
-    from app.domain.stand_ins import announce, away_for  # stand_ins imports this module
-
     session, case, moved = wctx.session, wctx.case, []
     for step in steps:
         pack = wctx.policy.pack_for(wctx.service, at=step.raised_at)
@@ -2151,10 +2284,265 @@ async def recheck_recorder(wctx: WriteContext, steps: Iterable[Step],
                 f"Given back: the line manager ({holder}) did not record what this step now "
                 f"checks; the {was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
             why = f"given back to the line manager ({holder}): the record it checks is another's"
-        await announce(session, wctx.principal, wctx.role, step, (was, step.actor),
-                       (had, step.assignee_id), why)
+        await announce_move(session, wctx.principal, wctx.role, step, (was, step.actor),
+                            (had, step.assignee_id), why)
         moved.append(step)
     return moved
+
+
+# --- Who a stand-in step is with, decided from the state ---------------------------------------
+# One decision for every path that may change it (a step made, re-dated, reassigned; an absence
+# recorded, changed or cancelled; the days passing: app.domain.stand_ins sweeps it), so the
+# owner does not depend on the order the acts were typed in (attack 30a, A30a-2, A30a-3).
+
+NOTE_MAX = 2000  # Step.note's length
+HELD_MARK = "held the case in the period under review"
+_MOVE_LINES = ("Stood in:", "Given back:")
+
+
+def stood_in_from(pack: Pack, step: Step) -> str | None:
+    """The actor a step stood in from (its rule line's ``actor``, e.g. ``line_manager``) when
+    it is now with that line's stand-in role: unassigned (the duty managers), or the case's
+    own holder of the role when the stand-in is one (the line manager for the case holder,
+    A23b-5); else None."""
+    if step.status != StepStatus.open:
+        return None
+    for rule in pack.lines(step.rule_id):
+        if rule.code == step.code and rule.stand_in == step.actor \
+                and rule.actor != step.actor and rule.actor in ACTOR_FIELDS \
+                and (step.assignee_id is None or rule.stand_in in ACTOR_FIELDS):
+            return rule.actor
+        # Gone on past a stand-in who is away too (the duty managers, ATTACK30B-14).
+        if rule.code == step.code and step.assignee_id is None \
+                and rule.actor in ACTOR_FIELDS and rule.actor != step.actor \
+                and stand_in_beyond(pack, rule) == step.actor:
+            return rule.actor
+    return None
+
+
+async def away_for(
+    session: AsyncSession, step: Step, staff_id: str, today: date
+) -> tuple[date, date] | None:
+    """The recorded absence of ``staff_id`` on a day from ``today`` to the step's due day
+    (today alone for an undated step), as :func:`stand_in_if_away` reads "unavailable"; None
+    when they are not away then."""
+    last = stand_in_window_end(step, today)
+    absences = await absences_of(session, step.service_id, staff_id, today)
+    return next(((s, e) for s, e in absences if s <= last and e >= today), None)
+
+
+class HeldBy:
+    """Who held the case in the period each of its steps checks (:func:`held_by`), from one
+    read of the case's holder changes for all the steps decided (not one query a step)."""
+
+    def __init__(self, session: AsyncSession, case: Case) -> None:
+        self.session, self.case = session, case
+        self.changes: list[tuple[datetime, str]] | None = None
+
+    async def of(self, step: Step) -> set[str]:
+        """Who held the case in the period ``step`` checks."""
+        if self.changes is None:
+            self.changes = await holder_changes(self.session, self.case)
+        return held_from(self.case, self.changes, held_period_start(step))
+
+
+async def resettle_step(
+    session: AsyncSession, principal: Any, role: str | None, pack: Pack, case: Case,
+    step: Step, *, held: HeldBy, today: date, why: str,
+) -> bool:
+    """Put an open step where the state puts it today (the caller holds the case's lock):
+    a step that stood in goes back to the case's current holder of its actor unless one of
+    the reasons to stand in holds for them (:func:`_kept_from`); a holder's step stands in
+    if they are away on a day from today to its due day, or, a line manager's check, if they
+    held the case in the period it checks. Whether it moved; each move is audited and
+    announced, ``why`` saying what made the change (the audit's reason)."""
+    if step.status != StepStatus.open or step.code == ESCALATION_CODE:
+        return False
+    if await _stand_in_held(session, principal, role, pack, step, held=held, why=why):
+        return True
+    frm = stood_in_from(pack, step) or _held_default_from(pack, step)
+    if frm is not None:
+        holder = getattr(case, ACTOR_FIELDS[frm])
+        if holder is None or await _kept_from(session, pack, step, frm, holder,
+                                              held=held, today=today):
+            return await _on_along(session, principal, role, pack, case, step, today=today,
+                                   why=why)
+        await _give_back(session, principal, role, step, frm, holder, why=why)
+        return True
+    if step.assignee_id is None or stand_in_of(pack, step) is None:
+        return False
+    was = step.actor
+    stood = await stand_in_if_away(session, pack, step, today)
+    if stood is None:
+        return False
+    old, to, _ = stood
+    step.note = capped(step.note)
+    await announce_move(session, principal, role, step, (was, to), (old, step.assignee_id),
+                        f"{old} is on recorded leave ({why})")
+    return True
+
+
+async def resettle_steps(wctx: WriteContext, *, steps: Iterable[Step], why: str) -> list[Step]:
+    """:func:`resettle_step` on ``steps`` of the write's case (re-dated by it: a MARP moved,
+    an earlier act recorded later), in the write: a due day moved into or out of the holder's
+    leave moves the step as the absence recorded after it would (attack 30a, A30a-3). The
+    steps moved."""
+    held, today, moved = HeldBy(wctx.session, wctx.case), london_date(utcnow()), []
+    for step in steps:
+        pack = wctx.policy.pack_for(wctx.service, at=step.raised_at)
+        if await resettle_step(wctx.session, wctx.principal, wctx.role, pack, wctx.case, step,
+                               held=held, today=today, why=why):
+            moved.append(step)
+    if moved:
+        await bump_case_versions(wctx.session, {wctx.case.id})
+    return moved
+
+
+async def _give_back(session: AsyncSession, principal: Any, role: str | None, step: Step,
+                     frm: str, holder: str, *, why: str) -> None:
+    """The step that stood in is the case's ``holder`` of its actor ``frm`` again."""
+    was, had = step.actor, step.assignee_id
+    step.actor, step.assignee_id = frm, holder
+    held_too = (" and did not hold the case in the period under review"
+                if frm == "line_manager" else "")
+    step.note = noted(step.note, (
+        f"Given back: the {frm.replace('_', ' ')} ({holder}) is not on recorded leave "
+        f"before the step is due{held_too}; the "
+        f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
+    await announce_move(session, principal, role, step, (was, frm), (had, holder),
+                        f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
+
+
+async def _on_along(
+    session: AsyncSession, principal: Any, role: str | None, pack: Pack, case: Case,
+    step: Step, *, today: date, why: str,
+) -> bool:
+    """A step standing in for its absent holder with one of the case's own holders (the line
+    manager for a case holder's step): with that person while they are not away before it is
+    due, with the role beyond them (:func:`stand_in_beyond`: the duty managers, unassigned)
+    while they are away too; never with someone on recorded leave (Somerset 3.1 "If the line
+    manager is unavailable, the duty manager will undertake these functions"; attack 30b,
+    ATTACK30B-14). Whether it moved."""
+    line = _stand_in_line(pack, step)
+    beyond = stand_in_beyond(pack, line) if line is not None else None
+    if line is None or beyond is None or line.stand_in is None:
+        return False
+    person = getattr(case, ACTOR_FIELDS[line.stand_in])
+    if person is None:
+        return False
+    away = await away_for(session, step, person, today) is not None
+    to = (beyond, None) if away else (line.stand_in, person)
+    was = (step.actor, step.assignee_id)
+    if was == to:
+        return False
+    step.actor, step.assignee_id = to
+    who = f"the {line.stand_in.replace('_', ' ')} ({person})"
+    if away:
+        step.note = noted(step.note, (
+            f"Stood in: {who} is on recorded leave too; the {beyond.replace('_', ' ')} "
+            f"undertakes this step ({step.policy_ref})."))
+        reason = f"{person} is on recorded leave too ({why})"
+    else:
+        step.note = noted(step.note, (
+            f"Given back: {who} is not on recorded leave before the step is due; they stand "
+            f"in again ({step.policy_ref})."))
+        reason = f"given back to {who}: {why}"
+    await announce_move(session, principal, role, step, (was[0], to[0]), (was[1], to[1]),
+                        reason)
+    return True
+
+
+async def _kept_from(session: AsyncSession, pack: Pack, step: Step, frm: str, holder: str, *,
+                     held: HeldBy, today: date) -> bool:
+    """Whether a step that stood in from ``frm`` stays with its stand-in rather than go back to
+    the case's ``holder`` of that role: they are away before it is due (Somerset 3.1); a line
+    manager's one-off check on a record they recorded (A19-18); a line manager's step checking
+    a period in which they held the case (4.5; A21a-8, A25-1). Derived from the record (the
+    absences, the records' authors, the holder history), whatever made the step stand in."""
+    if await away_for(session, step, holder, today) is not None:
+        return True
+    if frm != "line_manager":
+        return False
+    if recorder_check(pack, step) and holder in await recorded_by(session, step):
+        return True
+    return holder in await held.of(step)
+
+
+def _held_default_from(pack: Pack, step: Step) -> str | None:
+    """``line_manager`` for a line manager's step whose line names no stand-in, now with the
+    duty managers (unassigned): where :func:`_stand_in_held` puts it when its line manager held
+    the case in the period it checks (Somerset S11, 4.5); else None."""
+    if step.status != StepStatus.open or step.actor != "duty_manager" \
+            or step.assignee_id is not None:
+        return None
+    lines = [rule for rule in pack.lines(step.rule_id) if rule.code == step.code]
+    if lines and all(rule.actor == "line_manager" and not rule.stand_in for rule in lines):
+        return "line_manager"
+    return None
+
+
+async def _stand_in_held(
+    session: AsyncSession, principal: Any, role: str | None, pack: Pack, step: Step, *,
+    held: HeldBy, why: str,
+) -> bool:
+    """A line manager's step whose named line manager held the case since it was raised
+    (Somerset 4.5: they do not review the month they held; next_steps.held_the_case refuses
+    them) stands in to the line's stand-in role, else the duty managers, unassigned, as a
+    stand-in for leave does; not the case holder's own step they do in the case holder's place
+    (:func:`for_case_holder`). Whether it moved (attack 25, A25-1). It goes back, as every
+    stand-in does, in :func:`resettle_step` (:func:`_kept_from`)."""
+    if step.actor != "line_manager" or step.assignee_id is None \
+            or for_case_holder(pack, step):
+        return False
+    old = step.assignee_id
+    if old not in await held.of(step):
+        return False
+    to = stand_in_of(pack, step) or "duty_manager"
+    step.actor, step.assignee_id = to, None
+    step.note = noted(step.note, (
+        f"Stood in: the line manager ({old}) {HELD_MARK}; the "
+        f"{to.replace('_', ' ')} undertakes this step ({step.policy_ref})."))
+    await announce_move(session, principal, role, step, ("line_manager", to), (old, None),
+                        f"the line manager ({old}) {HELD_MARK} ({why})")
+    return True
+
+
+async def announce_move(
+    session: AsyncSession, principal: Any, role: str | None, step: Step,
+    actor: tuple[str, str], assignee: tuple[str | None, str | None], reason: str,
+) -> None:
+    """Audit (``step.reassign``) and announce (``step.reassigned``) a step's move, in the
+    write's transaction."""
+    session.add(step)
+    await record_audit(
+        session, principal, "step.reassign", "step", step.id, service_id=step.service_id,
+        case_id=step.case_id, role=role, reason=reason,
+        change={"code": step.code, "actor": {"from": actor[0], "to": actor[1]},
+                "assignee_id": {"from": assignee[0], "to": assignee[1]}})
+    await emit(session, "step.reassigned", step.id, service_id=step.service_id,
+               payload={"case_id": str(step.case_id), "step_id": str(step.id),
+                        "code": step.code, "actor": actor[1], "from": assignee[0],
+                        "to": assignee[1]})
+
+
+def noted(note: str | None, more: str) -> str | None:
+    """``note`` with the line ``more`` added, within the column's length (:func:`capped`)."""
+    return capped(f"{note}\n{more}" if note else more)
+
+
+def capped(note: str | None) -> str | None:
+    """The note within the column's length: a step that stands in and comes back many times
+    drops its oldest stand-in lines first (each move is in the audit trail)."""
+    if note is None or len(note) <= NOTE_MAX:
+        return note
+    lines = note.split("\n")
+    while len("\n".join(lines)) > NOTE_MAX:
+        old = next((i for i, line in enumerate(lines[:-1]) if line.startswith(_MOVE_LINES)),
+                   None)
+        if old is None:
+            return "\n".join(lines)[-NOTE_MAX:]
+        del lines[old]
+    return "\n".join(lines)
 
 
 RESTRICTED_ACT_NOTE = (
@@ -2291,14 +2679,12 @@ def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
                   max(stored_utc(at), stored_utc(step.raised_at or step.created_at)))
 
 
-async def _audit_steps(
-    wctx: WriteContext, *, created: list[Step], superseded: list[Step]
-) -> None:
-    for step, action in [(s, "step.create") for s in created] + [
-        (s, "step.supersede") for s in superseded
-    ]:
-        await wctx.audit(
-            action, entity_type="step", entity_id=step.id,
-            change={"code": step.code, "rule": step.rule_id, "status": str(step.status),
-                    "due_at": iso_utc(step.due_at) if step.due_at else None},
-        )
+def step_change(step: Step) -> dict[str, Any]:
+    return {"code": step.code, "rule": step.rule_id, "status": str(step.status),
+            "due_at": iso_utc(step.due_at) if step.due_at else None}
+
+
+async def _audit_created(wctx: WriteContext, created: list[Step]) -> None:
+    for step in created:
+        await wctx.audit("step.create", entity_type="step", entity_id=step.id,
+                         change=step_change(step))

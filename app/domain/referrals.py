@@ -371,7 +371,8 @@ async def create_referral_for_case(
                 "details": body.details},
     )
     await emit(session, "referral.created", referral.id, service_id=service.id,
-               payload={"case_id": str(case.id), "kind": body.kind, "source": source})
+               payload={"case_id": str(case.id), "kind": body.kind, "source": source,
+                        "occurred_at": iso_utc(wctx.occurred_at)})
     return referral, result
 
 
@@ -573,7 +574,8 @@ async def transition(
         change={"from": previous.value, "to": move.target.value, "note": body.note},
     )
     await emit(session, f"referral.{move.target.value}", referral.id, service_id=service.id,
-               payload={"case_id": str(case.id), "kind": referral.kind})
+               payload={"case_id": str(case.id), "kind": referral.kind,
+                        "occurred_at": iso_utc(wctx.occurred_at)})
     return referral_out(referral, pack), result
 
 
@@ -695,7 +697,8 @@ async def accept_heard(
             change={"from": previous.value, "to": ReferralStatus.accepted.value, "note": note,
                     "panel_item_id": str(item_id)})
         await emit(session, "referral.accepted", referral.id, service_id=wctx.service.id,
-                   payload={"case_id": str(case.id), "kind": referral.kind})
+                   payload={"case_id": str(case.id), "kind": referral.kind,
+                            "occurred_at": iso_utc(wctx.occurred_at)})
     if heard:
         await session.flush()
     return heard

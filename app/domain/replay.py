@@ -33,11 +33,11 @@ from app.domain import policy, transfers
 from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
-from app.domain.history import changes_after
+from app.domain.history import changes_after, derived_before
 from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
-from app.workflows.calendar import london_date
-from app.workflows.types import WorkflowEvent
+from app.workflows.calendar import london_date, london_text
+from app.workflows.types import OpenStep, WorkflowEvent
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
 DOMAINS = ("rosh", "swb", "lor")
@@ -182,17 +182,26 @@ def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
 
 
 async def replay_later_acts(
-    wctx: WriteContext, *, since: datetime, pending: Judged | None = None
+    wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
+    judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
     in time order, on the history as it now stands, applying only what it still owes; None
     when there is none. ``pending``: the judgement this write records, when its row is left
-    to the commit."""
+    to the commit. ``besides``: fields whose changes the caller evaluated already (a change of
+    those alone is not replayed: the MAPPA feed's, app.domain.feeds). ``judged_again`` (the
+    steps open in time order after the act, :func:`app.domain.policy.run_backfill`'s
+    ``in_time_order``): a later judgement the pack refuses on the history as it now stands,
+    those steps open, refuses this write (409/422 naming it, :func:`_refused_later`): a panel's
+    decision dated before a lowering the panel had to approve (Somerset 7.2.1, M6) is not
+    recorded under it, as in time order the lowering would have been refused (attack 30a,
+    A30a-6)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
-    changes = await changes_after(wctx.session, wctx.case, since)
+    changes = [c for c in await changes_after(wctx.session, wctx.case, since)
+               if not c.changes.keys() <= besides]
     with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
         signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
                   if a[1] == "countersign" and a[0] > since]
@@ -245,8 +254,25 @@ async def replay_later_acts(
             for after in history[index + 1:]:
                 state = {**state, after.domain: after.level}
                 later.append(state)
-            more = await policy.run_backfill(
-                wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
-                later=later, replayed=judgement.id)
+            try:
+                more = await policy.run_backfill(
+                    wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
+                    later=later, replayed=judgement.id, strict=judged_again is not None,
+                    found=await derived_before(wctx.session, wctx.case, at, own=True),
+                    in_time_order=judged_again)
+            except policy.PolicyViolation as refused:
+                raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)
     return result
+
+
+def _refused_later(refused: policy.PolicyViolation, judgement: Judged) -> policy.PolicyViolation:
+    """The refusal of a write under which a judgement already recorded, dated after it, would
+    itself be refused (its rule's status and type, the judgement named)."""
+    return policy.PolicyViolation(
+        f"A judgement already recorded is dated after this act and the policy refuses it on "
+        f"the history this act makes: {judgement.domain} {judgement.level} at "
+        f"{london_text(judgement.occurred_at)} (judgement {judgement.id}): {refused.detail}",
+        slug=refused.slug, status=refused.status, errors=refused.errors,
+        extra={**refused.extra, "judgement_id": str(judgement.id),
+               "judgement_occurred_at": judgement.occurred_at.isoformat()})

@@ -202,7 +202,7 @@ async def _worker(session: AsyncSession, pack: Pack, step: Step) -> str | None:
     """Whose absences an in-week step's deadline is counted against: its assignee, or the
     case's holder when the step stood in from them to the line manager during their leave (the
     deadline stays the case holder's: "the last day before a prolonged absence"; A24b-14)."""
-    frm = stand_ins.stood_in_from(pack, step)
+    frm = policy.stood_in_from(pack, step)
     if frm is None:
         return step.assignee_id
     return (await session.exec(select(getattr(Case, policy.ACTOR_FIELDS[frm])).where(

@@ -10,6 +10,9 @@ without a step being made:
 - the case gets a new line manager (PATCH or PUT): steps that stood in go to the new one, unless
   they are away too; the old one's steps that move to a new one who is away stand in;
 - an absence is shortened, moved or cancelled: the steps it stood in come back;
+- the step's due day moves (a MARP booked, moved or cancelled, an earlier act recorded later,
+  a case reopened): :func:`app.domain.policy.resettle_steps` in that write (attack 30a,
+  A30a-3: the owner followed the order the leave and the move were typed in);
 - time passes: leave recorded in advance starts (the line manager's open steps stand in) or
   ends (they come back). The state changes only at a Europe/London midnight, so a sweep per
   service and London day keeps it right: :func:`settle_today` runs it before a queue is read
@@ -24,15 +27,18 @@ An escalation of a stand-in step follows the step, both ways: over the duty mana
 once it is theirs again (attack pass 10, A10-11). Either way it is where the escalation pass
 would raise it that day.
 
-Every move is made under the case's lock, after re-reading the step, and is audited
-(``step.reassign``) and announced (``step.reassigned``) in the write's transaction.
+Every path decides by one function, :func:`app.domain.policy.resettle_step`, from the state
+(the case's holders, the absences from today to the due day, who recorded what the step
+checks, who held the case). Every move is made under the case's lock, after re-reading the
+step, and is audited (``step.reassign``) and announced (``step.reassigned``) in the write's
+transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime
+from datetime import date
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -46,13 +52,11 @@ from app.core import clock
 from app.core.loop import every
 from app.core.security import STAFF_ROLES, Principal
 from app.domain import policy
-from app.domain.absences import StaffAbsence, absences_of
+from app.domain.absences import StaffAbsence
 from app.domain.access import lock_case
-from app.domain.audit import record_audit
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import peek_now, utcnow
 from app.domain.history import bump_case_versions
-from app.domain.outbox import emit
 from app.domain.services import Service
 from app.domain.steps import ESCALATION_CODE, Step, StepStatus, owed_by
 from app.workflows.calendar import london_date, london_text
@@ -60,7 +64,6 @@ from app.workflows.packs import Pack
 
 SWEEPER = Principal(sub="system:stand-in", roles=frozenset({"system"}), service=None)
 SWEEPER_ROLE = "system"
-NOTE_MAX = 2000  # Step.note's length
 log = structlog.get_logger("yjrisk.stand_ins")
 
 # The London day each service was last swept on, in this process (a sweep is idempotent: two
@@ -82,80 +85,25 @@ def _sweep_lock(service_id: uuid.UUID) -> asyncio.Lock:
     return lock
 
 
-def stood_in_from(pack: Pack, step: Step) -> str | None:
-    """The actor a step stood in from (its rule line's ``actor``, e.g. ``line_manager``) when
-    it is now with that line's stand-in role: unassigned (the duty managers), or the case's
-    own holder of the role when the stand-in is one (the line manager for the case holder,
-    A23b-5); else None."""
-    if step.status != StepStatus.open:
-        return None
-    for rule in pack.lines(step.rule_id):
-        if rule.code == step.code and rule.stand_in == step.actor \
-                and rule.actor != step.actor and rule.actor in policy.ACTOR_FIELDS \
-                and (step.assignee_id is None or rule.stand_in in policy.ACTOR_FIELDS):
-            return rule.actor
-    return None
-
-
-async def away_for(
-    session: AsyncSession, step: Step, staff_id: str, today: date
-) -> tuple[date, date] | None:
-    """The recorded absence of ``staff_id`` on a day from ``today`` to the step's due day
-    (today alone for an undated step), as :func:`app.domain.policy.stand_in_if_away` reads
-    "unavailable"; None when they are not away then."""
-    last = policy.stand_in_window_end(step, today)
-    absences = await absences_of(session, step.service_id, staff_id, today)
-    return next(((s, e) for s, e in absences if s <= last and e >= today), None)
-
-
 async def settle_case(
     session: AsyncSession, principal: Principal, role: str | None, ctx: policy.PolicyContext,
     service: Service, case: Case, *, today: date, why: str,
 ) -> list[Step]:
     """Bring the case's open stand-in steps in line with who is away ``today`` and who held
-    the case (the caller holds the case's lock): a step that stood in goes back to the case's
-    current holder of its actor unless one of the reasons to stand in holds for them
-    (:func:`_kept_from`); a holder's step stands in if they are away, or, a line manager's, if
-    they held the case in the period it checks. Each move is audited and announced; ``why``
+    the case (the caller holds the case's lock), each by :func:`app.domain.policy.
+    resettle_step` (the one decision every path takes: attack 30a), then the escalations
+    chasing them (:func:`_settle_escalation`). Each move is audited and announced; ``why``
     says what made the change (the audit's reason)."""
     moved = []
     escalations = []
-    held = _HeldBy(session, case)
+    held = policy.HeldBy(session, case)
     for step in await policy.open_steps_of(session, case.id):
         if step.code == ESCALATION_CODE:
             escalations.append(step)  # after the steps they chase have moved
             continue
         pack = ctx.pack_for(service, at=step.raised_at)
-        if await _stand_in_held(session, principal, role, pack, step, held=held, why=why):
-            moved.append(step)
-            continue
-        frm = stood_in_from(pack, step) or _held_default_from(pack, step)
-        if frm is not None:
-            holder = getattr(case, policy.ACTOR_FIELDS[frm])
-            if holder is None or await _kept_from(session, pack, step, frm, holder,
-                                                  held=held, today=today):
-                continue
-            was, had = step.actor, step.assignee_id
-            step.actor, step.assignee_id = frm, holder
-            held_too = (" and did not hold the case in the period under review"
-                        if frm == "line_manager" else "")
-            step.note = _noted(step.note, (
-                f"Given back: the {frm.replace('_', ' ')} ({holder}) is not on recorded leave "
-                f"before the step is due{held_too}; the "
-                f"{was.replace('_', ' ')} no longer stands in ({step.policy_ref})."))
-            await announce(session, principal, role, step, (was, frm), (had, holder),
-                            f"given back to the {frm.replace('_', ' ')} ({holder}): {why}")
-            moved.append(step)
-        elif step.assignee_id is not None and policy.stand_in_of(pack, step) is not None:
-            was = step.actor
-            stood = await policy.stand_in_if_away(session, pack, step, today)
-            if stood is None:
-                continue
-            old, to, away = stood
-            step.note = _capped(step.note)
-            reason = f"{old} is on recorded leave ({why})"
-            await announce(session, principal, role, step, (was, to), (old, step.assignee_id),
-                            reason)
+        if await policy.resettle_step(session, principal, role, pack, case, step, held=held,
+                                      today=today, why=why):
             moved.append(step)
     for step in escalations:
         if await _settle_escalation(session, principal, role, ctx, service, case, step,
@@ -167,76 +115,6 @@ async def settle_case(
         await bump_case_versions(session, {case.id})
         await session.flush()
     return moved
-
-
-class _HeldBy:
-    """Who held the case in the period each of its steps checks (:func:`policy.held_by`),
-    from one read of the case's holder changes for the whole settle (not one query a step)."""
-
-    def __init__(self, session: AsyncSession, case: Case) -> None:
-        self.session, self.case = session, case
-        self.changes: list[tuple[datetime, str]] | None = None
-
-    async def of(self, step: Step) -> set[str]:
-        if self.changes is None:
-            self.changes = await policy.holder_changes(self.session, self.case)
-        return policy.held_from(self.case, self.changes, policy.held_period_start(step))
-
-
-async def _kept_from(session: AsyncSession, pack: Pack, step: Step, frm: str, holder: str, *,
-                     held: _HeldBy, today: date) -> bool:
-    """Whether a step that stood in from ``frm`` stays with its stand-in rather than go back to
-    the case's ``holder`` of that role: they are away before it is due (Somerset 3.1); a line
-    manager's one-off check on a record they recorded (A19-18); a line manager's step checking
-    a period in which they held the case (4.5; A21a-8, A25-1). Derived from the record (the
-    absences, the records' authors, the holder history), whatever made the step stand in."""
-    if await away_for(session, step, holder, today) is not None:
-        return True
-    if frm != "line_manager":
-        return False
-    if policy.recorder_check(pack, step) and holder in await policy.recorded_by(session, step):
-        return True
-    return holder in await held.of(step)
-
-
-def _held_default_from(pack: Pack, step: Step) -> str | None:
-    """``line_manager`` for a line manager's step whose line names no stand-in, now with the
-    duty managers (unassigned): where :func:`_stand_in_held` puts it when its line manager held
-    the case in the period it checks (Somerset S11, 4.5); else None."""
-    if step.status != StepStatus.open or step.actor != "duty_manager" \
-            or step.assignee_id is not None:
-        return None
-    lines = [rule for rule in pack.lines(step.rule_id) if rule.code == step.code]
-    if lines and all(rule.actor == "line_manager" and not rule.stand_in for rule in lines):
-        return "line_manager"
-    return None
-
-
-HELD_MARK = "held the case in the period under review"
-
-
-async def _stand_in_held(
-    session: AsyncSession, principal: Principal, role: str | None, pack: Pack, step: Step, *,
-    held: _HeldBy, why: str,
-) -> bool:
-    """A line manager's step whose named line manager held the case since it was raised
-    (Somerset 4.5: they do not review the month they held; next_steps.held_the_case refuses
-    them) stands in to the line's stand-in role, else the duty managers, unassigned, as a
-    stand-in for leave does. Whether it moved (attack 25, A25-1). It goes back, as every
-    stand-in does, in :func:`settle_case` (:func:`_kept_from`)."""
-    if step.actor != "line_manager" or step.assignee_id is None:
-        return False
-    old = step.assignee_id
-    if old not in await held.of(step):
-        return False
-    to = policy.stand_in_of(pack, step) or "duty_manager"
-    step.actor, step.assignee_id = to, None
-    step.note = _noted(step.note, (
-        f"Stood in: the line manager ({old}) {HELD_MARK}; the "
-        f"{to.replace('_', ' ')} undertakes this step ({step.policy_ref})."))
-    await announce(session, principal, role, step, ("line_manager", to), (old, None),
-                    f"the line manager ({old}) {HELD_MARK} ({why})")
-    return True
 
 
 async def _settle_escalation(
@@ -265,31 +143,32 @@ async def _settle_escalation(
     actors = {subject.actor}
     line = ctx.pack_for(service, at=subject.raised_at).lines(subject.rule_id)
     actors |= {a for r in line if r.code == subject.code and r.stand_in
-               for a in (r.actor, r.stand_in)}
+               for a in (r.actor, r.stand_in, policy.stand_in_beyond(pack, r)) if a}
     possible = {_escalated_to(pack, subject, actor, lm, away)
                 for actor in actors for away in (False, True)}
-    away = await away_for(session, step, lm, today)
+    away = await policy.away_for(session, step, lm, today)
     to = _escalated_to(pack, subject, subject.actor, lm, away is not None)
     was = (step.actor, step.assignee_id)
     if was == to or was not in possible:
         return False
     step.actor, step.assignee_id = to
     if away is not None:
-        step.note = _noted(step.note, (
+        step.note = policy.noted(step.note, (
             f"Stood in: the line manager ({lm}) is on recorded leave; the "
             f"{to[0].replace('_', ' ')} takes this escalation."))
         reason = f"{lm} is on recorded leave ({why})"
     elif to[0] == "line_manager":
-        step.note = _noted(step.note, (
+        step.note = policy.noted(step.note, (
             f"Given back: the line manager ({lm}) is not on recorded leave today."))
         reason = f"given back to the line manager ({lm}): {why}"
     else:
-        step.note = _noted(step.note, (
+        step.note = policy.noted(step.note, (
             f"Given back: the line manager ({lm}) is not on recorded leave today; the step it "
             f"chases is theirs again, and its escalation the {to[0].replace('_', ' ')}'s."))
         reason = (f"the step it chases is given back to the line manager ({lm}); its "
                   f"escalation to the {to[0].replace('_', ' ')}: {why}")
-    await announce(session, principal, role, step, (was[0], to[0]), (was[1], to[1]), reason)
+    await policy.announce_move(session, principal, role, step, (was[0], to[0]),
+                               (was[1], to[1]), reason)
     return True
 
 
@@ -382,9 +261,13 @@ async def cases_to_settle(
     # manager when the leave ended with the days, not by a change to it).
     to_holders = sorted({r.code for pack in versions for r in pack.rules
                          if r.stand_in in policy.ACTOR_FIELDS and r.stand_in != r.actor})
-    stood_in_to_holder = sa.and_(col(Step.code).in_(to_holders),
-                                 col(Step.assignee_id) == col(Case.line_manager_id),
-                                 col(Step.actor) == "line_manager")
+    stood_in_to_holder = sa.or_(
+        sa.and_(col(Step.code).in_(to_holders),
+                col(Step.assignee_id) == col(Case.line_manager_id),
+                col(Step.actor) == "line_manager"),
+        # Gone on past the line manager to the duty managers: it comes back to them, or to the
+        # case holder, as their leave ends (ATTACK30B-14).
+        sa.and_(col(Step.code).in_(to_holders), col(Step.assignee_id).is_(None)))
     rows = await session.exec(
         select(Step.case_id).join(Case, col(Case.id) == col(Step.case_id)).where(
             Step.service_id == service.id, Step.status == StepStatus.open,
@@ -437,8 +320,12 @@ async def settle_today(
 ) -> None:
     """Sweep the service once per London day in this process, before its steps are read:
     the queue a worker lists is right from the first minute of the day on which leave starts
-    or ends (no write marks that moment). A no-op (a dictionary look-up) once swept today."""
-    today = london_date(utcnow())
+    or ends (no write marks that moment). A no-op (a dictionary look-up) once swept today.
+    The day is read without taking the request's write instant (:func:`peek_now`): a write
+    that then waits for another on its case is dated after it (A23a-1; attack 30a, A30a-15: a
+    completion dated before the leave's cancellation it waited for, announced before the
+    give-back committed ahead of it)."""
+    today = london_date(peek_now())
     if _swept_by_slug.get(service_slug) == today:
         return
     async with factory() as session:
@@ -473,46 +360,6 @@ async def run_pass(
             moved += await sweep_service(factory, ctx, sid, today)
             _swept[sid] = today
     return moved
-
-
-async def announce(
-    session: AsyncSession, principal: Principal, role: str | None, step: Step,
-    actor: tuple[str, str], assignee: tuple[str | None, str | None], reason: str,
-) -> None:
-    """Audit (``step.reassign``) and announce (``step.reassigned``) a step's move, in the
-    write's transaction."""
-    session.add(step)
-    await record_audit(
-        session, principal, "step.reassign", "step", step.id, service_id=step.service_id,
-        case_id=step.case_id, role=role, reason=reason,
-        change={"code": step.code, "actor": {"from": actor[0], "to": actor[1]},
-                "assignee_id": {"from": assignee[0], "to": assignee[1]}})
-    await emit(session, "step.reassigned", step.id, service_id=step.service_id,
-               payload={"case_id": str(step.case_id), "step_id": str(step.id),
-                        "code": step.code, "actor": actor[1], "from": assignee[0],
-                        "to": assignee[1]})
-
-
-_MOVE_LINES = ("Stood in:", "Given back:")
-
-
-def _noted(note: str | None, more: str) -> str | None:
-    return _capped(f"{note}\n{more}" if note else more)
-
-
-def _capped(note: str | None) -> str | None:
-    """The note within the column's length: a step that stands in and comes back many times
-    drops its oldest stand-in lines first (each move is in the audit trail)."""
-    if note is None or len(note) <= NOTE_MAX:
-        return note
-    lines = note.split("\n")
-    while len("\n".join(lines)) > NOTE_MAX:
-        old = next((i for i, line in enumerate(lines[:-1]) if line.startswith(_MOVE_LINES)),
-                   None)
-        if old is None:
-            return "\n".join(lines)[-NOTE_MAX:]
-        del lines[old]
-    return "\n".join(lines)
 
 
 async def run_forever(

@@ -18,7 +18,7 @@ import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,10 +28,10 @@ from app.core.security import Principal
 from app.domain.audit import AuditRow, record_audit
 from app.domain.cases_table import Case
 from app.domain.common import peek_now
-from app.domain.pack_versions import Served, note_served
+from app.domain.pack_versions import ActDays, Served, note_served
 from app.domain.services import Service
-from app.workflows.calendar import WorkingCalendar
-from app.workflows.packs import Pack, version_at
+from app.workflows.calendar import WorkingCalendar, london_date
+from app.workflows.packs import Pack, version_on
 from app.workflows.types import WorkflowEvent
 
 
@@ -44,8 +44,9 @@ class PolicyContext:
     # Every version of each pack, oldest first (default: just the one in ``packs``).
     versions: Mapping[str, tuple[Pack, ...]] = field(default_factory=dict)
     # The versions services have been served with that this process knows are recorded
-    # (app.domain.pack_versions: read at start-up, added after each write that recorded one).
-    served: set[Served] = field(default_factory=set)
+    # (app.domain.pack_versions: read at start-up, added after each write that recorded one),
+    # with the London days of their acts known to be within the recorded range (ATK29-4).
+    served: dict[Served, ActDays] = field(default_factory=dict)
     # Whether the recorded versions have been read (at start-up; else before the first write).
     served_checked: bool = False
     # Services served with a version this process has not loaded: why their acts are 503.
@@ -56,6 +57,10 @@ class PolicyContext:
         judged by the policy in force when it happened, so a write passes its act's
         ``occurred_at`` (``WriteContext.pack``); a read about now calls :meth:`pack_now`.
         503 for a service served with a version not loaded (ATTACK27-1)."""
+        return self.pack_on(service, day=london_date(at))
+
+    def pack_on(self, service: Service, *, day: date) -> Pack:
+        """:meth:`pack_for` by the act's Europe/London date."""
         if self.unservable and service.id in self.unservable:
             raise ServiceUnavailable(self.unservable[service.id])
         found = self.versions.get(service.policy_pack)
@@ -67,7 +72,7 @@ class PolicyContext:
                     "This service's policy pack is not loaded by this process; an operator "
                     "must restore its pack file (YJ_PACKS_DIR) and restart.")
             return self.packs[service.policy_pack]
-        return version_at(found, at)
+        return version_on(found, day)
 
     def pack_now(self, service: Service) -> Pack:
         """The version of the service's pack in force now (reads: what a referral may do next,
@@ -138,11 +143,13 @@ class WriteContext:
     occurred_at: datetime
 
     def __post_init__(self) -> None:
-        # The version that judges this act is one the service has now been served with: the
-        # write records it, unless this process knows it is recorded (ATTACK27-1).
-        pack = self.pack
+        # The version that judges this act is one the service has now been served with, on
+        # the act's day: the write records it, unless this process knows it is recorded with
+        # that day in its range (ATTACK27-1, ATK29-4).
+        day = london_date(self.occurred_at)
+        pack = self.policy.pack_on(self.service, day=day)
         note_served(self.session, self.policy.served,
-                    (self.service.id, pack.id, pack.version))
+                    (self.service.id, pack.id, pack.version), day)
 
     @property
     def pack(self) -> Pack:

@@ -418,11 +418,17 @@ def next_cadence_day(cadence: Cadence, occurred: datetime, cal: WorkingCalendar)
     return cal.next_working_day_on_or_after(cadence.next_meeting(london_date(occurred)))
 
 
+def release_6m_point(release: date) -> datetime:
+    """The end (London) of the day six calendar months before ``release``: ``release-6m``'s
+    deadline when it has not passed at the event."""
+    return end_of_day(add_months(release, -6))
+
+
 def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     if inputs.expected_release_date is None:
         return Due(None, note="Six months before release: no expected release date recorded.")
     point = add_months(inputs.expected_release_date, -6)
-    return _never_before_event(end_of_day(point), occurred, (
+    return _never_before_event(release_6m_point(inputs.expected_release_date), occurred, (
         f"Six months before release passed on {london_text(point)}: due at once."))
 
 

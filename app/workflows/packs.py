@@ -144,6 +144,22 @@ class _Strict(BaseModel):
     )
 
 
+def _event_types_named(raw: Any) -> frozenset[str]:
+    """The event types a condition names in the ``event_type_in`` atoms it can hold through
+    (not under a ``not``)."""
+    if isinstance(raw, list | tuple):
+        return frozenset().union(*(_event_types_named(item) for item in raw))
+    if not isinstance(raw, Mapping):
+        return frozenset()
+    named: frozenset[str] = frozenset()
+    for key, value in raw.items():
+        if key == "event_type_in":
+            named |= frozenset([value] if isinstance(value, str) else value or ())
+        elif key in ("all", "any"):
+            named |= _event_types_named(value)
+    return named
+
+
 class ConditionalForm(_Strict):
     """One branch of a conditional deadline: the form to use when the condition holds."""
 
@@ -559,7 +575,7 @@ class Pack(_Strict):
         false is a ``pack check`` error). Set before any reader sees the pack (the model is
         frozen to its readers, not to its loader)."""
         kept = {c for k in self.referral_kinds if k.id == "serious_incident" for c in k.closes}
-        core = core_death(self._by_code, kept)
+        core = core_death(self._by_code, kept | self.asked_on_death())
         declared = next((e for e in self.event_types if e.id == DEATH), None)
         if declared is None:
             self.__dict__["event_types"] = (*self.event_types, core)
@@ -571,6 +587,17 @@ class Pack(_Strict):
             whole = declared.model_copy(update=unsaid)
             self.__dict__["event_types"] = tuple(whole if e is declared else e
                                                  for e in self.event_types)
+
+    def asked_on_death(self) -> frozenset[str]:
+        """The step codes a line of the pack raises on the death itself (a ``case_event``
+        line whose ``when`` names ``death`` in an ``event_type_in`` it requires): work the
+        death does not make impossible, since it asks for it, so the core's death does not end
+        an earlier step of such a code either (attack 30b, ATTACK30B-6: the chair's YJB
+        notification of an earlier charge, Somerset 12 "notification ... for any child who is
+        charged with any notifiable offence or dies", is still owed after the death)."""
+        return frozenset(rule.code for rule in self.rules
+                         if "case_event" in rule.trigger and rule.when is not None
+                         and DEATH in _event_types_named(rule.when.raw))
 
     def _index(self, name: str) -> Any:
         # Private attributes live in ``__pydantic_private__``; reading the slot directly skips
@@ -1243,7 +1270,11 @@ def latest(versions: Versions) -> dict[str, Pack]:
 def version_at(versions: tuple[Pack, ...], moment: datetime) -> Pack:
     """The version in force at ``moment``: the last whose ``effective_from`` (a Europe/London
     date) is on or before the moment's London date; before the first, the first."""
-    day = london_date(moment)
+    return version_on(versions, london_date(moment))
+
+
+def version_on(versions: Sequence[Pack], day: date) -> Pack:
+    """The version in force on ``day`` (a Europe/London date): :func:`version_at`'s rule."""
     current = versions[0]
     for version in versions:
         if version.effective_from is None or version.effective_from <= day:

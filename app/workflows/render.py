@@ -583,6 +583,10 @@ def local_sentences(pack: Pack) -> list[str]:
             out.append(f"This pack does not declare the core event type {event.id!r}, so it "
                        "has the core's meaning (declare it to say which steps it ends):")
         out += _event_sentences(event)
+        if event.id in pack.core_event_types() and event.id == "death" \
+                and pack.asked_on_death():
+            out.append(f"It does not end the earlier steps {_all(sorted(pack.asked_on_death()))}"
+                       ": a line asks for them on the death itself, so they are still owed.")
     esc = pack.escalation
     for actor, target in sorted(esc.to.items()):
         out.append(f"An overdue step of {ACTOR_WORDS.get(actor, actor)} is escalated to "

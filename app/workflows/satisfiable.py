@@ -14,6 +14,17 @@ An alternative is impossible when some value has nothing left it may be. Atoms t
 not know constrain nothing, so a condition is only ever called impossible when it is: the
 check can miss a contradiction, never invent one. Too many alternatives (over ``LIMIT``) and
 nothing is said.
+
+Values with a scale of their own (ATK29-6): every atom naming a domain's level is held to the
+levels that domain can have, as ``level_in`` is: a LoR rating (``any_rating_in``, the
+judgement's previous level of ``level_lowered_from``) is never very high (the contract's LoR
+scale, ``LOR_SCALE``), and a transfer in's incoming ratings (``incoming_rating_in``,
+``incoming_rating_pending_in``) carry ROSH and SWB only (``INCOMING_DOMAINS``). And what an
+act fixes about the case afterwards is tied to the ``after.`` atoms, as a judgement's level is
+its domain's rating afterwards: a case change's ``changed_to`` is the field's value
+afterwards (a case field or a ``facts.`` fact), a panel decision's ``decision_mappa_level_in``
+the MAPPA level afterwards; so a ``holds`` on that field that its line's ``when`` makes false is
+found.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ from app.workflows.conditions import (
     triggers_carrying,
 )
 from app.workflows.types import DOMAINS, LEVEL_RANK, LEVELS
-from app.workflows.vocabulary import LOR_SCALE_REFUSED, LOR_SCALE_RULE
+from app.workflows.vocabulary import INCOMING_DOMAINS, LOR_SCALE_REFUSED, LOR_SCALE_RULE
 
 LIMIT = 512
 JUDGED = "judgement_recorded"
@@ -48,7 +59,27 @@ _NEEDS_DATA = (*VALUE_EVENT_ATOMS, "level_below", "event_flag", "changed", "chan
                "incoming_rating_in", "attendees_include", "level_lowered_from")
 # How a value is named in a reason.
 _NAMES = {"judgement_domain_in": "the judgement's domain", "level_in": "the judgement's level",
-          "trigger_in": "the act's trigger"}
+          "trigger_in": "the act's trigger", "lowered_from": "the judgement's previous level"}
+# The levels a domain's rating may hold (None: not rated): a very high LoR is refused under
+# every pack (the contract's LoR scale), so no case is ever rated so; and the domains a
+# transfer in's incoming ratings carry (the others: never).
+_LOR_SCALE_SAID = ("the contract's LoR scale (low, medium, high) has no very high LoR under "
+                   f"any pack: {LOR_SCALE_RULE}")
+_RATED: dict[str, frozenset[Any]] = {
+    d: frozenset({*LEVELS, None}) - ({LOR_SCALE_REFUSED[1]} if d == LOR_SCALE_REFUSED[0]
+                                     else set()) for d in DOMAINS}
+_SCALE_SAID = {LOR_SCALE_REFUSED[0]: _LOR_SCALE_SAID}
+_INCOMING_SAID = (f"a transfer in's incoming ratings carry {' and '.join(INCOMING_DOMAINS)} "
+                  "only")
+# A case change's field (changed_to) -> the after. value it sets and how the engine reads the
+# new value (engine._FIELD_READERS): the fields whose state atom reads just that field.
+_CHANGED: dict[str, tuple[str, Any]] = {
+    **{f: (f"after.{f}", bool) for f in ("statutory", "weapon_related", "in_custody",
+                                         "volunteer_attached")},
+    **{f: (f"after.{f}_in", lambda v: "" if v is None else str(v))
+       for f in ("intervention", "csc_status")},
+    **{f: (f"after.{f}_in", int) for f in ("mappa_category", "mappa_level")},
+}
 
 
 @dataclass
@@ -77,10 +108,15 @@ _Constraint = tuple[str, frozenset[Any] | None, frozenset[Any], str]
 
 def _name(value: str) -> str:
     """A value in words, for the reason (``after.rating:rosh``: the ROSH rating afterwards)."""
-    if ".rating:" in value:
-        side, domain = value.split(".rating:")
-        when = "afterwards" if side == "after" else "before the act"
-        return f"the {domain.upper()} rating {when}"
+    for kind, words in ((".rating:", "rating"), (".incoming:", "incoming rating"),
+                        (".fact:", "fact")):
+        if kind in value:
+            side, what = value.split(kind)
+            when = "afterwards" if side == "after" else "before the act"
+            return (f"the fact {what!r} {when}" if words == "fact"
+                    else f"the {what.upper()} {words} {when}")
+    if value.startswith("incoming:"):
+        return f"the act's incoming {value[9:].upper()} rating"
     if value.startswith("flag:"):
         return f"the event flag {value[5:]!r}"
     return _NAMES.get(value, f"what '{value}' tests")
@@ -96,12 +132,100 @@ def _member(name: str, values: Iterable[Any], negated: bool, said: str) -> _Cons
     return name, None, chosen, f"not {said}"
 
 
+def _scale(value: str) -> tuple[frozenset[Any], str] | None:
+    """The values ``value`` may ever have, and why, for a value with a scale of its own (a
+    domain's rating, an incoming rating); None for the others."""
+    for kind in (".rating:", ".incoming:", "incoming:"):
+        if kind in value or value.startswith(kind):
+            domain = value.split(":", 1)[1]
+            if kind == ".rating:":
+                return _RATED.get(domain, frozenset()), _SCALE_SAID.get(domain, "")
+            incoming = _RATED.get(domain, frozenset()) if domain in INCOMING_DOMAINS else None
+            return (incoming or frozenset({None})), _INCOMING_SAID
+    return None
+
+
+def _ratings(values: Iterable[str], arg: Mapping[str, Any], negated: bool,
+             said: str) -> list[list[_Constraint]]:
+    """``{domains, levels}`` (some domain at some level) on the values named by ``values``
+    (one per domain): one alternative a domain; negated, none of them."""
+    levels = frozenset(arg.get("levels") or ())
+    each = list(values)
+    if negated:
+        return [[(v, None, levels, f"not {said}") for v in each]]
+    return [[(v, levels, frozenset(), said)] for v in each]
+
+
+def _changed_to(arg: Mapping[str, Any], said: str) -> list[list[_Constraint]] | None:
+    """A case change to one of ``values``: the field is one of them afterwards (a case field
+    the model knows, or a ``facts.`` fact, stored as given); None for other fields."""
+    field, values = str(arg.get("field")), list(arg.get("values") or ())
+    try:
+        if field.startswith("facts."):
+            return [[(f"after.fact:{field[6:]}", frozenset(values), frozenset(), said)]]
+        if field in _CHANGED:
+            value, read = _CHANGED[field]
+            return [[(value, frozenset(read(v) for v in values), frozenset(), said)]]
+    except (TypeError, ValueError):  # a value the engine could not read: not modelled
+        return None
+    return None
+
+
+def _fact(value: str, arg: Mapping[str, Any], negated: bool,
+          said: str) -> list[list[_Constraint]] | None:
+    """``{name, eq / in / ne / set}`` on a fact (``Compare.test``): the values it allows
+    (unset: None); the other comparisons constrain nothing here. Negated, only a lone ``eq``,
+    ``in``, ``ne`` or ``set`` is modelled."""
+    ops = {k: v for k, v in arg.items() if k != "name" and v is not None}
+    listed = ops.get("in") if isinstance(ops.get("in"), list | tuple) else None
+    try:
+        if negated:
+            if len(ops) != 1:
+                return None
+            (op, v), = ops.items()
+            unset, anything_set = frozenset({None}), (value, None, frozenset({None}), said)
+            cut: dict[str, _Constraint] = {
+                "eq": (value, None, frozenset({v}), said),
+                "ne": (value, frozenset({v, None}), frozenset(), said),
+                "set": (value, unset, frozenset(), said) if v else anything_set,
+            }
+            if listed is not None:
+                cut["in"] = (value, None, frozenset(listed), said)
+            return [[(*cut[op][:3], f"not {said}")]] if op in cut else None
+        if ops.get("set") is False:  # unset only (Compare.test: whatever else is given)
+            return [[(value, frozenset({None}), frozenset(), said)]]
+        found: list[_Constraint] = []
+        if "eq" in ops:
+            found.append((value, frozenset({ops["eq"]}), frozenset(), said))
+        if listed is not None:
+            found.append((value, frozenset(listed), frozenset(), said))
+        if "ne" in ops:
+            found.append((value, None, frozenset({ops["ne"]}), said))
+        if ops:  # every comparison but set = false fails on an unset value
+            found.append((value, None, frozenset({None}), said))
+        return [found]
+    except TypeError:  # an unhashable value: not modelled
+        return None
+
+
 def _atom(name: str, arg: Any, negated: bool) -> list[list[_Constraint]] | None:
     """The alternatives one atom allows (each a list of constraints), or None when the atom
     is not modelled (it then constrains nothing)."""
     bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
     side = name.split(".", 1)[0] if bare != name else ""
     listed = list(arg) if isinstance(arg, list | tuple) else None
+    if isinstance(arg, Mapping):
+        found = _mapping_atom(name, side, bare, arg, negated)
+        if found is not None:
+            return found
+    if name == "level_lowered_from" and listed is not None and not negated:
+        return [[("lowered_from", frozenset(listed), frozenset(),
+                  f"level_lowered_from = {listed}")]]
+    if name == "decision_mappa_level_in" and listed is not None and not negated:
+        # The decision's MAPPA level is the case's afterwards (engine._before_after).
+        said = f"{name} = {listed}"
+        return [[_member(name, listed, negated, said),
+                 ("after.mappa_level_in", frozenset(listed), frozenset(), said)]]
     if name in ("judgement_domain_in", "level_in", "trigger_in") and listed is not None:
         return [[_member(name, listed, negated, f"{name} = {listed}")]]
     if name == "level_below" and arg in LEVEL_RANK:
@@ -117,15 +241,29 @@ def _atom(name: str, arg: Any, negated: bool) -> list[list[_Constraint]] | None:
         said = f"{name} = {str(arg).lower()}"
         return [[(name, frozenset({arg != negated}), frozenset(),
                   f"not {said}" if negated else said)]]
-    if side and bare == "any_rating_in" and isinstance(arg, Mapping):
-        domains, levels = list(arg.get("domains") or ()), list(arg.get("levels") or ())
-        said = f"{name} = {{domains = {domains}, levels = {levels}}}"
-        each: list[_Constraint] = [(f"{side}.rating:{d}", frozenset(levels), frozenset(), said)
-                                   for d in domains]
-        if negated:
-            return [[(v, None, allowed or frozenset(), f"not {said}")
-                     for v, allowed, _, _ in each]]
-        return [[one] for one in each]
+    return None
+
+
+def _mapping_atom(name: str, side: str, bare: str, arg: Mapping[str, Any],
+                  negated: bool) -> list[list[_Constraint]] | None:
+    """The atoms whose argument is a table: ratings, a change to a value, a fact."""
+    domains, levels = list(arg.get("domains") or ()), list(arg.get("levels") or ())
+    said = f"{name} = {{domains = {domains}, levels = {levels}}}"
+    if side and bare == "any_rating_in":
+        return _ratings((f"{side}.rating:{d}" for d in domains), arg, negated, said)
+    if name == "incoming_rating_in":
+        return _ratings((f"incoming:{d}" for d in domains), arg, negated, said)
+    if side and bare == "incoming_rating_pending_in" and not negated:
+        # Some domain not rated by this service, arrived at one of the levels.
+        return [[(f"{side}.rating:{d}", frozenset({None}), frozenset(), said),
+                 (f"{side}.incoming:{d}", frozenset(levels), frozenset(), said)]
+                for d in domains]
+    if name == "changed_to" and not negated:
+        return _changed_to(arg, f"changed_to = {{field = {arg.get('field')!r}, values = "
+                                f"{list(arg.get('values') or ())}}}")
+    if side and bare == "fact" and isinstance(arg.get("name"), str):
+        shown = ", ".join(f"{k} = {v!r}" for k, v in arg.items())
+        return _fact(f"{side}.fact:{arg['name']}", arg, negated, f"{name} = {{{shown}}}")
     return None
 
 
@@ -211,6 +349,12 @@ def why_impossible(alternative: Alternative, facts: Facts) -> str | None:
     """Why this alternative can never hold, or None when it can (as far as the model sees)."""
     for name, value in alternative.items():
         left = value.left()
+        scale = _scale(name)
+        if scale is not None and (left is None or left):
+            if not (left if left is not None else scale[0] - value.excluded) & scale[0]:
+                # Empty only by the value's own scale: say which.
+                return (f"{' and '.join(dict.fromkeys(value.said))} leave {_name(name)} "
+                        f"nothing it may be ({scale[1]})")
         if left is not None and not left:
             what = _name(name)
             return f"{' and '.join(dict.fromkeys(value.said))} leave {what} nothing it may be"
@@ -229,15 +373,17 @@ def _judged(alternative: Alternative, facts: Facts) -> str | None:
     # A judgement always has a domain and a level.
     domains = frozenset(DOMAINS) if domain.allowed is None else domain.left_set() - {None}
     levels = frozenset(LEVELS) if level.allowed is None else level.left_set() - {None}
+    lowered = alternative.get("lowered_from")
     pairs = []
     for d in domains:
         after = alternative.get(f"after.rating:{d}")
         rated = None if after is None else after.left()
         here = levels if rated is None else levels & rated
-        pairs += [(d, lv) for lv in here if (d, lv) not in facts.refused]
+        pairs += [(d, lv) for lv in here if (d, lv) not in facts.refused
+                  and (lowered is None or _lowered(alternative, lowered, d, lv))]
     if pairs:
         return None
-    said = [*domain.said, *level.said]
+    said = [*domain.said, *level.said, *(lowered.said if lowered is not None else ())]
     afterwards = [s for d in domains
                   for s in alternative.get(f"after.rating:{d}", _Value()).said]
     refused = sorted({facts.refused[(d, lv)] for d in domains for lv in levels
@@ -249,8 +395,21 @@ def _judged(alternative: Alternative, facts: Facts) -> str | None:
             f"pack: {LOR_SCALE_RULE}"] if core else []
     if afterwards:
         why.append("afterwards the rating of the judgement's domain is its level")
+    if lowered is not None:
+        why.append("the previous level is the domain's rating before it (a LoR is never very "
+                   "high), and the level is lower")
     return (f"on a judgement, {' and '.join(dict.fromkeys([*said, *afterwards]))} leave no domain "
             "and level a judgement may have" + (f" ({'; '.join(why)})" if why else ""))
+
+
+def _lowered(alternative: Alternative, lowered: _Value, domain: str, level: str) -> bool:
+    """Whether a judgement of ``domain`` at ``level`` can lower its rating from a level
+    ``lowered`` allows: one the domain's rating before it may be, ranked above ``level``."""
+    before = alternative.get(f"case.rating:{domain}")
+    was = lowered.left_set() & _RATED.get(domain, frozenset())
+    if before is not None and before.left() is not None:
+        was &= before.left_set()
+    return any(LEVEL_RANK.get(lv, -1) > LEVEL_RANK[level] for lv in was if lv is not None)
 
 
 def alternatives(raw: Any, triggers: tuple[str, ...] | None,

@@ -36,6 +36,9 @@ CORE_EVENT_TYPES: tuple[str, ...] = (
 # a pack that does not copy M7 stores no level outside the scale (attack 28b, ATK28B-15).
 LOR_SCALE_RULE = "LOR_SCALE"
 LOR_SCALE_REFUSED: tuple[str, str] = ("lor", "very_high")
+# The domains a transfer in's ``incoming_ratings`` carry (the contract's ``IncomingRatings``,
+# app.domain.events; a test keeps the two alike): an incoming LoR is never sent.
+INCOMING_DOMAINS: tuple[str, ...] = ("rosh", "swb")
 CORE_REFERRAL_KINDS: tuple[str, ...] = (
     "panel", "mappa_h", "mappa_a", "emrac", "marf", "nrm", "child_protection", "serious_incident",
 )
@@ -217,8 +220,8 @@ def core_death(step_codes: Iterable[str], kept: Iterable[str] = ()) -> EventType
     living child after it: 409 ``after-final-event``), once per case, recordable after
     closure, the serious incident notification (the core ``serious_incident`` referral kind)
     still accepted after it; it ends every open step about earlier acts (``ends_earlier_steps``:
-    each code the pack's lines create, bar ``kept``: what the notification closes), while the
-    steps the death itself asks for stay open."""
+    each code the pack's lines create, bar ``kept``: what the notification closes and what a
+    line asks for on the death itself), while the steps the death itself asks for stay open."""
     keep = frozenset(kept)
     return EventType(
         id=DEATH, title="The child died", after_closure=True, final=True, once_per_case=True,

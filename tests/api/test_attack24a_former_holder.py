@@ -100,13 +100,16 @@ async def test_S29_a_chair_who_held_the_case_at_the_decisions_own_date_does_not_
     """Somerset 7.1.5 "another panel member will act as chair for that case": the MARP of 26
     August sat while case_holder-1 still held the case (handed on, recorded, on 28 August);
     case_holder-1 records its decision as chair on 28 August: 403, not only the holder at the
-    recording. case_holder-3, who never held it, may."""
+    recording. case_holder-3, who never held it, may. (The case is presented by its line
+    manager, 7.1.1 "If not available, the line manager will present the case": who presented at
+    a sitting stays its presenter after a later handover, A30a-10, and a presenter is refused
+    as ``presenter-cannot-chair`` before this rule is reached.)"""
     case = await _case(somerset, monkeypatch)
     pin(monkeypatch, 2026, 8, 10, 12, 0)
     await judge(somerset, case, "rosh", "high", "2026-08-10T09:00:00Z")
     pin(monkeypatch, 2026, 8, 26, 8, 0)
     panel, item = await _marp_item(somerset, case, "2026-08-26T09:00:00Z", "case_holder-1",
-                                   "case_holder-1")
+                                   "line_manager-1")
     pin(monkeypatch, 2026, 8, 28, 14, 0)
     r = await patch_case(somerset, case, {"case_holder_id": "case_holder-2"})
     assert r.status_code == 200, r.text

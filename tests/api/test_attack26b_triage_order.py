@@ -75,3 +75,60 @@ async def test_W14_triage_is_sent_only_after_the_tool_is_completed(wokingham: Te
     done = await open_steps(t, case_id, "done")
     assert done["submit_to_triage"]["completed_at"] == "2027-04-02T10:00:00Z"
     assert "submit_to_triage" not in await open_steps(t, case_id)
+
+
+async def _nrm_referral(t: Tenant, case_id: str) -> str:
+    """An NRM referral made (drafted and submitted) on 1 April at 11:00."""
+    r = await t.client.post(f"/v1/cases/{case_id}/referrals",
+                            json={"kind": "nrm", "occurred_at": "2027-04-01T11:00:00+01:00"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    referral = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/referrals/{referral}/submit",
+                            json={"occurred_at": "2027-04-01T11:00:00+01:00"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    return str(referral)
+
+
+async def test_W15_nrm_is_sent_only_once_the_tool_has_found_reasonable_grounds(
+        wokingham: Tenant) -> None:
+    """W15 (Contextual Safeguarding): "Where there are concerns that a child might be a potential
+    victim of human trafficking and modern slavery and the tool has identified reasonable
+    grounds in this respect, then a referral should be made to the National Referral
+    Mechanism (NRM)." Attack pass 30, ATTACK30B-11: for a child not open to social care, with
+    the exploitation tool (W14) still open, the NRM referral was sent (200) and closed
+    ``nrm_referral`` before the tool existed. Now 409 ``steps-first`` naming the tool until it
+    is recorded done; then the send stands. A child open to social care owes no tool: its NRM
+    referral is sent at once."""
+    t = wokingham
+    case_id = (await t.open_case(csc_status="none"))["data"]["id"]
+    await post_event(t, case_id, type="exploitation_concern",
+                     occurred_at="2027-04-01T10:00:00+01:00")
+    await post_event(t, case_id, type="trafficking_concern",
+                     occurred_at="2027-04-01T10:05:00+01:00")
+    steps = await open_steps(t, case_id)
+    assert steps["nrm_referral"]["policy"]["rule"] == "W15"
+    referral = await _nrm_referral(t, case_id)
+    problem = assert_problem(await _send(t, referral, "2027-04-01T11:30:00+01:00"), 409)
+    assert problem["type"].endswith("/steps-first")
+    assert [s["code"] for s in problem["steps"]] == ["complete_exploitation_tool"]
+    assert "nrm_referral" in await open_steps(t, case_id)
+    r = await t.client.post(f"/v1/next-steps/{steps['complete_exploitation_tool']['id']}/complete",
+                            json={"note": "Tool found reasonable grounds of trafficking",
+                                  "occurred_at": "2027-04-02T10:00:00+01:00"},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 200, r.text
+    sent = await _send(t, referral, "2027-04-02T11:00:00+01:00")
+    assert sent.status_code == 200, sent.text
+    assert "nrm_referral" not in await open_steps(t, case_id)
+
+    open_to_csc = (await t.open_case(csc_status="cin"))["data"]["id"]
+    await post_event(t, open_to_csc, type="exploitation_concern",
+                     occurred_at="2027-04-01T10:00:00+01:00")
+    await post_event(t, open_to_csc, type="trafficking_concern",
+                     occurred_at="2027-04-01T10:05:00+01:00")
+    referral = await _nrm_referral(t, open_to_csc)
+    sent = await _send(t, referral, "2027-04-01T11:30:00+01:00")
+    assert sent.status_code == 200, sent.text
+    assert "nrm_referral" not in await open_steps(t, open_to_csc)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import FidelityWeek, pin
+from tests.api.integrity_support import patch_case
 from tests.api.management import case_at
 from tests.conftest import Tenant
 
@@ -101,3 +102,31 @@ async def test_ATK29_1_a_step_a_panel_overtook_is_on_the_timeline_at_the_sitting
     assert [(at, typed) for at, typed, _ in overtaken] == [
         ("2026-09-01T15:00:00Z", "2026-09-03T09:00:00Z")], overtaken
     assert overtaken[0][2].startswith("overtaken: the Multi-Agency Risk Panel (MARP) discussed")
+
+
+async def test_ATK29_1_a_step_the_closure_set_aside_as_raised_is_at_the_closure(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wokingham W7 (A24b-7): "It will be the responsibility of the case worker or their line
+    manager to request a High-Risk Panel within two working days". Closed Monday 2 November
+    2026 09:00 GMT (recorded 09:30); a charge that may raise ROSH to high, dated 08:40 while the
+    case was open, typed at 10:00: the closure sets aside what it owed (raised at 08:40). On the
+    timeline that is at the closure's 09:00, recorded_at 10:00 (it was at 10:00, after the
+    closure and the steps' own raising)."""
+    pin(monkeypatch, 2026, 11, 2, 9, 30)
+    case_id = (await wokingham.open_case(opened_at="2026-10-01T09:00:00+01:00",
+                                         intervention="prevention"))["data"]["id"]
+    r = await patch_case(wokingham, case_id, {"closed_at": "2026-11-02T09:00:00Z",
+                                              "closure_reason": "Intervention completed"})
+    assert r.status_code == 200, r.text
+    pin(monkeypatch, 2026, 11, 2, 10, 0)
+    r = await wokingham.client.post(f"/v1/cases/{case_id}/events", json={
+        "type": "charged", "occurred_at": "2026-11-02T08:40:00Z", "may_raise_to_high": True},
+        headers=wokingham.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    entries = await _timeline(wokingham, case_id)
+    aside = {e["details"]["code"]: (e["at"], e["recorded_at"]) for e in entries
+             if e["kind"] == "step" and e["action"] == "superseded"}
+    charged = ("record_incident", "report_to_line_manager", "request_high_risk_panel")
+    assert [aside[code] for code in charged] == [
+        ("2026-11-02T09:00:00Z", "2026-11-02T10:00:00Z")] * 3, aside
+    assert aside["complete_assessment"] == ("2026-11-02T09:00:00Z", "2026-11-02T09:30:00Z")

@@ -95,8 +95,9 @@ async def test_S5_stood_in_discussion_on_a_restricted_case_names_no_line_manager
     assert len(listed) == 1
     step = listed[0]
     assert (step["id"], step["actor"], step["assignee_id"]) == (full["id"], "duty_manager", None)
-    # Shown as its London day's end (A20-12), not the record's time 24 hours on.
-    assert (step["due_at"], step["policy"]) == ("2026-08-27T22:59:59Z", S5)
+    # The deadline the escalation pass counts, not its London day's end (ATTACK30B-12; A20-12
+    # showed the later one).
+    assert (step["due_at"], step["policy"]) == ("2026-08-27T09:00:00Z", S5)
     _names_nothing(step)
     assert step["note"].endswith("The line manager is on recorded leave.")
     await _read_and_complete(somerset, step)
@@ -120,7 +121,7 @@ async def test_S5_escalation_of_the_line_managers_overdue_discussion_names_no_on
     pin(monkeypatch, 2026, 8, 28, 15, 0)
     assert await tick(factory, somerset) >= 1
     listed = [s for s in await _outside_list(somerset, case_id)
-              if s["code"] == "escalate_overdue_step" and s["subject_id"] == discuss["id"]]
+              if s["code"] == "escalate_overdue_step"]
     assert len(listed) == 1
     step = listed[0]
     assert (step["actor"], step["assignee_id"], step["policy"]) == ("duty_manager", None, S5)
@@ -155,7 +156,7 @@ async def test_A16_17_a_stood_in_bare_duty_carries_no_record_or_instant_in_its_r
     [step] = [s for s in await _outside_list(somerset, case_id)
               if s["code"] == "discuss_with_manager"]
     bare = [{"rule": "S5", "pack": "somerset-yjt-2023", "ref": "3.1", "trigger": None,
-             "record": {"type": "subject", "id": step["subject_id"]}, "at": None}]
+             "record": {"type": "step", "id": step["id"]}, "at": None}]
     assert step["reasons"] == bare
     read = await somerset.client.get(f"/v1/next-steps/{step['id']}", headers=somerset.auth(
         *OUTSIDE_DM))
@@ -177,7 +178,7 @@ async def test_S5_a_bare_duty_gives_not_the_time_of_the_record_that_asked_for_it
     write's). Shut out, a duty manager sees no ``raised_at`` and ``created_at`` as the London
     day only (00:00 BST, 25 August 23:00Z), in the list and the single read; a completion dated
     before the step arose is 422 without that time; the case's line manager sees both. (Its
-    ``due_at``, 24 hours on, is the duty itself and stays.)"""
+    ``due_at``, 24 hours on, is the duty itself and stays, exactly: attack 30b, ATTACK30B-12.)"""
     pin(monkeypatch, 2026, 8, 24, 9, 0)
     case_id = await _restricted_case(somerset)
     r = await somerset.client.post(
@@ -197,10 +198,11 @@ async def test_S5_a_bare_duty_gives_not_the_time_of_the_record_that_asked_for_it
                                      headers=somerset.auth(*OUTSIDE_DM))
     for step in (listed, read.json()["data"]):
         assert (step["raised_at"], step["created_at"]) == (None, "2026-08-25T23:00:00Z")
-        # The duty stays dated, as the end of its London day (attack 20, A20-12: due 24 hours
-        # on to the second gave the record's time).
-        assert not [k for k, v in step.items() if "09:16" in repr(v)], step
-        assert (step["due_at"], step["overdue_at"]) == ("2026-08-27T22:59:59Z",) * 2
+        # The duty stays dated exactly as the escalation pass counts it (ATTACK30B-12: the end
+        # of its London day, A20-12, showed the duty manager a later deadline than the real one).
+        assert not [k for k, v in step.items()
+                    if "09:16" in repr(v) and k not in ("due_at", "overdue_at")], step
+        assert (step["due_at"], step["overdue_at"]) == ("2026-08-27T09:16:42Z",) * 2
     r = await complete(somerset, full["id"], *OUTSIDE_DM, occurred_at="2026-08-26T09:00:00Z")
     assert r.status_code == 422, r.text
     assert "09:16" not in r.text

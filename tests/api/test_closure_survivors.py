@@ -218,7 +218,8 @@ async def test_W14_W15_closure_keeps_the_exploitation_safeguarding_duties_owed(
     conditional caution, not open to social care; an exploitation concern and a trafficking
     concern on Friday 28 August 2026; the caution ends and the line manager closes the case at
     16:00 BST. The tool, its triage and the NRM referral stay owed on the closed case (attack
-    pass 16, A16-7); the NRM referral, made on the closed case, does its step."""
+    pass 16, A16-7); once the tool is recorded done (it is what finds the "reasonable grounds",
+    ATTACK30B-11), the NRM referral, made on the closed case, does its step."""
     case_id = (await wokingham.open_case(opened_at=OPENED,
                                          intervention="youth_conditional_caution"))["data"]["id"]
     for kind in ("exploitation_concern", "trafficking_concern"):
@@ -231,6 +232,8 @@ async def test_W14_W15_closure_keeps_the_exploitation_safeguarding_duties_owed(
     assert r.status_code == 200, r.text
     assert sorted(_snapshot(s) for s in r.json()["next_steps"]) == sorted(
         _snapshot(s) for s in owed.values())
+    await _post(wokingham, f"/v1/next-steps/{owed['complete_exploitation_tool']['id']}/complete",
+                {"note": "Tool found reasonable grounds"}, status=200)
     made = await _post(wokingham, f"/v1/cases/{case_id}/referrals", {"kind": "nrm"})
     for action in ("submit", "send"):
         await _post(wokingham, f"/v1/referrals/{made['data']['id']}/{action}", {}, status=200)

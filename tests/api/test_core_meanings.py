@@ -25,7 +25,7 @@ import pytest
 
 from app.core.config import Settings
 from tests.conftest import Tenant, database_at, make_tenant, serving
-from tests.workflows.test_core_meanings import SOURCE, owner_pack_text
+from tests.workflows.test_core_meanings import NOTIFY_ON_DEATH, SOURCE, owner_pack_text
 
 OWNER = "northvale-yjs"
 DIED = "2026-08-28T15:20:00+01:00"
@@ -137,3 +137,38 @@ async def test_atk28b_15_a_pack_without_M7_refuses_a_very_high_lor(owner: Tenant
     await _post(owner, url, {**body, "level": "high"})
     case = (await owner.client.get(f"/v1/cases/{case_id}", headers=owner.auth("line_manager")))
     assert case.json()["data"]["ratings"]["lor"]["level"] == "high"
+
+
+@pytest.fixture
+async def notifying(settings: Settings, tmp_path: Path) -> AsyncIterator[Tenant]:
+    """A service under a third authority's pack without ``death`` declared whose chair
+    notifies the YJB of a charge or a death (X30), on an app and database of its own."""
+    (tmp_path / f"{OWNER}.toml").write_text(owner_pack_text() + NOTIFY_ON_DEATH)
+    (tmp_path / SOURCE.name).write_text(SOURCE.read_text())
+    with database_at("head") as url:
+        async with serving(settings, url, tmp_path) as client:
+            yield await make_tenant(client, settings, OWNER)
+
+
+async def test_attack30b_6_the_core_death_leaves_the_notification_of_an_earlier_charge_owed(
+        notifying: Tenant) -> None:
+    """ATTACK30B-6; Somerset 12 "Somerset YJT will complete notification within the expected
+    timeframes for any child who is charged with any notifiable offence or dies whilst relevant
+    to our service (up to 20 days following the end of supervision)": notifying the YJB of a
+    charge is not work with the child, and the core death asks for that notification itself.
+    The chair's X30 about the charge (Thursday 27 August 2026) stays open after the death
+    (Friday 28 August), beside the death's own; the charge's incident record is ended."""
+    t = notifying
+    case_id = (await t.open_case())["data"]["id"]
+    events = f"/v1/cases/{case_id}/events"
+    charged = await _post(t, events, {"type": "charged",
+                                      "occurred_at": "2026-08-27T10:00:00+01:00"})
+    died = await _post(t, events, {"type": "death", "occurred_at": DIED})
+    open_now = await _steps(t, case_id, "open")
+    assert sorted((s["code"], s["subject_id"]) for s in open_now
+                  if s["code"] == "notify_serious_incident") == sorted(
+        [("notify_serious_incident", charged["data"]["id"]),
+         ("notify_serious_incident", died["data"]["id"])])
+    ended = {s["code"] for s in await _steps(t, case_id, "superseded")}
+    assert "record_incident" in ended
+    assert "notify_serious_incident" not in ended

@@ -47,8 +47,10 @@ async def test_A16_18_a_mappa_message_delivered_late_does_not_roll_the_case_back
     """Wokingham: "For MAPPA Level 1 children, High Risk Panels should be held monthly"; a MAPPA
     A referral is made where the expected MAPPA level is 2 or 3 (W17). The MAPPA unit's message
     of 24 August (category 2, level 1) is applied; its message of 20 August (category 1,
-    level 3), retried and delivered after it, is stored as its referral but leaves the case at
-    category 2, level 1 and asks for no MAPPA A referral. A message dated after both applies.
+    level 3), retried and delivered after it, is stored as its referral and leaves the case at
+    category 2, level 1, asking for no MAPPA A referral; its values stand in the case's history
+    from 20 to 24 August, and what is owed is what the two in time order leave (ATK29-3). A
+    message dated after both applies.
     (The clock is not pinned: a delivery stores its Idempotency-Key until now + 72 h.)"""
     case = (await wokingham.open_case(external_ref={**REF, "id": "MO-1"},
                                       opened_at="2026-08-10T09:00:00Z"))["data"]
@@ -64,8 +66,14 @@ async def test_A16_18_a_mappa_message_delivered_late_does_not_roll_the_case_back
     assert late.json()["data"]["occurred_at"] == "2026-08-20T10:00:00Z"
     after = await case_of(wokingham, case["id"])
     assert (after["mappa_category"], after["mappa_level"]) == (2, 1)
-    assert after["version"] == before["version"]
-    assert open_codes(after) == open_codes(before)
+    # The late message is in the case's history now (category 1, level 3 from 20 August to
+    # 24 August: ATK29-3): what is owed is what the two messages in time order leave, the
+    # MAPPA H form due from 20 August, when category 1 became known, and the monthly review
+    # of the level 1 child from 24 August; no MAPPA A referral (level 1 now).
+    duties = open_duties(after)
+    assert ("mappa_h_notification", "case_holder", "2026-08-20T10:00:00Z", "W16") in duties
+    assert ("high_risk_panel_review", "chair", "2026-09-24T10:00:00Z", "W19") in duties
+    assert "mappa_a_referral" not in open_codes(after)
     assert "mappa_a_referral" not in {s["code"] for s in late.json()["next_steps"]}
     referrals = (await wokingham.client.get(f"/v1/cases/{case['id']}/referrals",
                                             headers=wokingham.auth("line_manager"))).json()
@@ -259,11 +267,8 @@ async def test_W16_ATK28A_6_mappa_messages_leave_the_same_duties_in_any_delivery
     order the 10:12 (category 1) and 10:13 (category 2) messages arrive in."""
     in_order, reversed_order = await _duties_in_both_orders(wokingham)
     # W19's monthly panel review of a MAPPA level 1 child counts from when level 1 was first
-    # known: 10:12 in order; the other way the 10:12 message, which only confirms the level
-    # the 10:13 one set, comes after it and the review counts from 10:13 (left: a late
-    # message confirming a value does not move when it was first known; a minute here).
-    def owed(duties: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
-        return {d if d[3] != "W19" else (*d[:2], d[2][:13], d[3]) for d in duties}
-    assert owed(in_order) == owed(reversed_order)
-    assert ("high_risk_panel_review", "chair", "2026-09-28T09", "W19") in owed(in_order)
+    # known, 10:12, in both orders: the late 10:12 message moves it (ATK29-9; ATK28A-6 had
+    # left it at 10:13 the other way round).
+    assert in_order == reversed_order
+    assert ("high_risk_panel_review", "chair", "2026-09-28T09:12:00Z", "W19") in in_order
     assert ("mappa_h_notification", "case_holder", None, "W16") in in_order

@@ -135,3 +135,28 @@ async def test_S7_marp_moved_before_it_was_due_takes_the_referral_with_it(
     assert (step["due_at"], step["overdue"]) == ("2026-09-10T09:00:00Z", False)
     assert step["policy"]["rule"] == "S7"
     assert "Deadline kept" not in (step["note"] or "")
+
+
+async def test_W16_due_at_once_is_not_put_back_by_a_later_release_date(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W16: "Category 2 referrals (i.e. for children in custody), the referral into MAPPA must
+    be completed six months prior to their release into the community." On Tuesday 20 April
+    2027 a category 2 child is recorded in custody with release on Thursday 1 July 2027: the
+    six-month point (Friday 1 January 2027) has passed, so the notification is due at once,
+    urgent, saying when it passed. The release date moved to Monday 31 January 2028 minutes
+    later does not put it back to 31 July 2027 (packs README: "``refresh_due`` then never moves
+    an open step's earlier due date later"; attack 30b, ATTACK30B-13): same date, still urgent,
+    the note kept."""
+    pin(monkeypatch, 2027, 4, 20, 9, 24)
+    case = (await wokingham.open_case(opened_at="2027-04-01T09:00:00+01:00",
+                                      mappa_category=2))["data"]
+    await _patch(wokingham, case["id"], {"in_custody": True,
+                                         "expected_release_date": "2027-07-01"})
+    now = await _notification(wokingham, case["id"])
+    assert (now["due_at"], now["urgent"]) == ("2027-04-20T09:24:00Z", True)
+    assert "passed on Friday 1 January 2027: due at once" in now["note"]
+    pin(monkeypatch, 2027, 4, 20, 9, 30)
+    await _patch(wokingham, case["id"], {"expected_release_date": "2028-01-31"})
+    kept = await _notification(wokingham, case["id"])
+    assert (kept["id"], kept["due_at"], kept["urgent"]) == (now["id"], now["due_at"], True)
+    assert "passed on Friday 1 January 2027: due at once" in kept["note"]

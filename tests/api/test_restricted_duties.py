@@ -5,7 +5,8 @@ A step addressed to a role (actor ``duty_manager``, ``chair`` or ``panel_admin``
 escalations included, reaches the holders of that role in the case's service whom an
 ``allowed_staff`` list leaves out, as a bare duty: they list it, read it and complete it; the
 case, its records and every other route stay 404 to them. An ``excluded_staff`` list keeps the
-named staff out of everything, their role's duties included; another service sees nothing.
+named staff out of the case, but not out of their role's duties (ATTACK30B-15); another
+service sees nothing.
 
 Somerset 2023, 3.1: "Any 'high' or 'very high' judgement rating will be discussed as soon as
 practicable with the relevant line manager or duty manager (within 24 hours) ... If the line
@@ -202,20 +203,33 @@ async def test_bare_duty_reads_are_in_the_cases_access_log(
                             ("GET /v1/next-steps/{step_id}", "duty_manager")]
 
 
-async def test_excluded_staff_get_none_of_their_roles_duties(
+async def test_S23_S5_staff_the_line_manager_excludes_still_get_their_roles_bare_duties(
     factory: Factory, somerset: Tenant
 ) -> None:
-    """An excluded_staff list is unchanged: the named duty manager and chair neither list,
-    read nor complete the escalation or the notification (404)."""
+    """Somerset 3.1 ("If the line manager is unavailable, the duty manager will undertake these
+    functions"), 3.3 (the line manager or duty manager refers to the YJT manager) and 12 ("The
+    operational or YJT manager will be responsible for completing and submitting the
+    notification to the YJB"): the duty managers and chairs oversee the line manager. The
+    case's own line manager restricts it with an excluded_staff list naming a duty manager and
+    a chair: the escalation of the line manager's overdue S5 discussion and the chair's S23
+    notification still reach them, as bare duties (listed, read, completed: nothing of the
+    child), while the case file stays 404 to them (attack 30b, ATTACK30B-15: with every chair
+    and duty manager named they reached nobody)."""
     rec = await _restricted(somerset, factory,
                             {"excluded_staff": ["duty_manager-5", "chair-5"]})
     for who, step in ((OUTSIDE_DM, rec.escalation), (OUTSIDE_CHAIR, rec.notify)):
         auth = somerset.auth(*who)
-        assert await _listed(somerset, auth, rec.case_id) == []
-        assert await _listed(somerset, auth, rec.case_id, actor=who[0]) == []
-        assert_problem(await somerset.client.get(f"/v1/next-steps/{step['id']}",
-                                                 headers=auth), 404)
-        assert_problem(await complete(somerset, step["id"], *who), 404)
+        assert step["id"] in {s["id"] for s in await _listed(somerset, auth, rec.case_id,
+                                                              actor=who[0])}
+        read = await somerset.client.get(f"/v1/next-steps/{step['id']}", headers=auth)
+        assert read.status_code == 200, read.text
+        _no_case_data(read)
+        assert read.json()["data"]["subject_id"] == step["id"]  # bare (ATTACK30B-8)
+        await _case_file_is_404(somerset, auth, rec.case_id)
+        done = await complete(somerset, step["id"], *who, note="Done.")
+        assert done.status_code == 200, done.text
+        _no_case_data(done)
+        assert done.json()["next_steps"] == []
         await _case_file_is_404(somerset, auth, rec.case_id)
 
 

@@ -44,7 +44,8 @@ async def _covered_case(t: Tenant) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("access", "bare_duty"), [
-    ({"excluded_staff": ["duty_manager-7"]}, False),
+    # Excluded by name too: the role's duties reach them bare (ATTACK30B-15).
+    ({"excluded_staff": ["duty_manager-7"]}, True),
     ({"allowed_staff": ["case_holder-1", "line_manager-1", "duty_manager-1", "duty_manager-8"]},
      True),
 ], ids=["excluded", "not-allowed"])
@@ -52,9 +53,9 @@ async def test_S16_restriction_moves_the_shut_out_duty_managers_step_to_the_role
         settings: Any, somerset: Tenant, access: dict[str, Any], bare_duty: bool) -> None:
     """duty_manager-7 is shut out: their advise_line_manager step is unassigned (actor
     duty_manager), listed in reassigned_steps, audited and announced; duty_manager-8, who may
-    see the case, completes it (200). Excluded by name, duty_manager-7 gets 404 on it; left out
-    by an allow-list, they still read it as a role-addressed duty of any duty manager (the
-    step alone: the case stays 404; tests/api/test_restricted_duties.py)."""
+    see the case, completes it (200). Excluded by name or left out by an allow-list,
+    duty_manager-7 still reads it as a role-addressed duty of any duty manager (the step alone:
+    the case stays 404; tests/api/test_restricted_duties.py; ATTACK30B-15 for the excluded)."""
     case_id, advise = await _covered_case(somerset)
     r = await patch_case(somerset, case_id, {"access": access})
     assert r.status_code == 200, r.text

@@ -405,7 +405,8 @@ async def test_deleted_subscription_gets_no_pending_delivery(
 async def test_event_types_filter_what_each_subscription_gets(
     factory: Factory, somerset: Tenant
 ) -> None:
-    """A judgement-only subscription gets the judgement; a "*" one gets every event."""
+    """A judgement-only subscription gets the judgement; a "*" one gets every event (the
+    judgement's change of the case's rating and register too: ``case.updated``, A30a-7)."""
     only = await subscribe(somerset, ["judgement.recorded"],
                            url="https://iyss.example.org/judgements")
     every = await subscribe(somerset, ["*"], url="https://iyss.example.org/all")
@@ -417,10 +418,10 @@ async def test_event_types_filter_what_each_subscription_gets(
     for request in receiver.requests:
         by_url.setdefault(request.url.path, []).append(json.loads(request.content)["type"])
     assert by_url["/judgements"] == ["judgement.recorded"]
-    assert sorted(by_url["/all"]) == ["case.opened", "judgement.recorded"]
+    assert sorted(by_url["/all"]) == ["case.opened", "case.updated", "judgement.recorded"]
     assert [d["event_type"] for d in await deliveries(somerset, only["id"])] == [
         "judgement.recorded"]
-    assert len(await deliveries(somerset, every["id"])) == 2
+    assert len(await deliveries(somerset, every["id"])) == 3
 
 
 async def test_a_new_subscription_gets_no_backlog(factory: Factory, somerset: Tenant) -> None:
@@ -439,9 +440,10 @@ async def test_a_new_subscription_gets_no_backlog(factory: Factory, somerset: Te
         body = json.loads(request.content)
         by_url.setdefault(request.url.path, []).append(body["data"]["case_id"])
     assert by_url["/late"] == [after["id"]]
-    assert sorted(by_url["/early"]) == sorted([before["id"], before["id"], after["id"]])
+    # The case opened, the judgement and its change of the case (case.updated), the other case.
+    assert sorted(by_url["/early"]) == sorted([before["id"]] * 3 + [after["id"]])
     assert len(await deliveries(somerset, late["id"])) == 1
-    assert len(await deliveries(somerset, early["id"])) == 3
+    assert len(await deliveries(somerset, early["id"])) == 4
 
 
 async def test_other_services_events_are_not_delivered(

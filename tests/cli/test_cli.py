@@ -474,6 +474,88 @@ def test_ATTACK27_1_a_version_a_service_was_served_with_missing_stops_every_star
                                "loaded: '1'", "YJ_PACKS_DIR")
 
 
+def _somerset_revised(folder: Path, effective: str) -> Path:
+    """A folder holding Somerset's pack as a version ``2`` in force from ``effective``."""
+    from app.workflows.packs import PACK_DIR
+
+    text = (PACK_DIR / "somerset-yjt-2023.toml").read_text()
+    header = 'version = "1"\neffective_from = 2023-08-01\n'
+    assert header in text
+    (folder / "packs").mkdir()
+    (folder / "packs" / "somerset-yjt-2023@2.toml").write_text(
+        text.replace(header, f'version = "2"\neffective_from = {effective}\n'))
+    return folder / "packs"
+
+
+def _record_act_days(folder: Path, slug: str, pack: str, version: str, first: str,
+                     last: str) -> None:
+    """The version recorded as having judged acts of ``slug`` from ``first`` to ``last``."""
+    import sqlite3
+
+    with sqlite3.connect(folder / ".dev" / "yjrisk.db") as db:
+        db.execute("INSERT INTO service_pack_version (service_id, pack_id, version, recorded_at, "
+                   "first_act_on, last_act_on) SELECT id, ?, ?, '2026-11-01 09:00:00', ?, ? "
+                   "FROM service WHERE slug = ? ON CONFLICT (service_id, pack_id, version) DO "
+                   "UPDATE SET first_act_on = excluded.first_act_on, "
+                   "last_act_on = excluded.last_act_on", (pack, version, first, last, slug))
+
+
+@pytest.mark.parametrize("command", [("tick",), ("serve", "--port", "1", "--no-migrate"),
+                                     ("serve", "--port", "1"), ("worker",), ("dev",)])
+def test_ATK29_4_a_version_dated_before_acts_another_judged_stops_every_start(
+    dev_folder: Path, yjrisk: Any, command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ATK29-4: the demo service ``somerset`` has acts of 2 March to 1 July 2026 judged by its
+    pack's version 1; a version 2 added in force from 1 June 2026 (back-dated past acts version
+    1 judged; a re-dated version looks the same to a start) stops each start (``tick``,
+    ``serve``, ``worker``, ``dev``) in one line naming the service, the pack, the version that
+    judged, the day and the version the files now give it to."""
+    assert yjrisk(dev_folder, "seed-demo", "--no-print-tokens").returncode == 0
+    _record_act_days(dev_folder, "somerset", "somerset-yjt-2023", "1", "2026-03-02",
+                     "2026-07-01")
+    packs = _somerset_revised(dev_folder, "2026-06-01")
+    if command == ("dev",):
+        command = ("dev", "--port", str(_free_port()))
+    _started_is_an_error(monkeypatch)
+    done = yjrisk(dev_folder, *command, YJ_PACKS_DIR=str(packs))
+    assert_one_line_user_error(done, "refusing to start", "service 'somerset' has acts of ",
+                               "judged by version '1' of policy pack 'somerset-yjt-2023'",
+                               "give to version '2'", "YJ_PACKS_DIR")
+
+
+def test_ATK29_4_a_version_dated_after_the_acts_judged_starts(
+    dev_folder: Path, yjrisk: Any
+) -> None:
+    """The same version 2 in force from the day after the last act version 1 judged: ``tick``
+    runs."""
+    assert yjrisk(dev_folder, "seed-demo", "--no-print-tokens").returncode == 0
+    _record_act_days(dev_folder, "somerset", "somerset-yjt-2023", "1", "2026-03-02",
+                     "2026-07-01")
+    packs = _somerset_revised(dev_folder, "2027-01-01")
+    done = yjrisk(dev_folder, "tick", YJ_PACKS_DIR=str(packs))
+    assert done.returncode == 0, done.stderr
+
+
+def _started_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start that gets past its checks raises instead of serving (or looping) for ever."""
+
+    def serve(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("started serving")
+
+    async def loop(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("started its loops")
+
+    monkeypatch.setattr("app.cli._serve", serve)
+    for module in ("escalation", "stand_ins", "webhooks"):
+        monkeypatch.setattr(f"app.domain.{module}.run_forever", loop)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def test_A26a17_the_app_served_another_way_does_not_start_either(
     dev_folder: Path, yjrisk: Any
 ) -> None:

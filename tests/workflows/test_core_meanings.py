@@ -168,3 +168,35 @@ def test_atk28b_15_pack_check_calls_a_very_high_lor_line_impossible_without_M7(
     assert ": error: this condition can never be true: " in said[0]
     assert ("the contract's LoR scale (low, medium, high) refuses a very high LoR under every "
             "pack: LOR_SCALE") in said[0]
+
+
+# A chair's YJB notification raised on a charge or a death (as the Northvale pack of attack 30b).
+NOTIFY_ON_DEATH = '''
+[[rules]]
+id = "X30"
+trigger = "case_event"
+code = "notify_serious_incident"
+title = "Notify the YJB of the serious incident"
+actor = "chair"
+deadline = "none"
+ref = "3.1"
+when = { event_type_in = ["charged", "death"] }
+'''
+
+
+def test_core_death_keeps_earlier_steps_of_a_code_the_death_itself_asks_for(
+        tmp_path: Path) -> None:
+    """Attack 30b, ATTACK30B-6; Somerset 12 "Somerset YJT will complete notification within the
+    expected timeframes for any child who is charged with any notifiable offence or dies whilst
+    relevant to our service": the core's death does not end the chair's YJB notification of an
+    earlier charge, a code a line of the pack raises on the death itself (it asks for that
+    work, so the death does not make it impossible); ``pack render`` says so. The rest of the
+    codes are still ended."""
+    pack = read_pack(_write(tmp_path, owner_pack_text() + NOTIFY_ON_DEATH))
+    death = pack.event_type("death")
+    assert pack.asked_on_death() == frozenset({"notify_serious_incident"})
+    assert "notify_serious_incident" not in death.ends_earlier_steps
+    assert set(death.ends_earlier_steps) == set(pack.step_codes()) - {"notify_serious_incident"}
+    said = local_sentences(pack)
+    assert ("It does not end the earlier steps notify serious incident: a line asks for them "
+            "on the death itself, so they are still owed.") in said
