@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session as SyncSession
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -93,9 +93,15 @@ class AuditOut(BaseModel):
     hash: str | None
 
 
+# ``json.dumps`` with options builds a ``JSONEncoder`` on every call and calls its ``encode``:
+# the encoders are made once here (stateless between calls), so the text is ``json.dumps``'s.
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def digest_of(change: Any) -> str:
     """SHA-256 of the canonical JSON of a change, so tampering with history is evident."""
-    canonical = json.dumps(change, sort_keys=True, default=str, separators=(",", ":"))
+    canonical = _DIGEST_JSON.encode(change)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -190,7 +196,8 @@ def _content(entry: AuditEntry | AuditRow) -> dict[str, Any]:
 
 
 def _canonical_json(content: dict[str, Any]) -> str:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """``json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
+    return _CANONICAL_JSON.encode(content)
 
 
 def canonical_entry(entry: AuditEntry | AuditRow) -> bytes:
@@ -274,52 +281,76 @@ class _Update(NamedTuple):
     version: str | None
 
 
-def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]], now: datetime
-                 ) -> _Update | None:
-    """``obj``'s pending UPDATE, taken out of the flush (:func:`update_at_seal`), as the flush
-    would write it (the columns changed since it was loaded; a versioned row's version counted
-    up and checked); its history row added to ``history_rows``; the object marked as written
-    (at its new version). None, for the flush to write, if it has nothing to write or is not a
-    persistent row of one table with one key whose columns alone changed."""
-    state: Any = sa.inspect(obj)
-    mapper = state.mapper
-    if not state.modified or state.key is None or state.deleted \
-            or len(mapper.tables) != 1 or len(mapper.primary_key) != 1:
-        return None
-    columns = _column_props(mapper)
-    if any(key not in columns for key in state.committed_state):
-        return None  # more than columns changed: the flush's business
-    changed = [columns[key] for key in state.committed_state
-               if history.attribute_history(state, key).has_changes()]
-    if not changed:
-        return None
-    version = mapper.version_id_col
-    version_key = mapper.get_property_by_column(version).key if version is not None else None
-    if any(prop.key == version_key or prop.columns[0].primary_key for prop in changed):
-        return None  # a version or key set by hand: the flush's business
-    row = history.change_row(obj, False, history.actor_of(sync), now,
-                             sync.info.get(history.ACT_AT) or {},
-                             sync.info.get(history.STEP_ACT_AT))
-    if row is not None:
-        history_rows.append(row)
-    params = {prop.columns[0].name: state.dict[prop.key] for prop in changed}
-    if version is not None:
-        was = state.dict[version_key]
-        params[version.name] = was + 1
-        params["yj_was"] = was
-    params["yj_id"] = state.identity[0]
-    set_columns = tuple(p for p in params if not p.startswith("yj_"))
-    state._commit_all(state.dict, sync.identity_map)  # as the flush marks what it wrote
-    if version_key is not None:
-        set_committed_value(obj, version_key, params[version.name])
-    return _Update(mapper.local_table, params, set_columns,
-                   version.name if version is not None else None)
+class _Mapped(NamedTuple):
+    """What :func:`_take_update` asks of a mapper, found once per mapper (not per row): its
+    column attributes by key, its version column and that column's attribute key (None: it
+    has none), and the keys a flush must write itself (the version, the primary key)."""
+
+    columns: dict[str, Any]
+    version: Any
+    version_key: str | None
+    hands_off: frozenset[str]
 
 
 @functools.cache
-def _column_props(mapper: Any) -> dict[str, Any]:
-    """A mapper's column attributes by key (built once per mapper, not per row)."""
-    return {prop.key: prop for prop in mapper.column_attrs}
+def _mapped(mapper: Any) -> _Mapped | None:
+    """A mapper's :class:`_Mapped`; None unless it maps one table with a one-column key."""
+    if len(mapper.tables) != 1 or len(mapper.primary_key) != 1:
+        return None
+    columns = {prop.key: prop for prop in mapper.column_attrs}
+    version = mapper.version_id_col
+    version_key = mapper.get_property_by_column(version).key if version is not None else None
+    return _Mapped(columns, version, version_key, frozenset(
+        key for key, prop in columns.items()
+        if key == version_key or prop.columns[0].primary_key))
+
+
+def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]], now: datetime,
+                 actor: str | None = None, acts: dict[Any, Any] | None = None,
+                 step_acts: dict[Any, Any] | None = None) -> _Update | None:
+    """``obj``'s pending UPDATE, taken out of the flush (:func:`update_at_seal`), as the flush
+    would write it (the columns changed since it was loaded; a versioned row's version counted
+    up and checked); its history row (by ``actor``, with the session's act times ``acts`` and
+    ``step_acts``: :data:`history.ACT_AT`, :data:`history.STEP_ACT_AT`) added to
+    ``history_rows``; the object marked as written (at its new version). None, for
+    the flush to write, if it has nothing to write or is not a persistent row of one table
+    with one key whose columns alone changed."""
+    state: Any = instance_state(obj)
+    if not state.modified or state.key is None or state.deleted:
+        return None
+    mapped = _mapped(state.mapper)
+    if mapped is None:
+        return None
+    columns = mapped.columns
+    changed = []
+    for key in state.committed_state:
+        prop = columns.get(key)
+        if prop is None:
+            return None  # more than columns changed: the flush's business
+        if history.attribute_history(state, key).has_changes():
+            changed.append(prop)
+    if not changed:
+        return None
+    if not mapped.hands_off.isdisjoint(prop.key for prop in changed):
+        return None  # a version or key set by hand: the flush's business
+    row = history.change_row(obj, False, actor, now, acts or {}, step_acts)
+    if row is not None:
+        history_rows.append(row)
+    values = state.dict
+    params = {prop.columns[0].name: values[prop.key] for prop in changed}
+    set_columns = tuple(params)
+    version, version_key = mapped.version, mapped.version_key
+    if version_key is not None:
+        was = values[version_key]
+        params[version.name] = was + 1
+        params["yj_was"] = was
+        set_columns += (version.name,)
+    params["yj_id"] = state.identity[0]
+    state._commit_all(values, sync.identity_map)  # as the flush marks what it wrote
+    if version_key is not None:
+        set_committed_value(obj, version_key, params[version.name])
+    return _Update(state.mapper.local_table, params, set_columns,
+                   version.name if version_key is not None else None)
 
 
 _AFTER_SEAL = "run_after_seal"  # session.info: what runs last, after the seal
@@ -383,8 +414,10 @@ def _seal_entries(sync: SyncSession) -> None:
     updates: list[_Update] = []
     if postgres and pending:
         now = utcnow()
+        actor, acts = history.actor_of(sync), sync.info.get(history.ACT_AT) or {}
+        step_acts = sync.info.get(history.STEP_ACT_AT)  # taken from by the rows (one each)
         for obj in deferred:  # the UPDATE in the sealed INSERT, not in the flush below
-            update = _take_update(sync, obj, history_rows, now)
+            update = _take_update(sync, obj, history_rows, now, actor, acts, step_acts)
             if update is not None:
                 updates.append(update)
         sync.info[history.COLLECT] = history_rows

@@ -30,9 +30,12 @@ from app.domain.common import FUTURE_TOLERANCE, utcnow
 from app.domain.events import CaseEvent
 from app.domain.history import (
     ASSERTED_FIELDS_SET,
+    DERIVED_ENTITY,
+    DERIVED_FIELDS,
     UNTRACKED,
     RecordChange,
-    field_history,
+    json_value_at,
+    timeline_history,
     to_json,
     value_before,
 )
@@ -337,13 +340,17 @@ async def _decisions(
 
 async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
     rows = list((await session.exec(select(RecordChange).where(
-        RecordChange.case_id == case_id, RecordChange.entity_type == "case",
+        RecordChange.case_id == case_id,
+        col(RecordChange.entity_type).in_(("case", DERIVED_ENTITY)),
         col(RecordChange.created).is_(False)))).all())
-    history = (await field_history(session, case_id)
-               if any(ASSERTED_FIELDS_SET & (c.changes or {}).keys() for c in rows) else [])
+    # A back-dated act's derived values at its date (A30a-1): the derived fields read forwards.
+    derived = any(c.entity_type == DERIVED_ENTITY for c in rows)
+    history = (await timeline_history(session, case_id)
+               if derived or any(ASSERTED_FIELDS_SET & (c.changes or {}).keys() for c in rows)
+               else [])
     entries = []
     for c in rows:
-        changes = _as_they_happened(history, c)
+        changes = _as_they_happened(history, c, derived)
         if changes:
             entries.append(TimelineEntry(
                 at=_changed_at(c), recorded_at=c.recorded_at, kind="case",
@@ -352,13 +359,21 @@ async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[Time
     return entries
 
 
-def _as_they_happened(history: list[Any], change: RecordChange) -> dict[str, list[Any]]:
+def _as_they_happened(history: list[Any], change: RecordChange,
+                      derived: bool = False) -> dict[str, list[Any]]:
     """A change's fields as they changed at its act's time: a MAPPA field a feed message set
     (:data:`~app.domain.history.ASSERTED_FIELDS`) from what it was just before, in the history
     as it now stands (a message delivered late, ATK29-3), left out where that was already its
     value (a message confirming it)."""
     changes = dict(change.changes or {})
     at = _aware(change.occurred_at or change.recorded_at)
+    if derived:  # a back-dated act's rating, register or custody at its date (A30a-1)
+        for name in DERIVED_FIELDS & changes.keys():
+            before = json_value_at(history, name, at, strictly=True)
+            if before == changes[name][1]:
+                del changes[name]
+            else:
+                changes[name] = [before, changes[name][1]]
     for name in ASSERTED_FIELDS_SET & changes.keys():
         before = to_json(value_before(history, name, at))
         if before == changes[name][1]:

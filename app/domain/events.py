@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -49,6 +49,7 @@ from app.domain.history import (
     case_fields_at,
     fields_changed_after,
     note_case_act,
+    note_derived_at,
 )
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
@@ -711,13 +712,22 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     ``PATCH in_custody: true`` of 28 August)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
-    if in_custody is None or case.in_custody == in_custody:
+    if in_custody is None:
         return None
-    later = (await session.exec(select(CaseEvent.id).where(
+    later = (await session.exec(select(CaseEvent.occurred_at).where(
         col(CaseEvent.case_id) == case.id, col(CaseEvent.id) != event.id,
         col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
-        col(CaseEvent.occurred_at) > event.occurred_at).limit(1))).first()
-    if later is not None or await _custody_changed_after(session, case, event.occurred_at):
+        col(CaseEvent.occurred_at) > event.occurred_at)
+        .order_by(col(CaseEvent.occurred_at)).limit(1))).first()
+    if later is not None:
+        # Where it left the child until the next move, on the timeline at its date (attack
+        # 30a, A30a-1: six hours in custody typed in after the release were missing).
+        await note_derived_at(session, case, event.occurred_at, {"in_custody": in_custody},
+                              until=later if later.tzinfo else later.replace(tzinfo=UTC))
+        return None
+    if case.in_custody == in_custody:
+        return None
+    if await _custody_changed_after(session, case, event.occurred_at):
         return None
     changes = {"in_custody": [case.in_custody, in_custody]}
     case.in_custody = in_custody

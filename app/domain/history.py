@@ -546,3 +546,76 @@ def value_before(history: list[FieldChange], name: str, at: datetime) -> Any:
         if name in change.changes:
             value = _as_field(name, change.changes[name][1])
     return value
+
+
+# A back-dated act's derived fields at its own time (attack 30a, A30a-1): history rows of this
+# entity type (the case's id) that only the timeline reads, forwards, with the case's fields
+# (a rating, the register, custody: the value of the latest change at or before an instant).
+# Every other reader (as_of, the act-time readers above) reads ``case`` rows only, so these
+# change nothing but the timeline's field changes.
+DERIVED_ENTITY = "derived"
+DERIVED_FIELDS = frozenset({"ratings", "on_register", "in_custody"})
+
+
+async def timeline_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
+    """The case's changes of its fields, the opening first, then in act-time order (recording
+    order on ties), with the derived values back-dated acts asserted at their times."""
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    when = sa.func.coalesce(table.c.occurred_at, table.c.recorded_at)
+    rows = (await conn.execute(
+        sa.select(when, table.c.created, table.c.actor_sub, table.c.changes)
+        .where(table.c.case_id == case_id, table.c.entity_id == case_id,
+               table.c.entity_type.in_(("case", DERIVED_ENTITY)))
+        .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
+    return [FieldChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, bool(created),
+                        actor, dict(changes or {})) for at, created, actor, changes in rows]
+
+
+def json_value_at(history: list[FieldChange], name: str, at: datetime, *,
+                  strictly: bool = False) -> Any:
+    """``name``'s JSON value at ``at`` read forwards (the new value of its latest change at,
+    or with ``strictly`` before, ``at``; the opening's if none)."""
+    value = None
+    for change in history:
+        if not change.created and (change.occurred_at >= at if strictly
+                                   else change.occurred_at > at):
+            break
+        if name in change.changes:
+            value = change.changes[name][1]
+    return value
+
+
+async def note_derived_at(session: Any, case: Case, at: datetime,
+                          values: dict[str, Any], until: datetime | None = None) -> None:
+    """A back-dated act's derived ``values`` (of :data:`DERIVED_FIELDS`) at its time ``at``,
+    for the timeline: each recorded at ``at`` where the history read forwards says otherwise,
+    and the value the history held after it put back at the next change of the case's derived
+    fields after ``at`` (the later act the field followed; ``until``: that act's time, when
+    it recorded no change of its own, e.g. a custody event typed in first), unless that
+    change sets it. The
+    row's old is the case's value at recording (record time: nothing is changed now)."""
+    history = await timeline_history(session, case.id)
+    later = [until] if until is not None else sorted(
+        {c.occurred_at for c in history if not c.created and c.occurred_at > at
+         and DERIVED_FIELDS & c.changes.keys()})
+    rows: dict[datetime, dict[str, list[Any]]] = {}
+    for name, value in values.items():
+        value = to_json(value)
+        if json_value_at(history, name, at) == value:
+            continue
+        current = to_json(getattr(case, name))
+        rows.setdefault(at, {})[name] = [current, value]
+        if later:
+            following = later[0]
+            sets = any(name in c.changes for c in history
+                       if not c.created and c.occurred_at == following)
+            held = json_value_at(history, name, following)
+            if not sets and held != value:
+                rows.setdefault(following, {})[name] = [current, held]
+    sync = getattr(session, "sync_session", session)
+    for when, changes in sorted(rows.items()):
+        session.add(RecordChange(
+            service_id=case.service_id, case_id=case.id, entity_type=DERIVED_ENTITY,
+            entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(sync), created=False,
+            changes=changes, occurred_at=when))

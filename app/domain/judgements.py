@@ -42,7 +42,7 @@ from app.domain.final_events import (
     final_events_params,
     require_before_final_event,
 )
-from app.domain.history import note_case_act
+from app.domain.history import json_value_at, note_case_act, note_derived_at, timeline_history
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
@@ -273,6 +273,10 @@ async def apply_judgement(
         session.add(case)
     if not last:
         await session.flush()
+    if backfill:
+        # Not the case's rating now, but its rating (and register) from its date until the
+        # later judgement: on the timeline at its date (attack 30a, A30a-1).
+        await _derived_at_its_date(session, case, judgement)
     if body.occurred_at is not None:
         # Dated before acts already recorded: what they owe on the history as it now stands
         # (A11-5), this judgement in it (its row may be left to the commit). Recorded as of
@@ -398,6 +402,23 @@ def _is_backfill(current: dict[str, Any], occurred_at: datetime) -> bool:
     """Whether a judgement predates the current rating of its domain."""
     recorded = current.get("recorded_at")
     return bool(recorded) and datetime.fromisoformat(str(recorded)) > occurred_at
+
+
+async def _derived_at_its_date(session: AsyncSession, case: Case,
+                               judgement: JudgementOut) -> None:
+    """A back-filled judgement's rating and register at its own date in the case's field
+    history (:func:`app.domain.history.note_derived_at`), for the timeline."""
+    history = await timeline_history(session, case.id)
+    ratings = dict(json_value_at(history, "ratings", judgement.occurred_at) or {})
+    ratings[str(judgement.domain)] = {
+        "level": str(judgement.level), "recorded_at": iso_utc(judgement.occurred_at),
+        "judgement_id": str(judgement.id)}
+    values: dict[str, object] = {"ratings": ratings}
+    register = session.sync_session.info.get(policy.REGISTER_AT, {}).pop(
+        str(judgement.id), None)
+    if register is not None:
+        values["on_register"] = register
+    await note_derived_at(session, case, judgement.occurred_at, values)
 
 
 def _set_current_rating(case: Case, judgement: JudgementOut) -> None:

@@ -604,6 +604,11 @@ async def run_backfill(
     present = replace(today, **extras) if earlier else None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
                                    later, lapse=lapse, present=present)
+    record = event.data.get("record_id") if event.trigger == "judgement_recorded" else None
+    if record is not None and not evaluation.violations:
+        # The register at the judgement's own moment, for its timeline entry (A30a-1).
+        session.sync_session.info.setdefault(REGISTER_AT, {})[str(record)] = (
+            evaluation.on_register_after and case.closed_at is None)
     if evaluation.violations:
         if strict:
             raise_violations(evaluation)
@@ -622,6 +627,11 @@ async def run_backfill(
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
                         open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+# session.info: judgement id -> whether its back-filled evaluation put the case on the register
+# at its own moment (:func:`run_backfill`), for the timeline (app.domain.history.note_derived_at).
+REGISTER_AT = "register_at_judgement"
 
 
 async def run_restated(

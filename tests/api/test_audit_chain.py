@@ -207,6 +207,31 @@ def test_an_entrys_canonical_json_is_its_parts_around_its_position() -> None:
                 assert head + str(seq).encode() + tail == canonical_entry(row)
 
 
+
+def test_canonical_json_and_change_digests_are_json_dumps_text() -> None:
+    """The encoders the audit keeps (issue 15: not one built per call) write what
+    ``json.dumps`` with the documented options writes, byte for byte: an entry's canonical
+    JSON (sorted keys, no spaces, not ASCII-escaped) and a change's digest (sorted keys, no
+    spaces, ASCII-escaped, other values as ``str``), whatever the text and the values."""
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from app.domain.audit import AuditRow, _content, digest_of
+
+    at = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    for text in AWKWARD:
+        row = AuditRow(service_id=uuid.uuid4(), case_id=uuid.uuid4(), actor_sub=text,
+                       actor_role=text, action=f"a.{text}", entity_type="step",
+                       entity_id=uuid.uuid4(), at=at, changed_fields=[text, "ä"],
+                       reason=text or None, digest="0" * 64, chain="platform", seq=7)
+        assert canonical_entry(row) == json.dumps(
+            _content(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        change = {text: [text, None], "b": {"z": 1, text: [1.5, True]}, "when": at,
+                  "id": row.entity_id, "amount": Decimal("1.10"), "ä": text}
+        assert digest_of(change) == hashlib.sha256(json.dumps(
+            change, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
+
 async def test_entries_sealed_in_their_insert_hash_as_python_does(
     client: httpx.AsyncClient, db: Factory, somerset: Tenant  # noqa: F811
 ) -> None:
