@@ -119,7 +119,7 @@ async def serving(settings: Settings, url: str, packs_dir: Path | None
     versions in a database of its own (ATTACK27-1: a start without one is refused, so the
     run's shared database must never record one)."""
     app = create_app(settings.model_copy(update={"database_url": url, "packs_dir": packs_dir}))
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
             yield c
@@ -144,7 +144,7 @@ def settings(database_url: str) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[Any]:
     """The app with its lifespan running."""
     application = create_app(settings)
-    async with LifespanManager(application) as manager:
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60) as manager:
         yield manager.app
 
 

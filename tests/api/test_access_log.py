@@ -80,7 +80,7 @@ async def test_buffered_reads_are_written_on_a_clean_shutdown(
     case = (await somerset.open_case())["data"]
     slow = create_app(settings.model_copy(update={"access_log_flush_seconds": 60}))
     rids = []
-    async with LifespanManager(slow) as manager:
+    async with LifespanManager(slow, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://p2.test") as c2:
             for _ in range(3):

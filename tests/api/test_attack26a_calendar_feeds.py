@@ -166,7 +166,7 @@ async def test_the_feed_url_is_built_on_the_configured_public_address(
     public = "https://yjrisk.example.org/risk"
     app = create_app(settings.model_copy(update={"public_base_url": public}))
     transport = httpx.ASGITransport(app=app)
-    async with LifespanManager(app), httpx.AsyncClient(
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60), httpx.AsyncClient(
             transport=transport, base_url="http://evil.example") as client:
         r = await client.post("/v1/me/calendar-feeds", headers={
             **somerset.auth("case_holder"), "Host": "evil.example",

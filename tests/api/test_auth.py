@@ -159,7 +159,7 @@ async def jwks_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         jwt_secret=None, log_level="WARNING",
     )
     app = create_app(settings, jwks_transport=httpx.MockTransport(handler))
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
             c.fetches = fetches  # type: ignore[attr-defined]

@@ -74,7 +74,7 @@ async def test_writes_build_no_whole_openapi_document(settings: Settings) -> Non
     """A serving process that takes writes (bodies checked against the contract) and a 422
     never builds the whole OpenAPI document; /openapi.json still serves it."""
     application = create_app(settings)
-    async with LifespanManager(application) as manager:
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
             tenant = await make_tenant(c, settings, "wokingham-pyjs-2024")

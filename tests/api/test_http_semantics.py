@@ -98,7 +98,7 @@ async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
 async def cors_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app with one configured browser origin."""
     app = create_app(settings.model_copy(update={"cors_origins": ["https://app.yj.example"]}))
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             yield c

@@ -75,7 +75,7 @@ async def harness(database_url: str) -> AsyncIterator[Harness]:
     app = create_app(settings, jwks_transport=httpx.MockTransport(idp.handler))
     now = [1000.0]
     app.state.verifier.jwks.clock = lambda: now[0]
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
             yield Harness(client=c, idp=idp, now=now)

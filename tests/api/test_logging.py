@@ -20,7 +20,7 @@ async def info_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An app logging at INFO (the suite otherwise logs warnings only)."""
     app = create_app(settings.model_copy(update={"log_level": "INFO"}))
     try:
-        async with LifespanManager(app) as manager:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 yield client

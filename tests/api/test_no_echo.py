@@ -85,7 +85,7 @@ async def target(settings: Settings) -> AsyncIterator[Target]:
     """An app logging at INFO (access lines too), with a service and one of each record."""
     app = create_app(settings.model_copy(update={"log_level": "INFO"}))
     try:
-        async with LifespanManager(app) as manager:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 t = Target(client=client, settings=settings, openapi=app.openapi(),

@@ -208,7 +208,7 @@ async def test_three_bookings_at_once_on_a_service_with_many_waiting_cases_all_s
     bounded = settings.model_copy(update={"db_statement_timeout_seconds": BOUND,
                                           "db_pool_timeout_seconds": BOUND})
     app = create_app(bounded)
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
             # The app's first body check builds its contract (seconds): not the bookings'.

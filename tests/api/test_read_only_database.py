@@ -25,7 +25,7 @@ from tests.conftest import BACKEND, Tenant, _pg_admin, database_at, make_tenant
 @asynccontextmanager
 async def _serving(settings: Settings, url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     app = create_app(settings.model_copy(update={"database_url": url}))
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://yjrisk.test") as c:
             yield c, manager.app

@@ -570,7 +570,7 @@ async def test_A26a17_the_app_served_another_way_does_not_start_either(
     settings = Settings(env="test", database_url=url, jwt_secret="x" * 32,  # type: ignore[call-arg]
                         _env_file=None)
     with pytest.raises(RuntimeError, match="service 'eastvale' runs policy pack 'eastvale-yjs'"):
-        async with LifespanManager(create_app(settings)):
+        async with LifespanManager(create_app(settings), startup_timeout=60, shutdown_timeout=60):
             pass
 
 

@@ -65,6 +65,11 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("S39", "act_on_volunteer_concern"): "line_manager",
         # 7.1.1 at the initial MARP (S48, fid14a), as S20's review.
         ("S48", "attend_initial_marp"): "line_manager",
+        # Immediate duties of an absent case holder (attack pass 30, ATTACK30B-14): 3.2.4's
+        # child protection referral ("the child is unsafe ... immediate multi agency action")
+        # and 8.3's urgent MAPPA referral to the YJT manager, with 3.1's duty manager beyond.
+        ("S9", "child_protection_referral"): "line_manager",
+        ("S46", "refer_to_service_manager_for_mappa"): "line_manager",
     }
     # Wokingham names no stand-in for a line manager; the case worker's High-Risk Panel request
     # ("the case worker or their line manager", A23b-5) and the IYSS records of what became
@@ -76,6 +81,9 @@ def test_S5_stand_ins_follow_the_seed() -> None:
         ("W7", "request_high_risk_panel"): "line_manager",
         ("W21", "record_risk_to_staff"): "line_manager",
         ("W22", "attend_panel_review"): "line_manager",
+        # Very high SWB's child protection referral: "Immediate actions are needed to protect
+        # the young person" (ATTACK30B-14).
+        ("W26", "child_protection_referral"): "line_manager",
         ("W29", "request_high_risk_panel"): "line_manager",
     }
     assert all(r.actor == "case_holder" for r in packs()["wokingham-pyjs-2024"].rules
