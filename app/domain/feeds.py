@@ -297,9 +297,10 @@ async def _apply_mappa_update(
     wctx: WriteContext, *, body: FeedReferral
 ) -> policy.PolicyResult | None:
     """A MAPPA feed message: the case's MAPPA category, level and release date over time are
-    a function of the SET of the feed's messages, each at its ``received_at`` (ties: the
-    referral's id), whatever order they are delivered in (attack 29, ATK29-2/3/9). Messages
-    are retried and can arrive out of order: each is kept as its referral, and the case's
+    a function of the SET of the feed's messages, each at its ``received_at`` (ties: by what
+    they set, :func:`_feed_messages`), whatever order they are delivered in (attack 29,
+    ATK29-2/3/9). Messages are retried and can arrive out of order: each is kept as its
+    referral, and the case's
     field history is folded again from all of them (:func:`refold`): a message delivered
     after later ones records its values at its own time, as far as the next change of each
     field (a later message's, or anyone's), and the case's current fields follow the latest
@@ -329,10 +330,10 @@ async def _apply_mappa_update(
         return None
     session = wctx.session
     before = {f: getattr(case, f) for f in MAPPA_FEED_FIELDS}
-    # The usual delivery, dated at or after every change of the case's fields and making no
+    # The usual delivery, dated after every change of the case's fields and making no
     # waiting level stand (it brings no first category): the case as it stands is its history
     # (no query).
-    in_order = not _predates_a_change(case, wctx.occurred_at) and not (
+    in_order = not _meets_a_change(case, wctx.occurred_at) and not (
         "mappa_category" in sent and case.mappa_category is None)
     if in_order:
         history = [FieldChange(datetime.min.replace(tzinfo=UTC), True, None,
@@ -401,8 +402,9 @@ Message = tuple[datetime, dict[str, Any]]
 
 async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
     """The case's MAPPA feed messages with what each sets (:class:`MappaUpdate`), in
-    ``received_at`` order (the referral's id on ties), ``new`` (this delivery's, not yet
-    stored) last among its ties."""
+    ``received_at`` order, messages received at one instant by what they set (their canonical
+    JSON): the order of delivery, which the referral's id follows, decided which of two
+    disagreeing messages of one instant stood (attack 31a, ATTACK31A-4)."""
     rows = (await wctx.session.exec(
         select(Referral.occurred_at, Referral.details).where(
             col(Referral.case_id) == wctx.case.id, col(Referral.source) == MAPPA_SOURCE)
@@ -417,7 +419,7 @@ async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
         if sent:
             messages.append((_aware(at), sent))
     messages.append(new)
-    messages.sort(key=lambda m: m[0])  # stable: the new one last among its ties
+    messages.sort(key=lambda m: (m[0], json.dumps(m[1], sort_keys=True, default=str)))
     return messages
 
 
@@ -535,9 +537,11 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
     return await answer_from_record(wctx, result=result)
 
 
-def _predates_a_change(case: Case, at: datetime) -> bool:
-    """Whether a change of the case's fields is dated after ``at`` (``changed_at``: no query)."""
-    return case.changed_at is not None and _aware(case.changed_at) > at
+def _meets_a_change(case: Case, at: datetime) -> bool:
+    """Whether a change of the case's fields is dated at or after ``at``: a message of the
+    instant of an earlier one is ordered with it by what they set (:func:`_feed_messages`),
+    not applied over it (attack 31a, ATTACK31A-4)."""
+    return case.changed_at is not None and _aware(case.changed_at) >= at
 
 
 def _aware(moment: datetime) -> datetime:
