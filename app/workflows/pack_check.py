@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from app.workflows.conditions import atom_reads, triggers_carrying
 from app.workflows.deadlines import FORM_EVENT_KEYS, parse_form
 from app.workflows.satisfiable import Facts, facts_of, never
-from app.workflows.types import ACTION_DATA, EVENT_DATA, GUARDED_DATA, TRIGGERS
+from app.workflows.types import ACTION_DATA, EVENT_DATA, GUARDED_DATA, TRIGGERS, WEEKDAYS
 from app.workflows.vocabulary import (
     ACTING_ROLES,
     ACTORS,
@@ -254,6 +254,18 @@ class _Checker:
         for a weekday; a warning, since a service may sit at a weekend."""
         for index, kind in enumerate(self.pack.panel_kinds):
             meets = kind.meets
+            named = [d for d in WEEKDAYS
+                     if re.search(rf"\b{d}s?\b", kind.cadence or "", re.IGNORECASE)]
+            if meets is None and named:
+                # Words naming a day that are not a fixed-day cadence ("on Saturdays",
+                # "monthly on the first Wednesday"): read as no fixed day (attack 31a,
+                # ATTACK31A-1), so no next-panel step is dated by them.
+                self.add("warning", "-", f"panel_kinds.{index}.cadence",
+                         f"panel {kind.id!r}: the cadence {kind.cadence!r} names "
+                         f"{', '.join(d.title() for d in named)} but is not read as a fixed "
+                         "day, so next-panel steps wait for a booked panel; write 'weekly on "
+                         "<weekday>' or 'every <n> weeks on <weekday> from <YYYY-MM-DD>' if "
+                         "the panel meets on a fixed day")
             if meets is not None and meets.weekday >= 5:
                 day = ("Saturday", "Sunday")[meets.weekday - 5]
                 self.add("warning", "-", f"panel_kinds.{index}.cadence",

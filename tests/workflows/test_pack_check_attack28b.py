@@ -257,3 +257,22 @@ def test_attack30b_3_a_panel_meeting_at_a_weekend_is_warned(tmp_path: Path, day:
     assert (f"panel 'risk_panel' meets on a {named} ('weekly on {day}'): its next-panel steps "
             "fall due on a day that is not a working day") in said[0]
     assert _warnings(_variant(tmp_path), "panel_kinds.0.cadence") == []
+
+
+@pytest.mark.parametrize(("cadence", "days"), [
+    ("on Saturdays", "Saturday"), ("Thursdays", "Thursday"),
+    ("monthly on the first Wednesday", "Wednesday")])
+def test_attack31a_1_a_cadence_naming_a_day_not_read_as_fixed_is_warned(
+        tmp_path: Path, cadence: str, days: str) -> None:
+    """Attack pass 31a, ATTACK31A-1 (ATTACK30B-3's twin): cadence words that name a weekday
+    but are not a fixed-day cadence are read as ad hoc, so no next-panel step is dated by
+    them, without a word. ``pack check`` warns at the cadence; words naming no day ("ad hoc,
+    within one week of a request", Wokingham's) are not warned."""
+    path = _variant(tmp_path, ('cadence = "weekly on Thursday"', f'cadence = "{cadence}"'))
+    said = _warnings(path, "panel_kinds.0.cadence")
+    assert len(said) == 1, said
+    assert (f"panel 'risk_panel': the cadence {cadence!r} names {days} but is not read as a "
+            "fixed day") in said[0]
+    adhoc = _variant(tmp_path, ('cadence = "weekly on Thursday"',
+                                'cadence = "ad hoc, within one week of a request"'))
+    assert _warnings(adhoc, "panel_kinds.0.cadence") == []
