@@ -62,3 +62,23 @@ async def test_a_refused_value_is_answered_with_the_contracts_rule(
     assert error["loc"] == "body.slug"
     assert error["msg"].startswith("does not satisfy the contract's 'pattern': \"^"), error
     assert "Northvale2" not in r.text
+
+
+async def test_a_nullable_fields_refused_value_names_its_non_null_rule(somerset: Tenant) -> None:
+    """Attack pass 31a, ATTACK31A-2: a field that may also be null (``anyOf`` of its rule and
+    null) refused a bad value with only "does not satisfy the contract's 'anyOf'". The answer
+    names the other branch's rule (the contract's values, never the value sent)."""
+    case = (await somerset.open_case())["data"]
+    url = f"/v1/cases/{case['id']}"
+    headers = somerset.auth("line_manager")
+    etag = (await somerset.client.get(url, headers=headers)).headers["ETag"]
+    r = await somerset.client.patch(url, json={"mappa_level": 7, "in_custody": "yes"},
+                                    headers={**headers, "If-Match": etag})
+    assert r.status_code == 422, r.text
+    found = {e["loc"]: e["msg"] for e in r.json()["errors"]}
+    assert found["body.in_custody"] == (
+        "does not satisfy the contract's 'anyOf' (or null): 'type': \"boolean\"")
+    level = found["body.mappa_level"]
+    assert level.startswith("does not satisfy the contract's 'anyOf' (or null): "), level
+    assert "7" not in level
+    assert "yes" not in r.text
