@@ -1182,10 +1182,14 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
     if not voided and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = london_text(intent.due_at) if intent.due_at is not None else "no timescale"
-        step.note = _append_once(step.note, (
-            f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
-            f"{london_text(at)} that would re-date it ({would}); lateness already incurred "
-            "stays until the step is done."))
+        kept = f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
+        again = (f"that would re-date it ({would}); lateness already incurred stays until the "
+                 "step is done.")
+        # Said once for each date an act would give it: a later act that would re-date it the
+        # same way adds nothing (attack 31a, ATTACK31A-5: a second panel booked for the day).
+        if not any(line.startswith(kept) and line.endswith(again)
+                   for line in (step.note or "").split("\n")):
+            step.note = _append(step.note, f"{kept}{london_text(at)} {again}")
         return False
     step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
     step.urgent = intent.urgent

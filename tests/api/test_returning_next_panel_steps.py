@@ -244,6 +244,11 @@ async def test_X9_a_kept_deadline_is_said_once_when_two_acts_would_re_date_it_al
                                   json={"case_id": case_id, "presenter_id": "case_holder-1"},
                                   headers=example.auth("panel_admin"))
     assert r.status_code == 201, r.text
+    # A day later a second panel is booked for the same Thursday afternoon: the step would be
+    # re-dated to the same panel again; the note does not say it again at the new act's time
+    # (attack 31a, ATTACK31A-5).
+    pin(monkeypatch, 2026, 11, 10, 9, 0)
+    await book(example, "risk_panel", "2026-11-19T16:00:00Z")
     [step] = [s for s in await steps_of(example, case_id)
               if s["code"] == "seek_child_and_carer_views"]
     assert step["policy"] == {**X, "rule": "X9", "ref": "5.2"}
