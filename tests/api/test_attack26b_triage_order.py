@@ -27,10 +27,11 @@ def on_20_april(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: datetime(2027, 4, 20, 9, 0, tzinfo=UTC))
 
 
-async def _triage_referral(t: Tenant, case_id: str) -> str:
-    """An EMRAC triage referral made (drafted and submitted) on 1 April at 11:00."""
+async def _triage_referral(t: Tenant, case_id: str, kind: str = "emrac") -> str:
+    """A referral of ``kind`` (the EMRAC triage's by default) made (drafted and submitted) on
+    1 April at 11:00."""
     r = await t.client.post(f"/v1/cases/{case_id}/referrals",
-                            json={"kind": "emrac", "occurred_at": "2027-04-01T11:00:00+01:00"},
+                            json={"kind": kind, "occurred_at": "2027-04-01T11:00:00+01:00"},
                             headers=t.auth("case_holder"))
     assert r.status_code == 201, r.text
     referral = r.json()["data"]["id"]
@@ -77,20 +78,6 @@ async def test_W14_triage_is_sent_only_after_the_tool_is_completed(wokingham: Te
     assert "submit_to_triage" not in await open_steps(t, case_id)
 
 
-async def _nrm_referral(t: Tenant, case_id: str) -> str:
-    """An NRM referral made (drafted and submitted) on 1 April at 11:00."""
-    r = await t.client.post(f"/v1/cases/{case_id}/referrals",
-                            json={"kind": "nrm", "occurred_at": "2027-04-01T11:00:00+01:00"},
-                            headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    referral = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/referrals/{referral}/submit",
-                            json={"occurred_at": "2027-04-01T11:00:00+01:00"},
-                            headers=t.auth("case_holder"))
-    assert r.status_code == 200, r.text
-    return str(referral)
-
-
 async def test_W15_nrm_is_sent_only_once_the_tool_has_found_reasonable_grounds(
         wokingham: Tenant) -> None:
     """W15 (Contextual Safeguarding): "Where there are concerns that a child might be a potential
@@ -109,7 +96,7 @@ async def test_W15_nrm_is_sent_only_once_the_tool_has_found_reasonable_grounds(
                      occurred_at="2027-04-01T10:05:00+01:00")
     steps = await open_steps(t, case_id)
     assert steps["nrm_referral"]["policy"]["rule"] == "W15"
-    referral = await _nrm_referral(t, case_id)
+    referral = await _triage_referral(t, case_id, "nrm")
     problem = assert_problem(await _send(t, referral, "2027-04-01T11:30:00+01:00"), 409)
     assert problem["type"].endswith("/steps-first")
     assert [s["code"] for s in problem["steps"]] == ["complete_exploitation_tool"]
@@ -128,7 +115,7 @@ async def test_W15_nrm_is_sent_only_once_the_tool_has_found_reasonable_grounds(
                      occurred_at="2027-04-01T10:00:00+01:00")
     await post_event(t, open_to_csc, type="trafficking_concern",
                      occurred_at="2027-04-01T10:05:00+01:00")
-    referral = await _nrm_referral(t, open_to_csc)
+    referral = await _triage_referral(t, open_to_csc, "nrm")
     sent = await _send(t, referral, "2027-04-01T11:30:00+01:00")
     assert sent.status_code == 200, sent.text
     assert "nrm_referral" not in await open_steps(t, open_to_csc)
