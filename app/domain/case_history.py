@@ -201,7 +201,7 @@ async def timeline(
         details={"intervention": case.intervention.value},
     )]
     typed = await _typed_at(session, case.id)
-    for load in (_judgements, _events, _oversight, _field_changes):
+    for load in (_judgements, _events, _oversight, field_changes):
         entries += await load(session, case.id)
     for moves in (_assessments, _referrals, _decisions):
         entries += await moves(session, case.id, typed)
@@ -338,7 +338,9 @@ async def _decisions(
     ) for i in await _rows(session, PanelItem, case_id) if i.decided_at is not None]
 
 
-async def _field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+async def field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[TimelineEntry]:
+    """The changes of the case's fields as the timeline shows them (at their acts' times,
+    each from the value it replaced then); the subject access export's too."""
     rows = list((await session.exec(select(RecordChange).where(
         RecordChange.case_id == case_id,
         col(RecordChange.entity_type).in_(("case", DERIVED_ENTITY)),

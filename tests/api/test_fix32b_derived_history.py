@@ -1,0 +1,77 @@
+"""The case's history stays true through back-dating (fix32b): every change of a field an act
+derives (ratings, register, contact level, priority, custody) is on the timeline, and in the
+subject access export, at the act's own date, from the value it replaced in the order the acts
+happened, whatever order they were typed in.
+
+2026 dates: judgements at Thursday 27 August 10:00 BST (09:00Z) and Friday 28 August 14:00 BST
+(13:00Z), typed in on 28 August at 15:00 BST in either order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import judge
+from tests.conftest import Tenant
+
+EARLIER, LATER = "2026-08-27T09:00:00Z", "2026-08-28T13:00:00Z"
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A field's value as the tests compare it: a rating map by each domain's level."""
+    if name == "ratings":
+        return {d: r["level"] for d, r in sorted((value or {}).items()) if r}
+    return value
+
+
+def _over_time(entries: list[dict[str, Any]], name: str) -> list[tuple[str, Any, Any]]:
+    """(when, from, to) of each change of ``name`` in field-change entries, in time order."""
+    return sorted((e["at"], _shown(name, e["changes"][name][0]),
+                   _shown(name, e["changes"][name][1]))
+                  for e in entries if name in e["changes"])
+
+
+async def timeline_changes(t: Tenant, case_id: str, name: str) -> list[tuple[str, Any, Any]]:
+    """The changes of ``name`` the case's timeline lists."""
+    r = await t.client.get(f"/v1/cases/{case_id}/timeline", params={"limit": 200},
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return _over_time([{"at": e["at"], "changes": e["details"]["changes"]}
+                       for e in r.json()["data"] if e["action"] == "fields_changed"], name)
+
+
+async def export_changes(t: Tenant, case_id: str, name: str) -> list[tuple[str, Any, Any]]:
+    """The changes of ``name`` the child's subject access export lists for the case."""
+    r = await t.client.get(f"/v1/cases/{case_id}/subject-access-export",
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    (case_file,) = [c for c in r.json()["data"]["cases"] if c["case"]["id"] == case_id]
+    return _over_time(case_file["field_changes"], name)
+
+
+async def typed(t: Tenant, monkeypatch: pytest.MonkeyPatch,
+                acts: list[tuple[str, str, str]]) -> str:
+    """A case opened on 3 August with the judgements ``acts`` (domain, level, at) typed in on
+    28 August in the order given; its id."""
+    pin(monkeypatch, 2026, 8, 3, 9, 0)
+    case_id = str((await t.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]["id"])
+    pin(monkeypatch, 2026, 8, 28, 14, 0)
+    for domain, level, at in acts:
+        await judge(t, case_id, domain, level, at)
+    return case_id
+
+
+async def test_the_subject_access_export_has_a_back_dated_judgements_rating_at_its_date(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Somerset 6.4: "the child has the right to access their case file in line with GDPR
+    legislation". ROSH high at 28 August typed in first, low at 27 August second: the export
+    holds what the timeline does, the rating none -> low on the 27th and low -> high on the
+    28th, not only the rows recorded as the case's own."""
+    case_id = await typed(somerset, monkeypatch,
+                          [("rosh", "high", LATER), ("rosh", "low", EARLIER)])
+    expected = [(EARLIER, {}, {"rosh": "low"}), (LATER, {"rosh": "low"}, {"rosh": "high"})]
+    assert await timeline_changes(somerset, case_id, "ratings") == expected
+    assert await export_changes(somerset, case_id, "ratings") == expected
