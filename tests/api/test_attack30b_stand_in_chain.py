@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import pin, steps_of
+from tests.api.fidelity_support import away, cancel_leave, pin, steps_of
 from tests.api.integrity_support import recorded
 from tests.api.test_assessments import case_steps
-from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
 
 
@@ -29,12 +28,6 @@ async def _duty_queue(t: Tenant, code: str) -> list[str]:
                            headers=t.auth("duty_manager", "duty_manager-3"))
     assert r.status_code == 200, r.text
     return [s["id"] for s in r.json()["data"] if s["code"] == code]
-
-
-async def _cancel(t: Tenant, staff: str, absence: dict[str, Any]) -> None:
-    r = await t.client.delete(f"/v1/staff/{staff}/absences/{absence['id']}", headers={
-        **t.auth("duty_manager", "duty_manager-3"), "If-Match": f'"{absence["version"]}"'})
-    assert r.status_code == 204, r.text
 
 
 async def test_S23_case_holder_and_line_manager_both_away_the_duty_managers_inform(
@@ -56,10 +49,10 @@ async def test_S23_case_holder_and_line_manager_both_away_the_duty_managers_info
     assert _holder(inform) == ("duty_manager", None)
     assert "(line_manager-1) is on recorded leave too" in inform["note"]
     assert inform["id"] in await _duty_queue(somerset, "inform_service_manager")
-    await _cancel(somerset, "line_manager-1", lm)
+    await cancel_leave(somerset, lm)
     [back] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert (back["id"], *_holder(back)) == (inform["id"], "line_manager", "line_manager-1")
-    await _cancel(somerset, "case_holder-1", ch)
+    await cancel_leave(somerset, ch)
     [home] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert (home["id"], *_holder(home)) == (inform["id"], "case_holder", "case_holder-1")
 
@@ -80,7 +73,7 @@ async def test_S23_the_standing_in_line_managers_leave_recorded_later_goes_on(
     lm = (await away(somerset, "line_manager-1", "2026-08-28", "2026-08-28"))["data"]
     [on] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert (on["id"], *_holder(on)) == (inform["id"], "duty_manager", None)
-    await _cancel(somerset, "line_manager-1", lm)
+    await cancel_leave(somerset, lm)
     [back] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert _holder(back) == ("line_manager", "line_manager-1")
 
@@ -147,7 +140,7 @@ async def test_S46_the_absent_case_holders_urgent_mappa_referral_goes_along_the_
         "line_manager"), "refer_to_service_manager_for_mappa")
     assert _holder(refer) == ("duty_manager", None)
     assert refer["id"] in await _duty_queue(somerset, "refer_to_service_manager_for_mappa")
-    await _cancel(somerset, "line_manager-1", lm)
+    await cancel_leave(somerset, lm)
     [back] = steps_of(await case_steps(somerset, case["id"]),
                       "refer_to_service_manager_for_mappa")
     assert (back["id"], *_holder(back)) == (refer["id"], "line_manager", "line_manager-1")

@@ -17,11 +17,10 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from app.domain.steps import Step
-from tests.api.fidelity_support import pin, steps_of, with_matrix
+from tests.api.fidelity_support import away, cancel_leave, pin, steps_of, with_matrix
 from tests.api.integrity_support import audit_of, patch_case, recorded
 from tests.api.integrity_support import steps_of as case_steps
 from tests.api.support import Factory, db  # noqa: F401 - fixture
-from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
 
 
@@ -37,13 +36,6 @@ def _last_move(steps: list[dict[str, Any]], code: str) -> str:
     lines = [line for line in (step["note"] or "").split("\n")
              if line.startswith(("Stood in:", "Given back:"))]
     return lines[-1] if lines else ""
-
-
-async def _cancel(t: Tenant, absence: dict[str, Any]) -> None:
-    r = await t.client.delete(f"/v1/staff/{absence['staff_id']}/absences/{absence['id']}",
-                              headers={**t.auth("duty_manager", "duty_manager-3"),
-                                       "If-Match": f'"{absence["version"]}"'})
-    assert r.status_code == 204, r.text
 
 
 async def _moves(t: Tenant, case_id: str, step_id: str) -> list[str]:
@@ -103,7 +95,7 @@ async def test_W7_comes_back_to_the_case_worker_when_their_leave_is_cancelled(
     the request is the case worker's again, as if the leave had never been recorded (the same
     owner as the judgement recorded with no leave)."""
     case_id, absence = await _w7_case_holder_away_lm_records(wokingham, monkeypatch)
-    await _cancel(wokingham, absence)
+    await cancel_leave(wokingham, absence)
     steps = await case_steps(wokingham, case_id)
     assert _owner(steps, "request_high_risk_panel") == (
         "case_holder", "case_holder-1", "2026-12-31T23:59:59Z")
@@ -279,7 +271,7 @@ async def test_W7_moved_on_to_the_duty_managers_before_the_fix_is_put_where_the_
         await session.exec(sa.update(Step).where(  # type: ignore[call-overload]
             col(Step.id) == uuid.UUID(step["id"])).values(actor="duty_manager",
                                                           assignee_id=None))
-    await _cancel(wokingham, absence)
+    await cancel_leave(wokingham, absence)
     steps = await case_steps(wokingham, case_id)
     assert _owner(steps, "request_high_risk_panel") == (
         "case_holder", "case_holder-1", "2026-12-31T23:59:59Z")
