@@ -273,6 +273,31 @@ async def high_case_referred(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> str:
     return case_id
 
 
+async def closed_prevention_case(t: Tenant, monkeypatch: pytest.MonkeyPatch, *,
+                                 recorded_at: tuple[int, ...], opened_at: str,
+                                 closed_at: str) -> str:
+    """A prevention case opened at ``opened_at`` and closed dated ``closed_at`` ("Intervention
+    completed"), both recorded at ``recorded_at`` (UTC, for ``pin``); its id."""
+    pin(monkeypatch, *recorded_at)
+    case_id = str((await t.open_case(opened_at=opened_at, intervention="prevention"))
+                  ["data"]["id"])
+    r = await patch_case(t, case_id, {"closed_at": closed_at,
+                                      "closure_reason": "Intervention completed"})
+    assert r.status_code == 200, r.text
+    return case_id
+
+
+async def record_charge(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """The case holder records a charge at ``at`` that may raise ROSH to high (201); the
+    answer."""
+    r = await t.client.post(f"/v1/cases/{case_id}/events",
+                            json={"type": "charged", "occurred_at": at,
+                                  "may_raise_to_high": True},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 async def closed_then_reopened(t: Tenant, monkeypatch: pytest.MonkeyPatch, case_id: str, *,
                                closed_at: str, recorded_at: tuple[int, ...]) -> None:
     """The case closed dated ``closed_at``, the closure recorded at ``recorded_at`` (UTC, for
