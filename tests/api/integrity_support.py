@@ -216,16 +216,29 @@ async def held_high_risk_panel(t: Tenant, case_id: str, at: str,
     return r.json()  # type: ignore[no-any-return]
 
 
-async def on_marp_agenda(t: Tenant, case_id: str, sits: str) -> tuple[str, str]:
-    """A MARP scheduled at ``sits`` (chaired by chair-1) with the case on its agenda, presented
-    by case_holder-1, both by the panel administrator: the panel's and the item's ids."""
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": sits,
+async def book_panel(t: Tenant, when: str, *, kind: str = "marp") -> str:
+    """The panel administrator books a ``kind`` panel at ``when``, chaired by chair-1; its id."""
+    r = await t.client.post("/v1/panels", json={"kind": kind, "scheduled_for": when,
                                                 "chair_id": "chair-1"},
                             headers=t.auth("panel_admin"))
     assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
+    return str(r.json()["data"]["id"])
+
+
+async def move_panel(t: Tenant, panel_id: str, when: str) -> None:
+    """The panel administrator moves the panel to ``when`` (200)."""
+    r = await t.client.post(f"/v1/panels/{panel_id}/reschedule", json={"scheduled_for": when},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 200, r.text
+
+
+async def on_marp_agenda(t: Tenant, case_id: str, sits: str,
+                         presenter: str = "case_holder-1") -> tuple[str, str]:
+    """A MARP scheduled at ``sits`` (chaired by chair-1) with the case on its agenda, presented
+    by ``presenter``, both by the panel administrator: the panel's and the item's ids."""
+    panel = await book_panel(t, sits)
     r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            json={"case_id": case_id, "presenter_id": presenter},
                             headers=t.auth("panel_admin"))
     assert r.status_code == 201, r.text
     return panel, r.json()["data"]["id"]

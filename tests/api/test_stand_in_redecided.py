@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from app.domain.steps import Step
 from tests.api.fidelity_support import away, cancel_leave, pin, steps_of, with_matrix
-from tests.api.integrity_support import audit_of, patch_case, recorded
+from tests.api.integrity_support import audit_of, move_panel, on_marp_agenda, patch_case, recorded
 from tests.api.integrity_support import steps_of as case_steps
 from tests.api.support import Factory, db  # noqa: F401 - fixture
 from tests.conftest import Tenant
@@ -138,20 +138,6 @@ async def test_W7_goes_to_a_present_case_worker_the_case_is_reassigned_to(
 # --- A30a-3: Somerset S48 (a MARP moved) and S5 (a back-dated judgement) ------------------------
 
 
-async def _marp(t: Tenant, at: str) -> str:
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": at,
-                                                "chair_id": "chair-1"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return str(r.json()["data"]["id"])
-
-
-async def _move(t: Tenant, panel: str, at: str) -> None:
-    r = await t.client.post(f"/v1/panels/{panel}/reschedule", json={"scheduled_for": at},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 200, r.text
-
-
 async def _s48_case(t: Tenant, monkeypatch: pytest.MonkeyPatch,
                     holder: str = "case_holder-1") -> tuple[str, str]:
     """A very high ROSH case (Wednesday 30 December 2026) held by ``holder``, on the agenda of
@@ -163,11 +149,7 @@ async def _s48_case(t: Tenant, monkeypatch: pytest.MonkeyPatch,
         "domain": "rosh", "level": "very_high", "occurred_at": "2026-12-30T09:00:00Z"},
         headers=t.auth("case_holder", holder))
     assert r.status_code == 201, r.text
-    panel = await _marp(t, "2027-01-06T10:00:00Z")
-    r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": holder},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
+    panel, _ = await on_marp_agenda(t, case_id, "2027-01-06T10:00:00Z", presenter=holder)
     return case_id, panel
 
 
@@ -182,7 +164,7 @@ async def test_S48_moved_into_the_case_holders_leave_the_line_manager_presents(
     assert _owner(await case_steps(somerset, case_id), "attend_initial_marp") == (
         "case_holder", "case_holder-1", "2027-01-06T10:00:00Z")
     await away(somerset, "case_holder-1", "2027-01-11", "2027-01-15")
-    await _move(somerset, panel, "2027-01-13T10:00:00Z")
+    await move_panel(somerset, panel, "2027-01-13T10:00:00Z")
     steps = await case_steps(somerset, case_id)
     assert _owner(steps, "attend_initial_marp") == (
         "line_manager", "line_manager-1", "2027-01-13T10:00:00Z")
@@ -191,7 +173,7 @@ async def test_S48_moved_into_the_case_holders_leave_the_line_manager_presents(
     # The other typing order (another case holder, case_holder-2): the MARP moved first, then
     # the same leave recorded.
     other, other_panel = await _s48_case(somerset, monkeypatch, "case_holder-2")
-    await _move(somerset, other_panel, "2027-01-13T10:00:00Z")
+    await move_panel(somerset, other_panel, "2027-01-13T10:00:00Z")
     await away(somerset, "case_holder-2", "2027-01-11", "2027-01-15")
     assert _owner(await case_steps(somerset, other), "attend_initial_marp") == (
         "line_manager", "line_manager-1", "2027-01-13T10:00:00Z")
@@ -204,12 +186,12 @@ async def test_S48_moved_back_before_the_leave_the_case_holder_attends(
     case holder's leave (11 to 15 January): the line manager presents; moved back to Wednesday
     6 January, when the case holder is at work, it is the case holder's again (given back)."""
     case_id, panel = await _s48_case(somerset, monkeypatch)
-    await _move(somerset, panel, "2027-01-13T10:00:00Z")
+    await move_panel(somerset, panel, "2027-01-13T10:00:00Z")
     leave = (await away(somerset, "case_holder-1", "2027-01-11", "2027-01-15"))["data"]
     steps = await case_steps(somerset, case_id)
     assert _owner(steps, "attend_initial_marp") == (
         "line_manager", "line_manager-1", "2027-01-13T10:00:00Z")
-    await _move(somerset, panel, "2027-01-06T10:00:00Z")
+    await move_panel(somerset, panel, "2027-01-06T10:00:00Z")
     steps = await case_steps(somerset, case_id)
     assert _owner(steps, "attend_initial_marp") == (
         "case_holder", "case_holder-1", "2027-01-06T10:00:00Z")
