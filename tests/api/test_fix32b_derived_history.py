@@ -75,3 +75,75 @@ async def test_the_subject_access_export_has_a_back_dated_judgements_rating_at_i
     expected = [(EARLIER, {}, {"rosh": "low"}), (LATER, {"rosh": "low"}, {"rosh": "high"})]
     assert await timeline_changes(somerset, case_id, "ratings") == expected
     assert await export_changes(somerset, case_id, "ratings") == expected
+
+
+ORDERS = ["act order", "typed the other way"]
+
+
+async def in_order(t: Tenant, monkeypatch: pytest.MonkeyPatch, order: str,
+                   acts: list[tuple[str, str, str]]) -> str:
+    """:func:`typed` with ``acts`` (in act order) typed in ``order``."""
+    return await typed(t, monkeypatch, acts if order == "act order" else acts[::-1])
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_PRI_a_very_high_dated_before_another_domains_makes_the_case_a_priority_then(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    """Somerset 3.2.4: ""Very High" judgements will trigger the case being dealt with as a
+    priority at all stages." SWB very high on 27 August, ROSH very high on 28 August: the case
+    was a priority from the 27th, on the register from the 27th, in either typing order (typed
+    the other way, the SWB judgement is the latest of its domain but older than ROSH's)."""
+    case_id = await in_order(somerset, monkeypatch, order,
+                             [("swb", "very_high", EARLIER), ("rosh", "very_high", LATER)])
+    for read in (timeline_changes, export_changes):
+        assert await read(somerset, case_id, "priority") == [(EARLIER, False, True)]
+        assert await read(somerset, case_id, "on_register") == [(EARLIER, False, True)]
+        assert await read(somerset, case_id, "ratings") == [
+            (EARLIER, {}, {"swb": "very_high"}),
+            (LATER, {"swb": "very_high"}, {"rosh": "very_high", "swb": "very_high"})]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_PRI_a_back_dated_very_high_before_a_later_high_was_a_priority_until_then(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    """Somerset 3.2.4: ""Very High" judgements will trigger the case being dealt with as a
+    priority at all stages." ROSH very high on 27 August, high on 28 August: a priority from
+    the 27th until the 28th, in either typing order (typed the other way, the very high is a
+    back-filled judgement of the domain)."""
+    case_id = await in_order(somerset, monkeypatch, order,
+                             [("rosh", "very_high", EARLIER), ("rosh", "high", LATER)])
+    for read in (timeline_changes, export_changes):
+        assert await read(somerset, case_id, "priority") == [
+            (EARLIER, False, True), (LATER, True, False)]
+        assert await read(somerset, case_id, "ratings") == [
+            (EARLIER, {}, {"rosh": "very_high"}),
+            (LATER, {"rosh": "very_high"}, {"rosh": "high"})]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_W11_contact_level_follows_the_ratings_by_their_dates(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    """Wokingham, Frequency of contact: "Medium risk of either LoR or ROSH: weekly contact";
+    "High risk in any of the risk domains: twice weekly contact". LoR medium on 27 August,
+    SWB high on 28 August: weekly from the 27th, twice weekly from the 28th, in either typing
+    order."""
+    case_id = await in_order(wokingham, monkeypatch, order,
+                             [("lor", "medium", EARLIER), ("swb", "high", LATER)])
+    for read in (timeline_changes, export_changes):
+        assert await read(wokingham, case_id, "contact_level") == [
+            (EARLIER, None, "weekly"), (LATER, "weekly", "twice_weekly")]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_W11_a_back_dated_high_before_a_later_medium_set_twice_weekly_contact_then(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    """Wokingham, Frequency of contact: "High risk in any of the risk domains: twice weekly
+    contact"; "Medium risk of either LoR or ROSH: weekly contact". LoR high on 27 August,
+    medium on 28 August: twice weekly from the 27th, weekly from the 28th, in either typing
+    order (typed the other way, the high is back-filled)."""
+    case_id = await in_order(wokingham, monkeypatch, order,
+                             [("lor", "high", EARLIER), ("lor", "medium", LATER)])
+    for read in (timeline_changes, export_changes):
+        assert await read(wokingham, case_id, "contact_level") == [
+            (EARLIER, None, "twice_weekly"), (LATER, "twice_weekly", "weekly")]
+
