@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import judge
+from tests.api.integrity_support import judge, patch_case
 from tests.conftest import Tenant
 
 EARLIER, LATER = "2026-08-27T09:00:00Z", "2026-08-28T13:00:00Z"
@@ -147,3 +147,29 @@ async def test_W11_a_back_dated_high_before_a_later_medium_set_twice_weekly_cont
         assert await read(wokingham, case_id, "contact_level") == [
             (EARLIER, None, "twice_weekly"), (LATER, "twice_weekly", "weekly")]
 
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_S27_a_custody_entry_typed_in_after_a_later_patch_is_on_the_timeline_at_its_date(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    """Somerset 14.3 (S27, the secure estate handover: the child's move into custody). The
+    custody entry event at 09:00 on 29 December and the staff's ``PATCH in_custody: true`` of
+    10:00 that day, typed in either order: ``in_custody`` false -> true at 09:00, the entry's
+    time, not at 10:00 (typed the other way, the event found the case already in custody and
+    the move was on the timeline at the PATCH's time only)."""
+    pin(monkeypatch, 2026, 11, 2, 9, 0)
+    case_id = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
+    pin(monkeypatch, 2026, 12, 30, 10, 0)
+    entry = {"type": "custody_entry", "occurred_at": "2026-12-29T09:00:00Z",
+             "details": {"establishment": "YOI"}}
+    for act in ("event", "patch") if order == "act order" else ("patch", "event"):
+        if act == "event":
+            r = await somerset.client.post(f"/v1/cases/{case_id}/events", json=entry,
+                                           headers=somerset.auth("case_holder"))
+            assert r.status_code == 201, r.text
+        else:
+            r = await patch_case(somerset, case_id, {
+                "in_custody": True, "occurred_at": "2026-12-29T10:00:00Z"})
+            assert r.status_code == 200, r.text
+    for read in (timeline_changes, export_changes):
+        assert await read(somerset, case_id, "in_custody") == [
+            ("2026-12-29T09:00:00Z", False, True)]
