@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import judge, patch_case
-from tests.conftest import Tenant
+from tests.api.integrity_support import judge, patch_case, steps_of
+from tests.conftest import Tenant, make_tenant
 
 EARLIER, LATER = "2026-08-27T09:00:00Z", "2026-08-28T13:00:00Z"
 
@@ -173,3 +173,41 @@ async def test_S27_a_custody_entry_typed_in_after_a_later_patch_is_on_the_timeli
     for read in (timeline_changes, export_changes):
         assert await read(somerset, case_id, "in_custody") == [
             ("2026-12-29T09:00:00Z", False, True)]
+
+
+NONE_BOOKED = ("Due at the next Risk Panel (weekly on Thursday): Thursday 5 November 2026; none "
+               "booked yet, so the first panel booked sets the date.")
+
+
+async def test_X9_a_kept_meeting_day_no_longer_says_no_panel_is_booked_once_one_is(
+        client: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Example Borough 5.2 (X9, the child's and carer's views "Before the panel"): judged high
+    on Monday 2 November with no panel booked, the views are due by the Risk Panel's meeting
+    day, Thursday 5 November, and the step's note says none is booked yet. That day passes; on
+    Monday 9 November the panel of 19 November is booked: the passed date is kept, and the note
+    says what is true now (none was booked before the day passed), not "none booked yet";
+    ``as_of`` the 6th still shows the note of then."""
+    example = await make_tenant(client, settings, "example-yjs")
+    pin(monkeypatch, 2026, 11, 2, 10, 30)
+    case_id = str((await example.open_case())["data"]["id"])
+    r = await example.client.post(f"/v1/cases/{case_id}/judgements",
+                                  json={"domain": "rosh", "level": "high",
+                                        "occurred_at": "2026-11-02T09:30:00Z"},
+                                  headers=example.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    pin(monkeypatch, 2026, 11, 9, 9, 0)
+    r = await example.client.post("/v1/panels", json={
+        "kind": "risk_panel", "scheduled_for": "2026-11-19T14:00:00Z", "chair_id": "chair-1"},
+        headers=example.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    [step] = [s for s in await steps_of(example, case_id)
+              if s["code"] == "seek_child_and_carer_views"]
+    assert step["note"].split("\n")[0] == (
+        "Due at the next Risk Panel (weekly on Thursday): Thursday 5 November 2026; none was "
+        "booked before that day passed."), step["note"]
+    r = await example.client.get(f"/v1/cases/{case_id}", params={"as_of": "2026-11-06T12:00:00Z"},
+                                 headers=example.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    [then] = [s for s in r.json()["data"]["open_steps"]
+              if s["code"] == "seek_child_and_carer_views"]
+    assert then["note"].split("\n")[0] == NONE_BOOKED, then["note"]
