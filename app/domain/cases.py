@@ -68,6 +68,7 @@ from app.domain.common import (
     IfMatch,
     MappaNumber,
     PlausibleDate,
+    Reason,
     StaffId,
     UtcDatetime,
     iso_utc,
@@ -131,8 +132,6 @@ from app.workflows.packs import CaseClosure, Pack
 # A child's name: required, so it must show (attack 20, A20-13: zero-width names were taken).
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
                  AfterValidator(visible_text)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-                   AfterValidator(visible_text)]
 # A case's reference in another system, each part (the system, its id): surrounding spaces
 # dropped, in NFC, nothing invisible and no '/' (app.core.identifiers.check_reference).
 RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),

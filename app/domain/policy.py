@@ -1190,6 +1190,10 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
         if not any(line.startswith(kept) and line.endswith(again)
                    for line in (step.note or "").split("\n")):
             step.note = _append(step.note, f"{kept}{london_text(at)} {again}")
+        if intent.due_at is not None and not intent.awaiting_panel_date:
+            # A panel now dates it: the meeting day's note no longer says none is booked yet
+            # (fix32b; ``as_of`` before the booking still shows it, from the step's history).
+            step.note = booked_since(step.note)
         return False
     step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
     step.urgent = intent.urgent
@@ -2713,6 +2717,21 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 def _append(note: str | None, more: str) -> str:
     return append_note(note, more)
+
+
+_NONE_BOOKED_YET = "; none booked yet, so the first panel booked sets the date."
+
+
+def booked_since(note: str | None) -> str | None:
+    """A step's note whose ``next-panel`` date (a meeting day of the panel's cadence, given
+    while none was booked: :func:`~app.workflows.deadlines.next_panel_deadline`) was kept when
+    a panel was booked after that day passed: said as it now stands."""
+    if not note or _NONE_BOOKED_YET not in note:
+        return note
+    return "\n".join(
+        line.removesuffix(_NONE_BOOKED_YET) + "; none was booked before that day passed."
+        if line.startswith("Due at the next ") and line.endswith(_NONE_BOOKED_YET) else line
+        for line in note.split("\n"))
 
 
 def _append_once(note: str | None, more: str) -> str:
