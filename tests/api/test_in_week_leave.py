@@ -290,8 +290,8 @@ async def test_W4_a_back_filled_reassignment_before_the_deadline_counts_against_
     Thursday 4 February; on Monday 15 February, back-filled: an incident known that Thursday at
     11:00 is due at the end of that Thursday; the case moved at 12:00 that Thursday
     (``occurred_at``), before that deadline, to a holder not away: due at the end of Friday
-    5 February, as the same move recorded that day is. "Already passed" is judged at the move's own time, not on the day it
-    is typed (attack 32c, ATTACK32C-11)."""
+    5 February, as the same move recorded that day is. "Already passed" is judged at the
+    move's own time, not on the day it is typed (attack 32c, ATTACK32C-11)."""
     pin(monkeypatch, 2027, 2, 4, 10, 0)  # the case and the leave, known then
     away = Holder(wokingham, "case_holder-x32c")
     case = await wokingham.open_case(case_holder_id=away.name,
