@@ -616,7 +616,8 @@ def local_sentences(pack: Pack) -> list[str]:
     if "+1wd-in-week" in forms:
         out.append("“Before the end of the working week” deadlines end on the worker's "
                    "last working day before a recorded absence of "
-                   + ("any length." if days == 1 else f"{days} working days or more."))
+                   + ("any length." if days == 1 else
+                      f"{days} working days or more (the bank holidays it joins counted)."))
     for fact in pack.facts:
         values = f" ({_words(list(fact.values))})" if fact.values else ""
         bounds = ""
