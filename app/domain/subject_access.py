@@ -11,7 +11,9 @@ why it resembles; no name), and the requester includes the ones they have confir
 child with ``include=<case id>``. Each case in the export says how it was matched and the name
 recorded on it. For each case: the case record, judgements with rationales, assessments,
 events, referrals, oversight notes, panel items and decisions, steps, the case record's field
-changes (old and new values) and the write audit.
+changes as the timeline shows them (when each happened, from and to: a back-dated act's
+derived ratings, register, contact level, priority and custody at its date), each step's
+recorded changes, and the write audit.
 
 Third-party personal data is redacted by default and every redaction is listed in
 ``redactions`` (path and reason): UK GDPR Art. 15(4) (the right to a copy "shall not adversely
@@ -44,7 +46,7 @@ from __future__ import annotations
 import html
 import uuid
 from collections.abc import Iterable, Set
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -65,6 +67,7 @@ from app.domain.access import (
 )
 from app.domain.assessments import Assessment, assessment_out
 from app.domain.audit import case_audit, record_audit
+from app.domain.case_history import field_changes
 from app.domain.cases_table import Case
 from app.domain.common import iso_utc, utcnow
 from app.domain.duplicates import THRESHOLD, compare
@@ -449,6 +452,11 @@ async def _panel_items(session: AsyncSession, case_id: uuid.UUID) -> list[dict[s
             for item, panel in rows]
 
 
+def _utc(moment: datetime) -> str:
+    """A stored instant in RFC 3339 UTC (SQLite gives naive UTC back)."""
+    return iso_utc(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+
+
 def _case_record(case: Case) -> dict[str, Any]:
     return {
         "id": str(case.id),
@@ -485,10 +493,18 @@ async def _case_file(session: AsyncSession, case: Case, pack: Pack,
         "panel_items": await _panel_items(session, case.id),
         "steps": [step_out(s).model_dump(mode="json") for s in await _rows(
             session, Step, case.id, col(Step.created_at))],
+        # As the timeline shows them (every change of the case's fields, a derived one at
+        # its act's date included, from the value it replaced by act time), and each step's
+        # recorded changes: everything the service holds (attack 32, fix32b).
         "field_changes": [
-            {"recorded_at": iso_utc(c.recorded_at), "by": c.actor_sub, "changes": c.changes}
+            {"at": _utc(e.at), "recorded_at": _utc(e.recorded_at or e.at), "by": e.by,
+             "changes": e.details["changes"]}
+            for e in await field_changes(session, case.id)],
+        "step_changes": [
+            {"step_id": str(c.entity_id), "at": _utc(c.occurred_at or c.recorded_at),
+             "recorded_at": _utc(c.recorded_at), "by": c.actor_sub, "changes": c.changes}
             for c in await _rows(session, RecordChange, case.id, col(RecordChange.recorded_at))
-            if c.entity_type == "case" and not c.created],
+            if c.entity_type == "step" and not c.created],
         "audit": [a.model_dump(mode="json") for a in await case_audit(session, case.id)],
     }
 

@@ -509,7 +509,7 @@ WAIVED_OCCURRENCE_NOTE = ("Due when the waived occurrence was: a waiver is not a
 # re-dated later must lose them (a "none scheduled" above "Next marp scheduled for ..." is
 # stale), unlike the rest of its note (its rule's note, reassignments, reinstatements).
 _DEADLINE_NOTES = re.compile(
-    r"^(?:Due at the next .+; none (?:scheduled|booked yet).*"
+    r"^(?:Due at the next .+; none (?:scheduled|booked yet|was booked before that day).*"
     r"|Next .+ scheduled for .+"
     r"|Six months before release(?::| passed on ).+"
     r"|Before the release: .+"

@@ -201,3 +201,23 @@ async def test_body_values_must_have_the_contracts_json_types(
     assert f"body.{field}" in {e["loc"] for e in r.json()["errors"]}
     assert str(value) not in json.dumps(r.json()["errors"])
     assert (await client.get(url, headers=manager)).headers["ETag"] == etag
+
+
+async def test_a_trailing_slash_is_not_redirected_to_the_hosts_own_url(
+        client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """Attack pass 32b, ATTACK32B-8: ``GET /v1/cases/`` (any route with a slash added) was a
+    307 to ``http://<the request's Host header>/v1/cases``, before authentication, and a
+    ``POST /v1/cases/`` with a token too: a client following it resends its token and body to
+    a host and scheme the request chose. A path with a trailing slash is now a path no route
+    has: 404 problem+json, no Location, with or without a token."""
+    body = {"child": {"given_name": "Sam", "family_name": "Taylor",
+                      "date_of_birth": "2010-05-01"}}
+    for method, path, headers in (
+            ("GET", "/v1/cases/", {}),
+            ("GET", "/v1/next-steps/?assignee=me", somerset.auth("case_holder")),
+            ("POST", "/v1/cases/", somerset.auth("line_manager")),
+            ("GET", "/healthz/", {})):
+        r = await client.request(method, path, json=body if method == "POST" else None,
+                                 headers={**headers, "Host": "evil.example"})
+        assert (r.status_code, r.headers.get("location")) == (404, None), (path, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json"), path
