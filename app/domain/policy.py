@@ -64,6 +64,8 @@ from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date, london_text
 from app.workflows.deadlines import (
+    DATE_DEFINED,
+    due_at_once_from,
     is_deadline_note,
     overdue_at_for,
     parse_form,
@@ -1107,7 +1109,8 @@ async def _apply(
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             redate(step, intent, at=event.occurred_at, calendar=calendar, pack=wctx.pack,
-                   stale=_branch_notes(wctx.pack, step.code), void=_void_time(event))
+                   stale=_branch_notes(wctx.pack, step.code), void=_void_time(event),
+                   redefined=_redefines(step, event))
             _add_reasons(step, intent)
             updated.append(step)
         elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
@@ -1275,8 +1278,26 @@ def step_overdue_at(pack: Pack, code: str, due_at: datetime | None, urgent: bool
     return overdue_at_for(due_at, urgent, calendar, sitting=pack.done_at_sitting(code))
 
 
+def _redefines(step: Step, event: WorkflowEvent) -> bool:
+    """Whether ``event`` changes the case date that defines the open step's deadline
+    (``deadlines.DATE_DEFINED``: the expected release date of a ``release-6m`` or
+    ``before-release`` step) while the step was due at once because the point the old date gave
+    had passed when it was raised: its date stood for that point, not for a deadline of its own,
+    and the corrected record puts the point where the new date does (attack 32c, ATTACK32C-10).
+    A deadline that passed while it stood (a real six-month point) is not this."""
+    field = DATE_DEFINED.get(step.deadline_form or "")
+    changes = event.data.get("changes") if event.trigger == "case_changed" else None
+    if field is None or not isinstance(changes, Mapping) or field not in changes:
+        return False
+    old = changes[field][0]
+    day = date.fromisoformat(old) if isinstance(old, str) else old
+    due = None if step.due_at is None else stored_utc(step.due_at)
+    return isinstance(day, date) and due_at_once_from(step.deadline_form, due, day)
+
+
 def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCalendar,
-           pack: Pack, stale: Collection[str] = (), void: datetime | None = None) -> bool:
+           pack: Pack, stale: Collection[str] = (), void: datetime | None = None,
+           redefined: bool = False) -> bool:
     """Re-date an open step as ``intent`` (an ``update_due`` from any act: a case event, a
     case change of release date, custody or MAPPA fields, a panel scheduled, moved or
     cancelled) asks, at the act's time ``at``; the one place every re-date goes through. A
@@ -1284,9 +1305,11 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
     overdue, escalated and counted late until it is done, and its note says what the act
     would have made of it. A sooner date always applies. False when the passed date was kept.
     ``void``: the time of a panel booked in the past by mistake and cancelled; a date at it
-    was no deadline (the steps get back the dates the panels as they stand give them)."""
+    was no deadline (the steps get back the dates the panels as they stand give them).
+    ``redefined``: the act changes the date a step due at once was dated from
+    (:func:`_redefines`); it moves with it, later as well as sooner."""
     voided = void is not None and step.due_at is not None and stored_utc(step.due_at) == void
-    if not voided and lateness_erased(step, intent.due_at, at):
+    if not voided and not redefined and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = london_text(intent.due_at) if intent.due_at is not None else "no timescale"
         kept = f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
