@@ -1090,7 +1090,7 @@ async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) ->
         # Wokingham W4: an in-week deadline is its worker's ("the last day before a prolonged
         # absence"): a step that moved to another worker is counted again against theirs.
         await staff.follow_absences(wctx.session, wctx.principal, wctx.policy, moved,
-                                    why=changed)
+                                    why=changed, at=wctx.occurred_at)
     return moved
 
 
