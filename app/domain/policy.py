@@ -1530,19 +1530,21 @@ async def supersede_all_open(
 
 
 BOOKED_LAPSE = ("Lapsed: booked for after the case's closure, which ends the panel's oversight "
-                "of the case (not overdue when the closure was recorded); a reopening "
+                "of the case (not overdue at the closure); a reopening "
                 "reinstates it")
 
 
 def booked_after_closure(pack: Pack, step: Step, closed_at: datetime) -> bool:
     """Whether an open step is one the pack's ``closure_ends_booked`` lists, due after the
-    closure's ``closed_at`` and not yet overdue now (when the closure is recorded): the closure
-    ends it rather than being blocked by it (attack 24b, A24b-4). An undated one, or one overdue
-    now (a closure dated back before it fell due too), is not: a closure launders nothing."""
+    closure's ``closed_at`` and not overdue at it: the closure ends it rather than being
+    blocked by it (attack 24b, A24b-4). An undated one, or one overdue at the closure's date
+    (a review missed while the case was open), is not: a closure launders nothing. Judged at
+    the closure's date, never the wall clock, so that a closure can be back-filled (attack
+    32c, ATTACK32C-3: an order that ended on 15 February with its review booked for 11 March
+    could not be recorded as closed once 11 March had passed)."""
     if step.code not in pack.closure_ends_booked or step.due_at is None:
         return False
-    due = stored_utc(step.due_at)
-    return due > closed_at and stored_utc(step.overdue_at or step.due_at) > utcnow()
+    return stored_utc(step.due_at) > closed_at  # its overdue_at is never before it (A16-4)
 
 
 async def supersede_codes(
