@@ -921,6 +921,10 @@ async def patch_case(
         # act at the reopening's instant is on the open case, A25-2).
         await require_after_latest_act(session, case.id, occurred_at, "occurred_at",
                                        strictly=True)
+        # A reopening takes up work with the child again (a new order): not after their
+        # recorded death, as no other act about the living child is (attack 32c, ATTACK32C-9).
+        await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
+                                         occurred_at, what="reopen the case")
     if sent.get("expected_release_date") is not None and "in_custody" not in sent:
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
