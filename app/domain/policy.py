@@ -1800,7 +1800,8 @@ NEXT_PANEL = "next-panel"
 
 
 async def redate_returning_next_panel_steps(
-    wctx: WriteContext, *, steps: Sequence[Step], why: str
+    wctx: WriteContext, *, steps: Sequence[Step], why: str,
+    resumed: tuple[datetime, datetime] | None = None,
 ) -> list[Step]:
     """Steps that come back open after the service's panels changed without them (``why``: a
     closed case's steps reinstated at its reopening, a withdrawn or declined referral's steps
@@ -1814,18 +1815,34 @@ async def redate_returning_next_panel_steps(
     (409 ``panel-has-sat``), so a date whose panel no longer stands was changed before it passed
     and moves; a meeting-day date (``awaiting_panel_date``) passed before the first panel was
     booked is kept, as is a date whose panel stands (only a sooner panel can replace it). Each
-    re-date is audited (``step.redate``) in the write. Answers the steps re-dated."""
+    re-date is audited (``step.redate``) in the write. Answers the steps re-dated.
+
+    ``resumed`` (a reopening): (the closure's bound, the reopening), as
+    :func:`reinstate_closed_steps`'s ``paused`` judges it. A step not yet overdue at that bound
+    waited for a panel that could not hear the case while it was closed: it is due at the next
+    panel at or after the reopening (awaiting a date when none is booked), never at one that
+    sat while the case was closed (Somerset 3.2.3 "refer the case to the next YJT MARP"; attack
+    32c, ATTACK32C-4: it came back due at a MARP eleven days before the reopening, overdue at
+    once, with the next MARP booked). One overdue at the bound keeps its date (a close and
+    reopen launders nothing)."""
     targets = {s.id: s for s in steps
                if s.status == StepStatus.open and s.deadline_form == NEXT_PANEL}
     if not targets:
         return []
     session, case, pack = wctx.session, wctx.case, wctx.pack
+    waited = set() if resumed is None else {
+        s.id for s in targets.values()
+        if s.due_at is None or stored_utc(s.overdue_at or s.due_at) > resumed[0]}
     open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
     snap = replace(snapshot(case, open_steps), **extras)
-    intents = [i for i in next_panel_redates(snap, pack, wctx.policy.calendar, panels,
-                                             wctx.occurred_at)
-               if i.action == "update_due" and i.step_id in targets]
+    calendar = wctx.policy.calendar
+    intents = [i for i in next_panel_redates(snap, pack, calendar, panels, wctx.occurred_at)
+               if i.action == "update_due" and i.step_id in targets.keys() - waited]
+    if waited and resumed is not None:
+        intents += [i for i in next_panel_redates(snap, pack, calendar, panels,
+                                                  wctx.occurred_at, not_before=resumed[1])
+                    if i.action == "update_due" and i.step_id in waited]
     if not intents:
         return []
     rows = (await session.exec(select(Panel).where(
@@ -1835,7 +1852,9 @@ async def redate_returning_next_panel_steps(
     for intent in intents:
         step = next(s for s in open_steps if s.id == intent.step_id)
         at = wctx.occurred_at
-        if step.due_at is not None and step.awaiting_panel_date:
+        if step.id in waited and resumed is not None:
+            at = resumed[0]  # not late then: the case was closed when its panel sat
+        elif step.due_at is not None and step.awaiting_panel_date:
             # A meeting day's date gives way when the first panel after the step is booked.
             raised = stored_utc(step.raised_at)
             booked = [stored_utc(p.created_at) for p in rows
