@@ -1728,6 +1728,9 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
                                             f"{when}; a closure and reopening do not move an "
                                             "overdue step")
         return
+    if step.deadline_form == BOOKED_REVIEW:
+        _resume_booked(step, due, reopened_at)
+        return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
         if n == 0:
@@ -1751,6 +1754,30 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         step.overdue_at = max(shift_local(overdue, days=days), step.due_at)
     step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
                                    "closed (not yet overdue at the closure)")
+
+
+# A review date a panel booked (Somerset 7.1.6, Wokingham's High Risk Panel): an appointment.
+BOOKED_REVIEW = "review-date"
+
+
+def _resume_booked(step: Step, due: datetime, reopened_at: datetime) -> None:
+    """A reinstated step due on the review date a panel booked (attack 32c, ATTACK32C-6: it
+    was moved on by the time the case was closed, to a date no panel agreed). Still ahead at
+    the reopening, it keeps the booked date (Somerset 7.1.6 "the panel will agree and then book
+    a provisional review date"; 4.3 "update the panel in line with the previously agreed review
+    date"). Passed while the case was closed, the review could not take place (a panel does
+    not act on a closed case) and the panel books no date for it: it is owed at the next panel
+    at or after the reopening (7.2.3 "the case will remain relevant to ongoing MARP oversight"),
+    awaiting one when none is booked; :func:`redate_returning_next_panel_steps` dates it."""
+    if due > reopened_at:
+        step.note = _append_once(step.note, f"Review date kept: {london_text(due)}, booked by "
+                                            "the panel (a closure and reopening do not move "
+                                            "it)")
+        return
+    step.deadline_form, step.due_at, step.overdue_at = NEXT_PANEL, None, None
+    step.awaiting_panel_date = True
+    step.note = _append(step.note, f"The review date the panel booked ({london_text(due)}) "
+                                   "passed while the case was closed: due at the next panel")
 
 
 BROUGHT_FORWARD = "Brought forward to the last working day before"
