@@ -170,6 +170,12 @@ def create_app(
         # up (~15 us a request; issue 15).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    # No trailing-slash redirects: Starlette answered ``/v1/cases/`` with a 307 to a URL built
+    # from the request's Host header and scheme (a host and scheme the client or a proxy
+    # chose, ignoring YJ_PUBLIC_BASE_URL), before authentication, and for writes too: a client
+    # following it could resend its token and body over plain http or to another host (attack
+    # 32b, ATTACK32B-8). A path with a trailing slash is a route like any other: 404 problem.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.policy = policy_ctx
     jwks = None

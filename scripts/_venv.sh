@@ -16,7 +16,7 @@ stamp=".venv/.yjrisk-installed"
 want=$( (cat pyproject.toml; echo "recipe 2: bytecode compiled") | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   started=$SECONDS
-  printf 'yjrisk: installing into .venv (first start, or pyproject.toml changed) ... '
+  printf 'yjrisk: installing into .venv (first start, or pyproject.toml changed; about half a minute, minutes on a busy machine) ... '
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   log=.venv/install.log
   : > "$log"

@@ -7,7 +7,7 @@ on any real day. JWT expiry and webhook signature timestamps always use real tim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
@@ -19,11 +19,12 @@ class _Instant:
     """The instant of one unit of work: None until first read, then that reading; ``open``
     until the unit of work ends."""
 
-    __slots__ = ("at", "open")
+    __slots__ = ("at", "open", "locks")
 
     def __init__(self) -> None:
         self.at: datetime | None = None
         self.open = True
+        self.locks: set[object] = set()  # the locks the unit of work holds (:func:`locked`)
 
 
 # The unit of work running in this context (see :func:`one_instant`); None outside one. A
@@ -58,15 +59,18 @@ def _aware(value: datetime) -> datetime:
 
 
 @contextmanager
-def one_instant() -> Iterator[None]:
+def one_instant(*, own: bool = False) -> Iterator[None]:
     """Within: the service's time (``app.domain.common.utcnow``) is one instant, taken at its
     first reading (:func:`now`, UTC, aware): every row a write or a job's transaction dates
     (its record, its steps, the field history of each flush, its audit entry) carries the
     same time, so ``GET /v1/cases/{id}?as_of=`` at that instant sees all of the write and
     1 µs before none of it (attack 20, A20-11). Nests as one (an inner block keeps the outer's
-    instant). The real clock (:func:`real_now`) is untouched."""
+    instant), unless ``own``: a transaction of its own run within another unit of work (the
+    stand-in sweep a request runs before it reads) takes its own instant, after its own lock,
+    and leaves the outer's untaken (A30a-15). The real clock (:func:`real_now`) is
+    untouched."""
     current = _instant.get()
-    if current is not None and current.open:
+    if current is not None and current.open and not own:
         yield
         return
     held = _Instant()
@@ -79,6 +83,29 @@ def one_instant() -> Iterator[None]:
             _instant.reset(token)
         except ValueError:  # left in another context (a generator closed elsewhere)
             pass
+
+
+# Called with the lock's key when a unit of work is granted a lock after it took its instant
+# (:func:`locked`); None: nothing is checked. Tests set it to find a write dated before it
+# waited.
+early_instant_hook: Callable[[object], None] | None = None
+_SOLE = object()  # a lock under which no other lock waits (:func:`locked`)
+
+
+def locked(key: object, *, sole: bool = False) -> None:
+    """Say that the unit of work now holds the lock ``key`` (a case's, a service's policy
+    lock): its instant must not have been taken before (a write that waited for another on
+    the lock is dated after it, A23a-1, A30a-15). A lock held again is no new wait, nor is
+    any lock taken under a ``sole`` one (a service's policy lock held exclusive: no other
+    write of the service holds a case lock)."""
+    held = _instant.get()
+    if held is None or not held.open or key in held.locks or _SOLE in held.locks:
+        return
+    held.locks.add(key)
+    if sole:
+        held.locks.add(_SOLE)
+    if held.at is not None and early_instant_hook is not None:
+        early_instant_hook(key)
 
 
 def held_instant() -> datetime | None:

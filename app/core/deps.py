@@ -410,21 +410,42 @@ def _keyword(schema_path: Sequence[Any]) -> str:
                  and not p.startswith(("$", "#"))), "schema")
 
 
+def _non_null_branches(schema: Any, error: Any) -> list[list[Any]]:
+    """The sub-errors of each branch of an ``anyOf``/``oneOf`` error but the ``{type: null}``
+    one a nullable field adds."""
+    return [list(subs) for subs in (getattr(error.kind, "context", None) or [])
+            if not (len(subs) == 1 and _keyword(subs[0].schema_path) == "type"
+                    and _schema_at(schema, list(subs[0].schema_path)) == "null")]
+
+
 def _branch_said(schema: Any, error: Any) -> str:
     """For a value refused by a field that may also be null (``anyOf: [{...}, {type:
     null}]``), the rules of the one other branch it broke: "(or null): 'maximum': 3" (attack
     31a, ATTACK31A-2: a bad MAPPA level was told only "'anyOf'"); "" when there is not exactly
     one such branch. Built from the contract's rule values, never from the errors' messages
     (they quote the value sent)."""
-    branches = [subs for subs in (getattr(error.kind, "context", None) or [])
-                if not (len(subs) == 1 and _keyword(subs[0].schema_path) == "type"
-                        and _schema_at(schema, list(subs[0].schema_path)) == "null")]
+    branches = _non_null_branches(schema, error)
     if len(branches) != 1 or not branches[0]:
         return ""
     rules = [f"'{_keyword(sub.schema_path)}'"
              f"{_rule_said(schema, sub.schema_path, _keyword(sub.schema_path))}"
              for sub in branches[0]]
     return f" (or null): {'; '.join(dict.fromkeys(rules))}"
+
+
+def _object_branch(schema: Any, body: Any, error: Any) -> list[Any]:
+    """The errors of the one non-null branch of a nullable object (``anyOf: [{type: object,
+    ...}, {type: null}]``) when an object was sent to it, so that they are answered as the
+    object's own ("Extra inputs are not permitted (...; did you mean 'note'?)", "Field
+    required"), not as "'anyOf' (or null): 'additionalProperties'" (attack 32b, ATTACK32B-2:
+    the bodies that may be omitted: referral actions, an assessment's submission, a step's
+    completion). [] for anything else (a scalar sent to a nullable field keeps
+    :func:`_branch_said`'s answer)."""
+    instance = _schema_at(body, list(error.instance_path)) if error.instance_path else body
+    if not isinstance(instance, dict):
+        return []
+    branches = _non_null_branches(schema, error)
+    return branches[0] if len(branches) == 1 else []
 
 
 def _meant(name: str, schema: Any, schema_path: Sequence[Any]) -> str:
@@ -461,18 +482,24 @@ def check_body_against_contract(request: Request, body: Any) -> None:
               ) -> Callable[[], dict[str, str]]:
         def make() -> dict[str, str]:
             loc, note = safe_loc(["body", *parts], names, body, positions)
-            if note and (said := hint()):
+            said = hint()
+            if note and said:
                 note = f"{note[:-1]}{said})"
+            elif said:  # the loc names the key (a word of the contract's): only the hint
+                note = f"({said.removeprefix('; ')})"
             return {"loc": loc, "msg": f"{msg} {note}" if note else msg}
         return make
 
     # Each error is counted, and built (its loc and message) only while ``errors`` has room
     # (attack 24a, A24a-7: 20,000 unknown keys were 20,000 entries, each locating its key by a
     # scan of the object: 10 s of the event loop and a 1.7 MB answer).
-    for error in validator.iter_errors(body):
+    def report(error: Any) -> None:
         keyword = _keyword(error.schema_path)
         at = list(error.instance_path)
-        if keyword == "required":
+        if keyword in ("anyOf", "oneOf") and (inner := _object_branch(schema, body, error)):
+            for sub in inner:
+                report(sub)
+        elif keyword == "required":
             errors.add(entry([*at, error.kind.property], "Field required"))
         elif keyword == "additionalProperties":
             unexpected = list(error.kind.unexpected)
@@ -486,6 +513,9 @@ def check_body_against_contract(request: Request, body: Any) -> None:
             said = (_branch_said(schema, error) if keyword in ("anyOf", "oneOf") else
                     _rule_said(schema, error.schema_path, keyword))
             errors.add(entry(at, f"does not satisfy the contract's '{keyword}'{said}"))
+
+    for error in validator.iter_errors(body):
+        report(error)
     if errors.count:
         raise Unprocessable("The request body does not match the API contract; see errors.",
                             errors=errors.items, error_count=errors.count)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import clock
 from app.core.db import DriverStatement
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import MACHINE_SCOPES, STAFF_ROLES, Principal
@@ -461,6 +462,7 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> None:
         await conn.execute(_SQLITE_LOCK_CASE, {"yj_case": case_id})
     else:
         await _LOCK_CASE.execute_async(conn, {"yj_case": case_id})
+    clock.locked(("case", case_id))
 
 
 async def _sqlite_write_lock(session: AsyncSession, service_id: uuid.UUID) -> bool:
@@ -481,6 +483,7 @@ async def lock_external_ref(
     deliveries of a new case cannot both create it: PostgreSQL takes an advisory lock keyed
     by the reference, then the service's policy lock shared; SQLite takes its database write
     lock now."""
+    clock.locked(("case-ref", service_id, system, external_id))
     if await _sqlite_write_lock(session, service_id):
         return
     # Then, in the same statement, the service's policy lock (shared): the create or update

@@ -37,7 +37,6 @@ from app.domain.history import (
     json_value_at,
     timeline_history,
     to_json,
-    value_before,
 )
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
@@ -345,14 +344,12 @@ async def field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[Timel
         RecordChange.case_id == case_id,
         col(RecordChange.entity_type).in_(("case", DERIVED_ENTITY)),
         col(RecordChange.created).is_(False)))).all())
-    # A back-dated act's derived values at its date (A30a-1): the derived fields read forwards.
-    derived = any(c.entity_type == DERIVED_ENTITY for c in rows)
     history = (await timeline_history(session, case_id)
-               if derived or any(ASSERTED_FIELDS_SET & (c.changes or {}).keys() for c in rows)
-               else [])
+               if any(FORWARD_FIELDS & (c.changes or {}).keys() for c in rows) else [])
+    shows = _showing(rows)
     entries = []
     for c in rows:
-        changes = _as_they_happened(history, c, derived)
+        changes = _as_they_happened(history, c, shows)
         if changes:
             entries.append(TimelineEntry(
                 at=_changed_at(c), recorded_at=c.recorded_at, kind="case",
@@ -361,27 +358,53 @@ async def field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[Timel
     return entries
 
 
+# The fields read forwards (the value at an instant: that of the latest change at or before it,
+# by act time): a MAPPA field a feed message asserts (ATK29-3) and a field an act derives
+# (ratings, register, contact level, priority, custody), which a back-dated act records at its
+# date (A30a-1, fix32b).
+FORWARD_FIELDS = ASSERTED_FIELDS_SET | DERIVED_FIELDS
+
+
+def _order(change: RecordChange) -> tuple[Any, ...]:
+    """A change's place in the history read forwards (as
+    :func:`~app.domain.history.timeline_history` orders it)."""
+    return (_aware(change.occurred_at or change.recorded_at), _aware(change.recorded_at),
+            int(change.entity_type == DERIVED_ENTITY), change.id)
+
+
+def _showing(rows: list[RecordChange]) -> dict[uuid.UUID, set[str]]:
+    """For each change, the fields read forwards it shows: those of which it is the last
+    change at its instant (the rows one instant holds, whatever order they were recorded in,
+    show one change of a field: from the value before the instant to the value after it;
+    attack 31a, ATTACK31A-4's timeline, and a back-dated act's restated fields, fix32b)."""
+    last: dict[tuple[str, datetime], RecordChange] = {}
+    for c in sorted(rows, key=_order):
+        for name in FORWARD_FIELDS & (c.changes or {}).keys():
+            last[(name, _order(c)[0])] = c
+    shows: dict[uuid.UUID, set[str]] = {}
+    for (name, _), c in last.items():
+        shows.setdefault(c.id, set()).add(name)
+    return shows
+
+
 def _as_they_happened(history: list[Any], change: RecordChange,
-                      derived: bool = False) -> dict[str, list[Any]]:
-    """A change's fields as they changed at its act's time: a MAPPA field a feed message set
-    (:data:`~app.domain.history.ASSERTED_FIELDS`) from what it was just before, in the history
-    as it now stands (a message delivered late, ATK29-3), left out where that was already its
-    value (a message confirming it)."""
+                      shows: dict[uuid.UUID, set[str]]) -> dict[str, list[Any]]:
+    """A change's fields as they changed at its act's time: a field read forwards
+    (:data:`FORWARD_FIELDS`: a MAPPA field a feed message set, a message delivered late,
+    ATK29-3; a derived field, a back-dated act's at its date, A30a-1) from what it was just
+    before to what it was at that instant, in the history as it now stands, shown by the last
+    change of its instant only and left out where that was already its value (a message
+    confirming it)."""
     changes = dict(change.changes or {})
     at = _aware(change.occurred_at or change.recorded_at)
-    if derived:  # a back-dated act's rating, register or custody at its date (A30a-1)
-        for name in DERIVED_FIELDS & changes.keys():
-            before = json_value_at(history, name, at, strictly=True)
-            if before == changes[name][1]:
-                del changes[name]
-            else:
-                changes[name] = [before, changes[name][1]]
-    for name in ASSERTED_FIELDS_SET & changes.keys():
-        before = to_json(value_before(history, name, at))
-        if before == changes[name][1]:
+    shown = shows.get(change.id, set())
+    for name in FORWARD_FIELDS & changes.keys():
+        before = json_value_at(history, name, at, strictly=True)
+        after = json_value_at(history, name, at)
+        if name not in shown or before == after:
             del changes[name]
         else:
-            changes[name] = [before, changes[name][1]]
+            changes[name] = [before, after]
     return changes
 
 

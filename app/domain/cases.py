@@ -68,10 +68,12 @@ from app.domain.common import (
     IfMatch,
     MappaNumber,
     PlausibleDate,
+    Reason,
     StaffId,
     UtcDatetime,
     iso_utc,
     parse_declared,
+    peek_now,
     require_if_match,
     require_mappa_category,
     resolve_occurred_at,
@@ -130,8 +132,6 @@ from app.workflows.packs import CaseClosure, Pack
 # A child's name: required, so it must show (attack 20, A20-13: zero-width names were taken).
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
                  AfterValidator(visible_text)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-                   AfterValidator(visible_text)]
 # A case's reference in another system, each part (the system, its id): surrounding spaces
 # dropped, in NFC, nothing invisible and no '/' (app.core.identifiers.check_reference).
 RefPart = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
@@ -381,12 +381,8 @@ def require_separate_manager(case_holder_id: str, line_manager_id: str, loc: str
             errors=[{"loc": loc, "msg": "is the case holder: name their line manager"}])
 
 
-async def create_case(
-    session: AsyncSession, principal: Principal, body: CaseCreate, ctx: policy.PolicyContext
-) -> tuple[Service, Case, policy.PolicyResult]:
-    """Open a case; answer with the steps its opening mandates (S1/S2, W1)."""
-    service = await service_of(session, principal)
-    now = utcnow()
+def _opening_checks(principal: Principal, body: CaseCreate, now: datetime) -> datetime:
+    """422 for an opening the service refuses at ``now``; its ``opened_at`` (default ``now``)."""
     opened_at = resolve_occurred_at(body.opened_at, now, "opened_at")
     _check_child(body, now)
     require_after_birth(opened_at, body.child.date_of_birth, "opened_at")
@@ -394,6 +390,18 @@ async def create_case(
     require_opening_within(opened_at, body.child.date_of_birth)
     require_release_within_case(body.expected_release_date, opened_at)
     require_may_open(principal, body.case_holder_id, body.line_manager_id)
+    return opened_at
+
+
+async def create_case(
+    session: AsyncSession, principal: Principal, body: CaseCreate, ctx: policy.PolicyContext
+) -> tuple[Service, Case, policy.PolicyResult]:
+    """Open a case; answer with the steps its opening mandates (S1/S2, W1)."""
+    service = await service_of(session, principal)
+    # Checked before the locks by the clock (422 before 409), and again at the write's
+    # instant, taken once the locks are held: an opening that waited for another write (an
+    # absence, a panel, the same reference) is dated after it (A23a-1).
+    _opening_checks(principal, body, peek_now())
     if body.external_ref is not None:
         # Serialised with every create and upsert of this reference (as PUT is): of two racing
         # creates the second sees the first and is the documented 409 duplicate-external-ref.
@@ -404,6 +412,7 @@ async def create_case(
         # The opening's steps read absences and panels: serialised with the writes that change
         # them (app.domain.policy_lock; lock_external_ref takes it with a reference).
         await lock_policy_shared(session, service.id)
+    opened_at = _opening_checks(principal, body, utcnow())
     statutory = (
         body.statutory if body.statutory is not None
         else body.intervention in STATUTORY_INTERVENTIONS
@@ -1085,7 +1094,7 @@ async def _reassign(wctx: WriteContext, *, moves: dict[str, tuple[str, str]]) ->
         # Wokingham W4: an in-week deadline is its worker's ("the last day before a prolonged
         # absence"): a step that moved to another worker is counted again against theirs.
         await staff.follow_absences(wctx.session, wctx.principal, wctx.policy, moved,
-                                    why=changed)
+                                    why=changed, at=wctx.occurred_at)
     return moved
 
 

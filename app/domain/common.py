@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from app.core import clock
 from app.core.errors import PreconditionFailed, PreconditionRequired, Unprocessable
-from app.core.identifiers import check_staff_id
+from app.core.identifiers import check_staff_id, visible_text
 from app.workflows.calendar import IsoDate
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -316,6 +316,13 @@ def parse_declared(
 # invisible, stored in NFC (app.core.identifiers).
 StaffId = Annotated[str, StringConstraints(min_length=1, max_length=128),
                     AfterValidator(check_staff_id)]
+# Why an act was done (a closure or reopening, a waiver, a priority change): 1-2000 characters,
+# spaces around dropped, something visible in it (app.core.identifiers.visible_text).
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                   AfterValidator(visible_text)]
+# A word a pack declares (a referral kind, a panel kind): its form only; the service checks it
+# against the pack.
+KindLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
 
 
 def advisory_key(name: str) -> int:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import clock
 from app.core.config import get_settings
 from app.core.loop import every
 from app.core.security import Principal
@@ -177,9 +178,21 @@ def _unnest_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 Position = tuple[uuid.UUID, datetime, uuid.UUID]
 
 
+async def locked_now(session: AsyncSession) -> datetime:
+    """The transaction's instant, taken once it may lock what it escalates or retires without
+    waiting: SQLite's database write lock taken first (a no-op UPDATE; it waits for the writer
+    in flight), PostgreSQL's row locks are ``SKIP LOCKED`` and never wait. A write that
+    committed before is dated before, its chases after it (A23a-1)."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.execute(sa.update(CASE).where(CASE.c.id.is_(None))
+                                 .values(id=CASE.c.id))
+    return utcnow()
+
+
 async def overdue_batch(
     session: AsyncSession,
-    now: datetime,
+    now: datetime | None,
     limit: int = BATCH_SIZE,
     service_id: uuid.UUID | None = None,
     after: Position | None = None,
@@ -195,11 +208,14 @@ async def overdue_batch(
     practitioner's write or the whole batch). Taking the case in the same statement, and
     skipping a case a write holds (its steps wait for the next pass), keeps one lock order.
     SQLite has no row locks: the pass takes the database's write lock first (a no-op UPDATE),
-    so it cannot read a step that a write then closes before the pass escalates it."""
+    so it cannot read a step that a write then closes before the pass escalates it.
+    ``now`` None: the transaction's instant, taken once that lock is held
+    (:func:`locked_now`)."""
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
         await connection.execute(sa.update(CASE).where(CASE.c.id.is_(None))
                                  .values(id=CASE.c.id))
+    now = now or utcnow()
     query = (
         sa.select(*_OVERDUE_COLUMNS, *_CASE_COLUMNS)
         .select_from(STEP).join(CASE, CASE.c.id == STEP.c.case_id)
@@ -400,12 +416,18 @@ async def run_pass(
     and one walk's database work overlaps the other's Python (and the other's statements, on
     a second core). SQLite has one writer at a time: one walk.
     """
-    now = now or utcnow()
-    async with factory() as session, session.begin():
-        await retire_stale(session, now, service_id)
-        if service_id is None:
-            await purge_expired_keys(session, now)  # feed Idempotency-Keys past their TTL
-        postgres = (await session.connection()).dialect.name == "postgresql"
+    # ``now`` given: the pass is run as of then (tests, a demo's clock). Else each transaction
+    # takes its own instant once it holds its locks (:func:`locked_now`): a chase raised or
+    # retired on a case a write held is dated after that write, as its audit entry and event
+    # follow it (A23a-1; a pass's start time dated every batch before the writes it waited
+    # for or came after).
+    with clock.one_instant(own=True):
+        async with factory() as session, session.begin():
+            at = now or await locked_now(session)
+            await retire_stale(session, at, service_id)
+            if service_id is None:
+                await purge_expired_keys(session, at)  # feed Idempotency-Keys past their TTL
+            postgres = (await session.connection()).dialect.name == "postgresql"
     count = max(1, walkers if walkers is not None else WALKERS if postgres else 1)
     try:
         async with asyncio.TaskGroup() as group:  # one walk failing cancels the others
@@ -420,8 +442,8 @@ async def run_pass(
 
 
 async def _walk(
-    factory: async_sessionmaker[AsyncSession], now: datetime, service_id: uuid.UUID | None,
-    batch_size: int, packs: Mapping[str, Pack] | None,
+    factory: async_sessionmaker[AsyncSession], now: datetime | None,
+    service_id: uuid.UUID | None, batch_size: int, packs: Mapping[str, Pack] | None,
 ) -> int:
     """Escalate batches until one comes back short; answer how many escalations.
 
@@ -435,9 +457,11 @@ async def _walk(
     total = 0
     after: Position | None = None
     while True:
-        async with factory() as session, session.begin():
-            batch = await overdue_batch(session, now, batch_size, service_id, after)
-            total += await escalate_batch(session, batch, now, packs)
+        with clock.one_instant(own=True):
+            async with factory() as session, session.begin():
+                batch = await overdue_batch(session, now, batch_size, service_id, after)
+                # The instant overdue_batch took once it held the write lock (unless given).
+                total += await escalate_batch(session, batch, now or utcnow(), packs)
         if len(batch) < batch_size:
             return total
         last = batch[-1]

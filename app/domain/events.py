@@ -47,7 +47,7 @@ from app.domain.final_events import require_before_final_event
 from app.domain.history import (
     RecordChange,
     case_fields_at,
-    fields_changed_after,
+    first_change_after,
     note_case_act,
     note_derived_at,
 )
@@ -691,15 +691,6 @@ async def custody_move_recorded(session: AsyncSession, case: Case, event_type: s
     return False
 
 
-async def _custody_changed_after(session: AsyncSession, case: Case, at: datetime) -> bool:
-    """Whether the case's ``in_custody`` was changed by an act dated after ``at`` (a ``PATCH``
-    or the CMS's upsert, in the field-change history at the act's ``occurred_at``; rows from
-    before that column, at their recording; not the case's opening, which is no move): the
-    latest custody move by date is that change, not a custody event dated before it (attack
-    pass 16, A16-1)."""
-    return bool(await fields_changed_after(session, case.id, {"in_custody"}, at))
-
-
 async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
     (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
@@ -719,15 +710,19 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
         col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
         col(CaseEvent.occurred_at) > event.occurred_at)
         .order_by(col(CaseEvent.occurred_at)).limit(1))).first()
-    if later is not None:
+    # The next move by date: a custody event's, or a change of in_custody by PATCH or upsert
+    # (A16-1).
+    moves = [at for at in (later, await first_change_after(
+        session, case.id, "in_custody", event.occurred_at)) if at is not None]
+    if moves:
         # Where it left the child until the next move, on the timeline at its date (attack
-        # 30a, A30a-1: six hours in custody typed in after the release were missing).
+        # 30a, A30a-1: six hours in custody typed in after the release were missing; fix32b:
+        # an entry typed in after a later PATCH that recorded the same move).
+        following = min(at if at.tzinfo else at.replace(tzinfo=UTC) for at in moves)
         await note_derived_at(session, case, event.occurred_at, {"in_custody": in_custody},
-                              until=later if later.tzinfo else later.replace(tzinfo=UTC))
+                              until=following)
         return None
     if case.in_custody == in_custody:
-        return None
-    if await _custody_changed_after(session, case, event.occurred_at):
         return None
     changes = {"in_custody": [case.in_custody, in_custody]}
     case.in_custody = in_custody

@@ -383,6 +383,18 @@ async def fields_changed_after(
             for f in set(fields) & set(changes or ())}
 
 
+async def first_change_after(session: Any, case_id: uuid.UUID, name: str,
+                             since: datetime) -> datetime | None:
+    """When the first change of the case's field ``name`` by an act dated after ``since``
+    (:func:`act_time`) happened (not the case's opening, which is no change); None if none."""
+    rows = (await session.exec(select(act_time(), RecordChange.changes).where(
+        col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case_id,
+        col(RecordChange.created).is_(False), act_time() > since)
+        .order_by(act_time()))).all()
+    found = next((at for at, changes in rows if name in (changes or {})), None)
+    return None if found is None else found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
 # The case's fields a MAPPA feed message asserts from its ``received_at`` (app.domain.feeds): a
 # message delivered after later ones records its value at its own time, with the value the case
 # held when it was recorded as the row's old (so that the record-time view, which rolls back
@@ -554,7 +566,7 @@ def value_before(history: list[FieldChange], name: str, at: datetime) -> Any:
 # Every other reader (as_of, the act-time readers above) reads ``case`` rows only, so these
 # change nothing but the timeline's field changes.
 DERIVED_ENTITY = "derived"
-DERIVED_FIELDS = frozenset({"ratings", "on_register", "in_custody"})
+DERIVED_FIELDS = frozenset({"ratings", "on_register", "in_custody", "contact_level", "priority"})
 
 
 async def timeline_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
@@ -567,7 +579,8 @@ async def timeline_history(session: Any, case_id: uuid.UUID) -> list[FieldChange
         sa.select(when, table.c.created, table.c.actor_sub, table.c.changes)
         .where(table.c.case_id == case_id, table.c.entity_id == case_id,
                table.c.entity_type.in_(("case", DERIVED_ENTITY)))
-        .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
+        .order_by(table.c.created.desc(), when, table.c.recorded_at, derived_last(table),
+                  table.c.id))).all()
     return [FieldChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, bool(created),
                         actor, dict(changes or {})) for at, created, actor, changes in rows]
 
@@ -613,6 +626,25 @@ async def note_derived_at(session: Any, case: Case, at: datetime,
             held = json_value_at(history, name, following)
             if not sets and held != value:
                 rows.setdefault(following, {})[name] = [current, held]
+    sync = getattr(session, "sync_session", session)
+    for when, changes in sorted(rows.items()):
+        session.add(RecordChange(
+            service_id=case.service_id, case_id=case.id, entity_type=DERIVED_ENTITY,
+            entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(sync), created=False,
+            changes=changes, occurred_at=when))
+
+
+def derived_last(table: Any) -> Any:
+    """SQL: 1 for a ``derived`` row, else 0: of the rows one write records at one instant (one
+    ``recorded_at``: its unit of work's), the restated value follows the case's own row, which
+    the write recorded first (:func:`app.domain.derived_history.restate_derived`)."""
+    return sa.case((table.c.entity_type == DERIVED_ENTITY, 1), else_=0)
+
+
+def note_derived_rows(session: Any, case: Case,
+                      rows: dict[datetime, dict[str, list[Any]]]) -> None:
+    """Add one ``derived`` history row of the case per instant of ``rows`` (field -> [the
+    case's value at recording, the value at that instant])."""
     sync = getattr(session, "sync_session", session)
     for when, changes in sorted(rows.items()):
         session.add(RecordChange(

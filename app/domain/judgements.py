@@ -35,6 +35,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.derived_history import Rated, restate_derived
 from app.domain.final_events import (
     FinalEvent,
     final_events_column,
@@ -42,7 +43,7 @@ from app.domain.final_events import (
     final_events_params,
     require_before_final_event,
 )
-from app.domain.history import json_value_at, note_case_act, note_derived_at, timeline_history
+from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement, Level, RiskDomain
 from app.domain.next_steps import act_answers, close_step
 from app.domain.outbox import emit
@@ -196,6 +197,9 @@ async def apply_judgement(
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = wctx.event("judgement_recorded", data)
     backfill = _is_backfill(previous, occurred_at)
+    # Dated before a later act: its derived fields are restated from its date on (fix32b).
+    back_dated = backfill or dated_before_a_rating(case, occurred_at) or (
+        case.changed_at is not None and policy.stored_utc(case.changed_at) > occurred_at)
     evaluation: Evaluation | None
     before: dict[str, str | None] = {}
     if backfill:
@@ -273,10 +277,13 @@ async def apply_judgement(
         session.add(case)
     if not last:
         await session.flush()
-    if backfill:
-        # Not the case's rating now, but its rating (and register) from its date until the
-        # later judgement: on the timeline at its date (attack 30a, A30a-1).
-        await _derived_at_its_date(session, case, judgement)
+    if back_dated:
+        # Not (only) the case's rating now, but its ratings, register, contact level and
+        # priority from its date on, on the timeline at their dates (attack 30a, A30a-1;
+        # fix32b: contact level and priority, and a judgement of another domain's later one).
+        await restate_derived(
+            wctx, since=occurred_at,
+            pending=Rated(occurred_at, str(body.domain), str(body.level), judgement.id))
     if body.occurred_at is not None:
         # Dated before acts already recorded: what they owe on the history as it now stands
         # (A11-5), this judgement in it (its row may be left to the commit). Recorded as of
@@ -402,23 +409,6 @@ def _is_backfill(current: dict[str, Any], occurred_at: datetime) -> bool:
     """Whether a judgement predates the current rating of its domain."""
     recorded = current.get("recorded_at")
     return bool(recorded) and datetime.fromisoformat(str(recorded)) > occurred_at
-
-
-async def _derived_at_its_date(session: AsyncSession, case: Case,
-                               judgement: JudgementOut) -> None:
-    """A back-filled judgement's rating and register at its own date in the case's field
-    history (:func:`app.domain.history.note_derived_at`), for the timeline."""
-    history = await timeline_history(session, case.id)
-    ratings = dict(json_value_at(history, "ratings", judgement.occurred_at) or {})
-    ratings[str(judgement.domain)] = {
-        "level": str(judgement.level), "recorded_at": iso_utc(judgement.occurred_at),
-        "judgement_id": str(judgement.id)}
-    values: dict[str, object] = {"ratings": ratings}
-    register = session.sync_session.info.get(policy.REGISTER_AT, {}).pop(
-        str(judgement.id), None)
-    if register is not None:
-        values["on_register"] = register
-    await note_derived_at(session, case, judgement.occurred_at, values)
 
 
 def _set_current_rating(case: Case, judgement: JudgementOut) -> None:

@@ -28,6 +28,7 @@ from app.domain.access import (
 from app.domain.cases_table import Case
 from app.domain.common import (
     ActTime,
+    Reason,
     new_id,
     require_unchanged,
     resolve_occurred_at,
@@ -51,8 +52,6 @@ from app.workflows.packs import Pack
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000),
                  AfterValidator(visible_text)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-                   AfterValidator(visible_text)]
 
 
 class OversightEntry(SQLModel, table=True):

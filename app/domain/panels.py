@@ -36,6 +36,7 @@ from app.domain.assessments import answer_from_file
 from app.domain.audit import record_audit
 from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
+    KindLabel,
     MappaNumber,
     PlausibleDate,
     StaffId,
@@ -90,7 +91,6 @@ NEXT_PANEL = "next-panel"  # the deadline form a panel's date sets (policy-rules
 # not otherwise recorded, credited to whoever put it there.
 
 
-KindLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
 
 
 class PanelCreate(BaseModel):

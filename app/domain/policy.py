@@ -63,6 +63,8 @@ from app.domain.write_context import PolicyContext as PolicyContext
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date, london_text
 from app.workflows.deadlines import (
+    DATE_DEFINED,
+    due_at_once_from,
     is_deadline_note,
     overdue_at_for,
     parse_form,
@@ -1000,7 +1002,8 @@ async def _apply(
         elif intent.action == "update_due" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             redate(step, intent, at=event.occurred_at, calendar=calendar, pack=wctx.pack,
-                   stale=_branch_notes(wctx.pack, step.code), void=_void_time(event))
+                   stale=_branch_notes(wctx.pack, step.code), void=_void_time(event),
+                   redefined=_redefines(step, event))
             _add_reasons(step, intent)
             updated.append(step)
         elif intent.action == "keep" and intent.step_id in by_id and intent.reasons:
@@ -1168,8 +1171,26 @@ def step_overdue_at(pack: Pack, code: str, due_at: datetime | None, urgent: bool
     return overdue_at_for(due_at, urgent, calendar, sitting=pack.done_at_sitting(code))
 
 
+def _redefines(step: Step, event: WorkflowEvent) -> bool:
+    """Whether ``event`` changes the case date that defines the open step's deadline
+    (``deadlines.DATE_DEFINED``: the expected release date of a ``release-6m`` or
+    ``before-release`` step) while the step was due at once because the point the old date gave
+    had passed when it was raised: its date stood for that point, not for a deadline of its own,
+    and the corrected record puts the point where the new date does (attack 32c, ATTACK32C-10).
+    A deadline that passed while it stood (a real six-month point) is not this."""
+    field = DATE_DEFINED.get(step.deadline_form or "")
+    changes = event.data.get("changes") if event.trigger == "case_changed" else None
+    if field is None or not isinstance(changes, Mapping) or field not in changes:
+        return False
+    old = changes[field][0]
+    day = date.fromisoformat(old) if isinstance(old, str) else old
+    due = None if step.due_at is None else stored_utc(step.due_at)
+    return isinstance(day, date) and due_at_once_from(step.deadline_form, due, day)
+
+
 def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCalendar,
-           pack: Pack, stale: Collection[str] = (), void: datetime | None = None) -> bool:
+           pack: Pack, stale: Collection[str] = (), void: datetime | None = None,
+           redefined: bool = False) -> bool:
     """Re-date an open step as ``intent`` (an ``update_due`` from any act: a case event, a
     case change of release date, custody or MAPPA fields, a panel scheduled, moved or
     cancelled) asks, at the act's time ``at``; the one place every re-date goes through. A
@@ -1177,9 +1198,11 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
     overdue, escalated and counted late until it is done, and its note says what the act
     would have made of it. A sooner date always applies. False when the passed date was kept.
     ``void``: the time of a panel booked in the past by mistake and cancelled; a date at it
-    was no deadline (the steps get back the dates the panels as they stand give them)."""
+    was no deadline (the steps get back the dates the panels as they stand give them).
+    ``redefined``: the act changes the date a step due at once was dated from
+    (:func:`_redefines`); it moves with it, later as well as sooner."""
     voided = void is not None and step.due_at is not None and stored_utc(step.due_at) == void
-    if not voided and lateness_erased(step, intent.due_at, at):
+    if not voided and not redefined and lateness_erased(step, intent.due_at, at):
         assert step.due_at is not None
         would = london_text(intent.due_at) if intent.due_at is not None else "no timescale"
         kept = f"Deadline kept: {london_text(step.due_at)} had passed before the act at "
@@ -1190,6 +1213,10 @@ def redate(step: Step, intent: StepIntent, *, at: datetime, calendar: WorkingCal
         if not any(line.startswith(kept) and line.endswith(again)
                    for line in (step.note or "").split("\n")):
             step.note = _append(step.note, f"{kept}{london_text(at)} {again}")
+        if intent.due_at is not None and not intent.awaiting_panel_date:
+            # A panel now dates it: the meeting day's note no longer says none is booked yet
+            # (fix32b; ``as_of`` before the booking still shows it, from the step's history).
+            step.note = booked_since(step.note)
         return False
     step.due_at, step.awaiting_panel_date = intent.due_at, intent.awaiting_panel_date
     step.urgent = intent.urgent
@@ -1431,6 +1458,54 @@ async def retire_escalations(
         return []
     await wctx.session.flush()
     await record_superseded(wctx, found, reason="the overdue step was closed", retire=False,
+                            change=lambda step: {"code": step.code, "status": "superseded"})
+    return found
+
+
+def overdue_now(step: Step, now: datetime) -> bool:
+    """Whether the step counts as late at ``now`` (past its ``overdue_at``, else its due
+    time), as the escalation pass reads it."""
+    late_from = step.overdue_at or step.due_at
+    return late_from is not None and stored_utc(late_from) < stored_utc(now)
+
+
+async def retire_moot_escalations(
+    wctx: WriteContext, *, steps: Sequence[Step], why: str
+) -> list[Step]:
+    """Of ``steps`` (open, just re-dated by the write: an earlier act recorded later, a
+    sooner or later date), those escalated that are no longer overdue at the write's instant
+    (its time, under the case's lock): their open escalations are superseded in this write,
+    audited (``step.supersede``) and announced (``step.superseded``), and the step is
+    escalatable again (``escalated_at`` cleared), so the pass chases it once its new date has
+    passed (README "Overdue escalation worker"). Before, the chase stayed open over a step
+    that was not late (no pass retires the chase of an open step), and the step, late again
+    at its new date, was never chased. Answers the escalations retired."""
+    now = utcnow()
+    moot = {s.id: s for s in steps if s.status == StepStatus.open
+            and s.code != ESCALATION_CODE and s.escalated_at is not None
+            and not overdue_now(s, now)}
+    if not moot:
+        return []
+    for step in moot.values():
+        step.escalated_at = None
+        wctx.session.add(step)
+    rows = await wctx.session.exec(select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        Step.code == ESCALATION_CODE, col(Step.subject_id).in_(list(moot))))
+    found = list(rows.all())
+    for chase in found:
+        subject = moot[chase.subject_id]  # type: ignore[index]
+        due = london_text(subject.due_at) if subject.due_at is not None else "no timescale"
+        chase.status = StepStatus.superseded
+        chase.completed_at = max(stored_utc(wctx.occurred_at),
+                                 stored_utc(chase.raised_at or chase.created_at))
+        note_superseded(wctx.session, chase, wctx.occurred_at)
+        chase.note = _append(chase.note, f"Superseded: the overdue step was re-dated ({due}); "
+                                         "it is no longer overdue.")
+        wctx.session.add(chase)
+    await wctx.session.flush()
+    await record_superseded(wctx, found, reason=f"the overdue step was re-dated ({why})",
+                            retire=False,
                             change=lambda step: {"code": step.code, "status": "superseded"})
     return found
 
@@ -2437,8 +2512,11 @@ async def resettle_step(
 async def resettle_steps(wctx: WriteContext, *, steps: Iterable[Step], why: str) -> list[Step]:
     """:func:`resettle_step` on ``steps`` of the write's case (re-dated by it: a MARP moved,
     an earlier act recorded later), in the write: a due day moved into or out of the holder's
-    leave moves the step as the absence recorded after it would (attack 30a, A30a-3). The
-    steps moved."""
+    leave moves the step as the absence recorded after it would (attack 30a, A30a-3); an
+    escalated step re-dated so that it is no longer overdue has its escalation retired
+    (:func:`retire_moot_escalations`). The steps moved."""
+    steps = list(steps)
+    await retire_moot_escalations(wctx, steps=steps, why=why)
     held, today, moved = HeldBy(wctx.session, wctx.case), london_date(utcnow()), []
     for step in steps:
         pack = wctx.policy.pack_for(wctx.service, at=step.raised_at)
@@ -2710,6 +2788,21 @@ def redated_note(old: str | None, new: str | None, stale: Collection[str] = ()) 
 
 def _append(note: str | None, more: str) -> str:
     return append_note(note, more)
+
+
+_NONE_BOOKED_YET = "; none booked yet, so the first panel booked sets the date."
+
+
+def booked_since(note: str | None) -> str | None:
+    """A step's note whose ``next-panel`` date (a meeting day of the panel's cadence, given
+    while none was booked: :func:`~app.workflows.deadlines.next_panel_deadline`) was kept when
+    a panel was booked after that day passed: said as it now stands."""
+    if not note or _NONE_BOOKED_YET not in note:
+        return note
+    return "\n".join(
+        line.removesuffix(_NONE_BOOKED_YET) + "; none was booked before that day passed."
+        if line.startswith("Due at the next ") and line.endswith(_NONE_BOOKED_YET) else line
+        for line in note.split("\n"))
 
 
 def _append_once(note: str | None, more: str) -> str:

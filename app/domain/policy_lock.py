@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import clock
 from app.domain.cases_table import Case
 from app.domain.services import Service
 
@@ -84,10 +85,14 @@ def shared_lock_of(service_id: uuid.UUID) -> Any:
 
 async def lock_policy_shared(session: AsyncSession, service_id: uuid.UUID) -> None:
     """Take the service's policy lock SHARED for this transaction (a case write that locks no
-    existing case: a new case, before it reads absences and panels). SQLite: no-op (the write's
-    INSERT has taken the database's write lock)."""
+    existing case: a new case, before it reads absences and panels). SQLite: the database's
+    write lock, now (a no-op UPDATE), so that the write's instant is taken after it."""
     if session.get_bind().dialect.name != "sqlite":
         await session.exec(_SHARED, params={"yj_service": service_id})
+    else:
+        conn = await session.connection()
+        await conn.execute(_SQLITE_EXCLUSIVE, {"yj_service": service_id})
+    clock.locked(("policy", service_id))
 
 
 async def lock_policy_exclusive(session: AsyncSession, service_id: uuid.UUID) -> None:
@@ -100,6 +105,7 @@ async def lock_policy_exclusive(session: AsyncSession, service_id: uuid.UUID) ->
         await conn.execute(_SQLITE_EXCLUSIVE, {"yj_service": service_id})
     else:
         await session.exec(_EXCLUSIVE, params={"yj_service": service_id})
+    clock.locked(("policy-exclusive", service_id), sole=True)
 
 
 async def try_lock_policy_shared(

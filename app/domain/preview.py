@@ -33,6 +33,7 @@ from app.domain.assessments import AssessmentStage, AssessmentType
 from app.domain.cases_table import Case, CscStatus, Intervention
 from app.domain.common import (
     ActTime,
+    KindLabel,
     PlausibleDate,
     StaffId,
     UtcDatetime,
@@ -59,7 +60,7 @@ from app.domain.panels import (
     rating_errors,
     require_panel_may_hear,
 )
-from app.domain.referrals import KindLabel, ReferralStatus
+from app.domain.referrals import ReferralStatus
 from app.domain.services import Service
 from app.domain.timing import (
     a_year_after,

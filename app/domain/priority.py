@@ -20,14 +20,12 @@ changes nothing and records nothing."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Unprocessable
-from app.core.identifiers import visible_text
 from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import (
@@ -38,7 +36,7 @@ from app.domain.access import (
     require_roles,
 )
 from app.domain.cases_table import Case
-from app.domain.common import utcnow
+from app.domain.common import Reason, utcnow
 from app.domain.final_events import require_before_final_event
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -49,8 +47,6 @@ from app.workflows.packs import is_raisable
 # standing in (3.1), the operational/YJT manager (the chair role).
 PRIORITY_SETTERS = (*MANAGERS, "chair")
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-                   AfterValidator(visible_text)]
 
 
 class PriorityChange(BaseModel):

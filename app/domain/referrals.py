@@ -10,10 +10,10 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +36,7 @@ from app.domain.cases_table import Case
 from app.domain.common import (
     ActTime,
     JSONType,
+    KindLabel,
     check_details_size,
     enum_column,
     iso_utc,
@@ -93,7 +94,6 @@ UNDONE_BY = frozenset({"withdraw", "decline"})
 # Which act makes a referral (and so closes the steps that asked for it), which kinds pass a
 # manager's quality assurance, and which need the child's views, are the pack's
 # (``[[referral_kinds]]``: ``made_by``, ``closes``, ``quality_assurance``, ``requires_views``).
-KindLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
 
 
 @dataclass(frozen=True)

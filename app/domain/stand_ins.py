@@ -295,8 +295,11 @@ async def sweep_service(
     moved = 0
     why = f"the recorded absences on {london_text(today)}"
     for case_id in case_ids:
-        # One instant a case's transaction: its moves, history rows and audit agree (A20-11).
-        with clock.one_instant():
+        # One instant a case's transaction: its moves, history rows and audit agree (A20-11),
+        # its own, taken under its case's lock, even when a request sweeps before it reads:
+        # never the request's, which would then date the request's own write before the
+        # locks it waits for (A30a-15).
+        with clock.one_instant(own=True):
             moved += await _sweep_case(factory, ctx, service_id, case_id, today, why)
     if moved:
         log.info("stand_ins.swept", service_id=str(service_id), moved=moved)

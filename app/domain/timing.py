@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from app.core.errors import Unprocessable
 from app.domain.cases_table import Case
-from app.domain.common import iso_utc, utcnow
+from app.domain.common import iso_utc, peek_now
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.deadlines import add_months
 
@@ -49,8 +49,10 @@ def a_year_after(day: date) -> date:
 
 
 def london_today() -> date:
-    """Today's date in Europe/London (on the service's clock)."""
-    return london_date(utcnow())
+    """Today's date in Europe/London (on the service's clock): the write's instant's day once
+    it is taken, else read without taking it (a bound checked before the write's lock; the
+    instant is taken under the lock, A23a-1)."""
+    return london_date(peek_now())
 
 
 def not_after_error(loc: str, what: str, bound: date) -> dict[str, str]:

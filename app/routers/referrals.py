@@ -115,9 +115,12 @@ async def feed_delivery(
     request: Request,
     session: Session,
     principal: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=512)] = None,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", max_length=feeds.MAX_KEY_LENGTH)] = None,
 ) -> JSONResponse:
-    """Receive a referral from the EMRAC or MAPPA feed; Idempotency-Key required."""
+    """Receive a referral from the EMRAC or MAPPA feed; Idempotency-Key required (1 to
+    ``feeds.MAX_KEY_LENGTH``, 255, characters: a longer key is 422 at ``header.Idempotency-Key``,
+    the one limit the contract publishes; attack 32b, ATTACK32B-7)."""
     settings = request.app.state.settings
     answer = await feeds.receive(
         session, principal, source, idempotency_key, body, request.app.state.policy,

@@ -56,7 +56,6 @@ from app.workflows.deadlines import (
     parse_form,
     prolonged_absences,
     reads_inputs,
-    release_6m_point,
 )
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule, Versions, load_versions
 from app.workflows.types import (
@@ -1426,10 +1425,10 @@ class _Plan:
             before, now_due = _utc(existing.due_at), due.due_at
             overdue = due.urgent and before is not None and now_due is not None \
                 and before <= now_due
-            # Nor is a step already due at once because its six-month point had passed put
-            # back by a later release date (attack 30b, ATTACK30B-13).
-            overdue = overdue or (before is not None and now_due is not None
-                                  and before < now_due and self._due_at_once(existing))
+            # A step due at once because the point its date gave had passed (release-6m) moves
+            # with a changed date: its date stood for that point, which the change moves (the
+            # domain's redate keeps a deadline that passed while it stood; attack 32c,
+            # ATTACK32C-10, reversing ATTACK30B-13).
             if due.due_at != existing.due_at and not overdue:
                 self.intents.append(self._intent(
                     "update_due", line, instance, due, form, branch_note,
@@ -1457,16 +1456,6 @@ class _Plan:
         intent = _new(StepIntent)
         _set(intent, "__dict__", values)
         self.intents.append(intent)
-
-    def _due_at_once(self, existing: OpenStep) -> bool:
-        """A ``release-6m`` step due after the six-month point of the release date it was
-        dated from (the case's before this act): it was due at once, the point having passed
-        (packs README: "``refresh_due`` then never moves an open step's earlier due date
-        later")."""
-        release = self.case.expected_release_date
-        if existing.deadline_form != "release-6m" or existing.due_at is None or release is None:
-            return False
-        return require_aware(existing.due_at, "due_at") > release_6m_point(release)
 
     def _raised_at(self, line: _Line, existing: OpenStep) -> datetime | None:
         """When the act that raised an open step under ``line``'s rule happened (the latest

@@ -206,6 +206,27 @@ def pin(monkeypatch: pytest.MonkeyPatch, *when: int) -> None:
     monkeypatch.setattr(clock, "now", lambda: moment)
 
 
+async def away(t: Tenant, staff: str, starts: str, ends: str,
+               reason: str | None = "annual leave") -> dict[str, Any]:
+    """A duty manager records ``staff``'s leave (``reason``: none sent when ``None``); the
+    answer."""
+    body = {"starts_on": starts, "ends_on": ends}
+    if reason is not None:
+        body["reason"] = reason
+    r = await t.client.post(f"/v1/staff/{staff}/absences", json=body,
+                            headers=t.auth("duty_manager", "duty_manager-3"))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def cancel_leave(t: Tenant, absence: dict[str, Any]) -> None:
+    """A duty manager cancels the recorded ``absence`` (as :func:`away` answered it)."""
+    r = await t.client.delete(f"/v1/staff/{absence['staff_id']}/absences/{absence['id']}",
+                              headers={**t.auth("duty_manager", "duty_manager-3"),
+                                       "If-Match": f'"{absence["version"]}"'})
+    assert r.status_code == 204, r.text
+
+
 async def ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
     """The decoded answer, asserting its status."""
     assert r.status_code == status, r.text

@@ -216,16 +216,29 @@ async def held_high_risk_panel(t: Tenant, case_id: str, at: str,
     return r.json()  # type: ignore[no-any-return]
 
 
-async def on_marp_agenda(t: Tenant, case_id: str, sits: str) -> tuple[str, str]:
-    """A MARP scheduled at ``sits`` (chaired by chair-1) with the case on its agenda, presented
-    by case_holder-1, both by the panel administrator: the panel's and the item's ids."""
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": sits,
+async def book_panel(t: Tenant, when: str, *, kind: str = "marp") -> str:
+    """The panel administrator books a ``kind`` panel at ``when``, chaired by chair-1; its id."""
+    r = await t.client.post("/v1/panels", json={"kind": kind, "scheduled_for": when,
                                                 "chair_id": "chair-1"},
                             headers=t.auth("panel_admin"))
     assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
+    return str(r.json()["data"]["id"])
+
+
+async def move_panel(t: Tenant, panel_id: str, when: str) -> None:
+    """The panel administrator moves the panel to ``when`` (200)."""
+    r = await t.client.post(f"/v1/panels/{panel_id}/reschedule", json={"scheduled_for": when},
+                            headers=t.auth("panel_admin"))
+    assert r.status_code == 200, r.text
+
+
+async def on_marp_agenda(t: Tenant, case_id: str, sits: str,
+                         presenter: str = "case_holder-1") -> tuple[str, str]:
+    """A MARP scheduled at ``sits`` (chaired by chair-1) with the case on its agenda, presented
+    by ``presenter``, both by the panel administrator: the panel's and the item's ids."""
+    panel = await book_panel(t, sits)
     r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
+                            json={"case_id": case_id, "presenter_id": presenter},
                             headers=t.auth("panel_admin"))
     assert r.status_code == 201, r.text
     return panel, r.json()["data"]["id"]
@@ -271,6 +284,31 @@ async def high_case_referred(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> str:
     await judge(t, case_id, "rosh", "high", "2026-09-01T11:00:00+01:00")
     await refer_to_marp(t, case_id, "2026-09-01T11:30:00+01:00")
     return case_id
+
+
+async def closed_prevention_case(t: Tenant, monkeypatch: pytest.MonkeyPatch, *,
+                                 recorded_at: tuple[int, ...], opened_at: str,
+                                 closed_at: str) -> str:
+    """A prevention case opened at ``opened_at`` and closed dated ``closed_at`` ("Intervention
+    completed"), both recorded at ``recorded_at`` (UTC, for ``pin``); its id."""
+    pin(monkeypatch, *recorded_at)
+    case_id = str((await t.open_case(opened_at=opened_at, intervention="prevention"))
+                  ["data"]["id"])
+    r = await patch_case(t, case_id, {"closed_at": closed_at,
+                                      "closure_reason": "Intervention completed"})
+    assert r.status_code == 200, r.text
+    return case_id
+
+
+async def record_charge(t: Tenant, case_id: str, at: str) -> dict[str, Any]:
+    """The case holder records a charge at ``at`` that may raise ROSH to high (201); the
+    answer."""
+    r = await t.client.post(f"/v1/cases/{case_id}/events",
+                            json={"type": "charged", "occurred_at": at,
+                                  "may_raise_to_high": True},
+                            headers=t.auth("case_holder"))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
 
 
 async def closed_then_reopened(t: Tenant, monkeypatch: pytest.MonkeyPatch, case_id: str, *,

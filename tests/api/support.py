@@ -133,6 +133,17 @@ async def schedule_panel(client: httpx.AsyncClient, tenant: Tenant) -> str:
     return str((await ok(r))["data"]["id"])
 
 
+async def restricted_case(t: Tenant, line_manager: str) -> str:
+    """A case of ``line_manager``'s restricted by them to its holder (case_holder-1) and
+    themselves; its id."""
+    case = (await t.open_case(line_manager_id=line_manager))["data"]
+    r = await restrict(t.client, t, case["id"],
+                       {"allowed_staff": ["case_holder-1", line_manager]},
+                       headers=t.auth("line_manager", line_manager))
+    assert r.status_code == 200, r.text
+    return str(case["id"])
+
+
 async def restrict(
     client: httpx.AsyncClient, tenant: Tenant, case_id: str, access: dict[str, Any] | None,
     headers: dict[str, str] | None = None,

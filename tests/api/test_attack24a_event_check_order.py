@@ -14,17 +14,14 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import patch_case
+from tests.api.integrity_support import closed_prevention_case, patch_case
 from tests.conftest import Tenant
 
 
 async def _restricted_closed_and_reopened(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> str:
-    pin(monkeypatch, 2026, 8, 12, 9, 0)
-    case_id: str = (await t.open_case(opened_at="2026-08-03T09:00:00+01:00",
-                                      intervention="prevention"))["data"]["id"]
-    r = await patch_case(t, case_id, {"closed_at": "2026-08-10T10:00:00+01:00",
-                                      "closure_reason": "Intervention completed"})
-    assert r.status_code == 200, r.text
+    case_id = await closed_prevention_case(
+        t, monkeypatch, recorded_at=(2026, 8, 12, 9, 0), opened_at="2026-08-03T09:00:00+01:00",
+        closed_at="2026-08-10T10:00:00+01:00")
     pin(monkeypatch, 2026, 8, 28, 14, 0)
     r = await patch_case(t, case_id, {"closed_at": None, "reopen_reason": "back",
                                       "occurred_at": "2026-08-20T10:00:00+01:00"})
@@ -62,12 +59,9 @@ async def test_A24a4_cms_event_refused_by_its_own_known_at_whichever_side_of_the
 
 async def test_A24a4_a_closed_case_refuses_a_bad_body_by_the_body_not_the_closure(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
-    pin(monkeypatch, 2026, 8, 12, 9, 0)
-    case_id = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00",
-                                        intervention="prevention"))["data"]["id"]
-    r = await patch_case(somerset, case_id, {"closed_at": "2026-08-10T10:00:00+01:00",
-                                             "closure_reason": "Intervention completed"})
-    assert r.status_code == 200, r.text
+    case_id = await closed_prevention_case(
+        somerset, monkeypatch, recorded_at=(2026, 8, 12, 9, 0),
+        opened_at="2026-08-03T09:00:00+01:00", closed_at="2026-08-10T10:00:00+01:00")
     r = await somerset.client.post(
         f"/v1/cases/{case_id}/events", headers=somerset.auth("feed", "iyss-cms", scope="cms"),
         json={"type": "plan_obstacle", "occurred_at": "2026-08-11T10:00:00+01:00",

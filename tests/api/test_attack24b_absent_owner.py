@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import pin, steps_of, taken_by_marp
+from tests.api.fidelity_support import away, cancel_leave, pin, steps_of, taken_by_marp
 from tests.api.integrity_support import patch_case
 from tests.api.test_assessments import case_steps
-from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
 
 
@@ -91,11 +90,7 @@ async def test_W21_a_risk_to_staff_known_while_the_case_worker_is_on_leave_is_th
     assert await _mine(wokingham, "line_manager", "line_manager-1",
                        "record_risk_to_staff") == [record["id"]]
     assert await _mine(wokingham, "case_holder", "case_holder-1", "record_risk_to_staff") == []
-    r = await wokingham.client.delete(
-        f"/v1/staff/case_holder-1/absences/{absence['id']}",
-        headers={**wokingham.auth("duty_manager", "duty_manager-3"),
-                 "If-Match": f'"{absence["version"]}"'})
-    assert r.status_code == 204, r.text
+    await cancel_leave(wokingham, absence)
     [back] = steps_of(await case_steps(wokingham, case["id"]), "record_risk_to_staff")
     assert (back["id"], back["actor"], back["assignee_id"]) == (
         record["id"], "case_holder", "case_holder-1")
@@ -189,11 +184,7 @@ async def test_W4_a_reopening_moves_the_record_to_the_last_working_day_before_th
     assert (back["id"], back["actor"], back["assignee_id"], back["due_at"]) == (
         record["id"], "case_holder", "case_holder-1", "2026-12-01T23:59:59Z")
     assert "last working day before case_holder-1's absence" in back["note"]
-    r = await wokingham.client.delete(
-        f"/v1/staff/case_holder-1/absences/{absence['id']}",
-        headers={**wokingham.auth("duty_manager", "duty_manager-3"),
-                 "If-Match": f'"{absence["version"]}"'})
-    assert r.status_code == 204, r.text
+    await cancel_leave(wokingham, absence)
     [back] = steps_of(await case_steps(wokingham, case["id"]), "record_incident")
     assert (back["id"], back["assignee_id"], back["due_at"]) == (
         record["id"], "case_holder-1", "2026-12-02T23:59:59Z")

@@ -9,19 +9,11 @@ from __future__ import annotations
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import patch_case, steps_of
+from tests.api.integrity_support import closed_prevention_case, patch_case, record_charge, steps_of
 from tests.conftest import Tenant
 
 OPEN_CASE_DUTIES = {"record_incident", "report_to_line_manager", "review_assessment",
                     "request_high_risk_panel"}
-
-
-async def _charge(t: Tenant, case_id: str, at: str) -> None:
-    r = await t.client.post(f"/v1/cases/{case_id}/events",
-                            json={"type": "charged", "occurred_at": at,
-                                  "may_raise_to_high": True},
-                            headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
 
 
 async def test_W7_charge_dated_before_the_closure_and_typed_after_leaves_no_undoable_step(
@@ -33,20 +25,17 @@ async def test_W7_charge_dated_before_the_closure_and_typed_after_leaves_no_undo
     (superseded, with the reason), so no step a closed case cannot discharge stays open (the
     panel request escalated for ever); W24's notification stays owed. Reopened, they are owed
     again. A charge dated 09:40, after the closure, raises none of them at all."""
-    pin(monkeypatch, 2026, 11, 2, 9, 30)
-    case_id = (await wokingham.open_case(opened_at="2026-10-01T09:00:00+01:00",
-                                         intervention="prevention"))["data"]["id"]
-    r = await patch_case(wokingham, case_id, {"closed_at": "2026-11-02T09:00:00Z",
-                                              "closure_reason": "Intervention completed"})
-    assert r.status_code == 200, r.text
+    case_id = await closed_prevention_case(
+        wokingham, monkeypatch, recorded_at=(2026, 11, 2, 9, 30),
+        opened_at="2026-10-01T09:00:00+01:00", closed_at="2026-11-02T09:00:00Z")
     pin(monkeypatch, 2026, 11, 2, 10, 0)
-    await _charge(wokingham, case_id, "2026-11-02T08:40:00Z")
+    await record_charge(wokingham, case_id, "2026-11-02T08:40:00Z")
     open_codes = {s["code"] for s in await steps_of(wokingham, case_id)}
     assert open_codes == {"notify_serious_incident"}
     aside = {s["code"]: s for s in await steps_of(wokingham, case_id, "superseded")}
     assert {"record_incident", "report_to_line_manager", "request_high_risk_panel"} <= set(aside)
     assert "dated before the closure" in aside["request_high_risk_panel"]["note"]
-    await _charge(wokingham, case_id, "2026-11-02T09:40:00Z")
+    await record_charge(wokingham, case_id, "2026-11-02T09:40:00Z")
     assert {s["code"] for s in await steps_of(wokingham, case_id, "superseded")} == set(aside)
     r = await patch_case(wokingham, case_id, {"closed_at": None, "reopen_reason": "New order"})
     assert r.status_code == 200, r.text
@@ -65,20 +54,17 @@ async def test_W4_charge_inside_a_closed_period_owes_the_same_whatever_the_typin
     was typed, nor a not-waivable W7 panel request blocking a re-closure)."""
     found = []
     for charge_first in (True, False):
-        pin(monkeypatch, 2026, 8, 29, 9, 30)
-        case_id = (await wokingham.open_case(opened_at="2026-08-10T09:00:00+01:00",
-                                             intervention="prevention"))["data"]["id"]
-        r = await patch_case(wokingham, case_id, {"closed_at": "2026-08-29T10:00:00+01:00",
-                                                  "closure_reason": "Intervention completed"})
-        assert r.status_code == 200, r.text
+        case_id = await closed_prevention_case(
+            wokingham, monkeypatch, recorded_at=(2026, 8, 29, 9, 30),
+            opened_at="2026-08-10T09:00:00+01:00", closed_at="2026-08-29T10:00:00+01:00")
         pin(monkeypatch, 2026, 9, 1, 8, 0)
         if charge_first:
-            await _charge(wokingham, case_id, "2026-08-30T10:00:00+01:00")
+            await record_charge(wokingham, case_id, "2026-08-30T10:00:00+01:00")
         r = await patch_case(wokingham, case_id, {"closed_at": None, "reopen_reason": "Back",
                                                   "occurred_at": "2026-09-01T09:00:00+01:00"})
         assert r.status_code == 200, r.text
         if not charge_first:
-            await _charge(wokingham, case_id, "2026-08-30T10:00:00+01:00")
+            await record_charge(wokingham, case_id, "2026-08-30T10:00:00+01:00")
         found.append(sorted(s["code"] for s in await steps_of(wokingham, case_id)))
     assert found[0] == found[1]
     assert not OPEN_CASE_DUTIES & set(found[1])

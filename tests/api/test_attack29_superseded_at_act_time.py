@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.api.fidelity_support import FidelityWeek, pin
-from tests.api.integrity_support import patch_case
+from tests.api.integrity_support import closed_prevention_case, record_charge
 from tests.api.management import case_at
 from tests.conftest import Tenant
 
@@ -112,17 +112,11 @@ async def test_ATK29_1_a_step_the_closure_set_aside_as_raised_is_at_the_closure(
     case was open, typed at 10:00: the closure sets aside what it owed (raised at 08:40). On the
     timeline that is at the closure's 09:00, recorded_at 10:00 (it was at 10:00, after the
     closure and the steps' own raising)."""
-    pin(monkeypatch, 2026, 11, 2, 9, 30)
-    case_id = (await wokingham.open_case(opened_at="2026-10-01T09:00:00+01:00",
-                                         intervention="prevention"))["data"]["id"]
-    r = await patch_case(wokingham, case_id, {"closed_at": "2026-11-02T09:00:00Z",
-                                              "closure_reason": "Intervention completed"})
-    assert r.status_code == 200, r.text
+    case_id = await closed_prevention_case(
+        wokingham, monkeypatch, recorded_at=(2026, 11, 2, 9, 30),
+        opened_at="2026-10-01T09:00:00+01:00", closed_at="2026-11-02T09:00:00Z")
     pin(monkeypatch, 2026, 11, 2, 10, 0)
-    r = await wokingham.client.post(f"/v1/cases/{case_id}/events", json={
-        "type": "charged", "occurred_at": "2026-11-02T08:40:00Z", "may_raise_to_high": True},
-        headers=wokingham.auth("case_holder"))
-    assert r.status_code == 201, r.text
+    await record_charge(wokingham, case_id, "2026-11-02T08:40:00Z")
     entries = await _timeline(wokingham, case_id)
     aside = {e["details"]["code"]: (e["at"], e["recorded_at"]) for e in entries
              if e["kind"] == "step" and e["action"] == "superseded"}

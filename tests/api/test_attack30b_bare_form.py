@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import pin
-from tests.api.support import restrict
+from tests.api.fidelity_support import away, pin
+from tests.api.integrity_support import judge
+from tests.api.support import restricted_case
 from tests.conftest import Tenant
 
 LM = "lm-pat"
@@ -22,14 +23,6 @@ OUTSIDE_DM, OUTSIDE_CHAIR = ("duty_manager", "duty_manager-5"), ("chair", "chair
 # the note and reasons (the policy's words only), raised_at/created_at (the record's time),
 # priority (the case's rating), subject_id (the child's record).
 BLANKED = {"note", "reasons", "raised_at", "created_at", "priority", "subject_id"}
-
-
-async def _restricted_case(t: Tenant) -> str:
-    case = (await t.open_case(line_manager_id=LM))["data"]
-    r = await restrict(t.client, t, case["id"], {"allowed_staff": ["case_holder-1", LM]},
-                       headers=t.auth("line_manager", LM))
-    assert r.status_code == 200, r.text
-    return str(case["id"])
 
 
 async def _views(t: Tenant, step_id: str, outside: tuple[str, str]
@@ -66,7 +59,7 @@ async def test_S23_a_chairs_bare_notification_carries_no_id_of_the_charge(
     a bare duty whose fields are the full form's except those that would identify the charge
     record: not its id as ``subject_id``, nor in the reasons (ATTACK30B-8)."""
     pin(monkeypatch, 2027, 4, 20, 9, 0)
-    case_id = await _restricted_case(somerset)
+    case_id = await restricted_case(somerset, LM)
     r = await somerset.client.post(f"/v1/cases/{case_id}/events", headers=somerset.auth(
         "case_holder"), json={"type": "charged", "occurred_at": "2027-04-20T10:00:00+01:00"})
     assert r.status_code == 201, r.text
@@ -90,18 +83,12 @@ async def test_S5_a_duty_managers_bare_stand_in_shows_the_deadline_escalation_us
     the case's line manager is (and as the escalation pass counts them), before and after it
     passes: not the end of the London day (ATTACK30B-12); nor the judgement's id (ATTACK30B-8)."""
     pin(monkeypatch, 2027, 4, 20, 9, 0)
-    case_id = await _restricted_case(somerset)
-    r = await somerset.client.post(
-        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
-        json={"starts_on": "2027-04-20", "ends_on": "2027-04-23", "reason": "annual leave"})
-    assert r.status_code == 201, r.text
+    case_id = await restricted_case(somerset, LM)
+    await away(somerset, LM, "2027-04-20", "2027-04-23")
     pin(monkeypatch, 2027, 4, 20, 9, 23)
-    r = await somerset.client.post(
-        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
-        json={"domain": "rosh", "level": "high", "occurred_at": "2027-04-20T10:22:37+01:00"})
-    assert r.status_code == 201, r.text
-    judgement_id = r.json()["data"]["id"]
-    [discuss] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    judged = await judge(somerset, case_id, "rosh", "high", "2027-04-20T10:22:37+01:00")
+    judgement_id = judged["data"]["id"]
+    [discuss] = [s for s in judged["next_steps"] if s["code"] == "discuss_with_manager"]
     assert (discuss["actor"], discuss["assignee_id"], discuss["due_at"]) == (
         "duty_manager", None, "2027-04-21T09:22:37Z")
     for now, overdue in (((2027, 4, 21, 9, 0), False), ((2027, 4, 21, 12, 0), True)):

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import pin, steps_of
+from tests.api.fidelity_support import away, cancel_leave, pin, steps_of
 from tests.api.integrity_support import recorded
 from tests.api.test_assessments import case_steps
-from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
 
 
@@ -31,10 +30,16 @@ async def _duty_queue(t: Tenant, code: str) -> list[str]:
     return [s["id"] for s in r.json()["data"] if s["code"] == code]
 
 
-async def _cancel(t: Tenant, staff: str, absence: dict[str, Any]) -> None:
-    r = await t.client.delete(f"/v1/staff/{staff}/absences/{absence['id']}", headers={
-        **t.auth("duty_manager", "duty_manager-3"), "If-Match": f'"{absence["version"]}"'})
-    assert r.status_code == 204, r.text
+async def _opened_with_away(t: Tenant, monkeypatch: pytest.MonkeyPatch,
+                            *staff: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """On Thursday 27 August 2026 each of ``staff`` is put on leave to Tuesday 1 September,
+    then a case opened on 3 August is recorded; the clock then at Friday 28 August 14:30 UTC.
+    The case and the absences, in ``staff``'s order."""
+    pin(monkeypatch, 2026, 8, 27, 9, 0)
+    absences = [(await away(t, name, "2026-08-27", "2026-09-01"))["data"] for name in staff]
+    case = (await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
+    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    return case, absences
 
 
 async def test_S23_case_holder_and_line_manager_both_away_the_duty_managers_inform(
@@ -45,21 +50,18 @@ async def test_S23_case_holder_and_line_manager_both_away_the_duty_managers_info
     Thursday 27 August to Tuesday 1 September 2026; a charge on Friday 28 August: the inform is
     the duty managers' (unassigned, in their queue), not the absent team leader's. The line
     manager's leave cancelled, it is theirs; the case holder's cancelled, the case holder's."""
-    pin(monkeypatch, 2026, 8, 27, 9, 0)
-    ch = (await away(somerset, "case_holder-1", "2026-08-27", "2026-09-01"))["data"]
-    lm = (await away(somerset, "line_manager-1", "2026-08-27", "2026-09-01"))["data"]
-    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case, (ch, lm) = await _opened_with_away(somerset, monkeypatch, "case_holder-1",
+                                             "line_manager-1")
     [inform] = steps_of(await recorded(somerset, case["id"], "events", {
         "type": "charged", "occurred_at": "2026-08-28T15:00:00+01:00"}, "line_manager"),
         "inform_service_manager")
     assert _holder(inform) == ("duty_manager", None)
     assert "(line_manager-1) is on recorded leave too" in inform["note"]
     assert inform["id"] in await _duty_queue(somerset, "inform_service_manager")
-    await _cancel(somerset, "line_manager-1", lm)
+    await cancel_leave(somerset, lm)
     [back] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert (back["id"], *_holder(back)) == (inform["id"], "line_manager", "line_manager-1")
-    await _cancel(somerset, "case_holder-1", ch)
+    await cancel_leave(somerset, ch)
     [home] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert (home["id"], *_holder(home)) == (inform["id"], "case_holder", "case_holder-1")
 
@@ -69,10 +71,7 @@ async def test_S23_the_standing_in_line_managers_leave_recorded_later_goes_on(
     """S23 (12, 3.1): the case holder away, the charge's inform stands in to the line manager;
     the line manager's own leave recorded afterwards (from that day): the step goes on to the
     duty managers in that write, audited, and back to the line manager when it is cancelled."""
-    pin(monkeypatch, 2026, 8, 27, 9, 0)
-    await away(somerset, "case_holder-1", "2026-08-27", "2026-09-01")
-    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case, _ = await _opened_with_away(somerset, monkeypatch, "case_holder-1")
     [inform] = steps_of(await recorded(somerset, case["id"], "events", {
         "type": "charged", "occurred_at": "2026-08-28T15:00:00+01:00"}, "line_manager"),
         "inform_service_manager")
@@ -80,7 +79,7 @@ async def test_S23_the_standing_in_line_managers_leave_recorded_later_goes_on(
     lm = (await away(somerset, "line_manager-1", "2026-08-28", "2026-08-28"))["data"]
     [on] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert (on["id"], *_holder(on)) == (inform["id"], "duty_manager", None)
-    await _cancel(somerset, "line_manager-1", lm)
+    await cancel_leave(somerset, lm)
     [back] = steps_of(await case_steps(somerset, case["id"]), "inform_service_manager")
     assert _holder(back) == ("line_manager", "line_manager-1")
 
@@ -94,10 +93,7 @@ async def test_S9_the_absent_case_holders_child_protection_referral_stands_in(
     manager will undertake these functions". The case holder on leave (Thursday 27 August to
     Tuesday 1 September 2026): the referral is the line manager's; both away, the duty
     managers'."""
-    pin(monkeypatch, 2026, 8, 27, 9, 0)
-    await away(somerset, "case_holder-1", "2026-08-27", "2026-09-01")
-    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case, _ = await _opened_with_away(somerset, monkeypatch, "case_holder-1")
     body = {"domain": "swb", "level": "very_high", "occurred_at": "2026-08-28T15:00:00+01:00"}
     [referral] = steps_of(await recorded(somerset, case["id"], "judgements", body,
                                          "line_manager"), "child_protection_referral")
@@ -117,10 +113,7 @@ async def test_W26_the_absent_case_workers_child_protection_referral_stands_in(
     the SWB plan will be provided by the line manager". The case worker on leave (Thursday 27
     August to Tuesday 1 September 2026): the referral is their line manager's, not left with
     the absent case worker."""
-    pin(monkeypatch, 2026, 8, 27, 9, 0)
-    await away(wokingham, "case_holder-1", "2026-08-27", "2026-09-01")
-    case = (await wokingham.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case, _ = await _opened_with_away(wokingham, monkeypatch, "case_holder-1")
     body = {"domain": "swb", "level": "very_high", "occurred_at": "2026-08-28T15:00:00+01:00"}
     [referral] = steps_of(await recorded(wokingham, case["id"], "judgements", body,
                                          "line_manager"), "child_protection_referral")
@@ -137,17 +130,14 @@ async def test_S46_the_absent_case_holders_urgent_mappa_referral_goes_along_the_
     (Thursday 27 August to Tuesday 1 September 2026): an urgent MAPPA referral event on Friday
     28 August: the referral to the YJT manager is the duty managers'; the line manager's leave
     cancelled, theirs."""
-    pin(monkeypatch, 2026, 8, 27, 9, 0)
-    await away(somerset, "case_holder-1", "2026-08-27", "2026-09-01")
-    lm = (await away(somerset, "line_manager-1", "2026-08-27", "2026-09-01"))["data"]
-    case = (await somerset.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]
-    pin(monkeypatch, 2026, 8, 28, 14, 30)
+    case, (_, lm) = await _opened_with_away(somerset, monkeypatch, "case_holder-1",
+                                            "line_manager-1")
     [refer] = steps_of(await recorded(somerset, case["id"], "events", {
         "type": "urgent_mappa_referral", "occurred_at": "2026-08-28T15:00:00+01:00"},
         "line_manager"), "refer_to_service_manager_for_mappa")
     assert _holder(refer) == ("duty_manager", None)
     assert refer["id"] in await _duty_queue(somerset, "refer_to_service_manager_for_mappa")
-    await _cancel(somerset, "line_manager-1", lm)
+    await cancel_leave(somerset, lm)
     [back] = steps_of(await case_steps(somerset, case["id"]),
                       "refer_to_service_manager_for_mappa")
     assert (back["id"], *_holder(back)) == (refer["id"], "line_manager", "line_manager-1")

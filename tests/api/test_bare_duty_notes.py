@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import pin
-from tests.api.integrity_support import complete
-from tests.api.support import Factory, restrict, tick
+from tests.api.fidelity_support import away, pin
+from tests.api.integrity_support import complete, judge
+from tests.api.support import Factory, restricted_case, tick
 from tests.conftest import Tenant
 
 LM = "lm-pat"
@@ -38,13 +38,19 @@ def _names_nothing(step: dict[str, Any], dates: tuple[str, ...] = LEAVE) -> None
         assert word not in text, word
 
 
-async def _restricted_case(t: Tenant) -> str:
-    """A case of lm-pat's restricted to its holder and lm-pat."""
-    case = (await t.open_case(line_manager_id=LM))["data"]
-    r = await restrict(t.client, t, case["id"], {"allowed_staff": ["case_holder-1", LM]},
-                       headers=t.auth("line_manager", LM))
-    assert r.status_code == 200, r.text
-    return str(case["id"])
+async def _judged_in_leave(
+    t: Tenant, monkeypatch: pytest.MonkeyPatch, recorded_at: tuple[int, ...], domain: str,
+    level: str, at: str, reason: str | None = "annual leave",
+) -> tuple[str, dict[str, Any]]:
+    """On Monday 24 August 2026 a case of lm-pat's restricted to its holder and lm-pat, and
+    lm-pat's leave (:data:`LEAVE`, ``reason``); then the holder's ``domain`` ``level``
+    judgement at ``at``, recorded at ``recorded_at`` (UTC, for ``pin``): the case's id and the
+    judgement's answer."""
+    pin(monkeypatch, 2026, 8, 24, 9, 0)
+    case_id = await restricted_case(t, LM)
+    await away(t, LM, *LEAVE, reason=reason)
+    pin(monkeypatch, *recorded_at)
+    return case_id, await judge(t, case_id, domain, level, at)
 
 
 async def _outside_list(t: Tenant, case_id: str) -> list[dict[str, Any]]:
@@ -76,18 +82,9 @@ async def test_S5_stood_in_discussion_on_a_restricted_case_names_no_line_manager
     S5 / 3.1) stands in to the duty managers. A duty manager off the list lists, reads and
     completes it: its note is the pack's and "The line manager is on recorded leave.", without
     lm-pat or the leave's dates; the case's own line manager still sees the full note."""
-    pin(monkeypatch, 2026, 8, 24, 9, 0)
-    case_id = await _restricted_case(somerset)
-    r = await somerset.client.post(
-        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
-        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1], "reason": "annual leave"})
-    assert r.status_code == 201, r.text
-    pin(monkeypatch, 2026, 8, 26, 9, 5)
-    r = await somerset.client.post(
-        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
-        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-26T10:00:00+01:00"})
-    assert r.status_code == 201, r.text
-    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    case_id, judged = await _judged_in_leave(somerset, monkeypatch, (2026, 8, 26, 9, 5),
+                                             "rosh", "high", "2026-08-26T10:00:00+01:00")
+    [full] = [s for s in judged["next_steps"] if s["code"] == "discuss_with_manager"]
     assert f"({LM}) is on recorded leave" in full["note"]
     assert LEAVE[0] not in full["note"]  # a manager's leave is theirs (A11-17)
     listed = [s for s in await _outside_list(somerset, case_id)
@@ -111,7 +108,7 @@ async def test_S5_escalation_of_the_line_managers_overdue_discussion_names_no_on
     duty_manager, unassigned, S5 / 3.1). A duty manager off the allow-list reads it with a note
     saying a step is overdue, not that lm-pat's was."""
     pin(monkeypatch, 2026, 8, 27, 9, 0)
-    case_id = await _restricted_case(somerset)
+    case_id = await restricted_case(somerset, LM)
     r = await somerset.client.post(
         f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
         json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-27T10:00:00+01:00"})
@@ -139,19 +136,10 @@ async def test_A16_17_a_stood_in_bare_duty_carries_no_record_or_instant_in_its_r
     shown the step's reasons as an escalation's are: the rule and paragraph (S5, 3.1), the step
     itself as the record, no instant; not that a judgement triggered it, nor the judgement's id
     or when it was recorded (attack pass 16, A16-17). The case's line manager sees them all."""
-    pin(monkeypatch, 2026, 8, 24, 9, 0)
-    case_id = await _restricted_case(somerset)
-    r = await somerset.client.post(
-        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
-        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1], "reason": "annual leave"})
-    assert r.status_code == 201, r.text
-    pin(monkeypatch, 2026, 8, 26, 9, 5)
-    r = await somerset.client.post(
-        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
-        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-26T10:00:00+01:00"})
-    assert r.status_code == 201, r.text
-    judgement_id = r.json()["data"]["id"]
-    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    case_id, judged = await _judged_in_leave(somerset, monkeypatch, (2026, 8, 26, 9, 5),
+                                             "rosh", "high", "2026-08-26T10:00:00+01:00")
+    judgement_id = judged["data"]["id"]
+    [full] = [s for s in judged["next_steps"] if s["code"] == "discuss_with_manager"]
     assert any((x["record"] or {}).get("id") == judgement_id for x in full["reasons"])
     [step] = [s for s in await _outside_list(somerset, case_id)
               if s["code"] == "discuss_with_manager"]
@@ -179,18 +167,9 @@ async def test_S5_a_bare_duty_gives_not_the_time_of_the_record_that_asked_for_it
     day only (00:00 BST, 25 August 23:00Z), in the list and the single read; a completion dated
     before the step arose is 422 without that time; the case's line manager sees both. (Its
     ``due_at``, 24 hours on, is the duty itself and stays, exactly: attack 30b, ATTACK30B-12.)"""
-    pin(monkeypatch, 2026, 8, 24, 9, 0)
-    case_id = await _restricted_case(somerset)
-    r = await somerset.client.post(
-        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
-        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1]})
-    assert r.status_code == 201, r.text
-    pin(monkeypatch, 2026, 8, 26, 9, 17)
-    r = await somerset.client.post(
-        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
-        json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-26T09:16:42Z"})
-    assert r.status_code == 201, r.text
-    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    case_id, judged = await _judged_in_leave(somerset, monkeypatch, (2026, 8, 26, 9, 17),
+                                             "rosh", "high", "2026-08-26T09:16:42Z", reason=None)
+    [full] = [s for s in judged["next_steps"] if s["code"] == "discuss_with_manager"]
     assert full["raised_at"] == "2026-08-26T09:16:42Z"
     [listed] = [s for s in await _outside_list(somerset, case_id)
                 if s["code"] == "discuss_with_manager"]
@@ -219,18 +198,10 @@ async def test_S5_a_bare_duty_of_a_very_high_case_withholds_its_priority(
     and ``?priority=true`` picked it out: a reader the restriction shuts out learnt the child's
     rating was very high. Shut out, the duty manager sees ``priority: false`` and the filter
     leaves it out; the case's line manager still sees it a priority."""
-    pin(monkeypatch, 2026, 8, 24, 9, 0)
-    case_id = await _restricted_case(somerset)
-    r = await somerset.client.post(
-        f"/v1/staff/{LM}/absences", headers=somerset.auth("duty_manager", "duty_manager-3"),
-        json={"starts_on": LEAVE[0], "ends_on": LEAVE[1]})
-    assert r.status_code == 201, r.text
-    pin(monkeypatch, 2026, 8, 26, 9, 17)
-    r = await somerset.client.post(
-        f"/v1/cases/{case_id}/judgements", headers=somerset.auth("case_holder"),
-        json={"domain": "swb", "level": "very_high", "occurred_at": "2026-08-26T09:16:42Z"})
-    assert r.status_code == 201, r.text
-    [full] = [s for s in r.json()["next_steps"] if s["code"] == "discuss_with_manager"]
+    case_id, judged = await _judged_in_leave(somerset, monkeypatch, (2026, 8, 26, 9, 17),
+                                             "swb", "very_high", "2026-08-26T09:16:42Z",
+                                             reason=None)
+    [full] = [s for s in judged["next_steps"] if s["code"] == "discuss_with_manager"]
     assert full["priority"] is True
     [listed] = [s for s in await _outside_list(somerset, case_id)
                 if s["code"] == "discuss_with_manager"]

@@ -82,3 +82,32 @@ async def test_a_nullable_fields_refused_value_names_its_non_null_rule(somerset:
     assert level.startswith("does not satisfy the contract's 'anyOf' (or null): "), level
     assert "7" not in level
     assert "yes" not in r.text
+
+
+async def test_an_unknown_key_in_a_body_that_may_be_omitted_names_the_field(
+        somerset: Tenant) -> None:
+    """Attack pass 32b, ATTACK32B-2: the bodies a client may leave out (``anyOf`` of the object
+    and null: a referral's actions, an assessment's submission, a step's completion) answered a
+    mistyped key with "does not satisfy the contract's 'anyOf' (or null):
+    'additionalProperties'", naming neither the key nor the field meant. An object sent there
+    is answered as the object's own errors, as a body that may not be omitted is; the key
+    sent is not in the answer, unless it is a word of the contract's own (``notes`` is a
+    field elsewhere: the loc then names it, as for any body)."""
+    ident = "00000000-0000-4000-8000-000000000001"
+    for url, sent, error in (
+            (f"/v1/referrals/{ident}/withdraw", "nnote",
+             {"loc": "body", "msg": "Extra inputs are not permitted (at key 1 of this object; "
+                                    "did you mean 'note'?)"}),
+            (f"/v1/assessments/{ident}/submit", "scorez",
+             {"loc": "body", "msg": "Extra inputs are not permitted (at key 1 of this object; "
+                                    "did you mean 'scores'?)"}),
+            (f"/v1/next-steps/{ident}/complete", "notes",
+             {"loc": "body.notes", "msg": "Extra inputs are not permitted (did you mean "
+                                          "'note'?)"})):
+        r = await somerset.client.post(url, json={sent: "duplicate"},
+                                       headers=somerset.auth("case_holder"))
+        assert r.status_code == 422, (url, r.text)
+        assert r.json()["errors"] == [error], (url, r.json())
+        assert "duplicate" not in r.text
+        if error["loc"] == "body":
+            assert f'"{sent}"' not in r.text

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import assert_problem, patch_case
+from tests.api.integrity_support import assert_problem, judge, on_marp_agenda, patch_case
 from tests.conftest import Tenant
 
 NOW = (2026, 11, 2, 10, 0)
@@ -89,21 +89,8 @@ async def test_S26_S30_transfer_dates_are_bounded_both_ways(somerset: Tenant) ->
 
 async def _marp_item(t: Tenant, case_id: str) -> tuple[str, str]:
     """A MARP that sat this morning (Monday 2 November 2026 09:00Z) with the case on it."""
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements",
-                            json={"domain": "rosh", "level": "high",
-                                  "occurred_at": "2026-11-02T08:00:00Z"},
-                            headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "chair_id": "chair-1",
-                                                "scheduled_for": "2026-11-02T09:00:00Z"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": "case_holder-1"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return panel, r.json()["data"]["id"]
+    await judge(t, case_id, "rosh", "high", "2026-11-02T08:00:00Z")
+    return await on_marp_agenda(t, case_id, "2026-11-02T09:00:00Z")
 
 
 @pytest.mark.usefixtures("pinned")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -32,6 +34,32 @@ async def test_feed_requires_idempotency_key(client: httpx.AsyncClient, wokingha
                           headers=feed_headers(wokingham, None))
     assert r.status_code == 400, r.text
     assert r.json()["type"].endswith("/idempotency-key-required")
+
+
+async def test_an_idempotency_key_has_one_limit_and_one_answer(
+        client: httpx.AsyncClient, wokingham: Tenant) -> None:
+    """Attack pass 32b, ATTACK32B-7: keys of 256 to 512 characters were 400 "too long (255
+    characters at most)", longer ones 422 "at most 512", and the contract published 512. One
+    limit now, the contract's 255: a key of 255 characters is taken; every longer one is the
+    same 422 at ``header.Idempotency-Key``, and nothing is stored."""
+    case = (await wokingham.open_case(external_ref={"system": "IYSS", "id": "F-L"}))["data"]
+    for length in (256, 300, 512, 513, 4000):
+        r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-L"),
+                              headers=feed_headers(wokingham, "k" * length))
+        assert r.status_code == 422, (length, r.text)
+        assert r.json()["errors"] == [{"loc": "header.Idempotency-Key",
+                                       "msg": "String should have at most 255 characters"}]
+    listed = await client.get(f"/v1/cases/{case['id']}/referrals",
+                              headers=wokingham.auth("case_holder"))
+    assert listed.json()["data"] == []
+    r = await client.post("/v1/feeds/emrac/referrals", json=delivery("F-L"),
+                          headers=feed_headers(wokingham, "k" * 255))
+    assert r.status_code == 201, r.text
+    contract = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
+    spec = json.loads(contract.read_text())
+    [header] = [p for p in spec["paths"]["/v1/feeds/{source}/referrals"]["post"]["parameters"]
+                if p["name"] == "Idempotency-Key"]
+    assert header["schema"]["anyOf"][0]["maxLength"] == 255
 
 
 async def test_replay_returns_first_answer(client: httpx.AsyncClient, wokingham: Tenant) -> None:

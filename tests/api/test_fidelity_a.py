@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from app.domain.policy import redated_note
-from tests.api.fidelity_support import pin, steps_of
+from tests.api.fidelity_support import away, pin, steps_of
 from tests.api.integrity_support import audit_of, complete, judge_high, patch_case
 from tests.api.support import tick
 from tests.api.test_assessments import case_steps, draft, submit
@@ -26,15 +26,6 @@ from tests.conftest import Tenant
 MARP = "Multi-Agency Risk Panel (MARP)"  # the pack's name for the kind, in notes (A26a-14)
 
 S = {"pack": "somerset-yjt-2023", "version": "1"}
-
-
-async def away(t: Tenant, staff: str, starts: str, ends: str) -> dict[str, Any]:
-    """A duty manager records ``staff``'s annual leave."""
-    r = await t.client.post(f"/v1/staff/{staff}/absences",
-                            json={"starts_on": starts, "ends_on": ends, "reason": "annual leave"},
-                            headers=t.auth("duty_manager", "duty_manager-3"))
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 # --- 1. Somerset 3.1: the duty manager stands in for an absent line manager -------------------

@@ -201,3 +201,47 @@ async def test_body_values_must_have_the_contracts_json_types(
     assert f"body.{field}" in {e["loc"] for e in r.json()["errors"]}
     assert str(value) not in json.dumps(r.json()["errors"])
     assert (await client.get(url, headers=manager)).headers["ETag"] == etag
+
+
+async def test_a_trailing_slash_is_not_redirected_to_the_hosts_own_url(
+        client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """Attack pass 32b, ATTACK32B-8: ``GET /v1/cases/`` (any route with a slash added) was a
+    307 to ``http://<the request's Host header>/v1/cases``, before authentication, and a
+    ``POST /v1/cases/`` with a token too: a client following it resends its token and body to
+    a host and scheme the request chose. A path with a trailing slash is now a path no route
+    has: 404 problem+json, no Location, with or without a token."""
+    body = {"child": {"given_name": "Sam", "family_name": "Taylor",
+                      "date_of_birth": "2010-05-01"}}
+    for method, path, headers in (
+            ("GET", "/v1/cases/", {}),
+            ("GET", "/v1/next-steps/?assignee=me", somerset.auth("case_holder")),
+            ("POST", "/v1/cases/", somerset.auth("line_manager")),
+            ("GET", "/healthz/", {})):
+        r = await client.request(method, path, json=body if method == "POST" else None,
+                                 headers={**headers, "Host": "evil.example"})
+        assert (r.status_code, r.headers.get("location")) == (404, None), (path, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json"), path
+
+
+async def test_a_body_that_cannot_be_read_says_what_to_send(
+        client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """Attack pass 32b, ATTACK32B-6: a body in Latin-1 (a CMS sending "café" as Windows-1252)
+    and JSON nested 5,000 deep were answered with the framework's "There was an error parsing
+    the body". Each is now a malformed-json problem saying what to send: UTF-8 (RFC 8259
+    §8.1), at most 32 levels; the bytes sent are not in the answer."""
+    case = (await somerset.open_case())["data"]
+    url = f"/v1/cases/{case['id']}/oversight"
+    headers = {**somerset.auth("line_manager"), "Content-Type": "application/json"}
+    for content, detail in (
+            ('{"note": "Spoke to Zoë Café"}'.encode("latin-1"),
+             "The request body is not UTF-8 text: send JSON encoded as UTF-8 (RFC 8259, "
+             "section 8.1)."),
+            (b'{"note": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+             "The request body is JSON nested too deeply to read: at most 32 levels are "
+             "accepted.")):
+        r = await client.post(url, content=content, headers=headers)
+        assert r.status_code == 400, r.text
+        problem = r.json()
+        assert (problem["type"].rsplit("/", 1)[1], problem["detail"]) == (
+            "malformed-json", detail)
+        assert "Caf" not in r.text

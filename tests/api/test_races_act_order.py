@@ -14,16 +14,13 @@ time on another fresh case, and compares the two. On SQLite and PostgreSQL
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-import app.domain.access
+from tests.api.race_support import held_at_lock, held_then_other
 from tests.conftest import BACKEND, Tenant
 
 TRIALS = 10
@@ -140,49 +137,7 @@ async def test_S14_concurrent_judgements_and_events_end_as_in_time_order(somerse
                            ("event", "custody_release", "duty_manager")])
 
 
-# --- one interleaving, forced ---------------------------------------------------------------
-
-class HeldAtLock:
-    """The first write to reach a case's lock waits just before taking it until released
-    (every module's ``lock_case`` wrapped): another write can then run whole before it."""
-
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-        self.first = True
-
-    def wrap(self, real: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        async def lock_case(session: Any, case_id: Any) -> None:
-            if self.first:
-                self.first = False
-                self.reached.set()
-                await asyncio.wait_for(self.release.wait(), 10)
-            await real(session, case_id)
-        return lock_case
-
-
-@contextmanager
-def held_at_lock(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldAtLock]:
-    """:class:`HeldAtLock` over every app module that calls ``lock_case``."""
-    held = HeldAtLock()
-    real = app.domain.access.lock_case
-    wrapped = held.wrap(real)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("app.") and getattr(module, "lock_case", None) is real:
-            monkeypatch.setattr(module, "lock_case", wrapped)
-    yield held
-
-
-async def held_then_other(held: HeldAtLock, first: Awaitable[httpx.Response],
-                          second: Callable[[], Awaitable[httpx.Response]]
-                          ) -> tuple[httpx.Response, httpx.Response]:
-    """``first`` sent and held at the case's lock while ``second()`` runs whole; then
-    released: (first's answer, second's)."""
-    task = asyncio.ensure_future(first)
-    await asyncio.wait_for(held.reached.wait(), 10)
-    other = await second()
-    held.release.set()
-    return await task, other
+# --- one interleaving, forced (tests.api.race_support) ------------------------------------
 
 
 async def test_S11_judgement_waiting_on_the_lock_is_dated_after_the_write_it_waited_for(

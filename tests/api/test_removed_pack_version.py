@@ -10,8 +10,8 @@ version recorded in the shared one would stop every later start without its file
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import sqlalchemy as sa
 import sqlmodel
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import clock
 from app.core.config import Settings
@@ -61,32 +62,51 @@ def _statements() -> Iterator[list[str]]:
         event.remove(sa.engine.Engine, "before_cursor_execute", listen)
 
 
-async def _served(settings: Settings, url: str) -> set[tuple[str, str, str]]:
-    """The recorded versions: ``(service slug, pack, version)``."""
+async def _refused(settings: Settings, url: str, packs: Path | None) -> str:
+    """The one line a start on ``url`` with ``packs`` refuses with."""
+    with pytest.raises(RuntimeError) as refused:
+        async with serving(settings, url, packs):
+            pass
+    said = str(refused.value)
+    assert said.startswith("refusing to start: ")
+    assert "\n" not in said
+    return said
+
+
+async def _starts(settings: Settings, url: str, packs: Path | None) -> None:
+    """A start on ``url`` with ``packs`` is ready."""
+    async with serving(settings, url, packs) as c:
+        assert (await c.get("/readyz")).status_code == 200
+
+
+@asynccontextmanager
+async def _engine_at(settings: Settings, url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the database at ``url``, disposed of after."""
     engine = build_engine(settings.model_copy(update={"database_url": url}))
     try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(sa.text(
-                "SELECT s.slug, v.pack_id, v.version FROM service_pack_version AS v "
-                "JOIN service AS s ON s.id = v.service_id"))).all()
+        yield engine
     finally:
         await engine.dispose()
+
+
+async def _served(settings: Settings, url: str) -> set[tuple[str, str, str]]:
+    """The recorded versions: ``(service slug, pack, version)``."""
+    async with _engine_at(settings, url) as engine, engine.connect() as conn:
+        rows = (await conn.execute(sa.text(
+            "SELECT s.slug, v.pack_id, v.version FROM service_pack_version AS v "
+            "JOIN service AS s ON s.id = v.service_id"))).all()
     return {(slug, pack, version) for slug, pack, version in rows}
 
 
 async def _act_days(settings: Settings, url: str) -> dict[tuple[str, str, str], tuple[Any, Any]]:
     """The recorded versions' ranges of act days: ``{(slug, pack, version): (first, last)}``."""
-    engine = build_engine(settings.model_copy(update={"database_url": url}))
-    try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(sa.text(
-                "SELECT s.slug, v.pack_id, v.version, v.first_act_on, v.last_act_on "
-                "FROM service_pack_version AS v JOIN service AS s ON s.id = v.service_id"
-            ).columns(sa.column("slug"), sa.column("pack_id"), sa.column("version"),
-                      sa.column("first_act_on", sa.Date()),
-                      sa.column("last_act_on", sa.Date())))).all()
-    finally:
-        await engine.dispose()
+    async with _engine_at(settings, url) as engine, engine.connect() as conn:
+        rows = (await conn.execute(sa.text(
+            "SELECT s.slug, v.pack_id, v.version, v.first_act_on, v.last_act_on "
+            "FROM service_pack_version AS v JOIN service AS s ON s.id = v.service_id"
+        ).columns(sa.column("slug"), sa.column("pack_id"), sa.column("version"),
+                  sa.column("first_act_on", sa.Date()),
+                  sa.column("last_act_on", sa.Date())))).all()
     return {(slug, pack, version): (first, last) for slug, pack, version, first, last in rows}
 
 
@@ -95,16 +115,24 @@ async def _risk_to_staff(t: Tenant, case_id: str, at: str) -> httpx.Response:
                                json={"type": "risk_to_staff", "occurred_at": at})
 
 
-async def _served_with_both(settings: Settings, url: str, packs: Path) -> tuple[str, str]:
-    """A service judged by Wokingham 1.0 (its case opened on 2 March 2026) and 2.0 (a risk to
-    staff on 2 September 2026, 2.0 in force from 1 September); answers its slug and case."""
+async def _served_once(settings: Settings, url: str, packs: Path | None,
+                       at: str) -> tuple[Tenant, str, httpx.Response]:
+    """A Wokingham service started with ``packs``, its case opened (on 2 March 2026) and a risk
+    to staff at ``at`` (201): the tenant, the case and the event's answer."""
     async with serving(settings, url, packs) as c:
         t = await make_tenant(c, settings, WOKINGHAM)
         case = (await t.open_case())["data"]["id"]
-        r = await _risk_to_staff(t, case, "2026-09-02T10:00:00+01:00")
+        r = await _risk_to_staff(t, case, at)
         assert r.status_code == 201, r.text
-        assert [s["policy"]["version"] for s in r.json()["next_steps"]
-                if s["code"] == "record_risk_to_staff"] == ["2.0"]
+    return t, case, r
+
+
+async def _served_with_both(settings: Settings, url: str, packs: Path) -> tuple[str, str]:
+    """A service judged by Wokingham 1.0 (its case opened on 2 March 2026) and 2.0 (a risk to
+    staff on 2 September 2026, 2.0 in force from 1 September); answers its slug and case."""
+    t, case, r = await _served_once(settings, url, packs, "2026-09-02T10:00:00+01:00")
+    assert [s["policy"]["version"] for s in r.json()["next_steps"]
+            if s["code"] == "record_risk_to_staff"] == ["2.0"]
     return t.slug, case
 
 
@@ -119,17 +147,11 @@ async def test_ATTACK27_1_a_start_without_a_version_a_service_was_served_with_is
         slug, _ = await _served_with_both(settings, url, tmp_path)
         assert await _served(settings, url) == {(slug, WOKINGHAM, "1.0"),
                                                 (slug, WOKINGHAM, "2.0")}
-        with pytest.raises(RuntimeError) as refused:
-            async with serving(settings, url, None):
-                pass
-        said = str(refused.value)
-        assert said.startswith("refusing to start: ")
-        assert "\n" not in said
+        said = await _refused(settings, url, None)
         for word in (f"service {slug!r}", f"version '2.0' of policy pack {WOKINGHAM!r}",
                      "loaded: '1.0'", "YJ_PACKS_DIR"):
             assert word in said
-        async with serving(settings, url, tmp_path) as c:  # the file back: it starts
-            assert (await c.get("/readyz")).status_code == 200
+        await _starts(settings, url, tmp_path)  # the file back: it starts
 
 
 async def test_ATTACK27_1_only_the_first_write_of_a_version_records_it(
@@ -240,6 +262,20 @@ def _database_away(url: str) -> Iterator[tuple[str, Any]]:
     yield f"sqlite+aiosqlite:///{folder / source.name}", arrive
 
 
+async def _old_wokingham(settings: Settings, url: str, service_id: uuid.UUID,
+                         created_at: datetime, case: dict[str, Any],
+                         steps: list[dict[str, Any]], cited: sa.Update) -> None:
+    """On a database from before the record, in one transaction: the service old-wokingham
+    (Wokingham's), its ``case``, the case's ``steps`` and ``cited`` (the versions they cite)."""
+    async with _engine_at(settings, url) as engine, engine.begin() as conn:
+        await conn.execute(sa.insert(SERVICE).values(
+            id=service_id, slug="old-wokingham", name="Old", created_at=created_at,
+            policy_pack=WOKINGHAM))
+        await conn.execute(sa.insert(CASE), [case])
+        await conn.execute(sa.insert(STEP), steps)
+        await conn.execute(cited)
+
+
 async def test_ATTACK27_1_the_upgrade_records_the_versions_steps_already_cite(
         settings: Settings, tmp_path: Path) -> None:
     """A database from before the record (migration 0030): the versions its steps cite
@@ -247,42 +283,21 @@ async def test_ATTACK27_1_the_upgrade_records_the_versions_steps_already_cite(
     upgrade is found at the first start after it."""
     revision(tmp_path)
     with database_at("0029") as url:
-        engine = build_engine(settings.model_copy(update={"database_url": url}))
         service_id, at = uuid.uuid4(), datetime(2026, 9, 2, 9, tzinfo=UTC)
         case = old_case(service_id, "high", at)
         steps = [{**old_step(case, at), "policy_pack": WOKINGHAM, "code": code}
                  for code in ("record_risk_to_staff", "review_assessment")]
         versions = sa.table("step", sa.column("id", sa.Uuid()), sa.column("policy_version"))
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(sa.insert(SERVICE).values(
-                    id=service_id, slug="old-wokingham", name="Old", created_at=at,
-                    policy_pack=WOKINGHAM))
-                await conn.execute(sa.insert(CASE), [case])
-                await conn.execute(sa.insert(STEP), steps)
-                await conn.execute(sa.update(versions).where(
-                    versions.c.id == steps[0]["id"]).values(policy_version="2.0"))
-        finally:
-            await engine.dispose()
+        await _old_wokingham(settings, url, service_id, at, case, steps,
+                             sa.update(versions).where(versions.c.id == steps[0]["id"])
+                             .values(policy_version="2.0"))
         _in_thread(upgrade, url, "head")
         assert await _served(settings, url) == {("old-wokingham", WOKINGHAM, "2.0")}
         with pytest.raises(RuntimeError, match="'old-wokingham' has been served with version "
                                                "'2.0'"):
             async with serving(settings, url, None):
                 pass
-        async with serving(settings, url, tmp_path) as c:
-            assert (await c.get("/readyz")).status_code == 200
-
-
-async def _refused(settings: Settings, url: str, packs: Path | None) -> str:
-    """The one line a start on ``url`` with ``packs`` refuses with."""
-    with pytest.raises(RuntimeError) as refused:
-        async with serving(settings, url, packs):
-            pass
-    said = str(refused.value)
-    assert said.startswith("refusing to start: ")
-    assert "\n" not in said
-    return said
+        await _starts(settings, url, tmp_path)
 
 
 async def test_ATK29_4_a_version_re_dated_past_acts_it_judged_stops_the_start(
@@ -309,8 +324,7 @@ async def test_ATK29_4_a_version_re_dated_past_acts_it_judged_stops_the_start(
         assert (f"service {slug!r} has acts of 2026-03-02 judged by version '1.0' of policy "
                 f"pack {WOKINGHAM!r}, which the loaded files give to version '2.0'") in said
         revision(tmp_path)  # its date put back
-        async with serving(settings, url, tmp_path) as c:
-            assert (await c.get("/readyz")).status_code == 200
+        await _starts(settings, url, tmp_path)
 
 
 async def test_ATK29_4_a_version_added_dated_before_acts_judged_stops_the_start(
@@ -319,18 +333,13 @@ async def test_ATK29_4_a_version_added_dated_before_acts_judged_stops_the_start(
     added in force from 1 August (before 28 August's act) is refused, naming 28 August; dated
     from the day after the last act judged, it starts."""
     with database_at("head") as url:
-        async with serving(settings, url, None) as c:
-            t = await make_tenant(c, settings, WOKINGHAM)
-            case = (await t.open_case())["data"]["id"]
-            r = await _risk_to_staff(t, case, "2026-08-28T10:00:00+01:00")
-            assert r.status_code == 201, r.text
+        t, _, _ = await _served_once(settings, url, None, "2026-08-28T10:00:00+01:00")
         revision(tmp_path, effective="2026-08-01")
         said = await _refused(settings, url, tmp_path)
         assert (f"service {t.slug!r} has acts of 2026-08-28 judged by version '1.0' of policy "
                 f"pack {WOKINGHAM!r}, which the loaded files give to version '2.0'") in said
         revision(tmp_path, effective="2026-08-29")
-        async with serving(settings, url, tmp_path) as c:
-            assert (await c.get("/readyz")).status_code == 200
+        await _starts(settings, url, tmp_path)
 
 
 async def test_ATK29_4_a_new_version_from_today_starts(
@@ -342,11 +351,7 @@ async def test_ATK29_4_a_new_version_from_today_starts(
     judges the day's later acts (and an act of that morning typed in now), and starts again."""
     monkeypatch.setattr(clock, "now", lambda: datetime(2026, 9, 10, 13, tzinfo=UTC))
     with database_at("head") as url:
-        async with serving(settings, url, None) as c:
-            t = await make_tenant(c, settings, WOKINGHAM)
-            case = (await t.open_case())["data"]["id"]
-            r = await _risk_to_staff(t, case, "2026-09-10T10:00:00+01:00")
-            assert r.status_code == 201, r.text
+        t, case, _ = await _served_once(settings, url, None, "2026-09-10T10:00:00+01:00")
         revision(tmp_path, effective="2026-09-10")
         async with serving(settings, url, tmp_path) as c:
             t = Tenant(slug=t.slug, pack=WOKINGHAM, settings=settings, client=c)
@@ -360,8 +365,7 @@ async def test_ATK29_4_a_new_version_from_today_starts(
         assert await _act_days(settings, url) == {
             (t.slug, WOKINGHAM, "1.0"): (date(2026, 3, 2), date(2026, 9, 10)),
             (t.slug, WOKINGHAM, "2.0"): (date(2026, 9, 10), date(2026, 9, 10))}
-        async with serving(settings, url, tmp_path) as c:
-            assert (await c.get("/readyz")).status_code == 200
+        await _starts(settings, url, tmp_path)
 
 
 async def test_ATK29_4_where_the_start_could_not_look_a_re_dated_service_is_503(
@@ -390,7 +394,6 @@ async def test_ATK29_4_the_upgrade_records_the_days_of_the_acts_steps_cite(
     UTC on 31 August 2026 is 1 September in London), so a version re-dated before the upgrade
     is found at the first start after it."""
     with database_at("0029") as url:
-        engine = build_engine(settings.model_copy(update={"database_url": url}))
         service_id = uuid.uuid4()
         early, late = datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 8, 31, 23, 30,
                                                                      tzinfo=UTC)
@@ -398,16 +401,8 @@ async def test_ATK29_4_the_upgrade_records_the_days_of_the_acts_steps_cite(
         steps = [{**old_step(case, at), "policy_pack": WOKINGHAM, "code": code}
                  for code, at in (("record_risk_to_staff", early), ("review_assessment", late))]
         versions = sa.table("step", sa.column("policy_version"))
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(sa.insert(SERVICE).values(
-                    id=service_id, slug="old-wokingham", name="Old", created_at=early,
-                    policy_pack=WOKINGHAM))
-                await conn.execute(sa.insert(CASE), [case])
-                await conn.execute(sa.insert(STEP), steps)
-                await conn.execute(sa.update(versions).values(policy_version="1.0"))
-        finally:
-            await engine.dispose()
+        await _old_wokingham(settings, url, service_id, early, case, steps,
+                             sa.update(versions).values(policy_version="1.0"))
         _in_thread(upgrade, url, "head")  # 0030 records the version, 0032 its days
         assert await _act_days(settings, url) == {
             ("old-wokingham", WOKINGHAM, "1.0"): (date(2026, 3, 2), date(2026, 9, 1))}
@@ -416,8 +411,7 @@ async def test_ATK29_4_the_upgrade_records_the_days_of_the_acts_steps_cite(
         assert ("service 'old-wokingham' has acts of 2026-09-01 judged by version '1.0'"
                 in said)
         revision(tmp_path, effective="2026-09-02")
-        async with serving(settings, url, tmp_path) as c:
-            assert (await c.get("/readyz")).status_code == 200
+        await _starts(settings, url, tmp_path)
 
 
 async def test_ATK29_4_the_upgrade_keeps_no_days_for_a_version_no_step_cites(
@@ -425,19 +419,14 @@ async def test_ATK29_4_the_upgrade_keeps_no_days_for_a_version_no_step_cites(
     """A version recorded (0030 onwards) whose acts raised no step keeps no days (nothing to
     compare: never refused for them) until its next write records the act's day."""
     with database_at("0031") as url:
-        engine = build_engine(settings.model_copy(update={"database_url": url}))
         service_id, at = uuid.uuid4(), datetime(2026, 3, 2, 9, tzinfo=UTC)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(sa.insert(SERVICE).values(
-                    id=service_id, slug="quiet-wokingham", name="Quiet", created_at=at,
-                    policy_pack=WOKINGHAM))
-                await conn.execute(sa.insert(RECORDED).values(
-                    service_id=service_id, pack_id=WOKINGHAM, version="1.0", recorded_at=at))
-        finally:
-            await engine.dispose()
+        async with _engine_at(settings, url) as engine, engine.begin() as conn:
+            await conn.execute(sa.insert(SERVICE).values(
+                id=service_id, slug="quiet-wokingham", name="Quiet", created_at=at,
+                policy_pack=WOKINGHAM))
+            await conn.execute(sa.insert(RECORDED).values(
+                service_id=service_id, pack_id=WOKINGHAM, version="1.0", recorded_at=at))
         _in_thread(upgrade, url, "head")
         assert await _act_days(settings, url) == {
             ("quiet-wokingham", WOKINGHAM, "1.0"): (None, None)}
-        async with serving(settings, url, None) as c:
-            assert (await c.get("/readyz")).status_code == 200
+        await _starts(settings, url, None)

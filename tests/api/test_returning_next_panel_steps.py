@@ -29,7 +29,14 @@ import httpx
 import pytest
 
 from tests.api.fidelity_support import pin
-from tests.api.integrity_support import audit_of, patch_case, refer_to_marp, steps_of
+from tests.api.integrity_support import (
+    audit_of,
+    book_panel,
+    move_panel,
+    patch_case,
+    refer_to_marp,
+    steps_of,
+)
 from tests.conftest import Tenant, make_tenant
 
 MARP = "Multi-Agency Risk Panel (MARP)"  # the pack's name for the kind, in notes (A26a-14)
@@ -54,20 +61,6 @@ async def judge_high(t: Tenant, case_id: str) -> None:
                             json={"domain": "rosh", "level": "high", "occurred_at": JUDGED},
                             headers=t.auth("case_holder"))
     assert r.status_code == 201, r.text
-
-
-async def book(t: Tenant, kind: str, when: str) -> str:
-    r = await t.client.post("/v1/panels", json={"kind": kind, "scheduled_for": when,
-                                                "chair_id": "chair-1"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return str(r.json()["data"]["id"])
-
-
-async def move(t: Tenant, panel_id: str, when: str) -> None:
-    r = await t.client.post(f"/v1/panels/{panel_id}/reschedule", json={"scheduled_for": when},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 200, r.text
 
 
 async def cancel(t: Tenant, panel_id: str) -> None:
@@ -113,12 +106,12 @@ async def test_X8_X9_panel_moved_while_closed_reopening_takes_its_new_date(
     re-date is audited in the reopening."""
     pin(monkeypatch, 2026, 11, 2, 10, 30)
     case_id, twin = await high_case(example), await high_case(example)
-    panel = await book(example, "risk_panel", "2026-11-05T14:00:00Z")
+    panel = await book_panel(example, "2026-11-05T14:00:00Z", kind="risk_panel")
     assert dated(await steps_of(example, case_id), EXAMPLE_STEPS) == expected(
         EXAMPLE_STEPS, "2026-11-05T14:00:00Z")
     assert (await patch_case(example, case_id, CLOSE)).status_code == 200
     pin(monkeypatch, 2026, 11, 3, 9, 0)
-    await move(example, panel, "2026-11-19T14:00:00Z")
+    await move_panel(example, panel, "2026-11-19T14:00:00Z")
     pin(monkeypatch, 2026, 11, reopened_on, 9, 0)
     steps = await reopen(example, case_id)
     assert dated(steps, EXAMPLE_STEPS) == expected(EXAMPLE_STEPS, "2026-11-19T14:00:00Z")
@@ -141,8 +134,8 @@ async def test_X8_X9_panel_cancelled_while_closed_reopening_takes_the_next(
     are due at the next panel as it stands, 26 November 14:00Z (the twin's too)."""
     pin(monkeypatch, 2026, 11, 2, 10, 30)
     case_id, twin = await high_case(example), await high_case(example)
-    first = await book(example, "risk_panel", "2026-11-05T14:00:00Z")
-    await book(example, "risk_panel", "2026-11-26T14:00:00Z")
+    first = await book_panel(example, "2026-11-05T14:00:00Z", kind="risk_panel")
+    await book_panel(example, "2026-11-26T14:00:00Z", kind="risk_panel")
     assert (await patch_case(example, case_id, CLOSE)).status_code == 200
     pin(monkeypatch, 2026, 11, 3, 9, 0)
     await cancel(example, first)
@@ -165,7 +158,7 @@ async def test_X8_X9_panel_booked_while_closed_replaces_the_meeting_day(
         EXAMPLE_STEPS, "2026-11-05T23:59:59Z", awaiting=True)
     assert (await patch_case(example, case_id, CLOSE)).status_code == 200
     pin(monkeypatch, 2026, 11, 3, 9, 0)
-    await book(example, "risk_panel", "2026-11-12T14:00:00Z")
+    await book_panel(example, "2026-11-12T14:00:00Z", kind="risk_panel")
     pin(monkeypatch, 2026, 11, 6, 9, 0)
     steps = await reopen(example, case_id)
     assert dated(steps, EXAMPLE_STEPS) == expected(EXAMPLE_STEPS, "2026-11-12T14:00:00Z")
@@ -184,7 +177,7 @@ async def test_X8_X9_a_meeting_day_passed_while_closed_gives_way_to_the_next_pan
     case_id, twin = await high_case(example), await high_case(example)
     assert (await patch_case(example, case_id, CLOSE)).status_code == 200
     pin(monkeypatch, 2026, 11, 9, 9, 0)
-    await book(example, "risk_panel", "2026-11-19T14:00:00Z")
+    await book_panel(example, "2026-11-19T14:00:00Z", kind="risk_panel")
     pin(monkeypatch, 2026, 11, 10, 9, 0)
     steps = await reopen(example, case_id)
     assert dated(steps, EXAMPLE_STEPS) == expected(EXAMPLE_STEPS, "2026-11-19T14:00:00Z")
@@ -202,10 +195,10 @@ async def test_S7_withdrawn_referral_gives_its_step_back_at_the_moved_marp(
     overdue at the old date; audited."""
     pin(monkeypatch, 2026, 11, 2, 10, 30)
     case_id, twin = await high_case(somerset), await high_case(somerset)
-    marp = await book(somerset, "marp", "2026-11-05T10:00:00Z")
+    marp = await book_panel(somerset, "2026-11-05T10:00:00Z", kind="marp")
     referral = (await refer_to_marp(somerset, case_id, "2026-11-02T10:15:00Z"))["data"]
     pin(monkeypatch, 2026, 11, 3, 9, 0)
-    await move(somerset, marp, "2026-11-12T10:00:00Z")
+    await move_panel(somerset, marp, "2026-11-12T10:00:00Z")
     pin(monkeypatch, 2026, 11, 6, 9, 0)
     r = await somerset.client.post(f"/v1/referrals/{referral['id']}/withdraw",
                                    json={"note": "Sent in error"},
@@ -236,7 +229,7 @@ async def test_X9_a_kept_deadline_is_said_once_when_two_acts_would_re_date_it_al
     pin(monkeypatch, 2026, 11, 2, 10, 30)
     case_id = await high_case(example)
     pin(monkeypatch, 2026, 11, 9, 9, 0)
-    panel = await book(example, "risk_panel", "2026-11-19T14:00:00Z")
+    panel = await book_panel(example, "2026-11-19T14:00:00Z", kind="risk_panel")
     r = await example.client.post(f"/v1/panels/{panel}/items",
                                   json={"case_id": case_id, "presenter_id": "case_holder-1"},
                                   headers=example.auth("panel_admin"))
@@ -245,7 +238,7 @@ async def test_X9_a_kept_deadline_is_said_once_when_two_acts_would_re_date_it_al
     # re-dated to the same panel again; the note does not say it again at the new act's time
     # (attack 31a, ATTACK31A-5).
     pin(monkeypatch, 2026, 11, 10, 9, 0)
-    await book(example, "risk_panel", "2026-11-19T16:00:00Z")
+    await book_panel(example, "2026-11-19T16:00:00Z", kind="risk_panel")
     [step] = [s for s in await steps_of(example, case_id)
               if s["code"] == "seek_child_and_carer_views"]
     assert step["policy"] == {**X, "rule": "X9", "ref": "5.2"}

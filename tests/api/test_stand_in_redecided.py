@@ -17,11 +17,10 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from app.domain.steps import Step
-from tests.api.fidelity_support import pin, steps_of, with_matrix
-from tests.api.integrity_support import audit_of, patch_case, recorded
+from tests.api.fidelity_support import away, cancel_leave, pin, steps_of, with_matrix
+from tests.api.integrity_support import audit_of, move_panel, on_marp_agenda, patch_case, recorded
 from tests.api.integrity_support import steps_of as case_steps
 from tests.api.support import Factory, db  # noqa: F401 - fixture
-from tests.api.test_fidelity_a import away
 from tests.conftest import Tenant
 
 
@@ -37,13 +36,6 @@ def _last_move(steps: list[dict[str, Any]], code: str) -> str:
     lines = [line for line in (step["note"] or "").split("\n")
              if line.startswith(("Stood in:", "Given back:"))]
     return lines[-1] if lines else ""
-
-
-async def _cancel(t: Tenant, absence: dict[str, Any]) -> None:
-    r = await t.client.delete(f"/v1/staff/{absence['staff_id']}/absences/{absence['id']}",
-                              headers={**t.auth("duty_manager", "duty_manager-3"),
-                                       "If-Match": f'"{absence["version"]}"'})
-    assert r.status_code == 204, r.text
 
 
 async def _moves(t: Tenant, case_id: str, step_id: str) -> list[str]:
@@ -103,7 +95,7 @@ async def test_W7_comes_back_to_the_case_worker_when_their_leave_is_cancelled(
     the request is the case worker's again, as if the leave had never been recorded (the same
     owner as the judgement recorded with no leave)."""
     case_id, absence = await _w7_case_holder_away_lm_records(wokingham, monkeypatch)
-    await _cancel(wokingham, absence)
+    await cancel_leave(wokingham, absence)
     steps = await case_steps(wokingham, case_id)
     assert _owner(steps, "request_high_risk_panel") == (
         "case_holder", "case_holder-1", "2026-12-31T23:59:59Z")
@@ -146,20 +138,6 @@ async def test_W7_goes_to_a_present_case_worker_the_case_is_reassigned_to(
 # --- A30a-3: Somerset S48 (a MARP moved) and S5 (a back-dated judgement) ------------------------
 
 
-async def _marp(t: Tenant, at: str) -> str:
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": at,
-                                                "chair_id": "chair-1"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return str(r.json()["data"]["id"])
-
-
-async def _move(t: Tenant, panel: str, at: str) -> None:
-    r = await t.client.post(f"/v1/panels/{panel}/reschedule", json={"scheduled_for": at},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 200, r.text
-
-
 async def _s48_case(t: Tenant, monkeypatch: pytest.MonkeyPatch,
                     holder: str = "case_holder-1") -> tuple[str, str]:
     """A very high ROSH case (Wednesday 30 December 2026) held by ``holder``, on the agenda of
@@ -171,11 +149,7 @@ async def _s48_case(t: Tenant, monkeypatch: pytest.MonkeyPatch,
         "domain": "rosh", "level": "very_high", "occurred_at": "2026-12-30T09:00:00Z"},
         headers=t.auth("case_holder", holder))
     assert r.status_code == 201, r.text
-    panel = await _marp(t, "2027-01-06T10:00:00Z")
-    r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": holder},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
+    panel, _ = await on_marp_agenda(t, case_id, "2027-01-06T10:00:00Z", presenter=holder)
     return case_id, panel
 
 
@@ -190,7 +164,7 @@ async def test_S48_moved_into_the_case_holders_leave_the_line_manager_presents(
     assert _owner(await case_steps(somerset, case_id), "attend_initial_marp") == (
         "case_holder", "case_holder-1", "2027-01-06T10:00:00Z")
     await away(somerset, "case_holder-1", "2027-01-11", "2027-01-15")
-    await _move(somerset, panel, "2027-01-13T10:00:00Z")
+    await move_panel(somerset, panel, "2027-01-13T10:00:00Z")
     steps = await case_steps(somerset, case_id)
     assert _owner(steps, "attend_initial_marp") == (
         "line_manager", "line_manager-1", "2027-01-13T10:00:00Z")
@@ -199,7 +173,7 @@ async def test_S48_moved_into_the_case_holders_leave_the_line_manager_presents(
     # The other typing order (another case holder, case_holder-2): the MARP moved first, then
     # the same leave recorded.
     other, other_panel = await _s48_case(somerset, monkeypatch, "case_holder-2")
-    await _move(somerset, other_panel, "2027-01-13T10:00:00Z")
+    await move_panel(somerset, other_panel, "2027-01-13T10:00:00Z")
     await away(somerset, "case_holder-2", "2027-01-11", "2027-01-15")
     assert _owner(await case_steps(somerset, other), "attend_initial_marp") == (
         "line_manager", "line_manager-1", "2027-01-13T10:00:00Z")
@@ -212,12 +186,12 @@ async def test_S48_moved_back_before_the_leave_the_case_holder_attends(
     case holder's leave (11 to 15 January): the line manager presents; moved back to Wednesday
     6 January, when the case holder is at work, it is the case holder's again (given back)."""
     case_id, panel = await _s48_case(somerset, monkeypatch)
-    await _move(somerset, panel, "2027-01-13T10:00:00Z")
+    await move_panel(somerset, panel, "2027-01-13T10:00:00Z")
     leave = (await away(somerset, "case_holder-1", "2027-01-11", "2027-01-15"))["data"]
     steps = await case_steps(somerset, case_id)
     assert _owner(steps, "attend_initial_marp") == (
         "line_manager", "line_manager-1", "2027-01-13T10:00:00Z")
-    await _move(somerset, panel, "2027-01-06T10:00:00Z")
+    await move_panel(somerset, panel, "2027-01-06T10:00:00Z")
     steps = await case_steps(somerset, case_id)
     assert _owner(steps, "attend_initial_marp") == (
         "case_holder", "case_holder-1", "2027-01-06T10:00:00Z")
@@ -279,7 +253,7 @@ async def test_W7_moved_on_to_the_duty_managers_before_the_fix_is_put_where_the_
         await session.exec(sa.update(Step).where(  # type: ignore[call-overload]
             col(Step.id) == uuid.UUID(step["id"])).values(actor="duty_manager",
                                                           assignee_id=None))
-    await _cancel(wokingham, absence)
+    await cancel_leave(wokingham, absence)
     steps = await case_steps(wokingham, case_id)
     assert _owner(steps, "request_high_risk_panel") == (
         "case_holder", "case_holder-1", "2026-12-31T23:59:59Z")

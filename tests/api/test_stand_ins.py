@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.fidelity_support import FidelityWeek, pin, steps_of
+from tests.api.fidelity_support import FidelityWeek, away, pin, steps_of
 from tests.api.integrity_support import (
     audit_of,
     complete,
@@ -30,7 +30,7 @@ from tests.api.integrity_support import (
 from tests.api.support import tick
 from tests.api.test_assessments import case_steps, the_step
 from tests.api.test_calendar_feeds import fetch, new_feed, todos
-from tests.api.test_fidelity_a import S, away, judge_high
+from tests.api.test_fidelity_a import S, judge_high
 from tests.conftest import Tenant
 
 SEED_3_1 = "If the line manager is unavailable, the duty manager will undertake these functions."

@@ -27,11 +27,10 @@ from app.domain import escalation, stand_ins
 from app.domain.history import RecordedSession
 from app.domain.steps import Step
 from app.main import build_policy_context
-from tests.api.fidelity_support import pin
+from tests.api.fidelity_support import away, pin
 from tests.api.integrity_support import assert_problem, etag
 from tests.api.support import service_id, tick
 from tests.api.test_assessments import case_steps, the_step
-from tests.api.test_fidelity_a import away
 from tests.api.test_in_week_leave import LEAVE, THU_24, WED_23, Holder
 from tests.api.test_stand_ins import duty_queue, queue, stood_in_case
 from tests.conftest import Tenant

@@ -23,6 +23,8 @@ from app.workflows.types import (
     WorkflowEvent,
 )
 
+EXAMPLE_FILE = PACK_DIR / "example-yjs.toml"
+EXAMPLE_SOURCE = PACK_DIR / "sources" / "example-yjs-risk-policy-2025.txt"
 LONDON = ZoneInfo("Europe/London")
 CASE_ID = UUID("00000000-0000-4000-8000-00000000ca5e")
 EVENT_ID = UUID("00000000-0000-4000-8000-0000000e0e01")
@@ -49,6 +51,24 @@ def utc(
 ) -> datetime:
     """An aware UTC datetime."""
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def example_variant(tmp_path: Path, *edits: tuple[str, str], once: bool = False) -> Path:
+    """The example pack under an id of its own (a copy of a bundled pack's version is refused
+    as loaded twice, A17-4), each edit's ``old`` replaced by its ``new`` (the first; it must be
+    there, with ``once`` exactly once), written in ``tmp_path`` with its policy's text beside
+    it, as the owner keeps it (its refs are checked, A17-14)."""
+    text = EXAMPLE_FILE.read_text()
+    for old, new in edits:
+        if once:
+            assert text.count(old) == 1, old
+        else:
+            assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "example-owner.toml"
+    path.write_text(text.replace('id = "example-yjs"', 'id = "example-owner"', 1))
+    (tmp_path / EXAMPLE_SOURCE.name).write_text(EXAMPLE_SOURCE.read_text())
+    return path
 
 
 @cache

@@ -15,9 +15,8 @@ from types import SimpleNamespace
 from app.domain.escalation import escalation_actor
 from app.workflows.pack_tools import check_files
 from app.workflows.packs import PACK_DIR, load_all_packs
+from tests.workflows.support import EXAMPLE_FILE, example_variant
 
-EXAMPLE_FILE = PACK_DIR / "example-yjs.toml"
-SOURCE = PACK_DIR / "sources" / "example-yjs-risk-policy-2025.txt"
 NOW = ('to = { line_manager = "duty_manager", duty_manager = "chair", chair = "chair", '
        'panel_admin = "chair" }')
 BEFORE = 'to = { line_manager = "duty_manager", chair = "chair", panel_admin = "chair" }'
@@ -28,18 +27,6 @@ WARNING = (
     '(escalation.to.duty_manager = "<the role above duty_manager>"; e.g. "chair")')
 
 
-def _variant(tmp_path: Path, *changes: tuple[str, str]) -> Path:
-    """The example pack under an id of its own, each ``old`` (once) replaced by ``new``."""
-    text = EXAMPLE_FILE.read_text()
-    for old, new in changes:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    path = tmp_path / "example-owner.toml"
-    path.write_text(text.replace('id = "example-yjs"', 'id = "example-owner"', 1))
-    (tmp_path / SOURCE.name).write_text(SOURCE.read_text())
-    return path
-
-
 def _line(path: Path, text: str) -> int:
     return path.read_text().splitlines().index(text) + 1
 
@@ -48,7 +35,7 @@ def test_a_loop_through_the_fallback_is_a_warning_at_escalation_default(tmp_path
     """The example's 7.1 ("a line manager's overdue step to the duty manager") as it was
     encoded, the duty manager left to ``default = "line_manager"``: a located warning, no
     error (no step of the example is a duty manager's)."""
-    path = _variant(tmp_path, (NOW, BEFORE))
+    path = example_variant(tmp_path, (NOW, BEFORE), once=True)
     lines, failed = check_files([path])
     assert not failed, lines
     at = _line(path, 'default = "line_manager"')
@@ -64,8 +51,9 @@ def test_a_step_a_role_in_that_loop_owes_is_an_error_at_its_rule(tmp_path: Path)
     start = text.index('id = "X5"')
     actor = text.index('actor = "', start)
     old = text[actor:text.index("\n", actor)]
-    path = _variant(tmp_path, (NOW, BEFORE),
-                    (text[start:actor] + old, text[start:actor] + 'actor = "duty_manager"'))
+    path = example_variant(tmp_path, (NOW, BEFORE),
+                           (text[start:actor] + old, text[start:actor] + 'actor = "duty_manager"'),
+                           once=True)
     lines, failed = check_files([path])
     assert failed, lines
     errors = [line.split(": error: ")[1] for line in lines if ": error: " in line]

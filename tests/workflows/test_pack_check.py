@@ -18,6 +18,7 @@ from app.workflows.pack_check import check_pack, never_true
 from app.workflows.pack_tools import check_files
 from app.workflows.packs import PACK_DIR, PackError, load_all_packs, load_pack, read_pack
 from app.workflows.vocabulary import ACTORS, Fact, suggest
+from tests.workflows.support import EXAMPLE_FILE, example_variant
 
 SEEDS = PACK_DIR / "sources"  # copies of shared/seeds, the policies the packs restate
 WOKINGHAM_FILE = PACK_DIR / "wokingham-pyjs-2024.toml"
@@ -241,27 +242,10 @@ def test_no_step_code_or_pack_id_has_a_meaning_in_python() -> None:
     assert found == []
 
 
-EXAMPLE_FILE = PACK_DIR / "example-yjs.toml"
-
-
-def _example_variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
-    text = EXAMPLE_FILE.read_text()
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    # Its own pack id: a copy of a bundled pack's version is refused as loaded twice (A17-4).
-    path = tmp_path / "example-owner.toml"
-    path.write_text(text.replace('id = "example-yjs"', 'id = "example-owner"', 1))
-    # With its policy's text beside it, as the owner keeps it: its refs are checked (A17-14).
-    (tmp_path / "example-yjs-risk-policy-2025.txt").write_text(
-        (SEEDS / "example-yjs-risk-policy-2025.txt").read_text())
-    return path
-
-
 def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> None:
     """Attack A L2: ``child_age = { lt = -5 }`` (no age is negative) and a score compared
     outside its declared 0-4 range are warnings (exit 0), like a misspelt word a silent hole."""
-    path = _example_variant(
+    path = example_variant(
         tmp_path, ("{ child_age = { lt = 14 } }", "{ child_age = { lt = -5 } }"))
     problems = check_pack(read_pack(path))
     assert [(p.severity, p.field, p.message) for p in problems
@@ -270,8 +254,8 @@ def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> Non
                 "this comparison can never be true: {lt = -5} leaves no whole number, and a "
                 "child's age is in 0..inf")]
     assert main(["pack", "check", str(path)]) == 0
-    path = _example_variant(tmp_path, ('name = "serious_harm_indicators", gte = 2',
-                                       'name = "serious_harm_indicators", gte = 5'))
+    path = example_variant(tmp_path, ('name = "serious_harm_indicators", gte = 2',
+                                      'name = "serious_harm_indicators", gte = 5'))
     assert [p.message for p in check_pack(read_pack(path)) if "never be true" in p.message] == [
         "this comparison can never be true: {gte = 5} leaves no whole number, and score "
         "'serious_harm_indicators' is in 0..4"]
@@ -284,7 +268,7 @@ def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> Non
 def test_a_deadline_number_out_of_range_says_so(tmp_path: Path) -> None:
     """Attack A L2: ``+99999999wd`` is a valid form with too large a number: the error says
     the number is out of range (not "unknown deadline form")."""
-    path = _example_variant(tmp_path, ('deadline = "+20wd"', 'deadline = "+99999999wd"'))
+    path = example_variant(tmp_path, ('deadline = "+20wd"', 'deadline = "+99999999wd"'))
     with pytest.raises(PackError) as raised:
         read_pack(path)
     assert "the number 99999999 is out of range (+Nwd takes N up to 999)" in str(raised.value)
@@ -298,7 +282,7 @@ def test_a17_7_messages_a_policy_owner_can_act_on(
     on: the policy's own word for a role ("case manager", "team leader", "YJT manager") offers
     the role it means and is an error (exit 1), a single word where a list is wanted says
     "write a list", a path names ``after`` once, and an unknown trigger has a did-you-mean."""
-    path = _example_variant(tmp_path, ('actor = "case_holder"', 'actor = "case_manager"'))
+    path = example_variant(tmp_path, ('actor = "case_holder"', 'actor = "case_manager"'))
     assert main(["pack", "check", str(path)]) == 1
     out = _out(capsys)
     assert (f"{path}: X1: rules.0.actor: error: no role holds actor 'case_manager': nobody may "
@@ -308,13 +292,13 @@ def test_a17_7_messages_a_policy_owner_can_act_on(
                        ("team leader", "line_manager"), ("operational manager", "chair"),
                        ("YJT manager", "chair")):
         assert suggest(word, ACTORS) == f" (did you mean {role!r}?)", word
-    path = _example_variant(tmp_path, ('{ level_in = ["very_high"] }',
-                                       '{ level_in = "very_high" }'))
+    path = example_variant(tmp_path, ('{ level_in = ["very_high"] }',
+                                      '{ level_in = "very_high" }'))
     assert main(["pack", "check", str(path)]) == 1
     assert ("M7: checks.0.when.all.1.level_in: error: 'level_in' takes a list: write "
             'level_in = ["very_high"], not "very_high"') in _out(capsys)
-    path = _example_variant(tmp_path, ('levels = ["high", "very_high"] } } }',
-                                       'levels = ["high", "very high"] } } }'))
+    path = example_variant(tmp_path, ('levels = ["high", "very_high"] } } }',
+                                      'levels = ["high", "very high"] } } }'))
     assert main(["pack", "check", str(path)]) == 1
     out = _out(capsys)
     assert "after.after" not in out
@@ -322,7 +306,7 @@ def test_a17_7_messages_a_policy_owner_can_act_on(
             "not allowed in 'after.any_rating_in': write 'low', 'medium', 'high' or "
             "'very_high'") in out
     assert "(did you mean 'very_high' or 'high'?)" in out
-    path = _example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "judgment_recorded"'))
+    path = example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "judgment_recorded"'))
     assert main(["pack", "check", str(path)]) == 1
     assert ("X1: rules.0.trigger: error: unknown trigger 'judgment_recorded' (did you mean "
             "'judgement_recorded'?)") in _out(capsys)
@@ -334,8 +318,8 @@ def test_a17_7_pack_check_says_how_a_case_reaches_a_panel_without_a_panel_referr
     """Attack 17, A17-7: the core ``panel`` referral, declared or not, is a way onto any
     panel's agenda (app/domain/panels.py); a pack with panels that does not declare it is
     told so, and that its own to_panel kinds do not put a case on the agenda."""
-    path = _example_variant(tmp_path, ('[[referral_kinds]]\nid = "panel"',
-                                       '[[referral_kinds]]\nid = "panel_request"'))
+    path = example_variant(tmp_path, ('[[referral_kinds]]\nid = "panel"',
+                                      '[[referral_kinds]]\nid = "panel_request"'))
     assert main(["pack", "check", str(path)]) == 0
     assert _out(capsys).splitlines()[0] == (
         f"{path}: -: referral_kinds: warning: a case goes onto this pack's panel only through a "
@@ -351,9 +335,9 @@ def test_a17_7_a_pack_without_register_is_told_its_panel_hears_only_panel_referr
     """Attack 17, A17-7 (the tester's Northvale pack): no ``[register]`` and no declared
     ``panel`` kind: the only way onto its panel is a submitted core ``panel`` referral."""
     register = (EXAMPLE_FILE.read_text().split("[register]\n", 1)[1].split("\n\n", 1)[0])
-    path = _example_variant(tmp_path, ("[register]\n" + register + "\n", ""),
-                            ('[[referral_kinds]]\nid = "panel"',
-                             '[[referral_kinds]]\nid = "panel_request"'))
+    path = example_variant(tmp_path, ("[register]\n" + register + "\n", ""),
+                           ('[[referral_kinds]]\nid = "panel"',
+                            '[[referral_kinds]]\nid = "panel_request"'))
     assert main(["pack", "check", str(path)]) == 0
     assert (f"{path}: -: referral_kinds: warning: a case goes onto this pack's panel only "
             "through a submitted 'panel' referral (the core kind, not declared here: it closes "
@@ -373,7 +357,7 @@ def test_a17_12_an_atom_its_rules_trigger_cannot_carry_is_an_error_with_a_hint(
     always met: a warning. A code in ``not_waivable``/``completable``/``survives_closure``/
     ``closures`` that no rule creates is an error too: "the duty the owner meant to make
     non-waivable stays waivable by any line manager"."""
-    path = _example_variant(
+    path = example_variant(
         tmp_path,
         ('trigger = "case_event"\ncode = "child_protection_referral"',
          'trigger = "judgement_recorded"\ncode = "child_protection_referral"'),
@@ -447,8 +431,8 @@ def test_a17_14_a_policy_text_not_found_is_said_not_silently_skipped(
     """Attack 17, A17-14: "a pack whose ``source`` file is not found has its refs silently
     unchecked". ``pack check`` says which file it looked for and where (a warning: the service
     does not read the text); with the text beside the pack, no such line."""
-    path = _example_variant(tmp_path, ('source = "example-yjs-risk-policy-2025.txt"',
-                                       'source = "example-policy.txt"'))
+    path = example_variant(tmp_path, ('source = "example-yjs-risk-policy-2025.txt"',
+                                      'source = "example-policy.txt"'))
     assert main(["pack", "check", str(path)]) == 0
     out = _out(capsys)
     assert (f"{path}: -: source: warning: the policy's text 'example-policy.txt' was not found "
@@ -468,7 +452,7 @@ def test_a19_10_one_run_lists_every_independent_mistake(
     form, a misspelt actor, two unknown atoms and two misspelt words in one condition: one run
     lists all seven, one line each (the actor and the words once showed only after the shape
     was fixed), exit 1."""
-    path = _example_variant(
+    path = example_variant(
         tmp_path,
         ('cadence = "weekly on Thursday"', 'cadence = "weekly on Firday"'),
         ('deadline = "+5wd"', 'deadline = "+5 wd"'),
@@ -503,7 +487,7 @@ def test_a19_10_an_item_set_aside_keeps_the_file_paths_of_the_items_after_it(
 ) -> None:
     """A rule whose code is malformed is set aside whole; a mistake in a later rule is still
     reported at its own index in the file, and a mismatched pack id is said alongside."""
-    path = _example_variant(
+    path = example_variant(
         tmp_path, ('code = "countersign_assessment"', 'code = "Countersign-assessment"'),
         ('id = "X4"\ntrigger = "case_event"\ncode = "record_incident"\n'
          'title = "Record the incident or change of circumstances on the case record"\n'
@@ -547,13 +531,13 @@ def test_a19_10_a_misspelt_trigger_does_not_hide_its_lines_other_mistakes(
     so none of its conditions is said to test data it does not carry): its misspelt actor is
     reported in the same run; a misspelt ``[[rules]]`` table takes what it names with it (no
     "no rule creates step code" for the codes it held)."""
-    path = _example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "case_openned"'),
-                            ('actor = "case_holder"', 'actor = "case_worker"'))
+    path = example_variant(tmp_path, ('trigger = "case_opened"', 'trigger = "case_openned"'),
+                           ('actor = "case_holder"', 'actor = "case_worker"'))
     lines, _ = check_files([path])
     lines = [_no_lines(line) for line in lines]
     assert [line.split(": ")[1:4] for line in lines] == [
         ["X1", "rules.0.trigger", "error"], ["X1", "rules.0.actor", "error"]]
-    path = _example_variant(tmp_path, ("[[rules]]", "[[rulez]]"))
+    path = example_variant(tmp_path, ("[[rules]]", "[[rulez]]"))
     lines, _ = check_files([path])
     lines = [_no_lines(line) for line in lines]
     assert [line.split(": ")[1:4] for line in lines] == [["-", "rulez", "error"]]
@@ -588,7 +572,7 @@ def test_a20_17a_every_mistake_in_one_atom_in_one_run_with_its_line_and_rule(
     written on), with the rule id (the register's own, X3) and the atom's own path, in words
     (what to write, a did-you-mean), exit 1; a role written as the policy's words ("case
     manager") is said in words, not as a pattern, at its key's line."""
-    path = _example_variant(
+    path = example_variant(
         tmp_path,
         ('{ after = { any_rating_in = { domains = ["rosh", "swb"], levels = ["high", '
          '"very_high"] } } },\n  { after = { fact',
@@ -631,7 +615,7 @@ def test_a20_17a_an_outsiders_mistakes_are_said_in_words_at_their_lines(
     case field 'facts.dangerousness_criteria_met'" (a consequence, not a mistake). Now: each
     in words (unknown key with its did-you-mean, what is missing, what to write), at its line,
     and no consequence line; a file that is not TOML gives the line in the line slot."""
-    path = _example_variant(
+    path = example_variant(
         tmp_path, ("[escalation]", "[escalaton]"),
         ('deadline = "+20wd"\nref = "2.1"', 'deadlines = "+20wd"\ndeadline = "+20wd"\nref = "2.1"'),
         ('title = "Quality-assure and countersign the assessment"\n', ""),
@@ -675,10 +659,10 @@ def test_item4_a_value_of_the_wrong_type_is_said_in_words(tmp_path: Path) -> Non
     """Item 4 of A20-17 (an outsider's pack): ``prolonged_absence_working_days = "two"`` and
     ``ref = 2.2`` (a number where text is wanted) were "Input should be a valid integer, unable
     to parse string as an integer" / "Input should be a valid string"; now what to write."""
-    path = _example_variant(tmp_path, ('panel_kind = "risk_panel"\n',
-                                       'panel_kind = "risk_panel"\n'
-                                       'prolonged_absence_working_days = "two"\n'),
-                            ('rule_id = "X3"\nref = "3.1"', 'rule_id = "X3"\nref = 3.1'))
+    path = example_variant(tmp_path, ('panel_kind = "risk_panel"\n',
+                                      'panel_kind = "risk_panel"\n'
+                                      'prolonged_absence_working_days = "two"\n'),
+                           ('rule_id = "X3"\nref = "3.1"', 'rule_id = "X3"\nref = 3.1'))
     lines, failed = check_files([path])
     assert failed
     assert [line.split(": ", 1)[1] for line in lines] == [

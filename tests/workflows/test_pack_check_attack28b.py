@@ -15,26 +15,12 @@ from app.workflows.pack_check import check_pack
 from app.workflows.pack_tools import check_files
 from app.workflows.packs import PACK_DIR, read_pack
 from app.workflows.satisfiable import Facts, never
+from tests.workflows.support import example_variant
 
-EXAMPLE_FILE = PACK_DIR / "example-yjs.toml"
-SOURCE = PACK_DIR / "sources" / "example-yjs-risk-policy-2025.txt"
 # X13 (6.1): a high or very high SWB asks for a mental health assessment referral.
 X13 = 'when = { all = [{ judgement_domain_in = ["swb"] }, { level_in = ["high", "very_high"] }] }'
 M7 = 'when = { all = [{ judgement_domain_in = ["lor"] }, { level_in = ["very_high"] }] }'
 JUDGED = ("judgement_recorded",)
-
-
-def _variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
-    """The example pack under an id of its own, with text replaced (each edit must apply) and
-    its policy's text beside it."""
-    text = EXAMPLE_FILE.read_text()
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "example-owner.toml"
-    path.write_text(text.replace('id = "example-yjs"', 'id = "example-owner"', 1))
-    (tmp_path / SOURCE.name).write_text(SOURCE.read_text())
-    return path
 
 
 def _line_of(path: Path, text: str) -> int:
@@ -68,7 +54,7 @@ def test_atk28b_2_a_rule_whose_condition_can_never_hold_is_an_error_at_its_line(
         tmp_path: Path, name: str, when: str, why: str) -> None:
     """The tester's mutations: each is an error naming the rule, at the ``when``'s line, saying
     why it can never hold (M7 "lor has no very_high: 422": the pack's own check refuses it)."""
-    path = _variant(tmp_path, (X13, when))
+    path = example_variant(tmp_path, (X13, when))
     lines, failed = check_files([path])
     assert failed
     at = f"{path}:{_line_of(path, when)}: X13: rules.15.when: error: this condition can never "
@@ -83,7 +69,7 @@ def test_atk28b_2_a_holds_false_whenever_its_line_applies_is_an_error(tmp_path: 
     while SWB is low) is made unjustified and lapses at the next act: an error at the
     ``holds`` line."""
     holds = 'holds = { after = { any_rating_in = { domains = ["swb"], levels = ["low"] } } }'
-    path = _variant(tmp_path, (X13, f"{X13}\n{holds}"))
+    path = example_variant(tmp_path, (X13, f"{X13}\n{holds}"))
     lines, failed = check_files([path])
     assert failed
     at = f"{path}:{_line_of(path, holds)}: X13: rules.15.holds: error: the holds can never be "
@@ -96,8 +82,8 @@ def test_atk28b_2_without_a_check_refusing_it_a_very_high_lor_line_is_an_error_t
     ATK28B-15: "`lor` (likelihood of re-offending: low/medium/high only)"), so the line can
     never apply: an error, naming the core's rule."""
     when = 'when = { all = [{ judgement_domain_in = ["lor"] }, { level_in = ["very_high"] }] }'
-    path = _variant(tmp_path, (M7, 'when = { all = [{ judgement_domain_in = ["lor"] }, '
-                                   '{ level_in = ["high"] }] }'), (X13, when))
+    path = example_variant(tmp_path, (M7, 'when = { all = [{ judgement_domain_in = ["lor"] }, '
+                                          '{ level_in = ["high"] }] }'), (X13, when))
     lines, failed = check_files([path])
     assert failed
     at = f"{path}:{_line_of(path, when)}: X13: rules.15.when: error: this condition can never "
@@ -155,8 +141,8 @@ def test_atk28b_2_the_testers_two_domain_holds_can_hold() -> None:
 def test_atk28b_2_a_number_compared_with_a_yes_no_fact_is_a_warning(tmp_path: Path) -> None:
     """``after.fact = { name = "dangerousness_criteria_met", gte = 3 }`` on a boolean fact can
     never be true (a comparison of numbers), like an age below zero: a warning."""
-    path = _variant(tmp_path, ('score = { name = "serious_harm_indicators", gte = 2 }',
-                               'fact = { name = "dangerousness_criteria_met", gte = 3 }'))
+    path = example_variant(tmp_path, ('score = { name = "serious_harm_indicators", gte = 2 }',
+                                      'fact = { name = "dangerousness_criteria_met", gte = 3 }'))
     assert [(p.severity, p.message) for p in check_pack(read_pack(path))
             if "never be true" in p.message] == [(
                 "warning", "this comparison can never be true: gte compare numbers, and fact "
@@ -180,7 +166,7 @@ def _warnings(path: Path, field: str) -> list[str]:
 def test_atk28b_4_a_pack_without_a_version_is_warned(tmp_path: Path) -> None:
     """Deleting ``version = "1.0"``: the pack loads as version "1" (the format's default, not
     an error), which every step cites; ``pack check`` says so."""
-    path = _variant(tmp_path, ('version = "1.0"\n', ""))
+    path = example_variant(tmp_path, ('version = "1.0"\n', ""))
     said = _warnings(path, "version")
     assert len(said) == 1, said
     assert "no version: the pack is read as version '1'" in said[0]
@@ -189,8 +175,8 @@ def test_atk28b_4_a_pack_without_a_version_is_warned(tmp_path: Path) -> None:
 def test_atk28b_4_a_month_count_over_a_year_is_warned_at_its_line(tmp_path: Path) -> None:
     """``deadline = "+30m"`` (30 minutes meant?) is 30 months (packs/README.md: ``+Nm``);
     more than 12 months is warned at the line, ``+3m`` and ``every 12m`` are not."""
-    path = _variant(tmp_path, ('deadline = "+20wd"', 'deadline = "+30m"'),
-                    ('deadline = "+5wd"', 'deadline = "every 12m"'))
+    path = example_variant(tmp_path, ('deadline = "+20wd"', 'deadline = "+30m"'),
+                           ('deadline = "+5wd"', 'deadline = "every 12m"'))
     said = _warnings(path, "rules.0.deadline")
     line = _line_of(path, 'deadline = "+30m"')
     assert said == [f"{path}:{line}: X1: rules.0.deadline: "
@@ -208,11 +194,11 @@ def test_atk28b_4_one_rule_giving_one_step_two_actors_is_warned(tmp_path: Path) 
               'title = "Discuss the parent or carer risk with the line manager today"\n'
               'actor = "case_holder"\ndeadline = "immediately"')
     # The death the example declares no longer ends a discussion no line asks for.
-    path = _variant(tmp_path, (second, second.replace("discuss_with_manager",
-                                                      "child_protection_referral", 1)
-                               .replace('actor = "case_holder"', 'actor = "line_manager"')),
-                    ('"child_protection_referral", "discuss_with_manager", ',
-                     '"child_protection_referral", '))
+    path = example_variant(tmp_path, (second, second.replace("discuss_with_manager",
+                                                             "child_protection_referral", 1)
+                                      .replace('actor = "case_holder"', 'actor = "line_manager"')),
+                           ('"child_protection_referral", "discuss_with_manager", ',
+                            '"child_protection_referral", '))
     said = _warnings(path, "rules.5.code")
     assert len(said) == 1, said
     line = _line_of(path, 'code = "child_protection_referral"')
@@ -239,7 +225,7 @@ def test_atk28b_2_a_refresh_only_lines_holds_is_not_checked_against_its_when(
     leaves it out of a step's own lines), so its ``holds`` is not "false the moment the step is
     made": no error."""
     holds = 'holds = { after = { any_rating_in = { domains = ["swb"], levels = ["low"] } } }'
-    path = _variant(tmp_path, (X13, f"{X13}\nrefresh_only = true\n{holds}"))
+    path = example_variant(tmp_path, (X13, f"{X13}\nrefresh_only = true\n{holds}"))
     lines, failed = check_files([path])
     assert not failed, lines
 
@@ -250,13 +236,14 @@ def test_attack30b_3_a_panel_meeting_at_a_weekend_is_warned(tmp_path: Path, day:
     the example policy's 5.1 "The Risk Panel meets weekly on Thursday") checked clean, and the
     next-panel steps fell due on Saturdays (on Tuesday 29 December 2026 when Saturday was Boxing
     Day). ``pack check`` warns at the cadence; a weekday cadence is not warned."""
-    path = _variant(tmp_path, ('cadence = "weekly on Thursday"', f'cadence = "weekly on {day}"'))
+    path = example_variant(tmp_path,
+                           ('cadence = "weekly on Thursday"', f'cadence = "weekly on {day}"'))
     said = _warnings(path, "panel_kinds.0.cadence")
     assert len(said) == 1, said
     named = "Saturday" if day.lower().startswith("sat") else "Sunday"
     assert (f"panel 'risk_panel' meets on a {named} ('weekly on {day}'): its next-panel steps "
             "fall due on a day that is not a working day") in said[0]
-    assert _warnings(_variant(tmp_path), "panel_kinds.0.cadence") == []
+    assert _warnings(example_variant(tmp_path), "panel_kinds.0.cadence") == []
 
 
 @pytest.mark.parametrize(("cadence", "days"), [
@@ -268,11 +255,11 @@ def test_attack31a_1_a_cadence_naming_a_day_not_read_as_fixed_is_warned(
     but are not a fixed-day cadence are read as ad hoc, so no next-panel step is dated by
     them, without a word. ``pack check`` warns at the cadence; words naming no day ("ad hoc,
     within one week of a request", Wokingham's) are not warned."""
-    path = _variant(tmp_path, ('cadence = "weekly on Thursday"', f'cadence = "{cadence}"'))
+    path = example_variant(tmp_path, ('cadence = "weekly on Thursday"', f'cadence = "{cadence}"'))
     said = _warnings(path, "panel_kinds.0.cadence")
     assert len(said) == 1, said
     assert (f"panel 'risk_panel': the cadence {cadence!r} names {days} but is not read as a "
             "fixed day") in said[0]
-    adhoc = _variant(tmp_path, ('cadence = "weekly on Thursday"',
-                                'cadence = "ad hoc, within one week of a request"'))
+    adhoc = example_variant(tmp_path, ('cadence = "weekly on Thursday"',
+                                       'cadence = "ad hoc, within one week of a request"'))
     assert _warnings(adhoc, "panel_kinds.0.cadence") == []

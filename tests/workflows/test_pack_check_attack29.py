@@ -23,29 +23,15 @@ import pytest
 
 from app.domain.events import IncomingRatings
 from app.workflows.pack_tools import check_files
-from app.workflows.packs import PACK_DIR
 from app.workflows.satisfiable import Facts, never
 from app.workflows.vocabulary import INCOMING_DOMAINS
+from tests.workflows.support import example_variant
 
-EXAMPLE_FILE = PACK_DIR / "example-yjs.toml"
-SOURCE = PACK_DIR / "sources" / "example-yjs-risk-policy-2025.txt"
 X13 = 'when = { all = [{ judgement_domain_in = ["swb"] }, { level_in = ["high", "very_high"] }] }'
 X8 = 'when = { changed_to = { field = "facts.dangerousness_criteria_met", values = [true] } }'
 JUDGED = ("judgement_recorded",)
 CHANGED = ("case_changed",)
 FACTS = Facts({("lor", "very_high"): "M7"})
-
-
-def _variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
-    """The example pack under an id of its own, with text replaced (each edit must apply)."""
-    text = EXAMPLE_FILE.read_text()
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "example-owner.toml"
-    path.write_text(text.replace('id = "example-yjs"', 'id = "example-owner"', 1))
-    (tmp_path / SOURCE.name).write_text(SOURCE.read_text())
-    return path
 
 
 def _said_at(path: Path, text: str, start: str) -> list[str]:
@@ -64,7 +50,7 @@ def test_atk29_6_a_rating_of_lor_at_very_high_is_an_error_at_its_line(
     error at the rule's ``when``, naming the core's scale, as ``level_in`` is."""
     when = (f'when = {{ {side} = {{ any_rating_in = {{ domains = ["lor"], '
             'levels = ["very_high"] } } }')
-    path = _variant(tmp_path, (X13, when))
+    path = example_variant(tmp_path, (X13, when))
     said = _said_at(path, when, "X13: rules.15.when: error: this condition can never be true")
     assert len(said) == 1, said
     assert "has no very high LoR under any pack: LOR_SCALE" in said[0]
@@ -117,7 +103,7 @@ def test_atk29_6_a_holds_its_case_changes_own_when_makes_false_is_an_error(
     kept only while they are not met: the step is made unjustified and lapses at the case's
     next act, as a judgement's step kept only while its rating is another is (ATK28B-2): an
     error at the ``holds`` line."""
-    path = _variant(tmp_path, (X8, f"{X8}\n{holds}"))
+    path = example_variant(tmp_path, (X8, f"{X8}\n{holds}"))
     said = _said_at(path, holds, "X8: rules.")
     assert len(said) == 1, said
     assert ".holds: error: the holds can never be true when the line's when is: " in said[0]
@@ -130,7 +116,7 @@ def test_atk29_6_a_holds_on_a_case_field_its_change_contradicts_is_an_error(
     while the child is not in custody."""
     when = 'when = { changed_to = { field = "in_custody", values = [true] } }'
     holds = "holds = { after = { in_custody = false } }"
-    path = _variant(tmp_path, (X8, f"{when}\n{holds}"))
+    path = example_variant(tmp_path, (X8, f"{when}\n{holds}"))
     said = _said_at(path, holds, "X8: rules.")
     assert len(said) == 1, said
     assert "changed_to = {field = 'in_custody', values = [True]} and after.in_custody = false" \
@@ -191,6 +177,6 @@ def test_atk29_6_satisfiable_twins_still_pass(when: Any, triggers: tuple[str, ..
 def test_atk29_6_a_satisfiable_holds_twin_passes_pack_check(tmp_path: Path) -> None:
     """X8's case-change referral kept while the criteria are met: no error."""
     holds = 'holds = { after = { fact = { name = "dangerousness_criteria_met", eq = true } } }'
-    path = _variant(tmp_path, (X8, f"{X8}\n{holds}"))
+    path = example_variant(tmp_path, (X8, f"{X8}\n{holds}"))
     lines, failed = check_files([path])
     assert not failed, lines

@@ -12,9 +12,8 @@ import pytest
 
 from app.workflows.pack_tools import check_files
 from app.workflows.packs import PACK_DIR, PackError, load_pack
+from tests.workflows.support import EXAMPLE_FILE, example_variant
 
-EXAMPLE_FILE = PACK_DIR / "example-yjs.toml"
-SOURCE = PACK_DIR / "sources" / "example-yjs-risk-policy-2025.txt"
 PANEL = '''[[panel_kinds]]
 id = "risk_panel"
 title = "Risk Panel"
@@ -25,17 +24,6 @@ type_slug = "invalid-level"
 '''
 ESCALATION = ('to = { line_manager = "duty_manager", duty_manager = "chair", chair = "chair", '
               'panel_admin = "chair" }')
-
-
-def _variant(tmp_path: Path, old: str, new: str) -> Path:
-    """The example pack under an id of its own, ``old`` (once) replaced by ``new``."""
-    text = EXAMPLE_FILE.read_text()
-    assert text.count(old) == 1, old
-    path = tmp_path / "example-owner.toml"
-    path.write_text(text.replace(old, new).replace('id = "example-yjs"', 'id = "example-owner"',
-                                                   1))
-    (tmp_path / SOURCE.name).write_text(SOURCE.read_text())
-    return path
 
 
 def _line(path: Path, text: str, nth: int = 2) -> int:
@@ -59,7 +47,7 @@ def test_A26a12_a_panel_kind_declared_twice_is_an_error_on_its_line(tmp_path: Pa
     text = EXAMPLE_FILE.read_text()
     start = text.index(PANEL)
     block = text[start:text.index("\n[[", start) + 1]
-    path = _variant(tmp_path, block, block + "\n" + block)
+    path = example_variant(tmp_path, (block, block + "\n" + block), once=True)
     at = _line(path, 'id = "risk_panel"')
     assert _errors(path) == [
         f"{path}:{at}: -: panel_kinds.1.id: error: panel kind 'risk_panel' is declared twice "
@@ -73,7 +61,7 @@ def test_A26a12_a_check_repeated_word_for_word_is_an_error(tmp_path: Path) -> No
     text = EXAMPLE_FILE.read_text()
     start = text.index(CHECK_M7)
     block = text[start:text.index("\n[[", start) + 1]
-    path = _variant(tmp_path, block, block + "\n" + block)
+    path = example_variant(tmp_path, (block, block + "\n" + block), once=True)
     at = _line(path, "[[checks]]", 2)
     assert _errors(path) == [
         f"{path}:{at}: M7: checks.1: error: this [[checks]] entry repeats checks.0 word for "
@@ -83,8 +71,8 @@ def test_A26a12_a_check_repeated_word_for_word_is_an_error(tmp_path: Path) -> No
 def test_A26a12_a_step_code_listed_twice_is_an_error(tmp_path: Path) -> None:
     """A referral kind's ``closes`` naming its step code twice: an error at the second."""
     old = 'closes = ["refer_mental_health_assessment"]'
-    path = _variant(tmp_path, old, 'closes = ["refer_mental_health_assessment", '
-                                   '"refer_mental_health_assessment"]')
+    path = example_variant(tmp_path, (old, 'closes = ["refer_mental_health_assessment", '
+                                          '"refer_mental_health_assessment"]'), once=True)
     at = _line(path, 'closes = ["refer_mental_health_assessment", '
                      '"refer_mental_health_assessment"]', 1)
     assert _errors(path) == [
@@ -98,7 +86,7 @@ def test_A26a12_escalation_that_goes_round_in_a_loop_is_an_error(tmp_path: Path)
     line manager: no one above is ever told. An error at the entry closing the loop."""
     loop = ('to = { line_manager = "duty_manager", duty_manager = "line_manager", '
             'chair = "chair", panel_admin = "chair" }')
-    path = _variant(tmp_path, ESCALATION, loop)
+    path = example_variant(tmp_path, (ESCALATION, loop), once=True)
     at = _line(path, loop, 1)
     assert _errors(path) == [
         f"{path}:{at}: -: escalation.to.line_manager: error: escalation goes round in a loop "
