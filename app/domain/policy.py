@@ -28,6 +28,7 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.audit import record_audit
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
+from app.domain.events_table import CaseEvent
 from app.domain.final_events import final_event_recorded
 from app.domain.history import (
     RecordChange,
@@ -71,7 +72,13 @@ from app.workflows.deadlines import (
     prolonged_absences,
     shift_local,
 )
-from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
+from app.workflows.engine import (
+    LAPSED,
+    evaluate,
+    evaluate_backfill,
+    incoming_after,
+    next_panel_redates,
+)
 from app.workflows.packs import Pack, Rule, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
@@ -145,9 +152,37 @@ class PolicyViolation(DomainError):
     """A write the policy refuses (422, or 409 for M6); names the rule."""
 
 
+# The key of ``Case.incoming_ratings`` that keeps the arrival's instant (the latest transfer
+# in's ``occurred_at``, app.domain.events): the incoming ratings stand until the service's own
+# judgement of their domain dated after it (Somerset 13.3; fix32a). A row without it (kept
+# before) is read as before: a domain rated here is answered.
+ARRIVED_AT = "arrived_at"
+
+
+def kept_incoming(case: Case) -> tuple[dict[str, Any], datetime | None]:
+    """The latest transfer in's incoming ratings as the case's row keeps them, and its
+    instant (None for a row kept without it)."""
+    kept = dict(case.incoming_ratings or {})
+    return kept, stored_instant(kept.pop(ARRIVED_AT, None))
+
+
+def standing_incoming(incoming: Mapping[str, Any], arrived: datetime,
+                      judged: Iterable[tuple[datetime | None, str]]) -> dict[str, Any]:
+    """The incoming ratings of an arrival at ``arrived`` that still stand after the service's
+    own judgements ``judged`` (instant, domain): one dated after the arrival answers its
+    domain; one dated before it, or at its instant, answers nothing (A30a-13, fix32a)."""
+    answered = {d for at, d in judged if at is not None and at > arrived}
+    return {d: v for d, v in incoming.items() if d not in answered}
+
+
 def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
     """The engine's view of a case: fields, current rating levels, register, open steps."""
     ratings = {d: (v or {}).get("level") for d, v in (case.ratings or {}).items()}
+    incoming, arrived = kept_incoming(case)
+    if arrived is not None and incoming:
+        incoming = standing_incoming(incoming, arrived, (
+            (stored_instant(v.get("recorded_at")), d) for d, v in (case.ratings or {}).items()
+            if v))
     return CaseSnapshot(
         case_id=case.id,
         intervention=str(case.intervention),
@@ -160,7 +195,8 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         in_custody=case.in_custody,
         volunteer_attached=case.volunteer_attached,
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
-        incoming_ratings=dict(case.incoming_ratings or {}),
+        incoming_ratings=incoming,
+        incoming_at=arrived,
         countersigned_types=frozenset(case.countersigned_types or ()),
         rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
@@ -180,6 +216,49 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
             for s in open_steps
         ),
     )
+
+
+async def incoming_at(
+    session: AsyncSession, case: Case, at: datetime, *,
+    judged: Iterable[tuple[datetime, str]] | None = None, exclude: Any = None,
+) -> dict[str, Any]:
+    """The snapshot's incoming ratings (``incoming_ratings``, ``incoming_at``) as they stood
+    at ``at``: the latest transfer in dated at or before it, less the domains the service
+    judged after that arrival and by ``at`` (``judged``: the case's judgements as the caller
+    has them, instant and domain; else read, less the record ``exclude``: the act's own).
+    Empty (no query) when the case's row already says it: no transfer in kept, or one at or
+    before ``at`` with no rating dated after ``at`` (Somerset 13.3 by the acts' dates, not
+    their typing order: A30a-13, fix32a)."""
+    incoming, arrived = kept_incoming(case)
+    if arrived is None:
+        return {}
+    later_rating = any((stored_instant(v.get("recorded_at")) or at) > at
+                       for v in (case.ratings or {}).values() if v)
+    if arrived <= at and not later_rating and judged is None:
+        return {}
+    if arrived > at:
+        table: Any = CaseEvent.__table__  # type: ignore[attr-defined]
+        conn = await session.connection()
+        row = (await conn.execute(
+            sa.select(table.c.occurred_at, table.c.details)
+            .where(table.c.case_id == case.id, table.c.type == "transfer_in",
+                   table.c.occurred_at <= at)
+            .order_by(table.c.occurred_at.desc(), table.c.created_at.desc()).limit(1))).first()
+        if row is None:
+            return {"incoming_ratings": {}, "incoming_at": None}
+        arrived = stored_utc(row.occurred_at)
+        incoming = dict((row.details or {}).get("incoming_ratings") or {})
+    if incoming and judged is None:
+        j: Any = Judgement.__table__  # type: ignore[attr-defined]
+        conn = await session.connection()
+        rows = (await conn.execute(
+            sa.select(j.c.occurred_at, j.c.domain, j.c.id)
+            .where(j.c.case_id == case.id, j.c.domain.in_(list(incoming)),
+                   j.c.occurred_at > arrived, j.c.occurred_at <= at))).all()
+        judged = [(stored_utc(o), str(d)) for o, d, i in rows if str(i) != str(exclude)]
+    judged = [(o, d) for o, d in judged or () if o <= at]
+    return {"incoming_ratings": standing_incoming(incoming, arrived, judged),
+            "incoming_at": arrived}
 
 
 async def open_steps_of(session: AsyncSession, case_id: uuid.UUID) -> list[Step]:
@@ -485,9 +564,27 @@ async def run(
     panels, extras = inputs if inputs is not None else await snapshot_inputs(
         session, wctx.service, case, event.occurred_at)
     earlier = await case_fields_at(session, case, event.occurred_at)
+    incoming = await incoming_at(session, case, event.occurred_at,
+                                 exclude=event.data.get("record_id"))
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              panels, **extras, **earlier)
+                              panels, **extras, **earlier, **incoming)
     raise_violations(evaluation)
+    if incoming:
+        # Dated before the arrival (or before a later rating): the steps are the act's own
+        # moment's, the register and contact level the case's now, the transfer in standing
+        # as the later acts left it (a medium dated before an arrival at High leaves the child
+        # on the High/Very High list, Somerset 9 and 13.3; fix32a). A step whose condition no
+        # longer holds now lapses too: in time order a later act ended it (an own SWB medium
+        # after a ROSH low dated before it, answering the last incoming rating), and the
+        # replay of later acts supersedes nothing.
+        now = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
+                           **extras, **earlier)
+        own = {i.step_id for i in evaluation.intents if i.action == "supersede"}
+        evaluation = replace(
+            evaluation, on_register_after=now.on_register_after,
+            register_change=now.register_change, contact_level=now.contact_level,
+            intents=evaluation.intents + tuple(
+                i for i in now.intents if i.action == "supersede" and i.step_id not in own))
     # Whatever the later act (a case's field, an event, a judgement of another domain): a step
     # that arose after this act did not exist at its time (attack 30a, A30a-13: a medium dated
     # before a transfer in at high, typed in after it, lapsed the panel request it raised).
@@ -501,7 +598,7 @@ async def run(
             i for i in evaluation.intents if i.action != "create"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
                         untouched=untouched, revive=_dated_before_later_acts(case, event),
-                        flush=flush)
+                        flush=flush, earlier=bool(incoming))
 
 
 async def check_only(wctx: WriteContext, *, event: WorkflowEvent) -> None:
@@ -511,6 +608,8 @@ async def check_only(wctx: WriteContext, *, event: WorkflowEvent) -> None:
     session, case = wctx.session, wctx.case
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
     earlier = await case_fields_at(session, case, event.occurred_at)
+    earlier.update(await incoming_at(session, case, event.occurred_at,
+                                     exclude=event.data.get("record_id")))
     raise_violations(evaluate_for(wctx.policy, wctx.service, case,
                                   await open_steps_of(session, case.id), event, panels,
                                   **extras, **earlier))
@@ -544,6 +643,7 @@ async def run_backfill(
     replayed: uuid.UUID | None = None, strict: bool = False, lapse: bool = False,
     only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
     in_time_order: list[OpenStep] | None = None,
+    judged: Iterable[tuple[datetime, str]] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -590,10 +690,14 @@ async def run_backfill(
     # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
     # what still holds today is asked of today's case (``present``).
     earlier = await case_fields_at(session, case, event.occurred_at)
+    # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
+    moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
+                                        exclude=event.data.get("record_id"))
     if found is None:
         found = await derived_before(session, case, event.occurred_at)
     today = snapshot(case, open_steps)
-    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found,
+                     **moment_incoming)
     if in_time_order is not None:
         moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
         alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
@@ -952,15 +1056,18 @@ async def _apply(
     replayed: uuid.UUID | None = None,
     revive: bool = False,
     flush: bool = True,
+    earlier: bool = False,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
     Without ``derive`` (a back-fill) the register and contact level are left as they are.
     With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
-    is revived rather than raised anew (:func:`_revived`)."""
+    is revived rather than raised anew (:func:`_revived`). ``earlier``: an act judged on the
+    incoming ratings of its own moment (:func:`incoming_at`), dated before a step it asks for
+    arose: in time order it raised it (:func:`_raised_earlier`), as a judgement does."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
-    if derive and apply_derived(case, evaluation, wctx.pack,
-                                life_ended=await _life_ended(wctx, evaluation)):
+    if derive and apply_derived(case, evaluation, wctx.pack, event=event,
+                                life_ended=await _life_ended(wctx, evaluation, event)):
         await _follow_priority(session, case)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
     revivable = await _lapsed_after(
@@ -974,7 +1081,7 @@ async def _apply(
     ended = await _ended_for(wctx, evaluation, event.occurred_at)
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5.)
-    earlier = event.trigger == "judgement_recorded" or not derive
+    earlier = earlier or event.trigger == "judgement_recorded" or not derive
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
@@ -1984,13 +2091,38 @@ def stored_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def _life_ended(wctx: WriteContext, evaluation: Evaluation) -> bool:
+async def _life_ended(wctx: WriteContext, evaluation: Evaluation,
+                      event: WorkflowEvent | None = None) -> bool:
     """Whether the case records a child's death (a ``final`` event), read only when the
     evaluation would put the case on the register or make it a priority."""
     if not any(_derived_flags(wctx.case, evaluation, wctx.pack,
-                              managed=wctx.case.closed_at is None)):
+                              managed=wctx.case.closed_at is None, event=event)):
         return False
     return await final_event_recorded(wctx.session, wctx.pack, wctx.case.id)
+
+
+async def derive_now(wctx: WriteContext) -> PolicyResult | None:
+    """The case's register, contact level and priority derived again from its state now
+    (ratings, the incoming ratings still standing, fields), steps untouched: after an act
+    judged only at its own moment (a back-filled transfer in, dated before a later rating:
+    :func:`run_backfill` derives nothing) that changed what stands now (a transfer in at High
+    dated before an own SWB low keeps the child on the High/Very High list, Somerset 9 and
+    13.3; fix32a). None when nothing changed."""
+    session, case = wctx.session, wctx.case
+    event = WorkflowEvent(trigger="case_changed", occurred_at=wctx.occurred_at,
+                          subject_id=case.id, actor_role=wctx.event_role,
+                          data={"changes": {}})
+    panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, (), event, panels, **extras)
+    before = (case.on_register, case.contact_level, case.priority)
+    if apply_derived(case, evaluation, wctx.pack,
+                     life_ended=await _life_ended(wctx, evaluation)):
+        await _follow_priority(session, case)
+    if (case.on_register, case.contact_level, case.priority) == before:
+        return None
+    session.add(case)
+    await session.flush()
+    return await current(session, case)
 
 
 async def end_register_and_priority(wctx: WriteContext) -> None:
@@ -2007,8 +2139,8 @@ async def end_register_and_priority(wctx: WriteContext) -> None:
     await wctx.session.flush()
 
 
-def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: bool
-                   ) -> tuple[bool, bool, bool]:
+def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: bool,
+                   event: WorkflowEvent | None = None) -> tuple[bool, bool, bool]:
     """Whether the case is on the register, a priority, and still of raised priority after
     ``evaluation`` (none when it is not ``managed`` here: closed, or the child's death
     recorded). A manager's raised priority (``priority_raised``, Somerset 3.2.4) holds while
@@ -2017,6 +2149,8 @@ def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: b
     on_register = evaluation.on_register_after and managed
     after = replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
                     on_register=on_register)
+    if event is not None:  # the incoming ratings the act answered (its rating not yet kept)
+        after = incoming_after(event, after)
     priority, raised = derived_priority(pack, after, raised=case.priority_raised,
                                         managed=managed)
     return on_register, priority, raised
@@ -2036,13 +2170,13 @@ def derived_priority(pack: Pack, after: CaseSnapshot, *, raised: bool, managed: 
 
 
 def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
-                  life_ended: bool = False) -> bool:
+                  life_ended: bool = False, event: WorkflowEvent | None = None) -> bool:
     """Copy what the engine derived (register, contact level, priority) onto the case; True
     when its priority changed (its open steps follow: :func:`_follow_priority`)."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated;
     # nor is a child whose death is recorded (``life_ended``, A20-2).
     on_register, priority, raised = _derived_flags(
-        case, evaluation, pack, managed=case.closed_at is None and not life_ended)
+        case, evaluation, pack, managed=case.closed_at is None and not life_ended, event=event)
     if case.priority_raised != raised:
         case.priority_raised = raised
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None
