@@ -445,7 +445,14 @@ def suggest(value: str, allowed: Iterable[str]) -> str:
     meant = ROLE_SYNONYMS.get(re.sub(r"[\s\-]+", "_", str(value).strip().casefold()))
     if meant in words:
         return f" (did you mean {meant!r}?)"
-    near = difflib.get_close_matches(str(value), words, n=2, cutoff=0.6)
+    # The same word in other letters ('n3' for the rule N3; attack 32b, ATTACK32B-5): a short
+    # id differing only in case is too far for difflib, so words are also compared casefolded.
+    folded = str(value).casefold()
+    same = [w for w in words if w.casefold() == folded]
+    by_fold = {w.casefold(): w for w in reversed(words)}
+    near = same or [by_fold[n] for n in difflib.get_close_matches(
+        folded, list(by_fold), n=2, cutoff=0.6)]
+    near = near or difflib.get_close_matches(str(value), words, n=2, cutoff=0.6)
     return f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
 
 
