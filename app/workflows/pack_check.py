@@ -335,6 +335,13 @@ class _Checker:
             if when is not None and self._never(when, line.trigger, facts, line.id,
                                                 f"rules.{i}.when", "this line never applies"):
                 continue
+            for item, field in _any_items(when, f"rules.{i}.when"):
+                if why := never(item, line.trigger, facts):
+                    # ATTACK32B-4: the line can apply through another alternative, but this
+                    # one never does: an owner's slip worth naming, not an error.
+                    self.add("warning", line.id, field,
+                             f"this alternative of 'any' can never be true: {why}; the line "
+                             "applies only through the others")
             if not isinstance(line.deadline, str):
                 for j, branch in enumerate(line.deadline):
                     if branch.when is not None and (why := never(
@@ -940,6 +947,19 @@ def _top_atoms(raw: Any) -> Iterator[tuple[str, Any]]:
                     yield from ((str(k), v) for k, v in item.items() if k not in ("all", "any"))
         elif key not in ("any", "not"):
             yield str(key), value
+
+
+def _any_items(raw: Any, where: str) -> Iterator[tuple[Any, str]]:
+    """Every item of an ``any`` in a condition, with its field path, outside any ``not`` (whose
+    alternatives are the other way round)."""
+    if not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        if key in ("all", "any") and isinstance(value, list):
+            for index, item in enumerate(value):
+                if key == "any":
+                    yield item, f"{where}.any.{index}"
+                yield from _any_items(item, f"{where}.{key}.{index}")
 
 
 def _trigger_in(raw: Any) -> set[str] | None:
