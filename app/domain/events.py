@@ -382,6 +382,12 @@ async def record_event(
         result = await policy.run_backfill(
             wctx, event=wf_event, ratings=ratings_at(history, occurred_at, before=True),
             later=ratings_after(history, occurred_at, before=True), strict=True)
+        if event.type == CaseEventType.transfer_in:
+            # Its incoming ratings stand now unless a later own judgement answered them: the
+            # register, contact level and priority of now follow (fix32a).
+            derived = await policy.derive_now(wctx)
+            if derived is not None:
+                result = result.merge(derived)
     else:
         result = await policy.run(wctx, event=wf_event)
     more = await _follow_custody(wctx, event=event)
@@ -526,6 +532,8 @@ async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseE
     if later.first() is not None:
         return
     incoming = dict((event.details or {}).get("incoming_ratings") or {})
+    # With the arrival's instant: an own judgement answers them only if dated after it (fix32a).
+    incoming[policy.ARRIVED_AT] = iso_utc(event.occurred_at)
     if (case.incoming_ratings or {}) != incoming:
         case.incoming_ratings = incoming
         session.add(case)

@@ -37,6 +37,7 @@ from app.domain.history import changes_after, derived_before
 from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, london_text
+from app.workflows.engine import LATER_JUDGED
 from app.workflows.types import OpenStep, WorkflowEvent
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
@@ -105,12 +106,18 @@ def ratings_after(history: Sequence[Judged], at: datetime, *, before: bool = Fal
     """The ratings after each judgement dated after ``at`` (``before``: or at it), in time
     order (the last: today's)."""
     state = ratings_at(history, at, before=before)
-    later = []
+    later: list[dict[str, str | None]] = []
     for judged in history:
         if judged.occurred_at > at or (before and judged.occurred_at == at):
             state = {**state, judged.domain: judged.level}
-            later.append(state)
+            later.append({**state, LATER_JUDGED: judged.domain})
     return later
+
+
+def judged_of(history: Sequence[Judged], but: uuid.UUID | None = None
+              ) -> list[tuple[datetime, str]]:
+    """The instant and domain of each judgement of ``history`` (``but``: the act's own)."""
+    return [(h.occurred_at, h.domain) for h in history if h.id != but]
 
 
 async def pending_transfer_date(
@@ -237,7 +244,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=await _countersign_event(wctx, at, act[2], pending),
                 ratings=ratings_at(history, at), later=ratings_after(history, at),
-                replayed=act[2].id)
+                replayed=act[2].id, judged=judged_of(history))
         elif kind == 2:
             # A change of the case's fields (a volunteer attached, a child protection plan),
             # on the ratings of its date (Somerset S35: the volunteer attached finds the risk
@@ -254,14 +261,14 @@ async def replay_later_acts(
                 actor_role=wctx.event_role, data=data)
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id)
+                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history))
         elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
                 actor_role=act.recorded_role, data=event_data(act))
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id)
+                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history))
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)
@@ -270,13 +277,14 @@ async def replay_later_acts(
             later, state = [], {**before, judgement.domain: judgement.level}
             for after in history[index + 1:]:
                 state = {**state, after.domain: after.level}
-                later.append(state)
+                later.append({**state, LATER_JUDGED: after.domain})
             try:
                 more = await policy.run_backfill(
                     wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
-                    in_time_order=judged_again)
+                    in_time_order=judged_again,
+                    judged=judged_of(history[:index]))
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)

@@ -115,18 +115,21 @@ async def _settle(
 
 async def follow_absences(
     session: AsyncSession, principal: Principal, ctx: policy.PolicyContext, steps: list[Step],
-    *, why: str, absence_id: uuid.UUID | None = None,
+    *, why: str, absence_id: uuid.UUID | None = None, at: datetime | None = None,
 ) -> list[Step]:
     """Re-date each open in-week step of ``steps`` (Wokingham W4) by its worker's absences as
     they now stand (:func:`_follow_absences`), each re-date audited (``step.redate``) in the
     caller's transaction, the steps' cases locked by the caller; the steps that moved. Called
     when an absence is recorded, changed or cancelled, and when a step moves to another worker
-    (the case's holder changed: attack pass 11, A11-18, the deadline is the worker's)."""
+    (the case's holder changed: attack pass 11, A11-18, the deadline is the worker's).
+    ``at``: the act's time (a reassignment's ``occurred_at``, back-filled or not), against
+    which a deadline "already passed" is judged; an absence's change is an act of now (attack
+    32c, ATTACK32C-11: a back-filled reassignment before the deadline was judged on today)."""
     moved = []
     for step in steps:
         if step.status != StepStatus.open or step.deadline_form != IN_WEEK:
             continue
-        if await _follow_absences(session, ctx, step, why):
+        if await _follow_absences(session, ctx, step, why, at=at or utcnow()):
             change: dict[str, str | None] = {
                 "code": step.code, "due_at": iso_utc(step.due_at) if step.due_at else None}
             if absence_id is not None:
@@ -157,7 +160,7 @@ async def _in_week_steps(session: AsyncSession, service: Service, staff_id: str)
 
 
 async def _follow_absences(
-    session: AsyncSession, ctx: policy.PolicyContext, step: Step, why: str
+    session: AsyncSession, ctx: policy.PolicyContext, step: Step, why: str, *, at: datetime
 ) -> bool:
     """Re-date one in-week step by its worker's absences as they now stand, counted again from
     its own act (the moment it became known) as the engine counts it when the step is raised:
@@ -166,7 +169,8 @@ async def _follow_absences(
     later, whichever was recorded first, the step raised before the leave or during it (attack
     pass 11, A11-6: one raised while the leave was recorded kept the early date after it was
     cancelled). Through :func:`app.domain.policy.redate`: a deadline passed before this change
-    stays, with a note. Whether the step moved (or its note changed)."""
+    stays (judged at ``at``, the act's time), with a note. Whether the step moved (or its note
+    changed)."""
     counted = _counted_from(step)
     if counted is None or step.due_at is None or step.assignee_id is None:
         return False
@@ -193,7 +197,7 @@ async def _follow_absences(
         awaiting_panel_date=False, policy_pack=step.policy_pack, policy_ref=step.policy_ref,
         deadline_form=IN_WEEK, note=f"{word} ({why}).")
     before = (step.due_at, step.note)
-    policy.redate(step, intent, at=utcnow(), calendar=ctx.calendar, pack=pack, stale=stale)
+    policy.redate(step, intent, at=at, calendar=ctx.calendar, pack=pack, stale=stale)
     session.add(step)
     return (step.due_at, step.note) != before
 

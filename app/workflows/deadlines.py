@@ -424,6 +424,33 @@ def release_6m_point(release: date) -> datetime:
     return end_of_day(add_months(release, -6))
 
 
+# The forms whose deadline a case's date defines, by that date's case field: a change of the
+# date moves the point the seed names ("six months prior to their release", "of the child being
+# released") (attack 32c, ATTACK32C-10).
+DATE_DEFINED = {"release-6m": "expected_release_date", "before-release": "expected_release_date"}
+
+
+def defined_point(form: str | None, day: date) -> datetime | None:
+    """The point ``day`` (the case's date ``DATE_DEFINED`` names for ``form``) gives a step of
+    ``form``: the end of the day six months before for ``release-6m``, the start of the day for
+    ``before-release``; None for another form."""
+    if form == "release-6m":
+        return release_6m_point(day)
+    if form == "before-release":
+        return start_of_day(day)
+    return None
+
+
+def due_at_once_from(form: str | None, due_at: datetime | None, day: date | None) -> bool:
+    """Whether a step of ``form`` due at ``due_at`` was due at once because the point ``day``
+    gives it had already passed when it was raised (its due date is after that point): its
+    deadline stood for that date's passed point, not for a deadline of its own."""
+    if day is None or due_at is None:
+        return False
+    point = defined_point(form, day)
+    return point is not None and due_at > point
+
+
 def _release_6m(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     if inputs.expected_release_date is None:
         return Due(None, note="Six months before release: no expected release date recorded.")

@@ -9,8 +9,6 @@ Dates (real calendar, London, GMT): Tue 24 and Wed 25 Nov 2026 (no bank holiday 
 
 from __future__ import annotations
 
-import pytest
-
 from tests.api.act_order_support import (
     HOLDER,
     MANAGER,
@@ -25,13 +23,6 @@ from tests.api.act_order_support import (
     the_record,
 )
 from tests.conftest import Tenant
-
-# Left (fix30e's note): a transfer in's incoming ratings are "pending" while the domain is
-# unrated (the condition atom reads the rating, not its date), so an own judgement dated before
-# the arrival answers it in one order and not the other (S11, S41, S42); and a back-filled act
-# is judged with today's open steps, so a recurring step a later act raised first is not
-# re-dated to the earlier act (S11's due).
-LEFT_S11 = "A30a-13 Somerset twin left: incoming ratings pending by rating, not by date"
 
 
 async def test_S5_S6_owner_judged_on_the_latest_judgement_by_act_time(
@@ -77,7 +68,6 @@ async def test_W29_own_medium_before_the_arrival_does_not_answer_the_incoming_hi
         ("case_holder", HOLDER, "2026-11-26T23:59:59Z", "W29", "High Risk Panel")]
 
 
-@pytest.mark.xfail(strict=True, reason=LEFT_S11)
 async def test_S11_own_medium_before_the_arrival_at_high(somerset: Tenant) -> None:
     """S11 (Somerset 4.5): "Where the ROSH or Safety and Well-Being is assessed as high or very
     high, the line manager will review the case at least monthly"; a child transferred in at
@@ -91,7 +81,6 @@ async def test_S11_own_medium_before_the_arrival_at_high(somerset: Tenant) -> No
         ("line_manager", MANAGER, "2026-12-24T10:00:00Z")]
 
 
-@pytest.mark.xfail(strict=True, reason=LEFT_S11)
 async def test_S11_arrival_at_high_then_own_high(somerset: Tenant) -> None:
     """S11 (Somerset 4.5): "the line manager will review the case at least monthly" where ROSH
     is high or very high. The child transferred in at high ROSH on Tue 24 Nov 2026 09:00, the

@@ -279,3 +279,39 @@ async def test_W4_leave_recorded_in_two_records_that_follow_on_is_one_prolonged_
     await b.leave({"starts_on": "2026-12-14", "ends_on": "2026-12-14"})
     step = await b.incident("2026-12-10T10:00:00Z")
     assert await b.dues(step) == ["2026-12-10T23:59:59Z"]
+
+
+async def test_W4_a_back_filled_reassignment_before_the_deadline_counts_against_the_new_holder(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W4 (Internal and External Controls): "If the incident becomes known to the worker on a
+    Friday or the last day before a prolonged absence (for example, the last working day before
+    annual leave), it must be recorded and reported to their line manager before the end of the
+    working week." The holder's leave (Friday 5 and Monday 8 February 2027) recorded on
+    Thursday 4 February; on Monday 15 February, back-filled: an incident known that Thursday at
+    11:00 is due at the end of that Thursday; the case moved at 12:00 that Thursday
+    (``occurred_at``), before that deadline, to a holder not away: due at the end of Friday
+    5 February, as the same move recorded that day is. "Already passed" is judged at the
+    move's own time, not on the day it is typed (attack 32c, ATTACK32C-11)."""
+    pin(monkeypatch, 2027, 2, 4, 10, 0)  # the case and the leave, known then
+    away = Holder(wokingham, "case_holder-x32c")
+    case = await wokingham.open_case(case_holder_id=away.name,
+                                     opened_at="2027-02-01T09:00:00Z")
+    away.case_id = case["data"]["id"]
+    await holder_acts(wokingham, away.case_id, away.name)
+    await away.leave({"starts_on": "2027-02-05", "ends_on": "2027-02-08",
+                      "reason": "annual leave"})
+    present = await Holder(wokingham, "case_holder-y32c").open()
+    pin(monkeypatch, 2027, 2, 15, 10, 0)  # the incident and the move, back-filled
+    step = await away.incident("2027-02-04T11:00:00Z")
+    assert await away.dues(step) == ["2027-02-04T23:59:59Z"]
+    url = f"/v1/cases/{away.case_id}"
+    tag = (await wokingham.client.get(url, headers=wokingham.auth("line_manager"))
+           ).headers["etag"]
+    r = await wokingham.client.patch(url, json={
+        "case_holder_id": present.name, "occurred_at": "2027-02-04T12:00:00Z"},
+        headers={**wokingham.auth("line_manager"), "If-Match": tag})
+    assert r.status_code == 200, r.text
+    moved = Holder(wokingham, present.name)
+    moved.case_id = away.case_id
+    assert await moved.dues(step) == ["2027-02-05T23:59:59Z"]
+    assert "Deadline kept" not in (await moved.record_steps())[step]["note"] or ""

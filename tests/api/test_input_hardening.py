@@ -221,3 +221,27 @@ async def test_a_trailing_slash_is_not_redirected_to_the_hosts_own_url(
                                  headers={**headers, "Host": "evil.example"})
         assert (r.status_code, r.headers.get("location")) == (404, None), (path, r.text)
         assert r.headers["content-type"].startswith("application/problem+json"), path
+
+
+async def test_a_body_that_cannot_be_read_says_what_to_send(
+        client: httpx.AsyncClient, somerset: Tenant) -> None:
+    """Attack pass 32b, ATTACK32B-6: a body in Latin-1 (a CMS sending "café" as Windows-1252)
+    and JSON nested 5,000 deep were answered with the framework's "There was an error parsing
+    the body". Each is now a malformed-json problem saying what to send: UTF-8 (RFC 8259
+    §8.1), at most 32 levels; the bytes sent are not in the answer."""
+    case = (await somerset.open_case())["data"]
+    url = f"/v1/cases/{case['id']}/oversight"
+    headers = {**somerset.auth("line_manager"), "Content-Type": "application/json"}
+    for content, detail in (
+            ('{"note": "Spoke to Zoë Café"}'.encode("latin-1"),
+             "The request body is not UTF-8 text: send JSON encoded as UTF-8 (RFC 8259, "
+             "section 8.1)."),
+            (b'{"note": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+             "The request body is JSON nested too deeply to read: at most 32 levels are "
+             "accepted.")):
+        r = await client.post(url, content=content, headers=headers)
+        assert r.status_code == 400, r.text
+        problem = r.json()
+        assert (problem["type"].rsplit("/", 1)[1], problem["detail"]) == (
+            "malformed-json", detail)
+        assert "Caf" not in r.text

@@ -137,16 +137,17 @@ async def test_S7_marp_moved_before_it_was_due_takes_the_referral_with_it(
     assert "Deadline kept" not in (step["note"] or "")
 
 
-async def test_W16_due_at_once_is_not_put_back_by_a_later_release_date(
+async def test_W16_due_at_once_moves_with_a_corrected_release_date(
         wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """W16: "Category 2 referrals (i.e. for children in custody), the referral into MAPPA must
     be completed six months prior to their release into the community." On Tuesday 20 April
     2027 a category 2 child is recorded in custody with release on Thursday 1 July 2027: the
     six-month point (Friday 1 January 2027) has passed, so the notification is due at once,
-    urgent, saying when it passed. The release date moved to Monday 31 January 2028 minutes
-    later does not put it back to 31 July 2027 (packs README: "``refresh_due`` then never moves
-    an open step's earlier due date later"; attack 30b, ATTACK30B-13): same date, still urgent,
-    the note kept."""
+    urgent, saying when it passed. The release date corrected to Monday 31 January 2028 minutes
+    later puts it at six months before the new date, the end of Saturday 31 July 2027 (BST):
+    the deadline is defined by the release date, and the corrected record says it was never due
+    yet; the "due at once" stood for the old date's passed point, not for a deadline missed
+    (attack 32c, ATTACK32C-10, reversing ATTACK30B-13's keep)."""
     pin(monkeypatch, 2027, 4, 20, 9, 24)
     case = (await wokingham.open_case(opened_at="2027-04-01T09:00:00+01:00",
                                       mappa_category=2))["data"]
@@ -157,6 +158,58 @@ async def test_W16_due_at_once_is_not_put_back_by_a_later_release_date(
     assert "passed on Friday 1 January 2027: due at once" in now["note"]
     pin(monkeypatch, 2027, 4, 20, 9, 30)
     await _patch(wokingham, case["id"], {"expected_release_date": "2028-01-31"})
-    kept = await _notification(wokingham, case["id"])
-    assert (kept["id"], kept["due_at"], kept["urgent"]) == (now["id"], now["due_at"], True)
-    assert "passed on Friday 1 January 2027: due at once" in kept["note"]
+    moved = await _notification(wokingham, case["id"])
+    assert (moved["id"], moved["due_at"], moved["urgent"], moved["overdue"]) == (
+        now["id"], "2027-07-31T22:59:59Z", False, False)
+    assert "due at once" not in (moved["note"] or "")
+    assert "Deadline kept" not in (moved["note"] or "")
+
+
+async def _due_at_once_then_corrected(t: Tenant, monkeypatch: pytest.MonkeyPatch, code: str,
+                                      **opened: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A category 2 child recorded in custody on Wednesday 2 June 2027 with release on Wednesday
+    1 September 2027 (six months before: 1 March 2027, passed), the date corrected on Thursday
+    3 June (after the end of the working day the step was due at once) to Friday 31 March
+    2028: the open ``code`` step before and after the correction."""
+    pin(monkeypatch, 2027, 6, 2, 9, 0)
+    case = (await t.open_case(opened_at="2027-05-04T09:00:00+01:00", mappa_category=2,
+                              **opened))["data"]
+    await _patch(t, case["id"], {"in_custody": True, "expected_release_date": "2027-09-01"})
+    r = await t.client.get("/v1/next-steps", params={"case_id": case["id"]},
+                           headers=t.auth("line_manager"))
+    before = the_step(r.json()["data"], code)
+    pin(monkeypatch, 2027, 6, 3, 10, 0)
+    await _patch(t, case["id"], {"expected_release_date": "2028-03-31"})
+    r = await t.client.get("/v1/next-steps", params={"case_id": case["id"]},
+                           headers=t.auth("line_manager"))
+    return before, the_step(r.json()["data"], code)
+
+
+async def test_W16_due_at_once_corrected_the_next_day_moves_to_the_new_point(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W16: "the referral into MAPPA must be completed six months prior to their release into
+    the community." Due at once on Wednesday 2 June 2027 (release 1 September 2027), the release
+    date corrected the next day to Friday 31 March 2028: due six months before it, the end of
+    Thursday 30 September 2027 (BST), not kept at 2 June as a passed deadline: the step's
+    date stood for the old release date's passed point (attack 32c, ATTACK32C-10)."""
+    before, after = await _due_at_once_then_corrected(wokingham, monkeypatch,
+                                                      "mappa_h_notification")
+    assert (before["due_at"], before["urgent"]) == ("2027-06-02T09:00:00Z", True)
+    assert (after["id"], after["due_at"], after["urgent"], after["overdue"]) == (
+        before["id"], "2027-09-30T22:59:59Z", False, False)
+    assert after["policy"] == {**WOKINGHAM, "ref": REF, "rule": "W16"}
+    assert "Deadline kept" not in (after["note"] or "")
+
+
+async def test_W17_due_at_once_corrected_the_next_day_moves_to_the_new_point(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W17 (the MAPPA A referral, level 2 expected): "Category 2 referrals (i.e. for children
+    in custody), the referral into MAPPA must be completed six months prior to their release
+    into the community." The same correction of the release date re-dates the referral due at
+    once to the end of Thursday 30 September 2027 (attack 32c, ATTACK32C-10)."""
+    before, after = await _due_at_once_then_corrected(wokingham, monkeypatch,
+                                                      "mappa_a_referral", mappa_level=2)
+    assert (before["due_at"], before["urgent"]) == ("2027-06-02T09:00:00Z", True)
+    assert (after["id"], after["due_at"], after["urgent"], after["overdue"]) == (
+        before["id"], "2027-09-30T22:59:59Z", False, False)
+    assert after["policy"] == {**WOKINGHAM, "ref": REF, "rule": "W17"}

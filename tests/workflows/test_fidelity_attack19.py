@@ -106,12 +106,13 @@ def test_W20_notify_receiving_yjs_is_due_before_the_expected_release() -> None:
     the case worker must also notify the local Youth Justice Service of the child being released
     into their area and initiate the relevant transfer/care-taking process."
 
-    A category 2 child in custody, expected release Wednesday 30 June 2027: the other-area
+    A child in custody (not MAPPA category 2, whose notice goes with the referral six months
+    before: attack 32c, ATTACK32C-8), expected release Wednesday 30 June 2027: the other-area
     address known on Friday 30 April 2027 makes the notice due before the release, at the start
     of 30 June (23:00Z on 29 June, BST). Recorded with the release itself (Easter Monday 29 March
     2027, the day after the clock change), it is due at once, urgent. A release date already
     passed: at once, urgent, saying so. No release date recorded: undated, with a note."""
-    custody = case(in_custody=True, mappa_category=2, expected_release_date=date(2027, 6, 30))
+    custody = case(in_custody=True, expected_release_date=date(2027, 6, 30))
     flagged = ev_("case_event", lon(2027, 4, 30, 10), EVENT_ID, type="change_of_circumstances",
                   release_address_other_area=True)
     step = created(run(W, flagged, custody), "notify_receiving_yjs")
@@ -128,7 +129,7 @@ def test_W20_notify_receiving_yjs_is_due_before_the_expected_release() -> None:
     assert_step(passed, rule="W20", code="notify_receiving_yjs", actor="case_holder",
                 due=utc(2027, 7, 1, 8), pack=W, ref=W20_REF, urgent=True)
     assert "30 June 2027" in (passed.note or "")
-    undated = created(run(W, flagged, case(in_custody=True, mappa_category=2)),
+    undated = created(run(W, flagged, case(in_custody=True)),
                       "notify_receiving_yjs")
     assert undated.due_at is None
     assert "no expected release date" in (undated.note or "")
@@ -138,8 +139,8 @@ def test_W20_a_release_date_recorded_later_re_dates_the_notice() -> None:
     """W20 (Referrals into MAPPA): "notify the local Youth Justice Service of the child being
     released into their area": the open notice asked for before a release date was known is due
     before the release once the date is recorded: Tuesday 31 August 2027 (the day after the
-    summer bank holiday) -> 23:00Z on 30 August."""
-    custody = case(in_custody=True, mappa_category=2)
+    summer bank holiday) -> 23:00Z on 30 August (a child not MAPPA category 2: ATTACK32C-8)."""
+    custody = case(in_custody=True)
     flagged = ev_("case_event", lon(2027, 4, 30, 10), EVENT_ID, type="change_of_circumstances",
                   release_address_other_area=True)
     step = created(run(W, flagged, custody), "notify_receiving_yjs")
@@ -358,7 +359,9 @@ def test_S42_S11_transfer_in_at_high_rosh_asks_for_own_judgement_and_monthly_rev
 def test_S42_transfer_in_at_very_high_swb_and_low_incoming_ratings() -> None:
     """S42 (13.1, 13.3), S11 (4.5): the same for the home YJT's very high SWB, transferred in on
     Sunday 31 October 2027 (the clock change day, 09:30 GMT); an incoming medium ROSH asks
-    nothing, nor an incoming high SWB on a case Somerset has already rated in that domain."""
+    nothing. An incoming high SWB on a case Somerset rated low before the arrival still asks for
+    Somerset's own judgement: one dated before the child arrived answers nothing (fix32a,
+    A30a-13: by the acts' dates, not whether the domain is rated)."""
     at = lon(2027, 10, 31, 9, 30)
     ev = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
                     incoming_ratings={"rosh": "medium", "swb": "very_high"}))
@@ -374,7 +377,7 @@ def test_S42_transfer_in_at_very_high_swb_and_low_incoming_ratings() -> None:
     assert not {"record_own_judgement", "monthly_manager_review"} & codes(low)
     rated_here = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
                             incoming_ratings={"swb": "high"}), case(ratings=rated(swb="low")))
-    assert "record_own_swb_judgement" not in codes(rated_here)
+    assert "record_own_swb_judgement" in codes(rated_here)
 
 
 def test_W28_risk_to_another_child_attending_is_managed_and_planned() -> None:
@@ -413,8 +416,9 @@ def test_W20_an_early_release_makes_the_notice_due_at_once() -> None:
     released early, on Good Friday 26 March 2027 (a bank holiday, the last Friday of GMT): the
     child already lives in the other area, so the open notice is due at the release, urgent,
     not eight months later (attack pass 20, A20-15), whether the release was recorded as a
-    PATCH/upsert of ``in_custody`` or as a ``custody_release`` event."""
-    custody = case(in_custody=True, mappa_category=2, expected_release_date=date(2027, 12, 1))
+    PATCH/upsert of ``in_custody`` or as a ``custody_release`` event. (A child not MAPPA
+    category 2: a category 2 child's notice goes with the referral, ATTACK32C-8.)"""
+    custody = case(in_custody=True, expected_release_date=date(2027, 12, 1))
     flagged = ev_("case_event", lon(2027, 3, 1, 10), EVENT_ID, type="change_of_circumstances",
                   release_address_other_area=True)
     step = created(run(W, flagged, custody), "notify_receiving_yjs")
