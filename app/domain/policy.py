@@ -1471,7 +1471,8 @@ async def reassign_open_steps(
             )
             await emit(session, "step.reassigned", step.id, service_id=service.id,
                        payload={"case_id": str(case.id), "step_id": str(step.id),
-                                "code": step.code, "actor": actor, "from": old, "to": new})
+                                "code": step.code, "actor": actor, "from": old, "to": new,
+                                "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return moved
 
@@ -1523,7 +1524,8 @@ async def rehome_shut_out_steps(
         )
         await emit(session, "step.reassigned", step.id, service_id=service.id,
                    payload={"case_id": str(case.id), "step_id": str(step.id),
-                            "code": step.code, "actor": step.actor, "from": old, "to": new})
+                            "code": step.code, "actor": step.actor, "from": old, "to": new,
+                            "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return moved
 
@@ -1659,7 +1661,8 @@ async def record_superseded(
                 **step_change(step), **({"reason": reason} if reason is not None else {})})
         await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
-                            "code": step.code})
+                            "code": step.code,
+                            "occurred_at": iso_utc(step.completed_at or wctx.occurred_at)})
     if not retire or not steps:
         return []
     return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
@@ -1819,7 +1822,7 @@ async def reinstate_closed_steps(
         )
         await emit(session, "step.reinstated", step.id, service_id=service.id,
                    payload={"case_id": str(case.id), "step_id": str(step.id),
-                            "code": step.code})
+                            "code": step.code, "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return steps
 
