@@ -56,6 +56,7 @@ from app.domain.replay import (
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
+from app.workflows.engine import LATER_JUDGED
 from app.workflows.types import Evaluation, ScheduledPanel
 
 
@@ -381,7 +382,7 @@ async def ratings_around(
     later = []
     for judged, value in after:
         state = {**state, judged: value}
-        later.append(state)
+        later.append({**state, LATER_JUDGED: judged})
     return before, later
 
 

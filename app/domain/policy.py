@@ -28,6 +28,7 @@ from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
 from app.domain.audit import record_audit
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
+from app.domain.events_table import CaseEvent
 from app.domain.final_events import final_event_recorded
 from app.domain.history import (
     RecordChange,
@@ -71,7 +72,13 @@ from app.workflows.deadlines import (
     prolonged_absences,
     shift_local,
 )
-from app.workflows.engine import LAPSED, evaluate, evaluate_backfill, next_panel_redates
+from app.workflows.engine import (
+    LAPSED,
+    evaluate,
+    evaluate_backfill,
+    incoming_after,
+    next_panel_redates,
+)
 from app.workflows.packs import Pack, Rule, is_priority, is_raisable
 from app.workflows.types import (
     DOMAINS,
@@ -145,9 +152,37 @@ class PolicyViolation(DomainError):
     """A write the policy refuses (422, or 409 for M6); names the rule."""
 
 
+# The key of ``Case.incoming_ratings`` that keeps the arrival's instant (the latest transfer
+# in's ``occurred_at``, app.domain.events): the incoming ratings stand until the service's own
+# judgement of their domain dated after it (Somerset 13.3; fix32a). A row without it (kept
+# before) is read as before: a domain rated here is answered.
+ARRIVED_AT = "arrived_at"
+
+
+def kept_incoming(case: Case) -> tuple[dict[str, Any], datetime | None]:
+    """The latest transfer in's incoming ratings as the case's row keeps them, and its
+    instant (None for a row kept without it)."""
+    kept = dict(case.incoming_ratings or {})
+    return kept, stored_instant(kept.pop(ARRIVED_AT, None))
+
+
+def standing_incoming(incoming: Mapping[str, Any], arrived: datetime,
+                      judged: Iterable[tuple[datetime | None, str]]) -> dict[str, Any]:
+    """The incoming ratings of an arrival at ``arrived`` that still stand after the service's
+    own judgements ``judged`` (instant, domain): one dated after the arrival answers its
+    domain; one dated before it, or at its instant, answers nothing (A30a-13, fix32a)."""
+    answered = {d for at, d in judged if at is not None and at > arrived}
+    return {d: v for d, v in incoming.items() if d not in answered}
+
+
 def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
     """The engine's view of a case: fields, current rating levels, register, open steps."""
     ratings = {d: (v or {}).get("level") for d, v in (case.ratings or {}).items()}
+    incoming, arrived = kept_incoming(case)
+    if arrived is not None and incoming:
+        incoming = standing_incoming(incoming, arrived, (
+            (stored_instant(v.get("recorded_at")), d) for d, v in (case.ratings or {}).items()
+            if v))
     return CaseSnapshot(
         case_id=case.id,
         intervention=str(case.intervention),
@@ -160,7 +195,8 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
         in_custody=case.in_custody,
         volunteer_attached=case.volunteer_attached,
         ratings={d: ratings.get(d) for d in ("rosh", "swb", "lor")},
-        incoming_ratings=dict(case.incoming_ratings or {}),
+        incoming_ratings=incoming,
+        incoming_at=arrived,
         countersigned_types=frozenset(case.countersigned_types or ()),
         rating_ids={d: (v or {}).get("judgement_id") for d, v in (case.ratings or {}).items()},
         on_register=case.on_register,
@@ -180,6 +216,49 @@ def snapshot(case: Case, open_steps: Sequence[Step]) -> CaseSnapshot:
             for s in open_steps
         ),
     )
+
+
+async def incoming_at(
+    session: AsyncSession, case: Case, at: datetime, *,
+    judged: Iterable[tuple[datetime, str]] | None = None, exclude: Any = None,
+) -> dict[str, Any]:
+    """The snapshot's incoming ratings (``incoming_ratings``, ``incoming_at``) as they stood
+    at ``at``: the latest transfer in dated at or before it, less the domains the service
+    judged after that arrival and by ``at`` (``judged``: the case's judgements as the caller
+    has them, instant and domain; else read, less the record ``exclude``: the act's own).
+    Empty (no query) when the case's row already says it: no transfer in kept, or one at or
+    before ``at`` with no rating dated after ``at`` (Somerset 13.3 by the acts' dates, not
+    their typing order: A30a-13, fix32a)."""
+    incoming, arrived = kept_incoming(case)
+    if arrived is None:
+        return {}
+    later_rating = any((stored_instant(v.get("recorded_at")) or at) > at
+                       for v in (case.ratings or {}).values() if v)
+    if arrived <= at and not later_rating and judged is None:
+        return {}
+    if arrived > at:
+        table: Any = CaseEvent.__table__  # type: ignore[attr-defined]
+        conn = await session.connection()
+        row = (await conn.execute(
+            sa.select(table.c.occurred_at, table.c.details)
+            .where(table.c.case_id == case.id, table.c.type == "transfer_in",
+                   table.c.occurred_at <= at)
+            .order_by(table.c.occurred_at.desc(), table.c.created_at.desc()).limit(1))).first()
+        if row is None:
+            return {"incoming_ratings": {}, "incoming_at": None}
+        arrived = stored_utc(row.occurred_at)
+        incoming = dict((row.details or {}).get("incoming_ratings") or {})
+    if incoming and judged is None:
+        j: Any = Judgement.__table__  # type: ignore[attr-defined]
+        conn = await session.connection()
+        rows = (await conn.execute(
+            sa.select(j.c.occurred_at, j.c.domain, j.c.id)
+            .where(j.c.case_id == case.id, j.c.domain.in_(list(incoming)),
+                   j.c.occurred_at > arrived, j.c.occurred_at <= at))).all()
+        judged = [(stored_utc(o), str(d)) for o, d, i in rows if str(i) != str(exclude)]
+    judged = [(o, d) for o, d in judged or () if o <= at]
+    return {"incoming_ratings": standing_incoming(incoming, arrived, judged),
+            "incoming_at": arrived}
 
 
 async def open_steps_of(session: AsyncSession, case_id: uuid.UUID) -> list[Step]:
@@ -485,9 +564,27 @@ async def run(
     panels, extras = inputs if inputs is not None else await snapshot_inputs(
         session, wctx.service, case, event.occurred_at)
     earlier = await case_fields_at(session, case, event.occurred_at)
+    incoming = await incoming_at(session, case, event.occurred_at,
+                                 exclude=event.data.get("record_id"))
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              panels, **extras, **earlier)
+                              panels, **extras, **earlier, **incoming)
     raise_violations(evaluation)
+    if incoming:
+        # Dated before the arrival (or before a later rating): the steps are the act's own
+        # moment's, the register and contact level the case's now, the transfer in standing
+        # as the later acts left it (a medium dated before an arrival at High leaves the child
+        # on the High/Very High list, Somerset 9 and 13.3; fix32a). A step whose condition no
+        # longer holds now lapses too: in time order a later act ended it (an own SWB medium
+        # after a ROSH low dated before it, answering the last incoming rating), and the
+        # replay of later acts supersedes nothing.
+        now = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
+                           **extras, **earlier)
+        own = {i.step_id for i in evaluation.intents if i.action == "supersede"}
+        evaluation = replace(
+            evaluation, on_register_after=now.on_register_after,
+            register_change=now.register_change, contact_level=now.contact_level,
+            intents=evaluation.intents + tuple(
+                i for i in now.intents if i.action == "supersede" and i.step_id not in own))
     # Whatever the later act (a case's field, an event, a judgement of another domain): a step
     # that arose after this act did not exist at its time (attack 30a, A30a-13: a medium dated
     # before a transfer in at high, typed in after it, lapsed the panel request it raised).
@@ -501,7 +598,7 @@ async def run(
             i for i in evaluation.intents if i.action != "create"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
                         untouched=untouched, revive=_dated_before_later_acts(case, event),
-                        flush=flush)
+                        flush=flush, earlier=bool(incoming))
 
 
 async def check_only(wctx: WriteContext, *, event: WorkflowEvent) -> None:
@@ -511,6 +608,8 @@ async def check_only(wctx: WriteContext, *, event: WorkflowEvent) -> None:
     session, case = wctx.session, wctx.case
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
     earlier = await case_fields_at(session, case, event.occurred_at)
+    earlier.update(await incoming_at(session, case, event.occurred_at,
+                                     exclude=event.data.get("record_id")))
     raise_violations(evaluate_for(wctx.policy, wctx.service, case,
                                   await open_steps_of(session, case.id), event, panels,
                                   **extras, **earlier))
@@ -544,6 +643,7 @@ async def run_backfill(
     replayed: uuid.UUID | None = None, strict: bool = False, lapse: bool = False,
     only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
     in_time_order: list[OpenStep] | None = None,
+    judged: Iterable[tuple[datetime, str]] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -590,10 +690,14 @@ async def run_backfill(
     # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
     # what still holds today is asked of today's case (``present``).
     earlier = await case_fields_at(session, case, event.occurred_at)
+    # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
+    moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
+                                        exclude=event.data.get("record_id"))
     if found is None:
         found = await derived_before(session, case, event.occurred_at)
     today = snapshot(case, open_steps)
-    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found,
+                     **moment_incoming)
     if in_time_order is not None:
         moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
         alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
@@ -952,15 +1056,18 @@ async def _apply(
     replayed: uuid.UUID | None = None,
     revive: bool = False,
     flush: bool = True,
+    earlier: bool = False,
 ) -> PolicyResult:
     """Apply an evaluation's derived state and step intents (flush, audit the steps); the
     ``untouched`` open steps are kept exactly as they are (no new reason, date or closure).
     Without ``derive`` (a back-fill) the register and contact level are left as they are.
     With ``revive`` (an act dated before later acts) a step it asks for that lapsed after it
-    is revived rather than raised anew (:func:`_revived`)."""
+    is revived rather than raised anew (:func:`_revived`). ``earlier``: an act judged on the
+    incoming ratings of its own moment (:func:`incoming_at`), dated before a step it asks for
+    arose: in time order it raised it (:func:`_raised_earlier`), as a judgement does."""
     session, case, calendar = wctx.session, wctx.case, wctx.policy.calendar
-    if derive and apply_derived(case, evaluation, wctx.pack,
-                                life_ended=await _life_ended(wctx, evaluation)):
+    if derive and apply_derived(case, evaluation, wctx.pack, event=event,
+                                life_ended=await _life_ended(wctx, evaluation, event)):
         await _follow_priority(session, case)
     by_id = {s.id: s for s in open_steps if s.id not in untouched}
     revivable = await _lapsed_after(
@@ -974,7 +1081,7 @@ async def _apply(
     ended = await _ended_for(wctx, evaluation, event.occurred_at)
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5.)
-    earlier = event.trigger == "judgement_recorded" or not derive
+    earlier = earlier or event.trigger == "judgement_recorded" or not derive
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
@@ -1364,7 +1471,8 @@ async def reassign_open_steps(
             )
             await emit(session, "step.reassigned", step.id, service_id=service.id,
                        payload={"case_id": str(case.id), "step_id": str(step.id),
-                                "code": step.code, "actor": actor, "from": old, "to": new})
+                                "code": step.code, "actor": actor, "from": old, "to": new,
+                                "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return moved
 
@@ -1416,7 +1524,8 @@ async def rehome_shut_out_steps(
         )
         await emit(session, "step.reassigned", step.id, service_id=service.id,
                    payload={"case_id": str(case.id), "step_id": str(step.id),
-                            "code": step.code, "actor": step.actor, "from": old, "to": new})
+                            "code": step.code, "actor": step.actor, "from": old, "to": new,
+                            "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return moved
 
@@ -1552,7 +1661,8 @@ async def record_superseded(
                 **step_change(step), **({"reason": reason} if reason is not None else {})})
         await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
-                            "code": step.code})
+                            "code": step.code,
+                            "occurred_at": iso_utc(step.completed_at or wctx.occurred_at)})
     if not retire or not steps:
         return []
     return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
@@ -1605,19 +1715,21 @@ async def supersede_all_open(
 
 
 BOOKED_LAPSE = ("Lapsed: booked for after the case's closure, which ends the panel's oversight "
-                "of the case (not overdue when the closure was recorded); a reopening "
+                "of the case (not overdue at the closure); a reopening "
                 "reinstates it")
 
 
 def booked_after_closure(pack: Pack, step: Step, closed_at: datetime) -> bool:
     """Whether an open step is one the pack's ``closure_ends_booked`` lists, due after the
-    closure's ``closed_at`` and not yet overdue now (when the closure is recorded): the closure
-    ends it rather than being blocked by it (attack 24b, A24b-4). An undated one, or one overdue
-    now (a closure dated back before it fell due too), is not: a closure launders nothing."""
+    closure's ``closed_at`` and not overdue at it: the closure ends it rather than being
+    blocked by it (attack 24b, A24b-4). An undated one, or one overdue at the closure's date
+    (a review missed while the case was open), is not: a closure launders nothing. Judged at
+    the closure's date, never the wall clock, so that a closure can be back-filled (attack
+    32c, ATTACK32C-3: an order that ended on 15 February with its review booked for 11 March
+    could not be recorded as closed once 11 March had passed)."""
     if step.code not in pack.closure_ends_booked or step.due_at is None:
         return False
-    due = stored_utc(step.due_at)
-    return due > closed_at and stored_utc(step.overdue_at or step.due_at) > utcnow()
+    return stored_utc(step.due_at) > closed_at  # its overdue_at is never before it (A16-4)
 
 
 async def supersede_codes(
@@ -1710,7 +1822,7 @@ async def reinstate_closed_steps(
         )
         await emit(session, "step.reinstated", step.id, service_id=service.id,
                    payload={"case_id": str(case.id), "step_id": str(step.id),
-                            "code": step.code})
+                            "code": step.code, "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return steps
 
@@ -1801,6 +1913,9 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
                                             f"{when}; a closure and reopening do not move an "
                                             "overdue step")
         return
+    if step.deadline_form == BOOKED_REVIEW:
+        _resume_booked(step, due, reopened_at)
+        return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
         if n == 0:
@@ -1824,6 +1939,30 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         step.overdue_at = max(shift_local(overdue, days=days), step.due_at)
     step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
                                    "closed (not yet overdue at the closure)")
+
+
+# A review date a panel booked (Somerset 7.1.6, Wokingham's High Risk Panel): an appointment.
+BOOKED_REVIEW = "review-date"
+
+
+def _resume_booked(step: Step, due: datetime, reopened_at: datetime) -> None:
+    """A reinstated step due on the review date a panel booked (attack 32c, ATTACK32C-6: it
+    was moved on by the time the case was closed, to a date no panel agreed). Still ahead at
+    the reopening, it keeps the booked date (Somerset 7.1.6 "the panel will agree and then book
+    a provisional review date"; 4.3 "update the panel in line with the previously agreed review
+    date"). Passed while the case was closed, the review could not take place (a panel does
+    not act on a closed case) and the panel books no date for it: it is owed at the next panel
+    at or after the reopening (7.2.3 "the case will remain relevant to ongoing MARP oversight"),
+    awaiting one when none is booked; :func:`redate_returning_next_panel_steps` dates it."""
+    if due > reopened_at:
+        step.note = _append_once(step.note, f"Review date kept: {london_text(due)}, booked by "
+                                            "the panel (a closure and reopening do not move "
+                                            "it)")
+        return
+    step.deadline_form, step.due_at, step.overdue_at = NEXT_PANEL, None, None
+    step.awaiting_panel_date = True
+    step.note = _append(step.note, f"The review date the panel booked ({london_text(due)}) "
+                                   "passed while the case was closed: due at the next panel")
 
 
 BROUGHT_FORWARD = "Brought forward to the last working day before"
@@ -1873,7 +2012,8 @@ NEXT_PANEL = "next-panel"
 
 
 async def redate_returning_next_panel_steps(
-    wctx: WriteContext, *, steps: Sequence[Step], why: str
+    wctx: WriteContext, *, steps: Sequence[Step], why: str,
+    resumed: tuple[datetime, datetime] | None = None,
 ) -> list[Step]:
     """Steps that come back open after the service's panels changed without them (``why``: a
     closed case's steps reinstated at its reopening, a withdrawn or declined referral's steps
@@ -1887,18 +2027,34 @@ async def redate_returning_next_panel_steps(
     (409 ``panel-has-sat``), so a date whose panel no longer stands was changed before it passed
     and moves; a meeting-day date (``awaiting_panel_date``) passed before the first panel was
     booked is kept, as is a date whose panel stands (only a sooner panel can replace it). Each
-    re-date is audited (``step.redate``) in the write. Answers the steps re-dated."""
+    re-date is audited (``step.redate``) in the write. Answers the steps re-dated.
+
+    ``resumed`` (a reopening): (the closure's bound, the reopening), as
+    :func:`reinstate_closed_steps`'s ``paused`` judges it. A step not yet overdue at that bound
+    waited for a panel that could not hear the case while it was closed: it is due at the next
+    panel at or after the reopening (awaiting a date when none is booked), never at one that
+    sat while the case was closed (Somerset 3.2.3 "refer the case to the next YJT MARP"; attack
+    32c, ATTACK32C-4: it came back due at a MARP eleven days before the reopening, overdue at
+    once, with the next MARP booked). One overdue at the bound keeps its date (a close and
+    reopen launders nothing)."""
     targets = {s.id: s for s in steps
                if s.status == StepStatus.open and s.deadline_form == NEXT_PANEL}
     if not targets:
         return []
     session, case, pack = wctx.session, wctx.case, wctx.pack
+    waited = set() if resumed is None else {
+        s.id for s in targets.values()
+        if s.due_at is None or stored_utc(s.overdue_at or s.due_at) > resumed[0]}
     open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
     snap = replace(snapshot(case, open_steps), **extras)
-    intents = [i for i in next_panel_redates(snap, pack, wctx.policy.calendar, panels,
-                                             wctx.occurred_at)
-               if i.action == "update_due" and i.step_id in targets]
+    calendar = wctx.policy.calendar
+    intents = [i for i in next_panel_redates(snap, pack, calendar, panels, wctx.occurred_at)
+               if i.action == "update_due" and i.step_id in targets.keys() - waited]
+    if waited and resumed is not None:
+        intents += [i for i in next_panel_redates(snap, pack, calendar, panels,
+                                                  wctx.occurred_at, not_before=resumed[1])
+                    if i.action == "update_due" and i.step_id in waited]
     if not intents:
         return []
     rows = (await session.exec(select(Panel).where(
@@ -1908,7 +2064,9 @@ async def redate_returning_next_panel_steps(
     for intent in intents:
         step = next(s for s in open_steps if s.id == intent.step_id)
         at = wctx.occurred_at
-        if step.due_at is not None and step.awaiting_panel_date:
+        if step.id in waited and resumed is not None:
+            at = resumed[0]  # not late then: the case was closed when its panel sat
+        elif step.due_at is not None and step.awaiting_panel_date:
             # A meeting day's date gives way when the first panel after the step is booked.
             raised = stored_utc(step.raised_at)
             booked = [stored_utc(p.created_at) for p in rows
@@ -1936,13 +2094,38 @@ def stored_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def _life_ended(wctx: WriteContext, evaluation: Evaluation) -> bool:
+async def _life_ended(wctx: WriteContext, evaluation: Evaluation,
+                      event: WorkflowEvent | None = None) -> bool:
     """Whether the case records a child's death (a ``final`` event), read only when the
     evaluation would put the case on the register or make it a priority."""
     if not any(_derived_flags(wctx.case, evaluation, wctx.pack,
-                              managed=wctx.case.closed_at is None)):
+                              managed=wctx.case.closed_at is None, event=event)):
         return False
     return await final_event_recorded(wctx.session, wctx.pack, wctx.case.id)
+
+
+async def derive_now(wctx: WriteContext) -> PolicyResult | None:
+    """The case's register, contact level and priority derived again from its state now
+    (ratings, the incoming ratings still standing, fields), steps untouched: after an act
+    judged only at its own moment (a back-filled transfer in, dated before a later rating:
+    :func:`run_backfill` derives nothing) that changed what stands now (a transfer in at High
+    dated before an own SWB low keeps the child on the High/Very High list, Somerset 9 and
+    13.3; fix32a). None when nothing changed."""
+    session, case = wctx.session, wctx.case
+    event = WorkflowEvent(trigger="case_changed", occurred_at=wctx.occurred_at,
+                          subject_id=case.id, actor_role=wctx.event_role,
+                          data={"changes": {}})
+    panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, (), event, panels, **extras)
+    before = (case.on_register, case.contact_level, case.priority)
+    if apply_derived(case, evaluation, wctx.pack,
+                     life_ended=await _life_ended(wctx, evaluation)):
+        await _follow_priority(session, case)
+    if (case.on_register, case.contact_level, case.priority) == before:
+        return None
+    session.add(case)
+    await session.flush()
+    return await current(session, case)
 
 
 async def end_register_and_priority(wctx: WriteContext) -> None:
@@ -1959,8 +2142,8 @@ async def end_register_and_priority(wctx: WriteContext) -> None:
     await wctx.session.flush()
 
 
-def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: bool
-                   ) -> tuple[bool, bool, bool]:
+def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: bool,
+                   event: WorkflowEvent | None = None) -> tuple[bool, bool, bool]:
     """Whether the case is on the register, a priority, and still of raised priority after
     ``evaluation`` (none when it is not ``managed`` here: closed, or the child's death
     recorded). A manager's raised priority (``priority_raised``, Somerset 3.2.4) holds while
@@ -1969,6 +2152,8 @@ def _derived_flags(case: Case, evaluation: Evaluation, pack: Pack, *, managed: b
     on_register = evaluation.on_register_after and managed
     after = replace(snapshot(case, ()), ratings=dict(evaluation.ratings_after),
                     on_register=on_register)
+    if event is not None:  # the incoming ratings the act answered (its rating not yet kept)
+        after = incoming_after(event, after)
     priority, raised = derived_priority(pack, after, raised=case.priority_raised,
                                         managed=managed)
     return on_register, priority, raised
@@ -1988,13 +2173,13 @@ def derived_priority(pack: Pack, after: CaseSnapshot, *, raised: bool, managed: 
 
 
 def apply_derived(case: Case, evaluation: Evaluation, pack: Pack, *,
-                  life_ended: bool = False) -> bool:
+                  life_ended: bool = False, event: WorkflowEvent | None = None) -> bool:
     """Copy what the engine derived (register, contact level, priority) onto the case; True
     when its priority changed (its open steps follow: :func:`_follow_priority`)."""
     # A closed case is no longer managed here: off the register (Somerset 9) whatever it rated;
     # nor is a child whose death is recorded (``life_ended``, A20-2).
     on_register, priority, raised = _derived_flags(
-        case, evaluation, pack, managed=case.closed_at is None and not life_ended)
+        case, evaluation, pack, managed=case.closed_at is None and not life_ended, event=event)
     if case.priority_raised != raised:
         case.priority_raised = raised
     contact_level = ContactLevel(evaluation.contact_level) if evaluation.contact_level else None

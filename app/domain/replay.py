@@ -37,10 +37,19 @@ from app.domain.history import changes_after, derived_before
 from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, london_text
+from app.workflows.engine import LATER_JUDGED
 from app.workflows.types import OpenStep, WorkflowEvent
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
 DOMAINS = ("rosh", "swb", "lor")
+# Acts at one instant (attack 32a, ATTACK32A-2): the case's events come first, then its
+# judgements, each judged on the case as the instant's events left it, whatever order they
+# were typed in. A judgement is made in the light of what happened (Somerset 4.2.1: "changes
+# in circumstances requiring a re-classification of ROSH/Safety and Well-being judgement
+# ratings"): an event is judged on the ratings from before its instant, and the judgements of
+# its instant typed before it are judged again after it (:func:`replay_later_acts`'s
+# ``judgements_at_since``), as the acts dated after it are.
+SAME_INSTANT = ("case_event", "judgement")
 
 
 class Judged(NamedTuple):
@@ -56,10 +65,12 @@ class Judged(NamedTuple):
     panel_item_id: uuid.UUID | None = None
 
 
-def dated_before_a_rating(case: Case, at: datetime) -> bool:
-    """Whether any of the case's current ratings was judged after ``at`` (read from the case
-    row: no query)."""
+def dated_before_a_rating(case: Case, at: datetime, *, or_at: bool = False) -> bool:
+    """Whether any of the case's current ratings was judged after ``at`` (``or_at``: or at
+    it, for a case event, which comes before the judgements of its instant: :data:`SAME_INSTANT`)
+    (read from the case row: no query)."""
     return any(datetime.fromisoformat(str(r["recorded_at"])) > at
+               or (or_at and datetime.fromisoformat(str(r["recorded_at"])) == at)
                for r in (case.ratings or {}).values() if r and r.get("recorded_at"))
 
 
@@ -78,25 +89,35 @@ async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> l
     return history
 
 
-def ratings_at(history: Sequence[Judged], at: datetime) -> dict[str, str | None]:
-    """Each domain's rating at ``at``: its latest judgement at or before it."""
+def ratings_at(history: Sequence[Judged], at: datetime, *, before: bool = False
+               ) -> dict[str, str | None]:
+    """Each domain's rating at ``at``: its latest judgement at or before it (``before``:
+    strictly before it, as a case event of that instant finds it: :data:`SAME_INSTANT`)."""
     ratings: dict[str, str | None] = dict.fromkeys(DOMAINS)
     for judged in history:
-        if judged.occurred_at > at:
+        if judged.occurred_at > at or (before and judged.occurred_at == at):
             break
         ratings[judged.domain] = judged.level
     return ratings
 
 
-def ratings_after(history: Sequence[Judged], at: datetime) -> list[dict[str, str | None]]:
-    """The ratings after each judgement dated after ``at``, in time order (the last: today's)."""
-    state = ratings_at(history, at)
-    later = []
+def ratings_after(history: Sequence[Judged], at: datetime, *, before: bool = False
+                  ) -> list[dict[str, str | None]]:
+    """The ratings after each judgement dated after ``at`` (``before``: or at it), in time
+    order (the last: today's)."""
+    state = ratings_at(history, at, before=before)
+    later: list[dict[str, str | None]] = []
     for judged in history:
-        if judged.occurred_at > at:
+        if judged.occurred_at > at or (before and judged.occurred_at == at):
             state = {**state, judged.domain: judged.level}
-            later.append(state)
+            later.append({**state, LATER_JUDGED: judged.domain})
     return later
+
+
+def judged_of(history: Sequence[Judged], but: uuid.UUID | None = None
+              ) -> list[tuple[datetime, str]]:
+    """The instant and domain of each judgement of ``history`` (``but``: the act's own)."""
+    return [(h.occurred_at, h.domain) for h in history if h.id != but]
 
 
 async def pending_transfer_date(
@@ -184,6 +205,7 @@ def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
+    judgements_at_since: bool = False,
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -196,10 +218,12 @@ async def replay_later_acts(
     those steps open, refuses this write (409/422 naming it, :func:`_refused_later`): a panel's
     decision dated before a lowering the panel had to approve (Somerset 7.2.1, M6) is not
     recorded under it, as in time order the lowering would have been refused (attack 30a,
-    A30a-6)."""
+    A30a-6). ``judgements_at_since``: the judgements dated at ``since`` too (the act just
+    recorded is a case event, which comes before them: :data:`SAME_INSTANT`)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
-    judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
+    judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
+              or (judgements_at_since and h.occurred_at == since)]
     changes = [c for c in await changes_after(wctx.session, wctx.case, since)
                if not c.changes.keys() <= besides]
     with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
@@ -220,7 +244,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=await _countersign_event(wctx, at, act[2], pending),
                 ratings=ratings_at(history, at), later=ratings_after(history, at),
-                replayed=act[2].id)
+                replayed=act[2].id, judged=judged_of(history))
         elif kind == 2:
             # A change of the case's fields (a volunteer attached, a child protection plan),
             # on the ratings of its date (Somerset S35: the volunteer attached finds the risk
@@ -237,14 +261,14 @@ async def replay_later_acts(
                 actor_role=wctx.event_role, data=data)
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id)
+                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history))
         elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
                 actor_role=act.recorded_role, data=event_data(act))
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id)
+                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history))
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)
@@ -253,13 +277,14 @@ async def replay_later_acts(
             later, state = [], {**before, judgement.domain: judgement.level}
             for after in history[index + 1:]:
                 state = {**state, after.domain: after.level}
-                later.append(state)
+                later.append({**state, LATER_JUDGED: after.domain})
             try:
                 more = await policy.run_backfill(
                     wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
-                    in_time_order=judged_again)
+                    in_time_order=judged_again,
+                    judged=judged_of(history[:index]))
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)

@@ -54,7 +54,8 @@ panel decision or case change applied; register recomputed):
   these types (``asset_plus``, ...), of any stage; ``after.`` on a countersignature counts it.
 - ``incoming_rating_pending_in = {domains, levels}``: one of the domains is not rated by this
   service and the child arrived (the latest transfer in's ``incoming_ratings``) at one of the
-  levels in it: another service's judgement, standing until this service's own in that domain.
+  levels in it: another service's judgement, standing until this service's own in that domain
+  dated after the arrival (one dated before it, or at its instant, answers nothing).
 - ``open_or_closed_within_days = N``: the case was open at the event's instant (not at or after
   the closure then in force: the current one, or a closed period before a reopening, whatever the
   order the acts were typed in), or, with N >= 1, the event's Europe/London calendar date is on
@@ -550,7 +551,7 @@ def _any_rating_emit(arg: RatingArg, em: _Emitter, case: str) -> str:
 
 
 def _incoming_pending(arg: RatingArg) -> Callable[[CaseSnapshot, Context], bool]:
-    return lambda case, ctx: any(case.ratings.get(d) is None
+    return lambda case, ctx: any((case.incoming_at is not None or case.ratings.get(d) is None)
                                  and case.incoming_ratings.get(d) in arg.levels
                                  for d in arg.domains)
 
@@ -560,7 +561,7 @@ def _incoming_pending_emit(arg: RatingArg, em: _Emitter, case: str) -> str:
         return "False"
     levels = em.const(arg.levels)
     return "(" + " or ".join(
-        f"({case}.ratings.get({em.const(d)}) is None and "
+        f"(({case}.incoming_at is not None or {case}.ratings.get({em.const(d)}) is None) and "
         f"{case}.incoming_ratings.get({em.const(d)}) in {levels})" for d in arg.domains) + ")"
 
 

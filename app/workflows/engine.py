@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import linecache
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -794,6 +794,10 @@ def _table_of(pack: Pack) -> _Table:
     return table if table is not None and table.owner == id(pack) else _table(pack)
 
 
+# The key of a ``later`` ratings state (:func:`evaluate_backfill`) naming the domain its
+# judgement rated: it answers a transfer in's incoming rating of that domain (fix32a).
+LATER_JUDGED = "judged"
+
 # Why an open step is superseded when no condition that required it holds any more (its
 # ``holds``): the domain dates such a lapse (``Step.lapsed_at``).
 LAPSED = "the condition that required it no longer holds"
@@ -842,7 +846,15 @@ def evaluate_backfill(
     evaluation = evaluate(event, case, pack, calendar, panels)
     if evaluation.violations:
         return evaluation
-    states = [_evolve(case, ratings=dict(r)) for r in (evaluation.ratings_after, *later)]
+    states = [_evolve(incoming_after(event, case), ratings=dict(evaluation.ratings_after))]
+    for ratings in later:  # a later judgement answers the incoming rating of its domain
+        judged = ratings.get(LATER_JUDGED)
+        state = _evolve(states[-1], ratings={d: v for d, v in ratings.items()
+                                             if d != LATER_JUDGED})
+        if judged in state.incoming_ratings and state.incoming_at is not None:
+            state = _evolve(state, incoming_ratings={
+                d: v for d, v in state.incoming_ratings.items() if d != judged})
+        states.append(state)
     if present is not None:  # today's fields, the history's latest ratings
         states.append(_evolve(present, ratings=dict(states[-1].ratings)))
     contexts = [_context_of(event, state, state) for state in states]
@@ -865,20 +877,23 @@ def evaluate_backfill(
 
 def next_panel_redates(
     case: CaseSnapshot, pack: Pack, calendar: WorkingCalendar,
-    panels: Sequence[ScheduledPanel], at: datetime,
+    panels: Sequence[ScheduledPanel], at: datetime, *, not_before: datetime | None = None,
 ) -> tuple[StepIntent, ...]:
     """What a panel being scheduled, moved or cancelled would do to the case's open
     ``next-panel`` steps (``panel_scheduled``'s re-dating, nothing else: no rule line runs),
     among ``panels`` as they stand at ``at``: for steps that come back after the panels
     changed without them (a closed case's steps reinstated at its reopening, a withdrawn
-    referral's steps reopened; attack pass 10, A10-26). ``update_due`` intents only."""
+    referral's steps reopened; attack pass 10, A10-26). ``update_due`` intents only.
+    ``not_before``: no step is due at a panel before it (a reopening: a panel that sat while
+    the case was closed could not hear it; attack 32c, ATTACK32C-4)."""
     require_aware(at, "at")
     event = WorkflowEvent(trigger="panel_scheduled", occurred_at=at, subject_id=case.case_id,
                           actor_role="system", data={"change": "reinstated"})
     table = _table(pack)
     ctx, _state = _context(event, case, table)
     plan = _Plan(ctx, table, calendar, panels)
-    plan.redate_awaiting_panel()
+    plan.redate_awaiting_panel(
+        None if not_before is None else require_aware(not_before, "not_before").astimezone(UTC))
     return tuple(plan.intents)
 
 
@@ -908,17 +923,38 @@ def _context(
     return _context_of(event, before, after, level), state
 
 
+def _answered(case: CaseSnapshot, domains: Iterable[str], at: datetime) -> CaseSnapshot:
+    """``case`` with the incoming ratings of ``domains`` answered by the service's own
+    judgement at ``at``: those still standing from an arrival before ``at`` (one at the
+    arrival's instant answers nothing; fix32a)."""
+    if case.incoming_at is None or at <= case.incoming_at \
+            or not any(d in case.incoming_ratings for d in domains):
+        return case
+    incoming = {d: v for d, v in case.incoming_ratings.items() if d not in domains}
+    return _evolve(case, incoming_ratings=incoming)
+
+
+def incoming_after(event: WorkflowEvent, case: CaseSnapshot) -> CaseSnapshot:
+    """``case`` with the incoming ratings that stand after ``event``: a transfer in's own, or
+    those a judgement or panel decision dated after the arrival has not answered (fix32a)."""
+    after = _before_after(event, case)[1]
+    return _evolve(case, incoming_ratings=after.incoming_ratings, incoming_at=after.incoming_at)
+
+
 def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapshot, CaseSnapshot]:
     data = event.data
     if event.trigger == "judgement_recorded" and data.get("domain") in DOMAINS:
         ratings = {**case.ratings, str(data["domain"]): _level(data.get("level"))}
-        return case, _evolve(case, ratings=ratings)
+        return case, _answered(_evolve(case, ratings=ratings), (str(data["domain"]),),
+                               event.occurred_at)
     if event.trigger == "panel_decision":
         ratings = dict(case.ratings)
         for domain in ("rosh", "swb"):
             if data.get(f"{domain}_level") is not None:
                 ratings[domain] = _level(data[f"{domain}_level"])
-        after = _evolve(case, ratings=ratings)
+        after = _answered(_evolve(case, ratings=ratings),
+                          [d for d in ("rosh", "swb") if data.get(f"{d}_level") is not None],
+                          event.occurred_at)
         if data.get("mappa_level") is not None:
             after = _evolve(after, mappa_level=_as_int(data["mappa_level"]))
         return case, after
@@ -927,7 +963,8 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
     if event.trigger == "case_event" and isinstance(data.get("incoming_ratings"), Mapping):
         # A transfer in: the ratings the child arrives with (ATK28B-11); the service stores
         # them on the case (``Case.incoming_ratings``) when it is the latest transfer in.
-        return case, _evolve(case, incoming_ratings=dict(data["incoming_ratings"]))
+        return case, _evolve(case, incoming_ratings=dict(data["incoming_ratings"]),
+                             incoming_at=event.occurred_at)
     if event.trigger == "assessment_countersigned" and data.get("type") is not None \
             and str(data["type"]) not in case.countersigned_types:
         after = _evolve(case, countersigned_types=case.countersigned_types | {str(data["type"])})
@@ -1660,14 +1697,15 @@ class _Plan:
             return Due(kept or self.event.occurred_at, note=WAIVED_OCCURRENCE_NOTE)
         return Due(add_period(self.event.occurred_at, period))
 
-    def redate_awaiting_panel(self) -> None:
+    def redate_awaiting_panel(self, not_before: datetime | None = None) -> None:
         """A panel was scheduled, moved or cancelled: every open ``next-panel`` step is due at
         the next panel of the pack's kind at or after the act that asked for it (its earliest
         reason: ``counted_from`` for a line counted from when it became known), among the
         panels as they now stand, sooner or later than its date so far; one already sat makes
         it overdue (the deadline counts from the event, never the wall clock). With none, it
         waits (a cadence's meeting day, else no date). A step without reasons (made before
-        reasons existed) only moves to a sooner panel, as before."""
+        reasons existed) only moves to a sooner panel, as before. ``not_before``: counted from
+        no earlier than it (:func:`next_panel_redates`)."""
         kind, cadence = self.table.panel_kind, self.table.panel_cadence
         booked = self.case.agenda_panel_ids
         fallback = next_panel(self.panels, kind, self.event.occurred_at, booked)
@@ -1675,6 +1713,8 @@ class _Plan:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
             start = self._next_panel_start(step)
+            if not_before is not None:
+                start = not_before if start is None else max(start, not_before)
             if start is not None:
                 due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
                                           booked, name=self.table.panel_name)

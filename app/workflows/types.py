@@ -122,7 +122,12 @@ class CaseSnapshot:
     # The ratings the child arrived with from another service (the latest transfer in's
     # ``incoming_ratings``), by domain: counted by ``incoming_rating_pending_in`` while this
     # service has not rated that domain itself (Somerset 13.3; attack 28b, ATK28B-11).
+    # With ``incoming_at`` (the arrival's instant), those still standing at the snapshot's
+    # moment: a domain the service judged after the arrival is answered and left out, a
+    # judgement dated before it answers nothing (attack 30a, A30a-13; fix32a). Without it (a
+    # scenario's case, a case stored before), a domain the service rates is answered.
     incoming_ratings: Mapping[str, str | None] = field(default_factory=dict)
+    incoming_at: datetime | None = None
     # The assessment types of which the case has a countersigned (complete) assessment
     # (``countersigned_assessment_in``; Wokingham W3, attack 28b, ATK28B-9).
     countersigned_types: frozenset[str] = frozenset()

@@ -359,7 +359,9 @@ def test_S42_S11_transfer_in_at_high_rosh_asks_for_own_judgement_and_monthly_rev
 def test_S42_transfer_in_at_very_high_swb_and_low_incoming_ratings() -> None:
     """S42 (13.1, 13.3), S11 (4.5): the same for the home YJT's very high SWB, transferred in on
     Sunday 31 October 2027 (the clock change day, 09:30 GMT); an incoming medium ROSH asks
-    nothing, nor an incoming high SWB on a case Somerset has already rated in that domain."""
+    nothing. An incoming high SWB on a case Somerset rated low before the arrival still asks for
+    Somerset's own judgement: one dated before the child arrived answers nothing (fix32a,
+    A30a-13: by the acts' dates, not whether the domain is rated)."""
     at = lon(2027, 10, 31, 9, 30)
     ev = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
                     incoming_ratings={"rosh": "medium", "swb": "very_high"}))
@@ -375,7 +377,7 @@ def test_S42_transfer_in_at_very_high_swb_and_low_incoming_ratings() -> None:
     assert not {"record_own_judgement", "monthly_manager_review"} & codes(low)
     rated_here = run(S, ev_("case_event", at, EVENT_ID, type="transfer_in",
                             incoming_ratings={"swb": "high"}), case(ratings=rated(swb="low")))
-    assert "record_own_swb_judgement" not in codes(rated_here)
+    assert "record_own_swb_judgement" in codes(rated_here)
 
 
 def test_W28_risk_to_another_child_attending_is_managed_and_planned() -> None:

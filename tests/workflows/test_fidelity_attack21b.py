@@ -62,10 +62,15 @@ def test_S11_transfer_in_review_ends_with_the_own_judgements_at_medium() -> None
                 due=utc(2027, 5, 30, 14), pack=S, ref="4.5")
     steps = (held(review, 2), held(created(ev, "record_own_judgement"), 3),
              held(created(ev, "record_own_swb_judgement"), 4))
+    # The case as the transfer in left it: both incoming ratings standing from the arrival;
+    # an own judgement of a domain dated after it answers that one (fix32a).
+    arrived = {"incoming_at": lon(2027, 4, 30, 15)}
     rosh = run(S, judgement("rosh", "medium", lon(2027, 5, 4, 10), victims=["peer"]),
-               case(open_steps=steps))
+               case(open_steps=steps, incoming_ratings={"rosh": "very_high", "swb": "high"},
+                    **arrived))
     assert superseded(rosh) == ["record_own_judgement"]
-    left = case(ratings=rated(rosh="medium"), open_steps=(steps[0], steps[2]))
+    left = case(ratings=rated(rosh="medium"), open_steps=(steps[0], steps[2]),
+                incoming_ratings={"swb": "high"}, **arrived)
     swb = run(S, judgement("swb", "medium", lon(2027, 5, 4, 10, 5)), left)
     assert superseded(swb) == ["monthly_manager_review", "record_own_swb_judgement"]
     assert [i.step_id for i in intents(swb, "supersede", "monthly_manager_review")] == [
@@ -73,10 +78,12 @@ def test_S11_transfer_in_review_ends_with_the_own_judgements_at_medium() -> None
     high = run(S, judgement("swb", "high", lon(2027, 5, 4, 10, 5)), left)
     assert superseded(high) == ["record_own_swb_judgement"]
     # Both answered in one act's order the other way round: the same.
-    swb_first = run(S, judgement("swb", "low", lon(2027, 5, 4, 10)), case(open_steps=steps))
+    swb_first = run(S, judgement("swb", "low", lon(2027, 5, 4, 10)), case(
+        open_steps=steps, incoming_ratings={"rosh": "very_high", "swb": "high"}, **arrived))
     assert superseded(swb_first) == ["record_own_swb_judgement"]
     rosh_last = run(S, judgement("rosh", "medium", lon(2027, 5, 4, 10, 5), victims=["peer"]),
-                    replace(case(ratings=rated(swb="low")), open_steps=steps[:2]))
+                    replace(case(ratings=rated(swb="low"), incoming_ratings={"rosh": "very_high"},
+                                 **arrived), open_steps=steps[:2]))
     assert superseded(rosh_last) == ["monthly_manager_review", "record_own_judgement"]
 
 
@@ -229,7 +236,9 @@ def test_W29_transfer_in_at_very_high_rosh_asks_for_a_high_risk_panel() -> None:
     assert_step(created(run(W, late), "request_high_risk_panel"), rule="W29",
                 code="request_high_risk_panel", actor="case_holder",
                 due=utc(2027, 9, 1, 22, 59, 59), pack=W, ref="High Risk Panel")
-    open_ = case(open_steps=(held(request, 7),))
+    # The case as the transfer in left it (the incoming very high standing from the arrival).
+    open_ = case(open_steps=(held(request, 7),), incoming_ratings={"rosh": "very_high"},
+                 incoming_at=lon(2027, 6, 14, 10))
     medium = run(W, judgement("rosh", "medium", lon(2027, 6, 15, 11), victims=["peer"]), open_)
     assert not medium.violations
     assert [i.step_id for i in intents(medium, "supersede", "request_high_risk_panel")] == [
