@@ -995,8 +995,9 @@ async def test_W4_a_closed_case_does_not_make_its_manager_the_workers_manager(
 @pytest.mark.parametrize(("starts_on", "ends_on", "due_at", "why"), [
     ("2026-08-27", "2026-08-27", "2026-08-27T22:59:59Z", "one day (an appointment)"),
     ("2026-08-27", "2026-08-28", "2026-08-26T22:59:59Z", "two working days"),
-    # Friday 28 August and the bank holiday Monday 31 August: one working day away.
-    ("2026-08-28", "2026-08-31", "2026-08-28T22:59:59Z", "a day and a bank holiday"),
+    # Friday 28 August and the bank holiday Monday 31 August: one working day, two weekdays
+    # away: prolonged, due the Thursday (attack 32c, ATTACK32C-12; before, due the Friday).
+    ("2026-08-28", "2026-08-31", "2026-08-27T22:59:59Z", "a day and a bank holiday"),
 ])
 async def test_W4_only_a_prolonged_absence_ends_the_week_early(
         wokingham: Tenant, starts_on: str, ends_on: str, due_at: str, why: str) -> None:
