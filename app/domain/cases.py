@@ -930,6 +930,10 @@ async def patch_case(
         # act at the reopening's instant is on the open case, A25-2).
         await require_after_latest_act(session, case.id, occurred_at, "occurred_at",
                                        strictly=True)
+        # A reopening takes up work with the child again (a new order): not after their
+        # recorded death, as no other act about the living child is (attack 32c, ATTACK32C-9).
+        await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
+                                         occurred_at, what="reopen the case")
     if sent.get("expected_release_date") is not None and "in_custody" not in sent:
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
@@ -1132,9 +1136,12 @@ async def _close_or_reopen(wctx: WriteContext, *, reasons: dict[str, str]) -> po
         reinstated = await policy.reinstate_closed_steps(
             wctx, reason="the case was reopened", paused=paused)
         # ... except a next-panel date: the panels may have been booked, moved or cancelled
-        # while the case was closed (A10-26); redate() keeps one that had passed.
+        # while the case was closed (A10-26), and one that sat then could not hear the case: a
+        # step not overdue at the closure is due at the next panel from the reopening
+        # (ATTACK32C-4); redate() keeps one that had passed before.
         await policy.redate_returning_next_panel_steps(
-            wctx, steps=reinstated, why="the case was reopened")
+            wctx, steps=reinstated, why="the case was reopened",
+            resumed=None if paused is None else (paused[1], paused[2]))
         await policy.rehome_shut_out_steps(wctx, shut_out=await _shut_out(session, case))
         # A reinstated step follows the case's line manager as they are now: away, it stands
         # in (Somerset 3.1); back, one that stood in at the closure is theirs again.

@@ -374,13 +374,15 @@ async def record_event(
     # twin of a panel's decision, ATTACK26B-12): a second charge joins the first's review, a
     # death ends the earlier report, and a reopening reinstates each duty once.
     set_aside = await policy.open_as_before_closure(wctx)
-    if dated_before_a_rating(case, occurred_at):
-        # Typed in after a later judgement: judged on the ratings of its own date, asking only
-        # what the history in time order still owes (A11-5, redate6's leftover).
+    if dated_before_a_rating(case, occurred_at, or_at=True):
+        # Typed in after a later judgement (or one of its instant, which comes after it:
+        # app.domain.replay.SAME_INSTANT, ATTACK32A-2): judged on the ratings from before its
+        # instant, asking only what the history in time order still owes (A11-5, redate6's
+        # leftover).
         history = await rating_history(wctx)
         result = await policy.run_backfill(
-            wctx, event=wf_event, ratings=ratings_at(history, occurred_at),
-            later=ratings_after(history, occurred_at), strict=True)
+            wctx, event=wf_event, ratings=ratings_at(history, occurred_at, before=True),
+            later=ratings_after(history, occurred_at, before=True), strict=True)
         if event.type == CaseEventType.transfer_in:
             # Its incoming ratings stand now unless a later own judgement answered them: the
             # register, contact level and priority of now follow (fix32a).
@@ -403,7 +405,7 @@ async def record_event(
         result = result.merge(replaced)
     if body.occurred_at is not None:
         # Dated before acts already recorded: what they owe now that it is in the history.
-        replayed = await replay_later_acts(wctx, since=occurred_at)
+        replayed = await replay_later_acts(wctx, since=occurred_at, judgements_at_since=True)
         if replayed is not None:
             result = result.merge(replayed)
     result = await answer_from_record(wctx, result=result)
@@ -568,10 +570,10 @@ async def _add_to_event(
             == {k: v for k, v in after.items() if k != "details"}:
         return None
     backfill = None
-    if dated_before_a_rating(wctx.case, event.occurred_at):
+    if dated_before_a_rating(wctx.case, event.occurred_at, or_at=True):
         history = await rating_history(wctx)
-        backfill = (ratings_at(history, event.occurred_at),
-                    ratings_after(history, event.occurred_at))
+        backfill = (ratings_at(history, event.occurred_at, before=True),
+                    ratings_after(history, event.occurred_at, before=True))
     return await policy.run_restated(
         wctx, before=wctx.event("case_event", before, subject_id=event.id),
         after=wctx.event("case_event", after, subject_id=event.id), backfill=backfill)

@@ -994,7 +994,8 @@ async def close_step(
         await wctx.audit(f"step.{status}", entity_type="step", entity_id=step.id,
                          change=change, reason=note)
         await emit(session, "step.completed", step.id, service_id=wctx.service.id,
-                   payload={"case_id": str(case.id), "code": step.code, "status": str(status)})
+                   payload={"case_id": str(case.id), "code": step.code, "status": str(status),
+                            "occurred_at": iso_utc(wctx.occurred_at)})
         await policy.retire_escalations(wctx, closed=[step])
     if status != StepStatus.done and not step.recurrence:
         return await policy.current(session, case)
@@ -1139,5 +1140,6 @@ async def replan_occurrence(
                      change={"code": code, "rule": following.rule_id, "status": "done",
                              "due_at": iso_utc(due)})
     await emit(session, "step.completed", done.id, service_id=wctx.service.id,
-               payload={"case_id": str(wctx.case.id), "code": code, "status": "done"})
+               payload={"case_id": str(wctx.case.id), "code": code, "status": "done",
+                        "occurred_at": iso_utc(at)})
     return True

@@ -1086,9 +1086,14 @@ def non_working_day_errors(calendar: WorkingCalendar, dated: Iterable[tuple[str,
 
 def decision_date_errors(calendar: WorkingCalendar, review: date | None,
                          due_dates: Iterable[date], loc: str = "body") -> list[dict[str, str]]:
-    """:func:`non_working_day_errors` of a decision's review date and actions' due dates."""
+    """:func:`non_working_day_errors` of a decision's review date (the panel books a sitting on
+    it). An action's due date is the panel's agreement as the minutes record it (Somerset 7.1.2
+    "Notes will be recorded on the MARP minutes form including any actions"): taken as agreed,
+    on a weekend or bank holiday too, its step due by the end of that day (``deadlines``
+    ``due-date``; attack 32c, ATTACK32C-7). ``due_dates`` is kept for the callers' one
+    shape."""
+    del due_dates
     dated = [(f"{loc}.review_date", review)] if review is not None else []
-    dated += [(f"{loc}.actions.{i}.due_date", due) for i, due in enumerate(due_dates)]
     return non_working_day_errors(calendar, dated)
 
 

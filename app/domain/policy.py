@@ -1471,7 +1471,8 @@ async def reassign_open_steps(
             )
             await emit(session, "step.reassigned", step.id, service_id=service.id,
                        payload={"case_id": str(case.id), "step_id": str(step.id),
-                                "code": step.code, "actor": actor, "from": old, "to": new})
+                                "code": step.code, "actor": actor, "from": old, "to": new,
+                                "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return moved
 
@@ -1523,7 +1524,8 @@ async def rehome_shut_out_steps(
         )
         await emit(session, "step.reassigned", step.id, service_id=service.id,
                    payload={"case_id": str(case.id), "step_id": str(step.id),
-                            "code": step.code, "actor": step.actor, "from": old, "to": new})
+                            "code": step.code, "actor": step.actor, "from": old, "to": new,
+                            "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return moved
 
@@ -1659,7 +1661,8 @@ async def record_superseded(
                 **step_change(step), **({"reason": reason} if reason is not None else {})})
         await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
-                            "code": step.code})
+                            "code": step.code,
+                            "occurred_at": iso_utc(step.completed_at or wctx.occurred_at)})
     if not retire or not steps:
         return []
     return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
@@ -1712,19 +1715,21 @@ async def supersede_all_open(
 
 
 BOOKED_LAPSE = ("Lapsed: booked for after the case's closure, which ends the panel's oversight "
-                "of the case (not overdue when the closure was recorded); a reopening "
+                "of the case (not overdue at the closure); a reopening "
                 "reinstates it")
 
 
 def booked_after_closure(pack: Pack, step: Step, closed_at: datetime) -> bool:
     """Whether an open step is one the pack's ``closure_ends_booked`` lists, due after the
-    closure's ``closed_at`` and not yet overdue now (when the closure is recorded): the closure
-    ends it rather than being blocked by it (attack 24b, A24b-4). An undated one, or one overdue
-    now (a closure dated back before it fell due too), is not: a closure launders nothing."""
+    closure's ``closed_at`` and not overdue at it: the closure ends it rather than being
+    blocked by it (attack 24b, A24b-4). An undated one, or one overdue at the closure's date
+    (a review missed while the case was open), is not: a closure launders nothing. Judged at
+    the closure's date, never the wall clock, so that a closure can be back-filled (attack
+    32c, ATTACK32C-3: an order that ended on 15 February with its review booked for 11 March
+    could not be recorded as closed once 11 March had passed)."""
     if step.code not in pack.closure_ends_booked or step.due_at is None:
         return False
-    due = stored_utc(step.due_at)
-    return due > closed_at and stored_utc(step.overdue_at or step.due_at) > utcnow()
+    return stored_utc(step.due_at) > closed_at  # its overdue_at is never before it (A16-4)
 
 
 async def supersede_codes(
@@ -1817,7 +1822,7 @@ async def reinstate_closed_steps(
         )
         await emit(session, "step.reinstated", step.id, service_id=service.id,
                    payload={"case_id": str(case.id), "step_id": str(step.id),
-                            "code": step.code})
+                            "code": step.code, "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
     return steps
 
@@ -1908,6 +1913,9 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
                                             f"{when}; a closure and reopening do not move an "
                                             "overdue step")
         return
+    if step.deadline_form == BOOKED_REVIEW:
+        _resume_booked(step, due, reopened_at)
+        return
     if _working_day_form(step.deadline_form):
         n = closed_working_days(closed_at, reopened_at, calendar)
         if n == 0:
@@ -1931,6 +1939,30 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
         step.overdue_at = max(shift_local(overdue, days=days), step.due_at)
     step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
                                    "closed (not yet overdue at the closure)")
+
+
+# A review date a panel booked (Somerset 7.1.6, Wokingham's High Risk Panel): an appointment.
+BOOKED_REVIEW = "review-date"
+
+
+def _resume_booked(step: Step, due: datetime, reopened_at: datetime) -> None:
+    """A reinstated step due on the review date a panel booked (attack 32c, ATTACK32C-6: it
+    was moved on by the time the case was closed, to a date no panel agreed). Still ahead at
+    the reopening, it keeps the booked date (Somerset 7.1.6 "the panel will agree and then book
+    a provisional review date"; 4.3 "update the panel in line with the previously agreed review
+    date"). Passed while the case was closed, the review could not take place (a panel does
+    not act on a closed case) and the panel books no date for it: it is owed at the next panel
+    at or after the reopening (7.2.3 "the case will remain relevant to ongoing MARP oversight"),
+    awaiting one when none is booked; :func:`redate_returning_next_panel_steps` dates it."""
+    if due > reopened_at:
+        step.note = _append_once(step.note, f"Review date kept: {london_text(due)}, booked by "
+                                            "the panel (a closure and reopening do not move "
+                                            "it)")
+        return
+    step.deadline_form, step.due_at, step.overdue_at = NEXT_PANEL, None, None
+    step.awaiting_panel_date = True
+    step.note = _append(step.note, f"The review date the panel booked ({london_text(due)}) "
+                                   "passed while the case was closed: due at the next panel")
 
 
 BROUGHT_FORWARD = "Brought forward to the last working day before"
@@ -1980,7 +2012,8 @@ NEXT_PANEL = "next-panel"
 
 
 async def redate_returning_next_panel_steps(
-    wctx: WriteContext, *, steps: Sequence[Step], why: str
+    wctx: WriteContext, *, steps: Sequence[Step], why: str,
+    resumed: tuple[datetime, datetime] | None = None,
 ) -> list[Step]:
     """Steps that come back open after the service's panels changed without them (``why``: a
     closed case's steps reinstated at its reopening, a withdrawn or declined referral's steps
@@ -1994,18 +2027,34 @@ async def redate_returning_next_panel_steps(
     (409 ``panel-has-sat``), so a date whose panel no longer stands was changed before it passed
     and moves; a meeting-day date (``awaiting_panel_date``) passed before the first panel was
     booked is kept, as is a date whose panel stands (only a sooner panel can replace it). Each
-    re-date is audited (``step.redate``) in the write. Answers the steps re-dated."""
+    re-date is audited (``step.redate``) in the write. Answers the steps re-dated.
+
+    ``resumed`` (a reopening): (the closure's bound, the reopening), as
+    :func:`reinstate_closed_steps`'s ``paused`` judges it. A step not yet overdue at that bound
+    waited for a panel that could not hear the case while it was closed: it is due at the next
+    panel at or after the reopening (awaiting a date when none is booked), never at one that
+    sat while the case was closed (Somerset 3.2.3 "refer the case to the next YJT MARP"; attack
+    32c, ATTACK32C-4: it came back due at a MARP eleven days before the reopening, overdue at
+    once, with the next MARP booked). One overdue at the bound keeps its date (a close and
+    reopen launders nothing)."""
     targets = {s.id: s for s in steps
                if s.status == StepStatus.open and s.deadline_form == NEXT_PANEL}
     if not targets:
         return []
     session, case, pack = wctx.session, wctx.case, wctx.pack
+    waited = set() if resumed is None else {
+        s.id for s in targets.values()
+        if s.due_at is None or stored_utc(s.overdue_at or s.due_at) > resumed[0]}
     open_steps = await open_steps_of(session, case.id)
     panels, extras = await snapshot_inputs(session, wctx.service, case, wctx.occurred_at)
     snap = replace(snapshot(case, open_steps), **extras)
-    intents = [i for i in next_panel_redates(snap, pack, wctx.policy.calendar, panels,
-                                             wctx.occurred_at)
-               if i.action == "update_due" and i.step_id in targets]
+    calendar = wctx.policy.calendar
+    intents = [i for i in next_panel_redates(snap, pack, calendar, panels, wctx.occurred_at)
+               if i.action == "update_due" and i.step_id in targets.keys() - waited]
+    if waited and resumed is not None:
+        intents += [i for i in next_panel_redates(snap, pack, calendar, panels,
+                                                  wctx.occurred_at, not_before=resumed[1])
+                    if i.action == "update_due" and i.step_id in waited]
     if not intents:
         return []
     rows = (await session.exec(select(Panel).where(
@@ -2015,7 +2064,9 @@ async def redate_returning_next_panel_steps(
     for intent in intents:
         step = next(s for s in open_steps if s.id == intent.step_id)
         at = wctx.occurred_at
-        if step.due_at is not None and step.awaiting_panel_date:
+        if step.id in waited and resumed is not None:
+            at = resumed[0]  # not late then: the case was closed when its panel sat
+        elif step.due_at is not None and step.awaiting_panel_date:
             # A meeting day's date gives way when the first panel after the step is booked.
             raised = stored_utc(step.raised_at)
             booked = [stored_utc(p.created_at) for p in rows

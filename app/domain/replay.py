@@ -42,6 +42,14 @@ from app.workflows.types import OpenStep, WorkflowEvent
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
 DOMAINS = ("rosh", "swb", "lor")
+# Acts at one instant (attack 32a, ATTACK32A-2): the case's events come first, then its
+# judgements, each judged on the case as the instant's events left it, whatever order they
+# were typed in. A judgement is made in the light of what happened (Somerset 4.2.1: "changes
+# in circumstances requiring a re-classification of ROSH/Safety and Well-being judgement
+# ratings"): an event is judged on the ratings from before its instant, and the judgements of
+# its instant typed before it are judged again after it (:func:`replay_later_acts`'s
+# ``judgements_at_since``), as the acts dated after it are.
+SAME_INSTANT = ("case_event", "judgement")
 
 
 class Judged(NamedTuple):
@@ -57,10 +65,12 @@ class Judged(NamedTuple):
     panel_item_id: uuid.UUID | None = None
 
 
-def dated_before_a_rating(case: Case, at: datetime) -> bool:
-    """Whether any of the case's current ratings was judged after ``at`` (read from the case
-    row: no query)."""
+def dated_before_a_rating(case: Case, at: datetime, *, or_at: bool = False) -> bool:
+    """Whether any of the case's current ratings was judged after ``at`` (``or_at``: or at
+    it, for a case event, which comes before the judgements of its instant: :data:`SAME_INSTANT`)
+    (read from the case row: no query)."""
     return any(datetime.fromisoformat(str(r["recorded_at"])) > at
+               or (or_at and datetime.fromisoformat(str(r["recorded_at"])) == at)
                for r in (case.ratings or {}).values() if r and r.get("recorded_at"))
 
 
@@ -79,22 +89,26 @@ async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> l
     return history
 
 
-def ratings_at(history: Sequence[Judged], at: datetime) -> dict[str, str | None]:
-    """Each domain's rating at ``at``: its latest judgement at or before it."""
+def ratings_at(history: Sequence[Judged], at: datetime, *, before: bool = False
+               ) -> dict[str, str | None]:
+    """Each domain's rating at ``at``: its latest judgement at or before it (``before``:
+    strictly before it, as a case event of that instant finds it: :data:`SAME_INSTANT`)."""
     ratings: dict[str, str | None] = dict.fromkeys(DOMAINS)
     for judged in history:
-        if judged.occurred_at > at:
+        if judged.occurred_at > at or (before and judged.occurred_at == at):
             break
         ratings[judged.domain] = judged.level
     return ratings
 
 
-def ratings_after(history: Sequence[Judged], at: datetime) -> list[dict[str, str | None]]:
-    """The ratings after each judgement dated after ``at``, in time order (the last: today's)."""
-    state = ratings_at(history, at)
+def ratings_after(history: Sequence[Judged], at: datetime, *, before: bool = False
+                  ) -> list[dict[str, str | None]]:
+    """The ratings after each judgement dated after ``at`` (``before``: or at it), in time
+    order (the last: today's)."""
+    state = ratings_at(history, at, before=before)
     later: list[dict[str, str | None]] = []
     for judged in history:
-        if judged.occurred_at > at:
+        if judged.occurred_at > at or (before and judged.occurred_at == at):
             state = {**state, judged.domain: judged.level}
             later.append({**state, LATER_JUDGED: judged.domain})
     return later
@@ -191,6 +205,7 @@ def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
+    judgements_at_since: bool = False,
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -203,10 +218,12 @@ async def replay_later_acts(
     those steps open, refuses this write (409/422 naming it, :func:`_refused_later`): a panel's
     decision dated before a lowering the panel had to approve (Somerset 7.2.1, M6) is not
     recorded under it, as in time order the lowering would have been refused (attack 30a,
-    A30a-6)."""
+    A30a-6). ``judgements_at_since``: the judgements dated at ``since`` too (the act just
+    recorded is a case event, which comes before them: :data:`SAME_INSTANT`)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
-    judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since]
+    judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
+              or (judgements_at_since and h.occurred_at == since)]
     changes = [c for c in await changes_after(wctx.session, wctx.case, since)
                if not c.changes.keys() <= besides]
     with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal

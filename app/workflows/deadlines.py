@@ -246,15 +246,23 @@ def prolonged_absences(
     working day before annual leave)"); all of them when ``at_least`` is 1. Leave recorded as
     several records that follow on (the next starts the day after, or after days that are not
     working days) is one absence: Thursday and Friday recorded apart are two working days away,
-    as one record of both is (attack pass 12, A12-9)."""
+    as one record of both is (attack pass 12, A12-9). The days counted are the weekdays the
+    worker is away from work: the absence's working days and the bank holidays (or closure days)
+    it joins, before, within or after it, the weekdays they replace: one day of annual leave on
+    the Friday before the late May bank holiday is four days away (Friday to Monday), two
+    weekdays, prolonged; a Friday's leave alone is a long weekend, not (attack 32c,
+    ATTACK32C-12)."""
     if at_least <= 1 or not absences:
         return absences
     kept = []
     for starts, ends in _joined(absences, calendar):
-        days, day = 0, starts
-        while day <= ends and days < at_least:
-            days += calendar.is_working_day(day)
-            day += timedelta(days=1)
+        first, last = starts, ends
+        while not calendar.is_working_day(first - timedelta(days=1)):
+            first -= timedelta(days=1)
+        while not calendar.is_working_day(last + timedelta(days=1)):
+            last += timedelta(days=1)
+        days = sum(1 for k in range((last - first).days + 1)
+                   if (first + timedelta(days=k)).weekday() < 5)
         if days >= at_least:
             kept.append((starts, ends))
     return tuple(kept)

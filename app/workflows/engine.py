@@ -877,20 +877,23 @@ def evaluate_backfill(
 
 def next_panel_redates(
     case: CaseSnapshot, pack: Pack, calendar: WorkingCalendar,
-    panels: Sequence[ScheduledPanel], at: datetime,
+    panels: Sequence[ScheduledPanel], at: datetime, *, not_before: datetime | None = None,
 ) -> tuple[StepIntent, ...]:
     """What a panel being scheduled, moved or cancelled would do to the case's open
     ``next-panel`` steps (``panel_scheduled``'s re-dating, nothing else: no rule line runs),
     among ``panels`` as they stand at ``at``: for steps that come back after the panels
     changed without them (a closed case's steps reinstated at its reopening, a withdrawn
-    referral's steps reopened; attack pass 10, A10-26). ``update_due`` intents only."""
+    referral's steps reopened; attack pass 10, A10-26). ``update_due`` intents only.
+    ``not_before``: no step is due at a panel before it (a reopening: a panel that sat while
+    the case was closed could not hear it; attack 32c, ATTACK32C-4)."""
     require_aware(at, "at")
     event = WorkflowEvent(trigger="panel_scheduled", occurred_at=at, subject_id=case.case_id,
                           actor_role="system", data={"change": "reinstated"})
     table = _table(pack)
     ctx, _state = _context(event, case, table)
     plan = _Plan(ctx, table, calendar, panels)
-    plan.redate_awaiting_panel()
+    plan.redate_awaiting_panel(
+        None if not_before is None else require_aware(not_before, "not_before").astimezone(UTC))
     return tuple(plan.intents)
 
 
@@ -1694,14 +1697,15 @@ class _Plan:
             return Due(kept or self.event.occurred_at, note=WAIVED_OCCURRENCE_NOTE)
         return Due(add_period(self.event.occurred_at, period))
 
-    def redate_awaiting_panel(self) -> None:
+    def redate_awaiting_panel(self, not_before: datetime | None = None) -> None:
         """A panel was scheduled, moved or cancelled: every open ``next-panel`` step is due at
         the next panel of the pack's kind at or after the act that asked for it (its earliest
         reason: ``counted_from`` for a line counted from when it became known), among the
         panels as they now stand, sooner or later than its date so far; one already sat makes
         it overdue (the deadline counts from the event, never the wall clock). With none, it
         waits (a cadence's meeting day, else no date). A step without reasons (made before
-        reasons existed) only moves to a sooner panel, as before."""
+        reasons existed) only moves to a sooner panel, as before. ``not_before``: counted from
+        no earlier than it (:func:`next_panel_redates`)."""
         kind, cadence = self.table.panel_kind, self.table.panel_cadence
         booked = self.case.agenda_panel_ids
         fallback = next_panel(self.panels, kind, self.event.occurred_at, booked)
@@ -1709,6 +1713,8 @@ class _Plan:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
             start = self._next_panel_start(step)
+            if not_before is not None:
+                start = not_before if start is None else max(start, not_before)
             if start is not None:
                 due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
                                           booked, name=self.table.panel_name)

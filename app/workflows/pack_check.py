@@ -36,7 +36,10 @@ from app.workflows.vocabulary import (
     LIKELIHOODS,
     REFERRAL_ACTIONS,
     REFERRAL_STATUSES,
+    ROLE_ABOVE,
+    ROLE_RANK,
     STAFF_ROLES,
+    TOP_ROLE,
     EventType,
     suggest,
 )
@@ -206,7 +209,7 @@ class _Checker:
         self._duplicates()
         self._closures()
         self._escalation()
-        self._escalation_loops()
+        self._escalation_order(self._escalation_loops())
         self._unclosable()
         self._panel_route()
         self._satisfiable()
@@ -332,6 +335,13 @@ class _Checker:
             if when is not None and self._never(when, line.trigger, facts, line.id,
                                                 f"rules.{i}.when", "this line never applies"):
                 continue
+            for item, field in _any_items(when, f"rules.{i}.when"):
+                if why := never(item, line.trigger, facts):
+                    # ATTACK32B-4: the line can apply through another alternative, but this
+                    # one never does: an owner's slip worth naming, not an error.
+                    self.add("warning", line.id, field,
+                             f"this alternative of 'any' can never be true: {why}; the line "
+                             "applies only through the others")
             if not isinstance(line.deadline, str):
                 for j, branch in enumerate(line.deadline):
                     if branch.when is not None and (why := never(
@@ -725,17 +735,19 @@ class _Checker:
                              f"word: the {what} would apply twice; remove one")
                 seen.setdefault(key, index)
 
-    def _escalation_loops(self) -> None:
+    def _escalation_loops(self) -> set[str]:
         """Attack 26a, A26a-12: escalation by role (``to``) that comes back to where it started
         through another role (line_manager -> duty_manager -> line_manager) never reaches
         anyone above: an error at the entry that closes the loop. A role escalating to itself
         is the top of the chain (Somerset's chair). (A role missing from ``to`` goes to
         ``default``: Wokingham's and the example's duty manager to the line manager, whose
         own go to the duty manager; which role is above the duty manager is the policy's to
-        say, so that is not judged here.)"""
+        say, so that is not judged here.) The roles whose entries the loops said (the one
+        closing a loop, a role the fallback sends round) are returned: ``_escalation_order``
+        says nothing more of them."""
         to = self.pack.escalation.to
+        flagged = self._fallback_loops()
         reported: set[str] = set()
-        self._fallback_loops()
         for start in sorted(to):
             path = [start]
             role = to[start]
@@ -748,12 +760,14 @@ class _Checker:
             if len(loop) < 2 or reported & set(loop):
                 continue
             reported |= set(loop)
+            flagged.add(loop[-1])
             chain = " -> ".join([*loop, role])
             self.add("error", "-", f"escalation.to.{loop[-1]}",
                      f"escalation goes round in a loop ({chain}): no one above is ever told; "
                      "end the chain at a role that escalates to itself (e.g. chair = \"chair\")")
+        return flagged
 
-    def _fallback_loops(self) -> None:
+    def _fallback_loops(self) -> set[str]:
         """Escalation that goes round through the fallback (``default``) for a role ``to``
         does not name: Wokingham's and the example's ``default = "line_manager"`` with
         ``line_manager = "duty_manager"`` sent a duty manager's overdue step to the line
@@ -766,6 +780,7 @@ class _Checker:
         to, default = esc.to, esc.default
         roles = sorted({*STAFF_ROLES, *to, *to.values(), default} - {"action_owner"})
         reported: set[str] = set()
+        flagged: set[str] = set()
         for start in roles:
             path = [start]
             role = esc.target(start)
@@ -777,6 +792,7 @@ class _Checker:
             if len(loop) < 2 or not fallen or reported & set(loop):
                 continue
             reported |= set(loop)
+            flagged |= set(fallen)
             first = loop.index(fallen[0])  # told from a role the fallback sends on
             loop = loop[first:] + loop[:first]
             steps = zip(loop, [*loop[1:], loop[0]], strict=True)
@@ -795,6 +811,44 @@ class _Checker:
                              f"{default!r}, whose overdue steps escalate back round "
                              f"({chain}): name who is above {line.actor} "
                              f"(escalation.to.{line.actor})")
+        return flagged
+
+    def _escalation_order(self, flagged: set[str]) -> None:
+        """An overdue step goes to someone above its actor (attack 32b, ATTACK32B-3): a role
+        escalating to itself that is not the top of the chain (``line_manager =
+        "line_manager"``: the overdue line manager told of their own lapse), or to a role
+        below or beside it (``chair = "case_holder"``, ``default = "case_holder"`` for the
+        case holder's own), leaves no one above told. The order is the contract's
+        (``vocabulary.ROLE_RANK``: case holder and panel administrator, line manager, duty
+        manager, chair; only the chair escalates to itself). A warning at the entry that says
+        so (``escalation.to.<role>``, or ``escalation.default`` for a role ``to`` leaves to
+        it), an error there when a line's steps are that role's, and then an error at each
+        such line too (its overdue steps would really go there), as for a loop through the
+        fallback. A role whose entry a loop's message already names (``flagged``) is not said
+        again. A pack without ``[escalation]`` (or whose table ``pack check`` set aside as
+        misspelt) is not judged: it has said nothing to check."""
+        if "escalation" not in self.pack.model_fields_set:
+            return
+        esc = self.pack.escalation
+        for role in sorted(ROLE_RANK, key=lambda r: (ROLE_RANK[r], r)):
+            target = esc.target(role)
+            if role in flagged or target not in ROLE_RANK or (
+                    ROLE_RANK[target] > ROLE_RANK[role] or role == target == TOP_ROLE):
+                continue
+            entry = f"escalation.to.{role}" if role in esc.to else "escalation.default"
+            how = "" if role in esc.to else " by the fallback (escalation.default)"
+            where = ("itself, and only the top of the chain (chair) escalates to itself"
+                     if target == role else f"{target}, {_below(target, role)}")
+            fix = (f'end the chain with {TOP_ROLE} = "{TOP_ROLE}"' if role == TOP_ROLE else
+                   f'name the role above it (escalation.to.{role} = "{ROLE_ABOVE[role]}")')
+            owed = [(field, line) for field, line in self._step_lines() if line.actor == role]
+            self.add("error" if owed else "warning", "-", entry,
+                     f"an overdue {role} step escalates{how} to {where}: no one above is "
+                     f"told ({' < '.join(_CHAIN)}); {fix}")
+            for field, line in owed:
+                self.add("error", line.id, f"{field}.actor",
+                         f"an overdue {role} step escalates{how} to {where}: no one above "
+                         f"is told; {fix}")
 
     def _escalation(self) -> None:
         esc = self.pack.escalation
@@ -867,6 +921,17 @@ class _Checker:
                              f"ref {piece!r} is not found in the policy's text")
 
 
+# The roles in the order an overdue step climbs, for a message (the panel administrator is
+# ranked with the case holder).
+_CHAIN = ("case_holder", "line_manager", "duty_manager", "chair")
+
+
+def _below(target: str, role: str) -> str:
+    """Where ``target`` stands to ``role`` in the chain, in words."""
+    return (f"below {role}" if ROLE_RANK[target] < ROLE_RANK[role] else
+            f"no higher than {role}")
+
+
 # A placeholder in a title (anything in braces), or a lone brace.
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}|[{}]")
 
@@ -882,6 +947,19 @@ def _top_atoms(raw: Any) -> Iterator[tuple[str, Any]]:
                     yield from ((str(k), v) for k, v in item.items() if k not in ("all", "any"))
         elif key not in ("any", "not"):
             yield str(key), value
+
+
+def _any_items(raw: Any, where: str) -> Iterator[tuple[Any, str]]:
+    """Every item of an ``any`` in a condition, with its field path, outside any ``not`` (whose
+    alternatives are the other way round)."""
+    if not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        if key in ("all", "any") and isinstance(value, list):
+            for index, item in enumerate(value):
+                if key == "any":
+                    yield item, f"{where}.any.{index}"
+                yield from _any_items(item, f"{where}.{key}.{index}")
 
 
 def _trigger_in(raw: Any) -> set[str] | None:

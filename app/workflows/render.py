@@ -601,7 +601,7 @@ def local_sentences(pack: Pack) -> list[str]:
     if pack.closure_ends_booked:
         out.append("Closing the case ends (lapsed, with the reason; reinstated if it reopens): "
                    f"{_all(list(pack.closure_ends_booked))} when booked for after the closure "
-                   "and not overdue when the closure is recorded; overdue, it must be done "
+                   "(not overdue at the closure's date); overdue then, it must be done "
                    "before the case closes.")
     if pack.completable:
         out.append("May also be completed by hand, though an act normally does it: "
@@ -616,7 +616,8 @@ def local_sentences(pack: Pack) -> list[str]:
     if "+1wd-in-week" in forms:
         out.append("“Before the end of the working week” deadlines end on the worker's "
                    "last working day before a recorded absence of "
-                   + ("any length." if days == 1 else f"{days} working days or more."))
+                   + ("any length." if days == 1 else
+                      f"{days} working days or more (the bank holidays it joins counted)."))
     for fact in pack.facts:
         values = f" ({_words(list(fact.values))})" if fact.values else ""
         bounds = ""

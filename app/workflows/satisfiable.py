@@ -58,7 +58,8 @@ _UNIVERSE: dict[str, tuple[Any, ...]] = {
 _NEEDS_DATA = (*VALUE_EVENT_ATOMS, "level_below", "event_flag", "changed", "changed_to",
                "incoming_rating_in", "attendees_include", "level_lowered_from")
 # How a value is named in a reason.
-_NAMES = {"judgement_domain_in": "the judgement's domain", "level_in": "the judgement's level",
+_NAMES = {"child_age": "the child's age",
+          "judgement_domain_in": "the judgement's domain", "level_in": "the judgement's level",
           "trigger_in": "the act's trigger", "lowered_from": "the judgement's previous level"}
 # The levels a domain's rating may hold (None: not rated): a very high LoR is refused under
 # every pack (the contract's LoR scale), so no case is ever rated so; and the domains a
@@ -261,10 +262,38 @@ def _mapping_atom(name: str, side: str, bare: str, arg: Mapping[str, Any],
     if name == "changed_to" and not negated:
         return _changed_to(arg, f"changed_to = {{field = {arg.get('field')!r}, values = "
                                 f"{list(arg.get('values') or ())}}}")
+    if name == "child_age" and not negated:
+        return _age(arg)
     if side and bare == "fact" and isinstance(arg.get("name"), str):
         shown = ", ".join(f"{k} = {v!r}" for k, v in arg.items())
         return _fact(f"{side}.fact:{arg['name']}", arg, negated, f"{name} = {{{shown}}}")
     return None
+
+
+# The ages a child may have in whole years (None: no date of birth known), so that ranges of
+# ``child_age`` in atoms of one ``all`` intersect (attack 32b, ATTACK32B-4).
+_AGES: frozenset[Any] = frozenset({None, *range(0, 151)})
+
+
+def _age(arg: Mapping[str, Any]) -> list[list[_Constraint]] | None:
+    """``child_age = {eq, ne, in, lt, lte, gt, gte, set}`` (``Compare.test``): the ages it
+    allows; another operator, or a value not a whole number: not modelled."""
+    ops = {k: v for k, v in arg.items() if v is not None}
+    numbers = [v for k, v in ops.items() if k != "set"]
+    numbers += list(ops.get("in") or ()) if isinstance(ops.get("in"), list | tuple) else []
+    if set(ops) - {"eq", "ne", "in", "lt", "lte", "gt", "gte", "set"} or any(
+            isinstance(v, bool) or not isinstance(v, int | list | tuple) for v in numbers):
+        return None
+    shown = ", ".join(f"{k} = {v!r}" for k, v in arg.items())
+    tests = {"eq": lambda a, n: a == n, "ne": lambda a, n: a != n, "in": lambda a, n: a in n,
+             "lt": lambda a, n: a < n, "lte": lambda a, n: a <= n,
+             "gt": lambda a, n: a > n, "gte": lambda a, n: a >= n}
+    if ops.get("set") is False:
+        allowed = frozenset({None})
+    else:
+        allowed = frozenset(a for a in _AGES if a is not None and all(
+            tests[k](a, v) for k, v in ops.items() if k != "set"))
+    return [[("child_age", allowed, frozenset(), f"child_age = {{{shown}}}")]]
 
 
 def _expand(raw: Any, negated: bool = False) -> list[list[_Constraint]] | None:

@@ -68,6 +68,18 @@ ESCALATION_CODE = "escalate_overdue_step"
 ENGINE_STEP_CODES: frozenset[str] = frozenset({ESCALATION_CODE})
 STAFF_ROLES: tuple[str, ...] = ("case_holder", "line_manager", "duty_manager", "chair",
                                 "panel_admin")
+# The order of the roles an overdue step climbs (attack 32b, ATTACK32B-3): the contract's
+# (policy-rules.md "Actors") case holder, their line manager, the duty manager who stands in
+# for the line manager, and the chair (the service's senior managers, "who chair panels and
+# take escalations"), the top: only the top escalates to itself. The panel administrator
+# manages no one: ranked with the case holder, so their overdue step goes to a manager.
+ROLE_RANK: dict[str, int] = {"case_holder": 0, "panel_admin": 0, "line_manager": 1,
+                             "duty_manager": 2, "chair": 3}
+TOP_ROLE = "chair"
+# Who is above each role, as the bundled packs say (the suggestion ``pack check`` makes).
+ROLE_ABOVE: dict[str, str] = {"case_holder": "line_manager", "panel_admin": "chair",
+                              "line_manager": "duty_manager", "duty_manager": "chair",
+                              "chair": "chair"}
 # Who may be asked to do a step: a staff role, or the owner a panel named for an action.
 ACTORS: tuple[str, ...] = (*STAFF_ROLES, "action_owner")
 # Roles an event can be recorded under (staff, machine feeds, the system itself).
@@ -433,7 +445,14 @@ def suggest(value: str, allowed: Iterable[str]) -> str:
     meant = ROLE_SYNONYMS.get(re.sub(r"[\s\-]+", "_", str(value).strip().casefold()))
     if meant in words:
         return f" (did you mean {meant!r}?)"
-    near = difflib.get_close_matches(str(value), words, n=2, cutoff=0.6)
+    # The same word in other letters ('n3' for the rule N3; attack 32b, ATTACK32B-5): a short
+    # id differing only in case is too far for difflib, so words are also compared casefolded.
+    folded = str(value).casefold()
+    same = [w for w in words if w.casefold() == folded]
+    by_fold = {w.casefold(): w for w in reversed(words)}
+    near = same or [by_fold[n] for n in difflib.get_close_matches(
+        folded, list(by_fold), n=2, cutoff=0.6)]
+    near = near or difflib.get_close_matches(str(value), words, n=2, cutoff=0.6)
     return f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
 
 

@@ -127,3 +127,30 @@ async def test_W24_after_death_a_charge_raises_no_second_notification(
                                    headers=wokingham.auth("line_manager"))
     assert sorted(s["code"] for s in r.json()["data"]) == [
         "notify_serious_incident", "record_incident", "report_to_line_manager"]
+
+
+async def test_S23_after_death_the_case_is_not_reopened(somerset: Tenant) -> None:
+    """S23 (12): "Somerset YJT will complete notification within the expected timeframes for
+    any child who is charged with any notifiable offence or dies whilst relevant to our
+    service". What is owed after a death is the manager informed and the notification; a new
+    order cannot be made on a dead child. The case closed after the death and reopened dated
+    after it ("new court order") is 409 ``after-final-event`` as any other act about the living
+    child, and stays closed (attack 32c, ATTACK32C-9: 200, open again in the caseload while
+    every act on it was refused)."""
+    case_id = await _died(somerset)
+    url = f"/v1/cases/{case_id}"
+    etag = (await somerset.client.get(url, headers=somerset.auth("line_manager"))
+            ).headers["etag"]
+    r = await somerset.client.patch(url, json={"closed_at": "2026-09-01T10:00:00+01:00",
+                                               "closure_reason": "The child died"},
+                                    headers={**somerset.auth("line_manager"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    r = await somerset.client.patch(url, json={
+        "closed_at": None, "reopen_reason": "new court order",
+        "occurred_at": "2026-09-14T10:00:00+01:00"},
+        headers={**somerset.auth("line_manager"), "If-Match": r.headers["etag"]})
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    _refused(r.json())
+    r = await somerset.client.get(url, headers=somerset.auth("line_manager"))
+    assert r.json()["data"]["closed_at"] is not None

@@ -100,11 +100,30 @@ async def test_W22_a_child_who_stays_high_closes_when_the_order_ends(
 async def test_S20_a_review_missed_before_the_closure_still_blocks_it(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """S20 (7.1.6, 7.2.3): a closure launders no missed review. The review booked for 25
-    November has not taken place when the closure dated 2 November is recorded on 27 November:
-    409 ``mandatory-steps-open`` naming it, as before."""
+    November has not taken place when the case is closed dated 26 November (recorded on 27
+    November): 409 ``mandatory-steps-open`` naming it."""
+    pin(monkeypatch, 2026, 11, 2, 10, 30)
+    case_id = await _high_and_reviewed(somerset, "marp", intervention="prevention")
+    pin(monkeypatch, 2026, 11, 27, 10, 0)
+    r = await patch_case(somerset, case_id, {"closed_at": "2026-11-26T10:00:00Z",
+                                             "closure_reason": "Order completed"})
+    assert r.status_code == 409, r.text
+    assert [s["code"] for s in r.json()["steps"]] == ["attend_panel_review"]
+
+
+async def test_S20_a_back_filled_closure_before_the_review_fell_due_ends_it(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S20 (7.1.6 "Unless the child's risk status has reduced to medium or low, the panel will
+    agree and then book a provisional review date"): the review booked for 25 November was not
+    due when the order ended on 2 November. The closure dated 2 November, recorded on 27
+    November (after the booked date), is judged at its own date, as every deadline is ("from
+    the triggering event's occurred_at, never from the wall clock, so that a CMS can back-fill
+    events"): 200, the review lapses with the closure (attack 32c, ATTACK32C-3: 409)."""
     pin(monkeypatch, 2026, 11, 2, 10, 30)
     case_id = await _high_and_reviewed(somerset, "marp", intervention="prevention")
     pin(monkeypatch, 2026, 11, 27, 10, 0)
     r = await _close(somerset, case_id)
-    assert r.status_code == 409, r.text
-    assert [s["code"] for s in r.json()["steps"]] == ["attend_panel_review"]
+    assert r.status_code == 200, r.text
+    [review] = [s for s in await steps_of(somerset, case_id, "superseded")
+                if s["code"] == "attend_panel_review"]
+    assert "Lapsed: booked for after the case's closure" in review["note"]

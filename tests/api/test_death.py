@@ -160,20 +160,21 @@ async def test_S23_after_a_death_no_act_asks_for_the_work_with_the_child_again(
 async def test_S23_a_death_after_closure_is_not_undone_by_reopening(somerset: Tenant) -> None:
     """S23 (12): "... or dies whilst relevant to our service (up to 20 days following the end of
     supervision)". A ROSH-high case closed on Wednesday 1 April 2026; the child dies on Saturday
-    4 April; reopened on Tuesday 7 April (to complete the serious incident work), the steps the
-    closure set aside that the death ended are not reinstated, nor asked for again."""
+    4 April. The serious incident work is done on the closed case (the pack's
+    ``survives_closure``): a reopening on Tuesday 7 April, after the death, is 409
+    ``after-final-event`` (ATTACK32C-9), so nothing the closure set aside comes back."""
     case = (await somerset.open_case())["data"]
     await _judge(somerset, case["id"], "rosh", "high", "2026-03-30T10:00:00+01:00")
     # The MARP referral with the views (3.2.3, 6.2: not waivable) is made before the closure.
     await refer_to_marp(somerset, case["id"], "2026-03-30T11:00:00+01:00")
     url = f"/v1/cases/{case['id']}"
 
-    async def patch(body: dict[str, Any]) -> Any:
+    async def patch(body: dict[str, Any], status: int = 200) -> Any:
         etag = (await somerset.client.get(url, headers=somerset.auth("line_manager"))).headers[
             "etag"]
         r = await somerset.client.patch(url, json=body, headers={
             **somerset.auth("line_manager"), "If-Match": etag})
-        assert r.status_code == 200, r.text
+        assert r.status_code == status, r.text
         return r.json()
 
     await patch({"closed_at": "2026-04-01T16:00:00+01:00", "closure_reason": "Order ended"})
@@ -182,9 +183,11 @@ async def test_S23_a_death_after_closure_is_not_undone_by_reopening(somerset: Te
         "known_at": "2026-04-07T09:00:00+01:00"}, role="line_manager")
     assert sorted(s["code"] for s in died["next_steps"]) == [
         "inform_service_manager", "notify_serious_incident"]
-    reopened = await patch({"closed_at": None, "reopen_reason": "Serious incident review",
-                            "occurred_at": "2026-04-07T10:00:00+01:00"})
-    assert sorted(s["code"] for s in reopened["next_steps"]) == [
+    refused = await patch({"closed_at": None, "reopen_reason": "Serious incident review",
+                           "occurred_at": "2026-04-07T10:00:00+01:00"}, status=409)
+    assert refused["type"].endswith("/after-final-event")
+    r = await somerset.client.get(url, headers=somerset.auth("line_manager"))
+    assert sorted(s["code"] for s in r.json()["data"]["open_steps"]) == [
         "inform_service_manager", "notify_serious_incident"]
 
 

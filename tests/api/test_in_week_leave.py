@@ -130,13 +130,16 @@ async def test_W4_an_incident_known_during_leave_goes_back_when_the_leave_is_sho
     assert [(e["actor"], e["role"]) for e in redates] == [("line_manager-1", "line_manager")] * 3
 
 
-async def test_W4_leave_shortened_to_one_working_day_over_christmas_is_not_prolonged(
+async def test_W4_leave_shortened_to_one_working_day_over_christmas_is_still_prolonged(
         wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """W4: "the last day before a prolonged absence (for example, the last working day before
-    annual leave)"; the pack reads prolonged as two working days or more. Leave from Thursday 24
-    December shortened to end on Monday 28 December is one working day (the 25th and the 28th
-    are bank holidays, the 26th and 27th a weekend): both incidents known on Wednesday 23
-    December, before and after the leave was recorded, go back to Thursday 24 December."""
+    annual leave)"; the pack reads prolonged as two weekdays away or more, the bank holidays the
+    leave joins counted (attack 32c, ATTACK32C-12; before, working days only). Leave from
+    Thursday 24 December shortened to end on Monday 28 December is one working day but three
+    weekdays away (the 25th and the 28th are bank holidays, the 26th and 27th a weekend; back
+    Tuesday 29): both incidents known on Wednesday 23 December, before and after the leave was
+    recorded, stay due that Wednesday. Shortened to nothing but Tuesday 29 (after the
+    holidays), they go back to Thursday 24, the week's last working day."""
     pin(monkeypatch, 2026, 12, 23, 16, 0)
     h = await Holder(wokingham, "case_holder-xmas").open()
     a = await h.incident("2026-12-23T09:00:00Z")
@@ -144,6 +147,8 @@ async def test_W4_leave_shortened_to_one_working_day_over_christmas_is_not_prolo
     b = await h.incident("2026-12-23T11:00:00Z")
     assert await h.dues(a, b) == [WED_23, WED_23]
     await h.change(ends_on="2026-12-28")
+    assert await h.dues(a, b) == [WED_23, WED_23]
+    await h.change(starts_on="2026-12-29", ends_on="2026-12-29")
     assert await h.dues(a, b) == [THU_24, THU_24]
 
 
@@ -151,7 +156,7 @@ FINAL = [  # the leave as it ends up, and what both incidents are then due
     (None, THU_24),
     ({"starts_on": "2026-12-24", "ends_on": "2026-12-31"}, WED_23),
     ({"starts_on": "2026-12-29", "ends_on": "2026-12-29"}, THU_24),
-    ({"starts_on": "2026-12-24", "ends_on": "2026-12-28"}, THU_24),
+    ({"starts_on": "2026-12-24", "ends_on": "2026-12-28"}, WED_23),  # ATTACK32C-12
     ({"starts_on": "2026-12-29", "ends_on": "2027-01-08"}, THU_24),
 ]
 
@@ -315,3 +320,44 @@ async def test_W4_a_back_filled_reassignment_before_the_deadline_counts_against_
     moved.case_id = away.case_id
     assert await moved.dues(step) == ["2027-02-05T23:59:59Z"]
     assert "Deadline kept" not in (await moved.record_steps())[step]["note"] or ""
+
+
+async def test_W4_one_day_of_leave_joined_to_a_bank_holiday_weekend_is_a_prolonged_absence(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W4 (Internal and External Controls): "If the incident becomes known to the worker on a
+    Friday or the last day before a prolonged absence (for example, the last working day before
+    annual leave), it must be recorded and reported to their line manager before the end of the
+    working week." Annual leave on Friday 28 May 2027 only, before the late May bank holiday
+    (Monday 31 May): the worker is away Friday to Monday, back Tuesday 1 June, two weekdays
+    away: prolonged, so an incident known on Thursday 27 May is due at the end of that Thursday
+    (BST: 22:59:59Z), "the last working day before annual leave", not on her leave day. Control:
+    one day of leave on Friday 4 June joined only to the weekend is not prolonged: an incident
+    known on Thursday 3 June is due at the end of Friday 4 June (attack 32c, ATTACK32C-12)."""
+    pin(monkeypatch, 2027, 5, 27, 12, 0)
+    may = await Holder(wokingham, "case_holder-m32c").open()
+    await may.leave({"starts_on": "2027-05-28", "ends_on": "2027-05-28",
+                     "reason": "annual leave"})
+    step = await may.incident("2027-05-27T10:00:00Z")
+    assert await may.dues(step) == ["2027-05-27T22:59:59Z"]
+    pin(monkeypatch, 2027, 6, 3, 12, 0)
+    june = await Holder(wokingham, "case_holder-j32c").open()
+    await june.leave({"starts_on": "2027-06-04", "ends_on": "2027-06-04",
+                      "reason": "annual leave"})
+    step = await june.incident("2027-06-03T10:00:00Z")
+    assert await june.dues(step) == ["2027-06-04T22:59:59Z"]
+
+
+async def test_W4_one_day_of_leave_on_christmas_eve_is_a_prolonged_absence(
+        wokingham: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W4 (Internal and External Controls): "the last day before a prolonged absence (for
+    example, the last working day before annual leave)". Annual leave on Thursday 24 December
+    2026 only: with Christmas Day (Friday 25) and the Boxing Day holiday (Monday 28) the worker
+    is away until Tuesday 29 December, three weekdays: an incident known on Wednesday 23
+    December is due at the end of that Wednesday, not of her leave day (attack 32c,
+    ATTACK32C-12)."""
+    pin(monkeypatch, 2026, 12, 23, 16, 0)
+    xmas = await Holder(wokingham, "case_holder-c32c").open()
+    await xmas.leave({"starts_on": "2026-12-24", "ends_on": "2026-12-24",
+                      "reason": "annual leave"})
+    step = await xmas.incident("2026-12-23T09:00:00Z")
+    assert await xmas.dues(step) == [WED_23]

@@ -48,13 +48,15 @@ async def _transfer(t: Tenant, case_id: str) -> None:
 async def test_S20_a_transferred_case_closes_with_its_marp_review_set_aside(
     somerset: Tenant,
 ) -> None:
-    """S20 (7.1.6, 7.2.3), S8 (6.2), 13.4: the MARP review booked for 6 August and the views
-    never sought block a closure on 23 July (the child not yet transferred) and not one on 28
-    July, after the transfer of 24 July: both are superseded by it, and the handover call
-    (S26, 13.4.3) survives the closure, still owed."""
+    """S20 (7.1.6, 7.2.3), S8 (6.2), 13.4: the MARP review booked for 16 July, missed, blocks
+    a closure on 23 July (the child not yet transferred) and not one on 28 July, after the
+    transfer of 24 July: it is superseded by it with the views, and the handover call (S26,
+    13.4.3) survives the closure, still owed. (A review booked for after the closure's date
+    lapses with it whenever the closure is typed: ATTACK32C-3; this one was booked for 6
+    August and blocked only because the test ran after that date.)"""
     case_id = await _high_then_transferred(somerset)
     await taken_by_marp(somerset, case_id, "rosh", "high", at="2026-07-02T10:00:00+01:00",
-                        decided="2026-07-02T11:00:00+01:00", review="2026-08-06")
+                        decided="2026-07-02T11:00:00+01:00", review="2026-07-16")
     await _transfer(somerset, case_id)
     early = await _patch(somerset, case_id, {"closed_at": "2026-07-23T16:00:00+01:00",
                                              "closure_reason": "Transferred to Devon YJS"})

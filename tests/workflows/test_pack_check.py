@@ -244,7 +244,9 @@ def test_no_step_code_or_pack_id_has_a_meaning_in_python() -> None:
 
 def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> None:
     """Attack A L2: ``child_age = { lt = -5 }`` (no age is negative) and a score compared
-    outside its declared 0-4 range are warnings (exit 0), like a misspelt word a silent hole."""
+    outside its declared 0-4 range are warnings at the atom, like a misspelt word a silent
+    hole; the age's, required by X6's ``all``, also makes the line never apply: an error there
+    (attack 32b, ATTACK32B-4), exit 1."""
     path = example_variant(
         tmp_path, ("{ child_age = { lt = 14 } }", "{ child_age = { lt = -5 } }"))
     problems = check_pack(read_pack(path))
@@ -252,8 +254,11 @@ def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> Non
             if "never be true" in p.message] == [(
                 "warning", "rules.6.when.all.1.child_age",
                 "this comparison can never be true: {lt = -5} leaves no whole number, and a "
-                "child's age is in 0..inf")]
-    assert main(["pack", "check", str(path)]) == 0
+                "child's age is in 0..inf"), (
+                "error", "rules.6.when",
+                "this condition can never be true: child_age = {lt = -5} leave the child's age "
+                "nothing it may be, so this line never applies")]
+    assert main(["pack", "check", str(path)]) == 1
     path = example_variant(tmp_path, ('name = "serious_harm_indicators", gte = 2',
                                       'name = "serious_harm_indicators", gte = 5'))
     assert [p.message for p in check_pack(read_pack(path)) if "never be true" in p.message] == [

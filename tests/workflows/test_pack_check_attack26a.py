@@ -34,9 +34,9 @@ title = "Northvale YJS risk policy"
 authority = "Northvale YJS"
 source = "northvale.txt"
 
-[escalation]
-default = "line_manager"
-'''
+# each role's overdue steps go to the role above it (ATTACK32B-3)
+''' + ('escalation = { default = "line_manager", to = { line_manager = "duty_manager", '
+       'duty_manager = "chair", chair = "chair", panel_admin = "chair" } }\n')
 
 LINE = '''
 [[rules]]

@@ -263,3 +263,43 @@ def test_attack31a_1_a_cadence_naming_a_day_not_read_as_fixed_is_warned(
     adhoc = example_variant(tmp_path, ('cadence = "weekly on Thursday"',
                                        'cadence = "ad hoc, within one week of a request"'))
     assert _warnings(adhoc, "panel_kinds.0.cadence") == []
+
+
+def test_attack32b_4_child_age_ranges_in_one_all_that_leave_no_age_are_an_error(
+        tmp_path: Path) -> None:
+    """Attack 32b, ATTACK32B-4: the example's X6 (4.3 "a child under 14 has been charged")
+    given ``child_age`` atoms that leave no age, within one atom or across the atoms of its
+    ``all`` (``gte 14`` with ``lt 14``; ``eq 12`` with ``ne 12``): the line never applies, an
+    error as the other values' contradictions are (it was a warning within one atom, nothing
+    across atoms)."""
+    x6 = "{ child_age = { lt = 14 } }"
+    for new, said in (
+            ("{ child_age = { gte = 14, lt = 10 } }", "child_age = {gte = 14, lt = 10}"),
+            ("{ child_age = { gte = 14 } }, { child_age = { lt = 14 } }",
+             "child_age = {gte = 14} and child_age = {lt = 14}"),
+            ("{ child_age = { eq = 12 } }, { child_age = { ne = 12 } }",
+             "child_age = {eq = 12} and child_age = {ne = 12}")):
+        problems = check_pack(read_pack(example_variant(tmp_path, (x6, new), once=True)))
+        assert [(p.severity, p.rule, p.field, p.message) for p in problems
+                if p.field == "rules.6.when"] == [(
+                    "error", "X6", "rules.6.when",
+                    f"this condition can never be true: {said} leave the child's age nothing "
+                    "it may be, so this line never applies")]
+
+
+def test_attack32b_4_a_dead_alternative_of_an_any_that_can_hold_is_a_warning_naming_it(
+        tmp_path: Path) -> None:
+    """Attack 32b, ATTACK32B-4: X6 given ``any = [{ all = [case.statutory true, false] },
+    { child_age lt 14 }]``: the line can still apply (no error), and the dead alternative,
+    an owner's slip, is named by a warning at its field."""
+    new = ('{ any = [{ all = [{ "case.statutory" = true }, { "case.statutory" = false }] }, '
+           '{ child_age = { lt = 14 } }] }')
+    path = example_variant(tmp_path, ("{ child_age = { lt = 14 } }", new), once=True)
+    problems = check_pack(read_pack(path))
+    assert not [p for p in problems if p.severity == "error"]
+    assert [(p.severity, p.field, p.message) for p in problems
+            if p.field.startswith("rules.6.when")] == [(
+                "warning", "rules.6.when.all.1.any.0",
+                "this alternative of 'any' can never be true: case.statutory = true and "
+                "case.statutory = false leave what 'case.statutory' tests nothing it may be; the "
+                "line applies only through the others")]

@@ -575,3 +575,42 @@ code = "child_protection_referal"
                                              ', data = { type = "parent_carer_risk"'))
     line = _one_user_error(main(["pack", "test", "example-yjs", str(path)]), capsys)
     assert f"scenarios.1.act.occurred_at (scenario 'misspelt', line {act}): " in line
+
+
+def test_attack32b_5_a_word_in_other_letters_gets_its_did_you_mean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack 32b, ATTACK32B-5: a rule id in the wrong case (``rule = "x5"`` for X5, in
+    ``expect.rule``, ``refused.rule`` and an open step's ``rule``) was "unknown rule 'x5'"
+    with no suggestion, where a misspelt step code gets one: a short id differing only in case
+    is too far for the near-miss match. Every word-checked field now offers the word in its
+    letters (a step code, an event type in capitals too)."""
+    path = _scenarios(tmp_path, """[[scenarios]]
+name = "letters"
+not_expected = ["Child_Protection_Referral"]
+refused = { rule = "x6" }
+[scenarios.case]
+open_steps = [{ code = "child_protection_referral", rule = "x5" }]
+[scenarios.act]
+trigger = "case_event"
+occurred_at = 2026-08-28T15:30:00+01:00
+data = { type = "PARENT_CARER_RISK" }
+[[scenarios.expect]]
+code = "child_protection_referral"
+rule = "x5"
+""")
+    assert main(["pack", "test", "example-yjs", str(path)]) == 1
+    out = _no_lines(capsys.readouterr().out).splitlines()
+    assert out == [
+        f"{path}: FAIL letters [example-yjs version 1.0]",
+        "    scenarios.0.act.data.type: unknown event type 'PARENT_CARER_RISK' (did you mean "
+        "'parent_carer_risk'?)",
+        "    scenarios.0.case.open_steps.0.rule: unknown rule 'x5' (did you mean 'X5'?)",
+        "    scenarios.0.expect.0.rule: unknown rule 'x5' (did you mean 'X5'?)",
+        "    scenarios.0.not_expected.0: no rule of the pack creates step code "
+        "'Child_Protection_Referral' (did you mean 'child_protection_referral'?)",
+        "    scenarios.0.refused.rule: unknown rule 'x6' (did you mean 'X6'?)",
+        "    not run: the scenario names words the pack does not have, so it cannot mean what "
+        "it says",
+        "1 scenario(s) failed",
+    ]
