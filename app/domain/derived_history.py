@@ -114,10 +114,12 @@ async def restate_derived(wctx: WriteContext, *, since: datetime,
     await session.flush()
     history = await timeline_history(session, case.id)
     rated = await _judgements(wctx, pending)
+    judged = [(r.occurred_at, r.domain) for r in rated]
     instants = sorted({since} | {c.occurred_at for c in history if not c.created
                                  and c.occurred_at > since
                                  and (DERIVED_FIELDS & c.changes.keys())}
-                      | {r.occurred_at for r in rated if r.occurred_at > since})
+                      | {r.occurred_at for r in rated if r.occurred_at > since}
+                      | {at for at in await _arrivals(wctx) if at > since})
     final = await _final_event_at(wctx)
     shown = {name: json_value_at(history, name, since, strictly=True) for name in RESTATED}
     rows: dict[datetime, dict[str, list[Any]]] = {}
@@ -125,13 +127,24 @@ async def restate_derived(wctx: WriteContext, *, since: datetime,
         recorded = _recorded_at(history, at)
         managed = not _closed_at(wctx, at) and (final is None or final > at)
         ratings = ratings_json_at(rated, at)
-        true = {"ratings": ratings, **_from_ratings(wctx, history, at, ratings, managed)}
+        # The incoming ratings as they stood at ``at`` (fix32a's rule), not as they stand now.
+        incoming = await policy.incoming_at(session, case, at, judged=judged)
+        true = {"ratings": ratings,
+                **_from_ratings(wctx, history, at, ratings, managed, incoming)}
         for name in RESTATED:
             held = recorded.get(name, shown[name])
             if held != true[name]:
                 rows.setdefault(at, {})[name] = [to_json(getattr(case, name)), true[name]]
             shown[name] = true[name]
     note_derived_rows(session, case, rows)
+
+
+async def _arrivals(wctx: WriteContext) -> list[datetime]:
+    """When the case's transfers in happened: the incoming ratings change at each (fix32h)."""
+    rows = await wctx.session.exec(
+        select(col(CaseEvent.occurred_at)).where(col(CaseEvent.case_id) == wctx.case.id,
+                                                 col(CaseEvent.type) == "transfer_in"))
+    return [_aware(at) for at in rows.all()]
 
 
 def _recorded_at(history: list[FieldChange], at: datetime) -> dict[str, Any]:
@@ -144,19 +157,24 @@ def _recorded_at(history: list[FieldChange], at: datetime) -> dict[str, Any]:
 
 
 def _from_ratings(wctx: WriteContext, history: list[FieldChange], at: datetime,
-                  ratings: dict[str, Any], managed: bool) -> dict[str, Any]:
+                  ratings: dict[str, Any], managed: bool,
+                  incoming: dict[str, Any]) -> dict[str, Any]:
     """The register (Somerset 9, the pack's ``[register]``), contact level (W11) and priority
     (3.2.4) the pack in force at ``at`` derives from ``ratings``, with the case's statutory
     status and a manager's raised priority as they were then (as
     :func:`app.domain.policy.apply_derived` derives them after an act): none of the register
-    or priority while the case is not ``managed`` here (closed, or the child's death)."""
+    or priority while the case is not ``managed`` here (closed, or the child's death). The
+    incoming ratings of a transfer in are ``incoming`` (:func:`app.domain.policy.incoming_at`
+    at ``at``: from the arrival until the service's own judgement answers them), or the
+    case's for a row kept without the arrival's instant."""
     pack = wctx.policy.pack_for(wctx.service, at=at)
     levels = {d: (v or {}).get("level") for d, v in ratings.items()}
     statutory = json_value_at(history, "statutory", at)
     raised = bool(json_value_at(history, "priority_raised", at))
     after = replace(policy.snapshot(wctx.case, ()),
                     ratings={d: levels.get(d) for d in ("rosh", "swb", "lor")},
-                    statutory=wctx.case.statutory if statutory is None else bool(statutory))
+                    statutory=wctx.case.statutory if statutory is None else bool(statutory),
+                    **incoming)
     on_register = managed and pack.register_def is not None and bool(
         pack.register_def.when.test(state_context(after)))
     after = replace(after, on_register=on_register)

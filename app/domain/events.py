@@ -42,6 +42,7 @@ from app.domain.common import (
     resolve_occurred_at,
     utcnow,
 )
+from app.domain.derived_history import restate_derived
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
 from app.domain.history import (
@@ -388,6 +389,9 @@ async def record_event(
             derived = await policy.derive_now(wctx)
             if derived is not None:
                 result = result.merge(derived)
+            # And from its date on, on the timeline: listed from the arrival until the own
+            # judgement that answered it (fix32h).
+            await restate_derived(wctx, since=occurred_at)
     else:
         result = await policy.run(wctx, event=wf_event)
     more = await _follow_custody(wctx, event=event)

@@ -1078,8 +1078,9 @@ def salvage(raw: Mapping[str, Any]) -> Salvaged | None:
                     continue
                 if error["type"] == "missing":
                     loc = loc[:-1]  # a required value taken out: take out its table
-                elif loc[-1:] in (["when"], ["holds"]):
-                    conditions.append(_condition_at(work, loc))
+                elif loc[-1:] in (["when"], ["holds"]) and (
+                        condition := _condition_at(work, loc)) is not None:
+                    conditions.append(condition)
                 if not _set_aside(work, loc, set_aside, words):
                     return None
             continue
@@ -1087,11 +1088,17 @@ def salvage(raw: Mapping[str, Any]) -> Salvaged | None:
     return None
 
 
-def _condition_at(work: Mapping[str, Any], loc: list[Any]) -> tuple[str, Any, str]:
-    """A condition about to be set aside: its field, its table and its rule (or check) id."""
+def _condition_at(work: Mapping[str, Any], loc: list[Any]) -> tuple[str, Any, str] | None:
+    """A condition about to be set aside: its field, its table and its rule (or check) id;
+    None when ``loc`` no longer leads to one (an error of the same pass replaced a table on
+    its way: a deadline's list of forms refused as a whole by its string branch, then one
+    form's emptied ``when`` by the list branch; ``pack check`` raised TypeError there)."""
     table: Any = work
     for part in loc:
-        table = table[part]
+        try:
+            table = table[part]
+        except (KeyError, IndexError, TypeError):
+            return None
     return ".".join(map(str, loc)), table, rule_at(work, loc)
 
 
