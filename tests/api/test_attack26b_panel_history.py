@@ -29,6 +29,8 @@ from tests.api.test_panels import add_item, schedule
 from tests.conftest import Tenant
 
 KIND = {"somerset-yjt-2023": "marp", "wokingham-pyjs-2024": "high_risk_panel"}
+SITTING_RECORDS = {"somerset-yjt-2023": ["record_panel_contact"],
+                   "wokingham-pyjs-2024": ["share_panel_minutes", "upload_panel_minutes"]}
 POLICE = {"description": "Police to visit the address", "owner_id": "pc-jones",
           "due_date": "2027-05-04"}
 FIRST = {"rosh_level": "high", "actions": [POLICE], "review_date": "2027-05-14",
@@ -220,7 +222,12 @@ async def test_S29_W22_a_decision_typed_after_the_closure_of_a_sitting_before_it
         assert r.status_code == 200, r.text
     decided = await _decide(t, after_url, LOWERED)
     assert decided["decided_at"] == "2027-04-15T11:00:00Z"
-    assert await case_steps(t, after) == []
+    # Open on the closed case: only the records the sitting left owed, which survive a
+    # closure (attack 32c, ATTACK32C-1: Somerset 7.1.4 "The MARP administrator will note in a
+    # CMS contact record that the child was discussed at MARP"; Wokingham "Minutes of the
+    # meeting will be shared by the Team Manager ... The case worker must ensure that minutes
+    # are uploaded to the system").
+    assert sorted(s["code"] for s in await case_steps(t, after)) == SITTING_RECORDS[t.pack]
     closed = await _record(t, after)
     assert closed["rosh"] == "medium"
     assert closed["on_register"] is False

@@ -106,8 +106,12 @@ async def test_decision_of_a_panel_that_sat_before_the_closure_is_recorded_whole
                                 "due_date": "2026-06-19"}])
     assert r.status_code == 200, r.text
     assert r.json()["data"]["decided_at"] == "2026-06-10T09:00:00Z"
-    assert r.json()["next_steps"] == []
-    assert await steps_of(somerset, case["id"]) == []
+    # The one step open on the closed case is the record the sitting left owed, which
+    # survives a closure (attack 32c, ATTACK32C-1: 7.1.4 "The MARP administrator will note in
+    # a CMS contact record that the child was discussed at MARP").
+    assert [s["code"] for s in r.json()["next_steps"]] == ["record_panel_contact"]
+    assert [s["code"] for s in await steps_of(somerset, case["id"])] == [
+        "record_panel_contact"]
     entries = await audit_of(somerset, case["id"])
     actions = [e["action"] for e in entries[before:]]
     assert actions.count("panel.decision") == 1
