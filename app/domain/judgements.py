@@ -212,8 +212,11 @@ async def apply_judgement(
                                            str(body.domain))
         before, later = await ratings_around(session, case.id, str(body.domain),
                                              str(body.level), occurred_at)
-        result = await policy.run_backfill(wctx, event=wf_event, ratings=before, later=later,
-                                           open_steps=open_steps, lapse=True)
+        # Checked also on the steps open at its own moment (the register of that moment is
+        # the back-fill's): a check failing then refuses it (Somerset M6, ATTACK32A-4).
+        result = await policy.run_backfill(
+            wctx, event=wf_event, ratings=before, later=later, open_steps=open_steps,
+            lapse=True, steps_then=await policy.steps_open_at(session, case.id, occurred_at))
         result = await answer_from_file(wctx, result=result)
     else:
         # The case's open steps, read once under the lock: the reviews among them close first;

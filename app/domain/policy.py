@@ -644,6 +644,7 @@ async def run_backfill(
     only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
+    steps_then: Sequence[Step] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -682,7 +683,12 @@ async def run_backfill(
     found open by the acts after it in time order (given to the strict replay of the later
     acts: a review the panel's decision books, that the later lowering it would have refused
     has since ended, A30a-6); the steps the act raises on the case of its moment with no later
-    act are added to it, and those of the list are open in its moment."""
+    act are added to it, and those of the list are open in its moment. ``steps_then``: the
+    steps open at the act's own moment (:func:`steps_open_at`), for a judgement being recorded
+    now: a check that fails on them (with the ratings and register of that moment) refuses the
+    write (422/409), whatever the steps open today (Somerset M6: a lowering dated while the
+    panel's review was booked, typed after the panel's later decision closed it, ATTACK32A-4);
+    one that fails only on today's steps still leaves it history only."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -708,6 +714,10 @@ async def run_backfill(
                      reasons=tuple(i.reasons))
             for i in alone.intents if i.action == "create")
     present = replace(today, **extras) if earlier else None
+    if steps_then is not None:
+        raise_violations(evaluate_backfill(
+            event, replace(moment, open_steps=snapshot(case, steps_then).open_steps),
+            wctx.pack, wctx.policy.calendar, panels, later))
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
                                    later, lapse=lapse, present=present)
     record = event.data.get("record_id") if event.trigger == "judgement_recorded" else None
@@ -733,6 +743,36 @@ async def run_backfill(
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
                         open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
+                        ) -> list[Step]:
+    """The case's steps open at the act time ``at``: raised at or before it, and still open or
+    closed by an act dated after it (done or waived: ``completed_at``; superseded: ``lapsed_at``,
+    ``completed_at`` or the act time its history row keeps, :func:`note_step_act`). A step
+    closed with no act time kept counts as closed by then."""
+    rows = (await session.exec(select(Step).where(
+        Step.case_id == case_id, col(Step.raised_at) <= at))).all()
+    unknown = [s.id for s in rows if s.status == StepStatus.superseded
+               and s.lapsed_at is None and s.completed_at is None]
+    acts: dict[uuid.UUID, datetime] = {}
+    if unknown:
+        for entity, when, changes in (await session.exec(
+                select(RecordChange.entity_id, RecordChange.occurred_at, RecordChange.changes)
+                .where(RecordChange.case_id == case_id, RecordChange.entity_type == "step",
+                       col(RecordChange.entity_id).in_(unknown),
+                       col(RecordChange.occurred_at).is_not(None)))).all():
+            status = (changes or {}).get("status")
+            if when is not None and status and status[1] == StepStatus.superseded.value:
+                acts[entity] = when
+
+    def ended(step: Step) -> datetime | None:
+        if step.status == StepStatus.superseded and step.lapsed_at is not None:
+            return step.lapsed_at
+        return step.completed_at or acts.get(step.id)
+
+    return [s for s in rows if s.status == StepStatus.open
+            or ((when := ended(s)) is not None and stored_utc(when) > at)]
 
 
 # session.info: judgement id -> whether its back-filled evaluation put the case on the register
