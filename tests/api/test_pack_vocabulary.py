@@ -172,7 +172,7 @@ async def test_facts_are_validated_against_the_pack(
     assert r.status_code == 422
     assert r.json()["errors"][0] == {"loc": "body.facts", "msg": (
         "key 1 of this object is not a case fact of this service's policy "
-        "(allowed: harmful_sexual_behaviour)")}
+        "(allowed: release_address_other_area, harmful_sexual_behaviour)")}
 
 
 async def test_X8_X3_dangerousness_fact_refers_to_panel_and_registers(
