@@ -15,6 +15,16 @@ import pytest
 from tests.api.order_support import arrival, in_every_order, own, steps_of
 from tests.conftest import Tenant
 
+# Left (lead, end of the sixteenth session): two rules merged the same afternoon disagree on a
+# judgement at the arrival's very instant. fix32a: an own judgement answers an incoming rating
+# only when dated strictly after the arrival; fix32g (ATTACK32A-2): at one instant the case's
+# events come first and its judgements after them, whatever the typing order. Typed judgement
+# first, the replay judges it after the transfer in and it answers the incoming rating; typed
+# transfer first, it answers nothing. One of the two rules must give way (the same-instant
+# order is the general one): pinned as strict expected failures until then.
+SAME_INSTANT = ("a judgement at the arrival's instant: fix32a's 'strictly after' against fix32g's "
+                "'events first at one instant' (closing note, sixteenth session)")
+
 HOLDER, MANAGER = "case_holder-1", "line_manager-1"
 
 
@@ -36,6 +46,7 @@ async def test_S42_own_medium_before_the_arrival_answers_nothing(somerset: Tenan
         [("line_manager", MANAGER, "2026-12-24T10:00:00Z", "S11")])
 
 
+@pytest.mark.xfail(strict=True, reason=SAME_INSTANT)
 async def test_S42_own_judgement_at_the_arrivals_instant_answers_nothing(
         somerset: Tenant) -> None:
     """S42 (Somerset 13.1, 13.3): "Where a case has a ROSH judgment ... of High or Very high from
@@ -161,7 +172,9 @@ PAIRS = [
 ]
 
 
-@pytest.mark.parametrize(("incoming", "judged", "at"), PAIRS,
+@pytest.mark.parametrize(("incoming", "judged", "at"), [
+    pytest.param(*pair, marks=pytest.mark.xfail(strict=True, reason=SAME_INSTANT))
+    if pair[2] == "10:00" else pair for pair in PAIRS],
                          ids=[f"{'-'.join(f'{d}={v}' for d, v in i.items())}_{j[0]}={j[1]}@{a}"
                               for i, j, a in PAIRS])
 async def test_REG_S41_W29_arrival_and_own_judgement_in_either_order(
