@@ -626,12 +626,7 @@ async def note_derived_at(session: Any, case: Case, at: datetime,
             held = json_value_at(history, name, following)
             if not sets and held != value:
                 rows.setdefault(following, {})[name] = [current, held]
-    sync = getattr(session, "sync_session", session)
-    for when, changes in sorted(rows.items()):
-        session.add(RecordChange(
-            service_id=case.service_id, case_id=case.id, entity_type=DERIVED_ENTITY,
-            entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(sync), created=False,
-            changes=changes, occurred_at=when))
+    note_derived_rows(session, case, rows)
 
 
 def derived_last(table: Any) -> Any:
