@@ -15,26 +15,10 @@ import pytest
 
 from tests.api.fidelity_support import pin, with_matrix
 from tests.api.integrity_support import patch_case, steps_of
+from tests.api.test_attack32c_reopening import _marps, _post
 from tests.conftest import Tenant
 
 NEXT_MARP = "2026-12-03T10:00:00Z"
-
-
-async def _marps(t: Tenant, dates: tuple[str, ...]) -> list[str]:
-    ids = []
-    for when in dates:
-        r = await t.client.post("/v1/panels", json={
-            "kind": "marp", "scheduled_for": when, "chair_id": "chair-1"},
-            headers=t.auth("panel_admin", "panel_admin-1"))
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["data"]["id"])
-    return ids
-
-
-async def _post(t: Tenant, url: str, body: dict[str, Any]) -> Any:
-    r = await t.client.post(url, json=body, headers=t.auth("case_holder"))
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def _reviewed_then_closed(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> str:
