@@ -943,19 +943,23 @@ def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: 
 
 # The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
 _JUDGED_TRIGGERS = frozenset({"judgement_recorded", "panel_decision"})
+# The acts that come before the judgements of their instant: a case event, a change of the
+# case's fields (a MAPPA feed message at its ``received_at``; docs/integrating.md §7).
+_EVENT_TRIGGERS = frozenset({"case_event", "case_changed"})
 
 
 def _arose_after(step: Step, event: WorkflowEvent) -> bool:
     """Whether ``step`` arose after ``event`` in time order: raised after its date, or at its
-    instant by a judgement when ``event`` is a case event, which comes before the judgements
-    of its instant whatever the typing order (app.domain.replay.SAME_INSTANT, ATTACK32A-2:
-    Wokingham's request raised by a high at the arrival's instant is W29's, the arrival's, as
-    when the transfer is typed first; fix34a)."""
+    instant by a judgement when ``event`` is a case event or a change of the case's fields
+    (a MAPPA feed message), which comes before the judgements of its instant whatever the
+    typing order (app.domain.replay.SAME_INSTANT, ATTACK32A-2: Wokingham's request raised by
+    a high at the arrival's instant is W29's, the arrival's, as when the transfer is typed
+    first; its plan asked by a MAPPA level 2 and a medium of one instant is W27's; fix34a)."""
     raised = stored_utc(step.raised_at)
     if raised != event.occurred_at:
         return raised > event.occurred_at
     first = (step.reasons or [{}])[0]
-    return event.trigger == "case_event" and isinstance(first, dict) \
+    return event.trigger in _EVENT_TRIGGERS and isinstance(first, dict) \
         and first.get("trigger") in _JUDGED_TRIGGERS
 
 
@@ -1164,7 +1168,9 @@ async def _apply(
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
             changes.append((by_id[intent.step_id], intent))
-            if earlier and intent.action != "drop_reason" and intent.reasons \
+            step_at = stored_utc(by_id[intent.step_id].raised_at)
+            if intent.action != "drop_reason" and intent.reasons \
+                    and (earlier or step_at == event.occurred_at) \
                     and _arose_after(by_id[intent.step_id], event):
                 _raised_earlier(by_id[intent.step_id], intent, event, wctx.pack, case.id)
             if replayed is not None and intent.action != "drop_reason":

@@ -6,6 +6,7 @@ priority)."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Awaitable, Callable
 from pprint import pformat
 from typing import Any, NamedTuple
@@ -50,6 +51,12 @@ def own(at: str, domain: str, level: str, by: str = "case_holder") -> Act:
     return Act(at, "judgement", (domain, level), by)
 
 
+def mappa(at: str, **details: int) -> Act:
+    """A MAPPA feed message about the case received at ``at`` (``mappa_category=1``, ...);
+    the case needs the IYSS reference :func:`in_every_order`'s ``prepare`` gives it."""
+    return Act(at, "mappa", tuple(sorted(details.items())), "feed")
+
+
 def decided(at: str, **levels: str) -> Act:
     """The panel's decision on the case's item at ``at`` setting ``levels`` (rosh_level=...),
     by its chair."""
@@ -60,6 +67,15 @@ async def record(t: Tenant, case_id: str, act: Act, urls: dict[str, str] | None 
                  ) -> str:
     """Record ``act`` on the case (201 expected; a decision: 200 at ``urls["decision"]``);
     the id of its record."""
+    if act.kind == "mappa":
+        assert urls is not None, "a feed message needs the case's IYSS reference"
+        r = await t.client.post("/v1/feeds/mappa/referrals", json={
+            "case_external_ref": {"system": "IYSS", "id": urls["iyss"]}, "kind": "mappa_h",
+            "received_at": f"{DAY}{act.at}:00Z", "details": dict(act.what)},
+            headers={**t.auth("feed", "mappa-feed", scope="feed:mappa"),
+                     "Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code in (200, 201, 202), r.text
+        return f"feed {act.at}"
     if act.kind == "decision":
         assert urls is not None, "a decision needs the item prepare booked"
         r = await t.client.post(urls["decision"], json={
@@ -108,8 +124,10 @@ async def in_every_order(t: Tenant, acts: list[Act], *, prepare: Prepare | None 
     before the acts (a panel with the case on its agenda), returning the urls the acts use."""
     records: dict[tuple[str, ...], Record] = {}
     for order in itertools.permutations(acts):
-        case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-        urls = await prepare(t, case) if prepare is not None else {}
+        iyss = uuid.uuid4().hex[:12]
+        case = (await t.open_case(opened_at="2026-11-02T09:00:00Z",
+                                  external_ref={"system": "IYSS", "id": iyss}))["data"]["id"]
+        urls = {"iyss": iyss, **(await prepare(t, case) if prepare is not None else {})}
         names = {}
         for act in order:
             names[await record(t, case, act, urls)] = f"{act.at} {act.kind}"

@@ -18,6 +18,7 @@ from tests.api.order_support import (
     arrival,
     decided,
     in_every_order,
+    mappa,
     own,
     record,
     steps_of,
@@ -116,6 +117,23 @@ async def test_W29_own_high_at_the_arrivals_instant_is_one_request(wokingham: Te
                                            own("10:00", "rosh", "high")])
     assert (got.on_register, steps_of(got, "request_high_risk_panel")) == (
         True, [("case_holder", HOLDER, "2026-11-26T23:59:59Z", "W29")])
+
+
+async def test_W27_mappa_level_2_and_own_medium_at_the_arrivals_instant(
+        wokingham: Tenant) -> None:
+    """W27, W29 (Wokingham "Referrals into MAPPA": MAPPA meetings for children managed at level
+    2 or 3, the risk management plan; High Risk Panel). Transferred in at high ROSH on Tue 24
+    Nov 2026 10:00, a MAPPA feed message (category 1, level 2) received at 10:00 and the PYJS's
+    own ROSH medium at 10:00: the events of the instant first (the arrival, the MAPPA level),
+    then the medium, which answers the incoming high (no panel request, off the register); the
+    plan is W27's (the level asked it first), in all six orders (before, with the medium typed
+    before the feed message, the plan was labelled W12)."""
+    got = await in_every_order(wokingham, [arrival("10:00", rosh="high"),
+                                           mappa("10:00", mappa_category=1, mappa_level=2),
+                                           own("10:00", "rosh", "medium")])
+    assert (got.on_register, steps_of(got, "request_high_risk_panel"),
+            steps_of(got, "update_risk_management_plan")) == (
+        False, [], [("case_holder", HOLDER, None, "W27")])
 
 
 async def _heard_at_nine(t: Tenant, case_id: str) -> dict[str, str]:
