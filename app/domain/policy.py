@@ -9,6 +9,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -1667,18 +1668,23 @@ async def retire_moot_escalations(
     that was not late (no pass retires the chase of an open step), and the step, late again
     at its new date, was never chased. Answers the escalations retired."""
     now = utcnow()
-    moot = {s.id: s for s in steps if s.status == StepStatus.open
-            and s.code != ESCALATION_CODE and s.escalated_at is not None
-            and not overdue_now(s, now)}
-    if not moot:
+    escalated = {s.id: s for s in steps if s.status == StepStatus.open
+                 and s.code != ESCALATION_CODE and s.escalated_at is not None}
+    if not escalated:
         return []
+    moot = {i: s for i, s in escalated.items() if not overdue_now(s, now)}
     for step in moot.values():
         step.escalated_at = None
         wctx.session.add(step)
     rows = await wctx.session.exec(select(Step).where(
         Step.case_id == wctx.case.id, Step.status == StepStatus.open,
-        Step.code == ESCALATION_CODE, col(Step.subject_id).in_(list(moot))))
-    found = list(rows.all())
+        Step.code == ESCALATION_CODE, col(Step.subject_id).in_(list(escalated))))
+    chases = list(rows.all())
+    await _renote_escalations(wctx, [(c, escalated[c.subject_id]) for c in chases  # type: ignore[index]
+                                     if c.subject_id not in moot])
+    found = [c for c in chases if c.subject_id in moot]
+    if not found:
+        return []
     for chase in found:
         subject = moot[chase.subject_id]  # type: ignore[index]
         due = london_text(subject.due_at) if subject.due_at is not None else "no timescale"
@@ -1694,6 +1700,41 @@ async def retire_moot_escalations(
                             retire=False,
                             change=lambda step: {"code": step.code, "status": "superseded"})
     return found
+
+
+_WAS_DUE = re.compile(r"was due (.*?) and is still open\.")
+
+
+async def _renote_escalations(wctx: WriteContext, chases: Sequence[tuple[Step, Step]]) -> None:
+    """Each open escalation of ``chases`` (with its step, re-dated by the write and still
+    overdue) says the step's due date now in its note ("was due ..."), not the one it was
+    raised for (fix32c's leftover): changed in the write, audited (``step.renote``) and
+    announced (``step.escalation_updated``: the escalation's id, the overdue step's and its
+    due instant). An escalation whose note already says it is left alone."""
+    changed = []
+    for chase, subject in chases:
+        due = london_text(subject.due_at) if subject.due_at is not None else "?"
+        note = _WAS_DUE.sub(f"was due {due} and is still open.".replace("\\", "\\\\"),
+                            chase.note or "", count=1)
+        if note == chase.note:
+            continue
+        chase.note = note
+        wctx.session.add(chase)
+        changed.append((chase, subject))
+    if not changed:
+        return
+    await wctx.session.flush()
+    for chase, subject in changed:
+        due_at = iso_utc(subject.due_at) if subject.due_at is not None else None
+        await wctx.audit("step.renote", entity_type="step", entity_id=chase.id,
+                         change={"code": chase.code, "overdue_step_id": str(subject.id),
+                                 "due_at": due_at},
+                         reason="the overdue step was re-dated; still overdue")
+        await emit(wctx.session, "step.escalation_updated", chase.id,
+                   service_id=wctx.service.id,
+                   payload={"case_id": str(wctx.case.id), "step_id": str(chase.id),
+                            "overdue_step_id": str(subject.id), "code": subject.code,
+                            "due_at": due_at})
 
 
 async def announce_act_changes(wctx: WriteContext) -> None:
