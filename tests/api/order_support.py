@@ -8,15 +8,10 @@ import itertools
 from pprint import pformat
 from typing import Any, NamedTuple
 
+from tests.api.act_order_support import judgement_body
 from tests.conftest import Tenant
 
 DAY = "2026-11-24T"  # Tue 24 Nov 2026, London on GMT, no bank holiday near
-MATRIX = {
-    "low": {"impact": "minor", "likelihood": "possible"},
-    "medium": {"impact": "major", "likelihood": "possible"},
-    "high": {"impact": "major", "likelihood": "likely"},
-    "very_high": {"impact": "critical", "likelihood": "almost_certain"},
-}
 
 
 class Act(NamedTuple):
@@ -54,11 +49,8 @@ async def record(t: Tenant, case_id: str, act: Act) -> None:
     """Record ``act`` on the case (201 expected)."""
     if act.kind == "judgement":
         domain, level = act.what
-        body: dict[str, Any] = {"domain": domain, "level": level, "rationale": "Assessed",
-                                "occurred_at": f"{DAY}{act.at}:00Z"}
-        if domain == "rosh":
-            body.update(MATRIX[level], **({"victims": ["ex-partner"]} if level != "low" else {}))
-        r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+        r = await t.client.post(f"/v1/cases/{case_id}/judgements",
+                                json=judgement_body(domain, level, f"{DAY}{act.at}:00Z"),
                                 headers=t.auth(act.by))
     else:
         r = await t.client.post(f"/v1/cases/{case_id}/events", json={
