@@ -524,18 +524,17 @@ def _put(event: CaseEvent, added: dict[str, Any]) -> None:
         event.may_raise_to_high = True
 
 
-async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseEvent) -> bool:
+async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseEvent) -> None:
     """A transfer in that is the case's latest (none dated after it) sets the ratings the child
     arrived with (``Case.incoming_ratings``; none sent: none), which the pack may count until
-    the service rates the domain itself (Somerset 13.3, 9, 3.2.4; attack 28b, ATK28B-11).
-    Whether it changed them."""
+    the service rates the domain itself (Somerset 13.3, 9, 3.2.4; attack 28b, ATK28B-11)."""
     if event.type != CaseEventType.transfer_in:
-        return False
+        return
     later = await session.exec(select(CaseEvent.id).where(
         CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.transfer_in,
         col(CaseEvent.occurred_at) > event.occurred_at).limit(1))
     if later.first() is not None:
-        return False
+        return
     incoming = dict((event.details or {}).get("incoming_ratings") or {})
     # With the arrival's instant: an own judgement answers them only if dated after it (fix32a).
     incoming[policy.ARRIVED_AT] = iso_utc(event.occurred_at)
@@ -548,8 +547,6 @@ async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseE
         mark_changed(case, event.occurred_at)
         note_case_act(session, case.id, event.occurred_at)
         await session.flush()
-        return True
-    return False
 
 
 async def _add_to_event(

@@ -30,7 +30,7 @@ class Act(NamedTuple):
 
     @property
     def label(self) -> str:
-        what = dict(self.body)
+        what = {k: json.loads(v) for k, v in self.body}
         name = what.get("domain") or what.get("type") or ",".join(sorted(what))
         return f"{self.at[5:16]} {self.kind} {name} {what.get('level', '')}".strip()
 

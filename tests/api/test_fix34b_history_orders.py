@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-
 from tests.api.history_order_support import (
     OPENED,
     REF,
