@@ -536,7 +536,8 @@ async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseE
     if later.first() is not None:
         return
     incoming = dict((event.details or {}).get("incoming_ratings") or {})
-    # With the arrival's instant: an own judgement answers them only if dated after it (fix32a).
+    # With the arrival's instant: an own judgement answers them only if dated at or after it
+    # (fix32a; at its instant too, events first: app.domain.replay.SAME_INSTANT, fix34a).
     incoming[policy.ARRIVED_AT] = iso_utc(event.occurred_at)
     if (case.incoming_ratings or {}) != incoming:
         case.incoming_ratings = incoming
