@@ -155,8 +155,9 @@ class PolicyViolation(DomainError):
 
 # The key of ``Case.incoming_ratings`` that keeps the arrival's instant (the latest transfer
 # in's ``occurred_at``, app.domain.events): the incoming ratings stand until the service's own
-# judgement of their domain dated after it (Somerset 13.3; fix32a). A row without it (kept
-# before) is read as before: a domain rated here is answered.
+# judgement of their domain dated at or after it (Somerset 13.3; fix32a; at its instant: the
+# events of an instant come before its judgements, app.domain.replay.SAME_INSTANT, fix34a).
+# A row without it (kept before) is read as before: a domain rated here is answered.
 ARRIVED_AT = "arrived_at"
 
 
@@ -170,9 +171,11 @@ def kept_incoming(case: Case) -> tuple[dict[str, Any], datetime | None]:
 def standing_incoming(incoming: Mapping[str, Any], arrived: datetime,
                       judged: Iterable[tuple[datetime | None, str]]) -> dict[str, Any]:
     """The incoming ratings of an arrival at ``arrived`` that still stand after the service's
-    own judgements ``judged`` (instant, domain): one dated after the arrival answers its
-    domain; one dated before it, or at its instant, answers nothing (A30a-13, fix32a)."""
-    answered = {d for at, d in judged if at is not None and at > arrived}
+    own judgements ``judged`` (instant, domain): one dated at or after the arrival answers its
+    domain (at its instant too: the instant's events come first, its judgements after them,
+    app.domain.replay.SAME_INSTANT; fix34a); one dated before it answers nothing (A30a-13,
+    fix32a)."""
+    answered = {d for at, d in judged if at is not None and at >= arrived}
     return {d: v for d, v in incoming.items() if d not in answered}
 
 
@@ -225,7 +228,7 @@ async def incoming_at(
 ) -> dict[str, Any]:
     """The snapshot's incoming ratings (``incoming_ratings``, ``incoming_at``) as they stood
     at ``at``: the latest transfer in dated at or before it, less the domains the service
-    judged after that arrival and by ``at`` (``judged``: the case's judgements as the caller
+    judged at or after that arrival and by ``at`` (``judged``: the case's judgements as the caller
     has them, instant and domain; else read, less the record ``exclude``: the act's own).
     Empty (no query) when the case's row already says it: no transfer in kept, or one at or
     before ``at`` with no rating dated after ``at`` (Somerset 13.3 by the acts' dates, not
@@ -255,7 +258,7 @@ async def incoming_at(
         rows = (await conn.execute(
             sa.select(j.c.occurred_at, j.c.domain, j.c.id)
             .where(j.c.case_id == case.id, j.c.domain.in_(list(incoming)),
-                   j.c.occurred_at > arrived, j.c.occurred_at <= at))).all()
+                   j.c.occurred_at >= arrived, j.c.occurred_at <= at))).all()
         judged = [(stored_utc(o), str(d)) for o, d, i in rows if str(i) != str(exclude)]
     judged = [(o, d) for o, d in judged or () if o <= at]
     return {"incoming_ratings": standing_incoming(incoming, arrived, judged),
@@ -955,19 +958,54 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
         open_steps=open_steps, derive=False))
 
 
-def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
+def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
+                    case_id: uuid.UUID) -> None:
     """An open step a judgement dated before it arose asks for (a back-fill, or a first
     judgement in a domain typed in after later records): in time order that judgement raised
     it, so it arose then, under the judgement's rule line (its reason first: the one the
     step's ``policy`` shows; Wokingham W12's plan asked for by an SWB high, then a ROSH high,
-    cites the SWB paragraph whichever was typed in first) (A10-30)."""
+    cites the SWB paragraph whichever was typed in first) (A10-30), about the subject that
+    line names (:func:`_line_subject`: Somerset 13.3's referral raised by the transfer in
+    names the transfer event, 3.2.3's raised by a judgement the case, whatever the typing
+    order; attack 33, ATTACK33-5)."""
+    at = event.occurred_at
     first = [dict(r) for r in intent.reasons]
     step.reasons = first + [r for r in step.reasons or () if r not in first]
     step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
     step.policy_version = intent.policy_version or step.policy_version
+    step.subject_id = _line_subject(pack, intent, event, case_id) or step.subject_id
     step.raised_at = at
     step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded later "
                                    "asks for it.")
+
+
+# The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
+_JUDGED_TRIGGERS = frozenset({"judgement_recorded", "panel_decision"})
+
+
+def _arose_after(step: Step, event: WorkflowEvent) -> bool:
+    """Whether ``step`` arose after ``event`` in time order: raised after its date, or at its
+    instant by a judgement when ``event`` is a case event, which comes before the judgements
+    of its instant whatever the typing order (app.domain.replay.SAME_INSTANT, ATTACK32A-2:
+    Wokingham's request raised by a high at the arrival's instant is W29's, the arrival's, as
+    when the transfer is typed first; fix34a)."""
+    raised = stored_utc(step.raised_at)
+    if raised != event.occurred_at:
+        return raised > event.occurred_at
+    first = (step.reasons or [{}])[0]
+    return event.trigger == "case_event" and isinstance(first, dict) \
+        and first.get("trigger") in _JUDGED_TRIGGERS
+
+
+def _line_subject(pack: Pack, intent: StepIntent, event: WorkflowEvent,
+                  case_id: uuid.UUID) -> uuid.UUID | None:
+    """The subject a step of ``intent``'s line raised by ``event`` names, as the engine names
+    it when the line creates the step (``subject``: the event's subject, a case event's own id
+    or a judgement's case; ``case``: the case); None for a rating's subject (kept as is)."""
+    kinds = {line.subject for line in pack.lines(intent.rule_id) if line.code == intent.code}
+    if kinds == {"event"}:
+        return event.subject_id
+    return case_id if kinds == {"case"} else None
 
 
 # The acts whose reasons a back-fill's replay asks again (app.domain.replay).
@@ -1165,8 +1203,8 @@ async def _apply(
                 and (intent.reasons or intent.action == "update_due"):
             changes.append((by_id[intent.step_id], intent))
             if earlier and intent.action != "drop_reason" and intent.reasons \
-                    and by_id[intent.step_id].raised_at > event.occurred_at:
-                _raised_earlier(by_id[intent.step_id], intent, event.occurred_at)
+                    and _arose_after(by_id[intent.step_id], event):
+                _raised_earlier(by_id[intent.step_id], intent, event, wctx.pack, case.id)
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
