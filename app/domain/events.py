@@ -542,6 +542,11 @@ async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseE
     if (case.incoming_ratings or {}) != incoming:
         case.incoming_ratings = incoming
         session.add(case)
+        # A change of the case's fields by the arrival, at its date (the timeline, attack 33,
+        # ATTACK33-1: it was dated when typed in), and the case's latest act for a judgement
+        # dated before it (typed in after it: its derived fields are restated, fix34b).
+        mark_changed(case, event.occurred_at)
+        note_case_act(session, case.id, event.occurred_at)
         await session.flush()
 
 
