@@ -9,6 +9,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -361,12 +362,14 @@ def evaluate_for(
     open_steps: Sequence[Step],
     wf_event: WorkflowEvent,
     panels: Sequence[ScheduledPanel],
+    checks: bool = True,
     **extra: Any,
 ) -> Evaluation:
-    """Run the engine (pure) for a case and event (``extra``: further snapshot fields)."""
+    """Run the engine (pure) for a case and event (``extra``: further snapshot fields;
+    ``checks``: as :func:`~app.workflows.engine.evaluate`'s)."""
     snap = replace(snapshot(case, open_steps), **extra)
     return evaluate(wf_event, snap, ctx.pack_for(service, at=wf_event.occurred_at),
-                    ctx.calendar, panels)
+                    ctx.calendar, panels, checks=checks)
 
 
 async def snapshot_extras(
@@ -545,7 +548,7 @@ async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
     untouched: frozenset[uuid.UUID] = frozenset(), creates: bool = True,
     inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
-    flush: bool = True,
+    flush: bool = True, checks: bool = True,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
@@ -557,7 +560,9 @@ async def run(
     :func:`snapshot_inputs` would read for ``event``, as the caller read it with the case under
     its lock (:func:`inputs_column`), nothing changed since. ``flush=False``: the caller reads
     nothing through Core (which does not flush) before the commit, so changes of steps only
-    (no step created or closed, the case's derived state unchanged) may wait for it."""
+    (no step created or closed, the case's derived state unchanged) may wait for it.
+    ``checks=False``: the pack's checks were run on the case at the act's own time
+    (:func:`check_at_its_moment`) and refuse nothing here."""
     session, case = wctx.session, wctx.case
     # What the act derives on the case (register, contact level, priority, a judgement's
     # rating) changed at the act's time, not when it was typed in (ATTACK26B-2).
@@ -570,7 +575,7 @@ async def run(
     incoming = await incoming_at(session, case, event.occurred_at,
                                  exclude=event.data.get("record_id"))
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              panels, **extras, **earlier, **incoming)
+                              panels, checks, **extras, **earlier, **incoming)
     raise_violations(evaluation)
     if incoming:
         # Dated before the arrival (or before a later rating): the steps are the act's own
@@ -581,7 +586,7 @@ async def run(
         # after a ROSH low dated before it, answering the last incoming rating), and the
         # replay of later acts supersedes nothing.
         now = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
-                           **extras, **earlier)
+                           checks, **extras, **earlier)
         own = {i.step_id for i in evaluation.intents if i.action == "supersede"}
         evaluation = replace(
             evaluation, on_register_after=now.on_register_after,
@@ -695,18 +700,9 @@ async def run_backfill(
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
-    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
-    # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
-    # what still holds today is asked of today's case (``present``).
-    earlier = await case_fields_at(session, case, event.occurred_at)
-    # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
-    moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
-                                        exclude=event.data.get("record_id"))
-    if found is None:
-        found = await derived_before(session, case, event.occurred_at)
     today = snapshot(case, open_steps)
-    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found,
-                     **moment_incoming)
+    moment, panels, extras, earlier = await _at_its_moment(
+        wctx, event, today, ratings, found=found, judged=judged)
     if in_time_order is not None:
         moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
         alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
@@ -746,6 +742,48 @@ async def run_backfill(
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
                         open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+async def _at_its_moment(
+    wctx: WriteContext, event: WorkflowEvent, today: CaseSnapshot,
+    ratings: Mapping[str, str | None], *, found: Mapping[str, Any] | None = None,
+    judged: Iterable[tuple[datetime, str]] | None = None,
+) -> tuple[CaseSnapshot, list[ScheduledPanel], dict[str, Any], dict[str, Any]]:
+    """``today`` (a snapshot of the write's case) as the act ``event`` found it: the
+    ``ratings`` given (that moment's), the case's fields, derived fields (``found``, default
+    :func:`derived_before`) and incoming ratings of its moment; with the panels, the extras
+    (agenda, absences) and the moment's fields read for it."""
+    session, case = wctx.session, wctx.case
+    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
+    # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
+    # what still holds today is asked of today's case (``present``).
+    earlier = await case_fields_at(session, case, event.occurred_at)
+    # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
+    moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
+                                        exclude=event.data.get("record_id"))
+    if found is None:
+        found = await derived_before(session, case, event.occurred_at)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found,
+                     **moment_incoming)
+    return moment, panels, extras, earlier
+
+
+async def check_at_its_moment(
+    wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
+    steps_then: Sequence[Step],
+) -> None:
+    """Run the pack's checks of ``event`` (a judgement being recorded now, the latest of its
+    domain but dated before another act on file) on the case as it stood at its own time: the
+    ``ratings`` of that moment (:func:`~app.domain.judgements.ratings_around`) and the register
+    they give, that moment's fields, and ``steps_then``, the steps open then
+    (:func:`steps_open_at`); raise :class:`PolicyViolation` (422/409) for the first that fails,
+    apply nothing. Somerset M6 (7.2.1, 4.3): a lowering dated while the MARP's review was
+    booked is refused even after a later death ended that step; one dated before any MARP booked
+    a review is not refused by a review booked later (fix34e; fix33a did the same for a
+    judgement older than its domain's current rating)."""
+    moment, panels, _extras, _earlier = await _at_its_moment(
+        wctx, event, snapshot(wctx.case, steps_then), ratings)
+    raise_violations(evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels))
 
 
 async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
@@ -1668,18 +1706,23 @@ async def retire_moot_escalations(
     that was not late (no pass retires the chase of an open step), and the step, late again
     at its new date, was never chased. Answers the escalations retired."""
     now = utcnow()
-    moot = {s.id: s for s in steps if s.status == StepStatus.open
-            and s.code != ESCALATION_CODE and s.escalated_at is not None
-            and not overdue_now(s, now)}
-    if not moot:
+    escalated = {s.id: s for s in steps if s.status == StepStatus.open
+                 and s.code != ESCALATION_CODE and s.escalated_at is not None}
+    if not escalated:
         return []
+    moot = {i: s for i, s in escalated.items() if not overdue_now(s, now)}
     for step in moot.values():
         step.escalated_at = None
         wctx.session.add(step)
     rows = await wctx.session.exec(select(Step).where(
         Step.case_id == wctx.case.id, Step.status == StepStatus.open,
-        Step.code == ESCALATION_CODE, col(Step.subject_id).in_(list(moot))))
-    found = list(rows.all())
+        Step.code == ESCALATION_CODE, col(Step.subject_id).in_(list(escalated))))
+    chases = list(rows.all())
+    await _renote_escalations(wctx, [(c, escalated[c.subject_id]) for c in chases  # type: ignore[index]
+                                     if c.subject_id not in moot])
+    found = [c for c in chases if c.subject_id in moot]
+    if not found:
+        return []
     for chase in found:
         subject = moot[chase.subject_id]  # type: ignore[index]
         due = london_text(subject.due_at) if subject.due_at is not None else "no timescale"
@@ -1695,6 +1738,41 @@ async def retire_moot_escalations(
                             retire=False,
                             change=lambda step: {"code": step.code, "status": "superseded"})
     return found
+
+
+_WAS_DUE = re.compile(r"was due (.*?) and is still open\.")
+
+
+async def _renote_escalations(wctx: WriteContext, chases: Sequence[tuple[Step, Step]]) -> None:
+    """Each open escalation of ``chases`` (with its step, re-dated by the write and still
+    overdue) says the step's due date now in its note ("was due ..."), not the one it was
+    raised for (fix32c's leftover): changed in the write, audited (``step.renote``) and
+    announced (``step.escalation_updated``: the escalation's id, the overdue step's and its
+    due instant). An escalation whose note already says it is left alone."""
+    changed = []
+    for chase, subject in chases:
+        due = london_text(subject.due_at) if subject.due_at is not None else "?"
+        note = _WAS_DUE.sub(f"was due {due} and is still open.".replace("\\", "\\\\"),
+                            chase.note or "", count=1)
+        if note == chase.note:
+            continue
+        chase.note = note
+        wctx.session.add(chase)
+        changed.append((chase, subject))
+    if not changed:
+        return
+    await wctx.session.flush()
+    for chase, subject in changed:
+        due_at = iso_utc(subject.due_at) if subject.due_at is not None else None
+        await wctx.audit("step.renote", entity_type="step", entity_id=chase.id,
+                         change={"code": chase.code, "overdue_step_id": str(subject.id),
+                                 "due_at": due_at},
+                         reason="the overdue step was re-dated; still overdue")
+        await emit(wctx.session, "step.escalation_updated", chase.id,
+                   service_id=wctx.service.id,
+                   payload={"case_id": str(wctx.case.id), "step_id": str(chase.id),
+                            "overdue_step_id": str(subject.id), "code": subject.code,
+                            "due_at": due_at})
 
 
 async def announce_act_changes(wctx: WriteContext) -> None:

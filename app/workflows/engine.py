@@ -728,8 +728,12 @@ def evaluate(
     pack: Pack,
     calendar: WorkingCalendar,
     panels: Sequence[ScheduledPanel] = (),
+    checks: bool = True,
 ) -> Evaluation:
-    """Evaluate one event against a case under a pack: violations, or step intents and state."""
+    """Evaluate one event against a case under a pack: violations, or step intents and state.
+    Without ``checks`` the pack's checks refuse nothing (their acknowledgements still apply):
+    the caller has run them on the case as the act found it, at its own time (a judgement
+    dated before a later act: app.domain.policy.check_at_its_moment)."""
     occurred = event.occurred_at
     zone = occurred.tzinfo
     if zone is None or zone.utcoffset(occurred) is None:
@@ -745,6 +749,8 @@ def evaluate(
     trigger = event.trigger
     held = (table.held_checks.get(trigger) or table.checks_holding(trigger))(ctx)
     violations, acknowledged = _run_checks(ctx, pack, held) if held else ((), ())
+    if not checks:
+        violations = []
     if not violations and trigger == "judgement_recorded":
         data = event.data
         if data.get("level") == "very_high" and data.get("domain") == "lor":
