@@ -40,7 +40,7 @@ from app.workflows.packs import contact_level, state_context
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
 # The fields restated from the judgements (the register only at the judgement's own date).
-RESTATED = ("ratings", "on_register", "contact_level", "priority")
+RESTATED = ("ratings", "on_register", "contact_level", "priority", "incoming_ratings")
 
 
 class Rated(NamedTuple):
@@ -115,11 +115,12 @@ async def restate_derived(wctx: WriteContext, *, since: datetime,
     history = await timeline_history(session, case.id)
     rated = await _judgements(wctx, pending)
     judged = [(r.occurred_at, r.domain) for r in rated]
+    arrivals = await _arrivals(wctx)
     instants = sorted({since} | {c.occurred_at for c in history if not c.created
                                  and c.occurred_at > since
                                  and (DERIVED_FIELDS & c.changes.keys())}
                       | {r.occurred_at for r in rated if r.occurred_at > since}
-                      | {at for at in await _arrivals(wctx) if at > since})
+                      | {at for at in arrivals if at > since})
     final = await _final_event_at(wctx)
     shown = {name: json_value_at(history, name, since, strictly=True) for name in RESTATED}
     rows: dict[datetime, dict[str, list[Any]]] = {}
@@ -129,7 +130,7 @@ async def restate_derived(wctx: WriteContext, *, since: datetime,
         ratings = ratings_json_at(rated, at)
         # The incoming ratings as they stood at ``at`` (fix32a's rule), not as they stand now.
         incoming = await policy.incoming_at(session, case, at, judged=judged)
-        true = {"ratings": ratings,
+        true = {"ratings": ratings, "incoming_ratings": _kept_at(arrivals, at, history),
                 **_from_ratings(wctx, history, at, ratings, managed, incoming)}
         for name in RESTATED:
             held = recorded.get(name, shown[name])
@@ -139,12 +140,29 @@ async def restate_derived(wctx: WriteContext, *, since: datetime,
     note_derived_rows(session, case, rows)
 
 
-async def _arrivals(wctx: WriteContext) -> list[datetime]:
-    """When the case's transfers in happened: the incoming ratings change at each (fix32h)."""
+async def _arrivals(wctx: WriteContext) -> dict[datetime, dict[str, Any]]:
+    """The case's transfers in by when they happened (the incoming ratings change at each,
+    fix32h), each with the incoming ratings as the case's row keeps them while it is the
+    latest (app.domain.events: with the arrival's instant); of two at one instant, the one
+    recorded last."""
     rows = await wctx.session.exec(
-        select(col(CaseEvent.occurred_at)).where(col(CaseEvent.case_id) == wctx.case.id,
-                                                 col(CaseEvent.type) == "transfer_in"))
-    return [_aware(at) for at in rows.all()]
+        select(col(CaseEvent.occurred_at), col(CaseEvent.details)).where(
+            col(CaseEvent.case_id) == wctx.case.id, col(CaseEvent.type) == "transfer_in")
+        .order_by(col(CaseEvent.occurred_at), col(CaseEvent.created_at)))
+    kept: dict[datetime, dict[str, Any]] = {}
+    for at, details in rows.all():
+        at = _aware(at)
+        kept[at] = {**dict((details or {}).get("incoming_ratings") or {}),
+                    policy.ARRIVED_AT: iso_utc(at)}
+    return kept
+
+
+def _kept_at(arrivals: dict[datetime, dict[str, Any]], at: datetime,
+             history: list[FieldChange]) -> Any:
+    """``Case.incoming_ratings`` as at ``at``: the latest transfer in's at or before it (the
+    history's value before the first)."""
+    before = [a for a in arrivals if a <= at]
+    return arrivals[max(before)] if before else json_value_at(history, "incoming_ratings", at)
 
 
 def _recorded_at(history: list[FieldChange], at: datetime) -> dict[str, Any]:

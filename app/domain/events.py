@@ -361,6 +361,10 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    # Dated before another act that changed the case's fields (a later transfer in): its
+    # incoming ratings stand on the timeline from its date until that one's (fix34b).
+    before_later_act = event.type == CaseEventType.transfer_in and case.changed_at is not None \
+        and policy.stored_utc(case.changed_at) > occurred_at
     await _keep_incoming_ratings(session, case, event)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
@@ -394,6 +398,8 @@ async def record_event(
             await restate_derived(wctx, since=occurred_at)
     else:
         result = await policy.run(wctx, event=wf_event)
+        if before_later_act:
+            await restate_derived(wctx, since=occurred_at)
     more = await _follow_custody(wctx, event=event)
     if more is not None:
         result = result.merge(more)

@@ -566,7 +566,8 @@ def value_before(history: list[FieldChange], name: str, at: datetime) -> Any:
 # Every other reader (as_of, the act-time readers above) reads ``case`` rows only, so these
 # change nothing but the timeline's field changes.
 DERIVED_ENTITY = "derived"
-DERIVED_FIELDS = frozenset({"ratings", "on_register", "in_custody", "contact_level", "priority"})
+DERIVED_FIELDS = frozenset({"ratings", "on_register", "in_custody", "contact_level", "priority",
+                            "incoming_ratings"})
 
 
 async def timeline_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:

@@ -88,3 +88,17 @@ async def test_REG_wokingham_incoming_ratings_reported_later_register_the_child_
     its incoming ROSH high: on the register from the 24th until the 26th on the timeline and
     in the export, as when the ratings came with the transfer (fix32h's leftover)."""
     await _registered_from_the_arrival(wokingham)
+
+
+async def test_REG_wokingham_two_transfers_in_typed_later_first_keep_the_first_arrival(
+        wokingham: Tenant) -> None:
+    """Wokingham's register (High/Very High ROSH or SWB; the other YJS's until the PYJS's own
+    judgement). A transfer in Friday 21 August at SWB high, another Monday 24 August at ROSH
+    high, typed in either order: on the register from the 21st, the incoming ratings the 21st's
+    then the 24th's (typed the 24th's first, the earlier arrival left no trace on the timeline
+    and the register began on the 24th)."""
+    timeline, _ = await history_in_every_order(wokingham, [
+        transfer_in(FRI, swb="high"), transfer_in(MON, rosh="high")])
+    assert [c for c in timeline if c[1] == "on_register"] == [
+        (FRI, "on_register", "false", "true")]
+    assert [c[0] for c in timeline if c[1] == "incoming_ratings"] == [FRI, MON]
