@@ -19,7 +19,7 @@ def near_words(value: str, allowed: Iterable[str], synonyms: Mapping[str, str] |
     """The allowed words ``value`` was probably meant to be, best first (at most ``most``),
     [] when none is near: a known synonym's word if it is allowed (``synonyms``, keyed by the
     plain form: a policy's "case manager" for ``case_holder``, a body's ``reason`` for
-    ``note``), else the same word written with other case, spaces or hyphens, else the close
+    ``note``), else the same word in other letters, else the close
     ones by :mod:`difflib` (ratio 0.6), compared without case first (a short id differing only
     in case, ``n3`` for ``N3``, is too far for difflib as written), then as written."""
     words = [str(a) for a in allowed]
@@ -27,7 +27,7 @@ def near_words(value: str, allowed: Iterable[str], synonyms: Mapping[str, str] |
     meant = (synonyms or {}).get(plain)
     if meant in words:
         return [str(meant)]
-    same = [w for w in words if _plain(w) == plain]
+    same = [w for w in words if w.casefold() == str(value).casefold()]
     if same:
         return same[:most]
     by_fold = {w.casefold(): w for w in reversed(words)}
