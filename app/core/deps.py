@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import math
@@ -30,6 +29,7 @@ from app.core.errors import (
 )
 from app.core.query_guard import refuse_unknown_query
 from app.core.security import Principal, TokenVerifier
+from app.core.suggest import near_words
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -512,17 +512,36 @@ def _object_branch(schema: Any, body: Any, error: Any) -> list[Any]:
     return branches[0] if len(branches) == 1 else []
 
 
+# Body keys clients send for a field of another name (attack 33: a referral withdrawn with
+# ``{"reason": ...}``, whose field is ``note``; too far apart for a fuzzy match): offered by
+# the did-you-mean only where the object has that field.
+BODY_KEY_SYNONYMS: dict[str, str] = {
+    "reason": "note", "comment": "note", "comments": "note", "notes": "note",
+    "rationale": "note", "explanation": "note", "message": "note",
+}
+
+
 def _meant(name: str, schema: Any, schema_path: Sequence[Any]) -> str:
     """'; did you mean 'x'?' for an unknown key close to a field of the object the error's
-    ``schema_path`` (refs resolved, ending ``additionalProperties``) points at (stdlib
-    ``difflib``; ``policy-pack`` for ``policy_pack``), else "". Only the contract's own field
-    name is written, never the key sent (attack pass 9, N8; attack pass 30, ATTACK30B-9)."""
+    ``schema_path`` (refs resolved, ending ``additionalProperties``) points at, by the one
+    did-you-mean (:func:`app.core.suggest.near_words`, with :data:`BODY_KEY_SYNONYMS`;
+    ``policy-pack`` for ``policy_pack``, ``reason`` for ``note``), else "". Only the
+    contract's own field name is written, never the key sent (attack pass 9, N8; attack pass
+    30, ATTACK30B-9)."""
     node = _schema_at(schema, list(schema_path)[:-1])
     fields = list(node.get("properties", {})) if isinstance(node, dict) else []
-    wanted = {f.casefold().replace("-", "_"): f for f in fields}
-    typed = name.casefold().replace("-", "_").replace(" ", "_")
-    near = ([wanted[typed]] if typed in wanted else
-            [wanted[m] for m in difflib.get_close_matches(typed, list(wanted), n=1, cutoff=0.6)])
+    near = near_words(name, fields, BODY_KEY_SYNONYMS, most=1)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def _enum_meant(schema: Any, error: Any, body: Any) -> str:
+    """'; did you mean 'x'?' for a word the contract's ``enum`` refused (``hihg`` for
+    ``high``), by the one did-you-mean; only the contract's word is written."""
+    words = _schema_at(schema, list(error.schema_path))
+    sent = _schema_at(body, list(error.instance_path)) if error.instance_path else body
+    if not isinstance(words, list) or not isinstance(sent, str):
+        return ""
+    near = near_words(sent, [w for w in words if isinstance(w, str)], most=1)
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
@@ -576,7 +595,9 @@ def check_body_against_contract(request: Request, body: Any) -> None:
         else:
             said = (_branch_said(schema, error) if keyword in ("anyOf", "oneOf") else
                     _rule_said(schema, error.schema_path, keyword))
-            errors.add(entry(at, f"does not satisfy the contract's '{keyword}'{said}"))
+            hint = functools.partial(_enum_meant, schema, error, body) if keyword == "enum" \
+                else str
+            errors.add(entry(at, f"does not satisfy the contract's '{keyword}'{said}", hint))
 
     for error in validator.iter_errors(body):
         report(error)

@@ -40,6 +40,7 @@ from app.workflows.vocabulary import (
     ROLE_RANK,
     STAFF_ROLES,
     TOP_ROLE,
+    Escalation,
     EventType,
     suggest,
 )
@@ -826,9 +827,9 @@ class _Checker:
         it), an error there when a line's steps are that role's, and then an error at each
         such line too (its overdue steps would really go there), as for a loop through the
         fallback. A role whose entry a loop's message already names (``flagged``) is not said
-        again. A pack without ``[escalation]`` (or whose table ``pack check`` set aside as
-        misspelt) is not judged: it has said nothing to check."""
+        again. A pack without ``[escalation]`` is judged by :meth:`_no_escalation_table`."""
         if "escalation" not in self.pack.model_fields_set:
+            self._no_escalation_table()
             return
         esc = self.pack.escalation
         for role in sorted(ROLE_RANK, key=lambda r: (ROLE_RANK[r], r)):
@@ -850,6 +851,32 @@ class _Checker:
                 self.add("error", line.id, f"{field}.actor",
                          f"an overdue {role} step escalates{how} to {where}: no one above "
                          f"is told; {fix}")
+
+    def _no_escalation_table(self) -> None:
+        """A pack without ``[escalation]`` runs on the core's fallback (``Escalation()``:
+        every overdue step to the line manager, ``app.domain.escalation``), and while a case's
+        line manager is on recorded leave their chase goes where the line manager's own steps
+        escalate: to the line manager again, the one away (fix32f's leftover). So the owner is
+        told at ``escalation`` what the fallback does, naming the lines whose steps are a line
+        manager's, duty manager's or chair's (overdue, they go to the line manager, themselves
+        or below: no one above told, as ATTACK32B-3's table entries). A warning, not an error:
+        the table is optional in the format (the fallback is documented), and an error would
+        refuse at start-up a deployed pack that loads today. Said once, at the table (a table
+        set aside as misspelt is said there already, and this follows from it)."""
+        owed = sorted({line.id for _, line in self._step_lines()
+                       if ROLE_RANK.get(line.actor, 0) >= ROLE_RANK["line_manager"]})
+        fallback = Escalation()
+        table = (f"add [escalation] with default = \"{fallback.default}\" and to = {{ "
+                 + ", ".join(f'{role} = "{ROLE_ABOVE[role]}"' for role in _CHAIN[1:])
+                 + " } (or who is above each role in this service)")
+        said = ("no [escalation] table: every overdue step escalates to the line manager "
+                "(the core's fallback), also while the case's line manager is on recorded "
+                "leave (their chase waits in their own list)")
+        if owed:
+            said += (f", and the steps of {', '.join(owed)} are a line manager's, duty "
+                     "manager's or chair's: overdue, they go to the line manager, no one "
+                     f"above told ({' < '.join(_CHAIN)})")
+        self.add("warning", "-", "escalation", f"{said}; {table}")
 
     def _escalation(self) -> None:
         esc = self.pack.escalation

@@ -252,8 +252,9 @@ class Rule(_Strict):
             unknown = [t for t in value if t not in allowed]
             if unknown or not value:
                 what = str(info.field_name).replace("_", " ")
+                meant = "".join(suggest(str(t), allowed) for t in unknown[:1])
                 raise ValueError(f"{what} must be some of {', '.join(allowed)}"
-                                 f" (got {', '.join(unknown) or 'none'})")
+                                 f" (got {', '.join(unknown) or 'none'}){meant}")
         return value
 
     @field_validator("deadline")
@@ -831,7 +832,7 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
             message = f"'{loc[-1]}' is missing: this table needs {loc[-1]} = ..."
         elif error["type"] == "extra_forbidden" and loc:
             # "Extra inputs are not permitted" says nothing to a policy owner (A20-17a).
-            keys = _keys_at(loc[:-1])
+            keys = keys_at(loc[:-1])
             message = (f"unknown key '{loc[-1]}'{suggest(loc[-1], keys)}"
                        + (f"; the keys here are {', '.join(keys)}" if keys else ""))
         elif error["type"] == "literal_error" and isinstance(error.get("input"), str):
@@ -900,10 +901,11 @@ _TYPE_WORDS: dict[str, str] = {
 }
 
 
-def _keys_at(loc: Sequence[str]) -> list[str]:
-    """The keys a table of the pack at ``loc`` may have (its model's fields, by their TOML
-    names), or [] when the path does not lead to one."""
-    model: Any = Pack
+def keys_at(loc: Sequence[str], top: Any = None) -> list[str]:
+    """The keys a table at ``loc`` may have (its model's fields, by their TOML names), or []
+    when the path does not lead to one: of the pack, or of the file whose model is ``top``
+    (a scenario file)."""
+    model: Any = top or Pack
     for part in loc:
         if part.isdigit():
             continue
@@ -1048,6 +1050,11 @@ class Salvaged:
         if any(field == f or field.startswith(f"{f}.") for f in self.set_aside) or any(
                 f"'{word}'" in problem.message or f"'facts.{word}'" in problem.message
                 for word in self.words):
+            return True
+        # A table missing because its key was misspelt and set aside (``[escalaton]``): what
+        # is said of the missing table follows from the misspelling, said there already.
+        if "." not in field and field not in self.pack.model_fields_set and any(
+                "." not in f and suggest(f, [field]) for f in self.set_aside):
             return True
         # A rule set aside whole took its step code with it (the code it meant is not known):
         # what names a code no rule creates, or nothing can close, may be that rule's.

@@ -17,6 +17,7 @@ Europe/London time with the offset, as the owner writes them.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from app.workflows.calendar import LONDON, WorkingCalendar, london_date
 from app.workflows.engine import evaluate
 from app.workflows.pack_check import DATA_WORDS, vocabulary_of
-from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, not_utf8, version_at
+from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Pack, keys_at, not_utf8, version_at
 from app.workflows.types import (
     DOMAINS,
     EVENT_DATA,
@@ -251,6 +252,9 @@ def _lines(text: str) -> Any:
     return FieldLines(text)
 
 
+_QUOTED = re.compile(r"'([^']*)'")
+
+
 def _describe(exc: ValidationError, raw: Any, lines: Any) -> str:
     """Every bad field once: its path, the scenario's name, and what is wrong (a union's other
     branch, such as ``due = "none"``, is not reported when the value was meant as a time)."""
@@ -266,6 +270,15 @@ def _describe(exc: ValidationError, raw: Any, lines: Any) -> str:
             name = scenarios[int(loc[1])].get("name")
         label += _named(name, lines.line(label, str(error.get("input", ""))))
         message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "literal_error" and isinstance(error.get("input"), str):
+            # A word refused ("creat" for create, a ratings key "rsoh"): the one did-you-mean
+            # (fix32f's leftover).
+            message += suggest(error["input"], _QUOTED.findall(
+                str(error.get("ctx", {}).get("expected", ""))))
+        if error["type"] == "extra_forbidden" and loc:
+            keys = keys_at(loc[:-1], ScenarioFile)
+            message = (f"unknown key '{loc[-1]}'{suggest(loc[-1], keys)}"
+                       + (f"; the keys here are {', '.join(keys)}" if keys else ""))
         if error["type"] == "literal_error" and label in found:
             continue
         if error["type"] != "literal_error" and any(

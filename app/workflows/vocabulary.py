@@ -9,7 +9,6 @@ assessment scores; the service validates every write against the union, and
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -18,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.suggest import near_words
 from app.workflows.calendar import iso_date
 from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
@@ -439,20 +439,10 @@ ROLE_SYNONYMS: dict[str, str] = {
 
 
 def suggest(value: str, allowed: Iterable[str]) -> str:
-    """`` (did you mean x?)`` for a near miss among ``allowed`` (difflib), else ``""``; a
-    policy's word for a role (``ROLE_SYNONYMS``: "case manager") offers the role it means."""
-    words = [str(a) for a in allowed]
-    meant = ROLE_SYNONYMS.get(re.sub(r"[\s\-]+", "_", str(value).strip().casefold()))
-    if meant in words:
-        return f" (did you mean {meant!r}?)"
-    # The same word in other letters ('n3' for the rule N3; attack 32b, ATTACK32B-5): a short
-    # id differing only in case is too far for difflib, so words are also compared casefolded.
-    folded = str(value).casefold()
-    same = [w for w in words if w.casefold() == folded]
-    by_fold = {w.casefold(): w for w in reversed(words)}
-    near = same or [by_fold[n] for n in difflib.get_close_matches(
-        folded, list(by_fold), n=2, cutoff=0.6)]
-    near = near or difflib.get_close_matches(str(value), words, n=2, cutoff=0.6)
+    """`` (did you mean x?)`` for a near miss among ``allowed`` (:func:`app.core.suggest.
+    near_words`, the one did-you-mean), else ``""``; a policy's word for a role
+    (``ROLE_SYNONYMS``: "case manager") offers the role it means."""
+    near = near_words(value, allowed, ROLE_SYNONYMS)
     return f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from app.workflows.pack_check import check_pack
 from app.workflows.packs import read_pack
+from app.workflows.scenarios import ScenarioError, load_scenarios
 from tests.workflows.support import example_variant
 
 X6 = "{ child_age = { lt = 14 } }"  # X6's age atom (4.3: "a child under 14 has been charged")
@@ -110,3 +111,53 @@ def test_fix32f_leftover_score_ranges_that_leave_some_value_are_not_an_error(
              'gt = 5000 } } }, { case = { fact = { name = "previous_custodial_sentences", '
              'lt = 5002 } } }] }'), once=True)
     assert _errors(unbounded, "rules.10.when") == []
+
+
+ESCALATION = ('[escalation]\ndefault = "line_manager"\nto = { line_manager = "duty_manager", '
+              'duty_manager = "chair", chair = "chair", panel_admin = "chair" }\n')
+
+
+def test_fix32f_leftover_a_pack_without_escalation_is_told_what_the_fallback_does(
+        tmp_path: Path) -> None:
+    """fix32f's leftover: a pack with no ``[escalation]`` table was not checked. At runtime
+    it runs on the core's fallback (every overdue step to the line manager, also while the
+    case's line manager is away: ``app.domain.escalation``). ``pack check`` now says so, once,
+    at ``escalation``: a warning (the table is optional in the format; the pack still loads)
+    naming the lines whose steps would go to the line manager with no one above told (the
+    example's X2 and X6 are the line manager's), and the table to add."""
+    path = example_variant(tmp_path, (ESCALATION, ""), once=True)
+    said = [(p.severity, p.rule, p.message) for p in check_pack(read_pack(path))
+            if p.field == "escalation"]
+    assert said == [(
+        "warning", "-",
+        "no [escalation] table: every overdue step escalates to the line manager (the core's "
+        "fallback), also while the case's line manager is on recorded leave (their chase "
+        "waits in their own list), and the steps of X2, X6 are a line manager's, duty "
+        "manager's or chair's: overdue, they go to the line manager, no one above told "
+        "(case_holder < line_manager < duty_manager < chair); add [escalation] with default "
+        '= "line_manager" and to = { line_manager = "duty_manager", duty_manager = "chair", '
+        'chair = "chair" } (or who is above each role in this service)')]
+    assert not [p for p in check_pack(read_pack(path)) if p.severity == "error"]
+    with_table = example_variant(tmp_path)
+    assert [p for p in check_pack(read_pack(with_table)) if p.field == "escalation"] == []
+
+
+def test_fix32f_leftover_pack_test_offers_the_word_meant(tmp_path: Path) -> None:
+    """fix32f's leftover: ``pack test``'s ``expect.action`` and ``case.ratings`` keys listed
+    the allowed words without a did-you-mean; a misspelt key of an act neither. Each now
+    offers the word meant, by the one suggester (``vocabulary.suggest``), at its line."""
+    scenarios = tmp_path / "typos.toml"
+    scenarios.write_text(
+        'pack = "example-yjs"\n[[scenarios]]\nname = "typos"\n'
+        'case = { ratings = { rsoh = "high" } }\n'
+        'act = { trigger = "judgement_recorded", occured_at = "2026-03-02T10:00:00Z" }\n'
+        'expect = [{ code = "refer_to_risk_panel", action = "creat" }]\n')
+    with pytest.raises(ScenarioError) as raised:
+        load_scenarios(scenarios)
+    said = str(raised.value)
+    assert ("scenarios.0.case.ratings.rsoh (scenario 'typos', line 4): Input should be "
+            "'rosh', 'swb' or 'lor' (did you mean 'rosh'?)") in said
+    assert ("scenarios.0.expect.0.action (scenario 'typos', line 6): Input should be "
+            "'create', 'keep', 'update_due' or 'supersede' (did you mean 'create'?)") in said
+    assert ("scenarios.0.act.occured_at (scenario 'typos', line 5): unknown key 'occured_at' "
+            "(did you mean 'occurred_at'?)") in said
