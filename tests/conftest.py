@@ -29,6 +29,9 @@ from app.core.security import mint_dev_token  # noqa: E402
 from app.domain import webhooks  # noqa: E402
 from app.main import create_app  # noqa: E402
 
+if os.environ.get("YJ_INSTANT_GUARD"):  # opt-in: tests/instant_guard.py
+    from tests.instant_guard import instant_guard  # noqa: E402, F401
+
 TEST_SECRET = "test-secret-" + "x" * 40
 PG_ADMIN_DSN = os.environ.get("YJ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKEND = os.environ.get("YJ_TEST_DB", "sqlite")
