@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.core.errors import (
+    DomainError,
     ErrorCap,
     KeyPositions,
     NotAuthenticated,
@@ -190,9 +191,33 @@ async def _principal_of_gated(request: Request) -> Principal:
 
 _principal.run_as = _principal_of_gated  # type: ignore[attr-defined]
 
+
+async def refuse_too_deep_json(request: Request) -> None:
+    """The answer to a body nested deeper than :data:`MAX_JSON_DEPTH` levels, given before
+    FastAPI parses it (a gated route calls it once its gate has passed): the 400 FastAPI
+    would give if the body is not JSON or not UTF-8 at its shallower levels, else the checks
+    of :func:`_principal_of_gated` in their order, whose input check answers the depth (422
+    at the first value too deep). The same answer at 33 levels as at 5,000, for arrays and
+    objects (attack 33, ATTACK33-3); nothing for any other body."""
+    raw = await request.body()
+    within = within_json_depth(raw)
+    if within is raw:
+        return
+    try:
+        json.loads(within)
+    except UnicodeDecodeError:
+        raise DomainError(NOT_UTF8, slug="malformed-json") from None
+    except ValueError:
+        raise DomainError(NOT_JSON, slug="malformed-json") from None
+    await _principal_of_gated(request)
+
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
+# The one nesting limit of a JSON body (every route, every depth; RFC 8259 §9 lets a reader
+# set one): a value inside more than this many arrays or objects is refused, 422 at the first
+# such value, whatever the depth (attack 33, ATTACK33-3: 33 to 998 levels were 422, 999 and
+# deeper, where the standard library's parser gives up, 400).
 MAX_JSON_DEPTH = 32
 # At most this many members in one JSON object and items in one JSON array of a body, checked
 # before the body meets its schema. Every list the contract takes is bounded far lower (50
@@ -202,6 +227,44 @@ MAX_JSON_DEPTH = 32
 # event loop (attack 24a, A24a-7).
 MAX_JSON_MEMBERS = 1000
 MAX_JSON_ITEMS = 1000
+
+
+# A JSON string (escapes included) or a bracket: what nesting depth is counted from.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# What an array or object at the limit holds instead of its content in within_json_depth.
+_PLACEHOLDER = {ord("["): b"0", ord("{"): b'"":0'}
+NOT_UTF8 = "The request body is not UTF-8 text: send JSON encoded as UTF-8 (RFC 8259, section 8.1)."
+NOT_JSON = "The request body is not valid JSON."
+
+
+def within_json_depth(raw: bytes) -> bytes:
+    """``raw`` itself when nothing in it is nested deeper than :data:`MAX_JSON_DEPTH`
+    levels; else a copy in which each non-empty array or object at the limit holds one
+    placeholder member instead of its content (a body left open at that depth is cut there,
+    so it stays unparseable). The copy parses at any depth (the standard library's parser
+    raises RecursionError near 1,000 levels), and :func:`_unstorable` finds in it the same
+    first value too deep, at the same place, as in the body sent (ATTACK33-3). Strings are
+    skipped whole, so a bracket in text does not count."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return raw  # the common case, without a scan
+    pieces: list[bytes] = []
+    kept, depth, opened, kind = 0, 0, 0, 0
+    for token in _JSON_TOKEN.finditer(raw):
+        first = token.group()[0]
+        if first == 0x22:  # a string
+            continue
+        if first in _PLACEHOLDER:
+            depth += 1
+            if depth == MAX_JSON_DEPTH + 1:
+                opened, kind = token.end(), first
+            continue
+        if depth == MAX_JSON_DEPTH + 1 and raw[opened:token.start()].strip():
+            pieces += [raw[kept:opened], _PLACEHOLDER[kind]]
+            kept = token.start()
+        depth -= 1
+    if depth > MAX_JSON_DEPTH:
+        return b"".join([*pieces, raw[kept:opened]])
+    return b"".join([*pieces, raw[kept:]]) if pieces else raw
 
 
 def _unstorable(
@@ -295,9 +358,10 @@ async def reject_unstorable_input(request: Request) -> None:
     found = _control_in_url(request)
     body: Any = None
     body_present = False
-    if found is None and await request.body():
-        try:
-            body = await request.json()  # already parsed (and cached) by FastAPI
+    if found is None and (raw := await request.body()):
+        within = within_json_depth(raw)
+        try:  # parsed (and cached) by FastAPI already, unless nested too deep to parse
+            body = await request.json() if within is raw else json.loads(within)
         except (ValueError, RecursionError):
             return  # not JSON: the route refuses it or does not read it
         body_present = True

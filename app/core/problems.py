@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from app.core.deps import MAX_JSON_DEPTH, principal_verified
+from app.core.deps import MAX_JSON_DEPTH, NOT_JSON, NOT_UTF8, principal_verified
 from app.core.errors import (
     MAX_PROBLEM_ERRORS,
     PROBLEM_MEDIA_TYPE,
@@ -101,7 +101,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, RequestValidationError)
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem_response(
-            400, "The request body is not valid JSON.", slug="malformed-json")
+            400, NOT_JSON, slug="malformed-json")
     return problem_response(
         422,
         "The request does not match the expected shape; see errors.",
@@ -114,18 +114,18 @@ def _unreadable_body(exc: StarletteHTTPException) -> JSONResponse | None:
     """The problem for a body FastAPI could not parse for a reason other than bad JSON syntax
     (its own answer is 400 "There was an error parsing the body", naming nothing): bytes that
     are not UTF-8 (RFC 8259 §8.1: JSON exchanged between systems is UTF-8; a CMS sending
-    Latin-1 or Windows-1252 names), or JSON nested too deep for the parser (RecursionError);
+    Latin-1 or Windows-1252 names), or JSON nested too deep for the parser (RecursionError:
+    the depth limit's own 422, which a gated route gives before the parser runs, ATTACK33-3);
     None for any other HTTP error (attack 32b, ATTACK32B-6)."""
     cause = exc.__cause__
     if exc.status_code != 400 or cause is None:
         return None
     if isinstance(cause, UnicodeDecodeError):
-        return problem_response(400, "The request body is not UTF-8 text: send JSON encoded "
-                                "as UTF-8 (RFC 8259, section 8.1).", slug="malformed-json")
+        return problem_response(400, NOT_UTF8, slug="malformed-json")
     if isinstance(cause, RecursionError):
-        return problem_response(400, "The request body is JSON nested too deeply to read: "
-                                f"at most {MAX_JSON_DEPTH} levels are accepted.",
-                                slug="malformed-json")
+        return problem_response(
+            422, "The request holds a value that cannot be stored; see errors.",
+            errors=[{"loc": "body", "msg": f"nested deeper than {MAX_JSON_DEPTH} levels"}])
     return None
 
 

@@ -536,11 +536,17 @@ async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseE
     if later.first() is not None:
         return
     incoming = dict((event.details or {}).get("incoming_ratings") or {})
-    # With the arrival's instant: an own judgement answers them only if dated after it (fix32a).
+    # With the arrival's instant: an own judgement answers them only if dated at or after it
+    # (fix32a; at its instant too, events first: app.domain.replay.SAME_INSTANT, fix34a).
     incoming[policy.ARRIVED_AT] = iso_utc(event.occurred_at)
     if (case.incoming_ratings or {}) != incoming:
         case.incoming_ratings = incoming
         session.add(case)
+        # A change of the case's fields by the arrival, at its date (the timeline, attack 33,
+        # ATTACK33-1: it was dated when typed in), and the case's latest act for a judgement
+        # dated before it (typed in after it: its derived fields are restated, fix34b).
+        mark_changed(case, event.occurred_at)
+        note_case_act(session, case.id, event.occurred_at)
         await session.flush()
 
 

@@ -223,6 +223,11 @@ async def apply_judgement(
         # the policy then runs on the rest (read again only if a review was closed).
         if open_steps is None:
             open_steps = await policy.open_steps_of(session, case.id)
+        # Dated before another act on file (a later rating, a panel's decision, a death): the
+        # pack's checks are run on the steps open and the ratings of its own time, not today's
+        # (Somerset M6; fix34e, fix33a's left path). Read before the reviews below close.
+        then = None if body.occurred_at is None else await _state_then(
+            wctx, open_steps, str(body.domain), str(body.level))
         reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
                                               judgement_id=judgement_id, open_steps=open_steps)
         if reviewed is not None:  # the starting judgement under a new fact (M3/M4, A17-16)
@@ -230,10 +235,14 @@ async def apply_judgement(
         # Nothing written since the case was read: the panels and absences read with it hold.
         # Steps only re-dated or given a reason may be written at the commit (below) when
         # nothing after this reads them without flushing (no replay of later acts).
+        if then is not None:
+            await policy.check_at_its_moment(wctx, event=wf_event, ratings=then[0],
+                                             steps_then=then[1])
         result = await policy.run(wctx, event=wf_event,
                                   open_steps=open_steps if reviewed is None else None,
                                   inputs=inputs if reviewed is None else None,
-                                  flush=not (last and body.occurred_at is None))
+                                  flush=not (last and body.occurred_at is None),
+                                  checks=then is None)
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
@@ -359,6 +368,22 @@ async def close_rating_reviews(
                                 satisfied_by=("judgement", judgement_id))
         result = more if result is None else result.merge(more)
     return result
+
+
+async def _state_then(
+    wctx: WriteContext, open_steps: Sequence[Step], domain: str, level: str
+) -> tuple[dict[str, str | None], list[Step]] | None:
+    """For a judgement dated at ``wctx.occurred_at``, the latest of its ``domain``: the ratings
+    it found and the steps open at its time (:func:`policy.steps_open_at`), when they are not
+    today's (another act on file is dated after it: a rating of another domain, a step raised
+    or closed since); None when its time's are today's (``open_steps``, the case's ratings)."""
+    session, case, at = wctx.session, wctx.case, wctx.occurred_at
+    steps_then = await policy.steps_open_at(session, case.id, at)
+    if {s.id for s in steps_then} == {s.id for s in open_steps} \
+            and not dated_before_a_rating(case, at):
+        return None
+    ratings, _later = await ratings_around(session, case.id, domain, level, at)
+    return ratings, steps_then
 
 
 async def ratings_around(

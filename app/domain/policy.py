@@ -9,6 +9,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -154,8 +155,9 @@ class PolicyViolation(DomainError):
 
 # The key of ``Case.incoming_ratings`` that keeps the arrival's instant (the latest transfer
 # in's ``occurred_at``, app.domain.events): the incoming ratings stand until the service's own
-# judgement of their domain dated after it (Somerset 13.3; fix32a). A row without it (kept
-# before) is read as before: a domain rated here is answered.
+# judgement of their domain dated at or after it (Somerset 13.3; fix32a; at its instant: the
+# events of an instant come before its judgements, app.domain.replay.SAME_INSTANT, fix34a).
+# A row without it (kept before) is read as before: a domain rated here is answered.
 ARRIVED_AT = "arrived_at"
 
 
@@ -169,9 +171,11 @@ def kept_incoming(case: Case) -> tuple[dict[str, Any], datetime | None]:
 def standing_incoming(incoming: Mapping[str, Any], arrived: datetime,
                       judged: Iterable[tuple[datetime | None, str]]) -> dict[str, Any]:
     """The incoming ratings of an arrival at ``arrived`` that still stand after the service's
-    own judgements ``judged`` (instant, domain): one dated after the arrival answers its
-    domain; one dated before it, or at its instant, answers nothing (A30a-13, fix32a)."""
-    answered = {d for at, d in judged if at is not None and at > arrived}
+    own judgements ``judged`` (instant, domain): one dated at or after the arrival answers its
+    domain (at its instant too: the instant's events come first, its judgements after them,
+    app.domain.replay.SAME_INSTANT; fix34a); one dated before it answers nothing (A30a-13,
+    fix32a)."""
+    answered = {d for at, d in judged if at is not None and at >= arrived}
     return {d: v for d, v in incoming.items() if d not in answered}
 
 
@@ -224,7 +228,7 @@ async def incoming_at(
 ) -> dict[str, Any]:
     """The snapshot's incoming ratings (``incoming_ratings``, ``incoming_at``) as they stood
     at ``at``: the latest transfer in dated at or before it, less the domains the service
-    judged after that arrival and by ``at`` (``judged``: the case's judgements as the caller
+    judged at or after that arrival and by ``at`` (``judged``: the case's judgements as the caller
     has them, instant and domain; else read, less the record ``exclude``: the act's own).
     Empty (no query) when the case's row already says it: no transfer in kept, or one at or
     before ``at`` with no rating dated after ``at`` (Somerset 13.3 by the acts' dates, not
@@ -254,7 +258,7 @@ async def incoming_at(
         rows = (await conn.execute(
             sa.select(j.c.occurred_at, j.c.domain, j.c.id)
             .where(j.c.case_id == case.id, j.c.domain.in_(list(incoming)),
-                   j.c.occurred_at > arrived, j.c.occurred_at <= at))).all()
+                   j.c.occurred_at >= arrived, j.c.occurred_at <= at))).all()
         judged = [(stored_utc(o), str(d)) for o, d, i in rows if str(i) != str(exclude)]
     judged = [(o, d) for o, d in judged or () if o <= at]
     return {"incoming_ratings": standing_incoming(incoming, arrived, judged),
@@ -358,12 +362,14 @@ def evaluate_for(
     open_steps: Sequence[Step],
     wf_event: WorkflowEvent,
     panels: Sequence[ScheduledPanel],
+    checks: bool = True,
     **extra: Any,
 ) -> Evaluation:
-    """Run the engine (pure) for a case and event (``extra``: further snapshot fields)."""
+    """Run the engine (pure) for a case and event (``extra``: further snapshot fields;
+    ``checks``: as :func:`~app.workflows.engine.evaluate`'s)."""
     snap = replace(snapshot(case, open_steps), **extra)
     return evaluate(wf_event, snap, ctx.pack_for(service, at=wf_event.occurred_at),
-                    ctx.calendar, panels)
+                    ctx.calendar, panels, checks=checks)
 
 
 async def snapshot_extras(
@@ -542,7 +548,7 @@ async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
     untouched: frozenset[uuid.UUID] = frozenset(), creates: bool = True,
     inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
-    flush: bool = True,
+    flush: bool = True, checks: bool = True,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
@@ -554,7 +560,9 @@ async def run(
     :func:`snapshot_inputs` would read for ``event``, as the caller read it with the case under
     its lock (:func:`inputs_column`), nothing changed since. ``flush=False``: the caller reads
     nothing through Core (which does not flush) before the commit, so changes of steps only
-    (no step created or closed, the case's derived state unchanged) may wait for it."""
+    (no step created or closed, the case's derived state unchanged) may wait for it.
+    ``checks=False``: the pack's checks were run on the case at the act's own time
+    (:func:`check_at_its_moment`) and refuse nothing here."""
     session, case = wctx.session, wctx.case
     # What the act derives on the case (register, contact level, priority, a judgement's
     # rating) changed at the act's time, not when it was typed in (ATTACK26B-2).
@@ -567,7 +575,7 @@ async def run(
     incoming = await incoming_at(session, case, event.occurred_at,
                                  exclude=event.data.get("record_id"))
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
-                              panels, **extras, **earlier, **incoming)
+                              panels, checks, **extras, **earlier, **incoming)
     raise_violations(evaluation)
     if incoming:
         # Dated before the arrival (or before a later rating): the steps are the act's own
@@ -578,7 +586,7 @@ async def run(
         # after a ROSH low dated before it, answering the last incoming rating), and the
         # replay of later acts supersedes nothing.
         now = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
-                           **extras, **earlier)
+                           checks, **extras, **earlier)
         own = {i.step_id for i in evaluation.intents if i.action == "supersede"}
         evaluation = replace(
             evaluation, on_register_after=now.on_register_after,
@@ -692,18 +700,9 @@ async def run_backfill(
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
-    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
-    # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
-    # what still holds today is asked of today's case (``present``).
-    earlier = await case_fields_at(session, case, event.occurred_at)
-    # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
-    moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
-                                        exclude=event.data.get("record_id"))
-    if found is None:
-        found = await derived_before(session, case, event.occurred_at)
     today = snapshot(case, open_steps)
-    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found,
-                     **moment_incoming)
+    moment, panels, extras, earlier = await _at_its_moment(
+        wctx, event, today, ratings, found=found, judged=judged)
     if in_time_order is not None:
         moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
         alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
@@ -743,6 +742,48 @@ async def run_backfill(
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
                         open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+
+
+async def _at_its_moment(
+    wctx: WriteContext, event: WorkflowEvent, today: CaseSnapshot,
+    ratings: Mapping[str, str | None], *, found: Mapping[str, Any] | None = None,
+    judged: Iterable[tuple[datetime, str]] | None = None,
+) -> tuple[CaseSnapshot, list[ScheduledPanel], dict[str, Any], dict[str, Any]]:
+    """``today`` (a snapshot of the write's case) as the act ``event`` found it: the
+    ``ratings`` given (that moment's), the case's fields, derived fields (``found``, default
+    :func:`derived_before`) and incoming ratings of its moment; with the panels, the extras
+    (agenda, absences) and the moment's fields read for it."""
+    session, case = wctx.session, wctx.case
+    panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
+    # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
+    # what still holds today is asked of today's case (``present``).
+    earlier = await case_fields_at(session, case, event.occurred_at)
+    # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
+    moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
+                                        exclude=event.data.get("record_id"))
+    if found is None:
+        found = await derived_before(session, case, event.occurred_at)
+    moment = replace(today, ratings=dict(ratings), **extras, **earlier, **found,
+                     **moment_incoming)
+    return moment, panels, extras, earlier
+
+
+async def check_at_its_moment(
+    wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
+    steps_then: Sequence[Step],
+) -> None:
+    """Run the pack's checks of ``event`` (a judgement being recorded now, the latest of its
+    domain but dated before another act on file) on the case as it stood at its own time: the
+    ``ratings`` of that moment (:func:`~app.domain.judgements.ratings_around`) and the register
+    they give, that moment's fields, and ``steps_then``, the steps open then
+    (:func:`steps_open_at`); raise :class:`PolicyViolation` (422/409) for the first that fails,
+    apply nothing. Somerset M6 (7.2.1, 4.3): a lowering dated while the MARP's review was
+    booked is refused even after a later death ended that step; one dated before any MARP booked
+    a review is not refused by a review booked later (fix34e; fix33a did the same for a
+    judgement older than its domain's current rating)."""
+    moment, panels, _extras, _earlier = await _at_its_moment(
+        wctx, event, snapshot(wctx.case, steps_then), ratings)
+    raise_violations(evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels))
 
 
 async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
@@ -917,19 +958,54 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
         open_steps=open_steps, derive=False))
 
 
-def _raised_earlier(step: Step, intent: StepIntent, at: datetime) -> None:
+def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
+                    case_id: uuid.UUID) -> None:
     """An open step a judgement dated before it arose asks for (a back-fill, or a first
     judgement in a domain typed in after later records): in time order that judgement raised
     it, so it arose then, under the judgement's rule line (its reason first: the one the
     step's ``policy`` shows; Wokingham W12's plan asked for by an SWB high, then a ROSH high,
-    cites the SWB paragraph whichever was typed in first) (A10-30)."""
+    cites the SWB paragraph whichever was typed in first) (A10-30), about the subject that
+    line names (:func:`_line_subject`: Somerset 13.3's referral raised by the transfer in
+    names the transfer event, 3.2.3's raised by a judgement the case, whatever the typing
+    order; attack 33, ATTACK33-5)."""
+    at = event.occurred_at
     first = [dict(r) for r in intent.reasons]
     step.reasons = first + [r for r in step.reasons or () if r not in first]
     step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
     step.policy_version = intent.policy_version or step.policy_version
+    step.subject_id = _line_subject(pack, intent, event, case_id) or step.subject_id
     step.raised_at = at
     step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded later "
                                    "asks for it.")
+
+
+# The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
+_JUDGED_TRIGGERS = frozenset({"judgement_recorded", "panel_decision"})
+
+
+def _arose_after(step: Step, event: WorkflowEvent) -> bool:
+    """Whether ``step`` arose after ``event`` in time order: raised after its date, or at its
+    instant by a judgement when ``event`` is a case event, which comes before the judgements
+    of its instant whatever the typing order (app.domain.replay.SAME_INSTANT, ATTACK32A-2:
+    Wokingham's request raised by a high at the arrival's instant is W29's, the arrival's, as
+    when the transfer is typed first; fix34a)."""
+    raised = stored_utc(step.raised_at)
+    if raised != event.occurred_at:
+        return raised > event.occurred_at
+    first = (step.reasons or [{}])[0]
+    return event.trigger == "case_event" and isinstance(first, dict) \
+        and first.get("trigger") in _JUDGED_TRIGGERS
+
+
+def _line_subject(pack: Pack, intent: StepIntent, event: WorkflowEvent,
+                  case_id: uuid.UUID) -> uuid.UUID | None:
+    """The subject a step of ``intent``'s line raised by ``event`` names, as the engine names
+    it when the line creates the step (``subject``: the event's subject, a case event's own id
+    or a judgement's case; ``case``: the case); None for a rating's subject (kept as is)."""
+    kinds = {line.subject for line in pack.lines(intent.rule_id) if line.code == intent.code}
+    if kinds == {"event"}:
+        return event.subject_id
+    return case_id if kinds == {"case"} else None
 
 
 # The acts whose reasons a back-fill's replay asks again (app.domain.replay).
@@ -1127,8 +1203,8 @@ async def _apply(
                 and (intent.reasons or intent.action == "update_due"):
             changes.append((by_id[intent.step_id], intent))
             if earlier and intent.action != "drop_reason" and intent.reasons \
-                    and by_id[intent.step_id].raised_at > event.occurred_at:
-                _raised_earlier(by_id[intent.step_id], intent, event.occurred_at)
+                    and _arose_after(by_id[intent.step_id], event):
+                _raised_earlier(by_id[intent.step_id], intent, event, wctx.pack, case.id)
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
@@ -1630,18 +1706,23 @@ async def retire_moot_escalations(
     that was not late (no pass retires the chase of an open step), and the step, late again
     at its new date, was never chased. Answers the escalations retired."""
     now = utcnow()
-    moot = {s.id: s for s in steps if s.status == StepStatus.open
-            and s.code != ESCALATION_CODE and s.escalated_at is not None
-            and not overdue_now(s, now)}
-    if not moot:
+    escalated = {s.id: s for s in steps if s.status == StepStatus.open
+                 and s.code != ESCALATION_CODE and s.escalated_at is not None}
+    if not escalated:
         return []
+    moot = {i: s for i, s in escalated.items() if not overdue_now(s, now)}
     for step in moot.values():
         step.escalated_at = None
         wctx.session.add(step)
     rows = await wctx.session.exec(select(Step).where(
         Step.case_id == wctx.case.id, Step.status == StepStatus.open,
-        Step.code == ESCALATION_CODE, col(Step.subject_id).in_(list(moot))))
-    found = list(rows.all())
+        Step.code == ESCALATION_CODE, col(Step.subject_id).in_(list(escalated))))
+    chases = list(rows.all())
+    await _renote_escalations(wctx, [(c, escalated[c.subject_id]) for c in chases  # type: ignore[index]
+                                     if c.subject_id not in moot])
+    found = [c for c in chases if c.subject_id in moot]
+    if not found:
+        return []
     for chase in found:
         subject = moot[chase.subject_id]  # type: ignore[index]
         due = london_text(subject.due_at) if subject.due_at is not None else "no timescale"
@@ -1657,6 +1738,41 @@ async def retire_moot_escalations(
                             retire=False,
                             change=lambda step: {"code": step.code, "status": "superseded"})
     return found
+
+
+_WAS_DUE = re.compile(r"was due (.*?) and is still open\.")
+
+
+async def _renote_escalations(wctx: WriteContext, chases: Sequence[tuple[Step, Step]]) -> None:
+    """Each open escalation of ``chases`` (with its step, re-dated by the write and still
+    overdue) says the step's due date now in its note ("was due ..."), not the one it was
+    raised for (fix32c's leftover): changed in the write, audited (``step.renote``) and
+    announced (``step.escalation_updated``: the escalation's id, the overdue step's and its
+    due instant). An escalation whose note already says it is left alone."""
+    changed = []
+    for chase, subject in chases:
+        due = london_text(subject.due_at) if subject.due_at is not None else "?"
+        note = _WAS_DUE.sub(f"was due {due} and is still open.".replace("\\", "\\\\"),
+                            chase.note or "", count=1)
+        if note == chase.note:
+            continue
+        chase.note = note
+        wctx.session.add(chase)
+        changed.append((chase, subject))
+    if not changed:
+        return
+    await wctx.session.flush()
+    for chase, subject in changed:
+        due_at = iso_utc(subject.due_at) if subject.due_at is not None else None
+        await wctx.audit("step.renote", entity_type="step", entity_id=chase.id,
+                         change={"code": chase.code, "overdue_step_id": str(subject.id),
+                                 "due_at": due_at},
+                         reason="the overdue step was re-dated; still overdue")
+        await emit(wctx.session, "step.escalation_updated", chase.id,
+                   service_id=wctx.service.id,
+                   payload={"case_id": str(wctx.case.id), "step_id": str(chase.id),
+                            "overdue_step_id": str(subject.id), "code": subject.code,
+                            "due_at": due_at})
 
 
 async def announce_act_changes(wctx: WriteContext) -> None:

@@ -74,7 +74,8 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "judgement.recorded",
     "oversight.recorded", "panel.scheduled", "panel.rescheduled", "panel.cancelled",
     "panel.decision", "panel.item.withdrawn", "referral.created",
-    "step.completed", "step.escalated", "step.reassigned", "step.superseded", "step.reinstated",
+    "step.completed", "step.escalated", "step.escalation_updated", "step.reassigned",
+    "step.superseded", "step.reinstated",
     "assessment.created",
     "case.closed", "case.reopened", "staff.absence_recorded", "staff.absence_changed",
     "staff.absence_cancelled",
@@ -482,6 +483,8 @@ async def subscription_of(
     if lock:
         query = query.with_for_update()
     subscription = (await session.exec(query)).first()
+    if lock:  # the write's instant is taken after it (app.core.clock.locked)
+        clock.locked(("webhook_subscription", subscription_id))
     if subscription is None:
         raise NotFound("No such webhook subscription.")
     return subscription
@@ -726,11 +729,18 @@ def _error_text(outcome: Outcome) -> str:
 
 
 async def record(
-    session: AsyncSession, claimed: Claimed, outcome: Outcome, now: datetime
+    session: AsyncSession, claimed: Claimed, outcome: Outcome, now: datetime,
+    *, timer: Callable[[], datetime] | None = None,
 ) -> DeliveryStatus | None:
-    """Store an attempt's outcome, unless another worker has taken the delivery over since
-    (then ``None``); 410 Gone deactivates the subscription (flush only)."""
+    """Store an attempt's outcome at ``now``, unless another worker has taken the delivery over
+    since (then ``None``); 410 Gone deactivates the subscription (flush only): its row is locked
+    first and the outcome dated by ``timer`` (the pass's clock; default: ``now``) read after
+    the lock."""
     code = outcome.status_code
+    subscription = None
+    if code == 410:  # the subscription's row locked first, the record dated after it
+        subscription = await lock_subscription(session, claimed.subscription_id)
+        now = timer() if timer is not None else now
     values: dict[str, Any] = {"last_attempt_at": now, "last_status_code": code}
     if code is not None and 200 <= code < 300:
         status = DeliveryStatus.delivered
@@ -750,8 +760,8 @@ async def record(
     result = await (await session.connection()).execute(stmt)
     if result.rowcount == 0:  # type: ignore[attr-defined]
         return None
-    if code == 410:
-        await _gone(session, claimed.subscription_id, now)
+    if subscription is not None:
+        await _gone(session, subscription, now)
     return status
 
 
@@ -760,11 +770,23 @@ DELIVERER = Principal(sub="system:webhook-worker", roles=frozenset({"system"}), 
 GONE_REASON = "receiver answered 410 Gone"
 
 
-async def _gone(session: AsyncSession, subscription_id: uuid.UUID, now: datetime) -> None:
-    """The receiver answered 410 Gone: deactivate the subscription and its pending work."""
+async def lock_subscription(session: AsyncSession, subscription_id: uuid.UUID
+                            ) -> WebhookSubscription | None:
+    """The subscription, its row locked to the commit (an admin's DELETE waits, or is waited
+    for); None if there is none."""
     subscription = await session.get(WebhookSubscription, subscription_id, with_for_update=True)
-    if subscription is None or not subscription.active:
+    clock.locked(("webhook_subscription", subscription_id))
+    return subscription
+
+
+async def _gone(session: AsyncSession, subscription: WebhookSubscription, now: datetime
+                ) -> None:
+    """The receiver answered 410 Gone: deactivate the subscription (its row locked, ``now``
+    read after the lock: an admin's change it waited for is dated before it, as every write's
+    instant is taken after its locks; fix32c's leftover) and its pending work."""
+    if not subscription.active:
         return
+    subscription_id = subscription.id
     _deactivate(subscription, now, GONE_REASON)
     session.add(subscription)
     await session.flush()
@@ -828,7 +850,8 @@ async def run_pass(
             outcomes = await _send_all(client, batch, env, ports)
             async with factory() as session, session.begin():
                 for claimed, outcome in zip(batch, outcomes, strict=True):
-                    _count(result, await record(session, claimed, outcome, clock()))
+                    _count(result, await record(session, claimed, outcome, clock(),
+                                                timer=clock))
     if result.delivered or result.retrying or result.failed:
         log.info("webhooks.pass", fanned_out=result.fanned_out, delivered=result.delivered,
                  retrying=result.retrying, failed=result.failed)

@@ -20,6 +20,7 @@ from app.core.deps import (
     VerifiedPrincipal,
     _session,
     gated_session,
+    refuse_too_deep_json,
     verified_principal_of,
 )
 from app.core.edge import BODY_REFUSAL_KEY
@@ -167,6 +168,9 @@ class GatedRoute(APIRoute):
             refusal = request.scope.get(BODY_REFUSAL_KEY)
             if refusal is not None:  # 413/415 from the headers, now that the gate has passed
                 raise StarletteHTTPException(status_code=refusal[0], detail=refusal[1])
+            # Before FastAPI parses the body: nesting past the limit has one answer at every
+            # depth, also where the parser itself would give up (ATTACK33-3).
+            await refuse_too_deep_json(request)
             if request.method != "GET" and principal.service is not None:
                 # The versions of their packs services have been served with, read at start-up;
                 # by the first write when the database was not there then (ATTACK27-1).

@@ -728,8 +728,12 @@ def evaluate(
     pack: Pack,
     calendar: WorkingCalendar,
     panels: Sequence[ScheduledPanel] = (),
+    checks: bool = True,
 ) -> Evaluation:
-    """Evaluate one event against a case under a pack: violations, or step intents and state."""
+    """Evaluate one event against a case under a pack: violations, or step intents and state.
+    Without ``checks`` the pack's checks refuse nothing (their acknowledgements still apply):
+    the caller has run them on the case as the act found it, at its own time (a judgement
+    dated before a later act: app.domain.policy.check_at_its_moment)."""
     occurred = event.occurred_at
     zone = occurred.tzinfo
     if zone is None or zone.utcoffset(occurred) is None:
@@ -745,6 +749,8 @@ def evaluate(
     trigger = event.trigger
     held = (table.held_checks.get(trigger) or table.checks_holding(trigger))(ctx)
     violations, acknowledged = _run_checks(ctx, pack, held) if held else ((), ())
+    if not checks:
+        violations = []
     if not violations and trigger == "judgement_recorded":
         data = event.data
         if data.get("level") == "very_high" and data.get("domain") == "lor":
@@ -955,9 +961,10 @@ def _context(
 
 def _answered(case: CaseSnapshot, domains: Iterable[str], at: datetime) -> CaseSnapshot:
     """``case`` with the incoming ratings of ``domains`` answered by the service's own
-    judgement at ``at``: those still standing from an arrival before ``at`` (one at the
-    arrival's instant answers nothing; fix32a)."""
-    if case.incoming_at is None or at <= case.incoming_at \
+    judgement at ``at``: those still standing from an arrival at or before ``at`` (one at the
+    arrival's instant answers it: the instant's events come before its judgements, ATTACK32A-2;
+    fix34a; one before the arrival answers nothing, fix32a)."""
+    if case.incoming_at is None or at < case.incoming_at \
             or not any(d in case.incoming_ratings for d in domains):
         return case
     incoming = {d: v for d, v in case.incoming_ratings.items() if d not in domains}
@@ -966,7 +973,8 @@ def _answered(case: CaseSnapshot, domains: Iterable[str], at: datetime) -> CaseS
 
 def incoming_after(event: WorkflowEvent, case: CaseSnapshot) -> CaseSnapshot:
     """``case`` with the incoming ratings that stand after ``event``: a transfer in's own, or
-    those a judgement or panel decision dated after the arrival has not answered (fix32a)."""
+    those a judgement or panel decision dated at or after the arrival has not answered (fix32a,
+    fix34a)."""
     after = _before_after(event, case)[1]
     return _evolve(case, incoming_ratings=after.incoming_ratings, incoming_at=after.incoming_at)
 

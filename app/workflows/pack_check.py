@@ -299,7 +299,7 @@ class _Checker:
         """Two lines of one rule, trigger and subject giving one step code to different actors
         or deadlines, whose conditions can both hold for one act: one step is made, the first
         line's, and the pack does not say so (ATK28B-4)."""
-        facts = facts_of(self.pack.checks)
+        facts = facts_of(self.pack.checks, self.pack.scores, self.pack.facts)
         lines = [(i, r) for i, r in enumerate(self.pack.rules) if not r.refresh_only]
         for n, (i, first) in enumerate(lines):
             for j, other in lines[n + 1:]:
@@ -329,7 +329,7 @@ class _Checker:
         priority or contact band nobody is in. Errors, as a misspelt word is: a duty silently
         never raised."""
         pack = self.pack
-        facts = facts_of(pack.checks)
+        facts = facts_of(pack.checks, pack.scores, pack.facts)
         for i, line in enumerate(pack.rules):
             when = line.when.raw if line.when is not None else None
             if when is not None and self._never(when, line.trigger, facts, line.id,
@@ -359,8 +359,8 @@ class _Checker:
                          "next act")
         for i, check in enumerate(pack.checks):
             # Not the pack's own refusals: M7 is the check that refuses a very high LoR.
-            self._never(check.when.raw, check.trigger, None, check.id, f"checks.{i}.when",
-                        "this check never applies")
+            self._never(check.when.raw, check.trigger, facts.bounds_only(), check.id,
+                        f"checks.{i}.when", "this check never applies")
         tables: list[tuple[str, Any, str]] = []
         if pack.register_def is not None:
             tables.append(("register.when", pack.register_def.when.raw,
@@ -374,7 +374,8 @@ class _Checker:
             tables += [(f"contact.bands.{j}.when", band.when.raw, pack.contact.rule_id)
                        for j, band in enumerate(pack.contact.bands)]
         for field, raw, rule in tables:
-            self._never(raw, None, None, rule, field, "it never applies to a case")
+            self._never(raw, None, facts.bounds_only(), rule, field,
+                        "it never applies to a case")
 
     def _never(self, raw: Any, triggers: tuple[str, ...] | None, facts: Facts | None,
                rule: str, field: str, outcome: str) -> bool:

@@ -38,6 +38,7 @@ from app.workflows.conditions import (
     BOOLEAN_STATE_ATOMS,
     VALUE_EVENT_ATOMS,
     VALUE_STATE_ATOMS,
+    Compare,
     atom_reads,
     triggers_carrying,
 )
@@ -110,11 +111,11 @@ _Constraint = tuple[str, frozenset[Any] | None, frozenset[Any], str]
 def _name(value: str) -> str:
     """A value in words, for the reason (``after.rating:rosh``: the ROSH rating afterwards)."""
     for kind, words in ((".rating:", "rating"), (".incoming:", "incoming rating"),
-                        (".fact:", "fact")):
+                        (".fact:", "fact"), (".score:", "score")):
         if kind in value:
             side, what = value.split(kind)
             when = "afterwards" if side == "after" else "before the act"
-            return (f"the fact {what!r} {when}" if words == "fact"
+            return (f"the {words} {what!r} {when}" if words in ("fact", "score")
                     else f"the {what.upper()} {words} {when}")
     if value.startswith("incoming:"):
         return f"the act's incoming {value[9:].upper()} rating"
@@ -209,14 +210,15 @@ def _fact(value: str, arg: Mapping[str, Any], negated: bool,
         return None
 
 
-def _atom(name: str, arg: Any, negated: bool) -> list[list[_Constraint]] | None:
+def _atom(name: str, arg: Any, negated: bool,
+          ints: Integers) -> list[list[_Constraint]] | None:
     """The alternatives one atom allows (each a list of constraints), or None when the atom
     is not modelled (it then constrains nothing)."""
     bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
     side = name.split(".", 1)[0] if bare != name else ""
     listed = list(arg) if isinstance(arg, list | tuple) else None
     if isinstance(arg, Mapping):
-        found = _mapping_atom(name, side, bare, arg, negated)
+        found = _mapping_atom(name, side, bare, arg, negated, ints)
         if found is not None:
             return found
     if name == "level_lowered_from" and listed is not None and not negated:
@@ -246,8 +248,9 @@ def _atom(name: str, arg: Any, negated: bool) -> list[list[_Constraint]] | None:
 
 
 def _mapping_atom(name: str, side: str, bare: str, arg: Mapping[str, Any],
-                  negated: bool) -> list[list[_Constraint]] | None:
-    """The atoms whose argument is a table: ratings, a change to a value, a fact."""
+                  negated: bool, ints: Integers) -> list[list[_Constraint]] | None:
+    """The atoms whose argument is a table: ratings, a change to a value, a fact, a score,
+    the child's age."""
     domains, levels = list(arg.get("domains") or ()), list(arg.get("levels") or ())
     said = f"{name} = {{domains = {domains}, levels = {levels}}}"
     if side and bare == "any_rating_in":
@@ -262,41 +265,105 @@ def _mapping_atom(name: str, side: str, bare: str, arg: Mapping[str, Any],
     if name == "changed_to" and not negated:
         return _changed_to(arg, f"changed_to = {{field = {arg.get('field')!r}, values = "
                                 f"{list(arg.get('values') or ())}}}")
-    if name == "child_age" and not negated:
-        return _age(arg)
+    quantity = _quantity(name, arg)
+    if quantity is not None and quantity in ints:
+        shown = ", ".join(f"{k} = {v!r}" for k, v in arg.items())
+        return _integer(quantity if not side else f"{side}.{quantity}", ints[quantity], arg,
+                        negated, f"{name} = {{{shown}}}")
     if side and bare == "fact" and isinstance(arg.get("name"), str):
         shown = ", ".join(f"{k} = {v!r}" for k, v in arg.items())
         return _fact(f"{side}.fact:{arg['name']}", arg, negated, f"{name} = {{{shown}}}")
     return None
 
 
-# The ages a child may have in whole years (None: no date of birth known), so that ranges of
-# ``child_age`` in atoms of one ``all`` intersect (attack 32b, ATTACK32B-4).
-_AGES: frozenset[Any] = frozenset({None, *range(0, 151)})
+# Integer-valued quantities, one kind (attack 33, ATTACK33-4; fix32f's leftover): the child's
+# age, each declared score, each integer fact, named "child_age", "score:<id>", "fact:<id>".
+# Each is held to its range (the pack's declared min/max; an age is 0 or more) and stands for
+# the finitely many whole numbers that decide every comparison of one question: the range's
+# ends and each constant compared with, one either side (the least number a conjunction of
+# eq/ne/in/lt/lte/gt/gte allows, if any, is an end or a constant or one past one), and None
+# (unset). So ranges combine across atoms, under ``not`` and through nested all/any/not.
+Integers = Mapping[str, frozenset[Any]]
+AGE_RANGE: tuple[int | None, int | None] = (0, None)
+_INTEGER_OPS = frozenset({"eq", "ne", "in", "lt", "lte", "gt", "gte", "set"})
 
 
-def _age(arg: Mapping[str, Any]) -> list[list[_Constraint]] | None:
-    """``child_age = {eq, ne, in, lt, lte, gt, gte, set}`` (``Compare.test``): the ages it
-    allows; another operator, or a value not a whole number: not modelled."""
-    ops = {k: v for k, v in arg.items() if v is not None}
-    numbers = [v for k, v in ops.items() if k != "set"]
-    numbers += list(ops.get("in") or ()) if isinstance(ops.get("in"), list | tuple) else []
-    if set(ops) - {"eq", "ne", "in", "lt", "lte", "gt", "gte", "set"} or any(
-            isinstance(v, bool) or not isinstance(v, int | list | tuple) for v in numbers):
+def _quantity(name: str, arg: Mapping[str, Any]) -> str | None:
+    """The integer quantity an atom compares (``child_age``, ``case.score``/``after.score``,
+    ``case.fact``/``after.fact``, by its ``name``), whatever its kind; None for other atoms."""
+    bare = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
+    if name == "child_age":
+        return "child_age"
+    if bare in ("score", "fact") and bare != name and isinstance(arg.get("name"), str):
+        return f"{bare}:{arg['name']}"
+    return None
+
+
+def _constants(raw: Any, found: dict[str, set[int]]) -> dict[str, set[int]]:
+    """The whole numbers each integer quantity is compared with in ``raw`` (and set to by a
+    ``changed_to`` of an integer fact), into ``found``."""
+    def numbers(value: Any) -> list[int]:
+        items = value if isinstance(value, list | tuple) else [value]
+        return [v for v in items if isinstance(v, int) and not isinstance(v, bool)]
+
+    def visit(key: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            quantity = _quantity(key, value)
+            if quantity is not None:
+                for op, arg in value.items():
+                    if op != "name":
+                        found.setdefault(quantity, set()).update(numbers(arg))
+            elif key == "changed_to" and str(value.get("field", "")).startswith("facts."):
+                found.setdefault(f"fact:{str(value['field'])[6:]}", set()).update(
+                    numbers(value.get("values") or ()))
+            else:
+                side = f"{key}." if key in ("case", "after") else ""
+                for k, v in value.items():
+                    visit(f"{side}{k}", v)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(key, item)
+
+    visit("", raw)
+    return found
+
+
+def integers(raws: Iterable[Any], ranges: Mapping[str, tuple[int | None, int | None]]
+             ) -> dict[str, frozenset[Any]]:
+    """The values each integer quantity of ``ranges`` stands for in one question about the
+    conditions ``raws``: None and the whole numbers in its range that decide it."""
+    constants: dict[str, set[int]] = {}
+    for raw in raws:
+        _constants(raw, constants)
+    found: dict[str, frozenset[Any]] = {}
+    for quantity, (lo, hi) in ranges.items():
+        points = {n + d for n in constants.get(quantity, ()) for d in (-1, 0, 1)}
+        points |= {n for n in (lo, hi) if n is not None} or {0}
+        found[quantity] = frozenset({None, *(n for n in points if (lo is None or n >= lo)
+                                             and (hi is None or n <= hi))})
+    return found
+
+
+def _integer(value: str, universe: frozenset[Any], arg: Mapping[str, Any], negated: bool,
+             said: str) -> list[list[_Constraint]] | None:
+    """``{eq, ne, in, lt, lte, gt, gte, set}`` (``Compare.test``, as the engine tests it) on
+    an integer quantity: the values of ``universe`` it allows, negated the others; another
+    operator, or a value not a whole number: not modelled."""
+    ops = {k: v for k, v in arg.items() if k != "name" and v is not None}
+    listed = ops.get("in")
+    numbers = [v for k, v in ops.items() if k not in ("set", "in")]
+    numbers += list(listed) if isinstance(listed, list | tuple) else []
+    if set(ops) - _INTEGER_OPS or "in" in ops and not isinstance(ops["in"], list | tuple) \
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in numbers):
         return None
-    shown = ", ".join(f"{k} = {v!r}" for k, v in arg.items())
-    tests = {"eq": lambda a, n: a == n, "ne": lambda a, n: a != n, "in": lambda a, n: a in n,
-             "lt": lambda a, n: a < n, "lte": lambda a, n: a <= n,
-             "gt": lambda a, n: a > n, "gte": lambda a, n: a >= n}
-    if ops.get("set") is False:
-        allowed = frozenset({None})
-    else:
-        allowed = frozenset(a for a in _AGES if a is not None and all(
-            tests[k](a, v) for k, v in ops.items() if k != "set"))
-    return [[("child_age", allowed, frozenset(), f"child_age = {{{shown}}}")]]
+    compare = Compare.model_validate(ops)
+    allowed = frozenset(n for n in universe if compare.test(n))
+    if negated:
+        return [[(value, universe - allowed, frozenset(), f"not {said}")]]
+    return [[(value, allowed, frozenset(), said)]]
 
 
-def _expand(raw: Any, negated: bool = False) -> list[list[_Constraint]] | None:
+def _expand(raw: Any, negated: bool, ints: Integers) -> list[list[_Constraint]] | None:
     """The condition's alternatives, or None when there would be more than ``LIMIT``."""
     if not isinstance(raw, Mapping):
         return [[]]
@@ -304,7 +371,7 @@ def _expand(raw: Any, negated: bool = False) -> list[list[_Constraint]] | None:
     joined_by_any = False
     for key, value in raw.items():
         if key in ("all", "any") and isinstance(value, list):
-            inner = [_expand(item, negated) for item in value]
+            inner = [_expand(item, negated, ints) for item in value]
             if any(i is None for i in inner):
                 return None
             items = [i for i in inner if i is not None]
@@ -317,17 +384,17 @@ def _expand(raw: Any, negated: bool = False) -> list[list[_Constraint]] | None:
                     return None
                 parts.append(combined)
         elif key == "not":
-            found = _expand(value, not negated)
+            found = _expand(value, not negated, ints)
             if found is None:
                 return None
             parts.append(found)
         elif key in ("case", "after") and isinstance(value, Mapping):
-            found = _expand({f"{key}.{k}": v for k, v in value.items()}, negated)
+            found = _expand({f"{key}.{k}": v for k, v in value.items()}, negated, ints)
             if found is None:
                 return None
             parts.append(found)
         else:
-            found = _atom(str(key), value, negated) or [[]]
+            found = _atom(str(key), value, negated, ints) or [[]]
             carriers = () if negated or key not in _NEEDS_DATA else triggers_carrying(
                 atom_reads(str(key), value))
             if carriers:
@@ -356,9 +423,17 @@ def _product(parts: list[list[list[_Constraint]]]) -> list[list[_Constraint]] | 
 @dataclass(frozen=True)
 class Facts:
     """What the pack itself makes impossible: the (domain, level) pairs a check refuses
-    outright on every judgement (M7: LoR at very high), with the check's id."""
+    outright on every judgement (M7: LoR at very high), with the check's id; and the range of
+    each integer quantity (``child_age``, ``score:<id>``, ``fact:<id>`` of an integer fact:
+    (min, max), None where unbounded), which no value ever leaves."""
 
     refused: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[int | None, int | None]] = field(
+        default_factory=lambda: {"child_age": AGE_RANGE})
+
+    def bounds_only(self) -> Facts:
+        """These ranges without the refused judgements (for a check's own condition)."""
+        return Facts(ranges=self.ranges)
 
 
 def _apply(constraints: list[_Constraint], triggers: tuple[str, ...] | None) -> Alternative:
@@ -386,8 +461,21 @@ def why_impossible(alternative: Alternative, facts: Facts) -> str | None:
                         f"nothing it may be ({scale[1]})")
         if left is not None and not left:
             what = _name(name)
-            return f"{' and '.join(dict.fromkeys(value.said))} leave {what} nothing it may be"
+            return (f"{' and '.join(dict.fromkeys(value.said))} leave {what} nothing it may be"
+                    + _declared(name, facts))
     return _judged(alternative, facts)
+
+
+def _declared(name: str, facts: Facts) -> str:
+    """The note for a score or integer fact with a declared range, which may be what left it
+    nothing (`` (the pack declares it from 0 to 4)``); empty for anything else."""
+    quantity = name.split(".", 1)[1] if name.startswith(("case.", "after.")) else name
+    lo, hi = facts.ranges.get(quantity, (None, None)) if quantity != "child_age" else (None, None)
+    if lo is None and hi is None:
+        return ""
+    span = f"from {lo} to {hi}" if lo is not None and hi is not None else (
+        f"from {lo}" if lo is not None else f"up to {hi}")
+    return f" (the pack declares it {span})"
 
 
 def _judged(alternative: Alternative, facts: Facts) -> str | None:
@@ -441,11 +529,13 @@ def _lowered(alternative: Alternative, lowered: _Value, domain: str, level: str)
     return any(LEVEL_RANK.get(lv, -1) > LEVEL_RANK[level] for lv in was if lv is not None)
 
 
-def alternatives(raw: Any, triggers: tuple[str, ...] | None,
-                 *others: Any) -> Iterator[Alternative] | None:
+def alternatives(raw: Any, triggers: tuple[str, ...] | None, *others: Any,
+                 facts: Facts | None = None) -> Iterator[Alternative] | None:
     """The alternatives of ``raw`` and every one of ``others`` together (each a condition
-    table, all required), or None when there are too many to look at."""
-    expanded = _expand({"all": [raw, *others]} if others else raw)
+    table, all required), or None when there are too many to look at; integer quantities held
+    to ``facts``' ranges (the child's age alone, 0 or more, without)."""
+    ints = integers((raw, *others), (facts or Facts()).ranges)
+    expanded = _expand({"all": [raw, *others]} if others else raw, False, ints)
     if expanded is None:
         return None
     return (_apply(alt, triggers) for alt in expanded)
@@ -455,7 +545,7 @@ def never(raw: Any, triggers: tuple[str, ...] | None, facts: Facts,
           *others: Any) -> str | None:
     """Why the conditions together can never hold, or None when they can (or the model
     cannot tell)."""
-    found = alternatives(raw, triggers, *others)
+    found = alternatives(raw, triggers, *others, facts=facts)
     if found is None:
         return None
     reasons = []
@@ -469,11 +559,14 @@ def never(raw: Any, triggers: tuple[str, ...] | None, facts: Facts,
     return reasons[0] if len(set(reasons)) == 1 else "; or ".join(dict.fromkeys(reasons))
 
 
-def facts_of(checks: Iterable[Any]) -> Facts:
+def facts_of(checks: Iterable[Any], scores: Iterable[Any] = (),
+             declared: Iterable[Any] = ()) -> Facts:
     """The (domain, level) pairs a pack's checks refuse on every judgement: a check on
     ``judgement_recorded`` with no ``requires`` whose condition is only ``judgement_domain_in``
     and ``level_in`` (M7); and the very high LoR the engine refuses under every pack, by the
-    pack's own check's id if it has one, else the core's (``LOR_SCALE``; ATK28B-15)."""
+    pack's own check's id if it has one, else the core's (``LOR_SCALE``; ATK28B-15); the
+    declared range of each of the pack's ``scores`` and integer facts (``declared``) and the
+    child's age (ATTACK33-4)."""
     refused: dict[tuple[str, str], str] = {}
     for check in checks:
         if check.requires is not None or JUDGED not in check.trigger:
@@ -491,4 +584,7 @@ def facts_of(checks: Iterable[Any]) -> Facts:
             for lv in levels:
                 refused.setdefault((d, lv), check.id)
     refused.setdefault(LOR_SCALE_REFUSED, LOR_SCALE_RULE)
-    return Facts(refused)
+    ranges: dict[str, tuple[int | None, int | None]] = {"child_age": AGE_RANGE}
+    ranges.update({f"score:{s.id}": (s.min, s.max) for s in scores})
+    ranges.update({f"fact:{f.id}": (f.min, f.max) for f in declared if f.type == "integer"})
+    return Facts(refused, ranges)

@@ -30,18 +30,24 @@ def event(kind: str, at: str, **extra: Any) -> Act:
     return ("event", at, kind, repr(sorted(extra.items())), extra)
 
 
+def judgement_body(domain: str, level: str, at: str) -> dict[str, Any]:
+    """The body of a judgement of ``domain`` at ``level`` occurring at ``at``: for ROSH the M1
+    matrix agreeing with the level (Wokingham asks for it) and a victim unless low."""
+    body: dict[str, Any] = {"domain": domain, "level": level, "occurred_at": at,
+                            "rationale": "Assessed"}
+    if domain == "rosh":
+        body.update(MATRIX[level])
+        if level != "low":
+            body["victims"] = ["ex-partner"]
+    return body
+
+
 async def record(t: Tenant, case_id: str, act: Act) -> int:
     """Record ``act`` on the case; its status code."""
     if act[0] == "judgement":
         _, at, domain, level, by = act
-        body: dict[str, Any] = {"domain": domain, "level": level, "occurred_at": at,
-                                "rationale": "Assessed"}
-        if domain == "rosh":
-            body.update(MATRIX[level])
-            if level != "low":
-                body["victims"] = ["ex-partner"]
-        r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
-                                headers=t.auth(by))
+        r = await t.client.post(f"/v1/cases/{case_id}/judgements",
+                                json=judgement_body(domain, level, at), headers=t.auth(by))
     else:
         _, at, kind, _, extra = act
         r = await t.client.post(f"/v1/cases/{case_id}/events",

@@ -1,27 +1,26 @@
 """Helpers for the typing-order tests (fix32a): dated acts (a transfer in with the ratings the
-child arrives with, the service's own judgements) typed in every order, and the record each
-order leaves (open steps, ratings, register, contact level, priority)."""
+child arrives with, the service's own judgements, a panel's decision) typed in every order, and
+the record each order leaves (open steps with their subjects, ratings, register, contact level,
+priority)."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from pprint import pformat
 from typing import Any, NamedTuple
 
+from tests.api.act_order_support import judgement_body
 from tests.conftest import Tenant
 
 DAY = "2026-11-24T"  # Tue 24 Nov 2026, London on GMT, no bank holiday near
-MATRIX = {
-    "low": {"impact": "minor", "likelihood": "possible"},
-    "medium": {"impact": "major", "likelihood": "possible"},
-    "high": {"impact": "major", "likelihood": "likely"},
-    "very_high": {"impact": "critical", "likelihood": "almost_certain"},
-}
 
 
 class Act(NamedTuple):
-    """One dated act: a transfer in (``kind`` "transfer_in", ``what`` its incoming ratings)
-    or a judgement (``kind`` "judgement", ``what`` (domain, level)), by the role ``by``."""
+    """One dated act: a transfer in (``kind`` "transfer_in", ``what`` its incoming ratings),
+    a judgement (``kind`` "judgement", ``what`` (domain, level)), by the role ``by``, or the
+    panel's decision on the case's item (``kind`` "decision", ``what`` its levels: the
+    ``decision`` url :func:`in_every_order`'s ``prepare`` gives)."""
 
     at: str
     kind: str
@@ -30,8 +29,9 @@ class Act(NamedTuple):
 
 
 class Record(NamedTuple):
-    """What an order of acts leaves: the open steps (code, actor, assignee, due, rule), the
-    ratings, on_register, contact_level and priority."""
+    """What an order of acts leaves: the open steps (code, actor, assignee, due, rule,
+    subject: "case", or the act it names, "10:00 transfer_in"), the ratings, on_register,
+    contact_level and priority."""
 
     steps: tuple[tuple[Any, ...], ...]
     ratings: dict[str, str | None]
@@ -50,15 +50,27 @@ def own(at: str, domain: str, level: str, by: str = "case_holder") -> Act:
     return Act(at, "judgement", (domain, level), by)
 
 
-async def record(t: Tenant, case_id: str, act: Act) -> None:
-    """Record ``act`` on the case (201 expected)."""
+def decided(at: str, **levels: str) -> Act:
+    """The panel's decision on the case's item at ``at`` setting ``levels`` (rosh_level=...),
+    by its chair."""
+    return Act(at, "decision", tuple(sorted(levels.items())), "chair")
+
+
+async def record(t: Tenant, case_id: str, act: Act, urls: dict[str, str] | None = None
+                 ) -> str:
+    """Record ``act`` on the case (201 expected; a decision: 200 at ``urls["decision"]``);
+    the id of its record."""
+    if act.kind == "decision":
+        assert urls is not None, "a decision needs the item prepare booked"
+        r = await t.client.post(urls["decision"], json={
+            **dict(act.what), "actions": [], "minutes": "Panel held",
+            "occurred_at": f"{DAY}{act.at}:00Z"}, headers=t.auth("chair", "chair-1"))
+        assert r.status_code == 200, r.text
+        return str(r.json()["data"]["id"])
     if act.kind == "judgement":
         domain, level = act.what
-        body: dict[str, Any] = {"domain": domain, "level": level, "rationale": "Assessed",
-                                "occurred_at": f"{DAY}{act.at}:00Z"}
-        if domain == "rosh":
-            body.update(MATRIX[level], **({"victims": ["ex-partner"]} if level != "low" else {}))
-        r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+        r = await t.client.post(f"/v1/cases/{case_id}/judgements",
+                                json=judgement_body(domain, level, f"{DAY}{act.at}:00Z"),
                                 headers=t.auth(act.by))
     else:
         r = await t.client.post(f"/v1/cases/{case_id}/events", json={
@@ -66,15 +78,19 @@ async def record(t: Tenant, case_id: str, act: Act) -> None:
             "incoming_ratings": dict(act.what), "details": {"from": "Another YJS"}},
             headers=t.auth(act.by))
     assert r.status_code == 201, r.text
+    return str(r.json()["data"]["id"])
 
 
-async def the_record(t: Tenant, case_id: str) -> Record:
-    """The case's record as the API shows it."""
+async def the_record(t: Tenant, case_id: str, names: dict[str, str] | None = None) -> Record:
+    """The case's record as the API shows it; a step's subject named by ``names`` (record id
+    to the act's "HH:MM kind"), "case" for the case."""
+    names = {**(names or {}), case_id: "case"}
     r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": "open"},
                            headers=t.auth("line_manager"))
     assert r.status_code == 200, r.text
     steps = tuple(sorted((s["code"], s["actor"], s["assignee_id"], s["due_at"],
-                          s["policy"]["rule"]) for s in r.json()["data"]))
+                          s["policy"]["rule"], names.get(str(s["subject_id"]), "other"))
+                         for s in r.json()["data"]))
     r = await t.client.get(f"/v1/cases/{case_id}", headers=t.auth("line_manager"))
     assert r.status_code == 200, r.text
     data = r.json()["data"]
@@ -82,15 +98,22 @@ async def the_record(t: Tenant, case_id: str) -> Record:
                   data["on_register"], data["contact_level"], data["priority"])
 
 
-async def in_every_order(t: Tenant, acts: list[Act]) -> Record:
+Prepare = Callable[[Tenant, str], Awaitable[dict[str, str]]]
+
+
+async def in_every_order(t: Tenant, acts: list[Act], *, prepare: Prepare | None = None
+                         ) -> Record:
     """The record ``acts`` leave typed in each order; asserts every order leaves time order's
-    (``acts`` are given in time order) and returns it."""
+    (``acts`` are given in time order) and returns it. ``prepare``: what each fresh case gets
+    before the acts (a panel with the case on its agenda), returning the urls the acts use."""
     records: dict[tuple[str, ...], Record] = {}
     for order in itertools.permutations(acts):
         case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
+        urls = await prepare(t, case) if prepare is not None else {}
+        names = {}
         for act in order:
-            await record(t, case, act)
-        records[tuple(f"{a.at} {a.kind}" for a in order)] = await the_record(t, case)
+            names[await record(t, case, act, urls)] = f"{act.at} {act.kind}"
+        records[tuple(f"{a.at} {a.kind}" for a in order)] = await the_record(t, case, names)
     first = next(iter(records.values()))
     differ = {order: got for order, got in records.items() if got != first}
     assert differ == {}, f"time order: {pformat(first)}\nother orders: {pformat(differ)}"
@@ -99,4 +122,9 @@ async def in_every_order(t: Tenant, acts: list[Act]) -> Record:
 
 def steps_of(got: Record, code: str) -> list[tuple[Any, ...]]:
     """The open steps of ``code`` (actor, assignee, due, rule)."""
-    return [s[1:] for s in got.steps if s[0] == code]
+    return [s[1:5] for s in got.steps if s[0] == code]
+
+
+def subjects_of(got: Record, code: str) -> list[str]:
+    """The subjects of the open steps of ``code`` ("case", or the act: "10:00 transfer_in")."""
+    return [s[5] for s in got.steps if s[0] == code]

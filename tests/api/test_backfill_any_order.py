@@ -23,14 +23,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from tests.api.act_order_support import judgement_body
 from tests.conftest import Tenant
-
-MATRIX = {
-    "low": {"impact": "minor", "likelihood": "possible"},
-    "medium": {"impact": "major", "likelihood": "possible"},
-    "high": {"impact": "major", "likelihood": "likely"},
-    "very_high": {"impact": "critical", "likelihood": "almost_certain"},
-}
 
 Act = tuple[Any, ...]
 
@@ -113,13 +107,8 @@ async def _record(t: Tenant, case_id: str, act: Act) -> None:
         return
     if act[0] == "judgement":
         _, at, domain, level = act
-        body: dict[str, Any] = {"domain": domain, "level": level, "occurred_at": at,
-                                "rationale": "Assessed"}
-        if domain == "rosh":
-            body.update(MATRIX[level])
-            if level != "low":
-                body["victims"] = ["ex-partner"]
-        r = await t.client.post(f"/v1/cases/{case_id}/judgements", json=body,
+        r = await t.client.post(f"/v1/cases/{case_id}/judgements",
+                                json=judgement_body(domain, level, at),
                                 headers=t.auth("case_holder"))
     else:
         _, at, kind, extra = act

@@ -31,25 +31,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.act_order_support import judgement_body
 from tests.conftest import Tenant
-
-MATRIX = {
-    "low": {"impact": "minor", "likelihood": "possible"},
-    "medium": {"impact": "major", "likelihood": "possible"},
-    "high": {"impact": "major", "likelihood": "likely"},
-    "very_high": {"impact": "critical", "likelihood": "almost_certain"},
-}
 
 
 async def _judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
                  role: str = "case_holder") -> dict[str, Any]:
-    body: dict[str, Any] = {"domain": domain, "level": level, "occurred_at": at,
-                            "rationale": "Assessed"}
-    if domain == "rosh":  # the M1 matrix agreeing with the level (Wokingham asks for it)
-        body.update(MATRIX[level])
-        if level != "low":
-            body["victims"] = ["ex-partner"]
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth(role), json=body)
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth(role),
+                            json=judgement_body(domain, level, at))
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 

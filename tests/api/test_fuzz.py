@@ -376,8 +376,8 @@ async def test_details_nested_too_deep_is_refused_before_anything_is_stored(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
     """details nested a few hundred levels deep was stored, then its answer (and every later
-    read) exceeded the serialiser's depth: 500 after commit. Now 422 at the door; nesting too
-    deep to parse at all is the 400 problem it always was."""
+    read) exceeded the serialiser's depth: 500 after commit. Now 422 at the door, also for
+    nesting too deep for the parser (it was 400 there until attack 33, ATTACK33-3)."""
     case = (await somerset.open_case())["data"]
     url = f"/v1/cases/{case['id']}/referrals"
     ok: dict[str, Any] = {"leaf": 1}
@@ -393,7 +393,8 @@ async def test_details_nested_too_deep_is_refused_before_anything_is_stored(
                                          headers=somerset.auth("case_holder")), 422)
     assert "nested deeper" in problem["errors"][0]["msg"]
     very_deep = '{"kind": "panel", "details": {"a": ' + "[" * 5000 + "]" * 5000 + "}}"
-    _problem(await client.post(url, content=very_deep, headers=_raw(somerset)), 400)
+    problem = _problem(await client.post(url, content=very_deep, headers=_raw(somerset)), 422)
+    assert "nested deeper" in problem["errors"][0]["msg"]  # one limit, one answer (ATTACK33-3)
     listed = (await client.get(url, headers=somerset.auth("case_holder"))).json()["data"]
     assert len(listed) == 1
 

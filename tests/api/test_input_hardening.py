@@ -227,21 +227,20 @@ async def test_a_body_that_cannot_be_read_says_what_to_send(
         client: httpx.AsyncClient, somerset: Tenant) -> None:
     """Attack pass 32b, ATTACK32B-6: a body in Latin-1 (a CMS sending "café" as Windows-1252)
     and JSON nested 5,000 deep were answered with the framework's "There was an error parsing
-    the body". Each is now a malformed-json problem saying what to send: UTF-8 (RFC 8259
-    §8.1), at most 32 levels; the bytes sent are not in the answer."""
+    the body". The first is now a malformed-json problem saying what to send: UTF-8 (RFC 8259
+    §8.1); the second the nesting limit's one answer, 422 at the first value deeper than 32
+    levels, as at 33 levels (attack 33, ATTACK33-3); the bytes sent are not in the answer."""
     case = (await somerset.open_case())["data"]
     url = f"/v1/cases/{case['id']}/oversight"
     headers = {**somerset.auth("line_manager"), "Content-Type": "application/json"}
-    for content, detail in (
-            ('{"note": "Spoke to Zoë Café"}'.encode("latin-1"),
+    for content, status, slug, detail in (
+            ('{"note": "Spoke to Zoë Café"}'.encode("latin-1"), 400, "malformed-json",
              "The request body is not UTF-8 text: send JSON encoded as UTF-8 (RFC 8259, "
              "section 8.1)."),
-            (b'{"note": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-             "The request body is JSON nested too deeply to read: at most 32 levels are "
-             "accepted.")):
+            (b'{"note": ' + b"[" * 5000 + b"]" * 5000 + b"}", 422, "validation-error",
+             "The request holds a value that cannot be stored; see errors.")):
         r = await client.post(url, content=content, headers=headers)
-        assert r.status_code == 400, r.text
+        assert r.status_code == status, r.text
         problem = r.json()
-        assert (problem["type"].rsplit("/", 1)[1], problem["detail"]) == (
-            "malformed-json", detail)
+        assert (problem["type"].rsplit("/", 1)[1], problem["detail"]) == (slug, detail)
         assert "Caf" not in r.text

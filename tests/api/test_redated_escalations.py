@@ -126,3 +126,36 @@ async def test_W16_a_date_brought_back_into_the_past_is_chased_again_at_the_next
     assert [(s["actor"], s["assignee_id"]) for s in chases] == [("line_manager",
                                                                   "line_manager-1")]
     assert chases[0]["id"] != chase_id
+
+
+async def test_W16_a_sooner_release_recorded_late_keeps_the_chase_and_names_the_new_due_date(
+        wokingham: Tenant, db: Factory, settings: Any,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """W16 ("Category 2 referrals (i.e. for children in custody), the referral into MAPPA must
+    be completed six months prior to their release into the community"): on Friday 4 September
+    the line manager records that the release moved forward to Monday 1 February 2027, known on
+    Tuesday 25 August. The six-month point (1 August 2026) had passed when that was known, so
+    the notification was due at once (25 August): sooner, and still overdue. Its escalation
+    stays open (the chase is still owed) and says the step's due date now, not the 1 September
+    it was raised for: changed in the re-dating write (one instant with the case change),
+    audited (``step.renote``) and announced (``step.escalation_updated``)."""
+    t = wokingham
+    case_id, step_id, chase_id = await _escalated_notification(t, db, monkeypatch)
+    pin(monkeypatch, 2026, 9, 4, 10, 0)
+    r = await patch_case(t, case_id, {"expected_release_date": "2027-02-01",
+                                      "occurred_at": "2026-08-25T10:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    steps = {s["id"]: s for s in await steps_of(t, case_id)}
+    step = steps[step_id]
+    assert step["overdue"] is True
+    assert step["due_at"] < "2026-09-01T22:59:59Z"
+    chase = steps[chase_id]
+    assert "was due Tuesday 1 September 2026" not in chase["note"], chase["note"]
+    assert "was due Tuesday 25 August 2026" in chase["note"], chase["note"]
+    chain = await chain_in_commit_order(settings, [case_id])
+    [changed] = [at for action, entity, at in chain if action == "case.update"]
+    [renoted] = [at for action, entity, at in chain
+                 if (action, entity) == ("step.renote", chase_id)]
+    assert renoted == changed
+    assert await _announced(settings, chase_id) == ["step.escalated", "step.escalation_updated"]
+    assert await tick(db, t) == 0  # still chased once: nothing new to raise

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from app.core import clock
-from app.domain import access, escalation, policy_lock, stand_ins
+from app.domain import access, escalation, policy_lock, stand_ins, webhooks
 from tests.api.integrity_support import judge_high, the_step
 from tests.api.race_support import (
     assert_dated_in_commit_order,
@@ -163,3 +163,32 @@ async def test_S5_an_escalation_pass_that_waited_for_a_write_is_dated_after_it(
     chases = [s for s in r.json()["data"] if s["code"] == "escalate_overdue_step"
               and s["subject_id"] == s5["id"]]
     assert [(s["actor"], s["assignee_id"]) for s in chases] == [("duty_manager", None)]
+
+
+async def test_a_subscription_switched_off_by_410_is_dated_after_the_write_it_waited_for(
+        somerset: Tenant, settings: Any, db: Factory,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/integrating.md ("`410 Gone` unsubscribes (audited as `webhook.gone`)"): the webhook
+    worker's pass sends a case's opening to a receiver that answers 410 Gone, then waits for
+    the subscription's lock while another case of the service is opened: the deactivation and
+    its audit entry are dated after that opening, committed before it. Before, the 410 was
+    recorded at the instant the pass read before the wait (fix32c's leftover)."""
+    from tests.api.test_webhooks import Receiver, subscribe
+
+    t = somerset
+    moving_clock(monkeypatch, WEDNESDAY)
+    sub = await subscribe(t, ["case.opened"])
+    first = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]
+    sid = await service_id(db, t)
+    with held_at_lock(monkeypatch, webhooks.record) as held:  # it locks the subscription first
+        result, opened = await held_then_other(
+            held, webhooks.run_pass(db, Receiver(statuses=[410]).transport, service_id=sid),
+            lambda: t.client.post("/v1/cases", json=_opening(None),
+                                  headers=t.auth("case_holder")))
+    assert opened.status_code == 201, opened.text
+    assert result.failed == 1
+    chain = await chain_in_commit_order(settings, [sub["id"], first["id"],
+                                                  opened.json()["data"]["id"]])
+    actions = [action for action, _, _ in chain]
+    assert actions[-1] == "webhook.gone", actions
+    assert_dated_in_commit_order(chain)

@@ -245,8 +245,8 @@ def test_no_step_code_or_pack_id_has_a_meaning_in_python() -> None:
 def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> None:
     """Attack A L2: ``child_age = { lt = -5 }`` (no age is negative) and a score compared
     outside its declared 0-4 range are warnings at the atom, like a misspelt word a silent
-    hole; the age's, required by X6's ``all``, also makes the line never apply: an error there
-    (attack 32b, ATTACK32B-4), exit 1."""
+    hole; each, required by its line's ``all``, also makes the line never apply: an error there
+    (attack 32b, ATTACK32B-4; the score's since fix34d), exit 1."""
     path = example_variant(
         tmp_path, ("{ child_age = { lt = 14 } }", "{ child_age = { lt = -5 } }"))
     problems = check_pack(read_pack(path))
@@ -261,9 +261,14 @@ def test_a_comparison_that_can_never_be_true_is_a_warning(tmp_path: Path) -> Non
     assert main(["pack", "check", str(path)]) == 1
     path = example_variant(tmp_path, ('name = "serious_harm_indicators", gte = 2',
                                       'name = "serious_harm_indicators", gte = 5'))
+    # The line's condition needs that score: it never applies, an error like the age's
+    # (fix32f's leftover: the satisfiability check now sees the pack's declared range).
     assert [p.message for p in check_pack(read_pack(path)) if "never be true" in p.message] == [
         "this comparison can never be true: {gte = 5} leaves no whole number, and score "
-        "'serious_harm_indicators' is in 0..4"]
+        "'serious_harm_indicators' is in 0..4",
+        "this condition can never be true: after.score = {name = 'serious_harm_indicators', "
+        "gte = 5} leave the score 'serious_harm_indicators' afterwards nothing it may be (the "
+        "pack declares it from 0 to 4), so this line never applies"]
     assert never_true({"in": [7, 9]}, 0, 4) == "{in = [7, 9]} names no number in range"
     assert never_true({"gt": 2, "lt": 4}, 0, 4) is None
     assert never_true({"gte": 14, "lt": 14}, 0, None) == (
