@@ -65,7 +65,7 @@ from app.domain.services import Service
 from app.domain.timing import require_transfer_date_within, require_within_case
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
-from app.workflows.vocabulary import EventType
+from app.workflows.vocabulary import EVENT_MOVES, EventType
 
 
 class CaseEventType(enum.StrEnum):
@@ -90,7 +90,7 @@ EventTypeLabel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", 
 NEEDS_TRANSFER_DATE = frozenset({CaseEventType.transfer_out})
 # Events that change where the child is: the case's ``in_custody`` follows them.
 IN_CUSTODY_AFTER: dict[str, bool] = {
-    CaseEventType.custody_entry: True, CaseEventType.custody_release: False,
+    kind: bool(moves["in_custody"]) for kind, moves in EVENT_MOVES.items() if "in_custody" in moves
 }
 
 

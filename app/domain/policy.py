@@ -1305,8 +1305,8 @@ def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step
     case = wctx.case
     if case.closed_at is None:
         return []
-    owed = set(wctx.pack.survives_closure)
-    aside = [s for s in created if s.code not in owed]
+    pack = wctx.pack
+    aside = [s for s in created if not pack.survives_closure_of(s.code, s.rule_id)]
     for step in aside:
         step.status = StepStatus.superseded
         step.note = _append(step.note, superseded_note(
@@ -1837,15 +1837,15 @@ async def supersede_all_open(
     ``closure`` the steps are marked so that a reopening can reinstate them, and each is
     announced, ``step.superseded``, as its reinstatement will be: ``step.reinstated``).
 
-    A closure keeps open the steps of the codes the pack's ``survives_closure`` lists (duties
-    owed past the end of the work: Somerset 12, 13.4.3; attack pass 16, A16-6, A16-7), and the
-    open escalation of such a step; they are the answer's ``next_steps``."""
+    A closure keeps open the steps of the codes (or rules) the pack's ``survives_closure`` lists
+    (duties owed past the end of the work: Somerset 12, 13.4.1-13.4.3; attack pass 16, A16-6,
+    A16-7), and the open escalation of such a step; they are the answer's ``next_steps``."""
     session, case = wctx.session, wctx.case
     open_steps = await open_steps_of(session, case.id)
     kept: list[Step] = []
     if closure and wctx.pack.survives_closure:
-        owed = set(wctx.pack.survives_closure)
-        kept = [s for s in open_steps if s.code in owed]
+        pack = wctx.pack
+        kept = [s for s in open_steps if pack.survives_closure_of(s.code, s.rule_id)]
         kept_ids = {s.id for s in kept}
         kept += [s for s in open_steps
                  if s.code == ESCALATION_CODE and s.subject_id in kept_ids]

@@ -68,7 +68,7 @@ from app.workflows.types import (
     Violation,
     WorkflowEvent,
 )
-from app.workflows.vocabulary import LOR_SCALE_RULE
+from app.workflows.vocabulary import EVENT_MOVES, LOR_SCALE_RULE
 
 # case_changed fields the snapshot carries, and how to read their values.
 _INT_FIELDS = ("mappa_category", "mappa_level")
@@ -833,8 +833,11 @@ def evaluate_backfill(
     created, an open step re-dated sooner (:meth:`_Plan._keep` never plans a later date) or
     given the judgement's reason, each only when a line that asked for it has no ``holds``
     or one that held from the judgement through every later rating (a high's panel request
-    lapsed with a later low: in order it was superseded then). Never a supersession nor a
-    dropped reason: the current rating, not a back-fill, says what no longer holds. The
+    lapsed with a later low: in order it was superseded then). Never a dropped reason, nor a
+    supersession but one the act's own move of the case's fields makes (a release ends the
+    secure estate's documentation, Somerset S32/S33 "while in custody", replayed after an
+    entry dated before it; ATTACK32C-5): the current rating, not a back-fill, says what no
+    longer holds. The
     evaluation's register, contact level and ratings are the back-fill's own moment's, not
     today's: the caller applies none of them. Violations (a check the state of that moment
     fails, e.g. Somerset M6) come back as they are.
@@ -852,7 +855,10 @@ def evaluate_backfill(
     evaluation = evaluate(event, case, pack, calendar, panels)
     if evaluation.violations:
         return evaluation
-    states = [_evolve(incoming_after(event, case), ratings=dict(evaluation.ratings_after))]
+    # The case as the act itself leaves it (its own moves: a custody event's ``in_custody``, a
+    # change's fields, a transfer in's incoming ratings), then each later rating: a ``holds``
+    # is judged from the act's own after-state on (attack 32c, ATTACK32C-5).
+    states = [_evolve(_before_after(event, case)[1], ratings=dict(evaluation.ratings_after))]
     for ratings in later:  # a later judgement answers the incoming rating of its domain
         judged = ratings.get(LATER_JUDGED)
         state = _evolve(states[-1], ratings={d: v for d, v in ratings.items()
@@ -874,11 +880,35 @@ def evaluate_backfill(
         return not lines or any(line.holds is None or all(line.holds(c) for c in contexts)
                                 for line in lines)
 
+    undone = _moves_undone(event, states[0])
+    lapsed_note = f"Superseded: {LAPSED}"
+
+    def ended_by_move(intent: StepIntent) -> bool:
+        # The act's own move (a release's in_custody) ended the step: its line held but for it.
+        if undone is None or intent.note != lapsed_note:
+            return False
+        ctx = _context_of(event, undone, undone)
+        return any(line.holds is not None and line.holds(ctx)
+                   for line in table.by_id.get(intent.rule_id, ()) if line.code == intent.code)
+
     kept = tuple(i for i in evaluation.intents
                  if (i.action in ("create", "update_due", "keep")
                      and (i.action != "keep" or i.reasons) and owed(i))
-                 or (lapse and i.action == "supersede"))
+                 or (i.action == "supersede" and (lapse or ended_by_move(i))))
     return _evolve(evaluation, intents=kept)
+
+
+def _moves_undone(event: WorkflowEvent, after: CaseSnapshot) -> CaseSnapshot | None:
+    """``after`` (the case as the act leaves it) with the act's own moves of the case's fields
+    undone: a custody event's ``in_custody`` (:data:`EVENT_MOVES`), a change's fields as they
+    were; None for an act that moves none."""
+    data = event.data
+    if event.trigger == "case_event" and (moves := EVENT_MOVES.get(str(data.get("type")))):
+        return _evolve(after, **{f: (not v) if isinstance(v, bool) else None
+                                 for f, v in moves.items()})
+    if event.trigger == "case_changed" and data.get("changes"):
+        return _apply_changes(after, data["changes"])[0]
+    return None
 
 
 def next_panel_redates(
@@ -973,6 +1003,11 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
         # them on the case (``Case.incoming_ratings``) when it is the latest transfer in.
         return case, _evolve(case, incoming_ratings=dict(data["incoming_ratings"]),
                              incoming_at=event.occurred_at)
+    if event.trigger == "case_event" and (moves := EVENT_MOVES.get(str(data.get("type")))):
+        # A custody move: the child where the event leaves them (the case follows the latest
+        # move by date, app.domain.events), for its lines' ``after.`` and ``holds`` at its
+        # own moment (attack 32c, ATTACK32C-5).
+        return case, _evolve(case, **moves)
     if event.trigger == "assessment_countersigned" and data.get("type") is not None \
             and str(data["type"]) not in case.countersigned_types:
         after = _evolve(case, countersigned_types=case.countersigned_types | {str(data["type"])})

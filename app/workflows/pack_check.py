@@ -680,6 +680,8 @@ class _Checker:
 
     def _closures(self) -> None:
         codes = self.vocab["step_codes"]
+        # survives_closure may name a rule that raises steps instead of a code.
+        rule_steps = {r.id for r in self.pack.rules}
         named: list[tuple[str, Sequence[str], str]] = [
             (f"closures.{act}", closed, "closes") for act, closed in self.pack.closures.items()]
         named.append(("not_waivable", self.pack.not_waivable, "protects"))
@@ -706,6 +708,8 @@ class _Checker:
                     self.add("error", "-", f"{where}.{index}",
                              f"step code {code!r} is listed twice (first at "
                              f"{where}.{list(listed).index(code)}): give each code once")
+                if where == "survives_closure" and code in rule_steps:
+                    continue  # a rule's own steps (ATTACK32C-5)
                 if code not in codes:
                     self.add("error", "-", f"{where}.{index}",
                              f"no rule creates step code {code!r}, so this {verb} nothing"

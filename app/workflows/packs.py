@@ -501,8 +501,13 @@ class Pack(_Strict):
     # end of supervision or the transfer (Somerset 12's CSPPI notification "up to 20 days
     # following the end of supervision"; 13.4.3's call to the receiving service "prior to the
     # transfer ... or ... as soon as possible thereafter"). Open at the closure, they stay open,
-    # owed, escalated and completable on the closed case (attack pass 16, A16-6, A16-7).
-    survives_closure: tuple[Code, ...] = ()
+    # owed, escalated and completable on the closed case (attack pass 16, A16-6, A16-7). An
+    # entry may name a rule id instead (``"S30"``): only the steps that rule raised survive,
+    # where a code is shared by lines the policy ends differently (Somerset 13.4.1's transfer
+    # documentation, owed past the transfer, and 14.2's for the secure estate, owed "before or
+    # at the point of transfer" of a child the service still supervises; attack 32c,
+    # ATTACK32C-5).
+    survives_closure: tuple[Code | RuleId, ...] = ()
     # Step codes (not_waivable ones too) booked for a date after the case's closure that the
     # closure ends rather than blocks: a panel review booked for after the supervision ends
     # (Somerset 7.2.3 "the case will remain relevant to ongoing MARP oversight" while it is a
@@ -769,6 +774,12 @@ class Pack(_Strict):
         """Event type -> the step codes it ends of the acts before it (``ends_earlier_steps``:
         a death ends the reports of earlier events), for the event types that end any."""
         return {e.id: e.ends_earlier_steps for e in self.event_types if e.ends_earlier_steps}
+
+    def survives_closure_of(self, code: str, rule_id: str | None) -> bool:
+        """Whether a closure leaves a step of ``code`` raised by ``rule_id`` open:
+        ``survives_closure`` names its code or its rule."""
+        listed = self.survives_closure
+        return code in listed or (rule_id is not None and rule_id in listed)
 
     def rule_ids(self) -> tuple[str, ...]:
         """Every rule id the pack implements (lines, checks, matrix, register, contact)."""

@@ -596,8 +596,10 @@ def local_sentences(pack: Pack) -> list[str]:
         out.append("No line or duty manager may waive: "
                    f"{_all(list(pack.not_waivable))} (the policy mandates them).")
     if pack.survives_closure:
-        out.append("Closing the case does not set aside: "
-                   f"{_all(list(pack.survives_closure))} (still owed after the closure).")
+        codes = pack.step_codes()
+        kept = [c if c in codes else f"the steps of rule {c}" for c in pack.survives_closure]
+        out.append(f"Closing the case does not set aside: {_all(kept)} (still owed after the "
+                   "closure).")
     if pack.closure_ends_booked:
         out.append("Closing the case ends (lapsed, with the reason; reinstated if it reopens): "
                    f"{_all(list(pack.closure_ends_booked))} when booked for after the closure "

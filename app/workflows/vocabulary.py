@@ -28,6 +28,15 @@ CORE_EVENT_TYPES: tuple[str, ...] = (
     "risk_to_staff", "charged", "death", "custody_entry", "custody_release", "transfer_in",
     "transfer_out", "partner_action_not_secured",
 )
+# The case's fields a core event type moves (app.domain.events: the case follows the latest
+# move by date): the event's own after-state in the engine, so that a line's ``holds`` and its
+# ``after.`` atoms read the child where the event leaves them, at the event's own moment, in
+# whatever order the acts are typed (Somerset S32/S33 14.2/14.2.1 and S43 14.3.1 "while in
+# custody", judged for a custody entry typed after a later judgement; attack 32c, ATTACK32C-5).
+EVENT_MOVES: dict[str, dict[str, Any]] = {
+    "custody_entry": {"in_custody": True},
+    "custody_release": {"in_custody": False},
+}
 # The contract's scale for the likelihood of re-offending (policy-rules Vocabulary: "`lor`
 # (likelihood of re-offending: low/medium/high only)"; the national AssetPlus scale, Wokingham
 # "The LoR can be low, medium, or high"): a judgement of LoR at very high is refused by the

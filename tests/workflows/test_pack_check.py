@@ -704,3 +704,25 @@ def test_atk28b_13_the_seeds_senior_managers_are_the_chair() -> None:
     for word in ("team manager", "Team Manager", "service manager", "strategic manager",
                  "operations manager", "senior manager", "head of service", "team-manager"):
         assert suggest(word, ACTORS) == " (did you mean 'chair'?)", word
+
+
+def test_survives_closure_may_name_a_rule(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Attack 32c, ATTACK32C-5 (fix34c): ``survives_closure`` may name a rule id where lines of
+    one step code end differently (Somerset keeps 13.4.1-13.4.2's S30/S31 open past a closure,
+    not 14.2-14.2.1's S32/S33 of the same codes). A rule that raises steps is accepted; an id
+    no rule has is the same error as a misspelt code."""
+    from app.workflows.packs import load_pack as load
+
+    somerset = load(PACK_DIR / "somerset-yjt-2023.toml")
+    assert somerset.survives_closure_of("prepare_transfer_documentation", "S30")
+    assert not somerset.survives_closure_of("prepare_transfer_documentation", "S32")
+    assert somerset.survives_closure_of("record_panel_contact", None)
+    path = example_variant(tmp_path, ('panel_kind = "risk_panel"\n',
+                                      'panel_kind = "risk_panel"\n'
+                                      'survives_closure = ["X5", "X99"]\n'))
+    assert main(["pack", "check", str(path)]) == 1
+    out = _out(capsys)
+    assert "survives_closure.0" not in out
+    assert (f"{path}: -: survives_closure.1: error: no rule creates step code 'X99', so this "
+            "keeps open past closure nothing") in out
