@@ -29,7 +29,7 @@ from app.core.errors import (
 )
 from app.core.query_guard import refuse_unknown_query
 from app.core.security import Principal, TokenVerifier
-from app.core.suggest import near_words
+from app.workflows.suggest import near_words
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -524,7 +524,7 @@ BODY_KEY_SYNONYMS: dict[str, str] = {
 def _meant(name: str, schema: Any, schema_path: Sequence[Any]) -> str:
     """'; did you mean 'x'?' for an unknown key close to a field of the object the error's
     ``schema_path`` (refs resolved, ending ``additionalProperties``) points at, by the one
-    did-you-mean (:func:`app.core.suggest.near_words`, with :data:`BODY_KEY_SYNONYMS`;
+    did-you-mean (:func:`app.workflows.suggest.near_words`, with :data:`BODY_KEY_SYNONYMS`;
     ``policy-pack`` for ``policy_pack``, ``reason`` for ``note``), else "". Only the
     contract's own field name is written, never the key sent (attack pass 9, N8; attack pass
     30, ATTACK30B-9)."""

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.core.suggest import near_words
 from app.workflows.calendar import iso_date
+from app.workflows.suggest import near_words
 from app.workflows.types import DOMAINS, LEVELS, TRIGGERS, WEEKDAYS, Cadence
 
 # --- the contract's core (api-v1.md) ---------------------------------------------------------
@@ -448,7 +448,7 @@ ROLE_SYNONYMS: dict[str, str] = {
 
 
 def suggest(value: str, allowed: Iterable[str]) -> str:
-    """`` (did you mean x?)`` for a near miss among ``allowed`` (:func:`app.core.suggest.
+    """`` (did you mean x?)`` for a near miss among ``allowed`` (:func:`app.workflows.suggest.
     near_words`, the one did-you-mean), else ``""``; a policy's word for a role
     (``ROLE_SYNONYMS``: "case manager") offers the role it means."""
     near = near_words(value, allowed, ROLE_SYNONYMS)

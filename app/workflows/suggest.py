@@ -1,6 +1,7 @@
 """The one did-you-mean: which of the allowed words a refused word was probably meant to be
 (pack check, pack test, a pack's loading and the API's 422s all ask it; attack 32b,
-ATTACK32B-5; fix34d). Standard library only: :mod:`app.core` depends on nothing above it."""
+ATTACK32B-5; fix34d). Standard library only, in the pure workflows package (no app.core,
+app.domain or framework import: a test checks), so the engine and the API share it."""
 
 from __future__ import annotations
 
