@@ -42,6 +42,23 @@ def judgement_body(domain: str, level: str, at: str) -> dict[str, Any]:
     return body
 
 
+async def decide_at_sitting(t: Tenant, case_id: str, kind: str, at: str,
+                            decision: dict[str, Any]) -> Any:
+    """Book a ``kind`` panel sitting at ``at`` chaired by chair-1, put the case on its agenda
+    (presented by its holder) and send the chair's ``decision`` dated ``at``; the decision's
+    response (its status is the caller's to check)."""
+    r = await t.client.post("/v1/panels", json={
+        "kind": kind, "scheduled_for": at, "chair_id": "chair-1"},
+        headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    panel = r.json()["data"]["id"]
+    r = await t.client.post(f"/v1/panels/{panel}/items", json={
+        "case_id": case_id, "presenter_id": HOLDER}, headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    return await t.client.post(f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
+                               json={**decision, "occurred_at": at}, headers=t.auth("chair"))
+
+
 async def record(t: Tenant, case_id: str, act: Act) -> int:
     """Record ``act`` on the case; its status code."""
     if act[0] == "judgement":

@@ -3,23 +3,13 @@ register and the open steps as they stood then, whatever the typing order."""
 
 from __future__ import annotations
 
-from tests.api.act_order_support import HOLDER, MATRIX, rate, record
+from tests.api.act_order_support import MATRIX, decide_at_sitting, rate, record
 from tests.conftest import Tenant
 
 
 async def _marp(t: Tenant, case: str, at: str, decision: dict) -> int:
-    r = await t.client.post("/v1/panels", json={
-        "kind": "marp", "scheduled_for": at, "chair_id": "chair-1"},
-        headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/panels/{panel}/items", json={
-        "case_id": case, "presenter_id": HOLDER}, headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    item = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/panels/{panel}/items/{item}/decision",
-                            json={**decision, "occurred_at": at}, headers=t.auth("chair"))
-    return r.status_code
+    r = await decide_at_sitting(t, case, "marp", at, decision)
+    return int(r.status_code)
 
 
 async def _low_26_nov(t: Tenant, case: str) -> tuple[int, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.act_order_support import HOLDER, the_record
+from tests.api.act_order_support import HOLDER, decide_at_sitting, the_record
 from tests.conftest import Tenant
 
 ROSH_VERY_HIGH = {"domain": "rosh", "level": "very_high", "rationale": "r",
@@ -23,16 +23,7 @@ async def _judge(t: Tenant, case: str, body: dict[str, Any], at: str) -> tuple[i
 
 
 async def _sitting(t: Tenant, case: str, kind: str, at: str, decision: dict[str, Any]) -> None:
-    r = await t.client.post("/v1/panels", json={
-        "kind": kind, "scheduled_for": at, "chair_id": "chair-1"},
-        headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/panels/{panel}/items", json={
-        "case_id": case, "presenter_id": HOLDER}, headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    r = await t.client.post(f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
-                            json={**decision, "occurred_at": at}, headers=t.auth("chair"))
+    r = await decide_at_sitting(t, case, kind, at, decision)
     assert r.status_code == 200, r.text
 
 
