@@ -75,6 +75,7 @@ from app.workflows.deadlines import (
 )
 from app.workflows.engine import (
     LAPSED,
+    REPLACED,
     evaluate,
     evaluate_backfill,
     incoming_after,
@@ -737,6 +738,8 @@ async def run_backfill(
                     and (i.action != "create" or ((i.code, i.subject_id) not in closed
                                                   and i.code not in replaced))
                     and (i.action != "supersede"
+                         or _replaced_before(by_id.get(i.step_id) if i.step_id else None,
+                                             i, event, replaced)
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
     if not intents:
         return await current(session, case)
@@ -1030,6 +1033,17 @@ def _replaced_since(pack: Pack, open_steps: Sequence[Step], at: datetime) -> set
                for rule in pack.lines(step.rule_id)):
             found.add(step.code)
     return found
+
+
+def _replaced_before(step: Step | None, intent: StepIntent, event: WorkflowEvent,
+                     replaced_since: set[str]) -> bool:
+    """Whether ``intent`` supersedes ``step`` as the step of its code the act raises replaces
+    it (a ``supersedes_previous`` line), and in time order it did: the step arose before the
+    act, and no step of its code raised after the act replaced it first (Somerset S27: the
+    release's handover replaces the entry's, whatever judgement was typed before the release;
+    ATTACK35A-8)."""
+    return step is not None and (intent.note or "").startswith(f"Superseded: {REPLACED} ") \
+        and stored_utc(step.raised_at) < event.occurred_at and step.code not in replaced_since
 
 
 def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
