@@ -109,11 +109,11 @@ async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> l
     conn = await wctx.session.connection()
     j = _JUDGEMENT.c
     rows = (await conn.execute(
-        sa.select(j.occurred_at, j.domain, j.level, j.id, j.assessment_id, j.panel_item_id)
+        sa.select(j.occurred_at, j.domain, j.level, j.id, j.panel_item_id)
         .where(j.case_id == wctx.case.id)
         .order_by(j.occurred_at, j.created_at, j.id))).all()
-    history = [Judged(at, str(domain), str(level), i, assessment, item)
-               for at, domain, level, i, assessment, item in rows]
+    history = [Judged(at, str(domain), str(level), i, None, item)
+               for at, domain, level, i, item in rows]
     if pending is not None and all(h.id != pending.id for h in history):
         history.append(pending)
     # Stable: recording order on ties of one kind, a panel's decision first (SAME_INSTANT).

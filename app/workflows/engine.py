@@ -900,8 +900,10 @@ def evaluate_backfill(
                  or (i.action == "supersede" and (lapse or ended_by_move(i))))
     # The step of a replacing line the act still owes replaces the open one of its code, as
     # it did in time order (Somerset S27: a release typed after a judgement of its instant or
-    # a later one; ATTACK35A-8). The caller keeps only those of steps raised before the act.
-    created = {i.code for i in kept if i.action == "create"}
+    # a later one; ATTACK35A-8): a case event's. The caller keeps only those of steps raised
+    # before the act.
+    created = {i.code for i in kept if i.action == "create"} \
+        if event.trigger == "case_event" else set()
     replaced = f"Superseded: {REPLACED} "
     kept += tuple(i for i in evaluation.intents
                   if i.action == "supersede" and i not in kept and i.code in created
