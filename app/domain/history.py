@@ -124,6 +124,19 @@ def note_step_act(session: Any, step_id: uuid.UUID, at: datetime) -> None:
     the case's fields (ATK29-1). ``as_of`` still reads the recording time."""
     sync = getattr(session, "sync_session", session)
     sync.info.setdefault(STEP_ACT_AT, {})[step_id] = at
+    sync.info.setdefault(STEP_ACT_KEPT, {})[step_id] = at
+
+
+# session.info: step id -> the time noted by :func:`note_step_act`, kept after the flush that
+# stamps it, for the step's outgoing event (``step.superseded``: the act's own time, ATTACK35A-5).
+STEP_ACT_KEPT = "step_act_kept"
+
+
+def step_act_at(session: Any, step_id: uuid.UUID) -> datetime | None:
+    """The time of the act that superseded the step in this write (:func:`note_step_act`), or
+    None when no act time was noted for it."""
+    sync = getattr(session, "sync_session", session)
+    return (sync.info.get(STEP_ACT_KEPT) or {}).get(step_id)
 
 
 @functools.cache
