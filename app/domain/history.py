@@ -99,6 +99,10 @@ def _changes(obj: Any, fields: Any, created: bool) -> dict[str, list[Any]]:
     return out
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 # session.info: case id -> the time of the act whose field changes this write records (a change
 # of the case's fields dated at its ``occurred_at``), stamped on the case's history rows.
 ACT_AT = "case_act_at"
@@ -174,6 +178,13 @@ def change_row(obj: Any, created: bool, actor: str | None, now: datetime,
         occurred = acts.get(case_id)
     else:
         occurred = step_acts.pop(obj.id, None) if step_acts and "status" in changes else None
+        if "due_at" in changes and "status" not in changes and acts.get(case_id) is not None:
+            # Re-dated by the act this write records (the case's act time, :func:`note_case_act`):
+            # the timeline puts the re-date at that act's time, never before the step arose
+            # (ATTACK35A-5: a panel decision's re-date was at its recording time).
+            raised = obj.raised_at or obj.created_at
+            occurred = acts[case_id] if raised is None else max(
+                _aware(acts[case_id]), _aware(raised))
     return {
         "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
         "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
