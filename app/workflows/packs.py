@@ -8,6 +8,7 @@ contact-level table (W11). A new authority is a new file; the engine does not ch
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -837,6 +838,8 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "string_pattern_mismatch":
             message = _pattern_words(error, loc)
+        elif error["type"] == "int_type" and isinstance(error.get("input"), float | bool):
+            message = _not_whole(error["input"])
         elif error["type"] in _TYPE_WORDS:
             message = _TYPE_WORDS[error["type"]].format(value=error.get("input"))
         elif error["type"] == "missing" and loc:
@@ -910,6 +913,15 @@ _TYPE_WORDS: dict[str, str] = {
     "bool_parsing": "{value!r} is not yes or no: write true or false, without quotes",
     "bool_type": "{value!r} is not yes or no: write true or false, without quotes",
 }
+
+
+def _not_whole(value: float | bool) -> str:
+    """A whole number written as TOML's ``30.0`` or ``true`` (strict: lax validation took them
+    as 30 and 1; attack 35a, ATTACK35A-10), in words."""
+    if isinstance(value, bool):
+        return f"{json.dumps(value)} is not a whole number: true and false are not numbers"
+    write = f"write {int(value)}" if value.is_integer() else "write a whole number, without a point"
+    return f"{value!r} is not a whole number: {write}"
 
 
 def keys_at(loc: Sequence[str], top: Any = None) -> list[str]:
