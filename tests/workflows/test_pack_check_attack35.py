@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from app.workflows.pack_check import check_pack
 from app.workflows.packs import PackError, read_pack
 from tests.workflows.support import example_variant
@@ -124,3 +125,52 @@ def test_attack35a_10_whole_numbers_still_load_and_check_clean(tmp_path: Path) -
                                            '"serious_harm_indicators", gt = 4 } } }'), once=True)
     assert [p.field for p in check_pack(read_pack(never)) if p.severity == "error"] == [
         "rules.10.when"]
+
+
+# --- ATTACK35A-19: a condition nested past the one limit --------------------------------------
+
+TOO_DEEP = ("nested more than 32 tables or lists deep: a condition this deep cannot be read; "
+            "write it flatter (all and any take a list of conditions)")
+
+
+def _nested(kind: str, depth: int) -> str:
+    when = X8
+    for _ in range(depth):
+        when = f"{{ not = {when} }}" if kind == "not" else f"{{ {kind} = [{when}] }}"
+    return when
+
+
+@pytest.mark.parametrize(("kind", "deepest"), [("not", 26), ("all", 13), ("any", 13)])
+def test_attack35a_19_a_condition_at_the_limit_loads_and_one_past_it_is_one_error(
+        tmp_path: Path, kind: str, deepest: int) -> None:
+    """ATTACK35A-19: X8's ``when`` nested 200 deep made ``pack check`` and ``serve`` die with a
+    traceback (the compiled condition's source too deep for Python's parser; 2,000 deep, the
+    TOML reader's recursion). A pack nests at most 32 tables or lists, as a JSON body does:
+    the deepest condition under it loads and checks clean; one level more is refused in one
+    line naming where, as is every depth past it, however deep."""
+    ok = example_variant(tmp_path, (X8, _nested(kind, deepest)), once=True)
+    assert [p for p in check_pack(read_pack(ok)) if p.severity == "error"] == []
+    step = ".not" if kind == "not" else f".{kind}.0"
+    for depth in (deepest + 1, 200, 5000):
+        path = example_variant(tmp_path, (X8, _nested(kind, depth)), once=True)
+        with pytest.raises(PackError) as caught:
+            read_pack(path)
+        (problem,) = caught.value.problems
+        assert (problem.severity, problem.message) == ("error", TOO_DEEP)
+        if depth == deepest + 1:  # the first value past the limit (deeper: the reader's own
+            # recursion gives up first, and the message names the file alone)
+            assert (problem.rule, problem.field) == (
+                "X8", "rules.10.when" + step * depth + (".after.score" if kind == "not"
+                                                        else ".after"))
+
+def test_attack35a_19_pack_check_says_it_in_one_line_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The owner's tool: ``yjrisk pack check`` on the 200-deep pack prints one error line (no
+    traceback), at X8's line and the first value past the limit, and exits 1, as for any
+    invalid pack."""
+    path = example_variant(tmp_path, (X8, _nested("not", 200)), once=True)
+    assert main(["pack", "check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert captured.out.splitlines() == [
+        f"{path}:296: X8: rules.10.when{'.not' * 29}: error: {TOO_DEEP}"], captured
