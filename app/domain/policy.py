@@ -652,7 +652,7 @@ async def run_backfill(
     only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
-    steps_then: Sequence[Step] | None = None,
+    steps_then: Sequence[Step] | None = None, lapse_own: bool = False,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -696,7 +696,13 @@ async def run_backfill(
     now: a check that fails on them (with the ratings and register of that moment) refuses the
     write (422/409), whatever the steps open today (Somerset M6: a lowering dated while the
     panel's review was booked, typed after the panel's later decision closed it, ATTACK32A-4);
-    one that fails only on today's steps still leaves it history only."""
+    one that fails only on today's steps still leaves it history only. ``lapse_own`` (a case
+    event replayed after an act dated before it): a step the event itself raised, at its own
+    instant, whose line no longer holds on the history as it now stands, lapses at the event's
+    time (Somerset S26: the handover call a transfer out raised on a High rating, which an own
+    judgement or a panel's decision dated before the transfer, typed in after it, lowered;
+    13.4.3 "Where the ROSH judgement and/or Safety and Well-Being concerns is High or Very
+    high"; attack 35a, ATTACK35A-1, fix35f)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -738,6 +744,14 @@ async def run_backfill(
                                                   and i.code not in replaced))
                     and (i.action != "supersede"
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
+    own = [s for s in open_steps if _own_lapsed(s, event)] if lapse_own else []
+    if own:
+        ended = {s.id for s in own}
+        lapsed = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
+                                   later, lapse=True, present=present)
+        seen = {i.step_id for i in intents if i.action == "supersede"}
+        intents += tuple(i for i in lapsed.intents if i.action == "supersede"
+                         and i.step_id in ended and i.step_id not in seen)
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
@@ -1041,6 +1055,17 @@ def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
     since = [r for r in step.reasons or ()
              if (stored_instant(r.get("at")) or event.occurred_at) > event.occurred_at]
     return all(r.get("trigger") in _REPLAYED_TRIGGERS for r in since)
+
+
+def _own_lapsed(step: Step | None, event: WorkflowEvent) -> bool:
+    """Whether an open step was raised by the case event ``event`` itself (at its instant,
+    every reason naming it), so that its replay, finding the step's line no longer holds, ends
+    it (:func:`run_backfill`'s ``lapse_own``)."""
+    if step is None or event.trigger != "case_event" \
+            or stored_utc(step.raised_at) != event.occurred_at or not step.reasons:
+        return False
+    record = str(event.subject_id)
+    return all(str((r.get("record") or {}).get("id")) == record for r in step.reasons)
 
 
 def _joined(intent: StepIntent, open_steps: Sequence[Step], event: WorkflowEvent

@@ -274,7 +274,8 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
                 later=ratings_after(history, at), replayed=act.id, judged=judged_of(history),
-                lapse=isinstance(event.data.get("incoming_ratings"), dict))
+                lapse=isinstance(event.data.get("incoming_ratings"), dict),
+                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict))
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)

@@ -80,3 +80,77 @@ async def test_W29_the_latest_transfer_in_governs_whatever_order(wokingham: Tena
         ("superseded", "case_holder", HOLDER, "2026-08-12T22:59:59Z", "W29")]
     assert history_of(got, "request_high_risk_panel") == [
         (MON10, "created"), (THU20, "superseded")]
+
+
+AUG05 = "2026-08-05T09:00:00Z"  # Wednesday 5 August 2026
+
+
+async def test_S26_own_medium_dated_before_a_transfer_out_on_file_owes_no_call(
+        somerset: Tenant) -> None:
+    """S26 (Somerset 13.4.3): "Where the ROSH judgement and/or Safety and Well-Being concerns
+    is High or Very high, the line manager, operational manager or YJT manager will speak to
+    the appropriate manager or senior probation officer of the receiving Service prior to the
+    transfer of the child". Own ROSH high Wednesday 5 August; own ROSH medium Tuesday 18
+    August; transfer out Wednesday 19 August, transferring Wednesday 26th (ATTACK35A-1): at the
+    transfer the ROSH is medium, so no handover call is owed, in both typing orders (typed
+    transfer first, the medium typed after left the call open, overdue from the 25th)."""
+    got = await whole_in_every_order(somerset, [
+        own(TUE18, "rosh", "medium"), transfer_out(WED19, "2026-08-26")],
+        before=(own(AUG05, "rosh", "high"),))
+    assert of(got, "manager_handover_call") == []
+
+
+async def test_S26_panel_lowering_dated_before_a_transfer_out_on_file_owes_no_call(
+        somerset: Tenant) -> None:
+    """S26 (Somerset 13.4.3, above). Own ROSH high Wednesday 5 August; the MARP sitting
+    Tuesday 18 August decides ROSH medium; transfer out Wednesday 19 August, transferring
+    Wednesday 26th (ATTACK35A-1): no handover call owed, in both typing orders."""
+    got = await whole_in_every_order(somerset, [
+        decided(TUE18, rosh_level="medium"), transfer_out(WED19, "2026-08-26")],
+        before=(own(AUG05, "rosh", "high"),))
+    assert of(got, "manager_handover_call") == []
+
+
+async def test_S26_own_high_dated_before_a_transfer_out_on_file_owes_the_call(
+        somerset: Tenant) -> None:
+    """S26 (Somerset 13.4.3, above), the twin of ATTACK35A-1: own ROSH medium Wednesday 5
+    August; own ROSH high Tuesday 18 August; transfer out Wednesday 19 August, transferring
+    Wednesday 26th: at the transfer the ROSH is high, so the line manager owes the call before
+    the transfer (by Tuesday 25th, 23:59 London), raised by the transfer on the 19th, in both
+    typing orders."""
+    got = await whole_in_every_order(somerset, [
+        own(TUE18, "rosh", "high"), transfer_out(WED19, "2026-08-26")],
+        before=(own(AUG05, "rosh", "medium"),))
+    assert of(got, "manager_handover_call") == [
+        ("open", "line_manager", MANAGER, "2026-08-25T23:00:00Z", "S26")]
+    assert history_of(got, "manager_handover_call") == [(WED19, "created")]
+
+
+async def test_S42_own_judgement_at_the_arrivals_instant_answers_it_in_either_order(
+        somerset: Tenant) -> None:
+    """S42, S41, S11 (Somerset 13.3: "Where a case has a ROSH judgment and/or Safety and
+    Well-Being concerns of High or Very high from another YJT, the case will be referred into
+    the next available MARP"; 9; 4.5). Transferred in at very high ROSH Tuesday 18 August
+    10:00 London, Somerset's own ROSH medium at the same instant (ATTACK35A-2): the case's
+    events of an instant come before its judgements (docs/integrating.md §7), so the medium is
+    Somerset's own judgement of the child who has arrived and answers the incoming very high
+    (fix34a): not listed, not a priority, no own judgement, list discussion or monthly review
+    owed, and no step of them in the record, in both orders (typed transfer first, S42, S41
+    and S11 stood created and superseded at that instant; typed medium first, never)."""
+    got = await whole_in_every_order(somerset, [
+        transfer_in(TUE18, rosh="very_high"), own(TUE18, "rosh", "medium")])
+    assert got.fields[1:3] == (False, False)
+    assert (of(got, "record_own_judgement"), of(got, "discuss_register_monthly"),
+            of(got, "monthly_manager_review")) == ([], [], [])
+
+
+async def test_S42_own_high_at_the_arrivals_instant_answers_it_in_either_order(
+        somerset: Tenant) -> None:
+    """S42 (Somerset 13.3, 2.1), S7 (3.2.3): the transfer in at very high ROSH and Somerset's
+    own ROSH high at the same instant, Tuesday 18 August 10:00 London (ATTACK35A-2): the own
+    high answers the incoming rating, so no own judgement is owed (none in the record, in
+    either order); the high itself is listed and referred to the MARP."""
+    got = await whole_in_every_order(somerset, [
+        transfer_in(TUE18, rosh="very_high"), own(TUE18, "rosh", "high")])
+    assert got.fields[1:3] == (True, False)
+    assert of(got, "record_own_judgement") == []
