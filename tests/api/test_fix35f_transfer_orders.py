@@ -154,3 +154,4 @@ async def test_S42_own_high_at_the_arrivals_instant_answers_it_in_either_order(
         transfer_in(TUE18, rosh="very_high"), own(TUE18, "rosh", "high")])
     assert got.fields[1:3] == (True, False)
     assert of(got, "record_own_judgement") == []
+

@@ -1,10 +1,11 @@
 """Helpers for the transfer typing-order tests (fix35f, attack 35a): dated acts (transfers in
 and out, the service's own judgements, a panel's decision at a sitting) typed in every order,
 and the whole record each order leaves: the case's fields, every step the case ever had (open
-or not: code, status, actor, assignee, due, rule; a step raised and lapsed at one instant, which
-in time order never arose, left out: :func:`whole_record`) and the timeline's step entries (when each
-was created, superseded, ...: the act's time, never the recording time). Every order must
-leave time order's (docs/integrating.md: "dates count, not the order acts are typed in")."""
+or not: code, status, actor, assignee, due, rule) and the timeline's step entries (when each
+was created, superseded, ...: the act's time, never the recording time); a step raised and
+lapsed at one instant, which in time order never arose, left out (:func:`whole_record`).
+Every order must leave time order's (docs/integrating.md: "dates count, not the order acts
+are typed in")."""
 
 from __future__ import annotations
 
