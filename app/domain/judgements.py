@@ -184,10 +184,12 @@ async def apply_judgement(
     judgement_id = new_id()
     data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
     # Clocks that run from the assessment's completion (W9) count from its countersignature,
-    # or wait for it; a judgement recorded with no assessment (and not by a panel, which agrees
-    # the classification itself) waits for the next assessment to be completed.
+    # or wait for it; a judgement recorded with no assessment waits for the next assessment to
+    # be completed, a panel's agreed classification too: the panel is not the assessment, which
+    # is "updated with any actions resulting from the High Risk Panel meeting" (attack 34b,
+    # ATTACK34B-4: the MARF ran from the decision).
     data.update(await assessment_clock(session, body.assessment_id, occurred_at))
-    data["assessment_unnamed"] = body.assessment_id is None and panel_item_id is None
+    data["assessment_unnamed"] = body.assessment_id is None
     # A transfer out still ahead (Somerset 13.4.3 "prior to the transfer of the child"): a
     # rating that rises meanwhile is handed over before that date, as if it came first (S26).
     # Read only under a pack whose judgement lines can use it (Wokingham's cannot).

@@ -224,6 +224,7 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_sitting_time(body.scheduled_for, peek_now())  # the instant: after the lock below
+    require_working_day_sitting(ctx.calendar, body.scheduled_for)
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
@@ -396,6 +397,7 @@ async def reschedule_panel(
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "reschedule panels")
     require_sitting_time(body.scheduled_for)
+    require_working_day_sitting(ctx.calendar, body.scheduled_for)
     _refuse_move_into_past(body.scheduled_for)
     was = panel.scheduled_for
     if was == body.scheduled_for:
@@ -1087,14 +1089,36 @@ def non_working_day_errors(calendar: WorkingCalendar, dated: Iterable[tuple[str,
 def decision_date_errors(calendar: WorkingCalendar, review: date | None,
                          due_dates: Iterable[date], loc: str = "body") -> list[dict[str, str]]:
     """:func:`non_working_day_errors` of a decision's review date (the panel books a sitting on
-    it). An action's due date is the panel's agreement as the minutes record it (Somerset 7.1.2
-    "Notes will be recorded on the MARP minutes form including any actions"): taken as agreed,
-    on a weekend or bank holiday too, its step due by the end of that day (``deadlines``
-    ``due-date``; attack 32c, ATTACK32C-7). ``due_dates`` is kept for the callers' one
-    shape."""
-    del due_dates
+    it) and of its actions' due dates: every date a user gives the service is judged by the one
+    working-day calendar, as the panel's sitting is (:func:`require_working_day_sitting`).
+    An action due on Good Friday was accepted while a review on Easter Monday was refused
+    (attack 34b, ATTACK34B-3; attack 32c, ATTACK32C-7 had let actions through as the minutes'
+    agreement): docs/integrating.md §7 and the 1.1.0 changelog have always said both are
+    refused, and neither seed lets a step the panel agreed fall due on a day the service is
+    shut (Somerset 4.6 "within the timeframe agreed"; Wokingham's panel "actions (each with
+    owner and due date)")."""
     dated = [(f"{loc}.review_date", review)] if review is not None else []
+    dated += [(f"{loc}.actions.{i}.due_date", due) for i, due in enumerate(due_dates)]
     return non_working_day_errors(calendar, dated)
+
+
+def require_working_day_sitting(calendar: WorkingCalendar, scheduled_for: datetime) -> None:
+    """422 ``not-a-working-day`` for a panel booked (or moved) to a London day that is no
+    working day (a weekend, an England-and-Wales bank holiday, a closure day of the service),
+    naming the day, why and the next working day (attack 34b, ATTACK34B-6: a MARP booked on
+    Christmas Day dated every waiting ``next-panel`` step on it). Neither seed has a MARP or
+    High-Risk Panel sit on a day the service is shut (Somerset 3.2.3 "the next YJT MARP";
+    Wokingham "within one week of their request"), and a sitting dates the steps due at it."""
+    day = scheduled_for.astimezone(LONDON).date()
+    errors = non_working_day_errors(calendar, [("body.scheduled_for", day)])
+    if errors:
+        why = calendar.why_not_working(day)
+        nxt = calendar.next_working_day_on_or_after(day)
+        raise Unprocessable(
+            f"A panel sits on a working day: {london_text(day)} is {why}. The next working "
+            f"day is {london_text(nxt)}.", slug="not-a-working-day", errors=errors,
+            extra={"not_working": {"date": day.isoformat(), "why": why,
+                                   "next_working_day": nxt.isoformat()}})
 
 
 def rating_errors(rosh_level: object, swb_level: object, loc: str = "body"

@@ -2056,14 +2056,40 @@ async def reopen_done_by(
 
 
 def _working_day_form(form: str | None) -> bool:
-    """Whether a step's deadline form counts working days (``+Nwd``, ``next-wd``,
-    ``+1wd-in-week``)."""
+    """Whether a step's deadline counts working days (``+Nwd``, ``next-wd``, ``+1wd-in-week``),
+    or is a date agreed on the working-day calendar (``due-date``: a panel action's, refused on
+    no working day, ATTACK34B-3): moved on by a reopening by working days, onto a working day."""
     if not form:
         return False
     try:
-        return parse_form(form).kind in ("wd", "+1wd-in-week")
+        return parse_form(form).kind in ("wd", "+1wd-in-week", AGREED_DATE)
     except ValueError:
         return False
+
+
+# A panel action's due date (Somerset 4.6 "within the timeframe agreed", Wokingham's panel
+# "actions (each with owner and due date)"): a working day, as the decision takes it.
+AGREED_DATE = "due-date"
+
+
+def _calendar_day_form(form: str | None) -> bool:
+    """Whether a step's deadline counts calendar days, weeks or months (``+Nd``, ``+Nw``,
+    ``+Nm``, ``every Nm``); not clock hours (``+24h``: "24 clock hours later, weekends
+    included") nor a named form."""
+    if not form:
+        return False
+    try:
+        return parse_form(form).kind in ("d", "w", "m")
+    except ValueError:
+        return False
+
+
+def onto_working_day(moment: datetime, calendar: WorkingCalendar) -> datetime:
+    """``moment`` if its London day is a working day, else the same London wall time on the
+    next working day."""
+    day = london_date(moment)
+    to = calendar.next_working_day_on_or_after(day)
+    return moment if to == day else shift_local(moment, days=(to - day).days)
 
 
 def closed_working_days(closed_at: datetime, reopened_at: datetime,
@@ -2122,10 +2148,21 @@ def _resume_clock(step: Step, closed_at: datetime, recorded_at: datetime,
     if days == 0:
         return
     step.due_at = shift_local(due, days=days)
+    landed = step.due_at
+    if _calendar_day_form(step.deadline_form):
+        # A deadline counted in days lands on a working day (attack 34a, ATTACK34A-3): the
+        # case's clock stood still while it was closed, and the moved date is nobody's
+        # choice; the next working day, never an earlier one (no time taken away).
+        step.due_at = onto_working_day(step.due_at, calendar)
     if step.overdue_at is not None:  # never before due_at (A16-4), whatever the clock did
         step.overdue_at = max(shift_local(overdue, days=days), step.due_at)
-    step.note = _append(step.note, f"Due date moved on by the {days} day(s) the case was "
-                                   "closed (not yet overdue at the closure)")
+    note = (f"Due date moved on by the {days} day(s) the case was closed (not yet overdue at "
+            "the closure)")
+    if step.due_at != landed:
+        day = london_date(landed)
+        note += (f"; on to the next working day, {london_text(london_date(step.due_at))} "
+                 f"({london_text(day)} is {calendar.why_not_working(day)})")
+    step.note = _append(step.note, note)
 
 
 # A review date a panel booked (Somerset 7.1.6, Wokingham's High Risk Panel): an appointment.

@@ -355,16 +355,18 @@ async def create_referral_for_case(
     )
     session.add(referral)
     await session.flush()
-    # A referral received from a feed (MAPPA, EMRAC) is a message to the service, not the
-    # service's own act: it closes none of the steps that ask the service to refer or notify
-    # (Wokingham: "The PYJS should notify the Central MAPPA Unit ... using the MAPPA H form").
-    satisfied: policy.PolicyResult | None = None
     result = await policy.run(wctx, event=wctx.event(
         "referral_created",
         {"kind": body.kind, "source": source, "from_feed": source.startswith("feed:")},
         subject_id=referral.id))
-    if satisfied is not None:
-        result = satisfied.merge(result)
+    # A referral received from a feed is a message to the service: of a kind the pack says the
+    # feed's delivery makes (``feed_makes``: Wokingham's EMRAC triage), it is the act that made
+    # it, closing the steps as the person's act would; otherwise (a MAPPA H from MAPPA) it closes
+    # none of the steps that ask the service to refer or notify.
+    if source.startswith("feed:") and pack.referral_kind(body.kind).feed_makes:
+        satisfied = await _made_by_feed(wctx, referral)
+        if satisfied is not None:
+            result = result.merge(satisfied)
     await wctx.audit(
         "referral.create", entity_type="referral", entity_id=referral.id,
         change={"kind": body.kind, "status": status.value, "source": source,
@@ -374,6 +376,27 @@ async def create_referral_for_case(
                payload={"case_id": str(case.id), "kind": body.kind, "source": source,
                         "occurred_at": iso_utc(wctx.occurred_at)})
     return referral, result
+
+
+async def _made_by_feed(
+    wctx: WriteContext, referral: Referral
+) -> policy.PolicyResult | None:
+    """A feed's delivery that records the referral made (the kind's ``feed_makes``): at its
+    ``received_at``, the steps the kind is made after (``after_steps``) are done first, the
+    message being proof they were (Wokingham W14: "After the tool has been completed, it must
+    be emailed to triage": the triage screened the tool), then the steps making it closes, as
+    the person's ``made_by`` act closes them (attack 34b, ATTACK34B-2). Never ``steps-first``:
+    the message reports what happened, and a real message is not refused for the order it
+    reports it in. A withdrawal or decline of it re-opens both (they are linked to it)."""
+    kind = wctx.pack.referral_kind(referral.kind)
+    first = await satisfy_open_steps(
+        wctx, codes=kind.after_steps, act=("referral", referral.id),
+        note=f"Done before the {referral.kind} referral {referral.id} received from "
+             f"{referral.source}, which it precedes: that message records the referral made")
+    then = await satisfy_steps(wctx, referral=referral, codes=kind.closes)
+    if first is None:
+        return then
+    return first if then is None else first.merge(then)
 
 
 async def create_referral(

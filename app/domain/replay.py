@@ -163,7 +163,7 @@ async def _judgement_event(
         "record_id": str(j.id),
     }
     data.update(await assessment_clock(wctx.session, j.assessment_id, j.occurred_at))
-    data["assessment_unnamed"] = j.assessment_id is None and j.panel_item_id is None
+    data["assessment_unnamed"] = j.assessment_id is None  # a panel's too (ATTACK34B-4)
     if wctx.pack.reads_event_key("judgement_recorded", "transfer_pending"):
         transfer = await pending_transfer_date(wctx.session, wctx.case.id, j.occurred_at)
         if transfer is not None:

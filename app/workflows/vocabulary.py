@@ -269,6 +269,12 @@ class ReferralKind(_Strict):
     # the tool has been completed, it must be emailed to triage"): making it (``made_by``)
     # while one raised by then is not yet done at the act's time is 409 ``steps-first``.
     after_steps: tuple[Code, ...] = ()
+    # Delivered by an automated feed (``POST /v1/feeds/{source}/referrals``), the referral
+    # records that it was made (Wokingham: the EMRAC triage's message shows the tool was
+    # completed and emailed to triage): the delivery is the act ``made_by`` is for a person, and
+    # closes ``after_steps`` first, then ``closes``, at its ``received_at`` (attack 34b,
+    # ATTACK34B-2). False: a message to the service, not its act (a MAPPA H from MAPPA).
+    feed_makes: bool = False
 
 
 # A cadence that states a fixed day: "weekly on Thursday", "fortnightly on Tuesday from

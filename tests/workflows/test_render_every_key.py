@@ -165,6 +165,7 @@ PROBES: dict[str, tuple[Edit | None, Edit]] = {
                                               value=True)),
     "ReferralKind.after_steps": (None, _set("referral_kinds", 0, "after_steps",
                                             value=["complete_assessment"])),
+    "ReferralKind.feed_makes": (None, _set("referral_kinds", 0, "feed_makes", value=True)),
     "PanelKind.id": (None, _set("panel_kinds", 0, "id", value="other_panel")),
     "PanelKind.title": (None, _set("panel_kinds", 0, "title", value="Other panel")),
     "PanelKind.chair_role": (None, _set("panel_kinds", 0, "chair_role", value="line_manager")),
