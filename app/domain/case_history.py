@@ -465,7 +465,12 @@ STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "w
                 "step.redate": "redated",
                 # Superseded by the act that closes it (a panel's sitting overtaking a referral,
                 # a later decision replacing a booked review): its completed_at is that act's.
-                "step.superseded": "superseded"}
+                "step.superseded": "superseded",
+                # Already late when its need ended (ATTACK34B-7): at the act that ended it.
+                "step.missed": "missed"}
+
+# Timeline actions of a step whose need ended: superseded, or missed (already late then).
+ENDED_ACTIONS = ("superseded", "missed")
 
 
 async def _steps(session: AsyncSession, case_id: uuid.UUID,
@@ -487,21 +492,21 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
         action = STEP_ACTIONS[a.action]
         at = (step.raised_at if action == "created"
               else step.completed_at if action in ("done", "waived") and step.completed_at
-              else _superseded_at(a, step, superseded) if action == "superseded"
+              else _superseded_at(a, step, superseded) if action in ENDED_ACTIONS
               else a.at)
-        why = a.reason if action != "superseded" \
-            else _superseded_reason(step.note) or a.reason
+        why = a.reason if action not in ENDED_ACTIONS \
+            else _superseded_reason(step.note, action) or a.reason
         if action == "reinstated":
             at = a.at
-        if action in ("superseded", "reinstated"):
-            act = "closed" if action == "superseded" else "reopened"
+        if action in (*ENDED_ACTIONS, "reinstated"):
+            act = "closed" if action in ENDED_ACTIONS else "reopened"
             for c in closures:
                 if c.action == act and c.by == a.actor_sub and c.recorded_at is not None \
                         and abs(_aware(c.recorded_at) - _aware(a.at)) <= _SAME_WRITE:
                     at = c.at
                     break
             else:
-                if action == "superseded" and at == a.at \
+                if action in ENDED_ACTIONS and at == a.at \
                         and step.satisfied_by_type == CLOSURE_MARK:
                     at = _set_aside_at(a, step, closures)
         history = dues.get(step.id, [])
@@ -539,7 +544,7 @@ async def _step_changes(
         if pair is not None:
             dues.setdefault(change.entity_id, []).append((pair[0], pair[1]))
         status = (change.changes or {}).get("status")
-        if change.occurred_at is not None and status and status[1] == "superseded":
+        if change.occurred_at is not None and status and status[1] in ENDED_ACTIONS:
             superseded[(change.entity_id, _aware(change.recorded_at))] = \
                 _aware(change.occurred_at)
     return dues, superseded
@@ -572,6 +577,7 @@ def _set_aside_at(entry: AuditEntry, step: Step, closures: Sequence[TimelineEntr
     return max(_aware(closed), _aware(step.raised_at or step.created_at))
 
 
-def _superseded_reason(note: str | None) -> str | None:
-    lines = [ln for ln in (note or "").splitlines() if ln.startswith("Superseded: ")]
-    return lines[-1].removeprefix("Superseded: ") if lines else None
+def _superseded_reason(note: str | None, action: str = "superseded") -> str | None:
+    prefix = "Missed: " if action == "missed" else "Superseded: "
+    lines = [ln for ln in (note or "").splitlines() if ln.startswith(prefix)]
+    return lines[-1].removeprefix(prefix) if lines else None

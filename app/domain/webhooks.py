@@ -75,7 +75,7 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "oversight.recorded", "panel.scheduled", "panel.rescheduled", "panel.cancelled",
     "panel.decision", "panel.item.withdrawn", "referral.created",
     "step.completed", "step.escalated", "step.escalation_updated", "step.reassigned",
-    "step.superseded", "step.reinstated",
+    "step.superseded", "step.missed", "step.reinstated",
     "assessment.created",
     "case.closed", "case.reopened", "staff.absence_recorded", "staff.absence_changed",
     "staff.absence_cancelled",
