@@ -54,15 +54,16 @@ async def test_S30_S31_documentation_of_a_reversed_transfer_lapses_at_the_transf
     14th), in again Thursday 20 August (ATTACK35A-4): the documentation was owed from the 12th
     (due Thursday 13th, 23:59 London) until the child came back on the 20th, in every typing
     order (typed the transfer out last, the record said it lapsed on the 12th, the duty never
-    standing, its lateness hidden)."""
+    standing, its lateness hidden): already late when the child came back, it is missed then
+    (fix35b, ATTACK34B-7)."""
     got = await whole_in_every_order(somerset, [
         transfer_in(MON10), transfer_out(WED12, "2026-08-14"), transfer_in(THU20)])
     for code, actor, who, rule in (("prepare_transfer_documentation", "case_holder", HOLDER,
                                     "S30"),
                                    ("sign_off_transfer_documentation", "line_manager", MANAGER,
                                     "S31")):
-        assert of(got, code) == [("superseded", actor, who, "2026-08-13T23:00:00Z", rule)]
-        assert history_of(got, code) == [(WED12, "created"), (THU20, "superseded")]
+        assert of(got, code) == [("missed", actor, who, "2026-08-13T23:00:00Z", rule)]
+        assert history_of(got, code) == [(WED12, "created"), (THU20, "missed")]
 
 
 async def test_W29_the_latest_transfer_in_governs_whatever_order(wokingham: Tenant) -> None:
@@ -71,15 +72,16 @@ async def test_W29_the_latest_transfer_in_governs_whatever_order(wokingham: Tena
     for an increase of assessed risk levels to high/very high"). Transferred in at very high
     ROSH Monday 10 August, out Wednesday 12 August, in again Thursday 20 August at low ROSH
     (ATTACK35A-3's twin): off the register, no panel request open (the 10th's superseded on the
-    20th), in every typing order (typed the 10th's last: on the register, W29 open, overdue)."""
+    20th; already late then, missed: fix35b), in every typing order (typed the 10th's last: on
+    the register, W29 open, overdue)."""
     got = await whole_in_every_order(wokingham, [
         transfer_in(MON10, rosh="very_high"), transfer_out(WED12, "2026-08-14"),
         transfer_in(THU20, rosh="low")])
     assert got.fields[1] is False
     assert of(got, "request_high_risk_panel") == [
-        ("superseded", "case_holder", HOLDER, "2026-08-12T22:59:59Z", "W29")]
+        ("missed", "case_holder", HOLDER, "2026-08-12T22:59:59Z", "W29")]
     assert history_of(got, "request_high_risk_panel") == [
-        (MON10, "created"), (THU20, "superseded")]
+        (MON10, "created"), (THU20, "missed")]
 
 
 AUG05 = "2026-08-05T09:00:00Z"  # Wednesday 5 August 2026

@@ -121,7 +121,7 @@ async def whole_record(t: Tenant, case_id: str) -> Whole:
              if sorted(a for a, _ in acts) == ["created", "superseded"]
              and len({at for _, at in acts}) == 1}
     steps: list[tuple[Any, ...]] = []
-    for status in ("open", "done", "superseded", "waived"):
+    for status in ("open", "done", "superseded", "missed", "waived"):
         r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": status,
                                                           "limit": 200},
                                headers=t.auth("line_manager"))
