@@ -493,6 +493,8 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
         at = (step.raised_at if action == "created"
               else step.completed_at if action in ("done", "waived") and step.completed_at
               else _superseded_at(a, step, superseded) if action in ENDED_ACTIONS
+              else _redated_at(a, dues.get(step.id, []), moves.get(step.id, 0))
+              if action == "redated"
               else a.at)
         why = a.reason if action not in ENDED_ACTIONS \
             else _superseded_reason(step.note, action) or a.reason
@@ -527,9 +529,19 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
     return out
 
 
+def _redated_at(entry: AuditEntry, history: Sequence[tuple[Any, Any, Any]], seen: int
+                ) -> datetime:
+    """When a step's next re-date (its ``seen + 1``-th) happened: the time of the act that
+    re-dated it, kept with its history row (ATTACK35A-5), else when it was recorded."""
+    if seen < len(history) and history[seen][2] is not None:
+        return _aware(history[seen][2])
+    return entry.at
+
+
 async def _step_changes(
     session: AsyncSession, case_id: uuid.UUID
-) -> tuple[dict[uuid.UUID, list[tuple[Any, Any]]], dict[tuple[uuid.UUID, datetime], datetime]]:
+) -> tuple[dict[uuid.UUID, list[tuple[Any, Any, Any]]],
+           dict[tuple[uuid.UUID, datetime], datetime]]:
     """Each step's changes of ``due_at`` in the order recorded, ``(old, new)`` (each one a
     re-date, audited ``step.redate``; a new step's own fields are not recorded as changes);
     and when each supersession by an act happened, by (step, recording time): the act's time
@@ -537,13 +549,15 @@ async def _step_changes(
     rows = await session.exec(select(RecordChange).where(
         RecordChange.case_id == case_id, RecordChange.entity_type == "step",
         col(RecordChange.created).is_(False)).order_by(col(RecordChange.recorded_at)))
-    dues: dict[uuid.UUID, list[tuple[Any, Any]]] = {}
+    dues: dict[uuid.UUID, list[tuple[Any, Any, Any]]] = {}
     superseded: dict[tuple[uuid.UUID, datetime], datetime] = {}
     for change in rows.all():
         pair = (change.changes or {}).get("due_at")
-        if pair is not None:
-            dues.setdefault(change.entity_id, []).append((pair[0], pair[1]))
         status = (change.changes or {}).get("status")
+        if pair is not None:
+            # With the time of the act that re-dated it (None: its recording time).
+            dues.setdefault(change.entity_id, []).append(
+                (pair[0], pair[1], None if status else change.occurred_at))
         if change.occurred_at is not None and status and status[1] in ENDED_ACTIONS:
             superseded[(change.entity_id, _aware(change.recorded_at))] = \
                 _aware(change.occurred_at)

@@ -41,9 +41,10 @@ from app.domain.history import (
     note_case_act,
     note_step_act,
     state_has_changes,
+    step_act_at,
 )
 from app.domain.judgements_table import Judgement
-from app.domain.outbox import emit
+from app.domain.outbox import PENDING, emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.restriction import shuts_out, staff_of
 from app.domain.services import Service
@@ -1808,7 +1809,7 @@ async def _renote_escalations(wctx: WriteContext, chases: Sequence[tuple[Step, S
                    service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(chase.id),
                             "overdue_step_id": str(subject.id), "code": subject.code,
-                            "due_at": due_at})
+                            "due_at": due_at, "occurred_at": iso_utc(wctx.occurred_at)})
 
 
 async def announce_act_changes(wctx: WriteContext) -> None:
@@ -1827,9 +1828,27 @@ async def announce_case_fields(wctx: WriteContext, fields: Iterable[str]) -> Non
     """Announce (``case.updated``) the change of the case's ``fields`` this write audited:
     ids, the fields' names and the act's time, as a staff ``PATCH`` announces its change
     (attack 30a, A30a-9: a MAPPA message's change was audited, not announced)."""
-    await emit(wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
-               payload={"case_id": str(wctx.case.id), "fields": sorted(set(fields)),
-                        "occurred_at": iso_utc(wctx.occurred_at)})
+    names = set(fields) - UNANNOUNCED_FIELDS
+    at = iso_utc(wctx.occurred_at)
+    # One act, one case.updated: a panel decision's judgement announced its rating already in
+    # this write; the decision's own fields join that event (ATTACK35A-5).
+    info = wctx.session.sync_session.info
+    announced = info.setdefault(ANNOUNCED, {})
+    earlier = announced.get((wctx.case.id, at))
+    if earlier is not None and any(e is earlier for e in info.get(PENDING) or ()):
+        earlier.payload["fields"] = sorted(set(earlier.payload["fields"]) | names)
+        return
+    announced[(wctx.case.id, at)] = await emit(
+        wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
+        payload={"case_id": str(wctx.case.id), "fields": sorted(names), "occurred_at": at})
+
+
+# session.info: (case id, the act's time) -> this write's case.updated for it (not yet written).
+ANNOUNCED = "case_updated_announced"
+
+
+# The case's bookkeeping columns the API does not show: never named in ``case.updated``.
+UNANNOUNCED_FIELDS = frozenset({"closed_periods", "past_interventions"})
 
 
 async def record_superseded(
@@ -1862,7 +1881,9 @@ async def record_superseded(
                             "code": step.code,
                             **({"due_at": iso_utc(step.due_at)} if missed and step.due_at
                                else {}),
-                            "occurred_at": iso_utc(step.completed_at or wctx.occurred_at)})
+                            "occurred_at": iso_utc(
+                                step.completed_at or step_act_at(wctx.session, step.id)
+                                or wctx.occurred_at)})
     if not retire or not steps:
         return []
     return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
