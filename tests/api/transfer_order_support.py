@@ -86,9 +86,6 @@ async def record(t: Tenant, case_id: str, act: Act) -> None:
     assert r.status_code in (200, 201), (act, r.text)
 
 
-RECORDED_FROM = "2026-11-01"  # after every act's date: an entry at or after it is a typing time
-
-
 class Whole(NamedTuple):
     """What an order leaves: the case's fields, every step (code, status, actor, assignee,
     due, rule), and the timeline's step entries (at, action, code)."""
@@ -128,13 +125,17 @@ async def whole_record(t: Tenant, case_id: str) -> Whole:
         assert r.status_code == 200, r.text
         steps += [(s["code"], s["status"], s["actor"], s["assignee_id"], s["due_at"],
                    s["policy"]["rule"]) for s in r.json()["data"] if s["id"] not in never]
-    # Left out: a re-date shown at its recording time (the acts here are all in August
-    # 2026), which a back-dated act that raises a step a later act raised first still writes
-    # (the step then shows created at the earlier act, due as the later one dated it, and
-    # re-dated when typed in): fix35f left that, see /work/notes/fix35f.md.
+    # Left out: a re-date at the instant the step arose (a back-dated act that raises a step
+    # a later act raised first moves its arising back to its own date and re-dates it there;
+    # in time order it arose with that date): the step's due as shown is compared above.
+    # Also a re-date at a recording time (all the acts here are in August 2026): a panel
+    # booked when the decision is typed re-dates the steps awaiting the next panel then, an
+    # act of the booking (not dated), not of the acts compared.
+    arose = {e["entity_id"]: e["at"] for e in entries if e["action"] == "created"}
     history = [(e["at"], e["action"], (e.get("details") or {}).get("code"))
                for e in entries if e["entity_id"] not in never
-               and not (e["action"] == "redated" and e["at"] >= RECORDED_FROM)]
+               and not (e["action"] == "redated" and (e["at"] == arose.get(e["entity_id"])
+                                                      or e["at"] >= "2026-11-01"))]
     return Whole(fields, tuple(sorted(steps)), tuple(sorted(history)))
 
 
