@@ -49,6 +49,7 @@ async def measure(url: str, cases: int, rounds: int, full: bool, profile: str | 
     from app.core.security import mint_dev_token
     from app.domain import panels, policy
     from app.main import create_app
+    from app.workflows.calendar import WorkingCalendar
 
     if full:
         panels._due_may_change = lambda *a, **k: sa.true()  # type: ignore[assignment]
@@ -72,10 +73,15 @@ async def measure(url: str, cases: int, rounds: int, full: bool, profile: str | 
 
     holder, manager, pa = auth("case_holder", "cw"), auth("line_manager", "lm"), \
         auth("panel_admin", "pa")
-    now = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    now = today + timedelta(days=7 - today.weekday())  # next Monday
+    calendar = WorkingCalendar()
 
     def at(days: float) -> str:
-        return (now + timedelta(days=days)).isoformat()
+        # A panel sits on a working day (422 not-a-working-day otherwise).
+        moment = now + timedelta(days=days)
+        day = calendar.next_working_day_on_or_after(moment.date())
+        return moment.replace(year=day.year, month=day.month, day=day.day).isoformat()
 
     async with LifespanManager(app) as lifespan:
         transport = httpx.ASGITransport(app=lifespan.app)

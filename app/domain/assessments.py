@@ -723,8 +723,9 @@ async def ratings_completed_by(
 ) -> dict[str, bool]:
     """The current ratings this countersignature completes, as event flags
     (``completes_<domain>_rating``): a rating whose judgement was recorded with this assessment,
-    or with none (and not by a panel) before it was countersigned: the assessment completed
-    after the judgement is the one its clocks wait for (W9). ``pending``: (id, assessment,
+    or with none (by hand or as a panel's classification) before it was countersigned: the
+    assessment completed after the judgement is the one its clocks wait for (W9 "within two
+    working days of the assessment being completed"; ATTACK34B-4). ``pending``: (id, assessment,
     panel item, occurred_at) of a judgement this write records whose row is left to the
     commit (a countersignature replayed after it, A15-4)."""
     ids = {d: str(r["judgement_id"]) for d, r in (case.ratings or {}).items()
@@ -743,8 +744,8 @@ async def ratings_completed_by(
         row = by_id.get(judgement_id)
         if row is None:
             continue
-        _, named, panel_item, occurred = row
-        if named == assessment.id or (named is None and panel_item is None and occurred <= at):
+        _, named, _, occurred = row
+        if named == assessment.id or (named is None and occurred <= at):
             flags[f"completes_{domain}_rating"] = True
     return flags
 

@@ -86,7 +86,7 @@ from app.domain.final_events import (
     IDENTITY_FIELDS,
     require_before_final_event,
 )
-from app.domain.history import note_case_act
+from app.domain.history import case_fields_changed, note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem
@@ -674,8 +674,7 @@ async def _update_from_system(
     result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
-    await emit(session, "case.updated", case.id, service_id=service.id,
-               payload={"case_id": str(case.id), "fields": sorted(changes)})
+    await announce_changed(wctx, changes)
     return result
 
 
@@ -923,6 +922,11 @@ async def patch_case(
         await require_closure_assessment(session, case, closing_pack.case_closure)
         await require_no_mandatory_steps_open(session, case, closing_pack,
                                               closing_at=sent["closed_at"])
+        if body.occurred_at is None:
+            # A closure happens at its closed_at: the write's field changes (the register it
+            # takes the case off), its events and timeline entries carry that time, not the
+            # recording time (ATTACK35A-5).
+            occurred_at = sent["closed_at"]
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
@@ -1006,9 +1010,16 @@ async def patch_case(
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
-    await emit(session, "case.updated", case.id, service_id=service.id,
-               payload={"case_id": str(case.id), "fields": sorted(changes)})
+    await announce_changed(wctx, changes)
     return service, case, CasePatched(result, moved)
+
+
+async def announce_changed(wctx: WriteContext, changes: dict[str, Any]) -> None:
+    """Announce (``case.updated``) a change of the case's fields: those the write was asked
+    to change and those it derived from them (a closure takes the case off the register), with
+    the act's ``occurred_at`` (ATTACK35A-5: a closure named ``closed_at`` only, with no time)."""
+    await policy.announce_case_fields(
+        wctx, set(changes) | case_fields_changed(wctx.session, wctx.case))
 
 
 async def _run_case_changed(

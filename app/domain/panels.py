@@ -224,6 +224,7 @@ async def create_panel(
     require_roles(principal, SCHEDULERS, "schedule panels")
     service = await service_of(session, principal)
     require_sitting_time(body.scheduled_for, peek_now())  # the instant: after the lock below
+    require_working_day_sitting(ctx.calendar, body.scheduled_for)
     allowed = ctx.pack_for(service, at=body.scheduled_for).panel_kind_ids()
     if body.kind not in allowed:
         raise Unprocessable(
@@ -396,6 +397,7 @@ async def reschedule_panel(
     service, panel, items = await _panel_to_change(session, principal, panel_id,
                                                    "reschedule panels")
     require_sitting_time(body.scheduled_for)
+    require_working_day_sitting(ctx.calendar, body.scheduled_for)
     _refuse_move_into_past(body.scheduled_for)
     was = panel.scheduled_for
     if was == body.scheduled_for:
@@ -1087,14 +1089,36 @@ def non_working_day_errors(calendar: WorkingCalendar, dated: Iterable[tuple[str,
 def decision_date_errors(calendar: WorkingCalendar, review: date | None,
                          due_dates: Iterable[date], loc: str = "body") -> list[dict[str, str]]:
     """:func:`non_working_day_errors` of a decision's review date (the panel books a sitting on
-    it). An action's due date is the panel's agreement as the minutes record it (Somerset 7.1.2
-    "Notes will be recorded on the MARP minutes form including any actions"): taken as agreed,
-    on a weekend or bank holiday too, its step due by the end of that day (``deadlines``
-    ``due-date``; attack 32c, ATTACK32C-7). ``due_dates`` is kept for the callers' one
-    shape."""
-    del due_dates
+    it) and of its actions' due dates: every date a user gives the service is judged by the one
+    working-day calendar, as the panel's sitting is (:func:`require_working_day_sitting`).
+    An action due on Good Friday was accepted while a review on Easter Monday was refused
+    (attack 34b, ATTACK34B-3; attack 32c, ATTACK32C-7 had let actions through as the minutes'
+    agreement): docs/integrating.md §7 and the 1.1.0 changelog have always said both are
+    refused, and neither seed lets a step the panel agreed fall due on a day the service is
+    shut (Somerset 4.6 "within the timeframe agreed"; Wokingham's panel "actions (each with
+    owner and due date)")."""
     dated = [(f"{loc}.review_date", review)] if review is not None else []
+    dated += [(f"{loc}.actions.{i}.due_date", due) for i, due in enumerate(due_dates)]
     return non_working_day_errors(calendar, dated)
+
+
+def require_working_day_sitting(calendar: WorkingCalendar, scheduled_for: datetime) -> None:
+    """422 ``not-a-working-day`` for a panel booked (or moved) to a London day that is no
+    working day (a weekend, an England-and-Wales bank holiday, a closure day of the service),
+    naming the day, why and the next working day (attack 34b, ATTACK34B-6: a MARP booked on
+    Christmas Day dated every waiting ``next-panel`` step on it). Neither seed has a MARP or
+    High-Risk Panel sit on a day the service is shut (Somerset 3.2.3 "the next YJT MARP";
+    Wokingham "within one week of their request"), and a sitting dates the steps due at it."""
+    day = scheduled_for.astimezone(LONDON).date()
+    errors = non_working_day_errors(calendar, [("body.scheduled_for", day)])
+    if errors:
+        why = calendar.why_not_working(day)
+        nxt = calendar.next_working_day_on_or_after(day)
+        raise Unprocessable(
+            f"A panel sits on a working day: {london_text(day)} is {why}. The next working "
+            f"day is {london_text(nxt)}.", slug="not-a-working-day", errors=errors,
+            extra={"not_working": {"date": day.isoformat(), "why": why,
+                                   "next_working_day": nxt.isoformat()}})
 
 
 def rating_errors(rosh_level: object, swb_level: object, loc: str = "body"
@@ -1272,6 +1296,47 @@ async def decide(
         domain for domain, level in (("rosh", body.rosh_level), ("swb", body.swb_level))
         if level is not None}
     result: policy.PolicyResult | None = None
+    # The panel sitting on the case is the act earlier steps asked for (before this decision's
+    # own steps): holding the requested High-Risk Panel (W8),
+    # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
+    mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
+    act = ("panel_item", item.id)
+    # A step about another item of the case still waiting for its panel's decision (its chair
+    # to record that decision) is that item's, not done by this one.
+    pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
+                        if other != item.id)
+    name = pack.panel(panel.kind).title  # the pack's name for it, as practitioners say it
+    # The sitting's own attendance and hearing (the booked review presented, S20/W22; the
+    # requested panel held, W8; W19's review) are done at the sitting before the ratings it
+    # confirms apply: a review held on its due date that lowers the rating is done on time,
+    # not superseded by the lowering it decides (ATTACK34B-7). No confirmed rating asks for
+    # these codes again. The steps a rating asks for (the referral and views it overtakes, the
+    # MAPPA level) are closed after the ratings, as before: done first, the confirmed rating
+    # would raise them anew.
+    sitting: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
+        (pack.closes("panel_decision_then"), None, StepStatus.done,
+         f"Satisfied by the {name} decision on item {item.id}"),
+        (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
+         f"The case was presented at the {name} (item {item.id}) by {item.presenter_id}"),
+    )
+    after_ratings: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
+        (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
+         f"overtaken: the {name} discussed the case (item {item.id})"),
+        (pack.closes("panel_decision") + mappa, None, StepStatus.done,
+         f"Satisfied by the {name} decision on item {item.id}"),
+    )
+
+    async def close_passes(passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str],
+                                         ...]) -> None:
+        nonlocal result
+        for codes, credit, status, note in passes:
+            satisfied = await satisfy_open_steps(
+                wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
+                own_subject=codes if pending else (), others=pending)
+            if satisfied is not None:
+                result = satisfied if result is None else result.merge(satisfied)
+
+    await close_passes(sitting)
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
             continue
@@ -1281,37 +1346,12 @@ async def decide(
             panel_item_id=item.id,
         )
         result = judged if result is None else result.merge(judged)
+    await close_passes(after_ratings)
     # The MAPPA level it sets is set after the decision's own evaluation (below): the engine
     # reads the level before the decision from the case and the decided one from its data, as
     # it reads a PATCH's change, so a decision making the case level 2/3 raises what the same
     # change by PATCH, upsert or feed raises (Somerset S37/S38 8.4, Wokingham W27; attack 21,
     # A21b-3/A21b-4).
-    # The panel sitting on the case is the act earlier steps asked for (after the confirmed
-    # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
-    # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
-    mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
-    act = ("panel_item", item.id)
-    # A step about another item of the case still waiting for its panel's decision (its chair
-    # to record that decision) is that item's, not done by this one.
-    pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
-                        if other != item.id)
-    name = pack.panel(panel.kind).title  # the pack's name for it, as practitioners say it
-    passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
-        (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
-         f"overtaken: the {name} discussed the case (item {item.id})"),
-        (pack.closes("panel_decision") + mappa, None, StepStatus.done,
-         f"Satisfied by the {name} decision on item {item.id}"),
-        (pack.closes("panel_decision_then"), None, StepStatus.done,
-         f"Satisfied by the {name} decision on item {item.id}"),
-        (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
-         f"The case was presented at the {name} (item {item.id}) by {item.presenter_id}"),
-    )
-    for codes, credit, status, note in passes:
-        satisfied = await satisfy_open_steps(
-            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
-            own_subject=codes if pending else (), others=pending)
-        if satisfied is not None:
-            result = satisfied if result is None else result.merge(satisfied)
     event = _decision_event(wctx, body, panel, item)
     later_item, replaced = await _later_decision(wctx, pack, item)
     # The steps it raises in time order, before the later acts (a review booked): the later

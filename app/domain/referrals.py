@@ -27,6 +27,7 @@ from app.domain.access import (
     case_role_for,
     get_visible_case,
     is_write,
+    referral_roles,
     require_not_case_holder,
     require_open_case,
     roles_for,
@@ -87,7 +88,6 @@ class ReferralStatus(enum.StrEnum):
     withdrawn = "withdrawn"
 
 
-HOLDER_AND_MANAGERS = ("case_holder", *MANAGERS)
 DECIDERS = (*MANAGERS, "chair")
 # A referral moved by one of these actions is undone: it gives back the steps it closed.
 UNDONE_BY = frozenset({"withdraw", "decline"})
@@ -355,16 +355,18 @@ async def create_referral_for_case(
     )
     session.add(referral)
     await session.flush()
-    # A referral received from a feed (MAPPA, EMRAC) is a message to the service, not the
-    # service's own act: it closes none of the steps that ask the service to refer or notify
-    # (Wokingham: "The PYJS should notify the Central MAPPA Unit ... using the MAPPA H form").
-    satisfied: policy.PolicyResult | None = None
     result = await policy.run(wctx, event=wctx.event(
         "referral_created",
         {"kind": body.kind, "source": source, "from_feed": source.startswith("feed:")},
         subject_id=referral.id))
-    if satisfied is not None:
-        result = satisfied.merge(result)
+    # A referral received from a feed is a message to the service: of a kind the pack says the
+    # feed's delivery makes (``feed_makes``: Wokingham's EMRAC triage), it is the act that made
+    # it, closing the steps as the person's act would; otherwise (a MAPPA H from MAPPA) it closes
+    # none of the steps that ask the service to refer or notify.
+    if source.startswith("feed:") and pack.referral_kind(body.kind).feed_makes:
+        satisfied = await _made_by_feed(wctx, referral)
+        if satisfied is not None:
+            result = result.merge(satisfied)
     await wctx.audit(
         "referral.create", entity_type="referral", entity_id=referral.id,
         change={"kind": body.kind, "status": status.value, "source": source,
@@ -376,6 +378,27 @@ async def create_referral_for_case(
     return referral, result
 
 
+async def _made_by_feed(
+    wctx: WriteContext, referral: Referral
+) -> policy.PolicyResult | None:
+    """A feed's delivery that records the referral made (the kind's ``feed_makes``): at its
+    ``received_at``, the steps the kind is made after (``after_steps``) are done first, the
+    message being proof they were (Wokingham W14: "After the tool has been completed, it must
+    be emailed to triage": the triage screened the tool), then the steps making it closes, as
+    the person's ``made_by`` act closes them (attack 34b, ATTACK34B-2). Never ``steps-first``:
+    the message reports what happened, and a real message is not refused for the order it
+    reports it in. A withdrawal or decline of it re-opens both (they are linked to it)."""
+    kind = wctx.pack.referral_kind(referral.kind)
+    first = await satisfy_open_steps(
+        wctx, codes=kind.after_steps, act=("referral", referral.id),
+        note=f"Done before the {referral.kind} referral {referral.id} received from "
+             f"{referral.source}, which it precedes: that message records the referral made")
+    then = await satisfy_steps(wctx, referral=referral, codes=kind.closes)
+    if first is None:
+        return then
+    return first if then is None else first.merge(then)
+
+
 async def create_referral(
     session: AsyncSession,
     principal: Principal,
@@ -385,10 +408,14 @@ async def create_referral(
 ) -> tuple[ReferralOut, policy.PolicyResult]:
     """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
-    role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    # The kind's makers under the pack in force at the act (a chair: Somerset 12's CSPPI
+    # notification, ATTACK34B-8).
+    kind = ctx.pack_for(service, at=occurred_at).referral_kind(body.kind)
+    role = case_role_for(principal, case, referral_roles("referral.create", kind),
+                         f"make {body.kind} referrals")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
-                        principal=principal, role=role,
-                        occurred_at=resolve_occurred_at(body.occurred_at))
+                        principal=principal, role=role, occurred_at=occurred_at)
     await policy.require_held_role_then(session, principal, case, role, wctx.occurred_at)
     referral, result = await create_referral_for_case(wctx, body=body)
     return referral_out(referral, ctx.pack_now(service)), result
@@ -470,7 +497,9 @@ async def transition(
         raise NotFound("No such referral action.")
     service, case, referral = await load_referral(session, principal, referral_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
-    role = case_role_for(principal, case, move.roles, f"{action} this referral")
+    role = case_role_for(principal, case,
+                         referral_roles(f"referral.{action}", pack.referral_kind(referral.kind)),
+                         f"{action} this referral")
     on_closed = action in CLOSED_CASE_ACTIONS or pack.referral_kind(referral.kind).after_closure
     if not on_closed:
         # A closed case's open steps were superseded at closure; a referral moved on now would

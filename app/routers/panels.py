@@ -26,8 +26,9 @@ async def create(
     principal: CurrentPrincipal,
 ) -> Written[svc.PanelOut]:
     """Schedule a panel (chair, panel admin; 422 `scheduled-too-far-ahead` more than a year
-    ahead); waiting `next-panel` steps get its date. `chair_id` is not checked against a staff
-    directory (the service keeps none): any chair of the service records the decision."""
+    ahead, `not-a-working-day` on a weekend, bank holiday or closure day); waiting
+    `next-panel` steps get its date. `chair_id` is not checked against a staff directory
+    (the service keeps none): any chair of the service records the decision."""
     panel = await svc.create_panel(session, principal, body, request.app.state.policy)
     response.headers["ETag"] = await etags.of_panel(session, panel.id, principal)
     return Written(data=svc.panel_out(panel, []))
@@ -42,7 +43,8 @@ async def reschedule(
 ) -> Written[svc.PanelOut]:
     """Move a panel to another time (chair, panel admin; 409 `panel-has-sat` once its time has
     passed, `panel-decided` once a decision is recorded on it; 422 `moved-into-past` for a time
-    already past, `scheduled-too-far-ahead` more than a year ahead); `next-panel` steps whose
+    already past, `scheduled-too-far-ahead` more than a year ahead, `not-a-working-day` on a
+    weekend, bank holiday or closure day); `next-panel` steps whose
     date that changes, sooner or later, are re-dated."""
     await svc.reschedule_panel(session, principal, panel_id, body, request.app.state.policy)
     panel, items, visible = await svc.read_panel(session, principal, panel_id)

@@ -272,10 +272,22 @@ class ReferralKind(_Strict):
     to_panel: bool = False
     # May be made on a closed case (a serious incident notification, CSPPI).
     after_closure: bool = False
+    # Who may make it (create, submit, send, withdraw) besides the case holder and the managers
+    # (app.domain.access.referral_roles): a step a referral of this kind closes may be owned by
+    # a senior manager (Somerset 12: "The operational or YJT manager will be responsible for
+    # completing and submitting the notification to the YJB"; 8.3 the immediate MAPPA referral
+    # the operational/YJT manager makes). Empty: the holder and the managers only.
+    also_made_by: tuple[Literal["chair"], ...] = ()
     # Steps done before the referral is made (Wokingham W14, Contextual Safeguarding: "After
     # the tool has been completed, it must be emailed to triage"): making it (``made_by``)
     # while one raised by then is not yet done at the act's time is 409 ``steps-first``.
     after_steps: tuple[Code, ...] = ()
+    # Delivered by an automated feed (``POST /v1/feeds/{source}/referrals``), the referral
+    # records that it was made (Wokingham: the EMRAC triage's message shows the tool was
+    # completed and emailed to triage): the delivery is the act ``made_by`` is for a person, and
+    # closes ``after_steps`` first, then ``closes``, at its ``received_at`` (attack 34b,
+    # ATTACK34B-2). False: a message to the service, not its act (a MAPPA H from MAPPA).
+    feed_makes: bool = False
 
 
 # A cadence that states a fixed day: "weekly on Thursday", "fortnightly on Tuesday from

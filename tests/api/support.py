@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ from app.core.security import mint_dev_token
 from app.domain import escalation
 from app.domain.services import Service
 from app.main import create_app
+from app.workflows.calendar import WorkingCalendar
 from tests.conftest import Tenant
 
 Factory = async_sessionmaker[AsyncSession]
@@ -153,3 +154,14 @@ async def restrict(
     etag = (await client.get(f"/v1/cases/{case_id}", headers=headers)).headers.get("ETag", '"0"')
     return await client.patch(f"/v1/cases/{case_id}", json={"access": access},
                               headers={**headers, "If-Match": etag})
+
+
+def sitting_days(first: date, n: int) -> list[str]:
+    """The first ``n`` working days (England and Wales) on or after ``first``, as ISO dates:
+    the days a panel may sit (422 ``not-a-working-day`` on another)."""
+    calendar, days = WorkingCalendar(), []
+    day = calendar.next_working_day_on_or_after(first)
+    while len(days) < n:
+        days.append(day.isoformat())
+        day = calendar.add_working_days(day, 1)
+    return days

@@ -326,7 +326,7 @@ async def test_S7_a_MARP_booked_in_the_past_by_mistake_may_be_cancelled(
     somerset: Tenant, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """S7 (3.2.3): "refer the case to the next YJT MARP". On Fri 28 August 2026 the
-    administrator books a MARP for Sat 8 August 10:00 (a slip for 8 September) that nothing
+    administrator books a MARP for Mon 10 August 10:00 (a slip for 10 September) that nothing
     rests on: no case on its agenda, no decision, no step due at it (the case's ROSH high of
     26 August waits for the MARP of 29 September). It may be cancelled (204; attack pass 12,
     A12-13: 409 panel-has-sat forever), audited as a past booking (booked_at, past). Its twin
@@ -342,7 +342,7 @@ async def test_S7_a_MARP_booked_in_the_past_by_mistake_may_be_cancelled(
     await book(somerset, MARP_DAY)
     case = await high_case(somerset)
     assert due(await steps_of(somerset, case), "refer_to_panel") == "2026-09-29T09:00:00Z"
-    slip = await book(somerset, "2026-08-08T10:00:00+01:00")
+    slip = await book(somerset, "2026-08-10T10:00:00+01:00")
     r = await somerset.client.delete(f"/v1/panels/{slip}", headers=somerset.auth("panel_admin"))
     assert r.status_code == 204, r.text
     assert_problem(await somerset.client.get(f"/v1/panels/{slip}",

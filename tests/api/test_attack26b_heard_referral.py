@@ -191,19 +191,23 @@ async def test_withdrawal_after_the_sitting_before_the_decision_is_typed_is_refu
 
 
 ROUNDS = 5
+# Working days of September 2026 between the withdrawals' dates (2 and 11 September): a panel
+# sits on a working day.
+SITTING_DAYS = (3, 4, 7, 8, 9)
 
 
 async def _race(t: Tenant, undo_at: str) -> list[str]:
     outcomes = []
     for n in range(ROUNDS):
+        day = SITTING_DAYS[n]
         case_id = (await t.open_case())["data"]["id"]
         referral_id = await _sent_referral(t, case_id)
-        panel_id, item_id = await _listed(t, case_id, referral_id, 3 + n)
+        panel_id, item_id = await _listed(t, case_id, referral_id, day)
         withdraw = t.client.post(f"/v1/referrals/{referral_id}/withdraw",
                                  json={"note": "raced", "occurred_at": undo_at},
                                  headers=t.auth("case_holder"))
         decision, withdrawal = await asyncio.gather(
-            _decision(t, panel_id, item_id, 3 + n), withdraw)
+            _decision(t, panel_id, item_id, day), withdraw)
         statuses = sorted([decision.status_code, withdrawal.status_code])
         assert statuses == [200, 409], (decision.text, withdrawal.text)
         referral = await _referral(t, referral_id)

@@ -34,6 +34,7 @@ OPENED = "2026-08-03T09:00:00+01:00"
 CLOSED = "2026-09-15T17:00:00+01:00"
 REOPENED = "2026-10-02T10:00:00+01:00"
 INSIDE = "2026-09-20T10:00:00+01:00"
+INSIDE_SITTING = "2026-09-21T10:00:00+01:00"  # a Monday: a panel sits on a working day
 BOUND = {"field": "occurred_at",
          "name": "the case's reopening (it was closed from 2026-09-15T16:00:00Z)",
          "value": "2026-10-02T09:00:00Z"}
@@ -176,9 +177,10 @@ async def test_S9_race_reopening_against_a_judgement_dated_while_closed(
 async def test_S29_a_marp_that_sat_while_the_case_was_closed_cannot_take_it(
         somerset: Tenant) -> None:
     """S29 (7.1.2, the chair records the MARP's decision). Attack pass 18, A18-9: a MARP that
-    sat on Sunday 20 September, while the case was closed, took the reopened case onto its
-    agenda (201) and made the chair owe a decision that is always refused there (the panel does
-    not decide a closed case) and can be neither done nor waived. Now 422
+    sat on Monday 21 September (a panel sits on a working day: once Sunday 20 September), while
+    the case was closed, took the reopened case onto its agenda (201) and made the chair owe a
+    decision that is always refused there (the panel does not decide a closed case) and can be
+    neither done nor waived. Now 422
     ``panel-while-case-closed`` (the preview alike), nothing stored, no chair's step; a MARP
     sitting after the reopening takes it."""
     case_id = await _closed_and_reopened(somerset)
@@ -191,7 +193,7 @@ async def test_S29_a_marp_that_sat_while_the_case_was_closed_cannot_take_it(
         assert r.status_code == 201, r.text
         return str(r.json()["data"]["id"])
 
-    sat = await marp(INSIDE)
+    sat = await marp(INSIDE_SITTING)
     r = await somerset.client.post(f"/v1/panels/{sat}/items", json={
         "case_id": case_id, "presenter_id": "case_holder-1"}, headers=somerset.auth("panel_admin"))
     problem = assert_problem(r, 422)
@@ -200,7 +202,7 @@ async def test_S29_a_marp_that_sat_while_the_case_was_closed_cannot_take_it(
     r = await somerset.client.post("/v1/workflow/preview", headers=somerset.auth("case_holder"),
                                    json={"case_id": case_id, "trigger": "panel_item_added",
                                          "data": {"panel_id": sat, "panel_kind": "marp",
-                                                  "scheduled_for": INSIDE}})
+                                                  "scheduled_for": INSIDE_SITTING}})
     assert assert_problem(r, 422)["type"].endswith("/panel-while-case-closed")
     assert "record_panel_decision" not in [s["code"] for s in await steps_of(somerset, case_id)]
     later = await marp("2026-10-05T10:00:00+01:00")

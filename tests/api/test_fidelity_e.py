@@ -126,8 +126,9 @@ async def test_S11_waiver_before_the_due_date_does_not_move_it(somerset: Tenant)
 async def test_W19_waived_monthly_panel_review_keeps_its_due_date(wokingham: Tenant) -> None:
     """W19, Wokingham (Referrals into MAPPA): "For MAPPA Level 1 children, High Risk Panels
     should be held monthly". MAPPA level 1 on Tue 20 Jan 2026; the chair holds the review on
-    Sat 31 Jan 15:00Z: next due 28 Feb 15:00Z. Previewing a waiver of that occurrence (no
-    manager may waive a chair's duty, so only the engine can be asked) on 10 Mar: the next
+    Fri 30 Jan 15:00Z (a panel sits on a working day): next due 28 Feb 15:00Z. Previewing a
+    waiver of that occurrence (no manager may waive a chair's duty, so only the engine can be
+    asked) on 10 Mar: the next
     (high_risk_panel_review, chair) stays due 28 Feb 15:00Z; done that day instead, due 10
     April 14:00Z (15:00 London, after the clocks went forward)."""
     case = (await wokingham.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]
@@ -135,7 +136,7 @@ async def test_W19_waived_monthly_panel_review_keeps_its_due_date(wokingham: Ten
                                                  "occurred_at": "2026-01-20T10:00:00Z"})
     assert r.status_code == 200, r.text
     first = the_step(r.json()["next_steps"], "high_risk_panel_review")
-    held = await held_high_risk_panel(wokingham, case["id"], "2026-01-31T15:00:00Z")
+    held = await held_high_risk_panel(wokingham, case["id"], "2026-01-30T15:00:00Z")
     second = the_step(held["next_steps"], "high_risk_panel_review")
     assert second["id"] != first["id"]
     assert second["due_at"] == "2026-02-28T15:00:00Z"

@@ -295,26 +295,32 @@ async def test_S7_judgements_racing_an_earlier_marp_end_on_its_date(
     """S7, S8 (3.2.3, 6.2): whichever commits first, a judgement recorded while an earlier MARP
     is being booked ends due at that MARP: the booking waits for a judgement under way, and a
     judgement waits for the booking, so neither dates a step from a panel list that is no
-    longer the list. Each round, four cases are judged ROSH high (Friday 21 August 2026) at
-    the same time as a MARP earlier than every one booked so far (Thursday 27 August, then
-    Wednesday 26, Tuesday 25, Monday 24, Sunday 23 and Saturday 22 August) is booked, the
-    booking sent first, in the middle or last."""
+    longer the list. Each round, four cases are judged ROSH high (Friday 21 August 2026 14:30)
+    at the same time as a MARP earlier than every one booked so far (Thursday 27 August, then
+    Wednesday 26, Tuesday 25, Monday 24 August 10:00, then Friday 21 August 17:00 and 16:00:
+    a panel sits on a working day, so not the weekend of 22-23 August) is booked, the booking
+    sent first, in the middle or last."""
     pin(monkeypatch, 2026, 8, 21, 14, 0)
     await book(somerset, "2026-09-10T10:00:00+01:00")
-    for day in (27, 26, 25, 24, 23, 22):
+    sittings = (("2026-08-27T10:00:00+01:00", "2026-08-27T09:00:00Z", 2),
+                ("2026-08-26T10:00:00+01:00", "2026-08-26T09:00:00Z", 1),
+                ("2026-08-25T10:00:00+01:00", "2026-08-25T09:00:00Z", 0),
+                ("2026-08-24T10:00:00+01:00", "2026-08-24T09:00:00Z", 4),
+                ("2026-08-21T17:00:00+01:00", "2026-08-21T16:00:00Z", 3),
+                ("2026-08-21T16:00:00+01:00", "2026-08-21T15:00:00Z", 2))
+    for sits, due, at in sittings:  # at: the booking's place among the five requests
         cases = [(await somerset.open_case())["data"]["id"] for _ in range(4)]
         booking = somerset.client.post(
-            "/v1/panels", json={"kind": "marp", "scheduled_for": f"2026-08-{day}T10:00:00+01:00",
-                                "chair_id": "chair-1"}, headers=somerset.auth("panel_admin"))
+            "/v1/panels", json={"kind": "marp", "scheduled_for": sits, "chair_id": "chair-1"},
+            headers=somerset.auth("panel_admin"))
         judging = [somerset.client.post(
             f"/v1/cases/{c}/judgements",
             json={"domain": "rosh", "level": "high", "occurred_at": "2026-08-21T14:30:00+01:00"},
             headers=somerset.auth("case_holder")) for c in cases]
-        at = day % 5  # the booking's place among the five requests
         answers = await asyncio.gather(*judging[:at], booking, *judging[at:])
         assert sorted(a.status_code for a in answers) == [201] * 5, [a.text for a in answers]
         for case_id in cases:
-            assert_due(await panel_steps(somerset, case_id), f"2026-08-{day}T09:00:00Z")
+            assert_due(await panel_steps(somerset, case_id), due)
 
 
 # --- A17-10: times in notes are written in London time ------------------------------------------

@@ -32,9 +32,20 @@ async def test_panel_before_youth_justice_services_is_422(somerset: Tenant, when
     assert listed.json()["data"] == []
 
 
-async def test_panel_on_the_first_day_is_accepted(somerset: Tenant) -> None:
-    """1 April 2000 at 00:00 London (BST) is the first moment allowed: 201."""
+async def test_panel_on_the_first_day_passes_the_bound_and_the_first_working_day_is_booked(
+        somerset: Tenant) -> None:
+    """1 April 2000 at 00:00 London (BST) is the first moment the bound allows, but a Saturday:
+    422 ``not-a-working-day`` naming Monday 3 April (a panel sits on a working day, attack 34b,
+    ATTACK34B-6), not the bound; Monday 3 April 2000 at 10:00 London: 201."""
     r = await somerset.client.post("/v1/panels", json={
         "kind": "marp", "scheduled_for": "2000-04-01T00:00:00+01:00", "chair_id": "chair-1"},
+        headers=somerset.auth("chair"))
+    problem = assert_problem(r, 422)
+    assert problem["type"].endswith("/not-a-working-day")
+    assert problem["errors"] == [{"loc": "body.scheduled_for",
+                                  "msg": "2000-04-01 is not a working day (a Saturday): the "
+                                         "next working day is 2000-04-03"}]
+    r = await somerset.client.post("/v1/panels", json={
+        "kind": "marp", "scheduled_for": "2000-04-03T10:00:00+01:00", "chair_id": "chair-1"},
         headers=somerset.auth("chair"))
     assert r.status_code == 201, r.text

@@ -19,7 +19,7 @@ from tests.api.integrity_support import assert_problem, patch_case
 from tests.conftest import Tenant
 
 SITS = "2026-09-18T10:00:00+01:00"
-MOVED = "2026-09-19T10:00:00+01:00"
+MOVED = "2026-09-21T10:00:00+01:00"  # a Monday: a panel sits on a working day
 
 
 async def _hidden_high_case(t: Tenant) -> str:

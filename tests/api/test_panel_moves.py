@@ -44,7 +44,8 @@ async def test_S7_a_MARP_not_yet_sat_cannot_be_moved_into_the_past(
     the MARP of Tue 8 September 10:00 (09:00Z). On Fri 28 August 15:35 London, moving that MARP
     to 09:00 that morning, or to this very minute, is 422 moved-into-past naming the bound
     (now), never the time sent; the MARP and the steps' dates are unchanged, and it can still
-    be moved to a time to come (Mon 31 August 10:00, the steps follow) and cancelled."""
+    be moved to a time to come (Tue 1 September 10:00, the steps follow; not Mon 31 August,
+    the late summer bank holiday: a panel sits on a working day) and cancelled."""
     pin(monkeypatch, 2026, 8, 28, 14, 35)
     case = (await somerset.open_case())["data"]
     r = await somerset.client.post(f"/v1/cases/{case['id']}/judgements", json={
@@ -75,11 +76,11 @@ async def test_S7_a_MARP_not_yet_sat_cannot_be_moved_into_the_past(
     assert r.json()["data"]["scheduled_for"] == "2026-09-08T09:00:00Z"
     steps = await steps_of(somerset, case["id"])
     assert _due(steps, "refer_to_panel") == "2026-09-08T09:00:00Z"
-    r = await _move(somerset, panel, "2026-08-31T10:00:00+01:00")
+    r = await _move(somerset, panel, "2026-09-01T10:00:00+01:00")
     assert r.status_code == 200, r.text
     steps = await steps_of(somerset, case["id"])
     assert _due(steps, "refer_to_panel") == _due(steps, "seek_child_and_carer_views") \
-        == "2026-08-31T09:00:00Z"
+        == "2026-09-01T09:00:00Z"
     r = await somerset.client.delete(f"/v1/panels/{panel}", headers=somerset.auth("panel_admin"))
     assert r.status_code == 204, r.text
 

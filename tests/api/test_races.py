@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.integrity_support import assert_problem, audit_of, etag, judge, steps_of
+from tests.api.support import sitting_days
 from tests.conftest import Tenant
 
 ROUNDS = 20
+# A MARP each round, on the working days of June 2026 from Monday 1 June.
+JUNE_SITTINGS = sitting_days(date(2026, 6, 1), ROUNDS)
 
 
 def one_winner(answers: list[httpx.Response], loser_status: int = 409) -> int:
@@ -235,7 +238,7 @@ async def test_race_panel_decisions(somerset: Tenant) -> None:
     panels = []
     for n in range(ROUNDS):
         r = await somerset.client.post("/v1/panels", json={
-            "kind": "marp", "scheduled_for": f"2026-06-{1 + n:02d}T10:00:00+01:00",
+            "kind": "marp", "scheduled_for": f"{JUNE_SITTINGS[n]}T10:00:00+01:00",
             "chair_id": "chair-1"}, headers=somerset.auth("chair"))
         assert r.status_code == 201, r.text
         panel_id = r.json()["data"]["id"]

@@ -14,12 +14,16 @@ the audit trail and the answers must agree.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 from tests.api.integrity_support import assert_problem, audit_of, etag, judge, steps_of
+from tests.api.support import sitting_days
 from tests.conftest import Tenant
 
 ROUNDS = 20
+# A MARP each round, on the working days of June 2026 from Monday 1 June.
+JUNE_SITTINGS = sitting_days(date(2026, 6, 1), ROUNDS)
 
 
 def _by_id(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -118,7 +122,7 @@ async def test_race_restriction_against_the_excluded_chair_deciding(somerset: Te
     for n in range(ROUNDS):
         # Another MARP each round: a case is on a panel's agenda once (A11-8).
         r = await somerset.client.post("/v1/panels", json={
-            "kind": "marp", "scheduled_for": f"2026-06-{1 + n:02d}T10:00:00+01:00",
+            "kind": "marp", "scheduled_for": f"{JUNE_SITTINGS[n]}T10:00:00+01:00",
             "chair_id": "chair-7"}, headers=somerset.auth("chair"))
         assert r.status_code == 201, r.text
         panel_id = r.json()["data"]["id"]

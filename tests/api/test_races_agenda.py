@@ -10,21 +10,26 @@ its steps and the audit trail tell the winner's story only.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import httpx
 import pytest
 
 from tests.api.fidelity_support import pin
 from tests.api.integrity_support import assert_problem, audit_of, judge, steps_of
+from tests.api.support import sitting_days
 from tests.conftest import Tenant
 
 ROUNDS = 8
+# A MARP each round, on the working days of June 2026 from Monday 1 June.
+JUNE_SITTINGS = sitting_days(date(2026, 6, 1), ROUNDS)
 
 
 async def _panel(t: Tenant, n: int) -> str:
-    """A MARP of early June 2026 (booked after its time unless the clock is pinned before)."""
+    """A MARP of early June 2026, the ``n``th working day from Monday 1 June (booked after its
+    time unless the clock is pinned before)."""
     r = await t.client.post("/v1/panels", json={
-        "kind": "marp", "scheduled_for": f"2026-06-{1 + n:02d}T10:00:00+01:00",
+        "kind": "marp", "scheduled_for": f"{JUNE_SITTINGS[n]}T10:00:00+01:00",
         "chair_id": "chair-1"}, headers=t.auth("chair"))
     assert r.status_code == 201, r.text
     return str(r.json()["data"]["id"])
@@ -57,7 +62,7 @@ async def test_S29_withdrawal_raced_with_the_decision_one_stands(
         pin(monkeypatch, 2026, 5, 25, 9, 0)  # booked and put on the agenda ahead of it
         panel = await _panel(somerset, n)
         item = await _item(somerset, panel, case)
-        pin(monkeypatch, 2026, 6, 10, 9, 0)  # the MARP has sat
+        pin(monkeypatch, 2026, 6, 10, 12, 0)  # the MARP has sat (the last: 10 June 09:00Z)
         answers = list(await asyncio.gather(
             somerset.client.post(f"/v1/panels/{panel}/items/{item}/withdraw",
                                  json={"reason": "Raced"}, headers=somerset.auth("panel_admin")),

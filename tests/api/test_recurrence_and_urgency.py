@@ -89,7 +89,8 @@ async def test_S11_reviewed_on_31_january_is_due_on_the_last_day_of_february(
 
 async def test_W19_panel_review_is_due_a_month_after_the_review_held(wokingham: Tenant) -> None:
     """W19: "For MAPPA Level 1 children, High Risk Panels should be held monthly" (Referrals
-    into MAPPA). Held on 31 January: the next is due 28 February; held early on 10 February:
+    into MAPPA). Held on Friday 30 January 2026 (a panel sits on a working day): the next is due
+    28 February (a month on, clamped to the month end); held early on 10 February:
     due 10 March."""
     case = (await wokingham.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]
     r = await patch_case(wokingham, case["id"], {"mappa_category": 2, "mappa_level": 1,
@@ -103,7 +104,7 @@ async def test_W19_panel_review_is_due_a_month_after_the_review_held(wokingham: 
                                "ref": "Referrals into MAPPA",
                                "rule": "W19"}
     # The panel held on the case is the review (not ticked off by hand: A9-13).
-    held = await held_high_risk_panel(wokingham, case["id"], "2026-01-31T15:00:00Z")
+    held = await held_high_risk_panel(wokingham, case["id"], "2026-01-30T15:00:00Z")
     second = the_step(held["next_steps"], "high_risk_panel_review")
     assert (second["id"] != first["id"], second["due_at"]) == (True, "2026-02-28T15:00:00Z")
     held = await held_high_risk_panel(wokingham, case["id"], "2026-02-10T15:00:00Z")

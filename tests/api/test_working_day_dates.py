@@ -9,8 +9,9 @@ books at a panel (a decision's review date, its actions' due dates) on a weekend
 England-and-Wales bank holiday or a closure day are refused (422), each error naming the date,
 why, and the next working day; nothing is recorded. The preview refuses them as the write does.
 Dates the service does not choose (a transfer date, an expected release date: set by the other
-service or the court) are taken as they come. A panel's own sitting on such a day is not yet
-refused (left for the policy owner: /work/notes/left11b.md).
+service or the court) are taken as they come. A panel's own sitting on such a day is refused
+too (attack 34b, ATTACK34B-6: tests/api/test_attack34_working_days.py), and an action's due date
+is judged as the review date is (ATTACK34B-3; attack 32c, ATTACK32C-7 had let actions through).
 
 The clock is pinned to Monday 2 November 2026 10:00Z.
 """
@@ -57,7 +58,7 @@ def _msgs(problem: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("pinned")
-async def test_S20_a_review_date_on_a_bank_holiday_is_refused_an_action_on_a_weekend_is_not(
+async def test_S20_a_review_date_on_a_bank_holiday_and_actions_on_no_working_day_are_refused(
         somerset: Tenant) -> None:
     """S20 (7.1.6, 7.2.3): "Unless the child's risk status has reduced to medium or low, the
     panel will agree and then book a provisional review date"; 4.6 "Case holders must follow up
@@ -65,12 +66,12 @@ async def test_S20_a_review_date_on_a_bank_holiday_is_refused_an_action_on_a_wee
 
     The MARP of Monday 2 November 2026 keeps the case high and books its review on Christmas Day
     2026 (Friday), with an action due on Saturday 28 November and one on Monday 28 December
-    (the Boxing Day substitute bank holiday): 422 for the review date, named with why and the
-    next working day (Tuesday 29 December), the item left undecided; the actions' dates are the
-    minutes' and not refused (attack 32c, ATTACK32C-7). Booked on
-    Tuesday 29 December with the actions on Friday 27 November and Tuesday 29 December, it is
-    recorded: attend_panel_review (case holder, 7.1.6, 7.2.3) due at the end of 29 December
-    (23:59:59 GMT)."""
+    (the Boxing Day substitute bank holiday): 422 for all three, each named with why and the
+    next working day (Monday 30 November; Tuesday 29 December), the item left undecided: every
+    date the decision gives is judged by the one working-day calendar (attack 34b,
+    ATTACK34B-3). Booked on Tuesday 29 December with the actions on Friday 27 November and
+    Tuesday 29 December, it is recorded: attend_panel_review (case holder, 7.1.6, 7.2.3) due at
+    the end of 29 December (23:59:59 GMT)."""
     case_id = (await somerset.open_case())["data"]["id"]
     panel, item = await _item(somerset, case_id, "marp")
     url = f"/v1/panels/{panel}/items/{item}/decision"
@@ -86,6 +87,10 @@ async def test_S20_a_review_date_on_a_bank_holiday_is_refused_an_action_on_a_wee
     assert _msgs(problem) == {
         "body.review_date": "2026-12-25 is not a working day (a bank holiday (Christmas Day)): "
                             "the next working day is 2026-12-29",
+        "body.actions.0.due_date": "2026-11-28 is not a working day (a Saturday): the next "
+                                   "working day is 2026-11-30",
+        "body.actions.1.due_date": "2026-12-28 is not a working day (a bank holiday (Boxing "
+                                   "Day (observed))): the next working day is 2026-12-29",
     }
     got = await somerset.client.get(f"/v1/panels/{panel}", headers=somerset.auth("chair"))
     assert all(i["decided_at"] is None for i in got.json()["data"]["items"])
@@ -99,39 +104,51 @@ async def test_S20_a_review_date_on_a_bank_holiday_is_refused_an_action_on_a_wee
 
 
 @pytest.mark.usefixtures("pinned")
-async def test_W22_high_risk_panel_action_agreed_for_a_sunday_is_recorded_as_agreed(
+async def test_W22_high_risk_panel_action_on_good_friday_is_refused_as_a_review_on_easter_monday(
         wokingham: Tenant) -> None:
     """W22 (High Risk Panel): "At the end of the Panel, a specific action plan and risk
     classification should be agreed" (the catalogue's Panels: "actions (each with owner and due
-    date)"); Somerset 7.1.2 "Notes will be recorded on the MARP minutes form including any
-    actions". An action the High-Risk Panel of Monday 2 November 2026 agrees for Sunday 29
-    November is recorded with that date, as the minutes have it (before, 422: attack 32c,
-    ATTACK32C-7). The owner's step (``action_owner``, case_holder-1) is due by the end of that
-    Sunday (GMT), the date the panel agreed (the pack's ``due-date``: the action's own date,
-    never moved): "by Sunday" leaves the working days before it, and a later day than the
-    panel's would make the service's deadline differ from the minutes, the fault found."""
+    date)"). The High-Risk Panel of Monday 2 November 2026 agrees an action due on Good Friday
+    (26 March 2027) and books its review on Easter Monday (29 March 2027): 422 for both alike,
+    each naming Tuesday 30 March (attack 34b, ATTACK34B-3: the action was accepted, the review
+    refused); nothing is recorded. With the action due Thursday 25 March and the review on
+    Tuesday 30 March it is recorded: the owner's panel_action (``action_owner``,
+    case_holder-1, W22) due by the end of 25 March (23:59:59 GMT)."""
     case_id = (await wokingham.open_case())["data"]["id"]
     panel, item = await _item(wokingham, case_id, "high_risk_panel")
     url = f"/v1/panels/{panel}/items/{item}/decision"
-    r = await wokingham.client.post(url, json={
-        "minutes": "m", "attendees": ["case_holder", "line_manager"], "rosh_level": "medium",
-        "review_date": "2026-12-01", "actions": [{"description": "Safety plan",
-                                                   "owner_id": "case_holder-1",
-                                                   "due_date": "2026-11-29"}]},
-        headers=wokingham.auth("chair", "chair-1"))
+
+    def decision(review: str, due: str) -> dict[str, Any]:
+        return {"minutes": "m", "attendees": ["case_holder", "line_manager"],
+                "rosh_level": "medium", "review_date": review,
+                "actions": [{"description": "Safety plan", "owner_id": "case_holder-1",
+                             "due_date": due}]}
+
+    r = await wokingham.client.post(url, json=decision("2027-03-29", "2027-03-26"),
+                                    headers=wokingham.auth("chair", "chair-1"))
+    assert _msgs(assert_problem(r, 422)) == {
+        "body.review_date": "2027-03-29 is not a working day (a bank holiday (Easter Monday)): "
+                            "the next working day is 2027-03-30",
+        "body.actions.0.due_date": "2027-03-26 is not a working day (a bank holiday (Good "
+                                   "Friday)): the next working day is 2027-03-30",
+    }
+    got = await wokingham.client.get(f"/v1/panels/{panel}", headers=wokingham.auth("chair"))
+    assert all(i["decided_at"] is None for i in got.json()["data"]["items"])
+    r = await wokingham.client.post(url, json=decision("2027-03-30", "2027-03-25"),
+                                    headers=wokingham.auth("chair", "chair-1"))
     assert r.status_code == 200, r.text
     [recorded] = r.json()["data"]["decision"]["actions"]
-    assert recorded["due_date"] == "2026-11-29"
+    assert recorded["due_date"] == "2027-03-25"
     act = next(s for s in r.json()["next_steps"] if s["code"] == "panel_action")
-    assert (act["actor"], act["assignee_id"], act["due_at"]) == (
-        "action_owner", "case_holder-1", "2026-11-29T23:59:59Z")
+    assert (act["actor"], act["assignee_id"], act["due_at"], act["policy"]["rule"]) == (
+        "action_owner", "case_holder-1", "2027-03-25T23:59:59Z", "W22")
 
 
 @pytest.mark.usefixtures("pinned")
 async def test_S20_the_preview_refuses_a_review_date_on_no_working_day(somerset: Tenant) -> None:
     """S20 (7.1.6): the preview refuses what the decision refuses: a review date on Good Friday
-    2027 (26 March) is 422 naming Tuesday 30 March; an action agreed for Easter Monday (29
-    March) is not refused (attack 32c, ATTACK32C-7)."""
+    2027 (26 March) and an action agreed for Easter Monday (29 March) are 422, each naming
+    Tuesday 30 March (attack 34b, ATTACK34B-3)."""
     case_id = (await somerset.open_case())["data"]["id"]
     r = await somerset.client.post("/v1/workflow/preview", headers=somerset.auth("case_holder"),
                                    json={"case_id": case_id, "trigger": "panel_decision",
@@ -142,4 +159,6 @@ async def test_S20_the_preview_refuses_a_review_date_on_no_working_day(somerset:
                                                                "due_date": "2027-03-29"}]}})
     assert _msgs(assert_problem(r, 422)) == {
         "body.data.review_date": "2027-03-26 is not a working day (a bank holiday (Good "
-                                 "Friday)): the next working day is 2027-03-30"}
+                                 "Friday)): the next working day is 2027-03-30",
+        "body.data.actions.0.due_date": "2027-03-29 is not a working day (a bank holiday "
+                                        "(Easter Monday)): the next working day is 2027-03-30"}

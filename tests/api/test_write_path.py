@@ -37,7 +37,7 @@ async def test_snapshot_inputs_in_one_statement_match_the_separate_reads(
     await refer_to_panel(client, somerset, case["id"])
     await add_item(client, somerset, await schedule_panel(client, somerset), case["id"])
     r = await client.post("/v1/panels", headers=somerset.auth("panel_admin"), json={
-        "kind": "marp", "scheduled_for": "2026-05-10T14:00:00+01:00", "chair_id": "chair-1"})
+        "kind": "marp", "scheduled_for": "2026-05-11T14:00:00+01:00", "chair_id": "chair-1"})
     assert r.status_code == 201, r.text
     async with db() as session:
         service = (await session.exec(select(Service).where(Service.slug == somerset.slug))).one()
