@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -654,7 +654,7 @@ async def run_backfill(
     only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
-    steps_then: Sequence[Step] | None = None,
+    steps_then: Sequence[Step] | None = None, lapse_own: bool = False,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -698,7 +698,13 @@ async def run_backfill(
     now: a check that fails on them (with the ratings and register of that moment) refuses the
     write (422/409), whatever the steps open today (Somerset M6: a lowering dated while the
     panel's review was booked, typed after the panel's later decision closed it, ATTACK32A-4);
-    one that fails only on today's steps still leaves it history only."""
+    one that fails only on today's steps still leaves it history only. ``lapse_own`` (a case
+    event replayed after an act dated before it): a step the event itself raised, at its own
+    instant, whose line no longer holds on the history as it now stands, lapses at the event's
+    time (Somerset S26: the handover call a transfer out raised on a High rating, which an own
+    judgement or a panel's decision dated before the transfer, typed in after it, lowered;
+    13.4.3 "Where the ROSH judgement and/or Safety and Well-Being concerns is High or Very
+    high"; attack 35a, ATTACK35A-1, fix35f)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -742,6 +748,14 @@ async def run_backfill(
                          or _replaced_before(by_id.get(i.step_id) if i.step_id else None,
                                              i, event, replaced)
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
+    own = [s for s in open_steps if _own_lapsed(s, event)] if lapse_own else []
+    if own:
+        ended = {s.id for s in own}
+        lapsed = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
+                                   later, lapse=True, present=present)
+        seen = {i.step_id for i in intents if i.action == "supersede"}
+        intents += tuple(i for i in lapsed.intents if i.action == "supersede"
+                         and i.step_id in ended and i.step_id not in seen)
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
@@ -1062,6 +1076,17 @@ def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
     since = [r for r in step.reasons or ()
              if (stored_instant(r.get("at")) or event.occurred_at) > event.occurred_at]
     return all(r.get("trigger") in _REPLAYED_TRIGGERS for r in since)
+
+
+def _own_lapsed(step: Step | None, event: WorkflowEvent) -> bool:
+    """Whether an open step was raised by the case event ``event`` itself (at its instant,
+    every reason naming it), so that its replay, finding the step's line no longer holds, ends
+    it (:func:`run_backfill`'s ``lapse_own``)."""
+    if step is None or event.trigger != "case_event" \
+            or stored_utc(step.raised_at) != event.occurred_at or not step.reasons:
+        return False
+    record = str(event.subject_id)
+    return all(str((r.get("record") or {}).get("id")) == record for r in step.reasons)
 
 
 def _joined(intent: StepIntent, open_steps: Sequence[Step], event: WorkflowEvent
@@ -1616,6 +1641,7 @@ async def reassign_open_steps(
                                 "code": step.code, "actor": actor, "from": old, "to": new,
                                 "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
+    await renote_moved(wctx, moved, "a role's holder changed")
     return moved
 
 
@@ -1669,6 +1695,7 @@ async def rehome_shut_out_steps(
                             "code": step.code, "actor": step.actor, "from": old, "to": new,
                             "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
+    await renote_moved(wctx, moved, "its assignee may no longer see the case")
     return moved
 
 
@@ -1766,39 +1793,86 @@ async def retire_moot_escalations(
     return found
 
 
-_WAS_DUE = re.compile(r"was due (.*?) and is still open\.")
+# The head of an escalation's note (app.domain.escalation): whose overdue step, when due.
+_CHASE_HEAD = re.compile(r"\(([a-z_]+), assignee ([^)]*)\) was due (.*?) and is still open\.")
+
+
+def _chase_head(subject: Step) -> str:
+    due = london_text(subject.due_at) if subject.due_at is not None else "?"
+    return (f"({subject.actor}, assignee {subject.assignee_id or 'any'}) was due {due} and "
+            "is still open.")
+
+
+async def renote_chases(
+    session: AsyncSession, chases: Sequence[tuple[Step, Step]], *,
+    audit: Callable[[Step, dict[str, Any]], Awaitable[None]], occurred_at: datetime,
+) -> list[Step]:
+    """Each open escalation of ``chases`` (with its overdue step, still open) names the step's
+    actor, assignee and due date as they are now in its note ("(case_holder, assignee cw-new)
+    was due ..."), not those it was raised for: a write that re-dates the step (fix32c's
+    leftover) or moves it to someone else (a new case holder or line manager, a stand-in, a
+    restriction; attack 35a, ATTACK35A-15: the manager was told to chase someone who no
+    longer held the case). Changed in the write, audited by ``audit`` (``step.renote``) and
+    announced (``step.escalation_updated``: the escalation's id, the overdue step's, its
+    code, due instant and assignee, and the act's ``occurred_at``). An escalation whose note
+    already says it is left alone.
+    Answers the escalations changed."""
+    changed = []
+    for chase, subject in chases:
+        head = _chase_head(subject)
+        note = _CHASE_HEAD.sub(head.replace("\\", "\\\\"), chase.note or "", count=1)
+        if note == chase.note or chase.status != StepStatus.open:
+            continue
+        chase.note = note
+        session.add(chase)
+        changed.append((chase, subject))
+    if not changed:
+        return []
+    await session.flush()
+    for chase, subject in changed:
+        due_at = iso_utc(subject.due_at) if subject.due_at is not None else None
+        await audit(chase, {"code": chase.code, "overdue_step_id": str(subject.id),
+                            "due_at": due_at, "assignee_id": subject.assignee_id})
+        await emit(session, "step.escalation_updated", chase.id,
+                   service_id=chase.service_id,
+                   payload={"case_id": str(chase.case_id), "step_id": str(chase.id),
+                            "overdue_step_id": str(subject.id), "code": subject.code,
+                            "due_at": due_at, "assignee_id": subject.assignee_id,
+                            "occurred_at": iso_utc(occurred_at)})
+    return [chase for chase, _ in changed]
+
+
+async def _chases_of(session: AsyncSession, steps: Sequence[Step]) -> list[tuple[Step, Step]]:
+    """The open escalations of ``steps``, each with its overdue step."""
+    subjects = {s.id: s for s in steps if s.code != ESCALATION_CODE}
+    if not subjects:
+        return []
+    rows = await session.exec(select(Step).where(
+        Step.status == StepStatus.open, Step.code == ESCALATION_CODE,
+        col(Step.subject_id).in_(list(subjects))).order_by(col(Step.created_at), col(Step.id)))
+    return [(chase, subjects[chase.subject_id]) for chase in rows.all()  # type: ignore[index]
+            if chase.case_id == subjects[chase.subject_id].case_id]  # type: ignore[index]
+
+
+async def renote_moved(wctx: WriteContext, steps: Sequence[Step], why: str) -> None:
+    """The open escalations of ``steps``, just moved to another assignee or role in ``wctx``'s
+    write, renoted (:func:`renote_chases`), audited with ``why``."""
+    async def audit(chase: Step, change: dict[str, Any]) -> None:
+        await wctx.audit("step.renote", entity_type="step", entity_id=chase.id,
+                         change=change, reason=f"the overdue step was reassigned ({why})")
+
+    await renote_chases(wctx.session, await _chases_of(wctx.session, steps), audit=audit,
+                        occurred_at=wctx.occurred_at)
 
 
 async def _renote_escalations(wctx: WriteContext, chases: Sequence[tuple[Step, Step]]) -> None:
     """Each open escalation of ``chases`` (with its step, re-dated by the write and still
-    overdue) says the step's due date now in its note ("was due ..."), not the one it was
-    raised for (fix32c's leftover): changed in the write, audited (``step.renote``) and
-    announced (``step.escalation_updated``: the escalation's id, the overdue step's and its
-    due instant). An escalation whose note already says it is left alone."""
-    changed = []
-    for chase, subject in chases:
-        due = london_text(subject.due_at) if subject.due_at is not None else "?"
-        note = _WAS_DUE.sub(f"was due {due} and is still open.".replace("\\", "\\\\"),
-                            chase.note or "", count=1)
-        if note == chase.note:
-            continue
-        chase.note = note
-        wctx.session.add(chase)
-        changed.append((chase, subject))
-    if not changed:
-        return
-    await wctx.session.flush()
-    for chase, subject in changed:
-        due_at = iso_utc(subject.due_at) if subject.due_at is not None else None
+    overdue) says the step's due date now (:func:`renote_chases`)."""
+    async def audit(chase: Step, change: dict[str, Any]) -> None:
         await wctx.audit("step.renote", entity_type="step", entity_id=chase.id,
-                         change={"code": chase.code, "overdue_step_id": str(subject.id),
-                                 "due_at": due_at},
-                         reason="the overdue step was re-dated; still overdue")
-        await emit(wctx.session, "step.escalation_updated", chase.id,
-                   service_id=wctx.service.id,
-                   payload={"case_id": str(wctx.case.id), "step_id": str(chase.id),
-                            "overdue_step_id": str(subject.id), "code": subject.code,
-                            "due_at": due_at, "occurred_at": iso_utc(wctx.occurred_at)})
+                         change=change, reason="the overdue step was re-dated; still overdue")
+
+    await renote_chases(wctx.session, chases, audit=audit, occurred_at=wctx.occurred_at)
 
 
 async def announce_act_changes(wctx: WriteContext) -> None:
@@ -3033,6 +3107,14 @@ async def announce_move(
                payload={"case_id": str(step.case_id), "step_id": str(step.id),
                         "code": step.code, "actor": actor[1], "from": assignee[0],
                         "to": assignee[1]})
+
+    async def audit(chase: Step, change: dict[str, Any]) -> None:
+        await record_audit(session, principal, "step.renote", "step", chase.id,
+                           service_id=chase.service_id, case_id=chase.case_id, role=role,
+                           reason=f"the overdue step was reassigned ({reason})", change=change)
+
+    await renote_chases(session, await _chases_of(session, [step]), audit=audit,
+                        occurred_at=utcnow())
 
 
 def noted(note: str | None, more: str) -> str | None:
