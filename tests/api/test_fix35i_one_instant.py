@@ -30,6 +30,7 @@ from tests.api.order_support import (
     own,
     record,
     steps_of,
+    subjects_of,
 )
 from tests.conftest import Tenant
 
@@ -223,3 +224,13 @@ async def test_M6_lowering_at_the_sitting_is_refused_in_both_orders(somerset: Te
     (decision, medium)): whichever is typed second is refused, as one minute apart."""
     assert await _refused_lowering(somerset, True) == (200, 409, "high", True)
     assert await _refused_lowering(somerset, False) == (409, 201, "medium", False)
+
+
+async def test_S27_release_back_filled_before_a_later_judgement(somerset: Tenant) -> None:
+    """Somerset 14.3/14.4 (ATTACK35A-8, t27's kind): S27 "It replaces any open step of the same
+    kind (the new date replaces the old)". Custody entry at 07:00 on Tue 24 Nov 2026, release
+    at 10:00, an LoR medium at 10:01 typed before the release (a CMS back-filling the
+    release): one open secure-estate handover, the release's, in both orders."""
+    got = await in_every_order(somerset, [happened("10:00", "custody_release"),
+                                          own("10:01", "lor", "medium")], prepare=_in_custody)
+    assert subjects_of(got, "secure_estate_handover") == ["10:00 event"]
