@@ -192,7 +192,10 @@ async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
 async def test_closing_a_case_supersedes_its_open_steps(
     client: httpx.AsyncClient, somerset: Tenant
 ) -> None:
-    """A closed case leaves no open step to escalate; closing before opening is refused."""
+    """A closed case leaves no open step to escalate; closing before opening is refused. Closed
+    on Tuesday 10 March 2026, before its AssetPlus is due (S1: 20 working days from Monday 2
+    March), the step is superseded by the closure (one already late at a closure is missed
+    instead: tests/api/test_attack34b_missed_steps.py)."""
     case = (await somerset.open_case())["data"]
     assert case["open_steps"]
     url, auth = f"/v1/cases/{case['id']}", somerset.auth("line_manager")
@@ -201,12 +204,12 @@ async def test_closing_a_case_supersedes_its_open_steps(
                                headers={**auth, "If-Match": '"1"'})
     body = assert_problem(early, 422)
     assert body["errors"][0]["loc"] == "body.closed_at"
-    r = await client.patch(url, json={"closed_at": "2026-06-30T16:00:00+01:00",
+    r = await client.patch(url, json={"closed_at": "2026-03-10T16:00:00Z",
                                  "closure_reason": "Order ended"},
                            headers={**auth, "If-Match": '"1"'})
     assert r.status_code == 200, r.text
     assert r.json()["next_steps"] == []
-    assert r.json()["data"]["closed_at"] == "2026-06-30T15:00:00Z"
+    assert r.json()["data"]["closed_at"] == "2026-03-10T16:00:00Z"
     gone = await client.get("/v1/next-steps", params={"case_id": case["id"],
                                                       "status": "superseded"}, headers=auth)
     assert {s["code"] for s in gone.json()["data"]} >= {"complete_assessment"}
