@@ -39,6 +39,8 @@ from app.domain.panels_table import PanelItem
 from app.domain.policy_lock import lock_case_statement, shared_lock_of
 from app.domain.services import Service, get_service_by_slug
 from app.domain.steps import Step, StepStatus
+from app.workflows.packs import Pack
+from app.workflows.vocabulary import ReferralKind
 
 SERVICE_WIDE_READERS = ("duty_manager", "chair")
 MANAGERS = ("line_manager", "duty_manager")
@@ -50,6 +52,10 @@ STAFF = ("case_holder", "line_manager", "duty_manager", "chair", "panel_admin")
 CASE_FILE_READERS = ("case_holder", "line_manager", "duty_manager", "chair")
 PANEL_SCHEDULERS = ("chair", "panel_admin")
 EVERY_ROLE = (*STAFF, "admin", "feed")
+# Who may make a referral (create, submit, send, withdraw it): the case's holder and managers
+# for every kind; a chair for the kinds the service's pack names them for (``also_made_by``).
+KIND_SCOPED_MAKERS = ("chair",)
+REFERRAL_MAKERS = (*HOLDER_AND_MANAGERS, *KIND_SCOPED_MAKERS)
 
 # Who may call each route at all: one row per act. Object-level rules (whose case, which
 # referral kind, who authored what) are checked after the case is loaded.
@@ -88,15 +94,19 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "case.timeline": CASE_FILE_READERS,
     "step.read": STAFF,
     "step.complete": STAFF,
-    "referral.create": HOLDER_AND_MANAGERS,
+    # A chair makes only the kinds its pack names them for (``also_made_by``, checked on the
+    # case by :func:`referral_roles`): Somerset 12's CSPPI notification to the YJB, which "The
+    # operational or YJT manager will be responsible for completing and submitting" (attack
+    # 34b, ATTACK34B-8: the chair owned the step and got 403 making the referral).
+    "referral.create": REFERRAL_MAKERS,
     "referral.read": STAFF,
     "referral.transitions": (*STAFF, "feed"),
-    "referral.submit": HOLDER_AND_MANAGERS,
+    "referral.submit": REFERRAL_MAKERS,
     "referral.quality-assure": MANAGERS,
-    "referral.send": HOLDER_AND_MANAGERS,
+    "referral.send": REFERRAL_MAKERS,
     "referral.accept": (*MANAGERS, "chair", "panel_admin"),
     "referral.decline": (*MANAGERS, "chair", "panel_admin"),
-    "referral.withdraw": HOLDER_AND_MANAGERS,
+    "referral.withdraw": REFERRAL_MAKERS,
     "feed.deliver": ("feed",),
     "panel.schedule": PANEL_SCHEDULERS,
     "panel.read": (*PANEL_SCHEDULERS, *MANAGERS),
@@ -108,6 +118,26 @@ ROLE_TABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "register.read": (*PANEL_SCHEDULERS, *MANAGERS),
     "policy.read": EVERY_ROLE,
     "workflow.preview": (*HOLDER_AND_MANAGERS, "chair"),
+})
+
+
+# The acts of :data:`ROLE_TABLE` that record each closing act a pack may name (``[closures]``,
+# app.workflows.vocabulary.CLOSING_ACTS), so that the role owning a step and the roles that
+# may do the act completing it can be checked against each other (:func:`roles_doing`;
+# tests/api/test_step_owner_acts.py walks every step of every pack). A referral kind's
+# ``closes`` is ``referral_<made_by>:<kind>`` (:func:`referral_roles`).
+CLOSING_ACT_GATES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "assessment_submit": ("assessment.write",),
+    "assessment_submit_review": ("assessment.write",),
+    "assessment_countersign": ("assessment.review",),
+    "assessment_countersign_endorses": ("assessment.review",),
+    "referral_quality_assure": ("referral.quality-assure",),
+    "panel_item_added": ("panel.add_item",),
+    "panel_decision": ("panel.decide",),
+    "panel_decision_then": ("panel.decide",),
+    "panel_decision_mappa": ("panel.decide",),
+    "panel_decision_overtakes": ("panel.decide",),
+    "rating_replaced": ("judgement.record",),
 })
 
 
@@ -160,6 +190,35 @@ def require_machine_scope(principal: Principal, scope: str) -> None:
     if is_machine(principal) and scope not in principal.scopes:
         raise Forbidden("Your machine client's token is not scoped for this route (its "
                         "'scope' claim: cms, feed:emrac or feed:mappa).", slug="feed-scope")
+
+
+def referral_roles(act: str, kind: ReferralKind) -> tuple[str, ...]:
+    """The roles that may do ``act`` (``referral.create`` or ``referral.<action>``) on a
+    referral of this kind: the act's :data:`ROLE_TABLE` roles, a chair
+    (:data:`KIND_SCOPED_MAKERS`) only where the kind's ``also_made_by`` names them."""
+    return tuple(role for role in ROLE_TABLE[act]
+                 if role not in KIND_SCOPED_MAKERS or role in kind.also_made_by)
+
+
+def roles_doing(pack: Pack, act: str) -> tuple[str, ...]:
+    """The staff roles that may do a closing act under this pack (an act of
+    ``Pack.done_only_by``, a ``[closures]`` key or ``referral_<made_by>:<kind>``), from the
+    tables the routes and services check: making a referral is creating it, submitting it and,
+    made by sending, sending it; ``referral_views`` is making the panel referral that carries
+    them; ``panel_decision_presenter`` is presenting the case, credited to whoever the agenda
+    names as presenter (who must see the case: 7.1.1's case holder, or line manager)."""
+    if act == "panel_decision_presenter":
+        return CASE_FILE_READERS
+    if act == "referral_views":
+        act = f"referral_{pack.referral_kind('panel').made_by}:panel"
+    if act.startswith("referral_") and ":" in act:
+        made_by, kind_id = act.removeprefix("referral_").split(":", 1)
+        kind = pack.referral_kind(kind_id)
+        acts = ("referral.create", "referral.submit", f"referral.{made_by}")
+        return tuple(role for role in STAFF
+                     if all(role in referral_roles(a, kind) for a in acts))
+    return tuple(role for role in STAFF
+                 if all(role in ROLE_TABLE[gate] for gate in CLOSING_ACT_GATES[act]))
 
 
 def roles_for(act: str) -> tuple[str, ...]:

@@ -98,7 +98,7 @@ async def withdraw_item(
     # Ids only, as every webhook: the reason is free text and stays in the audit.
     await emit(session, "panel.item.withdrawn", item.id, service_id=wctx.service.id,
                payload={"case_id": str(item.case_id), "panel_id": str(panel.id),
-                        "item_id": str(item.id)})
+                        "item_id": str(item.id), "occurred_at": iso_utc(wctx.occurred_at)})
     if redate and not await undecided_agenda(session, item.case_id) \
             and await has_panel_route(wctx):
         # Taken off undecided, the case was not heard: what its adding answered (Somerset

@@ -466,7 +466,12 @@ STEP_ACTIONS = {"step.create": "created", "step.done": "done", "step.waived": "w
                 "step.redate": "redated",
                 # Superseded by the act that closes it (a panel's sitting overtaking a referral,
                 # a later decision replacing a booked review): its completed_at is that act's.
-                "step.superseded": "superseded"}
+                "step.superseded": "superseded",
+                # Already late when its need ended (ATTACK34B-7): at the act that ended it.
+                "step.missed": "missed"}
+
+# Timeline actions of a step whose need ended: superseded, or missed (already late then).
+ENDED_ACTIONS = ("superseded", "missed")
 
 
 async def _steps(session: AsyncSession, case_id: uuid.UUID,
@@ -488,21 +493,23 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
         action = STEP_ACTIONS[a.action]
         at = (step.raised_at if action == "created"
               else step.completed_at if action in ("done", "waived") and step.completed_at
-              else _superseded_at(a, step, superseded) if action == "superseded"
+              else _superseded_at(a, step, superseded) if action in ENDED_ACTIONS
+              else _redated_at(a, dues.get(step.id, []), moves.get(step.id, 0))
+              if action == "redated"
               else a.at)
-        why = a.reason if action != "superseded" \
-            else _superseded_reason(step.note) or a.reason
+        why = a.reason if action not in ENDED_ACTIONS \
+            else _superseded_reason(step.note, action) or a.reason
         if action == "reinstated":
             at = a.at
-        if action in ("superseded", "reinstated"):
-            act = "closed" if action == "superseded" else "reopened"
+        if action in (*ENDED_ACTIONS, "reinstated"):
+            act = "closed" if action in ENDED_ACTIONS else "reopened"
             for c in closures:
                 if c.action == act and c.by == a.actor_sub and c.recorded_at is not None \
                         and abs(_aware(c.recorded_at) - _aware(a.at)) <= _SAME_WRITE:
                     at = c.at
                     break
             else:
-                if action == "superseded" and at == a.at \
+                if action in ENDED_ACTIONS and at == a.at \
                         and step.satisfied_by_type == CLOSURE_MARK:
                     at = _set_aside_at(a, step, closures)
         history = dues.get(step.id, [])
@@ -523,9 +530,19 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
     return out
 
 
+def _redated_at(entry: AuditEntry, history: Sequence[tuple[Any, Any, Any]], seen: int
+                ) -> datetime:
+    """When a step's next re-date (its ``seen + 1``-th) happened: the time of the act that
+    re-dated it, kept with its history row (ATTACK35A-5), else when it was recorded."""
+    if seen < len(history) and history[seen][2] is not None:
+        return _aware(history[seen][2])
+    return entry.at
+
+
 async def _step_changes(
     session: AsyncSession, case_id: uuid.UUID
-) -> tuple[dict[uuid.UUID, list[tuple[Any, Any]]], dict[tuple[uuid.UUID, datetime], datetime]]:
+) -> tuple[dict[uuid.UUID, list[tuple[Any, Any, Any]]],
+           dict[tuple[uuid.UUID, datetime], datetime]]:
     """Each step's changes of ``due_at`` in the order recorded, ``(old, new)`` (each one a
     re-date, audited ``step.redate``; a new step's own fields are not recorded as changes);
     and when each supersession by an act happened, by (step, recording time): the act's time
@@ -533,14 +550,16 @@ async def _step_changes(
     rows = await session.exec(select(RecordChange).where(
         RecordChange.case_id == case_id, RecordChange.entity_type == "step",
         col(RecordChange.created).is_(False)).order_by(col(RecordChange.recorded_at)))
-    dues: dict[uuid.UUID, list[tuple[Any, Any]]] = {}
+    dues: dict[uuid.UUID, list[tuple[Any, Any, Any]]] = {}
     superseded: dict[tuple[uuid.UUID, datetime], datetime] = {}
     for change in rows.all():
         pair = (change.changes or {}).get("due_at")
-        if pair is not None:
-            dues.setdefault(change.entity_id, []).append((pair[0], pair[1]))
         status = (change.changes or {}).get("status")
-        if change.occurred_at is not None and status and status[1] == "superseded":
+        if pair is not None:
+            # With the time of the act that re-dated it (None: its recording time).
+            dues.setdefault(change.entity_id, []).append(
+                (pair[0], pair[1], None if status else change.occurred_at))
+        if change.occurred_at is not None and status and status[1] in ENDED_ACTIONS:
             superseded[(change.entity_id, _aware(change.recorded_at))] = \
                 _aware(change.occurred_at)
     return dues, superseded
@@ -573,6 +592,7 @@ def _set_aside_at(entry: AuditEntry, step: Step, closures: Sequence[TimelineEntr
     return max(_aware(closed), _aware(step.raised_at or step.created_at))
 
 
-def _superseded_reason(note: str | None) -> str | None:
-    lines = [ln for ln in (note or "").splitlines() if ln.startswith("Superseded: ")]
-    return lines[-1].removeprefix("Superseded: ") if lines else None
+def _superseded_reason(note: str | None, action: str = "superseded") -> str | None:
+    prefix = "Missed: " if action == "missed" else "Superseded: "
+    lines = [ln for ln in (note or "").splitlines() if ln.startswith(prefix)]
+    return lines[-1].removeprefix(prefix) if lines else None

@@ -90,6 +90,7 @@ from app.domain.history import (
     ASSERTED_FIELDS_SET,
     RecordChange,
     actor_of,
+    case_fields_changed,
     field_history,
     first_change_after,
     json_value_at,
@@ -686,8 +687,7 @@ async def _update_from_system(
     result = await _leave_unowed_agendas(wctx, await _run_case_changed(wctx, changes))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={k: v[1] for k, v in _json_changes(changes).items()})
-    await emit(session, "case.updated", case.id, service_id=service.id,
-               payload={"case_id": str(case.id), "fields": sorted(changes)})
+    await announce_changed(wctx, changes)
     return result
 
 
@@ -935,6 +935,11 @@ async def patch_case(
         await require_closure_assessment(session, case, closing_pack.case_closure)
         await require_no_mandatory_steps_open(session, case, closing_pack,
                                               closing_at=sent["closed_at"])
+        if body.occurred_at is None:
+            # A closure happens at its closed_at: the write's field changes (the register it
+            # takes the case off), its events and timeline entries carry that time, not the
+            # recording time (ATTACK35A-5).
+            occurred_at = sent["closed_at"]
     elif "closed_at" in sent and was_closed_at is not None:
         require_not_before(occurred_at, was_closed_at, "the case's closed_at")
         # Nor before what was recorded while it was closed (a withdrawal, a serious incident
@@ -1052,9 +1057,7 @@ async def patch_case(
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={**{k: v[1] for k, v in _json_changes(changes).items()},
                              **_overtaken_audit(earlier, occurred_at)})
-    await emit(session, "case.updated", case.id, service_id=service.id,
-               payload={"case_id": str(case.id),
-                        "fields": sorted({*changes, *earlier})})
+    await announce_changed(wctx, {**changes, **dict.fromkeys(earlier)})
     return service, case, CasePatched(result, moved)
 
 
@@ -1127,8 +1130,7 @@ async def _overtaken_only(wctx: WriteContext, earlier: dict[str, Any],
     await wctx.session.flush()
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change=_overtaken_audit(earlier, at))
-    await emit(wctx.session, "case.updated", case.id, service_id=wctx.service.id,
-               payload={"case_id": str(case.id), "fields": sorted(earlier)})
+    await policy.announce_case_fields(wctx, set(earlier))
 
 
 async def _owed_by_following(wctx: WriteContext, earlier: dict[str, Any],
@@ -1146,6 +1148,14 @@ def _overtaken_audit(earlier: dict[str, Any], at: datetime) -> dict[str, Any]:
     """The audit's ``change`` of history recorded at ``at`` (``field@instant``, as the MAPPA
     feed's)."""
     return {f"{f}@{iso_utc(at)}": None if v is None else str(v) for f, v in earlier.items()}
+
+
+async def announce_changed(wctx: WriteContext, changes: dict[str, Any]) -> None:
+    """Announce (``case.updated``) a change of the case's fields: those the write was asked
+    to change and those it derived from them (a closure takes the case off the register), with
+    the act's ``occurred_at`` (ATTACK35A-5: a closure named ``closed_at`` only, with no time)."""
+    await policy.announce_case_fields(
+        wctx, set(changes) | case_fields_changed(wctx.session, wctx.case))
 
 
 async def _run_case_changed(

@@ -71,6 +71,23 @@ async def _judgements(wctx: WriteContext, pending: Rated | None) -> list[Rated]:
     return rated
 
 
+async def judgements_of(wctx: WriteContext, pending: Rated | None) -> list[Rated]:
+    """The case's judgements in time order, ``pending`` among them (:func:`_judgements`)."""
+    return await _judgements(wctx, pending)
+
+
+async def register_at(wctx: WriteContext, history: list[FieldChange], rated: list[Rated],
+                      at: datetime) -> bool:
+    """Whether the case was on the register at ``at`` with the judgements ``rated`` (by their
+    dates), as :func:`restate_derived` derives it there."""
+    final = await _final_event_at(wctx)
+    managed = not _closed_at(wctx, at) and (final is None or final > at)
+    judged = [(r.occurred_at, r.domain) for r in rated]
+    incoming = await policy.incoming_at(wctx.session, wctx.case, at, judged=judged)
+    derived = _from_ratings(wctx, history, at, ratings_json_at(rated, at), managed, incoming)
+    return bool(derived["on_register"])
+
+
 def ratings_json_at(rated: list[Rated], at: datetime) -> dict[str, Any]:
     """The case's ratings at ``at`` as its ``ratings`` column holds them: each domain's latest
     judgement at or before ``at``."""

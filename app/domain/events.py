@@ -3,6 +3,7 @@ stored with who recorded them and when, and fed to the engine as ``case_event``.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from datetime import UTC, date, datetime
@@ -644,17 +645,24 @@ async def _replace_earlier(
     for kind, by in transfers.REVERSED_BY.items():
         if event.type in by:
             kinds[kind] = wctx.pack.event_type(kind).replaces_earlier
-    gone: set[uuid.UUID] = set()
+    gone: dict[uuid.UUID, datetime] = {}
     for kind, replaced in kinds.items():
-        gone |= await transfers.not_standing(wctx.session, event.case_id, kind,
-                                             replaced=replaced)
-    if not gone:
-        return None
-    return await policy.supersede_codes(
-        wctx, codes=(), subjects=frozenset(gone), act=("event", event.id),
-        reason=f"the {' or '.join(sorted(kinds))} it was raised about no longer stands: a "
-               f"later one by date replaces it or a later event reverses it (found on "
-               f"recording {event.type} event {event.id})")
+        gone.update(await transfers.ended_at(wctx.session, event.case_id, kind,
+                                             replaced=replaced))
+    # Each at the date of the event that ended it, whatever order the two were typed in
+    # (ATTACK35A-4, fix35f).
+    result = None
+    for at in sorted(set(gone.values())):
+        more = await policy.supersede_codes(
+            dataclasses.replace(wctx, occurred_at=at), codes=(),
+            subjects=frozenset(i for i, when in gone.items() if when == at),
+            act=("event", event.id),
+            reason=f"the {' or '.join(sorted(kinds))} it was raised about no longer stands: "
+                   f"a later one by date replaces it or a later event reverses it (found on "
+                   f"recording {event.type} event {event.id})")
+        if more is not None:
+            result = more if result is None else result.merge(more)
+    return result
 
 
 async def _end_steps(

@@ -99,6 +99,10 @@ def _changes(obj: Any, fields: Any, created: bool) -> dict[str, list[Any]]:
     return out
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 # session.info: case id -> the time of the act whose field changes this write records (a change
 # of the case's fields dated at its ``occurred_at``), stamped on the case's history rows.
 ACT_AT = "case_act_at"
@@ -124,6 +128,19 @@ def note_step_act(session: Any, step_id: uuid.UUID, at: datetime) -> None:
     the case's fields (ATK29-1). ``as_of`` still reads the recording time."""
     sync = getattr(session, "sync_session", session)
     sync.info.setdefault(STEP_ACT_AT, {})[step_id] = at
+    sync.info.setdefault(STEP_ACT_KEPT, {})[step_id] = at
+
+
+# session.info: step id -> the time noted by :func:`note_step_act`, kept after the flush that
+# stamps it, for the step's outgoing event (``step.superseded``: the act's own time, ATTACK35A-5).
+STEP_ACT_KEPT = "step_act_kept"
+
+
+def step_act_at(session: Any, step_id: uuid.UUID) -> datetime | None:
+    """The time of the act that superseded the step in this write (:func:`note_step_act`), or
+    None when no act time was noted for it."""
+    sync = getattr(session, "sync_session", session)
+    return (sync.info.get(STEP_ACT_KEPT) or {}).get(step_id)
 
 
 @functools.cache
@@ -161,6 +178,13 @@ def change_row(obj: Any, created: bool, actor: str | None, now: datetime,
         occurred = acts.get(case_id)
     else:
         occurred = step_acts.pop(obj.id, None) if step_acts and "status" in changes else None
+        if "due_at" in changes and "status" not in changes and acts.get(case_id) is not None:
+            # Re-dated by the act this write records (the case's act time, :func:`note_case_act`):
+            # the timeline puts the re-date at that act's time, never before the step arose
+            # (ATTACK35A-5: a panel decision's re-date was at its recording time).
+            raised = obj.raised_at or obj.created_at
+            occurred = acts[case_id] if raised is None else max(
+                _aware(acts[case_id]), _aware(raised))
     return {
         "id": new_id(), "service_id": obj.service_id, "case_id": case_id,
         "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,

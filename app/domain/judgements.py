@@ -53,6 +53,7 @@ from app.domain.replay import (
     pending_transfer_date,
     replay_later_acts,
 )
+from app.domain.sitting_bounds import refuse_undoing_a_decided_sitting
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
@@ -259,6 +260,13 @@ async def apply_judgement(
             result = result.merge(await policy.run_backfill(
                 wctx, event=wf_event, ratings=at_its_date, later=later))
         result = await answer_from_file(wctx, result=result)
+    if body.occurred_at is not None:
+        # Dated before a panel's sitting whose decision on the case is on file: refused when,
+        # in time order, it would have taken the case off that agenda (ATTACK34A-1). After
+        # the pack's checks at its moment, which refuse it first as typed in time order would
+        # (Somerset M6: a lowering while the MARP's review was booked, ATTACK32A-4).
+        await refuse_undoing_a_decided_sitting(wctx, pending=Rated(
+            occurred_at, str(body.domain), str(body.level), judgement_id))
     previous_level = previous.get("level")
     if backfill:  # the level before it in time, not the current one (attack pass 9, A9-23)
         previous_level = before[str(body.domain)]

@@ -1296,6 +1296,47 @@ async def decide(
         domain for domain, level in (("rosh", body.rosh_level), ("swb", body.swb_level))
         if level is not None}
     result: policy.PolicyResult | None = None
+    # The panel sitting on the case is the act earlier steps asked for (before this decision's
+    # own steps): holding the requested High-Risk Panel (W8),
+    # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
+    mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
+    act = ("panel_item", item.id)
+    # A step about another item of the case still waiting for its panel's decision (its chair
+    # to record that decision) is that item's, not done by this one.
+    pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
+                        if other != item.id)
+    name = pack.panel(panel.kind).title  # the pack's name for it, as practitioners say it
+    # The sitting's own attendance and hearing (the booked review presented, S20/W22; the
+    # requested panel held, W8; W19's review) are done at the sitting before the ratings it
+    # confirms apply: a review held on its due date that lowers the rating is done on time,
+    # not superseded by the lowering it decides (ATTACK34B-7). No confirmed rating asks for
+    # these codes again. The steps a rating asks for (the referral and views it overtakes, the
+    # MAPPA level) are closed after the ratings, as before: done first, the confirmed rating
+    # would raise them anew.
+    sitting: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
+        (pack.closes("panel_decision_then"), None, StepStatus.done,
+         f"Satisfied by the {name} decision on item {item.id}"),
+        (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
+         f"The case was presented at the {name} (item {item.id}) by {item.presenter_id}"),
+    )
+    after_ratings: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
+        (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
+         f"overtaken: the {name} discussed the case (item {item.id})"),
+        (pack.closes("panel_decision") + mappa, None, StepStatus.done,
+         f"Satisfied by the {name} decision on item {item.id}"),
+    )
+
+    async def close_passes(passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str],
+                                         ...]) -> None:
+        nonlocal result
+        for codes, credit, status, note in passes:
+            satisfied = await satisfy_open_steps(
+                wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
+                own_subject=codes if pending else (), others=pending)
+            if satisfied is not None:
+                result = satisfied if result is None else result.merge(satisfied)
+
+    await close_passes(sitting)
     for domain, level in ((RiskDomain.rosh, body.rosh_level), (RiskDomain.swb, body.swb_level)):
         if level is None:
             continue
@@ -1305,37 +1346,12 @@ async def decide(
             panel_item_id=item.id,
         )
         result = judged if result is None else result.merge(judged)
+    await close_passes(after_ratings)
     # The MAPPA level it sets is set after the decision's own evaluation (below): the engine
     # reads the level before the decision from the case and the decided one from its data, as
     # it reads a PATCH's change, so a decision making the case level 2/3 raises what the same
     # change by PATCH, upsert or feed raises (Somerset S37/S38 8.4, Wokingham W27; attack 21,
     # A21b-3/A21b-4).
-    # The panel sitting on the case is the act earlier steps asked for (after the confirmed
-    # ratings, before this decision's own steps): holding the requested High-Risk Panel (W8),
-    # the review it booked last time (S20/W22), the monthly MAPPA level 1 review (W19).
-    mappa = pack.closes("panel_decision_mappa") if body.mappa_level else ()
-    act = ("panel_item", item.id)
-    # A step about another item of the case still waiting for its panel's decision (its chair
-    # to record that decision) is that item's, not done by this one.
-    pending = frozenset(other for other, _ in await undecided_agenda(session, case.id)
-                        if other != item.id)
-    name = pack.panel(panel.kind).title  # the pack's name for it, as practitioners say it
-    passes: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
-        (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
-         f"overtaken: the {name} discussed the case (item {item.id})"),
-        (pack.closes("panel_decision") + mappa, None, StepStatus.done,
-         f"Satisfied by the {name} decision on item {item.id}"),
-        (pack.closes("panel_decision_then"), None, StepStatus.done,
-         f"Satisfied by the {name} decision on item {item.id}"),
-        (pack.closes("panel_decision_presenter"), item.presenter_id, StepStatus.done,
-         f"The case was presented at the {name} (item {item.id}) by {item.presenter_id}"),
-    )
-    for codes, credit, status, note in passes:
-        satisfied = await satisfy_open_steps(
-            wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
-            own_subject=codes if pending else (), others=pending)
-        if satisfied is not None:
-            result = satisfied if result is None else result.merge(satisfied)
     event = _decision_event(wctx, body, panel, item)
     later_item, replaced = await _later_decision(wctx, pack, item)
     # The steps it raises in time order, before the later acts (a review booked): the later

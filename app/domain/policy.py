@@ -41,9 +41,10 @@ from app.domain.history import (
     note_case_act,
     note_step_act,
     state_has_changes,
+    step_act_at,
 )
 from app.domain.judgements_table import Judgement
-from app.domain.outbox import emit
+from app.domain.outbox import PENDING, emit
 from app.domain.panels_table import Panel, PanelItem, load_scheduled_panels
 from app.domain.restriction import shuts_out, staff_of
 from app.domain.services import Service
@@ -652,7 +653,7 @@ async def run_backfill(
     only: Collection[tuple[str, str]] | None = None, found: Mapping[str, Any] | None = None,
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
-    steps_then: Sequence[Step] | None = None,
+    steps_then: Sequence[Step] | None = None, lapse_own: bool = False,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -696,7 +697,13 @@ async def run_backfill(
     now: a check that fails on them (with the ratings and register of that moment) refuses the
     write (422/409), whatever the steps open today (Somerset M6: a lowering dated while the
     panel's review was booked, typed after the panel's later decision closed it, ATTACK32A-4);
-    one that fails only on today's steps still leaves it history only."""
+    one that fails only on today's steps still leaves it history only. ``lapse_own`` (a case
+    event replayed after an act dated before it): a step the event itself raised, at its own
+    instant, whose line no longer holds on the history as it now stands, lapses at the event's
+    time (Somerset S26: the handover call a transfer out raised on a High rating, which an own
+    judgement or a panel's decision dated before the transfer, typed in after it, lowered;
+    13.4.3 "Where the ROSH judgement and/or Safety and Well-Being concerns is High or Very
+    high"; attack 35a, ATTACK35A-1, fix35f)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -738,6 +745,14 @@ async def run_backfill(
                                                   and i.code not in replaced))
                     and (i.action != "supersede"
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
+    own = [s for s in open_steps if _own_lapsed(s, event)] if lapse_own else []
+    if own:
+        ended = {s.id for s in own}
+        lapsed = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
+                                   later, lapse=True, present=present)
+        seen = {i.step_id for i in intents if i.action == "supersede"}
+        intents += tuple(i for i in lapsed.intents if i.action == "supersede"
+                         and i.step_id in ended and i.step_id not in seen)
     if not intents:
         return await current(session, case)
     return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
@@ -794,7 +809,7 @@ async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
     closed with no act time kept counts as closed by then."""
     rows = (await session.exec(select(Step).where(
         Step.case_id == case_id, col(Step.raised_at) <= at))).all()
-    unknown = [s.id for s in rows if s.status == StepStatus.superseded
+    unknown = [s.id for s in rows if s.status in NEED_ENDED
                and s.lapsed_at is None and s.completed_at is None]
     acts: dict[uuid.UUID, datetime] = {}
     if unknown:
@@ -804,11 +819,11 @@ async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
                        col(RecordChange.entity_id).in_(unknown),
                        col(RecordChange.occurred_at).is_not(None)))).all():
             status = (changes or {}).get("status")
-            if when is not None and status and status[1] == StepStatus.superseded.value:
+            if when is not None and status and status[1] in NEED_ENDED:
                 acts[entity] = when
 
     def ended(step: Step) -> datetime | None:
-        if step.status == StepStatus.superseded and step.lapsed_at is not None:
+        if step.status in NEED_ENDED and step.lapsed_at is not None:
             return step.lapsed_at
         return step.completed_at or acts.get(step.id)
 
@@ -888,7 +903,7 @@ async def _lapsed_after(
     if not codes:
         return {}
     rows = await session.exec(select(Step).where(
-        Step.case_id == case_id, Step.status == StepStatus.superseded,
+        Step.case_id == case_id, col(Step.status).in_(NEED_ENDED),
         col(Step.code).in_(codes), col(Step.lapsed_at) > at, col(Step.raised_at) <= at,
     ).order_by(col(Step.lapsed_at)))
     return {(s.code, s.subject_id): s for s in rows.all()}
@@ -924,6 +939,12 @@ def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
         "kept it alive."))
     _add_reasons(step, intent)
     lapsed.lapsed_at = None  # revived once
+    if lapsed.status == StepStatus.missed:
+        # In time order it never lapsed: the duty (and its lateness) goes on in the revived
+        # step, which keeps the deadline; the old record counts no second time (ATTACK34B-7).
+        lapsed.status = StepStatus.superseded
+        lapsed.note = _append(lapsed.note, superseded_note(
+            "revived by an act dated before its lapse (the duty goes on in a new step)"))
     return step
 
 
@@ -1041,6 +1062,17 @@ def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
     since = [r for r in step.reasons or ()
              if (stored_instant(r.get("at")) or event.occurred_at) > event.occurred_at]
     return all(r.get("trigger") in _REPLAYED_TRIGGERS for r in since)
+
+
+def _own_lapsed(step: Step | None, event: WorkflowEvent) -> bool:
+    """Whether an open step was raised by the case event ``event`` itself (at its instant,
+    every reason naming it), so that its replay, finding the step's line no longer holds, ends
+    it (:func:`run_backfill`'s ``lapse_own``)."""
+    if step is None or event.trigger != "case_event" \
+            or stored_utc(step.raised_at) != event.occurred_at or not step.reasons:
+        return False
+    record = str(event.subject_id)
+    return all(str((r.get("record") or {}).get("id")) == record for r in step.reasons)
 
 
 def _joined(intent: StepIntent, open_steps: Sequence[Step], event: WorkflowEvent
@@ -1222,9 +1254,8 @@ async def _apply(
                 created.append(_create_step(wctx, intent=intent, event=event))
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
-            step.status = StepStatus.superseded
-            step.note = _append(step.note, superseded_note(intent.note or "condition ended"))
-            note_superseded(session, step, event.occurred_at)
+            end_need(session, step, at=event.occurred_at,
+                     why=intent.note or "condition ended")
             if intent.note == f"Superseded: {LAPSED}":
                 step.lapsed_at = event.occurred_at  # an earlier act may yet revive it
             superseded.append(step)
@@ -1307,9 +1338,9 @@ def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step
         return []
     pack = wctx.pack
     aside = [s for s in created if not pack.survives_closure_of(s.code, s.rule_id)]
+    closed_at = stored_utc(case.closed_at)
     for step in aside:
-        step.status = StepStatus.superseded
-        step.note = _append(step.note, superseded_note(
+        _close_as_ended(step, at=closed_at, why=(
             "the case was closed (the act is dated before the closure, recorded after it)"))
         step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
     return aside
@@ -1334,7 +1365,7 @@ async def open_as_before_closure(wctx: WriteContext) -> list[tuple[Step, tuple[A
     if case.closed_at is None or wctx.occurred_at >= stored_utc(case.closed_at):
         return []
     rows = (await wctx.session.exec(select(Step).where(
-        Step.case_id == case.id, Step.status == StepStatus.superseded,
+        Step.case_id == case.id, col(Step.status).in_(NEED_ENDED),
         Step.satisfied_by_type == CLOSURE_MARK))).all()
     kept = []
     for step in rows:
@@ -1778,7 +1809,7 @@ async def _renote_escalations(wctx: WriteContext, chases: Sequence[tuple[Step, S
                    service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(chase.id),
                             "overdue_step_id": str(subject.id), "code": subject.code,
-                            "due_at": due_at})
+                            "due_at": due_at, "occurred_at": iso_utc(wctx.occurred_at)})
 
 
 async def announce_act_changes(wctx: WriteContext) -> None:
@@ -1797,9 +1828,27 @@ async def announce_case_fields(wctx: WriteContext, fields: Iterable[str]) -> Non
     """Announce (``case.updated``) the change of the case's ``fields`` this write audited:
     ids, the fields' names and the act's time, as a staff ``PATCH`` announces its change
     (attack 30a, A30a-9: a MAPPA message's change was audited, not announced)."""
-    await emit(wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
-               payload={"case_id": str(wctx.case.id), "fields": sorted(set(fields)),
-                        "occurred_at": iso_utc(wctx.occurred_at)})
+    names = set(fields) - UNANNOUNCED_FIELDS
+    at = iso_utc(wctx.occurred_at)
+    # One act, one case.updated: a panel decision's judgement announced its rating already in
+    # this write; the decision's own fields join that event (ATTACK35A-5).
+    info = wctx.session.sync_session.info
+    announced = info.setdefault(ANNOUNCED, {})
+    earlier = announced.get((wctx.case.id, at))
+    if earlier is not None and any(e is earlier for e in info.get(PENDING) or ()):
+        earlier.payload["fields"] = sorted(set(earlier.payload["fields"]) | names)
+        return
+    announced[(wctx.case.id, at)] = await emit(
+        wctx.session, "case.updated", wctx.case.id, service_id=wctx.service.id,
+        payload={"case_id": str(wctx.case.id), "fields": sorted(names), "occurred_at": at})
+
+
+# session.info: (case id, the act's time) -> this write's case.updated for it (not yet written).
+ANNOUNCED = "case_updated_announced"
+
+
+# The case's bookkeeping columns the API does not show: never named in ``case.updated``.
+UNANNOUNCED_FIELDS = frozenset({"closed_periods", "past_interventions"})
 
 
 async def record_superseded(
@@ -1817,14 +1866,24 @@ async def record_superseded(
     ended (attack 30a, A30a-9; a death's supersessions left their escalations open until the
     next pass, ATTACK30B-5). Answers the escalations retired."""
     for step in steps:
+        # A step already late when its need ended is recorded missed (ATTACK34B-7): audited
+        # ``step.missed`` and announced ``step.missed``, never as withdrawn by the policy.
+        missed = step.status == StepStatus.missed
         await wctx.audit(
-            action, entity_type="step", entity_id=step.id, reason=reason,
-            change=change(step) if change is not None else {
-                **step_change(step), **({"reason": reason} if reason is not None else {})})
-        await emit(wctx.session, "step.superseded", step.id, service_id=wctx.service.id,
+            "step.missed" if missed else action, entity_type="step", entity_id=step.id,
+            reason=reason,
+            change={**(change(step) if change is not None else {
+                **step_change(step), **({"reason": reason} if reason is not None else {})}),
+                **({"status": str(step.status)} if missed else {})})
+        await emit(wctx.session, "step.missed" if missed else "step.superseded", step.id,
+                   service_id=wctx.service.id,
                    payload={"case_id": str(wctx.case.id), "step_id": str(step.id),
                             "code": step.code,
-                            "occurred_at": iso_utc(step.completed_at or wctx.occurred_at)})
+                            **({"due_at": iso_utc(step.due_at)} if missed and step.due_at
+                               else {}),
+                            "occurred_at": iso_utc(
+                                step.completed_at or step_act_at(wctx.session, step.id)
+                                or wctx.occurred_at)})
     if not retire or not steps:
         return []
     return await retire_escalations(wctx, closed=steps, open_steps=open_steps)
@@ -1858,10 +1917,8 @@ async def supersede_all_open(
     at = stored_utc(case.closed_at) if closure and case.closed_at is not None \
         else wctx.occurred_at
     for step in open_steps:
-        step.status = StepStatus.superseded
-        step.note = _append(step.note, superseded_note(
-            f"{reason}. {BOOKED_LAPSE}" if step in lapsed else reason))
-        note_superseded(session, step, at)
+        end_need(session, step, at=at,
+                 why=f"{reason}. {BOOKED_LAPSE}" if step in lapsed else reason)
         if closure:
             step.satisfied_by_type, step.satisfied_by_id = CLOSURE_MARK, case.id
         session.add(step)
@@ -1909,9 +1966,7 @@ async def supersede_codes(
     if not ended:
         return None
     for step in ended:
-        step.status = StepStatus.superseded
-        step.note = _append(step.note, superseded_note(reason))
-        note_superseded(session, step, wctx.occurred_at)
+        end_need(session, step, at=wctx.occurred_at, why=reason)
         if act is not None:
             step.satisfied_by_type, step.satisfied_by_id = act
         session.add(step)
@@ -1946,7 +2001,7 @@ async def reinstate_closed_steps(
     panels as they now stand)."""
     session, case, service = wctx.session, wctx.case, wctx.service
     rows = await session.exec(select(Step).where(
-        Step.case_id == case.id, Step.status == StepStatus.superseded,
+        Step.case_id == case.id, col(Step.status).in_(NEED_ENDED),
         Step.satisfied_by_type == CLOSURE_MARK,
     ).order_by(col(Step.created_at), col(Step.id)))
     closed = list(rows.all())
@@ -3158,6 +3213,47 @@ def note_superseded(session: AsyncSession, step: Step, at: datetime) -> None:
     there, not when it was typed in (ATK29-1)."""
     note_step_act(session, step.id,
                   max(stored_utc(at), stored_utc(step.raised_at or step.created_at)))
+
+
+# A step whose need ended: withdrawn by the policy before it was late (superseded), or already
+# late then (missed). A closure sets either aside for a reopening to reinstate.
+NEED_ENDED = (StepStatus.superseded, StepStatus.missed)
+
+
+def missed_when_ended(step: Step, at: datetime) -> bool:
+    """Whether an open step whose need ends at ``at`` was already late then: its deadline
+    (``overdue_at``: for "immediately" the end of that working day, for a step a panel's
+    sitting does the end of its due day; else ``due_at``) passed before ``at``. An act at the
+    deadline itself is in time. Never an escalation (a chase, not a duty of the policy)."""
+    if step.code == ESCALATION_CODE:
+        return False
+    late_from = step.overdue_at or step.due_at
+    return late_from is not None and stored_utc(late_from) < stored_utc(at)
+
+
+def _close_as_ended(step: Step, *, at: datetime, why: str) -> None:
+    """Close ``step`` because its need ended at ``at`` for ``why``: ``missed`` (with a note
+    naming its deadline) when it was already late then, else ``superseded``."""
+    if missed_when_ended(step, at):
+        step.status = StepStatus.missed
+        due = london_text(step.due_at) if step.due_at is not None else "?"
+        cause = why.removeprefix("Superseded: ")
+        step.note = _append(step.note, f"Missed: due {due}, still not done when its need "
+                                       f"ended at {london_text(at)} ({cause})")
+    else:
+        step.status = StepStatus.superseded
+        step.note = _append(step.note, superseded_note(why))
+
+
+def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
+    """The one way an open step's need ends (a rating lowered by its holder or a panel, a
+    de-registration, the case's closure, a transfer out, a death, custody setting its holds
+    aside, a reopening's re-run): a step already late at ``at`` stays on record as missed
+    (and counts late in the timeliness report), one not yet due is superseded (ATTACK34B-7:
+    Somerset 4.5's monthly review, overdue, read as superseded when the rating was lowered a
+    fortnight later). Its history row keeps ``at`` (:func:`note_superseded`)."""
+    _close_as_ended(step, at=at, why=why)
+    note_superseded(session, step, at)
 
 
 def step_change(step: Step) -> dict[str, Any]:

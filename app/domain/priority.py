@@ -36,7 +36,7 @@ from app.domain.access import (
     require_roles,
 )
 from app.domain.cases_table import Case
-from app.domain.common import Reason, utcnow
+from app.domain.common import Reason, iso_utc, utcnow
 from app.domain.final_events import require_before_final_event
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -99,6 +99,12 @@ async def change_priority(
         change={"priority_raised": [not body.raised, body.raised],
                 "priority": [was, case.priority]},
         reason=body.reason)
+    # As every case.updated: the case, the fields changed and the act's time (ATTACK35A-5),
+    # with what this one always said.
     await emit(session, "case.updated", case.id, service_id=service.id,
-               payload={"priority_raised": body.raised, "priority": case.priority})
+               payload={"case_id": str(case.id),
+                        "fields": sorted({"priority_raised"} | (
+                            {"priority"} if was != case.priority else set())),
+                        "occurred_at": iso_utc(now),
+                        "priority_raised": body.raised, "priority": case.priority})
     return service, case, await policy.current(session, case)

@@ -27,6 +27,7 @@ from app.domain.access import (
     case_role_for,
     get_visible_case,
     is_write,
+    referral_roles,
     require_not_case_holder,
     require_open_case,
     roles_for,
@@ -87,7 +88,6 @@ class ReferralStatus(enum.StrEnum):
     withdrawn = "withdrawn"
 
 
-HOLDER_AND_MANAGERS = ("case_holder", *MANAGERS)
 DECIDERS = (*MANAGERS, "chair")
 # A referral moved by one of these actions is undone: it gives back the steps it closed.
 UNDONE_BY = frozenset({"withdraw", "decline"})
@@ -408,10 +408,14 @@ async def create_referral(
 ) -> tuple[ReferralOut, policy.PolicyResult]:
     """``POST /v1/cases/{id}/referrals``: holder or managers; the referral as the API shows it."""
     service, case = await get_visible_case(session, principal, case_id)
-    role = case_role_for(principal, case, HOLDER_AND_MANAGERS, "make referrals")
+    occurred_at = resolve_occurred_at(body.occurred_at)
+    # The kind's makers under the pack in force at the act (a chair: Somerset 12's CSPPI
+    # notification, ATTACK34B-8).
+    kind = ctx.pack_for(service, at=occurred_at).referral_kind(body.kind)
+    role = case_role_for(principal, case, referral_roles("referral.create", kind),
+                         f"make {body.kind} referrals")
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
-                        principal=principal, role=role,
-                        occurred_at=resolve_occurred_at(body.occurred_at))
+                        principal=principal, role=role, occurred_at=occurred_at)
     await policy.require_held_role_then(session, principal, case, role, wctx.occurred_at)
     referral, result = await create_referral_for_case(wctx, body=body)
     return referral_out(referral, ctx.pack_now(service)), result
@@ -493,7 +497,9 @@ async def transition(
         raise NotFound("No such referral action.")
     service, case, referral = await load_referral(session, principal, referral_id)
     pack = ctx.pack_for(service, at=resolve_occurred_at(body.occurred_at))
-    role = case_role_for(principal, case, move.roles, f"{action} this referral")
+    role = case_role_for(principal, case,
+                         referral_roles(f"referral.{action}", pack.referral_kind(referral.kind)),
+                         f"{action} this referral")
     on_closed = action in CLOSED_CASE_ACTIONS or pack.referral_kind(referral.kind).after_closure
     if not on_closed:
         # A closed case's open steps were superseded at closure; a referral moved on now would

@@ -267,9 +267,16 @@ async def replay_later_acts(
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
                 actor_role=act.recorded_role, data=event_data(act))
+            # A later transfer in replaces the incoming ratings of an earlier one typed in
+            # after it: the steps those asked for that its own no longer ask lapse at its
+            # date, as in time order (Somerset 13.3: "Where a case has a ROSH judgment and/or
+            # Safety and Well-Being concerns of High or Very high from another YJT";
+            # ATTACK35A-3, fix35f).
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history))
+                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history),
+                lapse=isinstance(event.data.get("incoming_ratings"), dict),
+                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict))
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)

@@ -58,20 +58,27 @@ London dates); a step without a timescale (no `due_at`) counts by the London dat
 that raised it (that act's `occurred_at`).
 
 **Definitions:**
-- `due`: steps with a `due_at` in the period (open or done; superseded and waived left out).
+- `due`: steps with a `due_at` in the period (open, done or missed; superseded and waived
+  left out).
 - `on_time`: done steps completed at or before `due_at`, judged by the completing act's
   `occurred_at` (a back-dated act counts on the date it says it happened). A step due
   `immediately` is late only after the end of that working day (23:59:59 Europe/London; the
   next working day's end when raised on a weekend or bank holiday), as the rules catalogue says.
-- `late`: done steps completed after that deadline.
+- `late`: done steps completed after that deadline, and missed steps.
+- `missed` (counted in `late` too): steps whose need ended after their deadline had passed
+  with the act not done (the rating lowered by the case holder or a panel, the case
+  de-registered, closed, transferred out, the child's death...): they stay on record as
+  missed (status `missed`), not superseded. A need that ended at the deadline itself, or
+  before it, supersedes the step (ATTACK34B-7).
 - `open_overdue`: steps still open whose deadline has passed (at the time of the request).
 - `no_timescale`: open or done steps that carry no `due_at` (counted apart, not in `due`).
 - `waived`: steps a manager waived (counted apart, not in `due` nor in the rate).
 - Superseded steps (the policy withdrew them) are left out altogether.
 - `on_time_rate` = `on_time / (on_time + late + open_overdue)`, null when that is 0; steps
   open and not yet due are not judged yet.
-- `median_days_late`: the median of `completed_at` minus the deadline over the late steps, in
-  clock days (24 h), two decimals; null when none were late.
+- `median_days_late`: the median of `completed_at` minus the deadline over the late steps that
+  were done (a missed step has no completing act), in clock days (24 h), two decimals; null
+  when none were.
 - `month`: the Europe/London calendar month (`YYYY-MM`) of `due_at` (for steps
   without a timescale, of the act that raised them).
 - `team`: the case's current `line_manager_id`.
@@ -107,6 +114,7 @@ class TimelinessRow(BaseModel):
     due: int
     on_time: int
     late: int
+    missed: int
     open_overdue: int
     no_timescale: int
     waived: int
@@ -261,15 +269,17 @@ async def timeliness(
     # When the step became late: due_at, but the end of that working day for "immediately".
     deadline = sa.func.coalesce(src.overdue_at, due_at)
     dated, undated = due_at.is_not(None), due_at.is_(None)
-    counted = status.in_((StepStatus.open, StepStatus.done))
+    counted = status.in_((StepStatus.open, StepStatus.done, StepStatus.missed))
     done = status == StepStatus.done
     is_open = status == StepStatus.open
+    missed = status == StepStatus.missed
     late_cond = sa.and_(done, dated, completed > deadline)
     keys = _group_keys(query, src)
     measures = [
         _count(counted, dated).label("due"),
         _count(done, dated, completed <= deadline).label("on_time"),
-        _count(late_cond).label("late"),
+        _count(sa.or_(late_cond, sa.and_(missed, dated))).label("late"),
+        _count(missed, dated).label("missed"),
         _count(is_open, dated, deadline < now).label("open_overdue"),
         _count(counted, undated).label("no_timescale"),
         _count(status == StepStatus.waived).label("waived"),
@@ -374,7 +384,8 @@ def _row(r: Any, keys: list[tuple[str, Any]], medians: dict[tuple[Any, ...], flo
         code=r["code"] if "code" in names else None,
         team=r["team"] if "team" in names else None,
         month=r["month"] if "month" in names else None,
-        due=int(r["due"] or 0), on_time=on_time, late=late, open_overdue=overdue,
+        due=int(r["due"] or 0), on_time=on_time, late=late, missed=int(r["missed"] or 0),
+        open_overdue=overdue,
         no_timescale=int(r["no_timescale"] or 0), waived=int(r["waived"] or 0),
         on_time_rate=round(on_time / judged, 4) if judged else None,
         median_days_late=round(float(median), 2) if median is not None else None,

@@ -56,6 +56,10 @@ class StepStatus(enum.StrEnum):
     done = "done"
     superseded = "superseded"
     waived = "waived"
+    # Already late when the need for it ended (its rating lowered, the case closed, the child
+    # died...): missed, not withdrawn by the policy; counted late in the timeliness report
+    # (ATTACK34B-7, migration 0034).
+    missed = "missed"
 
 
 NOTE_MAX = 2000  # the column's length (Step.note)

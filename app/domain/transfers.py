@@ -19,7 +19,7 @@ dated between two transfers out, reverses the first and not the second."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -81,21 +81,33 @@ async def not_standing(
     """The ids of the case's events of ``event_type`` that no longer stand: each followed (by
     date) by an event of a type reversing it and, when ``replaced`` (the pack's
     ``replaces_earlier``), each followed by a later event of its own type."""
+    return set(await ended_at(session, case_id, event_type, replaced=replaced))
+
+
+async def ended_at(
+    session: AsyncSession, case_id: uuid.UUID, event_type: str, *, replaced: bool,
+) -> dict[uuid.UUID, datetime]:
+    """:func:`not_standing`'s events, each with the time it stopped standing: the date of the
+    first event after it (by date, then recording) that reverses or (``replaced``) replaces
+    it. The steps raised about it lapse then, whatever order the two were typed in (a transfer
+    out typed in after the transfer in that reversed it: its documentation was owed, and
+    overdue, until the child came back; attack 35a, ATTACK35A-4, fix35f)."""
     reversing = REVERSED_BY.get(event_type, frozenset())
     if not reversing and not replaced:
-        return set()
+        return {}
     conn = await session.connection()
     rows = (await conn.execute(
         sa.select(_COLUMNS.id, _COLUMNS.type, _COLUMNS.occurred_at, _COLUMNS.created_at)
         .where(_COLUMNS.case_id == case_id,
                _COLUMNS.type.in_(sorted({event_type, *reversing})))
         .order_by(_COLUMNS.occurred_at, _COLUMNS.created_at, _COLUMNS.id))).all()
-    gone: set[uuid.UUID] = set()
+    gone: dict[uuid.UUID, datetime] = {}
     for i, row in enumerate(rows):
         if row.type != event_type:
             continue
-        later = rows[i + 1:]
-        if any(r.type in reversing for r in later) or (
-                replaced and any(r.type == event_type for r in later)):
-            gone.add(row.id)
+        ender = next((r for r in rows[i + 1:] if r.type in reversing
+                      or (replaced and r.type == event_type)), None)
+        if ender is not None:
+            at = ender.occurred_at
+            gone[row.id] = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return gone

@@ -75,7 +75,7 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "oversight.recorded", "panel.scheduled", "panel.rescheduled", "panel.cancelled",
     "panel.decision", "panel.item.withdrawn", "referral.created",
     "step.completed", "step.escalated", "step.escalation_updated", "step.reassigned",
-    "step.superseded", "step.reinstated",
+    "step.superseded", "step.missed", "step.reinstated",
     "assessment.created",
     "case.closed", "case.reopened", "staff.absence_recorded", "staff.absence_changed",
     "staff.absence_cancelled",
@@ -557,14 +557,24 @@ class Claimed:
     url: str
     secret: str
     body: str
+    claimed_at: datetime
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the receiver answered (a status code) or why there was no answer."""
+    """What the receiver answered (a status code) or why there was no answer; ``sent`` False:
+    the delivery was not POSTed at all (``error`` says why: its subscription was switched off,
+    by a 410 or its owner, during the pass; ATTACK35A-6)."""
 
     status_code: int | None
     error: str | None
+    sent: bool = True
+
+
+# Why a claimed delivery was not POSTed (its row: not attempted, ``attempts`` back as it was).
+NOT_SENT_GONE = "not sent: the subscription was deactivated (410 Gone) during the pass"
+NOT_SENT_OFF = "not sent: the subscription was deactivated during the pass"
+NOT_SENT_LEASE = "not sent: the pass's lease on it ran out; sent by a later pass"
 
 
 @dataclass
@@ -664,7 +674,8 @@ async def claim_due(
             delivery.attempts += 1
             delivery.next_attempt_at = now + LEASE
             claimed.append(Claimed(delivery.id, subscription.id, delivery.attempts,
-                                   subscription.url, subscription.secret, event_body(event, slug)))
+                                   subscription.url, subscription.secret, event_body(event, slug),
+                                   now))
         session.add(delivery)
     await session.flush()
     return len(rows), claimed
@@ -736,6 +747,8 @@ async def record(
     since (then ``None``); 410 Gone deactivates the subscription (flush only): its row is locked
     first and the outcome dated by ``timer`` (the pass's clock; default: ``now``) read after
     the lock."""
+    if not outcome.sent:
+        return await _record_not_sent(session, claimed, outcome, now)
     code = outcome.status_code
     subscription = None
     if code == 410:  # the subscription's row locked first, the record dated after it
@@ -759,10 +772,57 @@ async def record(
             .values(status=status, **values))
     result = await (await session.connection()).execute(stmt)
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        return None
+        # Sent while its subscription was switched off (by a 410 another delivery got, or its
+        # owner): the row was given up under the POST; it still says what the receiver saw.
+        if status is DeliveryStatus.pending:
+            status = DeliveryStatus.failed
+            values.update(next_attempt_at=None)
+        result = await (await session.connection()).execute(
+            sa.update(WebhookDelivery)
+            .where(_given_up_in_flight(claimed)).values(status=status, **values))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return None
     if subscription is not None:
         await _gone(session, subscription, now)
     return status
+
+
+def _given_up_in_flight(claimed: Claimed) -> Any:
+    """The delivery's row, given up (its subscription deactivated) while this attempt was
+    claimed: failed, not retried, and no attempt recorded since the claim."""
+    return sa.and_(col(WebhookDelivery.id) == claimed.delivery_id,
+                   col(WebhookDelivery.attempts) == claimed.attempt,
+                   col(WebhookDelivery.status) == DeliveryStatus.failed,
+                   col(WebhookDelivery.next_attempt_at).is_(None),
+                   col(WebhookDelivery.delivered_at).is_(None),
+                   sa.or_(col(WebhookDelivery.last_attempt_at).is_(None),
+                          col(WebhookDelivery.last_attempt_at) < claimed.claimed_at))
+
+
+async def _record_not_sent(session: AsyncSession, claimed: Claimed, outcome: Outcome,
+                           now: datetime) -> DeliveryStatus | None:
+    """A claimed delivery the pass did not POST: not attempted (its ``attempts`` back as before
+    the claim, no attempt time nor status code of this pass), with why. Its subscription off,
+    it is given up; the lease run out, it is due again at once."""
+    conn = await session.connection()
+    values: dict[str, Any] = {"attempts": claimed.attempt - 1, "last_error": outcome.error}
+    if outcome.error == NOT_SENT_LEASE:
+        status = DeliveryStatus.pending
+        where = sa.and_(col(WebhookDelivery.id) == claimed.delivery_id,
+                        col(WebhookDelivery.status) == DeliveryStatus.pending,
+                        col(WebhookDelivery.attempts) == claimed.attempt)
+        values["next_attempt_at"] = now
+    else:
+        status = DeliveryStatus.failed
+        where = sa.or_(
+            sa.and_(col(WebhookDelivery.id) == claimed.delivery_id,
+                    col(WebhookDelivery.status) == DeliveryStatus.pending,
+                    col(WebhookDelivery.attempts) == claimed.attempt),
+            _given_up_in_flight(claimed))
+        values["next_attempt_at"] = None
+    result = await conn.execute(sa.update(WebhookDelivery).where(where)
+                                .values(status=status, **values))
+    return status if result.rowcount else None  # type: ignore[attr-defined]
 
 
 # Who switches a subscription off when its receiver answers 410 Gone (the audit's actor).
@@ -808,15 +868,51 @@ def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
                              follow_redirects=False, trust_env=False)
 
 
-async def _send_all(client: httpx.AsyncClient, batch: list[Claimed], env: str,
-                    allowed_ports: Sequence[int]) -> list[Outcome]:
+async def _send_all(factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient,
+                    batch: list[Claimed], env: str, allowed_ports: Sequence[int],
+                    clock: Callable[[], datetime]) -> dict[uuid.UUID, Outcome]:
+    """Send the batch: each subscription's deliveries one after another (subscriptions side
+    by side, ``CONCURRENCY`` POSTs at most), its row re-read before each POST. After a 410, or
+    once the subscription is found switched off (by a 410 another worker got, or its owner),
+    the rest of its deliveries are not sent (ATTACK35A-6: a receiver that said Gone was sent
+    the rest of the batch). A 410 is recorded at once, in its own transaction, so that a
+    concurrent worker's re-read sees the subscription off. Answers each delivery's outcome."""
     gate = asyncio.Semaphore(CONCURRENCY)
+    chains: dict[uuid.UUID, list[Claimed]] = {}
+    for claimed in batch:
+        chains.setdefault(claimed.subscription_id, []).append(claimed)
+    outcomes: dict[uuid.UUID, Outcome] = {}
 
-    async def one(claimed: Claimed) -> Outcome:
-        async with gate:
-            return await send(client, claimed, env, allowed_ports)
+    async def chain(deliveries: list[Claimed]) -> None:
+        stop: str | None = None
+        for claimed in deliveries:
+            if stop is None and clock() >= claimed.claimed_at + LEASE - 2 * timedelta(
+                    seconds=SEND_TIMEOUT_SECONDS):
+                stop = NOT_SENT_LEASE
+            if stop is None and not await _still_active(factory, claimed.subscription_id):
+                stop = NOT_SENT_OFF
+            if stop is not None:
+                outcomes[claimed.delivery_id] = Outcome(None, stop, sent=False)
+                continue
+            async with gate:
+                outcome = await send(client, claimed, env, allowed_ports)
+            outcomes[claimed.delivery_id] = outcome
+            if outcome.status_code == 410:
+                async with factory() as session, session.begin():
+                    await record(session, claimed, outcome, clock(), timer=clock)
+                stop = NOT_SENT_GONE
 
-    return await asyncio.gather(*(one(c) for c in batch))
+    await asyncio.gather(*(chain(c) for c in chains.values()))
+    return outcomes
+
+
+async def _still_active(factory: async_sessionmaker[AsyncSession],
+                        subscription_id: uuid.UUID) -> bool:
+    """Whether the subscription is active now (its row read afresh, committed state)."""
+    async with factory() as session:
+        active = (await session.exec(select(WebhookSubscription.active).where(
+            col(WebhookSubscription.id) == subscription_id))).one_or_none()
+    return bool(active)
 
 
 async def run_pass(
@@ -847,9 +943,13 @@ async def run_pass(
                 locked, batch = await claim_due(session, clock(), batch_size, service_id)
             if not locked:
                 break
-            outcomes = await _send_all(client, batch, env, ports)
+            outcomes = await _send_all(factory, client, batch, env, ports, clock)
             async with factory() as session, session.begin():
-                for claimed, outcome in zip(batch, outcomes, strict=True):
+                for claimed in batch:
+                    outcome = outcomes[claimed.delivery_id]
+                    if outcome.status_code == 410:  # recorded as it came
+                        result.failed += 1
+                        continue
                     _count(result, await record(session, claimed, outcome, clock(),
                                                 timer=clock))
     if result.delivered or result.retrying or result.failed:

@@ -1000,7 +1000,12 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
         return _apply_changes(case, data.get("changes") or {})
     if event.trigger == "case_event" and isinstance(data.get("incoming_ratings"), Mapping):
         # A transfer in: the ratings the child arrives with (ATK28B-11); the service stores
-        # them on the case (``Case.incoming_ratings``) when it is the latest transfer in.
+        # them on the case (``Case.incoming_ratings``) when it is the latest transfer in. One
+        # dated before the arrival the case already keeps (typed in after it) leaves that
+        # later arrival's standing: the latest transfer in governs, whatever the typing order
+        # (Somerset 13.3; attack 35a, ATTACK35A-3, fix35f).
+        if case.incoming_at is not None and case.incoming_at > event.occurred_at:
+            return case, case
         return case, _evolve(case, incoming_ratings=dict(data["incoming_ratings"]),
                              incoming_at=event.occurred_at)
     if event.trigger == "case_event" and (moves := EVENT_MOVES.get(str(data.get("type")))):

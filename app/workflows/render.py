@@ -555,6 +555,9 @@ def local_sentences(pack: Pack) -> list[str]:
             line += "; it must carry the child's and carer's views (or why not)"
         if kind.after_closure:
             line += "; it may be made after the case has closed"
+        if kind.also_made_by:
+            line += ("; besides the case holder and the managers, "
+                     f"{_all([ACTOR_WORDS.get(r, r) for r in kind.also_made_by])} may make it")
         if kind.after_steps:
             line += (f"; it is not {made} while any of these is still open: "
                      f"{_all(list(kind.after_steps))}")

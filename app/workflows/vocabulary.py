@@ -265,6 +265,12 @@ class ReferralKind(_Strict):
     to_panel: bool = False
     # May be made on a closed case (a serious incident notification, CSPPI).
     after_closure: bool = False
+    # Who may make it (create, submit, send, withdraw) besides the case holder and the managers
+    # (app.domain.access.referral_roles): a step a referral of this kind closes may be owned by
+    # a senior manager (Somerset 12: "The operational or YJT manager will be responsible for
+    # completing and submitting the notification to the YJB"; 8.3 the immediate MAPPA referral
+    # the operational/YJT manager makes). Empty: the holder and the managers only.
+    also_made_by: tuple[Literal["chair"], ...] = ()
     # Steps done before the referral is made (Wokingham W14, Contextual Safeguarding: "After
     # the tool has been completed, it must be emailed to triage"): making it (``made_by``)
     # while one raised by then is not yet done at the act's time is 409 ``steps-first``.

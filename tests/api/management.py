@@ -100,8 +100,10 @@ async def march_service(t: Tenant) -> None:
     Case B (team line_manager-2), incident Mon 16 March 09:00 GMT:
       W4 due Tue 17 March 23:59:59, done Thu 19 March 11:59:59: late by 1.50 days;
       W5 waived by the line manager; W6 due 6 April: outside March.
-    Case C (team line_manager-1, prevention), incident Mon 2 March, closed on 5 March: its
-      steps are superseded and left out.
+    Case C (team line_manager-1, prevention), incident Mon 2 March 10:00, closed at 15:00 that
+      day, before any of its steps was late (W4 due 3 March, W5's "immediately" late after the
+      end of 2 March): its steps are superseded and left out. (Closed after a deadline, a step
+      is missed and counted late: ATTACK34B-7, test_attack34b_missed_steps.)
     Cases opened on 5 January: their W1 steps (no timescale) fall in January, outside March.
     """
     a = (await t.open_case(opened_at="2026-01-05T10:00:00Z", csc_status="cin"))["data"]
@@ -127,5 +129,5 @@ async def march_service(t: Tenant) -> None:
     # A prevention case: it closes without the closure Asset+ a statutory Order needs (W3).
     c = (await t.open_case(opened_at="2026-01-05T10:00:00Z", intervention="prevention"))["data"]
     await post_event(t, c["id"], type="new_incident", occurred_at="2026-03-02T10:00:00Z")
-    await close_case(t, c["id"], "2026-03-05T10:00:00Z", "line_manager-1")
+    await close_case(t, c["id"], "2026-03-02T15:00:00Z", "line_manager-1")
     assert await open_steps(t, c["id"]) == {}

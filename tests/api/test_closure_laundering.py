@@ -100,8 +100,12 @@ async def test_S1_S5_close_and_reopen_keep_overdue_steps_with_their_original_dea
     assert audit.count("step.reinstate") == len(before)
     # Subscribers hear of each step set aside by the closure and of each one back (attack
     # pass 1, finding 2: they heard of the reinstatements only).
+    # The steps already overdue at the closure were missed then, the others set aside
+    # (ATTACK34B-7): each announced once, each back.
     types = await outbox_types(somerset.settings, case["id"])
-    assert types.count("step.superseded") == types.count("step.reinstated") == len(before)
+    assert types.count("step.missed") == len(overdue_before)
+    assert types.count("step.superseded") == len(before) - len(overdue_before)
+    assert types.count("step.reinstated") == len(before)
     assert types.index("case.closed") < types.index("case.reopened")
 
 

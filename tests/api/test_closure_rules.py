@@ -181,7 +181,8 @@ async def test_S1_S2_a_court_order_turned_non_statutory_asks_for_the_fact_findin
     """S2 (2.1): "Children working with YJT in non-statutory capacity will have an appropriate
     assessment of needs completed (using a Fact Finding document)". A court order opened Monday
     3 August 2026 (S1: AssetPlus due 31 August 08:00Z) pushed again by its line manager as a
-    prevention case: the Fact Finding step (S2, no timescale) replaces the AssetPlus step."""
+    prevention case: the Fact Finding step (S2, no timescale) replaces the AssetPlus step (late
+    by then: missed)."""
     case = (await _upsert(somerset, "A98-4", "court_order", "line_manager", 201))["data"]
     s1 = the_step(case["open_steps"], "complete_assessment")
     assert (s1["due_at"], s1["policy"]) == ("2026-08-31T08:00:00Z",
@@ -191,7 +192,10 @@ async def test_S1_S2_a_court_order_turned_non_statutory_asks_for_the_fact_findin
     assert (s2["title"], s2["actor"], s2["due_at"], s2["policy"]) == (
         "Complete a Fact Finding assessment of needs (harm, serious harm, safety and "
         "well-being)", "case_holder", None, {**S, "ref": "2.1", "rule": "S2"})
-    assert s1["id"] in {s["id"] for s in await steps_of(somerset, case["id"], "superseded")}
+    # Turned now, after 31 August: the AssetPlus step was already late, so it is on record as
+    # missed, not superseded (ATTACK34B-7).
+    missed = the_step(await steps_of(somerset, case["id"], "missed"), "complete_assessment")
+    assert (missed["id"], missed["due_at"]) == (s1["id"], "2026-08-31T08:00:00Z")
 
 
 async def test_S15_move_to_core_assetplus_is_superseded_when_the_case_becomes_statutory(

@@ -192,24 +192,25 @@ async def test_W3_domain_turning_high_brings_the_review_to_three_months_through_
     assert "W3 (Assessment Reviews): judgement_recorded at 2027-01-10" in moved_entry["why"]
 
 
-async def test_S10_category_recorded_after_high_rosh_identifies_the_mappa_level_through_http(
+async def test_S10_the_marp_decides_on_mappa_2_once_rosh_is_very_high_through_http(
         somerset: Tenant) -> None:
-    """S10 (3.2.4): "For ROSH cases, the MAPPA level will be identified and agreed via these
-    processes and referral will be made by the case holder to the MAPPA coordinator if
-    necessary." ROSH high on 1 March 2027, MAPPA category 2 recorded on 2 March (8.2: a
-    child need only be charged to be eligible): identify the level at the next MARP, Thursday
-    8 April 14:00 BST (13:00Z), for the case holder."""
+    """S10 (7.1.9): "The MARP will decide if cases with Very High ROSH judgements need to be
+    referred to MAPPA 2" (ATTACK34B-1). ROSH high on 1 March 2027, MAPPA category 2 recorded
+    on 2 March (8.2: a child need only be charged to be eligible): no decision asked (the
+    catalogue's S10 asked the case holder for one); ROSH very high on Wednesday 3 March: the
+    chairs' decision at the next MARP, Thursday 8 April 14:00 BST (13:00Z)."""
     case_id = (await somerset.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]["id"]
     await post(somerset, "/v1/panels", {"kind": "marp", "scheduled_for": "2027-04-08T13:00:00Z",
                                         "chair_id": "chair-1"}, "chair")
     await judge(somerset, case_id, "rosh", "high", "2027-03-01T10:00:00Z")
-    assert [s for s in await steps_of(somerset, case_id)
-            if s["code"] == "identify_mappa_level"] == []
     r = await patch_case(somerset, case_id, {"mappa_category": 2,
                                              "occurred_at": "2027-03-02T10:00:00Z"})
     assert r.status_code == 200, r.text
+    assert [s for s in await steps_of(somerset, case_id)
+            if s["code"] == "identify_mappa_level"] == []
+    await judge(somerset, case_id, "rosh", "very_high", "2027-03-03T10:00:00Z")
     [step] = [s for s in await steps_of(somerset, case_id) if s["code"] == "identify_mappa_level"]
-    assert policy_of(step) == ("S10", "3.2.4", "case_holder")
+    assert policy_of(step) == ("S10", "7.1.9, 3.2.4", "chair")
     assert step["due_at"] == "2027-04-08T13:00:00Z"
 
 

@@ -57,17 +57,24 @@ async def _died(t: Tenant, case_id: str) -> dict[str, Any]:
 
 
 async def _assert_ended(t: Tenant, case_id: str, before: set[str], kept: set[str],
-                        event_id: str) -> None:
+                        event_id: str, missed: frozenset[str] = frozenset()) -> None:
     """Every step open before the death and not kept is superseded with the reason, linked to
-    the event, and each supersession is audited with that reason."""
-    ended = {s["id"]: s for s in await _steps(t, case_id, "superseded")}
-    assert {s["code"] for s in ended.values()} == before - kept
+    the event, and each supersession is audited with that reason; those already late at the
+    death (``missed``) are missed with it instead, audited ``step.missed`` (ATTACK34B-7)."""
+    superseded = {s["id"]: s for s in await _steps(t, case_id, "superseded")}
+    late = {s["id"]: s for s in await _steps(t, case_id, "missed")}
+    assert {s["code"] for s in superseded.values()} == before - kept - missed
+    assert {s["code"] for s in late.values()} == missed
+    ended = {**superseded, **late}
     for step in ended.values():
         assert "the child has died" in step["note"]
         assert event_id in step["note"]
-    audited = {e["entity_id"]: e for e in await _audit(t, case_id)
-               if e["action"] == "step.supersede"}
-    assert set(audited) == set(ended)
+    audit = await _audit(t, case_id)
+    audited = {e["entity_id"]: e for e in audit if e["action"] == "step.supersede"}
+    assert set(audited) == set(superseded)
+    audited_missed = {e["entity_id"]: e for e in audit if e["action"] == "step.missed"}
+    assert set(audited_missed) == set(late)
+    audited.update(audited_missed)
     assert all("the child has died" in (e["reason"] or "") for e in audited.values())
 
 
@@ -94,7 +101,10 @@ async def test_S23_death_ends_the_work_with_the_child_and_keeps_the_notification
         ("notify_serious_incident", "chair", None, False,
          {"pack": "somerset-yjt-2023", "version": "1", "ref": "12", "rule": "S23"}),
     ]
-    await _assert_ended(somerset, case["id"], before, set(), body["data"]["id"])
+    # The manager discussion (due Friday 3 April 10:00 BST, 3.1 "within 24 hours") and the
+    # AssetPlus (2.1, four weeks from the opening) were already late at the death: missed.
+    await _assert_ended(somerset, case["id"], before, set(), body["data"]["id"],
+                        missed=frozenset({"complete_assessment", "discuss_with_manager"}))
 
 
 async def test_W24_death_ends_the_work_with_the_child_and_keeps_the_serious_incident_duties(

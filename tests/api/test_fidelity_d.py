@@ -60,24 +60,30 @@ async def test_S9_marp_decision_raising_swb_to_very_high(
     assert cp["policy"] == {**S, "ref": "3.2.4", "rule": "S9"}
 
 
-async def test_S10_mappa_category_recorded_after_high_rosh(
+async def test_S10_the_marps_mappa_decision_ends_when_mappa_level_2_is_recorded(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
-    """S10 (3.2.4): "For ROSH cases, the MAPPA level will be identified and agreed via these
-    processes"; 8.2: "a child need only be charged with a relevant offence to be eligible".
-    ROSH high on Christmas Eve 2026; MAPPA category 2 recorded on Monday 28 December (the Boxing
-    Day substitute bank holiday): identify_mappa_level for the case holder, due at the next
-    MARP, Wednesday 6 January 2027 10:00 GMT."""
+    """S10 (7.1.9): "The MARP will decide if cases with Very High ROSH judgements need to be
+    referred to MAPPA 2, unless this has already been done" (ATTACK34B-1). ROSH very high on
+    Christmas Eve 2026: the chairs' decision, due at the next MARP, Wednesday 6 January 2027
+    10:00 GMT. A MAPPA category recorded on Monday 28 December (the Boxing Day substitute bank
+    holiday) leaves it as it is; MAPPA level 2 recorded that day supersedes it (done already)."""
     pin(monkeypatch, 2026, 12, 28, 12, 0)
     case = (await somerset.open_case(opened_at="2026-12-01T09:00:00Z"))["data"]
     await schedule(somerset.client, somerset, "2027-01-06T10:00:00Z")
-    body = await judge(somerset, case["id"], "rosh", "high", "2026-12-24T10:00:00Z")
-    assert not steps_of(body["next_steps"], "identify_mappa_level")
+    body = await judge(somerset, case["id"], "rosh", "very_high", "2026-12-24T10:00:00Z")
+    [step] = steps_of(body["next_steps"], "identify_mappa_level")
+    assert (step["actor"], step["assignee_id"], step["due_at"]) == (
+        "chair", None, "2027-01-06T10:00:00Z")
+    assert step["policy"] == {**S, "ref": "7.1.9, 3.2.4", "rule": "S10"}
     r = await patch_case(somerset, case["id"],
                          {"mappa_category": 2, "occurred_at": "2026-12-28T11:00:00Z"})
     assert r.status_code == 200, r.text
-    [step] = steps_of(await case_steps(somerset, case["id"]), "identify_mappa_level")
-    assert (step["actor"], step["due_at"]) == ("case_holder", "2027-01-06T10:00:00Z")
-    assert step["policy"] == {**S, "ref": "3.2.4", "rule": "S10"}
+    assert [s["id"] for s in steps_of(await case_steps(somerset, case["id"]),
+                                      "identify_mappa_level")] == [step["id"]]
+    r = await patch_case(somerset, case["id"],
+                         {"mappa_level": 2, "occurred_at": "2026-12-28T11:30:00Z"})
+    assert r.status_code == 200, r.text
+    assert steps_of(await case_steps(somerset, case["id"]), "identify_mappa_level") == []
 
 
 async def test_S1_upsert_to_a_court_order_asks_for_the_assetplus(

@@ -550,26 +550,32 @@ async def test_S9_not_for_high_swb_or_rosh(somerset: Tenant, domain: str, level:
     assert "child_protection_referral" not in codes(body["next_steps"])
 
 
-@pytest.mark.parametrize("category", [2, 3])
 @pytest.mark.usefixtures("recorded_friday")
-async def test_S10_mappa_eligible_rosh_high(somerset: Tenant, category: int) -> None:
-    """S10: MAPPA-eligible case, ROSH high: identify the MAPPA level via the next MARP."""
+async def test_S10_very_high_rosh_is_the_marps_mappa_2_decision(somerset: Tenant) -> None:
+    """S10, 7.1.9: "The MARP will decide if cases with Very High ROSH judgements need to be
+    referred to MAPPA 2, unless this has already been done" (ATTACK34B-1): ROSH very high on
+    the Friday before the bank holiday, no MAPPA category recorded: the MARP's decision, the
+    chairs' step (no one assignee), due at the next MARP, Thursday 3 September 10:00 BST."""
     await schedule(somerset, "2026-09-03T10:00:00+01:00")
-    case = (await somerset.open_case(mappa_category=category))["data"]
-    body = await judged(somerset, case["id"], domain="rosh", level="high", occurred_at=FRI_BH)
-    assert_step(the_step(body["next_steps"], "identify_mappa_level"),
-                code="identify_mappa_level", actor="case_holder", assignee="case_holder-1",
-                due_at="2026-09-03T09:00:00Z", pack=SOMERSET, ref="3.2.4", rule="S10")
-
-
-async def test_S10_not_without_mappa_or_for_swb(somerset: Tenant) -> None:
-    """S10: no MAPPA category, or SWB rather than ROSH: no identify_mappa_level."""
     case = (await somerset.open_case())["data"]
-    body = await judged(somerset, case["id"], domain="rosh", level="very_high", occurred_at=FRI_BH)
-    assert "identify_mappa_level" not in codes(body["next_steps"])
-    other = (await somerset.open_case(mappa_category=2))["data"]
-    body = await judged(somerset, other["id"], domain="swb", level="high", occurred_at=FRI_BH)
-    assert "identify_mappa_level" not in codes(body["next_steps"])
+    body = await judged(somerset, case["id"], domain="rosh", level="very_high",
+                        occurred_at=FRI_BH)
+    assert_step(the_step(body["next_steps"], "identify_mappa_level"),
+                code="identify_mappa_level", actor="chair", assignee=None,
+                due_at="2026-09-03T09:00:00Z", pack=SOMERSET, ref="7.1.9, 3.2.4", rule="S10")
+
+
+async def test_S10_not_at_high_nor_for_swb_nor_when_already_at_mappa_2(somerset: Tenant) -> None:
+    """S10, 7.1.9 "Very High ROSH ... unless this has already been done": a MAPPA category 2
+    case at high ROSH, a very high SWB, and a very high ROSH case already managed at MAPPA
+    level 2 ask no MAPPA decision of the MARP."""
+    for opened, domain, level in (({"mappa_category": 2}, "rosh", "high"),
+                                  ({"mappa_category": 2}, "swb", "very_high"),
+                                  ({"mappa_category": 2, "mappa_level": 2}, "rosh", "very_high")):
+        case = (await somerset.open_case(**opened))["data"]
+        body = await judged(somerset, case["id"], domain=domain, level=level,
+                            occurred_at=FRI_BH)
+        assert "identify_mappa_level" not in codes(body["next_steps"]), (opened, level)
 
 
 @pytest.mark.parametrize(("occurred_at", "due_at"), [

@@ -171,8 +171,8 @@ async def test_W17_mappa_a_referral_and_its_escalation_end_when_the_level_drops_
     the A form is due six months before the release of 31 March 2028; the release brought
     forward to 15 October 2027 makes it due at once (urgent), overdue after the end of Tuesday
     4 May and escalated on Wednesday 5 May at 10:00 BST. The level lowered to 1 at 11:00 BST
-    that day: the referral is no longer owed, it
-    and its escalation are superseded (the H form, W16, stays); set to 2 again on Thursday
+    that day: the referral is no longer owed: missed (it was late), its escalation superseded
+    (the H form, W16, stays); set to 2 again on Thursday
     6 May at 11:00 BST: the referral is owed again, at once."""
     t = wokingham
     pin(monkeypatch, 2027, 5, 3, 11, 0)
@@ -196,8 +196,12 @@ async def test_W17_mappa_a_referral_and_its_escalation_end_when_the_level_drops_
     open_now = await steps_of(t, case_id)
     assert not {s["id"] for s in open_now} & {referral["id"], chase["id"]}
     assert "mappa_h_notification" in {s["code"] for s in open_now}
+    # The referral was overdue (since the end of 4 May): missed, not superseded; its chase is
+    # superseded (ATTACK34B-7).
     superseded = {s["id"]: s for s in await steps_of(t, case_id, "superseded")}
-    assert {referral["id"], chase["id"]} <= superseded.keys()
+    assert chase["id"] in superseded
+    missed = {s["id"]: s for s in await steps_of(t, case_id, "missed")}
+    assert list(missed) == [referral["id"]]
     pin(monkeypatch, 2027, 5, 6, 10, 0)
     await ok(await patch_case(t, case_id, {"mappa_level": 2}))
     [again] = [s for s in await steps_of(t, case_id) if s["code"] == "mappa_a_referral"]

@@ -20,6 +20,7 @@ STAFF = ("case_holder", "line_manager", "duty_manager", "chair", "panel_admin")
 CASE_FILE = ("case_holder", "line_manager", "duty_manager", "chair")
 HOLDER_AND_MANAGERS = ("case_holder", "line_manager", "duty_manager")
 MANAGERS = ("line_manager", "duty_manager")
+REFERRAL_MAKERS = (*HOLDER_AND_MANAGERS, "chair")
 
 # (method, path) → (roles that pass the gate, their status with unknown ids and a body of {}; or
 # each such role's status where the object-level rule tells them apart). Every other role gets
@@ -60,7 +61,9 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
     ("GET", "/v1/next-steps"): (STAFF, 200),
     ("POST", "/v1/next-steps/{step_id}/complete"): (STAFF, 404),
     ("GET", "/v1/cases/{case_id}/referrals"): (STAFF, 404),
-    ("POST", "/v1/cases/{case_id}/referrals"): (HOLDER_AND_MANAGERS, 422),
+    # A chair makes the kinds the pack names them for (Somerset 12's CSPPI notification,
+    # ATTACK34B-8), so passes the gate; the kind is checked on the case (test_attack34b_chair_acts).
+    ("POST", "/v1/cases/{case_id}/referrals"): (REFERRAL_MAKERS, 422),
     ("GET", "/v1/referrals/transitions"): ((*STAFF, "feed"), 200),
     ("GET", "/v1/referrals/{referral_id}"): (STAFF, 404),
     ("POST", "/v1/feeds/{source}/referrals"): (("feed",), 422),
@@ -104,9 +107,9 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], int | dict[str, int]]] = {
         (MANAGERS, {"line_manager": 403, "duty_manager": 404}),
 }
 REFERRAL_ACTIONS = {
-    "submit": HOLDER_AND_MANAGERS, "quality-assure": MANAGERS, "send": HOLDER_AND_MANAGERS,
+    "submit": REFERRAL_MAKERS, "quality-assure": MANAGERS, "send": REFERRAL_MAKERS,
     "accept": (*MANAGERS, "chair", "panel_admin"), "decline": (*MANAGERS, "chair", "panel_admin"),
-    "withdraw": HOLDER_AND_MANAGERS,
+    "withdraw": REFERRAL_MAKERS,
 }
 
 

@@ -84,8 +84,8 @@ async def test_S32_S33_a_closure_with_the_child_in_custody_sets_them_aside(
     possible thereafter" (S26) and the transfer request's documentation (13.4.1/13.4.2,
     S30/S31), the policy does not reach past the end of the work. Entry Mon 23 Nov 2026 10:00,
     the case closed Fri 27 Nov 16:00 with the child still in custody: both are set aside
-    (superseded), not the closing answer's ``next_steps``; reopened Mon 30 Nov, the child still
-    in custody, they are owed again as they were (due at the entry)."""
+    (missed: late by then), not the closing answer's ``next_steps``; reopened Mon 30 Nov, the
+    child still in custody, they are owed again as they were (due at the entry)."""
     case_id = (await somerset.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
     r = await somerset.client.post(f"/v1/cases/{case_id}/events", json={
         "type": "custody_entry", "occurred_at": "2026-11-23T10:00:00Z"},
@@ -98,7 +98,8 @@ async def test_S32_S33_a_closure_with_the_child_in_custody_sets_them_aside(
     assert r.status_code == 200, r.text
     assert [s["code"] for s in r.json()["next_steps"] if s["code"] in DOCUMENTS] == []
     assert [s for s in await case_steps(somerset, case_id) if s["code"] in DOCUMENTS] == []
-    aside = {s["id"] for s in await case_steps(somerset, case_id, "superseded")}
+    # Due at the entry and still undone at the closure: set aside as missed (ATTACK34B-7).
+    aside = {s["id"] for s in await case_steps(somerset, case_id, "missed")}
     assert set(owed) <= aside
     r = await patch_case(somerset, case_id, {"closed_at": None,
                                              "reopen_reason": "order resumed"})

@@ -341,26 +341,28 @@ def test_S3_review_stays_twelve_weekly_whatever_the_level() -> None:
 # --- F6: S10 when the MAPPA category comes after the high ROSH ----------------------------------
 
 
-def test_S10_category_recorded_after_high_rosh_identifies_the_mappa_level() -> None:
-    """S10 (3.2.4): "For ROSH cases, the MAPPA level will be identified and agreed via these
-    processes and referral will be made by the case holder to the MAPPA coordinator if
-    necessary." ROSH high since 1 March 2027; MAPPA category 2 recorded on Tuesday 2 March
-    (8.2: eligible once charged): identify the level at the MARP of Thursday 4 March 14:00
-    GMT. Not when ROSH is medium, nor when the category only changes (already eligible)."""
+def test_S10_a_mappa_level_2_recorded_supersedes_the_marps_mappa_decision() -> None:
+    """S10 (7.1.9): "The MARP will decide if cases with Very High ROSH judgements need to be
+    referred to MAPPA 2, unless this has already been done." ROSH very high since 1 March 2027,
+    the MARP's decision open (due at the MARP of Thursday 4 March 14:00 GMT); MAPPA level 2
+    recorded on Tuesday 2 March: the referral has been done, the decision is superseded. A
+    MAPPA category recorded instead (8.2) leaves it open: the category is not the decision
+    (attack 34b, ATTACK34B-1: the catalogue's S10 turned on the category)."""
     marp = panel(utc(2027, 3, 4, 14))
-    high = case(ratings=rated(rosh="high"), on_register=True)
-    change = event("case_changed", utc(2027, 3, 2, 10), role="line_manager",
-                   changes={"mappa_category": [None, 2]})
-    ev = run(S, change, high, panels=[marp])
-    assert_step(created(ev, "identify_mappa_level"), rule="S10", code="identify_mappa_level",
-                actor="case_holder", due=utc(2027, 3, 4, 14), pack=S, ref="3.2.4")
-    medium = case(ratings=rated(rosh="medium"))
-    assert "identify_mappa_level" not in codes(run(S, change, medium, panels=[marp]))
-    recategorised = event("case_changed", utc(2027, 3, 2, 10), role="line_manager",
-                          changes={"mappa_category": [3, 2]})
-    assert "identify_mappa_level" not in codes(run(S, recategorised,
-                                                   replace(high, mappa_category=3),
-                                                   panels=[marp]))
+    decision = created(run(S, judgement("rosh", "very_high", utc(2027, 3, 1, 10)),
+                           case(), panels=[marp]), "identify_mappa_level")
+    assert_step(decision, rule="S10", code="identify_mappa_level", actor="chair",
+                due=utc(2027, 3, 4, 14), pack=S, ref="7.1.9, 3.2.4")
+    held = case(ratings=rated(rosh="very_high"), on_register=True,
+                open_steps=(open_step(decision, UUID(int=10)),))
+    level_2 = run(S, event("case_changed", utc(2027, 3, 2, 10), role="line_manager",
+                           changes={"mappa_level": [None, 2]}), held, panels=[marp])
+    assert [i.step_id for i in intents(level_2, "supersede")
+            if i.code == "identify_mappa_level"] == [UUID(int=10)]
+    category = run(S, event("case_changed", utc(2027, 3, 2, 10), role="line_manager",
+                            changes={"mappa_category": [None, 2]}), held, panels=[marp])
+    assert not [i for i in intents(category, "supersede") if i.code == "identify_mappa_level"]
+    assert "identify_mappa_level" not in codes(category)
 
 
 # --- F4: a case under a panel's booked review is not referred anew ------------------------------

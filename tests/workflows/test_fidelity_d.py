@@ -69,26 +69,18 @@ def test_S9_panel_decision_on_a_bank_holiday_weekend() -> None:
 # --- F6: S10 whichever of its two conditions arrives last -----------------------------------
 
 
-def test_S10_mappa_category_recorded_on_a_high_rosh_case() -> None:
-    """S10 (3.2.4): "For ROSH cases, the MAPPA level will be identified and agreed via these
-    processes and referral will be made by the case holder to the MAPPA coordinator if
-    necessary"; 8.2: "a child need only be charged with a relevant offence to be eligible".
-    ROSH is high already; MAPPA category 2 is recorded on Monday 28 December 2026 (substitute
-    bank holiday): identify_mappa_level for the case holder, due at the next MARP (Wednesday 6
-    January 2027, 10:00 GMT), as when the category came first."""
+def test_S10_mappa_category_recorded_on_a_high_rosh_case_asks_no_marp_decision() -> None:
+    """S10 (7.1.9): "The MARP will decide if cases with Very High ROSH judgements need to be
+    referred to MAPPA 2" (attack 34b, ATTACK34B-1: the catalogue's S10 asked the case holder to
+    identify the level when a category was recorded on a high ROSH case). ROSH is high; MAPPA
+    category 2 recorded on Monday 28 December 2026 (substitute bank holiday): no MAPPA decision
+    is asked (High, not Very High ROSH), nor at very high (the decision is the judgement's)."""
     marp = panel(lon(2027, 1, 6, 10))
-    before = case(ratings=rated(rosh="high"), on_register=True)
-    ev = run(S, event("case_changed", lon(2026, 12, 28, 12),
-                      changes={"mappa_category": [None, 2]}), before, [marp])
-    assert_step(created(ev, "identify_mappa_level"), rule="S10", code="identify_mappa_level",
-                actor="case_holder", due=utc(2027, 1, 6, 10), pack=S, ref="3.2.4")
-    # Not when ROSH is below high, nor when the category only moves between categories.
-    assert "identify_mappa_level" not in codes(run(
-        S, event("case_changed", lon(2026, 12, 28, 12), changes={"mappa_category": [None, 2]}),
-        case(ratings=rated(rosh="medium")), [marp]))
-    assert "identify_mappa_level" not in codes(run(
-        S, event("case_changed", lon(2026, 12, 28, 12), changes={"mappa_category": [2, 3]}),
-        case(ratings=rated(rosh="high"), mappa_category=2), [marp]))
+    for level in ("high", "very_high"):
+        before = case(ratings=rated(rosh=level), on_register=True)
+        ev = run(S, event("case_changed", lon(2026, 12, 28, 12),
+                          changes={"mappa_category": [None, 2]}), before, [marp])
+        assert "identify_mappa_level" not in codes(ev)
 
 
 # --- F13: a change to a statutory order raises the statutory assessment ----------------------

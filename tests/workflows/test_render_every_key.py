@@ -163,6 +163,8 @@ PROBES: dict[str, tuple[Edit | None, Edit]] = {
     "ReferralKind.to_panel": (None, _set("referral_kinds", 0, "to_panel", value=True)),
     "ReferralKind.after_closure": (None, _set("referral_kinds", 0, "after_closure",
                                               value=True)),
+    "ReferralKind.also_made_by": (None, _set("referral_kinds", 0, "also_made_by",
+                                             value=["chair"])),
     "ReferralKind.after_steps": (None, _set("referral_kinds", 0, "after_steps",
                                             value=["complete_assessment"])),
     "ReferralKind.feed_makes": (None, _set("referral_kinds", 0, "feed_makes", value=True)),

@@ -149,15 +149,42 @@ def test_S9_very_high_swb_child_protection_referral_immediately() -> None:
     assert "child_protection_referral" not in codes(run(S, judgement("swb", "high", CHRISTMAS_EVE)))
 
 
-def test_S10_mappa_eligible_high_rosh_identifies_mappa_level_at_the_panel() -> None:
-    """S10: mappa eligible high rosh identifies mappa level at the panel."""
+def test_S10_very_high_rosh_is_the_marps_to_decide_on_a_mappa_level_2_referral() -> None:
+    """S10, Somerset 7.1.9: "The MARP will decide if cases with Very High ROSH judgements need
+    to be referred to MAPPA 2, unless this has already been done." (attack 34b, ATTACK34B-1:
+    the catalogue's S10 gave it to the case holder, at high too, only with a MAPPA category.)
+    ROSH very high on Thursday 2 April 2026 (before Good Friday), no MAPPA category recorded:
+    the MARP's decision, owned by the chair, due at the next MARP, Thursday 9 April 14:00 BST."""
     marp = panel(lon(2026, 4, 9, 14))
+    ev = run(S, judgement("rosh", "very_high", THU_BEFORE_GOOD_FRIDAY), case(), panels=[marp])
+    step = created(ev, "identify_mappa_level")
+    assert_step(step, rule="S10", code="identify_mappa_level", actor="chair",
+                due=utc(2026, 4, 9, 13), pack=S, ref="7.1.9, 3.2.4")
+    assert step.assignee_id is None
+
+
+def test_S10_high_rosh_even_mappa_eligible_asks_no_marp_mappa_decision() -> None:
+    """S10, 7.1.9 "cases with Very High ROSH judgements": a high ROSH on Thursday 2 April 2026,
+    MAPPA category 2 recorded, raises no MAPPA decision (the catalogue's S10 asked one)."""
     ev = run(S, judgement("rosh", "high", THU_BEFORE_GOOD_FRIDAY), case(mappa_category=2),
-             panels=[marp])
-    assert_step(created(ev, "identify_mappa_level"), rule="S10", code="identify_mappa_level",
-                actor="case_holder", due=utc(2026, 4, 9, 13), pack=S, ref="3.2.4")
-    assert "identify_mappa_level" not in codes(run(S, judgement("rosh", "high",
-                                                                 THU_BEFORE_GOOD_FRIDAY)))
+             panels=[panel(lon(2026, 4, 9, 14))])
+    assert "identify_mappa_level" not in codes(ev)
+    assert "refer_to_panel" in codes(ev)
+
+
+def test_S10_not_when_the_mappa_2_referral_has_already_been_done() -> None:
+    """S10, 7.1.9 "unless this has already been done": a case already managed at MAPPA level 2
+    turning very high on Thursday 2 April 2026 asks no MAPPA decision of the MARP; at level 1
+    (the MARP's own local management, 1.8) it does."""
+    marp = panel(lon(2026, 4, 9, 14))
+    done = run(S, judgement("rosh", "very_high", THU_BEFORE_GOOD_FRIDAY),
+               case(mappa_category=2, mappa_level=2), panels=[marp])
+    assert "identify_mappa_level" not in codes(done)
+    level_1 = run(S, judgement("rosh", "very_high", THU_BEFORE_GOOD_FRIDAY),
+                  case(mappa_category=2, mappa_level=1), panels=[marp])
+    assert_step(created(level_1, "identify_mappa_level"), rule="S10",
+                code="identify_mappa_level", actor="chair", due=utc(2026, 4, 9, 13), pack=S,
+                ref="7.1.9, 3.2.4")
 
 
 def test_S11_monthly_manager_review_from_the_31st_clamps_to_february() -> None:
