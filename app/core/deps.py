@@ -6,7 +6,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -519,17 +519,50 @@ BODY_KEY_SYNONYMS: dict[str, str] = {
     "reason": "note", "comment": "note", "comments": "note", "notes": "note",
     "rationale": "note", "explanation": "note", "message": "note",
 }
+# The words for "why" a client may send: where the object's own "why" field has another of
+# them as its name or its ending (``rationale``, ``reason``, ``closure_reason``), that field is
+# what it meant (attack 35a, ATTACK35A-11: ``reason`` on a judgement, ``note`` on a waiver
+# got no hint; ``reason`` on a closure was offered ``reopen_reason``).
+_WHY_WORDS = frozenset({*BODY_KEY_SYNONYMS, "note", "why"})
 
 
-def _meant(name: str, schema: Any, schema_path: Sequence[Any]) -> str:
+def _why_fields(fields: Sequence[str]) -> list[str]:
+    return [f for f in fields
+            if f in _WHY_WORDS or any(f.endswith(f"_{w}") for w in _WHY_WORDS)]
+
+
+def _by_siblings(candidates: list[str], sent: Mapping[str, Any]) -> list[str]:
+    """Of several "why" fields (``closure_reason``, ``reopen_reason``), the ones whose act the
+    object's other keys name: a field's first word shares its first four letters with a key
+    sent with a value (``closure_reason`` with ``closed_at``), or, for a key sent as null
+    (``closed_at: null``: a reopening), the others. All of them when that picks none or all."""
+    def stem(word: str) -> str:
+        return word.split("_", 1)[0][:4]
+
+    given = {stem(k) for k, v in sent.items() if v is not None}
+    cleared = {stem(k) for k, v in sent.items() if v is None}
+    named = [c for c in candidates if stem(c) in given]
+    if not named and cleared:
+        named = [c for c in candidates if stem(c) not in cleared]
+    return named if named and len(named) < len(candidates) else candidates
+
+
+def _meant(name: str, schema: Any, schema_path: Sequence[Any], sent: Any = None) -> str:
     """'; did you mean 'x'?' for an unknown key close to a field of the object the error's
     ``schema_path`` (refs resolved, ending ``additionalProperties``) points at, by the one
     did-you-mean (:func:`app.workflows.suggest.near_words`, with :data:`BODY_KEY_SYNONYMS`;
-    ``policy-pack`` for ``policy_pack``, ``reason`` for ``note``), else "". Only the
-    contract's own field name is written, never the key sent (attack pass 9, N8; attack pass
-    30, ATTACK30B-9)."""
+    ``policy-pack`` for ``policy_pack``, ``reason`` for ``note``), else "". A "why" word
+    (``reason``, ``comment``, ``note``...) sent where the object's "why" field has another name
+    offers that field; of two (a closure's and a reopening's), the one the object's other
+    keys (``sent``, the object as sent) name, else both. Only the contract's own field names
+    are written, never the key sent (attack pass 9, N8; attack pass 30, ATTACK30B-9)."""
     node = _schema_at(schema, list(schema_path)[:-1])
     fields = list(node.get("properties", {})) if isinstance(node, dict) else []
+    plain = name.strip().casefold()
+    if plain in _WHY_WORDS and plain not in fields and (why := _why_fields(fields)):
+        if len(why) > 1 and isinstance(sent, Mapping):
+            why = _by_siblings(why, sent)
+        return f"; did you mean {' or '.join(repr(w) for w in why[:2])}?"
     near = near_words(name, fields, BODY_KEY_SYNONYMS, most=1)
     return f"; did you mean {near[0]!r}?" if near else ""
 
@@ -590,7 +623,7 @@ def check_body_against_contract(request: Request, body: Any) -> None:
             for name in unexpected[:room]:
                 errors.add(entry([*at, name], "Extra inputs are not permitted",
                                  functools.partial(_meant, str(name), schema,
-                                                   error.schema_path)))
+                                                   error.schema_path, error.instance)))
             errors.skip(len(unexpected) - min(room, len(unexpected)))
         else:
             said = (_branch_said(schema, error) if keyword in ("anyOf", "oneOf") else

@@ -319,9 +319,11 @@ async def _rename_chair_duty(wctx: WriteContext, *, item: PanelItem, panel: Pane
     steps = await wctx.session.exec(select(Step).where(
         Step.case_id == wctx.case.id, Step.status == StepStatus.open,
         Step.subject_id == item.id, Step.actor == "chair"))
+    moved: list[Step] = []
     for step in steps.all():
         if step.assignee_id == want:
             continue
+        moved.append(step)
         was, step.assignee_id = step.assignee_id, want
         why = (f"{panel.chair_id} may not chair this item's decision ({barred[panel.chair_id]})"
                if want is None else f"{want} chairs this item's decision")
@@ -330,3 +332,6 @@ async def _rename_chair_duty(wctx: WriteContext, *, item: PanelItem, panel: Pane
         await wctx.audit("step.reassign", entity_type="step", entity_id=step.id, reason=why,
                          change={"code": step.code, "actor": "chair",
                                  "assignee_id": {"from": was, "to": want}})
+    if moved:  # their escalations name the chair now (ATTACK35A-15)
+        await wctx.session.flush()
+        await policy.renote_moved(wctx, moved, "the item's chair changed")

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictInt, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -165,7 +165,9 @@ class AssessmentSubmit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     occurred_at: ActTime = None
-    scores: dict[Annotated[str, StringConstraints(max_length=32)], int] = PField(
+    # Strict: 4.0 is not a score, as 30.0 is not an integer fact's value (Fact.parse; attack
+    # 35a, ATTACK35A-10: the contract's JSON Schema "integer" admits 4.0, lax pydantic took it).
+    scores: dict[Annotated[str, StringConstraints(max_length=32)], StrictInt] = PField(
         default_factory=dict, max_length=50,
         description="section scores the service's pack declares (GET /v1/policy-packs/{id}: "
                     "scores), each within its range")

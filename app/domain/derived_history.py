@@ -56,19 +56,24 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-async def _judgements(wctx: WriteContext, pending: Rated | None) -> list[Rated]:
-    """The case's judgements in time order (recording order on ties), ``pending`` (this
-    write's, whose row may be left to the commit) last among its ties."""
+async def _judgements(wctx: WriteContext, pending: Rated | None,
+                      pending_decision: bool = False) -> list[Rated]:
+    """The case's judgements in time order (at one instant the panels' decisions first, then
+    recording order: app.domain.replay.SAME_INSTANT), ``pending`` (this write's, whose row may
+    be left to the commit, a decision when ``pending_decision``) last among its ties of its
+    kind."""
     j = _JUDGEMENT.c
     conn = await wctx.session.connection()
     rows = (await conn.execute(
-        sa.select(j.occurred_at, j.domain, j.level, j.id).where(j.case_id == wctx.case.id)
+        sa.select(j.occurred_at, j.domain, j.level, j.id, j.panel_item_id)
+        .where(j.case_id == wctx.case.id)
         .order_by(j.occurred_at, j.created_at, j.id))).all()
-    rated = [Rated(_aware(at), str(d), str(level), i) for at, d, level, i in rows]
-    if pending is not None and all(r.id != pending.id for r in rated):
-        rated.append(pending)
-        rated.sort(key=lambda r: r.occurred_at)  # stable: recording order on ties
-    return rated
+    ranked = [(Rated(_aware(at), str(d), str(level), i), item is not None)
+              for at, d, level, i, item in rows]
+    if pending is not None and all(r.id != pending.id for r, _ in ranked):
+        ranked.append((pending, pending_decision))
+    ranked.sort(key=lambda r: (r[0].occurred_at, not r[1]))  # stable: recording order
+    return [r for r, _ in ranked]
 
 
 async def judgements_of(wctx: WriteContext, pending: Rated | None) -> list[Rated]:
@@ -122,7 +127,8 @@ def _closed_at(wctx: WriteContext, at: datetime) -> bool:
 
 
 async def restate_derived(wctx: WriteContext, *, since: datetime,
-                          pending: Rated | None = None) -> None:
+                          pending: Rated | None = None, pending_decision: bool = False
+                          ) -> None:
     """Record the case's ratings, register, contact level and priority at ``since`` (a
     back-dated judgement's date) and at each later instant the history changes a derived field
     or a judgement is dated, where the history read forwards says otherwise. The write's
@@ -130,7 +136,7 @@ async def restate_derived(wctx: WriteContext, *, since: datetime,
     session, case = wctx.session, wctx.case
     await session.flush()
     history = await timeline_history(session, case.id)
-    rated = await _judgements(wctx, pending)
+    rated = await _judgements(wctx, pending, pending_decision)
     judged = [(r.occurred_at, r.domain) for r in rated]
     arrivals = await _arrivals(wctx)
     instants = sorted({since} | {c.occurred_at for c in history if not c.created

@@ -50,7 +50,9 @@ from app.domain.outbox import emit
 from app.domain.replay import (
     Judged,
     dated_before_a_rating,
+    judged_rank,
     pending_transfer_date,
+    plain_judged_at,
     replay_later_acts,
 )
 from app.domain.sitting_bounds import refuse_undoing_a_decided_sitting
@@ -200,9 +202,14 @@ async def apply_judgement(
         data["transfer_pending"], data["transfer_date"] = True, transfer.isoformat()
     previous = (case.ratings or {}).get(str(body.domain)) or {}
     wf_event = wctx.event("judgement_recorded", data)
-    backfill = _is_backfill(previous, occurred_at)
+    # A panel's decision comes before the plain judgements of its instant (SAME_INSTANT,
+    # fix35i): dated before them as before a later one (ATTACK35A-17).
+    decision = panel_item_id is not None
+    plain_at = await plain_judged_at(session, case, occurred_at) if decision else frozenset()
+    backfill = _is_backfill(previous, occurred_at) or str(body.domain) in plain_at
+    rated_after = dated_before_a_rating(case, occurred_at) or bool(plain_at)
     # Dated before a later act: its derived fields are restated from its date on (fix32b).
-    back_dated = backfill or dated_before_a_rating(case, occurred_at) or (
+    back_dated = backfill or rated_after or (
         case.changed_at is not None and policy.stored_utc(case.changed_at) > occurred_at)
     evaluation: Evaluation | None
     before: dict[str, str | None] = {}
@@ -214,7 +221,7 @@ async def apply_judgement(
         evaluation = policy.validate_alone(wctx.policy, service, case, wf_event,
                                            str(body.domain))
         before, later = await ratings_around(session, case.id, str(body.domain),
-                                             str(body.level), occurred_at)
+                                             str(body.level), occurred_at, decision=decision)
         # Checked also on the steps open at its own moment (the register of that moment is
         # the back-fill's): a check failing then refuses it (Somerset M6, ATTACK32A-4).
         result = await policy.run_backfill(
@@ -249,14 +256,15 @@ async def apply_judgement(
         evaluation = result.evaluation
         if reviewed is not None:
             result = reviewed.merge(result)
-        if dated_before_a_rating(case, occurred_at):
+        if rated_after:
             # The latest of its domain but older than another domain's: the case's rating
             # (register, contact, reviews as above), and also an act of its own date, judged
             # on that date's ratings for what the history in time order still owes (Somerset
             # S7: an SWB high typed in after a later ROSH high that registered the case still
             # referred it to the MARP under 3.2.3 from its own date).
             at_its_date, later = await ratings_around(session, case.id, str(body.domain),
-                                                      str(body.level), occurred_at)
+                                                      str(body.level), occurred_at,
+                                                      decision=decision)
             result = result.merge(await policy.run_backfill(
                 wctx, event=wf_event, ratings=at_its_date, later=later))
         result = await answer_from_file(wctx, result=result)
@@ -285,7 +293,7 @@ async def apply_judgement(
     }
     if backfill:
         await _follows_in_time(session, case.id, str(body.domain), str(body.level),
-                               occurred_at)
+                               occurred_at, decision=decision)
     if last:  # nothing reads it back: written by the audit's INSERT at the commit
         insert_at_seal(session, _JUDGEMENT_TABLE, values)
     else:
@@ -294,7 +302,8 @@ async def apply_judgement(
     judgement = JudgementOut.model_validate(values)
     # The rating changed when the judgement was made, not when it was typed in (ATTACK26B-2).
     note_case_act(session, case.id, occurred_at)
-    _set_current_rating(case, judgement)
+    if not backfill:
+        _set_current_rating(case, judgement)
     case.updated_at = utcnow()
     if case not in session:
         session.add(case)
@@ -306,10 +315,13 @@ async def apply_judgement(
         # fix32b: contact level and priority, and a judgement of another domain's later one).
         await restate_derived(
             wctx, since=occurred_at,
-            pending=Rated(occurred_at, str(body.domain), str(body.level), judgement.id))
+            pending=Rated(occurred_at, str(body.domain), str(body.level), judgement.id),
+            pending_decision=decision)
     if body.occurred_at is not None:
         # Dated before acts already recorded: what they owe on the history as it now stands
-        # (A11-5), this judgement in it (its row may be left to the commit). Recorded as of
+        # (A11-5), this judgement in it (its row may be left to the commit). A panel's
+        # decision replays the plain judgements of its instant itself, once its own steps are
+        # written (app.domain.panels.decide). Recorded as of
         # now, nothing recorded can be dated after it.
         replayed = await replay_later_acts(
             wctx, since=occurred_at,
@@ -397,22 +409,29 @@ async def _state_then(
 
 
 async def ratings_around(
-    session: AsyncSession, case_id: uuid.UUID, domain: str, level: str, occurred_at: datetime
+    session: AsyncSession, case_id: uuid.UUID, domain: str, level: str, occurred_at: datetime,
+    *, decision: bool = False,
 ) -> tuple[dict[str, str | None], list[dict[str, str | None]]]:
     """The case's ratings as a judgement of ``level`` in ``domain`` at ``occurred_at`` found
     them (each domain's latest judgement before it; another domain's at the same instant
     counts as before), and the ratings after each judgement dated after it, in time order
     (recording order on ties), starting from that judgement's own: the last are the current
-    ratings. For a back-fill (A10-30)."""
-    rows = (await session.exec(
-        select(Judgement.domain, Judgement.level, Judgement.occurred_at)
+    ratings. For a back-fill (A10-30). ``decision``: the judgement is a panel's decision, which
+    comes before the plain judgements of its instant (app.domain.replay.SAME_INSTANT); a plain
+    judgement comes after the decisions of its instant."""
+    rows = sorted((await session.exec(
+        select(Judgement.domain, Judgement.level, Judgement.occurred_at,
+               Judgement.panel_item_id)
         .where(col(Judgement.case_id) == case_id)
         .order_by(col(Judgement.occurred_at), col(Judgement.created_at), col(Judgement.id))
-    )).all()
+    )).all(), key=lambda r: judged_rank(r[2], r[3]))  # stable: recording order on ties
     before: dict[str, str | None] = dict.fromkeys(("rosh", "swb", "lor"))
     after = []
-    for judged, value, at in rows:  # in time order
-        if at < occurred_at or (at == occurred_at and str(judged) != domain):
+    for judged, value, at, item in rows:  # in time order
+        if at == occurred_at and decision and item is None:
+            after.append((str(judged), str(value)))  # a plain one: after the decision
+        elif at < occurred_at or (at == occurred_at and (
+                str(judged) != domain or (not decision and item is not None))):
             before[str(judged)] = str(value)
         else:
             after.append((str(judged), str(value)))
@@ -425,7 +444,8 @@ async def ratings_around(
 
 
 async def _follows_in_time(
-    session: AsyncSession, case_id: uuid.UUID, domain: str, level: str, occurred_at: datetime
+    session: AsyncSession, case_id: uuid.UUID, domain: str, level: str, occurred_at: datetime,
+    *, decision: bool = False,
 ) -> None:
     """A judgement dated before the latest of its domain (back-filled) is the level before the
     next one in time order: that one's ``previous_level`` becomes this level (its "previous"
@@ -435,10 +455,15 @@ async def _follows_in_time(
     5 March was back-filled, and low on 12 March stayed "lowered from high" after very high on
     11 March). A derived field of the record, not its content (who judged what, when)."""
     table = _JUDGEMENT_TABLE
+    after = table.c.occurred_at > occurred_at
+    if decision:  # a panel's decision: before the plain judgements of its instant
+        after = sa.or_(after, sa.and_(table.c.occurred_at == occurred_at,
+                                      table.c.panel_item_id.is_(None)))
     nxt = (await (await session.connection()).execute(
         sa.select(table.c.id).where(table.c.case_id == case_id, table.c.domain == domain,
-                                    table.c.occurred_at > occurred_at)
-        .order_by(table.c.occurred_at, table.c.created_at).limit(1))).first()
+                                    after)
+        .order_by(table.c.occurred_at, table.c.panel_item_id.is_(None), table.c.created_at)
+        .limit(1))).first()
     if nxt is not None:
         await (await session.connection()).execute(
             sa.update(table).where(table.c.id == nxt[0]).values(previous_level=level))

@@ -60,7 +60,7 @@ from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
 from app.domain.policy_lock import lock_policy_exclusive
 from app.domain.referrals import Referral, ReferralKind, ReferralStatus, accept_heard
-from app.domain.replay import replay_later_acts
+from app.domain.replay import plain_judged_at, replay_later_acts
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
@@ -1292,7 +1292,10 @@ async def decide(
     set_aside = await policy.open_as_before_closure(wctx)
     # The domains where the case was rated again after the decision's date: its level there is
     # the panel's rating then, kept in the history (ATTACK26B-11).
-    past = history_domains(case, occurred_at) & {
+    # Or judged at its instant by a plain judgement, which comes after the decision
+    # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17).
+    plain_at = await plain_judged_at(session, case, occurred_at)
+    past = (history_domains(case, occurred_at) | plain_at) & {
         domain for domain, level in (("rosh", body.rosh_level), ("swb", body.swb_level))
         if level is not None}
     result: policy.PolicyResult | None = None
@@ -1366,7 +1369,7 @@ async def decide(
         kept = sorted(past)[0]
         moment, later = await ratings_around(session, case.id, kept,
                                              str(getattr(body, f"{kept}_level").value),
-                                             occurred_at)
+                                             occurred_at, decision=True)
         decided = await policy.run_backfill(wctx, event=event, ratings=moment, later=later,
                                             strict=True, in_time_order=in_time_order)
     else:
@@ -1395,9 +1398,14 @@ async def decide(
     # order (the review it booked makes a rise a new referral: S7 3.2.4, W7; attack pass 15,
     # A15-7), the item now decided. Replayed as a back-dated judgement or event replays them
     # (app.domain.replay).
-    replayed = await replay_later_acts(wctx, since=occurred_at, judged_again=in_time_order)
+    replayed = await replay_later_acts(wctx, since=occurred_at, judged_again=in_time_order,
+                                       plain_at_since=True)
     if replayed is not None:
-        result = result.merge(replayed)
+        # What the later acts raise again that an act on file answers, this item too: in time
+        # order it was on file before them (a request for the panel a very high judgement of
+        # the sitting's instant asks for is answered by the agenda item, Wokingham W7;
+        # fix35i, ATTACK35A-17).
+        result = result.merge(await answer_from_record(wctx, result=replayed))
     # What it (or the replay) raised that a referral or panel act on file, dated after the
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)

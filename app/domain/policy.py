@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -76,6 +76,7 @@ from app.workflows.deadlines import (
 )
 from app.workflows.engine import (
     LAPSED,
+    REPLACED,
     evaluate,
     evaluate_backfill,
     incoming_after,
@@ -744,6 +745,8 @@ async def run_backfill(
                     and (i.action != "create" or ((i.code, i.subject_id) not in closed
                                                   and i.code not in replaced))
                     and (i.action != "supersede"
+                         or _replaced_before(by_id.get(i.step_id) if i.step_id else None,
+                                             i, event, replaced)
                          or _lapsed(by_id.get(i.step_id) if i.step_id else None, event)))
     own = [s for s in open_steps if _own_lapsed(s, event)] if lapse_own else []
     if own:
@@ -1051,6 +1054,17 @@ def _replaced_since(pack: Pack, open_steps: Sequence[Step], at: datetime) -> set
                for rule in pack.lines(step.rule_id)):
             found.add(step.code)
     return found
+
+
+def _replaced_before(step: Step | None, intent: StepIntent, event: WorkflowEvent,
+                     replaced_since: set[str]) -> bool:
+    """Whether ``intent`` supersedes ``step`` as the step of its code the act raises replaces
+    it (a ``supersedes_previous`` line), and in time order it did: the step arose before the
+    act, and no step of its code raised after the act replaced it first (Somerset S27: the
+    release's handover replaces the entry's, whatever judgement was typed before the release;
+    ATTACK35A-8)."""
+    return step is not None and (intent.note or "").startswith(f"Superseded: {REPLACED} ") \
+        and stored_utc(step.raised_at) < event.occurred_at and step.code not in replaced_since
 
 
 def _lapsed(step: Step | None, event: WorkflowEvent) -> bool:
@@ -1627,6 +1641,7 @@ async def reassign_open_steps(
                                 "code": step.code, "actor": actor, "from": old, "to": new,
                                 "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
+    await renote_moved(wctx, moved, "a role's holder changed")
     return moved
 
 
@@ -1680,6 +1695,7 @@ async def rehome_shut_out_steps(
                             "code": step.code, "actor": step.actor, "from": old, "to": new,
                             "occurred_at": iso_utc(wctx.occurred_at)})
     await session.flush()
+    await renote_moved(wctx, moved, "its assignee may no longer see the case")
     return moved
 
 
@@ -1777,39 +1793,86 @@ async def retire_moot_escalations(
     return found
 
 
-_WAS_DUE = re.compile(r"was due (.*?) and is still open\.")
+# The head of an escalation's note (app.domain.escalation): whose overdue step, when due.
+_CHASE_HEAD = re.compile(r"\(([a-z_]+), assignee ([^)]*)\) was due (.*?) and is still open\.")
+
+
+def _chase_head(subject: Step) -> str:
+    due = london_text(subject.due_at) if subject.due_at is not None else "?"
+    return (f"({subject.actor}, assignee {subject.assignee_id or 'any'}) was due {due} and "
+            "is still open.")
+
+
+async def renote_chases(
+    session: AsyncSession, chases: Sequence[tuple[Step, Step]], *,
+    audit: Callable[[Step, dict[str, Any]], Awaitable[None]], occurred_at: datetime,
+) -> list[Step]:
+    """Each open escalation of ``chases`` (with its overdue step, still open) names the step's
+    actor, assignee and due date as they are now in its note ("(case_holder, assignee cw-new)
+    was due ..."), not those it was raised for: a write that re-dates the step (fix32c's
+    leftover) or moves it to someone else (a new case holder or line manager, a stand-in, a
+    restriction; attack 35a, ATTACK35A-15: the manager was told to chase someone who no
+    longer held the case). Changed in the write, audited by ``audit`` (``step.renote``) and
+    announced (``step.escalation_updated``: the escalation's id, the overdue step's, its
+    code, due instant and assignee, and the act's ``occurred_at``). An escalation whose note
+    already says it is left alone.
+    Answers the escalations changed."""
+    changed = []
+    for chase, subject in chases:
+        head = _chase_head(subject)
+        note = _CHASE_HEAD.sub(head.replace("\\", "\\\\"), chase.note or "", count=1)
+        if note == chase.note or chase.status != StepStatus.open:
+            continue
+        chase.note = note
+        session.add(chase)
+        changed.append((chase, subject))
+    if not changed:
+        return []
+    await session.flush()
+    for chase, subject in changed:
+        due_at = iso_utc(subject.due_at) if subject.due_at is not None else None
+        await audit(chase, {"code": chase.code, "overdue_step_id": str(subject.id),
+                            "due_at": due_at, "assignee_id": subject.assignee_id})
+        await emit(session, "step.escalation_updated", chase.id,
+                   service_id=chase.service_id,
+                   payload={"case_id": str(chase.case_id), "step_id": str(chase.id),
+                            "overdue_step_id": str(subject.id), "code": subject.code,
+                            "due_at": due_at, "assignee_id": subject.assignee_id,
+                            "occurred_at": iso_utc(occurred_at)})
+    return [chase for chase, _ in changed]
+
+
+async def _chases_of(session: AsyncSession, steps: Sequence[Step]) -> list[tuple[Step, Step]]:
+    """The open escalations of ``steps``, each with its overdue step."""
+    subjects = {s.id: s for s in steps if s.code != ESCALATION_CODE}
+    if not subjects:
+        return []
+    rows = await session.exec(select(Step).where(
+        Step.status == StepStatus.open, Step.code == ESCALATION_CODE,
+        col(Step.subject_id).in_(list(subjects))).order_by(col(Step.created_at), col(Step.id)))
+    return [(chase, subjects[chase.subject_id]) for chase in rows.all()  # type: ignore[index]
+            if chase.case_id == subjects[chase.subject_id].case_id]  # type: ignore[index]
+
+
+async def renote_moved(wctx: WriteContext, steps: Sequence[Step], why: str) -> None:
+    """The open escalations of ``steps``, just moved to another assignee or role in ``wctx``'s
+    write, renoted (:func:`renote_chases`), audited with ``why``."""
+    async def audit(chase: Step, change: dict[str, Any]) -> None:
+        await wctx.audit("step.renote", entity_type="step", entity_id=chase.id,
+                         change=change, reason=f"the overdue step was reassigned ({why})")
+
+    await renote_chases(wctx.session, await _chases_of(wctx.session, steps), audit=audit,
+                        occurred_at=wctx.occurred_at)
 
 
 async def _renote_escalations(wctx: WriteContext, chases: Sequence[tuple[Step, Step]]) -> None:
     """Each open escalation of ``chases`` (with its step, re-dated by the write and still
-    overdue) says the step's due date now in its note ("was due ..."), not the one it was
-    raised for (fix32c's leftover): changed in the write, audited (``step.renote``) and
-    announced (``step.escalation_updated``: the escalation's id, the overdue step's and its
-    due instant). An escalation whose note already says it is left alone."""
-    changed = []
-    for chase, subject in chases:
-        due = london_text(subject.due_at) if subject.due_at is not None else "?"
-        note = _WAS_DUE.sub(f"was due {due} and is still open.".replace("\\", "\\\\"),
-                            chase.note or "", count=1)
-        if note == chase.note:
-            continue
-        chase.note = note
-        wctx.session.add(chase)
-        changed.append((chase, subject))
-    if not changed:
-        return
-    await wctx.session.flush()
-    for chase, subject in changed:
-        due_at = iso_utc(subject.due_at) if subject.due_at is not None else None
+    overdue) says the step's due date now (:func:`renote_chases`)."""
+    async def audit(chase: Step, change: dict[str, Any]) -> None:
         await wctx.audit("step.renote", entity_type="step", entity_id=chase.id,
-                         change={"code": chase.code, "overdue_step_id": str(subject.id),
-                                 "due_at": due_at},
-                         reason="the overdue step was re-dated; still overdue")
-        await emit(wctx.session, "step.escalation_updated", chase.id,
-                   service_id=wctx.service.id,
-                   payload={"case_id": str(wctx.case.id), "step_id": str(chase.id),
-                            "overdue_step_id": str(subject.id), "code": subject.code,
-                            "due_at": due_at, "occurred_at": iso_utc(wctx.occurred_at)})
+                         change=change, reason="the overdue step was re-dated; still overdue")
+
+    await renote_chases(wctx.session, chases, audit=audit, occurred_at=wctx.occurred_at)
 
 
 async def announce_act_changes(wctx: WriteContext) -> None:
@@ -3044,6 +3107,14 @@ async def announce_move(
                payload={"case_id": str(step.case_id), "step_id": str(step.id),
                         "code": step.code, "actor": actor[1], "from": assignee[0],
                         "to": assignee[1]})
+
+    async def audit(chase: Step, change: dict[str, Any]) -> None:
+        await record_audit(session, principal, "step.renote", "step", chase.id,
+                           service_id=chase.service_id, case_id=chase.case_id, role=role,
+                           reason=f"the overdue step was reassigned ({reason})", change=change)
+
+    await renote_chases(session, await _chases_of(session, [step]), audit=audit,
+                        occurred_at=utcnow())
 
 
 def noted(note: str | None, more: str) -> str | None:

@@ -50,7 +50,35 @@ DOMAINS = ("rosh", "swb", "lor")
 # ratings"): an event is judged on the ratings from before its instant, and the judgements of
 # its instant typed before it are judged again after it (:func:`replay_later_acts`'s
 # ``judgements_at_since``), as the acts dated after it are.
-SAME_INSTANT = ("case_event", "judgement")
+# Among the judgements of one instant, the panels' decisions come first (fix35i, ATTACK35A-17):
+# a panel confirms or sets the rating on what it heard at its sitting, and a judgement the case
+# holder dates at the sitting's instant is recorded in the light of that decision (Somerset
+# 7.1.6 "the MARP will ... confirm the ROSH/SWB judgement", 4.2.1 "the case holder will revise
+# the ROSH/Safety and Well-Being judgement"), as one a minute later would be. So one instant's
+# acts are: the case's events and feed messages, then the panels' decisions, then the plain
+# judgements; of one kind, in recording order.
+SAME_INSTANT = ("case_event", "panel_decision", "judgement")
+
+
+def judged_rank(at: datetime, panel_item_id: uuid.UUID | None) -> tuple[datetime, int]:
+    """The order of a judgement among the acts of its instant (:data:`SAME_INSTANT`): a panel's
+    decision before a plain judgement."""
+    return at, 0 if panel_item_id is not None else 1
+
+
+async def plain_judged_at(session: AsyncSession, case: Case, at: datetime) -> frozenset[str]:
+    """The domains of the case's plain judgements (not a panel's decision) dated at ``at``: a
+    panel's decision of that instant comes before them (:data:`SAME_INSTANT`). No query when
+    no current rating is dated at ``at`` (read from the case row)."""
+    if not any(r and r.get("recorded_at")
+               and datetime.fromisoformat(str(r["recorded_at"])) == at
+               for r in (case.ratings or {}).values()):
+        return frozenset()
+    j = _JUDGEMENT.c
+    rows = (await (await session.connection()).execute(
+        sa.select(j.domain).where(j.case_id == case.id, j.occurred_at == at,
+                                  j.panel_item_id.is_(None)))).all()
+    return frozenset(str(domain) for (domain,) in rows)
 
 
 class Judged(NamedTuple):
@@ -76,17 +104,21 @@ def dated_before_a_rating(case: Case, at: datetime, *, or_at: bool = False) -> b
 
 
 async def rating_history(wctx: WriteContext, pending: Judged | None = None) -> list[Judged]:
-    """The case's judgements in time order (recording order on ties); ``pending``: one this
-    write records whose row may be left to the commit (issue 15), last among its ties."""
+    """The case's judgements in time order (at one instant the panels' decisions first, then
+    recording order: :data:`SAME_INSTANT`); ``pending``: one this write records whose row may
+    be left to the commit (issue 15), last among its ties of its kind."""
     conn = await wctx.session.connection()
     j = _JUDGEMENT.c
     rows = (await conn.execute(
-        sa.select(j.occurred_at, j.domain, j.level, j.id).where(j.case_id == wctx.case.id)
+        sa.select(j.occurred_at, j.domain, j.level, j.id, j.panel_item_id)
+        .where(j.case_id == wctx.case.id)
         .order_by(j.occurred_at, j.created_at, j.id))).all()
-    history = [Judged(at, str(domain), str(level), i) for at, domain, level, i in rows]
+    history = [Judged(at, str(domain), str(level), i, None, item)
+               for at, domain, level, i, item in rows]
     if pending is not None and all(h.id != pending.id for h in history):
         history.append(pending)
-        history.sort(key=lambda h: h.occurred_at)  # stable: recording order on ties
+    # Stable: recording order on ties of one kind, a panel's decision first (SAME_INSTANT).
+    history.sort(key=lambda h: judged_rank(h.occurred_at, h.panel_item_id))
     return history
 
 
@@ -206,7 +238,7 @@ def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
-    judgements_at_since: bool = False,
+    judgements_at_since: bool = False, plain_at_since: bool = False,
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -220,11 +252,14 @@ async def replay_later_acts(
     decision dated before a lowering the panel had to approve (Somerset 7.2.1, M6) is not
     recorded under it, as in time order the lowering would have been refused (attack 30a,
     A30a-6). ``judgements_at_since``: the judgements dated at ``since`` too (the act just
-    recorded is a case event, which comes before them: :data:`SAME_INSTANT`)."""
+    recorded is a case event, which comes before them: :data:`SAME_INSTANT`).
+    ``plain_at_since``: the plain judgements dated at ``since`` (not a panel's decision: the
+    act just recorded is a panel's decision, which comes before them)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
-              or (judgements_at_since and h.occurred_at == since)]
+              or (judgements_at_since and h.occurred_at == since)
+              or (plain_at_since and h.occurred_at == since and h.panel_item_id is None)]
     changes = [c for c in await changes_after(wctx.session, wctx.case, since)
                if not c.changes.keys() <= besides]
     with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal

@@ -89,7 +89,16 @@ from functools import lru_cache, partial
 from types import CodeType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
 
 from app.workflows.calendar import london_date
 from app.workflows.types import EVENT_DATA, LEVEL_RANK, TRIGGERS, CaseSnapshot, WorkflowEvent
@@ -181,13 +190,15 @@ class Compare(BaseModel):
     """A typed comparison; every operator given must hold (none given: the value is set)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    eq: bool | int | str | None = None
-    ne: bool | int | str | None = None
-    in_: tuple[int | str, ...] | None = Field(default=None, alias="in")
-    lt: int | None = None
-    lte: int | None = None
-    gt: int | None = None
-    gte: int | None = None
+    # Strict: a pack's 4.0 or true is not the whole number 4 or 1 (lax pydantic took them so,
+    # and the pack check's range test, which reads the file, did not: attack 35a, ATTACK35A-10).
+    eq: StrictBool | StrictInt | StrictStr | None = None
+    ne: StrictBool | StrictInt | StrictStr | None = None
+    in_: tuple[StrictInt | StrictStr, ...] | None = Field(default=None, alias="in")
+    lt: StrictInt | None = None
+    lte: StrictInt | None = None
+    gt: StrictInt | None = None
+    gte: StrictInt | None = None
     contains_any: tuple[str, ...] | None = None
     set: bool | None = None
 
@@ -845,6 +856,17 @@ def _argument_error(name: str, value: Any, where: str, error: Any) -> ConditionE
             f"{where}{'.' + loc if loc else ''}: {error['input']!r} is not allowed in "
             f"'{name}': write {str(error['msg']).removeprefix('Input should be ')}"
             f"{suggest(error['input'], words)}")
+    given = error["input"]
+    if error["type"] in ("int_type", "bool_type", "string_type") and (
+            isinstance(given, float | bool)):
+        # A comparison's 4.0 or true where a whole number goes (Compare is strict: lax
+        # pydantic took 4.0 as 4 and true as 1; attack 35a, ATTACK35A-10). A union's three
+        # errors (eq: bool, int or text) say one thing: the caller keeps one of each.
+        op = loc.removesuffix(".int").removesuffix(".bool").removesuffix(".str")
+        write = ("write a whole number: true and false are not numbers"
+                 if isinstance(given, bool) else f"write {int(given)}" if given.is_integer()
+                 else "write a whole number, without a point")
+        return ConditionError(f"{where}.{op}: {given!r} is not a whole number: {write}")
     if error["type"] == "missing" and loc:
         return ConditionError(f"{where}: '{name}' needs '{loc}'")
     if error["type"] == "extra_forbidden" and loc:
@@ -894,7 +916,8 @@ def _compile_atom(name: str, value: Any, where: str, after_only: bool) -> _Part:
     except ValidationError as exc:
         # Every mistake in the argument, one message each (attack 20, A20-17a: a misspelt
         # domain and a misspelt level in one any_rating_in once took two runs to find).
-        errors += [_argument_error(name, value, where, error) for error in exc.errors()]
+        said = [_argument_error(name, value, where, error) for error in exc.errors()]
+        errors += [e for i, e in enumerate(said) if str(e) not in map(str, said[:i])]
     else:
         errors += [ConditionError(m) for m in _empty_lists(name, arg, where)]
     if errors:

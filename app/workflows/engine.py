@@ -807,6 +807,9 @@ LATER_JUDGED = "judged"
 # Why an open step is superseded when no condition that required it holds any more (its
 # ``holds``): the domain dates such a lapse (``Step.lapsed_at``).
 LAPSED = "the condition that required it no longer holds"
+# Why an open step is superseded by a new step of its code under a line that replaces any
+# open step of the same kind (``supersedes_previous``: the new date replaces the old).
+REPLACED = "replaced by a new"
 
 
 def evaluate_backfill(
@@ -895,6 +898,16 @@ def evaluate_backfill(
                  if (i.action in ("create", "update_due", "keep")
                      and (i.action != "keep" or i.reasons) and owed(i))
                  or (i.action == "supersede" and (lapse or ended_by_move(i))))
+    # The step of a replacing line the act still owes replaces the open one of its code, as
+    # it did in time order (Somerset S27: a release typed after a judgement of its instant or
+    # a later one; ATTACK35A-8): a case event's. The caller keeps only those of steps raised
+    # before the act.
+    created = {i.code for i in kept if i.action == "create"} \
+        if event.trigger == "case_event" else set()
+    replaced = f"Superseded: {REPLACED} "
+    kept += tuple(i for i in evaluation.intents
+                  if i.action == "supersede" and i not in kept and i.code in created
+                  and (i.note or "").startswith(replaced))
     return _evolve(evaluation, intents=kept)
 
 
@@ -1420,7 +1433,7 @@ class _Plan:
         if line.supersedes_previous:
             for step in self.open_steps:
                 if step.code == line.code and _uid(step.id) not in self.touched:
-                    self._supersede(step, f"replaced by a new {line.code} ({line.id})")
+                    self._supersede(step, f"{REPLACED} {line.code} ({line.id})")
 
     def _create(
         self, line: _Line, subject: UUID, assignee: str | None, due: Due

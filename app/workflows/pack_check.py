@@ -12,6 +12,7 @@ policy's text) ``ref``s the policy does not contain.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -595,6 +596,7 @@ class _Checker:
             return
         if bare == "child_age" and isinstance(value, Mapping):
             # An age in whole years is never negative (no upper bound is assumed).
+            self._not_numbers(value, "a child's age", rule, field)
             self._never_true(value, 0, None, "a child's age", rule, field)
             return
         if bare == "changed_to" and isinstance(value, Mapping):
@@ -628,10 +630,12 @@ class _Checker:
         if kind == "score":
             score = self.pack.score(name)
             if score is not None:
+                self._not_numbers(arg, f"score {name!r}", rule, field)
                 self._never_true(arg, score.min, score.max, f"score {name!r}", rule, field)
             return
         fact = self.pack.fact(name)
         if fact is not None and fact.type == "integer":
+            self._not_numbers(arg, f"fact {name!r}", rule, field)
             self._never_true(arg, fact.min, fact.max, f"fact {name!r}", rule, field)
         elif fact is not None and (ops := [op for op in ("lt", "lte", "gt", "gte")
                                            if arg.get(op) is not None]):
@@ -639,6 +643,25 @@ class _Checker:
             self.add("warning", rule, field,
                      f"this comparison can never be true: {', '.join(ops)} compare numbers, "
                      f"and fact {name!r} is a {fact.type} fact")
+
+    def _not_numbers(self, arg: Mapping[str, Any], what: str, rule: str, field: str) -> None:
+        """An error for each ``eq``/``ne``/``in`` value of an integer quantity that is not a
+        whole number (``true``, ``"3"``): the quantity only ever holds whole numbers
+        (``Fact.parse``), so ``eq`` of one can never be true and ``ne`` always is (attack
+        35a, ATTACK35A-10: ``eq = true`` on an integer fact passed the check silently)."""
+        for op in ("eq", "ne", "in"):
+            raw = arg.get(op)
+            values = list(raw) if op == "in" and isinstance(raw, list | tuple) else [raw]
+            for index, value in enumerate(values):
+                if value is None or isinstance(value, int) and not isinstance(value, bool):
+                    continue
+                at = f"{field}.{op}" + (f".{index}" if op == "in" else "")
+                said = json.dumps(value)  # as the pack's TOML writes it (true, "3")
+                self.add("error", rule, at,
+                         f"{said} is not a whole number, and {what} holds whole numbers "
+                         f"only: the comparison {op} = {said} is "
+                         f"{'always' if op == 'ne' else 'never'} true; write a number "
+                         "without quotes (2)")
 
     def _never_true(self, arg: Mapping[str, Any], lo: int | None, hi: int | None, what: str,
                     rule: str, field: str) -> None:
@@ -658,6 +681,12 @@ class _Checker:
             allowed = fact.values
         elif fact is not None and fact.type == "boolean":
             allowed = (True, False)
+        elif fact is not None and fact.type == "integer":
+            for index, item in enumerate(arg.get("values") or ()):
+                if isinstance(item, bool) or not isinstance(item, int):
+                    self.add("error", rule, f"{field}.values.{index}",
+                             f"{json.dumps(item)} is not a whole number, and fact {name[6:]!r} "
+                             "holds whole numbers only: the change can never be to it")
         if allowed is None:
             return
         for index, item in enumerate(arg.get("values") or ()):

@@ -115,7 +115,7 @@ def pack_source(pack_id: str, version: str, dirs: Sequence[Path | None]) -> str 
             try:
                 text = path.read_text(encoding="utf-8")
                 raw = tomllib.loads(text)
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
                 continue
             if raw.get("id") == pack_id and str(raw.get("version", "1")) == version:
                 return text

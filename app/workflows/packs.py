@@ -8,6 +8,7 @@ contact-level table (W11). A new authority is a new file; the engine does not ch
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -837,6 +838,8 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> tuple[Problem, ..
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "string_pattern_mismatch":
             message = _pattern_words(error, loc)
+        elif error["type"] == "int_type" and isinstance(error.get("input"), float | bool):
+            message = _not_whole(error["input"])
         elif error["type"] in _TYPE_WORDS:
             message = _TYPE_WORDS[error["type"]].format(value=error.get("input"))
         elif error["type"] == "missing" and loc:
@@ -912,6 +915,15 @@ _TYPE_WORDS: dict[str, str] = {
 }
 
 
+def _not_whole(value: float | bool) -> str:
+    """A whole number written as TOML's ``30.0`` or ``true`` (strict: lax validation took them
+    as 30 and 1; attack 35a, ATTACK35A-10), in words."""
+    if isinstance(value, bool):
+        return f"{json.dumps(value)} is not a whole number: true and false are not numbers"
+    write = f"write {int(value)}" if value.is_integer() else "write a whole number, without a point"
+    return f"{value!r} is not a whole number: {write}"
+
+
 def keys_at(loc: Sequence[str], top: Any = None) -> list[str]:
     """The keys a table at ``loc`` may have (its model's fields, by their TOML names), or []
     when the path does not lead to one: of the pack, or of the file whose model is ``top``
@@ -979,12 +991,53 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
     return f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8"
 
 
+# The one nesting limit of a pack or scenario file, as of a JSON body (MAX_JSON_DEPTH, attack
+# 33): a value inside more than this many tables or lists is refused, at every depth, in one
+# line naming where. The bundled packs nest at most 14 deep; a condition nested 200 deep made
+# the compiled condition's source too deep for Python's parser and 2,000 deep exhausted the
+# TOML reader's recursion: tracebacks, not errors (attack 35a, ATTACK35A-19).
+MAX_TOML_DEPTH = 32
+TOO_DEEP = (f"nested more than {MAX_TOML_DEPTH} tables or lists deep: a condition this deep "
+            "cannot be read; write it flatter (all and any take a list of conditions)")
+
+
+def too_deep(raw: Any) -> list[str] | None:
+    """The path of the first value of ``raw`` inside more than :data:`MAX_TOML_DEPTH` tables
+    or lists (walked without recursion), or None."""
+    stack: list[tuple[Any, list[str]]] = [(raw, [])]
+    while stack:
+        value, loc = stack.pop()
+        items = value.items() if isinstance(value, Mapping) else (
+            enumerate(value) if isinstance(value, list) else ())
+        for key, item in items:
+            if isinstance(item, Mapping | list):
+                if len(loc) + 1 >= MAX_TOML_DEPTH:
+                    return [*loc, str(key)]
+                stack.append((item, [*loc, str(key)]))
+    return None
+
+
+def read_toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads``, with a document nested past :data:`MAX_TOML_DEPTH` refused as a
+    ``tomllib.TOMLDecodeError`` (the reader's own recursion, past about 300 levels, too) whose
+    message names the place: what every reader of a pack or scenario file catches."""
+    try:
+        raw = tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError(TOO_DEEP) from None
+    if (loc := too_deep(raw)) is not None:
+        raise tomllib.TOMLDecodeError(f"{'.'.join(loc)}: {TOO_DEEP}")
+    return raw
+
+
 def read_pack(path: Path) -> Pack:
     """Read and validate one pack file's shape (no vocabulary check); PackError names the file
     and the bad field."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise PackError(f"{path}: {TOO_DEEP}", (Problem("error", "-", "-", TOO_DEEP),)) from None
     except OSError as exc:
         raise PackFileUnreadable(f"{path}: cannot read pack file: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -996,6 +1049,11 @@ def read_pack(path: Path) -> Pack:
         problem = Problem("error", "-", "-", f"not valid TOML: {said}",
                           int(at[1]) if at else None)
         raise PackError(f"{path}: not valid TOML: {exc}", (problem,)) from exc
+    if (loc := too_deep(raw)) is not None:
+        field = ".".join(loc)
+        # No ``raw``: the rest is not salvaged (its conditions would be walked as deep).
+        raise PackError(f"{path}: {field}: {TOO_DEEP}",
+                        (Problem("error", rule_at(raw, loc), field, TOO_DEEP),))
     named = _file_name_problems(path, raw)
     try:
         pack = Pack.model_validate(raw)

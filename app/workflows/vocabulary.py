@@ -15,7 +15,14 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from app.workflows.calendar import iso_date
 from app.workflows.suggest import near_words
@@ -366,8 +373,9 @@ class Fact(_Strict):
     title: Text
     type: Literal["boolean", "enum", "integer", "date", "list"]
     values: tuple[Name, ...] = ()
-    min: int | None = None
-    max: int | None = None
+    # Strict: TOML's 1.0 or true is not a whole number (attack 35a, ATTACK35A-10).
+    min: StrictInt | None = None
+    max: StrictInt | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Fact:
@@ -415,8 +423,8 @@ class Score(_Strict):
 
     id: Name
     title: Text
-    min: int = 0
-    max: int
+    min: StrictInt = 0  # strict as Fact's (ATTACK35A-10)
+    max: StrictInt
 
     @model_validator(mode="after")
     def _range(self) -> Score:

@@ -57,10 +57,16 @@ def mappa(at: str, **details: int) -> Act:
     return Act(at, "mappa", tuple(sorted(details.items())), "feed")
 
 
-def decided(at: str, **levels: str) -> Act:
-    """The panel's decision on the case's item at ``at`` setting ``levels`` (rosh_level=...),
-    by its chair."""
+def decided(at: str, **levels: Any) -> Act:
+    """The panel's decision on the case's item at ``at`` setting ``levels`` (rosh_level=...;
+    also any other decision field: review_date, actions), by its chair."""
     return Act(at, "decision", tuple(sorted(levels.items())), "chair")
+
+
+def happened(at: str, kind: str, **details: Any) -> Act:
+    """A case event of ``kind`` (custody_release, death, ...) at ``at``, recorded by the
+    case's holder (``details``: more of its body)."""
+    return Act(at, "event", (kind, *sorted(details.items())))
 
 
 async def record(t: Tenant, case_id: str, act: Act, urls: dict[str, str] | None = None
@@ -79,7 +85,7 @@ async def record(t: Tenant, case_id: str, act: Act, urls: dict[str, str] | None 
     if act.kind == "decision":
         assert urls is not None, "a decision needs the item prepare booked"
         r = await t.client.post(urls["decision"], json={
-            **dict(act.what), "actions": [], "minutes": "Panel held",
+            "actions": [], **dict(act.what), "minutes": "Panel held",
             "occurred_at": f"{DAY}{act.at}:00Z"}, headers=t.auth("chair", "chair-1"))
         assert r.status_code == 200, r.text
         return str(r.json()["data"]["id"])
@@ -88,6 +94,11 @@ async def record(t: Tenant, case_id: str, act: Act, urls: dict[str, str] | None 
         r = await t.client.post(f"/v1/cases/{case_id}/judgements",
                                 json=judgement_body(domain, level, f"{DAY}{act.at}:00Z"),
                                 headers=t.auth(act.by))
+    elif act.kind == "event":
+        kind, *details = act.what
+        r = await t.client.post(f"/v1/cases/{case_id}/events", json={
+            "type": kind, "occurred_at": f"{DAY}{act.at}:00Z", **dict(details)},
+            headers=t.auth(act.by))
     else:
         r = await t.client.post(f"/v1/cases/{case_id}/events", json={
             "type": "transfer_in", "occurred_at": f"{DAY}{act.at}:00Z",

@@ -29,12 +29,10 @@ AT = "2026-11-24T10:00:00Z"
 # Wokingham W6); a custody release needs the child in custody before it.
 REVIEWING = ["change_of_circumstances", "new_incident", "charged", "custody_entry",
              "custody_release"]
-# Left (fix32g): a release and a judgement at one instant, the judgement typed first: the
-# entry's secure-estate handover (S27 14.3) stays open beside the release's (14.4); in time
-# order the release ends it. The review (S14) agrees in both orders.
-LEFT_RELEASE = "ATTACK32A-2 left: S27 14.3 handover kept when the release is typed second"
-SOMERSET_KINDS = [*REVIEWING[:-1], pytest.param(
-    "custody_release", marks=pytest.mark.xfail(strict=True, reason=LEFT_RELEASE))]
+# A release and a judgement at one instant, the judgement typed first: the release's
+# secure-estate handover (S27 14.4) replaces the entry's (14.3) as in time order (fix32g's
+# leftover, fixed by fix35i: ATTACK35A-8).
+SOMERSET_KINDS = REVIEWING
 ENTRY = event("custody_entry", "2026-11-23T10:00:00Z")
 
 

@@ -214,6 +214,19 @@ async def test_X8_assessment_score_threshold(client: httpx.AsyncClient, example:
         "body.scores": "key 2 of this object is not a score of this service's policy "
                        "(allowed: serious_harm_indicators)",
     }
+    # A score is a whole number as a fact is: 4.0 (which JSON Schema's "integer" admits) and
+    # true are refused, as an integer fact's 30.0 is, nothing stored (ATTACK35A-10).
+    for sent, said in (
+            (4.0, "Input should be a valid integer (at key 1 of this object)"),
+            (2.0, "Input should be a valid integer (at key 1 of this object)"),
+            (True, "does not satisfy the contract's 'type': \"integer\" (at key 1 of this "
+                   "object)")):
+        odd = await client.post(url, headers=auth,
+                                json={"scores": {"serious_harm_indicators": sent}})
+        assert odd.status_code == 422, (sent, odd.text)
+        assert odd.json()["errors"] == [{"loc": "body.scores", "msg": said}], odd.json()
+        assert str(sent) not in odd.text
+        assert "true" not in odd.text
     r = await client.post(url, headers=auth, json={"scores": {"serious_harm_indicators": 2},
                                                     "occurred_at": FRIDAY})
     assert r.status_code == 200, r.text
