@@ -12,6 +12,7 @@ import uuid
 from pprint import pformat
 from typing import Any, NamedTuple
 
+from tests.api.act_order_support import decide_at_sitting
 from tests.api.fidelity_support import with_matrix
 from tests.api.integrity_support import patch_case
 from tests.conftest import Tenant
@@ -113,21 +114,10 @@ async def record(t: Tenant, case_id: str, ref: str, act: Act) -> None:
                      "Idempotency-Key": str(uuid.uuid4())})
     else:
         kind = "marp" if t.pack.startswith("som") else "high_risk_panel"
-        r = await t.client.post("/v1/panels", json={"kind": kind, "scheduled_for": act.at,
-                                                    "chair_id": "chair-1"},
-                                headers=t.auth("panel_admin"))
-        assert r.status_code == 201, r.text
-        panel = r.json()["data"]["id"]
-        r = await t.client.post(f"/v1/panels/{panel}/items",
-                                json={"case_id": case_id, "presenter_id": "case_holder-1"},
-                                headers=t.auth("panel_admin"))
-        assert r.status_code == 201, r.text
-        r = await t.client.post(
-            f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
-            json={**body, "minutes": "Discussed", "actions": [
+        r = await decide_at_sitting(t, case_id, kind, act.at, {
+            **body, "minutes": "Discussed", "actions": [
                 {"description": "Review the plan", "owner_id": "case_holder-1",
-                 "due_date": "2026-12-31"}], "occurred_at": act.at},
-            headers=t.auth("chair", "chair-1"))
+                 "due_date": "2026-12-31"}]})
     assert r.status_code in (200, 201), (act, r.text)
 
 

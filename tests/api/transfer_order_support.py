@@ -14,7 +14,7 @@ import json
 from pprint import pformat
 from typing import Any, NamedTuple
 
-from tests.api.act_order_support import judgement_body
+from tests.api.act_order_support import decide_at_sitting, judgement_body
 from tests.conftest import Tenant
 
 
@@ -70,19 +70,8 @@ async def record(t: Tenant, case_id: str, act: Act) -> None:
                                 headers=t.auth("case_holder"))
     else:
         kind = "marp" if t.pack.startswith("som") else "high_risk_panel"
-        r = await t.client.post("/v1/panels", json={"kind": kind, "scheduled_for": act.at,
-                                                    "chair_id": "chair-1"},
-                                headers=t.auth("panel_admin"))
-        assert r.status_code == 201, r.text
-        panel = r.json()["data"]["id"]
-        r = await t.client.post(f"/v1/panels/{panel}/items",
-                                json={"case_id": case_id, "presenter_id": "case_holder-1"},
-                                headers=t.auth("panel_admin"))
-        assert r.status_code == 201, r.text
-        r = await t.client.post(
-            f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
-            json={**dict(act.what), "minutes": "Discussed", "actions": [],
-                  "occurred_at": act.at}, headers=t.auth("chair", "chair-1"))
+        r = await decide_at_sitting(t, case_id, kind, act.at, {
+            **dict(act.what), "minutes": "Discussed", "actions": []})
     assert r.status_code in (200, 201), (act, r.text)
 
 
