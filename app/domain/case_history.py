@@ -32,6 +32,7 @@ from app.domain.history import (
     ASSERTED_FIELDS_SET,
     DERIVED_ENTITY,
     DERIVED_FIELDS,
+    OVERTAKEN_FIELDS,
     UNTRACKED,
     RecordChange,
     json_value_at,
@@ -362,7 +363,7 @@ async def field_changes(session: AsyncSession, case_id: uuid.UUID) -> list[Timel
 # by act time): a MAPPA field a feed message asserts (ATK29-3) and a field an act derives
 # (ratings, register, contact level, priority, custody), which a back-dated act records at its
 # date (A30a-1, fix32b).
-FORWARD_FIELDS = ASSERTED_FIELDS_SET | DERIVED_FIELDS
+FORWARD_FIELDS = ASSERTED_FIELDS_SET | DERIVED_FIELDS | OVERTAKEN_FIELDS
 
 
 def _order(change: RecordChange) -> tuple[Any, ...]:

@@ -80,19 +80,32 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
-from app.domain.events import CaseEvent
+from app.domain.events import IN_CUSTODY_AFTER, CaseEvent
 from app.domain.final_events import (
     ADMINISTRATIVE_FIELDS,
     IDENTITY_FIELDS,
     require_before_final_event,
 )
-from app.domain.history import case_fields_changed, note_case_act
+from app.domain.history import (
+    ASSERTED_FIELDS_SET,
+    RecordChange,
+    actor_of,
+    case_fields_changed,
+    field_history,
+    first_change_after,
+    json_value_at,
+    note_case_act,
+    note_derived_at,
+    timeline_history,
+    to_json,
+)
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem
 from app.domain.policy_lock import lock_policy_shared
 from app.domain.replay import (
     dated_before_a_rating,
+    owed_by_following,
     rating_history,
     ratings_after,
     ratings_at,
@@ -954,15 +967,37 @@ async def patch_case(
             "body.line_manager_id" if "line_manager_id" in sent else "body.case_holder_id")
     require_release_within_case(sent.get("expected_release_date"), case.opened_at)
     pack = ctx.pack_for(service, at=occurred_at)
-    fact_changes = _apply_facts(case, pack, sent.pop("facts", None) or {})
+    facts_sent = sent.pop("facts", None) or {}
+    # A dated change of a field whose later change is on file (ATTACK35A-18): at its date only.
+    overtaken = (await _overtaken(session, case, sent, facts_sent, occurred_at)
+                 if body.occurred_at is not None else {})
+    fact_changes = _apply_facts(case, pack, facts_sent,
+                                skip={f.removeprefix("facts.") for f in overtaken})
+    earlier = {f: sent.pop(f) for f in list(sent) if f in overtaken}
+    earlier.update({f"facts.{k}": v for k, v in facts_sent.items() if f"facts.{k}" in overtaken})
     changes = {**_apply_changes(case, sent), **fact_changes}
+    if earlier:
+        await _record_overtaken(session, case, earlier, overtaken, occurred_at)
+    stated = {f: to_json(getattr(case, f)) for f in sent.keys() - changes.keys()
+              - {"closed_at", *REASSIGNMENT}} if body.occurred_at is not None else {}
+    if stated:
+        # What the field was at this date, though it changes nothing now: a change dated
+        # before it, typed in after it, stands only until then (README: "a custody move typed
+        # in after ... a later PATCH of in_custody, at its date"; ATTACK35A-18: a volunteer
+        # left on 15 August, typed in before the attachment of the 10th). Recorded as the
+        # field's own row, old and new alike (no change: app.domain.history.changes_after).
+        session.add(RecordChange(
+            service_id=case.service_id, case_id=case.id, entity_type="case",
+            entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
+            created=False, occurred_at=occurred_at,
+            changes={f: [v, v] for f, v in sorted(stated.items())}))
     if access_sent:
         restriction_changed = await set_access(session, case, body.access)
     else:
         restriction_changed = False
         if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
             check_holders_keep_access(case.access_mode, await staff_of(session, case), case)
-    if not changes and not restriction_changed:
+    if not changes and not restriction_changed and not earlier:
         return service, case, CasePatched(await policy.current(session, case))
     case.updated_at = utcnow()
     if "closed_at" in changes and case.closed_at is None and was_closed_at is not None:
@@ -993,6 +1028,13 @@ async def patch_case(
         if not REASSIGNMENT.keys() & changes.keys():
             await agenda.follow_holders(wctx, moves={}, shut_out=shut_out)
     if not changes:
+        if earlier:
+            # Only history before a later change: the case's fields stay as that later change
+            # left them; the write is audited and announced.
+            await _overtaken_only(wctx, earlier, occurred_at)
+            owed = await _owed_by_following(wctx, earlier, overtaken)
+            if owed is not None:
+                return service, case, CasePatched(owed, rehomed)
         return service, case, CasePatched(await policy.current(session, case), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
@@ -1008,10 +1050,104 @@ async def patch_case(
         wctx, await _run_case_changed(wctx, changes, dated=body.occurred_at is not None))
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
+    if earlier:
+        owed = await _owed_by_following(wctx, earlier, overtaken)
+        if owed is not None:
+            result = result.merge(owed)
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
-                     change={k: v[1] for k, v in _json_changes(changes).items()})
-    await announce_changed(wctx, changes)
+                     change={**{k: v[1] for k, v in _json_changes(changes).items()},
+                             **_overtaken_audit(earlier, occurred_at)})
+    await announce_changed(wctx, {**changes, **dict.fromkeys(earlier)})
     return service, case, CasePatched(result, moved)
+
+
+async def _overtaken(session: AsyncSession, case: Case, sent: dict[str, Any],
+                     facts_sent: dict[str, Any], at: datetime) -> dict[str, datetime]:
+    """The fields of a dated ``PATCH`` (``facts.<name>`` for a fact) whose later change, by
+    an act dated after ``at``, is on file, with that change's time: a PATCH, an upsert, a
+    MAPPA message, a panel, or for ``in_custody`` a custody event (ATTACK35A-18). Dates
+    count, not the order acts are typed in (docs/integrating.md): such a change is history at
+    its date, not the case's current value. Reassignment and closure are refused when dated
+    before the latest act (:func:`patch_case`), so never here."""
+    later: dict[str, datetime] = {}
+    for name in sent.keys() - {"closed_at", *REASSIGNMENT}:
+        found = await first_change_after(session, case.id, name, at)
+        if name == "in_custody":
+            moved = (await session.exec(select(CaseEvent.occurred_at).where(
+                col(CaseEvent.case_id) == case.id,
+                col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
+                col(CaseEvent.occurred_at) > at)
+                .order_by(col(CaseEvent.occurred_at)).limit(1))).first()
+            if moved is not None:
+                moved = _aware(moved)
+                found = moved if found is None else min(found, moved)
+        if found is not None:
+            later[name] = found
+    if facts_sent:
+        for change in await field_history(session, case.id):
+            if change.created or change.occurred_at <= at or "facts" not in change.changes:
+                continue
+            old, new = (v or {} for v in change.changes["facts"])
+            for name in facts_sent:
+                if old.get(name) != new.get(name):
+                    later.setdefault(f"facts.{name}", change.occurred_at)
+    return later
+
+
+async def _record_overtaken(session: AsyncSession, case: Case, earlier: dict[str, Any],
+                            overtaken: dict[str, datetime], at: datetime) -> None:
+    """Record ``earlier`` (field -> value, each overtaken by a later change on file) in the
+    case's history at ``at`` only: a MAPPA field or release date as a MAPPA message delivered
+    late is (a row of the case at its date, read forwards: app.domain.feeds), any other as a
+    back-dated act's derived value (the timeline's, at its date until the later change). The
+    case's fields are not changed."""
+    asserted = {f: v for f, v in earlier.items() if f in ASSERTED_FIELDS_SET}
+    if asserted:
+        session.add(RecordChange(
+            service_id=case.service_id, case_id=case.id, entity_type="case",
+            entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
+            created=False, occurred_at=at,
+            changes={f: [to_json(getattr(case, f)), to_json(v)] for f, v in asserted.items()}))
+    facts = {f.removeprefix("facts."): v for f, v in earlier.items() if f.startswith("facts.")}
+    if facts:
+        held = json_value_at(await timeline_history(session, case.id), "facts", at) or {}
+        merged = {k: v for k, v in {**held, **facts}.items() if v is not None}
+        await note_derived_at(session, case, at, {"facts": merged},
+                              until=min(overtaken[f"facts.{k}"] for k in facts))
+    for name, value in earlier.items():
+        if name not in asserted and not name.startswith("facts."):
+            await note_derived_at(session, case, at, {name: value}, until=overtaken[name])
+            await session.flush()
+
+
+async def _overtaken_only(wctx: WriteContext, earlier: dict[str, Any],
+                          at: datetime) -> None:
+    """Audit and announce a ``PATCH`` that only recorded history before later changes."""
+    case = wctx.case
+    note_case_act(wctx.session, case.id, at)
+    case.updated_at = utcnow()
+    wctx.session.add(case)
+    await wctx.session.flush()
+    await wctx.audit("case.update", entity_type="case", entity_id=case.id,
+                     change=_overtaken_audit(earlier, at))
+    await policy.announce_case_fields(wctx, set(earlier))
+
+
+async def _owed_by_following(wctx: WriteContext, earlier: dict[str, Any],
+                             overtaken: dict[str, datetime]) -> policy.PolicyResult | None:
+    """The duties owed now by the later change that overtook ``earlier``
+    (:func:`~app.domain.replay.owed_by_following`),
+    answered from the record."""
+    result = await owed_by_following(wctx, {
+        name: (value, overtaken[name]) for name, value in earlier.items()
+        if not name.startswith("facts.") and name not in ASSERTED_FIELDS_SET})
+    return None if result is None else await answer_from_record(wctx, result=result)
+
+
+def _overtaken_audit(earlier: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The audit's ``change`` of history recorded at ``at`` (``field@instant``, as the MAPPA
+    feed's)."""
+    return {f"{f}@{iso_utc(at)}": None if v is None else str(v) for f, v in earlier.items()}
 
 
 async def announce_changed(wctx: WriteContext, changes: dict[str, Any]) -> None:
@@ -1383,9 +1519,12 @@ async def _set_aside_by_transfer(
     return aside
 
 
-def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list[Any]]:
+def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any],
+                 skip: set[str] | frozenset[str] = frozenset()) -> dict[str, list[Any]]:
     """Set the case facts sent (each declared by the pack, of its type); 422 listing the allowed
-    facts or values. Changes are keyed ``facts.<name>`` (the engine's ``changed`` atoms)."""
+    facts or values. Changes are keyed ``facts.<name>`` (the engine's ``changed`` atoms).
+    ``skip``: facts checked but not set (a later change of theirs is on file), their parsed
+    values left in ``sent``."""
     parsed, errors = parse_declared(sent, pack.fact, (f.id for f in pack.facts),
                                     loc="body.facts", what="a case fact")
     if errors:
@@ -1394,6 +1533,9 @@ def _apply_facts(case: Case, pack: Pack, sent: dict[str, Any]) -> dict[str, list
     facts = dict(case.facts or {})
     changes = {}
     for name, value in parsed.items():
+        if name in skip:
+            sent[name] = value
+            continue
         if facts.get(name) != value:
             changes[f"facts.{name}"] = [facts.get(name), value]
         if value is None:

@@ -57,6 +57,7 @@ from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
     dated_before_a_rating,
+    owed_by_following,
     rating_history,
     ratings_after,
     ratings_at,
@@ -720,6 +721,8 @@ async def custody_move_recorded(session: AsyncSession, case: Case, event_type: s
         .order_by(col(RecordChange.recorded_at).desc()))
     for changes in rows:
         moved = (changes or {}).get("in_custody")
+        if moved is not None and moved[0] == moved[1]:
+            continue  # a dated PATCH that stated where the child already was: no move
         if moved is not None:
             return bool(moved[0] is not None and moved[0] != moved[1] and moved[1] == target)
     return False
@@ -755,7 +758,9 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
         following = min(at if at.tzinfo else at.replace(tzinfo=UTC) for at in moves)
         await note_derived_at(session, case, event.occurred_at, {"in_custody": in_custody},
                               until=following)
-        return None
+        # A later PATCH that stated where the child already was is a move now (ATTACK35A-18,
+        # t25: the release PATCHed for 15 August typed in before the entry of the 10th).
+        return await owed_by_following(wctx, {"in_custody": (in_custody, following)})
     if case.in_custody == in_custody:
         return None
     changes = {"in_custody": [case.in_custody, in_custody]}

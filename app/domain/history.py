@@ -565,7 +565,9 @@ async def changes_after(session: Any, case: Case, since: datetime) -> list[Timed
                 old, new = old or {}, new or {}
                 named.update({f"facts.{k}": [old.get(k), new.get(k)]
                               for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)})
-            elif name in AS_OF_FIELDS:
+            elif name in AS_OF_FIELDS and old != new:
+                # (old and new alike: a dated PATCH of in_custody that stated where the child
+                # already was, kept for the custody moves typed in after it; no change.)
                 named[name] = [_as_field(name, old), _as_field(name, new)]
         if named:
             timed.append(TimedChange(at, change_id, named))
@@ -592,6 +594,11 @@ def value_before(history: list[FieldChange], name: str, at: datetime) -> Any:
 DERIVED_ENTITY = "derived"
 DERIVED_FIELDS = frozenset({"ratings", "on_register", "in_custody", "contact_level", "priority",
                             "incoming_ratings"})
+# A case's own fields a dated ``PATCH`` records at its date only, a later change of the field
+# being on file (ATTACK35A-18): rows of :data:`DERIVED_ENTITY` too, and read forwards on the
+# timeline (in_custody is among :data:`DERIVED_FIELDS` already; the MAPPA fields and the
+# release date are :data:`ASSERTED_FIELDS`).
+OVERTAKEN_FIELDS = frozenset({"csc_status", "volunteer_attached", "weapon_related", "facts"})
 
 
 async def timeline_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:

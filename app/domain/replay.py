@@ -20,6 +20,7 @@ transfer pending)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -33,7 +34,7 @@ from app.domain import policy, transfers
 from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
-from app.domain.history import changes_after, derived_before
+from app.domain.history import changes_after, derived_before, field_history, to_json
 from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, london_text
@@ -343,3 +344,45 @@ def _refused_later(refused: policy.PolicyViolation, judgement: Judged) -> policy
         slug=refused.slug, status=refused.status, errors=refused.errors,
         extra={**refused.extra, "judgement_id": str(judgement.id),
                "judgement_occurred_at": judgement.occurred_at.isoformat()})
+
+
+async def owed_by_following(
+    wctx: WriteContext, earlier: dict[str, tuple[Any, datetime]]
+) -> policy.PolicyResult | None:
+    """The duties of the later change of each field of ``earlier`` (name -> (the value an act
+    dated before it, typed in after it, gave the field; that change's time)) that was
+    recorded as no change (a dated ``PATCH`` stating what the field already was: the release of
+    15 August typed in before the entry of the 10th) and is one now, the earlier value standing
+    until it (ATTACK35A-18): evaluated at its own time on the ratings of then, as a replayed
+    change is (:func:`replay_later_acts`), so that both typing orders owe the same (Somerset
+    14.3/14.4: the secure estate's documents only while the child is in custody). None when
+    there is none."""
+    if not earlier:
+        return None
+    case = wctx.case
+    await wctx.session.flush()
+    history = await field_history(wctx.session, case.id)
+    moved: dict[datetime, dict[str, list[Any]]] = {}
+    for name, (value, until) in earlier.items():
+        for change in history:
+            pair = change.changes.get(name)
+            if (not change.created and change.occurred_at == until and pair is not None
+                    and pair[0] == pair[1] and pair[1] != to_json(value)):
+                moved.setdefault(until, {})[name] = [value, pair[1]]
+    if not moved:
+        return None
+    ratings = await rating_history(wctx)
+    result: policy.PolicyResult | None = None
+    for at, changes in sorted(moved.items()):
+        then = dataclasses.replace(wctx, occurred_at=at)
+        event = then.event("case_changed", {"changes": changes})
+        if not dated_before_a_rating(case, at):
+            # As the change would have run, typed in at its date (its supersessions too: the
+            # release's handover replaces the entry's, Somerset 14.3/14.4, S27).
+            more = await policy.run(then, event=event)
+        else:
+            more = await policy.run_backfill(
+                then, event=event, ratings=ratings_at(ratings, at),
+                later=ratings_after(ratings, at), judged=judged_of(ratings))
+        result = more if result is None else result.merge(more)
+    return result
