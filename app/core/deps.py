@@ -523,7 +523,9 @@ BODY_KEY_SYNONYMS: dict[str, str] = {
 # them as its name or its ending (``rationale``, ``reason``, ``closure_reason``), that field is
 # what it meant (attack 35a, ATTACK35A-11: ``reason`` on a judgement, ``note`` on a waiver
 # got no hint; ``reason`` on a closure was offered ``reopen_reason``).
-_WHY_WORDS = frozenset({*BODY_KEY_SYNONYMS, "note", "why"})
+# A panel decision's ``minutes`` and an assessment's countersignature ``feedback`` are written
+# "why" too (attack 35b, ATTACK35B-8).
+_WHY_WORDS = frozenset({*BODY_KEY_SYNONYMS, "note", "why", "minutes", "feedback"})
 
 
 def _why_fields(fields: Sequence[str]) -> list[str]:

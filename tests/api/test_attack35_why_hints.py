@@ -82,3 +82,22 @@ async def test_attack35a_11_a_waiver_a_judgement_and_an_absence_name_their_why_f
     r = await somerset.client.post(f"/v1/next-steps/{step['id']}/complete",
                                    json={"reason": "x"}, headers=somerset.auth("case_holder"))
     assert _hint(r, "reason").endswith("did you mean 'note'?)"), r.json()
+
+
+async def test_attack35b_8_a_decision_s_minutes_and_a_countersignature_s_feedback(
+        somerset: Tenant) -> None:
+    """ATTACK35B-8, the twins: a panel decision's ``note``/``comment``/``reason`` →
+    ``minutes``; an assessment's countersignature or return ``note``/``comment`` →
+    ``feedback`` (the ids need not exist: the body is checked first, after the role)."""
+    ident = "00000000-0000-4000-8000-000000000001"
+    for key in ("note", "comment", "reason"):
+        r = await somerset.client.post(
+            f"/v1/panels/{ident}/items/{ident}/decision", headers=somerset.auth("chair"),
+            json={"rosh_level": "high", key: "x"})
+        assert _hint(r, key).endswith("did you mean 'minutes'?)"), r.json()
+    for action in ("countersign", "return"):
+        for key in ("note", "comment"):
+            r = await somerset.client.post(
+                f"/v1/assessments/{ident}/{action}", headers=somerset.auth("line_manager"),
+                json={key: "x"})
+            assert _hint(r, key).endswith("did you mean 'feedback'?)"), (action, r.json())
