@@ -195,7 +195,13 @@ def require_machine_scope(principal: Principal, scope: str) -> None:
 def referral_roles(act: str, kind: ReferralKind) -> tuple[str, ...]:
     """The roles that may do ``act`` (``referral.create`` or ``referral.<action>``) on a
     referral of this kind: the act's :data:`ROLE_TABLE` roles, a chair
-    (:data:`KIND_SCOPED_MAKERS`) only where the kind's ``also_made_by`` names them."""
+    (:data:`KIND_SCOPED_MAKERS`) only where the kind's ``also_made_by`` names them, for the
+    acts that make the referral (create, submit, send, withdraw: :data:`REFERRAL_MAKERS`'
+    rows); an act whose row names a chair of its own (accept, decline: a panel's chair answers
+    a referral to it) is not narrowed (fix35c's narrowing refused a chair's decline of an NRM
+    referral, 403, which the referral races had it do)."""
+    if ROLE_TABLE[act] != REFERRAL_MAKERS:
+        return ROLE_TABLE[act]
     return tuple(role for role in ROLE_TABLE[act]
                  if role not in KIND_SCOPED_MAKERS or role in kind.also_made_by)
 
