@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.act_order_support import decide_at_sitting
 from tests.api.integrity_support import judge, patch_case, steps_of
 from tests.conftest import Tenant
@@ -32,6 +34,11 @@ def _s10(steps: list[dict[str, Any]]) -> dict[str, Any]:
     return step
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "ATTACK35B-6 open: S10 done by any MARP decision (panel_decision) made a decision typed "
+    "after a judgement of its own instant complete the S10 that judgement raised, which one "
+    "instant's order (decisions before judgements, fix35i) says it cannot: "
+    "test_fix35i_one_instant failed; a decision must answer only steps raised before it"))
 async def test_S10_a_marp_decision_without_a_mappa_level_answers_it_and_the_case_closes(
         somerset: Tenant) -> None:
     """A Very High child with no MAPPA category: S10 (chair, next MARP, 7.1.9) is done by the
