@@ -239,7 +239,8 @@ async def apply_judgement(
         then = None if body.occurred_at is None else await _state_then(
             wctx, open_steps, str(body.domain), str(body.level))
         reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
-                                              judgement_id=judgement_id, open_steps=open_steps)
+                                              judgement_id=judgement_id, open_steps=open_steps,
+                                              decision=decision)
         if reviewed is not None:  # the starting judgement under a new fact (M3/M4, A17-16)
             wf_event = wctx.event("judgement_recorded", {**data, "answers_rating_review": True})
         # Nothing written since the case was read: the panels and absences read with it hold.
@@ -360,7 +361,7 @@ async def apply_judgement(
 
 async def close_rating_reviews(
     wctx: WriteContext, *, previous: dict[str, Any], domain: str, judgement_id: uuid.UUID,
-    open_steps: Sequence[Step] | None = None,
+    open_steps: Sequence[Step] | None = None, decision: bool = False,
 ) -> policy.PolicyResult | None:
     """The next judgement in a domain is the review its current rating was asked for (the pack's
     ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name.
@@ -369,7 +370,10 @@ async def close_rating_reviews(
     stays the review of the domain's rating (its line's ``subject = "rating:<domain>"``) for
     the next judgement in the domain, though that earlier judgement is now the current rating.
     ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``);
-    ``open_steps``: the case's open steps as just read under the lock (default: read them)."""
+    ``open_steps``: the case's open steps as just read under the lock (default: read them).
+    ``decision``: the judgement is a panel's decision, which comes before the plain judgements
+    of its instant (app.workflows.instant_order: it reviews no rating they asked about)."""
+    kind = "panel_decision" if decision else "judgement"
     rated = previous.get("judgement_id")
     codes = wctx.pack.closes("rating_replaced")
     if not rated or not codes:
@@ -385,9 +389,10 @@ async def close_rating_reviews(
 
     result = None
     for step in [s for s in open_steps if s.status == StepStatus.open and s.code in codes
-                 and reviews_this_rating(s) and act_answers(wctx.pack, s, wctx.occurred_at)]:
+                 and reviews_this_rating(s)
+                 and act_answers(wctx.pack, s, wctx.occurred_at, kind=kind)]:
         more = await close_step(wctx, step=step, note=f"Reviewed by judgement {judgement_id}",
-                                satisfied_by=("judgement", judgement_id))
+                                satisfied_by=("judgement", judgement_id), kind=kind)
         result = more if result is None else result.merge(more)
     return result
 

@@ -1335,7 +1335,7 @@ async def decide(
         for codes, credit, status, note in passes:
             satisfied = await satisfy_open_steps(
                 wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
-                own_subject=codes if pending else (), others=pending)
+                own_subject=codes if pending else (), others=pending, kind="panel_decision")
             if satisfied is not None:
                 result = satisfied if result is None else result.merge(satisfied)
 

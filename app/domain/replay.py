@@ -39,6 +39,7 @@ from app.domain.judgements_table import Judgement
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, london_text
 from app.workflows.engine import LATER_JUDGED
+from app.workflows.instant_order import SAME_INSTANT as SAME_INSTANT
 from app.workflows.types import OpenStep, WorkflowEvent
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
@@ -57,7 +58,7 @@ DOMAINS = ("rosh", "swb", "lor")
 # the ROSH/Safety and Well-Being judgement"), as one a minute later would be. So one instant's
 # acts are: the case's events and feed messages, then the panels' decisions, then the plain
 # judgements; of one kind, in recording order.
-SAME_INSTANT = ("case_event", "panel_decision", "judgement")
+# (app.workflows.instant_order keeps the order, and what it means for the steps an act closes.)
 
 
 def judged_rank(at: datetime, panel_item_id: uuid.UUID | None) -> tuple[datetime, int]:

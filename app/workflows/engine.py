@@ -57,6 +57,7 @@ from app.workflows.deadlines import (
     prolonged_absences,
     reads_inputs,
 )
+from app.workflows.instant_order import act_rank, reason_before
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule, Versions, load_versions
 from app.workflows.types import (
     DOMAINS,
@@ -1197,7 +1198,7 @@ class _Plan:
         self.planned: dict[tuple[str, Any], int | None] = {}
         # The _uid of every open step an intent is about.
         self.touched: set[Any] = set()
-        self._event_reason: tuple[str, dict[str, str], str] | None = None
+        self._event_reason: tuple[str, dict[str, Any], str] | None = None
         # The open steps by code, in order (a line merges into one of its code).
         self._by_code: dict[str, list[OpenStep]] = {}
         if event.trigger == "step_completed":
@@ -1298,15 +1299,17 @@ class _Plan:
         if given:
             reason["given"] = given
 
-    def _reason_of_event(self) -> tuple[str, dict[str, str], str]:
+    def _reason_of_event(self) -> tuple[str, dict[str, Any], str]:
         """What every reason of this evaluation says of the event: trigger, record, ``at``."""
         event = self.event
         record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
-        self._event_reason = (
-            event.trigger,
-            {"type": TRIGGER_RECORD.get(event.trigger, event.trigger), "id": str(record_id)},
-            self.occurred_utc.isoformat(),
-        )
+        record: dict[str, Any] = {"type": TRIGGER_RECORD.get(event.trigger, event.trigger),
+                                  "id": str(record_id)}
+        if event.data.get("via_panel_decision"):
+            # A judgement recorded as a panel's decision: at its instant it comes before the
+            # plain judgements (the domain's one-instant order reads it; not shown in the API).
+            record["via_panel_decision"] = True
+        self._event_reason = (event.trigger, record, self.occurred_utc.isoformat())
         return self._event_reason
 
     def _known_counted_from(self, line: _Line) -> str:
@@ -1626,11 +1629,15 @@ class _Plan:
                 or code in self.table.covers_later:
             return
         done = self.occurred_utc
+        # The completing act's place in its instant's order (``act_kind``): a reason of that
+        # instant given by an act ranked after it came after it, and stays owed (a plain Very
+        # High of a MARP decision's instant, Somerset S10; fix36a).
+        rank = act_rank(data.get("act_kind"))
         owed: dict[Any, list[tuple[Due, _Line, Mapping[str, Any], UUID]]] = {}
         for reason in reasons:
             act = max((m for m in (_moment(reason.get("at")), _moment(reason.get("counted_from")))
                        if m is not None), default=None)
-            if act is None or act <= done:
+            if act is None or act < done or (act == done and reason_before(reason, rank)):
                 continue
             line = self._reason_line(str(code), reason)
             if line is None:

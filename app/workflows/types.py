@@ -69,7 +69,7 @@ EVENT_DATA: Mapping[str, frozenset[str]] = {
     "panel_scheduled": frozenset({"panel_id", "kind", "change", "void_due_at"}),
     "step_completed": frozenset({
         "code", "rule_id", "step_id", "record_id", "due_at", "completed_by_role", "actor",
-        "reasons", "status", "waived"}),
+        "reasons", "status", "waived", "act_kind"}),
 }
 
 # What each decided action of a ``panel_decision`` (its data's ``actions``) carries for the step a
