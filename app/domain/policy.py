@@ -383,10 +383,16 @@ async def snapshot_extras(
     return (await snapshot_inputs(session, None, case, occurred_at))[1]
 
 
+# A referral sent and standing: the service sent its form to the receiver (one a feed
+# delivered is the receiver's message, not the service's act), not withdrawn or declined
+# (``referral_sent_in``; Somerset 8.3.3, the MAPPA A form; fix36a, ATTACK35B-1).
+_SENT_SQL: tuple[Any, ...] = tuple(
+    sa.literal_column(f"'{s}'") for s in ("sent", "received", "accepted"))
 # The referral table's module imports this one, so its columns are named here (as access.py).
 _REFERRAL = sa.table(
     "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
     sa.column("kind", sa.String()), sa.column("status", sa.String()),
+    sa.column("source", sa.String()),
     sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
@@ -394,7 +400,8 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
                       since: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
     the panels the case is on the agenda of, undecided and not withdrawn (``b``), the times of
-    its live panel referrals (``r``) and of its panels' decisions (``d``), and its holder's
+    its live panel referrals (``r``) and of its panels' decisions (``d``), the kinds of its
+    referrals sent and standing (``s``), and its holder's
     absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
     ends_on)``. The service, case, holder and date are the parameters ``s``, ``c``, ``h`` and
     ``since`` unless other expressions are given (:func:`inputs_column`); ``marker``: one more
@@ -424,13 +431,17 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
                         item.c.decided_at,
                         no_date, no_date).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
+    sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
+                     no_date).where(
+        _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
+        sa.not_(_REFERRAL.c.source.like("feed:%")))
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on).where(
         absence.c.service_id == s, absence.c.staff_id == h,
         absence.c.ends_on >= since)
     if not marker:
-        return sa.union_all(panels, booked, referred, decided, away)
-    return sa.union_all(panels, booked, referred, decided, away, sa.select(
+        return sa.union_all(panels, booked, referred, decided, sent, away)
+    return sa.union_all(panels, booked, referred, decided, sent, away, sa.select(
         sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
 
 
@@ -515,7 +526,8 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
     agenda = frozenset(r.id for r in rows if r.k == "b")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
-                    "panel_referred": referred, "case_holder_absences": absences}
+                    "panel_referred": referred, "case_holder_absences": absences,
+                    "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}
 
 
 def validate_alone(

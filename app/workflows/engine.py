@@ -1035,6 +1035,11 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
         return case, after
     if event.trigger.startswith("assessment_") and isinstance(data.get("scores"), Mapping):
         return case, _evolve(case, scores={**case.scores, **data["scores"]})
+    if event.trigger == "referral_transition" and data.get("to_status") == "sent" \
+            and data.get("kind") is not None:
+        # The form sent (``referral_sent_in``): afterwards the case has it, whether or not the
+        # case's state was read before the move (fix36a, ATTACK35B-1).
+        return case, _evolve(case, referrals_sent=case.referrals_sent | {str(data["kind"])})
     return case, case
 
 

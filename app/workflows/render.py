@@ -313,6 +313,8 @@ ATOM_WORDS: dict[str, Callable[[Any, Pack | None], tuple[str, str]]] = {
     "countersigned_assessment_in": _pair(
         "the case has a countersigned assessment of type {v}",
         "the case has no countersigned assessment of type {v}"),
+    "referral_sent_in": _pair("a {v} referral has been sent (and stands)",
+                              "no {v} referral has been sent (or it was withdrawn or declined)"),
     "incoming_rating_pending_in": _rating(
         "the {d} rating the child arrived with from another service, not yet rated here,"),
     "open_or_closed_within_days": _within,
