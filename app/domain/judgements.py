@@ -265,8 +265,13 @@ async def apply_judgement(
             at_its_date, later = await ratings_around(session, case.id, str(body.domain),
                                                       str(body.level), occurred_at,
                                                       decision=decision)
+            # Checked at its moment (above: ``then``), not on today's steps (a review a later
+            # panel's decision booked; ATTACK35B-3), and what lapsed then lapses (Somerset S11:
+            # the monthly review of a high ROSH lowered before a later SWB high, raised again
+            # by the replayed SWB high from its own date).
             result = result.merge(await policy.run_backfill(
-                wctx, event=wf_event, ratings=at_its_date, later=later))
+                wctx, event=wf_event, ratings=at_its_date, later=later, lapse=True,
+                steps_then=None if then is None else then[1]))
         result = await answer_from_file(wctx, result=result)
     if body.occurred_at is not None:
         # Dated before a panel's sitting whose decision on the case is on file: refused when,

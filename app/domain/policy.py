@@ -698,7 +698,12 @@ async def run_backfill(
     now: a check that fails on them (with the ratings and register of that moment) refuses the
     write (422/409), whatever the steps open today (Somerset M6: a lowering dated while the
     panel's review was booked, typed after the panel's later decision closed it, ATTACK32A-4);
-    one that fails only on today's steps still leaves it history only. ``lapse_own`` (a case
+    one that fails only on today's steps refuses nothing: the act applies as in time order
+    (Somerset M6: a lowering dated before the MARP's decision that booked the review, typed
+    after it, ends the monthly reviews, S11/S41, that the decision's high raises again;
+    ATTACK35B-3). A ``replayed`` act that fails only on today's steps is likewise judged on the
+    steps open at its moment (:func:`steps_open_at`); failing there too, it stays history
+    only. ``lapse_own`` (a case
     event replayed after an act dated before it): a step the event itself raised, at its own
     instant, whose line no longer holds on the history as it now stands, lapses at the event's
     time (Somerset S26: the handover call a transfer out raised on a High rating, which an own
@@ -725,8 +730,24 @@ async def run_backfill(
         raise_violations(evaluate_backfill(
             event, replace(moment, open_steps=snapshot(case, steps_then).open_steps),
             wctx.pack, wctx.policy.calendar, panels, later))
+    # Checked at its own moment (above): today's steps (a review a later panel's decision
+    # booked) refuse nothing, and the act applies as in time order (ATTACK35B-3).
+    checks = steps_then is None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=lapse, present=present)
+                                   later, lapse=lapse, present=present, checks=checks)
+    if evaluation.violations and replayed is not None and not strict and checks:
+        # An act already recorded, evaluated again: refused only by the checks of its own
+        # moment (the steps open then), not by a step a later act booked since (Somerset M6:
+        # an SWB lowering of 21 Nov typed before the MARP's decision of 23 Nov booked its
+        # review, replayed after a ROSH lowering of 20 Nov typed after it; ATTACK35B-3).
+        then = await steps_open_at(session, case.id, event.occurred_at)
+        if not evaluate_backfill(
+                event, replace(moment, open_steps=snapshot(case, then).open_steps),
+                wctx.pack, wctx.policy.calendar, panels, later).violations:
+            checks = False
+            evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar,
+                                           panels, later, lapse=lapse, present=present,
+                                           checks=False)
     record = event.data.get("record_id") if event.trigger == "judgement_recorded" else None
     if record is not None and not evaluation.violations:
         # The register at the judgement's own moment, for its timeline entry (A30a-1).
@@ -752,7 +773,7 @@ async def run_backfill(
     if own:
         ended = {s.id for s in own}
         lapsed = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=True, present=present)
+                                   later, lapse=True, present=present, checks=checks)
         seen = {i.step_id for i in intents if i.action == "supersede"}
         intents += tuple(i for i in lapsed.intents if i.action == "supersede"
                          and i.step_id in ended and i.step_id not in seen)
