@@ -518,15 +518,23 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
                     "panel_referred": referred, "case_holder_absences": absences}
 
 
+def evaluate_alone(
+    ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
+) -> Evaluation:
+    """A back-filled judgement evaluated on its own: as if its domain were unknown and the case
+    off the register and without open steps (its violations returned, nothing applied)."""
+    current = snapshot(case, ())
+    alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
+    return evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
+                    ctx.calendar, ())
+
+
 def validate_alone(
     ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
 ) -> Evaluation:
-    """Check a back-filled judgement on its own: as if its domain were unknown and the case off
-    the register and without open steps; raise its violations, apply nothing."""
-    current = snapshot(case, ())
-    alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
-                          ctx.calendar, ())
+    """Check a back-filled judgement on its own (:func:`evaluate_alone`); raise its
+    violations, apply nothing."""
+    evaluation = evaluate_alone(ctx, service, case, wf_event, domain)
     raise_violations(evaluation)
     return evaluation
 
@@ -820,9 +828,22 @@ async def check_at_its_moment(
     booked is refused even after a later death ended that step; one dated before any MARP booked
     a review is not refused by a review booked later (fix34e; fix33a did the same for a
     judgement older than its domain's current rating)."""
+    raise_violations(await evaluation_at_its_moment(wctx, event=event, ratings=ratings,
+                                                    steps_then=steps_then))
+
+
+async def evaluation_at_its_moment(
+    wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
+    steps_then: Sequence[Step], later: Sequence[Mapping[str, str | None]] = (),
+) -> Evaluation:
+    """``event`` evaluated on the case as it stood at its own time (as
+    :func:`check_at_its_moment` checks it: the ``ratings`` and ``steps_then`` of that moment;
+    ``later``: the ratings after each later judgement), applying nothing: its violations are
+    the pack's refusals of the act at its moment (the workflow preview's answer,
+    app.domain.preview)."""
     moment, panels, _extras, _earlier = await _at_its_moment(
         wctx, event, snapshot(wctx.case, steps_then), ratings)
-    raise_violations(evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels))
+    return evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, later)
 
 
 async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
