@@ -751,9 +751,11 @@ async def ratings_completed_by(
 
 
 async def check_belongs_to_case(
-    session: AsyncSession, case: Case, assessment_id: uuid.UUID | None
+    session: AsyncSession, case: Case, assessment_id: uuid.UUID | None,
+    field: str = "assessment_id",
 ) -> None:
-    """422 unless the assessment a judgement names is one of this case's."""
+    """422 unless the assessment a judgement names is one of this case's (``field``: where the
+    request carries it)."""
     if assessment_id is None:
         return
     found = (await session.exec(
@@ -763,7 +765,7 @@ async def check_belongs_to_case(
     if found is None:
         raise Unprocessable(
             "The assessment named is not one of this case's.",
-            errors=[{"loc": "body.assessment_id", "msg": "not an assessment of this case"}],
+            errors=[{"loc": f"body.{field}", "msg": "not an assessment of this case"}],
         )
 
 
