@@ -141,6 +141,33 @@ CLOSING_ACT_GATES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
+# The acts of :data:`ROLE_TABLE` whose write runs the policy on each trigger, with the role
+# the act is done under (the event's ``actor_role``): a pack line naming a role as the one who
+# did the act (``actor_role_in``) can only be met if that role may do one of these
+# (tests/api/test_recorder_acts.py walks every line of every pack; attack 35b, ATTACK35B-2: a
+# Somerset line for an event "recorded by the chair", who may record no case event). A step
+# completed is completed by hand or by the act closing it, so by any staff role completing it.
+TRIGGER_GATES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "case_opened": ("case.create", "case.upsert"),
+    "assessment_created": ("assessment.write",),
+    # A panel's decision records its ratings as judgements (its chair's).
+    "judgement_recorded": ("judgement.record", "panel.decide"),
+    # A custody event moves ``in_custody``; the MAPPA feed sets the MAPPA fields.
+    "case_changed": ("case.change", "case.upsert", "event.record", "feed.deliver"),
+    "assessment_submitted": ("assessment.write",),
+    "assessment_countersigned": ("assessment.review",),
+    "assessment_returned": ("assessment.review",),
+    "case_event": ("event.record",),
+    "referral_created": ("referral.create", "feed.deliver"),
+    "referral_transition": ("referral.submit", "referral.quality-assure", "referral.send",
+                            "referral.accept", "referral.decline", "referral.withdraw"),
+    "panel_item_added": ("panel.add_item",),
+    "panel_decision": ("panel.decide",),
+    "panel_scheduled": ("panel.schedule",),
+    "step_completed": ("step.complete",),
+})
+
+
 # What a machine client (role ``feed``) must be for to attempt an act its role row allows: one
 # of these scopes in its token (app.core.security.MACHINE_SCOPES). ``{source}`` stands for the
 # route's ``source`` path value, so a feed posts only its own source's referrals. The CMS
