@@ -334,7 +334,7 @@ def _note_duty_reads(
 # escalation's (app.domain.escalation) name the line manager and their leave dates.
 BARE_ESCALATION_NOTE = "A step of this case is overdue and still open; your role is asked to act."
 BARE_LEAVE_NOTE = "The line manager is on recorded leave."
-_MOVES = ("Stood in:", "Given back:")
+_MOVES = ("Stood in:", "Given back:", "Moved:")
 
 
 def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
@@ -343,8 +343,11 @@ def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
     leave; no staff id, name or date from the case."""
     stored = step.note or ""
     moves = [line for line in stored.split("\n") if line.startswith(_MOVES)]
-    on_leave = (bool(moves) and moves[-1].startswith("Stood in:")) \
-        or (step.code == ESCALATION_CODE and "is on recorded leave" in stored)
+    # The last move says where the step is now and why (an escalation given back after the
+    # leave its first line names: not on leave; ATTACK35B-7's twin); with no move, an
+    # escalation raised while the line manager was away says so on its first line.
+    on_leave = moves[-1].startswith("Stood in:") if moves else (
+        step.code == ESCALATION_CODE and "is on recorded leave" in stored)
     notes: list[str | None] = []
     if step.code == ESCALATION_CODE:
         notes.append(BARE_ESCALATION_NOTE)

@@ -2878,7 +2878,7 @@ async def recheck_recorder(wctx: WriteContext, steps: Iterable[Step],
 
 NOTE_MAX = 2000  # Step.note's length
 HELD_MARK = "held the case in the period under review"
-_MOVE_LINES = ("Stood in:", "Given back:")
+_MOVE_LINES = ("Stood in:", "Given back:", "Moved:")
 
 
 def stood_in_from(pack: Pack, step: Step) -> str | None:
