@@ -380,6 +380,11 @@ def _as_field(name: str, value: Any) -> Any:
     return value
 
 
+def as_field(name: str, value: Any) -> Any:
+    """A JSON value of the field history as the case's field ``name`` holds it."""
+    return _as_field(name, value)
+
+
 def act_time() -> Any:
     """SQL: when a recorded change of a case's fields happened: its act's time
     (:func:`note_case_act`: a ``PATCH``'s or an upsert's ``occurred_at``, an event's, a MAPPA
