@@ -259,8 +259,9 @@ async def instant_changes(wctx: WriteContext, at: datetime,
                           feeds: frozenset[str]) -> list[TimedChange]:
     """The changes of the case's fields dated ``at`` by the case's own acts (a PATCH, the CMS's
     upsert, a custody event), in recording order: not a feed message's (a change of the fields
-    ``feeds`` names only, by a feed that sent a message of that instant): they come after the
-    feeds' messages of their instant (:data:`SAME_INSTANT`)."""
+    ``feeds`` names only, by a feed that sent a message of that instant or by this write's
+    feed, whose message's referral is recorded after it): they come after the feeds' messages
+    of their instant (:data:`SAME_INSTANT`)."""
     found = [c for c in await changes_after(wctx.session, wctx.case,
                                             at - timedelta(microseconds=1))
              if c.occurred_at == at]
@@ -271,7 +272,7 @@ async def instant_changes(wctx: WriteContext, at: datetime,
         sa.select(table.c.id, table.c.actor_sub)
         .where(table.c.id.in_([c.id for c in found])))).all()
     by = dict(rows)
-    senders = await feed_senders(wctx.session, wctx.case.id, at)
+    senders = {*await feed_senders(wctx.session, wctx.case.id, at), wctx.principal.sub}
     return [c for c in found if not (by.get(c.id) in senders and c.changes.keys() <= feeds)]
 
 
