@@ -1008,10 +1008,15 @@ def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: 
     step.reasons = first + [r for r in step.reasons or () if r not in first]
     step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
     step.policy_version = intent.policy_version or step.policy_version
+    # The line's own title with it (fix36d, ATTACK35A-12: Somerset S17's MARP referral of a
+    # MAPPA level recorded at the instant of a very high ROSH kept S7's title when the ROSH was
+    # typed in first).
+    step.title = intent.title
     step.subject_id = _line_subject(pack, intent, event, case_id) or step.subject_id
+    if stored_utc(step.raised_at) != at:  # at one instant it arose when it did (SAME_INSTANT)
+        step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded "
+                                       "later asks for it.")
     step.raised_at = at
-    step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded later "
-                                   "asks for it.")
 
 
 # The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
@@ -1148,6 +1153,7 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
     if (step.rule_id, step.policy_ref) not in carried:
         step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
         step.policy_version = intent.policy_version or step.policy_version
+        step.title = intent.title  # the line's own title with it (fix36d, ATTACK35A-12)
     step.note = _append(step.note, f"Restated: {act} now asks for it under {intent.rule_id} "
                                    f"({intent.policy_ref}), the history as it now stands.")
 

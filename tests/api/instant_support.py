@@ -1,10 +1,12 @@
 """Helpers for the one-instant typing-order tests (fix36d, attack 35a): acts of every kind
 (case events, PATCHes of the case's fields, MAPPA feed messages, judgements, a panel's decision)
 dated at one instant, typed in every order, and the whole record each order leaves as the API
-shows it: the case's fields, every step (any status: code, status, title, actor, assignee, due,
-urgent, rule, ref, note) and every timeline entry (when, what, by whom, its details), recording
-times and ids left out. Unlike :mod:`tests.api.transfer_order_support`, a step created and
-superseded at one instant is kept: in time order it never arose (ATTACK35A-7, -12)."""
+shows it: the case's fields, every step the case's history shows (any status: code, status,
+title, actor, assignee, due, urgent, rule, ref, note, raised) and every timeline entry (when,
+what, by whom, its details), recording times and ids left out, and who recorded a step's entry
+(the write that typed it in). A step whose need ended at the instant it arose is not in the
+case's history (never owed, ATTACK35A-7): the timeline leaves it out, and so does the record
+compared here, though the step stays readable by its id."""
 
 from __future__ import annotations
 
@@ -139,7 +141,11 @@ async def whole_record(t: Tenant, case_id: str) -> Whole:
                 steps.append((s["code"], s["status"], s["title"], s["actor"],
                               s["assignee_id"], s["due_at"], s["urgent"], s["policy"]["rule"],
                               s["policy"]["ref"], s["note"], s["raised_at"]))
-    timeline = [(e["at"], e["kind"], e["action"], e["by"], e["role"],
+    # Who recorded the write a step's entry came from is left out: a step an act of the
+    # instant raises or re-dates, typed in after another act of its instant, is that later
+    # write's record (its audit), the same step at the same instant.
+    timeline = [(e["at"], e["kind"], e["action"],
+                 *((None, None) if e["kind"] == "step" else (e["by"], e["role"])),
                  names.get(e["entity_id"], e["kind"]), _named(e["details"], names))
                 for e in entries]
     return Whole(fields, tuple(sorted(steps)), tuple(sorted(timeline)))
@@ -194,6 +200,16 @@ def _differences(first: Whole, other: Whole) -> dict[str, Any]:
 
 
 def steps_of(whole: Whole, code: str, status: str = "open") -> list[tuple[Any, ...]]:
-    """The steps of ``code`` in ``status`` (title, actor, assignee, due, urgent, rule, ref,
-    note, raised)."""
-    return [s[2:] for s in whole.steps if s[0] == code and s[1] == status]
+    """The steps of ``code`` in ``status``: (actor, assignee, due, urgent, rule, ref)."""
+    return [(s[3], s[4], s[5], s[6], s[7], s[8]) for s in whole.steps
+            if s[0] == code and s[1] == status]
+
+
+def codes_in_history(whole: Whole) -> set[str]:
+    """The codes of every step the case's history shows (any status)."""
+    return {s[0] for s in whole.steps}
+
+
+def title_of(whole: Whole, code: str) -> list[str]:
+    """The titles of the open steps of ``code``."""
+    return [s[2] for s in whole.steps if s[0] == code and s[1] == "open"]
