@@ -271,9 +271,10 @@ async def instant_changes(wctx: WriteContext, at: datetime,
     rows = (await (await wctx.session.connection()).execute(
         sa.select(table.c.id, table.c.actor_sub)
         .where(table.c.id.in_([c.id for c in found])))).all()
-    by = dict(rows)
+    by: dict[uuid.UUID, str] = {i: str(sub) for i, sub in rows}
     senders = {*await feed_senders(wctx.session, wctx.case.id, at), wctx.principal.sub}
-    return [c for c in found if not (by.get(c.id) in senders and c.changes.keys() <= feeds)]
+    return [c for c in found
+            if not (by.get(c.id, "") in senders and c.changes.keys() <= feeds)]
 
 
 async def feed_senders(session: AsyncSession, case_id: uuid.UUID, at: datetime) -> set[str]:

@@ -5,9 +5,9 @@ supervised by the receiving service after the transfer date. A case may record s
 events: a second ``transfer_out`` is the transfer now planned (a postponement: the first's
 handover steps are replaced, attack pass 15, A15-2), and a ``transfer_in`` after a
 ``transfer_out`` brings the child back (the transfer out no longer stands). Only the transfer
-that stands, the latest ``transfer_out`` by date (``occurred_at``, then recording order; at one instant
-after a transfer in, :data:`REVERSING`) not
-followed by an event that reverses it, says the child has gone: a closure on or after its
+that stands, the latest ``transfer_out`` by date (``occurred_at``, then recording order; at
+one instant after a transfer in, :data:`REVERSING`) not followed by an event that reverses
+it, says the child has gone: a closure on or after its
 ``transfer_date`` sets aside this service's own panel duties (the pack's
 ``closure_sets_aside``), a judgement before its date finds it pending (Somerset S26), and the
 steps raised about any other transfer out are no longer owed (attack pass 21, A21a-6: a closure
