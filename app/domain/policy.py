@@ -3327,6 +3327,19 @@ def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> No
     note_superseded(session, step, at)
 
 
+def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
+    """Close ``step`` as missed by the act at ``at`` that left it undone for good, whatever
+    the clock said: a panel sitting on the case before a step owed *before* it was done (the
+    pack's ``panel_decision_misses``: Somerset 6.2, "Child and parent/carer views will be
+    sought before the initial panel"; the MARP sat without them). Not the chair's doing: no
+    completion in anyone's name; its note names the deadline and ``why``, its history row
+    keeps ``at`` (:func:`note_superseded`)."""
+    step.status = StepStatus.missed
+    due = london_text(step.due_at) if step.due_at is not None else "no timescale"
+    step.note = _append(step.note, f"Missed: due {due}, not done: {why}")
+    note_superseded(session, step, at)
+
+
 def step_change(step: Step) -> dict[str, Any]:
     return {"code": step.code, "rule": step.rule_id, "status": str(step.status),
             "due_at": iso_utc(step.due_at) if step.due_at else None}

@@ -521,6 +521,7 @@ ACT_WORDS: dict[str, str] = {
     "referral_views": "A panel referral carrying the child's and carer's views",
     "panel_item_added": "Putting the case on a panel's agenda",
     "panel_decision_overtakes": "A panel's decision (overtaking, not doing)",
+    "panel_decision_misses": "A panel sitting on the case before it was done (missed)",
     "panel_decision": "A panel's decision",
     "panel_decision_mappa": "A panel's decision setting a MAPPA level",
     "panel_decision_then": "A panel's decision (once the above are closed)",
