@@ -25,7 +25,8 @@ from app.domain.access import (
     require_open_case,
 )
 from app.domain.answered import answer_from_record
-from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
+from app.domain.assessments import answer_from_file, check_belongs_to_case
+from app.domain.assessments_table import assessment_clock
 from app.domain.audit import insert_at_seal, update_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (

@@ -31,7 +31,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import policy, transfers
-from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
+from app.domain.assessments_table import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.history import changes_after, derived_before, field_history, to_json
