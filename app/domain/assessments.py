@@ -48,6 +48,13 @@ from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.next_steps import act_answers, close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
+from app.domain.replay import (
+    dated_before_a_rating,
+    rating_history,
+    ratings_after,
+    ratings_at,
+    replay_later_acts,
+)
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import (
@@ -59,6 +66,7 @@ from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_text
 from app.workflows.packs import Pack, satisfies_assessment_step
+from app.workflows.types import WorkflowEvent
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000),
                      AfterValidator(visible_text)]
@@ -421,9 +429,11 @@ async def _after_act(
                             "scores": dict(assessment.scores or {})}
     if await answers_review_request(wctx, assessment=assessment, action=action):
         data["answers_review_request"] = True
+    event = wctx.event(trigger, data, subject_id=assessment.id)
     if action == "countersign":
-        data.update(await ratings_completed_by(session, case, assessment, wctx.occurred_at))
-    result = await policy.run(wctx, event=wctx.event(trigger, data, subject_id=assessment.id))
+        result = await _countersigned(wctx, event=event, assessment=assessment)
+    else:
+        result = await policy.run(wctx, event=event)
     result = await answer_from_file(wctx, result=result, besides=assessment.id)
     if satisfied is not None:
         result = satisfied.merge(result)
@@ -439,6 +449,32 @@ async def _after_act(
                         "occurred_at": iso_utc(wctx.occurred_at)})
     await policy.announce_act_changes(wctx)
     return result
+
+
+async def _countersigned(
+    wctx: WriteContext, *, event: WorkflowEvent, assessment: Assessment
+) -> policy.PolicyResult:
+    """Run a countersignature (the assessment completed) through the pack as it happened, in
+    every typing order (attack 35b, ATTACK35B-5): with the ratings it completes as they stood
+    at its date (:func:`ratings_completed_by`); dated before a judgement already recorded,
+    judged on the ratings of its moment, asking only what the history in time order still
+    owes (as a case event is, A11-5); then the acts dated after it, evaluated again on the
+    history it joins (:func:`~app.domain.replay.replay_later_acts`: a judgement of this
+    assessment made after its countersignature counts from it, W9; the Asset+ on record when
+    a later judgement turns a domain high, W3). Wokingham W9: "within two working days of the
+    assessment being completed"; "An assessment (Asset+ or mini-asset) is not considered
+    complete until it has been counter signed by a line manager"."""
+    at = wctx.occurred_at
+    event = replace(event, data={**event.data, **await ratings_completed_by(
+        wctx.session, wctx.case.id, assessment, at)})
+    if dated_before_a_rating(wctx.case, at):
+        history = await rating_history(wctx)
+        result = await policy.run_backfill(wctx, event=event, ratings=ratings_at(history, at),
+                                           later=ratings_after(history, at))
+    else:
+        result = await policy.run(wctx, event=event)
+    replayed = await replay_later_acts(wctx, since=at)
+    return result if replayed is None else result.merge(replayed)
 
 
 async def answer_from_file(

@@ -10,10 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.domain.cases_table import Case
 from app.domain.common import JSONType, enum_column, iso_utc, new_id, utcnow
 from app.domain.judgements_table import Judgement
 
@@ -114,34 +113,46 @@ async def assessment_clock(
             "assessment_type": str(kind)}
 
 
+# A judgement as :func:`ratings_completed_by` reads it: (id, domain, assessment, panel item,
+# occurred_at).
+RatedWith = tuple[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, datetime]
+
+
 async def ratings_completed_by(
-    session: AsyncSession, case: Case, assessment: Assessment, at: datetime,
-    pending: tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None, datetime] | None = None,
+    session: AsyncSession, case_id: uuid.UUID, assessment: Assessment, at: datetime,
+    pending: RatedWith | None = None,
 ) -> dict[str, bool]:
-    """The current ratings this countersignature completes, as event flags
-    (``completes_<domain>_rating``): a rating whose judgement was recorded with this assessment,
-    or with none (by hand or as a panel's classification) before it was countersigned: the
-    assessment completed after the judgement is the one its clocks wait for (W9 "within two
-    working days of the assessment being completed"; ATTACK34B-4). ``pending``: (id, assessment,
-    panel item, occurred_at) of a judgement this write records whose row is left to the
-    commit (a countersignature replayed after it, A15-4)."""
-    ids = {d: str(r["judgement_id"]) for d, r in (case.ratings or {}).items()
-           if r and r.get("judgement_id")}
-    if not ids:
-        return {}
-    rows = (await session.exec(
-        select(Judgement.id, Judgement.assessment_id, Judgement.panel_item_id,
-               Judgement.occurred_at)
-        .where(col(Judgement.id).in_([uuid.UUID(i) for i in ids.values()])))).all()
-    by_id: dict[str, tuple[Any, ...]] = {str(r[0]): tuple(r) for r in rows}
-    if pending is not None:
-        by_id.setdefault(str(pending[0]), pending)
+    """The ratings this countersignature at ``at`` completes, as event flags: each domain's
+    rating in force at ``at`` (its latest judgement dated at or before it; of one instant, a
+    panel's decision first, then recording order, as app.domain.replay.SAME_INSTANT orders
+    them), whatever judgements were recorded since or typed in first, so that every typing
+    order of the same acts gives the same flags (attack 35b, ATTACK35B-5). It is completed
+    (``completes_<domain>_rating``) when its judgement was recorded with this assessment
+    (``completes_<domain>_own_rating``) or with none, by hand or as a panel's classification
+    (``completes_<domain>_panel_rating``): the assessment completed after such a judgement is
+    the one its clocks wait for (W9 "within two working days of the assessment being
+    completed"; ATTACK34B-4). ``pending``: a judgement this write records whose row is left to
+    the commit (a countersignature replayed after it, A15-4), last among its instant's."""
+    j: Any = Judgement.__table__  # type: ignore[attr-defined]
+    rows = (await (await session.connection()).execute(
+        sa.select(j.c.id, j.c.domain, j.c.assessment_id, j.c.panel_item_id, j.c.occurred_at,
+                  j.c.created_at)
+        .where(j.c.case_id == case_id, j.c.occurred_at <= at))).all()
+    # Time order: the instant, a panel's decision before a plain judgement, the pending one
+    # last among its kind, then recording order.
+    judged = [((occurred, item is None, False, str(created), str(i)),
+               (i, str(domain), named, item, occurred))
+              for i, domain, named, item, occurred, created in rows
+              if pending is None or i != pending[0]]
+    if pending is not None and pending[4] <= at:
+        judged.append(((pending[4], pending[3] is None, True, "", str(pending[0])), pending))
+    in_force = {rated[1]: rated for _, rated in sorted(judged, key=lambda r: r[0])}
     flags = {}
-    for domain, judgement_id in ids.items():
-        row = by_id.get(judgement_id)
-        if row is None:
-            continue
-        _, named, _, occurred = row
-        if named == assessment.id or (named is None and occurred <= at):
+    for domain, (_, _, named, item, _) in in_force.items():
+        if named == assessment.id:
+            flags[f"completes_{domain}_rating"] = flags[f"completes_{domain}_own_rating"] = True
+        elif named is None:
             flags[f"completes_{domain}_rating"] = True
+            if item is not None:
+                flags[f"completes_{domain}_panel_rating"] = True
     return flags

@@ -89,7 +89,7 @@ class Judged(NamedTuple):
     level: str
     id: uuid.UUID
     # The assessment and panel item it was recorded with (a pending judgement's: its row is
-    # not there to read back; app.domain.assessments.ratings_completed_by).
+    # not there to read back; app.domain.assessments_table.ratings_completed_by).
     assessment_id: uuid.UUID | None = None
     panel_item_id: uuid.UUID | None = None
 
@@ -213,8 +213,9 @@ async def _countersign_event(wctx: WriteContext, at: datetime, assessment: Any,
                             "assessment_id": str(assessment.id),
                             "scores": dict(assessment.scores or {})}
     unread = None if pending is None else (
-        pending.id, pending.assessment_id, pending.panel_item_id, pending.occurred_at)
-    data.update(await ratings_completed_by(wctx.session, wctx.case, assessment, at,
+        pending.id, pending.domain, pending.assessment_id, pending.panel_item_id,
+        pending.occurred_at)
+    data.update(await ratings_completed_by(wctx.session, wctx.case.id, assessment, at,
                                            pending=unread))
     role = next((str(e.get("role")) for e in assessment.history or ()
                  if e.get("action") == "countersign" and e.get("role")), wctx.event_role)
