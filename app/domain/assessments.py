@@ -35,7 +35,7 @@ from app.domain.assessments_table import (
     assessment_acts,
     ratings_completed_by,
 )
-from app.domain.cases_table import Case
+from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     ActTime,
     iso_utc,
@@ -269,7 +269,11 @@ async def countersign_assessment(
     assessment.countersigned_by = principal.sub
     case = wctx.case
     if str(assessment.type) not in (case.countersigned_types or ()):
-        # The case now has a countersigned assessment of this type (ATK28B-9).
+        # The case now has a countersigned assessment of this type (ATK28B-9), from the
+        # countersignature's date: an act dated before it, typed in after it, finds none
+        # (app.domain.history.case_fields_at; W3, ATTACK35B-5).
+        note_case_act(session, case.id, wctx.occurred_at)
+        mark_changed(case, wctx.occurred_at)
         case.countersigned_types = sorted({*(case.countersigned_types or ()),
                                            str(assessment.type)})
         session.add(case)
@@ -582,10 +586,16 @@ async def _as_the_review_stage(wctx: WriteContext, *, assessment: Assessment) ->
 def _act_answers(wctx: WriteContext, step: Step, act: FiledAct) -> bool:
     """Whether a filed assessment act does the step: the pack in force at the act says the act
     closes the step's code, the assessment is of the type the step asks for, and the act is
-    dated no earlier than the step and its reasons."""
+    dated no earlier than the step and its reasons, of another assessment than the one whose
+    act raised it (a review a countersignature owes, raised again by its replay after a
+    judgement dated before it, is not done by that countersignature; ATTACK35B-5)."""
     at, action, assessment, _ = act
     pack = wctx.policy.pack_for(wctx.service, at=at)
     if step.code not in satisfied_by(pack, action, assessment.stage):
+        return False
+    if any((r.get("record") or {}).get("type") == "assessment"
+           and str((r.get("record") or {}).get("id")) == str(assessment.id)
+           for r in step.reasons or ()):
         return False
     if not satisfies_assessment_step(pack, step.rule_id, step.code, step.title,
                                      str(assessment.type)):

@@ -258,3 +258,29 @@ async def test_W9_a_medium_assessment_before_the_panel_does_not_date_its_marf(
     ], after={"asset+ countersigned 12 Aug": "asset+ written 12 Aug"})
     record = same_as_time_order(outcomes)
     assert marf(record) == [("marf_referral", "case_holder", HOLDER, None, RULE, REF)]
+
+
+@pytest.mark.parametrize("intervention", ["youth_conditional_caution", "court_order"])
+async def test_W3_a_high_before_the_asset_plus_is_countersigned_counts_from_it_in_every_order(
+        wokingham: Tenant, intervention: str) -> None:
+    """W3: "Children who have been assessed as high within any of the risk domains must have
+    their Asset+ reviewed at least every three months"; "An assessment ... is not considered
+    complete until it has been counter signed". SWB judged high on Tuesday 18 August, before
+    the review Asset+ is countersigned on Friday 28 August: the review (case_holder, W3,
+    "Assessment Reviews") is due three months after the countersignature, Saturday 28
+    November 10:00 GMT, whether the judgement is typed before the countersignature or after
+    it (typed after it, the judgement found today's countersigned Asset+ and raised a review
+    that countersignature then counted as done, and no review was left: the tools
+    countersigned are read as at the judgement's date, and the review the countersignature's
+    replay owes is not done by itself)."""
+    async def judged(c: Case) -> None:
+        await c.judge_swb("high", SAT)
+
+    outcomes = await every_order(wokingham, [
+        ("swb high 18 Aug", judged),
+        ("asset+ 28 Aug", lambda c: _written_and_signed(c, "A", SIGNED_28)),
+    ], intervention=intervention)
+    record = same_as_time_order(outcomes)
+    assert steps_of(record, "review_assessment") == [
+        ("review_assessment", "case_holder", HOLDER, "2026-11-28T10:00:00Z", "W3",
+         "Assessment Reviews")]
