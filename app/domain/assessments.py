@@ -673,9 +673,11 @@ async def endorse_judgements(
 
 
 async def check_belongs_to_case(
-    session: AsyncSession, case: Case, assessment_id: uuid.UUID | None
+    session: AsyncSession, case: Case, assessment_id: uuid.UUID | None,
+    field: str = "assessment_id",
 ) -> None:
-    """422 unless the assessment a judgement names is one of this case's."""
+    """422 unless the assessment a judgement names is one of this case's (``field``: where the
+    request carries it)."""
     if assessment_id is None:
         return
     found = (await session.exec(
@@ -685,7 +687,7 @@ async def check_belongs_to_case(
     if found is None:
         raise Unprocessable(
             "The assessment named is not one of this case's.",
-            errors=[{"loc": "body.assessment_id", "msg": "not an assessment of this case"}],
+            errors=[{"loc": f"body.{field}", "msg": "not an assessment of this case"}],
         )
 
 

@@ -10,8 +10,11 @@ transfer out of a high case owes S26's call before the transfer date (13.4.3). S
 judgement each later case event is evaluated again, on the ratings of its own date as the
 history now has them (:func:`ratings_at`), and only what it still owes applies
 (:func:`~app.domain.policy.run_backfill`: a missing step raised, an open step re-dated sooner
-or restated under the line that asks for it now; nothing lowered, superseded or closed), in
-the write's unit of work under the case's lock.
+or restated under the line that asks for it now; nothing lowered or closed), in the write's
+unit of work under the case's lock. A later judgement evaluated again supersedes what lapsed at
+it in time order (a step arisen before it whose condition fails once it is the rating, asked for
+since only by acts replayed after it: Somerset S11's monthly review, ended by an SWB medium
+after a ROSH medium typed in after both, raised again by the MARP's later high; ATTACK35B-3).
 
 The same goes the other way: an event typed in after later judgements is judged on the
 ratings of its own date, and the later judgements are evaluated again after it (a transfer out
@@ -327,7 +330,7 @@ async def replay_later_acts(
                     wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
-                    in_time_order=judged_again,
+                    in_time_order=judged_again, lapse=True,
                     judged=judged_of(history[:index]))
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
