@@ -111,6 +111,11 @@ EVENT_FLAGS: tuple[str, ...] = (
     "offence_not_notifiable",
     "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
     "completes_lor_rating",
+    # Of a countersignature, the rating it completes (in force at its date) was judged with
+    # this assessment (``own``), or is a panel's classification recorded without one
+    # (``panel``): Wokingham W9 (attack 35b, ATTACK35B-5).
+    "completes_rosh_own_rating", "completes_swb_own_rating", "completes_lor_own_rating",
+    "completes_rosh_panel_rating", "completes_swb_panel_rating", "completes_lor_panel_rating",
     # The assessment whose submission did a step of ``[closures]`` ``assessment_submit_review``
     # (the Review Stage that step asked for): on its submission, its return and its resubmission.
     "answers_review_request",
