@@ -22,7 +22,7 @@ from app.core.errors import NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import cursors, paging
 from app.domain.access import get_visible_case
-from app.domain.assessments import Assessment
+from app.domain.assessments_table import Assessment
 from app.domain.audit import AuditEntry
 from app.domain.cases import CaseOut, case_out
 from app.domain.cases_table import Case

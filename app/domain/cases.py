@@ -52,7 +52,7 @@ from app.domain.access import (
 )
 from app.domain.acts import require_after_latest_act
 from app.domain.answered import answer_from_record
-from app.domain.assessments import Assessment, AssessmentStatus
+from app.domain.assessments_table import Assessment, AssessmentStatus
 from app.domain.audit import AuditEntry
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,

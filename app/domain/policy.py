@@ -518,15 +518,23 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
                     "panel_referred": referred, "case_holder_absences": absences}
 
 
+def evaluate_alone(
+    ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
+) -> Evaluation:
+    """A back-filled judgement evaluated on its own: as if its domain were unknown and the case
+    off the register and without open steps (its violations returned, nothing applied)."""
+    current = snapshot(case, ())
+    alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
+    return evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
+                    ctx.calendar, ())
+
+
 def validate_alone(
     ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
 ) -> Evaluation:
-    """Check a back-filled judgement on its own: as if its domain were unknown and the case off
-    the register and without open steps; raise its violations, apply nothing."""
-    current = snapshot(case, ())
-    alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
-                          ctx.calendar, ())
+    """Check a back-filled judgement on its own (:func:`evaluate_alone`); raise its
+    violations, apply nothing."""
+    evaluation = evaluate_alone(ctx, service, case, wf_event, domain)
     raise_violations(evaluation)
     return evaluation
 
@@ -707,7 +715,12 @@ async def run_backfill(
     now: a check that fails on them (with the ratings and register of that moment) refuses the
     write (422/409), whatever the steps open today (Somerset M6: a lowering dated while the
     panel's review was booked, typed after the panel's later decision closed it, ATTACK32A-4);
-    one that fails only on today's steps still leaves it history only. ``lapse_own`` (a case
+    one that fails only on today's steps refuses nothing: the act applies as in time order
+    (Somerset M6: a lowering dated before the MARP's decision that booked the review, typed
+    after it, ends the monthly reviews, S11/S41, that the decision's high raises again;
+    ATTACK35B-3). A ``replayed`` act that fails only on today's steps is likewise judged on the
+    steps open at its moment (:func:`steps_open_at`); failing there too, it stays history
+    only. ``lapse_own`` (a case
     event replayed after an act dated before it): a step the event itself raised, at its own
     instant, whose line no longer holds on the history as it now stands, lapses at the event's
     time (Somerset S26: the handover call a transfer out raised on a High rating, which an own
@@ -735,8 +748,24 @@ async def run_backfill(
         raise_violations(evaluate_backfill(
             event, replace(moment, open_steps=snapshot(case, steps_then).open_steps),
             wctx.pack, wctx.policy.calendar, panels, later))
+    # Checked at its own moment (above): today's steps (a review a later panel's decision
+    # booked) refuse nothing, and the act applies as in time order (ATTACK35B-3).
+    checks = steps_then is None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=lapse, present=present)
+                                   later, lapse=lapse, present=present, checks=checks)
+    if evaluation.violations and replayed is not None and not strict and checks:
+        # An act already recorded, evaluated again: refused only by the checks of its own
+        # moment (the steps open then), not by a step a later act booked since (Somerset M6:
+        # an SWB lowering of 21 Nov typed before the MARP's decision of 23 Nov booked its
+        # review, replayed after a ROSH lowering of 20 Nov typed after it; ATTACK35B-3).
+        then = await steps_open_at(session, case.id, event.occurred_at)
+        if not evaluate_backfill(
+                event, replace(moment, open_steps=snapshot(case, then).open_steps),
+                wctx.pack, wctx.policy.calendar, panels, later).violations:
+            checks = False
+            evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar,
+                                           panels, later, lapse=lapse, present=present,
+                                           checks=False)
     record = event.data.get("record_id") if event.trigger == "judgement_recorded" else None
     if record is not None and not evaluation.violations:
         # The register at the judgement's own moment, for its timeline entry (A30a-1).
@@ -762,7 +791,7 @@ async def run_backfill(
     if own:
         ended = {s.id for s in own}
         lapsed = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=True, present=present)
+                                   later, lapse=True, present=present, checks=checks)
         seen = {i.step_id for i in intents if i.action == "supersede"}
         intents += tuple(i for i in lapsed.intents if i.action == "supersede"
                          and i.step_id in ended and i.step_id not in seen)
@@ -810,9 +839,22 @@ async def check_at_its_moment(
     booked is refused even after a later death ended that step; one dated before any MARP booked
     a review is not refused by a review booked later (fix34e; fix33a did the same for a
     judgement older than its domain's current rating)."""
+    raise_violations(await evaluation_at_its_moment(wctx, event=event, ratings=ratings,
+                                                    steps_then=steps_then))
+
+
+async def evaluation_at_its_moment(
+    wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
+    steps_then: Sequence[Step], later: Sequence[Mapping[str, str | None]] = (),
+) -> Evaluation:
+    """``event`` evaluated on the case as it stood at its own time (as
+    :func:`check_at_its_moment` checks it: the ``ratings`` and ``steps_then`` of that moment;
+    ``later``: the ratings after each later judgement), applying nothing: its violations are
+    the pack's refusals of the act at its moment (the workflow preview's answer,
+    app.domain.preview)."""
     moment, panels, _extras, _earlier = await _at_its_moment(
         wctx, event, snapshot(wctx.case, steps_then), ratings)
-    raise_violations(evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels))
+    return evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, later)
 
 
 async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
@@ -3341,6 +3383,19 @@ def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> No
     Somerset 4.5's monthly review, overdue, read as superseded when the rating was lowered a
     fortnight later). Its history row keeps ``at`` (:func:`note_superseded`)."""
     _close_as_ended(step, at=at, why=why)
+    note_superseded(session, step, at)
+
+
+def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
+    """Close ``step`` as missed by the act at ``at`` that left it undone for good, whatever
+    the clock said: a panel sitting on the case before a step owed *before* it was done (the
+    pack's ``panel_decision_misses``: Somerset 6.2, "Child and parent/carer views will be
+    sought before the initial panel"; the MARP sat without them). Not the chair's doing: no
+    completion in anyone's name; its note names the deadline and ``why``, its history row
+    keeps ``at`` (:func:`note_superseded`)."""
+    step.status = StepStatus.missed
+    due = london_text(step.due_at) if step.due_at is not None else "no timescale"
+    step.note = _append(step.note, f"Missed: due {due}, not done: {why}")
     note_superseded(session, step, at)
 
 

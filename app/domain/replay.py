@@ -10,8 +10,11 @@ transfer out of a high case owes S26's call before the transfer date (13.4.3). S
 judgement each later case event is evaluated again, on the ratings of its own date as the
 history now has them (:func:`ratings_at`), and only what it still owes applies
 (:func:`~app.domain.policy.run_backfill`: a missing step raised, an open step re-dated sooner
-or restated under the line that asks for it now; nothing lowered, superseded or closed), in
-the write's unit of work under the case's lock.
+or restated under the line that asks for it now; nothing lowered or closed), in the write's
+unit of work under the case's lock. A later judgement evaluated again supersedes what lapsed at
+it in time order (a step arisen before it whose condition fails once it is the rating, asked for
+since only by acts replayed after it: Somerset S11's monthly review, ended by an SWB medium
+after a ROSH medium typed in after both, raised again by the MARP's later high; ATTACK35B-3).
 
 The same goes the other way: an event typed in after later judgements is judged on the
 ratings of its own date, and the later judgements are evaluated again after it (a transfer out
@@ -31,7 +34,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import policy, transfers
-from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
+from app.domain.assessments_table import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.history import (
@@ -109,7 +112,7 @@ class Judged(NamedTuple):
     level: str
     id: uuid.UUID
     # The assessment and panel item it was recorded with (a pending judgement's: its row is
-    # not there to read back; app.domain.assessments.ratings_completed_by).
+    # not there to read back; app.domain.assessments_table.ratings_completed_by).
     assessment_id: uuid.UUID | None = None
     panel_item_id: uuid.UUID | None = None
 
@@ -233,8 +236,9 @@ async def _countersign_event(wctx: WriteContext, at: datetime, assessment: Any,
                             "assessment_id": str(assessment.id),
                             "scores": dict(assessment.scores or {})}
     unread = None if pending is None else (
-        pending.id, pending.assessment_id, pending.panel_item_id, pending.occurred_at)
-    data.update(await ratings_completed_by(wctx.session, wctx.case, assessment, at,
+        pending.id, pending.domain, pending.assessment_id, pending.panel_item_id,
+        pending.occurred_at)
+    data.update(await ratings_completed_by(wctx.session, wctx.case.id, assessment, at,
                                            pending=unread))
     role = next((str(e.get("role")) for e in assessment.history or ()
                  if e.get("action") == "countersign" and e.get("role")), wctx.event_role)
@@ -412,7 +416,7 @@ async def replay_later_acts(
                     wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
-                    in_time_order=judged_again,
+                    in_time_order=judged_again, lapse=True,
                     judged=judged_of(history[:index]))
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
