@@ -39,7 +39,14 @@ PY
 then
   pg_state=running
   pg_log="$(mktemp -t yjrisk-pg-tests.XXXXXX)"
-  YJ_TEST_DB=postgres python -m pytest -q -p no:cacheprovider tests/api "$@" >"$pg_log" 2>&1 &
+  # Arguments go to pytest on both sides. With no path among them (none, or only options such as
+  # `-k name`), PostgreSQL runs the API tests (the only ones that touch a database); with paths
+  # (`bash scripts/test.sh tests/api/test_cases.py`), exactly those.
+  pg_paths=(tests/api)
+  for arg in "$@"; do
+    if [ -e "${arg%%::*}" ]; then pg_paths=(); break; fi
+  done
+  YJ_TEST_DB=postgres python -m pytest -q -p no:cacheprovider "${pg_paths[@]}" "$@" >"$pg_log" 2>&1 &
   pg_pid=$!
   trap 'if [ -n "$pg_pid" ]; then kill "$pg_pid" 2>/dev/null || true; fi' EXIT
 elif [ "${CI:-}" = "true" ]; then

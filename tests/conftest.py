@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
 import socket
 import tempfile
 import uuid
@@ -57,6 +59,59 @@ def _pg_reachable() -> bool:
     return True
 
 
+def _throwaway_name(prefix: str) -> str:
+    """A throwaway database's name carrying this process's id, so that a later run can tell a
+    database whose run was killed (no teardown) from one a run beside it is still using."""
+    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+
+
+_THROWAWAY = re.compile(r"^yjrisk_(?:test|mig)_(\d+)_[0-9a-f]{10}$")
+
+
+def _drop_orphans() -> None:
+    """Drop throwaway databases left by runs on this machine that were killed before their
+    teardown (a process id no longer alive). Only for a PostgreSQL on this machine: another
+    machine's process ids mean nothing here."""
+    import asyncpg
+
+    if not re.search(r"@(127\.0\.0\.1|localhost|\[::1\])[:/]", PG_ADMIN_DSN):
+        return
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+        try:
+            names = [r["datname"] for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'yjrisk\\_%'")]
+            for name in names:
+                match = _THROWAWAY.match(name)
+                if match is None or _alive(int(match.group(1))):
+                    continue
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    _in_thread(asyncio.run, run())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped with SIGTERM (``kill``, a CI timeout) ends as Ctrl-C does: pytest tears
+    the fixtures down, so the run's throwaway database is dropped."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _pg_admin(sql: str) -> None:
     import asyncpg
 
@@ -75,7 +130,7 @@ def database_at(revision: str) -> Iterator[str]:
     """A throwaway database (on the run's backend) migrated only to ``revision``, for a test
     of a later migration over old rows; dropped afterwards."""
     if BACKEND == "postgres":
-        name = f"yjrisk_mig_{uuid.uuid4().hex[:10]}"
+        name = _throwaway_name("yjrisk_mig")
         _pg_admin(f'CREATE DATABASE "{name}"')
         base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         try:
@@ -98,7 +153,8 @@ def database_url() -> Iterator[str]:
             if os.environ.get("CI") == "true":
                 pytest.fail("PostgreSQL is not reachable and CI=true: failing, not skipping")
             pytest.skip("PostgreSQL is not reachable")
-        name = f"yjrisk_test_{uuid.uuid4().hex[:12]}"
+        _drop_orphans()
+        name = _throwaway_name("yjrisk_test")
         _pg_admin(f'CREATE DATABASE "{name}"')
         base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         url = f"{base}/{name}"

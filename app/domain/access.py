@@ -137,6 +137,7 @@ CLOSING_ACT_GATES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "panel_decision_then": ("panel.decide",),
     "panel_decision_mappa": ("panel.decide",),
     "panel_decision_overtakes": ("panel.decide",),
+    "panel_decision_misses": ("panel.decide",),
     "rating_replaced": ("judgement.record",),
 })
 

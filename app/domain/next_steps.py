@@ -976,17 +976,23 @@ async def close_step(
     closed in someone else's name."""
     session, case = wctx.session, wctx.case
     assert step.case_id == case.id
-    step.status = status
-    step.completed_at = wctx.occurred_at
-    step.completed_by = credited_to or wctx.principal.sub
+    if status == StepStatus.missed:
+        # Left undone for good by the act (a MARP sat before the views it was owed were
+        # sought): missed, done by nobody (fix36e).
+        policy.missed_by_act(session, step, at=wctx.occurred_at, why=note or "")
+    else:
+        step.status = status
+        step.completed_at = wctx.occurred_at
+        step.completed_by = credited_to or wctx.principal.sub
     step.completion_note = note
     if satisfied_by:
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
     session.add(step)
     await session.flush()
-    if status == StepStatus.superseded:
+    if status in (StepStatus.superseded, StepStatus.missed):
         # Overtaken (a panel discussed the case, an assessment sent back): audited and
-        # announced as superseded, not as completed (attack 30a, A30a-9).
+        # announced as superseded, not as completed (attack 30a, A30a-9); missed (the panel
+        # sat before the step owed before it was done): audited and announced missed.
         await policy.record_superseded(
             wctx, [step], action="step.superseded", reason=note,
             change=lambda step: {"code": step.code, "note": note})

@@ -821,6 +821,7 @@ def evaluate_backfill(
     later: Sequence[Mapping[str, str | None]] = (),
     lapse: bool = False,
     present: CaseSnapshot | None = None,
+    checks: bool = True,
 ) -> Evaluation:
     """A back-filled judgement (dated before the current rating of its domain) as the history
     in the order it happened would have had it (attack pass 10, A10-30: the same judgements
@@ -851,11 +852,16 @@ def evaluate_backfill(
 
     ``present``: today's case, when ``case`` carries the fields of the judgement's moment
     rather than today's (a change dated after it was recorded first): a line's ``holds`` is
-    asked of it too (a volunteer detached since: Somerset S28 lapsed then, A15-9)."""
+    asked of it too (a volunteer detached since: Somerset S28 lapsed then, A15-9).
+
+    Without ``checks`` the pack's checks refuse nothing (as :func:`evaluate`'s): the caller
+    ran them on the steps open at the act's own moment, not today's (a review a later panel
+    decision booked does not make a lowering dated before it one the panel must approve:
+    Somerset M6, 7.2.1; attack 35b, ATTACK35B-3)."""
     table = _table_of(pack)
     if table.register is not None:
         case = _evolve(case, on_register=bool(table.register(_context_of(event, case, case))))
-    evaluation = evaluate(event, case, pack, calendar, panels)
+    evaluation = evaluate(event, case, pack, calendar, panels, checks=checks)
     if evaluation.violations:
         return evaluation
     # The case as the act itself leaves it (its own moves: a custody event's ``in_custody``, a

@@ -464,8 +464,8 @@ ClosingAct = Literal[
     "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
-    "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced", "assessment_submit_review",
+    "panel_decision_overtakes", "panel_decision_misses", "panel_decision_presenter",
+    "panel_item_added", "rating_replaced", "assessment_submit_review",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 

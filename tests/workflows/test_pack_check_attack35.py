@@ -180,5 +180,6 @@ def test_attack35a_19_pack_check_says_it_in_one_line_exit_1(
     assert main(["pack", "check", str(path)]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
+    # 298: X8's condition in the example pack (296 before fix36e's two closure lines).
     assert captured.out.splitlines() == [
-        f"{path}:296: X8: rules.10.when{'.not' * 29}: error: {TOO_DEEP}"], captured
+        f"{path}:298: X8: rules.10.when{'.not' * 29}: error: {TOO_DEEP}"], captured
