@@ -169,7 +169,7 @@ def test_attack35a_19_a_condition_at_the_limit_loads_and_one_past_it_is_one_erro
             field = "rules.10.when" + (step * 29 if kind == "not" else step * 14 + f".{kind}")
             message = TOO_DEEP if kind == "not" else LIST_TOO_DEEP
         assert (problem.severity, problem.rule, problem.field, problem.message,
-                problem.lineno) == ("error", "X8", field, message, 296)
+                problem.lineno) == ("error", "X8", field, message, 298)
 
 def test_attack35a_19_pack_check_says_it_in_one_line_exit_1(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
