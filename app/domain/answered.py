@@ -71,7 +71,7 @@ def _closable(pack: Pack) -> frozenset[str]:
     """Every code a referral or a panel act closes under ``pack`` (no query for the rest)."""
     codes = {c for kind in pack.referral_kinds for c in kind.closes}
     for name in ("referral_quality_assure", "referral_views", "panel_item_added",
-                 "panel_decision_overtakes", "panel_decision_then"):
+                 "panel_decision_overtakes", "panel_decision_misses", "panel_decision_then"):
         codes.update(pack.closes(name))
     return frozenset(codes)
 
@@ -127,6 +127,8 @@ async def _panel_acts(wctx: WriteContext, codes: frozenset[str], besides: uuid.U
         for closes, status, what in (
                 (pack.closes("panel_decision_overtakes"), StepStatus.superseded,
                  f"overtaken: the {name} discussed the case (item {item.id})"),
+                (pack.closes("panel_decision_misses"), StepStatus.missed,
+                 f"the {name} sat on the case before it was done (item {item.id})"),
                 (pack.closes("panel_decision_then"), StepStatus.done,
                  f"Satisfied by the {name} decision on item {item.id}")):
             if set(closes) & codes:

@@ -25,7 +25,8 @@ from app.domain.access import (
     require_open_case,
 )
 from app.domain.answered import answer_from_record
-from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
+from app.domain.assessments import answer_from_file, check_belongs_to_case
+from app.domain.assessments_table import assessment_clock
 from app.domain.audit import insert_at_seal, update_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -227,7 +228,6 @@ async def apply_judgement(
         result = await policy.run_backfill(
             wctx, event=wf_event, ratings=before, later=later, open_steps=open_steps,
             lapse=True, steps_then=await policy.steps_open_at(session, case.id, occurred_at))
-        result = await answer_from_file(wctx, result=result)
     else:
         # The case's open steps, read once under the lock: the reviews among them close first;
         # the policy then runs on the rest (read again only if a review was closed).
@@ -273,7 +273,6 @@ async def apply_judgement(
             result = result.merge(await policy.run_backfill(
                 wctx, event=wf_event, ratings=at_its_date, later=later, lapse=True,
                 steps_then=None if then is None else then[1]))
-        result = await answer_from_file(wctx, result=result)
     if body.occurred_at is not None:
         # Dated before a panel's sitting whose decision on the case is on file: refused when,
         # in time order, it would have taken the case off that agenda (ATTACK34A-1). After
@@ -315,6 +314,11 @@ async def apply_judgement(
         session.add(case)
     if not last:
         await session.flush()
+    # What it raised that an assessment act on file already did (A15-4), once it is the case's
+    # rating: closing such a step runs the pack at that act's later date, on the case with this
+    # rating (before, a High-Risk Panel's SWB high typed in after a closure Asset+ countersigned
+    # later lost its MARF there, "no longer" high; attack 35b, ATTACK35B-5).
+    result = await answer_from_file(wctx, result=result)
     if back_dated:
         # Not (only) the case's rating now, but its ratings, register, contact level and
         # priority from its date on, on the timeline at their dates (attack 30a, A30a-1;

@@ -335,7 +335,7 @@ def _note_duty_reads(
 # escalation's (app.domain.escalation) name the line manager and their leave dates.
 BARE_ESCALATION_NOTE = "A step of this case is overdue and still open; your role is asked to act."
 BARE_LEAVE_NOTE = "The line manager is on recorded leave."
-_MOVES = ("Stood in:", "Given back:")
+_MOVES = ("Stood in:", "Given back:", "Moved:")
 
 
 def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
@@ -344,8 +344,11 @@ def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
     leave; no staff id, name or date from the case."""
     stored = step.note or ""
     moves = [line for line in stored.split("\n") if line.startswith(_MOVES)]
-    on_leave = (bool(moves) and moves[-1].startswith("Stood in:")) \
-        or (step.code == ESCALATION_CODE and "is on recorded leave" in stored)
+    # The last move says where the step is now and why (an escalation given back after the
+    # leave its first line names: not on leave; ATTACK35B-7's twin); with no move, an
+    # escalation raised while the line manager was away says so on its first line.
+    on_leave = moves[-1].startswith("Stood in:") if moves else (
+        step.code == ESCALATION_CODE and "is on recorded leave" in stored)
     notes: list[str | None] = []
     if step.code == ESCALATION_CODE:
         notes.append(BARE_ESCALATION_NOTE)
@@ -990,17 +993,23 @@ async def close_step(
     closed in someone else's name."""
     session, case = wctx.session, wctx.case
     assert step.case_id == case.id
-    step.status = status
-    step.completed_at = wctx.occurred_at
-    step.completed_by = credited_to or wctx.principal.sub
+    if status == StepStatus.missed:
+        # Left undone for good by the act (a MARP sat before the views it was owed were
+        # sought): missed, done by nobody (fix36e).
+        policy.missed_by_act(session, step, at=wctx.occurred_at, why=note or "")
+    else:
+        step.status = status
+        step.completed_at = wctx.occurred_at
+        step.completed_by = credited_to or wctx.principal.sub
     step.completion_note = note
     if satisfied_by:
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
     session.add(step)
     await session.flush()
-    if status == StepStatus.superseded:
+    if status in (StepStatus.superseded, StepStatus.missed):
         # Overtaken (a panel discussed the case, an assessment sent back): audited and
-        # announced as superseded, not as completed (attack 30a, A30a-9).
+        # announced as superseded, not as completed (attack 30a, A30a-9); missed (the panel
+        # sat before the step owed before it was done): audited and announced missed.
         await policy.record_superseded(
             wctx, [step], action="step.superseded", reason=note,
             change=lambda step: {"code": step.code, "note": note})

@@ -570,7 +570,8 @@ async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
     untouched: frozenset[uuid.UUID] = frozenset(), creates: bool = True,
     inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
-    flush: bool = True, checks: bool = True,
+    flush: bool = True, checks: bool = True, fields: Mapping[str, Any] | None = None,
+    redates: bool = True,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
@@ -584,7 +585,11 @@ async def run(
     nothing through Core (which does not flush) before the commit, so changes of steps only
     (no step created or closed, the case's derived state unchanged) may wait for it.
     ``checks=False``: the pack's checks were run on the case at the act's own time
-    (:func:`check_at_its_moment`) and refuse nothing here."""
+    (:func:`check_at_its_moment`) and refuse nothing here. ``fields``: case fields as the act
+    found them, over those of its moment (a feed message before the case's own acts of its
+    instant: :data:`app.domain.replay.SAME_INSTANT`). Without ``redates`` no open step is
+    re-dated (an act dated before a judgement: :func:`run_backfill` re-dates on the ratings
+    of its date, never on today's)."""
     session, case = wctx.session, wctx.case
     # What the act derives on the case (register, contact level, priority, a judgement's
     # rating) changed at the act's time, not when it was typed in (ATTACK26B-2).
@@ -593,7 +598,7 @@ async def run(
         open_steps = await open_steps_of(session, case.id)
     panels, extras = inputs if inputs is not None else await snapshot_inputs(
         session, wctx.service, case, event.occurred_at)
-    earlier = await case_fields_at(session, case, event.occurred_at)
+    earlier = {**await case_fields_at(session, case, event.occurred_at), **(fields or {})}
     incoming = await incoming_at(session, case, event.occurred_at,
                                  exclude=event.data.get("record_id"))
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
@@ -626,6 +631,9 @@ async def run(
     if not creates:
         evaluation = replace(evaluation, intents=tuple(
             i for i in evaluation.intents if i.action != "create"))
+    if not redates:
+        evaluation = replace(evaluation, intents=tuple(
+            i for i in evaluation.intents if i.action != "update_due"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
                         untouched=untouched, revive=_dated_before_later_acts(case, event),
                         flush=flush, earlier=bool(incoming))
@@ -675,6 +683,7 @@ async def run_backfill(
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
     steps_then: Sequence[Step] | None = None, lapse_own: bool = False,
+    fields: Mapping[str, Any] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -729,13 +738,14 @@ async def run_backfill(
     time (Somerset S26: the handover call a transfer out raised on a High rating, which an own
     judgement or a panel's decision dated before the transfer, typed in after it, lowered;
     13.4.3 "Where the ROSH judgement and/or Safety and Well-Being concerns is High or Very
-    high"; attack 35a, ATTACK35A-1, fix35f)."""
+    high"; attack 35a, ATTACK35A-1, fix35f). ``fields``: case fields as the act found them, over
+    those of its moment (:func:`run`)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     today = snapshot(case, open_steps)
     moment, panels, extras, earlier = await _at_its_moment(
-        wctx, event, today, ratings, found=found, judged=judged)
+        wctx, event, today, ratings, found=found, judged=judged, fields=fields)
     if in_time_order is not None:
         moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
         alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
@@ -807,6 +817,7 @@ async def _at_its_moment(
     wctx: WriteContext, event: WorkflowEvent, today: CaseSnapshot,
     ratings: Mapping[str, str | None], *, found: Mapping[str, Any] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> tuple[CaseSnapshot, list[ScheduledPanel], dict[str, Any], dict[str, Any]]:
     """``today`` (a snapshot of the write's case) as the act ``event`` found it: the
     ``ratings`` given (that moment's), the case's fields, derived fields (``found``, default
@@ -816,7 +827,7 @@ async def _at_its_moment(
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
     # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
     # what still holds today is asked of today's case (``present``).
-    earlier = await case_fields_at(session, case, event.occurred_at)
+    earlier = {**await case_fields_at(session, case, event.occurred_at), **(fields or {})}
     # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
     moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
                                         exclude=event.data.get("record_id"))
@@ -1051,10 +1062,15 @@ def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: 
     step.reasons = first + [r for r in step.reasons or () if r not in first]
     step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
     step.policy_version = intent.policy_version or step.policy_version
+    # The line's own title with it (fix36d, ATTACK35A-12: Somerset S17's MARP referral of a
+    # MAPPA level recorded at the instant of a very high ROSH kept S7's title when the ROSH was
+    # typed in first).
+    step.title = intent.title
     step.subject_id = _line_subject(pack, intent, event, case_id) or step.subject_id
+    if stored_utc(step.raised_at) != at:  # at one instant it arose when it did (SAME_INSTANT)
+        step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded "
+                                       "later asks for it.")
     step.raised_at = at
-    step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded later "
-                                   "asks for it.")
 
 
 # The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
@@ -1191,6 +1207,7 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
     if (step.rule_id, step.policy_ref) not in carried:
         step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
         step.policy_version = intent.policy_version or step.policy_version
+        step.title = intent.title  # the line's own title with it (fix36d, ATTACK35A-12)
     step.note = _append(step.note, f"Restated: {act} now asks for it under {intent.rule_id} "
                                    f"({intent.policy_ref}), the history as it now stands.")
 
@@ -2932,7 +2949,7 @@ async def recheck_recorder(wctx: WriteContext, steps: Iterable[Step],
 
 NOTE_MAX = 2000  # Step.note's length
 HELD_MARK = "held the case in the period under review"
-_MOVE_LINES = ("Stood in:", "Given back:")
+_MOVE_LINES = ("Stood in:", "Given back:", "Moved:")
 
 
 def stood_in_from(pack: Pack, step: Step) -> str | None:
@@ -3378,6 +3395,19 @@ def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> No
     Somerset 4.5's monthly review, overdue, read as superseded when the rating was lowered a
     fortnight later). Its history row keeps ``at`` (:func:`note_superseded`)."""
     _close_as_ended(step, at=at, why=why)
+    note_superseded(session, step, at)
+
+
+def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
+    """Close ``step`` as missed by the act at ``at`` that left it undone for good, whatever
+    the clock said: a panel sitting on the case before a step owed *before* it was done (the
+    pack's ``panel_decision_misses``: Somerset 6.2, "Child and parent/carer views will be
+    sought before the initial panel"; the MARP sat without them). Not the chair's doing: no
+    completion in anyone's name; its note names the deadline and ``why``, its history row
+    keeps ``at`` (:func:`note_superseded`)."""
+    step.status = StepStatus.missed
+    due = london_text(step.due_at) if step.due_at is not None else "no timescale"
+    step.note = _append(step.note, f"Missed: due {due}, not done: {why}")
     note_superseded(session, step, at)
 
 

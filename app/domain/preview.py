@@ -29,7 +29,8 @@ from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
 from app.domain.acts import require_final_event_after_living_acts
-from app.domain.assessments import AssessmentStage, AssessmentType, check_belongs_to_case
+from app.domain.assessments import check_belongs_to_case
+from app.domain.assessments_table import AssessmentStage, AssessmentType
 from app.domain.cases_table import Case, CscStatus, Intervention
 from app.domain.common import (
     ActTime,

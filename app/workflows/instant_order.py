@@ -2,8 +2,9 @@
 ATTACK35A-17; docs/integrating.md §7), and what it means for the steps an act closes (fix36a,
 ATTACK35B-6).
 
-The case's events and feed messages come first, then the panels' decisions, then the plain
-judgements; acts of one kind in the order they were recorded. A step raised by an act of that
+The feeds' messages come first, then the case's events and changes of its fields, then the
+panels' decisions, then the plain judgements; acts of one kind in the order they were recorded
+(fix36d put the feeds' messages first). A step raised by an act of that
 instant ranked after the act closing it arose after it in that order, as a step raised a minute
 later would: the act does not answer it, whichever was typed first. A MARP decision of 09:00
 typed after the case holder's Very High ROSH of 09:00 does not do the S10 that judgement raised
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-SAME_INSTANT = ("case_event", "panel_decision", "judgement")
+SAME_INSTANT = ("feed_message", "case_event", "panel_decision", "judgement")
 
 # The triggers whose act is a case event or a change of the case's fields (a MAPPA feed
 # message at its ``received_at``): first at their instant.
@@ -41,12 +42,15 @@ def reason_rank(reason: Mapping[str, Any]) -> int | None:
     record ``via_panel_decision``); None for an act the order does not rank."""
     trigger = reason.get("trigger")
     if trigger in _EVENT_TRIGGERS:
-        return 0
+        # A feed's change of the case reads as an event's here: neither closes steps, so only
+        # their place before the decisions and judgements matters.
+        return SAME_INSTANT.index("case_event")
     if trigger == "panel_decision":
-        return 1
+        return SAME_INSTANT.index("panel_decision")
     if trigger == "judgement_recorded":
         record = reason.get("record")
-        return 1 if isinstance(record, Mapping) and record.get("via_panel_decision") else 2
+        decided = isinstance(record, Mapping) and record.get("via_panel_decision")
+        return SAME_INSTANT.index("panel_decision" if decided else "judgement")
     return None
 
 

@@ -54,7 +54,8 @@ EVENT_DATA: Mapping[str, frozenset[str]] = {
     "case_changed": frozenset({"changes", "replay", "custody_event"}),
     "assessment_submitted": _ASSESSMENT_DATA,
     "assessment_countersigned": _ASSESSMENT_DATA | {
-        f"completes_{domain}_rating" for domain in DOMAINS},
+        f"completes_{domain}_{what}" for domain in DOMAINS
+        for what in ("rating", "own_rating", "panel_rating")},
     "assessment_returned": _ASSESSMENT_DATA,
     "case_event": frozenset({
         "type", "event_id", "may_raise_to_high", "transfer_date", "details", "known_at",
