@@ -137,7 +137,35 @@ CLOSING_ACT_GATES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "panel_decision_then": ("panel.decide",),
     "panel_decision_mappa": ("panel.decide",),
     "panel_decision_overtakes": ("panel.decide",),
+    "panel_decision_misses": ("panel.decide",),
     "rating_replaced": ("judgement.record",),
+})
+
+
+# The acts of :data:`ROLE_TABLE` whose write runs the policy on each trigger, with the role
+# the act is done under (the event's ``actor_role``): a pack line naming a role as the one who
+# did the act (``actor_role_in``) can only be met if that role may do one of these
+# (tests/api/test_recorder_acts.py walks every line of every pack; attack 35b, ATTACK35B-2: a
+# Somerset line for an event "recorded by the chair", who may record no case event). A step
+# completed is completed by hand or by the act closing it, so by any staff role completing it.
+TRIGGER_GATES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "case_opened": ("case.create", "case.upsert"),
+    "assessment_created": ("assessment.write",),
+    # A panel's decision records its ratings as judgements (its chair's).
+    "judgement_recorded": ("judgement.record", "panel.decide"),
+    # A custody event moves ``in_custody``; the MAPPA feed sets the MAPPA fields.
+    "case_changed": ("case.change", "case.upsert", "event.record", "feed.deliver"),
+    "assessment_submitted": ("assessment.write",),
+    "assessment_countersigned": ("assessment.review",),
+    "assessment_returned": ("assessment.review",),
+    "case_event": ("event.record",),
+    "referral_created": ("referral.create", "feed.deliver"),
+    "referral_transition": ("referral.submit", "referral.quality-assure", "referral.send",
+                            "referral.accept", "referral.decline", "referral.withdraw"),
+    "panel_item_added": ("panel.add_item",),
+    "panel_decision": ("panel.decide",),
+    "panel_scheduled": ("panel.schedule",),
+    "step_completed": ("step.complete",),
 })
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.domain.assessments import Assessment
+from app.domain.assessments_table import Assessment
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent
 from app.domain.history import RecordChange

@@ -4,8 +4,9 @@ A closed case stayed on an undecided agenda (its decision could never be recorde
 not act on a closed case), and no route took an item off. An item is withdrawn, not deleted: it
 keeps who took it off, when and why (the audit trail and the subject access export show it), and
 no longer counts as the case standing on the agenda (the packs' ``case.on_panel_agenda``). The
-duty its adding raised (the chair's ``record_panel_decision``, Somerset 7.1.2, about the item) is
-superseded with the reason, not reinstated by a reopening; the case's ``next-panel`` steps
+duty its adding raised (the chair's ``record_panel_decision``, Somerset 7.1.2, about the item) ends
+with the reason (superseded; missed when already late, as S48's attendance withdrawn after the
+sitting: ``policy.end_need``), not reinstated by a reopening; the case's ``next-panel`` steps
 follow the panels as they now stand for it (A11-13). Each withdrawal is audited
 (``panel.item.withdraw``) and announced (``panel.item.withdrawn``, ids only) in the act's unit
 of work, under the case's lock (which every act on the case's items takes: adding one, deciding
@@ -29,7 +30,7 @@ from app.domain.common import iso_utc
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
-from app.domain.steps import Step, StepStatus, append_note, superseded_note
+from app.domain.steps import Step, StepStatus, append_note
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import LONDON, london_text
 from app.workflows.vocabulary import PanelKind
@@ -62,8 +63,9 @@ async def standing_items(
 async def withdraw_item(
     wctx: WriteContext, *, item: PanelItem, panel: Panel, reason: str, redate: bool = True,
 ) -> list[Step]:
-    """Take ``item`` off ``panel``'s agenda at ``wctx.occurred_at`` for ``reason``; the steps
-    about it are superseded (answered). With ``redate``, the case's ``next-panel`` steps are
+    """Take ``item`` off ``panel``'s agenda at ``wctx.occurred_at`` for ``reason``; the need
+    for the steps about it ends (:func:`~app.domain.policy.end_need`: superseded, or missed
+    when already late). With ``redate``, the case's ``next-panel`` steps are
     then due at the panel they now wait for (none at a closure: every step is superseded)."""
     session = wctx.session
     lowest = (await session.exec(select(sa.func.min(col(PanelItem.duplicate_rank))).where(
@@ -82,9 +84,10 @@ async def withdraw_item(
         Step.case_id == item.case_id, Step.status == StepStatus.open,
         Step.subject_id == item.id))).all())
     for step in ended:
-        step.status = StepStatus.superseded
-        step.note = append_note(step.note, superseded_note(why))
-        policy.note_superseded(session, step, wctx.occurred_at)
+        # The need for them ended with the item (fix36e): one already late then (the MARP
+        # sat days ago and nobody recorded the case as heard: S48's attendance) was missed,
+        # one not yet due is superseded, as every other end of a step's need.
+        policy.end_need(session, step, at=wctx.occurred_at, why=why)
         step.satisfied_by_type, step.satisfied_by_id = "panel_item", item.id
         session.add(step)
     await session.flush()

@@ -52,6 +52,8 @@ class FiledAct(NamedTuple):
     by: str | None
     status: StepStatus
     note: str
+    # Its kind in the one order of an instant (app.workflows.instant_order; None: unranked).
+    order: str | None = None
 
 
 def _referral_closes(pack: Pack, referral: Referral, action: str) -> tuple[str, ...]:
@@ -69,7 +71,7 @@ def _closable(pack: Pack) -> frozenset[str]:
     """Every code a referral or a panel act closes under ``pack`` (no query for the rest)."""
     codes = {c for kind in pack.referral_kinds for c in kind.closes}
     for name in ("referral_quality_assure", "referral_views", "panel_item_added",
-                 "panel_decision_overtakes", "panel_decision_then"):
+                 "panel_decision_overtakes", "panel_decision_misses", "panel_decision_then"):
         codes.update(pack.closes(name))
     return frozenset(codes)
 
@@ -125,21 +127,26 @@ async def _panel_acts(wctx: WriteContext, codes: frozenset[str], besides: uuid.U
         for closes, status, what in (
                 (pack.closes("panel_decision_overtakes"), StepStatus.superseded,
                  f"overtaken: the {name} discussed the case (item {item.id})"),
+                (pack.closes("panel_decision_misses"), StepStatus.missed,
+                 f"the {name} sat on the case before it was done (item {item.id})"),
                 (pack.closes("panel_decision_then"), StepStatus.done,
                  f"Satisfied by the {name} decision on item {item.id}")):
             if set(closes) & codes:
                 acts.append((FiledAct(decided, "panel_item", item.id, item.decided_by, status,
-                                      f"{what}, recorded before the act that asks for it"),
-                             closes))
+                                      f"{what}, recorded before the act that asks for it",
+                                      "panel_decision"), closes))
     return acts
 
 
 def _answers(wctx: WriteContext, step: Step, act: FiledAct, closes: tuple[str, ...]) -> bool:
     """Whether the filed act, in time order, closed the step: it closes its code and is dated
-    no earlier than the step arose and its reasons."""
+    no earlier than the step arose and its reasons (at its instant, not after an act the one
+    order of an instant puts after it: a panel's decision does not overtake what a plain
+    judgement of its instant asks; fix36a)."""
     if step.code not in closes or act.at < stored_utc(step.raised_at or step.created_at):
         return False
-    return act_answers(wctx.policy.pack_for(wctx.service, at=act.at), step, act.at)
+    return act_answers(wctx.policy.pack_for(wctx.service, at=act.at), step, act.at,
+                       kind=act.order)
 
 
 async def answer_from_record(
@@ -168,6 +175,6 @@ async def answer_from_record(
         closed = await close_step(
             replace(wctx, occurred_at=found.at), step=step, note=found.note,
             status=found.status, satisfied_by=(found.kind, found.record_id),
-            credited_to=found.by)
+            credited_to=found.by, kind=found.order)
         result = result.merge(closed)
     return result

@@ -3,16 +3,14 @@ countersign or return, each run through the pack (S3, S4, S16, W2, W3)."""
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictInt, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -28,23 +26,35 @@ from app.domain.access import (
     require_open_case,
     service_of,
 )
-from app.domain.cases_table import Case
+from app.domain.assessments_table import (
+    Assessment,
+    AssessmentStage,
+    AssessmentStatus,
+    AssessmentType,
+    FiledAct,
+    assessment_acts,
+    ratings_completed_by,
+)
+from app.domain.cases_table import Case, mark_changed
 from app.domain.common import (
     ActTime,
-    JSONType,
-    enum_column,
     iso_utc,
-    new_id,
     parse_declared,
     require_unchanged,
     resolve_occurred_at,
-    utcnow,
 )
 from app.domain.final_events import require_before_final_event
 from app.domain.history import note_case_act
 from app.domain.judgements_table import Judgement
 from app.domain.next_steps import act_answers, close_step, reason_act, satisfy_open_steps
 from app.domain.outbox import emit
+from app.domain.replay import (
+    dated_before_a_rating,
+    rating_history,
+    ratings_after,
+    ratings_at,
+    replay_later_acts,
+)
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
 from app.domain.timing import (
@@ -56,6 +66,7 @@ from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_text
 from app.workflows.packs import Pack, satisfies_assessment_step
+from app.workflows.types import WorkflowEvent
 
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000),
                      AfterValidator(visible_text)]
@@ -88,67 +99,12 @@ def check_scores(pack: Pack, scores: dict[str, Any]) -> dict[str, int]:
     return dict(scores)
 
 
-class AssessmentType(enum.StrEnum):
-    """The assessment tool used."""
-
-    asset_plus = "asset_plus"
-    mini_asset = "mini_asset"
-    fact_finding = "fact_finding"
-    lead_professional = "lead_professional"
-
-
-class AssessmentStage(enum.StrEnum):
-    """The stage of the intervention the assessment is for."""
-
-    start = "start"
-    review = "review"
-    closure = "closure"
-    transfer = "transfer"
-
-
-class AssessmentStatus(enum.StrEnum):
-    """Lifecycle: a draft is submitted, then countersigned or returned for changes."""
-
-    draft = "draft"
-    submitted = "submitted"
-    returned = "returned"
-    countersigned = "countersigned"
-
-
 # Transitions as data: the action, the states it may start from, and the state it leads to.
 TRANSITIONS: dict[str, tuple[tuple[AssessmentStatus, ...], AssessmentStatus]] = {
     "submit": ((AssessmentStatus.draft, AssessmentStatus.returned), AssessmentStatus.submitted),
     "countersign": ((AssessmentStatus.submitted,), AssessmentStatus.countersigned),
     "return": ((AssessmentStatus.submitted,), AssessmentStatus.returned),
 }
-
-
-class Assessment(SQLModel, table=True):
-    """One assessment of a case, with who wrote, submitted and countersigned it, and when."""
-
-    __tablename__ = "assessment"
-    __table_args__ = (sa.Index("ix_assessment_case_created", "case_id", "created_at"),)
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    service_id: uuid.UUID = Field(foreign_key="service.id")
-    case_id: uuid.UUID = Field(foreign_key="case.id")
-    type: AssessmentType = Field(sa_column=enum_column(AssessmentType))
-    stage: AssessmentStage = Field(sa_column=enum_column(AssessmentStage))
-    status: AssessmentStatus = Field(
-        default=AssessmentStatus.draft,
-        sa_column=enum_column(AssessmentStatus, server_default="draft"),
-    )
-    author_id: str = Field(max_length=128)
-    occurred_at: datetime
-    submitted_at: datetime | None = None
-    countersigned_at: datetime | None = None
-    countersigned_by: str | None = Field(default=None, max_length=128)
-    returned_at: datetime | None = None
-    feedback: str | None = Field(default=None, max_length=8000)
-    history: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
-    # Section scores the service's pack declares (``[[scores]]``), given on submission.
-    scores: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AssessmentCreate(BaseModel):
@@ -313,7 +269,11 @@ async def countersign_assessment(
     assessment.countersigned_by = principal.sub
     case = wctx.case
     if str(assessment.type) not in (case.countersigned_types or ()):
-        # The case now has a countersigned assessment of this type (ATK28B-9).
+        # The case now has a countersigned assessment of this type (ATK28B-9), from the
+        # countersignature's date: an act dated before it, typed in after it, finds none
+        # (app.domain.history.case_fields_at; W3, ATTACK35B-5).
+        note_case_act(session, case.id, wctx.occurred_at)
+        mark_changed(case, wctx.occurred_at)
         case.countersigned_types = sorted({*(case.countersigned_types or ()),
                                            str(assessment.type)})
         session.add(case)
@@ -473,9 +433,11 @@ async def _after_act(
                             "scores": dict(assessment.scores or {})}
     if await answers_review_request(wctx, assessment=assessment, action=action):
         data["answers_review_request"] = True
+    event = wctx.event(trigger, data, subject_id=assessment.id)
     if action == "countersign":
-        data.update(await ratings_completed_by(session, case, assessment, wctx.occurred_at))
-    result = await policy.run(wctx, event=wctx.event(trigger, data, subject_id=assessment.id))
+        result = await _countersigned(wctx, event=event, assessment=assessment)
+    else:
+        result = await policy.run(wctx, event=event)
     result = await answer_from_file(wctx, result=result, besides=assessment.id)
     if satisfied is not None:
         result = satisfied.merge(result)
@@ -491,6 +453,32 @@ async def _after_act(
                         "occurred_at": iso_utc(wctx.occurred_at)})
     await policy.announce_act_changes(wctx)
     return result
+
+
+async def _countersigned(
+    wctx: WriteContext, *, event: WorkflowEvent, assessment: Assessment
+) -> policy.PolicyResult:
+    """Run a countersignature (the assessment completed) through the pack as it happened, in
+    every typing order (attack 35b, ATTACK35B-5): with the ratings it completes as they stood
+    at its date (:func:`ratings_completed_by`); dated before a judgement already recorded,
+    judged on the ratings of its moment, asking only what the history in time order still
+    owes (as a case event is, A11-5); then the acts dated after it, evaluated again on the
+    history it joins (:func:`~app.domain.replay.replay_later_acts`: a judgement of this
+    assessment made after its countersignature counts from it, W9; the Asset+ on record when
+    a later judgement turns a domain high, W3). Wokingham W9: "within two working days of the
+    assessment being completed"; "An assessment (Asset+ or mini-asset) is not considered
+    complete until it has been counter signed by a line manager"."""
+    at = wctx.occurred_at
+    event = replace(event, data={**event.data, **await ratings_completed_by(
+        wctx.session, wctx.case.id, assessment, at)})
+    if dated_before_a_rating(wctx.case, at):
+        history = await rating_history(wctx)
+        result = await policy.run_backfill(wctx, event=event, ratings=ratings_at(history, at),
+                                           later=ratings_after(history, at))
+    else:
+        result = await policy.run(wctx, event=event)
+    replayed = await replay_later_acts(wctx, since=at)
+    return result if replayed is None else result.merge(replayed)
 
 
 async def answer_from_file(
@@ -595,29 +583,19 @@ async def _as_the_review_stage(wctx: WriteContext, *, assessment: Assessment) ->
     return changed
 
 
-# An assessment act on file: (when, "submit" or "countersign", the assessment, by whom).
-_FiledAct = tuple[datetime, str, Assessment, str]
-
-
-async def assessment_acts(session: AsyncSession, case_id: uuid.UUID) -> list[_FiledAct]:
-    """The case's assessment submissions and countersignatures (each resubmission too), as
-    their history records them, earliest first."""
-    rows = (await session.exec(select(Assessment).where(
-        Assessment.case_id == case_id, Assessment.status != AssessmentStatus.draft))).all()
-    acts = [(datetime.fromisoformat(str(entry["at"])), str(entry["action"]), assessment,
-             str(entry.get("by") or assessment.author_id))
-            for assessment in rows for entry in assessment.history or ()
-            if entry.get("action") in ("submit", "countersign") and entry.get("at")]
-    return sorted(acts, key=lambda act: (act[0], str(act[2].id)))
-
-
-def _act_answers(wctx: WriteContext, step: Step, act: _FiledAct) -> bool:
+def _act_answers(wctx: WriteContext, step: Step, act: FiledAct) -> bool:
     """Whether a filed assessment act does the step: the pack in force at the act says the act
     closes the step's code, the assessment is of the type the step asks for, and the act is
-    dated no earlier than the step and its reasons."""
+    dated no earlier than the step and its reasons, of another assessment than the one whose
+    act raised it (a review a countersignature owes, raised again by its replay after a
+    judgement dated before it, is not done by that countersignature; ATTACK35B-5)."""
     at, action, assessment, _ = act
     pack = wctx.policy.pack_for(wctx.service, at=at)
     if step.code not in satisfied_by(pack, action, assessment.stage):
+        return False
+    if any((r.get("record") or {}).get("type") == "assessment"
+           and str((r.get("record") or {}).get("id")) == str(assessment.id)
+           for r in step.reasons or ()):
         return False
     if not satisfies_assessment_step(pack, step.rule_id, step.code, step.title,
                                      str(assessment.type)):
@@ -694,66 +672,12 @@ async def endorse_judgements(
     return result
 
 
-async def assessment_clock(
-    session: AsyncSession, assessment_id: uuid.UUID | None, occurred_at: datetime
-) -> dict[str, Any]:
-    """What a judgement's assessment says: its type (``assessment_type``: the SWB matrix is
-    required on an Asset+, Wokingham M8) and the clocks that run from its completion (W9):
-    ``assessment_pending`` while it is not countersigned ("not considered complete until it has
-    been counter signed"); once it is, ``assessment_completed_at``: its countersignature, or the
-    judgement itself when that came later (a correction to a completed assessment); nothing
-    without an assessment."""
-    if assessment_id is None:
-        return {}
-    row = (await session.exec(
-        select(Assessment.status, Assessment.countersigned_at, Assessment.type)
-        .where(Assessment.id == assessment_id))).first()
-    if row is None:
-        return {}
-    status, signed, kind = row
-    if status != AssessmentStatus.countersigned or signed is None:
-        return {"assessment_pending": True, "assessment_type": str(kind)}
-    return {"assessment_completed_at": iso_utc(max(signed, occurred_at)),
-            "assessment_type": str(kind)}
-
-
-async def ratings_completed_by(
-    session: AsyncSession, case: Case, assessment: Assessment, at: datetime,
-    pending: tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None, datetime] | None = None,
-) -> dict[str, bool]:
-    """The current ratings this countersignature completes, as event flags
-    (``completes_<domain>_rating``): a rating whose judgement was recorded with this assessment,
-    or with none (by hand or as a panel's classification) before it was countersigned: the
-    assessment completed after the judgement is the one its clocks wait for (W9 "within two
-    working days of the assessment being completed"; ATTACK34B-4). ``pending``: (id, assessment,
-    panel item, occurred_at) of a judgement this write records whose row is left to the
-    commit (a countersignature replayed after it, A15-4)."""
-    ids = {d: str(r["judgement_id"]) for d, r in (case.ratings or {}).items()
-           if r and r.get("judgement_id")}
-    if not ids:
-        return {}
-    rows = (await session.exec(
-        select(Judgement.id, Judgement.assessment_id, Judgement.panel_item_id,
-               Judgement.occurred_at)
-        .where(col(Judgement.id).in_([uuid.UUID(i) for i in ids.values()])))).all()
-    by_id: dict[str, tuple[Any, ...]] = {str(r[0]): tuple(r) for r in rows}
-    if pending is not None:
-        by_id.setdefault(str(pending[0]), pending)
-    flags = {}
-    for domain, judgement_id in ids.items():
-        row = by_id.get(judgement_id)
-        if row is None:
-            continue
-        _, named, _, occurred = row
-        if named == assessment.id or (named is None and occurred <= at):
-            flags[f"completes_{domain}_rating"] = True
-    return flags
-
-
 async def check_belongs_to_case(
-    session: AsyncSession, case: Case, assessment_id: uuid.UUID | None
+    session: AsyncSession, case: Case, assessment_id: uuid.UUID | None,
+    field: str = "assessment_id",
 ) -> None:
-    """422 unless the assessment a judgement names is one of this case's."""
+    """422 unless the assessment a judgement names is one of this case's (``field``: where the
+    request carries it)."""
     if assessment_id is None:
         return
     found = (await session.exec(
@@ -763,7 +687,7 @@ async def check_belongs_to_case(
     if found is None:
         raise Unprocessable(
             "The assessment named is not one of this case's.",
-            errors=[{"loc": "body.assessment_id", "msg": "not an assessment of this case"}],
+            errors=[{"loc": f"body.{field}", "msg": "not an assessment of this case"}],
         )
 
 

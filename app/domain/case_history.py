@@ -22,7 +22,7 @@ from app.core.errors import NotFound, Unprocessable
 from app.core.security import Principal
 from app.domain import cursors, paging
 from app.domain.access import get_visible_case
-from app.domain.assessments import Assessment
+from app.domain.assessments_table import Assessment
 from app.domain.audit import AuditEntry
 from app.domain.cases import CaseOut, case_out
 from app.domain.cases_table import Case
@@ -527,7 +527,29 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
             at=at, recorded_at=a.at, kind="step", action=action, entity_id=step.id,
             by=a.actor_sub, role=a.actor_role, why=why, details=details,
         ))
-    return out
+    never = _never_owed(out)
+    return [e for e in out if e.entity_id not in never] if never else out
+
+
+def _never_owed(entries: Sequence[TimelineEntry]) -> set[uuid.UUID]:
+    """The steps whose need ended at the instant they arose, and that were never reinstated:
+    raised by an act of one instant and ended by another of that instant, in time order they
+    were never owed (the acts of one instant are in one order whatever order they were typed
+    in, :data:`app.domain.replay.SAME_INSTANT`: an own ROSH medium answering the incoming high
+    of a transfer in of its instant, a MAPPA level recorded at the instant of the very high ROSH
+    that would have asked the MARP for one; fix36d, ATTACK35A-7, -12). The step itself stays on
+    record (its list, its id); the case's history leaves it out."""
+    by_step: dict[uuid.UUID, list[TimelineEntry]] = {}
+    for entry in entries:
+        by_step.setdefault(entry.entity_id, []).append(entry)
+    never = set()
+    for step_id, seen in by_step.items():
+        actions = {e.action for e in seen}
+        if "created" in actions and "superseded" in actions \
+                and actions <= {"created", "superseded", "redated"} \
+                and len({e.at for e in seen}) == 1:
+            never.add(step_id)
+    return never
 
 
 def _redated_at(entry: AuditEntry, history: Sequence[tuple[Any, Any, Any]], seen: int

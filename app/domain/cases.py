@@ -52,7 +52,7 @@ from app.domain.access import (
 )
 from app.domain.acts import require_after_latest_act
 from app.domain.answered import answer_from_record
-from app.domain.assessments import Assessment, AssessmentStatus
+from app.domain.assessments_table import Assessment, AssessmentStatus
 from app.domain.audit import AuditEntry
 from app.domain.cases_table import (
     STATUTORY_INTERVENTIONS,
@@ -1177,15 +1177,18 @@ async def _run_case_changed(
     event = wctx.event("case_changed", {"changes": changes})
     if not dated or "closed_at" in changes:
         return await policy.run(wctx, event=event)
-    if not dated_before_a_rating(wctx.case, wctx.occurred_at):
+    # A change of the case's fields comes before the judgements of its instant, as a case
+    # event does (app.domain.replay.SAME_INSTANT; fix36d: a release PATCHed after a ROSH high of
+    # its instant re-dated S14's review that, released first, the high had found undated).
+    if not dated_before_a_rating(wctx.case, wctx.occurred_at, or_at=True):
         result = await policy.run(wctx, event=event)
     else:
         history = await rating_history(wctx)
-        result = (await policy.run(wctx, event=event, creates=False)).merge(
+        result = (await policy.run(wctx, event=event, creates=False, redates=False)).merge(
             await policy.run_backfill(
-                wctx, event=event, ratings=ratings_at(history, wctx.occurred_at),
-                later=ratings_after(history, wctx.occurred_at), strict=True))
-    replayed = await replay_later_acts(wctx, since=wctx.occurred_at)
+                wctx, event=event, ratings=ratings_at(history, wctx.occurred_at, before=True),
+                later=ratings_after(history, wctx.occurred_at, before=True), strict=True))
+    replayed = await replay_later_acts(wctx, since=wctx.occurred_at, judgements_at_since=True)
     if replayed is not None:
         result = result.merge(replayed)
     return await answer_from_record(wctx, result=result)

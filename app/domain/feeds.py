@@ -67,10 +67,13 @@ from app.domain.referrals import (
     referral_out,
 )
 from app.domain.replay import (
+    before_instant,
     dated_before_a_rating,
+    instant_changes,
     rating_history,
     ratings_after,
     ratings_at,
+    replay_instant,
     replay_later_acts,
 )
 from app.domain.timing import require_release_within_case, require_within_case
@@ -520,14 +523,33 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
         changes = [c for c in await changes_after(wctx.session, case,
                                                   since - timedelta(microseconds=1))
                    if MAPPA_FIELDS_SET & c.changes.keys()]
+    # The case's own acts of the message's instant typed in before it come after it
+    # (app.domain.replay.SAME_INSTANT: feed messages first): the message is judged on the case
+    # as they found it, and they are evaluated again after it (fix36d, ATTACK35A-9, -16).
+    own = await instant_changes(wctx, since, MAPPA_FIELDS_SET) if latest is None else []
+    theirs = {c.id for c in own}
+    found = before_instant(own)
     history = await rating_history(wctx) if changes else []
     for change in changes:
+        if change.id in theirs:
+            continue
+        if own and change.occurred_at > since:
+            more = await replay_instant(wctx, own)
+            if more is not None:
+                result = more if result is None else result.merge(more)
+            own = []
         at = dataclasses.replace(wctx, occurred_at=change.occurred_at)
         event = at.event("case_changed", {"changes": change.changes})
-        more = (await policy.run(at, event=event, creates=False)).merge(
+        fields = {f: v for f, v in found.items() if f not in change.changes} if (
+            change.occurred_at == since) else None
+        more = (await policy.run(at, event=event, creates=False, fields=fields)).merge(
             await policy.run_backfill(
                 at, event=event, ratings=ratings_at(history, change.occurred_at),
-                later=ratings_after(history, change.occurred_at), replayed=change.id))
+                later=ratings_after(history, change.occurred_at), replayed=change.id,
+                fields=fields))
+        result = more if result is None else result.merge(more)
+    more = await replay_instant(wctx, own)
+    if more is not None:
         result = more if result is None else result.merge(more)
     replayed = await replay_later_acts(wctx, since=since, besides=MAPPA_FIELDS_SET)
     if replayed is not None:

@@ -370,14 +370,27 @@ AS_OF_FIELDS = ("intervention", "statutory", "csc_status", "weapon_related", "ma
                 "mappa_level", "expected_release_date", "in_custody", "volunteer_attached",
                 "facts")
 
+# Fields the engine reads as they stood at an act's date but that no case change replays (no
+# ``case_changed`` names them): the tools of the assessments countersigned by then (Wokingham
+# W3: a judgement turning a domain high owes the review when the case has a countersigned
+# Asset+; one typed in after a later countersignature found it already there, ATTACK35B-5).
+MOMENT_FIELDS = ("countersigned_types",)
+
 
 def _as_field(name: str, value: Any) -> Any:
     """A JSON value of the history as the case's field holds it."""
+    if name == "countersigned_types":
+        return frozenset(value or ())
     if name == "expected_release_date" and isinstance(value, str):
         return date.fromisoformat(value[:10])
     if name == "facts":
         return dict(value or {})
     return value
+
+
+def as_field(name: str, value: Any) -> Any:
+    """A JSON value of the field history as the case's field ``name`` holds it."""
+    return _as_field(name, value)
 
 
 def act_time() -> Any:
@@ -490,7 +503,7 @@ async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, An
     fields: dict[str, Any] = {}
     for (changes,) in rows:  # newest first: the oldest change after ``at`` says what it was
         for name, (old, _new) in (changes or {}).items():
-            if name in AS_OF_FIELDS:
+            if name in AS_OF_FIELDS or name in MOMENT_FIELDS:
                 fields[name] = _as_field(name, old)
     asserted = ASSERTED_FIELDS_SET & fields.keys()
     if asserted:

@@ -25,7 +25,8 @@ from app.domain.access import (
     require_open_case,
 )
 from app.domain.answered import answer_from_record
-from app.domain.assessments import answer_from_file, assessment_clock, check_belongs_to_case
+from app.domain.assessments import answer_from_file, check_belongs_to_case
+from app.domain.assessments_table import assessment_clock
 from app.domain.audit import insert_at_seal, update_at_seal
 from app.domain.cases_table import Case
 from app.domain.common import (
@@ -60,7 +61,7 @@ from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_within_case
 from app.domain.write_context import WriteContext
 from app.workflows.engine import LATER_JUDGED
-from app.workflows.types import Evaluation, ScheduledPanel
+from app.workflows.types import Evaluation, ScheduledPanel, WorkflowEvent
 
 
 class Impact(enum.StrEnum):
@@ -227,7 +228,6 @@ async def apply_judgement(
         result = await policy.run_backfill(
             wctx, event=wf_event, ratings=before, later=later, open_steps=open_steps,
             lapse=True, steps_then=await policy.steps_open_at(session, case.id, occurred_at))
-        result = await answer_from_file(wctx, result=result)
     else:
         # The case's open steps, read once under the lock: the reviews among them close first;
         # the policy then runs on the rest (read again only if a review was closed).
@@ -239,7 +239,8 @@ async def apply_judgement(
         then = None if body.occurred_at is None else await _state_then(
             wctx, open_steps, str(body.domain), str(body.level))
         reviewed = await close_rating_reviews(wctx, previous=previous, domain=str(body.domain),
-                                              judgement_id=judgement_id, open_steps=open_steps)
+                                              judgement_id=judgement_id, open_steps=open_steps,
+                                              decision=decision)
         if reviewed is not None:  # the starting judgement under a new fact (M3/M4, A17-16)
             wf_event = wctx.event("judgement_recorded", {**data, "answers_rating_review": True})
         # Nothing written since the case was read: the panels and absences read with it hold.
@@ -265,9 +266,13 @@ async def apply_judgement(
             at_its_date, later = await ratings_around(session, case.id, str(body.domain),
                                                       str(body.level), occurred_at,
                                                       decision=decision)
+            # Checked at its moment (above: ``then``), not on today's steps (a review a later
+            # panel's decision booked; ATTACK35B-3), and what lapsed then lapses (Somerset S11:
+            # the monthly review of a high ROSH lowered before a later SWB high, raised again
+            # by the replayed SWB high from its own date).
             result = result.merge(await policy.run_backfill(
-                wctx, event=wf_event, ratings=at_its_date, later=later))
-        result = await answer_from_file(wctx, result=result)
+                wctx, event=wf_event, ratings=at_its_date, later=later, lapse=True,
+                steps_then=None if then is None else then[1]))
     if body.occurred_at is not None:
         # Dated before a panel's sitting whose decision on the case is on file: refused when,
         # in time order, it would have taken the case off that agenda (ATTACK34A-1). After
@@ -309,6 +314,11 @@ async def apply_judgement(
         session.add(case)
     if not last:
         await session.flush()
+    # What it raised that an assessment act on file already did (A15-4), once it is the case's
+    # rating: closing such a step runs the pack at that act's later date, on the case with this
+    # rating (before, a High-Risk Panel's SWB high typed in after a closure Asset+ countersigned
+    # later lost its MARF there, "no longer" high; attack 35b, ATTACK35B-5).
+    result = await answer_from_file(wctx, result=result)
     if back_dated:
         # Not (only) the case's rating now, but its ratings, register, contact level and
         # priority from its date on, on the timeline at their dates (attack 30a, A30a-1;
@@ -360,7 +370,7 @@ async def apply_judgement(
 
 async def close_rating_reviews(
     wctx: WriteContext, *, previous: dict[str, Any], domain: str, judgement_id: uuid.UUID,
-    open_steps: Sequence[Step] | None = None,
+    open_steps: Sequence[Step] | None = None, decision: bool = False,
 ) -> policy.PolicyResult | None:
     """The next judgement in a domain is the review its current rating was asked for (the pack's
     ``rating_replaced`` closures, e.g. a floor review): close them, in the recorder's name.
@@ -369,7 +379,10 @@ async def close_rating_reviews(
     stays the review of the domain's rating (its line's ``subject = "rating:<domain>"``) for
     the next judgement in the domain, though that earlier judgement is now the current rating.
     ``previous`` is the domain's current rating (``{level, recorded_at, judgement_id}``);
-    ``open_steps``: the case's open steps as just read under the lock (default: read them)."""
+    ``open_steps``: the case's open steps as just read under the lock (default: read them).
+    ``decision``: the judgement is a panel's decision, which comes before the plain judgements
+    of its instant (app.workflows.instant_order: it reviews no rating they asked about)."""
+    kind = "panel_decision" if decision else "judgement"
     rated = previous.get("judgement_id")
     codes = wctx.pack.closes("rating_replaced")
     if not rated or not codes:
@@ -385,11 +398,43 @@ async def close_rating_reviews(
 
     result = None
     for step in [s for s in open_steps if s.status == StepStatus.open and s.code in codes
-                 and reviews_this_rating(s) and act_answers(wctx.pack, s, wctx.occurred_at)]:
+                 and reviews_this_rating(s)
+                 and act_answers(wctx.pack, s, wctx.occurred_at, kind=kind)]:
         more = await close_step(wctx, step=step, note=f"Reviewed by judgement {judgement_id}",
-                                satisfied_by=("judgement", judgement_id))
+                                satisfied_by=("judgement", judgement_id), kind=kind)
         result = more if result is None else result.merge(more)
     return result
+
+
+async def evaluation_as_written(
+    wctx: WriteContext, *, body: JudgementCreate, wf_event: WorkflowEvent,
+    open_steps: Sequence[Step],
+) -> Evaluation | None:
+    """The pack's evaluation of the judgement ``body`` (at ``wctx.occurred_at``) whose
+    violations its write refuses it by when it is dated before another act on file, as
+    :func:`apply_judgement` checks it: one older than its domain's current rating on its own
+    terms, then on the ratings, register and steps open at its own moment; the latest of its
+    domain dated before another act on the ratings and steps of its moment (Somerset M6: a
+    review booked since, or one closed since, ATTACK32A-4). None when the write checks it on
+    today's case (an undated judgement, or nothing on file after it). Applies nothing (the
+    workflow preview, app.domain.preview)."""
+    if body.occurred_at is None:
+        return None
+    session, case, at = wctx.session, wctx.case, wctx.occurred_at
+    domain, level = str(body.domain), str(body.level)
+    if _is_backfill((case.ratings or {}).get(domain) or {}, at):
+        alone = policy.evaluate_alone(wctx.policy, wctx.service, case, wf_event, domain)
+        if alone.violations:
+            return alone
+        before, later = await ratings_around(session, case.id, domain, level, at)
+        return await policy.evaluation_at_its_moment(
+            wctx, event=wf_event, ratings=before, later=later,
+            steps_then=await policy.steps_open_at(session, case.id, at))
+    then = await _state_then(wctx, open_steps, domain, level)
+    if then is None:
+        return None
+    return await policy.evaluation_at_its_moment(wctx, event=wf_event, ratings=then[0],
+                                                 steps_then=then[1])
 
 
 async def _state_then(

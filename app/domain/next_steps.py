@@ -63,6 +63,7 @@ from app.domain.transitions import conflicting
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, london_text, start_of_day
 from app.workflows.deadlines import add_period
+from app.workflows.instant_order import act_rank, reason_before
 from app.workflows.packs import Pack
 from app.workflows.vocabulary import ACTORS
 
@@ -334,7 +335,7 @@ def _note_duty_reads(
 # escalation's (app.domain.escalation) name the line manager and their leave dates.
 BARE_ESCALATION_NOTE = "A step of this case is overdue and still open; your role is asked to act."
 BARE_LEAVE_NOTE = "The line manager is on recorded leave."
-_MOVES = ("Stood in:", "Given back:")
+_MOVES = ("Stood in:", "Given back:", "Moved:")
 
 
 def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
@@ -343,8 +344,11 @@ def bare_note(step: Any, ctx: policy.PolicyContext) -> str | None:
     leave; no staff id, name or date from the case."""
     stored = step.note or ""
     moves = [line for line in stored.split("\n") if line.startswith(_MOVES)]
-    on_leave = (bool(moves) and moves[-1].startswith("Stood in:")) \
-        or (step.code == ESCALATION_CODE and "is on recorded leave" in stored)
+    # The last move says where the step is now and why (an escalation given back after the
+    # leave its first line names: not on leave; ATTACK35B-7's twin); with no move, an
+    # escalation raised while the line manager was away says so on its first line.
+    on_leave = moves[-1].startswith("Stood in:") if moves else (
+        step.code == ESCALATION_CODE and "is on recorded leave" in stored)
     notes: list[str | None] = []
     if step.code == ESCALATION_CODE:
         notes.append(BARE_ESCALATION_NOTE)
@@ -934,7 +938,7 @@ def reason_act(reason: Mapping[str, Any]) -> datetime | None:
     return max(moments, default=None)
 
 
-def act_answers(pack: Pack, step: Step, at: datetime) -> bool:
+def act_answers(pack: Pack, step: Step, at: datetime, *, kind: str | None = None) -> bool:
     """Whether an act at ``at`` can be what the step asks for: not one dated before the step
     arose, nor before every reason it answers (a Review Stage submitted the day before the
     MARP that asks for one is not that Review Stage, Somerset 7.1.3; a review before a change
@@ -942,13 +946,24 @@ def act_answers(pack: Pack, step: Step, at: datetime) -> bool:
     refused (:func:`require_step_act_time`) and a completion answers only the reasons asked
     by then (the engine asks again for the rest, ``carry_over``). Unless the pack says a
     completion of the code answers what is asked after it (``completion_covers_later``:
-    Wokingham W8's panel held for a request recorded after it sat)."""
+    Wokingham W8's panel held for a request recorded after it sat).
+
+    ``kind``: the act's kind in the one order of an instant
+    (:data:`app.workflows.instant_order.SAME_INSTANT`; None: an act that order does not rank). A
+    reason dated at the act's own instant by an act ranked after it came after it, whatever
+    the typing order: a MARP decision does not answer the S10 a plain Very High judgement of
+    its instant raised (fix36a, ATTACK35B-6)."""
     if any(line.completion_covers_later for line in pack.lines_for_code(step.code)):
         return True
-    if at < (step.raised_at or step.created_at):
+    raised = step.raised_at or step.created_at
+    if at < raised:
         return False
-    acts = [m for m in (reason_act(r) for r in step.reasons or ()) if m is not None]
-    return not acts or min(acts) <= at
+    rank = act_rank(kind)
+    reasons = step.reasons or ()
+    acts = [(m, r) for r, m in ((r, reason_act(r)) for r in reasons) if m is not None]
+    if not acts:  # no reason dated: the step's first reason, at the moment it arose
+        return at > raised or not reasons or reason_before(reasons[0], rank)
+    return any(m < at or (m == at and reason_before(r, rank)) for m, r in acts)
 
 
 def require_step_act_time(step: Step, at: datetime) -> None:
@@ -964,26 +979,37 @@ async def close_step(
     status: StepStatus = StepStatus.done,
     satisfied_by: tuple[str, uuid.UUID] | None = None,
     credited_to: str | None = None,
+    kind: str | None = None,
 ) -> policy.PolicyResult:
     """Close a step of the write's case at ``wctx.occurred_at`` and feed ``step_completed`` to
     the engine, all in this unit of work.
+
+    ``kind``: the closing act's kind in the one order of an instant (app.workflows.instant_order):
+    a reason of its instant given by an act ranked after it stays owed (the engine asks for it
+    again, as for a reason dated after the act).
 
     ``credited_to`` names who did the act that closes it when that is not the person recording
     it (an assessment's author when a manager's countersignature completes it): a step is never
     closed in someone else's name."""
     session, case = wctx.session, wctx.case
     assert step.case_id == case.id
-    step.status = status
-    step.completed_at = wctx.occurred_at
-    step.completed_by = credited_to or wctx.principal.sub
+    if status == StepStatus.missed:
+        # Left undone for good by the act (a MARP sat before the views it was owed were
+        # sought): missed, done by nobody (fix36e).
+        policy.missed_by_act(session, step, at=wctx.occurred_at, why=note or "")
+    else:
+        step.status = status
+        step.completed_at = wctx.occurred_at
+        step.completed_by = credited_to or wctx.principal.sub
     step.completion_note = note
     if satisfied_by:
         step.satisfied_by_type, step.satisfied_by_id = satisfied_by
     session.add(step)
     await session.flush()
-    if status == StepStatus.superseded:
+    if status in (StepStatus.superseded, StepStatus.missed):
         # Overtaken (a panel discussed the case, an assessment sent back): audited and
-        # announced as superseded, not as completed (attack 30a, A30a-9).
+        # announced as superseded, not as completed (attack 30a, A30a-9); missed (the panel
+        # sat before the step owed before it was done): audited and announced missed.
         await policy.record_superseded(
             wctx, [step], action="step.superseded", reason=note,
             change=lambda step: {"code": step.code, "note": note})
@@ -1008,6 +1034,8 @@ async def close_step(
             "due_at": step.due_at, "completed_by_role": wctx.role, "actor": step.actor,
             "reasons": [dict(r) for r in step.reasons or ()], "status": status.value,
             "waived": status == StepStatus.waived}
+    if kind is not None:
+        data["act_kind"] = kind
     return await policy.run(wctx, event=wctx.event("step_completed", data))
 
 
@@ -1023,6 +1051,7 @@ async def satisfy_open_steps(
     others: Collection[uuid.UUID] = (),
     only_subject: bool = False,
     accepts: Callable[[Step], bool] | None = None,
+    kind: str | None = None,
 ) -> policy.PolicyResult | None:
     """Close the case's open steps of ``codes`` that this act is the very thing for, linked
     (``done``, credited to whoever did the act; ``superseded`` where the act made the step
@@ -1030,7 +1059,9 @@ async def satisfy_open_steps(
     records (countersign *that* assessment) is a duty about that record: an act on another
     record never closes it; with ``only_subject`` every step closed must be about the act's
     record; ``accepts`` (if given) must accept the step (an assessment of the type it asks).
-    A step that arose after the act (a back-dated act) is not closed by it (:func:`act_answers`)."""
+    A step that arose after the act (a back-dated act) is not closed by it, nor one raised at its
+    instant by an act the one order of an instant puts after an act of ``kind``
+    (:func:`act_answers`)."""
     if not codes:
         return None
     rows = await wctx.session.exec(
@@ -1046,16 +1077,16 @@ async def satisfy_open_steps(
             continue
         if accepts is not None and not accepts(step):
             continue
-        if not act_answers(wctx.pack, step, wctx.occurred_at):
+        if not act_answers(wctx.pack, step, wctx.occurred_at, kind=kind):
             continue
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
-                                credited_to=credited_to, status=status)
+                                credited_to=credited_to, status=status, kind=kind)
         closed.add(step.code)
         result = more if result is None else result.merge(more)
     if status == StepStatus.done and not only_subject and accepts is None:
         for code in sorted(set(codes) - closed):
             if await replan_occurrence(wctx, code=code, act=act, note=note,
-                                       credited_to=credited_to):
+                                       credited_to=credited_to, kind=kind):
                 now = await policy.current(wctx.session, wctx.case)
                 result = now if result is None else result.merge(now)
     return result
@@ -1094,7 +1125,7 @@ async def _occurrence_open_at(
 
 async def replan_occurrence(
     wctx: WriteContext, *, code: str, act: tuple[str, uuid.UUID] | None, note: str | None,
-    credited_to: str | None = None,
+    credited_to: str | None = None, kind: str | None = None,
 ) -> bool:
     """A back-dated act that does a recurring step (``every 1m``) completes the occurrence
     that was open at its ``occurred_at`` (raised at or before it, completed after it by a
@@ -1112,7 +1143,7 @@ async def replan_occurrence(
     done = await _occurrence_open_at(session, wctx.case.id, code, at)
     if done is None or done.recurrence is None or done.completed_at is None \
             or (act is not None and done.satisfied_by_id == act[1]) \
-            or not act_answers(wctx.pack, done, at):
+            or not act_answers(wctx.pack, done, at, kind=kind):
         return False
     was = (policy.stored_utc(done.completed_at), done.completed_by, done.completion_note,
            done.satisfied_by_type, done.satisfied_by_id)

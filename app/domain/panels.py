@@ -84,7 +84,8 @@ NEXT_PANEL = "next-panel"  # the deadline form a panel's date sets (policy-rules
 # What a panel decision is the act for comes from the pack, in passes (``[closures]``), each
 # credited to whoever did the act (a step is never closed in someone else's name):
 # ``panel_decision_overtakes``: steps the sitting made moot without doing them (a request still
-# open): superseded, with the reason; ``panel_decision`` (and
+# open): superseded, with the reason; ``panel_decision_misses``: steps owed before the sitting
+# that it left undone for good (Somerset 6.2's views): missed; ``panel_decision`` (and
 # ``panel_decision_mappa`` when it sets a MAPPA level) then ``panel_decision_then``: the chair's
 # acts (the panel held); ``panel_decision_presenter``: the presenter's (the child brought back on
 # the booked review date). ``panel_item_added``: putting the case on the agenda answers a request
@@ -1325,6 +1326,8 @@ async def decide(
     after_ratings: tuple[tuple[tuple[str, ...], str | None, StepStatus, str], ...] = (
         (pack.closes("panel_decision_overtakes"), None, StepStatus.superseded,
          f"overtaken: the {name} discussed the case (item {item.id})"),
+        (pack.closes("panel_decision_misses"), None, StepStatus.missed,
+         f"the {name} sat on the case before it was done (item {item.id})"),
         (pack.closes("panel_decision") + mappa, None, StepStatus.done,
          f"Satisfied by the {name} decision on item {item.id}"),
     )
@@ -1335,7 +1338,7 @@ async def decide(
         for codes, credit, status, note in passes:
             satisfied = await satisfy_open_steps(
                 wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
-                own_subject=codes if pending else (), others=pending)
+                own_subject=codes if pending else (), others=pending, kind="panel_decision")
             if satisfied is not None:
                 result = satisfied if result is None else result.merge(satisfied)
 

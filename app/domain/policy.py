@@ -383,10 +383,16 @@ async def snapshot_extras(
     return (await snapshot_inputs(session, None, case, occurred_at))[1]
 
 
+# A referral sent and standing: the service sent its form to the receiver (one a feed
+# delivered is the receiver's message, not the service's act), not withdrawn or declined
+# (``referral_sent_in``; Somerset 8.3.3, the MAPPA A form; fix36a, ATTACK35B-1).
+_SENT_SQL: tuple[Any, ...] = tuple(
+    sa.literal_column(f"'{s}'") for s in ("sent", "received", "accepted"))
 # The referral table's module imports this one, so its columns are named here (as access.py).
 _REFERRAL = sa.table(
     "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
     sa.column("kind", sa.String()), sa.column("status", sa.String()),
+    sa.column("source", sa.String()),
     sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
@@ -394,7 +400,8 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
                       since: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
     the panels the case is on the agenda of, undecided and not withdrawn (``b``), the times of
-    its live panel referrals (``r``) and of its panels' decisions (``d``), and its holder's
+    its live panel referrals (``r``) and of its panels' decisions (``d``), the kinds of its
+    referrals sent and standing (``s``), and its holder's
     absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
     ends_on)``. The service, case, holder and date are the parameters ``s``, ``c``, ``h`` and
     ``since`` unless other expressions are given (:func:`inputs_column`); ``marker``: one more
@@ -424,13 +431,17 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
                         item.c.decided_at,
                         no_date, no_date).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
+    sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
+                     no_date).where(
+        _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
+        sa.not_(_REFERRAL.c.source.like("feed:%")))
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on).where(
         absence.c.service_id == s, absence.c.staff_id == h,
         absence.c.ends_on >= since)
     if not marker:
-        return sa.union_all(panels, booked, referred, decided, away)
-    return sa.union_all(panels, booked, referred, decided, away, sa.select(
+        return sa.union_all(panels, booked, referred, decided, sent, away)
+    return sa.union_all(panels, booked, referred, decided, sent, away, sa.select(
         sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
 
 
@@ -515,18 +526,27 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
     agenda = frozenset(r.id for r in rows if r.k == "b")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
-                    "panel_referred": referred, "case_holder_absences": absences}
+                    "panel_referred": referred, "case_holder_absences": absences,
+                    "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}
+
+
+def evaluate_alone(
+    ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
+) -> Evaluation:
+    """A back-filled judgement evaluated on its own: as if its domain were unknown and the case
+    off the register and without open steps (its violations returned, nothing applied)."""
+    current = snapshot(case, ())
+    alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
+    return evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
+                    ctx.calendar, ())
 
 
 def validate_alone(
     ctx: PolicyContext, service: Service, case: Case, wf_event: WorkflowEvent, domain: str
 ) -> Evaluation:
-    """Check a back-filled judgement on its own: as if its domain were unknown and the case off
-    the register and without open steps; raise its violations, apply nothing."""
-    current = snapshot(case, ())
-    alone = replace(current, ratings={**current.ratings, domain: None}, on_register=False)
-    evaluation = evaluate(wf_event, alone, ctx.pack_for(service, at=wf_event.occurred_at),
-                          ctx.calendar, ())
+    """Check a back-filled judgement on its own (:func:`evaluate_alone`); raise its
+    violations, apply nothing."""
+    evaluation = evaluate_alone(ctx, service, case, wf_event, domain)
     raise_violations(evaluation)
     return evaluation
 
@@ -550,7 +570,8 @@ async def run(
     wctx: WriteContext, *, event: WorkflowEvent, open_steps: Sequence[Step] | None = None,
     untouched: frozenset[uuid.UUID] = frozenset(), creates: bool = True,
     inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
-    flush: bool = True, checks: bool = True,
+    flush: bool = True, checks: bool = True, fields: Mapping[str, Any] | None = None,
+    redates: bool = True,
 ) -> PolicyResult:
     """Evaluate ``event`` (usually ``wctx.event(...)``) on the write's case and apply its
     intents in the write's unit of work; 422/409 :class:`PolicyViolation` if the pack refuses
@@ -564,7 +585,11 @@ async def run(
     nothing through Core (which does not flush) before the commit, so changes of steps only
     (no step created or closed, the case's derived state unchanged) may wait for it.
     ``checks=False``: the pack's checks were run on the case at the act's own time
-    (:func:`check_at_its_moment`) and refuse nothing here."""
+    (:func:`check_at_its_moment`) and refuse nothing here. ``fields``: case fields as the act
+    found them, over those of its moment (a feed message before the case's own acts of its
+    instant: :data:`app.domain.replay.SAME_INSTANT`). Without ``redates`` no open step is
+    re-dated (an act dated before a judgement: :func:`run_backfill` re-dates on the ratings
+    of its date, never on today's)."""
     session, case = wctx.session, wctx.case
     # What the act derives on the case (register, contact level, priority, a judgement's
     # rating) changed at the act's time, not when it was typed in (ATTACK26B-2).
@@ -573,7 +598,7 @@ async def run(
         open_steps = await open_steps_of(session, case.id)
     panels, extras = inputs if inputs is not None else await snapshot_inputs(
         session, wctx.service, case, event.occurred_at)
-    earlier = await case_fields_at(session, case, event.occurred_at)
+    earlier = {**await case_fields_at(session, case, event.occurred_at), **(fields or {})}
     incoming = await incoming_at(session, case, event.occurred_at,
                                  exclude=event.data.get("record_id"))
     evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event,
@@ -606,6 +631,9 @@ async def run(
     if not creates:
         evaluation = replace(evaluation, intents=tuple(
             i for i in evaluation.intents if i.action != "create"))
+    if not redates:
+        evaluation = replace(evaluation, intents=tuple(
+            i for i in evaluation.intents if i.action != "update_due"))
     return await _apply(wctx, event=event, evaluation=evaluation, open_steps=open_steps,
                         untouched=untouched, revive=_dated_before_later_acts(case, event),
                         flush=flush, earlier=bool(incoming))
@@ -655,6 +683,7 @@ async def run_backfill(
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
     steps_then: Sequence[Step] | None = None, lapse_own: bool = False,
+    fields: Mapping[str, Any] | None = None,
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -698,19 +727,25 @@ async def run_backfill(
     now: a check that fails on them (with the ratings and register of that moment) refuses the
     write (422/409), whatever the steps open today (Somerset M6: a lowering dated while the
     panel's review was booked, typed after the panel's later decision closed it, ATTACK32A-4);
-    one that fails only on today's steps still leaves it history only. ``lapse_own`` (a case
+    one that fails only on today's steps refuses nothing: the act applies as in time order
+    (Somerset M6: a lowering dated before the MARP's decision that booked the review, typed
+    after it, ends the monthly reviews, S11/S41, that the decision's high raises again;
+    ATTACK35B-3). A ``replayed`` act that fails only on today's steps is likewise judged on the
+    steps open at its moment (:func:`steps_open_at`); failing there too, it stays history
+    only. ``lapse_own`` (a case
     event replayed after an act dated before it): a step the event itself raised, at its own
     instant, whose line no longer holds on the history as it now stands, lapses at the event's
     time (Somerset S26: the handover call a transfer out raised on a High rating, which an own
     judgement or a panel's decision dated before the transfer, typed in after it, lowered;
     13.4.3 "Where the ROSH judgement and/or Safety and Well-Being concerns is High or Very
-    high"; attack 35a, ATTACK35A-1, fix35f)."""
+    high"; attack 35a, ATTACK35A-1, fix35f). ``fields``: case fields as the act found them, over
+    those of its moment (:func:`run`)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     today = snapshot(case, open_steps)
     moment, panels, extras, earlier = await _at_its_moment(
-        wctx, event, today, ratings, found=found, judged=judged)
+        wctx, event, today, ratings, found=found, judged=judged, fields=fields)
     if in_time_order is not None:
         moment = replace(moment, open_steps=moment.open_steps + tuple(in_time_order))
         alone = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, ())
@@ -725,8 +760,24 @@ async def run_backfill(
         raise_violations(evaluate_backfill(
             event, replace(moment, open_steps=snapshot(case, steps_then).open_steps),
             wctx.pack, wctx.policy.calendar, panels, later))
+    # Checked at its own moment (above): today's steps (a review a later panel's decision
+    # booked) refuse nothing, and the act applies as in time order (ATTACK35B-3).
+    checks = steps_then is None
     evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=lapse, present=present)
+                                   later, lapse=lapse, present=present, checks=checks)
+    if evaluation.violations and replayed is not None and not strict and checks:
+        # An act already recorded, evaluated again: refused only by the checks of its own
+        # moment (the steps open then), not by a step a later act booked since (Somerset M6:
+        # an SWB lowering of 21 Nov typed before the MARP's decision of 23 Nov booked its
+        # review, replayed after a ROSH lowering of 20 Nov typed after it; ATTACK35B-3).
+        then = await steps_open_at(session, case.id, event.occurred_at)
+        if not evaluate_backfill(
+                event, replace(moment, open_steps=snapshot(case, then).open_steps),
+                wctx.pack, wctx.policy.calendar, panels, later).violations:
+            checks = False
+            evaluation = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar,
+                                           panels, later, lapse=lapse, present=present,
+                                           checks=False)
     record = event.data.get("record_id") if event.trigger == "judgement_recorded" else None
     if record is not None and not evaluation.violations:
         # The register at the judgement's own moment, for its timeline entry (A30a-1).
@@ -752,7 +803,7 @@ async def run_backfill(
     if own:
         ended = {s.id for s in own}
         lapsed = evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels,
-                                   later, lapse=True, present=present)
+                                   later, lapse=True, present=present, checks=checks)
         seen = {i.step_id for i in intents if i.action == "supersede"}
         intents += tuple(i for i in lapsed.intents if i.action == "supersede"
                          and i.step_id in ended and i.step_id not in seen)
@@ -766,6 +817,7 @@ async def _at_its_moment(
     wctx: WriteContext, event: WorkflowEvent, today: CaseSnapshot,
     ratings: Mapping[str, str | None], *, found: Mapping[str, Any] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> tuple[CaseSnapshot, list[ScheduledPanel], dict[str, Any], dict[str, Any]]:
     """``today`` (a snapshot of the write's case) as the act ``event`` found it: the
     ``ratings`` given (that moment's), the case's fields, derived fields (``found``, default
@@ -775,7 +827,7 @@ async def _at_its_moment(
     panels, extras = await snapshot_inputs(session, wctx.service, case, event.occurred_at)
     # The case's fields of its moment too (a volunteer attached after it: not yet, A15-9);
     # what still holds today is asked of today's case (``present``).
-    earlier = await case_fields_at(session, case, event.occurred_at)
+    earlier = {**await case_fields_at(session, case, event.occurred_at), **(fields or {})}
     # The incoming ratings of its moment: the ``ratings`` given are that moment's (fix32a).
     moment_incoming = await incoming_at(session, case, event.occurred_at, judged=judged,
                                         exclude=event.data.get("record_id"))
@@ -799,9 +851,22 @@ async def check_at_its_moment(
     booked is refused even after a later death ended that step; one dated before any MARP booked
     a review is not refused by a review booked later (fix34e; fix33a did the same for a
     judgement older than its domain's current rating)."""
+    raise_violations(await evaluation_at_its_moment(wctx, event=event, ratings=ratings,
+                                                    steps_then=steps_then))
+
+
+async def evaluation_at_its_moment(
+    wctx: WriteContext, *, event: WorkflowEvent, ratings: Mapping[str, str | None],
+    steps_then: Sequence[Step], later: Sequence[Mapping[str, str | None]] = (),
+) -> Evaluation:
+    """``event`` evaluated on the case as it stood at its own time (as
+    :func:`check_at_its_moment` checks it: the ``ratings`` and ``steps_then`` of that moment;
+    ``later``: the ratings after each later judgement), applying nothing: its violations are
+    the pack's refusals of the act at its moment (the workflow preview's answer,
+    app.domain.preview)."""
     moment, panels, _extras, _earlier = await _at_its_moment(
         wctx, event, snapshot(wctx.case, steps_then), ratings)
-    raise_violations(evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels))
+    return evaluate_backfill(event, moment, wctx.pack, wctx.policy.calendar, panels, later)
 
 
 async def steps_open_at(session: AsyncSession, case_id: uuid.UUID, at: datetime
@@ -997,10 +1062,15 @@ def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: 
     step.reasons = first + [r for r in step.reasons or () if r not in first]
     step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
     step.policy_version = intent.policy_version or step.policy_version
+    # The line's own title with it (fix36d, ATTACK35A-12: Somerset S17's MARP referral of a
+    # MAPPA level recorded at the instant of a very high ROSH kept S7's title when the ROSH was
+    # typed in first).
+    step.title = intent.title
     step.subject_id = _line_subject(pack, intent, event, case_id) or step.subject_id
+    if stored_utc(step.raised_at) != at:  # at one instant it arose when it did (SAME_INSTANT)
+        step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded "
+                                       "later asks for it.")
     step.raised_at = at
-    step.note = _append(step.note, f"Arose {london_text(at)}: an earlier act recorded later "
-                                   "asks for it.")
 
 
 # The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
@@ -1137,6 +1207,7 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
     if (step.rule_id, step.policy_ref) not in carried:
         step.rule_id, step.policy_ref = intent.rule_id, intent.policy_ref
         step.policy_version = intent.policy_version or step.policy_version
+        step.title = intent.title  # the line's own title with it (fix36d, ATTACK35A-12)
     step.note = _append(step.note, f"Restated: {act} now asks for it under {intent.rule_id} "
                                    f"({intent.policy_ref}), the history as it now stands.")
 
@@ -2878,7 +2949,7 @@ async def recheck_recorder(wctx: WriteContext, steps: Iterable[Step],
 
 NOTE_MAX = 2000  # Step.note's length
 HELD_MARK = "held the case in the period under review"
-_MOVE_LINES = ("Stood in:", "Given back:")
+_MOVE_LINES = ("Stood in:", "Given back:", "Moved:")
 
 
 def stood_in_from(pack: Pack, step: Step) -> str | None:
@@ -3324,6 +3395,19 @@ def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> No
     Somerset 4.5's monthly review, overdue, read as superseded when the rating was lowered a
     fortnight later). Its history row keeps ``at`` (:func:`note_superseded`)."""
     _close_as_ended(step, at=at, why=why)
+    note_superseded(session, step, at)
+
+
+def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
+    """Close ``step`` as missed by the act at ``at`` that left it undone for good, whatever
+    the clock said: a panel sitting on the case before a step owed *before* it was done (the
+    pack's ``panel_decision_misses``: Somerset 6.2, "Child and parent/carer views will be
+    sought before the initial panel"; the MARP sat without them). Not the chair's doing: no
+    completion in anyone's name; its note names the deadline and ``why``, its history row
+    keeps ``at`` (:func:`note_superseded`)."""
+    step.status = StepStatus.missed
+    due = london_text(step.due_at) if step.due_at is not None else "no timescale"
+    step.note = _append(step.note, f"Missed: due {due}, not done: {why}")
     note_superseded(session, step, at)
 
 

@@ -29,7 +29,8 @@ from app.core.security import Principal
 from app.domain import policy
 from app.domain.access import MANAGERS, case_role_for, get_visible_case, require_open_case
 from app.domain.acts import require_final_event_after_living_acts
-from app.domain.assessments import AssessmentStage, AssessmentType
+from app.domain.assessments import check_belongs_to_case
+from app.domain.assessments_table import AssessmentStage, AssessmentType
 from app.domain.cases_table import Case, CscStatus, Intervention
 from app.domain.common import (
     ActTime,
@@ -39,6 +40,7 @@ from app.domain.common import (
     UtcDatetime,
     resolve_occurred_at,
 )
+from app.domain.derived_history import Rated
 from app.domain.events import (
     CaseEventCreate,
     additions,
@@ -50,7 +52,11 @@ from app.domain.events import (
 )
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
-from app.domain.judgements import JudgementCreate, judgement_event_data
+from app.domain.judgements import (
+    JudgementCreate,
+    evaluation_as_written,
+    judgement_event_data,
+)
 from app.domain.judgements_table import Level
 from app.domain.panels import (
     LATEST_AFTER_PANEL,
@@ -62,6 +68,7 @@ from app.domain.panels import (
 )
 from app.domain.referrals import ReferralStatus
 from app.domain.services import Service
+from app.domain.sitting_bounds import refuse_undoing_a_decided_sitting
 from app.domain.timing import (
     a_year_after,
     not_after_error,
@@ -69,7 +76,7 @@ from app.domain.timing import (
     require_transfer_date_within,
     require_within_case,
 )
-from app.domain.write_context import event
+from app.domain.write_context import DryRunContext, event
 from app.workflows.calendar import WorkingCalendar, london_date
 from app.workflows.packs import Pack
 from app.workflows.types import TRIGGERS, Evaluation, StepIntent, WorkflowEvent
@@ -252,6 +259,12 @@ class PreviewOut(BaseModel):
 
 
 # A judgement is previewed through ``judgement`` (validated like the write); the others by name.
+# The acts whose writes are dated only when their recorder held the case's role they act in
+# (policy.require_held_role_then, ATTACK27-2): a case event, a referral made or moved on, an
+# assessment's move, a step done; a judgement too.
+HELD_ROLE_ACTS = frozenset({"case_event", "referral_created", "referral_transition",
+                            "assessment_submitted", "assessment_countersigned",
+                            "assessment_returned", "step_completed"})
 PREVIEW_TRIGGERS = tuple(t for t in TRIGGERS if t != "judgement_recorded")
 
 
@@ -422,6 +435,29 @@ async def _refuse_after_final_event(
                                          what="put the case before a panel")
 
 
+async def _judgement_as_written(
+    wctx: DryRunContext, judgement: JudgementCreate, wf: WorkflowEvent, open_steps: list[Any],
+    panels: list[Any], extras: dict[str, Any],
+) -> Evaluation:
+    """A judgement as its write judges it: checked as at its own moment when it is dated before
+    another act on file (the ratings and the steps open then: Somerset M6 is not failed by a
+    review a later MARP booked, nor passed because a later decision closed the review,
+    :func:`~app.domain.judgements.evaluation_as_written`), and, its checks passed, 409
+    ``decided-after-judgement`` when in time order it would have taken the case off the agenda
+    of a panel whose decision on it is on file (fix35a, ATTACK34A-1; fix36c). Its steps are
+    today's case's answer."""
+    then = await evaluation_as_written(wctx, body=judgement, wf_event=wf, open_steps=open_steps)
+    ev = policy.evaluate_for(wctx.policy, wctx.service, wctx.case, open_steps, wf, panels,
+                             checks=then is None, **extras)
+    if then is not None and then.violations:
+        return dataclasses.replace(ev, violations=then.violations, intents=())
+    if not ev.violations and judgement.occurred_at is not None:
+        await refuse_undoing_a_decided_sitting(wctx, pending=Rated(
+            wctx.occurred_at, str(judgement.domain), str(judgement.level), uuid.uuid4()),
+            field="judgement.occurred_at")
+    return ev
+
+
 async def preview(
     session: AsyncSession, principal: Principal, body: PreviewRequest, ctx: policy.PolicyContext
 ) -> PreviewOut:
@@ -438,16 +474,22 @@ async def preview(
     if body.judgement is not None:
         require_open_case(case, "record a judgement")
         occurred = resolve_occurred_at(body.judgement.occurred_at)
+        # Dated when its recorder held the role they record it in (ATTACK27-2), as the write.
+        await policy.require_held_role_then(session, principal, case, role, occurred)
         require_within_case(case, occurred, "judgement.occurred_at")
         await require_before_final_event(session, ctx.pack_for(service, at=occurred), case,
                                          occurred, what="record a judgement",
                                          field="judgement.occurred_at")
+        await check_belongs_to_case(session, case, body.judgement.assessment_id,
+                                    "judgement.assessment_id")
         wf = event("judgement_recorded", occurred, case.id, principal,
                           judgement_event_data(body.judgement, False), role)
     else:
         occurred = resolve_occurred_at(body.occurred_at)
         # Every act's bounds; which acts reach past a closure depends on the act (the pack's).
         require_within_case(case, occurred, after_closure=True)
+        if body.trigger in HELD_ROLE_ACTS:  # as their writes (ATTACK27-2)
+            await policy.require_held_role_then(session, principal, case, role, occurred)
         subject, data = trigger_data(body, case.id, occurred)
         _check_dates(case, data, occurred, ctx.calendar, str(body.trigger))
         pack = ctx.pack_for(service, at=occurred)
@@ -464,6 +506,11 @@ async def preview(
         # The write answers the event first recorded and raises nothing again (A20-10) but
         # what the report adds asks (A22-9).
         ev = _restated(ctx, service, case, open_steps, wf, panels, extras, again)
+    elif body.judgement is not None:
+        ev = await _judgement_as_written(
+            DryRunContext(session=session, policy=ctx, service=service, case=case,
+                          principal=principal, role=role, occurred_at=occurred),
+            body.judgement, wf, open_steps, panels, extras)
     else:
         ev = policy.evaluate_for(ctx, service, case, open_steps, wf, panels, **extras)
     return PreviewOut(

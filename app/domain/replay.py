@@ -10,8 +10,11 @@ transfer out of a high case owes S26's call before the transfer date (13.4.3). S
 judgement each later case event is evaluated again, on the ratings of its own date as the
 history now has them (:func:`ratings_at`), and only what it still owes applies
 (:func:`~app.domain.policy.run_backfill`: a missing step raised, an open step re-dated sooner
-or restated under the line that asks for it now; nothing lowered, superseded or closed), in
-the write's unit of work under the case's lock.
+or restated under the line that asks for it now; nothing lowered or closed), in the write's
+unit of work under the case's lock. A later judgement evaluated again supersedes what lapsed at
+it in time order (a step arisen before it whose condition fails once it is the rating, asked for
+since only by acts replayed after it: Somerset S11's monthly review, ended by an SWB medium
+after a ROSH medium typed in after both, raised again by the MARP's later high; ATTACK35B-3).
 
 The same goes the other way: an event typed in after later judgements is judged on the
 ratings of its own date, and the later judgements are evaluated again after it (a transfer out
@@ -23,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -31,14 +34,25 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import policy, transfers
-from app.domain.assessments import assessment_acts, assessment_clock, ratings_completed_by
+from app.domain.assessments_table import assessment_acts, assessment_clock, ratings_completed_by
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
-from app.domain.history import changes_after, derived_before, field_history, to_json
+from app.domain.history import (
+    AS_OF_FIELDS,
+    RecordChange,
+    TimedChange,
+    as_field,
+    changes_after,
+    derived_before,
+    field_history,
+    to_json,
+)
 from app.domain.judgements_table import Judgement
+from app.domain.referrals import Referral
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, london_text
 from app.workflows.engine import LATER_JUDGED
+from app.workflows.instant_order import SAME_INSTANT as SAME_INSTANT
 from app.workflows.types import OpenStep, WorkflowEvent
 
 _JUDGEMENT: Any = Judgement.__table__  # type: ignore[attr-defined]
@@ -55,9 +69,19 @@ DOMAINS = ("rosh", "swb", "lor")
 # holder dates at the sitting's instant is recorded in the light of that decision (Somerset
 # 7.1.6 "the MARP will ... confirm the ROSH/SWB judgement", 4.2.1 "the case holder will revise
 # the ROSH/Safety and Well-Being judgement"), as one a minute later would be. So one instant's
-# acts are: the case's events and feed messages, then the panels' decisions, then the plain
+# acts are: the feeds' messages, then the case's events and changes of its fields (a PATCH,
+# the CMS's upsert, a custody or transfer event), then the panels' decisions, then the plain
 # judgements; of one kind, in recording order.
-SAME_INSTANT = ("case_event", "panel_decision", "judgement")
+# A feed's message comes first (fix36d, ATTACK35A-9, -16): it reports what another agency
+# decided (MAPPA's category and level: Wokingham "Category 1 referrals must be made upon the
+# registration becoming known ... Category 2 referrals (i.e. for children in custody), the
+# referral into MAPPA must be completed six months prior to their release into the
+# community"), and the service's own acts of that instant (a release, a release date) are
+# recorded in the light of it, as a staff change dated after a message wins over it: a
+# category 2 child released at the instant the category became known owes the notification at
+# once (W16), typed in either order. The case's changes of a feed message's instant typed
+# before it are replayed after it (:func:`instant_changes`, :func:`replay_instant`).
+# (app.workflows.instant_order keeps the order, and what it means for the steps an act closes.)
 
 
 def judged_rank(at: datetime, panel_item_id: uuid.UUID | None) -> tuple[datetime, int]:
@@ -89,7 +113,7 @@ class Judged(NamedTuple):
     level: str
     id: uuid.UUID
     # The assessment and panel item it was recorded with (a pending judgement's: its row is
-    # not there to read back; app.domain.assessments.ratings_completed_by).
+    # not there to read back; app.domain.assessments_table.ratings_completed_by).
     assessment_id: uuid.UUID | None = None
     panel_item_id: uuid.UUID | None = None
 
@@ -213,8 +237,9 @@ async def _countersign_event(wctx: WriteContext, at: datetime, assessment: Any,
                             "assessment_id": str(assessment.id),
                             "scores": dict(assessment.scores or {})}
     unread = None if pending is None else (
-        pending.id, pending.assessment_id, pending.panel_item_id, pending.occurred_at)
-    data.update(await ratings_completed_by(wctx.session, wctx.case, assessment, at,
+        pending.id, pending.domain, pending.assessment_id, pending.panel_item_id,
+        pending.occurred_at)
+    data.update(await ratings_completed_by(wctx.session, wctx.case.id, assessment, at,
                                            pending=unread))
     role = next((str(e.get("role")) for e in assessment.history or ()
                  if e.get("action") == "countersign" and e.get("role")), wctx.event_role)
@@ -233,6 +258,72 @@ def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
         return False
     return any(e.occurred_at == change.occurred_at
                and IN_CUSTODY_AFTER.get(str(e.type)) == bool(moved[1]) for e in events)
+
+
+async def instant_changes(wctx: WriteContext, at: datetime,
+                          feeds: frozenset[str]) -> list[TimedChange]:
+    """The changes of the case's fields dated ``at`` by the case's own acts (a PATCH, the CMS's
+    upsert, a custody event), in recording order: not a feed message's (a change of the fields
+    ``feeds`` names only, by a feed that sent a message of that instant or by this write's
+    feed, whose message's referral is recorded after it): they come after the feeds' messages
+    of their instant (:data:`SAME_INSTANT`)."""
+    found = [c for c in await changes_after(wctx.session, wctx.case,
+                                            at - timedelta(microseconds=1))
+             if c.occurred_at == at]
+    if not found:
+        return []
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    rows = (await (await wctx.session.connection()).execute(
+        sa.select(table.c.id, table.c.actor_sub)
+        .where(table.c.id.in_([c.id for c in found])))).all()
+    by: dict[uuid.UUID, str] = {i: str(sub) for i, sub in rows}
+    senders = {*await feed_senders(wctx.session, wctx.case.id, at), wctx.principal.sub}
+    return [c for c in found
+            if not (by.get(c.id, "") in senders and c.changes.keys() <= feeds)]
+
+
+async def feed_senders(session: AsyncSession, case_id: uuid.UUID, at: datetime) -> set[str]:
+    """Who sent the case's feed messages received at ``at`` (their referrals' ``created_by``)."""
+    table: Any = Referral.__table__  # type: ignore[attr-defined]
+    rows = (await (await session.connection()).execute(
+        sa.select(table.c.created_by).where(
+            table.c.case_id == case_id, table.c.source.like("feed:%"),
+            table.c.occurred_at == at))).all()
+    return {str(sub) for (sub,) in rows}
+
+
+def before_instant(changes: Sequence[TimedChange]) -> dict[str, Any]:
+    """The case's fields as the case's own acts of one instant found them (each field's value
+    before the first of ``changes``, in recording order, that changed it): a feed message of
+    that instant comes before them (:data:`SAME_INSTANT`)."""
+    fields: dict[str, Any] = {}
+    for change in changes:
+        for name, (old, _new) in change.changes.items():
+            if name in AS_OF_FIELDS and name not in fields:
+                fields[name] = as_field(name, old)
+    return fields
+
+
+async def replay_instant(wctx: WriteContext, changes: Sequence[TimedChange]
+                         ) -> policy.PolicyResult | None:
+    """The case's own changes of one instant (:func:`instant_changes`) evaluated again after a
+    feed message of that instant typed in after them (:data:`SAME_INSTANT`): what each ends or
+    re-dates on the case the message left (Wokingham W16: the release re-dates the category 2
+    notification the message asked for, due at once). Nothing is raised: what they raise they
+    raised when they were recorded, under their own role (a line manager's release owes no
+    report to the line manager, W5); None when there is none."""
+    if not changes:
+        return None
+    result: policy.PolicyResult | None = None
+    events = await later_events(wctx, changes[0].occurred_at - timedelta(microseconds=1))
+    for change in changes:
+        data: dict[str, Any] = {"changes": change.changes}
+        if _custody_event_change(change, events):
+            data["custody_event"] = True
+        then = dataclasses.replace(wctx, occurred_at=change.occurred_at)
+        more = await policy.run(then, event=then.event("case_changed", data), creates=False)
+        result = more if result is None else result.merge(more)
+    return result
 
 
 async def replay_later_acts(
@@ -326,7 +417,7 @@ async def replay_later_acts(
                     wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
-                    in_time_order=judged_again,
+                    in_time_order=judged_again, lapse=True,
                     judged=judged_of(history[:index]))
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None

@@ -69,7 +69,9 @@ that raised it (that act's `occurred_at`).
   with the act not done (the rating lowered by the case holder or a panel, the case
   de-registered, closed, transferred out, the child's death...): they stay on record as
   missed (status `missed`), not superseded. A need that ended at the deadline itself, or
-  before it, supersedes the step (ATTACK34B-7).
+  before it, supersedes the step (ATTACK34B-7). A step owed before a panel that the panel sat
+  without (Somerset 6.2's views) is missed at the sitting. Steps superseded so before these
+  rules were recorded missed by migration 0035 when their record shows it.
 - `open_overdue`: steps still open whose deadline has passed (at the time of the request).
 - `no_timescale`: open or done steps that carry no `due_at` (counted apart, not in `due`).
 - `waived`: steps a manager waived (counted apart, not in `due` nor in the rate).

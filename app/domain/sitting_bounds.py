@@ -107,13 +107,14 @@ async def _register_from(wctx: WriteContext, pending: derived_history.Rated,
 
 
 async def refuse_undoing_a_decided_sitting(
-    wctx: WriteContext, *, pending: derived_history.Rated
+    wctx: WriteContext, *, pending: derived_history.Rated, field: str = "occurred_at"
 ) -> None:
     """409 ``decided-after-judgement`` for a ROSH/SWB judgement (``pending``, being recorded
     at ``wctx.occurred_at``) that, in time order, would have taken the case off the register
     with no other way onto a panel, so off the agenda of a panel that sits after it, whose
     decision on the case is on file (the module's docstring). Nothing is read unless such a
-    decided item exists."""
+    decided item exists. ``field``: where the request carries the judgement's time (the
+    workflow preview's ``judgement.occurred_at``)."""
     if pending.domain not in _DOMAINS:
         return
     at = wctx.occurred_at
@@ -135,7 +136,7 @@ async def refuse_undoing_a_decided_sitting(
         f"lowering after it is the panel's to approve (bring the case back to the panel), or "
         f"correct the decision's record first if the panel did not hear the case.",
         slug="decided-after-judgement",
-        errors=[{"loc": "body.occurred_at",
+        errors=[{"loc": f"body.{field}",
                  "msg": f"before the {panel} of {sat_text}, whose decision on the case is on "
                         f"file"}],
         extra={"panel_item_id": str(item_id), "panel_id": str(panel_id),

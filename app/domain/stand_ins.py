@@ -141,7 +141,8 @@ async def _settle_escalation(
     # The holders the chased step may have as leave comes and goes: its actor now, and its
     # rule line's actor and stand-in when it is a stand-in step.
     actors = {subject.actor}
-    line = ctx.pack_for(service, at=subject.raised_at).lines(subject.rule_id)
+    chased_pack = ctx.pack_for(service, at=subject.raised_at)
+    line = chased_pack.lines(subject.rule_id)
     actors |= {a for r in line if r.code == subject.code and r.stand_in
                for a in (r.actor, r.stand_in, policy.stand_in_beyond(pack, r)) if a}
     possible = {_escalated_to(pack, subject, actor, lm, away)
@@ -152,24 +153,41 @@ async def _settle_escalation(
     if was == to or was not in possible:
         return False
     step.actor, step.assignee_id = to
+    # Each line names who the escalation is addressed to now, and why, from the state (attack
+    # 35b, ATTACK35B-7: given back to lm-sam when a case holder's leave was cancelled, its last
+    # line told the duty managers it was theirs, or said the line manager's leave had ended).
+    now = f"this escalation is now addressed to {addressee(*to)}"
+    chased = addressee(subject.actor, subject.assignee_id)
     if away is not None:
         step.note = policy.noted(step.note, (
-            f"Stood in: the line manager ({lm}) is on recorded leave; the "
-            f"{to[0].replace('_', ' ')} takes this escalation."))
+            f"Stood in: the line manager ({lm}) is on recorded leave; {now}."))
         reason = f"{lm} is on recorded leave ({why})"
+    elif policy.stood_in_from(chased_pack, subject) is not None:
+        step.note = policy.noted(step.note, (
+            f"Moved: the step it chases stands in with {chased}; {now}."))
+        reason = f"the step it chases stands in with {chased}; its escalation to " \
+                 f"{addressee(*to)}: {why}"
     elif to[0] == "line_manager":
         step.note = policy.noted(step.note, (
-            f"Given back: the line manager ({lm}) is not on recorded leave today."))
+            f"Given back: the step it chases is with {chased} and the line manager ({lm}) is not "
+            f"on recorded leave today; {now}."))
         reason = f"given back to the line manager ({lm}): {why}"
     else:
         step.note = policy.noted(step.note, (
-            f"Given back: the line manager ({lm}) is not on recorded leave today; the step it "
-            f"chases is theirs again, and its escalation the {to[0].replace('_', ' ')}'s."))
+            f"Given back: the line manager ({lm}) is not on recorded leave today and the step "
+            f"it chases is with {chased}; {now}."))
         reason = (f"the step it chases is given back to the line manager ({lm}); its "
                   f"escalation to the {to[0].replace('_', ' ')}: {why}")
     await policy.announce_move(session, principal, role, step, (was[0], to[0]),
                                (was[1], to[1]), reason)
     return True
+
+
+def addressee(actor: str, assignee: str | None) -> str:
+    """Who a step is addressed to, in a note's words: ``the line manager (lm-sam)``, or ``any
+    duty manager`` for a role's step no one is named to."""
+    role = actor.replace("_", " ")
+    return f"the {role} ({assignee})" if assignee else f"any {role}"
 
 
 def _escalated_to(

@@ -65,7 +65,8 @@ from app.domain.access import (
     note_read,
     visible_cases_clause,
 )
-from app.domain.assessments import Assessment, assessment_out
+from app.domain.assessments import assessment_out
+from app.domain.assessments_table import Assessment
 from app.domain.audit import case_audit, record_audit
 from app.domain.case_history import field_changes
 from app.domain.cases_table import Case

@@ -2,7 +2,7 @@
 
 from app.domain.absences import StaffAbsence
 from app.domain.access_log import AccessLogEntry
-from app.domain.assessments import Assessment
+from app.domain.assessments_table import Assessment
 from app.domain.audit import AuditEntry
 from app.domain.calendar_feeds import CalendarFeed
 from app.domain.cases_table import Case, CaseAccessStaff

@@ -5,8 +5,9 @@ supervised by the receiving service after the transfer date. A case may record s
 events: a second ``transfer_out`` is the transfer now planned (a postponement: the first's
 handover steps are replaced, attack pass 15, A15-2), and a ``transfer_in`` after a
 ``transfer_out`` brings the child back (the transfer out no longer stands). Only the transfer
-that stands, the latest ``transfer_out`` by date (``occurred_at``, then recording order) not
-followed by an event that reverses it, says the child has gone: a closure on or after its
+that stands, the latest ``transfer_out`` by date (``occurred_at``, then recording order; at
+one instant after a transfer in, :data:`REVERSING`) not followed by an event that reverses
+it, says the child has gone: a closure on or after its
 ``transfer_date`` sets aside this service's own panel duties (the pack's
 ``closure_sets_aside``), a judgement before its date finds it pending (Somerset S26), and the
 steps raised about any other transfer out are no longer owed (attack pass 21, A21a-6: a closure
@@ -31,6 +32,12 @@ from app.domain.events_table import CaseEvent
 # child transferred out is back when a transfer in is recorded after it (core event types,
 # app.domain.events.CaseEventType).
 REVERSED_BY: dict[str, frozenset[str]] = {"transfer_out": frozenset({"transfer_in"})}
+# At one instant an event that reverses comes before the event it would reverse (fix36d,
+# ATTACK35A-13; app.domain.replay.SAME_INSTANT): a transfer out names a transfer date still
+# ahead, so a transfer in of its instant is not the child back from it but the arrival the
+# transfer out follows (Somerset 13.3 then 13.4): the transfer out stands, whatever order the
+# two were typed in.
+REVERSING = frozenset().union(*REVERSED_BY.values())
 
 
 
@@ -44,13 +51,16 @@ class Standing(NamedTuple):
 
 _COLUMNS: sa.ColumnCollection[str, sa.ColumnElement[object]] = \
     CaseEvent.__table__.c  # type: ignore[attr-defined]
+# An event's place among the events of its instant (:data:`REVERSING`): reversing ones first.
+_RANK = sa.case((_COLUMNS.type.in_(sorted(REVERSING)), 0), else_=1)
 # Built once: the statement's parameters are bound per write. The case's latest event (by
 # ``occurred_at``, then recording) of the type or of a type reversing it, dated by ``yj_at``.
 _LATEST_EVER = (
     sa.select(_COLUMNS.id, _COLUMNS.type, _COLUMNS.transfer_date)
     .where(_COLUMNS.case_id == sa.bindparam("yj_case", type_=_COLUMNS.case_id.type),
            _COLUMNS.type.in_(sa.bindparam("yj_types", expanding=True)))
-    .order_by(_COLUMNS.occurred_at.desc(), _COLUMNS.created_at.desc(), _COLUMNS.id.desc())
+    .order_by(_COLUMNS.occurred_at.desc(), _RANK.desc(), _COLUMNS.created_at.desc(),
+              _COLUMNS.id.desc())
     .limit(1)
 )
 _LATEST_BY = _LATEST_EVER.where(
@@ -100,7 +110,7 @@ async def ended_at(
         sa.select(_COLUMNS.id, _COLUMNS.type, _COLUMNS.occurred_at, _COLUMNS.created_at)
         .where(_COLUMNS.case_id == case_id,
                _COLUMNS.type.in_(sorted({event_type, *reversing})))
-        .order_by(_COLUMNS.occurred_at, _COLUMNS.created_at, _COLUMNS.id))).all()
+        .order_by(_COLUMNS.occurred_at, _RANK, _COLUMNS.created_at, _COLUMNS.id))).all()
     gone: dict[uuid.UUID, datetime] = {}
     for i, row in enumerate(rows):
         if row.type != event_type:

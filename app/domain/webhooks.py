@@ -54,7 +54,7 @@ from app.core.errors import NotFound, Unprocessable
 from app.core.loop import every
 from app.core.security import Principal
 from app.domain import paging
-from app.domain.assessments import AssessmentStatus
+from app.domain.assessments_table import AssessmentStatus
 from app.domain.audit import record_audit
 from app.domain.common import JSONType, enum_column, new_id, utcnow
 from app.domain.outbox import OutboxEvent

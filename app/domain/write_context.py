@@ -194,3 +194,13 @@ class WriteContext:
             service_id=self.service.id, case_id=self.case.id, change=change, role=self.role,
             reason=reason,
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DryRunContext(WriteContext):
+    """The context of a dry run (the workflow preview): the write's reads of the case as at the
+    act's time, recording nothing (no pack version noted as having served: nothing is written,
+    the session is never flushed)."""
+
+    def __post_init__(self) -> None:
+        """Note nothing: a dry run writes nothing."""

@@ -46,6 +46,11 @@ panel decision or case change applied; register recomputed):
   not yet decided), ``panel_referred`` (a panel referral made, not withdrawn or declined, that
   no panel has decided on yet): ``= true`` / ``= false``.
 - ``open_step_in = [codes]``: the case has an open step with one of these codes.
+- ``referral_sent_in = [kinds]``: the case has a referral of one of these kinds the service
+  sent, standing (status ``sent``, ``received`` or ``accepted``: not withdrawn or declined;
+  not one a feed delivered), as the service records it now; ``after.`` on its sending
+  counts it (Somerset S10: 7.1.9 "unless this has already been done", the MAPPA A form
+  sent, 8.3.3).
 - ``intervention_in``, ``csc_status_in`` (``none``, ``cin``, ``cic``, ``cp``),
   ``mappa_category_in``, ``mappa_level_in``: membership.
 - ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.
@@ -632,10 +637,16 @@ _STATE["countersigned_assessment_in"] = (
     lambda types, em, case:
         f"(not {case}.countersigned_types.isdisjoint({em.const(frozenset(types))}))",
 )
+_STATE["referral_sent_in"] = (
+    _STRS, lambda kinds: lambda case, ctx: not case.referrals_sent.isdisjoint(kinds),
+    lambda kinds, em, case:
+        f"(not {case}.referrals_sent.isdisjoint({em.const(frozenset(kinds))}))",
+)
 _STATE["open_or_closed_within_days"] = (_INT, _within_days, None)
 # What ``app.workflows.satisfiable`` may model as one value each (a case field, or a key of the
-# act's data, tested against a list; a yes/no of the case): not ``open_step_in`` nor
-# ``countersigned_assessment_in``, which test a set (a case has several open steps at once).
+# act's data, tested against a list; a yes/no of the case): not ``open_step_in``,
+# ``countersigned_assessment_in`` nor ``referral_sent_in``, which test a set (a case has
+# several open steps at once).
 VALUE_STATE_ATOMS = frozenset(f"{f}_in" for f in (*_TEXT_FIELDS, *_NUMBER_FIELDS))
 VALUE_EVENT_ATOMS = frozenset({*_MEMBERSHIP, "decision_mappa_level_in", "actor_role_in"})
 _STATE["open_step_in"] = (

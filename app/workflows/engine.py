@@ -57,6 +57,7 @@ from app.workflows.deadlines import (
     prolonged_absences,
     reads_inputs,
 )
+from app.workflows.instant_order import act_rank, reason_before
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule, Versions, load_versions
 from app.workflows.types import (
     DOMAINS,
@@ -821,6 +822,7 @@ def evaluate_backfill(
     later: Sequence[Mapping[str, str | None]] = (),
     lapse: bool = False,
     present: CaseSnapshot | None = None,
+    checks: bool = True,
 ) -> Evaluation:
     """A back-filled judgement (dated before the current rating of its domain) as the history
     in the order it happened would have had it (attack pass 10, A10-30: the same judgements
@@ -851,11 +853,16 @@ def evaluate_backfill(
 
     ``present``: today's case, when ``case`` carries the fields of the judgement's moment
     rather than today's (a change dated after it was recorded first): a line's ``holds`` is
-    asked of it too (a volunteer detached since: Somerset S28 lapsed then, A15-9)."""
+    asked of it too (a volunteer detached since: Somerset S28 lapsed then, A15-9).
+
+    Without ``checks`` the pack's checks refuse nothing (as :func:`evaluate`'s): the caller
+    ran them on the steps open at the act's own moment, not today's (a review a later panel
+    decision booked does not make a lowering dated before it one the panel must approve:
+    Somerset M6, 7.2.1; attack 35b, ATTACK35B-3)."""
     table = _table_of(pack)
     if table.register is not None:
         case = _evolve(case, on_register=bool(table.register(_context_of(event, case, case))))
-    evaluation = evaluate(event, case, pack, calendar, panels)
+    evaluation = evaluate(event, case, pack, calendar, panels, checks=checks)
     if evaluation.violations:
         return evaluation
     # The case as the act itself leaves it (its own moves: a custody event's ``in_custody``, a
@@ -1034,6 +1041,11 @@ def _before_after(event: WorkflowEvent, case: CaseSnapshot) -> tuple[CaseSnapsho
         return case, after
     if event.trigger.startswith("assessment_") and isinstance(data.get("scores"), Mapping):
         return case, _evolve(case, scores={**case.scores, **data["scores"]})
+    if event.trigger == "referral_transition" and data.get("to_status") == "sent" \
+            and data.get("kind") is not None:
+        # The form sent (``referral_sent_in``): afterwards the case has it, whether or not the
+        # case's state was read before the move (fix36a, ATTACK35B-1).
+        return case, _evolve(case, referrals_sent=case.referrals_sent | {str(data["kind"])})
     return case, case
 
 
@@ -1197,7 +1209,7 @@ class _Plan:
         self.planned: dict[tuple[str, Any], int | None] = {}
         # The _uid of every open step an intent is about.
         self.touched: set[Any] = set()
-        self._event_reason: tuple[str, dict[str, str], str] | None = None
+        self._event_reason: tuple[str, dict[str, Any], str] | None = None
         # The open steps by code, in order (a line merges into one of its code).
         self._by_code: dict[str, list[OpenStep]] = {}
         if event.trigger == "step_completed":
@@ -1298,15 +1310,17 @@ class _Plan:
         if given:
             reason["given"] = given
 
-    def _reason_of_event(self) -> tuple[str, dict[str, str], str]:
+    def _reason_of_event(self) -> tuple[str, dict[str, Any], str]:
         """What every reason of this evaluation says of the event: trigger, record, ``at``."""
         event = self.event
         record_id = _as_uuid(event.data.get("record_id")) or event.subject_id
-        self._event_reason = (
-            event.trigger,
-            {"type": TRIGGER_RECORD.get(event.trigger, event.trigger), "id": str(record_id)},
-            self.occurred_utc.isoformat(),
-        )
+        record: dict[str, Any] = {"type": TRIGGER_RECORD.get(event.trigger, event.trigger),
+                                  "id": str(record_id)}
+        if event.data.get("via_panel_decision"):
+            # A judgement recorded as a panel's decision: at its instant it comes before the
+            # plain judgements (the domain's one-instant order reads it; not shown in the API).
+            record["via_panel_decision"] = True
+        self._event_reason = (event.trigger, record, self.occurred_utc.isoformat())
         return self._event_reason
 
     def _known_counted_from(self, line: _Line) -> str:
@@ -1626,11 +1640,15 @@ class _Plan:
                 or code in self.table.covers_later:
             return
         done = self.occurred_utc
+        # The completing act's place in its instant's order (``act_kind``): a reason of that
+        # instant given by an act ranked after it came after it, and stays owed (a plain Very
+        # High of a MARP decision's instant, Somerset S10; fix36a).
+        rank = act_rank(data.get("act_kind"))
         owed: dict[Any, list[tuple[Due, _Line, Mapping[str, Any], UUID]]] = {}
         for reason in reasons:
             act = max((m for m in (_moment(reason.get("at")), _moment(reason.get("counted_from")))
                        if m is not None), default=None)
-            if act is None or act <= done:
+            if act is None or act < done or (act == done and reason_before(reason, rank)):
                 continue
             line = self._reason_line(str(code), reason)
             if line is None:

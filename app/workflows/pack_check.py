@@ -93,6 +93,7 @@ ATOM_VOCABULARY: dict[str, str] = {
     "attendees_include": "invitees",
     "open_step_in": "step_codes",
     "countersigned_assessment_in": "assessment_types",
+    "referral_sent_in": "referral_kinds",
 }
 
 

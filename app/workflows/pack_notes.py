@@ -16,6 +16,8 @@ import tomlkit
 from tomlkit.container import Container
 from tomlkit.items import AoT, Array, Comment, InlineTable, Item, Null, Table, Whitespace
 
+from app.workflows.packs import read_toml
+
 # A comment block that says a duty gets no step ("No step:", "no step of its own", "(no step)").
 NO_STEP = re.compile(r"\bno step\b", re.IGNORECASE)
 
@@ -114,8 +116,8 @@ def pack_source(pack_id: str, version: str, dirs: Sequence[Path | None]) -> str 
                 continue
             try:
                 text = path.read_text(encoding="utf-8")
-                raw = tomllib.loads(text)
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+                raw = read_toml(text)  # not read past the nesting limit (ATTACK35B-4)
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 continue
             if raw.get("id") == pack_id and str(raw.get("version", "1")) == version:
                 return text

@@ -11,6 +11,7 @@ from pathlib import Path
 from app.workflows.engine import load_service_packs, prepare
 from app.workflows.pack_check import Problem, check_condition_words, check_pack
 from app.workflows.packs import (
+    MAX_TOML_DEPTH,
     PACK_DIR,
     Pack,
     PackError,
@@ -246,7 +247,9 @@ class FieldLines:
         ``[[scenarios.expect]]`` counts within its own scenario). ``counts``: how many items
         each array (by its path) has so far; a new ``[[...]]`` item adds one."""
         out: list[str] = []
-        parts = name.split(".")
+        # A header past the nesting limit is refused at its first parts (read_pack): the rest
+        # are never a path a problem names (100,000 of them took minutes; ATTACK35B-4).
+        parts = name.split(".", MAX_TOML_DEPTH + 1)[:MAX_TOML_DEPTH + 1]
         for i, part in enumerate(parts):
             out.append(part)
             key = ".".join(out)

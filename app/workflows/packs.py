@@ -464,8 +464,8 @@ ClosingAct = Literal[
     "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
-    "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced", "assessment_submit_review",
+    "panel_decision_overtakes", "panel_decision_misses", "panel_decision_presenter",
+    "panel_item_added", "rating_replaced", "assessment_submit_review",
 ]
 assert set(ClosingAct.__args__) == set(CLOSING_ACTS)  # type: ignore[attr-defined]
 
@@ -997,8 +997,19 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
 # the compiled condition's source too deep for Python's parser and 2,000 deep exhausted the
 # TOML reader's recursion: tracebacks, not errors (attack 35a, ATTACK35A-19).
 MAX_TOML_DEPTH = 32
-TOO_DEEP = (f"nested more than {MAX_TOML_DEPTH} tables or lists deep: a condition this deep "
-            "cannot be read; write it flatter (all and any take a list of conditions)")
+TOO_DEEP = (f"nested more than {MAX_TOML_DEPTH} tables or lists deep cannot be read; write it "
+            "flatter")
+# Where a value is a condition, how to write it flatter.
+_FLATTER = " (all and any take a list of conditions)"
+_CONDITION_KEYS = frozenset({"when", "holds", "unless", "condition"})
+
+
+def too_deep_message(path: Sequence[str], thing: str) -> str:
+    """What a value nested past :data:`MAX_TOML_DEPTH` is told, by its own name (``a list``,
+    ``an inline table``, ``a table``): a condition's advice only where it is in one (attack
+    35b, ATTACK35B-4: a deep ``values`` list was called a condition)."""
+    hint = _FLATTER if _CONDITION_KEYS.intersection(path) else ""
+    return f"{thing} {TOO_DEEP}{hint}"
 
 
 def too_deep(raw: Any) -> list[str] | None:
@@ -1017,16 +1028,264 @@ def too_deep(raw: Any) -> list[str] | None:
     return None
 
 
+def thing_at(raw: Any, loc: Sequence[str]) -> str:
+    """What the value at ``loc`` (a path :func:`too_deep` answered) is: ``a table`` or ``a
+    list``."""
+    value = raw
+    for part in loc:
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return "a list" if isinstance(value, list) else "a table"
+
+
+@dataclass(frozen=True)
+class TooDeep:
+    """A TOML document nested past :data:`MAX_TOML_DEPTH`, found in its text before it is
+    read: the line, the dotted path of the key holding it, and what it is."""
+
+    line: int
+    path: tuple[str, ...]
+    thing: str
+    # The rule line or table the value belongs to (``rule_at``'s answer; ``-``: none).
+    rule: str = "-"
+
+    @property
+    def field(self) -> str:
+        """The dotted path, ``-`` for none."""
+        return ".".join(self.path) or "-"
+
+    @property
+    def message(self) -> str:
+        """The words for it (:func:`too_deep_message`)."""
+        return too_deep_message(self.path, self.thing)
+
+    def __str__(self) -> str:
+        return f"{self.field} (line {self.line}): {self.message}"
+
+
+class _Scan:
+    """A cursor over a TOML document's text that reads only what nesting needs (keys,
+    brackets, strings, comments), without recursion: the TOML reader recurses once a level
+    and gives up past about 300 (no place in its error), and a table header of 100,000
+    dotted keys took it minutes (attack 35b, ATTACK35B-4)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.i, self.line = text, 0, 1
+
+    def peek(self, n: int = 1) -> str:
+        return self.text[self.i:self.i + n]
+
+    def advance(self) -> str:
+        char = self.text[self.i]
+        self.i += 1
+        if char == "\n":
+            self.line += 1
+        return char
+
+    def blank(self, newlines: bool) -> None:
+        """Skip spaces, tabs and comments (and newlines, if asked)."""
+        while self.i < len(self.text):
+            char = self.text[self.i]
+            if char in " \t\r" or (newlines and char == "\n"):
+                self.advance()
+            elif char == "#":
+                while self.i < len(self.text) and self.text[self.i] != "\n":
+                    self.i += 1
+            else:
+                return
+
+    def string(self) -> str:
+        """A quoted string at the cursor (basic, literal, multi-line), its raw text."""
+        quote = self.text[self.i]
+        triple = self.peek(3) == quote * 3
+        close = quote * 3 if triple else quote
+        self.i += 3 if triple else 1
+        start = self.i
+        while self.i < len(self.text) and self.peek(len(close)) != close:
+            if self.text[self.i] == "\\" and quote == '"':
+                self.advance()
+            if self.i < len(self.text) and (triple or self.text[self.i] != "\n"):
+                self.advance()
+            elif not triple:
+                break
+        found = self.text[start:self.i]
+        self.i += len(close) if self.peek(len(close)) == close else 0
+        return found
+
+    def key(self) -> list[str]:
+        """A dotted key at the cursor, its parts."""
+        parts: list[str] = []
+        while self.i < len(self.text):
+            self.blank(newlines=False)
+            if self.peek() in ('"', "'"):
+                parts.append(self.string())
+            else:
+                start = self.i
+                while self.i < len(self.text) and (self.text[self.i].isalnum()
+                                                   or self.text[self.i] in "_-"):
+                    self.i += 1
+                if self.i == start:
+                    return parts
+                parts.append(self.text[start:self.i])
+            self.blank(newlines=False)
+            if self.peek() != ".":
+                return parts
+            self.i += 1
+        return parts
+
+    def rest_of_line(self) -> None:
+        while self.i < len(self.text) and self.text[self.i] != "\n":
+            if self.text[self.i] in "\"'":
+                self.string()
+            else:
+                self.i += 1
+
+
+def nested_too_deep(text: str) -> TooDeep | None:
+    """The first place a TOML document nests a table, list or inline table past
+    :data:`MAX_TOML_DEPTH` (a table header's or dotted key's own parts, the lists and inline
+    tables of a value and the keys inside them), read from the text before the TOML reader
+    sees it, with the field path :func:`too_deep` gives (``rules.10.when.not...``: an array of
+    tables' items and a list's values by index), its line and its rule; None when it does
+    not (the reader then says what else is wrong)."""
+    scan, header, counts = _Scan(text), [], dict[str, int]()
+    ids: dict[tuple[str, str], str] = {}
+    while True:
+        scan.blank(newlines=True)
+        if scan.i >= len(text):
+            return None
+        line = scan.line
+        if scan.peek() == "[":
+            many = scan.peek(2) == "[["
+            scan.i += 2 if many else 1
+            header = _header_path(scan.key()[:MAX_TOML_DEPTH + 1], counts, array=many)
+            if len(header) >= MAX_TOML_DEPTH:
+                return _found(text, scan, ids, TooDeep(line, tuple(header[:MAX_TOML_DEPTH]),
+                                                       "a table"))
+            scan.rest_of_line()
+            continue
+        names = scan.key()
+        path = [*header, *names[:MAX_TOML_DEPTH + 1]]
+        if len(path) - 1 >= MAX_TOML_DEPTH:
+            return _found(text, scan, ids, TooDeep(line, tuple(path[:MAX_TOML_DEPTH]),
+                                                   "a table"))
+        if scan.peek() != "=":
+            scan.rest_of_line()  # not a key and value: the TOML reader says what it is
+            continue
+        scan.i += 1
+        scan.blank(newlines=False)
+        if names in (["id"], ["rule_id"]) and scan.peek() in ('"', "'"):
+            ids[(".".join(header), names[0])] = scan.string()
+        if (found := _value_too_deep(scan, path)) is not None:
+            return _found(text, scan, ids, found)
+
+
+def _header_path(parts: list[str], counts: dict[str, int], *, array: bool) -> list[str]:
+    """A table header's field path, with the index of each array of tables it is under
+    (``[rules.when]`` after the fifth ``[[rules]]`` is ``rules.4.when``); ``counts``: how many
+    items each array of tables (by its path) has so far."""
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        out.append(part)
+        key = ".".join(out)
+        if i == len(parts) - 1 and array:
+            counts[key] = counts.get(key, 0) + 1
+        if key in counts:
+            out.append(str(counts[key] - 1))
+    return out
+
+
+def _found(text: str, scan: _Scan, ids: Mapping[tuple[str, str], str],
+           deep: TooDeep) -> TooDeep:
+    """``deep`` with its rule: the ``id`` of the rule line or check it is in (or the
+    ``rule_id`` of its table), written before it or after it in the same table."""
+    parts = deep.path
+    if len(parts) > 1 and parts[0] in ("rules", "checks") and parts[1].isdigit():
+        table, key = f"{parts[0]}.{parts[1]}", "id"
+    elif parts and parts[0] in _RULE_TABLES:
+        table, key = parts[0], "rule_id"
+    else:
+        return deep
+    rule = ids.get((table, key))
+    if rule is None:  # written later in the same table: up to the next header
+        rest = text[scan.i:]
+        ahead = re.search(r"^\s*\[", rest, re.MULTILINE)
+        said = re.search(rf"^\s*{key}\s*=\s*[\"']([^\"'\n]*)[\"']",
+                         rest[:ahead.start() if ahead else len(rest)], re.MULTILINE)
+        rule = said[1] if said else None
+    return TooDeep(deep.line, deep.path, deep.thing, rule or "-")
+
+
+def _value_too_deep(scan: _Scan, path: list[str]) -> TooDeep | None:
+    """Read one value (to the end of its statement) at ``path``, refusing one whose lists,
+    inline tables and the dotted keys inside them nest past :data:`MAX_TOML_DEPTH`."""
+    text = scan.text
+    # Each open list or inline table: its bracket, its path and (a list) its values so far.
+    stack: list[tuple[str, list[str], list[int]]] = []
+    following = path  # the path of a value opened next
+    while scan.i < len(text):
+        char = text[scan.i]
+        if char in "\"'":
+            scan.string()
+        elif char == "#":
+            scan.blank(newlines=False)
+        elif char in "[{":
+            if len(following) >= MAX_TOML_DEPTH:
+                return TooDeep(scan.line, tuple(following[:MAX_TOML_DEPTH]),
+                               "a list" if char == "[" else "an inline table")
+            stack.append((char, following, [0]))
+            scan.i += 1
+            if char == "[":
+                following = [*following, "0"]
+            elif isinstance(found := _inline_key(scan, following), TooDeep):
+                return found
+            else:
+                following = found
+        elif char in "]}":
+            if stack:
+                stack.pop()
+            scan.i += 1
+        elif char == "," and stack:
+            scan.i += 1
+            bracket, at, count = stack[-1]
+            count[0] += 1
+            if bracket == "[":
+                following = [*at, str(count[0])]
+            elif isinstance(found := _inline_key(scan, at), TooDeep):
+                return found
+            else:
+                following = found
+        elif char == "\n" and not stack:
+            return None
+        else:
+            scan.advance()
+    return None
+
+
+def _inline_key(scan: _Scan, table: list[str]) -> TooDeep | list[str]:
+    """The path of an inline table's next value, its key read at the cursor, or TooDeep for
+    a dotted key past :data:`MAX_TOML_DEPTH` (their tables took the TOML reader minutes at
+    100,000 parts)."""
+    line = scan.line
+    path = [*table, *scan.key()[:MAX_TOML_DEPTH + 1]]
+    if len(path) - 1 >= MAX_TOML_DEPTH:
+        return TooDeep(line, tuple(path[:MAX_TOML_DEPTH]), "a table")
+    return path
+
+
 def read_toml(text: str) -> dict[str, Any]:
     """``tomllib.loads``, with a document nested past :data:`MAX_TOML_DEPTH` refused as a
-    ``tomllib.TOMLDecodeError`` (the reader's own recursion, past about 300 levels, too) whose
-    message names the place: what every reader of a pack or scenario file catches."""
+    ``tomllib.TOMLDecodeError`` whose message names the place (the key's dotted path and the
+    line, or the path of the value read) and the thing by its name: what every reader of a
+    pack or scenario file catches."""
+    if (deep := nested_too_deep(text)) is not None:
+        raise tomllib.TOMLDecodeError(str(deep))
     try:
         raw = tomllib.loads(text)
-    except RecursionError:
-        raise tomllib.TOMLDecodeError(TOO_DEEP) from None
+    except RecursionError:  # not met past nested_too_deep: kept as a last guard
+        raise tomllib.TOMLDecodeError(too_deep_message((), "a value")) from None
     if (loc := too_deep(raw)) is not None:
-        raise tomllib.TOMLDecodeError(f"{'.'.join(loc)}: {TOO_DEEP}")
+        message = too_deep_message(loc, thing_at(raw, loc))
+        raise tomllib.TOMLDecodeError(f"{'.'.join(loc)}: {message}")
     return raw
 
 
@@ -1035,9 +1294,14 @@ def read_pack(path: Path) -> Pack:
     and the bad field."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise PackError(f"{path}: {TOO_DEEP}", (Problem("error", "-", "-", TOO_DEEP),)) from None
+        text = path.read_text(encoding="utf-8")
+        if (deep := nested_too_deep(text)) is not None:
+            raise PackError(f"{path}: {deep}", (
+                Problem("error", deep.rule, deep.field, deep.message, deep.line),))
+        raw = tomllib.loads(text)
+    except RecursionError:  # not met past nested_too_deep: kept as a last guard
+        message = too_deep_message((), "a value")
+        raise PackError(f"{path}: {message}", (Problem("error", "-", "-", message),)) from None
     except OSError as exc:
         raise PackFileUnreadable(f"{path}: cannot read pack file: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -1050,10 +1314,10 @@ def read_pack(path: Path) -> Pack:
                           int(at[1]) if at else None)
         raise PackError(f"{path}: not valid TOML: {exc}", (problem,)) from exc
     if (loc := too_deep(raw)) is not None:
-        field = ".".join(loc)
+        field, message = ".".join(loc), too_deep_message(loc, thing_at(raw, loc))
         # No ``raw``: the rest is not salvaged (its conditions would be walked as deep).
-        raise PackError(f"{path}: {field}: {TOO_DEEP}",
-                        (Problem("error", rule_at(raw, loc), field, TOO_DEEP),))
+        raise PackError(f"{path}: {field}: {message}",
+                        (Problem("error", rule_at(raw, loc), field, message),))
     named = _file_name_problems(path, raw)
     try:
         pack = Pack.model_validate(raw)

@@ -54,7 +54,8 @@ EVENT_DATA: Mapping[str, frozenset[str]] = {
     "case_changed": frozenset({"changes", "replay", "custody_event"}),
     "assessment_submitted": _ASSESSMENT_DATA,
     "assessment_countersigned": _ASSESSMENT_DATA | {
-        f"completes_{domain}_rating" for domain in DOMAINS},
+        f"completes_{domain}_{what}" for domain in DOMAINS
+        for what in ("rating", "own_rating", "panel_rating")},
     "assessment_returned": _ASSESSMENT_DATA,
     "case_event": frozenset({
         "type", "event_id", "may_raise_to_high", "transfer_date", "details", "known_at",
@@ -69,7 +70,7 @@ EVENT_DATA: Mapping[str, frozenset[str]] = {
     "panel_scheduled": frozenset({"panel_id", "kind", "change", "void_due_at"}),
     "step_completed": frozenset({
         "code", "rule_id", "step_id", "record_id", "due_at", "completed_by_role", "actor",
-        "reasons", "status", "waived"}),
+        "reasons", "status", "waived", "act_kind"}),
 }
 
 # What each decided action of a ``panel_decision`` (its data's ``actions``) carries for the step a
@@ -147,6 +148,10 @@ class CaseSnapshot:
     # A panel referral of the case stands (made, not withdrawn or declined) that no panel has
     # decided on yet: the referral is made (Somerset 3.2.3, Wokingham's High-Risk Panel request).
     panel_referred: bool = False
+    # The kinds of the case's referrals sent and standing (sent, received or accepted; not
+    # withdrawn or declined): the form has gone to the receiver (Somerset 8.3.3 "Referral to
+    # MAPPA 2 is achieved by sending a 'MAPPA A' Referral form"; ``referral_sent_in``).
+    referrals_sent: frozenset[str] = frozenset()
     # The case holder's absences (London dates, inclusive) from the event's day on: an absence
     # ends their working week early for ``+1wd-in-week``.
     case_holder_absences: tuple[tuple[date, date], ...] = ()

@@ -111,6 +111,11 @@ EVENT_FLAGS: tuple[str, ...] = (
     "offence_not_notifiable",
     "assessment_unnamed", "completes_rosh_rating", "completes_swb_rating",
     "completes_lor_rating",
+    # Of a countersignature, the rating it completes (in force at its date) was judged with
+    # this assessment (``own``), or is a panel's classification recorded without one
+    # (``panel``): Wokingham W9 (attack 35b, ATTACK35B-5).
+    "completes_rosh_own_rating", "completes_swb_own_rating", "completes_lor_own_rating",
+    "completes_rosh_panel_rating", "completes_swb_panel_rating", "completes_lor_panel_rating",
     # The assessment whose submission did a step of ``[closures]`` ``assessment_submit_review``
     # (the Review Stage that step asked for): on its submission, its return and its resubmission.
     "answers_review_request",
@@ -149,15 +154,18 @@ CLOSING_ACTS: tuple[str, ...] = (
     "assessment_submit", "assessment_countersign", "assessment_countersign_endorses",
     "referral_quality_assure", "referral_views",
     "panel_decision", "panel_decision_then", "panel_decision_mappa",
-    "panel_decision_overtakes", "panel_decision_presenter", "panel_item_added",
-    "rating_replaced", "assessment_submit_review",
+    "panel_decision_overtakes", "panel_decision_misses", "panel_decision_presenter",
+    "panel_item_added", "rating_replaced", "assessment_submit_review",
 )
 # The closing acts that make a step moot or are one way among others of doing it, rather than
 # being the act the step asks for: a panel sitting overtakes a referral still open (superseded,
 # not done), and a countersignature endorses a rationale the line manager may also acknowledge
 # directly. Every other closing act (and a referral kind's ``closes``) is the only way to do
 # the steps it closes (``Pack.done_only_by``), unless the pack lists the code in ``completable``.
-NOT_DOING_ACTS: tuple[str, ...] = ("panel_decision_overtakes", "assessment_countersign_endorses")
+# A panel sitting on the case without a step owed before it done (``panel_decision_misses``:
+# Somerset 6.2's views "sought before the initial panel") does not do it either: it was missed.
+NOT_DOING_ACTS: tuple[str, ...] = ("panel_decision_overtakes", "panel_decision_misses",
+                                   "assessment_countersign_endorses")
 # The closing acts that are a panel's decision, recorded at or after its sitting: a step only
 # these do (``Pack.done_at_sitting``) is late only after the end of the London day it is due on
 # (Somerset 3.2.4 "the MAPPA level will be identified and agreed via these processes": the

@@ -42,11 +42,9 @@ def judgement_body(domain: str, level: str, at: str) -> dict[str, Any]:
     return body
 
 
-async def decide_at_sitting(t: Tenant, case_id: str, kind: str, at: str,
-                            decision: dict[str, Any]) -> Any:
-    """Book a ``kind`` panel sitting at ``at`` chaired by chair-1, put the case on its agenda
-    (presented by its holder) and send the chair's ``decision`` dated ``at``; the decision's
-    response (its status is the caller's to check)."""
+async def book_sitting(t: Tenant, case_id: str, kind: str, at: str) -> tuple[str, str]:
+    """Book a ``kind`` panel sitting at ``at`` chaired by chair-1 and put the case on its
+    agenda (presented by its holder); (panel id, item id)."""
     r = await t.client.post("/v1/panels", json={
         "kind": kind, "scheduled_for": at, "chair_id": "chair-1"},
         headers=t.auth("panel_admin"))
@@ -55,8 +53,24 @@ async def decide_at_sitting(t: Tenant, case_id: str, kind: str, at: str,
     r = await t.client.post(f"/v1/panels/{panel}/items", json={
         "case_id": case_id, "presenter_id": HOLDER}, headers=t.auth("panel_admin"))
     assert r.status_code == 201, r.text
-    return await t.client.post(f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision",
+    return panel, r.json()["data"]["id"]
+
+
+async def decide_item(t: Tenant, sitting: tuple[str, str], at: str,
+                      decision: dict[str, Any]) -> Any:
+    """The chair's ``decision`` dated ``at`` on the agenda item ``sitting`` (panel id, item
+    id); its response (its status is the caller's to check)."""
+    panel, item = sitting
+    return await t.client.post(f"/v1/panels/{panel}/items/{item}/decision",
                                json={**decision, "occurred_at": at}, headers=t.auth("chair"))
+
+
+async def decide_at_sitting(t: Tenant, case_id: str, kind: str, at: str,
+                            decision: dict[str, Any]) -> Any:
+    """Book a ``kind`` panel sitting at ``at`` chaired by chair-1, put the case on its agenda
+    (presented by its holder) and send the chair's ``decision`` dated ``at``; the decision's
+    response (its status is the caller's to check)."""
+    return await decide_item(t, await book_sitting(t, case_id, kind, at), at, decision)
 
 
 async def record(t: Tenant, case_id: str, act: Act) -> int:

@@ -84,10 +84,10 @@ async def test_ATK29_1_as_of_stays_record_time(
 async def test_ATK29_1_a_step_a_panel_overtook_is_on_the_timeline_at_the_sitting(
         somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """Somerset 6.2: "Child and parent/carer views will be sought before the initial panel":
-    the MARP of Tuesday 1 September 2026 (decided 16:00 BST) overtakes the views still sought;
-    its decision typed in on Thursday 3 September. The supersession is on the timeline at the
-    decision's time with recorded_at 3 September (it was missing: its audit entry,
-    ``step.superseded``, was not read)."""
+    the MARP of Tuesday 1 September 2026 (decided 16:00 BST) sits with the views still
+    unsought; its decision typed in on Thursday 3 September. The views, missed at the sitting
+    (fix36e; they were "overtaken", superseded), are on the timeline at the decision's time with
+    recorded_at 3 September (it was missing: the act's audit entry was not read)."""
     pin(monkeypatch, 2026, 8, 24, 9, 30)
     week = await FidelityWeek.start(somerset)
     pin(monkeypatch, 2026, 9, 2, 9, 0)
@@ -97,11 +97,12 @@ async def test_ATK29_1_a_step_a_panel_overtook_is_on_the_timeline_at_the_sitting
     pin(monkeypatch, 2026, 9, 3, 9, 0)
     await week.decide(review_date="2026-10-01", rosh_level="high")
     overtaken = [(e["at"], e["recorded_at"], e["why"]) for e in await _timeline(
-        somerset, week.case_id) if e["kind"] == "step" and e["action"] == "superseded"
+        somerset, week.case_id) if e["kind"] == "step" and e["action"] == "missed"
         and e["details"]["code"] == "seek_child_and_carer_views"]
     assert [(at, typed) for at, typed, _ in overtaken] == [
         ("2026-09-01T15:00:00Z", "2026-09-03T09:00:00Z")], overtaken
-    assert overtaken[0][2].startswith("overtaken: the Multi-Agency Risk Panel (MARP) discussed")
+    assert overtaken[0][2].endswith(", not done: the Multi-Agency Risk Panel (MARP) sat on the "
+                                    f"case before it was done (item {week.item_id})"), overtaken
 
 
 async def test_ATK29_1_a_step_the_closure_set_aside_as_raised_is_at_the_closure(

@@ -8,8 +8,10 @@ achieved by sending a 'MAPPA A' Referral form to level 2/3."
 Since fix35c (ATTACK34B-1) S10 is the chair's, at Very High ROSH, due at the next MARP, and was
 done only by a decision setting a MAPPA level. A child with no MAPPA category cannot be given a
 level (422), so nothing could answer S10: completing it by hand is 409, it is not waivable, and
-the case could never be closed (409 mandatory-steps-open). (A MAPPA A form already sent,
-ATTACK35B-1, is left: a step a referral may close loses the sitting's end-of-day grace.)
+the case could never be closed (409 mandatory-steps-open). Done by the decision since fix36a,
+which made a decision answer only the steps raised before it in the one order of an instant
+(a Very High the case holder dates at the decision's instant comes after it: its S10 stays
+owed; tests/api/test_fix36a_s10_one_instant.py).
 
 Dates: ROSH Very High on Wednesday 5 August 2026 (BST); the MARP sits on Tuesday 18 August 2026
 at 10:00 BST, the chair recording its decision dated at the sitting.
@@ -18,8 +20,6 @@ at 10:00 BST, the chair recording its decision dated at the sitting.
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 from tests.api.act_order_support import decide_at_sitting
 from tests.api.integrity_support import judge, patch_case, steps_of
@@ -34,11 +34,6 @@ def _s10(steps: list[dict[str, Any]]) -> dict[str, Any]:
     return step
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ATTACK35B-6 open: S10 done by any MARP decision (panel_decision) made a decision typed "
-    "after a judgement of its own instant complete the S10 that judgement raised, which one "
-    "instant's order (decisions before judgements, fix35i) says it cannot: "
-    "test_fix35i_one_instant failed; a decision must answer only steps raised before it"))
 async def test_S10_a_marp_decision_without_a_mappa_level_answers_it_and_the_case_closes(
         somerset: Tenant) -> None:
     """A Very High child with no MAPPA category: S10 (chair, next MARP, 7.1.9) is done by the

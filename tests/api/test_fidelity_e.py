@@ -302,9 +302,9 @@ async def test_S8_no_marp_agenda_on_a_draft_referral_and_missing_views_lapse_at_
     referral (section 1 only, no views) cannot put the case on the agenda (422 not-referred).
     Put there from the register instead, the MARP sits and decides ROSH stays high: the views
     step (seek_child_and_carer_views, case holder, due 3 Sep 09:00Z, ref 6.2), owed "before the
-    initial panel", lapses at the sitting with the reason (superseded, overtaken by the panel;
-    not done): it can no longer be done as 6.2 asks and stayed owed for ever, blocking the
-    closure of a child who stays High (attack 24b, A24b-4)."""
+    initial panel", is missed at the sitting, its deadline (fix36e; it was superseded,
+    "overtaken by the panel"; not done): it can no longer be done as 6.2 asks and stayed owed
+    for ever, blocking the closure of a child who stays High (attack 24b, A24b-4)."""
     monkeypatch.setattr(clock, "now", lambda: datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
     case = (await somerset.open_case(opened_at="2026-08-03T09:00:00Z"))["data"]
     panel = await schedule(somerset.client, somerset, "2026-09-03T10:00:00+01:00")
@@ -339,7 +339,7 @@ async def test_S8_no_marp_agenda_on_a_draft_referral_and_missing_views_lapse_at_
     assert r.status_code == 200, r.text
     assert "seek_child_and_carer_views" not in {s["code"] for s in r.json()["next_steps"]}
     r = await somerset.client.get("/v1/next-steps", params={"case_id": case["id"],
-                                                           "status": "superseded"},
+                                                           "status": "missed"},
                                   headers=somerset.auth("line_manager"))
     [lapsed] = [s for s in r.json()["data"] if s["code"] == "seek_child_and_carer_views"]
     assert lapsed["id"] == views["id"]

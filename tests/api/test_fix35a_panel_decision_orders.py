@@ -277,17 +277,14 @@ async def test_S21_lowering_before_a_marp_the_case_was_referred_to_any_order(
         ({"rosh": "high", "swb": None, "lor": None}, True, False)
 
 
-@pytest.mark.xfail(strict=True, reason="left by fix35a: typed in time order, the medium of 20 "
-                   "Nov ends S11/S41 and the MARP's high of 23 Nov raises them again, due 23 "
-                   "Dec; typed after the decision, the back-filled medium leaves those of 3 Nov "
-                   "due 3 Dec (a back-fill's lapse and the replay of a panel's judgement)")
 async def test_S11_S41_lowering_before_a_marp_the_case_was_referred_to_same_steps(
         somerset: Tenant) -> None:
     """S11 (Somerset 4.5): "It is the responsibility of line managers to review all cases where
     there is a High or Very High ROSH and/or Safety and Well-Being rating with case holders at
     least monthly". The referred case above: the same open steps in either order, the
     monthly reviews due a month after the MARP's high of 23 Nov (Wed 23 Dec 2026), as time
-    order has them."""
+    order has them (fix36c, ATTACK35B-3: typed after the decision, the medium was checked on the
+    review the MARP booked, kept as history only, and left those of 3 Nov due 3 Dec)."""
     first, second = await both_orders(somerset, ("rosh", "medium"), {"rosh_level": "high"},
                                       referred=True)
     assert [s for s in first.record[0] if s[0] in ("discuss_register_monthly",

@@ -156,16 +156,17 @@ async def test_S8_views_not_sought_before_the_panel_lapse_at_it_not_done_by_the_
     somerset: Tenant,
 ) -> None:
     """S8 (6.2): "Child and parent/carer views will be sought before the initial panel": a panel
-    that sat without them does not do that step in the chair's name (attack 7, F8); it lapses at
-    the sitting, superseded with the reason, so the omission stays on record without the duty
-    being owed for ever (attack 24b, A24b-4: it blocked the closure at the order's end)."""
+    that sat without them does not do that step in the chair's name (attack 7, F8); it is missed
+    at the sitting (its deadline, fix36e; it was superseded, "overtaken"), so the omission stays
+    on record, counted late, without the duty being owed for ever (attack 24b, A24b-4: it
+    blocked the closure at the order's end)."""
     week = await FidelityWeek.start(somerset, csc_status="none", weapon_related=False)
     await week.rosh_high()
     await week.book_panel(role="panel_admin", kind="marp")
     body = await week.decide(rosh_level="high", review_date="2026-09-29")
     assert steps_of(body["next_steps"], "seek_child_and_carer_views") == []
     r = await somerset.client.get("/v1/next-steps", params={
-        "case_id": week.case_id, "status": "superseded"}, headers=somerset.auth("line_manager"))
+        "case_id": week.case_id, "status": "missed"}, headers=somerset.auth("line_manager"))
     [lapsed] = [s for s in r.json()["data"] if s["code"] == "seek_child_and_carer_views"]
     assert (lapsed["actor"], lapsed["policy"]["rule"]) == ("case_holder", "S8")
     assert lapsed["satisfied_by"]["type"] == "panel_item"

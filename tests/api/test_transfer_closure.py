@@ -50,8 +50,9 @@ async def test_S20_a_transferred_case_closes_with_its_marp_review_set_aside(
 ) -> None:
     """S20 (7.1.6, 7.2.3), S8 (6.2), 13.4: the MARP review booked for 16 July, missed, blocks
     a closure on 23 July (the child not yet transferred) and not one on 28 July, after the
-    transfer of 24 July: it is set aside by it with the views (the review as missed: it was late
-    then; ATTACK34B-7), and the handover call (S26,
+    transfer of 24 July: it is set aside by it (as missed: it was late then; ATTACK34B-7); the
+    views, never sought before the MARP of 2 July sat, were missed at that sitting (fix36e),
+    and the handover call (S26,
     13.4.3) survives the closure, still owed. (A review booked for after the closure's date
     lapses with it whenever the closure is typed: ATTACK32C-3; this one was booked for 6
     August and blocked only because the test ran after that date.)"""
@@ -67,15 +68,15 @@ async def test_S20_a_transferred_case_closes_with_its_marp_review_set_aside(
                                          "closure_reason": "Transferred to Devon YJS (13.4)"})
     assert r.status_code == 200, r.text
     assert "manager_handover_call" in {s["code"] for s in r.json()["next_steps"]}
-    steps = await somerset.client.get("/v1/next-steps", params={
-        "case_id": case_id, "status": "superseded"}, headers=somerset.auth("line_manager"))
-    assert "seek_child_and_carer_views" in {s["code"] for s in steps.json()["data"]}
     # The review, due 16 July and undone at the closure's date, is on record as missed, not
-    # superseded (ATTACK34B-7).
+    # superseded (ATTACK34B-7); the views were missed at the MARP of 2 July (fix36e).
     steps = await somerset.client.get("/v1/next-steps", params={
         "case_id": case_id, "status": "missed"}, headers=somerset.auth("line_manager"))
     review = [s for s in steps.json()["data"] if s["code"] == "attend_panel_review"]
     assert [s["due_at"] for s in review] == ["2026-07-16T22:59:59Z"]
+    views = [s for s in steps.json()["data"] if s["code"] == "seek_child_and_carer_views"]
+    assert [(s["policy"]["rule"], s["satisfied_by"]["type"]) for s in views] == [
+        ("S8", "panel_item")]
 
 
 async def test_W7_a_transferred_case_closes_with_its_panel_request_set_aside(

@@ -106,6 +106,9 @@ async def whole_record(t: Tenant, case_id: str) -> Whole:
     never = {sid for sid, acts in by_step.items()
              if sorted(a for a, _ in acts) == ["created", "superseded"]
              and len({at for _, at in acts}) == 1}
+    # The timeline itself now leaves such a step out (fix36d, ATTACK35A-7): a step it does
+    # not show at all, superseded, is one too.
+    shown = set(by_step)
     steps: list[tuple[Any, ...]] = []
     for status in ("open", "done", "superseded", "missed", "waived"):
         r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": status,
@@ -113,7 +116,8 @@ async def whole_record(t: Tenant, case_id: str) -> Whole:
                                headers=t.auth("line_manager"))
         assert r.status_code == 200, r.text
         steps += [(s["code"], s["status"], s["actor"], s["assignee_id"], s["due_at"],
-                   s["policy"]["rule"]) for s in r.json()["data"] if s["id"] not in never]
+                   s["policy"]["rule"]) for s in r.json()["data"] if s["id"] not in never
+                  and (s["status"] != "superseded" or s["id"] in shown)]
     # Left out: a re-date at the instant the step arose (a back-dated act that raises a step
     # a later act raised first moves its arising back to its own date and re-dates it there;
     # in time order it arose with that date): the step's due as shown is compared above.

@@ -12,6 +12,7 @@ import httpx
 
 from app.core.config import Settings
 from app.main import create_app
+from tests.api.integrity_support import judge
 from tests.api.management import march_service
 from tests.conftest import Tenant
 from tests.ui.browser import Page, chromium, live_server, open_page
@@ -109,11 +110,52 @@ async def test_timeliness_page_draws_the_json(
     table = {row[0]: row[1:] for row in drawn["table"]}
     for row in overview["data"]["rows"]:
         cells = table[f"{row['rule']} {row['code']}"]
-        assert cells[:6] == [str(row[k]) for k in ("due", "on_time", "late", "open_overdue",
-                                                   "no_timescale", "waived")]
+        assert cells[:7] == [str(row[k]) for k in ("due", "on_time", "late", "missed",
+                                                   "open_overdue", "no_timescale", "waived")]
         rate_text = "-" if row["on_time_rate"] is None else f"{row['on_time_rate'] * 100:.1f}%"
         median = row["median_days_late"]
-        assert cells[6:] == [rate_text, "-" if median is None else f"{median:.2f}"]
+        assert cells[7:] == [rate_text, "-" if median is None else f"{median:.2f}"]
     assert shot.startswith(b"\x89PNG")
     if target := os.environ.get("YJ_SAVE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "timeliness.png", target)
+
+
+async def test_S11_S41_timeliness_page_shows_the_missed_column(
+    browser_available: None, settings: Settings, somerset: Tenant, tmp_path: Path
+) -> None:
+    """S11 (Somerset 4.5): line managers review High/Very High cases with case holders "at
+    least monthly"; S41 (9): the list "will be discussed monthly". ROSH high on Saturday 31
+    January 2026 10:00 GMT: both due Saturday 28 February 10:00; neither done, the rating is
+    lowered to medium on Monday 16 March: both missed (fix35b). The page's figures table has a
+    Missed column beside Late, as the JSON report has ``missed``: for February each row reads
+    due 1, on time 0, late 1, missed 1, open overdue 0, on-time rate 0.0% (it had no such
+    column: a missed step read as a plain late one)."""
+    case_id = str((await somerset.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]["id"])
+    await judge(somerset, case_id, "rosh", "high", "2026-01-31T10:00:00Z")
+    await judge(somerset, case_id, "rosh", "medium", "2026-03-16T10:00:00Z")
+    token = somerset.token("chair")
+    with live_server(create_app(settings)) as base, chromium(tmp_path / "profile") as ws_url:
+        async with await open_page(ws_url) as ws:
+            page = Page(ws)
+            await page.goto(f"{base}/ui/reports/timeliness")
+            await page.evaluate(f"""(() => {{
+              document.getElementById('from').value = '2026-02-01';
+              document.getElementById('to').value = '2026-02-28';
+              document.getElementById('token').value = '{token}';
+              document.getElementById('authorise').click();
+            }})()""")
+            await page.wait_for("window.yjReport.ready")
+            drawn = await page.evaluate("""(() => ({
+              head: [...document.querySelectorAll('#figures thead th')].map(th => th.textContent),
+              table: [...document.querySelectorAll('#figures tbody tr')]
+                       .map(tr => [...tr.children].map(td => td.textContent)),
+              json: window.yjReport.overview.rows,
+            }))()""")
+    assert drawn["head"] == ["Rule", "Due", "On time", "Late", "Missed", "Open overdue",
+                             "No timescale", "Waived", "On-time rate", "Median days late"]
+    table = {row[0]: row[1:] for row in drawn["table"]}
+    for label in ("S11 monthly_manager_review", "S41 discuss_register_monthly"):
+        assert table[label] == ["1", "0", "1", "1", "0", "0", "0", "0.0%", "-"]
+    assert {f"{r['rule']} {r['code']}": r["missed"] for r in drawn["json"]
+            if r["rule"] in ("S11", "S41")} == {"S11 monthly_manager_review": 1,
+                                               "S41 discuss_register_monthly": 1}

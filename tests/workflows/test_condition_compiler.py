@@ -91,6 +91,7 @@ ARGS: dict[str, st.SearchStrategy[Any]] = {
         "levels": _some(st.sampled_from(LEVELS), max_size=3)}),
     "countersigned_assessment_in": _some(st.sampled_from(["asset_plus", "mini_asset"]),
                                          max_size=2),
+    "referral_sent_in": _some(st.sampled_from(["mappa_a", "panel"]), max_size=2),
     "open_or_closed_within_days": st.integers(0, 30),
     "open_step_in": _some(st.sampled_from(["refer_to_panel", "review_assessment"]),
                              max_size=2),
@@ -146,6 +147,7 @@ SNAPSHOTS = st.builds(
     incoming_ratings=st.fixed_dictionaries({}, optional={"rosh": MAYBE_LEVEL,
                                                          "swb": MAYBE_LEVEL}),
     countersigned_types=st.frozensets(st.sampled_from(["asset_plus", "mini_asset"])),
+    referrals_sent=st.frozensets(st.sampled_from(["mappa_a", "panel"])),
     open_steps=st.lists(st.sampled_from(["refer_to_panel", "review_assessment", "x"]),
                         max_size=3).map(lambda codes: tuple(
                             OpenStep(UUID(int=i + 1), c, "S1", CASE_ID, None, False, None,

@@ -90,7 +90,8 @@ def test_S44_unsecured_recommended_responses_are_told_at_once_and_a_course_of_ac
     instant and urgent. The duty manager completes it at 14:00 BST (they were told): the course
     of action is theirs, no timescale (the paragraph sets none; attack 24b, A24b-8). Recorded by
     a line manager, duty manager or chair: the course of action at once, that manager's,
-    nothing of the case holder. Wokingham has no such paragraph."""
+    nothing of the case holder (a chair records no case event: completed by a chair told, the
+    course of action is the chair's; ATTACK35B-2). Wokingham has no such paragraph."""
     told = ev_("case_event", lon(2027, 3, 30, 11), EVENT_ID,
                type="recommended_responses_unsecured")
     out = run(S, told)
@@ -106,7 +107,14 @@ def test_S44_unsecured_recommended_responses_are_told_at_once_and_a_course_of_ac
     assert_step(course, rule="S44", code="set_out_course_of_action", actor="duty_manager",
                 due=None, pack=S, ref="14.4.1")
     assert "no timescale" in (course.note or "")
-    for role in ("line_manager", "duty_manager", "chair"):
+    told_chair = run(S, ev_("step_completed", lon(2027, 3, 30, 14), role="chair",
+                            code="inform_manager_of_unsecured_responses", rule_id="S44",
+                            step_id=str(UUID(int=5)), due_at=utc(2027, 3, 30, 10),
+                            completed_by_role="chair", actor="case_holder"))
+    assert_step(created(told_chair, "set_out_course_of_action"), rule="S44",
+                code="set_out_course_of_action", actor="chair", due=None, pack=S,
+                ref="14.4.1")
+    for role in ("line_manager", "duty_manager"):
         by_manager = run(S, ev_("case_event", lon(2027, 3, 30, 11), EVENT_ID, role=role,
                                 type="recommended_responses_unsecured"))
         assert_step(created(by_manager, "set_out_course_of_action"), rule="S44",

@@ -151,8 +151,8 @@ def test_S46_too_urgent_for_the_marp_referred_to_the_yjt_manager_at_once() -> No
     Known on Sunday 25 October 2026 at 01:30 GMT (the repeated hour of the clock change): the
     case holder refers the case to the operational/YJT manager at once (due then, urgent);
     referred at 01:45 GMT, the manager's immediate MAPPA referral (8.3.3, the MAPPA A form) is
-    due at that act, urgent. Recorded by the manager (chair) themselves: their referral at
-    once, nothing of the case holder."""
+    due at that act, urgent. A chair records no case event (the urgency is recorded by whoever
+    refers the case): no line answers an event a chair recorded (ATTACK35B-2)."""
     at = utc(2026, 10, 25, 1, 30)
     out = run(S, event("case_event", at, EVENT_ID, type="urgent_mappa_referral"))
     assert_step(created(out, "refer_to_service_manager_for_mappa"), rule="S46",
@@ -164,12 +164,6 @@ def test_S46_too_urgent_for_the_marp_referred_to_the_yjt_manager_at_once() -> No
     assert_step(created(referred, "make_immediate_mappa_referral"), rule="S46",
                 code="make_immediate_mappa_referral", actor="chair",
                 due=utc(2026, 10, 25, 1, 45), pack=S, ref="8.3, 8.3.3", urgent=True)
-    by_chair = run(S, event("case_event", at, EVENT_ID, role="chair",
-                            type="urgent_mappa_referral"))
-    assert_step(created(by_chair, "make_immediate_mappa_referral"), rule="S46",
-                code="make_immediate_mappa_referral", actor="chair", due=at, pack=S,
-                ref="8.3, 8.3.3", urgent=True)
-    assert "refer_to_service_manager_for_mappa" not in codes(by_chair)
 
 
 def test_S47_specialist_service_unavailable_line_manager_agrees_a_strategy() -> None:

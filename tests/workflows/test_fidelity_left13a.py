@@ -26,19 +26,18 @@ def test_S43_a_doubt_recorded_by_a_duty_manager_asks_no_inform_a_manager_step() 
     managers in the secure setting."
 
     The doubt recorded on Thursday 25 March 2027 at 15:00 GMT by a manager (the line manager,
-    the chair: the operational/YJT manager, or the duty manager standing in for the line
-    manager, as 4.6 has them) is already a manager's knowledge: nothing is asked of the case
-    holder, and the escalation is owed at once (no timescale): the line manager's, or the
-    chair's who recorded it (attack 24b, A24b-8). Recorded by the case holder: the inform
-    step."""
+    or the duty manager standing in for the line manager, as 4.6 has them; a chair records no
+    case event, ATTACK35B-2) is already a manager's knowledge: nothing is asked of the case
+    holder, and the escalation is owed at once (no timescale): the line manager's (attack 24b,
+    A24b-8). Recorded by the case holder: the inform step."""
     secured = case(in_custody=True)
-    for role in ("line_manager", "duty_manager", "chair"):
+    for role in ("line_manager", "duty_manager"):
         out = run(S, ev_("case_event", lon(2027, 3, 25, 15), EVENT_ID, role=role,
                          type="secure_setting_doubt"), secured)
         assert "inform_manager_of_secure_setting_doubt" not in codes(out), role
         assert_step(created(out, "escalate_to_secure_setting"), rule="S43",
                     code="escalate_to_secure_setting",
-                    actor="chair" if role == "chair" else "line_manager", due=None, pack=S,
+                    actor="line_manager", due=None, pack=S,
                     ref="14.3.1")
     by_holder = run(S, ev_("case_event", lon(2027, 3, 25, 15), EVENT_ID,
                            type="secure_setting_doubt"), secured)

@@ -206,7 +206,7 @@ def test_missing_packs_dir_is_refused(tmp_path: Path) -> None:
 def test_core_vocabulary_is_the_contracts() -> None:
     """The core words a pack is checked against are the API's own enums and roles."""
     from app.core.security import STAFF_ROLES
-    from app.domain.assessments import AssessmentStage, AssessmentType
+    from app.domain.assessments_table import AssessmentStage, AssessmentType
     from app.domain.cases_table import CscStatus, Intervention
     from app.domain.events import CaseEventType
     from app.domain.referrals import TRANSITIONS, ReferralKind, ReferralStatus

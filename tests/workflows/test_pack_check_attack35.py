@@ -129,8 +129,10 @@ def test_attack35a_10_whole_numbers_still_load_and_check_clean(tmp_path: Path) -
 
 # --- ATTACK35A-19: a condition nested past the one limit --------------------------------------
 
-TOO_DEEP = ("nested more than 32 tables or lists deep: a condition this deep cannot be read; "
-            "write it flatter (all and any take a list of conditions)")
+PAST_THE_LIMIT = ("nested more than 32 tables or lists deep cannot be read; write it flatter "
+                  "(all and any take a list of conditions)")
+TOO_DEEP = f"an inline table {PAST_THE_LIMIT}"
+LIST_TOO_DEEP = f"a list {PAST_THE_LIMIT}"
 
 
 def _nested(kind: str, depth: int) -> str:
@@ -147,7 +149,10 @@ def test_attack35a_19_a_condition_at_the_limit_loads_and_one_past_it_is_one_erro
     traceback (the compiled condition's source too deep for Python's parser; 2,000 deep, the
     TOML reader's recursion). A pack nests at most 32 tables or lists, as a JSON body does:
     the deepest condition under it loads and checks clean; one level more is refused in one
-    line naming where, as is every depth past it, however deep."""
+    line naming where, as is every depth past it, however deep: its rule, its field and its
+    line at every depth (attack 35b, ATTACK35B-4: past about 300 the TOML reader's own
+    recursion gave up first, and the message named the file alone), and the thing by its
+    name: the inline table or list at the limit."""
     ok = example_variant(tmp_path, (X8, _nested(kind, deepest)), once=True)
     assert [p for p in check_pack(read_pack(ok)) if p.severity == "error"] == []
     step = ".not" if kind == "not" else f".{kind}.0"
@@ -156,12 +161,15 @@ def test_attack35a_19_a_condition_at_the_limit_loads_and_one_past_it_is_one_erro
         with pytest.raises(PackError) as caught:
             read_pack(path)
         (problem,) = caught.value.problems
-        assert (problem.severity, problem.message) == ("error", TOO_DEEP)
-        if depth == deepest + 1:  # the first value past the limit (deeper: the reader's own
-            # recursion gives up first, and the message names the file alone)
-            assert (problem.rule, problem.field) == (
-                "X8", "rules.10.when" + step * depth + (".after.score" if kind == "not"
-                                                        else ".after"))
+        if depth == deepest + 1:  # the first value past the limit: X8's own inline tables
+            field = "rules.10.when" + step * depth + (".after.score" if kind == "not"
+                                                      else ".after")
+            message = TOO_DEEP
+        else:  # the 32nd level of the nesting itself: a not's table, or an all's list
+            field = "rules.10.when" + (step * 29 if kind == "not" else step * 14 + f".{kind}")
+            message = TOO_DEEP if kind == "not" else LIST_TOO_DEEP
+        assert (problem.severity, problem.rule, problem.field, problem.message,
+                problem.lineno) == ("error", "X8", field, message, 298)
 
 def test_attack35a_19_pack_check_says_it_in_one_line_exit_1(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -172,5 +180,6 @@ def test_attack35a_19_pack_check_says_it_in_one_line_exit_1(
     assert main(["pack", "check", str(path)]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
+    # 298: X8's condition in the example pack (296 before fix36e's two closure lines).
     assert captured.out.splitlines() == [
-        f"{path}:296: X8: rules.10.when{'.not' * 29}: error: {TOO_DEEP}"], captured
+        f"{path}:298: X8: rules.10.when{'.not' * 29}: error: {TOO_DEEP}"], captured

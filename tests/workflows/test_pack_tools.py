@@ -445,6 +445,7 @@ ATOM_EXAMPLES: dict[str, Any] = {
     "ratings_known": ["rosh"], "open_or_closed_within_days": 0,
     "incoming_rating_pending_in": {"domains": ["rosh"], "levels": ["very_high"]},
     "countersigned_assessment_in": ["asset_plus"],
+    "referral_sent_in": ["mappa_a"],
     "fact": {"name": "offence_category", "contains_any": ["sexual"]},
     "score": {"name": "serious_harm_indicators", "gte": 2},
 }

@@ -118,7 +118,9 @@ function fillTable(overview, series) {
   for (const row of overview.rows) {
     const tr = document.createElement("tr");
     tr.append(cell(seriesLabel(row, series)));
-    for (const key of ["due", "on_time", "late", "open_overdue", "no_timescale", "waived"]) {
+    // "missed" (of the late: undone when their need ended) beside "late", as the JSON has it.
+    for (const key of ["due", "on_time", "late", "missed", "open_overdue", "no_timescale",
+                       "waived"]) {
       tr.append(cell(String(row[key])));
     }
     tr.append(cell(row.on_time_rate === null ? "-" : `${(row.on_time_rate * 100).toFixed(1)}%`));
