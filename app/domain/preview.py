@@ -471,6 +471,15 @@ async def preview(
     if (body.judgement is None) == (body.trigger is None):
         raise Unprocessable("Send either a judgement or a trigger.",
                             errors=[{"loc": "body", "msg": "judgement xor trigger"}])
+    if body.judgement is not None and body.occurred_at is not None:
+        # The preview's own time dates the judgement it previews (ATTACK36-4: it was ignored,
+        # and the preview answered as of now where the dated write is refused).
+        if body.judgement.occurred_at not in (None, body.occurred_at):
+            raise Unprocessable(
+                "The preview's occurred_at and its judgement's occurred_at differ: send one.",
+                errors=[{"loc": "body.occurred_at",
+                         "msg": "differs from body.judgement.occurred_at"}])
+        body.judgement = body.judgement.model_copy(update={"occurred_at": body.occurred_at})
     if body.judgement is not None:
         require_open_case(case, "record a judgement")
         occurred = resolve_occurred_at(body.judgement.occurred_at)

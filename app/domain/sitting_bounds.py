@@ -127,10 +127,10 @@ async def refuse_undoing_a_decided_sitting(
     if not was_on or back_on or await _other_route_at(wctx, at, sat):
         return
     panel = wctx.pack.panel(kind).title
-    when, sat_text = iso_utc(at), iso_utc(sat)
+    sat_text = iso_utc(sat)
     raise Conflict(
-        f"This {pending.domain.upper()} {pending.level} dated {when} takes the case off the "
-        f"register before the {panel} of {sat_text} sat, so in time order the case would have "
+        f"This lowering is dated before the {panel} of {sat_text} sat and takes the case off "
+        f"the register, so in time order the case would have "
         f"left its agenda; but that {panel}'s decision on the case is on file (item {item_id}, "
         f"decided {iso_utc(policy.stored_utc(decided_at))}). The panel's decision stands: a "
         f"lowering after it is the panel's to approve (bring the case back to the panel), or "

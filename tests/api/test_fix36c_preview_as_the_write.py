@@ -190,3 +190,38 @@ async def test_S5_preview_of_a_judgement_naming_another_cases_assessment(
     written = assert_problem(await _judge(t, case, high), 422)
     assert [e["loc"] for e in previewed["errors"]] == ["body.judgement.assessment_id"]
     assert [e["loc"] for e in written["errors"]] == ["body.assessment_id"]
+
+
+async def test_S21_preview_dated_by_its_own_occurred_at_is_409_as_the_write(
+        somerset: Tenant) -> None:
+    """S21 (Somerset 4.3): "Should a case at MARP be reclassified as medium, the case will be
+    de-registered from the MARP panel" (ATTACK36-4). The preview's own top-level
+    ``occurred_at`` dates the judgement it previews (it was ignored: the preview answered as
+    of now, 200 with M6, where the write dated Fri 20 Nov 2026 is 409
+    ``decided-after-judgement``). Two different times (the preview's and the judgement's) are
+    422; a time a year ahead is 422 as the write's. The problem's detail carries no value of
+    the request (docs/integrating.md: "No error ever carries ... a value from the request";
+    ATTACK36-5: it repeated the level and the date)."""
+    t = somerset
+    case, panel, item = await _decided_high(t, referred=False)
+    medium = judgement_body("rosh", "medium", LOWERED_AT)
+    undated = {k: v for k, v in medium.items() if k != "occurred_at"}
+    r = await t.client.post("/v1/workflow/preview", headers=t.auth("case_holder"), json={
+        "case_id": case, "occurred_at": LOWERED_AT, "judgement": undated})
+    previewed = assert_problem(r, 409)
+    written = assert_problem(await _judge(t, case, medium), 409)
+    for problem in (previewed, written):
+        assert problem["type"].endswith("/decided-after-judgement")
+        assert (problem["panel_item_id"], problem["panel_id"], problem["decided_at"]) == \
+            (item, panel, SAT)
+        assert "medium" not in problem["detail"].lower()
+        assert LOWERED_AT not in problem["detail"]
+        assert "2026-11-20" not in problem["detail"]
+    assert previewed["detail"] == written["detail"]
+    r = await t.client.post("/v1/workflow/preview", headers=t.auth("case_holder"), json={
+        "case_id": case, "occurred_at": "2026-11-19T10:00:00Z", "judgement": medium})
+    problem = assert_problem(r, 422)
+    assert [e["loc"] for e in problem["errors"]] == ["body.occurred_at"]
+    r = await t.client.post("/v1/workflow/preview", headers=t.auth("case_holder"), json={
+        "case_id": case, "occurred_at": "2099-11-20T10:00:00Z", "judgement": undated})
+    assert_problem(r, 422)
