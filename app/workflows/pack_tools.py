@@ -18,6 +18,7 @@ from app.workflows.packs import (
     PackFileUnreadable,
     Salvaged,
     Versions,
+    _header_path,
     load_pack,
     not_in_force_yet,
     not_utf8,
@@ -246,18 +247,10 @@ class FieldLines:
         (``[rules.when]`` after the fifth ``[[rules]]`` is ``rules.4.when``; a nested
         ``[[scenarios.expect]]`` counts within its own scenario). ``counts``: how many items
         each array (by its path) has so far; a new ``[[...]]`` item adds one."""
-        out: list[str] = []
         # A header past the nesting limit is refused at its first parts (read_pack): the rest
         # are never a path a problem names (100,000 of them took minutes; ATTACK35B-4).
         parts = name.split(".", MAX_TOML_DEPTH + 1)[:MAX_TOML_DEPTH + 1]
-        for i, part in enumerate(parts):
-            out.append(part)
-            key = ".".join(out)
-            if i == len(parts) - 1 and array:
-                counts[key] = counts.get(key, 0) + 1
-            if key in counts:
-                out.append(str(counts[key] - 1))
-        return ".".join(out)
+        return ".".join(_header_path(parts, counts, array=array))
 
     def line(self, field: str, message: str = "") -> int | None:
         """The line a problem at ``field`` is written on, or None."""
