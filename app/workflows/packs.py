@@ -8,6 +8,7 @@ contact-level table (W11). A new authority is a new file; the engine does not ch
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import tomllib
@@ -1140,13 +1141,17 @@ class _Scan:
                 self.i += 1
 
 
+@functools.lru_cache(maxsize=64)
 def nested_too_deep(text: str) -> TooDeep | None:
     """The first place a TOML document nests a table, list or inline table past
     :data:`MAX_TOML_DEPTH` (a table header's or dotted key's own parts, the lists and inline
     tables of a value and the keys inside them), read from the text before the TOML reader
     sees it, with the field path :func:`too_deep` gives (``rules.10.when.not...``: an array of
     tables' items and a list's values by index), its line and its rule; None when it does
-    not (the reader then says what else is wrong)."""
+    not (the reader then says what else is wrong). Remembered by text (a pure function of it,
+    its answer immutable): a process that loads the same packs again (each app a test builds,
+    ``yjrisk`` commands in one process) scans each text once; the scan is most of a pack's
+    load."""
     scan, header, counts = _Scan(text), [], dict[str, int]()
     ids: dict[tuple[str, str], str] = {}
     while True:
@@ -1289,12 +1294,13 @@ def read_toml(text: str) -> dict[str, Any]:
     return raw
 
 
-def read_pack(path: Path) -> Pack:
+def read_pack(path: Path, text: str | None = None) -> Pack:
     """Read and validate one pack file's shape (no vocabulary check); PackError names the file
-    and the bad field."""
+    and the bad field. ``text``: the file's text when the caller has read it already."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
         if (deep := nested_too_deep(text)) is not None:
             raise PackError(f"{path}: {deep}", (
                 Problem("error", deep.rule, deep.field, deep.message, deep.line),))
@@ -1490,10 +1496,11 @@ def _names_in(value: Any) -> set[str]:
             for k in ("id", "code") if isinstance(item.get(k), str)}
 
 
-def load_pack(path: Path, source_text: str | None = None) -> Pack:
+def load_pack(path: Path, source_text: str | None = None, *, text: str | None = None) -> Pack:
     """Read, validate and check one pack file (values against its vocabulary, and its refs
-    against ``source_text`` when given); PackError lists every error, file, rule and field."""
-    pack = read_pack(path)
+    against ``source_text`` when given); PackError lists every error, file, rule and field.
+    ``text``: the file's text when the caller has read it already."""
+    pack = read_pack(path, text)
     problems = check_pack(pack, source_text)
     errors = tuple(p for p in problems if p.severity == "error")
     if errors:
@@ -1506,7 +1513,26 @@ Versions = dict[str, tuple["Pack", ...]]
 
 
 def _pack_files(folder: Path) -> list[tuple[Path, Pack]]:
-    return [(path, load_pack(path)) for path in sorted(folder.glob("*.toml"))]
+    found = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            found.append((path, load_pack(path)))  # raises PackFileUnreadable, saying why
+            continue
+        found.append((path, _loaded(str(path), text)))
+    return found
+
+
+@functools.lru_cache(maxsize=32)
+def _loaded(path: str, text: str) -> Pack:
+    """:func:`load_pack` of the file at ``path`` whose text is ``text``, remembered by both:
+    a process that starts the app again (each app a test builds) reads, checks and compiles an
+    unchanged file once. A Pack is frozen, and what the engine derives from it (its rule
+    table, compiled conditions) depends on it alone, so apps may share it; a changed file is
+    another key, and a file that fails is not remembered (it is read again, and fails again,
+    with its own message)."""
+    return load_pack(Path(path), text=text)
 
 
 def version_problems(versions: Versions, found: list[tuple[Path, Pack]]
