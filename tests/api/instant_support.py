@@ -10,7 +10,6 @@ compared here, though the step stays readable by its id."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import uuid
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 from tests.api.act_order_support import decide_at_sitting, judgement_body
 from tests.api.integrity_support import patch_case
 from tests.conftest import Tenant
+from tests.orders import typing_orders
 
 REF = "IYSS"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -157,7 +157,7 @@ async def whole_in_every_order(t: Tenant, acts: list[Act], *, before: tuple[Act,
     give, docs/integrating.md §7) leave typed in each order on a new case, ``before`` typed
     first in every one; asserts each is that order's, and returns it."""
     got: dict[tuple[str, ...], Whole] = {}
-    for order in itertools.permutations(acts):
+    for order in typing_orders(acts):
         ref = f"FX-{uuid.uuid4().hex[:8]}"
         case = (await t.open_case(external_ref={"system": REF, "id": ref},
                                   **{"opened_at": "2026-11-02T09:00:00Z", **opening})

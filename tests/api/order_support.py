@@ -5,7 +5,6 @@ priority)."""
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from pprint import pformat
@@ -13,6 +12,7 @@ from typing import Any, NamedTuple
 
 from tests.api.act_order_support import judgement_body
 from tests.conftest import Tenant
+from tests.orders import typing_orders
 
 DAY = "2026-11-24T"  # Tue 24 Nov 2026, London on GMT, no bank holiday near
 
@@ -134,7 +134,7 @@ async def in_every_order(t: Tenant, acts: list[Act], *, prepare: Prepare | None 
     (``acts`` are given in time order) and returns it. ``prepare``: what each fresh case gets
     before the acts (a panel with the case on its agenda), returning the urls the acts use."""
     records: dict[tuple[str, ...], Record] = {}
-    for order in itertools.permutations(acts):
+    for order in typing_orders(acts):
         iyss = uuid.uuid4().hex[:12]
         case = (await t.open_case(opened_at="2026-11-02T09:00:00Z",
                                   external_ref={"system": "IYSS", "id": iyss}))["data"]["id"]

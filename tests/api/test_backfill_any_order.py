@@ -20,11 +20,11 @@ Dates (real calendar, London):
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from tests.api.act_order_support import judgement_body
 from tests.conftest import Tenant
+from tests.orders import typing_orders
 
 Act = tuple[Any, ...]
 
@@ -132,7 +132,7 @@ async def every_order(t: Tenant, acts: list[Act], opened_at: str = "2026-03-02T0
     """The open steps after ``acts`` (in time order) recorded in each order of arrival (or in
     each of ``orders``), by the order (the acts' dates); the first is time order."""
     outcomes = {}
-    for order in orders or list(itertools.permutations(acts)):
+    for order in orders or typing_orders(acts):
         case = (await t.open_case(opened_at=opened_at))["data"]["id"]
         for act in order:
             await _record(t, case, act)

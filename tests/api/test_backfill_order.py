@@ -25,7 +25,6 @@ Dates (real calendar, London):
 from __future__ import annotations
 
 import asyncio
-import itertools
 from typing import Any
 
 import httpx
@@ -33,6 +32,7 @@ import pytest
 
 from tests.api.act_order_support import judgement_body
 from tests.conftest import Tenant
+from tests.orders import typing_orders
 
 
 async def _judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
@@ -290,7 +290,7 @@ async def _every_order(t: Tenant, records: list[tuple[str, str, str]]) -> dict[A
     """The outcome (open steps, register, contact level) of ``records`` sent in each order, by
     the order (the records' dates); the first is time order."""
     outcomes = {}
-    for order in itertools.permutations(records):
+    for order in typing_orders(records):
         case = (await t.open_case(opened_at="2026-03-02T09:00:00Z"))["data"]["id"]
         for record in order:
             await _judge(t, case, *record)

@@ -9,11 +9,10 @@ at ROSH high at 10:00, the service's own ROSH medium at 11:00, typed in every or
 
 from __future__ import annotations
 
-import itertools
-
 from tests.api.order_support import DAY, Act, arrival, own, record
 from tests.api.test_fix32b_derived_history import export_changes, timeline_changes
 from tests.conftest import Tenant
+from tests.orders import typing_orders
 
 ACTS = [own("09:00", "rosh", "medium"), arrival("10:00", rosh="high"),
         own("11:00", "rosh", "medium")]
@@ -26,7 +25,7 @@ async def _register_in_every_order(t: Tenant, acts: list[Act]) -> dict[str, obje
     """The register's changes (timeline, export) each typing order of ``acts`` leaves, for the
     orders that differ from ``EXPECTED``."""
     differ: dict[str, object] = {}
-    for order in itertools.permutations(acts):
+    for order in typing_orders(acts):
         case = str((await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"])
         for act in order:
             await record(t, case, act)

@@ -30,7 +30,6 @@ so.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from tests.api.act_order_support import (
@@ -44,6 +43,7 @@ from tests.api.act_order_support import (
     the_record,
 )
 from tests.conftest import Tenant
+from tests.orders import typing_orders
 
 HIGH_AT, REFERRED_AT, SAT = "2026-11-03T10:00:00Z", "2026-11-04T10:00:00Z", \
     "2026-11-23T10:00:00Z"
@@ -129,7 +129,7 @@ async def every_order(t: Tenant, acts: list[Act], start: tuple[tuple[str, str], 
     order (each act's time and kind), the status of each act (in time order) and the record;
     the first is time order."""
     outcomes = {}
-    for order in itertools.permutations(acts):
+    for order in typing_orders(acts):
         case, sitting = await _on_the_agenda(t, start, referred, **opening)
         statuses = {act: await _type(t, case, sitting, act) for act in order}
         label = tuple(f"{a[1][5:10]} {a[0]} {a[2] if a[0] == 'judgement' else ''}".strip()

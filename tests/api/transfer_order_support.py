@@ -9,13 +9,13 @@ are typed in")."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from pprint import pformat
 from typing import Any, NamedTuple
 
 from tests.api.act_order_support import decide_at_sitting, judgement_body
 from tests.conftest import Tenant
+from tests.orders import typing_orders
 
 
 class Act(NamedTuple):
@@ -137,7 +137,7 @@ async def whole_in_every_order(t: Tenant, acts: list[Act], *, before: tuple[Act,
     """The whole record ``acts`` (given in time order) leave typed in each order, ``before``
     typed first in every one; asserts each is time order's, and returns it."""
     got: dict[tuple[str, ...], Whole] = {}
-    for order in itertools.permutations(acts):
+    for order in typing_orders(acts):
         case = (await t.open_case(opened_at="2026-08-03T08:00:00Z"))["data"]["id"]
         for act in (*before, *order):
             await record(t, case, act)
