@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import tempfile
@@ -125,24 +126,65 @@ def _pg_admin(sql: str) -> None:
     _in_thread(asyncio.run, run())
 
 
+# Databases migrated to a revision, made once a run and copied for each database_at: a
+# PostgreSQL template database's name, or a SQLite file's path (their migrations take seconds).
+_MIGRATED: dict[str, str] = {}
+_MIGRATED_FOLDER: list[Path] = []
+
+
+def _migrated(revision: str) -> str:
+    """The run's database (PostgreSQL: its name; SQLite: its file) migrated to ``revision``,
+    made at the first asking; not to be written to: it is only copied."""
+    if revision in _MIGRATED:
+        return _MIGRATED[revision]
+    if BACKEND == "postgres":
+        made = _throwaway_name("yjrisk_mig")
+        _pg_admin(f'CREATE DATABASE "{made}"')
+        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        try:
+            _in_thread(upgrade, f"{base}/{made}", revision)
+        except BaseException:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{made}" WITH (FORCE)')
+            raise
+    else:
+        if not _MIGRATED_FOLDER:
+            _MIGRATED_FOLDER.append(Path(tempfile.mkdtemp(prefix="yjrisk-migrated-")))
+        made = str(_MIGRATED_FOLDER[0] / f"{revision}.db")
+        _in_thread(upgrade, f"sqlite+aiosqlite:///{made}", revision)
+    _MIGRATED[revision] = made
+    return made
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the run's migrated databases (:func:`_migrated`)."""
+    for made in _MIGRATED.values():
+        if BACKEND == "postgres":
+            _pg_admin(f'DROP DATABASE IF EXISTS "{made}" WITH (FORCE)')
+    _MIGRATED.clear()
+    for folder in _MIGRATED_FOLDER:
+        shutil.rmtree(folder, ignore_errors=True)
+    _MIGRATED_FOLDER.clear()
+
+
 @contextmanager
 def database_at(revision: str) -> Iterator[str]:
     """A throwaway database (on the run's backend) migrated only to ``revision``, for a test
-    of a later migration over old rows; dropped afterwards."""
+    of a later migration over old rows (a copy of the run's database at that revision: on
+    PostgreSQL ``CREATE DATABASE ... TEMPLATE``, on SQLite the file copied); dropped
+    afterwards."""
+    template = _migrated(revision)
     if BACKEND == "postgres":
         name = _throwaway_name("yjrisk_mig")
-        _pg_admin(f'CREATE DATABASE "{name}"')
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         try:
-            _in_thread(upgrade, f"{base}/{name}", revision)
             yield f"{base}/{name}"
         finally:
             _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'old.db'}"
-            _in_thread(upgrade, url, revision)
-            yield url
+            shutil.copyfile(template, Path(tmp) / "old.db")
+            yield f"sqlite+aiosqlite:///{Path(tmp) / 'old.db'}"
 
 
 @pytest.fixture(scope="session")

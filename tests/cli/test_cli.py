@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -78,12 +79,47 @@ def assert_one_line_user_error(done: Done, *words: str) -> None:
         assert word in lines[0]
 
 
+@pytest.fixture(scope="module")
+def migrated_dev_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dev database as ``yjrisk migrate`` leaves it, made once a module: its migrations take
+    seconds and most tests need them only done (``migrate`` itself is tested on its own)."""
+    folder = tmp_path_factory.mktemp("migrated")
+    write_dev_env(folder / ".env", real_now=datetime.now(UTC))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        for name in [k for k in os.environ if k.startswith("YJ_")]:
+            patch.delenv(name)
+        patch.setitem(Settings.model_config, "env_file", ".env")
+        get_settings.cache_clear()
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        try:
+            assert main(["migrate"]) == 0
+        finally:
+            get_settings.cache_clear()
+            root.handlers[:] = handlers
+            root.setLevel(level)
+    database = folder / ".dev" / "yjrisk.db"
+    assert database.is_file()
+    assert not list(folder.glob(".dev/*-wal"))
+    return database
+
+
 @pytest.fixture
-def dev_folder(tmp_path: Path, yjrisk: Any) -> Path:
-    """A folder with the .env that scripts/dev.sh writes and its database migrated."""
+def dev_folder(tmp_path: Path, migrated_dev_database: Path) -> Path:
+    """A folder with the .env that scripts/dev.sh writes and its database migrated (a copy of
+    :func:`migrated_dev_database`)."""
+    write_dev_env(tmp_path / ".env", real_now=datetime.now(UTC))
+    (tmp_path / ".dev").mkdir()
+    shutil.copyfile(migrated_dev_database, tmp_path / ".dev" / "yjrisk.db")
+    return tmp_path
+
+
+def test_migrate_makes_the_dev_database_in_the_folder(tmp_path: Path, yjrisk: Any) -> None:
+    """``yjrisk migrate`` in a folder set up by scripts/dev.sh makes ``.dev/yjrisk.db``."""
     write_dev_env(tmp_path / ".env", real_now=datetime.now(UTC))
     assert yjrisk(tmp_path, "migrate").returncode == 0
-    return tmp_path
+    assert (tmp_path / ".dev" / "yjrisk.db").is_file()
 
 
 def test_every_command_uses_the_dev_env_database_and_secret(
