@@ -145,6 +145,11 @@ class CaseSnapshot:
     # the one of these that comes first at or after their act (Somerset 6.2 "before the initial
     # panel": the panel it is actually on, not whichever is next; attack pass 11, A11-13).
     agenda_panel_ids: frozenset[UUID] = frozenset()
+    # The panels that have decided the case (its agenda item there decided), with the
+    # decision's instant: a ``next-panel`` step asked at or after that instant is not due at
+    # that sitting (it has heard the case; "by the next MARP", Somerset 7.1.9, 3.2.3: the next
+    # one; fix37a, ATTACK36-1).
+    decided_panels: Mapping[UUID, datetime] = field(default_factory=dict)
     # A panel referral of the case stands (made, not withdrawn or declined) that no panel has
     # decided on yet: the referral is made (Somerset 3.2.3, Wokingham's High-Risk Panel request).
     panel_referred: bool = False
