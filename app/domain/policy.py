@@ -1234,9 +1234,10 @@ async def _closed_since(
     dated before it, owed again by a custody entry dated between them; attack 22, A22-4).
     Nor a step closed by a panel's agenda item or decision (``satisfied_by`` the item) whose
     panel had already decided the case when ``event`` came (:func:`decided_by`; a decision of
-    that instant is not after itself): that sitting answers nothing asked after its decision (Somerset 3.2.4 "refer the case to the next YJT
-    MARP" for a Very High dated at the decision, typed before it: the first referral the
-    agenda had answered hid it; fix37a, ATTACK36-2)."""
+    that instant is not after itself): that sitting answers nothing asked after its decision
+    (Somerset 3.2.4 "refer the case to the next YJT MARP" for a Very High dated at the
+    decision, typed before it: the first referral the agenda had answered hid it; fix37a,
+    ATTACK36-2)."""
     if not codes:
         return set()
     rows = (await session.exec(select(Step.code, Step.subject_id, Step.satisfied_by_type,

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.act_order_support import decide_item
+from tests.api.act_order_support import book_sitting, decide_item, judgement_body
 from tests.api.order_support import DAY, decided, own, record
 from tests.api.test_fix36a_s10_one_instant import _marp
 from tests.conftest import Tenant, make_tenant
@@ -144,3 +144,45 @@ async def test_S10_very_high_a_minute_before_a_decision_on_file_is_done_by_it(
         await record(t, case, act, urls)
     assert [s[1:] for s in await _steps(t, case, "S10")] == [
         ("identify_mappa_level", "chair", "done", SITTING, "7.1.9, 3.2.4", "chair-1", SITTING)]
+
+
+# The same kind in the example pack (its Risk Panel meets weekly on Thursday): X8 (5.1) "Refer
+# the child to the next Risk Panel" on a high judgement. Thu 26 Nov 2026 the Risk Panel sits at
+# 09:00 with the case on its agenda and decides at 09:00; the case holder's High of 09:00 comes
+# after that decision (§7): owed to the next Risk Panel (none booked: its meeting day, Thursday
+# 3 December, end of the day), not done by the decided agenda item, typed before or after it.
+THURSDAY = "2026-11-26T09:00:00Z"
+
+
+async def test_X8_high_at_the_risk_panel_decision_instant_is_for_the_next_risk_panel(
+        client: Any, settings: Any) -> None:
+    """Example pack 5.1 (X8): "Refer the child to the next Risk Panel" (the case holder,
+    next-panel). The High dated at the Risk Panel's decision is after it: X8 open, due at the
+    end of the panel's next meeting day (Thu 3 Dec 2026, none booked), typed after or before the
+    decision; the decided agenda item does not do it (ATTACK36-1/-2's twin: it was due at the
+    decided sitting and done by its agenda item)."""
+    got = {}
+    for decision_first in (True, False):
+        t = await make_tenant(client, settings, "example-yjs")
+        case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
+        await record(t, case, own("08:00", "rosh", "high"))
+        sitting = await book_sitting(t, case, "risk_panel", THURSDAY)
+        body = {"rosh_level": "high", "review_date": "2026-12-17", "minutes": "Discussed.",
+                "attendees": ["chair", "case_holder"], "actions": []}
+
+        async def decide() -> None:
+            r = await decide_item(t, sitting, THURSDAY, body)  # noqa: B023
+            assert r.status_code == 200, r.text
+
+        async def judge() -> None:
+            r = await t.client.post(f"/v1/cases/{case}/judgements",  # noqa: B023
+                                    json=judgement_body("rosh", "high", THURSDAY),
+                                    headers=t.auth("case_holder"))  # noqa: B023
+            assert r.status_code == 201, r.text
+
+        for act in (decide, judge) if decision_first else (judge, decide):
+            await act()
+        got[decision_first] = [s for s in await _steps(t, case, "X8") if s[3] == "open"]
+    assert got[True] == got[False] == [
+        ("X8", "refer_to_risk_panel", "case_holder", "open", "2026-12-03T23:59:59Z", "5.1",
+         None, None)]
