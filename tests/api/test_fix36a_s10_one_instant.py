@@ -26,8 +26,8 @@ import pytest
 from app.domain.next_steps import act_answers
 from app.domain.steps import Step
 from app.workflows.packs import load_packs
-from tests.api.order_support import DAY, decided, own, record, steps_of, the_record
-from tests.conftest import Tenant, make_tenant
+from tests.api.order_support import DAY, decided, in_every_order, own, record, steps_of
+from tests.conftest import Tenant
 
 HOLDER = "case_holder-1"
 KEEPS_HIGH = {"rosh_level": "high", "review_date": "2026-12-15"}
@@ -66,25 +66,17 @@ async def _s10(t: Tenant, case_id: str) -> list[tuple[Any, ...]]:
 
 
 async def test_S10_very_high_at_the_sitting_instant_is_not_done_by_that_decision_in_both_orders(
-        client: Any, settings: Any) -> None:
+        somerset: Tenant) -> None:
     """Somerset 7.1.9 "The MARP will decide if cases with Very High ROSH judgements need to be
     referred to MAPPA 2" (S10: the chair, at the next MARP). The MARP at 09:00 keeps ROSH high;
     the case holder's Very High is dated 09:00 too, so it comes after the decision (§7): the
     one S10 it raises stays open, typed before or after the decision, owed to the next MARP:
     not the 09:00 sitting, which had decided the case (fix37a, ATTACK36-1: it was due there,
-    born overdue); none booked, it waits for one. A service per order: sittings are the
-    service's, and one order's 09:00 MARP would be the next for the other's case."""
-    acts = [decided("09:00", **KEEPS_HIGH), own("09:00", "rosh", "very_high")]
-    records = []
-    for order in (acts, acts[::-1]):
-        t = await make_tenant(client, settings, "somerset-yjt-2023")
-        case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-        urls = await _marp(t, case)
-        for act in order:
-            await record(t, case, act, urls)
-        records.append(await the_record(t, case))
-    assert records[0] == records[1]
-    assert steps_of(records[0], "identify_mappa_level") == [("chair", None, None, "S10")]
+    born overdue); none booked, it waits for one (a service per order, ``fresh``)."""
+    got = await in_every_order(somerset, [decided("09:00", **KEEPS_HIGH),
+                                          own("09:00", "rosh", "very_high")], prepare=_marp,
+                               fresh=True)
+    assert steps_of(got, "identify_mappa_level") == [("chair", None, None, "S10")]
 
 
 async def test_S10_very_high_typed_before_a_decision_of_its_instant_stays_open(
