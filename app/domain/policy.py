@@ -3398,6 +3398,22 @@ def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> No
     note_superseded(session, step, at)
 
 
+async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
+    """When the need for a step that ended (superseded or missed) ended: the act time it keeps
+    (``lapsed_at``, or its status change's history row, :func:`note_superseded`); None when no
+    act time was kept (a supersession recorded before act times were)."""
+    if step.lapsed_at is not None:
+        return stored_utc(step.lapsed_at)
+    rows = (await session.exec(
+        select(RecordChange.occurred_at, RecordChange.changes)
+        .where(RecordChange.case_id == step.case_id, RecordChange.entity_type == "step",
+               RecordChange.entity_id == step.id, col(RecordChange.occurred_at).is_not(None))
+        .order_by(col(RecordChange.recorded_at)))).all()
+    ended = [when for when, changes in rows if when is not None
+             and (status := (changes or {}).get("status")) and status[1] in NEED_ENDED]
+    return stored_utc(ended[-1]) if ended else None
+
+
 def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
     """Close ``step`` as missed by the act at ``at`` that left it undone for good, whatever
     the clock said: a panel sitting on the case before a step owed *before* it was done (the
