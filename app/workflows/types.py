@@ -150,6 +150,11 @@ class CaseSnapshot:
     # that sitting (it has heard the case; "by the next MARP", Somerset 7.1.9, 3.2.3: the next
     # one; fix37a, ATTACK36-1).
     decided_panels: Mapping[UUID, datetime] = field(default_factory=dict)
+    # The panels whose agenda the case was taken off undecided (withdrawn, or deferred at the
+    # sitting) and is not on again: none of its ``next-panel`` steps is due at one of them; they
+    # take the next sitting of the kind, or wait for one, as when a sitting is cancelled
+    # (ATTACK36-3: S8's views and S10's MAPPA level stayed due at the sitting the case had left).
+    left_panel_ids: frozenset[UUID] = frozenset()
     # A panel referral of the case stands (made, not withdrawn or declined) that no panel has
     # decided on yet: the referral is made (Somerset 3.2.3, Wokingham's High-Risk Panel request).
     panel_referred: bool = False
