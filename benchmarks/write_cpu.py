@@ -4,7 +4,7 @@ Runs the app in process (httpx ``ASGITransport``, client and app in one process)
 PostgreSQL database (``--sqlite``: a temporary SQLite file), opens a Wokingham service and 20
 cases, warms up, then records rounds of judgements (SWB/LoR, low/medium, spread over the 20 cases,
 as ``http_vs_floor.sh``'s wrk script does; ``--patch``: dated ``PATCH``es of the case, custody
-in then out, ``occurred_at`` a second before now, with the case's ``If-Match``) one at a time,
+in then out, ``occurred_at`` a millisecond before now, with the case's ``If-Match``) one at a time,
 and prints per round:
 
 - this process's CPU per write (``time.process_time``: user + system; client included, so
@@ -123,7 +123,7 @@ async def measure(url: str, writes: int, rounds: int, callgrind: bool,
                 nonlocal n
                 if patch:  # a dated change of circumstances: custody in, then out (--patch)
                     case = cases[n % 20]
-                    at = datetime.now(UTC) - timedelta(seconds=1)
+                    at = datetime.now(UTC) - timedelta(milliseconds=1)
                     resp = await client.patch(
                         f"/v1/cases/{case}", headers={**auth, "If-Match": etags[case]},
                         json={"in_custody": (n // 20) % 2 == 0,
