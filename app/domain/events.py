@@ -452,12 +452,14 @@ async def require_in_custody_at(session: AsyncSession, case: Case, at: datetime,
 # Events of which a case can hold only one at an instant (fix37d; docs/integrating.md §7): the
 # child's moves into and out of custody (an entry and a release at one instant say nothing of
 # which came first, and so whether the child is now in custody: Somerset 14.3/14.4's handover,
-# Wokingham W16's release date), and two transfers out (or two transfers in) naming different
-# dates or details (which one stands: Somerset 13.4's handover before the transfer date). In
-# recording order the later-typed one silently won; the second is refused instead, so that
-# the practitioner says which happened first (a minute apart) or corrects the first.
-ONE_AT_AN_INSTANT = (frozenset(IN_CUSTODY_AFTER), frozenset({CaseEventType.transfer_out.value}),
-                     frozenset({CaseEventType.transfer_in.value}))
+# Wokingham W16's release date), and two transfers out naming different dates (which one
+# stands: Somerset 13.4.3's call "before the transfer date"). In recording order the
+# later-typed one silently won; the second is refused instead, so that the practitioner says
+# which happened first (a minute apart) or records the correction later. Not two transfers in:
+# the arrival reported again with the ratings the child came with is a second transfer in of
+# its instant that completes the first (fix34b), and a transfer in and a transfer out of one
+# instant are an arrival then a departure (in before out).
+ONE_AT_AN_INSTANT = (frozenset(IN_CUSTODY_AFTER), frozenset({CaseEventType.transfer_out.value}))
 
 
 async def require_no_rival_at_instant(

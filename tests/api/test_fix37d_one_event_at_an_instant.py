@@ -1,5 +1,5 @@
 """Two events that cannot share an instant are not recorded at one (fix37d; docs/integrating.md
-§7): a custody entry and a release, two transfers out (or in) with different details. Of one
+§7): a custody entry and a release, two transfers out naming different transfer dates. Of one
 kind at one instant the acts went by recording order, so the record depended on which was typed
 first: entry then release left the child out of custody, release then entry in custody
 (Somerset 14.3/14.4, S27/S32/S33: the secure estate's handover and transfer documents "while in
