@@ -106,3 +106,21 @@ async def test_S30_the_same_transfer_out_again_and_a_transfer_in_still_recorded(
     r = await _send(somerset, case_id, {"type": "transfer_in", "occurred_at": T,
                                          "details": {"from": "Dorset YJS"}})
     assert r.status_code == 201, r.text
+
+
+async def test_S27_the_cms_is_told_the_other_event_without_its_id(somerset: Tenant) -> None:
+    """S27 (Somerset 14.3, 14.4), sent by the case management system (a machine client, scope
+    cms): a release at the instant of the entry the case holder recorded is refused 409
+    event-at-same-instant naming the entry's type and instant, not its id (a machine client is
+    answered no stored record's id, A16-10)."""
+    case_id = await _case(somerset)
+    r = await _send(somerset, case_id, ENTRY)
+    assert r.status_code == 201, r.text
+    entry = r.json()["data"]["id"]
+    r = await somerset.client.post(f"/v1/cases/{case_id}/events", json=RELEASE,
+                                   headers=somerset.auth("feed", "iyss", scope="cms"))
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert problem["type"].endswith("/event-at-same-instant")
+    assert problem["other_event"] == {"type": "custody_entry", "occurred_at": T}
+    assert entry not in r.text
