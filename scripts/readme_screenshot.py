@@ -1,6 +1,8 @@
 """Make docs/timeliness-page.png for the README: a throwaway SQLite service with six months of
-Wokingham incidents (some steps done on time, some late, some left overdue), the page opened in
-headless chromium, a screenshot. Usage: .venv/bin/python scripts/readme_screenshot.py"""
+Wokingham incidents (some steps done on time, some late, some left overdue; W6's reviews done
+by a countersigned review AssetPlus, as the pack asks; a few orders ending with the incident
+never recorded: missed), the page opened in headless chromium, a screenshot.
+Usage: .venv/bin/python scripts/readme_screenshot.py"""
 
 from __future__ import annotations
 
@@ -38,6 +40,24 @@ async def build(settings: Settings) -> str:
             token = mint_dev_token(settings, sub=sub, roles=[role], service="wokingham")
             return {"Authorization": f"Bearer {token}"}
 
+        async def assess(case_id: str, holder: str, manager: str, done: datetime,
+                         stage: str) -> None:
+            """The case holder writes and submits an AssetPlus of ``stage`` an hour before
+            ``done``; the line manager countersigns it at ``done``."""
+            at = (done - timedelta(hours=1)).isoformat()
+            r = await client.post(f"/v1/cases/{case_id}/assessments",
+                                  headers=auth("case_holder", holder),
+                                  json={"type": "asset_plus", "stage": stage, "occurred_at": at})
+            assert r.status_code == 201, r.text
+            assessment = r.json()["data"]["id"]
+            for act, who, body in (("submit", auth("case_holder", holder), {"occurred_at": at}),
+                                   ("countersign", auth("line_manager", manager),
+                                    {"feedback": "Review agreed.",
+                                     "occurred_at": done.isoformat()})):
+                r = await client.post(f"/v1/assessments/{assessment}/{act}", headers=who,
+                                      json=body)
+                assert r.status_code == 200, r.text
+
         admin = mint_dev_token(settings, sub="admin", roles=["admin"], service=None)
         await client.post("/v1/services", headers={"Authorization": f"Bearer {admin}"},
                           json={"slug": "wokingham", "name": "Wokingham PYJS",
@@ -57,8 +77,10 @@ async def build(settings: Settings) -> str:
                                       headers=auth("case_holder", holder),
                                       json={"type": "new_incident",
                                             "occurred_at": occurred.isoformat()})
+                closing = n == 0 and month % 2 == 0  # the order ends seven weeks on
                 for step in r.json()["next_steps"]:
-                    if step["due_at"] is None or step["code"] == "review_assessment" and n == 0:
+                    if step["due_at"] is None or step["code"] == "review_assessment" and n == 0 \
+                            or step["code"] == "record_incident" and closing:
                         continue  # left open: overdue
                     due = datetime.fromisoformat(step["due_at"])
                     late = (month + n) % 3 == 0 if step["code"] != "report_to_line_manager" \
@@ -69,9 +91,30 @@ async def build(settings: Settings) -> str:
                              else -timedelta(hours=1))
                     done = min(due + timedelta(days=2 + month) if late else due + early,
                                datetime.now(UTC))
+                    if step["code"] == "review_assessment":
+                        # W6 is done only by the countersigned review (W2: "not considered
+                        # complete until it has been counter signed by a line manager").
+                        await assess(case["id"], holder, manager, done, "review")
+                        continue
                     r = await client.post(f"/v1/next-steps/{step['id']}/complete",
                                           headers=auth("case_holder", holder),
                                           json={"occurred_at": done.isoformat()})
+                    assert r.status_code == 200, r.text
+                if closing:
+                    # Seven weeks on the order ends: the closing AssetPlus, countersigned, is
+                    # the review at last (late); the incident never recorded was missed (its
+                    # need ended with the case, after its deadline).
+                    closed = occurred + timedelta(weeks=7)
+                    await assess(case["id"], holder, manager, closed - timedelta(hours=1),
+                                 "closure")
+                    tag = (await client.get(f"/v1/cases/{case['id']}",
+                                            headers=auth("line_manager", manager))
+                           ).headers["ETag"]
+                    r = await client.patch(f"/v1/cases/{case['id']}",
+                                           headers={**auth("line_manager", manager),
+                                                    "If-Match": tag},
+                                           json={"closed_at": closed.isoformat(),
+                                                 "closure_reason": "Order ended"})
                     assert r.status_code == 200, r.text
         return mint_dev_token(settings, sub="chair-1", roles=["chair"], service="wokingham")
 

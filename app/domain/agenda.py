@@ -62,16 +62,21 @@ async def standing_items(
 
 async def withdraw_item(
     wctx: WriteContext, *, item: PanelItem, panel: Panel, reason: str, redate: bool = True,
+    by_keepers: bool = False,
 ) -> list[Step]:
     """Take ``item`` off ``panel``'s agenda at ``wctx.occurred_at`` for ``reason``; the need
     for the steps about it ends (:func:`~app.domain.policy.end_need`: superseded, or missed
     when already late). With ``redate``, the case's ``next-panel`` steps are
-    then due at the panel they now wait for (none at a closure: every step is superseded)."""
+    then due at the panel they now wait for (none at a closure: every step is superseded).
+    ``by_keepers``: the panel's keepers took it off (POST .../withdraw), so the case is not
+    heard at that sitting: its ``next-panel`` steps take the next sitting of the kind, or wait
+    for one, as when the sitting is cancelled (``left_panel_ids``; ATTACK36-3)."""
     session = wctx.session
     lowest = (await session.exec(select(sa.func.min(col(PanelItem.duplicate_rank))).where(
         PanelItem.panel_id == item.panel_id, PanelItem.case_id == item.case_id))).one()
     item.withdrawn_at, item.withdrawn_by = wctx.occurred_at, wctx.principal.sub
     item.withdrawal_reason = reason[:REASON_MAX]
+    item.withdrawn_by_keepers = by_keepers
     # Below every rank of the case on this panel: the unique (panel, case, rank) index of
     # migration 0020 lets the case come back onto the agenda as a new item of rank 0.
     item.duplicate_rank = min(lowest or 0, 0) - 1
@@ -115,7 +120,7 @@ async def withdraw_item(
         back += await _standing_referral_owed_again(wctx, item=item, why=why)
         await policy.redate_returning_next_panel_steps(
             wctx, steps=back, why="the agenda item that answered it was withdrawn")
-        await _after_the_deferring_sitting(wctx, steps=back, panel=panel)
+        await _after_the_sitting_left(wctx, steps=back, panel=panel, why=why)
     if redate:
         await policy.run(wctx, event=wctx.event(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
@@ -162,14 +167,16 @@ async def _standing_referral_owed_again(
               "it; putting the case on the agenda answers this)."))
 
 
-async def _after_the_deferring_sitting(
-    wctx: WriteContext, *, steps: list[Step], panel: Panel
+async def _after_the_sitting_left(
+    wctx: WriteContext, *, steps: list[Step], panel: Panel, why: str
 ) -> None:
-    """A case taken off the agenda of a panel that has sat (deferred at the sitting) owes what
-    the item answered at the next panel of the kind after that sitting, not at it: the step was
-    answered in time and the deferral is the panel's, so no lateness is erased (attack pass 17,
-    A17-19: the referral came back due at the sitting that deferred it, overdue at once). None
-    booked after it: the step waits for a date. Each re-date audited (``step.redate``)."""
+    """A case taken off the agenda of a panel that has sat (withdrawn undecided at or after
+    the sitting: deferred) owes what the item answered at the next panel of the kind after
+    that sitting, not at it: the step was answered in time and the panel did not hear the
+    case, so no lateness is erased (attack pass 17, A17-19: the referral came back due at the
+    sitting, overdue at once). None booked after it: the step waits for a date. Each re-date
+    audited (``step.redate``) with the withdrawal's ``why`` (ATTACK36-3: it said "deferred at
+    its sitting" whatever the act was)."""
     sat = stored_utc(panel.scheduled_for)
     if sat > wctx.occurred_at:
         return
@@ -190,16 +197,15 @@ async def _after_the_deferring_sitting(
         step.awaiting_panel_date = later is None
         step.overdue_at = policy.step_overdue_at(wctx.pack, step.code, step.due_at, step.urgent,
                                                  wctx.policy.calendar)
-        step.note = append_note(step.note, "Due at the next panel after the sitting that "
-                                           "deferred the case.")
+        step.note = append_note(step.note, "Due at the next panel after the sitting the "
+                                           "case was withdrawn from undecided.")
         wctx.session.add(step)
         await wctx.audit("step.redate", entity_type="step", entity_id=step.id,
-                         reason="the panel deferred the case at its sitting",
+                         reason=f"{why}, after it sat",
                          change={"code": step.code, "rule": step.rule_id,
                                  "due_at": iso_utc(step.due_at) if step.due_at else None})
     # Its new due day decides again who it is with (a stand-in: A30a-3).
-    await policy.resettle_steps(wctx, steps=steps,
-                                why="the panel deferred the case at its sitting")
+    await policy.resettle_steps(wctx, steps=steps, why=f"{why}, after it sat")
     await wctx.session.flush()
 
 

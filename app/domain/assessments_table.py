@@ -113,6 +113,22 @@ async def assessment_clock(
             "assessment_type": str(kind)}
 
 
+async def countersigned_types_at(
+    session: AsyncSession, case_id: uuid.UUID, at: datetime
+) -> frozenset[str]:
+    """The tools of the case's assessments countersigned at or before ``at`` (a
+    countersignature is final: no move leaves that status), read from the assessments
+    themselves, so that the order the countersignatures were typed in does not matter: an
+    Asset+ countersigned on 12 August typed in after another assessment countersigned on the
+    28th was on record on the 20th (Wokingham W3; fix37d)."""
+    a: Any = Assessment.__table__  # type: ignore[attr-defined]
+    rows = (await (await session.connection()).execute(
+        sa.select(a.c.type).distinct().where(
+            a.c.case_id == case_id, a.c.countersigned_at.is_not(None),
+            a.c.countersigned_at <= at))).all()
+    return frozenset(str(kind) for (kind,) in rows)
+
+
 # A judgement as :func:`ratings_completed_by` reads it: (id, domain, assessment, panel item,
 # occurred_at).
 RatedWith = tuple[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, datetime]

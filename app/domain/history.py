@@ -21,6 +21,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, Session, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.domain.assessments_table import countersigned_types_at
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, iso_utc, new_id, utcnow
 from app.domain.steps import Step
@@ -505,6 +506,11 @@ async def case_fields_at(session: Any, case: Case, at: datetime) -> dict[str, An
         for name, (old, _new) in (changes or {}).items():
             if name in AS_OF_FIELDS or name in MOMENT_FIELDS:
                 fields[name] = _as_field(name, old)
+    if "countersigned_types" in fields:
+        # Of the assessments' own dates, not the history's rows: a countersignature typed in
+        # after a later one of its tool recorded no change, and one of another tool recorded
+        # every tool on file then as its new value (fix37d).
+        fields["countersigned_types"] = await countersigned_types_at(session, case.id, at)
     asserted = ASSERTED_FIELDS_SET & fields.keys()
     if asserted:
         history = await field_history(session, case.id)

@@ -57,6 +57,10 @@ class PanelItem(SQLModel, table=True):
     withdrawn_at: datetime | None = None
     withdrawn_by: str | None = Field(default=None, max_length=128)
     withdrawal_reason: str | None = Field(default=None, max_length=500)
+    # Taken off by the panel's keepers (migration 0036; ATTACK36-3): the case is not heard at
+    # that sitting, so its ``next-panel`` steps take the next one (``left_panel_ids``).
+    withdrawn_by_keepers: bool = Field(default=False,
+                                       sa_column_kwargs={"server_default": sa.false()})
     # 0 for every item stored since migration 0020. Before it a case could be put on one panel
     # twice: the migration kept those extra items (and any decision on them) and numbered them
     # 1, 2, ... in the order they were added, so that (panel, case, rank) is unique and no new

@@ -399,7 +399,8 @@ _REFERRAL = sa.table(
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
                       since: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
-    the panels the case is on the agenda of, undecided and not withdrawn (``b``), the times of
+    the panels the case is on the agenda of, undecided and not withdrawn (``b``), those it was
+    taken off by its keepers and is not on again (``w``: ``left_panel_ids``), the times of
     its live panel referrals (``r``) and of its panels' decisions (``d``), the kinds of its
     referrals sent and standing (``s``), and its holder's
     absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
@@ -422,6 +423,12 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
                        no_date).where(
         item.c.case_id == c, item.c.decided_at.is_(None),
         item.c.withdrawn_at.is_(None))
+    other = sa.alias(item, "yj_in_other_item")
+    left = sa.select(sa.literal_column("'w'"), item.c.panel_id, no_kind, no_time, no_date,
+                     no_date).where(
+        item.c.case_id == c, item.c.withdrawn_by_keepers.is_(sa.true()),
+        ~sa.exists().where(other.c.panel_id == item.c.panel_id, other.c.case_id == c,
+                           other.c.withdrawn_at.is_(None)).correlate(item))
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
                          _REFERRAL.c.occurred_at,
                          no_date, no_date).where(
@@ -440,8 +447,8 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
         absence.c.service_id == s, absence.c.staff_id == h,
         absence.c.ends_on >= since)
     if not marker:
-        return sa.union_all(panels, booked, referred, decided, sent, away)
-    return sa.union_all(panels, booked, referred, decided, sent, away, sa.select(
+        return sa.union_all(panels, booked, left, referred, decided, sent, away)
+    return sa.union_all(panels, booked, left, referred, decided, sent, away, sa.select(
         sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
 
 
@@ -525,7 +532,9 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
     referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
     agenda = frozenset(r.id for r in rows if r.k == "b")
+    left = frozenset(r.id for r in rows if r.k == "w")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
+                    "left_panel_ids": left,
                     "panel_referred": referred, "case_holder_absences": absences,
                     "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}
 
@@ -3396,6 +3405,22 @@ def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> No
     fortnight later). Its history row keeps ``at`` (:func:`note_superseded`)."""
     _close_as_ended(step, at=at, why=why)
     note_superseded(session, step, at)
+
+
+async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
+    """When the need for a step that ended (superseded or missed) ended: the act time it keeps
+    (``lapsed_at``, or its status change's history row, :func:`note_superseded`); None when no
+    act time was kept (a supersession recorded before act times were)."""
+    if step.lapsed_at is not None:
+        return stored_utc(step.lapsed_at)
+    rows = (await session.exec(
+        select(RecordChange.occurred_at, RecordChange.changes)
+        .where(RecordChange.case_id == step.case_id, RecordChange.entity_type == "step",
+               RecordChange.entity_id == step.id, col(RecordChange.occurred_at).is_not(None))
+        .order_by(col(RecordChange.recorded_at)))).all()
+    ended = [when for when, changes in rows if when is not None
+             and (status := (changes or {}).get("status")) and status[1] in NEED_ENDED]
+    return stored_utc(ended[-1]) if ended else None
 
 
 def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:

@@ -118,11 +118,13 @@ async def withdraw_item(
     response: Response, session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.PanelItemOut]:
     """Take a case off the agenda before its decision (chair, panel admin; `reason`
-    required): the item is kept, marked withdrawn (who, when, why, audited), the chair's
-    `record_panel_decision` for it is superseded with the reason, and the case's `next-panel`
-    steps follow the panels as they now stand. 409 `conflicting-transition` once it is decided
-    or withdrawn (`current_status`). Like the panel's other acts, a POST without If-Match: the
-    item's state is re-read under the case's lock."""
+    required; `occurred_at` optional, 422 in the future or before the item's adding): the item
+    is kept, marked withdrawn (who, when, why, audited), the chair's `record_panel_decision`
+    for it is superseded with the reason, and the case's `next-panel` steps due at this sitting
+    take the next of its kind, or wait for one, as if it were cancelled for this case. 409
+    `conflicting-transition` once it is decided or withdrawn (`current_status`). Like the
+    panel's other acts, a POST without If-Match: the item's state is re-read under the case's
+    lock."""
     item, result = await svc.withdraw_item(session, principal, panel_id, item_id, body,
                                            request.app.state.policy)
     response.headers["ETag"] = await etags.of_panel(session, item.panel_id, principal)

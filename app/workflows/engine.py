@@ -1192,12 +1192,14 @@ class _Plan:
         self, ctx: Context, table: _Table, calendar: WorkingCalendar,
         panels: Sequence[ScheduledPanel],
     ) -> None:
+        self.case = case = ctx.before
+        if case.left_panel_ids:  # the sittings the case was taken off are not its to attend
+            panels = [p for p in panels if p.id not in case.left_panel_ids]
         self.ctx, self.table, self.calendar, self.panels = ctx, table, calendar, panels
         self.event = event = ctx.event
         self.data = data = event.data
         # The event's instant in UTC (reasons' ``at``, deadlines counted from the event).
         self.occurred_utc = event.occurred_at.astimezone(UTC)
-        self.case = case = ctx.before
         self.case_id = case_id = case.case_id
         subject_id = event.subject_id
         # _uid, inline

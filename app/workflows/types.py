@@ -145,6 +145,11 @@ class CaseSnapshot:
     # the one of these that comes first at or after their act (Somerset 6.2 "before the initial
     # panel": the panel it is actually on, not whichever is next; attack pass 11, A11-13).
     agenda_panel_ids: frozenset[UUID] = frozenset()
+    # The panels whose agenda the case was taken off undecided (withdrawn, or deferred at the
+    # sitting) and is not on again: none of its ``next-panel`` steps is due at one of them; they
+    # take the next sitting of the kind, or wait for one, as when a sitting is cancelled
+    # (ATTACK36-3: S8's views and S10's MAPPA level stayed due at the sitting the case had left).
+    left_panel_ids: frozenset[UUID] = frozenset()
     # A panel referral of the case stands (made, not withdrawn or declined) that no panel has
     # decided on yet: the referral is made (Somerset 3.2.3, Wokingham's High-Risk Panel request).
     panel_referred: bool = False

@@ -65,6 +65,16 @@ async def decide_item(t: Tenant, sitting: tuple[str, str], at: str,
                                json={**decision, "occurred_at": at}, headers=t.auth("chair"))
 
 
+async def withdraw_item(t: Tenant, sitting: tuple[str, str], reason: str,
+                        at: str | None = None) -> Any:
+    """The panel administrator takes the agenda item ``sitting`` (panel id, item id) off for
+    ``reason`` (dated ``at`` when given); its response (its status is the caller's to check)."""
+    panel, item = sitting
+    body = {"reason": reason, **({"occurred_at": at} if at is not None else {})}
+    return await t.client.post(f"/v1/panels/{panel}/items/{item}/withdraw", json=body,
+                               headers=t.auth("panel_admin"))
+
+
 async def decide_at_sitting(t: Tenant, case_id: str, kind: str, at: str,
                             decision: dict[str, Any]) -> Any:
     """Book a ``kind`` panel sitting at ``at`` chaired by chair-1, put the case on its agenda

@@ -406,10 +406,11 @@ async def test_S7_an_item_withdrawn_undecided_owes_the_referral_to_the_next_MARP
     MARP of Tue 29 September without a referral, which answers S7 (done by the item). On Fri
     28 August the item is withdrawn undecided ("moving to a later MARP"): the panel never heard
     the case, so the referral is owed again by the case holder, due at the next MARP as the
-    panels now stand (29 September 10:00 BST, 09:00Z), audited as created, and the case cannot
-    close without it. Put on the agenda again, the new item answers it once more; withdrawn
-    while the case also stands on a later MARP, nothing comes back (going there answers it)
-    (attack passes 16 and 17, A16-19, A17-2)."""
+    panels now stand for it: not the sitting it was taken off (ATTACK36-3, as if that sitting
+    were cancelled), and none other is booked, so it waits for a date; audited as created, and
+    the case cannot close without it. Put on the agenda again, the new item answers it once
+    more; withdrawn while the case also stands on a later MARP, nothing comes back (going
+    there answers it) (attack passes 16 and 17, A16-19, A17-2)."""
     pin(monkeypatch, 2026, 8, 28, 14, 35)
     case = await high_case(somerset)
     referral = the_step(await steps_of(somerset, case), "refer_to_panel")
@@ -420,9 +421,9 @@ async def test_S7_an_item_withdrawn_undecided_owes_the_referral_to_the_next_MARP
     r = await withdraw(somerset, panel, item, {"reason": "moving to a later MARP"})
     assert r.status_code == 200, r.text
     back = the_step(r.json()["next_steps"], "refer_to_panel")
-    assert (back["actor"], back["assignee_id"], back["due_at"], back["policy"]["rule"],
-            back["policy"]["ref"]) == ("case_holder", "case_holder-1", "2026-09-29T09:00:00Z",
-                                       "S7", "3.2.3, 3.2.4")
+    assert (back["actor"], back["assignee_id"], back["due_at"], back["awaiting_panel_date"],
+            back["policy"]["rule"], back["policy"]["ref"]) == (
+        "case_holder", "case_holder-1", None, True, "S7", "3.2.3, 3.2.4")
     assert back["id"] != referral["id"]
     assert "the panel did not hear the case" in back["note"]
     created = [e for e in await audit_of(somerset, case)
@@ -497,10 +498,10 @@ async def test_S7_a_deferred_case_whose_submitted_referral_stands_owes_the_next_
     undecided (before the sitting, or deferred at it). Its referral still stands, so before
     this nothing was owed and nobody was told to bring it to the next MARP (attack pass 17,
     A17-2, the referral half). Now the referral to the next MARP is owed again by the case
-    holder (owned, not waivable), due at the next MARP (Tue 27 October 10:00 GMT when deferred
-    at the sitting of 29 September; the 29 September sitting itself when taken off before
-    it), its note naming the standing referral; putting the case on the next agenda answers
-    it."""
+    holder (owned, not waivable), due at the next MARP after the sitting it left (Tue 27
+    October 10:00 GMT, whether taken off before the sitting of 29 September or deferred at
+    it: ATTACK36-3, the sitting it left is not its next panel), its note naming the standing
+    referral; putting the case on the next agenda answers it."""
     pin(monkeypatch, 2026, 8, 28, 14, 35)
     case = await high_case(somerset)
     referral = (await refer_to_marp(somerset, case, "2026-08-26T11:00:00+01:00"))["data"]["id"]
@@ -515,7 +516,7 @@ async def test_S7_a_deferred_case_whose_submitted_referral_stands_owes_the_next_
     back = the_step(r.json()["next_steps"], "refer_to_panel")
     assert (back["actor"], back["assignee_id"], back["policy"]["rule"]) == (
         "case_holder", "case_holder-1", "S7")
-    assert back["due_at"] == ("2026-10-27T10:00:00Z" if at_sitting else "2026-09-29T09:00:00Z")
+    assert back["due_at"] == "2026-10-27T10:00:00Z"
     assert referral in back["note"]
     r = await somerset.client.get(f"/v1/referrals/{referral}", headers=somerset.auth("case_holder"))
     assert r.json()["data"]["status"] == "submitted"

@@ -14,6 +14,7 @@ from app.domain import policy
 from app.domain.access import get_case_file_for_write
 from app.domain.cases_table import Case
 from app.domain.services import Service
+from tests.api.act_order_support import book_sitting, withdraw_item
 from tests.api.integrity_support import heard_by_marp
 from tests.api.support import Factory, db, schedule_panel  # noqa: F401 - fixture
 from tests.api.test_panels import add_item, high_case, refer_to_panel
@@ -66,8 +67,8 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
     deadlines count from the act's ``occurred_at``, so every panel, those sat included) in the
     case file's statement, under the case's lock: the same as :func:`policy.snapshot_inputs`
     reads by itself, for a holder and a manager, a case on a panel's agenda with a referral and
-    a decision, one with nothing, one of another holder, at two dates (SQLite reads them by
-    themselves: nothing to compare)."""
+    a decision, and one its keepers took off (ATTACK36-3), one with nothing, one of another
+    holder, at two dates (SQLite reads them by themselves: nothing to compare)."""
     case = await high_case(client, somerset)
     other = (await somerset.open_case(case_holder_id="case_holder-2"))["data"]
     bare = (await somerset.open_case())["data"]
@@ -81,6 +82,10 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
             assert r.status_code == 201, r.text
     await refer_to_panel(client, somerset, case["id"])
     await add_item(client, somerset, await schedule_panel(client, somerset), case["id"])
+    # A sitting the panel's keepers took the case off (``w``, ATTACK36-3).
+    left = await book_sitting(somerset, case["id"], "marp", "2026-06-17T14:00:00+01:00")
+    r = await withdraw_item(somerset, left, "moved to a later MARP")
+    assert r.status_code == 200, r.text
     holder = Principal(sub="case_holder-1", roles=frozenset({"case_holder"}),
                        service=somerset.slug)
     duty = Principal(sub="dm-1", roles=frozenset({"duty_manager"}), service=somerset.slug)
@@ -113,5 +118,5 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
                                          datetime(2026, 4, 1, tzinfo=UTC)))
             assert values is not None
             column = values[0]
-            assert {row[0] for row in column} == {"p", "b", "r", "d", "a", "x"}
+            assert {row[0] for row in column} == {"p", "b", "w", "r", "d", "a", "x"}
             await session.rollback()
