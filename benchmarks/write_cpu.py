@@ -3,7 +3,9 @@
 Runs the app in process (httpx ``ASGITransport``, client and app in one process) on a throwaway
 PostgreSQL database (``--sqlite``: a temporary SQLite file), opens a Wokingham service and 20
 cases, warms up, then records rounds of judgements (SWB/LoR, low/medium, spread over the 20 cases,
-as ``http_vs_floor.sh``'s wrk script does) one at a time, and prints per round:
+as ``http_vs_floor.sh``'s wrk script does; ``--patch``: dated ``PATCH``es of the case, custody
+in then out, ``occurred_at`` a millisecond before now, with the case's ``If-Match``) one at a time,
+and prints per round:
 
 - this process's CPU per write (``time.process_time``: user + system; client included, so
   compare runs of this script only, never with wrk's server figures);
@@ -20,7 +22,7 @@ with ``PYTHONHASHSEED=0`` and freezes the objects alive after the warm-up (``gc.
 over them no longer move the count: two runs of one tree then agree to ~0.03%, not ~1%.
 
 Usage: ``python benchmarks/write_cpu.py [--writes 200] [--rounds 5] [--sqlite]
-[--app-root DIR] [--callgrind] [--json] [--profile FILE] [--pack ID]`` (``--pack``: the
+[--app-root DIR] [--callgrind] [--json] [--profile FILE] [--pack ID] [--patch]`` (``--pack``: the
 service's policy pack, ``wokingham-pyjs-2024`` by default, as ``http_vs_floor.sh``).
 """
 
@@ -37,6 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +72,8 @@ def _callgrind(command: str) -> None:
 
 
 async def measure(url: str, writes: int, rounds: int, callgrind: bool,
-                  profile: str | None = None, pack: str = "wokingham-pyjs-2024"
-                  ) -> dict[str, Any]:
+                  profile: str | None = None, pack: str = "wokingham-pyjs-2024",
+                  patch: bool = False) -> dict[str, Any]:
     """Set up, warm up, time the rounds (``profile``: cProfile them into that file, by CPU
     time); the figures as a dict."""
     import cProfile
@@ -104,7 +107,7 @@ async def measure(url: str, writes: int, rounds: int, callgrind: bool,
                                   json={"slug": slug, "name": "S",
                                         "policy_pack": pack})
             r.raise_for_status()
-            cases = []
+            cases, etags = [], {}
             for i in range(20):
                 r = await client.post("/v1/cases", headers=auth, json={
                     "child": {"given_name": "A", "family_name": f"B{i}",
@@ -113,10 +116,23 @@ async def measure(url: str, writes: int, rounds: int, callgrind: bool,
                     "intervention": "court_order", "csc_status": "none"})
                 r.raise_for_status()
                 cases.append(r.json()["data"]["id"])
+                etags[cases[-1]] = r.headers["ETag"]
             n = 0
 
             async def write() -> None:
                 nonlocal n
+                if patch:  # a dated change of circumstances: custody in, then out (--patch)
+                    case = cases[n % 20]
+                    at = datetime.now(UTC) - timedelta(milliseconds=1)
+                    resp = await client.patch(
+                        f"/v1/cases/{case}", headers={**auth, "If-Match": etags[case]},
+                        json={"in_custody": (n // 20) % 2 == 0,
+                              "occurred_at": at.isoformat().replace("+00:00", "Z")})
+                    if resp.status_code != 200:
+                        raise SystemExit(f"patch {n}: {resp.status_code} {resp.text[:300]}")
+                    etags[case] = resp.headers["ETag"]
+                    n += 1
+                    return
                 body = {"domain": ("swb", "lor")[n % 2],
                         "level": ("low", "medium")[(n // 2) % 2]}
                 resp = await client.post(f"/v1/cases/{cases[n % 20]}/judgements",
@@ -200,6 +216,8 @@ def _under_callgrind(args: argparse.Namespace, url: str) -> dict[str, Any]:
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                f"--callgrind-out-file={out}", sys.executable, __file__, "--child-url", url,
                "--writes", str(args.writes), "--callgrind-child", "--pack", args.pack]
+        if args.patch:
+            cmd.append("--patch")
         if args.app_root:
             cmd += ["--app-root", args.app_root]
         done = subprocess.run(cmd, capture_output=True, text=True,
@@ -225,13 +243,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", default=None, help="cProfile the rounds into this file")
     parser.add_argument("--pack", default="wokingham-pyjs-2024", help="the service's pack")
+    parser.add_argument("--patch", action="store_true",
+                        help="dated PATCHes (in_custody, with occurred_at) instead of judgements")
     parser.add_argument("--child-url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--callgrind-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     _import_root(args.app_root)
     if args.child_url:  # under valgrind: measure one round, print the figures as JSON
         print(json.dumps(asyncio.run(measure(args.child_url, args.writes, 1, True,
-                                             pack=args.pack))))
+                                             pack=args.pack, patch=args.patch))))
         return
     with tempfile.TemporaryDirectory() as tmp:
         url, name = _database(tmp if args.sqlite else None)
@@ -240,18 +260,20 @@ def main() -> None:
                 result = _under_callgrind(args, url)
             else:
                 result = asyncio.run(measure(url, args.writes, args.rounds, False,
-                                             args.profile, args.pack))
+                                             args.profile, args.pack, args.patch))
         finally:
             if name:
                 _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     result["database"] = "sqlite" if args.sqlite else "postgresql"
     result["pack"] = args.pack
+    result["kind"] = "dated PATCH in_custody" if args.patch else "judgement"
     result["load"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(result))
         return
     cpu, db = result["cpu_ms"], result["db_cpu_ms"]
-    print(f"{result['database']}, {args.pack}, {args.writes} writes x {result['rounds']} rounds, "
+    print(f"{result['database']}, {args.pack}, {result['kind']}, "
+          f"{args.writes} writes x {result['rounds']} rounds, "
           f"statements per write {statistics.median(result['statements']):.2f} "
           f"(BEGIN/COMMIT not counted), load {result['load']:.1f}")
     print("  CPU per write, this process (ms): " + " ".join(f"{c:.2f}" for c in cpu)

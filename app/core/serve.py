@@ -49,14 +49,24 @@ def exec_server(host: str, port: int, *, access_log: bool = True, workers: int =
     os.execv(argv[0], argv)
 
 
-def leave_out_rich() -> None:
-    """Make ``import rich`` fail in this process (the server, or a worker it spawned).
+def leave_out_unused() -> None:
+    """Make ``import`` of what the server never uses fail in this process (the server, or a
+    worker it spawned), so each is left out of every API process (issue 15, goal 5;
+    benchmarks/README.md, twentieth session, for what each saves):
 
-    structlog imports rich, and rich pygments, whenever rich is installed (typer, the command
-    line's, needs it), for one use: formatting a log event's exception. The service never hands
-    structlog one (app.core.logging replaces ``exc_info`` with frames and type names first), so
-    the server does without both: about 4 MB of every API process (issue 15, goal 5)."""
-    sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
+    - rich (and pygments): structlog imports them whenever rich is installed (typer, the
+      command line's, needs it), for one use: formatting a log event's exception. The service
+      never hands structlog one (app.core.logging replaces ``exc_info`` with frames and type
+      names first). About 4 MB.
+    - watchfiles: uvicorn's package imports its reload supervisor and with it watchfiles (a
+      Rust file watcher) whenever that is installed; the server never reloads (``yjrisk serve``
+      has no reload option) and uvicorn falls back to its own watcher's class, never used
+      either.
+    - pydantic.v1: FastAPI imports it to ask whether a route's types are pydantic 1 models,
+      which it no longer supports; without it that answer is no, which is true here (the
+      service's models are pydantic 2's). About 1.4 MB."""
+    for name in ("rich", "watchfiles", "pydantic.v1"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def main(args: list[str] | None = None) -> None:
@@ -91,6 +101,10 @@ def main(args: list[str] | None = None) -> None:
         # httptools (llhttp, C), not h11 (pure Python): ~75 us less CPU a request (issue 15);
         # uvicorn's default loop is uvloop (installed with uvicorn[standard]).
         http=SettingsHttpToolsProtocol,
+        # The service has no WebSocket route: uvicorn loads no WebSocket library (websockets,
+        # ~17 modules of every API process; issue 15, goal 5) and an upgrade request is
+        # answered as plain HTTP by the app (a 404 problem), not handed to it as a WebSocket.
+        ws="none",
         timeout_keep_alive=settings.http_keep_alive_seconds,
         h11_max_incomplete_event_size=H11_BUFFER_FACTOR * settings.max_header_bytes,
         timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
@@ -113,8 +127,8 @@ def main(args: list[str] | None = None) -> None:
 
 
 if __name__ == "__mp_main__":  # a worker uvicorn spawned (--workers N) imports this module
-    leave_out_rich()
+    leave_out_unused()
 
 if __name__ == "__main__":
-    leave_out_rich()
+    leave_out_unused()
     main()

@@ -54,6 +54,9 @@ class FiledAct(NamedTuple):
     note: str
     # Its kind in the one order of an instant (app.workflows.instant_order; None: unranked).
     order: str | None = None
+    # An agenda item's adding: when its panel decided the case (None: undecided). The agenda
+    # answers only what was asked before that decision (fix37a, ATTACK36-2).
+    decided: datetime | None = None
 
 
 def _referral_closes(pack: Pack, referral: Referral, action: str) -> tuple[str, ...]:
@@ -71,7 +74,8 @@ def _closable(pack: Pack) -> frozenset[str]:
     """Every code a referral or a panel act closes under ``pack`` (no query for the rest)."""
     codes = {c for kind in pack.referral_kinds for c in kind.closes}
     for name in ("referral_quality_assure", "referral_views", "panel_item_added",
-                 "panel_decision_overtakes", "panel_decision_misses", "panel_decision_then"):
+                 "panel_decision_overtakes", "panel_decision_misses", "panel_decision_then",
+                 "panel_decision", "panel_decision_mappa"):
         codes.update(pack.closes(name))
     return frozenset(codes)
 
@@ -117,14 +121,25 @@ async def _panel_acts(wctx: WriteContext, codes: frozenset[str], besides: uuid.U
             acts.append((FiledAct(added, "panel_item", item.id, None, StepStatus.done,
                                   "The case was put on the agenda of the "
                                   f"{pack.panel(kind).title} (item "
-                                  f"{item.id}), recorded before the act that asks for it"),
+                                  f"{item.id}), recorded before the act that asks for it",
+                                  decided=None if item.decided_at is None
+                                  else stored_utc(item.decided_at)),
                          pack.closes("panel_item_added")))
         if item.decided_at is None:
             continue
         decided = stored_utc(item.decided_at)
         pack = wctx.policy.pack_for(wctx.service, at=decided)
         name = pack.panel(kind).title
+        # The decision on the case itself (Somerset 7.1.9's S10, the MARP's decision on a Very
+        # High; the chair's record of it), and the MAPPA level it set: what a decision does
+        # when it is recorded after the step arose does the step a back-dated act raises
+        # (fix37a: a Very High dated a minute before the MARP's decision on file left S10
+        # open, owed to the next MARP).
+        mappa = pack.closes("panel_decision_mappa") \
+            if (item.decision or {}).get("mappa_level") is not None else ()
         for closes, status, what in (
+                (pack.closes("panel_decision") + mappa, StepStatus.done,
+                 f"Satisfied by the {name} decision on item {item.id}"),
                 (pack.closes("panel_decision_overtakes"), StepStatus.superseded,
                  f"overtaken: the {name} discussed the case (item {item.id})"),
                 (pack.closes("panel_decision_misses"), StepStatus.missed,
@@ -145,8 +160,15 @@ def _answers(wctx: WriteContext, step: Step, act: FiledAct, closes: tuple[str, .
     judgement of its instant asks; fix36a)."""
     if step.code not in closes or act.at < stored_utc(step.raised_at or step.created_at):
         return False
-    return act_answers(wctx.policy.pack_for(wctx.service, at=act.at), step, act.at,
-                       kind=act.order)
+    pack = wctx.policy.pack_for(wctx.service, at=act.at)
+    if act.decided is not None and not act_answers(pack, step, act.decided,
+                                                   kind="panel_decision"):
+        # An agenda whose panel had decided the case when the step was asked: it has heard
+        # the case, and a step asked after its decision (Somerset 3.2.4's "refer the case to
+        # the next YJT MARP" for a Very High dated at the decision) is for the next panel
+        # (fix37a, ATTACK36-2: the decided agenda item did it at its creation).
+        return False
+    return act_answers(pack, step, act.at, kind=act.order)
 
 
 async def answer_from_record(

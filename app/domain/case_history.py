@@ -512,6 +512,8 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
                 if action in ENDED_ACTIONS and at == a.at \
                         and step.satisfied_by_type == CLOSURE_MARK:
                     at = _set_aside_at(a, step, closures)
+        if action in ENDED_ACTIONS and _done_before(step, at):
+            continue  # corrected by a completion dated before its need ended (ATTACK36-6)
         history = dues.get(step.id, [])
         details = {"code": step.code, "title": step.title, "rule": step.rule_id,
                    "policy_ref": step.policy_ref, "actor": step.actor,
@@ -529,6 +531,15 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
         ))
     never = _never_owed(out)
     return [e for e in out if e.entity_id not in never] if never else out
+
+
+def _done_before(step: Step, ended: datetime) -> bool:
+    """Whether the step, whose need the timeline shows ending at ``ended``, is now done or
+    waived by an act dated before that: the record corrected by a completion typed in later
+    (a step recorded missed, ATTACK36-6). In time order its need never ended undone: the
+    timeline shows the completion, the audit trail keeps both."""
+    return step.status in (StepStatus.done, StepStatus.waived) \
+        and step.completed_at is not None and _aware(step.completed_at) < _aware(ended)
 
 
 def _never_owed(entries: Sequence[TimelineEntry]) -> set[uuid.UUID]:

@@ -154,9 +154,11 @@ def check_details_size(details: dict[str, Any]) -> None:
 def require_mappa_category(
     category: int | None, level: int | None, loc: str = "body.mappa_level"
 ) -> None:
-    """422 for a MAPPA level on a case with no MAPPA category."""
+    """422 ``mappa-level-without-category`` for a MAPPA level on a case with no MAPPA
+    category (the MAPPA feed's message refused alike: app.domain.feeds)."""
     if level is not None and category is None:
         raise Unprocessable("A MAPPA level needs a MAPPA category.",
+                            slug="mappa-level-without-category",
                             errors=[{"loc": loc, "msg": "set mappa_category first"}])
 
 

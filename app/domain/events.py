@@ -15,7 +15,7 @@ from pydantic import Field as PField
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Unprocessable
+from app.core.errors import Conflict, Unprocessable
 from app.core.security import Principal
 from app.domain import agenda, paging, policy, transfers
 from app.domain.access import (
@@ -349,6 +349,7 @@ async def record_event(
             again = again.without_next_steps()
         return same, again, False, reported_again_out(
             principal, same, body, occurred_at, details, others_added=shown_before)
+    await require_no_rival_at_instant(session, case, body.type, occurred_at)
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
@@ -446,6 +447,54 @@ async def require_in_custody_at(session: AsyncSession, case: Case, at: datetime,
         "dated at or before it.",
         slug="not-in-custody",
         errors=[{"loc": "body.occurred_at", "msg": "the child is not recorded in custody then"}])
+
+
+# Events of which a case can hold only one at an instant (fix37d; docs/integrating.md §7): the
+# child's moves into and out of custody (an entry and a release at one instant say nothing of
+# which came first, and so whether the child is now in custody: Somerset 14.3/14.4's handover,
+# Wokingham W16's release date), and two transfers out naming different dates (which one
+# stands: Somerset 13.4.3's call "before the transfer date"). In recording order the
+# later-typed one silently won; the second is refused instead, so that the practitioner says
+# which happened first (a minute apart) or records the correction later. Not two transfers in:
+# the arrival reported again with the ratings the child came with is a second transfer in of
+# its instant that completes the first (fix34b), and a transfer in and a transfer out of one
+# instant are an arrival then a departure (in before out).
+ONE_AT_AN_INSTANT = (frozenset(IN_CUSTODY_AFTER), frozenset({CaseEventType.transfer_out.value}))
+
+
+async def require_no_rival_at_instant(
+    session: AsyncSession, case: Case, event_type: str, occurred_at: datetime
+) -> None:
+    """409 ``event-at-same-instant`` when the case already records, at ``occurred_at``, an
+    event that cannot share that instant with one of ``event_type``
+    (:data:`ONE_AT_AN_INSTANT`; the same event reported again was answered before this)."""
+    group = next((g for g in ONE_AT_AN_INSTANT if event_type in g), None)
+    if group is None:
+        return
+    rival = (await session.exec(select(CaseEvent).where(
+        col(CaseEvent.case_id) == case.id, col(CaseEvent.type).in_(sorted(group)),
+        col(CaseEvent.occurred_at) == occurred_at).order_by(col(CaseEvent.created_at))
+        .limit(1))).first()
+    if rival is None:
+        return
+    when = iso_utc(occurred_at)
+    tail = (": the order of the two at one instant is unknown, and it decides the record. "
+            "Date each at the time it happened (a minute apart is enough), or, if this one "
+            "corrects the first, record the correction at a later time.")
+    errors = [{"loc": "body.occurred_at",
+               "msg": f"a {rival.type} event is recorded at this instant"}]
+    raise Conflict(
+        f"The case already records a {rival.type} event at {when} (event {rival.id}); a "
+        f"{event_type} event cannot share its instant{tail}",
+        slug="event-at-same-instant", errors=errors,
+        extra={"other_event": {"type": str(rival.type), "id": str(rival.id),
+                               "occurred_at": when}},
+        # To a machine client: the other event's type and the instant it sent, not its id.
+        withheld=Conflict(
+            f"The case already records a {rival.type} event at {when}; a {event_type} event "
+            f"cannot share its instant{tail}", slug="event-at-same-instant", errors=errors,
+            extra={"other_event": {"type": str(rival.type), "occurred_at": when}}),
+    )
 
 
 async def same_event(

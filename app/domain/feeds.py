@@ -313,11 +313,13 @@ async def _apply_mappa_update(
     A level needs a category: Somerset 8.2 and Wokingham's "MAPPA categories" ("To be
     eligible for referral under MAPPA, an individual must fall into one of 3 categories") make
     a level (Wokingham: "Eligible MAPPA children will be managed at Level 2 when ...") the
-    management of an eligible child. A level-only message for a child with no category yet
-    known is stored as its referral (never refused: a real message from MAPPA is not lost
-    because of delivery order, ATK29-2) and the case shows no level and raises no duty from it
-    until the category is known; the level then stands from when the category became known
-    (or from its own ``received_at`` when that is later).
+    management of an eligible child. A level received before the category became known (on
+    file dated later: a message delivered before it, or a staff change) stands from when the
+    category became known (ATK29-2). A level with no category at its ``received_at`` nor after
+    it on file cannot stand at all: the message is refused 422 ``mappa-level-without-category``
+    as ``PATCH`` refuses the same change, and nothing of it is stored (the key is not used up:
+    delivered again once the category is on file, it is taken; ATTACK36-7, where it was stored
+    201 and its level silently dropped).
 
     Then the duties are derived again from the earliest instant the history changed: each
     change of these fields from then on is evaluated at its own time on the case as it stood
@@ -344,6 +346,15 @@ async def _apply_mappa_update(
         messages = [(wctx.occurred_at, sent)]
     else:
         history = await field_history(session, case.id)
+    if "mappa_level" in sent and not category_from(wctx.occurred_at, sent, history):
+        raise Unprocessable(
+            "A MAPPA level needs a MAPPA category: the case has none at the message's "
+            "received_at nor after it. Nothing of the message was stored; route it to a person, "
+            "or deliver it again once the category is on file.",
+            slug="mappa-level-without-category",
+            errors=[{"loc": "body.details.mappa_level",
+                     "msg": "send mappa_category with it, or first"}])
+    if not in_order:
         messages = await _feed_messages(wctx, (wctx.occurred_at, sent))
     added = refold(messages, history)
     if not added:
@@ -386,8 +397,36 @@ async def _apply_mappa_update(
     return result
 
 
+def category_from(at: datetime, sent: dict[str, Any],
+                  history: Sequence[FieldChange]) -> bool:
+    """Whether a level received at ``at`` has a MAPPA category to stand on: the message's own,
+    the case's at ``at``, or one on file dated after it (then the level stands from it,
+    :func:`refold`). Pure; ``history``: :func:`field_history` (or the case as it stands)."""
+    if sent.get("mappa_category") is not None:
+        return True
+    line = _lines(history)["mappa_category"]
+    held = None
+    for when, value in line:
+        if when > at:
+            break
+        held = value
+    return held is not None or any(v is not None for when, v in line if when > at)
+
+
 def _mappa_update(body: FeedReferral) -> MappaUpdate:
-    """The message's MAPPA fields; 422 naming the invalid ones."""
+    """The message's MAPPA fields; 422 naming the invalid ones, and any sent as null: a
+    message sets them, it does not clear them (a person does, by ``PATCH``), and a null was
+    stored and ignored, the rest of the message applied (ATTACK36-7)."""
+    cleared = sorted(f for f in MAPPA_FEED_FIELDS if f in body.details
+                     and body.details[f] is None)
+    if cleared:
+        raise Unprocessable(
+            "A MAPPA feed message sets the case's MAPPA category, level or release date; it "
+            "cannot clear them (null). Nothing of the message was stored; route it to a person, "
+            "who changes the case (PATCH).",
+            slug="mappa-field-cleared-by-feed",
+            errors=[{"loc": f"body.details.{f}", "msg": "may not be null: leave it out"}
+                    for f in cleared])
     try:
         return MappaUpdate.model_validate(body.details)
     except ValidationError as exc:

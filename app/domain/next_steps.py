@@ -43,6 +43,7 @@ from app.domain.common import (
     stored_instant,
     utcnow,
 )
+from app.domain.history import note_step_act
 from app.domain.judgements_table import Judgement
 from app.domain.outbox import emit
 from app.domain.services import Service
@@ -55,6 +56,7 @@ from app.domain.steps import (
     StepReason,
     StepRow,
     StepStatus,
+    append_note,
     reasons_of,
     step_out,
 )
@@ -728,7 +730,7 @@ async def complete_step(
     bare = await is_bare_duty(session, principal, service.id, step)
     if bare and step.status != StepStatus.open:
         raise conflicting("step", "complete", str(step.status))
-    require_open_step(step, "complete")
+    missed = await missed_until(session, step, body.occurred_at, "complete")
     case = await load_case(session, step.case_id, lock=False)  # locked above
     assert case is not None
     occurred_at = resolve_occurred_at(body.occurred_at)
@@ -764,6 +766,10 @@ async def complete_step(
         await policy.require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
+    if missed is not None:
+        # Done before its need ended, typed in after the step was recorded missed: in time
+        # order it was done, on time if by its deadline (ATTACK36-6).
+        correct_missed(session, step, ended=missed, at=occurred_at)
     result = await close_step(wctx, step=step, note=body.note, credited_to=credited)
     if bare:  # the case's other steps are not theirs to see
         result = result.without_next_steps()
@@ -923,6 +929,43 @@ async def require_not_own_escalation(
                         "completes it.")
 
 
+async def missed_until(session: AsyncSession, step: Step, sent: datetime | None,
+                       action: str) -> datetime | None:
+    """For an act closing a step recorded missed (its need ended after its deadline: Somerset
+    6.2's views when the MARP sat without them, a review when the rating was lowered), when
+    its need ended, if the act (a completion, waiver or oversight entry, ``sent``: its
+    ``occurred_at``) is dated before that: in time order the step was closed by it, and the
+    record is corrected (:func:`correct_missed`). 409 ``step-missed`` for one dated then or
+    after (not the racing acts' ``conflicting-transition``: nothing raced; ATTACK36-6). None
+    for an open step; any other status is the race's 409."""
+    if step.status != StepStatus.missed:
+        require_open_step(step, action)
+        return None
+    ended = await policy.need_ended_at(session, step)
+    if ended is not None and resolve_occurred_at(sent) < ended:
+        return ended
+    raise Conflict(
+        f"Cannot {action} the step: it was recorded missed, its need having ended after its "
+        "deadline had passed with it undone. An act dated before its need ended (occurred_at: "
+        "when it was done) corrects that; one dated then or later cannot.",
+        slug="step-missed",
+        extra={"current_status": str(step.status),
+               "need_ended_at": iso_utc(ended) if ended is not None else None})
+
+
+def correct_missed(session: AsyncSession, step: Step, *, ended: datetime,
+                   at: datetime) -> None:
+    """Ready a step recorded missed at ``ended`` to be closed by an act at ``at`` dated before
+    that (:func:`missed_until`): its note says so, its status change is dated at ``at``, and
+    it is no longer linked to the act that ended its need (the panel that sat without it, the
+    closure that set it aside). The missed entry stays in the audit trail."""
+    step.note = append_note(step.note, (
+        f"Corrected: recorded missed at {london_text(ended)}; closed by an act of "
+        f"{london_text(at)}, before its need ended (recorded later)"))
+    note_step_act(session, step.id, at)
+    step.satisfied_by_type = step.satisfied_by_id = None
+
+
 def require_open_step(step: Step, action: str) -> None:
     """409 ``conflicting-transition`` unless the step is still open (it was open once)."""
     if step.status != StepStatus.open:
@@ -993,6 +1036,7 @@ async def close_step(
     closed in someone else's name."""
     session, case = wctx.session, wctx.case
     assert step.case_id == case.id
+    was = step.status  # missed: a completion dated before its need ended (ATTACK36-6)
     if status == StepStatus.missed:
         # Left undone for good by the act (a MARP sat before the views it was owed were
         # sought): missed, done by nobody (fix36e).
@@ -1017,6 +1061,8 @@ async def close_step(
         change: dict[str, Any] = {"code": step.code, "note": note}
         if credited_to is not None and credited_to != wctx.principal.sub:
             change["done_by"] = credited_to  # the recorder is the entry's actor
+        if was != StepStatus.open:
+            change["was"] = str(was)  # the record corrected
         await wctx.audit(f"step.{status}", entity_type="step", entity_id=step.id,
                          change=change, reason=note)
         await emit(session, "step.completed", step.id, service_id=wctx.service.id,

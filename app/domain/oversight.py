@@ -37,10 +37,11 @@ from app.domain.common import (
 from app.domain.next_steps import (
     NO_SUCH_STEP,
     close_step,
+    correct_missed,
     earlier_occurrence,
+    missed_until,
     replan_occurrence,
     require_not_own_check,
-    require_open_step,
     require_step_act_time,
 )
 from app.domain.outbox import emit
@@ -118,8 +119,10 @@ def oversight_may_satisfy(pack: Pack, step: Step) -> bool:
 
 
 async def _step_to_satisfy(
-    session: AsyncSession, pack: Pack, case: Case, step_id: uuid.UUID
-) -> Step:
+    session: AsyncSession, pack: Pack, case: Case, step_id: uuid.UUID, at: datetime | None
+) -> tuple[Step, datetime | None]:
+    """The step an oversight entry dated ``at`` stands for (open, or recorded missed after
+    ``at``: then when, :func:`missed_until`)."""
     step = (await session.exec(
         select(Step).where(Step.id == step_id, Step.case_id == case.id)
     )).first()
@@ -128,7 +131,7 @@ async def _step_to_satisfy(
             "The step named is not one of this case's.",
             errors=[{"loc": "body.satisfies_step_id", "msg": "not a step of this case"}],
         )
-    require_open_step(step, "satisfy")
+    missed = await missed_until(session, step, at, "satisfy")
     if not oversight_may_satisfy(pack, step):
         raise Unprocessable(
             f"The policy does not let an oversight entry stand for {step.code} "
@@ -137,7 +140,7 @@ async def _step_to_satisfy(
             errors=[{"loc": "body.satisfies_step_id",
                      "msg": "this step cannot be satisfied by an oversight entry"}],
         )
-    return step
+    return step, missed
 
 
 async def record_oversight(
@@ -161,10 +164,11 @@ async def record_oversight(
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
     await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2
-    step = earlier = None
+    step = earlier = missed = None
     if body.satisfies_step_id is not None:
         pack = ctx.pack_for(service, at=occurred_at)
-        step = await _step_to_satisfy(session, pack, case, body.satisfies_step_id)
+        step, missed = await _step_to_satisfy(session, pack, case, body.satisfies_step_id,
+                                              body.occurred_at)
         # A monthly review dated before this occurrence arose, typed after a later-dated one
         # that did the occurrence open then: it does that occurrence and the chain is planned
         # again, as a step completion or panel decision does (attack 27, ATTACK27-3: Somerset
@@ -200,6 +204,8 @@ async def record_oversight(
                 await _relink(session, later[1], earlier.code)
             return entry, await policy.current(session, case)
         require_step_act_time(step, occurred_at)  # not re-planned: refused as before
+    if missed is not None:  # reviewed before its need ended, typed in after (ATTACK36-6)
+        correct_missed(session, step, ended=missed, at=occurred_at)
     result = await close_step(
         wctx, step=step, note=f"Satisfied by management oversight entry {entry.id}",
         satisfied_by=("oversight", entry.id),
@@ -293,7 +299,7 @@ async def waive_step(
     role = case_role_for(principal, case, MANAGERS, "waive steps")
     await reload(session, step)  # the case is locked now: the step's state after any racer
     require_unchanged(session, "step", step, "step")  # If-Match: A16-8
-    require_open_step(step, "waive")
+    missed = await missed_until(session, step, body.occurred_at, "waive")
     occurred_at = resolve_occurred_at(body.occurred_at)
     pack = ctx.pack_for(service, at=occurred_at)
     require_may_waive(principal, step, pack)
@@ -303,6 +309,8 @@ async def waive_step(
     await policy.require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
+    if missed is not None:  # waived before its need ended, typed in after (ATTACK36-6)
+        correct_missed(session, step, ended=missed, at=occurred_at)
     result = await close_step(
         wctx, step=step, note=f"Waived: {body.reason}", status=StepStatus.waived)
     return step, result

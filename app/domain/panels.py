@@ -1002,6 +1002,27 @@ def history_domains(case: Case, occurred_at: datetime) -> frozenset[str]:
         and datetime.fromisoformat(str(current["recorded_at"])) > occurred_at)
 
 
+async def _after_heard(wctx: WriteContext, *, panel: Panel, item: PanelItem, name: str
+                       ) -> None:
+    """The case's open ``next-panel`` steps still due at this sitting, now that it has decided
+    the case, that were asked at or after its decision (a Very High dated at the decision's
+    instant typed before it, S10 asked again by its reason ranked after the decision; the
+    decision's own): due at the next sitting, or waiting for one to be booked (Somerset 7.1.9
+    "The MARP will decide", 3.2.3 "refer the case to the next YJT MARP"; fix37a, ATTACK36-1:
+    due at the sitting already decided, born overdue). The engine judges each by the act that
+    asked for it (:func:`app.workflows.engine.heard_by`): one asked before the decision keeps
+    this sitting's date."""
+    sits = stored_utc(panel.scheduled_for)
+    steps = [s for s in (await wctx.session.exec(select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        Step.deadline_form == NEXT_PANEL, col(Step.due_at).is_not(None)))).all()
+        if stored_utc(s.due_at) == sits]  # type: ignore[arg-type]
+    if steps:
+        await policy.redate_returning_next_panel_steps(
+            wctx, steps=steps, why=f"the {name} (item {item.id}) had decided the case before "
+                                   "it was asked for")
+
+
 def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
                     item: PanelItem) -> WorkflowEvent:
     """The ``panel_decision`` event of the decision: what the pack's rules and checks see."""
@@ -1433,6 +1454,7 @@ async def decide(
     # What it (or the replay) raised that a referral or panel act on file, dated after the
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)
+    await _after_heard(wctx, panel=panel, item=item, name=name)
     if set_aside:  # the steps now open: those the closure does not set aside
         await policy.closed_again(wctx, set_aside)
         result = result.merge(await policy.current(session, case))

@@ -77,6 +77,7 @@ from app.workflows.deadlines import (
 from app.workflows.engine import (
     LAPSED,
     REPLACED,
+    decided_by,
     evaluate,
     evaluate_backfill,
     incoming_after,
@@ -434,7 +435,7 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
                          no_date, no_date).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.kind == sa.literal_column("'panel'"),
         live_panel_referral(_REFERRAL.c.status))
-    decided = sa.select(sa.literal_column("'d'"), no_id, no_kind,
+    decided = sa.select(sa.literal_column("'d'"), item.c.panel_id, no_kind,
                         item.c.decided_at,
                         no_date, no_date).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
@@ -532,9 +533,15 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
     referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
     agenda = frozenset(r.id for r in rows if r.k == "b")
+    # The panels that have decided the case, at their (earliest) decision on it (fix37a).
+    heard: dict[uuid.UUID, datetime] = {}
+    for r in rows:
+        if r.k == "d" and r.id is not None and r.scheduled_for is not None:
+            at = stored_utc(r.scheduled_for)
+            heard[r.id] = min(at, heard.get(r.id, at))
     left = frozenset(r.id for r in rows if r.k == "w")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
-                    "left_panel_ids": left,
+                    "decided_panels": heard, "left_panel_ids": left,
                     "panel_referred": referred, "case_holder_absences": absences,
                     "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}
 
@@ -797,7 +804,8 @@ async def run_backfill(
             raise_violations(evaluation)
         return await current(session, case)
     closed = await _closed_since(session, case.id, event.occurred_at,
-                                 {i.code for i in evaluation.intents if i.action == "create"})
+                                 {i.code for i in evaluation.intents if i.action == "create"},
+                                 event=event)
     replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
     by_id = {s.id: s for s in open_steps}
     intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
@@ -1222,7 +1230,8 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
 
 
 async def _closed_since(
-    session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str]
+    session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str], *,
+    event: WorkflowEvent | None = None,
 ) -> set[tuple[str, uuid.UUID]]:
     """(code, subject) of the case's closed steps of these codes raised or closed at or after
     ``at``: in time order a duty asked for at ``at`` would have been that step (one duty, one
@@ -1230,14 +1239,31 @@ async def _closed_since(
     act dated before ``at`` (``lapsed_at``): in time order it had lapsed by then, and ``at``
     asks for the duty again now that the condition holds (Somerset S37's attendance "whilst
     accommodated or secured", superseded by a release typed in after the MAPPA level 2 but
-    dated before it, owed again by a custody entry dated between them; attack 22, A22-4)."""
+    dated before it, owed again by a custody entry dated between them; attack 22, A22-4).
+    Nor a step closed by a panel's agenda item or decision (``satisfied_by`` the item) whose
+    panel had already decided the case when ``event`` came (:func:`decided_by`; a decision of
+    that instant is not after itself): that sitting answers nothing asked after its decision
+    (Somerset 3.2.4 "refer the case to the next YJT MARP" for a Very High dated at the
+    decision, typed before it: the first referral the agenda had answered hid it; fix37a,
+    ATTACK36-2)."""
     if not codes:
         return set()
-    rows = await session.exec(select(Step.code, Step.subject_id).where(
+    rows = (await session.exec(select(Step.code, Step.subject_id, Step.satisfied_by_type,
+                                      Step.satisfied_by_id).where(
         Step.case_id == case_id, Step.status != StepStatus.open, col(Step.code).in_(codes),
         sa.or_(col(Step.raised_at) >= at, col(Step.completed_at) >= at),
-        sa.or_(col(Step.lapsed_at).is_(None), col(Step.lapsed_at) >= at)))
-    return {(code, subject) for code, subject in rows.all()}
+        sa.or_(col(Step.lapsed_at).is_(None), col(Step.lapsed_at) >= at)))).all()
+    items = {i for _, _, kind, i in rows if kind == "panel_item" and i is not None}
+    heard: set[uuid.UUID] = set()
+    if items and event is not None:
+        decided = dict((await session.exec(select(PanelItem.id, PanelItem.decided_at).where(
+            col(PanelItem.id).in_(items), col(PanelItem.decided_at).is_not(None)))).all())
+        reason = {"trigger": event.trigger,
+                  "record": {"via_panel_decision": bool(event.data.get("via_panel_decision"))}}
+        heard = set(decided_by({i: stored_utc(d) for i, d in decided.items() if d is not None},
+                               at.astimezone(UTC), reason, decision_is_after=False))
+    return {(code, subject) for code, subject, kind, i in rows
+            if not (kind == "panel_item" and i in heard)}
 
 
 # The case events table, named here only for :func:`ended_codes` and :func:`ended_later`
@@ -3405,6 +3431,22 @@ def end_need(session: AsyncSession, step: Step, *, at: datetime, why: str) -> No
     fortnight later). Its history row keeps ``at`` (:func:`note_superseded`)."""
     _close_as_ended(step, at=at, why=why)
     note_superseded(session, step, at)
+
+
+async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
+    """When the need for a step that ended (superseded or missed) ended: the act time it keeps
+    (``lapsed_at``, or its status change's history row, :func:`note_superseded`); None when no
+    act time was kept (a supersession recorded before act times were)."""
+    if step.lapsed_at is not None:
+        return stored_utc(step.lapsed_at)
+    rows = (await session.exec(
+        select(RecordChange.occurred_at, RecordChange.changes)
+        .where(RecordChange.case_id == step.case_id, RecordChange.entity_type == "step",
+               RecordChange.entity_id == step.id, col(RecordChange.occurred_at).is_not(None))
+        .order_by(col(RecordChange.recorded_at)))).all()
+    ended = [when for when, changes in rows if when is not None
+             and (status := (changes or {}).get("status")) and status[1] in NEED_ENDED]
+    return stored_utc(ended[-1]) if ended else None
 
 
 def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:

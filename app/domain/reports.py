@@ -71,7 +71,9 @@ that raised it (that act's `occurred_at`).
   missed (status `missed`), not superseded. A need that ended at the deadline itself, or
   before it, supersedes the step (ATTACK34B-7). A step owed before a panel that the panel sat
   without (Somerset 6.2's views) is missed at the sitting. Steps superseded so before these
-  rules were recorded missed by migration 0035 when their record shows it.
+  rules were recorded missed by migration 0035 when their record shows it. A missed step
+  whose completion, dated before its need ended, is typed in later is done from then (on
+  time or late by that date; ATTACK36-6).
 - `open_overdue`: steps still open whose deadline has passed (at the time of the request).
 - `no_timescale`: open or done steps that carry no `due_at` (counted apart, not in `due`).
 - `waived`: steps a manager waived (counted apart, not in `due` nor in the rate).

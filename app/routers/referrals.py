@@ -120,7 +120,11 @@ async def feed_delivery(
 ) -> JSONResponse:
     """Receive a referral from the EMRAC or MAPPA feed; Idempotency-Key required (1 to
     ``feeds.MAX_KEY_LENGTH``, 255, characters: a longer key is 422 at ``header.Idempotency-Key``,
-    the one limit the contract publishes; attack 32b, ATTACK32B-7)."""
+    the one limit the contract publishes; attack 32b, ATTACK32B-7). A MAPPA message that
+    cannot be applied as sent is 422 with nothing stored and the key not used up:
+    ``mappa-level-without-category`` (a level with no MAPPA category on the case at its
+    ``received_at`` nor after it, as ``PATCH`` refuses it), ``mappa-field-cleared-by-feed`` (a
+    MAPPA field sent as null: a message sets fields, a person clears them)."""
     settings = request.app.state.settings
     answer = await feeds.receive(
         session, principal, source, idempotency_key, body, request.app.state.policy,

@@ -84,7 +84,12 @@ async def complete(
     only makes a step moot, or is one way among others of doing it (a panel sitting overtakes a
     referral still open; a countersignature endorses a rating's rationale, which the line
     manager may also acknowledge directly), leaves it completable by hand:
-    `GET /v1/policy-packs/{id}` lists in `done_only_by_act` each code only an act does."""
+    `GET /v1/policy-packs/{id}` lists in `done_only_by_act` each code only an act does.
+
+    A step recorded `missed` (its need ended after its deadline had passed undone) completed
+    with an `occurred_at` before its need ended is corrected to `done` at that time (on time
+    if by its deadline); one dated when its need ended or later is `409` `step-missed` with
+    `need_ended_at`. Another closed step is `409` `conflicting-transition`."""
     shown, result = await svc.complete_step(
         session, principal, step_id, body or svc.StepComplete(), request.app.state.policy
     )

@@ -129,6 +129,9 @@ class DeadlineInputs:
     # The pack's name for that panel kind (its ``title``: "Multi-Agency Risk Panel (MARP)"),
     # as practitioners read it in a step's note (A26a-14: the note said "marp").
     panel_name: str | None = None
+    # The panels that had already decided the case when the act came: never its next-panel
+    # (:func:`next_panel`'s ``heard``; fix37a, ATTACK36-1).
+    heard: Collection[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -306,20 +309,24 @@ def in_week_due(
 
 def next_panel(
     panels: Sequence[ScheduledPanel], kind: str | None, after: datetime,
-    booked: Collection[UUID] = frozenset(),
+    booked: Collection[UUID] = frozenset(), heard: Collection[UUID] = frozenset(),
 ) -> ScheduledPanel | None:
     """The first panel of ``kind`` scheduled at or after ``after`` (ties broken by id); with
     ``booked`` (the panels whose agenda the case is on, undecided), the first of those at or
     after ``after`` when there is one: the case goes to the panel it is on, not to whichever
     is next (Somerset 6.2 views "sought before the initial panel", 3.2.4 the MAPPA level
-    "identified and agreed via these processes"; attack pass 11, A11-13)."""
+    "identified and agreed via these processes"; attack pass 11, A11-13). Never one of
+    ``heard``: the sittings that had already decided the case when the act asking for the
+    step came (a Very High dated at the MARP's decision is for the next MARP, Somerset
+    7.1.9; fix37a, ATTACK36-1: it was due at the sitting already decided, born overdue)."""
     if booked:
-        on = next_panel([p for p in panels if p.id in booked], kind, after)
+        on = next_panel([p for p in panels if p.id in booked], kind, after, heard=heard)
         if on is not None:
             return on
     found: ScheduledPanel | None = None
     for panel in panels:
-        if (kind is None or panel.kind == kind) and panel.scheduled_for >= after:
+        if (kind is None or panel.kind == kind) and panel.scheduled_for >= after \
+                and panel.id not in heard:
             # The earliest; at the same moment the lower id (as text), the first on a tie.
             if found is None or panel.scheduled_for < found.scheduled_for or (
                     panel.scheduled_for == found.scheduled_for
@@ -395,18 +402,18 @@ def in_week_deadline(
 
 def _next_panel(inputs: DeadlineInputs, occurred: datetime, cal: WorkingCalendar) -> Due:
     return next_panel_deadline(inputs.panels, inputs.panel_kind, inputs.panel_cadence,
-                               occurred, cal, name=inputs.panel_name)
+                               occurred, cal, name=inputs.panel_name, heard=inputs.heard)
 
 
 def next_panel_deadline(
     panels: Sequence[ScheduledPanel], panel_kind: str | None, cadence: Cadence | None,
     occurred: datetime, cal: WorkingCalendar, booked: Collection[UUID] = frozenset(), *,
-    name: str | None = None,
+    name: str | None = None, heard: Collection[UUID] = frozenset(),
 ) -> Due:
     """``next-panel`` from the event's instant (aware UTC) and the panels, their kind and its
-    cadence (what of its inputs the form reads); ``booked``: :func:`next_panel`; ``name``: the
-    pack's name for the kind, in the note (else the kind)."""
-    panel = next_panel(panels, panel_kind, occurred, booked)
+    cadence (what of its inputs the form reads); ``booked``, ``heard``: :func:`next_panel`;
+    ``name``: the pack's name for the kind, in the note (else the kind)."""
+    panel = next_panel(panels, panel_kind, occurred, booked, heard)
     if panel is not None:
         return _tuple_new(
             Due, (require_aware(panel.scheduled_for).astimezone(UTC), False, False, None))

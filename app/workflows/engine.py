@@ -57,7 +57,7 @@ from app.workflows.deadlines import (
     prolonged_absences,
     reads_inputs,
 )
-from app.workflows.instant_order import act_rank, reason_before
+from app.workflows.instant_order import SAME_INSTANT, act_rank, reason_before, reason_rank
 from app.workflows.packs import CASE_SUBJECT_TRIGGERS, Check, Pack, Rule, Versions, load_versions
 from app.workflows.types import (
     DOMAINS,
@@ -134,7 +134,7 @@ _FAST: dict[type, tuple[str, ...]] = {
     Context: ("event", "before", "after", "matrix_level"),
     DeadlineInputs: ("occurred_at", "panels", "panel_kind", "panel_cadence",
                      "expected_release_date", "review_date", "transfer_date", "due_date",
-                     "absences", "panel_name"),
+                     "absences", "panel_name", "heard"),
 }
 if DOMAINS != ("rosh", "swb", "lor"):  # evaluate() lists them, for speed
     raise RuntimeError("engine.evaluate no longer lists every domain")
@@ -683,7 +683,8 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
 
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
-                                       plan.calendar, plan.case.agenda_panel_ids, name=name)
+                                       plan.calendar, plan.case.agenda_panel_ids, name=name,
+                                       heard=plan.heard(start_utc))
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
             return in_week_deadline(plan.absences(), start_utc, plan.calendar)
@@ -709,6 +710,39 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
         return found
 
     return due
+
+
+_DECISION_RANK = SAME_INSTANT.index("panel_decision")
+
+
+def heard_by(case: CaseSnapshot, start: datetime, reason: Mapping[str, Any] | None
+             ) -> frozenset[UUID]:
+    """The panels that had already decided the case when the act asking for a ``next-panel``
+    step came at ``start`` (aware UTC): those whose decision on it is dated before ``start``,
+    or at it when that act (``reason``: the step's reason naming it; None, an act the one order
+    of an instant does not rank) does not come before the panels' decisions in that order
+    (app.workflows.instant_order: a case event or a feed's message does). Such a sitting has
+    heard the case: the step is due at the next one (Somerset 7.1.9 "The MARP will decide",
+    3.2.3 "refer the case to the next YJT MARP"; fix37a, ATTACK36-1: a Very High dated at the
+    MARP's decision was due at that sitting, born overdue)."""
+    return decided_by(case.decided_panels, start, reason)
+
+
+def decided_by(decided: Mapping[UUID, datetime], start: datetime,
+               reason: Mapping[str, Any] | None, *, decision_is_after: bool = True
+               ) -> frozenset[UUID]:
+    """:func:`heard_by`'s rule on ``decided`` (an id, a panel's or its agenda item's, to the
+    instant of its decision on the case): the ids that had decided when the act ``reason``
+    names came at ``start``. ``decision_is_after``: whether a panel's decision (or its own
+    judgement) of that instant counts as after it (False: it is that decision, whose own
+    steps it closed)."""
+    if not decided:
+        return frozenset()
+    rank = None if reason is None else reason_rank(reason)
+    before = rank is not None and (rank < _DECISION_RANK
+                                   or (rank == _DECISION_RANK and not decision_is_after))
+    return frozenset(panel for panel, at in decided.items()
+                     if at < start or (at == start and not before))
 
 
 def _table(pack: Pack) -> _Table:
@@ -1408,6 +1442,7 @@ class _Plan:
                 "review_date": review, "transfer_date": transfer,
                 "due_date": due_date, "absences": self.absences(),
                 "panel_name": self.table.panel_name,
+                "heard": self.heard(start.astimezone(UTC)),
             }), self.occurred_utc if start is self.event.occurred_at
                 else start.astimezone(UTC))
         return found
@@ -1616,6 +1651,7 @@ class _Plan:
             "review_date": _given_date(given, "review_date"),
             "transfer_date": _given_date(given, "transfer_date"), "due_date": None,
             "absences": self.absences(), "panel_name": self.table.panel_name,
+            "heard": heard_by(self.case, start.astimezone(UTC), None),
         })
         due = form_function(form)(inputs, start.astimezone(UTC), self.calendar)
         if due.due_at is None and not due.awaiting_panel_date \
@@ -1789,7 +1825,8 @@ class _Plan:
         no earlier than it (:func:`next_panel_redates`)."""
         kind, cadence = self.table.panel_kind, self.table.panel_cadence
         booked = self.case.agenda_panel_ids
-        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked)
+        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked,
+                              heard_by(self.case, self.event.occurred_at.astimezone(UTC), None))
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
@@ -1798,7 +1835,8 @@ class _Plan:
                 start = not_before if start is None else max(start, not_before)
             if start is not None:
                 due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
-                                          booked, name=self.table.panel_name)
+                                          booked, name=self.table.panel_name,
+                                          heard=self._heard_for(step, start))
             elif fallback is None:
                 continue
             else:
@@ -1824,6 +1862,23 @@ class _Plan:
                 policy_ref=line.ref if line else "", deadline_form=step.deadline_form,
                 note=note, step_id=step.id,
             ))
+
+    def heard(self, start: datetime) -> frozenset[UUID]:
+        """:func:`heard_by` for a step this event asks for, counted from ``start``."""
+        if not self.case.decided_panels:
+            return frozenset()
+        return heard_by(self.case, start, {"trigger": self.event.trigger,
+                                           "record": self._reason_of_event()[1]})
+
+    def _heard_for(self, step: OpenStep, start: datetime) -> frozenset[UUID]:
+        """:func:`heard_by` for an open step counted from ``start``: judged by its earliest
+        reason dated then (the act that asked for it)."""
+        if not self.case.decided_panels:
+            return frozenset()
+        first = next((r for r in step.reasons
+                      if (m := _moment(r.get("at"))) is not None and m.astimezone(UTC) == start),
+                     None)
+        return heard_by(self.case, start, first)
 
     def _next_panel_start(self, step: OpenStep) -> datetime | None:
         """When a ``next-panel`` step's deadline counts from: its earliest reason's act (or,

@@ -145,6 +145,11 @@ class CaseSnapshot:
     # the one of these that comes first at or after their act (Somerset 6.2 "before the initial
     # panel": the panel it is actually on, not whichever is next; attack pass 11, A11-13).
     agenda_panel_ids: frozenset[UUID] = frozenset()
+    # The panels that have decided the case (its agenda item there decided), with the
+    # decision's instant: a ``next-panel`` step asked at or after that instant is not due at
+    # that sitting (it has heard the case; "by the next MARP", Somerset 7.1.9, 3.2.3: the next
+    # one; fix37a, ATTACK36-1).
+    decided_panels: Mapping[UUID, datetime] = field(default_factory=dict)
     # The panels whose agenda the case was taken off undecided (withdrawn, or deferred at the
     # sitting) and is not on again: none of its ``next-panel`` steps is due at one of them; they
     # take the next sitting of the kind, or wait for one, as when a sitting is cancelled

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from tests.api.act_order_support import decide_at_sitting
 from tests.api.fidelity_support import with_matrix
-from tests.api.integrity_support import patch_case
+from tests.api.integrity_support import mappa_message, patch_case
 from tests.conftest import Tenant
 from tests.orders import typing_orders
 
@@ -106,12 +106,7 @@ async def record(t: Tenant, case_id: str, ref: str, act: Act) -> None:
     elif act.kind == "patch":
         r = await patch_case(t, case_id, {**body, "occurred_at": act.at})
     elif act.kind == "mappa":
-        r = await t.client.post(
-            "/v1/feeds/mappa/referrals",
-            json={"case_external_ref": {"system": REF, "id": ref}, "kind": "mappa_h",
-                  "received_at": act.at, "details": body},
-            headers={**t.auth("feed", "mappa-feed", scope="feed:mappa"),
-                     "Idempotency-Key": str(uuid.uuid4())})
+        r = await mappa_message(t, ref, act.at, body)
     else:
         kind = "marp" if t.pack.startswith("som") else "high_risk_panel"
         r = await decide_at_sitting(t, case_id, kind, act.at, {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,6 +87,18 @@ async def patch_case(t: Tenant, case_id: str, body: dict[str, Any], role: str = 
     tag = await etag(t, case_id)
     return await t.client.patch(f"/v1/cases/{case_id}", json=body,
                                 headers={**t.auth(role, sub), "If-Match": tag})
+
+
+async def mappa_message(t: Tenant, ref: str, received_at: str, details: dict[str, Any],
+                        key: str | None = None) -> httpx.Response:
+    """One MAPPA feed message (kind ``mappa_h``) for the case with IYSS reference ``ref``
+    (``key``: its Idempotency-Key; default a fresh one)."""
+    return await t.client.post(
+        "/v1/feeds/mappa/referrals",
+        json={"case_external_ref": {"system": "IYSS", "id": ref}, "kind": "mappa_h",
+              "received_at": received_at, "details": details},
+        headers={**t.auth("feed", "mappa-feed", scope="feed:mappa"),
+                 "Idempotency-Key": key or str(uuid.uuid4())})
 
 
 async def steps_of(t: Tenant, case_id: str, status: str = "open") -> list[dict[str, Any]]:

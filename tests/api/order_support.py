@@ -11,7 +11,7 @@ from pprint import pformat
 from typing import Any, NamedTuple
 
 from tests.api.act_order_support import judgement_body
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 from tests.orders import typing_orders
 
 DAY = "2026-11-24T"  # Tue 24 Nov 2026, London on GMT, no bank holiday near
@@ -128,13 +128,20 @@ async def the_record(t: Tenant, case_id: str, names: dict[str, str] | None = Non
 Prepare = Callable[[Tenant, str], Awaitable[dict[str, str]]]
 
 
-async def in_every_order(t: Tenant, acts: list[Act], *, prepare: Prepare | None = None
-                         ) -> Record:
+async def in_every_order(t: Tenant, acts: list[Act], *, prepare: Prepare | None = None,
+                         fresh: bool = False) -> Record:
     """The record ``acts`` leave typed in each order; asserts every order leaves time order's
     (``acts`` are given in time order) and returns it. ``prepare``: what each fresh case gets
-    before the acts (a panel with the case on its agenda), returning the urls the acts use."""
+    before the acts (a panel with the case on its agenda), returning the urls the acts use.
+    ``fresh``: each order after the first in a service of its own (``t``'s pack): a sitting
+    ``prepare`` books is the service's, and one order's sitting, which has not decided the
+    next order's case, is that case's next panel (fix37a)."""
     records: dict[tuple[str, ...], Record] = {}
+    first_order = True
     for order in typing_orders(acts):
+        if fresh and not first_order:
+            t = await make_tenant(t.client, t.settings, t.pack)
+        first_order = False
         iyss = uuid.uuid4().hex[:12]
         case = (await t.open_case(opened_at="2026-11-02T09:00:00Z",
                                   external_ref={"system": "IYSS", "id": iyss}))["data"]["id"]

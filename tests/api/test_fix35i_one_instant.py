@@ -140,7 +140,7 @@ def _pairs(pack: str) -> Any:
 @_pairs("somerset")
 async def test_SAME_INSTANT_somerset_pair_gives_one_record_in_both_orders(
         somerset: Tenant, acts: list[Act], prepare: Prepare | None) -> None:
-    await in_every_order(somerset, acts, prepare=prepare)
+    await in_every_order(somerset, acts, prepare=prepare, fresh=True)
 
 
 @_pairs("wokingham")
@@ -160,7 +160,8 @@ async def test_PRI_decision_keeping_high_then_very_high_at_the_sitting(somerset:
     case holder's very high judgement at 09:00 comes after the panel's decision of its
     instant: ROSH very high and a priority case, in both typing orders."""
     got = await in_every_order(somerset, [decided("09:00", **SOMERSET_KEEPS_HIGH),
-                                          own("09:00", "rosh", "very_high")], prepare=_marp)
+                                          own("09:00", "rosh", "very_high")], prepare=_marp,
+                               fresh=True)
     assert (got.ratings["rosh"], got.on_register, got.priority) == ("very_high", True, True)
 
 

@@ -70,25 +70,28 @@ async def test_S10_very_high_at_the_sitting_instant_is_not_done_by_that_decision
     """Somerset 7.1.9 "The MARP will decide if cases with Very High ROSH judgements need to be
     referred to MAPPA 2" (S10: the chair, at the next MARP). The MARP at 09:00 keeps ROSH high;
     the case holder's Very High is dated 09:00 too, so it comes after the decision (§7): the
-    one S10 it raises stays open, typed before or after the decision (due at the next MARP as
-    ``next-panel`` reads it: the panel at or after the act, here the 09:00 sitting itself)."""
+    one S10 it raises stays open, typed before or after the decision, owed to the next MARP:
+    not the 09:00 sitting, which had decided the case (fix37a, ATTACK36-1: it was due there,
+    born overdue); none booked, it waits for one (a service per order, ``fresh``)."""
     got = await in_every_order(somerset, [decided("09:00", **KEEPS_HIGH),
-                                          own("09:00", "rosh", "very_high")], prepare=_marp)
-    assert steps_of(got, "identify_mappa_level") == [("chair", None, SITTING, "S10")]
+                                          own("09:00", "rosh", "very_high")], prepare=_marp,
+                               fresh=True)
+    assert steps_of(got, "identify_mappa_level") == [("chair", None, None, "S10")]
 
 
 async def test_S10_very_high_typed_before_a_decision_of_its_instant_stays_open(
         somerset: Tenant) -> None:
     """Somerset 7.1.9 (as above): typed first, the 09:00 Very High raises S10; the MARP's
     decision dated 09:00, typed after it, does not do it (in the instant's order it came before
-    that judgement): open, the chair's, due at the sitting, 7.1.9 and 3.2.4, nobody's
-    completion."""
+    that judgement): open, the chair's, 7.1.9 and 3.2.4, nobody's completion, and no longer
+    due at that sitting, which has decided the case: at the next MARP, none booked yet
+    (fix37a, ATTACK36-1)."""
     t = somerset
     case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
     urls = await _marp(t, case)
     await record(t, case, own("09:00", "rosh", "very_high"))
     await record(t, case, decided("09:00", **KEEPS_HIGH), urls)
-    assert await _s10(t, case) == [("identify_mappa_level", "chair", "open", SITTING,
+    assert await _s10(t, case) == [("identify_mappa_level", "chair", "open", None,
                                     "7.1.9, 3.2.4", None, None)]
 
 
@@ -140,7 +143,7 @@ async def _decision_and_plain_very_high(t: Tenant, decision_first: bool
 
 DONE_AND_OWED = [
     ("identify_mappa_level", "chair", "done", SITTING, "7.1.9, 3.2.4", "chair-1", SITTING),
-    ("identify_mappa_level", "chair", "open", SITTING, "7.1.9, 3.2.4", None, None)]
+    ("identify_mappa_level", "chair", "open", None, "7.1.9, 3.2.4", None, None)]
 
 
 @pytest.mark.parametrize("decision_first", [True, False], ids=["decision_first",
@@ -151,9 +154,9 @@ async def test_S10_a_decision_does_only_its_own_instants_earlier_reasons(
     referred to MAPPA 2". The MARP at 09:00 rates the case Very High and records no level: its
     decision does the S10 its own rating raised. The case holder's Very High of 09:00 comes
     after that decision (§7) and asks again (each Very High judgement is S10's reason): one
-    S10 done by the chair at 09:00, one open, due at the MARP as ``next-panel`` reads it,
-    typed in either order (typed first, the judgement's reason joined the one step the
-    decision does and is asked for again: fix36a, ``act_kind``)."""
+    S10 done by the chair at 09:00, one open, owed to the next MARP (none booked: not the
+    sitting that decided, fix37a), typed in either order (typed first, the judgement's reason
+    joined the one step the decision does and is asked for again: fix36a, ``act_kind``)."""
     assert await _decision_and_plain_very_high(somerset, decision_first) == DONE_AND_OWED
 
 

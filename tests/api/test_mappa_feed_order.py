@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.integrity_support import mappa_message
 from tests.conftest import Tenant
 from tests.orders import typing_orders
 
@@ -36,15 +37,15 @@ REF = "IYSS"
 AT = "2026-08-28T{}:00+01:00"
 
 
-async def deliver(t: Tenant, ref: str, received_at: str, details: dict[str, Any]
-                  ) -> httpx.Response:
+async def deliver(t: Tenant, ref: str, received_at: str, details: dict[str, Any],
+                  key: str | None = None) -> httpx.Response:
     """One MAPPA feed message for the case with IYSS reference ``ref``."""
-    return await t.client.post(
-        "/v1/feeds/mappa/referrals",
-        json={"case_external_ref": {"system": REF, "id": ref}, "kind": "mappa_h",
-              "received_at": received_at, "details": details},
-        headers={**t.auth("feed", "mappa-feed", scope="feed:mappa"),
-                 "Idempotency-Key": str(uuid.uuid4())})
+    return await mappa_message(t, ref, received_at, details, key=key)
+
+
+def waits_for_category(r: httpx.Response) -> bool:
+    """A level refused for want of a category (ATTACK36-7): nothing stored, the key unused."""
+    return r.status_code == 422 and r.json()["type"].endswith("/mappa-level-without-category")
 
 
 async def read(t: Tenant, path: str) -> Any:
@@ -96,9 +97,18 @@ async def outcome(t: Tenant, messages: Messages, order: tuple[int, ...],
                   opening: dict[str, Any]) -> dict[str, Any]:
     """Deliver ``messages`` to a new case one by one in ``order``; its :func:`state`."""
     ref, case_id = await opened(t, opening)
+    refused: list[tuple[int, str]] = []
     for index in order:
         at, details = messages[index]
-        r = await deliver(t, ref, AT.format(at), details)
+        key = str(uuid.uuid4())
+        r = await deliver(t, ref, AT.format(at), details, key=key)
+        if waits_for_category(r):
+            refused.append((index, key))  # the feed's operator delivers it again later
+            continue
+        assert r.status_code == 201, (order, index, r.text)
+    for index, key in refused:
+        at, details = messages[index]
+        r = await deliver(t, ref, AT.format(at), details, key=key)
         assert r.status_code == 201, (order, index, r.text)
     return await state(t, case_id)
 
@@ -202,23 +212,27 @@ async def test_W19_ATK29_2_a_level_before_the_category_is_stored_and_waits_for_i
     """Wokingham, MAPPA categories: "To be eligible for referral under MAPPA, an individual
     must fall into one of 3 categories"; "For MAPPA Level 1 children, High Risk Panels should
     be held monthly" (W19). The MAPPA unit's level 1 message of 10:20 is delivered before its
-    category 1 message of 10:12 (ATK29-2: it was refused 422 "set mappa_category first" and
-    lost). It is stored (201); with no category known the case shows no level and owes no
-    review; once the category comes, the level stands from its own 10:20 and the review is
-    due a month on. A level (10:12) received before the category itself (10:30) stands from
-    the category's 10:30, when the child became MAPPA eligible."""
+    category 1 message of 10:12 (ATK29-2). With no category on file at its time nor after, it
+    cannot stand: 422 ``mappa-level-without-category`` as ``PATCH`` is, nothing stored, the
+    key not used up (ATTACK36-7: it was stored 201 and its level silently dropped while no
+    category came), so the case shows no level and owes no review. Delivered again once the
+    category is on file, the level stands from its own 10:20 and the review is due a month
+    on. A level (10:12) received before a category on file (10:30) stands from the category's
+    10:30, when the child became MAPPA eligible."""
     t = wokingham
     ref, case_id = await opened(t, {})
-    r = await deliver(t, ref, AT.format("10:20"), {"mappa_level": 1})
-    assert r.status_code == 201, r.text
-    assert r.json()["data"]["details"] == {"mappa_level": 1}
+    r = await deliver(t, ref, AT.format("10:20"), {"mappa_level": 1}, key="atk29-2")
+    assert waits_for_category(r), r.text
     waiting = await state(t, case_id)
     assert waiting["fields"]["mappa_level"] is None
     assert "high_risk_panel_review" not in {d[0] for d in waiting["duties"]}
     referrals = await read(t, f"/v1/cases/{case_id}/referrals")
-    assert [x["details"] for x in referrals["data"]] == [{"mappa_level": 1}]
+    assert referrals["data"] == []
     r = await deliver(t, ref, AT.format("10:12"), {"mappa_category": 1})
     assert r.status_code == 201, r.text
+    r = await deliver(t, ref, AT.format("10:20"), {"mappa_level": 1}, key="atk29-2")
+    assert r.status_code == 201, r.text
+    assert r.json()["data"]["details"] == {"mappa_level": 1}
     known = await state(t, case_id)
     assert (known["fields"]["mappa_category"], known["fields"]["mappa_level"]) == (1, 1)
     assert known["history"] == [("2026-08-28T09:12:00Z", "mappa_category", None, 1),
@@ -226,9 +240,9 @@ async def test_W19_ATK29_2_a_level_before_the_category_is_stored_and_waits_for_i
     assert ("high_risk_panel_review", "chair", None, "2026-09-28T09:20:00Z", "W19",
             "Referrals into MAPPA") in known["duties"]
     ref, case_id = await opened(t, {})
-    r = await deliver(t, ref, AT.format("10:12"), {"mappa_level": 1})
-    assert r.status_code == 201, r.text
     r = await deliver(t, ref, AT.format("10:30"), {"mappa_category": 2})
+    assert r.status_code == 201, r.text
+    r = await deliver(t, ref, AT.format("10:12"), {"mappa_level": 1})
     assert r.status_code == 201, r.text
     later = await state(t, case_id)
     assert later["history"] == [("2026-08-28T09:30:00Z", "mappa_category", None, 2),
@@ -262,13 +276,21 @@ async def test_W16_W19_mappa_messages_delivered_at_once_leave_the_time_order_res
     """The case's lock: three MAPPA messages for one case delivered at the same moment (each
     waiting for the case while another is applied, in whatever order) leave what the same
     messages delivered one by one in time order leave (W16's undated MAPPA H form of a
-    category 2 child in the community; W19's review a month from 10:12)."""
+    category 2 child in the community; W19's review a month from 10:12). The level-only
+    message of 10:14, applied before any category, is refused 422 with nothing stored
+    (ATTACK36-7) and delivered again with its key once the others are in."""
     t = wokingham
     messages, opening = SCENARIOS["category 1 corrected to 2, level confirmed"]
     in_time = await outcome(t, messages, (0, 1, 2), opening)
     for _ in range(3):
         ref, case_id = await opened(t, opening)
-        answers = await asyncio.gather(*[deliver(t, ref, AT.format(at), details)
-                                         for at, details in messages])
-        assert [r.status_code for r in answers] == [201, 201, 201], [r.text for r in answers]
+        keys = [str(uuid.uuid4()) for _ in messages]
+        answers = await asyncio.gather(*[deliver(t, ref, AT.format(at), details, key=key)
+                                         for (at, details), key in zip(messages, keys,
+                                                                       strict=True)])
+        for (at, details), key, r in zip(messages, keys, answers, strict=True):
+            if waits_for_category(r):
+                assert "mappa_category" not in details, r.text
+                r = await deliver(t, ref, AT.format(at), details, key=key)
+            assert r.status_code == 201, r.text
         assert await state(t, case_id) == in_time
