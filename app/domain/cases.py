@@ -976,6 +976,9 @@ async def patch_case(
     # A dated change of a field whose later change is on file (ATTACK35A-18): at its date only.
     overtaken = (await _overtaken(session, case, sent, facts_sent, occurred_at)
                  if body.occurred_at is not None else {})
+    if body.occurred_at is not None:
+        overtaken.update(await _level_before_clearing(session, case, sent, overtaken,
+                                                      occurred_at))
     fact_changes = _apply_facts(case, pack, facts_sent,
                                 skip={f.removeprefix("facts.") for f in overtaken})
     earlier = {f: sent.pop(f) for f in list(sent) if f in overtaken}
@@ -1097,6 +1100,31 @@ async def _overtaken(session: AsyncSession, case: Case, sent: dict[str, Any],
                 if old.get(name) != new.get(name):
                     later.setdefault(f"facts.{name}", change.occurred_at)
     return later
+
+
+async def _level_before_clearing(session: AsyncSession, case: Case, sent: dict[str, Any],
+                                 overtaken: dict[str, datetime],
+                                 at: datetime) -> dict[str, datetime]:
+    """A dated level for a case whose category was cleared since, judged against the category
+    at its date or on file after it, as the MAPPA feed judges a message at its
+    ``received_at`` (:func:`app.domain.feeds.category_from`; ATTACK37-2: the same level was
+    refused by ``PATCH`` against the category now and taken by the feed): history at its
+    date only, overtaken by the clearing (``{"mappa_level": when}``); else nothing, and the
+    level is judged on the case now (:func:`_apply_changes`)."""
+    if sent.get("mappa_level") is None or "mappa_level" in overtaken or (
+            "mappa_category" in sent) or case.mappa_category is not None:
+        return {}
+    history = [c for c in await field_history(session, case.id)
+               if "mappa_category" in c.changes]
+    held = None
+    for change in history:
+        if not change.created and change.occurred_at > at:
+            break
+        held = change.changes["mappa_category"][1]
+    if held is None and all(c.changes["mappa_category"][1] is None for c in history
+                            if not c.created and c.occurred_at > at):
+        return {}
+    return {"mappa_level": history[-1].occurred_at}
 
 
 async def _record_overtaken(session: AsyncSession, case: Case, earlier: dict[str, Any],

@@ -356,7 +356,7 @@ async def _apply_mappa_update(
                      "msg": "send mappa_category with it, or first"}])
     if not in_order:
         messages = await _feed_messages(wctx, (wctx.occurred_at, sent))
-    added = refold(messages, history)
+    added = refold(messages, history, actor_of(session.sync_session))
     if not added:
         return None
     current = _now_standing(history, added, before)
@@ -468,12 +468,15 @@ async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
 Assertion = tuple[datetime, str, Any]
 
 
-def refold(messages: Sequence[Message], history: Sequence[FieldChange]) -> list[Assertion]:
+def refold(messages: Sequence[Message], history: Sequence[FieldChange],
+           feed_actor: str | None = None) -> list[Assertion]:
     """What the case's field history lacks of the feed's ``messages`` (in time order), as
     (instant, field, value) changes to record: each message's category and release date at its
     ``received_at`` where the history then holds another value; its level at its
     ``received_at``, or, while the child has no category yet, from when the category becomes
-    known (unless a later level came by then). Pure; ``history``: :func:`field_history`."""
+    known (unless a level dated later came by then: a later message's, or anyone's on file,
+    ATTACK37-1). Pure; ``history``: :func:`field_history`; ``feed_actor``: who records the
+    feed's changes (its rows at a category's instant are its own waiting levels)."""
     lines = _lines(history)
     added: list[Assertion] = []
 
@@ -496,11 +499,19 @@ def refold(messages: Sequence[Message], history: Sequence[FieldChange]) -> list[
             if f in sent:
                 assert_(at, f, sent[f])
     levels = [(at, sent["mappa_level"]) for at, sent in messages if "mappa_level" in sent]
+    # The level changes on file by anyone else (staff, the CMS), at their own dates: those
+    # strictly inside a waiting level's wait are no feed's (a feed level stands only where a
+    # category does), those at the category's instant are the feed's if ``feed_actor`` made
+    # them (ATTACK37-1: a staff level dated after a waiting message lost to it).
+    theirs = [(change.occurred_at, change.actor) for change in history
+              if not change.created and "mappa_level" in change.changes]
     for i, (at, level) in enumerate(levels):
         starts = at if state("mappa_category", at) is not None else next(
             (when for when, v in lines["mappa_category"] if when > at and v is not None), None)
-        if starts is None or any(at < other <= starts for other, _ in levels[i + 1:]):
-            continue  # no category yet (kept as its referral), or a later level came first
+        if starts is None or any(at < other <= starts for other, _ in levels[i + 1:]) or any(
+                at < when < starts or (when == starts > at and actor != feed_actor)
+                for when, actor in theirs):
+            continue  # no category yet, or a later-dated level (the feed's or anyone's) first
         assert_(starts, "mappa_level", level)
     return added
 

@@ -2242,6 +2242,8 @@ async def reopen_done_by(
         if still_open is not None:
             continue
         step = owed_again(done, note=note)
+        if step.deadline_form == NEXT_PANEL:
+            owed_from_the_act(step, wctx.occurred_at)
         session.add(step)
         reopened.append(step)
     await session.flush()
@@ -2252,6 +2254,47 @@ async def reopen_done_by(
                     "due_at": iso_utc(step.due_at) if step.due_at else None},
         )
     return reopened
+
+
+def owed_from_the_act(step: Step, at: datetime) -> None:
+    """A ``next-panel`` step owed again by an act at ``at`` (an agenda item withdrawn, a
+    referral withdrawn or declined: :func:`reopen_done_by`) is a new duty asked for by that
+    act: it is due at the next panel of the kind at or after the act, never at one that sat
+    before it (Somerset 3.2.3 "refer the case to the next YJT MARP": the referral was made and
+    the panel did not hear the case; fix38d, ATTACK37-6: the referral owed again after a
+    withdrawal was due at a MARP a week before the withdrawal, that the case was never listed
+    at, overdue from creation). Its reasons count from the act from now on (``at``, and
+    ``counted_from`` for a line counted from when it became known; the first act's time kept
+    as ``first_at``), so every later re-date (a panel booked, moved or cancelled) counts from
+    it too. A copied date at or before the act is not its deadline: it waits for
+    :func:`redate_returning_next_panel_steps` to date it as the panels stand. The done step
+    keeps its own record (done late when it was), so no lateness is erased; open steps the
+    act did not re-open keep a deadline that had passed (:func:`redate`)."""
+    after = iso_utc(at)
+    rebased = []
+    for reason in step.reasons or ():
+        moment, known = _moment(reason.get("at")), _moment(reason.get("counted_from"))
+        if (moment is None or moment >= at) and (known is None or known >= at):
+            rebased.append(reason)
+            continue
+        rebased.append({**reason, "first_at": reason.get("first_at", reason.get("at")),
+                        **({"at": after} if moment is not None and moment < at else {}),
+                        **({"counted_from": after} if known is not None and known < at
+                           else {})})
+    step.reasons = rebased
+    if step.due_at is not None and stored_utc(step.due_at) <= at:
+        step.due_at, step.overdue_at, step.awaiting_panel_date = None, None, True
+
+
+def _moment(value: Any) -> datetime | None:
+    """A reason's instant (ISO text) as aware UTC, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return found.astimezone(UTC) if found.tzinfo is not None else None
 
 
 def _working_day_form(form: str | None) -> bool:
