@@ -80,7 +80,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
-from app.domain.events import IN_CUSTODY_AFTER, CaseEvent
+from app.domain.events import IN_CUSTODY_AFTER, CaseEvent, require_no_custody_rival
 from app.domain.final_events import (
     ADMINISTRATIVE_FIELDS,
     IDENTITY_FIELDS,
@@ -955,6 +955,11 @@ async def patch_case(
         # A future release date means the child is in custody unless the request says otherwise.
         if custody_implied(None, sent["expected_release_date"], occurred_at):
             sent["in_custody"] = True
+    if sent.get("in_custody") is not None:
+        # A custody move as a custody event is: not at the instant of one the other way
+        # (fix38a, ATTACK37-3; docs/integrating.md §7).
+        await require_no_custody_rival(session, case, bool(sent["in_custody"]), occurred_at,
+                                       ctx.pack_for(service, at=occurred_at))
     if any(k in sent and sent[k] != getattr(case, k) for k in REASSIGNMENT):
         # A reassignment is dated no earlier than the latest act recorded on the case, as a
         # closure is: a back-dated handover would rewrite who held the case when those acts

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -349,7 +349,7 @@ async def record_event(
             again = again.without_next_steps()
         return same, again, False, reported_again_out(
             principal, same, body, occurred_at, details, others_added=shown_before)
-    await require_no_rival_at_instant(session, case, body.type, occurred_at)
+    await require_no_rival_at_instant(session, case, body.type, occurred_at, pack)
     # A death reported again is the first (above); anything else after it is refused (A19-17).
     await require_before_final_event(session, pack, case, occurred_at,
                                      what=f"record a {body.type} event", event_type=body.type)
@@ -460,41 +460,132 @@ async def require_in_custody_at(session: AsyncSession, case: Case, at: datetime,
 # its instant that completes the first (fix34b), and a transfer in and a transfer out of one
 # instant are an arrival then a departure (in before out).
 ONE_AT_AN_INSTANT = (frozenset(IN_CUSTODY_AFTER), frozenset({CaseEventType.transfer_out.value}))
+# The moves a death cannot share an instant with (fix38a, ATTACK37-4): a custody entry or
+# release, a transfer in or out. Death then entry left a dead child in custody, entry then death
+# the entry's steps superseded: which came first decides the record, so either is refused at
+# the other's instant, as two custody moves are.
+MOVES_BESIDE_DEATH = frozenset({*IN_CUSTODY_AFTER, CaseEventType.transfer_in.value,
+                                CaseEventType.transfer_out.value})
 
 
-async def require_no_rival_at_instant(
-    session: AsyncSession, case: Case, event_type: str, occurred_at: datetime
-) -> None:
-    """409 ``event-at-same-instant`` when the case already records, at ``occurred_at``, an
-    event that cannot share that instant with one of ``event_type``
-    (:data:`ONE_AT_AN_INSTANT`; the same event reported again was answered before this)."""
-    group = next((g for g in ONE_AT_AN_INSTANT if event_type in g), None)
-    if group is None:
-        return
-    rival = (await session.exec(select(CaseEvent).where(
-        col(CaseEvent.case_id) == case.id, col(CaseEvent.type).in_(sorted(group)),
-        col(CaseEvent.occurred_at) == occurred_at).order_by(col(CaseEvent.created_at))
-        .limit(1))).first()
-    if rival is None:
-        return
-    when = iso_utc(occurred_at)
-    tail = (": the order of the two at one instant is unknown, and it decides the record. "
-            "Date each at the time it happened (a minute apart is enough), or, if this one "
-            "corrects the first, record the correction at a later time.")
+def rival_types(pack: Pack, event_type: str) -> frozenset[str]:
+    """The event types that cannot share an instant with one of ``event_type``
+    (:data:`ONE_AT_AN_INSTANT`, and a final event, the pack's death, with
+    :data:`MOVES_BESIDE_DEATH`)."""
+    group = next((g for g in ONE_AT_AN_INSTANT if event_type in g), frozenset())
+    final = frozenset(e.id for e in pack.event_types if e.final)
+    if event_type in final:
+        return group | MOVES_BESIDE_DEATH
+    if event_type in MOVES_BESIDE_DEATH:
+        return group | final
+    return group
+
+
+_SAME_INSTANT_TAIL = (": the order of the two at one instant is unknown, and it decides the "
+                      "record. Date each at the time it happened (a minute apart is enough), "
+                      "or, if this one corrects the first, record the correction at a later "
+                      "time.")
+
+
+def _event_at_same_instant(rival: CaseEvent, what: str, when: str) -> Conflict:
+    """The 409 naming the event recorded at the instant (to a machine client without its
+    id)."""
     errors = [{"loc": "body.occurred_at",
                "msg": f"a {rival.type} event is recorded at this instant"}]
-    raise Conflict(
-        f"The case already records a {rival.type} event at {when} (event {rival.id}); a "
-        f"{event_type} event cannot share its instant{tail}",
+    return Conflict(
+        f"The case already records a {rival.type} event at {when} (event {rival.id}); "
+        f"{what} cannot share its instant{_SAME_INSTANT_TAIL}",
         slug="event-at-same-instant", errors=errors,
         extra={"other_event": {"type": str(rival.type), "id": str(rival.id),
                                "occurred_at": when}},
         # To a machine client: the other event's type and the instant it sent, not its id.
         withheld=Conflict(
-            f"The case already records a {rival.type} event at {when}; a {event_type} event "
-            f"cannot share its instant{tail}", slug="event-at-same-instant", errors=errors,
-            extra={"other_event": {"type": str(rival.type), "occurred_at": when}}),
-    )
+            f"The case already records a {rival.type} event at {when}; {what} cannot share "
+            f"its instant{_SAME_INSTANT_TAIL}", slug="event-at-same-instant", errors=errors,
+            extra={"other_event": {"type": str(rival.type), "occurred_at": when}}))
+
+
+async def require_no_rival_at_instant(
+    session: AsyncSession, case: Case, event_type: str, occurred_at: datetime, pack: Pack
+) -> None:
+    """409 ``event-at-same-instant`` when the case already records, at ``occurred_at``, an
+    event that cannot share that instant with one of ``event_type`` (:func:`rival_types`; the
+    same event reported again was answered before this), or, for a custody move, a change of
+    ``in_custody`` by ``PATCH`` to the other value (:func:`require_no_custody_rival`)."""
+    group = rival_types(pack, event_type)
+    if group:
+        rival = (await session.exec(select(CaseEvent).where(
+            col(CaseEvent.case_id) == case.id, col(CaseEvent.type).in_(sorted(group)),
+            col(CaseEvent.occurred_at) == occurred_at).order_by(col(CaseEvent.created_at))
+            .limit(1))).first()
+        if rival is not None:
+            raise _event_at_same_instant(rival, f"a {event_type} event", iso_utc(occurred_at))
+    if event_type in IN_CUSTODY_AFTER:
+        await _require_no_custody_change_at(session, case, IN_CUSTODY_AFTER[event_type],
+                                            occurred_at, f"a {event_type} event")
+    elif pack.event_type(event_type).final and occurred_at > (
+            case.opened_at if case.opened_at.tzinfo else case.opened_at.replace(tzinfo=UTC)):
+        # A death at the instant of a PATCH that moved the child into or out of custody (the
+        # custody events were looked for above): in_custody just before the instant differs
+        # from at it.
+        before = await case_fields_at(session, case, occurred_at - timedelta(microseconds=1))
+        then = await case_fields_at(session, case, occurred_at)
+        moved = bool(then.get("in_custody", case.in_custody))
+        if bool(before.get("in_custody", case.in_custody)) != moved:
+            raise _custody_change_at_same_instant(moved, iso_utc(occurred_at),
+                                                  f"a {event_type} event")
+
+
+async def require_no_custody_rival(
+    session: AsyncSession, case: Case, in_custody: bool, at: datetime, pack: Pack
+) -> None:
+    """For a change of ``in_custody`` (a ``PATCH``, stated or implied by a future release date)
+    at ``at`` (fix38a, ATTACK37-3): 409 ``event-at-same-instant`` when the case records, at that
+    instant, a custody event that puts the child the other way (named as ``other_event``) or a
+    change of ``in_custody`` to the other value (``other_change``), or a death while the change
+    moves the child (ATTACK37-4's twin). The same state at one instant (an entry, then
+    ``in_custody: true``) is no conflict."""
+    wrong = {t for t, after in IN_CUSTODY_AFTER.items() if after != in_custody}
+    final = {e.id for e in pack.event_types if e.final}
+    what = f"a change of in_custody to {str(in_custody).lower()}"
+    at_instant = (await session.exec(select(CaseEvent).where(
+        col(CaseEvent.case_id) == case.id, col(CaseEvent.type).in_(sorted(wrong | final)),
+        col(CaseEvent.occurred_at) == at).order_by(col(CaseEvent.created_at)))).all()
+    rival = next((e for e in at_instant if e.type in wrong), None)
+    if rival is not None:
+        raise _event_at_same_instant(rival, what, iso_utc(at))
+    await _require_no_custody_change_at(session, case, in_custody, at, what)
+    death = next((e for e in at_instant if e.type in final), None)
+    if death is not None:
+        then = await case_fields_at(session, case, at)
+        if bool(then.get("in_custody", case.in_custody)) != in_custody:
+            raise _event_at_same_instant(death, what, iso_utc(at))
+
+
+async def _require_no_custody_change_at(
+    session: AsyncSession, case: Case, in_custody: bool, at: datetime, what: str
+) -> None:
+    """409 when the case's field-change history holds, at ``at``, ``in_custody`` set to the
+    other value (a dated ``PATCH``, stated or a move, or a custody move's row)."""
+    rows = (await session.exec(select(RecordChange.changes).where(
+        col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case.id,
+        col(RecordChange.created).is_(False), col(RecordChange.occurred_at) == at))).all()
+    if not any("in_custody" in (c or {}) and bool(c["in_custody"][1]) != in_custody
+               for c in rows):
+        return
+    raise _custody_change_at_same_instant(not in_custody, iso_utc(at), what)
+
+
+def _custody_change_at_same_instant(value: bool, when: str, what: str) -> Conflict:
+    """The 409 naming a change of ``in_custody`` to ``value`` recorded at the instant."""
+    other = str(value).lower()
+    errors = [{"loc": "body.occurred_at",
+               "msg": f"in_custody is recorded as changed to {other} at this instant"}]
+    return Conflict(
+        f"The case already records in_custody changed to {other} at {when} (a PATCH of the "
+        f"case); {what} cannot share its instant{_SAME_INSTANT_TAIL}",
+        slug="event-at-same-instant", errors=errors,
+        extra={"other_change": {"field": "in_custody", "value": value, "occurred_at": when}})
 
 
 async def same_event(

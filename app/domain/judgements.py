@@ -333,8 +333,10 @@ async def apply_judgement(
         # decision replays the plain judgements of its instant itself, once its own steps are
         # written (app.domain.panels.decide). Recorded as of
         # now, nothing recorded can be dated after it.
+        # The assessments countersigned at its instant come after it (docs §7): the one
+        # completed then completes this rating (Wokingham W9; fix38b, ATTACK37-5).
         replayed = await replay_later_acts(
-            wctx, since=occurred_at,
+            wctx, since=occurred_at, signed_at_since=True,
             pending=Judged(occurred_at, str(body.domain), str(body.level), judgement_id,
                            body.assessment_id, panel_item_id))
         if replayed is not None:

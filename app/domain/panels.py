@@ -1444,7 +1444,7 @@ async def decide(
     # A15-7), the item now decided. Replayed as a back-dated judgement or event replays them
     # (app.domain.replay).
     replayed = await replay_later_acts(wctx, since=occurred_at, judged_again=in_time_order,
-                                       plain_at_since=True)
+                                       plain_at_since=True, signed_at_since=True)
     if replayed is not None:
         # What the later acts raise again that an act on file answers, this item too: in time
         # order it was on file before them (a request for the panel a very high judgement of

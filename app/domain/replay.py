@@ -330,6 +330,7 @@ async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
     judgements_at_since: bool = False, plain_at_since: bool = False,
+    signed_at_since: bool = False,
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -345,7 +346,11 @@ async def replay_later_acts(
     A30a-6). ``judgements_at_since``: the judgements dated at ``since`` too (the act just
     recorded is a case event, which comes before them: :data:`SAME_INSTANT`).
     ``plain_at_since``: the plain judgements dated at ``since`` (not a panel's decision: the
-    act just recorded is a panel's decision, which comes before them)."""
+    act just recorded is a panel's decision, which comes before them).
+    ``signed_at_since``: the assessments countersigned at ``since`` too (the act just recorded
+    is a judgement or a panel's decision, which comes before them: an assessment countersigned
+    at the instant of a judgement completes the rating judged then, Wokingham W9; fix38b,
+    ATTACK37-5)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
@@ -355,7 +360,8 @@ async def replay_later_acts(
                if not c.changes.keys() <= besides]
     with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
         signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
-                  if a[1] == "countersign" and a[0] > since]
+                  if a[1] == "countersign"
+                  and (a[0] > since or (signed_at_since and a[0] == since))]
     if not events and not judged and not changes and not signed:
         return None
     acts: list[tuple[datetime, int, Any]] = [(e.occurred_at, 0, e) for e in events]

@@ -14,6 +14,11 @@ decision overtake a referral a plain judgement of its instant asked for. Acts ou
 at their instant, as before. And a step an act does answers only the reasons of its instant
 that came before it: the engine asks again for a reason an act ranked after it gave
 (``step_completed``'s ``act_kind``, ``_Plan.carry_over``), as for a reason dated after it.
+An assessment countersigned at the instant of a judgement or a panel's decision comes after
+them: it completes the rating judged at its instant (Wokingham W9; fix38b, ATTACK37-5), the
+countersignature typed first being replayed after the judgement
+(``app.domain.replay.replay_later_acts``'s ``signed_at_since``); it closes no step a ranked act
+raised, so it stays out of :data:`SAME_INSTANT`.
 
 Pure (no database): the engine reads it, and so do ``app.domain.next_steps`` and
 ``app.domain.replay``."""
