@@ -4,6 +4,7 @@ countersign or return, each run through the pack (S3, S4, S16, W2, W3)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
@@ -630,13 +631,20 @@ async def answers_review_request(
 
 
 async def endorse_judgements(
-    wctx: WriteContext, *, assessment: Assessment
+    wctx: WriteContext, *, assessment: Assessment, credited_to: str | None = None,
+    pending: Collection[uuid.UUID] = (),
 ) -> policy.PolicyResult | None:
     """Close the acknowledgement steps whose every reason is a judgement recorded with this
     assessment (credited to the countersigning manager); where only some are, those reasons
     are taken off the step and it stays open for the others. A judgement dated after the
     countersignature (a back-dated countersignature) is not endorsed by it: its reason stays
-    (an act does not answer what was asked after it, N4's kind)."""
+    (an act does not answer what was asked after it, N4's kind).
+
+    Also run for a countersignature already on file when a judgement dated before it is typed
+    in after it (:func:`~app.domain.replay.replay_later_acts`; fix39a, ATTACK37-9): at the
+    countersignature's time (``wctx.occurred_at``), ``credited_to`` the manager who signed,
+    ``pending`` naming the judgements recorded with it whose rows the write leaves to the
+    commit."""
     session, case = wctx.session, wctx.case
     endorsed = wctx.pack.closes("assessment_countersign_endorses")
     if not endorsed:
@@ -644,7 +652,7 @@ async def endorse_judgements(
     ids = {str(j) for j in (await session.exec(
         select(Judgement.id).where(Judgement.case_id == case.id,
                                    Judgement.assessment_id == assessment.id)
-    )).all()}
+    )).all()} | {str(j) for j in pending}
     if not ids:
         return None
     rows = await session.exec(select(Step).where(
@@ -666,7 +674,7 @@ async def endorse_judgements(
             continue
         more = await close_step(
             wctx, step=step, note=f"Endorsed by countersigning assessment {assessment.id}",
-            satisfied_by=("assessment", assessment.id))
+            satisfied_by=("assessment", assessment.id), credited_to=credited_to)
         result = more if result is None else result.merge(more)
     await session.flush()
     return result

@@ -247,6 +247,20 @@ async def _countersign_event(wctx: WriteContext, at: datetime, assessment: Any,
                          subject_id=assessment.id, actor_role=role, data=data)
 
 
+async def _endorse_on_file(wctx: WriteContext, at: datetime, act: Any,
+                           pending: Judged | None) -> policy.PolicyResult | None:
+    """The acknowledgements an assessment countersigned at ``at`` (``act``: its
+    :func:`~app.domain.assessments_table.assessment_acts` entry) endorses, closed at ``at``
+    and credited to its signer (:func:`app.domain.assessments.endorse_judgements`),
+    ``pending`` among its judgements when recorded with it."""
+    from app.domain.assessments import endorse_judgements  # assessments imports this module
+
+    _at, _action, assessment, by = act
+    mine = () if pending is None or pending.assessment_id != assessment.id else (pending.id,)
+    return await endorse_judgements(dataclasses.replace(wctx, occurred_at=at),
+                                    assessment=assessment, credited_to=by, pending=mine)
+
+
 def _custody_event_change(change: Any, events: Sequence[CaseEvent]) -> bool:
     """Whether a change of the case's fields is a custody event's move of ``in_custody``: a
     custody event of the same date moving it the same way (the change it recorded, at its
@@ -350,7 +364,10 @@ async def replay_later_acts(
     ``signed_at_since``: the assessments countersigned at ``since`` too (the act just recorded
     is a judgement or a panel's decision, which comes before them: an assessment countersigned
     at the instant of a judgement completes the rating judged then, Wokingham W9; fix38b,
-    ATTACK37-5)."""
+    ATTACK37-5). A countersignature replayed also endorses, at its date, the judgements
+    recorded with its assessment by then (their rationale acknowledgements, Wokingham M2 and
+    M8, done by the manager who signed: :func:`_endorse_on_file`; fix39a, ATTACK37-9), as its
+    own write did those typed before it."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
@@ -374,10 +391,19 @@ async def replay_later_acts(
             # An assessment countersigned (completed): the clocks that wait for it start
             # (Wokingham W9: the MARF's two working days from the completion of the
             # assessment an SWB high typed in after it, dated before it, belongs to; A15-4).
+            # What it did at its date first, as its own write does (assessments._after_act):
+            # it endorsed the judgements recorded with it by then (Wokingham: "By signing off
+            # the assessment, the line manager will effectively endorse the judgement"), so
+            # the acknowledgement one typed in after it, dated before it, asks for (M2, M8) is
+            # done by it, at its date, by the manager who signed, as in time order (fix39a,
+            # ATTACK37-9: it stayed open).
+            endorsed = await _endorse_on_file(wctx, at, act, pending)
             more = await policy.run_backfill(
                 wctx, event=await _countersign_event(wctx, at, act[2], pending),
                 ratings=ratings_at(history, at), later=ratings_after(history, at),
                 replayed=act[2].id, judged=judged_of(history))
+            if endorsed is not None:
+                more = endorsed.merge(more)
         elif kind == 2:
             # A change of the case's fields (a volunteer attached, a child protection plan),
             # on the ratings of its date (Somerset S35: the volunteer attached finds the risk

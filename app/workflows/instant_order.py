@@ -17,8 +17,9 @@ that came before it: the engine asks again for a reason an act ranked after it g
 An assessment countersigned at the instant of a judgement or a panel's decision comes after
 them: it completes the rating judged at its instant (Wokingham W9; fix38b, ATTACK37-5), the
 countersignature typed first being replayed after the judgement
-(``app.domain.replay.replay_later_acts``'s ``signed_at_since``); it closes no step a ranked act
-raised, so it stays out of :data:`SAME_INSTANT`.
+(``app.domain.replay.replay_later_acts``'s ``signed_at_since``, which also has it endorse the
+judgements recorded with it: fix39a, ATTACK37-9); it comes after every ranked act of its instant,
+so it stays out of :data:`SAME_INSTANT`.
 
 Pure (no database): the engine reads it, and so do ``app.domain.next_steps`` and
 ``app.domain.replay``."""

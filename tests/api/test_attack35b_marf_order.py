@@ -110,10 +110,12 @@ Act = tuple[str, Callable[[Case], Awaitable[None]]]
 
 
 async def every_order(t: Tenant, acts: list[Act], *, after: dict[str, str] | None = None,
+                      read: Callable[[Tenant, str], Awaitable[Any]] = the_record,
                       **opening: Any) -> dict[tuple[str, ...], Any]:
     """The record ``acts`` (in time order, each a label and what it types) leave typed in
     each order a person could type them in (``after``: a label that must follow another,
-    an assessment's countersignature its writing); time order's first."""
+    an assessment's countersignature its writing); time order's first. ``read``: what the
+    record is (default: the open steps and the case's fields)."""
     def possible(order: tuple[Act, ...]) -> bool:
         labels = [label for label, _ in order]
         return not any(labels.index(later) < labels.index(first)
@@ -125,7 +127,7 @@ async def every_order(t: Tenant, acts: list[Act], *, after: dict[str, str] | Non
         case = await referred_case(t, **opening)
         for _, act in order:
             await act(case)
-        outcomes[tuple(labels)] = await the_record(t, case.id)
+        outcomes[tuple(labels)] = await read(t, case.id)
     return outcomes
 
 
