@@ -682,8 +682,12 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
         panel_kind, cadence, name = table.panel_kind, table.panel_cadence, table.panel_name
 
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            # Asked by putting the case on a panel's agenda (the event's subject is the item):
+            # due at that item's sitting, not the case's first panel (ATTACK37-7).
+            booked = (plan.event.trigger == "panel_item_added"
+                      and plan.item_panels(plan.event.subject_id)) or plan.case.agenda_panel_ids
             return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
-                                       plan.calendar, plan.case.agenda_panel_ids, name=name,
+                                       plan.calendar, booked, name=name,
                                        heard=plan.heard(start_utc))
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
@@ -1833,14 +1837,19 @@ class _Plan:
             start = self._next_panel_start(step)
             if not_before is not None:
                 start = not_before if start is None else max(start, not_before)
+            # A step about an agenda item is due at that item's sitting (ATTACK37-7).
+            own = self.item_panels(step.subject_id)
             if start is not None:
                 due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
-                                          booked, name=self.table.panel_name,
+                                          own or booked, name=self.table.panel_name,
                                           heard=self._heard_for(step, start))
-            elif fallback is None:
-                continue
             else:
-                due = Due(require_aware(fallback.scheduled_for).astimezone(UTC))
+                found = fallback if not own else next_panel(
+                    self.panels, kind, self.event.occurred_at, own,
+                    heard_by(self.case, self.event.occurred_at.astimezone(UTC), None))
+                if found is None:
+                    continue
+                due = Due(require_aware(found.scheduled_for).astimezone(UTC))
                 if step.due_at is not None and not step.awaiting_panel_date \
                         and _utc(step.due_at) <= due.due_at:  # type: ignore[operator]
                     continue
@@ -1862,6 +1871,26 @@ class _Plan:
                 policy_ref=line.ref if line else "", deadline_form=step.deadline_form,
                 note=note, step_id=step.id,
             ))
+
+    def item_panels(self, subject: Any) -> frozenset[UUID]:
+        """The panel whose agenda item ``subject`` is (undecided, not withdrawn), as the one
+        panel a ``next-panel`` step about that item is due at (Somerset S48, 7.1.1 "The case
+        holder will attend MARP to discuss the case": the MARP of that agenda item; ATTACK37-7:
+        a case on two MARPs' agendas owed the later item's attendance at the earlier sitting).
+        An item being put on an agenda (``panel_item_added``) is its event's panel. Empty for a
+        subject that is no such item."""
+        event = self.event
+        if event.trigger == "panel_item_added" and subject == event.subject_id:
+            panel = _as_uuid(self.data.get("panel_id"))
+            if panel is not None:
+                return frozenset((panel,))
+        case = self.case
+        sitting = case.agenda_item_sittings.get(subject) if case.agenda_item_sittings else None
+        if sitting is None:
+            return frozenset()
+        return frozenset(p.id for p in self.panels
+                         if p.id in case.agenda_panel_ids and p.id not in case.decided_panels
+                         and _utc(p.scheduled_for) == sitting)
 
     def heard(self, start: datetime) -> frozenset[UUID]:
         """:func:`heard_by` for a step this event asks for, counted from ``start``."""
