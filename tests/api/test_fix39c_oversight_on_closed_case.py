@@ -119,3 +119,5 @@ async def test_W30_ATTACK37_8_oversight_of_a_step_the_closure_set_aside_answers_
     assert by_entry["type"].endswith("/conflicting-transition"), by_entry
     r = await t.client.get(f"/v1/cases/{case_id}/oversight", headers=t.auth("line_manager"))
     assert r.json()["data"] == []
+
+
