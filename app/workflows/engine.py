@@ -20,7 +20,7 @@ the ordinary constructor). Each trigger's rule lines, each trigger's checks and 
 table run as Python functions generated per pack (:func:`_generate`, :func:`_generate_holding`:
 conditions written inline, a direct line's create intent copied from a per-line template, its
 keep path written inline too, :func:`_keep_source`); :func:`generated_source` shows their
-source, which tracebacks name ``<engine PACK VERSION TRIGGER>``. Each deadline form a pack's
+source, which tracebacks name ``<engine PACK VERSION TRIGGER DIGEST>``. Each deadline form a pack's
 lines use has its own function, made once per pack (:func:`_due_function`).
 ``tests/workflows/test_engine_golden.py`` holds it to the output it gave before any of this,
 field for field, on 3,095 inputs at twelve dates each.
@@ -28,6 +28,7 @@ field for field, on 3,095 inputs at twelve dates each.
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -290,6 +291,7 @@ class _Table:
         # (form, counted from when known) -> its deadline function (see _due_function).
         self.dues: dict[tuple[str, str | None], _DueFunction] = {}
         self.sources: dict[str, str] = {}
+        self.filenames: dict[str, str] = {}  # name -> its file name in linecache
 
     def due_function(self, form: str, known: str | None) -> _DueFunction:
         """A deadline form's function for this pack's lines (:func:`_due_function`)."""
@@ -365,10 +367,21 @@ def load_service_packs(extra_dir: Path | None) -> Versions:
 
 def generated_source(pack: Pack, trigger: str) -> str:
     """The Python source of the function the engine generated for a pack's trigger (what a
-    traceback through it shows, under the file name ``<engine PACK VERSION TRIGGER>``)."""
+    traceback through it shows, under :func:`generated_filename`)."""
     table = _table(pack)
     table.runner(trigger)
     return table.sources[trigger]
+
+
+def generated_filename(pack: Pack, trigger: str) -> str:
+    """The file name tracebacks and linecache give the function generated for a pack's
+    trigger: ``<engine PACK VERSION TRIGGER DIGEST>``, the digest of its source telling apart
+    two packs of one id and version in a process (a bundled pack and an edited copy that
+    ``yjrisk pack test`` or a test loads), whose sources would otherwise overwrite each
+    other's lines."""
+    table = _table(pack)
+    table.runner(trigger)
+    return table.filenames[trigger]
 
 
 # --- a trigger's rule lines as one generated function ------------------------------------------
@@ -609,13 +622,16 @@ def _keep_source(
 
 def _compile_generated(table: _Table, name: str, source: str, names: dict[str, Any]) -> Any:
     """Compile a generated ``def _make(<names>): ... return <function>`` under the file name
-    ``<engine PACK VERSION NAME>`` (registered with linecache, kept in ``table.sources``) and
+    ``<engine PACK VERSION NAME DIGEST>`` (registered with linecache, kept in ``table.sources``
+    and ``table.filenames``) and
     return the function ``_make`` returns for ``names``."""
-    filename = f"<engine {table.pack_id} {table.version} {name}>"
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    filename = f"<engine {table.pack_id} {table.version} {name} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
     exec(_code(source, filename), namespace)  # noqa: S102
     table.sources[name] = source
+    table.filenames[name] = filename
     return namespace["_make"](**names)
 
 
