@@ -159,8 +159,14 @@ async def record_oversight(
         "its management oversight is recorded by another manager (its line manager or a duty "
         "manager)."))
     # A closed case is no longer managed here (Somerset 9): oversight of it is 409, as any
-    # other act on it, until it is reopened.
-    require_open_case(case, "record management oversight")
+    # other act on it (a judgement, an event), until it is reopened. An entry standing for a
+    # step is the step's closing act, as a completion or waiver is: its step decides, as for
+    # them (docs/integrating.md, ``step.missed``; attack 37, ATTACK37-8): one recorded missed
+    # at the closure, reviewed before it and typed in after, is corrected; dated at the
+    # closure or after, 409 ``step-missed`` with ``need_ended_at``; one the closure set aside
+    # (superseded), the race's 409, as a completion of it.
+    if body.satisfies_step_id is None:
+        require_open_case(case, "record management oversight")
     occurred_at = resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
     await policy.require_held_role_then(session, principal, case, role, occurred_at)  # ATTACK27-2

@@ -834,23 +834,36 @@ async def withdraw_item(
                               item_out(item).model_dump(mode="json"))
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=_scheduler_role(principal),
-                        occurred_at=withdrawal_time(body, case, item))
+                        occurred_at=withdrawal_time(body, case, item, panel))
     ended = await agenda.withdraw_item(wctx, item=item, panel=panel, reason=body.reason,
                                        by_keepers=True)
     return item, policy.PolicyResult(superseded=ended).merge(
         await policy.current(session, case))
 
 
-def withdrawal_time(body: PanelItemWithdraw, case: Case, item: PanelItem) -> datetime:
+def withdrawal_time(body: PanelItemWithdraw, case: Case, item: PanelItem, panel: Panel
+                    ) -> datetime:
     """When the item was taken off the agenda: ``occurred_at`` (the write's instant by
     default), judged like every dated act (fix36e's leftover: a deferral at the sitting typed
     the next morning was judged then, and S48's attendance missed). 422 in the future, before
-    the item was put on the agenda, before the case's opening or inside a closed period."""
+    the item was put on the agenda (:func:`item_added_at`), before the case's opening or inside
+    a closed period."""
     at = resolve_occurred_at(body.occurred_at)
     if body.occurred_at is not None:
         require_within_case(case, at)
-        require_not_before(at, stored_utc(item.created_at), "the item's adding to the agenda")
+        require_not_before(at, item_added_at(item, panel), "the item's adding to the agenda")
     return at
+
+
+def item_added_at(item: PanelItem, panel: Panel) -> datetime:
+    """When the case was on the panel's agenda from: when the item was recorded, and in any
+    case by the sitting (an item recorded after its sitting, a sitting typed up late, was on
+    the agenda when the panel sat: its steps are asked at the sitting, :func:`add_item`'s
+    ``heard``, and its decision is dated there by default; ``answered._panel_acts`` reads it
+    so too). ATTACK37-10: an item recorded the day after its sitting could not be withdrawn
+    dated at the sitting (422 before the item's adding), so its attendance (S48, 7.1.1, due at
+    the sitting) was always recorded missed, and its decision was dated before the item."""
+    return min(stored_utc(item.created_at), stored_utc(panel.scheduled_for))
 
 
 def _refuse_barred_chair(principal: Principal, kind: PanelKind, pack_id: str, item: PanelItem,

@@ -400,7 +400,8 @@ _REFERRAL = sa.table(
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
                       since: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
-    the panels the case is on the agenda of, undecided and not withdrawn (``b``), those it was
+    the panels the case is on the agenda of, undecided and not withdrawn (``b``), those
+    items' own sittings (``i``: the item's id and its panel's time), those it was
     taken off by its keepers and is not on again (``w``: ``left_panel_ids``), the times of
     its live panel referrals (``r``) and of its panels' decisions (``d``), the kinds of its
     referrals sent and standing (``s``), and its holder's
@@ -422,6 +423,13 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
                        no_date.label("ends_on")).where(panel.c.service_id == s)
     booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
                        no_date).where(
+        item.c.case_id == c, item.c.decided_at.is_(None),
+        item.c.withdrawn_at.is_(None))
+    # The sitting of each of those items (``i``: the item's id, its panel's time): a
+    # ``next-panel`` step about an item is due at that item's sitting (ATTACK37-7).
+    sittings = sa.select(sa.literal_column("'i'"), item.c.id, no_kind, panel.c.scheduled_for,
+                         no_date, no_date).select_from(
+        item.join(panel, panel.c.id == item.c.panel_id)).where(
         item.c.case_id == c, item.c.decided_at.is_(None),
         item.c.withdrawn_at.is_(None))
     other = sa.alias(item, "yj_in_other_item")
@@ -448,8 +456,8 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
         absence.c.service_id == s, absence.c.staff_id == h,
         absence.c.ends_on >= since)
     if not marker:
-        return sa.union_all(panels, booked, left, referred, decided, sent, away)
-    return sa.union_all(panels, booked, left, referred, decided, sent, away, sa.select(
+        return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away)
+    return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away, sa.select(
         sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
 
 
@@ -533,6 +541,8 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
     referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
     agenda = frozenset(r.id for r in rows if r.k == "b")
+    items = {r.id: stored_utc(r.scheduled_for) for r in rows
+             if r.k == "i" and r.id is not None and r.scheduled_for is not None}
     # The panels that have decided the case, at their (earliest) decision on it (fix37a).
     heard: dict[uuid.UUID, datetime] = {}
     for r in rows:
@@ -541,6 +551,7 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
             heard[r.id] = min(at, heard.get(r.id, at))
     left = frozenset(r.id for r in rows if r.k == "w")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
+                    "agenda_item_sittings": items,
                     "decided_panels": heard, "left_panel_ids": left,
                     "panel_referred": referred, "case_holder_absences": absences,
                     "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}

@@ -27,8 +27,11 @@ async def record(
     case_id: uuid.UUID, body: svc.OversightCreate, request: Request, response: Response,
     session: Session, principal: CurrentPrincipal,
 ) -> Written[svc.OversightOut]:
-    """Record management oversight (managers); it may satisfy a step the policy allows. The
-    answer's `ETag` is the case's as the entry leaves it."""
+    """Record management oversight (managers); it may satisfy a step the policy allows. On a
+    closed case an entry standing for a step answers as a completion of that step does (one
+    recorded missed at the closure is corrected by an entry dated before it; `409 step-missed`
+    dated then or after); one standing for none is `409 case-closed`. The answer's `ETag` is
+    the case's as the entry leaves it."""
     entry, result = await svc.record_oversight(
         session, principal, case_id, body, request.app.state.policy
     )

@@ -20,7 +20,7 @@ the ordinary constructor). Each trigger's rule lines, each trigger's checks and 
 table run as Python functions generated per pack (:func:`_generate`, :func:`_generate_holding`:
 conditions written inline, a direct line's create intent copied from a per-line template, its
 keep path written inline too, :func:`_keep_source`); :func:`generated_source` shows their
-source, which tracebacks name ``<engine PACK VERSION TRIGGER>``. Each deadline form a pack's
+source, which tracebacks name ``<engine PACK VERSION TRIGGER DIGEST>``. Each deadline form a pack's
 lines use has its own function, made once per pack (:func:`_due_function`).
 ``tests/workflows/test_engine_golden.py`` holds it to the output it gave before any of this,
 field for field, on 3,095 inputs at twelve dates each.
@@ -28,6 +28,7 @@ field for field, on 3,095 inputs at twelve dates each.
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -290,6 +291,7 @@ class _Table:
         # (form, counted from when known) -> its deadline function (see _due_function).
         self.dues: dict[tuple[str, str | None], _DueFunction] = {}
         self.sources: dict[str, str] = {}
+        self.filenames: dict[str, str] = {}  # name -> its file name in linecache
 
     def due_function(self, form: str, known: str | None) -> _DueFunction:
         """A deadline form's function for this pack's lines (:func:`_due_function`)."""
@@ -365,10 +367,21 @@ def load_service_packs(extra_dir: Path | None) -> Versions:
 
 def generated_source(pack: Pack, trigger: str) -> str:
     """The Python source of the function the engine generated for a pack's trigger (what a
-    traceback through it shows, under the file name ``<engine PACK VERSION TRIGGER>``)."""
+    traceback through it shows, under :func:`generated_filename`)."""
     table = _table(pack)
     table.runner(trigger)
     return table.sources[trigger]
+
+
+def generated_filename(pack: Pack, trigger: str) -> str:
+    """The file name tracebacks and linecache give the function generated for a pack's
+    trigger: ``<engine PACK VERSION TRIGGER DIGEST>``, the digest of its source telling apart
+    two packs of one id and version in a process (a bundled pack and an edited copy that
+    ``yjrisk pack test`` or a test loads), whose sources would otherwise overwrite each
+    other's lines."""
+    table = _table(pack)
+    table.runner(trigger)
+    return table.filenames[trigger]
 
 
 # --- a trigger's rule lines as one generated function ------------------------------------------
@@ -609,13 +622,16 @@ def _keep_source(
 
 def _compile_generated(table: _Table, name: str, source: str, names: dict[str, Any]) -> Any:
     """Compile a generated ``def _make(<names>): ... return <function>`` under the file name
-    ``<engine PACK VERSION NAME>`` (registered with linecache, kept in ``table.sources``) and
+    ``<engine PACK VERSION NAME DIGEST>`` (registered with linecache, kept in ``table.sources``
+    and ``table.filenames``) and
     return the function ``_make`` returns for ``names``."""
-    filename = f"<engine {table.pack_id} {table.version} {name}>"
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    filename = f"<engine {table.pack_id} {table.version} {name} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
     exec(_code(source, filename), namespace)  # noqa: S102
     table.sources[name] = source
+    table.filenames[name] = filename
     return namespace["_make"](**names)
 
 
@@ -682,8 +698,12 @@ def _due_function(form: str, known: str | None, table: _Table) -> _DueFunction:
         panel_kind, cadence, name = table.panel_kind, table.panel_cadence, table.panel_name
 
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
+            # Asked by putting the case on a panel's agenda (the event's subject is the item):
+            # due at that item's sitting, not the case's first panel (ATTACK37-7).
+            booked = (plan.event.trigger == "panel_item_added"
+                      and plan.item_panels(plan.event.subject_id)) or plan.case.agenda_panel_ids
             return next_panel_deadline(plan.panels, panel_kind, cadence, start_utc,
-                                       plan.calendar, plan.case.agenda_panel_ids, name=name,
+                                       plan.calendar, booked, name=name,
                                        heard=plan.heard(start_utc))
     elif kind == "+1wd-in-week":
         def deadline(plan: _Plan, start: datetime, start_utc: datetime) -> Due:
@@ -1833,14 +1853,19 @@ class _Plan:
             start = self._next_panel_start(step)
             if not_before is not None:
                 start = not_before if start is None else max(start, not_before)
+            # A step about an agenda item is due at that item's sitting (ATTACK37-7).
+            own = self.item_panels(step.subject_id)
             if start is not None:
                 due = next_panel_deadline(self.panels, kind, cadence, start, self.calendar,
-                                          booked, name=self.table.panel_name,
+                                          own or booked, name=self.table.panel_name,
                                           heard=self._heard_for(step, start))
-            elif fallback is None:
-                continue
             else:
-                due = Due(require_aware(fallback.scheduled_for).astimezone(UTC))
+                found = fallback if not own else next_panel(
+                    self.panels, kind, self.event.occurred_at, own,
+                    heard_by(self.case, self.event.occurred_at.astimezone(UTC), None))
+                if found is None:
+                    continue
+                due = Due(require_aware(found.scheduled_for).astimezone(UTC))
                 if step.due_at is not None and not step.awaiting_panel_date \
                         and _utc(step.due_at) <= due.due_at:  # type: ignore[operator]
                     continue
@@ -1862,6 +1887,26 @@ class _Plan:
                 policy_ref=line.ref if line else "", deadline_form=step.deadline_form,
                 note=note, step_id=step.id,
             ))
+
+    def item_panels(self, subject: Any) -> frozenset[UUID]:
+        """The panel whose agenda item ``subject`` is (undecided, not withdrawn), as the one
+        panel a ``next-panel`` step about that item is due at (Somerset S48, 7.1.1 "The case
+        holder will attend MARP to discuss the case": the MARP of that agenda item; ATTACK37-7:
+        a case on two MARPs' agendas owed the later item's attendance at the earlier sitting).
+        An item being put on an agenda (``panel_item_added``) is its event's panel. Empty for a
+        subject that is no such item."""
+        event = self.event
+        if event.trigger == "panel_item_added" and subject == event.subject_id:
+            panel = _as_uuid(self.data.get("panel_id"))
+            if panel is not None:
+                return frozenset((panel,))
+        case = self.case
+        sitting = case.agenda_item_sittings.get(subject) if case.agenda_item_sittings else None
+        if sitting is None:
+            return frozenset()
+        return frozenset(p.id for p in self.panels
+                         if p.id in case.agenda_panel_ids and p.id not in case.decided_panels
+                         and _utc(p.scheduled_for) == sitting)
 
     def heard(self, start: datetime) -> frozenset[UUID]:
         """:func:`heard_by` for a step this event asks for, counted from ``start``."""

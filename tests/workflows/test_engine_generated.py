@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import linecache
 import traceback
+from pathlib import Path
 
 import pytest
 
-from app.workflows.engine import evaluate, generated_source
+from app.workflows.engine import evaluate, generated_filename, generated_source
+from app.workflows.packs import PACK_DIR, load_pack
 from tests.workflows.support import (
     THU_BEFORE_GOOD_FRIDAY,
     WOKINGHAM,
@@ -27,8 +29,28 @@ def test_generated_source_names_every_line_and_is_in_linecache() -> None:
     source = generated_source(pack, "case_event")
     for rule in pack.rules_for("case_event"):
         assert f"# {rule.id} {rule.code}:" in source
-    filename = f"<engine {pack.id} {pack.version} case_event>"
+    filename = generated_filename(pack, "case_event")
+    assert filename.startswith(f"<engine {pack.id} {pack.version} case_event ")
     assert "".join(linecache.getlines(filename)) == source
+
+
+def test_an_edited_copy_of_one_id_and_version_keeps_its_own_lines(tmp_path: Path) -> None:
+    """A pack and an edited copy under the same id and version (``yjrisk pack test`` on a
+    draft, a test's folder) in one process: each generated function's lines stay its own in
+    linecache, whichever was generated last (they shared one file name, and the copy's lines
+    stood for the bundled pack's)."""
+    bundled = packs()[WOKINGHAM]
+    text = (PACK_DIR / "wokingham-pyjs-2024.toml").read_text()
+    assert 'deadline = "+1wd-in-week"' in text
+    copy_path = tmp_path / "wokingham-pyjs-2024.toml"
+    copy_path.write_text(text.replace('deadline = "+1wd-in-week"', 'deadline = "+2wd"'))
+    edited = load_pack(copy_path)
+    assert (edited.id, edited.version) == (bundled.id, bundled.version)
+    for pack in (bundled, edited, bundled):
+        source = generated_source(pack, "case_event")
+        assert "".join(linecache.getlines(generated_filename(pack, "case_event"))) == source
+    assert generated_source(bundled, "case_event") != generated_source(edited, "case_event")
+    assert generated_filename(bundled, "case_event") != generated_filename(edited, "case_event")
 
 
 def test_a_traceback_through_generated_code_shows_its_line() -> None:

@@ -306,3 +306,36 @@ def test_S49_multi_agency_meeting_take_part_and_update_the_assetplus() -> None:
         assert "no timescale" in step.note
     rule = next(r for r in packs()[S].rules if r.code == "take_part_in_multi_agency_meeting")
     assert rule.also_done_by == ("line_manager",)
+
+
+def test_S48_a_case_on_two_marps_attends_each_items_own_sitting() -> None:
+    """S48 (7.1.1): "The case holder will attend MARP to discuss the case. If not available,
+    the line manager will present the case."
+
+    The case stands on the agendas of the MARPs of Monday 28 December 2026 and Thursday 31
+    December (10:00 GMT). Put on the 31 December agenda on Christmas Eve, its attendance is due
+    at 31 December, that item's sitting, not at the sooner MARP the case is also on (ATTACK37-7);
+    a panel booked, moved or cancelled later leaves it there, whether or not its reasons are on
+    record (``panel_scheduled``'s re-dating reads the item's sitting)."""
+    item = UUID(int=4837)
+    sooner = panel(utc(2026, 12, 28, 10), ident=1)
+    on = panel(utc(2026, 12, 31, 10), ident=2)
+    data = {"panel_id": str(on.id), "panel_kind": "marp", "panel_chair_id": "chair-2",
+            "scheduled_for": "2026-12-31T10:00:00Z"}
+    snap = case(ratings=rated(rosh="high"), on_register=True, on_panel_agenda=True,
+                agenda_panel_ids=frozenset({sooner.id, on.id}),
+                agenda_item_sittings={UUID(int=4828): sooner.scheduled_for,
+                                      item: on.scheduled_for})
+    out = run(S, event("panel_item_added", lon(2026, 12, 24, 9, 15), item, role="panel_admin",
+                       **data), snap, panels=[sooner, on])
+    step = created(out, "attend_initial_marp")
+    assert_step(step, rule="S48", code="attend_initial_marp", actor="case_holder",
+                due=utc(2026, 12, 31, 10), pack=S, ref="7.1.1")
+    assert step.subject_id == item
+    for reasons in (step.reasons, ()):
+        held = replace(open_step(step, UUID(int=9048)), reasons=reasons)
+        later = run(S, event("panel_scheduled", lon(2026, 12, 24, 9, 30), sooner.id,
+                             role="panel_admin", panel_id=str(sooner.id), kind="marp",
+                             change="scheduled"),
+                    replace(snap, open_steps=(held,)), panels=[sooner, on])
+        assert intents(later, "update_due", "attend_initial_marp") == []
