@@ -523,8 +523,7 @@ async def require_no_rival_at_instant(
     if event_type in IN_CUSTODY_AFTER:
         await _require_no_custody_change_at(session, case, IN_CUSTODY_AFTER[event_type],
                                             occurred_at, f"a {event_type} event")
-    elif pack.event_type(event_type).final and occurred_at > (
-            case.opened_at if case.opened_at.tzinfo else case.opened_at.replace(tzinfo=UTC)):
+    elif pack.event_type(event_type).final and occurred_at > policy.stored_utc(case.opened_at):
         # A death at the instant of a PATCH that moved the child into or out of custody (the
         # custody events were looked for above): in_custody just before the instant differs
         # from at it.

@@ -2284,7 +2284,7 @@ def owed_from_the_act(step: Step, at: datetime) -> None:
     after = iso_utc(at)
     rebased = []
     for reason in step.reasons or ():
-        moment, known = _moment(reason.get("at")), _moment(reason.get("counted_from"))
+        moment, known = stored_instant(reason.get("at")), stored_instant(reason.get("counted_from"))
         if (moment is None or moment >= at) and (known is None or known >= at):
             rebased.append(reason)
             continue
@@ -2295,17 +2295,6 @@ def owed_from_the_act(step: Step, at: datetime) -> None:
     step.reasons = rebased
     if step.due_at is not None and stored_utc(step.due_at) <= at:
         step.due_at, step.overdue_at, step.awaiting_panel_date = None, None, True
-
-
-def _moment(value: Any) -> datetime | None:
-    """A reason's instant (ISO text) as aware UTC, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        found = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return found.astimezone(UTC) if found.tzinfo is not None else None
 
 
 def _working_day_form(form: str | None) -> bool:
