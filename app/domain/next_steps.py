@@ -1089,7 +1089,10 @@ async def close_step(
             "waived": status == StepStatus.waived}
     if kind is not None:
         data["act_kind"] = kind
-    return await policy.run(wctx, event=wctx.event("step_completed", data))
+    result = await policy.run(wctx, event=wctx.event("step_completed", data))
+    if need_ended_at is not None:  # the next occurrence owed until the lapse (ATTACK38)
+        result = await policy.owed_until_lapse(wctx, step, result)
+    return result
 
 
 async def satisfy_open_steps(

@@ -67,6 +67,7 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date, london_text
 from app.workflows.deadlines import (
     DATE_DEFINED,
+    add_period,
     due_at_once_from,
     is_deadline_note,
     overdue_at_for,
@@ -1019,6 +1020,43 @@ def owed_again(step: Step, *, note: str) -> Step:
         policy_version=step.policy_version, policy_ref=step.policy_ref,
         subject_id=step.subject_id, raised_at=step.raised_at, overdue_at=step.overdue_at,
         owner_role=step.owner_role, reasons=list(step.reasons or []), note=note)
+
+
+async def owed_until_lapse(wctx: WriteContext, step: Step, result: PolicyResult
+                           ) -> PolicyResult:
+    """After an act dated before a recurring step's need lapsed (its condition stopped
+    holding at ``lapsed_at``: a rating lowered) closed it, typed in after the step was
+    recorded missed at that lapse: the next occurrence, which the engine no longer raises (the
+    condition does not hold now), was owed from the act until the same lapse in time order
+    (the condition held until then), so it is raised and ended there, missed if it fell due
+    before, else superseded, lapsed at that act for an earlier act to revive as any other
+    (ATTACK38's twin: Somerset S11's next review owed from a review corrected after the
+    lowering). ``result``: the close's run, to which it is added; unchanged when that run
+    raised the next occurrence (a closure or a death ended the need: :func:`_apply`), or the
+    step did not lapse after the act."""
+    lapsed, at = step.lapsed_at, wctx.occurred_at
+    if step.recurrence is None or lapsed is None or stored_utc(lapsed) <= at \
+            or step.status not in (StepStatus.done, StepStatus.waived) \
+            or any(s.code == step.code and s.rule_id == step.rule_id for s in result.created):
+        return result
+    # A waived occurrence's next keeps its due date (engine ``_next_occurrence``).
+    due = (step.due_at or at) if step.status == StepStatus.waived \
+        else add_period(at, step.recurrence)
+    following = owed_again(step, note=(
+        f"Owed from the act of {london_text(at)} (recorded after its condition stopped "
+        f"holding at {london_text(lapsed)}), until then."))
+    following.raised_at, following.due_at, following.urgent = at, due, False
+    following.overdue_at = step_overdue_at(wctx.pack, step.code, due, False,
+                                           wctx.policy.calendar)
+    following.lapsed_at = lapsed  # an earlier act may yet revive it
+    _close_as_ended(following, at=stored_utc(lapsed), why=f"Superseded: {LAPSED}")
+    wctx.session.add(following)
+    await wctx.session.flush()
+    await _audit_created(wctx, [following])
+    retired = await record_superseded(wctx, [following])
+    result.created.append(following)
+    result.superseded.extend([following, *retired])
+    return result
 
 
 def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:

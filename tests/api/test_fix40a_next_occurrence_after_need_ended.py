@@ -219,3 +219,86 @@ async def test_S11_ATTACK38_month_end_review_owed_before_the_end_is_correctable(
     [after_end] = await _of(t, case_id, S11, "superseded")
     assert after_end["due_at"] == "2026-08-31T09:00:00Z", after_end
     _ended_by(after_end, how, death)
+
+
+async def _s11_record(t: Tenant, case_id: str) -> list[tuple[str, str, str | None]]:
+    """The case's S11 reviews as (status, due_at, completed_at), in due order."""
+    found = []
+    for status in ("open", "done", "waived", "missed", "superseded"):
+        found += [(status, s["due_at"], s["completed_at"]) for s in await _of(t, case_id, S11,
+                                                                               status)]
+    return sorted(found, key=lambda row: (row[1], row[0]))
+
+
+async def _high_case(t: Tenant) -> str:
+    """A Somerset case opened Monday 1 June 2026 09:00 BST, ROSH high on Tuesday 2 June
+    10:00 BST (S11's review due Thursday 2 July 10:00 BST). Its id."""
+    case_id = str((await t.open_case(opened_at="2026-06-01T09:00:00+01:00"))["data"]["id"])
+    await judge(t, case_id, "rosh", "high", "2026-06-02T10:00:00+01:00")
+    return case_id
+
+
+async def test_S11_ATTACK38_reviews_owed_before_the_lowering_as_typed_in_order(
+        somerset: Tenant) -> None:
+    """Somerset 4.5: line managers "review all cases where there is a High or Very High ROSH
+    ... with case holders at least monthly" (S11, while ROSH or SWB is high). ROSH high on
+    Tuesday 2 June 2026 (review due Thursday 2 July 10:00 BST), lowered to medium on Thursday
+    20 August 12:00 BST with it undone: missed. Reviews held on Thursday 25 June and Friday 10
+    July, typed in after the lowering, give the record they give typed in before it: the
+    June and July reviews done, the third (due Monday 10 August 10:00 BST, owed while ROSH
+    stayed high) missed at the lowering, and nothing owed after it; the second review was
+    raised missed by the first's correction (before: no next review was raised at all), and
+    an act for it dated at the lowering is 409 ``step-missed`` with ``need_ended_at``."""
+    t = somerset
+    typed_after = await _high_case(t)
+    await judge(t, typed_after, "rosh", "medium", END)
+    first = await _the_missed(t, typed_after, S11, "2026-07-02T09:00:00Z")
+    r = await _complete(t, first["id"], "2026-06-25T10:00:00+01:00", "line_manager")
+    assert r.status_code == 200, r.text
+    second = await _the_missed(t, typed_after, S11, "2026-07-25T09:00:00Z")
+    await _refused_at_and_after_end(t, typed_after, second["id"], "complete")
+    r = await _complete(t, second["id"], "2026-07-10T10:00:00+01:00", "line_manager")
+    assert r.status_code == 200, r.text
+    await _corrected(t, typed_after, second["id"])
+
+    in_order = await _high_case(t)
+    for at in ("2026-06-25T10:00:00+01:00", "2026-07-10T10:00:00+01:00"):
+        [step] = await _of(t, in_order, S11, "open")
+        r = await _complete(t, step["id"], at, "line_manager")
+        assert r.status_code == 200, r.text
+    await judge(t, in_order, "rosh", "medium", END)
+    record = await _s11_record(t, in_order)
+    assert record == [("done", "2026-07-02T09:00:00Z", "2026-06-25T09:00:00Z"),
+                      ("done", "2026-07-25T09:00:00Z", "2026-07-10T09:00:00Z"),
+                      ("missed", "2026-08-10T09:00:00Z", None)], record
+    assert await _s11_record(t, typed_after) == record
+    # Both cases' August reviews, missed (a missed step counts late too).
+    assert await _row(t, "S11", "2026-08-01", "2026-08-31") == (2, 0, 2, 2)
+
+
+async def test_S11_ATTACK38_a_waiver_before_the_lowering_as_typed_in_order(
+        somerset: Tenant) -> None:
+    """Somerset 4.5 (S11, "at least monthly"): the occurrence after a waived one keeps the
+    waived one's due date (policy-rules ``every 1m``: waiving month after month never leaves
+    a case without an overdue review). ROSH high on Tuesday 2 June 2026 (review due Thursday
+    2 July 10:00 BST), lowered on Thursday 20 August 12:00 BST. A duty manager's waiver dated
+    Friday 10 July, typed in after the lowering, gives the record typed in before it gives:
+    the waived review, and the next, due 2 July and still undone at the lowering, missed (was:
+    no next review at all)."""
+    t = somerset
+    records = []
+    for typed_first in (False, True):
+        case_id = await _high_case(t)
+        if not typed_first:
+            await judge(t, case_id, "rosh", "medium", END)
+        [step] = await _of(t, case_id, S11, "open" if typed_first else "missed")
+        r = await t.client.post(f"/v1/next-steps/{step['id']}/waive", json={
+            "reason": "Discussed at the team meeting instead",
+            "occurred_at": "2026-07-10T10:00:00+01:00"}, headers=t.auth("duty_manager"))
+        assert r.status_code == 200, r.text
+        if typed_first:
+            await judge(t, case_id, "rosh", "medium", END)
+        records.append(await _s11_record(t, case_id))
+    assert records[0] == records[1] == [
+        ("missed", "2026-07-02T09:00:00Z", None),
+        ("waived", "2026-07-02T09:00:00Z", "2026-07-10T09:00:00Z")], records
