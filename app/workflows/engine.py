@@ -1845,8 +1845,8 @@ class _Plan:
         no earlier than it (:func:`next_panel_redates`)."""
         kind, cadence = self.table.panel_kind, self.table.panel_cadence
         booked = self.case.agenda_panel_ids
-        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked,
-                              heard_by(self.case, self.event.occurred_at.astimezone(UTC), None))
+        heard_at_event = heard_by(self.case, self.event.occurred_at.astimezone(UTC), None)
+        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked, heard_at_event)
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
@@ -1861,8 +1861,7 @@ class _Plan:
                                           heard=self._heard_for(step, start))
             else:
                 found = fallback if not own else next_panel(
-                    self.panels, kind, self.event.occurred_at, own,
-                    heard_by(self.case, self.event.occurred_at.astimezone(UTC), None))
+                    self.panels, kind, self.event.occurred_at, own, heard_at_event)
                 if found is None:
                     continue
                 due = Due(require_aware(found.scheduled_for).astimezone(UTC))
