@@ -1900,12 +1900,12 @@ class _Plan:
             if panel is not None:
                 return frozenset((panel,))
         case = self.case
-        sitting = case.agenda_item_sittings.get(subject) if case.agenda_item_sittings else None
-        if sitting is None:
+        own = case.agenda_item_panels.get(subject) if case.agenda_item_panels else None
+        if own is None:
             return frozenset()
         return frozenset(p.id for p in self.panels
-                         if p.id in case.agenda_panel_ids and p.id not in case.decided_panels
-                         and _utc(p.scheduled_for) == sitting)
+                         if p.id == own and p.id in case.agenda_panel_ids
+                         and p.id not in case.decided_panels)
 
     def heard(self, start: datetime) -> frozenset[UUID]:
         """:func:`heard_by` for a step this event asks for, counted from ``start``."""

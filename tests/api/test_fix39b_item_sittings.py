@@ -155,3 +155,25 @@ async def test_S48_a_sitting_typed_up_next_day_is_not_withdrawn_before_it_sat(
     assert "09:30" not in r.text, r.text
     assert "08:30" not in r.text, r.text
     assert attend["id"] in {s["id"] for s in await steps_of(t, case_id)}
+
+
+async def test_S48_two_MARPs_sitting_at_one_time_each_attendance_follows_its_own_panel(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S48 (Somerset 7.1.1): "The case holder will attend MARP to discuss the case. If not
+    available, the line manager will present the case." Two MARPs sit at the same time,
+    Tuesday 8 September 10:00 BST, and the case is on both agendas: each attendance is due at
+    its own sitting, 09:00Z. Each item is known by its panel, not by its sitting's time
+    (review40): the second MARP moved to 15 September takes its item's attendance with it, the
+    first's stays; the first moved to 22 September then takes its own, the second's stays."""
+    t = somerset
+    pin(monkeypatch, 2026, 9, 1, 9, 0)
+    case_id = await _high(t)
+    p = await book_sitting(t, case_id, "marp", P_AT)
+    q = await book_sitting(t, case_id, "marp", P_AT)
+    assert p[0] != q[0]
+    assert await _attendances(t, case_id) == {p[1]: _due(P_UTC), q[1]: _due(P_UTC)}
+    await move_panel(t, q[0], Q_AT)
+    assert await _attendances(t, case_id) == {p[1]: _due(P_UTC), q[1]: _due(Q_UTC)}
+    await move_panel(t, p[0], "2026-09-22T10:00:00+01:00")
+    assert await _attendances(t, case_id) == {p[1]: _due("2026-09-22T09:00:00Z"),
+                                              q[1]: _due(Q_UTC)}
