@@ -473,7 +473,7 @@ def rival_types(pack: Pack, event_type: str) -> frozenset[str]:
     (:data:`ONE_AT_AN_INSTANT`, and a final event, the pack's death, with
     :data:`MOVES_BESIDE_DEATH`)."""
     group = next((g for g in ONE_AT_AN_INSTANT if event_type in g), frozenset())
-    final = frozenset(e.id for e in pack.event_types if e.final)
+    final = pack.final_event_types
     if event_type in final:
         return group | MOVES_BESIDE_DEATH
     if event_type in MOVES_BESIDE_DEATH:
@@ -545,7 +545,7 @@ async def require_no_custody_rival(
     moves the child (ATTACK37-4's twin). The same state at one instant (an entry, then
     ``in_custody: true``) is no conflict."""
     wrong = {t for t, after in IN_CUSTODY_AFTER.items() if after != in_custody}
-    final = {e.id for e in pack.event_types if e.final}
+    final = pack.final_event_types
     what = f"a change of in_custody to {str(in_custody).lower()}"
     at_instant = (await session.exec(select(CaseEvent).where(
         col(CaseEvent.case_id) == case.id, col(CaseEvent.type).in_(sorted(wrong | final)),
