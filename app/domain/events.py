@@ -487,22 +487,27 @@ _SAME_INSTANT_TAIL = (": the order of the two at one instant is unknown, and it 
                       "time.")
 
 
+def _at_same_instant(recorded: str, what: str, msg: str, extra: dict[str, Any],
+                     withheld: Conflict | None = None) -> Conflict:
+    """The 409 ``event-at-same-instant``: the case already records ``recorded`` (what and
+    when), which ``what`` cannot share its instant with; ``msg`` the ``occurred_at`` error,
+    ``extra`` what names the other record."""
+    return Conflict(
+        f"The case already records {recorded}; {what} cannot share its instant"
+        f"{_SAME_INSTANT_TAIL}", slug="event-at-same-instant",
+        errors=[{"loc": "body.occurred_at", "msg": msg}], extra=extra, withheld=withheld)
+
+
 def _event_at_same_instant(rival: CaseEvent, what: str, when: str) -> Conflict:
     """The 409 naming the event recorded at the instant (to a machine client without its
     id)."""
-    errors = [{"loc": "body.occurred_at",
-               "msg": f"a {rival.type} event is recorded at this instant"}]
-    return Conflict(
-        f"The case already records a {rival.type} event at {when} (event {rival.id}); "
-        f"{what} cannot share its instant{_SAME_INSTANT_TAIL}",
-        slug="event-at-same-instant", errors=errors,
-        extra={"other_event": {"type": str(rival.type), "id": str(rival.id),
-                               "occurred_at": when}},
+    msg, kind = f"a {rival.type} event is recorded at this instant", str(rival.type)
+    return _at_same_instant(
+        f"a {rival.type} event at {when} (event {rival.id})", what, msg,
+        {"other_event": {"type": kind, "id": str(rival.id), "occurred_at": when}},
         # To a machine client: the other event's type and the instant it sent, not its id.
-        withheld=Conflict(
-            f"The case already records a {rival.type} event at {when}; {what} cannot share "
-            f"its instant{_SAME_INSTANT_TAIL}", slug="event-at-same-instant", errors=errors,
-            extra={"other_event": {"type": str(rival.type), "occurred_at": when}}))
+        withheld=_at_same_instant(f"a {rival.type} event at {when}", what, msg,
+                                  {"other_event": {"type": kind, "occurred_at": when}}))
 
 
 async def require_no_rival_at_instant(
@@ -578,13 +583,10 @@ async def _require_no_custody_change_at(
 def _custody_change_at_same_instant(value: bool, when: str, what: str) -> Conflict:
     """The 409 naming a change of ``in_custody`` to ``value`` recorded at the instant."""
     other = str(value).lower()
-    errors = [{"loc": "body.occurred_at",
-               "msg": f"in_custody is recorded as changed to {other} at this instant"}]
-    return Conflict(
-        f"The case already records in_custody changed to {other} at {when} (a PATCH of the "
-        f"case); {what} cannot share its instant{_SAME_INSTANT_TAIL}",
-        slug="event-at-same-instant", errors=errors,
-        extra={"other_change": {"field": "in_custody", "value": value, "occurred_at": when}})
+    return _at_same_instant(
+        f"in_custody changed to {other} at {when} (a PATCH of the case)", what,
+        f"in_custody is recorded as changed to {other} at this instant",
+        {"other_change": {"field": "in_custody", "value": value, "occurred_at": when}})
 
 
 async def same_event(
