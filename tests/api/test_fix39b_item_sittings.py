@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 
 from tests.api.act_order_support import book_sitting, decide_item, withdraw_item
-from tests.api.fidelity_support import pin, with_matrix
-from tests.api.integrity_support import assert_problem, move_panel, steps_of
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import assert_problem, judge_rosh, move_panel, steps_of
 from tests.conftest import Tenant
 
 S48 = {"pack": "somerset-yjt-2023", "version": "1", "ref": "7.1.1", "rule": "S48"}
@@ -42,11 +42,7 @@ async def _high(t: Tenant) -> str:
     """A Somerset case opened 3 August 2026 with ROSH high dated 31 August 10:00 BST (on the
     register: it may go on a MARP's agenda); its id."""
     case_id = str((await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth("case_holder"),
-                            json=with_matrix(t.pack, {"domain": "rosh", "level": "high",
-                                                      "victims": ["public"],
-                                                      "occurred_at": "2026-08-31T10:00:00+01:00"}))
-    assert r.status_code == 201, r.text
+    await judge_rosh(t, case_id, "high", "2026-08-31T10:00:00+01:00")
     return case_id
 
 
