@@ -400,15 +400,15 @@ _REFERRAL = sa.table(
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
                       since: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
-    the panels the case is on the agenda of, undecided and not withdrawn (``b``), those
-    items' own sittings (``i``: the item's id and its panel's time), those it was
-    taken off by its keepers and is not on again (``w``: ``left_panel_ids``), the times of
-    its live panel referrals (``r``) and of its panels' decisions (``d``), the kinds of its
-    referrals sent and standing (``s``), and its holder's
-    absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
-    ends_on)``. The service, case, holder and date are the parameters ``s``, ``c``, ``h`` and
-    ``since`` unless other expressions are given (:func:`inputs_column`); ``marker``: one more
-    row ``x`` (so that an aggregate of the rows is never NULL)."""
+    the case's agenda items, undecided and not withdrawn (``i``: the item's id and its
+    panel's, ``panel_id``), the panels it was taken off by its keepers and is not on again
+    (``w``: ``left_panel_ids``), the times of its live panel referrals (``r``) and of its
+    panels' decisions (``d``), the kinds of its referrals sent and standing (``s``), and its
+    holder's absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for,
+    starts_on, ends_on, panel_id)``. The service, case, holder and date are the parameters
+    ``s``, ``c``, ``h`` and ``since`` unless other expressions are given
+    (:func:`inputs_column`); ``marker``: one more row ``x`` (so that an aggregate of the rows
+    is never NULL)."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
     s = sa.bindparam("s") if service_id is None else service_id
     c = sa.bindparam("c") if case_id is None else case_id
@@ -420,45 +420,41 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
     no_date = sa.cast(sa.null(), absence.c.starts_on.type)
     panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
                        panel.c.scheduled_for, no_date.label("starts_on"),
-                       no_date.label("ends_on")).where(panel.c.service_id == s)
-    booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
-                       no_date).where(
-        item.c.case_id == c, item.c.decided_at.is_(None),
-        item.c.withdrawn_at.is_(None))
-    # The sitting of each of those items (``i``: the item's id, its panel's time): a
+                       no_date.label("ends_on"), no_id.label("panel_id")).where(
+        panel.c.service_id == s)
+    # The case's agenda (the panels of these items) and, for each item, its own panel: a
     # ``next-panel`` step about an item is due at that item's sitting (ATTACK37-7).
-    sittings = sa.select(sa.literal_column("'i'"), item.c.id, no_kind, panel.c.scheduled_for,
-                         no_date, no_date).select_from(
-        item.join(panel, panel.c.id == item.c.panel_id)).where(
+    items = sa.select(sa.literal_column("'i'"), item.c.id, no_kind, no_time, no_date, no_date,
+                      item.c.panel_id).where(
         item.c.case_id == c, item.c.decided_at.is_(None),
         item.c.withdrawn_at.is_(None))
     other = sa.alias(item, "yj_in_other_item")
     left = sa.select(sa.literal_column("'w'"), item.c.panel_id, no_kind, no_time, no_date,
-                     no_date).where(
+                     no_date, no_id).where(
         item.c.case_id == c, item.c.withdrawn_by_keepers.is_(sa.true()),
         ~sa.exists().where(other.c.panel_id == item.c.panel_id, other.c.case_id == c,
                            other.c.withdrawn_at.is_(None)).correlate(item))
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
                          _REFERRAL.c.occurred_at,
-                         no_date, no_date).where(
+                         no_date, no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.kind == sa.literal_column("'panel'"),
         live_panel_referral(_REFERRAL.c.status))
     decided = sa.select(sa.literal_column("'d'"), item.c.panel_id, no_kind,
                         item.c.decided_at,
-                        no_date, no_date).where(
+                        no_date, no_date, no_id).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
     sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
-                     no_date).where(
+                     no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
         sa.not_(_REFERRAL.c.source.like("feed:%")))
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
-                     absence.c.ends_on).where(
+                     absence.c.ends_on, no_id).where(
         absence.c.service_id == s, absence.c.staff_id == h,
         absence.c.ends_on >= since)
     if not marker:
-        return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away)
-    return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away, sa.select(
-        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
+        return sa.union_all(panels, items, left, referred, decided, sent, away)
+    return sa.union_all(panels, items, left, referred, decided, sent, away, sa.select(
+        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date, no_id))
 
 
 _INPUTS = _inputs_statement()
@@ -500,9 +496,14 @@ def inputs_params(occurred_at: datetime) -> dict[str, Any]:
 def inputs_from_column(value: Any, case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`snapshot_inputs`' answer from :func:`inputs_column`'s value (asyncpg's records,
     their UUIDs made :class:`uuid.UUID` as SQLAlchemy's type gives them)."""
-    rows = [_InputsRow(k, None if i is None else uuid.UUID(bytes=i.bytes), kind, at, start, end)
-            for k, i, kind, at, start, end in value or ()]
+    rows = [_InputsRow(k, _uuid_of(i), kind, at, start, end, _uuid_of(panel_id))
+            for k, i, kind, at, start, end, panel_id in value or ()]
     return inputs_of(rows, case)
+
+
+def _uuid_of(value: Any) -> uuid.UUID | None:
+    """asyncpg's UUID as :class:`uuid.UUID` (None stays None)."""
+    return None if value is None else uuid.UUID(bytes=value.bytes)
 
 
 class _InputsRow(NamedTuple):
@@ -512,6 +513,7 @@ class _InputsRow(NamedTuple):
     scheduled_for: datetime | None
     starts_on: date | None
     ends_on: date | None
+    panel_id: uuid.UUID | None
 
 
 async def snapshot_inputs(
@@ -530,7 +532,7 @@ async def snapshot_inputs(
 
 def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`snapshot_inputs`' answer from :data:`_INPUTS`' rows (``k``, ``id``, ``kind``,
-    ``scheduled_for``, ``starts_on``, ``ends_on``)."""
+    ``scheduled_for``, ``starts_on``, ``ends_on``, ``panel_id``)."""
     panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
                      for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
     absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
@@ -540,9 +542,8 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
     last_decision = max(decisions, default=None)
     referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
-    agenda = frozenset(r.id for r in rows if r.k == "b")
-    items = {r.id: stored_utc(r.scheduled_for) for r in rows
-             if r.k == "i" and r.id is not None and r.scheduled_for is not None}
+    items = {r.id: r.panel_id for r in rows if r.k == "i"}
+    agenda = frozenset(items.values())
     # The panels that have decided the case, at their (earliest) decision on it (fix37a).
     heard: dict[uuid.UUID, datetime] = {}
     for r in rows:
@@ -551,7 +552,7 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
             heard[r.id] = min(at, heard.get(r.id, at))
     left = frozenset(r.id for r in rows if r.k == "w")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
-                    "agenda_item_sittings": items,
+                    "agenda_item_panels": items,
                     "decided_panels": heard, "left_panel_ids": left,
                     "panel_referred": referred, "case_holder_absences": absences,
                     "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}
