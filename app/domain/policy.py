@@ -815,9 +815,11 @@ async def run_backfill(
         if strict:
             raise_violations(evaluation)
         return await current(session, case)
-    closed = await _closed_since(session, case.id, event.occurred_at,
-                                 {i.code for i in evaluation.intents if i.action == "create"},
-                                 event=event)
+    creates = {i.code for i in evaluation.intents if i.action == "create"}
+    closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event)
+    # A step a countersignature on file endorsed since takes the act's reason (:func:`_apply`,
+    # :func:`endorsed_since`), not left out as one closed since.
+    closed -= set(await endorsed_since(session, wctx.pack, case.id, event, creates))
     replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
     by_id = {s.id: s for s in open_steps}
     intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
@@ -1241,6 +1243,63 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
                                    f"({intent.policy_ref}), the history as it now stands.")
 
 
+async def endorsed_since(
+    session: AsyncSession, pack: Pack, case_id: uuid.UUID, event: WorkflowEvent,
+    codes: Collection[str],
+) -> dict[tuple[str, uuid.UUID], Step]:
+    """(code, subject) -> the case's step of these codes (the pack's ``[closures]``
+    ``assessment_countersign_endorses``) done by the countersignature of the assessment the
+    judgement ``event`` is recorded with, dated at or after the judgement (a countersignature
+    comes after the judgements of its instant: :data:`app.domain.replay.SAME_INSTANT`). In time
+    order the judgement's acknowledgement was that step, open until the countersignature
+    endorsed it (one duty, one step: the step's reasons are every judgement it endorsed), so
+    the judgement typed in after the countersignature gives that step its reason
+    (:func:`_join_endorsed`) instead of raising a second one (Wokingham M2 and M8: "By signing
+    off the assessment, the line manager will effectively endorse the judgement"; fix40b,
+    ATTACK38-2: two judgements typed in after the countersignature left two steps, one typed
+    before it one step with both reasons). No query for another act or code."""
+    assessment = event.data.get("assessment_id") \
+        if event.trigger == "judgement_recorded" else None
+    wanted = set(codes) & set(pack.closes("assessment_countersign_endorses"))
+    if not assessment or not wanted:
+        return {}
+    rows = (await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.status == StepStatus.done, col(Step.code).in_(wanted),
+        Step.satisfied_by_type == "assessment",
+        Step.satisfied_by_id == uuid.UUID(str(assessment)),
+        col(Step.completed_at) >= event.occurred_at).order_by(col(Step.completed_at)))).all()
+    found: dict[tuple[str, uuid.UUID], Step] = {}
+    for step in rows:
+        found.setdefault((step.code, step.subject_id), step)
+    return found
+
+
+def _join_endorsed(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
+                   case_id: uuid.UUID) -> bool:
+    """Give ``step`` (done by a countersignature dated at or after the judgement ``event``:
+    :func:`endorsed_since`) the reasons ``intent`` asks it for, as in time order the open step
+    took them: arisen at the judgement when that is earlier (:func:`_raised_earlier`), the
+    reasons in the order of their acts. Whether a reason was added (a replayed judgement's
+    reason is there already)."""
+    have = {(str(r.get("rule")), str((r.get("record") or {}).get("id")))
+            for r in step.reasons or ()}
+    added = [dict(r) for r in intent.reasons
+             if (str(r.get("rule")), str((r.get("record") or {}).get("id"))) not in have]
+    if not added:
+        return False
+    if _arose_after(step, event):
+        _raised_earlier(step, intent, event, pack, case_id)
+    else:
+        _add_reasons(step, intent)
+    # Stable: the acts of one instant stay in recording order (SAME_INSTANT).
+    step.reasons = sorted(step.reasons or (),
+                          key=lambda r: stored_instant(r.get("at")) or event.occurred_at)
+    step.note = _append(step.note, (
+        f"Also endorsed: the judgement of {london_text(event.occurred_at)}, recorded later "
+        "with the assessment whose countersignature endorsed this step."))
+    return True
+
+
 async def _closed_since(
     session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str], *,
     event: WorkflowEvent | None = None,
@@ -1357,6 +1416,9 @@ async def _apply(
     revivable = await _lapsed_after(
         session, case.id, event.occurred_at,
         {i.code for i in evaluation.intents if i.action == "create"}) if revive else {}
+    endorsed = await endorsed_since(
+        session, wctx.pack, case.id, event,
+        {i.code for i in evaluation.intents if i.action == "create"})
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
@@ -1378,8 +1440,13 @@ async def _apply(
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
+            done = endorsed.get((intent.code, intent.subject_id))
             lapsed = revivable.pop((intent.code, intent.subject_id), None)
-            if lapsed is not None:
+            if done is not None:
+                if _join_endorsed(done, intent, event, wctx.pack, case.id):
+                    changes.append((done, replace(intent, action="keep", step_id=done.id)))
+                    updated.append(done)
+            elif lapsed is not None:
                 session.add(lapsed)
                 created.append(_revived(lapsed, intent, event.occurred_at))
             elif intent.code not in ended:

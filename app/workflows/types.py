@@ -43,7 +43,7 @@ _JUDGEMENT_DATA = frozenset({
     "domain", "level", "impact", "likelihood", "setting", "rationale", "victims",
     "via_panel_decision", "record_id", "assessment_pending", "assessment_completed_at",
     "assessment_type", "assessment_unnamed", "transfer_pending", "transfer_date", "replay",
-    "answers_rating_review"})
+    "answers_rating_review", "assessment_id"})
 _ASSESSMENT_DATA = frozenset({
     "type", "stage", "assessment_id", "scores", "answers_review_request"})
 _REFERRAL_DATA = frozenset({"kind", "source", "from_feed"})
