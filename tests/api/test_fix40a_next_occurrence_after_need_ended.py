@@ -27,12 +27,14 @@ import pytest
 
 from tests.api.integrity_support import (
     assert_problem,
+    complete_typed_late,
+    corrected_to_done,
     heard_by_marp,
     judge,
     patch_case,
     steps_of,
+    timeliness_row,
 )
-from tests.api.test_fix37b_missed_step_completion import _complete, _corrected, _row
 from tests.conftest import Tenant
 
 END = "2026-08-20T12:00:00+01:00"  # Thursday 20 August 2026 12:00 BST
@@ -72,7 +74,7 @@ async def _of(t: Tenant, case_id: str, code: str, status: str) -> list[dict[str,
 async def _act(t: Tenant, case_id: str, step_id: str, at: str, via: str) -> Any:
     """The line manager's act for the step dated ``at``: a completion or an oversight entry."""
     if via == "complete":
-        return await _complete(t, step_id, at, "line_manager")
+        return await complete_typed_late(t, step_id, at, "line_manager")
     return await t.client.post(f"/v1/cases/{case_id}/oversight", json={
         "note": "Discussed in supervision", "satisfies_step_id": step_id, "occurred_at": at},
         headers=t.auth("line_manager"))
@@ -124,9 +126,9 @@ async def test_W30_ATTACK38_next_month_owed_before_the_end_is_missed_and_correct
     t = wokingham
     case_id, death = await _w30_case(t, how)
     first = await _the_missed(t, case_id, W30, "2026-07-02T09:00:00Z")
-    r = await _complete(t, first["id"], "2026-06-25T10:00:00+01:00", "line_manager")
+    r = await complete_typed_late(t, first["id"], "2026-06-25T10:00:00+01:00", "line_manager")
     assert r.status_code == 200, r.text
-    await _corrected(t, case_id, first["id"])
+    await corrected_to_done(t, case_id, first["id"])
 
     following = await _the_missed(t, case_id, W30, "2026-07-25T09:00:00Z")
     assert following["id"] != first["id"]
@@ -137,9 +139,9 @@ async def test_W30_ATTACK38_next_month_owed_before_the_end_is_missed_and_correct
 
     r = await _act(t, case_id, following["id"], second[0], via)
     assert r.status_code == (200 if via == "complete" else 201), r.text
-    step = await _corrected(t, case_id, following["id"])
+    step = await corrected_to_done(t, case_id, following["id"])
     assert (step["completed_at"], step["due_at"]) == (second[1], "2026-07-25T09:00:00Z")
-    assert await _row(t, "W30", "2026-07-01", "2026-07-31") == (
+    assert await timeliness_row(t, "W30", "2026-07-01", "2026-07-31") == (
         2, 2 if on_time else 1, 0 if on_time else 1, 0)
     assert await _of(t, case_id, W30, "missed") == []
     assert await _of(t, case_id, W30, "open") == []
@@ -162,21 +164,21 @@ async def test_W30_ATTACK38_a_chain_of_months_corrected_before_the_end(
     t = wokingham
     case_id, death = await _w30_case(t, how)
     first = await _the_missed(t, case_id, W30, "2026-07-02T09:00:00Z")
-    r = await _complete(t, first["id"], "2026-06-25T10:00:00+01:00", "line_manager")
+    r = await complete_typed_late(t, first["id"], "2026-06-25T10:00:00+01:00", "line_manager")
     assert r.status_code == 200, r.text
     second = await _the_missed(t, case_id, W30, "2026-07-25T09:00:00Z")
     r = await _act(t, case_id, second["id"], "2026-07-10T10:00:00+01:00", "oversight")
     assert r.status_code == 201, r.text
-    await _corrected(t, case_id, second["id"])
+    await corrected_to_done(t, case_id, second["id"])
 
     third = await _the_missed(t, case_id, W30, "2026-08-10T09:00:00Z")
     _ended_by(third, how, death)
     await _refused_at_and_after_end(t, case_id, third["id"], "complete")
     r = await _act(t, case_id, third["id"], "2026-08-14T10:00:00+01:00", "complete")
     assert r.status_code == 200, r.text
-    step = await _corrected(t, case_id, third["id"])
+    step = await corrected_to_done(t, case_id, third["id"])
     assert step["completed_at"] == "2026-08-14T09:00:00Z"
-    assert await _row(t, "W30", "2026-07-01", "2026-08-31") == (3, 2, 1, 0)
+    assert await timeliness_row(t, "W30", "2026-07-01", "2026-08-31") == (3, 2, 1, 0)
     assert await _of(t, case_id, W30, "missed") == []
     assert await _of(t, case_id, W30, "open") == []
     [fourth] = await _of(t, case_id, W30, "superseded")
@@ -203,17 +205,17 @@ async def test_S11_ATTACK38_month_end_review_owed_before_the_end_is_correctable(
                         review_date="2026-09-08", rosh_level="high")
     death = await _end(t, case_id, how)
     first = await _the_missed(t, case_id, S11, "2026-05-30T09:00:00Z")
-    r = await _complete(t, first["id"], "2026-05-31T10:00:00+01:00", "line_manager")
+    r = await complete_typed_late(t, first["id"], "2026-05-31T10:00:00+01:00", "line_manager")
     assert r.status_code == 200, r.text
-    await _corrected(t, case_id, first["id"])
+    await corrected_to_done(t, case_id, first["id"])
 
     following = await _the_missed(t, case_id, S11, "2026-06-30T09:00:00Z")
     _ended_by(following, how, death)
     await _refused_at_and_after_end(t, case_id, following["id"], "complete")
-    r = await _complete(t, following["id"], "2026-07-31T10:00:00+01:00", "line_manager")
+    r = await complete_typed_late(t, following["id"], "2026-07-31T10:00:00+01:00", "line_manager")
     assert r.status_code == 200, r.text
-    await _corrected(t, case_id, following["id"])
-    assert await _row(t, "S11", "2026-05-01", "2026-06-30") == (2, 0, 2, 0)
+    await corrected_to_done(t, case_id, following["id"])
+    assert await timeliness_row(t, "S11", "2026-05-01", "2026-06-30") == (2, 0, 2, 0)
     assert await _of(t, case_id, S11, "missed") == []
     assert await _of(t, case_id, S11, "open") == []
     [after_end] = await _of(t, case_id, S11, "superseded")
@@ -253,18 +255,18 @@ async def test_S11_ATTACK38_reviews_owed_before_the_lowering_as_typed_in_order(
     typed_after = await _high_case(t)
     await judge(t, typed_after, "rosh", "medium", END)
     first = await _the_missed(t, typed_after, S11, "2026-07-02T09:00:00Z")
-    r = await _complete(t, first["id"], "2026-06-25T10:00:00+01:00", "line_manager")
+    r = await complete_typed_late(t, first["id"], "2026-06-25T10:00:00+01:00", "line_manager")
     assert r.status_code == 200, r.text
     second = await _the_missed(t, typed_after, S11, "2026-07-25T09:00:00Z")
     await _refused_at_and_after_end(t, typed_after, second["id"], "complete")
-    r = await _complete(t, second["id"], "2026-07-10T10:00:00+01:00", "line_manager")
+    r = await complete_typed_late(t, second["id"], "2026-07-10T10:00:00+01:00", "line_manager")
     assert r.status_code == 200, r.text
-    await _corrected(t, typed_after, second["id"])
+    await corrected_to_done(t, typed_after, second["id"])
 
     in_order = await _high_case(t)
     for at in ("2026-06-25T10:00:00+01:00", "2026-07-10T10:00:00+01:00"):
         [step] = await _of(t, in_order, S11, "open")
-        r = await _complete(t, step["id"], at, "line_manager")
+        r = await complete_typed_late(t, step["id"], at, "line_manager")
         assert r.status_code == 200, r.text
     await judge(t, in_order, "rosh", "medium", END)
     record = await _s11_record(t, in_order)
@@ -273,7 +275,7 @@ async def test_S11_ATTACK38_reviews_owed_before_the_lowering_as_typed_in_order(
                       ("missed", "2026-08-10T09:00:00Z", None)], record
     assert await _s11_record(t, typed_after) == record
     # Both cases' August reviews, missed (a missed step counts late too).
-    assert await _row(t, "S11", "2026-08-01", "2026-08-31") == (2, 0, 2, 2)
+    assert await timeliness_row(t, "S11", "2026-08-01", "2026-08-31") == (2, 0, 2, 2)
 
 
 async def test_S11_ATTACK38_a_waiver_before_the_lowering_as_typed_in_order(
