@@ -85,7 +85,7 @@ async def _every_order(t: Tenant, judged: str, sent: str
             if act == "judgement":
                 await judge(t, case, "rosh", "very_high", judged)
             else:
-                sent_at = (await _mappa_a(t, case, sent))["sent_at"]
+                sent_at = (await _mappa_a(t, case, sent)).get("sent_at")
         seen[order] = (await _rows(t, case, "S10"), await _timeline(t, case, "S10"))
     first = next(iter(seen.values()))
     assert {o: got for o, got in seen.items() if got != first} == {}, first
