@@ -402,19 +402,18 @@ _REFERRAL = sa.table(
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
                       since: Any = None, at: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
-    the panels the case is on the agenda of, undecided and not withdrawn (``b``), those
-    items' own sittings (``i``: the item's id and its panel's time), those it was
-    taken off by its keepers and is not on again (``w``: ``left_panel_ids``), the times of
-    its live panel referrals (``r``) and of its panels' decisions (``d``), the kinds of its
-    referrals sent and standing (``s``), and its holder's
-    absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
-    ends_on)``. The service, case, holder, date and the act's instant are the parameters
-    ``s``, ``c``, ``h``, ``since`` and ``at`` unless other expressions are given
-    (:func:`inputs_column`); ``marker``: one more row ``x`` (so that an aggregate of the rows is
-    never NULL). A referral counts as sent (``s``) from its ``sent_at`` on, its own instant
+    the case's agenda items, undecided and not withdrawn (``i``: the item's id and its
+    panel's, ``panel_id``), the panels it was taken off by its keepers and is not on again
+    (``w``: ``left_panel_ids``), the times of its live panel referrals (``r``) and of its
+    panels' decisions (``d``), the kinds of its referrals sent and standing (``s``), and its
+    holder's absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for,
+    starts_on, ends_on, panel_id)``. The service, case, holder, date and the act's instant are
+    the parameters ``s``, ``c``, ``h``, ``since`` and ``at`` unless other expressions are given
+    (:func:`inputs_column`); ``marker``: one more row ``x`` (so that an aggregate of the rows
+    is never NULL). A referral counts as sent (``s``) from its ``sent_at`` on, its own instant
     included: at one instant the service's referrals come after the panels' decisions and
     before the judgements (a MAPPA A form sent at a Very High's instant has "already been
-    done" for it, Somerset 7.1.9; :data:`app.workflows.instant_order.SAME_INSTANT`, fix40c)."""
+    done" for it, Somerset 7.1.9; :mod:`app.workflows.instant_order`, fix40c)."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
     s = sa.bindparam("s") if service_id is None else service_id
     c = sa.bindparam("c") if case_id is None else case_id
@@ -427,45 +426,41 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
     no_date = sa.cast(sa.null(), absence.c.starts_on.type)
     panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
                        panel.c.scheduled_for, no_date.label("starts_on"),
-                       no_date.label("ends_on")).where(panel.c.service_id == s)
-    booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
-                       no_date).where(
-        item.c.case_id == c, item.c.decided_at.is_(None),
-        item.c.withdrawn_at.is_(None))
-    # The sitting of each of those items (``i``: the item's id, its panel's time): a
+                       no_date.label("ends_on"), no_id.label("panel_id")).where(
+        panel.c.service_id == s)
+    # The case's agenda (the panels of these items) and, for each item, its own panel: a
     # ``next-panel`` step about an item is due at that item's sitting (ATTACK37-7).
-    sittings = sa.select(sa.literal_column("'i'"), item.c.id, no_kind, panel.c.scheduled_for,
-                         no_date, no_date).select_from(
-        item.join(panel, panel.c.id == item.c.panel_id)).where(
+    items = sa.select(sa.literal_column("'i'"), item.c.id, no_kind, no_time, no_date, no_date,
+                      item.c.panel_id).where(
         item.c.case_id == c, item.c.decided_at.is_(None),
         item.c.withdrawn_at.is_(None))
     other = sa.alias(item, "yj_in_other_item")
     left = sa.select(sa.literal_column("'w'"), item.c.panel_id, no_kind, no_time, no_date,
-                     no_date).where(
+                     no_date, no_id).where(
         item.c.case_id == c, item.c.withdrawn_by_keepers.is_(sa.true()),
         ~sa.exists().where(other.c.panel_id == item.c.panel_id, other.c.case_id == c,
                            other.c.withdrawn_at.is_(None)).correlate(item))
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
                          _REFERRAL.c.occurred_at,
-                         no_date, no_date).where(
+                         no_date, no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.kind == sa.literal_column("'panel'"),
         live_panel_referral(_REFERRAL.c.status))
     decided = sa.select(sa.literal_column("'d'"), item.c.panel_id, no_kind,
                         item.c.decided_at,
-                        no_date, no_date).where(
+                        no_date, no_date, no_id).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
     sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
-                     no_date).where(
+                     no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
         sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at <= at)
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
-                     absence.c.ends_on).where(
+                     absence.c.ends_on, no_id).where(
         absence.c.service_id == s, absence.c.staff_id == h,
         absence.c.ends_on >= since)
     if not marker:
-        return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away)
-    return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away, sa.select(
-        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
+        return sa.union_all(panels, items, left, referred, decided, sent, away)
+    return sa.union_all(panels, items, left, referred, decided, sent, away, sa.select(
+        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date, no_id))
 
 
 _INPUTS = _inputs_statement()
@@ -512,9 +507,14 @@ def inputs_params(occurred_at: datetime, *, now: bool = False) -> dict[str, Any]
 def inputs_from_column(value: Any, case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`snapshot_inputs`' answer from :func:`inputs_column`'s value (asyncpg's records,
     their UUIDs made :class:`uuid.UUID` as SQLAlchemy's type gives them)."""
-    rows = [_InputsRow(k, None if i is None else uuid.UUID(bytes=i.bytes), kind, at, start, end)
-            for k, i, kind, at, start, end in value or ()]
+    rows = [_InputsRow(k, _uuid_of(i), kind, at, start, end, _uuid_of(panel_id))
+            for k, i, kind, at, start, end, panel_id in value or ()]
     return inputs_of(rows, case)
+
+
+def _uuid_of(value: Any) -> uuid.UUID | None:
+    """asyncpg's UUID as :class:`uuid.UUID` (None stays None)."""
+    return None if value is None else uuid.UUID(bytes=value.bytes)
 
 
 class _InputsRow(NamedTuple):
@@ -524,6 +524,7 @@ class _InputsRow(NamedTuple):
     scheduled_for: datetime | None
     starts_on: date | None
     ends_on: date | None
+    panel_id: uuid.UUID | None
 
 
 async def snapshot_inputs(
@@ -543,7 +544,7 @@ async def snapshot_inputs(
 
 def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`snapshot_inputs`' answer from :data:`_INPUTS`' rows (``k``, ``id``, ``kind``,
-    ``scheduled_for``, ``starts_on``, ``ends_on``)."""
+    ``scheduled_for``, ``starts_on``, ``ends_on``, ``panel_id``)."""
     panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
                      for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
     absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
@@ -553,9 +554,8 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
     last_decision = max(decisions, default=None)
     referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
-    agenda = frozenset(r.id for r in rows if r.k == "b")
-    items = {r.id: stored_utc(r.scheduled_for) for r in rows
-             if r.k == "i" and r.id is not None and r.scheduled_for is not None}
+    items = {r.id: r.panel_id for r in rows if r.k == "i"}
+    agenda = frozenset(items.values())
     # The panels that have decided the case, at their (earliest) decision on it (fix37a).
     heard: dict[uuid.UUID, datetime] = {}
     for r in rows:
@@ -564,7 +564,7 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
             heard[r.id] = min(at, heard.get(r.id, at))
     left = frozenset(r.id for r in rows if r.k == "w")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
-                    "agenda_item_sittings": items,
+                    "agenda_item_panels": items,
                     "decided_panels": heard, "left_panel_ids": left,
                     "panel_referred": referred, "case_holder_absences": absences,
                     "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}
@@ -827,9 +827,11 @@ async def run_backfill(
         if strict:
             raise_violations(evaluation)
         return await current(session, case)
-    closed = await _closed_since(session, case.id, event.occurred_at,
-                                 {i.code for i in evaluation.intents if i.action == "create"},
-                                 event=event)
+    creates = {i.code for i in evaluation.intents if i.action == "create"}
+    closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event)
+    # A step a countersignature on file endorsed since takes the act's reason (:func:`_apply`,
+    # :func:`endorsed_since`), not left out as one closed since.
+    closed -= set(await endorsed_since(session, wctx.pack, case.id, event, creates))
     replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
     by_id = {s.id: s for s in open_steps}
     intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
@@ -1330,6 +1332,63 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
                                    f"({intent.policy_ref}), the history as it now stands.")
 
 
+async def endorsed_since(
+    session: AsyncSession, pack: Pack, case_id: uuid.UUID, event: WorkflowEvent,
+    codes: Collection[str],
+) -> dict[tuple[str, uuid.UUID], Step]:
+    """(code, subject) -> the case's step of these codes (the pack's ``[closures]``
+    ``assessment_countersign_endorses``) done by the countersignature of the assessment the
+    judgement ``event`` is recorded with, dated at or after the judgement (a countersignature
+    comes after the judgements of its instant: :data:`app.domain.replay.SAME_INSTANT`). In time
+    order the judgement's acknowledgement was that step, open until the countersignature
+    endorsed it (one duty, one step: the step's reasons are every judgement it endorsed), so
+    the judgement typed in after the countersignature gives that step its reason
+    (:func:`_join_endorsed`) instead of raising a second one (Wokingham M2 and M8: "By signing
+    off the assessment, the line manager will effectively endorse the judgement"; fix40b,
+    ATTACK38-2: two judgements typed in after the countersignature left two steps, one typed
+    before it one step with both reasons). No query for another act or code."""
+    assessment = event.data.get("assessment_id") \
+        if event.trigger == "judgement_recorded" else None
+    wanted = set(codes) & set(pack.closes("assessment_countersign_endorses"))
+    if not assessment or not wanted:
+        return {}
+    rows = (await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.status == StepStatus.done, col(Step.code).in_(wanted),
+        Step.satisfied_by_type == "assessment",
+        Step.satisfied_by_id == uuid.UUID(str(assessment)),
+        col(Step.completed_at) >= event.occurred_at).order_by(col(Step.completed_at)))).all()
+    found: dict[tuple[str, uuid.UUID], Step] = {}
+    for step in rows:
+        found.setdefault((step.code, step.subject_id), step)
+    return found
+
+
+def _join_endorsed(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
+                   case_id: uuid.UUID) -> bool:
+    """Give ``step`` (done by a countersignature dated at or after the judgement ``event``:
+    :func:`endorsed_since`) the reasons ``intent`` asks it for, as in time order the open step
+    took them: arisen at the judgement when that is earlier (:func:`_raised_earlier`), the
+    reasons in the order of their acts. Whether a reason was added (a replayed judgement's
+    reason is there already)."""
+    have = {(str(r.get("rule")), str((r.get("record") or {}).get("id")))
+            for r in step.reasons or ()}
+    added = [dict(r) for r in intent.reasons
+             if (str(r.get("rule")), str((r.get("record") or {}).get("id"))) not in have]
+    if not added:
+        return False
+    if _arose_after(step, event):
+        _raised_earlier(step, intent, event, pack, case_id)
+    else:
+        _add_reasons(step, intent)
+    # Stable: the acts of one instant stay in recording order (SAME_INSTANT).
+    step.reasons = sorted(step.reasons or (),
+                          key=lambda r: stored_instant(r.get("at")) or event.occurred_at)
+    step.note = _append(step.note, (
+        f"Also endorsed: the judgement of {london_text(event.occurred_at)}, recorded later "
+        "with the assessment whose countersignature endorsed this step."))
+    return True
+
+
 async def _closed_since(
     session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str], *,
     event: WorkflowEvent | None = None,
@@ -1446,6 +1505,9 @@ async def _apply(
     revivable = await _lapsed_after(
         session, case.id, event.occurred_at,
         {i.code for i in evaluation.intents if i.action == "create"}) if revive else {}
+    endorsed = await endorsed_since(
+        session, wctx.pack, case.id, event,
+        {i.code for i in evaluation.intents if i.action == "create"})
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
@@ -1467,8 +1529,13 @@ async def _apply(
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
+            done = endorsed.get((intent.code, intent.subject_id))
             lapsed = revivable.pop((intent.code, intent.subject_id), None)
-            if lapsed is not None:
+            if done is not None:
+                if _join_endorsed(done, intent, event, wctx.pack, case.id):
+                    changes.append((done, replace(intent, action="keep", step_id=done.id)))
+                    updated.append(done)
+            elif lapsed is not None:
                 session.add(lapsed)
                 created.append(_revived(lapsed, intent, event.occurred_at))
             elif intent.code not in ended:
