@@ -555,7 +555,8 @@ async def record_judgement(
 
     def params() -> dict[str, Any]:
         at = resolve_occurred_at(body.occurred_at)
-        return {**policy.inputs_params(at), **final_events_params(ctx.final_types, at)}
+        now = body.occurred_at is None or at != body.occurred_at  # dated at the write's moment
+        return {**policy.inputs_params(at, now=now), **final_events_params(ctx.final_types, at)}
 
     # The policy's panels and absences, and the case's final events (a death) before the
     # judgement, read with the case, under its lock (issue 15: two round trips fewer on

@@ -393,28 +393,34 @@ _SENT_SQL: tuple[Any, ...] = tuple(
 # The referral table's module imports this one, so its columns are named here (as access.py).
 _REFERRAL = sa.table(
     "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
+    sa.column("id", PanelItem.__table__.c.id.type),  # type: ignore[attr-defined]
     sa.column("kind", sa.String()), sa.column("status", sa.String()),
     sa.column("source", sa.String()),
-    sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
+    sa.column("occurred_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
+    sa.column("sent_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
-                      since: Any = None, marker: bool = False) -> Any:
+                      since: Any = None, at: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
     the case's agenda items, undecided and not withdrawn (``i``: the item's id and its
     panel's, ``panel_id``), the panels it was taken off by its keepers and is not on again
     (``w``: ``left_panel_ids``), the times of its live panel referrals (``r``) and of its
     panels' decisions (``d``), the kinds of its referrals sent and standing (``s``), and its
     holder's absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for,
-    starts_on, ends_on, panel_id)``. The service, case, holder and date are the parameters
-    ``s``, ``c``, ``h`` and ``since`` unless other expressions are given
+    starts_on, ends_on, panel_id)``. The service, case, holder, date and the act's instant are
+    the parameters ``s``, ``c``, ``h``, ``since`` and ``at`` unless other expressions are given
     (:func:`inputs_column`); ``marker``: one more row ``x`` (so that an aggregate of the rows
-    is never NULL)."""
+    is never NULL). A referral counts as sent (``s``) from its ``sent_at`` on, its own instant
+    included: at one instant the service's referrals come after the panels' decisions and
+    before the judgements (a MAPPA A form sent at a Very High's instant has "already been
+    done" for it, Somerset 7.1.9; :mod:`app.workflows.instant_order`, fix40c)."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
     s = sa.bindparam("s") if service_id is None else service_id
     c = sa.bindparam("c") if case_id is None else case_id
     h = sa.bindparam("h") if holder is None else holder
     since = sa.bindparam("since", type_=absence.c.ends_on.type) if since is None else since
+    at = sa.bindparam("at", type_=panel.c.scheduled_for.type) if at is None else at
     no_id = sa.cast(sa.null(), panel.c.id.type)
     no_kind = sa.cast(sa.null(), panel.c.kind.type)
     no_time = sa.cast(sa.null(), panel.c.scheduled_for.type)
@@ -447,7 +453,7 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
     sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
                      no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
-        sa.not_(_REFERRAL.c.source.like("feed:%")))
+        sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at <= at)
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on, no_id).where(
         absence.c.service_id == s, absence.c.staff_id == h,
@@ -482,16 +488,21 @@ def inputs_column() -> Any:
         holder=sa.select(sa.func.coalesce(case.c.case_holder_id, "")).where(
             case.c.id == case_id).scalar_subquery().correlate(None),
         since=sa.bindparam("yj_since", type_=StaffAbsence.__table__.c.ends_on.type),  # type: ignore[attr-defined]
+        at=sa.bindparam("yj_at", type_=Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
         marker=True,
     ).subquery("yj_inputs")
     return (sa.select(sa.func.array_agg(sa.tuple_(*union.c), type_=sa.types.NullType()))
             .select_from(union).scalar_subquery().correlate(None).label("yj_inputs"))
 
 
-def inputs_params(occurred_at: datetime) -> dict[str, Any]:
+def inputs_params(occurred_at: datetime, *, now: bool = False) -> dict[str, Any]:
     """The parameters :func:`inputs_column` takes besides the case file's, for an act at
-    ``occurred_at`` (absences from the day before it on, as :func:`snapshot_inputs`)."""
-    return {"yj_since": london_date(occurred_at) - timedelta(days=1)}
+    ``occurred_at`` (absences from the day before it on, as :func:`snapshot_inputs`; the
+    referrals sent by then). ``now``: the act is dated when it is applied, after the case's
+    lock, a moment after ``occurred_at``: every referral sent on record counts (none is dated
+    ahead of its recording), one sent while the act waited for the lock too."""
+    return {"yj_since": london_date(occurred_at) - timedelta(days=1),
+            "yj_at": datetime(9999, 12, 31, tzinfo=UTC) if now else occurred_at}
 
 
 def inputs_from_column(value: Any, case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
@@ -527,7 +538,8 @@ async def snapshot_inputs(
     since = london_date(occurred_at) - timedelta(days=1)
     conn = await session.connection()
     rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
-                                         "h": case.case_holder_id or "", "since": since})).all()
+                                         "h": case.case_holder_id or "", "since": since,
+                                         "at": occurred_at})).all()
     return inputs_of(rows, case)
 
 
@@ -1114,6 +1126,83 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
     return result.merge(await _apply(
         wctx, event=now, evaluation=replace(evaluation, intents=lapsed),
         open_steps=open_steps, derive=False))
+
+
+async def _sent_after(session: AsyncSession, case_id: uuid.UUID, at: datetime
+                      ) -> list[tuple[datetime, str, uuid.UUID]]:
+    """The case's referrals the service sent after ``at`` and standing (as ``referral_sent_in``
+    counts them): (sent_at, kind, id), in time order."""
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(_REFERRAL.c.sent_at, _REFERRAL.c.kind, _REFERRAL.c.id).where(
+            _REFERRAL.c.case_id == case_id, _REFERRAL.c.status.in_(_SENT_SQL),
+            sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at > at))).all()
+    return sorted((stored_utc(when), str(kind), ident) for when, kind, ident in rows)
+
+
+async def _lapsed_at(wctx: WriteContext, at: datetime, kind: str, referral_id: uuid.UUID,
+                     steps: Collection[uuid.UUID]) -> PolicyResult | None:
+    """Supersede, at ``at``, those of ``steps`` (open) whose condition fails on the case as it
+    stood at ``at`` with the ``kind`` referral ``referral_id`` sent then (the engine's
+    ``holds`` on the send's after-state: ``referral_sent_in``); None when none fails."""
+    session, case = wctx.session, wctx.case
+    open_steps = await open_steps_of(session, case.id)
+    if not any(s.id in steps for s in open_steps):
+        return None
+    then = replace(wctx, occurred_at=at)
+    event = then.event("referral_transition", {"kind": kind, "action": "send",
+                                               "to_status": "sent"}, subject_id=referral_id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, at)
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
+                              **extras, **await case_fields_at(session, case, at))
+    lapsed = tuple(i for i in evaluation.intents
+                   if i.action == "supersede" and i.step_id in steps)
+    if not lapsed:
+        return None
+    return await _apply(then, event=event, evaluation=replace(evaluation, intents=lapsed),
+                        open_steps=open_steps, derive=False)
+
+
+async def lapsed_by_later_sends(wctx: WriteContext, *, result: PolicyResult) -> PolicyResult:
+    """Supersede the steps this write created (an act dated before referrals already sent)
+    that a referral sent after the act's date ended in time order, each at that send's time:
+    a Very High ROSH dated 1 July typed in after the MAPPA A form sent on 10 July raises
+    Somerset S10 on 1 July (the form not yet sent: ``referral_sent_in`` counts a referral from
+    its ``sent_at``), superseded on 10 July as when typed in time order (7.1.9 "unless this has
+    already been done", 8.3.3; fix40c). One query for a write that created steps."""
+    created = {s.id for s in result.created if s.status == StepStatus.open}
+    if not created:
+        return result
+    for at, kind, referral_id in await _sent_after(wctx.session, wctx.case.id,
+                                                   wctx.occurred_at):
+        lapsed = await _lapsed_at(wctx, at, kind, referral_id, created)
+        if lapsed is not None:
+            result = result.merge(lapsed)
+    return result
+
+
+async def lapsed_by_earlier_send(wctx: WriteContext, *, kind: str, referral_id: uuid.UUID
+                                 ) -> PolicyResult | None:
+    """The ``kind`` referral ``referral_id`` just sent at ``wctx.occurred_at``, typed in after
+    acts dated after it: an open step one of them raised whose condition fails with the form
+    sent (``referral_sent_in``) was, in time order, never owed: superseded at the instant it
+    arose, which the case's history leaves out (a step raised and ended at one instant): the
+    Very High of 10 July typed before the MAPPA A form sent on 1 July raises no S10 in time
+    order (Somerset 7.1.9 "unless this has already been done"; fix40c). The send's own
+    evaluation ends the steps raised at its instant (a judgement's, ranked after it: docs §7);
+    it leaves those raised after it to this (:func:`_of_its_moment`)."""
+    at = wctx.occurred_at
+    later: dict[datetime, set[uuid.UUID]] = {}
+    for step in await open_steps_of(wctx.session, wctx.case.id):
+        rose = stored_utc(step.raised_at or step.created_at)
+        if rose > at:
+            later.setdefault(rose, set()).add(step.id)
+    result = None
+    for rose in sorted(later):
+        lapsed = await _lapsed_at(wctx, rose, kind, referral_id, later[rose])
+        if lapsed is not None:
+            result = lapsed if result is None else result.merge(lapsed)
+    return result
 
 
 def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
