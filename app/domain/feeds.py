@@ -442,7 +442,7 @@ def _mappa_update(body: FeedReferral) -> MappaUpdate:
 Message = tuple[datetime, dict[str, Any]]
 
 
-async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
+async def _feed_messages(wctx: WriteContext, new: Message | None) -> list[Message]:
     """The case's MAPPA feed messages with what each sets (:class:`MappaUpdate`), in
     ``received_at`` order, messages received at one instant by what they set (their canonical
     JSON): the order of delivery, which the referral's id follows, decided which of two
@@ -460,7 +460,8 @@ async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
         sent = {f: v for f in MAPPA_FEED_FIELDS if (v := getattr(update, f)) is not None}
         if sent:
             messages.append((_aware(at), sent))
-    messages.append(new)
+    if new is not None:
+        messages.append(new)
     messages.sort(key=lambda m: (m[0], json.dumps(m[1], sort_keys=True, default=str)))
     return messages
 
@@ -511,8 +512,12 @@ def refold(messages: Sequence[Message], history: Sequence[FieldChange],
     # strictly inside a waiting level's wait are no feed's (a feed level stands only where a
     # category does), those at the category's instant are the feed's if ``feed_actor`` made
     # them (ATTACK37-1: a staff level dated after a waiting message lost to it), and one at
-    # the message's own instant stands over it (ATTACK40-8, :func:`others_at`).
-    theirs = [(change.occurred_at, change.actor) for change in history
+    # the message's own instant stands over it (ATTACK40-8, :func:`others_at`); a staff level
+    # dated before the category waited for it as a message does and is dated by its own date
+    # (:func:`own_dates`; ATTACK40-7).
+    dated = own_dates(history, feed_actor)
+    theirs = [(dated.get(i, change.occurred_at), change.actor)
+              for i, change in enumerate(history)
               if not change.created and "mappa_level" in change.changes]
     for i, (at, level) in enumerate(levels):
         starts = at if state("mappa_category", at) is not None else next(
@@ -523,6 +528,99 @@ def refold(messages: Sequence[Message], history: Sequence[FieldChange],
             continue  # no category yet, or a later-dated level (the feed's or anyone's) first
         assert_(starts, "mappa_level", level)
     return added
+
+
+def own_dates(history: Sequence[FieldChange], feed_actor: str | None) -> dict[int, datetime]:
+    """The own dates of the staff levels in ``history`` that waited for a category (index in
+    ``history`` -> the ``PATCH``'s ``occurred_at``): such a level is recorded at the category's
+    instant, with a row of the same write at its own date that changes nothing (its old the
+    case's value when recorded, its new the level then), which dates it (:func:`wait_level`).
+    The feed's rows (``feed_actor``) are dated by their messages."""
+    found: dict[int, datetime] = {}
+    for i, change in enumerate(history):
+        if change.created or change.actor == feed_actor or "mappa_level" not in change.changes:
+            continue
+        own = [other.occurred_at for other in history
+               if not other.created and other.actor == change.actor
+               and other.recorded_at == change.recorded_at
+               and other.occurred_at < change.occurred_at and "mappa_level" in other.changes]
+        if own:
+            found[i] = max(own)
+    return found
+
+
+async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | None:
+    """A dated ``PATCH`` of the MAPPA level alone (``level`` at ``wctx.occurred_at``) for a
+    child with no MAPPA category then and one on file after it: the level waits for the
+    category as a feed message's does (README, Referral feeds; ATTACK40-7: the staff level
+    took effect at its own date, before the child was eligible, and the monthly review W19
+    counted from then; one dated after a waiting message was left as history when typed in
+    after it). It stands from the category's date unless a level dated after it and by then
+    (a message's, or anyone's) is on file: among the levels waiting for one category the
+    latest-dated wins, whoever records it and in whatever order. The duties are derived again
+    from the category's date (:func:`_evaluate_from`). None when the level does not wait (a
+    category at its date, or none on file after it: the ``PATCH`` judges it as usual)."""
+    session, case, at = wctx.session, wctx.case, wctx.occurred_at
+    history = await field_history(session, case.id)
+    lines = _lines(history)
+    held = None
+    for when, value in lines["mappa_category"]:
+        if when > at:
+            break
+        held = value
+    starts = next((when for when, v in lines["mappa_category"] if when > at and v is not None),
+                  None)
+    if held is not None or starts is None:
+        return None
+    subs = frozenset((await session.exec(select(Referral.created_by).where(
+        col(Referral.case_id) == case.id, col(Referral.source) == MAPPA_SOURCE))).all())
+    messages = [when for when, sent in await _feed_messages(wctx, None)
+                if "mappa_level" in sent]
+    dated = own_dates(history, None)
+    rivals = [*messages, *(dated.get(i, change.occurred_at) for i, change in enumerate(history)
+                           if not change.created and change.actor not in subs
+                           and "mappa_level" in change.changes)]
+    actor = actor_of(session.sync_session)
+    now = utcnow()
+    before = _json(case.mappa_level)
+    then = None
+    for when, value in lines["mappa_level"]:
+        if when > at:
+            break
+        then = value
+    if not any(at < when <= starts for when in rivals):
+        later = any(not c.created and "mappa_level" in c.changes and c.occurred_at > starts
+                    for c in history)
+        if later:  # history at the category's date only: a level dated after it stands now
+            session.add(RecordChange(
+                service_id=case.service_id, case_id=case.id, entity_type="case",
+                entity_id=case.id, recorded_at=now, actor_sub=actor, created=False,
+                changes={"mappa_level": [before, level]}, occurred_at=starts))
+        else:
+            case.mappa_level = level
+            note_case_act(session, case.id, starts)
+            mark_changed(case, starts)
+            case.updated_at = now
+            session.add(case)
+            await session.flush()
+            recorded = (await session.exec(select(RecordChange.recorded_at).where(
+                col(RecordChange.entity_id) == case.id, col(RecordChange.entity_type) == "case")
+                .order_by(col(RecordChange.recorded_at).desc()).limit(1))).first()
+            now = now if recorded is None else recorded
+    # The level's own date, changing nothing there (the level then, the case's now as old).
+    session.add(RecordChange(
+        service_id=case.service_id, case_id=case.id, entity_type="case", entity_id=case.id,
+        recorded_at=now, actor_sub=actor, created=False,
+        changes={"mappa_level": [before, then]}, occurred_at=at))
+    note_case_act(session, case.id, at)
+    case.updated_at = utcnow()
+    session.add(case)
+    await session.flush()
+    result = await _evaluate_from(wctx, since=starts, latest=None)
+    await wctx.audit("case.update", entity_type="case", entity_id=case.id,
+                     change={f"mappa_level@{iso_utc(starts)}": str(level)})
+    await policy.announce_case_fields(wctx, {"mappa_level"})
+    return result
 
 
 def _lines(history: Sequence[FieldChange]) -> dict[str, list[tuple[datetime, Any]]]:
