@@ -53,6 +53,7 @@ from app.domain.common import (
 from app.domain.history import (
     FieldChange,
     RecordChange,
+    TimedChange,
     actor_of,
     changes_after,
     field_history,
@@ -677,13 +678,22 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
         result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": latest}))
         changes = []
     else:
-        changes = [c for c in await changes_after(wctx.session, case,
-                                                  since - timedelta(microseconds=1))
-                   if MAPPA_FIELDS_SET & c.changes.keys()]
+        changes, overridden = _standing(
+            [c for c in await changes_after(wctx.session, case,
+                                            since - timedelta(microseconds=1))
+             if MAPPA_FIELDS_SET & c.changes.keys()])
+        if overridden:
+            result = await _never_stood(wctx, overridden)
+    standing = {c.id: c.changes.keys() for c in changes}
     # The case's own acts of the message's instant typed in before it come after it
     # (app.domain.replay.SAME_INSTANT: feed messages first): the message is judged on the case
     # as they found it, and they are evaluated again after it (fix36d, ATTACK35A-9, -16).
     own = await instant_changes(wctx, since, MAPPA_FIELDS_SET) if latest is None else []
+    # Less what a later change of the instant replaced (:func:`_standing`).
+    own = [c._replace(changes={f: v for f, v in c.changes.items()
+                               if f in standing.get(c.id, c.changes.keys())})
+           for c in own if c.id in standing or not MAPPA_FIELDS_SET & c.changes.keys()
+           or not changes]
     theirs = {c.id for c in own}
     found = before_instant(own)
     history = await rating_history(wctx) if changes else []
@@ -714,6 +724,55 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
     if result is None:
         return await policy.current(wctx.session, case)
     return await answer_from_record(wctx, result=result)
+
+
+def _standing(changes: Sequence[TimedChange]) -> tuple[list[TimedChange], set[datetime]]:
+    """``changes`` (in time order) without what stood at no instant: a MAPPA field's value
+    that a later row of the same instant replaced (a level waiting for a category, replaced
+    at the category's instant by one dated after it, ATTACK40-7; the service's own change of
+    a message's instant, ATTACK40-8); and the instants where one was."""
+    kept: list[TimedChange] = []
+    overridden: set[datetime] = set()
+    for i, change in enumerate(changes):
+        later = {f for other in changes[i + 1:] if other.occurred_at == change.occurred_at
+                 for f in other.changes}
+        gone = MAPPA_FIELDS_SET & later & change.changes.keys()
+        if gone:
+            overridden.add(change.occurred_at)
+        left = {f: v for f, v in change.changes.items() if f not in gone}
+        if left:
+            kept.append(change._replace(changes=left))
+    return kept, overridden
+
+
+async def _never_stood(wctx: WriteContext, instants: set[datetime]) -> policy.PolicyResult:
+    """The duties raised at each of ``instants`` by the case's changes of its fields, derived
+    again there (:func:`_evaluate_from`): a value that a later row of the same instant replaced
+    never stood, so what it raised was never owed (superseded at that instant: the timeline
+    leaves it out) and what it ended is raised again by the values that stand."""
+    ended: list[Any] = []
+    for step in await policy.open_steps_of(wctx.session, wctx.case.id):
+        raised = policy.stored_utc(step.raised_at or step.created_at)
+        reasons = step.reasons or []
+        if raised in instants and reasons and all(
+                r.get("trigger") == "case_changed" and _instant(r.get("at")) == raised
+                for r in reasons):
+            policy.end_need(wctx.session, step, at=raised,
+                            why="Raised by a MAPPA value that a later one of its instant "
+                                "replaced: never owed")
+            wctx.session.add(step)
+            ended.append(step)
+    await wctx.session.flush()
+    if ended:
+        await policy.record_superseded(wctx, ended)
+    return policy.PolicyResult(next_steps=[], superseded=ended)
+
+
+def _instant(text: Any) -> datetime | None:
+    """A reason's ``at`` (ISO 8601) as an aware instant; None if it has none."""
+    if not isinstance(text, str):
+        return None
+    return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def _meets_a_change(case: Case, at: datetime) -> bool:
