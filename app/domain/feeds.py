@@ -589,7 +589,8 @@ async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | No
         if when > at:
             break
         then = value
-    if not any(at < when <= starts for when in rivals):
+    stands = not any(at < when <= starts for when in rivals)
+    if stands:
         later = any(not c.created and "mappa_level" in c.changes and c.occurred_at > starts
                     for c in history)
         if later:  # history at the category's date only: a level dated after it stands now
@@ -617,9 +618,13 @@ async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | No
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
-    result = await _evaluate_from(wctx, since=starts, latest=None)
+    # A level that does not stand (a later-dated one waits for the same category) changes
+    # no duty: history at its date only.
+    result = await (_evaluate_from(wctx, since=starts, latest=None) if stands
+                    else policy.current(session, case))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
-                     change={f"mappa_level@{iso_utc(starts)}": str(level)})
+                     change={f"mappa_level@{iso_utc(at)}": str(level)} if not stands
+                     else {f"mappa_level@{iso_utc(starts)}": str(level)})
     await policy.announce_case_fields(wctx, {"mappa_level"})
     return result
 
@@ -676,7 +681,7 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
     result: policy.PolicyResult | None = None
     if latest is not None and not dated_before_a_rating(case, since):
         result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": latest}))
-        changes = []
+        changes: list[TimedChange] = []
     else:
         changes, overridden = _standing(
             [c for c in await changes_after(wctx.session, case,
@@ -688,7 +693,11 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
     # The case's own acts of the message's instant typed in before it come after it
     # (app.domain.replay.SAME_INSTANT: feed messages first): the message is judged on the case
     # as they found it, and they are evaluated again after it (fix36d, ATTACK35A-9, -16).
-    own = await instant_changes(wctx, since, MAPPA_FIELDS_SET) if latest is None else []
+    # (Not for a level that waited for the category of ``since``, received before it: it
+    # stands from the category, after the acts of that instant; ATTACK40-7, where the waiting
+    # level was judged on the case before the category and W16's notification lapsed.)
+    own = await instant_changes(wctx, since, MAPPA_FIELDS_SET) if (
+        latest is None and wctx.occurred_at == since) else []
     # Less what a later change of the instant replaced (:func:`_standing`).
     own = [c._replace(changes={f: v for f, v in c.changes.items()
                                if f in standing.get(c.id, c.changes.keys())})
@@ -726,35 +735,41 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
     return await answer_from_record(wctx, result=result)
 
 
-def _standing(changes: Sequence[TimedChange]) -> tuple[list[TimedChange], set[datetime]]:
+def _standing(changes: Sequence[TimedChange]
+              ) -> tuple[list[TimedChange], dict[datetime, set[str]]]:
     """``changes`` (in time order) without what stood at no instant: a MAPPA field's value
     that a later row of the same instant replaced (a level waiting for a category, replaced
     at the category's instant by one dated after it, ATTACK40-7; the service's own change of
     a message's instant, ATTACK40-8); and the instants where one was."""
     kept: list[TimedChange] = []
-    overridden: set[datetime] = set()
+    overridden: dict[datetime, set[str]] = {}
     for i, change in enumerate(changes):
         later = {f for other in changes[i + 1:] if other.occurred_at == change.occurred_at
                  for f in other.changes}
         gone = MAPPA_FIELDS_SET & later & change.changes.keys()
         if gone:
-            overridden.add(change.occurred_at)
+            overridden.setdefault(change.occurred_at, set()).update(gone)
         left = {f: v for f, v in change.changes.items() if f not in gone}
         if left:
             kept.append(change._replace(changes=left))
     return kept, overridden
 
 
-async def _never_stood(wctx: WriteContext, instants: set[datetime]) -> policy.PolicyResult:
+async def _never_stood(wctx: WriteContext, instants: dict[datetime, set[str]]
+                       ) -> policy.PolicyResult:
     """The duties raised at each of ``instants`` by the case's changes of its fields, derived
     again there (:func:`_evaluate_from`): a value that a later row of the same instant replaced
     never stood, so what it raised was never owed (superseded at that instant: the timeline
-    leaves it out) and what it ended is raised again by the values that stand."""
+    leaves it out): the steps raised there by the case's changes whose line reads a replaced
+    field (Wokingham W17, W27 of a level 3 replaced by a later-dated level 1 at the category's
+    instant; not W16, which the category of that instant asks for)."""
     ended: list[Any] = []
+    reads = {(r.id, r.code): json.dumps(r.when, default=str) for r in wctx.pack.rules}
     for step in await policy.open_steps_of(wctx.session, wctx.case.id):
         raised = policy.stored_utc(step.raised_at or step.created_at)
         reasons = step.reasons or []
-        if raised in instants and reasons and all(
+        line = reads.get((step.rule_id, step.code), "")
+        if raised in instants and any(f in line for f in instants[raised]) and reasons and all(
                 r.get("trigger") == "case_changed" and _instant(r.get("at")) == raised
                 for r in reasons):
             policy.end_need(wctx.session, step, at=raised,
