@@ -335,6 +335,7 @@ async def _apply_mappa_update(
     if not sent:
         return None
     session = wctx.session
+    started = utcnow()
     before = {f: getattr(case, f) for f in MAPPA_FEED_FIELDS}
     # The usual delivery, dated after every change of the case's fields and making no
     # waiting level stand (it brings no first category): the case as it stands is its history
@@ -387,7 +388,7 @@ async def _apply_mappa_update(
     session.add(case)
     await session.flush()
     latest = {f: [before[f], v] for f, v in current.items()} if in_order else None
-    result = await _evaluate_from(wctx, since=since, latest=latest)
+    result = await _evaluate_from(wctx, since=since, latest=latest, started=started)
     # The fields changed now, and what the history gained before them (field@instant).
     await wctx.audit("case.update", entity_type="case", entity_id=case.id, change={
         **{f: str(v) for f, v in current.items()},
@@ -582,7 +583,7 @@ async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | No
                            if not change.created and change.actor not in subs
                            and "mappa_level" in change.changes)]
     actor = actor_of(session.sync_session)
-    now = utcnow()
+    now = started = utcnow()
     before = _json(case.mappa_level)
     then = None
     for when, value in lines["mappa_level"]:
@@ -620,7 +621,7 @@ async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | No
     await session.flush()
     # A level that does not stand (a later-dated one waits for the same category) changes
     # no duty: history at its date only.
-    result = await (_evaluate_from(wctx, since=starts, latest=None) if stands
+    result = await (_evaluate_from(wctx, since=starts, latest=None, started=started) if stands
                     else policy.current(session, case))
     await wctx.audit("case.update", entity_type="case", entity_id=case.id,
                      change={f"mappa_level@{iso_utc(at)}": str(level)} if not stands
@@ -668,7 +669,8 @@ def _json(value: Any) -> Any:
 
 
 async def _evaluate_from(wctx: WriteContext, *, since: datetime,
-                         latest: dict[str, list[Any]] | None) -> policy.PolicyResult:
+                         latest: dict[str, list[Any]] | None,
+                         started: datetime | None = None) -> policy.PolicyResult:
     """The duties of the case's MAPPA history from ``since`` on: each change of its MAPPA fields
     dated then or later, at its own time on the case as it stood then: what it ends or
     re-dates as in time order (:func:`~app.domain.policy.run` raising nothing), what it asks
@@ -687,8 +689,8 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
             [c for c in await changes_after(wctx.session, case,
                                             since - timedelta(microseconds=1))
              if MAPPA_FIELDS_SET & c.changes.keys()])
-        if overridden:
-            result = await _never_stood(wctx, overridden)
+        if overridden and started is not None:
+            result = await _never_stood(wctx, overridden, started)
     standing = {c.id: c.changes.keys() for c in changes}
     # The case's own acts of the message's instant typed in before it come after it
     # (app.domain.replay.SAME_INSTANT: feed messages first): the message is judged on the case
@@ -737,8 +739,8 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
 
 def _standing(changes: Sequence[TimedChange]
               ) -> tuple[list[TimedChange], dict[datetime, set[str]]]:
-    """``changes`` (in time order) without what stood at no instant: a MAPPA field's value
-    that a later row of the same instant replaced (a level waiting for a category, replaced
+    """``changes`` (in time order) without what stood at no instant: a MAPPA level that a
+    later row of the same instant replaced (a level waiting for a category, replaced
     at the category's instant by one dated after it, ATTACK40-7; the service's own change of
     a message's instant, ATTACK40-8); and the instants where one was."""
     kept: list[TimedChange] = []
@@ -746,7 +748,7 @@ def _standing(changes: Sequence[TimedChange]
     for i, change in enumerate(changes):
         later = {f for other in changes[i + 1:] if other.occurred_at == change.occurred_at
                  for f in other.changes}
-        gone = MAPPA_FIELDS_SET & later & change.changes.keys()
+        gone = {"mappa_level"} & later & change.changes.keys()
         if gone:
             overridden.setdefault(change.occurred_at, set()).update(gone)
         left = {f: v for f, v in change.changes.items() if f not in gone}
@@ -755,14 +757,26 @@ def _standing(changes: Sequence[TimedChange]
     return kept, overridden
 
 
-async def _never_stood(wctx: WriteContext, instants: dict[datetime, set[str]]
-                       ) -> policy.PolicyResult:
+async def _never_stood(wctx: WriteContext, overridden: dict[datetime, set[str]],
+                       started: datetime) -> policy.PolicyResult:
     """The duties raised at each of ``instants`` by the case's changes of its fields, derived
     again there (:func:`_evaluate_from`): a value that a later row of the same instant replaced
     never stood, so what it raised was never owed (superseded at that instant: the timeline
     leaves it out): the steps raised there by the case's changes whose line reads a replaced
     field (Wokingham W17, W27 of a level 3 replaced by a later-dated level 1 at the category's
     instant; not W16, which the category of that instant asks for)."""
+    # Only where the value that stood at the instant before this write (``started``) is not
+    # the one standing now: what it raised the standing one may owe too.
+    history = await field_history(wctx.session, wctx.case.id)
+    instants: dict[datetime, set[str]] = {}
+    for at, fields in overridden.items():
+        rows = [c for c in history if not c.created and c.occurred_at == at]
+        for f in fields:
+            then = [c.changes[f][1] for c in rows if f in c.changes
+                    and c.recorded_at is not None and c.recorded_at < started]
+            now = [c.changes[f][1] for c in rows if f in c.changes]
+            if then and now and then[-1] != now[-1]:
+                instants.setdefault(at, set()).add(f)
     ended: list[Any] = []
     reads = {(r.id, r.code): json.dumps(r.when, default=str) for r in wctx.pack.rules}
     for step in await policy.open_steps_of(wctx.session, wctx.case.id):
