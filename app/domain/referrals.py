@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -612,7 +613,12 @@ async def transition(
             result = result.merge(lapsed)
             ended += [s for s in lapsed.superseded
                       if policy.stored_utc(s.raised_at or s.created_at) > occurred_at]
-        result = await _retract_never_raised(wctx, result, ended, referral)
+        result = await retract_never_raised(
+            wctx, result, ended,
+            why=lambda step: (
+                f"Never raised: the {referral.kind} referral {referral.id} was sent "
+                f"{iso_utc(wctx.occurred_at)}, before the act that raised it "
+                f"({step.rule_id}, {step.code}) found it not yet sent"))
     if action in UNDONE_BY:
         if referral.kind == ReferralKind.panel:
             # The need for the panel may have ended with it: without another way onto a panel
@@ -648,18 +654,22 @@ def _raised_after_send(step: Step, sent: datetime) -> bool:
     return True
 
 
-async def _retract_never_raised(wctx: WriteContext, result: policy.PolicyResult,
-                                ended: list[Step], referral: Referral) -> policy.PolicyResult:
-    """Take off the record the steps ``ended`` that the form just sent makes never raised: in
-    time order the referral was sent before the acts that raised them (dated after it, or a
-    plain judgement of its instant), which then found it sent (``referral_sent_in``): Somerset
-    S10, 7.1.9 "unless this has already been done", 8.3.3. Each was superseded at the instant it
-    arose by this write (announced ``step.superseded``); its row goes, so the record is the one
-    time order leaves whichever was typed first (fix40c, ATTACK36-8: a superseded S10 stayed
-    when the Very High was typed first). The audit trail keeps its creation and supersession,
-    and a ``step.retract`` entry says why. A step something refers to (an oversight entry
-    standing for it, an escalation of it) or no longer superseded stays, superseded (the case's
-    history leaves out a step raised and ended at one instant)."""
+async def retract_never_raised(wctx: WriteContext, result: policy.PolicyResult,
+                               ended: list[Step], *, why: Callable[[Step], str]
+                               ) -> policy.PolicyResult:
+    """Take off the record the steps ``ended`` that an act just recorded makes never raised in
+    time order (``why``: the ``step.retract`` reason of each). A form sent (:func:`transition`):
+    the referral was sent before the acts that raised them (dated after it, or a plain
+    judgement of its instant), which then found it sent (``referral_sent_in``): Somerset S10,
+    7.1.9 "unless this has already been done", 8.3.3. A panel's decision: an agenda item of a
+    later sitting typed in before it found no review booked (Somerset S48, 7.1.1; fix41f,
+    ATTACK40-5). Each was superseded by this write (announced ``step.superseded``); its row
+    goes, so the record is the one time order leaves whichever was typed first (fix40c,
+    ATTACK36-8: a superseded S10 stayed when the Very High was typed first). The audit trail
+    keeps its creation and supersession, and a ``step.retract`` entry says why. A step
+    something refers to (an oversight entry standing for it, an escalation of it) or no longer
+    superseded stays, superseded (the case's history leaves out a step raised and ended at one
+    instant)."""
     ended = [s for s in ended if s.status == StepStatus.superseded]
     if not ended:
         return result
@@ -671,10 +681,7 @@ async def _retract_never_raised(wctx: WriteContext, result: policy.PolicyResult,
     gone = [s for s in ended if s.id not in referred]
     for step in gone:
         await wctx.audit(
-            "step.retract", entity_type="step", entity_id=step.id,
-            reason=f"Never raised: the {referral.kind} referral {referral.id} was sent "
-                   f"{iso_utc(wctx.occurred_at)}, before the act that raised it "
-                   f"({step.rule_id}, {step.code}) found it not yet sent",
+            "step.retract", entity_type="step", entity_id=step.id, reason=why(step),
             change={"code": step.code, "rule_id": step.rule_id,
                     "raised_at": iso_utc(policy.stored_utc(step.raised_at or step.created_at))})
         await session.delete(step)
