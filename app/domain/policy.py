@@ -67,6 +67,7 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date, london_text
 from app.workflows.deadlines import (
     DATE_DEFINED,
+    add_period,
     due_at_once_from,
     is_deadline_note,
     overdue_at_for,
@@ -1047,6 +1048,43 @@ def owed_again(step: Step, *, note: str) -> Step:
         owner_role=step.owner_role, reasons=list(step.reasons or []), note=note)
 
 
+async def owed_until_lapse(wctx: WriteContext, step: Step, result: PolicyResult
+                           ) -> PolicyResult:
+    """After an act dated before a recurring step's need lapsed (its condition stopped
+    holding at ``lapsed_at``: a rating lowered) closed it, typed in after the step was
+    recorded missed at that lapse: the next occurrence, which the engine no longer raises (the
+    condition does not hold now), was owed from the act until the same lapse in time order
+    (the condition held until then), so it is raised and ended there, missed if it fell due
+    before, else superseded, lapsed at that act for an earlier act to revive as any other
+    (ATTACK38's twin: Somerset S11's next review owed from a review corrected after the
+    lowering). ``result``: the close's run, to which it is added; unchanged when that run
+    raised the next occurrence (a closure or a death ended the need: :func:`_apply`), or the
+    step did not lapse after the act."""
+    lapsed, at = step.lapsed_at, wctx.occurred_at
+    if step.recurrence is None or lapsed is None or stored_utc(lapsed) <= at \
+            or step.status not in (StepStatus.done, StepStatus.waived) \
+            or any(s.code == step.code and s.rule_id == step.rule_id for s in result.created):
+        return result
+    # A waived occurrence's next keeps its due date (engine ``_next_occurrence``).
+    due = (step.due_at or at) if step.status == StepStatus.waived \
+        else add_period(at, step.recurrence)
+    following = owed_again(step, note=(
+        f"Owed from the act of {london_text(at)} (recorded after its condition stopped "
+        f"holding at {london_text(lapsed)}), until then."))
+    following.raised_at, following.due_at, following.urgent = at, due, False
+    following.overdue_at = step_overdue_at(wctx.pack, step.code, due, False,
+                                           wctx.policy.calendar)
+    following.lapsed_at = lapsed  # an earlier act may yet revive it
+    _close_as_ended(following, at=stored_utc(lapsed), why=f"Superseded: {LAPSED}")
+    wctx.session.add(following)
+    await wctx.session.flush()
+    await _audit_created(wctx, [following])
+    retired = await record_superseded(wctx, [following])
+    result.created.append(following)
+    result.superseded.extend([following, *retired])
+    return result
+
+
 def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
     """The duty of a step superseded when its condition stopped holding, open again as a new
     step (the superseded one stays in the record) because an act dated before that lapse,
@@ -1580,6 +1618,11 @@ async def _apply(
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
     ended = await _ended_for(wctx, evaluation, event.occurred_at)
+    # Unless it is a recurring step's next occurrence owed from a completion dated before the
+    # event that ended it: in time order it was owed until then (ATTACK38-3).
+    later_ends = await _ends_after(wctx, ended, event.occurred_at) \
+        if ended and event.trigger == "step_completed" else {}
+    born_ended: list[tuple[Step, tuple[datetime, uuid.UUID, str]]] = []
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5.)
     earlier = earlier or event.trigger == "judgement_recorded" or not derive
@@ -1606,6 +1649,9 @@ async def _apply(
                 created.append(_revived(lapsed, intent, event.occurred_at))
             elif intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
+            elif (end := later_ends.get(intent.code)) is not None:
+                born_ended.append((_create_step(wctx, intent=intent, event=event), end))
+                created.append(born_ended[-1][0])
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             end_need(session, step, at=event.occurred_at,
@@ -1635,7 +1681,8 @@ async def _apply(
     # (the case was open then) owed it, and the closure that followed supersedes it, marked for
     # the reopening to reinstate; never an open step no act of a closed case can do (attack
     # 24b, A24b-7: a High-Risk Panel request escalated for ever on a closed case).
-    set_aside = _closed_case_steps(wctx, created)
+    set_aside = _ended_by_later_event(wctx, born_ended)
+    set_aside = _closed_case_steps(wctx, [s for s in created if s not in set_aside]) + set_aside
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
         await stand_in_for_recorder(session, wctx.pack, step, recorder=_recorder(wctx, event))
@@ -1681,6 +1728,57 @@ async def _apply(
                                                          if s not in set_aside)]), utcnow()),
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+async def _ends_after(wctx: WriteContext, ended: Collection[str], at: datetime
+                      ) -> dict[str, tuple[datetime, uuid.UUID, str]]:
+    """Of the ``ended`` codes (:func:`_ended_for`), those no event recorded on the case dated
+    at or before ``at`` ended: code -> (when, id, why) of the earliest event dated after ``at``
+    that ends it (the pack's ``ends_steps`` or ``ends_earlier_steps``: a child's death)."""
+    pack = wctx.pack
+    ends = {kind: set(codes) for kind, codes in pack.ending_events().items()}
+    for kind, codes in pack.earlier_ending_events().items():
+        ends.setdefault(kind, set()).update(codes)
+    rows = (await wctx.session.exec(
+        select(CaseEvent.id, CaseEvent.type, CaseEvent.occurred_at)
+        .where(CaseEvent.case_id == wctx.case.id, col(CaseEvent.type).in_(list(ends)))
+        .order_by(col(CaseEvent.occurred_at)))).all()
+    before: set[str] = set()
+    after: dict[str, tuple[datetime, uuid.UUID, str]] = {}
+    for ident, kind, when in rows:
+        moment = stored_utc(when)
+        for code in ends.get(kind, ()):
+            if code not in ended:
+                continue
+            if moment <= at:
+                before.add(code)
+            else:
+                declared = pack.event_type(kind)
+                why = declared.ends_reason or f"{declared.title} ({kind})"
+                after.setdefault(code, (moment, ident, f"{why} (event {ident})"))
+    return {code: end for code, end in after.items() if code not in before}
+
+
+def _ended_by_later_event(
+    wctx: WriteContext, born: Sequence[tuple[Step, tuple[datetime, uuid.UUID, str]]]
+) -> list[Step]:
+    """The steps just raised by an act dated before the event that ends them (:func:`_ends_after`:
+    a recurring step's next occurrence owed from a completion dated before the child's death,
+    typed in after it), ended by that event at its date as the event ended the open ones
+    (missed if already late then, else superseded; linked to it): in time order they were
+    owed until then (ATTACK38-3). A closure dated at or before that event sets them aside
+    instead (:func:`_closed_case_steps`), unless they survive it."""
+    case, pack = wctx.case, wctx.pack
+    closed_at = stored_utc(case.closed_at) if case.closed_at is not None else None
+    out = []
+    for step, (at, ident, why) in born:
+        if closed_at is not None and closed_at <= at \
+                and not pack.survives_closure_of(step.code, step.rule_id):
+            continue
+        _close_as_ended(step, at=at, why=why)
+        step.satisfied_by_type, step.satisfied_by_id = "event", ident
+        out.append(step)
+    return out
 
 
 def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step]:
@@ -3712,7 +3810,21 @@ async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
         .order_by(col(RecordChange.recorded_at)))).all()
     ended = [when for when, changes in rows if when is not None
              and (status := (changes or {}).get("status")) and status[1] in NEED_ENDED]
-    return stored_utc(ended[-1]) if ended else None
+    if ended:
+        return stored_utc(ended[-1])
+    # Raised already ended (no change of status on file): by an act dated before the closure
+    # or the event that ended it, typed in after (:func:`_closed_case_steps`,
+    # :func:`_ended_by_later_event`: the next month's supervision owed from a review corrected
+    # after the closure or death, ATTACK38-1, ATTACK38-3), at that closure's or event's date.
+    if step.satisfied_by_type == CLOSURE_MARK:
+        closed = (await session.exec(select(Case.closed_at).where(
+            Case.id == step.case_id))).first()
+        return stored_utc(closed) if closed is not None else None
+    if step.satisfied_by_type == "event" and step.satisfied_by_id is not None:
+        when = (await session.exec(select(CaseEvent.occurred_at).where(
+            CaseEvent.id == step.satisfied_by_id))).first()
+        return stored_utc(when) if when is not None else None
+    return None
 
 
 def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
