@@ -43,7 +43,7 @@ _JUDGEMENT_DATA = frozenset({
     "domain", "level", "impact", "likelihood", "setting", "rationale", "victims",
     "via_panel_decision", "record_id", "assessment_pending", "assessment_completed_at",
     "assessment_type", "assessment_unnamed", "transfer_pending", "transfer_date", "replay",
-    "answers_rating_review"})
+    "answers_rating_review", "assessment_id"})
 _ASSESSMENT_DATA = frozenset({
     "type", "stage", "assessment_id", "scores", "answers_review_request"})
 _REFERRAL_DATA = frozenset({"kind", "source", "from_feed"})
@@ -164,9 +164,10 @@ class CaseSnapshot:
     # A panel referral of the case stands (made, not withdrawn or declined) that no panel has
     # decided on yet: the referral is made (Somerset 3.2.3, Wokingham's High-Risk Panel request).
     panel_referred: bool = False
-    # The kinds of the case's referrals sent and standing (sent, received or accepted; not
-    # withdrawn or declined): the form has gone to the receiver (Somerset 8.3.3 "Referral to
-    # MAPPA 2 is achieved by sending a 'MAPPA A' Referral form"; ``referral_sent_in``).
+    # The kinds of the case's referrals sent by the event's instant (their ``sent_at``, that
+    # instant included: fix40c) and standing (sent, received or accepted; not withdrawn or
+    # declined): the form has gone to the receiver (Somerset 8.3.3 "Referral to MAPPA 2 is
+    # achieved by sending a 'MAPPA A' Referral form"; ``referral_sent_in``).
     referrals_sent: frozenset[str] = frozenset()
     # The case holder's absences (London dates, inclusive) from the event's day on: an absence
     # ends their working week early for ``+1wd-in-week``.

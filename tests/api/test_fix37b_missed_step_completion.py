@@ -185,5 +185,10 @@ async def test_S11_ATTACK36_6_oversight_and_waiver_before_the_lowering_correct_t
     assert r.status_code == 200, r.text
     [waived] = [s for s in await steps_of(t, other_id, "waived") if s["id"] == other["id"]]
     assert waived["completed_at"] == "2026-03-11T10:00:00Z"
-    assert "monthly_manager_review" not in {
-        s["code"] for s in await steps_of(t, other_id, "missed")}
+    # The waived review is no longer missed; the occurrence after it keeps its due date (a
+    # waiver is not the act the next counts from) and the lowering found it undone: missed,
+    # as typed in order (fix40a, ATTACK38's twin; was: no next review at all).
+    [following] = [s for s in await steps_of(t, other_id, "missed")
+                   if s["code"] == "monthly_manager_review"]
+    assert (following["id"] != other["id"], following["due_at"]) == (
+        True, "2026-02-28T10:00:00Z"), following
