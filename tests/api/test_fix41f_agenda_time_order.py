@@ -34,7 +34,8 @@ from tests.api.integrity_support import (
     patch_case,
     steps_of,
 )
-from tests.conftest import Tenant
+from tests.api.order_support import visible_steps
+from tests.conftest import Tenant, make_tenant
 from tests.orders import typing_orders
 
 
@@ -126,7 +127,7 @@ async def test_S17_S7_the_one_MARP_referral_is_the_earliest_acts_in_every_typing
     first = next(iter(records.values()))
     assert [(s, rule, ref, due) for s, rule, ref, _, due in first] == [
         ("open", "S17", "7", "2026-11-10T10:00:00Z")]
-    assert {order: got for order, got in records.items() if got != first} == {}
+    assert {order: got for order, got in records.items() if got != first} == {}, records
 
 
 # ATTACK40-5 --------------------------------------------------------------------------------
@@ -134,19 +135,19 @@ async def test_S17_S7_the_one_MARP_referral_is_the_earliest_acts_in_every_typing
 DECIDED_AT = "2026-10-27T11:00:00Z"
 
 
-async def _review_listing_typed(t: Tenant, order: tuple[str, ...]) -> tuple[Any, ...]:
+async def _review_listing_typed(t: Tenant, order: tuple[str, ...]
+                                ) -> tuple[Any, list[dict[str, Any]]]:
     """A case opened Thursday 1 October 2026, judged high on 20 October, on the agenda of the
     MARP of Tuesday 27 October 10:00Z (the first after the clock change); a MARP on Tuesday 24
     November. The acts of ``order`` typed in that order ("decision": the 27 October MARP's
     decision at 11:00Z keeping high, its review booked for 24 November; "listing": the case
-    put on the 24 November MARP's agenda). The open steps (code, rule, due, subject) and every
-    attendance step (S48) with its status and subject, subjects named ("case", "initial",
-    "review")."""
+    put on the 24 November MARP's agenda). What a reader sees of its S48, S20 and S29 steps
+    (:func:`visible_steps`: lists, timeline, timeliness report), and its attendance steps (S48)
+    in every status, hidden ones included."""
     case_id = str((await t.open_case(opened_at="2026-10-01T09:00:00+01:00"))["data"]["id"])
     await judge_rosh(t, case_id, "high", "2026-10-20T10:00:00+01:00")
     initial = await book_sitting(t, case_id, "marp", "2026-10-27T10:00:00Z")
     review = await book_panel(t, "2026-11-24T10:00:00Z")
-    names = {case_id: "case", initial[1]: "initial"}
     for act in order:
         if act == "decision":
             r = await decide_item(t, initial, DECIDED_AT, {
@@ -158,15 +159,13 @@ async def _review_listing_typed(t: Tenant, order: tuple[str, ...]) -> tuple[Any,
                 "case_id": case_id, "presenter_id": "case_holder-1"},
                 headers=t.auth("panel_admin"))
             assert r.status_code == 201, r.text
-            names[r.json()["data"]["id"]] = "review"
-    steps = {status: await steps_of(t, case_id, status)
-             for status in ("open", "done", "superseded", "missed", "waived")}
-    open_now = sorted((s["code"], s["policy"]["rule"], s["due_at"],
-                       names.get(str(s["subject_id"]), "other")) for s in steps["open"])
-    attendance = sorted((status, s["policy"]["rule"], names.get(str(s["subject_id"]), "other"))
-                        for status, found in steps.items() for s in found
-                        if s["code"] == "attend_initial_marp")
-    return tuple(open_now), tuple(attendance)
+    attendance = []
+    for status in ("open", "done", "superseded", "missed", "waived"):
+        attendance += [s for s in await steps_of(t, case_id, status)
+                       if s["code"] == "attend_initial_marp"]
+    seen = await visible_steps(t, case_id, "S48", "S20", "S29",
+                               report=("2026-10-01", "2026-12-31"))
+    return seen, attendance
 
 
 @pytest.mark.parametrize("now", [(2026, 12, 3, 12, 0), (2026, 10, 28, 12, 0)],
@@ -180,14 +179,24 @@ async def test_S48_a_review_listing_after_the_initial_MARPs_decision_owes_no_ini
     MARP's agenda after that decision (from that sitting, or when typed on 28 October): the
     review listing owes S20's review attendance, not S48's initial one, whichever of the two was
     typed in first (before: typed listing first, S48 was owed beside S20, due at the review's
-    10:00Z start and overdue once it had sat)."""
+    10:00Z start and overdue once it had sat). Typed so, the S48 it raised is kept superseded at
+    its own instant (hidden from the lists' record, the timeline and the report; its note and a
+    step.retract audit entry say why)."""
     pin(monkeypatch, *now)
-    records = {order: await _review_listing_typed(somerset, order)
-               for order in typing_orders(("decision", "listing"))}
-    first = next(iter(records.values()))
-    open_now, attendance = first
-    assert attendance == (("done", "S48", "initial"),)
-    assert [s for s in open_now if s[0] == "attend_panel_review"] == [
-        ("attend_panel_review", "S20", "2026-11-24T23:59:59Z", "initial")]
-    assert [s[3] for s in open_now if s[0] == "record_panel_decision"] == ["review"]
-    assert {order: got for order, got in records.items() if got != first} == {}
+    runs = {}
+    for order in typing_orders(("decision", "listing")):
+        t = await make_tenant(somerset.client, somerset.settings, somerset.pack)
+        runs[order] = await _review_listing_typed(t, order)
+    seen, attendance = runs[("decision", "listing")]
+    steps, _, _ = seen
+    assert [(s["status"], s["policy"]["rule"]) for s in attendance] == [("done", "S48")]
+    assert [(rule, status) for rule, _, _, status, *_ in steps] == [
+        ("S20", "open"), ("S29", "done"), ("S29", "open"), ("S48", "done")]
+    assert [due for rule, _, _, _, _, due, *_ in steps if rule == "S20"] == [
+        "2026-11-24T23:59:59Z"]
+    assert {order: got[0] for order, got in runs.items() if got[0] != seen} == {}
+    _, hidden = runs[("listing", "decision")]
+    never = [s for s in hidden if s["status"] == "superseded"]
+    assert [(s["policy"]["rule"], s["raised_at"], s["completed_at"]) for s in never] == [
+        ("S48", "2026-11-24T10:00:00Z" if now[1] == 12 else "2026-10-28T12:00:00Z", None)]
+    assert never[0]["note"].splitlines()[-1].startswith("Never raised: the agenda item ")
