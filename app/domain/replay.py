@@ -340,18 +340,20 @@ async def replay_instant(wctx: WriteContext, changes: Sequence[TimedChange]
     return result
 
 
-async def recorded_roles(wctx: WriteContext, actors: dict[Any, str | None]
-                         ) -> dict[Any, str]:
+async def recorded_roles(wctx: WriteContext, actors: dict[Any, str | None], *,
+                         by_patch: bool = False) -> dict[Any, str]:
     """The role the engine saw acting when each change of the case's fields (key -> its
     recorder's staff id, ``actors``) was recorded, as far as the record tells (the field
     history keeps who, not under which role): the case's holder acts as ``case_holder``, its
     line manager as ``line_manager`` (a ``PATCH``'s role: app.domain.cases._patch_role), a
     feed that sent the case a message as ``feed``; anyone else is left out (the caller's
-    own role stands in). A change replayed after an act dated before it, typed in after it,
-    is judged under its own recorder's role, not the replaying write's (fix41a, ATTACK40-2:
-    the release its line manager PATCHed, replayed after the custody entry the case holder
-    typed in after it, owed Wokingham W5's report to the line manager, which the line manager
-    recording it does not owe)."""
+    own role stands in), but for a ``PATCH``'s change (``by_patch``), which only the case's
+    holder, its line manager and a duty manager may make: a duty manager. A change replayed
+    after an act dated before it, typed in after it,
+    is judged under its own recorder's role, not the replaying write's (fix41a,
+    ATTACK40-2: the release its line manager PATCHed, replayed after the custody entry the
+    case holder typed in after it, owed Wokingham W5's report to the line manager, which the
+    line manager recording it does not owe)."""
     case = wctx.case
     feeds: set[str] | None = None
     roles: dict[Any, str] = {}
@@ -370,6 +372,8 @@ async def recorded_roles(wctx: WriteContext, actors: dict[Any, str | None]
                         table.c.case_id == case.id, table.c.source.like("feed:%")))).all()}
             if actor in feeds:
                 roles[key] = "feed"
+            elif by_patch:
+                roles[key] = "duty_manager"
     return roles
 
 
@@ -437,7 +441,8 @@ async def replay_later_acts(
               if (m.occurred_at, tuple(m.changes)) not in given]
     if not events and not judged and not changes and not signed and not moves and not stated:
         return None
-    roles = await recorded_roles(wctx, await _change_actors(wctx, changes))
+    actors = await _change_actors(wctx, changes)
+    roles = await recorded_roles(wctx, actors)
     # In time order, and at one instant in its one order (:data:`SAME_INSTANT`): the case's
     # events and changes of its fields before the judgements (a panel's decision first, as
     # ``history`` has them), the countersignatures after (fix41a, ATTACK40-4: a change of its
@@ -480,6 +485,8 @@ async def replay_later_acts(
             data: dict[str, Any] = {"changes": act.changes}
             if _custody_event_change(act, events):
                 data["custody_event"] = True
+            if actors.get(act.id) is not None:
+                data[policy.ACTED_BY] = actors[act.id]
             event = WorkflowEvent(
                 trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
                 actor_role=roles.get(act.id, wctx.event_role), data=data)
@@ -492,7 +499,8 @@ async def replay_later_acts(
         elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
-                actor_role=act.recorded_role, data=event_data(act))
+                actor_role=act.recorded_role,
+                data={**event_data(act), policy.ACTED_BY: act.recorded_by})
             # A later transfer in replaces the incoming ratings of an earlier one typed in
             # after it: the steps those asked for that its own no longer ask lapse at its
             # date, as in time order (Somerset 13.3: "Where a case has a ROSH judgment and/or
@@ -620,9 +628,12 @@ async def _owe_move(wctx: WriteContext, move: Move, history: Sequence[Judged], *
     Somerset 14.3/14.4, S27); else only what it still owes applies."""
     at = move.occurred_at
     then = dataclasses.replace(wctx, occurred_at=at)
-    role = (await recorded_roles(wctx, {0: move.actor})).get(0, wctx.event_role)
+    role = (await recorded_roles(wctx, {0: move.actor}, by_patch=True)).get(0, wctx.event_role)
+    data: dict[str, Any] = {"changes": move.changes}
+    if move.actor is not None:
+        data[policy.ACTED_BY] = move.actor
     event = WorkflowEvent(trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
-                          actor_role=role, data={"changes": move.changes})
+                          actor_role=role, data=data)
     if ends and not dated_before_a_rating(wctx.case, at, or_at=True):
         # As the change would have run, typed in at its date (its supersessions too: the
         # release's handover replaces the entry's, Somerset 14.3/14.4, S27).

@@ -55,9 +55,10 @@ def patched(at: str, **fields: Any) -> Act:
     return _act("patch", at, **fields)
 
 
-def holder_patched(at: str, **fields: Any) -> Act:
-    """A PATCH of the case's fields dated ``at``, by its case holder."""
-    return _act("holder_patch", at, **fields)
+def patched_as(role: str, at: str, **fields: Any) -> Act:
+    """A PATCH of the case's fields dated ``at`` under ``role`` (``case_holder``: by its
+    holder; ``duty_manager``: by duty_manager-1)."""
+    return _act(f"patch as {role}", at, **fields)
 
 
 def mappa(at: str, **details: Any) -> Act:
@@ -85,8 +86,9 @@ async def record(t: Tenant, case_id: str, ref: str, act: Act) -> None:
                                 headers=t.auth("case_holder"))
     elif act.kind == "patch":
         r = await patch_case(t, case_id, {**body, "occurred_at": act.at})
-    elif act.kind == "holder_patch":
-        r = await patch_case(t, case_id, {**body, "occurred_at": act.at}, role="case_holder")
+    elif act.kind.startswith("patch as "):
+        r = await patch_case(t, case_id, {**body, "occurred_at": act.at},
+                             role=act.kind.removeprefix("patch as "))
     elif act.kind == "mappa":
         r = await t.client.post("/v1/feeds/mappa/referrals", json={
             "case_external_ref": {"system": REF, "id": ref}, "kind": "mappa_h",

@@ -35,10 +35,10 @@ from typing import Any
 from tests.api.instant_support import (
     Act,
     event,
-    holder_patched,
     mappa,
     own,
     patched,
+    patched_as,
     record,
     steps_of,
     whole_in_every_order,
@@ -111,7 +111,7 @@ async def test_W5_release_patched_by_the_case_holder_and_an_earlier_custody_entr
     (1 Oct): each is recorded (W4) and reported to the line manager at once (W5), as the
     equivalent custody events are, typed in either order."""
     got = await whole_in_every_order(wokingham, [
-        event(ENTRY, "custody_entry"), holder_patched(RELEASE, in_custody=False)],
+        event(ENTRY, "custody_entry"), patched_as("case_holder", RELEASE, in_custody=False)],
         opened_at=OPENED)
     assert steps_of(got, "record_incident") == [
         ("case_holder", HOLDER, "2026-09-11T22:59:59Z", False, "W4", CONTROLS),
@@ -223,3 +223,20 @@ async def test_W5_release_patch_and_high_at_one_instant_entry_typed_last(
         "2026-09-11T22:59:59Z", "2026-10-02T22:59:59Z"]
     assert [s[2] for s in steps_of(got, "request_high_risk_panel")] == [
         "2026-10-05T22:59:59Z"]
+
+
+async def test_S16_release_patched_by_a_duty_manager_and_an_earlier_custody_entry(
+        somerset: Tenant) -> None:
+    """S16, S27 (Somerset 2.2, 3.1, 14.3/14.4; the Wokingham shape of ATTACK40-2 on
+    Somerset): "Where the duty manager has been consulted, they will advise the relevant line
+    manager of the outcome". The custody entry (10 Sep, by the case holder) and the release
+    PATCHed by a duty manager (1 Oct): the duty manager advises the line manager of the
+    release, the release's handover replaces the entry's, whatever the typing order (the
+    release is judged under the role it was recorded under, not the entry's writer's)."""
+    got = await whole_in_every_order(somerset, [
+        event(ENTRY, "custody_entry"), patched_as("duty_manager", RELEASE, in_custody=False)],
+        opened_at=OPENED)
+    assert [(s[0], s[2]) for s in steps_of(got, "advise_line_manager")] == [
+        ("duty_manager", None)]
+    assert [s[4] for s in steps_of(got, "secure_estate_handover", "superseded")] == ["S27"]
+    assert [s[4] for s in steps_of(got, "secure_estate_handover")] == ["S27"]
