@@ -2557,6 +2557,9 @@ def owed_from_the_act(step: Step, at: datetime) -> None:
     after = iso_utc(at)
     rebased = []
     for reason in step.reasons or ():
+        # Owed again by this act: not answered by a listing at the sitting an earlier
+        # withdrawal named (app.domain.agenda.HEARD_FROM); this act's own caller says anew.
+        reason = {k: v for k, v in reason.items() if k != "heard_from"}
         moment, known = stored_instant(reason.get("at")), stored_instant(reason.get("counted_from"))
         if (moment is None or moment >= at) and (known is None or known >= at):
             rebased.append(reason)
