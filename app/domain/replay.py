@@ -206,7 +206,7 @@ async def later_events(wctx: WriteContext, since: datetime) -> list[CaseEvent]:
         return list(rows.all())
 
 
-async def _judgement_event(
+async def judgement_event(
     wctx: WriteContext, judgement_id: uuid.UUID
 ) -> WorkflowEvent:
     """The engine's event for a judgement already recorded, as its write built it (the pending
@@ -218,6 +218,7 @@ async def _judgement_event(
         "likelihood": j.likelihood, "setting": j.setting, "rationale": j.rationale,
         "victims": list(j.victims or []), "via_panel_decision": j.panel_item_id is not None,
         "record_id": str(j.id),
+        "assessment_id": str(j.assessment_id) if j.assessment_id else None,
     }
     data.update(await assessment_clock(wctx.session, j.assessment_id, j.occurred_at))
     data["assessment_unnamed"] = j.assessment_id is None  # a panel's too (ATTACK34B-4)
@@ -446,7 +447,7 @@ async def replay_later_acts(
                 later.append({**state, LATER_JUDGED: after.domain})
             try:
                 more = await policy.run_backfill(
-                    wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
+                    wctx, event=await judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
                     in_time_order=judged_again, lapse=True,
