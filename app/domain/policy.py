@@ -3646,6 +3646,10 @@ def note_restricted_act(pack: Pack, access_mode: str | None, step: Step) -> None
         step.note = _append(step.note, RESTRICTED_ACT_NOTE)
 
 
+# A replayed act's event data: the staff id of whoever recorded it (app.domain.replay).
+ACTED_BY = "acted_by"
+
+
 def assignee_for(case: Case, intent: StepIntent) -> str | None:
     """The named assignee: explicit, else the case's holder or line manager by actor."""
     if intent.assignee_id:
@@ -3658,8 +3662,10 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
     case = wctx.case
     assignee = assignee_for(case, intent)
     if assignee is None and intent.actor == event.actor_role == "duty_manager":
-        # S16: the duty manager who acted is the one who must advise the line manager.
-        assignee = wctx.principal.sub
+        # S16: the duty manager who acted is the one who must advise the line manager (an
+        # act replayed after one dated before it: whoever recorded it, not the replaying
+        # write's author; fix41a).
+        assignee = str(event.data.get(ACTED_BY) or wctx.principal.sub)
     return Step(
         service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
