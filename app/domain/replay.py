@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -345,7 +345,7 @@ async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
     judgements_at_since: bool = False, plain_at_since: bool = False,
-    signed_at_since: bool = False,
+    signed_at_since: bool = False, unraised: Collection[uuid.UUID] = (),
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -368,7 +368,8 @@ async def replay_later_acts(
     ATTACK37-5). A countersignature replayed also endorses, at its date, the judgements
     recorded with its assessment by then (their rationale acknowledgements, Wokingham M2 and
     M8, done by the manager who signed: :func:`_endorse_on_file`; fix39a, ATTACK37-9), as its
-    own write did those typed before it."""
+    own write did those typed before it. ``unraised``: hidden steps that do not count as the
+    duty closed since (:func:`app.domain.policy.run_backfill`; fix42a)."""
     events = await later_events(wctx, since)
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
@@ -402,7 +403,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=await _countersign_event(wctx, at, act[2], pending),
                 ratings=ratings_at(history, at), later=ratings_after(history, at),
-                replayed=act[2].id, judged=judged_of(history))
+                replayed=act[2].id, judged=judged_of(history), unraised=unraised)
             if endorsed is not None:
                 more = endorsed.merge(more)
         elif kind == 2:
@@ -421,7 +422,8 @@ async def replay_later_acts(
                 actor_role=wctx.event_role, data=data)
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history))
+                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history),
+                unraised=unraised)
         elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
@@ -435,7 +437,8 @@ async def replay_later_acts(
                 wctx, event=event, ratings=ratings_at(history, at),
                 later=ratings_after(history, at), replayed=act.id, judged=judged_of(history),
                 lapse=isinstance(event.data.get("incoming_ratings"), dict),
-                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict))
+                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict),
+                unraised=unraised)
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)
@@ -451,7 +454,7 @@ async def replay_later_acts(
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
                     in_time_order=judged_again, lapse=True,
-                    judged=judged_of(history[:index]))
+                    judged=judged_of(history[:index]), unraised=unraised)
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)
