@@ -125,3 +125,20 @@ async def test_S10_very_high_after_the_mappa_a_form_ended_owes_it_typed_in_any_o
         (vh, f"Never raised: the mappa_a referral {state['referral']} was sent "
              f"2026-08-05T09:00:00Z, before the act that raised it (S10, identify_mappa_level) "
              f"found it not yet sent")]
+
+
+async def test_S7_S8_high_at_the_withdrawals_instant_owes_both_typed_in_any_order(
+        client: Any, settings: Any) -> None:
+    """Somerset 3.2.3, 6.2 (as above): the MARP referral submitted with the views on Tue 24 Nov
+    2026 10:00 was withdrawn on Thu 26 Nov 10:00, the instant of the High ROSH. At one instant
+    the referrals come before the judgements (docs §7), so the High finds no referral standing
+    and S7 and S8 are owed (open) from then, whatever order the three are typed in."""
+    record, _ = await _every_order(client, settings, {
+        "referral": _made("panel", TUE, "submit", details=VIEWS),
+        "end": _ended("withdraw", THU), "judgement": _high(THU)}, ("S7", "S8"), NOVEMBER,
+        "2026-11-02T09:00:00Z", allowed=_after_referral)
+    rows, history, _ = record
+    assert [(row[0], row[3], row[4]) for row in rows] == [("S7", "open", THU),
+                                                          ("S8", "open", THU)]
+    assert history == [(THU, "created", "S7", "refer_to_panel"),
+                       (THU, "created", "S8", "seek_child_and_carer_views")]
