@@ -24,6 +24,7 @@ transfer pending)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -34,7 +35,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import policy, transfers
-from app.domain.assessments_table import assessment_acts, assessment_clock, ratings_completed_by
+from app.domain.assessments_table import (
+    Assessment,
+    AssessmentStatus,
+    assessment_acts,
+    assessment_clock,
+    ratings_completed_by,
+)
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.history import (
@@ -340,11 +347,46 @@ async def replay_instant(wctx: WriteContext, changes: Sequence[TimedChange]
     return result
 
 
+class LaterActs(NamedTuple):
+    """:func:`later_acts_columns`' values: whether the case has an event dated after the act,
+    a judgement dated at or after it, an assessment past its draft."""
+
+    events: bool
+    judgements: bool
+    assessments: bool
+
+
+@functools.cache
+def later_acts_columns() -> tuple[Any, ...]:
+    """PostgreSQL: whether the case ``yj_case`` has an event dated after ``yj_act_at``, a
+    judgement dated at or after it, and an assessment past its draft (whose history may
+    countersign it after it), as three columns of the case file's statement
+    (:func:`app.domain.access.get_case_file_for_write`), read after the case lock with the
+    case's own snapshot: :func:`replay_later_acts` reads only those that may hold an act to
+    replay (issue 15: a dated change of the case, with nothing on file after it, reads none:
+    three round trips fewer)."""
+    event: Any = sa.alias(CaseEvent.__table__, "yj_la_event")  # type: ignore[attr-defined]
+    judgement: Any = sa.alias(Judgement.__table__, "yj_la_judgement")  # type: ignore[attr-defined]
+    assessment: Any = sa.alias(Assessment.__table__, "yj_la_assessment")  # type: ignore[attr-defined]
+    case_id = sa.bindparam("yj_case", type_=event.c.case_id.type)
+    at = sa.bindparam("yj_act_at", type_=event.c.occurred_at.type)
+    return (
+        sa.select(event.c.id).where(event.c.case_id == case_id, event.c.occurred_at > at)
+        .correlate(None).exists().label("yj_later_events"),
+        sa.select(judgement.c.id).where(judgement.c.case_id == case_id,
+                                        judgement.c.occurred_at >= at)
+        .correlate(None).exists().label("yj_later_judgements"),
+        sa.select(assessment.c.id).where(assessment.c.case_id == case_id,
+                                         assessment.c.status != AssessmentStatus.draft)
+        .correlate(None).exists().label("yj_assessments"),
+    )
+
+
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
     judgements_at_since: bool = False, plain_at_since: bool = False,
-    signed_at_since: bool = False,
+    signed_at_since: bool = False, known: LaterActs | None = None,
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -367,18 +409,26 @@ async def replay_later_acts(
     ATTACK37-5). A countersignature replayed also endorses, at its date, the judgements
     recorded with its assessment by then (their rationale acknowledgements, Wokingham M2 and
     M8, done by the manager who signed: :func:`_endorse_on_file`; fix39a, ATTACK37-9), as its
-    own write did those typed before it."""
-    events = await later_events(wctx, since)
+    own write did those typed before it. ``known``: which of the case's events, judgements and
+    assessments may hold such an act, as the caller read it with the case under its lock
+    (:func:`later_acts_columns`), nothing of them written since: those that cannot are not
+    read."""
+    events = await later_events(wctx, since) if known is None or known.events else []
+    changes = [c for c in await changes_after(wctx.session, wctx.case, since)
+               if not c.changes.keys() <= besides]
+    signed = []
+    if known is None or known.assessments:
+        with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
+            signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
+                      if a[1] == "countersign"
+                      and (a[0] > since or (signed_at_since and a[0] == since))]
+    if known is not None and not known.judgements and pending is None \
+            and not events and not changes and not signed:
+        return None  # no judgement at or after ``since`` either: nothing to replay
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
               or (judgements_at_since and h.occurred_at == since)
               or (plain_at_since and h.occurred_at == since and h.panel_item_id is None)]
-    changes = [c for c in await changes_after(wctx.session, wctx.case, since)
-               if not c.changes.keys() <= besides]
-    with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
-        signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
-                  if a[1] == "countersign"
-                  and (a[0] > since or (signed_at_since and a[0] == since))]
     if not events and not judged and not changes and not signed:
         return None
     acts: list[tuple[datetime, int, Any]] = [(e.occurred_at, 0, e) for e in events]
