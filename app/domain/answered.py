@@ -179,8 +179,12 @@ async def answer_from_record(
     decisions: here), each at the act's time, as time order would have (A15-4); those a
     change of the case's fields dated after them ended are superseded
     (:func:`~app.domain.policy.lapsed_since`, A15-9). ``besides``:
-    the record whose act this write is (what it raises is not answered by itself)."""
+    the record whose act this write is (what it raises is not answered by itself). Those a
+    referral sent after them ended (``referral_sent_in``: Somerset S10 and the MAPPA A form)
+    are superseded at the send's time (:func:`~app.domain.policy.lapsed_by_later_sends`,
+    fix40c)."""
     result = await policy.lapsed_since(wctx, result=result)
+    result = await policy.lapsed_by_later_sends(wctx, result=result)
     result = await answer_from_file(wctx, result=result, besides=besides)
     closable = _closable(wctx.pack)
     created = [s for s in result.created if s.status == StepStatus.open and s.code in closable]

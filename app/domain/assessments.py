@@ -665,6 +665,17 @@ async def endorse_judgements(
                 and (reason_act(r) or wctx.occurred_at) <= wctx.occurred_at]
         if not mine:
             continue
+        rest = [r for r in reasons if r not in mine]
+        if rest and all((reason_act(r) or wctx.occurred_at) > wctx.occurred_at for r in rest):
+            # Its other reasons all came after the countersignature (typed in before it, or a
+            # judgement dated before it typed in after them): in time order this step was done
+            # by the countersignature with these judgements, and the later ones raised a step
+            # of their own after it (Wokingham M2, M8; fix40b: it stayed open, headed by the
+            # endorsed judgement's line).
+            more = await _split_endorsed(wctx, step=step, mine=mine, rest=rest,
+                                         assessment=assessment, credited_to=credited_to)
+            result = more if result is None else result.merge(more)
+            continue
         if len(mine) < len(reasons):
             step.reasons = [r for r in reasons if r not in mine]
             step.note = "\n".join(x for x in (step.note, (
@@ -680,23 +691,69 @@ async def endorse_judgements(
     return result
 
 
+def _headed_by(pack: Pack, step: Step, reasons: list[dict[str, Any]]) -> None:
+    """``step`` with ``reasons`` (in the order of their acts), arisen at the first one's act
+    under its line (its rule, reference and title)."""
+    first = reasons[0]
+    line = next((line for line in pack.lines(str(first.get("rule")))
+                 if line.code == step.code and line.ref == first.get("ref")), None)
+    step.reasons = reasons
+    if line is not None:
+        step.rule_id, step.policy_ref, step.title = line.id, line.ref, line.title
+    step.raised_at = reason_act(first) or step.raised_at
+
+
+async def _split_endorsed(
+    wctx: WriteContext, *, step: Step, mine: list[dict[str, Any]], rest: list[dict[str, Any]],
+    assessment: Assessment, credited_to: str | None,
+) -> policy.PolicyResult:
+    """An open acknowledgement whose ``mine`` reasons the countersignature (``wctx``'s time)
+    endorses and whose ``rest`` all came after it, as time order has it: a step of its own
+    with ``mine``, done by the countersignature, and ``step`` left open with ``rest``, arisen
+    at the first of them under its line."""
+    done = policy.owed_again(step, note=(
+        f"The judgement(s) of step {step.id} dated before the countersignature of assessment "
+        f"{assessment.id}, which endorsed them; the later ones stay with that step."))
+    _headed_by(wctx.pack, done, sorted(mine, key=lambda r: reason_act(r) or wctx.occurred_at))
+    _headed_by(wctx.pack, step, rest)
+    step.note = "\n".join(x for x in (step.note, (
+        f"Judgement(s) endorsed by the countersignature of assessment {assessment.id} "
+        f"are in step {done.id}")) if x)
+    # Flushed by its closure: never two open steps of one duty (the unique index).
+    wctx.session.add_all([done, step])
+    await wctx.audit("step.create", entity_type="step", entity_id=done.id,
+                     change=policy.step_change(done))
+    closed = await close_step(
+        wctx, step=done, note=f"Endorsed by countersigning assessment {assessment.id}",
+        satisfied_by=("assessment", assessment.id), credited_to=credited_to)
+    return policy.PolicyResult(created=[done]).merge(closed)
+
+
 async def check_belongs_to_case(
     session: AsyncSession, case: Case, assessment_id: uuid.UUID | None,
-    field: str = "assessment_id",
+    field: str = "assessment_id", *, at: datetime | None = None,
+    time_field: str = "occurred_at",
 ) -> None:
     """422 unless the assessment a judgement names is one of this case's (``field``: where the
-    request carries it)."""
+    request carries it); 422 ``occurred-before-bound`` when the judgement's time ``at`` (its
+    ``time_field``) is before the assessment was started (its ``occurred_at``), as every act
+    about an assessment is (its submission, countersignature, return): a judgement made with
+    an Asset+ cannot precede the Asset+ (fix40b, ATTACK38-4: one dated 5 August on an Asset+
+    started on the 10th was stored, and its countersignature then endorsed it)."""
     if assessment_id is None:
         return
     found = (await session.exec(
-        select(Assessment.id).where(Assessment.id == assessment_id,
-                                    Assessment.case_id == case.id)
+        select(Assessment.occurred_at).where(Assessment.id == assessment_id,
+                                             Assessment.case_id == case.id)
     )).first()
     if found is None:
         raise Unprocessable(
             "The assessment named is not one of this case's.",
             errors=[{"loc": f"body.{field}", "msg": "not an assessment of this case"}],
         )
+    if at is not None:
+        require_not_before(at, policy.stored_utc(found), "the assessment's occurred_at",
+                           time_field)
 
 
 ASSESSMENT_ORDER = paging.Order(

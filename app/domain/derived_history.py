@@ -108,7 +108,7 @@ def ratings_json_at(rated: list[Rated], at: datetime) -> dict[str, Any]:
 async def _final_event_at(wctx: WriteContext) -> datetime | None:
     """When the case's earliest event of a ``final`` type (the pack's: a death) happened: the
     child is on no register and no case of priority from then (A20-2)."""
-    final = [e.id for e in wctx.pack.event_types if e.final]
+    final = sorted(wctx.pack.final_event_types)
     if not final:
         return None
     at = (await wctx.session.exec(

@@ -477,7 +477,7 @@ def rival_types(pack: Pack, event_type: str) -> frozenset[str]:
     (:data:`ONE_AT_AN_INSTANT`, and a final event, the pack's death, with
     :data:`MOVES_BESIDE_DEATH`)."""
     group = next((g for g in ONE_AT_AN_INSTANT if event_type in g), frozenset())
-    final = frozenset(e.id for e in pack.event_types if e.final)
+    final = pack.final_event_types
     if event_type in final:
         return group | MOVES_BESIDE_DEATH
     if event_type in MOVES_BESIDE_DEATH:
@@ -491,22 +491,27 @@ _SAME_INSTANT_TAIL = (": the order of the two at one instant is unknown, and it 
                       "time.")
 
 
+def _at_same_instant(recorded: str, what: str, msg: str, extra: dict[str, Any],
+                     withheld: Conflict | None = None) -> Conflict:
+    """The 409 ``event-at-same-instant``: the case already records ``recorded`` (what and
+    when), which ``what`` cannot share its instant with; ``msg`` the ``occurred_at`` error,
+    ``extra`` what names the other record."""
+    return Conflict(
+        f"The case already records {recorded}; {what} cannot share its instant"
+        f"{_SAME_INSTANT_TAIL}", slug="event-at-same-instant",
+        errors=[{"loc": "body.occurred_at", "msg": msg}], extra=extra, withheld=withheld)
+
+
 def _event_at_same_instant(rival: CaseEvent | EventAround, what: str, when: str) -> Conflict:
     """The 409 naming the event recorded at the instant (to a machine client without its
     id)."""
-    errors = [{"loc": "body.occurred_at",
-               "msg": f"a {rival.type} event is recorded at this instant"}]
-    return Conflict(
-        f"The case already records a {rival.type} event at {when} (event {rival.id}); "
-        f"{what} cannot share its instant{_SAME_INSTANT_TAIL}",
-        slug="event-at-same-instant", errors=errors,
-        extra={"other_event": {"type": str(rival.type), "id": str(rival.id),
-                               "occurred_at": when}},
+    msg, kind = f"a {rival.type} event is recorded at this instant", str(rival.type)
+    return _at_same_instant(
+        f"a {rival.type} event at {when} (event {rival.id})", what, msg,
+        {"other_event": {"type": kind, "id": str(rival.id), "occurred_at": when}},
         # To a machine client: the other event's type and the instant it sent, not its id.
-        withheld=Conflict(
-            f"The case already records a {rival.type} event at {when}; {what} cannot share "
-            f"its instant{_SAME_INSTANT_TAIL}", slug="event-at-same-instant", errors=errors,
-            extra={"other_event": {"type": str(rival.type), "occurred_at": when}}))
+        withheld=_at_same_instant(f"a {rival.type} event at {when}", what, msg,
+                                  {"other_event": {"type": kind, "occurred_at": when}}))
 
 
 async def require_no_rival_at_instant(
@@ -553,7 +558,7 @@ async def require_no_custody_rival(
     (:func:`app.domain.history.changes_around_column`), as the caller read them with the case
     under its lock: no statement of its own."""
     wrong = {t for t, after in IN_CUSTODY_AFTER.items() if after != in_custody}
-    final = {e.id for e in pack.event_types if e.final}
+    final = pack.final_event_types
     what = f"a change of in_custody to {str(in_custody).lower()}"
     at_instant: Sequence[CaseEvent | EventAround]
     if known is None:
@@ -645,13 +650,10 @@ def events_around_of(value: Any) -> list[EventAround]:
 def _custody_change_at_same_instant(value: bool, when: str, what: str) -> Conflict:
     """The 409 naming a change of ``in_custody`` to ``value`` recorded at the instant."""
     other = str(value).lower()
-    errors = [{"loc": "body.occurred_at",
-               "msg": f"in_custody is recorded as changed to {other} at this instant"}]
-    return Conflict(
-        f"The case already records in_custody changed to {other} at {when} (a PATCH of the "
-        f"case); {what} cannot share its instant{_SAME_INSTANT_TAIL}",
-        slug="event-at-same-instant", errors=errors,
-        extra={"other_change": {"field": "in_custody", "value": value, "occurred_at": when}})
+    return _at_same_instant(
+        f"in_custody changed to {other} at {when} (a PATCH of the case)", what,
+        f"in_custody is recorded as changed to {other} at this instant",
+        {"other_change": {"field": "in_custody", "value": value, "occurred_at": when}})
 
 
 async def same_event(

@@ -75,7 +75,7 @@ async def final_event_before(
     before ``at``, with its declaration; ``None`` when there is none. ``known``: the case's
     events of any pack's final type dated before ``at``, as the caller read them with the case
     under its lock (:func:`final_events_column`): no statement of its own."""
-    final = {e.id: e for e in pack.event_types if e.final}
+    final = {t: pack.event_type(t) for t in sorted(pack.final_event_types)}
     if not final:
         return None
     if known is None:
@@ -146,7 +146,7 @@ async def require_before_final_event(
 async def final_event_recorded(session: AsyncSession, pack: Pack, case_id: object) -> bool:
     """Whether the case records an event of a ``final`` type (the pack's: a death), at any
     date: the child is then on no register and no case of priority (attack 20, A20-2)."""
-    final = [e.id for e in pack.event_types if e.final]
+    final = sorted(pack.final_event_types)
     if not final:
         return False
     found = (await session.exec(

@@ -150,6 +150,9 @@ def judgement_event_data(body: JudgementCreate, via_panel_decision: bool) -> dic
         "rationale": body.rationale,
         "victims": list(body.victims or []),
         "via_panel_decision": via_panel_decision,
+        # The assessment it is recorded with: a countersignature of it already on file, dated
+        # at or after it, endorsed it (app.domain.policy.endorsed_since; fix40b, ATTACK38-2).
+        "assessment_id": str(body.assessment_id) if body.assessment_id else None,
     }
 
 
@@ -183,7 +186,7 @@ async def apply_judgement(
     require_within_case(case, occurred_at)
     await require_before_final_event(session, wctx.pack, case, occurred_at,
                                      what="record a judgement", known=final_events)
-    await check_belongs_to_case(session, case, body.assessment_id)
+    await check_belongs_to_case(session, case, body.assessment_id, at=occurred_at)
     data = judgement_event_data(body, via_panel_decision=panel_item_id is not None)
     judgement_id = new_id()
     data["record_id"] = str(judgement_id)  # the steps it asks for name it among their reasons
@@ -552,7 +555,8 @@ async def record_judgement(
 
     def params() -> dict[str, Any]:
         at = resolve_occurred_at(body.occurred_at)
-        return {**policy.inputs_params(at), **final_events_params(ctx.final_types, at)}
+        now = body.occurred_at is None or at != body.occurred_at  # dated at the write's moment
+        return {**policy.inputs_params(at, now=now), **final_events_params(ctx.final_types, at)}
 
     # The policy's panels and absences, and the case's final events (a death) before the
     # judgement, read with the case, under its lock (issue 15: two round trips fewer on

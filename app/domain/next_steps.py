@@ -766,11 +766,10 @@ async def complete_step(
         await policy.require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    if missed is not None:
-        # Done before its need ended, typed in after the step was recorded missed: in time
-        # order it was done, on time if by its deadline (ATTACK36-6).
-        correct_missed(session, step, ended=missed, at=occurred_at)
-    result = await close_step(wctx, step=step, note=body.note, credited_to=credited)
+    # Done before its need ended, typed in after the step was recorded missed: in time order
+    # it was done, on time if by its deadline (ATTACK36-6).
+    result = await close_step(wctx, step=step, note=body.note, credited_to=credited,
+                              need_ended_at=missed)
     if bare:  # the case's other steps are not theirs to see
         result = result.without_next_steps()
     return shown_step(principal, step, bare, ctx), result
@@ -935,9 +934,9 @@ async def missed_until(session: AsyncSession, step: Step, sent: datetime | None,
     6.2's views when the MARP sat without them, a review when the rating was lowered), when
     its need ended, if the act (a completion, waiver or oversight entry, ``sent``: its
     ``occurred_at``) is dated before that: in time order the step was closed by it, and the
-    record is corrected (:func:`correct_missed`). 409 ``step-missed`` for one dated then or
-    after (not the racing acts' ``conflicting-transition``: nothing raced; ATTACK36-6). None
-    for an open step; any other status is the race's 409."""
+    record is corrected (:func:`close_step`'s ``need_ended_at``). 409 ``step-missed`` for one
+    dated then or after (not the racing acts' ``conflicting-transition``: nothing raced;
+    ATTACK36-6). None for an open step; any other status is the race's 409."""
     if step.status != StepStatus.missed:
         require_open_step(step, action)
         return None
@@ -953,8 +952,8 @@ async def missed_until(session: AsyncSession, step: Step, sent: datetime | None,
                "need_ended_at": iso_utc(ended) if ended is not None else None})
 
 
-def correct_missed(session: AsyncSession, step: Step, *, ended: datetime,
-                   at: datetime) -> None:
+def _correct_missed(session: AsyncSession, step: Step, *, ended: datetime,
+                    at: datetime) -> None:
     """Ready a step recorded missed at ``ended`` to be closed by an act at ``at`` dated before
     that (:func:`missed_until`): its note says so, its status change is dated at ``at``, and
     it is no longer linked to the act that ended its need (the panel that sat without it, the
@@ -1023,9 +1022,15 @@ async def close_step(
     satisfied_by: tuple[str, uuid.UUID] | None = None,
     credited_to: str | None = None,
     kind: str | None = None,
+    need_ended_at: datetime | None = None,
 ) -> policy.PolicyResult:
     """Close a step of the write's case at ``wctx.occurred_at`` and feed ``step_completed`` to
     the engine, all in this unit of work.
+
+    ``need_ended_at``: for a step recorded missed, when its need ended (the answer of
+    :func:`missed_until`, checked before the act's other checks): the act, dated before that,
+    corrects the record (:func:`_correct_missed`) and closes it (a completion, waiver or
+    oversight entry typed in after the closure, death or lowering that left it missed).
 
     ``kind``: the closing act's kind in the one order of an instant (app.workflows.instant_order):
     a reason of its instant given by an act ranked after it stays owed (the engine asks for it
@@ -1037,6 +1042,8 @@ async def close_step(
     session, case = wctx.session, wctx.case
     assert step.case_id == case.id
     was = step.status  # missed: a completion dated before its need ended (ATTACK36-6)
+    if need_ended_at is not None:
+        _correct_missed(session, step, ended=need_ended_at, at=wctx.occurred_at)
     if status == StepStatus.missed:
         # Left undone for good by the act (a MARP sat before the views it was owed were
         # sought): missed, done by nobody (fix36e).
@@ -1082,7 +1089,10 @@ async def close_step(
             "waived": status == StepStatus.waived}
     if kind is not None:
         data["act_kind"] = kind
-    return await policy.run(wctx, event=wctx.event("step_completed", data))
+    result = await policy.run(wctx, event=wctx.event("step_completed", data))
+    if need_ended_at is not None:  # the next occurrence owed until the lapse (ATTACK38)
+        result = await policy.owed_until_lapse(wctx, step, result)
+    return result
 
 
 async def satisfy_open_steps(

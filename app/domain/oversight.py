@@ -37,7 +37,6 @@ from app.domain.common import (
 from app.domain.next_steps import (
     NO_SUCH_STEP,
     close_step,
-    correct_missed,
     earlier_occurrence,
     missed_until,
     replan_occurrence,
@@ -210,11 +209,9 @@ async def record_oversight(
                 await _relink(session, later[1], earlier.code)
             return entry, await policy.current(session, case)
         require_step_act_time(step, occurred_at)  # not re-planned: refused as before
-    if missed is not None:  # reviewed before its need ended, typed in after (ATTACK36-6)
-        correct_missed(session, step, ended=missed, at=occurred_at)
-    result = await close_step(
+    result = await close_step(  # reviewed before its need ended, typed in after (ATTACK36-6)
         wctx, step=step, note=f"Satisfied by management oversight entry {entry.id}",
-        satisfied_by=("oversight", entry.id),
+        satisfied_by=("oversight", entry.id), need_ended_at=missed,
     )
     return entry, result
 
@@ -315,8 +312,7 @@ async def waive_step(
     await policy.require_held_role_then(session, principal, case, role, occurred_at)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
-    if missed is not None:  # waived before its need ended, typed in after (ATTACK36-6)
-        correct_missed(session, step, ended=missed, at=occurred_at)
-    result = await close_step(
-        wctx, step=step, note=f"Waived: {body.reason}", status=StepStatus.waived)
+    result = await close_step(  # waived before its need ended, typed in after (ATTACK36-6)
+        wctx, step=step, note=f"Waived: {body.reason}", status=StepStatus.waived,
+        need_ended_at=missed)
     return step, result

@@ -67,6 +67,7 @@ from app.domain.write_context import WriteContext
 from app.workflows.calendar import WorkingCalendar, end_of_day, london_date, london_text
 from app.workflows.deadlines import (
     DATE_DEFINED,
+    add_period,
     due_at_once_from,
     is_deadline_note,
     overdue_at_for,
@@ -392,73 +393,75 @@ _SENT_SQL: tuple[Any, ...] = tuple(
 # The referral table's module imports this one, so its columns are named here (as access.py).
 _REFERRAL = sa.table(
     "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
+    sa.column("id", PanelItem.__table__.c.id.type),  # type: ignore[attr-defined]
     sa.column("kind", sa.String()), sa.column("status", sa.String()),
     sa.column("source", sa.String()),
-    sa.column("occurred_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
+    sa.column("occurred_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
+    sa.column("sent_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
 
 
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
-                      since: Any = None, marker: bool = False) -> Any:
+                      since: Any = None, at: Any = None, marker: bool = False) -> Any:
     """One statement for what :func:`snapshot_inputs` reads: the service's panels (``p``),
-    the panels the case is on the agenda of, undecided and not withdrawn (``b``), those
-    items' own sittings (``i``: the item's id and its panel's time), those it was
-    taken off by its keepers and is not on again (``w``: ``left_panel_ids``), the times of
-    its live panel referrals (``r``) and of its panels' decisions (``d``), the kinds of its
-    referrals sent and standing (``s``), and its holder's
-    absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for, starts_on,
-    ends_on)``. The service, case, holder and date are the parameters ``s``, ``c``, ``h`` and
-    ``since`` unless other expressions are given (:func:`inputs_column`); ``marker``: one more
-    row ``x`` (so that an aggregate of the rows is never NULL)."""
+    the case's agenda items, undecided and not withdrawn (``i``: the item's id and its
+    panel's, ``panel_id``), the panels it was taken off by its keepers and is not on again
+    (``w``: ``left_panel_ids``), the times of its live panel referrals (``r``) and of its
+    panels' decisions (``d``), the kinds of its referrals sent and standing (``s``), and its
+    holder's absences (``a``), as one UNION ALL of rows ``(k, id, kind, scheduled_for,
+    starts_on, ends_on, panel_id)``. The service, case, holder, date and the act's instant are
+    the parameters ``s``, ``c``, ``h``, ``since`` and ``at`` unless other expressions are given
+    (:func:`inputs_column`); ``marker``: one more row ``x`` (so that an aggregate of the rows
+    is never NULL). A referral counts as sent (``s``) from its ``sent_at`` on, its own instant
+    included: at one instant the service's referrals come after the panels' decisions and
+    before the judgements (a MAPPA A form sent at a Very High's instant has "already been
+    done" for it, Somerset 7.1.9; :mod:`app.workflows.instant_order`, fix40c)."""
     panel, item, absence = (t.__table__ for t in (Panel, PanelItem, StaffAbsence))  # type: ignore[union-attr]
     s = sa.bindparam("s") if service_id is None else service_id
     c = sa.bindparam("c") if case_id is None else case_id
     h = sa.bindparam("h") if holder is None else holder
     since = sa.bindparam("since", type_=absence.c.ends_on.type) if since is None else since
+    at = sa.bindparam("at", type_=panel.c.scheduled_for.type) if at is None else at
     no_id = sa.cast(sa.null(), panel.c.id.type)
     no_kind = sa.cast(sa.null(), panel.c.kind.type)
     no_time = sa.cast(sa.null(), panel.c.scheduled_for.type)
     no_date = sa.cast(sa.null(), absence.c.starts_on.type)
     panels = sa.select(sa.literal_column("'p'").label("k"), panel.c.id, panel.c.kind,
                        panel.c.scheduled_for, no_date.label("starts_on"),
-                       no_date.label("ends_on")).where(panel.c.service_id == s)
-    booked = sa.select(sa.literal_column("'b'"), item.c.panel_id, no_kind, no_time, no_date,
-                       no_date).where(
-        item.c.case_id == c, item.c.decided_at.is_(None),
-        item.c.withdrawn_at.is_(None))
-    # The sitting of each of those items (``i``: the item's id, its panel's time): a
+                       no_date.label("ends_on"), no_id.label("panel_id")).where(
+        panel.c.service_id == s)
+    # The case's agenda (the panels of these items) and, for each item, its own panel: a
     # ``next-panel`` step about an item is due at that item's sitting (ATTACK37-7).
-    sittings = sa.select(sa.literal_column("'i'"), item.c.id, no_kind, panel.c.scheduled_for,
-                         no_date, no_date).select_from(
-        item.join(panel, panel.c.id == item.c.panel_id)).where(
+    items = sa.select(sa.literal_column("'i'"), item.c.id, no_kind, no_time, no_date, no_date,
+                      item.c.panel_id).where(
         item.c.case_id == c, item.c.decided_at.is_(None),
         item.c.withdrawn_at.is_(None))
     other = sa.alias(item, "yj_in_other_item")
     left = sa.select(sa.literal_column("'w'"), item.c.panel_id, no_kind, no_time, no_date,
-                     no_date).where(
+                     no_date, no_id).where(
         item.c.case_id == c, item.c.withdrawn_by_keepers.is_(sa.true()),
         ~sa.exists().where(other.c.panel_id == item.c.panel_id, other.c.case_id == c,
                            other.c.withdrawn_at.is_(None)).correlate(item))
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
                          _REFERRAL.c.occurred_at,
-                         no_date, no_date).where(
+                         no_date, no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.kind == sa.literal_column("'panel'"),
         live_panel_referral(_REFERRAL.c.status))
     decided = sa.select(sa.literal_column("'d'"), item.c.panel_id, no_kind,
                         item.c.decided_at,
-                        no_date, no_date).where(
+                        no_date, no_date, no_id).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
     sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
-                     no_date).where(
+                     no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
-        sa.not_(_REFERRAL.c.source.like("feed:%")))
+        sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at <= at)
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
-                     absence.c.ends_on).where(
+                     absence.c.ends_on, no_id).where(
         absence.c.service_id == s, absence.c.staff_id == h,
         absence.c.ends_on >= since)
     if not marker:
-        return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away)
-    return sa.union_all(panels, booked, sittings, left, referred, decided, sent, away, sa.select(
-        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date))
+        return sa.union_all(panels, items, left, referred, decided, sent, away)
+    return sa.union_all(panels, items, left, referred, decided, sent, away, sa.select(
+        sa.literal_column("'x'"), no_id, no_kind, no_time, no_date, no_date, no_id))
 
 
 _INPUTS = _inputs_statement()
@@ -485,24 +488,34 @@ def inputs_column() -> Any:
         holder=sa.select(sa.func.coalesce(case.c.case_holder_id, "")).where(
             case.c.id == case_id).scalar_subquery().correlate(None),
         since=sa.bindparam("yj_since", type_=StaffAbsence.__table__.c.ends_on.type),  # type: ignore[attr-defined]
+        at=sa.bindparam("yj_at", type_=Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
         marker=True,
     ).subquery("yj_inputs")
     return (sa.select(sa.func.array_agg(sa.tuple_(*union.c), type_=sa.types.NullType()))
             .select_from(union).scalar_subquery().correlate(None).label("yj_inputs"))
 
 
-def inputs_params(occurred_at: datetime) -> dict[str, Any]:
+def inputs_params(occurred_at: datetime, *, now: bool = False) -> dict[str, Any]:
     """The parameters :func:`inputs_column` takes besides the case file's, for an act at
-    ``occurred_at`` (absences from the day before it on, as :func:`snapshot_inputs`)."""
-    return {"yj_since": london_date(occurred_at) - timedelta(days=1)}
+    ``occurred_at`` (absences from the day before it on, as :func:`snapshot_inputs`; the
+    referrals sent by then). ``now``: the act is dated when it is applied, after the case's
+    lock, a moment after ``occurred_at``: every referral sent on record counts (none is dated
+    ahead of its recording), one sent while the act waited for the lock too."""
+    return {"yj_since": london_date(occurred_at) - timedelta(days=1),
+            "yj_at": datetime(9999, 12, 31, tzinfo=UTC) if now else occurred_at}
 
 
 def inputs_from_column(value: Any, case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`snapshot_inputs`' answer from :func:`inputs_column`'s value (asyncpg's records,
     their UUIDs made :class:`uuid.UUID` as SQLAlchemy's type gives them)."""
-    rows = [_InputsRow(k, None if i is None else uuid.UUID(bytes=i.bytes), kind, at, start, end)
-            for k, i, kind, at, start, end in value or ()]
+    rows = [_InputsRow(k, _uuid_of(i), kind, at, start, end, _uuid_of(panel_id))
+            for k, i, kind, at, start, end, panel_id in value or ()]
     return inputs_of(rows, case)
+
+
+def _uuid_of(value: Any) -> uuid.UUID | None:
+    """asyncpg's UUID as :class:`uuid.UUID` (None stays None)."""
+    return None if value is None else uuid.UUID(bytes=value.bytes)
 
 
 class _InputsRow(NamedTuple):
@@ -512,6 +525,7 @@ class _InputsRow(NamedTuple):
     scheduled_for: datetime | None
     starts_on: date | None
     ends_on: date | None
+    panel_id: uuid.UUID | None
 
 
 async def snapshot_inputs(
@@ -524,13 +538,14 @@ async def snapshot_inputs(
     since = london_date(occurred_at) - timedelta(days=1)
     conn = await session.connection()
     rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
-                                         "h": case.case_holder_id or "", "since": since})).all()
+                                         "h": case.case_holder_id or "", "since": since,
+                                         "at": occurred_at})).all()
     return inputs_of(rows, case)
 
 
 def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`snapshot_inputs`' answer from :data:`_INPUTS`' rows (``k``, ``id``, ``kind``,
-    ``scheduled_for``, ``starts_on``, ``ends_on``)."""
+    ``scheduled_for``, ``starts_on``, ``ends_on``, ``panel_id``)."""
     panels = sorted((ScheduledPanel(id=r.id, kind=r.kind, scheduled_for=r.scheduled_for)
                      for r in rows if r.k == "p"), key=lambda p: p.scheduled_for)
     absences = tuple(sorted((r.starts_on, r.ends_on) for r in rows if r.k == "a"))
@@ -540,9 +555,8 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
     last_decision = max(decisions, default=None)
     referred = any(last_decision is None or stored_utc(r.scheduled_for) > last_decision
                    for r in rows if r.k == "r" and r.scheduled_for is not None)
-    agenda = frozenset(r.id for r in rows if r.k == "b")
-    items = {r.id: stored_utc(r.scheduled_for) for r in rows
-             if r.k == "i" and r.id is not None and r.scheduled_for is not None}
+    items = {r.id: r.panel_id for r in rows if r.k == "i"}
+    agenda = frozenset(items.values())
     # The panels that have decided the case, at their (earliest) decision on it (fix37a).
     heard: dict[uuid.UUID, datetime] = {}
     for r in rows:
@@ -551,7 +565,7 @@ def inputs_of(rows: Sequence[Any], case: Case) -> tuple[list[ScheduledPanel], di
             heard[r.id] = min(at, heard.get(r.id, at))
     left = frozenset(r.id for r in rows if r.k == "w")
     return panels, {"on_panel_agenda": bool(agenda), "agenda_panel_ids": agenda,
-                    "agenda_item_sittings": items,
+                    "agenda_item_panels": items,
                     "decided_panels": heard, "left_panel_ids": left,
                     "panel_referred": referred, "case_holder_absences": absences,
                     "referrals_sent": frozenset(str(r.kind) for r in rows if r.k == "s")}
@@ -814,9 +828,11 @@ async def run_backfill(
         if strict:
             raise_violations(evaluation)
         return await current(session, case)
-    closed = await _closed_since(session, case.id, event.occurred_at,
-                                 {i.code for i in evaluation.intents if i.action == "create"},
-                                 event=event)
+    creates = {i.code for i in evaluation.intents if i.action == "create"}
+    closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event)
+    # A step a countersignature on file endorsed since takes the act's reason (:func:`_apply`,
+    # :func:`endorsed_since`), not left out as one closed since.
+    closed -= set(await endorsed_since(session, wctx.pack, case.id, event, creates))
     replaced = _replaced_since(wctx.pack, open_steps, event.occurred_at)
     by_id = {s.id: s for s in open_steps}
     intents = tuple(_joined(i, open_steps, event) for i in evaluation.intents
@@ -1021,6 +1037,43 @@ def owed_again(step: Step, *, note: str) -> Step:
         owner_role=step.owner_role, reasons=list(step.reasons or []), note=note)
 
 
+async def owed_until_lapse(wctx: WriteContext, step: Step, result: PolicyResult
+                           ) -> PolicyResult:
+    """After an act dated before a recurring step's need lapsed (its condition stopped
+    holding at ``lapsed_at``: a rating lowered) closed it, typed in after the step was
+    recorded missed at that lapse: the next occurrence, which the engine no longer raises (the
+    condition does not hold now), was owed from the act until the same lapse in time order
+    (the condition held until then), so it is raised and ended there, missed if it fell due
+    before, else superseded, lapsed at that act for an earlier act to revive as any other
+    (ATTACK38's twin: Somerset S11's next review owed from a review corrected after the
+    lowering). ``result``: the close's run, to which it is added; unchanged when that run
+    raised the next occurrence (a closure or a death ended the need: :func:`_apply`), or the
+    step did not lapse after the act."""
+    lapsed, at = step.lapsed_at, wctx.occurred_at
+    if step.recurrence is None or lapsed is None or stored_utc(lapsed) <= at \
+            or step.status not in (StepStatus.done, StepStatus.waived) \
+            or any(s.code == step.code and s.rule_id == step.rule_id for s in result.created):
+        return result
+    # A waived occurrence's next keeps its due date (engine ``_next_occurrence``).
+    due = (step.due_at or at) if step.status == StepStatus.waived \
+        else add_period(at, step.recurrence)
+    following = owed_again(step, note=(
+        f"Owed from the act of {london_text(at)} (recorded after its condition stopped "
+        f"holding at {london_text(lapsed)}), until then."))
+    following.raised_at, following.due_at, following.urgent = at, due, False
+    following.overdue_at = step_overdue_at(wctx.pack, step.code, due, False,
+                                           wctx.policy.calendar)
+    following.lapsed_at = lapsed  # an earlier act may yet revive it
+    _close_as_ended(following, at=stored_utc(lapsed), why=f"Superseded: {LAPSED}")
+    wctx.session.add(following)
+    await wctx.session.flush()
+    await _audit_created(wctx, [following])
+    retired = await record_superseded(wctx, [following])
+    result.created.append(following)
+    result.superseded.extend([following, *retired])
+    return result
+
+
 def _revived(lapsed: Step, intent: StepIntent, at: datetime) -> Step:
     """The duty of a step superseded when its condition stopped holding, open again as a new
     step (the superseded one stays in the record) because an act dated before that lapse,
@@ -1073,6 +1126,83 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
     return result.merge(await _apply(
         wctx, event=now, evaluation=replace(evaluation, intents=lapsed),
         open_steps=open_steps, derive=False))
+
+
+async def _sent_after(session: AsyncSession, case_id: uuid.UUID, at: datetime
+                      ) -> list[tuple[datetime, str, uuid.UUID]]:
+    """The case's referrals the service sent after ``at`` and standing (as ``referral_sent_in``
+    counts them): (sent_at, kind, id), in time order."""
+    conn = await session.connection()
+    rows = (await conn.execute(
+        sa.select(_REFERRAL.c.sent_at, _REFERRAL.c.kind, _REFERRAL.c.id).where(
+            _REFERRAL.c.case_id == case_id, _REFERRAL.c.status.in_(_SENT_SQL),
+            sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at > at))).all()
+    return sorted((stored_utc(when), str(kind), ident) for when, kind, ident in rows)
+
+
+async def _lapsed_at(wctx: WriteContext, at: datetime, kind: str, referral_id: uuid.UUID,
+                     steps: Collection[uuid.UUID]) -> PolicyResult | None:
+    """Supersede, at ``at``, those of ``steps`` (open) whose condition fails on the case as it
+    stood at ``at`` with the ``kind`` referral ``referral_id`` sent then (the engine's
+    ``holds`` on the send's after-state: ``referral_sent_in``); None when none fails."""
+    session, case = wctx.session, wctx.case
+    open_steps = await open_steps_of(session, case.id)
+    if not any(s.id in steps for s in open_steps):
+        return None
+    then = replace(wctx, occurred_at=at)
+    event = then.event("referral_transition", {"kind": kind, "action": "send",
+                                               "to_status": "sent"}, subject_id=referral_id)
+    panels, extras = await snapshot_inputs(session, wctx.service, case, at)
+    evaluation = evaluate_for(wctx.policy, wctx.service, case, open_steps, event, panels,
+                              **extras, **await case_fields_at(session, case, at))
+    lapsed = tuple(i for i in evaluation.intents
+                   if i.action == "supersede" and i.step_id in steps)
+    if not lapsed:
+        return None
+    return await _apply(then, event=event, evaluation=replace(evaluation, intents=lapsed),
+                        open_steps=open_steps, derive=False)
+
+
+async def lapsed_by_later_sends(wctx: WriteContext, *, result: PolicyResult) -> PolicyResult:
+    """Supersede the steps this write created (an act dated before referrals already sent)
+    that a referral sent after the act's date ended in time order, each at that send's time:
+    a Very High ROSH dated 1 July typed in after the MAPPA A form sent on 10 July raises
+    Somerset S10 on 1 July (the form not yet sent: ``referral_sent_in`` counts a referral from
+    its ``sent_at``), superseded on 10 July as when typed in time order (7.1.9 "unless this has
+    already been done", 8.3.3; fix40c). One query for a write that created steps."""
+    created = {s.id for s in result.created if s.status == StepStatus.open}
+    if not created:
+        return result
+    for at, kind, referral_id in await _sent_after(wctx.session, wctx.case.id,
+                                                   wctx.occurred_at):
+        lapsed = await _lapsed_at(wctx, at, kind, referral_id, created)
+        if lapsed is not None:
+            result = result.merge(lapsed)
+    return result
+
+
+async def lapsed_by_earlier_send(wctx: WriteContext, *, kind: str, referral_id: uuid.UUID
+                                 ) -> PolicyResult | None:
+    """The ``kind`` referral ``referral_id`` just sent at ``wctx.occurred_at``, typed in after
+    acts dated after it: an open step one of them raised whose condition fails with the form
+    sent (``referral_sent_in``) was, in time order, never owed: superseded at the instant it
+    arose, which the case's history leaves out (a step raised and ended at one instant): the
+    Very High of 10 July typed before the MAPPA A form sent on 1 July raises no S10 in time
+    order (Somerset 7.1.9 "unless this has already been done"; fix40c). The send's own
+    evaluation ends the steps raised at its instant (a judgement's, ranked after it: docs §7);
+    it leaves those raised after it to this (:func:`_of_its_moment`)."""
+    at = wctx.occurred_at
+    later: dict[datetime, set[uuid.UUID]] = {}
+    for step in await open_steps_of(wctx.session, wctx.case.id):
+        rose = stored_utc(step.raised_at or step.created_at)
+        if rose > at:
+            later.setdefault(rose, set()).add(step.id)
+    result = None
+    for rose in sorted(later):
+        lapsed = await _lapsed_at(wctx, rose, kind, referral_id, later[rose])
+        if lapsed is not None:
+            result = lapsed if result is None else result.merge(lapsed)
+    return result
 
 
 def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
@@ -1240,6 +1370,63 @@ def _restated(step: Step, intent: StepIntent, act: uuid.UUID) -> None:
                                    f"({intent.policy_ref}), the history as it now stands.")
 
 
+async def endorsed_since(
+    session: AsyncSession, pack: Pack, case_id: uuid.UUID, event: WorkflowEvent,
+    codes: Collection[str],
+) -> dict[tuple[str, uuid.UUID], Step]:
+    """(code, subject) -> the case's step of these codes (the pack's ``[closures]``
+    ``assessment_countersign_endorses``) done by the countersignature of the assessment the
+    judgement ``event`` is recorded with, dated at or after the judgement (a countersignature
+    comes after the judgements of its instant: :data:`app.domain.replay.SAME_INSTANT`). In time
+    order the judgement's acknowledgement was that step, open until the countersignature
+    endorsed it (one duty, one step: the step's reasons are every judgement it endorsed), so
+    the judgement typed in after the countersignature gives that step its reason
+    (:func:`_join_endorsed`) instead of raising a second one (Wokingham M2 and M8: "By signing
+    off the assessment, the line manager will effectively endorse the judgement"; fix40b,
+    ATTACK38-2: two judgements typed in after the countersignature left two steps, one typed
+    before it one step with both reasons). No query for another act or code."""
+    assessment = event.data.get("assessment_id") \
+        if event.trigger == "judgement_recorded" else None
+    wanted = set(codes) & set(pack.closes("assessment_countersign_endorses"))
+    if not assessment or not wanted:
+        return {}
+    rows = (await session.exec(select(Step).where(
+        Step.case_id == case_id, Step.status == StepStatus.done, col(Step.code).in_(wanted),
+        Step.satisfied_by_type == "assessment",
+        Step.satisfied_by_id == uuid.UUID(str(assessment)),
+        col(Step.completed_at) >= event.occurred_at).order_by(col(Step.completed_at)))).all()
+    found: dict[tuple[str, uuid.UUID], Step] = {}
+    for step in rows:
+        found.setdefault((step.code, step.subject_id), step)
+    return found
+
+
+def _join_endorsed(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
+                   case_id: uuid.UUID) -> bool:
+    """Give ``step`` (done by a countersignature dated at or after the judgement ``event``:
+    :func:`endorsed_since`) the reasons ``intent`` asks it for, as in time order the open step
+    took them: arisen at the judgement when that is earlier (:func:`_raised_earlier`), the
+    reasons in the order of their acts. Whether a reason was added (a replayed judgement's
+    reason is there already)."""
+    have = {(str(r.get("rule")), str((r.get("record") or {}).get("id")))
+            for r in step.reasons or ()}
+    added = [dict(r) for r in intent.reasons
+             if (str(r.get("rule")), str((r.get("record") or {}).get("id"))) not in have]
+    if not added:
+        return False
+    if _arose_after(step, event):
+        _raised_earlier(step, intent, event, pack, case_id)
+    else:
+        _add_reasons(step, intent)
+    # Stable: the acts of one instant stay in recording order (SAME_INSTANT).
+    step.reasons = sorted(step.reasons or (),
+                          key=lambda r: stored_instant(r.get("at")) or event.occurred_at)
+    step.note = _append(step.note, (
+        f"Also endorsed: the judgement of {london_text(event.occurred_at)}, recorded later "
+        "with the assessment whose countersignature endorsed this step."))
+    return True
+
+
 async def _closed_since(
     session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str], *,
     event: WorkflowEvent | None = None,
@@ -1356,12 +1543,20 @@ async def _apply(
     revivable = await _lapsed_after(
         session, case.id, event.occurred_at,
         {i.code for i in evaluation.intents if i.action == "create"}) if revive else {}
+    endorsed = await endorsed_since(
+        session, wctx.pack, case.id, event,
+        {i.code for i in evaluation.intents if i.action == "create"})
     created: list[Step] = []
     superseded: list[Step] = []
     updated: list[Step] = []
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
     ended = await _ended_for(wctx, evaluation, event.occurred_at)
+    # Unless it is a recurring step's next occurrence owed from a completion dated before the
+    # event that ended it: in time order it was owed until then (ATTACK38-3).
+    later_ends = await _ends_after(wctx, ended, event.occurred_at) \
+        if ended and event.trigger == "step_completed" else {}
+    born_ended: list[tuple[Step, tuple[datetime, uuid.UUID, str]]] = []
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5.)
     earlier = earlier or event.trigger == "judgement_recorded" or not derive
@@ -1377,12 +1572,20 @@ async def _apply(
             if replayed is not None and intent.action != "drop_reason":
                 _restated(by_id[intent.step_id], intent, replayed)
         if intent.action == "create":
+            done = endorsed.get((intent.code, intent.subject_id))
             lapsed = revivable.pop((intent.code, intent.subject_id), None)
-            if lapsed is not None:
+            if done is not None:
+                if _join_endorsed(done, intent, event, wctx.pack, case.id):
+                    changes.append((done, replace(intent, action="keep", step_id=done.id)))
+                    updated.append(done)
+            elif lapsed is not None:
                 session.add(lapsed)
                 created.append(_revived(lapsed, intent, event.occurred_at))
             elif intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
+            elif (end := later_ends.get(intent.code)) is not None:
+                born_ended.append((_create_step(wctx, intent=intent, event=event), end))
+                created.append(born_ended[-1][0])
         elif intent.action == "supersede" and intent.step_id in by_id:
             step = by_id[intent.step_id]
             end_need(session, step, at=event.occurred_at,
@@ -1412,7 +1615,8 @@ async def _apply(
     # (the case was open then) owed it, and the closure that followed supersedes it, marked for
     # the reopening to reinstate; never an open step no act of a closed case can do (attack
     # 24b, A24b-7: a High-Risk Panel request escalated for ever on a closed case).
-    set_aside = _closed_case_steps(wctx, created)
+    set_aside = _ended_by_later_event(wctx, born_ended)
+    set_aside = _closed_case_steps(wctx, [s for s in created if s not in set_aside]) + set_aside
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
         await stand_in_for_recorder(session, wctx.pack, step, recorder=_recorder(wctx, event))
@@ -1458,6 +1662,57 @@ async def _apply(
                                                          if s not in set_aside)]), utcnow()),
         created=created, superseded=superseded, evaluation=evaluation,
     )
+
+
+async def _ends_after(wctx: WriteContext, ended: Collection[str], at: datetime
+                      ) -> dict[str, tuple[datetime, uuid.UUID, str]]:
+    """Of the ``ended`` codes (:func:`_ended_for`), those no event recorded on the case dated
+    at or before ``at`` ended: code -> (when, id, why) of the earliest event dated after ``at``
+    that ends it (the pack's ``ends_steps`` or ``ends_earlier_steps``: a child's death)."""
+    pack = wctx.pack
+    ends = {kind: set(codes) for kind, codes in pack.ending_events().items()}
+    for kind, codes in pack.earlier_ending_events().items():
+        ends.setdefault(kind, set()).update(codes)
+    rows = (await wctx.session.exec(
+        select(CaseEvent.id, CaseEvent.type, CaseEvent.occurred_at)
+        .where(CaseEvent.case_id == wctx.case.id, col(CaseEvent.type).in_(list(ends)))
+        .order_by(col(CaseEvent.occurred_at)))).all()
+    before: set[str] = set()
+    after: dict[str, tuple[datetime, uuid.UUID, str]] = {}
+    for ident, kind, when in rows:
+        moment = stored_utc(when)
+        for code in ends.get(kind, ()):
+            if code not in ended:
+                continue
+            if moment <= at:
+                before.add(code)
+            else:
+                declared = pack.event_type(kind)
+                why = declared.ends_reason or f"{declared.title} ({kind})"
+                after.setdefault(code, (moment, ident, f"{why} (event {ident})"))
+    return {code: end for code, end in after.items() if code not in before}
+
+
+def _ended_by_later_event(
+    wctx: WriteContext, born: Sequence[tuple[Step, tuple[datetime, uuid.UUID, str]]]
+) -> list[Step]:
+    """The steps just raised by an act dated before the event that ends them (:func:`_ends_after`:
+    a recurring step's next occurrence owed from a completion dated before the child's death,
+    typed in after it), ended by that event at its date as the event ended the open ones
+    (missed if already late then, else superseded; linked to it): in time order they were
+    owed until then (ATTACK38-3). A closure dated at or before that event sets them aside
+    instead (:func:`_closed_case_steps`), unless they survive it."""
+    case, pack = wctx.case, wctx.pack
+    closed_at = stored_utc(case.closed_at) if case.closed_at is not None else None
+    out = []
+    for step, (at, ident, why) in born:
+        if closed_at is not None and closed_at <= at \
+                and not pack.survives_closure_of(step.code, step.rule_id):
+            continue
+        _close_as_ended(step, at=at, why=why)
+        step.satisfied_by_type, step.satisfied_by_id = "event", ident
+        out.append(step)
+    return out
 
 
 def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step]:
@@ -3489,7 +3744,21 @@ async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
         .order_by(col(RecordChange.recorded_at)))).all()
     ended = [when for when, changes in rows if when is not None
              and (status := (changes or {}).get("status")) and status[1] in NEED_ENDED]
-    return stored_utc(ended[-1]) if ended else None
+    if ended:
+        return stored_utc(ended[-1])
+    # Raised already ended (no change of status on file): by an act dated before the closure
+    # or the event that ended it, typed in after (:func:`_closed_case_steps`,
+    # :func:`_ended_by_later_event`: the next month's supervision owed from a review corrected
+    # after the closure or death, ATTACK38-1, ATTACK38-3), at that closure's or event's date.
+    if step.satisfied_by_type == CLOSURE_MARK:
+        closed = (await session.exec(select(Case.closed_at).where(
+            Case.id == step.case_id))).first()
+        return stored_utc(closed) if closed is not None else None
+    if step.satisfied_by_type == "event" and step.satisfied_by_id is not None:
+        when = (await session.exec(select(CaseEvent.occurred_at).where(
+            CaseEvent.id == step.satisfied_by_id))).first()
+        return stored_utc(when) if when is not None else None
+    return None
 
 
 def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:

@@ -490,7 +490,8 @@ async def preview(
                                          occurred, what="record a judgement",
                                          field="judgement.occurred_at")
         await check_belongs_to_case(session, case, body.judgement.assessment_id,
-                                    "judgement.assessment_id")
+                                    "judgement.assessment_id", at=occurred,
+                                    time_field="judgement.occurred_at")
         wf = event("judgement_recorded", occurred, case.id, principal,
                           judgement_event_data(body.judgement, False), role)
     else:

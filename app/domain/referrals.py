@@ -47,8 +47,9 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.final_events import require_before_final_event
-from app.domain.next_steps import satisfy_open_steps
+from app.domain.next_steps import reason_act, satisfy_open_steps
 from app.domain.outbox import emit
+from app.domain.oversight import OversightEntry
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.services import Service
 from app.domain.steps import Step, StepStatus
@@ -59,6 +60,7 @@ from app.domain.timing import (
 )
 from app.domain.transitions import check_move, reload
 from app.domain.write_context import WriteContext
+from app.workflows.instant_order import SAME_INSTANT, reason_rank
 from app.workflows.packs import Pack
 
 
@@ -171,6 +173,11 @@ class Referral(SQLModel, table=True):
     created_by: str = Field(max_length=128)
     quality_assured_by: str | None = Field(default=None, max_length=128)
     quality_assured_at: datetime | None = None
+    # When the service sent it (the ``send`` move's act time; a referral made ``sent``: its
+    # ``occurred_at``), kept when it moves on (received, accepted, declined, withdrawn): the
+    # case's state at an act's instant counts only the forms sent by then (``referral_sent_in``,
+    # Somerset S10 and 8.3.3; migration 0037, fix40c).
+    sent_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     history: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
@@ -208,6 +215,9 @@ class ReferralOut(BaseModel):
     created_by: str
     quality_assured_by: str | None
     quality_assured_at: datetime | None
+    sent_at: datetime | None = PField(
+        default=None, description="when the referral was sent (the send's occurred_at); null "
+                                  "until it is; kept once it moves on")
     created_at: datetime
     updated_at: datetime
     history: list[dict[str, Any]]
@@ -229,7 +239,8 @@ def referral_out(referral: Referral, pack: Pack) -> ReferralOut:
         id=referral.id, case_id=referral.case_id, kind=referral.kind, status=referral.status,
         source=referral.source, details=referral.details, occurred_at=referral.occurred_at,
         created_by=referral.created_by, quality_assured_by=referral.quality_assured_by,
-        quality_assured_at=referral.quality_assured_at, created_at=referral.created_at,
+        quality_assured_at=referral.quality_assured_at, sent_at=referral.sent_at,
+        created_at=referral.created_at,
         updated_at=referral.updated_at, history=referral.history, allowed_actions=allowed,
     )
 
@@ -350,6 +361,7 @@ async def create_referral_for_case(
     referral = Referral(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
         details=body.details, occurred_at=occurred_at, created_by=principal.sub,
+        sent_at=occurred_at if status == ReferralStatus.sent else None,
         history=[{"action": "create", "to": status.value, "by": principal.sub, "role": role,
                   "at": iso_utc(occurred_at)}],
     )
@@ -560,6 +572,8 @@ async def transition(
     referral.status = move.target
     if action == "quality-assure":
         referral.quality_assured_by, referral.quality_assured_at = principal.sub, occurred_at
+    if move.target == ReferralStatus.sent:
+        referral.sent_at = occurred_at
     referral.history = [*referral.history, {
         "action": action, "from": previous.value, "to": move.target.value, "by": principal.sub,
         "role": role, "at": iso_utc(occurred_at), "note": body.note}]
@@ -588,6 +602,17 @@ async def transition(
     satisfied = await satisfy_steps(wctx, referral=referral, codes=codes)
     if satisfied is not None:
         result = result.merge(satisfied)
+    if move.target == ReferralStatus.sent:
+        # Sent before acts already on file (typed in later): what they raised that the form
+        # sent ends was never owed in time order (Somerset S10, 7.1.9; fix40c).
+        lapsed = await policy.lapsed_by_earlier_send(wctx, kind=referral.kind,
+                                                     referral_id=referral.id)
+        ended = [s for s in result.superseded if _raised_after_send(s, occurred_at)]
+        if lapsed is not None:
+            result = result.merge(lapsed)
+            ended += [s for s in lapsed.superseded
+                      if policy.stored_utc(s.raised_at or s.created_at) > occurred_at]
+        result = await _retract_never_raised(wctx, result, ended, referral)
     if action in UNDONE_BY:
         if referral.kind == ReferralKind.panel:
             # The need for the panel may have ended with it: without another way onto a panel
@@ -606,6 +631,59 @@ async def transition(
                payload={"case_id": str(case.id), "kind": referral.kind,
                         "occurred_at": iso_utc(wctx.occurred_at)})
     return referral_out(referral, pack), result
+
+
+def _raised_after_send(step: Step, sent: datetime) -> bool:
+    """Whether ``step`` arose, in the one order of ``sent``'s instant, after a referral sent
+    then: every reason it has is an act at that instant ranked after the service's referrals
+    (a plain judgement: docs §7, a form sent at a Very High's instant "has already been done"
+    for it, Somerset 7.1.9), or later."""
+    if policy.stored_utc(step.raised_at or step.created_at) != sent or not step.reasons:
+        return False
+    judged = SAME_INSTANT.index("judgement")
+    for reason in step.reasons:
+        at = reason_act(reason)
+        if at is None or at < sent or (at == sent and reason_rank(reason) != judged):
+            return False
+    return True
+
+
+async def _retract_never_raised(wctx: WriteContext, result: policy.PolicyResult,
+                                ended: list[Step], referral: Referral) -> policy.PolicyResult:
+    """Take off the record the steps ``ended`` that the form just sent makes never raised: in
+    time order the referral was sent before the acts that raised them (dated after it, or a
+    plain judgement of its instant), which then found it sent (``referral_sent_in``): Somerset
+    S10, 7.1.9 "unless this has already been done", 8.3.3. Each was superseded at the instant it
+    arose by this write (announced ``step.superseded``); its row goes, so the record is the one
+    time order leaves whichever was typed first (fix40c, ATTACK36-8: a superseded S10 stayed
+    when the Very High was typed first). The audit trail keeps its creation and supersession,
+    and a ``step.retract`` entry says why. A step something refers to (an oversight entry
+    standing for it, an escalation of it) or no longer superseded stays, superseded (the case's
+    history leaves out a step raised and ended at one instant)."""
+    ended = [s for s in ended if s.status == StepStatus.superseded]
+    if not ended:
+        return result
+    session, ids = wctx.session, [s.id for s in ended]
+    referred: set[Any] = set((await session.exec(select(Step.subject_id).where(
+        Step.case_id == wctx.case.id, col(Step.subject_id).in_(ids)))).all())
+    referred |= set((await session.exec(select(OversightEntry.satisfies_step_id).where(
+        col(OversightEntry.satisfies_step_id).in_(ids)))).all())
+    gone = [s for s in ended if s.id not in referred]
+    for step in gone:
+        await wctx.audit(
+            "step.retract", entity_type="step", entity_id=step.id,
+            reason=f"Never raised: the {referral.kind} referral {referral.id} was sent "
+                   f"{iso_utc(wctx.occurred_at)}, before the act that raised it "
+                   f"({step.rule_id}, {step.code}) found it not yet sent",
+            change={"code": step.code, "rule_id": step.rule_id,
+                    "raised_at": iso_utc(policy.stored_utc(step.raised_at or step.created_at))})
+        await session.delete(step)
+    if not gone:
+        return result
+    await session.flush()
+    result.created = [s for s in result.created if s not in gone]
+    result.superseded = [s for s in result.superseded if s not in gone]
+    return result
 
 
 async def _refuse_before_steps(session: AsyncSession, case_id: uuid.UUID,

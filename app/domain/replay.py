@@ -225,6 +225,7 @@ async def _judgement_event(
         "likelihood": j.likelihood, "setting": j.setting, "rationale": j.rationale,
         "victims": list(j.victims or []), "via_panel_decision": j.panel_item_id is not None,
         "record_id": str(j.id),
+        "assessment_id": str(j.assessment_id) if j.assessment_id else None,
     }
     data.update(await assessment_clock(wctx.session, j.assessment_id, j.occurred_at))
     data["assessment_unnamed"] = j.assessment_id is None  # a panel's too (ATTACK34B-4)

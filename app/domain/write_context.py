@@ -90,7 +90,7 @@ class PolicyContext:
         """The event types any loaded pack (any version) declares ``final`` (a death),
         sorted: a statement that reads a case before its pack is known asks for these."""
         packs = [*self.packs.values(), *(p for found in self.versions.values() for p in found)]
-        return sorted({e.id for pack in packs for e in pack.event_types if e.final})
+        return sorted({t for pack in packs for t in pack.final_event_types})
 
 
 def event(

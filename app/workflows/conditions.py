@@ -47,10 +47,11 @@ panel decision or case change applied; register recomputed):
   no panel has decided on yet): ``= true`` / ``= false``.
 - ``open_step_in = [codes]``: the case has an open step with one of these codes.
 - ``referral_sent_in = [kinds]``: the case has a referral of one of these kinds the service
-  sent, standing (status ``sent``, ``received`` or ``accepted``: not withdrawn or declined;
-  not one a feed delivered), as the service records it now; ``after.`` on its sending
-  counts it (Somerset S10: 7.1.9 "unless this has already been done", the MAPPA A form
-  sent, 8.3.3).
+  sent at or before the act's instant (its ``sent_at``; at one instant the referrals come
+  before the judgements), standing (status ``sent``, ``received`` or ``accepted``: not
+  withdrawn or declined; not one a feed delivered); ``after.`` on its sending counts it
+  (Somerset S10: 7.1.9 "unless this has already been done", the MAPPA A form sent, 8.3.3;
+  the domain reads the set as at the act: ``app.domain.policy.snapshot_inputs``, fix40c).
 - ``intervention_in``, ``csc_status_in`` (``none``, ``cin``, ``cic``, ``cp``),
   ``mappa_category_in``, ``mappa_level_in``: membership.
 - ``any_rating_in = {domains, levels}``: one of the domains is rated at one of the levels.

@@ -1845,8 +1845,8 @@ class _Plan:
         no earlier than it (:func:`next_panel_redates`)."""
         kind, cadence = self.table.panel_kind, self.table.panel_cadence
         booked = self.case.agenda_panel_ids
-        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked,
-                              heard_by(self.case, self.event.occurred_at.astimezone(UTC), None))
+        heard_at_event = heard_by(self.case, self.event.occurred_at.astimezone(UTC), None)
+        fallback = next_panel(self.panels, kind, self.event.occurred_at, booked, heard_at_event)
         for step in self.open_steps:
             if step.deadline_form != "next-panel" or _uid(step.id) in self.touched:
                 continue
@@ -1861,8 +1861,7 @@ class _Plan:
                                           heard=self._heard_for(step, start))
             else:
                 found = fallback if not own else next_panel(
-                    self.panels, kind, self.event.occurred_at, own,
-                    heard_by(self.case, self.event.occurred_at.astimezone(UTC), None))
+                    self.panels, kind, self.event.occurred_at, own, heard_at_event)
                 if found is None:
                     continue
                 due = Due(require_aware(found.scheduled_for).astimezone(UTC))
@@ -1901,12 +1900,12 @@ class _Plan:
             if panel is not None:
                 return frozenset((panel,))
         case = self.case
-        sitting = case.agenda_item_sittings.get(subject) if case.agenda_item_sittings else None
-        if sitting is None:
+        own = case.agenda_item_panels.get(subject) if case.agenda_item_panels else None
+        if own is None:
             return frozenset()
         return frozenset(p.id for p in self.panels
-                         if p.id in case.agenda_panel_ids and p.id not in case.decided_panels
-                         and _utc(p.scheduled_for) == sitting)
+                         if p.id == own and p.id in case.agenda_panel_ids
+                         and p.id not in case.decided_panels)
 
     def heard(self, start: datetime) -> frozenset[UUID]:
         """:func:`heard_by` for a step this event asks for, counted from ``start``."""

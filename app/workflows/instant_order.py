@@ -20,6 +20,13 @@ countersignature typed first being replayed after the judgement
 (``app.domain.replay.replay_later_acts``'s ``signed_at_since``, which also has it endorse the
 judgements recorded with it: fix39a, ATTACK37-9); it comes after every ranked act of its instant,
 so it stays out of :data:`SAME_INSTANT`.
+A referral the service sends comes after the panels' decisions and before the judgements of its
+instant (fix40c, ATTACK36-8): a form sent at a judgement's instant is on the case that judgement
+finds (``referral_sent_in``: a MAPPA A form sent at a Very High's instant "has already been
+done", Somerset 7.1.9, so no S10, typed in either order), and the MARP's decision it may follow
+(8.3: "on the recommendation/agreement of the MARP") came first. That place is the state's
+(``app.domain.policy.snapshot_inputs`` counts a referral from its ``sent_at`` on); for the steps
+a referral closes it stays an unranked act, answering any step raised at its instant.
 
 Pure (no database): the engine reads it, and so do ``app.domain.next_steps`` and
 ``app.domain.replay``."""

@@ -545,6 +545,8 @@ class Pack(_Strict):
     # The core event types whose meaning is the core's because the pack does not declare them
     # (``death``: vocabulary.core_death), in ``event_types`` with the declared ones.
     _core_event_types: frozenset[str] = PrivateAttr(default=frozenset())
+    # The event types declared ``final`` (a death), the core's meaning included.
+    _final_event_types: frozenset[str] = PrivateAttr(default=frozenset())
     # The engine's tables for this pack object (app.workflows.engine.prepare).
     _engine: Any = PrivateAttr(default=None)
 
@@ -573,6 +575,7 @@ class Pack(_Strict):
             code for code, found in self._done_only_by.items()
             if all(act in SITTING_ACTS for act in found))
         self._core_death()
+        self._final_event_types = frozenset(e.id for e in self.event_types if e.final)
 
     def _core_death(self) -> None:
         """The core's meaning of ``death`` (ATK28B-14). Undeclared: :func:`core_death`, ending
@@ -701,6 +704,12 @@ class Pack(_Strict):
             "scores": [s.model_dump(mode="json") for s in self.scores],
             **{name: list(words) for name, words in CORE.items()},
         }
+
+    @property
+    def final_event_types(self) -> frozenset[str]:
+        """The event types this pack declares ``final`` (a death, the core's meaning when the
+        pack does not declare it): nothing about the living child happens after one."""
+        return self._index("_final_event_types")
 
     @property
     def warnings(self) -> tuple[Problem, ...]:

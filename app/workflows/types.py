@@ -43,7 +43,7 @@ _JUDGEMENT_DATA = frozenset({
     "domain", "level", "impact", "likelihood", "setting", "rationale", "victims",
     "via_panel_decision", "record_id", "assessment_pending", "assessment_completed_at",
     "assessment_type", "assessment_unnamed", "transfer_pending", "transfer_date", "replay",
-    "answers_rating_review"})
+    "answers_rating_review", "assessment_id"})
 _ASSESSMENT_DATA = frozenset({
     "type", "stage", "assessment_id", "scores", "answers_review_request"})
 _REFERRAL_DATA = frozenset({"kind", "source", "from_feed"})
@@ -145,12 +145,12 @@ class CaseSnapshot:
     # the one of these that comes first at or after their act (Somerset 6.2 "before the initial
     # panel": the panel it is actually on, not whichever is next; attack pass 11, A11-13).
     agenda_panel_ids: frozenset[UUID] = frozenset()
-    # Those agenda items (undecided, not withdrawn), each with its own sitting's time: a
+    # Those agenda items (undecided, not withdrawn), each with its own panel's id: a
     # ``next-panel`` step whose subject is one of them (Somerset S48, 7.1.1 "The case holder
     # will attend MARP to discuss the case") is due at that item's sitting, not at whichever
     # of the case's panels comes first (ATTACK37-7: the attendance for a later MARP's item was
     # due at an earlier MARP the case was also on).
-    agenda_item_sittings: Mapping[UUID, datetime] = field(default_factory=dict)
+    agenda_item_panels: Mapping[UUID, UUID] = field(default_factory=dict)
     # The panels that have decided the case (its agenda item there decided), with the
     # decision's instant: a ``next-panel`` step asked at or after that instant is not due at
     # that sitting (it has heard the case; "by the next MARP", Somerset 7.1.9, 3.2.3: the next
@@ -164,9 +164,10 @@ class CaseSnapshot:
     # A panel referral of the case stands (made, not withdrawn or declined) that no panel has
     # decided on yet: the referral is made (Somerset 3.2.3, Wokingham's High-Risk Panel request).
     panel_referred: bool = False
-    # The kinds of the case's referrals sent and standing (sent, received or accepted; not
-    # withdrawn or declined): the form has gone to the receiver (Somerset 8.3.3 "Referral to
-    # MAPPA 2 is achieved by sending a 'MAPPA A' Referral form"; ``referral_sent_in``).
+    # The kinds of the case's referrals sent by the event's instant (their ``sent_at``, that
+    # instant included: fix40c) and standing (sent, received or accepted; not withdrawn or
+    # declined): the form has gone to the receiver (Somerset 8.3.3 "Referral to MAPPA 2 is
+    # achieved by sending a 'MAPPA A' Referral form"; ``referral_sent_in``).
     referrals_sent: frozenset[str] = frozenset()
     # The case holder's absences (London dates, inclusive) from the event's day on: an absence
     # ends their working week early for ``+1wd-in-week``.

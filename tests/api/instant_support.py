@@ -16,6 +16,8 @@ import uuid
 from pprint import pformat
 from typing import Any, NamedTuple
 
+import httpx
+
 from tests.api.act_order_support import decide_at_sitting, judgement_body
 from tests.api.integrity_support import patch_case
 from tests.conftest import Tenant
@@ -95,6 +97,30 @@ async def record(t: Tenant, case_id: str, ref: str, act: Act) -> None:
         r = await decide_at_sitting(t, case_id, kind, act.at, {
             "minutes": "Discussed", "actions": [], **body})
     assert r.status_code in (200, 201), (act, r.text)
+
+
+async def case_rated_high(t: Tenant) -> str:
+    """A case opened Monday 2 November 2026 09:00Z with a fresh feed reference, ROSH high on
+    Tuesday 3 November 10:00Z (fix37d, fix38a); its id."""
+    ref = f"FX-{uuid.uuid4().hex[:8]}"
+    case_id: str = (await t.open_case(external_ref={"system": REF, "id": ref},
+                                      opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
+    await record(t, case_id, ref, own("2026-11-03T10:00:00Z", "rosh", "high"))
+    return case_id
+
+
+async def send_event(t: Tenant, case_id: str, body: dict[str, Any]) -> httpx.Response:
+    """The case holder records the event ``body`` on the case; the answer, whatever it is."""
+    return await t.client.post(f"/v1/cases/{case_id}/events", json=body,
+                               headers=t.auth("case_holder"))
+
+
+async def open_step_lines(t: Tenant, case_id: str) -> list[tuple[Any, ...]]:
+    """The case's open steps as (code, due_at, rule), sorted."""
+    r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": "open"},
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    return sorted((s["code"], s["due_at"], s["policy"]["rule"]) for s in r.json()["data"])
 
 
 class Whole(NamedTuple):

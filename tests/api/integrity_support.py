@@ -14,10 +14,13 @@ from app.core.db import build_engine, session_factory
 from app.domain.outbox import OutboxEvent
 from app.workflows.calendar import WorkingCalendar
 from tests.api.fidelity_support import pin, with_matrix
+from tests.api.management import report
 from tests.conftest import Tenant
 
 SOMERSET = "somerset-yjt-2023"
 WOKINGHAM = "wokingham-pyjs-2024"
+# The problem type of a MAPPA level with no category (a PATCH, or a feed's message: fix37b).
+LEVEL_WITHOUT_CATEGORY = "mappa-level-without-category"
 
 
 def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -55,6 +58,16 @@ async def judge(t: Tenant, case_id: str, domain: str, level: str, at: str,
                             headers=t.auth(role, sub))
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+async def judge_rosh(t: Tenant, case_id: str, level: str, at: str) -> None:
+    """The case holder records ROSH ``level`` at ``at``, the public at risk (the matrix where
+    the pack asks for it: ``with_matrix``); 201."""
+    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth("case_holder"),
+                            json=with_matrix(t.pack, {"domain": "rosh", "level": level,
+                                                      "victims": ["public"],
+                                                      "occurred_at": at}))
+    assert r.status_code == 201, r.text
 
 
 async def recorded(t: Tenant, case_id: str, kind: str, body: dict[str, Any],
@@ -99,6 +112,25 @@ async def mappa_message(t: Tenant, ref: str, received_at: str, details: dict[str
               "received_at": received_at, "details": details},
         headers={**t.auth("feed", "mappa-feed", scope="feed:mappa"),
                  "Idempotency-Key": key or str(uuid.uuid4())})
+
+
+async def opened_with_iyss_ref(t: Tenant, **opening: Any) -> tuple[str, str]:
+    """A case opened Monday 10 August 2026 with a fresh IYSS reference (the MAPPA feed's
+    messages name it): (reference, id)."""
+    ref = f"F37-{uuid.uuid4().hex[:8]}"
+    case = (await t.open_case(external_ref={"system": "IYSS", "id": ref},
+                              opened_at="2026-08-10T08:00:00Z", **opening))["data"]
+    return ref, case["id"]
+
+
+def assert_refused_quoting_nothing(r: httpx.Response, slug: str, locs: list[str]) -> None:
+    """A 422 problem of type ``slug`` naming ``locs``, quoting no value or time sent (dates of
+    2026, times of the 10 o'clock hour)."""
+    body = assert_problem(r, 422)
+    assert body["type"].endswith("/" + slug), body
+    assert [e["loc"] for e in body["errors"]] == locs, body
+    assert "2026" not in body["detail"], body
+    assert "10:" not in body["detail"], body
 
 
 async def steps_of(t: Tenant, case_id: str, status: str = "open") -> list[dict[str, Any]]:
@@ -151,6 +183,31 @@ async def complete(t: Tenant, step_id: str, role: str, sub: str | None = None,
     """Complete a step."""
     return await t.client.post(f"/v1/next-steps/{step_id}/complete", json=body,
                                headers=t.auth(role, sub))
+
+
+async def complete_typed_late(t: Tenant, step_id: str, at: str, role: str) -> httpx.Response:
+    """``role`` completes a step dated ``at`` (noted: typed in late); the answer."""
+    return await complete(t, step_id, role, occurred_at=at, note="Done, typed in late")
+
+
+async def timeliness_row(t: Tenant, rule: str, start: str, end: str) -> tuple[Any, ...]:
+    """The timeliness report's (due, on_time, late, missed) for ``rule`` in the period."""
+    r = await report(t, **{"from": start, "to": end, "group_by": "rule"})
+    assert r.status_code == 200, r.text
+    [row] = [x for x in r.json()["data"]["rows"] if x["rule"] == rule]
+    return row["due"], row["on_time"], row["late"], row["missed"]
+
+
+async def corrected_to_done(t: Tenant, case_id: str, step_id: str) -> dict[str, Any]:
+    """The step recorded missed, done now: its audit entry says what it was, the completion is
+    announced. The step."""
+    [step] = [s for s in await steps_of(t, case_id, "done") if s["id"] == step_id]
+    assert step_id not in {s["id"] for s in await steps_of(t, case_id, "missed")}
+    [entry] = [e for e in await audit_of(t, case_id)
+               if e["action"] == "step.done" and e["entity_id"] == step_id]
+    assert "was" in entry["fields"], entry
+    assert "step.completed" in await outbox_types(t.settings, case_id)
+    return step
 
 
 async def outbox_types(settings: Any, case_id: str) -> list[str]:

@@ -11,6 +11,7 @@ from pprint import pformat
 from typing import Any, NamedTuple
 
 from tests.api.act_order_support import judgement_body
+from tests.api.integrity_support import on_marp_agenda
 from tests.conftest import Tenant, make_tenant
 from tests.orders import typing_orders
 
@@ -106,6 +107,14 @@ async def record(t: Tenant, case_id: str, act: Act, urls: dict[str, str] | None 
             headers=t.auth(act.by))
     assert r.status_code == 201, r.text
     return str(r.json()["data"]["id"])
+
+
+async def high_on_the_days_marp(t: Tenant, case_id: str) -> dict[str, str]:
+    """The case holder's own ROSH high at 08:00 on ``DAY`` and a MARP at 09:00 (chair-1) with
+    the case on its agenda (presented by case_holder-1): the decision's url (fix36a, fix37a)."""
+    await record(t, case_id, own("08:00", "rosh", "high"))
+    panel, item = await on_marp_agenda(t, case_id, f"{DAY}09:00:00Z")
+    return {"decision": f"/v1/panels/{panel}/items/{item}/decision"}
 
 
 async def the_record(t: Tenant, case_id: str, names: dict[str, str] | None = None) -> Record:

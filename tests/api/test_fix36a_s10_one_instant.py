@@ -26,28 +26,19 @@ import pytest
 from app.domain.next_steps import act_answers
 from app.domain.steps import Step
 from app.workflows.packs import load_packs
-from tests.api.order_support import DAY, decided, in_every_order, own, record, steps_of
+from tests.api.order_support import (
+    DAY,
+    decided,
+    high_on_the_days_marp,
+    in_every_order,
+    own,
+    record,
+    steps_of,
+)
 from tests.conftest import Tenant
 
-HOLDER = "case_holder-1"
 KEEPS_HIGH = {"rosh_level": "high", "review_date": "2026-12-15"}
 SITTING = f"{DAY}09:00:00Z"
-
-
-async def _marp(t: Tenant, case_id: str) -> dict[str, str]:
-    """The case holder's own ROSH high at 08:00 and a MARP at 09:00 (chair-1) with the case on
-    its agenda: the decision's url."""
-    await record(t, case_id, own("08:00", "rosh", "high"))
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "chair_id": "chair-1",
-                                                "scheduled_for": SITTING},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    panel = r.json()["data"]["id"]
-    r = await t.client.post(f"/v1/panels/{panel}/items",
-                            json={"case_id": case_id, "presenter_id": HOLDER},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return {"decision": f"/v1/panels/{panel}/items/{r.json()['data']['id']}/decision"}
 
 
 async def _s10(t: Tenant, case_id: str) -> list[tuple[Any, ...]]:
@@ -74,8 +65,8 @@ async def test_S10_very_high_at_the_sitting_instant_is_not_done_by_that_decision
     not the 09:00 sitting, which had decided the case (fix37a, ATTACK36-1: it was due there,
     born overdue); none booked, it waits for one (a service per order, ``fresh``)."""
     got = await in_every_order(somerset, [decided("09:00", **KEEPS_HIGH),
-                                          own("09:00", "rosh", "very_high")], prepare=_marp,
-                               fresh=True)
+                                          own("09:00", "rosh", "very_high")],
+                               prepare=high_on_the_days_marp, fresh=True)
     assert steps_of(got, "identify_mappa_level") == [("chair", None, None, "S10")]
 
 
@@ -88,7 +79,7 @@ async def test_S10_very_high_typed_before_a_decision_of_its_instant_stays_open(
     (fix37a, ATTACK36-1)."""
     t = somerset
     case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-    urls = await _marp(t, case)
+    urls = await high_on_the_days_marp(t, case)
     await record(t, case, own("09:00", "rosh", "very_high"))
     await record(t, case, decided("09:00", **KEEPS_HIGH), urls)
     assert await _s10(t, case) == [("identify_mappa_level", "chair", "open", None,
@@ -102,7 +93,7 @@ async def test_S10_very_high_a_minute_before_the_decision_is_done_by_it(
     at 09:00."""
     t = somerset
     case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-    urls = await _marp(t, case)
+    urls = await high_on_the_days_marp(t, case)
     await record(t, case, own("08:59", "rosh", "very_high"))
     await record(t, case, decided("09:00", rosh_level="very_high", review_date="2026-12-15"),
                  urls)
@@ -117,7 +108,7 @@ async def test_S10_a_marp_rating_very_high_decides_it_at_its_sitting(somerset: T
     decision 7.1.9 asks for: done by it, the chair's, at 09:00 (no S10 owed to the next MARP)."""
     t = somerset
     case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-    urls = await _marp(t, case)
+    urls = await high_on_the_days_marp(t, case)
     r = await t.client.post(urls["decision"], json={
         "rosh_level": "very_high", "review_date": "2026-12-15", "actions": [],
         "minutes": "MARP: ROSH very high; no MAPPA 2 referral", "occurred_at": SITTING},
@@ -133,7 +124,7 @@ async def _decision_and_plain_very_high(t: Tenant, decision_first: bool
     Very High is dated 09:00 too; typed decision first or judgement first: the case's S10s,
     sorted."""
     case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-    urls = await _marp(t, case)
+    urls = await high_on_the_days_marp(t, case)
     decision = decided("09:00", rosh_level="very_high", review_date="2026-12-15")
     judgement = own("09:00", "rosh", "very_high")
     for act in (decision, judgement) if decision_first else (judgement, decision):

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from tests.api.act_order_support import book_sitting, decide_item, judgement_body
-from tests.api.order_support import DAY, decided, own, record
-from tests.api.test_fix36a_s10_one_instant import _marp
+from tests.api.integrity_support import book_panel
+from tests.api.order_support import DAY, decided, high_on_the_days_marp, own, record
 from tests.conftest import Tenant, make_tenant
 
 KEEPS_HIGH = {"rosh_level": "high", "review_date": "2026-12-15"}
@@ -47,15 +47,6 @@ async def _steps(t: Tenant, case_id: str, *rules: str) -> list[tuple[Any, ...]]:
     return sorted(found, key=repr)
 
 
-async def _book_marp(t: Tenant, at: str) -> str:
-    """A MARP sitting at ``at`` (chair-1), nobody on its agenda: its id."""
-    r = await t.client.post("/v1/panels", json={"kind": "marp", "scheduled_for": at,
-                                                "chair_id": "chair-1"},
-                            headers=t.auth("panel_admin"))
-    assert r.status_code == 201, r.text
-    return str(r.json()["data"]["id"])
-
-
 async def _very_high_at_the_decision(client: Any, settings: Any, decision_first: bool
                                      ) -> tuple[Tenant, str, str, list[tuple[Any, ...]]]:
     """A fresh Somerset service (sittings are the service's: one order's 09:00 MARP would be
@@ -63,9 +54,9 @@ async def _very_high_at_the_decision(client: Any, settings: Any, decision_first:
     case holder's Very High of 09:00 typed in the order given: (tenant, case, the next MARP,
     the case's S7 and S10 steps)."""
     t = await make_tenant(client, settings, "somerset-yjt-2023")
-    upcoming = await _book_marp(t, NEXT_MARP)
+    upcoming = await book_panel(t, NEXT_MARP)
     case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-    urls = await _marp(t, case)
+    urls = await high_on_the_days_marp(t, case)
     acts = [decided("09:00", **KEEPS_HIGH), own("09:00", "rosh", "very_high")]
     for act in acts if decision_first else acts[::-1]:
         await record(t, case, act, urls)
@@ -137,7 +128,7 @@ async def test_S10_very_high_a_minute_before_a_decision_on_file_is_done_by_it(
     left open (a decision on file answered only some codes; the last session's leftover)."""
     t = somerset
     case = (await t.open_case(opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-    urls = await _marp(t, case)
+    urls = await high_on_the_days_marp(t, case)
     acts = [own("08:59", "rosh", "very_high"),
             decided("09:00", swb_level="high", review_date="2026-12-15")]
     for act in acts[::-1] if decision_first else acts:

@@ -16,9 +16,11 @@ import uuid
 from typing import Any
 
 from tests.api.integrity_support import (
-    assert_problem,
+    LEVEL_WITHOUT_CATEGORY,
+    assert_refused_quoting_nothing,
     audit_of,
     mappa_message,
+    opened_with_iyss_ref,
     patch_case,
     steps_of,
 )
@@ -26,16 +28,7 @@ from tests.conftest import Tenant
 
 # Friday 28 August 2026 (BST).
 AT = "2026-08-28T{}:00+01:00"
-LEVEL_WITHOUT_CATEGORY = "mappa-level-without-category"
 CLEARED_BY_FEED = "mappa-field-cleared-by-feed"
-
-
-async def _opened(t: Tenant, **opening: Any) -> tuple[str, str]:
-    """A case opened Monday 10 August 2026 with a fresh IYSS reference: (reference, id)."""
-    ref = f"F37-{uuid.uuid4().hex[:8]}"
-    case = (await t.open_case(external_ref={"system": "IYSS", "id": ref},
-                              opened_at="2026-08-10T08:00:00Z", **opening))["data"]
-    return ref, case["id"]
 
 
 async def _record(t: Tenant, case_id: str) -> dict[str, Any]:
@@ -54,15 +47,6 @@ async def _record(t: Tenant, case_id: str) -> dict[str, Any]:
             "steps": sorted(s["id"] for s in await steps_of(t, case_id))}
 
 
-def _refused(r: Any, slug: str, locs: list[str]) -> None:
-    """A 422 problem of type ``slug`` naming ``locs``, quoting no value or time sent."""
-    body = assert_problem(r, 422)
-    assert body["type"].endswith("/" + slug), body
-    assert [e["loc"] for e in body["errors"]] == locs, body
-    assert "2026" not in body["detail"], body
-    assert "10:" not in body["detail"], body
-
-
 async def test_W17_ATTACK36_7_a_level_with_no_category_is_refused_and_nothing_is_stored(
         wokingham: Tenant) -> None:
     """Wokingham, MAPPA categories: "To be eligible for referral under MAPPA, an individual
@@ -74,16 +58,16 @@ async def test_W17_ATTACK36_7_a_level_with_no_category_is_refused_and_nothing_is
     the same key refused again (not replayed). Once the category 1 message of 10:12 is on file,
     the same message (same key) is taken: level 2 from its 10:20, W17's MAPPA A form owed."""
     t = wokingham
-    ref, case_id = await _opened(t)
+    ref, case_id = await opened_with_iyss_ref(t)
     before = await _record(t, case_id)
     key = f"atk36-7-{uuid.uuid4().hex[:8]}"
     for _ in range(2):  # the same message again: refused again, nothing replayed
         r = await mappa_message(t, ref, AT.format("10:20"), {"mappa_level": 2}, key=key)
-        _refused(r, LEVEL_WITHOUT_CATEGORY, ["body.details.mappa_level"])
+        assert_refused_quoting_nothing(r, LEVEL_WITHOUT_CATEGORY, ["body.details.mappa_level"])
         assert "Idempotent-Replayed" not in r.headers
         assert await _record(t, case_id) == before
     r = await patch_case(t, case_id, {"mappa_level": 2, "occurred_at": AT.format("10:20")})
-    _refused(r, LEVEL_WITHOUT_CATEGORY, ["body.mappa_level"])
+    assert_refused_quoting_nothing(r, LEVEL_WITHOUT_CATEGORY, ["body.mappa_level"])
     r = await mappa_message(t, ref, AT.format("10:12"), {"mappa_category": 1})
     assert r.status_code == 201, r.text
     r = await mappa_message(t, ref, AT.format("10:20"), {"mappa_level": 2}, key=key)
@@ -108,7 +92,7 @@ async def test_W16_W17_ATTACK36_7_what_patch_refuses_the_feed_refuses_whole(
     422 by both. Nothing of any of them is stored; the same message without the null is
     taken."""
     t = wokingham
-    ref, case_id = await _opened(t, mappa_category=2, mappa_level=1)
+    ref, case_id = await opened_with_iyss_ref(t, mappa_category=2, mappa_level=1)
     before = await _record(t, case_id)
     for details, slug, patch_status in (
             ({"mappa_category": None, "mappa_level": 2}, CLEARED_BY_FEED, 422),
@@ -120,7 +104,7 @@ async def test_W16_W17_ATTACK36_7_what_patch_refuses_the_feed_refuses_whole(
         r = await mappa_message(t, ref, AT.format("10:20"), details)
         locs = sorted(f"body.details.{f}" for f, v in details.items()
                       if v is None or not 1 <= v <= 3)
-        _refused(r, slug, locs)
+        assert_refused_quoting_nothing(r, slug, locs)
         assert await _record(t, case_id) == before, details
         if patch_status == 422:
             r = await patch_case(t, case_id, {**details, "occurred_at": AT.format("10:20")})
@@ -139,18 +123,18 @@ async def test_S38_ATTACK36_7_a_level_after_the_category_was_cleared_is_refused(
     it is, raising no S38 step; its level 2 message of 09:30, while the child was category 2,
     is taken as history (the clearing of 10:00 stands over it now)."""
     t = somerset
-    ref, case_id = await _opened(t, mappa_category=2, mappa_level=1)
+    ref, case_id = await opened_with_iyss_ref(t, mappa_category=2, mappa_level=1)
     r = await patch_case(t, case_id, {"mappa_category": None, "mappa_level": None,
                                       "occurred_at": AT.format("10:00")})
     assert r.status_code == 200, r.text
     before = await _record(t, case_id)
     r = await mappa_message(t, ref, AT.format("10:20"), {"mappa_level": 2})
-    _refused(r, LEVEL_WITHOUT_CATEGORY, ["body.details.mappa_level"])
+    assert_refused_quoting_nothing(r, LEVEL_WITHOUT_CATEGORY, ["body.details.mappa_level"])
     assert await _record(t, case_id) == before
     assert "inform_seconded_probation_officer" not in {
         s["code"] for s in await steps_of(t, case_id)}
     r = await patch_case(t, case_id, {"mappa_level": 2})
-    _refused(r, LEVEL_WITHOUT_CATEGORY, ["body.mappa_level"])
+    assert_refused_quoting_nothing(r, LEVEL_WITHOUT_CATEGORY, ["body.mappa_level"])
     r = await mappa_message(t, ref, AT.format("09:30"), {"mappa_level": 2})
     assert r.status_code == 201, r.text
     assert (await _record(t, case_id))["fields"] == (None, None, None)

@@ -17,15 +17,15 @@ from typing import Any
 
 from tests.api.integrity_support import (
     assert_problem,
-    audit_of,
+    complete_typed_late,
+    corrected_to_done,
     heard_by_marp,
     judge,
-    outbox_types,
     patch_case,
     steps_of,
     the_step,
+    timeliness_row,
 )
-from tests.api.management import report
 from tests.conftest import Tenant
 
 
@@ -36,31 +36,6 @@ async def _high_on_31_january(t: Tenant) -> str:
     case_id = str((await t.open_case(opened_at="2026-01-05T09:00:00Z"))["data"]["id"])
     await judge(t, case_id, "rosh", "high", "2026-01-31T10:00:00Z")
     return case_id
-
-
-async def _complete(t: Tenant, step_id: str, at: str, role: str) -> Any:
-    return await t.client.post(f"/v1/next-steps/{step_id}/complete",
-                               json={"occurred_at": at, "note": "Done, typed in late"},
-                               headers=t.auth(role))
-
-
-async def _row(t: Tenant, rule: str, start: str, end: str) -> tuple[Any, ...]:
-    """The timeliness report's (due, on_time, late, missed) for ``rule`` in the period."""
-    r = await report(t, **{"from": start, "to": end, "group_by": "rule"})
-    assert r.status_code == 200, r.text
-    [row] = [x for x in r.json()["data"]["rows"] if x["rule"] == rule]
-    return row["due"], row["on_time"], row["late"], row["missed"]
-
-
-async def _corrected(t: Tenant, case_id: str, step_id: str) -> dict[str, Any]:
-    """The step, done now; its audit entry says what it was, the completion is announced."""
-    [step] = [s for s in await steps_of(t, case_id, "done") if s["id"] == step_id]
-    assert step_id not in {s["id"] for s in await steps_of(t, case_id, "missed")}
-    [entry] = [e for e in await audit_of(t, case_id)
-               if e["action"] == "step.done" and e["entity_id"] == step_id]
-    assert "was" in entry["fields"], entry
-    assert "step.completed" in await outbox_types(t.settings, case_id)
-    return step
 
 
 async def test_S8_ATTACK36_6_views_sought_before_the_marp_typed_in_after_it_are_done_on_time(
@@ -79,17 +54,17 @@ async def test_S8_ATTACK36_6_views_sought_before_the_marp_typed_in_after_it_are_
     assert (views["actor"], views["due_at"], views["policy"]["rule"],
             views["policy"]["ref"]) == ("case_holder", "2026-02-10T10:00:00Z", "S8", "6.2")
     for late in ("2026-02-10T11:00:00Z", "2026-02-12T09:00:00Z"):
-        body = assert_problem(await _complete(t, views["id"], late, "case_holder"), 409)
+        body = assert_problem(await complete_typed_late(t, views["id"], late, "case_holder"), 409)
         assert body["type"].endswith("/step-missed"), body
         assert "another act" not in body["detail"], body
-    r = await _complete(t, views["id"], "2026-02-09T15:00:00Z", "case_holder")
+    r = await complete_typed_late(t, views["id"], "2026-02-09T15:00:00Z", "case_holder")
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "done"
-    step = await _corrected(t, case_id, views["id"])
+    step = await corrected_to_done(t, case_id, views["id"])
     assert (step["completed_at"], step["completed_by"], step["due_at"],
             step["satisfied_by"]) == (
         "2026-02-09T15:00:00Z", "case_holder-1", "2026-02-10T10:00:00Z", None)
-    assert await _row(t, "S8", "2026-02-01", "2026-02-28") == (1, 1, 0, 0)
+    assert await timeliness_row(t, "S8", "2026-02-01", "2026-02-28") == (1, 1, 0, 0)
     r = await t.client.get(f"/v1/cases/{case_id}/timeline", params={"limit": 200},
                            headers=t.auth("line_manager"))
     shown = [(e["action"], e["at"]) for e in r.json()["data"]
@@ -97,8 +72,8 @@ async def test_S8_ATTACK36_6_views_sought_before_the_marp_typed_in_after_it_are_
     assert ("done", "2026-02-09T15:00:00Z") in shown, shown
     assert "missed" not in {action for action, _ in shown}, shown
     # Nothing left to correct: done again is the race's 409 (it is done).
-    body = assert_problem(await _complete(t, views["id"], "2026-02-09T16:00:00Z",
-                                          "case_holder"), 409)
+    body = assert_problem(await complete_typed_late(
+        t, views["id"], "2026-02-09T16:00:00Z", "case_holder"), 409)
     assert body["type"].endswith("/conflicting-transition"), body
 
 
@@ -117,15 +92,15 @@ async def test_S11_ATTACK36_6_an_overdue_review_done_before_the_lowering_is_done
     review = the_step(await steps_of(t, case_id, "missed"), "monthly_manager_review")
     assert (review["actor"], review["due_at"], review["policy"]["rule"],
             review["policy"]["ref"]) == ("line_manager", "2026-02-28T10:00:00Z", "S11", "4.5")
-    body = assert_problem(await _complete(t, review["id"], "2026-03-16T10:00:00Z",
-                                          "line_manager"), 409)
+    body = assert_problem(await complete_typed_late(
+        t, review["id"], "2026-03-16T10:00:00Z", "line_manager"), 409)
     assert body["type"].endswith("/step-missed"), body
-    r = await _complete(t, review["id"], "2026-03-10T10:00:00Z", "line_manager")
+    r = await complete_typed_late(t, review["id"], "2026-03-10T10:00:00Z", "line_manager")
     assert r.status_code == 200, r.text
-    step = await _corrected(t, case_id, review["id"])
+    step = await corrected_to_done(t, case_id, review["id"])
     assert (step["completed_at"], step["completed_by"]) == ("2026-03-10T10:00:00Z",
                                                             "line_manager-1")
-    assert await _row(t, "S11", "2026-02-01", "2026-02-28") == (1, 0, 1, 0)
+    assert await timeliness_row(t, "S11", "2026-02-01", "2026-02-28") == (1, 0, 1, 0)
     assert "monthly_manager_review" not in {s["code"] for s in await steps_of(t, case_id)}
 
 
@@ -148,14 +123,14 @@ async def test_W30_ATTACK36_6_supervision_done_before_the_closure_typed_in_after
     supervision = the_step(await steps_of(t, case_id, "missed"), "monthly_line_supervision")
     assert (supervision["actor"], supervision["due_at"], supervision["policy"]["rule"]) == (
         "line_manager", "2026-11-30T11:00:00Z", "W30")
-    body = assert_problem(await _complete(t, supervision["id"], "2026-12-01T09:00:00Z",
-                                          "line_manager"), 409)
+    body = assert_problem(await complete_typed_late(
+        t, supervision["id"], "2026-12-01T09:00:00Z", "line_manager"), 409)
     assert body["type"].endswith("/step-missed"), body
-    r = await _complete(t, supervision["id"], "2026-11-30T10:00:00Z", "line_manager")
+    r = await complete_typed_late(t, supervision["id"], "2026-11-30T10:00:00Z", "line_manager")
     assert r.status_code == 200, r.text
-    step = await _corrected(t, case_id, supervision["id"])
+    step = await corrected_to_done(t, case_id, supervision["id"])
     assert step["completed_at"] == "2026-11-30T10:00:00Z"
-    assert await _row(t, "W30", "2026-11-01", "2026-11-30") == (1, 1, 0, 0)
+    assert await timeliness_row(t, "W30", "2026-11-01", "2026-11-30") == (1, 1, 0, 0)
     # In time order the next month's supervision (due 30 December) arose from it and was set
     # aside by the closure, for a reopening to reinstate.
     assert "monthly_line_supervision" not in {s["code"] for s in await steps_of(t, case_id)}
@@ -203,12 +178,17 @@ async def test_S11_ATTACK36_6_oversight_and_waiver_before_the_lowering_correct_t
     assert r.json()["data"] == []
     r = await oversee("2026-03-10T10:00:00Z")
     assert r.status_code == 201, r.text
-    step = await _corrected(t, case_id, review["id"])
+    step = await corrected_to_done(t, case_id, review["id"])
     assert (step["completed_at"], step["satisfied_by"]["type"]) == ("2026-03-10T10:00:00Z",
                                                                     "oversight")
     r = await waive("2026-03-11T10:00:00Z")
     assert r.status_code == 200, r.text
     [waived] = [s for s in await steps_of(t, other_id, "waived") if s["id"] == other["id"]]
     assert waived["completed_at"] == "2026-03-11T10:00:00Z"
-    assert "monthly_manager_review" not in {
-        s["code"] for s in await steps_of(t, other_id, "missed")}
+    # The waived review is no longer missed; the occurrence after it keeps its due date (a
+    # waiver is not the act the next counts from) and the lowering found it undone: missed,
+    # as typed in order (fix40a, ATTACK38's twin; was: no next review at all).
+    [following] = [s for s in await steps_of(t, other_id, "missed")
+                   if s["code"] == "monthly_manager_review"]
+    assert (following["id"] != other["id"], following["due_at"]) == (
+        True, "2026-02-28T10:00:00Z"), following

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from tests.api.act_order_support import book_sitting, withdraw_item
-from tests.api.fidelity_support import pin, with_matrix
-from tests.api.integrity_support import assert_problem, book_panel, steps_of, the_step
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import assert_problem, book_panel, judge_rosh, steps_of, the_step
 from tests.conftest import Tenant, make_tenant
 
 SOMERSET = {"pack": "somerset-yjt-2023", "version": "1"}
@@ -39,11 +39,7 @@ async def _on_the_marp(t: Tenant, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
     September and 27 October booked, the case on the first's agenda; (case, sitting)."""
     pin(monkeypatch, 2026, 8, 28, 14, 35)
     case_id = str((await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth("case_holder"),
-                            json=with_matrix(t.pack, {"domain": "rosh", "level": "very_high",
-                                                      "victims": ["public"],
-                                                      "occurred_at": "2026-08-26T10:00:00+01:00"}))
-    assert r.status_code == 201, r.text
+    await judge_rosh(t, case_id, "very_high", "2026-08-26T10:00:00+01:00")
     await book_panel(t, OCTOBER)
     sitting = await book_sitting(t, case_id, "marp", MARP_AT)
     assert _next_panel(await steps_of(t, case_id)) == _due(SITTING_UTC)

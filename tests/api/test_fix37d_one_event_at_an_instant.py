@@ -15,52 +15,30 @@ on Tuesday 3 November.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 
-from tests.api.instant_support import REF, own, record
+from tests.api.instant_support import case_rated_high, open_step_lines, send_event
 from tests.conftest import Tenant
 
 T = "2026-11-24T10:00:00Z"
-HIGH = own("2026-11-03T10:00:00Z", "rosh", "high")
 ENTRY = {"type": "custody_entry", "occurred_at": T}
 RELEASE = {"type": "custody_release", "occurred_at": T}
 OUT_30 = {"type": "transfer_out", "occurred_at": T, "transfer_date": "2026-11-30"}
 OUT_7 = {"type": "transfer_out", "occurred_at": T, "transfer_date": "2026-12-07"}
 
 
-async def _case(t: Tenant) -> str:
-    ref = f"FX-{uuid.uuid4().hex[:8]}"
-    case_id: str = (await t.open_case(external_ref={"system": REF, "id": ref},
-                                      opened_at="2026-11-02T09:00:00Z"))["data"]["id"]
-    await record(t, case_id, ref, HIGH)
-    return case_id
-
-
-async def _send(t: Tenant, case_id: str, body: dict[str, Any]) -> Any:
-    return await t.client.post(f"/v1/cases/{case_id}/events", json=body,
-                               headers=t.auth("case_holder"))
-
-
-async def _open_steps(t: Tenant, case_id: str) -> list[tuple[Any, ...]]:
-    r = await t.client.get("/v1/next-steps", params={"case_id": case_id, "status": "open"},
-                           headers=t.auth("line_manager"))
-    assert r.status_code == 200, r.text
-    return sorted((s["code"], s["due_at"], s["policy"]["rule"]) for s in r.json()["data"])
-
-
 async def _refused_second(t: Tenant, first: dict[str, Any], second: dict[str, Any]
                           ) -> tuple[Any, ...]:
     """``first`` recorded, ``second`` refused 409 naming it; the case's custody and open
     steps, which are those of ``first`` alone."""
-    case_id = await _case(t)
-    r = await _send(t, case_id, first)
+    case_id = await case_rated_high(t)
+    r = await send_event(t, case_id, first)
     assert r.status_code == 201, r.text
     recorded = r.json()["data"]["id"]
-    alone = await _open_steps(t, case_id)
-    r = await _send(t, case_id, second)
+    alone = await open_step_lines(t, case_id)
+    r = await send_event(t, case_id, second)
     assert r.status_code == 409, r.text
     problem = r.json()
     assert problem["type"].endswith("/event-at-same-instant")
@@ -68,7 +46,7 @@ async def _refused_second(t: Tenant, first: dict[str, Any], second: dict[str, An
                                       "occurred_at": T}
     assert problem["errors"][0]["loc"] == "body.occurred_at"
     case = (await t.client.get(f"/v1/cases/{case_id}", headers=t.auth("line_manager"))).json()
-    steps = await _open_steps(t, case_id)
+    steps = await open_step_lines(t, case_id)
     assert steps == alone
     return case["data"]["in_custody"], steps
 
@@ -100,11 +78,11 @@ async def test_S30_the_same_transfer_out_again_and_a_transfer_in_still_recorded(
     """Not refused: the same transfer out reported again (the same event: 200, not a second
     one) and a transfer in at its instant (an arrival and a departure, in before out:
     docs/integrating.md §7)."""
-    case_id = await _case(somerset)
-    assert (await _send(somerset, case_id, OUT_30)).status_code == 201
-    assert (await _send(somerset, case_id, OUT_30)).status_code == 200
-    r = await _send(somerset, case_id, {"type": "transfer_in", "occurred_at": T,
-                                         "details": {"from": "Dorset YJS"}})
+    case_id = await case_rated_high(somerset)
+    assert (await send_event(somerset, case_id, OUT_30)).status_code == 201
+    assert (await send_event(somerset, case_id, OUT_30)).status_code == 200
+    r = await send_event(somerset, case_id, {"type": "transfer_in", "occurred_at": T,
+                                             "details": {"from": "Dorset YJS"}})
     assert r.status_code == 201, r.text
 
 
@@ -113,8 +91,8 @@ async def test_S27_the_cms_is_told_the_other_event_without_its_id(somerset: Tena
     cms): a release at the instant of the entry the case holder recorded is refused 409
     event-at-same-instant naming the entry's type and instant, not its id (a machine client is
     answered no stored record's id, A16-10)."""
-    case_id = await _case(somerset)
-    r = await _send(somerset, case_id, ENTRY)
+    case_id = await case_rated_high(somerset)
+    r = await send_event(somerset, case_id, ENTRY)
     assert r.status_code == 201, r.text
     entry = r.json()["data"]["id"]
     r = await somerset.client.post(f"/v1/cases/{case_id}/events", json=RELEASE,

@@ -19,18 +19,14 @@ from typing import Any
 
 import pytest
 
+from tests.api.instant_support import case_rated_high, open_step_lines, send_event
 from tests.api.integrity_support import patch_case
-from tests.api.test_fix37d_one_event_at_an_instant import (
-    ENTRY,
-    OUT_30,
-    RELEASE,
-    T,
-    _case,
-    _open_steps,
-    _send,
-)
 from tests.conftest import Tenant
 
+T = "2026-11-24T10:00:00Z"
+ENTRY = {"type": "custody_entry", "occurred_at": T}
+RELEASE = {"type": "custody_release", "occurred_at": T}
+OUT_30 = {"type": "transfer_out", "occurred_at": T, "transfer_date": "2026-11-30"}
 DEATH = {"type": "death", "occurred_at": T}
 IN = {"in_custody": True, "occurred_at": T}
 OUT = {"in_custody": False, "occurred_at": T}
@@ -41,7 +37,7 @@ RELEASE_DATE = {"expected_release_date": "2027-01-11", "occurred_at": T}
 async def _act(t: Tenant, case_id: str, body: dict[str, Any]) -> Any:
     """An event (a body with ``type``) or a dated PATCH of the case."""
     if "type" in body:
-        return await _send(t, case_id, body)
+        return await send_event(t, case_id, body)
     return await patch_case(t, case_id, body)
 
 
@@ -49,12 +45,12 @@ async def _second_refused(t: Tenant, first: dict[str, Any], second: dict[str, An
                           ) -> dict[str, Any]:
     """``first`` recorded, ``second`` refused 409 event-at-same-instant (body.occurred_at),
     nothing changed: the case's custody and open steps are ``first``'s alone. The problem."""
-    case_id = await _case(t)
+    case_id = await case_rated_high(t)
     r = await _act(t, case_id, first)
     assert r.status_code in (200, 201), r.text
     url = f"/v1/cases/{case_id}"
     before = (await t.client.get(url, headers=t.auth("line_manager"))).json()["data"]
-    alone = await _open_steps(t, case_id)
+    alone = await open_step_lines(t, case_id)
     r = await _act(t, case_id, second)
     assert r.status_code == 409, r.text
     problem: dict[str, Any] = r.json()
@@ -62,7 +58,7 @@ async def _second_refused(t: Tenant, first: dict[str, Any], second: dict[str, An
     assert problem["errors"][0]["loc"] == "body.occurred_at"
     after = (await t.client.get(url, headers=t.auth("line_manager"))).json()["data"]
     assert (after["in_custody"], after["version"]) == (before["in_custody"], before["version"])
-    assert await _open_steps(t, case_id) == alone
+    assert await open_step_lines(t, case_id) == alone
     return problem
 
 
@@ -92,15 +88,15 @@ async def test_S27_the_same_custody_state_at_one_instant_still_accepted(
     that instant (the same state, 200), then the entry reported again (200, the same event);
     a PATCH stating in_custody false of a child not in custody (no move), then a death at its
     instant (201)."""
-    case_id = await _case(somerset)
-    assert (await _send(somerset, case_id, ENTRY)).status_code == 201
+    case_id = await case_rated_high(somerset)
+    assert (await send_event(somerset, case_id, ENTRY)).status_code == 201
     r = await patch_case(somerset, case_id, IN)
     assert r.status_code == 200, r.text
     assert r.json()["data"]["in_custody"] is True
-    assert (await _send(somerset, case_id, ENTRY)).status_code == 200
-    case_id = await _case(somerset)
+    assert (await send_event(somerset, case_id, ENTRY)).status_code == 200
+    case_id = await case_rated_high(somerset)
     assert (await patch_case(somerset, case_id, OUT)).status_code == 200
-    r = await _send(somerset, case_id, DEATH)
+    r = await send_event(somerset, case_id, DEATH)
     assert r.status_code == 201, r.text
 
 

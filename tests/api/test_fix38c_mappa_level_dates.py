@@ -14,11 +14,13 @@ categories".
 from __future__ import annotations
 
 from tests.api.history_order_support import Act, mappa, patched, record
-from tests.api.integrity_support import mappa_message, patch_case, steps_of
-from tests.api.test_fix37b_mappa_feed_refusals import (
+from tests.api.integrity_support import (
     LEVEL_WITHOUT_CATEGORY,
-    _opened,
-    _refused,
+    assert_refused_quoting_nothing,
+    mappa_message,
+    opened_with_iyss_ref,
+    patch_case,
+    steps_of,
 )
 from tests.conftest import Tenant
 
@@ -47,7 +49,7 @@ async def test_S38_ATTACK37_1_a_staff_level_dated_after_a_waiting_feed_level_win
         return (mappa if source == "F" else patched)(AT.format(day), **fields)
 
     for sources in ("FPF", "PPF", "PFF", "FFP", "PFP"):
-        ref, case_id = await _opened(t)
+        ref, case_id = await opened_with_iyss_ref(t)
         for source, (day, fields) in zip(sources, (
                 ("25", {"mappa_category": 2}), ("24", {"mappa_level": 3}),
                 ("23", {"mappa_level": 1})), strict=True):
@@ -56,7 +58,7 @@ async def test_S38_ATTACK37_1_a_staff_level_dated_after_a_waiting_feed_level_win
         assert "inform_seconded_probation_officer" in {
             s["code"] for s in await steps_of(t, case_id)}, sources
     for staff_day, expected in (("25", 3), ("22", 1)):
-        ref, case_id = await _opened(t)
+        ref, case_id = await opened_with_iyss_ref(t)
         for a in (patched(AT.format("25"), mappa_category=2),
                   patched(AT.format(staff_day), mappa_level=3),
                   mappa(AT.format("23"), mappa_level=1)):
@@ -74,7 +76,7 @@ async def test_S38_ATTACK37_2_patch_judges_a_dated_level_by_the_category_at_its_
     clearing is refused by both; a level dated before a later category, also cleared since,
     is taken by both; one dated before a category that stands now is taken by both."""
     t = somerset
-    ref, case_id = await _opened(t)
+    ref, case_id = await opened_with_iyss_ref(t)
     for day, category in (("20", 2), ("26", None)):
         r = await patch_case(t, case_id, {"mappa_category": category,
                                           "occurred_at": AT.format(day)})
@@ -85,9 +87,9 @@ async def test_S38_ATTACK37_2_patch_judges_a_dated_level_by_the_category_at_its_
     assert r.status_code == 201, r.text
     assert await _fields(t, case_id) == (None, None)
     r = await patch_case(t, case_id, {"mappa_level": 2, "occurred_at": AT.format("27")})
-    _refused(r, LEVEL_WITHOUT_CATEGORY, ["body.mappa_level"])
+    assert_refused_quoting_nothing(r, LEVEL_WITHOUT_CATEGORY, ["body.mappa_level"])
     r = await mappa_message(t, ref, AT.format("27"), {"mappa_level": 2})
-    _refused(r, LEVEL_WITHOUT_CATEGORY, ["body.details.mappa_level"])
+    assert_refused_quoting_nothing(r, LEVEL_WITHOUT_CATEGORY, ["body.details.mappa_level"])
     r = await patch_case(t, case_id, {"mappa_level": 2, "occurred_at": AT.format("18")})
     assert r.status_code == 200, r.text
     r = await mappa_message(t, ref, AT.format("19"), {"mappa_level": 2})

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from tests.api.act_order_support import book_sitting, withdraw_item
-from tests.api.fidelity_support import pin, with_matrix
-from tests.api.integrity_support import book_panel, refer_to_marp, steps_of, the_step
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import book_panel, judge_rosh, refer_to_marp, steps_of, the_step
 from tests.conftest import Tenant
 
 PACK = "somerset-yjt-2023"
@@ -36,11 +36,7 @@ async def _very_high_after_a_past_marp(t: Tenant, monkeypatch: pytest.MonkeyPatc
     case_id = str((await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
     for when in ("2026-08-25T10:00:00+01:00", "2026-09-15T10:00:00+01:00"):
         await book_panel(t, when)
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth("case_holder"),
-                            json=with_matrix(t.pack, {"domain": "rosh", "level": "very_high",
-                                                      "victims": ["public"],
-                                                      "occurred_at": "2026-08-25T10:00:00+01:00"}))
-    assert r.status_code == 201, r.text
+    await judge_rosh(t, case_id, "very_high", "2026-08-25T10:00:00+01:00")
     steps = await steps_of(t, case_id)
     assert {c: _line(the_step(steps, c))[4:] for c in ("refer_to_panel", "identify_mappa_level")} \
         == {"refer_to_panel": (PAST_UTC, True), "identify_mappa_level": (PAST_UTC, True)}

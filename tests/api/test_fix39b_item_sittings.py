@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 
 from tests.api.act_order_support import book_sitting, decide_item, withdraw_item
-from tests.api.fidelity_support import pin, with_matrix
-from tests.api.integrity_support import assert_problem, move_panel, steps_of
+from tests.api.fidelity_support import pin
+from tests.api.integrity_support import assert_problem, judge_rosh, move_panel, steps_of
 from tests.conftest import Tenant
 
 S48 = {"pack": "somerset-yjt-2023", "version": "1", "ref": "7.1.1", "rule": "S48"}
@@ -42,11 +42,7 @@ async def _high(t: Tenant) -> str:
     """A Somerset case opened 3 August 2026 with ROSH high dated 31 August 10:00 BST (on the
     register: it may go on a MARP's agenda); its id."""
     case_id = str((await t.open_case(opened_at="2026-08-03T09:00:00+01:00"))["data"]["id"])
-    r = await t.client.post(f"/v1/cases/{case_id}/judgements", headers=t.auth("case_holder"),
-                            json=with_matrix(t.pack, {"domain": "rosh", "level": "high",
-                                                      "victims": ["public"],
-                                                      "occurred_at": "2026-08-31T10:00:00+01:00"}))
-    assert r.status_code == 201, r.text
+    await judge_rosh(t, case_id, "high", "2026-08-31T10:00:00+01:00")
     return case_id
 
 
@@ -155,3 +151,25 @@ async def test_S48_a_sitting_typed_up_next_day_is_not_withdrawn_before_it_sat(
     assert "09:30" not in r.text, r.text
     assert "08:30" not in r.text, r.text
     assert attend["id"] in {s["id"] for s in await steps_of(t, case_id)}
+
+
+async def test_S48_two_MARPs_sitting_at_one_time_each_attendance_follows_its_own_panel(
+        somerset: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S48 (Somerset 7.1.1): "The case holder will attend MARP to discuss the case. If not
+    available, the line manager will present the case." Two MARPs sit at the same time,
+    Tuesday 8 September 10:00 BST, and the case is on both agendas: each attendance is due at
+    its own sitting, 09:00Z. Each item is known by its panel, not by its sitting's time
+    (review40): the second MARP moved to 15 September takes its item's attendance with it, the
+    first's stays; the first moved to 22 September then takes its own, the second's stays."""
+    t = somerset
+    pin(monkeypatch, 2026, 9, 1, 9, 0)
+    case_id = await _high(t)
+    p = await book_sitting(t, case_id, "marp", P_AT)
+    q = await book_sitting(t, case_id, "marp", P_AT)
+    assert p[0] != q[0]
+    assert await _attendances(t, case_id) == {p[1]: _due(P_UTC), q[1]: _due(P_UTC)}
+    await move_panel(t, q[0], Q_AT)
+    assert await _attendances(t, case_id) == {p[1]: _due(P_UTC), q[1]: _due(Q_UTC)}
+    await move_panel(t, p[0], "2026-09-22T10:00:00+01:00")
+    assert await _attendances(t, case_id) == {p[1]: _due("2026-09-22T09:00:00Z"),
+                                              q[1]: _due(Q_UTC)}

@@ -17,8 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.integrity_support import assert_problem, judge, patch_case, steps_of, the_step
-from tests.api.test_fix37b_missed_step_completion import _complete, _corrected, _row
+from tests.api.integrity_support import (
+    assert_problem,
+    complete_typed_late,
+    corrected_to_done,
+    judge,
+    patch_case,
+    steps_of,
+    the_step,
+    timeliness_row,
+)
 from tests.conftest import Tenant
 
 CLOSED = "2026-08-20T12:00:00+01:00"  # Thursday 20 August 2026, 11:00 UTC
@@ -65,7 +73,7 @@ async def test_W30_ATTACK37_8_supervision_by_oversight_before_the_closure_typed_
     for at in (CLOSED, "2026-08-25T10:00:00+01:00"):
         by_entry = assert_problem(await _oversee(t, case_id, at, supervision["id"]), 409)
         by_completion = assert_problem(
-            await _complete(t, supervision["id"], at, "line_manager"), 409)
+            await complete_typed_late(t, supervision["id"], at, "line_manager"), 409)
         assert by_entry["type"].endswith("/step-missed"), by_entry
         assert (by_entry["type"], by_entry["need_ended_at"]) == (
             by_completion["type"], by_completion["need_ended_at"]) == (
@@ -84,10 +92,10 @@ async def test_W30_ATTACK37_8_supervision_by_oversight_before_the_closure_typed_
     r = await _oversee(t, case_id, "2026-07-01T12:00:00+01:00", supervision["id"])
     assert r.status_code == 201, r.text
     assert r.json()["data"]["satisfies_step_id"] == supervision["id"]
-    step = await _corrected(t, case_id, supervision["id"])
+    step = await corrected_to_done(t, case_id, supervision["id"])
     assert (step["completed_at"], step["satisfied_by"]["type"], step["due_at"]) == (
         "2026-07-01T11:00:00Z", "oversight", "2026-07-02T09:00:00Z")
-    assert await _row(t, "W30", "2026-07-01", "2026-07-31") == (1, 1, 0, 0)
+    assert await timeliness_row(t, "W30", "2026-07-01", "2026-07-31") == (1, 1, 0, 0)
     # In time order the next month's supervision arose from it (due Saturday 1 August 12:00
     # BST), fell due while the case was open, and the closure found it undone: missed.
     [following] = [s for s in await steps_of(t, case_id, "missed")
@@ -113,8 +121,8 @@ async def test_W30_ATTACK37_8_oversight_of_a_step_the_closure_set_aside_answers_
         "2026-07-02T09:00:00Z", "W30", "case_closure")
     at = "2026-06-10T12:00:00+01:00"
     by_entry = assert_problem(await _oversee(t, case_id, at, supervision["id"]), 409)
-    by_completion = assert_problem(await _complete(t, supervision["id"], at, "line_manager"),
-                                   409)
+    by_completion = assert_problem(
+        await complete_typed_late(t, supervision["id"], at, "line_manager"), 409)
     assert by_entry["type"] == by_completion["type"], (by_entry, by_completion)
     assert by_entry["type"].endswith("/conflicting-transition"), by_entry
     r = await t.client.get(f"/v1/cases/{case_id}/oversight", headers=t.auth("line_manager"))

@@ -324,8 +324,7 @@ def test_S48_a_case_on_two_marps_attends_each_items_own_sitting() -> None:
             "scheduled_for": "2026-12-31T10:00:00Z"}
     snap = case(ratings=rated(rosh="high"), on_register=True, on_panel_agenda=True,
                 agenda_panel_ids=frozenset({sooner.id, on.id}),
-                agenda_item_sittings={UUID(int=4828): sooner.scheduled_for,
-                                      item: on.scheduled_for})
+                agenda_item_panels={UUID(int=4828): sooner.id, item: on.id})
     out = run(S, event("panel_item_added", lon(2026, 12, 24, 9, 15), item, role="panel_admin",
                        **data), snap, panels=[sooner, on])
     step = created(out, "attend_initial_marp")
