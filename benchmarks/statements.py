@@ -4,9 +4,9 @@ Runs the app in-process on a throwaway database (SQLite by default; ``--postgres
 PostgreSQL), opens a Wokingham case, records a few judgements to warm up, then records one more
 (SWB, then LoR, like the wrk script) with a ``before_cursor_execute`` listener on the engine and
 prints each statement's first line (``--patch``: those of a dated ``PATCH`` of
-``in_custody``, out, after three such). Usage: ``python benchmarks/statements.py [--postgres]
-[--full] [--writes N] [--patch]`` (``--full``: the whole SQL of each statement; ``--writes``: then time N
-more judgements over 20 cases, one at a time, and print this process's CPU per write in
+``in_custody``, out, after three such). Usage: ``python benchmarks/statements.py
+[--postgres] [--full] [--writes N] [--patch]`` (``--full``: the whole SQL of each statement;
+``--writes``: then time N more judgements over 20 cases, one at a time, and print this process's CPU per write in
 batches: client and server in one process, so compare runs of this script only).
 """
 
