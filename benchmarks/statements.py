@@ -6,8 +6,9 @@ PostgreSQL), opens a Wokingham case, records a few judgements to warm up, then r
 prints each statement's first line (``--patch``: those of a dated ``PATCH`` of
 ``in_custody``, out, after three such). Usage: ``python benchmarks/statements.py
 [--postgres] [--full] [--writes N] [--patch]`` (``--full``: the whole SQL of each statement;
-``--writes``: then time N more judgements over 20 cases, one at a time, and print this process's CPU per write in
-batches: client and server in one process, so compare runs of this script only).
+``--writes``: then time N more judgements over 20 cases, one at a time, and print this
+process's CPU per write in batches: client and server in one process, so compare runs of this
+script only).
 """
 
 from __future__ import annotations
