@@ -26,7 +26,8 @@ from sqlmodel import col, select
 from app.domain import policy
 from app.domain.access import live_panel_referral
 from app.domain.cases_table import Case
-from app.domain.common import iso_utc
+from app.domain.common import iso_utc, stored_instant
+from app.domain.next_steps import reason_act
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
@@ -36,6 +37,9 @@ from app.workflows.calendar import LONDON, london_text
 from app.workflows.vocabulary import PanelKind
 
 REASON_MAX = 500
+# A reason's key naming the sitting a case was taken off after it sat, its item's answer owed
+# again: an agenda of a panel sitting then or later answers it (:func:`relisting_answers_at`).
+HEARD_FROM = "heard_from"
 # The referral table's module imports this one's callers, so its columns are named here.
 _REFERRAL = sa.table(
     "referral", sa.column("id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
@@ -121,6 +125,7 @@ async def withdraw_item(
         await policy.redate_returning_next_panel_steps(
             wctx, steps=back, why="the agenda item that answered it was withdrawn")
         await _after_the_sitting_left(wctx, steps=back, panel=panel, why=why)
+        _unheard_at(wctx, steps=back, panel=panel)
     if redate:
         await policy.run(wctx, event=wctx.event(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
@@ -207,6 +212,40 @@ async def _after_the_sitting_left(
     # Its new due day decides again who it is with (a stand-in: A30a-3).
     await policy.resettle_steps(wctx, steps=steps, why=f"{why}, after it sat")
     await wctx.session.flush()
+
+
+def _unheard_at(wctx: WriteContext, *, steps: list[Step], panel: Panel) -> None:
+    """A case taken off the agenda of a panel that has sat (withdrawn at or after the sitting:
+    deferred) owes again what its item answered because it was not heard at that sitting: the
+    case listed again on an agenda of a panel sitting then or later answers it, that sitting's
+    own agenda included (the keepers put it back: the item is on the agenda from the sitting),
+    whenever the listing is recorded (:func:`relisting_answers_at`). Each reason of the steps
+    owed again says from which sitting (:data:`HEARD_FROM`; ATTACK40-1: put back on the agenda
+    it was deferred from, the case still owed the referral to the next MARP, overdue, after
+    that MARP had decided it)."""
+    sat = stored_utc(panel.scheduled_for)
+    if sat > wctx.occurred_at:
+        return
+    for step in steps:
+        if step.status != StepStatus.open:
+            continue
+        step.reasons = [{**r, HEARD_FROM: iso_utc(sat)} for r in step.reasons or ()]
+        wctx.session.add(step)
+
+
+def relisting_answers_at(step: Step, *, sits: datetime, heard: datetime) -> datetime | None:
+    """When the case put on the agenda of a panel sitting at ``sits`` (its act's time
+    ``heard``: the sitting, for a sitting recorded late) answers ``step``, owed again because
+    the case was taken off a sitting at or before ``sits`` after it sat (:func:`_unheard_at`):
+    at the act, or at the latest act asking for it again (the withdrawal, recorded before the
+    listing: the step is not done before it was owed again). None when no reason of the step
+    is owed again so (its other reasons answer as for any act: ``next_steps.act_answers``)."""
+    asked = []
+    for reason in step.reasons or ():
+        since = stored_instant(reason.get(HEARD_FROM))
+        if since is not None and since <= sits:
+            asked.append(reason_act(reason) or heard)
+    return max([heard, *asked]) if asked else None
 
 
 async def has_panel_route(wctx: WriteContext) -> bool:

@@ -54,7 +54,11 @@ from app.domain.final_events import require_before_final_event
 from app.domain.history import fields_changed_after, note_case_act
 from app.domain.judgements import JudgementCreate, apply_judgement, ratings_around
 from app.domain.judgements_table import Level, RiskDomain
-from app.domain.next_steps import require_chair_held_nothing_reviewed, satisfy_open_steps
+from app.domain.next_steps import (
+    close_step,
+    require_chair_held_nothing_reviewed,
+    satisfy_open_steps,
+)
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
@@ -488,7 +492,7 @@ async def cancel_panel(
 
 
 def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime,
-                          occurred_at: datetime) -> None:
+                          occurred_at: datetime, plain_at: frozenset[str]) -> None:
     """409 ``rating-changed-since-panel`` when the decision confirms a ROSH or SWB level other
     than the case's current one, that current rating was judged after the panel sat
     (``sat_at``: the panel's start, or the decision's own time if earlier; typing the decision up
@@ -506,18 +510,28 @@ def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetim
     422 since a decision records a confirmed rating, A23b-2). So the refusal's remedy is a
     request that stands: date the decision at the sitting (before the newer rating), or bring
     the case back to the panel. ``errors[].loc`` names the fields; ``current`` gives the newer
-    rating; ``bound`` the time the decision must be dated before."""
+    rating; ``bound`` the time the decision must be dated before.
+
+    A rating judged at the decision's own instant by a plain judgement (``plain_at``: its
+    domains) came after the decision (the one order of an instant, docs/integrating.md §7),
+    as one judged a minute later: not a change before it (ATTACK40-3: a Very High dated at
+    the instant of a MARP decision keeping High, typed first, had the decision refused; typed
+    second, both stood). One judged at that instant by another panel's decision recorded
+    before this one came before it, and is refused as such."""
     for field, domain, level in (("rosh_level", "rosh", body.rosh_level),
                                  ("swb_level", "swb", body.swb_level)):
         current = (case.ratings or {}).get(domain) or {}
         if level is None or not current.get("recorded_at"):
             continue
         judged = datetime.fromisoformat(str(current["recorded_at"]))
-        if judged > sat_at and judged <= occurred_at and current.get("level") != str(level):
+        before = judged < occurred_at or (judged == occurred_at and domain not in plain_at)
+        if judged > sat_at and before and current.get("level") != str(level):
             when = iso_utc(judged)
+            then = "before the decision's time" if judged < occurred_at else \
+                "at the decision's time, by another panel's decision recorded before this one"
             raise Conflict(
-                f"The case's {domain.upper()} rating changed after the panel sat and before "
-                f"the decision's time: it is now {current.get('level')} (judged {when}). "
+                f"The case's {domain.upper()} rating changed after the panel sat and {then}: "
+                f"it is now {current.get('level')} (judged {when}). "
                 f"Date the decision at the sitting (leave out occurred_at, or give one before "
                 f"{when}): the panel's {field} is then kept in the history and the newer "
                 f"rating stays current. Or bring the case back to the panel.",
@@ -782,13 +796,15 @@ async def add_item(
     # taken as answered by it (attack pass 16, A16-16).
     heard = dataclasses.replace(
         wctx, occurred_at=min(wctx.occurred_at, stored_utc(panel.scheduled_for)))
+    listed = (f"The case was put on the agenda of the {wctx.pack.panel(panel.kind).title} of "
+              f"{local} (item {item.id}) by {principal.sub}")
     satisfied = await satisfy_open_steps(
-        heard, codes=wctx.pack.closes("panel_item_added"),
-        act=("panel_item", item.id),
-        note=f"The case was put on the agenda of the {wctx.pack.panel(panel.kind).title} of "
-             f"{local} (item {item.id}) "
-             f"by {principal.sub}",
-    )
+        heard, codes=wctx.pack.closes("panel_item_added"), act=("panel_item", item.id),
+        note=listed)
+    relisted = await _answer_relisted(wctx, panel=panel, item=item, heard=heard.occurred_at,
+                                      note=listed)
+    if relisted is not None:
+        satisfied = relisted if satisfied is None else satisfied.merge(relisted)
     # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
     # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item. Asked at the
     # sitting when the panel has already sat (``heard``): the attendance it owes (S48, 7.1.1)
@@ -813,6 +829,33 @@ async def add_item(
         subject_id=panel.id))
     result = satisfied.merge(added) if satisfied else added
     return item, result.merge(redated)
+
+
+async def _answer_relisted(wctx: WriteContext, *, panel: Panel, item: PanelItem,
+                           heard: datetime, note: str) -> policy.PolicyResult | None:
+    """What the item answers that the case owed again because it was taken off a sitting at
+    or before this panel's, after that sitting (:func:`agenda.relisting_answers_at`): put back
+    on the agenda it was deferred from, or on another sitting then or later, recorded after
+    the withdrawal, the case is heard there; done at the withdrawal when the listing's own
+    time (the sitting) is before it (Somerset 3.2.3 "refer the case to the next YJT MARP";
+    ATTACK40-1: put back on the MARP that deferred it, the case owed the referral still, overdue,
+    after that MARP had decided it)."""
+    codes = wctx.pack.closes("panel_item_added")
+    if not codes:
+        return None
+    steps = (await wctx.session.exec(select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(codes)))).all()
+    result = None
+    for step in steps:
+        at = agenda.relisting_answers_at(step, sits=stored_utc(panel.scheduled_for),
+                                         heard=heard)
+        if at is None:
+            continue
+        more = await close_step(dataclasses.replace(wctx, occurred_at=at), step=step,
+                                note=note, satisfied_by=("panel_item", item.id))
+        result = more if result is None else result.merge(more)
+    return result
 
 
 async def withdraw_item(
@@ -1320,7 +1363,10 @@ async def decide(
         session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
         what="record a panel decision on the child (withdraw the item from the agenda)")
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
-    _refuse_stale_ratings(body, case, sat_at, occurred_at)
+    # The domains judged at its instant by a plain judgement, which comes after the decision
+    # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17; ATTACK40-3).
+    plain_at = await plain_judged_at(session, case, occurred_at)
+    _refuse_stale_ratings(body, case, sat_at, occurred_at, plain_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at)
     _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
@@ -1349,7 +1395,8 @@ async def decide(
     # The domains where the case was rated again after the decision's date: its level there is
     # the panel's rating then, kept in the history (ATTACK26B-11).
     # Or judged at its instant by a plain judgement, which comes after the decision
-    # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17).
+    # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17); read again: the case as it stood
+    # before a closure the decision is typed up after.
     plain_at = await plain_judged_at(session, case, occurred_at)
     past = (history_domains(case, occurred_at) | plain_at) & {
         domain for domain, level in (("rosh", body.rosh_level), ("swb", body.swb_level))

@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
-from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
+from app.domain.access import ROLE_DUTY_ACTORS
 from app.domain.audit import record_audit
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
@@ -385,11 +385,10 @@ async def snapshot_extras(
     return (await snapshot_inputs(session, None, case, occurred_at))[1]
 
 
-# A referral sent and standing: the service sent its form to the receiver (one a feed
-# delivered is the receiver's message, not the service's act), not withdrawn or declined
-# (``referral_sent_in``; Somerset 8.3.3, the MAPPA A form; fix36a, ATTACK35B-1).
-_SENT_SQL: tuple[Any, ...] = tuple(
-    sa.literal_column(f"'{s}'") for s in ("sent", "received", "accepted"))
+# A referral sent and standing at an act's instant: the service sent its form to the receiver
+# by then (one a feed delivered is the receiver's message, not the service's act), not yet
+# withdrawn or declined (``referral_sent_in``; Somerset 8.3.3, the MAPPA A form; fix36a,
+# ATTACK35B-1; as at the act's instant: fix40c ``sent_at``, fix41c ``ended_at``).
 # The referral table's module imports this one, so its columns are named here (as access.py).
 _REFERRAL = sa.table(
     "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
@@ -397,7 +396,15 @@ _REFERRAL = sa.table(
     sa.column("kind", sa.String()), sa.column("status", sa.String()),
     sa.column("source", sa.String()),
     sa.column("occurred_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
-    sa.column("sent_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
+    sa.column("sent_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
+    sa.column("made_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
+    sa.column("ended_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
+
+
+def _standing_at(at: Any) -> Any:
+    """A referral not withdrawn or declined by ``at`` (its ``ended_at`` after it: a withdrawal
+    at an act's instant comes before the judgements of that instant, docs §7; fix41c)."""
+    return sa.or_(_REFERRAL.c.ended_at.is_(None), _REFERRAL.c.ended_at > at)
 
 
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
@@ -441,19 +448,22 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
         item.c.case_id == c, item.c.withdrawn_by_keepers.is_(sa.true()),
         ~sa.exists().where(other.c.panel_id == item.c.panel_id, other.c.case_id == c,
                            other.c.withdrawn_at.is_(None)).correlate(item))
+    # A panel referral made before the act's instant and standing then (fix41c): one made at
+    # a judgement's instant is the referral that judgement asks for, which it answers (Somerset
+    # 3.2.3, S7/S8 done by it; the example pack's X8, fix40c), not one made before it.
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
-                         _REFERRAL.c.occurred_at,
+                         _REFERRAL.c.made_at,
                          no_date, no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.kind == sa.literal_column("'panel'"),
-        live_panel_referral(_REFERRAL.c.status))
+        _REFERRAL.c.made_at < at, _standing_at(at))
     decided = sa.select(sa.literal_column("'d'"), item.c.panel_id, no_kind,
                         item.c.decided_at,
                         no_date, no_date, no_id).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
     sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
                      no_date, no_id).where(
-        _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
-        sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at <= at)
+        _REFERRAL.c.case_id == c, sa.not_(_REFERRAL.c.source.like("feed:%")),
+        _REFERRAL.c.sent_at <= at, _standing_at(at))
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on, no_id).where(
         absence.c.service_id == s, absence.c.staff_id == h,
@@ -532,9 +542,10 @@ async def snapshot_inputs(
     session: AsyncSession, service: Service | None, case: Case, occurred_at: datetime
 ) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (panels soonest
-    first, absences by start). ``panel_referred``: a panel referral of the case stands (made,
-    not withdrawn or declined) made after every panel decision on the case (Somerset 3.2.3:
-    the case is referred to the next MARP; the referral's own panel has not yet decided)."""
+    first, absences by start). ``panel_referred``: a panel referral of the case stood at
+    ``occurred_at`` (made before it, not withdrawn or declined by then: ``made_at``,
+    ``ended_at``, fix41c) made after every panel decision on the case (Somerset 3.2.3: the
+    case is referred to the next MARP; the referral's own panel has not yet decided)."""
     since = london_date(occurred_at) - timedelta(days=1)
     conn = await session.connection()
     rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
@@ -1130,13 +1141,14 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
 
 async def _sent_after(session: AsyncSession, case_id: uuid.UUID, at: datetime
                       ) -> list[tuple[datetime, str, uuid.UUID]]:
-    """The case's referrals the service sent after ``at`` and standing (as ``referral_sent_in``
-    counts them): (sent_at, kind, id), in time order."""
+    """The case's referrals the service sent after ``at`` (as ``referral_sent_in`` counts them
+    at their send; one withdrawn or declined since stood then, fix41c): (sent_at, kind, id), in
+    time order."""
     conn = await session.connection()
     rows = (await conn.execute(
         sa.select(_REFERRAL.c.sent_at, _REFERRAL.c.kind, _REFERRAL.c.id).where(
-            _REFERRAL.c.case_id == case_id, _REFERRAL.c.status.in_(_SENT_SQL),
-            sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at > at))).all()
+            _REFERRAL.c.case_id == case_id, sa.not_(_REFERRAL.c.source.like("feed:%")),
+            _REFERRAL.c.sent_at > at))).all()
     return sorted((stored_utc(when), str(kind), ident) for when, kind, ident in rows)
 
 
@@ -1204,6 +1216,60 @@ async def lapsed_by_earlier_send(wctx: WriteContext, *, kind: str, referral_id: 
             result = lapsed if result is None else result.merge(lapsed)
     return result
 
+
+
+# The conjunct of a rule line's ``when`` that a standing panel referral fails (Somerset S7/S8,
+# 3.2.3: the case is referred once; ``panel_referred``).
+_NOT_REFERRED = {"not": {"case.panel_referred": True}}
+
+
+def _may_ask_unreferred(pack: Pack, step: Step, reason: Mapping[str, Any]) -> bool:
+    """Whether a rule line that may have given ``step`` this reason asks for it only on a case
+    without a standing panel referral (its ``when`` is ``all`` of conditions, ``not
+    panel_referred`` one of them)."""
+    for line in pack.lines(str(reason.get("rule"))):
+        raw = line.when.raw if line.when is not None else None
+        if line.code == step.code and isinstance(raw, Mapping) and set(raw) == {"all"} \
+                and _NOT_REFERRED in raw["all"]:
+            return True
+    return False
+
+
+async def never_owed_once_referred(
+    wctx: WriteContext, *, why: str,
+    asked: Callable[[Step, Mapping[str, Any]], Awaitable[bool]],
+) -> PolicyResult | None:
+    """A panel referral just made at ``wctx.occurred_at`` (its ``made_at``), typed in after
+    acts dated after it: an open step that a rule asking only on a case not referred (``not
+    panel_referred``: Somerset S7's referral, S8's views) gave for acts all dated after it, and
+    that none of them asks for any more (``asked``: the act evaluated again at its moment, the
+    referral standing then or not: :func:`inputs_of`), was in time order never owed:
+    superseded at the instant it arose, which the case's history leaves out (a step raised and
+    ended at one instant, fix36d); the row stays, readable by its id (fix41c). A High of 30
+    November typed before the MARP referral submitted on 24 November raises no S7 or S8 in
+    time order (3.2.3, 6.2)."""
+    session, case, made = wctx.session, wctx.case, wctx.occurred_at
+    ended: list[tuple[Step, datetime]] = []
+    for step in await open_steps_of(session, case.id):
+        rose = stored_utc(step.raised_at or step.created_at)
+        if rose <= made or not step.reasons:
+            continue
+        acts = [stored_instant(r.get("at")) for r in step.reasons]
+        if not all(a is not None and a > made for a in acts) \
+                or not any(_may_ask_unreferred(wctx.pack, step, r) for r in step.reasons):
+            continue
+        if not any([await asked(step, r) for r in step.reasons]):
+            ended.append((step, rose))
+    if not ended:
+        return None
+    for step, rose in ended:
+        end_need(session, step, at=rose, why=why)
+        session.add(step)
+    await session.flush()
+    steps = [s for s, _ in ended]
+    retired = await record_superseded(wctx, steps, reason=why)
+    return PolicyResult(next_steps=await open_steps_out(session, case.id),
+                        superseded=steps + retired)
 
 def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
                     case_id: uuid.UUID) -> None:
@@ -2539,6 +2605,9 @@ def owed_from_the_act(step: Step, at: datetime) -> None:
     after = iso_utc(at)
     rebased = []
     for reason in step.reasons or ():
+        # Owed again by this act: not answered by a listing at the sitting an earlier
+        # withdrawal named (app.domain.agenda.HEARD_FROM); this act's own caller says anew.
+        reason = {k: v for k, v in reason.items() if k != "heard_from"}
         moment, known = stored_instant(reason.get("at")), stored_instant(reason.get("counted_from"))
         if (moment is None or moment >= at) and (known is None or known >= at):
             rebased.append(reason)

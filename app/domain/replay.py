@@ -213,7 +213,7 @@ async def later_events(wctx: WriteContext, since: datetime) -> list[CaseEvent]:
         return list(rows.all())
 
 
-async def _judgement_event(
+async def judgement_event(
     wctx: WriteContext, judgement_id: uuid.UUID
 ) -> WorkflowEvent:
     """The engine's event for a judgement already recorded, as its write built it (the pending
@@ -497,7 +497,7 @@ async def replay_later_acts(
                 later.append({**state, LATER_JUDGED: after.domain})
             try:
                 more = await policy.run_backfill(
-                    wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
+                    wctx, event=await judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
                     in_time_order=judged_again, lapse=True,
