@@ -966,7 +966,11 @@ async def patch_case(
     finals = final_events_of(columns[1]) if resolved and columns is not None else None
     known = (events_around_of(columns[2]), changes_around_of(columns[3])) \
         if around and resolved and columns is not None else None
-    later = LaterActs(*columns[4:7]) if known is not None and columns is not None else None
+    later = LaterActs(
+        bool(columns[4]), bool(columns[5]), bool(columns[6]),
+        stated=any(c.act_at > occurred_at and (pair := c.changes.get("in_custody")) is not None
+                   and pair[0] == pair[1] for c in known[1])) \
+        if known is not None and columns is not None else None
     if sent.keys() - ADMINISTRATIVE_FIELDS:
         await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
                                          occurred_at, what="change the child's circumstances",

@@ -60,8 +60,9 @@ from app.domain.history import (
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
+    Move,
     dated_before_a_rating,
-    owed_by_following,
+    following_moves,
     rating_history,
     ratings_after,
     ratings_at,
@@ -407,7 +408,7 @@ async def record_event(
         result = await policy.run(wctx, event=wf_event)
         if before_later_act:
             await restate_derived(wctx, since=occurred_at)
-    more = await _follow_custody(wctx, event=event)
+    more, moves = await _follow_custody(wctx, event=event)
     if more is not None:
         result = result.merge(more)
     ended = await _end_steps(wctx, event=event, declared=pack.event_type(body.type))
@@ -416,9 +417,12 @@ async def record_event(
     replaced = await _replace_earlier(wctx, event=event, declared=pack.event_type(body.type))
     if replaced is not None:
         result = result.merge(replaced)
-    if body.occurred_at is not None:
-        # Dated before acts already recorded: what they owe now that it is in the history.
-        replayed = await replay_later_acts(wctx, since=occurred_at, judgements_at_since=True)
+    if body.occurred_at is not None or moves:
+        # Dated before acts already recorded: what they owe now that it is in the history,
+        # in time order, a later custody move that stated where the child already was among
+        # them (fix41a, ATTACK40-2).
+        replayed = await replay_later_acts(wctx, since=occurred_at, judgements_at_since=True,
+                                           moves=moves)
         if replayed is not None:
             result = result.merge(replayed)
     result = await answer_from_record(wctx, result=result)
@@ -936,7 +940,8 @@ async def custody_move_recorded(session: AsyncSession, case: Case, event_type: s
     return False
 
 
-async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
+async def _follow_custody(wctx: WriteContext, *, event: CaseEvent
+                          ) -> tuple[policy.PolicyResult | None, list[Move]]:
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
     (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
     event's own lines have asked for what a move into or out of custody needs; the same move
@@ -945,11 +950,13 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     changes nothing now: ``in_custody`` is where the latest move by date left the child, not
     the one typed in last (attack pass 15, A15-14: a release dated 25 August typed in after an
     entry of 26 August took the child out of custody; attack pass 16, A16-1: likewise after a
-    ``PATCH in_custody: true`` of 28 August)."""
+    ``PATCH in_custody: true`` of 28 August). The second: the later ``PATCH`` that stated
+    where the child already was and is a move now (:func:`~app.domain.replay.following_moves`),
+    for the replay of the later acts to evaluate at its time, among them (fix41a, ATTACK40-2)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None:
-        return None
+        return None, []
     later = (await session.exec(select(CaseEvent.occurred_at).where(
         col(CaseEvent.case_id) == case.id, col(CaseEvent.id) != event.id,
         col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
@@ -968,9 +975,9 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
                               until=following)
         # A later PATCH that stated where the child already was is a move now (ATTACK35A-18,
         # t25: the release PATCHed for 15 August typed in before the entry of the 10th).
-        return await owed_by_following(wctx, {"in_custody": (in_custody, following)})
+        return None, await following_moves(wctx, {"in_custody": (in_custody, following)})
     if case.in_custody == in_custody:
-        return None
+        return None, []
     changes = {"in_custody": [case.in_custody, in_custody]}
     case.in_custody = in_custody
     case.updated_at = utcnow()
@@ -982,7 +989,7 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     note_case_act(session, case.id, event.occurred_at)
     await session.flush()
     return await policy.run(
-        wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))
+        wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True})), []
 
 
 EVENT_ORDER = paging.Order(

@@ -1438,9 +1438,12 @@ async def decide(
                                          ...]) -> None:
         nonlocal result
         for codes, credit, status, note in passes:
+            # The monthly review only this decision does (W19), recorded missed at a later
+            # end of its need (the level changed, the death), is corrected (fix41d).
             satisfied = await satisfy_open_steps(
                 wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
-                own_subject=codes if pending else (), others=pending, kind="panel_decision")
+                own_subject=codes if pending else (), others=pending, kind="panel_decision",
+                missed_too=codes == pack.closes("panel_decision_then"))
             if satisfied is not None:
                 result = satisfied if result is None else result.merge(satisfied)
 

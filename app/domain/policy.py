@@ -1618,10 +1618,10 @@ async def _apply(
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
     ended = await _ended_for(wctx, evaluation, event.occurred_at)
-    # Unless it is a recurring step's next occurrence owed from a completion dated before the
-    # event that ended it: in time order it was owed until then (ATTACK38-3).
-    later_ends = await _ends_after(wctx, ended, event.occurred_at) \
-        if ended and event.trigger == "step_completed" else {}
+    # Unless the act is dated before the event that ended it (a judgement, event, assessment,
+    # referral, change of the case or completion dated before the death, typed in after it):
+    # in time order it was owed until then, and the event ended it (ATTACK38-3, fix41d).
+    later_ends = await _ends_after(wctx, ended, event.occurred_at) if ended else {}
     born_ended: list[tuple[Step, tuple[datetime, uuid.UUID, str]]] = []
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5.)
@@ -1681,8 +1681,11 @@ async def _apply(
     # (the case was open then) owed it, and the closure that followed supersedes it, marked for
     # the reopening to reinstate; never an open step no act of a closed case can do (attack
     # 24b, A24b-7: a High-Risk Panel request escalated for ever on a closed case).
-    set_aside = _ended_by_later_event(wctx, born_ended)
-    set_aside = _closed_case_steps(wctx, [s for s in created if s not in set_aside]) + set_aside
+    # A step raised by an act dated before the event that ends it (a death typed in first) was
+    # owed until that event, which ends it at its date once it is written open (below).
+    owed_until = _owed_until_later_event(wctx, born_ended)
+    set_aside = _closed_case_steps(wctx, [s for s in created
+                                          if all(s is not o for o, _ in owed_until)])
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
         await stand_in_for_recorder(session, wctx.pack, step, recorder=_recorder(wctx, event))
@@ -1698,6 +1701,7 @@ async def _apply(
     if flush or created or superseded or _changed(case):
         await session.flush()
     await _audit_created(wctx, created)
+    set_aside += await _end_at_later_event(wctx, owed_until)
     superseded += await record_superseded(wctx, superseded + set_aside, open_steps=open_steps)
     superseded += set_aside
     for step, intent in changes:
@@ -1759,26 +1763,40 @@ async def _ends_after(wctx: WriteContext, ended: Collection[str], at: datetime
     return {code: end for code, end in after.items() if code not in before}
 
 
-def _ended_by_later_event(
+def _owed_until_later_event(
     wctx: WriteContext, born: Sequence[tuple[Step, tuple[datetime, uuid.UUID, str]]]
-) -> list[Step]:
-    """The steps just raised by an act dated before the event that ends them (:func:`_ends_after`:
-    a recurring step's next occurrence owed from a completion dated before the child's death,
-    typed in after it), ended by that event at its date as the event ended the open ones
-    (missed if already late then, else superseded; linked to it): in time order they were
-    owed until then (ATTACK38-3). A closure dated at or before that event sets them aside
-    instead (:func:`_closed_case_steps`), unless they survive it."""
+) -> list[tuple[Step, tuple[datetime, uuid.UUID, str]]]:
+    """Of the steps just raised by an act dated before the event that ends them
+    (:func:`_ends_after`: a judgement, event, assessment, referral or change of the case dated
+    before the child's death and typed in after it; a recurring step's next occurrence owed
+    from a completion dated before the death), those that event ends at its date
+    (:func:`_end_at_later_event`): in time order they were owed until then (ATTACK38-3, fix41d).
+    Not one a closure dated at or before that event sets aside instead
+    (:func:`_closed_case_steps`), unless it survives the closure."""
     case, pack = wctx.case, wctx.pack
     closed_at = stored_utc(case.closed_at) if case.closed_at is not None else None
-    out = []
-    for step, (at, ident, why) in born:
-        if closed_at is not None and closed_at <= at \
-                and not pack.survives_closure_of(step.code, step.rule_id):
-            continue
-        _close_as_ended(step, at=at, why=why)
+    return [(step, end) for step, end in born
+            if closed_at is None or closed_at > end[0]
+            or pack.survives_closure_of(step.code, step.rule_id)]
+
+
+async def _end_at_later_event(
+    wctx: WriteContext, owed: Sequence[tuple[Step, tuple[datetime, uuid.UUID, str]]]
+) -> list[Step]:
+    """End the steps :func:`_owed_until_later_event` chose, written open by the act that raised
+    them, at the later event's date, as that event ended the open ones when typed in before
+    the act (:func:`app.domain.events._end_steps`): missed if already late then, else
+    superseded, with the pack's reason, linked to the event, the change of status dated at
+    the event (its history row: the case's timeline, ``as_of`` and ``need_ended_at`` read
+    it). The caller audits and announces them (:func:`record_superseded`)."""
+    if not owed:
+        return []
+    for step, (at, ident, why) in owed:
+        end_need(wctx.session, step, at=at, why=why)
         step.satisfied_by_type, step.satisfied_by_id = "event", ident
-        out.append(step)
-    return out
+        wctx.session.add(step)
+    await wctx.session.flush()
+    return [step for step, _ in owed]
 
 
 def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step]:
@@ -3628,6 +3646,10 @@ def note_restricted_act(pack: Pack, access_mode: str | None, step: Step) -> None
         step.note = _append(step.note, RESTRICTED_ACT_NOTE)
 
 
+# A replayed act's event data: the staff id of whoever recorded it (app.domain.replay).
+ACTED_BY = "acted_by"
+
+
 def assignee_for(case: Case, intent: StepIntent) -> str | None:
     """The named assignee: explicit, else the case's holder or line manager by actor."""
     if intent.assignee_id:
@@ -3640,8 +3662,10 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
     case = wctx.case
     assignee = assignee_for(case, intent)
     if assignee is None and intent.actor == event.actor_role == "duty_manager":
-        # S16: the duty manager who acted is the one who must advise the line manager.
-        assignee = wctx.principal.sub
+        # S16: the duty manager who acted is the one who must advise the line manager (an
+        # act replayed after one dated before it: whoever recorded it, not the replaying
+        # write's author; fix41a).
+        assignee = str(event.data.get(ACTED_BY) or wctx.principal.sub)
     return Step(
         service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
@@ -3816,9 +3840,11 @@ async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
     if ended:
         return stored_utc(ended[-1])
     # Raised already ended (no change of status on file): by an act dated before the closure
-    # or the event that ended it, typed in after (:func:`_closed_case_steps`,
-    # :func:`_ended_by_later_event`: the next month's supervision owed from a review corrected
-    # after the closure or death, ATTACK38-1, ATTACK38-3), at that closure's or event's date.
+    # that set it aside, typed in after (:func:`_closed_case_steps`: the next month's
+    # supervision owed from a review corrected after the closure, ATTACK38-1), at the
+    # closure's date; or by an act dated before the death that ended it, recorded before
+    # fix41d wrote such a step open first (:func:`_end_at_later_event`, ATTACK38-3), at the
+    # event's date.
     if step.satisfied_by_type == CLOSURE_MARK:
         closed = (await session.exec(select(Case.closed_at).where(
             Case.id == step.case_id))).first()
