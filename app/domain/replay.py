@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -440,7 +440,7 @@ async def replay_later_acts(
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
     judgements_at_since: bool = False, plain_at_since: bool = False,
     signed_at_since: bool = False, moves: Sequence[Move] = (),
-    known: LaterActs | None = None,
+    known: LaterActs | None = None, unraised: Collection[uuid.UUID] = (),
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -471,7 +471,8 @@ async def replay_later_acts(
     and the entry, replayed after it, left it undated). ``known``: which of the case's events,
     judgements, assessments and stated custody changes may hold such an act, as the caller
     read it with the case under its lock (:func:`later_acts_columns`), nothing of them
-    written since: those that cannot are not read."""
+    written since: those that cannot are not read. ``unraised``: hidden steps that do not
+    count as the duty closed since (:func:`app.domain.policy.run_backfill`; fix42a)."""
     events = await later_events(wctx, since) if known is None or known.events else []
     changes = [c for c in await changes_after(wctx.session, wctx.case, since)
                if not c.changes.keys() <= besides]
@@ -527,7 +528,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=await _countersign_event(wctx, at, act[2], pending),
                 ratings=ratings_at(history, at), later=ratings_after(history, at),
-                replayed=act[2].id, judged=judged_of(history))
+                replayed=act[2].id, judged=judged_of(history), unraised=unraised)
             if endorsed is not None:
                 more = endorsed.merge(more)
         elif kind == 2:
@@ -551,7 +552,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at, before=True),
                 later=ratings_after(history, at, before=True), replayed=act.id,
-                judged=judged_of(history))
+                judged=judged_of(history), unraised=unraised)
         elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
@@ -571,7 +572,8 @@ async def replay_later_acts(
                 later=ratings_after(history, at, before=True), replayed=act.id,
                 judged=judged_of(history),
                 lapse=isinstance(event.data.get("incoming_ratings"), dict),
-                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict))
+                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict),
+                unraised=unraised)
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)
@@ -587,7 +589,7 @@ async def replay_later_acts(
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
                     in_time_order=judged_again, lapse=True,
-                    judged=judged_of(history[:index]))
+                    judged=judged_of(history[:index]), unraised=unraised)
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)
