@@ -735,7 +735,7 @@ async def run_backfill(
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
     steps_then: Sequence[Step] | None = None, lapse_own: bool = False,
-    fields: Mapping[str, Any] | None = None,
+    fields: Mapping[str, Any] | None = None, unraised: Collection[uuid.UUID] = (),
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -791,7 +791,9 @@ async def run_backfill(
     judgement or a panel's decision dated before the transfer, typed in after it, lowered;
     13.4.3 "Where the ROSH judgement and/or Safety and Well-Being concerns is High or Very
     high"; attack 35a, ATTACK35A-1, fix35f). ``fields``: case fields as the act found them, over
-    those of its moment (:func:`run`)."""
+    those of its moment (:func:`run`). ``unraised``: closed steps that do not count as the duty
+    closed since (:func:`_closed_since`): rows a referral kept hidden as never raised, the act
+    evaluated again after that referral's withdrawal dated before it (fix42a)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -840,7 +842,8 @@ async def run_backfill(
             raise_violations(evaluation)
         return await current(session, case)
     creates = {i.code for i in evaluation.intents if i.action == "create"}
-    closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event)
+    closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event,
+                                 unraised=unraised)
     # A step a countersignature on file endorsed since takes the act's reason (:func:`_apply`,
     # :func:`endorsed_since`), not left out as one closed since.
     closed -= set(await endorsed_since(session, wctx.pack, case.id, event, creates))
@@ -1498,7 +1501,7 @@ def _join_endorsed(step: Step, intent: StepIntent, event: WorkflowEvent, pack: P
 
 async def _closed_since(
     session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str], *,
-    event: WorkflowEvent | None = None,
+    event: WorkflowEvent | None = None, unraised: Collection[uuid.UUID] = (),
 ) -> set[tuple[str, uuid.UUID]]:
     """(code, subject) of the case's closed steps of these codes raised or closed at or after
     ``at``: in time order a duty asked for at ``at`` would have been that step (one duty, one
@@ -1512,14 +1515,18 @@ async def _closed_since(
     that instant is not after itself): that sitting answers nothing asked after its decision
     (Somerset 3.2.4 "refer the case to the next YJT MARP" for a Very High dated at the
     decision, typed before it: the first referral the agenda had answered hid it; fix37a,
-    ATTACK36-2)."""
+    ATTACK36-2). Nor the steps ``unraised``: rows kept hidden as never raised because a
+    referral stood when their act came (fix41c), evaluated again now that the referral's
+    withdrawal or decline, typed in after them, is dated before that act (fix42a): in time
+    order the act found no referral, and the duty is owed in a step of its own."""
     if not codes:
         return set()
     rows = (await session.exec(select(Step.code, Step.subject_id, Step.satisfied_by_type,
                                       Step.satisfied_by_id).where(
         Step.case_id == case_id, Step.status != StepStatus.open, col(Step.code).in_(codes),
         sa.or_(col(Step.raised_at) >= at, col(Step.completed_at) >= at),
-        sa.or_(col(Step.lapsed_at).is_(None), col(Step.lapsed_at) >= at)))).all()
+        sa.or_(col(Step.lapsed_at).is_(None), col(Step.lapsed_at) >= at),
+        *([col(Step.id).not_in(sorted(unraised))] if unraised else [])))).all()
     items = {i for _, _, kind, i in rows if kind == "panel_item" and i is not None}
     heard: set[uuid.UUID] = set()
     if items and event is not None:

@@ -653,6 +653,9 @@ async def transition(
                 wctx, why=f"its panel referral {referral.id} was "
                           f"{'withdrawn' if action == 'withdraw' else 'declined'}")
         await reopen_steps_satisfied_by(wctx, referral, action)
+        owed = await _owed_once_ended(wctx, referral)
+        if owed is not None:
+            result = result.merge(owed)
         result = result.merge(await policy.current(session, case))
     await wctx.audit(
         f"referral.{action}", entity_type="referral", entity_id=referral.id, reason=body.note,
@@ -662,6 +665,34 @@ async def transition(
                payload={"case_id": str(case.id), "kind": referral.kind,
                         "occurred_at": iso_utc(wctx.occurred_at)})
     return referral_out(referral, pack), result
+
+
+async def _owed_once_ended(wctx: WriteContext, referral: Referral) -> policy.PolicyResult | None:
+    """The referral just withdrawn or declined at ``wctx.occurred_at`` (its ``ended_at``),
+    typed in after acts dated at or after it: each is evaluated again, in time order, on the
+    case without the referral (``panel_referred``, ``referral_sent_in``: a referral counts
+    until its ``ended_at``), and what it owes that is not on file is raised at its date, as
+    typed in time order (fix42a, fix41c's open end: Somerset S7/S8, 3.2.3, a High of 26
+    November after the MARP referral withdrawn on the 25th; S10, 7.1.9 "unless this has
+    already been done", a Very High after the MAPPA A form's withdrawal). Typed before the
+    withdrawal, the act found the referral standing and asked for nothing, or the referral
+    typed in after it hid what it raised (:func:`_retract_never_raised`): those rows stay
+    as they are, hidden, and do not count as the duty closed since (``unraised``), so the duty
+    is owed in a fresh step. The withdrawal comes before the judgements of its instant and
+    after the case's events and the panels' decisions (docs §7): the plain judgements of its
+    instant are evaluated again, not its events or decisions. None when no act is dated at or
+    after it."""
+    from app.domain.replay import replay_later_acts  # noqa: PLC0415 (imports this module)
+
+    session, ended = wctx.session, wctx.occurred_at
+    await session.flush()
+    hidden = (await session.exec(select(Step.id).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.superseded,
+        col(Step.raised_at) >= ended,
+        col(Step.note).contains(f"Never raised: the {referral.kind} referral {referral.id} "
+                                "was ")))).all()
+    return await replay_later_acts(wctx, since=ended, plain_at_since=True,
+                                   unraised=frozenset(hidden))
 
 
 def _raised_after_send(step: Step, sent: datetime) -> bool:

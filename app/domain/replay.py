@@ -24,8 +24,9 @@ transfer pending)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -34,7 +35,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import policy, transfers
-from app.domain.assessments_table import assessment_acts, assessment_clock, ratings_completed_by
+from app.domain.assessments_table import (
+    Assessment,
+    AssessmentStatus,
+    assessment_acts,
+    assessment_clock,
+    ratings_completed_by,
+)
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.history import (
@@ -341,6 +348,44 @@ async def replay_instant(wctx: WriteContext, changes: Sequence[TimedChange]
     return result
 
 
+class LaterActs(NamedTuple):
+    """:func:`later_acts_columns`' values: whether the case has an event dated after the act,
+    a judgement dated at or after it, an assessment past its draft; and (the caller's reading
+    of the field changes after the act) a ``PATCH`` of ``in_custody`` after it recorded as no
+    change (:func:`stated_moves`)."""
+
+    events: bool
+    judgements: bool
+    assessments: bool
+    stated: bool = True
+
+
+@functools.cache
+def later_acts_columns() -> tuple[Any, ...]:
+    """PostgreSQL: whether the case ``yj_case`` has an event dated after ``yj_act_at``, a
+    judgement dated at or after it, and an assessment past its draft (whose history may
+    countersign it after it), as three columns of the case file's statement
+    (:func:`app.domain.access.get_case_file_for_write`), read after the case lock with the
+    case's own snapshot: :func:`replay_later_acts` reads only those that may hold an act to
+    replay (issue 15: a dated change of the case, with nothing on file after it, reads none:
+    three round trips fewer)."""
+    event: Any = sa.alias(CaseEvent.__table__, "yj_la_event")  # type: ignore[attr-defined]
+    judgement: Any = sa.alias(Judgement.__table__, "yj_la_judgement")  # type: ignore[attr-defined]
+    assessment: Any = sa.alias(Assessment.__table__, "yj_la_assessment")  # type: ignore[attr-defined]
+    case_id = sa.bindparam("yj_case", type_=event.c.case_id.type)
+    at = sa.bindparam("yj_act_at", type_=event.c.occurred_at.type)
+    return (
+        sa.select(event.c.id).where(event.c.case_id == case_id, event.c.occurred_at > at)
+        .correlate(None).exists().label("yj_later_events"),
+        sa.select(judgement.c.id).where(judgement.c.case_id == case_id,
+                                        judgement.c.occurred_at >= at)
+        .correlate(None).exists().label("yj_later_judgements"),
+        sa.select(assessment.c.id).where(assessment.c.case_id == case_id,
+                                         assessment.c.status != AssessmentStatus.draft)
+        .correlate(None).exists().label("yj_assessments"),
+    )
+
+
 async def recorded_roles(wctx: WriteContext, actors: dict[Any, str | None], *,
                          by_patch: bool = False) -> dict[Any, str]:
     """The role the engine saw acting when each change of the case's fields (key -> its
@@ -395,6 +440,7 @@ async def replay_later_acts(
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
     judgements_at_since: bool = False, plain_at_since: bool = False,
     signed_at_since: bool = False, moves: Sequence[Move] = (),
+    known: LaterActs | None = None, unraised: Collection[uuid.UUID] = (),
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -422,24 +468,34 @@ async def replay_later_acts(
     the release PATCHed before the custody entry was typed in), evaluated at their time among
     the rest, in time order (fix41a, ATTACK40-2: evaluated before the rest, the release re-dated
     Wokingham W16's notification at once and the category 2 message of the days between it
-    and the entry, replayed after it, left it undated)."""
-    events = await later_events(wctx, since)
-    history = await rating_history(wctx, pending)
-    judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
-              or (judgements_at_since and h.occurred_at == since)
-              or (plain_at_since and h.occurred_at == since and h.panel_item_id is None)]
+    and the entry, replayed after it, left it undated). ``known``: which of the case's events,
+    judgements, assessments and stated custody changes may hold such an act, as the caller
+    read it with the case under its lock (:func:`later_acts_columns`), nothing of them
+    written since: those that cannot are not read. ``unraised``: hidden steps that do not
+    count as the duty closed since (:func:`app.domain.policy.run_backfill`; fix42a)."""
+    events = await later_events(wctx, since) if known is None or known.events else []
     changes = [c for c in await changes_after(wctx.session, wctx.case, since)
                if not c.changes.keys() <= besides]
-    with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
-        signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
-                  if a[1] == "countersign"
-                  and (a[0] > since or (signed_at_since and a[0] == since))]
+    signed = []
+    if known is None or known.assessments:
+        with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
+            signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
+                      if a[1] == "countersign"
+                      and (a[0] > since or (signed_at_since and a[0] == since))]
     # The stated changes that are moves now: those the caller found (the act just recorded
     # made them moves) evaluated as such (:func:`_owe_move`), the others as the changes they
     # are (what they end, they ended when they became moves).
     given = {(m.occurred_at, tuple(m.changes)) for m in moves}
     stated = [m for m in await stated_moves(wctx, since)
-              if (m.occurred_at, tuple(m.changes)) not in given]
+              if (m.occurred_at, tuple(m.changes)) not in given] \
+        if known is None or known.stated else []
+    if known is not None and not known.judgements and pending is None and not events \
+            and not changes and not signed and not moves and not stated:
+        return None  # no judgement at or after ``since`` either: nothing to replay
+    history = await rating_history(wctx, pending)
+    judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
+              or (judgements_at_since and h.occurred_at == since)
+              or (plain_at_since and h.occurred_at == since and h.panel_item_id is None)]
     if not events and not judged and not changes and not signed and not moves and not stated:
         return None
     actors = await _change_actors(wctx, changes)
@@ -472,7 +528,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=await _countersign_event(wctx, at, act[2], pending),
                 ratings=ratings_at(history, at), later=ratings_after(history, at),
-                replayed=act[2].id, judged=judged_of(history))
+                replayed=act[2].id, judged=judged_of(history), unraised=unraised)
             if endorsed is not None:
                 more = endorsed.merge(more)
         elif kind == 2:
@@ -496,7 +552,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, at, before=True),
                 later=ratings_after(history, at, before=True), replayed=act.id,
-                judged=judged_of(history))
+                judged=judged_of(history), unraised=unraised)
         elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
@@ -516,7 +572,8 @@ async def replay_later_acts(
                 later=ratings_after(history, at, before=True), replayed=act.id,
                 judged=judged_of(history),
                 lapse=isinstance(event.data.get("incoming_ratings"), dict),
-                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict))
+                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict),
+                unraised=unraised)
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)
@@ -532,7 +589,7 @@ async def replay_later_acts(
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
                     in_time_order=judged_again, lapse=True,
-                    judged=judged_of(history[:index]))
+                    judged=judged_of(history[:index]), unraised=unraised)
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)
