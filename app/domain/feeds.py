@@ -494,22 +494,31 @@ def refold(messages: Sequence[Message], history: Sequence[FieldChange],
             lines[f].append((at, value))
             lines[f].sort(key=lambda e: e[0])  # stable: the new one last among its ties
 
+    def others_at(f: str, at: datetime) -> bool:
+        """Whether someone else (staff, a panel, the CMS) changed ``f`` at ``at``: the
+        service's own acts of an instant come after the feed's messages of it
+        (docs/integrating.md §7), so theirs stands there (ATTACK40-8: a message typed in after
+        a panel's decision of its instant overwrote the panel's level)."""
+        return any(change.occurred_at == at and change.actor != feed_actor
+                   and f in change.changes for change in history if not change.created)
+
     for at, sent in messages:
         for f in ("mappa_category", "expected_release_date"):
-            if f in sent:
+            if f in sent and not others_at(f, at):
                 assert_(at, f, sent[f])
     levels = [(at, sent["mappa_level"]) for at, sent in messages if "mappa_level" in sent]
     # The level changes on file by anyone else (staff, the CMS), at their own dates: those
     # strictly inside a waiting level's wait are no feed's (a feed level stands only where a
     # category does), those at the category's instant are the feed's if ``feed_actor`` made
-    # them (ATTACK37-1: a staff level dated after a waiting message lost to it).
+    # them (ATTACK37-1: a staff level dated after a waiting message lost to it), and one at
+    # the message's own instant stands over it (ATTACK40-8, :func:`others_at`).
     theirs = [(change.occurred_at, change.actor) for change in history
               if not change.created and "mappa_level" in change.changes]
     for i, (at, level) in enumerate(levels):
         starts = at if state("mappa_category", at) is not None else next(
             (when for when, v in lines["mappa_category"] if when > at and v is not None), None)
         if starts is None or any(at < other <= starts for other, _ in levels[i + 1:]) or any(
-                at < when < starts or (when == starts > at and actor != feed_actor)
+                at < when < starts or (when == starts and actor != feed_actor)
                 for when, actor in theirs):
             continue  # no category yet, or a later-dated level (the feed's or anyone's) first
         assert_(starts, "mappa_level", level)

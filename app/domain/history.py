@@ -406,6 +406,7 @@ def act_time() -> Any:
 async def fields_changed_after(
     session: Any, case_id: uuid.UUID, fields: set[str] | frozenset[str], since: datetime, *,
     besides: set[str] | frozenset[str] = frozenset(),
+    besides_at: tuple[datetime, frozenset[str]] | None = None,
 ) -> set[str]:
     """Those of ``fields`` that an act dated after ``since`` (:func:`act_time`) changed on the
     case (not its opening, which is no change), by anyone but ``besides`` (actor ids): the one
@@ -415,10 +416,15 @@ async def fields_changed_after(
     before the message, typed up after it, kept its older level)."""
     if not fields:
         return set()
-    rows = (await session.exec(select(RecordChange.changes, RecordChange.actor_sub).where(
+    rows = (await session.exec(select(RecordChange.changes, RecordChange.actor_sub,
+                                      act_time()).where(
         col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case_id,
         col(RecordChange.created).is_(False), act_time() > since))).all()
-    return {f for changes, actor in rows if actor not in besides
+    # ``besides_at``: (an instant, actor ids) whose changes at exactly that instant do not
+    # count (a MAPPA message at a panel decision's instant, which comes before it).
+    at, subs = besides_at if besides_at is not None else (None, frozenset())
+    return {f for changes, actor, when in rows if actor not in besides
+            and not (actor in subs and _aware(when) == at)
             for f in set(fields) & set(changes or ())}
 
 

@@ -548,8 +548,15 @@ def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetim
             )
 
 
+async def _feed_subs(session: AsyncSession, case: Case) -> frozenset[str]:
+    """Who delivered the case's MAPPA feed messages (their referrals' ``created_by``)."""
+    return frozenset((await session.exec(select(Referral.created_by).where(
+        col(Referral.case_id) == case.id, col(Referral.source) == "feed:mappa"))).all())
+
+
 async def _refuse_stale_mappa_level(
-    session: AsyncSession, body: PanelDecisionCreate, case: Case, sat_at: datetime
+    session: AsyncSession, body: PanelDecisionCreate, case: Case, sat_at: datetime,
+    occurred_at: datetime,
 ) -> None:
     """409 ``rating-changed-since-panel`` (``loc`` body.mappa_level) when the decision sets a
     MAPPA level other than the case's current one and that level was set by an act dated after
@@ -561,8 +568,14 @@ async def _refuse_stale_mappa_level(
         return
     # When the change happened (its act's time: a PATCH's, an event's, a panel's sitting),
     # else when it was recorded: an earlier panel's decision typed up after the sitting is not
-    # a change after it (A21b-5).
-    if await fields_changed_after(session, case.id, {"mappa_level"}, sat_at):
+    # a change after it (A21b-5). A MAPPA feed message received at the decision's own instant
+    # comes before it (docs/integrating.md §7: the feeds' messages first, then the panels'
+    # decisions; what the service records at a message's instant is recorded in the light of
+    # it): the decision is taken and its level stands, typed before or after the message
+    # (ATTACK40-8: typed after it the decision was refused, typed before it the message's level
+    # overwrote the panel's, the panel's S22 referral left owed).
+    if await fields_changed_after(session, case.id, {"mappa_level"}, sat_at,
+                                  besides_at=(occurred_at, await _feed_subs(session, case))):
         raise Conflict(
             f"The case's MAPPA level changed after the panel sat: it is now {case.mappa_level}. "
             "Record the decision without mappa_level, or bring the case back to the panel.",
@@ -1439,7 +1452,7 @@ async def decide(
     # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17; ATTACK40-3).
     plain_at = await plain_judged_at(session, case, occurred_at)
     _refuse_stale_ratings(body, case, sat_at, occurred_at, plain_at)
-    await _refuse_stale_mappa_level(session, body, case, sat_at)
+    await _refuse_stale_mappa_level(session, body, case, sat_at, occurred_at)
     _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
     _check_attendance(body, kind)
