@@ -46,6 +46,11 @@ def dump(*_):
     with open(out, "w") as f:
         f.write("\\n".join(sorted(k for k, v in sys.modules.items() if v is not None)) + "\\n")
 signal.signal(signal.SIGUSR1, dump)
+def snapshot(*_):
+    import gc, tracemalloc
+    gc.collect()
+    tracemalloc.take_snapshot().dump(out + ".snap")
+signal.signal(signal.SIGUSR2, snapshot)
 sys.argv = ["app.core.serve", *sys.argv[3:]]
 runpy.run_module("app.core.serve", run_name="__main__", alter_sys=True)
 """
@@ -100,6 +105,34 @@ async def write_round(url: str, token: str, cases: list[str], writes: int, conns
     return bad + len(errors)
 
 
+def _snapshot(server: subprocess.Popen[bytes], modules: str) -> Any:
+    """The server's tracemalloc snapshot (after a full collection), via SIGUSR2."""
+    import tracemalloc
+
+    snap = Path(modules + ".snap")
+    snap.unlink(missing_ok=True)
+    server.send_signal(signal.SIGUSR2)
+    for _ in range(600):
+        time.sleep(0.5)
+        if snap.exists():
+            size = snap.stat().st_size
+            time.sleep(0.5)
+            if snap.stat().st_size == size:
+                break
+    return tracemalloc.Snapshot.load(str(snap))
+
+
+def _print_growth(before: Any, after: Any, first: int, last: int) -> None:
+    """The lines whose live allocations grew most from one snapshot to the next."""
+    diff = after.compare_to(before, "lineno")
+    total = sum(d.size_diff for d in diff)
+    print(f"traced growth from {first} to {last} writes: {total / 1024:+.1f} kB; by line:")
+    for d in sorted(diff, key=lambda d: -d.size_diff)[:12]:
+        frame = d.traceback[0]
+        print(f"  {d.size_diff / 1024:+9.1f} kB {d.count_diff:+7d} blocks  "
+              f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--writes", type=int, default=2000)
@@ -109,6 +142,9 @@ def main() -> None:
     parser.add_argument("--app-root", default=str(ROOT))
     parser.add_argument("--modules", default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                        help="trace the server's allocations (RSS then not comparable) and "
+                             "print what grew between rounds, by line")
     args = parser.parse_args()
     root = str(Path(args.app_root).resolve())
     db = f"yjrisk_mem_{os.getpid()}_{int(time.time())}"
@@ -118,6 +154,7 @@ def main() -> None:
     secret = "bench-secret-" + secrets.token_hex(24)
     env = {**os.environ, "YJ_ENV": "test", "YJ_JWT_SECRET": secret, "YJ_LOG_LEVEL": "WARNING",
            "YJ_ENV_FILE": "",
+           **({"PYTHONTRACEMALLOC": str(args.tracemalloc)} if args.tracemalloc else {}),
            "YJ_DATABASE_URL": f"postgresql+asyncpg://{base.split('://', 1)[1]}/{db}"}
     server = None
     try:
@@ -147,11 +184,16 @@ def main() -> None:
         time.sleep(1)
         figures: dict[str, Any] = {"idle": status_kb(server.pid), "rounds": []}
         done = 0
+        snaps: list[Any] = []
         for _ in range(args.rounds):
             bad = asyncio.run(write_round(url, token, cases, args.writes, args.connections, done))
             done += args.writes
             time.sleep(0.5)
             figures["rounds"].append({"writes": done, "non2xx": bad, **status_kb(server.pid)})
+            if args.tracemalloc:
+                snaps.append(_snapshot(server, modules))
+                if len(snaps) > 1:
+                    _print_growth(snaps[-2], snaps[-1], done - args.writes, done)
         server.send_signal(signal.SIGUSR1)
         time.sleep(0.5)
         figures["modules"] = len(Path(modules).read_text().split())

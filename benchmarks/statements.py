@@ -3,10 +3,12 @@
 Runs the app in-process on a throwaway database (SQLite by default; ``--postgres`` for the local
 PostgreSQL), opens a Wokingham case, records a few judgements to warm up, then records one more
 (SWB, then LoR, like the wrk script) with a ``before_cursor_execute`` listener on the engine and
-prints each statement's first line. Usage: ``python benchmarks/statements.py [--postgres]
-[--full] [--writes N]`` (``--full``: the whole SQL of each statement; ``--writes``: then time N
-more judgements over 20 cases, one at a time, and print this process's CPU per write in
-batches: client and server in one process, so compare runs of this script only).
+prints each statement's first line (``--patch``: those of a dated ``PATCH`` of
+``in_custody``, out, after three such). Usage: ``python benchmarks/statements.py
+[--postgres] [--full] [--writes N] [--patch]`` (``--full``: the whole SQL of each statement;
+``--writes``: then time N more judgements over 20 cases, one at a time, and print this
+process's CPU per write in batches: client and server in one process, so compare runs of this
+script only).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +42,9 @@ PROFILE_TO = os.environ.get("YJ_BENCH_PROFILE", "")  # a file: cProfile the time
 PG = os.environ.get("YJ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-async def measure(url: str, full: bool, writes: int) -> None:
-    """Record judgements and print the statements of the last ones."""
+async def measure(url: str, full: bool, writes: int, patch: bool = False) -> None:
+    """Record judgements and print the statements of the last ones (``patch``: of the last
+    of a few dated ``PATCH``es of ``in_custody``, in then out, after the judgements)."""
     settings = Settings(env="test", database_url=url, jwt_secret="s" * 48, log_level="WARNING",
                         access_log_flush_seconds=3600)
     app = create_app(settings)
@@ -73,8 +77,21 @@ async def measure(url: str, full: bool, writes: int) -> None:
                 statements.clear()
                 r = await client.post(f"/v1/cases/{case}/judgements", headers=auth, json=body)
                 r.raise_for_status()
-            print(f"{len(statements)} statements for the last judgement "
-                  f"({url.split(':')[0]}, {body}); open steps now "
+            what = f"judgement ({url.split(':')[0]}, {body})"
+            if patch:
+                etag = r.headers.get("ETag") or (await client.get(
+                    f"/v1/cases/{case}", headers=auth)).headers["ETag"]
+                for n in range(4):
+                    statements.clear()
+                    at = datetime.now(UTC) - timedelta(milliseconds=1)
+                    r = await client.patch(
+                        f"/v1/cases/{case}", headers={**auth, "If-Match": etag},
+                        json={"in_custody": n % 2 == 0,
+                              "occurred_at": at.isoformat().replace("+00:00", "Z")})
+                    r.raise_for_status()
+                    etag = r.headers["ETag"]
+                what = f"dated PATCH ({url.split(':')[0]}, in_custody {n % 2 == 0})"
+            print(f"{len(statements)} statements for the last {what}; open steps now "
                   f"{len(r.json()['next_steps'])}")
             for i, sql in enumerate(statements, 1):
                 text = " ".join(sql.split()) if full else sql.strip().splitlines()[0][:150]
@@ -122,6 +139,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--writes", type=int, default=0)
+    parser.add_argument("--patch", action="store_true",
+                        help="the statements of a dated PATCH of in_custody instead")
     args = parser.parse_args()
     if args.postgres:
         name = f"yjrisk_stmts_{uuid.uuid4().hex[:8]}"
@@ -137,14 +156,14 @@ def main() -> None:
         url = PG.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
         try:
             upgrade(url)
-            asyncio.run(measure(url, args.full, args.writes))
+            asyncio.run(measure(url, args.full, args.writes, args.patch))
         finally:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'st.db'}"
             upgrade(url)
-            asyncio.run(measure(url, args.full, args.writes))
+            asyncio.run(measure(url, args.full, args.writes, args.patch))
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ async def measure(url: str, writes: int, rounds: int, callgrind: bool,
     settings = Settings(env="test", database_url=url, jwt_secret="s" * 48, log_level="WARNING",
                         access_log_flush_seconds=3600)
     app = create_app(settings)
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=600, shutdown_timeout=600) as manager:
         count = [0]
 
         def listen(*_a: Any) -> None:

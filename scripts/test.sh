@@ -20,6 +20,17 @@ fi
 # The two databases' runs go side by side (the machine has two cores; one after the other took
 # about 18 minutes on a quiet machine, 9 on SQLite and 7.5 on PostgreSQL): PostgreSQL's run writes
 # to a log that is printed when it ends; the suite fails when either run fails.
+# Arguments go to pytest on both sides. With no path among them (none, or only options such as
+# `-k name`), the API tests (the only ones that touch the run's database) run on both databases
+# and the rest once, split between the two runs to even them out: the database-free tests of
+# tests/workflows and tests/docs beside PostgreSQL's, tests/cli and tests/ui beside SQLite's
+# (tests/cli makes SQLite databases of its own). With paths
+# (`bash scripts/test.sh tests/api/test_cases.py`), exactly those on both.
+sqlite_paths=(tests/api tests/cli tests/ui)
+pg_paths=(tests/api tests/workflows tests/docs)
+for arg in "$@"; do
+  if [ -e "${arg%%::*}" ]; then sqlite_paths=(); pg_paths=(); break; fi
+done
 pg_state=skipped
 pg_log=""
 pg_pid=""
@@ -39,13 +50,6 @@ PY
 then
   pg_state=running
   pg_log="$(mktemp -t yjrisk-pg-tests.XXXXXX)"
-  # Arguments go to pytest on both sides. With no path among them (none, or only options such as
-  # `-k name`), PostgreSQL runs the API tests (the only ones that touch a database); with paths
-  # (`bash scripts/test.sh tests/api/test_cases.py`), exactly those.
-  pg_paths=(tests/api)
-  for arg in "$@"; do
-    if [ -e "${arg%%::*}" ]; then pg_paths=(); break; fi
-  done
   YJ_TEST_DB=postgres python -m pytest -q -p no:cacheprovider "${pg_paths[@]}" "$@" >"$pg_log" 2>&1 &
   pg_pid=$!
   trap 'if [ -n "$pg_pid" ]; then kill "$pg_pid" 2>/dev/null || true; fi' EXIT
@@ -53,9 +57,12 @@ elif [ "${CI:-}" = "true" ]; then
   echo "PostgreSQL is not reachable and CI=true: failing" >&2
   exit 1
 fi
+if [ "$pg_state" != running ] && [ ${#sqlite_paths[@]} -gt 0 ]; then
+  sqlite_paths=(tests)  # no PostgreSQL run: every test on SQLite
+fi
 echo "== tests on SQLite"
 sqlite_rc=0
-YJ_TEST_DB=sqlite python -m pytest -q "$@" || sqlite_rc=$?
+YJ_TEST_DB=sqlite python -m pytest -q "${sqlite_paths[@]}" "$@" || sqlite_rc=$?
 echo "== tests on PostgreSQL"
 pg_rc=0
 if [ "$pg_state" = running ]; then

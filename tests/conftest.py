@@ -113,6 +113,17 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+# A throwaway database commits without waiting for its WAL to reach the disk (PostgreSQL's
+# ``synchronous_commit = off``): a commit is as atomic and as visible to the next transaction as
+# before, only a crash of the server could lose the last ones, and a crashed run's database is
+# dropped anyway. The suite commits some hundred thousand times; each waited for an fsync.
+# ``YJ_TEST_PG_SYNC_COMMIT=1`` keeps the server's setting (to compare).
+def _fast_commits(name: str) -> None:
+    """Set a throwaway database's commits not to wait for the disk (see above)."""
+    if os.environ.get("YJ_TEST_PG_SYNC_COMMIT") != "1":
+        _pg_admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+
+
 def _pg_admin(sql: str) -> None:
     import asyncpg
 
@@ -140,6 +151,7 @@ def _migrated(revision: str) -> str:
     if BACKEND == "postgres":
         made = _throwaway_name("yjrisk_mig")
         _pg_admin(f'CREATE DATABASE "{made}"')
+        _fast_commits(made)
         base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         try:
             _in_thread(upgrade, f"{base}/{made}", revision)
@@ -176,6 +188,7 @@ def database_at(revision: str) -> Iterator[str]:
     if BACKEND == "postgres":
         name = _throwaway_name("yjrisk_mig")
         _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        _fast_commits(name)
         base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         try:
             yield f"{base}/{name}"
@@ -198,6 +211,7 @@ def database_url() -> Iterator[str]:
         _drop_orphans()
         name = _throwaway_name("yjrisk_test")
         _pg_admin(f'CREATE DATABASE "{name}"')
+        _fast_commits(name)
         base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         url = f"{base}/{name}"
         try:

@@ -26,7 +26,8 @@ from sqlmodel import col, select
 from app.domain import policy
 from app.domain.access import live_panel_referral
 from app.domain.cases_table import Case
-from app.domain.common import iso_utc
+from app.domain.common import iso_utc, stored_instant
+from app.domain.next_steps import reason_act
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
@@ -36,6 +37,9 @@ from app.workflows.calendar import LONDON, london_text
 from app.workflows.vocabulary import PanelKind
 
 REASON_MAX = 500
+# A reason's key naming the sitting a case was taken off after it sat, its item's answer owed
+# again: an agenda of a panel sitting then or later answers it (:func:`relisting_answers_at`).
+HEARD_FROM = "heard_from"
 # The referral table's module imports this one's callers, so its columns are named here.
 _REFERRAL = sa.table(
     "referral", sa.column("id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
@@ -108,12 +112,13 @@ async def withdraw_item(
                payload={"case_id": str(item.case_id), "panel_id": str(panel.id),
                         "item_id": str(item.id), "occurred_at": iso_utc(wctx.occurred_at)})
     if redate and not await undecided_agenda(session, item.case_id) \
-            and await has_panel_route(wctx):
+            and await has_panel_route(wctx) and not await _panel_held_for_the_request(wctx):
         # Taken off undecided, the case was not heard: what its adding answered (Somerset
-        # 3.2.3's referral to the next MARP, S7, not waivable; Wokingham W7's request for the
-        # High-Risk Panel) is owed again, due at the panel it now waits for, as a withdrawn
-        # referral's is (attack passes 16 and 17, A16-19, A17-2). Not while the case stands on
-        # another agenda (moved to a later panel: going there answers it).
+        # 3.2.3's referral to the next MARP, S7, not waivable) is owed again, due at the panel
+        # it now waits for, as a withdrawn referral's is (attack passes 16 and 17, A16-19,
+        # A17-2). Not while the case stands on another agenda (moved to a later panel: going
+        # there answers it), nor while the panel the request asked for is still owed (Wokingham
+        # W8: the request, W7, was made; fix41f, ATTACK40-10).
         back = await policy.reopen_done_by(
             wctx, act=("panel_item", item.id),
             note=f"Re-opened: {why}; the panel did not hear the case.")
@@ -121,6 +126,7 @@ async def withdraw_item(
         await policy.redate_returning_next_panel_steps(
             wctx, steps=back, why="the agenda item that answered it was withdrawn")
         await _after_the_sitting_left(wctx, steps=back, panel=panel, why=why)
+        _unheard_at(wctx, steps=back, panel=panel)
     if redate:
         await policy.run(wctx, event=wctx.event(
             "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind,
@@ -138,15 +144,9 @@ async def _standing_referral_owed_again(
     section 1 of the MARP referral form": the referral answered S7 for the panel that did not
     hear the case; the step that referral did (the pack's panel referral kind's ``closes``)
     is owed again, due at the panel the case now waits for, and the next agenda answers it.
-    Not while a step only the panel's decision does is owed (``panel_decision_then``:
-    Wokingham's W8, "the Team Manager will schedule an ad-hoc meeting", stays owed to the
-    chair), nor for a referral withdrawn, declined or heard (its own acts reopen or end it)."""
+    Not for a referral withdrawn, declined or heard (its own acts reopen or end it); the
+    caller asks nothing again while the panel is owed (:func:`_panel_held_for_the_request`)."""
     session = wctx.session
-    owed = wctx.pack.closes("panel_decision_then")
-    if owed and (await session.exec(select(Step.id).where(
-            Step.case_id == wctx.case.id, Step.status == StepStatus.open,
-            col(Step.code).in_(owed)).limit(1))).first() is not None:
-        return []
     conn = await session.connection()
     live = live_panel_referral(_REFERRAL.c.status)
     query = sa.select(_REFERRAL.c.id).where(
@@ -165,6 +165,24 @@ async def _standing_referral_owed_again(
         note=(f"Re-opened: {why}; the panel did not hear the case. Its referral "
               f"{referral_id} stands: bring it to the next panel (the administrator lists "
               "it; putting the case on the agenda answers this)."))
+
+
+async def _panel_held_for_the_request(wctx: WriteContext) -> bool:
+    """Whether the case owes a step only the panel's decision does (the pack's ``[closures]
+    panel_decision_then``: Wokingham W8, "Upon a request for a High-Risk Panel meeting, the
+    Team Manager will schedule an ad-hoc meeting"; W19's monthly review). Then a case taken
+    off an agenda undecided is owed nothing again by its case worker: the request (W7, which
+    the listing answered, or a submitted panel referral) was made and the hold stays owed to
+    the chair until the panel decides (README "Not in Wokingham"; fix41f, ATTACK40-10: W7 came
+    back with its first deadline, two working days from the judgement, overdue from its
+    creation)."""
+    owed = wctx.pack.closes("panel_decision_then")
+    if not owed:
+        return False
+    found = await wctx.session.exec(select(Step.id).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(owed)).limit(1))
+    return found.first() is not None
 
 
 async def _after_the_sitting_left(
@@ -207,6 +225,40 @@ async def _after_the_sitting_left(
     # Its new due day decides again who it is with (a stand-in: A30a-3).
     await policy.resettle_steps(wctx, steps=steps, why=f"{why}, after it sat")
     await wctx.session.flush()
+
+
+def _unheard_at(wctx: WriteContext, *, steps: list[Step], panel: Panel) -> None:
+    """A case taken off the agenda of a panel that has sat (withdrawn at or after the sitting:
+    deferred) owes again what its item answered because it was not heard at that sitting: the
+    case listed again on an agenda of a panel sitting then or later answers it, that sitting's
+    own agenda included (the keepers put it back: the item is on the agenda from the sitting),
+    whenever the listing is recorded (:func:`relisting_answers_at`). Each reason of the steps
+    owed again says from which sitting (:data:`HEARD_FROM`; ATTACK40-1: put back on the agenda
+    it was deferred from, the case still owed the referral to the next MARP, overdue, after
+    that MARP had decided it)."""
+    sat = stored_utc(panel.scheduled_for)
+    if sat > wctx.occurred_at:
+        return
+    for step in steps:
+        if step.status != StepStatus.open:
+            continue
+        step.reasons = [{**r, HEARD_FROM: iso_utc(sat)} for r in step.reasons or ()]
+        wctx.session.add(step)
+
+
+def relisting_answers_at(step: Step, *, sits: datetime, heard: datetime) -> datetime | None:
+    """When the case put on the agenda of a panel sitting at ``sits`` (its act's time
+    ``heard``: the sitting, for a sitting recorded late) answers ``step``, owed again because
+    the case was taken off a sitting at or before ``sits`` after it sat (:func:`_unheard_at`):
+    at the act, or at the latest act asking for it again (the withdrawal, recorded before the
+    listing: the step is not done before it was owed again). None when no reason of the step
+    is owed again so (its other reasons answer as for any act: ``next_steps.act_answers``)."""
+    asked = []
+    for reason in step.reasons or ():
+        since = stored_instant(reason.get(HEARD_FROM))
+        if since is not None and since <= sits:
+            asked.append(reason_act(reason) or heard)
+    return max([heard, *asked]) if asked else None
 
 
 async def has_panel_route(wctx: WriteContext) -> bool:

@@ -37,6 +37,7 @@ from app.domain import agenda, cursors, policy, staff, stand_ins, transfers
 from app.domain.access import (
     MANAGERS,
     case_role_for,
+    get_case_file_for_write,
     get_case_in_service,
     get_visible_case,
     lock_external_ref,
@@ -80,17 +81,31 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.duplicates import PossibleDuplicate, possible_duplicates
-from app.domain.events import IN_CUSTODY_AFTER, CaseEvent, require_no_custody_rival
+from app.domain.events import (
+    IN_CUSTODY_AFTER,
+    CaseEvent,
+    EventAround,
+    events_around_column,
+    events_around_of,
+    events_around_params,
+    require_no_custody_rival,
+)
 from app.domain.final_events import (
     ADMINISTRATIVE_FIELDS,
     IDENTITY_FIELDS,
+    final_events_column,
+    final_events_of,
+    final_events_params,
     require_before_final_event,
 )
 from app.domain.history import (
     ASSERTED_FIELDS_SET,
+    ChangeAround,
     RecordChange,
     actor_of,
     case_fields_changed,
+    changes_around_column,
+    changes_around_of,
     field_history,
     first_change_after,
     json_value_at,
@@ -104,7 +119,9 @@ from app.domain.outbox import emit
 from app.domain.panels_table import PanelItem
 from app.domain.policy_lock import lock_policy_shared
 from app.domain.replay import (
+    LaterActs,
     dated_before_a_rating,
+    later_acts_columns,
     owed_by_following,
     rating_history,
     ratings_after,
@@ -141,6 +158,7 @@ from app.domain.transitions import ConflictingTransition
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_date, start_of_day
 from app.workflows.packs import CaseClosure, Pack
+from app.workflows.types import ScheduledPanel
 
 # A child's name: required, so it must show (attack 20, A20-13: zero-width names were taken).
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
@@ -909,15 +927,54 @@ async def patch_case(
     the policy. Reassigning moves the open steps of that role; closing supersedes every open
     step but those the pack's ``survives_closure`` keeps (duties owed past the end of the
     work); reopening re-runs the policy for the case's current state."""
-    service, case = await get_visible_case(session, principal, case_id)
     sent = body.model_dump(exclude_unset=True)
+    # A change of the child's circumstances that moves no step and no one (no closure,
+    # reopening, reassignment or restriction) runs the policy on the case's open steps, panels
+    # and absences as they stand under the lock: read with the case, by the same statement on
+    # PostgreSQL, with the case's final events before the change (issue 15: three round trips
+    # fewer), as a judgement's are (app.domain.judgements.record_judgement).
+    plain = not sent.keys() & {"closed_at", "access", *REASSIGNMENT}
+    # And its checks' reads, for a dated change or one of custody: the case's custody and
+    # final events at or after its time, its field changes around it (two round trips fewer,
+    # and one a field sent).
+    around = plain and (body.occurred_at is not None
+                        or bool(sent.keys() & {"in_custody", "expected_release_date"}))
+    also = (policy.inputs_column(), final_events_column(), *(
+        (events_around_column(), changes_around_column(), *later_acts_columns())
+        if around else ()))
+    resolved: list[datetime] = []
+
+    def params() -> dict[str, Any]:
+        # Called once the case is locked: the write's instant is taken then (A23a-1). A date
+        # it refuses is refused below, after the checks that come first (404, 403, 412).
+        try:
+            at = resolve_occurred_at(body.occurred_at)
+        except Unprocessable:
+            at = utcnow()
+        else:
+            resolved.append(at)
+        return {**policy.inputs_params(at), **final_events_params(ctx.final_types, at),
+                **(events_around_params(at) if around else {})}
+
+    service, case, open_steps, columns = await get_case_file_for_write(
+        session, principal, case_id, also=also, params=params)
+    sent.pop("occurred_at", None)
     role = _patch_role(principal, case, sent)
     _check_if_match(case, if_match)
-    occurred_at = resolve_occurred_at(sent.pop("occurred_at", None))
+    occurred_at = resolved[0] if resolved else resolve_occurred_at(body.occurred_at)
     require_within_case(case, occurred_at)
+    finals = final_events_of(columns[1]) if resolved and columns is not None else None
+    known = (events_around_of(columns[2]), changes_around_of(columns[3])) \
+        if around and resolved and columns is not None else None
+    later = LaterActs(
+        bool(columns[4]), bool(columns[5]), bool(columns[6]),
+        stated=any(c.act_at > occurred_at and (pair := c.changes.get("in_custody")) is not None
+                   and pair[0] == pair[1] for c in known[1])) \
+        if known is not None and columns is not None else None
     if sent.keys() - ADMINISTRATIVE_FIELDS:
         await require_before_final_event(session, ctx.pack_for(service, at=occurred_at), case,
-                                         occurred_at, what="change the child's circumstances")
+                                         occurred_at, what="change the child's circumstances",
+                                         known=finals)
     access_sent = "access" in sent
     sent.pop("access", None)
     bad = sorted(k for k in NOT_NULLABLE & sent.keys() if sent[k] is None)
@@ -959,7 +1016,7 @@ async def patch_case(
         # A custody move as a custody event is: not at the instant of one the other way
         # (fix38a, ATTACK37-3; docs/integrating.md §7).
         await require_no_custody_rival(session, case, bool(sent["in_custody"]), occurred_at,
-                                       ctx.pack_for(service, at=occurred_at))
+                                       ctx.pack_for(service, at=occurred_at), known=known)
     if any(k in sent and sent[k] != getattr(case, k) for k in REASSIGNMENT):
         # A reassignment is dated no earlier than the latest act recorded on the case, as a
         # closure is: a back-dated handover would rewrite who held the case when those acts
@@ -984,7 +1041,7 @@ async def patch_case(
             return service, case, CasePatched(waited)
     facts_sent = sent.pop("facts", None) or {}
     # A dated change of a field whose later change is on file (ATTACK35A-18): at its date only.
-    overtaken = (await _overtaken(session, case, sent, facts_sent, occurred_at)
+    overtaken = (await _overtaken(session, case, sent, facts_sent, occurred_at, known)
                  if body.occurred_at is not None else {})
     if body.occurred_at is not None:
         overtaken.update(await _level_before_clearing(session, case, sent, overtaken,
@@ -1064,8 +1121,16 @@ async def patch_case(
     # The engine sees the change made under the role that authorised the PATCH (as the audit
     # entry records it), not the token's alphabetically first role: for a duty manager who
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
+    # Nothing written since the case was read but the case itself: its open steps, panels
+    # and absences read with it hold.
+    prefetched = plain and not rehomed and columns is not None and bool(resolved)
     result = await _leave_unowed_agendas(
-        wctx, await _run_case_changed(wctx, changes, dated=body.occurred_at is not None))
+        wctx, await _run_case_changed(
+            wctx, changes, dated=body.occurred_at is not None,
+            open_steps=open_steps if prefetched else None,
+            inputs=policy.inputs_from_column(columns[0], case)
+            if prefetched and columns is not None else None,
+            later=later if prefetched else None))
     if "closed_at" in changes:
         result = result.merge(await _close_or_reopen(wctx, reasons=reasons))
     if earlier:
@@ -1080,22 +1145,33 @@ async def patch_case(
 
 
 async def _overtaken(session: AsyncSession, case: Case, sent: dict[str, Any],
-                     facts_sent: dict[str, Any], at: datetime) -> dict[str, datetime]:
+                     facts_sent: dict[str, Any], at: datetime,
+                     known: tuple[list[EventAround], list[ChangeAround]] | None = None,
+                     ) -> dict[str, datetime]:
     """The fields of a dated ``PATCH`` (``facts.<name>`` for a fact) whose later change, by
     an act dated after ``at``, is on file, with that change's time: a PATCH, an upsert, a
     MAPPA message, a panel, or for ``in_custody`` a custody event (ATTACK35A-18). Dates
     count, not the order acts are typed in (docs/integrating.md): such a change is history at
     its date, not the case's current value. Reassignment and closure are refused when dated
-    before the latest act (:func:`patch_case`), so never here."""
+    before the latest act (:func:`patch_case`), so never here. ``known``: the case's events
+    and field changes around ``at`` as read with the case under its lock
+    (:func:`~app.domain.events.events_around_column`,
+    :func:`~app.domain.history.changes_around_column`): no statement of their own."""
     later: dict[str, datetime] = {}
     for name in sent.keys() - {"closed_at", *REASSIGNMENT}:
-        found = await first_change_after(session, case.id, name, at)
+        found = await first_change_after(session, case.id, name, at,
+                                         known=None if known is None else known[1])
         if name == "in_custody":
-            moved = (await session.exec(select(CaseEvent.occurred_at).where(
-                col(CaseEvent.case_id) == case.id,
-                col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
-                col(CaseEvent.occurred_at) > at)
-                .order_by(col(CaseEvent.occurred_at)).limit(1))).first()
+            moved: datetime | None
+            if known is not None:
+                moved = min((e.occurred_at for e in known[0]
+                             if e.type in IN_CUSTODY_AFTER and e.occurred_at > at), default=None)
+            else:
+                moved = (await session.exec(select(CaseEvent.occurred_at).where(
+                    col(CaseEvent.case_id) == case.id,
+                    col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
+                    col(CaseEvent.occurred_at) > at)
+                    .order_by(col(CaseEvent.occurred_at)).limit(1))).first()
             if moved is not None:
                 moved = _aware(moved)
                 found = moved if found is None else min(found, moved)
@@ -1202,7 +1278,10 @@ async def announce_changed(wctx: WriteContext, changes: dict[str, Any]) -> None:
 
 
 async def _run_case_changed(
-    wctx: WriteContext, changes: dict[str, list[Any]], *, dated: bool = False
+    wctx: WriteContext, changes: dict[str, list[Any]], *, dated: bool = False,
+    open_steps: Sequence[Step] | None = None,
+    inputs: tuple[list[ScheduledPanel], dict[str, Any]] | None = None,
+    later: LaterActs | None = None,
 ) -> policy.PolicyResult:
     """Run the policy on a change of the case's fields (``case_changed``), under the acting
     role of ``wctx`` (the one that authorised the change). A correction to a case that stays
@@ -1214,24 +1293,30 @@ async def _run_case_changed(
     recorded, what it asks for is asked on the ratings of its date (a volunteer attached before
     the high: no risk to plan for yet, Somerset S35), what no longer holds today goes as
     usual, and the later acts are replayed after it (the high then tells the volunteer, S28;
-    attack pass 15, A15-9), as a back-dated event is."""
+    attack pass 15, A15-9), as a back-dated event is.
+
+    ``open_steps`` and ``inputs``: as :func:`policy.run` takes them (the case's open steps,
+    panels and absences for ``wctx.occurred_at`` as read with the case under its lock, nothing
+    of them changed since); ``later``: as :func:`replay_later_acts` takes it."""
     if wctx.case.closed_at is not None and "closed_at" not in changes:
         return await policy.current(wctx.session, wctx.case)
     event = wctx.event("case_changed", {"changes": changes})
     if not dated or "closed_at" in changes:
-        return await policy.run(wctx, event=event)
+        return await policy.run(wctx, event=event, open_steps=open_steps, inputs=inputs)
     # A change of the case's fields comes before the judgements of its instant, as a case
     # event does (app.domain.replay.SAME_INSTANT; fix36d: a release PATCHed after a ROSH high of
     # its instant re-dated S14's review that, released first, the high had found undated).
     if not dated_before_a_rating(wctx.case, wctx.occurred_at, or_at=True):
-        result = await policy.run(wctx, event=event)
+        result = await policy.run(wctx, event=event, open_steps=open_steps, inputs=inputs)
     else:
         history = await rating_history(wctx)
-        result = (await policy.run(wctx, event=event, creates=False, redates=False)).merge(
+        result = (await policy.run(wctx, event=event, creates=False, redates=False,
+                                   open_steps=open_steps, inputs=inputs)).merge(
             await policy.run_backfill(
                 wctx, event=event, ratings=ratings_at(history, wctx.occurred_at, before=True),
                 later=ratings_after(history, wctx.occurred_at, before=True), strict=True))
-    replayed = await replay_later_acts(wctx, since=wctx.occurred_at, judgements_at_since=True)
+    replayed = await replay_later_acts(wctx, since=wctx.occurred_at, judgements_at_since=True,
+                                       known=later)
     if replayed is not None:
         result = result.merge(replayed)
     return await answer_from_record(wctx, result=result)

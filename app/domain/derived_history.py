@@ -139,12 +139,15 @@ async def restate_derived(wctx: WriteContext, *, since: datetime,
     rated = await _judgements(wctx, pending, pending_decision)
     judged = [(r.occurred_at, r.domain) for r in rated]
     arrivals = await _arrivals(wctx)
+    final = await _final_event_at(wctx)
+    # The death ends the register and priority at its date (A20-2), whether or not its own
+    # write changed them (typed in before a judgement dated before it: fix41d).
     instants = sorted({since} | {c.occurred_at for c in history if not c.created
                                  and c.occurred_at > since
                                  and (DERIVED_FIELDS & c.changes.keys())}
                       | {r.occurred_at for r in rated if r.occurred_at > since}
-                      | {at for at in arrivals if at > since})
-    final = await _final_event_at(wctx)
+                      | {at for at in arrivals if at > since}
+                      | ({final} if final is not None and final > since else set()))
     shown = {name: json_value_at(history, name, since, strictly=True) for name in RESTATED}
     rows: dict[datetime, dict[str, list[Any]]] = {}
     for at in instants:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +50,7 @@ from app.domain.derived_history import restate_derived
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.final_events import require_before_final_event
 from app.domain.history import (
+    ChangeAround,
     RecordChange,
     case_fields_at,
     first_change_after,
@@ -56,8 +60,9 @@ from app.domain.history import (
 from app.domain.judgements_table import Level
 from app.domain.outbox import emit
 from app.domain.replay import (
+    Move,
     dated_before_a_rating,
-    owed_by_following,
+    following_moves,
     rating_history,
     ratings_after,
     ratings_at,
@@ -403,7 +408,7 @@ async def record_event(
         result = await policy.run(wctx, event=wf_event)
         if before_later_act:
             await restate_derived(wctx, since=occurred_at)
-    more = await _follow_custody(wctx, event=event)
+    more, moves = await _follow_custody(wctx, event=event)
     if more is not None:
         result = result.merge(more)
     ended = await _end_steps(wctx, event=event, declared=pack.event_type(body.type))
@@ -412,9 +417,12 @@ async def record_event(
     replaced = await _replace_earlier(wctx, event=event, declared=pack.event_type(body.type))
     if replaced is not None:
         result = result.merge(replaced)
-    if body.occurred_at is not None:
-        # Dated before acts already recorded: what they owe now that it is in the history.
-        replayed = await replay_later_acts(wctx, since=occurred_at, judgements_at_since=True)
+    if body.occurred_at is not None or moves:
+        # Dated before acts already recorded: what they owe now that it is in the history,
+        # in time order, a later custody move that stated where the child already was among
+        # them (fix41a, ATTACK40-2).
+        replayed = await replay_later_acts(wctx, since=occurred_at, judgements_at_since=True,
+                                           moves=moves)
         if replayed is not None:
             result = result.merge(replayed)
     result = await answer_from_record(wctx, result=result)
@@ -498,7 +506,7 @@ def _at_same_instant(recorded: str, what: str, msg: str, extra: dict[str, Any],
         errors=[{"loc": "body.occurred_at", "msg": msg}], extra=extra, withheld=withheld)
 
 
-def _event_at_same_instant(rival: CaseEvent, what: str, when: str) -> Conflict:
+def _event_at_same_instant(rival: CaseEvent | EventAround, what: str, when: str) -> Conflict:
     """The 409 naming the event recorded at the instant (to a machine client without its
     id)."""
     msg, kind = f"a {rival.type} event is recorded at this instant", str(rival.type)
@@ -541,24 +549,34 @@ async def require_no_rival_at_instant(
 
 
 async def require_no_custody_rival(
-    session: AsyncSession, case: Case, in_custody: bool, at: datetime, pack: Pack
+    session: AsyncSession, case: Case, in_custody: bool, at: datetime, pack: Pack, *,
+    known: tuple[list[EventAround], list[ChangeAround]] | None = None,
 ) -> None:
     """For a change of ``in_custody`` (a ``PATCH``, stated or implied by a future release date)
     at ``at`` (fix38a, ATTACK37-3): 409 ``event-at-same-instant`` when the case records, at that
     instant, a custody event that puts the child the other way (named as ``other_event``) or a
     change of ``in_custody`` to the other value (``other_change``), or a death while the change
     moves the child (ATTACK37-4's twin). The same state at one instant (an entry, then
-    ``in_custody: true``) is no conflict."""
+    ``in_custody: true``) is no conflict. ``known``: the case's custody and final events at or
+    after ``at`` (:func:`events_around_column`) and its field changes around it
+    (:func:`app.domain.history.changes_around_column`), as the caller read them with the case
+    under its lock: no statement of its own."""
     wrong = {t for t, after in IN_CUSTODY_AFTER.items() if after != in_custody}
     final = pack.final_event_types
     what = f"a change of in_custody to {str(in_custody).lower()}"
-    at_instant = (await session.exec(select(CaseEvent).where(
-        col(CaseEvent.case_id) == case.id, col(CaseEvent.type).in_(sorted(wrong | final)),
-        col(CaseEvent.occurred_at) == at).order_by(col(CaseEvent.created_at)))).all()
+    at_instant: Sequence[CaseEvent | EventAround]
+    if known is None:
+        at_instant = (await session.exec(select(CaseEvent).where(
+            col(CaseEvent.case_id) == case.id, col(CaseEvent.type).in_(sorted(wrong | final)),
+            col(CaseEvent.occurred_at) == at).order_by(col(CaseEvent.created_at)))).all()
+    else:
+        at_instant = sorted((e for e in known[0] if e.occurred_at == at
+                             and e.type in wrong | final), key=lambda e: e.created_at)
     rival = next((e for e in at_instant if e.type in wrong), None)
     if rival is not None:
         raise _event_at_same_instant(rival, what, iso_utc(at))
-    await _require_no_custody_change_at(session, case, in_custody, at, what)
+    await _require_no_custody_change_at(session, case, in_custody, at, what,
+                                        known=None if known is None else known[1])
     death = next((e for e in at_instant if e.type in final), None)
     if death is not None:
         then = await case_fields_at(session, case, at)
@@ -567,17 +585,70 @@ async def require_no_custody_rival(
 
 
 async def _require_no_custody_change_at(
-    session: AsyncSession, case: Case, in_custody: bool, at: datetime, what: str
+    session: AsyncSession, case: Case, in_custody: bool, at: datetime, what: str, *,
+    known: list[ChangeAround] | None = None,
 ) -> None:
     """409 when the case's field-change history holds, at ``at``, ``in_custody`` set to the
-    other value (a dated ``PATCH``, stated or a move, or a custody move's row)."""
-    rows = (await session.exec(select(RecordChange.changes).where(
-        col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case.id,
-        col(RecordChange.created).is_(False), col(RecordChange.occurred_at) == at))).all()
-    if not any("in_custody" in (c or {}) and bool(c["in_custody"][1]) != in_custody
+    other value (a dated ``PATCH``, stated or a move, or a custody move's row). ``known``: as
+    :func:`require_no_custody_rival`."""
+    rows: Sequence[Mapping[str, Any] | None]
+    if known is None:
+        rows = (await session.exec(select(RecordChange.changes).where(
+            col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case.id,
+            col(RecordChange.created).is_(False), col(RecordChange.occurred_at) == at))).all()
+    else:
+        rows = [c.changes for c in known if c.occurred_at == at]
+    if not any(c is not None and "in_custody" in c and bool(c["in_custody"][1]) != in_custody
                for c in rows):
         return
     raise _custody_change_at_same_instant(not in_custody, iso_utc(at), what)
+
+
+class EventAround(NamedTuple):
+    """A case event read by :func:`events_around_column`: what a refusal names of it, and
+    when it was recorded."""
+
+    type: str
+    id: uuid.UUID
+    occurred_at: datetime
+    created_at: datetime
+
+
+@functools.cache
+def events_around_column() -> Any:
+    """PostgreSQL: the case ``yj_case``'s events of a custody type (:data:`IN_CUSTODY_AFTER`)
+    or a type in ``yj_final_types`` dated at or after ``yj_act_at``, as one column of the
+    case file's statement (:func:`app.domain.access.get_case_file_for_write`; issue 15: a
+    ``PATCH`` of ``in_custody``'s reads of the events at its instant and, dated, of the
+    custody moves after it, a round trip fewer each), read after the case lock with the
+    case's own snapshot: an array of ``(type, id, occurred_at, created_at)`` rows (NULL for
+    none); :func:`events_around_of` makes it a ``known`` of :func:`require_no_custody_rival`
+    and of :func:`app.domain.cases.patch_case`'s reading of later custody moves."""
+    event: Any = sa.alias(CaseEvent.__table__, "yj_ea")  # type: ignore[attr-defined]
+    return (sa.select(sa.func.array_agg(
+        sa.tuple_(event.c.type, event.c.id, event.c.occurred_at, event.c.created_at),
+        type_=sa.types.NullType()))
+        .where(event.c.case_id == sa.bindparam("yj_case", type_=event.c.case_id.type),
+               sa.or_(event.c.type == sa.any_(sa.bindparam("yj_final_types",
+                                                            type_=ARRAY(sa.String()))),
+                      event.c.type == sa.any_(sa.bindparam("yj_custody_types",
+                                                           type_=ARRAY(sa.String())))),
+               event.c.occurred_at >= sa.bindparam("yj_act_at",
+                                                   type_=event.c.occurred_at.type))
+        .scalar_subquery().correlate(None).label("yj_events_around"))
+
+
+def events_around_params(at: datetime) -> dict[str, Any]:
+    """The parameters of :func:`events_around_column` and
+    :func:`app.domain.history.changes_around_column` besides the case file's and
+    ``yj_final_types`` (:func:`app.domain.final_events.final_events_params`)."""
+    return {"yj_custody_types": sorted(IN_CUSTODY_AFTER), "yj_act_at": at}
+
+
+def events_around_of(value: Any) -> list[EventAround]:
+    """:func:`events_around_column`'s value (asyncpg's UUIDs made :class:`uuid.UUID`)."""
+    return [EventAround(kind, uuid.UUID(bytes=ident.bytes), at, created)
+            for kind, ident, at, created in value or ()]
 
 
 def _custody_change_at_same_instant(value: bool, when: str, what: str) -> Conflict:
@@ -869,7 +940,8 @@ async def custody_move_recorded(session: AsyncSession, case: Case, event_type: s
     return False
 
 
-async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.PolicyResult | None:
+async def _follow_custody(wctx: WriteContext, *, event: CaseEvent
+                          ) -> tuple[policy.PolicyResult | None, list[Move]]:
     """Custody entry/release sets the case's ``in_custody``: a case change like any other
     (at the event's ``occurred_at``, which is the write's), flagged ``custody_event`` (the
     event's own lines have asked for what a move into or out of custody needs; the same move
@@ -878,11 +950,13 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     changes nothing now: ``in_custody`` is where the latest move by date left the child, not
     the one typed in last (attack pass 15, A15-14: a release dated 25 August typed in after an
     entry of 26 August took the child out of custody; attack pass 16, A16-1: likewise after a
-    ``PATCH in_custody: true`` of 28 August)."""
+    ``PATCH in_custody: true`` of 28 August). The second: the later ``PATCH`` that stated
+    where the child already was and is a move now (:func:`~app.domain.replay.following_moves`),
+    for the replay of the later acts to evaluate at its time, among them (fix41a, ATTACK40-2)."""
     session, case = wctx.session, wctx.case
     in_custody = IN_CUSTODY_AFTER.get(event.type)
     if in_custody is None:
-        return None
+        return None, []
     later = (await session.exec(select(CaseEvent.occurred_at).where(
         col(CaseEvent.case_id) == case.id, col(CaseEvent.id) != event.id,
         col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER)),
@@ -901,9 +975,9 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
                               until=following)
         # A later PATCH that stated where the child already was is a move now (ATTACK35A-18,
         # t25: the release PATCHed for 15 August typed in before the entry of the 10th).
-        return await owed_by_following(wctx, {"in_custody": (in_custody, following)})
+        return None, await following_moves(wctx, {"in_custody": (in_custody, following)})
     if case.in_custody == in_custody:
-        return None
+        return None, []
     changes = {"in_custody": [case.in_custody, in_custody]}
     case.in_custody = in_custody
     case.updated_at = utcnow()
@@ -915,7 +989,7 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent) -> policy.Pol
     note_case_act(session, case.id, event.occurred_at)
     await session.flush()
     return await policy.run(
-        wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True}))
+        wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True})), []
 
 
 EVENT_ORDER = paging.Order(

@@ -21,6 +21,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, Session, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import json_value
 from app.domain.assessments_table import countersigned_types_at
 from app.domain.cases_table import Case
 from app.domain.common import JSONType, iso_utc, new_id, utcnow
@@ -428,15 +429,60 @@ async def fields_changed_after(
 
 
 async def first_change_after(session: Any, case_id: uuid.UUID, name: str,
-                             since: datetime) -> datetime | None:
+                             since: datetime, known: list[ChangeAround] | None = None
+                             ) -> datetime | None:
     """When the first change of the case's field ``name`` by an act dated after ``since``
-    (:func:`act_time`) happened (not the case's opening, which is no change); None if none."""
-    rows = (await session.exec(select(act_time(), RecordChange.changes).where(
-        col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case_id,
-        col(RecordChange.created).is_(False), act_time() > since)
-        .order_by(act_time()))).all()
+    (:func:`act_time`) happened (not the case's opening, which is no change); None if none.
+    ``known``: the case's changes around ``since`` as the caller read them with the case
+    under its lock (:func:`changes_around_column`): no statement of its own."""
+    if known is not None:
+        rows = [(c.act_at, c.changes) for c in known if c.act_at > since]
+    else:
+        rows = list((await session.exec(select(act_time(), RecordChange.changes).where(
+            col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case_id,
+            col(RecordChange.created).is_(False), act_time() > since)
+            .order_by(act_time()))).all())
     found = next((at for at, changes in rows if name in (changes or {})), None)
     return None if found is None else found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+class ChangeAround(NamedTuple):
+    """A change of the case's fields (not its opening) read by :func:`changes_around_column`:
+    its ``occurred_at`` (None: dated when recorded), its act's time (:func:`act_time`) and
+    the changes."""
+
+    occurred_at: datetime | None
+    act_at: datetime
+    changes: dict[str, Any]
+
+
+@functools.cache
+def changes_around_column() -> Any:
+    """PostgreSQL: the case ``yj_case``'s field changes (not its opening) by an act dated
+    after ``yj_act_at`` (:func:`act_time`) or with ``occurred_at`` at it, as one column of
+    the case file's statement (:func:`app.domain.access.get_case_file_for_write`; issue 15: a
+    dated ``PATCH``'s reads of the changes after it and of a custody change at its instant,
+    a round trip fewer each), read after the case lock with the case's own snapshot: an array
+    of ``(occurred_at, act time, changes as JSON text)`` rows (NULL for none);
+    :func:`changes_around_of` makes it the ``known`` of :func:`first_change_after` and
+    :func:`app.domain.events.require_no_custody_rival`, which keep the rows they read."""
+    rc: Any = sa.alias(RecordChange.__table__, "yj_rc")  # type: ignore[attr-defined]
+    at = sa.bindparam("yj_act_at", type_=rc.c.occurred_at.type)
+    act = sa.func.coalesce(rc.c.occurred_at, rc.c.recorded_at)
+    return (sa.select(sa.func.array_agg(
+        sa.tuple_(rc.c.occurred_at, act, sa.cast(rc.c.changes, sa.Text())),
+        type_=sa.types.NullType()))
+        .where(rc.c.entity_type == "case",
+               rc.c.entity_id == sa.bindparam("yj_case", type_=rc.c.entity_id.type),
+               rc.c.created.is_(False), sa.or_(act > at, rc.c.occurred_at == at))
+        .scalar_subquery().correlate(None).label("yj_changes_around"))
+
+
+def changes_around_of(value: Any) -> list[ChangeAround]:
+    """:func:`changes_around_column`'s value, in the order of their acts' times."""
+    rows = [ChangeAround(occurred_at, act_at, json_value(changes) or {})
+            for occurred_at, act_at, changes in value or ()]
+    return sorted(rows, key=lambda c: c.act_at)
 
 
 # The case's fields a MAPPA feed message asserts from its ``received_at`` (app.domain.feeds): a

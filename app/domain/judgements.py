@@ -39,6 +39,7 @@ from app.domain.common import (
 from app.domain.derived_history import Rated, restate_derived
 from app.domain.final_events import (
     FinalEvent,
+    final_event_recorded,
     final_events_column,
     final_events_of,
     final_events_params,
@@ -215,6 +216,11 @@ async def apply_judgement(
     # Dated before a later act: its derived fields are restated from its date on (fix32b).
     back_dated = backfill or rated_after or (
         case.changed_at is not None and policy.stored_utc(case.changed_at) > occurred_at)
+    if not back_dated and body.occurred_at is not None:
+        # Dated before the child's death, typed in after it (no final event is dated before
+        # it: checked above): its register and priority held until the death, which ended
+        # them, on the timeline at their dates as typed in time order (fix41d).
+        back_dated = await final_event_recorded(session, wctx.pack, case.id)
     evaluation: Evaluation | None
     before: dict[str, str | None] = {}
     if backfill:

@@ -1108,6 +1108,7 @@ async def satisfy_open_steps(
     only_subject: bool = False,
     accepts: Callable[[Step], bool] | None = None,
     kind: str | None = None,
+    missed_too: bool = False,
 ) -> policy.PolicyResult | None:
     """Close the case's open steps of ``codes`` that this act is the very thing for, linked
     (``done``, credited to whoever did the act; ``superseded`` where the act made the step
@@ -1117,16 +1118,25 @@ async def satisfy_open_steps(
     record; ``accepts`` (if given) must accept the step (an assessment of the type it asks).
     A step that arose after the act (a back-dated act) is not closed by it, nor one raised at its
     instant by an act the one order of an instant puts after an act of ``kind``
-    (:func:`act_answers`)."""
+    (:func:`act_answers`). With ``missed_too``, also a step recorded missed whose need ended
+    after the act (typed in after that end): in time order the act did it, and the record is
+    corrected as a completion dated then corrects it (:func:`missed_until`; Wokingham W19's
+    monthly review, done only by the High-Risk Panel's decision; fix41d)."""
     if not codes:
         return None
+    statuses = [StepStatus.open, StepStatus.missed] if missed_too else [StepStatus.open]
     rows = await wctx.session.exec(
-        select(Step).where(Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        select(Step).where(Step.case_id == wctx.case.id, col(Step.status).in_(statuses),
                            col(Step.code).in_(codes))
     )
     result = None
     closed: set[str] = set()
     for step in rows.all():
+        ended = None
+        if step.status == StepStatus.missed:
+            ended = await policy.need_ended_at(wctx.session, step)
+            if ended is None or ended <= wctx.occurred_at:
+                continue
         if only_subject and step.subject_id != act[1]:
             continue
         if step.code in own_subject and step.subject_id in others:
@@ -1136,7 +1146,8 @@ async def satisfy_open_steps(
         if not act_answers(wctx.pack, step, wctx.occurred_at, kind=kind):
             continue
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
-                                credited_to=credited_to, status=status, kind=kind)
+                                credited_to=credited_to, status=status, kind=kind,
+                                need_ended_at=ended)
         closed.add(step.code)
         result = more if result is None else result.merge(more)
     if status == StepStatus.done and not only_subject and accepts is None:

@@ -51,10 +51,14 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.final_events import require_before_final_event
-from app.domain.history import fields_changed_after, note_case_act
+from app.domain.history import case_fields_at, fields_changed_after, note_case_act
 from app.domain.judgements import JudgementCreate, apply_judgement, ratings_around
 from app.domain.judgements_table import Level, RiskDomain
-from app.domain.next_steps import require_chair_held_nothing_reviewed, satisfy_open_steps
+from app.domain.next_steps import (
+    close_step,
+    require_chair_held_nothing_reviewed,
+    satisfy_open_steps,
+)
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.policy import stored_utc
@@ -63,7 +67,7 @@ from app.domain.referrals import Referral, ReferralKind, ReferralStatus, accept_
 from app.domain.replay import plain_judged_at, replay_later_acts
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import Step, StepStatus, append_note
 from app.domain.timing import (
     YEAR_AHEAD_MONTHS,
     a_year_after,
@@ -488,7 +492,7 @@ async def cancel_panel(
 
 
 def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetime,
-                          occurred_at: datetime) -> None:
+                          occurred_at: datetime, plain_at: frozenset[str]) -> None:
     """409 ``rating-changed-since-panel`` when the decision confirms a ROSH or SWB level other
     than the case's current one, that current rating was judged after the panel sat
     (``sat_at``: the panel's start, or the decision's own time if earlier; typing the decision up
@@ -506,18 +510,28 @@ def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetim
     422 since a decision records a confirmed rating, A23b-2). So the refusal's remedy is a
     request that stands: date the decision at the sitting (before the newer rating), or bring
     the case back to the panel. ``errors[].loc`` names the fields; ``current`` gives the newer
-    rating; ``bound`` the time the decision must be dated before."""
+    rating; ``bound`` the time the decision must be dated before.
+
+    A rating judged at the decision's own instant by a plain judgement (``plain_at``: its
+    domains) came after the decision (the one order of an instant, docs/integrating.md §7),
+    as one judged a minute later: not a change before it (ATTACK40-3: a Very High dated at
+    the instant of a MARP decision keeping High, typed first, had the decision refused; typed
+    second, both stood). One judged at that instant by another panel's decision recorded
+    before this one came before it, and is refused as such."""
     for field, domain, level in (("rosh_level", "rosh", body.rosh_level),
                                  ("swb_level", "swb", body.swb_level)):
         current = (case.ratings or {}).get(domain) or {}
         if level is None or not current.get("recorded_at"):
             continue
         judged = datetime.fromisoformat(str(current["recorded_at"]))
-        if judged > sat_at and judged <= occurred_at and current.get("level") != str(level):
+        before = judged < occurred_at or (judged == occurred_at and domain not in plain_at)
+        if judged > sat_at and before and current.get("level") != str(level):
             when = iso_utc(judged)
+            then = "before the decision's time" if judged < occurred_at else \
+                "at the decision's time, by another panel's decision recorded before this one"
             raise Conflict(
-                f"The case's {domain.upper()} rating changed after the panel sat and before "
-                f"the decision's time: it is now {current.get('level')} (judged {when}). "
+                f"The case's {domain.upper()} rating changed after the panel sat and {then}: "
+                f"it is now {current.get('level')} (judged {when}). "
                 f"Date the decision at the sitting (leave out occurred_at, or give one before "
                 f"{when}): the panel's {field} is then kept in the history and the newer "
                 f"rating stays current. Or bring the case back to the panel.",
@@ -795,19 +809,33 @@ async def add_item(
     # taken as answered by it (attack pass 16, A16-16).
     heard = dataclasses.replace(
         wctx, occurred_at=min(wctx.occurred_at, stored_utc(panel.scheduled_for)))
+    listed = (f"The case was put on the agenda of the {wctx.pack.panel(panel.kind).title} of "
+              f"{local} (item {item.id}) by {principal.sub}")
     satisfied = await satisfy_open_steps(
-        heard, codes=wctx.pack.closes("panel_item_added"),
-        act=("panel_item", item.id),
-        note=f"The case was put on the agenda of the {wctx.pack.panel(panel.kind).title} of "
-             f"{local} (item {item.id}) "
-             f"by {principal.sub}",
-    )
+        heard, codes=wctx.pack.closes("panel_item_added"), act=("panel_item", item.id),
+        note=listed)
+    relisted = await _answer_relisted(wctx, panel=panel, item=item, heard=heard.occurred_at,
+                                      note=listed)
+    if relisted is not None:
+        satisfied = relisted if satisfied is None else satisfied.merge(relisted)
     # What the agenda asks of the panel itself (the pack's ``panel_item_added`` lines: its
     # chair records the decision, Somerset 7.1.2; A9-25/A10-9), about this item. Asked at the
     # sitting when the panel has already sat (``heard``): the attendance it owes (S48, 7.1.1)
     # is due at that sitting, the panel the case is on, and its decision dated then does it,
     # not the next panel's (attack 27, ATTACK27-4).
-    added = await policy.run(heard, event=heard.event(
+    added = await policy.run(heard, event=_item_added_event(heard, panel, item))
+    # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
+    # is now on, not whichever is next (6.2 "before the initial panel"; A11-13).
+    redated = await policy.run(wctx, event=wctx.event(
+        "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind, "change": "agenda"},
+        subject_id=panel.id))
+    result = satisfied.merge(added) if satisfied else added
+    return item, result.merge(redated)
+
+
+def _item_added_event(wctx: WriteContext, panel: Panel, item: PanelItem) -> WorkflowEvent:
+    """The ``panel_item_added`` event of ``item`` at ``wctx.occurred_at``."""
+    return wctx.event(
         "panel_item_added",
         # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair),
         # nor one who presents it where the pack says so (403 presenter-cannot-chair; Somerset
@@ -816,16 +844,36 @@ async def add_item(
         # goes to the chairs, unnamed (attack passes 12 and 14, A12-15, A14-15).
         {"panel_id": str(panel.id), "panel_kind": panel.kind,
          "panel_chair_id": None if panel.chair_id in agenda.may_not_chair(
-             wctx.pack.panel(panel.kind), item, case) else panel.chair_id,
+             wctx.pack.panel(panel.kind), item, wctx.case) else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
-        subject_id=item.id))
-    # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
-    # is now on, not whichever is next (6.2 "before the initial panel"; A11-13).
-    redated = await policy.run(wctx, event=wctx.event(
-        "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind, "change": "agenda"},
-        subject_id=panel.id))
-    result = satisfied.merge(added) if satisfied else added
-    return item, result.merge(redated)
+        subject_id=item.id)
+
+
+async def _answer_relisted(wctx: WriteContext, *, panel: Panel, item: PanelItem,
+                           heard: datetime, note: str) -> policy.PolicyResult | None:
+    """What the item answers that the case owed again because it was taken off a sitting at
+    or before this panel's, after that sitting (:func:`agenda.relisting_answers_at`): put back
+    on the agenda it was deferred from, or on another sitting then or later, recorded after
+    the withdrawal, the case is heard there; done at the withdrawal when the listing's own
+    time (the sitting) is before it (Somerset 3.2.3 "refer the case to the next YJT MARP";
+    ATTACK40-1: put back on the MARP that deferred it, the case owed the referral still, overdue,
+    after that MARP had decided it)."""
+    codes = wctx.pack.closes("panel_item_added")
+    if not codes:
+        return None
+    steps = (await wctx.session.exec(select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(codes)))).all()
+    result = None
+    for step in steps:
+        at = agenda.relisting_answers_at(step, sits=stored_utc(panel.scheduled_for),
+                                         heard=heard)
+        if at is None:
+            continue
+        more = await close_step(dataclasses.replace(wctx, occurred_at=at), step=step,
+                                note=note, satisfied_by=("panel_item", item.id))
+        result = more if result is None else result.merge(more)
+    return result
 
 
 async def withdraw_item(
@@ -1047,6 +1095,73 @@ async def _after_heard(wctx: WriteContext, *, panel: Panel, item: PanelItem, nam
         await policy.redate_returning_next_panel_steps(
             wctx, steps=steps, why=f"the {name} (item {item.id}) had decided the case before "
                                    "it was asked for")
+
+
+async def _later_listings_asked_again(wctx: WriteContext, item: PanelItem
+                                      ) -> policy.PolicyResult | None:
+    """What the case's agenda items on file that were on their agenda only after this decision
+    (:func:`item_added_at` after its time: a later sitting's item typed in before it) asked of
+    their own, asked again on the case as the decision left it: in time order they were listed
+    after it. A step one of them raised that its line no longer asks for was never raised:
+    kept as a step raised and ended at one instant (superseded then, out of the timeline, the
+    queues and the report, readable by its id; ``step.retract`` audited, as fix41c's
+    never-raised steps). Somerset S48's attendance at the initial MARP ("The case holder will
+    attend MARP to discuss the case", 7.1.1) is not owed for the review listing once the
+    decision booked the review (S20, attend_panel_review), as when the listing is typed in
+    after the decision (fix41f, ATTACK40-5: S48 owed beside S20, overdue, when the review's
+    item was typed first). None when nothing changed."""
+    session, case = wctx.session, wctx.case
+    lines = {(line.id, line.code) for line in wctx.pack.rules_for("panel_item_added")}
+    later = [(other, panel) for other, panel in await agenda.standing_items(
+        wctx, after=wctx.occurred_at) if other.id != item.id
+        and item_added_at(other, panel) > wctx.occurred_at]
+    if not later or not lines:
+        return None
+    open_steps = await policy.open_steps_of(session, case.id)
+    never: list[Step] = []
+    for other, panel in later:
+        own = [s for s in open_steps
+               if s.subject_id == other.id and (s.rule_id, s.code) in lines]
+        if not own:
+            continue
+        # Judged as when it was listed: on the steps open then (the review this decision
+        # booked among them), its own aside.
+        listed = dataclasses.replace(wctx, occurred_at=item_added_at(other, panel))
+        then = [s for s in await policy.steps_open_at(session, case.id, listed.occurred_at)
+                if s not in own]
+        panels, extras = await policy.snapshot_inputs(session, wctx.service, case,
+                                                      listed.occurred_at)
+        evaluation = policy.evaluate_for(
+            wctx.policy, wctx.service, case, then, _item_added_event(listed, panel, other),
+            panels, checks=False, **extras,
+            **await case_fields_at(session, case, listed.occurred_at))
+        asked = {(i.rule_id, i.code, i.subject_id) for i in evaluation.intents
+                 if i.action == "create"}
+        never += [s for s in own if (s.rule_id, s.code, s.subject_id) not in asked]
+    if not never:
+        return None
+    short = f"never owed: listed after the panel decision on item {item.id}, recorded later"
+    reasons = {}
+    for step in never:
+        # Superseded at the instant it arose, which the case's history leaves out (a step
+        # raised and ended at one instant, fix36d); the row stays, readable by its id (fix41c).
+        rose = stored_utc(step.raised_at or step.created_at)
+        reasons[step.id] = (
+            f"Never raised: the agenda item {step.subject_id} was on its agenda from "
+            f"{iso_utc(rose)}, after the panel decision on item {item.id} of "
+            f"{iso_utc(wctx.occurred_at)} recorded later; its line ({step.rule_id}, "
+            f"{step.code}) does not ask for it then")
+        policy.end_need(session, step, at=rose, why=short)
+        step.note = append_note(step.note, reasons[step.id])
+        session.add(step)
+    await session.flush()
+    retired = await policy.record_superseded(wctx, never, reason=short)
+    for step in never:
+        await wctx.audit(
+            "step.retract", entity_type="step", entity_id=step.id, reason=reasons[step.id],
+            change={"code": step.code, "rule_id": step.rule_id,
+                    "raised_at": iso_utc(stored_utc(step.raised_at or step.created_at))})
+    return policy.PolicyResult(superseded=never + retired)
 
 
 def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
@@ -1333,7 +1448,10 @@ async def decide(
         session, ctx.pack_for(service, at=occurred_at), case, occurred_at,
         what="record a panel decision on the child (withdraw the item from the agenda)")
     sat_at = min(occurred_at, panel.scheduled_for)  # what the panel knew: the case then
-    _refuse_stale_ratings(body, case, sat_at, occurred_at)
+    # The domains judged at its instant by a plain judgement, which comes after the decision
+    # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17; ATTACK40-3).
+    plain_at = await plain_judged_at(session, case, occurred_at)
+    _refuse_stale_ratings(body, case, sat_at, occurred_at, plain_at)
     await _refuse_stale_mappa_level(session, body, case, sat_at, occurred_at)
     _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
@@ -1362,7 +1480,8 @@ async def decide(
     # The domains where the case was rated again after the decision's date: its level there is
     # the panel's rating then, kept in the history (ATTACK26B-11).
     # Or judged at its instant by a plain judgement, which comes after the decision
-    # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17).
+    # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17); read again: the case as it stood
+    # before a closure the decision is typed up after.
     plain_at = await plain_judged_at(session, case, occurred_at)
     past = (history_domains(case, occurred_at) | plain_at) & {
         domain for domain, level in (("rosh", body.rosh_level), ("swb", body.swb_level))
@@ -1404,9 +1523,12 @@ async def decide(
                                          ...]) -> None:
         nonlocal result
         for codes, credit, status, note in passes:
+            # The monthly review only this decision does (W19), recorded missed at a later
+            # end of its need (the level changed, the death), is corrected (fix41d).
             satisfied = await satisfy_open_steps(
                 wctx, codes=codes, act=act, note=note, credited_to=credit, status=status,
-                own_subject=codes if pending else (), others=pending, kind="panel_decision")
+                own_subject=codes if pending else (), others=pending, kind="panel_decision",
+                missed_too=codes == pack.closes("panel_decision_then"))
             if satisfied is not None:
                 result = satisfied if result is None else result.merge(satisfied)
 
@@ -1481,6 +1603,9 @@ async def decide(
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)
     await _after_heard(wctx, panel=panel, item=item, name=name)
+    listed_later = await _later_listings_asked_again(wctx, item)
+    if listed_later is not None:
+        result = result.merge(listed_later).merge(await policy.current(session, case))
     if set_aside:  # the steps now open: those the closure does not set aside
         await policy.closed_again(wctx, set_aside)
         result = result.merge(await policy.current(session, case))

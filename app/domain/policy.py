@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import PlainSelect
 from app.core.errors import DomainError
 from app.domain.absences import StaffAbsence, absences_of
-from app.domain.access import ROLE_DUTY_ACTORS, live_panel_referral
+from app.domain.access import ROLE_DUTY_ACTORS
 from app.domain.audit import record_audit
 from app.domain.cases_table import AccessMode, Case, ContactLevel
 from app.domain.common import iso_utc, peek_now, stored_instant, utcnow
@@ -385,11 +385,10 @@ async def snapshot_extras(
     return (await snapshot_inputs(session, None, case, occurred_at))[1]
 
 
-# A referral sent and standing: the service sent its form to the receiver (one a feed
-# delivered is the receiver's message, not the service's act), not withdrawn or declined
-# (``referral_sent_in``; Somerset 8.3.3, the MAPPA A form; fix36a, ATTACK35B-1).
-_SENT_SQL: tuple[Any, ...] = tuple(
-    sa.literal_column(f"'{s}'") for s in ("sent", "received", "accepted"))
+# A referral sent and standing at an act's instant: the service sent its form to the receiver
+# by then (one a feed delivered is the receiver's message, not the service's act), not yet
+# withdrawn or declined (``referral_sent_in``; Somerset 8.3.3, the MAPPA A form; fix36a,
+# ATTACK35B-1; as at the act's instant: fix40c ``sent_at``, fix41c ``ended_at``).
 # The referral table's module imports this one, so its columns are named here (as access.py).
 _REFERRAL = sa.table(
     "referral", sa.column("case_id", PanelItem.__table__.c.case_id.type),  # type: ignore[attr-defined]
@@ -397,7 +396,15 @@ _REFERRAL = sa.table(
     sa.column("kind", sa.String()), sa.column("status", sa.String()),
     sa.column("source", sa.String()),
     sa.column("occurred_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
-    sa.column("sent_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
+    sa.column("sent_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
+    sa.column("made_at", Panel.__table__.c.scheduled_for.type),  # type: ignore[attr-defined]
+    sa.column("ended_at", Panel.__table__.c.scheduled_for.type))  # type: ignore[attr-defined]
+
+
+def _standing_at(at: Any) -> Any:
+    """A referral not withdrawn or declined by ``at`` (its ``ended_at`` after it: a withdrawal
+    at an act's instant comes before the judgements of that instant, docs §7; fix41c)."""
+    return sa.or_(_REFERRAL.c.ended_at.is_(None), _REFERRAL.c.ended_at > at)
 
 
 def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any = None,
@@ -441,19 +448,22 @@ def _inputs_statement(service_id: Any = None, case_id: Any = None, holder: Any =
         item.c.case_id == c, item.c.withdrawn_by_keepers.is_(sa.true()),
         ~sa.exists().where(other.c.panel_id == item.c.panel_id, other.c.case_id == c,
                            other.c.withdrawn_at.is_(None)).correlate(item))
+    # A panel referral made before the act's instant and standing then (fix41c): one made at
+    # a judgement's instant is the referral that judgement asks for, which it answers (Somerset
+    # 3.2.3, S7/S8 done by it; the example pack's X8, fix40c), not one made before it.
     referred = sa.select(sa.literal_column("'r'"), no_id, no_kind,
-                         _REFERRAL.c.occurred_at,
+                         _REFERRAL.c.made_at,
                          no_date, no_date, no_id).where(
         _REFERRAL.c.case_id == c, _REFERRAL.c.kind == sa.literal_column("'panel'"),
-        live_panel_referral(_REFERRAL.c.status))
+        _REFERRAL.c.made_at < at, _standing_at(at))
     decided = sa.select(sa.literal_column("'d'"), item.c.panel_id, no_kind,
                         item.c.decided_at,
                         no_date, no_date, no_id).where(
         item.c.case_id == c, item.c.decided_at.is_not(None))
     sent = sa.select(sa.literal_column("'s'"), no_id, _REFERRAL.c.kind, no_time, no_date,
                      no_date, no_id).where(
-        _REFERRAL.c.case_id == c, _REFERRAL.c.status.in_(_SENT_SQL),
-        sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at <= at)
+        _REFERRAL.c.case_id == c, sa.not_(_REFERRAL.c.source.like("feed:%")),
+        _REFERRAL.c.sent_at <= at, _standing_at(at))
     away = sa.select(sa.literal_column("'a'"), no_id, no_kind, no_time, absence.c.starts_on,
                      absence.c.ends_on, no_id).where(
         absence.c.service_id == s, absence.c.staff_id == h,
@@ -532,9 +542,10 @@ async def snapshot_inputs(
     session: AsyncSession, service: Service | None, case: Case, occurred_at: datetime
 ) -> tuple[list[ScheduledPanel], dict[str, Any]]:
     """:func:`scheduled_panels` and :func:`snapshot_extras` in one statement (panels soonest
-    first, absences by start). ``panel_referred``: a panel referral of the case stands (made,
-    not withdrawn or declined) made after every panel decision on the case (Somerset 3.2.3:
-    the case is referred to the next MARP; the referral's own panel has not yet decided)."""
+    first, absences by start). ``panel_referred``: a panel referral of the case stood at
+    ``occurred_at`` (made before it, not withdrawn or declined by then: ``made_at``,
+    ``ended_at``, fix41c) made after every panel decision on the case (Somerset 3.2.3: the
+    case is referred to the next MARP; the referral's own panel has not yet decided)."""
     since = london_date(occurred_at) - timedelta(days=1)
     conn = await session.connection()
     rows = (await conn.execute(_INPUTS, {"s": case.service_id, "c": case.id,
@@ -724,7 +735,7 @@ async def run_backfill(
     in_time_order: list[OpenStep] | None = None,
     judged: Iterable[tuple[datetime, str]] | None = None,
     steps_then: Sequence[Step] | None = None, lapse_own: bool = False,
-    fields: Mapping[str, Any] | None = None,
+    fields: Mapping[str, Any] | None = None, unraised: Collection[uuid.UUID] = (),
 ) -> PolicyResult:
     """Apply a back-filled judgement (dated before the current rating of its domain) as the
     history in time order would have had it, inside the write's unit of work (attack pass 10,
@@ -780,7 +791,9 @@ async def run_backfill(
     judgement or a panel's decision dated before the transfer, typed in after it, lowered;
     13.4.3 "Where the ROSH judgement and/or Safety and Well-Being concerns is High or Very
     high"; attack 35a, ATTACK35A-1, fix35f). ``fields``: case fields as the act found them, over
-    those of its moment (:func:`run`)."""
+    those of its moment (:func:`run`). ``unraised``: closed steps that do not count as the duty
+    closed since (:func:`_closed_since`): rows a referral kept hidden as never raised, the act
+    evaluated again after that referral's withdrawal dated before it (fix42a)."""
     session, case = wctx.session, wctx.case
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
@@ -829,7 +842,8 @@ async def run_backfill(
             raise_violations(evaluation)
         return await current(session, case)
     creates = {i.code for i in evaluation.intents if i.action == "create"}
-    closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event)
+    closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event,
+                                 unraised=unraised)
     # A step a countersignature on file endorsed since takes the act's reason (:func:`_apply`,
     # :func:`endorsed_since`), not left out as one closed since.
     closed -= set(await endorsed_since(session, wctx.pack, case.id, event, creates))
@@ -1130,13 +1144,14 @@ async def lapsed_since(wctx: WriteContext, *, result: PolicyResult) -> PolicyRes
 
 async def _sent_after(session: AsyncSession, case_id: uuid.UUID, at: datetime
                       ) -> list[tuple[datetime, str, uuid.UUID]]:
-    """The case's referrals the service sent after ``at`` and standing (as ``referral_sent_in``
-    counts them): (sent_at, kind, id), in time order."""
+    """The case's referrals the service sent after ``at`` (as ``referral_sent_in`` counts them
+    at their send; one withdrawn or declined since stood then, fix41c): (sent_at, kind, id), in
+    time order."""
     conn = await session.connection()
     rows = (await conn.execute(
         sa.select(_REFERRAL.c.sent_at, _REFERRAL.c.kind, _REFERRAL.c.id).where(
-            _REFERRAL.c.case_id == case_id, _REFERRAL.c.status.in_(_SENT_SQL),
-            sa.not_(_REFERRAL.c.source.like("feed:%")), _REFERRAL.c.sent_at > at))).all()
+            _REFERRAL.c.case_id == case_id, sa.not_(_REFERRAL.c.source.like("feed:%")),
+            _REFERRAL.c.sent_at > at))).all()
     return sorted((stored_utc(when), str(kind), ident) for when, kind, ident in rows)
 
 
@@ -1205,6 +1220,60 @@ async def lapsed_by_earlier_send(wctx: WriteContext, *, kind: str, referral_id: 
     return result
 
 
+
+# The conjunct of a rule line's ``when`` that a standing panel referral fails (Somerset S7/S8,
+# 3.2.3: the case is referred once; ``panel_referred``).
+_NOT_REFERRED = {"not": {"case.panel_referred": True}}
+
+
+def _may_ask_unreferred(pack: Pack, step: Step, reason: Mapping[str, Any]) -> bool:
+    """Whether a rule line that may have given ``step`` this reason asks for it only on a case
+    without a standing panel referral (its ``when`` is ``all`` of conditions, ``not
+    panel_referred`` one of them)."""
+    for line in pack.lines(str(reason.get("rule"))):
+        raw = line.when.raw if line.when is not None else None
+        if line.code == step.code and isinstance(raw, Mapping) and set(raw) == {"all"} \
+                and _NOT_REFERRED in raw["all"]:
+            return True
+    return False
+
+
+async def never_owed_once_referred(
+    wctx: WriteContext, *, why: str,
+    asked: Callable[[Step, Mapping[str, Any]], Awaitable[bool]],
+) -> PolicyResult | None:
+    """A panel referral just made at ``wctx.occurred_at`` (its ``made_at``), typed in after
+    acts dated after it: an open step that a rule asking only on a case not referred (``not
+    panel_referred``: Somerset S7's referral, S8's views) gave for acts all dated after it, and
+    that none of them asks for any more (``asked``: the act evaluated again at its moment, the
+    referral standing then or not: :func:`inputs_of`), was in time order never owed:
+    superseded at the instant it arose, which the case's history leaves out (a step raised and
+    ended at one instant, fix36d); the row stays, readable by its id (fix41c). A High of 30
+    November typed before the MARP referral submitted on 24 November raises no S7 or S8 in
+    time order (3.2.3, 6.2)."""
+    session, case, made = wctx.session, wctx.case, wctx.occurred_at
+    ended: list[tuple[Step, datetime]] = []
+    for step in await open_steps_of(session, case.id):
+        rose = stored_utc(step.raised_at or step.created_at)
+        if rose <= made or not step.reasons:
+            continue
+        acts = [stored_instant(r.get("at")) for r in step.reasons]
+        if not all(a is not None and a > made for a in acts) \
+                or not any(_may_ask_unreferred(wctx.pack, step, r) for r in step.reasons):
+            continue
+        if not any([await asked(step, r) for r in step.reasons]):
+            ended.append((step, rose))
+    if not ended:
+        return None
+    for step, rose in ended:
+        end_need(session, step, at=rose, why=why)
+        session.add(step)
+    await session.flush()
+    steps = [s for s, _ in ended]
+    retired = await record_superseded(wctx, steps, reason=why)
+    return PolicyResult(next_steps=await open_steps_out(session, case.id),
+                        superseded=steps + retired)
+
 def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: Pack,
                     case_id: uuid.UUID) -> None:
     """An open step a judgement dated before it arose asks for (a back-fill, or a first
@@ -1231,6 +1300,9 @@ def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: 
     step.raised_at = at
 
 
+# The acts that, dated before an open step arose and asking for it, raised it in time order
+# (:func:`_raised_earlier`, from :func:`_apply`): a judgement, a change of the case's fields.
+_ARISING_TRIGGERS = frozenset({"judgement_recorded", "case_changed"})
 # The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
 _JUDGED_TRIGGERS = frozenset({"judgement_recorded", "panel_decision"})
 # The acts that come before the judgements of their instant: a case event, a change of the
@@ -1429,7 +1501,7 @@ def _join_endorsed(step: Step, intent: StepIntent, event: WorkflowEvent, pack: P
 
 async def _closed_since(
     session: AsyncSession, case_id: uuid.UUID, at: datetime, codes: Collection[str], *,
-    event: WorkflowEvent | None = None,
+    event: WorkflowEvent | None = None, unraised: Collection[uuid.UUID] = (),
 ) -> set[tuple[str, uuid.UUID]]:
     """(code, subject) of the case's closed steps of these codes raised or closed at or after
     ``at``: in time order a duty asked for at ``at`` would have been that step (one duty, one
@@ -1443,14 +1515,18 @@ async def _closed_since(
     that instant is not after itself): that sitting answers nothing asked after its decision
     (Somerset 3.2.4 "refer the case to the next YJT MARP" for a Very High dated at the
     decision, typed before it: the first referral the agenda had answered hid it; fix37a,
-    ATTACK36-2)."""
+    ATTACK36-2). Nor the steps ``unraised``: rows kept hidden as never raised because a
+    referral stood when their act came (fix41c), evaluated again now that the referral's
+    withdrawal or decline, typed in after them, is dated before that act (fix42a): in time
+    order the act found no referral, and the duty is owed in a step of its own."""
     if not codes:
         return set()
     rows = (await session.exec(select(Step.code, Step.subject_id, Step.satisfied_by_type,
                                       Step.satisfied_by_id).where(
         Step.case_id == case_id, Step.status != StepStatus.open, col(Step.code).in_(codes),
         sa.or_(col(Step.raised_at) >= at, col(Step.completed_at) >= at),
-        sa.or_(col(Step.lapsed_at).is_(None), col(Step.lapsed_at) >= at)))).all()
+        sa.or_(col(Step.lapsed_at).is_(None), col(Step.lapsed_at) >= at),
+        *([col(Step.id).not_in(sorted(unraised))] if unraised else [])))).all()
     items = {i for _, _, kind, i in rows if kind == "panel_item" and i is not None}
     heard: set[uuid.UUID] = set()
     if items and event is not None:
@@ -1552,14 +1628,16 @@ async def _apply(
     changes: list[tuple[Step, StepIntent]] = []  # steps kept, re-dated or given up a reason
     # Work an event has ended (a death) is not asked for again by a later act or a reopening.
     ended = await _ended_for(wctx, evaluation, event.occurred_at)
-    # Unless it is a recurring step's next occurrence owed from a completion dated before the
-    # event that ended it: in time order it was owed until then (ATTACK38-3).
-    later_ends = await _ends_after(wctx, ended, event.occurred_at) \
-        if ended and event.trigger == "step_completed" else {}
+    # Unless the act is dated before the event that ended it (a judgement, event, assessment,
+    # referral, change of the case or completion dated before the death, typed in after it):
+    # in time order it was owed until then, and the event ended it (ATTACK38-3, fix41d).
+    later_ends = await _ends_after(wctx, ended, event.occurred_at) if ended else {}
     born_ended: list[tuple[Step, tuple[datetime, uuid.UUID, str]]] = []
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
-    # (A back-fill's or a replay's act likewise, A11-5.)
-    earlier = earlier or event.trigger == "judgement_recorded" or not derive
+    # (A back-fill's or a replay's act likewise, A11-5; and a change of the case's fields, a
+    # dated PATCH or a MAPPA message: Somerset S17's MARP referral asked by a category 1
+    # received the day before the very high typed first is S17's, fix41f, ATTACK40-9.)
+    earlier = earlier or event.trigger in _ARISING_TRIGGERS or not derive
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
@@ -1615,8 +1693,11 @@ async def _apply(
     # (the case was open then) owed it, and the closure that followed supersedes it, marked for
     # the reopening to reinstate; never an open step no act of a closed case can do (attack
     # 24b, A24b-7: a High-Risk Panel request escalated for ever on a closed case).
-    set_aside = _ended_by_later_event(wctx, born_ended)
-    set_aside = _closed_case_steps(wctx, [s for s in created if s not in set_aside]) + set_aside
+    # A step raised by an act dated before the event that ends it (a death typed in first) was
+    # owed until that event, which ends it at its date once it is written open (below).
+    owed_until = _owed_until_later_event(wctx, born_ended)
+    set_aside = _closed_case_steps(wctx, [s for s in created
+                                          if all(s is not o for o, _ in owed_until)])
     for step in created:
         await stand_in_if_away(session, wctx.pack, step)
         await stand_in_for_recorder(session, wctx.pack, step, recorder=_recorder(wctx, event))
@@ -1632,6 +1713,7 @@ async def _apply(
     if flush or created or superseded or _changed(case):
         await session.flush()
     await _audit_created(wctx, created)
+    set_aside += await _end_at_later_event(wctx, owed_until)
     superseded += await record_superseded(wctx, superseded + set_aside, open_steps=open_steps)
     superseded += set_aside
     for step, intent in changes:
@@ -1693,26 +1775,40 @@ async def _ends_after(wctx: WriteContext, ended: Collection[str], at: datetime
     return {code: end for code, end in after.items() if code not in before}
 
 
-def _ended_by_later_event(
+def _owed_until_later_event(
     wctx: WriteContext, born: Sequence[tuple[Step, tuple[datetime, uuid.UUID, str]]]
-) -> list[Step]:
-    """The steps just raised by an act dated before the event that ends them (:func:`_ends_after`:
-    a recurring step's next occurrence owed from a completion dated before the child's death,
-    typed in after it), ended by that event at its date as the event ended the open ones
-    (missed if already late then, else superseded; linked to it): in time order they were
-    owed until then (ATTACK38-3). A closure dated at or before that event sets them aside
-    instead (:func:`_closed_case_steps`), unless they survive it."""
+) -> list[tuple[Step, tuple[datetime, uuid.UUID, str]]]:
+    """Of the steps just raised by an act dated before the event that ends them
+    (:func:`_ends_after`: a judgement, event, assessment, referral or change of the case dated
+    before the child's death and typed in after it; a recurring step's next occurrence owed
+    from a completion dated before the death), those that event ends at its date
+    (:func:`_end_at_later_event`): in time order they were owed until then (ATTACK38-3, fix41d).
+    Not one a closure dated at or before that event sets aside instead
+    (:func:`_closed_case_steps`), unless it survives the closure."""
     case, pack = wctx.case, wctx.pack
     closed_at = stored_utc(case.closed_at) if case.closed_at is not None else None
-    out = []
-    for step, (at, ident, why) in born:
-        if closed_at is not None and closed_at <= at \
-                and not pack.survives_closure_of(step.code, step.rule_id):
-            continue
-        _close_as_ended(step, at=at, why=why)
+    return [(step, end) for step, end in born
+            if closed_at is None or closed_at > end[0]
+            or pack.survives_closure_of(step.code, step.rule_id)]
+
+
+async def _end_at_later_event(
+    wctx: WriteContext, owed: Sequence[tuple[Step, tuple[datetime, uuid.UUID, str]]]
+) -> list[Step]:
+    """End the steps :func:`_owed_until_later_event` chose, written open by the act that raised
+    them, at the later event's date, as that event ended the open ones when typed in before
+    the act (:func:`app.domain.events._end_steps`): missed if already late then, else
+    superseded, with the pack's reason, linked to the event, the change of status dated at
+    the event (its history row: the case's timeline, ``as_of`` and ``need_ended_at`` read
+    it). The caller audits and announces them (:func:`record_superseded`)."""
+    if not owed:
+        return []
+    for step, (at, ident, why) in owed:
+        end_need(wctx.session, step, at=at, why=why)
         step.satisfied_by_type, step.satisfied_by_id = "event", ident
-        out.append(step)
-    return out
+        wctx.session.add(step)
+    await wctx.session.flush()
+    return [step for step, _ in owed]
 
 
 def _closed_case_steps(wctx: WriteContext, created: Sequence[Step]) -> list[Step]:
@@ -2539,6 +2635,9 @@ def owed_from_the_act(step: Step, at: datetime) -> None:
     after = iso_utc(at)
     rebased = []
     for reason in step.reasons or ():
+        # Owed again by this act: not answered by a listing at the sitting an earlier
+        # withdrawal named (app.domain.agenda.HEARD_FROM); this act's own caller says anew.
+        reason = {k: v for k, v in reason.items() if k != "heard_from"}
         moment, known = stored_instant(reason.get("at")), stored_instant(reason.get("counted_from"))
         if (moment is None or moment >= at) and (known is None or known >= at):
             rebased.append(reason)
@@ -3559,6 +3658,10 @@ def note_restricted_act(pack: Pack, access_mode: str | None, step: Step) -> None
         step.note = _append(step.note, RESTRICTED_ACT_NOTE)
 
 
+# A replayed act's event data: the staff id of whoever recorded it (app.domain.replay).
+ACTED_BY = "acted_by"
+
+
 def assignee_for(case: Case, intent: StepIntent) -> str | None:
     """The named assignee: explicit, else the case's holder or line manager by actor."""
     if intent.assignee_id:
@@ -3571,8 +3674,10 @@ def _create_step(wctx: WriteContext, *, intent: StepIntent, event: WorkflowEvent
     case = wctx.case
     assignee = assignee_for(case, intent)
     if assignee is None and intent.actor == event.actor_role == "duty_manager":
-        # S16: the duty manager who acted is the one who must advise the line manager.
-        assignee = wctx.principal.sub
+        # S16: the duty manager who acted is the one who must advise the line manager (an
+        # act replayed after one dated before it: whoever recorded it, not the replaying
+        # write's author; fix41a).
+        assignee = str(event.data.get(ACTED_BY) or wctx.principal.sub)
     return Step(
         service_id=wctx.service.id, case_id=case.id, code=intent.code, rule_id=intent.rule_id,
         title=intent.title, actor=intent.actor, assignee_id=assignee,
@@ -3747,9 +3852,11 @@ async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
     if ended:
         return stored_utc(ended[-1])
     # Raised already ended (no change of status on file): by an act dated before the closure
-    # or the event that ended it, typed in after (:func:`_closed_case_steps`,
-    # :func:`_ended_by_later_event`: the next month's supervision owed from a review corrected
-    # after the closure or death, ATTACK38-1, ATTACK38-3), at that closure's or event's date.
+    # that set it aside, typed in after (:func:`_closed_case_steps`: the next month's
+    # supervision owed from a review corrected after the closure, ATTACK38-1), at the
+    # closure's date; or by an act dated before the death that ended it, recorded before
+    # fix41d wrote such a step open first (:func:`_end_at_later_event`, ATTACK38-3), at the
+    # event's date.
     if step.satisfied_by_type == CLOSURE_MARK:
         closed = (await session.exec(select(Case.closed_at).where(
             Case.id == step.case_id))).first()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,10 +50,9 @@ from app.domain.common import (
 from app.domain.final_events import require_before_final_event
 from app.domain.next_steps import reason_act, satisfy_open_steps
 from app.domain.outbox import emit
-from app.domain.oversight import OversightEntry
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import Step, StepStatus, append_note
 from app.domain.timing import (
     require_not_before,
     require_outside_closed_periods,
@@ -178,6 +178,13 @@ class Referral(SQLModel, table=True):
     # case's state at an act's instant counts only the forms sent by then (``referral_sent_in``,
     # Somerset S10 and 8.3.3; migration 0037, fix40c).
     sent_at: datetime | None = None
+    # When it was made (the act its kind is ``made_by``: a panel referral's ``submit``, 3.2.3;
+    # the others' ``send``; one recorded sent or received: its ``occurred_at``) and when it
+    # stopped standing (its ``withdraw`` or ``decline``): the case's state at an act's instant
+    # counts a referral standing then (``panel_referred``, Somerset S7/S8; ``referral_sent_in``
+    # for an act dated before a withdrawal; migration 0038, fix41c).
+    made_at: datetime | None = None
+    ended_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     history: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
@@ -218,6 +225,12 @@ class ReferralOut(BaseModel):
     sent_at: datetime | None = PField(
         default=None, description="when the referral was sent (the send's occurred_at); null "
                                   "until it is; kept once it moves on")
+    made_at: datetime | None = PField(
+        default=None, description="when the referral was made (the act its kind is made by: "
+                                  "submit or send); null until it is")
+    ended_at: datetime | None = PField(
+        default=None, description="when the referral was withdrawn or declined; null while "
+                                  "it stands")
     created_at: datetime
     updated_at: datetime
     history: list[dict[str, Any]]
@@ -240,6 +253,7 @@ def referral_out(referral: Referral, pack: Pack) -> ReferralOut:
         source=referral.source, details=referral.details, occurred_at=referral.occurred_at,
         created_by=referral.created_by, quality_assured_by=referral.quality_assured_by,
         quality_assured_at=referral.quality_assured_at, sent_at=referral.sent_at,
+        made_at=referral.made_at, ended_at=referral.ended_at,
         created_at=referral.created_at,
         updated_at=referral.updated_at, history=referral.history, allowed_actions=allowed,
     )
@@ -362,6 +376,7 @@ async def create_referral_for_case(
         service_id=service.id, case_id=case.id, kind=body.kind, status=status, source=source,
         details=body.details, occurred_at=occurred_at, created_by=principal.sub,
         sent_at=occurred_at if status == ReferralStatus.sent else None,
+        made_at=None if status == ReferralStatus.draft else occurred_at,
         history=[{"action": "create", "to": status.value, "by": principal.sub, "role": role,
                   "at": iso_utc(occurred_at)}],
     )
@@ -574,6 +589,11 @@ async def transition(
         referral.quality_assured_by, referral.quality_assured_at = principal.sub, occurred_at
     if move.target == ReferralStatus.sent:
         referral.sent_at = occurred_at
+    made = action == kind_terms.made_by and referral.made_at is None
+    if made:
+        referral.made_at = occurred_at
+    if action in UNDONE_BY:
+        referral.ended_at = occurred_at
     referral.history = [*referral.history, {
         "action": action, "from": previous.value, "to": move.target.value, "by": principal.sub,
         "role": role, "at": iso_utc(occurred_at), "note": body.note}]
@@ -613,6 +633,17 @@ async def transition(
             ended += [s for s in lapsed.superseded
                       if policy.stored_utc(s.raised_at or s.created_at) > occurred_at]
         result = await _retract_never_raised(wctx, result, ended, referral)
+    if made and kind.to_panel and referral.kind == ReferralKind.panel:
+        # Made before acts already on file (typed in later): what they raised only on a case
+        # not referred was never owed in time order (Somerset S7/S8, 3.2.3; fix41c).
+        never = await policy.never_owed_once_referred(
+            wctx, why=f"never owed: the panel referral {referral.id} was made "
+                      f"{iso_utc(occurred_at)}, before the act that asked for it",
+            asked=lambda step, reason: _asked_at_its_moment(wctx, step, reason))
+        if never is not None:
+            result = result.merge(never)
+            result = await _retract_never_raised(wctx, result, never.superseded, referral,
+                                                 act="made", found="not yet made")
     if action in UNDONE_BY:
         if referral.kind == ReferralKind.panel:
             # The need for the panel may have ended with it: without another way onto a panel
@@ -622,6 +653,9 @@ async def transition(
                 wctx, why=f"its panel referral {referral.id} was "
                           f"{'withdrawn' if action == 'withdraw' else 'declined'}")
         await reopen_steps_satisfied_by(wctx, referral, action)
+        owed = await _owed_once_ended(wctx, referral)
+        if owed is not None:
+            result = result.merge(owed)
         result = result.merge(await policy.current(session, case))
     await wctx.audit(
         f"referral.{action}", entity_type="referral", entity_id=referral.id, reason=body.note,
@@ -631,6 +665,34 @@ async def transition(
                payload={"case_id": str(case.id), "kind": referral.kind,
                         "occurred_at": iso_utc(wctx.occurred_at)})
     return referral_out(referral, pack), result
+
+
+async def _owed_once_ended(wctx: WriteContext, referral: Referral) -> policy.PolicyResult | None:
+    """The referral just withdrawn or declined at ``wctx.occurred_at`` (its ``ended_at``),
+    typed in after acts dated at or after it: each is evaluated again, in time order, on the
+    case without the referral (``panel_referred``, ``referral_sent_in``: a referral counts
+    until its ``ended_at``), and what it owes that is not on file is raised at its date, as
+    typed in time order (fix42a, fix41c's open end: Somerset S7/S8, 3.2.3, a High of 26
+    November after the MARP referral withdrawn on the 25th; S10, 7.1.9 "unless this has
+    already been done", a Very High after the MAPPA A form's withdrawal). Typed before the
+    withdrawal, the act found the referral standing and asked for nothing, or the referral
+    typed in after it hid what it raised (:func:`_retract_never_raised`): those rows stay
+    as they are, hidden, and do not count as the duty closed since (``unraised``), so the duty
+    is owed in a fresh step. The withdrawal comes before the judgements of its instant and
+    after the case's events and the panels' decisions (docs §7): the plain judgements of its
+    instant are evaluated again, not its events or decisions. None when no act is dated at or
+    after it."""
+    from app.domain.replay import replay_later_acts  # noqa: PLC0415 (imports this module)
+
+    session, ended = wctx.session, wctx.occurred_at
+    await session.flush()
+    hidden = (await session.exec(select(Step.id).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.superseded,
+        col(Step.raised_at) >= ended,
+        col(Step.note).contains(f"Never raised: the {referral.kind} referral {referral.id} "
+                                "was ")))).all()
+    return await replay_later_acts(wctx, since=ended, plain_at_since=True,
+                                   unraised=frozenset(hidden))
 
 
 def _raised_after_send(step: Step, sent: datetime) -> bool:
@@ -648,41 +710,54 @@ def _raised_after_send(step: Step, sent: datetime) -> bool:
     return True
 
 
+async def _asked_at_its_moment(wctx: WriteContext, step: Step, reason: Mapping[str, Any]
+                               ) -> bool:
+    """Whether the act that gave ``step`` this ``reason`` asks for a step of its code when
+    evaluated again at its own moment, on the case as it stood then (its ratings before it,
+    the steps open then, the referrals standing then: ``panel_referred``); an act other than a
+    judgement: yes (fix41c)."""
+    from app.domain.judgements import ratings_around  # noqa: PLC0415 (imports this module)
+    from app.domain.replay import judgement_event  # noqa: PLC0415 (imports this module)
+
+    record = reason.get("record") or {}
+    if reason.get("trigger") != "judgement_recorded" or record.get("type") != "judgement":
+        return True
+    event = await judgement_event(wctx, uuid.UUID(str(record.get("id"))))
+    at = policy.stored_utc(event.occurred_at)
+    ratings, _later = await ratings_around(wctx.session, wctx.case.id, str(event.data["domain"]),
+                                           str(event.data["level"]), at)
+    then = [s for s in await policy.steps_open_at(wctx.session, wctx.case.id, at)
+            if policy.stored_utc(s.raised_at or s.created_at) < at]
+    evaluation = await policy.evaluation_at_its_moment(wctx, event=event, ratings=ratings,
+                                                       steps_then=then)
+    return any(i.code == step.code and i.action != "supersede" for i in evaluation.intents)
+
+
 async def _retract_never_raised(wctx: WriteContext, result: policy.PolicyResult,
-                                ended: list[Step], referral: Referral) -> policy.PolicyResult:
-    """Take off the record the steps ``ended`` that the form just sent makes never raised: in
-    time order the referral was sent before the acts that raised them (dated after it, or a
-    plain judgement of its instant), which then found it sent (``referral_sent_in``): Somerset
-    S10, 7.1.9 "unless this has already been done", 8.3.3. Each was superseded at the instant it
-    arose by this write (announced ``step.superseded``); its row goes, so the record is the one
-    time order leaves whichever was typed first (fix40c, ATTACK36-8: a superseded S10 stayed
-    when the Very High was typed first). The audit trail keeps its creation and supersession,
-    and a ``step.retract`` entry says why. A step something refers to (an oversight entry
-    standing for it, an escalation of it) or no longer superseded stays, superseded (the case's
-    history leaves out a step raised and ended at one instant)."""
+                                ended: list[Step], referral: Referral, *, act: str = "sent",
+                                found: str = "not yet sent") -> policy.PolicyResult:
+    """Mark the steps ``ended`` that the referral just sent (or made, ``act``) means were never
+    raised: in time order it came before the acts that raised them (dated after it, or a plain
+    judgement of its instant), which then found it (``referral_sent_in``: Somerset S10, 7.1.9
+    "unless this has already been done", 8.3.3; ``panel_referred``: S7/S8, 3.2.3). Each was
+    superseded at the instant it arose by this write (announced ``step.superseded``), so the
+    case's history leaves it out (a step raised and ended at one instant, fix36d): the row
+    stays, superseded, readable by its id, in no queue or report; its note and a
+    ``step.retract`` audit entry say why (fix41c: fix40c deleted the row, and an id announced
+    to subscribers then answered 404)."""
     ended = [s for s in ended if s.status == StepStatus.superseded]
-    if not ended:
-        return result
-    session, ids = wctx.session, [s.id for s in ended]
-    referred: set[Any] = set((await session.exec(select(Step.subject_id).where(
-        Step.case_id == wctx.case.id, col(Step.subject_id).in_(ids)))).all())
-    referred |= set((await session.exec(select(OversightEntry.satisfies_step_id).where(
-        col(OversightEntry.satisfies_step_id).in_(ids)))).all())
-    gone = [s for s in ended if s.id not in referred]
-    for step in gone:
+    for step in ended:
+        why = (f"Never raised: the {referral.kind} referral {referral.id} was {act} "
+               f"{iso_utc(wctx.occurred_at)}, before the act that raised it "
+               f"({step.rule_id}, {step.code}) found it {found}")
+        step.note = append_note(step.note, why)
+        wctx.session.add(step)
         await wctx.audit(
-            "step.retract", entity_type="step", entity_id=step.id,
-            reason=f"Never raised: the {referral.kind} referral {referral.id} was sent "
-                   f"{iso_utc(wctx.occurred_at)}, before the act that raised it "
-                   f"({step.rule_id}, {step.code}) found it not yet sent",
+            "step.retract", entity_type="step", entity_id=step.id, reason=why,
             change={"code": step.code, "rule_id": step.rule_id,
                     "raised_at": iso_utc(policy.stored_utc(step.raised_at or step.created_at))})
-        await session.delete(step)
-    if not gone:
-        return result
-    await session.flush()
-    result.created = [s for s in result.created if s not in gone]
-    result.superseded = [s for s in result.superseded if s not in gone]
+    if ended:
+        await wctx.session.flush()
     return result
 
 

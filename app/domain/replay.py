@@ -24,8 +24,9 @@ transfer pending)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -34,7 +35,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain import policy, transfers
-from app.domain.assessments_table import assessment_acts, assessment_clock, ratings_completed_by
+from app.domain.assessments_table import (
+    Assessment,
+    AssessmentStatus,
+    assessment_acts,
+    assessment_clock,
+    ratings_completed_by,
+)
 from app.domain.cases_table import Case
 from app.domain.events_table import CaseEvent, event_data
 from app.domain.history import (
@@ -206,7 +213,7 @@ async def later_events(wctx: WriteContext, since: datetime) -> list[CaseEvent]:
         return list(rows.all())
 
 
-async def _judgement_event(
+async def judgement_event(
     wctx: WriteContext, judgement_id: uuid.UUID
 ) -> WorkflowEvent:
     """The engine's event for a judgement already recorded, as its write built it (the pending
@@ -341,11 +348,99 @@ async def replay_instant(wctx: WriteContext, changes: Sequence[TimedChange]
     return result
 
 
+class LaterActs(NamedTuple):
+    """:func:`later_acts_columns`' values: whether the case has an event dated after the act,
+    a judgement dated at or after it, an assessment past its draft; and (the caller's reading
+    of the field changes after the act) a ``PATCH`` of ``in_custody`` after it recorded as no
+    change (:func:`stated_moves`)."""
+
+    events: bool
+    judgements: bool
+    assessments: bool
+    stated: bool = True
+
+
+@functools.cache
+def later_acts_columns() -> tuple[Any, ...]:
+    """PostgreSQL: whether the case ``yj_case`` has an event dated after ``yj_act_at``, a
+    judgement dated at or after it, and an assessment past its draft (whose history may
+    countersign it after it), as three columns of the case file's statement
+    (:func:`app.domain.access.get_case_file_for_write`), read after the case lock with the
+    case's own snapshot: :func:`replay_later_acts` reads only those that may hold an act to
+    replay (issue 15: a dated change of the case, with nothing on file after it, reads none:
+    three round trips fewer)."""
+    event: Any = sa.alias(CaseEvent.__table__, "yj_la_event")  # type: ignore[attr-defined]
+    judgement: Any = sa.alias(Judgement.__table__, "yj_la_judgement")  # type: ignore[attr-defined]
+    assessment: Any = sa.alias(Assessment.__table__, "yj_la_assessment")  # type: ignore[attr-defined]
+    case_id = sa.bindparam("yj_case", type_=event.c.case_id.type)
+    at = sa.bindparam("yj_act_at", type_=event.c.occurred_at.type)
+    return (
+        sa.select(event.c.id).where(event.c.case_id == case_id, event.c.occurred_at > at)
+        .correlate(None).exists().label("yj_later_events"),
+        sa.select(judgement.c.id).where(judgement.c.case_id == case_id,
+                                        judgement.c.occurred_at >= at)
+        .correlate(None).exists().label("yj_later_judgements"),
+        sa.select(assessment.c.id).where(assessment.c.case_id == case_id,
+                                         assessment.c.status != AssessmentStatus.draft)
+        .correlate(None).exists().label("yj_assessments"),
+    )
+
+
+async def recorded_roles(wctx: WriteContext, actors: dict[Any, str | None], *,
+                         by_patch: bool = False) -> dict[Any, str]:
+    """The role the engine saw acting when each change of the case's fields (key -> its
+    recorder's staff id, ``actors``) was recorded, as far as the record tells (the field
+    history keeps who, not under which role): the case's holder acts as ``case_holder``, its
+    line manager as ``line_manager`` (a ``PATCH``'s role: app.domain.cases._patch_role), a
+    feed that sent the case a message as ``feed``; anyone else is left out (the caller's
+    own role stands in), but for a ``PATCH``'s change (``by_patch``), which only the case's
+    holder, its line manager and a duty manager may make: a duty manager. A change replayed
+    after an act dated before it, typed in after it,
+    is judged under its own recorder's role, not the replaying write's (fix41a,
+    ATTACK40-2: the release its line manager PATCHed, replayed after the custody entry the
+    case holder typed in after it, owed Wokingham W5's report to the line manager, which the
+    line manager recording it does not owe)."""
+    case = wctx.case
+    feeds: set[str] | None = None
+    roles: dict[Any, str] = {}
+    for key, actor in actors.items():
+        if actor is None:
+            continue
+        if actor == case.case_holder_id:
+            roles[key] = "case_holder"
+        elif actor == case.line_manager_id:
+            roles[key] = "line_manager"
+        else:
+            if feeds is None:
+                table: Any = Referral.__table__  # type: ignore[attr-defined]
+                feeds = {str(sub) for (sub,) in (await (await wctx.session.connection()).execute(
+                    sa.select(table.c.created_by).where(
+                        table.c.case_id == case.id, table.c.source.like("feed:%")))).all()}
+            if actor in feeds:
+                roles[key] = "feed"
+            elif by_patch:
+                roles[key] = "duty_manager"
+    return roles
+
+
+async def _change_actors(wctx: WriteContext, changes: Sequence[TimedChange]
+                         ) -> dict[Any, str | None]:
+    """Who recorded each of ``changes`` (its id -> staff id)."""
+    if not changes:
+        return {}
+    table: Any = RecordChange.__table__  # type: ignore[attr-defined]
+    rows = (await (await wctx.session.connection()).execute(
+        sa.select(table.c.id, table.c.actor_sub)
+        .where(table.c.id.in_([c.id for c in changes])))).all()
+    return {i: (None if sub is None else str(sub)) for i, sub in rows}
+
+
 async def replay_later_acts(
     wctx: WriteContext, *, since: datetime, pending: Judged | None = None,
     judged_again: list[OpenStep] | None = None, besides: frozenset[str] = frozenset(),
     judgements_at_since: bool = False, plain_at_since: bool = False,
-    signed_at_since: bool = False,
+    signed_at_since: bool = False, moves: Sequence[Move] = (),
+    known: LaterActs | None = None, unraised: Collection[uuid.UUID] = (),
 ) -> policy.PolicyResult | None:
     """Each case event, judgement, change of the case's fields and assessment countersigned
     dated after ``since`` (an act of that date was just recorded, after them) evaluated again,
@@ -368,27 +463,58 @@ async def replay_later_acts(
     ATTACK37-5). A countersignature replayed also endorses, at its date, the judgements
     recorded with its assessment by then (their rationale acknowledgements, Wokingham M2 and
     M8, done by the manager who signed: :func:`_endorse_on_file`; fix39a, ATTACK37-9), as its
-    own write did those typed before it."""
-    events = await later_events(wctx, since)
+    own write did those typed before it. ``moves``: changes dated after ``since`` that were
+    recorded as no change and are one now that the act is on file (:func:`following_moves`:
+    the release PATCHed before the custody entry was typed in), evaluated at their time among
+    the rest, in time order (fix41a, ATTACK40-2: evaluated before the rest, the release re-dated
+    Wokingham W16's notification at once and the category 2 message of the days between it
+    and the entry, replayed after it, left it undated). ``known``: which of the case's events,
+    judgements, assessments and stated custody changes may hold such an act, as the caller
+    read it with the case under its lock (:func:`later_acts_columns`), nothing of them
+    written since: those that cannot are not read. ``unraised``: hidden steps that do not
+    count as the duty closed since (:func:`app.domain.policy.run_backfill`; fix42a)."""
+    events = await later_events(wctx, since) if known is None or known.events else []
+    changes = [c for c in await changes_after(wctx.session, wctx.case, since)
+               if not c.changes.keys() <= besides]
+    signed = []
+    if known is None or known.assessments:
+        with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
+            signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
+                      if a[1] == "countersign"
+                      and (a[0] > since or (signed_at_since and a[0] == since))]
+    # The stated changes that are moves now: those the caller found (the act just recorded
+    # made them moves) evaluated as such (:func:`_owe_move`), the others as the changes they
+    # are (what they end, they ended when they became moves).
+    given = {(m.occurred_at, tuple(m.changes)) for m in moves}
+    stated = [m for m in await stated_moves(wctx, since)
+              if (m.occurred_at, tuple(m.changes)) not in given] \
+        if known is None or known.stated else []
+    if known is not None and not known.judgements and pending is None and not events \
+            and not changes and not signed and not moves and not stated:
+        return None  # no judgement at or after ``since`` either: nothing to replay
     history = await rating_history(wctx, pending)
     judged = [(i, h) for i, h in enumerate(history) if h.occurred_at > since
               or (judgements_at_since and h.occurred_at == since)
               or (plain_at_since and h.occurred_at == since and h.panel_item_id is None)]
-    changes = [c for c in await changes_after(wctx.session, wctx.case, since)
-               if not c.changes.keys() <= besides]
-    with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
-        signed = [a for a in await assessment_acts(wctx.session, wctx.case.id)
-                  if a[1] == "countersign"
-                  and (a[0] > since or (signed_at_since and a[0] == since))]
-    if not events and not judged and not changes and not signed:
+    if not events and not judged and not changes and not signed and not moves and not stated:
         return None
-    acts: list[tuple[datetime, int, Any]] = [(e.occurred_at, 0, e) for e in events]
-    acts += [(h.occurred_at, 1, (i, h)) for i, h in judged]
-    acts += [(c.occurred_at, 2, c) for c in changes]
-    acts += [(a[0], 3, a) for a in signed]
+    actors = await _change_actors(wctx, changes)
+    roles = await recorded_roles(wctx, actors)
+    # In time order, and at one instant in its one order (:data:`SAME_INSTANT`): the case's
+    # events and changes of its fields before the judgements (a panel's decision first, as
+    # ``history`` has them), the countersignatures after (fix41a, ATTACK40-4: a change of its
+    # instant was replayed after the judgements).
+    acts: list[tuple[datetime, int, int, Any]] = [(e.occurred_at, 0, 0, e) for e in events]
+    acts += [(h.occurred_at, 1, 1, (i, h)) for i, h in judged]
+    acts += [(c.occurred_at, 0, 2, c) for c in changes]
+    acts += [(a[0], 2, 3, a) for a in signed]
+    acts += [(m.occurred_at, 0, 4, m) for m in moves]
+    acts += [(m.occurred_at, 0, 5, m) for m in stated]
     result = None
-    for at, kind, act in sorted(acts, key=lambda a: (a[0], a[1])):
-        if kind == 3:
+    for at, _rank, kind, act in sorted(acts, key=lambda a: (a[0], a[1])):
+        if kind in (4, 5):
+            more = await _owe_move(wctx, act, history, ends=kind == 4)
+        elif kind == 3:
             # An assessment countersigned (completed): the clocks that wait for it start
             # (Wokingham W9: the MARF's two working days from the completion of the
             # assessment an SWB high typed in after it, dated before it, belongs to; A15-4).
@@ -402,7 +528,7 @@ async def replay_later_acts(
             more = await policy.run_backfill(
                 wctx, event=await _countersign_event(wctx, at, act[2], pending),
                 ratings=ratings_at(history, at), later=ratings_after(history, at),
-                replayed=act[2].id, judged=judged_of(history))
+                replayed=act[2].id, judged=judged_of(history), unraised=unraised)
             if endorsed is not None:
                 more = endorsed.merge(more)
         elif kind == 2:
@@ -416,26 +542,38 @@ async def replay_later_acts(
             data: dict[str, Any] = {"changes": act.changes}
             if _custody_event_change(act, events):
                 data["custody_event"] = True
+            if actors.get(act.id) is not None:
+                data[policy.ACTED_BY] = actors[act.id]
             event = WorkflowEvent(
                 trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
-                actor_role=wctx.event_role, data=data)
+                actor_role=roles.get(act.id, wctx.event_role), data=data)
+            # On the ratings from before its instant: a judgement of its instant comes after
+            # it (:data:`SAME_INSTANT`; fix41a, ATTACK40-4).
             more = await policy.run_backfill(
-                wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history))
+                wctx, event=event, ratings=ratings_at(history, at, before=True),
+                later=ratings_after(history, at, before=True), replayed=act.id,
+                judged=judged_of(history), unraised=unraised)
         elif kind == 0:
             event = WorkflowEvent(
                 trigger="case_event", occurred_at=at, subject_id=act.id,
-                actor_role=act.recorded_role, data=event_data(act))
+                actor_role=act.recorded_role,
+                data={**event_data(act), policy.ACTED_BY: act.recorded_by})
             # A later transfer in replaces the incoming ratings of an earlier one typed in
             # after it: the steps those asked for that its own no longer ask lapse at its
             # date, as in time order (Somerset 13.3: "Where a case has a ROSH judgment and/or
             # Safety and Well-Being concerns of High or Very high from another YJT";
             # ATTACK35A-3, fix35f).
+            # Judged on the ratings from before its instant, as its own write judged it (the
+            # judgements of its instant come after it: :data:`SAME_INSTANT`; fix41a,
+            # ATTACK40-4: a change of circumstances replayed after a medium of its instant
+            # owed Somerset S14's review the next working day).
             more = await policy.run_backfill(
-                wctx, event=event, ratings=ratings_at(history, at),
-                later=ratings_after(history, at), replayed=act.id, judged=judged_of(history),
+                wctx, event=event, ratings=ratings_at(history, at, before=True),
+                later=ratings_after(history, at, before=True), replayed=act.id,
+                judged=judged_of(history),
                 lapse=isinstance(event.data.get("incoming_ratings"), dict),
-                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict))
+                lapse_own=not isinstance(event.data.get("incoming_ratings"), dict),
+                unraised=unraised)
         else:
             index, judgement = act
             before: dict[str, str | None] = dict.fromkeys(DOMAINS)
@@ -447,11 +585,11 @@ async def replay_later_acts(
                 later.append({**state, LATER_JUDGED: after.domain})
             try:
                 more = await policy.run_backfill(
-                    wctx, event=await _judgement_event(wctx, judgement.id), ratings=before,
+                    wctx, event=await judgement_event(wctx, judgement.id), ratings=before,
                     later=later, replayed=judgement.id, strict=judged_again is not None,
                     found=await derived_before(wctx.session, wctx.case, at, own=True),
                     in_time_order=judged_again, lapse=True,
-                    judged=judged_of(history[:index]))
+                    judged=judged_of(history[:index]), unraised=unraised)
             except policy.PolicyViolation as refused:
                 raise _refused_later(refused, judgement) from None
         result = more if result is None else result.merge(more)
@@ -470,43 +608,117 @@ def _refused_later(refused: policy.PolicyViolation, judgement: Judged) -> policy
                "judgement_occurred_at": judgement.occurred_at.isoformat()})
 
 
-async def owed_by_following(
+class Move(NamedTuple):
+    """A change of the case's fields recorded as no change (a dated ``PATCH`` stating what the
+    field already was) that is one now: when, the fields moved ([before, after]), who
+    recorded it."""
+
+    occurred_at: datetime
+    changes: dict[str, list[Any]]
+    actor: str | None
+
+
+async def following_moves(
     wctx: WriteContext, earlier: dict[str, tuple[Any, datetime]]
-) -> policy.PolicyResult | None:
-    """The duties of the later change of each field of ``earlier`` (name -> (the value an act
-    dated before it, typed in after it, gave the field; that change's time)) that was
-    recorded as no change (a dated ``PATCH`` stating what the field already was: the release of
-    15 August typed in before the entry of the 10th) and is one now, the earlier value standing
-    until it (ATTACK35A-18): evaluated at its own time on the ratings of then, as a replayed
-    change is (:func:`replay_later_acts`), so that both typing orders owe the same (Somerset
-    14.3/14.4: the secure estate's documents only while the child is in custody). None when
-    there is none."""
+) -> list[Move]:
+    """The later change of each field of ``earlier`` (name -> (the value an act dated before
+    it, typed in after it, gave the field; that change's time)) that was recorded as no change
+    (a dated ``PATCH`` stating what the field already was: the release of 15 August typed in
+    before the entry of the 10th) and is one now, the earlier value standing until it
+    (ATTACK35A-18), in time order."""
     if not earlier:
-        return None
-    case = wctx.case
+        return []
     await wctx.session.flush()
-    history = await field_history(wctx.session, case.id)
-    moved: dict[datetime, dict[str, list[Any]]] = {}
+    history = await field_history(wctx.session, wctx.case.id)
+    moved: dict[datetime, Move] = {}
     for name, (value, until) in earlier.items():
         for change in history:
             pair = change.changes.get(name)
             if (not change.created and change.occurred_at == until and pair is not None
                     and pair[0] == pair[1] and pair[1] != to_json(value)):
-                moved.setdefault(until, {})[name] = [value, pair[1]]
-    if not moved:
+                move = moved.setdefault(until, Move(until, {}, change.actor))
+                move.changes[name] = [value, pair[1]]
+    return [moved[at] for at in sorted(moved)]
+
+
+async def stated_moves(wctx: WriteContext, since: datetime) -> list[Move]:
+    """The dated ``PATCH``es of ``in_custody`` after ``since`` recorded as no change (stating
+    where the child already was) that are a move as the history now stands: a custody event
+    dated before one, typed in after it, put the child the other way (the release PATCHed
+    for 1 October typed in before the entry of 10 September), in time order. Replayed as the
+    changes they now are (fix41a, ATTACK40-2: the category 2 message of 12 September typed in
+    last, its replay skipped the release and left Wokingham W16's notification undated)."""
+    from app.domain.events import IN_CUSTODY_AFTER  # events imports this module
+
+    history = await field_history(wctx.session, wctx.case.id)
+    stated = [c for c in history if not c.created and c.occurred_at > since
+              and (pair := c.changes.get("in_custody")) is not None and pair[0] == pair[1]]
+    if not stated:
+        return []
+    rows = (await wctx.session.exec(select(CaseEvent.occurred_at, CaseEvent.type).where(
+        col(CaseEvent.case_id) == wctx.case.id,
+        col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER))))).all()
+    moves_on_file = [(policy.stored_utc(at), IN_CUSTODY_AFTER[str(kind)]) for at, kind in rows]
+    moves_on_file += [(c.occurred_at, bool(c.changes["in_custody"][1])) for c in history
+                      if not c.created and "in_custody" in c.changes
+                      and c.changes["in_custody"][0] != c.changes["in_custody"][1]]
+    found: list[Move] = []
+    for change in stated:
+        before = [(at, value) for at, value in moves_on_file if at < change.occurred_at]
+        if not before:
+            continue
+        value = max(before, key=lambda m: m[0])[1]
+        stated_value = bool(change.changes["in_custody"][1])
+        if value != stated_value:
+            found.append(Move(change.occurred_at, {"in_custody": [value, stated_value]},
+                              change.actor))
+    return found
+
+
+async def _owe_move(wctx: WriteContext, move: Move, history: Sequence[Judged], *,
+                    ends: bool = True) -> policy.PolicyResult:
+    """The duties of ``move`` (:func:`following_moves`) evaluated at its own time, on the
+    ratings from before its instant (a judgement of its instant comes after it:
+    :data:`SAME_INSTANT`; fix41a, ATTACK40-4), under the role of whoever recorded it
+    (:func:`recorded_roles`; fix41a, ATTACK40-2), as a replayed change is
+    (:func:`replay_later_acts`). ``ends``: it became a move with this write, and ends what
+    it ends as it did typed in at its date (the release's handover replaces the entry's,
+    Somerset 14.3/14.4, S27); else only what it still owes applies."""
+    at = move.occurred_at
+    then = dataclasses.replace(wctx, occurred_at=at)
+    role = (await recorded_roles(wctx, {0: move.actor}, by_patch=True)).get(0, wctx.event_role)
+    data: dict[str, Any] = {"changes": move.changes}
+    if move.actor is not None:
+        data[policy.ACTED_BY] = move.actor
+    event = WorkflowEvent(trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
+                          actor_role=role, data=data)
+    if ends and not dated_before_a_rating(wctx.case, at, or_at=True):
+        # As the change would have run, typed in at its date (its supersessions too: the
+        # release's handover replaces the entry's, Somerset 14.3/14.4, S27).
+        return await policy.run(then, event=event)
+    # A judgement of its instant (or later) on file: what it ends as a dated PATCH's change
+    # does (app.domain.cases._run_case_changed), what it owes on the ratings of before it.
+    ended = await policy.run(then, event=event, creates=False, redates=False) if ends else None
+    owed = await policy.run_backfill(
+        then, event=event, ratings=ratings_at(history, at, before=True),
+        later=ratings_after(history, at, before=True), judged=judged_of(history))
+    return owed if ended is None else ended.merge(owed)
+
+
+async def owed_by_following(
+    wctx: WriteContext, earlier: dict[str, tuple[Any, datetime]]
+) -> policy.PolicyResult | None:
+    """The duties of the later change of each field of ``earlier`` (:func:`following_moves`)
+    that was recorded as no change and is one now, the earlier value standing until it
+    (ATTACK35A-18): each evaluated at its own time (:func:`_owe_move`), so that both typing
+    orders owe the same (Somerset 14.3/14.4: the secure estate's documents only while the
+    child is in custody). None when there is none."""
+    moves = await following_moves(wctx, earlier)
+    if not moves:
         return None
     ratings = await rating_history(wctx)
     result: policy.PolicyResult | None = None
-    for at, changes in sorted(moved.items()):
-        then = dataclasses.replace(wctx, occurred_at=at)
-        event = then.event("case_changed", {"changes": changes})
-        if not dated_before_a_rating(case, at):
-            # As the change would have run, typed in at its date (its supersessions too: the
-            # release's handover replaces the entry's, Somerset 14.3/14.4, S27).
-            more = await policy.run(then, event=event)
-        else:
-            more = await policy.run_backfill(
-                then, event=event, ratings=ratings_at(ratings, at),
-                later=ratings_after(ratings, at), judged=judged_of(ratings))
+    for move in moves:
+        more = await _owe_move(wctx, move, ratings)
         result = more if result is None else result.merge(more)
     return result

@@ -43,13 +43,15 @@ panel decision or case change applied; register recomputed):
 
 - ``statutory``, ``weapon_related``, ``in_custody``, ``volunteer_attached``, ``on_register``,
   ``mappa_eligible`` (category set), ``has_release_date``, ``on_panel_agenda`` (booked on a panel
-  not yet decided), ``panel_referred`` (a panel referral made, not withdrawn or declined, that
-  no panel has decided on yet): ``= true`` / ``= false``.
+  not yet decided), ``panel_referred`` (a panel referral made before the act's instant (its
+  ``made_at``: one made at a judgement's instant is the one that judgement asks for), not
+  withdrawn or declined by then (``ended_at``), that no panel has decided on yet; fix41c):
+  ``= true`` / ``= false``.
 - ``open_step_in = [codes]``: the case has an open step with one of these codes.
 - ``referral_sent_in = [kinds]``: the case has a referral of one of these kinds the service
   sent at or before the act's instant (its ``sent_at``; at one instant the referrals come
-  before the judgements), standing (status ``sent``, ``received`` or ``accepted``: not
-  withdrawn or declined; not one a feed delivered); ``after.`` on its sending counts it
+  before the judgements), standing then (not withdrawn or declined by then: its ``ended_at``,
+  fix41c; not one a feed delivered); ``after.`` on its sending counts it
   (Somerset S10: 7.1.9 "unless this has already been done", the MAPPA A form sent, 8.3.3;
   the domain reads the set as at the act: ``app.domain.policy.snapshot_inputs``, fix40c).
 - ``intervention_in``, ``csc_status_in`` (``none``, ``cin``, ``cic``, ``cp``),

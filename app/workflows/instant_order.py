@@ -26,7 +26,11 @@ finds (``referral_sent_in``: a MAPPA A form sent at a Very High's instant "has a
 done", Somerset 7.1.9, so no S10, typed in either order), and the MARP's decision it may follow
 (8.3: "on the recommendation/agreement of the MARP") came first. That place is the state's
 (``app.domain.policy.snapshot_inputs`` counts a referral from its ``sent_at`` on); for the steps
-a referral closes it stays an unranked act, answering any step raised at its instant.
+a referral closes it stays an unranked act, answering any step raised at its instant. A panel
+referral made at a judgement's instant is not one that judgement finds (``panel_referred``
+counts those made before it, by their ``made_at``): it is the referral that judgement asks for
+(Somerset 3.2.3, S7; 6.2, S8's views), done by it at that instant in either typing order, as
+the example pack's X8 (fix41c).
 
 Pure (no database): the engine reads it, and so do ``app.domain.next_steps`` and
 ``app.domain.replay``."""

@@ -75,6 +75,15 @@ async def withdraw_item(t: Tenant, sitting: tuple[str, str], reason: str,
                                headers=t.auth("panel_admin"))
 
 
+async def list_again(t: Tenant, panel: str, case_id: str) -> str:
+    """The panel administrator puts the case (back) on the panel's agenda, presented by its
+    holder (201); the new item's id."""
+    r = await t.client.post(f"/v1/panels/{panel}/items", json={
+        "case_id": case_id, "presenter_id": HOLDER}, headers=t.auth("panel_admin"))
+    assert r.status_code == 201, r.text
+    return str(r.json()["data"]["id"])
+
+
 async def decide_at_sitting(t: Tenant, case_id: str, kind: str, at: str,
                             decision: dict[str, Any]) -> Any:
     """Book a ``kind`` panel sitting at ``at`` chaired by chair-1, put the case on its agenda

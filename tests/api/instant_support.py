@@ -57,6 +57,12 @@ def patched(at: str, **fields: Any) -> Act:
     return _act("patch", at, **fields)
 
 
+def patched_as(role: str, at: str, **fields: Any) -> Act:
+    """A PATCH of the case's fields dated ``at`` under ``role`` (``case_holder``: by its
+    holder; ``duty_manager``: by duty_manager-1)."""
+    return _act(f"patch as {role}", at, **fields)
+
+
 def mappa(at: str, **details: Any) -> Act:
     """A MAPPA feed message received at ``at`` setting ``details``."""
     return _act("mappa", at, **details)
@@ -82,6 +88,9 @@ async def record(t: Tenant, case_id: str, ref: str, act: Act) -> None:
                                 headers=t.auth("case_holder"))
     elif act.kind == "patch":
         r = await patch_case(t, case_id, {**body, "occurred_at": act.at})
+    elif act.kind.startswith("patch as "):
+        r = await patch_case(t, case_id, {**body, "occurred_at": act.at},
+                             role=act.kind.removeprefix("patch as "))
     elif act.kind == "mappa":
         r = await t.client.post("/v1/feeds/mappa/referrals", json={
             "case_external_ref": {"system": REF, "id": ref}, "kind": "mappa_h",

@@ -173,3 +173,44 @@ def steps_of(got: Record, code: str) -> list[tuple[Any, ...]]:
 def subjects_of(got: Record, code: str) -> list[str]:
     """The subjects of the open steps of ``code`` ("case", or the act: "10:00 transfer_in")."""
     return [s[5] for s in got.steps if s[0] == code]
+
+
+SHOWN_STATUSES = ("open", "done", "superseded", "missed", "waived")
+
+
+async def visible_steps(t: Tenant, case_id: str, *rules: str, report: tuple[str, str]
+                        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Any]:
+    """What a reader sees of the case's steps of ``rules`` (fix41c): the steps as the lists
+    show them (rule, code, actor, status, raised_at, due_at, completed_at, completed_by, the
+    note's last line), those in every status but a superseded one its timeline leaves out (a
+    step raised and ended at one instant, never owed: its row stays, readable by its id);
+    its history of them (at, action, rule, code; sorted, the entries of one instant are listed
+    in recording order); and the service's timeliness report for the London dates ``report``
+    by rule, its rows and ageing of ``rules`` (``t``: a tenant of its own, so the report is
+    the case's). The rows kept hidden are not in it: they may differ between typing
+    orders (docs/integrating.md §7)."""
+    r = await t.client.get(f"/v1/cases/{case_id}/timeline", params={"limit": 200},
+                           headers=t.auth("line_manager"))
+    assert r.status_code == 200, r.text
+    entries = [e for e in r.json()["data"]
+               if e["kind"] == "step" and e["details"].get("rule") in rules]
+    shown = {e["entity_id"] for e in entries}
+    found = []
+    for status in SHOWN_STATUSES:
+        r = await t.client.get("/v1/next-steps", params={
+            "case_id": case_id, "status": status, "limit": 200}, headers=t.auth("line_manager"))
+        assert r.status_code == 200, r.text
+        found += [(s["policy"]["rule"], s["code"], s["actor"], s["status"], s["raised_at"],
+                   s["due_at"], s["completed_at"], s["completed_by"],
+                   (s["note"] or "").splitlines()[-1:])
+                  for s in r.json()["data"] if s["policy"]["rule"] in rules
+                  and (status != "superseded" or s["id"] in shown)]
+    history = sorted((e["at"], e["action"], e["details"]["rule"], e["details"]["code"])
+                     for e in entries)
+    r = await t.client.get("/v1/reports/timeliness", params={
+        "from": report[0], "to": report[1], "group_by": "rule"}, headers=t.auth("chair"))
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    timeliness = {part: [row for row in data[part] if row["rule"] in rules]
+                  for part in ("rows", "ageing")}
+    return sorted(found, key=repr), history, timeliness

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.integrity_support import judge
-from tests.api.order_support import DAY, own
+from tests.api.order_support import DAY, own, visible_steps
 from tests.api.order_support import record as record_act
 from tests.conftest import Tenant, make_tenant
 from tests.orders import typing_orders
@@ -29,6 +29,7 @@ from tests.orders import typing_orders
 OPENED = "2026-08-03T09:00:00+01:00"
 WEDNESDAY = "2026-08-05T10:00:00+01:00"
 MONDAY = "2026-08-10T10:00:00+01:00"
+AUGUST = ("2026-08-01", "2026-09-30")
 STATUSES = ("open", "done", "superseded", "missed", "waived")
 
 
@@ -72,35 +73,38 @@ async def _timeline(t: Tenant, case_id: str, *rules: str) -> list[tuple[Any, ...
                   if e["kind"] == "step" and e["details"].get("rule") in rules)
 
 
-async def _every_order(t: Tenant, judged: str, sent: str
+async def _every_order(client: Any, settings: Any, judged: str, sent: str
                        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], str]:
     """The Very High at ``judged`` and the MAPPA A form sent at ``sent`` typed in each order,
-    each on a case of its own: asserts every order leaves the same S10 rows and S10 history;
-    those, and the referral's ``sent_at`` as the API shows it."""
+    each on a case of a tenant of its own: asserts every order leaves the same visible S10
+    record (the steps the lists, timeline, queues and report show: a step raised and ended at
+    one instant, kept hidden, may differ; fix41c); those rows and that history, and the
+    referral's ``sent_at`` as the API shows it."""
     seen: dict[tuple[str, ...], tuple[Any, ...]] = {}
     sent_at = ""
     for order in typing_orders(("judgement", "send")):
+        t = await make_tenant(client, settings, "somerset-yjt-2023")
         case = (await t.open_case(opened_at=OPENED))["data"]["id"]
         for act in order:
             if act == "judgement":
                 await judge(t, case, "rosh", "very_high", judged)
             else:
                 sent_at = (await _mappa_a(t, case, sent)).get("sent_at")
-        seen[order] = (await _rows(t, case, "S10"), await _timeline(t, case, "S10"))
+        seen[order] = await visible_steps(t, case, "S10", report=AUGUST)
     first = next(iter(seen.values()))
     assert {o: got for o, got in seen.items() if got != first} == {}, first
     return first[0], first[1], sent_at
 
 
 async def test_S10_very_high_before_the_mappa_a_form_is_superseded_when_it_is_sent(
-        somerset: Tenant) -> None:
+        client: Any, settings: Any) -> None:
     """Somerset 7.1.9 "The MARP will decide if cases with Very High ROSH judgements need to be
     referred to MAPPA 2, unless this has already been done"; 8.3.3 "Referral to MAPPA 2 is
     achieved by sending a 'MAPPA A' Referral form". The Very High of Wed 5 Aug 2026 10:00
     raises S10 (the MARP's, at the next MARP: none booked); the form sent on Mon 10 Aug 10:00
     supersedes it then, typed in either order (typed after the send, the back-dated Very High
     found the form sent already and raised nothing)."""
-    rows, history, sent_at = await _every_order(somerset, WEDNESDAY, MONDAY)
+    rows, history, sent_at = await _every_order(client, settings, WEDNESDAY, MONDAY)
     assert rows == [("S10", "identify_mappa_level", "chair", "superseded",
                      "2026-08-05T09:00:00Z", None, None, None,
                      ["Superseded: the condition that required it no longer holds"])]
@@ -110,31 +114,34 @@ async def test_S10_very_high_before_the_mappa_a_form_is_superseded_when_it_is_se
 
 
 async def test_S10_very_high_after_the_mappa_a_form_was_sent_raises_none(
-        somerset: Tenant) -> None:
+        client: Any, settings: Any) -> None:
     """Somerset 7.1.9 "... unless this has already been done"; 8.3.3. The form sent on Wed
     5 Aug 2026 10:00: the Very High of Mon 10 Aug 10:00 raises no S10, typed in either order
     (typed before the send, its S10 stayed open)."""
-    rows, history, sent_at = await _every_order(somerset, MONDAY, WEDNESDAY)
+    rows, history, sent_at = await _every_order(client, settings, MONDAY, WEDNESDAY)
     assert (rows, history, sent_at) == ([], [], "2026-08-05T09:00:00Z")
 
 
 async def test_S10_mappa_a_form_sent_at_the_very_highs_instant_raises_none(
-        somerset: Tenant) -> None:
+        client: Any, settings: Any) -> None:
     """Somerset 7.1.9 "The MARP will decide if cases with Very High ROSH judgements need to be
     referred to MAPPA 2, unless this has already been done"; 8.3 "... with a view to making an
     immediate referral". The form sent at the Very High's own instant (Wed 5 Aug 2026 10:00)
     has already been done for it (docs §7: the service's referrals come before the judgements
-    of their instant): no S10, no row, in either typing order (ATTACK36-8: a superseded S10
-    stayed when the Very High was typed first)."""
-    rows, history, _ = await _every_order(somerset, WEDNESDAY, WEDNESDAY)
+    of their instant): no S10 in the lists, timeline, queues or report, in either typing order
+    (ATTACK36-8: a superseded S10 stayed when the Very High was typed first; typed so, its row
+    is kept superseded at its own instant, hidden, readable by its id: fix41c)."""
+    rows, history, _ = await _every_order(client, settings, WEDNESDAY, WEDNESDAY)
     assert (rows, history) == ([], [])
 
 
-async def test_S10_the_form_sent_before_a_very_high_typed_first_leaves_no_step_readable(
+async def test_S10_the_form_sent_before_a_very_high_typed_first_keeps_its_step_readable(
         somerset: Tenant) -> None:
     """Somerset 7.1.9, 8.3.3: the Very High of Mon 10 Aug 2026 10:00 typed in first raised S10;
     the MAPPA A form then typed in as sent on Wed 5 Aug 10:00 means it never arose: the step is
-    gone from the record (404 by its id), the audit trail saying why (``step.retract``)."""
+    kept superseded at its own instant (fix36d's convention: out of the timeline, queues and
+    report; fix41c: fix40c deleted it, and the id announced ``step.superseded`` answered 404),
+    readable by its id, its note and the audit trail saying why (``step.retract``)."""
     t = somerset
     case = (await t.open_case(opened_at=OPENED))["data"]["id"]
     await judge(t, case, "rosh", "very_high", MONDAY)
@@ -142,17 +149,24 @@ async def test_S10_the_form_sent_before_a_very_high_typed_first_leaves_no_step_r
         "/v1/next-steps", params={"case_id": case, "status": "open"},
         headers=t.auth("line_manager"))).json()["data"] if s["policy"]["rule"] == "S10"]
     referral = await _mappa_a(t, case, WEDNESDAY)
+    why = (f"Never raised: the mappa_a referral {referral['id']} was sent "
+           "2026-08-05T09:00:00Z, before the act that raised it (S10, identify_mappa_level) "
+           "found it not yet sent")
     r = await t.client.get(f"/v1/next-steps/{step['id']}", headers=t.auth("line_manager"))
-    assert r.status_code == 404, r.text
+    assert r.status_code == 200, r.text
+    got = r.json()["data"]
+    assert (got["status"], got["raised_at"], got["completed_at"],
+            got["note"].splitlines()[-1]) == (
+        "superseded", "2026-08-10T09:00:00Z", None, why)
+    assert await visible_steps(t, case, "S10", report=AUGUST) == (
+        [], [], {"rows": [], "ageing": []})
     r = await t.client.get(f"/v1/cases/{case}/audit", params={"limit": 200},
                            headers=t.auth("line_manager"))
     assert r.status_code == 200, r.text
     entries = [(e["action"], e["reason"]) for e in r.json()["data"]
                if e["entity_id"] == step["id"]]
     assert [a for a, _ in entries] == ["step.create", "step.supersede", "step.retract"]
-    assert entries[-1][1] == (
-        f"Never raised: the mappa_a referral {referral['id']} was sent 2026-08-05T09:00:00Z, "
-        "before the act that raised it (S10, identify_mappa_level) found it not yet sent")
+    assert entries[-1][1] == why
     assert referral["sent_at"] == "2026-08-05T09:00:00Z"
 
 

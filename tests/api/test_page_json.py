@@ -409,9 +409,9 @@ def test_python_strip_covers_what_pydantic_trims() -> None:
 
 
 def test_a_reasons_time_is_read_as_the_model_reads_it_every_time() -> None:
-    """A reason's ``at`` (remembered by its text: every write answers each open step's
-    reasons) is the model's reading of that text, the first time and the next, whatever its
-    offset or precision; the memory is bounded."""
+    """A reason's ``at`` is the model's reading of that text, the first time and the next,
+    whatever its offset or precision; nothing of it is kept in the process (issue 15: a table
+    of them kept each write's instant, and the allocator's arenas with it)."""
     from app.domain import steps
 
     texts = ["2026-12-02T05:24:37.639700+00:00", "2026-12-02T05:24:37Z",
@@ -426,6 +426,4 @@ def test_a_reasons_time_is_read_as_the_model_reads_it_every_time() -> None:
         assert shown.utcoffset() == adapter.validate_python(text).utcoffset()
         assert TypeAdapter(Any).dump_json(shown) == adapter.dump_json(
             adapter.validate_python(text))
-    for i in range(steps._REASON_AT_MOST + 10):
-        steps._reason_at(f"2026-01-01T00:00:{i % 60:02d}.{i:06d}+00:00")
-    assert len(steps._REASON_AT) <= steps._REASON_AT_MOST
+    assert not hasattr(steps, "_REASON_AT")

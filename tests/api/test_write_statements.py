@@ -266,7 +266,9 @@ def test_the_case_files_statement_for_a_judgement_has_no_expanding_parameter() -
     the case's final events) names the live panel referral states as literal SQL, not as an
     expanding ``IN`` parameter, which SQLAlchemy renders into the cached statement's text again
     on every execution; the same for the policy's inputs read alone (SQLite, other writes).
-    Which referrals count is unchanged: the five live states, of panel referrals only."""
+    Which referrals count: panel referrals only, made before the act's instant and not
+    withdrawn or declined by then (``made_at``, ``ended_at``, fix41c; they replaced the five
+    live states, which said the same of the referral as it stands now), as literal SQL too."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     from app.domain import access, policy
@@ -281,8 +283,8 @@ def test_the_case_files_statement_for_a_judgement_has_no_expanding_parameter() -
             compiled = statement.compile(dialect=dialect)
             assert "POSTCOMPILE" not in compiled.string
             assert not any(b.expanding for b in compiled.binds.values())
-            assert ("referral.kind = 'panel' AND referral.status IN ('submitted', "
-                    "'quality_assured', 'sent', 'received', 'accepted')") in compiled.string
+            assert "referral.kind = 'panel' AND referral.made_at < " in compiled.string
+            assert "(referral.ended_at IS NULL OR referral.ended_at > " in compiled.string
 
 
 async def test_a_judgements_audit_entry_is_sealed_by_the_statement_that_inserts_it(
