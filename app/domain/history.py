@@ -503,6 +503,7 @@ class FieldChange(NamedTuple):
     created: bool
     actor: str | None
     changes: dict[str, list[Any]]
+    recorded_at: datetime | None = None
 
 
 async def field_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
@@ -512,12 +513,13 @@ async def field_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
     conn = await session.connection()
     when = sa.func.coalesce(table.c.occurred_at, table.c.recorded_at)
     rows = (await conn.execute(
-        sa.select(when, table.c.created, table.c.actor_sub, table.c.changes)
+        sa.select(when, table.c.created, table.c.actor_sub, table.c.changes,
+                  table.c.recorded_at)
         .where(table.c.case_id == case_id, table.c.entity_type == "case",
                table.c.entity_id == case_id)
         .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
-    return [FieldChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, bool(created),
-                        actor, dict(changes or {})) for at, created, actor, changes in rows]
+    return [FieldChange(_aware(at), bool(created), actor, dict(changes or {}), _aware(recorded))
+            for at, created, actor, changes, recorded in rows]
 
 
 def asserted_at(history: list[FieldChange], name: str, at: datetime) -> tuple[bool, Any]:
