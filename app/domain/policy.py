@@ -896,7 +896,7 @@ async def _ended_later_act_steps(wctx: WriteContext, at: datetime, codes: Collec
     ends = {kind: set(c) for kind, c in pack.ending_events().items()}
     for kind, c in pack.earlier_ending_events().items():
         ends.setdefault(kind, set()).update(c)
-    if not ends or not set(codes) & {c for c in ends.values() for c in c}:
+    if not ends or not set(codes) & {code for each in ends.values() for code in each}:
         return []
     events = {ident: kind for ident, kind in (await wctx.session.exec(
         select(CaseEvent.id, CaseEvent.type).where(
@@ -2653,13 +2653,14 @@ async def reinstate_closed_steps(
 async def reopen_done_by(
     wctx: WriteContext, *, act: tuple[str, uuid.UUID], note: str,
     exclude_subject: uuid.UUID | None = None, codes: Sequence[str] | None = None,
+    ids: Collection[uuid.UUID] | None = None,
 ) -> list[Step]:
     """The act ``(kind, id)`` no longer answers the steps it did (a referral withdrawn or
     declined, A10-26; an agenda item withdrawn before the panel heard the case, attack passes
     16 and 17, A16-19, A17-2): each is owed again as a new open step with the done one's
     deadline, reasons and subject, unless one of its code and subject is open already; each is
     audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself);
-    with ``codes``, only steps of those codes.
+    with ``codes``, only steps of those codes; with ``ids``, only those steps.
     The caller re-dates what waits for a panel (:func:`redate_returning_next_panel_steps`)."""
     session = wctx.session
     kind, ident = act
@@ -2670,6 +2671,8 @@ async def reopen_done_by(
         query = query.where(Step.subject_id != exclude_subject)
     if codes is not None:
         query = query.where(col(Step.code).in_(list(codes)))
+    if ids is not None:
+        query = query.where(col(Step.id).in_(list(ids)))
     reopened = []
     for done in (await session.exec(query)).all():
         still_open = (await session.exec(select(Step.id).where(

@@ -11,13 +11,17 @@ changes, the timeliness report).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from app.core.config import Settings
 from tests.api.instant_support import REF, Act, event, own
+from tests.api.order_support import visible_steps
+from tests.api.test_fix41c_referral_times import NOVEMBER, SOMERSET, TUE, VIEWS, WED, _high
 from tests.api.test_fix41d_acts_before_a_death_typed_after import (
     BY_DEATH,
     OPENED,
@@ -26,10 +30,12 @@ from tests.api.test_fix41d_acts_before_a_death_typed_after import (
     _record,
     _visible,
 )
+from tests.api.test_fix42a_referral_ended_typed_late import _after_referral, _ended, _made
 from tests.conftest import make_tenant
 from tests.orders import typing_orders
 
 NEVER_RAISED = "Never raised: an earlier act"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Record = tuple[Any, ...]
 
@@ -124,3 +130,57 @@ async def test_W7_W30_a_high_before_a_very_high_and_a_death_typed_in_any_order(
     assert _of(got, "W7") == [("missed", "2026-11-04T23:59:59Z", BY_DEATH)]
     assert _of(got, "W30") == [("superseded", "2026-12-02T10:00:00Z", BY_DEATH)]
     assert got[4] == ((1, 0, 1, 1),)
+
+
+async def _referral_orders(client: httpx.AsyncClient, settings: Settings,
+                           acts: dict[str, Any], rules: tuple[str, ...],
+                           report: tuple[str, str], opened: str, allowed: Any = None
+                           ) -> tuple[Any, dict[tuple[str, ...], Any]]:
+    """fix41c's typing-order comparison of :func:`visible_steps`, each order on a tenant of its
+    own, the ids in the steps' notes (the referral's, of each tenant) named "id"; that record,
+    and each order's tenant, case and state."""
+    seen: dict[tuple[str, ...], Any] = {}
+    runs: dict[tuple[str, ...], Any] = {}
+    for order in typing_orders(tuple(acts), allowed):
+        t = await make_tenant(client, settings, SOMERSET)
+        case = (await t.open_case(opened_at=opened))["data"]["id"]
+        state: dict[str, Any] = {}
+        for name in order:
+            await acts[name](t, case, state)
+        rows, history, got = await visible_steps(t, case, *rules, report=report)
+        rows = [(*r[:8], [_UUID.sub("id", n) for n in r[8]], *r[9:]) for r in rows]
+        seen[order] = rows, history, got
+        runs[order] = (t, case, state)
+    first = next(iter(seen.values()))
+    assert {o: got for o, got in seen.items() if got != first} == {}, first
+    return first, runs
+
+
+@pytest.mark.parametrize("high", ["2026-11-20T10:00:00Z", "2026-11-24T10:00:00Z"])
+async def test_S7_S8_high_before_the_panel_referral_typed_after_its_withdrawal(
+        client: httpx.AsyncClient, settings: Settings, high: str) -> None:
+    """Somerset 3.2.3 "The case holder will refer the case to the next YJT MARP by contacting
+    the appropriate administrator and completion of section 1 of the MARP referral form"; 6.2
+    "Child and parent/carer views will be sought before the initial panel and be included in
+    the MARP referral form". A High ROSH of Fri 20 Nov 2026 10:00 (or of Tue 24 Nov 10:00, the
+    submission's instant), the MARP referral with the views submitted on Tue 24 Nov 10:00 and
+    withdrawn on Wed 25 Nov 10:00 (fix42d, ATTACK41-2): S7 and S8 are owed from the High, done
+    by the referral at its submission, and owed again (open) at its withdrawal, whatever order
+    the three are typed in. Before, typed with the High last, one S7 and one S8 stayed open
+    from the High, never done."""
+    record, runs = await _referral_orders(client, settings, {
+        "judgement": _high(high),
+        "referral": _made("panel", TUE, "submit", details=VIEWS),
+        "end": _ended("withdraw", WED)}, ("S7", "S8"), NOVEMBER, "2026-11-02T09:00:00Z",
+        allowed=_after_referral)
+    rows, history, report = record
+    assert sorted((r[0], r[3]) for r in rows) == [
+        ("S7", "done"), ("S7", "open"), ("S8", "done"), ("S8", "open")]
+    assert sorted(h for h in history if h[1] == "done") == [
+        (TUE, "done", "S7", "refer_to_panel"), (TUE, "done", "S8", "seek_child_and_carer_views")]
+    assert sorted(h for h in history if h[1] == "created") == [
+        (high, "created", "S7", "refer_to_panel"), (high, "created", "S7", "refer_to_panel"),
+        (high, "created", "S8", "seek_child_and_carer_views"),
+        (high, "created", "S8", "seek_child_and_carer_views")]
+    for _t, _case, state in runs.values():
+        assert state["ended"]["ended_at"] == WED
