@@ -680,9 +680,9 @@ async def _owed_once_ended(wctx: WriteContext, referral: Referral) -> policy.Pol
     ``hidden_by_referral_id`` is this referral's, fix42b: not found by their note's wording):
     those rows stay as they are, hidden, and do not count as the duty closed since
     (``unraised``), so the duty is owed in a fresh step. The withdrawal comes before the
-    judgements of its instant and after the case's events and the panels' decisions (docs §7): the plain judgements of its
-    instant are evaluated again, not its events or decisions. None when no act is dated at or
-    after it."""
+    judgements of its instant and after the case's events and the panels' decisions (docs
+    §7): the plain judgements of its instant are evaluated again, not its events or
+    decisions. None when no act is dated at or after it."""
     from app.domain.replay import replay_later_acts  # noqa: PLC0415 (imports this module)
 
     session, ended = wctx.session, wctx.occurred_at
