@@ -112,12 +112,13 @@ async def withdraw_item(
                payload={"case_id": str(item.case_id), "panel_id": str(panel.id),
                         "item_id": str(item.id), "occurred_at": iso_utc(wctx.occurred_at)})
     if redate and not await undecided_agenda(session, item.case_id) \
-            and await has_panel_route(wctx):
+            and await has_panel_route(wctx) and not await _panel_held_for_the_request(wctx):
         # Taken off undecided, the case was not heard: what its adding answered (Somerset
-        # 3.2.3's referral to the next MARP, S7, not waivable; Wokingham W7's request for the
-        # High-Risk Panel) is owed again, due at the panel it now waits for, as a withdrawn
-        # referral's is (attack passes 16 and 17, A16-19, A17-2). Not while the case stands on
-        # another agenda (moved to a later panel: going there answers it).
+        # 3.2.3's referral to the next MARP, S7, not waivable) is owed again, due at the panel
+        # it now waits for, as a withdrawn referral's is (attack passes 16 and 17, A16-19,
+        # A17-2). Not while the case stands on another agenda (moved to a later panel: going
+        # there answers it), nor while the panel the request asked for is still owed (Wokingham
+        # W8: the request, W7, was made; fix41f, ATTACK40-10).
         back = await policy.reopen_done_by(
             wctx, act=("panel_item", item.id),
             note=f"Re-opened: {why}; the panel did not hear the case.")
@@ -143,15 +144,9 @@ async def _standing_referral_owed_again(
     section 1 of the MARP referral form": the referral answered S7 for the panel that did not
     hear the case; the step that referral did (the pack's panel referral kind's ``closes``)
     is owed again, due at the panel the case now waits for, and the next agenda answers it.
-    Not while a step only the panel's decision does is owed (``panel_decision_then``:
-    Wokingham's W8, "the Team Manager will schedule an ad-hoc meeting", stays owed to the
-    chair), nor for a referral withdrawn, declined or heard (its own acts reopen or end it)."""
+    Not for a referral withdrawn, declined or heard (its own acts reopen or end it); the
+    caller asks nothing again while the panel is owed (:func:`_panel_held_for_the_request`)."""
     session = wctx.session
-    owed = wctx.pack.closes("panel_decision_then")
-    if owed and (await session.exec(select(Step.id).where(
-            Step.case_id == wctx.case.id, Step.status == StepStatus.open,
-            col(Step.code).in_(owed)).limit(1))).first() is not None:
-        return []
     conn = await session.connection()
     live = live_panel_referral(_REFERRAL.c.status)
     query = sa.select(_REFERRAL.c.id).where(
@@ -170,6 +165,24 @@ async def _standing_referral_owed_again(
         note=(f"Re-opened: {why}; the panel did not hear the case. Its referral "
               f"{referral_id} stands: bring it to the next panel (the administrator lists "
               "it; putting the case on the agenda answers this)."))
+
+
+async def _panel_held_for_the_request(wctx: WriteContext) -> bool:
+    """Whether the case owes a step only the panel's decision does (the pack's ``[closures]
+    panel_decision_then``: Wokingham W8, "Upon a request for a High-Risk Panel meeting, the
+    Team Manager will schedule an ad-hoc meeting"; W19's monthly review). Then a case taken
+    off an agenda undecided is owed nothing again by its case worker: the request (W7, which
+    the listing answered, or a submitted panel referral) was made and the hold stays owed to
+    the chair until the panel decides (README "Not in Wokingham"; fix41f, ATTACK40-10: W7 came
+    back with its first deadline, two working days from the judgement, overdue from its
+    creation)."""
+    owed = wctx.pack.closes("panel_decision_then")
+    if not owed:
+        return False
+    found = await wctx.session.exec(select(Step.id).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.open,
+        col(Step.code).in_(owed)).limit(1))
+    return found.first() is not None
 
 
 async def _after_the_sitting_left(

@@ -1029,6 +1029,16 @@ async def patch_case(
             "body.line_manager_id" if "line_manager_id" in sent else "body.case_holder_id")
     require_release_within_case(sent.get("expected_release_date"), case.opened_at)
     pack = ctx.pack_for(service, at=occurred_at)
+    if body.occurred_at is not None and sent.keys() == {"mappa_level"} and (
+            sent["mappa_level"] is not None):
+        # A level dated before the child had a category, one on file after it: it waits for
+        # the category as a MAPPA message's does (ATTACK40-7).
+        from app.domain import feeds  # noqa: PLC0415 (feeds imports this module)
+        waited = await feeds.wait_level(WriteContext(
+            session=session, policy=ctx, service=service, case=case, principal=principal,
+            role=role, occurred_at=occurred_at), sent["mappa_level"])
+        if waited is not None:
+            return service, case, CasePatched(waited)
     facts_sent = sent.pop("facts", None) or {}
     # A dated change of a field whose later change is on file (ATTACK35A-18): at its date only.
     overtaken = (await _overtaken(session, case, sent, facts_sent, occurred_at, known)

@@ -53,6 +53,7 @@ from app.domain.common import (
 from app.domain.history import (
     FieldChange,
     RecordChange,
+    TimedChange,
     actor_of,
     changes_after,
     field_history,
@@ -334,6 +335,7 @@ async def _apply_mappa_update(
     if not sent:
         return None
     session = wctx.session
+    started = utcnow()
     before = {f: getattr(case, f) for f in MAPPA_FEED_FIELDS}
     # The usual delivery, dated after every change of the case's fields and making no
     # waiting level stand (it brings no first category): the case as it stands is its history
@@ -386,7 +388,7 @@ async def _apply_mappa_update(
     session.add(case)
     await session.flush()
     latest = {f: [before[f], v] for f, v in current.items()} if in_order else None
-    result = await _evaluate_from(wctx, since=since, latest=latest)
+    result = await _evaluate_from(wctx, since=since, latest=latest, started=started)
     # The fields changed now, and what the history gained before them (field@instant).
     await wctx.audit("case.update", entity_type="case", entity_id=case.id, change={
         **{f: str(v) for f, v in current.items()},
@@ -442,7 +444,7 @@ def _mappa_update(body: FeedReferral) -> MappaUpdate:
 Message = tuple[datetime, dict[str, Any]]
 
 
-async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
+async def _feed_messages(wctx: WriteContext, new: Message | None) -> list[Message]:
     """The case's MAPPA feed messages with what each sets (:class:`MappaUpdate`), in
     ``received_at`` order, messages received at one instant by what they set (their canonical
     JSON): the order of delivery, which the referral's id follows, decided which of two
@@ -460,7 +462,8 @@ async def _feed_messages(wctx: WriteContext, new: Message) -> list[Message]:
         sent = {f: v for f in MAPPA_FEED_FIELDS if (v := getattr(update, f)) is not None}
         if sent:
             messages.append((_aware(at), sent))
-    messages.append(new)
+    if new is not None:
+        messages.append(new)
     messages.sort(key=lambda m: (m[0], json.dumps(m[1], sort_keys=True, default=str)))
     return messages
 
@@ -494,26 +497,138 @@ def refold(messages: Sequence[Message], history: Sequence[FieldChange],
             lines[f].append((at, value))
             lines[f].sort(key=lambda e: e[0])  # stable: the new one last among its ties
 
+    def others_at(f: str, at: datetime) -> bool:
+        """Whether someone else (staff, a panel, the CMS) changed ``f`` at ``at``: the
+        service's own acts of an instant come after the feed's messages of it
+        (docs/integrating.md §7), so theirs stands there (ATTACK40-8: a message typed in after
+        a panel's decision of its instant overwrote the panel's level)."""
+        return any(change.occurred_at == at and change.actor != feed_actor
+                   and f in change.changes for change in history if not change.created)
+
     for at, sent in messages:
         for f in ("mappa_category", "expected_release_date"):
-            if f in sent:
+            if f in sent and not others_at(f, at):
                 assert_(at, f, sent[f])
     levels = [(at, sent["mappa_level"]) for at, sent in messages if "mappa_level" in sent]
     # The level changes on file by anyone else (staff, the CMS), at their own dates: those
     # strictly inside a waiting level's wait are no feed's (a feed level stands only where a
     # category does), those at the category's instant are the feed's if ``feed_actor`` made
-    # them (ATTACK37-1: a staff level dated after a waiting message lost to it).
-    theirs = [(change.occurred_at, change.actor) for change in history
+    # them (ATTACK37-1: a staff level dated after a waiting message lost to it), and one at
+    # the message's own instant stands over it (ATTACK40-8, :func:`others_at`); a staff level
+    # dated before the category waited for it as a message does and is dated by its own date
+    # (:func:`own_dates`; ATTACK40-7).
+    dated = own_dates(history, feed_actor)
+    theirs = [(dated.get(i, change.occurred_at), change.actor)
+              for i, change in enumerate(history)
               if not change.created and "mappa_level" in change.changes]
     for i, (at, level) in enumerate(levels):
         starts = at if state("mappa_category", at) is not None else next(
             (when for when, v in lines["mappa_category"] if when > at and v is not None), None)
         if starts is None or any(at < other <= starts for other, _ in levels[i + 1:]) or any(
-                at < when < starts or (when == starts > at and actor != feed_actor)
+                at < when < starts or (when == starts and actor != feed_actor)
                 for when, actor in theirs):
             continue  # no category yet, or a later-dated level (the feed's or anyone's) first
         assert_(starts, "mappa_level", level)
     return added
+
+
+def own_dates(history: Sequence[FieldChange], feed_actor: str | None) -> dict[int, datetime]:
+    """The own dates of the staff levels in ``history`` that waited for a category (index in
+    ``history`` -> the ``PATCH``'s ``occurred_at``): such a level is recorded at the category's
+    instant, with a row of the same write at its own date that changes nothing (its old the
+    case's value when recorded, its new the level then), which dates it (:func:`wait_level`).
+    The feed's rows (``feed_actor``) are dated by their messages."""
+    found: dict[int, datetime] = {}
+    for i, change in enumerate(history):
+        if change.created or change.actor == feed_actor or "mappa_level" not in change.changes:
+            continue
+        own = [other.occurred_at for other in history
+               if not other.created and other.actor == change.actor
+               and other.recorded_at == change.recorded_at
+               and other.occurred_at < change.occurred_at and "mappa_level" in other.changes]
+        if own:
+            found[i] = max(own)
+    return found
+
+
+async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | None:
+    """A dated ``PATCH`` of the MAPPA level alone (``level`` at ``wctx.occurred_at``) for a
+    child with no MAPPA category then and one on file after it: the level waits for the
+    category as a feed message's does (README, Referral feeds; ATTACK40-7: the staff level
+    took effect at its own date, before the child was eligible, and the monthly review W19
+    counted from then; one dated after a waiting message was left as history when typed in
+    after it). It stands from the category's date unless a level dated after it and by then
+    (a message's, or anyone's) is on file: among the levels waiting for one category the
+    latest-dated wins, whoever records it and in whatever order. The duties are derived again
+    from the category's date (:func:`_evaluate_from`). None when the level does not wait (a
+    category at its date, or none on file after it: the ``PATCH`` judges it as usual)."""
+    session, case, at = wctx.session, wctx.case, wctx.occurred_at
+    history = await field_history(session, case.id)
+    lines = _lines(history)
+    held = None
+    for when, value in lines["mappa_category"]:
+        if when > at:
+            break
+        held = value
+    starts = next((when for when, v in lines["mappa_category"] if when > at and v is not None),
+                  None)
+    if held is not None or starts is None:
+        return None
+    subs = frozenset((await session.exec(select(Referral.created_by).where(
+        col(Referral.case_id) == case.id, col(Referral.source) == MAPPA_SOURCE))).all())
+    messages = [when for when, sent in await _feed_messages(wctx, None)
+                if "mappa_level" in sent]
+    dated = own_dates(history, None)
+    rivals = [*messages, *(dated.get(i, change.occurred_at) for i, change in enumerate(history)
+                           if not change.created and change.actor not in subs
+                           and "mappa_level" in change.changes)]
+    actor = actor_of(session.sync_session)
+    now = started = utcnow()
+    before = _json(case.mappa_level)
+    then = None
+    for when, value in lines["mappa_level"]:
+        if when > at:
+            break
+        then = value
+    stands = not any(at < when <= starts for when in rivals)
+    if stands:
+        later = any(not c.created and "mappa_level" in c.changes and c.occurred_at > starts
+                    for c in history)
+        if later:  # history at the category's date only: a level dated after it stands now
+            session.add(RecordChange(
+                service_id=case.service_id, case_id=case.id, entity_type="case",
+                entity_id=case.id, recorded_at=now, actor_sub=actor, created=False,
+                changes={"mappa_level": [before, level]}, occurred_at=starts,
+                actor_role=wctx.event_role))
+        else:
+            case.mappa_level = level
+            note_case_act(session, case.id, starts, role=wctx.event_role)
+            mark_changed(case, starts)
+            case.updated_at = now
+            session.add(case)
+            await session.flush()
+            recorded = (await session.exec(select(RecordChange.recorded_at).where(
+                col(RecordChange.entity_id) == case.id, col(RecordChange.entity_type) == "case")
+                .order_by(col(RecordChange.recorded_at).desc()).limit(1))).first()
+            now = now if recorded is None else recorded
+    # The level's own date, changing nothing there (the level then, the case's now as old).
+    session.add(RecordChange(
+        service_id=case.service_id, case_id=case.id, entity_type="case", entity_id=case.id,
+        recorded_at=now, actor_sub=actor, created=False,
+        changes={"mappa_level": [before, then]}, occurred_at=at, actor_role=wctx.event_role))
+    note_case_act(session, case.id, at, role=wctx.event_role)
+    case.updated_at = utcnow()
+    session.add(case)
+    await session.flush()
+    # A level that does not stand (a later-dated one waits for the same category) changes
+    # no duty: history at its date only.
+    result = await (_evaluate_from(wctx, since=starts, latest=None, started=started) if stands
+                    else policy.current(session, case))
+    await wctx.audit("case.update", entity_type="case", entity_id=case.id,
+                     change={f"mappa_level@{iso_utc(at)}": str(level)} if not stands
+                     else {f"mappa_level@{iso_utc(starts)}": str(level)})
+    await policy.announce_case_fields(wctx, {"mappa_level"})
+    return result
 
 
 def _lines(history: Sequence[FieldChange]) -> dict[str, list[tuple[datetime, Any]]]:
@@ -555,7 +670,8 @@ def _json(value: Any) -> Any:
 
 
 async def _evaluate_from(wctx: WriteContext, *, since: datetime,
-                         latest: dict[str, list[Any]] | None) -> policy.PolicyResult:
+                         latest: dict[str, list[Any]] | None,
+                         started: datetime | None = None) -> policy.PolicyResult:
     """The duties of the case's MAPPA history from ``since`` on: each change of its MAPPA fields
     dated then or later, at its own time on the case as it stood then: what it ends or
     re-dates as in time order (:func:`~app.domain.policy.run` raising nothing), what it asks
@@ -568,15 +684,28 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
     result: policy.PolicyResult | None = None
     if latest is not None and not dated_before_a_rating(case, since):
         result = await policy.run(wctx, event=wctx.event("case_changed", {"changes": latest}))
-        changes = []
+        changes: list[TimedChange] = []
     else:
-        changes = [c for c in await changes_after(wctx.session, case,
-                                                  since - timedelta(microseconds=1))
-                   if MAPPA_FIELDS_SET & c.changes.keys()]
+        changes, overridden = _standing(
+            [c for c in await changes_after(wctx.session, case,
+                                            since - timedelta(microseconds=1))
+             if MAPPA_FIELDS_SET & c.changes.keys()])
+        if overridden and started is not None:
+            result = await _never_stood(wctx, overridden, started)
+    standing = {c.id: c.changes.keys() for c in changes}
     # The case's own acts of the message's instant typed in before it come after it
     # (app.domain.replay.SAME_INSTANT: feed messages first): the message is judged on the case
     # as they found it, and they are evaluated again after it (fix36d, ATTACK35A-9, -16).
-    own = await instant_changes(wctx, since, MAPPA_FIELDS_SET) if latest is None else []
+    # (Not for a level that waited for the category of ``since``, received before it: it
+    # stands from the category, after the acts of that instant; ATTACK40-7, where the waiting
+    # level was judged on the case before the category and W16's notification lapsed.)
+    own = await instant_changes(wctx, since, MAPPA_FIELDS_SET) if (
+        latest is None and wctx.occurred_at == since) else []
+    # Less what a later change of the instant replaced (:func:`_standing`).
+    own = [c._replace(changes={f: v for f, v in c.changes.items()
+                               if f in standing.get(c.id, c.changes.keys())})
+           for c in own if c.id in standing or not MAPPA_FIELDS_SET & c.changes.keys()
+           or not changes]
     theirs = {c.id for c in own}
     found = before_instant(own)
     history = await rating_history(wctx) if changes else []
@@ -607,6 +736,73 @@ async def _evaluate_from(wctx: WriteContext, *, since: datetime,
     if result is None:
         return await policy.current(wctx.session, case)
     return await answer_from_record(wctx, result=result)
+
+
+def _standing(changes: Sequence[TimedChange]
+              ) -> tuple[list[TimedChange], dict[datetime, set[str]]]:
+    """``changes`` (in time order) without what stood at no instant: a MAPPA level that a
+    later row of the same instant replaced (a level waiting for a category, replaced
+    at the category's instant by one dated after it, ATTACK40-7; the service's own change of
+    a message's instant, ATTACK40-8); and the instants where one was."""
+    kept: list[TimedChange] = []
+    overridden: dict[datetime, set[str]] = {}
+    for i, change in enumerate(changes):
+        later = {f for other in changes[i + 1:] if other.occurred_at == change.occurred_at
+                 for f in other.changes}
+        gone = {"mappa_level"} & later & change.changes.keys()
+        if gone:
+            overridden.setdefault(change.occurred_at, set()).update(gone)
+        left = {f: v for f, v in change.changes.items() if f not in gone}
+        if left:
+            kept.append(change._replace(changes=left))
+    return kept, overridden
+
+
+async def _never_stood(wctx: WriteContext, overridden: dict[datetime, set[str]],
+                       started: datetime) -> policy.PolicyResult:
+    """The duties raised at each of ``instants`` by the case's changes of its fields, derived
+    again there (:func:`_evaluate_from`): a value that a later row of the same instant replaced
+    never stood, so what it raised was never owed (superseded at that instant: the timeline
+    leaves it out): the steps raised there by the case's changes whose line reads a replaced
+    field (Wokingham W17, W27 of a level 3 replaced by a later-dated level 1 at the category's
+    instant; not W16, which the category of that instant asks for)."""
+    # Only where the value that stood at the instant before this write (``started``) is not
+    # the one standing now: what it raised the standing one may owe too.
+    history = await field_history(wctx.session, wctx.case.id)
+    instants: dict[datetime, set[str]] = {}
+    for at, fields in overridden.items():
+        rows = [c for c in history if not c.created and c.occurred_at == at]
+        for f in fields:
+            then = [c.changes[f][1] for c in rows if f in c.changes
+                    and c.recorded_at is not None and c.recorded_at < started]
+            now = [c.changes[f][1] for c in rows if f in c.changes]
+            if then and now and then[-1] != now[-1]:
+                instants.setdefault(at, set()).add(f)
+    ended: list[Any] = []
+    reads = {(r.id, r.code): json.dumps(r.when, default=str) for r in wctx.pack.rules}
+    for step in await policy.open_steps_of(wctx.session, wctx.case.id):
+        raised = policy.stored_utc(step.raised_at or step.created_at)
+        reasons = step.reasons or []
+        line = reads.get((step.rule_id, step.code), "")
+        if raised in instants and any(f in line for f in instants[raised]) and reasons and all(
+                r.get("trigger") == "case_changed" and _instant(r.get("at")) == raised
+                for r in reasons):
+            policy.end_need(wctx.session, step, at=raised,
+                            why="Raised by a MAPPA value that a later one of its instant "
+                                "replaced: never owed")
+            wctx.session.add(step)
+            ended.append(step)
+    await wctx.session.flush()
+    if ended:
+        await policy.record_superseded(wctx, ended)
+    return policy.PolicyResult(next_steps=[], superseded=ended)
+
+
+def _instant(text: Any) -> datetime | None:
+    """A reason's ``at`` (ISO 8601) as an aware instant; None if it has none."""
+    if not isinstance(text, str):
+        return None
+    return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def _meets_a_change(case: Case, at: datetime) -> bool:

@@ -429,6 +429,7 @@ def act_time() -> Any:
 async def fields_changed_after(
     session: Any, case_id: uuid.UUID, fields: set[str] | frozenset[str], since: datetime, *,
     besides: set[str] | frozenset[str] = frozenset(),
+    besides_at: tuple[datetime, frozenset[str]] | None = None,
 ) -> set[str]:
     """Those of ``fields`` that an act dated after ``since`` (:func:`act_time`) changed on the
     case (not its opening, which is no change), by anyone but ``besides`` (actor ids): the one
@@ -438,10 +439,15 @@ async def fields_changed_after(
     before the message, typed up after it, kept its older level)."""
     if not fields:
         return set()
-    rows = (await session.exec(select(RecordChange.changes, RecordChange.actor_sub).where(
+    rows = (await session.exec(select(RecordChange.changes, RecordChange.actor_sub,
+                                      act_time()).where(
         col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case_id,
         col(RecordChange.created).is_(False), act_time() > since))).all()
-    return {f for changes, actor in rows if actor not in besides
+    # ``besides_at``: (an instant, actor ids) whose changes at exactly that instant do not
+    # count (a MAPPA message at a panel decision's instant, which comes before it).
+    at, subs = besides_at if besides_at is not None else (None, frozenset())
+    return {f for changes, actor, when in rows if actor not in besides
+            and not (actor in subs and _aware(when) == at)
             for f in set(fields) & set(changes or ())}
 
 
@@ -520,6 +526,7 @@ class FieldChange(NamedTuple):
     created: bool
     actor: str | None
     changes: dict[str, list[Any]]
+    recorded_at: datetime | None = None
     role: str | None = None
 
 
@@ -531,13 +538,13 @@ async def field_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
     when = sa.func.coalesce(table.c.occurred_at, table.c.recorded_at)
     rows = (await conn.execute(
         sa.select(when, table.c.created, table.c.actor_sub, table.c.changes,
-                  table.c.actor_role)
+                  table.c.recorded_at, table.c.actor_role)
         .where(table.c.case_id == case_id, table.c.entity_type == "case",
                table.c.entity_id == case_id)
         .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
-    return [FieldChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, bool(created),
-                        actor, dict(changes or {}), role)
-            for at, created, actor, changes, role in rows]
+    return [FieldChange(_aware(at), bool(created), actor, dict(changes or {}), _aware(recorded),
+                        role)
+            for at, created, actor, changes, recorded, role in rows]
 
 
 def asserted_at(history: list[FieldChange], name: str, at: datetime) -> tuple[bool, Any]:

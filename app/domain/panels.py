@@ -51,7 +51,7 @@ from app.domain.common import (
     utcnow,
 )
 from app.domain.final_events import require_before_final_event
-from app.domain.history import fields_changed_after, note_case_act
+from app.domain.history import case_fields_at, fields_changed_after, note_case_act
 from app.domain.judgements import JudgementCreate, apply_judgement, ratings_around
 from app.domain.judgements_table import Level, RiskDomain
 from app.domain.next_steps import (
@@ -67,7 +67,7 @@ from app.domain.referrals import Referral, ReferralKind, ReferralStatus, accept_
 from app.domain.replay import plain_judged_at, replay_later_acts
 from app.domain.restriction import check_chairs_keep_access, shuts_out, staff_of
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus
+from app.domain.steps import Step, StepStatus, append_note
 from app.domain.timing import (
     YEAR_AHEAD_MONTHS,
     a_year_after,
@@ -548,8 +548,15 @@ def _refuse_stale_ratings(body: PanelDecisionCreate, case: Case, sat_at: datetim
             )
 
 
+async def _feed_subs(session: AsyncSession, case: Case) -> frozenset[str]:
+    """Who delivered the case's MAPPA feed messages (their referrals' ``created_by``)."""
+    return frozenset((await session.exec(select(Referral.created_by).where(
+        col(Referral.case_id) == case.id, col(Referral.source) == "feed:mappa"))).all())
+
+
 async def _refuse_stale_mappa_level(
-    session: AsyncSession, body: PanelDecisionCreate, case: Case, sat_at: datetime
+    session: AsyncSession, body: PanelDecisionCreate, case: Case, sat_at: datetime,
+    occurred_at: datetime,
 ) -> None:
     """409 ``rating-changed-since-panel`` (``loc`` body.mappa_level) when the decision sets a
     MAPPA level other than the case's current one and that level was set by an act dated after
@@ -561,8 +568,14 @@ async def _refuse_stale_mappa_level(
         return
     # When the change happened (its act's time: a PATCH's, an event's, a panel's sitting),
     # else when it was recorded: an earlier panel's decision typed up after the sitting is not
-    # a change after it (A21b-5).
-    if await fields_changed_after(session, case.id, {"mappa_level"}, sat_at):
+    # a change after it (A21b-5). A MAPPA feed message received at the decision's own instant
+    # comes before it (docs/integrating.md §7: the feeds' messages first, then the panels'
+    # decisions; what the service records at a message's instant is recorded in the light of
+    # it): the decision is taken and its level stands, typed before or after the message
+    # (ATTACK40-8: typed after it the decision was refused, typed before it the message's level
+    # overwrote the panel's, the panel's S22 referral left owed).
+    if await fields_changed_after(session, case.id, {"mappa_level"}, sat_at,
+                                  besides_at=(occurred_at, await _feed_subs(session, case))):
         raise Conflict(
             f"The case's MAPPA level changed after the panel sat: it is now {case.mappa_level}. "
             "Record the decision without mappa_level, or bring the case back to the panel.",
@@ -810,7 +823,19 @@ async def add_item(
     # sitting when the panel has already sat (``heard``): the attendance it owes (S48, 7.1.1)
     # is due at that sitting, the panel the case is on, and its decision dated then does it,
     # not the next panel's (attack 27, ATTACK27-4).
-    added = await policy.run(heard, event=heard.event(
+    added = await policy.run(heard, event=_item_added_event(heard, panel, item))
+    # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
+    # is now on, not whichever is next (6.2 "before the initial panel"; A11-13).
+    redated = await policy.run(wctx, event=wctx.event(
+        "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind, "change": "agenda"},
+        subject_id=panel.id))
+    result = satisfied.merge(added) if satisfied else added
+    return item, result.merge(redated)
+
+
+def _item_added_event(wctx: WriteContext, panel: Panel, item: PanelItem) -> WorkflowEvent:
+    """The ``panel_item_added`` event of ``item`` at ``wctx.occurred_at``."""
+    return wctx.event(
         "panel_item_added",
         # A chair who holds the case does not chair its decision (403 case-holder-cannot-chair),
         # nor one who presents it where the pack says so (403 presenter-cannot-chair; Somerset
@@ -819,16 +844,9 @@ async def add_item(
         # goes to the chairs, unnamed (attack passes 12 and 14, A12-15, A14-15).
         {"panel_id": str(panel.id), "panel_kind": panel.kind,
          "panel_chair_id": None if panel.chair_id in agenda.may_not_chair(
-             wctx.pack.panel(panel.kind), item, case) else panel.chair_id,
+             wctx.pack.panel(panel.kind), item, wctx.case) else panel.chair_id,
          "scheduled_for": iso_utc(panel.scheduled_for)},
-        subject_id=item.id))
-    # Its next-panel steps (Somerset S8's views, S10's MAPPA level) are due at the panel it
-    # is now on, not whichever is next (6.2 "before the initial panel"; A11-13).
-    redated = await policy.run(wctx, event=wctx.event(
-        "panel_scheduled", {"panel_id": str(panel.id), "kind": panel.kind, "change": "agenda"},
-        subject_id=panel.id))
-    result = satisfied.merge(added) if satisfied else added
-    return item, result.merge(redated)
+        subject_id=item.id)
 
 
 async def _answer_relisted(wctx: WriteContext, *, panel: Panel, item: PanelItem,
@@ -1077,6 +1095,73 @@ async def _after_heard(wctx: WriteContext, *, panel: Panel, item: PanelItem, nam
         await policy.redate_returning_next_panel_steps(
             wctx, steps=steps, why=f"the {name} (item {item.id}) had decided the case before "
                                    "it was asked for")
+
+
+async def _later_listings_asked_again(wctx: WriteContext, item: PanelItem
+                                      ) -> policy.PolicyResult | None:
+    """What the case's agenda items on file that were on their agenda only after this decision
+    (:func:`item_added_at` after its time: a later sitting's item typed in before it) asked of
+    their own, asked again on the case as the decision left it: in time order they were listed
+    after it. A step one of them raised that its line no longer asks for was never raised:
+    kept as a step raised and ended at one instant (superseded then, out of the timeline, the
+    queues and the report, readable by its id; ``step.retract`` audited, as fix41c's
+    never-raised steps). Somerset S48's attendance at the initial MARP ("The case holder will
+    attend MARP to discuss the case", 7.1.1) is not owed for the review listing once the
+    decision booked the review (S20, attend_panel_review), as when the listing is typed in
+    after the decision (fix41f, ATTACK40-5: S48 owed beside S20, overdue, when the review's
+    item was typed first). None when nothing changed."""
+    session, case = wctx.session, wctx.case
+    lines = {(line.id, line.code) for line in wctx.pack.rules_for("panel_item_added")}
+    later = [(other, panel) for other, panel in await agenda.standing_items(
+        wctx, after=wctx.occurred_at) if other.id != item.id
+        and item_added_at(other, panel) > wctx.occurred_at]
+    if not later or not lines:
+        return None
+    open_steps = await policy.open_steps_of(session, case.id)
+    never: list[Step] = []
+    for other, panel in later:
+        own = [s for s in open_steps
+               if s.subject_id == other.id and (s.rule_id, s.code) in lines]
+        if not own:
+            continue
+        # Judged as when it was listed: on the steps open then (the review this decision
+        # booked among them), its own aside.
+        listed = dataclasses.replace(wctx, occurred_at=item_added_at(other, panel))
+        then = [s for s in await policy.steps_open_at(session, case.id, listed.occurred_at)
+                if s not in own]
+        panels, extras = await policy.snapshot_inputs(session, wctx.service, case,
+                                                      listed.occurred_at)
+        evaluation = policy.evaluate_for(
+            wctx.policy, wctx.service, case, then, _item_added_event(listed, panel, other),
+            panels, checks=False, **extras,
+            **await case_fields_at(session, case, listed.occurred_at))
+        asked = {(i.rule_id, i.code, i.subject_id) for i in evaluation.intents
+                 if i.action == "create"}
+        never += [s for s in own if (s.rule_id, s.code, s.subject_id) not in asked]
+    if not never:
+        return None
+    short = f"never owed: listed after the panel decision on item {item.id}, recorded later"
+    reasons = {}
+    for step in never:
+        # Superseded at the instant it arose, which the case's history leaves out (a step
+        # raised and ended at one instant, fix36d); the row stays, readable by its id (fix41c).
+        rose = stored_utc(step.raised_at or step.created_at)
+        reasons[step.id] = (
+            f"Never raised: the agenda item {step.subject_id} was on its agenda from "
+            f"{iso_utc(rose)}, after the panel decision on item {item.id} of "
+            f"{iso_utc(wctx.occurred_at)} recorded later; its line ({step.rule_id}, "
+            f"{step.code}) does not ask for it then")
+        policy.end_need(session, step, at=rose, why=short)
+        step.note = append_note(step.note, reasons[step.id])
+        session.add(step)
+    await session.flush()
+    retired = await policy.record_superseded(wctx, never, reason=short)
+    for step in never:
+        await wctx.audit(
+            "step.retract", entity_type="step", entity_id=step.id, reason=reasons[step.id],
+            change={"code": step.code, "rule_id": step.rule_id,
+                    "raised_at": iso_utc(stored_utc(step.raised_at or step.created_at))})
+    return policy.PolicyResult(superseded=never + retired)
 
 
 def _decision_event(wctx: WriteContext, body: PanelDecisionCreate, panel: Panel,
@@ -1367,7 +1452,7 @@ async def decide(
     # (app.domain.replay.SAME_INSTANT; fix35i, ATTACK35A-17; ATTACK40-3).
     plain_at = await plain_judged_at(session, case, occurred_at)
     _refuse_stale_ratings(body, case, sat_at, occurred_at, plain_at)
-    await _refuse_stale_mappa_level(session, body, case, sat_at)
+    await _refuse_stale_mappa_level(session, body, case, sat_at, occurred_at)
     _check_decision(body, case, panel, ctx.calendar)
     await _check_owners_have_access(session, body, case)
     _check_attendance(body, kind)
@@ -1518,6 +1603,9 @@ async def decide(
     # sitting, did in time order (A15-4).
     result = await answer_from_record(wctx, result=result, besides=item.id)
     await _after_heard(wctx, panel=panel, item=item, name=name)
+    listed_later = await _later_listings_asked_again(wctx, item)
+    if listed_later is not None:
+        result = result.merge(listed_later).merge(await policy.current(session, case))
     if set_aside:  # the steps now open: those the closure does not set aside
         await policy.closed_again(wctx, set_aside)
         result = result.merge(await policy.current(session, case))

@@ -1300,6 +1300,9 @@ def _raised_earlier(step: Step, intent: StepIntent, event: WorkflowEvent, pack: 
     step.raised_at = at
 
 
+# The acts that, dated before an open step arose and asking for it, raised it in time order
+# (:func:`_raised_earlier`, from :func:`_apply`): a judgement, a change of the case's fields.
+_ARISING_TRIGGERS = frozenset({"judgement_recorded", "case_changed"})
 # The acts that come after a case event of their instant (app.domain.replay.SAME_INSTANT).
 _JUDGED_TRIGGERS = frozenset({"judgement_recorded", "panel_decision"})
 # The acts that come before the judgements of their instant: a case event, a change of the
@@ -1631,8 +1634,10 @@ async def _apply(
     later_ends = await _ends_after(wctx, ended, event.occurred_at) if ended else {}
     born_ended: list[tuple[Step, tuple[datetime, uuid.UUID, str]]] = []
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
-    # (A back-fill's or a replay's act likewise, A11-5.)
-    earlier = earlier or event.trigger == "judgement_recorded" or not derive
+    # (A back-fill's or a replay's act likewise, A11-5; and a change of the case's fields, a
+    # dated PATCH or a MAPPA message: Somerset S17's MARP referral asked by a category 1
+    # received the day before the very high typed first is S17's, fix41f, ATTACK40-9.)
+    earlier = earlier or event.trigger in _ARISING_TRIGGERS or not derive
     for intent in evaluation.intents:
         if intent.action in ("update_due", "keep", "drop_reason") and intent.step_id in by_id \
                 and (intent.reasons or intent.action == "update_due"):
