@@ -692,7 +692,7 @@ async def _update_from_system(
     # closure may not predate it, as with a PATCH.
     now = case.updated_at = utcnow()
     mark_changed(case, now)
-    note_case_act(session, case.id, now)
+    note_case_act(session, case.id, now, role=role)
     session.add(case)
     await session.flush()
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
@@ -1057,7 +1057,7 @@ async def patch_case(
     earlier.update({f"facts.{k}": v for k, v in facts_sent.items() if f"facts.{k}" in overtaken})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if earlier:
-        await _record_overtaken(session, case, earlier, overtaken, occurred_at)
+        await _record_overtaken(session, case, earlier, overtaken, occurred_at, role=role)
     stated = {f: to_json(getattr(case, f)) for f in sent.keys() - changes.keys()
               - {"closed_at", *REASSIGNMENT}} if body.occurred_at is not None else {}
     if stated:
@@ -1069,7 +1069,7 @@ async def patch_case(
         session.add(RecordChange(
             service_id=case.service_id, case_id=case.id, entity_type="case",
             entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
-            created=False, occurred_at=occurred_at,
+            created=False, occurred_at=occurred_at, actor_role=role,
             changes={f: [v, v] for f, v in sorted(stated.items())}))
     if access_sent:
         restriction_changed = await set_access(session, case, body.access)
@@ -1093,7 +1093,7 @@ async def patch_case(
     if changes:
         mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
                      else occurred_at)
-        note_case_act(session, case.id, occurred_at)
+        note_case_act(session, case.id, occurred_at, role=role)
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
@@ -1227,7 +1227,8 @@ async def _level_before_clearing(session: AsyncSession, case: Case, sent: dict[s
 
 
 async def _record_overtaken(session: AsyncSession, case: Case, earlier: dict[str, Any],
-                            overtaken: dict[str, datetime], at: datetime) -> None:
+                            overtaken: dict[str, datetime], at: datetime, *,
+                            role: str) -> None:
     """Record ``earlier`` (field -> value, each overtaken by a later change on file) in the
     case's history at ``at`` only: a MAPPA field or release date as a MAPPA message delivered
     late is (a row of the case at its date, read forwards: app.domain.feeds), any other as a
@@ -1238,7 +1239,7 @@ async def _record_overtaken(session: AsyncSession, case: Case, earlier: dict[str
         session.add(RecordChange(
             service_id=case.service_id, case_id=case.id, entity_type="case",
             entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
-            created=False, occurred_at=at,
+            created=False, occurred_at=at, actor_role=role,
             changes={f: [to_json(getattr(case, f)), to_json(v)] for f, v in asserted.items()}))
     facts = {f.removeprefix("facts."): v for f, v in earlier.items() if f.startswith("facts.")}
     if facts:
@@ -1256,7 +1257,7 @@ async def _overtaken_only(wctx: WriteContext, earlier: dict[str, Any],
                           at: datetime) -> None:
     """Audit and announce a ``PATCH`` that only recorded history before later changes."""
     case = wctx.case
-    note_case_act(wctx.session, case.id, at)
+    note_case_act(wctx.session, case.id, at, role=wctx.event_role)
     case.updated_at = utcnow()
     wctx.session.add(case)
     await wctx.session.flush()
