@@ -779,12 +779,12 @@ async def _never_stood(wctx: WriteContext, overridden: dict[datetime, set[str]],
             if then and now and then[-1] != now[-1]:
                 instants.setdefault(at, set()).add(f)
     ended: list[Any] = []
-    reads = {(r.id, r.code): json.dumps(r.when, default=str) for r in wctx.pack.rules}
+    reads = {(r.id, r.code): r.case_fields_read for r in wctx.pack.rules}
     for step in await policy.open_steps_of(wctx.session, wctx.case.id):
         raised = policy.stored_utc(step.raised_at or step.created_at)
         reasons = step.reasons or []
-        line = reads.get((step.rule_id, step.code), "")
-        if raised in instants and any(f in line for f in instants[raised]) and reasons and all(
+        line = reads.get((step.rule_id, step.code), frozenset())
+        if raised in instants and line & instants[raised] and reasons and all(
                 r.get("trigger") == "case_changed" and _instant(r.get("at")) == raised
                 for r in reasons):
             policy.end_need(wctx.session, step, at=raised,
