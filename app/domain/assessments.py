@@ -245,7 +245,7 @@ async def submit_assessment(
     if scores:
         assessment.scores = scores
         case.scores = {**(case.scores or {}), **scores}  # the latest score of each name
-        note_case_act(session, case.id, occurred_at)  # scored at the submission's date
+        note_case_act(session, case.id, occurred_at, role=role)  # scored at the submission's date
         session.add(case)
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
                         principal=principal, role=role, occurred_at=occurred_at)
@@ -273,7 +273,7 @@ async def countersign_assessment(
         # The case now has a countersigned assessment of this type (ATK28B-9), from the
         # countersignature's date: an act dated before it, typed in after it, finds none
         # (app.domain.history.case_fields_at; W3, ATTACK35B-5).
-        note_case_act(session, case.id, wctx.occurred_at)
+        note_case_act(session, case.id, wctx.occurred_at, role=wctx.event_role)
         mark_changed(case, wctx.occurred_at)
         case.countersigned_types = sorted({*(case.countersigned_types or ()),
                                            str(assessment.type)})

@@ -307,7 +307,8 @@ def _mapped(mapper: Any) -> _Mapped | None:
 
 def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]], now: datetime,
                  actor: str | None = None, acts: dict[Any, Any] | None = None,
-                 step_acts: dict[Any, Any] | None = None) -> _Update | None:
+                 step_acts: dict[Any, Any] | None = None,
+                 roles: dict[Any, Any] | None = None) -> _Update | None:
     """``obj``'s pending UPDATE, taken out of the flush (:func:`update_at_seal`), as the flush
     would write it (the columns changed since it was loaded; a versioned row's version counted
     up and checked); its history row (by ``actor``, with the session's act times ``acts`` and
@@ -333,7 +334,7 @@ def _take_update(sync: SyncSession, obj: Any, history_rows: list[dict[str, Any]]
         return None
     if not mapped.hands_off.isdisjoint(prop.key for prop in changed):
         return None  # a version or key set by hand: the flush's business
-    row = history.change_row(obj, False, actor, now, acts or {}, step_acts)
+    row = history.change_row(obj, False, actor, now, acts or {}, step_acts, roles)
     if row is not None:
         history_rows.append(row)
     values = state.dict
@@ -416,8 +417,9 @@ def _seal_entries(sync: SyncSession) -> None:
         now = utcnow()
         actor, acts = history.actor_of(sync), sync.info.get(history.ACT_AT) or {}
         step_acts = sync.info.get(history.STEP_ACT_AT)  # taken from by the rows (one each)
+        roles = sync.info.get(history.ACT_ROLE)
         for obj in deferred:  # the UPDATE in the sealed INSERT, not in the flush below
-            update = _take_update(sync, obj, history_rows, now, actor, acts, step_acts)
+            update = _take_update(sync, obj, history_rows, now, actor, acts, step_acts, roles)
             if update is not None:
                 updates.append(update)
         sync.info[history.COLLECT] = history_rows

@@ -692,7 +692,7 @@ async def _update_from_system(
     # closure may not predate it, as with a PATCH.
     now = case.updated_at = utcnow()
     mark_changed(case, now)
-    note_case_act(session, case.id, now)
+    note_case_act(session, case.id, now, role=role)
     session.add(case)
     await session.flush()
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
@@ -1029,16 +1029,21 @@ async def patch_case(
             "body.line_manager_id" if "line_manager_id" in sent else "body.case_holder_id")
     require_release_within_case(sent.get("expected_release_date"), case.opened_at)
     pack = ctx.pack_for(service, at=occurred_at)
-    if body.occurred_at is not None and sent.keys() == {"mappa_level"} and (
-            sent["mappa_level"] is not None):
+    waited: policy.PolicyResult | None = None
+    if body.occurred_at is not None and sent.get("mappa_level") is not None and not (
+            sent.keys() & {"mappa_category", "closed_at"}):
         # A level dated before the child had a category, one on file after it: it waits for
-        # the category as a MAPPA message's does (ATTACK40-7).
+        # the category as a MAPPA message's does (ATTACK40-7), sent alone or with other
+        # fields (fix42c: sent with a release date it took effect at its own date); the
+        # other fields are then taken at their date as a PATCH of them alone typed after it.
         from app.domain import feeds  # noqa: PLC0415 (feeds imports this module)
         waited = await feeds.wait_level(WriteContext(
             session=session, policy=ctx, service=service, case=case, principal=principal,
             role=role, occurred_at=occurred_at), sent["mappa_level"])
         if waited is not None:
-            return service, case, CasePatched(waited)
+            if sent.keys() == {"mappa_level"}:
+                return service, case, CasePatched(waited)
+            del sent["mappa_level"]
     facts_sent = sent.pop("facts", None) or {}
     # A dated change of a field whose later change is on file (ATTACK35A-18): at its date only.
     overtaken = (await _overtaken(session, case, sent, facts_sent, occurred_at, known)
@@ -1052,7 +1057,7 @@ async def patch_case(
     earlier.update({f"facts.{k}": v for k, v in facts_sent.items() if f"facts.{k}" in overtaken})
     changes = {**_apply_changes(case, sent), **fact_changes}
     if earlier:
-        await _record_overtaken(session, case, earlier, overtaken, occurred_at)
+        await _record_overtaken(session, case, earlier, overtaken, occurred_at, role=role)
     stated = {f: to_json(getattr(case, f)) for f in sent.keys() - changes.keys()
               - {"closed_at", *REASSIGNMENT}} if body.occurred_at is not None else {}
     if stated:
@@ -1064,7 +1069,7 @@ async def patch_case(
         session.add(RecordChange(
             service_id=case.service_id, case_id=case.id, entity_type="case",
             entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
-            created=False, occurred_at=occurred_at,
+            created=False, occurred_at=occurred_at, actor_role=role,
             changes={f: [v, v] for f, v in sorted(stated.items())}))
     if access_sent:
         restriction_changed = await set_access(session, case, body.access)
@@ -1073,7 +1078,7 @@ async def patch_case(
         if case.access_mode is not None and REASSIGNMENT.keys() & changes.keys():
             check_holders_keep_access(case.access_mode, await staff_of(session, case), case)
     if not changes and not restriction_changed and not earlier:
-        return service, case, CasePatched(await policy.current(session, case))
+        return service, case, CasePatched(_after(waited, await policy.current(session, case)))
     case.updated_at = utcnow()
     if "closed_at" in changes and case.closed_at is None and was_closed_at is not None:
         # Reopened: no later act may be dated while it was closed (A9-7). A reopening dated
@@ -1088,7 +1093,7 @@ async def patch_case(
     if changes:
         mark_changed(case, case.closed_at if "closed_at" in changes and case.closed_at
                      else occurred_at)
-        note_case_act(session, case.id, occurred_at)
+        note_case_act(session, case.id, occurred_at, role=role)
     session.add(case)
     await session.flush()
     wctx = WriteContext(session=session, policy=ctx, service=service, case=case,
@@ -1109,8 +1114,9 @@ async def patch_case(
             await _overtaken_only(wctx, earlier, occurred_at)
             owed = await _owed_by_following(wctx, earlier, overtaken)
             if owed is not None:
-                return service, case, CasePatched(owed, rehomed)
-        return service, case, CasePatched(await policy.current(session, case), rehomed)
+                return service, case, CasePatched(_after(waited, owed), rehomed)
+        return service, case, CasePatched(
+            _after(waited, await policy.current(session, case)), rehomed)
     moves = {REASSIGNMENT[f]: (str(changes[f][0]), str(changes[f][1]))
              for f in REASSIGNMENT if f in changes}
     moved = rehomed + await _reassign(wctx, moves=moves)
@@ -1123,7 +1129,8 @@ async def patch_case(
     # also line-manages, the policy's actor-dependent rules (S16) follow the role acting.
     # Nothing written since the case was read but the case itself: its open steps, panels
     # and absences read with it hold.
-    prefetched = plain and not rehomed and columns is not None and bool(resolved)
+    prefetched = (plain and not rehomed and columns is not None and bool(resolved)
+                  and waited is None)
     result = await _leave_unowed_agendas(
         wctx, await _run_case_changed(
             wctx, changes, dated=body.occurred_at is not None,
@@ -1141,7 +1148,13 @@ async def patch_case(
                      change={**{k: v[1] for k, v in _json_changes(changes).items()},
                              **_overtaken_audit(earlier, occurred_at)})
     await announce_changed(wctx, {**changes, **dict.fromkeys(earlier)})
-    return service, case, CasePatched(result, moved)
+    return service, case, CasePatched(_after(waited, result), moved)
+
+
+def _after(waited: policy.PolicyResult | None,
+           result: policy.PolicyResult) -> policy.PolicyResult:
+    """``result`` after a level of the same ``PATCH`` that waited for the category."""
+    return result if waited is None else waited.merge(result)
 
 
 async def _overtaken(session: AsyncSession, case: Case, sent: dict[str, Any],
@@ -1214,7 +1227,8 @@ async def _level_before_clearing(session: AsyncSession, case: Case, sent: dict[s
 
 
 async def _record_overtaken(session: AsyncSession, case: Case, earlier: dict[str, Any],
-                            overtaken: dict[str, datetime], at: datetime) -> None:
+                            overtaken: dict[str, datetime], at: datetime, *,
+                            role: str) -> None:
     """Record ``earlier`` (field -> value, each overtaken by a later change on file) in the
     case's history at ``at`` only: a MAPPA field or release date as a MAPPA message delivered
     late is (a row of the case at its date, read forwards: app.domain.feeds), any other as a
@@ -1225,7 +1239,7 @@ async def _record_overtaken(session: AsyncSession, case: Case, earlier: dict[str
         session.add(RecordChange(
             service_id=case.service_id, case_id=case.id, entity_type="case",
             entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
-            created=False, occurred_at=at,
+            created=False, occurred_at=at, actor_role=role,
             changes={f: [to_json(getattr(case, f)), to_json(v)] for f, v in asserted.items()}))
     facts = {f.removeprefix("facts."): v for f, v in earlier.items() if f.startswith("facts.")}
     if facts:
@@ -1243,7 +1257,7 @@ async def _overtaken_only(wctx: WriteContext, earlier: dict[str, Any],
                           at: datetime) -> None:
     """Audit and announce a ``PATCH`` that only recorded history before later changes."""
     case = wctx.case
-    note_case_act(wctx.session, case.id, at)
+    note_case_act(wctx.session, case.id, at, role=wctx.event_role)
     case.updated_at = utcnow()
     wctx.session.add(case)
     await wctx.session.flush()

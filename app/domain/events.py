@@ -766,7 +766,7 @@ async def _keep_incoming_ratings(session: AsyncSession, case: Case, event: CaseE
         # ATTACK33-1: it was dated when typed in), and the case's latest act for a judgement
         # dated before it (typed in after it: its derived fields are restated, fix34b).
         mark_changed(case, event.occurred_at)
-        note_case_act(session, case.id, event.occurred_at)
+        note_case_act(session, case.id, event.occurred_at, role=event.recorded_role)
         await session.flush()
 
 
@@ -986,7 +986,7 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent
     # it is judged on the case as it stood then (changed_at: app.domain.history.case_fields_at;
     # attack 21, A21b-5 twin).
     mark_changed(case, event.occurred_at)
-    note_case_act(session, case.id, event.occurred_at)
+    note_case_act(session, case.id, event.occurred_at, role=wctx.event_role)
     await session.flush()
     return await policy.run(
         wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True})), []

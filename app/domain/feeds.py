@@ -367,7 +367,7 @@ async def _apply_mappa_update(
     for at in sorted({last[f] for f in current}):
         for f in [f for f in current if last[f] == at]:
             setattr(case, f, current[f])
-        note_case_act(session, case.id, at)
+        note_case_act(session, case.id, at, role=wctx.event_role)
         mark_changed(case, at)
         case.updated_at = utcnow()
         session.add(case)
@@ -382,7 +382,7 @@ async def _apply_mappa_update(
         session.add(RecordChange(
             service_id=case.service_id, case_id=case.id, entity_type="case",
             entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(session.sync_session),
-            created=False, changes=changes, occurred_at=at))
+            created=False, changes=changes, occurred_at=at, actor_role=wctx.event_role))
     since = min(at for at, _, _ in added)
     mark_changed(case, max(at for at, _, _ in added))
     session.add(case)
@@ -598,10 +598,11 @@ async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | No
             session.add(RecordChange(
                 service_id=case.service_id, case_id=case.id, entity_type="case",
                 entity_id=case.id, recorded_at=now, actor_sub=actor, created=False,
-                changes={"mappa_level": [before, level]}, occurred_at=starts))
+                changes={"mappa_level": [before, level]}, occurred_at=starts,
+                actor_role=wctx.event_role))
         else:
             case.mappa_level = level
-            note_case_act(session, case.id, starts)
+            note_case_act(session, case.id, starts, role=wctx.event_role)
             mark_changed(case, starts)
             case.updated_at = now
             session.add(case)
@@ -614,8 +615,8 @@ async def wait_level(wctx: WriteContext, level: int) -> policy.PolicyResult | No
     session.add(RecordChange(
         service_id=case.service_id, case_id=case.id, entity_type="case", entity_id=case.id,
         recorded_at=now, actor_sub=actor, created=False,
-        changes={"mappa_level": [before, then]}, occurred_at=at))
-    note_case_act(session, case.id, at)
+        changes={"mappa_level": [before, then]}, occurred_at=at, actor_role=wctx.event_role))
+    note_case_act(session, case.id, at, role=wctx.event_role)
     case.updated_at = utcnow()
     session.add(case)
     await session.flush()
@@ -778,12 +779,12 @@ async def _never_stood(wctx: WriteContext, overridden: dict[datetime, set[str]],
             if then and now and then[-1] != now[-1]:
                 instants.setdefault(at, set()).add(f)
     ended: list[Any] = []
-    reads = {(r.id, r.code): json.dumps(r.when, default=str) for r in wctx.pack.rules}
+    reads = {(r.id, r.code): r.case_fields_read for r in wctx.pack.rules}
     for step in await policy.open_steps_of(wctx.session, wctx.case.id):
         raised = policy.stored_utc(step.raised_at or step.created_at)
         reasons = step.reasons or []
-        line = reads.get((step.rule_id, step.code), "")
-        if raised in instants and any(f in line for f in instants[raised]) and reasons and all(
+        line = reads.get((step.rule_id, step.code), frozenset())
+        if raised in instants and line & instants[raised] and reasons and all(
                 r.get("trigger") == "case_changed" and _instant(r.get("at")) == raised
                 for r in reasons):
             policy.end_need(wctx.session, step, at=raised,

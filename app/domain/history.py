@@ -62,6 +62,15 @@ class RecordChange(SQLModel, table=True):
     # A step's row: when the act that changed its status happened, for a step superseded by an
     # act (:func:`note_step_act`; ATK29-1); null otherwise (its completion has completed_at).
     occurred_at: datetime | None = None
+    # The role under which the act that made the change acted (the engine event's
+    # ``actor_role``: a ``PATCH``'s role, the CMS's or a feed's, the event's recorder's), noted
+    # with the act's time (:func:`note_case_act`; migration 0040, fix42b). A change replayed
+    # after an act dated before it, typed in after it, is judged under it
+    # (app.domain.replay.replay_later_acts), whoever holds or manages the case now. Rows
+    # recorded before 0040: inferred by the migration from who holds and manages the case then
+    # (fix41a's inference, documented there); null where not known (a step's row, a change
+    # with no act time).
+    actor_role: str | None = Field(default=None, max_length=32)
 
 
 def to_json(value: Any) -> Any:
@@ -108,14 +117,25 @@ def _aware(moment: datetime) -> datetime:
 # session.info: case id -> the time of the act whose field changes this write records (a change
 # of the case's fields dated at its ``occurred_at``), stamped on the case's history rows.
 ACT_AT = "case_act_at"
+# session.info: case id -> the role of the act :data:`ACT_AT` times (:func:`note_case_act`).
+ACT_ROLE = "case_act_role"
 
 
-def note_case_act(session: Any, case_id: uuid.UUID, at: datetime) -> None:
+def note_case_act(session: Any, case_id: uuid.UUID, at: datetime, *, role: str | None) -> None:
     """Stamp the case's field changes this write flushes from now on with the act's time
-    ``at`` (aware UTC): :func:`app.domain.replay.case_fields_at` reads the case as it stood
-    at an earlier act's date from them."""
+    ``at`` (aware UTC) and the role it acts under (``role``: the engine event's
+    ``actor_role``, :attr:`RecordChange.actor_role`): :func:`app.domain.replay.case_fields_at`
+    reads the case as it stood at an earlier act's date from them, and a replay judges a
+    change under its own recorder's role (fix42b)."""
     sync = getattr(session, "sync_session", session)
     sync.info.setdefault(ACT_AT, {})[case_id] = at
+    sync.info.setdefault(ACT_ROLE, {})[case_id] = role
+
+
+def act_role(session: Any, case_id: uuid.UUID) -> str | None:
+    """The role noted with the case's act in this write (:func:`note_case_act`), or None."""
+    sync = getattr(session, "sync_session", session)
+    return (sync.info.get(ACT_ROLE) or {}).get(case_id)
 
 
 # session.info: step id -> the time of the act that supersedes it in this write, stamped on the
@@ -158,12 +178,13 @@ def actor_of(session: sa.orm.Session) -> str | None:
 
 def change_row(obj: Any, created: bool, actor: str | None, now: datetime,
                acts: dict[Any, Any], step_acts: dict[Any, Any] | None = None,
-               ) -> dict[str, Any] | None:
+               roles: dict[Any, Any] | None = None) -> dict[str, Any] | None:
     """The history row a flush records for ``obj`` (a new or changed case, a changed step),
     from its pending changes; None for anything else or no change. ``acts``: the session's
     :data:`ACT_AT` (when a case's change happened, by case id); ``step_acts``: its
     :data:`STEP_ACT_AT` (when a step's change of status happened, by step id: taken by the
-    row that records that change)."""
+    row that records that change); ``roles``: its :data:`ACT_ROLE` (the role of a case's
+    act, by case id: a case's row only)."""
     if isinstance(obj, Case):
         fields: Any = _case_fields()
         case_id = obj.id
@@ -192,6 +213,7 @@ def change_row(obj: Any, created: bool, actor: str | None, now: datetime,
         "entity_type": "case" if isinstance(obj, Case) else "step", "entity_id": obj.id,
         "recorded_at": now, "actor_sub": actor, "created": created, "changes": changes,
         "occurred_at": occurred,
+        "actor_role": (roles or {}).get(case_id) if isinstance(obj, Case) else None,
     }
 
 
@@ -226,10 +248,11 @@ def _record(session: Session, _ctx: Any, _instances: Any) -> None:
     actor = actor_of(session)
     acts = session.info.get(ACT_AT) or {}
     step_acts = session.info.get(STEP_ACT_AT)
+    roles = session.info.get(ACT_ROLE)
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for obj, created in [(o, True) for o in session.new] + [(o, False) for o in session.dirty]:
-        row = change_row(obj, created, actor, now, acts, step_acts)
+        row = change_row(obj, created, actor, now, acts, step_acts, roles)
         if row is not None:
             rows.append(row)
     if not rows:
@@ -497,13 +520,14 @@ ASSERTED_FIELDS_SET = frozenset(ASSERTED_FIELDS)
 
 class FieldChange(NamedTuple):
     """A recorded change of the case's fields at its act's time (:func:`act_time`, aware UTC);
-    the opening (``created``) first."""
+    the opening (``created``) first; ``role``: its :attr:`RecordChange.actor_role`."""
 
     occurred_at: datetime
     created: bool
     actor: str | None
     changes: dict[str, list[Any]]
     recorded_at: datetime | None = None
+    role: str | None = None
 
 
 async def field_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
@@ -514,12 +538,13 @@ async def field_history(session: Any, case_id: uuid.UUID) -> list[FieldChange]:
     when = sa.func.coalesce(table.c.occurred_at, table.c.recorded_at)
     rows = (await conn.execute(
         sa.select(when, table.c.created, table.c.actor_sub, table.c.changes,
-                  table.c.recorded_at)
+                  table.c.recorded_at, table.c.actor_role)
         .where(table.c.case_id == case_id, table.c.entity_type == "case",
                table.c.entity_id == case_id)
         .order_by(table.c.created.desc(), when, table.c.recorded_at, table.c.id))).all()
-    return [FieldChange(_aware(at), bool(created), actor, dict(changes or {}), _aware(recorded))
-            for at, created, actor, changes, recorded in rows]
+    return [FieldChange(_aware(at), bool(created), actor, dict(changes or {}), _aware(recorded),
+                        role)
+            for at, created, actor, changes, recorded, role in rows]
 
 
 def asserted_at(history: list[FieldChange], name: str, at: datetime) -> tuple[bool, Any]:
@@ -750,4 +775,4 @@ def note_derived_rows(session: Any, case: Case,
         session.add(RecordChange(
             service_id=case.service_id, case_id=case.id, entity_type=DERIVED_ENTITY,
             entity_id=case.id, recorded_at=utcnow(), actor_sub=actor_of(sync), created=False,
-            changes=changes, occurred_at=when))
+            changes=changes, occurred_at=when, actor_role=act_role(sync, case.id)))

@@ -315,7 +315,7 @@ async def apply_judgement(
         await conn.execute(_INSERT_JUDGEMENT, values)
     judgement = JudgementOut.model_validate(values)
     # The rating changed when the judgement was made, not when it was typed in (ATTACK26B-2).
-    note_case_act(session, case.id, occurred_at)
+    note_case_act(session, case.id, occurred_at, role=wctx.event_role)
     if not backfill:
         _set_current_rating(case, judgement)
     case.updated_at = utcnow()

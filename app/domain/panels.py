@@ -1576,7 +1576,7 @@ async def decide(
         # knows it; a closure may not predate it; attack 21, A21b-5).
         case.mappa_level = body.mappa_level
         mark_changed(case, occurred_at)
-        note_case_act(session, case.id, occurred_at)
+        note_case_act(session, case.id, occurred_at, role=wctx.event_role)
         session.add(case)
         await session.flush()
     result = await answer_from_file(wctx, result=result)

@@ -645,7 +645,7 @@ async def run(
     session, case = wctx.session, wctx.case
     # What the act derives on the case (register, contact level, priority, a judgement's
     # rating) changed at the act's time, not when it was typed in (ATTACK26B-2).
-    note_case_act(session, case.id, event.occurred_at)
+    note_case_act(session, case.id, event.occurred_at, role=event.actor_role)
     if open_steps is None:
         open_steps = await open_steps_of(session, case.id)
     panels, extras = inputs if inputs is not None else await snapshot_inputs(

@@ -679,12 +679,13 @@ async def _owed_once_ended(wctx: WriteContext, referral: Referral) -> policy.Pol
     November after the MARP referral withdrawn on the 25th; S10, 7.1.9 "unless this has
     already been done", a Very High after the MAPPA A form's withdrawal). Typed before the
     withdrawal, the act found the referral standing and asked for nothing, or the referral
-    typed in after it hid what it raised (:func:`_retract_never_raised`): those rows stay
-    as they are, hidden, and do not count as the duty closed since (``unraised``), so the duty
-    is owed in a fresh step. The withdrawal comes before the judgements of its instant and
-    after the case's events and the panels' decisions (docs §7): the plain judgements of its
-    instant are evaluated again, not its events or decisions. None when no act is dated at or
-    after it."""
+    typed in after it hid what it raised (:func:`_retract_never_raised`; the rows whose
+    ``hidden_by_referral_id`` is this referral's, fix42b: not found by their note's wording):
+    those rows stay as they are, hidden, and do not count as the duty closed since
+    (``unraised``), so the duty is owed in a fresh step. The withdrawal comes before the
+    judgements of its instant and after the case's events and the panels' decisions (docs
+    §7): the plain judgements of its instant are evaluated again, not its events or
+    decisions. None when no act is dated at or after it."""
     from app.domain.replay import replay_later_acts  # noqa: PLC0415 (imports this module)
 
     session, ended = wctx.session, wctx.occurred_at
@@ -692,8 +693,7 @@ async def _owed_once_ended(wctx: WriteContext, referral: Referral) -> policy.Pol
     hidden = (await session.exec(select(Step.id).where(
         Step.case_id == wctx.case.id, Step.status == StepStatus.superseded,
         col(Step.raised_at) >= ended,
-        col(Step.note).contains(f"Never raised: the {referral.kind} referral {referral.id} "
-                                "was ")))).all()
+        col(Step.hidden_by_referral_id) == referral.id))).all()
     return await replay_later_acts(wctx, since=ended, plain_at_since=True,
                                    unraised=frozenset(hidden))
 
@@ -754,6 +754,7 @@ async def _retract_never_raised(wctx: WriteContext, result: policy.PolicyResult,
                f"{iso_utc(wctx.occurred_at)}, before the act that raised it "
                f"({step.rule_id}, {step.code}) found it {found}")
         step.note = append_note(step.note, why)
+        step.hidden_by_referral_id = referral.id  # the fact, not the note's wording (fix42b)
         wctx.session.add(step)
         await wctx.audit(
             "step.retract", entity_type="step", entity_id=step.id, reason=why,

@@ -386,53 +386,24 @@ def later_acts_columns() -> tuple[Any, ...]:
     )
 
 
-async def recorded_roles(wctx: WriteContext, actors: dict[Any, str | None], *,
-                         by_patch: bool = False) -> dict[Any, str]:
-    """The role the engine saw acting when each change of the case's fields (key -> its
-    recorder's staff id, ``actors``) was recorded, as far as the record tells (the field
-    history keeps who, not under which role): the case's holder acts as ``case_holder``, its
-    line manager as ``line_manager`` (a ``PATCH``'s role: app.domain.cases._patch_role), a
-    feed that sent the case a message as ``feed``; anyone else is left out (the caller's
-    own role stands in), but for a ``PATCH``'s change (``by_patch``), which only the case's
-    holder, its line manager and a duty manager may make: a duty manager. A change replayed
-    after an act dated before it, typed in after it,
-    is judged under its own recorder's role, not the replaying write's (fix41a,
-    ATTACK40-2: the release its line manager PATCHed, replayed after the custody entry the
-    case holder typed in after it, owed Wokingham W5's report to the line manager, which the
-    line manager recording it does not owe)."""
-    case = wctx.case
-    feeds: set[str] | None = None
-    roles: dict[Any, str] = {}
-    for key, actor in actors.items():
-        if actor is None:
-            continue
-        if actor == case.case_holder_id:
-            roles[key] = "case_holder"
-        elif actor == case.line_manager_id:
-            roles[key] = "line_manager"
-        else:
-            if feeds is None:
-                table: Any = Referral.__table__  # type: ignore[attr-defined]
-                feeds = {str(sub) for (sub,) in (await (await wctx.session.connection()).execute(
-                    sa.select(table.c.created_by).where(
-                        table.c.case_id == case.id, table.c.source.like("feed:%")))).all()}
-            if actor in feeds:
-                roles[key] = "feed"
-            elif by_patch:
-                roles[key] = "duty_manager"
-    return roles
-
-
 async def _change_actors(wctx: WriteContext, changes: Sequence[TimedChange]
-                         ) -> dict[Any, str | None]:
-    """Who recorded each of ``changes`` (its id -> staff id)."""
+                         ) -> dict[Any, tuple[str | None, str | None]]:
+    """Who recorded each of ``changes``, and under which role (its id -> (staff id, the
+    stored :attr:`app.domain.history.RecordChange.actor_role`)): a change replayed after an
+    act dated before it, typed in after it, is judged under its own recorder's role, not the
+    replaying write's (fix41a, ATTACK40-2: the release its line manager PATCHed, replayed after
+    the custody entry the case holder typed in after it, owed Wokingham W5's report to the
+    line manager, which the line manager recording it does not owe). The role is the one
+    stored with the change (fix42b), not inferred from who holds or manages the case now (a
+    case holder since replaced, a manager's change through the CMS)."""
     if not changes:
         return {}
     table: Any = RecordChange.__table__  # type: ignore[attr-defined]
     rows = (await (await wctx.session.connection()).execute(
-        sa.select(table.c.id, table.c.actor_sub)
+        sa.select(table.c.id, table.c.actor_sub, table.c.actor_role)
         .where(table.c.id.in_([c.id for c in changes])))).all()
-    return {i: (None if sub is None else str(sub)) for i, sub in rows}
+    return {i: (None if sub is None else str(sub), None if role is None else str(role))
+            for i, sub, role in rows}
 
 
 async def replay_later_acts(
@@ -498,8 +469,7 @@ async def replay_later_acts(
               or (plain_at_since and h.occurred_at == since and h.panel_item_id is None)]
     if not events and not judged and not changes and not signed and not moves and not stated:
         return None
-    actors = await _change_actors(wctx, changes)
-    roles = await recorded_roles(wctx, actors)
+    recorders = await _change_actors(wctx, changes)
     # In time order, and at one instant in its one order (:data:`SAME_INSTANT`): the case's
     # events and changes of its fields before the judgements (a panel's decision first, as
     # ``history`` has them), the countersignatures after (fix41a, ATTACK40-4: a change of its
@@ -542,11 +512,13 @@ async def replay_later_acts(
             data: dict[str, Any] = {"changes": act.changes}
             if _custody_event_change(act, events):
                 data["custody_event"] = True
-            if actors.get(act.id) is not None:
-                data[policy.ACTED_BY] = actors[act.id]
+            actor, role = recorders.get(act.id, (None, None))
+            if actor is not None:
+                data[policy.ACTED_BY] = actor
+            # Under its recorder's stored role (a row with none: the replaying write's).
             event = WorkflowEvent(
                 trigger="case_changed", occurred_at=at, subject_id=wctx.case.id,
-                actor_role=roles.get(act.id, wctx.event_role), data=data)
+                actor_role=role or wctx.event_role, data=data)
             # On the ratings from before its instant: a judgement of its instant comes after
             # it (:data:`SAME_INSTANT`; fix41a, ATTACK40-4).
             more = await policy.run_backfill(
@@ -611,11 +583,12 @@ def _refused_later(refused: policy.PolicyViolation, judgement: Judged) -> policy
 class Move(NamedTuple):
     """A change of the case's fields recorded as no change (a dated ``PATCH`` stating what the
     field already was) that is one now: when, the fields moved ([before, after]), who
-    recorded it."""
+    recorded it and under which role (its stored ``actor_role``, fix42b)."""
 
     occurred_at: datetime
     changes: dict[str, list[Any]]
     actor: str | None
+    role: str | None = None
 
 
 async def following_moves(
@@ -636,7 +609,7 @@ async def following_moves(
             pair = change.changes.get(name)
             if (not change.created and change.occurred_at == until and pair is not None
                     and pair[0] == pair[1] and pair[1] != to_json(value)):
-                move = moved.setdefault(until, Move(until, {}, change.actor))
+                move = moved.setdefault(until, Move(until, {}, change.actor, change.role))
                 move.changes[name] = [value, pair[1]]
     return [moved[at] for at in sorted(moved)]
 
@@ -671,7 +644,7 @@ async def stated_moves(wctx: WriteContext, since: datetime) -> list[Move]:
         stated_value = bool(change.changes["in_custody"][1])
         if value != stated_value:
             found.append(Move(change.occurred_at, {"in_custody": [value, stated_value]},
-                              change.actor))
+                              change.actor, change.role))
     return found
 
 
@@ -679,14 +652,14 @@ async def _owe_move(wctx: WriteContext, move: Move, history: Sequence[Judged], *
                     ends: bool = True) -> policy.PolicyResult:
     """The duties of ``move`` (:func:`following_moves`) evaluated at its own time, on the
     ratings from before its instant (a judgement of its instant comes after it:
-    :data:`SAME_INSTANT`; fix41a, ATTACK40-4), under the role of whoever recorded it
-    (:func:`recorded_roles`; fix41a, ATTACK40-2), as a replayed change is
+    :data:`SAME_INSTANT`; fix41a, ATTACK40-4), under the role its recorder acted under (stored
+    with it, fix42b; fix41a, ATTACK40-2), as a replayed change is
     (:func:`replay_later_acts`). ``ends``: it became a move with this write, and ends what
     it ends as it did typed in at its date (the release's handover replaces the entry's,
     Somerset 14.3/14.4, S27); else only what it still owes applies."""
     at = move.occurred_at
     then = dataclasses.replace(wctx, occurred_at=at)
-    role = (await recorded_roles(wctx, {0: move.actor}, by_patch=True)).get(0, wctx.event_role)
+    role = move.role or wctx.event_role
     data: dict[str, Any] = {"changes": move.changes}
     if move.actor is not None:
         data[policy.ACTED_BY] = move.actor

@@ -172,6 +172,13 @@ class Step(SQLModel, table=True):
     # Every reason the step is open for (one duty, one step): ``{rule, pack, ref, trigger,
     # record: {type, id}, at}``; the first is the one ``policy`` shows.
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # The referral whose making (or sending) means the step was never raised: kept superseded
+    # at the instant it arose, hidden from the record (fix41c), and not "the duty closed since"
+    # once that referral is withdrawn or declined (fix42a). Stored when the referral hides it
+    # (migration 0039, backfilled from the reason fix41c wrote in its note; no foreign key:
+    # the id is a recorded fact about the step, read by the referral's id only). Null: not
+    # hidden by a referral.
+    hidden_by_referral_id: uuid.UUID | None = Field(default=None)
 
 
 class PolicyRef(BaseModel):

@@ -172,6 +172,8 @@ class Condition:
     test: Predicate
     interpreted: Predicate | None = None
     source: str = ""
+    # The case fields the condition reads (:func:`case_fields_read`), under any nesting.
+    case_fields: frozenset[str] = frozenset()
 
     def __call__(self, ctx: Context) -> bool:
         """Evaluate the condition."""
@@ -617,8 +619,9 @@ def _open_step_emit(codes: tuple[str, ...], em: _Emitter, case: str) -> str:
 
 _TEXT_FIELDS = ("intervention", "csc_status")
 _NUMBER_FIELDS = ("mappa_category", "mappa_level")
-for _field in ("statutory", "weapon_related", "in_custody", "volunteer_attached", "on_register",
-               "on_panel_agenda", "panel_referred"):
+BOOLEAN_FIELDS = ("statutory", "weapon_related", "in_custody", "volunteer_attached",
+                  "on_register", "on_panel_agenda", "panel_referred")
+for _field in BOOLEAN_FIELDS:
     _STATE[_field] = (_BOOL, _flag(_field), _flag_emit(_field))
 for _field in _TEXT_FIELDS:
     _STATE[f"{_field}_in"] = (_STRS, _in(_field), _in_emit(_field))
@@ -632,6 +635,13 @@ _STATE["has_release_date"] = (
     _BOOL, lambda e: lambda case, ctx: (case.expected_release_date is not None) is e,
     _is_set_emit("expected_release_date"),
 )
+# The case field each state atom reads (:func:`case_fields_read`; ``fact``: its name's).
+_STATE_FIELDS: dict[str, tuple[str, ...]] = {
+    **{f: (f,) for f in BOOLEAN_FIELDS},
+    **{f"{f}_in": (f,) for f in (*_TEXT_FIELDS, *_NUMBER_FIELDS)},
+    "mappa_eligible": ("mappa_category",),
+    "has_release_date": ("expected_release_date",),
+}
 _STATE["any_rating_in"] = (_RATING, _any_rating_in, _any_rating_emit)
 _STATE["ratings_known"] = (_DOMAINS, _ratings_known, _ratings_known_emit)
 _STATE["incoming_rating_pending_in"] = (_RATING, _incoming_pending, _incoming_pending_emit)
@@ -714,7 +724,49 @@ def compile_condition(raw: Any, where: str = "condition", *, after_only: bool = 
     em = _Emitter()
     expr, _ = emit(em)
     source, test = _generate(expr, em)
-    return Condition(raw, test, predicate, source)
+    return Condition(raw, test, predicate, source, case_fields_read(raw))
+
+
+def case_fields_read(raw: Any) -> frozenset[str]:
+    """The case fields a (valid) condition table reads, under ``all``, ``any``, ``not`` and the
+    ``case``/``after`` groups: a state atom's field (``case.mappa_level_in``: ``mappa_level``;
+    ``mappa_eligible``: ``mappa_category``; ``fact``: ``facts.<name>``) and the fields a
+    change atom tests (``changed``, ``changed_to``). Not an act's data (``decision_mappa_level_in``
+    reads the decision's level, not the case's), nor what is only in a title or a note."""
+    found: set[str] = set()
+
+    def walk(table: Any) -> None:
+        if not isinstance(table, Mapping):
+            return
+        for key, value in table.items():
+            name = str(key)
+            if name in ("all", "any") and isinstance(value, list):
+                for part in value:
+                    walk(part)
+            elif name == "not":
+                walk(value)
+            elif name in ("case", "after") and isinstance(value, Mapping):
+                walk({f"{name}.{k}": v for k, v in value.items()})
+            else:
+                found.update(_atom_fields(name, value))
+
+    walk(raw)
+    return frozenset(found)
+
+
+def _atom_fields(name: str, value: Any) -> tuple[str, ...]:
+    """The case fields one atom reads (:func:`case_fields_read`)."""
+    if name == "changed":
+        return tuple(str(f) for f in ((value,) if isinstance(value, str) else value or ()))
+    if name == "changed_to":
+        return (str(value["field"]),) if isinstance(value, Mapping) and "field" in value else ()
+    if not name.startswith(("case.", "after.")):
+        return ()
+    bare = name.split(".", 1)[1]
+    if bare == "fact":
+        return (f"facts.{value['name']}",) if isinstance(value, Mapping) and "name" in value \
+            else ()
+    return _STATE_FIELDS.get(bare, ())
 
 
 def _prelude(em: _Emitter, indent: str) -> list[str]:

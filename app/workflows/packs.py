@@ -295,6 +295,12 @@ class Rule(_Strict):
         return None
 
     @property
+    def case_fields_read(self) -> frozenset[str]:
+        """The case fields this line's ``when`` reads (``conditions.case_fields_read``: parsed,
+        under any nesting or negation; not what its title or note mentions)."""
+        return frozenset() if self.when is None else self.when.case_fields
+
+    @property
     def subject_kinds(self) -> frozenset[str]:
         """Whether this line's steps are about the case, an event record, or either."""
         if self.subject == "case":
