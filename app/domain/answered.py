@@ -13,8 +13,11 @@ on file that the pack in force at the act says closes its code, dated no earlier
 arose and its reasons (:func:`~app.domain.next_steps.act_answers`): at the act's time, credited
 to whoever did it, ``satisfied_by`` it, as recording in time order would have closed it.
 Assessment submissions and countersignatures are :func:`~app.domain.assessments.answer_from_file`.
-A referral withdrawn or declined since does not answer (in time order its withdrawal re-opened
-what it closed); a panel item taken off the agenda does not either.
+A referral withdrawn or declined since answers what arose before the move that made it, at
+that move, and its withdrawal (or decline) owes it again at once, as in time order its
+withdrawal re-opened what it closed (fix42d, ATTACK41-2: Somerset S7/S8, a High dated before
+the MARP referral was submitted, typed in after its withdrawal); a panel item taken off the
+agenda does not answer.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ from app.domain.assessments import answer_from_file
 from app.domain.next_steps import act_answers, close_step
 from app.domain.panels_table import Panel, PanelItem
 from app.domain.policy import stored_utc
-from app.domain.referrals import Referral, ReferralStatus, has_panel_views
+from app.domain.referrals import (
+    Referral,
+    ReferralStatus,
+    has_panel_views,
+    reopen_steps_satisfied_by,
+)
 from app.domain.steps import Step, StepStatus
 from app.domain.write_context import WriteContext
 from app.workflows.calendar import london_text
@@ -57,6 +65,9 @@ class FiledAct(NamedTuple):
     # An agenda item's adding: when its panel decided the case (None: undecided). The agenda
     # answers only what was asked before that decision (fix37a, ATTACK36-2).
     decided: datetime | None = None
+    # A referral withdrawn or declined since: when, and by which action (its withdrawal
+    # re-opens what it closed: app.domain.referrals.reopen_steps_satisfied_by).
+    ended: tuple[datetime, str] | None = None
 
 
 def _referral_closes(pack: Pack, referral: Referral, action: str) -> tuple[str, ...]:
@@ -84,20 +95,29 @@ async def _referral_acts(wctx: WriteContext, codes: frozenset[str]) -> list[tupl
                                                                                  tuple[str, ...]]]:
     """The case's referral moves that close any of ``codes`` (pack in force at each move)."""
     rows = (await wctx.session.exec(select(Referral).where(
-        Referral.case_id == wctx.case.id, col(Referral.status).not_in(list(_UNDONE))))).all()
+        Referral.case_id == wctx.case.id))).all()
     acts = []
     for referral in rows:
+        ended = None
+        if referral.status in _UNDONE:
+            if referral.ended_at is None:
+                continue  # ended before its end was kept: answers nothing (as before)
+            ended = (stored_utc(referral.ended_at),
+                     "withdraw" if referral.status == ReferralStatus.withdrawn else "decline")
         for entry in referral.history or ():
             if not entry.get("at"):
                 continue
             at = datetime.fromisoformat(str(entry["at"]))
+            if ended is not None and stored_utc(at) >= ended[0]:
+                continue
             closes = _referral_closes(wctx.policy.pack_for(wctx.service, at=at), referral,
                                       str(entry.get("action")))
             if set(closes) & codes:
                 acts.append((FiledAct(
                     at, "referral", referral.id, entry.get("by"), StepStatus.done,
                     f"Satisfied by {referral.kind} referral {referral.id} ({entry['action']} "
-                    f"at {london_text(at)}, recorded before the act that asks for it)"), closes))
+                    f"at {london_text(at)}, recorded before the act that asks for it)",
+                    ended=ended), closes))
     return acts
 
 
@@ -203,4 +223,14 @@ async def answer_from_record(
             status=found.status, satisfied_by=(found.kind, found.record_id),
             credited_to=found.by, kind=found.order)
         result = result.merge(closed)
+        if found.ended is not None and step.status == StepStatus.done:
+            # Withdrawn (or declined) since: owed again from then, as its withdrawal did.
+            referral = await wctx.session.get(Referral, found.record_id)
+            if referral is not None:
+                again = await reopen_steps_satisfied_by(
+                    replace(wctx, occurred_at=found.ended[0]), referral, found.ended[1],
+                    ids=[step.id])
+                if again:
+                    result = result.merge(policy.PolicyResult(created=again)).merge(
+                        await policy.current(wctx.session, wctx.case))
     return result

@@ -42,7 +42,7 @@ from app.domain.history import (
 from app.domain.judgements_table import Judgement
 from app.domain.oversight import OversightEntry
 from app.domain.panels import PanelItem
-from app.domain.policy import CLOSURE_MARK
+from app.domain.policy import CLOSURE_MARK, NEVER_RAISED_EARLIER
 from app.domain.referrals import Referral
 from app.domain.steps import Step, StepOut, StepStatus, step_fields
 
@@ -530,6 +530,10 @@ async def _steps(session: AsyncSession, case_id: uuid.UUID,
             by=a.actor_sub, role=a.actor_role, why=why, details=details,
         ))
     never = _never_owed(out)
+    # A later act's step that an earlier act typed in after the death raised in its stead
+    # (app.domain.policy._never_raised_by_later_act, fix42d): never owed in time order.
+    never |= {i for i, s in steps.items() if s.status == StepStatus.superseded
+              and NEVER_RAISED_EARLIER in (s.note or "")}
     return [e for e in out if e.entity_id not in never] if never else out
 
 

@@ -842,8 +842,12 @@ async def run_backfill(
             raise_violations(evaluation)
         return await current(session, case)
     creates = {i.code for i in evaluation.intents if i.action == "create"}
+    # A later act's step that the event ending the child's work (a death) ended, asked for by
+    # this act dated before it: in time order this act raised the duty and the later act found
+    # it open; the later act's row was never raised (:func:`_never_raised_by_later_act`).
+    superseded_later = await _ended_later_act_steps(wctx, event.occurred_at, creates)
     closed = await _closed_since(session, case.id, event.occurred_at, creates, event=event,
-                                 unraised=unraised)
+                                 unraised=[*unraised, *(s.id for s in superseded_later)])
     # A step a countersignature on file endorsed since takes the act's reason (:func:`_apply`,
     # :func:`endorsed_since`), not left out as one closed since.
     closed -= set(await endorsed_since(session, wctx.pack, case.id, event, creates))
@@ -867,8 +871,70 @@ async def run_backfill(
                          and i.step_id in ended and i.step_id not in seen)
     if not intents:
         return await current(session, case)
-    return await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
-                        open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+    result = await _apply(wctx, event=event, evaluation=replace(evaluation, intents=intents),
+                          open_steps=open_steps, derive=False, replayed=replayed, revive=True)
+    if superseded_later:
+        await _never_raised_by_later_act(wctx, superseded_later, result.created, event)
+    return result
+
+
+# The note line of a step never raised because an earlier act, typed in after the event that
+# ended it, had raised the duty (:func:`_never_raised_by_later_act`; the case's timeline leaves
+# such a step out).
+NEVER_RAISED_EARLIER = "Never raised: an earlier act"
+
+
+async def _ended_later_act_steps(wctx: WriteContext, at: datetime, codes: Collection[str]
+                                 ) -> list[Step]:
+    """The case's superseded steps of ``codes`` raised after ``at`` and ended by an event
+    dated after ``at`` that ends them (the pack's ``ends_steps``/``ends_earlier_steps``: a
+    child's death): a Very High's discussion raised on 11 November and superseded by the death
+    of the 12th, when a High dated 2 November is typed in after both (fix42d, ATTACK41-1)."""
+    if not codes:
+        return []
+    pack = wctx.pack
+    ends = {kind: set(c) for kind, c in pack.ending_events().items()}
+    for kind, c in pack.earlier_ending_events().items():
+        ends.setdefault(kind, set()).update(c)
+    if not ends or not set(codes) & {code for each in ends.values() for code in each}:
+        return []
+    events = {ident: kind for ident, kind in (await wctx.session.exec(
+        select(CaseEvent.id, CaseEvent.type).where(
+            CaseEvent.case_id == wctx.case.id, col(CaseEvent.type).in_(list(ends)),
+            col(CaseEvent.occurred_at) > at))).all()}
+    if not events:
+        return []
+    rows = (await wctx.session.exec(select(Step).where(
+        Step.case_id == wctx.case.id, Step.status == StepStatus.superseded,
+        col(Step.code).in_(list(codes)), col(Step.raised_at) > at,
+        Step.satisfied_by_type == "event",
+        col(Step.satisfied_by_id).in_(list(events))))).all()
+    return [s for s in rows if s.satisfied_by_id is not None
+            and s.code in ends.get(events[s.satisfied_by_id], ())]
+
+
+async def _never_raised_by_later_act(wctx: WriteContext, later: Sequence[Step],
+                                     created: Sequence[Step], event: WorkflowEvent) -> None:
+    """Of the ``later`` steps (:func:`_ended_later_act_steps`), those whose duty the act
+    ``event`` just raised (``created``: written open at its date and ended by that event, as
+    in time order, :func:`_end_at_later_event`): in time order the later act found this act's
+    step open and raised none. Each stays superseded, readable by its id, and is marked as
+    never raised (its note's last line and a ``step.retract`` audit entry; fix41c's
+    convention), so the case's timeline leaves it out (app.domain.case_history)."""
+    raised = {(s.code, s.subject_id) for s in created}
+    gone = [s for s in later if (s.code, s.subject_id) in raised]
+    for step in gone:
+        why = (f"{NEVER_RAISED_EARLIER} dated {iso_utc(event.occurred_at)}, recorded "
+               f"after it, had raised the duty ({step.rule_id}, {step.code}), still owed when "
+               "this step arose")
+        step.note = _append(step.note, why)
+        wctx.session.add(step)
+        await wctx.audit(
+            "step.retract", entity_type="step", entity_id=step.id, reason=why,
+            change={"code": step.code, "rule_id": step.rule_id,
+                    "raised_at": iso_utc(stored_utc(step.raised_at or step.created_at))})
+    if gone:
+        await wctx.session.flush()
 
 
 async def _at_its_moment(
@@ -1632,6 +1698,14 @@ async def _apply(
     # referral, change of the case or completion dated before the death, typed in after it):
     # in time order it was owed until then, and the event ended it (ATTACK38-3, fix41d).
     later_ends = await _ends_after(wctx, ended, event.occurred_at) if ended else {}
+    if later_ends:
+        # A duty an earlier act had raised and the later event ended was open at this act's
+        # moment: in time order this act found it open and raised no second step (a Very High
+        # dated between a High and the death, typed in after the death; fix42d, ATTACK41-1).
+        owed_then = {(s.code, s.subject_id) for s in await steps_open_at(
+            session, case.id, event.occurred_at) if s.code in later_ends}
+    else:
+        owed_then = set()
     born_ended: list[tuple[Step, tuple[datetime, uuid.UUID, str]]] = []
     # A judgement dated before an open step arose, asking for it: in time order it raised it.
     # (A back-fill's or a replay's act likewise, A11-5; and a change of the case's fields, a
@@ -1661,7 +1735,8 @@ async def _apply(
                 created.append(_revived(lapsed, intent, event.occurred_at))
             elif intent.code not in ended:
                 created.append(_create_step(wctx, intent=intent, event=event))
-            elif (end := later_ends.get(intent.code)) is not None:
+            elif (end := later_ends.get(intent.code)) is not None \
+                    and (intent.code, intent.subject_id) not in owed_then:
                 born_ended.append((_create_step(wctx, intent=intent, event=event), end))
                 created.append(born_ended[-1][0])
         elif intent.action == "supersede" and intent.step_id in by_id:
@@ -2578,13 +2653,14 @@ async def reinstate_closed_steps(
 async def reopen_done_by(
     wctx: WriteContext, *, act: tuple[str, uuid.UUID], note: str,
     exclude_subject: uuid.UUID | None = None, codes: Sequence[str] | None = None,
+    ids: Collection[uuid.UUID] | None = None,
 ) -> list[Step]:
     """The act ``(kind, id)`` no longer answers the steps it did (a referral withdrawn or
     declined, A10-26; an agenda item withdrawn before the panel heard the case, attack passes
     16 and 17, A16-19, A17-2): each is owed again as a new open step with the done one's
     deadline, reasons and subject, unless one of its code and subject is open already; each is
     audited as created, with ``note``. Not a step about ``exclude_subject`` (the act itself);
-    with ``codes``, only steps of those codes.
+    with ``codes``, only steps of those codes; with ``ids``, only those steps.
     The caller re-dates what waits for a panel (:func:`redate_returning_next_panel_steps`)."""
     session = wctx.session
     kind, ident = act
@@ -2595,6 +2671,8 @@ async def reopen_done_by(
         query = query.where(Step.subject_id != exclude_subject)
     if codes is not None:
         query = query.where(col(Step.code).in_(list(codes)))
+    if ids is not None:
+        query = query.where(col(Step.id).in_(list(ids)))
     reopened = []
     for done in (await session.exec(query)).all():
         still_open = (await session.exec(select(Step.id).where(

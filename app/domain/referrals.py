@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -305,12 +305,15 @@ def check_kind(pack: Pack, kind: str) -> None:
 
 
 async def reopen_steps_satisfied_by(
-    wctx: WriteContext, referral: Referral, action: str
+    wctx: WriteContext, referral: Referral, action: str,
+    ids: Collection[uuid.UUID] | None = None,
 ) -> list[Step]:
     """A withdrawn or declined referral no longer answers the steps it closed: reopen them,
     each audited as created (the case's timeline shows it). Not a step about the referral
     itself (its quality assurance, W18): a withdrawn form is never sent, so a duty about it has
-    no purpose; the engine superseded any still open with the withdrawal."""
+    no purpose; the engine superseded any still open with the withdrawal. With ``ids``, only
+    those steps (closed by the referral's making when an act dated before it was typed in
+    after its withdrawal: app.domain.answered, fix42d)."""
     session = wctx.session
     if referral.kind == ReferralKind.panel and await undecided_agenda(session, referral.case_id):
         # The case stands on a panel's agenda not yet decided: it is going to the panel, which
@@ -320,7 +323,7 @@ async def reopen_steps_satisfied_by(
         # whichever MARP was next, and blocked the case's closure).
         return []
     reopened = await policy.reopen_done_by(
-        wctx, act=("referral", referral.id), exclude_subject=referral.id,
+        wctx, act=("referral", referral.id), exclude_subject=referral.id, ids=ids,
         note=f"Re-opened: the {referral.kind} referral {referral.id} that satisfied it was "
              f"{'withdrawn' if action == 'withdraw' else 'declined'}.")
     # Its next-panel date as the panels stand now: they may have been booked, moved or
