@@ -207,7 +207,10 @@ async def answer_from_record(
     result = await policy.lapsed_by_later_sends(wctx, result=result)
     result = await answer_from_file(wctx, result=result, besides=besides)
     closable = _closable(wctx.pack)
-    created = [s for s in result.created if s.status == StepStatus.open and s.code in closable]
+    # Those a later event ended at birth (a death dated after this act, typed in before it)
+    # too: in time order an act on file dated before that event did them (fix43c).
+    created = [s for s in result.created if s.code in closable and (
+        s.status == StepStatus.open or s.satisfied_by_type == "event")]
     if not created:
         return result  # no query for a write that raised nothing such an act does
     codes = frozenset(s.code for s in created)
@@ -216,8 +219,13 @@ async def answer_from_record(
     acts.sort(key=lambda a: (a[0].at, str(a[0].record_id)))
     for step in created:
         found = next((act for act, closes in acts if _answers(wctx, step, act, closes)), None)
-        if found is None or step.status != StepStatus.open:
+        if found is None:
             continue
+        if step.status != StepStatus.open:
+            if await policy.ended_by_later_event(wctx.session, wctx.pack, step,
+                                                 found.at) is None:
+                continue
+            policy.undo_later_end(wctx.session, step, found.at)
         closed = await close_step(
             replace(wctx, occurred_at=found.at), step=step, note=found.note,
             status=found.status, satisfied_by=(found.kind, found.record_id),

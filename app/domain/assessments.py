@@ -710,7 +710,35 @@ async def _split_endorsed(
     """An open acknowledgement whose ``mine`` reasons the countersignature (``wctx``'s time)
     endorses and whose ``rest`` all came after it, as time order has it: a step of its own
     with ``mine``, done by the countersignature, and ``step`` left open with ``rest``, arisen
-    at the first of them under its line."""
+    at the first of them under its line. Where that countersignature already closed a step of
+    this duty (a judgement it endorsed typed in before), ``mine`` joins that step instead: one
+    step per endorsing countersignature, whatever the typing order (fix43a, ATTACK41-5: with a
+    judgement dated after it typed first, each back-dated judgement typed in after it had a
+    done step of its own)."""
+    joined = await _endorsed_step(wctx, step=step, assessment=assessment)
+    if joined is not None:
+        have = {_reason_key(r) for r in joined.reasons or ()}
+        added = [dict(r) for r in mine if _reason_key(r) not in have]
+        # Stable: the acts of one instant stay in recording order (SAME_INSTANT).
+        _headed_by(wctx.pack, joined, sorted(
+            [dict(r) for r in joined.reasons or ()] + added,
+            key=lambda r: reason_act(r) or wctx.occurred_at))
+        joined.note = "\n".join(x for x in (joined.note, (
+            f"Also endorsed: the judgement(s) of step {step.id} dated before the "
+            f"countersignature of assessment {assessment.id}, recorded later.")) if x)
+        _headed_by(wctx.pack, step, rest)
+        step.note = "\n".join(x for x in (step.note, (
+            f"Judgement(s) endorsed by the countersignature of assessment {assessment.id} "
+            f"are in step {joined.id}")) if x)
+        wctx.session.add_all([joined, step])
+        await wctx.session.flush()
+        if added:
+            await wctx.audit("step.reason", entity_type="step", entity_id=joined.id,
+                             change={"code": joined.code, "action": "keep",
+                                     "due_at": iso_utc(joined.due_at) if joined.due_at else None,
+                                     "reasons": added},
+                             reason=f"Endorsed by countersigning assessment {assessment.id}")
+        return policy.PolicyResult()
     done = policy.owed_again(step, note=(
         f"The judgement(s) of step {step.id} dated before the countersignature of assessment "
         f"{assessment.id}, which endorsed them; the later ones stay with that step."))
@@ -727,6 +755,23 @@ async def _split_endorsed(
         wctx, step=done, note=f"Endorsed by countersigning assessment {assessment.id}",
         satisfied_by=("assessment", assessment.id), credited_to=credited_to)
     return policy.PolicyResult(created=[done]).merge(closed)
+
+
+def _reason_key(reason: dict[str, Any]) -> tuple[str, str]:
+    """A reason's rule and the record it names: a judgement's reason once per step."""
+    return str(reason.get("rule")), str((reason.get("record") or {}).get("id"))
+
+
+async def _endorsed_step(wctx: WriteContext, *, step: Step, assessment: Assessment
+                         ) -> Step | None:
+    """The step of ``step``'s duty (code, subject) the countersignature of ``assessment`` at
+    ``wctx``'s time already closed (done, satisfied by the assessment), if any."""
+    return (await wctx.session.exec(select(Step).where(
+        Step.case_id == step.case_id, Step.code == step.code,
+        Step.subject_id == step.subject_id, Step.status == StepStatus.done,
+        Step.satisfied_by_type == "assessment", Step.satisfied_by_id == assessment.id,
+        Step.completed_at == wctx.occurred_at, Step.id != step.id,
+    ).order_by(col(Step.raised_at)))).first()
 
 
 async def check_belongs_to_case(

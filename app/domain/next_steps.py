@@ -1124,19 +1124,29 @@ async def satisfy_open_steps(
     monthly review, done only by the High-Risk Panel's decision; fix41d)."""
     if not codes:
         return None
-    statuses = [StepStatus.open, StepStatus.missed] if missed_too else [StepStatus.open]
+    # Also a step a later event ended (a death dated after the act, typed in before it): in
+    # time order the act did it (fix43c, ATTACK41-8/-10).
     rows = await wctx.session.exec(
-        select(Step).where(Step.case_id == wctx.case.id, col(Step.status).in_(statuses),
-                           col(Step.code).in_(codes))
+        select(Step).where(Step.case_id == wctx.case.id, col(Step.code).in_(codes),
+                           sa.or_(col(Step.status) == StepStatus.open,
+                                  sa.and_(col(Step.status).in_(policy.NEED_ENDED),
+                                          col(Step.satisfied_by_type) == "event"),
+                                  sa.and_(sa.true() if missed_too else sa.false(),
+                                          col(Step.status) == StepStatus.missed)))
     )
     result = None
     closed: set[str] = set()
     for step in rows.all():
-        ended = None
-        if step.status == StepStatus.missed:
+        ended = later = None
+        if step.status != StepStatus.open:
+            later = await policy.ended_by_later_event(wctx.session, wctx.pack, step,
+                                                      wctx.occurred_at)
+        if later is None and step.status == StepStatus.missed and missed_too:
             ended = await policy.need_ended_at(wctx.session, step)
             if ended is None or ended <= wctx.occurred_at:
                 continue
+        elif later is None and step.status != StepStatus.open:
+            continue
         if only_subject and step.subject_id != act[1]:
             continue
         if step.code in own_subject and step.subject_id in others:
@@ -1145,6 +1155,8 @@ async def satisfy_open_steps(
             continue
         if not act_answers(wctx.pack, step, wctx.occurred_at, kind=kind):
             continue
+        if later is not None:
+            policy.undo_later_end(wctx.session, step, wctx.occurred_at)
         more = await close_step(wctx, step=step, note=note, satisfied_by=act,
                                 credited_to=credited_to, status=status, kind=kind,
                                 need_ended_at=ended)

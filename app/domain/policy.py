@@ -3946,6 +3946,39 @@ async def need_ended_at(session: AsyncSession, step: Step) -> datetime | None:
     return None
 
 
+async def ended_by_later_event(session: AsyncSession, pack: Pack, step: Step, at: datetime
+                               ) -> datetime | None:
+    """When a step ended by an event dated after ``at`` that ends its code (the pack's
+    ``ends_steps``/``ends_earlier_steps``: a child's death) was ended: that event's date, for
+    an act at ``at`` that does the step, typed in after the event (fix43c, ATTACK41-8/-10). In
+    time order the act did it and the event found it done. None for any other step."""
+    if step.status not in NEED_ENDED or step.satisfied_by_type != "event" \
+            or step.satisfied_by_id is None:
+        return None
+    found = (await session.exec(select(CaseEvent.type, CaseEvent.occurred_at).where(
+        CaseEvent.id == step.satisfied_by_id))).first()
+    if found is None:
+        return None
+    kind, when = found
+    ends = set(pack.ending_events().get(str(kind), ())) \
+        | set(pack.earlier_ending_events().get(str(kind), ()))
+    if step.code not in ends or stored_utc(when) <= stored_utc(at):
+        return None
+    return stored_utc(when)
+
+
+def undo_later_end(session: AsyncSession, step: Step, at: datetime) -> None:
+    """Ready a step :func:`ended_by_later_event` found to be closed by the act at ``at`` dated
+    before that event: the line the event's ending added to its note is taken off, the link to
+    the event dropped, and its change of status dated at ``at``, as the record reads when the
+    act was typed in first (the ending's audit entry stays; the timeline leaves it out, the
+    step being done before it)."""
+    lines = (step.note or "").split("\n")
+    step.note = "\n".join(lines[:-1]) or None
+    step.satisfied_by_type = step.satisfied_by_id = None
+    note_step_act(session, step.id, at)
+
+
 def missed_by_act(session: AsyncSession, step: Step, *, at: datetime, why: str) -> None:
     """Close ``step`` as missed by the act at ``at`` that left it undone for good, whatever
     the clock said: a panel sitting on the case before a step owed *before* it was done (the
