@@ -69,6 +69,7 @@ from app.domain.replay import (
     replay_later_acts,
 )
 from app.domain.services import Service
+from app.domain.steps import Step, StepStatus, append_note
 from app.domain.timing import require_transfer_date_within, require_within_case
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
@@ -973,6 +974,11 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent
         following = min(at if at.tzinfo else at.replace(tzinfo=UTC) for at in moves)
         await note_derived_at(session, case, event.occurred_at, {"in_custody": in_custody},
                               until=following)
+        if later is None or following < policy.stored_utc(later):
+            # The later change that recorded this very move (a PATCH of the release date,
+            # which implies custody, typed in before this entry) is no move in time order:
+            # what it raised as one was never raised (fix43d, ATTACK41-6).
+            await _never_raised_by_same_move(wctx, in_custody, following)
         # A later PATCH that stated where the child already was is a move now (ATTACK35A-18,
         # t25: the release PATCHed for 15 August typed in before the entry of the 10th).
         return None, await following_moves(wctx, {"in_custody": (in_custody, following)})
@@ -990,6 +996,65 @@ async def _follow_custody(wctx: WriteContext, *, event: CaseEvent
     await session.flush()
     return await policy.run(
         wctx, event=wctx.event("case_changed", {"changes": changes, "custody_event": True})), []
+
+
+async def _never_raised_by_same_move(wctx: WriteContext, in_custody: bool,
+                                     at: datetime) -> None:
+    """A change of ``in_custody`` at ``at`` that moved the child to ``in_custody`` (recorded
+    as a move because the custody event dated before it, just typed in, was not on file yet:
+    a ``PATCH`` of a future expected release date, which implies custody, typed in before the
+    custody entry) states, in time order, where the child already was: no move, so none of
+    the steps it raised as one (Wokingham W4's "record the change of circumstances", whose
+    open row would also keep the release's own W4 from being raised). Each open step whose
+    every reason is that change is superseded at the instant it arose and marked never raised
+    (fix42d's note line and a ``step.retract`` audit entry, fix41c's convention: the row
+    stays, readable by its id, left out of the timeline, queues and report); a step with other
+    reasons loses that change's (fix43d, ATTACK41-6)."""
+    session, case = wctx.session, wctx.case
+    rows = (await session.exec(select(RecordChange).where(
+        col(RecordChange.entity_type) == "case", col(RecordChange.entity_id) == case.id,
+        col(RecordChange.created).is_(False)))).all()
+    moved = [r for r in rows if policy.stored_utc(r.occurred_at or r.recorded_at) == at
+             and (pair := (r.changes or {}).get("in_custody")) is not None
+             and pair[0] != pair[1] and bool(pair[1]) == in_custody]
+    if not moved:
+        return
+    steps = (await session.exec(select(Step).where(
+        Step.case_id == case.id, Step.status == StepStatus.open))).all()
+    gone: list[Step] = []
+    for step in steps:
+        own = [r for r in step.reasons or () if r.get("trigger") == "case_changed"
+               and r.get("at") is not None
+               and _reason_at(r["at"]) == at]
+        if not own:
+            continue
+        rest = [r for r in step.reasons or () if r not in own]
+        if rest:
+            step.reasons = rest
+            session.add(step)
+            continue
+        why = (f"{policy.NEVER_RAISED_EARLIER} dated {iso_utc(wctx.occurred_at)}, recorded "
+               f"after it, put the child where this change of {iso_utc(at)} found them: no "
+               f"move, the duty ({step.rule_id}, {step.code}) not raised by it")
+        step.status = StepStatus.superseded
+        step.note = append_note(step.note, why)
+        policy.note_superseded(session, step, step.raised_at or step.created_at)
+        session.add(step)
+        gone.append(step)
+        await wctx.audit(
+            "step.retract", entity_type="step", entity_id=step.id, reason=why,
+            change={"code": step.code, "rule_id": step.rule_id,
+                    "raised_at": iso_utc(policy.stored_utc(step.raised_at or step.created_at))})
+    await session.flush()
+    if gone:
+        await policy.record_superseded(wctx, gone, reason=gone[0].note)
+
+
+def _reason_at(value: Any) -> datetime:
+    """A step reason's ``at`` (stored as ISO text, or a datetime not yet serialised), in UTC."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(
+        str(value).replace("Z", "+00:00"))
+    return policy.stored_utc(when)
 
 
 EVENT_ORDER = paging.Order(

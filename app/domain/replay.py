@@ -445,8 +445,8 @@ async def replay_later_acts(
     written since: those that cannot are not read. ``unraised``: hidden steps that do not
     count as the duty closed since (:func:`app.domain.policy.run_backfill`; fix42a)."""
     events = await later_events(wctx, since) if known is None or known.events else []
-    changes = [c for c in await changes_after(wctx.session, wctx.case, since)
-               if not c.changes.keys() <= besides]
+    changes = [c for c in await _moves_still(wctx, await changes_after(
+        wctx.session, wctx.case, since)) if not c.changes.keys() <= besides]
     signed = []
     if known is None or known.assessments:
         with wctx.session.no_autoflush:  # as later_events: the write's rows stay for the seal
@@ -612,6 +612,46 @@ async def following_moves(
                 move = moved.setdefault(until, Move(until, {}, change.actor, change.role))
                 move.changes[name] = [value, pair[1]]
     return [moved[at] for at in sorted(moved)]
+
+
+async def _moves_still(wctx: WriteContext, changes: list[TimedChange]) -> list[TimedChange]:
+    """``changes`` with each move of ``in_custody`` that is no move as the history now stands
+    left out of it (the rest of its change kept; a change of nothing else dropped): a custody
+    event dated before it, typed in after it, already put the child there. A ``PATCH`` of a
+    future expected release date (custody implied) typed in before the custody entry of an
+    earlier date recorded the child entering custody at its date; in time order it states
+    where the child already was, and a replay judges it so (fix43d, ATTACK41-6: replayed as a
+    move it raised Wokingham W4 again, whose open row kept the release's own W4 away)."""
+    from app.domain.events import IN_CUSTODY_AFTER  # events imports this module
+
+    moving = [c for c in changes if (pair := c.changes.get("in_custody")) is not None
+              and pair[0] != pair[1]]
+    if not moving:
+        return changes
+    rows = (await wctx.session.exec(select(CaseEvent.occurred_at, CaseEvent.type).where(
+        col(CaseEvent.case_id) == wctx.case.id,
+        col(CaseEvent.type).in_(list(IN_CUSTODY_AFTER))))).all()
+    events = [(policy.stored_utc(at), IN_CUSTODY_AFTER[str(kind)]) for at, kind in rows]
+    if not events:
+        return changes
+    history = await field_history(wctx.session, wctx.case.id)
+    on_file = events + [(c.occurred_at, bool(c.changes["in_custody"][1])) for c in history
+                        if not c.created and "in_custody" in c.changes
+                        and c.changes["in_custody"][0] != c.changes["in_custody"][1]]
+    kept: list[TimedChange] = []
+    for change in changes:
+        if change not in moving or any(at == change.occurred_at for at, _ in events):
+            kept.append(change)
+            continue
+        before = [(at, value) for at, value in on_file if at < change.occurred_at]
+        if not before or max(before, key=lambda m: m[0])[1] != bool(
+                change.changes["in_custody"][1]):
+            kept.append(change)
+            continue
+        rest = {k: v for k, v in change.changes.items() if k != "in_custody"}
+        if rest:
+            kept.append(change._replace(changes=rest))
+    return kept
 
 
 async def stated_moves(wctx: WriteContext, since: datetime) -> list[Move]:
