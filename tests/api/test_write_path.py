@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlmodel import select
@@ -68,7 +68,8 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
     case file's statement, under the case's lock: the same as :func:`policy.snapshot_inputs`
     reads by itself, for a holder and a manager, a case on a panel's agenda with a referral and
     a decision, and one its keepers took off (ATTACK36-3), one with nothing, one of another
-    holder, at two dates (SQLite reads them by themselves: nothing to compare)."""
+    holder, at three dates: before the panel referral was made, after it, and
+    in June (SQLite reads them by themselves: nothing to compare)."""
     case = await high_case(client, somerset)
     other = (await somerset.open_case(case_holder_id="case_holder-2"))["data"]
     bare = (await somerset.open_case())["data"]
@@ -80,7 +81,10 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
             r = await client.post(f"/v1/staff/{staff}/absences", headers=manager,
                                   json={"starts_on": starts, "ends_on": ends})
             assert r.status_code == 201, r.text
-    await refer_to_panel(client, somerset, case["id"])
+    referral = await refer_to_panel(client, somerset, case["id"])
+    # A panel referral counts from when it was made (fix41c ``made_at``): a second after it
+    # the snapshot has its row (``r``); on 1 April, before it, it has none.
+    after_made = datetime.fromisoformat(referral["made_at"]) + timedelta(seconds=1)
     await add_item(client, somerset, await schedule_panel(client, somerset), case["id"])
     # A sitting the panel's keepers took the case off (``w``, ATTACK36-3).
     left = await book_sitting(somerset, case["id"], "marp", "2026-06-17T14:00:00+01:00")
@@ -92,7 +96,8 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
     compared = 0
     for principal, case_id in ((holder, case["id"]), (holder, bare["id"]),
                                (duty, case["id"]), (duty, other["id"])):
-        for at in (datetime(2026, 6, 2, 10, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)):
+        for at in (datetime(2026, 6, 2, 10, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC),
+                   after_made):
             async with db() as session:
                 _, target, _, values = await get_case_file_for_write(
                     session, principal, uuid.UUID(case_id), also=(policy.inputs_column(),),
@@ -112,14 +117,16 @@ async def test_snapshot_inputs_read_with_the_case_file_match_their_own_statement
                 compared += 1
                 await session.rollback()
     if BACKEND == "postgres":
-        assert compared == 8
+        assert compared == 12
         # The fixture is what it says: each kind of row was there to compare.
-        async with db() as session:
-            _, target, _, values = await get_case_file_for_write(
-                session, holder, uuid.UUID(case["id"]), also=(policy.inputs_column(),),
-                params=functools.partial(policy.inputs_params,
-                                         datetime(2026, 4, 1, tzinfo=UTC)))
-            assert values is not None
-            column = values[0]
-            assert {row[0] for row in column} == {"p", "i", "w", "r", "d", "a", "x"}
-            await session.rollback()
+        kinds: dict[datetime, set[str]] = {}
+        for at in (datetime(2026, 4, 1, tzinfo=UTC), after_made):
+            async with db() as session:
+                _, target, _, values = await get_case_file_for_write(
+                    session, holder, uuid.UUID(case["id"]), also=(policy.inputs_column(),),
+                    params=functools.partial(policy.inputs_params, at))
+                assert values is not None
+                kinds[at] = {row[0] for row in values[0]}
+                await session.rollback()
+        assert kinds[datetime(2026, 4, 1, tzinfo=UTC)] == {"p", "i", "w", "d", "a", "x"}
+        assert {"p", "i", "w", "r", "d", "x"} <= kinds[after_made]
