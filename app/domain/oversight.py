@@ -130,7 +130,8 @@ async def _step_to_satisfy(
             "The step named is not one of this case's.",
             errors=[{"loc": "body.satisfies_step_id", "msg": "not a step of this case"}],
         )
-    missed = await missed_until(session, step, at, "satisfy")
+    # A step oversight can never answer is refused as such first, whatever the entry's date:
+    # 409 ``step-missed`` would invite an earlier date for an act never accepted (ATTACK41-13).
     if not oversight_may_satisfy(pack, step):
         raise Unprocessable(
             f"The policy does not let an oversight entry stand for {step.code} "
@@ -139,7 +140,7 @@ async def _step_to_satisfy(
             errors=[{"loc": "body.satisfies_step_id",
                      "msg": "this step cannot be satisfied by an oversight entry"}],
         )
-    return step, missed
+    return step, await missed_until(session, step, at, "satisfy")
 
 
 async def record_oversight(
@@ -302,10 +303,12 @@ async def waive_step(
     role = case_role_for(principal, case, MANAGERS, "waive steps")
     await reload(session, step)  # the case is locked now: the step's state after any racer
     require_unchanged(session, "step", step, "step")  # If-Match: A16-8
-    missed = await missed_until(session, step, body.occurred_at, "waive")
     occurred_at = resolve_occurred_at(body.occurred_at)
     pack = ctx.pack_for(service, at=occurred_at)
+    # A waiver this manager may never give is 403 whatever its date, before 409 ``step-missed``
+    # (which would invite an earlier date for it: ATTACK41-13).
     require_may_waive(principal, step, pack)
+    missed = await missed_until(session, step, body.occurred_at, "waive")
     await require_not_own_check(session, principal, step, case=case, pack=pack)
     require_step_act_time(step, occurred_at)
     require_outside_closed_periods(case, occurred_at)  # A9-7
