@@ -69,7 +69,7 @@ from app.domain.replay import (
     replay_later_acts,
 )
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus, append_note
+from app.domain.steps import Step, StepStatus
 from app.domain.timing import require_transfer_date_within, require_within_case
 from app.domain.write_context import WriteContext
 from app.workflows.packs import Pack
@@ -1037,14 +1037,9 @@ async def _never_raised_by_same_move(wctx: WriteContext, in_custody: bool,
                f"after it, put the child where this change of {iso_utc(at)} found them: no "
                f"move, the duty ({step.rule_id}, {step.code}) not raised by it")
         step.status = StepStatus.superseded
-        step.note = append_note(step.note, why)
         policy.note_superseded(session, step, step.raised_at or step.created_at)
-        session.add(step)
         gone.append(step)
-        await wctx.audit(
-            "step.retract", entity_type="step", entity_id=step.id, reason=why,
-            change={"code": step.code, "rule_id": step.rule_id,
-                    "raised_at": iso_utc(policy.stored_utc(step.raised_at or step.created_at))})
+        await policy.mark_never_raised(wctx, step, why)
     await session.flush()
     if gone:
         await policy.record_superseded(wctx, gone, reason=gone[0].note)

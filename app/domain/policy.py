@@ -913,6 +913,21 @@ async def _ended_later_act_steps(wctx: WriteContext, at: datetime, codes: Collec
             and s.code in ends.get(events[s.satisfied_by_id], ())]
 
 
+async def mark_never_raised(wctx: WriteContext, step: Step, why: str) -> None:
+    """Mark ``step`` (superseded at the instant it arose) as never raised in time order: ``why``
+    as its note's last line and a ``step.retract`` audit entry (fix41c's convention: the row
+    stays, readable by its id, left out of the timeline, queues and report). Its callers say
+    why: a referral made or sent before the act that raised it (referrals), an earlier act
+    typed later (here), a listing after a decision (panels), a custody change that was no
+    move (events). The caller flushes."""
+    step.note = append_note(step.note, why)
+    wctx.session.add(step)
+    await wctx.audit(
+        "step.retract", entity_type="step", entity_id=step.id, reason=why,
+        change={"code": step.code, "rule_id": step.rule_id,
+                "raised_at": iso_utc(stored_utc(step.raised_at or step.created_at))})
+
+
 async def _never_raised_by_later_act(wctx: WriteContext, later: Sequence[Step],
                                      created: Sequence[Step], event: WorkflowEvent) -> None:
     """Of the ``later`` steps (:func:`_ended_later_act_steps`), those whose duty the act
@@ -927,12 +942,7 @@ async def _never_raised_by_later_act(wctx: WriteContext, later: Sequence[Step],
         why = (f"{NEVER_RAISED_EARLIER} dated {iso_utc(event.occurred_at)}, recorded "
                f"after it, had raised the duty ({step.rule_id}, {step.code}), still owed when "
                "this step arose")
-        step.note = _append(step.note, why)
-        wctx.session.add(step)
-        await wctx.audit(
-            "step.retract", entity_type="step", entity_id=step.id, reason=why,
-            change={"code": step.code, "rule_id": step.rule_id,
-                    "raised_at": iso_utc(stored_utc(step.raised_at or step.created_at))})
+        await mark_never_raised(wctx, step, why)
     if gone:
         await wctx.session.flush()
 

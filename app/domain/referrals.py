@@ -52,7 +52,7 @@ from app.domain.next_steps import reason_act, satisfy_open_steps
 from app.domain.outbox import emit
 from app.domain.panels_table import Panel, PanelItem, undecided_agenda
 from app.domain.services import Service
-from app.domain.steps import Step, StepStatus, append_note
+from app.domain.steps import Step, StepStatus
 from app.domain.timing import (
     require_not_before,
     require_outside_closed_periods,
@@ -753,13 +753,8 @@ async def _retract_never_raised(wctx: WriteContext, result: policy.PolicyResult,
         why = (f"Never raised: the {referral.kind} referral {referral.id} was {act} "
                f"{iso_utc(wctx.occurred_at)}, before the act that raised it "
                f"({step.rule_id}, {step.code}) found it {found}")
-        step.note = append_note(step.note, why)
         step.hidden_by_referral_id = referral.id  # the fact, not the note's wording (fix42b)
-        wctx.session.add(step)
-        await wctx.audit(
-            "step.retract", entity_type="step", entity_id=step.id, reason=why,
-            change={"code": step.code, "rule_id": step.rule_id,
-                    "raised_at": iso_utc(policy.stored_utc(step.raised_at or step.created_at))})
+        await policy.mark_never_raised(wctx, step, why)
     if ended:
         await wctx.session.flush()
     return result
